@@ -1,0 +1,3 @@
+from qualityfm.cli import main
+
+raise SystemExit(main())

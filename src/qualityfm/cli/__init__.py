@@ -1,0 +1,54 @@
+"""The ``qualityfm`` command line. Each verb lives in its own module of this package.
+
+A verb module defines ``register(subparsers)``, which adds its parser and sets
+``func=run``; ``run(args) -> int`` does the work by calling one function of a layer below.
+Heavy imports (torch) happen inside ``run`` so that ``qualityfm --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from qualityfm import __version__
+
+VERBS = (
+    "prepare", "info", "presets", "pretrain", "export",
+    "finetune", "evaluate", "compare", "score", "embed", "demo",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qualityfm",
+        description="QualityFM: signal-quality-aware foundation model for ICU PPG and ECG.",
+    )
+    parser.add_argument("--version", action="version", version=f"qualityfm {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    for verb in VERBS:
+        try:
+            module = importlib.import_module(f"qualityfm.cli.{verb}")
+        except ModuleNotFoundError as err:  # a verb not built yet in this checkout
+            if err.name != f"qualityfm.cli.{verb}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"qualityfm {args.verb}: error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,53 @@
+"""The one record type every reader returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+class RecordError(ValueError):
+    """A file that cannot be read, or whose content is not usable. The message names the file."""
+
+
+@dataclass
+class Record:
+    """One recording: signals by canonical channel name, each with its own sampling rate.
+
+    ``signals[ch]`` is a 1-D float32 array in physical units (``units[ch]``, e.g. ``mV``,
+    ``mmHg``, ``NU`` for unitless), sampled at ``fs[ch]`` Hz. ``events`` holds times in seconds
+    from the start of ``signals`` (e.g. ``{"alarm": 300.0}``); ``labels`` holds record-level
+    annotations (e.g. ``{"alarm_type": "Ventricular_Tachycardia", "alarm_true": False}`` or
+    ``{"rhythm": "A"}``).
+    """
+
+    record_id: str
+    signals: dict[str, np.ndarray]
+    fs: dict[str, float]
+    units: dict[str, str] = field(default_factory=dict)
+    patient_id: str | None = None
+    source: str = ""
+    labels: dict[str, Any] = field(default_factory=dict)
+    events: dict[str, float] = field(default_factory=dict)
+    start_time: float = 0.0
+
+    @property
+    def channels(self) -> list[str]:
+        return list(self.signals)
+
+    def duration(self, channel: str | None = None) -> float:
+        """Length in seconds of ``channel`` (default: the longest channel)."""
+        chans = [channel] if channel else list(self.signals)
+        if not chans:
+            return 0.0
+        return max(len(self.signals[c]) / self.fs[c] for c in chans)
+
+    def has(self, *channels: str) -> bool:
+        return all(c in self.signals for c in channels)
+
+    @property
+    def group_id(self) -> str:
+        """The id used to keep splits honest: the patient when known, else the record."""
+        return self.patient_id or self.record_id

@@ -1,0 +1,1 @@
+"""qualityfm.tasks"""
