@@ -1,25 +1,10 @@
-"""Shared fixtures: the real PhysioNet data beside the checkout, when it is there."""
+"""Shared fixtures. Helpers for tests live in ``tests/helpers.py`` (``from helpers import ...``)."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import pytest
+import torch
 
-SHARED_DATA = Path(
-    os.environ.get("QUALITYFM_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
-).resolve()
-
-
-def shared_path(*parts: str) -> Path:
-    """Path under ../shared/data; skips the calling test with a clear reason when absent."""
-    path = SHARED_DATA.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"real data not found at {path} (set QUALITYFM_SHARED_DATA or place ../shared/data)")
-    return path
-
-
-@pytest.fixture
-def shared_data() -> Path:
-    return shared_path()
+# Two cores are shared by the whole suite: keep torch from oversubscribing them.
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
