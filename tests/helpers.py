@@ -7,16 +7,17 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(
-    os.environ.get("QUALITYFM_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
-).resolve()
+_DEFAULT = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("QUALITYFM_SHARED_DATA", _DEFAULT)).resolve()
 
 
 def shared_path(*parts: str) -> Path:
     """Path under ../shared/data; skips the calling test with a clear reason when absent."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"real data not found at {path} (set QUALITYFM_SHARED_DATA or place ../shared/data)")
+        pytest.skip(
+            f"real data not found at {path} (set QUALITYFM_SHARED_DATA or place ../shared/data)"
+        )
     return path
 
 

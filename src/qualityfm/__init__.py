@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "load"]
+
+
+def __getattr__(name: str) -> Any:
+    """``qualityfm.load`` without importing torch at package import."""
+    if name == "load":
+        from qualityfm.train.export import load
+
+        return load
+    raise AttributeError(f"module 'qualityfm' has no attribute {name!r}")

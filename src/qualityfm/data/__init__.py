@@ -1,1 +1,25 @@
-"""qualityfm.data"""
+"""Prepare a corpus (windows -> quality -> pairs -> shards) and stream it to training.
+
+The datasets import torch; they load on first use so that ``prepare`` and ``info`` stay light.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qualityfm.data.pairs import PairConfig, mine_pairs
+from qualityfm.data.prepare import prepare, stable_part
+from qualityfm.data.store import Store, store_info
+
+__all__ = [
+    "PairConfig", "PairDataset", "Store", "WindowDataset", "mine_pairs", "prepare",
+    "stable_part", "store_info",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("PairDataset", "WindowDataset"):
+        from qualityfm.data import datasets
+
+        return getattr(datasets, name)
+    raise AttributeError(f"module 'qualityfm.data' has no attribute {name!r}")

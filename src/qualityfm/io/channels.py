@@ -59,3 +59,22 @@ def canonical_channel(name: str) -> str:
 def is_ecg(channel: str) -> bool:
     """True for any canonical ECG lead name."""
     return channel in ECG_LEADS
+
+
+def canonical_names(labels: list[str]) -> list[str]:
+    """Canonical names for the channels of one record, in file order, made unique.
+
+    The first channel that maps to a name keeps it; later ones get a suffix
+    (``["V", "V"] -> ["ecg_v", "ecg_v_2"]``).
+    """
+    names: list[str] = []
+    seen: set[str] = set()
+    for label in labels:
+        base = name = canonical_channel(label)
+        n = 2
+        while name in seen:
+            name = f"{base}_{n}"
+            n += 1
+        seen.add(name)
+        names.append(name)
+    return names

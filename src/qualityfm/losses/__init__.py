@@ -1,1 +1,10 @@
-"""qualityfm.losses"""
+"""qualityfm.losses: one loss per file, no model knowledge."""
+
+from __future__ import annotations
+
+from qualityfm.losses.distillation import DistillationLoss
+from qualityfm.losses.koleo import KoLeoLoss
+from qualityfm.losses.spectral import SpectralLoss, wrap_angle
+from qualityfm.losses.variance import VarianceLoss
+
+__all__ = ["DistillationLoss", "KoLeoLoss", "SpectralLoss", "VarianceLoss", "wrap_angle"]

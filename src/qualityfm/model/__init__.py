@@ -1,1 +1,28 @@
-"""qualityfm.model"""
+"""qualityfm.model: the network only (config + presets, tokeniser, attention, encoder, decoder)."""
+
+from __future__ import annotations
+
+from qualityfm.model.attention import (
+    KERNELS,
+    WindowedAttention,
+    dense_attention,
+    flex_attention,
+    local_attention,
+    window_mask,
+)
+from qualityfm.model.config import PRESETS, QualityFMConfig
+from qualityfm.model.network import QualityFM
+from qualityfm.model.summary import preset_summary
+
+__all__ = [
+    "KERNELS",
+    "PRESETS",
+    "QualityFM",
+    "QualityFMConfig",
+    "WindowedAttention",
+    "dense_attention",
+    "flex_attention",
+    "local_attention",
+    "preset_summary",
+    "window_mask",
+]

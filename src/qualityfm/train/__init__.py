@@ -1,1 +1,29 @@
-"""qualityfm.train"""
+"""qualityfm.train: pre-training loop, distributed set-up, checkpoints, schedules, export/load.
+
+Names load on first use (PEP 562), so ``qualityfm --help`` does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "PretrainConfig": "config", "RECIPES": "config",
+    "pretrain": "engine",
+    "ema_update": "ema",
+    "export_model": "export", "load": "export",
+    "load_checkpoint": "checkpoint", "save_checkpoint": "checkpoint",
+    "collapse_diagnostics": "diagnostics", "effective_rank": "diagnostics",
+    "mean_pairwise_cosine": "diagnostics",
+    "Schedules": "schedules", "cosine": "schedules", "linear_warmup": "schedules",
+    "scaled_lr": "schedules", "warmup_cosine": "schedules",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"qualityfm.train.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'qualityfm.train' has no attribute {name!r}")

@@ -1,0 +1,184 @@
+"""Pre-training throughput (pairs/s) of ``base`` at batch 32 on this machine, vs the original.
+
+Ours: the engine's pieces (default recipe: local attention, DINO head, fused AdamW, one foreach
+EMA call), with data read from a store prepared from real records (built here when no store is
+given). Reference, measured in the same run: the original's maths (dense attention, fp32, paper
+objective, unfused Adam, a Python loop over parameters for the EMA) on random tensors.
+
+    .venv/bin/python benchmarks/pretrain_throughput.py [--store STORE] [--amp fp32|bf16|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import shutil
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+from qualityfm.model import QualityFM
+from qualityfm.train import PretrainConfig, ema_update
+from qualityfm.train.ema import ema_tensors
+from qualityfm.train.engine import (
+    DistEnv,
+    Objective,
+    autocast,
+    build_optimizer,
+    make_dataset,
+    make_loader,
+    model_config,
+    teacher_forward,
+)
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "physionet2015_icu"
+
+
+def build_store(n_records: int) -> str:
+    from qualityfm.data import prepare
+
+    records = sorted(glob.glob(str(DATA / "*.hea")))[:n_records]
+    if not records:
+        raise SystemExit(f"no records under {DATA}; pass --store")
+    out = Path(tempfile.mkdtemp(prefix="qfm_bench_store_"))
+    prepare(records, out, progress=False)
+    return str(out)
+
+
+def _tick(device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter()
+
+
+def ours(recipe: str, store: str, batch: int, steps: int, warm: int, amp: str, compile_: bool,
+         workers: int, device: torch.device) -> tuple[float, dict[str, float]]:
+    cfg = PretrainConfig.for_recipe(recipe, store=store, batch_size=batch, amp_dtype=amp,
+                                    compile=compile_, workers=workers)
+    env = DistEnv(0, 1, 0, device)
+    torch.manual_seed(0)
+    mcfg = model_config(cfg)
+    student = QualityFM(mcfg).to(device).train()
+    teacher = QualityFM(mcfg).to(device).requires_grad_(False).eval()
+    teacher.load_state_dict(student.state_dict())
+    objective = Objective(cfg, mcfg).to(device)
+    opt = build_optimizer(student, cfg, 1e-4, device)
+    s_t, t_t = ema_tensors(student), ema_tensors(teacher)
+    f_s = torch.compile(student) if compile_ else student
+    f_t = torch.compile(teacher_forward) if compile_ else teacher_forward
+    loader = make_loader(make_dataset(cfg, env, batch), batch, workers)
+    it = iter(loader)
+    phases: dict[str, float] = defaultdict(float)
+    t_start = 0.0
+    for step in range(warm + steps):
+        if step == warm:
+            phases.clear()
+            t_start = _tick(device)
+        t0 = _tick(device)
+        try:
+            b = next(it)
+        except StopIteration:
+            it = iter(loader)
+            b = next(it)
+        b = {k: v.to(device) for k, v in b.items()}
+        t1 = _tick(device)
+        with autocast(cfg, device):
+            with torch.no_grad():
+                t_out = f_t(teacher, b["hi"], b["hi_mask"])
+            t2 = _tick(device)
+            s_out = f_s(b["lo"], b["lo_mask"])
+            terms = objective(s_out, t_out, b)
+        t3 = _tick(device)
+        terms["loss"].backward()
+        t4 = _tick(device)
+        torch.nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        t5 = _tick(device)
+        ema_update(t_t, s_t, 0.996)
+        t6 = _tick(device)
+        for name, a, z in (("data", t0, t1), ("teacher fwd", t1, t2),
+                           ("student fwd + loss", t2, t3), ("backward", t3, t4),
+                           ("optimizer", t4, t5), ("ema", t5, t6)):
+            phases[name] += z - a
+    total = _tick(device) - t_start
+    return batch * steps / total, {k: v / steps for k, v in phases.items()}
+
+
+def reference(batch: int, steps: int, warm: int, device: torch.device) -> float:
+    """The original's maths on random tensors: dense, fp32, unfused Adam, looped EMA."""
+    cfg = PretrainConfig.for_recipe("paper", attention="dense", batch_size=batch)
+    torch.manual_seed(0)
+    mcfg = model_config(cfg)
+    student = QualityFM(mcfg).to(device).train()
+    teacher = QualityFM(mcfg).to(device).requires_grad_(False)
+    teacher.load_state_dict(student.state_dict())
+    objective = Objective(cfg, mcfg).to(device)
+    opt = torch.optim.Adam(student.parameters(), lr=1e-4, weight_decay=0.04, foreach=False)
+    n = mcfg.n_samples
+    t_start = 0.0
+    for step in range(warm + steps):
+        if step == warm:
+            t_start = _tick(device)
+        b = {"hi": torch.randn(batch, 2, n, device=device),
+             "lo": torch.randn(batch, 2, n, device=device),
+             "hi_mask": torch.ones(batch, 2, dtype=torch.bool, device=device),
+             "lo_mask": torch.ones(batch, 2, dtype=torch.bool, device=device)}
+        with torch.no_grad():
+            t_out = teacher(b["hi"], b["hi_mask"])
+        s_out = student(b["lo"], b["lo_mask"])
+        objective(s_out, t_out, b)["loss"].backward()
+        opt.step()
+        opt.zero_grad()
+        with torch.no_grad():
+            for pt, ps in zip(teacher.parameters(), student.parameters(), strict=True):
+                pt.data.mul_(0.996).add_((1 - 0.996) * ps.data)
+    return batch * steps / (_tick(device) - t_start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--store", help="prepared store (default: build one from real records)")
+    ap.add_argument("--records", type=int, default=8)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--amp", choices=("fp32", "bf16", "both"), default="both")
+    ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--recipes", nargs="+", choices=("paper", "default"),
+                    default=["paper", "default"])
+    ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    store = args.store or build_store(args.records)
+    try:
+        run(args, store, device)
+    finally:
+        if not args.store:
+            shutil.rmtree(store, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, store: str, device: torch.device) -> None:
+    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
+          f"batch {args.batch_size}, {args.steps} timed steps after {args.warmup}, store {store}")
+    ref = reference(args.batch_size, args.steps, args.warmup, device)
+    print(f"reference (original maths, random tensors): {ref:7.1f} pairs/s")
+    for recipe in args.recipes:
+        for amp in (("fp32", "bf16") if args.amp == "both" else (args.amp,)):
+            rate, phases = ours(recipe, store, args.batch_size, args.steps, args.warmup, amp,
+                                args.compile, args.workers, device)
+            print(f"ours ({recipe} recipe, {amp}{', compiled' if args.compile else ''}, data "
+                  f"from store): {rate:7.1f} pairs/s = {rate / ref:.2f}x the reference")
+        step_ms = sum(phases.values()) * 1e3
+        for name, sec in phases.items():
+            print(f"    {name:<20s} {sec * 1e3:8.1f} ms  {100 * sec * 1e3 / step_ms:5.1f} %")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""``qualityfm compare``: baselines and ablations under grouped k-fold CV, one table."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from qualityfm.cli.finetune import add_data_options
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="baselines and pre-trained variants in one table")
+    add_data_options(p)
+    p.add_argument("--models", nargs="*", default=[],
+                   help="pre-trained model dirs as NAME=DIR (ablations: no-spectral=DIR, ...)")
+    p.add_argument("--baselines", default="classical,scratch,resnet",
+                   help="comma list of classical, scratch, resnet (empty for none)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--kfold", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--config", default=None, help="model preset or JSON config for 'scratch'")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from qualityfm.tasks.pipeline import compare_run
+
+    compare_run(
+        args.task, args.data, args.out, models=args.models,
+        baselines=[b for b in args.baselines.split(",") if b], kfold=args.kfold,
+        epochs=args.epochs, seed=args.seed, config=args.config, seconds=args.seconds,
+        max_records=args.max_records, cache_dir=args.cache,
+    )
+    print((Path(args.out) / "table.md").read_text())
+    return 0

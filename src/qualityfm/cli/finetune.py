@@ -1,0 +1,43 @@
+"""``qualityfm finetune``: fine-tune (or cross-validate) a model on a clinical task."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_data_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by the task verbs."""
+    p.add_argument("--task", required=True, choices=["vt-alarm", "af", "abp"])
+    p.add_argument("--data", required=True, help="directory of task records")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="window length (default: vt-alarm 10, af 30, abp 30)")
+    p.add_argument("--max-records", type=int, default=None, help="use the first N records only")
+    p.add_argument("--cache", default=None, help="directory for cached task datasets (.npz)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("finetune", help="fine-tune on vt-alarm, af or abp")
+    add_data_options(p)
+    p.add_argument("--init", default="pretrained", help="pretrained | none | MODEL_DIR")
+    p.add_argument("--mode", default="full", choices=["full", "linear"])
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--kfold", type=int, default=None, help="grouped k-fold CV instead of one fit")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--config", default=None,
+                   help="model preset or JSON config file (for --init none; default base)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from qualityfm.tasks.pipeline import finetune_run
+
+    summary = finetune_run(
+        args.task, args.data, args.out, init=args.init, mode=args.mode, kfold=args.kfold,
+        epochs=args.epochs, seed=args.seed, config=args.config, batch_size=args.batch_size,
+        seconds=args.seconds, max_records=args.max_records, cache_dir=args.cache,
+    )
+    print(json.dumps({k: v for k, v in summary.items() if k != "skipped"}, indent=1, default=str))
+    return 0

@@ -1,0 +1,24 @@
+"""``qualityfm presets``: one JSON line per model preset with its parameter counts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "presets", help="print each model preset (parameter counts and main settings) as JSON"
+    )
+    parser.add_argument("names", nargs="*", help="presets to show (default: all)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from qualityfm.model import PRESETS
+    from qualityfm.model.summary import preset_summary
+
+    names = args.names or list(PRESETS)
+    for name in names:
+        print(json.dumps(preset_summary(name)))
+    return 0

@@ -1,0 +1,111 @@
+"""``qualityfm pretrain``: self-distillation pre-training on a prepared store.
+
+Every setting of ``PretrainConfig`` is a flag (``--teacher-temp 0.05``, ``--no-head``); flags
+given override the recipe's values. Under ``torchrun`` each process runs this same command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import typing
+from dataclasses import fields
+from pathlib import Path
+
+_SPECIAL = {"store", "out", "recipe", "model_overrides", "betas", "command"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from qualityfm.train.config import RECIPES, PretrainConfig
+
+    p = sub.add_parser("pretrain", help="pre-train a QualityFM model on a prepared store",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--store", help="store folder made by `qualityfm prepare`")
+    p.add_argument("--out", required=True, help="run folder (checkpoints, log.jsonl, summary)")
+    p.add_argument("--recipe", choices=sorted(RECIPES), default=None,
+                   help="`default` (anti-collapse) or `paper` (the original's settings)")
+    p.add_argument("--resume", action="store_true", help="continue exactly from OUT/last.pt")
+    p.add_argument("--stop-after", type=int, default=None,
+                   help="stop (with a checkpoint) after this many steps in total")
+    p.add_argument("--model-override", action="append", default=[], metavar="KEY=VALUE",
+                   help="model config field (JSON value), e.g. n_layers=1; repeatable")
+    p.add_argument("--betas", type=float, nargs=2, default=None)
+    hints = typing.get_type_hints(PretrainConfig)
+    for f in fields(PretrainConfig):
+        if f.name in _SPECIAL:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        kind = hints[f.name]
+        if kind is bool:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+        else:
+            p.add_argument(flag, type=kind, default=None, help=f"default: {f.default}")
+    p.set_defaults(func=run)
+
+
+def _parse_override(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"--model-override {text!r}: expected KEY=VALUE")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def run(args: argparse.Namespace) -> int:
+    from qualityfm.train import PretrainConfig, pretrain
+    from qualityfm.train.engine import CONFIG_NAME
+
+    given = {f.name: getattr(args, f.name) for f in fields(PretrainConfig)
+             if f.name not in _SPECIAL and getattr(args, f.name) is not None}
+    if args.betas is not None:
+        given["betas"] = tuple(args.betas)
+    if args.model_override:
+        given["model_overrides"] = dict(_parse_override(o) for o in args.model_override)
+    if args.store:
+        given["store"] = args.store
+    given["out"] = args.out
+    if args.resume:
+        saved = Path(args.out) / CONFIG_NAME
+        if not saved.is_file():
+            raise FileNotFoundError(f"{saved}: no run to resume")
+        base = json.loads(saved.read_text())
+        if args.recipe and args.recipe != base["recipe"]:
+            raise ValueError(f"{saved}: run used recipe {base['recipe']!r}, not {args.recipe!r}")
+        cfg = PretrainConfig.from_dict({**base, **given})
+    else:
+        if not args.store:
+            raise ValueError("--store is required (a folder made by `qualityfm prepare`)")
+        given["command"] = _command(args, given)
+        cfg = PretrainConfig.for_recipe(args.recipe or "default", **given)
+    summary = pretrain(cfg, resume=args.resume, stop_after=args.stop_after)
+    if summary["world_size"] == 1 or _rank() == 0:
+        print(json.dumps({k: v for k, v in summary.items() if k != "losses"}))
+    return 0
+
+
+def _command(args: argparse.Namespace, given: dict) -> str:
+    """The command line equivalent to this run's flags (for the run's record and model card)."""
+    words = ["qualityfm", "pretrain"]
+    if args.recipe:
+        words += ["--recipe", args.recipe]
+    first = {k: given[k] for k in ("store", "out") if k in given}
+    for key, value in {**first, **given}.items():
+        if key == "model_overrides":
+            for k, v in value.items():
+                words += ["--model-override", f"{k}={json.dumps(v)}"]
+        elif key == "betas":
+            words += ["--betas", *map(str, value)]
+        elif isinstance(value, bool):
+            words.append(("--" if value else "--no-") + key.replace("_", "-"))
+        else:
+            words += ["--" + key.replace("_", "-"), str(value)]
+    return shlex.join(words)
+
+
+def _rank() -> int:
+    import os
+
+    return int(os.environ.get("RANK", "0"))

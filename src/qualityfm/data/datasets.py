@@ -1,0 +1,231 @@
+"""Streaming datasets over a store, aware of DataLoader workers and DDP ranks.
+
+Each epoch is a permutation of the items (pairs or windows) drawn from ``seed + epoch``. It is
+split across ranks like ``DistributedSampler``: with ``drop_last=False`` the order is padded by
+repeating its first items so every rank gets ``ceil(n / world_size)`` items; with
+``drop_last=True`` the tail is dropped and every rank gets ``n // world_size``. Each item is
+therefore seen exactly once per epoch across all ranks (up to the padded repeats).
+
+Within a rank, DataLoader worker ``w`` of ``W`` takes the batches ``w, w + W, w + 2W ...`` of the
+rank's sequence (``batch_size`` must be the DataLoader's), which is the order in which the
+DataLoader hands batches out: the samples a rank consumes are exactly its sequence, in order.
+That makes the position resumable: ``state_dict()`` gives the epoch and the number of samples
+consumed in it, and ``load_state_dict()`` makes the next iteration skip them (until the next
+``set_epoch``). With ``num_workers=0`` the dataset counts consumed samples itself; with workers
+the training loop passes its own count, ``state_dict(samples_seen=n)``.
+
+Windows are read from the shards' memory maps, opened lazily in each worker process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from qualityfm.data.store import Store
+from qualityfm.signal import normalize
+
+Corruptor = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
+
+
+def _default_corrupt(x: np.ndarray, fs: float, rng: np.random.Generator) -> np.ndarray:
+    """:func:`qualityfm.signal.corrupt` with every artifact kind the rate allows (mains hum
+    needs 50 Hz below Nyquist)."""
+    from qualityfm.signal import ARTIFACT_KINDS, corrupt
+
+    kinds = [k for k in ARTIFACT_KINDS if k != "powerline" or fs / 2 > 50.0]
+    return corrupt(x, fs, rng, kinds=kinds)
+
+
+def _distributed() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+class _StoreDataset(IterableDataset):
+    """Epoch order, rank/worker split and resumable position, shared by both datasets."""
+
+    def __init__(
+        self, store: Store | str | os.PathLike, *, shuffle: bool, seed: int,
+        rank: int | None, world_size: int | None, drop_last: bool, batch_size: int,
+    ) -> None:
+        super().__init__()
+        self.store = store if isinstance(store, Store) else Store(store)
+        if (rank is None) != (world_size is None):
+            raise ValueError("give both rank and world_size, or neither")
+        if world_size is not None and not (world_size >= 1 and 0 <= rank < world_size):
+            raise ValueError(f"rank {rank} is not in [0, world_size={world_size})")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.shuffle, self.seed, self.drop_last = shuffle, int(seed), drop_last
+        self.batch_size = batch_size
+        self._rank, self._world_size = rank, world_size
+        self.epoch = 0
+        self._start = 0  # samples of this epoch to skip (from load_state_dict)
+        self._seen = 0  # samples consumed in this epoch, counted in this process
+
+    # -- to be provided by subclasses
+    def _n_items(self) -> int:
+        raise NotImplementedError
+
+    def _sample(self, item: int, rng: np.random.Generator) -> dict[str, Any]:
+        raise NotImplementedError
+
+    # -- order
+    @property
+    def rank_world(self) -> tuple[int, int]:
+        if self._world_size is not None:
+            return int(self._rank), int(self._world_size)
+        return _distributed()
+
+    def __len__(self) -> int:
+        """Samples this rank yields per epoch (over all its workers)."""
+        n, (_, world) = self._n_items(), self.rank_world
+        return n // world if self.drop_last else -(-n // world)
+
+    def rank_order(self, epoch: int | None = None) -> np.ndarray:
+        """The items this rank yields in ``epoch`` (default: the current one), in order."""
+        epoch = self.epoch if epoch is None else epoch
+        n = self._n_items()
+        rank, world = self.rank_world
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, epoch]).permutation(n)
+        else:
+            order = np.arange(n)
+        total = len(self) * world
+        if total > n and n:
+            order = np.resize(order, total)  # pads by repeating from the start
+        return order[:total][rank::world]
+
+    def __iter__(self):
+        seq = self.rank_order()
+        start = min(self._start, len(seq))
+        info = get_worker_info()
+        workers, worker = (1, 0) if info is None else (info.num_workers, info.id)
+        positions = np.arange(start, len(seq))
+        mine = positions[((positions - start) // self.batch_size) % workers == worker]
+        self._seen = start
+        for pos in mine:
+            item = int(seq[pos])
+            rng = np.random.default_rng([self.seed, self.epoch, item])
+            sample = self._sample(item, rng)
+            self._seen += 1
+            yield sample
+
+    # -- epoch and position
+    def set_epoch(self, epoch: int) -> None:
+        """Start epoch ``epoch``: a new order from ``seed + epoch``, nothing skipped."""
+        self.epoch, self._start, self._seen = int(epoch), 0, 0
+
+    def state_dict(self, samples_seen: int | None = None) -> dict[str, int]:
+        """The position: epoch and samples of it already consumed by this rank.
+
+        ``samples_seen`` counts the samples consumed since the epoch started; without it the
+        dataset's own count is used (exact only with ``num_workers=0``).
+        """
+        seen = self._seen if samples_seen is None else int(samples_seen)
+        return {"epoch": self.epoch, "yielded": seen}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Resume at ``state``: the next iteration yields the rest of that epoch."""
+        self.epoch = int(state["epoch"])
+        self._start = self._seen = int(state["yielded"])
+
+
+class PairDataset(_StoreDataset):
+    """Teacher/student pairs: ``{"hi", "lo", "hi_mask", "lo_mask", "aligned"}`` per sample.
+
+    An epoch has one sample per mined pair. With probability ``aligned_fraction`` a sample is
+    instead aligned: a good window (``level >= aligned_min_level``: the pair's teacher when it
+    is good enough, else a good window drawn at random) as ``hi`` and a corrupted copy of it
+    (``corrupt(x, fs, rng)``, default :func:`qualityfm.signal.corrupt`, re-normalised like the
+    store) as ``lo``, so teacher and student tokens align in time. With probability
+    ``modality_drop`` one of the student's channels is masked out and zeroed (only when it has
+    more than one present). Random choices are seeded per sample from ``(seed, epoch, item)``.
+    """
+
+    def __init__(
+        self, store: Store | str | os.PathLike, *, shuffle: bool = True, seed: int = 0,
+        aligned_fraction: float = 0.0, aligned_min_level: int = 3,
+        corrupt: Corruptor | None = None, modality_drop: float = 0.0,
+        rank: int | None = None, world_size: int | None = None, drop_last: bool = False,
+        batch_size: int = 1,
+    ) -> None:
+        super().__init__(store, shuffle=shuffle, seed=seed, rank=rank, world_size=world_size,
+                         drop_last=drop_last, batch_size=batch_size)
+        for name, p in (("aligned_fraction", aligned_fraction), ("modality_drop", modality_drop)):
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {p}")
+        self.aligned_fraction, self.modality_drop = aligned_fraction, modality_drop
+        self.aligned_min_level = aligned_min_level
+        self.corrupt = corrupt or _default_corrupt
+        self.pairs = self.store.pairs
+        self._good = np.zeros(0, np.int64)
+        if aligned_fraction > 0:
+            self._good = np.flatnonzero(self.store.levels >= aligned_min_level)
+            if not len(self._good):
+                raise ValueError(
+                    f"{self.store.path}: no window of level >= {aligned_min_level} for aligned "
+                    "pairs; lower aligned_min_level or set aligned_fraction=0"
+                )
+
+    def _n_items(self) -> int:
+        return len(self.pairs)
+
+    def _sample(self, item: int, rng: np.random.Generator) -> dict[str, Any]:
+        teacher, student = (int(i) for i in self.pairs[item])
+        aligned = bool(rng.random() < self.aligned_fraction)
+        if aligned:
+            if self.store.levels[teacher] < self.aligned_min_level:
+                teacher = int(self._good[rng.integers(len(self._good))])
+            hi, hi_mask = self.store.window(teacher)
+            lo = np.asarray(self.corrupt(hi.copy(), self.store.fs, rng), dtype=np.float32)
+            lo_mask = hi_mask.copy()
+            lo = normalize(lo, lo_mask, self.store.meta["normalization"])
+        else:
+            hi, hi_mask = self.store.window(teacher)
+            lo, lo_mask = self.store.window(student)
+        if self.modality_drop and rng.random() < self.modality_drop and lo_mask.sum() > 1:
+            drop = int(rng.choice(np.flatnonzero(lo_mask)))
+            lo_mask[drop] = False
+            lo[drop] = 0.0
+        return {
+            "hi": torch.from_numpy(np.ascontiguousarray(hi, np.float32)),
+            "lo": torch.from_numpy(np.ascontiguousarray(lo, np.float32)),
+            "hi_mask": torch.from_numpy(hi_mask),
+            "lo_mask": torch.from_numpy(lo_mask),
+            "aligned": aligned,
+        }
+
+
+class WindowDataset(_StoreDataset):
+    """Single windows: ``{"x": float32 [C, T], "mask": bool [C], "index": global window id}``.
+
+    ``ids`` restricts the dataset to some windows (e.g. a level or a record); by default all.
+    """
+
+    def __init__(
+        self, store: Store | str | os.PathLike, *, shuffle: bool = False, seed: int = 0,
+        ids: np.ndarray | None = None, rank: int | None = None, world_size: int | None = None,
+        drop_last: bool = False, batch_size: int = 1,
+    ) -> None:
+        super().__init__(store, shuffle=shuffle, seed=seed, rank=rank, world_size=world_size,
+                         drop_last=drop_last, batch_size=batch_size)
+        n = self.store.n_windows
+        self.ids = np.arange(n, dtype=np.int64) if ids is None else np.asarray(ids, np.int64)
+        if len(self.ids) and (self.ids.min() < 0 or self.ids.max() >= n):
+            raise ValueError(f"ids must lie in [0, {n}) for store {self.store.path}")
+
+    def _n_items(self) -> int:
+        return len(self.ids)
+
+    def _sample(self, item: int, rng: np.random.Generator) -> dict[str, Any]:
+        i = int(self.ids[item])
+        x, mask = self.store.window(i)
+        return {"x": torch.from_numpy(x), "mask": torch.from_numpy(mask), "index": i}

@@ -1,0 +1,77 @@
+"""Quality-divergent pair mining: which windows of one record teach which.
+
+Two windows of the same record form a pair when they lie ``min_distance`` to ``max_distance``
+window slots apart (1 to 9 slots = 30 to 270 s for 30-s windows) and their quality levels differ
+by at least ``min_level_gap``. The better window goes to the teacher, the worse to the student;
+one window may be in many pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class PairConfig:
+    """Settings of :func:`mine_pairs` (distances in window slots, not seconds)."""
+
+    min_distance: int = 1
+    max_distance: int = 9
+    min_level_gap: int = 1
+
+    def __post_init__(self) -> None:
+        if self.min_distance < 1:
+            raise ValueError(f"PairConfig.min_distance must be >= 1, got {self.min_distance}")
+        if self.max_distance < self.min_distance:
+            raise ValueError(
+                f"PairConfig.max_distance ({self.max_distance}) must be >= "
+                f"min_distance ({self.min_distance})"
+            )
+        if self.min_level_gap < 1:
+            raise ValueError(f"PairConfig.min_level_gap must be >= 1, got {self.min_level_gap}")
+
+
+def mine_pairs(
+    levels: np.ndarray, slots: np.ndarray | None = None, cfg: PairConfig | None = None
+) -> np.ndarray:
+    """Quality-divergent pairs among the windows of one record.
+
+    ``levels`` holds the quality level of each window (higher is better); ``slots`` the integer
+    position of each window on the record's window grid (``round(start / seconds)``), strictly
+    increasing; by default ``arange(N)``. Rejected windows leave gaps in ``slots``, so distances
+    stay true distances in time. Returns int64 ``[P, 2]`` of ``(teacher, student)`` indices into
+    ``levels``, sorted by the earlier window then the later one.
+    """
+    cfg = cfg or PairConfig()
+    levels = np.asarray(levels)
+    if levels.ndim != 1:
+        raise ValueError(f"levels must be 1-D, got shape {levels.shape}")
+    n = len(levels)
+    slots = np.arange(n, dtype=np.int64) if slots is None else np.asarray(slots, dtype=np.int64)
+    if slots.shape != (n,):
+        raise ValueError(f"slots shape {slots.shape} does not match levels shape {levels.shape}")
+    if n > 1 and np.any(np.diff(slots) <= 0):
+        raise ValueError("slots must be strictly increasing")
+    lv = levels.astype(np.int64)
+    firsts, seconds = [], []
+    # Slots are unique and increasing, so i and j are at most max_distance indices apart.
+    for k in range(1, min(cfg.max_distance, n - 1) + 1):
+        i = np.arange(n - k)
+        j = i + k
+        dist = slots[j] - slots[i]
+        keep = (dist >= cfg.min_distance) & (dist <= cfg.max_distance)
+        keep &= np.abs(lv[i] - lv[j]) >= cfg.min_level_gap
+        firsts.append(i[keep])
+        seconds.append(j[keep])
+    if not firsts:
+        return np.zeros((0, 2), dtype=np.int64)
+    i = np.concatenate(firsts)
+    j = np.concatenate(seconds)
+    order = np.lexsort((j, i))
+    i, j = i[order], j[order]
+    i_better = lv[i] > lv[j]
+    teacher = np.where(i_better, i, j)
+    student = np.where(i_better, j, i)
+    return np.stack([teacher, student], axis=1).astype(np.int64)

@@ -1,0 +1,396 @@
+"""``prepare``: a corpus of record files -> windows -> quality -> pairs -> a sharded store.
+
+Records are independent, so a process pool reads, windows, scores and pairs them; the parent
+writes their results in the order of the record list, so the store is the same whatever the
+number of workers. Progress is journalled after every full shard (``journal.json``): an
+interrupted run, started again with the same arguments, resumes from the last complete shard
+and ends with the same store as an uninterrupted one. ``meta.json`` is written last and marks a
+complete store.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qualityfm.data.pairs import PairConfig, mine_pairs
+from qualityfm.data.store import (
+    _STR_WIDTH,
+    META,
+    PAIRS,
+    ShardWriter,
+    index_dtype,
+    part_name,
+    save_json,
+    save_npy,
+    shard_name,
+)
+from qualityfm.io import Record, RecordError, find_records, read_record
+from qualityfm.quality import LEVEL_NAMES, score_windows
+from qualityfm.signal import WindowConfig, make_windows, normalize
+
+JOURNAL = "journal.json"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class _Result:
+    """What a worker returns for one record."""
+
+    source: str
+    record_id: str = ""
+    patient_id: str = ""
+    x: np.ndarray | None = None  # normalised float32 [N, C, T]
+    start: np.ndarray | None = None
+    mask: np.ndarray | None = None
+    ecg_q: np.ndarray | None = None
+    ppg_q: np.ndarray | None = None
+    q: np.ndarray | None = None
+    level: np.ndarray | None = None
+    pairs: np.ndarray | None = None  # int64 [P, 2] indices into this record's windows
+    n_rejected: int = 0
+    reason: str | None = None
+
+    def __len__(self) -> int:
+        return 0 if self.x is None else len(self.x)
+
+
+def record_key(path: Path, root: Path) -> str:
+    """Machine-independent name of a record: its path relative to the input's parent."""
+    root = root.resolve()
+    path = path.resolve()
+    if root.is_file():
+        return path.name
+    return f"{root.name}/{path.relative_to(root).as_posix()}"
+
+
+def stable_part(key: str, n: int) -> int:
+    """The part (0..n-1) a record belongs to: a SHA-1 of its key, the same on every machine."""
+    return int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big") % n
+
+
+def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[tuple[str, Path]]:
+    """``(key, path)`` of every record under ``inputs`` in a deterministic order, no duplicates."""
+    seen: set[Path] = set()
+    out: list[tuple[str, Path]] = []
+    for inp in inputs:
+        root = Path(inp)
+        found = [(record_key(p, root), p.resolve()) for p in find_records(root)]
+        for key, path in sorted(found):
+            if path not in seen:
+                seen.add(path)
+                out.append((key, path))
+    return out
+
+
+def _read_model_channels(path: str, channels: Sequence[str]) -> Record:
+    """The record with only the model channels; all channels when one is missing, so that
+    :func:`make_windows` can fall back to another ECG lead."""
+    try:
+        return read_record(path, channels=list(channels))
+    except RecordError:
+        return read_record(path)  # a corrupt file raises again, with its own reason
+
+
+def process_record(path: str, window: WindowConfig, pair_cfg: PairConfig) -> _Result:
+    """Read, window, score (on raw windows), normalise and pair one record."""
+    res = _Result(source=path)
+    try:
+        rec = _read_model_channels(path, window.channels)
+        res.record_id = rec.record_id
+        res.patient_id = rec.patient_id or rec.record_id
+        w = make_windows(rec, window)
+        res.n_rejected = len(w.rejected)
+        if len(w) == 0:
+            why = "; ".join(sorted({r for _, r in w.rejected})) or "no window"
+            res.reason = f"no usable window ({why})"
+            return res
+        scores = score_windows(w.x, w.mask, window.fs, window.channels)
+        hop = window.seconds if window.hop is None else window.hop
+        slots = np.rint((w.start - window.offset) / hop).astype(np.int64)
+        res.x = normalize(w.x, w.mask, window.normalization).astype(np.float32, copy=False)
+        res.start, res.mask = w.start, w.mask
+        res.ecg_q, res.ppg_q = np.asarray(scores.ecg), np.asarray(scores.ppg)
+        res.q, res.level = np.asarray(scores.q), np.asarray(scores.level)
+        res.pairs = mine_pairs(res.level, slots, pair_cfg)
+    except (RecordError, ValueError, OSError) as err:
+        res.x = None
+        res.reason = str(err)
+    except Exception as err:  # a corpus of many files must not die on one odd file
+        res.x = None
+        res.reason = f"unexpected {type(err).__name__}: {err}"
+    return res
+
+
+def _index_rows(res: _Result, record: int, n_channels: int) -> np.ndarray:
+    rows = np.zeros(len(res), index_dtype(n_channels))
+    rows["record"] = record
+    rows["record_id"] = res.record_id
+    rows["patient_id"] = res.patient_id
+    rows["source"] = res.source
+    rows["start"] = res.start
+    rows["mask"] = res.mask
+    rows["ecg_q"] = res.ecg_q
+    rows["ppg_q"] = res.ppg_q
+    rows["q"] = res.q
+    rows["level"] = res.level
+    return rows
+
+
+def _settings(window: WindowConfig, pair_cfg: PairConfig, dtype: str, shard_size: int,
+              shard: tuple[int, int] | None) -> dict[str, Any]:
+    return {
+        "window": dataclasses.asdict(window),
+        "pairs": dataclasses.asdict(pair_cfg),
+        "dtype": dtype,
+        "shard_size": shard_size,
+        "shard": list(shard) if shard else None,
+        "format_version": FORMAT_VERSION,
+    }
+
+
+def _fingerprint(settings: dict[str, Any], keys: list[str]) -> str:
+    blob = json.dumps({"settings": settings, "records": keys}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _ordered_results(
+    todo: list[Path], window: WindowConfig, pair_cfg: PairConfig, workers: int
+) -> Iterator[_Result]:
+    """Results of :func:`process_record` in the order of ``todo``, ``workers`` at a time."""
+    if workers <= 1:
+        for path in todo:
+            yield process_record(str(path), window, pair_cfg)
+        return
+    with cf.ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: deque[cf.Future[_Result]] = deque()
+        paths = iter(todo)
+        for path in paths:  # keep at most 2 records per worker in flight
+            pending.append(pool.submit(process_record, str(path), window, pair_cfg))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            res = pending.popleft().result()
+            nxt = next(paths, None)
+            if nxt is not None:
+                pending.append(pool.submit(process_record, str(nxt), window, pair_cfg))
+            yield res
+
+
+def _clean(folder: Path, keep_shards: int, keep_chunks: int) -> None:
+    """Remove temporary files, and shard and pair-chunk files past the journalled ones."""
+    for f in folder.glob(".*.tmp"):
+        f.unlink(missing_ok=True)
+    for f in folder.glob("shard-*.npy"):
+        if int(f.name.split(".")[0].split("-")[1]) >= keep_shards:
+            f.unlink(missing_ok=True)
+    for f in folder.glob("pairs-*.npy"):
+        if int(f.stem.split("-")[1]) >= keep_chunks:
+            f.unlink(missing_ok=True)
+
+
+def _remove_store(folder: Path) -> None:
+    for pattern in ("shard-*.npy", "pairs-*.npy", PAIRS, META, JOURNAL, ".*.tmp"):
+        for f in folder.glob(pattern):
+            f.unlink(missing_ok=True)
+
+
+def _summary(meta: dict[str, Any], folder: Path, wall: float) -> dict[str, Any]:
+    names = meta["level_names"]
+    return {
+        "path": str(folder),
+        "n_records": meta["n_records"],
+        "n_windows": meta["n_windows"],
+        "n_pairs": meta["n_pairs"],
+        "n_rejected_windows": meta["n_rejected_windows"],
+        "levels": dict(zip(names, meta["level_counts"], strict=True)),
+        "skipped": meta["skipped"],
+        "n_shards": meta["n_shards"],
+        "seconds": round(wall, 3),
+    }
+
+
+def prepare(
+    inputs: str | os.PathLike | Iterable[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    workers: int = 1,
+    shard: tuple[int, int] | None = None,
+    window: WindowConfig | None = None,
+    pairs: PairConfig | None = None,
+    dtype: str = "float16",
+    shard_size: int = 2048,
+    overwrite: bool = False,
+    progress: bool = True,
+    on_shard: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Prepare the records under ``inputs`` into the store ``out``; returns a summary dict.
+
+    ``shard=(k, n)`` writes part ``k`` of ``n`` (folder ``out/part-k-of-n``) with the records
+    whose :func:`stable_part` is ``k``. Unreadable or unusable records are listed under
+    ``skipped`` with the reason. An existing complete store made with the same settings and
+    records is returned as is; one made otherwise is an error unless ``overwrite``. A journal
+    left by an interrupted run with the same settings is resumed. ``on_shard`` is called with
+    the journal each time full shards have been written (raising from it interrupts the run).
+    """
+    t0 = time.perf_counter()
+    window = window or WindowConfig()
+    pair_cfg = pairs or PairConfig()
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    folder = Path(out)
+    if shard is not None:
+        k, n = shard
+        if not (n >= 1 and 0 <= k < n):
+            raise ValueError(f"shard must be K/N with 0 <= K < N, got {k}/{n}")
+        folder = folder / part_name(k, n)
+    records = expand_inputs(list(inputs))
+    if shard is not None:
+        records = [(key, p) for key, p in records if stable_part(key, shard[1]) == shard[0]]
+    for _, p in records:
+        if len(str(p)) > _STR_WIDTH["source"]:
+            raise ValueError(f"{p}: path longer than {_STR_WIDTH['source']} characters")
+    settings = _settings(window, pair_cfg, dtype, shard_size, shard)
+    fingerprint = _fingerprint(settings, [key for key, _ in records])
+    folder.mkdir(parents=True, exist_ok=True)
+
+    if overwrite:
+        _remove_store(folder)
+    meta_path, journal_path = folder / META, folder / JOURNAL
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("fingerprint") == fingerprint:
+            return _summary(meta, folder, time.perf_counter() - t0)
+        raise ValueError(f"{folder}: a store made with other settings or records is there; "
+                         "choose another folder or overwrite it")
+    state: dict[str, Any] = {
+        "fingerprint": fingerprint, "final": False, "n_written": 0, "n_shards": 0,
+        "n_chunks": 0, "records_done": 0,
+        "windows_done": 0, "n_records": 0, "n_pairs": 0, "n_rejected_windows": 0,
+        "skipped": [],
+    }
+    if journal_path.exists():
+        journal = json.loads(journal_path.read_text())
+        if journal.get("fingerprint") != fingerprint:
+            raise ValueError(f"{journal_path}: journal of a run with other settings or records; "
+                             "choose another folder or overwrite it")
+        state = journal
+    _clean(folder, state["n_shards"], state["n_chunks"])
+
+    C, T = len(window.channels), window.samples
+    writer = ShardWriter(folder, C, T, dtype=dtype, shard_size=shard_size,
+                         n_written=0 if state["final"] else state["n_written"])
+    done = state["records_done"]
+    carry = state["n_written"] - state["windows_done"]  # windows of record `done` on disk
+    # Bookkeeping of the records processed since the last journal point.
+    open_pairs: list[np.ndarray] = []  # pairs (global ids) of records not journalled yet
+    open_records: list[dict[str, Any]] = []  # per record: windows, pairs, skipped, rejected
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(records), initial=done, unit="rec", file=sys.stderr,
+                   desc=f"prepare {folder.name}", dynamic_ncols=True)
+
+    def journal(n_complete: int) -> None:
+        """Record that the first ``n_complete`` open records are entirely on disk."""
+        closing = open_records[:n_complete]
+        chunk = [p for p in open_pairs[:n_complete] if len(p)]
+        n_new_pairs = sum(len(p) for p in chunk)
+        state["n_shards"] = -(-writer.n_written // shard_size)
+        if n_new_pairs:
+            save_npy(folder / f"pairs-{state['n_chunks']:06d}.npy", np.concatenate(chunk))
+            state["n_chunks"] += 1
+        state["n_written"] = writer.n_written
+        state["records_done"] += n_complete
+        state["windows_done"] += sum(r["windows"] for r in closing)
+        state["n_records"] += sum(1 for r in closing if r["windows"])
+        state["n_pairs"] += n_new_pairs
+        state["n_rejected_windows"] += sum(r["rejected"] for r in closing)
+        state["skipped"] += [r["skipped"] for r in closing if r["skipped"]]
+        del open_records[:n_complete]
+        del open_pairs[:n_complete]
+        save_json(journal_path, state)
+        if on_shard is not None:
+            on_shard(dict(state))
+
+    try:
+        todo = [] if state["final"] else [p for _, p in records[done:]]
+        for res in _ordered_results(todo, window, pair_cfg, workers):
+            base = state["windows_done"] + sum(r["windows"] for r in open_records)
+            n_rec = state["n_records"] + sum(1 for r in open_records if r["windows"])
+            open_records.append({
+                "windows": len(res), "rejected": res.n_rejected,
+                "skipped": {"record": res.source, "reason": res.reason} if res.reason else None,
+            })
+            open_pairs.append(res.pairs + base if res.pairs is not None else np.zeros((0, 2)))
+            if len(res):
+                rows = _index_rows(res, n_rec, C)
+                x = res.x
+                if carry:  # this record's first windows were written before the interruption
+                    x, rows, carry = x[carry:], rows[carry:], 0
+                written = writer.append(x, rows)
+                if written:
+                    journal(len(open_records) - (1 if writer.n_total > writer.n_written else 0))
+            if bar is not None:
+                bar.update(1)
+        if not state["final"]:
+            writer.finish()
+            state["final"] = True
+            journal(len(open_records))
+    finally:
+        if bar is not None:
+            bar.close()
+
+    # Finalise: one pairs array, meta.json last, then drop the journal and the pair chunks.
+    chunks = sorted(folder.glob("pairs-*.npy"))
+    all_pairs = [np.load(c) for c in chunks]
+    pairs_arr = (np.concatenate(all_pairs) if all_pairs else np.zeros((0, 2))).astype(np.int64)
+    save_npy(folder / PAIRS, pairs_arr.reshape(-1, 2))
+    level_counts = np.zeros(len(LEVEL_NAMES), np.int64)
+    for s in range(state["n_shards"]):
+        lv = np.load(folder / shard_name(s, "index"), mmap_mode="r")["level"]
+        level_counts += np.bincount(np.asarray(lv, np.int64), minlength=len(LEVEL_NAMES))
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "fs": window.fs,
+        "seconds": window.seconds,
+        "n_samples": T,
+        "channels": list(window.channels),
+        "dtype": dtype,
+        "normalization": window.normalization,
+        "shard_size": shard_size,
+        "n_shards": state["n_shards"],
+        "n_records": state["n_records"],
+        "n_windows": state["n_written"],
+        "n_pairs": int(len(pairs_arr)),
+        "n_rejected_windows": state["n_rejected_windows"],
+        "level_names": list(LEVEL_NAMES),
+        "level_counts": level_counts.tolist(),
+        "skipped": state["skipped"],
+        "settings": settings,
+        "fingerprint": fingerprint,
+        "part": list(shard) if shard else None,
+        "inputs": [str(Path(i).resolve()) for i in inputs],
+    }
+    save_json(meta_path, meta)
+    journal_path.unlink(missing_ok=True)
+    for c in chunks:
+        c.unlink(missing_ok=True)
+    _clean(folder, state["n_shards"], 0)
+    return _summary(meta, folder, time.perf_counter() - t0)

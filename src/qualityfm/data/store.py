@@ -1,0 +1,422 @@
+"""The sharded window store: windows written once, pairs kept as index pairs.
+
+Layout of a store folder (plain NumPy files, readable without this package)::
+
+    STORE/
+      meta.json                  fs, window seconds, channels, dtype, normalization, settings,
+                                 counts, skipped records ({"record", "reason"}), shard sizes
+      shard-000000.x.npy         windows [K, C, T], float16 (or int16, see below)
+      shard-000000.scale.npy     float32 [K, C], only for dtype int16
+      shard-000000.index.npy     structured [K], one row per window (INDEX_FIELDS)
+      shard-000001.x.npy ...     every shard holds ``shard_size`` windows but the last
+      pairs.npy                  int64 [P, 2]: (teacher, student) window ids
+
+Window ``i`` is row ``i % shard_size`` of shard ``i // shard_size``. The windows are normalised
+(``meta["normalization"]``) and in channel order ``meta["channels"]``; a missing channel is zeros
+with ``mask`` False. int16 windows decode as ``x.astype(float32) * scale[..., None] / 32767``.
+Open them with ``np.load(path, mmap_mode="r")``.
+
+Index fields: ``window_id`` (int64, id within this folder), ``record`` (int32, record number in
+this folder), ``record_id``, ``patient_id``, ``source`` (str), ``start`` (float64, seconds from
+the record start), ``mask`` (bool [C]), ``ecg_q``, ``ppg_q``, ``q`` (float32 quality in [0, 1],
+NaN when the modality is absent), ``level`` (int8, 0 bad ... 4 excellent).
+
+A corpus prepared in parts (``--shard K/N``) is a folder of ``part-K-of-N/`` sub-folders, each
+laid out as above. :class:`Store` reads them as one store: global window ids run through the
+parts in order (part 0 first), pairs are shifted accordingly; pairs never cross parts since they
+never cross records.
+
+Every file is written to a temporary name in the same folder and then renamed (``os.replace``),
+so a crash leaves either the old file or the new one, never half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+META = "meta.json"
+PAIRS = "pairs.npy"
+_PART = re.compile(r"^part-(\d+)-of-(\d+)$")
+_INT16_MAX = 32767.0
+
+#: Widths of the index's string fields (characters).
+_STR_WIDTH = {"record_id": 64, "patient_id": 64, "source": 256}
+
+
+def index_dtype(n_channels: int) -> np.dtype:
+    """The structured dtype of a shard index for ``n_channels`` channels."""
+    return np.dtype([
+        ("window_id", "<i8"),
+        ("record", "<i4"),
+        ("record_id", f"<U{_STR_WIDTH['record_id']}"),
+        ("patient_id", f"<U{_STR_WIDTH['patient_id']}"),
+        ("source", f"<U{_STR_WIDTH['source']}"),
+        ("start", "<f8"),
+        ("mask", "?", (n_channels,)),
+        ("ecg_q", "<f4"),
+        ("ppg_q", "<f4"),
+        ("q", "<f4"),
+        ("level", "i1"),
+    ])
+
+
+def shard_name(i: int, kind: str) -> str:
+    """File name of shard ``i``'s ``kind`` array (``x``, ``scale`` or ``index``)."""
+    return f"shard-{i:06d}.{kind}.npy"
+
+
+def part_name(k: int, n: int) -> str:
+    return f"part-{k}-of-{n}"
+
+
+# ----------------------------------------------------------------------------- atomic writes
+def _atomic(path: Path, write: Any, mode: str) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    """``np.save`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    _atomic(path, lambda f: np.save(f, array, allow_pickle=False), "wb")
+
+
+def save_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically."""
+    _atomic(path, lambda f: f.write(json.dumps(obj, indent=2).encode()), "wb")
+
+
+# ----------------------------------------------------------------------------- encoding
+def encode_windows(x: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """float32 windows ``[K, C, T]`` to the stored dtype (and, for int16, the scale ``[K, C]``)."""
+    if dtype == "float16":
+        return x.astype(np.float16), None
+    if dtype == "int16":
+        scale = np.abs(x).max(axis=-1).astype(np.float32)
+        scale[scale == 0] = 1.0
+        q = np.rint(x / scale[..., None] * _INT16_MAX)
+        return np.clip(q, -_INT16_MAX, _INT16_MAX).astype(np.int16), scale
+    raise ValueError(f"store dtype must be 'float16' or 'int16', got {dtype!r}")
+
+
+def decode_windows(x: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
+    """Stored windows back to float32 ``[K, C, T]``."""
+    out = np.asarray(x, dtype=np.float32)
+    if scale is not None:
+        out = out * (np.asarray(scale, dtype=np.float32)[..., None] / _INT16_MAX)
+    return out
+
+
+# ----------------------------------------------------------------------------- writing
+class ShardWriter:
+    """Appends windows to fixed-size shards in ``folder``; each full shard is written at once.
+
+    ``append`` buffers windows; when ``shard_size`` are buffered the shard is written (atomically)
+    and ``on_flush`` is called, so a caller can journal its progress. ``finish`` writes the last,
+    partial shard. ``n_written`` counts windows on disk.
+    """
+
+    def __init__(
+        self, folder: Path, n_channels: int, n_samples: int, *, dtype: str = "float16",
+        shard_size: int = 2048, n_written: int = 0,
+    ) -> None:
+        if shard_size < 1:
+            raise ValueError(f"shard_size must be >= 1, got {shard_size}")
+        if n_written % shard_size:
+            raise ValueError(f"n_written={n_written} is not a multiple of shard_size={shard_size}")
+        encode_windows(np.zeros((0, 1, 1), np.float32), dtype)  # validates dtype
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.n_channels, self.n_samples = n_channels, n_samples
+        self.dtype, self.shard_size = dtype, shard_size
+        self.n_written = n_written
+        self._x: list[np.ndarray] = []
+        self._index: list[np.ndarray] = []
+        self._buffered = 0
+
+    @property
+    def n_total(self) -> int:
+        """Windows appended so far (written or buffered): the id the next window gets."""
+        return self.n_written + self._buffered
+
+    def append(self, x: np.ndarray, index: np.ndarray) -> list[int]:
+        """Add windows ``x`` [N, C, T] with their index rows; returns the shards written."""
+        if x.shape[1:] != (self.n_channels, self.n_samples) or len(index) != len(x):
+            raise ValueError(
+                f"windows of shape {x.shape} with {len(index)} index rows do not fit a store of "
+                f"[*, {self.n_channels}, {self.n_samples}]"
+            )
+        written = []
+        pos = 0
+        while pos < len(x):
+            take = min(self.shard_size - self._buffered, len(x) - pos)
+            self._x.append(x[pos:pos + take])
+            self._index.append(index[pos:pos + take])
+            self._buffered += take
+            pos += take
+            if self._buffered == self.shard_size:
+                written.append(self._flush())
+        return written
+
+    def finish(self) -> int:
+        """Write the last (partial) shard, if any; returns the number of shards."""
+        if self._buffered:
+            self._flush()
+        return -(-self.n_written // self.shard_size)
+
+    def _flush(self) -> int:
+        shard = self.n_written // self.shard_size
+        x = np.concatenate(self._x)
+        index = np.concatenate(self._index)
+        index["window_id"] = np.arange(self.n_written, self.n_written + len(x))
+        data, scale = encode_windows(x, self.dtype)
+        if scale is not None:
+            save_npy(self.folder / shard_name(shard, "scale"), scale)
+        save_npy(self.folder / shard_name(shard, "x"), data)
+        save_npy(self.folder / shard_name(shard, "index"), index)
+        self.n_written += len(x)
+        self._x, self._index, self._buffered = [], [], 0
+        return shard
+
+
+# ----------------------------------------------------------------------------- reading
+def _part_folders(path: Path) -> list[Path]:
+    """The folders holding a ``meta.json`` that make up the store at ``path``, in part order."""
+    if (path / META).is_file():
+        return [path]
+    parts = []
+    for child in path.iterdir() if path.is_dir() else []:
+        m = _PART.match(child.name)
+        if m and (child / META).is_file():
+            parts.append((int(m.group(1)), int(m.group(2)), child))
+    if not parts:
+        raise FileNotFoundError(
+            f"{path}: not a store (no {META} and no complete part-K-of-N folder)"
+        )
+    totals = {n for _, n, _ in parts}
+    if len(totals) > 1:
+        raise ValueError(f"{path}: parts of different splits {sorted(totals)} in one folder")
+    return [p for _, _, p in sorted(parts)]
+
+
+class _Part:
+    """One folder of shards."""
+
+    def __init__(self, folder: Path, offset: int) -> None:
+        self.folder = folder
+        self.meta = json.loads((folder / META).read_text())
+        self.offset = offset
+        self.n_windows = int(self.meta["n_windows"])
+        self.shard_size = int(self.meta["shard_size"])
+        self.n_shards = int(self.meta["n_shards"])
+
+
+class Store:
+    """A prepared store (one folder, or a folder of ``part-K-of-N`` folders) read as one.
+
+    Windows are read from memory maps opened lazily in each process; a ``Store`` pickles without
+    them, so it can be handed to DataLoader workers.
+    """
+
+    _SAME = ("fs", "seconds", "channels", "n_samples", "dtype", "normalization")
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        folders = _part_folders(self.path)
+        self.parts: list[_Part] = []
+        offset = 0
+        for folder in folders:
+            part = _Part(folder, offset)
+            offset += part.n_windows
+            self.parts.append(part)
+        self.meta = self.parts[0].meta
+        for part in self.parts[1:]:
+            for key in self._SAME:
+                if part.meta[key] != self.meta[key]:
+                    raise ValueError(
+                        f"{part.folder}: {key}={part.meta[key]!r} differs from "
+                        f"{self.parts[0].folder}: {self.meta[key]!r}"
+                    )
+        self.n_windows = offset
+        self._part_starts = np.array([p.offset for p in self.parts], dtype=np.int64)
+        self._maps: dict[tuple[int, int], tuple[np.ndarray, np.ndarray | None]] = {}
+        self._index: np.ndarray | None = None
+        self._pairs: np.ndarray | None = None
+        self._levels: np.ndarray | None = None
+        self._masks: np.ndarray | None = None
+
+    # -- metadata
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return tuple(self.meta["channels"])
+
+    @property
+    def fs(self) -> float:
+        return float(self.meta["fs"])
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.meta["n_samples"])
+
+    @property
+    def n_records(self) -> int:
+        return sum(int(p.meta["n_records"]) for p in self.parts)
+
+    @property
+    def skipped(self) -> list[dict[str, str]]:
+        return [s for p in self.parts for s in p.meta["skipped"]]
+
+    def __len__(self) -> int:
+        return self.n_windows
+
+    def __repr__(self) -> str:
+        return (f"Store({str(self.path)!r}, windows={self.n_windows}, pairs={self.n_pairs}, "
+                f"parts={len(self.parts)})")
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_maps"] = {}
+        state["_index"] = None
+        state["_pairs"] = None
+        return state
+
+    # -- tables
+    @property
+    def index(self) -> np.ndarray:
+        """The index of every window (structured, see the module doc), with global window ids."""
+        if self._index is None:
+            tables = []
+            for part in self.parts:
+                for s in range(part.n_shards):
+                    t = np.load(part.folder / shard_name(s, "index"))
+                    t["window_id"] += part.offset
+                    tables.append(t)
+            n_ch = len(self.channels)
+            self._index = np.concatenate(tables) if tables else np.zeros(0, index_dtype(n_ch))
+        return self._index
+
+    @property
+    def pairs(self) -> np.ndarray:
+        """int64 ``[P, 2]`` (teacher, student) global window ids."""
+        if self._pairs is None:
+            arrays = [np.load(p.folder / PAIRS) + p.offset for p in self.parts]
+            self._pairs = np.concatenate(arrays).astype(np.int64).reshape(-1, 2)
+        return self._pairs
+
+    @property
+    def n_pairs(self) -> int:
+        return sum(int(p.meta["n_pairs"]) for p in self.parts)
+
+    def _field(self, name: str) -> np.ndarray:
+        """One index field of every window, read shard by shard from memory maps."""
+        if self._index is not None:
+            return np.ascontiguousarray(self._index[name])
+        cols = [
+            np.array(np.load(part.folder / shard_name(s, "index"), mmap_mode="r")[name])
+            for part in self.parts for s in range(part.n_shards)
+        ]
+        if cols:
+            return np.concatenate(cols)
+        return np.zeros((0, *index_dtype(len(self.channels))[name].shape),
+                        index_dtype(len(self.channels))[name].base)
+
+    @property
+    def levels(self) -> np.ndarray:
+        """int8 ``[N]`` quality level of every window."""
+        if self._levels is None:
+            self._levels = self._field("level")
+        return self._levels
+
+    @property
+    def masks(self) -> np.ndarray:
+        """bool ``[N, C]`` channel mask of every window."""
+        if self._masks is None:
+            self._masks = self._field("mask").reshape(-1, len(self.channels))
+        return self._masks
+
+    # -- windows
+    def _locate(self, i: int) -> tuple[int, int, int]:
+        if not 0 <= i < self.n_windows:
+            raise IndexError(f"window {i} out of range for a store of {self.n_windows} windows")
+        p = int(np.searchsorted(self._part_starts, i, side="right")) - 1
+        local = i - self.parts[p].offset
+        size = self.parts[p].shard_size
+        return p, local // size, local % size
+
+    def _shard(self, p: int, s: int) -> tuple[np.ndarray, np.ndarray | None]:
+        key = (p, s)
+        if key not in self._maps:
+            folder = self.parts[p].folder
+            x = np.load(folder / shard_name(s, "x"), mmap_mode="r")
+            scale_path = folder / shard_name(s, "scale")
+            scale = np.load(scale_path) if self.meta["dtype"] == "int16" else None
+            if scale is None and scale_path.exists():
+                raise ValueError(f"{scale_path}: scale file in a {self.meta['dtype']} store")
+            self._maps[key] = (x, scale)
+        return self._maps[key]
+
+    def window(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Window ``i`` as float32 ``[C, T]`` and its channel mask bool ``[C]``."""
+        p, s, r = self._locate(int(i))
+        x, scale = self._shard(p, s)
+        out = decode_windows(x[r:r + 1], None if scale is None else scale[r:r + 1])[0]
+        return out, self.mask(i)
+
+    def mask(self, i: int) -> np.ndarray:
+        """Channel mask bool ``[C]`` of window ``i``."""
+        return self.masks[int(i)].copy()
+
+    def windows(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """float32 ``[len(ids), C, T]`` for the given global ids (read shard by shard)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        out = np.empty((len(ids), len(self.channels), self.n_samples), np.float32)
+        for pos, i in enumerate(ids):
+            out[pos] = self.window(int(i))[0]
+        return out
+
+    def iter_shards(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every shard in order as (float32 windows ``[K, C, T]``, index rows)."""
+        for p, part in enumerate(self.parts):
+            for s in range(part.n_shards):
+                x, scale = self._shard(p, s)
+                index = np.load(part.folder / shard_name(s, "index"))
+                index["window_id"] += part.offset
+                yield decode_windows(x, scale), index
+
+
+def store_info(path: str | os.PathLike) -> dict[str, Any]:
+    """Summary of a store: counts, windows per quality level, skipped records, parts."""
+    store = Store(path)
+    names = store.meta.get("level_names") or [str(i) for i in range(5)]
+    counts = np.bincount(store.levels.astype(np.int64), minlength=len(names))
+    return {
+        "path": str(store.path),
+        "n_records": store.n_records,
+        "n_windows": store.n_windows,
+        "n_pairs": store.n_pairs,
+        "levels": {name: int(c) for name, c in zip(names, counts, strict=False)},
+        "skipped": store.skipped,
+        "parts": [str(p.folder.relative_to(store.path)) for p in store.parts],
+        "fs": store.fs,
+        "seconds": store.meta["seconds"],
+        "channels": list(store.channels),
+        "dtype": store.meta["dtype"],
+        "normalization": store.meta["normalization"],
+        "bytes": sum(f.stat().st_size for p in store.parts for f in p.folder.glob("*.npy")),
+    }

@@ -1,0 +1,176 @@
+"""The whole pipeline in one call: data -> quality -> store -> pre-training -> transfer -> report.
+
+With no data it makes a synthetic PPG + ECG corpus of known quality and a synthetic VT-alarm
+task; with ``data`` it runs the same steps on real records (e.g. the Challenge 2015 VT set).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from qualityfm.data import Store, prepare
+from qualityfm.io import write_wfdb
+from qualityfm.quality import LEVEL_NAMES
+from qualityfm.signal import synthetic_alarm_records, synthetic_corpus
+
+LEVEL_COLOURS = ("#c0392b", "#e67e22", "#f1c40f", "#7dcea0", "#1e8449")
+
+
+def write_synthetic_data(out: Path, n_pretrain: int = 16, n_alarms: int = 90,
+                         seed: int = 0) -> tuple[Path, Path]:
+    """Write a synthetic pre-training corpus and a synthetic alarm set as WFDB records."""
+    pre, alarms = out / "pretrain", out / "alarms"
+    for rec in synthetic_corpus(n_pretrain, seconds=300.0, seed=seed):
+        write_wfdb(rec, pre)
+    for rec in synthetic_alarm_records(n_alarms, seed=seed + 1):
+        write_wfdb(rec, alarms)
+    return pre, alarms
+
+
+def plot_quality_examples(store: Store, path: Path, per_level: int = 2, seed: int = 0) -> Path:
+    """Example windows of each quality level, PPG and ECG, coloured by level."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(seed)
+    levels = store.levels()
+    rows = [(lv, i) for lv in range(len(LEVEL_NAMES) - 1, -1, -1)
+            for i in rng.permutation(np.flatnonzero(levels == lv))[:per_level]]
+    fig, axes = plt.subplots(max(1, len(rows)), 2, figsize=(12, 1.3 * max(1, len(rows))),
+                             squeeze=False, sharex=True)
+    t = np.arange(store.n_samples) / store.fs
+    for r, (lv, i) in enumerate(rows):
+        x, mask = store.window(int(i))
+        for c, name in enumerate(store.channels):
+            ax = axes[r, c]
+            if mask[c]:
+                ax.plot(t, x[c], lw=0.5, color=LEVEL_COLOURS[lv])
+            else:
+                ax.text(0.5, 0.5, f"{name} absent", transform=ax.transAxes, ha="center")
+            ax.set_yticks([])
+            ax.set_title(f"{name} | {LEVEL_NAMES[lv]} (q={store.index['q'][i]:.2f})",
+                         fontsize=7, loc="left", color=LEVEL_COLOURS[lv])
+    axes[-1, 0].set_xlabel("seconds")
+    axes[-1, 1].set_xlabel("seconds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_training_curves(run: Path, path: Path) -> Path:
+    """Loss terms and the collapse diagnostics of a pre-training run, from its log.jsonl."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.5))
+    for key in ("loss", "distill", "amp", "phase", "koleo"):
+        pts = [(r["step"], r[key]) for r in rows if key in r and r[key] is not None]
+        if pts:
+            ax1.plot(*zip(*pts, strict=True), label=key)
+    ax1.set_xlabel("step")
+    ax1.set_title("pre-training losses")
+    ax1.legend(fontsize=7)
+    pts = [(r["step"], r["effective_rank"]) for r in rows if "effective_rank" in r]
+    if pts:
+        ax2.plot(*zip(*pts, strict=True), marker="o")
+    ax2.set_xlabel("step")
+    ax2.set_title("teacher embedding effective rank (collapse check)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
+             steps: int = 120, batch_size: int = 16, epochs: int = 8, kfold: int = 3,
+             seed: int = 0, progress: bool = True) -> dict:
+    """Run the pipeline end to end and write a report folder; returns its summary."""
+    from qualityfm.tasks.pipeline import finetune_run
+    from qualityfm.train import PretrainConfig, export_model, pretrain
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        timings[name] = round(time.perf_counter() - t0 - sum(timings.values()), 1)
+        if progress:
+            print(f"[demo] {name} done ({timings[name]} s)", flush=True)
+
+    if data is None:
+        pre_dir, task_dir = write_synthetic_data(out / "data", seed=seed)
+        lap("synthetic data")
+    else:
+        pre_dir = task_dir = Path(data)
+    store_dir = out / "store"
+    info = prepare(pre_dir, store_dir, workers=2, progress=progress)
+    store = Store(store_dir)
+    lap("prepare")
+    cfg = PretrainConfig.for_recipe(
+        "default", store=str(store_dir), out=str(out / "pretrain_run"), steps=steps,
+        batch_size=batch_size, warmup=max(1, steps // 10), diag_every=max(1, steps // 6),
+        diag_batch=32, log_every=5, ckpt_every=steps, prototypes=1024,
+        teacher_temp_warmup=max(1, steps // 2), seed=seed, progress=progress,
+        tensorboard=False, command=f"qualityfm demo --out {out}",
+    )
+    summary = pretrain(cfg)
+    model_dir = export_model(cfg.out, out / "model")
+    lap("pre-training")
+    task = finetune_run("vt-alarm", task_dir, out / "vt_alarm", init=str(model_dir),
+                        kfold=kfold, epochs=epochs, seed=seed, batch_size=32)
+    lap("fine-tuning")
+    figures = {
+        "quality": plot_quality_examples(store, out / "quality_levels.png", seed=seed),
+        "training": plot_training_curves(Path(cfg.out), out / "training_curves.png"),
+    }
+    cv = task["cv"]
+    result = {
+        "report": str(out / "README.md"), "store": info,
+        "pretrain": {k: v for k, v in summary.items() if k != "losses"},
+        "vt_alarm_cv": {k: cv.get(k) for k in ("auroc", "auroc_ci", "tpr", "tnr", "score")},
+        "timings_s": timings, "data": str(data) if data else "synthetic",
+    }
+    (out / "README.md").write_text(_report_markdown(result, figures, kfold))
+    (out / "summary.json").write_text(json.dumps(result, indent=2, default=str))
+    return result
+
+
+def _report_markdown(result: dict, figures: dict[str, Path], kfold: int) -> str:
+    s, cv = result["store"], result["vt_alarm_cv"]
+    levels = ", ".join(f"{k} {v}" for k, v in s["levels"].items())
+    ci = cv.get("auroc_ci") or [float("nan"), float("nan")]
+    return f"""# qualityfm demo report
+
+Data: {result['data']}.
+
+## 1. Signal quality and the store
+{s['n_records']} records, {s['n_windows']} windows of 30 s, {s['n_pairs']} quality-divergent pairs.
+Levels: {levels}. Skipped records: {len(s['skipped'])}.
+
+![quality levels]({figures['quality'].name})
+
+## 2. Pre-training (self-distillation, EMA teacher)
+{result['pretrain']['step']} steps; final losses and collapse diagnostics are in
+`pretrain_run/summary.json`; the exported teacher is in `model/`.
+
+![training curves]({figures['training'].name})
+
+## 3. Transfer: false VT alarms ({kfold}-fold cross-validation, split by record)
+AUROC {cv['auroc']:.3f} (95 % CI {ci[0]:.3f}-{ci[1]:.3f}), TPR {cv['tpr']:.3f},
+TNR {cv['tnr']:.3f}, challenge score {cv['score']:.3f}.
+
+![ROC](vt_alarm/cv_roc.png) ![confusion](vt_alarm/cv_confusion.png)
+
+Timings (s): {result['timings_s']}
+"""

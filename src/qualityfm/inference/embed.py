@@ -1,0 +1,83 @@
+"""Window embeddings of whole files: the pooled encoder output, one row per window."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from qualityfm.inference.score import batches, write_table
+from qualityfm.inference.windows import iter_file_windows
+from qualityfm.model import QualityFM
+from qualityfm.quality import LEVEL_NAMES
+from qualityfm.signal import WindowConfig
+
+INDEX_COLUMNS = ("row", "file", "record", "start_s", "sqi", "level_name", "has_ppg", "has_ecg")
+
+
+@torch.inference_mode()
+def embed_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray,
+                  batch_size: int = 256) -> np.ndarray:
+    """Pooled embeddings float32 [N, d] of normalised windows x [N, C, T] with mask [N, C]."""
+    model.eval()
+    out = np.empty((len(x), model.cfg.d_model), dtype=np.float32)
+    for sl in batches(len(x), batch_size):
+        out[sl] = model.embed(torch.from_numpy(x[sl]), torch.from_numpy(mask[sl])).float().numpy()
+    return out
+
+
+def embed_files(
+    inputs: Iterable[str | Path],
+    out: str | Path,
+    model: QualityFM,
+    window: WindowConfig | None = None,
+    batch_size: int = 256,
+) -> dict:
+    """Embed every window under ``inputs``.
+
+    ``out`` ending in .npy writes the matrix there and its index beside it (``*.index.csv``);
+    ``out`` ending in .parquet writes one table with the index columns and ``e0..e{d-1}``.
+    """
+    out = Path(out)
+    if out.suffix not in (".npy", ".parquet"):
+        raise ValueError(f"embed output {out} must end in .npy or .parquet")
+    window = window or WindowConfig()
+    skipped: list[dict[str, str]] = []
+    blocks: list[np.ndarray] = []
+    rows: list[dict] = []
+    n_records = 0
+    for item in iter_file_windows(inputs, window, skipped):
+        n_records += 1
+        blocks.append(embed_windows(model, item.x, item.mask, batch_size))
+        for i in range(len(item.x)):
+            rows.append({
+                "row": len(rows), "file": str(item.path), "record": item.record_id,
+                "start_s": float(item.start[i]), "sqi": float(item.sqi[i]),
+                "level_name": LEVEL_NAMES[int(item.level[i])],
+                "has_ppg": bool(item.mask[i, window.channels.index("ppg")]),
+                "has_ecg": bool(item.mask[i, window.channels.index("ecg_ii")]),
+            })
+    emb = (np.concatenate(blocks) if blocks
+           else np.zeros((0, model.cfg.d_model), dtype=np.float32))
+    if out.suffix == ".npy":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp.npy")
+        os.close(fd)
+        try:
+            np.save(tmp, emb)
+            os.replace(tmp, out)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        write_table(rows, INDEX_COLUMNS, out.with_suffix(".index.csv"))
+    else:
+        columns = [*INDEX_COLUMNS, *(f"e{j}" for j in range(emb.shape[1]))]
+        for row, vec in zip(rows, emb, strict=True):
+            row.update({f"e{j}": float(v) for j, v in enumerate(vec)})
+        write_table(rows, columns, out)
+    return {"out": str(out), "n_records": n_records, "n_windows": len(rows),
+            "dim": int(emb.shape[1]), "skipped": skipped}

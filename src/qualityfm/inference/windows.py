@@ -1,0 +1,77 @@
+"""Files to model-ready windows, for the batch verbs (score, embed): one record at a time."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qualityfm.io import RecordError, find_records, read_record
+from qualityfm.quality import score_windows
+from qualityfm.signal import WindowConfig, make_windows, normalize
+
+
+@dataclass
+class FileWindows:
+    """The windows of one record: raw for quality, normalised for the model."""
+
+    path: Path
+    record_id: str
+    start: np.ndarray  # float64 [N] seconds
+    mask: np.ndarray  # bool [N, C]
+    x: np.ndarray  # float32 [N, C, T], normalised as the model was trained
+    ecg_sqi: np.ndarray  # [N], NaN where the ECG is absent
+    ppg_sqi: np.ndarray  # [N], NaN where the PPG is absent
+    sqi: np.ndarray  # [N] combined score in [0, 1]
+    level: np.ndarray  # int [N], 0 (bad) .. 4 (excellent)
+
+
+def iter_file_windows(
+    inputs: Iterable[str | Path],
+    cfg: WindowConfig | None = None,
+    skipped: list[dict[str, str]] | None = None,
+) -> Iterator[FileWindows]:
+    """Yield the scored windows of every record under ``inputs``.
+
+    A record that cannot be read or gives no window is reported on stderr, appended to
+    ``skipped`` as ``{"record", "reason"}`` and passed over; the others go on.
+    """
+    cfg = cfg or WindowConfig()
+    paths: list[Path] = []
+    for item in inputs:
+        found = find_records(item)
+        if not found:
+            _skip(skipped, str(item), "no readable record found")
+        paths.extend(found)
+    for path in paths:
+        try:
+            record = read_record(path, channels=None)
+            win = make_windows(record, cfg)
+        except (RecordError, ValueError, OSError) as err:
+            _skip(skipped, str(path), str(err))
+            continue
+        if len(win.x) == 0:
+            reasons = sorted({reason for _, reason in win.rejected}) or ["no window"]
+            _skip(skipped, str(path), "no usable window: " + "; ".join(reasons))
+            continue
+        scores = score_windows(win.x, win.mask, win.fs, win.channels)
+        yield FileWindows(
+            path=Path(path),
+            record_id=record.record_id,
+            start=win.start,
+            mask=win.mask,
+            x=normalize(win.x, win.mask, cfg.normalization),
+            ecg_sqi=scores.ecg,
+            ppg_sqi=scores.ppg,
+            sqi=scores.q,
+            level=scores.level,
+        )
+
+
+def _skip(skipped: list[dict[str, str]] | None, record: str, reason: str) -> None:
+    print(f"qualityfm: skipped {record}: {reason}", file=sys.stderr)
+    if skipped is not None:
+        skipped.append({"record": record, "reason": reason})

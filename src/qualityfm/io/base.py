@@ -1,0 +1,70 @@
+"""Helpers shared by the readers: channel selection and the seconds-to-samples span."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from qualityfm.io.record import RecordError
+
+#: MIMIC waveform folders are named after the subject (``p000878``, MIMIC-IV ``p10014354``).
+_MIMIC_PATIENT = re.compile(r"^(p\d{6,8})(?:_|$)")
+
+
+def select_channels(
+    names: Sequence[str], channels: Sequence[str] | None, path: Path
+) -> list[int]:
+    """Positions of the requested canonical ``channels`` in ``names`` (all when None).
+
+    The positions follow the requested order. An unknown channel raises ``RecordError``
+    naming the channel, the file and the channels the file has.
+    """
+    if channels is None:
+        return list(range(len(names)))
+    if isinstance(channels, str):
+        channels = [channels]
+    index = {name: i for i, name in enumerate(names)}
+    missing = [c for c in channels if c not in index]
+    if missing:
+        raise RecordError(
+            f"{path}: no channel {', '.join(map(repr, missing))}; "
+            f"the record has {', '.join(names) or 'no channels'}"
+        )
+    return [index[c] for c in dict.fromkeys(channels)]
+
+
+def sample_span(
+    start: float | None, stop: float | None, fs: float, n: int, path: Path
+) -> tuple[int, int]:
+    """Sample indices ``[i0, i1)`` of the span ``start``..``stop`` seconds of ``n`` samples.
+
+    ``stop`` past the end is clipped to the end; a span that is empty or starts at or past the
+    end raises ``RecordError``.
+    """
+    t0 = 0.0 if start is None else float(start)
+    if not math.isfinite(t0) or t0 < 0:
+        raise RecordError(f"{path}: start={start} s must be a finite number >= 0")
+    i0 = int(round(t0 * fs))
+    if stop is None:
+        i1 = n
+    else:
+        if not math.isfinite(float(stop)) or stop <= t0:
+            raise RecordError(f"{path}: stop={stop} s must be after start={t0} s")
+        i1 = min(n, int(round(float(stop) * fs)))
+    if i0 >= n or i1 <= i0:
+        raise RecordError(
+            f"{path}: span {t0}..{stop} s lies outside the record ({n / fs:.3f} s long)"
+        )
+    return i0, i1
+
+
+def patient_from_path(path: Path, record_id: str) -> str:
+    """The patient id a path gives (a MIMIC ``pNNNNNN`` folder up to two levels up), else the
+    record id."""
+    for parent in list(path.parents)[:2]:
+        match = _MIMIC_PATIENT.match(parent.name)
+        if match:
+            return match.group(1)
+    return record_id

@@ -1,0 +1,74 @@
+"""VitalDB ``.vital`` files (local files only), wave tracks at their native rates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from qualityfm.io.base import patient_from_path, sample_span, select_channels
+from qualityfm.io.channels import canonical_names
+from qualityfm.io.record import Record, RecordError
+
+_WAVE = 1  # vitaldb track type of a waveform
+
+
+def _open(path: Path, track_names: list[str] | None, header_only: bool):  # -> vitaldb.VitalFile
+    import vitaldb  # imported here: it is heavy and only needed for .vital files
+
+    try:
+        vf = vitaldb.VitalFile(str(path), track_names=track_names, header_only=header_only)
+    except Exception as e:  # gzip, struct and OS errors of a corrupt or truncated file
+        raise RecordError(f"{path}: truncated or corrupt .vital file ({type(e).__name__}: {e})"
+                          ) from e
+    if not vf.trks and vf.dtend == 0:
+        raise RecordError(f"{path}: not a .vital file (no VITA signature or header)")
+    return vf
+
+
+def read_vital(
+    path: Path,
+    channels: Sequence[str] | None = None,
+    start: float | None = None,
+    stop: float | None = None,
+    fs: float | None = None,
+) -> Record:
+    """Read the wave tracks (``SNUADC/ECG_II``, ``SNUADC/PLETH``, ``SNUADC/ART``...) of a
+    ``.vital`` file, each at its native rate; numeric tracks are skipped.
+
+    A ``.vital`` file is one gzip stream, so the selected tracks are decoded whole and then cut
+    to ``start``..``stop`` s (from the file's start). The record and patient id are the file
+    name (VitalDB names cases, not patients).
+    """
+    header = _open(path, None, header_only=True)
+    tracks = [name for name, trk in header.trks.items() if trk.type == _WAVE and trk.srate > 0]
+    names = canonical_names(tracks)
+    picked = select_channels(names, channels, path)
+    record_id = path.stem
+    if not picked:
+        if channels is not None:
+            return Record(record_id, {}, {}, patient_id=record_id, source=str(path))
+        raise RecordError(f"{path}: empty record (no wave tracks)")
+    vf = _open(path, [tracks[i] for i in picked], header_only=False)
+    signals: dict[str, np.ndarray] = {}
+    rates: dict[str, float] = {}
+    units: dict[str, str] = {}
+    t0 = 0.0
+    for i in picked:
+        trk = vf.trks.get(tracks[i])
+        if trk is None or not trk.recs:
+            raise RecordError(f"{path}: track {tracks[i]!r} has no samples")
+        rate = float(trk.srate)
+        x = np.asarray(vf.get_track_samples(tracks[i], 1.0 / rate), dtype=np.float32)
+        if len(x) == 0:
+            raise RecordError(f"{path}: empty record (track {tracks[i]!r} has no samples)")
+        i0, i1 = sample_span(start, stop, rate, len(x), path)
+        t0 = i0 / rate
+        signals[names[i]] = np.ascontiguousarray(x[i0:i1])
+        rates[names[i]] = rate
+        units[names[i]] = trk.unit or "NU"
+    if fs is not None and not any(np.isclose(fs, r) for r in rates.values()):
+        raise RecordError(f"{path}: fs={fs} Hz disagrees with the track rates {rates}")
+    return Record(record_id, signals, rates, units=units,
+                  patient_id=patient_from_path(path, record_id), source=str(path), start_time=t0)

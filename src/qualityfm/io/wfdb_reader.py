@@ -1,0 +1,216 @@
+"""WFDB records (``.hea`` with ``.dat``/``.mat``; formats 16, 212, 80, 516, multi-segment,
+multi-frequency) and the labels of the PhysioNet/CinC Challenges 2015 and 2017."""
+
+from __future__ import annotations
+
+import csv
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import wfdb
+
+from qualityfm.io.base import patient_from_path, sample_span, select_channels
+from qualityfm.io.channels import canonical_names
+from qualityfm.io.record import Record, RecordError
+
+#: Challenge 2015: the alarm sounds 300 s into every record.
+ALARM_TIME = 300.0
+
+_ALARM_LINE = re.compile(r"^\s*(true|false)\s+alarm\s*$", re.IGNORECASE)
+#: Channels whose WFDB default unit (mV, when the header states none) would be wrong.
+_UNITLESS_WHEN_UNSTATED = ("ppg", "resp")
+
+
+@dataclass
+class Header:
+    """What a reader needs from a WFDB header, parsed without wfdb (whose parser is slow)."""
+
+    fs: float  # frame rate
+    n_frames: int | None  # None when the header does not say
+    sig_names: list[str]  # as written ("II", "PLETH"...); empty for a multi-segment header
+    files: list[str]  # signal file of each channel ("~" for none)
+    segments: list[str]  # segment names of a multi-segment record, "~" gaps left out
+    unstated: set[str]  # signal names whose line gives no units (WFDB then says mV)
+    comments: list[str]
+
+    @property
+    def multi(self) -> bool:
+        return bool(self.segments)
+
+
+def parse_header(path: Path) -> Header:
+    """Parse a ``.hea`` file; a malformed record line raises ``RecordError``."""
+    try:
+        text = path.read_text(encoding="ascii", errors="replace")
+    except OSError as e:
+        raise RecordError(f"{path}: cannot read header ({e})") from e
+    lines = [ln.strip() for ln in text.splitlines()]
+    comments = [ln.lstrip("#").strip() for ln in lines if ln.startswith("#")]
+    body = [ln for ln in lines if ln and not ln.startswith("#")]
+    if not body:
+        raise RecordError(f"{path}: corrupt WFDB header (no record line)")
+    head = body[0].split()
+    try:
+        n_sig = int(head[1])
+        fs = float(re.split(r"[/(]", head[2])[0]) if len(head) > 2 else 250.0
+        n_frames = int(head[3]) if len(head) > 3 else None
+    except (IndexError, ValueError) as e:
+        raise RecordError(f"{path}: corrupt WFDB header (record line {body[0]!r})") from e
+    if "/" in head[0]:  # multi-segment: "name/nseg nsig fs len", then "segment length" lines
+        segments = [ln.split()[0] for ln in body[1:]]
+        header = Header(fs, n_frames, [], [], [s for s in segments if s != "~"], set(), comments)
+        for seg in header.segments:  # units as the first segment header states them
+            seg_path = path.parent / f"{seg}.hea"
+            if seg_path.is_file():
+                header.unstated = parse_header(seg_path).unstated
+                break
+        return header
+    signal_lines = body[1:]
+    if len(signal_lines) != n_sig:
+        raise RecordError(
+            f"{path}: corrupt WFDB header ({n_sig} signals announced, {len(signal_lines)} given)"
+        )
+    parts = [ln.split(maxsplit=8) for ln in signal_lines]
+    names = [p[8].strip() if len(p) > 8 else "" for p in parts]
+    unstated = {n for n, p in zip(names, parts, strict=True) if len(p) < 3 or "/" not in p[2]}
+    return Header(fs, n_frames, names, [p[0] for p in parts], [], unstated, comments)
+
+
+def is_record_header(path: Path) -> tuple[bool, list[str]]:
+    """Whether a header describes a readable record, and the segment names it lists.
+
+    Layout headers (all signal files ``~``) and headers with no signal are not records.
+    """
+    try:
+        header = parse_header(path)
+    except RecordError:
+        return False, []
+    if header.multi:
+        return True, header.segments
+    return any(f != "~" for f in header.files), []
+
+
+@lru_cache(maxsize=64)
+def _reference(folder: str) -> dict[str, str]:
+    """Challenge 2017 ``REFERENCE.csv`` of a folder (record -> rhythm), read once per folder."""
+    path = Path(folder) / "REFERENCE.csv"
+    if not path.is_file():
+        return {}
+    with path.open(newline="") as f:
+        return {row[0].strip(): row[1].strip() for row in csv.reader(f) if len(row) >= 2}
+
+
+def challenge_labels(
+    comments: Sequence[str], record_id: str, folder: Path
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Labels and events of Challenge 2015 (header comments) and 2017 (``REFERENCE.csv``)."""
+    labels: dict[str, Any] = {}
+    events: dict[str, float] = {}
+    lines = [c.strip() for c in comments if c.strip()]
+    for i, line in enumerate(lines):
+        match = _ALARM_LINE.match(line)
+        if match:
+            labels["alarm_true"] = match.group(1).lower() == "true"
+            if i > 0:
+                labels["alarm_type"] = lines[i - 1]
+            events["alarm"] = ALARM_TIME
+    rhythm = _reference(str(folder.resolve())).get(record_id)
+    if rhythm is not None:
+        labels["rhythm"] = rhythm
+    return labels, events
+
+
+def read_wfdb(
+    path: Path,
+    channels: Sequence[str] | None = None,
+    start: float | None = None,
+    stop: float | None = None,
+    fs: float | None = None,
+) -> Record:
+    """Read a WFDB record from its ``.hea``; only the span ``start``..``stop`` s is read.
+
+    Each channel keeps its own rate (frame rate x samples per frame). The patient id is the
+    MIMIC subject folder when there is one, else the record id (the Challenge datasets name no
+    patients). With ``channels=[]`` only the header is read (labels, events, no signals).
+    """
+    base = str(path.with_suffix(""))
+    header = parse_header(path)
+    record_id = path.stem
+    labels, events = challenge_labels(header.comments, record_id, path.parent)
+    if channels is not None and len(channels) == 0:
+        return Record(record_id, {}, {}, patient_id=patient_from_path(path, record_id),
+                      source=str(path), labels=labels, events=events)
+    frame_fs = header.fs
+    multi = header.multi
+    if frame_fs <= 0:
+        raise RecordError(f"{path}: header gives no sampling rate")
+    if not multi and not header.sig_names:
+        raise RecordError(f"{path}: empty record (no signals)")
+    if header.n_frames == 0:
+        raise RecordError(f"{path}: empty record (no samples)")
+    n_frames = header.n_frames or sys.maxsize  # unknown: wfdb infers it from the file size
+    i0, i1 = sample_span(start, stop, frame_fs, n_frames, path)
+
+    picked: list[int] | None = None
+    if not multi:  # choose channels from the header, read only those
+        names = canonical_names(header.sig_names)
+        picked = select_channels(names, channels, path)
+    try:
+        rec = wfdb.rdrecord(
+            base, sampfrom=i0, sampto=None if i1 == sys.maxsize else i1, channels=picked,
+            physical=True, smooth_frames=False, return_res=32,
+        )
+    except FileNotFoundError as e:
+        raise RecordError(f"{path}: missing signal file {e.filename or e}") from e
+    except Exception as e:  # wfdb/numpy/soundfile errors of a truncated or corrupt file
+        raise RecordError(
+            f"{path}: truncated or corrupt signal file ({type(e).__name__}: {e})"
+        ) from e
+    if multi:
+        names = canonical_names(rec.sig_name)
+        picked = select_channels(names, channels, path)
+        take = picked
+    else:
+        names = [names[i] for i in picked]
+        take = list(range(len(picked)))
+
+    if i1 == sys.maxsize:
+        i1 = i0 + rec.sig_len
+    signals: dict[str, np.ndarray] = {}
+    rates: dict[str, float] = {}
+    units: dict[str, str] = {}
+    for j in take:
+        name = names[j]
+        spf = int(rec.samps_per_frame[j])
+        x = np.ascontiguousarray(rec.e_p_signal[j], dtype=np.float32)
+        if len(x) != (i1 - i0) * spf:
+            raise RecordError(
+                f"{path}: truncated signal file: channel {name!r} has {len(x)} samples, "
+                f"header promises {(i1 - i0) * spf}"
+            )
+        signals[name] = x
+        rates[name] = frame_fs * spf
+        unit = rec.units[j] or "NU"
+        if rec.sig_name[j] in header.unstated and name.split("_")[0] in _UNITLESS_WHEN_UNSTATED:
+            unit = "NU"
+        units[name] = unit
+    if fs is not None and not any(np.isclose(fs, r, rtol=1e-6) for r in rates.values()):
+        raise RecordError(f"{path}: fs={fs} Hz disagrees with the header rates {rates}")
+    t0 = i0 / frame_fs
+    return Record(
+        record_id=record_id,
+        signals=signals,
+        fs=rates,
+        units=units,
+        patient_id=patient_from_path(path, record_id),
+        source=str(path),
+        labels=labels,
+        events={k: v - t0 for k, v in events.items()},
+        start_time=t0,
+    )

@@ -1,0 +1,50 @@
+"""Write a Record as a WFDB record (header + format-16 signal file), e.g. synthetic corpora."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import wfdb
+
+from qualityfm.io.record import Record, RecordError
+
+#: WFDB signal names written for canonical channels (read back by ``canonical_channel``).
+WFDB_NAMES = {"ecg_ii": "II", "ppg": "PLETH", "abp": "ABP", "resp": "RESP", "ecg_v": "V"}
+
+
+def write_wfdb(record: Record, folder: str | Path) -> Path:
+    """Write ``record`` to ``folder/<record_id>.hea/.dat``; returns the header path.
+
+    Challenge 2015 labels (``alarm_type``, ``alarm_true``) become the header's comment lines,
+    as in the Challenge files, so the reader recovers them. All channels must share one rate.
+    Both files are written in a temporary folder and moved into place.
+    """
+    folder = Path(folder)
+    rates = {float(fs) for fs in record.fs.values()}
+    if len(rates) != 1:
+        raise RecordError(f"{record.record_id}: channels have different rates {sorted(rates)}; "
+                          "write_wfdb needs one rate")
+    lengths = {len(v) for v in record.signals.values()}
+    if len(lengths) != 1:
+        raise RecordError(f"{record.record_id}: channels have different lengths {sorted(lengths)}")
+    names = list(record.signals)
+    signal = np.stack([np.asarray(record.signals[c], dtype=np.float64) for c in names], axis=1)
+    comments = []
+    if "alarm_true" in record.labels:
+        comments = [str(record.labels.get("alarm_type", "Alarm")),
+                    "True alarm" if record.labels["alarm_true"] else "False alarm"]
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".write-") as tmp:
+        wfdb.wrsamp(
+            record.record_id, fs=rates.pop(),
+            units=[record.units.get(c, "NU") or "NU" for c in names],
+            sig_name=[WFDB_NAMES.get(c, c.upper()) for c in names],
+            p_signal=signal, fmt=["16"] * len(names), comments=comments, write_dir=tmp,
+        )
+        for suffix in (".dat", ".hea"):  # header last: a header means a complete record
+            os.replace(Path(tmp) / f"{record.record_id}{suffix}",
+                       folder / f"{record.record_id}{suffix}")
+    return folder / f"{record.record_id}.hea"

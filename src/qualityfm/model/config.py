@@ -1,0 +1,132 @@
+"""The one typed model configuration and its named presets."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from qualityfm.model.attention import KERNELS
+
+HEADS = ("none", "dino")
+HEAD_ON = ("pooled", "tokens", "both")
+
+
+def conv_out_length(length: int, kernel: int, stride: int, padding: int) -> int:
+    """Output length of a Conv1d (dilation 1)."""
+    return (length + 2 * padding - kernel) // stride + 1
+
+
+@dataclass
+class QualityFMConfig:
+    """Every setting of the network. Defaults are the original ``base`` model (18 tokens)."""
+
+    in_channels: int = 2  # model channels, in the order of qualityfm.io.MODEL_CHANNELS
+    n_samples: int = 9000  # window length the decoder is built for (30 s at 300 Hz)
+    d_model: int = 512
+    n_layers: int = 2
+    n_heads: int = 4
+    d_ff: int = 256
+    dropout: float = 0.1
+    bias: bool = True
+    # Tokeniser: Conv1d -> GroupNorm(1) -> GELU stages; widths default to (d/100, d/10, d).
+    stem_kernels: tuple[int, ...] = (201, 101, 51)
+    stem_strides: tuple[int, ...] = (5, 10, 10)
+    stem_channels: tuple[int, ...] | None = None
+    # Windowed sparse attention.
+    window: int = 8
+    global_tokens: tuple[int, ...] = (0,)
+    attention: str = "auto"  # auto | dense | local | flex
+    # Decoder heads: amplitude and phase spectra, first n_bins rFFT bins of each channel.
+    n_bins: int = 512
+    # Optional DINO-style projection head (off by default; preset counts exclude it).
+    head: str = "none"  # none | dino
+    head_on: str = "pooled"  # pooled | tokens | both
+    head_hidden: int = 2048
+    head_bottleneck: int = 256
+    head_prototypes: int = 4096
+
+    def __post_init__(self) -> None:
+        self.stem_kernels = tuple(int(k) for k in self.stem_kernels)
+        self.stem_strides = tuple(int(s) for s in self.stem_strides)
+        self.global_tokens = tuple(int(g) for g in self.global_tokens)
+        if self.stem_channels is not None:
+            self.stem_channels = tuple(int(c) for c in self.stem_channels)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first setting that is out of range."""
+        positive = ("in_channels", "n_samples", "d_model", "n_layers", "n_heads", "d_ff", "n_bins")
+        for name in positive:
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"config {name} must be >= 1, got {getattr(self, name)}")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if len(self.stem_kernels) != len(self.stem_strides) or not self.stem_kernels:
+            raise ValueError(
+                f"stem_kernels {self.stem_kernels} and stem_strides {self.stem_strides} "
+                "must be non-empty and of equal length"
+            )
+        if any(k < 1 or k % 2 == 0 for k in self.stem_kernels):
+            raise ValueError(f"stem_kernels must be odd and >= 1, got {self.stem_kernels}")
+        if any(s < 1 for s in self.stem_strides):
+            raise ValueError(f"stem_strides must be >= 1, got {self.stem_strides}")
+        chans = self.stem_widths
+        if len(chans) != len(self.stem_kernels) or min(chans) < 1 or chans[-1] != self.d_model:
+            raise ValueError(
+                f"stem_channels {chans} must have one width >= 1 per stage, the last = d_model"
+            )
+        if self.window < 0:
+            raise ValueError(f"window must be >= 0, got {self.window}")
+        if any(g < 0 for g in self.global_tokens):
+            raise ValueError(f"global_tokens must be >= 0, got {self.global_tokens}")
+        if self.attention not in KERNELS:
+            raise ValueError(f"attention must be one of {KERNELS}, got {self.attention!r}")
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
+        if self.head_on not in HEAD_ON:
+            raise ValueError(f"head_on must be one of {HEAD_ON}, got {self.head_on!r}")
+        if self.n_tokens(self.n_samples) < 1:
+            raise ValueError(f"n_samples {self.n_samples} gives no token through the stem")
+
+    @property
+    def stem_widths(self) -> tuple[int, ...]:
+        """Output channels of each tokeniser stage (default d/100, d/10, d for three stages)."""
+        if self.stem_channels is not None:
+            return self.stem_channels
+        n = len(self.stem_kernels)
+        return tuple(max(1, self.d_model // 10 ** (n - 1 - i)) for i in range(n))
+
+    def n_tokens(self, n_samples: int) -> int:
+        """Tokens L the stem makes of ``n_samples`` samples (ceil(T / prod(strides)))."""
+        length = n_samples
+        for k, s in zip(self.stem_kernels, self.stem_strides, strict=True):
+            length = conv_out_length(length, k, s, k // 2)
+        return length
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> QualityFMConfig:
+        """Build from ``to_dict`` output; unknown keys raise ValueError."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown QualityFMConfig fields: {unknown}")
+        return cls(**data)
+
+    @classmethod
+    def preset(cls, name: str, **overrides: object) -> QualityFMConfig:
+        """A named preset with optional field overrides."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        return dataclasses.replace(PRESETS[name], **overrides)
+
+
+PRESETS: dict[str, QualityFMConfig] = {
+    "base": QualityFMConfig(n_layers=2, n_heads=4, d_ff=256),
+    "middle": QualityFMConfig(n_layers=21, n_heads=4, d_ff=512),
+    "large": QualityFMConfig(n_layers=50, n_heads=8, d_ff=2048),
+}

@@ -1,0 +1,113 @@
+"""Building blocks: conv tokeniser, sinusoidal positions, post-LN block, trunk, heads."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from qualityfm.model.attention import WindowedAttention
+from qualityfm.model.config import QualityFMConfig
+
+
+def sinusoidal_positions(length: int, dim: int, device: torch.device | None = None) -> Tensor:
+    """Fixed sine/cosine positional encoding [length, dim] (Vaswani et al.)."""
+    pos = torch.arange(length, dtype=torch.float32, device=device)[:, None]
+    freq = torch.exp(
+        torch.arange(0, dim, 2, dtype=torch.float32, device=device) * (-math.log(10000.0) / dim)
+    )
+    pe = torch.zeros(length, dim, device=device)
+    pe[:, 0::2] = torch.sin(pos * freq)
+    pe[:, 1::2] = torch.cos(pos * freq[: dim // 2])
+    return pe
+
+
+class ConvStem(nn.Sequential):
+    """Conv1d -> GroupNorm(1 group) -> GELU stages: [B, C_in, T] -> [B, d, L]."""
+
+    def __init__(self, in_channels: int, cfg: QualityFMConfig) -> None:
+        layers: list[nn.Module] = []
+        c_in = in_channels
+        for c_out, k, s in zip(cfg.stem_widths, cfg.stem_kernels, cfg.stem_strides, strict=True):
+            layers += [
+                nn.Conv1d(c_in, c_out, k, stride=s, padding=k // 2, bias=cfg.bias),
+                nn.GroupNorm(1, c_out),
+                nn.GELU(),
+            ]
+            c_in = c_out
+        super().__init__(*layers)
+
+
+class Block(nn.Module):
+    """Post-LN transformer block: x = LN(x + Drop(Attn(x))); x = LN(x + Drop(FFN(x)))."""
+
+    def __init__(self, cfg: QualityFMConfig) -> None:
+        super().__init__()
+        d = cfg.d_model
+        self.attn = WindowedAttention(
+            d, cfg.n_heads, cfg.window, cfg.global_tokens, cfg.attention, bias=cfg.bias
+        )
+        self.ln1 = nn.LayerNorm(d)
+        self.ffn = nn.Sequential(
+            nn.Linear(d, cfg.d_ff, bias=cfg.bias), nn.GELU(), nn.Linear(cfg.d_ff, d, bias=cfg.bias)
+        )
+        self.ln2 = nn.LayerNorm(d)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.ln1(x + self.drop(self.attn(x)))
+        return self.ln2(x + self.drop(self.ffn(x)))
+
+
+class Trunk(nn.Module):
+    """Stem -> + sinusoidal positions (+ optional per-sample offset) -> blocks -> Linear(d, d)."""
+
+    def __init__(self, in_channels: int, cfg: QualityFMConfig) -> None:
+        super().__init__()
+        self.stem = ConvStem(in_channels, cfg)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=cfg.bias)
+
+    def forward(self, x: Tensor, offset: Tensor | None = None) -> Tensor:
+        """x: [B, C_in, T] -> [B, L, d]; ``offset`` [B, d] is added to every token."""
+        h = self.stem(x).transpose(1, 2)
+        h = h + sinusoidal_positions(h.shape[1], h.shape[2], h.device).to(h.dtype)
+        if offset is not None:
+            h = h + offset[:, None, :]
+        for block in self.blocks:
+            h = block(h)
+        return self.out(h)
+
+
+class SpectrumHead(nn.Sequential):
+    """Linear -> Tanh -> Linear, d -> d -> n_bins, applied per channel."""
+
+    def __init__(self, cfg: QualityFMConfig) -> None:
+        d = cfg.d_model
+        super().__init__(
+            nn.Linear(d, d, bias=cfg.bias), nn.Tanh(), nn.Linear(d, cfg.n_bins, bias=cfg.bias)
+        )
+
+
+class DINOHead(nn.Module):
+    """MLP d -> hidden -> bottleneck, L2-normalise, weight-normalised linear to K prototypes.
+
+    The prototype layer has its norm fixed at 1 (DINO's ``norm_last_layer``): logits are
+    cosine similarities between the bottleneck vector and each prototype direction.
+    """
+
+    def __init__(self, cfg: QualityFMConfig) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(
+            nn.Linear(cfg.d_model, cfg.head_hidden),
+            nn.GELU(),
+            nn.Linear(cfg.head_hidden, cfg.head_bottleneck),
+        )
+        self.prototypes = nn.Linear(cfg.head_bottleneck, cfg.head_prototypes, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: [..., d] -> [..., K]."""
+        z = F.normalize(self.mlp(x), dim=-1)
+        return F.linear(z, F.normalize(self.prototypes.weight, dim=-1))

@@ -1,0 +1,149 @@
+"""QualityFM: encoder, spectral decoder, optional DINO head; owns its optimizer groups."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from qualityfm.model.config import QualityFMConfig
+from qualityfm.model.layers import DINOHead, SpectrumHead, Trunk
+
+
+class Encoder(nn.Module):
+    """Conv tokeniser + windowed transformer; absent channels get a learned embedding."""
+
+    def __init__(self, cfg: QualityFMConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.trunk = Trunk(cfg.in_channels, cfg)
+        self.absent = nn.Embedding(cfg.in_channels, cfg.d_model)
+        nn.init.normal_(self.absent.weight, std=0.02)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """x: [B, C, T], mask: bool [B, C] (True = present) -> tokens [B, L, d]."""
+        if mask is None:
+            return self.trunk(x)
+        missing = (~mask).to(x.dtype)
+        x = x * mask[:, :, None].to(x.dtype)
+        return self.trunk(x, offset=missing @ self.absent.weight.to(x.dtype))
+
+
+class Decoder(nn.Module):
+    """A trunk of the encoder's shape reading tokens [B, L, d] as L channels over d samples.
+
+    Its stem brings the input to [B, C', d] (C' = 2 for the default settings, = C); when a
+    non-default tokeniser gives C' != C the token axis is average-pooled to C (no parameters).
+    Two heads predict the amplitude and phase spectra of each input channel.
+    """
+
+    def __init__(self, cfg: QualityFMConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.n_tokens = cfg.n_tokens(cfg.n_samples)
+        self.trunk = Trunk(self.n_tokens, cfg)
+        self.amp = SpectrumHead(cfg)
+        self.phase = SpectrumHead(cfg)
+
+    def forward(self, tokens: Tensor) -> tuple[Tensor, Tensor]:
+        """tokens [B, L, d] -> (amp [B, C, n_bins], phase [B, C, n_bins])."""
+        if tokens.shape[1] != self.n_tokens:
+            raise ValueError(
+                f"decoder is built for {self.n_tokens} tokens (n_samples={self.cfg.n_samples}), "
+                f"got {tokens.shape[1]}; set QualityFMConfig.n_samples to the window length"
+            )
+        h = self.trunk(tokens)
+        if h.shape[1] != self.cfg.in_channels:
+            h = F.adaptive_avg_pool1d(h.transpose(1, 2), self.cfg.in_channels).transpose(1, 2)
+        return self.amp(h), self.phase(h)
+
+
+class QualityFM(nn.Module):
+    """The whole network: ``encode``, ``embed`` and ``forward`` (tokens, spectra, projections)."""
+
+    def __init__(self, cfg: QualityFMConfig) -> None:
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.decoder = Decoder(cfg)
+        self.head = DINOHead(cfg) if cfg.head == "dino" else None
+
+    def _check(self, x: Tensor, mask: Tensor | None) -> None:
+        c = self.cfg.in_channels
+        if x.ndim != 3 or x.shape[1] != c:
+            raise ValueError(f"input must be [batch, {c}, samples], got shape {tuple(x.shape)}")
+        if mask is not None and (mask.dtype != torch.bool or mask.shape != x.shape[:2]):
+            raise ValueError(
+                f"mask must be bool [batch, {c}] matching the input, got {mask.dtype} "
+                f"{tuple(mask.shape)}"
+            )
+
+    def encode(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """x [B, C, T], mask bool [B, C] or None -> tokens [B, L, d]."""
+        self._check(x, mask)
+        return self.encoder(x, mask)
+
+    def embed(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Mean-pooled tokens [B, d]."""
+        return self.encode(x, mask).mean(dim=1)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> dict[str, Tensor]:
+        """dict(tokens [B, L, d], amp, phase [B, C, n_bins]; with the DINO head also
+        proj [B, K] (pooled) and/or proj_tokens [B, L, K])."""
+        tokens = self.encode(x, mask)
+        amp, phase = self.decoder(tokens)
+        out = {"tokens": tokens, "amp": amp, "phase": phase}
+        if self.head is not None:
+            if self.cfg.head_on in ("pooled", "both"):
+                out["proj"] = self.head(tokens.mean(dim=1))
+            if self.cfg.head_on in ("tokens", "both"):
+                out["proj_tokens"] = self.head(tokens)
+        return out
+
+    def num_params(self, part: str = "total", head: bool = False) -> int:
+        """Parameter count of ``total`` (encoder + decoder [+ head]), ``encoder`` or ``decoder``."""
+        modules = {"encoder": [self.encoder], "decoder": [self.decoder]}
+        extra = [self.head] if head and self.head is not None else []
+        modules["total"] = [self.encoder, self.decoder, *extra]
+        if part not in modules:
+            raise ValueError(f"part must be one of {sorted(modules)}, got {part!r}")
+        return sum(p.numel() for m in modules[part] for p in m.parameters())
+
+    def param_groups(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+        """(decay, no_decay): matrices and conv kernels decay; biases, norms, embeddings do not."""
+        decay: dict[int, nn.Parameter] = {}
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Conv1d)):
+                decay[id(module.weight)] = module.weight
+        no_decay = [p for p in self.parameters() if id(p) not in decay]
+        return list(decay.values()), no_decay
+
+    def configure_optimizer(
+        self,
+        lr: float,
+        weight_decay: float,
+        betas: tuple[float, float] = (0.9, 0.999),
+        fused: bool | None = None,
+    ) -> torch.optim.AdamW:
+        """AdamW with two groups named ``decay`` and ``no_decay`` (trainable parameters only)."""
+        decay, no_decay = self.param_groups()
+        groups = [
+            {"params": [p for p in decay if p.requires_grad], "weight_decay": weight_decay,
+             "name": "decay"},
+            {"params": [p for p in no_decay if p.requires_grad], "weight_decay": 0.0,
+             "name": "no_decay"},
+        ]
+        kwargs = {} if fused is None else {"fused": fused}
+        return torch.optim.AdamW(groups, lr=lr, betas=betas, **kwargs)
+
+    @staticmethod
+    def set_weight_decay(optimizer: torch.optim.Optimizer, weight_decay: float) -> None:
+        """Set the decay of the ``decay`` group (for a weight-decay schedule)."""
+        found = False
+        for group in optimizer.param_groups:
+            if group.get("name") == "decay":
+                group["weight_decay"] = weight_decay
+                found = True
+        if not found:
+            raise ValueError("optimizer has no param group named 'decay' (use configure_optimizer)")

@@ -1,0 +1,120 @@
+"""Shared helpers of the quality indices: input checks, zero-phase FFT filters, beat templates."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+#: Lowest sampling rate the indices accept: the PPG noise band reaches 25 Hz.
+MIN_FS = 50.0
+
+
+def as_windows(x: np.ndarray, fs: float, name: str = "x") -> tuple[np.ndarray, bool]:
+    """Return ``x`` as float ``[N, T]`` and whether the input was a single window ``[T]``.
+
+    float32 input stays float32 (half the FFT and memory cost; ample precision for scoring),
+    anything else becomes float64.
+    """
+    x = np.asarray(x)
+    if x.ndim not in (1, 2):
+        raise ValueError(f"{name} must have shape [N, T] or [T], got {x.shape}")
+    if not np.issubdtype(x.dtype, np.number):
+        raise ValueError(f"{name} must be numeric, got dtype {x.dtype}")
+    if not np.isfinite(fs) or fs < MIN_FS:
+        raise ValueError(f"fs must be a finite rate >= {MIN_FS:g} Hz, got {fs!r}")
+    single = x.ndim == 1
+    dtype = np.float32 if x.dtype == np.float32 else np.float64
+    x2 = np.atleast_2d(x).astype(dtype, copy=False)
+    if x2.shape[1] < int(2 * fs):
+        raise ValueError(
+            f"{name} windows must be at least 2 s long, got {x2.shape[1]} samples at {fs:g} Hz"
+        )
+    return x2, single
+
+
+def finite_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``x`` without NaN/inf (bool ``[N]``) and ``x`` with non-finite values set to 0."""
+    ok = np.isfinite(x).all(axis=1)
+    if not ok.all():
+        x = np.where(np.isfinite(x), x, 0.0)
+    return ok, x
+
+
+def detrend_ends(x: np.ndarray) -> np.ndarray:
+    """Remove the line joining each window's two ends, so the FFT sees no wrap-around step."""
+    t = np.linspace(0.0, 1.0, x.shape[1], dtype=x.dtype)
+    return x - x[:, :1] - (x[:, -1:] - x[:, :1]) * t
+
+
+@lru_cache(maxsize=64)
+def band_gain(
+    n: int, fs: float, low: float | None, high: float | None, order: int = 2, dtype=np.float64
+) -> np.ndarray:
+    """Zero-phase Butterworth magnitude-squared gain on the ``rfft`` bins of ``n`` samples.
+
+    Equals the gain of a forward-backward (``filtfilt``) Butterworth filter of ``order``.
+    Cached; the returned array is read-only.
+    """
+    f = np.fft.rfftfreq(n, 1.0 / fs)
+    g = np.ones_like(f)
+    if low:
+        r = (f / low) ** (2 * order)
+        g *= r / (1.0 + r)
+    if high:
+        g /= 1.0 + (f / high) ** (2 * order)
+    g = g.astype(dtype)
+    g.flags.writeable = False
+    return g
+
+
+def clip_fraction(x: np.ndarray, tol: float = 1e-3) -> np.ndarray:
+    """Fraction of samples at the window's extreme values (within ``tol`` of its range), ``[N]``.
+
+    A clean wave touches its maximum and minimum in a few samples; a saturated (clipped) or
+    railed wave sits there for long stretches.
+    """
+    lo = x.min(axis=1, keepdims=True)
+    hi = x.max(axis=1, keepdims=True)
+    span = np.maximum(hi - lo, 1e-12)
+    at_edge = (x >= hi - tol * span) | (x <= lo + tol * span)
+    return at_edge.mean(axis=1)
+
+
+def template_correlation(
+    y: np.ndarray, peaks: np.ndarray, before: int, after: int, min_beats: int = 3
+) -> float:
+    """Mean Pearson correlation of each beat of ``y`` with the median beat (Li & Clifford 2012).
+
+    Beats are segments ``[p - before, p + after)`` around the fiducial points ``peaks``; those
+    that do not fit inside ``y`` are skipped. Correlations are clipped to [0, 1]. Returns 0 with
+    fewer than ``min_beats`` beats.
+    """
+    peaks = peaks[(peaks >= before) & (peaks + after <= len(y))]
+    if len(peaks) < min_beats:
+        return 0.0
+    beats = y[peaks[:, None] + np.arange(-before, after)]
+    beats = beats - beats.mean(axis=1, keepdims=True)
+    template = np.median(beats, axis=0)
+    template = template - template.mean()
+    num = beats @ template
+    den = np.sqrt((beats * beats).sum(axis=1) * (template @ template))
+    corr = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+    return float(np.clip(corr, 0.0, 1.0).mean())
+
+
+def flat_fraction(x: np.ndarray, fs: float, block: float = 0.5, rel: float = 0.01) -> np.ndarray:
+    """Fraction of ``block``-second stretches of each window that are flat, ``[N]``.
+
+    A stretch is flat when its peak-to-peak is below ``rel`` of the window's span, taken as four
+    standard deviations (robust to a few spikes): a disconnected sensor or lead holding one value.
+    """
+    n, t = x.shape
+    b = max(1, int(round(block * fs)))
+    nb = t // b
+    if nb == 0:
+        return np.zeros(n)
+    blocks = x[:, : nb * b].reshape(n, nb, b)
+    span = 4.0 * x.std(axis=1)
+    ptp = blocks.max(axis=2) - blocks.min(axis=2)
+    return (ptp <= rel * np.maximum(span, 1e-12)[:, None]).mean(axis=1)

@@ -1,0 +1,100 @@
+"""ECG quality: rrSQI of the RR series, optionally with a beat-morphology term.
+
+rrSQI (QUALITYFM.md): a beat is bad when its heart rate is outside 40-120 bpm, or the change of
+its RR interval from the previous one exceeds 0.5 s, or the relative change of its heart rate
+exceeds 30 %; an isolated good beat between two bad ones is bad; the score is good beats over
+detected QRS, and 0 with fewer than ``min_beats`` QRS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qualityfm.quality._common import (
+    as_windows,
+    band_gain,
+    clip_fraction,
+    finite_rows,
+    template_correlation,
+)
+from qualityfm.quality.peaks import peaks_from_envelope, qrs_envelope
+
+
+@dataclass(frozen=True)
+class RRRules:
+    """The rrSQI rules; defaults are those of QUALITYFM.md."""
+
+    hr_min: float = 40.0  # bpm
+    hr_max: float = 120.0  # bpm
+    max_drr: float = 0.5  # s, |RR_i - RR_{i-1}|
+    max_dhr: float = 0.3  # |HR_i - HR_{i-1}| / HR_{i-1}
+    min_beats: int = 20  # fewer detected QRS -> score 0
+
+
+def bad_beats(peaks: np.ndarray, fs: float, rules: RRRules = RRRules()) -> np.ndarray:
+    """Bool per detected beat: True when the beat is bad by the rrSQI rules.
+
+    Beat ``i >= 1`` is judged on the interval ``RR_i = t_i - t_{i-1}`` that ends at it and on
+    its change from ``RR_{i-1}``; beat 0 has no interval of its own and takes the flags of
+    beat 1. Then every good beat whose two neighbours are both bad becomes bad.
+    """
+    n = len(peaks)
+    if n < 2:
+        return np.ones(n, dtype=bool)
+    rr = np.diff(np.asarray(peaks, dtype=np.float64)) / fs  # RR_1 .. RR_{n-1}
+    hr = 60.0 / rr
+    bad = (hr < rules.hr_min) | (hr > rules.hr_max)
+    drr = np.abs(np.diff(rr))
+    dhr = np.abs(np.diff(hr)) / hr[:-1]
+    bad[1:] |= (drr > rules.max_drr) | (dhr > rules.max_dhr)
+    bad = np.concatenate((bad[:1], bad))  # beat 0 takes the flags of beat 1
+    isolated = np.zeros(n, dtype=bool)
+    isolated[1:-1] = ~bad[1:-1] & bad[:-2] & bad[2:]
+    return bad | isolated
+
+
+def rr_sqi(peaks: np.ndarray, fs: float, rules: RRRules = RRRules()) -> float:
+    """rrSQI of one window from its R-peak indices: good beats / detected QRS, in [0, 1]."""
+    if len(peaks) < rules.min_beats:
+        return 0.0
+    return float(1.0 - bad_beats(peaks, fs, rules).mean())
+
+
+def ecg_quality(
+    x: np.ndarray,
+    fs: float,
+    *,
+    morphology: bool = True,
+    rules: RRRules = RRRules(),
+    max_clip: float = 0.05,
+) -> np.ndarray:
+    """Quality in [0, 1] of each ECG window of ``x`` (``[N, T]`` or ``[T]``) at ``fs`` Hz.
+
+    The score is rrSQI; with ``morphology`` (default) it is multiplied by the mean correlation
+    of each beat (-0.2 s to +0.4 s around its R peak, 0.5-40 Hz) with the window's median beat,
+    which sees noise between and within beats that the RR series alone cannot. Windows that are
+    flat, non-finite, or clipped (more than ``max_clip`` of samples at their extremes) score 0.
+    Returns ``[N]`` float64 (a float for a single window).
+    """
+    x, single = as_windows(x, fs)
+    ok, x = finite_rows(x)
+    ok &= np.ptp(x, axis=1) > 0
+    ok &= clip_fraction(x) <= max_clip
+    spec, bp, env = qrs_envelope(x, fs)
+    env[~ok] = 0.0
+    peaks = peaks_from_envelope(bp, env, fs)
+    if morphology:
+        gain = band_gain(x.shape[1], fs, 0.5, 40.0, dtype=x.dtype)
+        wide = np.fft.irfft(spec * gain, n=x.shape[1], axis=1)
+        before, after = int(round(0.2 * fs)), int(round(0.4 * fs))
+    scores = np.zeros(len(x))
+    for i, p in enumerate(peaks):
+        if not ok[i]:
+            continue
+        s = rr_sqi(p, fs, rules)
+        if morphology and s > 0:
+            s *= template_correlation(wide[i], p, before, after)
+        scores[i] = s
+    return float(scores[0]) if single else scores

@@ -1,0 +1,156 @@
+"""PPG quality: a mean of documented terms in [0, 1], each a published or physical index.
+
+Terms (formulas and references in docs/quality.md):
+``snr``        in-band SNR, power 0.5-5 Hz over 5-25 Hz, in dB through a logistic;
+``band``       fraction of the power above DC that lies in 0.5-5 Hz;
+``skew``       skewness SQI of the 0.5-8 Hz pulse wave (Elgendi 2016), mapped linearly;
+``template``   mean correlation of each pulse with the window's median pulse (Li & Clifford 2012);
+``perfusion``  perfusion index AC/DC of the raw signal, on a log scale, times ``template`` (an
+               amplitude is perfusion only when it is pulsatile); only where DC is meaningful
+               (the signal is positive and AC/DC is physiological), else left out.
+Flat, non-finite and clipped windows score 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import find_peaks
+
+from qualityfm.quality._common import (
+    as_windows,
+    band_gain,
+    clip_fraction,
+    detrend_ends,
+    finite_rows,
+    flat_fraction,
+    template_correlation,
+)
+
+PPG_TERMS = ("snr", "band", "skew", "template", "perfusion")
+
+
+@dataclass(frozen=True)
+class PPGSettings:
+    """Settings of the PPG score; the defaults are the documented ones."""
+
+    pulse_band: tuple[float, float] = (0.5, 5.0)  # Hz, cardiac band
+    noise_band: tuple[float, float] = (5.0, 25.0)  # Hz
+    snr_mid_db: float = 10.0  # logistic centre of the in-band SNR
+    snr_scale_db: float = 2.5  # logistic scale
+    skew_zero: float = -0.2  # skewness mapped to 0 ...
+    skew_one: float = 0.5  # ... and to 1
+    pi_zero: float = 0.1  # perfusion index (%) mapped to 0 ...
+    pi_one: float = 1.0  # ... and to 1 (log scale between)
+    pi_max_physiological: float = 30.0  # AC/DC above this (%) means DC is not a DC level
+    max_clip: float = 0.05  # fraction of samples at the extremes above which the window is 0
+    band_one: float = 0.7  # in-band power fraction mapped to 1 (0 maps to 0)
+    min_pulses: int = 5  # fewer detected pulses -> template term 0
+    pulse_rate: tuple[float, float] = (30.0, 220.0)  # bpm; median pulse rate outside -> template 0
+    max_interval_change: float = 0.4  # a pulse interval within 40 % of the median is regular
+    corr_zero: float = 0.5  # mean pulse correlation mapped to 0 (1.0 maps to 1)
+    max_flat: float = 1.0  # the score is multiplied by (1 - flat fraction / max_flat), floored at 0
+    weights: tuple[tuple[str, float], ...] = (
+        ("snr", 1.0), ("band", 1.0), ("skew", 0.5), ("template", 2.0), ("perfusion", 1.0),
+    )
+
+
+def _band_power(power: np.ndarray, f: np.ndarray, band: tuple[float, float]) -> np.ndarray:
+    sel = (f >= band[0]) & (f < band[1])
+    return power[:, sel].sum(axis=1)
+
+
+def pulse_peaks(y: np.ndarray, fs: float, min_interval: float = 0.3) -> np.ndarray:
+    """Systolic peaks of one band-passed pulse wave ``y`` (prominence >= 30 % of its span)."""
+    # 0.3 of the 5th-95th percentile span of a pulse wave, about 0.85 of its standard deviation.
+    peaks, _ = find_peaks(
+        y, distance=max(1, int(min_interval * fs)), prominence=max(0.85 * y.std(), 1e-12)
+    )
+    return peaks
+
+
+def ppg_terms(
+    x: np.ndarray, fs: float, settings: PPGSettings = PPGSettings()
+) -> dict[str, np.ndarray]:
+    """Each PPG term in [0, 1] for each window of ``x`` ``[N, T]`` (``perfusion`` NaN where DC is
+    not meaningful), ``flat`` (fraction of flat 0.5-s stretches) and ``usable`` (1.0 for finite,
+    non-constant, unclipped windows, else 0.0)."""
+    x, _ = as_windows(x, fs)
+    ok, x = finite_rows(x)
+    s = settings
+    n, t = x.shape
+    ok &= np.ptp(x, axis=1) > 0
+    ok &= clip_fraction(x) <= s.max_clip
+
+    spec = np.fft.rfft(detrend_ends(x), axis=1)
+    f = np.fft.rfftfreq(t, 1.0 / fs)
+    power = spec.real**2 + spec.imag**2
+    power[:, 0] = 0.0
+    p_pulse = _band_power(power, f, s.pulse_band)
+    p_noise = _band_power(power, f, s.noise_band)
+    p_total = power.sum(axis=1)
+    tiny = 1e-30
+    snr_db = 10.0 * np.log10((p_pulse + tiny) / (p_noise + tiny))
+    snr = 1.0 / (1.0 + np.exp(-(snr_db - s.snr_mid_db) / s.snr_scale_db))
+    band = np.clip(p_pulse / np.maximum(p_total, tiny) / s.band_one, 0.0, 1.0)
+
+    y = np.fft.irfft(spec * band_gain(t, fs, 0.5, 8.0, dtype=x.dtype), n=t, axis=1)
+    yc = y - y.mean(axis=1, keepdims=True)
+    sd = yc.std(axis=1)
+    skewness = np.divide((yc * yc * yc).mean(axis=1), sd**3, out=np.zeros(n), where=sd > 0)
+    skew = np.clip((skewness - s.skew_zero) / (s.skew_one - s.skew_zero), 0.0, 1.0)
+
+    template = np.zeros(n)
+    for i in np.flatnonzero(ok):
+        peaks = pulse_peaks(y[i], fs)
+        if len(peaks) < s.min_pulses:
+            continue
+        intervals = np.diff(peaks)
+        period = int(np.median(intervals))
+        if not s.pulse_rate[0] <= 60.0 * fs / period <= s.pulse_rate[1]:
+            continue
+        corr = template_correlation(
+            y[i], peaks, int(0.4 * period), period - int(0.4 * period), s.min_pulses
+        )
+        # Coverage: the share of the window spanned by pulse intervals close to the median one.
+        regular = np.abs(intervals - period) <= s.max_interval_change * period
+        coverage = intervals[regular].sum() / t
+        corr = np.clip((corr - s.corr_zero) / (1.0 - s.corr_zero), 0.0, 1.0)
+        template[i] = corr * min(1.0, coverage / 0.9)
+
+    # Perfusion index of the raw signal: AC (5th-95th percentile span of the pulse wave) / DC.
+    dc = x.mean(axis=1)
+    ac = 2.0 * np.sqrt(2.0) * sd  # peak-to-peak of a sine of standard deviation sd
+    pi_pct = 100.0 * np.divide(ac, dc, out=np.full(n, np.inf), where=dc > 0)
+    meaningful = (x.min(axis=1) > 0) & (pi_pct <= s.pi_max_physiological)
+    log_pi = np.log10(np.maximum(pi_pct, 1e-9) / s.pi_zero) / np.log10(s.pi_one / s.pi_zero)
+    pi_term = np.clip(log_pi, 0.0, 1.0)
+    # Amplitude is perfusion only when it is pulsatile: weight the PI term by the template term.
+    perfusion = np.where(meaningful, pi_term * template, np.nan)
+
+    terms = {"snr": snr, "band": band, "skew": skew, "template": template, "perfusion": perfusion}
+    out = {k: np.where(ok, v, 0.0 if k != "perfusion" else np.nan) for k, v in terms.items()}
+    out["flat"] = flat_fraction(x, fs)
+    out["usable"] = ok.astype(np.float64)
+    return out
+
+
+def ppg_quality(x: np.ndarray, fs: float, settings: PPGSettings = PPGSettings()) -> np.ndarray:
+    """Quality in [0, 1] of each PPG window of ``x`` (``[N, T]`` or ``[T]``) at ``fs`` Hz.
+
+    The weighted mean of :func:`ppg_terms` over the terms available for the window (perfusion is
+    left out where the DC level is not meaningful); 0 for unusable windows.
+    """
+    single = np.asarray(x).ndim == 1
+    terms = ppg_terms(x, fs, settings)
+    num = np.zeros_like(terms["usable"])
+    den = np.zeros_like(num)
+    for name, w in settings.weights:
+        v = terms[name]
+        have = np.isfinite(v)
+        num += np.where(have, w * v, 0.0)
+        den += np.where(have, w, 0.0)
+    q = np.where(terms["usable"] > 0, num / np.maximum(den, 1e-12), 0.0)
+    q *= np.clip(1.0 - terms["flat"] / settings.max_flat, 0.0, 1.0)
+    return float(q[0]) if single else q

@@ -1,0 +1,99 @@
+"""Combined quality of both modalities, the five levels, and scoring of whole windows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from qualityfm.quality.ecg import ecg_quality
+from qualityfm.quality.ppg import ppg_quality
+
+#: Level names, index = level: 0 bad ... 4 excellent.
+LEVEL_NAMES: tuple[str, ...] = ("bad", "poor", "acceptable", "good", "excellent")
+#: Lower bounds of the levels excellent, good, acceptable, poor (QUALITYFM.md).
+LEVEL_THRESHOLDS: tuple[float, float, float, float] = (0.9, 0.7, 0.5, 0.3)
+
+#: Default model channels (``qualityfm.io.MODEL_CHANNELS``).
+_MODEL_CHANNELS: tuple[str, ...] = ("ppg", "ecg_ii")
+
+
+@dataclass
+class QualityScores:
+    """Per-window scores: ``ecg``, ``ppg`` (NaN where the modality is absent), ``q`` (mean over
+    present modalities, 0 when none is present) and ``level`` (int8, 0 bad ... 4 excellent)."""
+
+    ecg: np.ndarray
+    ppg: np.ndarray
+    q: np.ndarray
+    level: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.q)
+
+
+def combined_quality(
+    ecg_q: np.ndarray, ppg_q: np.ndarray, ecg_present: np.ndarray, ppg_present: np.ndarray
+) -> np.ndarray:
+    """Mean of the scores of the present modalities, ``[N]``; 0 where neither is present."""
+    e = np.asarray(ecg_q, dtype=np.float64)
+    p = np.asarray(ppg_q, dtype=np.float64)
+    ep = np.asarray(ecg_present, dtype=bool)
+    pp = np.asarray(ppg_present, dtype=bool)
+    num = np.where(ep, np.nan_to_num(e), 0.0) + np.where(pp, np.nan_to_num(p), 0.0)
+    den = ep.astype(np.float64) + pp
+    return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)
+
+
+def quality_level(
+    q: np.ndarray | float, thresholds: Sequence[float] = LEVEL_THRESHOLDS
+) -> np.ndarray:
+    """Level of each score: 4 (excellent) when ``q >= thresholds[0]``, ... 0 (bad) below the last.
+
+    ``thresholds`` are the lower bounds of excellent, good, acceptable and poor, decreasing.
+    NaN scores are bad.
+    """
+    th = np.asarray(thresholds, dtype=np.float64)
+    if th.shape != (4,) or np.any(np.diff(th) >= 0):
+        raise ValueError(f"thresholds must be 4 decreasing values, got {tuple(thresholds)}")
+    q = np.nan_to_num(np.asarray(q, dtype=np.float64), nan=-np.inf)
+    return (q[..., None] >= th).sum(axis=-1).astype(np.int8)
+
+
+def score_windows(
+    x: np.ndarray,
+    mask: np.ndarray,
+    fs: float,
+    channels: Sequence[str] = _MODEL_CHANNELS,
+    thresholds: Sequence[float] = LEVEL_THRESHOLDS,
+) -> QualityScores:
+    """Score windows ``x`` ``[N, C, T]`` (raw, physical units) of one record, ``mask`` ``[N, C]``.
+
+    The PPG score reads channel ``"ppg"``; the ECG score reads ``"ecg_ii"`` (or the first ECG
+    channel named ``ecg*`` when there is no ``ecg_ii``). Only windows whose channel is present
+    are scored, all in one vectorised call per modality.
+    """
+    x = np.asarray(x)
+    mask = np.asarray(mask, dtype=bool)
+    if x.ndim != 3 or mask.shape != x.shape[:2]:
+        raise ValueError(f"x must be [N, C, T] with mask [N, C]; got {x.shape} and {mask.shape}")
+    channels = list(channels)
+    if len(channels) != x.shape[1]:
+        raise ValueError(f"{len(channels)} channel names {channels} for {x.shape[1]} channels of x")
+    n = x.shape[0]
+    ecg_ch = "ecg_ii" if "ecg_ii" in channels else next(
+        (c for c in channels if c.startswith("ecg")), None
+    )
+    out = {}
+    for name, ch, fn in (("ecg", ecg_ch, ecg_quality), ("ppg", "ppg", ppg_quality)):
+        score = np.full(n, np.nan)
+        present = np.zeros(n, dtype=bool)
+        if ch in channels:
+            c = channels.index(ch)
+            present = mask[:, c]
+            if present.any():
+                score[present] = fn(x[present, c], fs)
+        out[name] = (score, present)
+    q = combined_quality(out["ecg"][0], out["ppg"][0], out["ecg"][1], out["ppg"][1])
+    return QualityScores(out["ecg"][0], out["ppg"][0], q, quality_level(q, thresholds))

@@ -1,0 +1,40 @@
+"""Min-max normalisation of windows into [-1, 1], mask-aware."""
+
+from __future__ import annotations
+
+import numpy as np
+
+NORMALIZATIONS = ("channel", "joint", "none")
+
+
+def normalize(x: np.ndarray, mask: np.ndarray | None = None, mode: str = "channel") -> np.ndarray:
+    """Scale windows ``x`` [..., C, T] into [-1, 1]; returns a new float32 array.
+
+    ``"channel"``: each channel of each window min-max to [-1, 1] (the default).
+    ``"joint"``: one min-max over the present channels of a window together (the original's).
+    ``"none"``: values unchanged. In every mode, channels masked out (``mask`` [..., C] False)
+    and constant channels are 0.
+    """
+    if mode not in NORMALIZATIONS:
+        raise ValueError(f"normalization mode must be one of {NORMALIZATIONS}, got {mode!r}")
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim < 2:
+        raise ValueError(f"x must have shape [..., C, T], got {x.shape}")
+    mask = np.ones(x.shape[:-1], bool) if mask is None else np.asarray(mask, bool)
+    if mask.shape != x.shape[:-1]:
+        raise ValueError(f"mask shape {mask.shape} does not match x shape {x.shape}[:-1]")
+    if not np.isfinite(x).all():
+        raise ValueError("x holds NaN or inf; fill missing samples before normalising")
+    lo = x.min(axis=-1)
+    hi = x.max(axis=-1)
+    keep = mask & (hi > lo)  # [..., C]
+    if mode == "none":
+        return np.where(keep[..., None], x, np.float32(0))
+    if mode == "joint":
+        lo = np.where(keep, lo, np.inf).min(axis=-1, keepdims=True)
+        hi = np.where(keep, hi, -np.inf).max(axis=-1, keepdims=True)
+    span = np.where(keep, hi - lo, 1.0)
+    lo = np.where(keep, lo, 0.0)
+    y = (2.0 * (x - lo[..., None]) / span[..., None] - 1.0).astype(np.float32)
+    y[~keep] = 0.0
+    return np.clip(y, -1.0, 1.0, out=y)

@@ -1,0 +1,49 @@
+"""Polyphase resampling between sampling rates."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from functools import lru_cache
+
+import numpy as np
+from scipy.signal import resample_poly
+
+#: Largest denominator of the rational approximation of ``fs_out / fs_in``.
+MAX_DENOMINATOR = 1000
+
+
+@lru_cache(maxsize=256)
+def rational_ratio(fs_in: float, fs_out: float) -> tuple[int, int]:
+    """``(up, down)`` with ``up / down`` the closest fraction to ``fs_out / fs_in``."""
+    if not (np.isfinite(fs_in) and fs_in > 0):
+        raise ValueError(f"input sampling rate must be positive and finite, got {fs_in}")
+    if not (np.isfinite(fs_out) and fs_out > 0):
+        raise ValueError(f"output sampling rate must be positive and finite, got {fs_out}")
+    frac = Fraction(float(fs_out) / float(fs_in)).limit_denominator(MAX_DENOMINATOR)
+    if frac == 0:
+        raise ValueError(f"ratio {fs_out}/{fs_in} is too small to resample")
+    return frac.numerator, frac.denominator
+
+
+def resample(x: np.ndarray, fs_in: float, fs_out: float, axis: int = -1) -> np.ndarray:
+    """Resample ``x`` from ``fs_in`` to ``fs_out`` Hz along ``axis`` (polyphase FIR).
+
+    The ratio is approximated by a fraction with denominator at most ``MAX_DENOMINATOR``
+    (250 -> 300 Hz is exactly 6/5). Equal rates return ``x`` itself, untouched. The signal is
+    padded by its edge values, so a record's first and last samples do not ring towards zero.
+    The output has ``ceil(n * up / down)`` samples and the dtype of ``x`` (float64 for ints).
+    NaNs spread over the filter length: fill them first (see ``fill_nan``).
+    """
+    x = np.asarray(x)
+    if float(fs_in) == float(fs_out):
+        return x
+    up, down = rational_ratio(float(fs_in), float(fs_out))
+    if up == down:
+        return x
+    dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64
+    if x.shape[axis] == 0:
+        shape = list(x.shape)
+        shape[axis] = 0
+        return np.zeros(shape, dtype)
+    y = resample_poly(x.astype(np.float64, copy=False), up, down, axis=axis, padtype="edge")
+    return y.astype(dtype, copy=False)

@@ -1,0 +1,218 @@
+"""Cut a record into fixed-length model windows, with the NaN and flat-line rules.
+
+Each channel is resampled once for the whole record, NaNs are bridged by linear interpolation,
+and windows are cut as strided views; the NaN and flat statistics are counted on the original
+sample grid with cumulative sums, so nothing loops over windows in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from qualityfm.io import MODEL_CHANNELS, Record, RecordError, is_ecg
+from qualityfm.signal.nan import fill_nan
+from qualityfm.signal.normalize import NORMALIZATIONS, normalize
+from qualityfm.signal.resample import rational_ratio, resample
+
+#: ECG leads tried, in this order, when a requested ECG channel (``ecg_ii``) is absent:
+#: lead II's closest substitutes first (an unnamed single lead, I, III, aVF), then the chest
+#: and modified chest leads, and the inverted-looking aVL/aVR last.
+ECG_PREFERENCE: tuple[str, ...] = (
+    "ecg_ii", "ecg", "ecg_i", "ecg_iii", "ecg_avf", "ecg_v", "ecg_v5", "ecg_v4", "ecg_v6",
+    "ecg_v3", "ecg_v2", "ecg_v1", "ecg_mcl", "ecg_avl", "ecg_avr",
+)
+
+REQUIRE = ("any", "all")
+
+
+@dataclass
+class WindowConfig:
+    """How records become model windows.
+
+    ``hop`` is the step between window starts in seconds (None: ``seconds``, no overlap) and
+    ``offset`` the start of the first window. A present channel is unusable in a window when
+    more than ``max_nan_fraction`` of its samples are NaN or, with ``drop_flat``, when it is
+    exactly constant; ``require="any"`` keeps windows with at least one usable channel (the
+    others masked), ``"all"`` only windows where every channel is usable (the original rule).
+    ``normalization`` is what :meth:`Windows.normalized` applies; ``Windows.x`` stays raw.
+    """
+
+    fs: float = 300.0
+    seconds: float = 30.0
+    channels: tuple[str, ...] = MODEL_CHANNELS
+    max_nan_fraction: float = 0.2
+    drop_flat: bool = True
+    ecg_fallback: bool = True
+    require: str = "any"
+    normalization: str = "channel"
+    hop: float | None = None
+    offset: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.channels = tuple(self.channels)
+        if not (np.isfinite(self.fs) and self.fs > 0):
+            raise ValueError(f"WindowConfig.fs must be positive, got {self.fs}")
+        if not self.seconds > 0 or self.samples < 1:
+            raise ValueError(f"WindowConfig.seconds must give >= 1 sample, got {self.seconds}")
+        if self.hop is not None and self.hop_samples < 1:
+            raise ValueError(f"WindowConfig.hop must give at least one sample, got {self.hop}")
+        if self.offset < 0:
+            raise ValueError(f"WindowConfig.offset must be >= 0, got {self.offset}")
+        if not self.channels or len(set(self.channels)) != len(self.channels):
+            raise ValueError(f"WindowConfig.channels must be distinct names, got {self.channels}")
+        if not 0.0 <= self.max_nan_fraction <= 1.0:
+            raise ValueError(f"max_nan_fraction must be in [0, 1], got {self.max_nan_fraction}")
+        if self.require not in REQUIRE:
+            raise ValueError(f"require must be one of {REQUIRE}, got {self.require!r}")
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(
+                f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}"
+            )
+
+    @property
+    def samples(self) -> int:
+        """Samples per window at ``fs``."""
+        return int(round(self.seconds * self.fs))
+
+    @property
+    def hop_samples(self) -> int:
+        return self.samples if self.hop is None else int(round(self.hop * self.fs))
+
+
+@dataclass
+class Windows:
+    """Windows of one record: raw resampled values, channel mask, start times, rejections.
+
+    ``sources`` maps each model channel to the record channel it came from (absent channels
+    are left out); ``fallback`` is True when an ECG channel came from another lead.
+    """
+
+    x: np.ndarray  # float32 [N, C, T], physical units, NaNs filled, unusable channels zero
+    mask: np.ndarray  # bool [N, C]
+    start: np.ndarray  # float64 [N], seconds from the record start
+    rejected: list[tuple[float, str]] = field(default_factory=list)
+    channels: tuple[str, ...] = MODEL_CHANNELS
+    fs: float = 300.0
+    sources: dict[str, str] = field(default_factory=dict)
+    fallback: bool = False
+    normalization: str = "channel"
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def normalized(self, mode: str | None = None) -> np.ndarray:
+        """``x`` normalised by ``mode`` (default: the config's), see :func:`normalize`."""
+        return normalize(self.x, self.mask, mode or self.normalization)
+
+
+def resolve_sources(record: Record, cfg: WindowConfig) -> tuple[dict[str, str], bool]:
+    """Record channel feeding each requested channel, and whether an ECG fallback was used."""
+    sources: dict[str, str] = {c: c for c in cfg.channels if c in record.signals}
+    fallback = False
+    if cfg.ecg_fallback:
+        for c in cfg.channels:
+            if c in sources or not is_ecg(c):
+                continue
+            used = set(sources.values())
+            lead = next((lead for lead in ECG_PREFERENCE
+                         if lead in record.signals and lead not in used), None)
+            if lead is not None:
+                sources[c] = lead
+                fallback = True
+    return sources, fallback
+
+
+def _empty(cfg: WindowConfig, rejected: list[tuple[float, str]], sources: dict[str, str],
+           fallback: bool) -> Windows:
+    c, t = len(cfg.channels), cfg.samples
+    return Windows(np.zeros((0, c, t), np.float32), np.zeros((0, c), bool), np.zeros(0),
+                   rejected, cfg.channels, cfg.fs, sources, fallback, cfg.normalization)
+
+
+def _window_counts(flags: np.ndarray, n_valid: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """How many of ``flags`` are set in each span ``[lo, hi)`` (indices may pass the end)."""
+    cs = np.concatenate([[0], np.cumsum(flags, dtype=np.int64)])
+    return cs[np.clip(hi, 0, n_valid)] - cs[np.clip(lo, 0, n_valid)]
+
+
+def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
+    """Cut ``record`` into windows of ``cfg.seconds`` at ``cfg.fs`` (see :class:`WindowConfig`).
+
+    Channels absent from the record are zeros with mask False. A record shorter than one
+    window, or without any requested channel, gives zero windows and a reason in ``rejected``.
+    """
+    cfg = cfg or WindowConfig()
+    sources, fallback = resolve_sources(record, cfg)
+    if not sources:
+        have = ", ".join(record.signals) or "none"
+        return _empty(cfg, [(0.0, f"no channel of {cfg.channels} (record has: {have})")],
+                      sources, fallback)
+    T, hop = cfg.samples, cfg.hop_samples
+    off = int(round(cfg.offset * cfg.fs))
+
+    filled: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # channel -> (NaN mask, filled)
+    resampled: dict[str, np.ndarray] = {}
+    for c, src in sources.items():
+        raw = np.asarray(record.signals[src], dtype=np.float32)
+        if raw.ndim != 1:
+            raise RecordError(
+                f"record {record.record_id}: channel {src} must be 1-D, got shape {raw.shape}"
+            )
+        if src not in record.fs:
+            raise RecordError(f"record {record.record_id}: channel {src} has no sampling rate")
+        filled[c] = (np.isnan(raw), fill_nan(raw))
+        resampled[c] = resample(filled[c][1], record.fs[src], cfg.fs)
+    total = max(len(y) for y in resampled.values())
+    n = (total - off - T) // hop + 1 if total - off >= T else 0
+    if n <= 0:
+        dur = total / cfg.fs
+        return _empty(cfg, [(cfg.offset, f"record shorter than one window "
+                                         f"({dur:.2f} s < {cfg.offset + cfg.seconds:g} s)")],
+                      sources, fallback)
+
+    C = len(cfg.channels)
+    starts = off + hop * np.arange(n)  # output-grid sample of each window's start
+    X = np.zeros((C, total), np.float32)
+    nan_frac = np.zeros((n, C))
+    flat = np.zeros((n, C), bool)
+    for ci, c in enumerate(cfg.channels):
+        if c not in sources:
+            continue
+        y = resampled[c]
+        X[ci, : len(y)] = y
+        X[ci, len(y):] = y[-1] if len(y) else 0.0  # past a short channel's end: hold last value
+        nan, values = filled[c]
+        fs_in = float(record.fs[sources[c]])
+        up, down = rational_ratio(fs_in, cfg.fs) if fs_in != cfg.fs else (1, 1)
+        # Input-grid span [i0, i1) of each window; samples past the channel's end count as NaN.
+        i0 = (starts * down) // up
+        i1 = ((starts + T - 1) * down) // up + 1
+        m = len(values)
+        n_nan = _window_counts(nan, m, i0, i1) + np.maximum(i1 - np.maximum(i0, m), 0)
+        nan_frac[:, ci] = n_nan / (i1 - i0)
+        if cfg.drop_flat:
+            # Flat: no consecutive pair of samples inside the window differs.
+            changes = np.diff(values) != 0
+            flat[:, ci] = _window_counts(changes, m - 1, i0, np.minimum(i1, m) - 1) == 0
+    present = np.array([c in sources for c in cfg.channels])
+    bad_nan = nan_frac > cfg.max_nan_fraction
+    flat &= ~bad_nan
+    usable = present & ~bad_nan & ~flat
+
+    keep = usable.any(axis=1) if cfg.require == "any" else usable.all(axis=1)
+    start_s = starts / cfg.fs
+    rejected = []
+    for k in np.flatnonzero(~keep):  # reasons for dropped windows only
+        why = [f"{c}: " + ("absent" if not present[ci] else
+                           f"{100 * nan_frac[k, ci]:.0f}% NaN" if bad_nan[k, ci] else "flat")
+               for ci, c in enumerate(cfg.channels) if not usable[k, ci]]
+        rejected.append((float(start_s[k]), "; ".join(why)))
+
+    view = np.lib.stride_tricks.sliding_window_view(X[:, off:], T, axis=1)[:, ::hop][:, :n]
+    x = np.ascontiguousarray(view[:, keep].transpose(1, 0, 2))
+    mask = usable[keep]
+    x[~mask] = 0.0
+    return Windows(x, mask, start_s[keep].astype(np.float64), rejected, cfg.channels, cfg.fs,
+                   sources, fallback, cfg.normalization)

@@ -1,0 +1,80 @@
+"""Calibration of raw scores (temperature, Platt) and the operating threshold, both fitted on
+validation predictions of one model and then frozen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import expit, log_softmax
+
+CALIBRATIONS = ("temperature", "platt", "none")
+THRESHOLD_RULES = ("tpr", "f1", "fixed")
+#: Bounds of the log scale: an uninformative validation set must not squash every score to one
+#: value (which would erase the ranking that AUROC and the threshold need).
+LOG_SCALE = (-4.0, 4.0)
+
+
+@dataclass
+class Calibrator:
+    """Maps logits to probabilities: binary ``sigmoid(a * z + b)`` (temperature: b = 0),
+    multiclass ``softmax(z / T)``."""
+
+    method: str = "temperature"
+    a: float = 1.0
+    b: float = 0.0
+
+    def fit(self, logits: np.ndarray, y: np.ndarray) -> Calibrator:
+        if self.method not in CALIBRATIONS:
+            raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {self.method!r}")
+        z, y = np.asarray(logits, dtype=float), np.asarray(y).astype(int)
+        if self.method == "none" or len(np.unique(y)) < 2:
+            return self
+        if z.ndim == 2:  # multiclass: temperature only
+            def nll_t(p: np.ndarray) -> float:
+                return float(-log_softmax(z * np.exp(p[0]), axis=1)[np.arange(len(y)), y].mean())
+            res = minimize(nll_t, [0.0], method="Nelder-Mead", bounds=[LOG_SCALE])
+            self.a = float(np.exp(res.x[0]))
+            return self
+        def nll(p: np.ndarray) -> float:
+            s = z * np.exp(p[0]) + (p[1] if self.method == "platt" else 0.0)
+            return float(np.mean(np.logaddexp(0, s) - y * s))
+        p = minimize(nll, [0.0, 0.0], method="Nelder-Mead", bounds=[LOG_SCALE, (-20, 20)]).x
+        self.a = float(np.exp(p[0]))
+        self.b = float(p[1]) if self.method == "platt" else 0.0
+        return self
+
+    def __call__(self, logits: np.ndarray) -> np.ndarray:
+        z = np.asarray(logits, dtype=float)
+        if z.ndim == 2:
+            return np.exp(log_softmax(z * self.a, axis=1))
+        return expit(z * self.a + self.b)
+
+
+def choose_threshold(
+    y: np.ndarray, proba: np.ndarray, rule: str = "tpr", target_tpr: float = 0.95
+) -> float:
+    """Operating threshold (positive when ``proba >= threshold``) from validation data.
+
+    ``tpr``: the highest threshold whose TPR is still >= ``target_tpr``, so as many negatives
+    (false alarms) as possible are suppressed; ``f1``: the threshold of maximum F1;
+    ``fixed``: 0.5.
+    """
+    y, p = np.asarray(y).astype(int), np.asarray(proba, dtype=float)
+    if rule not in THRESHOLD_RULES:
+        raise ValueError(f"threshold rule must be one of {THRESHOLD_RULES}, got {rule!r}")
+    pos = np.sort(p[y == 1])
+    if rule == "fixed" or len(pos) == 0:
+        return 0.5
+    if rule == "tpr":
+        k = int(np.floor((1.0 - target_tpr) * len(pos) + 1e-9))
+        return float(pos[k])
+    best, thr = -1.0, 0.5
+    for t in np.unique(p):
+        pred = p >= t
+        tp = np.sum(pred & (y == 1))
+        score = 2 * tp / (pred.sum() + len(pos))
+        if score > best:
+            best, thr = score, float(t)
+    return thr

@@ -1,0 +1,383 @@
+"""Fine-tuning on plain arrays: a head on the pooled encoder output, grouped validation split,
+early stopping, class weights, calibration and an operating threshold fixed on validation.
+
+The same protocol (:class:`TaskEstimator`) serves the encoder (:class:`Finetuner`) and the
+classical feature baseline (``baselines.ClassicalBaseline``): split the training rows by group
+into fit/validation parts, fit on the first, then calibrate and fix the threshold on the
+validation predictions of that same model. The model that sets the threshold is the model that
+predicts the test rows; nothing is refit afterwards and nothing is pooled across folds.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import warnings
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from qualityfm.tasks.calibration import Calibrator, choose_threshold
+from qualityfm.tasks.splits import group_split
+
+#: Task name -> (kind, number of outputs; 0 = from the labels).
+TASK_KINDS: dict[str, tuple[str, int]] = {
+    "vt-alarm": ("binary", 1), "af": ("binary", 1), "af4": ("multiclass", 4),
+    "abp": ("regression", 2), "binary": ("binary", 1), "multiclass": ("multiclass", 0),
+    "regression": ("regression", 0),
+}
+#: Default threshold rule per task: VT suppresses false alarms at TPR >= 0.95; AF maximises F1.
+DEFAULT_RULE = {"vt-alarm": "tpr", "af": "f1", "binary": "tpr"}
+
+
+def _task_kind(task: str) -> tuple[str, int]:
+    if task not in TASK_KINDS:
+        raise ValueError(f"unknown task {task!r}; choose one of {sorted(TASK_KINDS)}")
+    return TASK_KINDS[task]
+
+
+class TaskEstimator(ABC):
+    """Fit/predict protocol shared by every model of the task harness."""
+
+    def __init__(
+        self, task: str, *, val_fraction: float = 0.2, calibration: str = "temperature",
+        threshold_rule: str | None = None, target_tpr: float = 0.95, seed: int = 0,
+    ) -> None:
+        self.task = task
+        self.kind, self.n_out = _task_kind(task)
+        self.val_fraction = val_fraction
+        self.calibration = calibration
+        self.threshold_rule = threshold_rule or DEFAULT_RULE.get(task, "tpr")
+        self.target_tpr = target_tpr
+        self.seed = seed
+        self.calibrator = Calibrator(calibration)
+        self.threshold = 0.5
+        self.train_mean: np.ndarray | None = None
+        self.history: list[dict] = []
+
+    # subclasses: fit on (fit rows, validation rows) and return raw validation outputs
+    @abstractmethod
+    def _fit_core(self, X, y, mask, features, fit_idx, val_idx) -> np.ndarray: ...
+
+    @abstractmethod
+    def _raw(self, X, mask, features) -> np.ndarray: ...
+
+    def fit(
+        self, X: np.ndarray, y: np.ndarray, mask: np.ndarray | None = None,
+        groups: np.ndarray | None = None, features: np.ndarray | None = None,
+    ) -> TaskEstimator:
+        """Fit on rows ``X`` [N, C, T] (or features only); ``groups`` keeps the internal
+        validation split honest (default: every row its own group)."""
+        y = np.asarray(y)
+        if len(y) != len(X):
+            raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
+        if self.kind == "multiclass" and self.n_out == 0:
+            self.n_out = int(y.max()) + 1
+        if self.kind == "regression":
+            y = y.reshape(len(y), -1).astype(np.float32)
+            self.n_out = y.shape[1]
+            self.train_mean = y.mean(axis=0)
+        groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+        fit_idx, val_idx = group_split(y, groups, self.val_fraction, seed=self.seed)
+        raw_val = self._fit_core(X, y, mask, features, fit_idx, val_idx)
+        if self.kind != "regression":
+            self.calibrator = Calibrator(self.calibration).fit(raw_val, y[val_idx])
+        if self.kind == "binary":
+            self.threshold = choose_threshold(
+                y[val_idx], self.calibrator(raw_val), self.threshold_rule, self.target_tpr
+            )
+        return self
+
+    def predict_proba(
+        self, X: np.ndarray, mask: np.ndarray | None = None, features: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Calibrated probability of the positive class [N] (binary) or of each class [N, K]."""
+        if self.kind == "regression":
+            raise ValueError("predict_proba is for classification tasks; use predict")
+        return self.calibrator(self._raw(X, mask, features))
+
+    def predict(
+        self, X: np.ndarray, mask: np.ndarray | None = None, features: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Decisions at the validation threshold (binary), class index, or targets [N, K]."""
+        if self.kind == "regression":
+            return self._raw(X, mask, features)
+        p = self.predict_proba(X, mask, features)
+        return (p >= self.threshold).astype(int) if self.kind == "binary" else p.argmax(axis=1)
+
+    def protocol_state(self) -> dict:
+        return {
+            "task": self.task, "kind": self.kind, "n_out": self.n_out,
+            "calibration": {"method": self.calibrator.method, "a": self.calibrator.a,
+                            "b": self.calibrator.b},
+            "threshold": self.threshold, "threshold_rule": self.threshold_rule,
+            "target_tpr": self.target_tpr, "seed": self.seed,
+            "train_mean": None if self.train_mean is None else self.train_mean.tolist(),
+        }
+
+    def set_protocol_state(self, s: dict) -> None:
+        self.kind, self.n_out, self.threshold = s["kind"], s["n_out"], s["threshold"]
+        self.threshold_rule, self.target_tpr = s["threshold_rule"], s["target_tpr"]
+        self.seed = s["seed"]
+        self.calibrator = Calibrator(**s["calibration"])
+        self.train_mean = None if s["train_mean"] is None else np.asarray(s["train_mean"])
+
+
+# ----------------------------------------------------------------------------- networks
+
+
+class QualityFMBackbone(nn.Module):
+    """The QualityFM encoder, mean-pooled over tokens: [B, C, T] -> [B, d]."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.encoder = model.encoder
+        self.dim = int(model.cfg.d_model)
+        self.cfg = model.cfg
+
+    def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
+        return self.encoder(x, mask).mean(dim=1)
+
+
+def _pretrained_dir() -> Path:
+    return Path(__file__).resolve().parents[1] / "weights"
+
+
+def load_backbone(init: str | Path | nn.Module, config: object = None) -> nn.Module:
+    """The backbone for ``init``: "none" (random, ``config`` a QualityFMConfig or preset name),
+    "pretrained" (the weights the package ships), a model directory, or a module."""
+    from qualityfm.model import PRESETS, QualityFM, QualityFMConfig
+
+    if isinstance(init, nn.Module):
+        return init if hasattr(init, "dim") else QualityFMBackbone(init)
+    if init == "none":
+        cfg = config if isinstance(config, QualityFMConfig) else PRESETS[config or "base"]
+        return QualityFMBackbone(QualityFM(cfg))
+    if init == "pretrained":
+        path = _pretrained_dir()
+        if not any(path.glob("*.safetensors")):
+            raise FileNotFoundError(
+                f"no pretrained weights shipped in {path}; pre-train and export a model "
+                "(qualityfm pretrain, qualityfm export) and pass its directory as --init"
+            )
+    else:
+        path = Path(init)
+        if not path.exists():
+            raise FileNotFoundError(f"model {path} does not exist")
+    from qualityfm import train
+
+    if not hasattr(train, "load"):
+        raise FileNotFoundError("qualityfm.train.load is not available in this installation")
+    return QualityFMBackbone(train.load(path))
+
+
+class TaskNet(nn.Module):
+    """Backbone -> pooled embedding (+ standardised classical features) -> linear head."""
+
+    def __init__(self, backbone: nn.Module, n_out: int, n_features: int = 0, dropout: float = 0.1):
+        super().__init__()
+        self.backbone = backbone
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(backbone.dim + n_features, n_out)
+
+    def forward(self, x: Tensor, mask: Tensor | None, feats: Tensor | None = None) -> Tensor:
+        h = self.backbone(x, mask)
+        if feats is not None:
+            h = torch.cat([h, feats], dim=1)
+        return self.head(self.drop(h))
+
+
+class Finetuner(TaskEstimator):
+    """Fine-tune (``mode="full"``) or linearly probe (``mode="linear"``) an encoder on arrays.
+
+    ``init``: "pretrained", "none", a model directory, or a module (a QualityFM or any module
+    with ``.dim`` mapping ``(x, mask)`` to ``[B, dim]``, e.g. ``baselines.ResNet1d``).
+    """
+
+    def __init__(
+        self, task: str = "vt-alarm", init: str | Path | nn.Module = "pretrained",
+        mode: str = "full", *, config: object = None, epochs: int = 30, batch_size: int = 32,
+        lr: float = 1e-4, head_lr: float = 1e-3, weight_decay: float = 0.01, patience: int = 5,
+        class_weight: bool = True, use_features: bool = False, dropout: float = 0.1,
+        device: str = "cpu", **protocol: object,
+    ) -> None:
+        super().__init__(task, **protocol)
+        if mode not in ("full", "linear"):
+            raise ValueError(f"mode must be 'full' or 'linear', got {mode!r}")
+        self.init, self.mode, self.config = init, mode, config
+        self.epochs, self.batch_size, self.lr, self.head_lr = epochs, batch_size, lr, head_lr
+        self.weight_decay, self.patience, self.class_weight = weight_decay, patience, class_weight
+        self.use_features, self.dropout, self.device = use_features, dropout, torch.device(device)
+        self.net: TaskNet | None = None
+        self.feat_mean: np.ndarray | None = None
+        self.feat_std: np.ndarray | None = None
+        self.y_mean = np.zeros(1, np.float32)
+        self.y_std = np.ones(1, np.float32)
+
+    # -- data helpers
+    def _feats(self, features: np.ndarray | None, n: int) -> np.ndarray | None:
+        if not self.use_features:
+            return None
+        if features is None:
+            raise ValueError("use_features=True needs the features array")
+        f = (np.asarray(features, dtype=np.float32) - self.feat_mean) / self.feat_std
+        return np.nan_to_num(f, nan=0.0, posinf=0.0, neginf=0.0)[:n]
+
+    def _batches(self, X, mask, feats, idx):
+        for i in range(0, len(idx), self.batch_size):
+            b = idx[i: i + self.batch_size]
+            x = torch.as_tensor(np.asarray(X[b], dtype=np.float32), device=self.device)
+            m = None if mask is None else torch.as_tensor(np.asarray(mask[b], bool),
+                                                          device=self.device)
+            f = None if feats is None else torch.as_tensor(feats[b], device=self.device)
+            yield b, x, m, f
+
+    def _outputs(self, X, mask, feats, idx) -> np.ndarray:
+        self.net.eval()
+        out = []
+        with torch.no_grad():
+            for _, x, m, f in self._batches(X, mask, feats, idx):
+                out.append(self.net(x, m, f).float().cpu().numpy())
+        z = np.concatenate(out) if out else np.zeros((0, self.n_out), np.float32)
+        return z[:, 0] if self.kind == "binary" else z
+
+    def _loss(self, out: Tensor, y: Tensor, weight: Tensor | None) -> Tensor:
+        if self.kind == "binary":
+            return F.binary_cross_entropy_with_logits(out[:, 0], y.float(), pos_weight=weight)
+        if self.kind == "multiclass":
+            return F.cross_entropy(out, y.long(), weight=weight)
+        return F.smooth_l1_loss(out, y.float())
+
+    def _fit_core(self, X, y, mask, features, fit_idx, val_idx) -> np.ndarray:
+        torch.manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        n_feat = 0
+        if self.use_features:
+            fa = np.asarray(features, dtype=np.float32)[fit_idx]
+            with warnings.catch_warnings():  # all-NaN columns (absent channels) are expected
+                warnings.simplefilter("ignore", RuntimeWarning)
+                self.feat_mean = np.nan_to_num(np.nanmean(fa, axis=0))
+                self.feat_std = np.nan_to_num(np.nanstd(fa, axis=0), nan=1.0) + 1e-6
+            n_feat = fa.shape[1]
+        feats = self._feats(features, len(X))
+        backbone = load_backbone(self.init, self.config)
+        self.net = TaskNet(copy.deepcopy(backbone), self.n_out, n_feat, self.dropout)
+        self.net.to(self.device)
+        if self.kind == "regression":
+            self.y_mean = y[fit_idx].mean(axis=0)
+            self.y_std = y[fit_idx].std(axis=0) + 1e-6
+            y_t = (y - self.y_mean) / self.y_std
+        else:
+            y_t = y
+        weight = None
+        if self.class_weight and self.kind == "binary":
+            pos = max(1, int(y[fit_idx].sum()))
+            weight = torch.tensor((len(fit_idx) - pos) / pos, device=self.device)
+        elif self.class_weight and self.kind == "multiclass":
+            counts = np.bincount(y[fit_idx], minlength=self.n_out).astype(np.float32)
+            weight = torch.as_tensor(len(fit_idx) / (self.n_out * np.maximum(counts, 1)),
+                                     device=self.device)
+        if self.mode == "linear":
+            for p in self.net.backbone.parameters():
+                p.requires_grad_(False)
+            groups = [{"params": self.net.head.parameters(), "lr": self.head_lr}]
+        else:
+            groups = [{"params": self.net.backbone.parameters(), "lr": self.lr},
+                      {"params": self.net.head.parameters(), "lr": self.head_lr}]
+        opt = torch.optim.AdamW(groups, weight_decay=self.weight_decay)
+        best, best_state, stale = np.inf, copy.deepcopy(self.net.state_dict()), 0
+        self.history = []
+        for epoch in range(self.epochs):
+            self.net.train()
+            if self.mode == "linear":
+                self.net.backbone.eval()  # frozen: no dropout, fixed statistics
+            order = rng.permutation(fit_idx)
+            total = 0.0
+            for b, x, m, f in self._batches(X, mask, feats, order):
+                yt = torch.as_tensor(y_t[b], device=self.device)
+                loss = self._loss(self.net(x, m, f), yt, weight)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
+                opt.step()
+                total += float(loss.detach()) * len(b)
+            z = self._outputs(X, mask, feats, val_idx)
+            zt = torch.as_tensor(z if self.kind != "binary" else z[:, None])
+            vy = torch.as_tensor(y_t[val_idx])
+            val = float(self._loss(zt, vy, None if weight is None else weight.cpu()))
+            self.history.append({"epoch": epoch, "train_loss": total / len(fit_idx),
+                                 "val_loss": val})
+            if val < best - 1e-6:
+                best, best_state, stale = val, copy.deepcopy(self.net.state_dict()), 0
+            else:
+                stale += 1
+                if stale >= self.patience:
+                    break
+        self.net.load_state_dict(best_state)
+        return self._raw(X[val_idx], None if mask is None else mask[val_idx],
+                         None if features is None else np.asarray(features)[val_idx])
+
+    def _raw(self, X, mask, features) -> np.ndarray:
+        if self.net is None:
+            raise ValueError("the model is not fitted; call fit first")
+        feats = self._feats(features, len(X))
+        z = self._outputs(X, mask, feats, np.arange(len(X)))
+        if self.kind == "regression":
+            return z * self.y_std + self.y_mean
+        return z
+
+    # -- persistence
+    def save(self, out: str | Path) -> Path:
+        """Write the fitted model (weights, backbone config, protocol state) to ``out/``."""
+        from qualityfm.train.checkpoint import atomic_torch_save, atomic_write_text
+
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        bb = self.net.backbone
+        kind = "qualityfm" if isinstance(bb, QualityFMBackbone) else type(bb).__name__
+        meta = {
+            "backbone": kind,
+            "backbone_config": bb.cfg.to_dict() if kind == "qualityfm" else bb.config(),
+            "n_features": self.net.head.in_features - bb.dim, "mode": self.mode,
+            "use_features": self.use_features, "protocol": self.protocol_state(),
+            "y_mean": np.asarray(self.y_mean).tolist(), "y_std": np.asarray(self.y_std).tolist(),
+            "feat_mean": None if self.feat_mean is None else self.feat_mean.tolist(),
+            "feat_std": None if self.feat_std is None else self.feat_std.tolist(),
+            "history": self.history,
+        }
+        atomic_torch_save(self.net.state_dict(), out / "model.pt")
+        atomic_write_text(out / "finetune.json", json.dumps(meta, indent=1))
+        return out
+
+    @classmethod
+    def load(cls, path: str | Path) -> Finetuner:
+        """A fitted Finetuner from a directory written by :meth:`save`."""
+        from qualityfm.model import QualityFM, QualityFMConfig
+        from qualityfm.tasks.baselines import ResNet1d
+
+        path = Path(path)
+        meta_file = path / "finetune.json"
+        if not meta_file.exists():
+            raise FileNotFoundError(f"{path} is not a fine-tuned model (no finetune.json)")
+        meta = json.loads(meta_file.read_text())
+        if meta["backbone"] == "qualityfm":
+            bb: nn.Module = QualityFMBackbone(QualityFM(QualityFMConfig.from_dict(
+                {k: tuple(v) if isinstance(v, list) else v
+                 for k, v in meta["backbone_config"].items()})))
+        else:
+            bb = ResNet1d(**meta["backbone_config"])
+        p = meta["protocol"]
+        ft = cls(p["task"], init=bb, mode=meta["mode"], use_features=meta["use_features"])
+        ft.set_protocol_state(p)
+        ft.net = TaskNet(bb, p["n_out"], meta["n_features"])
+        ft.net.load_state_dict(torch.load(path / "model.pt", map_location="cpu", weights_only=True))
+        ft.y_mean, ft.y_std = np.asarray(meta["y_mean"]), np.asarray(meta["y_std"])
+        if meta["feat_mean"] is not None:
+            ft.feat_mean = np.asarray(meta["feat_mean"], np.float32)
+            ft.feat_std = np.asarray(meta["feat_std"], np.float32)
+        ft.history = meta["history"]
+        return ft

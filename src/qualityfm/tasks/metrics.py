@@ -1,0 +1,228 @@
+"""Task metrics: classification at a fixed threshold, ranking metrics, BP error metrics,
+clinical bars (AAMI, BHS) and seeded, stratified, group-aware bootstrap confidence intervals.
+
+All functions take plain NumPy arrays; nothing here knows about models or files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+RHYTHMS: tuple[str, ...] = ("N", "A", "O", "~")
+
+
+def _binary(y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"labels must be 1-D, got shape {y.shape}")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError(f"binary labels must be 0/1, got values {np.unique(y)[:5]}")
+    return y.astype(int)
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, int]:
+    """Counts of a binary decision: tp, tn, fp, fn (positive = 1)."""
+    t, p = _binary(y_true), _binary(y_pred)
+    if t.shape != p.shape:
+        raise ValueError(f"y_true {t.shape} and y_pred {p.shape} differ in shape")
+    return {
+        "tp": int(((t == 1) & (p == 1)).sum()), "tn": int(((t == 0) & (p == 0)).sum()),
+        "fp": int(((t == 0) & (p == 1)).sum()), "fn": int(((t == 1) & (p == 0)).sum()),
+    }
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num / den) if den > 0 else float("nan")
+
+
+def tpr(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Sensitivity TP / (TP + FN)."""
+    c = confusion(y_true, y_pred)
+    return _ratio(c["tp"], c["tp"] + c["fn"])
+
+
+def tnr(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Specificity TN / (TN + FP)."""
+    c = confusion(y_true, y_pred)
+    return _ratio(c["tn"], c["tn"] + c["fp"])
+
+
+def ppv(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Precision TP / (TP + FP)."""
+    c = confusion(y_true, y_pred)
+    return _ratio(c["tp"], c["tp"] + c["fp"])
+
+
+def f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """2 TP / (2 TP + FP + FN)."""
+    c = confusion(y_true, y_pred)
+    return _ratio(2 * c["tp"], 2 * c["tp"] + c["fp"] + c["fn"])
+
+
+def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    c = confusion(y_true, y_pred)
+    return _ratio(c["tp"] + c["tn"], sum(c.values()))
+
+
+def challenge_score(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """PhysioNet/CinC 2015 score (TP + TN) / (TP + TN + FP + 5 FN); a suppressed true alarm
+    (FN) costs five times a false alarm let through."""
+    c = confusion(y_true, y_pred)
+    return _ratio(c["tp"] + c["tn"], c["tp"] + c["tn"] + c["fp"] + 5 * c["fn"])
+
+
+def auroc(y_true: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve (NaN when only one class is present)."""
+    t = _binary(y_true)
+    if len(np.unique(t)) < 2:
+        return float("nan")
+    return float(roc_auc_score(t, np.asarray(score, dtype=float)))
+
+
+def auprc(y_true: np.ndarray, score: np.ndarray) -> float:
+    """Area under the precision-recall curve (average precision)."""
+    t = _binary(y_true)
+    if t.sum() == 0:
+        return float("nan")
+    return float(average_precision_score(t, np.asarray(score, dtype=float)))
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple = ("N", "A", "O")) -> float:
+    """Mean one-vs-rest F1 over ``classes`` (Challenge 2017: N, A, O; '~' is not averaged)."""
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    return float(np.mean([f1((t == c).astype(int), (p == c).astype(int)) for c in classes]))
+
+
+def noisy_auroc(y_true: np.ndarray, proba_noisy: np.ndarray, noisy: str = "~") -> float:
+    """AUROC of the probability of the 'too noisy' class against everything else."""
+    return auroc((np.asarray(y_true) == noisy).astype(int), proba_noisy)
+
+
+def binary_metrics(y_true: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
+    """Every binary metric at one operating threshold (positive when score >= threshold)."""
+    pred = (np.asarray(score) >= threshold).astype(int)
+    return {
+        "auroc": auroc(y_true, score), "auprc": auprc(y_true, score),
+        "tpr": tpr(y_true, pred), "tnr": tnr(y_true, pred), "ppv": ppv(y_true, pred),
+        "f1": f1(y_true, pred), "accuracy": accuracy(y_true, pred),
+        "score": challenge_score(y_true, pred),
+    }
+
+
+# ----------------------------------------------------------------------------- blood pressure
+
+
+def _pair(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    t, p = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    if t.shape != p.shape or t.ndim != 1:
+        raise ValueError(f"y_true {t.shape} and y_pred {p.shape} must be equal 1-D shapes")
+    return t, p
+
+
+def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    t, p = _pair(y_true, y_pred)
+    return float(np.mean(np.abs(p - t)))
+
+
+def me(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean error (bias), prediction minus reference."""
+    t, p = _pair(y_true, y_pred)
+    return float(np.mean(p - t))
+
+
+def sd(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Standard deviation of the error (sample SD, ddof=1, as in AAMI)."""
+    t, p = _pair(y_true, y_pred)
+    return float(np.std(p - t, ddof=1)) if len(t) > 1 else float("nan")
+
+
+def mase(y_true: np.ndarray, y_pred: np.ndarray, train_mean: float) -> float:
+    """MAE over the MAE of always predicting the training mean (1 = no better than the mean)."""
+    t, _ = _pair(y_true, y_pred)
+    return _ratio(mae(y_true, y_pred), float(np.mean(np.abs(t - train_mean))))
+
+
+def aami(y_true: np.ndarray, y_pred: np.ndarray) -> bool:
+    """AAMI/ISO 81060-2 criterion 1: |ME| <= 5 mmHg and SD <= 8 mmHg."""
+    return bool(abs(me(y_true, y_pred)) <= 5.0 and sd(y_true, y_pred) <= 8.0)
+
+
+def bhs(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, object]:
+    """BHS grade from the cumulative % of absolute errors within 5/10/15 mmHg.
+
+    A: 60/85/95, B: 50/75/90, C: 40/65/85 (all three must be met), else D.
+    """
+    t, p = _pair(y_true, y_pred)
+    err = np.abs(p - t)
+    within = [float(100.0 * np.mean(err <= k)) for k in (5, 10, 15)]
+    grade = "D"
+    for name, bars in (("A", (60, 85, 95)), ("B", (50, 75, 90)), ("C", (40, 65, 85))):
+        if all(w >= b for w, b in zip(within, bars, strict=True)):
+            grade = name
+            break
+    return {"grade": grade, "within5": within[0], "within10": within[1], "within15": within[2]}
+
+
+def bp_metrics(y_true: np.ndarray, y_pred: np.ndarray, train_mean: float) -> dict[str, object]:
+    """MAE, ME, SD, MASE, AAMI pass and BHS grade of one pressure (SBP or DBP)."""
+    return {
+        "mae": mae(y_true, y_pred), "me": me(y_true, y_pred), "sd": sd(y_true, y_pred),
+        "mase": mase(y_true, y_pred, train_mean), "aami": aami(y_true, y_pred),
+        "bhs": bhs(y_true, y_pred),
+    }
+
+
+# ----------------------------------------------------------------------------- bootstrap
+
+
+def bootstrap_ci(
+    metric: Callable[..., float],
+    y_true: np.ndarray,
+    *arrays: np.ndarray,
+    groups: np.ndarray | None = None,
+    n_boot: int = 1000,
+    alpha: float = 0.05,
+    seed: int = 0,
+    stratify: bool = True,
+) -> tuple[float, float]:
+    """Percentile bootstrap (1 - alpha) CI of ``metric(y_true, *arrays)``.
+
+    Resamples whole groups (patients or records) when ``groups`` is given, else samples.
+    With ``stratify`` (classification), resampling is done within each class of ``y_true``
+    (of each group's first label when grouped), so every replicate keeps the class counts.
+    Replicates where the metric is undefined (NaN) are dropped.
+    """
+    y_true = np.asarray(y_true)
+    arrays = tuple(np.asarray(a) for a in arrays)
+    n = len(y_true)
+    if any(len(a) != n for a in arrays):
+        raise ValueError("bootstrap_ci: all arrays must have the length of y_true")
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        units = [np.array([i]) for i in range(n)]
+    else:
+        groups = np.asarray(groups)
+        if len(groups) != n:
+            raise ValueError(f"groups has length {len(groups)}, expected {n}")
+        _, inverse = np.unique(groups, return_inverse=True)
+        order = np.argsort(inverse, kind="stable")
+        units = np.split(order, np.flatnonzero(np.diff(inverse[order])) + 1)
+    if stratify:
+        unit_label = np.array([y_true[u[0]] for u in units])
+        strata = [np.flatnonzero(unit_label == c) for c in np.unique(unit_label)]
+    else:
+        strata = [np.arange(len(units))]
+    values = []
+    for _ in range(n_boot):
+        pick = np.concatenate([rng.choice(s, size=len(s), replace=True) for s in strata])
+        idx = np.concatenate([units[i] for i in pick])
+        v = metric(y_true[idx], *(a[idx] for a in arrays))
+        if np.isfinite(v):
+            values.append(v)
+    if not values:
+        return (float("nan"), float("nan"))
+    lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2])
+    return (float(lo), float(hi))

@@ -1,0 +1,167 @@
+"""The three task workflows behind the CLI verbs: ``finetune_run``, ``evaluate_run`` and
+``compare_run``. Each builds the task dataset, runs the harness and writes a report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d
+from qualityfm.tasks.datasets import TaskDataset, build_task_dataset
+from qualityfm.tasks.evaluate import binary_report, bp_report, cross_validate, rhythm_report
+from qualityfm.tasks.finetune import Finetuner, TaskEstimator
+from qualityfm.tasks.report import _atomic_write, markdown_table, report, write_json
+
+
+def model_config(spec: str | None) -> object:
+    """A QualityFMConfig from a preset name or a JSON file of its fields (None: base)."""
+    from qualityfm.model import PRESETS, QualityFMConfig
+
+    if spec is None or spec in PRESETS:
+        return PRESETS[spec or "base"]
+    path = Path(spec)
+    if not path.exists():
+        raise FileNotFoundError(f"config {spec!r} is neither a preset {sorted(PRESETS)} nor a file")
+    return QualityFMConfig.from_dict({k: tuple(v) if isinstance(v, list) else v
+                                      for k, v in json.loads(path.read_text()).items()})
+
+
+def _dataset(task: str, data: str | Path, **kw: object) -> TaskDataset:
+    return build_task_dataset(task, data, **{k: v for k, v in kw.items() if v is not None})
+
+
+def finetune_run(
+    task: str, data: str | Path, out: str | Path, *, init: str = "pretrained", mode: str = "full",
+    kfold: int | None = None, epochs: int = 30, seed: int = 0, config: str | None = None,
+    batch_size: int = 32, seconds: float | None = None, max_records: int | None = None,
+    cache_dir: str | Path | None = None,
+) -> dict:
+    """Fine-tune on all of ``data`` (grouped validation inside) and save the model to ``out``;
+    with ``kfold``, run grouped k-fold CV instead and write its report to ``out``. For ``af`` a
+    second, 4-class rhythm model goes to ``out/rhythm``."""
+    ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir)
+    cfg = model_config(config) if init == "none" else None
+
+    def make(t: str = task) -> Finetuner:
+        return Finetuner(t, init=init, mode=mode, config=cfg, epochs=epochs, seed=seed,
+                         batch_size=batch_size)
+
+    out = Path(out)
+    summary: dict = {"task": task, "n": len(ds), "skipped": ds.skipped, "init": str(init),
+                     "mode": mode, "settings": ds.settings}
+    if kfold:
+        res = cross_validate(make, ds, k=kfold, seed=seed)
+        if task != "vt-alarm":
+            res.pop("score", None)
+            res.pop("score_ci", None)
+        if task == "af":
+            res.update({k: v for k, v in cross_validate(lambda: make("af4"), ds, k=kfold,
+                                                        seed=seed, target="rhythm").items()
+                        if k in ("macro_f1", "macro_f1_ci", "noisy_auroc", "noisy_auroc_ci")})
+        summary["cv"] = {k: v for k, v in res.items() if k != "oof"}
+        report(res, out, "cv")
+    else:
+        make().fit(ds.X, ds.y, ds.mask, ds.groups, ds.features).save(out)
+        if task == "af":
+            make("af4").fit(ds.X, ds.rhythm, ds.mask, ds.groups, ds.features).save(out / "rhythm")
+    write_json(summary, out / "summary.json")
+    return summary
+
+
+def evaluate_estimator(est: TaskEstimator, ds: TaskDataset, rhythm_est: TaskEstimator | None = None,
+                       n_boot: int = 1000, seed: int = 0) -> dict:
+    """Metrics of a fitted estimator on ``ds`` at its own (validation-fixed) threshold."""
+    args = (ds.X, ds.mask, ds.features)
+    if est.kind == "regression":
+        pred = est.predict(*args)
+        res = bp_report(ds.y, pred, est.train_mean, ds.groups, n_boot, seed)
+        res["predictions"] = {"y": ds.y.tolist(), "score": pred.tolist(), "pred": pred.tolist()}
+        return res
+    proba, pred = est.predict_proba(*args), est.predict(*args)
+    res = binary_report(ds.y, proba, pred, ds.groups, n_boot, seed)
+    res["threshold"] = est.threshold
+    if ds.task != "vt-alarm":
+        res.pop("score", None)
+        res.pop("score_ci", None)
+    if rhythm_est is not None and ds.rhythm is not None:
+        proba4 = rhythm_est.predict_proba(*args)
+        res.update(rhythm_report(ds.rhythm, proba4, ds.groups, n_boot, seed))
+    res["predictions"] = {"y": ds.y.tolist(), "score": proba.tolist(), "pred": pred.tolist(),
+                          "record_ids": ds.record_ids.tolist()}
+    return res
+
+
+def evaluate_run(task: str, model: str | Path, data: str | Path, out: str | Path, *,
+                 seconds: float | None = None, max_records: int | None = None,
+                 cache_dir: str | Path | None = None) -> dict:
+    """Evaluate the model saved by ``finetune_run`` on the records of ``data``; write
+    ``out`` (JSON) and, beside it, the markdown table and plots."""
+    model = Path(model)
+    est = Finetuner.load(model)
+    if est.task != task:
+        raise ValueError(f"model {model} was fine-tuned for {est.task!r}, not {task!r}")
+    settings = json.loads((model / "summary.json").read_text())["settings"] if (
+        model / "summary.json").exists() else {}
+    ds = _dataset(task, data, seconds=seconds or settings.get("seconds"),
+                  pad_to=settings.get("pad_to"), max_records=max_records, cache_dir=cache_dir)
+    rhythm = Finetuner.load(model / "rhythm") if (model / "rhythm").exists() else None
+    res = evaluate_estimator(est, ds, rhythm)
+    res.update(task=task, model=str(model), data=str(data))
+    out = Path(out)
+    report(res, out.parent, out.stem)
+    return res
+
+
+def compare_run(
+    task: str, data: str | Path, out: str | Path, *, models: Sequence[str] = (),
+    baselines: Sequence[str] = ("classical", "scratch", "resnet"), kfold: int = 5,
+    epochs: int = 30, seed: int = 0, config: str | None = None, seconds: float | None = None,
+    max_records: int | None = None, cache_dir: str | Path | None = None,
+    n_boot: int = 1000,
+) -> dict:
+    """Grouped k-fold CV of baselines and pre-trained variants (``models``: ``NAME=DIR`` or
+    ``DIR``; each fine-tuned fully and linearly probed) into one markdown table with CIs."""
+    ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir)
+    cfg = model_config(config)
+    makers: dict[str, Callable[[str], TaskEstimator]] = {}
+    for b in baselines:
+        if b == "classical":
+            makers["classical features + GBM"] = lambda t: ClassicalBaseline(t, seed=seed)
+        elif b == "scratch":
+            makers["QualityFM from scratch"] = lambda t: Finetuner(
+                t, init="none", config=cfg, epochs=epochs, seed=seed)
+        elif b == "resnet":
+            makers["ResNet1d from scratch"] = lambda t: Finetuner(
+                t, init=ResNet1d(), lr=1e-3, epochs=epochs, seed=seed)
+        else:
+            raise ValueError(f"unknown baseline {b!r}; choose from classical, scratch, resnet")
+    for spec in models:
+        name, _, path = spec.rpartition("=")
+        name = name or Path(path).name
+        for mode in ("full", "linear"):
+            makers[f"{name} ({mode})"] = (lambda t, p=path, m=mode: Finetuner(
+                t, init=p, mode=m, epochs=epochs, seed=seed))
+    out = Path(out)
+    rows = {}
+    for name, make in makers.items():
+        res = cross_validate(lambda m=make: m(task), ds, k=kfold, seed=seed, n_boot=n_boot)
+        if task != "vt-alarm":  # the challenge score is the VT alarm score only
+            res.pop("score", None)
+            res.pop("score_ci", None)
+        if task == "af":  # 4-class rhythm model of the same kind: macro F1, noisy AUROC
+            res4 = cross_validate(lambda m=make: m("af4"), ds, k=kfold, seed=seed,
+                                  n_boot=n_boot, target="rhythm")
+            res.update({k: res4[k] for k in ("macro_f1", "macro_f1_ci", "noisy_auroc",
+                                            "noisy_auroc_ci")})
+        slug = "".join(c if c.isalnum() else "_" for c in name).strip("_").lower()
+        report(res, out, slug)
+        rows[name] = {k: v for k, v in res.items() if k != "oof"}
+    table = markdown_table(rows)
+    header = (f"# {task}: {kfold}-fold grouped CV on {len(ds)} windows from "
+              f"{len(np.unique(ds.groups))} groups ({data})\n\n")
+    _atomic_write(out / "table.md", (header + table).encode())
+    write_json(rows, out / "compare.json")
+    return rows

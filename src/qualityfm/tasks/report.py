@@ -1,0 +1,188 @@
+"""Reports: results JSON, a markdown table with CIs, and PNG plots (ROC with the operating
+point, confusion matrix, Bland-Altman for BP), drawn with matplotlib's Agg backend."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _clean(obj: object) -> object:
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        return None if not np.isfinite(obj) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def write_json(results: dict, path: str | Path) -> Path:
+    """Write ``results`` as JSON (NaN -> null), atomically."""
+    path = Path(path)
+    _atomic_write(path, json.dumps(_clean(results), indent=1).encode())
+    return path
+
+
+def _fmt(v: object, ci: object = None) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "n/a"
+    if isinstance(v, bool):
+        return "pass" if v else "fail"
+    s = f"{v:.3f}" if isinstance(v, float) else str(v)
+    if ci and all(c is not None and np.isfinite(c) for c in ci):
+        s += f" ({ci[0]:.3f}-{ci[1]:.3f})"
+    return s
+
+
+CLASSIFICATION_COLUMNS = ("auroc", "auprc", "tpr", "tnr", "ppv", "f1", "accuracy", "score",
+                          "macro_f1", "noisy_auroc")
+
+
+def markdown_table(rows: dict[str, dict]) -> str:
+    """One row per model name; classification columns with 95 % CIs, or BP MAE/ME/SD/MASE."""
+    if not rows:
+        return ""
+    first = next(iter(rows.values()))
+    if "sbp" in first:
+        head = ["model"] + [f"{p} {m}" for p in ("SBP", "DBP") for m in ("MAE", "ME", "SD", "MASE",
+                                                                          "AAMI", "BHS")]
+        lines = []
+        for name, r in rows.items():
+            cells = [name]
+            for p in ("sbp", "dbp"):
+                d = r[p]
+                cells += [_fmt(d["mae"], d.get("mae_ci")), _fmt(d["me"]), _fmt(d["sd"]),
+                          _fmt(d["mase"]), _fmt(d["aami"]), d["bhs"]["grade"]]
+            lines.append(cells)
+    else:
+        cols = [c for c in CLASSIFICATION_COLUMNS if any(c in r for r in rows.values())]
+        head = ["model", *cols]
+        lines = [[name, *(_fmt(r.get(c), r.get(f"{c}_ci")) for c in cols)]
+                 for name, r in rows.items()]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(cells) + " |" for cells in lines]
+    return "\n".join(out) + "\n"
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_roc(y: np.ndarray, score: np.ndarray, pred: np.ndarray, path: str | Path,
+             title: str = "") -> Path:
+    """ROC curve with the operating point of the decisions ``pred`` marked."""
+    from sklearn.metrics import roc_curve
+
+    from qualityfm.tasks import metrics as M
+
+    plt = _figure()
+    fpr, tpr_, _ = roc_curve(np.asarray(y).astype(int), np.asarray(score, float))
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot(fpr, tpr_, lw=1.5, label=f"AUROC {M.auroc(y, score):.3f}")
+    ax.plot([0, 1], [0, 1], ls=":", c="grey")
+    op_fpr, op_tpr = 1 - M.tnr(y, pred), M.tpr(y, pred)
+    ax.plot([op_fpr], [op_tpr], "o", c="C3", label=f"operating point (TPR {op_tpr:.2f}, "
+            f"TNR {1 - op_fpr:.2f})")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title,
+           xlim=(0, 1), ylim=(0, 1.01))
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, plt, path)
+
+
+def plot_confusion(y: np.ndarray, pred: np.ndarray, labels: list[str], path: str | Path,
+                   title: str = "") -> Path:
+    """Confusion matrix (rows true, columns predicted) with counts."""
+    from sklearn.metrics import confusion_matrix
+
+    plt = _figure()
+    cm = confusion_matrix(np.asarray(y), np.asarray(pred), labels=range(len(labels)))
+    fig, ax = plt.subplots(figsize=(1.2 * len(labels) + 2, 1.2 * len(labels) + 1.5))
+    ax.imshow(cm, cmap="Blues")
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
+                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+    ax.set(xticks=range(len(labels)), yticks=range(len(labels)), xticklabels=labels,
+           yticklabels=labels, xlabel="predicted", ylabel="true", title=title)
+    return _save(fig, plt, path)
+
+
+def plot_bland_altman(y: np.ndarray, pred: np.ndarray, path: str | Path, title: str = "") -> Path:
+    """Bland-Altman plot of predicted vs reference pressure with bias and 95 % limits."""
+    plt = _figure()
+    y, pred = np.asarray(y, float), np.asarray(pred, float)
+    mean, diff = (y + pred) / 2, pred - y
+    bias, sd = diff.mean(), diff.std(ddof=1) if len(diff) > 1 else 0.0
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.scatter(mean, diff, s=8, alpha=0.6)
+    for v, ls in ((bias, "-"), (bias + 1.96 * sd, "--"), (bias - 1.96 * sd, "--")):
+        ax.axhline(v, ls=ls, c="C3", lw=1)
+    ax.set(xlabel="mean of reference and estimate (mmHg)", ylabel="estimate - reference (mmHg)",
+           title=f"{title}  bias {bias:.1f}, SD {sd:.1f}")
+    return _save(fig, plt, path)
+
+
+def _save(fig, plt, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def report(results: dict, out: str | Path, name: str = "results") -> dict[str, Path]:
+    """Write ``out/name.json``, ``out/name.md`` and the plots that fit ``results``
+    (which holds ``oof``/``predictions``: y, score, pred as produced by evaluation)."""
+    out = Path(out)
+    files = {"json": write_json(results, out / f"{name}.json")}
+    md = markdown_table({name: results})
+    _atomic_write(out / f"{name}.md", md.encode())
+    files["md"] = out / f"{name}.md"
+    pr = results.get("oof") or results.get("predictions")
+    if pr:
+        y, score, pred = np.asarray(pr["y"]), np.asarray(pr["score"]), np.asarray(pr["pred"])
+        if "sbp" in results:
+            for k, p in enumerate(("sbp", "dbp")):
+                png = out / f"{name}_bland_altman_{p}.png"
+                files[f"ba_{p}"] = plot_bland_altman(y[:, k], pred[:, k], png, p.upper())
+        elif score.ndim == 1:
+            files["roc"] = plot_roc(y, score, pred, out / f"{name}_roc.png", name)
+            files["confusion"] = plot_confusion(y, pred, ["negative", "positive"],
+                                                out / f"{name}_confusion.png", name)
+        else:
+            from qualityfm.tasks.datasets import RHYTHMS
+
+            files["confusion"] = plot_confusion(y, pred, list(RHYTHMS),
+                                                out / f"{name}_confusion.png", name)
+    return files

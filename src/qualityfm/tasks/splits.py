@@ -1,0 +1,49 @@
+"""Splits by group (patient or record) only: no group is ever on both sides."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold
+
+
+def _strata(y: np.ndarray) -> np.ndarray:
+    """Class labels for stratification; regression targets are binned into quartiles."""
+    y = np.asarray(y)
+    if y.ndim > 1:
+        y = y[:, 0]
+    if np.issubdtype(y.dtype, np.floating):
+        return np.digitize(y, np.quantile(y, [0.25, 0.5, 0.75]))
+    return y
+
+
+def group_kfold(
+    y: np.ndarray, groups: np.ndarray, k: int = 5, seed: int = 0
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(train_idx, test_idx) of ``k`` folds, disjoint in groups, stratified by class as far as
+    the groups allow, shuffled by ``seed``."""
+    groups = np.asarray(groups)
+    n_groups = len(np.unique(groups))
+    if k < 2 or k > n_groups:
+        raise ValueError(f"k={k} folds need 2 <= k <= number of groups ({n_groups})")
+    cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    yield from cv.split(np.zeros(len(groups)), _strata(y), groups)
+
+
+def group_split(
+    y: np.ndarray, groups: np.ndarray, fraction: float = 0.2, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train_idx, held_idx) with about ``fraction`` of the groups held out, stratified."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    n_groups = len(np.unique(groups))
+    k = int(np.clip(round(1.0 / fraction), 2, n_groups))
+    return next(group_kfold(y, groups, k=k, seed=seed))
+
+
+def assert_disjoint(groups: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    """Raise ValueError when a group has rows on both sides."""
+    both = set(np.asarray(groups)[a]) & set(np.asarray(groups)[b])
+    if both:
+        raise ValueError(f"groups on both sides of a split: {sorted(both)[:5]}")

@@ -1,0 +1,140 @@
+"""One typed configuration for pre-training, and the two recipes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+RECIPES: dict[str, dict[str, Any]] = {
+    # The original's settings, kept for ablations: per-token distillation on raw encoder tokens,
+    # centring, temperatures 0.1 / 0.04, momentum 0.7 -> 1, Adam 1e-4 x batch / 256 with L2
+    # weight decay, amplitude + phase 0.1 each, natural pairs only, plain phase target.
+    "paper": dict(
+        head=False, distill_mode="token", teacher_temp=0.04, teacher_temp_end=0.04,
+        teacher_temp_warmup=0, momentum=0.7, momentum_end=1.0, optimizer="adam", lr=1e-4,
+        min_lr=1e-6, warmup=0, koleo_weight=0.0, variance_weight=0.0, aligned_fraction=0.0,
+        phase="plain", amplitude="magnitude", modality_drop=0.0, grad_clip=0.0,
+    ),
+    # Our anti-collapse recipe: the dataclass defaults below.
+    "default": {},
+}
+
+
+@dataclass
+class PretrainConfig:
+    """Every setting of a pre-training run; a checkpoint stores it and resume checks it."""
+
+    # data and run
+    store: str = ""
+    out: str = "run"
+    recipe: str = "default"
+    seed: int = 0
+    workers: int = 0
+    aligned_fraction: float = 0.5   # share of aligned (synthetic) pairs mixed with natural ones
+    modality_drop: float = 0.1      # probability to hide one channel of the student's input
+    # model
+    preset: str = "base"
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    attention: str = "local"        # attention kernel: "dense" | "local" | "flex"
+    window: int = 8
+    # optimisation
+    steps: int = 1000
+    batch_size: int = 64            # global pairs per optimizer step (all ranks, all micro-steps)
+    grad_accum: int = 1
+    optimizer: str = "adamw"        # "adamw" (decoupled decay) | "adam" (the original's)
+    lr: float = 5e-4                # per 256 pairs (scaled by batch_size / 256)
+    min_lr: float = 1e-6
+    warmup: int = 100
+    weight_decay: float = 0.04
+    weight_decay_end: float = 0.4
+    betas: tuple[float, float] = (0.9, 0.999)
+    grad_clip: float = 3.0          # 0 disables clipping
+    # teacher
+    momentum: float = 0.996
+    momentum_end: float = 1.0
+    # loss
+    distill_mode: str = "mixed"     # "token" | "pooled" | "mixed" (pooled natural, token aligned)
+    head: bool = True               # DINO projection head to `prototypes` outputs (model's "dino")
+    prototypes: int = 4096
+    student_temp: float = 0.1
+    teacher_temp: float = 0.04
+    teacher_temp_end: float = 0.07
+    teacher_temp_warmup: int = 300
+    centre_momentum: float = 0.9
+    distill_weight: float = 1.0
+    amp_weight: float = 0.1
+    phase_weight: float = 0.1
+    amplitude: str = "magnitude"    # "magnitude" (|X|) | "power" (|X|^2)
+    phase: str = "wrapped"          # "plain" | "wrapped" (cos/sin, respects the wrap at +-pi)
+    koleo_weight: float = 0.1
+    variance_weight: float = 0.0
+    # engine
+    device: str = "auto"            # "auto" | "cpu" | "cuda"
+    amp_dtype: str = "auto"         # "auto" (bf16 on GPU, fp32 on CPU) | "bf16" | "fp32"
+    compile: bool = False
+    fsdp: bool = False              # shard with FSDP instead of DDP (for the large preset)
+    log_every: int = 10
+    diag_every: int = 100
+    diag_batch: int = 64
+    ckpt_every: int = 500
+    progress: bool = True
+    tensorboard: bool = True
+    command: str = ""               # the command line that started the run (for the model card)
+
+    def __post_init__(self) -> None:
+        self.betas = tuple(self.betas)  # JSON round-trips tuples as lists
+        choices = {
+            "recipe": RECIPES, "attention": ("dense", "local", "flex"),
+            "optimizer": ("adam", "adamw"), "distill_mode": ("token", "pooled", "mixed"),
+            "amplitude": ("magnitude", "power"), "phase": ("plain", "wrapped"),
+            "device": ("auto", "cpu", "cuda"), "amp_dtype": ("auto", "bf16", "fp32"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}={getattr(self, name)!r} is not one of {sorted(allowed)}")
+        for name in ("steps", "batch_size", "grad_accum", "window", "prototypes", "diag_batch"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("aligned_fraction", "modality_drop", "momentum", "momentum_end"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        for name in ("distill_weight", "amp_weight", "phase_weight", "koleo_weight",
+                     "variance_weight", "lr", "min_lr", "weight_decay", "weight_decay_end"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    @classmethod
+    def for_recipe(cls, recipe: str = "default", **overrides: Any) -> PretrainConfig:
+        """The recipe's settings, then ``overrides`` on top."""
+        if recipe not in RECIPES:
+            raise ValueError(f"unknown recipe {recipe!r}; choose one of {sorted(RECIPES)}")
+        return cls(**{**RECIPES[recipe], **overrides, "recipe": recipe})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PretrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown PretrainConfig fields: {unknown}")
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> PretrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def save(self, path: str | Path) -> None:
+        from qualityfm.train.checkpoint import atomic_write_text
+
+        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+# Settings that may change between an interrupted run and its resumption without changing maths.
+RESUMABLE_FIELDS = frozenset(
+    {"out", "store", "steps", "workers", "log_every", "diag_every", "ckpt_every", "progress",
+     "tensorboard", "command", "device", "compile"}
+)

@@ -1,0 +1,537 @@
+"""The self-distillation pre-training loop: one CPU to many GPUs (``torchrun``).
+
+One optimizer step reads as three steps (I-JEPA): the teacher encodes the high-quality window
+without gradient; the student's outputs on the low-quality window give the loss; after the
+optimizer step the teacher follows the student by EMA.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+from qualityfm.losses import DistillationLoss, KoLeoLoss, SpectralLoss, VarianceLoss
+from qualityfm.model import QualityFM, QualityFMConfig
+from qualityfm.train.checkpoint import (
+    CHECKPOINT_NAME,
+    atomic_write_text,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from qualityfm.train.config import RESUMABLE_FIELDS, PretrainConfig
+from qualityfm.train.diagnostics import collapse_diagnostics
+from qualityfm.train.ema import ema_tensors, ema_update
+from qualityfm.train.schedules import Schedules, scaled_lr
+
+LOG_NAME = "log.jsonl"
+CONFIG_NAME = "config.json"
+SUMMARY_NAME = "summary.json"
+_HEAD_ON = {"token": "tokens", "mixed": "tokens", "pooled": "pooled"}
+
+
+# ----------------------------------------------------------------------------- set-up
+@dataclass
+class DistEnv:
+    """Where this process sits: rank, world size and device."""
+
+    rank: int
+    world: int
+    local_rank: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world > 1
+
+
+def setup_distributed(device: str = "auto") -> DistEnv:
+    """Join the process group when started by ``torchrun`` (gloo on CPU, NCCL on GPU)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    if use_cuda and not torch.cuda.is_available():
+        raise ValueError("device='cuda' but no CUDA device is available")
+    dev = torch.device(f"cuda:{local_rank}") if use_cuda else torch.device("cpu")
+    if use_cuda:
+        torch.cuda.set_device(dev)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return DistEnv(rank, world, local_rank, dev)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - seeds legacy global users
+    torch.manual_seed(seed)
+
+
+def model_config(cfg: PretrainConfig) -> QualityFMConfig:
+    """The network's config for a pre-training config (preset, overrides, attention, head)."""
+    head = {"head": "dino", "head_on": _HEAD_ON[cfg.distill_mode],
+            "head_prototypes": cfg.prototypes} if cfg.head else {"head": "none"}
+    settings = {"attention": cfg.attention, "window": cfg.window, **head}
+    return QualityFMConfig.preset(cfg.preset, **{**settings, **cfg.model_overrides})
+
+
+def autocast(cfg: PretrainConfig, device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast when asked (``auto``: on GPU only), else a no-op."""
+    use = cfg.amp_dtype == "bf16" or (cfg.amp_dtype == "auto" and device.type == "cuda")
+    if not use:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def build_optimizer(model: QualityFM, cfg: PretrainConfig, lr: float, device: torch.device,
+                    fused: bool = True) -> torch.optim.Optimizer:
+    """AdamW (decoupled decay) or the original's Adam (L2 decay); no decay on biases/norms."""
+    if cfg.optimizer == "adamw":  # fused kernels exist on CPU and GPU
+        return model.configure_optimizer(lr, cfg.weight_decay, cfg.betas, fused=fused or None)
+    decay, no_decay = model.param_groups()
+    groups = [
+        {"params": [p for p in decay if p.requires_grad], "weight_decay": cfg.weight_decay,
+         "name": "decay"},
+        {"params": [p for p in no_decay if p.requires_grad], "weight_decay": 0.0,
+         "name": "no_decay"},
+    ]
+    return torch.optim.Adam(groups, lr=lr, betas=cfg.betas, fused=fused or None)
+
+
+def shard(model: QualityFM) -> None:
+    """FSDP2: shard every transformer block, then the rest; ``encode`` unshards like forward."""
+    from torch.distributed.fsdp import fully_shard, register_fsdp_forward_method
+
+    for trunk in (model.encoder.trunk, model.decoder.trunk):
+        for block in trunk.blocks:
+            fully_shard(block)
+    fully_shard(model)
+    register_fsdp_forward_method(model, "encode")
+
+
+def full_states(student: nn.Module, teacher: nn.Module, optimizer: torch.optim.Optimizer,
+                fsdp: bool) -> dict[str, Any]:
+    """Whole (unsharded) state dicts of both models and the optimizer (collective under FSDP)."""
+    if not fsdp:
+        return {"student": student.state_dict(), "teacher": teacher.state_dict(),
+                "optimizer": optimizer.state_dict()}
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        get_model_state_dict,
+        get_optimizer_state_dict,
+    )
+
+    opts = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    return {"student": get_model_state_dict(student, options=opts),
+            "teacher": get_model_state_dict(teacher, options=opts),
+            "optimizer": get_optimizer_state_dict(student, optimizer, options=opts)}
+
+
+def load_states(student: nn.Module, teacher: nn.Module, optimizer: torch.optim.Optimizer,
+                state: dict[str, Any], fsdp: bool) -> None:
+    """Inverse of :func:`full_states` (every rank reads the whole checkpoint)."""
+    if not fsdp:
+        student.load_state_dict(state["student"])
+        teacher.load_state_dict(state["teacher"])
+        optimizer.load_state_dict(state["optimizer"])
+        return
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        set_model_state_dict,
+        set_optimizer_state_dict,
+    )
+
+    opts = StateDictOptions(full_state_dict=True)
+    set_model_state_dict(student, state["student"], options=opts)
+    set_model_state_dict(teacher, state["teacher"], options=opts)
+    set_optimizer_state_dict(student, optimizer, state["optimizer"], options=opts)
+
+
+# ----------------------------------------------------------------------------- the objective
+class Objective(nn.Module):
+    """Distillation + spectral reconstruction + KoLeo/variance regularisers, weighted.
+
+    Holds the distillation centre (a buffer), so it is checkpointed with the run.
+    """
+
+    def __init__(self, cfg: PretrainConfig, mcfg: QualityFMConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        dim = mcfg.head_prototypes if cfg.head else mcfg.d_model
+        self.distill = DistillationLoss(
+            dim, cfg.student_temp, cfg.teacher_temp, cfg.centre_momentum,
+            pooled=cfg.distill_mode == "pooled",
+        )
+        self.spectral = SpectralLoss(mcfg.n_bins, cfg.amplitude, cfg.phase)
+        self.koleo = KoLeoLoss()
+        self.variance = VarianceLoss()
+
+    @staticmethod
+    def logits(out: dict[str, Tensor]) -> Tensor:
+        """What the distillation compares: head outputs when there is a head, else tokens."""
+        return out.get("proj_tokens", out.get("proj", out["tokens"]))
+
+    def forward(self, s_out: dict[str, Tensor], t_out: dict[str, Tensor],
+                batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        cfg = self.cfg
+        terms: dict[str, Tensor] = {}
+        if cfg.distill_weight > 0:
+            aligned = batch["aligned"] if cfg.distill_mode == "mixed" else None
+            terms["distill"] = self.distill(
+                self.logits(s_out).float(), self.logits(t_out).float(), aligned
+            )
+        if cfg.amp_weight > 0 or cfg.phase_weight > 0:
+            spec = self.spectral(s_out["amp"].float(), s_out["phase"].float(), batch["hi"],
+                                 batch["hi_mask"])
+            terms["amp"], terms["phase"] = spec["amp"], spec["phase"]
+        pooled = s_out["tokens"].float().mean(dim=1)
+        if cfg.koleo_weight > 0:
+            terms["koleo"] = self.koleo(pooled)
+        if cfg.variance_weight > 0:
+            terms["variance"] = self.variance(pooled)
+        weights = {"distill": cfg.distill_weight, "amp": cfg.amp_weight,
+                   "phase": cfg.phase_weight, "koleo": cfg.koleo_weight,
+                   "variance": cfg.variance_weight}
+        loss = sum(weights[k] * v for k, v in terms.items() if weights[k] > 0)
+        if not isinstance(loss, Tensor):
+            raise ValueError("every loss weight is 0: nothing to train")
+        terms["loss"] = loss
+        return terms
+
+    @torch.no_grad()
+    def teacher_probs(self, t_out: dict[str, Tensor]) -> Tensor:
+        """The teacher's centred, sharpened output distributions (for diagnostics)."""
+        t = self.logits(t_out).float()
+        return torch.softmax((t - self.distill.center) / self.distill.teacher_temp, dim=-1)
+
+
+# ----------------------------------------------------------------------------- data
+def make_dataset(cfg: PretrainConfig, env: DistEnv, micro_batch: int) -> Any:
+    """This rank's pair stream (aligned pairs and modality drop are drawn per sample there)."""
+    from qualityfm.data import PairDataset
+
+    return PairDataset(
+        cfg.store, seed=cfg.seed, aligned_fraction=cfg.aligned_fraction,
+        modality_drop=cfg.modality_drop, rank=env.rank, world_size=env.world, drop_last=True,
+        batch_size=micro_batch,
+    )
+
+
+def make_loader(dataset: Any, micro_batch: int, workers: int) -> torch.utils.data.DataLoader:
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=micro_batch, num_workers=workers, drop_last=True,
+        pin_memory=torch.cuda.is_available(),
+    )
+
+
+def diagnostic_batch(store_path: str, n: int, seed: int) -> tuple[Tensor, Tensor]:
+    """A fixed batch of store windows (seeded choice) for the collapse diagnostics."""
+    from qualityfm.data import Store
+
+    store = Store(store_path)
+    if store.n_windows < 2:
+        raise ValueError(f"{store_path}: needs at least 2 windows for diagnostics")
+    rng = np.random.default_rng(seed + 7919)
+    ids = np.sort(rng.choice(store.n_windows, size=min(n, store.n_windows), replace=False))
+    return torch.from_numpy(store.windows(ids)), torch.from_numpy(store.masks[ids].copy())
+
+
+def teacher_forward(teacher: QualityFM, x: Tensor, mask: Tensor) -> dict[str, Tensor]:
+    """What the loss needs of the teacher: tokens and head outputs (its decoder is unused)."""
+    tokens = teacher.encode(x, mask)
+    out = {"tokens": tokens}
+    if teacher.head is not None:
+        if teacher.cfg.head_on in ("pooled", "both"):
+            out["proj"] = teacher.head(tokens.mean(dim=1))
+        if teacher.cfg.head_on in ("tokens", "both"):
+            out["proj_tokens"] = teacher.head(tokens)
+    return out
+
+
+def _to(batch: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+# ----------------------------------------------------------------------------- the run
+class _Log:
+    """JSON lines on rank 0, and TensorBoard when it is installed."""
+
+    def __init__(self, run_dir: Path, enabled: bool, tensorboard: bool, resume_step: int) -> None:
+        self.path = run_dir / LOG_NAME
+        self.enabled = enabled
+        self.tb = None
+        if not enabled:
+            return
+        if resume_step and self.path.exists():  # drop lines after the checkpoint we resume from
+            keep = [ln for ln in self.path.read_text().splitlines()
+                    if ln and json.loads(ln).get("step", 0) <= resume_step]
+            atomic_write_text(self.path, "".join(ln + "\n" for ln in keep))
+        elif not resume_step:
+            self.path.unlink(missing_ok=True)
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(run_dir / "tb"))
+            except ImportError:
+                self.tb = None
+
+    def write(self, record: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.tb is not None:
+            for k, v in record.items():
+                if k != "step" and isinstance(v, (int, float)):
+                    self.tb.add_scalar(k, v, record["step"])
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+def _gather(obj: Any, env: DistEnv) -> list[Any]:
+    if not env.distributed:
+        return [obj]
+    out: list[Any] = [None] * env.world
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def _mean_over_ranks(values: dict[str, float], device: torch.device) -> dict[str, float]:
+    keys = sorted(values)
+    t = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return dict(zip(keys, (t / dist.get_world_size()).tolist(), strict=True))
+
+
+def _unwrap(module: nn.Module) -> nn.Module:
+    module = getattr(module, "_orig_mod", module)
+    return getattr(module, "module", module)
+
+
+def _check_resume(saved: dict[str, Any], cfg: PretrainConfig, path: Path) -> None:
+    current = cfg.to_dict()
+    for key, value in saved.items():
+        if key in RESUMABLE_FIELDS:
+            continue
+        now = current.get(key)
+        if json.loads(json.dumps(now)) != json.loads(json.dumps(value)):
+            raise ValueError(
+                f"{path}: cannot resume, setting {key!r} was {value!r} and is now {now!r}"
+            )
+
+
+def pretrain(cfg: PretrainConfig, resume: bool = False, stop_after: int | None = None
+             ) -> dict[str, Any]:
+    """Pre-train, writing checkpoints, logs and a summary to ``cfg.out``; returns the summary.
+
+    ``resume`` continues exactly from ``cfg.out/last.pt``. ``stop_after`` ends this process
+    after that many optimizer steps in total (a checkpoint is written), as an interruption would.
+    """
+    if not cfg.store:
+        raise ValueError("PretrainConfig.store is empty: give the prepared store folder")
+    env = setup_distributed(cfg.device)
+    run_dir = Path(cfg.out)
+    ckpt_path = run_dir / CHECKPOINT_NAME
+    try:
+        return _run(cfg, env, run_dir, ckpt_path, resume, stop_after)
+    finally:
+        if env.distributed and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resume: bool,
+         stop_after: int | None) -> dict[str, Any]:
+    per_step = env.world * cfg.grad_accum
+    if cfg.batch_size % per_step:
+        raise ValueError(
+            f"batch_size {cfg.batch_size} is not divisible by world size x grad_accum "
+            f"({env.world} x {cfg.grad_accum})"
+        )
+    micro = cfg.batch_size // per_step
+    if micro < 2:
+        raise ValueError(f"micro-batch of {micro} pairs per rank; KoLeo and centring need >= 2")
+    if env.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+
+    seed_everything(cfg.seed)  # identical initial weights on every rank
+    mcfg = model_config(cfg)
+    student = QualityFM(mcfg).to(env.device)
+    teacher = copy.deepcopy(student).requires_grad_(False).eval()
+    objective = Objective(cfg, mcfg).to(env.device)
+    lr = scaled_lr(cfg.lr, cfg.batch_size)
+    schedules = Schedules(
+        total=cfg.steps, lr=lr, min_lr=scaled_lr(cfg.min_lr, cfg.batch_size), warmup=cfg.warmup,
+        weight_decay=cfg.weight_decay, weight_decay_end=cfg.weight_decay_end,
+        momentum=cfg.momentum, momentum_end=cfg.momentum_end, teacher_temp=cfg.teacher_temp,
+        teacher_temp_end=cfg.teacher_temp_end, teacher_temp_warmup=cfg.teacher_temp_warmup,
+    )
+    fsdp = cfg.fsdp and env.distributed
+    if fsdp:
+        shard(student)
+        shard(teacher)
+    optimizer = build_optimizer(student, cfg, lr, env.device, fused=not fsdp)
+    dataset = make_dataset(cfg, env, micro)
+
+    step, seen = 0, 0  # seen: samples of the current epoch this rank has consumed
+    if resume:
+        state = load_checkpoint(ckpt_path)
+        _check_resume(state["config"], cfg, ckpt_path)
+        load_states(student, teacher, optimizer, state, fsdp)
+        objective.load_state_dict(state["objective"])
+        step = int(state["step"])
+        dataset.load_state_dict(state["data"][env.rank])
+        seen = int(state["data"][env.rank]["yielded"])
+    else:
+        seed_everything(cfg.seed + env.rank)  # per-rank streams for dropout and modality drop
+        if env.is_main:
+            cfg.save(run_dir / CONFIG_NAME)
+
+    s_tensors, t_tensors = ema_tensors(student), ema_tensors(teacher)
+    model: nn.Module = student
+    if env.distributed and not fsdp:
+        unused = min(cfg.distill_weight, cfg.amp_weight, cfg.phase_weight) == 0
+        model = nn.parallel.DistributedDataParallel(
+            student, device_ids=[env.local_rank] if env.device.type == "cuda" else None,
+            find_unused_parameters=unused,
+        )
+    fwd_student = torch.compile(model) if cfg.compile else model
+    fwd_teacher = torch.compile(teacher_forward) if cfg.compile else teacher_forward
+
+    diag_x = diag_mask = None
+    if (env.is_main or fsdp) and cfg.diag_every > 0:  # FSDP forwards are collective
+        diag_x, diag_mask = diagnostic_batch(cfg.store, cfg.diag_batch, cfg.seed)
+    log = _Log(run_dir, env.is_main, cfg.tensorboard, step)
+    loader = make_loader(dataset, micro, cfg.workers)
+    batches = iter(loader)  # draws a base seed from torch's RNG: restore the RNG after it
+    if resume:
+        set_rng_state(state["rng"][env.rank])
+    end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
+    bar = None
+    if env.is_main and cfg.progress and end > step:
+        from tqdm import tqdm
+
+        bar = tqdm(total=end, initial=step, unit="step", file=sys.stderr, dynamic_ncols=True)
+
+    def save(at: int) -> None:
+        data_states = _gather(dataset.state_dict(samples_seen=seen), env)
+        rngs = _gather(rng_state(), env)
+        models = full_states(student, teacher, optimizer, fsdp)
+        if env.is_main:
+            save_checkpoint(ckpt_path, {
+                "step": at, **models, "objective": objective.state_dict(),
+                "data": data_states, "rng": rngs, "config": cfg.to_dict(),
+                "model_config": mcfg.to_dict(),
+            })
+
+    last: dict[str, Any] = {}
+    history: list[float] = []
+    window_t, window_pairs = time.perf_counter(), 0
+    student.train()
+    while step < end:
+        values = schedules.at(step)
+        for group in optimizer.param_groups:
+            group["lr"] = values["lr"]
+        QualityFM.set_weight_decay(optimizer, values["weight_decay"])
+        objective.distill.teacher_temp = values["teacher_temp"]
+        sums: dict[str, float] = {}
+        for k in range(cfg.grad_accum):
+            try:
+                batch = next(batches)
+            except StopIteration:  # an epoch of pairs ended: start the next
+                dataset.set_epoch(dataset.epoch + 1)
+                seen, batches = 0, iter(loader)
+                batch = next(batches)
+            seen += micro
+            batch = _to(batch, env.device)
+            sync = k == cfg.grad_accum - 1 or not env.distributed
+            with (contextlib.nullcontext() if sync else model.no_sync()):
+                with autocast(cfg, env.device):
+                    with torch.no_grad():  # 1. teacher forward, no gradient
+                        t_out = fwd_teacher(teacher, batch["hi"], batch["hi_mask"])
+                    s_out = fwd_student(batch["lo"], batch["lo_mask"])  # 2. student, loss
+                    terms = objective(s_out, t_out, batch)
+                (terms["loss"] / cfg.grad_accum).backward()
+            for name, v in terms.items():
+                sums[name] = sums.get(name, 0.0) + float(v.detach()) / cfg.grad_accum
+        if cfg.grad_clip > 0:
+            norm = nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
+            sums["grad_norm"] = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if env.distributed:  # report the global batch's terms, not this rank's share
+            sums = _mean_over_ranks(sums, env.device)
+        if fsdp:  # EMA on the local shards, so both models must be resharded
+            teacher.reshard()
+            student.reshard()
+            t_tensors, s_tensors = ema_tensors(teacher), ema_tensors(student)
+        ema_update(t_tensors, s_tensors, values["momentum"])  # 3. momentum update
+        step += 1
+        window_pairs += cfg.batch_size
+        history.append(sums["loss"])
+        if not math.isfinite(sums["loss"]):
+            raise FloatingPointError(f"loss is {sums['loss']} at step {step}; lower lr")
+
+        if step % cfg.log_every == 0 or step == end:
+            elapsed = time.perf_counter() - window_t
+            last = {"step": step, **sums, **values, "pairs_per_s": window_pairs / elapsed}
+            if diag_x is not None and (step % cfg.diag_every == 0 or step == cfg.steps):
+                last.update(run_diagnostics(teacher, objective, diag_x, diag_mask, cfg,
+                                            env.device))
+            if env.is_main:
+                log.write(last)
+            window_t, window_pairs = time.perf_counter(), 0
+            if bar is not None:
+                bar.set_postfix(loss=f"{sums['loss']:.3f}", pairs_s=f"{last['pairs_per_s']:.1f}")
+        if bar is not None:
+            bar.update(1)
+        if step % cfg.ckpt_every == 0 or step == end:
+            save(step)
+    if bar is not None:
+        bar.close()
+    log.close()
+
+    summary = {"run_dir": str(run_dir), "checkpoint": str(ckpt_path), "step": step,
+               "done": step >= cfg.steps, "last": last, "losses": history,
+               "world_size": env.world, "model_config": mcfg.to_dict()}
+    if env.is_main:
+        atomic_write_text(run_dir / SUMMARY_NAME, json.dumps(
+            {k: v for k, v in summary.items() if k != "losses"}, indent=2) + "\n")
+    return summary
+
+
+@torch.no_grad()
+def run_diagnostics(teacher: nn.Module, objective: Objective, x: Tensor, mask: Tensor,
+                    cfg: PretrainConfig, device: torch.device, chunk: int = 64
+                    ) -> dict[str, float]:
+    """Collapse diagnostics of the teacher on a fixed batch (see ``diagnostics``)."""
+    teacher = _unwrap(teacher)
+    pooled, probs = [], []
+    for i in range(0, x.shape[0], chunk):
+        xb, mb = x[i:i + chunk].to(device), mask[i:i + chunk].to(device)
+        with autocast(cfg, device):
+            out = teacher_forward(teacher, xb, mb)
+        pooled.append(out["tokens"].float().mean(dim=1).cpu())
+        probs.append(objective.teacher_probs(out).float().cpu())
+    return collapse_diagnostics(torch.cat(pooled), torch.cat(probs))

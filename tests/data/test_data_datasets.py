@@ -1,0 +1,165 @@
+"""Streaming datasets: exactly-once over ranks and workers, epochs, resume, aligned pairs."""
+
+from __future__ import annotations
+
+import hashlib
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from qualityfm.data import PairDataset, Store, WindowDataset, prepare
+from qualityfm.data import datasets as ds_module
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, record_writer) -> Store:
+    from qualityfm.signal import WindowConfig
+
+    root = tmp_path_factory.mktemp("ds")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for i in range(4):
+        record_writer(corpus / f"rec{i}.npz", seed=10 + i, ppg=i != 2)
+    prepare(corpus, root / "store", window=WindowConfig(fs=100.0, seconds=20.0), shard_size=6,
+            progress=False)
+    return Store(root / "store")
+
+
+def run_worker(ds, worker: int, workers: int, monkeypatch) -> list:
+    monkeypatch.setattr(ds_module, "get_worker_info",
+                        lambda: SimpleNamespace(num_workers=workers, id=worker))
+    out = list(ds)
+    monkeypatch.setattr(ds_module, "get_worker_info", lambda: None)
+    return out
+
+
+def digest(*arrays: torch.Tensor) -> str:
+    return hashlib.sha1(b"".join(a.numpy().tobytes() for a in arrays)).hexdigest()
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_windows_exactly_once_over_2_ranks_x_2_workers(store, monkeypatch, drop_last):
+    n = store.n_windows
+    seen, per_rank = [], []
+    for rank in range(2):
+        ds = WindowDataset(store, shuffle=True, seed=3, rank=rank, world_size=2,
+                           batch_size=4, drop_last=drop_last)
+        got = [s["index"] for w in range(2) for s in run_worker(ds, w, 2, monkeypatch)]
+        assert sorted(got) == sorted(ds.rank_order().tolist())
+        per_rank.append(len(got))
+        seen += got
+    assert per_rank[0] == per_rank[1] == len(ds)
+    if drop_last:
+        assert len(seen) == len(set(seen)) == 2 * (n // 2)
+    else:
+        assert set(seen) == set(range(n)) and len(seen) == 2 * -(-n // 2)
+
+
+def test_pairs_exactly_once_and_well_formed(store, monkeypatch):
+    want = sorted(digest(torch.from_numpy(store.window(t)[0]), torch.from_numpy(store.window(s)[0]))
+                  for t, s in store.pairs)
+    got, counts = [], []
+    for rank in range(2):
+        ds = PairDataset(store, seed=1, rank=rank, world_size=2, drop_last=True)
+        samples = [s for w in range(2) for s in run_worker(ds, w, 2, monkeypatch)]
+        counts.append(len(samples))
+        got += [digest(s["hi"], s["lo"]) for s in samples]
+    s = samples[0]
+    C, T = len(store.channels), store.n_samples
+    assert s["hi"].dtype == torch.float32 and s["hi"].shape == (C, T) == s["lo"].shape
+    assert s["hi_mask"].dtype == torch.bool and s["lo_mask"].shape == (C,)
+    assert s["aligned"] is False
+    assert counts[0] == counts[1] == store.n_pairs // 2
+    assert len(set(got)) == len(got) and set(got) <= set(want)
+
+
+def test_epochs_reshuffle_and_seed_repeats(store):
+    ds = WindowDataset(store, shuffle=True, seed=0)
+    e0 = [s["index"] for s in ds]
+    ds.set_epoch(1)
+    e1 = [s["index"] for s in ds]
+    assert sorted(e0) == sorted(e1) == list(range(store.n_windows)) and e0 != e1
+    again = WindowDataset(store, shuffle=True, seed=0)
+    again.set_epoch(1)
+    assert [s["index"] for s in again] == e1
+    other = WindowDataset(store, shuffle=True, seed=1)
+    assert [s["index"] for s in other] != e0
+    assert [s["index"] for s in WindowDataset(store)] == list(range(store.n_windows))
+
+
+def test_state_dict_resumes_mid_epoch(store):
+    ds = PairDataset(store, seed=5, aligned_fraction=0.5, aligned_min_level=int(store.levels.max()))
+    ds.set_epoch(2)
+    full = [digest(s["hi"], s["lo"]) for s in ds]
+    it = iter(ds)
+    head = [digest(*(lambda s: (s["hi"], s["lo"]))(next(it))) for _ in range(7)]
+    state = ds.state_dict()
+    assert state == {"epoch": 2, "yielded": 7}
+    fresh = PairDataset(store, seed=5, aligned_fraction=0.5,
+                        aligned_min_level=int(store.levels.max()))
+    fresh.load_state_dict(state)
+    rest = [digest(s["hi"], s["lo"]) for s in fresh]
+    assert head + rest == full
+    fresh.set_epoch(3)  # a new epoch skips nothing
+    assert len(list(fresh)) == len(full)
+
+
+def test_dataloader_workers_consume_the_rank_order(store):
+    ds = WindowDataset(store, shuffle=True, seed=2, rank=1, world_size=2, batch_size=3)
+    loader = DataLoader(ds, batch_size=3, num_workers=2)
+    order = torch.cat([b["index"] for b in loader]).tolist()
+    assert order == ds.rank_order().tolist()
+    ds.load_state_dict(ds.state_dict(samples_seen=6))  # the trainer counted 2 batches
+    rest = torch.cat([b["index"] for b in DataLoader(ds, batch_size=3, num_workers=2)]).tolist()
+    assert rest == order[6:]
+
+
+def test_aligned_pairs_align(store):
+    top = int(store.levels.max())
+
+    def light(x, fs, rng):
+        return x + 0.01 * rng.standard_normal(x.shape)
+
+    ds = PairDataset(store, aligned_fraction=1.0, aligned_min_level=top, corrupt=light)
+    samples = list(ds)
+    assert samples and all(s["aligned"] for s in samples)
+    good_ids = np.flatnonzero(store.levels >= top)
+    good = {digest(torch.from_numpy(store.window(i)[0])) for i in good_ids}
+    for s in samples:
+        assert digest(s["hi"]) in good  # the teacher reads a good window
+        assert torch.equal(s["hi_mask"], s["lo_mask"])
+        m = s["hi_mask"]
+        assert 0 < (s["lo"][m] - s["hi"][m]).abs().max() < 0.15  # same signal, slightly corrupted
+    # The default corruption: realistic artifacts, repeatable per (seed, epoch, item).
+    real = PairDataset(store, aligned_fraction=1.0, aligned_min_level=top, shuffle=False)
+    a, b = next(iter(real)), next(iter(real))
+    assert torch.equal(a["lo"], b["lo"]) and not torch.equal(a["lo"], a["hi"])
+    assert a["lo"].abs().max() <= 1.0
+    mixed = PairDataset(store, aligned_fraction=0.5, aligned_min_level=top, corrupt=light)
+    frac = np.mean([s["aligned"] for s in mixed])
+    assert 0.2 < frac < 0.8
+
+
+def test_modality_drop_masks_one_student_channel(store):
+    ds = PairDataset(store, modality_drop=1.0, shuffle=False)
+    both = store.masks.all(axis=1)
+    for (t, s), sample in zip(store.pairs, ds, strict=True):
+        assert torch.equal(sample["hi_mask"], torch.from_numpy(store.masks[t]))
+        if both[s]:
+            assert int(sample["lo_mask"].sum()) == 1
+            dropped = int(torch.nonzero(~sample["lo_mask"])[0, 0])
+            assert torch.all(sample["lo"][dropped] == 0)
+        else:
+            assert torch.equal(sample["lo_mask"], torch.from_numpy(store.masks[s]))
+
+
+def test_bad_settings(store):
+    with pytest.raises(ValueError, match="no window of level"):
+        PairDataset(store, aligned_fraction=0.5, aligned_min_level=9)
+    with pytest.raises(ValueError, match="aligned_fraction"):
+        PairDataset(store, aligned_fraction=1.5)
+    with pytest.raises(ValueError, match="rank"):
+        WindowDataset(store, rank=2, world_size=2)

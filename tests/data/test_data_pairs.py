@@ -1,0 +1,88 @@
+"""Pair mining rules on hand-made level sequences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qualityfm.data.pairs import PairConfig, mine_pairs
+
+
+def as_set(pairs: np.ndarray) -> set[tuple[int, int]]:
+    return {(int(t), int(s)) for t, s in pairs}
+
+
+def test_better_window_is_teacher_and_equal_levels_never_pair():
+    levels = np.array([4, 1, 1, 3])
+    pairs = mine_pairs(levels)
+    assert pairs.dtype == np.int64 and pairs.shape[1] == 2
+    assert as_set(pairs) == {(0, 1), (0, 2), (0, 3), (3, 1), (3, 2)}
+    assert np.all(levels[pairs[:, 0]] > levels[pairs[:, 1]])
+
+
+def test_distance_limits_in_window_slots():
+    levels = np.array([4] + [0] * 11)  # window 0 is better than all others
+    pairs = mine_pairs(levels)
+    assert sorted(s for _, s in as_set(pairs)) == list(range(1, 10))  # 1..9 apart only
+    near = mine_pairs(levels, cfg=PairConfig(min_distance=2, max_distance=3))
+    assert as_set(near) == {(0, 2), (0, 3)}
+
+
+def test_level_gap_setting():
+    levels = np.array([4, 3, 1])
+    assert as_set(mine_pairs(levels, cfg=PairConfig(min_level_gap=2))) == {(0, 2), (1, 2)}
+    assert as_set(mine_pairs(levels, cfg=PairConfig(min_level_gap=3))) == {(0, 2)}
+
+
+def test_gaps_from_rejected_windows_count_as_distance():
+    levels = np.array([4, 0, 0])
+    slots = np.array([0, 9, 10])  # window 2 is 10 slots (300 s) after window 0
+    assert as_set(mine_pairs(levels, slots)) == {(0, 1)}
+
+
+def test_a_window_may_be_in_many_pairs_and_output_is_sorted():
+    levels = np.array([0, 2, 0, 2, 0])
+    pairs = mine_pairs(levels)
+    counts = np.bincount(pairs.ravel(), minlength=5)
+    assert counts[1] == 3 and counts[3] == 3
+    first = np.minimum(pairs[:, 0], pairs[:, 1])
+    assert np.all(np.diff(first) >= 0)
+
+
+def test_degenerate_inputs():
+    assert mine_pairs(np.array([], dtype=np.int8)).shape == (0, 2)
+    assert mine_pairs(np.array([3])).shape == (0, 2)
+    assert mine_pairs(np.full(20, 2)).shape == (0, 2)
+
+
+def test_matches_brute_force_on_random_levels():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        n = int(rng.integers(0, 40))
+        slots = np.sort(rng.choice(60, size=n, replace=False))
+        levels = rng.integers(0, 5, n)
+        cfg = PairConfig(min_distance=int(rng.integers(1, 3)),
+                         max_distance=int(rng.integers(3, 10)),
+                         min_level_gap=int(rng.integers(1, 3)))
+        want = set()
+        for i in range(n):
+            for j in range(i + 1, n):
+                d = slots[j] - slots[i]
+                if cfg.min_distance <= d <= cfg.max_distance and \
+                        abs(levels[i] - levels[j]) >= cfg.min_level_gap:
+                    want.add((i, j) if levels[i] > levels[j] else (j, i))
+        assert as_set(mine_pairs(levels, slots, cfg)) == want
+
+
+@pytest.mark.parametrize("kwargs", [dict(min_distance=0), dict(min_distance=5, max_distance=4),
+                                    dict(min_level_gap=0)])
+def test_bad_config(kwargs):
+    with pytest.raises(ValueError):
+        PairConfig(**kwargs)
+
+
+def test_bad_slots():
+    with pytest.raises(ValueError, match="increasing"):
+        mine_pairs(np.array([1, 2]), np.array([3, 3]))
+    with pytest.raises(ValueError, match="shape"):
+        mine_pairs(np.array([1, 2]), np.array([3]))

@@ -1,0 +1,128 @@
+"""prepare: skipped records, determinism over workers, resume after interruption, real records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import shared_path
+from qualityfm.data import Store, prepare, stable_part
+from qualityfm.data.prepare import JOURNAL, expand_inputs
+
+
+def files_digest(folder: Path) -> dict[str, str]:
+    """Every file of a store folder (recursively) and a hash of its bytes."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_bad_records_are_skipped_and_the_rest_written(synth_dir, small_window, tmp_path):
+    summary = prepare(synth_dir, tmp_path / "s", window=small_window, progress=False)
+    reasons = {Path(s["record"]).name: s["reason"] for s in summary["skipped"]}
+    assert set(reasons) == {"broken.npz", "short.npz"}
+    assert "broken.npz" in reasons["broken.npz"] and "corrupt" in reasons["broken.npz"]
+    assert "shorter than one window" in reasons["short.npz"]
+    assert summary["n_records"] == 5 and summary["n_windows"] == 50
+    assert summary["n_pairs"] > 0 and sum(summary["levels"].values()) == 50
+    assert not (tmp_path / "s" / JOURNAL).exists()
+    assert sorted(p.name for p in (tmp_path / "s").glob("pairs*")) == ["pairs.npy"]
+
+
+def test_workers_give_the_same_store(synth_dir, small_window, tmp_path):
+    prepare(synth_dir, tmp_path / "w1", window=small_window, shard_size=8, progress=False)
+    prepare(synth_dir, tmp_path / "w2", window=small_window, shard_size=8, workers=2,
+            progress=False)
+    d1, d2 = files_digest(tmp_path / "w1"), files_digest(tmp_path / "w2")
+    assert len(d1) == 2 * 7 + 2  # 50 windows in 7 shards (x, index), pairs.npy, meta.json
+    assert d1 == d2
+
+
+class Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("stop_after", [1, 4])
+def test_resume_after_interruption_equals_uninterrupted(synth_dir, small_window, tmp_path,
+                                                        stop_after):
+    kw = dict(window=small_window, shard_size=7, progress=False)
+    prepare(synth_dir, tmp_path / "full", **kw)
+    calls = []
+
+    def crash(state):
+        calls.append(state)
+        if len(calls) == stop_after:
+            raise Interrupt
+
+    out = tmp_path / "resumed"
+    with pytest.raises(Interrupt):
+        prepare(synth_dir, out, on_shard=crash, **kw)
+    assert (out / JOURNAL).exists() and not (out / "meta.json").exists()
+    with pytest.raises(FileNotFoundError):
+        Store(out)  # an unfinished store is not a store
+    # Leftovers of a crash after the journal point: a stray temp file and a newer shard.
+    (out / ".shard-000099.x.npy.abc.tmp").write_bytes(b"partial")
+    (out / "shard-000099.x.npy").write_bytes(b"stale")
+    journal = json.loads((out / JOURNAL).read_text())
+    assert journal["records_done"] < 7
+    assert journal["n_written"] % 7 == 0 and journal["n_written"] >= 7 * stop_after
+    resumed_calls = []
+    summary = prepare(synth_dir, out, on_shard=resumed_calls.append, **kw)
+    assert resumed_calls[0]["n_written"] > journal["n_written"]  # it did not start over
+    assert files_digest(out) == files_digest(tmp_path / "full")
+    assert summary["n_windows"] == 50
+
+
+def test_existing_store_is_kept_or_refused(synth_dir, small_window, tmp_path):
+    out = tmp_path / "s"
+    first = prepare(synth_dir, out, window=small_window, progress=False)
+    before = files_digest(out)
+    again = prepare(synth_dir, out, window=small_window, progress=False)
+    assert again["n_windows"] == first["n_windows"] and files_digest(out) == before
+    other = type(small_window)(fs=100.0, seconds=20.0, normalization="joint")
+    with pytest.raises(ValueError, match="other settings"):
+        prepare(synth_dir, out, window=other, progress=False)
+    prepare(synth_dir, out, window=other, overwrite=True, progress=False)
+    assert Store(out).meta["normalization"] == "joint"
+
+
+def test_shards_partition_the_records(synth_dir):
+    keys = [k for k, _ in expand_inputs([synth_dir])]
+    assert keys == sorted(keys) and keys[0].startswith("corpus/")
+    parts = [stable_part(k, 3) for k in keys]
+    assert parts == [stable_part(k, 3) for k in keys] and set(parts) <= {0, 1, 2}
+    # Known value: the part must not depend on the process (no Python hash()).
+    assert stable_part("corpus/rec0.npz", 1000) == int(
+        hashlib.sha1(b"corpus/rec0.npz").hexdigest()[:16], 16) % 1000
+
+
+def test_bad_arguments(synth_dir, tmp_path):
+    with pytest.raises(ValueError, match="shard"):
+        prepare(synth_dir, tmp_path / "x", shard=(2, 2), progress=False)
+    with pytest.raises(ValueError, match="workers"):
+        prepare(synth_dir, tmp_path / "x", workers=0, progress=False)
+
+
+def test_prepare_real_vt_records(tmp_path):
+    vt = shared_path("physionet2015_vt")
+    names = ["v100s", "v101l", "v102s", "v111l"]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "v999s.hea").write_text("v999s 2 250 75000\nv999s.mat 16+24 200/mV 16 0 0 0 0 II\n"
+                                   "v999s.mat 16+24 100/NU 16 0 0 0 0 PLETH\n")
+    inputs = [vt / f"{n}.hea" for n in names] + [bad]
+    summary = prepare(inputs, tmp_path / "vt", workers=2, progress=False)
+    assert [Path(s["record"]).name for s in summary["skipped"]] == ["v999s.hea"]
+    assert "missing" in summary["skipped"][0]["reason"]
+    store = Store(tmp_path / "vt")
+    assert store.n_records == 4 and sorted(set(store.index["record_id"])) == names
+    per_record = {n: int((store.index["record_id"] == n).sum()) for n in names}
+    assert all(1 <= v <= 11 for v in per_record.values())  # 300 or 330 s of 30-s windows
+    assert store.n_samples == 9000 and store.channels == ("ppg", "ecg_ii")
+    x = store.windows(np.arange(store.n_windows))
+    assert x.shape == (store.n_windows, 2, 9000)
+    assert np.abs(x).max() <= 1.0 and np.isfinite(x).all()
+    assert np.all(np.abs(x[~store.masks]) == 0)

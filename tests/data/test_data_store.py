@@ -1,0 +1,145 @@
+"""Shard store: encoding, writer, atomic writes, reading one store or several parts as one."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from qualityfm.data import Store, prepare, store_info
+from qualityfm.data.store import (
+    ShardWriter,
+    decode_windows,
+    encode_windows,
+    index_dtype,
+    save_npy,
+    shard_name,
+)
+
+
+def test_encode_decode_precision():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (5, 2, 300)).astype(np.float32)
+    x[1, 0] = 0.0  # an absent channel
+    f16, scale = encode_windows(x, "float16")
+    assert f16.dtype == np.float16 and scale is None
+    np.testing.assert_allclose(decode_windows(f16, None), x, atol=1e-3)
+    i16, scale = encode_windows(x * 50, "int16")
+    assert i16.dtype == np.int16 and scale.shape == (5, 2)
+    np.testing.assert_allclose(decode_windows(i16, scale), x * 50, atol=50 * 2 / 32767)
+    assert np.all(decode_windows(i16, scale)[1, 0] == 0)
+    with pytest.raises(ValueError, match="dtype"):
+        encode_windows(x, "float64")
+
+
+def test_writer_fills_fixed_size_shards(tmp_path):
+    w = ShardWriter(tmp_path, 2, 8, shard_size=4)
+    x = np.arange(10 * 2 * 8, dtype=np.float32).reshape(10, 2, 8) / 200
+    rows = np.zeros(10, index_dtype(2))
+    rows["start"] = np.arange(10)
+    assert w.append(x[:3], rows[:3]) == []
+    assert w.append(x[3:], rows[3:]) == [0, 1]
+    assert w.n_written == 8 and w.n_total == 10
+    assert w.finish() == 3
+    sizes = [len(np.load(tmp_path / shard_name(s, "x"))) for s in range(3)]
+    assert sizes == [4, 4, 2]
+    idx = np.load(tmp_path / shard_name(2, "index"))
+    assert idx["window_id"].tolist() == [8, 9] and idx["start"].tolist() == [8.0, 9.0]
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*"))
+    with pytest.raises(ValueError, match="do not fit"):
+        w.append(np.zeros((1, 3, 8), np.float32), rows[:1])
+
+
+def test_atomic_write_leaves_old_file_and_no_partial(tmp_path, monkeypatch):
+    target = tmp_path / "a.npy"
+    save_npy(target, np.arange(3))
+
+    def broken_save(f, arr, allow_pickle=False):
+        f.write(b"\x93NUMPY half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        save_npy(target, np.arange(100))
+    monkeypatch.undo()
+    assert np.load(target).tolist() == [0, 1, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy"]
+
+
+def test_prepare_round_trip(synth_dir, small_window, tmp_path):
+    from qualityfm.io import read_record
+    from qualityfm.quality import score_windows
+    from qualityfm.signal import make_windows, normalize
+
+    out = tmp_path / "store"
+    prepare(synth_dir, out, window=small_window, shard_size=7, progress=False)
+    store = Store(out)
+    index = store.index
+    assert store.n_windows == len(index) == int(json.loads((out / "meta.json").read_text())
+                                                 ["n_windows"])
+    assert index["window_id"].tolist() == list(range(store.n_windows))
+    rec = read_record(synth_dir / "rec3.npz")  # the record without PPG
+    w = make_windows(rec, small_window)
+    rows = np.flatnonzero(index["record_id"] == "rec3")
+    assert len(rows) == len(w) == 10
+    assert np.all(index["source"][rows] == str((synth_dir / "rec3.npz").resolve()))
+    np.testing.assert_array_equal(index["start"][rows], w.start)
+    np.testing.assert_array_equal(index["mask"][rows], w.mask)
+    assert not index["mask"][rows][:, 0].any()  # PPG absent everywhere
+    s = score_windows(w.x, w.mask, small_window.fs, small_window.channels)
+    np.testing.assert_array_equal(index["level"][rows], s.level)
+    np.testing.assert_allclose(index["q"][rows], s.q, rtol=1e-6)
+    want = normalize(w.x, w.mask, "channel")
+    got = store.windows(rows)
+    np.testing.assert_allclose(got, want, atol=1e-3)  # float16: 11-bit mantissa on [-1, 1]
+    assert np.array_equal(store.masks[rows], w.mask)
+    pairs = store.pairs
+    assert pairs.dtype == np.int64 and len(pairs) == store.n_pairs > 0
+    lv = store.levels
+    assert np.all(lv[pairs[:, 0]] > lv[pairs[:, 1]])
+    assert np.all(index["record"][pairs[:, 0]] == index["record"][pairs[:, 1]])
+    info = store_info(out)
+    assert sum(info["levels"].values()) == info["n_windows"] == store.n_windows
+    assert info["n_records"] == 5 and info["parts"] == ["."]
+
+
+def test_int16_store(synth_dir, small_window, tmp_path):
+    prepare(synth_dir, tmp_path / "f", window=small_window, progress=False)
+    f16 = Store(tmp_path / "f")
+    prepare(synth_dir, tmp_path / "i", window=small_window, dtype="int16", progress=False)
+    i16 = Store(tmp_path / "i")
+    assert (tmp_path / "i" / shard_name(0, "scale")).exists()
+    ids = np.arange(0, i16.n_windows, 5)
+    np.testing.assert_allclose(i16.windows(ids), f16.windows(ids), atol=2e-3)
+
+
+def test_parts_read_as_one(synth_dir, small_window, tmp_path):
+    whole = tmp_path / "whole"
+    prepare(synth_dir, whole, window=small_window, progress=False)
+    split = tmp_path / "split"
+    for k in range(2):
+        prepare(synth_dir, split, shard=(k, 2), window=small_window, progress=False)
+    a, b = Store(whole), Store(split)
+    assert [p.folder.name for p in b.parts] == ["part-0-of-2", "part-1-of-2"]
+    assert b.n_windows == a.n_windows and b.n_pairs == a.n_pairs and b.n_records == a.n_records
+    assert b.index["window_id"].tolist() == list(range(b.n_windows))
+    assert sorted(s["record"] for s in b.skipped) == sorted(s["record"] for s in a.skipped)
+    # The same windows and pairs, named by (source, start) instead of ids.
+    def named(store):
+        key = [f"{s}@{t}" for s, t in zip(store.index["source"], store.index["start"],
+                                           strict=True)]
+        return {(key[t], key[s]) for t, s in store.pairs}, key
+
+    pa, ka = named(a)
+    pb, kb = named(b)
+    assert pa == pb
+    j = kb.index(ka[3])
+    np.testing.assert_array_equal(b.window(j)[0], a.window(3)[0])
+    info = store_info(split)
+    assert info["parts"] == ["part-0-of-2", "part-1-of-2"] and info["n_pairs"] == a.n_pairs
+
+
+def test_not_a_store(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a store"):
+        Store(tmp_path)

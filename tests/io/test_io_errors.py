@@ -1,0 +1,94 @@
+"""Bad input: every fault is a RecordError that names the file and the fault."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from helpers import shared_path
+from qualityfm.io import RecordError, read_record
+
+
+def _copy(src: Path, dst: Path, signal_bytes: int | None = None) -> Path:
+    """Copy a WFDB header and its signal files into ``dst``, cutting them to ``signal_bytes``."""
+    for file in src.parent.glob(f"{src.stem}.*"):
+        data = file.read_bytes()
+        if file.suffix != ".hea" and signal_bytes is not None:
+            data = data[:signal_bytes]
+        (dst / file.name).write_bytes(data)
+    return dst / src.name
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(RecordError, match=r"nothere\.hea: no such file"):
+        read_record(tmp_path / "nothere.hea")
+
+
+def test_missing_signal_file(tmp_path: Path) -> None:
+    hea = shutil.copy(shared_path("physionet2015_vt", "v100s.hea"), tmp_path)
+    with pytest.raises(RecordError, match=r"v100s\.hea: missing signal file"):
+        read_record(hea)
+
+
+@pytest.mark.parametrize(
+    "parts", [("physionet2015_vt", "v100s.hea"), ("nstdb", "ma.hea"),
+              ("physionet2015_icu", "icu0002.hea"), ("cinc2017_af", "A00001.hea")]
+)
+def test_truncated_signal_file(tmp_path: Path, parts: tuple[str, str]) -> None:
+    hea = _copy(shared_path(*parts), tmp_path, signal_bytes=10000)
+    with pytest.raises(RecordError, match=rf"{parts[1]}: truncated or corrupt signal file"):
+        read_record(hea)
+    if parts[0] != "cinc2017_af":  # the part still on disk reads fine
+        assert len(read_record(hea, stop=1.0).signals) > 0
+
+
+def test_corrupt_signal_file(tmp_path: Path) -> None:
+    hea = _copy(shared_path("physionet2015_icu", "icu0005.hea"), tmp_path)
+    dat = tmp_path / "icu0005.dat"
+    data = bytearray(dat.read_bytes())
+    data[: len(data) // 2] = bytes(len(data) // 2)  # zero the FLAC stream's start
+    dat.write_bytes(bytes(data))
+    with pytest.raises(RecordError, match=r"icu0005\.hea: truncated or corrupt signal file"):
+        read_record(hea)
+
+
+def test_corrupt_header(tmp_path: Path) -> None:
+    hea = _copy(shared_path("physionet2015_vt", "v100s.hea"), tmp_path)
+    hea.write_text("v100s four 250 75000\nv100s.mat 16+24 2264/mV 16 0 669 8945 0 II\n")
+    with pytest.raises(RecordError, match=r"v100s\.hea: corrupt WFDB header"):
+        read_record(hea)
+
+
+def test_empty_records(tmp_path: Path) -> None:
+    (tmp_path / "empty.hea").write_text("empty 0 250 0\n")
+    with pytest.raises(RecordError, match=r"empty\.hea: empty record"):
+        read_record(tmp_path / "empty.hea")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(RecordError, match=r"empty\.csv: empty record"):
+        read_record(tmp_path / "empty.csv")
+    (tmp_path / "head.csv").write_text("Time [s], PLETH\n")
+    with pytest.raises(RecordError, match=r"head\.csv: empty record"):
+        read_record(tmp_path / "head.csv")
+
+
+def test_corrupt_csv_npy_npz_vital(tmp_path: Path) -> None:
+    (tmp_path / "text.csv").write_text("Time [s], PLETH\n0,1\n0.01,abc\n")
+    with pytest.raises(RecordError, match=r"text\.csv: corrupt CSV"):
+        read_record(tmp_path / "text.csv")
+    for name in ("bad.npy", "bad.npz", "bad.vital"):
+        (tmp_path / name).write_bytes(b"not a real file" * 10)
+        with pytest.raises(RecordError, match=rf"bad\{name[3:]}: .*corrupt"):
+            read_record(tmp_path / name, fs=100.0, channel_names=["ppg"]
+                        if name.endswith(".npy") else None)
+
+
+def test_unsupported_suffix_and_span_outside(tmp_path: Path) -> None:
+    (tmp_path / "x.edf").write_text("x")
+    with pytest.raises(RecordError, match=r"x\.edf: unsupported file type"):
+        read_record(tmp_path / "x.edf")
+    with pytest.raises(RecordError, match=r"v100s\.hea: span 400"):
+        read_record(shared_path("physionet2015_vt", "v100s.hea"), start=400)
+    with pytest.raises(RecordError, match=r"v100s\.hea: stop=5"):
+        read_record(shared_path("physionet2015_vt", "v100s.hea"), start=10, stop=5)

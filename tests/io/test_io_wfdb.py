@@ -1,0 +1,167 @@
+"""WFDB records of every dataset in ../shared/data: names, rates, units, labels, lengths."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from helpers import shared_path
+from qualityfm.io import Record, RecordError, read_record
+
+
+def _check_ecg_mv(rec: Record, ch: str) -> None:
+    assert rec.units[ch] == "mV"
+    x = rec.signals[ch]
+    assert x.dtype == np.float32
+    spread = np.nanpercentile(x, 99) - np.nanpercentile(x, 1)
+    assert 0.1 < spread < 20, f"{ch} spread {spread} mV is not an ECG in mV"
+
+
+def _check_abp_mmhg(rec: Record) -> None:
+    assert rec.units["abp"] == "mmHg"
+    med = float(np.nanmedian(rec.signals["abp"]))
+    assert 30 < med < 200, f"median ABP {med} mmHg is not physiological"
+
+
+def test_vt_record_channels_labels_and_length() -> None:
+    rec = read_record(shared_path("physionet2015_vt", "v100s.hea"))
+    assert rec.record_id == "v100s" and rec.patient_id == "v100s"
+    assert rec.channels == ["ecg_ii", "ecg_v", "ppg", "resp"]
+    assert set(rec.fs.values()) == {250.0}
+    assert {len(x) for x in rec.signals.values()} == {75000}
+    assert rec.units["ppg"] == "NU"
+    assert rec.labels == {"alarm_type": "Ventricular_Tachycardia", "alarm_true": False}
+    assert rec.events == {"alarm": 300.0}
+    _check_ecg_mv(rec, "ecg_ii")
+
+
+def test_vt_long_record_with_abp() -> None:
+    folder = shared_path("physionet2015_vt")
+    rec = read_record(folder / "v217l.hea", channels=["abp", "ecg_ii"])
+    assert rec.duration() == pytest.approx(330.0)
+    assert rec.fs == {"abp": 250.0, "ecg_ii": 250.0}
+    _check_abp_mmhg(rec)
+    _check_ecg_mv(rec, "ecg_ii")
+    with open(folder / "alarms.csv") as f:
+        rows = {r["record"]: r["label"] for r in csv.DictReader(f)}
+    truth = read_record(folder / "v217l.hea", channels=[])
+    assert truth.signals == {}
+    assert truth.labels["alarm_true"] is (rows["v217l"] == "true")
+
+
+def test_vt_all_headers_54_true_152_false() -> None:
+    folder = shared_path("physionet2015_vt")
+    heads = sorted(folder.glob("*.hea"))
+    assert len(heads) == 206
+    labels = [read_record(h, channels=[]).labels for h in heads]
+    assert {lab["alarm_type"] for lab in labels} == {"Ventricular_Tachycardia"}
+    true = sum(lab["alarm_true"] for lab in labels)
+    assert (true, len(labels) - true) == (54, 152)
+
+
+def test_span_read_equals_slice_of_full_read() -> None:
+    path = shared_path("physionet2015_vt", "v100s.hea")
+    full = read_record(path)
+    part = read_record(path, start=12.5, stop=20.0, channels=["ppg", "ecg_ii"])
+    assert part.channels == ["ppg", "ecg_ii"]
+    assert part.start_time == 12.5
+    assert part.events["alarm"] == pytest.approx(287.5)
+    for ch in part.channels:
+        np.testing.assert_array_equal(part.signals[ch], full.signals[ch][3125:5000])
+
+
+def test_icu_flac_format_516() -> None:
+    rec = read_record(shared_path("physionet2015_icu", "icu0002.hea"))
+    assert rec.channels == ["ecg_ii", "ppg"]
+    assert rec.fs == {"ecg_ii": 250.0, "ppg": 250.0}
+    assert len(rec.signals["ecg_ii"]) == 82500
+    assert rec.labels == {} and rec.events == {}
+    _check_ecg_mv(rec, "ecg_ii")
+    part = read_record(shared_path("physionet2015_icu", "icu0002.hea"), start=100, stop=101)
+    np.testing.assert_array_equal(part.signals["ppg"], rec.signals["ppg"][25000:25250])
+
+
+def test_icu_record_with_abp() -> None:
+    folder = shared_path("physionet2015_icu")
+    hea = next(h for h in sorted(folder.glob("*.hea")) if "ABP" in h.read_text())
+    rec = read_record(hea, channels=["abp", "ppg", "ecg_ii"])
+    _check_abp_mmhg(rec)
+
+
+def test_cinc2017_rhythm_from_reference_and_single_lead() -> None:
+    folder = shared_path("cinc2017_af")
+    rec = read_record(folder / "A00001.hea")
+    assert rec.channels == ["ecg"] and rec.fs == {"ecg": 300.0} and rec.units == {"ecg": "mV"}
+    assert len(rec.signals["ecg"]) == 9000
+    assert rec.labels == {"rhythm": "N"}
+    assert read_record(folder / "A00004.hea", channels=[]).labels == {"rhythm": "A"}
+    _check_ecg_mv(rec, "ecg")
+
+
+def test_nstdb_format_212() -> None:
+    rec = read_record(shared_path("nstdb", "bw.hea"), start=60, stop=70)
+    assert rec.channels == ["noise1", "noise2"]
+    assert rec.fs == {"noise1": 360.0, "noise2": 360.0}
+    assert len(rec.signals["noise1"]) == 3600 and rec.start_time == 60.0
+
+
+def test_multisegment_multifrequency_041s() -> None:
+    path = shared_path("wfdb_samples", "041s", "041s.hea")
+    rec = read_record(path)
+    assert rec.channels == ["ecg_iii", "ecg_i", "ecg_v", "abp", "pap", "ppg", "resp"]
+    assert rec.fs["ecg_iii"] == 500.0 and rec.fs["abp"] == 125.0
+    assert len(rec.signals["ecg_i"]) == 8000 and len(rec.signals["abp"]) == 2000
+    assert rec.duration() == pytest.approx(16.0)
+    assert rec.units["ppg"] == "NU"  # the header states no unit: not WFDB's default mV
+    _check_abp_mmhg(rec)
+    part = read_record(path, start=7.0, stop=9.0, channels=["ecg_v", "abp"])  # crosses segments
+    np.testing.assert_array_equal(part.signals["ecg_v"], rec.signals["ecg_v"][3500:4500])
+    np.testing.assert_array_equal(part.signals["abp"], rec.signals["abp"][875:1125])
+
+
+def test_03700181_mcl1_abp_resp() -> None:
+    rec = read_record(shared_path("wfdb_samples", "03700181.hea"), stop=60)
+    assert rec.channels == ["ecg_mcl", "abp", "resp"]
+    assert rec.fs == {"ecg_mcl": 500.0, "abp": 125.0, "resp": 125.0}
+    assert len(rec.signals["ecg_mcl"]) == 30000 and len(rec.signals["resp"]) == 7500
+    _check_abp_mmhg(rec)
+    _check_ecg_mv(rec, "ecg_mcl")
+
+
+def test_mixedsignals_flac_multifrequency() -> None:
+    rec = read_record(shared_path("wfdb_samples", "mixedsignals.hea"))
+    assert rec.channels == ["ecg_ii", "ecg_iii", "ecg_v", "abp", "ppg", "resp"]
+    assert rec.fs["ecg_ii"] == pytest.approx(249.89)
+    assert rec.fs["abp"] == pytest.approx(124.945)
+    assert rec.fs["resp"] == pytest.approx(62.4725)
+    assert rec.units == {"ecg_ii": "mV", "ecg_iii": "mV", "ecg_v": "mV", "abp": "mmHg",
+                         "ppg": "NU", "resp": "Ohm"}
+    assert len(rec.signals["ecg_ii"]) == 4 * len(rec.signals["resp"]) == 57600
+
+
+def test_mimic_pieces_format_80_and_patient_folder() -> None:
+    one = read_record(shared_path("wfdb_samples", "p000878_partial", "3269321_0001.hea"))
+    two = read_record(shared_path("wfdb_samples", "p000878_partial", "3269321_0002.hea"))
+    assert one.channels == ["ppg"] and two.channels == ["ecg_ii", "ppg"]
+    assert one.fs == {"ppg": 125.0} and len(one.signals["ppg"]) == 2000
+    assert len(two.signals["ecg_ii"]) == 1750 and two.units["ecg_ii"] == "mV"
+    assert one.patient_id == two.patient_id == "p000878"
+
+
+def test_a103l_challenge2015_asystole() -> None:
+    rec = read_record(shared_path("wfdb_samples", "a103l.hea"), channels=["ecg_ii", "ppg"])
+    assert rec.labels == {"alarm_type": "Asystole", "alarm_true": False}
+    assert len(rec.signals["ppg"]) == 82500
+
+
+def test_unknown_channel_names_file_and_channels() -> None:
+    path = shared_path("physionet2015_vt", "v100s.hea")
+    with pytest.raises(RecordError, match=r"v100s\.hea.*'abp'.*ecg_ii, ecg_v, ppg, resp"):
+        read_record(path, channels=["abp"])
+
+
+def test_fs_must_agree_with_header() -> None:
+    with pytest.raises(RecordError, match="fs=100"):
+        read_record(shared_path("physionet2015_vt", "v100s.hea"), fs=100)

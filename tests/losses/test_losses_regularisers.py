@@ -1,0 +1,43 @@
+"""KoLeoLoss and VarianceLoss."""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qualityfm.losses import KoLeoLoss, VarianceLoss
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_koleo_permutation_and_scale_invariant(seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(8, 16, generator=g)
+    loss = KoLeoLoss()
+    torch.testing.assert_close(loss(x[torch.randperm(8, generator=g)]), loss(x))
+    torch.testing.assert_close(loss(3.0 * x), loss(x))  # embeddings are L2-normalised
+
+
+def test_koleo_prefers_spread_and_is_finite_on_collapse() -> None:
+    spread = torch.eye(4)  # nearest neighbour at distance sqrt(2)
+    torch.testing.assert_close(KoLeoLoss()(spread), -torch.log(torch.tensor(2.0).sqrt()))
+    collapsed = torch.ones(4, 4, requires_grad=True)
+    value = KoLeoLoss()(collapsed)
+    assert value > KoLeoLoss()(spread)
+    value.backward()
+    assert torch.isfinite(value) and torch.isfinite(collapsed.grad).all()
+
+
+def test_variance_hinge() -> None:
+    torch.manual_seed(0)
+    wide = torch.randn(512, 8) * 3
+    assert VarianceLoss()(wide) == 0  # every std above gamma = 1
+    flat = torch.zeros(16, 8, requires_grad=True)
+    value = VarianceLoss()(flat)
+    torch.testing.assert_close(value, 1 - torch.tensor(1e-4).sqrt())
+    value.backward()
+    assert torch.isfinite(flat.grad).all()
+    x = torch.randn(32, 8)
+    torch.testing.assert_close(VarianceLoss()(x[torch.randperm(32)]), VarianceLoss()(x))
+    torch.testing.assert_close(VarianceLoss()(x + 5.0), VarianceLoss()(x))  # shift invariant

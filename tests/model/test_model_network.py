@@ -1,0 +1,186 @@
+"""QualityFM network: preset sizes, shapes, missing channels, optimizer groups, heads."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qualityfm.cli import main
+from qualityfm.model import PRESETS, QualityFM, QualityFMConfig
+
+# The original's counts (encoder + decoder + heads, encoder alone), from QUALITYFM.md.
+TARGETS = {
+    "base": (9_576_714, 4_255_005),
+    "middle": (70_589_706, 34_761_501),
+    "large": (319_552_778, 159_243_037),
+}
+
+
+def tiny(**kw: object) -> QualityFMConfig:
+    """A small but complete config: 3-stage stem, 1000 samples -> 4 tokens, d = 32."""
+    base = dict(
+        d_model=32, n_layers=1, n_heads=2, d_ff=16, n_samples=1000, stem_channels=(4, 8, 32),
+        stem_kernels=(11, 7, 5), stem_strides=(5, 5, 10), n_bins=16, dropout=0.0,
+    )
+    base.update(kw)
+    return QualityFMConfig(**base)
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_preset_counts_match_original(name: str) -> None:
+    with torch.device("meta"):
+        model = QualityFM(PRESETS[name])
+    total, encoder = TARGETS[name]
+    assert abs(model.num_params() - total) / total < 0.01
+    assert abs(model.num_params("encoder") - encoder) / encoder < 0.01
+    # exact apart from our learned absent-channel embedding (C x d)
+    assert model.num_params() - total == 2 * 512
+    assert model.num_params("encoder") - encoder == 2 * 512
+
+
+def test_presets_cli_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["presets"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["name"] for r in rows] == ["base", "middle", "large"]
+    for row in rows:
+        total, encoder = TARGETS[row["name"]]
+        assert abs(row["total_params"] - total) / total < 0.01
+        assert abs(row["encoder_params"] - encoder) / encoder < 0.01
+        assert row["n_tokens"] == 18
+
+
+def test_stem_output_length_is_n_tokens() -> None:
+    cfg = tiny()
+    model = QualityFM(cfg)
+    for n in (1, 49, 50, 51, 999, 1000, 1001):
+        assert model.encode(torch.randn(1, 2, n)).shape[1] == cfg.n_tokens(n)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 20000))
+def test_token_count_is_ceil_of_strides(n: int) -> None:
+    cfg = QualityFMConfig()
+    ceil = math.ceil
+    assert cfg.n_tokens(n) == ceil(ceil(ceil(n / 5) / 10) / 10)
+    assert cfg.n_tokens(9000) == 18
+
+
+def test_base_forward_shapes_and_missing_modalities() -> None:
+    torch.manual_seed(0)
+    model = QualityFM(QualityFMConfig.preset("base")).eval()
+    x = torch.randn(3, 2, 9000)
+    mask = torch.tensor([[True, True], [False, True], [True, False]])  # both, ECG-only, PPG-only
+    with torch.no_grad():
+        out = model(x, mask)
+        assert out["tokens"].shape == (3, 18, 512)
+        assert out["amp"].shape == out["phase"].shape == (3, 2, 512)
+        assert set(out) == {"tokens", "amp", "phase"}
+        torch.testing.assert_close(model.embed(x, mask), out["tokens"].mean(dim=1))
+        # the content of an absent channel is ignored
+        y = x.clone()
+        y[1, 0] = torch.randn(9000) * 10
+        torch.testing.assert_close(model.encode(y, mask), out["tokens"])
+        # ... and absent differs from a present flat channel (the absent embedding is added)
+        flat = x.clone()
+        flat[1, 0] = 0
+        assert not torch.allclose(model.encode(flat[1:2])[0], out["tokens"][1])
+        assert torch.isfinite(out["amp"]).all() and torch.isfinite(out["phase"]).all()
+
+
+def test_absent_embedding_learns() -> None:
+    model = QualityFM(tiny())
+    x = torch.randn(2, 2, 1000)
+    mask = torch.tensor([[True, False], [True, True]])
+    model(x, mask)["tokens"].sum().backward()
+    grad = model.encoder.absent.weight.grad
+    assert grad[1].abs().sum() > 0 and grad[0].abs().sum() == 0
+
+
+def test_kernels_give_same_model_output() -> None:
+    torch.manual_seed(1)
+    cfg = tiny(n_samples=20000, global_tokens=(0, 3), window=4)  # 80 tokens
+    dense = QualityFM(dataclasses.replace(cfg, attention="dense")).eval()
+    local = QualityFM(dataclasses.replace(cfg, attention="local")).eval()
+    local.load_state_dict(dense.state_dict())
+    x = torch.randn(2, 2, 20000)
+    with torch.no_grad():
+        a, b = dense(x), local(x)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=1e-5, rtol=1e-4)
+
+
+def test_non_default_tokeniser_and_long_windows() -> None:
+    """Finer tokens / longer windows: the decoder pools its stem output to C channels."""
+    cfg = tiny(stem_strides=(2, 2, 2), n_samples=400)  # 50 tokens, decoder stem gives 4
+    model = QualityFM(cfg)
+    out = model(torch.randn(2, 2, 400))
+    assert out["tokens"].shape == (2, 50, 32) and out["amp"].shape == (2, 2, 16)
+    (out["amp"].sum() + out["phase"].sum()).backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    # the encoder accepts any length; the decoder needs its configured token count
+    assert model.encode(torch.randn(1, 2, 4000)).shape == (1, 500, 32)
+    with pytest.raises(ValueError, match="decoder is built for 50 tokens"):
+        model(torch.randn(1, 2, 4000))
+
+
+def test_bad_inputs_raise() -> None:
+    model = QualityFM(tiny())
+    with pytest.raises(ValueError, match="input must be"):
+        model.encode(torch.randn(2, 3, 1000))
+    with pytest.raises(ValueError, match="mask must be bool"):
+        model.encode(torch.randn(2, 2, 1000), torch.ones(2, 2))
+    with pytest.raises(ValueError, match="n_heads"):
+        tiny(n_heads=5)
+    with pytest.raises(ValueError, match="stem_kernels"):
+        tiny(stem_kernels=(10, 7, 5))
+    with pytest.raises(ValueError, match="unknown preset"):
+        QualityFMConfig.preset("huge")
+    with pytest.raises(ValueError, match="unknown QualityFMConfig fields"):
+        QualityFMConfig.from_dict({"d_modle": 3})
+
+
+def test_config_round_trip() -> None:
+    cfg = QualityFMConfig.preset("middle", window=32, global_tokens=(0, 5))
+    again = QualityFMConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg and again.global_tokens == (0, 5)
+    assert PRESETS["middle"].window == 8  # presets are not mutated by overrides
+
+
+def test_optimizer_groups() -> None:
+    model = QualityFM(tiny(head="dino", head_hidden=16, head_bottleneck=8, head_prototypes=12))
+    opt = model.configure_optimizer(lr=1e-3, weight_decay=0.04)
+    groups = {g["name"]: g for g in opt.param_groups}
+    decay = {id(p) for p in groups["decay"]["params"]}
+    no_decay = {id(p) for p in groups["no_decay"]["params"]}
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert decay.isdisjoint(no_decay) and decay | no_decay == set(names)
+    for pid in decay:
+        assert names[pid].endswith("weight") and "ln" not in names[pid]
+        assert "absent" not in names[pid]
+    for n, p in model.named_parameters():
+        if n.endswith("bias") or "ln" in n or "absent" in n or p.ndim == 1:
+            assert id(p) in no_decay, n
+        if p.ndim >= 2 and "absent" not in n:
+            assert id(p) in decay, n
+    assert groups["decay"]["weight_decay"] == 0.04 and groups["no_decay"]["weight_decay"] == 0.0
+    QualityFM.set_weight_decay(opt, 0.4)
+    assert groups["decay"]["weight_decay"] == 0.4 and groups["no_decay"]["weight_decay"] == 0.0
+    with pytest.raises(ValueError, match="decay"):
+        QualityFM.set_weight_decay(torch.optim.SGD(model.parameters(), lr=0.1), 0.1)
+
+
+def test_dino_head() -> None:
+    cfg = tiny(head="dino", head_on="both", head_hidden=16, head_bottleneck=8, head_prototypes=12)
+    model = QualityFM(cfg)
+    out = model(torch.randn(3, 2, 1000))
+    assert out["proj"].shape == (3, 12) and out["proj_tokens"].shape == (3, 4, 12)
+    assert out["proj"].abs().max() <= 1 + 1e-5  # cosine logits of normalised vectors
+    plain = QualityFM(tiny())
+    assert model.num_params() == plain.num_params()  # counts exclude the head by default
+    assert model.num_params(head=True) > plain.num_params()

@@ -1,0 +1,49 @@
+"""Quality scores on real ICU windows, and real muscle-artifact noise lowering a clean window."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from helpers import shared_path
+from qualityfm.io import read_record
+from qualityfm.quality import ecg_quality, score_windows
+from qualityfm.signal import WindowConfig, make_windows, resample
+
+FS = 300.0
+
+
+def _windows(db: str, name: str):
+    return make_windows(read_record(shared_path(db, name + ".hea")), WindowConfig(fs=FS))
+
+
+def test_real_windows_scores_are_finite_and_bounded() -> None:
+    for db, name in (("physionet2015_vt", "v100s"), ("physionet2015_icu", "icu0002")):
+        w = _windows(db, name)
+        assert len(w) >= 5
+        s = score_windows(w.x, w.mask, w.fs, w.channels)
+        for arr in (s.ecg, s.ppg, s.q):
+            present = np.isfinite(arr)
+            assert present.any()
+            assert ((arr[present] >= 0) & (arr[present] <= 1)).all()
+        assert np.isfinite(s.q).all() and ((s.level >= 0) & (s.level <= 4)).all()
+
+
+def test_muscle_artifact_lowers_a_clean_real_window() -> None:
+    w = _windows("physionet2015_icu", "icu0002")
+    ecg = w.x[:, list(w.channels).index("ecg_ii")]
+    q = ecg_quality(ecg, FS)
+    best = int(np.argmax(q))
+    assert q[best] > 0.8, "expected a clean real ECG window in icu0002"
+    clean = ecg[best].astype(np.float64)
+    ma = read_record(shared_path("nstdb", "ma.hea"))
+    ch = next(iter(ma.signals))
+    noise = resample(ma.signals[ch][: int(40 * ma.fs[ch])].astype(np.float64), ma.fs[ch], FS)
+    noise = noise[: clean.size] - noise[: clean.size].mean()
+    power = np.mean((clean - clean.mean()) ** 2)
+    scores = []
+    for snr_db in (12.0, 0.0, -6.0):
+        scale = np.sqrt(power / np.mean(noise**2) / 10 ** (snr_db / 10))
+        scores.append(ecg_quality(clean + scale * noise, FS))
+    assert q[best] > scores[-1]
+    assert scores[0] >= scores[-1]
+    assert scores[-1] < 0.6

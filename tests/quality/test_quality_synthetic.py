@@ -1,0 +1,228 @@
+"""Quality indices on signals of known quality, and the rrSQI rules on hand-built RR series."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qualityfm.quality import (
+    LEVEL_NAMES,
+    RRRules,
+    bad_beats,
+    combined_quality,
+    detect_r_peaks,
+    ecg_quality,
+    ppg_quality,
+    ppg_terms,
+    quality_level,
+    rr_sqi,
+    score_windows,
+)
+from qualityfm.signal import synthesize
+
+FS = 300.0
+T = int(30 * FS)
+
+
+def _clean(hr: float = 72.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clean synthetic ECG and PPG of 30 s, and the true R-peak samples."""
+    rec = synthesize(30.0, FS, hr=hr, seed=seed, channels=("ecg_ii", "ppg"))
+    peaks = np.round(rec.labels["r_peaks"] * FS).astype(int)
+    return rec.signals["ecg_ii"], rec.signals["ppg"], peaks
+
+
+def _peaks_at(rr: list[float], fs: float = 100.0) -> np.ndarray:
+    """Peak samples for the RR intervals ``rr`` (s), first beat at 1 s."""
+    return np.round((1.0 + np.concatenate(([0.0], np.cumsum(rr)))) * fs).astype(int)
+
+
+# ---------------------------------------------------------------- R-peak detector
+@pytest.mark.parametrize("hr", [40, 60, 100, 150, 200])
+@pytest.mark.parametrize("invert", [False, True])
+def test_detector_finds_every_beat(hr: float, invert: bool) -> None:
+    ecg, _, true = _clean(hr, seed=hr)
+    found = detect_r_peaks(-ecg if invert else ecg, FS)[0]
+    dist = np.abs(true[:, None] - found[None, :])
+    assert (dist.min(axis=1) <= int(0.05 * FS)).all(), "missed beats"
+    assert len(found) <= len(true) + 1, "false detections"
+
+
+def test_detector_vectorised_matches_single_windows() -> None:
+    ecgs = np.stack([_clean(hr, seed=i)[0] for i, hr in enumerate((50, 90, 130))])
+    batch = detect_r_peaks(ecgs, FS)
+    for i in range(3):
+        np.testing.assert_array_equal(batch[i], detect_r_peaks(ecgs[i], FS)[0])
+    assert detect_r_peaks(np.zeros(T), FS)[0].size == 0
+
+
+# ---------------------------------------------------------------- rrSQI rules
+def test_rr_regular_beats_are_all_good() -> None:
+    p = _peaks_at([0.8] * 30)
+    assert not bad_beats(p, 100.0).any()
+    assert rr_sqi(p, 100.0) == 1.0
+
+
+def test_rr_rule_heart_rate_range() -> None:
+    assert bad_beats(_peaks_at([1.6] * 25), 100.0).all()  # 37.5 bpm
+    assert bad_beats(_peaks_at([0.45] * 25), 100.0).all()  # 133 bpm
+    assert not bad_beats(_peaks_at([0.52] * 25), 100.0).any()  # 115 bpm
+    assert rr_sqi(_peaks_at([0.45] * 25), 100.0, RRRules(hr_max=200.0)) == 1.0
+
+
+def test_rr_rule_delta_rr() -> None:
+    # 0.9 s -> 1.45 s: HR 66.7 -> 41.4 bpm stays in range; dRR 0.55 s > 0.5 s (and dHR 38 %).
+    rr = [0.9] * 10 + [1.45] + [0.9] * 10
+    bad = bad_beats(_peaks_at(rr), 100.0)
+    assert bad[11] and bad[12]  # the long interval and the return from it
+    assert bad.sum() == 2
+    # dRR alone: 1.2 -> 1.45 s is dRR 0.25 s but dHR 17 %: good.
+    assert not bad_beats(_peaks_at([1.2] * 10 + [1.45] + [1.2] * 10), 100.0).any()
+
+
+def test_rr_rule_relative_heart_rate_change() -> None:
+    # 0.6 -> 0.8 s: dRR 0.2 s (< 0.5 s), HR 100 -> 75 bpm = -25 %: good.
+    assert not bad_beats(_peaks_at([0.6] * 10 + [0.8] * 10), 100.0).any()
+    # 0.6 -> 0.9 s: HR 100 -> 66.7 bpm = -33 % > 30 %: the beat at the change is bad.
+    bad = bad_beats(_peaks_at([0.6] * 10 + [0.9] * 10), 100.0)
+    assert bad.sum() == 1 and bad[11]
+
+
+def test_rr_isolated_good_beat_becomes_bad() -> None:
+    # Beats 6 and 8 end 1.9-s intervals (31.6 bpm): bad; beat 7 (0.8 s) sits between them.
+    flags = bad_beats(_peaks_at([0.8] * 5 + [1.9, 0.8, 1.9] + [0.8] * 12), 100.0)
+    assert flags[6] and flags[7] and flags[8]
+
+
+def test_rr_isolated_rule_exactly() -> None:
+    # Intervals: HR outside range at beats 6 and 8 only (rules on dRR/dHR relaxed to isolate
+    # the neighbour rule): beat 7 is good on its own, and becomes bad between two bad beats.
+    rules = RRRules(max_drr=10.0, max_dhr=10.0)
+    p = _peaks_at([0.8] * 5 + [1.9, 0.8, 1.9] + [0.8] * 12)
+    flags = bad_beats(p, 100.0, rules)
+    assert flags[6] and flags[7] and flags[8]
+    assert flags.sum() == 3
+    assert rr_sqi(p, 100.0, rules) == pytest.approx(1 - 3 / len(p))
+    # Two good beats between bad ones are kept.
+    p2 = _peaks_at([0.8] * 5 + [1.9, 0.8, 0.8, 1.9] + [0.8] * 12)
+    assert bad_beats(p2, 100.0, rules).sum() == 2
+
+
+def test_rr_fewer_than_min_beats_is_zero() -> None:
+    assert rr_sqi(_peaks_at([0.8] * 18), 100.0) == 0.0  # 19 beats
+    assert rr_sqi(_peaks_at([0.8] * 19), 100.0) == 1.0  # 20 beats
+    assert rr_sqi(_peaks_at([0.8] * 18), 100.0, RRRules(min_beats=10)) == 1.0
+    # 30 s at 38 bpm: under 20 QRS, so 0 even for a clean ECG.
+    ecg, _, true = _clean(38.0)
+    assert len(true) < 20 and ecg_quality(ecg, FS) == 0.0
+
+
+# ---------------------------------------------------------------- known-quality signals
+def test_ecg_quality_orders_known_signals() -> None:
+    rng = np.random.default_rng(0)
+    ecg, _, _ = _clean(72.0)
+    std = ecg.std()
+    clean = ecg_quality(ecg, FS)
+    noisy = ecg_quality(ecg + 0.5 * std * rng.standard_normal(T), FS)
+    very_noisy = ecg_quality(ecg + 2.0 * std * rng.standard_normal(T), FS)
+    noise = ecg_quality(std * rng.standard_normal(T), FS)
+    assert clean > 0.9
+    assert clean > noisy > very_noisy
+    assert very_noisy < 0.5 and noise < 0.2
+    assert ecg_quality(np.zeros(T), FS) == 0.0  # flat
+    assert ecg_quality(np.clip(ecg, None, np.percentile(ecg, 80)), FS) == 0.0  # clipped
+    off = ecg.copy()
+    off[T // 3:] = 0.0  # lead off after 10 s
+    assert ecg_quality(off, FS) < 0.5
+    assert ecg_quality(ecg, 1000.0) < 0.2  # told 1000 Hz: 22 bpm and QRS 3x too wide
+    assert ecg_quality(ecg, 100.0) < 0.2  # told 100 Hz: 216 bpm
+    assert ecg_quality(-ecg, FS) == pytest.approx(clean, abs=0.02)
+
+
+def test_ecg_morphology_term_sees_noise_between_beats() -> None:
+    rng = np.random.default_rng(1)
+    ecg, _, _ = _clean(72.0)
+    noisy = ecg + 0.3 * ecg.std() * rng.standard_normal(T)
+    rr_only = ecg_quality(noisy, FS, morphology=False)
+    assert rr_only == 1.0  # every beat found, RR series perfect
+    assert ecg_quality(noisy, FS) < rr_only
+
+
+def test_ppg_quality_orders_known_signals() -> None:
+    rng = np.random.default_rng(0)
+    _, ppg, _ = _clean(72.0)
+    ac = ppg.std()
+    clean = ppg_quality(ppg, FS)
+    noisy = ppg_quality(ppg + 0.5 * ac * rng.standard_normal(T), FS)
+    noise = ppg_quality(ppg.mean() + ac * rng.standard_normal(T), FS)
+    assert clean > 0.9
+    assert clean > noisy > noise
+    assert noise < 0.3
+    assert ppg_quality(np.full(T, 20.0), FS) == 0.0  # flat
+    clipped = np.clip(ppg, None, np.percentile(ppg, 70))
+    assert ppg_quality(clipped, FS) == 0.0
+    disconnected = ppg.copy()
+    disconnected[T // 4:] = ppg.mean()  # sensor off after 7.5 s
+    assert ppg_quality(disconnected, FS) < 0.3
+    # Wrong rates move the pulse out of the 0.5-5 Hz band: told 3000 Hz (pulses at 12 Hz),
+    # told 60 Hz (pulses at 0.24 Hz).
+    assert ppg_quality(ppg, 10 * FS) < clean - 0.3
+    assert ppg_quality(ppg, FS / 5) < clean - 0.3
+    terms = ppg_terms(ppg, FS)
+    assert set(terms) >= {"snr", "band", "skew", "template", "perfusion"}
+    assert all(0.0 <= float(v[0]) <= 1.0 for k, v in terms.items())
+
+
+def test_ppg_perfusion_only_where_dc_is_meaningful() -> None:
+    _, ppg, _ = _clean(72.0)
+    assert np.isfinite(ppg_terms(ppg, FS)["perfusion"][0])  # DC 20, AC ~1: PI ~5 %
+    ac_coupled = ppg - ppg.mean()
+    assert np.isnan(ppg_terms(ac_coupled, FS)["perfusion"][0])
+    weak = ppg_terms(ppg.mean() * 50 + (ppg - ppg.mean()), FS)["perfusion"][0]
+    assert weak < ppg_terms(ppg, FS)["perfusion"][0]  # same AC on a 50x DC: lower PI
+    # AC-coupled windows still score high from the other terms.
+    assert ppg_quality(ac_coupled, FS) > 0.85
+
+
+def test_nonfinite_and_bad_input() -> None:
+    ecg, ppg, _ = _clean()
+    bad = np.stack([ecg, ecg])
+    bad[1, 100] = np.nan
+    q = ecg_quality(bad, FS)
+    assert q[0] > 0.9 and q[1] == 0.0
+    with pytest.raises(ValueError, match="fs"):
+        ppg_quality(ppg, 20.0)
+    with pytest.raises(ValueError, match="shape"):
+        ecg_quality(np.zeros((2, 2, T)), FS)
+
+
+# ---------------------------------------------------------------- combination and levels
+def test_levels_and_combination() -> None:
+    assert LEVEL_NAMES == ("bad", "poor", "acceptable", "good", "excellent")
+    q = np.array([0.0, 0.29, 0.3, 0.5, 0.69, 0.7, 0.9, 1.0, np.nan])
+    np.testing.assert_array_equal(quality_level(q), [0, 0, 1, 2, 2, 3, 4, 4, 0])
+    np.testing.assert_array_equal(quality_level(q[:3], (0.8, 0.6, 0.4, 0.2)), [0, 1, 1])
+    with pytest.raises(ValueError, match="decreasing"):
+        quality_level(q, (0.3, 0.5, 0.7, 0.9))
+    e, p = np.array([1.0, 0.4, np.nan, 0.2]), np.array([0.6, np.nan, 0.8, 0.1])
+    ep, pp = np.array([True, True, False, False]), np.array([True, False, True, False])
+    np.testing.assert_allclose(combined_quality(e, p, ep, pp), [0.8, 0.4, 0.8, 0.0])
+
+
+def test_score_windows_masks_absent_modalities() -> None:
+    rng = np.random.default_rng(2)
+    ecg, ppg, _ = _clean()
+    x = np.zeros((3, 2, T), np.float32)
+    x[:, 0], x[:, 1] = ppg, ecg
+    x[2, 0] = ppg.mean() + ppg.std() * rng.standard_normal(T)
+    mask = np.array([[True, True], [False, True], [True, True]])
+    s = score_windows(x, mask, FS, ("ppg", "ecg_ii"))
+    assert np.isnan(s.ppg[1]) and np.isfinite(s.ecg).all()
+    assert s.q[1] == pytest.approx(s.ecg[1])
+    assert s.q[0] == pytest.approx((s.ecg[0] + s.ppg[0]) / 2)
+    assert s.level[0] == 4 and s.q[2] < s.q[0] and s.level[2] < s.level[0]
+    assert s.level.dtype == np.int8 and len(s) == 3
+    only_ecg = score_windows(x[:, 1:], mask[:, 1:], FS, ("ecg_ii",))
+    assert np.isnan(only_ecg.ppg).all()
+    np.testing.assert_allclose(only_ecg.q, only_ecg.ecg)
+    with pytest.raises(ValueError, match="channel names"):
+        score_windows(x, mask, FS, ("ppg",))

@@ -1,0 +1,93 @@
+"""Resampling and filters: lengths, rates, identity, frequency content."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qualityfm.signal import (
+    VT_ECG_FILTER,
+    FilterSpec,
+    apply_filter,
+    design_sos,
+    filter_ecg,
+    filter_ppg,
+    rational_ratio,
+    resample,
+)
+
+
+def _sine(f: float, fs: float, seconds: float = 10.0) -> np.ndarray:
+    return np.sin(2 * np.pi * f * np.arange(int(seconds * fs)) / fs).astype(np.float32)
+
+
+def _peak_freq(x: np.ndarray, fs: float) -> float:
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return float(np.fft.rfftfreq(len(x), 1 / fs)[np.argmax(spec)])
+
+
+def test_resample_identity_is_noop() -> None:
+    x = np.random.default_rng(0).standard_normal((2, 500)).astype(np.float32)
+    assert resample(x, 250.0, 250.0) is x
+
+
+@pytest.mark.parametrize("fs_in,fs_out", [(250, 300), (125, 300), (360, 300), (500, 300)])
+def test_resample_length_rate_and_frequency(fs_in: float, fs_out: float) -> None:
+    x = _sine(7.0, fs_in)
+    y = resample(x, fs_in, fs_out)
+    up, down = rational_ratio(fs_in, fs_out)
+    assert up / down == pytest.approx(fs_out / fs_in)
+    assert len(y) == int(np.ceil(len(x) * fs_out / fs_in))
+    assert y.dtype == np.float32
+    assert _peak_freq(y, fs_out) == pytest.approx(7.0, abs=0.15)
+    # interior samples match the sine sampled at the new rate
+    t = np.arange(len(y)) / fs_out
+    mid = slice(len(y) // 4, 3 * len(y) // 4)
+    np.testing.assert_allclose(y[mid], np.sin(2 * np.pi * 7 * t[mid]), atol=0.02)
+
+
+def test_resample_leading_axes_and_bad_rate() -> None:
+    x = np.zeros((3, 2, 250))
+    assert resample(x, 250, 300).shape == (3, 2, 300)
+    with pytest.raises(ValueError, match="sampling rate"):
+        resample(x, 0, 300)
+
+
+def _power(x: np.ndarray) -> float:
+    core = x[..., x.shape[-1] // 5: -x.shape[-1] // 5]
+    return float(np.mean(core**2))
+
+
+def test_filters_keep_inband_and_remove_outband() -> None:
+    fs = 300.0
+    assert _power(filter_ppg(_sine(1.5, fs), fs)) > 0.9 * _power(_sine(1.5, fs))
+    assert _power(filter_ppg(_sine(20.0, fs), fs)) < 0.01 * _power(_sine(20.0, fs))
+    assert _power(filter_ppg(_sine(0.1, fs, 60), fs)) < 0.01 * _power(_sine(0.1, fs, 60))
+    assert _power(filter_ecg(_sine(10.0, fs), fs)) > 0.9 * _power(_sine(10.0, fs))
+    assert _power(filter_ecg(_sine(0.1, fs, 60), fs)) < 0.01 * _power(_sine(0.1, fs, 60))
+    hum = filter_ecg(_sine(50.0, fs), fs, lowpass=None, notch=50.0)
+    assert _power(hum) < 0.01 * _power(_sine(50.0, fs))
+    vt = apply_filter(_sine(60.0, fs) + _sine(10.0, fs), fs, VT_ECG_FILTER)
+    np.testing.assert_allclose(_power(vt), _power(_sine(10.0, fs)), rtol=0.05)
+
+
+def test_filter_vectorised_over_leading_axes_and_cached() -> None:
+    fs = 250.0
+    x = np.stack([_sine(1.0, fs), _sine(20.0, fs)])[None].repeat(3, axis=0)  # [3, 2, T]
+    y = filter_ppg(x, fs)
+    assert y.shape == x.shape and y.dtype == np.float32
+    np.testing.assert_array_equal(y[0], y[2])
+    np.testing.assert_allclose(y[0, 0], filter_ppg(x[0, 0], fs), atol=1e-6)
+    assert design_sos("lowpass", fs, (8.0, 4)) is design_sos("lowpass", fs, (8.0, 4))
+    assert FilterSpec(0.5, 8.0).sos(fs) is FilterSpec(0.5, 8.0).sos(fs)
+
+
+def test_filter_nan_kept_and_bad_cutoff() -> None:
+    x = _sine(2.0, 300.0)
+    x[100:120] = np.nan
+    y = filter_ppg(x, 300.0)
+    assert np.isnan(y[100:120]).all() and np.isfinite(y[:100]).all()
+    with pytest.raises(ValueError, match="highpass cutoff 200"):
+        apply_filter(x, 300.0, FilterSpec(highpass=200.0))
+    # a low-pass above Nyquist has nothing to remove
+    np.testing.assert_allclose(apply_filter(x, 300.0, FilterSpec(lowpass=400.0)), x)

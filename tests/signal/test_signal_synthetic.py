@@ -1,0 +1,151 @@
+"""Synthetic generator and artifacts: repeatability, heart rate, rhythm, artifact effects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.signal import find_peaks
+
+from qualityfm.signal import (
+    ARTIFACT_KINDS,
+    ARTIFACTS,
+    clipping,
+    corrupt,
+    disconnection,
+    filter_ecg,
+    flat_line,
+    synthesize,
+    synthetic_alarm_records,
+    synthetic_corpus,
+)
+
+FS = 300.0
+
+
+def _r_peaks(ecg: np.ndarray, fs: float) -> np.ndarray:
+    """Simple R-peak finder: peaks of the band-passed ECG above half its 99th percentile."""
+    y = filter_ecg(ecg, fs, highpass=5.0, lowpass=30.0)
+    y = np.abs(y)
+    peaks, _ = find_peaks(y, height=0.5 * np.percentile(y, 99.5), distance=int(0.25 * fs))
+    return peaks / fs
+
+
+def test_repeatable_with_seed() -> None:
+    a = synthesize(20, seed=3, artifacts={"noise": 0.5, "motion": 0.5})
+    b = synthesize(20, seed=3, artifacts={"noise": 0.5, "motion": 0.5})
+    c = synthesize(20, seed=4, artifacts={"noise": 0.5, "motion": 0.5})
+    for ch in ("ecg_ii", "ppg", "abp"):
+        np.testing.assert_array_equal(a.signals[ch], b.signals[ch])
+    assert not np.array_equal(a.signals["ecg_ii"], c.signals["ecg_ii"])
+    assert a.units == {"ecg_ii": "mV", "ppg": "NU", "abp": "mmHg"}
+    assert all(v.dtype == np.float32 and len(v) == 6000 for v in a.signals.values())
+
+
+@pytest.mark.parametrize("hr", [55.0, 75.0, 110.0])
+def test_heart_rate_from_r_peaks(hr: float) -> None:
+    rec = synthesize(60, FS, hr=hr, seed=1)
+    peaks = _r_peaks(rec.signals["ecg_ii"], FS)
+    measured = 60.0 / np.median(np.diff(peaks))
+    assert measured == pytest.approx(hr, rel=0.05)
+    # the detected peaks are the generator's R waves
+    truth = rec.labels["r_peaks"]
+    assert abs(len(peaks) - len(truth)) <= 1
+
+
+def test_af_rr_more_irregular_than_sinus() -> None:
+    def cv(rhythm: str) -> float:
+        rr = np.diff(_r_peaks(synthesize(60, FS, hr=80, rhythm=rhythm, seed=2).signals["ecg_ii"],
+                              FS))
+        return float(np.std(rr) / np.mean(rr))
+
+    assert cv("af") > 3 * cv("sinus")
+    assert synthesize(5, rhythm="af").labels["rhythm"] == "A"
+
+
+def test_vt_is_fast_and_run_placed() -> None:
+    rec = synthesize(40, FS, hr=70, vt_runs=[(20.0, 10.0)], vt_hr=180, seed=0)
+    peaks = _r_peaks(rec.signals["ecg_ii"], FS)
+    inside = peaks[(peaks > 21) & (peaks < 29)]
+    before = peaks[(peaks > 2) & (peaks < 18)]
+    assert 60 / np.median(np.diff(inside)) == pytest.approx(180, rel=0.08)
+    assert 60 / np.median(np.diff(before)) == pytest.approx(70, rel=0.08)
+
+
+def test_abp_follows_parameters() -> None:
+    rec = synthesize(30, FS, sbp=140, dbp=85, seed=0)
+    abp = rec.signals["abp"]
+    assert abp.max() == pytest.approx(140, abs=8) and abp.min() == pytest.approx(85, abs=4)
+
+
+@pytest.mark.parametrize("kind", [k for k in ARTIFACT_KINDS if k not in ("clipping", "flat")])
+def test_artifact_power_grows_with_strength(kind: str) -> None:
+    clean = synthesize(30, FS, seed=0).signals["ecg_ii"]
+    power = [np.mean((ARTIFACTS[kind](clean, FS, 7, s) - clean) ** 2) for s in (0.0, 0.3, 1.0)]
+    assert power[0] == 0.0 and 0 < power[1] < power[2]
+
+
+def test_clipping_clips_and_flat_is_flat() -> None:
+    clean = synthesize(30, FS, seed=0).signals["ecg_ii"]
+    c = clipping(clean, FS, 0, 1.0)
+    assert c.max() < 0.7 * clean.max()
+    assert np.sum(c == c.max()) > 20  # saturated stretches, not one sample
+    f = flat_line(clean, FS, 0, 0.6)
+    changed = np.flatnonzero(f != clean)
+    seg = f[changed.min(): changed.max() + 1]
+    assert np.ptp(seg) == 0 and len(seg) > 0.25 * len(clean)
+    d = disconnection(clean, FS, 0, 0.5)
+    assert np.sum(d == 0) >= 0.5 * len(clean) - 1
+    with pytest.raises(ValueError, match="strength"):
+        clipping(clean, FS, 0, 1.5)
+
+
+def test_corrupt_windows_pairs() -> None:
+    rec = synthesize(60, FS, seed=0)
+    x = np.stack([rec.signals["ppg"], rec.signals["ecg_ii"]]).reshape(2, 2, 9000).transpose(1, 0, 2)
+    y, s = corrupt(x, FS, 0, return_strengths=True)
+    assert y.shape == x.shape and y.dtype == np.float32 and x is not y
+    assert all(v.shape == (2, 2) for v in s.values())
+    assert (sum(s.values()) > 0).any(axis=1).all()  # every window corrupted somewhere
+    assert not np.array_equal(y, x)
+    y2 = corrupt(x, FS, 0)
+    np.testing.assert_array_equal(y, y2)
+    only_noise = corrupt(x[0], FS, 1, kinds=["noise"], strength=0.5)
+    assert only_noise.shape == (2, 9000)
+    with pytest.raises(ValueError, match="unknown artifact"):
+        corrupt(x, FS, 0, kinds=["smoke"])
+
+
+def test_corpus_quality_varies_over_time() -> None:
+    recs = synthetic_corpus(2, seconds=120, seed=5)
+    again = synthetic_corpus(2, seconds=120, seed=5)
+    np.testing.assert_array_equal(recs[1].signals["ppg"], again[1].signals["ppg"])
+    for rec in recs:
+        s = rec.labels["artifact_strength"]
+        assert s.shape == (120,) and s.dtype == np.float32
+        assert ((s >= 0) & (s <= 1)).all()
+        for a, b, strength, kinds, chans in rec.labels["artifact_segments"]:
+            assert np.all(s[int(np.ceil(a)): int(np.floor(b))] == np.float32(strength))
+            assert set(kinds) <= set(ARTIFACT_KINDS) and chans
+        assert len(rec.signals["ecg_ii"]) == 120 * 300
+    assert any((r.labels["artifact_strength"] > 0).any() for r in recs)
+    assert any((r.labels["artifact_strength"] == 0).any() for r in recs)
+
+
+def test_alarm_records() -> None:
+    recs = synthetic_alarm_records(12, seed=1, seconds=60.0, fs=250.0)
+    truth = [r.labels["alarm_true"] for r in recs]
+    assert sum(truth) == 4 and len(set(r.patient_id for r in recs)) == 12
+    for r in recs:
+        assert r.labels["alarm_type"] == "Ventricular_Tachycardia"
+        assert r.events["alarm"] == 60.0 and "ecg_ii" in r.signals
+        runs = r.labels["vt_runs"]
+        if r.labels["alarm_true"]:
+            assert len(runs) == 1 and 50.0 <= runs[0][0] <= 56.0
+            peaks = r.labels["r_peaks"]
+            last = peaks[peaks > runs[0][0]]
+            assert 60 / np.median(np.diff(last)) > 130
+        else:
+            assert runs == []
+    assert any("ppg" not in r.signals for r in synthetic_alarm_records(20, seed=2, seconds=40.0))
+    again = synthetic_alarm_records(12, seed=1, seconds=60.0, fs=250.0)
+    np.testing.assert_array_equal(recs[3].signals["ecg_ii"], again[3].signals["ecg_ii"])

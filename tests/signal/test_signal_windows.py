@@ -1,0 +1,166 @@
+"""Windowing: counts, shapes, masks, the NaN and flat rules, ECG fallback, normalisation."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from qualityfm.io import Record
+from qualityfm.signal import WindowConfig, make_windows, normalize
+
+
+def _record(seconds: float = 95.0, fs: float = 250.0, channels=("ecg_ii", "ppg"),
+            seed: int = 0) -> Record:
+    rng = np.random.default_rng(seed)
+    n = int(seconds * fs)
+    t = np.arange(n) / fs
+    sig = {c: (np.sin(2 * np.pi * (1.2 + i) * t) + 0.1 * rng.standard_normal(n)).astype(np.float32)
+           for i, c in enumerate(channels)}
+    return Record("r1", sig, {c: fs for c in channels})
+
+
+def test_count_shapes_and_starts() -> None:
+    w = make_windows(_record(95.0))
+    assert w.x.shape == (3, 2, 9000) and w.x.dtype == np.float32
+    assert w.mask.all() and w.mask.shape == (3, 2)
+    np.testing.assert_array_equal(w.start, [0.0, 30.0, 60.0])
+    assert w.rejected == [] and not w.fallback
+    assert w.channels == ("ppg", "ecg_ii") and w.sources == {"ppg": "ppg", "ecg_ii": "ecg_ii"}
+    # values are the raw resampled signal: ppg (second sine, 2.2 Hz) lands in channel 0
+    spec = np.abs(np.fft.rfft(w.x[0, 0]))
+    assert np.fft.rfftfreq(9000, 1 / 300)[np.argmax(spec)] == pytest.approx(2.2, abs=0.05)
+    z = w.normalized()
+    assert z.min() == -1.0 and z.max() == 1.0 and w.x.max() != 1.0
+    w2 = make_windows(_record(95.0), WindowConfig(hop=15.0))
+    np.testing.assert_array_equal(w2.start, [0.0, 15.0, 30.0, 45.0, 60.0])
+    np.testing.assert_array_equal(w2.x[2], w.x[1])
+
+
+def test_absent_channel_is_zero_and_masked() -> None:
+    w = make_windows(_record(channels=("ecg_ii",)))
+    assert len(w) == 3
+    assert (~w.mask[:, 0]).all() and w.mask[:, 1].all()
+    assert (w.x[:, 0] == 0).all()
+    w_all = make_windows(_record(channels=("ecg_ii",)), WindowConfig(require="all"))
+    assert len(w_all) == 0 and len(w_all.rejected) == 3
+    assert "ppg: absent" in w_all.rejected[0][1]
+
+
+def test_nan_rule_and_interpolation() -> None:
+    rec = _record(95.0)
+    ppg = rec.signals["ppg"]
+    ppg[250 * 31: 250 * 38] = np.nan  # 7 s of window 1 (23 %): unusable
+    ppg[250 * 61: 250 * 62] = np.nan  # 1 s of window 2: filled
+    w = make_windows(rec)
+    assert len(w) == 3 and not np.isnan(w.x).any()
+    np.testing.assert_array_equal(w.mask[:, 0], [True, False, True])
+    assert (w.x[1, 0] == 0).all()
+    # the 1-s gap is a straight line between its neighbours
+    gap = w.x[2, 0, 300 * 1 + 10: 300 * 2 - 10]
+    line = np.polyval(np.polyfit(np.arange(len(gap)), gap, 1), np.arange(len(gap)))
+    assert np.abs(gap - line).max() < 0.01 < 0.1 < np.abs(np.diff(w.x[2, 0, 600:900])).max()
+    w_all = make_windows(rec, WindowConfig(require="all"))
+    np.testing.assert_array_equal(w_all.start, [0.0, 60.0])
+    assert w_all.rejected == [(30.0, "ppg: 23% NaN")]
+    w_loose = make_windows(rec, WindowConfig(max_nan_fraction=0.3))
+    assert w_loose.mask.all()
+
+
+def test_flat_rule() -> None:
+    rec = _record(95.0)
+    rec.signals["ecg_ii"][250 * 30: 250 * 60] = 0.7
+    rec.signals["ppg"][250 * 60: 250 * 90] = -1.0
+    w = make_windows(rec)
+    np.testing.assert_array_equal(w.mask, [[True, True], [True, False], [False, True]])
+    w_all = make_windows(rec, WindowConfig(require="all"))
+    assert [r[1] for r in w_all.rejected] == ["ecg_ii: flat", "ppg: flat"]
+    assert make_windows(rec, WindowConfig(drop_flat=False)).mask.all()
+    rec.signals["ppg"][250 * 30: 250 * 60] = -1.0  # both flat: no usable channel
+    w2 = make_windows(rec)
+    assert list(w2.start) == [0.0, 60.0]
+    assert w2.rejected == [(30.0, "ppg: flat; ecg_ii: flat")]
+
+
+def test_ecg_fallback_lead() -> None:
+    rec = _record(channels=("ecg_v", "ecg_avf", "ppg"))
+    w = make_windows(rec)
+    assert w.fallback and w.sources["ecg_ii"] == "ecg_avf"
+    np.testing.assert_array_equal(w.x[:, 1], make_windows(
+        Record("r", {"ecg_ii": rec.signals["ecg_avf"]}, {"ecg_ii": 250.0})).x[:, 1])
+    w_no = make_windows(rec, WindowConfig(ecg_fallback=False))
+    assert not w_no.fallback and not w_no.mask[:, 1].any()
+
+
+def test_short_record_and_no_channel() -> None:
+    w = make_windows(_record(20.0))
+    assert w.x.shape == (0, 2, 9000) and w.mask.shape == (0, 2)
+    assert "shorter than one window" in w.rejected[0][1]
+    w = make_windows(Record("r", {"resp": np.zeros(10000, np.float32)}, {"resp": 25.0}))
+    assert len(w) == 0 and "no channel" in w.rejected[0][1]
+
+
+def test_mixed_rates_and_shorter_channel() -> None:
+    rec = _record(95.0, fs=250.0, channels=("ecg_ii",))
+    rec.signals["ppg"] = np.sin(np.arange(125 * 50) / 125.0).astype(np.float32)  # 50 s at 125 Hz
+    rec.fs["ppg"] = 125.0
+    w = make_windows(rec)
+    assert len(w) == 3
+    np.testing.assert_array_equal(w.mask[:, 0], [True, False, False])  # past its end: NaN
+
+
+def test_bad_config() -> None:
+    with pytest.raises(ValueError, match="require"):
+        WindowConfig(require="some")
+    with pytest.raises(ValueError, match="normalization"):
+        WindowConfig(normalization="zscore")
+
+
+def test_windowing_is_fast() -> None:
+    rec = _record(300.0)
+    make_windows(rec)
+    t = time.perf_counter()
+    for _ in range(5):
+        w = make_windows(rec)
+    per_record = (time.perf_counter() - t) / 5
+    assert len(w) == 10
+    assert per_record < 0.05, f"{per_record * 1000:.1f} ms for a 300-s record"
+
+
+def test_normalize_modes() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 2, 600)).astype(np.float32)
+    x[:, 1] *= 10
+    mask = np.ones((4, 2), bool)
+    mask[1, 0] = False
+    x[2, 1] = 3.0  # constant channel
+    y = normalize(x, mask)
+    assert y.dtype == np.float32
+    assert (y[1, 0] == 0).all() and (y[2, 1] == 0).all()
+    for n, c in [(0, 0), (0, 1), (3, 1)]:
+        assert y[n, c].min() == pytest.approx(-1) and y[n, c].max() == pytest.approx(1)
+    j = normalize(x, mask, "joint")
+    assert j.min() >= -1 and j.max() <= 1
+    assert j[0].min() == pytest.approx(-1) and j[0].max() == pytest.approx(1)
+    assert np.ptp(j[0, 0]) < 0.5 * np.ptp(j[0, 1])  # the small channel stays small
+    assert (j[1, 0] == 0).all() and (j[2, 1] == 0).all()
+    none = normalize(x, mask, "none")
+    np.testing.assert_array_equal(none[0], x[0])
+    assert (none[1, 0] == 0).all()
+    with pytest.raises(ValueError, match="NaN"):
+        normalize(np.full((2, 10), np.nan), None)
+    with pytest.raises(ValueError, match="mode"):
+        normalize(x, mask, "z")
+
+
+def test_real_vt_record() -> None:
+    from helpers import shared_path
+    from qualityfm.io import read_record
+
+    path = sorted(shared_path("physionet2015_vt").glob("v*s.hea"))[0]
+    rec = read_record(path)
+    w = make_windows(rec)
+    assert len(w) + len(w.rejected) == 10  # 300 s at 250 Hz
+    assert w.x.shape[1:] == (2, 9000) and np.isfinite(w.x).all()
+    assert w.mask[:, 1].any() and w.sources.get("ecg_ii") in rec.signals

@@ -1,0 +1,70 @@
+"""CLI finetune + evaluate (and compare) end to end on a few real records."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from helpers import shared_path
+from qualityfm.cli import main
+
+TINY = {"d_model": 16, "n_layers": 1, "n_heads": 2, "d_ff": 16, "stem_channels": [4, 8, 16],
+        "n_bins": 16, "n_samples": 3000}
+
+
+def test_cli_finetune_then_evaluate_vt(tmp_path) -> None:
+    data = shared_path("physionet2015_vt")
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY))
+    run = tmp_path / "run"
+    common = ["--task", "vt-alarm", "--data", str(data), "--max-records", "16"]
+    assert main(["finetune", *common, "--init", "none", "--config", str(cfg), "--out", str(run),
+                 "--epochs", "2", "--seed", "1"]) == 0
+    assert (run / "model.pt").exists() and (run / "finetune.json").exists()
+    out = tmp_path / "eval" / "results.json"
+    assert main(["evaluate", *common, "--model", str(run), "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    for key in ("auroc", "auroc_ci", "auprc", "tpr", "tnr", "ppv", "f1", "accuracy", "score"):
+        assert key in res
+    assert res["threshold"] == json.loads((run / "finetune.json").read_text())["protocol"][
+        "threshold"]  # the threshold fixed on validation, not re-chosen on the test data
+    pred = np.array(res["predictions"]["pred"])
+    assert ((np.array(res["predictions"]["score"]) >= res["threshold"]) == pred).all()
+    assert (out.parent / "results_roc.png").stat().st_size > 1000
+    assert (out.parent / "results.md").read_text().startswith("| model |")
+
+
+def test_cli_compare_and_abp_evaluate(tmp_path) -> None:
+    data = shared_path("physionet2015_vt")
+    out = tmp_path / "cmp"
+    assert main(["compare", "--task", "abp", "--data", str(data), "--max-records", "30",
+                 "--baselines", "classical", "--kfold", "3", "--out", str(out)]) == 0
+    table = (out / "table.md").read_text()
+    assert "classical features + GBM" in table and "SBP MAE" in table
+    rows = json.loads((out / "compare.json").read_text())
+    sbp = rows["classical features + GBM"]["sbp"]
+    assert {"mae", "me", "sd", "mase", "aami", "bhs"} <= set(sbp)
+    assert (out / "classical_features___gbm_bland_altman_sbp.png").exists()
+
+
+def test_cli_reports_a_missing_pretrained_model(tmp_path, capsys) -> None:
+    data = shared_path("physionet2015_vt")
+    code = main(["finetune", "--task", "vt-alarm", "--data", str(data), "--max-records", "4",
+                 "--init", str(tmp_path / "nope"), "--out", str(tmp_path / "r")])
+    assert code == 1 and "does not exist" in capsys.readouterr().err
+
+
+def test_cli_af_has_rhythm_metrics_and_no_vt_score(tmp_path) -> None:
+    data = shared_path("cinc2017_af")
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps({**TINY, "n_samples": 9000}))
+    common = ["--task", "af", "--data", str(data), "--max-records", "30"]
+    assert main(["finetune", *common, "--init", "none", "--config", str(cfg), "--epochs", "1",
+                 "--out", str(tmp_path / "run")]) == 0
+    assert (tmp_path / "run" / "rhythm" / "model.pt").exists()  # the 4-class head
+    out = tmp_path / "af.json"
+    assert main(["evaluate", *common, "--model", str(tmp_path / "run"), "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert {"auroc", "f1", "macro_f1", "macro_f1_ci", "noisy_auroc"} <= set(res)
+    assert "score" not in res

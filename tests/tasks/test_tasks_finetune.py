@@ -1,0 +1,149 @@
+"""Finetuner and baselines on plain arrays and on real records, with a tiny model config."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers import shared_path
+from qualityfm.model import QualityFMConfig
+from qualityfm.tasks import (
+    ClassicalBaseline,
+    Finetuner,
+    ResNet1d,
+    build_task_dataset,
+    choose_threshold,
+    cross_validate,
+    group_split,
+)
+from qualityfm.tasks import metrics as M
+
+TINY = QualityFMConfig(d_model=16, n_layers=1, n_heads=2, d_ff=16, stem_channels=(4, 8, 16),
+                       n_bins=16, n_samples=600, dropout=0.0)
+
+
+def synthetic(n: int = 80, t: int = 600, seed: int = 0):
+    """Class 1 carries a 5 Hz tone on the ECG channel; groups of two rows."""
+    rng = np.random.default_rng(seed)
+    y = np.tile([0, 1], n // 2)
+    time = np.arange(t) / 300.0
+    x = rng.normal(0, 0.3, (n, 2, t)).astype(np.float32)
+    x[y == 1, 1] += np.sin(2 * np.pi * 5 * time).astype(np.float32)
+    groups = np.repeat(np.arange(n // 2), 2)
+    return x, y, groups
+
+
+def test_plain_array_api_learns_and_round_trips(tmp_path) -> None:
+    x, y, g = synthetic()
+    tr, te = group_split(y, g, 0.25, seed=0)
+    ft = Finetuner("vt-alarm", init="none", config=TINY, epochs=8, lr=3e-3, head_lr=3e-3,
+                   patience=3, batch_size=16, seed=0)
+    ft.fit(x[tr], y[tr], groups=g[tr])
+    p = ft.predict_proba(x[te])
+    assert p.shape == (len(te),) and ((p >= 0) & (p <= 1)).all()
+    assert M.auroc(y[te], p) > 0.9
+    assert set(ft.predict(x[te])) <= {0, 1}
+    back = Finetuner.load(ft.save(tmp_path / "run"))
+    np.testing.assert_allclose(back.predict_proba(x[te]), p, atol=1e-5)
+    assert back.threshold == ft.threshold
+
+
+def test_operating_point_survives_a_refit() -> None:
+    x, y, g = synthetic(seed=1)
+    x[:, 1] += np.random.default_rng(5).normal(0, 1.0, x[:, 1].shape).astype(np.float32)
+    tr, te = group_split(y, g, 0.3, seed=2)
+
+    def fit() -> Finetuner:
+        return Finetuner("vt-alarm", init="none", config=TINY, epochs=4, lr=3e-3, head_lr=3e-3,
+                         batch_size=16, seed=7).fit(x[tr], y[tr], groups=g[tr])
+
+    a, b = fit(), fit()
+    assert a.threshold == pytest.approx(b.threshold, abs=1e-6)
+    assert M.tpr(y[te], a.predict(x[te])) == pytest.approx(M.tpr(y[te], b.predict(x[te])))
+
+
+def test_threshold_rule_keeps_target_tpr_and_suppresses_most() -> None:
+    y = np.array([1] * 20 + [0] * 5)
+    p = np.r_[np.linspace(0.3, 1.0, 20), [0.1, 0.2, 0.4, 0.5, 0.6]]
+    thr = choose_threshold(y, p, "tpr", 0.95)
+    assert M.tpr(y, (p >= thr).astype(int)) >= 0.95
+    # any higher threshold (the next positive score) breaks the TPR target
+    assert M.tpr(y, (p >= np.sort(p[y == 1])[2]).astype(int)) < 0.95
+
+
+def test_linear_mode_with_features_and_resnet_and_regression() -> None:
+    x, y, g = synthetic(60)
+    feats = np.c_[y + np.random.default_rng(0).normal(0, 0.5, len(y)), np.full(len(y), np.nan)]
+    lin = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", use_features=True,
+                    epochs=3, seed=0).fit(x, y, groups=g, features=feats)
+    first = next(lin.net.backbone.parameters())
+    enc = first.detach().clone()
+    assert lin.predict_proba(x, features=feats).shape == (60,)
+    assert (first == enc).all()  # linear probe: the encoder is frozen
+    res = Finetuner("vt-alarm", init=ResNet1d(width=4, blocks=2), epochs=2, seed=0)
+    assert res.fit(x, y, groups=g).predict(x).shape == (60,)
+    bp = np.c_[100 + 20 * y, 60 + 10 * y].astype(np.float32)
+    reg = Finetuner("abp", init="none", config=TINY, epochs=2, seed=0).fit(x, bp, groups=g)
+    assert reg.predict(x).shape == (60, 2)
+    with pytest.raises(ValueError, match="predict_proba"):
+        reg.predict_proba(x)
+
+
+def test_pretrained_without_shipped_weights_is_a_clear_error(monkeypatch, tmp_path) -> None:
+    import qualityfm.tasks.finetune as F
+
+    monkeypatch.setattr(F, "_pretrained_dir", lambda: tmp_path)
+    with pytest.raises(FileNotFoundError, match="no pretrained weights"):
+        F.load_backbone("pretrained")
+
+
+def test_short_finetune_and_classical_cv_on_real_vt_records() -> None:
+    ds = build_task_dataset("vt-alarm", shared_path("physionet2015_vt"), max_records=24)
+    assert ds.y.sum() >= 3  # both classes present
+    cfg = QualityFMConfig(**{**TINY.to_dict(), "n_samples": 3000})
+    res = cross_validate(lambda: Finetuner("vt-alarm", init="none", config=cfg, epochs=2,
+                                           seed=0), ds, k=3, n_boot=50)
+    assert 0.0 <= res["auroc"] <= 1.0 and len(res["folds"]) == 3
+    assert {"tpr", "tnr", "ppv", "f1", "accuracy", "score", "auroc_ci"} <= set(res)
+    cls = cross_validate(lambda: ClassicalBaseline("vt-alarm", max_iter=30), ds, k=3, n_boot=50)
+    assert np.isfinite(cls["auroc"])
+    # plain arrays without stored features: the baseline computes them from the windows
+    base = ClassicalBaseline("vt-alarm", max_iter=20).fit(ds.X, ds.y, ds.mask, ds.groups)
+    assert base.predict_proba(ds.X[:3], ds.mask[:3]).shape == (3,)
+
+
+def test_calibration_keeps_the_ranking_of_uninformative_scores() -> None:
+    from qualityfm.tasks import Calibrator
+
+    z = np.array([0.3, -0.2, 0.1, 0.5, -0.4, 0.0])
+    y = np.array([0, 1, 1, 0, 0, 1])  # anti-correlated: unbounded NLL fit would squash to 0.5
+    cal = Calibrator("platt").fit(z, y)
+    p = cal(z)
+    assert len(np.unique(p)) == len(z) and cal.a >= np.exp(-4.0) - 1e-12
+    t = Calibrator("temperature").fit(np.c_[z, -z], y)
+    assert t(np.c_[z, -z]).shape == (6, 2)
+
+
+def test_init_from_an_exported_model_directory(tmp_path) -> None:
+    """A model folder in the export format (model.safetensors + config.json) starts the encoder
+    from its weights, and linear probing leaves them untouched."""
+    import json
+
+    import torch
+    from safetensors.torch import save_file
+
+    from qualityfm.model import QualityFM
+    from qualityfm.train.export import CONFIG_NAME, FORMAT, WEIGHTS_NAME
+
+    torch.manual_seed(3)
+    model = QualityFM(TINY)
+    tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, str(tmp_path / WEIGHTS_NAME),
+              metadata={"format": FORMAT, "config": json.dumps(TINY.to_dict())})
+    (tmp_path / CONFIG_NAME).write_text(json.dumps({"format": FORMAT, "model": TINY.to_dict()}))
+    x, y, g = synthetic(40)
+    ft = Finetuner("vt-alarm", init=str(tmp_path), mode="linear", epochs=1, seed=0)
+    ft.fit(x, y, groups=g)
+    got = ft.net.backbone.encoder.state_dict()
+    for k, v in model.encoder.state_dict().items():
+        assert torch.equal(got[k], v), k

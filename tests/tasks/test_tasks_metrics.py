@@ -1,0 +1,81 @@
+"""Metrics against values computed by hand on small fixed inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qualityfm.tasks import metrics as M
+
+# 4 positives, 6 negatives; decisions: TP 3, FN 1, FP 2, TN 4
+Y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+P = np.array([1, 1, 1, 0, 1, 1, 0, 0, 0, 0])
+
+
+def test_threshold_metrics_by_hand() -> None:
+    assert M.confusion(Y, P) == {"tp": 3, "tn": 4, "fp": 2, "fn": 1}
+    assert M.tpr(Y, P) == pytest.approx(3 / 4)
+    assert M.tnr(Y, P) == pytest.approx(4 / 6)
+    assert M.ppv(Y, P) == pytest.approx(3 / 5)
+    assert M.f1(Y, P) == pytest.approx(6 / 9)
+    assert M.accuracy(Y, P) == pytest.approx(7 / 10)
+    assert M.challenge_score(Y, P) == pytest.approx(7 / (7 + 2 + 5))
+
+
+def test_ranking_metrics_by_hand() -> None:
+    y = np.array([0, 0, 1, 1])
+    s = np.array([0.1, 0.4, 0.35, 0.8])
+    # pairs (pos, neg): (0.35>0.1) (0.35<0.4) (0.8>0.1) (0.8>0.4) -> 3/4
+    assert M.auroc(y, s) == pytest.approx(0.75)
+    # ranked: 0.8(+) P=1 R=.5; 0.4(-); 0.35(+) P=2/3 R=1 -> AP = .5*1 + .5*2/3
+    assert M.auprc(y, s) == pytest.approx(0.5 + 1 / 3)
+    assert np.isnan(M.auroc(np.zeros(3, int), np.arange(3)))
+
+
+def test_rhythm_metrics_by_hand() -> None:
+    t = np.array(["N", "N", "A", "O", "~", "A"])
+    p = np.array(["N", "A", "A", "O", "N", "O"])
+    f_n = 2 * 1 / (2 * 1 + 1 + 1)  # TP1 FP1 (the '~') FN1
+    f_a = 2 * 1 / (2 * 1 + 1 + 1)  # TP1 FP1 FN1
+    f_o = 2 * 1 / (2 * 1 + 1 + 0)  # TP1 FP1
+    assert M.macro_f1(t, p) == pytest.approx((f_n + f_a + f_o) / 3)
+    assert M.noisy_auroc(t, np.array([0.1, 0.2, 0.1, 0.3, 0.9, 0.2])) == pytest.approx(1.0)
+
+
+def test_bp_metrics_by_hand() -> None:
+    y = np.array([100.0, 120.0, 140.0, 160.0])
+    p = np.array([104.0, 114.0, 150.0, 160.0])  # errors +4, -6, +10, 0
+    assert M.mae(y, p) == pytest.approx(5.0)
+    assert M.me(y, p) == pytest.approx(2.0)
+    assert M.sd(y, p) == pytest.approx(np.std([4, -6, 10, 0], ddof=1))
+    # training mean 130: MAE of the mean = (30 + 10 + 10 + 30) / 4 = 20
+    assert M.mase(y, p, 130.0) == pytest.approx(5.0 / 20.0)
+    assert M.aami(y, p) is True  # |ME| 2 <= 5 and SD 6.73 <= 8
+    assert M.aami(y, y + np.array([0.0, 0.0, 0.0, 24.0])) is False  # ME 6
+    grade = M.bhs(y, p)
+    assert grade["within5"] == pytest.approx(50.0) and grade["within10"] == pytest.approx(100.0)
+    assert grade["grade"] == "B"  # 50/100/100 meets B (50/75/90), not A (60 within 5)
+    assert M.bhs(y, y + 20.0)["grade"] == "D"
+
+
+def test_bootstrap_ci_is_seeded_stratified_and_grouped() -> None:
+    rng = np.random.default_rng(1)
+    y = np.r_[np.ones(20, int), np.zeros(40, int)]
+    s = y + rng.normal(0, 0.8, len(y))
+    ci = M.bootstrap_ci(M.auroc, y, s, n_boot=200, seed=3)
+    assert ci == M.bootstrap_ci(M.auroc, y, s, n_boot=200, seed=3)
+    assert ci[0] < M.auroc(y, s) < ci[1]
+    # groups of 4 identical rows: resampling groups gives a wider interval than rows
+    yg, sg, g = np.repeat(y[::4], 4), np.repeat(s[::4], 4), np.repeat(np.arange(15), 4)
+    wide = M.bootstrap_ci(M.auroc, yg, sg, groups=g, n_boot=300, seed=0)
+    narrow = M.bootstrap_ci(M.auroc, yg, sg, n_boot=300, seed=0)
+    assert wide[1] - wide[0] > narrow[1] - narrow[0]
+    # stratified: every replicate keeps both classes, so AUROC is always defined
+    tiny_y, tiny_s = np.array([1, 0, 0, 0, 0]), np.array([0.9, 0.1, 0.2, 0.3, 0.95])
+    lo, hi = M.bootstrap_ci(M.auroc, tiny_y, tiny_s, n_boot=100, seed=0)
+    assert np.isfinite(lo) and np.isfinite(hi)
+
+
+def test_bad_labels_raise() -> None:
+    with pytest.raises(ValueError, match="0/1"):
+        M.tpr(np.array([0, 2]), np.array([0, 1]))

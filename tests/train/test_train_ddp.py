@@ -1,0 +1,52 @@
+"""Two processes under torchrun (gloo, CPU; DDP and FSDP) train like one process with the same
+global batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+TINY = {"n_layers": 1, "d_model": 64, "n_heads": 4, "d_ff": 64, "head_hidden": 64,
+        "head_bottleneck": 32, "head_prototypes": 128, "dropout": 0.0}
+
+
+def _args(store: Path, out: Path) -> list[str]:
+    overrides = [a for k, v in TINY.items() for a in ("--model-override", f"{k}={v}")]
+    # KoLeo is per rank (DINOv2's choice), so it is left out of the comparison.
+    return ["pretrain", "--store", str(store), "--out", str(out), "--steps", "4",
+            "--batch-size", "8", "--lr", "0.01", "--warmup", "1", "--aligned-fraction", "0",
+            "--koleo-weight", "0", "--log-every", "1", "--diag-every", "100", "--no-progress",
+            "--no-tensorboard", *overrides]
+
+
+@pytest.mark.slow
+def test_two_process_ddp_matches_one_process(synthetic_store, tmp_path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one = tmp_path / "one"
+    subprocess.run([sys.executable, "-m", "qualityfm", *_args(synthetic_store, one)],
+                   check=True, env=env, capture_output=True, timeout=120)
+    ck1 = torch.load(one / "last.pt", weights_only=False)
+    log1 = [json.loads(ln) for ln in (one / "log.jsonl").read_text().splitlines()]
+    for mode in ("--no-fsdp", "--fsdp"):
+        two = tmp_path / mode.strip("-")
+        proc = subprocess.run(
+            [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+             "2", "-m", "qualityfm", *_args(synthetic_store, two), mode],
+            env=env, capture_output=True, text=True, timeout=180,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        log2 = [json.loads(ln) for ln in (two / "log.jsonl").read_text().splitlines()]
+        for a, b in zip(log1, log2, strict=True):
+            assert a["step"] == b["step"]
+            for key in ("loss", "distill", "amp", "phase"):
+                assert b[key] == pytest.approx(a[key], abs=2e-4), (mode, key, a["step"])
+        ck2 = torch.load(two / "last.pt", weights_only=False)
+        assert len(ck2["rng"]) == 2 and len(ck2["data"]) == 2  # per-rank state is kept
+        for name, v in ck1["teacher"].items():
+            torch.testing.assert_close(ck2["teacher"][name], v, rtol=1e-3, atol=1e-4)

@@ -1,0 +1,91 @@
+"""Pre-training runs end to end: exact resume, recipes, CLI, export and load."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import qualityfm
+from qualityfm.cli import main
+from qualityfm.train import PretrainConfig, export_model, load, pretrain
+
+TINY = {"n_layers": 1, "d_model": 64, "n_heads": 4, "d_ff": 64, "head_hidden": 64,
+        "head_bottleneck": 32, "head_prototypes": 128}
+
+
+def tiny(store, out, **kw) -> PretrainConfig:
+    base = dict(store=str(store), out=str(out), steps=6, batch_size=8, warmup=2, lr=0.01,
+                log_every=1, diag_every=3, diag_batch=16, ckpt_every=100, progress=False,
+                aligned_fraction=0.0, modality_drop=0.2, teacher_temp_warmup=3,
+                model_overrides=TINY)
+    return PretrainConfig.for_recipe(kw.pop("recipe", "default"), **{**base, **kw})
+
+
+def test_resume_is_exact(synthetic_store, tmp_path) -> None:
+    # 143 pairs make 17 batches of 8 per epoch: the interruption falls after an epoch turned.
+    full = pretrain(tiny(synthetic_store, tmp_path / "full", steps=20))
+    part = pretrain(tiny(synthetic_store, tmp_path / "part", steps=20), stop_after=18)
+    assert part["step"] == 18 and not part["done"]
+    ck = torch.load(tmp_path / "part" / "last.pt", weights_only=False)
+    assert ck["data"] == [{"epoch": 1, "yielded": 8}]
+    rest = pretrain(tiny(synthetic_store, tmp_path / "part", steps=20), resume=True)
+    assert rest["done"] and rest["step"] == 20
+    torch.testing.assert_close(torch.tensor(part["losses"] + rest["losses"]),
+                               torch.tensor(full["losses"]), rtol=0, atol=1e-6)
+    a = torch.load(tmp_path / "full" / "last.pt", weights_only=False)
+    b = torch.load(tmp_path / "part" / "last.pt", weights_only=False)
+    for k, v in a["teacher"].items():
+        torch.testing.assert_close(b["teacher"][k], v, rtol=0, atol=1e-6)
+    assert set(a) >= {"student", "teacher", "optimizer", "objective", "rng", "data", "config"}
+    log = [json.loads(ln) for ln in (tmp_path / "part" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == list(range(1, 21))
+    assert {"effective_rank", "mean_cosine", "argmax_dims", "teacher_entropy",
+            "pairs_per_s", "lr", "momentum"} <= set(log[2])
+    with pytest.raises(ValueError, match="lr"):
+        pretrain(tiny(synthetic_store, tmp_path / "part", steps=20, lr=0.5), resume=True)
+
+
+def test_paper_recipe_runs_with_grad_accum(synthetic_store, tmp_path) -> None:
+    out = pretrain(tiny(synthetic_store, tmp_path / "p", recipe="paper", grad_accum=2, steps=3,
+                        diag_every=3))
+    assert out["done"] and all(map(torch.isfinite, torch.tensor(out["losses"])))
+    assert out["model_config"]["head"] == "none"
+    assert out["last"]["momentum"] == pytest.approx(1.0)  # 0.7 -> 1 over the run
+    assert 0 < out["last"]["effective_rank"] <= 16
+
+
+def test_cli_pretrain_export_and_load(synthetic_store, tmp_path, capsys) -> None:
+    run, model_dir = tmp_path / "run", tmp_path / "model"
+    overrides = [a for k, v in TINY.items() for a in ("--model-override", f"{k}={v}")]
+    args = ["pretrain", "--store", str(synthetic_store), "--out", str(run), "--steps", "4",
+            "--batch-size", "8", "--aligned-fraction", "0", "--warmup", "1", "--no-progress",
+            "--diag-every", "2", "--diag-batch", "8", *overrides]
+    assert main([*args, "--stop-after", "2"]) == 0
+    assert main(["pretrain", "--out", str(run), "--resume"]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["step"] == 4 and summary["done"]
+    assert main(["export", str(run), "--out", str(model_dir)]) == 0
+    card = (model_dir / "README.md").read_text()
+    assert "qualityfm pretrain --store" in card and "--steps 4" in card
+    assert "effective_rank" in card
+
+    model = qualityfm.load(model_dir)
+    assert not model.training
+    teacher = torch.load(run / "last.pt", weights_only=False)["teacher"]
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, teacher[k])
+    x, mask = torch.randn(2, 2, 9000), torch.ones(2, 2, dtype=torch.bool)
+    assert model.embed(x, mask).shape == (2, 64)
+
+    cfg = json.loads((model_dir / "config.json").read_text())
+    cfg["model"]["d_ff"] = 128
+    (model_dir / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match=r"config.json: field 'd_ff'"):
+        load(model_dir)
+    export_model(run, model_dir)
+    (model_dir / "model.safetensors").write_bytes(b"\x00" * 64)
+    with pytest.raises(ValueError, match="model.safetensors: corrupt"):
+        load(model_dir)
+    assert main(["export", str(tmp_path / "no_run"), "--out", str(model_dir)]) == 1

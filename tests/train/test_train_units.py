@@ -1,0 +1,128 @@
+"""Schedules, EMA, config/recipes, diagnostics and checkpoints of the train layer."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from qualityfm.train import (
+    RECIPES,
+    PretrainConfig,
+    Schedules,
+    collapse_diagnostics,
+    cosine,
+    effective_rank,
+    ema_update,
+    load_checkpoint,
+    mean_pairwise_cosine,
+    save_checkpoint,
+    scaled_lr,
+    warmup_cosine,
+)
+from qualityfm.train.checkpoint import rng_state, set_rng_state
+
+
+def test_cosine_and_warmup_endpoints() -> None:
+    assert cosine(0, 100, 0.7, 1.0) == pytest.approx(0.7)
+    assert cosine(50, 100, 0.7, 1.0) == pytest.approx(0.85)
+    assert cosine(100, 100, 0.7, 1.0) == pytest.approx(1.0)
+    assert cosine(500, 100, 0.04, 0.4) == pytest.approx(0.4)
+    assert warmup_cosine(0, 100, 10, 1.0, 0.01) == pytest.approx(0.1)
+    assert warmup_cosine(9, 100, 10, 1.0, 0.01) == pytest.approx(1.0)
+    assert warmup_cosine(10, 100, 10, 1.0, 0.01) == pytest.approx(1.0)
+    assert warmup_cosine(100, 100, 10, 1.0, 0.01) == pytest.approx(0.01)
+    assert scaled_lr(1e-4, 512) == pytest.approx(2e-4)
+
+
+def test_schedules_monotone() -> None:
+    s = Schedules(total=50, lr=1e-3, min_lr=1e-6, warmup=5, weight_decay=0.04,
+                  weight_decay_end=0.4, momentum=0.996, momentum_end=1.0, teacher_temp=0.04,
+                  teacher_temp_end=0.07, teacher_temp_warmup=10)
+    vals = [s.at(i) for i in range(51)]
+    for a, b in zip(vals, vals[1:], strict=False):
+        assert b["momentum"] >= a["momentum"] and b["weight_decay"] >= a["weight_decay"]
+        assert b["teacher_temp"] >= a["teacher_temp"]
+    lrs = [v["lr"] for v in vals]
+    assert max(lrs) == pytest.approx(1e-3) and lrs.index(max(lrs)) == 4
+    assert vals[10]["teacher_temp"] == pytest.approx(0.07)
+    assert vals[49]["momentum"] == pytest.approx(1.0) and vals[49]["lr"] == pytest.approx(1e-6)
+
+
+def test_ema_update_matches_formula_and_edges() -> None:
+    torch.manual_seed(0)
+    student = nn.Sequential(nn.Linear(4, 3), nn.LayerNorm(3))
+    teacher = copy.deepcopy(student)
+    for p in teacher.parameters():
+        p.data.add_(1.0)
+    before = [p.clone() for p in teacher.parameters()]
+    ema_update(teacher, student, 0.9)
+    for t0, t, s in zip(before, teacher.parameters(), student.parameters(), strict=True):
+        torch.testing.assert_close(t, 0.9 * t0 + 0.1 * s, rtol=0, atol=1e-6)
+    snap = [p.clone() for p in teacher.parameters()]
+    ema_update(teacher, student, 1.0)
+    assert all(torch.equal(a, b) for a, b in zip(snap, teacher.parameters(), strict=True))
+    ema_update(teacher, student, 0.0)
+    assert all(torch.equal(a, b) for a, b in zip(student.parameters(), teacher.parameters(),
+                                                 strict=True))
+    with pytest.raises(ValueError, match="momentum"):
+        ema_update(teacher, student, 1.5)
+    with pytest.raises(ValueError, match="tensors"):
+        ema_update(teacher, nn.Linear(4, 3), 0.5)
+
+
+def test_recipes_and_validation() -> None:
+    paper = PretrainConfig.for_recipe("paper", steps=5)
+    assert (paper.momentum, paper.teacher_temp, paper.optimizer, paper.lr) == (0.7, 0.04, "adam",
+                                                                             1e-4)
+    assert not paper.head and paper.distill_mode == "token" and paper.aligned_fraction == 0
+    assert paper.amp_weight == paper.phase_weight == 0.1 and paper.steps == 5
+    default = PretrainConfig.for_recipe("default")
+    assert default.head and default.momentum == 0.996 and default.phase == "wrapped"
+    assert default.koleo_weight > 0 and default.distill_mode == "mixed"
+    assert set(RECIPES) == {"paper", "default"}
+    assert PretrainConfig.from_dict(paper.to_dict()) == paper
+    with pytest.raises(ValueError, match="phase"):
+        PretrainConfig(phase="unwrapped")
+    with pytest.raises(ValueError, match="amp_weight"):
+        PretrainConfig(amp_weight=-1)
+    with pytest.raises(ValueError, match="bogus"):
+        PretrainConfig.from_dict({"bogus": 1})
+    with pytest.raises(ValueError, match="recipe"):
+        PretrainConfig.for_recipe("dino")
+
+
+def test_diagnostics_tell_collapse_from_spread() -> None:
+    torch.manual_seed(0)
+    spread = torch.randn(64, 32)
+    collapsed = torch.randn(1, 32).repeat(64, 1) + 1e-4 * torch.randn(64, 32)
+    assert effective_rank(spread) > 20
+    assert effective_rank(collapsed) < 1.5
+    assert mean_pairwise_cosine(collapsed) > 0.99
+    assert abs(mean_pairwise_cosine(spread)) < 0.1
+    d_spread = collapse_diagnostics(spread, torch.softmax(spread, -1))
+    d_coll = collapse_diagnostics(collapsed, torch.softmax(collapsed / 0.01, -1))
+    assert d_spread["argmax_dims"] > 10 and d_coll["argmax_dims"] == 1
+    assert d_coll["teacher_entropy"] < d_spread["teacher_entropy"]
+    assert d_spread["teacher_max_entropy"] == pytest.approx(math.log(32))
+    assert d_coll["std_mean"] < 0.01 < d_spread["std_mean"]
+
+
+def test_checkpoint_atomic_and_rng_roundtrip(tmp_path) -> None:
+    state = rng_state()
+    a = (torch.rand(3), __import__("random").random())
+    set_rng_state(state)
+    b = (torch.rand(3), __import__("random").random())
+    assert torch.equal(a[0], b[0]) and a[1] == b[1]
+    path = tmp_path / "ck" / "last.pt"
+    save_checkpoint(path, {"step": 3, "w": torch.ones(2)})
+    assert load_checkpoint(path)["step"] == 3
+    assert [p.name for p in path.parent.iterdir()] == ["last.pt"]  # no temp file left
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="last.pt"):
+        load_checkpoint(path)
+    with pytest.raises(FileNotFoundError, match="nope"):
+        load_checkpoint(tmp_path / "nope.pt")
