@@ -39,7 +39,7 @@ def plot_quality_examples(store: Store, path: Path, per_level: int = 2, seed: in
     import matplotlib.pyplot as plt
 
     rng = np.random.default_rng(seed)
-    levels = store.levels()
+    levels = store.levels
     rows = [(lv, i) for lv in range(len(LEVEL_NAMES) - 1, -1, -1)
             for i in rng.permutation(np.flatnonzero(levels == lv))[:per_level]]
     fig, axes = plt.subplots(max(1, len(rows)), 2, figsize=(12, 1.3 * max(1, len(rows))),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -17,6 +18,23 @@ WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 CARD_NAME = "README.md"
 FORMAT = "qualityfm-model"
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+PRETRAINED = "pretrained"
+DEFAULT_PRETRAINED = "base"
+
+
+def weights_dir() -> Path:
+    """The folder of the weights the package ships (``qualityfm/weights``)."""
+    return Path(__file__).resolve().parents[1] / "weights"
+
+
+def _file_names(name: str) -> tuple[str, str]:
+    """(weights, config) file names of a model called ``name``: ``model`` keeps the folder
+    layout ``model.safetensors`` + ``config.json``; any other ``name`` gives ``name.safetensors``
+    + ``name.json`` (several models side by side, as in the shipped weights folder)."""
+    if name == "model":
+        return WEIGHTS_NAME, CONFIG_NAME
+    return f"{name}.safetensors", f"{name}.json"
 
 
 def _store_summary(store: str) -> dict[str, Any]:
@@ -39,7 +57,8 @@ def _last_logged(run_dir: Path) -> dict[str, Any]:
     return {"first": lines[0], "last": lines[-1]} if lines else {}
 
 
-def _card(ckpt: dict[str, Any], mcfg: QualityFMConfig, run_dir: Path, n_params: int) -> str:
+def _card(ckpt: dict[str, Any], mcfg: QualityFMConfig, run_dir: Path, n_params: int,
+          dtype: str = "float32", notes: str = "") -> str:
     cfg = ckpt["config"]
     store = _store_summary(cfg["store"])
     logged = _last_logged(run_dir)
@@ -63,7 +82,10 @@ def _card(ckpt: dict[str, Any], mcfg: QualityFMConfig, run_dir: Path, n_params: 
         f"- Data: store `{cfg['store']}`"
         + (f" ({store['n_records']} records, {store['n_windows']} windows, "
            f"{store['n_pairs']} pairs)" if store else ""),
-        f"- Parameters: {n_params:,}", "",
+        f"- Parameters: {n_params:,}, stored as {dtype} (loaded as float32)",
+        "- DINO projection head: "
+        + ("included" if mcfg.head != "none" else "not shipped (only needed for pre-training)"),
+        "",
     ]
     if logged:
         lines += ["## Figures (from the run's log)", "",
@@ -72,29 +94,65 @@ def _card(ckpt: dict[str, Any], mcfg: QualityFMConfig, run_dir: Path, n_params: 
     lines += ["## Intended use and limits",
               "Research use on ICU PPG/ECG windows. Not a medical device; not validated for "
               "clinical decisions.", ""]
+    if notes:
+        lines += [notes.strip(), ""]
     return "\n".join(lines)
 
 
-def export_model(run_dir: str | Path, out_dir: str | Path) -> Path:
-    """Write ``run_dir``'s teacher to ``out_dir`` (model.safetensors, config.json, README.md)."""
+def export_model(
+    run_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    name: str = "model",
+    dtype: str = "float32",
+    include_head: bool = True,
+    card_name: str = CARD_NAME,
+    notes: str = "",
+) -> Path:
+    """Write ``run_dir``'s teacher to ``out_dir``: weights, config JSON and a model card.
+
+    ``name`` "model" writes model.safetensors + config.json (a model folder); another name
+    writes ``name``.safetensors + ``name``.json. ``dtype`` ("float32", "float16", "bfloat16")
+    is the storage type of floating tensors (``load`` upcasts to float32). ``include_head=False``
+    drops the DINO projection head (a pre-training device) and records ``head="none"`` in the
+    config. ``notes`` (Markdown) is appended to the card ``card_name``.
+    """
     from safetensors.torch import save_file
 
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype={dtype!r} is not one of {sorted(DTYPES)}")
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"name={name!r} must be a plain file stem")
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME)
     mcfg = QualityFMConfig.from_dict(ckpt["model_config"])
     model = QualityFM(mcfg)
     model.load_state_dict(ckpt["teacher"])  # checks the checkpoint against its config
-    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if not include_head and mcfg.head != "none":
+        mcfg = dataclasses.replace(mcfg, head="none")
+        headless = QualityFM(mcfg)
+        headless.load_state_dict(
+            {k: v for k, v in model.state_dict().items() if not k.startswith("head.")}
+        )
+        model = headless
+    tensors = {
+        k: (v.to(DTYPES[dtype]) if v.is_floating_point() else v).detach().contiguous().cpu()
+        for k, v in model.state_dict().items()
+    }
+    weights_name, config_name = _file_names(name)
     config_json = json.dumps({"format": FORMAT, "model": mcfg.to_dict()}, indent=2) + "\n"
+    card = _card(ckpt, mcfg, run_dir, model.num_params(), dtype, notes)
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        save_file(tensors, str(tmp / WEIGHTS_NAME),
-                  metadata={"format": FORMAT, "config": json.dumps(mcfg.to_dict())})
-        (tmp / CONFIG_NAME).write_text(config_json)
-        (tmp / CARD_NAME).write_text(_card(ckpt, mcfg, run_dir, model.num_params()))
-        for name in (WEIGHTS_NAME, CONFIG_NAME, CARD_NAME):  # each file lands atomically
-            (tmp / name).replace(out_dir / name)
+        save_file(tensors, str(tmp / weights_name),
+                  metadata={"format": FORMAT, "config": json.dumps(mcfg.to_dict()),
+                            "dtype": dtype, "step": str(ckpt["step"])})
+        (tmp / config_name).write_text(config_json)
+        (tmp / card_name).write_text(card)
+        for f in (weights_name, config_name, card_name):  # each file lands atomically
+            (tmp / f).chmod(0o644)  # readable package data (mkdtemp makes private files)
+            (tmp / f).replace(out_dir / f)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
@@ -113,18 +171,49 @@ def _read_config(path: Path) -> QualityFMConfig:
         raise ValueError(f"{path}: invalid model config: {err}") from err
 
 
-def load(path: str | Path, device: str | torch.device = "cpu") -> QualityFM:
-    """Load an exported model folder (or its ``model.safetensors``) in eval mode, checked.
+def _resolve(path: str | Path) -> tuple[Path, Path]:
+    """(weights file, config file) of ``path``: "pretrained" / "pretrained:NAME", a
+    ``.safetensors`` file, or a folder holding model.safetensors or a single NAME.safetensors."""
+    text = str(path)
+    if text == PRETRAINED or text.startswith(PRETRAINED + ":"):
+        name = text.partition(":")[2] or DEFAULT_PRETRAINED
+        folder = weights_dir()
+        weights = folder / _file_names(name)[0]
+        if not weights.is_file():
+            shipped = sorted(p.stem for p in folder.glob("*.safetensors"))
+            raise FileNotFoundError(
+                f"{weights}: no pretrained weights {name!r} shipped with this installation "
+                f"(shipped: {shipped or 'none'}); pre-train and export a model "
+                "(qualityfm pretrain, qualityfm export) and load its folder instead"
+            )
+        return weights, folder / _file_names(name)[1]
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        return path, path.parent / _file_names(path.stem)[1]
+    if not (path / WEIGHTS_NAME).exists():
+        found = sorted(path.glob("*.safetensors")) if path.is_dir() else []
+        if len(found) > 1:
+            raise ValueError(
+                f"{path}: holds several models {[p.name for p in found]}; pass one file"
+            )
+        if found:
+            return found[0], path / _file_names(found[0].stem)[1]
+    return path / WEIGHTS_NAME, path / CONFIG_NAME
 
-    Refuses, with a message naming the file and the field or tensor, a config whose fields
-    disagree with the weights' embedded config, and missing, extra or mis-shaped tensors.
+
+def load(path: str | Path, device: str | torch.device = "cpu") -> QualityFM:
+    """Load an exported model in float32 and eval mode, checked.
+
+    ``path``: "pretrained" (the shipped ``base`` weights) or "pretrained:NAME", a model folder
+    (model.safetensors + config.json, or one NAME.safetensors + NAME.json), or a
+    ``.safetensors`` file (its config beside it). Tensors stored in float16/bfloat16 are
+    upcast to float32. Refuses, with a message naming the file and the field or tensor, a
+    config whose fields disagree with the weights' embedded config, and missing, extra or
+    mis-shaped tensors.
     """
     from safetensors import SafetensorError, safe_open
 
-    path = Path(path)
-    folder = path.parent if path.suffix == ".safetensors" else path
-    weights = path if path.suffix == ".safetensors" else folder / WEIGHTS_NAME
-    cfg_path = folder / CONFIG_NAME
+    weights, cfg_path = _resolve(path)
     for f in (weights, cfg_path):
         if not f.is_file():
             raise FileNotFoundError(f"{f}: missing (expected an exported qualityfm model folder)")
@@ -157,5 +246,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> QualityFM:
                 f"{weights}: tensor {name!r} has shape {tuple(t.shape)}, the config in "
                 f"{cfg_path} needs {tuple(expected[name].shape)}"
             )
-    model.load_state_dict(tensors)
+    model.load_state_dict(
+        {k: t.float() if t.is_floating_point() else t for k, t in tensors.items()}
+    )
     return model.to(device).eval()

@@ -1,0 +1,105 @@
+"""Batch inference on files: score, embed and ONNX export, on synthetic and real records."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import shared_path
+from qualityfm.cli import main
+from qualityfm.inference import embed_files, export_onnx, learned_quality, score_files
+from qualityfm.io import read_record, write_wfdb
+from qualityfm.model import QualityFM, QualityFMConfig
+from qualityfm.signal import corrupt, synthesize
+
+
+def tiny_model() -> QualityFM:
+    torch.manual_seed(0)
+    return QualityFM(QualityFMConfig(n_layers=1, d_model=120, n_heads=2, d_ff=64,
+                                     stem_channels=(4, 24, 120), n_bins=120)).eval()
+
+
+@pytest.fixture
+def records(tmp_path: Path) -> Path:
+    folder = tmp_path / "recs"
+    write_wfdb(synthesize(95.0, fs=250.0, seed=1, record_id="clean"), folder)
+    write_wfdb(synthesize(65.0, fs=250.0, seed=2, record_id="noisy",
+                          artifacts={"motion": 1.0, "noise": 1.0}), folder)
+    (folder / "broken.hea").write_text("broken 1 250 7500\nbroken.dat 16 200/mV 16 0 0 0 0 II\n")
+    return folder
+
+
+def test_write_wfdb_round_trip(tmp_path: Path) -> None:
+    rec = synthesize(20.0, fs=250.0, seed=3, record_id="rt")
+    rec.labels.update(alarm_type="Ventricular_Tachycardia", alarm_true=False)
+    back = read_record(write_wfdb(rec, tmp_path))
+    assert back.channels == rec.channels and back.fs == rec.fs
+    assert back.labels["alarm_true"] is False and back.events["alarm"] == 300.0
+    for c in rec.channels:
+        np.testing.assert_allclose(back.signals[c], rec.signals[c], atol=2e-3 * np.ptp(rec.signals[c]))
+    assert not list(tmp_path.glob(".write-*"))  # temporary folder removed
+
+
+def test_score_files_rows_levels_and_skips(records: Path, tmp_path: Path) -> None:
+    out = tmp_path / "scores.csv"
+    summary = score_files([records], out, model=tiny_model())
+    rows = list(csv.DictReader(out.open()))
+    assert summary["n_records"] == 2 and summary["n_windows"] == len(rows) == 3 + 2
+    assert [s["record"] for s in summary["skipped"]] == [str(records / "broken.hea")]
+    by_record: dict[str, list[dict]] = {}
+    for r in rows:
+        by_record.setdefault(r["record"], []).append(r)
+    clean = np.mean([float(r["sqi"]) for r in by_record["clean"]])
+    noisy = np.mean([float(r["sqi"]) for r in by_record["noisy"]])
+    assert clean > noisy + 0.2
+    assert all(np.isfinite(float(r["learned_quality"])) for r in rows)
+    assert {r["level_name"] for r in rows} <= {"bad", "poor", "acceptable", "good", "excellent"}
+
+
+def test_learned_quality_is_a_bounded_correlation() -> None:
+    model = tiny_model()
+    x = np.stack([synthesize(30.0, seed=s).signals["ppg"][:9000] for s in range(2)])
+    x = np.stack([x, x], axis=1).astype(np.float32)
+    x /= np.abs(x).max()
+    mask = np.ones(x.shape[:2], dtype=bool)
+    q = learned_quality(model, x, mask, batch_size=1)
+    assert q.shape == (2,) and np.all(np.abs(q) <= 1.0 + 1e-5)
+    noisy = corrupt(x, 300.0, np.random.default_rng(0), kinds=["noise"], strength=1.0)
+    assert not np.allclose(learned_quality(model, noisy.astype(np.float32), mask), q)
+
+
+def test_embed_files_npy_and_index(records: Path, tmp_path: Path) -> None:
+    out = tmp_path / "emb.npy"
+    model = tiny_model()
+    summary = embed_files([records], out, model)
+    emb = np.load(out)
+    index = list(csv.DictReader(out.with_suffix(".index.csv").open()))
+    assert emb.shape == (summary["n_windows"], 120) == (len(index), 120)
+    assert np.isfinite(emb).all() and not np.allclose(emb[0], emb[-1])
+    with pytest.raises(ValueError, match="must end in .npy or .parquet"):
+        embed_files([records], tmp_path / "emb.txt", model)
+
+
+def test_cli_score_on_real_records(tmp_path: Path) -> None:
+    vt = shared_path("physionet2015_vt")
+    out = tmp_path / "real.csv"
+    assert main(["score", str(vt / "v100s.hea"), str(vt / "v101l.hea"), "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 10 + 11  # 300-s and 330-s records, 30-s windows
+    sqi = np.array([float(r["sqi"]) for r in rows])
+    assert np.all((sqi >= 0) & (sqi <= 1))
+
+
+def test_onnx_export_matches_pytorch(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
+    model = tiny_model()
+    head = torch.nn.Linear(120, 1)
+    res = export_onnx(model, tmp_path / "enc.onnx", head=head)
+    assert Path(res["out"]).exists()
+    assert res["max_abs_diff"] is not None and res["max_abs_diff"] < 1e-4
+    json.dumps(res)

@@ -1,0 +1,139 @@
+"""The shipped pre-trained ``base`` weights: loading, storage type, non-collapsed embeddings,
+fine-tuning from them, and the compact (float16, headless) export that produced them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+import qualityfm
+from qualityfm.model import QualityFM, QualityFMConfig
+from qualityfm.signal.synthetic import synthesize
+from qualityfm.signal.windows import make_windows
+from qualityfm.tasks.finetune import Finetuner
+from qualityfm.train import export_model, load
+from qualityfm.train.checkpoint import CHECKPOINT_NAME, save_checkpoint
+from qualityfm.train.config import PretrainConfig
+from qualityfm.train.export import weights_dir
+
+SHIPPED = weights_dir() / "base.safetensors"
+needs_weights = pytest.mark.skipif(not SHIPPED.is_file(), reason=f"{SHIPPED} not shipped")
+
+
+def _windows(n_per: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised 30-s windows of three simulated patients with different rhythms."""
+    xs, ms = [], []
+    for seed, (hr, rhythm) in enumerate([(60.0, "sinus"), (110.0, "af"), (170.0, "vt")]):
+        rec = synthesize(30.0 * n_per, hr=hr, rhythm=rhythm, seed=seed,
+                         artifacts={"motion": 0.5} if seed == 1 else None)
+        w = make_windows(rec)
+        xs.append(w.normalized())
+        ms.append(w.mask)
+    return torch.from_numpy(np.concatenate(xs)).float(), torch.from_numpy(np.concatenate(ms))
+
+
+@needs_weights
+def test_pretrained_loads_float32_eval_equal_to_the_stored_float16() -> None:
+    model = qualityfm.load("pretrained")
+    assert isinstance(model, QualityFM) and not model.training
+    assert model.cfg.head == "none" and model.head is None
+    state = model.state_dict()
+    with safe_open(str(SHIPPED), framework="pt") as f:
+        assert f.metadata()["dtype"] == "float16"
+        names = list(f.keys())
+        stored = {k: f.get_tensor(k) for k in names}
+    assert sorted(stored) == sorted(state)
+    for k, t in stored.items():
+        if t.is_floating_point():
+            assert t.dtype == torch.float16, k
+            assert state[k].dtype == torch.float32, k
+        assert torch.equal(state[k], t.float() if t.is_floating_point() else t), k
+    same = load("pretrained:base")
+    for k, v in same.state_dict().items():
+        assert torch.equal(v, state[k])
+    # the package stays small: 9.6 M parameters (encoder 4.3 M, spectral decoder 5.3 M) at
+    # 2 bytes each, no DINO head (that alone would add 2.7 M parameters)
+    assert SHIPPED.stat().st_size < 2 * model.num_params() + 2**20
+
+
+@needs_weights
+def test_pretrained_embeddings_are_finite_and_not_collapsed() -> None:
+    x, mask = _windows()
+    model = load("pretrained")
+    with torch.no_grad():
+        z = model.embed(x, mask)
+    assert z.shape == (len(x), model.cfg.d_model) and z.dtype == torch.float32
+    assert torch.isfinite(z).all()
+    zn = torch.nn.functional.normalize(z, dim=1)
+    cos = zn @ zn.T
+    off = cos[~torch.eye(len(z), dtype=torch.bool)]
+    assert off.mean() < 0.95, f"mean pairwise cosine {off.mean():.3f}: collapsed"
+    assert (z.std(dim=0) > 0).float().mean() > 0.5  # most dimensions vary across windows
+
+
+@needs_weights
+def test_unknown_pretrained_name_is_refused() -> None:
+    with pytest.raises(FileNotFoundError, match=r"'nope'.*shipped: \['base'"):
+        load("pretrained:nope")
+
+
+@needs_weights
+def test_finetuner_starts_from_the_shipped_weights() -> None:
+    rng = np.random.default_rng(0)
+    x, mask = _windows(1)
+    x = x[..., :3000].numpy()  # 10-s windows, as the vt-alarm task uses
+    x = np.concatenate([x] * 4) + rng.normal(0, 0.05, (12, *x.shape[1:])).astype("f4")
+    y = np.tile([0, 1], 6)
+    ft = Finetuner("vt-alarm", init="pretrained", mode="linear", epochs=1, batch_size=12, seed=0)
+    ft.fit(x, y, mask=np.concatenate([mask.numpy()] * 4))
+    enc = ft.net.backbone.encoder.state_dict()
+    for k, v in load("pretrained").encoder.state_dict().items():
+        assert torch.equal(enc[k], v), k  # linear probing leaves the encoder as shipped
+    p = ft.predict_proba(x)
+    assert np.isfinite(p).all() and p.shape[0] == 12
+
+
+TINY = QualityFMConfig(d_model=16, n_layers=1, n_heads=2, d_ff=16, stem_channels=(4, 8, 16),
+                       n_bins=16, n_samples=600, dropout=0.0, head="dino", head_hidden=8,
+                       head_bottleneck=4, head_prototypes=8)
+
+
+def test_compact_export_drops_the_head_and_halves_storage(tmp_path) -> None:
+    torch.manual_seed(0)
+    teacher = QualityFM(TINY)
+    cfg = PretrainConfig(store=str(tmp_path / "none"), out=str(tmp_path / "run"), steps=3)
+    save_checkpoint(tmp_path / "run" / CHECKPOINT_NAME, {
+        "step": 3, "config": cfg.to_dict(), "model_config": TINY.to_dict(),
+        "teacher": teacher.state_dict(),
+    })
+    full = export_model(tmp_path / "run", tmp_path / "full")
+    small = export_model(tmp_path / "run", tmp_path / "w", name="tiny", dtype="float16",
+                         include_head=False, card_name="MODEL_CARD.md", notes="## Data\nnone")
+    assert {p.name for p in small.iterdir()} == {"tiny.safetensors", "tiny.json", "MODEL_CARD.md"}
+    assert "## Data" in (small / "MODEL_CARD.md").read_text()
+    assert json.loads((small / "tiny.json").read_text())["model"]["head"] == "none"
+    m_full, m_small = load(full), load(small / "tiny.safetensors")
+    assert m_full.head is not None and m_small.head is None
+    assert load(small).cfg == m_small.cfg  # a folder with one named model resolves to it
+    for k, v in m_small.state_dict().items():
+        assert v.dtype == torch.float32
+        assert torch.allclose(v, m_full.state_dict()[k], rtol=1e-3, atol=1e-4), k
+    assert (small / "tiny.safetensors").stat().st_size < (full / "model.safetensors").stat().st_size
+    x = torch.randn(2, 2, 600)
+    assert torch.allclose(m_small.embed(x), m_full.embed(x), atol=1e-2)
+
+    # load keeps refusing mismatched and corrupt files
+    cfg_json = json.loads((small / "tiny.json").read_text())
+    cfg_json["model"]["d_ff"] = 32
+    (small / "tiny.json").write_text(json.dumps(cfg_json))
+    with pytest.raises(ValueError, match=r"tiny.json: field 'd_ff'"):
+        load(small / "tiny.safetensors")
+    (small / "tiny.safetensors").write_bytes(b"\x00" * 64)
+    with pytest.raises(ValueError, match="tiny.safetensors: corrupt"):
+        load(small / "tiny.safetensors")
+    with pytest.raises(ValueError, match="dtype='int8'"):
+        export_model(tmp_path / "run", tmp_path / "x", dtype="int8")
