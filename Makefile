@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/preprocess_throughput.py
 	$(BIN)/python benchmarks/pretrain_throughput.py
 	$(BIN)/python benchmarks/attention_scaling.py
+	$(BIN)/python benchmarks/embed_throughput.py
 
 clean:
 	rm -rf $(VENV) demo_report

@@ -104,3 +104,4 @@ def test_onnx_export_matches_pytorch(tmp_path: Path) -> None:
     assert Path(res["out"]).exists()
     assert res["max_abs_diff"] is not None and res["max_abs_diff"] < 1e-4
     json.dumps(res)
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -78,6 +79,12 @@ def test_cli_pretrain_export_and_load(synthetic_store, tmp_path, capsys) -> None
         assert torch.equal(v, teacher[k])
     x, mask = torch.randn(2, 2, 9000), torch.ones(2, 2, dtype=torch.bool)
     assert model.embed(x, mask).shape == (2, 64)
+
+    if importlib.util.find_spec("onnxruntime") is not None:  # ONNX export with parity check
+        capsys.readouterr()
+        assert main(["export", str(run), "--out", str(tmp_path / "m_onnx"), "--onnx"]) == 0
+        parity = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert (tmp_path / "m_onnx" / "encoder.onnx").exists() and parity["max_abs_diff"] < 1e-4
 
     cfg = json.loads((model_dir / "config.json").read_text())
     cfg["model"]["d_ff"] = 128

@@ -1,20 +1,28 @@
-"""``qualityfm export``: a run's teacher as safetensors + config JSON + model card."""
+"""``qualityfm export``: a run's teacher as safetensors + config JSON + model card (+ ONNX)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a pre-training run's teacher as a model folder")
     p.add_argument("run", help="run folder written by `qualityfm pretrain`")
     p.add_argument("--out", required=True, help="model folder to write")
+    p.add_argument("--onnx", action="store_true",
+                   help="also write OUT/encoder.onnx (x, mask -> embedding) and print the "
+                   "max abs difference to PyTorch (ONNX Runtime, when installed)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from qualityfm.train import export_model
+    from qualityfm.train import export_model, load
 
     out = export_model(args.run, args.out)
     print(out)
+    if args.onnx:
+        from qualityfm.inference import export_onnx
+
+        print(json.dumps(export_onnx(load(out), out / "encoder.onnx")))
     return 0
