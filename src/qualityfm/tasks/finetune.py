@@ -172,7 +172,7 @@ def load_backbone(init: str | Path | nn.Module, config: object = None) -> nn.Mod
 
     if not hasattr(train, "load"):
         raise FileNotFoundError("qualityfm.train.load is not available in this installation")
-    return QualityFMBackbone(train.load(path))
+    return QualityFMBackbone(train.load("pretrained" if init == "pretrained" else path))
 
 
 class TaskNet(nn.Module):
