@@ -88,12 +88,15 @@ class QualityFM(nn.Module):
         """Mean-pooled tokens [B, d]."""
         return self.encode(x, mask).mean(dim=1)
 
-    def forward(self, x: Tensor, mask: Tensor | None = None) -> dict[str, Tensor]:
+    def forward(self, x: Tensor, mask: Tensor | None = None,
+                decode: bool = True) -> dict[str, Tensor]:
         """dict(tokens [B, L, d], amp, phase [B, C, n_bins]; with the DINO head also
-        proj [B, K] (pooled) and/or proj_tokens [B, L, K])."""
+        proj [B, K] (pooled) and/or proj_tokens [B, L, K]). ``decode=False`` skips the decoder
+        (the EMA teacher needs only tokens and projections)."""
         tokens = self.encode(x, mask)
-        amp, phase = self.decoder(tokens)
-        out = {"tokens": tokens, "amp": amp, "phase": phase}
+        out = {"tokens": tokens}
+        if decode:
+            out["amp"], out["phase"] = self.decoder(tokens)
         if self.head is not None:
             if self.cfg.head_on in ("pooled", "both"):
                 out["proj"] = self.head(tokens.mean(dim=1))

@@ -257,14 +257,7 @@ def diagnostic_batch(store_path: str, n: int, seed: int) -> tuple[Tensor, Tensor
 
 def teacher_forward(teacher: QualityFM, x: Tensor, mask: Tensor) -> dict[str, Tensor]:
     """What the loss needs of the teacher: tokens and head outputs (its decoder is unused)."""
-    tokens = teacher.encode(x, mask)
-    out = {"tokens": tokens}
-    if teacher.head is not None:
-        if teacher.cfg.head_on in ("pooled", "both"):
-            out["proj"] = teacher.head(tokens.mean(dim=1))
-        if teacher.cfg.head_on in ("tokens", "both"):
-            out["proj_tokens"] = teacher.head(tokens)
-    return out
+    return teacher(x, mask, decode=False)
 
 
 def _to(batch: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]:
