@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
@@ -13,7 +14,7 @@ TINY = {"d_model": 16, "n_layers": 1, "n_heads": 2, "d_ff": 16, "stem_channels":
         "n_bins": 16, "n_samples": 3000}
 
 
-def test_cli_finetune_then_evaluate_vt(tmp_path) -> None:
+def test_cli_finetune_then_evaluate_vt(tmp_path, capsys) -> None:
     data = shared_path("physionet2015_vt")
     cfg = tmp_path / "tiny.json"
     cfg.write_text(json.dumps(TINY))
@@ -33,6 +34,13 @@ def test_cli_finetune_then_evaluate_vt(tmp_path) -> None:
     assert ((np.array(res["predictions"]["score"]) >= res["threshold"]) == pred).all()
     assert (out.parent / "results_roc.png").stat().st_size > 1000
     assert (out.parent / "results.md").read_text().startswith("| model |")
+
+    if importlib.util.find_spec("onnxruntime") is not None:  # encoder + task head as ONNX
+        onnx_dir = tmp_path / "onnx"
+        capsys.readouterr()
+        assert main(["export", str(run), "--out", str(onnx_dir)]) == 0
+        parity = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert (onnx_dir / "model.onnx").stat().st_size > 1000 and parity["max_abs_diff"] < 1e-4
 
 
 def test_cli_compare_and_abp_evaluate(tmp_path) -> None:

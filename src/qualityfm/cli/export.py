@@ -7,8 +7,11 @@ import json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export a pre-training run's teacher as a model folder")
-    p.add_argument("run", help="run folder written by `qualityfm pretrain`")
+    p = sub.add_parser("export", help="export a pre-training run's teacher as a model folder",
+                       description="Export a pre-training run as a model folder (+ ONNX with "
+                       "--onnx), or a fine-tuned run (folder with finetune.json) as ONNX of its "
+                       "encoder and task head.")
+    p.add_argument("run", help="run folder written by `qualityfm pretrain` or `qualityfm finetune`")
     p.add_argument("--out", required=True, help="model folder to write")
     p.add_argument("--onnx", action="store_true",
                    help="also write OUT/encoder.onnx (x, mask -> embedding) and print the "
@@ -17,8 +20,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from qualityfm.train import export_model, load
 
+    if (Path(args.run) / "finetune.json").exists():  # a fine-tuned run: encoder + task head
+        from qualityfm.inference import export_finetuned_onnx
+
+        out = Path(args.out)
+        print(json.dumps(export_finetuned_onnx(args.run, out / "model.onnx")))
+        return 0
     out = export_model(args.run, args.out)
     print(out)
     if args.onnx:

@@ -1,4 +1,9 @@
-"""ONNX export of the encoder (pooled embedding) and, optionally, a task head on top of it."""
+"""ONNX export of the encoder (pooled embedding) and, optionally, a task head on top of it.
+
+The graph outputs the embedding and the head's raw output (logits for classification tasks,
+mmHg for BP); a fine-tuned run's calibration and threshold are applied after it, from the
+run's ``finetune.json``.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +15,23 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from qualityfm.model import QualityFM, WindowedAttention
+from qualityfm.model import WindowedAttention
 
 
 class EncoderGraph(nn.Module):
     """The graph exported: (x [B, C, T], mask [B, C]) -> embedding [B, d] (and head output)."""
 
-    def __init__(self, model: QualityFM, head: nn.Module | None = None) -> None:
+    def __init__(self, encoder: nn.Module, head: nn.Module | None = None) -> None:
         super().__init__()
-        self.model = model
+        self.encoder = encoder
         self.head = head
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor | tuple[Tensor, Tensor]:
-        emb = self.model.embed(x, mask)
+        emb = self.encoder(x, mask).mean(dim=1)
         return emb if self.head is None else (emb, self.head(emb))
 
 
-def _dense_copy(model: QualityFM) -> QualityFM:
+def _dense_copy(model: nn.Module) -> nn.Module:
     """A copy running the dense reference kernel, which ONNX expresses with standard ops.
 
     The kernels agree to 1e-5 (tested), so the exported graph computes the same function.
@@ -39,7 +44,7 @@ def _dense_copy(model: QualityFM) -> QualityFM:
 
 
 def export_onnx(
-    model: QualityFM,
+    model: nn.Module,
     out: str | Path,
     head: nn.Module | None = None,
     batch: int = 2,
@@ -47,11 +52,14 @@ def export_onnx(
 ) -> dict:
     """Write ``out`` (.onnx) and check it against PyTorch with ONNX Runtime when installed.
 
-    Returns ``{"out", "max_abs_diff"}``; ``max_abs_diff`` is None without onnxruntime.
+    ``model`` is a QualityFM or any module with ``.encoder`` and ``.cfg`` (a fine-tuned
+    backbone). Returns ``{"out", "max_abs_diff"}``; ``max_abs_diff`` is None without
+    onnxruntime.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    graph = EncoderGraph(_dense_copy(model), copy.deepcopy(head).eval() if head else None).eval()
+    encoder = _dense_copy(model.encoder)
+    graph = EncoderGraph(encoder, copy.deepcopy(head).eval() if head else None).eval()
     cfg = model.cfg
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(batch, cfg.in_channels, cfg.n_samples, generator=gen) * 2 - 1
@@ -81,3 +89,17 @@ def onnx_parity(graph: nn.Module, path: Path, x: Tensor, mask: Tensor) -> float 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {"x": x.numpy(), "mask": mask.numpy()})
     return float(max(np.abs(r.numpy() - g).max() for r, g in zip(ref, got, strict=True)))
+
+
+def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
+    """ONNX of a fine-tuned QualityFM run (``qualityfm finetune``): encoder + task head."""
+    from qualityfm.tasks import Finetuner
+
+    est = Finetuner.load(run)
+    net = est.net
+    if net is None or not hasattr(net.backbone, "encoder"):
+        raise ValueError(f"{run}: only fine-tuned QualityFM encoders can be exported to ONNX")
+    if net.head.in_features != net.backbone.dim:
+        raise ValueError(f"{run}: its head also reads classical features, which the ONNX graph "
+                         "does not compute; fine-tune without features to export it")
+    return export_onnx(net.backbone, out, head=net.head)
