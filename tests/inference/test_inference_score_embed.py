@@ -105,3 +105,15 @@ def test_onnx_export_matches_pytorch(tmp_path: Path) -> None:
     assert res["max_abs_diff"] is not None and res["max_abs_diff"] < 1e-4
     json.dumps(res)
 
+
+
+def test_parquet_tables_for_score_and_embed(records: Path, tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow", reason="pyarrow is not installed (extra: parquet)")
+    model = tiny_model()
+    score_files([records], tmp_path / "s.parquet", model=model)
+    scores = pd.read_parquet(tmp_path / "s.parquet")
+    assert len(scores) == 5 and scores["learned_quality"].notna().all()
+    embed_files([records], tmp_path / "e.parquet", model)
+    table = pd.read_parquet(tmp_path / "e.parquet")
+    assert len(table) == 5 and {"record", "sqi", "e0", "e119"} <= set(table.columns)
