@@ -95,7 +95,7 @@ def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[tuple[str, Path]]
     return out
 
 
-def _read_model_channels(path: str, channels: Sequence[str]) -> Record:
+def read_model_channels(path: str, channels: Sequence[str]) -> Record:
     """The record with only the model channels; all channels when one is missing, so that
     :func:`make_windows` can fall back to another ECG lead."""
     try:
@@ -108,7 +108,7 @@ def process_record(path: str, window: WindowConfig, pair_cfg: PairConfig) -> _Re
     """Read, window, score (on raw windows), normalise and pair one record."""
     res = _Result(source=path)
     try:
-        rec = _read_model_channels(path, window.channels)
+        rec = read_model_channels(path, window.channels)
         res.record_id = rec.record_id
         res.patient_id = rec.patient_id or rec.record_id
         w = make_windows(rec, window)

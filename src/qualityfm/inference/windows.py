@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qualityfm.io import RecordError, find_records, read_record
+from qualityfm.data.prepare import read_model_channels
+from qualityfm.io import RecordError, find_records
 from qualityfm.quality import score_windows
 from qualityfm.signal import WindowConfig, make_windows, normalize
 
@@ -48,7 +49,7 @@ def iter_file_windows(
         paths.extend(found)
     for path in paths:
         try:
-            record = read_record(path, channels=None)
+            record = read_model_channels(path, cfg.channels)
             win = make_windows(record, cfg)
         except (RecordError, ValueError, OSError) as err:
             _skip(skipped, str(path), str(err))
