@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    model = QualityFM(QualityFMConfig.preset("base", attention="local")).eval()
+    model = QualityFM(QualityFMConfig.preset("base")).eval()
     x = torch.rand(args.batch, 2, 9000) * 2 - 1
     mask = torch.ones(args.batch, 2, dtype=torch.bool)
     print(f"base, batch {args.batch}, {args.threads} threads, 30-s windows at 300 Hz")

@@ -2,8 +2,10 @@
 
 Ours: the engine's pieces (default recipe: local attention, DINO head, fused AdamW, one foreach
 EMA call), with data read from a store prepared from real records (built here when no store is
-given). Reference, measured in the same run: the original's maths (dense attention, fp32, paper
-objective, unfused Adam, a Python loop over parameters for the EMA) on random tensors.
+given). Reference, measured in the same run: the original's maths built from stock torch.nn
+modules (Conv1d stem, dense-masked nn.TransformerEncoderLayer, fp32, paper objective with the
+decoder run for the teacher too, unfused Adam, a Python loop over parameters for the EMA) on
+random tensors.
 
     .venv/bin/python benchmarks/pretrain_throughput.py [--store STORE] [--amp fp32|bf16|both]
 """
@@ -20,8 +22,11 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from qualityfm.model import QualityFM
+from qualityfm.model import QualityFM, QualityFMConfig
+from qualityfm.model.attention import window_mask
+from qualityfm.model.layers import sinusoidal_positions
 from qualityfm.train import PretrainConfig, ema_update
 from qualityfm.train.ema import ema_tensors
 from qualityfm.train.engine import (
@@ -109,13 +114,63 @@ def ours(recipe: str, store: str, batch: int, steps: int, warm: int, amp: str, c
     return batch * steps / total, {k: v / steps for k, v in phases.items()}
 
 
+class _StockTrunk(nn.Module):
+    """The original's network shape from stock ``torch.nn`` modules: Conv1d stem, dense-masked
+    ``nn.TransformerEncoderLayer`` blocks (post-LN, MultiheadAttention with biases), Linear."""
+
+    def __init__(self, c_in: int, cfg: QualityFMConfig) -> None:
+        super().__init__()
+        stages: list[nn.Module] = []
+        for c_out, k, s in zip(cfg.stem_widths, cfg.stem_kernels, cfg.stem_strides, strict=True):
+            stages += [nn.Conv1d(c_in, c_out, k, s, k // 2), nn.GroupNorm(1, c_out), nn.GELU()]
+            c_in = c_out
+        self.stem = nn.Sequential(*stages)
+        self.blocks = nn.ModuleList(
+            nn.TransformerEncoderLayer(cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout,
+                                       activation="gelu", batch_first=True)
+            for _ in range(cfg.n_layers)
+        )
+        self.out = nn.Linear(cfg.d_model, cfg.d_model)
+        self.cfg = cfg
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.stem(x).permute(0, 2, 1)
+        h = h + sinusoidal_positions(h.shape[1], h.shape[2], h.device)
+        blocked = ~window_mask(h.shape[1], self.cfg.window, self.cfg.global_tokens, h.device)
+        for block in self.blocks:
+            h = block(h, src_mask=blocked)
+        return self.out(h)
+
+
+class _StockQualityFM(nn.Module):
+    """Encoder + decoder + amplitude/phase heads as in the original (9,576,714 parameters)."""
+
+    def __init__(self, cfg: QualityFMConfig) -> None:
+        super().__init__()
+        self.encoder = _StockTrunk(cfg.in_channels, cfg)
+        self.decoder = _StockTrunk(cfg.n_tokens(cfg.n_samples), cfg)
+        d = cfg.d_model
+        self.amp, self.phase = (
+            nn.Sequential(nn.Linear(d, d), nn.Tanh(), nn.Linear(d, cfg.n_bins)) for _ in range(2)
+        )
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        tokens = self.encoder(x)
+        h = self.decoder(tokens)
+        return {"tokens": tokens, "amp": self.amp(h), "phase": self.phase(h)}
+
+
 def reference(batch: int, steps: int, warm: int, device: torch.device) -> float:
-    """The original's maths on random tensors: dense, fp32, unfused Adam, looped EMA."""
+    """The original's maths with stock torch.nn modules on random tensors: dense masked
+    attention, fp32, the decoder run for the teacher too, unfused Adam, looped EMA."""
     cfg = PretrainConfig.for_recipe("paper", attention="dense", batch_size=batch)
     torch.manual_seed(0)
     mcfg = model_config(cfg)
-    student = QualityFM(mcfg).to(device).train()
-    teacher = QualityFM(mcfg).to(device).requires_grad_(False)
+    student = _StockQualityFM(mcfg).to(device).train()
+    n_params = sum(p.numel() for p in student.parameters())
+    if n_params != 9_576_714:
+        raise SystemExit(f"reference model has {n_params:,} parameters, the original 9,576,714")
+    teacher = _StockQualityFM(mcfg).to(device).requires_grad_(False)
     teacher.load_state_dict(student.state_dict())
     objective = Objective(cfg, mcfg).to(device)
     opt = torch.optim.Adam(student.parameters(), lr=1e-4, weight_decay=0.04, foreach=False)
@@ -129,8 +184,8 @@ def reference(batch: int, steps: int, warm: int, device: torch.device) -> float:
              "hi_mask": torch.ones(batch, 2, dtype=torch.bool, device=device),
              "lo_mask": torch.ones(batch, 2, dtype=torch.bool, device=device)}
         with torch.no_grad():
-            t_out = teacher(b["hi"], b["hi_mask"])
-        s_out = student(b["lo"], b["lo_mask"])
+            t_out = teacher(b["hi"])
+        s_out = student(b["lo"])
         objective(s_out, t_out, b)["loss"].backward()
         opt.step()
         opt.zero_grad()

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qualityfm.model.attention import (
+    DENSE_MAX_TOKENS,
     WindowedAttention,
     dense_attention,
     flex_attention,
@@ -108,6 +109,9 @@ def test_attention_is_local() -> None:
 def test_kernel_choice_and_bad_settings() -> None:
     assert resolve_kernel("auto", torch.device("cpu")) == "local"
     assert resolve_kernel("auto", torch.device("cuda")) == "flex"
+    assert resolve_kernel("auto", torch.device("cpu"), DENSE_MAX_TOKENS) == "dense"
+    assert resolve_kernel("auto", torch.device("cpu"), DENSE_MAX_TOKENS + 1) == "local"
+    assert resolve_kernel("local", torch.device("cpu"), 18) == "local"  # explicit stays explicit
     with pytest.raises(ValueError, match="kernel"):
         WindowedAttention(16, 2, kernel="sparse")
     with pytest.raises(ValueError, match="divisible"):

@@ -184,3 +184,33 @@ def test_dino_head() -> None:
     plain = QualityFM(tiny())
     assert model.num_params() == plain.num_params()  # counts exclude the head by default
     assert model.num_params(head=True) > plain.num_params()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 5),  # input channels
+    st.sampled_from([1, 3, 7, 130]),  # output channels (>= 128 takes the GEMM path)
+    st.sampled_from([1, 3, 5, 11, 51]),  # kernel
+    st.integers(1, 12),  # stride
+    st.integers(0, 30),  # padding
+    st.integers(1, 200),  # input length
+    st.booleans(),  # bias
+)
+def test_strided_conv_equals_conv1d(c_in: int, c_out: int, k: int, s: int, p: int, t: int,
+                                    bias: bool) -> None:
+    """The tokeniser's rewritten convolution is nn.Conv1d, forward and backward."""
+    from qualityfm.model.layers import StridedConv1d
+
+    if t + 2 * p < k:
+        return  # no output position: nn.Conv1d raises too
+    torch.manual_seed(0)
+    conv = StridedConv1d(c_in, c_out, k, stride=s, padding=p, bias=bias).double()
+    x = torch.randn(2, c_in, t, dtype=torch.double, requires_grad=True)
+    y = conv(x)
+    ref = torch.nn.functional.conv1d(x, conv.weight, conv.bias, stride=s, padding=p)
+    torch.testing.assert_close(y, ref)
+    g = torch.randn_like(ref)
+    params = (x, conv.weight) + ((conv.bias,) if bias else ())
+    for a, b in zip(torch.autograd.grad(y, params, g), torch.autograd.grad(ref, params, g),
+                    strict=True):
+        torch.testing.assert_close(a, b)

@@ -70,9 +70,17 @@ class DistillationLoss(nn.Module):
                 raise ValueError(
                     f"aligned must be [B={student.shape[0]}], got {tuple(aligned.shape)}"
                 )
-            per_token = self._ce(student, teacher).mean(dim=1)
-            per_pooled = self._ce(student.mean(dim=1), teacher.mean(dim=1))
-            loss = torch.where(aligned, per_token, per_pooled).mean()
+            # Each sample's own term only: token-wise for aligned, pooled for the rest.
+            per_sample = student.new_zeros(student.shape[0], dtype=torch.float32)
+            if aligned.any():
+                a = aligned.nonzero().squeeze(1)
+                per_sample = per_sample.index_put(
+                    (a,), self._ce(student[a], teacher[a]).mean(dim=1).float())
+            if not aligned.all():
+                n = (~aligned).nonzero().squeeze(1)
+                per_sample = per_sample.index_put(
+                    (n,), self._ce(student[n].mean(dim=1), teacher[n].mean(dim=1)).float())
+            loss = per_sample.mean()
         if update_center and self.training:
             self.update_center(teacher)
         return loss

@@ -24,6 +24,51 @@ def sinusoidal_positions(length: int, dim: int, device: torch.device | None = No
     return pe
 
 
+class StridedConv1d(nn.Conv1d):
+    """``nn.Conv1d`` (same parameters) computed by one of two exact rewrites, faster on CPU.
+
+    Wide-output stages (``out_channels >= 128``) unfold the input and run one GEMM; narrow
+    ones use the polyphase form: the stride-``s`` kernel of length ``k`` becomes a stride-1
+    kernel of length ``ceil(k / s)`` over ``C_in * s`` phase channels. Forward and backward of
+    the six stem stages of ``base`` take 1.4x less time in bf16 (up to 5x for one stage;
+    benchmarks/tokeniser_conv.py). ONNX export traces the plain convolution.
+    """
+
+    gemm_min_out: int = 128
+
+    def forward(self, x: Tensor) -> Tensor:
+        plain = self.dilation[0] != 1 or self.groups != 1 or self.padding_mode != "zeros"
+        if plain or torch.onnx.is_in_onnx_export():  # ONNX runtimes bring their own conv
+            return super().forward(x)
+        if self.out_channels >= self.gemm_min_out:
+            return self._gemm(x)
+        return self._polyphase(x)
+
+    def _gemm(self, x: Tensor) -> Tensor:
+        (k,), (s,), (p,) = self.kernel_size, self.stride, self.padding
+        cols = F.pad(x, (p, p)).unfold(2, k, s)  # [B, C_in, L, k]
+        bsz, _, length, _ = cols.shape
+        cols = cols.transpose(1, 2).reshape(bsz * length, -1)
+        y = F.linear(cols, self.weight.flatten(1), self.bias)
+        return y.view(bsz, length, self.out_channels).transpose(1, 2)
+
+    def _polyphase(self, x: Tensor) -> Tensor:
+        (k,), (s,), (p,) = self.kernel_size, self.stride, self.padding
+        if s == 1:
+            return super().forward(x)
+        bsz, c_in, t = x.shape
+        taps = -(-k // s)  # ceil(k / s)
+        length = (t + 2 * p - k) // s + 1
+        total = (length - 1 + taps) * s  # padded input length the phases need
+        xp = F.pad(x, (p, total - t - p))
+        phases = xp.view(bsz, c_in, total // s, s).transpose(2, 3).reshape(bsz, c_in * s, -1)
+        w = F.pad(self.weight, (0, taps * s - k))
+        w = w.view(self.out_channels, c_in, taps, s).transpose(2, 3).reshape(
+            self.out_channels, c_in * s, taps
+        )
+        return F.conv1d(phases, w, self.bias)
+
+
 class ConvStem(nn.Sequential):
     """Conv1d -> GroupNorm(1 group) -> GELU stages: [B, C_in, T] -> [B, d, L]."""
 
@@ -32,7 +77,7 @@ class ConvStem(nn.Sequential):
         c_in = in_channels
         for c_out, k, s in zip(cfg.stem_widths, cfg.stem_kernels, cfg.stem_strides, strict=True):
             layers += [
-                nn.Conv1d(c_in, c_out, k, stride=s, padding=k // 2, bias=cfg.bias),
+                StridedConv1d(c_in, c_out, k, stride=s, padding=k // 2, bias=cfg.bias),
                 nn.GroupNorm(1, c_out),
                 nn.GELU(),
             ]
@@ -72,7 +117,8 @@ class Trunk(nn.Module):
 
     def forward(self, x: Tensor, offset: Tensor | None = None) -> Tensor:
         """x: [B, C_in, T] -> [B, L, d]; ``offset`` [B, d] is added to every token."""
-        h = self.stem(x).transpose(1, 2)
+        # contiguous: F.linear on strided [B, L, d] tokens would copy its weight per sample
+        h = self.stem(x).transpose(1, 2).contiguous()
         h = h + sinusoidal_positions(h.shape[1], h.shape[2], h.device).to(h.dtype)
         if offset is not None:
             h = h + offset[:, None, :]

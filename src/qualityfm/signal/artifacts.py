@@ -91,15 +91,19 @@ def motion(x: np.ndarray, fs: float, rng: Rng = None, strength: float | np.ndarr
     nb = max(1, int(round(T_s / 10))) if n_bursts is None else n_bursts
     lead = x.shape[:-1] + (1,)
     out = np.zeros(x.shape)
+    flat = out.reshape(-1, x.shape[-1])  # a view: bursts are written row by row into ``out``
     for _ in range(nb):
         d = g.uniform(*duration, lead)
         t0 = g.uniform(0, np.maximum(T_s - d, 0)) if start is None else np.full(lead, start)
-        u = np.clip((t - t0) / d, 0.0, 1.0)
-        env = np.sin(np.pi * u) ** 2
         f1, f2 = g.uniform(*freq, lead), g.uniform(*freq, lead)
-        wave = (np.sin(2 * np.pi * f1 * t + g.uniform(0, 2 * np.pi, lead))
-                + 0.5 * np.sin(2 * np.pi * f2 * t + g.uniform(0, 2 * np.pi, lead))) / 1.5
-        out += g.uniform(1.0, 2.0, lead) * env * wave
+        p1, p2 = g.uniform(0, 2 * np.pi, lead), g.uniform(0, 2 * np.pi, lead)
+        a = g.uniform(1.0, 2.0, lead)
+        # The sin^2 envelope is 0 outside (t0, t0 + d): evaluate the burst on its support only.
+        row, col = np.nonzero(((t > t0) & (t < t0 + d)).reshape(flat.shape))
+        d, t0, f1, f2, p1, p2, a = (v.reshape(-1)[row] for v in (d, t0, f1, f2, p1, p2, a))
+        tt = t[col]
+        wave = (np.sin(2 * np.pi * f1 * tt + p1) + 0.5 * np.sin(2 * np.pi * f2 * tt + p2)) / 1.5
+        flat[row, col] += a * np.sin(np.pi * (tt - t0) / d) ** 2 * wave
     return x + (s * _scale(x, scale) * out).astype(x.dtype)
 
 

@@ -38,7 +38,7 @@ class PretrainConfig:
     # model
     preset: str = "base"
     model_overrides: dict[str, Any] = field(default_factory=dict)
-    attention: str = "local"        # attention kernel: "dense" | "local" | "flex"
+    attention: str = "auto"         # attention kernel: "auto" | "dense" | "local" | "flex"
     window: int = 8
     # optimisation
     steps: int = 1000
@@ -87,7 +87,7 @@ class PretrainConfig:
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)  # JSON round-trips tuples as lists
         choices = {
-            "recipe": RECIPES, "attention": ("dense", "local", "flex"),
+            "recipe": RECIPES, "attention": ("auto", "dense", "local", "flex"),
             "optimizer": ("adam", "adamw"), "distill_mode": ("token", "pooled", "mixed"),
             "amplitude": ("magnitude", "power"), "phase": ("plain", "wrapped"),
             "device": ("auto", "cpu", "cuda"), "amp_dtype": ("auto", "bf16", "fp32"),

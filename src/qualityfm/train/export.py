@@ -128,6 +128,7 @@ def export_model(
     mcfg = QualityFMConfig.from_dict(ckpt["model_config"])
     model = QualityFM(mcfg)
     model.load_state_dict(ckpt["teacher"])  # checks the checkpoint against its config
+    mcfg = dataclasses.replace(mcfg, attention="auto")  # kernels are interchangeable
     if not include_head and mcfg.head != "none":
         mcfg = dataclasses.replace(mcfg, head="none")
         headless = QualityFM(mcfg)
@@ -209,7 +210,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> QualityFM:
     ``.safetensors`` file (its config beside it). Tensors stored in float16/bfloat16 are
     upcast to float32. Refuses, with a message naming the file and the field or tensor, a
     config whose fields disagree with the weights' embedded config, and missing, extra or
-    mis-shaped tensors.
+    mis-shaped tensors. The attention kernel is not checked: kernels are interchangeable.
     """
     from safetensors import SafetensorError, safe_open
 
@@ -228,7 +229,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> QualityFM:
         raise ValueError(f"{weights}: not a qualityfm model (no {FORMAT!r} metadata)")
     embedded = json.loads(meta["config"])
     ours = json.loads(json.dumps(mcfg.to_dict()))
-    for key in sorted(set(embedded) | set(ours)):
+    for key in sorted((set(embedded) | set(ours)) - {"attention"}):
         if embedded.get(key) != ours.get(key):
             raise ValueError(
                 f"{cfg_path}: field {key!r} = {ours.get(key)!r} does not match the weights in "
