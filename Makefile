@@ -28,6 +28,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/preprocess_throughput.py
 	$(BIN)/python benchmarks/pretrain_throughput.py
+	$(BIN)/python benchmarks/tokeniser_conv.py
 	$(BIN)/python benchmarks/attention_scaling.py
 	$(BIN)/python benchmarks/embed_throughput.py
 
