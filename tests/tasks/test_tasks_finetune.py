@@ -89,6 +89,35 @@ def test_linear_mode_with_features_and_resnet_and_regression() -> None:
         reg.predict_proba(x)
 
 
+def test_linear_probe_runs_the_frozen_encoder_once_per_row() -> None:
+    """Linear mode embeds every row once and trains the head on those embeddings; its
+    predictions are the whole network's (head on the encoder's output)."""
+    import torch
+
+    x, y, g = synthetic(40)
+    rows: list[int] = []
+    lin = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", epochs=4, patience=9,
+                    seed=0)
+    orig = Finetuner._embeddings
+
+    def counting(self, X, mask):  # noqa: ANN001, ANN202 - counts every later encoder call
+        self.net.backbone.register_forward_hook(lambda m, a, o: rows.append(len(o)))
+        return orig(self, X, mask)
+
+    Finetuner._embeddings = counting
+    try:
+        lin.fit(x, y, groups=g)
+    finally:
+        Finetuner._embeddings = orig
+    # one pass over all rows, then the validation rows once more for calibration; running the
+    # encoder every epoch would take at least 4 x the training rows
+    assert len(lin.history) == 4 and len(x) < sum(rows) < 2 * len(x)
+    with torch.no_grad():
+        xt = torch.as_tensor(x)
+        expect = lin.net.head_forward(lin.net.backbone(xt, None))[:, 0].numpy()
+    np.testing.assert_allclose(lin._raw(x, None, None), expect, rtol=1e-5, atol=1e-5)
+
+
 def test_pretrained_without_shipped_weights_is_a_clear_error(monkeypatch, tmp_path) -> None:
     import qualityfm.tasks.finetune as F
 

@@ -185,7 +185,10 @@ class TaskNet(nn.Module):
         self.head = nn.Linear(backbone.dim + n_features, n_out)
 
     def forward(self, x: Tensor, mask: Tensor | None, feats: Tensor | None = None) -> Tensor:
-        h = self.backbone(x, mask)
+        return self.head_forward(self.backbone(x, mask), feats)
+
+    def head_forward(self, h: Tensor, feats: Tensor | None = None) -> Tensor:
+        """The head on backbone embeddings ``h`` [B, dim] (+ features)."""
         if feats is not None:
             h = torch.cat([h, feats], dim=1)
         return self.head(self.drop(h))
@@ -230,20 +233,36 @@ class Finetuner(TaskEstimator):
     def _batches(self, X, mask, feats, idx):
         for i in range(0, len(idx), self.batch_size):
             b = idx[i: i + self.batch_size]
-            x = torch.as_tensor(np.asarray(X[b], dtype=np.float32), device=self.device)
-            m = None if mask is None else torch.as_tensor(np.asarray(mask[b], bool),
-                                                          device=self.device)
+            x = m = None  # X None: rows of features only (cached embeddings)
+            if X is not None:
+                x = torch.as_tensor(np.asarray(X[b], dtype=np.float32), device=self.device)
+            if X is not None and mask is not None:
+                m = torch.as_tensor(np.asarray(mask[b], bool), device=self.device)
             f = None if feats is None else torch.as_tensor(feats[b], device=self.device)
             yield b, x, m, f
 
-    def _outputs(self, X, mask, feats, idx) -> np.ndarray:
+    def _outputs(self, X, mask, feats, idx, emb: Tensor | None = None) -> np.ndarray:
+        """Raw outputs of rows ``idx``; ``emb`` [N, dim]: the frozen backbone's embeddings."""
         self.net.eval()
         out = []
         with torch.no_grad():
-            for _, x, m, f in self._batches(X, mask, feats, idx):
-                out.append(self.net(x, m, f).float().cpu().numpy())
+            if emb is not None:
+                f = None if feats is None else torch.as_tensor(feats[idx], device=self.device)
+                out.append(self.net.head_forward(emb[idx], f).float().cpu().numpy())
+            else:
+                for _, x, m, f in self._batches(X, mask, feats, idx):
+                    out.append(self.net(x, m, f).float().cpu().numpy())
         z = np.concatenate(out) if out else np.zeros((0, self.n_out), np.float32)
         return z[:, 0] if self.kind == "binary" else z
+
+    def _embeddings(self, X, mask) -> Tensor:
+        """The frozen backbone's embeddings [N, dim] of every row (linear mode: computed once;
+        the backbone is in eval mode, so every epoch would get the same values)."""
+        self.net.backbone.eval()
+        with torch.no_grad():
+            parts = [self.net.backbone(x, m).float()
+                     for _, x, m, _ in self._batches(X, mask, None, np.arange(len(X)))]
+        return torch.cat(parts) if parts else torch.zeros(0, self.net.backbone.dim)
 
     def _loss(self, out: Tensor, y: Tensor, weight: Tensor | None) -> Tensor:
         if self.kind == "binary":
@@ -289,6 +308,7 @@ class Finetuner(TaskEstimator):
             groups = [{"params": self.net.backbone.parameters(), "lr": self.lr},
                       {"params": self.net.head.parameters(), "lr": self.head_lr}]
         opt = torch.optim.AdamW(groups, weight_decay=self.weight_decay)
+        emb = self._embeddings(X, mask) if self.mode == "linear" else None
         best, best_state, stale = np.inf, copy.deepcopy(self.net.state_dict()), 0
         self.history = []
         for epoch in range(self.epochs):
@@ -297,15 +317,16 @@ class Finetuner(TaskEstimator):
                 self.net.backbone.eval()  # frozen: no dropout, fixed statistics
             order = rng.permutation(fit_idx)
             total = 0.0
-            for b, x, m, f in self._batches(X, mask, feats, order):
+            for b, x, m, f in self._batches(None if emb is not None else X, mask, feats, order):
                 yt = torch.as_tensor(y_t[b], device=self.device)
-                loss = self._loss(self.net(x, m, f), yt, weight)
+                out = self.net(x, m, f) if emb is None else self.net.head_forward(emb[b], f)
+                loss = self._loss(out, yt, weight)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
                 opt.step()
                 total += float(loss.detach()) * len(b)
-            z = self._outputs(X, mask, feats, val_idx)
+            z = self._outputs(X, mask, feats, val_idx, emb)
             zt = torch.as_tensor(z if self.kind != "binary" else z[:, None])
             vy = torch.as_tensor(y_t[val_idx])
             val = float(self._loss(zt, vy, None if weight is None else weight.cpu()))
