@@ -56,6 +56,22 @@ def test_cli_compare_and_abp_evaluate(tmp_path) -> None:
     assert (out / "classical_features___gbm_bland_altman_sbp.png").exists()
 
 
+def test_cli_compare_embedding_with_and_without_features(tmp_path) -> None:
+    """--models none (a random encoder) probed linearly, alone and with the features."""
+    data = shared_path("physionet2015_vt")
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY))
+    out = tmp_path / "cmp"
+    assert main(["compare", "--task", "vt-alarm", "--data", str(data), "--max-records", "40",
+                 "--baselines", "", "--models", "random=none", "--modes", "linear",
+                 "--with-features", "--config", str(cfg), "--kfold", "2", "--epochs", "2",
+                 "--out", str(out)]) == 0
+    rows = json.loads((out / "compare.json").read_text())
+    assert sorted(rows) == ["random (linear + features)", "random (linear)"]
+    assert all(0.0 <= r["auroc"] <= 1.0 for r in rows.values())
+    assert rows["random (linear + features)"]["auroc"] != rows["random (linear)"]["auroc"]
+
+
 def test_cli_reports_a_missing_pretrained_model(tmp_path, capsys) -> None:
     data = shared_path("physionet2015_vt")
     code = main(["finetune", "--task", "vt-alarm", "--data", str(data), "--max-records", "4",

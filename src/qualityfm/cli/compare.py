@@ -12,7 +12,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="baselines and pre-trained variants in one table")
     add_data_options(p)
     p.add_argument("--models", nargs="*", default=[],
-                   help="pre-trained model dirs as NAME=DIR (ablations: no-spectral=DIR, ...)")
+                   help="pre-trained model dirs as NAME=DIR (ablations: no-spectral=DIR, ...); "
+                        "DIR may be `pretrained` (shipped weights) or `none` (random encoder)")
+    p.add_argument("--modes", default="full,linear",
+                   help="comma list of fine-tuning modes for --models (full, linear)")
+    p.add_argument("--with-features", action="store_true",
+                   help="also run each --models variant with the classical features in its head")
     p.add_argument("--baselines", default="classical,scratch,resnet",
                    help="comma list of classical, scratch, resnet (empty for none)")
     p.add_argument("--out", required=True, help="output directory")
@@ -31,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
         baselines=[b for b in args.baselines.split(",") if b], kfold=args.kfold,
         epochs=args.epochs, seed=args.seed, config=args.config, seconds=args.seconds,
         max_records=args.max_records, cache_dir=args.cache,
+        modes=[m for m in args.modes.split(",") if m], with_features=args.with_features,
     )
     print((Path(args.out) / "table.md").read_text())
     return 0

@@ -37,21 +37,22 @@ def finetune_run(
     task: str, data: str | Path, out: str | Path, *, init: str = "pretrained", mode: str = "full",
     kfold: int | None = None, epochs: int = 30, seed: int = 0, config: str | None = None,
     batch_size: int = 32, seconds: float | None = None, max_records: int | None = None,
-    cache_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None, use_features: bool = False,
 ) -> dict:
     """Fine-tune on all of ``data`` (grouped validation inside) and save the model to ``out``;
     with ``kfold``, run grouped k-fold CV instead and write its report to ``out``. For ``af`` a
-    second, 4-class rhythm model goes to ``out/rhythm``."""
+    second, 4-class rhythm model goes to ``out/rhythm``. ``use_features`` feeds the task's
+    classical features to the head beside the embedding."""
     ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir)
     cfg = model_config(config) if init == "none" else None
 
     def make(t: str = task) -> Finetuner:
         return Finetuner(t, init=init, mode=mode, config=cfg, epochs=epochs, seed=seed,
-                         batch_size=batch_size)
+                         batch_size=batch_size, use_features=use_features)
 
     out = Path(out)
     summary: dict = {"task": task, "n": len(ds), "skipped": ds.skipped, "init": str(init),
-                     "mode": mode, "settings": ds.settings}
+                     "mode": mode, "use_features": use_features, "settings": ds.settings}
     if kfold:
         res = cross_validate(make, ds, k=kfold, seed=seed)
         if task != "vt-alarm":
@@ -120,10 +121,12 @@ def compare_run(
     baselines: Sequence[str] = ("classical", "scratch", "resnet"), kfold: int = 5,
     epochs: int = 30, seed: int = 0, config: str | None = None, seconds: float | None = None,
     max_records: int | None = None, cache_dir: str | Path | None = None,
-    n_boot: int = 1000,
+    n_boot: int = 1000, modes: Sequence[str] = ("full", "linear"), with_features: bool = False,
 ) -> dict:
-    """Grouped k-fold CV of baselines and pre-trained variants (``models``: ``NAME=DIR`` or
-    ``DIR``; each fine-tuned fully and linearly probed) into one markdown table with CIs."""
+    """Grouped k-fold CV of baselines and pre-trained variants (``models``: ``NAME=DIR``,
+    ``DIR``, ``pretrained`` or ``none`` for a random encoder; each fine-tuned in every mode of
+    ``modes``) into one markdown table with CIs. ``with_features`` adds, for every variant, a
+    row whose head also reads the classical features (what each part contributes)."""
     ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir)
     cfg = model_config(config)
     makers: dict[str, Callable[[str], TaskEstimator]] = {}
@@ -138,12 +141,18 @@ def compare_run(
                 t, init=ResNet1d(), lr=1e-3, epochs=epochs, seed=seed)
         else:
             raise ValueError(f"unknown baseline {b!r}; choose from classical, scratch, resnet")
+    for mode in modes:
+        if mode not in ("full", "linear"):
+            raise ValueError(f"unknown mode {mode!r}; choose from full, linear")
     for spec in models:
         name, _, path = spec.rpartition("=")
         name = name or Path(path).name
-        for mode in ("full", "linear"):
-            makers[f"{name} ({mode})"] = (lambda t, p=path, m=mode: Finetuner(
-                t, init=p, mode=m, epochs=epochs, seed=seed))
+        for mode in modes:
+            for feats in (False, True) if with_features else (False,):
+                label = f"{name} ({mode}{' + features' if feats else ''})"
+                makers[label] = (lambda t, p=path, m=mode, f=feats: Finetuner(
+                    t, init=p, mode=m, config=cfg if p == "none" else None, epochs=epochs,
+                    seed=seed, use_features=f))
     out = Path(out)
     rows = {}
     for name, make in makers.items():
