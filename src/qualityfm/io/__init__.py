@@ -3,6 +3,7 @@
 from qualityfm.io.channels import MODEL_CHANNELS, canonical_channel, canonical_names, is_ecg
 from qualityfm.io.read import find_records, read_record
 from qualityfm.io.record import Record, RecordError
+from qualityfm.io.uci_reader import find_uci_bp, is_uci_bp_file, iter_uci_bp, read_uci_bp
 from qualityfm.io.write import write_wfdb
 
 __all__ = [
@@ -12,7 +13,11 @@ __all__ = [
     "canonical_channel",
     "canonical_names",
     "find_records",
+    "find_uci_bp",
     "is_ecg",
+    "is_uci_bp_file",
+    "iter_uci_bp",
     "read_record",
+    "read_uci_bp",
     "write_wfdb",
 ]

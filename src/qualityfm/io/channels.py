@@ -30,7 +30,8 @@ _ALIASES: dict[str, str] = {
     "abp": "abp", "art": "abp", "ibp": "abp", "ibp1": "abp", "artwave": "abp", "ap": "abp",
     "abpwave": "abp",
     # Others
-    "resp": "resp", "respiration": "resp", "co2": "co2", "cvp": "cvp", "pap": "pap",
+    "resp": "resp", "respiration": "resp", "imp": "resp", "impedance": "resp",
+    "co2": "co2", "cvp": "cvp", "pap": "pap",
 }
 
 

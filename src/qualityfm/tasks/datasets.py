@@ -12,8 +12,14 @@ Decisions:
   reads any length that is a multiple of its token stride; ``pad_to`` zero-pads on the left (the
   alarm stays at the right edge) for a model that needs a fixed input.
 - af crops the centre ``seconds`` (default 30) of each recording or zero-pads it at the end.
+  MIMIC PERform AF records (``mimic_perform_af_NNN`` / ``mimic_perform_non_af_NNN``, WFDB or
+  CSV, 20 min of PPG + ECG at 125 Hz) carry no rhythm file: the name gives the label (non-AF
+  subjects were in sinus rhythm, rhythm ``N``), every non-overlapping ``seconds`` window is a row
+  and the subject is the group.
 - abp cuts non-overlapping ``seconds`` windows; SBP/DBP are medians of beat-level systolic peaks
-  and diastolic troughs (``bp_rule="max_min"`` gives the original's window max/min).
+  and diastolic troughs (``bp_rule="max_min"`` gives the original's window max/min). UCI
+  cuff-less BP parts (``Part_N.mat``) are read record by record; each record is its own group
+  (the data set names no patients, and one patient may appear in several records).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,7 +35,17 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import find_peaks
 
-from qualityfm.io import MODEL_CHANNELS, Record, RecordError, find_records, is_ecg, read_record
+from qualityfm.io import (
+    MODEL_CHANNELS,
+    Record,
+    RecordError,
+    find_records,
+    find_uci_bp,
+    is_ecg,
+    is_uci_bp_file,
+    iter_uci_bp,
+    read_record,
+)
 from qualityfm.signal import (
     VT_ECG_FILTER,
     VT_PPG_FILTER,
@@ -42,7 +59,7 @@ from qualityfm.tasks.features import feature_names, signal_features
 TASKS = ("vt-alarm", "af", "abp")
 RHYTHMS = ("N", "A", "O", "~")
 MODEL_FS = 300.0
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 @dataclass
@@ -206,9 +223,49 @@ def _rows_vt(path: Path, s: TaskSettings) -> list[dict]:
              "record": rec.record_id}]
 
 
+#: MIMIC PERform AF (Charlton et al., 2022) record and file names; CSV files end in ``_data``.
+_PERFORM = re.compile(r"^mimic_perform_(non_af|af)_(\d+)(?:_data)?$", re.IGNORECASE)
+
+
+def perform_af_label(path: Path, name: str | None = None) -> tuple[str, str]:
+    """(subject, rhythm) of a MIMIC PERform AF record from its name (``name`` or the file's
+    stem): ``mimic_perform_af_001`` -> ("mimic_perform_af_001", "A"),
+    ``mimic_perform_non_af_001_data`` -> ("mimic_perform_non_af_001", "N")."""
+    name = name or path.stem
+    match = _PERFORM.match(name)
+    if match is None:
+        raise RecordError(
+            f"{path}: no Challenge 2017 rhythm label (REFERENCE.csv) and {name!r} is no MIMIC "
+            "PERform AF name (mimic_perform_af_NNN or mimic_perform_non_af_NNN) to give one"
+        )
+    group, number = match.group(1).lower(), match.group(2)
+    return f"mimic_perform_{group}_{number}", "N" if group == "non_af" else "A"
+
+
+def _rows_perform_af(path: Path, rec: Record, s: TaskSettings) -> list[dict]:
+    """Every non-overlapping ``seconds`` window of a MIMIC PERform AF record with a usable ECG
+    or PPG; the label comes from the name, the group is the subject."""
+    subject, rhythm = perform_af_label(path, rec.record_id)
+    rows = []
+    for k in range(int(rec.duration() // s.seconds)):
+        t0, t1 = k * s.seconds, (k + 1) * s.seconds
+        x, mask, pieces, fs = _model_input(rec, t0, t1, s.fs, s.filters)
+        if not mask.any():
+            continue
+        rows.append({"x": x, "mask": mask, "y": int(rhythm == "A"),
+                     "rhythm": RHYTHMS.index(rhythm), "features": signal_features(pieces, fs),
+                     "group": subject, "record": f"{subject}@{t0:g}"})
+    if not rows:
+        raise RecordError(f"{path}: no {s.seconds:g} s window with a usable ECG or PPG "
+                          f"(record of {rec.duration():.1f} s)")
+    return rows
+
+
 def _rows_af(path: Path, s: TaskSettings) -> list[dict]:
     rec = read_record(path)
     rhythm = rec.labels.get("rhythm")
+    if rhythm is None:
+        return _rows_perform_af(path, rec, s)
     if rhythm not in RHYTHMS:
         raise RecordError(f"{path}: rhythm label {rhythm!r} is not one of {RHYTHMS}")
     dur = rec.duration()
@@ -259,10 +316,8 @@ def bp_targets(abp: np.ndarray, fs: float, rule: str = "beat_median") -> tuple[f
     return sbp, dbp
 
 
-def _rows_abp(path: Path, s: TaskSettings) -> list[dict]:
-    rec = read_record(path)
-    if not (rec.has("abp", "ppg") and _primary_ecg(rec) == "ecg_ii"):
-        raise RecordError(f"{path}: abp needs ABP, ECG II and PPG; it has {rec.channels}")
+def _abp_windows(rec: Record, s: TaskSettings) -> list[dict]:
+    """Rows of the non-overlapping windows of ``rec`` whose arterial line gives targets."""
     rows = []
     dur = min(rec.duration(c) for c in ("abp", "ppg", "ecg_ii"))
     for k in range(int(dur // s.seconds)):
@@ -281,6 +336,37 @@ def _rows_abp(path: Path, s: TaskSettings) -> list[dict]:
         rows.append({"x": x, "mask": mask, "y": np.array(target, dtype=np.float32),
                      "features": signal_features(pieces, fs), "group": rec.group_id,
                      "record": f"{rec.record_id}@{t0:g}"})
+    return rows
+
+
+def _rows_uci_bp(path: Path, s: TaskSettings) -> list[dict]:
+    """Rows of every record of a UCI cuff-less BP part (the first ``max_records`` of it when
+    set); one ``{"skip": ...}`` row sums up the records that gave no window."""
+    rows: list[dict] = []
+    empty: list[str] = []
+    n = 0
+    for rec in iter_uci_bp(path, limit=s.max_records):
+        n += 1
+        got = _abp_windows(rec, s)
+        rows += got
+        if not got:
+            empty.append(rec.record_id)
+    if not rows:
+        raise RecordError(f"{path}: none of its {n} records has a {s.seconds:g} s window with a "
+                          "usable arterial line")
+    if empty:
+        rows.append({"skip": f"{path}: {len(empty)} of {n} records gave no {s.seconds:g} s "
+                             f"window with a usable arterial line (first: {', '.join(empty[:5])})"})
+    return rows
+
+
+def _rows_abp(path: Path, s: TaskSettings) -> list[dict]:
+    if is_uci_bp_file(path):
+        return _rows_uci_bp(path, s)
+    rec = read_record(path)
+    if not (rec.has("abp", "ppg") and _primary_ecg(rec) == "ecg_ii"):
+        raise RecordError(f"{path}: abp needs ABP, ECG II and PPG; it has {rec.channels}")
+    rows = _abp_windows(rec, s)
     if not rows:
         raise RecordError(f"{path}: no {s.seconds} s window with a usable arterial line")
     return rows
@@ -312,7 +398,9 @@ def build_task_dataset(
     """Build (or load from ``cache_dir``) the dataset of ``task`` from the records under
     ``data_dir``. Records that do not fit the task are skipped and listed in ``.skipped``.
 
-    ``max_records`` keeps the first records in sorted order (for quick runs and tests).
+    ``max_records`` keeps the first records in sorted order (for quick runs and tests); for
+    ``abp`` the UCI cuff-less BP parts (``Part_N.mat``) under ``data_dir`` count as records
+    too, and ``max_records`` also caps the records read from each part.
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
@@ -322,6 +410,8 @@ def build_task_dataset(
     s = TaskSettings(task, float(seconds or _DEFAULT_SECONDS[task]), pad_to, fs, bp_rule,
                      max_records, filters)
     files = sorted(find_records(data_dir))
+    if task == "abp":
+        files += find_uci_bp(data_dir)
     if max_records is not None:
         files = files[:max_records]
     if not files:
@@ -333,7 +423,11 @@ def build_task_dataset(
     skipped: list[str] = []
     for f in files:
         try:
-            rows += _BUILDERS[task](f, s)
+            for row in _BUILDERS[task](f, s):
+                if "skip" in row:  # a note on part of a multi-record file (UCI parts)
+                    skipped.append(row["skip"])
+                else:
+                    rows.append(row)
         except RecordError as err:
             skipped.append(str(err))
     if not rows:

@@ -1,0 +1,236 @@
+"""Task datasets from the MIMIC PERform AF layout (af) and the UCI cuff-less BP layout (abp),
+on small synthetic folders written in those layouts; the Challenge 2017 layout alongside."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import wfdb
+from scipy.io import savemat
+
+from qualityfm.cli import main
+from qualityfm.io import MODEL_CHANNELS, Record, RecordError, write_wfdb
+from qualityfm.signal import synthesize
+from qualityfm.tasks import RHYTHMS, build_task_dataset
+from qualityfm.tasks.datasets import TaskSettings, _rows_af, perform_af_label
+
+ECG, PPG = MODEL_CHANNELS.index("ecg_ii"), MODEL_CHANNELS.index("ppg")
+FS = 125.0  # both data sets are sampled at 125 Hz
+TINY = {"d_model": 16, "n_layers": 1, "n_heads": 2, "d_ff": 16, "stem_channels": [4, 8, 16],
+        "n_bins": 16, "n_samples": 9000}
+
+
+# ----------------------------------------------------------------------------- MIMIC PERform AF
+
+
+def _perform_signals(name: str, seconds: float, seed: int) -> dict[str, np.ndarray]:
+    rhythm = "sinus" if "_non_af_" in name else "af"
+    rec = synthesize(seconds, FS, hr=80, rhythm=rhythm, seed=seed, channels=("ecg_ii", "ppg"))
+    t = np.arange(len(rec.signals["ppg"])) / FS
+    return {"ppg": rec.signals["ppg"], "ecg": rec.signals["ecg_ii"],
+            "resp": (0.5 * np.sin(2 * np.pi * 0.25 * t)).astype(np.float32)}
+
+
+def write_perform_wfdb(folder: Path, name: str, seconds: float, seed: int,
+                       names: tuple[str, str, str] | None = None) -> None:
+    """A PERform record in WFDB: by default through ``write_wfdb`` (PLETH, II, RESP); with
+    ``names`` through wfdb directly with those signal names (e.g. PPG, ECG, resp)."""
+    sig = _perform_signals(name, seconds, seed)
+    if names is None:
+        rec = Record(name, {"ppg": sig["ppg"], "ecg_ii": sig["ecg"], "resp": sig["resp"]},
+                     {c: FS for c in ("ppg", "ecg_ii", "resp")},
+                     units={"ppg": "NU", "ecg_ii": "mV", "resp": "NU"})
+        write_wfdb(rec, folder)
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    wfdb.wrsamp(name, fs=FS, units=["NU", "mV", "NU"], sig_name=list(names),
+                p_signal=np.stack([sig["ppg"], sig["ecg"], sig["resp"]], axis=1).astype(float),
+                fmt=["16"] * 3, write_dir=str(folder))
+
+
+def write_perform_csv(folder: Path, name: str, seconds: float, seed: int,
+                      ppg_gap: tuple[float, float] | None = None) -> Path:
+    """A PERform CSV (``<name>_data.csv``: Time, PPG, ECG, resp); ``ppg_gap`` blanks the PPG."""
+    sig = _perform_signals(name, seconds, seed)
+    t = np.arange(len(sig["ppg"])) / FS
+    ppg = sig["ppg"].astype(float)
+    if ppg_gap is not None:
+        ppg[(t >= ppg_gap[0]) & (t < ppg_gap[1])] = np.nan
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}_data.csv"
+    lines = ["Time,PPG,ECG,resp"] + [
+        f"{a:.3f},{'' if np.isnan(b) else f'{b:.5f}'},{c:.5f},{d:.5f}"
+        for a, b, c, d in zip(t, ppg, sig["ecg"], sig["resp"], strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def perform_dir(tmp_path) -> Path:
+    """Three AF and three non-AF subjects, 70-125 s each, in both WFDB naming styles + CSV."""
+    d = tmp_path / "perform"
+    write_perform_wfdb(d / "af", "mimic_perform_af_001", 95, seed=1)
+    write_perform_wfdb(d / "af", "mimic_perform_af_002", 70, seed=2, names=("PPG", "ECG", "resp"))
+    write_perform_csv(d / "af", "mimic_perform_af_003", 65, seed=3)
+    write_perform_wfdb(d / "non_af", "mimic_perform_non_af_001", 125, seed=4)
+    write_perform_wfdb(d / "non_af", "mimic_perform_non_af_002_data", 61, seed=5,
+                       names=("PLETH", "II", "RESP"))
+    write_perform_csv(d / "non_af", "mimic_perform_non_af_003", 90, seed=6, ppg_gap=(35, 55))
+    return d
+
+
+def test_perform_af_windows_labels_groups_and_masks(perform_dir) -> None:
+    ds = build_task_dataset("af", perform_dir)
+    expected = {"mimic_perform_af_001": 3, "mimic_perform_af_002": 2, "mimic_perform_af_003": 2,
+                "mimic_perform_non_af_001": 4, "mimic_perform_non_af_002": 2,
+                "mimic_perform_non_af_003": 3}  # whole 30-s windows of each record
+    groups, counts = np.unique(ds.groups, return_counts=True)
+    assert dict(zip(groups.tolist(), counts.tolist(), strict=True)) == expected
+    assert ds.skipped == [] and ds.X.shape == (16, 2, 9000) and ds.X.dtype == np.float32
+    is_af = np.array([not g.startswith("mimic_perform_non_af_") for g in ds.groups])
+    np.testing.assert_array_equal(ds.y, is_af.astype(int))
+    np.testing.assert_array_equal(ds.rhythm, np.where(is_af, RHYTHMS.index("A"),
+                                                      RHYTHMS.index("N")))
+    assert len(set(ds.record_ids)) == len(ds)  # subject@start: one id per window
+    assert sorted(r for r in ds.record_ids if r.startswith("mimic_perform_non_af_001@")) == [
+        "mimic_perform_non_af_001@0", "mimic_perform_non_af_001@30", "mimic_perform_non_af_001@60",
+        "mimic_perform_non_af_001@90"]
+    # both modalities in every window but the one whose PPG is blank for 20 of its 30 s
+    gap = ds.record_ids == "mimic_perform_non_af_003@30"
+    assert ds.mask[:, ECG].all() and ds.mask[~gap, PPG].all() and not ds.mask[gap, PPG].any()
+    assert (ds.X[gap, PPG] == 0).all() and np.abs(ds.X).max() <= 1.0 + 1e-6
+    # the label follows the waves: AF subjects have irregular RR intervals
+    rr_cv = ds.features[:, ds.feature_names.index("ecg1_rr_cv")]
+    assert np.median(rr_cv[is_af]) > 2 * np.median(rr_cv[~is_af])
+
+
+def test_perform_label_from_the_name_and_bad_names(tmp_path) -> None:
+    assert perform_af_label(Path("x"), "mimic_perform_af_012") == ("mimic_perform_af_012", "A")
+    assert perform_af_label(Path("mimic_perform_non_af_007_data.csv")) == (
+        "mimic_perform_non_af_007", "N")
+    write_perform_wfdb(tmp_path, "mimic_perform_xx_001", 40, seed=0)
+    bad = tmp_path / "mimic_perform_xx_001.hea"
+    with pytest.raises(RecordError, match=r"mimic_perform_xx_001\.hea: no Challenge 2017 rhythm"):
+        _rows_af(bad, TaskSettings("af", 30.0))
+    short = write_perform_csv(tmp_path / "s", "mimic_perform_af_004", 20, seed=0)
+    with pytest.raises(RecordError, match=r"mimic_perform_af_004_data\.csv: no 30 s window"):
+        _rows_af(short, TaskSettings("af", 30.0))
+    # in a folder, such records are skipped by name and the rest is built
+    write_perform_wfdb(tmp_path, "mimic_perform_non_af_009", 35, seed=3)
+    ds = build_task_dataset("af", tmp_path)
+    assert list(ds.groups) == ["mimic_perform_non_af_009"] and list(ds.y) == [0]
+    assert len(ds.skipped) == 2 and any("mimic_perform_xx_001.hea" in m for m in ds.skipped)
+    with pytest.raises(RecordError, match="no record fits task 'af'"):
+        build_task_dataset("af", tmp_path / "s")
+
+
+def test_challenge_2017_layout_is_unchanged(tmp_path) -> None:
+    """REFERENCE.csv records: one centre-cropped (or padded) ECG-only row each, as before."""
+    for i, (rid, rhythm, sec) in enumerate([("A00001", "N", 40.0), ("A00002", "A", 20.0)]):
+        rec = synthesize(sec, 300.0, rhythm="af" if rhythm == "A" else "sinus", seed=i,
+                         channels=("ecg_ii",), record_id=rid)
+        write_wfdb(rec, tmp_path)
+    (tmp_path / "REFERENCE.csv").write_text("A00001,N\nA00002,A\n")
+    ds = build_task_dataset("af", tmp_path)
+    assert list(ds.record_ids) == ["A00001", "A00002"] and list(ds.groups) == list(ds.record_ids)
+    assert list(ds.y) == [0, 1] and list(ds.rhythm) == [0, 1]
+    assert ds.mask[:, ECG].all() and not ds.mask[:, PPG].any()
+    assert (ds.X[1, ECG, 20 * 300:] == 0).all() and ds.X[1, ECG, : 20 * 300].any()  # padded
+
+
+def test_cli_finetune_af_on_a_perform_folder(perform_dir, tmp_path) -> None:
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY))
+    run = tmp_path / "run"
+    assert main(["finetune", "--task", "af", "--data", str(perform_dir), "--init", "none",
+                 "--config", str(cfg), "--epochs", "1", "--batch-size", "8", "--seed", "0",
+                 "--out", str(run)]) == 0
+    assert (run / "model.pt").exists() and (run / "rhythm" / "model.pt").exists()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["n"] == 16 and summary["skipped"] == []
+
+
+# ----------------------------------------------------------------------------- UCI cuff-less BP
+
+
+def write_uci_part(path: Path, records: list[np.ndarray], var: str | None = None) -> Path:
+    """A UCI part as a MATLAB v5 file: a 1 x n cell array of 3 x N matrices (PPG, ABP, ECG)."""
+    cell = np.empty((1, len(records)), dtype=object)
+    for i, m in enumerate(records):
+        cell[0, i] = m
+    savemat(path, {var or path.stem: cell})
+    return path
+
+
+def uci_record(seconds: float, sbp: float, dbp: float, seed: int, damp: bool = False) -> np.ndarray:
+    rec = synthesize(seconds, FS, sbp=sbp, dbp=dbp, seed=seed)
+    abp = rec.signals["abp"].astype(float)
+    if damp:  # an over-damped line: the pulse shrinks to a fifth around the mean
+        abp = abp.mean() + 0.2 * (abp - abp.mean())
+    return np.stack([rec.signals["ppg"], abp, rec.signals["ecg_ii"]]).astype(float)
+
+
+def test_uci_parts_give_bp_windows_close_to_the_truth(tmp_path) -> None:
+    truth = [(105.0, 62.0), (128.0, 76.0), (150.0, 88.0)]
+    write_uci_part(tmp_path / "Part_1.mat", [uci_record(65, s, d, seed=i)
+                                              for i, (s, d) in enumerate(truth)])
+    write_uci_part(tmp_path / "Part_2.mat", [
+        uci_record(40, 118, 70, seed=7),
+        uci_record(20, 120, 80, seed=8),  # shorter than one window
+        uci_record(70, 120, 80, seed=9, damp=True),  # damped: rejected by bp_targets
+    ])
+    ds = build_task_dataset("abp", tmp_path)
+    assert list(ds.record_ids) == ["Part_1_0001@0", "Part_1_0001@30", "Part_1_0002@0",
+                                   "Part_1_0002@30", "Part_1_0003@0", "Part_1_0003@30",
+                                   "Part_2_0001@0"]
+    assert list(ds.groups) == [r.split("@")[0] for r in ds.record_ids]  # part + record index
+    assert ds.mask.all() and ds.X.shape == (7, 2, 9000) and ds.y.dtype == np.float32
+    expected = np.array([truth[0]] * 2 + [truth[1]] * 2 + [truth[2]] * 2 + [(118.0, 70.0)])
+    np.testing.assert_allclose(ds.y, expected, atol=3.0)
+    assert np.isnan(ds.features[:, ds.feature_names.index("abp_hr")]).all()  # target hidden
+    assert ds.skipped == [f"{tmp_path / 'Part_2.mat'}: 2 of 3 records gave no 30 s window with a "
+                          "usable arterial line (first: Part_2_0002, Part_2_0003)"]
+    # max_records caps the parts and the records read from each part
+    capped = build_task_dataset("abp", tmp_path, max_records=1)
+    assert list(capped.record_ids) == ["Part_1_0001@0", "Part_1_0001@30"]
+    # the original's window max/min rule is still an option
+    mm = build_task_dataset("abp", tmp_path, bp_rule="max_min")
+    assert (mm.y[:, 0] >= ds.y[:, 0] - 1e-3).all() and (mm.y[:, 1] <= ds.y[:, 1] + 1e-3).all()
+
+
+def test_bad_uci_parts_are_named(tmp_path) -> None:
+    good = tmp_path / "ok"
+    good.mkdir()
+    write_uci_part(good / "Part_1.mat", [uci_record(35, 120, 80, seed=0)])
+    write_uci_part(good / "Part_2.mat", [uci_record(35, 120, 80, seed=1)[:2]])  # 2 x N
+    write_uci_part(good / "Part_3.mat", [uci_record(35, 120, 80, seed=2)], var="records")
+    ds = build_task_dataset("abp", good)
+    assert list(ds.groups) == ["Part_1_0001"]
+    assert any(f"{good / 'Part_2.mat'}: record 1 of Part_2 has shape (2, " in m
+               for m in ds.skipped)
+    assert any(f"{good / 'Part_3.mat'}: no variable 'Part_3'" in m for m in ds.skipped)
+    only_bad = tmp_path / "bad"
+    only_bad.mkdir()
+    write_uci_part(only_bad / "Part_4.mat", [uci_record(35, 120, 80, seed=0).T])  # N x 3
+    with pytest.raises(RecordError, match=r"Part_4\.mat: record 1 of Part_4 has shape"):
+        build_task_dataset("abp", only_bad)
+
+
+def test_a_v73_part_without_h5py_is_an_error_not_a_skip(tmp_path, monkeypatch) -> None:
+    part = tmp_path / "Part_1.mat"
+    part.write_bytes(b"MATLAB 7.3 MAT-file".ljust(512, b" ") + b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
+    monkeypatch.setitem(sys.modules, "h5py", None)
+    with pytest.raises(ImportError, match=r"Part_1\.mat.*h5py"):
+        build_task_dataset("abp", tmp_path)
+
+
+def test_abp_from_wfdb_records_is_unchanged(tmp_path) -> None:
+    rec = synthesize(65, 250.0, sbp=135, dbp=72, seed=3, record_id="rec1", patient_id="p1")
+    write_wfdb(rec, tmp_path)
+    ds = build_task_dataset("abp", tmp_path)
+    assert list(ds.record_ids) == ["rec1@0", "rec1@30"] and list(ds.groups) == ["rec1", "rec1"]
+    np.testing.assert_allclose(ds.y, [[135, 72]] * 2, atol=3.0)
