@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
+from qualityfm.tasks.calibration import Calibrator, choose_threshold
 from qualityfm.tasks.features import window_features
 from qualityfm.tasks.finetune import TaskEstimator
+from qualityfm.tasks.splits import group_kfold
 
 
 class _ResBlock(nn.Module):
@@ -58,16 +61,63 @@ class ResNet1d(nn.Module):
 class ClassicalBaseline(TaskEstimator):
     """Gradient boosting on classical features. ``fit(X, y, mask, groups, features)`` uses
     ``features`` when given (a TaskDataset's, from all channels of the record), else computes
-    them from the model-input windows ``X`` at ``fs``."""
+    them from the model-input windows ``X`` at ``fs``.
+
+    ``crossfit=k`` (default 5) fits the model on every training row and calibrates / fixes the
+    threshold on out-of-fold scores of ``k`` inner group folds (models of the same settings
+    fitted on the other inner folds): no row is spent on validation only, each score behind the
+    operating point comes from a model that did not see its row, and the threshold rests on all
+    the training positives instead of a fifth of them (on the VT records it kept the test TPR
+    near its 0.95 target where the 80/20 split let it fall). ``crossfit=None`` follows the
+    shared protocol: fit on ~80 % of the groups, calibrate and fix the threshold on the rest.
+    Regression ignores ``crossfit`` (no calibration or threshold to fix).
+    """
 
     def __init__(self, task: str = "vt-alarm", *, fs: float = 300.0, max_iter: int = 200,
-                 learning_rate: float = 0.05, max_leaf_nodes: int = 15, **protocol: object):
+                 learning_rate: float = 0.05, max_leaf_nodes: int = 15,
+                 crossfit: int | None = 5, **protocol: object):
         super().__init__(task, **protocol)
+        if crossfit is not None and crossfit < 2:
+            raise ValueError(f"crossfit must be None or >= 2 inner folds, got {crossfit}")
         self.fs = fs
+        self.crossfit = crossfit
         self.params = {"max_iter": max_iter, "learning_rate": learning_rate,
                        "max_leaf_nodes": max_leaf_nodes, "random_state": self.seed}
         self.model = None
         self.columns = np.zeros(0, dtype=int)
+
+    def fit(
+        self, X: np.ndarray, y: np.ndarray, mask: np.ndarray | None = None,
+        groups: np.ndarray | None = None, features: np.ndarray | None = None,
+    ) -> ClassicalBaseline:
+        """Fit (see the class docstring for the two protocols)."""
+        if self.crossfit is None or self.kind == "regression":
+            return super().fit(X, y, mask, groups, features)
+        y = np.asarray(y)
+        if len(y) != len(X):
+            raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
+        if self.kind == "multiclass" and self.n_out == 0:
+            self.n_out = int(y.max()) + 1
+        groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+        F = self._features(X, mask, features)
+        k = min(self.crossfit, len(np.unique(groups)))
+        oof: np.ndarray | None = None
+        for tr, te in group_kfold(y, groups, k=k, seed=self.seed):
+            if len(np.unique(y[tr])) < len(np.unique(y)):
+                raise ValueError(
+                    f"crossfit={self.crossfit}: an inner training fold lacks a class "
+                    f"(counts {np.bincount(y).tolist()}); use fewer folds or crossfit=None")
+            z = self._fit_core(None, y, None, F, tr, te)
+            if oof is None:
+                oof = np.zeros((len(y), *np.shape(z)[1:]))
+            oof[te] = z
+        self._fit_core(None, y, None, F, np.arange(len(y)), np.zeros(0, dtype=int))
+        self.calibrator = Calibrator(self.calibration).fit(oof, y)
+        if self.kind == "binary":
+            self.threshold = choose_threshold(
+                y, self.calibrator(oof), self.threshold_rule, self.target_tpr
+            )
+        return self
 
     def _features(self, X, mask, features) -> np.ndarray:
         if features is not None:
@@ -84,15 +134,20 @@ class ClassicalBaseline(TaskEstimator):
             self.model = HistGradientBoostingClassifier(class_weight="balanced", **self.params)
         # columns with no value in the fit rows carry nothing (and trip sklearn's binning)
         self.columns = np.flatnonzero(np.isfinite(F[fit_idx]).any(axis=0))
-        self.model.fit(F[fit_idx][:, self.columns], y[fit_idx])
+        # One OpenMP thread: the data are small, and with torch's own OpenMP runtime loaded
+        # (torch.set_num_threads > 1) sklearn's threads spin against it (a fit 100x slower).
+        with threadpool_limits(limits=1, user_api="openmp"):
+            self.model.fit(F[fit_idx][:, self.columns], y[fit_idx])
         return self._scores(F[val_idx])
 
     def _scores(self, F: np.ndarray) -> np.ndarray:
         F = F[:, self.columns]
-        if self.kind == "regression":
-            return self.model.predict(F)
-        z = self.model.decision_function(F)
-        return z if self.kind == "binary" else np.asarray(z)
+        if len(F) == 0:
+            return np.zeros((0, 2) if self.kind == "regression" else 0)
+        with threadpool_limits(limits=1, user_api="openmp"):
+            if self.kind == "regression":
+                return self.model.predict(F)
+            return np.asarray(self.model.decision_function(F))
 
     def _raw(self, X, mask, features) -> np.ndarray:
         if self.model is None:

@@ -11,7 +11,8 @@ Decisions:
   window is not padded by default: the encoder is convolutional with sinusoidal positions and
   reads any length that is a multiple of its token stride; ``pad_to`` zero-pads on the left (the
   alarm stays at the right edge) for a model that needs a fixed input.
-- af crops the centre ``seconds`` (default 30) of each recording or zero-pads it at the end.
+- af crops the centre ``seconds`` (default 30) of each recording or zero-pads it at the end;
+  its classical features are computed on the whole recording (more beats for irregularity).
   MIMIC PERform AF records (``mimic_perform_af_NNN`` / ``mimic_perform_non_af_NNN``, WFDB or
   CSV, 20 min of PPG + ECG at 125 Hz) carry no rhythm file: the name gives the label (non-AF
   subjects were in sinus rhythm, rhythm ``N``), every non-overlapping ``seconds`` window is a row
@@ -59,7 +60,7 @@ from qualityfm.tasks.features import feature_names, signal_features
 TASKS = ("vt-alarm", "af", "abp")
 RHYTHMS = ("N", "A", "O", "~")
 MODEL_FS = 300.0
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 
 
 @dataclass
@@ -165,25 +166,31 @@ def _primary_ecg(rec: Record) -> str | None:
     return leads[0] if leads else None
 
 
-def _model_input(
-    rec: Record, t0: float, t1: float, fs: float, filters: bool
-) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], dict[str, float]]:
-    """Model channels of ``rec`` over ``[t0, t1)`` s: X ``[C, T]`` normalised, mask ``[C]``, and
-    every usable channel's filtered native-rate piece (for the classical features)."""
-    n_out = int(round((t1 - t0) * fs))
-    x = np.zeros((len(MODEL_CHANNELS), n_out), dtype=np.float32)
-    mask = np.zeros(len(MODEL_CHANNELS), dtype=bool)
+def _raw_pieces(rec: Record, t0: float, t1: float) -> dict[str, np.ndarray]:
+    """Every usable ECG, PPG and ABP channel of ``rec`` over ``[t0, t1)`` s, NaNs filled."""
     pieces: dict[str, np.ndarray] = {}
     for ch, sig in rec.signals.items():
         if not (is_ecg(ch) or ch in ("ppg", "abp")):
             continue
         f = rec.fs[ch]
         seg = _fill(sig[int(round(t0 * f)): int(round(t1 * f))])
-        if seg is None or len(seg) < 2 * f:
-            continue
-        if filters and ch != "abp":
-            seg = protocol_filter(seg, f, "ecg" if is_ecg(ch) else "pulse")
-        pieces[ch] = seg
+        if seg is not None and len(seg) >= 2 * f:
+            pieces[ch] = seg
+    return pieces
+
+
+def _model_input(
+    rec: Record, t0: float, t1: float, fs: float, filters: bool
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], dict[str, float]]:
+    """Model channels of ``rec`` over ``[t0, t1)`` s: X ``[C, T]`` normalised, mask ``[C]``, and
+    every usable channel's unfiltered native-rate piece (for the classical features, whose
+    noise measures need what the protocol filters remove)."""
+    n_out = int(round((t1 - t0) * fs))
+    x = np.zeros((len(MODEL_CHANNELS), n_out), dtype=np.float32)
+    mask = np.zeros(len(MODEL_CHANNELS), dtype=bool)
+    raw = _raw_pieces(rec, t0, t1)
+    pieces = {ch: protocol_filter(seg, rec.fs[ch], "ecg" if is_ecg(ch) else "pulse")
+              if filters and ch != "abp" else seg for ch, seg in raw.items()}
     ecg = _primary_ecg(Record(rec.record_id, pieces, rec.fs))
     for k, ch in enumerate(MODEL_CHANNELS):
         src = ecg if ch == "ecg_ii" else ch
@@ -193,7 +200,7 @@ def _model_input(
         x[k, : len(r)] = r
         mask[k] = True
     x = normalize(x[None], mask[None], mode="channel")[0]
-    return x, mask, pieces, {c: rec.fs[c] for c in pieces}
+    return x, mask, raw, {c: rec.fs[c] for c in raw}
 
 
 def _pad_left(x: np.ndarray, n: int) -> np.ndarray:
@@ -272,13 +279,14 @@ def _rows_af(path: Path, s: TaskSettings) -> list[dict]:
     n = int(round(s.seconds * s.fs))
     t0 = max(0.0, (dur - s.seconds) / 2)
     t1 = min(dur, t0 + s.seconds)
-    x, mask, pieces, fs = _model_input(rec, t0, t1, s.fs, s.filters)
+    x, mask, _, _ = _model_input(rec, t0, t1, s.fs, s.filters)
     if not mask.any():
         raise RecordError(f"{path}: no usable ECG or PPG channel")
     if x.shape[1] < n:
         x = np.concatenate([x, np.zeros((x.shape[0], n - x.shape[1]), x.dtype)], axis=1)
-    return [{"x": x[:, :n], "mask": mask, "y": int(rhythm == "A"),
-             "rhythm": RHYTHMS.index(rhythm), "features": signal_features(pieces, fs),
+    whole = _raw_pieces(rec, 0.0, dur)  # features see the whole recording, not the crop
+    return [{"x": x[:, :n], "mask": mask, "y": int(rhythm == "A"), "rhythm": RHYTHMS.index(rhythm),
+             "features": signal_features(whole, {c: rec.fs[c] for c in whole}),
              "group": rec.group_id, "record": rec.record_id}]
 
 

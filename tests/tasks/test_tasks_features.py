@@ -1,0 +1,155 @@
+"""Classical features on signals with known answers, the cross-fitted classical baseline, and
+(on the real records) that the VT features discriminate true from false alarms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from helpers import shared_path
+from qualityfm.io import MODEL_CHANNELS
+from qualityfm.signal.synthetic import synthesize
+from qualityfm.tasks import ClassicalBaseline, build_task_dataset, cross_validate, group_split
+from qualityfm.tasks import metrics as M
+from qualityfm.tasks.features import (
+    feature_names,
+    rr_features,
+    signal_features,
+    window_features,
+)
+
+FS = 300.0
+NAMES = feature_names()
+
+
+def feats(**kw) -> dict[str, float]:
+    """Named features of one synthetic record (ECG II + PPG + ABP unless ``channels`` says)."""
+    rec = synthesize(kw.pop("seconds", 20.0), FS, seed=kw.pop("seed", 0), **kw)
+    v = signal_features(rec.signals, rec.fs)
+    assert v.shape == (len(NAMES),)
+    return dict(zip(NAMES, v.tolist(), strict=True))
+
+
+@pytest.mark.parametrize("hr", [55.0, 72.0, 110.0])
+def test_heart_rate_of_ecg_and_pulse_within_2_bpm(hr: float) -> None:
+    f = feats(hr=hr, hrv=0.0, seconds=30.0)
+    assert f["ecg1_hr"] == pytest.approx(hr, abs=2.0)
+    assert f["ppg_hr"] == pytest.approx(hr, abs=2.0)
+    assert f["abp_hr"] == pytest.approx(hr, abs=2.0)
+    assert f["d_hr_ecg_ppg"] < 2.0 and f["d_hr_ecg_abp"] < 2.0
+    assert f["ecg1_qrs_width"] < 0.08  # narrow sinus QRS
+    assert f["ecg1_sqi"] > 0.5 and f["ecg1_max_gap"] < 2 * 60.0 / hr
+
+
+def test_absent_channels_give_nan_and_the_pulse_columns_follow_the_present_wave() -> None:
+    f = feats(channels=("ecg_ii", "ppg"))
+    absent = [n for n in NAMES if n.startswith(("abp_", "ecg2_"))] + ["d_hr_ecg_abp",
+                                                                       "lead_match"]
+    assert all(np.isnan(f[n]) for n in absent)
+    assert f["n_leads"] == 1.0 and f["pulse_hr"] == f["ppg_hr"]
+    only_ecg = feats(channels=("ecg_ii",))
+    assert all(np.isnan(only_ecg[n]) for n in NAMES if n.startswith(("ppg_", "abp_", "pulse_")))
+    assert np.isfinite(only_ecg["ecg1_hr"])
+
+
+def test_irregularity_is_higher_for_an_irregular_rr_series() -> None:
+    rng = np.random.default_rng(0)
+    regular = np.cumsum(np.full(60, 0.8) + rng.normal(0, 0.005, 60))
+    irregular = np.cumsum(rng.uniform(0.45, 1.15, 60))
+    names = ("rr_cv", "rmssd", "pnn50", "cosen", "drr_bins", "drr_med")
+    from qualityfm.tasks.features import RR_NAMES
+
+    r = dict(zip(RR_NAMES, rr_features(np.round(regular * FS).astype(int), FS), strict=True))
+    i = dict(zip(RR_NAMES, rr_features(np.round(irregular * FS).astype(int), FS), strict=True))
+    for n in names:
+        assert i[n] > r[n], n
+    assert r["hr"] == pytest.approx(75.0, abs=1.0)
+    assert np.isnan(rr_features(np.array([10, 300]), FS)[0])  # too few beats: NaN, count 2
+    assert rr_features(np.array([10, 300]), FS)[RR_NAMES.index("n_beats")] == 2.0
+
+
+def test_af_and_vt_signs_on_synthetic_rhythms() -> None:
+    sinus = [feats(hr=75.0, seed=s, channels=("ecg_ii",), seconds=30.0) for s in range(3)]
+    af = [feats(hr=95.0, rhythm="af", seed=s, channels=("ecg_ii",), seconds=30.0)
+          for s in range(3)]
+    vt = [feats(rhythm="vt", vt_hr=170.0, seed=s, channels=("ecg_ii",)) for s in range(3)]
+    for a, n in zip(af, sinus, strict=True):
+        assert a["ecg1_cosen"] > n["ecg1_cosen"] and a["ecg1_rr_cv"] > 2 * n["ecg1_rr_cv"]
+        assert a["ecg1_p_corr"] < n["ecg1_p_corr"]  # no P wave in AF
+        assert a["ecg1_tq_af"] > n["ecg1_tq_af"]  # fibrillatory waves between beats
+    for v, n in zip(vt, sinus, strict=True):
+        assert v["ecg1_qrs_width"] > n["ecg1_qrs_width"]
+        assert v["ecg1_vt_band"] > n["ecg1_vt_band"]
+        assert v["ecg1_dom_freq"] == pytest.approx(170.0 / 60.0, abs=0.3)
+        assert v["ecg1_hr"] == pytest.approx(170.0, abs=5.0)
+
+
+def test_noise_measures_see_baseline_wander() -> None:
+    clean = feats(channels=("ecg_ii",), seed=1)
+    wander = feats(channels=("ecg_ii",), seed=1, artifacts={"baseline": 1.0})
+    assert wander["ecg1_lf_ratio"] > clean["ecg1_lf_ratio"] + 0.1
+
+
+def test_window_features_match_signal_features_and_check_shape() -> None:
+    rec = synthesize(10.0, FS, seed=3, channels=("ecg_ii", "ppg"))
+    x = np.stack([rec.signals[c] for c in MODEL_CHANNELS])[None].astype(np.float32)
+    w = window_features(x, np.ones((1, len(MODEL_CHANNELS)), bool), FS)[0]
+    s = signal_features({c: x[0, k].astype(np.float64) for k, c in enumerate(MODEL_CHANNELS)},
+                        dict.fromkeys(MODEL_CHANNELS, FS))
+    np.testing.assert_allclose(w, s, equal_nan=True)
+    with pytest.raises(ValueError, match="must be"):
+        window_features(x[0], None, FS)
+
+
+def _separable(n: int = 160, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.3).astype(int)
+    f = np.c_[y * 1.2 + rng.normal(0, 1, n), rng.normal(0, 1, (n, 3))].astype(np.float32)
+    return np.zeros((n, 2, 1), np.float32), y, np.arange(n), f
+
+
+def test_crossfit_baseline_operating_point_is_repeatable_and_holds_out_of_sample() -> None:
+    x, y, g, f = _separable(400)
+    tr, te = group_split(y, g, 0.5, seed=1)
+
+    def fit(**kw) -> ClassicalBaseline:
+        return ClassicalBaseline("vt-alarm", max_iter=50, seed=3, **kw).fit(
+            x[tr], y[tr], groups=g[tr], features=f[tr])
+
+    a, b = fit(), fit()
+    assert a.crossfit == 5 and a.threshold == pytest.approx(b.threshold, abs=1e-12)
+    pred = a.predict(x[te], features=f[te])
+    np.testing.assert_array_equal(pred, b.predict(x[te], features=f[te]))
+    # the threshold was set for TPR >= 0.95 on out-of-fold scores: it holds on new rows
+    assert M.tpr(y[te], pred) >= 0.85 and M.tnr(y[te], pred) > 0.1
+    assert M.auroc(y[te], a.predict_proba(x[te], features=f[te])) > 0.7
+    split = fit(crossfit=None)  # the shared 80/20 protocol stays available
+    assert 0.0 <= split.threshold <= 1.0
+    with pytest.raises(ValueError, match="crossfit"):
+        ClassicalBaseline("vt-alarm", crossfit=1)
+
+
+def test_crossfit_multiclass_gives_probabilities() -> None:
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), 30)
+    f = (y[:, None] + rng.normal(0, 0.7, (120, 3))).astype(np.float32)
+    est = ClassicalBaseline("af4", max_iter=30).fit(np.zeros((120, 2, 1)), y, features=f)
+    p = est.predict_proba(np.zeros((120, 2, 1)), features=f)
+    assert p.shape == (120, 4) and np.allclose(p.sum(axis=1), 1.0)
+    assert (p.argmax(axis=1) == y).mean() > 0.7
+    rare = np.r_[np.zeros(20, int), 1, 2]  # a class of one row cannot be in every inner fold
+    with pytest.raises(ValueError, match="lacks a class"):
+        ClassicalBaseline("af4", max_iter=5).fit(np.zeros((22, 2, 1)), rare,
+                                                 features=np.zeros((22, 3), np.float32))
+
+
+@pytest.mark.slow
+def test_vt_features_discriminate_on_the_real_records() -> None:
+    ds = build_task_dataset("vt-alarm", shared_path("physionet2015_vt"))
+    assert len(ds) >= 200 and ds.feature_names == NAMES
+    col = {n: ds.features[:, i] for i, n in enumerate(NAMES)}
+    # true VT: more power at 1.5-5 Hz; false alarms: more baseline wander (motion)
+    assert M.auroc(ds.y, col["ecg_vt_band_max"]) > 0.68
+    assert M.auroc(ds.y, -col["ecg1_lf_ratio"]) > 0.68
+    res = cross_validate(lambda: ClassicalBaseline("vt-alarm"), ds, k=5, n_boot=20)
+    assert res["auroc"] > 0.8 and res["tpr"] >= 0.85
