@@ -72,6 +72,35 @@ def test_cli_compare_embedding_with_and_without_features(tmp_path) -> None:
     assert rows["random (linear + features)"]["auroc"] != rows["random (linear)"]["auroc"]
 
 
+def test_cli_classical_finetune_then_evaluate_on_other_records(tmp_path) -> None:
+    """The classical baseline is saved by finetune and evaluated on records it never saw, at
+    its own operating point; a model fitted on other feature columns is refused."""
+    data = shared_path("physionet2015_vt")
+    train, test = tmp_path / "train", tmp_path / "test"
+    train.mkdir()
+    test.mkdir()
+    heads = sorted(data.glob("*.hea"))
+    for i, hea in enumerate(heads[:60]):  # links: every record of the folder, none copied
+        for f in data.glob(hea.stem + ".*"):
+            (train if i < 40 else test).joinpath(f.name).symlink_to(f)
+    run = tmp_path / "cls"
+    assert main(["finetune", "--task", "vt-alarm", "--data", str(train), "--init", "classical",
+                 "--out", str(run)]) == 0
+    meta = json.loads((run / "finetune.json").read_text())
+    assert meta["backbone"] == "classical" and (run / "classical.pkl").stat().st_size > 1000
+    out = tmp_path / "eval" / "results.json"
+    assert main(["evaluate", "--task", "vt-alarm", "--data", str(test), "--model", str(run),
+                 "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert len(res["predictions"]["y"]) == 20 and res["threshold"] == meta["protocol"]["threshold"]
+    assert ((np.array(res["predictions"]["score"]) >= res["threshold"])
+            == np.array(res["predictions"]["pred"])).all()
+    meta["feature_names"] = meta["feature_names"][:-1]
+    (run / "finetune.json").write_text(json.dumps(meta))
+    assert main(["evaluate", "--task", "vt-alarm", "--data", str(test), "--model", str(run),
+                 "--out", str(out)]) == 1  # refused: fitted on other feature columns
+
+
 def test_cli_reports_a_missing_pretrained_model(tmp_path, capsys) -> None:
     data = shared_path("physionet2015_vt")
     code = main(["finetune", "--task", "vt-alarm", "--data", str(data), "--max-records", "4",

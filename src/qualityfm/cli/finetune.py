@@ -19,7 +19,8 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("finetune", help="fine-tune on vt-alarm, af or abp")
     add_data_options(p)
-    p.add_argument("--init", default="pretrained", help="pretrained | none | MODEL_DIR")
+    p.add_argument("--init", default="pretrained",
+                   help="pretrained | none | MODEL_DIR | classical (the feature baseline)")
     p.add_argument("--mode", default="full", choices=["full", "linear"])
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--kfold", type=int, default=None, help="grouped k-fold CV instead of one fit")

@@ -94,9 +94,10 @@ def onnx_parity(graph: nn.Module, path: Path, x: Tensor, mask: Tensor) -> float 
 def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
     """ONNX of a fine-tuned QualityFM run (``qualityfm finetune``): encoder + task head."""
     from qualityfm.tasks import Finetuner
+    from qualityfm.tasks.baselines import load_estimator
 
-    est = Finetuner.load(run)
-    net = est.net
+    est = load_estimator(run)
+    net = est.net if isinstance(est, Finetuner) else None
     if net is None or not hasattr(net.backbone, "encoder"):
         raise ValueError(f"{run}: only fine-tuned QualityFM encoders can be exported to ONNX")
     if net.head.in_features != net.backbone.dim:

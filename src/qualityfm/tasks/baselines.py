@@ -4,13 +4,17 @@ model (sklearn HistGradientBoosting on :mod:`qualityfm.tasks.features`)."""
 
 from __future__ import annotations
 
+import json
+import pickle
+from pathlib import Path
+
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
 from qualityfm.tasks.calibration import Calibrator, choose_threshold
-from qualityfm.tasks.features import window_features
+from qualityfm.tasks.features import feature_names, window_features
 from qualityfm.tasks.finetune import TaskEstimator
 from qualityfm.tasks.splits import group_kfold
 
@@ -56,6 +60,9 @@ class ResNet1d(nn.Module):
         if mask is not None:
             x = x * mask[:, :, None].to(x.dtype)
         return self.net(x).mean(dim=2)
+
+
+CLASSICAL_FILE = "classical.pkl"
 
 
 class ClassicalBaseline(TaskEstimator):
@@ -153,3 +160,56 @@ class ClassicalBaseline(TaskEstimator):
         if self.model is None:
             raise ValueError("the model is not fitted; call fit first")
         return self._scores(self._features(X, mask, features))
+
+    # -- persistence
+    def save(self, out: str | Path) -> Path:
+        """Write the fitted model to ``out/``: ``classical.pkl`` (the pickled gradient-boosting
+        model: load only files you trust) and ``finetune.json`` (settings, protocol state and
+        the feature names the model was fitted on)."""
+        from qualityfm.train.checkpoint import atomic_write_bytes, atomic_write_text
+
+        if self.model is None:
+            raise ValueError("the model is not fitted; call fit first")
+        out = Path(out)
+        atomic_write_bytes(out / CLASSICAL_FILE,
+                           pickle.dumps({"model": self.model, "columns": self.columns}))
+        meta = {"backbone": "classical", "fs": self.fs, "crossfit": self.crossfit,
+                "params": self.params, "feature_names": feature_names(),
+                "protocol": self.protocol_state()}
+        atomic_write_text(out / "finetune.json", json.dumps(meta, indent=1))
+        return out
+
+    @classmethod
+    def load(cls, path: str | Path) -> ClassicalBaseline:
+        """A fitted baseline from a directory written by :meth:`save`; refuses one fitted on
+        other feature columns (another qualityfm version)."""
+        path = Path(path)
+        meta = json.loads((path / "finetune.json").read_text())
+        if meta.get("backbone") != "classical":
+            raise ValueError(f"{path}: not a classical baseline "
+                             f"(backbone {meta.get('backbone')!r})")
+        if meta["feature_names"] != feature_names():
+            raise ValueError(f"{path}: fitted on {len(meta['feature_names'])} feature columns of "
+                             f"another qualityfm version; this one computes {len(feature_names())}"
+                             ": fit it again")
+        p = meta["protocol"]
+        params = {k: v for k, v in meta["params"].items() if k != "random_state"}
+        est = cls(p["task"], fs=meta["fs"], crossfit=meta["crossfit"], **params)
+        est.set_protocol_state(p)
+        with (path / CLASSICAL_FILE).open("rb") as f:
+            state = pickle.load(f)  # noqa: S301 - our own file, written by save()
+        est.model, est.columns = state["model"], np.asarray(state["columns"])
+        return est
+
+
+def load_estimator(path: str | Path) -> TaskEstimator:
+    """A fitted task model saved by ``qualityfm finetune``: a network (:class:`Finetuner`) or
+    the classical baseline, told apart by its ``finetune.json``."""
+    from qualityfm.tasks.finetune import Finetuner
+
+    meta_file = Path(path) / "finetune.json"
+    if not meta_file.exists():
+        raise FileNotFoundError(f"{path} is not a fine-tuned model (no finetune.json)")
+    if json.loads(meta_file.read_text()).get("backbone") == "classical":
+        return ClassicalBaseline.load(path)
+    return Finetuner.load(path)

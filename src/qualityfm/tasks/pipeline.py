@@ -9,11 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d
+from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d, load_estimator
 from qualityfm.tasks.datasets import TaskDataset, build_task_dataset
 from qualityfm.tasks.evaluate import binary_report, bp_report, cross_validate, rhythm_report
 from qualityfm.tasks.finetune import Finetuner, TaskEstimator
-from qualityfm.tasks.report import _atomic_write, markdown_table, report, write_json
+from qualityfm.tasks.report import markdown_table, report, write_json
+from qualityfm.train.checkpoint import atomic_write_bytes
 
 
 def model_config(spec: str | None) -> object:
@@ -42,11 +43,14 @@ def finetune_run(
     """Fine-tune on all of ``data`` (grouped validation inside) and save the model to ``out``;
     with ``kfold``, run grouped k-fold CV instead and write its report to ``out``. For ``af`` a
     second, 4-class rhythm model goes to ``out/rhythm``. ``use_features`` feeds the task's
-    classical features to the head beside the embedding."""
+    classical features to the head beside the embedding; ``init="classical"`` fits the
+    classical feature baseline instead of a network (``mode`` and ``epochs`` do not apply)."""
     ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir)
     cfg = model_config(config) if init == "none" else None
 
-    def make(t: str = task) -> Finetuner:
+    def make(t: str = task) -> TaskEstimator:
+        if init == "classical":
+            return ClassicalBaseline(t, seed=seed)
         return Finetuner(t, init=init, mode=mode, config=cfg, epochs=epochs, seed=seed,
                          batch_size=batch_size, use_features=use_features)
 
@@ -101,14 +105,14 @@ def evaluate_run(task: str, model: str | Path, data: str | Path, out: str | Path
     """Evaluate the model saved by ``finetune_run`` on the records of ``data``; write
     ``out`` (JSON) and, beside it, the markdown table and plots."""
     model = Path(model)
-    est = Finetuner.load(model)
+    est = load_estimator(model)
     if est.task != task:
         raise ValueError(f"model {model} was fine-tuned for {est.task!r}, not {task!r}")
     settings = json.loads((model / "summary.json").read_text())["settings"] if (
         model / "summary.json").exists() else {}
     ds = _dataset(task, data, seconds=seconds or settings.get("seconds"),
                   pad_to=settings.get("pad_to"), max_records=max_records, cache_dir=cache_dir)
-    rhythm = Finetuner.load(model / "rhythm") if (model / "rhythm").exists() else None
+    rhythm = load_estimator(model / "rhythm") if (model / "rhythm").exists() else None
     res = evaluate_estimator(est, ds, rhythm)
     res.update(task=task, model=str(model), data=str(data))
     out = Path(out)
@@ -171,6 +175,6 @@ def compare_run(
     table = markdown_table(rows)
     header = (f"# {task}: {kfold}-fold grouped CV on {len(ds)} windows from "
               f"{len(np.unique(ds.groups))} groups ({data})\n\n")
-    _atomic_write(out / "table.md", (header + table).encode())
+    atomic_write_bytes(out / "table.md", (header + table).encode())
     write_json(rows, out / "compare.json")
     return rows

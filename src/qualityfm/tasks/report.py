@@ -4,23 +4,11 @@ point, confusion matrix, Bland-Altman for BP), drawn with matplotlib's Agg backe
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+from qualityfm.train.checkpoint import atomic_write_bytes
 
 
 def _clean(obj: object) -> object:
@@ -42,7 +30,7 @@ def _clean(obj: object) -> object:
 def write_json(results: dict, path: str | Path) -> Path:
     """Write ``results`` as JSON (NaN -> null), atomically."""
     path = Path(path)
-    _atomic_write(path, json.dumps(_clean(results), indent=1).encode())
+    atomic_write_bytes(path, json.dumps(_clean(results), indent=1).encode())
     return path
 
 
@@ -151,14 +139,14 @@ def plot_bland_altman(y: np.ndarray, pred: np.ndarray, path: str | Path, title: 
 
 
 def _save(fig, plt, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    import io
+
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    atomic_write_bytes(Path(path), buf.getvalue())
+    return Path(path)
 
 
 def report(results: dict, out: str | Path, name: str = "results") -> dict[str, Path]:
@@ -167,7 +155,7 @@ def report(results: dict, out: str | Path, name: str = "results") -> dict[str, P
     out = Path(out)
     files = {"json": write_json(results, out / f"{name}.json")}
     md = markdown_table({name: results})
-    _atomic_write(out / f"{name}.md", md.encode())
+    atomic_write_bytes(out / f"{name}.md", md.encode())
     files["md"] = out / f"{name}.md"
     pr = results.get("oof") or results.get("predictions")
     if pr:
