@@ -137,3 +137,25 @@ def test_compact_export_drops_the_head_and_halves_storage(tmp_path) -> None:
         load(small / "tiny.safetensors")
     with pytest.raises(ValueError, match="dtype='int8'"):
         export_model(tmp_path / "run", tmp_path / "x", dtype="int8")
+
+
+@needs_weights
+def test_the_attention_kernel_is_a_runtime_choice_not_part_of_the_weights(tmp_path) -> None:
+    """The shipped config says ``auto``; a copy whose config names another kernel loads the same
+    weights and embeds the same windows (kernels are interchangeable); other fields are checked."""
+    import shutil
+
+    cfg = json.loads((weights_dir() / "base.json").read_text())
+    assert cfg["model"]["attention"] == "auto"
+    shutil.copy(SHIPPED, tmp_path / "base.safetensors")
+    cfg["model"]["attention"] = "local"
+    (tmp_path / "base.json").write_text(json.dumps(cfg))
+    x, mask = _windows(1)
+    with torch.no_grad():
+        a = load("pretrained").embed(x, mask)
+        b = load(tmp_path / "base.safetensors").embed(x, mask)
+    torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    cfg["model"]["window"] = 4
+    (tmp_path / "base.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match="'window'"):
+        load(tmp_path / "base.safetensors")
