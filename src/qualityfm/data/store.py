@@ -35,12 +35,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from qualityfm.io.atomic import atomic_write, atomic_write_text
 
 META = "meta.json"
 PAIRS = "pairs.npy"
@@ -78,28 +79,14 @@ def part_name(k: int, n: int) -> str:
 
 
 # ----------------------------------------------------------------------------- atomic writes
-def _atomic(path: Path, write: Any, mode: str) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_npy(path: Path, array: np.ndarray) -> None:
     """``np.save`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    _atomic(path, lambda f: np.save(f, array, allow_pickle=False), "wb")
+    atomic_write(path, lambda f: np.save(f, array, allow_pickle=False))
 
 
 def save_json(path: Path, obj: Any) -> None:
     """Write ``obj`` as JSON to ``path`` atomically."""
-    _atomic(path, lambda f: f.write(json.dumps(obj, indent=2).encode()), "wb")
+    atomic_write_text(path, json.dumps(obj, indent=2))
 
 
 # ----------------------------------------------------------------------------- encoding

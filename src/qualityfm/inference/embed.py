@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import torch
 
 from qualityfm.inference.score import batches, write_table
 from qualityfm.inference.windows import iter_file_windows
+from qualityfm.io import atomic_write
 from qualityfm.model import QualityFM
 from qualityfm.quality import LEVEL_NAMES
 from qualityfm.signal import WindowConfig
@@ -64,15 +63,7 @@ def embed_files(
     emb = (np.concatenate(blocks) if blocks
            else np.zeros((0, model.cfg.d_model), dtype=np.float32))
     if out.suffix == ".npy":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp.npy")
-        os.close(fd)
-        try:
-            np.save(tmp, emb)
-            os.replace(tmp, out)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        atomic_write(out, lambda f: np.save(f, emb))
         write_table(rows, INDEX_COLUMNS, out.with_suffix(".index.csv"))
     else:
         columns = [*INDEX_COLUMNS, *(f"e{j}" for j in range(emb.shape[1]))]

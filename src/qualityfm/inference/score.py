@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
+import io
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 import torch
 
 from qualityfm.inference.windows import FileWindows, iter_file_windows
+from qualityfm.io import atomic_write, atomic_write_text
 from qualityfm.losses import SpectralLoss
 from qualityfm.model import QualityFM
 from qualityfm.quality import LEVEL_NAMES
@@ -92,26 +92,19 @@ def score_files(
 def write_table(rows: list[dict], columns: Iterable[str], out: Path) -> None:
     """Write rows atomically as CSV, or as Parquet when ``out`` ends in .parquet."""
     columns = list(columns)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        if out.suffix == ".parquet":
-            import pandas as pd
+    if out.suffix == ".parquet":
+        import pandas as pd
 
-            try:
-                pd.DataFrame(rows, columns=columns).to_parquet(tmp, index=False)
-            except ImportError as err:
-                raise ValueError(
-                    f"cannot write {out}: Parquet needs pyarrow (pip install pyarrow); "
-                    "or write .csv"
-                ) from err
-        else:
-            with open(tmp, "w", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=columns)
-                writer.writeheader()
-                writer.writerows(rows)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        frame = pd.DataFrame(rows, columns=columns)
+        try:
+            atomic_write(out, lambda f: frame.to_parquet(f, index=False))
+        except ImportError as err:
+            raise ValueError(
+                f"cannot write {out}: Parquet needs pyarrow (pip install pyarrow); or write .csv"
+            ) from err
+        return
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(out, text.getvalue())

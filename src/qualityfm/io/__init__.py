@@ -1,5 +1,6 @@
 """Readers: every supported file format into one :class:`Record`."""
 
+from qualityfm.io.atomic import atomic_write, atomic_write_bytes, atomic_write_text
 from qualityfm.io.channels import MODEL_CHANNELS, canonical_channel, canonical_names, is_ecg
 from qualityfm.io.read import find_records, read_record
 from qualityfm.io.record import Record, RecordError
@@ -8,6 +9,9 @@ from qualityfm.io.write import write_wfdb
 
 __all__ = [
     "MODEL_CHANNELS",
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_text",
     "Record",
     "RecordError",
     "canonical_channel",

@@ -13,6 +13,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
+from qualityfm.io import atomic_write_bytes, atomic_write_text
 from qualityfm.tasks.calibration import Calibrator, choose_threshold
 from qualityfm.tasks.features import feature_names, window_features
 from qualityfm.tasks.finetune import TaskEstimator
@@ -166,8 +167,6 @@ class ClassicalBaseline(TaskEstimator):
         """Write the fitted model to ``out/``: ``classical.pkl`` (the pickled gradient-boosting
         model: load only files you trust) and ``finetune.json`` (settings, protocol state and
         the feature names the model was fitted on)."""
-        from qualityfm.train.checkpoint import atomic_write_bytes, atomic_write_text
-
         if self.model is None:
             raise ValueError("the model is not fitted; call fit first")
         out = Path(out)

@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -40,6 +38,7 @@ from qualityfm.io import (
     MODEL_CHANNELS,
     Record,
     RecordError,
+    atomic_write,
     find_records,
     find_uci_bp,
     is_ecg,
@@ -103,15 +102,7 @@ class TaskDataset:
             "meta": np.array(json.dumps({"task": self.task, "fs": self.fs,
                                          "settings": self.settings, "skipped": self.skipped})),
         }
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-        os.close(fd)
-        try:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        atomic_write(path, lambda f: np.savez(f, **arrays))
 
     @classmethod
     def load(cls, path: str | Path) -> TaskDataset:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
+from qualityfm.io import atomic_write_bytes
 from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d, load_estimator
 from qualityfm.tasks.datasets import TaskDataset, build_task_dataset
 from qualityfm.tasks.evaluate import binary_report, bp_report, cross_validate, rhythm_report
 from qualityfm.tasks.finetune import Finetuner, TaskEstimator
 from qualityfm.tasks.report import markdown_table, report, write_json
-from qualityfm.train.checkpoint import atomic_write_bytes
 
 
 def model_config(spec: str | None) -> object:

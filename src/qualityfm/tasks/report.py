@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qualityfm.train.checkpoint import atomic_write_bytes
+from qualityfm.io import atomic_write_bytes
 
 
 def _clean(obj: object) -> object:

@@ -1,0 +1,37 @@
+"""The one atomic writer: content, the usual file mode, nothing left behind on failure."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from qualityfm.io import atomic_write, atomic_write_bytes, atomic_write_text
+
+
+def test_atomic_write_content_and_mode(tmp_path) -> None:
+    out = tmp_path / "sub" / "a.npy"
+    atomic_write(out, lambda f: np.save(f, np.arange(5)))
+    np.testing.assert_array_equal(np.load(out), np.arange(5))
+    mask = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "b.txt", "héllo")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "b.txt").read_text(encoding="utf-8") == "héllo"
+    assert (tmp_path / "b.txt").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path) -> None:
+    out = tmp_path / "c.bin"
+    atomic_write_bytes(out, b"old")
+
+    def fail(f) -> None:  # noqa: ANN001 - the writer's file object
+        f.write(b"half")
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError, match="interrupted"):
+        atomic_write(out, fail)
+    assert out.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.bin"]
