@@ -14,7 +14,6 @@ from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
 from qualityfm.io import atomic_write_bytes, atomic_write_text
-from qualityfm.tasks.calibration import Calibrator, choose_threshold
 from qualityfm.tasks.features import feature_names, window_features
 from qualityfm.tasks.finetune import TaskEstimator
 from qualityfm.tasks.splits import group_kfold
@@ -101,12 +100,7 @@ class ClassicalBaseline(TaskEstimator):
         """Fit (see the class docstring for the two protocols)."""
         if self.crossfit is None or self.kind == "regression":
             return super().fit(X, y, mask, groups, features)
-        y = np.asarray(y)
-        if len(y) != len(X):
-            raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
-        if self.kind == "multiclass" and self.n_out == 0:
-            self.n_out = int(y.max()) + 1
-        groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+        y, groups = self._targets(X, y, groups)
         F = self._features(X, mask, features)
         k = min(self.crossfit, len(np.unique(groups)))
         oof: np.ndarray | None = None
@@ -120,11 +114,7 @@ class ClassicalBaseline(TaskEstimator):
                 oof = np.zeros((len(y), *np.shape(z)[1:]))
             oof[te] = z
         self._fit_core(None, y, None, F, np.arange(len(y)), np.zeros(0, dtype=int))
-        self.calibrator = Calibrator(self.calibration).fit(oof, y)
-        if self.kind == "binary":
-            self.threshold = choose_threshold(
-                y, self.calibrator(oof), self.threshold_rule, self.target_tpr
-            )
+        self._set_operating_point(oof, y)
         return self
 
     def _features(self, X, mask, features) -> np.ndarray:

@@ -72,6 +72,15 @@ class TaskEstimator(ABC):
     ) -> TaskEstimator:
         """Fit on rows ``X`` [N, C, T] (or features only); ``groups`` keeps the internal
         validation split honest (default: every row its own group)."""
+        y, groups = self._targets(X, y, groups)
+        fit_idx, val_idx = group_split(y, groups, self.val_fraction, seed=self.seed)
+        raw_val = self._fit_core(X, y, mask, features, fit_idx, val_idx)
+        self._set_operating_point(raw_val, y[val_idx])
+        return self
+
+    def _targets(self, X, y, groups) -> tuple[np.ndarray, np.ndarray]:
+        """Checked targets (regression: float32 [N, K], with the training mean kept) and
+        groups (default: every row its own)."""
         y = np.asarray(y)
         if len(y) != len(X):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
@@ -81,16 +90,16 @@ class TaskEstimator(ABC):
             y = y.reshape(len(y), -1).astype(np.float32)
             self.n_out = y.shape[1]
             self.train_mean = y.mean(axis=0)
-        groups = np.arange(len(y)) if groups is None else np.asarray(groups)
-        fit_idx, val_idx = group_split(y, groups, self.val_fraction, seed=self.seed)
-        raw_val = self._fit_core(X, y, mask, features, fit_idx, val_idx)
+        return y, np.arange(len(y)) if groups is None else np.asarray(groups)
+
+    def _set_operating_point(self, raw: np.ndarray, y: np.ndarray) -> None:
+        """Calibration and (binary) threshold from raw scores of rows the model did not fit."""
         if self.kind != "regression":
-            self.calibrator = Calibrator(self.calibration).fit(raw_val, y[val_idx])
+            self.calibrator = Calibrator(self.calibration).fit(raw, y)
         if self.kind == "binary":
             self.threshold = choose_threshold(
-                y[val_idx], self.calibrator(raw_val), self.threshold_rule, self.target_tpr
+                y, self.calibrator(raw), self.threshold_rule, self.target_tpr
             )
-        return self
 
     def predict_proba(
         self, X: np.ndarray, mask: np.ndarray | None = None, features: np.ndarray | None = None
