@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from qualityfm.inference.precision import check_precision, inference_autocast, model_device
 from qualityfm.inference.score import batches, write_table
 from qualityfm.inference.windows import iter_file_windows
 from qualityfm.io import atomic_write
@@ -20,12 +21,21 @@ INDEX_COLUMNS = ("row", "file", "record", "start_s", "sqi", "level_name", "has_p
 
 @torch.inference_mode()
 def embed_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray,
-                  batch_size: int = 256) -> np.ndarray:
-    """Pooled embeddings float32 [N, d] of normalised windows x [N, C, T] with mask [N, C]."""
+                  batch_size: int = 256, precision: str = "fp32") -> np.ndarray:
+    """Pooled embeddings float32 [N, d] of normalised windows x [N, C, T] with mask [N, C].
+
+    ``precision``: "fp32", or "bf16" / "fp16" (CUDA only) autocast on the model's device;
+    the result is float32 either way.
+    """
+    device = model_device(model)
+    check_precision(precision, device)
     model.eval()
     out = np.empty((len(x), model.cfg.d_model), dtype=np.float32)
     for sl in batches(len(x), batch_size):
-        out[sl] = model.embed(torch.from_numpy(x[sl]), torch.from_numpy(mask[sl])).float().numpy()
+        xb, mb = torch.from_numpy(x[sl]).to(device), torch.from_numpy(mask[sl]).to(device)
+        with inference_autocast(precision, device):
+            emb = model.embed(xb, mb)
+        out[sl] = emb.float().cpu().numpy()
     return out
 
 
@@ -35,8 +45,9 @@ def embed_files(
     model: QualityFM,
     window: WindowConfig | None = None,
     batch_size: int = 256,
+    precision: str = "fp32",
 ) -> dict:
-    """Embed every window under ``inputs``.
+    """Embed every window under ``inputs`` at ``precision`` (see `embed_windows`).
 
     ``out`` ending in .npy writes the matrix there and its index beside it (``*.index.csv``);
     ``out`` ending in .parquet writes one table with the index columns and ``e0..e{d-1}``.
@@ -44,6 +55,7 @@ def embed_files(
     out = Path(out)
     if out.suffix not in (".npy", ".parquet"):
         raise ValueError(f"embed output {out} must end in .npy or .parquet")
+    check_precision(precision, model_device(model))
     window = window or WindowConfig()
     skipped: list[dict[str, str]] = []
     blocks: list[np.ndarray] = []
@@ -51,7 +63,7 @@ def embed_files(
     n_records = 0
     for item in iter_file_windows(inputs, window, skipped):
         n_records += 1
-        blocks.append(embed_windows(model, item.x, item.mask, batch_size))
+        blocks.append(embed_windows(model, item.x, item.mask, batch_size, precision))
         for i in range(len(item.x)):
             rows.append({
                 "row": len(rows), "file": str(item.path), "record": item.record_id,

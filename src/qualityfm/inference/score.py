@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from qualityfm.inference.precision import check_precision, inference_autocast, model_device
 from qualityfm.inference.windows import FileWindows, iter_file_windows
 from qualityfm.io import atomic_write, atomic_write_text
 from qualityfm.losses import SpectralLoss
@@ -31,31 +32,40 @@ def batches(n: int, size: int) -> Iterator[slice]:
 
 @torch.inference_mode()
 def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray,
-                    batch_size: int = 256) -> np.ndarray:
+                    batch_size: int = 256, precision: str = "fp32") -> np.ndarray:
     """How much a window already looks like the clean signal the model expects, in [-1, 1].
 
     The decoder was trained to predict the amplitude spectrum of a high-quality window from a
     low-quality one. For each present channel this is the correlation between that prediction
     and the window's own (z-scored) amplitude spectrum; the score is the mean over channels.
     Clean windows agree with their reconstruction, corrupted ones do not.
+
+    ``precision``: "fp32", or "bf16" / "fp16" (CUDA only) autocast of the model's forward
+    pass on the model's device; the spectra and the correlation are computed in float32.
     """
+    device = model_device(model)
+    check_precision(precision, device)
     model.eval()
     spectral = SpectralLoss(n_bins=model.cfg.n_bins)
     out = np.empty(len(x), dtype=np.float32)
     for sl in batches(len(x), batch_size):
-        xb, mb = torch.from_numpy(x[sl]), torch.from_numpy(mask[sl])
-        pred = model(xb, mb)["amp"].float()
+        xb, mb = torch.from_numpy(x[sl]).to(device), torch.from_numpy(mask[sl]).to(device)
+        with inference_autocast(precision, device):
+            pred = model(xb, mb)["amp"]
+        pred = pred.float()
         target, _ = spectral.targets(xb)
         pred = (pred - pred.mean(-1, keepdim=True)) / (pred.std(-1, keepdim=True) + 1e-6)
         corr = (pred * target).mean(-1)  # both z-scored: Pearson correlation per channel
         w = mb.float()
-        out[sl] = ((corr * w).sum(-1) / w.sum(-1).clamp_min(1.0)).numpy()
+        out[sl] = ((corr * w).sum(-1) / w.sum(-1).clamp_min(1.0)).cpu().numpy()
     return out
 
 
-def score_rows(item: FileWindows, model: QualityFM | None, batch_size: int) -> list[dict]:
+def score_rows(item: FileWindows, model: QualityFM | None, batch_size: int,
+               precision: str = "fp32") -> list[dict]:
     """One row per window of one file."""
-    learned = (learned_quality(model, item.x, item.mask, batch_size) if model is not None
+    learned = (learned_quality(model, item.x, item.mask, batch_size, precision)
+               if model is not None
                else np.full(len(item.x), np.nan, dtype=np.float32))
     return [
         {
@@ -74,16 +84,20 @@ def score_files(
     model: QualityFM | None = None,
     window: WindowConfig | None = None,
     batch_size: int = 256,
+    precision: str = "fp32",
 ) -> dict:
     """Score every window of every record under ``inputs`` into ``out`` (.csv or .parquet).
 
+    ``precision`` ("fp32", "bf16", "fp16" on CUDA) is that of the model's learned quality
+    (see `learned_quality`); it is checked before any file is read.
     Returns a summary: windows and records written, and the records skipped with the reason.
     """
+    check_precision(precision, model_device(model) if model is not None else None)
     skipped: list[dict[str, str]] = []
     rows: list[dict] = []
     n_records = 0
     for item in iter_file_windows(inputs, window, skipped):
-        rows.extend(score_rows(item, model, batch_size))
+        rows.extend(score_rows(item, model, batch_size, precision))
         n_records += 1
     write_table(rows, SCORE_COLUMNS, Path(out))
     return {"out": str(out), "n_records": n_records, "n_windows": len(rows), "skipped": skipped}

@@ -1,0 +1,45 @@
+"""Inference precision: float32, or bf16 / fp16 autocast on the model's device."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (CPU for a parameterless module)."""
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
+def check_precision(precision: str, device: torch.device | str | None = None) -> None:
+    """Raise ValueError for an unknown precision name, or one ``device`` cannot run.
+
+    fp16 autocast is for CUDA only (CPU autocast runs fp16 slowly and loses range);
+    bf16 on CUDA needs a GPU that supports it.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"unknown precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if device is None:
+        return
+    device = torch.device(device)
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError(f"precision 'fp16' needs a CUDA device, the model is on {device}; "
+                         "use 'bf16' or 'fp32'")
+    if (precision == "bf16" and device.type == "cuda"
+            and not torch.cuda.is_bf16_supported()):
+        raise ValueError(f"precision 'bf16' is not supported by {device}; use 'fp16' or 'fp32'")
+
+
+def inference_autocast(precision: str,
+                       device: torch.device | str) -> contextlib.AbstractContextManager:
+    """``torch.autocast`` on ``device`` for "bf16" / "fp16", a no-op for "fp32" (checked)."""
+    check_precision(precision, device)
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=_DTYPES[precision])

@@ -1,0 +1,141 @@
+"""Inference precision: bf16 / fp16 autocast for embed and score, API and CLI."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from qualityfm.cli import main
+from qualityfm.inference import embed_files, embed_windows, learned_quality, score_files
+from qualityfm.inference.precision import check_precision, inference_autocast
+from qualityfm.io import write_wfdb
+from qualityfm.model import QualityFM, QualityFMConfig
+from qualityfm.signal import synthesize
+
+
+def small_model() -> QualityFM:
+    torch.manual_seed(0)
+    return QualityFM(QualityFMConfig(n_layers=1, d_model=120, n_heads=2, d_ff=64,
+                                     stem_channels=(4, 24, 120), n_bins=120)).eval()
+
+
+def windows(n: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised-looking 30-s windows at 300 Hz: a synthetic PPG + ECG and noise; one PPG off."""
+    rec = synthesize(30.0, fs=300.0, seed=1)
+    sig = np.stack([rec.signals[c][:9000] for c in ("ppg", "ecg_ii")])[None]
+    noise = np.random.default_rng(0).standard_normal((n - 1, 2, 9000))
+    x = np.concatenate([sig, noise]).astype(np.float32)
+    x = (x - x.mean(-1, keepdims=True)) / x.std(-1, keepdims=True)
+    mask = np.ones((n, 2), dtype=bool)
+    mask[1, 0] = False
+    return x, mask
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+@pytest.fixture
+def records(tmp_path: Path) -> Path:
+    folder = tmp_path / "recs"
+    write_wfdb(synthesize(65.0, fs=250.0, seed=1, record_id="clean"), folder)
+    write_wfdb(synthesize(35.0, fs=250.0, seed=2, record_id="noisy",
+                          artifacts={"motion": 1.0, "noise": 1.0}), folder)
+    return folder
+
+
+def test_bf16_embeddings_close_to_fp32_but_computed_in_bf16() -> None:
+    model, (x, mask) = small_model(), windows()
+    fp32 = embed_windows(model, x, mask)
+    bf16 = embed_windows(model, x, mask, batch_size=3, precision="bf16")
+    assert bf16.dtype == np.float32 and bf16.shape == fp32.shape == (4, 120)
+    assert np.all(cosine(fp32, bf16) > 0.99)
+    assert np.abs(fp32 - bf16).max() > 1e-4  # autocast ran: bf16 rounding shows
+    np.testing.assert_array_equal(embed_windows(model, x, mask, precision="fp32"), fp32)
+
+
+def test_bf16_learned_quality_close_to_fp32() -> None:
+    model, (x, mask) = small_model(), windows()
+    fp32 = learned_quality(model, x, mask)
+    bf16 = learned_quality(model, x, mask, precision="bf16")
+    assert bf16.dtype == np.float32
+    assert np.abs(fp32 - bf16).max() < 0.02
+    assert not np.array_equal(fp32, bf16)
+
+
+def test_autocast_helper_sets_the_dtype() -> None:
+    lin = torch.nn.Linear(4, 4)
+    with inference_autocast("bf16", "cpu"):
+        assert lin(torch.ones(1, 4)).dtype == torch.bfloat16
+    with inference_autocast("fp32", "cpu"):
+        assert lin(torch.ones(1, 4)).dtype == torch.float32
+
+
+@pytest.mark.parametrize("name", ["float16", "BF16", "half", ""])
+def test_unknown_precision_names_raise(name: str, records: Path, tmp_path: Path) -> None:
+    model, (x, mask) = small_model(), windows(2)
+    match = f"unknown precision {name!r}"
+    with pytest.raises(ValueError, match=match):
+        embed_windows(model, x, mask, precision=name)
+    with pytest.raises(ValueError, match=match):
+        learned_quality(model, x, mask, precision=name)
+    with pytest.raises(ValueError, match=match):
+        embed_files([records], tmp_path / "e.npy", model, precision=name)
+    with pytest.raises(ValueError, match=match):
+        score_files([records], tmp_path / "s.csv", precision=name)  # even without a model
+    assert not list(tmp_path.glob("[es].*"))  # refused before anything was written
+
+
+def test_fp16_on_cpu_raises(records: Path, tmp_path: Path) -> None:
+    model, (x, mask) = small_model(), windows(2)
+    with pytest.raises(ValueError, match="'fp16' needs a CUDA device.*cpu"):
+        embed_windows(model, x, mask, precision="fp16")
+    with pytest.raises(ValueError, match="'fp16' needs a CUDA device"):
+        score_files([records], tmp_path / "s.csv", model=model, precision="fp16")
+    check_precision("fp16")  # a valid name when no device is given
+
+
+def test_cli_precision_reaches_embed_and_score(records: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    emb = {}
+    for p in ("fp32", "bf16"):
+        out = tmp_path / f"emb_{p}.npy"
+        assert main(["embed", str(records), "--out", str(out), "--precision", p]) == 0
+        emb[p] = np.load(out)
+    assert emb["fp32"].shape == emb["bf16"].shape == (3, 512)  # pretrained `base`, 2 + 1 windows
+    assert np.all(cosine(emb["fp32"], emb["bf16"]) > 0.99)
+    assert not np.array_equal(emb["fp32"], emb["bf16"])
+
+    learned = {}
+    for p in ("fp32", "bf16"):
+        out = tmp_path / f"score_{p}.csv"
+        argv = ["score", str(records), "--out", str(out), "--model", "pretrained"]
+        assert main([*argv, "--precision", p]) == 0
+        learned[p] = np.array([float(r["learned_quality"]) for r in csv.DictReader(out.open())])
+    assert np.abs(learned["fp32"] - learned["bf16"]).max() < 0.02
+    assert not np.array_equal(learned["fp32"], learned["bf16"])
+
+    capsys.readouterr()
+    bad = ["score", str(records), "--out", str(tmp_path / "x.csv"), "--model", "pretrained"]
+    assert main([*bad, "--precision", "fp16"]) == 1
+    assert "'fp16' needs a CUDA device" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*bad, "--precision", "fp64"])
+    assert "invalid choice: 'fp64'" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_cuda_autocast_close_to_fp32(precision: str) -> None:
+    model, (x, mask) = small_model().cuda(), windows()
+    fp32 = embed_windows(model, x, mask)
+    low = embed_windows(model, x, mask, precision=precision)
+    assert low.dtype == np.float32 and np.all(cosine(fp32, low) > 0.99)
+    assert not np.array_equal(fp32, low)
+    q32 = learned_quality(model, x, mask)
+    q = learned_quality(model, x, mask, precision=precision)
+    assert np.abs(q32 - q).max() < 0.02
