@@ -11,9 +11,9 @@ import torch
 
 from qualityfm.cli import main
 from qualityfm.inference import embed_files, embed_windows, learned_quality, score_files
-from qualityfm.inference.precision import check_precision, inference_autocast
 from qualityfm.io import write_wfdb
 from qualityfm.model import QualityFM, QualityFMConfig
+from qualityfm.model.precision import check_precision, precision_autocast
 from qualityfm.signal import synthesize
 
 
@@ -69,9 +69,9 @@ def test_bf16_learned_quality_close_to_fp32() -> None:
 
 def test_autocast_helper_sets_the_dtype() -> None:
     lin = torch.nn.Linear(4, 4)
-    with inference_autocast("bf16", "cpu"):
+    with precision_autocast("bf16", "cpu"):
         assert lin(torch.ones(1, 4)).dtype == torch.bfloat16
-    with inference_autocast("fp32", "cpu"):
+    with precision_autocast("fp32", "cpu"):
         assert lin(torch.ones(1, 4)).dtype == torch.float32
 
 

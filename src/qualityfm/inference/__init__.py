@@ -2,18 +2,15 @@
 
 from qualityfm.inference.embed import embed_files, embed_windows
 from qualityfm.inference.onnx import export_finetuned_onnx, export_onnx
-from qualityfm.inference.precision import PRECISIONS, inference_autocast
 from qualityfm.inference.score import learned_quality, score_files
 from qualityfm.inference.windows import FileWindows, iter_file_windows
 
 __all__ = [
-    "PRECISIONS",
     "FileWindows",
     "embed_files",
     "embed_windows",
     "export_finetuned_onnx",
     "export_onnx",
-    "inference_autocast",
     "iter_file_windows",
     "learned_quality",
     "score_files",

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from qualityfm.inference.precision import check_precision, inference_autocast, model_device
 from qualityfm.inference.score import batches, write_table
 from qualityfm.inference.windows import iter_file_windows
 from qualityfm.io import atomic_write
 from qualityfm.model import QualityFM
+from qualityfm.model.precision import check_precision, model_device, precision_autocast
 from qualityfm.quality import LEVEL_NAMES
 from qualityfm.signal import WindowConfig
 
@@ -33,7 +33,7 @@ def embed_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray,
     out = np.empty((len(x), model.cfg.d_model), dtype=np.float32)
     for sl in batches(len(x), batch_size):
         xb, mb = torch.from_numpy(x[sl]).to(device), torch.from_numpy(mask[sl]).to(device)
-        with inference_autocast(precision, device):
+        with precision_autocast(precision, device):
             emb = model.embed(xb, mb)
         out[sl] = emb.float().cpu().numpy()
     return out

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from qualityfm.inference.precision import check_precision, inference_autocast, model_device
 from qualityfm.inference.windows import FileWindows, iter_file_windows
 from qualityfm.io import atomic_write, atomic_write_text
 from qualityfm.losses import SpectralLoss
 from qualityfm.model import QualityFM
+from qualityfm.model.precision import check_precision, model_device, precision_autocast
 from qualityfm.quality import LEVEL_NAMES
 from qualityfm.signal import WindowConfig
 
@@ -50,7 +50,7 @@ def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray,
     out = np.empty(len(x), dtype=np.float32)
     for sl in batches(len(x), batch_size):
         xb, mb = torch.from_numpy(x[sl]).to(device), torch.from_numpy(mask[sl]).to(device)
-        with inference_autocast(precision, device):
+        with precision_autocast(precision, device):
             pred = model(xb, mb)["amp"]
         pred = pred.float()
         target, _ = spectral.targets(xb)

@@ -12,17 +12,21 @@ from qualityfm.model.attention import (
 )
 from qualityfm.model.config import PRESETS, QualityFMConfig
 from qualityfm.model.network import QualityFM
+from qualityfm.model.precision import PRECISIONS, check_precision, precision_autocast
 from qualityfm.model.summary import preset_summary
 
 __all__ = [
     "KERNELS",
+    "PRECISIONS",
     "PRESETS",
     "QualityFM",
     "QualityFMConfig",
     "WindowedAttention",
+    "check_precision",
     "dense_attention",
     "flex_attention",
     "local_attention",
+    "precision_autocast",
     "preset_summary",
     "window_mask",
 ]

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from qualityfm.losses import DistillationLoss, KoLeoLoss, SpectralLoss, VarianceLoss
 from qualityfm.model import QualityFM, QualityFMConfig
+from qualityfm.model.precision import precision_autocast
 from qualityfm.train.checkpoint import (
     CHECKPOINT_NAME,
     atomic_write_text,
@@ -97,9 +98,7 @@ def model_config(cfg: PretrainConfig) -> QualityFMConfig:
 def autocast(cfg: PretrainConfig, device: torch.device) -> contextlib.AbstractContextManager:
     """bf16 autocast when asked (``auto``: on GPU only), else a no-op."""
     use = cfg.amp_dtype == "bf16" or (cfg.amp_dtype == "auto" and device.type == "cuda")
-    if not use:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16)
+    return precision_autocast("bf16" if use else "fp32", device)
 
 
 def build_optimizer(model: QualityFM, cfg: PretrainConfig, lr: float, device: torch.device,

@@ -1,4 +1,4 @@
-"""Inference precision: float32, or bf16 / fp16 autocast on the model's device."""
+"""Numeric precision of a forward pass: float32, or bf16 / fp16 autocast on a device."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def check_precision(precision: str, device: torch.device | str | None = None) ->
         raise ValueError(f"precision 'bf16' is not supported by {device}; use 'fp16' or 'fp32'")
 
 
-def inference_autocast(precision: str,
+def precision_autocast(precision: str,
                        device: torch.device | str) -> contextlib.AbstractContextManager:
     """``torch.autocast`` on ``device`` for "bf16" / "fp16", a no-op for "fp32" (checked)."""
     check_precision(precision, device)
