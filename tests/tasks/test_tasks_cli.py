@@ -23,6 +23,7 @@ def test_cli_finetune_then_evaluate_vt(tmp_path, capsys) -> None:
     assert main(["finetune", *common, "--init", "none", "--config", str(cfg), "--out", str(run),
                  "--epochs", "2", "--seed", "1"]) == 0
     assert (run / "model.pt").exists() and (run / "finetune.json").exists()
+    assert json.loads((run / "finetune.json").read_text())["augment"] is True  # the default
     out = tmp_path / "eval" / "results.json"
     assert main(["evaluate", *common, "--model", str(run), "--out", str(out)]) == 0
     res = json.loads(out.read_text())
@@ -114,8 +115,11 @@ def test_cli_af_has_rhythm_metrics_and_no_vt_score(tmp_path) -> None:
     cfg.write_text(json.dumps({**TINY, "n_samples": 9000}))
     common = ["--task", "af", "--data", str(data), "--max-records", "30"]
     assert main(["finetune", *common, "--init", "none", "--config", str(cfg), "--epochs", "1",
-                 "--out", str(tmp_path / "run")]) == 0
+                 "--no-augment", "--out", str(tmp_path / "run")]) == 0
     assert (tmp_path / "run" / "rhythm" / "model.pt").exists()  # the 4-class head
+    for part in ("", "rhythm"):  # the flag reaches both models
+        meta = json.loads((tmp_path / "run" / part / "finetune.json").read_text())
+        assert meta["augment"] is False
     out = tmp_path / "af.json"
     assert main(["evaluate", *common, "--model", str(tmp_path / "run"), "--out", str(out)]) == 0
     res = json.loads(out.read_text())

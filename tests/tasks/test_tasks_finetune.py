@@ -176,3 +176,32 @@ def test_init_from_an_exported_model_directory(tmp_path) -> None:
     got = ft.net.backbone.encoder.state_dict()
     for k, v in model.encoder.state_dict().items():
         assert torch.equal(got[k], v), k
+
+
+def test_random_time_shift_rolls_each_row_by_its_own_offset() -> None:
+    import torch
+
+    from qualityfm.tasks.finetune import random_time_shift
+
+    x = torch.arange(3 * 2 * 50, dtype=torch.float32).reshape(3, 2, 50)
+    out = random_time_shift(x, np.random.default_rng(0))
+    again = random_time_shift(x, np.random.default_rng(0))
+    assert torch.equal(out, again)  # the seed fixes the shifts
+    shifts = []
+    for row_in, row_out in zip(x, out, strict=True):
+        s = int((row_out[0] == row_in[0, 0]).nonzero()[0])  # where sample 0 went
+        assert torch.equal(row_out, torch.roll(row_in, s, dims=-1))  # both channels, one shift
+        shifts.append(s)
+    assert len(set(shifts)) > 1
+
+
+def test_augmentation_changes_training_and_stays_repeatable() -> None:
+    x, y, g = synthetic(40)
+
+    def fit(augment: bool) -> Finetuner:
+        return Finetuner("vt-alarm", init="none", config=TINY, epochs=2, patience=5, seed=3,
+                         augment=augment).fit(x, y, groups=g)
+
+    a, b, plain = fit(True), fit(True), fit(False)
+    np.testing.assert_array_equal(a.predict_proba(x), b.predict_proba(x))
+    assert not np.allclose(a.predict_proba(x), plain.predict_proba(x))

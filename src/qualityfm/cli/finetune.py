@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="model preset or JSON config file (for --init none; default base)")
     p.add_argument("--features", action="store_true",
                    help="feed the task's classical features to the head beside the embedding")
+    p.add_argument("--no-augment", action="store_true",
+                   help="train networks on the windows as they are (default: a random circular "
+                   "time shift of each training window every epoch)")
     p.set_defaults(func=run)
 
 
@@ -41,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         args.task, args.data, args.out, init=args.init, mode=args.mode, kfold=args.kfold,
         epochs=args.epochs, seed=args.seed, config=args.config, batch_size=args.batch_size,
         seconds=args.seconds, max_records=args.max_records, cache_dir=args.cache,
-        use_features=args.features,
+        use_features=args.features, augment=not args.no_augment,
     )
     print(json.dumps({k: v for k, v in summary.items() if k != "skipped"}, indent=1, default=str))
     return 0

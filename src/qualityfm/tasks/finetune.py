@@ -203,11 +203,22 @@ class TaskNet(nn.Module):
         return self.head(self.drop(h))
 
 
+def random_time_shift(x: Tensor, rng: np.random.Generator) -> Tensor:
+    """Roll each row of ``x`` [B, C, T] circularly along time by its own random offset."""
+    t = x.shape[-1]
+    shift = torch.as_tensor(rng.integers(0, t, len(x)), device=x.device)
+    idx = (torch.arange(t, device=x.device)[None, :] - shift[:, None]) % t
+    return torch.gather(x, -1, idx[:, None, :].expand_as(x))
+
+
 class Finetuner(TaskEstimator):
     """Fine-tune (``mode="full"``) or linearly probe (``mode="linear"``) an encoder on arrays.
 
     ``init``: "pretrained", "none", a model directory, or a module (a QualityFM or any module
     with ``.dim`` mapping ``(x, mask)`` to ``[B, dim]``, e.g. ``baselines.ResNet1d``).
+    ``augment`` (full mode): every training window is shifted circularly in time by a random
+    amount each epoch, so the network cannot memorise the windows (validation and prediction
+    see them unshifted).
     """
 
     def __init__(
@@ -215,7 +226,7 @@ class Finetuner(TaskEstimator):
         mode: str = "full", *, config: object = None, epochs: int = 30, batch_size: int = 32,
         lr: float = 1e-4, head_lr: float = 1e-3, weight_decay: float = 0.01, patience: int = 5,
         class_weight: bool = True, use_features: bool = False, dropout: float = 0.1,
-        device: str = "cpu", **protocol: object,
+        augment: bool = True, device: str = "cpu", **protocol: object,
     ) -> None:
         super().__init__(task, **protocol)
         if mode not in ("full", "linear"):
@@ -224,6 +235,7 @@ class Finetuner(TaskEstimator):
         self.epochs, self.batch_size, self.lr, self.head_lr = epochs, batch_size, lr, head_lr
         self.weight_decay, self.patience, self.class_weight = weight_decay, patience, class_weight
         self.use_features, self.dropout, self.device = use_features, dropout, torch.device(device)
+        self.augment = augment
         self.net: TaskNet | None = None
         self.feat_mean: np.ndarray | None = None
         self.feat_std: np.ndarray | None = None
@@ -327,6 +339,8 @@ class Finetuner(TaskEstimator):
             order = rng.permutation(fit_idx)
             total = 0.0
             for b, x, m, f in self._batches(None if emb is not None else X, mask, feats, order):
+                if self.augment and x is not None:
+                    x = random_time_shift(x, rng)
                 yt = torch.as_tensor(y_t[b], device=self.device)
                 out = self.net(x, m, f) if emb is None else self.net.head_forward(emb[b], f)
                 loss = self._loss(out, yt, weight)
@@ -373,7 +387,8 @@ class Finetuner(TaskEstimator):
             "backbone": kind,
             "backbone_config": bb.cfg.to_dict() if kind == "qualityfm" else bb.config(),
             "n_features": self.net.head.in_features - bb.dim, "mode": self.mode,
-            "use_features": self.use_features, "protocol": self.protocol_state(),
+            "use_features": self.use_features, "augment": self.augment,
+            "protocol": self.protocol_state(),
             "y_mean": np.asarray(self.y_mean).tolist(), "y_std": np.asarray(self.y_std).tolist(),
             "feat_mean": None if self.feat_mean is None else self.feat_mean.tolist(),
             "feat_std": None if self.feat_std is None else self.feat_std.tolist(),

@@ -38,13 +38,14 @@ def finetune_run(
     task: str, data: str | Path, out: str | Path, *, init: str = "pretrained", mode: str = "full",
     kfold: int | None = None, epochs: int = 30, seed: int = 0, config: str | None = None,
     batch_size: int = 32, seconds: float | None = None, max_records: int | None = None,
-    cache_dir: str | Path | None = None, use_features: bool = False,
+    cache_dir: str | Path | None = None, use_features: bool = False, augment: bool = True,
 ) -> dict:
     """Fine-tune on all of ``data`` (grouped validation inside) and save the model to ``out``;
     with ``kfold``, run grouped k-fold CV instead and write its report to ``out``. For ``af`` a
     second, 4-class rhythm model goes to ``out/rhythm``. ``use_features`` feeds the task's
     classical features to the head beside the embedding; ``init="classical"`` fits the
-    classical feature baseline instead of a network (``mode`` and ``epochs`` do not apply)."""
+    classical feature baseline instead of a network (``mode`` and ``epochs`` do not apply).
+    ``augment``: random circular time shifts of the training windows (full mode)."""
     ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir)
     cfg = model_config(config) if init == "none" else None
 
@@ -52,11 +53,12 @@ def finetune_run(
         if init == "classical":
             return ClassicalBaseline(t, seed=seed)
         return Finetuner(t, init=init, mode=mode, config=cfg, epochs=epochs, seed=seed,
-                         batch_size=batch_size, use_features=use_features)
+                         batch_size=batch_size, use_features=use_features, augment=augment)
 
     out = Path(out)
     summary: dict = {"task": task, "n": len(ds), "skipped": ds.skipped, "init": str(init),
-                     "mode": mode, "use_features": use_features, "settings": ds.settings}
+                     "mode": mode, "use_features": use_features, "augment": augment,
+                     "settings": ds.settings}
     if kfold:
         res = cross_validate(make, ds, k=kfold, seed=seed)
         if task != "vt-alarm":
@@ -126,11 +128,13 @@ def compare_run(
     epochs: int = 30, seed: int = 0, config: str | None = None, seconds: float | None = None,
     max_records: int | None = None, cache_dir: str | Path | None = None,
     n_boot: int = 1000, modes: Sequence[str] = ("full", "linear"), with_features: bool = False,
+    augment: bool = True,
 ) -> dict:
     """Grouped k-fold CV of baselines and pre-trained variants (``models``: ``NAME=DIR``,
     ``DIR``, ``pretrained`` or ``none`` for a random encoder; each fine-tuned in every mode of
     ``modes``) into one markdown table with CIs. ``with_features`` adds, for every variant, a
-    row whose head also reads the classical features (what each part contributes)."""
+    row whose head also reads the classical features (what each part contributes).
+    ``augment``: random circular time shifts of the training windows of every network."""
     ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir)
     cfg = model_config(config)
     makers: dict[str, Callable[[str], TaskEstimator]] = {}
@@ -139,10 +143,10 @@ def compare_run(
             makers["classical features + GBM"] = lambda t: ClassicalBaseline(t, seed=seed)
         elif b == "scratch":
             makers["QualityFM from scratch"] = lambda t: Finetuner(
-                t, init="none", config=cfg, epochs=epochs, seed=seed)
+                t, init="none", config=cfg, epochs=epochs, seed=seed, augment=augment)
         elif b == "resnet":
             makers["ResNet1d from scratch"] = lambda t: Finetuner(
-                t, init=ResNet1d(), lr=1e-3, epochs=epochs, seed=seed)
+                t, init=ResNet1d(), lr=1e-3, epochs=epochs, seed=seed, augment=augment)
         else:
             raise ValueError(f"unknown baseline {b!r}; choose from classical, scratch, resnet")
     for mode in modes:
@@ -156,7 +160,7 @@ def compare_run(
                 label = f"{name} ({mode}{' + features' if feats else ''})"
                 makers[label] = (lambda t, p=path, m=mode, f=feats: Finetuner(
                     t, init=p, mode=m, config=cfg if p == "none" else None, epochs=epochs,
-                    seed=seed, use_features=f))
+                    seed=seed, use_features=f, augment=augment))
     out = Path(out)
     rows = {}
     for name, make in makers.items():
