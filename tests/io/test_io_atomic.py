@@ -21,6 +21,13 @@ def test_atomic_write_content_and_mode(tmp_path) -> None:
         os.umask(mask)
     assert (tmp_path / "b.txt").read_text(encoding="utf-8") == "héllo"
     assert (tmp_path / "b.txt").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+    mask = os.umask(0o077)
+    try:
+        atomic_write_text(tmp_path / "private.txt", "x")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "private.txt").stat().st_mode & 0o777 == 0o600  # the umask is followed
+    assert os.umask(mask) == mask  # reading the umask left it as it was
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path) -> None:

@@ -12,6 +12,14 @@ from typing import IO
 
 
 def _umask() -> int:
+    """The process umask: read from /proc where it exists (Linux), since setting it to read it
+    back would race with other threads creating files."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask
