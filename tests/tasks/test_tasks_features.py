@@ -8,11 +8,19 @@ import pytest
 
 from helpers import shared_path
 from qualityfm.io import MODEL_CHANNELS
+from qualityfm.quality import detect_r_peaks
 from qualityfm.signal.synthetic import synthesize
 from qualityfm.tasks import ClassicalBaseline, build_task_dataset, cross_validate, group_split
 from qualityfm.tasks import metrics as M
 from qualityfm.tasks.features import (
+    AF_NAMES,
+    ECG_NAMES,
+    RR_NAMES,
+    af_rr_features,
+    beat_correlations,
+    ecg_features,
     feature_names,
+    refine_r_peaks,
     rr_features,
     signal_features,
     window_features,
@@ -57,7 +65,6 @@ def test_irregularity_is_higher_for_an_irregular_rr_series() -> None:
     regular = np.cumsum(np.full(60, 0.8) + rng.normal(0, 0.005, 60))
     irregular = np.cumsum(rng.uniform(0.45, 1.15, 60))
     names = ("rr_cv", "rmssd", "pnn50", "cosen", "drr_bins", "drr_med")
-    from qualityfm.tasks.features import RR_NAMES
 
     r = dict(zip(RR_NAMES, rr_features(np.round(regular * FS).astype(int), FS), strict=True))
     i = dict(zip(RR_NAMES, rr_features(np.round(irregular * FS).astype(int), FS), strict=True))
@@ -66,6 +73,93 @@ def test_irregularity_is_higher_for_an_irregular_rr_series() -> None:
     assert r["hr"] == pytest.approx(75.0, abs=1.0)
     assert np.isnan(rr_features(np.array([10, 300]), FS)[0])  # too few beats: NaN, count 2
     assert rr_features(np.array([10, 300]), FS)[RR_NAMES.index("n_beats")] == 2.0
+
+
+def _beats(rr: np.ndarray, fs: float = FS, noise: float = 0.0, seed: int = 0):
+    """A spike train: a narrow QRS-like bump at each beat (R peaks at ``cumsum(rr)``)."""
+    rng = np.random.default_rng(seed)
+    peaks = np.round(np.cumsum(np.r_[0.5, rr]) * fs).astype(int)
+    x = rng.normal(0, noise, peaks[-1] + int(fs))
+    t = np.arange(-int(0.05 * fs), int(0.05 * fs) + 1)
+    for p in peaks:
+        x[p + t] += np.exp(-0.5 * (t / (0.01 * fs)) ** 2)
+    return x, peaks
+
+
+def test_refine_r_peaks_drops_t_waves_but_keeps_a_fast_rhythm() -> None:
+    x, peaks = _beats(np.full(30, 0.8))
+    # a T wave 0.28 s after every other beat, a third of the QRS envelope
+    t = np.arange(-int(0.05 * FS), int(0.05 * FS) + 1)
+    tw = peaks[::2][:-1] + int(0.28 * FS)
+    for p in tw:
+        x[p + t] += 0.3 * np.exp(-0.5 * (t / (0.01 * FS)) ** 2)
+    noisy = np.sort(np.r_[peaks, tw])
+    kept = refine_r_peaks(x, FS, noisy)
+    np.testing.assert_array_equal(kept, peaks)
+    fast, fast_peaks = _beats(np.full(40, 0.3))  # 200 bpm: all beats alike, all kept
+    np.testing.assert_array_equal(refine_r_peaks(fast, FS, fast_peaks), fast_peaks)
+    assert len(refine_r_peaks(x, FS, peaks[:1])) == 1
+
+
+def test_an_inverted_ecg_gives_the_same_beats_and_features() -> None:
+    rec = synthesize(30.0, FS, seed=4, channels=("ecg_ii",), rhythm="af", hr=100.0)
+    x = rec.signals["ecg_ii"]
+    up, p_up = ecg_features(x, FS)
+    down, p_down = ecg_features(-x, FS)
+    assert len(p_up) > 30
+    np.testing.assert_array_equal(p_up, p_down)
+    for name in ("hr", "rr_cv", "cosen", *AF_NAMES):
+        i = ECG_NAMES.index(name)
+        assert up[i] == pytest.approx(down[i], rel=1e-6, nan_ok=True), name
+    # the same beats as the quality layer's detector finds on the upright lead (no T waves here)
+    ref = detect_r_peaks(x, FS)[0]
+    assert np.mean(np.abs(p_up[:, None] - ref[None]).min(axis=1) <= 2) > 0.95
+
+
+def test_af_rr_features_see_af_and_ignore_a_noise_burst_or_ectopics() -> None:
+    rng = np.random.default_rng(1)
+    regular = np.full(50, 0.8) + rng.normal(0, 0.01, 50)
+    names = {n: i for i, n in enumerate(AF_NAMES)}
+
+    def af_of(rr: np.ndarray, burst: bool = False) -> tuple[list[float], float]:
+        """AF columns and the raw RR CV of a spike train (with a noise burst if asked)."""
+        x, peaks = _beats(rr, noise=0.01)
+        if burst:  # 4 s of large noise in the middle, with detections every 0.23 s in it
+            a = len(x) // 2
+            x[a: a + int(4 * FS)] += rng.normal(0, 0.5, int(4 * FS))
+            extra = a + np.arange(0, int(4 * FS), int(0.23 * FS))
+            peaks = np.unique(np.r_[peaks[(peaks < a) | (peaks > a + 4 * FS)], extra])
+        return af_rr_features(x, peaks, FS), rr_features(peaks, FS)[RR_NAMES.index("rr_cv")]
+
+    (clean, clean_cv), (burst, burst_cv) = af_of(regular), af_of(regular, burst=True)
+    af = af_of(rng.uniform(0.45, 1.15, 50))[0]
+    # noise burst: the raw RR CV jumps, the clean-beat CV and the windowed measure do not
+    assert burst_cv > 3 * clean_cv
+    assert burst[names["good_beats"]] < clean[names["good_beats"]]
+    assert burst[names["c_rr_cv"]] < 2 * clean[names["c_rr_cv"]] + 0.01
+    assert burst[names["w_rmssd_p25"]] < 0.05
+    for n in ("c_rr_cv", "c_rmssd", "c_cosen", "c_drr_bins", "w_rmssd_p25", "w_bins_p25",
+              "rr_hist_ent"):
+        assert af[names[n]] > burst[names[n]], n
+    # Poincare SD1/SD2: a slow sinus swing (breathing) is long-axis, AF is round
+    swing = af_of(0.8 + 0.06 * np.sin(np.arange(50) * 2 * np.pi / 12))[0]
+    assert swing[names["c_sd_ratio"]] < 0.5 < af[names["c_sd_ratio"]]
+    assert af[names["c_mode_frac"]] < 0.5 < burst[names["c_mode_frac"]]
+    # a regular rhythm with an ectopic (wide, early) beat every 8th: its clean intervals stay
+    # regular; AF does not
+    rr = regular.copy()
+    rr[::8] *= 0.6
+    rr[1::8] *= 1.4
+    x, peaks = _beats(rr, noise=0.01)
+    w = np.arange(-int(0.1 * FS), int(0.1 * FS) + 1)
+    for p in peaks[1::8]:
+        x[p + w] += -0.8 * np.sin(np.pi * w / len(w) * 2)
+    ect = af_rr_features(x, peaks, FS)
+    corr = beat_correlations(x, peaks, FS)
+    assert np.nanmean(corr[1::8]) < 0.8 < np.nanmin(np.delete(corr, np.s_[1::8]))
+    assert ect[names["c_rr_cv"]] < 0.5 * af[names["c_rr_cv"]]
+    assert ect[names["c_mode_frac"]] > 0.8
+    assert all(np.isnan(af_rr_features(x, peaks[:4], FS)))
 
 
 def test_af_and_vt_signs_on_synthetic_rhythms() -> None:
@@ -153,3 +247,19 @@ def test_vt_features_discriminate_on_the_real_records() -> None:
     assert M.auroc(ds.y, -col["ecg1_lf_ratio"]) > 0.68
     res = cross_validate(lambda: ClassicalBaseline("vt-alarm"), ds, k=5, n_boot=20)
     assert res["auroc"] > 0.8 and res["tpr"] >= 0.85
+
+
+def test_the_vt_model_leaves_out_the_af_columns() -> None:
+    from qualityfm.tasks.features import af_columns
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(60, int), np.ones(60, int)]
+    f = rng.normal(0, 1, (120, len(NAMES))).astype(np.float32)
+    af = af_columns()
+    assert len(af) == 2 * len(AF_NAMES) and NAMES[af[0]].startswith("ecg1_")
+    f[:, af] += 3.0 * y[:, None]  # the AF columns carry the label
+    x = np.zeros((120, 2, 1), np.float32)
+    vt = ClassicalBaseline("vt-alarm", max_iter=20).fit(x, y, features=f)
+    rhythm = ClassicalBaseline("af", max_iter=20).fit(x, y, features=f)
+    assert not set(vt.columns) & set(af.tolist()) and set(af.tolist()) <= set(rhythm.columns)
+    assert M.auroc(y, rhythm.predict_proba(x, features=f)) > 0.95

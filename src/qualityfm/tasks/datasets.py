@@ -59,7 +59,7 @@ from qualityfm.tasks.features import feature_names, signal_features
 TASKS = ("vt-alarm", "af", "abp")
 RHYTHMS = ("N", "A", "O", "~")
 MODEL_FS = 300.0
-CACHE_VERSION = 4
+CACHE_VERSION = 5
 
 
 @dataclass

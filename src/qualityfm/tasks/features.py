@@ -2,6 +2,11 @@
 wave, their agreement, QRS width and morphology, spectral signs of ventricular rhythm, noise,
 per-channel signal quality, and RR irregularity and P-wave signs for AF.
 
+For the AF columns (:func:`af_rr_features`) :func:`refine_r_peaks` drops the T waves and echoes
+the quality layer's detector took for beats (a hand-held ECG often has tall T waves), and they
+measure irregularity on the clean beats only and over sliding stretches of 10 intervals, so
+that a burst of noise does not read as an irregular rhythm. ``af_columns()`` lists them.
+
 ``signal_features(signals, fs)`` works on any set of canonical channels (missing ones give NaN,
 which gradient boosting handles natively); ``window_features(X, mask, fs)`` does the same for
 model-input arrays ``[N, C, T]`` in ``MODEL_CHANNELS`` order.
@@ -21,14 +26,19 @@ from scipy.signal import find_peaks
 from qualityfm.io import MODEL_CHANNELS, is_ecg
 from qualityfm.quality import detect_r_peaks, ecg_quality, ppg_quality
 from qualityfm.quality._common import band_gain, clip_fraction, template_correlation
+from qualityfm.quality.peaks import qrs_envelope
 
 NAN = float("nan")
 #: Rate and irregularity of a beat series (ECG R peaks or pulse peaks), see :func:`rr_features`.
 RR_NAMES = ("hr", "hr_max4", "rr_cv", "rmssd", "pnn50", "sampen", "tpr", "n_beats", "cosen",
             "drr_bins", "drr_med", "max_gap")
+#: AF signs robust to noise bursts and ectopic beats, see :func:`af_rr_features`.
+AF_NAMES = ("r_hr", "r_rr_cv", "r_rmssd", "r_cosen", "r_drr_bins", "good_beats", "c_rr_cv",
+            "c_rmssd", "c_pnn50", "c_cosen", "c_drr_bins", "c_sd_ratio",
+            "c_mode_frac", "w_rmssd_p25", "w_bins_p25", "rr_hist_ent")
 #: Per ECG lead, see :func:`ecg_features`.
 ECG_NAMES = (*RR_NAMES, "qrs_width", "morph_corr", "amp_cv", "hf_ratio", "lf_ratio", "vt_band",
-             "dom_freq", "spec_conc", "kurtosis", "clip", "sqi", "p_corr", "tq_af")
+             "dom_freq", "spec_conc", "kurtosis", "clip", "sqi", "p_corr", "tq_af", *AF_NAMES)
 #: Per pulse wave (PPG, ABP), see :func:`pulse_features`.
 PULSE_NAMES = (*RR_NAMES, "morph_corr", "amp_cv", "sqi", "spec_conc", "end_amp")
 #: Columns of the better pulse channel (the one whose beats agree best with their median beat).
@@ -44,6 +54,12 @@ def feature_names() -> list[str]:
     names = [f"ecg1_{n}" for n in ECG_NAMES] + [f"ecg2_{n}" for n in ECG_NAMES]
     names += [f"ppg_{n}" for n in PULSE_NAMES] + [f"abp_{n}" for n in PULSE_NAMES]
     return names + list(_CROSS) + [f"pulse_{n}" for n in _BEST_PULSE]
+
+
+def af_columns() -> np.ndarray:
+    """Indices in :func:`feature_names` of the AF columns (``AF_NAMES`` of both ECG slots)."""
+    return np.array([i for i, n in enumerate(feature_names())
+                     if n.startswith(("ecg1_", "ecg2_")) and n[5:] in AF_NAMES], dtype=int)
 
 
 def _bandpass(x: np.ndarray, fs: float, low: float | None, high: float | None) -> np.ndarray:
@@ -84,6 +100,12 @@ def cosen(rr: np.ndarray, tol: float = 0.03) -> float:
     return float(-np.log(max(a, 1) / b) + np.log(2 * tol) - np.log(np.mean(rr)))
 
 
+def _drr_bins(drr: np.ndarray) -> float:
+    """Occupied 40-ms bins of the (dRR_i, dRR_i+1) scatter per point (Sarkar et al. 2008)."""
+    q = np.floor(np.clip(drr, -0.6, 0.6) / 0.04).astype(int)
+    return len(set(zip(q[:-1].tolist(), q[1:].tolist(), strict=True))) / (len(drr) - 1)
+
+
 def rr_features(peaks: np.ndarray, fs: float, n_samples: int = 0) -> list[float]:
     """Rate and irregularity of a beat series (``RR_NAMES``): median HR, fastest 4-beat HR,
     RR CV, RMSSD / median RR, pNN50, sample entropy, turning-point ratio, beat count, COSEn,
@@ -103,10 +125,7 @@ def rr_features(peaks: np.ndarray, fs: float, n_samples: int = 0) -> list[float]
     hr = 60.0 / mrr
     hr_max4 = 60.0 / np.convolve(rr, np.ones(4) / 4, mode="valid").min() if len(rr) >= 4 else hr
     tp = float(np.mean((drr[:-1] * drr[1:]) < 0)) if len(drr) >= 2 else NAN
-    bins = NAN
-    if len(drr) >= 3:
-        q = np.floor(np.clip(drr, -0.6, 0.6) / 0.04).astype(int)
-        bins = len(set(zip(q[:-1].tolist(), q[1:].tolist(), strict=True))) / (len(drr) - 1)
+    bins = _drr_bins(drr) if len(drr) >= 3 else NAN
     has_d = len(drr) > 0
     return [
         float(hr), float(hr_max4), float(np.std(rr) / np.mean(rr)),
@@ -115,6 +134,90 @@ def rr_features(peaks: np.ndarray, fs: float, n_samples: int = 0) -> list[float]
         sample_entropy(rr), tp, float(n), cosen(rr), float(bins),
         float(np.median(np.abs(drr)) / mrr) if has_d else NAN, gap,
     ]
+
+
+def refine_r_peaks(x: np.ndarray, fs: float, peaks: np.ndarray, window: float = 0.36,
+                   ratio: float = 0.5) -> np.ndarray:
+    """Drop detections that are T waves or echoes of a beat: of two detections closer than
+    ``window`` s, the one whose QRS envelope is under ``ratio`` times the other's (the
+    Pan-Tompkins T-wave rule; two beats of a fast rhythm have like envelopes and both stay)."""
+    peaks = np.asarray(peaks, dtype=np.int64)
+    if len(peaks) < 2:
+        return peaks
+    env = qrs_envelope(np.asarray(x, dtype=np.float64)[None], fs)[2][0]
+    keep, amp = [int(peaks[0])], [float(env[peaks[0]])]
+    for p in peaks[1:]:
+        a = float(env[p])
+        if p - keep[-1] < window * fs:
+            if a < ratio * amp[-1]:
+                continue
+            if amp[-1] < ratio * a:
+                keep[-1], amp[-1] = int(p), a
+                continue
+        keep.append(int(p))
+        amp.append(a)
+    return np.array(keep, dtype=np.int64)
+
+
+def beat_correlations(y: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray:
+    """Pearson correlation of each beat's QRS (R +- 0.1 s of ``y``) with the median QRS; NaN for
+    beats too near an end, all NaN under 3 whole beats."""
+    h = int(0.1 * fs)
+    c = np.full(len(peaks), NAN)
+    ok = (peaks >= h) & (peaks + h <= len(y))
+    if ok.sum() < 3:
+        return c
+    seg = y[peaks[ok][:, None] + np.arange(-h, h)]
+    seg = seg - seg.mean(axis=1, keepdims=True)
+    tmpl = np.median(seg, axis=0)
+    tmpl = tmpl - tmpl.mean()
+    den = np.sqrt((seg * seg).sum(axis=1) * (tmpl @ tmpl))
+    c[ok] = np.divide(seg @ tmpl, den, out=np.zeros(len(seg)), where=den > 0)
+    return c
+
+
+def af_rr_features(y: np.ndarray, peaks: np.ndarray, fs: float, good: float = 0.8,
+                   width: int = 10) -> list[float]:
+    """AF signs (``AF_NAMES``) that a noise burst or an ectopic beat does not fake, from R peaks
+    ``peaks`` refined by :func:`refine_r_peaks`: rate, RR CV, RMSSD, COSEn and dRR bins of
+    :func:`rr_features` on them (``r_*``), and the following.
+
+    Clean intervals join two beats whose QRS correlates >= ``good`` with the median QRS (noise
+    and ectopic beats do not; AF keeps its QRS): over them the RR CV, RMSSD / median RR, pNN50,
+    COSEn, dRR-scatter bins, the Poincare SD1/SD2 ratio, and the share of intervals within 10 %
+    of the median (high for a regular rhythm with a few ectopics, low in AF). Over all
+    intervals: the 25th percentile, over sliding stretches of ``width`` successive differences,
+    of their normalised RMS and of their dRR-scatter bins (AF is irregular in every stretch),
+    and the Shannon entropy of the normalised-RR histogram (0.05 bins). ``good_beats`` is the
+    share of clean beats. NaN where too few beats."""
+    out = dict.fromkeys(AF_NAMES, NAN)
+    if len(peaks) < 5:
+        return list(out.values())
+    rrf = dict(zip(RR_NAMES, rr_features(peaks, fs), strict=True))
+    out.update({f"r_{n}": rrf[n] for n in ("hr", "rr_cv", "rmssd", "cosen", "drr_bins")})
+    ok_beat = beat_correlations(y, peaks, fs) >= good
+    out["good_beats"] = float(np.mean(ok_beat))
+    rr = np.diff(peaks) / fs
+    ok_rr = ok_beat[:-1] & ok_beat[1:]
+    r, d = rr[ok_rr], np.diff(rr)[ok_rr[:-1] & ok_rr[1:]]
+    if len(r) >= 5 and len(d) >= 3:
+        m = float(np.median(r))
+        sd1 = np.std(d) / np.sqrt(2)
+        sd2 = np.sqrt(max(2 * np.var(r) - sd1**2, 1e-12))
+        out.update(c_rr_cv=float(np.std(r) / np.mean(r)), c_rmssd=float(np.sqrt(np.mean(d**2)) / m),
+                   c_pnn50=float(np.mean(np.abs(d) > 0.05)), c_cosen=cosen(r),
+                   c_drr_bins=_drr_bins(d), c_sd_ratio=float(sd1 / sd2),
+                   c_mode_frac=float(np.mean(np.abs(r - m) <= 0.1 * m)))
+    rrn = rr / np.median(rr)
+    dd = np.diff(rrn)
+    if len(dd) >= width:
+        win = np.lib.stride_tricks.sliding_window_view(dd, width)
+        out["w_rmssd_p25"] = float(np.percentile(np.sqrt(np.mean(win**2, axis=1)), 25))
+        out["w_bins_p25"] = float(np.percentile([_drr_bins(w) for w in win], 25))
+    h = np.histogram(np.clip(rrn, 0.4, 1.8), bins=np.arange(0.4, 1.81, 0.05))[0]
+    p = h[h > 0] / h.sum()
+    out["rr_hist_ent"] = float(-(p * np.log(p)).sum())
+    return list(out.values())
 
 
 def _amp_cv(y: np.ndarray, peaks: np.ndarray) -> float:
@@ -182,8 +285,10 @@ def ecg_features(x: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
     R amplitude CV, power shares above 40 Hz (noise) and below 0.7 Hz (baseline wander), the
     share of 1.5-5 Hz in the 1-40 Hz band and the dominant frequency with its concentration
     (+-0.25 Hz; a ventricular rhythm is nearly sinusoidal at 2-4 Hz), kurtosis (narrow QRS
-    spikes are peaked; VT and noise are not), clipped fraction, the quality layer's SQI, and
-    the P-wave signs of :func:`_p_wave`.
+    spikes are peaked; VT and noise are not), clipped fraction, the quality layer's SQI, the
+    P-wave signs of :func:`_p_wave` and the AF signs of :func:`af_rr_features` (on the R peaks
+    less the T waves and echoes :func:`refine_r_peaks` drops; the other columns use the
+    quality layer's R peaks as they are).
     """
     if not np.isfinite(x).all() or np.ptp(x) == 0 or len(x) < 2 * fs:
         return [NAN] * len(ECG_NAMES), np.zeros(0, dtype=np.int64)
@@ -209,6 +314,7 @@ def ecg_features(x: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
         *rr_features(peaks, fs, len(x)), width, corr, _amp_cv(y, peaks), hf, lf,
         float(spec_y[vt].sum() / total), dom, conc, float(np.mean(z**4)),
         float(clip_fraction(x[None])[0]), _sqi(ecg_quality, x, fs), *_p_wave(y, peaks, fs),
+        *af_rr_features(y, refine_r_peaks(x, fs, peaks), fs),
     ]
     return feats, peaks
 
