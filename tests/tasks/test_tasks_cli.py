@@ -6,6 +6,7 @@ import importlib.util
 import json
 
 import numpy as np
+import pytest
 
 from helpers import shared_path
 from qualityfm.cli import main
@@ -66,11 +67,18 @@ def test_cli_compare_embedding_with_and_without_features(tmp_path) -> None:
     assert main(["compare", "--task", "vt-alarm", "--data", str(data), "--max-records", "40",
                  "--baselines", "", "--models", "random=none", "--modes", "linear",
                  "--with-features", "--config", str(cfg), "--kfold", "2", "--epochs", "2",
-                 "--out", str(out)]) == 0
+                 "--reference", "random (linear)", "--out", str(out)]) == 0
     rows = json.loads((out / "compare.json").read_text())
     assert sorted(rows) == ["random (linear + features)", "random (linear)"]
     assert all(0.0 <= r["auroc"] <= 1.0 for r in rows.values())
-    assert rows["random (linear + features)"]["auroc"] != rows["random (linear)"]["auroc"]
+    feat, plain = rows["random (linear + features)"], rows["random (linear)"]
+    assert feat["auroc"] != plain["auroc"]
+    # the paired difference against the reference row, on the same out-of-fold rows
+    assert feat["delta_auroc"] == pytest.approx(feat["auroc"] - plain["auroc"])
+    lo, hi = feat["delta_auroc_ci"]
+    assert lo <= feat["delta_auroc"] <= hi and feat["reference"] == "random (linear)"
+    assert "delta_auroc" not in plain
+    assert "delta_auroc" in (out / "table.md").read_text()
 
 
 def test_cli_classical_finetune_then_evaluate_on_other_records(tmp_path) -> None:

@@ -263,3 +263,29 @@ def test_the_vt_model_leaves_out_the_af_columns() -> None:
     rhythm = ClassicalBaseline("af", max_iter=20).fit(x, y, features=f)
     assert not set(vt.columns) & set(af.tolist()) and set(af.tolist()) <= set(rhythm.columns)
     assert M.auroc(y, rhythm.predict_proba(x, features=f)) > 0.95
+
+
+def test_the_vt_feature_head_leaves_out_the_af_columns_and_keeps_them_after_load(
+        tmp_path) -> None:
+    from qualityfm.model import QualityFMConfig
+    from qualityfm.tasks import Finetuner
+    from qualityfm.tasks.features import af_columns, task_columns
+
+    tiny = QualityFMConfig(d_model=16, n_layers=1, n_heads=2, d_ff=16, stem_channels=(4, 8, 16),
+                           n_bins=16, n_samples=600, dropout=0.0)
+    rng = np.random.default_rng(1)
+    y = np.r_[np.zeros(30, int), np.ones(30, int)]
+    f = rng.normal(0, 1, (60, len(NAMES))).astype(np.float32)
+    x = rng.normal(0, 1, (60, 2, 600)).astype(np.float32)
+    assert len(task_columns("vt-alarm", len(NAMES))) == len(NAMES) - len(af_columns())
+    assert len(task_columns("af", len(NAMES))) == len(NAMES)
+    assert len(task_columns("vt-alarm", 5)) == 5  # another feature set: all its columns
+    ft = Finetuner("vt-alarm", init="none", config=tiny, mode="linear", use_features=True,
+                   epochs=2, seed=0).fit(x, y, features=f)
+    assert ft.net.head.in_features == 16 + len(NAMES) - len(af_columns())
+    p = ft.predict_proba(x, features=f)
+    f2 = f.copy()
+    f2[:, af_columns()] = 1e6  # columns the head does not read change nothing
+    np.testing.assert_allclose(ft.predict_proba(x, features=f2), p, atol=1e-6)
+    back = Finetuner.load(ft.save(tmp_path / "run"))
+    np.testing.assert_allclose(back.predict_proba(x, features=f), p, atol=1e-5)

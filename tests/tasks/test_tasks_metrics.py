@@ -79,3 +79,28 @@ def test_bootstrap_ci_is_seeded_stratified_and_grouped() -> None:
 def test_bad_labels_raise() -> None:
     with pytest.raises(ValueError, match="0/1"):
         M.tpr(np.array([0, 2]), np.array([0, 1]))
+
+
+def test_paired_difference_is_zero_for_one_model_and_antisymmetric() -> None:
+    from qualityfm.tasks.evaluate import paired_difference
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 60)
+    good = y + rng.normal(0, 0.6, len(y))
+    poor = rng.normal(0, 1.0, len(y))
+    groups = np.arange(len(y)) // 2
+    same = paired_difference(y, good, good, groups, n_boot=200)
+    assert same["delta"] == 0.0 and same["delta_ci"] == [0.0, 0.0]
+    ab = paired_difference(y, good, poor, groups, n_boot=200)
+    ba = paired_difference(y, poor, good, groups, n_boot=200)
+    assert ab["metric"] == "auroc" and ab["delta"] > 0.2
+    assert ab["delta_ci"][0] > 0  # clearly better: the interval excludes 0
+    assert ba["delta"] == pytest.approx(-ab["delta"])
+    assert ba["delta_ci"] == pytest.approx([-ab["delta_ci"][1], -ab["delta_ci"][0]])
+    # regression: SBP MAE, negative when the first model errs less
+    t = np.c_[rng.normal(120, 15, 50), rng.normal(70, 8, 50)]
+    reg = paired_difference(t, t + 1.0, t + 5.0, kind="regression", n_boot=200)
+    assert reg["metric"] == "sbp_mae" and reg["delta"] == pytest.approx(-4.0)
+    assert reg["delta_ci"] == pytest.approx([-4.0, -4.0])
+    with pytest.raises(ValueError, match="must match"):
+        paired_difference(y, good, good[:-1])

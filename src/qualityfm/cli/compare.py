@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--config", default=None, help="model preset or JSON config for 'scratch'")
+    p.add_argument("--reference", default="QualityFM from scratch",
+                   help="row every other row is compared with (paired bootstrap of the AUROC or "
+                   "SBP MAE difference), e.g. 'random (linear)'; default: the scratch baseline")
     p.add_argument("--no-augment", action="store_true",
                    help="train networks on the windows as they are (default: a random circular "
                    "time shift of each training window every epoch)")
@@ -40,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs, seed=args.seed, config=args.config, seconds=args.seconds,
         max_records=args.max_records, cache_dir=args.cache,
         modes=[m for m in args.modes.split(",") if m], with_features=args.with_features,
-        augment=not args.no_augment,
+        augment=not args.no_augment, reference=args.reference,
     )
     print((Path(args.out) / "table.md").read_text())
     return 0

@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
 from qualityfm.io import atomic_write_bytes, atomic_write_text
-from qualityfm.tasks.features import af_columns, feature_names, window_features
+from qualityfm.tasks.features import feature_names, task_columns, window_features
 from qualityfm.tasks.finetune import TaskEstimator
 from qualityfm.tasks.splits import group_kfold
 
@@ -77,8 +77,8 @@ class ClassicalBaseline(TaskEstimator):
     the training positives instead of a fifth of them (on the VT records it kept the test TPR
     near its 0.95 target where the 80/20 split let it fall). ``crossfit=None`` follows the
     shared protocol: fit on ~80 % of the groups, calibrate and fix the threshold on the rest.
-    Regression ignores ``crossfit`` (no calibration or threshold to fix). For ``vt-alarm`` the
-    AF columns (:func:`~qualityfm.tasks.features.af_columns`) are left out.
+    Regression ignores ``crossfit`` (no calibration or threshold to fix). It reads the columns
+    :func:`~qualityfm.tasks.features.task_columns` names for its task.
     """
 
     def __init__(self, task: str = "vt-alarm", *, fs: float = 300.0, max_iter: int = 200,
@@ -132,11 +132,8 @@ class ClassicalBaseline(TaskEstimator):
         else:
             self.model = HistGradientBoostingClassifier(class_weight="balanced", **self.params)
         # columns with no value in the fit rows carry nothing (and trip sklearn's binning)
-        self.columns = np.flatnonzero(np.isfinite(F[fit_idx]).any(axis=0))
-        if self.task == "vt-alarm" and F.shape[1] == len(feature_names()):
-            # the AF irregularity columns (long recordings) only add noise to 10-s VT alarms:
-            # over CV seeds 0-4 they cost about 0.01 pooled AUROC there
-            self.columns = np.setdiff1d(self.columns, af_columns())
+        self.columns = np.intersect1d(np.flatnonzero(np.isfinite(F[fit_idx]).any(axis=0)),
+                                      task_columns(self.task, F.shape[1]))
         # One OpenMP thread: the data are small, and with torch's own OpenMP runtime loaded
         # (torch.set_num_threads > 1) sklearn's threads spin against it (a fit 100x slower).
         with threadpool_limits(limits=1, user_api="openmp"):

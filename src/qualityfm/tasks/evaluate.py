@@ -135,3 +135,32 @@ def cross_validate(
                      "fold": fold_id.tolist(), "y": np.asarray(y).tolist(),
                      "record_ids": ds.record_ids.tolist()}
     return result
+
+
+def paired_difference(
+    y: np.ndarray, a: np.ndarray, b: np.ndarray, groups: np.ndarray | None = None,
+    kind: str = "binary", n_boot: int = 1000, seed: int = 0,
+) -> dict:
+    """Model ``a`` minus model ``b`` on the same rows, with a paired bootstrap 95 % CI (one
+    resample of the groups serves both models, so the rows they share cancel out).
+
+    binary: AUROC of the scores ``a`` and ``b`` (above 0: ``a`` ranks better); regression: SBP
+    MAE of the predictions ``[N, 2]`` (below 0: ``a`` errs less). An interval that excludes 0
+    says the two models differ on these rows.
+    """
+    y, a, b = np.asarray(y), np.asarray(a, float), np.asarray(b, float)
+    if a.shape != b.shape or len(a) != len(y):
+        raise ValueError(f"paired predictions must match: {a.shape} vs {b.shape}, {len(y)} rows")
+    if kind == "binary":
+        def metric(t, u, v):
+            return M.auroc(t, u) - M.auroc(t, v)
+        name, stratify = "auroc", True
+    elif kind == "regression":
+        def metric(t, u, v):
+            return M.mae(t[:, 0], u[:, 0]) - M.mae(t[:, 0], v[:, 0])
+        name, stratify = "sbp_mae", False
+    else:
+        raise ValueError(f"paired_difference: kind must be binary or regression, got {kind!r}")
+    lo, hi = M.bootstrap_ci(metric, y, a, b, groups=groups, n_boot=n_boot, seed=seed,
+                            stratify=stratify)
+    return {"metric": name, "delta": float(metric(y, a, b)), "delta_ci": [lo, hi]}

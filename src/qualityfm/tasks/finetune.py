@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from qualityfm.tasks.calibration import Calibrator, choose_threshold
+from qualityfm.tasks.features import task_columns
 from qualityfm.tasks.splits import group_split
 
 #: Task name -> (kind, number of outputs; 0 = from the labels).
@@ -239,6 +240,7 @@ class Finetuner(TaskEstimator):
         self.net: TaskNet | None = None
         self.feat_mean: np.ndarray | None = None
         self.feat_std: np.ndarray | None = None
+        self.feature_columns: np.ndarray | None = None  # of the features array, set by fit
         self.y_mean = np.zeros(1, np.float32)
         self.y_std = np.ones(1, np.float32)
 
@@ -248,7 +250,10 @@ class Finetuner(TaskEstimator):
             return None
         if features is None:
             raise ValueError("use_features=True needs the features array")
-        f = (np.asarray(features, dtype=np.float32) - self.feat_mean) / self.feat_std
+        f = np.asarray(features, dtype=np.float32)
+        if self.feature_columns is not None:
+            f = f[:, self.feature_columns]
+        f = (f - self.feat_mean) / self.feat_std
         return np.nan_to_num(f, nan=0.0, posinf=0.0, neginf=0.0)[:n]
 
     def _batches(self, X, mask, feats, idx):
@@ -297,7 +302,9 @@ class Finetuner(TaskEstimator):
         rng = np.random.default_rng(self.seed)
         n_feat = 0
         if self.use_features:
-            fa = np.asarray(features, dtype=np.float32)[fit_idx]
+            fa = np.asarray(features, dtype=np.float32)
+            self.feature_columns = task_columns(self.task, fa.shape[1])
+            fa = fa[fit_idx][:, self.feature_columns]
             with warnings.catch_warnings():  # all-NaN columns (absent channels) are expected
                 warnings.simplefilter("ignore", RuntimeWarning)
                 self.feat_mean = np.nan_to_num(np.nanmean(fa, axis=0))
@@ -392,6 +399,8 @@ class Finetuner(TaskEstimator):
             "y_mean": np.asarray(self.y_mean).tolist(), "y_std": np.asarray(self.y_std).tolist(),
             "feat_mean": None if self.feat_mean is None else self.feat_mean.tolist(),
             "feat_std": None if self.feat_std is None else self.feat_std.tolist(),
+            "feature_columns": (None if self.feature_columns is None
+                                else self.feature_columns.tolist()),
             "history": self.history,
         }
         atomic_torch_save(self.net.state_dict(), out / "model.pt")
@@ -424,5 +433,7 @@ class Finetuner(TaskEstimator):
         if meta["feat_mean"] is not None:
             ft.feat_mean = np.asarray(meta["feat_mean"], np.float32)
             ft.feat_std = np.asarray(meta["feat_std"], np.float32)
+        if meta.get("feature_columns") is not None:
+            ft.feature_columns = np.asarray(meta["feature_columns"], dtype=int)
         ft.history = meta["history"]
         return ft

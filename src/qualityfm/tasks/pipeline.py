@@ -12,7 +12,13 @@ import numpy as np
 from qualityfm.io import atomic_write_bytes
 from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d, load_estimator
 from qualityfm.tasks.datasets import TaskDataset, build_task_dataset
-from qualityfm.tasks.evaluate import binary_report, bp_report, cross_validate, rhythm_report
+from qualityfm.tasks.evaluate import (
+    binary_report,
+    bp_report,
+    cross_validate,
+    paired_difference,
+    rhythm_report,
+)
 from qualityfm.tasks.finetune import Finetuner, TaskEstimator
 from qualityfm.tasks.report import markdown_table, report, write_json
 
@@ -128,13 +134,16 @@ def compare_run(
     epochs: int = 30, seed: int = 0, config: str | None = None, seconds: float | None = None,
     max_records: int | None = None, cache_dir: str | Path | None = None,
     n_boot: int = 1000, modes: Sequence[str] = ("full", "linear"), with_features: bool = False,
-    augment: bool = True,
+    augment: bool = True, reference: str = "QualityFM from scratch",
 ) -> dict:
     """Grouped k-fold CV of baselines and pre-trained variants (``models``: ``NAME=DIR``,
     ``DIR``, ``pretrained`` or ``none`` for a random encoder; each fine-tuned in every mode of
     ``modes``) into one markdown table with CIs. ``with_features`` adds, for every variant, a
     row whose head also reads the classical features (what each part contributes).
-    ``augment``: random circular time shifts of the training windows of every network."""
+    ``augment``: random circular time shifts of the training windows of every network.
+    Every row is also compared with the ``reference`` row, when there is one, on the same
+    out-of-fold rows: the difference of AUROC (binary) or SBP MAE (abp) with a paired bootstrap
+    CI (``delta_auroc`` / ``delta_sbp_mae`` in the JSON, a column of the table)."""
     ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir)
     cfg = model_config(config)
     makers: dict[str, Callable[[str], TaskEstimator]] = {}
@@ -161,8 +170,10 @@ def compare_run(
                 makers[label] = (lambda t, p=path, m=mode, f=feats: Finetuner(
                     t, init=p, mode=m, config=cfg if p == "none" else None, epochs=epochs,
                     seed=seed, use_features=f, augment=augment))
+    if reference not in makers:
+        reference = ""
     out = Path(out)
-    rows = {}
+    rows, oof = {}, {}
     for name, make in makers.items():
         res = cross_validate(lambda m=make: m(task), ds, k=kfold, seed=seed, n_boot=n_boot)
         if task != "vt-alarm":  # the challenge score is the VT alarm score only
@@ -176,9 +187,20 @@ def compare_run(
         slug = "".join(c if c.isalnum() else "_" for c in name).strip("_").lower()
         report(res, out, slug)
         rows[name] = {k: v for k, v in res.items() if k != "oof"}
+        oof[name] = np.asarray(res["oof"]["score" if task != "abp" else "pred"], float)
+    for name in rows:
+        if reference and name != reference:
+            d = paired_difference(ds.y, oof[name], oof[reference], ds.groups,
+                                  "regression" if task == "abp" else "binary", n_boot, seed)
+            rows[name][f"delta_{d['metric']}"] = d["delta"]
+            rows[name][f"delta_{d['metric']}_ci"] = d["delta_ci"]
+            rows[name]["reference"] = reference
     table = markdown_table(rows)
     header = (f"# {task}: {kfold}-fold grouped CV on {len(ds)} windows from "
               f"{len(np.unique(ds.groups))} groups ({data})\n\n")
+    if reference:
+        header += (f"delta_auroc / delta_sbp_mae: each row minus `{reference}` on the same "
+                   "out-of-fold rows, with a paired bootstrap 95 % CI\n\n")
     atomic_write_bytes(out / "table.md", (header + table).encode())
     write_json(rows, out / "compare.json")
     return rows

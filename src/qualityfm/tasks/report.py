@@ -41,12 +41,13 @@ def _fmt(v: object, ci: object = None) -> str:
         return "pass" if v else "fail"
     s = f"{v:.3f}" if isinstance(v, float) else str(v)
     if ci and all(c is not None and np.isfinite(c) for c in ci):
-        s += f" ({ci[0]:.3f}-{ci[1]:.3f})"
+        sep = " to " if min(ci) < 0 else "-"  # "-0.05 to 0.02", not "-0.05-0.02"
+        s += f" ({ci[0]:.3f}{sep}{ci[1]:.3f})"
     return s
 
 
 CLASSIFICATION_COLUMNS = ("auroc", "auprc", "tpr", "tnr", "ppv", "f1", "accuracy", "score",
-                          "macro_f1", "noisy_auroc")
+                          "macro_f1", "noisy_auroc", "delta_auroc")
 
 
 def markdown_table(rows: dict[str, dict]) -> str:
@@ -57,6 +58,8 @@ def markdown_table(rows: dict[str, dict]) -> str:
     if "sbp" in first:
         head = ["model"] + [f"{p} {m}" for p in ("SBP", "DBP") for m in ("MAE", "ME", "SD", "MASE",
                                                                           "AAMI", "BHS")]
+        delta = any("delta_sbp_mae" in r for r in rows.values())
+        head += ["delta_sbp_mae"] if delta else []
         lines = []
         for name, r in rows.items():
             cells = [name]
@@ -64,6 +67,8 @@ def markdown_table(rows: dict[str, dict]) -> str:
                 d = r[p]
                 cells += [_fmt(d["mae"], d.get("mae_ci")), _fmt(d["me"]), _fmt(d["sd"]),
                           _fmt(d["mase"]), _fmt(d["aami"]), d["bhs"]["grade"]]
+            if delta:
+                cells.append(_fmt(r.get("delta_sbp_mae"), r.get("delta_sbp_mae_ci")))
             lines.append(cells)
     else:
         cols = [c for c in CLASSIFICATION_COLUMNS if any(c in r for r in rows.values())]
