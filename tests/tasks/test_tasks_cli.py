@@ -58,7 +58,7 @@ def test_cli_compare_and_abp_evaluate(tmp_path) -> None:
     assert (out / "classical_features___gbm_bland_altman_sbp.png").exists()
 
 
-def test_cli_compare_embedding_with_and_without_features(tmp_path) -> None:
+def test_cli_compare_embedding_with_and_without_features(tmp_path, capsys) -> None:
     """--models none (a random encoder) probed linearly, alone and with the features."""
     data = shared_path("physionet2015_vt")
     cfg = tmp_path / "tiny.json"
@@ -79,6 +79,11 @@ def test_cli_compare_embedding_with_and_without_features(tmp_path) -> None:
     assert lo <= feat["delta_auroc"] <= hi and feat["reference"] == "random (linear)"
     assert "delta_auroc" not in plain
     assert "delta_auroc" in (out / "table.md").read_text()
+    capsys.readouterr()
+    assert main(["compare", "--task", "vt-alarm", "--data", str(data), "--max-records", "40",
+                 "--baselines", "", "--models", "random=none", "--modes", "linear",
+                 "--config", str(cfg), "--reference", "random", "--out", str(tmp_path / "x")]) != 0
+    assert "reference 'random' is not a row" in capsys.readouterr().err
 
 
 def test_cli_classical_finetune_then_evaluate_on_other_records(tmp_path) -> None:

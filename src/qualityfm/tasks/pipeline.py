@@ -134,16 +134,16 @@ def compare_run(
     epochs: int = 30, seed: int = 0, config: str | None = None, seconds: float | None = None,
     max_records: int | None = None, cache_dir: str | Path | None = None,
     n_boot: int = 1000, modes: Sequence[str] = ("full", "linear"), with_features: bool = False,
-    augment: bool = True, reference: str = "QualityFM from scratch",
+    augment: bool = True, reference: str | None = None,
 ) -> dict:
     """Grouped k-fold CV of baselines and pre-trained variants (``models``: ``NAME=DIR``,
     ``DIR``, ``pretrained`` or ``none`` for a random encoder; each fine-tuned in every mode of
     ``modes``) into one markdown table with CIs. ``with_features`` adds, for every variant, a
     row whose head also reads the classical features (what each part contributes).
     ``augment``: random circular time shifts of the training windows of every network.
-    Every row is also compared with the ``reference`` row, when there is one, on the same
-    out-of-fold rows: the difference of AUROC (binary) or SBP MAE (abp) with a paired bootstrap
-    CI (``delta_auroc`` / ``delta_sbp_mae`` in the JSON, a column of the table)."""
+    Every row is also compared with the ``reference`` row (default: the scratch baseline, when
+    it runs) on the same out-of-fold rows: the difference of AUROC (binary) or SBP MAE (abp)
+    with a paired bootstrap CI (``delta_auroc`` / ``delta_sbp_mae`` in the JSON and table)."""
     ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir)
     cfg = model_config(config)
     makers: dict[str, Callable[[str], TaskEstimator]] = {}
@@ -170,8 +170,12 @@ def compare_run(
                 makers[label] = (lambda t, p=path, m=mode, f=feats: Finetuner(
                     t, init=p, mode=m, config=cfg if p == "none" else None, epochs=epochs,
                     seed=seed, use_features=f, augment=augment))
-    if reference not in makers:
-        reference = ""
+    scratch = "QualityFM from scratch"
+    if reference is None:
+        reference = scratch if scratch in makers else ""
+    elif reference not in makers:
+        raise ValueError(f"reference {reference!r} is not a row of this comparison; "
+                         f"rows: {list(makers)}")
     out = Path(out)
     rows, oof = {}, {}
     for name, make in makers.items():
