@@ -11,16 +11,9 @@ import torch
 
 from qualityfm.cli import main
 from qualityfm.inference import embed_files, embed_windows, learned_quality, score_files
-from qualityfm.io import write_wfdb
-from qualityfm.model import QualityFM, QualityFMConfig
+from qualityfm.model import QualityFM
 from qualityfm.model.precision import check_precision, precision_autocast
 from qualityfm.signal import synthesize
-
-
-def small_model() -> QualityFM:
-    torch.manual_seed(0)
-    return QualityFM(QualityFMConfig(n_layers=1, d_model=120, n_heads=2, d_ff=64,
-                                     stem_channels=(4, 24, 120), n_bins=120)).eval()
 
 
 def windows(n: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -39,17 +32,9 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
-@pytest.fixture
-def records(tmp_path: Path) -> Path:
-    folder = tmp_path / "recs"
-    write_wfdb(synthesize(65.0, fs=250.0, seed=1, record_id="clean"), folder)
-    write_wfdb(synthesize(35.0, fs=250.0, seed=2, record_id="noisy",
-                          artifacts={"motion": 1.0, "noise": 1.0}), folder)
-    return folder
 
-
-def test_bf16_embeddings_close_to_fp32_but_computed_in_bf16() -> None:
-    model, (x, mask) = small_model(), windows()
+def test_bf16_embeddings_close_to_fp32_but_computed_in_bf16(tiny_model: QualityFM) -> None:
+    model, (x, mask) = tiny_model, windows()
     fp32 = embed_windows(model, x, mask)
     bf16 = embed_windows(model, x, mask, batch_size=3, precision="bf16")
     assert bf16.dtype == np.float32 and bf16.shape == fp32.shape == (4, 120)
@@ -58,8 +43,8 @@ def test_bf16_embeddings_close_to_fp32_but_computed_in_bf16() -> None:
     np.testing.assert_array_equal(embed_windows(model, x, mask, precision="fp32"), fp32)
 
 
-def test_bf16_learned_quality_close_to_fp32() -> None:
-    model, (x, mask) = small_model(), windows()
+def test_bf16_learned_quality_close_to_fp32(tiny_model: QualityFM) -> None:
+    model, (x, mask) = tiny_model, windows()
     fp32 = learned_quality(model, x, mask)
     bf16 = learned_quality(model, x, mask, precision="bf16")
     assert bf16.dtype == np.float32
@@ -76,8 +61,9 @@ def test_autocast_helper_sets_the_dtype() -> None:
 
 
 @pytest.mark.parametrize("name", ["float16", "BF16", "half", ""])
-def test_unknown_precision_names_raise(name: str, records: Path, tmp_path: Path) -> None:
-    model, (x, mask) = small_model(), windows(2)
+def test_unknown_precision_names_raise(name: str, records: Path, tmp_path: Path,
+                                       tiny_model: QualityFM) -> None:
+    model, (x, mask) = tiny_model, windows(2)
     match = f"unknown precision {name!r}"
     with pytest.raises(ValueError, match=match):
         embed_windows(model, x, mask, precision=name)
@@ -90,8 +76,8 @@ def test_unknown_precision_names_raise(name: str, records: Path, tmp_path: Path)
     assert not list(tmp_path.glob("[es].*"))  # refused before anything was written
 
 
-def test_fp16_on_cpu_raises(records: Path, tmp_path: Path) -> None:
-    model, (x, mask) = small_model(), windows(2)
+def test_fp16_on_cpu_raises(records: Path, tmp_path: Path, tiny_model: QualityFM) -> None:
+    model, (x, mask) = tiny_model, windows(2)
     with pytest.raises(ValueError, match="'fp16' needs a CUDA device.*cpu"):
         embed_windows(model, x, mask, precision="fp16")
     with pytest.raises(ValueError, match="'fp16' needs a CUDA device"):
@@ -106,7 +92,7 @@ def test_cli_precision_reaches_embed_and_score(records: Path, tmp_path: Path,
         out = tmp_path / f"emb_{p}.npy"
         assert main(["embed", str(records), "--out", str(out), "--precision", p]) == 0
         emb[p] = np.load(out)
-    assert emb["fp32"].shape == emb["bf16"].shape == (3, 512)  # pretrained `base`, 2 + 1 windows
+    assert emb["fp32"].shape == emb["bf16"].shape == (5, 512)  # pretrained `base`, 3 + 2 windows
     assert np.all(cosine(emb["fp32"], emb["bf16"]) > 0.99)
     assert not np.array_equal(emb["fp32"], emb["bf16"])
 
@@ -130,8 +116,8 @@ def test_cli_precision_reaches_embed_and_score(records: Path, tmp_path: Path,
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
-def test_cuda_autocast_close_to_fp32(precision: str) -> None:
-    model, (x, mask) = small_model().cuda(), windows()
+def test_cuda_autocast_close_to_fp32(precision: str, tiny_model: QualityFM) -> None:
+    model, (x, mask) = tiny_model.cuda(), windows()
     fp32 = embed_windows(model, x, mask)
     low = embed_windows(model, x, mask, precision=precision)
     assert low.dtype == np.float32 and np.all(cosine(fp32, low) > 0.99)

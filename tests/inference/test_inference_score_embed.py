@@ -14,24 +14,8 @@ from helpers import shared_path
 from qualityfm.cli import main
 from qualityfm.inference import embed_files, export_onnx, learned_quality, score_files
 from qualityfm.io import read_record, write_wfdb
-from qualityfm.model import QualityFM, QualityFMConfig
+from qualityfm.model import QualityFM
 from qualityfm.signal import corrupt, synthesize
-
-
-def tiny_model() -> QualityFM:
-    torch.manual_seed(0)
-    return QualityFM(QualityFMConfig(n_layers=1, d_model=120, n_heads=2, d_ff=64,
-                                     stem_channels=(4, 24, 120), n_bins=120)).eval()
-
-
-@pytest.fixture
-def records(tmp_path: Path) -> Path:
-    folder = tmp_path / "recs"
-    write_wfdb(synthesize(95.0, fs=250.0, seed=1, record_id="clean"), folder)
-    write_wfdb(synthesize(65.0, fs=250.0, seed=2, record_id="noisy",
-                          artifacts={"motion": 1.0, "noise": 1.0}), folder)
-    (folder / "broken.hea").write_text("broken 1 250 7500\nbroken.dat 16 200/mV 16 0 0 0 0 II\n")
-    return folder
 
 
 def test_write_wfdb_round_trip(tmp_path: Path) -> None:
@@ -46,9 +30,10 @@ def test_write_wfdb_round_trip(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".write-*"))  # temporary folder removed
 
 
-def test_score_files_rows_levels_and_skips(records: Path, tmp_path: Path) -> None:
+def test_score_files_rows_levels_and_skips(records: Path, tmp_path: Path,
+                                           tiny_model: QualityFM) -> None:
     out = tmp_path / "scores.csv"
-    summary = score_files([records], out, model=tiny_model())
+    summary = score_files([records], out, model=tiny_model)
     rows = list(csv.DictReader(out.open()))
     assert summary["n_records"] == 2 and summary["n_windows"] == len(rows) == 3 + 2
     assert [s["record"] for s in summary["skipped"]] == [str(records / "broken.hea")]
@@ -62,8 +47,8 @@ def test_score_files_rows_levels_and_skips(records: Path, tmp_path: Path) -> Non
     assert {r["level_name"] for r in rows} <= {"bad", "poor", "acceptable", "good", "excellent"}
 
 
-def test_learned_quality_is_a_bounded_correlation() -> None:
-    model = tiny_model()
+def test_learned_quality_is_a_bounded_correlation(tiny_model: QualityFM) -> None:
+    model = tiny_model
     x = np.stack([synthesize(30.0, seed=s).signals["ppg"][:9000] for s in range(2)])
     x = np.stack([x, x], axis=1).astype(np.float32)
     x /= np.abs(x).max()
@@ -74,9 +59,9 @@ def test_learned_quality_is_a_bounded_correlation() -> None:
     assert not np.allclose(learned_quality(model, noisy.astype(np.float32), mask), q)
 
 
-def test_embed_files_npy_and_index(records: Path, tmp_path: Path) -> None:
+def test_embed_files_npy_and_index(records: Path, tmp_path: Path, tiny_model: QualityFM) -> None:
     out = tmp_path / "emb.npy"
-    model = tiny_model()
+    model = tiny_model
     summary = embed_files([records], out, model)
     emb = np.load(out)
     index = list(csv.DictReader(out.with_suffix(".index.csv").open()))
@@ -96,9 +81,9 @@ def test_cli_score_on_real_records(tmp_path: Path) -> None:
     assert np.all((sqi >= 0) & (sqi <= 1))
 
 
-def test_onnx_export_matches_pytorch(tmp_path: Path) -> None:
+def test_onnx_export_matches_pytorch(tmp_path: Path, tiny_model: QualityFM) -> None:
     pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
-    model = tiny_model()
+    model = tiny_model
     head = torch.nn.Linear(120, 1)
     res = export_onnx(model, tmp_path / "enc.onnx", head=head)
     assert Path(res["out"]).exists()
@@ -107,10 +92,11 @@ def test_onnx_export_matches_pytorch(tmp_path: Path) -> None:
 
 
 
-def test_parquet_tables_for_score_and_embed(records: Path, tmp_path: Path) -> None:
+def test_parquet_tables_for_score_and_embed(records: Path, tmp_path: Path,
+                                            tiny_model: QualityFM) -> None:
     pd = pytest.importorskip("pandas")
     pytest.importorskip("pyarrow", reason="pyarrow is not installed (extra: parquet)")
-    model = tiny_model()
+    model = tiny_model
     score_files([records], tmp_path / "s.parquet", model=model)
     scores = pd.read_parquet(tmp_path / "s.parquet")
     assert len(scores) == 5 and scores["learned_quality"].notna().all()
