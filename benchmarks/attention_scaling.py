@@ -1,12 +1,13 @@
-"""Forward+backward time and peak memory of local vs dense windowed attention.
+"""Forward+backward time and peak memory of the windowed-attention kernels (local, dense, flex).
 
-Each measurement runs in its own subprocess: it builds a ``WindowedAttention`` module (d=512,
-4 heads, window 8, global token 0, batch 1) and its input, notes its peak RSS, runs one
-forward+backward, and reports the rise in peak RSS (ru_maxrss) as the memory that pass needed;
-then it times further passes (median). Dense attention is skipped where its L x L score tensors
-are estimated to exceed ``--max-dense-gb``.
+Each measurement (on CPU in its own subprocess) builds a ``WindowedAttention`` module (d=512,
+4 heads, window 8, global token 0, batch 1) and its input, runs one forward+backward and
+reports the memory that pass needed (CPU: rise of peak RSS; CUDA: peak allocated memory), then
+times further passes (median). Dense attention is skipped where its L x L score tensors are
+estimated to exceed ``--max-dense-gb``.
 
     .venv/bin/python benchmarks/attention_scaling.py [--lengths 1024 4096 16384] [--threads 2]
+    python benchmarks/attention_scaling.py --device cuda --kernels flex local dense
 """
 
 from __future__ import annotations
@@ -17,8 +18,14 @@ import subprocess
 import sys
 
 
-def measure(kernel: str, length: int, d: int, heads: int, window: int, reps: int) -> dict:
-    """Run in a child process: peak-RSS rise of the first pass and median time of ``reps``."""
+def measure(kernel: str, length: int, d: int, heads: int, window: int, reps: int,
+            device: str = "cpu") -> dict:
+    """Run in a child process: memory of one pass and median time of ``reps`` passes.
+
+    CPU: the rise of peak RSS (ru_maxrss) over the first pass. CUDA: the peak of allocated
+    memory over a pass after a warm-up pass at the same length (which compiles FlexAttention),
+    above what was allocated before it; times are taken after ``torch.cuda.synchronize``.
+    """
     import resource
     import statistics
     import time
@@ -27,33 +34,55 @@ def measure(kernel: str, length: int, d: int, heads: int, window: int, reps: int
 
     from qualityfm.model import WindowedAttention
 
+    cuda = device.startswith("cuda")
+
+    def tick() -> float:
+        if cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
     torch.manual_seed(0)
-    att = WindowedAttention(d, heads, window=window, global_tokens=(0,), kernel=kernel)
-    att(torch.randn(1, 16, d, requires_grad=True)).sum().backward()  # load kernels, thread pools
+    att = WindowedAttention(d, heads, window=window, global_tokens=(0,), kernel=kernel).to(device)
+    att(torch.randn(1, 16, d, device=device, requires_grad=True)).sum().backward()  # load kernels
     att.zero_grad()
-    x = torch.randn(1, length, d, requires_grad=True)
-    base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t0 = time.perf_counter()
+    x = torch.randn(1, length, d, device=device, requires_grad=True)
+    if cuda:
+        att(x).square().mean().backward()
+        x.grad = None
+        att.zero_grad()
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+    else:
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    t0 = tick()
     att(x).square().mean().backward()
-    first = time.perf_counter() - t0
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    first = tick() - t0
+    if cuda:
+        peak = torch.cuda.max_memory_allocated()
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     times = [first]
     for _ in range(reps - 1):
         x.grad = None
         att.zero_grad()
-        t0 = time.perf_counter()
+        t0 = tick()
         att(x).square().mean().backward()
-        times.append(time.perf_counter() - t0)
+        times.append(tick() - t0)
     return {
         "kernel": kernel,
         "length": length,
         "seconds": statistics.median(times[1:] if len(times) > 1 else times),
-        "peak_mb": (peak_kb - base_kb) / 1024.0,
+        "peak_mb": (peak - base) / 2**20,
     }
 
 
 def run_child(args: argparse.Namespace, kernel: str, length: int) -> dict:
-    call = f"{kernel!r}, {length}, {args.d}, {args.heads}, {args.window}, {args.reps}"
+    """``measure`` in a fresh process (CPU: peak RSS is per process), in this one on CUDA."""
+    if args.device.startswith("cuda"):
+        return measure(kernel, length, args.d, args.heads, args.window, args.reps, args.device)
+    call = (f"{kernel!r}, {length}, {args.d}, {args.heads}, {args.window}, {args.reps}, "
+            f"{args.device!r}")
     code = (
         f"import json, sys, torch; torch.set_num_threads({args.threads}); "
         f"sys.path.insert(0, {sys.path[0]!r}); import attention_scaling as a; "
@@ -79,12 +108,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-dense-gb", type=float, default=6.0)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--kernels", nargs="+", default=["local", "dense"],
+                        choices=("local", "dense", "flex"),
+                        help="kernels to time (flex trains on CUDA only); the first is the "
+                        "one the ratios divide by")
     args = parser.parse_args(argv)
 
     rows: list[dict] = []
-    print(f"{'kernel':>6} {'L':>6} {'fwd+bwd s':>10} {'peak MB':>9}")
+    print(f"device {args.device}; {'kernel':>6} {'L':>6} {'fwd+bwd s':>10} {'peak MB':>9}")
     for length in args.lengths:
-        for kernel in ("local", "dense"):
+        for kernel in args.kernels:
             if kernel == "dense" and dense_estimate_gb(length, args.heads) > args.max_dense_gb:
                 est = dense_estimate_gb(length, args.heads)
                 print(f"{kernel:>6} {length:>6}  skipped: needs about {est:.1f} GB "
@@ -96,16 +130,19 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
 
     by = {(r["kernel"], r["length"]): r for r in rows}
-    print("\nratios (dense / local):")
-    for length in args.lengths:
-        if ("dense", length) in by:
-            lo, de = by[("local", length)], by[("dense", length)]
-            print(f"  L={length}: time x{de['seconds'] / lo['seconds']:.1f}, "
-                  f"memory x{de['peak_mb'] / max(lo['peak_mb'], 1e-3):.1f}")
-    local = [by[("local", n)] for n in args.lengths]
-    print("local memory per 1k tokens (flat = linear in L): "
-          + ", ".join(f"L={r['length']}: {1024 * r['peak_mb'] / r['length']:.1f} MB"
-                      for r in local))
+    ref = args.kernels[0]
+    for other in args.kernels[1:]:
+        print(f"\nratios ({other} / {ref}):")
+        for length in args.lengths:
+            if (other, length) in by and (ref, length) in by:
+                a, b = by[(ref, length)], by[(other, length)]
+                print(f"  L={length}: time x{b['seconds'] / a['seconds']:.1f}, "
+                      f"memory x{b['peak_mb'] / max(a['peak_mb'], 1e-3):.1f}")
+    for kernel in args.kernels:
+        measured = [by[(kernel, n)] for n in args.lengths if (kernel, n) in by]
+        print(f"{kernel} memory per 1k tokens (flat = linear in L): "
+              + ", ".join(f"L={r['length']}: {1024 * r['peak_mb'] / r['length']:.1f} MB"
+                          for r in measured))
     return 0
 
 

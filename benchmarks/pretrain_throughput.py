@@ -1,4 +1,4 @@
-"""Pre-training throughput (pairs/s) of ``base`` at batch 32 on this machine, vs the original.
+"""Pre-training throughput (pairs/s) of a preset on this machine, vs the original, and MFU.
 
 Ours: the engine's pieces (default recipe: local attention, DINO head, fused AdamW, one foreach
 EMA call), with data read from a store prepared from real records (built here when no store is
@@ -7,7 +7,13 @@ modules (Conv1d stem, dense-masked nn.TransformerEncoderLayer, fp32, paper objec
 decoder run for the teacher too, unfused Adam, a Python loop over parameters for the EMA) on
 random tensors.
 
+On CUDA it also prints model FLOPs utilisation: the FLOPs of one training step (teacher
+forward, student forward, loss, backward), counted by ``torch.utils.flop_counter``, times
+steps/s, over the GPU's dense bf16 peak (``--peak-tflops``; 989 for H100/H200 SXM by default).
+The reference is the original's ``base`` network, so it runs for ``--preset base`` only.
+
     .venv/bin/python benchmarks/pretrain_throughput.py [--store STORE] [--amp fp32|bf16|both]
+    python benchmarks/pretrain_throughput.py --device cuda --preset large --batch-size 256
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from qualityfm.model import QualityFM, QualityFMConfig
 from qualityfm.model.attention import window_mask
@@ -34,6 +41,7 @@ from qualityfm.train.engine import (
     Objective,
     autocast,
     build_optimizer,
+    loader_workers,
     make_dataset,
     make_loader,
     model_config,
@@ -61,9 +69,11 @@ def _tick(device: torch.device) -> float:
 
 
 def ours(recipe: str, store: str, batch: int, steps: int, warm: int, amp: str, compile_: bool,
-         workers: int, device: torch.device) -> tuple[float, dict[str, float]]:
+         workers: int, device: torch.device, preset: str = "base"
+         ) -> tuple[float, dict[str, float], float]:
+    """Pairs/s, mean seconds per step by phase, and FLOPs of one step."""
     cfg = PretrainConfig.for_recipe(recipe, store=store, batch_size=batch, amp_dtype=amp,
-                                    compile=compile_, workers=workers)
+                                    compile=compile_, workers=workers, preset=preset)
     env = DistEnv(0, 1, 0, device)
     torch.manual_seed(0)
     mcfg = model_config(cfg)
@@ -75,9 +85,16 @@ def ours(recipe: str, store: str, batch: int, steps: int, warm: int, amp: str, c
     s_t, t_t = ema_tensors(student), ema_tensors(teacher)
     f_s = torch.compile(student) if compile_ else student
     f_t = torch.compile(teacher_forward) if compile_ else teacher_forward
-    loader = make_loader(make_dataset(cfg, env, batch), batch, workers)
+    loader = make_loader(make_dataset(cfg, env, batch), batch, loader_workers(workers, device))
     it = iter(loader)
     phases: dict[str, float] = defaultdict(float)
+    b = {k: v.to(device) for k, v in next(it).items()}
+    with FlopCounterMode(display=False) as counter, autocast(cfg, device):
+        with torch.no_grad():
+            t_out = teacher_forward(teacher, b["hi"], b["hi_mask"])
+        objective(student(b["lo"], b["lo_mask"]), t_out, b)["loss"].backward()
+    opt.zero_grad(set_to_none=True)
+    flops = float(counter.get_total_flops())
     t_start = 0.0
     for step in range(warm + steps):
         if step == warm:
@@ -111,7 +128,7 @@ def ours(recipe: str, store: str, batch: int, steps: int, warm: int, amp: str, c
                            ("optimizer", t4, t5), ("ema", t5, t6)):
             phases[name] += z - a
     total = _tick(device) - t_start
-    return batch * steps / total, {k: v / steps for k, v in phases.items()}
+    return batch * steps / total, {k: v / steps for k, v in phases.items()}, flops
 
 
 class _StockTrunk(nn.Module):
@@ -206,11 +223,16 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--recipes", nargs="+", choices=("paper", "default"),
                     default=["paper", "default"])
-    ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=-1, help="-1: the engine's auto choice")
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--preset", default="base", choices=("base", "middle", "large"))
+    ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    ap.add_argument("--peak-tflops", type=float, default=None,
+                    help="the device's dense bf16 peak for MFU (default: 989 on H100/H200)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    auto = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(auto if args.device == "auto" else args.device)
     store = args.store or build_store(args.records)
     try:
         run(args, store, device)
@@ -219,17 +241,39 @@ def main() -> None:
             shutil.rmtree(store, ignore_errors=True)
 
 
+def peak_flops(device: torch.device, given_tflops: float | None) -> float | None:
+    """Dense bf16 peak FLOP/s of ``device``: given, or the H100/H200 SXM figure (989 TFLOP/s)."""
+    if given_tflops is not None:
+        return given_tflops * 1e12
+    if device.type == "cuda" and any(n in torch.cuda.get_device_name(device)
+                                     for n in ("H100", "H200")):
+        return 989e12
+    return None
+
+
 def run(args: argparse.Namespace, store: str, device: torch.device) -> None:
-    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"batch {args.batch_size}, {args.steps} timed steps after {args.warmup}, store {store}")
-    ref = reference(args.batch_size, args.steps, args.warmup, device)
-    print(f"reference (original maths, random tensors): {ref:7.1f} pairs/s")
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    print(f"device {device} ({name}), torch {torch.__version__}, threads "
+          f"{torch.get_num_threads()}, preset {args.preset}, batch {args.batch_size}, "
+          f"{args.steps} timed steps after {args.warmup}, loader workers "
+          f"{loader_workers(args.workers, device)}, store {store}")
+    ref = None
+    if args.preset == "base":
+        ref = reference(args.batch_size, args.steps, args.warmup, device)
+        print(f"reference (original maths, random tensors): {ref:7.1f} pairs/s")
+    peak = peak_flops(device, args.peak_tflops)
     for recipe in args.recipes:
         for amp in (("fp32", "bf16") if args.amp == "both" else (args.amp,)):
-            rate, phases = ours(recipe, store, args.batch_size, args.steps, args.warmup, amp,
-                                args.compile, args.workers, device)
+            rate, phases, flops = ours(recipe, store, args.batch_size, args.steps, args.warmup,
+                                       amp, args.compile, args.workers, device, args.preset)
+            vs = f" = {rate / ref:.2f}x the reference" if ref else ""
+            achieved = flops / args.batch_size * rate
+            model_s = sum(v for k, v in phases.items() if k != "data")
+            mfu = (f", MFU {100 * achieved / peak:.1f} % (model phases alone, data excluded: "
+                   f"{100 * flops / model_s / peak:.1f} %)") if peak else ""
             print(f"ours ({recipe} recipe, {amp}{', compiled' if args.compile else ''}, data "
-                  f"from store): {rate:7.1f} pairs/s = {rate / ref:.2f}x the reference")
+                  f"from store): {rate:7.1f} pairs/s{vs}; {flops / 1e9:.1f} GFLOP per step, "
+                  f"{achieved / 1e12:.1f} TFLOP/s{mfu}")
         step_ms = sum(phases.values()) * 1e3
         for name, sec in phases.items():
             print(f"    {name:<20s} {sec * 1e3:8.1f} ms  {100 * sec * 1e3 / step_ms:5.1f} %")

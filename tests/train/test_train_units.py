@@ -126,3 +126,20 @@ def test_checkpoint_atomic_and_rng_roundtrip(tmp_path) -> None:
         load_checkpoint(path)
     with pytest.raises(FileNotFoundError, match="nope"):
         load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_loader_workers_auto_feeds_gpus_and_spares_cpus(monkeypatch) -> None:
+    from qualityfm.train.engine import loader_workers
+
+    cpu, gpu = torch.device("cpu"), torch.device("cuda", 0)
+    assert loader_workers(3, cpu) == 3 and loader_workers(0, gpu) == 0  # as set
+    assert loader_workers(-1, cpu) == 0
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert loader_workers(-1, gpu) == 8
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")  # four GPU processes share the node's cores
+    assert loader_workers(-1, gpu) == 3
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert loader_workers(-1, gpu) == 0
+    with pytest.raises(ValueError, match="workers must be >= 0, or -1"):
+        PretrainConfig(workers=-2)

@@ -32,7 +32,7 @@ class PretrainConfig:
     out: str = "run"
     recipe: str = "default"
     seed: int = 0
-    workers: int = 0
+    workers: int = -1               # DataLoader workers; -1: auto (CUDA: up to 8, CPU: none)
     aligned_fraction: float = 0.5   # share of aligned (synthetic) pairs mixed with natural ones
     modality_drop: float = 0.1      # probability to hide one channel of the student's input
     # model
@@ -95,6 +95,8 @@ class PretrainConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r} is not one of {sorted(allowed)}")
+        if self.workers < -1:
+            raise ValueError(f"workers must be >= 0, or -1 for auto, got {self.workers}")
         for name in ("steps", "batch_size", "grad_accum", "window", "prototypes", "diag_batch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
