@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from helpers import shared_path
 from qualityfm.cli import main
@@ -138,3 +139,22 @@ def test_cli_af_has_rhythm_metrics_and_no_vt_score(tmp_path) -> None:
     res = json.loads(out.read_text())
     assert {"auroc", "f1", "macro_f1", "macro_f1_ci", "noisy_auroc"} <= set(res)
     assert "score" not in res
+
+
+@pytest.mark.parametrize("verb", ["finetune", "compare", "evaluate", "embed", "score"])
+def test_cli_device_is_checked_before_any_work(verb: str, tmp_path, capsys) -> None:
+    """Every verb that runs a network takes --device; a bad one is a clear error, not a torch
+    traceback, and nothing is written."""
+    out = tmp_path / "out"
+    task = ["--task", "vt-alarm", "--data", str(tmp_path)]
+    argv = {"finetune": ["finetune", *task, "--out", str(out)],
+            "compare": ["compare", *task, "--out", str(out)],
+            "evaluate": ["evaluate", *task, "--model", str(tmp_path), "--out", str(out)],
+            "embed": ["embed", str(tmp_path), "--out", str(out), "--model", "pretrained"],
+            "score": ["score", str(tmp_path), "--out", str(out), "--model", "pretrained"]}[verb]
+    assert main([*argv, "--device", "gpu0"]) == 1
+    assert "unknown device 'gpu0'" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main([*argv, "--device", "cuda"]) == 1
+        assert "device 'cuda' needs a CUDA GPU; none is available here" in capsys.readouterr().err
+    assert not out.exists()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from qualityfm.cli.finetune import add_data_options
+from qualityfm.cli.finetune import add_data_options, add_device_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="baselines and pre-trained variants in one table")
     add_data_options(p)
+    add_device_option(p)
     p.add_argument("--models", nargs="*", default=[],
                    help="pre-trained model dirs as NAME=DIR (ablations: no-spectral=DIR, ...); "
                         "DIR may be `pretrained` (shipped weights) or `none` (random encoder)")
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs, seed=args.seed, config=args.config, seconds=args.seconds,
         max_records=args.max_records, cache_dir=args.cache,
         modes=[m for m in args.modes.split(",") if m], with_features=args.with_features,
-        augment=not args.no_augment, reference=args.reference,
+        augment=not args.no_augment, reference=args.reference, device=args.device,
     )
     print((Path(args.out) / "table.md").read_text())
     return 0

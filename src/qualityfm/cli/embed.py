@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from qualityfm.cli.finetune import add_device_option
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -22,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="model inference precision: fp32 (default); bf16 autocast, faster on "
                    "CPUs with native bf16 (AVX-512 BF16, AMX) and on GPUs, results differ "
                    "slightly from fp32; fp16 autocast (CUDA only)")
-    p.add_argument("--device", default="cpu", help="device to run the model on (cpu, cuda, ...)")
+    add_device_option(p)
     p.set_defaults(func=run)
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from qualityfm.cli.finetune import add_data_options
+from qualityfm.cli.finetune import add_data_options, add_device_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="evaluate a fine-tuned model (JSON, table, plots)")
     add_data_options(p)
+    add_device_option(p)
     p.add_argument("--model", required=True, help="run directory written by finetune")
     p.add_argument("--out", required=True, help="results JSON path")
     p.set_defaults(func=run)
@@ -20,6 +21,6 @@ def run(args: argparse.Namespace) -> int:
     from qualityfm.tasks.pipeline import evaluate_run
 
     res = evaluate_run(args.task, args.model, args.data, args.out, seconds=args.seconds,
-                       max_records=args.max_records, cache_dir=args.cache)
+                       max_records=args.max_records, cache_dir=args.cache, device=args.device)
     print(json.dumps({k: v for k, v in res.items() if k != "predictions"}, indent=1, default=str))
     return 0

@@ -16,9 +16,16 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", default=None, help="directory for cached task datasets (.npz)")
 
 
+def add_device_option(p: argparse.ArgumentParser) -> None:
+    """``--device``: where the networks run."""
+    p.add_argument("--device", default="cpu",
+                   help="device the networks run on: cpu (default), cuda, cuda:1, ...")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("finetune", help="fine-tune on vt-alarm, af or abp")
     add_data_options(p)
+    add_device_option(p)
     p.add_argument("--init", default="pretrained",
                    help="pretrained | none | MODEL_DIR | classical (the feature baseline)")
     p.add_argument("--mode", default="full", choices=["full", "linear"])
@@ -44,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         args.task, args.data, args.out, init=args.init, mode=args.mode, kfold=args.kfold,
         epochs=args.epochs, seed=args.seed, config=args.config, batch_size=args.batch_size,
         seconds=args.seconds, max_records=args.max_records, cache_dir=args.cache,
-        use_features=args.features, augment=not args.no_augment,
+        use_features=args.features, augment=not args.no_augment, device=args.device,
     )
     print(json.dumps({k: v for k, v in summary.items() if k != "skipped"}, indent=1, default=str))
     return 0

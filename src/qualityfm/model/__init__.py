@@ -12,7 +12,12 @@ from qualityfm.model.attention import (
 )
 from qualityfm.model.config import PRESETS, QualityFMConfig
 from qualityfm.model.network import QualityFM
-from qualityfm.model.precision import PRECISIONS, check_precision, precision_autocast
+from qualityfm.model.precision import (
+    PRECISIONS,
+    check_precision,
+    precision_autocast,
+    resolve_device,
+)
 from qualityfm.model.summary import preset_summary
 
 __all__ = [
@@ -23,6 +28,7 @@ __all__ = [
     "QualityFMConfig",
     "WindowedAttention",
     "check_precision",
+    "resolve_device",
     "dense_attention",
     "flex_attention",
     "local_attention",

@@ -16,6 +16,23 @@ def model_device(model: nn.Module) -> torch.device:
     return next((p.device for p in model.parameters()), torch.device("cpu"))
 
 
+def resolve_device(device: torch.device | str) -> torch.device:
+    """``device`` as a ``torch.device``, checked: ValueError for a malformed name or for a
+    CUDA device this machine does not have."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"unknown device {device!r}: expected e.g. 'cpu', 'cuda' or 'cuda:1'"
+                         ) from err
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {str(device)!r} needs a CUDA GPU; none is available here")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {str(device)!r}: this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
+    return dev
+
+
 def check_precision(precision: str, device: torch.device | str | None = None) -> None:
     """Raise ValueError for an unknown precision name, or one ``device`` cannot run.
 

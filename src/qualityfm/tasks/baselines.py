@@ -193,9 +193,9 @@ class ClassicalBaseline(TaskEstimator):
         return est
 
 
-def load_estimator(path: str | Path) -> TaskEstimator:
-    """A fitted task model saved by ``qualityfm finetune``: a network (:class:`Finetuner`) or
-    the classical baseline, told apart by its ``finetune.json``."""
+def load_estimator(path: str | Path, device: str = "cpu") -> TaskEstimator:
+    """A fitted task model saved by ``qualityfm finetune``: a network (:class:`Finetuner`, on
+    ``device``) or the classical baseline, told apart by its ``finetune.json``."""
     from qualityfm.tasks.finetune import Finetuner
 
     meta_file = Path(path) / "finetune.json"
@@ -203,4 +203,4 @@ def load_estimator(path: str | Path) -> TaskEstimator:
         raise FileNotFoundError(f"{path} is not a fine-tuned model (no finetune.json)")
     if json.loads(meta_file.read_text()).get("backbone") == "classical":
         return ClassicalBaseline.load(path)
-    return Finetuner.load(path)
+    return Finetuner.load(path, device)

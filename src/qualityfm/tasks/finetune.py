@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from qualityfm.model.precision import resolve_device
 from qualityfm.tasks.calibration import Calibrator, choose_threshold
 from qualityfm.tasks.features import task_columns
 from qualityfm.tasks.splits import group_split
@@ -235,7 +236,8 @@ class Finetuner(TaskEstimator):
         self.init, self.mode, self.config = init, mode, config
         self.epochs, self.batch_size, self.lr, self.head_lr = epochs, batch_size, lr, head_lr
         self.weight_decay, self.patience, self.class_weight = weight_decay, patience, class_weight
-        self.use_features, self.dropout, self.device = use_features, dropout, torch.device(device)
+        self.use_features, self.dropout = use_features, dropout
+        self.device = resolve_device(device)
         self.augment = augment
         self.net: TaskNet | None = None
         self.feat_mean: np.ndarray | None = None
@@ -408,8 +410,8 @@ class Finetuner(TaskEstimator):
         return out
 
     @classmethod
-    def load(cls, path: str | Path) -> Finetuner:
-        """A fitted Finetuner from a directory written by :meth:`save`."""
+    def load(cls, path: str | Path, device: str = "cpu") -> Finetuner:
+        """A fitted Finetuner from a directory written by :meth:`save`, on ``device``."""
         from qualityfm.model import QualityFM, QualityFMConfig
         from qualityfm.tasks.baselines import ResNet1d
 
@@ -425,10 +427,12 @@ class Finetuner(TaskEstimator):
         else:
             bb = ResNet1d(**meta["backbone_config"])
         p = meta["protocol"]
-        ft = cls(p["task"], init=bb, mode=meta["mode"], use_features=meta["use_features"])
+        ft = cls(p["task"], init=bb, mode=meta["mode"], use_features=meta["use_features"],
+                 device=device)
         ft.set_protocol_state(p)
         ft.net = TaskNet(bb, p["n_out"], meta["n_features"])
         ft.net.load_state_dict(torch.load(path / "model.pt", map_location="cpu", weights_only=True))
+        ft.net.to(ft.device)
         ft.y_mean, ft.y_std = np.asarray(meta["y_mean"]), np.asarray(meta["y_std"])
         if meta["feat_mean"] is not None:
             ft.feat_mean = np.asarray(meta["feat_mean"], np.float32)

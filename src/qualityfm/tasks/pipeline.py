@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from qualityfm.io import atomic_write_bytes
+from qualityfm.model.precision import resolve_device
 from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d, load_estimator
 from qualityfm.tasks.datasets import TaskDataset, build_task_dataset
 from qualityfm.tasks.evaluate import (
@@ -45,13 +46,16 @@ def finetune_run(
     kfold: int | None = None, epochs: int = 30, seed: int = 0, config: str | None = None,
     batch_size: int = 32, seconds: float | None = None, max_records: int | None = None,
     cache_dir: str | Path | None = None, use_features: bool = False, augment: bool = True,
+    device: str = "cpu",
 ) -> dict:
     """Fine-tune on all of ``data`` (grouped validation inside) and save the model to ``out``;
     with ``kfold``, run grouped k-fold CV instead and write its report to ``out``. For ``af`` a
     second, 4-class rhythm model goes to ``out/rhythm``. ``use_features`` feeds the task's
     classical features to the head beside the embedding; ``init="classical"`` fits the
     classical feature baseline instead of a network (``mode`` and ``epochs`` do not apply).
-    ``augment``: random circular time shifts of the training windows (full mode)."""
+    ``augment``: random circular time shifts of the training windows (full mode); ``device``:
+    where networks train ("cpu", "cuda", ...)."""
+    resolve_device(device)
     ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir)
     cfg = model_config(config) if init == "none" else None
 
@@ -59,7 +63,8 @@ def finetune_run(
         if init == "classical":
             return ClassicalBaseline(t, seed=seed)
         return Finetuner(t, init=init, mode=mode, config=cfg, epochs=epochs, seed=seed,
-                         batch_size=batch_size, use_features=use_features, augment=augment)
+                         batch_size=batch_size, use_features=use_features, augment=augment,
+                         device=device)
 
     out = Path(out)
     summary: dict = {"task": task, "n": len(ds), "skipped": ds.skipped, "init": str(init),
@@ -109,18 +114,19 @@ def evaluate_estimator(est: TaskEstimator, ds: TaskDataset, rhythm_est: TaskEsti
 
 def evaluate_run(task: str, model: str | Path, data: str | Path, out: str | Path, *,
                  seconds: float | None = None, max_records: int | None = None,
-                 cache_dir: str | Path | None = None) -> dict:
-    """Evaluate the model saved by ``finetune_run`` on the records of ``data``; write
-    ``out`` (JSON) and, beside it, the markdown table and plots."""
+                 cache_dir: str | Path | None = None, device: str = "cpu") -> dict:
+    """Evaluate the model saved by ``finetune_run`` on the records of ``data`` (networks run
+    on ``device``); write ``out`` (JSON) and, beside it, the markdown table and plots."""
+    resolve_device(device)
     model = Path(model)
-    est = load_estimator(model)
+    est = load_estimator(model, device)
     if est.task != task:
         raise ValueError(f"model {model} was fine-tuned for {est.task!r}, not {task!r}")
     settings = json.loads((model / "summary.json").read_text())["settings"] if (
         model / "summary.json").exists() else {}
     ds = _dataset(task, data, seconds=seconds or settings.get("seconds"),
                   pad_to=settings.get("pad_to"), max_records=max_records, cache_dir=cache_dir)
-    rhythm = load_estimator(model / "rhythm") if (model / "rhythm").exists() else None
+    rhythm = load_estimator(model / "rhythm", device) if (model / "rhythm").exists() else None
     res = evaluate_estimator(est, ds, rhythm)
     res.update(task=task, model=str(model), data=str(data))
     out = Path(out)
@@ -134,7 +140,7 @@ def compare_run(
     epochs: int = 30, seed: int = 0, config: str | None = None, seconds: float | None = None,
     max_records: int | None = None, cache_dir: str | Path | None = None,
     n_boot: int = 1000, modes: Sequence[str] = ("full", "linear"), with_features: bool = False,
-    augment: bool = True, reference: str | None = None,
+    augment: bool = True, reference: str | None = None, device: str = "cpu",
 ) -> dict:
     """Grouped k-fold CV of baselines and pre-trained variants (``models``: ``NAME=DIR``,
     ``DIR``, ``pretrained`` or ``none`` for a random encoder; each fine-tuned in every mode of
@@ -143,7 +149,9 @@ def compare_run(
     ``augment``: random circular time shifts of the training windows of every network.
     Every row is also compared with the ``reference`` row (default: the scratch baseline, when
     it runs) on the same out-of-fold rows: the difference of AUROC (binary) or SBP MAE (abp)
-    with a paired bootstrap CI (``delta_auroc`` / ``delta_sbp_mae`` in the JSON and table)."""
+    with a paired bootstrap CI (``delta_auroc`` / ``delta_sbp_mae`` in the JSON and table).
+    Networks train on ``device``."""
+    resolve_device(device)
     ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir)
     cfg = model_config(config)
     makers: dict[str, Callable[[str], TaskEstimator]] = {}
@@ -152,10 +160,12 @@ def compare_run(
             makers["classical features + GBM"] = lambda t: ClassicalBaseline(t, seed=seed)
         elif b == "scratch":
             makers["QualityFM from scratch"] = lambda t: Finetuner(
-                t, init="none", config=cfg, epochs=epochs, seed=seed, augment=augment)
+                t, init="none", config=cfg, epochs=epochs, seed=seed, augment=augment,
+                device=device)
         elif b == "resnet":
             makers["ResNet1d from scratch"] = lambda t: Finetuner(
-                t, init=ResNet1d(), lr=1e-3, epochs=epochs, seed=seed, augment=augment)
+                t, init=ResNet1d(), lr=1e-3, epochs=epochs, seed=seed, augment=augment,
+                device=device)
         else:
             raise ValueError(f"unknown baseline {b!r}; choose from classical, scratch, resnet")
     for mode in modes:
@@ -169,7 +179,7 @@ def compare_run(
                 label = f"{name} ({mode}{' + features' if feats else ''})"
                 makers[label] = (lambda t, p=path, m=mode, f=feats: Finetuner(
                     t, init=p, mode=m, config=cfg if p == "none" else None, epochs=epochs,
-                    seed=seed, use_features=f, augment=augment))
+                    seed=seed, use_features=f, augment=augment, device=device))
     scratch = "QualityFM from scratch"
     if reference is None:
         reference = scratch if scratch in makers else ""

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from qualityfm.losses import DistillationLoss, KoLeoLoss, SpectralLoss, VarianceLoss
 from qualityfm.model import QualityFM, QualityFMConfig
-from qualityfm.model.precision import precision_autocast
+from qualityfm.model.precision import precision_autocast, resolve_device
 from qualityfm.train.checkpoint import (
     CHECKPOINT_NAME,
     atomic_write_text,
@@ -71,9 +71,7 @@ def setup_distributed(device: str = "auto") -> DistEnv:
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
-    if use_cuda and not torch.cuda.is_available():
-        raise ValueError("device='cuda' but no CUDA device is available")
-    dev = torch.device(f"cuda:{local_rank}") if use_cuda else torch.device("cpu")
+    dev = resolve_device(f"cuda:{local_rank}") if use_cuda else torch.device("cpu")
     if use_cuda:
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from qualityfm.model import QualityFM, QualityFMConfig
+from qualityfm.model import QualityFM, QualityFMConfig, resolve_device
 from qualityfm.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
 WEIGHTS_NAME = "model.safetensors"
@@ -250,4 +250,4 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> QualityFM:
     model.load_state_dict(
         {k: t.float() if t.is_floating_point() else t for k, t in tensors.items()}
     )
-    return model.to(device).eval()
+    return model.to(resolve_device(device)).eval()
