@@ -357,7 +357,10 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_after: int | None =
     run_dir = Path(cfg.out)
     ckpt_path = run_dir / CHECKPOINT_NAME
     try:
-        return _run(cfg, env, run_dir, ckpt_path, resume, stop_after)
+        result = _run(cfg, env, run_dir, ckpt_path, resume, stop_after)
+        if env.distributed:  # no rank tears the group down while another still uses it
+            dist.barrier()
+        return result
     finally:
         if env.distributed and dist.is_initialized():
             dist.destroy_process_group()
