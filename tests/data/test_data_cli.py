@@ -8,6 +8,7 @@ import pytest
 
 from helpers import shared_path
 from qualityfm.cli import main
+from qualityfm.data import store_features
 
 
 def test_cli_prepare_and_info_on_real_records(tmp_path, capsys):
@@ -15,13 +16,14 @@ def test_cli_prepare_and_info_on_real_records(tmp_path, capsys):
     out = tmp_path / "store"
     inputs = [str(vt / "v100s.hea"), str(vt / "v101l.hea"), str(vt / "v102s.hea")]
     rc = main(["prepare", *inputs, "--out", str(out), "--workers", "2", "--dtype", "int16",
-               "--normalization", "joint"])
+               "--normalization", "joint", "--features"])
     assert rc == 0
     captured = capsys.readouterr()
     assert "prepared" in captured.err and "windows" in captured.err  # the summary line
     assert "rec" in captured.err  # the progress bar, on stderr
     summary = json.loads(captured.out)
     assert summary["n_records"] == 3 and summary["skipped"] == []
+    assert store_features(out).shape[0] == summary["n_windows"]  # --features wrote them
 
     assert main(["info", str(out)]) == 0
     info = json.loads(capsys.readouterr().out)

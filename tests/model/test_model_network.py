@@ -186,6 +186,19 @@ def test_dino_head() -> None:
     assert model.num_params(head=True) > plain.num_params()
 
 
+def test_feature_read_out() -> None:
+    model = QualityFM(tiny(feature_targets=7))
+    x = torch.randn(3, 2, 1000)
+    out = model(x, decode=False)
+    expected = model.feature_head(model.embed(x))  # linear in the pooled embedding
+    assert out["features"].shape == (3, 7)
+    torch.testing.assert_close(out["features"], expected)
+    assert model.num_params() == QualityFM(tiny()).num_params()  # counts exclude it
+    assert "features" not in QualityFM(tiny())(x)
+    with pytest.raises(ValueError, match="feature_targets must be >= 0"):
+        tiny(feature_targets=-1)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.integers(1, 5),  # input channels

@@ -9,10 +9,7 @@ import pytest
 from helpers import shared_path
 from qualityfm.io import MODEL_CHANNELS
 from qualityfm.quality import detect_r_peaks
-from qualityfm.signal.synthetic import synthesize
-from qualityfm.tasks import ClassicalBaseline, build_task_dataset, cross_validate, group_split
-from qualityfm.tasks import metrics as M
-from qualityfm.tasks.features import (
+from qualityfm.quality.features import (
     AF_NAMES,
     ECG_NAMES,
     RR_NAMES,
@@ -25,6 +22,9 @@ from qualityfm.tasks.features import (
     signal_features,
     window_features,
 )
+from qualityfm.signal.synthetic import synthesize
+from qualityfm.tasks import ClassicalBaseline, build_task_dataset, cross_validate, group_split
+from qualityfm.tasks import metrics as M
 
 FS = 300.0
 NAMES = feature_names()
@@ -250,7 +250,7 @@ def test_vt_features_discriminate_on_the_real_records() -> None:
 
 
 def test_the_vt_model_leaves_out_the_af_columns() -> None:
-    from qualityfm.tasks.features import af_columns
+    from qualityfm.quality.features import af_columns
 
     rng = np.random.default_rng(0)
     y = np.r_[np.zeros(60, int), np.ones(60, int)]
@@ -268,8 +268,9 @@ def test_the_vt_model_leaves_out_the_af_columns() -> None:
 def test_the_vt_feature_head_leaves_out_the_af_columns_and_keeps_them_after_load(
         tmp_path) -> None:
     from qualityfm.model import QualityFMConfig
+    from qualityfm.quality.features import af_columns
     from qualityfm.tasks import Finetuner
-    from qualityfm.tasks.features import af_columns, task_columns
+    from qualityfm.tasks.features import task_columns
 
     tiny = QualityFMConfig(d_model=16, n_layers=1, n_heads=2, d_ff=16, stem_channels=(4, 8, 16),
                            n_bins=16, n_samples=600, dropout=0.0)

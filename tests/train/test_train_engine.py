@@ -57,6 +57,35 @@ def test_paper_recipe_runs_with_grad_accum(synthetic_store, tmp_path) -> None:
     assert 0 < out["last"]["effective_rank"] <= 16
 
 
+def test_feature_loss_reads_out_the_store_features_and_export_drops_the_read_out(
+        synthetic_store, tmp_path) -> None:
+    from qualityfm.data import feature_targets
+    from qualityfm.data.features import FEATURES
+    from qualityfm.model import QualityFM, QualityFMConfig
+
+    run = pretrain(tiny(synthetic_store, tmp_path / "f", steps=20, feature_weight=1.0,
+                        aligned_fraction=0.5, diag_every=10))
+    assert (synthetic_store / FEATURES).is_file()  # computed on first use, kept in the store
+    n = feature_targets(synthetic_store)[0].shape[1]
+    assert n > 10 and run["model_config"]["feature_targets"] == n
+    log = [json.loads(ln) for ln in (tmp_path / "f" / "log.jsonl").read_text().splitlines()]
+    assert all(0 < r["features"] < 10 for r in log)
+    torch.manual_seed(0)  # the run's initial weights: its seed, then the model
+    init = QualityFM(QualityFMConfig.from_dict(run["model_config"])).feature_head.weight
+    ck = torch.load(tmp_path / "f" / "last.pt", weights_only=False)
+    moved = (ck["student"]["feature_head.weight"] - init).norm()
+    assert 0 < (ck["teacher"]["feature_head.weight"] - init).norm() < moved  # EMA lags behind
+    full, headless = load(export_model(tmp_path / "f", tmp_path / "m")), load(
+        export_model(tmp_path / "f", tmp_path / "h", include_head=False))
+    assert full.feature_head is not None and headless.feature_head is None
+    assert headless.cfg.feature_targets == 0 and headless.head is None
+    x = torch.randn(2, 2, 9000)
+    assert full(x, decode=False)["features"].shape == (2, n)
+    torch.testing.assert_close(headless.embed(x), full.embed(x))
+    paper = PretrainConfig.for_recipe("paper")
+    assert paper.feature_weight == 0
+
+
 def test_cli_pretrain_export_and_load(synthetic_store, tmp_path, capsys) -> None:
     run, model_dir = tmp_path / "run", tmp_path / "model"
     overrides = [a for k, v in TINY.items() for a in ("--model-override", f"{k}={v}")]

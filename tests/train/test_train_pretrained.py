@@ -3,6 +3,7 @@ fine-tuning from them, and the compact (float16, headless) export that produced 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -18,7 +19,7 @@ from qualityfm.tasks.finetune import Finetuner
 from qualityfm.train import export_model, load
 from qualityfm.train.checkpoint import CHECKPOINT_NAME, save_checkpoint
 from qualityfm.train.config import PretrainConfig
-from qualityfm.train.export import weights_dir
+from qualityfm.train.export import FORMAT, weights_dir
 
 SHIPPED = weights_dir() / "base.safetensors"
 needs_weights = pytest.mark.skipif(not SHIPPED.is_file(), reason=f"{SHIPPED} not shipped")
@@ -137,6 +138,29 @@ def test_compact_export_drops_the_head_and_halves_storage(tmp_path) -> None:
         load(small / "tiny.safetensors")
     with pytest.raises(ValueError, match="dtype='int8'"):
         export_model(tmp_path / "run", tmp_path / "x", dtype="int8")
+
+
+def test_a_file_that_predates_a_config_field_loads_with_its_default(tmp_path) -> None:
+    """Weights exported before ``feature_targets`` existed (no such key in the embedded or
+    the JSON config) load, and the field takes its default; a present, different value is
+    still refused."""
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(TINY, head="none")
+    model = QualityFM(cfg)
+    old = {k: v for k, v in cfg.to_dict().items() if k != "feature_targets"}
+    save_file(model.state_dict(), str(tmp_path / "old.safetensors"),
+              metadata={"format": FORMAT, "config": json.dumps(old)})
+    (tmp_path / "old.json").write_text(json.dumps({"format": FORMAT, "model": old}))
+    loaded = load(tmp_path / "old.safetensors")
+    assert loaded.cfg.feature_targets == 0 and loaded.feature_head is None
+    x = torch.randn(2, 2, 600)
+    torch.testing.assert_close(loaded.embed(x), model.eval().embed(x))
+    (tmp_path / "old.json").write_text(json.dumps(
+        {"format": FORMAT, "model": {**old, "feature_targets": 3}}))
+    with pytest.raises(ValueError, match=r"old.json: field 'feature_targets' = 3"):
+        load(tmp_path / "old.safetensors")
 
 
 @needs_weights

@@ -33,13 +33,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="pairs at most this many windows apart (default 9)")
     p.add_argument("--min-level-gap", type=int, default=1,
                    help="pair levels must differ by at least this (default 1)")
+    p.add_argument("--features", action="store_true",
+                   help="also compute every window's classical features (features.npy), the "
+                        "targets of pretrain --feature-weight (else pretrain computes them)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from qualityfm.data import PairConfig, prepare
+    from qualityfm.data import PairConfig, compute_store_features, prepare
     from qualityfm.signal import WindowConfig
 
     window = WindowConfig(fs=args.fs, seconds=args.window, normalization=args.normalization)
@@ -49,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         pairs=pairs, dtype=args.dtype, shard_size=args.shard_size, overwrite=args.overwrite,
         progress=not args.no_progress,
     )
+    if args.features:  # the folder just written (this part only, with --shard)
+        compute_store_features(summary["path"], workers=args.workers)
     levels = ", ".join(f"{k} {v}" for k, v in summary["levels"].items())
     print(
         f"prepared {summary['path']}: {summary['n_records']} records, "

@@ -148,6 +148,10 @@ class PairDataset(_StoreDataset):
     store) as ``lo``, so teacher and student tokens align in time. With probability
     ``modality_drop`` one of the student's channels is masked out and zeroed (only when it has
     more than one present). Random choices are seeded per sample from ``(seed, epoch, item)``.
+
+    With ``feature_targets`` (``[n_windows, F]``, e.g. :func:`qualityfm.data.feature_targets`)
+    a sample also holds ``"lo_features"``: the targets of the window the student reads (for an
+    aligned pair, of the clean window it is a corrupted copy of).
     """
 
     def __init__(
@@ -155,10 +159,14 @@ class PairDataset(_StoreDataset):
         aligned_fraction: float = 0.0, aligned_min_level: int = 3,
         corrupt: Corruptor | None = None, modality_drop: float = 0.0,
         rank: int | None = None, world_size: int | None = None, drop_last: bool = False,
-        batch_size: int = 1,
+        batch_size: int = 1, feature_targets: np.ndarray | None = None,
     ) -> None:
         super().__init__(store, shuffle=shuffle, seed=seed, rank=rank, world_size=world_size,
                          drop_last=drop_last, batch_size=batch_size)
+        if feature_targets is not None and len(feature_targets) != self.store.n_windows:
+            raise ValueError(f"feature_targets has {len(feature_targets)} rows; store "
+                             f"{self.store.path} has {self.store.n_windows} windows")
+        self.feature_targets = feature_targets
         for name, p in (("aligned_fraction", aligned_fraction), ("modality_drop", modality_drop)):
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {p}")
@@ -184,6 +192,7 @@ class PairDataset(_StoreDataset):
         if aligned:
             if self.store.levels[teacher] < self.aligned_min_level:
                 teacher = int(self._good[rng.integers(len(self._good))])
+            student = teacher  # the student reads a corrupted copy of the teacher's window
             hi, hi_mask = self.store.window(teacher)
             lo = np.asarray(self.corrupt(hi.copy(), self.store.fs, rng), dtype=np.float32)
             lo_mask = hi_mask.copy()
@@ -195,13 +204,17 @@ class PairDataset(_StoreDataset):
             drop = int(rng.choice(np.flatnonzero(lo_mask)))
             lo_mask[drop] = False
             lo[drop] = 0.0
-        return {
+        sample = {
             "hi": torch.from_numpy(np.ascontiguousarray(hi, np.float32)),
             "lo": torch.from_numpy(np.ascontiguousarray(lo, np.float32)),
             "hi_mask": torch.from_numpy(hi_mask),
             "lo_mask": torch.from_numpy(lo_mask),
             "aligned": aligned,
         }
+        if self.feature_targets is not None:
+            sample["lo_features"] = torch.from_numpy(
+                np.ascontiguousarray(self.feature_targets[student], np.float32))
+        return sample
 
 
 class WindowDataset(_StoreDataset):

@@ -44,6 +44,9 @@ class QualityFMConfig:
     head_hidden: int = 2048
     head_bottleneck: int = 256
     head_prototypes: int = 4096
+    # Optional linear read-out of F classical window features from the pooled embedding, a
+    # pre-training device like the DINO head (0: none; preset counts exclude it).
+    feature_targets: int = 0
 
     def __post_init__(self) -> None:
         self.stem_kernels = tuple(int(k) for k in self.stem_kernels)
@@ -87,6 +90,8 @@ class QualityFMConfig:
             raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
         if self.head_on not in HEAD_ON:
             raise ValueError(f"head_on must be one of {HEAD_ON}, got {self.head_on!r}")
+        if self.feature_targets < 0:
+            raise ValueError(f"feature_targets must be >= 0, got {self.feature_targets}")
         if self.n_tokens(self.n_samples) < 1:
             raise ValueError(f"n_samples {self.n_samples} gives no token through the stem")
 

@@ -1,4 +1,5 @@
-"""QualityFM: encoder, spectral decoder, optional DINO head; owns its optimizer groups."""
+"""QualityFM: encoder, spectral decoder, optional DINO and feature heads; owns its optimizer
+groups."""
 
 from __future__ import annotations
 
@@ -68,6 +69,8 @@ class QualityFM(nn.Module):
         self.encoder = Encoder(cfg)
         self.decoder = Decoder(cfg)
         self.head = DINOHead(cfg) if cfg.head == "dino" else None
+        self.feature_head = (nn.Linear(cfg.d_model, cfg.feature_targets)
+                             if cfg.feature_targets else None)
 
     def _check(self, x: Tensor, mask: Tensor | None) -> None:
         c = self.cfg.in_channels
@@ -91,8 +94,9 @@ class QualityFM(nn.Module):
     def forward(self, x: Tensor, mask: Tensor | None = None,
                 decode: bool = True) -> dict[str, Tensor]:
         """dict(tokens [B, L, d], amp, phase [B, C, n_bins]; with the DINO head also
-        proj [B, K] (pooled) and/or proj_tokens [B, L, K]). ``decode=False`` skips the decoder
-        (the EMA teacher needs only tokens and projections)."""
+        proj [B, K] (pooled) and/or proj_tokens [B, L, K]; with ``feature_targets`` also
+        features [B, F], read linearly from the pooled tokens). ``decode=False`` skips the
+        decoder (the EMA teacher needs only tokens and projections)."""
         tokens = self.encode(x, mask)
         out = {"tokens": tokens}
         if decode:
@@ -102,6 +106,8 @@ class QualityFM(nn.Module):
                 out["proj"] = self.head(tokens.mean(dim=1))
             if self.cfg.head_on in ("tokens", "both"):
                 out["proj_tokens"] = self.head(tokens)
+        if self.feature_head is not None:
+            out["features"] = self.feature_head(tokens.mean(dim=1))
         return out
 
     def num_params(self, part: str = "total", head: bool = False) -> int:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from qualityfm.quality.features import feature_names, signal_features, window_features
 from qualityfm.tasks import metrics
 from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d
 from qualityfm.tasks.calibration import Calibrator, choose_threshold
 from qualityfm.tasks.datasets import RHYTHMS, TASKS, TaskDataset, build_task_dataset
 from qualityfm.tasks.evaluate import binary_report, bp_report, cross_validate, rhythm_report
-from qualityfm.tasks.features import feature_names, signal_features, window_features
 from qualityfm.tasks.finetune import Finetuner, TaskEstimator
 from qualityfm.tasks.pipeline import compare_run, evaluate_run, finetune_run
 from qualityfm.tasks.report import markdown_table, report

@@ -1,6 +1,6 @@
 """Baselines in the same harness: a small 1-D ResNet from scratch (used through
 :class:`~qualityfm.tasks.finetune.Finetuner` with ``init=ResNet1d()``) and a classical feature
-model (sklearn HistGradientBoosting on :mod:`qualityfm.tasks.features`)."""
+model (sklearn HistGradientBoosting on :mod:`qualityfm.quality.features`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
 from qualityfm.io import atomic_write_bytes, atomic_write_text
-from qualityfm.tasks.features import feature_names, task_columns, window_features
+from qualityfm.quality.features import feature_names, window_features
+from qualityfm.tasks.features import task_columns
 from qualityfm.tasks.finetune import TaskEstimator
 from qualityfm.tasks.splits import group_kfold
 

@@ -46,6 +46,7 @@ from qualityfm.io import (
     iter_uci_bp,
     read_record,
 )
+from qualityfm.quality.features import feature_names, signal_features
 from qualityfm.signal import (
     VT_ECG_FILTER,
     VT_PPG_FILTER,
@@ -54,7 +55,6 @@ from qualityfm.signal import (
     normalize,
     resample,
 )
-from qualityfm.tasks.features import feature_names, signal_features
 
 TASKS = ("vt-alarm", "af", "abp")
 RHYTHMS = ("N", "A", "O", "~")

@@ -17,6 +17,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         teacher_temp_warmup=0, momentum=0.7, momentum_end=1.0, optimizer="adam", lr=1e-4,
         min_lr=1e-6, warmup=0, koleo_weight=0.0, variance_weight=0.0, aligned_fraction=0.0,
         phase="plain", amplitude="magnitude", modality_drop=0.0, grad_clip=0.0,
+        feature_weight=0.0,
     ),
     # Our anti-collapse recipe: the dataclass defaults below.
     "default": {},
@@ -71,6 +72,7 @@ class PretrainConfig:
     phase: str = "wrapped"          # "plain" | "wrapped" (cos/sin, respects the wrap at +-pi)
     koleo_weight: float = 0.1
     variance_weight: float = 0.0
+    feature_weight: float = 0.0     # regression of each student window's classical features
     # engine
     device: str = "auto"            # "auto" | "cpu" | "cuda"
     amp_dtype: str = "auto"         # "auto" (bf16 on GPU, fp32 on CPU) | "bf16" | "fp32"
@@ -104,7 +106,8 @@ class PretrainConfig:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("distill_weight", "amp_weight", "phase_weight", "koleo_weight",
-                     "variance_weight", "lr", "min_lr", "weight_decay", "weight_decay_end"):
+                     "variance_weight", "feature_weight", "lr", "min_lr", "weight_decay",
+                     "weight_decay_end"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 

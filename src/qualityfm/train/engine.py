@@ -24,7 +24,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from qualityfm.losses import DistillationLoss, KoLeoLoss, SpectralLoss, VarianceLoss
+from qualityfm.losses import DistillationLoss, FeatureLoss, KoLeoLoss, SpectralLoss, VarianceLoss
 from qualityfm.model import QualityFM, QualityFMConfig
 from qualityfm.model.precision import precision_autocast, resolve_device
 from qualityfm.train.checkpoint import (
@@ -85,11 +85,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def model_config(cfg: PretrainConfig) -> QualityFMConfig:
-    """The network's config for a pre-training config (preset, overrides, attention, head)."""
+def model_config(cfg: PretrainConfig, n_features: int = 0) -> QualityFMConfig:
+    """The network's config for a pre-training config (preset, overrides, attention, head;
+    a read-out of ``n_features`` window features when the feature loss is on)."""
     head = {"head": "dino", "head_on": _HEAD_ON[cfg.distill_mode],
             "head_prototypes": cfg.prototypes} if cfg.head else {"head": "none"}
-    settings = {"attention": cfg.attention, "window": cfg.window, **head}
+    settings = {"attention": cfg.attention, "window": cfg.window, **head,
+                "feature_targets": n_features if cfg.feature_weight > 0 else 0}
     return QualityFMConfig.preset(cfg.preset, **{**settings, **cfg.model_overrides})
 
 
@@ -165,7 +167,8 @@ def load_states(student: nn.Module, teacher: nn.Module, optimizer: torch.optim.O
 
 # ----------------------------------------------------------------------------- the objective
 class Objective(nn.Module):
-    """Distillation + spectral reconstruction + KoLeo/variance regularisers, weighted.
+    """Distillation + spectral reconstruction + KoLeo/variance regularisers + the regression
+    of the student window's classical features, weighted.
 
     Holds the distillation centre (a buffer), so it is checkpointed with the run.
     """
@@ -181,6 +184,7 @@ class Objective(nn.Module):
         self.spectral = SpectralLoss(mcfg.n_bins, cfg.amplitude, cfg.phase)
         self.koleo = KoLeoLoss()
         self.variance = VarianceLoss()
+        self.features = FeatureLoss()
 
     @staticmethod
     def logits(out: dict[str, Tensor]) -> Tensor:
@@ -205,9 +209,11 @@ class Objective(nn.Module):
             terms["koleo"] = self.koleo(pooled)
         if cfg.variance_weight > 0:
             terms["variance"] = self.variance(pooled)
+        if cfg.feature_weight > 0:
+            terms["features"] = self.features(s_out["features"], batch["lo_features"])
         weights = {"distill": cfg.distill_weight, "amp": cfg.amp_weight,
                    "phase": cfg.phase_weight, "koleo": cfg.koleo_weight,
-                   "variance": cfg.variance_weight}
+                   "variance": cfg.variance_weight, "features": cfg.feature_weight}
         loss = sum(weights[k] * v for k, v in terms.items() if weights[k] > 0)
         if not isinstance(loss, Tensor):
             raise ValueError("every loss weight is 0: nothing to train")
@@ -222,15 +228,28 @@ class Objective(nn.Module):
 
 
 # ----------------------------------------------------------------------------- data
-def make_dataset(cfg: PretrainConfig, env: DistEnv, micro_batch: int) -> Any:
+def make_dataset(cfg: PretrainConfig, env: DistEnv, micro_batch: int,
+                 feature_targets: np.ndarray | None = None) -> Any:
     """This rank's pair stream (aligned pairs and modality drop are drawn per sample there)."""
     from qualityfm.data import PairDataset
 
     return PairDataset(
         cfg.store, seed=cfg.seed, aligned_fraction=cfg.aligned_fraction,
         modality_drop=cfg.modality_drop, rank=env.rank, world_size=env.world, drop_last=True,
-        batch_size=micro_batch,
+        batch_size=micro_batch, feature_targets=feature_targets,
     )
+
+
+def store_feature_targets(store: str, env: DistEnv) -> np.ndarray:
+    """The store's standardised window features (``qualityfm.data.feature_targets``); the main
+    rank computes missing ones first, on every core of its node, while the others wait."""
+    from qualityfm.data import compute_store_features, feature_targets
+
+    if env.is_main:
+        compute_store_features(store, workers=max(1, os.cpu_count() or 1))
+    if env.distributed:
+        dist.barrier()
+    return feature_targets(store)[0]
 
 
 def loader_workers(workers: int, device: torch.device) -> int:
@@ -380,8 +399,9 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
 
+    targets = store_feature_targets(cfg.store, env) if cfg.feature_weight > 0 else None
     seed_everything(cfg.seed)  # identical initial weights on every rank
-    mcfg = model_config(cfg)
+    mcfg = model_config(cfg, 0 if targets is None else targets.shape[1])
     student = QualityFM(mcfg).to(env.device)
     teacher = copy.deepcopy(student).requires_grad_(False).eval()
     objective = Objective(cfg, mcfg).to(env.device)
@@ -397,7 +417,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
         shard(student)
         shard(teacher)
     optimizer = build_optimizer(student, cfg, lr, env.device, fused=not fsdp)
-    dataset = make_dataset(cfg, env, micro)
+    dataset = make_dataset(cfg, env, micro, targets)
 
     step, seen = 0, 0  # seen: samples of the current epoch this rank has consumed
     if resume:

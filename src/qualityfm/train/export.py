@@ -114,8 +114,9 @@ def export_model(
     ``name`` "model" writes model.safetensors + config.json (a model folder); another name
     writes ``name``.safetensors + ``name``.json. ``dtype`` ("float32", "float16", "bfloat16")
     is the storage type of floating tensors (``load`` upcasts to float32). ``include_head=False``
-    drops the DINO projection head (a pre-training device) and records ``head="none"`` in the
-    config. ``notes`` (Markdown) is appended to the card ``card_name``.
+    drops the DINO projection head and the feature read-out (pre-training devices) and records
+    ``head="none"``, ``feature_targets=0`` in the config. ``notes`` (Markdown) is appended to
+    the card ``card_name``.
     """
     from safetensors.torch import save_file
 
@@ -129,12 +130,11 @@ def export_model(
     model = QualityFM(mcfg)
     model.load_state_dict(ckpt["teacher"])  # checks the checkpoint against its config
     mcfg = dataclasses.replace(mcfg, attention="auto")  # kernels are interchangeable
-    if not include_head and mcfg.head != "none":
-        mcfg = dataclasses.replace(mcfg, head="none")
+    if not include_head and (mcfg.head != "none" or mcfg.feature_targets):
+        mcfg = dataclasses.replace(mcfg, head="none", feature_targets=0)
         headless = QualityFM(mcfg)
-        headless.load_state_dict(
-            {k: v for k, v in model.state_dict().items() if not k.startswith("head.")}
-        )
+        headless.load_state_dict({k: v for k, v in model.state_dict().items()
+                                  if not k.startswith(("head.", "feature_head."))})
         model = headless
     tensors = {
         k: (v.to(DTYPES[dtype]) if v.is_floating_point() else v).detach().contiguous().cpu()
@@ -227,7 +227,8 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> QualityFM:
         raise ValueError(f"{weights}: corrupt or unreadable safetensors file ({err})") from err
     if meta.get("format") != FORMAT or "config" not in meta:
         raise ValueError(f"{weights}: not a qualityfm model (no {FORMAT!r} metadata)")
-    embedded = json.loads(meta["config"])
+    # a field the file predates takes its default (a new field's default keeps the old maths)
+    embedded = json.loads(json.dumps({**QualityFMConfig().to_dict(), **json.loads(meta["config"])}))
     ours = json.loads(json.dumps(mcfg.to_dict()))
     for key in sorted((set(embedded) | set(ours)) - {"attention"}):
         if embedded.get(key) != ours.get(key):

@@ -1,0 +1,408 @@
+"""Classical features of a window (the clinical baseline's, and the physiology targets of
+pre-training): rates from every ECG lead and from every pulse
+wave, their agreement, QRS width and morphology, spectral signs of ventricular rhythm, noise,
+per-channel signal quality, and RR irregularity and P-wave signs for AF.
+
+For the AF columns (:func:`af_rr_features`) :func:`refine_r_peaks` drops the T waves and echoes
+the quality layer's detector took for beats (a hand-held ECG often has tall T waves), and they
+measure irregularity on the clean beats only and over sliding stretches of 10 intervals, so
+that a burst of noise does not read as an irregular rhythm. ``af_columns()`` lists them.
+
+``signal_features(signals, fs)`` works on any set of canonical channels (missing ones give NaN,
+which gradient boosting handles natively); ``window_features(X, mask, fs)`` does the same for
+model-input arrays ``[N, C, T]`` in ``MODEL_CHANNELS`` order.
+
+The features expect unfiltered signals: the baseline-wander and high-frequency noise ratios
+measure exactly what a protocol band-pass removes (a motion artifact, the usual cause of a
+false VT alarm, lives below 0.7 Hz and above 40 Hz).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from scipy.signal import find_peaks
+
+from qualityfm.io import MODEL_CHANNELS, is_ecg
+from qualityfm.quality._common import band_gain, clip_fraction, template_correlation
+from qualityfm.quality.ecg import ecg_quality
+from qualityfm.quality.peaks import detect_r_peaks, qrs_envelope
+from qualityfm.quality.ppg import ppg_quality
+
+NAN = float("nan")
+#: Rate and irregularity of a beat series (ECG R peaks or pulse peaks), see :func:`rr_features`.
+RR_NAMES = ("hr", "hr_max4", "rr_cv", "rmssd", "pnn50", "sampen", "tpr", "n_beats", "cosen",
+            "drr_bins", "drr_med", "max_gap")
+#: AF signs robust to noise bursts and ectopic beats, see :func:`af_rr_features`.
+AF_NAMES = ("r_hr", "r_rr_cv", "r_rmssd", "r_cosen", "r_drr_bins", "good_beats", "c_rr_cv",
+            "c_rmssd", "c_pnn50", "c_cosen", "c_drr_bins", "c_sd_ratio",
+            "c_mode_frac", "w_rmssd_p25", "w_bins_p25", "rr_hist_ent")
+#: Per ECG lead, see :func:`ecg_features`.
+ECG_NAMES = (*RR_NAMES, "qrs_width", "morph_corr", "amp_cv", "hf_ratio", "lf_ratio", "vt_band",
+             "dom_freq", "spec_conc", "kurtosis", "clip", "sqi", "p_corr", "tq_af", *AF_NAMES)
+#: Per pulse wave (PPG, ABP), see :func:`pulse_features`.
+PULSE_NAMES = (*RR_NAMES, "morph_corr", "amp_cv", "sqi", "spec_conc", "end_amp")
+#: Columns of the better pulse channel (the one whose beats agree best with their median beat).
+_BEST_PULSE = ("hr", "rr_cv", "rmssd", "max_gap", "drr_bins", "morph_corr", "amp_cv", "sqi",
+               "spec_conc", "end_amp")
+_CROSS = ("ecg_hr_max", "ecg_hrmax4_max", "ecg_sqi_max", "ecg_width_max", "ecg_vt_band_max",
+          "lead_match", "d_hr_ecg1_ecg2", "d_hr_ecg_ppg", "d_hr_ecg_abp", "d_hrmax_ecg_pulse",
+          "pulse_sqi_max", "pulse_end_amp_max", "n_leads")
+
+
+def feature_names() -> list[str]:
+    """Names of the columns of :func:`signal_features`, in order."""
+    names = [f"ecg1_{n}" for n in ECG_NAMES] + [f"ecg2_{n}" for n in ECG_NAMES]
+    names += [f"ppg_{n}" for n in PULSE_NAMES] + [f"abp_{n}" for n in PULSE_NAMES]
+    return names + list(_CROSS) + [f"pulse_{n}" for n in _BEST_PULSE]
+
+
+def af_columns() -> np.ndarray:
+    """Indices in :func:`feature_names` of the AF columns (``AF_NAMES`` of both ECG slots)."""
+    return np.array([i for i, n in enumerate(feature_names())
+                     if n.startswith(("ecg1_", "ecg2_")) and n[5:] in AF_NAMES], dtype=int)
+
+
+def _bandpass(x: np.ndarray, fs: float, low: float | None, high: float | None) -> np.ndarray:
+    """Zero-phase band-pass by FFT (the same gain as the quality layer's filters)."""
+    x = x - np.linspace(x[0], x[-1], len(x))
+    return np.fft.irfft(np.fft.rfft(x) * band_gain(len(x), fs, low, high), n=len(x))
+
+
+def _match_counts(x: np.ndarray, m: int, tol: float) -> tuple[int, int]:
+    """Template matches (Chebyshev distance <= tol, self-matches excluded) of length m and m+1."""
+
+    def matches(k: int) -> int:
+        emb = np.lib.stride_tricks.sliding_window_view(x, k)[: len(x) - m]
+        d = np.abs(emb[:, None, :] - emb[None, :, :]).max(axis=2)
+        return int((d <= tol).sum() - len(emb))
+
+    return matches(m), matches(m + 1)
+
+
+def sample_entropy(x: np.ndarray, m: int = 2, r: float = 0.2) -> float:
+    """Sample entropy of a short series (tolerance ``r`` times its SD); NaN when undefined."""
+    x = np.asarray(x, dtype=float)
+    if len(x) < m + 2 or np.std(x) == 0:
+        return NAN
+    b, a = _match_counts(x, m, r * np.std(x))
+    return float(-np.log(a / b)) if a > 0 and b > 0 else NAN
+
+
+def cosen(rr: np.ndarray, tol: float = 0.03) -> float:
+    """Coefficient of sample entropy of RR intervals in s (Lake & Moorman 2011): SampEn with
+    m = 1 and a fixed 30 ms tolerance, plus ln(2 tol) - ln(mean RR). NaN under 5 intervals."""
+    rr = np.asarray(rr, dtype=float)
+    if len(rr) < 5:
+        return NAN
+    b, a = _match_counts(rr, 1, tol)
+    if b == 0:
+        return NAN
+    return float(-np.log(max(a, 1) / b) + np.log(2 * tol) - np.log(np.mean(rr)))
+
+
+def _drr_bins(drr: np.ndarray) -> float:
+    """Occupied 40-ms bins of the (dRR_i, dRR_i+1) scatter per point (Sarkar et al. 2008)."""
+    q = np.floor(np.clip(drr, -0.6, 0.6) / 0.04).astype(int)
+    return len(set(zip(q[:-1].tolist(), q[1:].tolist(), strict=True))) / (len(drr) - 1)
+
+
+def rr_features(peaks: np.ndarray, fs: float, n_samples: int = 0) -> list[float]:
+    """Rate and irregularity of a beat series (``RR_NAMES``): median HR, fastest 4-beat HR,
+    RR CV, RMSSD / median RR, pNN50, sample entropy, turning-point ratio, beat count, COSEn,
+    occupied 40-ms bins of the successive-difference (dRR) scatter per point (Sarkar et al.
+    2008), median |dRR| / median RR, and the longest stretch without a beat (s; needs the
+    window length ``n_samples``)."""
+    n = len(peaks)
+    edges = np.concatenate(([0], peaks, [n_samples])) if n_samples else None
+    gap = float(np.diff(edges).max() / fs) if edges is not None else NAN
+    if n < 3:
+        out = [NAN] * len(RR_NAMES)
+        out[RR_NAMES.index("n_beats")], out[-1] = float(n), gap
+        return out
+    rr = np.diff(peaks) / fs
+    drr = np.diff(rr)
+    mrr = float(np.median(rr))
+    hr = 60.0 / mrr
+    hr_max4 = 60.0 / np.convolve(rr, np.ones(4) / 4, mode="valid").min() if len(rr) >= 4 else hr
+    tp = float(np.mean((drr[:-1] * drr[1:]) < 0)) if len(drr) >= 2 else NAN
+    bins = _drr_bins(drr) if len(drr) >= 3 else NAN
+    has_d = len(drr) > 0
+    return [
+        float(hr), float(hr_max4), float(np.std(rr) / np.mean(rr)),
+        float(np.sqrt(np.mean(drr**2)) / mrr) if has_d else NAN,
+        float(np.mean(np.abs(drr) > 0.05)) if has_d else NAN,
+        sample_entropy(rr), tp, float(n), cosen(rr), float(bins),
+        float(np.median(np.abs(drr)) / mrr) if has_d else NAN, gap,
+    ]
+
+
+def refine_r_peaks(x: np.ndarray, fs: float, peaks: np.ndarray, window: float = 0.36,
+                   ratio: float = 0.5) -> np.ndarray:
+    """Drop detections that are T waves or echoes of a beat: of two detections closer than
+    ``window`` s, the one whose QRS envelope is under ``ratio`` times the other's (the
+    Pan-Tompkins T-wave rule; two beats of a fast rhythm have like envelopes and both stay)."""
+    peaks = np.asarray(peaks, dtype=np.int64)
+    if len(peaks) < 2:
+        return peaks
+    env = qrs_envelope(np.asarray(x, dtype=np.float64)[None], fs)[2][0]
+    keep, amp = [int(peaks[0])], [float(env[peaks[0]])]
+    for p in peaks[1:]:
+        a = float(env[p])
+        if p - keep[-1] < window * fs:
+            if a < ratio * amp[-1]:
+                continue
+            if amp[-1] < ratio * a:
+                keep[-1], amp[-1] = int(p), a
+                continue
+        keep.append(int(p))
+        amp.append(a)
+    return np.array(keep, dtype=np.int64)
+
+
+def beat_correlations(y: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray:
+    """Pearson correlation of each beat's QRS (R +- 0.1 s of ``y``) with the median QRS; NaN for
+    beats too near an end, all NaN under 3 whole beats."""
+    h = int(0.1 * fs)
+    c = np.full(len(peaks), NAN)
+    ok = (peaks >= h) & (peaks + h <= len(y))
+    if ok.sum() < 3:
+        return c
+    seg = y[peaks[ok][:, None] + np.arange(-h, h)]
+    seg = seg - seg.mean(axis=1, keepdims=True)
+    tmpl = np.median(seg, axis=0)
+    tmpl = tmpl - tmpl.mean()
+    den = np.sqrt((seg * seg).sum(axis=1) * (tmpl @ tmpl))
+    c[ok] = np.divide(seg @ tmpl, den, out=np.zeros(len(seg)), where=den > 0)
+    return c
+
+
+def af_rr_features(y: np.ndarray, peaks: np.ndarray, fs: float, good: float = 0.8,
+                   width: int = 10) -> list[float]:
+    """AF signs (``AF_NAMES``) that a noise burst or an ectopic beat does not fake, from R peaks
+    ``peaks`` refined by :func:`refine_r_peaks`: rate, RR CV, RMSSD, COSEn and dRR bins of
+    :func:`rr_features` on them (``r_*``), and the following.
+
+    Clean intervals join two beats whose QRS correlates >= ``good`` with the median QRS (noise
+    and ectopic beats do not; AF keeps its QRS): over them the RR CV, RMSSD / median RR, pNN50,
+    COSEn, dRR-scatter bins, the Poincare SD1/SD2 ratio, and the share of intervals within 10 %
+    of the median (high for a regular rhythm with a few ectopics, low in AF). Over all
+    intervals: the 25th percentile, over sliding stretches of ``width`` successive differences,
+    of their normalised RMS and of their dRR-scatter bins (AF is irregular in every stretch),
+    and the Shannon entropy of the normalised-RR histogram (0.05 bins). ``good_beats`` is the
+    share of clean beats. NaN where too few beats."""
+    out = dict.fromkeys(AF_NAMES, NAN)
+    if len(peaks) < 5:
+        return list(out.values())
+    rrf = dict(zip(RR_NAMES, rr_features(peaks, fs), strict=True))
+    out.update({f"r_{n}": rrf[n] for n in ("hr", "rr_cv", "rmssd", "cosen", "drr_bins")})
+    ok_beat = beat_correlations(y, peaks, fs) >= good
+    out["good_beats"] = float(np.mean(ok_beat))
+    rr = np.diff(peaks) / fs
+    ok_rr = ok_beat[:-1] & ok_beat[1:]
+    r, d = rr[ok_rr], np.diff(rr)[ok_rr[:-1] & ok_rr[1:]]
+    if len(r) >= 5 and len(d) >= 3:
+        m = float(np.median(r))
+        sd1 = np.std(d) / np.sqrt(2)
+        sd2 = np.sqrt(max(2 * np.var(r) - sd1**2, 1e-12))
+        out.update(c_rr_cv=float(np.std(r) / np.mean(r)), c_rmssd=float(np.sqrt(np.mean(d**2)) / m),
+                   c_pnn50=float(np.mean(np.abs(d) > 0.05)), c_cosen=cosen(r),
+                   c_drr_bins=_drr_bins(d), c_sd_ratio=float(sd1 / sd2),
+                   c_mode_frac=float(np.mean(np.abs(r - m) <= 0.1 * m)))
+    rrn = rr / np.median(rr)
+    dd = np.diff(rrn)
+    if len(dd) >= width:
+        win = np.lib.stride_tricks.sliding_window_view(dd, width)
+        out["w_rmssd_p25"] = float(np.percentile(np.sqrt(np.mean(win**2, axis=1)), 25))
+        out["w_bins_p25"] = float(np.percentile([_drr_bins(w) for w in win], 25))
+    h = np.histogram(np.clip(rrn, 0.4, 1.8), bins=np.arange(0.4, 1.81, 0.05))[0]
+    p = h[h > 0] / h.sum()
+    out["rr_hist_ent"] = float(-(p * np.log(p)).sum())
+    return list(out.values())
+
+
+def _amp_cv(y: np.ndarray, peaks: np.ndarray) -> float:
+    if len(peaks) < 3:
+        return NAN
+    a = np.abs(y[peaks])
+    return float(np.std(a) / (np.mean(a) + 1e-12))
+
+
+def _sqi(fn: Callable, x: np.ndarray, fs: float) -> float:
+    """The quality layer's index of one window (NaN when the window is too short for it)."""
+    try:
+        return float(fn(x, fs))
+    except ValueError:
+        return NAN
+
+
+def _power(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """Frequencies and power spectrum of ``x`` (mean removed)."""
+    return np.fft.rfftfreq(len(x), 1.0 / fs), np.abs(np.fft.rfft(x - x.mean())) ** 2
+
+
+def _median_beat(y: np.ndarray, peaks: np.ndarray, before: int, after: int):
+    """Median beat over ``[p - before, p + after)`` and the peaks that fit (None under 3)."""
+    p = peaks[(peaks >= before) & (peaks + after <= len(y))]
+    if len(p) < 3:
+        return None, p
+    return np.median(y[p[:, None] + np.arange(-before, after)], axis=0), p
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    d = np.sqrt((a @ a) * (b @ b))
+    return float(a @ b / d) if d > 0 else NAN
+
+
+def _p_wave(y: np.ndarray, peaks: np.ndarray, fs: float) -> tuple[float, float]:
+    """P-wave signs: median correlation of each beat's P region (0.30-0.08 s before R) with the
+    median beat's, and the 4-9 Hz share (fibrillatory waves) of the T-Q stretches of the
+    residual after subtracting the median beat. NaN without 4 whole beats."""
+    before, after, p_end = int(0.3 * fs), int(0.45 * fs), int(0.08 * fs)
+    beat, pp = _median_beat(y, peaks, before, after)
+    if beat is None or len(pp) < 4:
+        return NAN, NAN
+    seg = y[pp[:, None] + np.arange(-before, -p_end)]
+    tmpl = beat[: before - p_end]
+    p_corr = float(np.nanmedian([_corr(s, tmpl) for s in seg]))
+    resid = y.copy()
+    for p in pp:
+        resid[p - before: p + after] -= beat
+    tq = np.zeros(len(y), dtype=bool)
+    for a, b in zip(pp[:-1], pp[1:], strict=True):
+        if b - int(0.1 * fs) > a + after:
+            tq[a + after: b - int(0.1 * fs)] = True
+    if tq.sum() <= fs:
+        return p_corr, NAN
+    f, s = _power(resid[tq], fs)
+    return p_corr, float(s[(f >= 4) & (f <= 9)].sum() / (s[f > 1].sum() + 1e-12))
+
+
+def ecg_features(x: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
+    """Features of one ECG lead (``ECG_NAMES``) and its R peaks.
+
+    Beyond rate and irregularity: QRS width of the median beat (s), beat-template correlation,
+    R amplitude CV, power shares above 40 Hz (noise) and below 0.7 Hz (baseline wander), the
+    share of 1.5-5 Hz in the 1-40 Hz band and the dominant frequency with its concentration
+    (+-0.25 Hz; a ventricular rhythm is nearly sinusoidal at 2-4 Hz), kurtosis (narrow QRS
+    spikes are peaked; VT and noise are not), clipped fraction, the quality layer's SQI, the
+    P-wave signs of :func:`_p_wave` and the AF signs of :func:`af_rr_features` (on the R peaks
+    less the T waves and echoes :func:`refine_r_peaks` drops; the other columns use the
+    quality layer's R peaks as they are).
+    """
+    if not np.isfinite(x).all() or np.ptp(x) == 0 or len(x) < 2 * fs:
+        return [NAN] * len(ECG_NAMES), np.zeros(0, dtype=np.int64)
+    peaks = detect_r_peaks(x, fs)[0]
+    y = _bandpass(x, fs, 1.0, 40.0)
+    half = int(0.1 * fs)
+    beat, _ = _median_beat(y, peaks, half, half)
+    width = NAN
+    if beat is not None:
+        b = np.abs(beat - np.median(beat))
+        width = float((b >= 0.5 * b.max()).sum() / fs)
+    corr = template_correlation(y, peaks, int(0.2 * fs), int(0.4 * fs)) if len(peaks) else 0.0
+    f, spec = _power(x, fs)
+    hf = float(spec[f > 40].sum() / (spec[f > 0.5].sum() + 1e-12))
+    lf = float(spec[(f > 0.05) & (f <= 0.7)].sum() / (spec[f > 0.05].sum() + 1e-12))
+    spec_y = _power(y, fs)[1]
+    total = spec_y[f > 1.0].sum() + 1e-12
+    vt = (f >= 1.5) & (f <= 5.0)
+    dom = float(f[np.argmax(np.where((f > 0.7) & (f <= 5.0), spec_y, 0.0))])
+    conc = float(spec_y[(f >= dom - 0.25) & (f <= dom + 0.25)].sum() / total)
+    z = (y - y.mean()) / (y.std() + 1e-12)
+    feats = [
+        *rr_features(peaks, fs, len(x)), width, corr, _amp_cv(y, peaks), hf, lf,
+        float(spec_y[vt].sum() / total), dom, conc, float(np.mean(z**4)),
+        float(clip_fraction(x[None])[0]), _sqi(ecg_quality, x, fs), *_p_wave(y, peaks, fs),
+        *af_rr_features(y, refine_r_peaks(x, fs, peaks), fs),
+    ]
+    return feats, peaks
+
+
+def pulse_features(x: np.ndarray, fs: float) -> list[float]:
+    """Features of one pulsatile wave, PPG or ABP (``PULSE_NAMES``): rate and irregularity of
+    the pulse peaks, beat-template correlation, amplitude CV, the quality layer's SQI, the
+    concentration of 0.5-5 Hz power at its peak, and the amplitude of the last 4 s relative to
+    the whole window (a pulse that fades at the alarm argues for a true one)."""
+    if not np.isfinite(x).all() or np.ptp(x) == 0 or len(x) < 2 * fs:
+        return [NAN] * len(PULSE_NAMES)
+    y = _bandpass(x, fs, 0.5, 5.0)
+    spread = np.percentile(y, 95) - np.percentile(y, 5)
+    peaks, _ = find_peaks(y, distance=max(1, int(0.3 * fs)), prominence=max(0.3 * spread, 1e-12))
+    corr = template_correlation(y, peaks, int(0.25 * fs), int(0.45 * fs)) if len(peaks) else 0.0
+    f, spec = _power(y, fs)
+    band = (f >= 0.5) & (f <= 5.0)
+    top = f[np.argmax(np.where(band, spec, 0.0))]
+    conc = float(spec[(f >= top - 0.25) & (f <= top + 0.25)].sum() / (spec[band].sum() + 1e-12))
+    end = y[-int(4 * fs):]
+    end_amp = float((np.percentile(end, 95) - np.percentile(end, 5)) / (spread + 1e-12))
+    return [*rr_features(peaks, fs, len(x)), corr, _amp_cv(y, peaks), _sqi(ppg_quality, x, fs),
+            conc, end_amp]
+
+
+def lead_match(p1: np.ndarray, p2: np.ndarray, fs: float, tol: float = 0.15) -> float:
+    """Agreement of two leads' beat detections: matched beats (within ``tol`` s) over the mean
+    count, like bSQI; NaN when either lead has no beat."""
+    if len(p1) == 0 or len(p2) == 0:
+        return NAN
+    matched = (np.abs(p1[:, None] - p2[None, :]).min(axis=1) <= tol * fs).sum()
+    return float(2 * matched / (len(p1) + len(p2)))
+
+
+def _agg(fn: Callable, values: Sequence[float]) -> float:
+    v = np.asarray(values, dtype=float)
+    return float(fn(v[np.isfinite(v)])) if np.isfinite(v).any() else NAN
+
+
+def signal_features(signals: dict[str, np.ndarray], fs: dict[str, float]) -> np.ndarray:
+    """The feature vector (``feature_names()`` order) of one window given by canonical channel.
+
+    ECG slot 1 is lead II when present, else the first ECG lead; slot 2 the next ECG lead.
+    Cross-channel columns: the largest rate, SQI, QRS width and 1.5-5 Hz share over the leads,
+    beat agreement of the two leads, rate differences between leads and pulse waves, and the
+    columns of the better pulse wave (so that PPG-only and ABP-only records fill one set).
+    """
+    leads = sorted((c for c in signals if is_ecg(c)), key=lambda c: (c != "ecg_ii", c))[:2]
+    ecg, peaks = [], []
+    for k in range(2):
+        e, p = (ecg_features(signals[leads[k]], fs[leads[k]]) if k < len(leads)
+                else ([NAN] * len(ECG_NAMES), np.zeros(0, dtype=np.int64)))
+        ecg.append(e)
+        peaks.append(p)
+    pulse = [pulse_features(signals[c], fs[c]) if c in signals else [NAN] * len(PULSE_NAMES)
+             for c in ("ppg", "abp")]
+    ie = {n: i for i, n in enumerate(ECG_NAMES)}
+    ip = {n: i for i, n in enumerate(PULSE_NAMES)}
+    ecg_hr = _agg(np.median, [e[ie["hr"]] for e in ecg])
+    match = lead_match(*peaks, fs[leads[0]]) if len(leads) == 2 and fs[leads[0]] == fs[
+        leads[1]] else NAN
+    cross = [
+        _agg(np.max, [e[ie["hr"]] for e in ecg]), _agg(np.max, [e[ie["hr_max4"]] for e in ecg]),
+        _agg(np.max, [e[ie["sqi"]] for e in ecg]), _agg(np.max, [e[ie["qrs_width"]] for e in ecg]),
+        _agg(np.max, [e[ie["vt_band"]] for e in ecg]), match,
+        abs(ecg[0][ie["hr"]] - ecg[1][ie["hr"]]), abs(ecg_hr - pulse[0][ip["hr"]]),
+        abs(ecg_hr - pulse[1][ip["hr"]]),
+        _agg(np.max, [e[ie["hr_max4"]] for e in ecg])
+        - _agg(np.max, [p[ip["hr_max4"]] for p in pulse]),
+        _agg(np.max, [p[ip["sqi"]] for p in pulse]),
+        _agg(np.max, [p[ip["end_amp"]] for p in pulse]), float(len(leads)),
+    ]
+    quality = [p[ip["morph_corr"]] if np.isfinite(p[ip["morph_corr"]]) else -1.0 for p in pulse]
+    best = pulse[int(np.argmax(quality))] if max(quality) > -1.0 else [NAN] * len(PULSE_NAMES)
+    vec = [*ecg[0], *ecg[1], *pulse[0], *pulse[1], *cross, *(best[ip[n]] for n in _BEST_PULSE)]
+    return np.array(vec, dtype=np.float32)
+
+
+def window_features(x: np.ndarray, mask: np.ndarray | None, fs: float) -> np.ndarray:
+    """Features ``[N, F]`` of model-input windows ``[N, C, T]`` (channels ``MODEL_CHANNELS``)."""
+    x = np.asarray(x)
+    if x.ndim != 3 or x.shape[1] != len(MODEL_CHANNELS):
+        raise ValueError(f"x must be [N, {len(MODEL_CHANNELS)}, T], got shape {x.shape}")
+    mask = np.ones(x.shape[:2], dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    rows = []
+    for xi, mi in zip(x, mask, strict=True):
+        sig = {c: xi[k].astype(np.float64) for k, c in enumerate(MODEL_CHANNELS) if mi[k]}
+        rows.append(signal_features(sig, dict.fromkeys(sig, fs)))
+    return np.stack(rows) if rows else np.zeros((0, len(feature_names())), dtype=np.float32)

@@ -1,0 +1,84 @@
+"""Window features of a store: computed once per folder, read back standardised, and handed
+to the student's side of every pair."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from qualityfm.data import (
+    PairDataset,
+    Store,
+    compute_store_features,
+    feature_targets,
+    prepare,
+    store_features,
+)
+from qualityfm.data.features import FEATURES
+from qualityfm.quality.features import feature_names, window_features
+
+
+@pytest.fixture
+def store(tmp_path, record_writer) -> Store:
+    from qualityfm.signal import WindowConfig
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(3):
+        record_writer(corpus / f"rec{i}.npz", seed=20 + i, ppg=i != 1)
+    prepare(corpus, tmp_path / "store", window=WindowConfig(fs=100.0, seconds=20.0),
+            shard_size=5, progress=False)
+    return Store(tmp_path / "store")
+
+
+def test_features_are_computed_once_and_match_the_windows(store) -> None:
+    with pytest.raises(FileNotFoundError, match=f"{FEATURES}: no window features"):
+        store_features(store)
+    written = compute_store_features(store, workers=2, chunk=4)
+    assert written == [store.path / FEATURES]
+    raw = store_features(store)
+    assert raw.shape == (store.n_windows, len(feature_names()))
+    ids = np.arange(store.n_windows)
+    np.testing.assert_array_equal(raw, window_features(store.windows(ids), store.masks, store.fs))
+    hr = raw[:, feature_names().index("ecg1_hr")]
+    assert np.nanmedian(hr) == pytest.approx(72, abs=15)  # the records beat at 66-78 bpm
+    stamp = (store.path / FEATURES).stat().st_mtime_ns
+    assert compute_store_features(store) == []  # nothing left to do
+    assert (store.path / FEATURES).stat().st_mtime_ns == stamp
+
+
+def test_targets_are_standardised_clipped_and_keep_nan(store) -> None:
+    compute_store_features(store)
+    raw = store_features(store)
+    z, names = feature_targets(store, clip=2.0)
+    assert z.shape == (store.n_windows, len(names)) and z.dtype == np.float32
+    cols = [feature_names().index(n) for n in names]
+    assert all(np.isfinite(raw[:, j]).mean() >= 0.5 for j in cols)
+    np.testing.assert_array_equal(np.isnan(z), np.isnan(raw[:, cols]))
+    assert np.nanmax(np.abs(z)) <= 2.0
+    np.testing.assert_allclose(np.nanmedian(z, axis=0), 0.0, atol=1e-6)
+    assert "ppg_hr" in names  # one record without PPG: still defined in most windows
+    assert "abp_hr" not in names  # no ABP channel anywhere
+
+
+def test_a_stale_features_file_is_refused(store) -> None:
+    np.save(store.path / FEATURES, np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match=f"{FEATURES}: shape \\(2, 3\\)"):
+        store_features(store)
+
+
+def test_pairs_carry_the_targets_of_the_window_the_student_reads(store) -> None:
+    z = np.arange(store.n_windows * 2, dtype=np.float32).reshape(-1, 2)
+    natural = PairDataset(store, shuffle=False, feature_targets=z)
+    for (_, student), sample in zip(store.pairs, natural, strict=True):
+        assert torch.equal(sample["lo_features"], torch.from_numpy(z[student]))
+    top = int(store.levels.max())
+    aligned = PairDataset(store, aligned_fraction=1.0, aligned_min_level=top,
+                          corrupt=lambda x, fs, rng: x, feature_targets=z)
+    for sample in aligned:  # a corrupted copy of a good window: that window's targets
+        i = int(sample["lo_features"][0]) // 2
+        assert torch.equal(sample["hi"], torch.from_numpy(store.window(i)[0]))
+    with pytest.raises(ValueError, match="feature_targets has 3 rows"):
+        PairDataset(store, feature_targets=z[:3])
+    assert "lo_features" not in next(iter(PairDataset(store)))
