@@ -20,15 +20,16 @@ from pathlib import Path
 import torch
 
 from qualityfm.train import PretrainConfig
-from qualityfm.train.engine import DistEnv, make_dataset, make_loader
+from qualityfm.train.engine import DistEnv, make_dataset, make_loader, store_feature_targets
 
 
 def rate(store: str, recipe: str, workers: int, batch: int, n_batches: int,
          device: torch.device) -> float:
     """Pairs/s over ``n_batches`` batches after the first (workers started, first batch in)."""
     cfg = PretrainConfig.for_recipe(recipe, store=store, batch_size=batch)
-    batches = iter(make_loader(make_dataset(cfg, DistEnv(0, 1, 0, device), batch), batch,
-                               workers))
+    env = DistEnv(0, 1, 0, device)
+    targets = store_feature_targets(store, env) if cfg.feature_weight > 0 else None
+    batches = iter(make_loader(make_dataset(cfg, env, batch, targets), batch, workers))
     t0 = 0.0
     for i in range(n_batches + 1):
         for v in next(batches).values():

@@ -1,11 +1,11 @@
 """Pre-training throughput (pairs/s) of a preset on this machine, vs the original, and MFU.
 
-Ours: the engine's pieces (default recipe: local attention, DINO head, fused AdamW, one foreach
-EMA call), with data read from a store prepared from real records (built here when no store is
-given). Reference, measured in the same run: the original's maths built from stock torch.nn
-modules (Conv1d stem, dense-masked nn.TransformerEncoderLayer, fp32, paper objective with the
-decoder run for the teacher too, unfused Adam, a Python loop over parameters for the EMA) on
-random tensors.
+Ours: the engine's pieces (default recipe: local attention, DINO head, feature read-out, fused
+AdamW, one foreach EMA call), with data read from a store prepared from real records (built
+here when no store is given). Reference, measured in the same run: the original's maths built
+from stock torch.nn modules (Conv1d stem, dense-masked nn.TransformerEncoderLayer, fp32, paper
+objective with the decoder run for the teacher too, unfused Adam, a Python loop over parameters
+for the EMA) on random tensors.
 
 On CUDA it also prints model FLOPs utilisation: the FLOPs of one training step (teacher
 forward, student forward, loss, backward), counted by ``torch.utils.flop_counter``, times
@@ -45,6 +45,7 @@ from qualityfm.train.engine import (
     make_dataset,
     make_loader,
     model_config,
+    store_feature_targets,
     teacher_forward,
 )
 
@@ -75,8 +76,9 @@ def ours(recipe: str, store: str, batch: int, steps: int, warm: int, amp: str, c
     cfg = PretrainConfig.for_recipe(recipe, store=store, batch_size=batch, amp_dtype=amp,
                                     compile=compile_, workers=workers, preset=preset)
     env = DistEnv(0, 1, 0, device)
+    targets = store_feature_targets(store, env) if cfg.feature_weight > 0 else None
     torch.manual_seed(0)
-    mcfg = model_config(cfg)
+    mcfg = model_config(cfg, 0 if targets is None else targets.shape[1])
     student = QualityFM(mcfg).to(device).train()
     teacher = QualityFM(mcfg).to(device).requires_grad_(False).eval()
     teacher.load_state_dict(student.state_dict())
@@ -85,7 +87,8 @@ def ours(recipe: str, store: str, batch: int, steps: int, warm: int, amp: str, c
     s_t, t_t = ema_tensors(student), ema_tensors(teacher)
     f_s = torch.compile(student) if compile_ else student
     f_t = torch.compile(teacher_forward) if compile_ else teacher_forward
-    loader = make_loader(make_dataset(cfg, env, batch), batch, loader_workers(workers, device))
+    loader = make_loader(make_dataset(cfg, env, batch, targets), batch,
+                         loader_workers(workers, device))
     it = iter(loader)
     phases: dict[str, float] = defaultdict(float)
     b = {k: v.to(device) for k, v in next(it).items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,12 +17,14 @@ TINY = {"n_layers": 1, "d_model": 64, "n_heads": 4, "d_ff": 64, "head_hidden": 6
         "head_bottleneck": 32, "head_prototypes": 128, "dropout": 0.0}
 
 
-def _args(store: Path, out: Path) -> list[str]:
+def _args(store: Path, out: Path, feature_weight: str = "0") -> list[str]:
     overrides = [a for k, v in TINY.items() for a in ("--model-override", f"{k}={v}")]
-    # KoLeo is per rank (DINOv2's choice), so it is left out of the comparison.
+    # KoLeo is per rank (DINOv2's choice), and so is the feature loss's mean over the defined
+    # targets (each rank divides by its own count), so both are left out of the comparison.
     return ["pretrain", "--store", str(store), "--out", str(out), "--steps", "4",
             "--batch-size", "8", "--lr", "0.01", "--warmup", "1", "--aligned-fraction", "0",
-            "--koleo-weight", "0", "--log-every", "1", "--diag-every", "100", "--no-progress",
+            "--koleo-weight", "0", "--feature-weight", feature_weight, "--log-every", "1",
+            "--diag-every", "100", "--no-progress",
             "--no-tensorboard", *overrides]
 
 
@@ -50,3 +53,24 @@ def test_two_process_ddp_matches_one_process(synthetic_store, tmp_path) -> None:
         assert len(ck2["rng"]) == 2 and len(ck2["data"]) == 2  # per-rank state is kept
         for name, v in ck1["teacher"].items():
             torch.testing.assert_close(ck2["teacher"][name], v, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_two_processes_with_the_feature_loss(synthetic_store, tmp_path) -> None:
+    """On a store without features, rank 0 computes them while rank 1 waits; both then train
+    on the same targets."""
+    from qualityfm.data.features import FEATURES
+
+    store = tmp_path / "store"
+    shutil.copytree(synthetic_store, store, ignore=shutil.ignore_patterns(FEATURES))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args = _args(store, tmp_path / "run", feature_weight="5")
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "qualityfm", *args, "--no-fsdp"],
+        env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (store / FEATURES).is_file()
+    log = [json.loads(ln) for ln in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert len(log) == 4 and all(0 < r["features"] < 10 for r in log)

@@ -85,6 +85,10 @@ def test_recipes_and_validation() -> None:
     assert default.koleo_weight > 0 and default.distill_mode == "mixed"
     assert set(RECIPES) == {"paper", "default"}
     assert PretrainConfig.from_dict(paper.to_dict()) == paper
+    assert default.feature_weight == 5.0 and paper.feature_weight == 0
+    assert PretrainConfig.from_dict(default.to_dict()) == default
+    older = {k: v for k, v in default.to_dict().items() if k != "feature_weight"}
+    assert PretrainConfig.from_dict(older).feature_weight == 0  # resumes without the loss
     with pytest.raises(ValueError, match="phase"):
         PretrainConfig(phase="unwrapped")
     with pytest.raises(ValueError, match="amp_weight"):

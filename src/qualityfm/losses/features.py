@@ -14,7 +14,8 @@ class FeatureLoss(nn.Module):
 
     Targets are expected standardised (about unit spread per column); ``beta`` is the
     Smooth-L1 switch point. With no finite target in the batch the loss is 0 (with a gradient
-    of 0), so a batch of windows without beats does not break a run.
+    of 0), so a batch of windows without beats does not break a run. Under DDP each rank
+    divides by its own count of finite targets (like KoLeo, a per-rank loss).
     """
 
     def __init__(self, beta: float = 1.0) -> None:

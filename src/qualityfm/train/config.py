@@ -19,7 +19,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         phase="plain", amplitude="magnitude", modality_drop=0.0, grad_clip=0.0,
         feature_weight=0.0,
     ),
-    # Our anti-collapse recipe: the dataclass defaults below.
+    # Our recipe: anti-collapse distillation plus the feature read-out (the dataclass defaults).
     "default": {},
 }
 
@@ -72,7 +72,10 @@ class PretrainConfig:
     phase: str = "wrapped"          # "plain" | "wrapped" (cos/sin, respects the wrap at +-pi)
     koleo_weight: float = 0.1
     variance_weight: float = 0.0
-    feature_weight: float = 0.0     # regression of each student window's classical features
+    # Linear read-out of each student window's classical features (rates, irregularity,
+    # morphology, SQIs; qualityfm.data.feature_targets) from its pooled embedding, so that the
+    # embedding keeps rhythm and quality; 0 turns it off. 5 was chosen by transfer (session 5).
+    feature_weight: float = 5.0
     # engine
     device: str = "auto"            # "auto" | "cpu" | "cuda"
     amp_dtype: str = "auto"         # "auto" (bf16 on GPU, fp32 on CPU) | "bf16" | "fp32"
@@ -127,7 +130,8 @@ class PretrainConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown PretrainConfig fields: {unknown}")
-        return cls(**data)
+        # a run saved before a setting existed ran without it: resume it the same way
+        return cls(**{**PREDATED, **data})
 
     def replace(self, **changes: Any) -> PretrainConfig:
         return dataclasses.replace(self, **changes)
@@ -137,6 +141,9 @@ class PretrainConfig:
 
         atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
 
+
+# The value that reproduces the maths of a saved config that predates the field.
+PREDATED: dict[str, Any] = {"feature_weight": 0.0}
 
 # Settings that may change between an interrupted run and its resumption without changing maths.
 RESUMABLE_FIELDS = frozenset(
