@@ -78,7 +78,7 @@ def ours(recipe: str, store: str, batch: int, steps: int, warm: int, amp: str, c
     env = DistEnv(0, 1, 0, device)
     targets = store_feature_targets(store, env) if cfg.feature_weight > 0 else None
     torch.manual_seed(0)
-    mcfg = model_config(cfg, 0 if targets is None else targets.shape[1])
+    mcfg = model_config(cfg, 0 if targets is None else targets.width)
     student = QualityFM(mcfg).to(device).train()
     teacher = QualityFM(mcfg).to(device).requires_grad_(False).eval()
     teacher.load_state_dict(student.state_dict())

@@ -3,6 +3,8 @@ to the student's side of every pair."""
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -51,8 +53,16 @@ def test_features_are_computed_once_and_match_the_windows(store) -> None:
 def test_targets_are_standardised_clipped_and_keep_nan(store) -> None:
     compute_store_features(store)
     raw = store_features(store)
-    z, names = feature_targets(store, clip=2.0)
-    assert z.shape == (store.n_windows, len(names)) and z.dtype == np.float32
+    targets = feature_targets(store, clip=2.0)
+    z, names = targets.rows(np.arange(store.n_windows)), targets.names
+    assert z.shape == (store.n_windows, targets.width) and z.dtype == np.float32
+    np.testing.assert_array_equal(targets[3], z[3])
+    again = pickle.loads(pickle.dumps(targets))  # DataLoader workers get a copy without maps
+    np.testing.assert_array_equal(again.rows([0, 5]), z[[0, 5]])
+    sub = feature_targets(store, sample=10)  # statistics from 10 windows: other centres
+    assert sub.width <= len(feature_names()) and not np.array_equal(sub.centre, targets.centre)
+    with pytest.raises(IndexError, match="window ids"):
+        targets.rows([store.n_windows])
     cols = [feature_names().index(n) for n in names]
     assert all(np.isfinite(raw[:, j]).mean() >= 0.5 for j in cols)
     np.testing.assert_array_equal(np.isnan(z), np.isnan(raw[:, cols]))
@@ -66,6 +76,8 @@ def test_a_stale_features_file_is_refused(store) -> None:
     np.save(store.path / FEATURES, np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match=f"{FEATURES}: shape \\(2, 3\\)"):
         store_features(store)
+    with pytest.raises(ValueError, match=f"{FEATURES}: shape \\(2, 3\\)"):
+        feature_targets(store)
 
 
 def test_pairs_carry_the_targets_of_the_window_the_student_reads(store) -> None:

@@ -66,7 +66,7 @@ def test_feature_loss_reads_out_the_store_features_and_export_drops_the_read_out
     run = pretrain(tiny(synthetic_store, tmp_path / "f", steps=20, feature_weight=1.0,
                         aligned_fraction=0.5, diag_every=10))
     assert (synthetic_store / FEATURES).is_file()  # computed on first use, kept in the store
-    n = feature_targets(synthetic_store)[0].shape[1]
+    n = feature_targets(synthetic_store).width
     assert n > 10 and run["model_config"]["feature_targets"] == n
     log = [json.loads(ln) for ln in (tmp_path / "f" / "log.jsonl").read_text().splitlines()]
     assert all(0 < r["features"] < 10 for r in log)

@@ -7,14 +7,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from qualityfm.data.features import compute_store_features, feature_targets, store_features
+from qualityfm.data.features import (
+    FeatureTargets,
+    compute_store_features,
+    feature_targets,
+    store_features,
+)
 from qualityfm.data.pairs import PairConfig, mine_pairs
 from qualityfm.data.prepare import prepare, stable_part
 from qualityfm.data.store import Store, store_info
 
 __all__ = [
-    "PairConfig", "PairDataset", "Store", "WindowDataset", "compute_store_features",
-    "feature_targets", "mine_pairs", "prepare", "stable_part", "store_features", "store_info",
+    "FeatureTargets", "PairConfig", "PairDataset", "Store", "WindowDataset",
+    "compute_store_features", "feature_targets", "mine_pairs", "prepare", "stable_part",
+    "store_features", "store_info",
 ]
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from qualityfm.data.features import FeatureTargets
 from qualityfm.data.store import Store
 from qualityfm.signal import normalize
 
@@ -149,9 +150,10 @@ class PairDataset(_StoreDataset):
     ``modality_drop`` one of the student's channels is masked out and zeroed (only when it has
     more than one present). Random choices are seeded per sample from ``(seed, epoch, item)``.
 
-    With ``feature_targets`` (``[n_windows, F]``, e.g. :func:`qualityfm.data.feature_targets`)
-    a sample also holds ``"lo_features"``: the targets of the window the student reads (for an
-    aligned pair, of the clean window it is a corrupted copy of).
+    With ``feature_targets`` (one row per window: :func:`qualityfm.data.feature_targets`, or
+    an array ``[n_windows, F]``) a sample also holds ``"lo_features"``: the targets of the
+    window the student reads (for an aligned pair, of the clean window it is a corrupted copy
+    of).
     """
 
     def __init__(
@@ -159,7 +161,7 @@ class PairDataset(_StoreDataset):
         aligned_fraction: float = 0.0, aligned_min_level: int = 3,
         corrupt: Corruptor | None = None, modality_drop: float = 0.0,
         rank: int | None = None, world_size: int | None = None, drop_last: bool = False,
-        batch_size: int = 1, feature_targets: np.ndarray | None = None,
+        batch_size: int = 1, feature_targets: FeatureTargets | np.ndarray | None = None,
     ) -> None:
         super().__init__(store, shuffle=shuffle, seed=seed, rank=rank, world_size=world_size,
                          drop_last=drop_last, batch_size=batch_size)

@@ -3,7 +3,8 @@
 They are computed once per store folder (each part of a store prepared in parts) from the
 stored windows, and kept beside the shards as ``features.npy``: float32 ``[K, F]`` in
 :func:`qualityfm.quality.features.feature_names` order, NaN where a feature is undefined (no
-beats, an absent channel). :func:`feature_targets` reads them back standardised.
+beats, an absent channel). :func:`feature_targets` reads them back standardised, row by row
+from memory maps, so that a store of millions of windows is never loaded whole.
 """
 
 from __future__ import annotations
@@ -53,38 +54,101 @@ def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
     return written
 
 
+def _load(part_folder: Path, n_windows: int, mmap: bool) -> np.ndarray:
+    path = part_folder / FEATURES
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no window features; compute them with "
+                                "qualityfm.data.compute_store_features (pretrain does)")
+    table = np.load(path, mmap_mode="r" if mmap else None)
+    if table.shape != (n_windows, len(feature_names())):
+        raise ValueError(f"{path}: shape {table.shape}, expected "
+                         f"({n_windows}, {len(feature_names())}); delete it to recompute")
+    return table
+
+
 def store_features(store: Store | str | os.PathLike) -> np.ndarray:
-    """The raw features ``[N, F]`` of every window of ``store`` (global window order)."""
+    """The raw features ``[N, F]`` of every window of ``store`` (global window order), in
+    memory: for analysis of small stores; training reads :class:`FeatureTargets` row by row."""
     store = store if isinstance(store, Store) else Store(store)
-    tables = []
-    for part in store.parts:
-        path = part.folder / FEATURES
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no window features; compute them with "
-                                    "qualityfm.data.compute_store_features (pretrain does)")
-        table = np.load(path)
-        if table.shape != (part.n_windows, len(feature_names())):
-            raise ValueError(f"{path}: shape {table.shape}, expected "
-                             f"({part.n_windows}, {len(feature_names())}); delete it to recompute")
-        tables.append(table)
-    return np.concatenate(tables)
+    return np.concatenate([_load(p.folder, p.n_windows, mmap=False) for p in store.parts])
+
+
+class FeatureTargets:
+    """Standardised features of a store's windows, read row by row from each folder's
+    ``features.npy`` memory map (opened lazily; pickles without it, for DataLoader workers).
+
+    ``targets[i]`` is float32 ``[width]`` for global window ``i``; ``rows(ids)`` several.
+    Built by :func:`feature_targets`, which fixes the kept ``columns`` and their ``centre``
+    and ``scale``."""
+
+    def __init__(self, store: Store, columns: np.ndarray, centre: np.ndarray,
+                 scale: np.ndarray, clip: float) -> None:
+        self.store, self.clip = store, float(clip)
+        self.columns = np.asarray(columns, dtype=np.int64)
+        self.centre = np.asarray(centre, dtype=np.float64)
+        self.scale = np.asarray(scale, dtype=np.float64)
+        self._maps: dict[int, np.ndarray] = {}
+        for p in store.parts:  # fail early, naming the folder, when one lacks its features
+            _load(p.folder, p.n_windows, mmap=True)
+
+    @property
+    def names(self) -> list[str]:
+        all_names = feature_names()
+        return [all_names[j] for j in self.columns]
+
+    @property
+    def width(self) -> int:
+        return len(self.columns)
+
+    def __len__(self) -> int:
+        return self.store.n_windows
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_maps": {}}
+
+    def _raw(self, ids: np.ndarray) -> np.ndarray:
+        out = np.empty((len(ids), len(feature_names())), dtype=np.float64)
+        part_of = np.searchsorted(self.store._part_starts, ids, side="right") - 1
+        for k in np.unique(part_of):
+            part = self.store.parts[k]
+            if k not in self._maps:
+                self._maps[k] = _load(part.folder, part.n_windows, mmap=True)
+            sel = part_of == k
+            out[sel] = self._maps[k][ids[sel] - part.offset]
+        return out
+
+    def rows(self, ids: np.ndarray | list[int]) -> np.ndarray:
+        """Targets ``[len(ids), width]``: (raw - centre) / scale, clipped; NaN stays NaN."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) and (ids.min() < 0 or ids.max() >= len(self)):
+            raise IndexError(f"window ids must lie in [0, {len(self)})")
+        z = (self._raw(ids)[:, self.columns] - self.centre) / self.scale
+        return np.clip(z, -self.clip, self.clip).astype(np.float32)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.rows([i])[0]
 
 
 def feature_targets(store: Store | str | os.PathLike, min_known: float = 0.5,
-                    clip: float = 5.0) -> tuple[np.ndarray, list[str]]:
-    """Standardised features ``[N, F']`` of the store's windows and their names.
+                    clip: float = 5.0, sample: int = 200_000, seed: int = 0) -> FeatureTargets:
+    """The store's window features as standardised targets.
 
-    Keeps the columns defined in at least ``min_known`` of the windows and not constant;
-    centres each on its median and scales by its interquartile range / 1.349 (its SD where
-    that is 0), then clips to +-``clip`` so that outliers (a rate from a noise burst) do not
-    dominate. Undefined entries stay NaN (the loss ignores them)."""
-    raw = store_features(store).astype(np.float64)
-    names = feature_names()
+    From the features of ``sample`` windows drawn at random (all of them in a smaller store),
+    keeps the columns defined in at least ``min_known`` of the windows and not constant;
+    centres each on its median and scales it by its interquartile range / 1.349 (its SD where
+    that is 0); values are clipped to +-``clip`` so that outliers (a rate from a noise burst)
+    do not dominate. Undefined entries stay NaN (the loss ignores them)."""
+    store = store if isinstance(store, Store) else Store(store)
+    n = store.n_windows
+    ids = np.arange(n) if n <= sample else np.sort(
+        np.random.default_rng(seed).choice(n, size=sample, replace=False))
+    probe = FeatureTargets(store, np.arange(len(feature_names())),
+                           np.zeros(len(feature_names())), np.ones(len(feature_names())), np.inf)
+    raw = probe._raw(ids)
     keep, centre, scale = [], [], []
     for j in range(raw.shape[1]):
-        col = raw[:, j]
-        known = col[np.isfinite(col)]
-        if len(known) < max(2, min_known * len(col)):
+        known = raw[np.isfinite(raw[:, j]), j]
+        if len(known) < max(2, min_known * len(raw)):
             continue
         q25, med, q75 = np.percentile(known, [25, 50, 75])
         s = (q75 - q25) / 1.349 or float(np.std(known))
@@ -92,5 +156,4 @@ def feature_targets(store: Store | str | os.PathLike, min_known: float = 0.5,
             keep.append(j)
             centre.append(med)
             scale.append(s)
-    z = (raw[:, keep] - np.array(centre)) / np.array(scale)
-    return np.clip(z, -clip, clip).astype(np.float32), [names[j] for j in keep]
+    return FeatureTargets(store, np.array(keep), np.array(centre), np.array(scale), clip)

@@ -24,6 +24,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from qualityfm.data.features import FeatureTargets
 from qualityfm.losses import DistillationLoss, FeatureLoss, KoLeoLoss, SpectralLoss, VarianceLoss
 from qualityfm.model import QualityFM, QualityFMConfig
 from qualityfm.model.precision import precision_autocast, resolve_device
@@ -229,7 +230,7 @@ class Objective(nn.Module):
 
 # ----------------------------------------------------------------------------- data
 def make_dataset(cfg: PretrainConfig, env: DistEnv, micro_batch: int,
-                 feature_targets: np.ndarray | None = None) -> Any:
+                 feature_targets: FeatureTargets | None = None) -> Any:
     """This rank's pair stream (aligned pairs and modality drop are drawn per sample there)."""
     from qualityfm.data import PairDataset
 
@@ -240,7 +241,7 @@ def make_dataset(cfg: PretrainConfig, env: DistEnv, micro_batch: int,
     )
 
 
-def store_feature_targets(store: str, env: DistEnv) -> np.ndarray:
+def store_feature_targets(store: str, env: DistEnv) -> FeatureTargets:
     """The store's standardised window features (``qualityfm.data.feature_targets``); the main
     rank computes missing ones first, on every core of its node, while the others wait."""
     from qualityfm.data import compute_store_features, feature_targets
@@ -249,7 +250,7 @@ def store_feature_targets(store: str, env: DistEnv) -> np.ndarray:
         compute_store_features(store, workers=max(1, os.cpu_count() or 1))
     if env.distributed:
         dist.barrier()
-    return feature_targets(store)[0]
+    return feature_targets(store)
 
 
 def loader_workers(workers: int, device: torch.device) -> int:
@@ -401,7 +402,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
 
     targets = store_feature_targets(cfg.store, env) if cfg.feature_weight > 0 else None
     seed_everything(cfg.seed)  # identical initial weights on every rank
-    mcfg = model_config(cfg, 0 if targets is None else targets.shape[1])
+    mcfg = model_config(cfg, 0 if targets is None else targets.width)
     student = QualityFM(mcfg).to(env.device)
     teacher = copy.deepcopy(student).requires_grad_(False).eval()
     objective = Objective(cfg, mcfg).to(env.device)
