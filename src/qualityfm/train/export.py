@@ -62,8 +62,9 @@ def _card(ckpt: dict[str, Any], mcfg: QualityFMConfig, run_dir: Path, n_params: 
     cfg = ckpt["config"]
     store = _store_summary(cfg["store"])
     logged = _last_logged(run_dir)
-    keys = ("loss", "distill", "amp", "phase", "koleo", "effective_rank", "mean_cosine",
-            "argmax_dims", "pairs_per_s")
+    keys = ("loss", "distill", "amp", "phase", "koleo",
+            *(("features",) if cfg.get("feature_weight", 0) > 0 else ()),
+            "effective_rank", "mean_cosine", "argmax_dims", "pairs_per_s")
 
     def row(name: str, rec: dict[str, Any]) -> str:
         cells = " | ".join(f"{rec[k]:.4g}" if k in rec else "" for k in keys)
@@ -85,6 +86,10 @@ def _card(ckpt: dict[str, Any], mcfg: QualityFMConfig, run_dir: Path, n_params: 
         f"- Parameters: {n_params:,}, stored as {dtype} (loaded as float32)",
         "- DINO projection head: "
         + ("included" if mcfg.head != "none" else "not shipped (only needed for pre-training)"),
+        *([f"- Feature read-out ({mcfg.feature_targets} targets): included"]
+          if mcfg.feature_targets else
+          ["- Feature read-out: not shipped (only needed for pre-training)"]
+          if cfg.get("feature_weight", 0) > 0 else []),
         "",
     ]
     if logged:
