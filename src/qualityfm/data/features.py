@@ -21,10 +21,10 @@ from qualityfm.quality.features import feature_names, window_features
 FEATURES = "features.npy"
 
 
-def _chunk_features(store_path: str, start: int, stop: int) -> np.ndarray:
-    store = Store(store_path)
-    ids = np.arange(start, stop)
-    return window_features(store.windows(ids), store.masks[ids], store.fs)
+def _chunk_features(store: Store, start: int, stop: int, masks: np.ndarray) -> np.ndarray:
+    """Features of windows ``start:stop`` (their ``masks`` given, so that no process reloads
+    the store's index per chunk; a pickled Store reopens only its shard maps)."""
+    return window_features(store.windows(np.arange(start, stop)), masks, store.fs)
 
 
 def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
@@ -40,14 +40,14 @@ def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
         path = part.folder / FEATURES
         if path.is_file():
             continue
-        bounds = [(s, min(s + chunk, part.offset + part.n_windows))
-                  for s in range(part.offset, part.offset + part.n_windows, chunk)]
+        tasks = [(store, s, min(s + chunk, part.offset + part.n_windows))
+                 for s in range(part.offset, part.offset + part.n_windows, chunk)]
+        tasks = [(st, a, b, store.masks[a:b]) for st, a, b in tasks]
         if workers == 1:
-            rows = [_chunk_features(str(store.path), a, b) for a, b in bounds]
+            rows = [_chunk_features(*t) for t in tasks]
         else:
             with cf.ProcessPoolExecutor(max_workers=workers) as pool:
-                rows = list(pool.map(_chunk_features, [str(store.path)] * len(bounds),
-                                     *zip(*bounds, strict=True)))
+                rows = list(pool.map(_chunk_features, *zip(*tasks, strict=True)))
         empty = np.zeros((0, len(feature_names())), np.float32)
         save_npy(path, np.concatenate(rows).astype(np.float32) if rows else empty)
         written.append(path)

@@ -101,13 +101,14 @@ class QualityFM(nn.Module):
         out = {"tokens": tokens}
         if decode:
             out["amp"], out["phase"] = self.decoder(tokens)
+        pooled = tokens.mean(dim=1)
         if self.head is not None:
             if self.cfg.head_on in ("pooled", "both"):
-                out["proj"] = self.head(tokens.mean(dim=1))
+                out["proj"] = self.head(pooled)
             if self.cfg.head_on in ("tokens", "both"):
                 out["proj_tokens"] = self.head(tokens)
         if self.feature_head is not None:
-            out["features"] = self.feature_head(tokens.mean(dim=1))
+            out["features"] = self.feature_head(pooled)
         return out
 
     def num_params(self, part: str = "total", head: bool = False) -> int:
