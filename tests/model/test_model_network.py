@@ -71,6 +71,37 @@ def test_token_count_is_ceil_of_strides(n: int) -> None:
     assert cfg.n_tokens(9000) == 18
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 20000), st.integers(1, 5))
+def test_residual_stem_token_count_is_ceil_of_its_stride(n: int, blocks: int) -> None:
+    cfg = QualityFMConfig(stem="residual", stem_blocks=blocks)
+    assert cfg.n_tokens(n) == math.ceil(n / (4 * 2**blocks * 8))
+
+
+def test_residual_stem_shapes_tokens_and_gradients() -> None:
+    """The residual tokeniser makes the tokens its config promises, the decoder (conv stem
+    always) reads them, and every parameter gets a finite gradient, missing channels too."""
+    torch.manual_seed(0)
+    assert QualityFMConfig.preset("base", stem="residual").n_tokens(9000) == 18
+    cfg = tiny(stem="residual", stem_width=4, stem_blocks=2)  # 1000 samples / 128 -> 8 tokens
+    model = QualityFM(cfg)
+    assert model.encoder.trunk.stem[3].body[1].num_groups == 1  # GroupNorm, not batch norm
+    assert type(model.decoder.trunk.stem).__name__ == "ConvStem"
+    for n in (1, 127, 128, 129, 1000, 2500):
+        assert model.encode(torch.randn(1, 2, n)).shape == (1, cfg.n_tokens(n), 32)
+    mask = torch.tensor([[True, False], [False, True]])
+    out = model(torch.randn(2, 2, 1000), mask)
+    assert out["tokens"].shape == (2, 8, 32) and out["amp"].shape == (2, 2, 16)
+    (out["amp"].sum() + out["phase"].sum() + out["tokens"].pow(2).mean()).backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    # per-sample normalisation: a window's tokens do not depend on the rest of the batch
+    model.eval()
+    x = torch.randn(3, 2, 1000)
+    with torch.no_grad():
+        torch.testing.assert_close(model.encode(x)[:1], model.encode(x[:1]))
+
+
 def test_base_forward_shapes_and_missing_modalities() -> None:
     torch.manual_seed(0)
     model = QualityFM(QualityFMConfig.preset("base")).eval()
@@ -139,6 +170,10 @@ def test_bad_inputs_raise() -> None:
         tiny(n_heads=5)
     with pytest.raises(ValueError, match="stem_kernels"):
         tiny(stem_kernels=(10, 7, 5))
+    with pytest.raises(ValueError, match="stem must be one of"):
+        tiny(stem="resnet")
+    with pytest.raises(ValueError, match="stem_width and stem_blocks"):
+        tiny(stem="residual", stem_blocks=0)
     with pytest.raises(ValueError, match="unknown preset"):
         QualityFMConfig.preset("huge")
     with pytest.raises(ValueError, match="unknown QualityFMConfig fields"):

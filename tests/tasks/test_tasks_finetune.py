@@ -89,6 +89,19 @@ def test_linear_mode_with_features_and_resnet_and_regression() -> None:
         reg.predict_proba(x)
 
 
+def test_resnet_baseline_keeps_its_layer_names_and_batch_norm() -> None:
+    """The ResNet baseline builds its blocks from the model's ``ResidualBlock`` with batch
+    norm; its parameter names stay those saved fine-tuned runs hold."""
+    import torch
+
+    net = ResNet1d(width=4, blocks=2)
+    keys = set(net.state_dict())
+    assert {"net.0.weight", "net.3.body.0.weight", "net.3.body.1.running_mean",
+            "net.4.skip.0.weight", "net.4.skip.1.weight"} <= keys
+    assert isinstance(net.net[3].body[1], torch.nn.BatchNorm1d)
+    assert net(torch.randn(3, 2, 640), None).shape == (3, net.dim)
+
+
 def test_linear_probe_runs_the_frozen_encoder_once_per_row() -> None:
     """Linear mode embeds every row once and trains the head on those embeddings; its
     predictions are the whole network's (head on the encoder's output)."""

@@ -98,6 +98,28 @@ def test_finetuner_starts_from_the_shipped_weights() -> None:
     assert np.isfinite(p).all() and p.shape[0] == 12
 
 
+@needs_weights
+def test_from_scratch_means_the_shipped_architecture_untrained(tmp_path) -> None:
+    """``init="none"`` without a config builds the network the shipped weights fill (so a
+    pre-trained-vs-scratch comparison changes the weights only); presets and JSON files
+    still choose other architectures."""
+    from qualityfm.model import PRESETS
+    from qualityfm.tasks.finetune import load_backbone, model_config
+
+    shipped = load("pretrained")
+    assert model_config() == shipped.cfg
+    scratch = load_backbone("none").encoder.state_dict()
+    assert {k: v.shape for k, v in scratch.items()} == {
+        k: v.shape for k, v in shipped.encoder.state_dict().items()}
+    assert not torch.equal(next(iter(scratch.values())),
+                           next(iter(shipped.encoder.state_dict().values())))
+    assert model_config("base") == PRESETS["base"] and model_config(TINY) is TINY
+    (tmp_path / "c.json").write_text(json.dumps({"d_model": 64, "stem": "residual"}))
+    assert model_config(str(tmp_path / "c.json")).stem == "residual"
+    with pytest.raises(FileNotFoundError, match="neither a preset"):
+        model_config(str(tmp_path / "missing.json"))
+
+
 TINY = QualityFMConfig(d_model=16, n_layers=1, n_heads=2, d_ff=16, stem_channels=(4, 8, 16),
                        n_bins=16, n_samples=600, dropout=0.0, head="dino", head_hidden=8,
                        head_bottleneck=4, head_prototypes=8)
@@ -161,6 +183,23 @@ def test_a_file_that_predates_a_config_field_loads_with_its_default(tmp_path) ->
         {"format": FORMAT, "model": {**old, "feature_targets": 3}}))
     with pytest.raises(ValueError, match=r"old.json: field 'feature_targets' = 3"):
         load(tmp_path / "old.safetensors")
+
+
+def test_a_residual_stem_model_exports_and_loads(tmp_path) -> None:
+    """The tokeniser choice travels in the exported config: a residual-stem teacher loads back
+    as one and embeds the same windows."""
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(TINY, stem="residual", stem_width=4, stem_blocks=1)
+    teacher = QualityFM(cfg)
+    run = PretrainConfig(store=str(tmp_path / "none"), out=str(tmp_path / "run"), steps=1)
+    save_checkpoint(tmp_path / "run" / CHECKPOINT_NAME, {
+        "step": 1, "config": run.to_dict(), "model_config": cfg.to_dict(),
+        "teacher": teacher.state_dict(),
+    })
+    loaded = load(export_model(tmp_path / "run", tmp_path / "w", include_head=False))
+    assert loaded.cfg.stem == "residual" and loaded.cfg.stem_blocks == 1
+    x = torch.randn(2, 2, 600)
+    torch.testing.assert_close(loaded.embed(x), teacher.eval().embed(x))
 
 
 @needs_weights

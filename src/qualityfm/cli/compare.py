@@ -25,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kfold", type=int, default=5)
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--config", default=None, help="model preset or JSON config for 'scratch'")
+    p.add_argument("--config", default=None,
+                   help="model preset or JSON config for 'scratch' and random encoders "
+                        "(default: the architecture of the shipped weights)")
     p.add_argument("--reference", default=None,
                    help="row every other row is compared with (paired bootstrap of the AUROC or "
                    "SBP MAE difference), e.g. 'random (linear)'; default: the scratch baseline")

@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--config", default=None,
-                   help="model preset or JSON config file (for --init none; default base)")
+                   help="model preset or JSON config file for --init none (default: the "
+                        "architecture of the shipped weights)")
     p.add_argument("--features", action="store_true",
                    help="feed the task's classical features to the head beside the embedding")
     p.add_argument("--no-augment", action="store_true",

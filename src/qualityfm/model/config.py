@@ -8,12 +8,19 @@ from dataclasses import dataclass
 from qualityfm.model.attention import KERNELS
 
 HEADS = ("none", "dino")
+STEMS = ("conv", "residual")
 HEAD_ON = ("pooled", "tokens", "both")
 
 
 def conv_out_length(length: int, kernel: int, stride: int, padding: int) -> int:
     """Output length of a Conv1d (dilation 1)."""
     return (length + 2 * padding - kernel) // stride + 1
+
+
+# (kernel, stride) of the residual stem's entry conv, of each block and of its token conv.
+RESIDUAL_ENTRY = (15, 4)
+RESIDUAL_BLOCK = (7, 2)
+RESIDUAL_EXIT = (15, 8)
 
 
 @dataclass
@@ -28,7 +35,14 @@ class QualityFMConfig:
     d_ff: int = 256
     dropout: float = 0.1
     bias: bool = True
-    # Tokeniser: Conv1d -> GroupNorm(1) -> GELU stages; widths default to (d/100, d/10, d).
+    # Tokeniser. "conv": the original's Conv1d -> GroupNorm(1) -> GELU stages, set by the three
+    # stem_* tuples below (widths default to d/100, d/10, d). "residual": a small 1-D ResNet
+    # with GroupNorm (entry conv of stride 4, stem_blocks residual blocks of stride 2 and widths
+    # stem_width, 2x, 4x, 8x at most), then a stride-8 conv to d_model: one token per
+    # 4 * 2**stem_blocks * 8 samples (512 by default, 18 tokens of 9000).
+    stem: str = "conv"
+    stem_width: int = 16
+    stem_blocks: int = 4
     stem_kernels: tuple[int, ...] = (201, 101, 51)
     stem_strides: tuple[int, ...] = (5, 10, 10)
     stem_channels: tuple[int, ...] | None = None
@@ -66,6 +80,11 @@ class QualityFMConfig:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.stem not in STEMS:
+            raise ValueError(f"stem must be one of {STEMS}, got {self.stem!r}")
+        if self.stem_width < 1 or self.stem_blocks < 1:
+            raise ValueError(f"stem_width and stem_blocks must be >= 1, got "
+                             f"{self.stem_width} and {self.stem_blocks}")
         if len(self.stem_kernels) != len(self.stem_strides) or not self.stem_kernels:
             raise ValueError(
                 f"stem_kernels {self.stem_kernels} and stem_strides {self.stem_strides} "
@@ -97,16 +116,28 @@ class QualityFMConfig:
 
     @property
     def stem_widths(self) -> tuple[int, ...]:
-        """Output channels of each tokeniser stage (default d/100, d/10, d for three stages)."""
+        """Output channels of each conv-stem stage (default d/100, d/10, d for three stages)."""
         if self.stem_channels is not None:
             return self.stem_channels
         n = len(self.stem_kernels)
         return tuple(max(1, self.d_model // 10 ** (n - 1 - i)) for i in range(n))
 
+    @property
+    def residual_widths(self) -> tuple[int, ...]:
+        """Output channels of the residual stem's entry conv and of each of its blocks."""
+        w = self.stem_width
+        return (w, *(w * 2 ** min(i, 3) for i in range(self.stem_blocks)))
+
+    def stem_convs(self, stem: str | None = None) -> list[tuple[int, int]]:
+        """(kernel, stride) of each length-changing conv of ``stem`` (default: this config's)."""
+        if (stem or self.stem) == "residual":
+            return [RESIDUAL_ENTRY, *[RESIDUAL_BLOCK] * self.stem_blocks, RESIDUAL_EXIT]
+        return list(zip(self.stem_kernels, self.stem_strides, strict=True))
+
     def n_tokens(self, n_samples: int) -> int:
         """Tokens L the stem makes of ``n_samples`` samples (ceil(T / prod(strides)))."""
         length = n_samples
-        for k, s in zip(self.stem_kernels, self.stem_strides, strict=True):
+        for k, s in self.stem_convs():
             length = conv_out_length(length, k, s, k // 2)
         return length
 

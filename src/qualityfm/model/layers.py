@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from qualityfm.model.attention import WindowedAttention
-from qualityfm.model.config import QualityFMConfig
+from qualityfm.model.config import (
+    RESIDUAL_BLOCK,
+    RESIDUAL_ENTRY,
+    RESIDUAL_EXIT,
+    QualityFMConfig,
+)
 
 
 def sinusoidal_positions(length: int, dim: int, device: torch.device | None = None) -> Tensor:
@@ -78,10 +84,61 @@ class ConvStem(nn.Sequential):
         for c_out, k, s in zip(cfg.stem_widths, cfg.stem_kernels, cfg.stem_strides, strict=True):
             layers += [
                 StridedConv1d(c_in, c_out, k, stride=s, padding=k // 2, bias=cfg.bias),
-                nn.GroupNorm(1, c_out),
+                group_norm(c_out),
                 nn.GELU(),
             ]
             c_in = c_out
+        super().__init__(*layers)
+
+
+def group_norm(channels: int) -> nn.Module:
+    """GroupNorm with one group: normalises each sample over channels and time."""
+    return nn.GroupNorm(1, channels)
+
+
+class ResidualBlock(nn.Module):
+    """Two ``kernel``-wide convs (the first strided) with norms, plus a 1x1 shortcut where the
+    shape changes; ReLU after the sum. ``norm(channels)`` makes each norm layer."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int, kernel: int = 7,
+                 norm: Callable[[int], nn.Module] = group_norm) -> None:
+        super().__init__()
+        pad = kernel // 2
+        self.body = nn.Sequential(
+            nn.Conv1d(c_in, c_out, kernel, stride, pad, bias=False), norm(c_out), nn.ReLU(),
+            nn.Conv1d(c_out, c_out, kernel, 1, pad, bias=False), norm(c_out),
+        )
+        self.skip = (
+            nn.Identity() if stride == 1 and c_in == c_out
+            else nn.Sequential(nn.Conv1d(c_in, c_out, 1, stride, bias=False), norm(c_out))
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (self.body(x) + self.skip(x)).relu()
+
+
+class ResidualStem(nn.Sequential):
+    """A small 1-D ResNet tokeniser with GroupNorm: entry conv (stride 4) -> residual blocks
+    (stride 2 each) -> conv (stride 8) -> GroupNorm -> GELU: [B, C_in, T] -> [B, d, L].
+
+    Its fine early stages see single beats at 75-37 Hz before the tokens are cut; from
+    scratch on AF it ranked better than the conv stem (docs/results.md, session 6)."""
+
+    def __init__(self, in_channels: int, cfg: QualityFMConfig) -> None:
+        widths = cfg.residual_widths
+        (k0, s0), (kb, sb), (k1, s1) = RESIDUAL_ENTRY, RESIDUAL_BLOCK, RESIDUAL_EXIT
+        layers: list[nn.Module] = [
+            nn.Conv1d(in_channels, widths[0], k0, s0, k0 // 2, bias=False),
+            group_norm(widths[0]),
+            nn.ReLU(),
+        ]
+        pairs = zip(widths[:-1], widths[1:], strict=True)
+        layers += [ResidualBlock(c_in, c_out, sb, kb) for c_in, c_out in pairs]
+        layers += [
+            StridedConv1d(widths[-1], cfg.d_model, k1, stride=s1, padding=k1 // 2, bias=cfg.bias),
+            group_norm(cfg.d_model),
+            nn.GELU(),
+        ]
         super().__init__(*layers)
 
 
@@ -107,11 +164,14 @@ class Block(nn.Module):
 
 
 class Trunk(nn.Module):
-    """Stem -> + sinusoidal positions (+ optional per-sample offset) -> blocks -> Linear(d, d)."""
+    """Stem -> + sinusoidal positions (+ optional per-sample offset) -> blocks -> Linear(d, d).
 
-    def __init__(self, in_channels: int, cfg: QualityFMConfig) -> None:
+    ``stem`` overrides ``cfg.stem`` (the decoder reads tokens with the conv stem always)."""
+
+    def __init__(self, in_channels: int, cfg: QualityFMConfig, stem: str | None = None) -> None:
         super().__init__()
-        self.stem = ConvStem(in_channels, cfg)
+        make = ResidualStem if (stem or cfg.stem) == "residual" else ConvStem
+        self.stem = make(in_channels, cfg)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=cfg.bias)
 

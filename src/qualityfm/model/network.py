@@ -12,7 +12,8 @@ from qualityfm.model.layers import DINOHead, SpectrumHead, Trunk
 
 
 class Encoder(nn.Module):
-    """Conv tokeniser + windowed transformer; absent channels get a learned embedding."""
+    """Conv (or residual) tokeniser + windowed transformer; absent channels get a learned
+    embedding."""
 
     def __init__(self, cfg: QualityFMConfig) -> None:
         super().__init__()
@@ -42,7 +43,7 @@ class Decoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.n_tokens = cfg.n_tokens(cfg.n_samples)
-        self.trunk = Trunk(self.n_tokens, cfg)
+        self.trunk = Trunk(self.n_tokens, cfg, stem="conv")
         self.amp = SpectrumHead(cfg)
         self.phase = SpectrumHead(cfg)
 

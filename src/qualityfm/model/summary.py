@@ -26,6 +26,7 @@ def preset_summary(name: str) -> dict:
         "n_samples": cfg.n_samples,
         "n_tokens": cfg.n_tokens(cfg.n_samples),
         "n_bins": cfg.n_bins,
+        "stem": cfg.stem,
         "stem_kernels": list(cfg.stem_kernels),
         "stem_strides": list(cfg.stem_strides),
         "stem_channels": list(cfg.stem_widths),

@@ -14,26 +14,11 @@ from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
 from qualityfm.io import atomic_write_bytes, atomic_write_text
+from qualityfm.model.layers import ResidualBlock
 from qualityfm.quality.features import feature_names, window_features
 from qualityfm.tasks.features import task_columns
 from qualityfm.tasks.finetune import TaskEstimator
 from qualityfm.tasks.splits import group_kfold
-
-
-class _ResBlock(nn.Module):
-    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv1d(c_in, c_out, 7, stride, 3, bias=False), nn.BatchNorm1d(c_out), nn.ReLU(),
-            nn.Conv1d(c_out, c_out, 7, 1, 3, bias=False), nn.BatchNorm1d(c_out),
-        )
-        self.skip = (
-            nn.Identity() if stride == 1 and c_in == c_out
-            else nn.Sequential(nn.Conv1d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm1d(c_out))
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        return (self.body(x) + self.skip(x)).relu()
 
 
 class ResNet1d(nn.Module):
@@ -49,7 +34,7 @@ class ResNet1d(nn.Module):
         c = width
         for i in range(blocks):
             c_out = width * 2 ** min(i, 3)
-            layers.append(_ResBlock(c, c_out, 2))
+            layers.append(ResidualBlock(c, c_out, 2, norm=nn.BatchNorm1d))
             c = c_out
         self.net = nn.Sequential(*layers)
         self.dim = c

@@ -15,6 +15,7 @@ import json
 import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,6 +26,9 @@ from qualityfm.model.precision import resolve_device
 from qualityfm.tasks.calibration import Calibrator, choose_threshold
 from qualityfm.tasks.features import task_columns
 from qualityfm.tasks.splits import group_split
+
+if TYPE_CHECKING:
+    from qualityfm.model import QualityFMConfig
 
 #: Task name -> (kind, number of outputs; 0 = from the labels).
 TASK_KINDS: dict[str, tuple[str, int]] = {
@@ -158,16 +162,41 @@ def _pretrained_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "weights"
 
 
+def model_config(spec: object = None) -> QualityFMConfig:
+    """The architecture of an untrained network: a QualityFMConfig, a preset name, a JSON file
+    of its fields, or None: that of the shipped weights (the network ``init="pretrained"``
+    starts from, untrained, so "from scratch" compares like with like), or the ``base``
+    preset where no weights ship."""
+    from qualityfm.model import PRESETS, QualityFMConfig
+
+    if isinstance(spec, QualityFMConfig):
+        return spec
+    if spec is None:
+        from qualityfm.train import pretrained_config
+
+        try:
+            return pretrained_config()
+        except FileNotFoundError:
+            return PRESETS["base"]
+    if spec in PRESETS:
+        return PRESETS[spec]
+    path = Path(str(spec))
+    if not path.exists():
+        raise FileNotFoundError(f"config {spec!r} is neither a preset {sorted(PRESETS)} nor a file")
+    return QualityFMConfig.from_dict({k: tuple(v) if isinstance(v, list) else v
+                                      for k, v in json.loads(path.read_text()).items()})
+
+
 def load_backbone(init: str | Path | nn.Module, config: object = None) -> nn.Module:
-    """The backbone for ``init``: "none" (random, ``config`` a QualityFMConfig or preset name),
-    "pretrained" (the weights the package ships), a model directory, or a module."""
-    from qualityfm.model import PRESETS, QualityFM, QualityFMConfig
+    """The backbone for ``init``: "none" (random, of the architecture :func:`model_config`
+    makes of ``config``), "pretrained" (the weights the package ships), a model directory, or a
+    module."""
+    from qualityfm.model import QualityFM
 
     if isinstance(init, nn.Module):
         return init if hasattr(init, "dim") else QualityFMBackbone(init)
     if init == "none":
-        cfg = config if isinstance(config, QualityFMConfig) else PRESETS[config or "base"]
-        return QualityFMBackbone(QualityFM(cfg))
+        return QualityFMBackbone(QualityFM(model_config(config)))
     if init == "pretrained":
         path = _pretrained_dir()
         if not any(path.glob("*.safetensors")):

@@ -20,21 +20,8 @@ from qualityfm.tasks.evaluate import (
     paired_difference,
     rhythm_report,
 )
-from qualityfm.tasks.finetune import Finetuner, TaskEstimator
+from qualityfm.tasks.finetune import Finetuner, TaskEstimator, model_config
 from qualityfm.tasks.report import markdown_table, report, write_json
-
-
-def model_config(spec: str | None) -> object:
-    """A QualityFMConfig from a preset name or a JSON file of its fields (None: base)."""
-    from qualityfm.model import PRESETS, QualityFMConfig
-
-    if spec is None or spec in PRESETS:
-        return PRESETS[spec or "base"]
-    path = Path(spec)
-    if not path.exists():
-        raise FileNotFoundError(f"config {spec!r} is neither a preset {sorted(PRESETS)} nor a file")
-    return QualityFMConfig.from_dict({k: tuple(v) if isinstance(v, list) else v
-                                      for k, v in json.loads(path.read_text()).items()})
 
 
 def _dataset(task: str, data: str | Path, **kw: object) -> TaskDataset:

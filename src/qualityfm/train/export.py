@@ -177,6 +177,12 @@ def _read_config(path: Path) -> QualityFMConfig:
         raise ValueError(f"{path}: invalid model config: {err}") from err
 
 
+def pretrained_config(name: str = DEFAULT_PRETRAINED) -> QualityFMConfig:
+    """The architecture of the shipped weights ``name`` (FileNotFoundError when none ship)."""
+    weights, cfg_path = _resolve(f"{PRETRAINED}:{name}")
+    return _read_config(cfg_path)
+
+
 def _resolve(path: str | Path) -> tuple[Path, Path]:
     """(weights file, config file) of ``path``: "pretrained" / "pretrained:NAME", a
     ``.safetensors`` file, or a folder holding model.safetensors or a single NAME.safetensors."""
