@@ -70,11 +70,12 @@ def _tick(device: torch.device) -> float:
 
 
 def ours(recipe: str, store: str, batch: int, steps: int, warm: int, amp: str, compile_: bool,
-         workers: int, device: torch.device, preset: str = "base"
+         workers: int, device: torch.device, preset: str = "base", stem: str = "conv"
          ) -> tuple[float, dict[str, float], float]:
     """Pairs/s, mean seconds per step by phase, and FLOPs of one step."""
     cfg = PretrainConfig.for_recipe(recipe, store=store, batch_size=batch, amp_dtype=amp,
-                                    compile=compile_, workers=workers, preset=preset)
+                                    compile=compile_, workers=workers, preset=preset,
+                                    model_overrides={"stem": stem})
     env = DistEnv(0, 1, 0, device)
     targets = store_feature_targets(store, env) if cfg.feature_weight > 0 else None
     torch.manual_seed(0)
@@ -229,6 +230,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=-1, help="-1: the engine's auto choice")
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--preset", default="base", choices=("base", "middle", "large"))
+    ap.add_argument("--stems", nargs="+", choices=("conv", "residual"), default=["conv"],
+                    help="tokenisers to measure (QualityFMConfig.stem)")
     ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     ap.add_argument("--peak-tflops", type=float, default=None,
                     help="the device's dense bf16 peak for MFU (default: 989 on H100/H200)")
@@ -265,22 +268,22 @@ def run(args: argparse.Namespace, store: str, device: torch.device) -> None:
         ref = reference(args.batch_size, args.steps, args.warmup, device)
         print(f"reference (original maths, random tensors): {ref:7.1f} pairs/s")
     peak = peak_flops(device, args.peak_tflops)
-    for recipe in args.recipes:
-        for amp in (("fp32", "bf16") if args.amp == "both" else (args.amp,)):
-            rate, phases, flops = ours(recipe, store, args.batch_size, args.steps, args.warmup,
-                                       amp, args.compile, args.workers, device, args.preset)
-            vs = f" = {rate / ref:.2f}x the reference" if ref else ""
-            achieved = flops / args.batch_size * rate
-            model_s = sum(v for k, v in phases.items() if k != "data")
-            mfu = (f", MFU {100 * achieved / peak:.1f} % (model phases alone, data excluded: "
-                   f"{100 * flops / model_s / peak:.1f} %)") if peak else ""
-            print(f"ours ({recipe} recipe, {amp}{', compiled' if args.compile else ''}, data "
-                  f"from store): {rate:7.1f} pairs/s{vs}; {flops / 1e9:.1f} GFLOP per step, "
-                  f"{achieved / 1e12:.1f} TFLOP/s{mfu}")
+    runs = [(recipe, stem, amp) for recipe in args.recipes for stem in args.stems
+            for amp in (("fp32", "bf16") if args.amp == "both" else (args.amp,))]
+    for recipe, stem, amp in runs:
+        rate, phases, flops = ours(recipe, store, args.batch_size, args.steps, args.warmup, amp,
+                                   args.compile, args.workers, device, args.preset, stem)
+        vs = f" = {rate / ref:.2f}x the reference" if ref else ""
+        achieved = flops / args.batch_size * rate
+        model_s = sum(v for k, v in phases.items() if k != "data")
+        mfu = (f", MFU {100 * achieved / peak:.1f} % (model phases alone, data excluded: "
+               f"{100 * flops / model_s / peak:.1f} %)") if peak else ""
+        print(f"ours ({recipe} recipe, {stem} stem, {amp}{', compiled' if args.compile else ''}, "
+              f"data from store): {rate:7.1f} pairs/s{vs}; {flops / 1e9:.1f} GFLOP per step, "
+              f"{achieved / 1e12:.1f} TFLOP/s{mfu}")
         step_ms = sum(phases.values()) * 1e3
         for name, sec in phases.items():
             print(f"    {name:<20s} {sec * 1e3:8.1f} ms  {100 * sec * 1e3 / step_ms:5.1f} %")
-
 
 if __name__ == "__main__":
     main()

@@ -57,6 +57,16 @@ def test_paper_recipe_runs_with_grad_accum(synthetic_store, tmp_path) -> None:
     assert 0 < out["last"]["effective_rank"] <= 16
 
 
+def test_a_residual_tokeniser_pretrains_exports_and_loads(synthetic_store, tmp_path) -> None:
+    overrides = {**TINY, "stem": "residual", "stem_width": 4, "stem_blocks": 2}
+    out = pretrain(tiny(synthetic_store, tmp_path / "r", steps=3, model_overrides=overrides))
+    assert out["done"] and all(map(torch.isfinite, torch.tensor(out["losses"])))
+    assert out["model_config"]["stem"] == "residual"
+    model = load(export_model(tmp_path / "r", tmp_path / "w"))
+    assert model.cfg.stem == "residual" and model.cfg.n_tokens(9000) == 71  # 9000 / 128
+    assert model.embed(torch.randn(2, 2, 9000)).shape == (2, 64)
+
+
 def test_feature_loss_reads_out_the_store_features_and_export_drops_the_read_out(
         synthetic_store, tmp_path) -> None:
     from qualityfm.data import feature_targets
