@@ -75,7 +75,7 @@ def ours(recipe: str, store: str, batch: int, steps: int, warm: int, amp: str, c
     """Pairs/s, mean seconds per step by phase, and FLOPs of one step."""
     cfg = PretrainConfig.for_recipe(recipe, store=store, batch_size=batch, amp_dtype=amp,
                                     compile=compile_, workers=workers, preset=preset,
-                                    model_overrides={"stem": stem})
+                                    stem=stem)
     env = DistEnv(0, 1, 0, device)
     targets = store_feature_targets(store, env) if cfg.feature_weight > 0 else None
     torch.manual_seed(0)

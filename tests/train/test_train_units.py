@@ -89,6 +89,15 @@ def test_recipes_and_validation() -> None:
     assert PretrainConfig.from_dict(default.to_dict()) == default
     older = {k: v for k, v in default.to_dict().items() if k != "feature_weight"}
     assert PretrainConfig.from_dict(older).feature_weight == 0  # resumes without the loss
+    assert default.stem == "residual" and paper.stem == "conv"
+    older = {k: v for k, v in default.to_dict().items() if k != "stem"}
+    assert PretrainConfig.from_dict(older).stem == "conv"  # resumes with its tokeniser
+    from qualityfm.train.engine import model_config
+
+    assert model_config(default).stem == "residual" and model_config(paper).stem == "conv"
+    assert model_config(default.replace(model_overrides={"stem": "conv"})).stem == "conv"
+    with pytest.raises(ValueError, match="stem"):
+        PretrainConfig(stem="resnet")
     with pytest.raises(ValueError, match="phase"):
         PretrainConfig(phase="unwrapped")
     with pytest.raises(ValueError, match="amp_weight"):

@@ -17,9 +17,10 @@ RECIPES: dict[str, dict[str, Any]] = {
         teacher_temp_warmup=0, momentum=0.7, momentum_end=1.0, optimizer="adam", lr=1e-4,
         min_lr=1e-6, warmup=0, koleo_weight=0.0, variance_weight=0.0, aligned_fraction=0.0,
         phase="plain", amplitude="magnitude", modality_drop=0.0, grad_clip=0.0,
-        feature_weight=0.0,
+        feature_weight=0.0, stem="conv",
     ),
-    # Our recipe: anti-collapse distillation plus the feature read-out (the dataclass defaults).
+    # Our recipe: anti-collapse distillation, the feature read-out and the residual tokeniser
+    # (the dataclass defaults).
     "default": {},
 }
 
@@ -38,6 +39,9 @@ class PretrainConfig:
     modality_drop: float = 0.1      # probability to hide one channel of the student's input
     # model
     preset: str = "base"
+    # Tokeniser (QualityFMConfig.stem): "residual" resolves beats and transferred far better
+    # than the original's "conv" (session 6, docs/results.md); model_overrides win over it.
+    stem: str = "residual"
     model_overrides: dict[str, Any] = field(default_factory=dict)
     attention: str = "auto"         # attention kernel: "auto" | "dense" | "local" | "flex"
     window: int = 8
@@ -93,6 +97,7 @@ class PretrainConfig:
         self.betas = tuple(self.betas)  # JSON round-trips tuples as lists
         choices = {
             "recipe": RECIPES, "attention": ("auto", "dense", "local", "flex"),
+            "stem": ("conv", "residual"),
             "optimizer": ("adam", "adamw"), "distill_mode": ("token", "pooled", "mixed"),
             "amplitude": ("magnitude", "power"), "phase": ("plain", "wrapped"),
             "device": ("auto", "cpu", "cuda"), "amp_dtype": ("auto", "bf16", "fp32"),
@@ -143,7 +148,7 @@ class PretrainConfig:
 
 
 # The value that reproduces the maths of a saved config that predates the field.
-PREDATED: dict[str, Any] = {"feature_weight": 0.0}
+PREDATED: dict[str, Any] = {"feature_weight": 0.0, "stem": "conv"}
 
 # Settings that may change between an interrupted run and its resumption without changing maths.
 RESUMABLE_FIELDS = frozenset(

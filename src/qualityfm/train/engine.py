@@ -91,7 +91,7 @@ def model_config(cfg: PretrainConfig, n_features: int = 0) -> QualityFMConfig:
     a read-out of ``n_features`` window features when the feature loss is on)."""
     head = {"head": "dino", "head_on": _HEAD_ON[cfg.distill_mode],
             "head_prototypes": cfg.prototypes} if cfg.head else {"head": "none"}
-    settings = {"attention": cfg.attention, "window": cfg.window, **head,
+    settings = {"attention": cfg.attention, "window": cfg.window, "stem": cfg.stem, **head,
                 "feature_targets": n_features if cfg.feature_weight > 0 else 0}
     return QualityFMConfig.preset(cfg.preset, **{**settings, **cfg.model_overrides})
 
