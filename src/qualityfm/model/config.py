@@ -128,9 +128,9 @@ class QualityFMConfig:
         w = self.stem_width
         return (w, *(w * 2 ** min(i, 3) for i in range(self.stem_blocks)))
 
-    def stem_convs(self, stem: str | None = None) -> list[tuple[int, int]]:
-        """(kernel, stride) of each length-changing conv of ``stem`` (default: this config's)."""
-        if (stem or self.stem) == "residual":
+    def stem_convs(self) -> list[tuple[int, int]]:
+        """(kernel, stride) of each length-changing conv of the encoder's tokeniser."""
+        if self.stem == "residual":
             return [RESIDUAL_ENTRY, *[RESIDUAL_BLOCK] * self.stem_blocks, RESIDUAL_EXIT]
         return list(zip(self.stem_kernels, self.stem_strides, strict=True))
 

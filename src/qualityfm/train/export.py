@@ -179,8 +179,7 @@ def _read_config(path: Path) -> QualityFMConfig:
 
 def pretrained_config(name: str = DEFAULT_PRETRAINED) -> QualityFMConfig:
     """The architecture of the shipped weights ``name`` (FileNotFoundError when none ship)."""
-    weights, cfg_path = _resolve(f"{PRETRAINED}:{name}")
-    return _read_config(cfg_path)
+    return _read_config(_resolve(f"{PRETRAINED}:{name}")[1])
 
 
 def _resolve(path: str | Path) -> tuple[Path, Path]:
