@@ -133,8 +133,9 @@ def test_linear_probe_runs_the_frozen_encoder_once_per_row() -> None:
 
 def test_pretrained_without_shipped_weights_is_a_clear_error(monkeypatch, tmp_path) -> None:
     import qualityfm.tasks.finetune as F
+    import qualityfm.train.export as E
 
-    monkeypatch.setattr(F, "_pretrained_dir", lambda: tmp_path)
+    monkeypatch.setattr(E, "weights_dir", lambda: tmp_path)
     with pytest.raises(FileNotFoundError, match="no pretrained weights"):
         F.load_backbone("pretrained")
 

@@ -40,9 +40,9 @@ def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
         path = part.folder / FEATURES
         if path.is_file():
             continue
-        tasks = [(store, s, min(s + chunk, part.offset + part.n_windows))
-                 for s in range(part.offset, part.offset + part.n_windows, chunk)]
-        tasks = [(st, a, b, store.masks[a:b]) for st, a, b in tasks]
+        end = part.offset + part.n_windows
+        tasks = [(store, a, min(a + chunk, end), store.masks[a:min(a + chunk, end)])
+                 for a in range(part.offset, end, chunk)]
         if workers == 1:
             rows = [_chunk_features(*t) for t in tasks]
         else:

@@ -158,10 +158,6 @@ class QualityFMBackbone(nn.Module):
         return self.encoder(x, mask).mean(dim=1)
 
 
-def _pretrained_dir() -> Path:
-    return Path(__file__).resolve().parents[1] / "weights"
-
-
 def model_config(spec: object = None) -> QualityFMConfig:
     """The architecture of an untrained network: a QualityFMConfig, a preset name, a JSON file
     of its fields, or None: that of the shipped weights (the network ``init="pretrained"``
@@ -197,22 +193,11 @@ def load_backbone(init: str | Path | nn.Module, config: object = None) -> nn.Mod
         return init if hasattr(init, "dim") else QualityFMBackbone(init)
     if init == "none":
         return QualityFMBackbone(QualityFM(model_config(config)))
-    if init == "pretrained":
-        path = _pretrained_dir()
-        if not any(path.glob("*.safetensors")):
-            raise FileNotFoundError(
-                f"no pretrained weights shipped in {path}; pre-train and export a model "
-                "(qualityfm pretrain, qualityfm export) and pass its directory as --init"
-            )
-    else:
-        path = Path(init)
-        if not path.exists():
-            raise FileNotFoundError(f"model {path} does not exist")
-    from qualityfm import train
+    if init != "pretrained" and not Path(init).exists():
+        raise FileNotFoundError(f"model {init} does not exist")
+    from qualityfm.train import load  # "pretrained" without shipped weights: a clear error
 
-    if not hasattr(train, "load"):
-        raise FileNotFoundError("qualityfm.train.load is not available in this installation")
-    return QualityFMBackbone(train.load("pretrained" if init == "pretrained" else path))
+    return QualityFMBackbone(load(init))
 
 
 class TaskNet(nn.Module):
