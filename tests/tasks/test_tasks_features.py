@@ -11,14 +11,19 @@ from qualityfm.io import MODEL_CHANNELS
 from qualityfm.quality import detect_r_peaks
 from qualityfm.quality.features import (
     AF_NAMES,
+    BEAT_NAMES,
     ECG_NAMES,
+    PATTERN_NAMES,
     RR_NAMES,
     af_rr_features,
     beat_correlations,
+    beat_shape_features,
     ecg_features,
     feature_names,
+    p_wave_snr,
     refine_r_peaks,
     rr_features,
+    rr_pattern_features,
     signal_features,
     window_features,
 )
@@ -108,7 +113,7 @@ def test_an_inverted_ecg_gives_the_same_beats_and_features() -> None:
     down, p_down = ecg_features(-x, FS)
     assert len(p_up) > 30
     np.testing.assert_array_equal(p_up, p_down)
-    for name in ("hr", "rr_cv", "cosen", *AF_NAMES):
+    for name in ("hr", "rr_cv", "cosen", *AF_NAMES, *BEAT_NAMES):
         i = ECG_NAMES.index(name)
         assert up[i] == pytest.approx(down[i], rel=1e-6, nan_ok=True), name
     # the same beats as the quality layer's detector finds on the upright lead (no T waves here)
@@ -160,6 +165,69 @@ def test_af_rr_features_see_af_and_ignore_a_noise_burst_or_ectopics() -> None:
     assert ect[names["c_rr_cv"]] < 0.5 * af[names["c_rr_cv"]]
     assert ect[names["c_mode_frac"]] > 0.8
     assert all(np.isnan(af_rr_features(x, peaks[:4], FS)))
+
+
+def test_rr_patterns_tell_bigeminy_and_ectopy_from_af() -> None:
+    rng = np.random.default_rng(3)
+    names = {n: i for i, n in enumerate(PATTERN_NAMES)}
+    af = rr_pattern_features(rng.uniform(0.45, 1.15, 60))
+    bigeminy = rr_pattern_features(np.tile([0.55, 1.05], 30) + rng.normal(0, 0.01, 60))
+    ectopic = np.full(60, 0.8) + rng.normal(0, 0.01, 60)
+    ectopic[::6], ectopic[1::6] = 0.5, 1.1  # a premature beat and its pause, every 6th
+    ect = rr_pattern_features(ectopic)
+    # bigeminy alternates (lag-1 correlation near -1) and fits two levels; AF does neither
+    assert bigeminy[names["rr_ac1"]] < -0.9 < af[names["rr_ac1"]] < 0.5
+    assert bigeminy[names["rr_ac_max"]] > 0.9 > 0.5 > af[names["rr_ac_max"]]
+    assert bigeminy[names["rr_2clu_fit"]] > 0.95 > 0.6 > af[names["rr_2clu_fit"]]
+    assert bigeminy[names["rr_2clu_ratio"]] == pytest.approx(1.05 / 0.55, rel=0.05)
+    # each irregular interval of the ectopic rhythm belongs to a short-long couplet; AF's
+    # short and long intervals follow each other at random
+    assert ect[names["sl_share"]] == pytest.approx(1.0)
+    assert af[names["sl_share"]] < 0.6
+    assert af[names["srl_ent"]] > ect[names["srl_ent"]] + 0.3
+    regular = rr_pattern_features(np.full(30, 0.8))
+    assert regular[names["srl_ent"]] == 0.0 and regular[names["sl_share"]] == 0.0
+    assert np.isnan(regular[names["rr_ac1"]])  # no variation: no correlation to speak of
+    assert np.isfinite(rr_pattern_features(rng.uniform(0.6, 1.0, 7))).all()
+
+
+def test_p_wave_snr_sees_the_p_waves_of_sinus_rhythm_and_not_af() -> None:
+    out = {}
+    for rhythm in ("sinus", "af"):
+        rec = synthesize(30.0, FS, seed=5, channels=("ecg_ii",), rhythm=rhythm, hr=80.0)
+        x = rec.signals["ecg_ii"]
+        f, _ = ecg_features(x, FS)
+        out[rhythm] = {n: f[ECG_NAMES.index(n)] for n in ("p_snr", "p_amp", "p_snr_w")}
+    for n in ("p_snr", "p_amp", "p_snr_w"):
+        assert out["sinus"][n] > 2 * out["af"][n], n
+    assert out["sinus"]["p_snr"] > 1.0 > out["af"]["p_snr"]
+    y = np.zeros(3000)
+    assert np.isnan(p_wave_snr(y, np.array([200, 400, 600, 800]), FS)).all()  # under 5 beats
+
+
+def test_beat_shape_reads_the_pr_interval_and_waves_of_sinus_and_counts_ectopy() -> None:
+    names = {n: i for i, n in enumerate(BEAT_NAMES)}
+    shape = {}
+    for rhythm in ("sinus", "af"):
+        rec = synthesize(30.0, FS, seed=5, channels=("ecg_ii",), rhythm=rhythm, hr=80.0)
+        x = rec.signals["ecg_ii"]
+        shape[rhythm] = beat_shape_features(x, detect_r_peaks(x, FS)[0], FS)
+    sinus, af = shape["sinus"], shape["af"]
+    # synthetic sinus beats: P wave 0.17 s before R at ~1/8 of its height, upright T wave
+    assert sinus[names["pr_int"]] == pytest.approx(0.17, abs=0.02)
+    assert 0.05 < sinus[names["p_peak_amp"]] < 0.3
+    assert abs(af[names["p_peak_amp"]]) < 0.5 * sinus[names["p_peak_amp"]]
+    assert 0.1 < sinus[names["t_amp"]] < 0.5 and abs(sinus[names["st_level"]]) < 0.05
+    assert sinus[names["ect_rate"]] == 0.0 and af[names["short_frac"]] > 0.1
+    # a premature beat and its pause every 6th beat: one couplet per 6 intervals
+    rr = np.full(60, 0.8)
+    rr[::6], rr[1::6] = 0.5, 1.1
+    x, peaks = _beats(rr, noise=0.01)
+    ect = beat_shape_features(x, peaks, FS)
+    assert ect[names["ect_rate"]] == pytest.approx(1 / 6, abs=0.02)
+    assert ect[names["short_frac"]] == pytest.approx(1 / 6, abs=0.02)
+    assert ect[names["long_frac"]] == pytest.approx(1 / 6, abs=0.02)
+    assert np.isnan(beat_shape_features(x, peaks[:7], FS)).all()
 
 
 def test_af_and_vt_signs_on_synthetic_rhythms() -> None:
@@ -256,7 +324,7 @@ def test_the_vt_model_leaves_out_the_af_columns() -> None:
     y = np.r_[np.zeros(60, int), np.ones(60, int)]
     f = rng.normal(0, 1, (120, len(NAMES))).astype(np.float32)
     af = af_columns()
-    assert len(af) == 2 * len(AF_NAMES) and NAMES[af[0]].startswith("ecg1_")
+    assert len(af) == 2 * (len(AF_NAMES) + len(BEAT_NAMES)) and NAMES[af[0]].startswith("ecg1_")
     f[:, af] += 3.0 * y[:, None]  # the AF columns carry the label
     x = np.zeros((120, 2, 1), np.float32)
     vt = ClassicalBaseline("vt-alarm", max_iter=20).fit(x, y, features=f)

@@ -6,7 +6,8 @@ per-channel signal quality, and RR irregularity and P-wave signs for AF.
 For the AF columns (:func:`af_rr_features`) :func:`refine_r_peaks` drops the T waves and echoes
 the quality layer's detector took for beats (a hand-held ECG often has tall T waves), and they
 measure irregularity on the clean beats only and over sliding stretches of 10 intervals, so
-that a burst of noise does not read as an irregular rhythm. ``af_columns()`` lists them.
+that a burst of noise does not read as an irregular rhythm; patterns of the RR series and
+P-wave presence tell AF from ectopy and other irregular rhythms. ``af_columns()`` lists them.
 
 ``signal_features(signals, fs)`` works on any set of canonical channels (missing ones give NaN,
 which gradient boosting handles natively); ``window_features(X, mask, fs)`` does the same for
@@ -34,13 +35,22 @@ NAN = float("nan")
 #: Rate and irregularity of a beat series (ECG R peaks or pulse peaks), see :func:`rr_features`.
 RR_NAMES = ("hr", "hr_max4", "rr_cv", "rmssd", "pnn50", "sampen", "tpr", "n_beats", "cosen",
             "drr_bins", "drr_med", "max_gap")
+#: Patterns of an RR series that tell ectopy and other regular-but-interrupted rhythms from AF,
+#: see :func:`rr_pattern_features`.
+PATTERN_NAMES = ("rr_ac1", "rr_ac2", "rr_ac_max", "sl_share", "rr_2clu_fit", "rr_2clu_ratio",
+                 "srl_ent")
 #: AF signs robust to noise bursts and ectopic beats, see :func:`af_rr_features`.
 AF_NAMES = ("r_hr", "r_rr_cv", "r_rmssd", "r_cosen", "r_drr_bins", "good_beats", "c_rr_cv",
             "c_rmssd", "c_pnn50", "c_cosen", "c_drr_bins", "c_sd_ratio",
-            "c_mode_frac", "w_rmssd_p25", "w_bins_p25", "rr_hist_ent")
+            "c_mode_frac", "w_rmssd_p25", "w_bins_p25", "rr_hist_ent", *PATTERN_NAMES,
+            "p_snr", "p_amp", "p_snr_w")
+#: Ectopy and the median beat's intervals and waves, see :func:`beat_shape_features`.
+BEAT_NAMES = ("ect_rate", "short_frac", "long_frac", "outlier_frac", "pr_int", "p_peak_amp",
+              "t_amp", "st_level", "qrs_amp_rel")
 #: Per ECG lead, see :func:`ecg_features`.
 ECG_NAMES = (*RR_NAMES, "qrs_width", "morph_corr", "amp_cv", "hf_ratio", "lf_ratio", "vt_band",
-             "dom_freq", "spec_conc", "kurtosis", "clip", "sqi", "p_corr", "tq_af", *AF_NAMES)
+             "dom_freq", "spec_conc", "kurtosis", "clip", "sqi", "p_corr", "tq_af", *AF_NAMES,
+             *BEAT_NAMES)
 #: Per pulse wave (PPG, ABP), see :func:`pulse_features`.
 PULSE_NAMES = (*RR_NAMES, "morph_corr", "amp_cv", "sqi", "spec_conc", "end_amp")
 #: Columns of the better pulse channel (the one whose beats agree best with their median beat).
@@ -59,9 +69,11 @@ def feature_names() -> list[str]:
 
 
 def af_columns() -> np.ndarray:
-    """Indices in :func:`feature_names` of the AF columns (``AF_NAMES`` of both ECG slots)."""
+    """Indices in :func:`feature_names` of the rhythm columns for long recordings
+    (``AF_NAMES`` and ``BEAT_NAMES`` of both ECG slots)."""
+    rhythm = {*AF_NAMES, *BEAT_NAMES}
     return np.array([i for i, n in enumerate(feature_names())
-                     if n.startswith(("ecg1_", "ecg2_")) and n[5:] in AF_NAMES], dtype=int)
+                     if n.startswith(("ecg1_", "ecg2_")) and n[5:] in rhythm], dtype=int)
 
 
 def _bandpass(x: np.ndarray, fs: float, low: float | None, high: float | None) -> np.ndarray:
@@ -190,8 +202,11 @@ def af_rr_features(y: np.ndarray, peaks: np.ndarray, fs: float, good: float = 0.
     of the median (high for a regular rhythm with a few ectopics, low in AF). Over all
     intervals: the 25th percentile, over sliding stretches of ``width`` successive differences,
     of their normalised RMS and of their dRR-scatter bins (AF is irregular in every stretch),
-    and the Shannon entropy of the normalised-RR histogram (0.05 bins). ``good_beats`` is the
-    share of clean beats. NaN where too few beats."""
+    and the Shannon entropy of the normalised-RR histogram (0.05 bins); the rhythm patterns of
+    :func:`rr_pattern_features` (from 8 beats), which tell the "other rhythms" that are
+    irregular in a repeating way from AF; and P-wave presence over the clean beats
+    (:func:`p_wave_snr`). ``good_beats`` is the share of clean beats. NaN where too few
+    beats."""
     out = dict.fromkeys(AF_NAMES, NAN)
     if len(peaks) < 5:
         return list(out.values())
@@ -219,7 +234,72 @@ def af_rr_features(y: np.ndarray, peaks: np.ndarray, fs: float, good: float = 0.
     h = np.histogram(np.clip(rrn, 0.4, 1.8), bins=np.arange(0.4, 1.81, 0.05))[0]
     p = h[h > 0] / h.sum()
     out["rr_hist_ent"] = float(-(p * np.log(p)).sum())
+    if len(rr) >= 7:
+        out.update(zip(PATTERN_NAMES, rr_pattern_features(rr), strict=True))
+    out.update(zip(("p_snr", "p_amp", "p_snr_w"), p_wave_snr(y, peaks[ok_beat], fs), strict=True))
     return list(out.values())
+
+
+def _entropy(counts: np.ndarray) -> float:
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def rr_pattern_features(rr: np.ndarray, short: float = 0.85, long: float = 1.15,
+                        fit: float = 0.06) -> list[float]:
+    """Patterns of RR intervals ``rr`` (s) that tell ectopy, bigeminy or block, whose
+    irregularity repeats, from AF, whose irregularity is random (``PATTERN_NAMES``):
+
+    - autocorrelation at lags 1 and 2, and the largest of lags 1-3 in absolute value (AF's RR
+      series is nearly uncorrelated; bigeminy alternates, trigeminy repeats every third);
+    - the share of irregular intervals (under ``short`` or over ``long`` times the median) that
+      form a short-long couplet (a premature beat and its compensatory pause);
+    - a two-level fit: the share of intervals within ``fit`` of the nearer of two cluster
+      centres (1-D k-means from the quartiles), and the ratio of the centres;
+    - the Shannon entropy of the transitions between short, regular and long intervals.
+    """
+    rr = np.asarray(rr, dtype=float)
+    r = rr - rr.mean()
+    den = float(r @ r) if np.std(rr) > 1e-6 else 0.0  # a constant series has no correlation
+    ac = [float(r[:-k] @ r[k:] / den) if den > 0 else NAN for k in (1, 2, 3)]
+    med = np.median(rr)
+    s, ln = rr < short * med, rr > long * med
+    n_irr = int((s | ln).sum())
+    sl = float(2 * (s[:-1] & ln[1:]).sum() / n_irr) if n_irr else 0.0
+    c = np.percentile(rr, [25, 75])
+    for _ in range(20):
+        a = np.abs(rr[:, None] - c[None]).argmin(axis=1)
+        c = np.array([rr[a == k].mean() if (a == k).any() else c[k] for k in (0, 1)])
+    fit_share = float(np.mean(np.abs(rr - c[a]) / c[a] <= fit))
+    sym = np.where(s, 0, np.where(ln, 2, 1))
+    trans = np.zeros((3, 3))
+    np.add.at(trans, (sym[:-1], sym[1:]), 1)
+    return [ac[0], ac[1], float(np.nanmax(np.abs(ac))) if den > 0 else NAN, sl, fit_share,
+            float(c.max() / c.min()), _entropy(trans.ravel())]
+
+
+def p_wave_snr(y: np.ndarray, peaks: np.ndarray, fs: float, stretch: int = 8) -> list[float]:
+    """P-wave presence over the P regions (0.30-0.08 s before R) of the beats ``peaks`` of the
+    band-passed lead ``y``: the variance of their median over the mean variance of each beat's
+    residual from it (a P wave repeats beat after beat; fibrillatory waves do not), the median
+    region's peak-to-peak over the median QRS's, and the median of the first ratio over
+    ``stretch``-beat stretches (halfway overlapping; a P wave that drifts in shape over the
+    recording still counts). NaN under 5 beats."""
+    b, e, h, q = int(0.30 * fs), int(0.08 * fs), int(0.1 * fs), int(0.03 * fs)
+    pp = peaks[(peaks >= b + h) & (peaks < len(y) - h)]
+    if len(pp) < 5:
+        return [NAN] * 3
+    seg = y[pp[:, None] + np.arange(-b, -e)]
+    seg = seg - seg.mean(axis=1, keepdims=True)
+
+    def snr(rows: np.ndarray) -> float:
+        m = np.median(rows, axis=0)
+        return float(np.var(m) / (np.mean(np.var(rows - m, axis=1)) + 1e-12))
+
+    qrs = y[pp[:, None] + np.arange(-q, q)]
+    amp = np.ptp(np.median(seg, axis=0)) / (np.median(np.ptp(qrs, axis=1)) + 1e-12)
+    windowed = [snr(seg[i: i + stretch]) for i in range(0, len(seg) - stretch + 1, stretch // 2)]
+    return [snr(seg), float(amp), float(np.median(windowed)) if windowed else NAN]
 
 
 def _amp_cv(y: np.ndarray, peaks: np.ndarray) -> float:
@@ -280,6 +360,56 @@ def _p_wave(y: np.ndarray, peaks: np.ndarray, fs: float) -> tuple[float, float]:
     return p_corr, float(s[(f >= 4) & (f <= 9)].sum() / (s[f > 1].sum() + 1e-12))
 
 
+def beat_shape_features(x: np.ndarray, peaks: np.ndarray, fs: float) -> list[float]:
+    """Ectopy and the shape of the median beat of one lead ``x`` (raw) with R peaks ``peaks``
+    (``BEAT_NAMES``; from 8 beats, the shape from 5 clean ones), on the lead band-passed to
+    0.5-40 Hz:
+
+    - the share of intervals that open a short-long couplet (a premature beat and its pause),
+      and the shares of short and long intervals, each against the median of the 9 intervals
+      around it (<0.85x, >1.15x);
+    - the share of beats whose QRS correlates under 0.6 with the median QRS (ectopic or
+      aberrant beats, or noise);
+    - on the median of the clean beats (QRS correlation >= 0.8), with the R wave turned
+      upright: the PR interval (s, from the largest deflection 0.30-0.08 s before R) and that
+      deflection's amplitude, the largest deflection 0.15-0.45 s after R (T wave) and the
+      mean level 0.06-0.12 s after R (ST), each over the R amplitude, and the R amplitude
+      over the lead's SD.
+    """
+    out = dict.fromkeys(BEAT_NAMES, NAN)
+    if len(peaks) < 8:
+        return list(out.values())
+    y = _bandpass(x, fs, 0.5, 40.0)
+    rr = np.diff(peaks) / fs
+    local = np.median(np.lib.stride_tricks.sliding_window_view(np.pad(rr, 4, mode="edge"), 9),
+                      axis=1)
+    short, long_ = rr < 0.85 * local, rr > 1.15 * local
+    out.update(ect_rate=float((short[:-1] & long_[1:]).sum() / len(rr)),
+               short_frac=float(short.mean()), long_frac=float(long_.mean()))
+    corr = beat_correlations(y, peaks, fs)
+    if np.isfinite(corr).any():
+        out["outlier_frac"] = float(np.mean(corr[np.isfinite(corr)] < 0.6))
+    before, after = int(0.35 * fs), int(0.5 * fs)
+    beat, used = _median_beat(y, peaks[corr >= 0.8], before, after)
+    if beat is None or len(used) < 5:
+        return list(out.values())
+    m = beat - np.median(beat[: int(0.05 * fs)])  # against the level before the P wave
+    r = float(m[before])
+    m, r = m * np.sign(r or 1.0), abs(r) + 1e-12
+
+    def extreme(a: float, b: float) -> tuple[int, float]:
+        seg = m[before + int(a * fs): before + int(b * fs)]
+        k = int(np.argmax(np.abs(seg)))
+        return k, float(seg[k] / r)
+
+    k, p_amp = extreme(-0.30, -0.08)
+    out.update(pr_int=float((int(0.30 * fs) - k) / fs), p_peak_amp=p_amp,
+               t_amp=extreme(0.15, 0.45)[1],
+               st_level=float(np.mean(m[before + int(0.06 * fs): before + int(0.12 * fs)]) / r),
+               qrs_amp_rel=float(r / (np.std(y) + 1e-12)))
+    return list(out.values())
+
+
 def ecg_features(x: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
     """Features of one ECG lead (``ECG_NAMES``) and its R peaks.
 
@@ -312,11 +442,12 @@ def ecg_features(x: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
     dom = float(f[np.argmax(np.where((f > 0.7) & (f <= 5.0), spec_y, 0.0))])
     conc = float(spec_y[(f >= dom - 0.25) & (f <= dom + 0.25)].sum() / total)
     z = (y - y.mean()) / (y.std() + 1e-12)
+    clean = refine_r_peaks(x, fs, peaks)
     feats = [
         *rr_features(peaks, fs, len(x)), width, corr, _amp_cv(y, peaks), hf, lf,
         float(spec_y[vt].sum() / total), dom, conc, float(np.mean(z**4)),
         float(clip_fraction(x[None])[0]), _sqi(ecg_quality, x, fs), *_p_wave(y, peaks, fs),
-        *af_rr_features(y, refine_r_peaks(x, fs, peaks), fs),
+        *af_rr_features(y, clean, fs), *beat_shape_features(x, clean, fs),
     ]
     return feats, peaks
 

@@ -59,7 +59,7 @@ from qualityfm.signal import (
 TASKS = ("vt-alarm", "af", "abp")
 RHYTHMS = ("N", "A", "O", "~")
 MODEL_FS = 300.0
-CACHE_VERSION = 5
+CACHE_VERSION = 7
 
 
 @dataclass
