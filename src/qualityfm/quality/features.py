@@ -190,6 +190,12 @@ def beat_correlations(y: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray
     return c
 
 
+def _entropy(counts: np.ndarray) -> float:
+    """Shannon entropy (nats) of a histogram's counts."""
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
 def af_rr_features(y: np.ndarray, peaks: np.ndarray, fs: float, good: float = 0.8,
                    width: int = 10) -> list[float]:
     """AF signs (``AF_NAMES``) that a noise burst or an ectopic beat does not fake, from R peaks
@@ -232,17 +238,11 @@ def af_rr_features(y: np.ndarray, peaks: np.ndarray, fs: float, good: float = 0.
         out["w_rmssd_p25"] = float(np.percentile(np.sqrt(np.mean(win**2, axis=1)), 25))
         out["w_bins_p25"] = float(np.percentile([_drr_bins(w) for w in win], 25))
     h = np.histogram(np.clip(rrn, 0.4, 1.8), bins=np.arange(0.4, 1.81, 0.05))[0]
-    p = h[h > 0] / h.sum()
-    out["rr_hist_ent"] = float(-(p * np.log(p)).sum())
+    out["rr_hist_ent"] = _entropy(h)
     if len(rr) >= 7:
         out.update(zip(PATTERN_NAMES, rr_pattern_features(rr), strict=True))
     out.update(zip(("p_snr", "p_amp", "p_snr_w"), p_wave_snr(y, peaks[ok_beat], fs), strict=True))
     return list(out.values())
-
-
-def _entropy(counts: np.ndarray) -> float:
-    p = counts[counts > 0] / counts.sum()
-    return float(-(p * np.log(p)).sum())
 
 
 def rr_pattern_features(rr: np.ndarray, short: float = 0.85, long: float = 1.15,
@@ -418,9 +418,10 @@ def ecg_features(x: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
     share of 1.5-5 Hz in the 1-40 Hz band and the dominant frequency with its concentration
     (+-0.25 Hz; a ventricular rhythm is nearly sinusoidal at 2-4 Hz), kurtosis (narrow QRS
     spikes are peaked; VT and noise are not), clipped fraction, the quality layer's SQI, the
-    P-wave signs of :func:`_p_wave` and the AF signs of :func:`af_rr_features` (on the R peaks
-    less the T waves and echoes :func:`refine_r_peaks` drops; the other columns use the
-    quality layer's R peaks as they are).
+    P-wave signs of :func:`_p_wave`, and the AF signs of :func:`af_rr_features` and the ectopy
+    and median-beat shape of :func:`beat_shape_features` (these two on the R peaks less the T
+    waves and echoes :func:`refine_r_peaks` drops; the other columns use the quality layer's R
+    peaks as they are).
     """
     if not np.isfinite(x).all() or np.ptp(x) == 0 or len(x) < 2 * fs:
         return [NAN] * len(ECG_NAMES), np.zeros(0, dtype=np.int64)
