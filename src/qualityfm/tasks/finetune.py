@@ -179,8 +179,7 @@ def model_config(spec: object = None) -> QualityFMConfig:
     path = Path(str(spec))
     if not path.exists():
         raise FileNotFoundError(f"config {spec!r} is neither a preset {sorted(PRESETS)} nor a file")
-    return QualityFMConfig.from_dict({k: tuple(v) if isinstance(v, list) else v
-                                      for k, v in json.loads(path.read_text()).items()})
+    return QualityFMConfig.from_dict(json.loads(path.read_text()))  # lists become tuples there
 
 
 def load_backbone(init: str | Path | nn.Module, config: object = None) -> nn.Module:
