@@ -117,6 +117,14 @@ class ResidualBlock(nn.Module):
         return (self.body(x) + self.skip(x)).relu()
 
 
+def entry_conv(c_in: int, c_out: int, norm: Callable[[int], nn.Module] = group_norm
+               ) -> list[nn.Module]:
+    """The entry of a residual tokeniser: a wide strided conv (``RESIDUAL_ENTRY``), a norm,
+    ReLU."""
+    k, s = RESIDUAL_ENTRY
+    return [nn.Conv1d(c_in, c_out, k, s, k // 2, bias=False), norm(c_out), nn.ReLU()]
+
+
 class ResidualStem(nn.Sequential):
     """A small 1-D ResNet tokeniser with GroupNorm: entry conv (stride 4) -> residual blocks
     (stride 2 each) -> conv (stride 8) -> GroupNorm -> GELU: [B, C_in, T] -> [B, d, L].
@@ -126,12 +134,8 @@ class ResidualStem(nn.Sequential):
 
     def __init__(self, in_channels: int, cfg: QualityFMConfig) -> None:
         widths = cfg.residual_widths
-        (k0, s0), (kb, sb), (k1, s1) = RESIDUAL_ENTRY, RESIDUAL_BLOCK, RESIDUAL_EXIT
-        layers: list[nn.Module] = [
-            nn.Conv1d(in_channels, widths[0], k0, s0, k0 // 2, bias=False),
-            group_norm(widths[0]),
-            nn.ReLU(),
-        ]
+        (kb, sb), (k1, s1) = RESIDUAL_BLOCK, RESIDUAL_EXIT
+        layers = entry_conv(in_channels, widths[0])
         pairs = zip(widths[:-1], widths[1:], strict=True)
         layers += [ResidualBlock(c_in, c_out, sb, kb) for c_in, c_out in pairs]
         layers += [

@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
 from qualityfm.io import atomic_write_bytes, atomic_write_text
-from qualityfm.model.layers import ResidualBlock
+from qualityfm.model.layers import ResidualBlock, entry_conv
 from qualityfm.quality.features import feature_names, window_features
 from qualityfm.tasks.features import task_columns
 from qualityfm.tasks.finetune import TaskEstimator
@@ -28,9 +28,7 @@ class ResNet1d(nn.Module):
     def __init__(self, in_channels: int = 2, width: int = 16, blocks: int = 4) -> None:
         super().__init__()
         self._config = {"in_channels": in_channels, "width": width, "blocks": blocks}
-        layers: list[nn.Module] = [
-            nn.Conv1d(in_channels, width, 15, 4, 7, bias=False), nn.BatchNorm1d(width), nn.ReLU()
-        ]
+        layers = entry_conv(in_channels, width, norm=nn.BatchNorm1d)
         c = width
         for i in range(blocks):
             c_out = width * 2 ** min(i, 3)
