@@ -30,6 +30,7 @@ from qualityfm.quality.features import (
 from qualityfm.signal.synthetic import synthesize
 from qualityfm.tasks import ClassicalBaseline, build_task_dataset, cross_validate, group_split
 from qualityfm.tasks import metrics as M
+from qualityfm.tasks.baselines import sqrt_balanced_weights
 
 FS = 300.0
 NAMES = feature_names()
@@ -303,6 +304,17 @@ def test_crossfit_multiclass_gives_probabilities() -> None:
     with pytest.raises(ValueError, match="lacks a class"):
         ClassicalBaseline("af4", max_iter=5).fit(np.zeros((22, 2, 1)), rare,
                                                  features=np.zeros((22, 3), np.float32))
+
+
+def test_sqrt_balanced_weights_sit_between_none_and_balanced() -> None:
+    y = np.r_[np.zeros(90, int), np.ones(10, int)]
+    w = sqrt_balanced_weights(y)
+    assert w[1] / w[0] == pytest.approx(3.0)  # sqrt of the 9:1 count ratio
+    assert w[0] < 1.0 < w[1] < 100 / (2 * 10)  # rarer class up, less than "balanced" gives
+    assert sqrt_balanced_weights(np.repeat([0, 2, 5], 7)) == {0: 1.0, 2: 1.0, 5: 1.0}
+    x, yy, _, f = _separable(200)
+    est = ClassicalBaseline("vt-alarm", max_iter=5, crossfit=None).fit(x, yy, features=f)
+    assert est.model.class_weight.keys() == {0, 1}  # the fitted model got them
 
 
 @pytest.mark.slow
