@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from helpers import shared_path
+from qualityfm.data.features import robust_centre_scale
 from qualityfm.model import QualityFMConfig
 from qualityfm.tasks import (
     ClassicalBaseline,
@@ -87,6 +90,50 @@ def test_linear_mode_with_features_and_resnet_and_regression() -> None:
     assert reg.predict(x).shape == (60, 2)
     with pytest.raises(ValueError, match="predict_proba"):
         reg.predict_proba(x)
+
+
+def test_feature_scaling_is_robust_to_one_outlier() -> None:
+    rng = np.random.default_rng(0)
+    col = rng.normal(10.0, 2.0, 200)
+    f = np.c_[col, np.r_[col[:-1], 1e6], np.zeros(200), np.full(200, np.nan)]
+    center, scale = robust_centre_scale(f)
+    # one wild value moves neither the centre nor the scale of its column much
+    assert abs(center[1] - center[0]) < 0.1 and abs(scale[1] / scale[0] - 1) < 0.05
+    assert scale[0] == pytest.approx(2.0, rel=0.15)  # IQR / 1.349 is the SD of a normal column
+    assert center[2] == 0 and scale[2] == 0  # constant column: the SD fallback
+    assert np.isnan(center[3]) and np.isnan(scale[3])  # no finite value
+
+
+def test_head_features_far_outside_the_training_range_stay_bounded(tmp_path) -> None:
+    """A test row whose feature sits 1e6 scales from the training centre moves a regression
+    head's output by no more than a value at the bound does (the tanh squashing), also after
+    a save / load round trip."""
+    x, y, g = synthetic(40)
+    rng = np.random.default_rng(1)
+    feats = np.c_[y + rng.normal(0, 0.3, len(y)), rng.normal(0, 1, len(y))].astype(np.float32)
+    bp = np.c_[100 + 20 * y, 60 + 10 * y].astype(np.float32)
+    reg = Finetuner("abp", init="none", config=TINY, mode="linear", use_features=True,
+                    epochs=3, seed=0).fit(x, bp, groups=g, features=feats)
+    center, scale = reg.feat_center, reg.feat_scale
+    at_bound, wild = feats[:4].copy(), feats[:4].copy()
+    at_bound[:, 1] = center[1] + 50 * scale[1]  # tanh(10) * 5: the bound itself
+    wild[:, 1] = center[1] + 1e6 * scale[1]
+    a, b = reg.predict(x[:4], features=at_bound), reg.predict(x[:4], features=wild)
+    assert np.isfinite(b).all()
+    np.testing.assert_allclose(a, b, atol=1e-3)
+    back = Finetuner.load(reg.save(tmp_path / "run"))
+    assert back.feature_bound == reg.feature_bound
+    np.testing.assert_allclose(back.predict(x[:4], features=wild), b, atol=1e-4)
+    # a file saved before robust scaling (mean / SD keys, no bound) loads unbounded
+    meta_file = tmp_path / "run" / "finetune.json"
+    meta = json.loads(meta_file.read_text())
+    meta["feat_mean"], meta["feat_std"] = meta.pop("feat_center"), meta.pop("feat_scale")
+    del meta["feature_bound"]
+    meta_file.write_text(json.dumps(meta))
+    old = Finetuner.load(tmp_path / "run")
+    assert old.feature_bound is None
+    np.testing.assert_allclose(old.feat_center, center)
+    assert not np.allclose(old.predict(x[:4], features=wild), b, atol=1.0)
 
 
 def test_resnet_baseline_keeps_its_layer_names_and_batch_norm() -> None:

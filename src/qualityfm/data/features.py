@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -145,15 +146,21 @@ def feature_targets(store: Store | str | os.PathLike, min_known: float = 0.5,
     probe = FeatureTargets(store, np.arange(len(feature_names())),
                            np.zeros(len(feature_names())), np.ones(len(feature_names())), np.inf)
     raw = probe._raw(ids)
-    keep, centre, scale = [], [], []
-    for j in range(raw.shape[1]):
-        known = raw[np.isfinite(raw[:, j]), j]
-        if len(known) < max(2, min_known * len(raw)):
-            continue
-        q25, med, q75 = np.percentile(known, [25, 50, 75])
-        s = (q75 - q25) / 1.349 or float(np.std(known))
-        if s > 0:
-            keep.append(j)
-            centre.append(med)
-            scale.append(s)
-    return FeatureTargets(store, np.array(keep), np.array(centre), np.array(scale), clip)
+    centre, scale = robust_centre_scale(raw)
+    known = np.isfinite(raw).sum(axis=0)
+    keep = np.flatnonzero((known >= max(2, min_known * len(raw))) & (scale > 0))
+    return FeatureTargets(store, keep, centre[keep], scale[keep], clip)
+
+
+def robust_centre_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column median and interquartile range / 1.349 (the SD of a normal column; the SD
+    where the IQR is 0) of the finite entries of ``values`` [N, F]; NaN for a column with no
+    finite entry. The classical features are heavy-tailed, so mean and SD would let one
+    outlier set a column's scale."""
+    v = np.asarray(values, dtype=np.float64)
+    v = np.where(np.isfinite(v), v, np.nan)
+    with warnings.catch_warnings():  # all-NaN columns (absent channels) are expected
+        warnings.simplefilter("ignore", RuntimeWarning)
+        q25, centre, q75 = np.nanpercentile(v, [25, 50, 75], axis=0)
+        sd = np.nanstd(v, axis=0)
+    return centre, np.where(q75 - q25 > 0, (q75 - q25) / 1.349, sd)

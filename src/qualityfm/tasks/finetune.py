@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from qualityfm.data.features import robust_centre_scale
 from qualityfm.model.precision import resolve_device
 from qualityfm.tasks.calibration import Calibrator, choose_threshold
 from qualityfm.tasks.features import task_columns
@@ -200,7 +200,7 @@ def load_backbone(init: str | Path | nn.Module, config: object = None) -> nn.Mod
 
 
 class TaskNet(nn.Module):
-    """Backbone -> pooled embedding (+ standardised classical features) -> linear head."""
+    """Backbone -> pooled embedding (+ scaled, bounded classical features) -> linear head."""
 
     def __init__(self, backbone: nn.Module, n_out: int, n_features: int = 0, dropout: float = 0.1):
         super().__init__()
@@ -224,6 +224,13 @@ def random_time_shift(x: Tensor, rng: np.random.Generator) -> Tensor:
     shift = torch.as_tensor(rng.integers(0, t, len(x)), device=x.device)
     idx = (torch.arange(t, device=x.device)[None, :] - shift[:, None]) % t
     return torch.gather(x, -1, idx[:, None, :].expand_as(x))
+
+
+#: Scaled features enter the head as ``b * tanh(z / b)``: nearly ``z`` within a few scales of
+#: the centre, never beyond ``b`` (a test value far outside the training range cannot swamp the
+#: head's output; with the mean and SD, one ABP record's test value sat 3e5 SDs from its fold's
+#: training mean and the head's SBP went to 1e4 mmHg). Centre and scale: median and IQR.
+FEATURE_BOUND = 5.0
 
 
 class Finetuner(TaskEstimator):
@@ -253,8 +260,9 @@ class Finetuner(TaskEstimator):
         self.device = resolve_device(device)
         self.augment = augment
         self.net: TaskNet | None = None
-        self.feat_mean: np.ndarray | None = None
-        self.feat_std: np.ndarray | None = None
+        self.feat_center: np.ndarray | None = None
+        self.feat_scale: np.ndarray | None = None
+        self.feature_bound: float | None = FEATURE_BOUND  # None: files saved before it existed
         self.feature_columns: np.ndarray | None = None  # of the features array, set by fit
         self.y_mean = np.zeros(1, np.float32)
         self.y_std = np.ones(1, np.float32)
@@ -268,7 +276,9 @@ class Finetuner(TaskEstimator):
         f = np.asarray(features, dtype=np.float32)
         if self.feature_columns is not None:
             f = f[:, self.feature_columns]
-        f = (f - self.feat_mean) / self.feat_std
+        f = (f - self.feat_center) / self.feat_scale
+        if self.feature_bound is not None:
+            f = self.feature_bound * np.tanh(f / self.feature_bound)
         return np.nan_to_num(f, nan=0.0, posinf=0.0, neginf=0.0)[:n]
 
     def _batches(self, X, mask, feats, idx):
@@ -320,10 +330,10 @@ class Finetuner(TaskEstimator):
             fa = np.asarray(features, dtype=np.float32)
             self.feature_columns = task_columns(self.task, fa.shape[1])
             fa = fa[fit_idx][:, self.feature_columns]
-            with warnings.catch_warnings():  # all-NaN columns (absent channels) are expected
-                warnings.simplefilter("ignore", RuntimeWarning)
-                self.feat_mean = np.nan_to_num(np.nanmean(fa, axis=0))
-                self.feat_std = np.nan_to_num(np.nanstd(fa, axis=0), nan=1.0) + 1e-6
+            center, scale = robust_centre_scale(fa)
+            self.feat_center = np.nan_to_num(center).astype(np.float32)
+            self.feat_scale = (np.nan_to_num(scale, nan=1.0) + 1e-6).astype(np.float32)
+            self.feature_bound = FEATURE_BOUND
             n_feat = fa.shape[1]
         feats = self._feats(features, len(X))
         backbone = load_backbone(self.init, self.config)
@@ -412,8 +422,9 @@ class Finetuner(TaskEstimator):
             "use_features": self.use_features, "augment": self.augment,
             "protocol": self.protocol_state(),
             "y_mean": np.asarray(self.y_mean).tolist(), "y_std": np.asarray(self.y_std).tolist(),
-            "feat_mean": None if self.feat_mean is None else self.feat_mean.tolist(),
-            "feat_std": None if self.feat_std is None else self.feat_std.tolist(),
+            "feat_center": None if self.feat_center is None else self.feat_center.tolist(),
+            "feat_scale": None if self.feat_scale is None else self.feat_scale.tolist(),
+            "feature_bound": self.feature_bound,
             "feature_columns": (None if self.feature_columns is None
                                 else self.feature_columns.tolist()),
             "history": self.history,
@@ -447,9 +458,13 @@ class Finetuner(TaskEstimator):
         ft.net.load_state_dict(torch.load(path / "model.pt", map_location="cpu", weights_only=True))
         ft.net.to(ft.device)
         ft.y_mean, ft.y_std = np.asarray(meta["y_mean"]), np.asarray(meta["y_std"])
-        if meta["feat_mean"] is not None:
-            ft.feat_mean = np.asarray(meta["feat_mean"], np.float32)
-            ft.feat_std = np.asarray(meta["feat_std"], np.float32)
+        # files saved before robust scaling hold a mean and SD and no bound
+        center, scale = (meta.get("feat_center", meta.get("feat_mean")),
+                         meta.get("feat_scale", meta.get("feat_std")))
+        if center is not None:
+            ft.feat_center = np.asarray(center, np.float32)
+            ft.feat_scale = np.asarray(scale, np.float32)
+        ft.feature_bound = meta.get("feature_bound")
         if meta.get("feature_columns") is not None:
             ft.feature_columns = np.asarray(meta["feature_columns"], dtype=int)
         ft.history = meta["history"]
