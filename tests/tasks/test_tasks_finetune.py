@@ -10,6 +10,7 @@ import pytest
 from helpers import shared_path
 from qualityfm.data.features import robust_centre_scale
 from qualityfm.model import QualityFMConfig
+from qualityfm.quality.features import window_features
 from qualityfm.tasks import (
     ClassicalBaseline,
     Finetuner,
@@ -134,6 +135,22 @@ def test_head_features_far_outside_the_training_range_stay_bounded(tmp_path) -> 
     assert old.feature_bound is None
     np.testing.assert_allclose(old.feat_center, center)
     assert not np.allclose(old.predict(x[:4], features=wild), b, atol=1.0)
+
+
+def test_head_features_come_from_the_windows_when_not_given() -> None:
+    """Plain arrays: with ``use_features=True`` and no features array, the classical features
+    of the windows at ``fs`` are computed, in fit and in predict, as if they had been given."""
+    x, y, g = synthetic(24)
+    x[:, 1] += np.sin(2 * np.pi * 1.2 * np.arange(x.shape[2]) / 300.0).astype(np.float32)
+    kw = {"init": "none", "config": TINY, "mode": "linear", "use_features": True, "epochs": 2,
+          "seed": 0}
+    auto = Finetuner("vt-alarm", **kw).fit(x, y, groups=g)
+    f = window_features(x, None, 300.0)
+    assert np.isfinite(f).any(axis=0).sum() > 10  # the computed columns carry values
+    given = Finetuner("vt-alarm", **kw).fit(x, y, groups=g, features=f)
+    np.testing.assert_allclose(auto.predict_proba(x), given.predict_proba(x, features=f),
+                               atol=1e-6)
+    np.testing.assert_allclose(auto.feat_center, given.feat_center)
 
 
 def test_resnet_baseline_keeps_its_layer_names_and_batch_norm() -> None:

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from qualityfm.io import atomic_write_bytes, atomic_write_text
 from qualityfm.model.layers import ResidualBlock, entry_conv
-from qualityfm.quality.features import feature_names, window_features
+from qualityfm.quality.features import feature_names
 from qualityfm.tasks.features import task_columns
 from qualityfm.tasks.finetune import TaskEstimator
 from qualityfm.tasks.splits import group_kfold
@@ -79,14 +79,13 @@ class ClassicalBaseline(TaskEstimator):
     rows few. With under ~150 training rows, lower ``min_samples_leaf``.
     """
 
-    def __init__(self, task: str = "vt-alarm", *, fs: float = 300.0, max_iter: int = 800,
+    def __init__(self, task: str = "vt-alarm", *, max_iter: int = 800,
                  learning_rate: float = 0.015, max_leaf_nodes: int = 15,
                  max_features: float = 0.2, l2_regularization: float = 2.0,
                  min_samples_leaf: int = 30, crossfit: int | None = 5, **protocol: object):
         super().__init__(task, **protocol)
         if crossfit is not None and crossfit < 2:
             raise ValueError(f"crossfit must be None or >= 2 inner folds, got {crossfit}")
-        self.fs = fs
         self.crossfit = crossfit
         self.params = {"max_iter": max_iter, "learning_rate": learning_rate,
                        "max_leaf_nodes": max_leaf_nodes, "max_features": max_features,
@@ -118,11 +117,6 @@ class ClassicalBaseline(TaskEstimator):
         self._fit_core(None, y, None, F, np.arange(len(y)), np.zeros(0, dtype=int))
         self._set_operating_point(oof, y)
         return self
-
-    def _features(self, X, mask, features) -> np.ndarray:
-        if features is not None:
-            return np.asarray(features, dtype=np.float32)
-        return window_features(np.asarray(X), mask, self.fs)
 
     def _fit_core(self, X, y, mask, features, fit_idx, val_idx) -> np.ndarray:
         F = self._features(X, mask, features)

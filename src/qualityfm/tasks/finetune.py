@@ -23,7 +23,9 @@ from torch import Tensor, nn
 
 from qualityfm.data.features import robust_centre_scale
 from qualityfm.model.precision import resolve_device
+from qualityfm.quality.features import window_features
 from qualityfm.tasks.calibration import Calibrator, choose_threshold
+from qualityfm.tasks.datasets import MODEL_FS
 from qualityfm.tasks.features import task_columns
 from qualityfm.tasks.splits import group_split
 
@@ -52,8 +54,10 @@ class TaskEstimator(ABC):
     def __init__(
         self, task: str, *, val_fraction: float = 0.2, calibration: str = "temperature",
         threshold_rule: str | None = None, target_tpr: float = 0.95, seed: int = 0,
+        fs: float = MODEL_FS,
     ) -> None:
         self.task = task
+        self.fs = fs  # of the windows X, for features computed from them
         self.kind, self.n_out = _task_kind(task)
         self.val_fraction = val_fraction
         self.calibration = calibration
@@ -83,6 +87,15 @@ class TaskEstimator(ABC):
         raw_val = self._fit_core(X, y, mask, features, fit_idx, val_idx)
         self._set_operating_point(raw_val, y[val_idx])
         return self
+
+    def _features(self, X, mask, features) -> np.ndarray:
+        """``features`` as given (a TaskDataset's, from every channel of the record), else the
+        classical features of the windows ``X`` at ``fs``."""
+        if features is not None:
+            return np.asarray(features, dtype=np.float32)
+        if X is None:
+            raise ValueError("no features given and no windows X to compute them from")
+        return window_features(np.asarray(X), mask, self.fs)
 
     def _targets(self, X, y, groups) -> tuple[np.ndarray, np.ndarray]:
         """Checked targets (regression: float32 [N, K], with the training mean kept) and
@@ -130,14 +143,14 @@ class TaskEstimator(ABC):
             "calibration": {"method": self.calibrator.method, "a": self.calibrator.a,
                             "b": self.calibrator.b},
             "threshold": self.threshold, "threshold_rule": self.threshold_rule,
-            "target_tpr": self.target_tpr, "seed": self.seed,
+            "target_tpr": self.target_tpr, "seed": self.seed, "fs": self.fs,
             "train_mean": None if self.train_mean is None else self.train_mean.tolist(),
         }
 
     def set_protocol_state(self, s: dict) -> None:
         self.kind, self.n_out, self.threshold = s["kind"], s["n_out"], s["threshold"]
         self.threshold_rule, self.target_tpr = s["threshold_rule"], s["target_tpr"]
-        self.seed = s["seed"]
+        self.seed, self.fs = s["seed"], s.get("fs", self.fs)  # older files: as constructed
         self.calibrator = Calibrator(**s["calibration"])
         self.train_mean = None if s["train_mean"] is None else np.asarray(s["train_mean"])
 
@@ -269,10 +282,9 @@ class Finetuner(TaskEstimator):
 
     # -- data helpers
     def _feats(self, features: np.ndarray | None, n: int) -> np.ndarray | None:
+        """The head's feature inputs: the fitted columns, scaled and bounded."""
         if not self.use_features:
             return None
-        if features is None:
-            raise ValueError("use_features=True needs the features array")
         f = np.asarray(features, dtype=np.float32)
         if self.feature_columns is not None:
             f = f[:, self.feature_columns]
@@ -327,7 +339,7 @@ class Finetuner(TaskEstimator):
         rng = np.random.default_rng(self.seed)
         n_feat = 0
         if self.use_features:
-            fa = np.asarray(features, dtype=np.float32)
+            features = fa = self._features(X, mask, features)
             self.feature_columns = task_columns(self.task, fa.shape[1])
             fa = fa[fit_idx][:, self.feature_columns]
             center, scale = robust_centre_scale(fa)
@@ -400,6 +412,8 @@ class Finetuner(TaskEstimator):
     def _raw(self, X, mask, features) -> np.ndarray:
         if self.net is None:
             raise ValueError("the model is not fitted; call fit first")
+        if self.use_features:
+            features = self._features(X, mask, features)
         feats = self._feats(features, len(X))
         z = self._outputs(X, mask, feats, np.arange(len(X)))
         if self.kind == "regression":
