@@ -30,7 +30,7 @@ from qualityfm.quality.features import (
 from qualityfm.signal.synthetic import synthesize
 from qualityfm.tasks import ClassicalBaseline, build_task_dataset, cross_validate, group_split
 from qualityfm.tasks import metrics as M
-from qualityfm.tasks.baselines import sqrt_balanced_weights
+from qualityfm.tasks.finetune import balanced_class_weights
 
 FS = 300.0
 NAMES = feature_names()
@@ -306,12 +306,16 @@ def test_crossfit_multiclass_gives_probabilities() -> None:
                                                  features=np.zeros((22, 3), np.float32))
 
 
-def test_sqrt_balanced_weights_sit_between_none_and_balanced() -> None:
+def test_square_root_class_weights_sit_between_none_and_balanced() -> None:
     y = np.r_[np.zeros(90, int), np.ones(10, int)]
-    w = sqrt_balanced_weights(y)
+    full, w = balanced_class_weights(y), balanced_class_weights(y, power=0.5)
+    assert full[1] / full[0] == pytest.approx(9.0)  # sklearn's "balanced": n / (k n_c)
+    assert full[1] == pytest.approx(100 / (2 * 10))
     assert w[1] / w[0] == pytest.approx(3.0)  # sqrt of the 9:1 count ratio
-    assert w[0] < 1.0 < w[1] < 100 / (2 * 10)  # rarer class up, less than "balanced" gives
-    assert sqrt_balanced_weights(np.repeat([0, 2, 5], 7)) == {0: 1.0, 2: 1.0, 5: 1.0}
+    assert w[0] < 1.0 < w[1] < full[1]  # rarer class up, less than "balanced" gives
+    gaps = balanced_class_weights(np.repeat([0, 2, 5], 7))  # k counts present labels only
+    assert gaps[[0, 2, 5]] == pytest.approx([1.0, 1.0, 1.0])
+    assert balanced_class_weights(np.repeat([0, 1], [6, 2]), n_classes=4)[1] == pytest.approx(1.0)
     x, yy, _, f = _separable(200)
     est = ClassicalBaseline("vt-alarm", max_iter=5, crossfit=None).fit(x, yy, features=f)
     assert est.model.class_weight.keys() == {0, 1}  # the fitted model got them

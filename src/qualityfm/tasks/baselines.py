@@ -17,7 +17,7 @@ from qualityfm.io import atomic_write_bytes, atomic_write_text
 from qualityfm.model.layers import ResidualBlock, entry_conv
 from qualityfm.quality.features import feature_names
 from qualityfm.tasks.features import task_columns
-from qualityfm.tasks.finetune import TaskEstimator
+from qualityfm.tasks.finetune import TaskEstimator, balanced_class_weights
 from qualityfm.tasks.splits import group_kfold
 
 
@@ -47,15 +47,6 @@ class ResNet1d(nn.Module):
 
 
 CLASSICAL_FILE = "classical.pkl"
-
-
-def sqrt_balanced_weights(y: np.ndarray) -> dict[int, float]:
-    """Class weights ``sqrt(n / (k * n_c))``: halfway, in log scale, between no weighting and
-    sklearn's "balanced". Full balancing weighted the 98 noisy AF recordings 7.6x and cost
-    the 4-class model N/A/O macro F1 (docs/results.md, session 8)."""
-    classes, counts = np.unique(y, return_counts=True)
-    w = np.sqrt(len(y) / (len(classes) * counts))
-    return {int(c): float(v) for c, v in zip(classes, w, strict=True)}
 
 
 class ClassicalBaseline(TaskEstimator):
@@ -125,8 +116,12 @@ class ClassicalBaseline(TaskEstimator):
 
             self.model = MultiOutputRegressor(HistGradientBoostingRegressor(**self.params))
         else:
+            # square-root weights: full balancing weighted the 98 noisy AF recordings 7.6x and
+            # cost the 4-class model N/A/O macro F1 (docs/results.md, session 8)
+            w = balanced_class_weights(y[fit_idx], power=0.5)
             self.model = HistGradientBoostingClassifier(
-                class_weight=sqrt_balanced_weights(y[fit_idx]), **self.params)
+                class_weight={int(c): float(w[c]) for c in np.unique(y[fit_idx])},
+                **self.params)
         # columns with no value in the fit rows carry nothing (and trip sklearn's binning)
         self.columns = np.intersect1d(np.flatnonzero(np.isfinite(F[fit_idx]).any(axis=0)),
                                       task_columns(self.task, F.shape[1]))

@@ -48,6 +48,18 @@ def _task_kind(task: str) -> tuple[str, int]:
     return TASK_KINDS[task]
 
 
+def balanced_class_weights(y: np.ndarray, n_classes: int | None = None,
+                           power: float = 1.0) -> np.ndarray:
+    """Weight of each label ``0..max(y)`` (or ``n_classes - 1``): ``(n / (k * n_c)) ** power``,
+    ``k`` = ``n_classes`` or the number of labels present, an absent label counted once.
+    ``power=1`` is sklearn's "balanced"; ``0.5`` lies halfway, in log scale, between it and
+    no weighting."""
+    y = np.asarray(y, dtype=np.int64)
+    counts = np.bincount(y, minlength=n_classes or 0)
+    k = n_classes or int((counts > 0).sum())
+    return (len(y) / (k * np.maximum(counts, 1))) ** power
+
+
 class TaskEstimator(ABC):
     """Fit/predict protocol shared by every model of the task harness."""
 
@@ -358,12 +370,10 @@ class Finetuner(TaskEstimator):
         else:
             y_t = y
         weight = None
-        if self.class_weight and self.kind == "binary":
-            pos = max(1, int(y[fit_idx].sum()))
-            weight = torch.tensor((len(fit_idx) - pos) / pos, device=self.device)
-        elif self.class_weight and self.kind == "multiclass":
-            counts = np.bincount(y[fit_idx], minlength=self.n_out).astype(np.float32)
-            weight = torch.as_tensor(len(fit_idx) / (self.n_out * np.maximum(counts, 1)),
+        if self.class_weight and self.kind != "regression":  # "balanced" (power 1)
+            w = balanced_class_weights(y[fit_idx], max(self.n_out, 2)).astype(np.float32)
+            # binary: one logit, so the positive class's weight relative to the negative's
+            weight = torch.as_tensor(w[1] / w[0] if self.kind == "binary" else w,
                                      device=self.device)
         if self.mode == "linear":
             for p in self.net.backbone.parameters():
