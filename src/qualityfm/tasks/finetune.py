@@ -254,7 +254,7 @@ def random_time_shift(x: Tensor, rng: np.random.Generator) -> Tensor:
 #: Scaled features enter the head as ``b * tanh(z / b)``: nearly ``z`` within a few scales of
 #: the centre, never beyond ``b`` (a test value far outside the training range cannot swamp the
 #: head's output; with the mean and SD, one ABP record's test value sat 3e5 SDs from its fold's
-#: training mean and the head's SBP went to 1e4 mmHg). Centre and scale: median and IQR.
+#: training mean and the head's SBP for it went to 5e5 mmHg). Centre and scale: median and IQR.
 FEATURE_BOUND = 5.0
 
 
