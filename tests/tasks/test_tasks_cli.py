@@ -123,6 +123,25 @@ def test_cli_reports_a_missing_pretrained_model(tmp_path, capsys) -> None:
     assert code == 1 and "does not exist" in capsys.readouterr().err
 
 
+def test_cli_finetune_with_features_then_evaluate(tmp_path) -> None:
+    """``--features``: the saved head keeps the robust centre, scale and bound of its columns,
+    and ``evaluate`` on the records feeds it their features (finite, calibrated scores)."""
+    data = shared_path("physionet2015_vt")
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY))
+    run, out = tmp_path / "run", tmp_path / "eval.json"
+    common = ["--task", "vt-alarm", "--data", str(data), "--max-records", "16"]
+    assert main(["finetune", *common, "--init", "none", "--config", str(cfg), "--mode",
+                 "linear", "--features", "--epochs", "2", "--out", str(run)]) == 0
+    meta = json.loads((run / "finetune.json").read_text())
+    assert meta["use_features"] is True and meta["feature_bound"] == 5.0
+    assert meta["n_features"] == len(meta["feat_center"]) == len(meta["feat_scale"]) > 50
+    assert meta["protocol"]["fs"] == 300.0
+    assert main(["evaluate", *common, "--model", str(run), "--out", str(out)]) == 0
+    score = np.array(json.loads(out.read_text())["predictions"]["score"])
+    assert len(score) == 16 and np.isfinite(score).all() and ((0 <= score) & (score <= 1)).all()
+
+
 def test_cli_af_has_rhythm_metrics_and_no_vt_score(tmp_path) -> None:
     data = shared_path("cinc2017_af")
     cfg = tmp_path / "tiny.json"
