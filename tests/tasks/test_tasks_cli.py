@@ -123,6 +123,25 @@ def test_cli_reports_a_missing_pretrained_model(tmp_path, capsys) -> None:
     assert code == 1 and "does not exist" in capsys.readouterr().err
 
 
+def test_cli_vt_finetune_defaults_to_a_linear_head_on_mean_and_last_tokens(
+        tmp_path, capsys) -> None:
+    """Plain ``finetune --task vt-alarm`` (shipped weights) trains a linear head on the mean
+    and last tokens; ``--init none`` trains the whole network; an unknown pool is named."""
+    data = shared_path("physionet2015_vt")
+    common = ["--task", "vt-alarm", "--data", str(data), "--max-records", "16", "--epochs", "2"]
+    assert main(["finetune", *common, "--pool", "max", "--out", str(tmp_path / "bad")]) == 1
+    assert "'max'" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    assert main(["finetune", *common, "--out", str(tmp_path / "pre")]) == 0
+    meta = json.loads((tmp_path / "pre" / "finetune.json").read_text())
+    assert (meta["mode"], meta["pool"]) == ("linear", "mean+last")
+    assert json.loads((tmp_path / "pre" / "summary.json").read_text())["mode"] == "linear"
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY))
+    assert main(["finetune", *common, "--init", "none", "--config", str(cfg),
+                 "--out", str(tmp_path / "none")]) == 0
+    assert json.loads((tmp_path / "none" / "finetune.json").read_text())["mode"] == "full"
+
+
 def test_cli_finetune_with_features_then_evaluate(tmp_path) -> None:
     """``--features``: the saved head keeps the robust centre, scale and bound of its columns,
     and ``evaluate`` on the records feeds it their features (finite, calibrated scores)."""

@@ -195,6 +195,53 @@ def test_linear_probe_runs_the_frozen_encoder_once_per_row() -> None:
     np.testing.assert_allclose(lin._raw(x, None, None), expect, rtol=1e-5, atol=1e-5)
 
 
+def test_mean_last_pooling_reads_the_right_edge_and_round_trips(tmp_path) -> None:
+    """``pool="mean+last"`` (vt-alarm's default) puts the last token beside the mean; the
+    setting is saved, and a file saved before it existed loads as mean pooling."""
+    import torch
+
+    from qualityfm.model import QualityFM
+    from qualityfm.tasks.finetune import QualityFMBackbone
+
+    x, y, g = synthetic(40)
+    model = QualityFM(TINY).eval()
+    both = QualityFMBackbone(model, "mean+last")
+    with torch.no_grad():
+        tokens = model.encoder(torch.as_tensor(x[:3]), None)
+        h = both(torch.as_tensor(x[:3]), None)
+    assert both.dim == 2 * TINY.d_model == h.shape[1]
+    torch.testing.assert_close(h, torch.cat([tokens.mean(1), tokens[:, -1]], 1))
+    assert Finetuner("vt-alarm").pool == "mean+last" and Finetuner("af").pool == "mean"
+    with pytest.raises(ValueError, match="'max'"):
+        Finetuner("af", pool="max")
+
+    vt = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", epochs=2, seed=0)
+    vt.fit(x, y, groups=g)
+    back = Finetuner.load(vt.save(tmp_path / "vt"))
+    assert back.pool == back.net.backbone.pool == "mean+last"
+    np.testing.assert_allclose(back.predict_proba(x), vt.predict_proba(x), atol=1e-5)
+    old = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", pool="mean", epochs=2,
+                    seed=0).fit(x, y, groups=g)
+    meta_file = old.save(tmp_path / "old") / "finetune.json"
+    meta = json.loads(meta_file.read_text())
+    del meta["pool"]
+    meta_file.write_text(json.dumps(meta))
+    back = Finetuner.load(tmp_path / "old")
+    assert back.net.backbone.pool == "mean"
+    np.testing.assert_allclose(back.predict_proba(x), old.predict_proba(x), atol=1e-5)
+
+
+def test_default_mode_is_linear_only_for_pretrained_vt_alarm(tmp_path) -> None:
+    """vt-alarm from pre-trained weights (shipped or a directory) trains a linear head by
+    default; an untrained network, any module and the other tasks train every weight."""
+    assert Finetuner("vt-alarm").mode == "linear"
+    assert Finetuner("vt-alarm", init=tmp_path).mode == "linear"
+    assert Finetuner("vt-alarm", init="none").mode == "full"
+    assert Finetuner("vt-alarm", init=ResNet1d()).mode == "full"
+    assert Finetuner("af").mode == Finetuner("abp").mode == "full"
+    assert Finetuner("vt-alarm", mode="full").mode == "full"
+
+
 def test_pretrained_without_shipped_weights_is_a_clear_error(monkeypatch, tmp_path) -> None:
     import qualityfm.tasks.finetune as F
     import qualityfm.train.export as E

@@ -28,7 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_device_option(p)
     p.add_argument("--init", default="pretrained",
                    help="pretrained | none | MODEL_DIR | classical (the feature baseline)")
-    p.add_argument("--mode", default="full", choices=["full", "linear"])
+    p.add_argument("--mode", default=None, choices=["full", "linear"],
+                   help="fine-tune every weight, or train a linear head on the frozen encoder "
+                   "(default: linear for vt-alarm from pre-trained weights, full otherwise)")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--kfold", type=int, default=None, help="grouped k-fold CV instead of one fit")
     p.add_argument("--epochs", type=int, default=30)
@@ -42,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-augment", action="store_true",
                    help="train networks on the windows as they are (default: a random circular "
                    "time shift of each training window every epoch)")
+    p.add_argument("--pool", default=None, metavar="mean|mean+last",
+                   help="how the encoder's tokens become one embedding (default: mean+last for "
+                   "vt-alarm, whose windows end at the alarm; mean otherwise)")
     p.set_defaults(func=run)
 
 
@@ -52,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         args.task, args.data, args.out, init=args.init, mode=args.mode, kfold=args.kfold,
         epochs=args.epochs, seed=args.seed, config=args.config, batch_size=args.batch_size,
         seconds=args.seconds, max_records=args.max_records, cache_dir=args.cache,
-        use_features=args.features, augment=not args.no_augment, device=args.device,
+        use_features=args.features, augment=not args.no_augment, pool=args.pool,
+        device=args.device,
     )
     print(json.dumps({k: v for k, v in summary.items() if k != "skipped"}, indent=1, default=str))
     return 0

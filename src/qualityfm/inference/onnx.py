@@ -15,19 +15,22 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from qualityfm.model import WindowedAttention
+from qualityfm.model import WindowedAttention, pool_tokens
 
 
 class EncoderGraph(nn.Module):
-    """The graph exported: (x [B, C, T], mask [B, C]) -> embedding [B, d] (and head output)."""
+    """The graph exported: (x [B, C, T], mask [B, C]) -> embedding [B, dim] pooled by ``pool``
+    (and head output)."""
 
-    def __init__(self, encoder: nn.Module, head: nn.Module | None = None) -> None:
+    def __init__(self, encoder: nn.Module, head: nn.Module | None = None,
+                 pool: str = "mean") -> None:
         super().__init__()
         self.encoder = encoder
         self.head = head
+        self.pool = pool
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor | tuple[Tensor, Tensor]:
-        emb = self.encoder(x, mask).mean(dim=1)
+        emb = pool_tokens(self.encoder(x, mask), self.pool)
         return emb if self.head is None else (emb, self.head(emb))
 
 
@@ -53,13 +56,14 @@ def export_onnx(
     """Write ``out`` (.onnx) and check it against PyTorch with ONNX Runtime when installed.
 
     ``model`` is a QualityFM or any module with ``.encoder`` and ``.cfg`` (a fine-tuned
-    backbone). Returns ``{"out", "max_abs_diff"}``; ``max_abs_diff`` is None without
-    onnxruntime.
+    backbone, whose ``pool`` the graph follows). Returns ``{"out", "max_abs_diff"}``;
+    ``max_abs_diff`` is None without onnxruntime.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     encoder = _dense_copy(model.encoder)
-    graph = EncoderGraph(encoder, copy.deepcopy(head).eval() if head else None).eval()
+    graph = EncoderGraph(encoder, copy.deepcopy(head).eval() if head else None,
+                         getattr(model, "pool", "mean")).eval()
     cfg = model.cfg
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(batch, cfg.in_channels, cfg.n_samples, generator=gen) * 2 - 1

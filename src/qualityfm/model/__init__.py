@@ -11,7 +11,7 @@ from qualityfm.model.attention import (
     window_mask,
 )
 from qualityfm.model.config import PRESETS, QualityFMConfig
-from qualityfm.model.network import QualityFM
+from qualityfm.model.network import POOLS, QualityFM, check_pool, pool_tokens
 from qualityfm.model.precision import (
     PRECISIONS,
     check_precision,
@@ -22,16 +22,19 @@ from qualityfm.model.summary import preset_summary
 
 __all__ = [
     "KERNELS",
+    "POOLS",
     "PRECISIONS",
     "PRESETS",
     "QualityFM",
     "QualityFMConfig",
     "WindowedAttention",
+    "check_pool",
     "check_precision",
     "resolve_device",
     "dense_attention",
     "flex_attention",
     "local_attention",
+    "pool_tokens",
     "precision_autocast",
     "preset_summary",
     "window_mask",

@@ -10,6 +10,24 @@ from torch import Tensor, nn
 from qualityfm.model.config import QualityFMConfig
 from qualityfm.model.layers import DINOHead, SpectrumHead, Trunk
 
+#: How tokens [B, L, d] become one embedding: their mean [B, d], or the mean beside the last
+#: token [B, 2d] (for windows whose event sits at the right edge, e.g. an alarm).
+POOLS = ("mean", "mean+last")
+
+
+def check_pool(pool: str) -> str:
+    """``pool`` if it is one of :data:`POOLS`, else a ValueError naming it."""
+    if pool not in POOLS:
+        raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
+    return pool
+
+
+def pool_tokens(tokens: Tensor, pool: str = "mean") -> Tensor:
+    """Tokens [B, L, d] pooled by ``pool`` (one of :data:`POOLS`)."""
+    if check_pool(pool) == "mean+last":
+        return torch.cat([tokens.mean(dim=1), tokens[:, -1]], dim=1)
+    return tokens.mean(dim=1)
+
 
 class Encoder(nn.Module):
     """Conv (or residual) tokeniser + windowed transformer; absent channels get a learned
@@ -90,7 +108,7 @@ class QualityFM(nn.Module):
 
     def embed(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         """Mean-pooled tokens [B, d]."""
-        return self.encode(x, mask).mean(dim=1)
+        return pool_tokens(self.encode(x, mask))
 
     def forward(self, x: Tensor, mask: Tensor | None = None,
                 decode: bool = True) -> dict[str, Tensor]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from qualityfm.io import atomic_write_bytes
+from qualityfm.model.network import check_pool
 from qualityfm.model.precision import resolve_device
 from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d, load_estimator
 from qualityfm.tasks.datasets import TaskDataset, build_task_dataset
@@ -20,7 +21,7 @@ from qualityfm.tasks.evaluate import (
     paired_difference,
     rhythm_report,
 )
-from qualityfm.tasks.finetune import Finetuner, TaskEstimator, model_config
+from qualityfm.tasks.finetune import Finetuner, TaskEstimator, default_mode, model_config
 from qualityfm.tasks.report import markdown_table, report, write_json
 
 
@@ -29,29 +30,35 @@ def _dataset(task: str, data: str | Path, **kw: object) -> TaskDataset:
 
 
 def finetune_run(
-    task: str, data: str | Path, out: str | Path, *, init: str = "pretrained", mode: str = "full",
+    task: str, data: str | Path, out: str | Path, *, init: str = "pretrained",
+    mode: str | None = None,
     kfold: int | None = None, epochs: int = 30, seed: int = 0, config: str | None = None,
     batch_size: int = 32, seconds: float | None = None, max_records: int | None = None,
     cache_dir: str | Path | None = None, use_features: bool = False, augment: bool = True,
-    device: str = "cpu",
+    pool: str | None = None, device: str = "cpu",
 ) -> dict:
     """Fine-tune on all of ``data`` (grouped validation inside) and save the model to ``out``;
     with ``kfold``, run grouped k-fold CV instead and write its report to ``out``. For ``af`` a
     second, 4-class rhythm model goes to ``out/rhythm``. ``use_features`` feeds the task's
     classical features to the head beside the embedding; ``init="classical"`` fits the
     classical feature baseline instead of a network (``mode`` and ``epochs`` do not apply).
-    ``augment``: random circular time shifts of the training windows (full mode); ``device``:
-    where networks train ("cpu", "cuda", ...)."""
+    ``mode`` None: ``finetune.default_mode`` (linear for vt-alarm from pre-trained weights).
+    ``augment``: random circular time shifts of the training windows (full mode); ``pool``: how
+    the encoder's tokens are pooled (default: the task's, ``finetune.DEFAULT_POOL``);
+    ``device``: where networks train ("cpu", "cuda", ...)."""
     resolve_device(device)
+    if pool is not None:
+        check_pool(pool)  # before the dataset is built
     ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir)
     cfg = model_config(config) if init == "none" else None
+    mode = None if init == "classical" else mode or default_mode(task, init)
 
     def make(t: str = task) -> TaskEstimator:
         if init == "classical":
             return ClassicalBaseline(t, seed=seed)
         return Finetuner(t, init=init, mode=mode, config=cfg, epochs=epochs, seed=seed,
                          batch_size=batch_size, use_features=use_features, augment=augment,
-                         device=device)
+                         pool=pool, device=device)
 
     out = Path(out)
     summary: dict = {"task": task, "n": len(ds), "skipped": ds.skipped, "init": str(init),
@@ -147,12 +154,12 @@ def compare_run(
             makers["classical features + GBM"] = lambda t: ClassicalBaseline(t, seed=seed)
         elif b == "scratch":
             makers["QualityFM from scratch"] = lambda t: Finetuner(
-                t, init="none", config=cfg, epochs=epochs, seed=seed, augment=augment,
-                device=device)
+                t, init="none", mode="full", config=cfg, epochs=epochs, seed=seed,
+                augment=augment, device=device)
         elif b == "resnet":
             makers["ResNet1d from scratch"] = lambda t: Finetuner(
-                t, init=ResNet1d(), lr=1e-3, epochs=epochs, seed=seed, augment=augment,
-                device=device)
+                t, init=ResNet1d(), mode="full", lr=1e-3, epochs=epochs, seed=seed,
+                augment=augment, device=device)
         else:
             raise ValueError(f"unknown baseline {b!r}; choose from classical, scratch, resnet")
     for mode in modes:
