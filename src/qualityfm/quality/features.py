@@ -278,6 +278,16 @@ def rr_pattern_features(rr: np.ndarray, short: float = 0.85, long: float = 1.15,
             float(c.max() / c.min()), _entropy(trans.ravel())]
 
 
+#: The P region of a beat: from 0.30 to 0.08 s before its R peak.
+P_REGION_S = (0.30, 0.08)
+
+
+def _p_regions(y: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray:
+    """The P region of each beat ``peaks`` of ``y`` [n_beats, samples]; every peak must lie at
+    least 0.30 s into ``y``."""
+    return y[peaks[:, None] + np.arange(-int(P_REGION_S[0] * fs), -int(P_REGION_S[1] * fs))]
+
+
 def p_wave_snr(y: np.ndarray, peaks: np.ndarray, fs: float, stretch: int = 8) -> list[float]:
     """P-wave presence over the P regions (0.30-0.08 s before R) of the beats ``peaks`` of the
     band-passed lead ``y``: the variance of their median over the mean variance of each beat's
@@ -285,11 +295,11 @@ def p_wave_snr(y: np.ndarray, peaks: np.ndarray, fs: float, stretch: int = 8) ->
     region's peak-to-peak over the median QRS's, and the median of the first ratio over
     ``stretch``-beat stretches (halfway overlapping; a P wave that drifts in shape over the
     recording still counts). NaN under 5 beats."""
-    b, e, h, q = int(0.30 * fs), int(0.08 * fs), int(0.1 * fs), int(0.03 * fs)
+    b, h, q = int(P_REGION_S[0] * fs), int(0.1 * fs), int(0.03 * fs)
     pp = peaks[(peaks >= b + h) & (peaks < len(y) - h)]
     if len(pp) < 5:
         return [NAN] * 3
-    seg = y[pp[:, None] + np.arange(-b, -e)]
+    seg = _p_regions(y, pp, fs)
     seg = seg - seg.mean(axis=1, keepdims=True)
 
     def snr(rows: np.ndarray) -> float:
@@ -340,12 +350,12 @@ def _p_wave(y: np.ndarray, peaks: np.ndarray, fs: float) -> tuple[float, float]:
     """P-wave signs: median correlation of each beat's P region (0.30-0.08 s before R) with the
     median beat's, and the 4-9 Hz share (fibrillatory waves) of the T-Q stretches of the
     residual after subtracting the median beat. NaN without 4 whole beats."""
-    before, after, p_end = int(0.3 * fs), int(0.45 * fs), int(0.08 * fs)
+    before, after = int(P_REGION_S[0] * fs), int(0.45 * fs)
     beat, pp = _median_beat(y, peaks, before, after)
     if beat is None or len(pp) < 4:
         return NAN, NAN
-    seg = y[pp[:, None] + np.arange(-before, -p_end)]
-    tmpl = beat[: before - p_end]
+    seg = _p_regions(y, pp, fs)
+    tmpl = beat[: seg.shape[1]]  # the median beat's P region
     p_corr = float(np.nanmedian([_corr(s, tmpl) for s in seg]))
     resid = y.copy()
     for p in pp:
@@ -402,8 +412,8 @@ def beat_shape_features(x: np.ndarray, peaks: np.ndarray, fs: float) -> list[flo
         k = int(np.argmax(np.abs(seg)))
         return k, float(seg[k] / r)
 
-    k, p_amp = extreme(-0.30, -0.08)
-    out.update(pr_int=float((int(0.30 * fs) - k) / fs), p_peak_amp=p_amp,
+    k, p_amp = extreme(-P_REGION_S[0], -P_REGION_S[1])
+    out.update(pr_int=float((int(P_REGION_S[0] * fs) - k) / fs), p_peak_amp=p_amp,
                t_amp=extreme(0.15, 0.45)[1],
                st_level=float(np.mean(m[before + int(0.06 * fs): before + int(0.12 * fs)]) / r),
                qrs_amp_rel=float(r / (np.std(y) + 1e-12)))
