@@ -85,6 +85,15 @@ def test_cli_compare_embedding_with_and_without_features(tmp_path, capsys) -> No
                  "--baselines", "", "--models", "random=none", "--modes", "linear",
                  "--config", str(cfg), "--reference", "random", "--out", str(tmp_path / "x")]) != 0
     assert "reference 'random' is not a row" in capsys.readouterr().err
+    # --pool reaches every QualityFM row: mean pooling gives other scores than vt's mean+last
+    common = ["compare", "--task", "vt-alarm", "--data", str(data), "--max-records", "40",
+              "--baselines", "", "--models", "random=none", "--modes", "linear", "--config",
+              str(cfg), "--kfold", "2", "--epochs", "2"]
+    assert main([*common, "--pool", "mean", "--out", str(tmp_path / "mean")]) == 0
+    mean = json.loads((tmp_path / "mean" / "compare.json").read_text())["random (linear)"]
+    assert mean["auroc"] != plain["auroc"]
+    assert main([*common, "--pool", "max", "--out", str(tmp_path / "bad")]) != 0
+    assert "'max'" in capsys.readouterr().err and not (tmp_path / "bad").exists()
 
 
 def test_cli_classical_finetune_then_evaluate_on_other_records(tmp_path) -> None:

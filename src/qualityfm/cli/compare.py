@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from qualityfm.cli.finetune import add_data_options, add_device_option
+from qualityfm.cli.finetune import add_data_options, add_device_option, add_network_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,9 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", default=None,
                    help="row every other row is compared with (paired bootstrap of the AUROC or "
                    "SBP MAE difference), e.g. 'random (linear)'; default: the scratch baseline")
-    p.add_argument("--no-augment", action="store_true",
-                   help="train networks on the windows as they are (default: a random circular "
-                   "time shift of each training window every epoch)")
+    add_network_options(p)
     p.set_defaults(func=run)
 
 
@@ -46,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs, seed=args.seed, config=args.config, seconds=args.seconds,
         max_records=args.max_records, cache_dir=args.cache,
         modes=[m for m in args.modes.split(",") if m], with_features=args.with_features,
-        augment=not args.no_augment, reference=args.reference, device=args.device,
+        augment=not args.no_augment, pool=args.pool, reference=args.reference,
+        device=args.device,
     )
     print((Path(args.out) / "table.md").read_text())
     return 0

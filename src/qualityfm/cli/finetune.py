@@ -22,6 +22,16 @@ def add_device_option(p: argparse.ArgumentParser) -> None:
                    help="device the networks run on: cpu (default), cuda, cuda:1, ...")
 
 
+def add_network_options(p: argparse.ArgumentParser) -> None:
+    """``--no-augment`` and ``--pool``: how task networks train and pool their tokens."""
+    p.add_argument("--no-augment", action="store_true",
+                   help="train networks on the windows as they are (default: a random circular "
+                   "time shift of each training window every epoch)")
+    p.add_argument("--pool", default=None, metavar="mean|mean+last",
+                   help="how a QualityFM encoder's tokens become one embedding (default: "
+                   "mean+last for vt-alarm, whose windows end at the alarm; mean otherwise)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("finetune", help="fine-tune on vt-alarm, af or abp")
     add_data_options(p)
@@ -41,12 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "architecture of the shipped weights)")
     p.add_argument("--features", action="store_true",
                    help="feed the task's classical features to the head beside the embedding")
-    p.add_argument("--no-augment", action="store_true",
-                   help="train networks on the windows as they are (default: a random circular "
-                   "time shift of each training window every epoch)")
-    p.add_argument("--pool", default=None, metavar="mean|mean+last",
-                   help="how the encoder's tokens become one embedding (default: mean+last for "
-                   "vt-alarm, whose windows end at the alarm; mean otherwise)")
+    add_network_options(p)
     p.set_defaults(func=run)
 
 

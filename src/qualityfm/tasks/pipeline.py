@@ -134,18 +134,22 @@ def compare_run(
     epochs: int = 30, seed: int = 0, config: str | None = None, seconds: float | None = None,
     max_records: int | None = None, cache_dir: str | Path | None = None,
     n_boot: int = 1000, modes: Sequence[str] = ("full", "linear"), with_features: bool = False,
-    augment: bool = True, reference: str | None = None, device: str = "cpu",
+    augment: bool = True, pool: str | None = None, reference: str | None = None,
+    device: str = "cpu",
 ) -> dict:
     """Grouped k-fold CV of baselines and pre-trained variants (``models``: ``NAME=DIR``,
     ``DIR``, ``pretrained`` or ``none`` for a random encoder; each fine-tuned in every mode of
     ``modes``) into one markdown table with CIs. ``with_features`` adds, for every variant, a
     row whose head also reads the classical features (what each part contributes).
-    ``augment``: random circular time shifts of the training windows of every network.
+    ``augment``: random circular time shifts of the training windows of every network;
+    ``pool``: how every QualityFM row pools its tokens (default: the task's).
     Every row is also compared with the ``reference`` row (default: the scratch baseline, when
     it runs) on the same out-of-fold rows: the difference of AUROC (binary) or SBP MAE (abp)
     with a paired bootstrap CI (``delta_auroc`` / ``delta_sbp_mae`` in the JSON and table).
     Networks train on ``device``."""
     resolve_device(device)
+    if pool is not None:
+        check_pool(pool)
     ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir)
     cfg = model_config(config)
     makers: dict[str, Callable[[str], TaskEstimator]] = {}
@@ -155,7 +159,7 @@ def compare_run(
         elif b == "scratch":
             makers["QualityFM from scratch"] = lambda t: Finetuner(
                 t, init="none", mode="full", config=cfg, epochs=epochs, seed=seed,
-                augment=augment, device=device)
+                augment=augment, pool=pool, device=device)
         elif b == "resnet":
             makers["ResNet1d from scratch"] = lambda t: Finetuner(
                 t, init=ResNet1d(), mode="full", lr=1e-3, epochs=epochs, seed=seed,
@@ -173,7 +177,7 @@ def compare_run(
                 label = f"{name} ({mode}{' + features' if feats else ''})"
                 makers[label] = (lambda t, p=path, m=mode, f=feats: Finetuner(
                     t, init=p, mode=m, config=cfg if p == "none" else None, epochs=epochs,
-                    seed=seed, use_features=f, augment=augment, device=device))
+                    seed=seed, use_features=f, augment=augment, pool=pool, device=device))
     scratch = "QualityFM from scratch"
     if reference is None:
         reference = scratch if scratch in makers else ""
