@@ -172,8 +172,9 @@ class TaskEstimator(ABC):
 
 
 #: Default fine-tuning mode per task for a pre-trained encoder: on vt-alarm (about 160 training
-#: windows a fold) a linear head on the frozen embedding beat full fine-tuning in every 5-fold
-#: comparison (docs/results.md). An untrained network always trains fully.
+#: windows a fold) a linear head on the shipped weights' frozen embedding beat full fine-tuning
+#: in every 5-fold comparison (docs/results.md, sessions 6, 9, 10). An untrained network always
+#: trains fully.
 DEFAULT_MODE = {"vt-alarm": "linear"}
 
 
