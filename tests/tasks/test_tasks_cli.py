@@ -148,7 +148,11 @@ def test_cli_vt_finetune_defaults_to_a_linear_head_on_mean_and_last_tokens(
     cfg.write_text(json.dumps(TINY))
     assert main(["finetune", *common, "--init", "none", "--config", str(cfg),
                  "--out", str(tmp_path / "none")]) == 0
-    assert json.loads((tmp_path / "none" / "finetune.json").read_text())["mode"] == "full"
+    meta = json.loads((tmp_path / "none" / "finetune.json").read_text())
+    assert (meta["mode"], meta["test_shifts"]) == ("full", 1)  # shifts would move the alarm
+    assert main(["finetune", *common, "--init", "none", "--config", str(cfg), "--pool", "mean",
+                 "--test-shifts", "3", "--out", str(tmp_path / "mean")]) == 0
+    assert json.loads((tmp_path / "mean" / "finetune.json").read_text())["test_shifts"] == 3
 
 
 def test_cli_finetune_with_features_then_evaluate(tmp_path) -> None:

@@ -330,3 +330,37 @@ def test_augmentation_changes_training_and_stays_repeatable() -> None:
     a, b, plain = fit(True), fit(True), fit(False)
     np.testing.assert_array_equal(a.predict_proba(x), b.predict_proba(x))
     assert not np.allclose(a.predict_proba(x), plain.predict_proba(x))
+
+
+def test_test_shifts_average_the_outputs_of_shifted_windows(tmp_path) -> None:
+    """A network trained on shifted windows with mean pooling averages its outputs over
+    TEST_SHIFTS circular shifts; vt-alarm's mean+last, linear heads and unshifted training do
+    not shift; the setting is saved, and older files load unshifted."""
+    from qualityfm.tasks.finetune import TEST_SHIFTS
+
+    x, y, g = synthetic(40)
+    assert Finetuner("af", init="none").test_shifts == TEST_SHIFTS == 8
+    assert Finetuner("af", init="none", augment=False).test_shifts == 1
+    assert Finetuner("af", mode="linear").test_shifts == 1
+    assert Finetuner("vt-alarm", init="none").test_shifts == 1  # mean+last
+    assert Finetuner("vt-alarm", init="none", pool="mean").test_shifts == TEST_SHIFTS
+    with pytest.raises(ValueError, match="test_shifts"):
+        Finetuner("af", test_shifts=0)
+
+    ft = Finetuner("af", init="none", config=TINY, epochs=2, seed=0, test_shifts=4)
+    ft.fit(x, y, groups=g)
+    t = x.shape[-1]
+    ft.test_shifts = 1
+    each = [ft._raw(np.roll(x, k * t // 4, axis=-1), None, None) for k in range(4)]
+    ft.test_shifts = 4
+    averaged = ft._raw(x, None, None)
+    np.testing.assert_allclose(averaged, np.mean(each, axis=0), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(averaged, each[0], atol=1e-4)  # the shifts change the outputs
+    back = Finetuner.load(ft.save(tmp_path / "run"))
+    assert back.test_shifts == 4
+    np.testing.assert_allclose(back.predict_proba(x), ft.predict_proba(x), atol=1e-5)
+    meta_file = tmp_path / "run" / "finetune.json"
+    meta = json.loads(meta_file.read_text())
+    del meta["test_shifts"]
+    meta_file.write_text(json.dumps(meta))
+    assert Finetuner.load(tmp_path / "run").test_shifts == 1

@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs, seed=args.seed, config=args.config, seconds=args.seconds,
         max_records=args.max_records, cache_dir=args.cache,
         modes=[m for m in args.modes.split(",") if m], with_features=args.with_features,
-        augment=not args.no_augment, pool=args.pool, reference=args.reference,
-        device=args.device,
+        augment=not args.no_augment, pool=args.pool, test_shifts=args.test_shifts,
+        reference=args.reference, device=args.device,
     )
     print((Path(args.out) / "table.md").read_text())
     return 0

@@ -23,13 +23,18 @@ def add_device_option(p: argparse.ArgumentParser) -> None:
 
 
 def add_network_options(p: argparse.ArgumentParser) -> None:
-    """``--no-augment`` and ``--pool``: how task networks train and pool their tokens."""
+    """``--no-augment``, ``--pool`` and ``--test-shifts``: how task networks train, pool their
+    tokens and predict."""
     p.add_argument("--no-augment", action="store_true",
                    help="train networks on the windows as they are (default: a random circular "
                    "time shift of each training window every epoch)")
     p.add_argument("--pool", default=None, metavar="mean|mean+last",
                    help="how a QualityFM encoder's tokens become one embedding (default: "
                    "mean+last for vt-alarm, whose windows end at the alarm; mean otherwise)")
+    p.add_argument("--test-shifts", type=int, default=None, metavar="N",
+                   help="average a network's outputs over N evenly spaced circular shifts of "
+                   "each window (default: 8 after training on shifted windows with mean "
+                   "pooling, else 1)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs, seed=args.seed, config=args.config, batch_size=args.batch_size,
         seconds=args.seconds, max_records=args.max_records, cache_dir=args.cache,
         use_features=args.features, augment=not args.no_augment, pool=args.pool,
-        device=args.device,
+        test_shifts=args.test_shifts, device=args.device,
     )
     print(json.dumps({k: v for k, v in summary.items() if k != "skipped"}, indent=1, default=str))
     return 0

@@ -277,6 +277,11 @@ def random_time_shift(x: Tensor, rng: np.random.Generator) -> Tensor:
     return torch.gather(x, -1, idx[:, None, :].expand_as(x))
 
 
+#: Evenly spaced circular shifts whose outputs a network trained on shifted windows averages
+#: when it predicts (and when it calibrates and fixes its threshold on validation rows).
+TEST_SHIFTS = 8
+
+
 #: Scaled features enter the head as ``b * tanh(z / b)``: nearly ``z`` within a few scales of
 #: the centre, never beyond ``b`` (a test value far outside the training range cannot swamp the
 #: head's output; with the mean and SD, one ABP record's test value sat 3e5 SDs from its fold's
@@ -292,8 +297,13 @@ class Finetuner(TaskEstimator):
     ``mode`` None: :func:`default_mode` (linear for vt-alarm from pre-trained weights).
     ``pool`` None: the task's :data:`DEFAULT_POOL` (mean+last for vt-alarm), else "mean".
     ``augment`` (full mode): every training window is shifted circularly in time by a random
-    amount each epoch, so the network cannot memorise the windows (validation and prediction
-    see them unshifted).
+    amount each epoch, so the network cannot memorise the windows (early stopping sees them
+    unshifted).
+    ``test_shifts``: outputs averaged over this many evenly spaced circular shifts of each
+    window, for the validation rows that set calibration and threshold and for predictions.
+    None: :data:`TEST_SHIFTS` for a network trained on shifted windows (full mode with
+    ``augment``) that pools by the mean, else 1 (a shift would move a vt-alarm window's alarm
+    off the right edge that ``mean+last`` reads).
     """
 
     def __init__(
@@ -301,7 +311,8 @@ class Finetuner(TaskEstimator):
         mode: str | None = None, *, config: object = None, epochs: int = 30, batch_size: int = 32,
         lr: float = 1e-4, head_lr: float = 1e-3, weight_decay: float = 0.01, patience: int = 5,
         class_weight: bool = True, use_features: bool = False, dropout: float = 0.1,
-        augment: bool = True, pool: str | None = None, device: str = "cpu", **protocol: object,
+        augment: bool = True, pool: str | None = None, test_shifts: int | None = None,
+        device: str = "cpu", **protocol: object,
     ) -> None:
         super().__init__(task, **protocol)
         mode = mode or default_mode(task, init)
@@ -314,6 +325,12 @@ class Finetuner(TaskEstimator):
         self.device = resolve_device(device)
         self.augment = augment
         self.pool = check_pool(pool or DEFAULT_POOL.get(task, "mean"))  # of a QualityFM encoder
+        if test_shifts is None:
+            shifted = mode == "full" and augment and self.pool == "mean"
+            test_shifts = TEST_SHIFTS if shifted else 1
+        if int(test_shifts) < 1:
+            raise ValueError(f"test_shifts must be >= 1, got {test_shifts}")
+        self.test_shifts = int(test_shifts)
         self.net: TaskNet | None = None
         self.feat_center: np.ndarray | None = None
         self.feat_scale: np.ndarray | None = None
@@ -346,8 +363,10 @@ class Finetuner(TaskEstimator):
             f = None if feats is None else torch.as_tensor(feats[b], device=self.device)
             yield b, x, m, f
 
-    def _outputs(self, X, mask, feats, idx, emb: Tensor | None = None) -> np.ndarray:
-        """Raw outputs of rows ``idx``; ``emb`` [N, dim]: the frozen backbone's embeddings."""
+    def _outputs(self, X, mask, feats, idx, emb: Tensor | None = None,
+                 shifts: int = 1) -> np.ndarray:
+        """Raw outputs of rows ``idx``; ``emb`` [N, dim]: the frozen backbone's embeddings;
+        ``shifts`` > 1: averaged over that many evenly spaced circular shifts of the windows."""
         self.net.eval()
         out = []
         with torch.no_grad():
@@ -356,7 +375,9 @@ class Finetuner(TaskEstimator):
                 out.append(self.net.head_forward(emb[idx], f).float().cpu().numpy())
             else:
                 for _, x, m, f in self._batches(X, mask, feats, idx):
-                    out.append(self.net(x, m, f).float().cpu().numpy())
+                    offsets = [round(x.shape[-1] * j / shifts) for j in range(shifts)]
+                    z = sum(self.net(torch.roll(x, k, dims=-1), m, f).float() for k in offsets)
+                    out.append((z / shifts).cpu().numpy())
         z = np.concatenate(out) if out else np.zeros((0, self.n_out), np.float32)
         return z[:, 0] if self.kind == "binary" else z
 
@@ -455,7 +476,7 @@ class Finetuner(TaskEstimator):
         if self.use_features:
             features = self._features(X, mask, features)
         feats = self._feats(features, len(X))
-        z = self._outputs(X, mask, feats, np.arange(len(X)))
+        z = self._outputs(X, mask, feats, np.arange(len(X)), shifts=self.test_shifts)
         if self.kind == "regression":
             return z * self.y_std + self.y_mean
         return z
@@ -474,7 +495,8 @@ class Finetuner(TaskEstimator):
             "backbone_config": bb.cfg.to_dict() if kind == "qualityfm" else bb.config(),
             "n_features": self.net.head.in_features - bb.dim, "mode": self.mode,
             "use_features": self.use_features, "augment": self.augment,
-            "pool": getattr(bb, "pool", None), "protocol": self.protocol_state(),
+            "pool": getattr(bb, "pool", None), "test_shifts": self.test_shifts,
+            "protocol": self.protocol_state(),
             "y_mean": np.asarray(self.y_mean).tolist(), "y_std": np.asarray(self.y_std).tolist(),
             "feat_center": None if self.feat_center is None else self.feat_center.tolist(),
             "feat_scale": None if self.feat_scale is None else self.feat_scale.tolist(),
@@ -507,7 +529,8 @@ class Finetuner(TaskEstimator):
             bb = ResNet1d(**meta["backbone_config"])
         p = meta["protocol"]
         ft = cls(p["task"], init=bb, mode=meta["mode"], use_features=meta["use_features"],
-                 pool=getattr(bb, "pool", None), device=device)
+                 pool=getattr(bb, "pool", None), device=device,
+                 test_shifts=meta.get("test_shifts", 1))  # files saved before: unshifted
         ft.set_protocol_state(p)
         ft.net = TaskNet(bb, p["n_out"], meta["n_features"])
         ft.net.load_state_dict(torch.load(path / "model.pt", map_location="cpu", weights_only=True))

@@ -35,7 +35,7 @@ def finetune_run(
     kfold: int | None = None, epochs: int = 30, seed: int = 0, config: str | None = None,
     batch_size: int = 32, seconds: float | None = None, max_records: int | None = None,
     cache_dir: str | Path | None = None, use_features: bool = False, augment: bool = True,
-    pool: str | None = None, device: str = "cpu",
+    pool: str | None = None, test_shifts: int | None = None, device: str = "cpu",
 ) -> dict:
     """Fine-tune on all of ``data`` (grouped validation inside) and save the model to ``out``;
     with ``kfold``, run grouped k-fold CV instead and write its report to ``out``. For ``af`` a
@@ -45,6 +45,7 @@ def finetune_run(
     ``mode`` None: ``finetune.default_mode`` (linear for vt-alarm from pre-trained weights).
     ``augment``: random circular time shifts of the training windows (full mode); ``pool``: how
     the encoder's tokens are pooled (default: the task's, ``finetune.DEFAULT_POOL``);
+    ``test_shifts``: shifted copies averaged at prediction (default: ``Finetuner``'s);
     ``device``: where networks train ("cpu", "cuda", ...)."""
     resolve_device(device)
     if pool is not None:
@@ -58,7 +59,7 @@ def finetune_run(
             return ClassicalBaseline(t, seed=seed)
         return Finetuner(t, init=init, mode=mode, config=cfg, epochs=epochs, seed=seed,
                          batch_size=batch_size, use_features=use_features, augment=augment,
-                         pool=pool, device=device)
+                         pool=pool, test_shifts=test_shifts, device=device)
 
     out = Path(out)
     summary: dict = {"task": task, "n": len(ds), "skipped": ds.skipped, "init": str(init),
@@ -134,15 +135,16 @@ def compare_run(
     epochs: int = 30, seed: int = 0, config: str | None = None, seconds: float | None = None,
     max_records: int | None = None, cache_dir: str | Path | None = None,
     n_boot: int = 1000, modes: Sequence[str] = ("full", "linear"), with_features: bool = False,
-    augment: bool = True, pool: str | None = None, reference: str | None = None,
-    device: str = "cpu",
+    augment: bool = True, pool: str | None = None, test_shifts: int | None = None,
+    reference: str | None = None, device: str = "cpu",
 ) -> dict:
     """Grouped k-fold CV of baselines and pre-trained variants (``models``: ``NAME=DIR``,
     ``DIR``, ``pretrained`` or ``none`` for a random encoder; each fine-tuned in every mode of
     ``modes``) into one markdown table with CIs. ``with_features`` adds, for every variant, a
     row whose head also reads the classical features (what each part contributes).
     ``augment``: random circular time shifts of the training windows of every network;
-    ``pool``: how every QualityFM row pools its tokens (default: the task's).
+    ``pool``: how every QualityFM row pools its tokens (default: the task's);
+    ``test_shifts``: shifted copies every network averages at prediction (``Finetuner``).
     Every row is also compared with the ``reference`` row (default: the scratch baseline, when
     it runs) on the same out-of-fold rows: the difference of AUROC (binary) or SBP MAE (abp)
     with a paired bootstrap CI (``delta_auroc`` / ``delta_sbp_mae`` in the JSON and table).
@@ -159,11 +161,11 @@ def compare_run(
         elif b == "scratch":
             makers["QualityFM from scratch"] = lambda t: Finetuner(
                 t, init="none", mode="full", config=cfg, epochs=epochs, seed=seed,
-                augment=augment, pool=pool, device=device)
+                augment=augment, pool=pool, test_shifts=test_shifts, device=device)
         elif b == "resnet":
             makers["ResNet1d from scratch"] = lambda t: Finetuner(
                 t, init=ResNet1d(), mode="full", lr=1e-3, epochs=epochs, seed=seed,
-                augment=augment, device=device)
+                augment=augment, test_shifts=test_shifts, device=device)
         else:
             raise ValueError(f"unknown baseline {b!r}; choose from classical, scratch, resnet")
     for mode in modes:
@@ -177,7 +179,8 @@ def compare_run(
                 label = f"{name} ({mode}{' + features' if feats else ''})"
                 makers[label] = (lambda t, p=path, m=mode, f=feats: Finetuner(
                     t, init=p, mode=m, config=cfg if p == "none" else None, epochs=epochs,
-                    seed=seed, use_features=f, augment=augment, pool=pool, device=device))
+                    seed=seed, use_features=f, augment=augment, pool=pool,
+                    test_shifts=test_shifts, device=device))
     scratch = "QualityFM from scratch"
     if reference is None:
         reference = scratch if scratch in makers else ""
