@@ -364,3 +364,23 @@ def test_test_shifts_average_the_outputs_of_shifted_windows(tmp_path) -> None:
     del meta["test_shifts"]
     meta_file.write_text(json.dumps(meta))
     assert Finetuner.load(tmp_path / "run").test_shifts == 1
+
+
+def test_onnx_of_a_run_with_test_shifts_predicts_as_the_run(tmp_path) -> None:
+    """The ONNX graph of a fine-tuned run averages its head over the run's shifted copies:
+    its calibrated output equals ``predict_proba``."""
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
+    from qualityfm.inference.onnx import export_finetuned_onnx
+
+    x, y, g = synthetic(40)
+    ft = Finetuner("af", init="none", config=TINY, epochs=2, seed=0, test_shifts=3)
+    ft.fit(x, y, groups=g)
+    run = ft.save(tmp_path / "run")
+    res = export_finetuned_onnx(run, tmp_path / "model.onnx")
+    assert res["max_abs_diff"] < 1e-4
+    session = ort.InferenceSession(res["out"], providers=["CPUExecutionProvider"])
+    mask = np.ones((len(x), 2), dtype=bool)
+    _, head = session.run(None, {"x": x, "mask": mask})
+    np.testing.assert_allclose(ft.calibrator(head[:, 0]), ft.predict_proba(x), atol=1e-4)
+    ft.test_shifts = 1  # one pass gives other outputs: the graph really averages the shifts
+    assert not np.allclose(ft.calibrator(head[:, 0]), ft.predict_proba(x), atol=1e-4)

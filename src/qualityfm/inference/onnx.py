@@ -20,18 +20,26 @@ from qualityfm.model import WindowedAttention, pool_tokens
 
 class EncoderGraph(nn.Module):
     """The graph exported: (x [B, C, T], mask [B, C]) -> embedding [B, dim] pooled by ``pool``
-    (and head output)."""
+    (and the head's output, averaged over ``shifts`` evenly spaced circular shifts of ``x`` as
+    a fine-tuned model with ``test_shifts`` predicts)."""
 
     def __init__(self, encoder: nn.Module, head: nn.Module | None = None,
-                 pool: str = "mean") -> None:
+                 pool: str = "mean", shifts: int = 1) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = head
         self.pool = pool
+        self.shifts = shifts
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         emb = pool_tokens(self.encoder(x, mask), self.pool)
-        return emb if self.head is None else (emb, self.head(emb))
+        if self.head is None:
+            return emb
+        out = self.head(emb)
+        for j in range(1, self.shifts):
+            shifted = torch.roll(x, round(int(x.shape[-1]) * j / self.shifts), dims=-1)  # T fixed
+            out = out + self.head(pool_tokens(self.encoder(shifted, mask), self.pool))
+        return emb, out / self.shifts
 
 
 def _dense_copy(model: nn.Module) -> nn.Module:
@@ -50,20 +58,21 @@ def export_onnx(
     model: nn.Module,
     out: str | Path,
     head: nn.Module | None = None,
+    shifts: int = 1,
     batch: int = 2,
     opset: int = 18,
 ) -> dict:
     """Write ``out`` (.onnx) and check it against PyTorch with ONNX Runtime when installed.
 
     ``model`` is a QualityFM or any module with ``.encoder`` and ``.cfg`` (a fine-tuned
-    backbone, whose ``pool`` the graph follows). Returns ``{"out", "max_abs_diff"}``;
-    ``max_abs_diff`` is None without onnxruntime.
+    backbone, whose ``pool`` the graph follows); ``shifts``: see :class:`EncoderGraph`.
+    Returns ``{"out", "max_abs_diff"}``; ``max_abs_diff`` is None without onnxruntime.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     encoder = _dense_copy(model.encoder)
     graph = EncoderGraph(encoder, copy.deepcopy(head).eval() if head else None,
-                         getattr(model, "pool", "mean")).eval()
+                         getattr(model, "pool", "mean"), shifts).eval()
     cfg = model.cfg
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(batch, cfg.in_channels, cfg.n_samples, generator=gen) * 2 - 1
@@ -107,4 +116,4 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
     if net.head.in_features != net.backbone.dim:
         raise ValueError(f"{run}: its head also reads classical features, which the ONNX graph "
                          "does not compute; fine-tune without features to export it")
-    return export_onnx(net.backbone, out, head=net.head)
+    return export_onnx(net.backbone, out, head=net.head, shifts=est.test_shifts)
