@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from qualityfm.model import WindowedAttention, pool_tokens
+from qualityfm.model import WindowedAttention, mean_over_shifts, pool_tokens
 
 
 class EncoderGraph(nn.Module):
@@ -35,11 +35,10 @@ class EncoderGraph(nn.Module):
         emb = pool_tokens(self.encoder(x, mask), self.pool)
         if self.head is None:
             return emb
-        out = self.head(emb)
-        for j in range(1, self.shifts):
-            shifted = torch.roll(x, round(int(x.shape[-1]) * j / self.shifts), dims=-1)  # T fixed
-            out = out + self.head(pool_tokens(self.encoder(shifted, mask), self.pool))
-        return emb, out / self.shifts
+        def head(xs: Tensor) -> Tensor:
+            return self.head(pool_tokens(self.encoder(xs, mask), self.pool))
+
+        return emb, mean_over_shifts(head, x, self.shifts, first=self.head(emb))
 
 
 def _dense_copy(model: nn.Module) -> nn.Module:

@@ -11,7 +11,7 @@ from qualityfm.model.attention import (
     window_mask,
 )
 from qualityfm.model.config import PRESETS, QualityFMConfig
-from qualityfm.model.network import POOLS, QualityFM, check_pool, pool_tokens
+from qualityfm.model.network import POOLS, QualityFM, check_pool, mean_over_shifts, pool_tokens
 from qualityfm.model.precision import (
     PRECISIONS,
     check_precision,
@@ -34,6 +34,7 @@ __all__ = [
     "dense_attention",
     "flex_attention",
     "local_attention",
+    "mean_over_shifts",
     "pool_tokens",
     "precision_autocast",
     "preset_summary",

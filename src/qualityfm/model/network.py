@@ -3,6 +3,8 @@ groups."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -27,6 +29,17 @@ def pool_tokens(tokens: Tensor, pool: str = "mean") -> Tensor:
     if check_pool(pool) == "mean+last":
         return torch.cat([tokens.mean(dim=1), tokens[:, -1]], dim=1)
     return tokens.mean(dim=1)
+
+
+def mean_over_shifts(fn: Callable[[Tensor], Tensor], x: Tensor, shifts: int = 1,
+                     first: Tensor | None = None) -> Tensor:
+    """Mean of ``fn`` over ``shifts`` evenly spaced circular shifts of ``x`` [..., T] along
+    time, shift 0 first (``first``: ``fn(x)`` when the caller has it already)."""
+    t = int(x.shape[-1])  # a constant when traced for ONNX (T is fixed there)
+    out = fn(x) if first is None else first
+    for j in range(1, shifts):
+        out = out + fn(torch.roll(x, round(t * j / shifts), dims=-1))
+    return out / shifts
 
 
 class Encoder(nn.Module):

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from qualityfm.data.features import robust_centre_scale
-from qualityfm.model.network import check_pool, pool_tokens
+from qualityfm.model.network import check_pool, mean_over_shifts, pool_tokens
 from qualityfm.model.precision import resolve_device
 from qualityfm.quality.features import window_features
 from qualityfm.tasks.calibration import Calibrator, choose_threshold
@@ -375,9 +375,9 @@ class Finetuner(TaskEstimator):
                 out.append(self.net.head_forward(emb[idx], f).float().cpu().numpy())
             else:
                 for _, x, m, f in self._batches(X, mask, feats, idx):
-                    offsets = [round(x.shape[-1] * j / shifts) for j in range(shifts)]
-                    z = sum(self.net(torch.roll(x, k, dims=-1), m, f).float() for k in offsets)
-                    out.append((z / shifts).cpu().numpy())
+                    z = mean_over_shifts(lambda xs, m=m, f=f: self.net(xs, m, f).float(), x,
+                                         shifts)
+                    out.append(z.cpu().numpy())
         z = np.concatenate(out) if out else np.zeros((0, self.n_out), np.float32)
         return z[:, 0] if self.kind == "binary" else z
 
