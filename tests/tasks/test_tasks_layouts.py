@@ -146,7 +146,9 @@ def test_cli_finetune_af_on_a_perform_folder(perform_dir, tmp_path) -> None:
     cfg = tmp_path / "tiny.json"
     cfg.write_text(json.dumps(TINY))
     run = tmp_path / "run"
-    assert main(["finetune", "--task", "af", "--data", str(perform_dir), "--init", "none",
+    # the subjects' two folders given apart: their records pooled, as under their parent
+    assert main(["finetune", "--task", "af", "--data", str(perform_dir / "af"),
+                 str(perform_dir / "non_af"), "--init", "none",
                  "--config", str(cfg), "--epochs", "1", "--batch-size", "8", "--seed", "0",
                  "--out", str(run)]) == 0
     assert (run / "model.pt").exists() and (run / "rhythm" / "model.pt").exists()
@@ -234,3 +236,24 @@ def test_abp_from_wfdb_records_is_unchanged(tmp_path) -> None:
     ds = build_task_dataset("abp", tmp_path)
     assert list(ds.record_ids) == ["rec1@0", "rec1@30"] and list(ds.groups) == ["rec1", "rec1"]
     np.testing.assert_allclose(ds.y, [[135, 72]] * 2, atol=3.0)
+
+
+def test_records_of_several_folders_are_pooled(tmp_path) -> None:
+    wfdb_dir, uci_dir = tmp_path / "icu", tmp_path / "uci"
+    write_wfdb(synthesize(65, 250.0, sbp=135, dbp=72, seed=3, record_id="rec1"), wfdb_dir)
+    uci_dir.mkdir()
+    write_uci_part(uci_dir / "Part_2.mat", [uci_record(35, 118, 70, seed=7)])
+    write_uci_part(uci_dir / "Part_10.mat", [uci_record(35, 140, 85, seed=8)])
+    ds = build_task_dataset("abp", [wfdb_dir, uci_dir, wfdb_dir], cache_dir=tmp_path / "cache")
+    # each file once (the repeated folder adds nothing); UCI parts in part order
+    assert list(ds.record_ids) == ["rec1@0", "rec1@30", "Part_2_0001@0", "Part_10_0001@0"]
+    np.testing.assert_allclose(ds.y, [[135, 72]] * 2 + [[118, 70], [140, 85]], atol=3.0)
+    one = build_task_dataset("abp", wfdb_dir)
+    np.testing.assert_array_equal(ds.X[:2], one.X)
+    # the cache key follows the pooled files: one folder alone is another entry
+    build_task_dataset("abp", uci_dir, cache_dir=tmp_path / "cache")
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 2
+    with pytest.raises(FileNotFoundError, match=r"nowhere"):
+        build_task_dataset("abp", [wfdb_dir, tmp_path / "nowhere"])
+    with pytest.raises(ValueError, match="no data directory"):
+        build_task_dataset("abp", [])

@@ -9,7 +9,8 @@ import json
 def add_data_options(p: argparse.ArgumentParser) -> None:
     """Options shared by the task verbs."""
     p.add_argument("--task", required=True, choices=["vt-alarm", "af", "abp"])
-    p.add_argument("--data", required=True, help="directory of task records")
+    p.add_argument("--data", required=True, nargs="+", metavar="DIR",
+                   help="directory of task records (several: their records pooled)")
     p.add_argument("--seconds", type=float, default=None,
                    help="window length (default: vt-alarm 10, af 30, abp 30)")
     p.add_argument("--max-records", type=int, default=None, help="use the first N records only")

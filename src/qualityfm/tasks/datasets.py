@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -382,9 +383,21 @@ def _cache_path(cache_dir: Path, s: TaskSettings, files: list[Path]) -> Path:
     return cache_dir / f"{s.task}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
 
 
+DataDirs = str | Path | Sequence[str | Path]
+"""One folder of task records, or several whose records are pooled."""
+
+
+def data_dirs(data: DataDirs) -> list[Path]:
+    """The folders of ``data`` as a list (one folder or several)."""
+    dirs = [Path(data)] if isinstance(data, (str, Path)) else [Path(d) for d in data]
+    if not dirs:
+        raise ValueError("no data directory given")
+    return dirs
+
+
 def build_task_dataset(
     task: str,
-    data_dir: str | Path,
+    data_dir: DataDirs,
     *,
     seconds: float | None = None,
     pad_to: float | None = None,
@@ -395,7 +408,8 @@ def build_task_dataset(
     cache_dir: str | Path | None = None,
 ) -> TaskDataset:
     """Build (or load from ``cache_dir``) the dataset of ``task`` from the records under
-    ``data_dir``. Records that do not fit the task are skipped and listed in ``.skipped``.
+    ``data_dir`` (a folder, or several: their records pooled, each file once). Records that
+    do not fit the task are skipped and listed in ``.skipped``.
 
     ``max_records`` keeps the first records in sorted order (for quick runs and tests); for
     ``abp`` the UCI cuff-less BP parts (``Part_N.mat``) under ``data_dir`` count as records
@@ -403,14 +417,18 @@ def build_task_dataset(
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
-    data_dir = Path(data_dir)
-    if not data_dir.exists():
-        raise FileNotFoundError(f"data directory {data_dir} does not exist")
+    dirs = data_dirs(data_dir)
+    for d in dirs:
+        if not d.exists():
+            raise FileNotFoundError(f"data directory {d} does not exist")
     s = TaskSettings(task, float(seconds or _DEFAULT_SECONDS[task]), pad_to, fs, bp_rule,
                      max_records, filters)
-    files = sorted(find_records(data_dir))
+    found = {f.resolve(): f for d in dirs for f in find_records(d)}
+    files = sorted(found.values())
     if task == "abp":
-        files += find_uci_bp(data_dir)
+        uci = {f.resolve(): f for d in dirs for f in find_uci_bp(d)}
+        files += list(uci.values())  # in part order
+    data_dir = ", ".join(map(str, dirs))  # for messages
     if max_records is not None:
         files = files[:max_records]
     if not files:

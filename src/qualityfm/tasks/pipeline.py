@@ -13,7 +13,7 @@ from qualityfm.io import atomic_write_bytes
 from qualityfm.model.network import check_pool
 from qualityfm.model.precision import resolve_device
 from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d, load_estimator
-from qualityfm.tasks.datasets import TaskDataset, build_task_dataset
+from qualityfm.tasks.datasets import DataDirs, TaskDataset, build_task_dataset, data_dirs
 from qualityfm.tasks.evaluate import (
     binary_report,
     bp_report,
@@ -25,12 +25,12 @@ from qualityfm.tasks.finetune import Finetuner, TaskEstimator, default_mode, mod
 from qualityfm.tasks.report import markdown_table, report, write_json
 
 
-def _dataset(task: str, data: str | Path, **kw: object) -> TaskDataset:
+def _dataset(task: str, data: DataDirs, **kw: object) -> TaskDataset:
     return build_task_dataset(task, data, **{k: v for k, v in kw.items() if v is not None})
 
 
 def finetune_run(
-    task: str, data: str | Path, out: str | Path, *, init: str = "pretrained",
+    task: str, data: DataDirs, out: str | Path, *, init: str = "pretrained",
     mode: str | None = None,
     kfold: int | None = None, epochs: int = 30, seed: int = 0, config: str | None = None,
     batch_size: int = 32, seconds: float | None = None, max_records: int | None = None,
@@ -107,7 +107,7 @@ def evaluate_estimator(est: TaskEstimator, ds: TaskDataset, rhythm_est: TaskEsti
     return res
 
 
-def evaluate_run(task: str, model: str | Path, data: str | Path, out: str | Path, *,
+def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *,
                  seconds: float | None = None, max_records: int | None = None,
                  cache_dir: str | Path | None = None, device: str = "cpu") -> dict:
     """Evaluate the model saved by ``finetune_run`` on the records of ``data`` (networks run
@@ -123,14 +123,14 @@ def evaluate_run(task: str, model: str | Path, data: str | Path, out: str | Path
                   pad_to=settings.get("pad_to"), max_records=max_records, cache_dir=cache_dir)
     rhythm = load_estimator(model / "rhythm", device) if (model / "rhythm").exists() else None
     res = evaluate_estimator(est, ds, rhythm)
-    res.update(task=task, model=str(model), data=str(data))
+    res.update(task=task, model=str(model), data=", ".join(map(str, data_dirs(data))))
     out = Path(out)
     report(res, out.parent, out.stem)
     return res
 
 
 def compare_run(
-    task: str, data: str | Path, out: str | Path, *, models: Sequence[str] = (),
+    task: str, data: DataDirs, out: str | Path, *, models: Sequence[str] = (),
     baselines: Sequence[str] = ("classical", "scratch", "resnet"), kfold: int = 5,
     epochs: int = 30, seed: int = 0, config: str | None = None, seconds: float | None = None,
     max_records: int | None = None, cache_dir: str | Path | None = None,
