@@ -134,16 +134,22 @@ def test_cli_reports_a_missing_pretrained_model(tmp_path, capsys) -> None:
 
 def test_cli_vt_finetune_defaults_to_a_linear_head_on_mean_and_last_tokens(
         tmp_path, capsys) -> None:
-    """Plain ``finetune --task vt-alarm`` (shipped weights) trains a linear head on the mean
-    and last tokens; ``--init none`` trains the whole network; an unknown pool is named."""
+    """Plain ``finetune --task vt-alarm`` (shipped weights) fits a linear head (lbfgs) on the
+    mean and last tokens; ``--init none`` trains the whole network; an unknown pool and a
+    solver that does not fit the mode are named before the records are read."""
     data = shared_path("physionet2015_vt")
     common = ["--task", "vt-alarm", "--data", str(data), "--max-records", "16", "--epochs", "2"]
     assert main(["finetune", *common, "--pool", "max", "--out", str(tmp_path / "bad")]) == 1
     assert "'max'" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    assert main(["finetune", *common, "--mode", "full", "--solver", "lbfgs",
+                 "--out", str(tmp_path / "bad")]) == 1
+    assert "mode='linear'" in capsys.readouterr().err and not (tmp_path / "bad").exists()
     assert main(["finetune", *common, "--out", str(tmp_path / "pre")]) == 0
     meta = json.loads((tmp_path / "pre" / "finetune.json").read_text())
-    assert (meta["mode"], meta["pool"]) == ("linear", "mean+last")
-    assert json.loads((tmp_path / "pre" / "summary.json").read_text())["mode"] == "linear"
+    assert (meta["mode"], meta["pool"], meta["solver"]) == ("linear", "mean+last", "lbfgs")
+    assert meta["history"][0]["C"] in meta["history"][0]["C_grid"]
+    summary = json.loads((tmp_path / "pre" / "summary.json").read_text())
+    assert (summary["mode"], summary["solver"]) == ("linear", "lbfgs")
     cfg = tmp_path / "tiny.json"
     cfg.write_text(json.dumps(TINY))
     assert main(["finetune", *common, "--init", "none", "--config", str(cfg),

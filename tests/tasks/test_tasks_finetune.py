@@ -174,7 +174,7 @@ def test_linear_probe_runs_the_frozen_encoder_once_per_row() -> None:
     x, y, g = synthetic(40)
     rows: list[int] = []
     lin = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", epochs=4, patience=9,
-                    seed=0)
+                    solver="adamw", seed=0)
     orig = Finetuner._embeddings
 
     def counting(self, X, mask):  # noqa: ANN001, ANN202 - counts every later encoder call
@@ -384,3 +384,76 @@ def test_onnx_of_a_run_with_test_shifts_predicts_as_the_run(tmp_path) -> None:
     np.testing.assert_allclose(ft.calibrator(head[:, 0]), ft.predict_proba(x), atol=1e-4)
     ft.test_shifts = 1  # one pass gives other outputs: the graph really averages the shifts
     assert not np.allclose(ft.calibrator(head[:, 0]), ft.predict_proba(x), atol=1e-4)
+
+
+def test_lbfgs_head_is_the_logistic_regression_of_the_standardised_embedding(tmp_path) -> None:
+    """``solver="lbfgs"`` (vt-alarm's default linear head) fits sklearn's L2 logistic regression
+    to the standardised embeddings of the fit rows, with the grid strength of lowest inner-fold
+    loss, folded into the head: the head's logits are that model's decision function."""
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    from qualityfm.tasks.finetune import C_GRID
+
+    x, y, g = synthetic(80, seed=3)
+    tr, te = group_split(y, g, 0.25, seed=1)
+    ft = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", seed=0)
+    assert ft.solver == "lbfgs"
+    ft.fit(x[tr], y[tr], groups=g[tr])
+    (h,) = ft.history
+    assert h["C"] in C_GRID and h["C"] == C_GRID[int(np.argmin(h["inner_loss"]))]
+    assert len(h["inner_loss"]) == len(C_GRID)
+    fit_idx, _ = group_split(y[tr], g[tr], ft.val_fraction, seed=ft.seed)
+    with torch.no_grad():
+        emb = ft.net.backbone(torch.as_tensor(x[tr]), None).double().numpy()
+    mu, sd = emb[fit_idx].mean(0), emb[fit_idx].std(0) + 1e-6
+    ref = LogisticRegression(C=h["C"], class_weight="balanced", max_iter=2000).fit(
+        (emb[fit_idx] - mu) / sd, y[tr][fit_idx])
+    np.testing.assert_allclose(ft._raw(x[tr], None, None),
+                               ref.decision_function((emb - mu) / sd), rtol=1e-3, atol=1e-3)
+    assert M.auroc(y[te], ft.predict_proba(x[te])) > 0.8  # a random tiny encoder's features
+    again = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", seed=0)
+    np.testing.assert_array_equal(again.fit(x[tr], y[tr], groups=g[tr]).predict_proba(x[te]),
+                                  ft.predict_proba(x[te]))  # repeatable
+    back = Finetuner.load(ft.save(tmp_path / "run"))
+    assert back.solver == "lbfgs"
+    np.testing.assert_allclose(back.predict_proba(x[te]), ft.predict_proba(x[te]), atol=1e-5)
+    meta_file = tmp_path / "run" / "finetune.json"  # a file saved before the setting: adamw
+    meta = json.loads(meta_file.read_text())
+    del meta["solver"]
+    meta_file.write_text(json.dumps(meta))
+    assert Finetuner.load(tmp_path / "run").solver == "adamw"
+
+
+def test_lbfgs_head_for_classes_and_targets() -> None:
+    """lbfgs also fits multiclass heads (a class missing from the rows is never predicted) and
+    ridge heads for regression; too few groups to split fall back to the grid's middle."""
+    from qualityfm.tasks.finetune import C_GRID
+
+    x, y, g = synthetic(90, seed=4)
+    rhythm = np.where(y == 1, 1, np.arange(90) % 3 == 0) * 1 + (y == 1)  # classes 0, 1, 2
+    four = Finetuner("af4", init="none", config=TINY, mode="linear", solver="lbfgs", seed=0)
+    p = four.fit(x, rhythm, groups=g).predict_proba(x)
+    assert p.shape == (90, 4) and np.allclose(p.sum(1), 1) and p[:, 3].max() < 1e-6
+    assert M.auroc(rhythm == 2, p[:, 2]) > 0.9  # the tone marks class 2
+    bp = np.c_[100 + 20 * y, 60 + 10 * y].astype(np.float32)
+    reg = Finetuner("abp", init="none", config=TINY, mode="linear", solver="lbfgs", seed=0)
+    pred = reg.fit(x, bp, groups=g).predict(x)
+    assert pred.shape == (90, 2) and np.corrcoef(pred[:, 0], bp[:, 0])[0, 1] > 0.8
+    few = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", seed=0, val_fraction=0.5)
+    few.fit(x[:4], y[:4], groups=np.array([0, 0, 1, 1]))  # one group left to fit on
+    assert few.history[0]["C"] == C_GRID[len(C_GRID) // 2] and few.history[0]["inner_loss"] == []
+
+
+def test_default_solver_and_bad_solvers() -> None:
+    """lbfgs is the default of a vt-alarm linear head on the embedding alone; a head with the
+    classical features, the other tasks and full fine-tunes train with adamw."""
+    assert Finetuner("vt-alarm").solver == "lbfgs"
+    assert Finetuner("vt-alarm", use_features=True).solver == "adamw"
+    assert Finetuner("af", mode="linear").solver == Finetuner("abp", mode="linear").solver
+    assert Finetuner("af", mode="linear").solver == "adamw"
+    assert Finetuner("vt-alarm", init="none").solver == "adamw"  # full
+    with pytest.raises(ValueError, match="mode='linear'"):
+        Finetuner("vt-alarm", mode="full", solver="lbfgs")
+    with pytest.raises(ValueError, match="'sgd'"):
+        Finetuner("vt-alarm", solver="sgd")

@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
         max_records=args.max_records, cache_dir=args.cache,
         modes=[m for m in args.modes.split(",") if m], with_features=args.with_features,
         augment=not args.no_augment, pool=args.pool, test_shifts=args.test_shifts,
+        solver=args.solver,
         reference=args.reference, device=args.device,
     )
     print((Path(args.out) / "table.md").read_text())

@@ -24,8 +24,8 @@ def add_device_option(p: argparse.ArgumentParser) -> None:
 
 
 def add_network_options(p: argparse.ArgumentParser) -> None:
-    """``--no-augment``, ``--pool`` and ``--test-shifts``: how task networks train, pool their
-    tokens and predict."""
+    """``--no-augment``, ``--pool``, ``--test-shifts`` and ``--solver``: how task networks
+    train, pool their tokens and predict."""
     p.add_argument("--no-augment", action="store_true",
                    help="train networks on the windows as they are (default: a random circular "
                    "time shift of each training window every epoch)")
@@ -36,6 +36,11 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
                    help="average a network's outputs over N evenly spaced circular shifts of "
                    "each window (default: 8 after training on shifted windows with mean "
                    "pooling, else 1)")
+    p.add_argument("--solver", default=None, choices=["adamw", "lbfgs"],
+                   help="how a linear head is fitted: adamw (gradient steps, early stopping on "
+                   "the validation rows) or lbfgs (L2 logistic / ridge regression, strength by "
+                   "inner grouped CV); default: lbfgs for a vt-alarm head on the embedding alone, "
+                   "adamw otherwise")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -69,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs, seed=args.seed, config=args.config, batch_size=args.batch_size,
         seconds=args.seconds, max_records=args.max_records, cache_dir=args.cache,
         use_features=args.features, augment=not args.no_augment, pool=args.pool,
-        test_shifts=args.test_shifts, device=args.device,
+        test_shifts=args.test_shifts, solver=args.solver, device=args.device,
     )
     print(json.dumps({k: v for k, v in summary.items() if k != "skipped"}, indent=1, default=str))
     return 0

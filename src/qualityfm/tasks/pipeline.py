@@ -21,7 +21,14 @@ from qualityfm.tasks.evaluate import (
     paired_difference,
     rhythm_report,
 )
-from qualityfm.tasks.finetune import Finetuner, TaskEstimator, default_mode, model_config
+from qualityfm.tasks.finetune import (
+    Finetuner,
+    TaskEstimator,
+    check_solver,
+    default_mode,
+    default_solver,
+    model_config,
+)
 from qualityfm.tasks.report import markdown_table, report, write_json
 
 
@@ -35,7 +42,8 @@ def finetune_run(
     kfold: int | None = None, epochs: int = 30, seed: int = 0, config: str | None = None,
     batch_size: int = 32, seconds: float | None = None, max_records: int | None = None,
     cache_dir: str | Path | None = None, use_features: bool = False, augment: bool = True,
-    pool: str | None = None, test_shifts: int | None = None, device: str = "cpu",
+    pool: str | None = None, test_shifts: int | None = None, solver: str | None = None,
+    device: str = "cpu",
 ) -> dict:
     """Fine-tune on all of ``data`` (grouped validation inside) and save the model to ``out``;
     with ``kfold``, run grouped k-fold CV instead and write its report to ``out``. For ``af`` a
@@ -46,24 +54,29 @@ def finetune_run(
     ``augment``: random circular time shifts of the training windows (full mode); ``pool``: how
     the encoder's tokens are pooled (default: the task's, ``finetune.DEFAULT_POOL``);
     ``test_shifts``: shifted copies averaged at prediction (default: ``Finetuner``'s);
+    ``solver``: how a linear head is fitted (default: ``finetune.default_solver``);
     ``device``: where networks train ("cpu", "cuda", ...)."""
     resolve_device(device)
     if pool is not None:
         check_pool(pool)  # before the dataset is built
+    mode = None if init == "classical" else mode or default_mode(task, init)
+    if solver is not None and mode is not None:
+        check_solver(solver, mode)
     ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir)
     cfg = model_config(config) if init == "none" else None
-    mode = None if init == "classical" else mode or default_mode(task, init)
 
     def make(t: str = task) -> TaskEstimator:
         if init == "classical":
             return ClassicalBaseline(t, seed=seed)
         return Finetuner(t, init=init, mode=mode, config=cfg, epochs=epochs, seed=seed,
                          batch_size=batch_size, use_features=use_features, augment=augment,
-                         pool=pool, test_shifts=test_shifts, device=device)
+                         pool=pool, test_shifts=test_shifts, solver=solver, device=device)
 
     out = Path(out)
     summary: dict = {"task": task, "n": len(ds), "skipped": ds.skipped, "init": str(init),
                      "mode": mode, "use_features": use_features, "augment": augment,
+                     "solver": None if mode is None else (
+                         solver or default_solver(task, mode, use_features)),
                      "settings": ds.settings}
     if kfold:
         res = cross_validate(make, ds, k=kfold, seed=seed)
@@ -136,7 +149,7 @@ def compare_run(
     max_records: int | None = None, cache_dir: str | Path | None = None,
     n_boot: int = 1000, modes: Sequence[str] = ("full", "linear"), with_features: bool = False,
     augment: bool = True, pool: str | None = None, test_shifts: int | None = None,
-    reference: str | None = None, device: str = "cpu",
+    solver: str | None = None, reference: str | None = None, device: str = "cpu",
 ) -> dict:
     """Grouped k-fold CV of baselines and pre-trained variants (``models``: ``NAME=DIR``,
     ``DIR``, ``pretrained`` or ``none`` for a random encoder; each fine-tuned in every mode of
@@ -144,7 +157,8 @@ def compare_run(
     row whose head also reads the classical features (what each part contributes).
     ``augment``: random circular time shifts of the training windows of every network;
     ``pool``: how every QualityFM row pools its tokens (default: the task's);
-    ``test_shifts``: shifted copies every network averages at prediction (``Finetuner``).
+    ``test_shifts``: shifted copies every network averages at prediction (``Finetuner``);
+    ``solver``: how the linear rows fit their head (default: the task's).
     Every row is also compared with the ``reference`` row (default: the scratch baseline, when
     it runs) on the same out-of-fold rows: the difference of AUROC (binary) or SBP MAE (abp)
     with a paired bootstrap CI (``delta_auroc`` / ``delta_sbp_mae`` in the JSON and table).
@@ -152,6 +166,8 @@ def compare_run(
     resolve_device(device)
     if pool is not None:
         check_pool(pool)
+    if solver is not None:
+        check_solver(solver, "linear")  # the linear rows' (full fine-tunes use adamw)
     ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir)
     cfg = model_config(config)
     makers: dict[str, Callable[[str], TaskEstimator]] = {}
@@ -180,7 +196,8 @@ def compare_run(
                 makers[label] = (lambda t, p=path, m=mode, f=feats: Finetuner(
                     t, init=p, mode=m, config=cfg if p == "none" else None, epochs=epochs,
                     seed=seed, use_features=f, augment=augment, pool=pool,
-                    test_shifts=test_shifts, device=device))
+                    test_shifts=test_shifts, solver=solver if m == "linear" else None,
+                    device=device))
     scratch = "QualityFM from scratch"
     if reference is None:
         reference = scratch if scratch in makers else ""
