@@ -446,10 +446,10 @@ def test_lbfgs_head_for_classes_and_targets() -> None:
 
 
 def test_default_solver_and_bad_solvers() -> None:
-    """lbfgs is the default of a vt-alarm linear head on the embedding alone; a head with the
-    classical features, the other tasks and full fine-tunes train with adamw."""
+    """lbfgs is the default of a vt-alarm linear head (with or without the features); the other
+    tasks and full fine-tunes train with adamw."""
     assert Finetuner("vt-alarm").solver == "lbfgs"
-    assert Finetuner("vt-alarm", use_features=True).solver == "adamw"
+    assert Finetuner("vt-alarm", use_features=True).solver == "lbfgs"
     assert Finetuner("af", mode="linear").solver == Finetuner("abp", mode="linear").solver
     assert Finetuner("af", mode="linear").solver == "adamw"
     assert Finetuner("vt-alarm", init="none").solver == "adamw"  # full
@@ -457,3 +457,27 @@ def test_default_solver_and_bad_solvers() -> None:
         Finetuner("vt-alarm", mode="full", solver="lbfgs")
     with pytest.raises(ValueError, match="'sgd'"):
         Finetuner("vt-alarm", solver="sgd")
+
+
+def test_lbfgs_head_weighs_the_feature_block_as_the_embedding() -> None:
+    """With the classical features beside the embedding, lbfgs scales the standardised feature
+    columns by sqrt(embedding size / feature count) before the logistic regression."""
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    x, y, g = synthetic(80, seed=5)
+    feats = np.c_[y + np.random.default_rng(1).normal(0, 1.0, len(y)),
+                  np.random.default_rng(2).normal(0, 1.0, (len(y), 3))].astype(np.float32)
+    ft = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", use_features=True,
+                   seed=0).fit(x, y, groups=g, features=feats)
+    assert ft.solver == "lbfgs"
+    fit_idx, _ = group_split(y, g, ft.val_fraction, seed=ft.seed)
+    with torch.no_grad():
+        emb = ft.net.backbone(torch.as_tensor(x), None).double().numpy()
+    H = np.c_[emb, ft._feats(feats, len(x)).astype(np.float64)]
+    Z = (H - H[fit_idx].mean(0)) / (H[fit_idx].std(0) + 1e-6)
+    Z[:, emb.shape[1]:] *= np.sqrt(emb.shape[1] / 4)
+    ref = LogisticRegression(C=ft.history[0]["C"], class_weight="balanced", max_iter=2000)
+    ref.fit(Z[fit_idx], y[fit_idx])
+    np.testing.assert_allclose(ft._raw(x, None, feats), ref.decision_function(Z),
+                               rtol=1e-3, atol=1e-3)

@@ -39,8 +39,7 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--solver", default=None, choices=["adamw", "lbfgs"],
                    help="how a linear head is fitted: adamw (gradient steps, early stopping on "
                    "the validation rows) or lbfgs (L2 logistic / ridge regression, strength by "
-                   "inner grouped CV); default: lbfgs for a vt-alarm head on the embedding alone, "
-                   "adamw otherwise")
+                   "inner grouped CV); default: lbfgs for vt-alarm, adamw otherwise")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -75,8 +75,7 @@ def finetune_run(
     out = Path(out)
     summary: dict = {"task": task, "n": len(ds), "skipped": ds.skipped, "init": str(init),
                      "mode": mode, "use_features": use_features, "augment": augment,
-                     "solver": None if mode is None else (
-                         solver or default_solver(task, mode, use_features)),
+                     "solver": None if mode is None else solver or default_solver(task, mode),
                      "settings": ds.settings}
     if kfold:
         res = cross_validate(make, ds, k=kfold, seed=seed)
