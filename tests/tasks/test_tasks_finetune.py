@@ -457,6 +457,10 @@ def test_default_solver_and_bad_solvers() -> None:
         Finetuner("vt-alarm", mode="full", solver="lbfgs")
     with pytest.raises(ValueError, match="'sgd'"):
         Finetuner("vt-alarm", solver="sgd")
+    x, y, g = synthetic(20)
+    with pytest.raises(ValueError, match="only class 0"):
+        Finetuner("vt-alarm", init="none", config=TINY, mode="linear").fit(
+            x, np.zeros(20, int), groups=g)
 
 
 def test_lbfgs_head_weighs_the_feature_block_as_the_embedding() -> None:

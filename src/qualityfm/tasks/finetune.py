@@ -465,12 +465,12 @@ class Finetuner(TaskEstimator):
         else:
             param_groups = [{"params": self.net.backbone.parameters(), "lr": self.lr},
                             {"params": self.net.head.parameters(), "lr": self.head_lr}]
-        opt = torch.optim.AdamW(param_groups, weight_decay=self.weight_decay)
         emb = self._embeddings(X, mask) if self.mode == "linear" else None
         if self.solver == "lbfgs":
             self._fit_head_lbfgs(emb, feats, y_t, fit_idx, groups, weight)
             return self._raw(X[val_idx], None if mask is None else mask[val_idx],
                              None if features is None else np.asarray(features)[val_idx])
+        opt = torch.optim.AdamW(param_groups, weight_decay=self.weight_decay)
         best, best_state, stale = np.inf, copy.deepcopy(self.net.state_dict()), 0
         self.history = []
         for epoch in range(self.epochs):
@@ -515,7 +515,7 @@ class Finetuner(TaskEstimator):
         task loss; the standardisation is folded into the head's weights. The feature columns
         are scaled up by sqrt(embedding size / feature count), so that both blocks carry the
         same total variance and one penalty does not let the many embedding columns drown
-        the few features (on the VT records: AUROC +0.06 to +0.08 over equal scaling)."""
+        the few features (on the VT records: AUROC +0.04 to +0.06 over equal scaling)."""
         from sklearn.linear_model import LogisticRegression, Ridge
 
         H = emb.cpu().numpy().astype(np.float64)
@@ -523,6 +523,9 @@ class Finetuner(TaskEstimator):
         if feats is not None:
             H = np.concatenate([H, feats.astype(np.float64)], axis=1)
         H, yf = H[fit_idx], y_t[fit_idx]
+        if self.kind != "regression" and len(np.unique(yf)) < 2:
+            raise ValueError(f"solver 'lbfgs': the fit rows hold only class {yf[0].item()!r}; "
+                             "a classifier needs rows of two classes at least")
         gf = np.arange(len(fit_idx)) if groups is None else np.asarray(groups)[fit_idx]
         mu, sd = H.mean(axis=0), H.std(axis=0) + 1e-6
         if H.shape[1] > n_emb:  # the features' block as heavy as the embedding's
@@ -552,9 +555,9 @@ class Finetuner(TaskEstimator):
 
         n_groups = len(np.unique(gf))
         folds = [] if n_groups < 2 else [
-            (a, b) for a, b in group_kfold(yf, gf, k=min(5, n_groups), seed=self.seed)
-            if self.kind == "regression" or len(np.unique(yf[a])) > 1]
-        scores = [float(np.mean([loss(*fit(a, c), b) for a, b in folds])) for c in C_GRID
+            (tr, te) for tr, te in group_kfold(yf, gf, k=min(5, n_groups), seed=self.seed)
+            if self.kind == "regression" or len(np.unique(yf[tr])) > 1]
+        scores = [float(np.mean([loss(*fit(tr, c), te) for tr, te in folds])) for c in C_GRID
                   ] if folds else []  # too few groups to split: the grid's middle
         c = C_GRID[int(np.argmin(scores))] if scores else C_GRID[len(C_GRID) // 2]
         w, b = fit(np.arange(len(fit_idx)), c)
