@@ -94,6 +94,10 @@ def test_cli_compare_embedding_with_and_without_features(tmp_path, capsys) -> No
     assert mean["auroc"] != plain["auroc"]
     assert main([*common, "--pool", "max", "--out", str(tmp_path / "bad")]) != 0
     assert "'max'" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    # --solver reaches the linear rows: the gradient-trained head ranks otherwise than lbfgs
+    assert main([*common, "--solver", "adamw", "--out", str(tmp_path / "adamw")]) == 0
+    adamw = json.loads((tmp_path / "adamw" / "compare.json").read_text())["random (linear)"]
+    assert adamw["auroc"] != plain["auroc"]
 
 
 def test_cli_classical_finetune_then_evaluate_on_other_records(tmp_path) -> None:
