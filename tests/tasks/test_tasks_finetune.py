@@ -67,12 +67,38 @@ def test_operating_point_survives_a_refit() -> None:
 
 
 def test_threshold_rule_keeps_target_tpr_and_suppresses_most() -> None:
+    """The tpr rule takes the j-th lowest validation positive, j = floor((n + 1)(1 - target)):
+    the lowest of 20 (the empirical 5 % quantile would be the second lowest), the second
+    lowest of 40; with under 3 positives, the lowest."""
     y = np.array([1] * 20 + [0] * 5)
     p = np.r_[np.linspace(0.3, 1.0, 20), [0.1, 0.2, 0.4, 0.5, 0.6]]
     thr = choose_threshold(y, p, "tpr", 0.95)
-    assert M.tpr(y, (p >= thr).astype(int)) >= 0.95
-    # any higher threshold (the next positive score) breaks the TPR target
-    assert M.tpr(y, (p >= np.sort(p[y == 1])[2]).astype(int)) < 0.95
+    assert thr == pytest.approx(0.3) and M.tpr(y, (p >= thr).astype(int)) == 1.0
+    y40 = np.array([1] * 40 + [0] * 5)
+    p40 = np.r_[np.linspace(0.3, 1.0, 40), [0.1, 0.2, 0.4, 0.5, 0.6]]
+    assert choose_threshold(y40, p40, "tpr", 0.95) == pytest.approx(np.sort(p40[:40])[1])
+    assert choose_threshold(y[[0, 1, 20]], p[[0, 1, 20]], "tpr") == pytest.approx(p[0])  # < 3
+
+
+def test_tpr_threshold_keeps_the_target_on_new_positives() -> None:
+    """With few validation positives (9, 12) the threshold is a normal prediction bound below
+    the lowest one; over many draws it keeps about 95 % of new positives, where the lowest
+    positive keeps n / (n + 1) (0.90 of 9); with 60 positives the order statistic keeps >= 95 %."""
+    rng = np.random.default_rng(0)
+    for n in (9, 12, 60):
+        kept, kept_lowest = [], []
+        for _ in range(400):
+            val = 1 / (1 + np.exp(-rng.normal(1.0, 1.5, n)))
+            new = 1 / (1 + np.exp(-rng.normal(1.0, 1.5, 2000)))
+            thr = choose_threshold(np.ones(n, int), val, "tpr", 0.95)
+            assert n >= 19 or thr <= val.min() + 1e-12
+            kept.append(np.mean(new >= thr))
+            kept_lowest.append(np.mean(new >= val.min()))
+        if n < 19:
+            assert 0.935 < np.mean(kept) < 0.965
+            assert np.mean(kept_lowest) < 0.935
+        else:
+            assert np.mean(kept) >= 0.945
 
 
 def test_linear_mode_with_features_and_resnet_and_regression() -> None:
