@@ -334,7 +334,10 @@ class Finetuner(TaskEstimator):
     ``augment``) that pools by the mean, else 1 (a shift would move a vt-alarm window's alarm
     off the right edge that ``mean+last`` reads).
     ``solver`` (linear mode): how the head is fitted, "adamw" or "lbfgs" (:data:`SOLVERS`);
-    None: :func:`default_solver` (lbfgs for a vt-alarm linear head).
+    None: :func:`default_solver` (lbfgs for a vt-alarm linear head). lbfgs fits 46 models
+    (9 strengths x 5 inner folds, then the chosen one): 1.7 s for 2388 AF rows of 512 values
+    on one core (the encoder pass over them took 10 s); on far larger data adamw may be the
+    cheaper one.
     """
 
     def __init__(
