@@ -15,7 +15,7 @@ from scipy.io import savemat
 from qualityfm.cli import main
 from qualityfm.io import MODEL_CHANNELS, Record, RecordError, write_wfdb
 from qualityfm.signal import synthesize
-from qualityfm.tasks import RHYTHMS, build_task_dataset
+from qualityfm.tasks import RHYTHMS, build_task_dataset, compare_run
 from qualityfm.tasks.datasets import TaskSettings, _rows_af, perform_af_label
 
 ECG, PPG = MODEL_CHANNELS.index("ecg_ii"), MODEL_CHANNELS.index("ppg")
@@ -257,3 +257,18 @@ def test_records_of_several_folders_are_pooled(tmp_path) -> None:
         build_task_dataset("abp", [wfdb_dir, tmp_path / "nowhere"])
     with pytest.raises(ValueError, match="no data directory"):
         build_task_dataset("abp", [])
+
+
+def test_compare_reads_several_folders_and_names_them(tmp_path) -> None:
+    wfdb_dir, uci_dir = tmp_path / "icu", tmp_path / "uci"
+    for i, (sbp, dbp) in enumerate([(135, 72), (100, 60)]):
+        write_wfdb(synthesize(65, 250.0, sbp=sbp, dbp=dbp, seed=i, record_id=f"rec{i}"), wfdb_dir)
+    uci_dir.mkdir()
+    # enough rows for the grouped, quartile-stratified inner validation split of each fold
+    write_uci_part(uci_dir / "Part_1.mat", [uci_record(35, 100 + 2 * i, 60 + i, seed=i)
+                                             for i in range(36)])
+    rows = compare_run("abp", [wfdb_dir, uci_dir], tmp_path / "cmp", baselines=("classical",),
+                       kfold=2, n_boot=20)
+    assert list(rows) == ["classical features + GBM"]
+    assert rows["classical features + GBM"]["n"] == 40  # 2 x 2 WFDB windows + 36 UCI records
+    assert f"({wfdb_dir}, {uci_dir})" in (tmp_path / "cmp" / "table.md").read_text()

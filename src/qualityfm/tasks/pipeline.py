@@ -228,7 +228,7 @@ def compare_run(
             rows[name]["reference"] = reference
     table = markdown_table(rows)
     header = (f"# {task}: {kfold}-fold grouped CV on {len(ds)} windows from "
-              f"{len(np.unique(ds.groups))} groups ({data})\n\n")
+              f"{len(np.unique(ds.groups))} groups ({', '.join(map(str, data_dirs(data)))})\n\n")
     if reference:
         header += (f"delta_auroc / delta_sbp_mae: each row minus `{reference}` on the same "
                    "out-of-fold rows, with a paired bootstrap 95 % CI\n\n")
