@@ -414,12 +414,15 @@ def test_onnx_of_a_run_with_test_shifts_predicts_as_the_run(tmp_path) -> None:
 
 def test_lbfgs_head_is_the_logistic_regression_of_the_standardised_embedding(tmp_path) -> None:
     """``solver="lbfgs"`` (vt-alarm's default linear head) fits sklearn's L2 logistic regression
-    to the standardised embeddings of the fit rows, with the grid strength of lowest inner-fold
-    loss, folded into the head: the head's logits are that model's decision function."""
+    to the standardised embeddings of every training row, with the grid strength of lowest
+    inner-fold loss, folded into the head: the head's logits are that model's decision
+    function. Calibration and threshold come from the inner folds' models at that strength."""
     import torch
     from sklearn.linear_model import LogisticRegression
 
+    from qualityfm.tasks import Calibrator
     from qualityfm.tasks.finetune import C_GRID
+    from qualityfm.tasks.splits import group_kfold
 
     x, y, g = synthetic(80, seed=3)
     tr, te = group_split(y, g, 0.25, seed=1)
@@ -429,14 +432,24 @@ def test_lbfgs_head_is_the_logistic_regression_of_the_standardised_embedding(tmp
     (h,) = ft.history
     assert h["C"] in C_GRID and h["C"] == C_GRID[int(np.argmin(h["inner_loss"]))]
     assert len(h["inner_loss"]) == len(C_GRID)
-    fit_idx, _ = group_split(y[tr], g[tr], ft.val_fraction, seed=ft.seed)
     with torch.no_grad():
         emb = ft.net.backbone(torch.as_tensor(x[tr]), None).double().numpy()
-    mu, sd = emb[fit_idx].mean(0), emb[fit_idx].std(0) + 1e-6
-    ref = LogisticRegression(C=h["C"], class_weight="balanced", max_iter=2000).fit(
-        (emb[fit_idx] - mu) / sd, y[tr][fit_idx])
+    z = (emb - emb.mean(0)) / (emb.std(0) + 1e-6)
+
+    def logreg(rows: np.ndarray) -> LogisticRegression:
+        return LogisticRegression(C=h["C"], class_weight="balanced", max_iter=2000).fit(
+            z[rows], y[tr][rows])
+
     np.testing.assert_allclose(ft._raw(x[tr], None, None),
-                               ref.decision_function((emb - mu) / sd), rtol=1e-3, atol=1e-3)
+                               logreg(np.arange(len(tr))).decision_function(z),
+                               rtol=1e-3, atol=1e-3)
+    oof = np.zeros(len(tr))
+    for a, b in group_kfold(y[tr], g[tr], k=5, seed=ft.seed):
+        oof[b] = logreg(a).decision_function(z[b])
+    cal = Calibrator("temperature").fit(oof, y[tr])
+    assert ft.calibrator.a == pytest.approx(cal.a, rel=1e-2)
+    assert ft.threshold == pytest.approx(choose_threshold(y[tr], cal(oof), "tpr", 0.95),
+                                         rel=1e-2, abs=1e-3)
     assert M.auroc(y[te], ft.predict_proba(x[te])) > 0.8  # a random tiny encoder's features
     again = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", seed=0)
     np.testing.assert_array_equal(again.fit(x[tr], y[tr], groups=g[tr]).predict_proba(x[te]),
@@ -453,9 +466,7 @@ def test_lbfgs_head_is_the_logistic_regression_of_the_standardised_embedding(tmp
 
 def test_lbfgs_head_for_classes_and_targets() -> None:
     """lbfgs also fits multiclass heads (a class missing from the rows is never predicted) and
-    ridge heads for regression; too few groups to split fall back to the grid's middle."""
-    from qualityfm.tasks.finetune import C_GRID
-
+    ridge heads for regression; rows its grouped inner folds cannot split are refused."""
     x, y, g = synthetic(90, seed=4)
     rhythm = np.where(y == 1, 1, np.arange(90) % 3 == 0) * 1 + (y == 1)  # classes 0, 1, 2
     four = Finetuner("af4", init="none", config=TINY, mode="linear", solver="lbfgs", seed=0)
@@ -466,9 +477,12 @@ def test_lbfgs_head_for_classes_and_targets() -> None:
     reg = Finetuner("abp", init="none", config=TINY, mode="linear", solver="lbfgs", seed=0)
     pred = reg.fit(x, bp, groups=g).predict(x)
     assert pred.shape == (90, 2) and np.corrcoef(pred[:, 0], bp[:, 0])[0, 1] > 0.8
-    few = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", seed=0, val_fraction=0.5)
-    few.fit(x[:4], y[:4], groups=np.array([0, 0, 1, 1]))  # one group left to fit on
-    assert few.history[0]["C"] == C_GRID[len(C_GRID) // 2] and few.history[0]["inner_loss"] == []
+    lin = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", seed=0)
+    with pytest.raises(ValueError, match="two groups"):
+        lin.fit(x[:6], y[:6], groups=np.zeros(6, int))
+    one = np.r_[np.zeros(8, int), [1, 1]]  # every positive in one group of five
+    with pytest.raises(ValueError, match=r"one class only \(its counts \[8, 2\] over 5"):
+        lin.fit(x[:10], one, groups=np.repeat(np.arange(5), 2))
 
 
 def test_default_solver_and_bad_solvers() -> None:
@@ -501,13 +515,12 @@ def test_lbfgs_head_weighs_the_feature_block_as_the_embedding() -> None:
     ft = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", use_features=True,
                    seed=0).fit(x, y, groups=g, features=feats)
     assert ft.solver == "lbfgs"
-    fit_idx, _ = group_split(y, g, ft.val_fraction, seed=ft.seed)
     with torch.no_grad():
         emb = ft.net.backbone(torch.as_tensor(x), None).double().numpy()
     H = np.c_[emb, ft._feats(feats, len(x)).astype(np.float64)]
-    Z = (H - H[fit_idx].mean(0)) / (H[fit_idx].std(0) + 1e-6)
+    Z = (H - H.mean(0)) / (H.std(0) + 1e-6)
     Z[:, emb.shape[1]:] *= np.sqrt(emb.shape[1] / 4)
     ref = LogisticRegression(C=ft.history[0]["C"], class_weight="balanced", max_iter=2000)
-    ref.fit(Z[fit_idx], y[fit_idx])
+    ref.fit(Z, y)
     np.testing.assert_allclose(ft._raw(x, None, feats), ref.decision_function(Z),
                                rtol=1e-3, atol=1e-3)
