@@ -38,8 +38,9 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
                    "pooling, else 1)")
     p.add_argument("--solver", default=None, choices=["adamw", "lbfgs"],
                    help="how a linear head is fitted: adamw (gradient steps, early stopping on "
-                   "the validation rows) or lbfgs (L2 logistic / ridge regression, strength by "
-                   "inner grouped CV); default: lbfgs for vt-alarm, adamw otherwise")
+                   "the validation rows) or lbfgs (L2 logistic / ridge regression on every "
+                   "training row; strength, calibration and threshold from grouped inner "
+                   "folds); default: lbfgs for vt-alarm, adamw otherwise")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -190,10 +190,11 @@ def default_mode(task: str, init: str | Path | nn.Module) -> str:
 #: How a linear head is fitted (``Finetuner(solver=...)``, linear mode only): "adamw" trains
 #: it by gradient steps with early stopping on the validation rows; "lbfgs" fits an
 #: L2-regularised logistic regression (ridge for regression) to the standardised frozen
-#: embedding (+ features), its strength picked from :data:`C_GRID` by grouped inner
-#: cross-validation on the fit rows. On the 206 VT records lbfgs ranked better than adamw on
-#: three splits of three, with and without the classical features (docs/results.md,
-#: session 11); on AF's 2985 recordings adamw did a little better.
+#: embedding (+ features) of every training row, its strength picked from :data:`C_GRID`
+#: and its calibration and threshold set by grouped inner folds (:meth:`Finetuner.fit`). On
+#: the 206 VT records lbfgs ranked better than adamw on three splits of three, with and
+#: without the classical features (docs/results.md, session 11); on AF's 2985 recordings
+#: adamw did a little better.
 SOLVERS = ("adamw", "lbfgs")
 DEFAULT_SOLVER = {"vt-alarm": "lbfgs"}
 #: Inverse regularisation strengths (sklearn's ``C``; ridge ``alpha = 1 / C``) tried by lbfgs.
