@@ -481,7 +481,7 @@ def test_lbfgs_head_for_classes_and_targets() -> None:
     with pytest.raises(ValueError, match="two groups"):
         lin.fit(x[:6], y[:6], groups=np.zeros(6, int))
     one = np.r_[np.zeros(8, int), [1, 1]]  # every positive in one group of five
-    with pytest.raises(ValueError, match=r"one class only \(its counts \[8, 2\] over 5"):
+    with pytest.raises(ValueError, match=r"one class only \(class counts \[8, 2\] over 5"):
         lin.fit(x[:10], one, groups=np.repeat(np.arange(5), 2))
 
 

@@ -582,7 +582,7 @@ class Finetuner(TaskEstimator):
                              "and operating point come from grouped inner folds)")
         folds = list(group_kfold(yf, gf, k=min(5, n_groups), seed=self.seed))
         if any(len(np.unique(yf[tr])) < 2 for tr, _ in folds) and self.kind != "regression":
-            raise ValueError("solver 'lbfgs': an inner fold trains on one class only (its "
+            raise ValueError("solver 'lbfgs': an inner fold trains on one class only (class "
                              f"counts {np.unique(yf, return_counts=True)[1].tolist()} over "
                              f"{n_groups} groups); use solver='adamw'")
         scores = [float(np.mean([loss(*fit(tr, c), te) for tr, te in folds])) for c in C_GRID]
