@@ -109,7 +109,7 @@ class ClassicalBaseline(TaskEstimator):
         self._set_operating_point(oof, y)
         return self
 
-    def _fit_core(self, X, y, mask, features, fit_idx, val_idx, groups=None) -> np.ndarray:
+    def _fit_core(self, X, y, mask, features, fit_idx, val_idx) -> np.ndarray:
         F = self._features(X, mask, features)
         if self.kind == "regression":
             from sklearn.multioutput import MultiOutputRegressor

@@ -395,6 +395,11 @@ def data_dirs(data: DataDirs) -> list[Path]:
     return dirs
 
 
+def data_label(data: DataDirs) -> str:
+    """The folders of ``data`` for messages and reports: "a, b"."""
+    return ", ".join(map(str, data_dirs(data)))
+
+
 def build_task_dataset(
     task: str,
     data_dir: DataDirs,
@@ -428,7 +433,7 @@ def build_task_dataset(
     if task == "abp":
         uci = {f.resolve(): f for d in dirs for f in find_uci_bp(d)}
         files += list(uci.values())  # in part order
-    data_dir = ", ".join(map(str, dirs))  # for messages
+    data_dir = data_label(dirs)  # for messages
     if max_records is not None:
         files = files[:max_records]
     if not files:

@@ -82,10 +82,9 @@ class TaskEstimator(ABC):
         self.train_mean: np.ndarray | None = None
         self.history: list[dict] = []
 
-    # subclasses: fit on (fit rows, validation rows) and return raw validation outputs;
-    # ``groups`` (of all rows) for subclasses that split the fit rows further
+    # subclasses: fit on (fit rows, validation rows) and return raw validation outputs
     @abstractmethod
-    def _fit_core(self, X, y, mask, features, fit_idx, val_idx, groups=None) -> np.ndarray: ...
+    def _fit_core(self, X, y, mask, features, fit_idx, val_idx) -> np.ndarray: ...
 
     @abstractmethod
     def _raw(self, X, mask, features) -> np.ndarray: ...
@@ -98,7 +97,7 @@ class TaskEstimator(ABC):
         validation split honest (default: every row its own group)."""
         y, groups = self._targets(X, y, groups)
         fit_idx, val_idx = group_split(y, groups, self.val_fraction, seed=self.seed)
-        raw_val = self._fit_core(X, y, mask, features, fit_idx, val_idx, groups)
+        raw_val = self._fit_core(X, y, mask, features, fit_idx, val_idx)
         self._set_operating_point(raw_val, y[val_idx])
         return self
 
@@ -338,8 +337,8 @@ class Finetuner(TaskEstimator):
     None: :func:`default_solver` (lbfgs for a vt-alarm linear head). An lbfgs head is fitted
     on every row and calibrated on its inner folds' outputs (:meth:`fit`). lbfgs fits 46 models
     (9 strengths x 5 inner folds, then the chosen one): 1.7 s for 2388 AF rows of 512 values
-    on one core (the encoder pass over them took 10 s); on far larger data adamw may be the
-    cheaper one.
+    on one core (the whole fit, encoder pass included, 10 s); on far larger data adamw may be
+    the cheaper one.
     """
 
     def __init__(
@@ -463,19 +462,19 @@ class Finetuner(TaskEstimator):
             # binary: one logit, so the positive class's weight relative to the negative's
             weight = torch.as_tensor(w[1] / w[0] if self.kind == "binary" else w,
                                      device=self.device)
-        if self.mode == "linear":
-            for p in self.net.backbone.parameters():
-                p.requires_grad_(False)
-            param_groups = [{"params": self.net.head.parameters(), "lr": self.head_lr}]
-        else:
-            param_groups = [{"params": self.net.backbone.parameters(), "lr": self.lr},
-                            {"params": self.net.head.parameters(), "lr": self.head_lr}]
         emb = self._embeddings(X, mask) if self.mode == "linear" else None
         if self.solver == "lbfgs":  # fit() passes every row: the inner folds' outputs
             oof = self._fit_head_lbfgs(emb, feats, y_t, fit_idx, groups, weight)
             z = oof[:, 0] if self.kind == "binary" else oof
             return z * self.y_std + self.y_mean if self.kind == "regression" else z
-        opt = torch.optim.AdamW(param_groups, weight_decay=self.weight_decay)
+        if self.mode == "linear":
+            for p in self.net.backbone.parameters():
+                p.requires_grad_(False)
+            groups = [{"params": self.net.head.parameters(), "lr": self.head_lr}]
+        else:
+            groups = [{"params": self.net.backbone.parameters(), "lr": self.lr},
+                      {"params": self.net.head.parameters(), "lr": self.head_lr}]
+        opt = torch.optim.AdamW(groups, weight_decay=self.weight_decay)
         best, best_state, stale = np.inf, copy.deepcopy(self.net.state_dict()), 0
         self.history = []
         for epoch in range(self.epochs):
@@ -571,9 +570,9 @@ class Finetuner(TaskEstimator):
                 np.vstack([-m.coef_, m.coef_]) / 2, np.r_[-m.intercept_, m.intercept_] / 2)
             return w, b
 
-        def loss(w: np.ndarray, b: np.ndarray, rows: np.ndarray) -> float:
-            out = torch.as_tensor(Z[rows] @ w.T + b, dtype=torch.float32)
-            return float(self._loss(out, torch.as_tensor(yf[rows]),
+        def loss(out: np.ndarray, rows: np.ndarray) -> float:
+            return float(self._loss(torch.as_tensor(out, dtype=torch.float32),
+                                    torch.as_tensor(yf[rows]),
                                     None if weight is None else weight.cpu()))
 
         n_groups = len(np.unique(gf))
@@ -585,12 +584,16 @@ class Finetuner(TaskEstimator):
             raise ValueError("solver 'lbfgs': an inner fold trains on one class only (class "
                              f"counts {np.unique(yf, return_counts=True)[1].tolist()} over "
                              f"{n_groups} groups); use solver='adamw'")
-        scores = [float(np.mean([loss(*fit(tr, c), te) for tr, te in folds])) for c in C_GRID]
-        c = C_GRID[int(np.argmin(scores))]
-        oof = np.zeros((len(fit_idx), self.n_out))  # the inner folds' outputs at strength c
-        for tr, te in folds:
-            w, b = fit(tr, c)
-            oof[te] = Z[te] @ w.T + b
+        outputs, scores = [], []  # per strength: the inner folds' outputs and mean loss
+        for c in C_GRID:
+            out = np.zeros((len(fit_idx), self.n_out))
+            for tr, te in folds:
+                w, b = fit(tr, c)
+                out[te] = Z[te] @ w.T + b
+            outputs.append(out)
+            scores.append(float(np.mean([loss(out[te], te) for _, te in folds])))
+        best = int(np.argmin(scores))
+        c, oof = C_GRID[best], outputs[best]
         w, b = fit(np.arange(len(fit_idx)), c)
         with torch.no_grad():
             self.net.head.weight.copy_(torch.as_tensor(w / sd, dtype=torch.float32))

@@ -13,7 +13,7 @@ from qualityfm.io import atomic_write_bytes
 from qualityfm.model.network import check_pool
 from qualityfm.model.precision import resolve_device
 from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d, load_estimator
-from qualityfm.tasks.datasets import DataDirs, TaskDataset, build_task_dataset, data_dirs
+from qualityfm.tasks.datasets import DataDirs, TaskDataset, build_task_dataset, data_label
 from qualityfm.tasks.evaluate import (
     binary_report,
     bp_report,
@@ -135,7 +135,7 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
                   pad_to=settings.get("pad_to"), max_records=max_records, cache_dir=cache_dir)
     rhythm = load_estimator(model / "rhythm", device) if (model / "rhythm").exists() else None
     res = evaluate_estimator(est, ds, rhythm)
-    res.update(task=task, model=str(model), data=", ".join(map(str, data_dirs(data))))
+    res.update(task=task, model=str(model), data=data_label(data))
     out = Path(out)
     report(res, out.parent, out.stem)
     return res
@@ -228,7 +228,7 @@ def compare_run(
             rows[name]["reference"] = reference
     table = markdown_table(rows)
     header = (f"# {task}: {kfold}-fold grouped CV on {len(ds)} windows from "
-              f"{len(np.unique(ds.groups))} groups ({', '.join(map(str, data_dirs(data)))})\n\n")
+              f"{len(np.unique(ds.groups))} groups ({data_label(data)})\n\n")
     if reference:
         header += (f"delta_auroc / delta_sbp_mae: each row minus `{reference}` on the same "
                    "out-of-fold rows, with a paired bootstrap 95 % CI\n\n")
