@@ -102,6 +102,43 @@ def test_residual_stem_shapes_tokens_and_gradients() -> None:
         torch.testing.assert_close(model.encode(x)[:1], model.encode(x[:1]))
 
 
+@pytest.mark.parametrize("stem", ["residual", "conv"])
+def test_pools_read_tokens_and_stem_maps(stem: str) -> None:
+    """Every pool gives ``pooled_dim`` values; "+stem" appends the mean, SD and maximum over
+    time of the maps that enter the stem's token conv (and with "last" their mean over the
+    last token's frames); asking for the maps leaves the tokens unchanged."""
+    from qualityfm.model import POOLS, check_pool, pool_encoder, pool_tokens, pooled_dim
+
+    torch.manual_seed(0)
+    cfg = tiny(stem="residual", stem_width=4, stem_blocks=2) if stem == "residual" else tiny()
+    enc = QualityFM(cfg).eval().encoder
+    x, mask = torch.randn(3, 2, 1000), torch.tensor([[True, True], [True, False], [False, True]])
+    with torch.no_grad():
+        tokens = enc(x, mask)
+        same, maps = enc(x, mask, stem_maps=True)
+        pooled = {p: pool_encoder(enc, x, mask, p) for p in POOLS}
+        # the maps are what the stem's last three layers (token conv, norm, activation) read
+        _, plain_maps = enc(x, None, stem_maps=True)
+        tail = torch.nn.Sequential(*list(enc.trunk.stem)[-3:])
+        torch.testing.assert_close(tail(plain_maps), enc.trunk.stem(x))
+    entry = enc.trunk.stem[-3]  # the token conv
+    torch.testing.assert_close(same, tokens)
+    assert maps.shape[:2] == (3, enc.trunk.map_channels) == (3, entry.in_channels)
+    for p, h in pooled.items():
+        assert h.shape == (3, pooled_dim(enc, p))
+    span = enc.trunk.token_span
+    assert span == entry.stride[0] and span > 1
+    stats = [maps.mean(-1), maps.std(-1), maps.amax(-1)]
+    torch.testing.assert_close(pooled["mean+stem"], torch.cat([tokens.mean(1), *stats], 1))
+    torch.testing.assert_close(pooled["mean+last+stem"], torch.cat(
+        [tokens.mean(1), tokens[:, -1], *stats, maps[..., -span:].mean(-1)], 1))
+    torch.testing.assert_close(pooled["mean+last"], pool_tokens(tokens, "mean+last"))
+    with pytest.raises(ValueError, match="pool_encoder"):
+        pool_tokens(tokens, "mean+stem")
+    with pytest.raises(ValueError, match="'max'"):
+        check_pool("max")
+
+
 def test_base_forward_shapes_and_missing_modalities() -> None:
     torch.manual_seed(0)
     model = QualityFM(QualityFMConfig.preset("base")).eval()

@@ -85,7 +85,7 @@ def test_cli_compare_embedding_with_and_without_features(tmp_path, capsys) -> No
                  "--baselines", "", "--models", "random=none", "--modes", "linear",
                  "--config", str(cfg), "--reference", "random", "--out", str(tmp_path / "x")]) != 0
     assert "reference 'random' is not a row" in capsys.readouterr().err
-    # --pool reaches every QualityFM row: mean pooling gives other scores than vt's mean+last
+    # --pool reaches every QualityFM row: mean pooling gives other scores than vt's default
     common = ["compare", "--task", "vt-alarm", "--data", str(data), "--max-records", "40",
               "--baselines", "", "--models", "random=none", "--modes", "linear", "--config",
               str(cfg), "--kfold", "2", "--epochs", "2"]
@@ -139,8 +139,9 @@ def test_cli_reports_a_missing_pretrained_model(tmp_path, capsys) -> None:
 def test_cli_vt_finetune_defaults_to_a_linear_head_on_mean_and_last_tokens(
         tmp_path, capsys) -> None:
     """Plain ``finetune --task vt-alarm`` (shipped weights) fits a linear head (lbfgs) on the
-    mean and last tokens; ``--init none`` trains the whole network; an unknown pool and a
-    solver that does not fit the mode are named before the records are read."""
+    mean and last tokens and the stem's maps; ``--init none`` trains the whole network; an
+    unknown pool and a solver that does not fit the mode are named before the records are
+    read."""
     data = shared_path("physionet2015_vt")
     common = ["--task", "vt-alarm", "--data", str(data), "--max-records", "16", "--epochs", "2"]
     assert main(["finetune", *common, "--pool", "max", "--out", str(tmp_path / "bad")]) == 1
@@ -150,7 +151,7 @@ def test_cli_vt_finetune_defaults_to_a_linear_head_on_mean_and_last_tokens(
     assert "mode='linear'" in capsys.readouterr().err and not (tmp_path / "bad").exists()
     assert main(["finetune", *common, "--out", str(tmp_path / "pre")]) == 0
     meta = json.loads((tmp_path / "pre" / "finetune.json").read_text())
-    assert (meta["mode"], meta["pool"], meta["solver"]) == ("linear", "mean+last", "lbfgs")
+    assert (meta["mode"], meta["pool"], meta["solver"]) == ("linear", "mean+last+stem", "lbfgs")
     assert meta["history"][0]["C"] in meta["history"][0]["C_grid"]
     summary = json.loads((tmp_path / "pre" / "summary.json").read_text())
     assert (summary["mode"], summary["solver"]) == ("linear", "lbfgs")

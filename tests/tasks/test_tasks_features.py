@@ -367,7 +367,9 @@ def test_the_vt_feature_head_leaves_out_the_af_columns_and_keeps_them_after_load
     assert len(task_columns("vt-alarm", 5)) == 5  # another feature set: all its columns
     ft = Finetuner("vt-alarm", init="none", config=tiny, mode="linear", use_features=True,
                    epochs=2, seed=0).fit(x, y, features=f)
-    assert ft.net.head.in_features == 2 * 16 + len(NAMES) - len(af_columns())  # mean + last
+    n_cols = len(NAMES) - len(af_columns())
+    assert ft.net.head.in_features == ft.net.backbone.dim + n_cols  # the pooled encoder's
+    assert ft.net.backbone.dim > 2 * 16  # vt-alarm: mean + last tokens + the stem's maps
     p = ft.predict_proba(x, features=f)
     f2 = f.copy()
     f2[:, af_columns()] = 1e6  # columns the head does not read change nothing

@@ -222,11 +222,12 @@ def test_linear_probe_runs_the_frozen_encoder_once_per_row() -> None:
 
 
 def test_mean_last_pooling_reads_the_right_edge_and_round_trips(tmp_path) -> None:
-    """``pool="mean+last"`` (vt-alarm's default) puts the last token beside the mean; the
-    setting is saved, and a file saved before it existed loads as mean pooling."""
+    """``pool="mean+last"`` puts the last token beside the mean (vt-alarm's default adds the
+    stem's maps); the setting is saved, and a file saved before it existed loads as mean
+    pooling."""
     import torch
 
-    from qualityfm.model import QualityFM
+    from qualityfm.model import QualityFM, pooled_dim
     from qualityfm.tasks.finetune import QualityFMBackbone
 
     x, y, g = synthetic(40)
@@ -237,15 +238,18 @@ def test_mean_last_pooling_reads_the_right_edge_and_round_trips(tmp_path) -> Non
         h = both(torch.as_tensor(x[:3]), None)
     assert both.dim == 2 * TINY.d_model == h.shape[1]
     torch.testing.assert_close(h, torch.cat([tokens.mean(1), tokens[:, -1]], 1))
-    assert Finetuner("vt-alarm").pool == "mean+last" and Finetuner("af").pool == "mean"
+    assert Finetuner("vt-alarm").pool == "mean+last+stem" and Finetuner("af").pool == "mean"
     with pytest.raises(ValueError, match="'max'"):
         Finetuner("af", pool="max")
 
-    vt = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", epochs=2, seed=0)
-    vt.fit(x, y, groups=g)
-    back = Finetuner.load(vt.save(tmp_path / "vt"))
-    assert back.pool == back.net.backbone.pool == "mean+last"
-    np.testing.assert_allclose(back.predict_proba(x), vt.predict_proba(x), atol=1e-5)
+    for pool in ("mean+last", "mean+last+stem"):
+        vt = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", epochs=2, seed=0,
+                       pool=pool)
+        vt.fit(x, y, groups=g)
+        back = Finetuner.load(vt.save(tmp_path / pool))
+        assert back.pool == back.net.backbone.pool == pool
+        assert back.net.backbone.dim == pooled_dim(model.encoder, pool)
+        np.testing.assert_allclose(back.predict_proba(x), vt.predict_proba(x), atol=1e-5)
     old = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", pool="mean", epochs=2,
                     seed=0).fit(x, y, groups=g)
     meta_file = old.save(tmp_path / "old") / "finetune.json"
@@ -360,16 +364,18 @@ def test_augmentation_changes_training_and_stays_repeatable() -> None:
 
 def test_test_shifts_average_the_outputs_of_shifted_windows(tmp_path) -> None:
     """A network trained on shifted windows with mean pooling averages its outputs over
-    TEST_SHIFTS circular shifts; vt-alarm's mean+last, linear heads and unshifted training do
-    not shift; the setting is saved, and older files load unshifted."""
+    TEST_SHIFTS circular shifts; pools that read the last token (vt-alarm's), linear heads and
+    unshifted training do not shift; the setting is saved, and older files load unshifted."""
     from qualityfm.tasks.finetune import TEST_SHIFTS
 
     x, y, g = synthetic(40)
     assert Finetuner("af", init="none").test_shifts == TEST_SHIFTS == 8
     assert Finetuner("af", init="none", augment=False).test_shifts == 1
     assert Finetuner("af", mode="linear").test_shifts == 1
-    assert Finetuner("vt-alarm", init="none").test_shifts == 1  # mean+last
+    assert Finetuner("vt-alarm", init="none").test_shifts == 1  # mean+last+stem
+    assert Finetuner("vt-alarm", init="none", pool="mean+last").test_shifts == 1
     assert Finetuner("vt-alarm", init="none", pool="mean").test_shifts == TEST_SHIFTS
+    assert Finetuner("af", init="none", pool="mean+stem").test_shifts == TEST_SHIFTS
     with pytest.raises(ValueError, match="test_shifts"):
         Finetuner("af", test_shifts=0)
 
@@ -392,14 +398,15 @@ def test_test_shifts_average_the_outputs_of_shifted_windows(tmp_path) -> None:
     assert Finetuner.load(tmp_path / "run").test_shifts == 1
 
 
-def test_onnx_of_a_run_with_test_shifts_predicts_as_the_run(tmp_path) -> None:
-    """The ONNX graph of a fine-tuned run averages its head over the run's shifted copies:
-    its calibrated output equals ``predict_proba``."""
+@pytest.mark.parametrize("pool", ["mean", "mean+stem"])
+def test_onnx_of_a_run_with_test_shifts_predicts_as_the_run(tmp_path, pool: str) -> None:
+    """The ONNX graph of a fine-tuned run pools as the run does and averages its head over the
+    run's shifted copies: its calibrated output equals ``predict_proba``."""
     ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
     from qualityfm.inference.onnx import export_finetuned_onnx
 
     x, y, g = synthetic(40)
-    ft = Finetuner("af", init="none", config=TINY, epochs=2, seed=0, test_shifts=3)
+    ft = Finetuner("af", init="none", config=TINY, epochs=2, seed=0, test_shifts=3, pool=pool)
     ft.fit(x, y, groups=g)
     run = ft.save(tmp_path / "run")
     res = export_finetuned_onnx(run, tmp_path / "model.onnx")

@@ -29,13 +29,15 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-augment", action="store_true",
                    help="train networks on the windows as they are (default: a random circular "
                    "time shift of each training window every epoch)")
-    p.add_argument("--pool", default=None, metavar="mean|mean+last",
-                   help="how a QualityFM encoder's tokens become one embedding (default: "
-                   "mean+last for vt-alarm, whose windows end at the alarm; mean otherwise)")
+    p.add_argument("--pool", default=None, metavar="mean|mean+last|mean+stem|mean+last+stem",
+                   help="how a QualityFM encoder's output becomes one embedding: the mean of "
+                   "its tokens, +last: the last token beside it, +stem: statistics of the "
+                   "stem's feature maps beside them (default: mean+last+stem for vt-alarm, "
+                   "whose windows end at the alarm; mean otherwise)")
     p.add_argument("--test-shifts", type=int, default=None, metavar="N",
                    help="average a network's outputs over N evenly spaced circular shifts of "
-                   "each window (default: 8 after training on shifted windows with mean "
-                   "pooling, else 1)")
+                   "each window (default: 8 after training on shifted windows with a "
+                   "pooling without +last, else 1)")
     p.add_argument("--solver", default=None, choices=["adamw", "lbfgs"],
                    help="how a linear head is fitted: adamw (gradient steps, early stopping on "
                    "the validation rows) or lbfgs (L2 logistic / ridge regression on every "

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from qualityfm.model import WindowedAttention, mean_over_shifts, pool_tokens
+from qualityfm.model import WindowedAttention, mean_over_shifts, pool_encoder
 
 
 class EncoderGraph(nn.Module):
@@ -32,11 +32,11 @@ class EncoderGraph(nn.Module):
         self.shifts = shifts
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor | tuple[Tensor, Tensor]:
-        emb = pool_tokens(self.encoder(x, mask), self.pool)
+        emb = pool_encoder(self.encoder, x, mask, self.pool)
         if self.head is None:
             return emb
         def head(xs: Tensor) -> Tensor:
-            return self.head(pool_tokens(self.encoder(xs, mask), self.pool))
+            return self.head(pool_encoder(self.encoder, xs, mask, self.pool))
 
         return emb, mean_over_shifts(head, x, self.shifts, first=self.head(emb))
 

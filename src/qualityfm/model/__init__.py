@@ -11,7 +11,15 @@ from qualityfm.model.attention import (
     window_mask,
 )
 from qualityfm.model.config import PRESETS, QualityFMConfig
-from qualityfm.model.network import POOLS, QualityFM, check_pool, mean_over_shifts, pool_tokens
+from qualityfm.model.network import (
+    POOLS,
+    QualityFM,
+    check_pool,
+    mean_over_shifts,
+    pool_encoder,
+    pool_tokens,
+    pooled_dim,
+)
 from qualityfm.model.precision import (
     PRECISIONS,
     check_precision,
@@ -35,7 +43,9 @@ __all__ = [
     "flex_attention",
     "local_attention",
     "mean_over_shifts",
+    "pool_encoder",
     "pool_tokens",
+    "pooled_dim",
     "precision_autocast",
     "preset_summary",
     "window_mask",

@@ -179,16 +179,39 @@ class Trunk(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=cfg.bias)
 
-    def forward(self, x: Tensor, offset: Tensor | None = None) -> Tensor:
-        """x: [B, C_in, T] -> [B, L, d]; ``offset`` [B, d] is added to every token."""
+    @property
+    def map_channels(self) -> int:
+        """Channels of the stem's last feature maps (the input of its token conv)."""
+        return int(self.stem[-3].in_channels)
+
+    @property
+    def token_span(self) -> int:
+        """Frames of those maps per token (the token conv's stride)."""
+        return int(self.stem[-3].stride[0])
+
+    def forward(self, x: Tensor, offset: Tensor | None = None,
+                stem_maps: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """x: [B, C_in, T] -> [B, L, d]; ``offset`` [B, d] is added to every token.
+        ``stem_maps``: also return the stem's feature maps before its token conv (its last
+        three layers: conv, norm, activation) [B, map_channels, T']."""
+        if stem_maps:
+            layers = list(self.stem)
+            h = x
+            for layer in layers[:-3]:
+                h = layer(h)
+            maps = h
+            for layer in layers[-3:]:
+                h = layer(h)
+        else:
+            h = self.stem(x)
         # contiguous: F.linear on strided [B, L, d] tokens would copy its weight per sample
-        h = self.stem(x).transpose(1, 2).contiguous()
+        h = h.transpose(1, 2).contiguous()
         h = h + sinusoidal_positions(h.shape[1], h.shape[2], h.device).to(h.dtype)
         if offset is not None:
             h = h + offset[:, None, :]
         for block in self.blocks:
             h = block(h)
-        return self.out(h)
+        return (self.out(h), maps) if stem_maps else self.out(h)
 
 
 class SpectrumHead(nn.Sequential):

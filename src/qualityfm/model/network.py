@@ -12,9 +12,12 @@ from torch import Tensor, nn
 from qualityfm.model.config import QualityFMConfig
 from qualityfm.model.layers import DINOHead, SpectrumHead, Trunk
 
-#: How tokens [B, L, d] become one embedding: their mean [B, d], or the mean beside the last
-#: token [B, 2d] (for windows whose event sits at the right edge, e.g. an alarm).
-POOLS = ("mean", "mean+last")
+#: How an encoder's output becomes one embedding (:func:`pool_encoder`): the mean of its tokens
+#: [B, d]; with "last", the last token beside it (for windows whose event sits at the right
+#: edge, e.g. an alarm); with "stem", the mean, SD and maximum over time of the stem's last
+#: feature maps (the input of its token conv), and with "last" also their mean over the last
+#: token's span.
+POOLS = ("mean", "mean+last", "mean+stem", "mean+last+stem")
 
 
 def check_pool(pool: str) -> str:
@@ -25,10 +28,34 @@ def check_pool(pool: str) -> str:
 
 
 def pool_tokens(tokens: Tensor, pool: str = "mean") -> Tensor:
-    """Tokens [B, L, d] pooled by ``pool`` (one of :data:`POOLS`)."""
+    """Tokens [B, L, d] pooled by a token-only ``pool`` ("mean" or "mean+last")."""
     if check_pool(pool) == "mean+last":
         return torch.cat([tokens.mean(dim=1), tokens[:, -1]], dim=1)
+    if pool != "mean":
+        raise ValueError(f"pool {pool!r} reads the stem's maps too; use pool_encoder")
     return tokens.mean(dim=1)
+
+
+def pool_encoder(encoder: Encoder, x: Tensor, mask: Tensor | None, pool: str = "mean") -> Tensor:
+    """The embedding [B, :func:`pooled_dim`] of windows x [B, C, T] pooled by ``pool``."""
+    if "stem" not in check_pool(pool):
+        return pool_tokens(encoder(x, mask), pool)
+    tokens, maps = encoder(x, mask, stem_maps=True)
+    last = "last" in pool
+    parts = [tokens.mean(dim=1), *([tokens[:, -1]] if last else []),
+             maps.mean(dim=-1), maps.std(dim=-1), maps.amax(dim=-1)]
+    if last:
+        parts.append(maps[..., -encoder.trunk.token_span:].mean(dim=-1))
+    return torch.cat(parts, dim=1)
+
+
+def pooled_dim(encoder: Encoder, pool: str) -> int:
+    """The size of :func:`pool_encoder`'s embedding."""
+    last = "last" in check_pool(pool)
+    dim = encoder.cfg.d_model * (2 if last else 1)
+    if "stem" in pool:
+        dim += encoder.trunk.map_channels * (4 if last else 3)
+    return dim
 
 
 def mean_over_shifts(fn: Callable[[Tensor], Tensor], x: Tensor, shifts: int = 1,
@@ -53,13 +80,15 @@ class Encoder(nn.Module):
         self.absent = nn.Embedding(cfg.in_channels, cfg.d_model)
         nn.init.normal_(self.absent.weight, std=0.02)
 
-    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        """x: [B, C, T], mask: bool [B, C] (True = present) -> tokens [B, L, d]."""
+    def forward(self, x: Tensor, mask: Tensor | None = None,
+                stem_maps: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """x: [B, C, T], mask: bool [B, C] (True = present) -> tokens [B, L, d]; with
+        ``stem_maps`` also the stem's last feature maps (see ``Trunk.forward``)."""
         if mask is None:
-            return self.trunk(x)
+            return self.trunk(x, stem_maps=stem_maps)
         missing = (~mask).to(x.dtype)
         x = x * mask[:, :, None].to(x.dtype)
-        return self.trunk(x, offset=missing @ self.absent.weight.to(x.dtype))
+        return self.trunk(x, offset=missing @ self.absent.weight.to(x.dtype), stem_maps=stem_maps)
 
 
 class Decoder(nn.Module):

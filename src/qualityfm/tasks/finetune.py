@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from qualityfm.data.features import robust_centre_scale
-from qualityfm.model.network import check_pool, mean_over_shifts, pool_tokens
+from qualityfm.model.network import check_pool, mean_over_shifts, pool_encoder, pooled_dim
 from qualityfm.model.precision import resolve_device
 from qualityfm.quality.features import window_features
 from qualityfm.tasks.calibration import Calibrator, choose_threshold
@@ -215,26 +215,28 @@ def check_solver(solver: str, mode: str) -> str:
     return solver
 
 
-#: Default pooling of a QualityFM encoder's tokens per task (``model.POOLS``): a vt-alarm
-#: window ends at the alarm, so its last token (the last ~1.7 s) sits beside the mean.
-DEFAULT_POOL = {"vt-alarm": "mean+last"}
+#: Default pooling of a QualityFM encoder per task (``model.POOLS``): a vt-alarm window ends
+#: at the alarm, so its last token (the last ~1.7 s) sits beside the mean, and the stem's
+#: feature maps (beat-scale, ~4.7 frames a second) are pooled beside the tokens.
+DEFAULT_POOL = {"vt-alarm": "mean+last+stem"}
 
 
 class QualityFMBackbone(nn.Module):
-    """The QualityFM encoder pooled over tokens (``model.pool_tokens``): [B, C, T] -> [B, dim].
+    """The QualityFM encoder pooled by ``pool`` (``model.pool_encoder``): [B, C, T] -> [B, dim].
 
-    ``pool="mean"``: dim = d_model; ``"mean+last"``: dim = 2 d_model.
+    ``pool="mean"``: dim = d_model; ``"mean+last"``: 2 d_model; the "+stem" pools add 3 (4
+    with "last") times the stem's map channels (``model.pooled_dim``).
     """
 
     def __init__(self, model: nn.Module, pool: str = "mean") -> None:
         super().__init__()
         self.encoder = model.encoder
         self.pool = check_pool(pool)
-        self.dim = int(model.cfg.d_model) * (2 if pool == "mean+last" else 1)
+        self.dim = pooled_dim(self.encoder, pool)
         self.cfg = model.cfg
 
     def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
-        return pool_tokens(self.encoder(x, mask), self.pool)
+        return pool_encoder(self.encoder, x, mask, self.pool)
 
 
 def model_config(spec: object = None) -> QualityFMConfig:
@@ -324,15 +326,15 @@ class Finetuner(TaskEstimator):
     ``init``: "pretrained", "none", a model directory, or a module (a QualityFM or any module
     with ``.dim`` mapping ``(x, mask)`` to ``[B, dim]``, e.g. ``baselines.ResNet1d``).
     ``mode`` None: :func:`default_mode` (linear for vt-alarm from pre-trained weights).
-    ``pool`` None: the task's :data:`DEFAULT_POOL` (mean+last for vt-alarm), else "mean".
+    ``pool`` None: the task's :data:`DEFAULT_POOL` (mean+last+stem for vt-alarm), else "mean".
     ``augment`` (full mode): every training window is shifted circularly in time by a random
     amount each epoch, so the network cannot memorise the windows (early stopping sees them
     unshifted).
     ``test_shifts``: outputs averaged over this many evenly spaced circular shifts of each
     window, for the validation rows that set calibration and threshold and for predictions.
     None: :data:`TEST_SHIFTS` for a network trained on shifted windows (full mode with
-    ``augment``) that pools by the mean, else 1 (a shift would move a vt-alarm window's alarm
-    off the right edge that ``mean+last`` reads).
+    ``augment``) whose pooling has no "last" part, else 1 (a shift would move a vt-alarm
+    window's alarm off the right edge that "last" reads).
     ``solver`` (linear mode): how the head is fitted, "adamw" or "lbfgs" (:data:`SOLVERS`);
     None: :func:`default_solver` (lbfgs for a vt-alarm linear head). An lbfgs head is fitted
     on every row and calibrated on its inner folds' outputs (:meth:`fit`). lbfgs fits 46 models
@@ -362,7 +364,7 @@ class Finetuner(TaskEstimator):
         self.augment = augment
         self.pool = check_pool(pool or DEFAULT_POOL.get(task, "mean"))  # of a QualityFM encoder
         if test_shifts is None:
-            shifted = mode == "full" and augment and self.pool == "mean"
+            shifted = mode == "full" and augment and "last" not in self.pool
             test_shifts = TEST_SHIFTS if shifted else 1
         if int(test_shifts) < 1:
             raise ValueError(f"test_shifts must be >= 1, got {test_shifts}")
