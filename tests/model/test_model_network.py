@@ -128,7 +128,11 @@ def test_pools_read_tokens_and_stem_maps(stem: str) -> None:
         assert h.shape == (3, pooled_dim(enc, p))
     span = enc.trunk.token_span
     assert span == entry.stride[0] and span > 1
-    stats = [maps.mean(-1), maps.std(-1), maps.amax(-1)]
+    stats = [maps.mean(-1), maps.std(-1, correction=0), maps.amax(-1)]
+    with torch.no_grad():  # a window of one map frame still gives finite values
+        short = torch.randn(2, 2, 8)
+        assert enc(short, None, stem_maps=True)[1].shape[-1] == 1
+        assert torch.isfinite(pool_encoder(enc, short, None, "mean+last+stem")).all()
     torch.testing.assert_close(pooled["mean+stem"], torch.cat([tokens.mean(1), *stats], 1))
     torch.testing.assert_close(pooled["mean+last+stem"], torch.cat(
         [tokens.mean(1), tokens[:, -1], *stats, maps[..., -span:].mean(-1)], 1))

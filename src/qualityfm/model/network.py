@@ -43,7 +43,7 @@ def pool_encoder(encoder: Encoder, x: Tensor, mask: Tensor | None, pool: str = "
     tokens, maps = encoder(x, mask, stem_maps=True)
     last = "last" in pool
     parts = [tokens.mean(dim=1), *([tokens[:, -1]] if last else []),
-             maps.mean(dim=-1), maps.std(dim=-1), maps.amax(dim=-1)]
+             maps.mean(dim=-1), maps.std(dim=-1, correction=0), maps.amax(dim=-1)]
     if last:
         parts.append(maps[..., -encoder.trunk.token_span:].mean(dim=-1))
     return torch.cat(parts, dim=1)
