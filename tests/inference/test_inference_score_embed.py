@@ -14,7 +14,7 @@ from helpers import shared_path
 from qualityfm.cli import main
 from qualityfm.inference import embed_files, export_onnx, learned_quality, score_files
 from qualityfm.io import read_record, write_wfdb
-from qualityfm.model import QualityFM
+from qualityfm.model import QualityFM, pooled_dim
 from qualityfm.signal import corrupt, synthesize
 
 
@@ -69,6 +69,15 @@ def test_embed_files_npy_and_index(records: Path, tmp_path: Path, tiny_model: Qu
     assert np.isfinite(emb).all() and not np.allclose(emb[0], emb[-1])
     with pytest.raises(ValueError, match="must end in .npy or .parquet"):
         embed_files([records], tmp_path / "emb.txt", model)
+    # pool: the mean of the tokens first, then the last token and the stem's statistics
+    wide = tmp_path / "wide.npy"
+    summary = embed_files([records], wide, model, pool="mean+last+stem")
+    w = np.load(wide)
+    assert w.shape[1] == summary["dim"] == pooled_dim(model.encoder, "mean+last+stem") > 2 * 120
+    np.testing.assert_allclose(w[:, :120], emb, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="'max'"):
+        embed_files([records], tmp_path / "bad.npy", model, pool="max")
+    assert not (tmp_path / "bad.npy").exists()
 
 
 def test_cli_score_on_real_records(tmp_path: Path) -> None:

@@ -20,6 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="pretrained",
                    help="exported model folder, or 'pretrained' (default) for the shipped weights")
     p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--pool", default="mean", metavar="mean|mean+last|mean+stem|mean+last+stem",
+                   help="how each window's encoder output becomes one row: the mean of its "
+                   "tokens (default, d values), +last: the last token beside it, +stem: the "
+                   "mean, SD and maximum over time of the stem's feature maps beside them")
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
                    help="model inference precision: fp32 (default); bf16 autocast, faster on "
                    "CPUs with native bf16 (AVX-512 BF16, AMX) and on GPUs, results differ "
@@ -33,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from qualityfm.train import load
 
     summary = embed_files(args.inputs, args.out, load(args.model, device=args.device),
-                          batch_size=args.batch_size, precision=args.precision)
+                          batch_size=args.batch_size, precision=args.precision,
+                          pool=args.pool)
     print(json.dumps(summary, indent=2))
     return 0 if summary["n_windows"] else 1

@@ -11,7 +11,7 @@ import torch
 from qualityfm.inference.score import batches, write_table
 from qualityfm.inference.windows import iter_file_windows
 from qualityfm.io import atomic_write
-from qualityfm.model import QualityFM
+from qualityfm.model import QualityFM, check_pool, pool_encoder, pooled_dim
 from qualityfm.model.precision import check_precision, model_device, precision_autocast
 from qualityfm.quality import LEVEL_NAMES
 from qualityfm.signal import WindowConfig
@@ -21,20 +21,22 @@ INDEX_COLUMNS = ("row", "file", "record", "start_s", "sqi", "level_name", "has_p
 
 @torch.inference_mode()
 def embed_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray,
-                  batch_size: int = 256, precision: str = "fp32") -> np.ndarray:
-    """Pooled embeddings float32 [N, d] of normalised windows x [N, C, T] with mask [N, C].
+                  batch_size: int = 256, precision: str = "fp32",
+                  pool: str = "mean") -> np.ndarray:
+    """Pooled embeddings float32 [N, dim] of normalised windows x [N, C, T] with mask [N, C].
 
+    ``pool``: one of ``model.POOLS`` (``model.pool_encoder``; "mean": dim = d_model).
     ``precision``: "fp32", or "bf16" / "fp16" (CUDA only) autocast on the model's device;
     the result is float32 either way.
     """
     device = model_device(model)
     check_precision(precision, device)
     model.eval()
-    out = np.empty((len(x), model.cfg.d_model), dtype=np.float32)
+    out = np.empty((len(x), pooled_dim(model.encoder, pool)), dtype=np.float32)
     for sl in batches(len(x), batch_size):
         xb, mb = torch.from_numpy(x[sl]).to(device), torch.from_numpy(mask[sl]).to(device)
         with precision_autocast(precision, device):
-            emb = model.embed(xb, mb)
+            emb = pool_encoder(model.encoder, xb, mb, pool)
         out[sl] = emb.float().cpu().numpy()
     return out
 
@@ -46,8 +48,10 @@ def embed_files(
     window: WindowConfig | None = None,
     batch_size: int = 256,
     precision: str = "fp32",
+    pool: str = "mean",
 ) -> dict:
-    """Embed every window under ``inputs`` at ``precision`` (see `embed_windows`).
+    """Embed every window under ``inputs`` at ``precision``, pooled by ``pool`` (see
+    `embed_windows`).
 
     ``out`` ending in .npy writes the matrix there and its index beside it (``*.index.csv``);
     ``out`` ending in .parquet writes one table with the index columns and ``e0..e{d-1}``.
@@ -56,6 +60,7 @@ def embed_files(
     if out.suffix not in (".npy", ".parquet"):
         raise ValueError(f"embed output {out} must end in .npy or .parquet")
     check_precision(precision, model_device(model))
+    check_pool(pool)
     window = window or WindowConfig()
     skipped: list[dict[str, str]] = []
     blocks: list[np.ndarray] = []
@@ -63,7 +68,7 @@ def embed_files(
     n_records = 0
     for item in iter_file_windows(inputs, window, skipped):
         n_records += 1
-        blocks.append(embed_windows(model, item.x, item.mask, batch_size, precision))
+        blocks.append(embed_windows(model, item.x, item.mask, batch_size, precision, pool))
         for i in range(len(item.x)):
             rows.append({
                 "row": len(rows), "file": str(item.path), "record": item.record_id,
@@ -73,7 +78,7 @@ def embed_files(
                 "has_ecg": bool(item.mask[i, window.channels.index("ecg_ii")]),
             })
     emb = (np.concatenate(blocks) if blocks
-           else np.zeros((0, model.cfg.d_model), dtype=np.float32))
+           else np.zeros((0, pooled_dim(model.encoder, pool)), dtype=np.float32))
     if out.suffix == ".npy":
         atomic_write(out, lambda f: np.save(f, emb))
         write_table(rows, INDEX_COLUMNS, out.with_suffix(".index.csv"))
