@@ -179,28 +179,31 @@ class Trunk(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=cfg.bias)
 
+    #: Both stems end in token conv, norm, activation: these layers turn its maps into tokens.
+    TOKEN_LAYERS = 3
+
     @property
     def map_channels(self) -> int:
         """Channels of the stem's last feature maps (the input of its token conv)."""
-        return int(self.stem[-3].in_channels)
+        return int(self.stem[-self.TOKEN_LAYERS].in_channels)
 
     @property
     def token_span(self) -> int:
         """Frames of those maps per token (the token conv's stride)."""
-        return int(self.stem[-3].stride[0])
+        return int(self.stem[-self.TOKEN_LAYERS].stride[0])
 
     def forward(self, x: Tensor, offset: Tensor | None = None,
                 stem_maps: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """x: [B, C_in, T] -> [B, L, d]; ``offset`` [B, d] is added to every token.
-        ``stem_maps``: also return the stem's feature maps before its token conv (its last
-        three layers: conv, norm, activation) [B, map_channels, T']."""
+        ``stem_maps``: also return the stem's feature maps before its :attr:`TOKEN_LAYERS`
+        [B, map_channels, T']."""
         if stem_maps:
             layers = list(self.stem)
-            h = x
-            for layer in layers[:-3]:
-                h = layer(h)
-            maps = h
-            for layer in layers[-3:]:
+            maps = x
+            for layer in layers[:-self.TOKEN_LAYERS]:
+                maps = layer(maps)
+            h = maps
+            for layer in layers[-self.TOKEN_LAYERS:]:
                 h = layer(h)
         else:
             h = self.stem(x)
