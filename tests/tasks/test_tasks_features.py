@@ -12,6 +12,7 @@ from qualityfm.quality import detect_r_peaks
 from qualityfm.quality.features import (
     AF_NAMES,
     BEAT_NAMES,
+    BEAT_WAVE_TIMES,
     ECG_NAMES,
     PATTERN_NAMES,
     RR_NAMES,
@@ -220,6 +221,18 @@ def test_beat_shape_reads_the_pr_interval_and_waves_of_sinus_and_counts_ectopy()
     assert abs(af[names["p_peak_amp"]]) < 0.5 * sinus[names["p_peak_amp"]]
     assert 0.1 < sinus[names["t_amp"]] < 0.5 and abs(sinus[names["st_level"]]) < 0.05
     assert sinus[names["ect_rate"]] == 0.0 and af[names["short_frac"]] > 0.1
+    # the sampled median beat: R at 0 ms on top, the P wave at -170 ms, the T wave's top
+    wave = np.array(sinus[names["beat_-330ms"]:])
+    assert len(wave) == len(BEAT_WAVE_TIMES) and np.argmax(wave) == BEAT_WAVE_TIMES.index(0.0)
+    assert wave.max() > 0.8
+    assert sinus[names["beat_-170ms"]] == pytest.approx(sinus[names["p_peak_amp"]], abs=0.03)
+    assert max(sinus[names[f"beat_+{t}ms"]] for t in (204, 238, 273)) == pytest.approx(
+        sinus[names["t_amp"]], abs=0.03)
+    assert abs(af[names["beat_-170ms"]]) < 0.3 * sinus[names["beat_-170ms"]]
+    x = rec.signals["ecg_ii"]  # an inverted lead: the same shape, R turned upright
+    flipped = beat_shape_features(-x, detect_r_peaks(-x, FS)[0], FS)
+    np.testing.assert_allclose(flipped[names["beat_-330ms"]:], af[names["beat_-330ms"]:],
+                               atol=1e-9)
     # a premature beat and its pause every 6th beat: one couplet per 6 intervals
     rr = np.full(60, 0.8)
     rr[::6], rr[1::6] = 0.5, 1.1

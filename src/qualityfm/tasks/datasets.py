@@ -60,7 +60,7 @@ from qualityfm.signal import (
 TASKS = ("vt-alarm", "af", "abp")
 RHYTHMS = ("N", "A", "O", "~")
 MODEL_FS = 300.0
-CACHE_VERSION = 7
+CACHE_VERSION = 8
 
 
 @dataclass
