@@ -72,12 +72,17 @@ def test_targets_are_standardised_clipped_and_keep_nan(store) -> None:
     assert "abp_hr" not in names  # no ABP channel anywhere
 
 
-def test_a_stale_features_file_is_refused(store) -> None:
-    np.save(store.path / FEATURES, np.zeros((2, 3), np.float32))
-    with pytest.raises(ValueError, match=f"{FEATURES}: shape \\(2, 3\\)"):
+def test_a_stale_features_file_is_refused_then_recomputed(store) -> None:
+    stale = np.zeros((store.n_windows, 3), np.float32)  # another version's columns
+    np.save(store.path / FEATURES, stale)
+    with pytest.raises(ValueError, match=f"{FEATURES}: shape \\({store.n_windows}, 3\\)"):
         store_features(store)
-    with pytest.raises(ValueError, match=f"{FEATURES}: shape \\(2, 3\\)"):
+    with pytest.raises(ValueError, match="compute_store_features"):
         feature_targets(store)
+    assert compute_store_features(store) == [store.path / FEATURES]
+    ids = np.arange(store.n_windows)
+    np.testing.assert_array_equal(
+        store_features(store), window_features(store.windows(ids), store.masks, store.fs))
 
 
 def test_pairs_carry_the_targets_of_the_window_the_student_reads(store) -> None:

@@ -30,8 +30,9 @@ def _chunk_features(store: Store, start: int, stop: int, masks: np.ndarray) -> n
 
 def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
                            chunk: int = 128) -> list[Path]:
-    """Write ``features.npy`` into every folder of ``store`` that lacks one (``workers``
-    processes; atomic writes, so an interrupted run resumes at the folder it was on). Returns
+    """Write ``features.npy`` into every folder of ``store`` that lacks one, or holds one of
+    another shape (computed by a qualityfm version with other feature columns): ``workers``
+    processes; atomic writes, so an interrupted run resumes at the folder it was on. Returns
     the files written."""
     store = store if isinstance(store, Store) else Store(store)
     if workers < 1:
@@ -39,7 +40,8 @@ def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
     written = []
     for part in store.parts:
         path = part.folder / FEATURES
-        if path.is_file():
+        expected = (part.n_windows, len(feature_names()))
+        if path.is_file() and np.load(path, mmap_mode="r").shape == expected:
             continue
         end = part.offset + part.n_windows
         tasks = [(store, a, min(a + chunk, end), store.masks[a:min(a + chunk, end)])
@@ -62,8 +64,10 @@ def _load(part_folder: Path, n_windows: int, mmap: bool) -> np.ndarray:
                                 "qualityfm.data.compute_store_features (pretrain does)")
     table = np.load(path, mmap_mode="r" if mmap else None)
     if table.shape != (n_windows, len(feature_names())):
-        raise ValueError(f"{path}: shape {table.shape}, expected "
-                         f"({n_windows}, {len(feature_names())}); delete it to recompute")
+        raise ValueError(
+            f"{path}: shape {table.shape}, expected ({n_windows}, {len(feature_names())}) "
+            "(another version's feature columns); recompute it with "
+            "qualityfm.data.compute_store_features (pretrain does)")
     return table
 
 
