@@ -31,7 +31,7 @@ def _chunk_features(store: Store, start: int, stop: int, masks: np.ndarray) -> n
 def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
                            chunk: int = 128) -> list[Path]:
     """Write ``features.npy`` into every folder of ``store`` that lacks one, or holds one of
-    another shape (computed by a qualityfm version with other feature columns): ``workers``
+    another shape (a qualityfm version with other feature columns, or other windows): ``workers``
     processes; atomic writes, so an interrupted run resumes at the folder it was on. Returns
     the files written."""
     store = store if isinstance(store, Store) else Store(store)
@@ -66,7 +66,7 @@ def _load(part_folder: Path, n_windows: int, mmap: bool) -> np.ndarray:
     if table.shape != (n_windows, len(feature_names())):
         raise ValueError(
             f"{path}: shape {table.shape}, expected ({n_windows}, {len(feature_names())}) "
-            "(another version's feature columns); recompute it with "
+            "(another version's feature columns, or other windows); recompute it with "
             "qualityfm.data.compute_store_features (pretrain does)")
     return table
 
