@@ -378,6 +378,9 @@ def test_the_vt_feature_head_leaves_out_the_af_columns_and_keeps_them_after_load
     assert len(task_columns("vt-alarm", len(NAMES))) == len(NAMES) - len(af_columns())
     assert len(task_columns("af", len(NAMES))) == len(NAMES)
     assert len(task_columns("vt-alarm", 5)) == 5  # another feature set: all its columns
+    abp = [NAMES[i] for i in task_columns("abp", len(NAMES))]  # all but the beat's samples
+    assert len(abp) == len(NAMES) - 2 * len(BEAT_WAVE_TIMES) and "ecg1_pr_int" in abp
+    assert not any("_beat_" in n for n in abp) and "ecg2_beat_+0ms" in NAMES
     ft = Finetuner("vt-alarm", init="none", config=tiny, mode="linear", use_features=True,
                    epochs=2, seed=0).fit(x, y, features=f)
     n_cols = len(NAMES) - len(af_columns())

@@ -20,7 +20,7 @@ false VT alarm, lives below 0.7 Hz and above 40 Hz).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 from scipy.signal import find_peaks
@@ -51,9 +51,9 @@ BEAT_WAVE_TIMES = tuple(np.concatenate([np.linspace(-0.33, -0.09, 7),
                                         np.linspace(0.1, 0.48, 12)]).tolist())
 #: Ectopy and the median beat's intervals, waves and sampled shape, see
 #: :func:`beat_shape_features`.
+BEAT_WAVE_NAMES = tuple(f"beat_{round(t * 1000):+d}ms" for t in BEAT_WAVE_TIMES)
 BEAT_NAMES = ("ect_rate", "short_frac", "long_frac", "outlier_frac", "pr_int", "p_peak_amp",
-              "t_amp", "st_level", "qrs_amp_rel",
-              *(f"beat_{round(t * 1000):+d}ms" for t in BEAT_WAVE_TIMES))
+              "t_amp", "st_level", "qrs_amp_rel", *BEAT_WAVE_NAMES)
 #: Per ECG lead, see :func:`ecg_features`.
 ECG_NAMES = (*RR_NAMES, "qrs_width", "morph_corr", "amp_cv", "hf_ratio", "lf_ratio", "vt_band",
              "dom_freq", "spec_conc", "kurtosis", "clip", "sqi", "p_corr", "tq_af", *AF_NAMES,
@@ -75,12 +75,16 @@ def feature_names() -> list[str]:
     return names + list(_CROSS) + [f"pulse_{n}" for n in _BEST_PULSE]
 
 
+def ecg_columns(names: Collection[str]) -> np.ndarray:
+    """Indices in :func:`feature_names` of the per-lead columns ``names`` of both ECG slots."""
+    return np.array([i for i, n in enumerate(feature_names())
+                     if n.startswith(("ecg1_", "ecg2_")) and n[5:] in names], dtype=int)
+
+
 def af_columns() -> np.ndarray:
     """Indices in :func:`feature_names` of the rhythm columns for long recordings
     (``AF_NAMES`` and ``BEAT_NAMES`` of both ECG slots)."""
-    rhythm = {*AF_NAMES, *BEAT_NAMES}
-    return np.array([i for i, n in enumerate(feature_names())
-                     if n.startswith(("ecg1_", "ecg2_")) and n[5:] in rhythm], dtype=int)
+    return ecg_columns({*AF_NAMES, *BEAT_NAMES})
 
 
 def _bandpass(x: np.ndarray, fs: float, low: float | None, high: float | None) -> np.ndarray:
@@ -431,7 +435,7 @@ def beat_shape_features(x: np.ndarray, peaks: np.ndarray, fs: float) -> list[flo
     k = max(1, int(0.016 * fs))
     smooth = np.convolve(m / r, np.ones(k) / k, mode="same")
     at = before + np.round(np.array(BEAT_WAVE_TIMES) * fs).astype(int)
-    out.update(zip(BEAT_NAMES[-len(BEAT_WAVE_TIMES):], smooth[at].tolist(), strict=True))
+    out.update(zip(BEAT_WAVE_NAMES, smooth[at].tolist(), strict=True))
     return list(out.values())
 
 
