@@ -49,9 +49,10 @@ AF_NAMES = ("r_hr", "r_rr_cv", "r_rmssd", "r_cosen", "r_drr_bins", "good_beats",
 BEAT_WAVE_TIMES = tuple(np.concatenate([np.linspace(-0.33, -0.09, 7),
                                         np.linspace(-0.08, 0.08, 11),
                                         np.linspace(0.1, 0.48, 12)]).tolist())
+#: The columns of those samples (``beat_-330ms`` ... ``beat_+480ms``).
+BEAT_WAVE_NAMES = tuple(f"beat_{round(t * 1000):+d}ms" for t in BEAT_WAVE_TIMES)
 #: Ectopy and the median beat's intervals, waves and sampled shape, see
 #: :func:`beat_shape_features`.
-BEAT_WAVE_NAMES = tuple(f"beat_{round(t * 1000):+d}ms" for t in BEAT_WAVE_TIMES)
 BEAT_NAMES = ("ect_rate", "short_frac", "long_frac", "outlier_frac", "pr_int", "p_peak_amp",
               "t_amp", "st_level", "qrs_amp_rel", *BEAT_WAVE_NAMES)
 #: Per ECG lead, see :func:`ecg_features`.
