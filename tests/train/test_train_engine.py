@@ -46,6 +46,11 @@ def test_resume_is_exact(synthetic_store, tmp_path) -> None:
             "pairs_per_s", "lr", "momentum"} <= set(log[2])
     with pytest.raises(ValueError, match="lr"):
         pretrain(tiny(synthetic_store, tmp_path / "part", steps=20, lr=0.5), resume=True)
+    # a read-out of another width (the store's feature columns changed): a clear refusal
+    b["model_config"]["feature_targets"] += 1
+    torch.save(b, tmp_path / "part" / "last.pt")
+    with pytest.raises(ValueError, match="network setting 'feature_targets' was"):
+        pretrain(tiny(synthetic_store, tmp_path / "part", steps=22), resume=True)
 
 
 def test_paper_recipe_runs_with_grad_accum(synthetic_store, tmp_path) -> None:

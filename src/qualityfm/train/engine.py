@@ -352,15 +352,18 @@ def _unwrap(module: nn.Module) -> nn.Module:
     return getattr(module, "module", module)
 
 
-def _check_resume(saved: dict[str, Any], cfg: PretrainConfig, path: Path) -> None:
-    current = cfg.to_dict()
+def _check_resume(saved: dict[str, Any], current: dict[str, Any], path: Path,
+                  what: str = "setting", skip: frozenset[str] = RESUMABLE_FIELDS) -> None:
+    """Refuse to resume when a saved setting (other than ``skip``) differs from now's: the
+    run's config, or the network's (``feature_targets`` changes with the store's feature
+    columns, e.g. after a qualityfm version with other columns recomputed them)."""
     for key, value in saved.items():
-        if key in RESUMABLE_FIELDS:
+        if key in skip:
             continue
         now = current.get(key)
         if json.loads(json.dumps(now)) != json.loads(json.dumps(value)):
             raise ValueError(
-                f"{path}: cannot resume, setting {key!r} was {value!r} and is now {now!r}"
+                f"{path}: cannot resume, {what} {key!r} was {value!r} and is now {now!r}"
             )
 
 
@@ -423,7 +426,9 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     step, seen = 0, 0  # seen: samples of the current epoch this rank has consumed
     if resume:
         state = load_checkpoint(ckpt_path)
-        _check_resume(state["config"], cfg, ckpt_path)
+        _check_resume(state["config"], cfg.to_dict(), ckpt_path)
+        _check_resume(state.get("model_config", {}), mcfg.to_dict(), ckpt_path,
+                      "network setting", frozenset())
         load_states(student, teacher, optimizer, state, fsdp)
         objective.load_state_dict(state["objective"])
         step = int(state["step"])
