@@ -40,8 +40,7 @@ def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
     written = []
     for part in store.parts:
         path = part.folder / FEATURES
-        expected = (part.n_windows, len(feature_names()))
-        if path.is_file() and np.load(path, mmap_mode="r").shape == expected:
+        if path.is_file() and np.load(path, mmap_mode="r").shape == _shape(part.n_windows):
             continue
         end = part.offset + part.n_windows
         tasks = [(store, a, min(a + chunk, end), store.masks[a:min(a + chunk, end)])
@@ -57,15 +56,20 @@ def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
     return written
 
 
+def _shape(n_windows: int) -> tuple[int, int]:
+    """The shape of a folder's features table: one row per window, one column per feature."""
+    return n_windows, len(feature_names())
+
+
 def _load(part_folder: Path, n_windows: int, mmap: bool) -> np.ndarray:
     path = part_folder / FEATURES
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no window features; compute them with "
                                 "qualityfm.data.compute_store_features (pretrain does)")
     table = np.load(path, mmap_mode="r" if mmap else None)
-    if table.shape != (n_windows, len(feature_names())):
+    if table.shape != _shape(n_windows):
         raise ValueError(
-            f"{path}: shape {table.shape}, expected ({n_windows}, {len(feature_names())}) "
+            f"{path}: shape {table.shape}, expected {_shape(n_windows)} "
             "(another version's feature columns, or other windows); recompute it with "
             "qualityfm.data.compute_store_features (pretrain does)")
     return table

@@ -197,16 +197,11 @@ class Trunk(nn.Module):
         """x: [B, C_in, T] -> [B, L, d]; ``offset`` [B, d] is added to every token.
         ``stem_maps``: also return the stem's feature maps before its :attr:`TOKEN_LAYERS`
         [B, map_channels, T']."""
-        if stem_maps:
-            layers = list(self.stem)
-            maps = x
-            for layer in layers[:-self.TOKEN_LAYERS]:
-                maps = layer(maps)
-            h = maps
-            for layer in layers[-self.TOKEN_LAYERS:]:
-                h = layer(h)
-        else:
-            h = self.stem(x)
+        maps = h = x
+        for i, layer in enumerate(self.stem):  # the stem, keeping the maps its token layers read
+            if i == len(self.stem) - self.TOKEN_LAYERS:
+                maps = h
+            h = layer(h)
         # contiguous: F.linear on strided [B, L, d] tokens would copy its weight per sample
         h = h.transpose(1, 2).contiguous()
         h = h + sinusoidal_positions(h.shape[1], h.shape[2], h.device).to(h.dtype)
