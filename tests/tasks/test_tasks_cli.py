@@ -117,10 +117,12 @@ def test_cli_classical_finetune_then_evaluate_on_other_records(tmp_path) -> None
     meta = json.loads((run / "finetune.json").read_text())
     assert meta["backbone"] == "classical" and (run / "classical.pkl").stat().st_size > 1000
     out = tmp_path / "eval" / "results.json"
+    (test / heads[60].name).symlink_to(heads[60])  # its signal file missing: named, not fatal
     assert main(["evaluate", "--task", "vt-alarm", "--data", str(test), "--model", str(run),
                  "--out", str(out)]) == 0
     res = json.loads(out.read_text())
     assert len(res["predictions"]["y"]) == 20 and res["threshold"] == meta["protocol"]["threshold"]
+    assert res["n"] == 20 and len(res["skipped"]) == 1 and heads[60].name in res["skipped"][0]
     assert ((np.array(res["predictions"]["score"]) >= res["threshold"])
             == np.array(res["predictions"]["pred"])).all()
     meta["feature_names"] = meta["feature_names"][:-1]

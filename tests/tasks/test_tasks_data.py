@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from helpers import shared_path
-from qualityfm.io import MODEL_CHANNELS
+from qualityfm.io import MODEL_CHANNELS, write_wfdb
+from qualityfm.signal.synthetic import synthetic_alarm_records
 from qualityfm.tasks import assert_disjoint, build_task_dataset, group_kfold, group_split
 from qualityfm.tasks.datasets import TaskDataset, bp_targets
 
@@ -28,6 +29,28 @@ def test_vt_alarm_dataset_from_real_records(tmp_path) -> None:
     assert len(list(tmp_path.glob("*.npz"))) == 1
     long = build_task_dataset("vt-alarm", data, max_records=2, seconds=16, pad_to=30)
     assert long.X.shape == (2, 2, 9000) and (long.X[:, :, : 14 * 300] == 0).all()
+
+
+def test_vt_alarm_with_leads_off_is_kept_on_its_pulse(tmp_path) -> None:
+    """An alarm whose ECG is flat before it (leads off) but whose PPG is recorded is judged on
+    the PPG (ECG masked, its feature columns missing); one with nothing usable is skipped."""
+    recs = synthetic_alarm_records(3, seed=1, ppg_missing=0.0, abp_present=0.0)  # alarm at 300 s
+    tail = slice(-12 * 250, None)  # the last 12 s: more than the 10-s window
+    recs[1].signals["ecg_ii"][tail] = 0.0
+    for ch in ("ecg_ii", "ppg"):
+        recs[2].signals[ch][tail] = 0.0
+    for rec in recs:
+        write_wfdb(rec, tmp_path)
+    ds = build_task_dataset("vt-alarm", tmp_path)
+    ids = [r.record_id for r in recs]
+    assert list(ds.record_ids) == ids[:2]
+    assert len(ds.skipped) == 1 and ids[2] in ds.skipped[0] and "no usable" in ds.skipped[0]
+    np.testing.assert_array_equal(ds.mask[:, ECG], [True, False])
+    assert ds.mask[:, PPG].all() and (ds.X[1, ECG] == 0).all()
+    col = ds.feature_names.index
+    assert np.isnan(ds.features[1, col("ecg1_hr")]) and ds.features[1, col("n_leads")] == 0
+    assert np.isfinite(ds.features[:, col("ppg_hr")]).all()
+    assert np.isfinite(ds.features[0, col("ecg1_hr")])
 
 
 def test_af_dataset_from_real_records() -> None:

@@ -60,7 +60,7 @@ from qualityfm.signal import (
 TASKS = ("vt-alarm", "af", "abp")
 RHYTHMS = ("N", "A", "O", "~")
 MODEL_FS = 300.0
-CACHE_VERSION = 8
+CACHE_VERSION = 9
 
 
 @dataclass
@@ -213,8 +213,11 @@ def _rows_vt(path: Path, s: TaskSettings) -> list[dict]:
     if t0 < 0:
         raise RecordError(f"{path}: alarm at {t1} s leaves less than {s.seconds} s before it")
     x, mask, pieces, fs = _model_input(rec, t0, t1, s.fs, s.filters)
-    if not mask[MODEL_CHANNELS.index("ecg_ii")]:
-        raise RecordError(f"{path}: no usable ECG lead in the {s.seconds} s before the alarm")
+    # An alarm whose ECG leads are flat or missing but whose pulse is recorded (leads off) is
+    # still an alarm to judge: it is kept with its ECG channel masked.
+    if not mask.any():
+        raise RecordError(f"{path}: no usable ECG or PPG channel in the {s.seconds:g} s "
+                          "before the alarm")
     if s.pad_to:
         x = _pad_left(x, int(round(s.pad_to * s.fs)))
     return [{"x": x, "mask": mask, "y": int(bool(rec.labels["alarm_true"])),

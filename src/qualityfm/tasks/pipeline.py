@@ -135,7 +135,8 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
                   pad_to=settings.get("pad_to"), max_records=max_records, cache_dir=cache_dir)
     rhythm = load_estimator(model / "rhythm", device) if (model / "rhythm").exists() else None
     res = evaluate_estimator(est, ds, rhythm)
-    res.update(task=task, model=str(model), data=data_label(data))
+    res.update(task=task, model=str(model), data=data_label(data), n=len(ds),
+               skipped=ds.skipped)
     out = Path(out)
     report(res, out.parent, out.stem)
     return res
