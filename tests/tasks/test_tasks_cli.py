@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 
@@ -57,6 +58,16 @@ def test_cli_compare_and_abp_evaluate(tmp_path) -> None:
     sbp = rows["classical features + GBM"]["sbp"]
     assert {"mae", "me", "sd", "mase", "aami", "bhs"} <= set(sbp)
     assert (out / "classical_features___gbm_bland_altman_sbp.png").exists()
+    # predict reads the windows of records without an arterial line too
+    run, table = tmp_path / "bp", tmp_path / "bp.csv"
+    common = ["--task", "abp", "--data", str(data), "--max-records", "30"]
+    assert main(["finetune", *common, "--init", "classical", "--out", str(run)]) == 0
+    assert main(["predict", *common, "--model", str(run), "--out", str(table)]) == 0
+    pred = list(csv.DictReader(table.open()))
+    n_abp = json.loads((run / "summary.json").read_text())["n"]
+    assert len(pred) > n_abp and list(pred[0]) == ["record", "sbp", "dbp"]
+    sbp, dbp = (np.array([float(r[k]) for r in pred]) for k in ("sbp", "dbp"))
+    assert np.isfinite(sbp).all() and (sbp > dbp).all()
 
 
 def test_cli_compare_embedding_with_and_without_features(tmp_path, capsys) -> None:
@@ -125,6 +136,15 @@ def test_cli_classical_finetune_then_evaluate_on_other_records(tmp_path) -> None
     assert res["n"] == 20 and len(res["skipped"]) == 1 and heads[60].name in res["skipped"][0]
     assert ((np.array(res["predictions"]["score"]) >= res["threshold"])
             == np.array(res["predictions"]["pred"])).all()
+    # predict: the same scores and decisions as a table, labels not read
+    table = tmp_path / "pred.csv"
+    assert main(["predict", "--task", "vt-alarm", "--data", str(test), "--model", str(run),
+                 "--out", str(table)]) == 0
+    rows = list(csv.DictReader(table.open()))
+    assert [r["record"] for r in rows] == res["predictions"]["record_ids"]
+    np.testing.assert_allclose([float(r["p_true_alarm"]) for r in rows],
+                               res["predictions"]["score"], atol=1e-4)
+    assert [int(r["true_alarm"]) for r in rows] == res["predictions"]["pred"]
     meta["feature_names"] = meta["feature_names"][:-1]
     (run / "finetune.json").write_text(json.dumps(meta))
     assert main(["evaluate", "--task", "vt-alarm", "--data", str(test), "--model", str(run),

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from helpers import shared_path
-from qualityfm.io import MODEL_CHANNELS, write_wfdb
+from qualityfm.io import MODEL_CHANNELS, Record, RecordError, write_wfdb
+from qualityfm.signal import synthesize
 from qualityfm.signal.synthetic import synthetic_alarm_records
 from qualityfm.tasks import assert_disjoint, build_task_dataset, group_kfold, group_split
 from qualityfm.tasks.datasets import TaskDataset, bp_targets
@@ -51,6 +52,42 @@ def test_vt_alarm_with_leads_off_is_kept_on_its_pulse(tmp_path) -> None:
     assert np.isnan(ds.features[1, col("ecg1_hr")]) and ds.features[1, col("n_leads")] == 0
     assert np.isfinite(ds.features[:, col("ppg_hr")]).all()
     assert np.isfinite(ds.features[0, col("ecg1_hr")])
+
+
+def test_unlabelled_records_give_rows_for_predict(tmp_path) -> None:
+    """``labels=False`` reads records without labels (what ``predict`` scores): a VT alarm
+    record without an alarm time ends at its alarm, a long AF record gives every window and a
+    short one its crop, and abp needs ECG II and PPG but no arterial line."""
+    vt, af, bp = tmp_path / "vt", tmp_path / "af", tmp_path / "bp"
+    labelled = synthetic_alarm_records(1, seed=2, ppg_missing=0.0, abp_present=0.0)[0]
+    write_wfdb(labelled, vt)
+    fs = labelled.fs["ecg_ii"]
+    last_minute = {c: x[-int(60 * fs):] for c, x in labelled.signals.items()}
+    write_wfdb(Record("clip", last_minute, dict(labelled.fs)), vt)  # no label, no alarm time
+    with pytest.raises(RecordError, match="no Challenge 2015 alarm label"):
+        build_task_dataset("vt-alarm", vt / "clip.hea")
+    ds = build_task_dataset("vt-alarm", vt, labels=False)
+    assert list(ds.record_ids) == ["clip", labelled.record_id] and ds.y[0] == -1
+    assert ds.y[1] == int(labelled.labels["alarm_true"])
+    np.testing.assert_allclose(ds.X[0], ds.X[1], atol=1e-3)  # the 10 s before the alarm (the
+    # two files quantise the signals with gains of their own)
+
+    for name, seconds in (("short", 35.0), ("long", 95.0)):
+        write_wfdb(synthesize(seconds, 300.0, seed=4, record_id=name, channels=("ecg_ii",)), af)
+    with pytest.raises(RecordError, match="no record fits"):
+        build_task_dataset("af", af)
+    ds = build_task_dataset("af", af, labels=False)
+    assert list(ds.record_ids) == ["long@0", "long@30", "long@60", "short"]
+    assert (ds.y == -1).all() and (ds.rhythm == -1).all() and ds.X.shape == (4, 2, 9000)
+
+    write_wfdb(synthesize(65, 250.0, seed=3, record_id="no_line", channels=("ecg_ii", "ppg")), bp)
+    write_wfdb(synthesize(65, 250.0, sbp=135, dbp=72, seed=3, record_id="line"), bp)
+    ds = build_task_dataset("abp", bp)
+    assert list(ds.record_ids) == ["line@0", "line@30"]
+    unl = build_task_dataset("abp", bp, labels=False)
+    assert list(unl.record_ids) == ["line@0", "line@30", "no_line@0", "no_line@30"]
+    np.testing.assert_array_equal(unl.y[:2], ds.y)
+    assert np.isnan(unl.y[2:]).all() and unl.mask.all()
 
 
 def test_af_dataset_from_real_records() -> None:

@@ -3,6 +3,7 @@ on small synthetic folders written in those layouts; the Challenge 2017 layout a
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from pathlib import Path
@@ -154,6 +155,19 @@ def test_cli_finetune_af_on_a_perform_folder(perform_dir, tmp_path) -> None:
     assert (run / "model.pt").exists() and (run / "rhythm" / "model.pt").exists()
     summary = json.loads((run / "summary.json").read_text())
     assert summary["n"] == 16 and summary["skipped"] == []
+    # predict: every window of the subjects, the binary and the 4-class model's columns
+    table = tmp_path / "pred.csv"
+    assert main(["predict", "--task", "af", "--data", str(perform_dir), "--model", str(run),
+                 "--out", str(table)]) == 0
+    rows = list(csv.DictReader(table.open()))
+    assert len(rows) == 16 and list(rows[0]) == ["record", "p_af", "af", "p_N", "p_A", "p_O",
+                                                 "p_noisy", "rhythm"]
+    for r in rows:
+        p4 = [float(r[k]) for k in ("p_N", "p_A", "p_O", "p_noisy")]
+        assert abs(sum(p4) - 1) < 1e-3 and r["rhythm"] == RHYTHMS[int(np.argmax(p4))]
+        assert 0 <= float(r["p_af"]) <= 1 and r["af"] in ("0", "1")
+    assert main(["predict", "--task", "abp", "--data", str(perform_dir), "--model", str(run),
+                 "--out", str(table)]) == 1  # a model of another task is refused
 
 
 # ----------------------------------------------------------------------------- UCI cuff-less BP

@@ -15,7 +15,7 @@ from qualityfm import __version__
 
 VERBS = (
     "prepare", "info", "presets", "pretrain", "export",
-    "finetune", "evaluate", "compare", "score", "embed", "demo",
+    "finetune", "evaluate", "predict", "compare", "score", "embed", "demo",
 )
 
 

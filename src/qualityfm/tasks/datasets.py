@@ -47,6 +47,7 @@ from qualityfm.io import (
     iter_uci_bp,
     read_record,
 )
+from qualityfm.io.wfdb_reader import ALARM_TIME
 from qualityfm.quality.features import feature_names, signal_features
 from qualityfm.signal import (
     VT_ECG_FILTER,
@@ -119,7 +120,9 @@ class TaskDataset:
 
 @dataclass(frozen=True)
 class TaskSettings:
-    """Everything a built dataset depends on (the cache key)."""
+    """Everything a built dataset depends on (the cache key). ``labels=False`` also builds rows
+    of records without a label (``y`` -1, ``rhythm`` -1; for ``abp`` windows of ECG II + PPG
+    without an arterial line, targets NaN): the rows ``predict`` scores."""
 
     task: str
     seconds: float
@@ -128,6 +131,7 @@ class TaskSettings:
     bp_rule: str = "beat_median"
     max_records: int | None = None
     filters: bool = True
+    labels: bool = True
 
 
 # ----------------------------------------------------------------------------- filtering
@@ -206,9 +210,10 @@ def _pad_left(x: np.ndarray, n: int) -> np.ndarray:
 
 def _rows_vt(path: Path, s: TaskSettings) -> list[dict]:
     rec = read_record(path)
-    if "alarm_true" not in rec.labels:
+    if s.labels and "alarm_true" not in rec.labels:
         raise RecordError(f"{path}: no Challenge 2015 alarm label (labels['alarm_true'])")
-    t1 = float(rec.events.get("alarm", 300.0))
+    # without an alarm time: t = 300 s as in the Challenge 2015 records, or the record's end
+    t1 = float(rec.events.get("alarm", min(ALARM_TIME, rec.duration())))
     t0 = t1 - s.seconds
     if t0 < 0:
         raise RecordError(f"{path}: alarm at {t1} s leaves less than {s.seconds} s before it")
@@ -220,7 +225,8 @@ def _rows_vt(path: Path, s: TaskSettings) -> list[dict]:
                           "before the alarm")
     if s.pad_to:
         x = _pad_left(x, int(round(s.pad_to * s.fs)))
-    return [{"x": x, "mask": mask, "y": int(bool(rec.labels["alarm_true"])),
+    y = int(bool(rec.labels["alarm_true"])) if "alarm_true" in rec.labels else -1
+    return [{"x": x, "mask": mask, "y": y,
              "features": signal_features(pieces, fs), "group": rec.group_id,
              "record": rec.record_id}]
 
@@ -244,31 +250,52 @@ def perform_af_label(path: Path, name: str | None = None) -> tuple[str, str]:
     return f"mimic_perform_{group}_{number}", "N" if group == "non_af" else "A"
 
 
-def _rows_perform_af(path: Path, rec: Record, s: TaskSettings) -> list[dict]:
-    """Every non-overlapping ``seconds`` window of a MIMIC PERform AF record with a usable ECG
-    or PPG; the label comes from the name, the group is the subject."""
-    subject, rhythm = perform_af_label(path, rec.record_id)
+#: Challenge 2017 recordings last 9-61 s; an unlabelled AF record longer than this is read as
+#: a long recording (every window, as the MIMIC PERform layout), a shorter one as one crop.
+AF_CROP_MAX_SECONDS = 61.0
+
+
+def _af_label(rhythm: str | None) -> dict:
+    """``y`` (AF or not) and ``rhythm`` (index into RHYTHMS) of a label; -1 for none."""
+    if rhythm is None:
+        return {"y": -1, "rhythm": -1}
+    return {"y": int(rhythm == "A"), "rhythm": RHYTHMS.index(rhythm)}
+
+
+def _af_windows(path: Path, rec: Record, s: TaskSettings, group: str,
+                rhythm: str | None) -> list[dict]:
+    """Every non-overlapping ``seconds`` window of ``rec`` with a usable ECG or PPG, each
+    with its own features, all in ``group`` and labelled ``rhythm``."""
     rows = []
     for k in range(int(rec.duration() // s.seconds)):
         t0, t1 = k * s.seconds, (k + 1) * s.seconds
         x, mask, pieces, fs = _model_input(rec, t0, t1, s.fs, s.filters)
         if not mask.any():
             continue
-        rows.append({"x": x, "mask": mask, "y": int(rhythm == "A"),
-                     "rhythm": RHYTHMS.index(rhythm), "features": signal_features(pieces, fs),
-                     "group": subject, "record": f"{subject}@{t0:g}"})
+        rows.append({"x": x, "mask": mask, **_af_label(rhythm),
+                     "features": signal_features(pieces, fs), "group": group,
+                     "record": f"{group}@{t0:g}"})
     if not rows:
         raise RecordError(f"{path}: no {s.seconds:g} s window with a usable ECG or PPG "
                           f"(record of {rec.duration():.1f} s)")
     return rows
 
 
+def _rows_perform_af(path: Path, rec: Record, s: TaskSettings) -> list[dict]:
+    """The windows of a MIMIC PERform AF record (:func:`_af_windows`); the label comes from
+    the name, the group is the subject."""
+    subject, rhythm = perform_af_label(path, rec.record_id)
+    return _af_windows(path, rec, s, subject, rhythm)
+
+
 def _rows_af(path: Path, s: TaskSettings) -> list[dict]:
     rec = read_record(path)
     rhythm = rec.labels.get("rhythm")
-    if rhythm is None:
+    if rhythm is None and (s.labels or _PERFORM.match(rec.record_id or path.stem)):
         return _rows_perform_af(path, rec, s)
-    if rhythm not in RHYTHMS:
+    if rhythm is None and rec.duration() > AF_CROP_MAX_SECONDS:
+        return _af_windows(path, rec, s, rec.group_id, None)
+    if rhythm is not None and rhythm not in RHYTHMS:
         raise RecordError(f"{path}: rhythm label {rhythm!r} is not one of {RHYTHMS}")
     dur = rec.duration()
     n = int(round(s.seconds * s.fs))
@@ -280,7 +307,7 @@ def _rows_af(path: Path, s: TaskSettings) -> list[dict]:
     if x.shape[1] < n:
         x = np.concatenate([x, np.zeros((x.shape[0], n - x.shape[1]), x.dtype)], axis=1)
     whole = _raw_pieces(rec, 0.0, dur)  # features see the whole recording, not the crop
-    return [{"x": x[:, :n], "mask": mask, "y": int(rhythm == "A"), "rhythm": RHYTHMS.index(rhythm),
+    return [{"x": x[:, :n], "mask": mask, **_af_label(rhythm),
              "features": signal_features(whole, {c: rec.fs[c] for c in whole}),
              "group": rec.group_id, "record": rec.record_id}]
 
@@ -320,18 +347,19 @@ def bp_targets(abp: np.ndarray, fs: float, rule: str = "beat_median") -> tuple[f
 
 
 def _abp_windows(rec: Record, s: TaskSettings) -> list[dict]:
-    """Rows of the non-overlapping windows of ``rec`` whose arterial line gives targets."""
+    """Rows of the non-overlapping windows of ``rec`` whose arterial line gives targets (with
+    ``s.labels`` False: every window with a usable ECG II and PPG, targets NaN where the
+    arterial line gives none or is absent)."""
     rows = []
-    dur = min(rec.duration(c) for c in ("abp", "ppg", "ecg_ii"))
+    need = ("abp", "ppg", "ecg_ii") if s.labels else ("ppg", "ecg_ii")
+    dur = min(rec.duration(c) for c in need)
     for k in range(int(dur // s.seconds)):
         t0, t1 = k * s.seconds, (k + 1) * s.seconds
-        fa = rec.fs["abp"]
-        abp = _fill(rec.signals["abp"][int(t0 * fa): int(t1 * fa)])
-        if abp is None:
-            continue
-        target = bp_targets(abp, fa, s.bp_rule)
-        if isinstance(target, str):
-            continue
+        target = _window_bp(rec, t0, t1, s) if rec.has("abp") else None
+        if target is None:
+            if s.labels:
+                continue
+            target = (np.nan, np.nan)
         x, mask, pieces, fs = _model_input(rec, t0, t1, s.fs, s.filters)
         if not mask.all():
             continue
@@ -367,12 +395,24 @@ def _rows_abp(path: Path, s: TaskSettings) -> list[dict]:
     if is_uci_bp_file(path):
         return _rows_uci_bp(path, s)
     rec = read_record(path)
-    if not (rec.has("abp", "ppg") and _primary_ecg(rec) == "ecg_ii"):
+    if not s.labels:
+        if not (rec.has("ppg") and _primary_ecg(rec) == "ecg_ii"):
+            raise RecordError(f"{path}: abp needs ECG II and PPG; it has {rec.channels}")
+    elif not (rec.has("abp", "ppg") and _primary_ecg(rec) == "ecg_ii"):
         raise RecordError(f"{path}: abp needs ABP, ECG II and PPG; it has {rec.channels}")
     rows = _abp_windows(rec, s)
     if not rows:
-        raise RecordError(f"{path}: no {s.seconds} s window with a usable arterial line")
+        what = "arterial line" if s.labels else "ECG II and PPG"
+        raise RecordError(f"{path}: no {s.seconds} s window with a usable {what}")
     return rows
+
+
+def _window_bp(rec: Record, t0: float, t1: float, s: TaskSettings) -> tuple[float, float] | None:
+    """(SBP, DBP) of ``rec``'s arterial line over ``[t0, t1)`` s; None when it gives none."""
+    fa = rec.fs["abp"]
+    abp = _fill(rec.signals["abp"][int(t0 * fa): int(t1 * fa)])
+    target = None if abp is None else bp_targets(abp, fa, s.bp_rule)
+    return None if isinstance(target, str) else target
 
 
 _BUILDERS = {"vt-alarm": _rows_vt, "af": _rows_af, "abp": _rows_abp}
@@ -414,6 +454,7 @@ def build_task_dataset(
     max_records: int | None = None,
     filters: bool = True,
     cache_dir: str | Path | None = None,
+    labels: bool = True,
 ) -> TaskDataset:
     """Build (or load from ``cache_dir``) the dataset of ``task`` from the records under
     ``data_dir`` (a folder, or several: their records pooled, each file once). Records that
@@ -421,7 +462,8 @@ def build_task_dataset(
 
     ``max_records`` keeps the first records in sorted order (for quick runs and tests); for
     ``abp`` the UCI cuff-less BP parts (``Part_N.mat``) under ``data_dir`` count as records
-    too, and ``max_records`` also caps the records read from each part.
+    too, and ``max_records`` also caps the records read from each part. ``labels=False``
+    also reads records without labels (see :class:`TaskSettings`), for ``predict``.
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
@@ -430,7 +472,7 @@ def build_task_dataset(
         if not d.exists():
             raise FileNotFoundError(f"data directory {d} does not exist")
     s = TaskSettings(task, float(seconds or _DEFAULT_SECONDS[task]), pad_to, fs, bp_rule,
-                     max_records, filters)
+                     max_records, filters, labels)
     found = {f.resolve(): f for d in dirs for f in find_records(d)}
     files = sorted(found.values())
     if task == "abp":

@@ -98,8 +98,11 @@ def cross_validate(
         est = make()
         est.fit(ds.X[tr], y[tr], ds.mask[tr], ds.groups[tr], ds.features[tr])
         args = (ds.X[te], ds.mask[te], ds.features[te])
-        pred = est.predict(*args)
-        score = pred if est.kind == "regression" else est.predict_proba(*args)
+        if est.kind == "regression":
+            score = pred = est.predict(*args)
+        else:
+            score = est.predict_proba(*args)
+            pred = est.decide(score)
         if oof_score is None:
             oof_score = np.zeros((n, *score.shape[1:]), dtype=float)
             oof_pred = np.zeros((n, *pred.shape[1:]), dtype=pred.dtype)

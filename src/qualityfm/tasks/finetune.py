@@ -147,8 +147,12 @@ class TaskEstimator(ABC):
         """Decisions at the validation threshold (binary), class index, or targets [N, K]."""
         if self.kind == "regression":
             return self._raw(X, mask, features)
-        p = self.predict_proba(X, mask, features)
-        return (p >= self.threshold).astype(int) if self.kind == "binary" else p.argmax(axis=1)
+        return self.decide(self.predict_proba(X, mask, features))
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """Decisions from :meth:`predict_proba`'s output: 1 at or above the threshold
+        (binary), else the most probable class."""
+        return (proba >= self.threshold).astype(int) if self.kind == "binary" else proba.argmax(1)
 
     def protocol_state(self) -> dict:
         return {

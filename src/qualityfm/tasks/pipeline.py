@@ -1,5 +1,6 @@
-"""The three task workflows behind the CLI verbs: ``finetune_run``, ``evaluate_run`` and
-``compare_run``. Each builds the task dataset, runs the harness and writes a report."""
+"""The task workflows behind the CLI verbs: ``finetune_run``, ``evaluate_run``,
+``predict_run`` and ``compare_run``. Each builds the task dataset, runs the harness and writes
+a report (``predict_run``: a table of predictions)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,18 @@ from pathlib import Path
 
 import numpy as np
 
+from qualityfm.inference.score import write_table
 from qualityfm.io import atomic_write_bytes
 from qualityfm.model.network import check_pool
 from qualityfm.model.precision import resolve_device
 from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d, load_estimator
-from qualityfm.tasks.datasets import DataDirs, TaskDataset, build_task_dataset, data_label
+from qualityfm.tasks.datasets import (
+    RHYTHMS,
+    DataDirs,
+    TaskDataset,
+    build_task_dataset,
+    data_label,
+)
 from qualityfm.tasks.evaluate import (
     binary_report,
     bp_report,
@@ -105,7 +113,8 @@ def evaluate_estimator(est: TaskEstimator, ds: TaskDataset, rhythm_est: TaskEsti
         res = bp_report(ds.y, pred, est.train_mean, ds.groups, n_boot, seed)
         res["predictions"] = {"y": ds.y.tolist(), "score": pred.tolist(), "pred": pred.tolist()}
         return res
-    proba, pred = est.predict_proba(*args), est.predict(*args)
+    proba = est.predict_proba(*args)
+    pred = est.decide(proba)
     res = binary_report(ds.y, proba, pred, ds.groups, n_boot, seed)
     res["threshold"] = est.threshold
     if ds.task != "vt-alarm":
@@ -140,6 +149,53 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     out = Path(out)
     report(res, out.parent, out.stem)
     return res
+
+
+#: Column names of ``predict_run``'s table: the score and decision of each binary task, and
+#: the 4-class AF rhythm model's probabilities (in RHYTHMS order) and decision.
+PREDICTION_COLUMNS = {"vt-alarm": ("p_true_alarm", "true_alarm"), "af": ("p_af", "af")}
+RHYTHM_COLUMNS = ("p_N", "p_A", "p_O", "p_noisy", "rhythm")
+
+
+def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *,
+                seconds: float | None = None, max_records: int | None = None,
+                cache_dir: str | Path | None = None, device: str = "cpu") -> dict:
+    """Predictions of the model saved by ``finetune_run`` for every record (window) of
+    ``data``, labelled or not, into ``out`` (.csv, or .parquet with pyarrow): one row per
+    window with ``record``; vt-alarm ``p_true_alarm`` (calibrated) and ``true_alarm`` (1: keep
+    the alarm, 0: suppress it, at the model's operating point); af ``p_af`` and ``af``, plus
+    ``p_N``, ``p_A``, ``p_O``, ``p_noisy`` and ``rhythm`` from its 4-class model; abp ``sbp``
+    and ``dbp`` (mmHg). Records that cannot be read or hold no usable window are skipped and
+    listed in the returned summary."""
+    resolve_device(device)
+    model = Path(model)
+    est = load_estimator(model, device)
+    if est.task != task:
+        raise ValueError(f"model {model} was fine-tuned for {est.task!r}, not {task!r}")
+    settings = json.loads((model / "summary.json").read_text())["settings"] if (
+        model / "summary.json").exists() else {}
+    ds = _dataset(task, data, seconds=seconds or settings.get("seconds"),
+                  pad_to=settings.get("pad_to"), max_records=max_records, cache_dir=cache_dir,
+                  labels=False)
+    args = (ds.X, ds.mask, ds.features)
+    table: dict[str, list] = {"record": ds.record_ids.tolist()}
+    if est.kind == "regression":
+        bp = est.predict(*args)
+        table.update(sbp=bp[:, 0].round(1).tolist(), dbp=bp[:, 1].round(1).tolist())
+    else:
+        p_name, y_name = PREDICTION_COLUMNS[task]
+        proba = est.predict_proba(*args)
+        table[p_name] = np.round(proba, 4).tolist()
+        table[y_name] = est.decide(proba).tolist()
+    if task == "af" and (model / "rhythm").exists():
+        proba4 = load_estimator(model / "rhythm", device).predict_proba(*args)
+        for k, name in enumerate(RHYTHM_COLUMNS[:-1]):
+            table[name] = np.round(proba4[:, k], 4).tolist()
+        table["rhythm"] = [RHYTHMS[k] for k in proba4.argmax(axis=1)]
+    rows = [dict(zip(table, values, strict=True)) for values in zip(*table.values(), strict=True)]
+    write_table(rows, table, Path(out))
+    return {"task": task, "model": str(model), "data": data_label(data), "out": str(out),
+            "n": len(ds), "skipped": ds.skipped}
 
 
 def compare_run(
