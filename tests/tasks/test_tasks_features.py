@@ -31,6 +31,7 @@ from qualityfm.quality.features import (
 from qualityfm.signal.synthetic import synthesize
 from qualityfm.tasks import ClassicalBaseline, build_task_dataset, cross_validate, group_split
 from qualityfm.tasks import metrics as M
+from qualityfm.tasks.baselines import load_estimator
 from qualityfm.tasks.finetune import balanced_class_weights
 
 FS = 300.0
@@ -284,6 +285,36 @@ def _separable(n: int = 160, seed: int = 0):
     return np.zeros((n, 2, 1), np.float32), y, np.arange(n), f
 
 
+def test_baseline_of_several_models_averages_them_and_round_trips(tmp_path) -> None:
+    """``n_models`` boosted models that differ in their column draws average their decision
+    functions; save/load keeps them all, and a file of one model (before session 14) loads."""
+    import pickle
+
+    x, y, _, f = _separable(300)
+    f = np.c_[f, np.random.default_rng(1).normal(0, 1, (300, 6))].astype(np.float32)
+    kw = {"max_iter": 40, "max_features": 0.3, "min_samples_leaf": 10, "crossfit": None}
+    one = ClassicalBaseline("vt-alarm", **kw).fit(x, y, features=f)
+    three = ClassicalBaseline("vt-alarm", n_models=3, **kw).fit(x, y, features=f)
+    assert len(three.models) == 3
+    assert [m.random_state for m in three.models] == [0, 1000, 2000]
+    raw = [m.decision_function(f[:, three.columns]) for m in three.models]
+    assert not np.allclose(raw[0], raw[1])  # other column draws, other models
+    np.testing.assert_allclose(three._raw(x, None, f), np.mean(raw, axis=0), rtol=1e-6)
+    np.testing.assert_allclose(one._raw(x, None, f), raw[0], rtol=1e-6)  # the first of three
+    three.save(tmp_path / "three")
+    back = load_estimator(tmp_path / "three")
+    assert back.n_models == 3
+    np.testing.assert_allclose(back.predict_proba(x, features=f),
+                               three.predict_proba(x, features=f))
+    one.save(tmp_path / "one")
+    state = {"model": one.models[0], "columns": one.columns}  # the layout before session 14
+    (tmp_path / "one" / "classical.pkl").write_bytes(pickle.dumps(state))
+    old = load_estimator(tmp_path / "one")
+    np.testing.assert_allclose(old.predict_proba(x, features=f), one.predict_proba(x, features=f))
+    with pytest.raises(ValueError, match="n_models"):
+        ClassicalBaseline("vt-alarm", n_models=0)
+
+
 def test_crossfit_baseline_operating_point_is_repeatable_and_holds_out_of_sample() -> None:
     x, y, g, f = _separable(400)
     tr, te = group_split(y, g, 0.5, seed=1)
@@ -331,7 +362,7 @@ def test_square_root_class_weights_sit_between_none_and_balanced() -> None:
     assert balanced_class_weights(np.repeat([0, 1], [6, 2]), n_classes=4)[1] == pytest.approx(1.0)
     x, yy, _, f = _separable(200)
     est = ClassicalBaseline("vt-alarm", max_iter=5, crossfit=None).fit(x, yy, features=f)
-    assert est.model.class_weight.keys() == {0, 1}  # the fitted model got them
+    assert est.models[0].class_weight.keys() == {0, 1}  # the fitted model got them
 
 
 @pytest.mark.slow

@@ -68,21 +68,29 @@ class ClassicalBaseline(TaskEstimator):
     L2-shrunk leaves of >= 30 rows) beat 200 steps of 0.05 over all columns on all three
     tasks' records (docs/results.md, session 8): the columns are many and correlated, the
     rows few. With under ~150 training rows, lower ``min_samples_leaf``.
+
+    ``n_models`` boosted models that differ only in their random column draws (the b-th with
+    ``random_state = seed + 1000 b``) average their decision functions (regression: their
+    predictions): the draw alone moves the AF macro F1 by about +-0.003 (docs/results.md,
+    session 13).
     """
 
     def __init__(self, task: str = "vt-alarm", *, max_iter: int = 800,
                  learning_rate: float = 0.015, max_leaf_nodes: int = 15,
                  max_features: float = 0.2, l2_regularization: float = 2.0,
-                 min_samples_leaf: int = 30, crossfit: int | None = 5, **protocol: object):
+                 min_samples_leaf: int = 30, crossfit: int | None = 5, n_models: int = 1,
+                 **protocol: object):
         super().__init__(task, **protocol)
         if crossfit is not None and crossfit < 2:
             raise ValueError(f"crossfit must be None or >= 2 inner folds, got {crossfit}")
-        self.crossfit = crossfit
+        if n_models < 1:
+            raise ValueError(f"n_models must be >= 1, got {n_models}")
+        self.crossfit, self.n_models = crossfit, n_models
         self.params = {"max_iter": max_iter, "learning_rate": learning_rate,
                        "max_leaf_nodes": max_leaf_nodes, "max_features": max_features,
                        "l2_regularization": l2_regularization,
                        "min_samples_leaf": min_samples_leaf, "random_state": self.seed}
-        self.model = None
+        self.models: list = []
         self.columns = np.zeros(0, dtype=int)
 
     def fit(
@@ -111,25 +119,30 @@ class ClassicalBaseline(TaskEstimator):
 
     def _fit_core(self, X, y, mask, features, fit_idx, val_idx) -> np.ndarray:
         F = self._features(X, mask, features)
-        if self.kind == "regression":
-            from sklearn.multioutput import MultiOutputRegressor
-
-            self.model = MultiOutputRegressor(HistGradientBoostingRegressor(**self.params))
-        else:
-            # square-root weights: full balancing weighted the 98 noisy AF recordings 7.6x and
-            # cost the 4-class model N/A/O macro F1 (docs/results.md, session 8)
-            w = balanced_class_weights(y[fit_idx], power=0.5)
-            self.model = HistGradientBoostingClassifier(
-                class_weight={int(c): float(w[c]) for c in np.unique(y[fit_idx])},
-                **self.params)
         # columns with no value in the fit rows carry nothing (and trip sklearn's binning)
         self.columns = np.intersect1d(np.flatnonzero(np.isfinite(F[fit_idx]).any(axis=0)),
                                       task_columns(self.task, F.shape[1]))
+        self.models = [self._new_model(y[fit_idx], self.seed + 1000 * b)
+                       for b in range(self.n_models)]
         # One OpenMP thread: the data are small, and with torch's own OpenMP runtime loaded
         # (torch.set_num_threads > 1) sklearn's threads spin against it (a fit 100x slower).
         with threadpool_limits(limits=1, user_api="openmp"):
-            self.model.fit(F[fit_idx][:, self.columns], y[fit_idx])
+            for model in self.models:
+                model.fit(F[fit_idx][:, self.columns], y[fit_idx])
         return self._scores(F[val_idx])
+
+    def _new_model(self, y: np.ndarray, random_state: int):
+        """An unfitted boosted model of these settings drawing with ``random_state``."""
+        params = {**self.params, "random_state": random_state}
+        if self.kind == "regression":
+            from sklearn.multioutput import MultiOutputRegressor
+
+            return MultiOutputRegressor(HistGradientBoostingRegressor(**params))
+        # square-root weights: full balancing weighted the 98 noisy AF recordings 7.6x and
+        # cost the 4-class model N/A/O macro F1 (docs/results.md, session 8)
+        w = balanced_class_weights(y, power=0.5)
+        return HistGradientBoostingClassifier(
+            class_weight={int(c): float(w[c]) for c in np.unique(y)}, **params)
 
     def _scores(self, F: np.ndarray) -> np.ndarray:
         F = F[:, self.columns]
@@ -137,25 +150,26 @@ class ClassicalBaseline(TaskEstimator):
             return np.zeros((0, 2) if self.kind == "regression" else 0)
         with threadpool_limits(limits=1, user_api="openmp"):
             if self.kind == "regression":
-                return self.model.predict(F)
-            return np.asarray(self.model.decision_function(F))
+                return np.mean([m.predict(F) for m in self.models], axis=0)
+            return np.mean([np.asarray(m.decision_function(F)) for m in self.models], axis=0)
 
     def _raw(self, X, mask, features) -> np.ndarray:
-        if self.model is None:
+        if not self.models:
             raise ValueError("the model is not fitted; call fit first")
         return self._scores(self._features(X, mask, features))
 
     # -- persistence
     def save(self, out: str | Path) -> Path:
         """Write the fitted model to ``out/``: ``classical.pkl`` (the pickled gradient-boosting
-        model: load only files you trust) and ``finetune.json`` (settings, protocol state and
+        models: load only files you trust) and ``finetune.json`` (settings, protocol state and
         the feature names the model was fitted on)."""
-        if self.model is None:
+        if not self.models:
             raise ValueError("the model is not fitted; call fit first")
         out = Path(out)
         atomic_write_bytes(out / CLASSICAL_FILE,
-                           pickle.dumps({"model": self.model, "columns": self.columns}))
+                           pickle.dumps({"models": self.models, "columns": self.columns}))
         meta = {"backbone": "classical", "fs": self.fs, "crossfit": self.crossfit,
+                "n_models": self.n_models,
                 "params": self.params, "feature_names": feature_names(),
                 "protocol": self.protocol_state()}
         atomic_write_text(out / "finetune.json", json.dumps(meta, indent=1))
@@ -176,11 +190,14 @@ class ClassicalBaseline(TaskEstimator):
                              ": fit it again")
         p = meta["protocol"]
         params = {k: v for k, v in meta["params"].items() if k != "random_state"}
-        est = cls(p["task"], fs=meta["fs"], crossfit=meta["crossfit"], **params)
+        est = cls(p["task"], fs=meta["fs"], crossfit=meta["crossfit"],
+                  n_models=meta.get("n_models", 1), **params)
         est.set_protocol_state(p)
         with (path / CLASSICAL_FILE).open("rb") as f:
             state = pickle.load(f)  # noqa: S301 - our own file, written by save()
-        est.model, est.columns = state["model"], np.asarray(state["columns"])
+        # files of qualityfm before session 14 hold one model under "model"
+        est.models = state["models"] if "models" in state else [state["model"]]
+        est.columns = np.asarray(state["columns"])
         return est
 
 
