@@ -128,21 +128,34 @@ def evaluate_estimator(est: TaskEstimator, ds: TaskDataset, rhythm_est: TaskEsti
     return res
 
 
-def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *,
-                 seconds: float | None = None, max_records: int | None = None,
-                 cache_dir: str | Path | None = None, device: str = "cpu") -> dict:
-    """Evaluate the model saved by ``finetune_run`` on the records of ``data`` (networks run
-    on ``device``); write ``out`` (JSON) and, beside it, the markdown table and plots."""
+def _saved_run(
+    task: str, model: Path, data: DataDirs, *, seconds: float | None,
+    max_records: int | None, cache_dir: str | Path | None, device: str, labels: bool,
+) -> tuple[TaskEstimator, TaskEstimator | None, TaskDataset]:
+    """The model saved by ``finetune_run`` in ``model`` (on ``device``; it must be one of
+    ``task``), its 4-class rhythm model when it has one, and the dataset of ``data`` built
+    with the run's window settings."""
     resolve_device(device)
-    model = Path(model)
     est = load_estimator(model, device)
     if est.task != task:
         raise ValueError(f"model {model} was fine-tuned for {est.task!r}, not {task!r}")
     settings = json.loads((model / "summary.json").read_text())["settings"] if (
         model / "summary.json").exists() else {}
     ds = _dataset(task, data, seconds=seconds or settings.get("seconds"),
-                  pad_to=settings.get("pad_to"), max_records=max_records, cache_dir=cache_dir)
+                  pad_to=settings.get("pad_to"), max_records=max_records, cache_dir=cache_dir,
+                  labels=labels)
     rhythm = load_estimator(model / "rhythm", device) if (model / "rhythm").exists() else None
+    return est, rhythm, ds
+
+
+def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *,
+                 seconds: float | None = None, max_records: int | None = None,
+                 cache_dir: str | Path | None = None, device: str = "cpu") -> dict:
+    """Evaluate the model saved by ``finetune_run`` on the records of ``data`` (networks run
+    on ``device``); write ``out`` (JSON) and, beside it, the markdown table and plots."""
+    model = Path(model)
+    est, rhythm, ds = _saved_run(task, model, data, seconds=seconds, max_records=max_records,
+                                 cache_dir=cache_dir, device=device, labels=True)
     res = evaluate_estimator(est, ds, rhythm)
     res.update(task=task, model=str(model), data=data_label(data), n=len(ds),
                skipped=ds.skipped)
@@ -167,16 +180,9 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     ``p_N``, ``p_A``, ``p_O``, ``p_noisy`` and ``rhythm`` from its 4-class model; abp ``sbp``
     and ``dbp`` (mmHg). Records that cannot be read or hold no usable window are skipped and
     listed in the returned summary."""
-    resolve_device(device)
     model = Path(model)
-    est = load_estimator(model, device)
-    if est.task != task:
-        raise ValueError(f"model {model} was fine-tuned for {est.task!r}, not {task!r}")
-    settings = json.loads((model / "summary.json").read_text())["settings"] if (
-        model / "summary.json").exists() else {}
-    ds = _dataset(task, data, seconds=seconds or settings.get("seconds"),
-                  pad_to=settings.get("pad_to"), max_records=max_records, cache_dir=cache_dir,
-                  labels=False)
+    est, rhythm, ds = _saved_run(task, model, data, seconds=seconds, max_records=max_records,
+                                 cache_dir=cache_dir, device=device, labels=False)
     args = (ds.X, ds.mask, ds.features)
     table: dict[str, list] = {"record": ds.record_ids.tolist()}
     if est.kind == "regression":
@@ -187,8 +193,8 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
         proba = est.predict_proba(*args)
         table[p_name] = np.round(proba, 4).tolist()
         table[y_name] = est.decide(proba).tolist()
-    if task == "af" and (model / "rhythm").exists():
-        proba4 = load_estimator(model / "rhythm", device).predict_proba(*args)
+    if rhythm is not None:
+        proba4 = rhythm.predict_proba(*args)
         for k, name in enumerate(RHYTHM_COLUMNS[:-1]):
             table[name] = np.round(proba4[:, k], 4).tolist()
         table["rhythm"] = [RHYTHMS[k] for k in proba4.argmax(axis=1)]
