@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from qualityfm.data import Store, prepare
-from qualityfm.io import write_wfdb
+from qualityfm.io import atomic_write_text, write_wfdb
 from qualityfm.quality import LEVEL_NAMES
 from qualityfm.signal import synthetic_alarm_records, synthetic_corpus
 
@@ -141,8 +141,8 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
         "vt_alarm_cv": {k: cv.get(k) for k in ("auroc", "auroc_ci", "tpr", "tnr", "score")},
         "timings_s": timings, "data": str(data) if data else "synthetic",
     }
-    (out / "README.md").write_text(_report_markdown(result, figures, kfold))
-    (out / "summary.json").write_text(json.dumps(result, indent=2, default=str))
+    atomic_write_text(out / "README.md", _report_markdown(result, figures, kfold))
+    atomic_write_text(out / "summary.json", json.dumps(result, indent=2, default=str))
     return result
 
 
