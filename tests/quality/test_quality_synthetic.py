@@ -116,6 +116,21 @@ def test_rr_fewer_than_min_beats_is_zero() -> None:
     assert len(true) < 20 and ecg_quality(ecg, FS) == 0.0
 
 
+def test_rr_min_beats_scale_with_the_window() -> None:
+    """The 20-QRS floor is a rate (40 bpm over 30 s): a clean 10-s window at 75 bpm scores
+    high (it held 12 QRS, under 20, and scored 0 before), one at 35 bpm scores 0."""
+    rules = RRRules()
+    assert [rules.beats_needed(s) for s in (None, 30.0, 10.0, 60.0)] == [20, 20, 7, 40]
+    assert rr_sqi(_peaks_at([0.8] * 6), 100.0, seconds=10.0) == 1.0  # 7 beats in 10 s
+    assert rr_sqi(_peaks_at([0.8] * 5), 100.0, seconds=10.0) == 0.0  # 6 beats
+    ecg, _, _ = _clean(75.0)
+    ten = ecg[: int(10 * FS)]
+    assert ecg_quality(ten, FS) > 0.8
+    assert ecg_quality(ecg, FS) == pytest.approx(ecg_quality(ecg[None], FS)[0])
+    slow, _, _ = _clean(35.0)
+    assert ecg_quality(slow[: int(10 * FS)], FS) == 0.0
+
+
 # ---------------------------------------------------------------- known-quality signals
 def test_ecg_quality_orders_known_signals() -> None:
     rng = np.random.default_rng(0)

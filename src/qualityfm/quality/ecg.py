@@ -3,11 +3,13 @@
 rrSQI (QUALITYFM.md): a beat is bad when its heart rate is outside 40-120 bpm, or the change of
 its RR interval from the previous one exceeds 0.5 s, or the relative change of its heart rate
 exceeds 30 %; an isolated good beat between two bad ones is bad; the score is good beats over
-detected QRS, and 0 with fewer than ``min_beats`` QRS.
+detected QRS, and 0 with fewer than ``min_beats`` QRS in a 30-s window (40 bpm), in
+proportion for windows of other lengths.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +32,15 @@ class RRRules:
     hr_max: float = 120.0  # bpm
     max_drr: float = 0.5  # s, |RR_i - RR_{i-1}|
     max_dhr: float = 0.3  # |HR_i - HR_{i-1}| / HR_{i-1}
-    min_beats: int = 20  # fewer detected QRS -> score 0
+    min_beats: int = 20  # fewer detected QRS in a window of min_beats_seconds -> score 0
+    min_beats_seconds: float = 30.0  # windows of other lengths need proportionally more / fewer
+
+    def beats_needed(self, seconds: float | None = None) -> int:
+        """The fewest QRS a window of ``seconds`` must hold (``min_beats`` when None): the
+        same rate, 40 bpm by default, for every window length (a 10-s window needs 7)."""
+        if seconds is None:
+            return self.min_beats
+        return max(2, math.ceil(self.min_beats * seconds / self.min_beats_seconds - 1e-9))
 
 
 def bad_beats(peaks: np.ndarray, fs: float, rules: RRRules = RRRules()) -> np.ndarray:
@@ -55,9 +65,11 @@ def bad_beats(peaks: np.ndarray, fs: float, rules: RRRules = RRRules()) -> np.nd
     return bad | isolated
 
 
-def rr_sqi(peaks: np.ndarray, fs: float, rules: RRRules = RRRules()) -> float:
-    """rrSQI of one window from its R-peak indices: good beats / detected QRS, in [0, 1]."""
-    if len(peaks) < rules.min_beats:
+def rr_sqi(peaks: np.ndarray, fs: float, rules: RRRules = RRRules(),
+           seconds: float | None = None) -> float:
+    """rrSQI of one window of ``seconds`` (None: a window of ``rules.min_beats_seconds``) from
+    its R-peak indices: good beats / detected QRS, in [0, 1]."""
+    if len(peaks) < rules.beats_needed(seconds):
         return 0.0
     return float(1.0 - bad_beats(peaks, fs, rules).mean())
 
@@ -93,7 +105,7 @@ def ecg_quality(
     for i, p in enumerate(peaks):
         if not ok[i]:
             continue
-        s = rr_sqi(p, fs, rules)
+        s = rr_sqi(p, fs, rules, seconds=x.shape[1] / fs)
         if morphology and s > 0:
             s *= template_correlation(wide[i], p, before, after)
         scores[i] = s

@@ -61,7 +61,7 @@ from qualityfm.signal import (
 TASKS = ("vt-alarm", "af", "abp")
 RHYTHMS = ("N", "A", "O", "~")
 MODEL_FS = 300.0
-CACHE_VERSION = 9
+CACHE_VERSION = 10
 
 
 @dataclass
