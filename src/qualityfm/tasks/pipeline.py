@@ -197,7 +197,7 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
         proba4 = rhythm.predict_proba(*args)
         for k, name in enumerate(RHYTHM_COLUMNS[:-1]):
             table[name] = np.round(proba4[:, k], 4).tolist()
-        table["rhythm"] = [RHYTHMS[k] for k in proba4.argmax(axis=1)]
+        table["rhythm"] = [RHYTHMS[k] for k in rhythm.decide(proba4)]
     rows = [dict(zip(table, values, strict=True)) for values in zip(*table.values(), strict=True)]
     write_table(rows, table, Path(out))
     return {"task": task, "model": str(model), "data": data_label(data), "out": str(out),
