@@ -395,11 +395,10 @@ def _rows_abp(path: Path, s: TaskSettings) -> list[dict]:
     if is_uci_bp_file(path):
         return _rows_uci_bp(path, s)
     rec = read_record(path)
-    if not s.labels:
-        if not (rec.has("ppg") and _primary_ecg(rec) == "ecg_ii"):
-            raise RecordError(f"{path}: abp needs ECG II and PPG; it has {rec.channels}")
-    elif not (rec.has("abp", "ppg") and _primary_ecg(rec) == "ecg_ii"):
-        raise RecordError(f"{path}: abp needs ABP, ECG II and PPG; it has {rec.channels}")
+    need = ("abp", "ppg") if s.labels else ("ppg",)  # predictions need no arterial line
+    if not (rec.has(*need) and _primary_ecg(rec) == "ecg_ii"):
+        what = "ABP, ECG II and PPG" if s.labels else "ECG II and PPG"
+        raise RecordError(f"{path}: abp needs {what}; it has {rec.channels}")
     rows = _abp_windows(rec, s)
     if not rows:
         what = "arterial line" if s.labels else "ECG II and PPG"
