@@ -54,6 +54,22 @@ def test_vt_alarm_with_leads_off_is_kept_on_its_pulse(tmp_path) -> None:
     assert np.isfinite(ds.features[0, col("ecg1_hr")])
 
 
+def test_vt_alarm_keeps_only_vt_alarms(tmp_path) -> None:
+    """Pointed at a folder of several Challenge 2015 alarm types, vt-alarm builds the VT alarms
+    (the type's spelling aside) and names each other alarm it skips, labelled or not."""
+    recs = synthetic_alarm_records(3, seed=2, ppg_missing=0.0, abp_present=0.0)
+    recs[1].labels["alarm_type"] = "Asystole"
+    recs[2].labels["alarm_type"] = "ventricular tachycardia"
+    for rec in recs:
+        write_wfdb(rec, tmp_path)
+    ids = [r.record_id for r in recs]
+    for labels in (True, False):
+        ds = build_task_dataset("vt-alarm", tmp_path, labels=labels)
+        assert list(ds.record_ids) == [ids[0], ids[2]]
+        assert len(ds.skipped) == 1 and ids[1] in ds.skipped[0]
+        assert "Asystole alarm, not a ventricular tachycardia alarm" in ds.skipped[0]
+
+
 def test_unlabelled_records_give_rows_for_predict(tmp_path) -> None:
     """``labels=False`` reads records without labels (what ``predict`` scores): a VT alarm
     record without an alarm time ends at its alarm, a long AF record gives every window and a

@@ -21,6 +21,9 @@ from qualityfm.io.record import Record, RecordError
 
 #: Challenge 2015: the alarm sounds 300 s into every record.
 ALARM_TIME = 300.0
+#: Challenge 2015's name of a ventricular tachycardia alarm (the header comment before the label;
+#: the others are Asystole, Bradycardia, Tachycardia and Ventricular_Flutter_Fib).
+VT_ALARM = "Ventricular_Tachycardia"
 
 _ALARM_LINE = re.compile(r"^\s*(true|false)\s+alarm\s*$", re.IGNORECASE)
 #: Channels whose WFDB default unit (mV, when the header states none) would be wrong.
@@ -104,6 +107,12 @@ def _reference(folder: str) -> dict[str, str]:
         return {}
     with path.open(newline="") as f:
         return {row[0].strip(): row[1].strip() for row in csv.reader(f) if len(row) >= 2}
+
+
+def is_vt_alarm(alarm_type: str) -> bool:
+    """Whether a Challenge 2015 alarm type names ventricular tachycardia (case, spaces and
+    hyphens aside: ``Ventricular_Tachycardia``, ``ventricular tachycardia``)."""
+    return re.sub(r"[\s-]+", "_", alarm_type.strip()).lower() == VT_ALARM.lower()
 
 
 def challenge_labels(

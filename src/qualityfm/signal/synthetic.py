@@ -15,12 +15,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from qualityfm.io import Record
+from qualityfm.io.wfdb_reader import VT_ALARM
 from qualityfm.signal.artifacts import ARTIFACT_KINDS, apply_artifacts, motion
 
 RHYTHMS = ("sinus", "af", "vt")
 #: Challenge 2017 rhythm codes given to synthetic records (VT counts as "other rhythm").
 RHYTHM_CODES = {"sinus": "N", "af": "A", "vt": "O"}
-VT_ALARM = "Ventricular_Tachycardia"
 
 # Gaussian waves of one beat: amplitude (mV), centre relative to the R wave (s), width (s).
 # The T-wave centre and width scale with sqrt(RR) (Bazett) in supraventricular beats.

@@ -10,7 +10,9 @@ Decisions:
 - vt-alarm takes the ``seconds`` (default 10, as in the original) ending at the alarm. The
   window is not padded by default: the encoder is convolutional with sinusoidal positions and
   reads any length that is a multiple of its token stride; ``pad_to`` zero-pads on the left (the
-  alarm stays at the right edge) for a model that needs a fixed input.
+  alarm stays at the right edge) for a model that needs a fixed input. A record labelled with
+  another Challenge 2015 alarm type (asystole, brady- or tachycardia, flutter/fibrillation) is
+  skipped, with its type named: pointed at the whole Challenge set, the task keeps its VT alarms.
 - af crops the centre ``seconds`` (default 30) of each recording or zero-pads it at the end;
   its classical features are computed on the whole recording (more beats for irregularity).
   MIMIC PERform AF records (``mimic_perform_af_NNN`` / ``mimic_perform_non_af_NNN``, WFDB or
@@ -47,7 +49,7 @@ from qualityfm.io import (
     iter_uci_bp,
     read_record,
 )
-from qualityfm.io.wfdb_reader import ALARM_TIME
+from qualityfm.io.wfdb_reader import ALARM_TIME, is_vt_alarm
 from qualityfm.quality.features import feature_names, signal_features
 from qualityfm.signal import (
     VT_ECG_FILTER,
@@ -61,7 +63,7 @@ from qualityfm.signal import (
 TASKS = ("vt-alarm", "af", "abp")
 RHYTHMS = ("N", "A", "O", "~")
 MODEL_FS = 300.0
-CACHE_VERSION = 10
+CACHE_VERSION = 11
 
 
 @dataclass
@@ -212,6 +214,10 @@ def _rows_vt(path: Path, s: TaskSettings) -> list[dict]:
     rec = read_record(path)
     if s.labels and "alarm_true" not in rec.labels:
         raise RecordError(f"{path}: no Challenge 2015 alarm label (labels['alarm_true'])")
+    # a folder of the whole Challenge 2015 set holds five alarm types; only VT is this task's
+    kind = rec.labels.get("alarm_type")
+    if kind is not None and not is_vt_alarm(str(kind)):
+        raise RecordError(f"{path}: a {kind} alarm, not a ventricular tachycardia alarm")
     # without an alarm time: t = 300 s as in the Challenge 2015 records, or the record's end
     t1 = float(rec.events.get("alarm", min(ALARM_TIME, rec.duration())))
     t0 = t1 - s.seconds
