@@ -70,6 +70,27 @@ def test_cli_compare_and_abp_evaluate(tmp_path) -> None:
     assert np.isfinite(sbp).all() and (sbp > dbp).all()
 
 
+def test_cli_abp_default_reads_the_features(tmp_path) -> None:
+    """``finetune --task abp`` from the shipped weights fits an lbfgs ridge head on the
+    embedding and the classical features (its networks alone predict worse than the mean);
+    ``--no-features`` turns the features off, and the saved model evaluates."""
+    data = shared_path("physionet2015_vt")
+    common = ["--task", "abp", "--data", str(data), "--max-records", "12"]
+    run = tmp_path / "bp"
+    assert main(["finetune", *common, "--out", str(run)]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert (summary["mode"], summary["use_features"], summary["solver"]) == ("linear", True,
+                                                                              "lbfgs")
+    assert json.loads((run / "finetune.json").read_text())["use_features"] is True
+    res = tmp_path / "res.json"
+    assert main(["evaluate", *common, "--model", str(run), "--out", str(res)]) == 0
+    assert np.isfinite(json.loads(res.read_text())["sbp"]["mae"])
+    plain = tmp_path / "plain"
+    assert main(["finetune", *common, "--no-features", "--out", str(plain)]) == 0
+    assert json.loads((plain / "summary.json").read_text())["use_features"] is False
+    assert json.loads((plain / "finetune.json").read_text())["use_features"] is False
+
+
 def test_cli_compare_embedding_with_and_without_features(tmp_path, capsys) -> None:
     """--models none (a random encoder) probed linearly, alone and with the features."""
     data = shared_path("physionet2015_vt")

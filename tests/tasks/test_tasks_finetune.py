@@ -261,15 +261,20 @@ def test_mean_last_pooling_reads_the_right_edge_and_round_trips(tmp_path) -> Non
     np.testing.assert_allclose(back.predict_proba(x), old.predict_proba(x), atol=1e-5)
 
 
-def test_default_mode_is_linear_only_for_pretrained_vt_alarm(tmp_path) -> None:
-    """vt-alarm from pre-trained weights (shipped or a directory) trains a linear head by
-    default; an untrained network, any module and the other tasks train every weight."""
-    assert Finetuner("vt-alarm").mode == "linear"
-    assert Finetuner("vt-alarm", init=tmp_path).mode == "linear"
-    assert Finetuner("vt-alarm", init="none").mode == "full"
-    assert Finetuner("vt-alarm", init=ResNet1d()).mode == "full"
-    assert Finetuner("af").mode == Finetuner("abp").mode == "full"
+def test_default_mode_is_linear_only_for_pretrained_vt_alarm_and_abp(tmp_path) -> None:
+    """vt-alarm and abp from pre-trained weights (shipped or a directory) train a linear head
+    by default; an untrained network, any module and af train every weight. Only abp's
+    networks read the classical features by default."""
+    for task in ("vt-alarm", "abp"):
+        assert Finetuner(task).mode == "linear"
+        assert Finetuner(task, init=tmp_path).mode == "linear"
+        assert Finetuner(task, init="none").mode == "full"
+        assert Finetuner(task, init=ResNet1d()).mode == "full"
+    assert Finetuner("af").mode == "full"
     assert Finetuner("vt-alarm", mode="full").mode == "full"
+    assert Finetuner("abp").use_features and Finetuner("abp", init="none").use_features
+    assert not Finetuner("abp", use_features=False).use_features
+    assert not Finetuner("vt-alarm").use_features and not Finetuner("af").use_features
 
 
 def test_pretrained_without_shipped_weights_is_a_clear_error(monkeypatch, tmp_path) -> None:
@@ -493,12 +498,13 @@ def test_lbfgs_head_for_classes_and_targets() -> None:
 
 
 def test_default_solver_and_bad_solvers() -> None:
-    """lbfgs is the default of a vt-alarm linear head (with or without the features); the other
-    tasks and full fine-tunes train with adamw."""
-    assert Finetuner("vt-alarm").solver == "lbfgs"
+    """lbfgs is the default of a vt-alarm or abp linear head (with or without the features);
+    af's and full fine-tunes train with adamw."""
+    assert Finetuner("vt-alarm").solver == Finetuner("abp").solver == "lbfgs"
     assert Finetuner("vt-alarm", use_features=True).solver == "lbfgs"
-    assert Finetuner("af", mode="linear").solver == Finetuner("abp", mode="linear").solver
+    assert Finetuner("abp", mode="linear", use_features=False).solver == "lbfgs"
     assert Finetuner("af", mode="linear").solver == "adamw"
+    assert Finetuner("abp", mode="full").solver == "adamw"
     assert Finetuner("vt-alarm", init="none").solver == "adamw"  # full
     with pytest.raises(ValueError, match="mode='linear'"):
         Finetuner("vt-alarm", mode="full", solver="lbfgs")

@@ -53,7 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="pretrained | none | MODEL_DIR | classical (the feature baseline)")
     p.add_argument("--mode", default=None, choices=["full", "linear"],
                    help="fine-tune every weight, or train a linear head on the frozen encoder "
-                   "(default: linear for vt-alarm from pre-trained weights, full otherwise)")
+                   "(default: linear for vt-alarm and abp from pre-trained weights, full "
+                   "otherwise)")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--kfold", type=int, default=None, help="grouped k-fold CV instead of one fit")
     p.add_argument("--epochs", type=int, default=30)
@@ -62,8 +63,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", default=None,
                    help="model preset or JSON config file for --init none (default: the "
                         "architecture of the shipped weights)")
-    p.add_argument("--features", action="store_true",
-                   help="feed the task's classical features to the head beside the embedding")
+    p.add_argument("--features", action=argparse.BooleanOptionalAction, default=None,
+                   help="feed the task's classical features to the head beside the embedding "
+                   "(default: on for abp, whose networks alone predict worse than the mean; "
+                   "off otherwise)")
     add_network_options(p)
     p.set_defaults(func=run)
 

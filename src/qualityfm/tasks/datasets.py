@@ -217,7 +217,7 @@ def _rows_vt(path: Path, s: TaskSettings) -> list[dict]:
     # a folder of the whole Challenge 2015 set holds five alarm types; only VT is this task's
     kind = rec.labels.get("alarm_type")
     if kind is not None and not is_vt_alarm(str(kind)):
-        raise RecordError(f"{path}: a {kind} alarm, not a ventricular tachycardia alarm")
+        raise RecordError(f"{path}: alarm type {kind!r}, not ventricular tachycardia")
     # without an alarm time: t = 300 s as in the Challenge 2015 records, or the record's end
     t1 = float(rec.events.get("alarm", min(ALARM_TIME, rec.duration())))
     t0 = t1 - s.seconds

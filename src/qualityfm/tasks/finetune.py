@@ -177,9 +177,10 @@ class TaskEstimator(ABC):
 
 #: Default fine-tuning mode per task for a pre-trained encoder: on vt-alarm (about 160 training
 #: windows a fold) a linear head on the shipped weights' frozen embedding beat full fine-tuning
-#: in every 5-fold comparison (docs/results.md, sessions 6, 9, 10). An untrained network always
+#: in every 5-fold comparison (docs/results.md, sessions 6, 9, 10); on abp a linear head with
+#: the features beat full fine-tuning with them (session 15). An untrained network always
 #: trains fully.
-DEFAULT_MODE = {"vt-alarm": "linear"}
+DEFAULT_MODE = {"vt-alarm": "linear", "abp": "linear"}
 
 
 def default_mode(task: str, init: str | Path | nn.Module) -> str:
@@ -196,10 +197,10 @@ def default_mode(task: str, init: str | Path | nn.Module) -> str:
 #: embedding (+ features) of every training row, its strength picked from :data:`C_GRID`
 #: and its calibration and threshold set by grouped inner folds (:meth:`Finetuner.fit`). On
 #: the 206 VT records lbfgs ranked better than adamw on three splits of three, with and
-#: without the classical features (docs/results.md, session 11); on AF's 2985 recordings
-#: adamw did a little better.
+#: without the classical features (docs/results.md, session 11), and on abp with them
+#: (session 15); on AF's 2985 recordings adamw did a little better.
 SOLVERS = ("adamw", "lbfgs")
-DEFAULT_SOLVER = {"vt-alarm": "lbfgs"}
+DEFAULT_SOLVER = {"vt-alarm": "lbfgs", "abp": "lbfgs"}
 #: Inverse regularisation strengths (sklearn's ``C``; ridge ``alpha = 1 / C``) tried by lbfgs.
 C_GRID = tuple(float(c) for c in 10.0 ** np.arange(-4.0, 0.25, 0.5))
 
@@ -217,6 +218,19 @@ def check_solver(solver: str, mode: str) -> str:
         raise ValueError("solver 'lbfgs' fits a linear head on a frozen encoder: "
                          "use mode='linear' (a full fine-tune trains with adamw)")
     return solver
+
+
+#: Tasks whose networks read the classical features beside the embedding by default
+#: (``Finetuner(use_features=None)``): alone, every abp network predicted SBP worse than the
+#: training mean on new patients (MASE 1.04-1.11), with the features in an lbfgs ridge head
+#: about 0.90 (docs/results.md, session 15).
+DEFAULT_FEATURES = {"abp": True}
+
+
+def default_features(task: str) -> bool:
+    """Whether the task's networks read the classical features by default
+    (:data:`DEFAULT_FEATURES`)."""
+    return DEFAULT_FEATURES.get(task, False)
 
 
 #: Default pooling of a QualityFM encoder per task (``model.POOLS``): a vt-alarm window ends
@@ -329,8 +343,10 @@ class Finetuner(TaskEstimator):
 
     ``init``: "pretrained", "none", a model directory, or a module (a QualityFM or any module
     with ``.dim`` mapping ``(x, mask)`` to ``[B, dim]``, e.g. ``baselines.ResNet1d``).
-    ``mode`` None: :func:`default_mode` (linear for vt-alarm from pre-trained weights).
+    ``mode`` None: :func:`default_mode` (linear for vt-alarm and abp from pre-trained weights).
     ``pool`` None: the task's :data:`DEFAULT_POOL` (mean+last+stem for vt-alarm), else "mean".
+    ``use_features``: the classical features beside the embedding in the head; None:
+    :func:`default_features` (on for abp).
     ``augment`` (full mode): every training window is shifted circularly in time by a random
     amount each epoch, so the network cannot memorise the windows (early stopping sees them
     unshifted).
@@ -340,7 +356,7 @@ class Finetuner(TaskEstimator):
     ``augment``) whose pooling has no "last" part, else 1 (a shift would move a vt-alarm
     window's alarm off the right edge that "last" reads).
     ``solver`` (linear mode): how the head is fitted, "adamw" or "lbfgs" (:data:`SOLVERS`);
-    None: :func:`default_solver` (lbfgs for a vt-alarm linear head). An lbfgs head is fitted
+    None: :func:`default_solver` (lbfgs for a vt-alarm or abp linear head). An lbfgs head is fitted
     on every row and calibrated on its inner folds' outputs (:meth:`fit`). lbfgs fits 46 models
     (9 strengths x 5 inner folds, then the chosen one): 1.7 s for 2388 AF rows of 512 values
     on one core (the whole fit, encoder pass included, 10 s); on far larger data adamw may be
@@ -351,7 +367,7 @@ class Finetuner(TaskEstimator):
         self, task: str = "vt-alarm", init: str | Path | nn.Module = "pretrained",
         mode: str | None = None, *, config: object = None, epochs: int = 30, batch_size: int = 32,
         lr: float = 1e-4, head_lr: float = 1e-3, weight_decay: float = 0.01, patience: int = 5,
-        class_weight: bool = True, use_features: bool = False, dropout: float = 0.1,
+        class_weight: bool = True, use_features: bool | None = None, dropout: float = 0.1,
         augment: bool = True, pool: str | None = None, test_shifts: int | None = None,
         solver: str | None = None, device: str = "cpu", **protocol: object,
     ) -> None:
@@ -363,7 +379,8 @@ class Finetuner(TaskEstimator):
         self.init, self.mode, self.config = init, mode, config
         self.epochs, self.batch_size, self.lr, self.head_lr = epochs, batch_size, lr, head_lr
         self.weight_decay, self.patience, self.class_weight = weight_decay, patience, class_weight
-        self.use_features, self.dropout = use_features, dropout
+        self.use_features = default_features(task) if use_features is None else use_features
+        self.dropout = dropout
         self.device = resolve_device(device)
         self.augment = augment
         self.pool = check_pool(pool or DEFAULT_POOL.get(task, "mean"))  # of a QualityFM encoder

@@ -33,6 +33,7 @@ from qualityfm.tasks.finetune import (
     Finetuner,
     TaskEstimator,
     check_solver,
+    default_features,
     default_mode,
     default_solver,
     model_config,
@@ -49,16 +50,18 @@ def finetune_run(
     mode: str | None = None,
     kfold: int | None = None, epochs: int = 30, seed: int = 0, config: str | None = None,
     batch_size: int = 32, seconds: float | None = None, max_records: int | None = None,
-    cache_dir: str | Path | None = None, use_features: bool = False, augment: bool = True,
+    cache_dir: str | Path | None = None, use_features: bool | None = None, augment: bool = True,
     pool: str | None = None, test_shifts: int | None = None, solver: str | None = None,
     device: str = "cpu",
 ) -> dict:
     """Fine-tune on all of ``data`` (grouped validation inside) and save the model to ``out``;
     with ``kfold``, run grouped k-fold CV instead and write its report to ``out``. For ``af`` a
     second, 4-class rhythm model goes to ``out/rhythm``. ``use_features`` feeds the task's
-    classical features to the head beside the embedding; ``init="classical"`` fits the
+    classical features to the head beside the embedding (None: ``finetune.default_features``,
+    on for abp); ``init="classical"`` fits the
     classical feature baseline instead of a network (``mode`` and ``epochs`` do not apply).
-    ``mode`` None: ``finetune.default_mode`` (linear for vt-alarm from pre-trained weights).
+    ``mode`` None: ``finetune.default_mode`` (linear for vt-alarm and abp from pre-trained
+    weights).
     ``augment``: random circular time shifts of the training windows (full mode); ``pool``: how
     the encoder's tokens are pooled (default: the task's, ``finetune.DEFAULT_POOL``);
     ``test_shifts``: shifted copies averaged at prediction (default: ``Finetuner``'s);
@@ -70,6 +73,8 @@ def finetune_run(
     mode = None if init == "classical" else mode or default_mode(task, init)
     if solver is not None and mode is not None:
         check_solver(solver, mode)
+    if init != "classical" and use_features is None:
+        use_features = default_features(task)
     ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir)
     cfg = model_config(config) if init == "none" else None
 
@@ -239,11 +244,12 @@ def compare_run(
         elif b == "scratch":
             makers["QualityFM from scratch"] = lambda t: Finetuner(
                 t, init="none", mode="full", config=cfg, epochs=epochs, seed=seed,
-                augment=augment, pool=pool, test_shifts=test_shifts, device=device)
+                use_features=False, augment=augment, pool=pool, test_shifts=test_shifts,
+                device=device)
         elif b == "resnet":
             makers["ResNet1d from scratch"] = lambda t: Finetuner(
                 t, init=ResNet1d(), mode="full", lr=1e-3, epochs=epochs, seed=seed,
-                augment=augment, test_shifts=test_shifts, device=device)
+                use_features=False, augment=augment, test_shifts=test_shifts, device=device)
         else:
             raise ValueError(f"unknown baseline {b!r}; choose from classical, scratch, resnet")
     for mode in modes:
