@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from qualityfm.tasks import af_rhythm_decisions, rhythm_report
 from qualityfm.tasks import metrics as M
 
 # 4 positives, 6 negatives; decisions: TP 3, FN 1, FP 2, TN 4
@@ -40,6 +41,25 @@ def test_rhythm_metrics_by_hand() -> None:
     f_o = 2 * 1 / (2 * 1 + 1 + 0)  # TP1 FP1
     assert M.macro_f1(t, p) == pytest.approx((f_n + f_a + f_o) / 3)
     assert M.noisy_auroc(t, np.array([0.1, 0.2, 0.1, 0.3, 0.9, 0.2])) == pytest.approx(1.0)
+
+
+def test_af_rhythm_decisions_follow_the_binary_af_model() -> None:
+    """A where the binary AF model says AF, else the most probable of N, O and ~; the rhythm
+    report's macro F1 scores those decisions when given them, the argmax without."""
+    proba4 = np.array([[0.6, 0.3, 0.1, 0.0],   # argmax N, AF model yes -> A
+                       [0.2, 0.5, 0.3, 0.0],   # argmax A, AF model no  -> O (next best)
+                       [0.1, 0.2, 0.3, 0.4],   # argmax ~, AF model no  -> ~
+                       [0.1, 0.8, 0.1, 0.0]])  # argmax A, AF model yes -> A
+    af = np.array([1, 0, 0, 1])
+    np.testing.assert_array_equal(af_rhythm_decisions(proba4, af), [1, 2, 3, 1])
+    rhythm = np.array([1, 2, 3, 0])  # A, O, ~, N
+    with_af = rhythm_report(rhythm, proba4, n_boot=20, af=af)
+    alone = rhythm_report(rhythm, proba4, n_boot=20)
+    # with the AF decisions: N F1 0 (its one row called A), A 2/3, O 1 -> (0 + 2/3 + 1) / 3
+    assert with_af["macro_f1"] == pytest.approx((0 + 2 / 3 + 1) / 3)
+    # argmax N, A, ~, A: N F1 0, A F1 0 (two called, none true), O 0
+    assert alone["macro_f1"] == pytest.approx(0.0)
+    assert with_af["noisy_auroc"] == alone["noisy_auroc"] == pytest.approx(1.0)
 
 
 def test_bp_metrics_by_hand() -> None:

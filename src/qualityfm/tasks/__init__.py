@@ -7,7 +7,13 @@ from qualityfm.tasks import metrics
 from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d
 from qualityfm.tasks.calibration import Calibrator, choose_threshold
 from qualityfm.tasks.datasets import RHYTHMS, TASKS, TaskDataset, build_task_dataset
-from qualityfm.tasks.evaluate import binary_report, bp_report, cross_validate, rhythm_report
+from qualityfm.tasks.evaluate import (
+    af_rhythm_decisions,
+    binary_report,
+    bp_report,
+    cross_validate,
+    rhythm_report,
+)
 from qualityfm.tasks.finetune import Finetuner, TaskEstimator
 from qualityfm.tasks.pipeline import compare_run, evaluate_run, finetune_run
 from qualityfm.tasks.report import markdown_table, report
@@ -15,7 +21,8 @@ from qualityfm.tasks.splits import assert_disjoint, group_kfold, group_split
 
 __all__ = [
     "RHYTHMS", "TASKS", "Calibrator", "ClassicalBaseline", "Finetuner", "ResNet1d",
-    "TaskDataset", "TaskEstimator", "assert_disjoint", "binary_report", "bp_report",
+    "TaskDataset", "TaskEstimator", "af_rhythm_decisions", "assert_disjoint", "binary_report",
+    "bp_report",
     "build_task_dataset", "choose_threshold", "compare_run", "cross_validate", "evaluate_run",
     "feature_names", "finetune_run", "group_kfold", "group_split", "markdown_table", "metrics",
     "report", "rhythm_report", "signal_features", "window_features",

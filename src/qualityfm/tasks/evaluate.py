@@ -39,10 +39,29 @@ def binary_report(
     return out
 
 
-def rhythm_report(rhythm: np.ndarray, proba4: np.ndarray, groups=None, n_boot=1000, seed=0) -> dict:
-    """AF 4-class: macro F1 over N/A/O and AUROC of the noisy class '~', with CIs."""
+def af_rhythm_decisions(proba4: np.ndarray, af: np.ndarray) -> np.ndarray:
+    """4-class rhythm decisions (indices into ``RHYTHMS``) that agree with the binary AF
+    model's decisions ``af``: A where it says AF, else the most probable of N, O and ~.
+
+    The binary model's threshold is fixed for the AF F1 on validation rows: on the AF records
+    its A decisions had a higher F1 than the 4-class model's argmax, and the macro F1 rose,
+    for the GBM on three splits of three and for two linear heads (docs/results.md, session
+    15). A table's ``af`` and ``rhythm`` columns then never disagree."""
+    p = np.array(proba4, dtype=float)
+    a = RHYTHMS.index("A")
+    p[:, a] = -np.inf
+    return np.where(np.asarray(af).astype(int) == 1, a, p.argmax(axis=1))
+
+
+def rhythm_report(rhythm: np.ndarray, proba4: np.ndarray, groups=None, n_boot=1000, seed=0,
+                  af: np.ndarray | None = None) -> dict:
+    """AF 4-class: macro F1 over N/A/O and AUROC of the noisy class '~', with CIs. The
+    decisions are the most probable class, or with the binary AF model's decisions ``af``
+    those of :func:`af_rhythm_decisions`."""
     true = np.array(RHYTHMS)[np.asarray(rhythm)]
-    pred = np.array(RHYTHMS)[np.asarray(proba4).argmax(axis=1)]
+    codes = (np.asarray(proba4).argmax(axis=1) if af is None
+             else af_rhythm_decisions(proba4, af))
+    pred = np.array(RHYTHMS)[codes]
     noisy = np.asarray(proba4)[:, RHYTHMS.index("~")]
     code = np.asarray(rhythm)
 

@@ -23,6 +23,7 @@ from qualityfm.tasks.datasets import (
     data_label,
 )
 from qualityfm.tasks.evaluate import (
+    af_rhythm_decisions,
     binary_report,
     bp_report,
     cross_validate,
@@ -96,9 +97,7 @@ def finetune_run(
             res.pop("score", None)
             res.pop("score_ci", None)
         if task == "af":
-            res.update({k: v for k, v in cross_validate(lambda: make("af4"), ds, k=kfold,
-                                                        seed=seed, target="rhythm").items()
-                        if k in ("macro_f1", "macro_f1_ci", "noisy_auroc", "noisy_auroc_ci")})
+            _add_rhythm_cv(res, lambda: make("af4"), ds, kfold, seed)
         summary["cv"] = {k: v for k, v in res.items() if k != "oof"}
         report(res, out, "cv")
     else:
@@ -107,6 +106,16 @@ def finetune_run(
             make("af4").fit(ds.X, ds.rhythm, ds.mask, ds.groups, ds.features).save(out / "rhythm")
     write_json(summary, out / "summary.json")
     return summary
+
+
+def _add_rhythm_cv(res: dict, make4: Callable[[], TaskEstimator], ds: TaskDataset, k: int,
+                   seed: int, n_boot: int = 1000) -> None:
+    """Add to the binary AF model's CV result ``res`` the macro F1 and noisy AUROC of the
+    4-class rhythm models ``make4()`` on the same grouped k folds, their decisions following
+    the binary models' out-of-fold AF decisions (``af_rhythm_decisions``)."""
+    four = cross_validate(make4, ds, k=k, seed=seed, n_boot=n_boot, target="rhythm")
+    res.update(rhythm_report(ds.rhythm, np.asarray(four["oof"]["score"]), ds.groups, n_boot,
+                             seed, af=np.asarray(res["oof"]["pred"])))
 
 
 def evaluate_estimator(est: TaskEstimator, ds: TaskDataset, rhythm_est: TaskEstimator | None = None,
@@ -127,7 +136,7 @@ def evaluate_estimator(est: TaskEstimator, ds: TaskDataset, rhythm_est: TaskEsti
         res.pop("score_ci", None)
     if rhythm_est is not None and ds.rhythm is not None:
         proba4 = rhythm_est.predict_proba(*args)
-        res.update(rhythm_report(ds.rhythm, proba4, ds.groups, n_boot, seed))
+        res.update(rhythm_report(ds.rhythm, proba4, ds.groups, n_boot, seed, af=pred))
     res["predictions"] = {"y": ds.y.tolist(), "score": proba.tolist(), "pred": pred.tolist(),
                           "record_ids": ds.record_ids.tolist()}
     return res
@@ -196,13 +205,14 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     else:
         p_name, y_name = PREDICTION_COLUMNS[task]
         proba = est.predict_proba(*args)
+        decision = est.decide(proba)
         table[p_name] = np.round(proba, 4).tolist()
-        table[y_name] = est.decide(proba).tolist()
-    if rhythm is not None:
+        table[y_name] = decision.tolist()
+    if rhythm is not None:  # af: the rhythm agrees with the AF decision
         proba4 = rhythm.predict_proba(*args)
         for k, name in enumerate(RHYTHM_COLUMNS[:-1]):
             table[name] = np.round(proba4[:, k], 4).tolist()
-        table["rhythm"] = [RHYTHMS[k] for k in rhythm.decide(proba4)]
+        table["rhythm"] = [RHYTHMS[k] for k in af_rhythm_decisions(proba4, decision)]
     rows = [dict(zip(table, values, strict=True)) for values in zip(*table.values(), strict=True)]
     write_table(rows, table, Path(out))
     return {"task": task, "model": str(model), "data": data_label(data), "out": str(out),
@@ -280,10 +290,7 @@ def compare_run(
             res.pop("score", None)
             res.pop("score_ci", None)
         if task == "af":  # 4-class rhythm model of the same kind: macro F1, noisy AUROC
-            res4 = cross_validate(lambda m=make: m("af4"), ds, k=kfold, seed=seed,
-                                  n_boot=n_boot, target="rhythm")
-            res.update({k: res4[k] for k in ("macro_f1", "macro_f1_ci", "noisy_auroc",
-                                            "noisy_auroc_ci")})
+            _add_rhythm_cv(res, lambda m=make: m("af4"), ds, kfold, seed, n_boot)
         slug = "".join(c if c.isalnum() else "_" for c in name).strip("_").lower()
         report(res, out, slug)
         rows[name] = {k: v for k, v in res.items() if k != "oof"}
