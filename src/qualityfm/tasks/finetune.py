@@ -222,8 +222,8 @@ def check_solver(solver: str, mode: str) -> str:
 
 #: Tasks whose networks read the classical features beside the embedding by default
 #: (``Finetuner(use_features=None)``): alone, every abp network predicted SBP worse than the
-#: training mean on new patients (MASE 1.04-1.11), with the features in an lbfgs ridge head
-#: about 0.90 (docs/results.md, session 15).
+#: training mean on new patients (MASE 1.02-1.11), with the features in an lbfgs ridge head
+#: 0.88-0.91 over three splits (docs/results.md, session 15).
 DEFAULT_FEATURES = {"abp": True}
 
 

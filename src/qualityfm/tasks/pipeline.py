@@ -59,8 +59,8 @@ def finetune_run(
     with ``kfold``, run grouped k-fold CV instead and write its report to ``out``. For ``af`` a
     second, 4-class rhythm model goes to ``out/rhythm``. ``use_features`` feeds the task's
     classical features to the head beside the embedding (None: ``finetune.default_features``,
-    on for abp); ``init="classical"`` fits the
-    classical feature baseline instead of a network (``mode`` and ``epochs`` do not apply).
+    on for abp); ``init="classical"`` fits the classical feature baseline instead of a
+    network (``mode`` and ``epochs`` do not apply).
     ``mode`` None: ``finetune.default_mode`` (linear for vt-alarm and abp from pre-trained
     weights).
     ``augment``: random circular time shifts of the training windows (full mode); ``pool``: how
@@ -191,9 +191,10 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     ``data``, labelled or not, into ``out`` (.csv, or .parquet with pyarrow): one row per
     window with ``record``; vt-alarm ``p_true_alarm`` (calibrated) and ``true_alarm`` (1: keep
     the alarm, 0: suppress it, at the model's operating point); af ``p_af`` and ``af``, plus
-    ``p_N``, ``p_A``, ``p_O``, ``p_noisy`` and ``rhythm`` from its 4-class model; abp ``sbp``
-    and ``dbp`` (mmHg). Records that cannot be read or hold no usable window are skipped and
-    listed in the returned summary."""
+    ``p_N``, ``p_A``, ``p_O``, ``p_noisy`` from its 4-class model and ``rhythm`` (A where
+    ``af`` is 1, else the most probable of N, O and ~); abp ``sbp`` and ``dbp`` (mmHg).
+    Records that cannot be read or hold no usable window are skipped and listed in the
+    returned summary."""
     model = Path(model)
     est, rhythm, ds = _saved_run(task, model, data, seconds=seconds, max_records=max_records,
                                  cache_dir=cache_dir, device=device, labels=False)
