@@ -242,7 +242,8 @@ def test_cli_af_has_rhythm_metrics_and_no_vt_score(tmp_path) -> None:
     out = tmp_path / "af.json"
     assert main(["evaluate", *common, "--model", str(tmp_path / "run"), "--out", str(out)]) == 0
     res = json.loads(out.read_text())
-    assert {"auroc", "f1", "macro_f1", "macro_f1_ci", "noisy_auroc"} <= set(res)
+    assert {"auroc", "f1", "macro_f1", "macro_f1_ci", "noisy_auroc", "class_f1"} <= set(res)
+    assert res["macro_f1"] == pytest.approx(np.mean([res["class_f1"][c] for c in "NAO"]))
     assert "score" not in res
 
 

@@ -57,6 +57,7 @@ def test_af_rhythm_decisions_follow_the_binary_af_model() -> None:
     alone = rhythm_report(rhythm, proba4, n_boot=20)
     # with the AF decisions: N F1 0 (its one row called A), A 2/3, O 1 -> (0 + 2/3 + 1) / 3
     assert with_af["macro_f1"] == pytest.approx((0 + 2 / 3 + 1) / 3)
+    assert with_af["class_f1"] == pytest.approx({"N": 0.0, "A": 2 / 3, "O": 1.0, "~": 1.0})
     # argmax N, A, ~, A: N F1 0, A F1 0 (two called, none true), O 0
     assert alone["macro_f1"] == pytest.approx(0.0)
     assert with_af["noisy_auroc"] == alone["noisy_auroc"] == pytest.approx(1.0)

@@ -55,9 +55,10 @@ def af_rhythm_decisions(proba4: np.ndarray, af: np.ndarray) -> np.ndarray:
 
 def rhythm_report(rhythm: np.ndarray, proba4: np.ndarray, groups=None, n_boot=1000, seed=0,
                   af: np.ndarray | None = None) -> dict:
-    """AF 4-class: macro F1 over N/A/O and AUROC of the noisy class '~', with CIs. The
-    decisions are the most probable class, or with the binary AF model's decisions ``af``
-    those of :func:`af_rhythm_decisions`."""
+    """AF 4-class: macro F1 over N/A/O and AUROC of the noisy class '~', with CIs, and the F1
+    of each class (``class_f1``: where the macro F1 is lost). The decisions are the most
+    probable class, or with the binary AF model's decisions ``af`` those of
+    :func:`af_rhythm_decisions`."""
     true = np.array(RHYTHMS)[np.asarray(rhythm)]
     codes = (np.asarray(proba4).argmax(axis=1) if af is None
              else af_rhythm_decisions(proba4, af))
@@ -78,6 +79,7 @@ def rhythm_report(rhythm: np.ndarray, proba4: np.ndarray, groups=None, n_boot=10
         "noisy_auroc": M.noisy_auroc(true, noisy),
         "noisy_auroc_ci": list(M.bootstrap_ci(nauc, code, noisy, groups=groups, n_boot=n_boot,
                                               seed=seed)),
+        "class_f1": {c: M.f1((true == c).astype(int), (pred == c).astype(int)) for c in RHYTHMS},
     }
 
 
