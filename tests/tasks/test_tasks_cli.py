@@ -70,7 +70,7 @@ def test_cli_compare_and_abp_evaluate(tmp_path) -> None:
     assert np.isfinite(sbp).all() and (sbp > dbp).all()
 
 
-def test_cli_abp_default_reads_the_features(tmp_path) -> None:
+def test_cli_abp_default_reads_the_features(tmp_path, capsys) -> None:
     """``finetune --task abp`` from the shipped weights fits an lbfgs ridge head on the
     embedding and the classical features (its networks alone predict worse than the mean);
     ``--no-features`` turns the features off, and the saved model evaluates."""
@@ -85,6 +85,9 @@ def test_cli_abp_default_reads_the_features(tmp_path) -> None:
     res = tmp_path / "res.json"
     assert main(["evaluate", *common, "--model", str(run), "--out", str(res)]) == 0
     assert np.isfinite(json.loads(res.read_text())["sbp"]["mae"])
+    capsys.readouterr()
+    assert main(["export", str(run), "--out", str(tmp_path / "onnx")]) == 1  # features: no ONNX
+    assert "--no-features" in capsys.readouterr().err
     plain = tmp_path / "plain"
     assert main(["finetune", *common, "--no-features", "--out", str(plain)]) == 0
     assert json.loads((plain / "summary.json").read_text())["use_features"] is False

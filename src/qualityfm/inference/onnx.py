@@ -114,5 +114,6 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
         raise ValueError(f"{run}: only fine-tuned QualityFM encoders can be exported to ONNX")
     if net.head.in_features != net.backbone.dim:
         raise ValueError(f"{run}: its head also reads classical features, which the ONNX graph "
-                         "does not compute; fine-tune without features to export it")
+                         "does not compute; fine-tune without them (finetune --no-features; "
+                         "abp reads them by default) to export it")
     return export_onnx(net.backbone, out, head=net.head, shifts=est.test_shifts)
