@@ -125,3 +125,27 @@ def test_paired_difference_is_zero_for_one_model_and_antisymmetric() -> None:
     assert reg["delta_ci"] == pytest.approx([-4.0, -4.0])
     with pytest.raises(ValueError, match="must match"):
         paired_difference(y, good, good[:-1])
+
+
+def test_report_names_the_task_and_its_classes(tmp_path, monkeypatch) -> None:
+    """Plots carry the task in their title and its class names (vt-alarm: false/true alarm),
+    from the ``task`` argument or the results' own ``task``."""
+    import importlib
+
+    R = importlib.import_module("qualityfm.tasks.report")  # the package exports report()
+    seen: dict = {}
+
+    def capture(y, pred, labels, path, title=""):
+        seen.update(labels=labels, title=title)
+        return path
+
+    monkeypatch.setattr(R, "plot_confusion", capture)
+    res = {"auroc": 0.5, "oof": {"y": Y.tolist(), "score": P.astype(float).tolist(),
+                                 "pred": P.tolist()}}
+    files = R.report(res, tmp_path, "cv", task="vt-alarm")
+    assert seen == {"labels": ["false alarm", "true alarm"], "title": "vt-alarm: cv"}
+    assert files["roc"].exists() and files["md"].exists()
+    R.report({**res, "task": "af"}, tmp_path, "ev")
+    assert seen == {"labels": ["not AF", "AF"], "title": "af: ev"}
+    R.report(res, tmp_path, "plain")
+    assert seen == {"labels": ["negative", "positive"], "title": "plain"}

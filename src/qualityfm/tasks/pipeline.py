@@ -99,7 +99,7 @@ def finetune_run(
         if task == "af":
             _add_rhythm_cv(res, lambda: make("af4"), ds, kfold, seed)
         summary["cv"] = {k: v for k, v in res.items() if k != "oof"}
-        report(res, out, "cv")
+        report(res, out, "cv", task)
     else:
         make().fit(ds.X, ds.y, ds.mask, ds.groups, ds.features).save(out)
         if task == "af":
@@ -293,7 +293,7 @@ def compare_run(
         if task == "af":  # 4-class rhythm model of the same kind: macro F1, noisy AUROC
             _add_rhythm_cv(res, lambda m=make: m("af4"), ds, kfold, seed, n_boot)
         slug = "".join(c if c.isalnum() else "_" for c in name).strip("_").lower()
-        report(res, out, slug)
+        report(res, out, slug, task)
         rows[name] = {k: v for k, v in res.items() if k != "oof"}
         oof[name] = np.asarray(res["oof"]["score" if task != "abp" else "pred"], float)
     for name in rows:

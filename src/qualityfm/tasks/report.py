@@ -154,28 +154,42 @@ def _save(fig, plt, path: str | Path) -> Path:
     return Path(path)
 
 
-def report(results: dict, out: str | Path, name: str = "results") -> dict[str, Path]:
+#: Names of a binary task's two classes in plots (others: negative, positive).
+BINARY_LABELS = {"vt-alarm": ["false alarm", "true alarm"], "af": ["not AF", "AF"]}
+
+
+def binary_labels(task: str | None) -> list[str]:
+    """The two class names a binary task's plots show."""
+    return BINARY_LABELS.get(task or "", ["negative", "positive"])
+
+
+def report(results: dict, out: str | Path, name: str = "results",
+           task: str | None = None) -> dict[str, Path]:
     """Write ``out/name.json``, ``out/name.md`` and the plots that fit ``results``
-    (which holds ``oof``/``predictions``: y, score, pred as produced by evaluation)."""
+    (which holds ``oof``/``predictions``: y, score, pred as produced by evaluation); the
+    plots name the task (``task``, else ``results["task"]``) and its classes."""
     out = Path(out)
     files = {"json": write_json(results, out / f"{name}.json")}
     md = markdown_table({name: results})
     atomic_write_bytes(out / f"{name}.md", md.encode())
     files["md"] = out / f"{name}.md"
     pr = results.get("oof") or results.get("predictions")
+    task = task or results.get("task")
+    title = f"{task}: {name}" if task else name
     if pr:
         y, score, pred = np.asarray(pr["y"]), np.asarray(pr["score"]), np.asarray(pr["pred"])
         if "sbp" in results:
             for k, p in enumerate(("sbp", "dbp")):
                 png = out / f"{name}_bland_altman_{p}.png"
-                files[f"ba_{p}"] = plot_bland_altman(y[:, k], pred[:, k], png, p.upper())
+                files[f"ba_{p}"] = plot_bland_altman(y[:, k], pred[:, k], png,
+                                                     f"{title}, {p.upper()}")
         elif score.ndim == 1:
-            files["roc"] = plot_roc(y, score, pred, out / f"{name}_roc.png", name)
-            files["confusion"] = plot_confusion(y, pred, ["negative", "positive"],
-                                                out / f"{name}_confusion.png", name)
+            files["roc"] = plot_roc(y, score, pred, out / f"{name}_roc.png", title)
+            files["confusion"] = plot_confusion(y, pred, binary_labels(task),
+                                                out / f"{name}_confusion.png", title)
         else:
             from qualityfm.tasks.datasets import RHYTHMS
 
             files["confusion"] = plot_confusion(y, pred, list(RHYTHMS),
-                                                out / f"{name}_confusion.png", name)
+                                                out / f"{name}_confusion.png", title)
     return files
