@@ -22,8 +22,7 @@ from qualityfm.tasks.splits import assert_disjoint, group_kfold, group_split
 __all__ = [
     "RHYTHMS", "TASKS", "Calibrator", "ClassicalBaseline", "Finetuner", "ResNet1d",
     "TaskDataset", "TaskEstimator", "af_rhythm_decisions", "assert_disjoint", "binary_report",
-    "bp_report",
-    "build_task_dataset", "choose_threshold", "compare_run", "cross_validate", "evaluate_run",
-    "feature_names", "finetune_run", "group_kfold", "group_split", "markdown_table", "metrics",
-    "report", "rhythm_report", "signal_features", "window_features",
+    "bp_report", "build_task_dataset", "choose_threshold", "compare_run", "cross_validate",
+    "evaluate_run", "feature_names", "finetune_run", "group_kfold", "group_split",
+    "markdown_table", "metrics", "report", "rhythm_report", "signal_features", "window_features",
 ]

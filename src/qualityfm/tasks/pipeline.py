@@ -112,8 +112,9 @@ def _add_rhythm_cv(res: dict, make4: Callable[[], TaskEstimator], ds: TaskDatase
                    seed: int, n_boot: int = 1000) -> None:
     """Add to the binary AF model's CV result ``res`` the macro F1 and noisy AUROC of the
     4-class rhythm models ``make4()`` on the same grouped k folds, their decisions following
-    the binary models' out-of-fold AF decisions (``af_rhythm_decisions``)."""
-    four = cross_validate(make4, ds, k=k, seed=seed, n_boot=n_boot, target="rhythm")
+    the binary models' out-of-fold AF decisions (``af_rhythm_decisions``). Only the 4-class
+    out-of-fold scores are kept, so their own argmax report skips its bootstrap."""
+    four = cross_validate(make4, ds, k=k, seed=seed, n_boot=0, target="rhythm")
     res.update(rhythm_report(ds.rhythm, np.asarray(four["oof"]["score"]), ds.groups, n_boot,
                              seed, af=np.asarray(res["oof"]["pred"])))
 
