@@ -42,7 +42,8 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
                    help="how a linear head is fitted: adamw (gradient steps, early stopping on "
                    "the validation rows) or lbfgs (L2 logistic / ridge regression on every "
                    "training row; strength, calibration and threshold from grouped inner "
-                   "folds); default: lbfgs for vt-alarm, adamw otherwise")
+                   "folds); default: lbfgs for a vt-alarm or abp linear head, adamw "
+                   "otherwise")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
