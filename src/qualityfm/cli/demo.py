@@ -11,7 +11,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Make (or read) PPG + ECG records, score their quality, build a store, "
         "pre-train a model, fine-tune it on VT alarms with cross-validation and write a "
         "report folder (markdown + PNG). Without --data it uses synthetic data "
-        "(about 1 min on 2 CPU cores).",
+        "(1-2 min on 2 CPU cores).",
     )
     p.add_argument("--data", default=None,
                    help="folder of real records with Challenge 2015 alarm labels "
