@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from qualityfm.cli import main
+from qualityfm.cli import build_parser, main
 
 
 @pytest.mark.slow
@@ -35,3 +37,66 @@ def test_help_lists_every_verb(capsys: pytest.CaptureFixture) -> None:
     for verb in ("prepare", "info", "presets", "pretrain", "export", "finetune", "evaluate",
                  "compare", "score", "embed", "demo"):
         assert verb in text
+
+
+#: Numeric options any of whose values makes sense: plain int/float on purpose.
+UNCHECKED = {("compare", "seed"), ("demo", "seed"), ("finetune", "seed"), ("pretrain", "seed"),
+             ("pretrain", "workers"), ("pretrain", "betas")}
+
+
+def test_numeric_options_have_checked_types() -> None:
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    plain = {(verb, action.dest) for verb, parser in sub.choices.items()
+             for action in parser._actions if action.type in (int, float)}
+    assert plain == UNCHECKED
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["embed", "f", "--out", "e.npy", "--batch-size", "-1"], "--batch-size: must be >= 1, got -1"),
+    (["score", "f", "--out", "s.csv", "--batch-size", "abc"], "must be an integer, got 'abc'"),
+    (["prepare", "d", "--out", "o", "--shard-size", "0"], "--shard-size: must be >= 1, got 0"),
+    (["prepare", "d", "--out", "o", "--window", "inf"], "--window: must be a finite number"),
+    (["prepare", "d", "--out", "o", "--max-distance", "0"], "--max-distance: must be >= 1"),
+    (["finetune", "--task", "af", "--data", "d", "--out", "o", "--kfold", "1"],
+     "--kfold: must be >= 2, got 1"),
+    (["finetune", "--task", "af", "--data", "d", "--out", "o", "--seconds", "0"],
+     "--seconds: must be > 0, got 0"),
+    (["compare", "--task", "af", "--data", "d", "--out", "o", "--test-shifts", "0"],
+     "--test-shifts: must be >= 1, got 0"),
+    (["evaluate", "--task", "af", "--data", "d", "--model", "m", "--out", "o",
+      "--max-records", "-2"], "--max-records: must be >= 1, got -2"),
+    (["demo", "--steps", "0"], "--steps: must be >= 1, got 0"),
+    (["pretrain", "--out", "o", "--stop-after", "0"], "--stop-after: must be >= 1, got 0"),
+])
+def test_bad_numbers_are_usage_errors(argv: list[str], message: str,
+                                      capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_seed_takes_any_int() -> None:
+    assert build_parser().parse_args(["demo", "--seed", "-3"]).seed == -3
+
+
+@pytest.mark.parametrize("verb", ["evaluate", "finetune"])
+def test_results_on_stdout_are_json_with_nan_as_null(
+        verb: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    from qualityfm.tasks import pipeline
+
+    def fake_run(*args: object, **kwargs: object) -> dict:
+        return {"auroc": float("nan"), "auroc_ci": [np.float64("nan"), 0.5], "n": 3}
+
+    monkeypatch.setattr(pipeline, f"{verb}_run", fake_run)
+    extra = ["--model", "m"] if verb == "evaluate" else []
+    argv = [verb, "--task", "vt-alarm", "--data", str(tmp_path), *extra,
+            "--out", str(tmp_path / "res.json")]
+    assert main(argv) == 0
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    shown = json.loads(capsys.readouterr().out, parse_constant=refuse)
+    assert shown == {"auroc": None, "auroc_ci": [None, 0.5], "n": 3}

@@ -41,3 +41,10 @@ def test_cli_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["prepare", str(tmp_path), "--out", str(tmp_path / "o"), "--shard", "3/2"])
     assert "0 <= K < N" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["prepare", str(tmp_path), "--out", str(tmp_path / "o"), "--overwrite",
+              "--shard-size", "0"])
+    assert "argument --shard-size: must be >= 1, got 0" in capsys.readouterr().err
+    assert main(["prepare", str(tmp_path), "--out", str(tmp_path / "o"), "--no-progress"]) == 1
+    assert f"error: no records found under {tmp_path}" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

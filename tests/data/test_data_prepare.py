@@ -106,6 +106,30 @@ def test_bad_arguments(synth_dir, tmp_path):
         prepare(synth_dir, tmp_path / "x", workers=0, progress=False)
 
 
+def test_bad_settings_and_inputs_without_records_leave_a_store_alone(synth_dir, small_window,
+                                                                      tmp_path):
+    out = tmp_path / "s"
+    prepare(synth_dir, out, window=small_window, progress=False)
+    before = files_digest(out)
+    kw = dict(window=small_window, overwrite=True, progress=False)
+    with pytest.raises(ValueError, match="shard_size must be >= 1, got 0"):
+        prepare(synth_dir, out, shard_size=0, **kw)
+    with pytest.raises(ValueError, match="'float32'"):
+        prepare(synth_dir, out, dtype="float32", **kw)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no record here")
+    with pytest.raises(ValueError, match=f"no records found under {empty}"):
+        prepare([empty], out, **kw)
+    assert files_digest(out) == before
+    # A part of a corpus may hold no record when the others hold them all.
+    keys = [k for k, _ in expand_inputs([synth_dir])]
+    k = next(k for k in range(50) if all(stable_part(key, 50) != k for key in keys))
+    part = prepare(synth_dir, tmp_path / "parts", shard=(k, 50), window=small_window,
+                   progress=False)
+    assert part["n_records"] == part["n_windows"] == 0 and part["skipped"] == []
+
+
 def test_prepare_real_vt_records(tmp_path):
     vt = shared_path("physionet2015_vt")
     names = ["v100s", "v101l", "v102s", "v111l"]

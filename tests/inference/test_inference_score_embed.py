@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,14 @@ import torch
 
 from helpers import shared_path
 from qualityfm.cli import main
-from qualityfm.inference import embed_files, export_onnx, learned_quality, score_files
+from qualityfm.inference import (
+    embed_files,
+    embed_windows,
+    export_onnx,
+    learned_quality,
+    score_files,
+)
+from qualityfm.inference.score import SCORE_COLUMNS, batches, write_table
 from qualityfm.io import read_record, write_wfdb
 from qualityfm.model import QualityFM, pooled_dim
 from qualityfm.signal import corrupt, synthesize
@@ -45,6 +53,51 @@ def test_score_files_rows_levels_and_skips(records: Path, tmp_path: Path,
     assert clean > noisy + 0.2
     assert all(np.isfinite(float(r["learned_quality"])) for r in rows)
     assert {r["level_name"] for r in rows} <= {"bad", "poor", "acceptable", "good", "excellent"}
+
+
+def test_score_files_names_records_as_read_record_does_and_reports_bad_files(
+        records: Path, tmp_path: Path) -> None:
+    (records / "junk.txt").write_text("not a record")
+    (records / "broken.hea").write_text("v111l 4 abc\ngarbage\n")  # header overwritten
+    inputs = [records / "clean.dat", records / "noisy", records / "junk.txt", records]
+    summary = score_files(inputs, tmp_path / "s.csv")
+    rows = list(csv.DictReader((tmp_path / "s.csv").open()))
+    assert [r["record"] for r in rows[:5]] == ["clean"] * 3 + ["noisy"] * 2
+    reasons = {Path(s["record"]).name: s["reason"] for s in summary["skipped"]}
+    assert set(reasons) == {"junk.txt", "broken.hea"}
+    assert "unsupported file type '.txt'" in reasons["junk.txt"]
+    assert ".hea" in reasons["junk.txt"] and ".npz" in reasons["junk.txt"]
+    assert "broken.hea: corrupt WFDB header" in reasons["broken.hea"]
+
+
+def test_bad_batch_sizes_and_output_suffixes_are_refused_before_any_work(
+        records: Path, tmp_path: Path, tiny_model: QualityFM,
+        capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(ValueError, match="batch size must be >= 1, got 0"):
+        batches(10, 0)
+    x = np.zeros((3, 2, 9000), np.float32)
+    mask = np.ones((3, 2), dtype=bool)
+    for fn in (learned_quality, embed_windows):
+        with pytest.raises(ValueError, match="got -1"):
+            fn(tiny_model, x, mask, batch_size=-1)
+    record = str(records / "clean.hea")
+    for argv in (["embed", record, "--out", str(tmp_path / "e.npy"), "--batch-size", "-1"],
+                 ["score", record, "--model", "pretrained", "--batch-size", "0",
+                  "--out", str(tmp_path / "s.csv")]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        assert "argument --batch-size: must be >= 1" in capsys.readouterr().err
+    # an unknown table suffix: refused before the model is loaded or a file read
+    out = tmp_path / "s.xlsx"
+    assert main(["score", record, "--model", str(tmp_path / "no_model"), "--out", str(out)]) == 1
+    assert f"score output {out} must end in .csv or .parquet" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"s\.xlsx must end in \.csv or \.parquet"):
+        score_files([records], out)
+    with pytest.raises(ValueError, match=r"t\.txt must end in \.csv or \.parquet"):
+        write_table([], SCORE_COLUMNS, tmp_path / "t.txt")
+    assert not out.exists() and not (tmp_path / "t.txt").exists()
+    assert not list(tmp_path.glob("*.npy"))
 
 
 def test_learned_quality_is_a_bounded_correlation(tiny_model: QualityFM) -> None:
@@ -94,7 +147,10 @@ def test_onnx_export_matches_pytorch(tmp_path: Path, tiny_model: QualityFM) -> N
     pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
     model = tiny_model
     head = torch.nn.Linear(120, 1)
-    res = export_onnx(model, tmp_path / "enc.onnx", head=head)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = export_onnx(model, tmp_path / "enc.onnx", head=head)
+    assert not [w for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
     assert Path(res["out"]).exists()
     assert res["max_abs_diff"] is not None and res["max_abs_diff"] < 1e-4
     json.dumps(res)

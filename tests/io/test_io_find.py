@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from helpers import shared_path
-from qualityfm.io import canonical_channel, canonical_names, find_records
+from qualityfm.io import RecordError, canonical_channel, canonical_names, find_records, read_record
 
 
 def test_find_records_wfdb_samples_skips_segments() -> None:
@@ -38,6 +39,31 @@ def test_find_records_layout_and_mixed_files(tmp_path: Path) -> None:
     np.savez(tmp_path / "a.npz", PLETH=np.zeros(10))
     (tmp_path / "REFERENCE.csv").write_text("A1,N\n")
     assert [p.name for p in find_records(tmp_path)] == ["a.npz", "r.hea"]
+
+
+def test_find_records_lists_a_corrupt_header_but_not_a_listed_segment(tmp_path: Path) -> None:
+    (tmp_path / "v111l.hea").write_text("v111l 4 abc\ngarbage\n")
+    (tmp_path / "r.hea").write_text("r/2 1 125 20\nr_layout 0\nr_0001 20\n")
+    (tmp_path / "r_layout.hea").write_text("r_layout 1 125 0\n~ 0 1 0 0 0 0 0 II\n")
+    (tmp_path / "r_0001.hea").write_text("r_0001 x 125\n")  # corrupt, but a segment of r
+    assert [p.name for p in find_records(tmp_path)] == ["r.hea", "v111l.hea"]
+    assert find_records(tmp_path / "v111l.hea") == [tmp_path / "v111l.hea"]
+    with pytest.raises(RecordError, match=r"v111l\.hea: corrupt WFDB header"):
+        read_record(tmp_path / "v111l.hea")
+
+
+def test_find_records_names_a_wfdb_record_as_read_record_does(tmp_path: Path) -> None:
+    vt = shared_path("physionet2015_vt")
+    for name in ("v100s.mat", "v100s", "v100s.hea"):
+        assert find_records(vt / name) == [vt / "v100s.hea"], name
+    with pytest.raises(RecordError, match=r"v999x: no such file or folder, nor .*v999x\.hea"):
+        find_records(vt / "v999x")
+    (tmp_path / "Part_1.mat").write_bytes(b"no header beside it")  # e.g. a UCI BP part
+    (tmp_path / "notes.txt").write_text("text")
+    assert find_records(tmp_path / "Part_1.mat") == []
+    assert find_records(tmp_path / "notes.txt") == []
+    with pytest.raises(RecordError, match=r"notes\.txt: unsupported file type '\.txt' \(known: "):
+        read_record(tmp_path / "notes.txt")
 
 
 def test_canonical_names_unique() -> None:

@@ -28,8 +28,13 @@ def test_cli_finetune_then_evaluate_vt(tmp_path, capsys) -> None:
     assert (run / "model.pt").exists() and (run / "finetune.json").exists()
     assert json.loads((run / "finetune.json").read_text())["augment"] is True  # the default
     out = tmp_path / "eval" / "results.json"
+    capsys.readouterr()
     assert main(["evaluate", *common, "--model", str(run), "--out", str(out)]) == 0
     res = json.loads(out.read_text())
+    # evaluated on the records it was trained on: said in the results and on stderr
+    assert res["trained_on"]["n_groups"] == 16 == len(res["trained_on"]["groups"])
+    assert "16 of the 16 patients/records evaluated were in the model's training data" in (
+        capsys.readouterr().err)
     for key in ("auroc", "auroc_ci", "auprc", "tpr", "tnr", "ppv", "f1", "accuracy", "score"):
         assert key in res
     assert res["threshold"] == json.loads((run / "finetune.json").read_text())["protocol"][
@@ -65,7 +70,8 @@ def test_cli_compare_and_abp_evaluate(tmp_path) -> None:
     assert main(["predict", *common, "--model", str(run), "--out", str(table)]) == 0
     pred = list(csv.DictReader(table.open()))
     n_abp = json.loads((run / "summary.json").read_text())["n"]
-    assert len(pred) > n_abp and list(pred[0]) == ["record", "sbp", "dbp"]
+    assert len(pred) > n_abp and list(pred[0]) == ["record", "start_s", "sbp", "dbp"]
+    assert "@" not in pred[0]["record"] and float(pred[1]["start_s"]) >= 0
     sbp, dbp = (np.array([float(r[k]) for r in pred]) for k in ("sbp", "dbp"))
     assert np.isfinite(sbp).all() and (sbp > dbp).all()
 
@@ -156,6 +162,7 @@ def test_cli_classical_finetune_then_evaluate_on_other_records(tmp_path) -> None
     assert main(["evaluate", "--task", "vt-alarm", "--data", str(test), "--model", str(run),
                  "--out", str(out)]) == 0
     res = json.loads(out.read_text())
+    assert "trained_on" not in res  # other records than the training ones
     assert len(res["predictions"]["y"]) == 20 and res["threshold"] == meta["protocol"]["threshold"]
     assert res["n"] == 20 and len(res["skipped"]) == 1 and heads[60].name in res["skipped"][0]
     assert ((np.array(res["predictions"]["score"]) >= res["threshold"])
@@ -248,13 +255,14 @@ def test_cli_af_has_rhythm_metrics_and_no_vt_score(tmp_path) -> None:
     assert {"auroc", "f1", "macro_f1", "macro_f1_ci", "noisy_auroc", "class_f1"} <= set(res)
     assert res["macro_f1"] == pytest.approx(np.mean([res["class_f1"][c] for c in "NAO"]))
     assert "score" not in res
+    assert "| macro_f1 (N, A, O) |" in (tmp_path / "af.md").read_text()  # '~' not averaged
 
 
 @pytest.mark.parametrize("verb", ["finetune", "compare", "evaluate", "embed", "score"])
 def test_cli_device_is_checked_before_any_work(verb: str, tmp_path, capsys) -> None:
     """Every verb that runs a network takes --device; a bad one is a clear error, not a torch
     traceback, and nothing is written."""
-    out = tmp_path / "out"
+    out = tmp_path / {"embed": "out.npy", "score": "out.csv"}.get(verb, "out")
     task = ["--task", "vt-alarm", "--data", str(tmp_path)]
     argv = {"finetune": ["finetune", *task, "--out", str(out)],
             "compare": ["compare", *task, "--out", str(out)],

@@ -158,3 +158,10 @@ def test_dataset_save_load_roundtrip(tmp_path) -> None:
     ds.save(tmp_path / "d.npz")
     back = TaskDataset.load(tmp_path / "d.npz")
     assert back.task == "af" and list(back.groups) == ["a", "b"] and list(back.rhythm) == [0, 1]
+
+
+def test_window_length_and_record_count_must_be_positive(tmp_path) -> None:
+    with pytest.raises(ValueError, match="seconds must be > 0, got 0"):
+        build_task_dataset("vt-alarm", tmp_path, seconds=0)
+    with pytest.raises(ValueError, match="max_records must be >= 1, got -1"):
+        build_task_dataset("vt-alarm", tmp_path, max_records=-1)

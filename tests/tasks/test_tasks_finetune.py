@@ -537,3 +537,71 @@ def test_lbfgs_head_weighs_the_feature_block_as_the_embedding() -> None:
     ref.fit(Z, y)
     np.testing.assert_allclose(ft._raw(x, None, feats), ref.decision_function(Z),
                                rtol=1e-3, atol=1e-3)
+
+
+def test_bad_arrays_are_refused_naming_the_rows_and_channel(tmp_path) -> None:
+    """NaN, wrong shapes and bad labels get a clear error instead of silent decisions; a NaN in
+    a channel marked absent is ignored; windows of another length than the fitted ones are
+    refused, also after a save and load."""
+    x, y, g = synthetic(n=40)
+    ft = Finetuner("vt-alarm", init="none", config=TINY, epochs=1, batch_size=16, seed=0)
+    bad = x.copy()
+    bad[3, 1, 100] = np.nan
+    with pytest.raises(ValueError, match=r"channel ecg_ii: rows 3\b"):
+        ft.fit(bad, y, groups=g)
+    with pytest.raises(ValueError, match="channels last"):
+        ft.fit(x.transpose(0, 2, 1), y, groups=g)  # [rows, samples, channels]
+    with pytest.raises(ValueError, match="class labels"):
+        ft.fit(x, np.where(np.arange(40) == 5, np.nan, y), groups=g)
+    with pytest.raises(ValueError, match=r"2 classes .* \[2\]"):
+        ft.fit(x, np.where(np.arange(40) == 5, 2, y), groups=g)
+    with pytest.raises(ValueError, match="groups has 39 entries"):
+        ft.fit(x, y, groups=g[:-1])
+    with pytest.raises(ValueError, match="mask must be"):
+        ft.fit(x, y, np.ones((40, 3), bool), g)
+    with pytest.raises(ValueError, match="batch_size and epochs"):
+        Finetuner("vt-alarm", init="none", config=TINY, batch_size=0)
+    ft.fit(x, y, groups=g)
+    with pytest.raises(ValueError, match=r"channel ecg_ii: rows 3\b"):
+        ft.predict(bad)
+    mask = np.ones((40, 2), bool)
+    mask[3, 1] = False  # the NaN channel marked absent: read as the model reads it, zeros
+    zeroed = x.copy()
+    zeroed[3, 1] = 0.0
+    np.testing.assert_allclose(ft.predict_proba(bad, mask), ft.predict_proba(zeroed, mask))
+    back = Finetuner.load(ft.save(tmp_path / "run"))
+    for model in (ft, back):
+        with pytest.raises(ValueError, match="fitted on 600"):
+            model.predict(x[:, :, :500])
+
+
+def test_classical_baseline_on_a_few_rows_is_not_a_constant() -> None:
+    """Leaves of 30 rows leave 24 training rows no split: the leaf size follows small data."""
+    rng = np.random.default_rng(0)
+    y = np.tile([0, 1], 15)
+    F = rng.normal(size=(30, 5)).astype(np.float32)
+    F[:, 0] += 3 * y  # one informative column
+    est = ClassicalBaseline("binary", seed=0, crossfit=3)
+    est.fit(None, y[:24], features=F[:24])
+    p = est.predict_proba(None, features=F[24:])
+    assert np.ptp(p) > 0.1 and M.auroc(y[24:], p) > 0.8
+
+
+def test_group_folds_on_too_few_rows_say_so() -> None:
+    from qualityfm.tasks.splits import group_kfold
+
+    with pytest.raises(ValueError, match=r"3 rows of one class at least; .*\{0: 2, 1: 2\}"):
+        next(group_kfold(np.array([0, 0, 1, 1]), np.arange(4), k=3))
+
+
+def test_loading_a_folder_that_holds_no_model_says_why(tmp_path) -> None:
+    from qualityfm.tasks.baselines import load_estimator
+
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_estimator(tmp_path / "nowhere")
+    (tmp_path / "cv").mkdir()
+    (tmp_path / "cv" / "cv.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match=r"cross-validation run \(finetune --kfold\)"):
+        load_estimator(tmp_path / "cv")
+    with pytest.raises(FileNotFoundError, match="no finetune.json"):
+        load_estimator(tmp_path)

@@ -160,8 +160,9 @@ def test_cli_finetune_af_on_a_perform_folder(perform_dir, tmp_path) -> None:
     assert main(["predict", "--task", "af", "--data", str(perform_dir), "--model", str(run),
                  "--out", str(table)]) == 0
     rows = list(csv.DictReader(table.open()))
-    assert len(rows) == 16 and list(rows[0]) == ["record", "p_af", "af", "p_N", "p_A", "p_O",
-                                                 "p_noisy", "rhythm"]
+    assert len(rows) == 16 and list(rows[0]) == ["record", "start_s", "p_af", "af", "p_N", "p_A",
+                                                 "p_O", "p_noisy", "rhythm"]
+    assert rows[0]["record"] == "mimic_perform_af_001" and float(rows[0]["start_s"]) >= 0
     for r in rows:
         p4 = [float(r[k]) for k in ("p_N", "p_A", "p_O", "p_noisy")]
         assert abs(sum(p4) - 1) < 1e-3 and 0 <= float(r["p_af"]) <= 1 and r["af"] in ("0", "1")

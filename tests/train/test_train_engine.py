@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -165,3 +167,48 @@ def test_cuda_flex_bf16_run_resumes_and_exports_to_cpu(synthetic_store, tmp_path
     # cuDNN convolutions run in TF32 by default: close, not equal
     assert torch.nn.functional.cosine_similarity(a, b).min() > 0.9999
     torch.testing.assert_close(a, b, rtol=1e-2, atol=1e-2)
+
+
+def test_cli_pretrain_refuses_stores_without_pairs_and_unknown_overrides(
+        synthetic_store, tmp_path, capsys) -> None:
+    from qualityfm.data import prepare
+    from qualityfm.data.store import PAIRS, save_json, save_npy
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "broken.npz").write_bytes(b"PK\x03\x04 no zip")
+    empty = tmp_path / "empty"
+    prepare(corpus, empty, progress=False)  # the one record skipped: 0 windows
+    no_pairs = tmp_path / "no_pairs"
+    shutil.copytree(synthetic_store, no_pairs)
+    save_npy(no_pairs / PAIRS, np.zeros((0, 2), np.int64))
+    meta = json.loads((no_pairs / "meta.json").read_text())
+    save_json(no_pairs / "meta.json", {**meta, "n_pairs": 0})
+    run = tmp_path / "run"
+    common = ["pretrain", "--out", str(run), "--steps", "2", "--no-progress"]
+    assert main([*common, "--store", str(empty)]) == 1
+    assert f"{empty}: holds 0 windows and 0 pairs; pre-training needs pairs" in (
+        capsys.readouterr().err)
+    assert main([*common, "--store", str(no_pairs)]) == 1
+    assert f"{no_pairs}: holds 40 windows and 0 pairs" in capsys.readouterr().err
+    assert main([*common, "--store", str(synthetic_store), "--batch-size", "256"]) == 1
+    assert "fewer than one micro-batch" in capsys.readouterr().err
+    assert main([*common, "--store", str(synthetic_store), "--model-override", "foo=1"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown QualityFMConfig fields: ['foo']" in err and "d_model" in err
+    assert "Traceback" not in err and not run.exists()
+
+
+def test_cli_pretrain_help_and_checked_numbers(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["pretrain", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "the rate used is LR x batch-size / 256 (default: 0.0005)" in text
+    for flag, value, message in (("--log-every", "0", "must be >= 1, got 0"),
+                                 ("--warmup", "-1", "must be >= 0, got -1"),
+                                 ("--teacher-temp", "0", "must be > 0, got 0"),
+                                 ("--lr", "nan", "must be a finite number")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["pretrain", "--out", "run", flag, value])
+        assert exit_info.value.code == 2
+        assert f"argument {flag}: {message}" in capsys.readouterr().err

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from qualityfm.cli.argtypes import positive_int
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -17,8 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="folder of real records with Challenge 2015 alarm labels "
                    "(e.g. ../shared/data/physionet2015_vt); default: synthetic")
     p.add_argument("--out", default="demo_report", help="report folder (default demo_report)")
-    p.add_argument("--steps", type=int, default=120, help="pre-training steps")
-    p.add_argument("--epochs", type=int, default=8, help="fine-tuning epochs")
+    p.add_argument("--steps", type=positive_int, default=120, help="pre-training steps")
+    p.add_argument("--epochs", type=positive_int, default=8, help="fine-tuning epochs")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from qualityfm.cli.argtypes import positive_int
 from qualityfm.cli.finetune import add_device_option
 
 
@@ -19,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output (.npy or .parquet)")
     p.add_argument("--model", default="pretrained",
                    help="exported model folder, or 'pretrained' (default) for the shipped weights")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--pool", default="mean", metavar="mean|mean+last|mean+stem|mean+last+stem",
                    help="how each window's encoder output becomes one row: the mean of its "
                    "tokens (default, d values), +last: the last token beside it, +stem: the "
@@ -34,8 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from qualityfm.inference import embed_files
+    from qualityfm.inference.embed import EMBED_SUFFIXES
+    from qualityfm.inference.score import check_output
     from qualityfm.train import load
 
+    check_output(args.out, EMBED_SUFFIXES, "embed")  # before the model is loaded
     summary = embed_files(args.inputs, args.out, load(args.model, device=args.device),
                           batch_size=args.batch_size, precision=args.precision,
                           pool=args.pool)

@@ -19,8 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from qualityfm.tasks.pipeline import evaluate_run
+    from qualityfm.tasks.report import json_safe
 
     res = evaluate_run(args.task, args.model, args.data, args.out, seconds=args.seconds,
                        max_records=args.max_records, cache_dir=args.cache, device=args.device)
-    print(json.dumps({k: v for k, v in res.items() if k != "predictions"}, indent=1, default=str))
+    shown = {k: v for k, v in res.items() if k != "predictions"}
+    print(json.dumps(json_safe(shown), indent=1, default=str))  # NaN -> null, as in the file
     return 0

@@ -5,15 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 
+from qualityfm.cli.argtypes import int_at_least, positive_float, positive_int
+
 
 def add_data_options(p: argparse.ArgumentParser) -> None:
     """Options shared by the task verbs."""
     p.add_argument("--task", required=True, choices=["vt-alarm", "af", "abp"])
     p.add_argument("--data", required=True, nargs="+", metavar="DIR",
                    help="directory of task records (several: their records pooled)")
-    p.add_argument("--seconds", type=float, default=None,
+    p.add_argument("--seconds", type=positive_float, default=None,
                    help="window length (default: vt-alarm 10, af 30, abp 30)")
-    p.add_argument("--max-records", type=int, default=None, help="use the first N records only")
+    p.add_argument("--max-records", type=positive_int, default=None,
+                   help="use the first N records only")
     p.add_argument("--cache", default=None, help="directory for cached task datasets (.npz)")
 
 
@@ -34,7 +37,7 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
                    "its tokens, +last: the last token beside it, +stem: statistics of the "
                    "stem's feature maps beside them (default: mean+last+stem for vt-alarm, "
                    "whose windows end at the alarm; mean otherwise)")
-    p.add_argument("--test-shifts", type=int, default=None, metavar="N",
+    p.add_argument("--test-shifts", type=positive_int, default=None, metavar="N",
                    help="average a network's outputs over N evenly spaced circular shifts of "
                    "each window (default: 8 after training on shifted windows with a "
                    "pooling without +last, else 1)")
@@ -57,9 +60,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default: linear for vt-alarm and abp from pre-trained weights, full "
                    "otherwise)")
     p.add_argument("--out", required=True, help="run directory")
-    p.add_argument("--kfold", type=int, default=None, help="grouped k-fold CV instead of one fit")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--kfold", type=int_at_least(2), default=None,
+                   help="grouped k-fold CV instead of one fit")
+    p.add_argument("--epochs", type=positive_int, default=30)
+    p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--config", default=None,
                    help="model preset or JSON config file for --init none (default: the "
@@ -74,6 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from qualityfm.tasks.pipeline import finetune_run
+    from qualityfm.tasks.report import json_safe
 
     summary = finetune_run(
         args.task, args.data, args.out, init=args.init, mode=args.mode, kfold=args.kfold,
@@ -82,5 +87,6 @@ def run(args: argparse.Namespace) -> int:
         use_features=args.features, augment=not args.no_augment, pool=args.pool,
         test_shifts=args.test_shifts, solver=args.solver, device=args.device,
     )
-    print(json.dumps({k: v for k, v in summary.items() if k != "skipped"}, indent=1, default=str))
+    shown = {k: v for k, v in summary.items() if k not in ("skipped", "train_groups")}
+    print(json.dumps(json_safe(shown), indent=1, default=str))  # NaN -> null, valid JSON
     return 0

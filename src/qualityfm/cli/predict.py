@@ -22,8 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from qualityfm.inference.score import check_output
     from qualityfm.tasks.pipeline import predict_run
 
+    check_output(args.out, what="predict")  # before any record is read
     res = predict_run(args.task, args.model, args.data, args.out, seconds=args.seconds,
                       max_records=args.max_records, cache_dir=args.cache, device=args.device)
     print(json.dumps(res, indent=1, default=str))

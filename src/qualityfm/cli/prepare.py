@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from qualityfm.cli.argtypes import positive_float, positive_int
+
 
 def _shard(text: str) -> tuple[int, int]:
     try:
@@ -21,17 +23,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("prepare", help="window, score and pair records into a sharded store")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="record files or folders")
     p.add_argument("--out", required=True, help="store folder to write")
-    p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    p.add_argument("--workers", type=positive_int, default=1, help="processes (default 1)")
     p.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                    help="write part K of N (records split by a stable hash of their path)")
-    p.add_argument("--fs", type=float, default=300.0, help="window sampling rate, Hz")
-    p.add_argument("--window", type=float, default=30.0, help="window length, seconds")
+    p.add_argument("--fs", type=positive_float, default=300.0, help="window sampling rate, Hz")
+    p.add_argument("--window", type=positive_float, default=30.0, help="window length, seconds")
     p.add_argument("--normalization", choices=("channel", "joint", "none"), default="channel")
     p.add_argument("--dtype", choices=("float16", "int16"), default="float16")
-    p.add_argument("--shard-size", type=int, default=2048, help="windows per shard file")
-    p.add_argument("--max-distance", type=int, default=9,
+    p.add_argument("--shard-size", type=positive_int, default=2048, help="windows per shard file")
+    p.add_argument("--max-distance", type=positive_int, default=9,
                    help="pairs at most this many windows apart (default 9)")
-    p.add_argument("--min-level-gap", type=int, default=1,
+    p.add_argument("--min-level-gap", type=positive_int, default=1,
                    help="pair levels must differ by at least this (default 1)")
     p.add_argument("--features", action="store_true",
                    help="also compute every window's classical features (features.npy), the "

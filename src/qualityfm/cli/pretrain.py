@@ -10,10 +10,35 @@ import argparse
 import json
 import shlex
 import typing
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
+from qualityfm.cli.argtypes import (
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
+
 _SPECIAL = {"store", "out", "recipe", "model_overrides", "betas", "command"}
+#: Checked argparse types of the numeric settings by their lower bound (PretrainConfig checks
+#: the upper ones); ``seed`` (any int) and ``workers`` (-1: auto) stay plain ints.
+_ARG_TYPES: dict[str, Callable[[str], int | float]] = {
+    **dict.fromkeys(("window", "steps", "batch_size", "grad_accum", "prototypes", "log_every",
+                     "diag_batch", "ckpt_every"), positive_int),
+    **dict.fromkeys(("warmup", "teacher_temp_warmup", "diag_every"), nonnegative_int),
+    **dict.fromkeys(("student_temp", "teacher_temp", "teacher_temp_end"), positive_float),
+    **dict.fromkeys(("aligned_fraction", "modality_drop", "lr", "min_lr", "weight_decay",
+                     "weight_decay_end", "grad_clip", "momentum", "momentum_end",
+                     "centre_momentum", "distill_weight", "amp_weight", "phase_weight",
+                     "koleo_weight", "variance_weight", "feature_weight"), nonnegative_float),
+}
+#: Help beyond "default: ..." where the flag's value is not used as given.
+_HELP = {
+    "lr": "peak learning rate per 256 pairs: the rate used is LR x batch-size / 256",
+    "min_lr": "final learning rate per 256 pairs: the rate used is MIN_LR x batch-size / 256",
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recipe", choices=sorted(RECIPES), default=None,
                    help="`default` (anti-collapse) or `paper` (the original's settings)")
     p.add_argument("--resume", action="store_true", help="continue exactly from OUT/last.pt")
-    p.add_argument("--stop-after", type=int, default=None,
+    p.add_argument("--stop-after", type=positive_int, default=None,
                    help="stop (with a checkpoint) after this many steps in total")
     p.add_argument("--model-override", action="append", default=[], metavar="KEY=VALUE",
                    help="model config field (JSON value), e.g. n_layers=1; repeatable")
@@ -40,7 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         if kind is bool:
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         else:
-            p.add_argument(flag, type=kind, default=None, help=f"default: {f.default}")
+            default = f"default: {f.default}"
+            help_text = f"{_HELP[f.name]} ({default})" if f.name in _HELP else default
+            p.add_argument(flag, type=_ARG_TYPES.get(f.name, kind), default=None, help=help_text)
     p.set_defaults(func=run)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from qualityfm.cli.argtypes import positive_int
 from qualityfm.cli.finetune import add_device_option
 
 
@@ -21,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None,
                    help="exported model folder, or 'pretrained' for the shipped weights; "
                    "omit for the signal-quality indices alone")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
                    help="model inference precision: fp32 (default); bf16 autocast, faster on "
                    "CPUs with native bf16 (AVX-512 BF16, AMX) and on GPUs, results differ "
@@ -32,8 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from qualityfm.inference import score_files
+    from qualityfm.inference.score import check_output
     from qualityfm.train import load
 
+    check_output(args.out, what="score")  # before the model is loaded
     model = load(args.model, device=args.device) if args.model else None
     summary = score_files(args.inputs, args.out, model=model, batch_size=args.batch_size,
                           precision=args.precision)

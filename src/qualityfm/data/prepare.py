@@ -250,15 +250,20 @@ def prepare(
     pair_cfg = pairs or PairConfig()
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
+    inputs = list(inputs)
+    # Every setting is checked before anything is read or removed.
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    ShardWriter.check_settings(dtype, shard_size)
     folder = Path(out)
     if shard is not None:
         k, n = shard
         if not (n >= 1 and 0 <= k < n):
             raise ValueError(f"shard must be K/N with 0 <= K < N, got {k}/{n}")
         folder = folder / part_name(k, n)
-    records = expand_inputs(list(inputs))
+    records = expand_inputs(inputs)
+    if not records:  # a part may get none, but the inputs as a whole must hold some
+        raise ValueError(f"no records found under {', '.join(map(str, inputs)) or '(no input)'}")
     if shard is not None:
         records = [(key, p) for key, p in records if stable_part(key, shard[1]) == shard[0]]
     for _, p in records:

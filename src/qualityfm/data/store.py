@@ -123,11 +123,9 @@ class ShardWriter:
         self, folder: Path, n_channels: int, n_samples: int, *, dtype: str = "float16",
         shard_size: int = 2048, n_written: int = 0,
     ) -> None:
-        if shard_size < 1:
-            raise ValueError(f"shard_size must be >= 1, got {shard_size}")
+        self.check_settings(dtype, shard_size)
         if n_written % shard_size:
             raise ValueError(f"n_written={n_written} is not a multiple of shard_size={shard_size}")
-        encode_windows(np.zeros((0, 1, 1), np.float32), dtype)  # validates dtype
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.n_channels, self.n_samples = n_channels, n_samples
@@ -136,6 +134,13 @@ class ShardWriter:
         self._x: list[np.ndarray] = []
         self._index: list[np.ndarray] = []
         self._buffered = 0
+
+    @staticmethod
+    def check_settings(dtype: str, shard_size: int) -> None:
+        """Raise ValueError unless ``dtype`` is a store dtype and ``shard_size`` >= 1."""
+        if shard_size < 1:
+            raise ValueError(f"shard_size must be >= 1, got {shard_size}")
+        encode_windows(np.zeros((0, 1, 1), np.float32), dtype)  # validates dtype
 
     @property
     def n_total(self) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from qualityfm.inference.score import batches, write_table
+from qualityfm.inference.score import batches, check_output, write_table
 from qualityfm.inference.windows import iter_file_windows
 from qualityfm.io import atomic_write
 from qualityfm.model import QualityFM, check_pool, pool_encoder, pooled_dim
@@ -16,6 +16,8 @@ from qualityfm.model.precision import check_precision, model_device, precision_a
 from qualityfm.quality import LEVEL_NAMES
 from qualityfm.signal import WindowConfig
 
+#: What ``embed_files`` writes: the matrix (+ an index CSV), or one Parquet table.
+EMBED_SUFFIXES = (".npy", ".parquet")
 INDEX_COLUMNS = ("row", "file", "record", "start_s", "sqi", "level_name", "has_ppg", "has_ecg")
 
 
@@ -56,9 +58,7 @@ def embed_files(
     ``out`` ending in .npy writes the matrix there and its index beside it (``*.index.csv``);
     ``out`` ending in .parquet writes one table with the index columns and ``e0..e{d-1}``.
     """
-    out = Path(out)
-    if out.suffix not in (".npy", ".parquet"):
-        raise ValueError(f"embed output {out} must end in .npy or .parquet")
+    out = check_output(out, EMBED_SUFFIXES, "embed")
     check_precision(precision, model_device(model))
     check_pool(pool)
     window = window or WindowConfig()

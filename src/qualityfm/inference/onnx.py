@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -79,12 +80,14 @@ def export_onnx(
     mask[-1, 0] = False  # exercise the missing-modality path
     outputs = ["embedding"] if head is None else ["embedding", "head"]
     tmp = out.with_name(f".{out.name}.tmp")
-    torch.onnx.export(
-        graph, (x, mask), str(tmp), input_names=["x", "mask"], output_names=outputs,
-        dynamic_axes={"x": {0: "batch"}, "mask": {0: "batch"},
-                      **{name: {0: "batch"} for name in outputs}},
-        opset_version=opset, dynamo=False,
-    )
+    with warnings.catch_warnings():  # the tracer's notes on shape-dependent Python code
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            graph, (x, mask), str(tmp), input_names=["x", "mask"], output_names=outputs,
+            dynamic_axes={"x": {0: "batch"}, "mask": {0: "batch"},
+                          **{name: {0: "batch"} for name in outputs}},
+            opset_version=opset, dynamo=False,
+        )
     os.replace(tmp, out)
     return {"out": str(out), "max_abs_diff": onnx_parity(graph, out, x, mask)}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,8 @@ from qualityfm.model.precision import check_precision, model_device, precision_a
 from qualityfm.quality import LEVEL_NAMES
 from qualityfm.signal import WindowConfig
 
+#: What ``write_table`` writes: CSV, or Parquet (with pyarrow).
+TABLE_SUFFIXES = (".csv", ".parquet")
 SCORE_COLUMNS = (
     "file", "record", "start_s", "ecg_sqi", "ppg_sqi", "sqi", "level", "level_name",
     "learned_quality",
@@ -25,9 +27,19 @@ SCORE_COLUMNS = (
 
 
 def batches(n: int, size: int) -> Iterator[slice]:
-    """Consecutive slices of ``size`` covering ``range(n)``."""
-    for lo in range(0, n, size):
-        yield slice(lo, min(n, lo + size))
+    """Consecutive slices of ``size`` (>= 1) covering ``range(n)``."""
+    if size < 1:
+        raise ValueError(f"batch size must be >= 1, got {size}")
+    return (slice(lo, min(n, lo + size)) for lo in range(0, n, size))
+
+
+def check_output(out: str | Path, suffixes: Sequence[str] = TABLE_SUFFIXES,
+                 what: str = "table") -> Path:
+    """``out`` as a Path; a ValueError naming it unless it ends in one of ``suffixes``."""
+    out = Path(out)
+    if out.suffix not in suffixes:
+        raise ValueError(f"{what} output {out} must end in {' or '.join(suffixes)}")
+    return out
 
 
 @torch.inference_mode()
@@ -92,6 +104,7 @@ def score_files(
     (see `learned_quality`); it is checked before any file is read.
     Returns a summary: windows and records written, and the records skipped with the reason.
     """
+    out = check_output(out, what="score")
     check_precision(precision, model_device(model) if model is not None else None)
     skipped: list[dict[str, str]] = []
     rows: list[dict] = []
@@ -99,12 +112,14 @@ def score_files(
     for item in iter_file_windows(inputs, window, skipped):
         rows.extend(score_rows(item, model, batch_size, precision))
         n_records += 1
-    write_table(rows, SCORE_COLUMNS, Path(out))
+    write_table(rows, SCORE_COLUMNS, out)
     return {"out": str(out), "n_records": n_records, "n_windows": len(rows), "skipped": skipped}
 
 
 def write_table(rows: list[dict], columns: Iterable[str], out: Path) -> None:
-    """Write rows atomically as CSV, or as Parquet when ``out`` ends in .parquet."""
+    """Write rows atomically as CSV (``out`` ending in .csv) or Parquet (.parquet); another
+    suffix raises ValueError before anything is written."""
+    out = check_output(out)
     columns = list(columns)
     if out.suffix == ".parquet":
         import pandas as pd

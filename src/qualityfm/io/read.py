@@ -13,6 +13,24 @@ from qualityfm.io.wfdb_reader import is_record_header, read_wfdb
 SUFFIXES = (".hea", ".vital", ".csv", ".npy", ".npz")
 
 
+def record_path(path: str | Path) -> Path:
+    """The file a record is read from: a WFDB record named by its signal file (``.dat``,
+    ``.mat``) or without suffix (and no such file) is read from its ``.hea``."""
+    path = Path(path)
+    if path.suffix.lower() in (".dat", ".mat") or (not path.suffix and not path.exists()):
+        return path.with_suffix(".hea")
+    return path
+
+
+def check_file_type(path: Path) -> None:
+    """Raise ``RecordError`` naming the file, its type and the known ones unless ``path``
+    ends in one of ``SUFFIXES``."""
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        kind = repr(suffix) if suffix else "(no suffix)"
+        raise RecordError(f"{path}: unsupported file type {kind} (known: {', '.join(SUFFIXES)})")
+
+
 def read_record(
     path: str | Path,
     *,
@@ -31,11 +49,10 @@ def read_record(
     ``fs`` and ``channel_names`` describe files that lack them (CSV without time column or
     header, ``.npy``); where the file gives a rate, ``fs`` must agree with it.
     """
-    path = Path(path)
-    if path.suffix.lower() in (".dat", ".mat") or (not path.suffix and not path.exists()):
-        path = path.with_suffix(".hea")
+    path = record_path(path)
     if not path.is_file():
         raise RecordError(f"{path}: no such file")
+    check_file_type(path)
     suffix = path.suffix.lower()
     if channel_names is not None and suffix not in (".csv", ".npy"):
         raise ValueError(f"{path}: channel_names applies to .csv and .npy only; "
@@ -48,23 +65,27 @@ def read_record(
         return read_csv(path, channels, start, stop, fs, channel_names)
     if suffix == ".npy":
         return read_npy(path, channels, start, stop, fs, channel_names)
-    if suffix == ".npz":
-        return read_npz(path, channels, start, stop, fs)
-    raise RecordError(f"{path}: unsupported file type {suffix!r} (known: {', '.join(SUFFIXES)})")
+    return read_npz(path, channels, start, stop, fs)
 
 
 def find_records(path: str | Path) -> list[Path]:
     """Every readable record under a file or folder, sorted.
 
     One entry per WFDB header, leaving out the segment headers of multi-segment records and
-    layout headers; ``.vital`` and ``.npz`` files; CSV files with a time column (BIDMC
-    ``*_Signals.csv``, not ``*_Numerics.csv`` monitor numerics). A single file is returned as
-    itself when it is a readable record (``.npy`` and time-less CSV included: the caller then
-    passes ``fs`` and ``channel_names``).
+    layout headers (a header that cannot be parsed counts, so that reading it reports why);
+    ``.vital`` and ``.npz`` files; CSV files with a time column (BIDMC ``*_Signals.csv``, not
+    ``*_Numerics.csv`` monitor numerics). A single file is returned as itself when it is a
+    readable record (``.npy`` and time-less CSV included: the caller then passes ``fs`` and
+    ``channel_names``); a WFDB record may be named as ``read_record`` accepts it (signal file,
+    no suffix), which gives its header.
     """
-    path = Path(path)
+    given = Path(path)
+    path = record_path(given)
+    if not path.exists() and given.exists():
+        path = given  # a .mat that is no WFDB signal file (e.g. a UCI BP part)
     if not path.exists():
-        raise RecordError(f"{path}: no such file or folder")
+        nor = f", nor a WFDB header {path.name}" if path != given else ""
+        raise RecordError(f"{given}: no such file or folder{nor}")
     if path.is_file():
         if path.suffix.lower() == ".hea":
             return [path] if is_record_header(path)[0] else []

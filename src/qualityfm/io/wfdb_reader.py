@@ -86,14 +86,15 @@ def parse_header(path: Path) -> Header:
 
 
 def is_record_header(path: Path) -> tuple[bool, list[str]]:
-    """Whether a header describes a readable record, and the segment names it lists.
+    """Whether a header describes a record, and the segment names it lists.
 
-    Layout headers (all signal files ``~``) and headers with no signal are not records.
+    Layout headers (all signal files ``~``) and headers with no signal are not records; a
+    header that cannot be parsed is (reading it raises the ``RecordError`` that says why).
     """
     try:
         header = parse_header(path)
     except RecordError:
-        return False, []
+        return True, []
     if header.multi:
         return True, header.segments
     return any(f != "~" for f in header.files), []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from qualityfm.model.attention import KERNELS
@@ -145,19 +146,26 @@ class QualityFMConfig:
         return dataclasses.asdict(self)
 
     @classmethod
+    def check_fields(cls, names: Iterable[str]) -> None:
+        """Raise ValueError naming the unknown fields among ``names`` and listing the valid."""
+        valid = sorted(f.name for f in dataclasses.fields(cls))
+        unknown = sorted(set(names) - set(valid))
+        if unknown:
+            raise ValueError(f"unknown QualityFMConfig fields: {unknown}; valid: "
+                             f"{', '.join(valid)}")
+
+    @classmethod
     def from_dict(cls, data: dict) -> QualityFMConfig:
         """Build from ``to_dict`` output; unknown keys raise ValueError."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown QualityFMConfig fields: {unknown}")
+        cls.check_fields(data)
         return cls(**data)
 
     @classmethod
     def preset(cls, name: str, **overrides: object) -> QualityFMConfig:
-        """A named preset with optional field overrides."""
+        """A named preset with optional field overrides (unknown fields raise ValueError)."""
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        cls.check_fields(overrides)
         return dataclasses.replace(PRESETS[name], **overrides)
 
 

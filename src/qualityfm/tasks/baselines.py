@@ -67,7 +67,9 @@ class ClassicalBaseline(TaskEstimator):
     The defaults (many slow steps, each split choosing among a random 20 % of the columns,
     L2-shrunk leaves of >= 30 rows) beat 200 steps of 0.05 over all columns on all three
     tasks' records (docs/results.md, session 8): the columns are many and correlated, the
-    rows few. With under ~150 training rows, lower ``min_samples_leaf``.
+    rows few. A leaf holds at most a quarter of the rows a model fits (``min_samples_leaf``
+    lowered to ``n // 4`` under 120 rows), so that small data sets still get splits instead
+    of a constant model; every figure of docs/results.md fitted about 130 rows or more.
 
     ``n_models`` boosted models that differ only in their random column draws (the b-th with
     ``random_state = seed + 1000 b``) average their decision functions (regression: their
@@ -100,7 +102,7 @@ class ClassicalBaseline(TaskEstimator):
         """Fit (see the class docstring for the two protocols)."""
         if self.crossfit is None or self.kind == "regression":
             return super().fit(X, y, mask, groups, features)
-        y, groups = self._targets(X, y, groups)
+        X, y, mask, groups, features = self._fit_inputs(X, y, mask, groups, features)
         F = self._features(X, mask, features)
         k = min(self.crossfit, len(np.unique(groups)))
         oof: np.ndarray | None = None
@@ -133,7 +135,8 @@ class ClassicalBaseline(TaskEstimator):
 
     def _new_model(self, y: np.ndarray, random_state: int):
         """An unfitted boosted model of these settings drawing with ``random_state``."""
-        params = {**self.params, "random_state": random_state}
+        leaf = min(self.params["min_samples_leaf"], max(1, len(y) // 4))
+        params = {**self.params, "random_state": random_state, "min_samples_leaf": leaf}
         if self.kind == "regression":
             from sklearn.multioutput import MultiOutputRegressor
 
@@ -206,7 +209,13 @@ def load_estimator(path: str | Path, device: str = "cpu") -> TaskEstimator:
     ``device``) or the classical baseline, told apart by its ``finetune.json``."""
     from qualityfm.tasks.finetune import Finetuner
 
-    meta_file = Path(path) / "finetune.json"
+    path = Path(path)
+    meta_file = path / "finetune.json"
+    if not path.exists():
+        raise FileNotFoundError(f"model {path} does not exist")
+    if (path / "cv.json").exists():
+        raise FileNotFoundError(f"{path} is a cross-validation run (finetune --kfold), which "
+                                "keeps no model; fine-tune without --kfold to get one")
     if not meta_file.exists():
         raise FileNotFoundError(f"{path} is not a fine-tuned model (no finetune.json)")
     if json.loads(meta_file.read_text()).get("backbone") == "classical":

@@ -228,7 +228,7 @@ def _rows_vt(path: Path, s: TaskSettings) -> list[dict]:
     # still an alarm to judge: it is kept with its ECG channel masked.
     if not mask.any():
         raise RecordError(f"{path}: no usable ECG or PPG channel in the {s.seconds:g} s "
-                          "before the alarm")
+                          f"before the alarm; it has {rec.channels}")
     if s.pad_to:
         x = _pad_left(x, int(round(s.pad_to * s.fs)))
     y = int(bool(rec.labels["alarm_true"])) if "alarm_true" in rec.labels else -1
@@ -309,7 +309,7 @@ def _rows_af(path: Path, s: TaskSettings) -> list[dict]:
     t1 = min(dur, t0 + s.seconds)
     x, mask, _, _ = _model_input(rec, t0, t1, s.fs, s.filters)
     if not mask.any():
-        raise RecordError(f"{path}: no usable ECG or PPG channel")
+        raise RecordError(f"{path}: no usable ECG or PPG channel; it has {rec.channels}")
     if x.shape[1] < n:
         x = np.concatenate([x, np.zeros((x.shape[0], n - x.shape[1]), x.dtype)], axis=1)
     whole = _raw_pieces(rec, 0.0, dur)  # features see the whole recording, not the crop
@@ -476,8 +476,12 @@ def build_task_dataset(
     for d in dirs:
         if not d.exists():
             raise FileNotFoundError(f"data directory {d} does not exist")
-    s = TaskSettings(task, float(seconds or _DEFAULT_SECONDS[task]), pad_to, fs, bp_rule,
-                     max_records, filters, labels)
+    if seconds is not None and not seconds > 0:
+        raise ValueError(f"seconds must be > 0, got {seconds}")
+    if max_records is not None and max_records < 1:
+        raise ValueError(f"max_records must be >= 1, got {max_records}")
+    s = TaskSettings(task, float(_DEFAULT_SECONDS[task] if seconds is None else seconds), pad_to,
+                     fs, bp_rule, max_records, filters, labels)
     found = {f.resolve(): f for d in dirs for f in find_records(d)}
     files = sorted(found.values())
     if task == "abp":

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from qualityfm.data.features import robust_centre_scale
+from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model.network import check_pool, mean_over_shifts, pool_encoder, pooled_dim
 from qualityfm.model.precision import resolve_device
 from qualityfm.quality.features import window_features
@@ -81,6 +82,9 @@ class TaskEstimator(ABC):
         self.threshold = 0.5
         self.train_mean: np.ndarray | None = None
         self.history: list[dict] = []
+        #: channels the windows must hold (None: any; a custom encoder module's own affair)
+        self.n_channels: int | None = len(MODEL_CHANNELS)
+        self.window: tuple[int, int] | None = None  # [channels, samples] of the fitted windows
 
     # subclasses: fit on (fit rows, validation rows) and return raw validation outputs
     @abstractmethod
@@ -95,7 +99,7 @@ class TaskEstimator(ABC):
     ) -> TaskEstimator:
         """Fit on rows ``X`` [N, C, T] (or features only); ``groups`` keeps the internal
         validation split honest (default: every row its own group)."""
-        y, groups = self._targets(X, y, groups)
+        X, y, mask, groups, features = self._fit_inputs(X, y, mask, groups, features)
         fit_idx, val_idx = group_split(y, groups, self.val_fraction, seed=self.seed)
         raw_val = self._fit_core(X, y, mask, features, fit_idx, val_idx)
         self._set_operating_point(raw_val, y[val_idx])
@@ -110,19 +114,94 @@ class TaskEstimator(ABC):
             raise ValueError("no features given and no windows X to compute them from")
         return window_features(np.asarray(X), mask, self.fs)
 
-    def _targets(self, X, y, groups) -> tuple[np.ndarray, np.ndarray]:
-        """Checked targets (regression: float32 [N, K], with the training mean kept) and
-        groups (default: every row its own)."""
+    def _inputs(self, X, mask, features) -> tuple:
+        """``(X, mask, features)`` checked: windows ``[N, C, T]`` of finite numbers in every
+        present channel (an absent channel's values are ignored, and zeroed here when they
+        are not finite), of the fitted shape once fitted; ``mask`` bool ``[N, C]``;
+        ``features`` one row per window. ``X`` may be None when ``features`` are given."""
+        if X is None:
+            if features is None:
+                raise ValueError("give windows X (or, for a feature model, features)")
+        else:
+            X = np.asarray(X)
+            if X.ndim != 3 or not np.issubdtype(X.dtype, np.number):
+                raise ValueError("X must be numeric windows [rows, channels, samples], got "
+                                 f"shape {X.shape} dtype {X.dtype}")
+            self._check_window_shape(X.shape)
+            if mask is not None:
+                mask = np.asarray(mask)
+                if mask.shape != X.shape[:2]:
+                    raise ValueError(f"mask must be [rows, channels] = {list(X.shape[:2])}, "
+                                     f"got shape {list(mask.shape)}")
+                mask = mask.astype(bool)
+            X = _finite_windows(X, mask)
+        if features is not None:
+            features = np.asarray(features)
+            n = len(features) if X is None else len(X)
+            if features.ndim != 2 or len(features) != n:
+                raise ValueError(f"features must be [rows, columns] with {n} rows, got shape "
+                                 f"{features.shape}")
+        return X, mask, features
+
+    def _check_window_shape(self, shape: tuple[int, ...]) -> None:
+        """Refuse windows with another channel count, or another shape than the fitted ones."""
+        c, t = shape[1:]
+        if self.n_channels is not None and c != self.n_channels:
+            hint = " (channels last? pass X.transpose(0, 2, 1))" if t == self.n_channels else ""
+            raise ValueError(f"X holds {c} channels on axis 1; the model reads "
+                             f"{self.n_channels} ({', '.join(MODEL_CHANNELS)}) as "
+                             f"[rows, channels, samples]{hint}")
+        if self.window is not None and (c, t) != tuple(self.window):
+            raise ValueError(f"X windows hold {t} samples ({t / self.fs:g} s at {self.fs:g} Hz) "
+                             f"but the model was fitted on {self.window[1]} "
+                             f"({self.window[1] / self.fs:g} s)")
+
+    def _fit_inputs(self, X, y, mask, groups, features) -> tuple:
+        """Checked ``(X, y, mask, groups, features)`` for :meth:`fit`: the inputs as
+        :meth:`_inputs`, integer class labels 0..K-1 (regression: finite float32 targets
+        [N, K], their mean kept) and groups (default: every row its own)."""
+        self.window = None  # a refit may take windows of another length
+        X, mask, features = self._inputs(X, mask, features)
+        n = len(features) if X is None else len(X)
         y = np.asarray(y)
-        if len(y) != len(X):
-            raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
-        if self.kind == "multiclass" and self.n_out == 0:
-            self.n_out = int(y.max()) + 1
+        if len(y) != n:
+            raise ValueError(f"X has {n} rows but y has {len(y)}")
         if self.kind == "regression":
+            if not np.issubdtype(y.dtype, np.number):
+                raise ValueError(f"y must hold numbers, got dtype {y.dtype}")
             y = y.reshape(len(y), -1).astype(np.float32)
+            bad = np.flatnonzero(~np.isfinite(y).all(axis=1))
+            if len(bad):
+                raise ValueError(f"y is NaN or inf in {len(bad)} rows ({_rows(bad)})")
             self.n_out = y.shape[1]
             self.train_mean = y.mean(axis=0)
-        return y, np.arange(len(y)) if groups is None else np.asarray(groups)
+        else:
+            y = self._labels(y)
+        groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+        if len(groups) != len(y):
+            raise ValueError(f"groups has {len(groups)} entries for {len(y)} rows")
+        if X is not None:
+            self.window = (int(X.shape[1]), int(X.shape[2]))
+        return X, y, mask, groups, features
+
+    def _labels(self, y: np.ndarray) -> np.ndarray:
+        """Class labels as int64 0..K-1 (binary: 0 and 1); sets K of an open multiclass task."""
+        if y.ndim != 1 or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
+            raise ValueError(f"y must be one class label (0, 1, ...) per row, got shape "
+                             f"{y.shape} dtype {y.dtype}")
+        y = y.astype(np.int64) if y.dtype == bool else y
+        bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)) | (y < 0))
+        if len(bad):
+            raise ValueError(f"y must hold class labels 0, 1, ...; rows {_rows(bad)} hold "
+                             f"{y[bad[:3]].tolist()}")
+        y = y.astype(np.int64)
+        if self.kind == "multiclass" and self.n_out == 0:
+            self.n_out = int(y.max()) + 1 if len(y) else 0
+        k = 2 if self.kind == "binary" else self.n_out
+        if len(y) and y.max() >= k:
+            raise ValueError(f"task {self.task!r} has {k} classes (labels 0..{k - 1}), but y "
+                             f"holds {sorted(set(y[y >= k].tolist()))[:5]}")
+        return y
 
     def _set_operating_point(self, raw: np.ndarray, y: np.ndarray) -> None:
         """Calibration and (binary) threshold from raw scores of rows the model did not fit."""
@@ -139,14 +218,14 @@ class TaskEstimator(ABC):
         """Calibrated probability of the positive class [N] (binary) or of each class [N, K]."""
         if self.kind == "regression":
             raise ValueError("predict_proba is for classification tasks; use predict")
-        return self.calibrator(self._raw(X, mask, features))
+        return self.calibrator(self._raw(*self._inputs(X, mask, features)))
 
     def predict(
         self, X: np.ndarray, mask: np.ndarray | None = None, features: np.ndarray | None = None
     ) -> np.ndarray:
         """Decisions at the validation threshold (binary), class index, or targets [N, K]."""
         if self.kind == "regression":
-            return self._raw(X, mask, features)
+            return self._raw(*self._inputs(X, mask, features))
         return self.decide(self.predict_proba(X, mask, features))
 
     def decide(self, proba: np.ndarray) -> np.ndarray:
@@ -162,6 +241,7 @@ class TaskEstimator(ABC):
             "threshold": self.threshold, "threshold_rule": self.threshold_rule,
             "target_tpr": self.target_tpr, "seed": self.seed, "fs": self.fs,
             "train_mean": None if self.train_mean is None else self.train_mean.tolist(),
+            "window": None if self.window is None else list(self.window),
         }
 
     def set_protocol_state(self, s: dict) -> None:
@@ -170,6 +250,30 @@ class TaskEstimator(ABC):
         self.seed, self.fs = s["seed"], s.get("fs", self.fs)  # older files: as constructed
         self.calibrator = Calibrator(**s["calibration"])
         self.train_mean = None if s["train_mean"] is None else np.asarray(s["train_mean"])
+        self.window = None if s.get("window") is None else tuple(s["window"])  # older: None
+
+
+def _rows(idx: np.ndarray) -> str:
+    """Row numbers for an error message: the first five, then how many more."""
+    more = f" and {len(idx) - 5} more" if len(idx) > 5 else ""
+    return ", ".join(str(i) for i in idx[:5].tolist()) + more
+
+
+def _finite_windows(X: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """``X`` when every present channel is finite (absent channels zeroed where they are
+    not); a window of a present channel with NaN or inf is refused, naming rows and channel."""
+    finite = np.isfinite(X).all(axis=2)  # [N, C]
+    if finite.all():
+        return X
+    present = np.ones_like(finite) if mask is None else mask
+    bad = ~finite & present
+    if bad.any():
+        names = MODEL_CHANNELS if X.shape[1] == len(MODEL_CHANNELS) else range(X.shape[1])
+        where = "; ".join(f"channel {name}: rows {_rows(np.flatnonzero(bad[:, k]))}"
+                          for k, name in enumerate(names) if bad[:, k].any())
+        raise ValueError(f"X holds NaN or inf in present channels ({where}); fill short gaps "
+                         "(qualityfm.signal.fill_nan) or mark the channel absent in mask")
+    return np.where(np.isfinite(X), X, 0).astype(X.dtype)
 
 
 # ----------------------------------------------------------------------------- networks
@@ -376,6 +480,11 @@ class Finetuner(TaskEstimator):
         if mode not in ("full", "linear"):
             raise ValueError(f"mode must be 'full' or 'linear', got {mode!r}")
         self.solver = check_solver(solver or default_solver(task, mode), mode)
+        if batch_size < 1 or epochs < 1:
+            raise ValueError(f"batch_size and epochs must be >= 1, got {batch_size} and {epochs}")
+        if (isinstance(init, nn.Module) and hasattr(init, "dim")
+                and not isinstance(init, QualityFMBackbone)):
+            self.n_channels = None  # a custom encoder module checks its own input
         self.init, self.mode, self.config = init, mode, config
         self.epochs, self.batch_size, self.lr, self.head_lr = epochs, batch_size, lr, head_lr
         self.weight_decay, self.patience, self.class_weight = weight_decay, patience, class_weight
@@ -544,7 +653,7 @@ class Finetuner(TaskEstimator):
         spent on validation only and the threshold rests on all the positives."""
         if self.solver != "lbfgs":
             return super().fit(X, y, mask, groups, features)
-        y, groups = self._targets(X, y, groups)
+        X, y, mask, groups, features = self._fit_inputs(X, y, mask, groups, features)
         oof = self._fit_core(X, y, mask, features, np.arange(len(y)), np.zeros(0, int), groups)
         self._set_operating_point(oof, y)
         return self

@@ -5,6 +5,7 @@ a report (``predict_run``: a table of predictions)."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -104,6 +105,7 @@ def finetune_run(
         make().fit(ds.X, ds.y, ds.mask, ds.groups, ds.features).save(out)
         if task == "af":
             make("af4").fit(ds.X, ds.rhythm, ds.mask, ds.groups, ds.features).save(out / "rhythm")
+        summary["train_groups"] = sorted(set(ds.groups.astype(str).tolist()))
     write_json(summary, out / "summary.json")
     return summary
 
@@ -143,6 +145,12 @@ def evaluate_estimator(est: TaskEstimator, ds: TaskDataset, rhythm_est: TaskEsti
     return res
 
 
+def _run_summary(model: Path) -> dict:
+    """The ``summary.json`` that ``finetune_run`` wrote beside the model ({} if none)."""
+    path = model / "summary.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def _saved_run(
     task: str, model: Path, data: DataDirs, *, seconds: float | None,
     max_records: int | None, cache_dir: str | Path | None, device: str, labels: bool,
@@ -154,9 +162,8 @@ def _saved_run(
     est = load_estimator(model, device)
     if est.task != task:
         raise ValueError(f"model {model} was fine-tuned for {est.task!r}, not {task!r}")
-    settings = json.loads((model / "summary.json").read_text())["settings"] if (
-        model / "summary.json").exists() else {}
-    ds = _dataset(task, data, seconds=seconds or settings.get("seconds"),
+    settings = _run_summary(model).get("settings", {})
+    ds = _dataset(task, data, seconds=settings.get("seconds") if seconds is None else seconds,
                   pad_to=settings.get("pad_to"), max_records=max_records, cache_dir=cache_dir,
                   labels=labels)
     rhythm = load_estimator(model / "rhythm", device) if (model / "rhythm").exists() else None
@@ -167,13 +174,22 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
                  seconds: float | None = None, max_records: int | None = None,
                  cache_dir: str | Path | None = None, device: str = "cpu") -> dict:
     """Evaluate the model saved by ``finetune_run`` on the records of ``data`` (networks run
-    on ``device``); write ``out`` (JSON) and, beside it, the markdown table and plots."""
+    on ``device``); write ``out`` (JSON) and, beside it, the markdown table and plots. Groups
+    (patients or records) the model was trained on are listed under ``trained_on`` and warned
+    about: figures on them are not a test."""
     model = Path(model)
     est, rhythm, ds = _saved_run(task, model, data, seconds=seconds, max_records=max_records,
                                  cache_dir=cache_dir, device=device, labels=True)
     res = evaluate_estimator(est, ds, rhythm)
     res.update(task=task, model=str(model), data=data_label(data), n=len(ds),
                skipped=ds.skipped)
+    seen = sorted(set(_run_summary(model).get("train_groups", [])) & set(ds.groups.astype(str)))
+    if seen:  # runs saved before the groups were recorded say nothing
+        res["trained_on"] = {"n_groups": len(seen), "groups": seen}
+        print(f"qualityfm: warning: {len(seen)} of the {len(set(ds.groups))} patients/records "
+              f"evaluated were in the model's training data ({', '.join(seen[:5])}"
+              f"{', ...' if len(seen) > 5 else ''}): these figures are not a test",
+              file=sys.stderr)
     out = Path(out)
     report(res, out.parent, out.stem)
     return res
@@ -190,8 +206,9 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
                 cache_dir: str | Path | None = None, device: str = "cpu") -> dict:
     """Predictions of the model saved by ``finetune_run`` for every record (window) of
     ``data``, labelled or not, into ``out`` (.csv, or .parquet with pyarrow): one row per
-    window with ``record``; vt-alarm ``p_true_alarm`` (calibrated) and ``true_alarm`` (1: keep
-    the alarm, 0: suppress it, at the model's operating point); af ``p_af`` and ``af``, plus
+    window with ``record`` (and ``start_s`` where window ids carry their start); vt-alarm
+    ``p_true_alarm`` (calibrated) and ``true_alarm`` (1: keep the alarm, 0: suppress it, at
+    the model's operating point); af ``p_af`` and ``af``, plus
     ``p_N``, ``p_A``, ``p_O``, ``p_noisy`` from its 4-class model and ``rhythm`` (A where
     ``af`` is 1, else the most probable of N, O and ~); abp ``sbp`` and ``dbp`` (mmHg).
     Records that cannot be read or hold no usable window are skipped and listed in the
@@ -201,6 +218,9 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
                                  cache_dir=cache_dir, device=device, labels=False)
     args = (ds.X, ds.mask, ds.features)
     table: dict[str, list] = {"record": ds.record_ids.tolist()}
+    if any("@" in r for r in table["record"]):  # window ids "record@start" (abp, long af)
+        parts = [r.rsplit("@", 1) if "@" in r else (r, "") for r in table["record"]]
+        table.update(record=[r for r, _ in parts], start_s=[t for _, t in parts])
     if est.kind == "regression":
         bp = est.predict(*args)
         table.update(sbp=bp[:, 0].round(1).tolist(), dbp=bp[:, 1].round(1).tolist())

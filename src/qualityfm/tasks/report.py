@@ -11,13 +11,14 @@ import numpy as np
 from qualityfm.io import atomic_write_bytes
 
 
-def _clean(obj: object) -> object:
+def json_safe(obj: object) -> object:
+    """``obj`` with arrays as lists and NaN or inf as None, as strict JSON allows."""
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
+        return json_safe(obj.tolist())
     if isinstance(obj, (np.floating, float)):
         return None if not np.isfinite(obj) else float(obj)
     if isinstance(obj, np.integer):
@@ -30,7 +31,7 @@ def _clean(obj: object) -> object:
 def write_json(results: dict, path: str | Path) -> Path:
     """Write ``results`` as JSON (NaN -> null), atomically."""
     path = Path(path)
-    atomic_write_bytes(path, json.dumps(_clean(results), indent=1).encode())
+    atomic_write_bytes(path, json.dumps(json_safe(results), indent=1).encode())
     return path
 
 
@@ -48,6 +49,8 @@ def _fmt(v: object, ci: object = None) -> str:
 
 CLASSIFICATION_COLUMNS = ("auroc", "auprc", "tpr", "tnr", "ppv", "f1", "accuracy", "score",
                           "macro_f1", "noisy_auroc", "delta_auroc")
+#: Table headers that say more than their key: the Challenge 2017 macro F1 leaves out '~'.
+COLUMN_HEADERS = {"macro_f1": "macro_f1 (N, A, O)"}
 
 
 def markdown_table(rows: dict[str, dict]) -> str:
@@ -72,7 +75,7 @@ def markdown_table(rows: dict[str, dict]) -> str:
             lines.append(cells)
     else:
         cols = [c for c in CLASSIFICATION_COLUMNS if any(c in r for r in rows.values())]
-        head = ["model", *cols]
+        head = ["model", *(COLUMN_HEADERS.get(c, c) for c in cols)]
         lines = [[name, *(_fmt(r.get(c), r.get(f"{c}_ci")) for c in cols)]
                  for name, r in rows.items()]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -184,7 +187,8 @@ def report(results: dict, out: str | Path, name: str = "results",
                 files[f"ba_{p}"] = plot_bland_altman(y[:, k], pred[:, k], png,
                                                      f"{title}, {p.upper()}")
         elif score.ndim == 1:
-            files["roc"] = plot_roc(y, score, pred, out / f"{name}_roc.png", title)
+            if len(np.unique(y)) == 2:  # a ROC curve needs both classes
+                files["roc"] = plot_roc(y, score, pred, out / f"{name}_roc.png", title)
             files["confusion"] = plot_confusion(y, pred, binary_labels(task),
                                                 out / f"{name}_confusion.png", title)
         else:

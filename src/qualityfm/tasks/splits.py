@@ -27,8 +27,13 @@ def group_kfold(
     n_groups = len(np.unique(groups))
     if k < 2 or k > n_groups:
         raise ValueError(f"k={k} folds need 2 <= k <= number of groups ({n_groups})")
+    strata = _strata(y)
+    counts = dict(zip(*(v.tolist() for v in np.unique(strata, return_counts=True)), strict=True))
+    if max(counts.values(), default=0) < k:
+        raise ValueError(f"k={k} folds stratified by class need {k} rows of one class at "
+                         f"least; the rows hold {counts} (by class)")
     cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    yield from cv.split(np.zeros(len(groups)), _strata(y), groups)
+    yield from cv.split(np.zeros(len(groups)), strata, groups)
 
 
 def group_split(

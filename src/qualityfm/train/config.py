@@ -105,6 +105,13 @@ class PretrainConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r} is not one of {sorted(allowed)}")
+        if self.model_overrides:  # checked here, before a run folder or features are made
+            from qualityfm.model.config import QualityFMConfig
+
+            try:
+                QualityFMConfig.check_fields(self.model_overrides)
+            except ValueError as err:
+                raise ValueError(f"model_overrides: {err}") from None
         if self.workers < -1:
             raise ValueError(f"workers must be >= 0, or -1 for auto, got {self.workers}")
         for name in ("steps", "batch_size", "grad_accum", "window", "prototypes", "diag_batch"):

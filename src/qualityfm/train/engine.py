@@ -272,6 +272,21 @@ def make_loader(dataset: Any, micro_batch: int, workers: int) -> torch.utils.dat
     )
 
 
+def check_store_pairs(store_path: str, per_step: int) -> None:
+    """Refuse, before any work, a store with fewer pairs than one micro-batch on every rank
+    (``per_step`` pairs): each epoch has one sample per pair."""
+    from qualityfm.data import Store
+
+    store = Store(store_path)
+    if store.n_pairs == 0:
+        raise ValueError(f"{store_path}: holds {store.n_windows} windows and 0 pairs; "
+                         "pre-training needs pairs (windows of one record whose quality "
+                         "levels differ)")
+    if store.n_pairs < per_step:
+        raise ValueError(f"{store_path}: holds {store.n_pairs} pairs, fewer than one "
+                         f"micro-batch per process ({per_step} in all); lower the batch size")
+
+
 def diagnostic_batch(store_path: str, n: int, seed: int) -> tuple[Tensor, Tensor]:
     """A fixed batch of store windows (seeded choice) for the collapse diagnostics."""
     from qualityfm.data import Store
@@ -400,6 +415,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     micro = cfg.batch_size // per_step
     if micro < 2:
         raise ValueError(f"micro-batch of {micro} pairs per rank; KoLeo and centring need >= 2")
+    check_store_pairs(cfg.store, micro * env.world)
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
 
