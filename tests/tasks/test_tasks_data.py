@@ -45,7 +45,8 @@ def test_vt_alarm_with_leads_off_is_kept_on_its_pulse(tmp_path) -> None:
     ds = build_task_dataset("vt-alarm", tmp_path)
     ids = [r.record_id for r in recs]
     assert list(ds.record_ids) == ids[:2]
-    assert len(ds.skipped) == 1 and ids[2] in ds.skipped[0] and "no usable" in ds.skipped[0]
+    assert len(ds.skipped) == 1 and ids[2] in ds.skipped[0]["record"]
+    assert ds.skipped[0]["reason"].startswith("no usable")
     np.testing.assert_array_equal(ds.mask[:, ECG], [True, False])
     assert ds.mask[:, PPG].all() and (ds.X[1, ECG] == 0).all()
     col = ds.feature_names.index
@@ -66,8 +67,8 @@ def test_vt_alarm_keeps_only_vt_alarms(tmp_path) -> None:
     for labels in (True, False):
         ds = build_task_dataset("vt-alarm", tmp_path, labels=labels)
         assert list(ds.record_ids) == [ids[0], ids[2]]
-        assert len(ds.skipped) == 1 and ids[1] in ds.skipped[0]
-        assert "alarm type 'Asystole', not ventricular tachycardia" in ds.skipped[0]
+        assert len(ds.skipped) == 1 and ids[1] in ds.skipped[0]["record"]
+        assert ds.skipped[0]["reason"] == "alarm type 'Asystole', not ventricular tachycardia"
 
 
 def test_unlabelled_records_give_rows_for_predict(tmp_path) -> None:

@@ -124,7 +124,8 @@ def test_perform_label_from_the_name_and_bad_names(tmp_path) -> None:
     write_perform_wfdb(tmp_path, "mimic_perform_non_af_009", 35, seed=3)
     ds = build_task_dataset("af", tmp_path)
     assert list(ds.groups) == ["mimic_perform_non_af_009"] and list(ds.y) == [0]
-    assert len(ds.skipped) == 2 and any("mimic_perform_xx_001.hea" in m for m in ds.skipped)
+    assert len(ds.skipped) == 2
+    assert any(e["record"].endswith("mimic_perform_xx_001.hea") for e in ds.skipped)
     with pytest.raises(RecordError, match="no record fits task 'af'"):
         build_task_dataset("af", tmp_path / "s")
 
@@ -214,8 +215,9 @@ def test_uci_parts_give_bp_windows_close_to_the_truth(tmp_path) -> None:
     expected = np.array([truth[0]] * 2 + [truth[1]] * 2 + [truth[2]] * 2 + [(118.0, 70.0)])
     np.testing.assert_allclose(ds.y, expected, atol=3.0)
     assert np.isnan(ds.features[:, ds.feature_names.index("abp_hr")]).all()  # target hidden
-    assert ds.skipped == [f"{tmp_path / 'Part_2.mat'}: 2 of 3 records gave no 30 s window with a "
-                          "usable arterial line (first: Part_2_0002, Part_2_0003)"]
+    assert ds.skipped == [{"record": str(tmp_path / "Part_2.mat"),
+                           "reason": "2 of 3 records gave no 30 s window with a usable arterial "
+                           "line (first: Part_2_0002, Part_2_0003)"}]
     # max_records caps the parts and the records read from each part
     capped = build_task_dataset("abp", tmp_path, max_records=1)
     assert list(capped.record_ids) == ["Part_1_0001@0", "Part_1_0001@30"]
@@ -232,9 +234,10 @@ def test_bad_uci_parts_are_named(tmp_path) -> None:
     write_uci_part(good / "Part_3.mat", [uci_record(35, 120, 80, seed=2)], var="records")
     ds = build_task_dataset("abp", good)
     assert list(ds.groups) == ["Part_1_0001"]
-    assert any(f"{good / 'Part_2.mat'}: record 1 of Part_2 has shape (2, " in m
-               for m in ds.skipped)
-    assert any(f"{good / 'Part_3.mat'}: no variable 'Part_3'" in m for m in ds.skipped)
+    assert any(e["record"] == str(good / "Part_2.mat")
+               and e["reason"].startswith("record 1 of Part_2 has shape (2, ") for e in ds.skipped)
+    assert any(e["record"] == str(good / "Part_3.mat")
+               and e["reason"].startswith("no variable 'Part_3'") for e in ds.skipped)
     only_bad = tmp_path / "bad"
     only_bad.mkdir()
     write_uci_part(only_bad / "Part_4.mat", [uci_record(35, 120, 80, seed=0).T])  # N x 3

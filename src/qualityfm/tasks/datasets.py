@@ -81,7 +81,7 @@ class TaskDataset:
     fs: float = MODEL_FS
     rhythm: np.ndarray | None = None  # af: 4-class label index into RHYTHMS
     settings: dict = field(default_factory=dict)
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # {"record", "reason"}
 
     def __len__(self) -> int:
         return len(self.y)
@@ -116,7 +116,7 @@ class TaskDataset:
             return cls(
                 meta["task"], z["X"], z["mask"], z["y"], z["groups"], z["record_ids"],
                 z["features"], list(z["feature_names"]), meta["fs"], rhythm, meta["settings"],
-                meta["skipped"],
+                [skip_entry(m) if isinstance(m, str) else m for m in meta["skipped"]],
             )
 
 
@@ -376,6 +376,13 @@ def _abp_windows(rec: Record, s: TaskSettings) -> list[dict]:
     return rows
 
 
+def skip_entry(message: str) -> dict[str, str]:
+    """A skipped record as the other batch jobs list it, ``{"record", "reason"}``, from a
+    ``RecordError`` message ``"PATH: reason"``."""
+    record, sep, reason = message.partition(": ")
+    return {"record": record, "reason": reason} if sep else {"record": "", "reason": message}
+
+
 def _rows_uci_bp(path: Path, s: TaskSettings) -> list[dict]:
     """Rows of every record of a UCI cuff-less BP part (the first ``max_records`` of it when
     set); one ``{"skip": ...}`` row sums up the records that gave no window."""
@@ -496,18 +503,19 @@ def build_task_dataset(
     if cache is not None and cache.exists():
         return TaskDataset.load(cache)
     rows: list[dict] = []
-    skipped: list[str] = []
+    skipped: list[dict[str, str]] = []
     for f in files:
         try:
             for row in _BUILDERS[task](f, s):
                 if "skip" in row:  # a note on part of a multi-record file (UCI parts)
-                    skipped.append(row["skip"])
+                    skipped.append(skip_entry(row["skip"]))
                 else:
                     rows.append(row)
         except RecordError as err:
-            skipped.append(str(err))
+            skipped.append(skip_entry(str(err)))
     if not rows:
-        raise RecordError(f"{data_dir}: no record fits task {task!r}; first: {skipped[:3]}")
+        first = "; ".join(f"{e['record']}: {e['reason']}" for e in skipped[:3])
+        raise RecordError(f"{data_dir}: no record fits task {task!r}; first: {first}")
     ds = TaskDataset(
         task=task,
         X=np.stack([r["x"] for r in rows]).astype(np.float32),
