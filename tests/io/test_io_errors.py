@@ -92,3 +92,14 @@ def test_unsupported_suffix_and_span_outside(tmp_path: Path) -> None:
         read_record(shared_path("physionet2015_vt", "v100s.hea"), start=400)
     with pytest.raises(RecordError, match=r"v100s\.hea: stop=5"):
         read_record(shared_path("physionet2015_vt", "v100s.hea"), start=10, stop=5)
+
+
+def test_raw_channel_labels_select_and_short_spans_say_so() -> None:
+    path = shared_path("physionet2015_vt") / "v100s.hea"
+    rec = read_record(path, channels=["II", "PLETH"])  # as the files label them
+    assert rec.channels == ["ecg_ii", "ppg"]
+    with pytest.raises(RecordError, match="shorter than one sample at 250 Hz"):
+        read_record(path, start=10, stop=10.001)
+    csv = shared_path("bidmc") / "bidmc_14_Signals.csv"
+    with pytest.raises(RecordError, match=r"lies outside the record$"):  # length not read
+        read_record(csv, start=10000, stop=10001)

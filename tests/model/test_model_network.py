@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -206,7 +207,9 @@ def test_bad_inputs_raise() -> None:
     with pytest.raises(ValueError, match="input must be"):
         model.encode(torch.randn(2, 3, 1000))
     with pytest.raises(ValueError, match="mask must be bool"):
-        model.encode(torch.randn(2, 2, 1000), torch.ones(2, 2))
+        model.encode(torch.randn(2, 2, 1000), torch.full((2, 2), 0.5))
+    with pytest.raises(ValueError, match=r"mask must be \[batch, 2\]"):
+        model.encode(torch.randn(2, 2, 1000), torch.ones(3, 2, dtype=torch.bool))
     with pytest.raises(ValueError, match="n_heads"):
         tiny(n_heads=5)
     with pytest.raises(ValueError, match="stem_kernels"):
@@ -303,3 +306,17 @@ def test_strided_conv_equals_conv1d(c_in: int, c_out: int, k: int, s: int, p: in
     for a, b in zip(torch.autograd.grad(y, params, g), torch.autograd.grad(ref, params, g),
                     strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_inputs_as_users_hold_them() -> None:
+    """float64 arrays, 0/1 masks and empty batches work; NaN in an absent channel is ignored."""
+    model = QualityFM(tiny()).eval()
+    x = np.random.default_rng(0).normal(size=(3, 2, 1000))  # float64, as numpy makes it
+    mask = np.array([[1, 1], [1, 0], [0, 1]])
+    ref = model.embed(torch.from_numpy(x).float(), torch.from_numpy(mask).bool())
+    torch.testing.assert_close(model.embed(x, mask), ref)
+    torch.testing.assert_close(model.embed(torch.from_numpy(x), torch.from_numpy(mask)), ref)
+    assert model.embed(x[:0], mask[:0]).shape == (0, model.cfg.d_model)
+    x[1, 1] = np.nan  # channel 1 of row 1 is absent
+    x[2, 0, :10] = np.inf
+    torch.testing.assert_close(model.embed(x, mask), ref)

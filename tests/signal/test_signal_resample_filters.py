@@ -89,5 +89,10 @@ def test_filter_nan_kept_and_bad_cutoff() -> None:
     assert np.isnan(y[100:120]).all() and np.isfinite(y[:100]).all()
     with pytest.raises(ValueError, match="highpass cutoff 200"):
         apply_filter(x, 300.0, FilterSpec(highpass=200.0))
+    with pytest.raises(ValueError, match="highpass 8 Hz must lie below lowpass 0.5 Hz"):
+        filter_ppg(x, 300.0, low=8, high=0.5)
+    x[200] = np.inf  # missing like NaN: the rest of the signal stays finite
+    y = filter_ppg(x, 300.0)
+    assert np.isnan(y[200]) and np.isfinite(y[:100]).all() and np.isfinite(y[121:200]).all()
     # a low-pass above Nyquist has nothing to remove
     np.testing.assert_allclose(apply_filter(x, 300.0, FilterSpec(lowpass=400.0)), x)

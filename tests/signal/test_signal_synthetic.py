@@ -149,3 +149,10 @@ def test_alarm_records() -> None:
     assert any("ppg" not in r.signals for r in synthetic_alarm_records(20, seed=2, seconds=40.0))
     again = synthetic_alarm_records(12, seed=1, seconds=60.0, fs=250.0)
     np.testing.assert_array_equal(recs[3].signals["ecg_ii"], again[3].signals["ecg_ii"])
+
+
+def test_rates_and_variability_out_of_range_are_refused() -> None:
+    with pytest.raises(ValueError, match="hrv .* must be in 0-0.5, got 5"):
+        synthesize(30, hrv=5)
+    with pytest.raises(ValueError, match="vt_hr must be in 20-300 bpm, got 0"):
+        synthesize(30, vt_runs=[(0, 30)], vt_hr=0)

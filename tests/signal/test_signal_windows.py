@@ -66,6 +66,10 @@ def test_nan_rule_and_interpolation() -> None:
     assert w_all.rejected == [(30.0, "ppg: 23% NaN")]
     w_loose = make_windows(rec, WindowConfig(max_nan_fraction=0.3))
     assert w_loose.mask.all()
+    # inf (a CSV cell "inf") is missing like NaN: bridged, never passed on to the windows
+    ppg[250 * 65] = np.inf
+    w_inf = make_windows(rec)
+    assert np.isfinite(w_inf.x).all() and w_inf.mask[2, 0]
 
 
 def test_flat_rule() -> None:
@@ -115,6 +119,12 @@ def test_bad_config() -> None:
         WindowConfig(require="some")
     with pytest.raises(ValueError, match="normalization"):
         WindowConfig(normalization="zscore")
+    with pytest.raises(ValueError, match="a tuple of names"):
+        WindowConfig(channels="ppg")
+    for field, value in (("offset", float("nan")), ("hop", float("nan")),
+                         ("seconds", float("inf")), ("fs", "300")):
+        with pytest.raises(ValueError, match=f"WindowConfig.{field} must be a finite number"):
+            WindowConfig(**{field: value})
 
 
 def test_windowing_is_fast() -> None:
@@ -148,8 +158,11 @@ def test_normalize_modes() -> None:
     none = normalize(x, mask, "none")
     np.testing.assert_array_equal(none[0], x[0])
     assert (none[1, 0] == 0).all()
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match="NaN or inf in a present channel"):
         normalize(np.full((2, 10), np.nan), None)
+    # a masked-out channel is 0 whatever it holds
+    y = normalize(np.stack([np.full(10, np.nan), np.arange(10.0)])[None], np.array([[False, True]]))
+    assert (y[0, 0] == 0).all() and y[0, 1, 0] == -1 and y[0, 1, -1] == 1
     with pytest.raises(ValueError, match="mode"):
         normalize(x, mask, "z")
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from qualityfm.io.channels import canonical_channel
 from qualityfm.io.record import RecordError
 
 #: MIMIC waveform folders are named after the subject (``p000878``, MIMIC-IV ``p10014354``).
@@ -16,7 +18,8 @@ _MIMIC_PATIENT = re.compile(r"^(p\d{6,8})(?:_|$)")
 def select_channels(
     names: Sequence[str], channels: Sequence[str] | None, path: Path
 ) -> list[int]:
-    """Positions of the requested canonical ``channels`` in ``names`` (all when None).
+    """Positions of the requested ``channels`` in ``names`` (all when None); a request may
+    use a raw label (``II``, ``PLETH``), which is normalised as the files' labels are.
 
     The positions follow the requested order. An unknown channel raises ``RecordError``
     naming the channel, the file and the channels the file has.
@@ -26,13 +29,14 @@ def select_channels(
     if isinstance(channels, str):
         channels = [channels]
     index = {name: i for i, name in enumerate(names)}
-    missing = [c for c in channels if c not in index]
+    position = {c: index.get(c, index.get(canonical_channel(c))) for c in channels}
+    missing = [c for c, i in position.items() if i is None]
     if missing:
         raise RecordError(
             f"{path}: no channel {', '.join(map(repr, missing))}; "
             f"the record has {', '.join(names) or 'no channels'}"
         )
-    return [index[c] for c in dict.fromkeys(channels)]
+    return list(dict.fromkeys(position[c] for c in channels))
 
 
 def sample_span(
@@ -53,10 +57,11 @@ def sample_span(
         if not math.isfinite(float(stop)) or stop <= t0:
             raise RecordError(f"{path}: stop={stop} s must be after start={t0} s")
         i1 = min(n, int(round(float(stop) * fs)))
+    if i0 < n and i1 <= i0:
+        raise RecordError(f"{path}: span {t0}..{stop} s is shorter than one sample at {fs:g} Hz")
     if i0 >= n or i1 <= i0:
-        raise RecordError(
-            f"{path}: span {t0}..{stop} s lies outside the record ({n / fs:.3f} s long)"
-        )
+        length = "" if n == sys.maxsize else f" ({n / fs:.3f} s long)"  # unknown: not read
+        raise RecordError(f"{path}: span {t0}..{stop} s lies outside the record{length}")
     return i0, i1
 
 

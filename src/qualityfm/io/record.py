@@ -40,6 +40,9 @@ class Record:
     def duration(self, channel: str | None = None) -> float:
         """Length in seconds of ``channel`` (default: the longest channel)."""
         chans = [channel] if channel else list(self.signals)
+        if channel and channel not in self.signals:
+            raise KeyError(f"record {self.record_id} has no channel {channel!r}; it has "
+                           f"{', '.join(self.signals) or 'none'}")
         if not chans:
             return 0.0
         return max(len(self.signals[c]) / self.fs[c] for c in chans)

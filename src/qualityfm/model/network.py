@@ -87,7 +87,7 @@ class Encoder(nn.Module):
         if mask is None:
             return self.trunk(x, stem_maps=stem_maps)
         missing = (~mask).to(x.dtype)
-        x = x * mask[:, :, None].to(x.dtype)
+        x = torch.where(mask[:, :, None], x, torch.zeros((), dtype=x.dtype, device=x.device))
         return self.trunk(x, offset=missing @ self.absent.weight.to(x.dtype), stem_maps=stem_maps)
 
 
@@ -133,19 +133,31 @@ class QualityFM(nn.Module):
         self.feature_head = (nn.Linear(cfg.d_model, cfg.feature_targets)
                              if cfg.feature_targets else None)
 
-    def _check(self, x: Tensor, mask: Tensor | None) -> None:
+    def _inputs(self, x: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """``(x, mask)`` checked: arrays become tensors on the model's device, ``x`` takes the
+        model's floating dtype (a float64 array from numpy, say), a 0/1 mask becomes bool."""
+        weight = next(self.parameters())
+        x = torch.as_tensor(x, device=weight.device)
+        if x.dtype != weight.dtype:
+            x = x.to(weight.dtype)
         c = self.cfg.in_channels
         if x.ndim != 3 or x.shape[1] != c:
             raise ValueError(f"input must be [batch, {c}, samples], got shape {tuple(x.shape)}")
-        if mask is not None and (mask.dtype != torch.bool or mask.shape != x.shape[:2]):
-            raise ValueError(
-                f"mask must be bool [batch, {c}] matching the input, got {mask.dtype} "
-                f"{tuple(mask.shape)}"
-            )
+        if mask is not None:
+            mask = torch.as_tensor(mask, device=weight.device)
+            if mask.dtype != torch.bool and not bool(((mask == 0) | (mask == 1)).all()):
+                raise ValueError("mask must be bool (or 0/1) [batch, channels]: True = present")
+            if mask.shape != x.shape[:2]:
+                raise ValueError(f"mask must be [batch, {c}] matching the input "
+                                 f"{tuple(x.shape)}, got {tuple(mask.shape)}")
+            mask = mask.bool()
+        return x, mask
 
     def encode(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        """x [B, C, T], mask bool [B, C] or None -> tokens [B, L, d]."""
-        self._check(x, mask)
+        """x [B, C, T] (tensor or array), mask bool [B, C] or None -> tokens [B, L, d]."""
+        x, mask = self._inputs(x, mask)
+        if len(x) == 0:
+            return x.new_zeros((0, self.cfg.n_tokens(x.shape[-1]), self.cfg.d_model))
         return self.encoder(x, mask)
 
     def embed(self, x: Tensor, mask: Tensor | None = None) -> Tensor:

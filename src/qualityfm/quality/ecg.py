@@ -86,8 +86,11 @@ def ecg_quality(
 
     The score is rrSQI; with ``morphology`` (default) it is multiplied by the mean correlation
     of each beat (-0.2 s to +0.4 s around its R peak, 0.5-40 Hz) with the window's median beat,
-    which sees noise between and within beats that the RR series alone cannot. Windows that are
-    flat, non-finite, or clipped (more than ``max_clip`` of samples at their extremes) score 0.
+    which sees noise between and within beats that the RR series alone cannot; it needs 3 whole
+    beats, so with ``morphology`` a clean 2-s window at 60-90 bpm scores 0 (3 s at 60 bpm
+    mostly 0, 4 s at 60 bpm about 1; synthetic ECG). Windows
+    that are flat, non-finite, or clipped (more than ``max_clip`` of samples at their extremes)
+    score 0.
     Returns ``[N]`` float64 (a float for a single window).
     """
     x, single = as_windows(x, fs)

@@ -526,6 +526,11 @@ def signal_features(signals: dict[str, np.ndarray], fs: dict[str, float]) -> np.
     beat agreement of the two leads, rate differences between leads and pulse waves, and the
     columns of the better pulse wave (so that PPG-only and ABP-only records fill one set).
     """
+    no_rate = [c for c in signals if c not in fs]
+    bad = [c for c, v in signals.items() if np.ndim(v) != 1]
+    if no_rate or bad:
+        raise ValueError(f"signal_features needs a rate for every channel and 1-D signals; "
+                         f"no rate: {no_rate}, not 1-D: {bad}")
     leads = sorted((c for c in signals if is_ecg(c)), key=lambda c: (c != "ecg_ii", c))[:2]
     ecg, peaks = [], []
     for k in range(2):
@@ -563,6 +568,8 @@ def window_features(x: np.ndarray, mask: np.ndarray | None, fs: float) -> np.nda
     if x.ndim != 3 or x.shape[1] != len(MODEL_CHANNELS):
         raise ValueError(f"x must be [N, {len(MODEL_CHANNELS)}, T], got shape {x.shape}")
     mask = np.ones(x.shape[:2], dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if mask.shape != x.shape[:2]:
+        raise ValueError(f"mask must be [N, C] = {list(x.shape[:2])}, got {list(mask.shape)}")
     rows = []
     for xi, mi in zip(x, mask, strict=True):
         sig = {c: xi[k].astype(np.float64) for k, c in enumerate(MODEL_CHANNELS) if mi[k]}

@@ -31,6 +31,19 @@ class FilterSpec:
     order: int = 4
     notch_q: float = 30.0
 
+    def __post_init__(self) -> None:
+        for name in ("highpass", "lowpass", "notch"):
+            f = getattr(self, name)
+            if f is not None and not (np.isfinite(f) and f > 0):
+                raise ValueError(f"FilterSpec.{name} must be a positive frequency, got {f}")
+        if self.highpass is not None and self.lowpass is not None and (
+                self.highpass >= self.lowpass):
+            raise ValueError(f"FilterSpec: highpass {self.highpass} Hz must lie below lowpass "
+                             f"{self.lowpass} Hz (a band-pass keeps what lies between)")
+        if self.order < 1 or not self.notch_q > 0:
+            raise ValueError(f"FilterSpec: order must be >= 1 and notch_q > 0, got "
+                             f"{self.order} and {self.notch_q}")
+
     def sos(self, fs: float) -> np.ndarray:
         """Second-order sections of the whole chain at ``fs`` (cached)."""
         return _chain_sos(self, float(fs))
@@ -95,15 +108,15 @@ def _chain_sos(spec: FilterSpec, fs: float) -> np.ndarray:
 def apply_filter(x: np.ndarray, fs: float, spec: FilterSpec) -> np.ndarray:
     """Filter ``x`` [..., T] at ``fs`` Hz with ``spec``, zero-phase, along the last axis.
 
-    Keeps the floating dtype of ``x`` (float64 for ints). NaNs are bridged by linear
-    interpolation for the filter and put back afterwards.
+    Keeps the floating dtype of ``x`` (float64 for ints). Missing samples (NaN or inf) are
+    bridged by linear interpolation for the filter and come back as NaN.
     """
     x = np.asarray(x)
     dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64
     sos = spec.sos(fs)
     if len(sos) == 0 or x.shape[-1] == 0:
         return x.astype(dtype, copy=True)
-    nan = np.isnan(x)
+    nan = ~np.isfinite(x)
     has_nan = bool(nan.any())
     data = fill_nan(x) if has_nan else x
     # Default pad of sosfiltfilt, shortened for short signals instead of failing.

@@ -1,4 +1,4 @@
-"""Missing samples: linear interpolation along time."""
+"""Missing samples (NaN or inf): linear interpolation along time."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import numpy as np
 
 
 def fill_nan(x: np.ndarray) -> np.ndarray:
-    """Copy of ``x`` [..., T] with NaNs linearly interpolated along the last axis.
+    """Copy of ``x`` [..., T] with missing samples (NaN, and +-inf, which no sensor
+    measures) linearly interpolated along the last axis.
 
-    Leading and trailing NaNs take the nearest valid value; an all-NaN row becomes zeros.
+    Leading and trailing gaps take the nearest valid value; a row without one becomes zeros.
     """
+    x = np.asarray(x)
     x = np.array(x, dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)
-    nan = np.isnan(x)
+    nan = ~np.isfinite(x)
     if not nan.any():
         return x
     flat = x.reshape(-1, x.shape[-1])

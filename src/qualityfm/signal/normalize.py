@@ -13,7 +13,8 @@ def normalize(x: np.ndarray, mask: np.ndarray | None = None, mode: str = "channe
     ``"channel"``: each channel of each window min-max to [-1, 1] (the default).
     ``"joint"``: one min-max over the present channels of a window together (the original's).
     ``"none"``: values unchanged. In every mode, channels masked out (``mask`` [..., C] False)
-    and constant channels are 0.
+    and constant channels are 0, whatever they hold (NaN included); a present channel must be
+    finite.
     """
     if mode not in NORMALIZATIONS:
         raise ValueError(f"normalization mode must be one of {NORMALIZATIONS}, got {mode!r}")
@@ -23,8 +24,12 @@ def normalize(x: np.ndarray, mask: np.ndarray | None = None, mode: str = "channe
     mask = np.ones(x.shape[:-1], bool) if mask is None else np.asarray(mask, bool)
     if mask.shape != x.shape[:-1]:
         raise ValueError(f"mask shape {mask.shape} does not match x shape {x.shape}[:-1]")
-    if not np.isfinite(x).all():
-        raise ValueError("x holds NaN or inf; fill missing samples before normalising")
+    finite = np.isfinite(x).all(axis=-1)
+    if not finite[mask].all():
+        raise ValueError("x holds NaN or inf in a present channel; fill missing samples "
+                         "(qualityfm.signal.fill_nan) before normalising")
+    if not finite.all():  # only in masked channels, which become 0
+        x = np.where(mask[..., None], x, np.float32(0))
     lo = x.min(axis=-1)
     hi = x.max(axis=-1)
     keep = mask & (hi > lo)  # [..., C]

@@ -35,6 +35,8 @@ def resample(x: np.ndarray, fs_in: float, fs_out: float, axis: int = -1) -> np.n
     NaNs spread over the filter length: fill them first (see ``fill_nan``).
     """
     x = np.asarray(x)
+    if x.ndim == 0:
+        raise ValueError("resample needs an array with a time axis, got a scalar")
     if float(fs_in) == float(fs_out):
         return x
     up, down = rational_ratio(float(fs_in), float(fs_out))

@@ -63,6 +63,10 @@ def beat_times(seconds: float, hr: float, rhythm: str, rng: np.random.Generator,
         raise ValueError(f"base rhythm must be 'sinus' or 'af', got {rhythm!r}")
     if not 20 <= hr <= 250:
         raise ValueError(f"hr must be in 20-250 bpm, got {hr}")
+    if not 0 <= hrv <= 0.5:
+        raise ValueError(f"hrv (relative RR modulation) must be in 0-0.5, got {hrv}")
+    if vt_runs and not 20 <= vt_hr <= 300:
+        raise ValueError(f"vt_hr must be in 20-300 bpm, got {vt_hr}")
     m = 60.0 / hr
     K = int(np.ceil((seconds + 4) / (0.4 * m))) + 4
     if rhythm == "sinus":

@@ -51,8 +51,15 @@ class WindowConfig:
     offset: float = 0.0
 
     def __post_init__(self) -> None:
+        if isinstance(self.channels, str):
+            raise ValueError(f"WindowConfig.channels must be a tuple of names, e.g. "
+                             f"({self.channels!r},), got the string {self.channels!r}")
         self.channels = tuple(self.channels)
-        if not (np.isfinite(self.fs) and self.fs > 0):
+        for name in ("fs", "seconds", "offset", "hop"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, (int, float)) and np.isfinite(v)):
+                raise ValueError(f"WindowConfig.{name} must be a finite number, got {v!r}")
+        if not self.fs > 0:
             raise ValueError(f"WindowConfig.fs must be positive, got {self.fs}")
         if not self.seconds > 0 or self.samples < 1:
             raise ValueError(f"WindowConfig.seconds must give >= 1 sample, got {self.seconds}")
@@ -162,7 +169,7 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
             )
         if src not in record.fs:
             raise RecordError(f"record {record.record_id}: channel {src} has no sampling rate")
-        filled[c] = (np.isnan(raw), fill_nan(raw))
+        filled[c] = (~np.isfinite(raw), fill_nan(raw))  # inf counts as missing, like NaN
         resampled[c] = resample(filled[c][1], record.fs[src], cfg.fs)
     total = max(len(y) for y in resampled.values())
     n = (total - off - T) // hop + 1 if total - off >= T else 0
