@@ -212,3 +212,80 @@ def test_cli_pretrain_help_and_checked_numbers(capsys) -> None:
             main(["pretrain", "--out", "run", flag, value])
         assert exit_info.value.code == 2
         assert f"argument {flag}: {message}" in capsys.readouterr().err
+
+
+def test_run_folders_are_guarded_and_resume_is_safe(synthetic_store, tmp_path, capsys) -> None:
+    """A new run refuses a folder holding one (unless overwrite); resuming a finished run keeps
+    its summary; a log line cut short by a kill is dropped; another process count is refused;
+    the store is recorded as an absolute path."""
+    run = tmp_path / "run"
+    first = pretrain(tiny(synthetic_store, run, steps=3))
+    assert json.loads((run / "config.json").read_text())["store"] == str(synthetic_store.resolve())
+    with pytest.raises(ValueError, match="holds a run .*--resume continues it"):
+        pretrain(tiny(synthetic_store, run, steps=3))
+    again = pretrain(tiny(synthetic_store, run, steps=3, seed=1), overwrite=True)
+    assert again["losses"] != first["losses"]
+    assert len((run / "log.jsonl").read_text().splitlines()) == 3  # the old lines are gone
+    done = json.loads((run / "summary.json").read_text())
+    with (run / "log.jsonl").open("a") as f:
+        f.write('{"step": 4, "distill": 3.5')  # a kill while writing the line
+    assert pretrain(tiny(synthetic_store, run, steps=3, seed=1), resume=True)["step"] == 3
+    kept = json.loads((run / "summary.json").read_text())
+    assert kept["last"] == done["last"] and kept["last"]["step"] == 3
+    export_model(run, tmp_path / "model")  # reads the log: the cut line is dropped there too
+    ck = torch.load(run / "last.pt", weights_only=False)
+    ck["data"] = ck["data"] * 2  # as if two processes had trained it
+    torch.save(ck, run / "last.pt")
+    with pytest.raises(ValueError, match=r"trained by 2 process\(es\), and 1 would resume"):
+        pretrain(tiny(synthetic_store, run, steps=6, seed=1), resume=True)
+    with pytest.raises(FileNotFoundError, match="is a pre-training run, not a model: export"):
+        load(run)
+
+
+def test_cli_resume_starts_a_run_that_has_no_checkpoint_yet(synthetic_store, tmp_path,
+                                                            capsys) -> None:
+    """The README's cluster launch (`--resume` on every launch) works on the first one too."""
+    run = tmp_path / "run"
+    overrides = [a for k, v in TINY.items() for a in ("--model-override", f"{k}={v}")]
+    args = ["pretrain", "--store", str(synthetic_store), "--out", str(run), "--steps", "2",
+            "--batch-size", "8", "--warmup", "1", "--no-progress", "--no-tensorboard",
+            "--diag-every", "0", *overrides]
+    assert main([*args, "--resume"]) == 0
+    assert "no checkpoint in" in capsys.readouterr().err
+    assert json.loads((run / "summary.json").read_text())["done"]
+    assert main([*args]) == 1  # without --resume or --overwrite: refused
+    assert "--overwrite starts it over" in capsys.readouterr().err
+    assert main(["pretrain", "--out", str(tmp_path / "none"), "--resume"]) == 1
+    assert "no checkpoint to resume, and no --store" in capsys.readouterr().err
+    model = tmp_path / "model"
+    (model).mkdir()
+    (model / "encoder.onnx").write_bytes(b"stale")
+    assert main(["export", str(run), "--out", str(model)]) == 0
+    assert not (model / "encoder.onnx").exists()  # it belonged to other weights
+
+
+def test_sigterm_writes_a_checkpoint_and_resume_continues(synthetic_store, tmp_path) -> None:
+    """A preempted run (SIGTERM) finishes its step, saves it and exits 143."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    overrides = [a for k, v in TINY.items() for a in ("--model-override", f"{k}={v}")]
+    cmd = [sys.executable, "-m", "qualityfm", "pretrain", "--store", str(synthetic_store),
+           "--out", str(run), "--steps", "100000", "--batch-size", "8", "--warmup", "1",
+           "--log-every", "1", "--diag-every", "0", "--no-progress", "--no-tensorboard",
+           *overrides]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = run / "log.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["stopped_by"] == "SIGTERM" and not summary["done"]
+    ck = torch.load(run / "last.pt", weights_only=False)
+    assert ck["step"] == summary["step"] >= 3  # nothing trained was lost

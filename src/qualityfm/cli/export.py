@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     out = export_model(args.run, args.out)
     print(out)
+    if not args.onnx:  # an ONNX file of an earlier export would not match these weights
+        (out / "encoder.onnx").unlink(missing_ok=True)
     if args.onnx:
         from qualityfm.inference import export_onnx
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import signal
+import sys
 import typing
 from collections.abc import Callable
 from dataclasses import fields
@@ -50,7 +52,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="run folder (checkpoints, log.jsonl, summary)")
     p.add_argument("--recipe", choices=sorted(RECIPES), default=None,
                    help="`default` (anti-collapse) or `paper` (the original's settings)")
-    p.add_argument("--resume", action="store_true", help="continue exactly from OUT/last.pt")
+    p.add_argument("--resume", action="store_true",
+                   help="continue exactly from OUT/last.pt; with no checkpoint there yet, start "
+                   "the run (so one command serves the first launch and every relaunch)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start over in an OUT that holds a run (default: refuse)")
     p.add_argument("--stop-after", type=positive_int, default=None,
                    help="stop (with a checkpoint) after this many steps in total")
     p.add_argument("--model-override", action="append", default=[], metavar="KEY=VALUE",
@@ -83,6 +89,7 @@ def _parse_override(text: str) -> tuple[str, object]:
 
 def run(args: argparse.Namespace) -> int:
     from qualityfm.train import PretrainConfig, pretrain
+    from qualityfm.train.checkpoint import CHECKPOINT_NAME
     from qualityfm.train.engine import CONFIG_NAME
 
     given = {f.name: getattr(args, f.name) for f in fields(PretrainConfig)
@@ -94,10 +101,15 @@ def run(args: argparse.Namespace) -> int:
     if args.store:
         given["store"] = args.store
     given["out"] = args.out
-    if args.resume:
+    resume = args.resume and (Path(args.out) / CHECKPOINT_NAME).is_file()
+    if args.resume and not resume:
+        if not args.store:
+            raise FileNotFoundError(f"{Path(args.out) / CHECKPOINT_NAME}: no checkpoint to "
+                                    "resume, and no --store to start the run")
+        print(f"qualityfm pretrain: no checkpoint in {args.out} yet: starting the run",
+              file=sys.stderr)
+    if resume:
         saved = Path(args.out) / CONFIG_NAME
-        if not saved.is_file():
-            raise FileNotFoundError(f"{saved}: no run to resume")
         base = json.loads(saved.read_text())
         if args.recipe and args.recipe != base["recipe"]:
             raise ValueError(f"{saved}: run used recipe {base['recipe']!r}, not {args.recipe!r}")
@@ -107,10 +119,12 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--store is required (a folder made by `qualityfm prepare`)")
         given["command"] = _command(args, given)
         cfg = PretrainConfig.for_recipe(args.recipe or "default", **given)
-    summary = pretrain(cfg, resume=args.resume, stop_after=args.stop_after)
+    summary = pretrain(cfg, resume=resume, stop_after=args.stop_after,
+                       overwrite=args.overwrite or args.resume)
     if summary["world_size"] == 1 or _rank() == 0:
         print(json.dumps({k: v for k, v in summary.items() if k != "losses"}))
-    return 0
+    stopped = summary.get("stopped_by")  # checkpoint written; the shell's code for the signal
+    return 128 + int(getattr(signal.Signals, stopped)) if stopped else 0
 
 
 def _command(args: argparse.Namespace, given: dict) -> str:

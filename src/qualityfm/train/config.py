@@ -157,7 +157,9 @@ class PretrainConfig:
 # The value that reproduces the maths of a saved config that predates the field.
 PREDATED: dict[str, Any] = {"feature_weight": 0.0, "stem": "conv"}
 
-# Settings that may change between an interrupted run and its resumption without changing maths.
+# Settings that may change between an interrupted run and its resumption. All but ``steps``
+# leave the maths as it was; a new ``steps`` (to extend a run) changes the length of the
+# cosine schedules, so the steps after the resume point differ from the original plan's.
 RESUMABLE_FIELDS = frozenset(
     {"out", "store", "steps", "workers", "log_every", "diag_every", "ckpt_every", "progress",
      "tensorboard", "command", "device", "compile"}

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
 import math
 import os
 import random
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -319,9 +321,8 @@ class _Log:
         if not enabled:
             return
         if resume_step and self.path.exists():  # drop lines after the checkpoint we resume from
-            keep = [ln for ln in self.path.read_text().splitlines()
-                    if ln and json.loads(ln).get("step", 0) <= resume_step]
-            atomic_write_text(self.path, "".join(ln + "\n" for ln in keep))
+            keep = [r for r in read_log(self.path) if r.get("step", 0) <= resume_step]
+            atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in keep))
         elif not resume_step:
             self.path.unlink(missing_ok=True)
         if tensorboard:
@@ -330,7 +331,8 @@ class _Log:
 
                 self.tb = SummaryWriter(str(run_dir / "tb"))
             except ImportError:
-                self.tb = None
+                print("qualityfm: tensorboard is not installed; logging to log.jsonl only "
+                      "(pip install tensorboard, or --no-tensorboard)", file=sys.stderr)
 
     def write(self, record: dict[str, Any]) -> None:
         if not self.enabled:
@@ -345,6 +347,58 @@ class _Log:
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()
+
+
+def read_log(path: Path) -> list[dict[str, Any]]:
+    """The records of a run's JSON-lines log. A last line cut short (the process killed while
+    writing it) is dropped; a bad line before it raises ValueError naming the file."""
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+    records = []
+    for i, ln in enumerate(lines):
+        try:
+            records.append(json.loads(ln))
+        except json.JSONDecodeError as err:
+            if i < len(lines) - 1:
+                raise ValueError(f"{path}: line {i + 1} is not JSON ({err})") from None
+    return records
+
+
+class _StopRequest:
+    """SIGTERM / SIGINT (a preempted job, Ctrl-C) while training: the run finishes its step,
+    writes a checkpoint and stops, so that ``--resume`` loses nothing. A second signal acts
+    as it would without this handler. Only the main thread can install handlers."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopRequest:
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, sig: int, frame: Any) -> None:
+        self.signal = sig
+        for s, handler in self._previous.items():  # a second signal: the usual behaviour
+            signal.signal(s, handler)
+
+    def __exit__(self, *exc: object) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+    def requested(self, env: DistEnv) -> bool:
+        """Whether any rank was signalled (every rank must stop at the same step)."""
+        flag = self.signal is not None
+        if env.distributed:
+            t = torch.tensor([float(flag)], device=env.device)
+            dist.all_reduce(t, op=dist.ReduceOp.MAX)
+            flag = bool(t.item())
+        return flag
 
 
 def _gather(obj: Any, env: DistEnv) -> list[Any]:
@@ -382,18 +436,26 @@ def _check_resume(saved: dict[str, Any], current: dict[str, Any], path: Path,
             )
 
 
-def pretrain(cfg: PretrainConfig, resume: bool = False, stop_after: int | None = None
-             ) -> dict[str, Any]:
+def pretrain(cfg: PretrainConfig, resume: bool = False, stop_after: int | None = None,
+             overwrite: bool = False) -> dict[str, Any]:
     """Pre-train, writing checkpoints, logs and a summary to ``cfg.out``; returns the summary.
 
-    ``resume`` continues exactly from ``cfg.out/last.pt``. ``stop_after`` ends this process
-    after that many optimizer steps in total (a checkpoint is written), as an interruption would.
+    ``resume`` continues exactly from ``cfg.out/last.pt``; a new run refuses a folder that
+    holds a run unless ``overwrite``. ``stop_after`` ends this process after that many
+    optimizer steps in total (a checkpoint is written), as an interruption would; so does
+    SIGTERM or SIGINT. The store is recorded as an absolute path, so that a run resumes from
+    any working directory.
     """
     if not cfg.store:
         raise ValueError("PretrainConfig.store is empty: give the prepared store folder")
-    env = setup_distributed(cfg.device)
+    cfg = dataclasses.replace(cfg, store=str(Path(cfg.store).resolve()))
     run_dir = Path(cfg.out)
     ckpt_path = run_dir / CHECKPOINT_NAME
+    held = [p for p in (ckpt_path, run_dir / CONFIG_NAME) if p.exists()]
+    if not resume and held and not overwrite:
+        raise ValueError(f"{run_dir} holds a run ({held[0].name}): --resume continues it, "
+                         "--overwrite starts it over")
+    env = setup_distributed(cfg.device)
     try:
         result = _run(cfg, env, run_dir, ckpt_path, resume, stop_after)
         if env.distributed:  # no rank tears the group down while another still uses it
@@ -442,6 +504,11 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     step, seen = 0, 0  # seen: samples of the current epoch this rank has consumed
     if resume:
         state = load_checkpoint(ckpt_path)
+        if len(state["data"]) != env.world:
+            raise ValueError(f"{ckpt_path}: the run was trained by {len(state['data'])} "
+                             f"process(es), and {env.world} would resume it; start it with "
+                             f"{len(state['data'])} (each keeps its own data order and random "
+                             "streams, so only that continues exactly)")
         _check_resume(state["config"], cfg.to_dict(), ckpt_path)
         _check_resume(state.get("model_config", {}), mcfg.to_dict(), ckpt_path,
                       "network setting", frozenset())
@@ -453,7 +520,12 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     else:
         seed_everything(cfg.seed + env.rank)  # per-rank streams for dropout and modality drop
         if env.is_main:
+            for stale in (ckpt_path, run_dir / SUMMARY_NAME):  # of a run started over
+                stale.unlink(missing_ok=True)
             cfg.save(run_dir / CONFIG_NAME)
+            if cfg.warmup >= cfg.steps:
+                print(f"qualityfm: warning: warmup {cfg.warmup} >= steps {cfg.steps}: the "
+                      "learning rate never reaches its peak", file=sys.stderr)
 
     s_tensors, t_tensors = ema_tensors(student), ema_tensors(teacher)
     model: nn.Module = student
@@ -495,73 +567,86 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     last: dict[str, Any] = {}
     history: list[float] = []
     window_t, window_pairs = time.perf_counter(), 0
+    first = step
     student.train()
-    while step < end:
-        values = schedules.at(step)
-        for group in optimizer.param_groups:
-            group["lr"] = values["lr"]
-        QualityFM.set_weight_decay(optimizer, values["weight_decay"])
-        objective.distill.teacher_temp = values["teacher_temp"]
-        sums: dict[str, float] = {}
-        for k in range(cfg.grad_accum):
-            try:
-                batch = next(batches)
-            except StopIteration:  # an epoch of pairs ended: start the next
-                dataset.set_epoch(dataset.epoch + 1)
-                seen, batches = 0, iter(loader)
-                batch = next(batches)
-            seen += micro
-            batch = _to(batch, env.device)
-            sync = k == cfg.grad_accum - 1 or not env.distributed
-            with (contextlib.nullcontext() if sync else model.no_sync()):
-                with autocast(cfg, env.device):
-                    with torch.no_grad():  # 1. teacher forward, no gradient
-                        t_out = fwd_teacher(teacher, batch["hi"], batch["hi_mask"])
-                    s_out = fwd_student(batch["lo"], batch["lo_mask"])  # 2. student, loss
-                    terms = objective(s_out, t_out, batch)
-                (terms["loss"] / cfg.grad_accum).backward()
-            for name, v in terms.items():
-                sums[name] = sums.get(name, 0.0) + float(v.detach()) / cfg.grad_accum
-        if cfg.grad_clip > 0:
-            norm = nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
-            sums["grad_norm"] = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if env.distributed:  # report the global batch's terms, not this rank's share
-            sums = _mean_over_ranks(sums, env.device)
-        if fsdp:  # EMA on the local shards, so both models must be resharded
-            teacher.reshard()
-            student.reshard()
-            t_tensors, s_tensors = ema_tensors(teacher), ema_tensors(student)
-        ema_update(t_tensors, s_tensors, values["momentum"])  # 3. momentum update
-        step += 1
-        window_pairs += cfg.batch_size
-        history.append(sums["loss"])
-        if not math.isfinite(sums["loss"]):
-            raise FloatingPointError(f"loss is {sums['loss']} at step {step}; lower lr")
+    stop = _StopRequest()
+    with stop:
+        while step < end:
+            values = schedules.at(step)
+            for group in optimizer.param_groups:
+                group["lr"] = values["lr"]
+            QualityFM.set_weight_decay(optimizer, values["weight_decay"])
+            objective.distill.teacher_temp = values["teacher_temp"]
+            sums: dict[str, float] = {}
+            for k in range(cfg.grad_accum):
+                try:
+                    batch = next(batches)
+                except StopIteration:  # an epoch of pairs ended: start the next
+                    dataset.set_epoch(dataset.epoch + 1)
+                    seen, batches = 0, iter(loader)
+                    batch = next(batches)
+                seen += micro
+                batch = _to(batch, env.device)
+                sync = k == cfg.grad_accum - 1 or not env.distributed
+                with (contextlib.nullcontext() if sync else model.no_sync()):
+                    with autocast(cfg, env.device):
+                        with torch.no_grad():  # 1. teacher forward, no gradient
+                            t_out = fwd_teacher(teacher, batch["hi"], batch["hi_mask"])
+                        s_out = fwd_student(batch["lo"], batch["lo_mask"])  # 2. student, loss
+                        terms = objective(s_out, t_out, batch)
+                    (terms["loss"] / cfg.grad_accum).backward()
+                for name, v in terms.items():
+                    sums[name] = sums.get(name, 0.0) + float(v.detach()) / cfg.grad_accum
+            if cfg.grad_clip > 0:
+                norm = nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
+                sums["grad_norm"] = float(norm.full_tensor() if hasattr(norm, "full_tensor")
+                                          else norm)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            if env.distributed:  # report the global batch's terms, not this rank's share
+                sums = _mean_over_ranks(sums, env.device)
+            if fsdp:  # EMA on the local shards, so both models must be resharded
+                teacher.reshard()
+                student.reshard()
+                t_tensors, s_tensors = ema_tensors(teacher), ema_tensors(student)
+            ema_update(t_tensors, s_tensors, values["momentum"])  # 3. momentum update
+            step += 1
+            window_pairs += cfg.batch_size
+            history.append(sums["loss"])
+            if not math.isfinite(sums["loss"]):
+                raise FloatingPointError(f"loss is {sums['loss']} at step {step}; lower lr")
 
-        if step % cfg.log_every == 0 or step == end:
-            elapsed = time.perf_counter() - window_t
-            last = {"step": step, **sums, **values, "pairs_per_s": window_pairs / elapsed}
-            if diag_x is not None and (step % cfg.diag_every == 0 or step == cfg.steps):
-                last.update(run_diagnostics(teacher, objective, diag_x, diag_mask, cfg,
-                                            env.device))
-            if env.is_main:
-                log.write(last)
-            window_t, window_pairs = time.perf_counter(), 0
+            diag_due = diag_x is not None and (step % cfg.diag_every == 0 or step == cfg.steps)
+            if step % cfg.log_every == 0 or step == end or diag_due:
+                elapsed = time.perf_counter() - window_t
+                last = {"step": step, **sums, **values, "pairs_per_s": window_pairs / elapsed}
+                if diag_due:
+                    last.update(run_diagnostics(teacher, objective, diag_x, diag_mask, cfg,
+                                                env.device))
+                if env.is_main:
+                    log.write(last)
+                window_t, window_pairs = time.perf_counter(), 0
+                if bar is not None:
+                    bar.set_postfix(loss=f"{sums['loss']:.3f}",
+                                    pairs_s=f"{last['pairs_per_s']:.1f}")
             if bar is not None:
-                bar.set_postfix(loss=f"{sums['loss']:.3f}", pairs_s=f"{last['pairs_per_s']:.1f}")
-        if bar is not None:
-            bar.update(1)
-        if step % cfg.ckpt_every == 0 or step == end:
-            save(step)
+                bar.update(1)
+            if stop.requested(env):  # preempted or Ctrl-C: keep this step, then stop
+                save(step)
+                break
+            if step % cfg.ckpt_every == 0 or step == end:
+                save(step)
     if bar is not None:
         bar.close()
     log.close()
 
+    if step == first and (run_dir / SUMMARY_NAME).exists():  # nothing run: keep its record
+        last = json.loads((run_dir / SUMMARY_NAME).read_text()).get("last", {})
     summary = {"run_dir": str(run_dir), "checkpoint": str(ckpt_path), "step": step,
                "done": step >= cfg.steps, "last": last, "losses": history,
                "world_size": env.world, "model_config": mcfg.to_dict()}
+    if stop.signal is not None:
+        summary["stopped_by"] = signal.Signals(stop.signal).name
     if env.is_main:
         atomic_write_text(run_dir / SUMMARY_NAME, json.dumps(
             {k: v for k, v in summary.items() if k != "losses"}, indent=2) + "\n")

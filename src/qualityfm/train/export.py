@@ -13,6 +13,7 @@ import torch
 
 from qualityfm.model import QualityFM, QualityFMConfig, resolve_device
 from qualityfm.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from qualityfm.train.engine import read_log
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -53,7 +54,7 @@ def _last_logged(run_dir: Path) -> dict[str, Any]:
     path = run_dir / "log.jsonl"
     if not path.exists():
         return {}
-    lines = [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+    lines = read_log(path)
     return {"first": lines[0], "last": lines[-1]} if lines else {}
 
 
@@ -225,6 +226,9 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> QualityFM:
     from safetensors import SafetensorError, safe_open
 
     weights, cfg_path = _resolve(path)
+    if (weights.parent / CHECKPOINT_NAME).is_file() and not weights.is_file():
+        raise FileNotFoundError(f"{weights.parent} is a pre-training run, not a model: export it "
+                                f"first (qualityfm export {weights.parent} --out MODEL)")
     for f in (weights, cfg_path):
         if not f.is_file():
             raise FileNotFoundError(f"{f}: missing (expected an exported qualityfm model folder)")
