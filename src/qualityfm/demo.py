@@ -124,7 +124,7 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
         teacher_temp_warmup=max(1, steps // 2), seed=seed, progress=progress,
         tensorboard=False, command=f"qualityfm demo --out {out}",
     )
-    summary = pretrain(cfg)
+    summary = pretrain(cfg, overwrite=True)  # the demo rebuilds its report from scratch
     model_dir = export_model(cfg.out, out / "model")
     lap("pre-training")
     task = finetune_run("vt-alarm", task_dir, out / "vt_alarm", init=str(model_dir),
