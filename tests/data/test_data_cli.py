@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 
 from helpers import shared_path
 from qualityfm.cli import main
-from qualityfm.data import store_features
+from qualityfm.data import Store, prepare, store_features
+from qualityfm.data.prepare import JOURNAL
+from qualityfm.quality.features import window_features
 
 
 def test_cli_prepare_and_info_on_real_records(tmp_path, capsys):
@@ -48,3 +55,57 @@ def test_cli_errors(tmp_path, capsys):
     assert main(["prepare", str(tmp_path), "--out", str(tmp_path / "o"), "--no-progress"]) == 1
     assert f"error: no records found under {tmp_path}" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_overwrite_recomputes_the_features(synth_dir, tmp_path, capsys):
+    out = tmp_path / "store"
+    args = ["prepare", str(synth_dir), "--out", str(out), "--window", "20", "--features",
+            "--no-progress"]
+    assert main(args) == 0
+    assert main([*args, "--overwrite", "--normalization", "none"]) == 0
+    capsys.readouterr()
+    store = Store(out)
+    assert store.meta["normalization"] == "none"
+    ids = np.arange(store.n_windows)
+    np.testing.assert_array_equal(store_features(store),
+                                  window_features(store.windows(ids), store.masks, store.fs))
+
+
+def test_cli_info_on_an_interrupted_store_says_a_rerun_resumes(synth_dir, tmp_path, capsys,
+                                                                monkeypatch):
+    prep = importlib.import_module("qualityfm.data.prepare")
+    read, calls = prep.read_model_channels, []
+
+    def interrupted(*args, **kwargs):  # Ctrl-C while reading the fourth record
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(prep, "read_model_channels", interrupted)
+    out = tmp_path / "store"
+    args = ["prepare", str(synth_dir), "--out", str(out), "--window", "20", "--shard-size", "4",
+            "--no-progress"]
+    assert main(args) == 130
+    assert capsys.readouterr().err == "qualityfm prepare: interrupted\n"
+    assert (out / JOURNAL).is_file()
+    assert main(["info", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"qualityfm info: error: {out}: not a store")
+    assert "re-running the same qualityfm prepare command resumes it" in err
+    monkeypatch.undo()
+    assert main(args) == 0 and len(calls) == 4
+    assert json.loads(capsys.readouterr().out)["n_records"] == 5
+
+
+def test_cli_output_into_a_closed_pipe_is_quiet(synth_dir, small_window, tmp_path):
+    prepare(synth_dir, tmp_path / "store", window=small_window, progress=False)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `qualityfm info STORE | head -1`, once head has exited
+    try:
+        proc = subprocess.run([sys.executable, "-m", "qualityfm", "info", str(tmp_path / "store")],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+    finally:
+        os.close(write_end)
+    assert proc.stderr == "" and proc.returncode == 141

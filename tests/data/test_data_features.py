@@ -3,6 +3,7 @@ to the student's side of every pair."""
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import numpy as np
@@ -17,7 +18,7 @@ from qualityfm.data import (
     prepare,
     store_features,
 )
-from qualityfm.data.features import FEATURES
+from qualityfm.data.features import FEATURES, FEATURES_STAMP
 from qualityfm.quality.features import feature_names, window_features
 
 
@@ -99,3 +100,30 @@ def test_pairs_carry_the_targets_of_the_window_the_student_reads(store) -> None:
     with pytest.raises(ValueError, match="feature_targets has 3 rows"):
         PairDataset(store, feature_targets=z[:3])
     assert "lo_features" not in next(iter(PairDataset(store)))
+
+
+def test_features_belong_to_their_store(store, tmp_path) -> None:
+    from qualityfm.signal import WindowConfig
+
+    compute_store_features(store)
+    ids = np.arange(store.n_windows)
+    # The store made again with other settings: its old features are neither kept nor used.
+    prepare(tmp_path / "corpus", store.path, overwrite=True, shard_size=5, progress=False,
+            window=WindowConfig(fs=100.0, seconds=20.0, normalization="none"))
+    assert not (store.path / FEATURES).exists()
+    np.save(store.path / FEATURES, np.zeros((store.n_windows, len(feature_names())), "f4"))
+    fresh = Store(store.path)  # a features file of the right shape, from no known store
+    with pytest.raises(ValueError, match=f"{FEATURES}: not known to belong to this store.*"
+                                         "compute_store_features"):
+        store_features(fresh)
+    assert compute_store_features(fresh) == [fresh.path / FEATURES]
+    expected = window_features(fresh.windows(ids), fresh.masks, fresh.fs)
+    np.testing.assert_array_equal(store_features(fresh), expected)
+    assert compute_store_features(fresh) == []
+    # A stamp of another store (a features file copied from elsewhere) is refused too.
+    stamp = fresh.path / FEATURES_STAMP
+    stamp.write_text(json.dumps({**json.loads(stamp.read_text()), "fingerprint": "other"}))
+    with pytest.raises(ValueError, match="computed for another store"):
+        feature_targets(fresh)
+    assert compute_store_features(fresh) == [fresh.path / FEATURES]
+    np.testing.assert_array_equal(store_features(fresh), expected)

@@ -150,3 +150,36 @@ def test_prepare_real_vt_records(tmp_path):
     assert x.shape == (store.n_windows, 2, 9000)
     assert np.abs(x).max() <= 1.0 and np.isfinite(x).all()
     assert np.all(np.abs(x[~store.masks]) == 0)
+
+
+def test_a_part_must_match_its_complete_siblings(synth_dir, small_window, tmp_path):
+    split = tmp_path / "split"
+    prepare(synth_dir, split, shard=(1, 2), window=small_window, progress=False)
+    before = files_digest(split)
+    joint = type(small_window)(fs=100.0, seconds=20.0, normalization="joint")
+    with pytest.raises(ValueError, match=r"part-1-of-2: made with other settings "
+                                         r"\(window.normalization='channel', here 'joint'\)"):
+        prepare(synth_dir, split, shard=(0, 2), window=joint, progress=False)
+    with pytest.raises(ValueError, match=r"part-1-of-2: a part of 2.*--shard 0/3"):
+        prepare(synth_dir, split, shard=(0, 3), window=small_window, progress=False)
+    with pytest.raises(ValueError, match="holds part folders"):
+        prepare(synth_dir, split, window=small_window, overwrite=True, progress=False)
+    assert files_digest(split) == before  # nothing written or removed
+    whole = tmp_path / "whole"
+    prepare(synth_dir, whole, window=small_window, progress=False)
+    with pytest.raises(ValueError, match=r"holds a store made without --shard"):
+        prepare(synth_dir, whole, shard=(0, 2), window=small_window, progress=False)
+
+
+def test_a_folder_of_symlinks_to_records_elsewhere(tmp_path):
+    vt = shared_path("physionet2015_vt")
+    links = tmp_path / "lnk"
+    links.mkdir()
+    for suffix in ("hea", "mat"):
+        (links / f"v100s.{suffix}").symlink_to(vt / f"v100s.{suffix}")
+    assert [k for k, _ in expand_inputs([links])] == ["lnk/v100s.hea"]
+    # The same file given twice (through the link and directly) is one record.
+    assert [k for k, _ in expand_inputs([links, vt / "v100s.hea"])] == ["lnk/v100s.hea"]
+    summary = prepare(links, tmp_path / "s", progress=False)
+    assert summary["n_records"] == 1 and summary["skipped"] == []
+    assert set(Store(tmp_path / "s").index["record_id"]) == {"v100s"}

@@ -143,3 +143,38 @@ def test_parts_read_as_one(synth_dir, small_window, tmp_path):
 def test_not_a_store(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a store"):
         Store(tmp_path)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _crash(state):
+    raise Interrupt
+
+
+def test_a_parted_store_with_a_part_missing_or_unfinished_is_refused(synth_dir, small_window,
+                                                                     tmp_path):
+    split = tmp_path / "split"
+    kw = dict(window=small_window, shard_size=3, progress=False)
+    prepare(synth_dir, split, shard=(1, 2), **kw)
+    with pytest.raises(ValueError, match=r"part-0-of-2 is missing.*--shard 0/2"):
+        Store(split)
+    with pytest.raises(Interrupt):  # part 0 killed part-way: only its journal is there
+        prepare(synth_dir, split, shard=(0, 2), on_shard=_crash, **kw)
+    assert (split / "part-0-of-2" / "journal.json").is_file()
+    with pytest.raises(ValueError, match=r"part-0-of-2 is unfinished.*--shard 0/2"):
+        store_info(split)
+    prepare(synth_dir, split, shard=(0, 2), **kw)  # the same command finishes it
+    assert Store(split).n_records == 5
+
+
+def test_a_folder_with_a_store_and_parts_is_refused(synth_dir, small_window, tmp_path):
+    out = tmp_path / "s"
+    prepare(synth_dir, out, window=small_window, progress=False)
+    part = out / "part-0-of-1"
+    part.mkdir()
+    (part / "meta.json").write_text(json.dumps({"n_windows": 0}))  # a stray part, hand-made
+    with pytest.raises(ValueError, match=r"both a store \(meta.json\) and part folders "
+                                         r"\(part-0-of-1\)"):
+        Store(out)

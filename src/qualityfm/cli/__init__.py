@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from qualityfm import __version__
@@ -44,10 +45,27 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
     except (FileNotFoundError, ValueError) as err:
         print(f"qualityfm {args.verb}: error: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `qualityfm info STORE | head -1`: stop quietly, as Unix tools do
+        _drop_stdout()
+        return 128 + 13  # the status of a process ended by SIGPIPE
+    except KeyboardInterrupt:  # prepare's journal makes a re-run resume
+        print(f"qualityfm {args.verb}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _drop_stdout() -> None:
+    """Point stdout at the null device, so that flushing it at exit raises no second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no file (captured by a test)
+        pass
 
 
 if __name__ == "__main__":

@@ -5,21 +5,27 @@ stored windows, and kept beside the shards as ``features.npy``: float32 ``[K, F]
 :func:`qualityfm.quality.features.feature_names` order, NaN where a feature is undefined (no
 beats, an absent channel). :func:`feature_targets` reads them back standardised, row by row
 from memory maps, so that a store of millions of windows is never loaded whole.
+
+``features.json`` beside them names the store they were computed from (the fingerprint of its
+``meta.json``: settings and records), its window count and the feature columns. Features whose
+stamp does not match their folder's store (the store made again with other settings), or that
+have none (written by an older version, which recorded none), are refused when read and
+computed again by :func:`compute_store_features` (which pretrain calls).
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
+import json
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from qualityfm.data.store import Store, save_npy
+from qualityfm.data.prepare import worker_pool
+from qualityfm.data.store import FEATURES, FEATURES_STAMP, Store, _Part, save_json, save_npy
 from qualityfm.quality.features import feature_names, window_features
-
-FEATURES = "features.npy"
 
 
 def _chunk_features(store: Store, start: int, stop: int, masks: np.ndarray) -> np.ndarray:
@@ -30,28 +36,30 @@ def _chunk_features(store: Store, start: int, stop: int, masks: np.ndarray) -> n
 
 def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
                            chunk: int = 128) -> list[Path]:
-    """Write ``features.npy`` into every folder of ``store`` that lacks one, or holds one of
-    another shape (a qualityfm version with other feature columns, or other windows): ``workers``
-    processes; atomic writes, so an interrupted run resumes at the folder it was on. Returns
-    the files written."""
+    """Write ``features.npy`` (and its ``features.json`` stamp) into every folder of ``store``
+    that lacks them or holds ones of another store, shape or columns: ``workers`` processes;
+    atomic writes, the stamp last, so an interrupted run resumes at the folder it was on.
+    Returns the features files written."""
     store = store if isinstance(store, Store) else Store(store)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     written = []
     for part in store.parts:
         path = part.folder / FEATURES
-        if path.is_file() and np.load(path, mmap_mode="r").shape == _shape(part.n_windows):
+        if path.is_file() and _mismatch(part) is None:
             continue
+        (part.folder / FEATURES_STAMP).unlink(missing_ok=True)
         end = part.offset + part.n_windows
         tasks = [(store, a, min(a + chunk, end), store.masks[a:min(a + chunk, end)])
                  for a in range(part.offset, end, chunk)]
         if workers == 1:
             rows = [_chunk_features(*t) for t in tasks]
         else:
-            with cf.ProcessPoolExecutor(max_workers=workers) as pool:
+            with worker_pool(workers) as pool:
                 rows = list(pool.map(_chunk_features, *zip(*tasks, strict=True)))
         empty = np.zeros((0, len(feature_names())), np.float32)
         save_npy(path, np.concatenate(rows).astype(np.float32) if rows else empty)
+        save_json(part.folder / FEATURES_STAMP, _stamp(part))
         written.append(path)
     return written
 
@@ -61,25 +69,49 @@ def _shape(n_windows: int) -> tuple[int, int]:
     return n_windows, len(feature_names())
 
 
-def _load(part_folder: Path, n_windows: int, mmap: bool) -> np.ndarray:
-    path = part_folder / FEATURES
+def _stamp(part: _Part) -> dict[str, Any]:
+    """What ties a folder's features to its store (``features.json``)."""
+    return {"fingerprint": part.meta.get("fingerprint"), "n_windows": part.n_windows,
+            "features": feature_names()}
+
+
+def _mismatch(part: _Part) -> str | None:
+    """Why the folder's existing ``features.npy`` is not the features of its store, or None."""
+    shape = np.load(part.folder / FEATURES, mmap_mode="r").shape
+    if shape != _shape(part.n_windows):
+        return (f"shape {shape}, expected {_shape(part.n_windows)} "
+                "(another version's feature columns, or other windows)")
+    try:
+        stamp = json.loads((part.folder / FEATURES_STAMP).read_text())
+    except (OSError, ValueError):
+        return (f"not known to belong to this store (no readable {FEATURES_STAMP}: written by "
+                "an older version, or interrupted)")
+    expected = _stamp(part)
+    if stamp.get("fingerprint") != expected["fingerprint"]:
+        return (f"computed for another store (fingerprint {stamp.get('fingerprint')}; this "
+                f"store's is {expected['fingerprint']}: it was made again since)")
+    if stamp != expected:
+        return f"computed with other feature columns or windows ({FEATURES_STAMP})"
+    return None
+
+
+def _load(part: _Part, mmap: bool) -> np.ndarray:
+    path = part.folder / FEATURES
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no window features; compute them with "
                                 "qualityfm.data.compute_store_features (pretrain does)")
-    table = np.load(path, mmap_mode="r" if mmap else None)
-    if table.shape != _shape(n_windows):
-        raise ValueError(
-            f"{path}: shape {table.shape}, expected {_shape(n_windows)} "
-            "(another version's feature columns, or other windows); recompute it with "
-            "qualityfm.data.compute_store_features (pretrain does)")
-    return table
+    problem = _mismatch(part)
+    if problem is not None:
+        raise ValueError(f"{path}: {problem}; recompute it with "
+                         "qualityfm.data.compute_store_features (pretrain does)")
+    return np.load(path, mmap_mode="r" if mmap else None)
 
 
 def store_features(store: Store | str | os.PathLike) -> np.ndarray:
     """The raw features ``[N, F]`` of every window of ``store`` (global window order), in
     memory: for analysis of small stores; training reads :class:`FeatureTargets` row by row."""
     store = store if isinstance(store, Store) else Store(store)
-    return np.concatenate([_load(p.folder, p.n_windows, mmap=False) for p in store.parts])
+    return np.concatenate([_load(p, mmap=False) for p in store.parts])
 
 
 class FeatureTargets:
@@ -98,7 +130,7 @@ class FeatureTargets:
         self.scale = np.asarray(scale, dtype=np.float64)
         self._maps: dict[int, np.ndarray] = {}
         for p in store.parts:  # fail early, naming the folder, when one lacks its features
-            _load(p.folder, p.n_windows, mmap=True)
+            _load(p, mmap=True)
 
     @property
     def names(self) -> list[str]:
@@ -121,7 +153,7 @@ class FeatureTargets:
         for k in np.unique(part_of):
             part = self.store.parts[k]
             if k not in self._maps:
-                self._maps[k] = _load(part.folder, part.n_windows, mmap=True)
+                self._maps[k] = _load(part, mmap=True)
             sel = part_of == k
             out[sel] = self._maps[k][ids[sel] - part.offset]
         return out

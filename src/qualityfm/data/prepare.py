@@ -11,10 +11,12 @@ complete store.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
+import signal
 import sys
 import time
 from collections import deque
@@ -28,20 +30,24 @@ import numpy as np
 from qualityfm.data.pairs import PairConfig, mine_pairs
 from qualityfm.data.store import (
     _STR_WIDTH,
+    FEATURES,
+    FEATURES_STAMP,
+    JOURNAL,
     META,
     PAIRS,
     ShardWriter,
     index_dtype,
+    list_parts,
     part_name,
     save_json,
     save_npy,
+    settings_difference,
     shard_name,
 )
 from qualityfm.io import Record, RecordError, find_records, read_record
 from qualityfm.quality import LEVEL_NAMES, score_windows
 from qualityfm.signal import WindowConfig, make_windows, normalize
 
-JOURNAL = "journal.json"
 FORMAT_VERSION = 1
 
 
@@ -68,12 +74,15 @@ class _Result:
 
 
 def record_key(path: Path, root: Path) -> str:
-    """Machine-independent name of a record: its path relative to the input's parent."""
-    root = root.resolve()
-    path = path.resolve()
-    if root.is_file():
+    """Machine-independent name of a record: its path relative to the input's parent.
+
+    ``path`` is taken as found under ``root`` (links not followed), so a folder of symbolic
+    links to records elsewhere names them by their links; only ``root`` itself is resolved,
+    for its name (``.``, a linked folder)."""
+    if not root.is_dir():  # a file, or a WFDB record named without suffix
         return path.name
-    return f"{root.name}/{path.relative_to(root).as_posix()}"
+    relative = Path(os.path.abspath(path)).relative_to(os.path.abspath(root))
+    return f"{root.resolve().name}/{relative.as_posix()}"
 
 
 def stable_part(key: str, n: int) -> int:
@@ -83,7 +92,7 @@ def stable_part(key: str, n: int) -> int:
 
 def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[tuple[str, Path]]:
     """``(key, path)`` of every record under ``inputs`` in a deterministic order, no duplicates."""
-    seen: set[Path] = set()
+    seen: set[Path] = set()  # resolved: a file given twice, or through a link, counts once
     out: list[tuple[str, Path]] = []
     for inp in inputs:
         root = Path(inp)
@@ -166,6 +175,21 @@ def _fingerprint(settings: dict[str, Any], keys: list[str]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _ignore_interrupt() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def worker_pool(workers: int) -> Iterator[cf.ProcessPoolExecutor]:
+    """A process pool whose workers leave Ctrl-C to the parent (which stops cleanly, instead of
+    every worker printing a traceback); leaving it early drops the tasks not started yet."""
+    pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupt)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _ordered_results(
     todo: list[Path], window: WindowConfig, pair_cfg: PairConfig, workers: int
 ) -> Iterator[_Result]:
@@ -174,7 +198,7 @@ def _ordered_results(
         for path in todo:
             yield process_record(str(path), window, pair_cfg)
         return
-    with cf.ProcessPoolExecutor(max_workers=workers) as pool:
+    with worker_pool(workers) as pool:
         pending: deque[cf.Future[_Result]] = deque()
         paths = iter(todo)
         for path in paths:  # keep at most 2 records per worker in flight
@@ -202,9 +226,42 @@ def _clean(folder: Path, keep_shards: int, keep_chunks: int) -> None:
 
 
 def _remove_store(folder: Path) -> None:
-    for pattern in ("shard-*.npy", "pairs-*.npy", PAIRS, META, JOURNAL, ".*.tmp"):
+    """Remove every file a store folder may hold (features included), and nothing else."""
+    patterns = ("shard-*.npy", "pairs-*.npy", PAIRS, META, JOURNAL, FEATURES, FEATURES_STAMP,
+                ".*.tmp")
+    for pattern in patterns:
         for f in folder.glob(pattern):
             f.unlink(missing_ok=True)
+
+
+def _check_siblings(out: Path, shard: tuple[int, int] | None, settings: dict[str, Any]) -> None:
+    """Refuse to write what :class:`Store` would not read with what ``out`` holds: a store
+    beside part folders, or a part of another split or with other settings than the complete
+    parts beside it."""
+    others = [(k, n, f) for k, n, f in list_parts(out) if shard is None or (k, n) != shard]
+    if shard is None:
+        if others:
+            names = ", ".join(f.name for _, _, f in others)
+            raise ValueError(f"{out}: holds part folders ({names}); a store prepared without "
+                             "--shard goes into a folder of its own")
+        return
+    k, n = shard
+    settings = json.loads(json.dumps(settings))  # as meta.json holds them: lists, not tuples
+    if (out / META).is_file():
+        raise ValueError(f"{out}: holds a store made without --shard; parts go into a folder "
+                         "of their own")
+    for _, other_n, folder in others:
+        if other_n != n:
+            raise ValueError(f"{folder}: a part of {other_n}, while --shard {k}/{n} writes parts "
+                             f"of {n}; use --shard K/{other_n}, or another folder")
+        if (folder / META).is_file():
+            theirs = json.loads((folder / META).read_text()).get("settings", {})
+            diff = settings_difference(theirs, settings)
+            if diff is not None:
+                key, there, here = diff
+                raise ValueError(f"{folder}: made with other settings ({key}={there!r}, here "
+                                 f"{here!r}); prepare every part with the same settings, or "
+                                 "write into another folder")
 
 
 def _summary(meta: dict[str, Any], folder: Path, wall: float) -> dict[str, Any]:
@@ -260,6 +317,7 @@ def prepare(
         k, n = shard
         if not (n >= 1 and 0 <= k < n):
             raise ValueError(f"shard must be K/N with 0 <= K < N, got {k}/{n}")
+        shard = (k, n)
         folder = folder / part_name(k, n)
     records = expand_inputs(inputs)
     if not records:  # a part may get none, but the inputs as a whole must hold some
@@ -270,6 +328,7 @@ def prepare(
         if len(str(p)) > _STR_WIDTH["source"]:
             raise ValueError(f"{p}: path longer than {_STR_WIDTH['source']} characters")
     settings = _settings(window, pair_cfg, dtype, shard_size, shard)
+    _check_siblings(Path(out), shard, settings)
     fingerprint = _fingerprint(settings, [key for key, _ in records])
     folder.mkdir(parents=True, exist_ok=True)
 

@@ -21,10 +21,15 @@ this folder), ``record_id``, ``patient_id``, ``source`` (str), ``start`` (float6
 the record start), ``mask`` (bool [C]), ``ecg_q``, ``ppg_q``, ``q`` (float32 quality in [0, 1],
 NaN when the modality is absent), ``level`` (int8, 0 bad ... 4 excellent).
 
+Beside them ``journal.json`` while ``prepare`` runs (an interrupted run resumes from it), and
+``features.npy`` with ``features.json`` once the window features are computed
+(:mod:`qualityfm.data.features`).
+
 A corpus prepared in parts (``--shard K/N``) is a folder of ``part-K-of-N/`` sub-folders, each
 laid out as above. :class:`Store` reads them as one store: global window ids run through the
 parts in order (part 0 first), pairs are shifted accordingly; pairs never cross parts since they
-never cross records.
+never cross records. Every part 0..N-1 must be complete and made with the same settings, and the
+folder must hold no store of its own: :class:`Store` refuses anything else, naming the part.
 
 Every file is written to a temporary name in the same folder and then renamed (``os.replace``),
 so a crash leaves either the old file or the new one, never half a file.
@@ -45,7 +50,10 @@ from qualityfm.io.atomic import atomic_write, atomic_write_text
 
 META = "meta.json"
 PAIRS = "pairs.npy"
-_PART = re.compile(r"^part-(\d+)-of-(\d+)$")
+JOURNAL = "journal.json"
+FEATURES = "features.npy"
+FEATURES_STAMP = "features.json"
+_PART = re.compile(r"^part-(0|[1-9]\d*)-of-([1-9]\d*)$")  # as part_name writes them
 _INT16_MAX = 32767.0
 
 #: Widths of the index's string fields (characters).
@@ -188,23 +196,63 @@ class ShardWriter:
 
 
 # ----------------------------------------------------------------------------- reading
+def list_parts(path: Path) -> list[tuple[int, int, Path]]:
+    """``(k, n, folder)`` of every ``part-K-of-N`` folder in ``path``, complete or not, sorted."""
+    if not path.is_dir():
+        return []
+    found = ((_PART.match(child.name), child) for child in path.iterdir() if child.is_dir())
+    return sorted((int(m.group(1)), int(m.group(2)), child) for m, child in found if m)
+
+
+def settings_difference(a: dict[str, Any], b: dict[str, Any]) -> tuple[str, Any, Any] | None:
+    """The first setting (``meta["settings"]``, nested keys dotted) in which two parts differ,
+    as ``(key, value in a, value in b)``; None when they agree but for the part (``shard``) and
+    the windows per shard file (``shard_size``, read per part)."""
+    for key in sorted((set(a) | set(b)) - {"shard", "shard_size"}):
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            inner = settings_difference(va, vb)
+            if inner is not None:
+                return (f"{key}.{inner[0]}", *inner[1:])
+        elif va != vb:
+            return key, va, vb
+    return None
+
+
 def _part_folders(path: Path) -> list[Path]:
     """The folders holding a ``meta.json`` that make up the store at ``path``, in part order."""
+    parts = list_parts(path)
     if (path / META).is_file():
+        if parts:
+            names = ", ".join(folder.name for _, _, folder in parts)
+            raise ValueError(f"{path}: holds both a store ({META}) and part folders ({names}); "
+                             "move the parts or the store to a folder of their own")
         return [path]
-    parts = []
-    for child in path.iterdir() if path.is_dir() else []:
-        m = _PART.match(child.name)
-        if m and (child / META).is_file():
-            parts.append((int(m.group(1)), int(m.group(2)), child))
     if not parts:
-        raise FileNotFoundError(
-            f"{path}: not a store (no {META} and no complete part-K-of-N folder)"
-        )
-    totals = {n for _, n, _ in parts}
+        hint = (f"; an interrupted prepare left {JOURNAL} here: re-running the same qualityfm "
+                "prepare command resumes it" if (path / JOURNAL).is_file() else "")
+        raise FileNotFoundError(f"{path}: not a store (no {META} and no part-K-of-N folder)"
+                                + hint)
+    totals = sorted({n for _, n, _ in parts})
     if len(totals) > 1:
-        raise ValueError(f"{path}: parts of different splits {sorted(totals)} in one folder")
-    return [p for _, _, p in sorted(parts)]
+        raise ValueError(f"{path}: parts of different splits {totals} in one folder")
+    n = totals[0]
+    folders = [path / part_name(k, n) for k in range(n)]
+    bad = [k for k, folder in enumerate(folders) if not (folder / META).is_file()]
+    if bad:
+        def state(folder: Path) -> str:
+            if not folder.is_dir():
+                return "is missing"
+            if (folder / JOURNAL).is_file():
+                return "is unfinished (its prepare was interrupted)"
+            return f"is unfinished (no {META})"
+
+        what = "; ".join(f"{folders[k].name} {state(folders[k])}" for k in bad)
+        runs = ", ".join(f"--shard {k}/{n}" for k in bad)
+        raise ValueError(f"{path}: a store in {n} parts, but {what}; re-running qualityfm "
+                         f"prepare {runs} into this folder, with the inputs and settings of the "
+                         "other parts, writes or finishes it")
+    return folders
 
 
 class _Part:
@@ -245,6 +293,12 @@ class Store:
                         f"{part.folder}: {key}={part.meta[key]!r} differs from "
                         f"{self.parts[0].folder}: {self.meta[key]!r}"
                     )
+            diff = settings_difference(part.meta.get("settings", {}),
+                                       self.meta.get("settings", {}))
+            if diff is not None:
+                key, here, there = diff
+                raise ValueError(f"{part.folder}: {key}={here!r} differs from "
+                                 f"{self.parts[0].folder}: {there!r}")
         self.n_windows = offset
         self._part_starts = np.array([p.offset for p in self.parts], dtype=np.int64)
         self._maps: dict[tuple[int, int], tuple[np.ndarray, np.ndarray | None]] = {}
