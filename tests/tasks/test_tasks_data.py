@@ -166,3 +166,21 @@ def test_window_length_and_record_count_must_be_positive(tmp_path) -> None:
         build_task_dataset("vt-alarm", tmp_path, seconds=0)
     with pytest.raises(ValueError, match="max_records must be >= 1, got -1"):
         build_task_dataset("vt-alarm", tmp_path, max_records=-1)
+
+
+def test_cached_af_labels_follow_the_label_file(tmp_path) -> None:
+    """Relabelling a folder (its REFERENCE.csv) is a new dataset, cached or not."""
+    data = shared_path("cinc2017_af")
+    folder = tmp_path / "af"
+    folder.mkdir()
+    heads = sorted(data.glob("A0*.hea"))[:6]
+    for hea in heads:
+        for f in (hea, hea.with_suffix(".mat")):
+            (folder / f.name).symlink_to(f)
+    (folder / "REFERENCE.csv").write_text("".join(f"{h.stem},A\n" for h in heads))
+    cache = tmp_path / "cache"
+    first = build_task_dataset("af", folder, cache_dir=cache)
+    assert first.y.tolist() == [1] * 6
+    (folder / "REFERENCE.csv").write_text("".join(f"{h.stem},N\n" for h in heads))
+    again = build_task_dataset("af", folder, cache_dir=cache)
+    assert again.y.tolist() == [0] * 6 and len(list(cache.iterdir())) == 2

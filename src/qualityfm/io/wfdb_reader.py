@@ -100,13 +100,23 @@ def is_record_header(path: Path) -> tuple[bool, list[str]]:
     return any(f != "~" for f in header.files), []
 
 
-@lru_cache(maxsize=64)
+#: The label file of a Challenge 2017 folder (record -> rhythm).
+REFERENCE_FILE = "REFERENCE.csv"
+
+
 def _reference(folder: str) -> dict[str, str]:
-    """Challenge 2017 ``REFERENCE.csv`` of a folder (record -> rhythm), read once per folder."""
-    path = Path(folder) / "REFERENCE.csv"
+    """Challenge 2017 ``REFERENCE.csv`` of a folder (record -> rhythm), read once per folder
+    and version of the file (an edited file is read again)."""
+    path = Path(folder) / REFERENCE_FILE
     if not path.is_file():
         return {}
-    with path.open(newline="") as f:
+    st = path.stat()
+    return _read_reference(str(path), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=64)
+def _read_reference(path: str, mtime_ns: int, size: int) -> dict[str, str]:
+    with Path(path).open(newline="") as f:
         return {row[0].strip(): row[1].strip() for row in csv.reader(f) if len(row) >= 2}
 
 

@@ -49,7 +49,7 @@ from qualityfm.io import (
     iter_uci_bp,
     read_record,
 )
-from qualityfm.io.wfdb_reader import ALARM_TIME, is_vt_alarm
+from qualityfm.io.wfdb_reader import ALARM_TIME, REFERENCE_FILE, is_vt_alarm
 from qualityfm.quality.features import feature_names, signal_features
 from qualityfm.signal import (
     VT_ECG_FILTER,
@@ -432,8 +432,13 @@ _DEFAULT_SECONDS = {"vt-alarm": 10.0, "af": 30.0, "abp": 30.0}
 
 
 def _cache_path(cache_dir: Path, s: TaskSettings, files: list[Path]) -> Path:
+    """The cache file of a dataset: its settings, its files and the label files beside them
+    (``REFERENCE.csv``), each by path and version."""
+    labels = sorted({f.parent.resolve() / REFERENCE_FILE for f in files})  # as the reader
     key = json.dumps({"v": CACHE_VERSION, "settings": asdict(s),
-                      "files": [(str(f.resolve()), f.stat().st_mtime_ns) for f in files]},
+                      "files": [(str(f.resolve()), f.stat().st_mtime_ns) for f in files],
+                      "labels": [(str(f), f.stat().st_mtime_ns, f.stat().st_size)
+                                 for f in labels if f.is_file()]},
                      sort_keys=True)
     return cache_dir / f"{s.task}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
 
