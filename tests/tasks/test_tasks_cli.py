@@ -276,3 +276,59 @@ def test_cli_device_is_checked_before_any_work(verb: str, tmp_path, capsys) -> N
         assert main([*argv, "--device", "cuda"]) == 1
         assert "device 'cuda' needs a CUDA GPU; none is available here" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_cli_says_which_options_a_run_ignores_and_records_what_it_used(tmp_path,
+                                                                       capsys) -> None:
+    data = shared_path("physionet2015_vt")
+    common = ["finetune", "--task", "vt-alarm", "--data", str(data), "--max-records", "30"]
+    run = tmp_path / "cls"
+    assert main([*common, "--init", "classical", "--pool", "mean", "--epochs", "5",
+                 "--no-features", "--out", str(run)]) == 0
+    assert "--pool, --epochs, --no-features: not used by the classical baseline" in (
+        capsys.readouterr().err)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["ignored"] == ["--pool", "--epochs", "--no-features"]
+    assert summary["use_features"] is True and summary["augment"] is None
+    run = tmp_path / "lin"  # the default vt-alarm head is fitted in closed form: no epochs
+    assert main([*common, "--epochs", "5", "--out", str(run)]) == 0
+    assert "--epochs: not used by a linear head fitted by lbfgs" in capsys.readouterr().err
+    summary = json.loads((run / "summary.json").read_text())
+    assert (summary["pool"], summary["test_shifts"], summary["epochs"], summary["seed"]) == (
+        "mean+last+stem", 1, None, 0)
+
+
+def test_cli_compare_refuses_rows_it_cannot_run_before_any_work(tmp_path, capsys) -> None:
+    data = shared_path("physionet2015_vt")
+    out = tmp_path / "cmp"
+    common = ["compare", "--task", "vt-alarm", "--data", str(data), "--max-records", "30",
+              "--kfold", "2", "--out", str(out)]
+    assert main([*common, "--baselines", "classical", "--models", "nowhere"]) == 1
+    assert "--models nowhere: model nowhere does not exist" in capsys.readouterr().err
+    assert main([*common, "--baselines", "", "--models", "a=pretrained", "a=none",
+                 "--modes", "linear"]) == 1
+    assert "two --models give the row 'a (linear)'" in capsys.readouterr().err
+    assert main([*common, "--baselines", "", "--models", "pretrained", "--modes", ""]) == 1
+    assert "no --modes" in capsys.readouterr().err
+    assert main([*common, "--baselines", ""]) == 1
+    assert "nothing to compare" in capsys.readouterr().err
+    assert not out.exists()
+    assert main([*common, "--baselines", "classical"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rows"] == ["classical features + GBM"] and summary["n"] == 30
+    assert summary["skipped"] == [] and summary["kfold"] == 2
+
+
+def test_cli_finetune_into_a_used_folder_leaves_no_stale_model(tmp_path) -> None:
+    data = shared_path("physionet2015_vt")
+    run = tmp_path / "run"
+    common = ["finetune", "--task", "vt-alarm", "--data", str(data), "--max-records", "30",
+              "--out", str(run)]
+    assert main([*common, "--kfold", "2", "--init", "classical"]) == 0
+    assert main([*common]) == 0  # the default network head replaces the CV report
+    assert (run / "model.pt").exists() and not (run / "cv.json").exists()
+    assert main([*common, "--init", "classical"]) == 0
+    assert (run / "classical.pkl").exists() and not (run / "model.pt").exists()
+    out = tmp_path / "res.json"
+    assert main(["evaluate", "--task", "vt-alarm", "--data", str(data), "--max-records", "30",
+                 "--model", str(run), "--out", str(out)]) == 0

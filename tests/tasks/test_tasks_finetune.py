@@ -203,9 +203,9 @@ def test_linear_probe_runs_the_frozen_encoder_once_per_row() -> None:
                     solver="adamw", seed=0)
     orig = Finetuner._embeddings
 
-    def counting(self, X, mask):  # noqa: ANN001, ANN202 - counts every later encoder call
+    def counting(self, X, mask, shifts=1):  # noqa: ANN001, ANN202 - counts later encoder calls
         self.net.backbone.register_forward_hook(lambda m, a, o: rows.append(len(o)))
-        return orig(self, X, mask)
+        return orig(self, X, mask, shifts)
 
     Finetuner._embeddings = counting
     try:
@@ -605,3 +605,36 @@ def test_loading_a_folder_that_holds_no_model_says_why(tmp_path) -> None:
         load_estimator(tmp_path / "cv")
     with pytest.raises(FileNotFoundError, match="no finetune.json"):
         load_estimator(tmp_path)
+
+
+def test_lbfgs_head_with_test_shifts_calibrates_on_what_it_predicts() -> None:
+    """With test_shifts the closed-form head is fitted and calibrated on the shift-averaged
+    embedding, whose linear read-out is exactly the average of the shifted outputs."""
+    import torch
+
+    from qualityfm.model.network import mean_over_shifts
+
+    x, y, g = synthetic(60, seed=2)
+    one = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", solver="lbfgs", seed=0)
+    four = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", solver="lbfgs",
+                     seed=0, test_shifts=4)
+    one.fit(x, y, groups=g)
+    four.fit(x, y, groups=g)
+    assert four.calibrator.a != one.calibrator.a  # calibrated on other (averaged) outputs
+    xt = torch.as_tensor(x)
+    with torch.no_grad():
+        z = mean_over_shifts(lambda xs: four.net(xs, None), xt, 4)[:, 0].numpy()
+    np.testing.assert_allclose(four.predict_proba(x), four.calibrator(z), atol=1e-5)
+
+
+def test_predicting_without_the_features_a_model_was_fitted_on_warns() -> None:
+    x, y, g = synthetic(40, seed=3)
+    feats = window_features(x, None, 300.0)
+    est = ClassicalBaseline("binary", seed=0, crossfit=3, max_iter=20).fit(x, y, None, g, feats)
+    with pytest.warns(UserWarning, match="pass features= as at fit"):
+        est.predict_proba(x)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est.predict_proba(x, features=feats)  # as at fit: no warning

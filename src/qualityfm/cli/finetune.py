@@ -62,8 +62,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--kfold", type=int_at_least(2), default=None,
                    help="grouped k-fold CV instead of one fit")
-    p.add_argument("--epochs", type=positive_int, default=30)
-    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help="training epochs of a network (default 30)")
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="windows per batch (default 32)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--config", default=None,
                    help="model preset or JSON config file for --init none (default: the "

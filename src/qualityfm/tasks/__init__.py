@@ -12,6 +12,7 @@ from qualityfm.tasks.evaluate import (
     binary_report,
     bp_report,
     cross_validate,
+    paired_difference,
     rhythm_report,
 )
 from qualityfm.tasks.finetune import Finetuner, TaskEstimator
@@ -24,5 +25,6 @@ __all__ = [
     "TaskDataset", "TaskEstimator", "af_rhythm_decisions", "assert_disjoint", "binary_report",
     "bp_report", "build_task_dataset", "choose_threshold", "compare_run", "cross_validate",
     "evaluate_run", "feature_names", "finetune_run", "group_kfold", "group_split",
-    "markdown_table", "metrics", "report", "rhythm_report", "signal_features", "window_features",
+    "markdown_table", "metrics", "paired_difference", "report", "rhythm_report",
+    "signal_features", "window_features",
 ]

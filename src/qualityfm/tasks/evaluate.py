@@ -175,6 +175,9 @@ def paired_difference(
     y, a, b = np.asarray(y), np.asarray(a, float), np.asarray(b, float)
     if a.shape != b.shape or len(a) != len(y):
         raise ValueError(f"paired predictions must match: {a.shape} vs {b.shape}, {len(y)} rows")
+    if kind == "regression" and (y.ndim != 2 or a.ndim != 2):
+        raise ValueError(f"regression: y and predictions must be [N, 2] (SBP, DBP), got "
+                         f"{y.shape} and {a.shape}")
     if kind == "binary":
         def metric(t, u, v):
             return M.auroc(t, u) - M.auroc(t, v)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -85,6 +86,7 @@ class TaskEstimator(ABC):
         #: channels the windows must hold (None: any; a custom encoder module's own affair)
         self.n_channels: int | None = len(MODEL_CHANNELS)
         self.window: tuple[int, int] | None = None  # [channels, samples] of the fitted windows
+        self.features_given = False  # fitted on a features array (record-wide), not windows
 
     # subclasses: fit on (fit rows, validation rows) and return raw validation outputs
     @abstractmethod
@@ -112,6 +114,10 @@ class TaskEstimator(ABC):
             return np.asarray(features, dtype=np.float32)
         if X is None:
             raise ValueError("no features given and no windows X to compute them from")
+        if self.features_given:  # set by a fit on a features array
+            warnings.warn("the model was fitted on a features array (a TaskDataset's, from the "
+                          "whole record); computing them from the windows X instead gives "
+                          "other values: pass features= as at fit", UserWarning, stacklevel=3)
         return window_features(np.asarray(X), mask, self.fs)
 
     def _inputs(self, X, mask, features) -> tuple:
@@ -162,6 +168,7 @@ class TaskEstimator(ABC):
         [N, K], their mean kept) and groups (default: every row its own)."""
         self.window = None  # a refit may take windows of another length
         X, mask, features = self._inputs(X, mask, features)
+        self.features_given = features is not None
         n = len(features) if X is None else len(X)
         y = np.asarray(y)
         if len(y) != n:
@@ -242,6 +249,7 @@ class TaskEstimator(ABC):
             "target_tpr": self.target_tpr, "seed": self.seed, "fs": self.fs,
             "train_mean": None if self.train_mean is None else self.train_mean.tolist(),
             "window": None if self.window is None else list(self.window),
+            "features_given": self.features_given,
         }
 
     def set_protocol_state(self, s: dict) -> None:
@@ -251,6 +259,7 @@ class TaskEstimator(ABC):
         self.calibrator = Calibrator(**s["calibration"])
         self.train_mean = None if s["train_mean"] is None else np.asarray(s["train_mean"])
         self.window = None if s.get("window") is None else tuple(s["window"])  # older: None
+        self.features_given = s.get("features_given", False)
 
 
 def _rows(idx: np.ndarray) -> str:
@@ -549,12 +558,14 @@ class Finetuner(TaskEstimator):
         z = np.concatenate(out) if out else np.zeros((0, self.n_out), np.float32)
         return z[:, 0] if self.kind == "binary" else z
 
-    def _embeddings(self, X, mask) -> Tensor:
+    def _embeddings(self, X, mask, shifts: int = 1) -> Tensor:
         """The frozen backbone's embeddings [N, dim] of every row (linear mode: computed once;
-        the backbone is in eval mode, so every epoch would get the same values)."""
+        the backbone is in eval mode, so every epoch would get the same values), averaged over
+        ``shifts`` circular shifts of each window."""
         self.net.backbone.eval()
         with torch.no_grad():
-            parts = [self.net.backbone(x, m).float()
+            parts = [mean_over_shifts(lambda xs, m=m: self.net.backbone(xs, m).float(), x,
+                                      shifts)
                      for _, x, m, _ in self._batches(X, mask, None, np.arange(len(X)))]
         return torch.cat(parts) if parts else torch.zeros(0, self.net.backbone.dim)
 
@@ -594,7 +605,10 @@ class Finetuner(TaskEstimator):
             # binary: one logit, so the positive class's weight relative to the negative's
             weight = torch.as_tensor(w[1] / w[0] if self.kind == "binary" else w,
                                      device=self.device)
-        emb = self._embeddings(X, mask) if self.mode == "linear" else None
+        # a linear head of the shift-averaged embedding is the average of its outputs over the
+        # shifts: the closed-form head fits and calibrates on what it predicts from
+        shifts = self.test_shifts if self.solver == "lbfgs" else 1
+        emb = self._embeddings(X, mask, shifts) if self.mode == "linear" else None
         if self.solver == "lbfgs":  # fit() passes every row: the inner folds' outputs
             oof = self._fit_head_lbfgs(emb, feats, y_t, fit_idx, groups, weight)
             z = oof[:, 0] if self.kind == "binary" else oof

@@ -5,6 +5,7 @@ a report (``predict_run``: a table of predictions)."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -37,7 +38,6 @@ from qualityfm.tasks.finetune import (
     check_solver,
     default_features,
     default_mode,
-    default_solver,
     model_config,
 )
 from qualityfm.tasks.report import markdown_table, report, write_json
@@ -50,8 +50,9 @@ def _dataset(task: str, data: DataDirs, **kw: object) -> TaskDataset:
 def finetune_run(
     task: str, data: DataDirs, out: str | Path, *, init: str = "pretrained",
     mode: str | None = None,
-    kfold: int | None = None, epochs: int = 30, seed: int = 0, config: str | None = None,
-    batch_size: int = 32, seconds: float | None = None, max_records: int | None = None,
+    kfold: int | None = None, epochs: int | None = None, seed: int = 0,
+    config: str | None = None, batch_size: int | None = None, seconds: float | None = None,
+    max_records: int | None = None,
     cache_dir: str | Path | None = None, use_features: bool | None = None, augment: bool = True,
     pool: str | None = None, test_shifts: int | None = None, solver: str | None = None,
     device: str = "cpu",
@@ -68,10 +69,20 @@ def finetune_run(
     the encoder's tokens are pooled (default: the task's, ``finetune.DEFAULT_POOL``);
     ``test_shifts``: shifted copies averaged at prediction (default: ``Finetuner``'s);
     ``solver``: how a linear head is fitted (default: ``finetune.default_solver``);
-    ``device``: where networks train ("cpu", "cuda", ...)."""
+    ``device``: where networks train ("cpu", "cuda", ...); ``epochs`` and ``batch_size`` None:
+    30 and 32. Options given that the run does not use (``--epochs`` for a closed-form head, a
+    network option for the classical baseline, ...) are named on stderr and under ``ignored``
+    in ``summary.json``, which records the settings the run used."""
     resolve_device(device)
     if pool is not None:
         check_pool(pool)  # before the dataset is built
+    # (flag, the setting it sets, given?) of the options a run may not use
+    given = [("--mode", "mode", mode), ("--solver", "solver", solver), ("--pool", "pool", pool),
+             ("--test-shifts", "test_shifts", test_shifts), ("--config", "config", config),
+             ("--epochs", "epochs", epochs), ("--batch-size", "batch_size", batch_size),
+             ("--no-augment", "augment", None if augment else True),
+             ("--no-features" if use_features is False else "--features", "use_features",
+              use_features)]
     mode = None if init == "classical" else mode or default_mode(task, init)
     if solver is not None and mode is not None:
         check_solver(solver, mode)
@@ -83,15 +94,21 @@ def finetune_run(
     def make(t: str = task) -> TaskEstimator:
         if init == "classical":
             return ClassicalBaseline(t, seed=seed)
-        return Finetuner(t, init=init, mode=mode, config=cfg, epochs=epochs, seed=seed,
-                         batch_size=batch_size, use_features=use_features, augment=augment,
-                         pool=pool, test_shifts=test_shifts, solver=solver, device=device)
+        return Finetuner(t, init=init, mode=mode, config=cfg, epochs=epochs or 30, seed=seed,
+                         batch_size=batch_size or 32, use_features=use_features,
+                         augment=augment, pool=pool, test_shifts=test_shifts, solver=solver,
+                         device=device)
 
     out = Path(out)
+    used = _used_settings(make())
     summary: dict = {"task": task, "n": len(ds), "skipped": ds.skipped, "init": str(init),
-                     "mode": mode, "use_features": use_features, "augment": augment,
-                     "solver": None if mode is None else solver or default_solver(task, mode),
-                     "settings": ds.settings}
+                     **used, "seed": seed, "settings": ds.settings}
+    ignored = [flag for flag, key, value in given if value is not None and (
+        used[key] is None or (key == "use_features" and used[key] != value))]
+    if ignored:
+        summary["ignored"] = ignored
+        print(f"qualityfm: note: {', '.join(ignored)}: not used by {_run_kind(used)}, ignored",
+              file=sys.stderr)
     if kfold:
         res = cross_validate(make, ds, k=kfold, seed=seed)
         if task != "vt-alarm":
@@ -100,14 +117,56 @@ def finetune_run(
         if task == "af":
             _add_rhythm_cv(res, lambda: make("af4"), ds, kfold, seed)
         summary["cv"] = {k: v for k, v in res.items() if k != "oof"}
+        _clear_run(out)  # this run's results replace an earlier run's, whatever its kind
         report(res, out, "cv", task)
     else:
-        make().fit(ds.X, ds.y, ds.mask, ds.groups, ds.features).save(out)
-        if task == "af":
-            make("af4").fit(ds.X, ds.rhythm, ds.mask, ds.groups, ds.features).save(out / "rhythm")
+        est = make().fit(ds.X, ds.y, ds.mask, ds.groups, ds.features)
+        rhythm = (make("af4").fit(ds.X, ds.rhythm, ds.mask, ds.groups, ds.features)
+                  if task == "af" else None)
+        _clear_run(out)
+        est.save(out)
+        if rhythm is not None:
+            rhythm.save(out / "rhythm")
         summary["train_groups"] = sorted(set(ds.groups.astype(str).tolist()))
     write_json(summary, out / "summary.json")
     return summary
+
+
+def _clear_run(out: Path) -> None:
+    """Remove what an earlier ``finetune_run`` wrote to ``out`` (a model of another kind, a
+    rhythm model, a CV report), so that the folder holds this run only; other files stay."""
+    if not out.is_dir():
+        return
+    for name in ("model.pt", "classical.pkl", "finetune.json", "summary.json", "cv.json",
+                 "cv.md", "cv_roc.png", "cv_confusion.png", "cv_bland_altman_sbp.png",
+                 "cv_bland_altman_dbp.png"):
+        (out / name).unlink(missing_ok=True)
+    if (out / "rhythm" / "finetune.json").is_file():
+        shutil.rmtree(out / "rhythm")
+
+
+def _used_settings(est: TaskEstimator) -> dict:
+    """The settings a task model of this run uses; None where one does not apply."""
+    if isinstance(est, ClassicalBaseline):
+        return {"mode": None, "solver": None, "use_features": True, "augment": None,
+                "pool": None, "test_shifts": None, "config": None, "epochs": None,
+                "batch_size": None}
+    ft = est
+    closed_form = ft.mode == "linear" and ft.solver == "lbfgs"
+    return {"mode": ft.mode, "solver": ft.solver if ft.mode == "linear" else None,
+            "use_features": ft.use_features, "augment": ft.augment if ft.mode == "full" else None,
+            "pool": ft.pool if ft.n_channels is not None else None,
+            "test_shifts": ft.test_shifts,
+            "config": None if ft.init != "none" else (ft.config.to_dict() if ft.config else None),
+            "epochs": None if closed_form else ft.epochs, "batch_size": ft.batch_size}
+
+
+def _run_kind(used: dict) -> str:
+    if used["mode"] is None:
+        return "the classical baseline"
+    if used["mode"] == "full":
+        return "a full fine-tune"
+    return f"a linear head fitted by {used['solver']}"
 
 
 def _add_rhythm_cv(res: dict, make4: Callable[[], TaskEstimator], ds: TaskDataset, k: int,
@@ -267,6 +326,15 @@ def compare_run(
         check_pool(pool)
     if solver is not None:
         check_solver(solver, "linear")  # the linear rows' (full fine-tunes use adamw)
+    for spec in models:  # before hours of baselines, as the reference is
+        path = spec.rpartition("=")[2]
+        if path not in ("pretrained", "none") and not Path(path).exists():
+            raise FileNotFoundError(f"--models {spec}: model {path} does not exist")
+    if models and not modes:
+        raise ValueError("--models given with no --modes: no row would run them")
+    if not models and (with_features or solver is not None):
+        print("qualityfm: note: --with-features and --solver apply to --models rows only; "
+              "ignored", file=sys.stderr)
     ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir)
     cfg = model_config(config)
     makers: dict[str, Callable[[str], TaskEstimator]] = {}
@@ -293,11 +361,16 @@ def compare_run(
         for mode in modes:
             for feats in (False, True) if with_features else (False,):
                 label = f"{name} ({mode}{' + features' if feats else ''})"
+                if label in makers:
+                    raise ValueError(f"two --models give the row {label!r}: name them apart "
+                                     "(NAME=DIR)")
                 makers[label] = (lambda t, p=path, m=mode, f=feats: Finetuner(
                     t, init=p, mode=m, config=cfg if p == "none" else None, epochs=epochs,
                     seed=seed, use_features=f, augment=augment, pool=pool,
                     test_shifts=test_shifts, solver=solver if m == "linear" else None,
                     device=device))
+    if not makers:
+        raise ValueError("nothing to compare: give --baselines and/or --models")
     scratch = "QualityFM from scratch"
     if reference is None:
         reference = scratch if scratch in makers else ""
@@ -332,4 +405,11 @@ def compare_run(
                    "out-of-fold rows, with a paired bootstrap 95 % CI\n\n")
     atomic_write_bytes(out / "table.md", (header + table).encode())
     write_json(rows, out / "compare.json")
+    write_json({"task": task, "data": data_label(data), "n": len(ds),
+                "n_groups": int(len(np.unique(ds.groups))), "skipped": ds.skipped,
+                "rows": list(rows), "reference": reference or None, "kfold": kfold,
+                "seed": seed, "epochs": epochs, "modes": list(modes),
+                "with_features": with_features, "augment": augment, "pool": pool,
+                "test_shifts": test_shifts, "solver": solver, "config": config,
+                "settings": ds.settings}, out / "summary.json")
     return rows
