@@ -111,8 +111,13 @@ def test_features_belong_to_their_store(store, tmp_path) -> None:
     prepare(tmp_path / "corpus", store.path, overwrite=True, shard_size=5, progress=False,
             window=WindowConfig(fs=100.0, seconds=20.0, normalization="none"))
     assert not (store.path / FEATURES).exists()
-    np.save(store.path / FEATURES, np.zeros((store.n_windows, len(feature_names())), "f4"))
-    fresh = Store(store.path)  # a features file of the right shape, from no known store
+    zeros = np.zeros((store.n_windows, len(feature_names())), "f4")
+    np.save(store.path / FEATURES, zeros)
+    fresh = Store(store.path)  # unstamped, of the right shape: an older version's, adopted
+    with pytest.warns(UserWarning, match="taken as this store's features"):
+        np.testing.assert_array_equal(store_features(fresh), zeros)
+    assert compute_store_features(fresh) == []  # stamped now
+    (fresh.path / FEATURES_STAMP).write_text("{not json")
     with pytest.raises(ValueError, match=f"{FEATURES}: not known to belong to this store.*"
                                          "compute_store_features"):
         store_features(fresh)

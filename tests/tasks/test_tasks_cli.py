@@ -332,3 +332,8 @@ def test_cli_finetune_into_a_used_folder_leaves_no_stale_model(tmp_path) -> None
     out = tmp_path / "res.json"
     assert main(["evaluate", "--task", "vt-alarm", "--data", str(data), "--max-records", "30",
                  "--model", str(run), "--out", str(out)]) == 0
+    mine = tmp_path / "mine"  # a folder that holds no run: files of the same names stay
+    mine.mkdir()
+    (mine / "model.pt").write_text("the user's own")
+    assert main([*common[:-1], str(mine), "--kfold", "2", "--init", "classical"]) == 0
+    assert (mine / "model.pt").read_text() == "the user's own" and (mine / "cv.json").exists()

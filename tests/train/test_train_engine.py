@@ -264,8 +264,11 @@ def test_cli_resume_starts_a_run_that_has_no_checkpoint_yet(synthetic_store, tmp
     assert not (model / "encoder.onnx").exists()  # it belonged to other weights
 
 
-def test_sigterm_writes_a_checkpoint_and_resume_continues(synthetic_store, tmp_path) -> None:
-    """A preempted run (SIGTERM) finishes its step, saves it and exits 143."""
+@pytest.mark.parametrize("workers", [0, 2])
+def test_sigterm_writes_a_checkpoint(synthetic_store, tmp_path, workers: int) -> None:
+    """A preempted run (SIGTERM to its whole process group, as a job scheduler sends it, data
+    loader workers included) finishes its step, saves it and exits 143."""
+    import os
     import signal
     import subprocess
     import sys
@@ -276,14 +279,23 @@ def test_sigterm_writes_a_checkpoint_and_resume_continues(synthetic_store, tmp_p
     cmd = [sys.executable, "-m", "qualityfm", "pretrain", "--store", str(synthetic_store),
            "--out", str(run), "--steps", "100000", "--batch-size", "8", "--warmup", "1",
            "--log-every", "1", "--diag-every", "0", "--no-progress", "--no-tensorboard",
-           *overrides]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    log = run / "log.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=120)
+           "--workers", str(workers), *overrides]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        log = run / "log.jsonl"
+        deadline = time.time() + 120
+        while time.time() < deadline and (
+                not log.exists() or len(log.read_text().splitlines()) < 3):
+            assert proc.poll() is None, proc.communicate()[1]
+            time.sleep(0.2)
+        assert len(log.read_text().splitlines()) >= 3, "the run logged no steps in 120 s"
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
     assert proc.returncode == 128 + signal.SIGTERM, err
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["stopped_by"] == "SIGTERM" and not summary["done"]

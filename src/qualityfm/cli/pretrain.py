@@ -52,11 +52,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="run folder (checkpoints, log.jsonl, summary)")
     p.add_argument("--recipe", choices=sorted(RECIPES), default=None,
                    help="`default` (anti-collapse) or `paper` (the original's settings)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue exactly from OUT/last.pt; with no checkpoint there yet, start "
-                   "the run (so one command serves the first launch and every relaunch)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="start over in an OUT that holds a run (default: refuse)")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue exactly from OUT/last.pt; with no checkpoint there yet, "
+                       "start the run (so one command serves the first launch and every "
+                       "relaunch)")
+    again.add_argument("--overwrite", action="store_true",
+                       help="start over in an OUT that holds a run (default: refuse)")
     p.add_argument("--stop-after", type=positive_int, default=None,
                    help="stop (with a checkpoint) after this many steps in total")
     p.add_argument("--model-override", action="append", default=[], metavar="KEY=VALUE",
@@ -101,22 +103,21 @@ def run(args: argparse.Namespace) -> int:
     if args.store:
         given["store"] = args.store
     given["out"] = args.out
+    saved = Path(args.out) / CONFIG_NAME
     resume = args.resume and (Path(args.out) / CHECKPOINT_NAME).is_file()
     if args.resume and not resume:
-        if not args.store:
-            raise FileNotFoundError(f"{Path(args.out) / CHECKPOINT_NAME}: no checkpoint to "
-                                    "resume, and no --store to start the run")
         print(f"qualityfm pretrain: no checkpoint in {args.out} yet: starting the run",
               file=sys.stderr)
-    if resume:
-        saved = Path(args.out) / CONFIG_NAME
-        base = json.loads(saved.read_text())
+    if args.resume and saved.is_file():  # resume; or restart a launch killed before its
+        base = json.loads(saved.read_text())  # first checkpoint, with its settings
         if args.recipe and args.recipe != base["recipe"]:
             raise ValueError(f"{saved}: run used recipe {base['recipe']!r}, not {args.recipe!r}")
         cfg = PretrainConfig.from_dict({**base, **given})
     else:
         if not args.store:
-            raise ValueError("--store is required (a folder made by `qualityfm prepare`)")
+            raise ValueError(f"{args.out}: no checkpoint to resume, and no --store to start the "
+                             "run" if args.resume else
+                             "--store is required (a folder made by `qualityfm prepare`)")
         given["command"] = _command(args, given)
         cfg = PretrainConfig.for_recipe(args.recipe or "default", **given)
     summary = pretrain(cfg, resume=resume, stop_after=args.stop_after,

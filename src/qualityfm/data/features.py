@@ -8,9 +8,10 @@ from memory maps, so that a store of millions of windows is never loaded whole.
 
 ``features.json`` beside them names the store they were computed from (the fingerprint of its
 ``meta.json``: settings and records), its window count and the feature columns. Features whose
-stamp does not match their folder's store (the store made again with other settings), or that
-have none (written by an older version, which recorded none), are refused when read and
-computed again by :func:`compute_store_features` (which pretrain calls).
+stamp does not match their folder's store (the store made again with other settings) are
+refused when read and computed again by :func:`compute_store_features` (which pretrain
+calls); features of the right shape without a stamp (an older version's) are adopted, with
+a warning.
 """
 
 from __future__ import annotations
@@ -75,17 +76,33 @@ def _stamp(part: _Part) -> dict[str, Any]:
             "features": feature_names()}
 
 
+def _adopt(part: _Part) -> None:
+    """Stamp features of the right shape that carry no stamp: written by a qualityfm before
+    the stamps (whose ``prepare --overwrite`` could leave another store's features behind, so
+    a warning says how to recompute), or by a run stopped between the two atomic writes.
+    Recomputing them instead would stall the first pre-training run on a large store."""
+    warnings.warn(f"{part.folder / FEATURES}: no {FEATURES_STAMP}; taken as this store's "
+                  "features (written before stamps existed); delete it to recompute them",
+                  UserWarning, stacklevel=3)
+    try:
+        save_json(part.folder / FEATURES_STAMP, _stamp(part))
+    except OSError:  # a read-only store: used as it is
+        pass
+
+
 def _mismatch(part: _Part) -> str | None:
     """Why the folder's existing ``features.npy`` is not the features of its store, or None."""
     shape = np.load(part.folder / FEATURES, mmap_mode="r").shape
     if shape != _shape(part.n_windows):
         return (f"shape {shape}, expected {_shape(part.n_windows)} "
                 "(another version's feature columns, or other windows)")
+    if not (part.folder / FEATURES_STAMP).exists():
+        _adopt(part)
+        return None
     try:
         stamp = json.loads((part.folder / FEATURES_STAMP).read_text())
     except (OSError, ValueError):
-        return (f"not known to belong to this store (no readable {FEATURES_STAMP}: written by "
-                "an older version, or interrupted)")
+        return f"not known to belong to this store (unreadable {FEATURES_STAMP})"
     expected = _stamp(part)
     if stamp.get("fingerprint") != expected["fingerprint"]:
         return (f"computed for another store (fingerprint {stamp.get('fingerprint')}; this "

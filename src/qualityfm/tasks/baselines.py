@@ -77,6 +77,8 @@ class ClassicalBaseline(TaskEstimator):
     session 13).
     """
 
+    reads_windows = False  # given features, X is not read
+
     def __init__(self, task: str = "vt-alarm", *, max_iter: int = 800,
                  learning_rate: float = 0.015, max_leaf_nodes: int = 15,
                  max_features: float = 0.2, l2_regularization: float = 2.0,

@@ -66,6 +66,10 @@ def balanced_class_weights(y: np.ndarray, n_classes: int | None = None,
 class TaskEstimator(ABC):
     """Fit/predict protocol shared by every model of the task harness."""
 
+    #: Whether the model reads the windows X themselves (a feature model given its features
+    #: does not, so their length is no concern of its)
+    reads_windows = True
+
     def __init__(
         self, task: str, *, val_fraction: float = 0.2, calibration: str = "temperature",
         threshold_rule: str | None = None, target_tpr: float = 0.95, seed: int = 0,
@@ -133,7 +137,7 @@ class TaskEstimator(ABC):
             if X.ndim != 3 or not np.issubdtype(X.dtype, np.number):
                 raise ValueError("X must be numeric windows [rows, channels, samples], got "
                                  f"shape {X.shape} dtype {X.dtype}")
-            self._check_window_shape(X.shape)
+            self._check_window_shape(X.shape, length=self.reads_windows or features is None)
             if mask is not None:
                 mask = np.asarray(mask)
                 if mask.shape != X.shape[:2]:
@@ -149,15 +153,16 @@ class TaskEstimator(ABC):
                                  f"{features.shape}")
         return X, mask, features
 
-    def _check_window_shape(self, shape: tuple[int, ...]) -> None:
-        """Refuse windows with another channel count, or another shape than the fitted ones."""
+    def _check_window_shape(self, shape: tuple[int, ...], length: bool = True) -> None:
+        """Refuse windows with another channel count, or (``length``) another shape than the
+        fitted ones."""
         c, t = shape[1:]
         if self.n_channels is not None and c != self.n_channels:
             hint = " (channels last? pass X.transpose(0, 2, 1))" if t == self.n_channels else ""
             raise ValueError(f"X holds {c} channels on axis 1; the model reads "
                              f"{self.n_channels} ({', '.join(MODEL_CHANNELS)}) as "
                              f"[rows, channels, samples]{hint}")
-        if self.window is not None and (c, t) != tuple(self.window):
+        if length and self.window is not None and (c, t) != tuple(self.window):
             raise ValueError(f"X windows hold {t} samples ({t / self.fs:g} s at {self.fs:g} Hz) "
                              f"but the model was fitted on {self.window[1]} "
                              f"({self.window[1] / self.fs:g} s)")

@@ -134,8 +134,9 @@ def finetune_run(
 
 def _clear_run(out: Path) -> None:
     """Remove what an earlier ``finetune_run`` wrote to ``out`` (a model of another kind, a
-    rhythm model, a CV report), so that the folder holds this run only; other files stay."""
-    if not out.is_dir():
+    rhythm model, a CV report), so that the folder holds this run only; other files stay, and
+    a folder that holds no such run is left alone."""
+    if not ((out / "finetune.json").is_file() or (out / "cv.json").is_file()):
         return
     for name in ("model.pt", "classical.pkl", "finetune.json", "summary.json", "cv.json",
                  "cv.md", "cv_roc.png", "cv_confusion.png", "cv_bland_altman_sbp.png",

@@ -267,10 +267,18 @@ def loader_workers(workers: int, device: torch.device) -> int:
     return max(0, min(8, ((os.cpu_count() or 1) - 2) // per_node))
 
 
+def _ignore_stop_signals(worker_id: int) -> None:
+    """DataLoader workers leave SIGTERM / SIGINT to the main process, which checkpoints and
+    then shuts them down (a job scheduler signals every process of the job)."""
+    for sig in _StopRequest.SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
 def make_loader(dataset: Any, micro_batch: int, workers: int) -> torch.utils.data.DataLoader:
     return torch.utils.data.DataLoader(
         dataset, batch_size=micro_batch, num_workers=workers, drop_last=True,
         pin_memory=torch.cuda.is_available(),
+        worker_init_fn=_ignore_stop_signals if workers > 0 else None,
     )
 
 
@@ -391,14 +399,6 @@ class _StopRequest:
         for s, handler in self._previous.items():
             signal.signal(s, handler)
 
-    def requested(self, env: DistEnv) -> bool:
-        """Whether any rank was signalled (every rank must stop at the same step)."""
-        flag = self.signal is not None
-        if env.distributed:
-            t = torch.tensor([float(flag)], device=env.device)
-            dist.all_reduce(t, op=dist.ReduceOp.MAX)
-            flag = bool(t.item())
-        return flag
 
 
 def _gather(obj: Any, env: DistEnv) -> list[Any]:
@@ -456,6 +456,8 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_after: int | None =
         raise ValueError(f"{run_dir} holds a run ({held[0].name}): --resume continues it, "
                          "--overwrite starts it over")
     env = setup_distributed(cfg.device)
+    if env.distributed:  # every rank has looked at the folder before rank 0 writes to it
+        dist.barrier()
     try:
         result = _run(cfg, env, run_dir, ckpt_path, resume, stop_after)
         if env.distributed:  # no rank tears the group down while another still uses it
@@ -597,6 +599,9 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
                     (terms["loss"] / cfg.grad_accum).backward()
                 for name, v in terms.items():
                     sums[name] = sums.get(name, 0.0) + float(v.detach()) / cfg.grad_accum
+            # a signal on any rank stops every rank at the same step: the flag is reduced
+            # with the loss terms (any rank's 1 makes the mean positive)
+            sums["_stop"] = float(stop.signal is not None)
             if cfg.grad_clip > 0:
                 norm = nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
                 sums["grad_norm"] = float(norm.full_tensor() if hasattr(norm, "full_tensor")
@@ -605,6 +610,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
             optimizer.zero_grad(set_to_none=True)
             if env.distributed:  # report the global batch's terms, not this rank's share
                 sums = _mean_over_ranks(sums, env.device)
+            stop_now = sums.pop("_stop") > 0
             if fsdp:  # EMA on the local shards, so both models must be resharded
                 teacher.reshard()
                 student.reshard()
@@ -631,7 +637,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
                                     pairs_s=f"{last['pairs_per_s']:.1f}")
             if bar is not None:
                 bar.update(1)
-            if stop.requested(env):  # preempted or Ctrl-C: keep this step, then stop
+            if stop_now:  # preempted or Ctrl-C: keep this step, then stop
                 save(step)
                 break
             if step % cfg.ckpt_every == 0 or step == end:
