@@ -43,6 +43,7 @@ def test_cli_finetune_then_evaluate_vt(tmp_path, capsys) -> None:
     assert ((np.array(res["predictions"]["score"]) >= res["threshold"]) == pred).all()
     assert (out.parent / "results_roc.png").stat().st_size > 1000
     assert (out.parent / "results.md").read_text().startswith("| model |")
+    assert "\n| run |" in (out.parent / "results.md").read_text()  # the row names the model
 
     if importlib.util.find_spec("onnxruntime") is not None:  # encoder + task head as ONNX
         onnx_dir = tmp_path / "onnx"

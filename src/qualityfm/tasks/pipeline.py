@@ -251,7 +251,7 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
               f"{', ...' if len(seen) > 5 else ''}): these figures are not a test",
               file=sys.stderr)
     out = Path(out)
-    report(res, out.parent, out.stem)
+    report(res, out.parent, out.stem, label=model.name)  # the row and plots name the model
     return res
 
 
@@ -388,7 +388,7 @@ def compare_run(
         if task == "af":  # 4-class rhythm model of the same kind: macro F1, noisy AUROC
             _add_rhythm_cv(res, lambda m=make: m("af4"), ds, kfold, seed, n_boot)
         slug = "".join(c if c.isalnum() else "_" for c in name).strip("_").lower()
-        report(res, out, slug, task)
+        report(res, out, slug, task, label=name)
         rows[name] = {k: v for k, v in res.items() if k != "oof"}
         oof[name] = np.asarray(res["oof"]["score" if task != "abp" else "pred"], float)
     for name in rows:

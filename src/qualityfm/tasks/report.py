@@ -167,18 +167,20 @@ def binary_labels(task: str | None) -> list[str]:
 
 
 def report(results: dict, out: str | Path, name: str = "results",
-           task: str | None = None) -> dict[str, Path]:
+           task: str | None = None, label: str | None = None) -> dict[str, Path]:
     """Write ``out/name.json``, ``out/name.md`` and the plots that fit ``results``
     (which holds ``oof``/``predictions``: y, score, pred as produced by evaluation); the
-    plots name the task (``task``, else ``results["task"]``) and its classes."""
+    table row and the plots are named ``label`` (default: ``name``), the plots also by the
+    task (``task``, else ``results["task"]``) and its classes."""
     out = Path(out)
+    label = label or name
     files = {"json": write_json(results, out / f"{name}.json")}
-    md = markdown_table({name: results})
+    md = markdown_table({label: results})
     atomic_write_bytes(out / f"{name}.md", md.encode())
     files["md"] = out / f"{name}.md"
     pr = results.get("oof") or results.get("predictions")
     task = task or results.get("task")
-    title = f"{task}: {name}" if task else name
+    title = f"{task}: {label}" if task else label
     if pr:
         y, score, pred = np.asarray(pr["y"]), np.asarray(pr["score"]), np.asarray(pr["pred"])
         if "sbp" in results:
