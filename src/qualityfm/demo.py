@@ -92,7 +92,7 @@ def plot_training_curves(run: Path, path: Path) -> Path:
 
 
 def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
-             steps: int = 120, batch_size: int = 16, epochs: int = 8, kfold: int = 3,
+             steps: int = 120, batch_size: int = 16, epochs: int | None = None, kfold: int = 3,
              seed: int = 0, progress: bool = True) -> dict:
     """Run the pipeline end to end and write a report folder; returns its summary."""
     from qualityfm.tasks.pipeline import finetune_run

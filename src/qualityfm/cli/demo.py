@@ -20,7 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(e.g. ../shared/data/physionet2015_vt); default: synthetic")
     p.add_argument("--out", default="demo_report", help="report folder (default demo_report)")
     p.add_argument("--steps", type=positive_int, default=120, help="pre-training steps")
-    p.add_argument("--epochs", type=positive_int, default=8, help="fine-tuning epochs")
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help="fine-tuning epochs of a head trained by gradient steps (the default "
+                   "VT-alarm head is fitted in closed form and takes none)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
 
