@@ -138,10 +138,10 @@ def _clear_run(out: Path) -> None:
     a folder that holds no such run is left alone."""
     if not ((out / "finetune.json").is_file() or (out / "cv.json").is_file()):
         return
-    for name in ("model.pt", "classical.pkl", "finetune.json", "summary.json", "cv.json",
-                 "cv.md", "cv_roc.png", "cv_confusion.png", "cv_bland_altman_sbp.png",
-                 "cv_bland_altman_dbp.png"):
-        (out / name).unlink(missing_ok=True)
+    for pattern in ("model.pt", "classical.pkl", "finetune.json", "summary.json",
+                    "cv.json", "cv.md", "cv_*.png"):  # what save() and report(name="cv") write
+        for f in out.glob(pattern):
+            f.unlink()
     if (out / "rhythm" / "finetune.json").is_file():
         shutil.rmtree(out / "rhythm")
 
