@@ -14,9 +14,9 @@ ECG_LEADS = (
 
 _ALIASES: dict[str, str] = {
     # ECG leads
-    "ii": "ecg_ii", "ecgii": "ecg_ii", "ecg2": "ecg_ii", "leadii": "ecg_ii", "mlii": "ecg_ii",
-    "i": "ecg_i", "ecgi": "ecg_i", "leadi": "ecg_i",
-    "iii": "ecg_iii", "ecgiii": "ecg_iii", "leadiii": "ecg_iii",
+    "ii": "ecg_ii", "ecgii": "ecg_ii", "leadii": "ecg_ii", "mlii": "ecg_ii",
+    "i": "ecg_i", "ecgi": "ecg_i", "leadi": "ecg_i", "mli": "ecg_i",
+    "iii": "ecg_iii", "ecgiii": "ecg_iii", "leadiii": "ecg_iii", "mliii": "ecg_iii",
     "avr": "ecg_avr", "avl": "ecg_avl", "avf": "ecg_avf",
     "ecgavr": "ecg_avr", "ecgavl": "ecg_avl", "ecgavf": "ecg_avf",
     "v": "ecg_v", "ecgv": "ecg_v", "ecgv5": "ecg_v5",
@@ -26,13 +26,23 @@ _ALIASES: dict[str, str] = {
     # Photoplethysmogram
     "pleth": "ppg", "ppg": "ppg", "plethysmogram": "ppg", "spo2wave": "ppg", "plethwave": "ppg",
     "plth": "ppg", "ppgwave": "ppg",
-    # Arterial blood pressure
+    # Arterial blood pressure (ART1, ABP2...: a numbered arterial line is still one)
     "abp": "abp", "art": "abp", "ibp": "abp", "ibp1": "abp", "artwave": "abp", "ap": "abp",
     "abpwave": "abp",
     # Others
     "resp": "resp", "respiration": "resp", "imp": "resp", "impedance": "resp",
     "co2": "co2", "cvp": "cvp", "pap": "pap",
 }
+
+#: Numbered channels of an unnamed lead (MIT-BIH NSR ``ECG1``, ``ECG2``) and of an arterial line.
+_NUMBERED = ((re.compile(r"^(ecg|ekg)\d+$"), "ecg"), (re.compile(r"^(art|abp)\d+$"), "abp"))
+
+#: Words naming a number derived from a waveform (``Pleth HR``, ``PLETH_SPO2``, ``PPG PI``),
+#: not the waveform: such a label keeps its own name.
+_DERIVED = frozenset((
+    "hr", "pr", "rate", "pulserate", "prate", "bpm", "spo2", "sao2", "spo", "so2", "sat", "sats",
+    "saturation", "pi", "perf", "perfusion", "perfusionindex", "perfindex", "pvi", "rr",
+))
 
 
 def _key(name: str) -> str:
@@ -44,17 +54,34 @@ def _key(name: str) -> str:
 def canonical_channel(name: str) -> str:
     """Map a monitor label (``II``, ``ECG II``, ``PLETH``, ``ART``...) to its canonical name.
 
-    Unknown labels are returned lower-cased with separators replaced by ``_`` so that they
-    survive round trips without colliding with canonical names.
+    A numbered ECG whose lead is not named (``ECG1``, ``ECG2``, as in the MIT-BIH databases) is
+    an unnamed lead, ``ecg`` (``canonical_names`` makes the second ``ecg_2``), which windows
+    take for lead II when the record has none, as they take a plain ``ECG``; ``MLII`` and
+    ``MLIII`` (modified limb leads) are leads II and III; ``ART1``/``ABP2`` are ``abp``. Labels
+    beginning with ``PLETH``/``PPG`` are the PPG unless they name a derived number (``Pleth HR``,
+    ``PLETH_SPO2``, ``Solar8000/PLETH_HR``, ``PPG PI``): those, and unknown labels, are returned
+    lower-cased with separators replaced by ``_`` so that they survive round trips without
+    colliding with canonical names.
     """
     key = _key(name)
     if key in _ALIASES:
         return _ALIASES[key]
     if key.startswith("ecg") and key[3:] in _ALIASES:
         return _ALIASES[key[3:]]
-    if key.startswith("pleth") or key.startswith("ppg"):
+    for pattern, channel in _NUMBERED:
+        if pattern.match(key):
+            return channel
+    if key.startswith(("pleth", "ppg")) and not _derived(name, key):
         return "ppg"
     return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_") or "unknown"
+
+
+def _derived(name: str, key: str) -> bool:
+    """Whether a ``PLETH``/``PPG`` label names a derived number: a word of the label (``HR`` in
+    ``Pleth HR``) or what follows the prefix (``hr`` in ``PlethHR``) is in ``_DERIVED``."""
+    words = re.split(r"[\s_\-.,()/\[\]%]+", name.strip().split("/")[-1].lower())
+    rest = key.removeprefix("pleth").removeprefix("ppg").rstrip("0123456789")
+    return rest in _DERIVED or any(w in _DERIVED for w in words)
 
 
 def is_ecg(channel: str) -> bool:

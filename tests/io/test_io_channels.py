@@ -1,0 +1,48 @@
+"""Channel naming: derived numerics, numbered leads and arterial lines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qualityfm.io import Record, canonical_channel, canonical_names
+from qualityfm.signal import WindowConfig, make_windows
+
+
+@pytest.mark.parametrize("label", [
+    "Pleth HR", "PLETH_SPO2", "Solar8000/PLETH_HR", "PlethHR", "PLETH_SAT", "Pleth PI",
+    "PPG rate", "Pleth Pulse Rate", "PLETH (bpm)", "PPG_PR",
+])
+def test_derived_numerics_are_no_waveform(label: str) -> None:
+    name = canonical_channel(label)
+    assert name not in ("ppg", "ecg", "abp") and name.startswith(("pleth", "ppg", "solar8000"))
+
+
+@pytest.mark.parametrize("label", ["PLETH", "Pleth", "PPG", "SNUADC/PLETH", "Plethysmogram",
+                                   "PLETH2", "SpO2 Wave", "PPG wave"])
+def test_pleth_waveforms_stay_ppg(label: str) -> None:
+    assert canonical_channel(label) == "ppg"
+
+
+def test_pleth_hr_beside_pleth_leaves_the_pleth_as_ppg() -> None:
+    assert canonical_names(["Pleth HR", "PLETH", "II"]) == ["pleth_hr", "ppg", "ecg_ii"]
+
+
+def test_numbered_ecg_leads_arterial_lines_and_modified_leads() -> None:
+    assert canonical_names(["ECG1", "ECG2"]) == ["ecg", "ecg_2"]
+    assert canonical_channel("ECG2") == "ecg" and canonical_channel("EKG 1") == "ecg"
+    assert canonical_channel("MLIII") == "ecg_iii" and canonical_channel("MLII") == "ecg_ii"
+    assert canonical_channel("ECG II") == "ecg_ii" and canonical_channel("ECG V5") == "ecg_v5"
+    for label in ("ART1", "ART 1", "ART", "ABP2"):
+        assert canonical_channel(label) == "abp"
+
+
+def test_unnamed_numbered_lead_feeds_the_model_ecg() -> None:
+    fs, n = 250.0, 7500
+    t = np.arange(n) / fs
+    ecg = (np.sin(2 * np.pi * 1.2 * t) ** 15).astype(np.float32)
+    names = canonical_names(["ECG1", "ECG2"])
+    rec = Record("nsr", {c: ecg.copy() for c in names}, {c: fs for c in names})
+    win = make_windows(rec, WindowConfig())
+    assert win.sources == {"ecg_ii": "ecg"} and win.fallback
+    assert win.mask[:, 1].all() and not win.mask[:, 0].any()
