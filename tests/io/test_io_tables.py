@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from helpers import shared_path
-from qualityfm.io import RecordError, read_record
+from qualityfm.io import RecordError, find_records, read_record
 
 
 def _write_csv(path: Path, header: str | None, t: np.ndarray | None, cols: np.ndarray) -> Path:
@@ -112,3 +112,93 @@ def test_npz_by_channel_name_with_fs_entry(tmp_path: Path) -> None:
     assert read_record(bare, fs=10.0).duration() == 1.0
     with pytest.raises(RecordError, match=r"z\.npz.*pass fs"):
         read_record(bare)
+
+
+def _csv_text(header: str, rows: list[str]) -> str:
+    return "\n".join([header, *rows]) + "\n"
+
+
+def _signal_rows(n: int, fs: float, sep: str = ",", time: str = "s") -> list[str]:
+    """``n`` rows of time, PLETH and II at ``fs``; time in seconds, ms or ISO date-times."""
+    rows = []
+    for i in range(n):
+        t = (f"{i / fs:.3f}" if time == "s" else f"{1000 * i / fs:g}" if time == "ms"
+             else f"2024-01-01 00:00:{i / fs:06.3f}")
+        rows.append(sep.join([t, f"{2 + np.sin(i / 10):.5f}", f"{np.cos(i / 7):.5f}"]))
+    return rows
+
+
+def test_csv_time_in_ms_without_unit_is_refused_or_read_with_fs(tmp_path: Path) -> None:
+    path = tmp_path / "ms.csv"
+    path.write_text(_csv_text("Time,PLETH,II", _signal_rows(500, 125.0, time="ms")))
+    with pytest.raises(RecordError, match=r"ms\.csv: time column 'Time' gives 0\.125 Hz.*"
+                                          r"below 10 Hz.*'Time \[ms\]' or pass fs"):
+        read_record(path)
+    rec = read_record(path, fs=125.0)  # fs says the values are milliseconds
+    assert rec.fs == {"ppg": 125.0, "ecg_ii": 125.0} and len(rec.signals["ppg"]) == 500
+    named = tmp_path / "named.csv"
+    named.write_text(path.read_text().replace("Time,", "Time [ms],", 1))
+    assert read_record(named, start=1.0, stop=2.0).signals["ppg"].tolist() == \
+        rec.signals["ppg"][125:250].tolist()
+    trend = tmp_path / "trend.csv"  # seconds, but 1 Hz: not a waveform
+    trend.write_text(_csv_text("Time [s],PLETH", [f"{i},{i % 7}" for i in range(60)]))
+    with pytest.raises(RecordError, match=r"trend\.csv: time column 'Time \[s\]' gives 1 Hz"):
+        read_record(trend)
+    assert read_record(trend, fs=1.0).fs == {"ppg": 1.0}
+
+
+@pytest.mark.parametrize("variant", ["bom", "quoted", "semicolon", "tab", "time_ms", "time_s",
+                                     "decimal_comma", "crlf"])
+def test_csv_dialects_are_read_and_listed(tmp_path: Path, variant: str) -> None:
+    fs, sep = 125.0, {"semicolon": ";", "tab": "\t", "decimal_comma": ";"}.get(variant, ",")
+    header = sep.join(["Time [s]", "PLETH", "II"])
+    rows = _signal_rows(400, fs, sep)
+    if variant == "quoted":
+        header = '"Time [s]","PLETH","II"'
+    elif variant in ("time_ms", "time_s"):
+        header = f"{variant},PLETH,II"
+        rows = _signal_rows(400, fs, time=variant[-2:].strip("_"))
+    elif variant == "decimal_comma":
+        rows = [r.replace(".", ",") for r in rows]
+    text = _csv_text(header, rows)
+    path = tmp_path / f"{variant}.csv"
+    if variant == "bom":
+        path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    elif variant == "crlf":
+        path.write_bytes(text.replace("\n", "\r\n").encode())
+    else:
+        path.write_text(text)
+    (tmp_path / "REFERENCE.csv").write_text("A00001,N\nA00002,A\n")  # labels: no record
+    assert find_records(tmp_path) == [path]
+    rec = read_record(path)
+    assert rec.channels == ["ppg", "ecg_ii"] and rec.fs == {"ppg": fs, "ecg_ii": fs}
+    assert len(rec.signals["ppg"]) == 400
+    assert rec.signals["ppg"][10] == pytest.approx(2 + np.sin(1.0), abs=1e-5)
+    part = read_record(path, start=1.0, stop=2.0, channels=["ecg_ii"])
+    np.testing.assert_array_equal(part.signals["ecg_ii"], rec.signals["ecg_ii"][125:250])
+
+
+def test_csv_datetime_time_column_is_seconds_from_first_row(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.csv"
+    path.write_text(_csv_text("Timestamp,PLETH,II", _signal_rows(1000, 125.0, time="iso")))
+    rec = read_record(path)
+    assert rec.fs == {"ppg": 125.0, "ecg_ii": 125.0} and rec.start_time == 0.0
+    part = read_record(path, start=2.0, stop=3.0)
+    assert part.start_time == 2.0
+    np.testing.assert_array_equal(part.signals["ppg"], rec.signals["ppg"][250:375])
+    bad = tmp_path / "bad.csv"
+    bad.write_text(_csv_text("Timestamp,PLETH", ["yesterday,1.0", "today,2.0"]))
+    with pytest.raises(RecordError, match=r"bad\.csv: time column 'Timestamp' holds 'yesterday'"):
+        read_record(bad)
+
+
+def test_npz_fs_as_one_element_array_and_bad_fs(tmp_path: Path) -> None:
+    path = tmp_path / "arr.npz"
+    np.savez(path, PLETH=np.arange(250.0), fs=np.array([125.0]))
+    assert read_record(path).fs == {"ppg": 125.0}
+    for name, fs in (("two", np.array([125.0, 250.0])), ("text", np.array("125")),
+                     ("zero", np.float64(0.0)), ("nan", np.array([np.nan]))):
+        bad = tmp_path / f"{name}.npz"
+        np.savez(bad, PLETH=np.arange(250.0), fs=fs)
+        with pytest.raises(RecordError, match=rf"{name}\.npz: 'fs' entry must be"):
+            read_record(bad)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import math
 import re
 import sys
 import zipfile
@@ -16,10 +18,19 @@ from qualityfm.io.channels import canonical_names
 from qualityfm.io.record import Record, RecordError
 
 _BIDMC = re.compile(r"^(bidmc_\d+)_Signals$")
-_TIME = re.compile(r"^(time|t|timestamp|seconds|sec|elapsed time)\s*([\[(]\s*(s|sec|ms)\s*[\])])?$")
+_UNITS = r"(s|sec|secs|ms|msec)"
+#: A time column: ``Time``, ``Time [s]``, ``time (ms)``, ``time_ms``, ``t_s``, ``Timestamp``...
+_TIME = re.compile(
+    rf"^(time|t|timestamp|seconds|sec|elapsed time)(?:\s*[\[(]\s*{_UNITS}\s*[\])]|[\s_]{_UNITS})?$"
+)
 _UNIT = re.compile(r"^(.*?)\s*[\[(]\s*([^\[\]()]+?)\s*[\])]$")
+#: Delimiters a CSV may use (Excel writes ``;`` where the decimal mark is a comma).
+_DELIMITERS = (",", ";", "\t")
 #: Rows read to estimate the rate from a time column before a span is read.
 _HEAD_ROWS = 2048
+#: The lowest rate a time column may give without ``fs``: below it the values are most likely
+#: milliseconds in a column that does not say so (or the file holds trends, not waveforms).
+MIN_TIME_RATE = 10.0
 
 
 def _is_number(text: str) -> bool:
@@ -30,12 +41,25 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _time_scale(name: str) -> float | None:
-    """Seconds per unit of a time column's values, or None when ``name`` is no time column."""
+def _time_unit(name: str) -> str | None:
+    """The unit of a time column's values, ``"s"``, ``"ms"`` or ``""`` when its name states none
+    (seconds then), or None when ``name`` is no time column."""
     match = _TIME.match(name.strip().lower())
     if match is None:
         return None
-    return 1e-3 if match.group(3) == "ms" else 1.0
+    unit = match.group(2) or match.group(3) or ""
+    return "ms" if unit.startswith("ms") else "s" if unit else ""
+
+
+def _csv_header(path: Path) -> tuple[list[str], str, str]:
+    """A CSV's first-line cells (a UTF-8 BOM, quotes and stray spaces removed), its delimiter
+    (the most frequent of ``,``, ``;`` and tab in that line) and its decimal mark (``,`` when a
+    ``;`` or tab file prints its second line's numbers with commas and no points)."""
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+        first, second = f.readline().rstrip("\r\n"), f.readline()
+    sep = max(_DELIMITERS, key=first.count)
+    decimal = "," if sep != "," and "," in second and "." not in second else "."
+    return [c.strip() for c in next(csv.reader([first], delimiter=sep), [])], sep, decimal
 
 
 def _split_unit(name: str) -> tuple[str, str]:
@@ -47,11 +71,10 @@ def _split_unit(name: str) -> tuple[str, str]:
 def csv_has_time_column(path: Path) -> bool:
     """Whether a CSV's first line names a time column (a cheap test for ``find_records``)."""
     try:
-        with path.open(encoding="utf-8", errors="replace") as f:
-            first = f.readline()
+        cells = _csv_header(path)[0]
     except OSError:
         return False
-    return any(_time_scale(c) is not None for c in first.split(","))
+    return any(_time_unit(c) is not None for c in cells)
 
 
 def _printed_resolution(t: np.ndarray) -> float:
@@ -93,6 +116,28 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
     )
 
 
+def _seconds(
+    col: pd.Series, scale: float, origin: int | None, path: Path, name: str
+) -> tuple[np.ndarray, int | None]:
+    """A time column's values in seconds: numbers times ``scale``, or ISO date-times
+    (``2024-01-01 00:00:00.008``) in seconds from ``origin`` (ns since the epoch; None: the
+    first value), returned beside them (None for numbers)."""
+    if pd.api.types.is_numeric_dtype(col):
+        return col.to_numpy(np.float64) * scale, None
+    try:
+        stamps = pd.to_datetime(col, format="ISO8601")
+        if stamps.dt.tz is not None:
+            stamps = stamps.dt.tz_convert(None)
+    except (ValueError, TypeError, AttributeError) as e:
+        raise RecordError(f"{path}: time column {name!r} holds {col.iloc[0]!r}, neither a number "
+                          f"nor an ISO date-time") from e
+    if stamps.isna().any():
+        raise RecordError(f"{path}: time column {name!r} has an empty or unreadable time stamp")
+    ns = stamps.to_numpy("datetime64[ns]").astype(np.int64)
+    origin = int(ns[0]) if origin is None else origin
+    return (ns - origin) / 1e9, origin
+
+
 def read_csv(
     path: Path,
     channels: Sequence[str] | None = None,
@@ -103,22 +148,24 @@ def read_csv(
 ) -> Record:
     """Read a CSV of samples, one column per channel, with a time column or an explicit ``fs``.
 
-    A time column (``Time [s]``, ``time``, ``t [ms]``...) gives the rate, which must be regular
-    and agree with ``fs`` when both are given. Column names (stray spaces stripped, a unit in
-    brackets split off) or ``channel_names`` name the channels. BIDMC ``bidmc_NN_Signals.csv``
+    A time column (``Time [s]``, ``time``, ``t [ms]``, ``time_ms``...; numbers, or ISO
+    date-times read as seconds from the first row) gives the rate, which must be regular, at
+    least ``MIN_TIME_RATE`` Hz without ``fs``, and agree with ``fs`` when both are given (a
+    column whose name states no unit is in seconds, or milliseconds where ``fs`` says so).
+    ``,``, ``;`` or tab delimiters, a UTF-8 BOM, quoted names and decimal commas (``;`` or tab
+    files) are read. Column names (stray spaces stripped, a unit in brackets split off) or
+    ``channel_names`` name the channels. BIDMC ``bidmc_NN_Signals.csv``
     gets record and patient id ``bidmc_NN`` and units ``NU`` (its values are scaled); other files
     take the file name as both ids (they name no patient). Only the rows of the span are parsed.
     """
     try:
-        with path.open(encoding="utf-8", errors="replace") as f:
-            first = f.readline()
+        cells, sep, decimal = _csv_header(path)
     except OSError as e:
         raise RecordError(f"{path}: cannot open ({e})") from e
-    cells = [c.strip() for c in first.rstrip("\r\n").split(",")]
-    if not first.strip():
+    if not any(cells):
         raise RecordError(f"{path}: empty record (empty file)")
-    has_header = not all(_is_number(c) for c in cells)
-    time_col = next((i for i, c in enumerate(cells) if _time_scale(c) is not None), None)
+    has_header = not all(_is_number(c.replace(decimal, ".")) for c in cells)
+    time_col = next((i for i, c in enumerate(cells) if _time_unit(c) is not None), None)
     if not has_header:
         time_col = None
     data_cols = [i for i in range(len(cells)) if i != time_col]
@@ -146,25 +193,41 @@ def read_csv(
     rate = float(fs) if fs is not None else 0.0
     t_first = 0.0
     scale = 1.0
+    origin: int | None = None
     if time_col is not None:
-        scale = _time_scale(cells[time_col]) or 1.0
-        head = _parse(path, [time_col], skip, _HEAD_ROWS, {})
+        time_name, unit = cells[time_col], _time_unit(cells[time_col])
+        scale = 1e-3 if unit == "ms" else 1.0
+        head = _parse(path, [time_col], skip, _HEAD_ROWS, {}, sep, decimal)
         if len(head) == 0:
             raise RecordError(f"{path}: empty record (no rows)")
-        t_head = head[time_col].to_numpy(np.float64) * scale
+        t_head, origin = _seconds(head[time_col], scale, None, path, time_name)
+        span = float(t_head[-1] - t_head[0])
+        if unit == "" and origin is None and fs is not None and span > 0 and (
+            (len(t_head) - 1) / span * 1e3**0.5 < fs
+        ):  # fs is nearer the rate of the values as milliseconds than as seconds
+            scale, t_head = 1e-3, t_head * 1e-3
         t_first = float(t_head[0])
         rate = _csv_rate(t_head, 0, t_first, fs, path)
+        if fs is None and rate < MIN_TIME_RATE:
+            hint = ("is it a file of trends?" if unit == "ms" else
+                    "if its values are milliseconds, name the column 'Time [ms]'"
+                    + (" or pass fs" if unit == "" else ""))
+            raise RecordError(
+                f"{path}: time column {time_name!r} gives {rate:.6g} Hz, implausibly low for a "
+                f"waveform (below {MIN_TIME_RATE:g} Hz); {hint}"
+            )
     i0, i1 = sample_span(start, stop, rate, sys.maxsize, path)
     cols = ([time_col] if time_col is not None else []) + [data_cols[i] for i in picked]
     nrows = None if i1 == sys.maxsize else i1 - i0
-    table = _parse(path, cols, skip + i0, nrows, {data_cols[i]: np.float32 for i in picked})
+    table = _parse(path, cols, skip + i0, nrows, {data_cols[i]: np.float32 for i in picked},
+                   sep, decimal)
     if len(table) == 0:
         raise RecordError(
             f"{path}: empty record (no rows)" if i0 == 0
             else f"{path}: span {start}..{stop} s lies outside the record"
         )
     if time_col is not None:
-        t = table[time_col].to_numpy(np.float64) * scale
+        t = _seconds(table[time_col], scale, origin, path, cells[time_col])[0]
         rate = _csv_rate(t, i0, t_first, fs, path)
     signals = {names[i]: np.ascontiguousarray(table[data_cols[i]].to_numpy(np.float32))
                for i in picked}
@@ -181,15 +244,18 @@ def read_csv(
 
 
 def _parse(
-    path: Path, cols: list[int], skip: int, nrows: int | None, dtypes: dict[int, type]
+    path: Path, cols: list[int], skip: int, nrows: int | None, dtypes: dict[int, type],
+    sep: str = ",", decimal: str = ".",
 ) -> pd.DataFrame:
-    """Rows ``skip``.. (``nrows`` of them) of the columns ``cols`` of a CSV, numbers only."""
+    """Rows ``skip``.. (``nrows`` of them) of the columns ``cols`` of a CSV, numbers only
+    (a time column may hold date-times)."""
     if not cols:
         return pd.DataFrame(index=range(0))
     try:
         return pd.read_csv(
             path, header=None, skiprows=skip, nrows=nrows, usecols=cols, dtype=dtypes,
-            skipinitialspace=True, engine="c",
+            skipinitialspace=True, engine="c", sep=sep, decimal=decimal, encoding="utf-8-sig",
+            encoding_errors="replace",
         )
     except pd.errors.EmptyDataError:
         return pd.DataFrame(columns=cols)
@@ -231,6 +297,18 @@ def read_npy(
                   source=str(path), start_time=i0 / float(fs))
 
 
+def _npz_rate(path: Path, value: np.ndarray) -> float:
+    """A ``.npz`` file's ``fs`` entry as a rate: one positive finite number, as a scalar or an
+    array of one element (``np.array([125.0])``)."""
+    if value.size != 1 or value.dtype.kind not in "iuf":
+        raise RecordError(f"{path}: 'fs' entry must be one number, got shape {value.shape} "
+                          f"dtype {value.dtype}")
+    rate = float(value.reshape(-1)[0])
+    if not math.isfinite(rate) or rate <= 0:
+        raise RecordError(f"{path}: 'fs' entry must be a positive finite rate in Hz, got {rate}")
+    return rate
+
+
 def read_npz(
     path: Path,
     channels: Sequence[str] | None = None,
@@ -239,11 +317,11 @@ def read_npz(
     fs: float | None = None,
 ) -> Record:
     """Read a ``.npz`` with one 1-D array per channel (keyed by name) and an optional ``fs``
-    entry; an ``fs`` argument must agree with it."""
+    entry (a number, or an array of one); an ``fs`` argument must agree with it."""
     try:
         with np.load(path, allow_pickle=False) as npz:
             keys = [k for k in npz.files if k != "fs"]
-            file_fs = float(npz["fs"]) if "fs" in npz.files else None
+            file_fs = _npz_rate(path, npz["fs"]) if "fs" in npz.files else None
             if fs is not None and file_fs is not None and not np.isclose(fs, file_fs):
                 raise RecordError(f"{path}: fs={fs} Hz disagrees with the file's fs={file_fs} Hz")
             rate = fs if fs is not None else file_fs
