@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
+import wfdb
 
 from helpers import shared_path
 from qualityfm.io import Record, RecordError, read_record
@@ -165,3 +167,60 @@ def test_unknown_channel_names_file_and_channels() -> None:
 def test_fs_must_agree_with_header() -> None:
     with pytest.raises(RecordError, match="fs=100"):
         read_record(shared_path("physionet2015_vt", "v100s.hea"), fs=100)
+
+
+def _segment(folder: Path, name: str, first: int, n: int, chans: list[str]) -> None:
+    """A format-16 WFDB segment at 125 Hz whose values give the global sample index."""
+    idx = np.arange(first, first + n)
+    values = {"II": (idx % 1000) / 1000.0, "PLETH": 2 + idx / 1e5, "ABP": 60 + idx / 1e3}
+    units = {"II": "mV", "PLETH": "NU", "ABP": "mmHg"}
+    wfdb.wrsamp(name, fs=125, units=[units[c] for c in chans], sig_name=chans,
+                p_signal=np.stack([values[c] for c in chans], 1), fmt=["16"] * len(chans),
+                write_dir=str(folder))
+
+
+def test_multisegment_with_zero_length_segment(tmp_path: Path) -> None:
+    folder = tmp_path / "p000123"
+    folder.mkdir()
+    _segment(folder, "3000001_0001", 0, 5000, ["II", "PLETH"])
+    _segment(folder, "3000001_0002", 6250, 6250, ["PLETH", "ABP", "II"])
+    (folder / "3000001_0003.hea").write_text("3000001_0003 1 125 0\n"
+                                             "3000001_0003.dat 16 100/mV 16 0 0 0 0 II\n")
+    (folder / "3000001_0003.dat").write_bytes(b"")
+    (folder / "3000001_layout.hea").write_text(
+        "3000001_layout 3 125 0\n~ 0 100/mV 16 0 0 0 0 II\n~ 0 1/NU 16 0 0 0 0 PLETH\n"
+        "~ 0 1/mmHg 16 0 0 0 0 ABP\n")
+    master = folder / "3000001.hea"
+    master.write_text("3000001/5 3 125 12500\n3000001_layout 0\n3000001_0001 5000\n~ 1250\n"
+                      "3000001_0002 6250\n3000001_0003 0\n")
+    rec = read_record(master)
+    assert rec.channels == ["ecg_ii", "ppg", "abp"] and rec.patient_id == "p000123"
+    assert rec.units == {"ecg_ii": "mV", "ppg": "NU", "abp": "mmHg"}
+    assert {len(x) for x in rec.signals.values()} == {12500}
+    idx = np.arange(12500)
+    gap = (idx >= 5000) & (idx < 6250)
+    np.testing.assert_allclose(rec.signals["ppg"][~gap], 2 + idx[~gap] / 1e5, atol=1e-4)
+    assert np.isnan(rec.signals["ppg"][gap]).all() and np.isnan(rec.signals["abp"][:6250]).all()
+    part = read_record(master, start=39.0, stop=100.0, channels=["abp", "ecg_ii"])
+    assert part.channels == ["abp", "ecg_ii"] and part.start_time == 39.0
+    np.testing.assert_array_equal(part.signals["ecg_ii"], rec.signals["ecg_ii"][4875:])
+    with pytest.raises(RecordError, match=r"3000001\.hea: span 101.0..102.0 s lies outside"):
+        read_record(master, start=101.0, stop=102.0)
+
+
+def test_span_of_header_without_sample_count(tmp_path: Path) -> None:
+    x = np.stack([np.sin(np.arange(2500) / 10), np.cos(np.arange(2500) / 7)], 1)
+    wfdb.wrsamp("r", fs=250, units=["mV", "NU"], sig_name=["II", "PLETH"], p_signal=x,
+                fmt=["212", "212"], write_dir=str(tmp_path))
+    hea = tmp_path / "r.hea"
+    lines = hea.read_text().splitlines()
+    hea.write_text("\n".join(["r 2 250", *lines[1:]]) + "\n")  # no sample count
+    rec = read_record(hea)
+    assert {len(v) for v in rec.signals.values()} == {2500}
+    part = read_record(hea, start=2.0, stop=3.0, channels=["ppg"])
+    assert part.start_time == 2.0
+    np.testing.assert_array_equal(part.signals["ppg"], rec.signals["ppg"][500:750])
+    assert len(read_record(hea, start=9.5).signals["ecg_ii"]) == 125
+    with pytest.raises(RecordError, match=r"r\.hea: span 11.0..12.0 s lies outside the record "
+                                          r"\(10.000 s long\)"):
+        read_record(hea, start=11.0, stop=12.0)

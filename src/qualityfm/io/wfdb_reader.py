@@ -7,7 +7,7 @@ import csv
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,9 @@ VT_ALARM = "Ventricular_Tachycardia"
 _ALARM_LINE = re.compile(r"^\s*(true|false)\s+alarm\s*$", re.IGNORECASE)
 #: Channels whose WFDB default unit (mV, when the header states none) would be wrong.
 _UNITLESS_WHEN_UNSTATED = ("ppg", "resp")
+#: Bytes per sample of the WFDB formats whose signal file size gives the sample count.
+_BYTES_PER_SAMPLE = {"8": 1.0, "16": 2.0, "24": 3.0, "32": 4.0, "61": 2.0, "80": 1.0,
+                     "160": 2.0, "212": 1.5, "310": 4 / 3, "311": 4 / 3}
 
 
 @dataclass
@@ -41,10 +44,19 @@ class Header:
     segments: list[str]  # segment names of a multi-segment record, "~" gaps left out
     unstated: set[str]  # signal names whose line gives no units (WFDB then says mV)
     comments: list[str]
+    #: every segment line of a multi-segment record, (name, frames), layout and "~" gaps kept
+    seg_lens: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def multi(self) -> bool:
         return bool(self.segments)
+
+    @property
+    def data_segments(self) -> list[tuple[str, int]]:
+        """The segments that hold samples or gaps: all but a layout segment (a first segment
+        of length 0, whose header names the channels of a variable-layout record)."""
+        variable = bool(self.seg_lens) and self.seg_lens[0][1] == 0
+        return self.seg_lens[1:] if variable else self.seg_lens
 
 
 def parse_header(path: Path) -> Header:
@@ -66,8 +78,13 @@ def parse_header(path: Path) -> Header:
     except (IndexError, ValueError) as e:
         raise RecordError(f"{path}: corrupt WFDB header (record line {body[0]!r})") from e
     if "/" in head[0]:  # multi-segment: "name/nseg nsig fs len", then "segment length" lines
-        segments = [ln.split()[0] for ln in body[1:]]
-        header = Header(fs, n_frames, [], [], [s for s in segments if s != "~"], set(), comments)
+        try:
+            seg_lens = [(ln.split()[0], int(ln.split()[1])) for ln in body[1:]]
+        except (IndexError, ValueError) as e:
+            raise RecordError(f"{path}: corrupt WFDB header (segment lines {body[1:]!r})") from e
+        segments = [s for s, _ in seg_lens]
+        header = Header(fs, n_frames, [], [], [s for s in segments if s != "~"], set(), comments,
+                        seg_lens)
         for seg in header.segments:  # units as the first segment header states them
             seg_path = path.parent / f"{seg}.hea"
             if seg_path.is_file():
@@ -146,6 +163,104 @@ def challenge_labels(
     return labels, events
 
 
+@dataclass
+class _Signals:
+    """The fields of a ``wfdb.Record`` that ``read_wfdb`` uses, for a multi-segment record."""
+
+    sig_name: list[str]
+    units: list[str]
+    samps_per_frame: list[int]
+    e_p_signal: list[np.ndarray]
+    sig_len: int
+
+
+def _layout(path: Path, header: Header) -> Any:
+    """The header naming a multi-segment record's channels (a ``wfdb.Record``): its layout
+    segment (a first segment of length 0), else its first segment with samples."""
+    names = [s for s, n in header.data_segments if s != "~" and n > 0]
+    if len(header.data_segments) < len(header.seg_lens):
+        names = [header.seg_lens[0][0]]
+    name = names[0] if names and names[0] != "~" else None
+    if name is None:
+        raise RecordError(f"{path}: empty record (no segment with samples)")
+    try:
+        return wfdb.rdheader(str(path.parent / name))
+    except FileNotFoundError as e:
+        raise RecordError(f"{path}: missing segment header {name}.hea") from e
+    except Exception as e:  # wfdb's parser errors
+        raise RecordError(f"{path}: corrupt segment header {name}.hea ({e})") from e
+
+
+def _nth(names: Sequence[str], among: Sequence[str]) -> list[int | None]:
+    """Position in ``among`` of each name, the n-th of a repeated name matching its n-th."""
+    out: list[int | None] = []
+    for i, name in enumerate(names):
+        at = [j for j, other in enumerate(among) if other == name]
+        k = list(names[:i]).count(name)
+        out.append(at[k] if k < len(at) else None)
+    return out
+
+
+def _read_segments(
+    path: Path, header: Header, layout: Any, picked: list[int], i0: int, i1: int
+) -> _Signals:
+    """Frames ``i0``..``i1`` of the layout channels ``picked`` of a multi-segment record, read
+    segment by segment; ``~`` gaps and segments without a channel leave NaN, and a segment of
+    length 0 contributes nothing (wfdb's own reader fails on one)."""
+    names = [layout.sig_name[i] for i in picked]
+    spf = [int(layout.samps_per_frame[i]) for i in picked]
+    units = [layout.units[i] or "" for i in picked]
+    out = [np.full((i1 - i0) * s, np.nan, np.float32) for s in spf]
+    seen = [False] * len(picked)
+    offset = 0
+    for name, length in header.data_segments:
+        a, b = max(i0, offset), min(i1, offset + length)
+        if name != "~" and b > a:
+            seg_names = parse_header(path.parent / f"{name}.hea").sig_names
+            wanted = [(k, j) for k, j in enumerate(_nth(names, seg_names)) if j is not None]
+            rec = wfdb.rdrecord(
+                str(path.parent / name), sampfrom=a - offset, sampto=b - offset,
+                channels=[j for _, j in wanted], physical=True, smooth_frames=False,
+                return_res=32,
+            ) if wanted else None
+            for m, (k, _) in enumerate(wanted):
+                if int(rec.samps_per_frame[m]) != spf[k]:
+                    raise RecordError(f"{path}: segment {name} has {rec.samps_per_frame[m]} "
+                                      f"samples per frame of {names[k]!r}, the layout {spf[k]}")
+                x = rec.e_p_signal[m]
+                if len(x) != (b - a) * spf[k]:
+                    raise RecordError(f"{path}: truncated signal file of segment {name}: "
+                                      f"{names[k]!r} has {len(x)} samples, header promises "
+                                      f"{(b - a) * spf[k]}")
+                out[k][(a - i0) * spf[k]:(b - i0) * spf[k]] = x
+                if not seen[k]:  # units as the first segment read states them
+                    units[k], seen[k] = rec.units[m] or units[k], True
+        offset += length
+    return _Signals(names, units, spf, out, i1 - i0)
+
+
+def _frames_in_file(path: Path) -> int:
+    """The frame count of a header that states none, from the size of its first signal file
+    (as wfdb infers it); formats without a fixed sample size (FLAC) raise ``RecordError``."""
+    try:
+        hdr = wfdb.rdheader(str(path.with_suffix("")))
+        file = hdr.file_name[0]
+        fmt = hdr.fmt[0]
+        spf = sum(int(s) for f, s in zip(hdr.file_name, hdr.samps_per_frame, strict=True)
+                  if f == file)
+        size = (path.parent / file).stat().st_size - int(hdr.byte_offset[0] or 0)
+    except FileNotFoundError as e:
+        raise RecordError(f"{path}: missing signal file {e.filename or e}") from e
+    except Exception as e:  # wfdb's parser errors
+        raise RecordError(f"{path}: corrupt WFDB header ({type(e).__name__}: {e})") from e
+    if fmt not in _BYTES_PER_SAMPLE:
+        raise RecordError(
+            f"{path}: the header states no sample count and a format {fmt} signal file does not "
+            f"give it by its size, so no span can be read: read the whole record (no start/stop)"
+        )
+    return int(size / (_BYTES_PER_SAMPLE[fmt] * spf))
+
+
 def read_wfdb(
     path: Path,
     channels: Sequence[str] | None = None,
@@ -155,9 +270,13 @@ def read_wfdb(
 ) -> Record:
     """Read a WFDB record from its ``.hea``; only the span ``start``..``stop`` s is read.
 
-    Each channel keeps its own rate (frame rate x samples per frame). The patient id is the
-    MIMIC subject folder when there is one, else the record id (the Challenge datasets name no
-    patients). With ``channels=[]`` only the header is read (labels, events, no signals).
+    Each channel keeps its own rate (frame rate x samples per frame). A multi-segment record is
+    read segment by segment (its channels named by its layout header; gaps are NaN, a
+    zero-length segment adds nothing). A header that states no sample count has it from the
+    signal file's size, and a span of it is read from ``start`` to the file's end, then cut.
+    The patient id is the MIMIC subject folder when there is one, else the record id (the
+    Challenge datasets name no patients). With ``channels=[]`` only the header is read (labels,
+    events, no signals).
     """
     base = str(path.with_suffix(""))
     header = parse_header(path)
@@ -172,43 +291,46 @@ def read_wfdb(
         raise RecordError(f"{path}: header gives no sampling rate")
     if not multi and not header.sig_names:
         raise RecordError(f"{path}: empty record (no signals)")
-    if header.n_frames == 0:
+    n_frames = header.n_frames
+    if multi:
+        n_frames = sum(n for _, n in header.data_segments)
+    elif n_frames is None and (start is not None or stop is not None):
+        n_frames = _frames_in_file(path)  # wfdb reads no span of a header without the count
+    if n_frames == 0:
         raise RecordError(f"{path}: empty record (no samples)")
-    n_frames = header.n_frames or sys.maxsize  # unknown: wfdb infers it from the file size
-    i0, i1 = sample_span(start, stop, frame_fs, n_frames, path)
+    i0, i1 = sample_span(start, stop, frame_fs, n_frames or sys.maxsize, path)
 
-    picked: list[int] | None = None
-    if not multi:  # choose channels from the header, read only those
-        names = canonical_names(header.sig_names)
-        picked = select_channels(names, channels, path)
+    layout = _layout(path, header) if multi else None
+    names = canonical_names(layout.sig_name if multi else header.sig_names)
+    picked = select_channels(names, channels, path)  # read only those
+    names = [names[i] for i in picked]
     try:
-        rec = wfdb.rdrecord(
-            base, sampfrom=i0, sampto=None if i1 == sys.maxsize else i1, channels=picked,
-            physical=True, smooth_frames=False, return_res=32,
-        )
+        if multi:
+            rec = _read_segments(path, header, layout, picked, i0, i1)
+        else:
+            rec = wfdb.rdrecord(
+                base, sampfrom=i0, channels=picked, physical=True, smooth_frames=False,
+                sampto=None if i1 == sys.maxsize or header.n_frames is None else i1,
+                return_res=32,
+            )
+    except RecordError:
+        raise
     except FileNotFoundError as e:
         raise RecordError(f"{path}: missing signal file {e.filename or e}") from e
     except Exception as e:  # wfdb/numpy/soundfile errors of a truncated or corrupt file
         raise RecordError(
             f"{path}: truncated or corrupt signal file ({type(e).__name__}: {e})"
         ) from e
-    if multi:
-        names = canonical_names(rec.sig_name)
-        picked = select_channels(names, channels, path)
-        take = picked
-    else:
-        names = [names[i] for i in picked]
-        take = list(range(len(picked)))
 
     if i1 == sys.maxsize:
         i1 = i0 + rec.sig_len
     signals: dict[str, np.ndarray] = {}
     rates: dict[str, float] = {}
     units: dict[str, str] = {}
-    for j in take:
-        name = names[j]
+    for j, name in enumerate(names):
         spf = int(rec.samps_per_frame[j])
-        x = np.ascontiguousarray(rec.e_p_signal[j], dtype=np.float32)
+        # a header without a sample count is read to the file's end: keep the span
+        x = np.ascontiguousarray(rec.e_p_signal[j][: (i1 - i0) * spf], dtype=np.float32)
         if len(x) != (i1 - i0) * spf:
             raise RecordError(
                 f"{path}: truncated signal file: channel {name!r} has {len(x)} samples, "
