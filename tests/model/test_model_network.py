@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -222,6 +223,33 @@ def test_bad_inputs_raise() -> None:
         QualityFMConfig.preset("huge")
     with pytest.raises(ValueError, match="unknown QualityFMConfig fields"):
         QualityFMConfig.from_dict({"d_modle": 3})
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("n_heads", 4.0, "config n_heads must be an integer, got 4.0"),
+    ("n_layers", "2", "config n_layers must be an integer, got '2'"),
+    ("window", 2.5, "config window must be an integer, got 2.5"),
+    ("d_ff", True, "config d_ff must be an integer, got True"),
+    ("stem_kernels", (11.0, 7, 5), "config stem_kernels must be a list of integers, got (11.0"),
+    ("global_tokens", 0, "config global_tokens must be a list of integers, got 0"),
+    ("dropout", "0.1", "config dropout must be a number, got '0.1'"),
+    ("bias", 1, "config bias must be true or false, got 1"),
+    ("head_prototypes", 0, "config head_prototypes must be >= 1, got 0"),
+    ("n_bins", 502, "config n_bins 502 exceeds the 501 rFFT bins of n_samples 1000"),
+])
+def test_config_refuses_wrong_types_and_too_many_bins(field: str, value: object,
+                                                      message: str) -> None:
+    """Values that torch would reject later (or, like a float window, silently truncate)."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        tiny(**{field: value})
+    with pytest.raises(ValueError, match=f"config {field} "):  # overrides of a preset too
+        QualityFMConfig.preset("base", **{field: 4502 if field == "n_bins" else value})
+
+
+def test_config_keeps_integral_values_of_other_types() -> None:
+    cfg = tiny(n_bins=501, n_heads=np.int64(2), stem_kernels=[11, 7, 5], global_tokens=[0, 2])
+    assert cfg.stem_kernels == (11, 7, 5) and cfg.global_tokens == (0, 2)
+    assert QualityFM(cfg)(torch.randn(1, 2, 1000))["amp"].shape == (1, 2, 501)
 
 
 def test_config_round_trip() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -11,6 +12,15 @@ from qualityfm.model.attention import KERNELS
 HEADS = ("none", "dino")
 STEMS = ("conv", "residual")
 HEAD_ON = ("pooled", "tokens", "both")
+INT_FIELDS = ("in_channels", "n_samples", "d_model", "n_layers", "n_heads", "d_ff",
+              "stem_width", "stem_blocks", "window", "n_bins", "head_hidden",
+              "head_bottleneck", "head_prototypes", "feature_targets")
+INT_TUPLES = ("stem_kernels", "stem_strides", "stem_channels", "global_tokens")
+
+
+def is_int(value: object) -> bool:
+    """An integer (Python or NumPy), not a bool, float or string."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def conv_out_length(length: int, kernel: int, stride: int, padding: int) -> int:
@@ -64,19 +74,35 @@ class QualityFMConfig:
     feature_targets: int = 0
 
     def __post_init__(self) -> None:
-        self.stem_kernels = tuple(int(k) for k in self.stem_kernels)
-        self.stem_strides = tuple(int(s) for s in self.stem_strides)
-        self.global_tokens = tuple(int(g) for g in self.global_tokens)
-        if self.stem_channels is not None:
-            self.stem_channels = tuple(int(c) for c in self.stem_channels)
+        for name in INT_TUPLES:  # JSON round-trips tuples as lists
+            if isinstance(getattr(self, name), list):
+                setattr(self, name, tuple(getattr(self, name)))
         self.validate()
 
     def validate(self) -> None:
-        """Raise ValueError naming the first setting that is out of range."""
-        positive = ("in_channels", "n_samples", "d_model", "n_layers", "n_heads", "d_ff", "n_bins")
+        """Raise ValueError naming the first setting of the wrong type or out of range."""
+        for name in INT_FIELDS:
+            value = getattr(self, name)
+            if not is_int(value):
+                raise ValueError(f"config {name} must be an integer, got {value!r}")
+        for name in INT_TUPLES:
+            value = getattr(self, name)
+            if value is None and name == "stem_channels":
+                continue
+            if not isinstance(value, tuple) or not all(map(is_int, value)):
+                raise ValueError(f"config {name} must be a list of integers, got {value!r}")
+        if not isinstance(self.dropout, numbers.Real) or isinstance(self.dropout, bool):
+            raise ValueError(f"config dropout must be a number, got {self.dropout!r}")
+        if not isinstance(self.bias, bool):
+            raise ValueError(f"config bias must be true or false, got {self.bias!r}")
+        positive = ("in_channels", "n_samples", "d_model", "n_layers", "n_heads", "d_ff", "n_bins",
+                    "head_hidden", "head_bottleneck", "head_prototypes")
         for name in positive:
-            if int(getattr(self, name)) < 1:
+            if getattr(self, name) < 1:
                 raise ValueError(f"config {name} must be >= 1, got {getattr(self, name)}")
+        if self.n_bins > self.n_samples // 2 + 1:
+            raise ValueError(f"config n_bins {self.n_bins} exceeds the {self.n_samples // 2 + 1} "
+                             f"rFFT bins of n_samples {self.n_samples}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
         if not 0.0 <= self.dropout < 1.0:
