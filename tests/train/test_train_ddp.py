@@ -74,3 +74,29 @@ def test_two_processes_with_the_feature_loss(synthetic_store, tmp_path) -> None:
     assert (store / FEATURES).is_file()
     log = [json.loads(ln) for ln in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert len(log) == 4 and all(0 < r["features"] < 10 for r in log)
+
+
+@pytest.mark.slow
+def test_gradient_accumulation_under_ddp_and_fsdp(synthetic_store, tmp_path) -> None:
+    """Micro-steps skip the gradient sync but the last: FSDP2 through
+    ``set_requires_gradient_sync`` (it has no ``no_sync``), DDP through ``no_sync``; both give
+    the same steps."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    logs, teachers = {}, {}
+    for mode in ("--no-fsdp", "--fsdp"):
+        out = tmp_path / mode.strip("-")
+        args = [*_args(synthetic_store, out), "--steps", "2", "--grad-accum", "2", mode]
+        proc = subprocess.run(
+            [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+             "2", "-m", "qualityfm", *args],
+            env=env, capture_output=True, text=True, timeout=180,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        logs[mode] = [json.loads(ln) for ln in (out / "log.jsonl").read_text().splitlines()]
+        teachers[mode] = torch.load(out / "last.pt", weights_only=False)["teacher"]
+    assert [r["step"] for r in logs["--fsdp"]] == [1, 2]
+    for a, b in zip(logs["--no-fsdp"], logs["--fsdp"], strict=True):
+        for key in ("loss", "distill", "amp", "phase", "grad_norm"):
+            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-5), (key, a["step"])
+    for name, v in teachers["--no-fsdp"].items():
+        torch.testing.assert_close(teachers["--fsdp"][name], v, rtol=1e-3, atol=1e-4)

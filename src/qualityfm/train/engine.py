@@ -130,6 +130,17 @@ def shard(model: QualityFM) -> None:
     register_fsdp_forward_method(model, "encode")
 
 
+def grad_sync(model: nn.Module, sync: bool) -> contextlib.AbstractContextManager:
+    """Accumulate gradients without communication on all micro-steps but the last: DDP's
+    ``no_sync``, FSDP2's ``set_requires_gradient_sync``; a lone process has nothing to sync."""
+    if hasattr(model, "set_requires_gradient_sync"):  # FSDP2 (fully_shard)
+        model.set_requires_gradient_sync(sync)
+        return contextlib.nullcontext()
+    if sync or not isinstance(model, nn.parallel.DistributedDataParallel):
+        return contextlib.nullcontext()
+    return model.no_sync()
+
+
 def full_states(student: nn.Module, teacher: nn.Module, optimizer: torch.optim.Optimizer,
                 fsdp: bool) -> dict[str, Any]:
     """Whole (unsharded) state dicts of both models and the optimizer (collective under FSDP)."""
@@ -589,8 +600,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
                     batch = next(batches)
                 seen += micro
                 batch = _to(batch, env.device)
-                sync = k == cfg.grad_accum - 1 or not env.distributed
-                with (contextlib.nullcontext() if sync else model.no_sync()):
+                with grad_sync(model, k == cfg.grad_accum - 1):
                     with autocast(cfg, env.device):
                         with torch.no_grad():  # 1. teacher forward, no gradient
                             t_out = fwd_teacher(teacher, batch["hi"], batch["hi_mask"])
