@@ -264,6 +264,52 @@ def test_cli_resume_starts_a_run_that_has_no_checkpoint_yet(synthetic_store, tmp
     assert not (model / "encoder.onnx").exists()  # it belonged to other weights
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # FlexAttention's forward on CPU
+def test_runs_that_cannot_train_are_refused_before_anything_is_written(synthetic_store,
+                                                                      tmp_path, capsys) -> None:
+    """FlexAttention on CPU (it has no backward there), network settings of the wrong type and
+    windows that do not fit the network are refused before the run folder is made; a folder
+    left with only the config.json of a launch that failed before its first step is no run."""
+    from qualityfm.model import QualityFM
+    from qualityfm.train.engine import model_config
+
+    run = tmp_path / "run"
+    flex = tiny(synthetic_store, run, attention="flex", device="cpu", feature_weight=0.0)
+    with pytest.raises(ValueError, match="attention 'flex' cannot train on CPU"):
+        pretrain(flex)
+    with pytest.raises(ValueError, match="attention 'flex' cannot train on CPU"):
+        pretrain(flex.replace(attention="auto", model_overrides={**TINY, "attention": "flex"}))
+    assert not run.exists()
+    model = QualityFM(model_config(flex)).eval()  # forward only (embedding) stays allowed
+    with torch.no_grad():
+        assert model.embed(torch.randn(2, 2, 9000)).shape == (2, 64)
+
+    overrides = [a for k, v in TINY.items() for a in ("--model-override", f"{k}={v}")]
+    args = ["pretrain", "--store", str(synthetic_store), "--out", str(run), "--steps", "2",
+            "--batch-size", "8", "--warmup", "1", "--no-progress", "--no-tensorboard",
+            "--diag-every", "0", "--feature-weight", "0", *overrides]
+    for extra, message in (
+            (["--attention", "flex", "--device", "cpu"], "attention 'flex' cannot train on CPU"),
+            (["--model-override", "n_heads=4.0"], "config n_heads must be an integer, got 4.0"),
+            (["--model-override", "window=2.5"], "config window must be an integer, got 2.5"),
+            (["--model-override", "n_bins=5000"], "n_bins 5000 exceeds the 4501 rFFT bins"),
+            (["--model-override", "n_samples=3000"],
+             "windows have 9000 samples, the network's n_samples is 3000")):
+        assert main([*args, *extra]) == 1, extra
+        err = capsys.readouterr().err
+        assert "qualityfm pretrain: error: " in err and message in err, err
+        assert "Traceback" not in err
+    assert not run.exists()
+
+    run.mkdir()
+    PretrainConfig.for_recipe(store=str(synthetic_store), out=str(run)).save(run / "config.json")
+    assert main(args) == 0  # a lone config.json: the corrected command runs without --overwrite
+    (run / "last.pt").unlink()
+    (run / "summary.json").unlink()
+    assert main(args) == 1  # its log holds trained steps: refused
+    assert "holds a run (log.jsonl)" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("workers", [0, 2])
 def test_sigterm_writes_a_checkpoint(synthetic_store, tmp_path, workers: int) -> None:
     """A preempted run (SIGTERM to its whole process group, as a job scheduler sends it, data

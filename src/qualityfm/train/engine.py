@@ -98,6 +98,28 @@ def model_config(cfg: PretrainConfig, n_features: int = 0) -> QualityFMConfig:
     return QualityFMConfig.preset(cfg.preset, **{**settings, **cfg.model_overrides})
 
 
+def check_trainable(mcfg: QualityFMConfig, device: torch.device, store_path: str) -> None:
+    """Refuse, before any work, a network that cannot train on ``device`` and the store's
+    windows: FlexAttention has no backward on CPU (its forward there, for embedding, is fine);
+    the channels, tokens and spectrum bins must fit the windows."""
+    from qualityfm.data import Store
+
+    if mcfg.attention == "flex" and device.type == "cpu":
+        raise ValueError("attention 'flex' cannot train on CPU (FlexAttention has no backward "
+                         "there); use --attention local or dense (the same maths), or a GPU")
+    store = Store(store_path)
+    channels, length = len(store.channels), store.n_samples
+    if mcfg.in_channels != channels:
+        raise ValueError(f"{store_path}: windows have {channels} channels, the network's "
+                         f"in_channels is {mcfg.in_channels}")
+    if mcfg.n_tokens(length) != mcfg.n_tokens(mcfg.n_samples):
+        raise ValueError(f"{store_path}: windows have {length} samples, the network's n_samples "
+                         f"is {mcfg.n_samples}; give --model-override n_samples={length}")
+    if mcfg.n_bins > length // 2 + 1:
+        raise ValueError(f"{store_path}: windows of {length} samples give {length // 2 + 1} "
+                         f"rFFT bins, fewer than the network's n_bins {mcfg.n_bins}")
+
+
 def autocast(cfg: PretrainConfig, device: torch.device) -> contextlib.AbstractContextManager:
     """bf16 autocast when asked (``auto``: on GPU only), else a no-op."""
     use = cfg.amp_dtype == "bf16" or (cfg.amp_dtype == "auto" and device.type == "cuda")
@@ -452,9 +474,10 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_after: int | None =
     """Pre-train, writing checkpoints, logs and a summary to ``cfg.out``; returns the summary.
 
     ``resume`` continues exactly from ``cfg.out/last.pt``; a new run refuses a folder that
-    holds a run unless ``overwrite``. ``stop_after`` ends this process after that many
-    optimizer steps in total (a checkpoint is written), as an interruption would; so does
-    SIGTERM or SIGINT. The store is recorded as an absolute path, so that a run resumes from
+    holds a run (a checkpoint, log or summary; not the lone ``config.json`` of a launch that
+    failed before its first step) unless ``overwrite``. ``stop_after`` ends this process after
+    that many optimizer steps in total (a checkpoint is written), as an interruption would; so
+    does SIGTERM or SIGINT. The store is recorded as an absolute path, so that a run resumes from
     any working directory.
     """
     if not cfg.store:
@@ -462,7 +485,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_after: int | None =
     cfg = dataclasses.replace(cfg, store=str(Path(cfg.store).resolve()))
     run_dir = Path(cfg.out)
     ckpt_path = run_dir / CHECKPOINT_NAME
-    held = [p for p in (ckpt_path, run_dir / CONFIG_NAME) if p.exists()]
+    held = [p for p in (ckpt_path, run_dir / LOG_NAME, run_dir / SUMMARY_NAME) if p.exists()]
     if not resume and held and not overwrite:
         raise ValueError(f"{run_dir} holds a run ({held[0].name}): --resume continues it, "
                          "--overwrite starts it over")
@@ -491,6 +514,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     if micro < 2:
         raise ValueError(f"micro-batch of {micro} pairs per rank; KoLeo and centring need >= 2")
     check_store_pairs(cfg.store, micro * env.world)
+    check_trainable(model_config(cfg), env.device, cfg.store)  # before any writing
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
 
