@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -223,6 +224,25 @@ def test_bad_inputs_raise() -> None:
         QualityFMConfig.preset("huge")
     with pytest.raises(ValueError, match="unknown QualityFMConfig fields"):
         QualityFMConfig.from_dict({"d_modle": 3})
+
+
+def test_embed_warns_on_windows_outside_the_unit_range() -> None:
+    """Raw values (an ECG in microvolts) instead of normalised windows warn, naming the
+    channel, at the caller's line; an absent channel is not looked at; the decoder's length
+    error says what window the model reads."""
+    model = QualityFM(tiny())
+    x = torch.rand(2, 2, 1000) * 2 - 1
+    raw = x.clone()
+    raw[:, 1] *= 800.0
+    with pytest.warns(UserWarning, match=r"ecg_ii up to") as caught:
+        model.embed(raw)
+    assert caught[0].filename == __file__ and "ppg up to" not in str(caught[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.embed(x)
+        model.embed(raw, torch.tensor([[True, False], [True, False]]))
+    with pytest.raises(ValueError, match="windows of 1000 samples"):
+        model(torch.zeros(1, 2, 2000))
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [

@@ -103,6 +103,13 @@ def test_short_record_and_no_channel() -> None:
     assert "shorter than one window" in w.rejected[0][1]
     w = make_windows(Record("r", {"resp": np.zeros(10000, np.float32)}, {"resp": 25.0}))
     assert len(w) == 0 and "no channel" in w.rejected[0][1]
+    monitor = {"II": np.zeros(10000, np.float32), "PLETH": np.zeros(10000, np.float32)}
+    w = make_windows(Record("r", monitor, {"II": 250.0, "PLETH": 250.0}))  # labels as written
+    assert len(w) == 0 and "canonical_names" in w.rejected[0][1]
+    with pytest.raises(TypeError, match="fs must be dicts keyed by channel name"):
+        Record("r", {"ppg": np.zeros(10, np.float32)}, 125.0)
+    with pytest.raises(ValueError, match=r"no sampling rate in fs for channels \['ecg_ii'\]"):
+        Record("r", {"ppg": np.zeros(10), "ecg_ii": np.zeros(10)}, {"ppg": 125.0})
 
 
 def test_mixed_rates_and_shorter_channel() -> None:

@@ -33,6 +33,16 @@ class Record:
     events: dict[str, float] = field(default_factory=dict)
     start_time: float = 0.0
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.signals, dict) or not isinstance(self.fs, dict):
+            raise TypeError(f"record {self.record_id}: signals and fs must be dicts keyed by "
+                            f"channel name, e.g. fs={{'ppg': 125.0}}, got {type(self.fs).__name__}"
+                            f" fs")
+        missing = [c for c in self.signals if c not in self.fs]
+        if missing:
+            raise ValueError(f"record {self.record_id}: no sampling rate in fs for channels "
+                             f"{missing}")
+
     @property
     def channels(self) -> list[str]:
         return list(self.signals)

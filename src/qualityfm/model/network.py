@@ -9,8 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model.config import QualityFMConfig
 from qualityfm.model.layers import DINOHead, SpectrumHead, Trunk
+from qualityfm.signal.normalize import warn_unscaled
 
 #: How an encoder's output becomes one embedding (:func:`pool_encoder`): the mean of its tokens
 #: [B, d]; with "last", the last token beside it (for windows whose event sits at the right
@@ -111,8 +113,10 @@ class Decoder(nn.Module):
         """tokens [B, L, d] -> (amp [B, C, n_bins], phase [B, C, n_bins])."""
         if tokens.shape[1] != self.n_tokens:
             raise ValueError(
-                f"decoder is built for {self.n_tokens} tokens (n_samples={self.cfg.n_samples}), "
-                f"got {tokens.shape[1]}; set QualityFMConfig.n_samples to the window length"
+                f"decoder is built for {self.n_tokens} tokens (windows of n_samples="
+                f"{self.cfg.n_samples}), got {tokens.shape[1]}: give it windows of "
+                f"{self.cfg.n_samples} samples ({self.cfg.n_samples / 300:g} s at 300 Hz, "
+                "WindowConfig's rate), or set QualityFMConfig.n_samples for a model you train"
             )
         h = self.trunk(tokens)
         if h.shape[1] != self.cfg.in_channels:
@@ -161,7 +165,11 @@ class QualityFM(nn.Module):
         return self.encoder(x, mask)
 
     def embed(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        """Mean-pooled tokens [B, d]."""
+        """Mean-pooled tokens [B, d] of windows ``x`` [B, C, T] (the config's channels, by
+        default ppg and ecg_ii, at 300 Hz, each channel scaled into [-1, 1] as
+        ``signal.normalize`` does: values far outside warn). Gradients flow: wrap the call
+        in ``torch.no_grad()`` for inference."""
+        warn_unscaled(x, mask, MODEL_CHANNELS if self.cfg.in_channels == 2 else None)
         return pool_tokens(self.encode(x, mask))
 
     def forward(self, x: Tensor, mask: Tensor | None = None,

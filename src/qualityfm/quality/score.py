@@ -68,7 +68,8 @@ def score_windows(
     channels: Sequence[str] = _MODEL_CHANNELS,
     thresholds: Sequence[float] = LEVEL_THRESHOLDS,
 ) -> QualityScores:
-    """Score windows ``x`` ``[N, C, T]`` (raw, physical units) of one record, ``mask`` ``[N, C]``.
+    """Score windows ``x`` ``[N, C, T]`` (raw, physical units) of one record, ``mask`` ``[N, C]``;
+    ``channels`` names the channels of ``x`` in order (a ``Windows``' ``channels``).
 
     The PPG score reads channel ``"ppg"``; the ECG score reads ``"ecg_ii"`` (or the first ECG
     channel named ``ecg*`` when there is no ``ecg_ii``). Only windows whose channel is present

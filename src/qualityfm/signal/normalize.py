@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
+from qualityfm._caller import warn_at_caller
+
 NORMALIZATIONS = ("channel", "joint", "none")
+
+#: Largest magnitude a model input may hold in a present channel without a warning: the
+#: windows the model reads are scaled into [-1, 1] per channel (:func:`normalize`).
+UNSCALED_LIMIT = 1.5
 
 
 def normalize(x: np.ndarray, mask: np.ndarray | None = None, mode: str = "channel") -> np.ndarray:
@@ -43,3 +51,26 @@ def normalize(x: np.ndarray, mask: np.ndarray | None = None, mode: str = "channe
     y = (2.0 * (x - lo[..., None]) / span[..., None] - 1.0).astype(np.float32)
     y[~keep] = 0.0
     return np.clip(y, -1.0, 1.0, out=y)
+
+
+def warn_unscaled(x, mask=None, names: Sequence[str] | None = None) -> None:
+    """Warn when a present channel of model input ``x`` [N, C, T] (array or tensor) holds
+    values far outside [-1, 1]: raw mV, ADC counts or z-scores instead of :func:`normalize`'s
+    windows. ``names`` label the channels in the message."""
+    if x.shape[0] == 0 or x.shape[-1] == 0:
+        return
+    if hasattr(x, "detach"):  # a torch tensor
+        peak = x.detach().abs().amax(-1).float().cpu().numpy()
+    else:
+        peak = np.abs(np.asarray(x)).max(-1)
+    if mask is not None:
+        peak = np.where(np.asarray(mask, bool), peak, 0.0)
+    worst = np.nan_to_num(peak, nan=0.0).max(axis=0)
+    if (worst > UNSCALED_LIMIT).any():
+        if names is None or len(names) != len(worst):
+            names = [str(k) for k in range(len(worst))]
+        where = ", ".join(f"{name} up to {w:.4g}" for name, w in zip(names, worst, strict=True)
+                          if w > UNSCALED_LIMIT)
+        warn_at_caller(f"X holds values outside [-1, 1] ({where}): the model reads windows "
+                       "min-max scaled into [-1, 1] per channel; pass Windows.normalized() or "
+                       "qualityfm.signal.normalize(X, mask)")

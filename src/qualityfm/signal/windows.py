@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qualityfm.io import MODEL_CHANNELS, Record, RecordError, is_ecg
+from qualityfm.io import MODEL_CHANNELS, Record, RecordError, canonical_channel, is_ecg
 from qualityfm.signal.nan import fill_nan
 from qualityfm.signal.normalize import NORMALIZATIONS, normalize
 from qualityfm.signal.resample import rational_ratio, resample
@@ -154,7 +154,10 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
     sources, fallback = resolve_sources(record, cfg)
     if not sources:
         have = ", ".join(record.signals) or "none"
-        return _empty(cfg, [(0.0, f"no channel of {cfg.channels} (record has: {have})")],
+        named = [canonical_channel(c) for c in record.signals]
+        hint = ("; name them by qualityfm.io.canonical_names, as the readers do"
+                if set(named) & set(cfg.channels) else "")
+        return _empty(cfg, [(0.0, f"no channel of {cfg.channels} (record has: {have}){hint}")],
                       sources, fallback)
     T, hop = cfg.samples, cfg.hop_samples
     off = int(round(cfg.offset * cfg.fs))
