@@ -24,7 +24,7 @@ def test_cli_finetune_then_evaluate_vt(tmp_path, capsys) -> None:
     run = tmp_path / "run"
     common = ["--task", "vt-alarm", "--data", str(data), "--max-records", "16"]
     assert main(["finetune", *common, "--init", "none", "--config", str(cfg), "--out", str(run),
-                 "--epochs", "2", "--seed", "1"]) == 0
+                 "--epochs", "2", "--seed", "1", "--no-features"]) == 0  # exported below
     assert (run / "model.pt").exists() and (run / "finetune.json").exists()
     assert json.loads((run / "finetune.json").read_text())["augment"] is True  # the default
     out = tmp_path / "eval" / "results.json"
@@ -189,6 +189,7 @@ def test_cli_reports_a_missing_pretrained_model(tmp_path, capsys) -> None:
     code = main(["finetune", "--task", "vt-alarm", "--data", str(data), "--max-records", "4",
                  "--init", str(tmp_path / "nope"), "--out", str(tmp_path / "r")])
     assert code == 1 and "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # named before the records are read
 
 
 def test_cli_vt_finetune_defaults_to_a_linear_head_on_mean_and_last_tokens(

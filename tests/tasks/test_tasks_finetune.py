@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -33,6 +34,7 @@ def synthetic(n: int = 80, t: int = 600, seed: int = 0):
     time = np.arange(t) / 300.0
     x = rng.normal(0, 0.3, (n, 2, t)).astype(np.float32)
     x[y == 1, 1] += np.sin(2 * np.pi * 5 * time).astype(np.float32)
+    x /= np.abs(x).max()  # the model reads windows scaled into [-1, 1]
     groups = np.repeat(np.arange(n // 2), 2)
     return x, y, groups
 
@@ -55,6 +57,7 @@ def test_plain_array_api_learns_and_round_trips(tmp_path) -> None:
 def test_operating_point_survives_a_refit() -> None:
     x, y, g = synthetic(seed=1)
     x[:, 1] += np.random.default_rng(5).normal(0, 1.0, x[:, 1].shape).astype(np.float32)
+    x /= np.abs(x).max()
     tr, te = group_split(y, g, 0.3, seed=2)
 
     def fit() -> Finetuner:
@@ -168,6 +171,7 @@ def test_head_features_come_from_the_windows_when_not_given() -> None:
     of the windows at ``fs`` are computed, in fit and in predict, as if they had been given."""
     x, y, g = synthetic(24)
     x[:, 1] += np.sin(2 * np.pi * 1.2 * np.arange(x.shape[2]) / 300.0).astype(np.float32)
+    x /= np.abs(x).max()
     kw = {"init": "none", "config": TINY, "mode": "linear", "use_features": True, "epochs": 2,
           "seed": 0}
     auto = Finetuner("vt-alarm", **kw).fit(x, y, groups=g)
@@ -200,7 +204,7 @@ def test_linear_probe_runs_the_frozen_encoder_once_per_row() -> None:
     x, y, g = synthetic(40)
     rows: list[int] = []
     lin = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", epochs=4, patience=9,
-                    solver="adamw", seed=0)
+                    solver="adamw", seed=0, use_features=False)
     orig = Finetuner._embeddings
 
     def counting(self, X, mask, shifts=1):  # noqa: ANN001, ANN202 - counts later encoder calls
@@ -244,13 +248,14 @@ def test_mean_last_pooling_reads_the_right_edge_and_round_trips(tmp_path) -> Non
 
     for pool in ("mean+last", "mean+last+stem"):
         vt = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", epochs=2, seed=0,
-                       pool=pool)
+                       pool=pool, use_features=False)
         vt.fit(x, y, groups=g)
         back = Finetuner.load(vt.save(tmp_path / pool))
         assert back.pool == back.net.backbone.pool == pool
         assert back.net.backbone.dim == pooled_dim(model.encoder, pool)
         np.testing.assert_allclose(back.predict_proba(x), vt.predict_proba(x), atol=1e-5)
     old = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", pool="mean", epochs=2,
+                    use_features=False,
                     seed=0).fit(x, y, groups=g)
     meta_file = old.save(tmp_path / "old") / "finetune.json"
     meta = json.loads(meta_file.read_text())
@@ -263,8 +268,8 @@ def test_mean_last_pooling_reads_the_right_edge_and_round_trips(tmp_path) -> Non
 
 def test_default_mode_is_linear_only_for_pretrained_vt_alarm_and_abp(tmp_path) -> None:
     """vt-alarm and abp from pre-trained weights (shipped or a directory) train a linear head
-    by default; an untrained network, any module and af train every weight. Only abp's
-    networks read the classical features by default."""
+    by default; an untrained network, any module and af train every weight. vt-alarm's and
+    abp's networks read the classical features by default, af's do not."""
     for task in ("vt-alarm", "abp"):
         assert Finetuner(task).mode == "linear"
         assert Finetuner(task, init=tmp_path).mode == "linear"
@@ -274,7 +279,9 @@ def test_default_mode_is_linear_only_for_pretrained_vt_alarm_and_abp(tmp_path) -
     assert Finetuner("vt-alarm", mode="full").mode == "full"
     assert Finetuner("abp").use_features and Finetuner("abp", init="none").use_features
     assert not Finetuner("abp", use_features=False).use_features
-    assert not Finetuner("vt-alarm").use_features and not Finetuner("af").use_features
+    assert Finetuner("vt-alarm").use_features and Finetuner("vt-alarm", init="none").use_features
+    assert not Finetuner("vt-alarm", use_features=False).use_features
+    assert not Finetuner("af").use_features and not Finetuner("af", init="none").use_features
 
 
 def test_pretrained_without_shipped_weights_is_a_clear_error(monkeypatch, tmp_path) -> None:
@@ -360,6 +367,7 @@ def test_augmentation_changes_training_and_stays_repeatable() -> None:
 
     def fit(augment: bool) -> Finetuner:
         return Finetuner("vt-alarm", init="none", config=TINY, epochs=2, patience=5, seed=3,
+                         use_features=False,
                          augment=augment).fit(x, y, groups=g)
 
     a, b, plain = fit(True), fit(True), fit(False)
@@ -438,7 +446,8 @@ def test_lbfgs_head_is_the_logistic_regression_of_the_standardised_embedding(tmp
 
     x, y, g = synthetic(80, seed=3)
     tr, te = group_split(y, g, 0.25, seed=1)
-    ft = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", seed=0)
+    ft = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", seed=0,
+                   use_features=False)
     assert ft.solver == "lbfgs"
     ft.fit(x[tr], y[tr], groups=g[tr])
     (h,) = ft.history
@@ -463,7 +472,8 @@ def test_lbfgs_head_is_the_logistic_regression_of_the_standardised_embedding(tmp
     assert ft.threshold == pytest.approx(choose_threshold(y[tr], cal(oof), "tpr", 0.95),
                                          rel=1e-2, abs=1e-3)
     assert M.auroc(y[te], ft.predict_proba(x[te])) > 0.8  # a random tiny encoder's features
-    again = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", seed=0)
+    again = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", seed=0,
+                      use_features=False)
     np.testing.assert_array_equal(again.fit(x[tr], y[tr], groups=g[tr]).predict_proba(x[te]),
                                   ft.predict_proba(x[te]))  # repeatable
     back = Finetuner.load(ft.save(tmp_path / "run"))
@@ -489,7 +499,8 @@ def test_lbfgs_head_for_classes_and_targets() -> None:
     reg = Finetuner("abp", init="none", config=TINY, mode="linear", solver="lbfgs", seed=0)
     pred = reg.fit(x, bp, groups=g).predict(x)
     assert pred.shape == (90, 2) and np.corrcoef(pred[:, 0], bp[:, 0])[0, 1] > 0.8
-    lin = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", seed=0)
+    lin = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", seed=0,
+                    use_features=False)
     with pytest.raises(ValueError, match="two groups"):
         lin.fit(x[:6], y[:6], groups=np.zeros(6, int))
     one = np.r_[np.zeros(8, int), [1, 1]]  # every positive in one group of five
@@ -512,7 +523,8 @@ def test_default_solver_and_bad_solvers() -> None:
         Finetuner("vt-alarm", solver="sgd")
     x, y, g = synthetic(20)
     with pytest.raises(ValueError, match="only class 0"):
-        Finetuner("vt-alarm", init="none", config=TINY, mode="linear").fit(
+        Finetuner("vt-alarm", init="none", config=TINY, mode="linear",
+                  use_features=False).fit(
             x, np.zeros(20, int), groups=g)
 
 
@@ -544,7 +556,8 @@ def test_bad_arrays_are_refused_naming_the_rows_and_channel(tmp_path) -> None:
     a channel marked absent is ignored; windows of another length than the fitted ones are
     refused, also after a save and load."""
     x, y, g = synthetic(n=40)
-    ft = Finetuner("vt-alarm", init="none", config=TINY, epochs=1, batch_size=16, seed=0)
+    ft = Finetuner("vt-alarm", init="none", config=TINY, epochs=1, batch_size=16, seed=0,
+                  use_features=False)
     bad = x.copy()
     bad[3, 1, 100] = np.nan
     with pytest.raises(ValueError, match=r"channel ecg_ii: rows 3\b"):
@@ -553,8 +566,12 @@ def test_bad_arrays_are_refused_naming_the_rows_and_channel(tmp_path) -> None:
         ft.fit(x.transpose(0, 2, 1), y, groups=g)  # [rows, samples, channels]
     with pytest.raises(ValueError, match="class labels"):
         ft.fit(x, np.where(np.arange(40) == 5, np.nan, y), groups=g)
-    with pytest.raises(ValueError, match=r"2 classes .* \[2\]"):
+    with pytest.raises(ValueError, match=r"2 classes .* \[2\] \(rows 5\)"):
         ft.fit(x, np.where(np.arange(40) == 5, 2, y), groups=g)
+    with pytest.raises(ValueError, match="only class 1"):
+        ft.fit(x, np.ones(40, int), groups=g)
+    with pytest.raises(ValueError, match=r"mask must be bool \(or 0/1\)"):
+        ft.fit(x, y, np.full((40, 2), 0.5), g)
     with pytest.raises(ValueError, match="groups has 39 entries"):
         ft.fit(x, y, groups=g[:-1])
     with pytest.raises(ValueError, match="mask must be"):
@@ -573,6 +590,23 @@ def test_bad_arrays_are_refused_naming_the_rows_and_channel(tmp_path) -> None:
     for model in (ft, back):
         with pytest.raises(ValueError, match="fitted on 600"):
             model.predict(x[:, :, :500])
+
+
+def test_windows_outside_the_unit_range_warn_at_the_callers_line() -> None:
+    """Raw windows (mV, ADC counts) instead of normalised ones give a warning naming the
+    channel, attributed to the user's call; a channel marked absent is not looked at."""
+    x, y, g = synthetic(n=20)
+    ft = Finetuner("vt-alarm", init="none", config=TINY, epochs=1, seed=0, use_features=False)
+    raw = x.copy()
+    raw[:, 1] *= 800.0  # an ECG in microvolts
+    with pytest.warns(UserWarning, match=r"outside \[-1, 1\] \(ecg_ii up to") as caught:
+        ft.fit(raw, y, groups=g)
+    assert caught[0].filename == __file__
+    mask = np.ones((20, 2), bool)
+    mask[:, 1] = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ft.fit(raw, y, mask, g)
 
 
 def test_classical_baseline_on_a_few_rows_is_not_a_constant() -> None:
@@ -615,8 +649,10 @@ def test_lbfgs_head_with_test_shifts_calibrates_on_what_it_predicts() -> None:
     from qualityfm.model.network import mean_over_shifts
 
     x, y, g = synthetic(60, seed=2)
-    one = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", solver="lbfgs", seed=0)
+    one = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", solver="lbfgs", seed=0,
+                   use_features=False)
     four = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", solver="lbfgs",
+                     use_features=False,
                      seed=0, test_shifts=4)
     one.fit(x, y, groups=g)
     four.fit(x, y, groups=g)

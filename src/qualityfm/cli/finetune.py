@@ -72,8 +72,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "architecture of the shipped weights)")
     p.add_argument("--features", action=argparse.BooleanOptionalAction, default=None,
                    help="feed the task's classical features to the head beside the embedding "
-                   "(default: on for abp, whose networks alone predict worse than the mean; "
-                   "off otherwise)")
+                   "(default: on for vt-alarm and abp, off for af; --no-features: the "
+                   "embedding alone, e.g. for an ONNX export)")
     add_network_options(p)
     p.set_defaults(func=run)
 

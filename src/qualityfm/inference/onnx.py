@@ -118,5 +118,5 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
     if net.head.in_features != net.backbone.dim:
         raise ValueError(f"{run}: its head also reads classical features, which the ONNX graph "
                          "does not compute; fine-tune without them (finetune --no-features; "
-                         "abp reads them by default) to export it")
+                         "vt-alarm and abp read them by default) to export it")
     return export_onnx(net.backbone, out, head=net.head, shifts=est.test_shifts)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,11 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from qualityfm._caller import warn_at_caller
 from qualityfm.data.features import robust_centre_scale
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model.network import check_pool, mean_over_shifts, pool_encoder, pooled_dim
 from qualityfm.model.precision import resolve_device
 from qualityfm.quality.features import window_features
+from qualityfm.signal.normalize import warn_unscaled
 from qualityfm.tasks.calibration import Calibrator, choose_threshold
 from qualityfm.tasks.datasets import MODEL_FS
 from qualityfm.tasks.features import task_columns
@@ -119,9 +120,9 @@ class TaskEstimator(ABC):
         if X is None:
             raise ValueError("no features given and no windows X to compute them from")
         if self.features_given:  # set by a fit on a features array
-            warnings.warn("the model was fitted on a features array (a TaskDataset's, from the "
-                          "whole record); computing them from the windows X instead gives "
-                          "other values: pass features= as at fit", UserWarning, stacklevel=3)
+            warn_at_caller("the model was fitted on a features array (a TaskDataset's, from the "
+                         "whole record); computing them from the windows X instead gives "
+                         "other values: pass features= as at fit")
         return window_features(np.asarray(X), mask, self.fs)
 
     def _inputs(self, X, mask, features) -> tuple:
@@ -143,8 +144,12 @@ class TaskEstimator(ABC):
                 if mask.shape != X.shape[:2]:
                     raise ValueError(f"mask must be [rows, channels] = {list(X.shape[:2])}, "
                                      f"got shape {list(mask.shape)}")
+                if mask.dtype != bool and not np.isin(mask, (0, 1)).all():
+                    raise ValueError("mask must be bool (or 0/1) [rows, channels]: True = "
+                                     f"present, got values {np.unique(mask)[:5].tolist()}")
                 mask = mask.astype(bool)
             X = _finite_windows(X, mask)
+            warn_unscaled(X, mask, MODEL_CHANNELS)
         if features is not None:
             features = np.asarray(features)
             n = len(features) if X is None else len(X)
@@ -189,6 +194,9 @@ class TaskEstimator(ABC):
             self.train_mean = y.mean(axis=0)
         else:
             y = self._labels(y)
+            if len(y) and (y == y[0]).all():
+                raise ValueError(f"y holds only class {y[0]}: a {self.task} classifier needs "
+                                 "rows of two classes at least")
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
         if len(groups) != len(y):
             raise ValueError(f"groups has {len(groups)} entries for {len(y)} rows")
@@ -211,8 +219,9 @@ class TaskEstimator(ABC):
             self.n_out = int(y.max()) + 1 if len(y) else 0
         k = 2 if self.kind == "binary" else self.n_out
         if len(y) and y.max() >= k:
+            bad = np.flatnonzero(y >= k)
             raise ValueError(f"task {self.task!r} has {k} classes (labels 0..{k - 1}), but y "
-                             f"holds {sorted(set(y[y >= k].tolist()))[:5]}")
+                             f"holds {sorted(set(y[bad].tolist()))[:5]} (rows {_rows(bad)})")
         return y
 
     def _set_operating_point(self, raw: np.ndarray, y: np.ndarray) -> None:
@@ -339,10 +348,12 @@ def check_solver(solver: str, mode: str) -> str:
 
 
 #: Tasks whose networks read the classical features beside the embedding by default
-#: (``Finetuner(use_features=None)``): alone, every abp network predicted SBP worse than the
-#: training mean on new patients (MASE 1.02-1.11), with the features in an lbfgs ridge head
-#: 0.88-0.91 over three splits (docs/results.md, session 15).
-DEFAULT_FEATURES = {"abp": True}
+#: (``Finetuner(use_features=None)``), docs/results.md: alone, every abp network predicted SBP
+#: worse than the training mean on new patients (MASE 1.02-1.11), with the features in an
+#: lbfgs ridge head 0.88-0.91 over three splits (session 15); vt-alarm's default head reaches
+#: AUROC 0.907-0.913 with them and 0.806-0.827 without, and still beats the same network
+#: trained from scratch with them (session 18). af keeps its full fine-tune on the windows.
+DEFAULT_FEATURES = {"abp": True, "vt-alarm": True}
 
 
 def default_features(task: str) -> bool:
@@ -464,7 +475,7 @@ class Finetuner(TaskEstimator):
     ``mode`` None: :func:`default_mode` (linear for vt-alarm and abp from pre-trained weights).
     ``pool`` None: the task's :data:`DEFAULT_POOL` (mean+last+stem for vt-alarm), else "mean".
     ``use_features``: the classical features beside the embedding in the head; None:
-    :func:`default_features` (on for abp).
+    :func:`default_features` (on for vt-alarm and abp).
     ``augment`` (full mode): every training window is shifted circularly in time by a random
     amount each epoch, so the network cannot memorise the windows (early stopping sees them
     unshifted).

@@ -61,7 +61,7 @@ def finetune_run(
     with ``kfold``, run grouped k-fold CV instead and write its report to ``out``. For ``af`` a
     second, 4-class rhythm model goes to ``out/rhythm``. ``use_features`` feeds the task's
     classical features to the head beside the embedding (None: ``finetune.default_features``,
-    on for abp); ``init="classical"`` fits the classical feature baseline instead of a
+    on for vt-alarm and abp); ``init="classical"`` fits the classical feature baseline instead of a
     network (``mode`` and ``epochs`` do not apply).
     ``mode`` None: ``finetune.default_mode`` (linear for vt-alarm and abp from pre-trained
     weights).
@@ -76,6 +76,8 @@ def finetune_run(
     resolve_device(device)
     if pool is not None:
         check_pool(pool)  # before the dataset is built
+    if init not in ("pretrained", "none", "classical") and not Path(init).exists():
+        raise FileNotFoundError(f"model {init} does not exist")
     # (flag, the setting it sets, given?) of the options a run may not use
     given = [("--mode", "mode", mode), ("--solver", "solver", solver), ("--pool", "pool", pool),
              ("--test-shifts", "test_shifts", test_shifts), ("--config", "config", config),
