@@ -24,7 +24,10 @@ def run(args: argparse.Namespace) -> int:
 
     from qualityfm.train import export_model, load
 
-    if (Path(args.run) / "finetune.json").exists():  # a fine-tuned run: encoder + task head
+    run_dir = Path(args.run)
+    # a fine-tuned run: encoder + task head; a cross-validation run (cv.json, no model) is
+    # refused there as evaluate and predict refuse it, not taken for a pre-training run
+    if (run_dir / "finetune.json").exists() or (run_dir / "cv.json").exists():
         from qualityfm.inference import export_finetuned_onnx
 
         out = Path(args.out)

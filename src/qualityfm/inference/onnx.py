@@ -2,7 +2,9 @@
 
 The graph outputs the embedding and the head's raw output (logits for classification tasks,
 mmHg for BP); a fine-tuned run's calibration and threshold are applied after it, from the
-run's ``finetune.json``.
+run's ``finetune.json``. Its time axis is fixed: the teacher's graph reads windows of the
+config's ``n_samples``, a fine-tuned run's those of the windows it was fitted on (its
+``window``), as the run itself refuses other lengths; the batch axis is free.
 """
 
 from __future__ import annotations
@@ -16,7 +18,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model import WindowedAttention, mean_over_shifts, pool_encoder
+from qualityfm.signal import normalize, synthesize
+
+#: Sampling rate of the windows the models read (WindowConfig's, the tasks' MODEL_FS)
+WINDOW_FS = 300.0
 
 
 class EncoderGraph(nn.Module):
@@ -54,19 +61,38 @@ def _dense_copy(model: nn.Module) -> nn.Module:
     return model
 
 
+def example_windows(n: int, channels: int, samples: int, fs: float = WINDOW_FS) -> np.ndarray:
+    """``n`` windows [n, channels, samples] like the models' inputs: simulated PPG and ECG II
+    (sinus, VT and AF in turn; random walks for another channel count) min-max scaled into
+    [-1, 1] per channel, as :func:`qualityfm.signal.normalize` scales real windows."""
+    x = np.cumsum(np.random.default_rng(0).standard_normal((n, channels, samples)), axis=-1)
+    if channels == len(MODEL_CHANNELS):
+        for i in range(n):
+            rec = synthesize(samples / fs, fs=fs, rhythm=("sinus", "vt", "af")[i % 3],
+                             seed=i, channels=("ecg_ii", "ppg"))
+            x[i] = np.stack([rec.signals[c][:samples] for c in MODEL_CHANNELS])
+    return normalize(x)
+
+
 def export_onnx(
     model: nn.Module,
     out: str | Path,
     head: nn.Module | None = None,
     shifts: int = 1,
-    batch: int = 2,
+    batch: int = 3,
     opset: int = 18,
+    n_samples: int | None = None,
+    fs: float = WINDOW_FS,
 ) -> dict:
     """Write ``out`` (.onnx) and check it against PyTorch with ONNX Runtime when installed.
 
     ``model`` is a QualityFM or any module with ``.encoder`` and ``.cfg`` (a fine-tuned
     backbone, whose ``pool`` the graph follows); ``shifts``: see :class:`EncoderGraph`.
-    Returns ``{"out", "max_abs_diff"}``; ``max_abs_diff`` is None without onnxruntime.
+    The graph reads x [batch, C, ``n_samples``] (default: the config's ``n_samples``), a
+    fixed length (the roll of ``shifts`` and the positions are traced for it); the check runs
+    at that length on :func:`example_windows` sampled at ``fs``.
+    Returns ``{"out", "max_abs_diff", "input"}``: ``max_abs_diff`` is None without
+    onnxruntime; ``input`` gives the shape of x (``"batch"`` free), its ``fs`` and seconds.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -74,8 +100,8 @@ def export_onnx(
     graph = EncoderGraph(encoder, copy.deepcopy(head).eval() if head else None,
                          getattr(model, "pool", "mean"), shifts).eval()
     cfg = model.cfg
-    gen = torch.Generator().manual_seed(0)
-    x = torch.rand(batch, cfg.in_channels, cfg.n_samples, generator=gen) * 2 - 1
+    samples = cfg.n_samples if n_samples is None else int(n_samples)
+    x = torch.from_numpy(example_windows(batch, cfg.in_channels, samples, fs))
     mask = torch.ones(batch, cfg.in_channels, dtype=torch.bool)
     mask[-1, 0] = False  # exercise the missing-modality path
     outputs = ["embedding"] if head is None else ["embedding", "head"]
@@ -89,7 +115,9 @@ def export_onnx(
             opset_version=opset, dynamo=False,
         )
     os.replace(tmp, out)
-    return {"out": str(out), "max_abs_diff": onnx_parity(graph, out, x, mask)}
+    return {"out": str(out), "max_abs_diff": onnx_parity(graph, out, x, mask),
+            "input": {"x": ["batch", cfg.in_channels, samples], "fs": fs,
+                      "seconds": round(samples / fs, 6)}}
 
 
 def onnx_parity(graph: nn.Module, path: Path, x: Tensor, mask: Tensor) -> float | None:
@@ -107,7 +135,9 @@ def onnx_parity(graph: nn.Module, path: Path, x: Tensor, mask: Tensor) -> float 
 
 
 def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
-    """ONNX of a fine-tuned QualityFM run (``qualityfm finetune``): encoder + task head."""
+    """ONNX of a fine-tuned QualityFM run (``qualityfm finetune``): encoder + task head,
+    reading windows of the run's own length (its fitted ``window``; older runs without one:
+    the config's ``n_samples``)."""
     from qualityfm.tasks import Finetuner
     from qualityfm.tasks.baselines import load_estimator
 
@@ -119,4 +149,6 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
         raise ValueError(f"{run}: its head also reads classical features, which the ONNX graph "
                          "does not compute; fine-tune without them (finetune --no-features; "
                          "vt-alarm and abp read them by default) to export it")
-    return export_onnx(net.backbone, out, head=net.head, shifts=est.test_shifts)
+    samples = None if est.window is None else est.window[1]
+    return export_onnx(net.backbone, out, head=net.head, shifts=est.test_shifts,
+                       n_samples=samples, fs=est.fs)

@@ -1,0 +1,88 @@
+"""ONNX export at the length the model reads: a fine-tuned run's own windows, the teacher's
+n_samples; parity on windows scaled as real ones; a cross-validation run named as such."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qualityfm.cli import main
+from qualityfm.inference.onnx import example_windows, export_finetuned_onnx, export_onnx
+from qualityfm.model import QualityFM, QualityFMConfig
+from qualityfm.tasks import Finetuner
+
+#: n_samples 600 (2 s), as a pre-trained config's 9000 (30 s) is longer than a run's windows
+TINY = QualityFMConfig(d_model=16, n_layers=1, n_heads=2, d_ff=16, stem_channels=(4, 8, 16),
+                       n_bins=16, n_samples=600, dropout=0.0)
+
+
+def windows(n: int, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of two classes (class 1: a 5 Hz tone on the ECG) scaled into [-1, 1]."""
+    rng = np.random.default_rng(0)
+    y = np.tile([0, 1], n // 2)
+    x = rng.normal(0, 0.3, (n, 2, t)).astype(np.float32)
+    x[y == 1, 1] += np.sin(2 * np.pi * 5 * np.arange(t) / 300.0).astype(np.float32)
+    x /= np.abs(x).max()
+    return x, y, np.repeat(np.arange(n // 2), 2)
+
+
+@pytest.mark.parametrize(("task", "kw"), [("vt-alarm", {"use_features": False}),
+                                          ("af", {"test_shifts": 3})])
+def test_onnx_of_a_run_reads_the_run_windows_length(tmp_path: Path, task: str, kw: dict) -> None:
+    """A run fitted on windows shorter than its config's n_samples (vt-alarm's 10 s under the
+    30-s pre-trained config) exports a graph of the run's length, whose calibrated output on
+    the run's windows equals ``predict_proba``; the export says the length it reads."""
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
+    x, y, g = windows(24, 300)
+    ft = Finetuner(task, init="none", config=TINY, epochs=1, seed=0, **kw).fit(x, y, groups=g)
+    assert ft.window == (2, 300)
+    res = export_finetuned_onnx(ft.save(tmp_path / "run"), tmp_path / "model.onnx")
+    session = ort.InferenceSession(res["out"], providers=["CPUExecutionProvider"])
+    mask = np.ones((len(x), 2), dtype=bool)
+    _, head = session.run(None, {"x": x, "mask": mask})  # the run's own windows
+    np.testing.assert_allclose(ft.calibrator(head[:, 0]), ft.predict_proba(x), atol=1e-4)
+    assert session.get_inputs()[0].shape == ["batch", 2, 300]
+    assert res["max_abs_diff"] < 1e-4
+    assert res["input"] == {"x": ["batch", 2, 300], "fs": 300.0, "seconds": 1.0}
+
+
+def test_onnx_parity_windows_are_scaled_as_real_ones() -> None:
+    """The parity check's inputs span [-1, 1] in each channel, as normalised windows do, and
+    are signals (not white noise): far from the unscaled range the models warn about."""
+    x = example_windows(3, 2, 900)
+    assert x.shape == (3, 2, 900) and x.dtype == np.float32
+    np.testing.assert_allclose(x.min(-1), -1.0)
+    np.testing.assert_allclose(x.max(-1), 1.0)
+    assert np.abs(np.diff(x, axis=-1)).mean() < 0.2  # smooth, unlike uniform noise (~0.67)
+    other = example_windows(2, 3, 100)  # another channel count: scaled random walks
+    np.testing.assert_allclose(other.min(-1), -1.0)
+    np.testing.assert_allclose(other.max(-1), 1.0)
+
+
+def test_onnx_of_the_teacher_keeps_its_n_samples(tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
+    model = QualityFM(TINY).eval()
+    res = export_onnx(model, tmp_path / "encoder.onnx")
+    assert res["max_abs_diff"] < 1e-4
+    assert res["input"] == {"x": ["batch", 2, 600], "fs": 300.0, "seconds": 2.0}
+    session = ort.InferenceSession(res["out"], providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape == ["batch", 2, 600]
+
+
+def test_onnx_export_of_a_cross_validation_run_says_it_keeps_no_model(tmp_path: Path,
+                                                                        capsys) -> None:
+    """``finetune --kfold`` keeps reports only: export says so, as evaluate and predict do,
+    instead of asking for a pre-training run's checkpoint."""
+    run = tmp_path / "cv"
+    run.mkdir()
+    for name in ("cv.json", "summary.json"):  # what a --kfold run writes, with cv.md and plots
+        (run / name).write_text(json.dumps({}))
+    (run / "cv.md").write_text("# cv\n")
+    capsys.readouterr()
+    assert main(["export", str(run), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "cross-validation run" in err and "without --kfold" in err
+    assert "last.pt" not in err and not (tmp_path / "out").exists()
