@@ -33,6 +33,8 @@ def test_cli_finetune_then_evaluate_vt(tmp_path, capsys) -> None:
     res = json.loads(out.read_text())
     # evaluated on the records it was trained on: said in the results and on stderr
     assert res["trained_on"]["n_groups"] == 16 == len(res["trained_on"]["groups"])
+    assert res["model_settings"]["use_features"] is False  # which model made these figures
+    assert (res["model_settings"]["init"], res["model_settings"]["mode"]) == ("none", "full")
     assert "16 of the 16 patients/records evaluated were in the model's training data" in (
         capsys.readouterr().err)
     for key in ("auroc", "auroc_ci", "auprc", "tpr", "tnr", "ppv", "f1", "accuracy", "score"):

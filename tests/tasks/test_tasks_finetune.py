@@ -320,6 +320,26 @@ def test_calibration_keeps_the_ranking_of_uninformative_scores() -> None:
     assert t(np.c_[z, -z]).shape == (6, 2)
 
 
+def test_probabilities_of_a_class_weighted_model_match_the_positive_rate() -> None:
+    """Class weighting shifts a binary model's raw scores toward the rare class; the default
+    Platt calibration undoes the shift (a temperature alone cannot), leaving the ranking and
+    the tpr threshold's decisions as they were."""
+    from qualityfm.tasks import Calibrator
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=4000)
+    y = (rng.random(4000) < 1 / (1 + np.exp(-(2 * z - 1.5)))).astype(int)  # about 30 % positive
+    shifted = 2 * z - 1.5 + np.log((1 - y.mean()) / y.mean())  # as balanced weights give
+    platt, temp = Calibrator("platt").fit(shifted, y), Calibrator("temperature").fit(shifted, y)
+    assert abs(platt(shifted).mean() - y.mean()) < 0.01 < abs(temp(shifted).mean() - y.mean())
+    assert Finetuner("vt-alarm").calibration == "platt"
+    for cal in (platt, temp):  # monotone: the same rows pass the tpr rule's threshold
+        p = cal(shifted)
+        np.testing.assert_array_equal(p >= choose_threshold(y, p, "tpr", 0.95),
+                                      shifted >= np.sort(shifted[y == 1])[
+                                          int(np.floor((y.sum() + 1) * 0.05 + 1e-9)) - 1])
+
+
 def test_init_from_an_exported_model_directory(tmp_path) -> None:
     """A model folder in the export format (model.safetensors + config.json) starts the encoder
     from its weights, and linear probing leaves them untouched."""
@@ -467,8 +487,9 @@ def test_lbfgs_head_is_the_logistic_regression_of_the_standardised_embedding(tmp
     oof = np.zeros(len(tr))
     for a, b in group_kfold(y[tr], g[tr], k=5, seed=ft.seed):
         oof[b] = logreg(a).decision_function(z[b])
-    cal = Calibrator("temperature").fit(oof, y[tr])
+    cal = Calibrator("platt").fit(oof, y[tr])
     assert ft.calibrator.a == pytest.approx(cal.a, rel=1e-2)
+    assert ft.calibrator.b == pytest.approx(cal.b, rel=1e-2, abs=1e-3)
     assert ft.threshold == pytest.approx(choose_threshold(y[tr], cal(oof), "tpr", 0.95),
                                          rel=1e-2, abs=1e-3)
     assert M.auroc(y[te], ft.predict_proba(x[te])) > 0.8  # a random tiny encoder's features
@@ -678,3 +699,31 @@ def test_predicting_without_the_features_a_model_was_fitted_on_warns() -> None:
         est.predict_proba(x[:, :, :500], features=feats)
     with pytest.raises(ValueError, match="fitted on 600"):  # computed from them, it is
         est.predict_proba(x[:, :, :500])
+    # the other way round: fitted on features of its windows, a features array warns
+    own = ClassicalBaseline("binary", seed=0, crossfit=3, max_iter=20).fit(x, y, None, g)
+    with pytest.warns(UserWarning, match="leave features= out as at fit"):
+        own.predict_proba(x, features=feats + 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        own.predict_proba(x)
+
+
+def test_task_verbs_give_a_model_the_features_it_was_fitted_on(tmp_path) -> None:
+    """evaluate/predict pass a TaskDataset's features only to a model fitted on such an array
+    (also after a save and load); one fitted on its windows alone gets them computed from the
+    windows, as at fit."""
+    from qualityfm.tasks.baselines import load_estimator
+    from qualityfm.tasks.datasets import TaskDataset
+    from qualityfm.tasks.pipeline import _inputs_for
+
+    x, y, g = synthetic(40, seed=3)
+    feats = window_features(x, None, 300.0)
+    ds = TaskDataset("vt-alarm", x, np.ones((40, 2), bool), y, g.astype(str),
+                     np.array([f"r{i}" for i in range(40)]), feats, [])
+
+    def fitted(features):  # noqa: ANN001, ANN202
+        est = ClassicalBaseline("binary", seed=0, crossfit=3, max_iter=20)
+        return load_estimator(est.fit(x, y, None, g, features).save(tmp_path / str(id(est))))
+
+    given, own = fitted(feats), fitted(None)
+    assert _inputs_for(given, ds)[2] is feats and _inputs_for(own, ds)[2] is None

@@ -65,14 +65,20 @@ def balanced_class_weights(y: np.ndarray, n_classes: int | None = None,
 
 
 class TaskEstimator(ABC):
-    """Fit/predict protocol shared by every model of the task harness."""
+    """Fit/predict protocol shared by every model of the task harness.
+
+    ``calibration`` of the validation scores: ``"platt"`` (a scale and an intercept, the
+    default: class weighting shifts a binary model's raw scores, which a temperature alone
+    cannot undo), ``"temperature"`` or ``"none"``; a multiclass model takes a temperature.
+    Calibration is monotone, so rankings and the decisions of the ``tpr`` and ``f1`` rules do
+    not depend on it; probabilities do."""
 
     #: Whether the model reads the windows X themselves (a feature model given its features
     #: does not, so their length is no concern of its)
     reads_windows = True
 
     def __init__(
-        self, task: str, *, val_fraction: float = 0.2, calibration: str = "temperature",
+        self, task: str, *, val_fraction: float = 0.2, calibration: str = "platt",
         threshold_rule: str | None = None, target_tpr: float = 0.95, seed: int = 0,
         fs: float = MODEL_FS,
     ) -> None:
@@ -113,16 +119,21 @@ class TaskEstimator(ABC):
         return self
 
     def _features(self, X, mask, features) -> np.ndarray:
-        """``features`` as given (a TaskDataset's, from every channel of the record), else the
-        classical features of the windows ``X`` at ``fs``."""
+        """``features`` as given (a TaskDataset's, from every channel of the record over the
+        task's span), else the classical features of the windows ``X`` at ``fs``. Features of
+        the other kind than at fit give other values, and warn."""
         if features is not None:
+            if not self.features_given and self.window is not None:
+                warn_at_caller("the model was fitted on features computed from its windows X; "
+                               "a features array (a TaskDataset's, from every channel of the "
+                               "record) gives other values: leave features= out as at fit")
             return np.asarray(features, dtype=np.float32)
         if X is None:
             raise ValueError("no features given and no windows X to compute them from")
         if self.features_given:  # set by a fit on a features array
-            warn_at_caller("the model was fitted on a features array (a TaskDataset's, from the "
-                         "whole record); computing them from the windows X instead gives "
-                         "other values: pass features= as at fit")
+            warn_at_caller("the model was fitted on a features array (a TaskDataset's, from "
+                           "every channel of the record); computing them from the windows X "
+                           "instead gives other values: pass features= as at fit")
         return window_features(np.asarray(X), mask, self.fs)
 
     def _inputs(self, X, mask, features) -> tuple:
@@ -273,7 +284,8 @@ class TaskEstimator(ABC):
         self.calibrator = Calibrator(**s["calibration"])
         self.train_mean = None if s["train_mean"] is None else np.asarray(s["train_mean"])
         self.window = None if s.get("window") is None else tuple(s["window"])  # older: None
-        self.features_given = s.get("features_given", False)
+        # runs saved before the key existed were fitted by the task verbs, on a features array
+        self.features_given = s.get("features_given", True)
 
 
 def _rows(idx: np.ndarray) -> str:
@@ -351,7 +363,7 @@ def check_solver(solver: str, mode: str) -> str:
 #: (``Finetuner(use_features=None)``), docs/results.md: alone, every abp network predicted SBP
 #: worse than the training mean on new patients (MASE 1.02-1.11), with the features in an
 #: lbfgs ridge head 0.88-0.91 over three splits (session 15); vt-alarm's default head reaches
-#: AUROC 0.907-0.913 with them and 0.806-0.827 without, and still beats the same network
+#: AUROC 0.906-0.915 with them and 0.806-0.827 without, and still beats the same network
 #: trained from scratch with them (session 18). af keeps its full fine-tune on the windows.
 DEFAULT_FEATURES = {"abp": True, "vt-alarm": True}
 

@@ -183,10 +183,16 @@ def _add_rhythm_cv(res: dict, make4: Callable[[], TaskEstimator], ds: TaskDatase
                              seed, af=np.asarray(res["oof"]["pred"])))
 
 
+def _inputs_for(est: TaskEstimator, ds: TaskDataset) -> tuple:
+    """``(X, mask, features)`` of ``ds`` as ``est`` was fitted: with the dataset's features
+    when it was fitted on a features array, else None (computed from the windows, as at fit)."""
+    return ds.X, ds.mask, ds.features if est.features_given else None
+
+
 def evaluate_estimator(est: TaskEstimator, ds: TaskDataset, rhythm_est: TaskEstimator | None = None,
                        n_boot: int = 1000, seed: int = 0) -> dict:
     """Metrics of a fitted estimator on ``ds`` at its own (validation-fixed) threshold."""
-    args = (ds.X, ds.mask, ds.features)
+    args = _inputs_for(est, ds)
     if est.kind == "regression":
         pred = est.predict(*args)
         res = bp_report(ds.y, pred, est.train_mean, ds.groups, n_boot, seed)
@@ -200,7 +206,7 @@ def evaluate_estimator(est: TaskEstimator, ds: TaskDataset, rhythm_est: TaskEsti
         res.pop("score", None)
         res.pop("score_ci", None)
     if rhythm_est is not None and ds.rhythm is not None:
-        proba4 = rhythm_est.predict_proba(*args)
+        proba4 = rhythm_est.predict_proba(*_inputs_for(rhythm_est, ds))
         res.update(rhythm_report(ds.rhythm, proba4, ds.groups, n_boot, seed, af=pred))
     res["predictions"] = {"y": ds.y.tolist(), "score": proba.tolist(), "pred": pred.tolist(),
                           "record_ids": ds.record_ids.tolist()}
@@ -232,6 +238,10 @@ def _saved_run(
     return est, rhythm, ds
 
 
+#: The settings of a run's model that ``evaluate`` repeats in its results (``model_settings``).
+MODEL_SETTINGS = ("init", "mode", "solver", "use_features", "pool", "test_shifts", "augment")
+
+
 def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *,
                  seconds: float | None = None, max_records: int | None = None,
                  cache_dir: str | Path | None = None, device: str = "cpu") -> dict:
@@ -243,9 +253,11 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     est, rhythm, ds = _saved_run(task, model, data, seconds=seconds, max_records=max_records,
                                  cache_dir=cache_dir, device=device, labels=True)
     res = evaluate_estimator(est, ds, rhythm)
+    summary = _run_summary(model)
     res.update(task=task, model=str(model), data=data_label(data), n=len(ds),
-               skipped=ds.skipped)
-    seen = sorted(set(_run_summary(model).get("train_groups", [])) & set(ds.groups.astype(str)))
+               skipped=ds.skipped,
+               model_settings={k: summary[k] for k in MODEL_SETTINGS if k in summary})
+    seen = sorted(set(summary.get("train_groups", [])) & set(ds.groups.astype(str)))
     if seen:  # runs saved before the groups were recorded say nothing
         res["trained_on"] = {"n_groups": len(seen), "groups": seen}
         print(f"qualityfm: warning: {len(seen)} of the {len(set(ds.groups))} patients/records "
@@ -278,7 +290,7 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     model = Path(model)
     est, rhythm, ds = _saved_run(task, model, data, seconds=seconds, max_records=max_records,
                                  cache_dir=cache_dir, device=device, labels=False)
-    args = (ds.X, ds.mask, ds.features)
+    args = _inputs_for(est, ds)
     table: dict[str, list] = {"record": ds.record_ids.tolist()}
     if any("@" in r for r in table["record"]):  # window ids "record@start" (abp, long af)
         parts = [r.rsplit("@", 1) if "@" in r else (r, "") for r in table["record"]]
@@ -293,7 +305,7 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
         table[p_name] = np.round(proba, 4).tolist()
         table[y_name] = decision.tolist()
     if rhythm is not None:  # af: the rhythm agrees with the AF decision
-        proba4 = rhythm.predict_proba(*args)
+        proba4 = rhythm.predict_proba(*_inputs_for(rhythm, ds))
         for k, name in enumerate(RHYTHM_COLUMNS[:-1]):
             table[name] = np.round(proba4[:, k], 4).tolist()
         table["rhythm"] = [RHYTHMS[k] for k in af_rhythm_decisions(proba4, decision)]
