@@ -167,7 +167,8 @@ Levels: {levels}. Skipped records: {len(s['skipped'])}.
 ![training curves]({figures['training'].name})
 
 ## 3. Transfer: false VT alarms ({kfold}-fold cross-validation, split by record)
-AUROC {cv['auroc']:.3f} (95 % CI {ci[0]:.3f}-{ci[1]:.3f}), TPR {cv['tpr']:.3f},
+The default vt-alarm model: a linear head on the pre-trained embedding and the classical
+features. AUROC {cv['auroc']:.3f} (95 % CI {ci[0]:.3f}-{ci[1]:.3f}), TPR {cv['tpr']:.3f},
 TNR {cv['tnr']:.3f}, challenge score {cv['score']:.3f}.
 
 ![ROC](vt_alarm/cv_roc.png) ![confusion](vt_alarm/cv_confusion.png)

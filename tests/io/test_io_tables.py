@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from helpers import shared_path
@@ -176,6 +177,23 @@ def test_csv_dialects_are_read_and_listed(tmp_path: Path, variant: str) -> None:
     assert rec.signals["ppg"][10] == pytest.approx(2 + np.sin(1.0), abs=1e-5)
     part = read_record(path, start=1.0, stop=2.0, channels=["ecg_ii"])
     np.testing.assert_array_equal(part.signals["ecg_ii"], rec.signals["ecg_ii"][125:250])
+
+
+def test_decimal_commas_are_found_past_date_times_and_whole_first_rows(tmp_path: Path) -> None:
+    """The decimal mark comes from the signal columns of many rows: a date-time column's points
+    and a first row of whole numbers (as spreadsheets print 0) do not hide the commas."""
+    t = pd.date_range("2024-01-01", periods=400, freq="8ms")
+    wave = np.sin(np.arange(400) / 10)
+    dated = tmp_path / "dated.csv"
+    pd.DataFrame({"Timestamp": t, "PLETH": wave}).to_csv(dated, sep=";", decimal=",", index=False)
+    rec = read_record(dated)
+    assert rec.fs == {"ppg": 125.0}
+    np.testing.assert_allclose(rec.signals["ppg"], wave, atol=1e-6)
+    whole = tmp_path / "whole.csv"
+    whole.write_text("time;PLETH\n0;1\n" + "".join(
+        f"{i * 0.008:.3f};{1 + i:.1f}\n".replace(".", ",") for i in range(1, 400)))
+    rec = read_record(whole)
+    assert rec.fs == {"ppg": 125.0} and rec.signals["ppg"][3] == pytest.approx(4.0)
 
 
 def test_csv_datetime_time_column_is_seconds_from_first_row(tmp_path: Path) -> None:

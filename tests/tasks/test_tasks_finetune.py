@@ -620,7 +620,7 @@ def test_windows_outside_the_unit_range_warn_at_the_callers_line() -> None:
     ft = Finetuner("vt-alarm", init="none", config=TINY, epochs=1, seed=0, use_features=False)
     raw = x.copy()
     raw[:, 1] *= 800.0  # an ECG in microvolts
-    with pytest.warns(UserWarning, match=r"outside \[-1, 1\] \(ecg_ii up to") as caught:
+    with pytest.warns(UserWarning, match=r"outside \[-1, 1\] in channel\(s\) ecg_ii:") as caught:
         ft.fit(raw, y, groups=g)
     assert caught[0].filename == __file__
     mask = np.ones((20, 2), bool)
@@ -721,9 +721,15 @@ def test_task_verbs_give_a_model_the_features_it_was_fitted_on(tmp_path) -> None
     ds = TaskDataset("vt-alarm", x, np.ones((40, 2), bool), y, g.astype(str),
                      np.array([f"r{i}" for i in range(40)]), feats, [])
 
-    def fitted(features):  # noqa: ANN001, ANN202
+    def fitted(features, name: str):  # noqa: ANN001, ANN202
         est = ClassicalBaseline("binary", seed=0, crossfit=3, max_iter=20)
-        return load_estimator(est.fit(x, y, None, g, features).save(tmp_path / str(id(est))))
+        return load_estimator(est.fit(x, y, None, g, features).save(tmp_path / name))
 
-    given, own = fitted(feats), fitted(None)
+    given, own = fitted(feats, "given"), fitted(None, "own")
     assert _inputs_for(given, ds)[2] is feats and _inputs_for(own, ds)[2] is None
+    # a run saved before features_given was recorded came from a task verb: fitted on an array
+    run = tmp_path / "own"
+    meta = json.loads((run / "finetune.json").read_text())
+    del meta["protocol"]["features_given"]
+    (run / "finetune.json").write_text(json.dumps(meta))
+    assert load_estimator(run).features_given

@@ -26,6 +26,41 @@ def tiny(store, out, **kw) -> PretrainConfig:
     return PretrainConfig.for_recipe(kw.pop("recipe", "default"), **{**base, **kw})
 
 
+
+def test_grad_sync_skips_the_sync_on_every_micro_step_but_the_last() -> None:
+    """Gradient accumulation: FSDP2 modules are told to sync on the last micro-step only; a
+    DDP module runs the others under no_sync; a lone module needs nothing."""
+    import contextlib
+
+    from torch import nn
+
+    from qualityfm.train.engine import grad_sync
+
+    class FSDPLike(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[bool] = []
+
+        def set_requires_gradient_sync(self, sync: bool) -> None:
+            self.calls.append(sync)
+
+    class DDPLike(nn.parallel.DistributedDataParallel):
+        def __init__(self) -> None:  # no process group needed to count the calls
+            nn.Module.__init__(self)
+            self.unsynced = 0
+
+        @contextlib.contextmanager
+        def no_sync(self):  # noqa: ANN202
+            self.unsynced += 1
+            yield
+
+    fsdp, ddp = FSDPLike(), DDPLike()
+    for k in range(3):
+        for model in (fsdp, ddp, nn.Linear(1, 1)):
+            with grad_sync(model, k == 2):
+                pass
+    assert fsdp.calls == [False, False, True] and ddp.unsynced == 2
+
 def test_resume_is_exact(synthetic_store, tmp_path) -> None:
     # 143 pairs make 17 batches of 8 per epoch: the interruption falls after an epoch turned.
     full = pretrain(tiny(synthetic_store, tmp_path / "full", steps=20))
@@ -292,7 +327,8 @@ def test_runs_that_cannot_train_are_refused_before_anything_is_written(synthetic
             (["--attention", "flex", "--device", "cpu"], "attention 'flex' cannot train on CPU"),
             (["--model-override", "n_heads=4.0"], "config n_heads must be an integer, got 4.0"),
             (["--model-override", "window=2.5"], "config window must be an integer, got 2.5"),
-            (["--model-override", "n_bins=5000"], "n_bins 5000 exceeds the 4501 rFFT bins"),
+            (["--model-override", "n_bins=5000"],
+             "4501 rFFT bins, fewer than the network's n_bins 5000"),
             (["--model-override", "n_samples=3000"],
              "windows have 9000 samples, the network's n_samples is 3000")):
         assert main([*args, *extra]) == 1, extra

@@ -36,8 +36,9 @@ class Record:
     def __post_init__(self) -> None:
         if not isinstance(self.signals, dict) or not isinstance(self.fs, dict):
             raise TypeError(f"record {self.record_id}: signals and fs must be dicts keyed by "
-                            f"channel name, e.g. fs={{'ppg': 125.0}}, got {type(self.fs).__name__}"
-                            f" fs")
+                            f"channel name, e.g. fs={{'ppg': 125.0}}; got signals of type "
+                            f"{type(self.signals).__name__} and fs of type "
+                            f"{type(self.fs).__name__}")
         missing = [c for c in self.signals if c not in self.fs]
         if missing:
             raise ValueError(f"record {self.record_id}: no sampling rate in fs for channels "

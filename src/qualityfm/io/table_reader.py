@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import re
 import sys
@@ -51,15 +52,27 @@ def _time_unit(name: str) -> str | None:
     return "ms" if unit.startswith("ms") else "s" if unit else ""
 
 
+#: Data lines read to guess a ``;`` or tab file's decimal mark.
+_DECIMAL_LINES = 200
+
+
 def _csv_header(path: Path) -> tuple[list[str], str, str]:
     """A CSV's first-line cells (a UTF-8 BOM, quotes and stray spaces removed), its delimiter
     (the most frequent of ``,``, ``;`` and tab in that line) and its decimal mark (``,`` when a
-    ``;`` or tab file prints its second line's numbers with commas and no points)."""
+    ``;`` or tab file prints the numbers of its first data lines' signal columns with commas
+    and no points; the time column, which may hold date-times, is not looked at)."""
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
-        first, second = f.readline().rstrip("\r\n"), f.readline()
-    sep = max(_DELIMITERS, key=first.count)
-    decimal = "," if sep != "," and "," in second and "." not in second else "."
-    return [c.strip() for c in next(csv.reader([first], delimiter=sep), [])], sep, decimal
+        first = f.readline().rstrip("\r\n")
+        sep = max(_DELIMITERS, key=first.count)
+        names = [c.strip() for c in next(csv.reader([first], delimiter=sep), [])]
+        decimal = "."
+        if sep != ",":
+            signal = [k for k, name in enumerate(names) if _time_unit(name) is None]
+            rows = itertools.islice(csv.reader(f, delimiter=sep), _DECIMAL_LINES)
+            cells = [row[k] for row in rows for k in signal if k < len(row)]
+            if any("," in c for c in cells) and not any("." in c for c in cells):
+                decimal = ","
+    return names, sep, decimal
 
 
 def _split_unit(name: str) -> tuple[str, str]:

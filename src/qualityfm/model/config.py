@@ -100,9 +100,6 @@ class QualityFMConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"config {name} must be >= 1, got {getattr(self, name)}")
-        if self.n_bins > self.n_samples // 2 + 1:
-            raise ValueError(f"config n_bins {self.n_bins} exceeds the {self.n_samples // 2 + 1} "
-                             f"rFFT bins of n_samples {self.n_samples}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
         if not 0.0 <= self.dropout < 1.0:

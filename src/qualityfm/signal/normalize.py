@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -53,24 +54,30 @@ def normalize(x: np.ndarray, mask: np.ndarray | None = None, mode: str = "channe
     return np.clip(y, -1.0, 1.0, out=y)
 
 
-def warn_unscaled(x, mask=None, names: Sequence[str] | None = None) -> None:
-    """Warn when a present channel of model input ``x`` [N, C, T] (array or tensor) holds
-    values far outside [-1, 1]: raw mV, ADC counts or z-scores instead of :func:`normalize`'s
-    windows. ``names`` label the channels in the message."""
+def warn_unscaled(x: Any, mask: Any = None, names: Sequence[str] | None = None) -> None:
+    """Warn when a present channel of model input ``x`` [N, C, T] (array or tensor, on any
+    device) holds values far outside [-1, 1]: raw mV, ADC counts or z-scores instead of
+    :func:`normalize`'s windows. ``names`` label the channels; the message names channels
+    only, so a loop over batches warns once per call site."""
     if x.shape[0] == 0 or x.shape[-1] == 0:
         return
-    if hasattr(x, "detach"):  # a torch tensor
-        peak = x.detach().abs().amax(-1).float().cpu().numpy()
+    if hasattr(x, "detach"):  # a torch tensor: reduce where it lives, fetch C numbers
+        peak = x.detach().abs().amax(-1)
+        if mask is not None:
+            peak = peak * mask.to(peak.device, peak.dtype) if hasattr(mask, "to") else (
+                peak * peak.new_tensor(np.asarray(mask, bool)))
+        worst = np.asarray(peak.amax(0).float().cpu().tolist())
     else:
-        peak = np.abs(np.asarray(x)).max(-1)
-    if mask is not None:
-        peak = np.where(np.asarray(mask, bool), peak, 0.0)
-    worst = np.nan_to_num(peak, nan=0.0).max(axis=0)
-    if (worst > UNSCALED_LIMIT).any():
+        x = np.asarray(x)
+        peak = np.maximum(x.max(-1), -x.min(-1))  # |x| without a copy of x
+        if mask is not None:
+            peak = np.where(np.asarray(mask, bool), peak, 0)
+        worst = peak.max(axis=0)
+    bad = np.nan_to_num(worst.astype(float), nan=0.0) > UNSCALED_LIMIT
+    if bad.any():
         if names is None or len(names) != len(worst):
             names = [str(k) for k in range(len(worst))]
-        where = ", ".join(f"{name} up to {w:.4g}" for name, w in zip(names, worst, strict=True)
-                          if w > UNSCALED_LIMIT)
-        warn_at_caller(f"X holds values outside [-1, 1] ({where}): the model reads windows "
-                       "min-max scaled into [-1, 1] per channel; pass Windows.normalized() or "
-                       "qualityfm.signal.normalize(X, mask)")
+        where = ", ".join(name for name, b in zip(names, bad, strict=True) if b)
+        warn_at_caller(f"X holds values far outside [-1, 1] in channel(s) {where}: the model "
+                       "reads windows min-max scaled into [-1, 1] per channel; pass "
+                       "Windows.normalized() or qualityfm.signal.normalize(X, mask)")

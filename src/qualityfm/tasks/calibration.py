@@ -22,7 +22,7 @@ class Calibrator:
     """Maps logits to probabilities: binary ``sigmoid(a * z + b)`` (temperature: b = 0),
     multiclass ``softmax(z / T)``."""
 
-    method: str = "temperature"
+    method: str = "platt"
     a: float = 1.0
     b: float = 0.0
 

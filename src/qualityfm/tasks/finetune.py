@@ -422,6 +422,14 @@ def model_config(spec: object = None) -> QualityFMConfig:
     return QualityFMConfig.from_dict(json.loads(path.read_text()))  # lists become tuples there
 
 
+def check_init(init: str | Path | nn.Module) -> None:
+    """FileNotFoundError when ``init`` names a model folder that does not exist (the named
+    inits "pretrained", "none" and "classical", and modules, pass)."""
+    if isinstance(init, (str, Path)) and str(init) not in ("pretrained", "none", "classical") \
+            and not Path(init).exists():
+        raise FileNotFoundError(f"model {init} does not exist")
+
+
 def load_backbone(init: str | Path | nn.Module, config: object = None,
                   pool: str = "mean") -> nn.Module:
     """The backbone for ``init``: "none" (random, of the architecture :func:`model_config`
@@ -433,8 +441,7 @@ def load_backbone(init: str | Path | nn.Module, config: object = None,
         return init if hasattr(init, "dim") else QualityFMBackbone(init, pool)
     if init == "none":
         return QualityFMBackbone(QualityFM(model_config(config)), pool)
-    if init != "pretrained" and not Path(init).exists():
-        raise FileNotFoundError(f"model {init} does not exist")
+    check_init(init)
     from qualityfm.train import load  # "pretrained" without shipped weights: a clear error
 
     return QualityFMBackbone(load(init), pool)

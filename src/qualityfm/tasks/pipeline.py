@@ -35,6 +35,7 @@ from qualityfm.tasks.evaluate import (
 from qualityfm.tasks.finetune import (
     Finetuner,
     TaskEstimator,
+    check_init,
     check_solver,
     default_features,
     default_mode,
@@ -76,8 +77,7 @@ def finetune_run(
     resolve_device(device)
     if pool is not None:
         check_pool(pool)  # before the dataset is built
-    if init not in ("pretrained", "none", "classical") and not Path(init).exists():
-        raise FileNotFoundError(f"model {init} does not exist")
+    check_init(init)  # before the dataset is built
     # (flag, the setting it sets, given?) of the options a run may not use
     given = [("--mode", "mode", mode), ("--solver", "solver", solver), ("--pool", "pool", pool),
              ("--test-shifts", "test_shifts", test_shifts), ("--config", "config", config),
