@@ -174,7 +174,10 @@ def test_head_features_come_from_the_windows_when_not_given() -> None:
     x /= np.abs(x).max()
     kw = {"init": "none", "config": TINY, "mode": "linear", "use_features": True, "epochs": 2,
           "seed": 0}
-    auto = Finetuner("vt-alarm", **kw).fit(x, y, groups=g)
+    with warnings.catch_warnings():  # features computed inside fit warn about nothing
+        warnings.simplefilter("error")
+        auto = Finetuner("vt-alarm", **kw).fit(x, y, groups=g)
+        auto.predict_proba(x)
     f = window_features(x, None, 300.0)
     assert np.isfinite(f).any(axis=0).sum() > 10  # the computed columns carry values
     given = Finetuner("vt-alarm", **kw).fit(x, y, groups=g, features=f)

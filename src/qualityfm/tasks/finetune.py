@@ -76,6 +76,8 @@ class TaskEstimator(ABC):
     #: Whether the model reads the windows X themselves (a feature model given its features
     #: does not, so their length is no concern of its)
     reads_windows = True
+    #: Whether the model reads classical features (a Finetuner only with ``use_features``)
+    use_features = True
 
     def __init__(
         self, task: str, *, val_fraction: float = 0.2, calibration: str = "platt",
@@ -121,12 +123,8 @@ class TaskEstimator(ABC):
     def _features(self, X, mask, features) -> np.ndarray:
         """``features`` as given (a TaskDataset's, from every channel of the record over the
         task's span), else the classical features of the windows ``X`` at ``fs``. Features of
-        the other kind than at fit give other values, and warn."""
+        the other kind than at fit give other values, and warn (here and in :meth:`_inputs`)."""
         if features is not None:
-            if not self.features_given and self.window is not None:
-                warn_at_caller("the model was fitted on features computed from its windows X; "
-                               "a features array (a TaskDataset's, from every channel of the "
-                               "record) gives other values: leave features= out as at fit")
             return np.asarray(features, dtype=np.float32)
         if X is None:
             raise ValueError("no features given and no windows X to compute them from")
@@ -162,6 +160,10 @@ class TaskEstimator(ABC):
             X = _finite_windows(X, mask)
             warn_unscaled(X, mask, MODEL_CHANNELS)
         if features is not None:
+            if self.use_features and not self.features_given and self.window is not None:
+                warn_at_caller("the model was fitted on features computed from its windows X; "
+                               "a features array (a TaskDataset's, from every channel of the "
+                               "record) gives other values: leave features= out as at fit")
             features = np.asarray(features)
             n = len(features) if X is None else len(X)
             if features.ndim != 2 or len(features) != n:
