@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from qualityfm.data.prepare import worker_pool
-from qualityfm.data.store import FEATURES, FEATURES_STAMP, Store, _Part, save_json, save_npy
+from qualityfm.data.store import FEATURES, FEATURES_STAMP, Store, StorePart, save_json, save_npy
 from qualityfm.quality.features import feature_names, window_features
 
 
@@ -70,13 +70,13 @@ def _shape(n_windows: int) -> tuple[int, int]:
     return n_windows, len(feature_names())
 
 
-def _stamp(part: _Part) -> dict[str, Any]:
+def _stamp(part: StorePart) -> dict[str, Any]:
     """What ties a folder's features to its store (``features.json``)."""
     return {"fingerprint": part.meta.get("fingerprint"), "n_windows": part.n_windows,
             "features": feature_names()}
 
 
-def _adopt(part: _Part) -> None:
+def _adopt(part: StorePart) -> None:
     """Stamp features of the right shape that carry no stamp: written by a qualityfm before
     the stamps (whose ``prepare --overwrite`` could leave another store's features behind, so
     a warning says how to recompute), or by a run stopped between the two atomic writes.
@@ -90,7 +90,7 @@ def _adopt(part: _Part) -> None:
         pass
 
 
-def _mismatch(part: _Part) -> str | None:
+def _mismatch(part: StorePart) -> str | None:
     """Why the folder's existing ``features.npy`` is not the features of its store, or None."""
     shape = np.load(part.folder / FEATURES, mmap_mode="r").shape
     if shape != _shape(part.n_windows):
@@ -112,7 +112,7 @@ def _mismatch(part: _Part) -> str | None:
     return None
 
 
-def _load(part: _Part, mmap: bool) -> np.ndarray:
+def _load(part: StorePart, mmap: bool) -> np.ndarray:
     path = part.folder / FEATURES
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no window features; compute them with "

@@ -255,8 +255,8 @@ def _part_folders(path: Path) -> list[Path]:
     return folders
 
 
-class _Part:
-    """One folder of shards."""
+class StorePart:
+    """One folder of shards (a part of a store prepared with --shard K/N, or the whole store)."""
 
     def __init__(self, folder: Path, offset: int) -> None:
         self.folder = folder
@@ -279,10 +279,10 @@ class Store:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         folders = _part_folders(self.path)
-        self.parts: list[_Part] = []
+        self.parts: list[StorePart] = []
         offset = 0
         for folder in folders:
-            part = _Part(folder, offset)
+            part = StorePart(folder, offset)
             offset += part.n_windows
             self.parts.append(part)
         self.meta = self.parts[0].meta

@@ -64,8 +64,8 @@ def warn_unscaled(x: Any, mask: Any = None, names: Sequence[str] | None = None) 
     if hasattr(x, "detach"):  # a torch tensor: reduce where it lives, fetch C numbers
         peak = x.detach().abs().amax(-1)
         if mask is not None:
-            peak = peak * mask.to(peak.device, peak.dtype) if hasattr(mask, "to") else (
-                peak * peak.new_tensor(np.asarray(mask, bool)))
+            mask = mask if hasattr(mask, "to") else peak.new_tensor(np.asarray(mask, bool))
+            peak = peak * mask.to(peak.device, peak.dtype)
         worst = np.asarray(peak.amax(0).float().cpu().tolist())
     else:
         x = np.asarray(x)

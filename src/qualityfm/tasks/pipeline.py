@@ -222,20 +222,21 @@ def _run_summary(model: Path) -> dict:
 def _saved_run(
     task: str, model: Path, data: DataDirs, *, seconds: float | None,
     max_records: int | None, cache_dir: str | Path | None, device: str, labels: bool,
-) -> tuple[TaskEstimator, TaskEstimator | None, TaskDataset]:
+) -> tuple[TaskEstimator, TaskEstimator | None, TaskDataset, dict]:
     """The model saved by ``finetune_run`` in ``model`` (on ``device``; it must be one of
-    ``task``), its 4-class rhythm model when it has one, and the dataset of ``data`` built
-    with the run's window settings."""
+    ``task``), its 4-class rhythm model when it has one, the dataset of ``data`` built with
+    the run's window settings, and the run's summary."""
     resolve_device(device)
     est = load_estimator(model, device)
     if est.task != task:
         raise ValueError(f"model {model} was fine-tuned for {est.task!r}, not {task!r}")
-    settings = _run_summary(model).get("settings", {})
+    summary = _run_summary(model)
+    settings = summary.get("settings", {})
     ds = _dataset(task, data, seconds=settings.get("seconds") if seconds is None else seconds,
                   pad_to=settings.get("pad_to"), max_records=max_records, cache_dir=cache_dir,
                   labels=labels)
     rhythm = load_estimator(model / "rhythm", device) if (model / "rhythm").exists() else None
-    return est, rhythm, ds
+    return est, rhythm, ds, summary
 
 
 #: The settings of a run's model that ``evaluate`` repeats in its results (``model_settings``).
@@ -250,10 +251,10 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     (patients or records) the model was trained on are listed under ``trained_on`` and warned
     about: figures on them are not a test."""
     model = Path(model)
-    est, rhythm, ds = _saved_run(task, model, data, seconds=seconds, max_records=max_records,
-                                 cache_dir=cache_dir, device=device, labels=True)
+    est, rhythm, ds, summary = _saved_run(task, model, data, seconds=seconds,
+                                          max_records=max_records, cache_dir=cache_dir,
+                                          device=device, labels=True)
     res = evaluate_estimator(est, ds, rhythm)
-    summary = _run_summary(model)
     res.update(task=task, model=str(model), data=data_label(data), n=len(ds),
                skipped=ds.skipped,
                model_settings={k: summary[k] for k in MODEL_SETTINGS if k in summary})
@@ -288,8 +289,9 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     Records that cannot be read or hold no usable window are skipped and listed in the
     returned summary."""
     model = Path(model)
-    est, rhythm, ds = _saved_run(task, model, data, seconds=seconds, max_records=max_records,
-                                 cache_dir=cache_dir, device=device, labels=False)
+    est, rhythm, ds, _ = _saved_run(task, model, data, seconds=seconds,
+                                    max_records=max_records, cache_dir=cache_dir,
+                                    device=device, labels=False)
     args = _inputs_for(est, ds)
     table: dict[str, list] = {"record": ds.record_ids.tolist()}
     if any("@" in r for r in table["record"]):  # window ids "record@start" (abp, long af)
