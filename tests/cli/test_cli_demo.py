@@ -39,6 +39,16 @@ def test_help_lists_every_verb(capsys: pytest.CaptureFixture) -> None:
         assert verb in text
 
 
+def test_ctrl_c_while_verbs_load_ends_quietly(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture) -> None:
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("qualityfm.cli.build_parser", interrupted)
+    assert main(["presets"]) == 130
+    assert capsys.readouterr().err == "qualityfm: interrupted\n"
+
+
 #: Numeric options any of whose values makes sense: plain int/float on purpose.
 UNCHECKED = {("compare", "seed"), ("demo", "seed"), ("finetune", "seed"), ("pretrain", "seed"),
              ("pretrain", "workers"), ("pretrain", "betas")}

@@ -41,6 +41,17 @@ def test_repeatable_with_seed() -> None:
     assert all(v.dtype == np.float32 and len(v) == 6000 for v in a.signals.values())
 
 
+def test_a_channel_is_the_same_whichever_others_are_asked_for() -> None:
+    art = {"noise": 0.5, "motion": 0.5}
+    full = synthesize(20, seed=3, artifacts=art)
+    ecg = synthesize(20, seed=3, artifacts=art, channels=("ecg_ii",))
+    ppg = synthesize(20, seed=3, artifacts=art, channels=("ppg", "abp"))
+    assert list(ecg.signals) == ["ecg_ii"] and list(ppg.signals) == ["ppg", "abp"]
+    np.testing.assert_array_equal(ecg.signals["ecg_ii"], full.signals["ecg_ii"])
+    for ch in ("ppg", "abp"):
+        np.testing.assert_array_equal(ppg.signals[ch], full.signals[ch])
+
+
 @pytest.mark.parametrize("hr", [55.0, 75.0, 110.0])
 def test_heart_rate_from_r_peaks(hr: float) -> None:
     rec = synthesize(60, FS, hr=hr, seed=1)

@@ -300,6 +300,9 @@ def test_cli_says_which_options_a_run_ignores_and_records_what_it_used(tmp_path,
     summary = json.loads((run / "summary.json").read_text())
     assert (summary["pool"], summary["test_shifts"], summary["epochs"], summary["seed"]) == (
         "mean+last+stem", 1, None, 0)
+    # the linear head never shifts windows: neither record claims it did
+    assert summary["augment"] is None
+    assert json.loads((run / "finetune.json").read_text())["augment"] is None
 
 
 def test_cli_compare_refuses_rows_it_cannot_run_before_any_work(tmp_path, capsys) -> None:

@@ -20,10 +20,7 @@ from torch import Tensor, nn
 
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model import WindowedAttention, mean_over_shifts, pool_encoder
-from qualityfm.signal import normalize, synthesize
-
-#: Sampling rate of the windows the models read (WindowConfig's, the tasks' MODEL_FS)
-WINDOW_FS = 300.0
+from qualityfm.signal import MODEL_FS, normalize, synthesize
 
 
 class EncoderGraph(nn.Module):
@@ -61,7 +58,7 @@ def _dense_copy(model: nn.Module) -> nn.Module:
     return model
 
 
-def example_windows(n: int, channels: int, samples: int, fs: float = WINDOW_FS) -> np.ndarray:
+def example_windows(n: int, channels: int, samples: int, fs: float = MODEL_FS) -> np.ndarray:
     """``n`` windows [n, channels, samples] like the models' inputs: simulated PPG and ECG II
     (sinus, VT and AF in turn; random walks for another channel count) min-max scaled into
     [-1, 1] per channel, as :func:`qualityfm.signal.normalize` scales real windows."""
@@ -82,7 +79,7 @@ def export_onnx(
     batch: int = 3,
     opset: int = 18,
     n_samples: int | None = None,
-    fs: float = WINDOW_FS,
+    fs: float = MODEL_FS,
 ) -> dict:
     """Write ``out`` (.onnx) and check it against PyTorch with ONNX Runtime when installed.
 

@@ -185,20 +185,17 @@ def synthesize(
     ptt = float(np.clip(0.25 - 0.002 * (sbp - 120.0), 0.12, 0.4)) if ptt is None else ptt
     amp = np.clip(rr / m, 0.3, 1.5) * np.where(kind == _VT, 0.35, 1.0)
     amp = amp * (1 + 0.02 * rng.standard_normal(len(amp)))
-    signals: dict[str, np.ndarray] = {}
-    if "ecg_ii" in channels:
-        signals["ecg_ii"] = ecg
-    if "ppg" in channels:
-        pulse = _pulses(n, fs, times + ptt, amp, _PPG_WAVES)
-        ppg = ppg_dc + ppg_amplitude * (pulse * (1 + 0.1 * resp) + 0.05 * resp)
-        signals["ppg"] = ppg + 0.002 * ppg_amplitude * rng.standard_normal(n)
-    if "abp" in channels:
-        pulse = _pulses(n, fs, times + 0.6 * ptt, amp, _ABP_WAVES)
-        signals["abp"] = dbp + (sbp - dbp) * pulse + 1.5 * resp
+    # Every channel is made, and the random draws run in one order, whichever are asked for:
+    # a seed gives the same ECG with or without the PPG.
+    pulse = _pulses(n, fs, times + ptt, amp, _PPG_WAVES)
+    ppg = ppg_dc + ppg_amplitude * (pulse * (1 + 0.1 * resp) + 0.05 * resp)
+    signals = {"ecg_ii": ecg, "ppg": ppg + 0.002 * ppg_amplitude * rng.standard_normal(n)}
+    pulse = _pulses(n, fs, times + 0.6 * ptt, amp, _ABP_WAVES)
+    signals["abp"] = dbp + (sbp - dbp) * pulse + 1.5 * resp
     if artifacts:
         for ch in ("ecg_ii", "ppg"):
-            if ch in signals:
-                signals[ch] = apply_artifacts(signals[ch], fs, rng, dict(artifacts))
+            signals[ch] = apply_artifacts(signals[ch], fs, rng, dict(artifacts))
+    signals = {c: signals[c] for c in ("ecg_ii", "ppg", "abp") if c in channels}
     inside = (times >= 0) & (times < seconds)
     labels = {
         "rhythm": RHYTHM_CODES[rhythm], "synthetic_rhythm": rhythm, "hr": float(hr),

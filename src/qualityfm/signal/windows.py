@@ -26,6 +26,9 @@ ECG_PREFERENCE: tuple[str, ...] = (
 
 REQUIRE = ("any", "all")
 
+#: Sampling rate (Hz) of the windows every model reads: pre-training, the tasks and export.
+MODEL_FS = 300.0
+
 
 @dataclass
 class WindowConfig:
@@ -39,7 +42,7 @@ class WindowConfig:
     ``normalization`` is what :meth:`Windows.normalized` applies; ``Windows.x`` stays raw.
     """
 
-    fs: float = 300.0
+    fs: float = MODEL_FS
     seconds: float = 30.0
     channels: tuple[str, ...] = MODEL_CHANNELS
     max_nan_fraction: float = 0.2
@@ -101,7 +104,7 @@ class Windows:
     start: np.ndarray  # float64 [N], seconds from the record start
     rejected: list[tuple[float, str]] = field(default_factory=list)
     channels: tuple[str, ...] = MODEL_CHANNELS
-    fs: float = 300.0
+    fs: float = MODEL_FS
     sources: dict[str, str] = field(default_factory=dict)
     fallback: bool = False
     normalization: str = "channel"

@@ -52,6 +52,7 @@ from qualityfm.io import (
 from qualityfm.io.wfdb_reader import ALARM_TIME, REFERENCE_FILE, is_vt_alarm
 from qualityfm.quality.features import feature_names, signal_features
 from qualityfm.signal import (
+    MODEL_FS,
     VT_ECG_FILTER,
     VT_PPG_FILTER,
     apply_filter,
@@ -62,7 +63,6 @@ from qualityfm.signal import (
 
 TASKS = ("vt-alarm", "af", "abp")
 RHYTHMS = ("N", "A", "O", "~")
-MODEL_FS = 300.0
 CACHE_VERSION = 11
 
 

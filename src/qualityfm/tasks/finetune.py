@@ -27,9 +27,9 @@ from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model.network import check_pool, mean_over_shifts, pool_encoder, pooled_dim
 from qualityfm.model.precision import resolve_device
 from qualityfm.quality.features import window_features
+from qualityfm.signal import MODEL_FS
 from qualityfm.signal.normalize import warn_unscaled
 from qualityfm.tasks.calibration import Calibrator, choose_threshold
-from qualityfm.tasks.datasets import MODEL_FS
 from qualityfm.tasks.features import task_columns
 from qualityfm.tasks.splits import group_kfold, group_split
 
@@ -810,7 +810,8 @@ class Finetuner(TaskEstimator):
             "backbone": kind,
             "backbone_config": bb.cfg.to_dict() if kind == "qualityfm" else bb.config(),
             "n_features": self.net.head.in_features - bb.dim, "mode": self.mode,
-            "use_features": self.use_features, "augment": self.augment,
+            "use_features": self.use_features,
+            "augment": self.augment if self.mode == "full" else None,  # a linear head: unused
             "pool": getattr(bb, "pool", None), "test_shifts": self.test_shifts,
             "solver": self.solver, "protocol": self.protocol_state(),
             "y_mean": np.asarray(self.y_mean).tolist(), "y_std": np.asarray(self.y_std).tolist(),
