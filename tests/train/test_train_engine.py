@@ -277,6 +277,36 @@ def test_run_folders_are_guarded_and_resume_is_safe(synthetic_store, tmp_path, c
         load(run)
 
 
+def test_resume_follows_its_store_and_records_what_it_runs(synthetic_store, tmp_path,
+                                                           capsys) -> None:
+    """A moved store resumes (config.json then names it, and a new --steps), another store is
+    refused, a temporary left by a killed checkpoint write is removed, and a run may not be
+    written into its store."""
+    from qualityfm.data.store import PAIRS, save_json, save_npy
+
+    run = tmp_path / "run"
+    pretrain(tiny(synthetic_store, run, steps=4), stop_after=2)
+    (run / ".last.pt.x1y2z3.tmp").write_bytes(b"half a checkpoint")  # a SIGKILL mid-save
+    moved = shutil.copytree(synthetic_store, tmp_path / "moved")
+    capsys.readouterr()
+    assert pretrain(tiny(moved, run, steps=5), resume=True)["step"] == 5
+    err = capsys.readouterr().err
+    assert "resuming with steps 5 (was 4)" in err and f"resuming with store '{moved}'" in err
+    assert not list(run.glob(".*.tmp"))
+    config = json.loads((run / "config.json").read_text())
+    assert (config["store"], config["steps"]) == (str(moved), 5)
+    other = shutil.copytree(synthetic_store, tmp_path / "other")  # 8 pairs fewer
+    save_npy(other / PAIRS, np.load(other / PAIRS)[:-8])
+    meta = json.loads((other / "meta.json").read_text())
+    save_json(other / "meta.json", {**meta, "n_pairs": meta["n_pairs"] - 8})
+    with pytest.raises(ValueError, match=r"cannot resume on .*other \(4 records, 40 windows, "
+                                         r"135 pairs\): the run was trained on .*moved"):
+        pretrain(tiny(other, run, steps=6), resume=True)
+    with pytest.raises(ValueError, match="is in the store"):
+        pretrain(tiny(moved, moved / "run", steps=2))
+    assert not (moved / "run").exists()
+
+
 def test_cli_resume_starts_a_run_that_has_no_checkpoint_yet(synthetic_store, tmp_path,
                                                             capsys) -> None:
     """The README's cluster launch (`--resume` on every launch) works on the first one too."""
@@ -288,6 +318,14 @@ def test_cli_resume_starts_a_run_that_has_no_checkpoint_yet(synthetic_store, tmp
     assert main([*args, "--resume"]) == 0
     assert "no checkpoint in" in capsys.readouterr().err
     assert json.loads((run / "summary.json").read_text())["done"]
+    command = json.loads((run / "config.json").read_text())["command"]
+    assert main([*args, "--resume"]) == 0  # a relaunch as it was: the record stays
+    assert json.loads((run / "config.json").read_text())["command"] == command
+    assert main(["pretrain", "--out", str(run), "--resume", "--steps", "3", "--no-progress"]) == 0
+    config = json.loads((run / "config.json").read_text())  # extended: it shows how
+    assert config["steps"] == 3 and config["command"].startswith(command + " && ")
+    resumed = config["command"][len(command) + 4:]
+    assert "--steps 3" in resumed and resumed.endswith(" --resume")
     assert main([*args]) == 1  # without --resume or --overwrite: refused
     assert "--overwrite starts it over" in capsys.readouterr().err
     assert main(["pretrain", "--out", str(tmp_path / "none"), "--resume"]) == 1

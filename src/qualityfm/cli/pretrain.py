@@ -112,6 +112,11 @@ def run(args: argparse.Namespace) -> int:
         base = json.loads(saved.read_text())  # first checkpoint, with its settings
         if args.recipe and args.recipe != base["recipe"]:
             raise ValueError(f"{saved}: run used recipe {base['recipe']!r}, not {args.recipe!r}")
+        now = {**given, **({"store": str(Path(args.store).resolve())} if args.store else {})}
+        changed = [k for k, v in now.items() if k not in ("out", "command")
+                   and json.loads(json.dumps(v)) != base.get(k)]
+        if changed and base.get("command"):  # the record shows how the run got here
+            given["command"] = f"{base['command']} && {_command(args, given)} --resume"
         cfg = PretrainConfig.from_dict({**base, **given})
     else:
         if not args.store:

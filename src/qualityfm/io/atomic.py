@@ -1,6 +1,7 @@
 """Atomic file writes, the one way every layer writes a file: a temporary file in the same
 folder, flushed to disk, then renamed onto the target (a reader sees the old file or the new
-one, never half of one; an interrupted write leaves no temporary behind)."""
+one, never half of one). A write stopped by an exception leaves no temporary behind; one whose
+process was killed does, and :func:`remove_temporaries` clears those on the next run."""
 
 from __future__ import annotations
 
@@ -52,3 +53,14 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def remove_temporaries(folder: str | Path) -> int:
+    """Remove the temporaries of :func:`atomic_write` left in ``folder`` by a process killed
+    mid-write (SIGKILL, power loss: nothing can clean up then); returns how many. Call it only
+    where no other process is writing into ``folder``."""
+    removed = 0
+    for f in Path(folder).glob(".*.tmp"):
+        f.unlink(missing_ok=True)
+        removed += 1
+    return removed

@@ -27,6 +27,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from qualityfm.data.features import FeatureTargets
+from qualityfm.io.atomic import remove_temporaries
 from qualityfm.losses import DistillationLoss, FeatureLoss, KoLeoLoss, SpectralLoss, VarianceLoss
 from qualityfm.model import QualityFM, QualityFMConfig
 from qualityfm.model.precision import precision_autocast, resolve_device
@@ -315,9 +316,10 @@ def make_loader(dataset: Any, micro_batch: int, workers: int) -> torch.utils.dat
     )
 
 
-def check_store_pairs(store_path: str, per_step: int) -> None:
+def check_store_pairs(store_path: str, per_step: int) -> dict[str, int]:
     """Refuse, before any work, a store with fewer pairs than one micro-batch on every rank
-    (``per_step`` pairs): each epoch has one sample per pair."""
+    (``per_step`` pairs): each epoch has one sample per pair. Returns the store's counts
+    (records, windows, pairs), which a checkpoint keeps to recognise its store."""
     from qualityfm.data import Store
 
     store = Store(store_path)
@@ -328,6 +330,8 @@ def check_store_pairs(store_path: str, per_step: int) -> None:
     if store.n_pairs < per_step:
         raise ValueError(f"{store_path}: holds {store.n_pairs} pairs, fewer than one "
                          f"micro-batch per process ({per_step} in all); lower the batch size")
+    return {"n_records": store.n_records, "n_windows": store.n_windows,
+            "n_pairs": store.n_pairs}
 
 
 def diagnostic_batch(store_path: str, n: int, seed: int) -> tuple[Tensor, Tensor]:
@@ -469,6 +473,30 @@ def _check_resume(saved: dict[str, Any], current: dict[str, Any], path: Path,
             )
 
 
+def _check_store(state: dict[str, Any], counts: dict[str, int], store: str, path: Path) -> None:
+    """Refuse to resume on a store other than the run's: the data order continues from a
+    position in that store. A moved store (same counts, another path) is fine. Checkpoints
+    written before the counts were kept are not checked."""
+    saved = state.get("store_counts")
+    if saved is not None and saved != counts:
+        def text(c: dict[str, int]) -> str:
+            return f"{c['n_records']} records, {c['n_windows']} windows, {c['n_pairs']} pairs"
+
+        raise ValueError(f"{path}: cannot resume on {store} ({text(counts)}): the run was "
+                         f"trained on {state['config'].get('store')} ({text(saved)}); start a "
+                         "new run (another --out) to train on other data")
+
+
+def _note_resumed_changes(saved: dict[str, Any], cfg: PretrainConfig) -> None:
+    """Say on stderr which recorded settings a resumption changes (RESUMABLE_FIELDS)."""
+    now = cfg.to_dict()
+    for key in ("steps", "store"):
+        if saved.get(key) != now.get(key):
+            print(f"qualityfm: resuming with {key} {now.get(key)!r} (was {saved.get(key)!r})"
+                  + ("; the cosine schedules stretch to the new length" if key == "steps"
+                     else ""), file=sys.stderr)
+
+
 def pretrain(cfg: PretrainConfig, resume: bool = False, stop_after: int | None = None,
              overwrite: bool = False) -> dict[str, Any]:
     """Pre-train, writing checkpoints, logs and a summary to ``cfg.out``; returns the summary.
@@ -484,6 +512,9 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_after: int | None =
         raise ValueError("PretrainConfig.store is empty: give the prepared store folder")
     cfg = dataclasses.replace(cfg, store=str(Path(cfg.store).resolve()))
     run_dir = Path(cfg.out)
+    if run_dir.resolve().is_relative_to(cfg.store):  # its files would mix with the store's
+        raise ValueError(f"--out {run_dir} is in the store {cfg.store}: write the run to a "
+                         "folder of its own")
     ckpt_path = run_dir / CHECKPOINT_NAME
     held = [p for p in (ckpt_path, run_dir / LOG_NAME, run_dir / SUMMARY_NAME) if p.exists()]
     if not resume and held and not overwrite:
@@ -513,10 +544,11 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     micro = cfg.batch_size // per_step
     if micro < 2:
         raise ValueError(f"micro-batch of {micro} pairs per rank; KoLeo and centring need >= 2")
-    check_store_pairs(cfg.store, micro * env.world)
+    store_counts = check_store_pairs(cfg.store, micro * env.world)
     check_trainable(model_config(cfg), env.device, cfg.store)  # before any writing
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
+        remove_temporaries(run_dir)  # of a process killed while it saved a checkpoint
 
     targets = store_feature_targets(cfg.store, env) if cfg.feature_weight > 0 else None
     seed_everything(cfg.seed)  # identical initial weights on every rank
@@ -547,6 +579,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
                              f"{len(state['data'])} (each keeps its own data order and random "
                              "streams, so only that continues exactly)")
         _check_resume(state["config"], cfg.to_dict(), ckpt_path)
+        _check_store(state, store_counts, cfg.store, ckpt_path)
         _check_resume(state.get("model_config", {}), mcfg.to_dict(), ckpt_path,
                       "network setting", frozenset())
         load_states(student, teacher, optimizer, state, fsdp)
@@ -554,6 +587,9 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
         step = int(state["step"])
         dataset.load_state_dict(state["data"][env.rank])
         seen = int(state["data"][env.rank]["yielded"])
+        if env.is_main:  # the run's record says what it runs now (a new --steps, a moved store)
+            _note_resumed_changes(state["config"], cfg)
+            cfg.save(run_dir / CONFIG_NAME)
     else:
         seed_everything(cfg.seed + env.rank)  # per-rank streams for dropout and modality drop
         if env.is_main:
@@ -598,7 +634,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
             save_checkpoint(ckpt_path, {
                 "step": at, **models, "objective": objective.state_dict(),
                 "data": data_states, "rng": rngs, "config": cfg.to_dict(),
-                "model_config": mcfg.to_dict(),
+                "model_config": mcfg.to_dict(), "store_counts": store_counts,
             })
 
     last: dict[str, Any] = {}
