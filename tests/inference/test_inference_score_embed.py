@@ -133,6 +133,27 @@ def test_embed_files_npy_and_index(records: Path, tmp_path: Path, tiny_model: Qu
     assert not (tmp_path / "bad.npy").exists()
 
 
+def test_a_run_without_windows_keeps_earlier_results(records: Path, tmp_path: Path,
+                                                    tiny_model: QualityFM, capsys) -> None:
+    """A record reached twice (its folder and its file) is read once; a run that scores no
+    window writes nothing over the results of an earlier one."""
+    table, emb = tmp_path / "scores.csv", tmp_path / "emb.npy"
+    once = score_files([records, records / "clean.hea"], table)
+    assert once["n_records"] == 2 and once["n_windows"] == 5
+    embed_files([records], emb, tiny_model)
+    before = [p.read_bytes() for p in (table, emb, emb.with_suffix(".index.csv"))]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert score_files([empty], table)["out"] is None
+    assert embed_files([empty], emb, tiny_model)["out"] is None
+    capsys.readouterr()
+    assert main(["score", str(empty), "--out", str(table)]) == 1
+    assert f"no window to score; {table} was not written" in capsys.readouterr().err
+    assert main(["embed", str(empty), "--model", "pretrained", "--out", str(emb)]) == 1
+    assert f"no window to embed; {emb} was not written" in capsys.readouterr().err
+    assert [p.read_bytes() for p in (table, emb, emb.with_suffix(".index.csv"))] == before
+
+
 def test_cli_score_on_real_records(tmp_path: Path) -> None:
     vt = shared_path("physionet2015_vt")
     out = tmp_path / "real.csv"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from qualityfm.io import atomic_write, atomic_write_bytes, atomic_write_text
+from qualityfm.io.atomic import atomic_write_all, remove_temporaries
 
 
 def test_atomic_write_content_and_mode(tmp_path) -> None:
@@ -42,3 +43,19 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path) -> 
         atomic_write(out, fail)
     assert out.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.bin"]
+
+
+def test_files_written_together_are_replaced_together(tmp_path) -> None:
+    a, b = tmp_path / "m.npy", tmp_path / "m.index.csv"
+    atomic_write_all({a: lambda f: f.write(b"old matrix"), b: lambda f: f.write(b"old index")})
+
+    def fail(f) -> None:  # noqa: ANN001 - the writer's file object
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError, match="interrupted"):  # the first was written, not moved
+        atomic_write_all({a: lambda f: f.write(b"new matrix"), b: fail})
+    assert (a.read_bytes(), b.read_bytes()) == (b"old matrix", b"old index")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.index.csv", "m.npy"]
+    (tmp_path / ".m.npy.k1ll3d.tmp").write_bytes(b"left by a SIGKILL")
+    assert remove_temporaries(tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.index.csv", "m.npy"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from qualityfm.cli.argtypes import positive_int
 from qualityfm.cli.finetune import add_device_option
@@ -44,4 +45,8 @@ def run(args: argparse.Namespace) -> int:
                           batch_size=args.batch_size, precision=args.precision,
                           pool=args.pool)
     print(json.dumps(summary, indent=2))
-    return 0 if summary["n_windows"] else 1
+    if not summary["n_windows"]:
+        print(f"qualityfm embed: no window to embed; {args.out} was not written",
+              file=sys.stderr)
+        return 1
+    return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from qualityfm.cli.argtypes import positive_int
 from qualityfm.cli.finetune import add_device_option
@@ -41,4 +42,8 @@ def run(args: argparse.Namespace) -> int:
     summary = score_files(args.inputs, args.out, model=model, batch_size=args.batch_size,
                           precision=args.precision)
     print(json.dumps(summary, indent=2))
-    return 0 if summary["n_windows"] else 1
+    if not summary["n_windows"]:
+        print(f"qualityfm score: no window to score; {args.out} was not written",
+              file=sys.stderr)
+        return 1
+    return 0

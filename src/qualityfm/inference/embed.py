@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from qualityfm.inference.score import batches, check_output, write_table
+from qualityfm.inference.score import batches, check_output, table_writer, write_table
 from qualityfm.inference.windows import iter_file_windows
-from qualityfm.io import atomic_write
+from qualityfm.io.atomic import atomic_write_all
 from qualityfm.model import QualityFM, check_pool, pool_encoder, pooled_dim
 from qualityfm.model.precision import check_precision, model_device, precision_autocast
 from qualityfm.quality import LEVEL_NAMES
@@ -77,15 +77,19 @@ def embed_files(
                 "has_ppg": bool(item.mask[i, window.channels.index("ppg")]),
                 "has_ecg": bool(item.mask[i, window.channels.index("ecg_ii")]),
             })
-    emb = (np.concatenate(blocks) if blocks
-           else np.zeros((0, pooled_dim(model.encoder, pool)), dtype=np.float32))
-    if out.suffix == ".npy":
-        atomic_write(out, lambda f: np.save(f, emb))
-        write_table(rows, INDEX_COLUMNS, out.with_suffix(".index.csv"))
+    dim = pooled_dim(model.encoder, pool)
+    summary = {"out": str(out) if rows else None, "n_records": n_records,
+               "n_windows": len(rows), "dim": dim, "skipped": skipped}
+    if not rows:  # an earlier embedding at ``out`` stays as it was
+        return summary
+    emb = np.concatenate(blocks)
+    if out.suffix == ".npy":  # the matrix and its index are replaced together
+        index = out.with_suffix(".index.csv")
+        atomic_write_all({out: lambda f: np.save(f, emb),
+                          index: table_writer(rows, INDEX_COLUMNS, index)})
     else:
-        columns = [*INDEX_COLUMNS, *(f"e{j}" for j in range(emb.shape[1]))]
+        columns = [*INDEX_COLUMNS, *(f"e{j}" for j in range(dim))]
         for row, vec in zip(rows, emb, strict=True):
             row.update({f"e{j}": float(v) for j, v in enumerate(vec)})
         write_table(rows, columns, out)
-    return {"out": str(out), "n_records": n_records, "n_windows": len(rows),
-            "dim": int(emb.shape[1]), "skipped": skipped}
+    return summary

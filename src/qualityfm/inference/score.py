@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import torch
 
 from qualityfm.inference.windows import FileWindows, iter_file_windows
-from qualityfm.io import atomic_write, atomic_write_text
+from qualityfm.io import atomic_write
 from qualityfm.losses import SpectralLoss
 from qualityfm.model import QualityFM
 from qualityfm.model.precision import check_precision, model_device, precision_autocast
@@ -112,28 +114,35 @@ def score_files(
     for item in iter_file_windows(inputs, window, skipped):
         rows.extend(score_rows(item, model, batch_size, precision))
         n_records += 1
-    write_table(rows, SCORE_COLUMNS, out)
-    return {"out": str(out), "n_records": n_records, "n_windows": len(rows), "skipped": skipped}
+    if rows:  # none: an earlier table at ``out`` stays as it was
+        write_table(rows, SCORE_COLUMNS, out)
+    return {"out": str(out) if rows else None, "n_records": n_records, "n_windows": len(rows),
+            "skipped": skipped}
 
 
-def write_table(rows: list[dict], columns: Iterable[str], out: Path) -> None:
-    """Write rows atomically as CSV (``out`` ending in .csv) or Parquet (.parquet); another
-    suffix raises ValueError before anything is written."""
+def table_writer(rows: list[dict], columns: Iterable[str],
+                 out: Path) -> Callable[[IO[bytes]], object]:
+    """What writes rows as CSV (``out`` ending in .csv) or Parquet (.parquet) into a binary
+    file, for :func:`~qualityfm.io.atomic_write`; another suffix, or Parquet without pyarrow,
+    raises ValueError before anything is written."""
     out = check_output(out)
     columns = list(columns)
     if out.suffix == ".parquet":
         import pandas as pd
 
+        if importlib.util.find_spec("pyarrow") is None:
+            raise ValueError(f"cannot write {out}: Parquet needs pyarrow (pip install pyarrow); "
+                             "or write .csv")
         frame = pd.DataFrame(rows, columns=columns)
-        try:
-            atomic_write(out, lambda f: frame.to_parquet(f, index=False))
-        except ImportError as err:
-            raise ValueError(
-                f"cannot write {out}: Parquet needs pyarrow (pip install pyarrow); or write .csv"
-            ) from err
-        return
+        return lambda f: frame.to_parquet(f, index=False)
     text = io.StringIO(newline="")
     writer = csv.DictWriter(text, fieldnames=columns)
     writer.writeheader()
     writer.writerows(rows)
-    atomic_write_text(out, text.getvalue())
+    data = text.getvalue().encode("utf-8")
+    return lambda f: f.write(data)
+
+
+def write_table(rows: list[dict], columns: Iterable[str], out: Path) -> None:
+    """Write rows atomically as CSV or Parquet (see :func:`table_writer`)."""
+    atomic_write(out, table_writer(rows, columns, out))

@@ -42,13 +42,14 @@ def iter_file_windows(
     ``skipped`` as ``{"record", "reason"}`` and passed over; the others go on.
     """
     cfg = cfg or WindowConfig()
-    paths: list[Path] = []
+    paths: dict[Path, Path] = {}  # a record reached twice (a folder and a file in it) once
     for item in inputs:
         found = find_records(item)
         if not found:
             _skip(skipped, str(item), _no_record_reason(Path(item)))
-        paths.extend(found)
-    for path in paths:
+        for path in found:
+            paths.setdefault(Path(path).resolve(), path)
+    for path in paths.values():
         try:
             record = read_model_channels(path, cfg.channels)
             win = make_windows(record, cfg)

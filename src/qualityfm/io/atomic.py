@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -26,12 +26,9 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:
-    """Call ``write(f)`` on a binary file object, then move the file onto ``path``.
-
-    The file gets the usual mode (0666 less the umask), not mkstemp's private 0600.
-    """
-    path = Path(path)
+def _write_temporary(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
+    """``write(f)`` into a new temporary beside ``path``, flushed to disk, with the usual mode
+    (0666 less the umask, not mkstemp's private 0600); removed again if ``write`` fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -40,11 +37,32 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+    return Path(tmp)
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:
+    """Call ``write(f)`` on a binary file object, then move the file onto ``path``."""
+    return atomic_write_all({Path(path): write})[0]
+
+
+def atomic_write_all(writes: Mapping[Path, Callable[[IO[bytes]], object]]) -> list[Path]:
+    """Write several files that belong together (a matrix and its index): every temporary is
+    written before the first is moved onto its target, so a failure leaves all the old files
+    and only a kill between the renames could split them."""
+    done: list[tuple[Path, Path]] = []
+    try:
+        for path, write in writes.items():
+            done.append((_write_temporary(Path(path), write), Path(path)))
+        for tmp, path in done:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in done:
+            tmp.unlink(missing_ok=True)
+        raise
+    return [path for _, path in done]
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
