@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +82,8 @@ def test_csv_rate_mismatch_and_irregular_time(tmp_path: Path) -> None:
     bad = _write_csv(tmp_path / "gap.csv", "Time [s], PLETH", gap, np.sin(gap)[None])
     with pytest.raises(RecordError, match=r"gap\.csv.*irregular time column"):
         read_record(bad)
-    with pytest.raises(RecordError, match=r"nofs\.csv.*no time column; pass fs"):
+    with pytest.raises(RecordError, match=r"nofs\.csv.*no time column; add one in seconds "
+                                          r"named 'Time \[s\]'.*read_record\(path, fs=\.\.\.\)"):
         read_record(_write_csv(tmp_path / "nofs.csv", "PLETH", None, x))
 
 
@@ -93,7 +96,8 @@ def test_npy_needs_fs_and_names_and_reads_span(tmp_path: Path) -> None:
     np.testing.assert_array_equal(rec.signals["ecg_ii"], arr[1])
     part = read_record(path, fs=300.0, channel_names=["PLETH", "ECG II"], start=2, stop=3)
     np.testing.assert_array_equal(part.signals["ppg"], arr[0, 600:900])
-    with pytest.raises(RecordError, match=r"x\.npy.*pass fs and channel_names"):
+    with pytest.raises(RecordError, match=r"x\.npy: a \.npy file holds no rate or channel "
+                                          r"names.*an 'fs' entry"):
         read_record(path, fs=300.0)
     with pytest.raises(RecordError, match=r"x\.npy.*3 channel_names for 2 rows"):
         read_record(path, fs=300.0, channel_names=["a", "b", "c"])
@@ -111,7 +115,7 @@ def test_npz_by_channel_name_with_fs_entry(tmp_path: Path) -> None:
     bare = tmp_path / "z.npz"
     np.savez(bare, PLETH=np.arange(10.0))
     assert read_record(bare, fs=10.0).duration() == 1.0
-    with pytest.raises(RecordError, match=r"z\.npz.*pass fs"):
+    with pytest.raises(RecordError, match=r"z\.npz: no 'fs' entry; save the rate"):
         read_record(bare)
 
 
@@ -133,7 +137,8 @@ def test_csv_time_in_ms_without_unit_is_refused_or_read_with_fs(tmp_path: Path) 
     path = tmp_path / "ms.csv"
     path.write_text(_csv_text("Time,PLETH,II", _signal_rows(500, 125.0, time="ms")))
     with pytest.raises(RecordError, match=r"ms\.csv: time column 'Time' gives 0\.125 Hz.*"
-                                          r"below 10 Hz.*'Time \[ms\]' or pass fs"):
+                                          r"below 10 Hz.*'Time \[ms\]' \(or in Python call "
+                                          r"read_record\(path, fs=\.\.\.\)"):
         read_record(path)
     rec = read_record(path, fs=125.0)  # fs says the values are milliseconds
     assert rec.fs == {"ppg": 125.0, "ecg_ii": 125.0} and len(rec.signals["ppg"]) == 500
@@ -220,3 +225,124 @@ def test_npz_fs_as_one_element_array_and_bad_fs(tmp_path: Path) -> None:
         np.savez(bad, PLETH=np.arange(250.0), fs=fs)
         with pytest.raises(RecordError, match=rf"{name}\.npz: 'fs' entry must be"):
             read_record(bad)
+
+
+def _hint_keywords(message: str) -> set[str]:
+    """The keyword names of every ``read_record(path, ...)`` call a message suggests."""
+    calls = re.findall(r"read_record\(path, ([^)]*)\)", message)
+    assert calls, f"no read_record call in {message!r}"
+    return {kw.split("=")[0].strip() for call in calls for kw in call.split(", ")}
+
+
+def test_hints_name_keywords_and_files_that_work(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each hint names read_record keywords that exist, and the file it describes reads."""
+    params = set(inspect.signature(read_record).parameters)
+    arr = np.stack([np.sin(np.arange(500) / 10), np.cos(np.arange(500) / 7)]).astype(np.float32)
+    np.save(tmp_path / "x.npy", arr)
+    with pytest.raises(RecordError) as npy:
+        read_record(tmp_path / "x.npy")
+    assert _hint_keywords(str(npy.value)) == {"fs", "channel_names"} <= params
+    monkeypatch.chdir(tmp_path)  # the suggested np.savez(...) call, run as written
+    eval(re.search(r"np\.savez\(.*\)", str(npy.value)).group(0), {"np": np, "x": arr})
+    rec = read_record(tmp_path / "x.npz")
+    assert rec.channels == ["ppg", "ecg_ii"] and rec.fs == {"ppg": 125.0, "ecg_ii": 125.0}
+    np.testing.assert_array_equal(rec.signals["ecg_ii"], arr[1])
+
+    np.savez(tmp_path / "nofs.npz", PLETH=arr[0])
+    with pytest.raises(RecordError) as npz:
+        read_record(tmp_path / "nofs.npz")
+    assert _hint_keywords(str(npz.value)) == {"fs"} <= params
+    np.savez(tmp_path / "nofs.npz", PLETH=arr[0], fs=125.0)  # the entry it asks for
+    assert read_record(tmp_path / "nofs.npz").fs == {"ppg": 125.0}
+
+    plain = _write_csv(tmp_path / "plain.csv", "PLETH,II", None, arr)
+    headless = _write_csv(tmp_path / "headless.csv", None, None, arr)
+    for path in (plain, headless):
+        with pytest.raises(RecordError) as e:
+            read_record(path)
+        assert _hint_keywords(str(e.value)) <= params
+    with pytest.raises(RecordError) as e:
+        read_record(plain)
+    column = re.search(r"named '([^']+)'", str(e.value)).group(1)  # the name it suggests
+    timed = _write_csv(tmp_path / "timed.csv", f"{column},PLETH,II", np.arange(500) / 125, arr)
+    assert read_record(timed).fs == {"ppg": 125.0, "ecg_ii": 125.0}
+    ms = tmp_path / "ms.csv"
+    ms.write_text(_csv_text("Time,PLETH,II", _signal_rows(500, 125.0, time="ms")))
+    with pytest.raises(RecordError) as e:
+        read_record(ms)
+    assert _hint_keywords(str(e.value)) == {"fs"} <= params
+
+
+def test_csv_time_column_errors_name_the_bad_value_and_its_line(tmp_path: Path) -> None:
+    rows = _signal_rows(5000, 125.0)
+    for row, cell, at in ((501, "oops", "holds 'oops' on line 503"),  # within the head read
+                          (3000, "later", "holds 'later' on line 3002"),  # past it
+                          (700, "", "has an empty cell on line 702")):
+        bad = rows.copy()
+        bad[row] = cell + bad[row][bad[row].index(","):]
+        path = tmp_path / f"bad{row}.csv"
+        path.write_text(_csv_text("Time [s],PLETH,II", bad))
+        with pytest.raises(RecordError, match=rf"bad{row}\.csv: time column 'Time \[s\]' {at}"):
+            read_record(path)
+    with pytest.raises(RecordError, match=r"bad3000\.csv: .* 'later' on line 3002"):
+        read_record(tmp_path / "bad3000.csv", start=20.0)  # a span starting at row 2500
+    iso = tmp_path / "iso.csv"
+    iso_rows = _signal_rows(400, 125.0, time="iso")
+    iso_rows[250] = "2024-13-45 99:00:00" + iso_rows[250][iso_rows[250].index(","):]
+    iso.write_text(_csv_text("Timestamp,PLETH", iso_rows))
+    with pytest.raises(RecordError, match=r"iso\.csv: time column 'Timestamp' holds "
+                                          r"'2024-13-45 99:00:00' on line 252"):
+        read_record(iso)
+
+
+@pytest.mark.parametrize("sep", [",", ";"])
+def test_csv_placeholder_cells_read_as_missing(tmp_path: Path, sep: str) -> None:
+    """Cells a monitor writes for no value ('---', '-', '?', 'NaN', blank) are NaN in a signal
+    column, also in a ``;`` file with decimal commas; the other cells keep their values."""
+    rows = _signal_rows(600, 125.0, sep)
+    if sep == ";":
+        rows = [r.replace(".", ",") for r in rows]
+    holes = {100: "---", 101: "---", 200: "-", 300: "?", 400: "NaN", 500: ""}
+    for k, cell in holes.items():
+        t, _, ii = rows[k].split(sep)
+        rows[k] = sep.join([t, cell, ii])
+    path = tmp_path / "monitor.csv"
+    path.write_text(_csv_text(sep.join(["Time [s]", "PLETH", "II"]), rows))
+    rec = read_record(path)
+    assert rec.fs == {"ppg": 125.0, "ecg_ii": 125.0} and len(rec.signals["ppg"]) == 600
+    ppg = rec.signals["ppg"]
+    assert ppg.dtype == np.float32 and np.flatnonzero(np.isnan(ppg)).tolist() == sorted(holes)
+    assert ppg[10] == pytest.approx(2 + np.sin(1.0), abs=1e-5)
+    assert rec.signals["ecg_ii"][100] == pytest.approx(np.cos(100 / 7), abs=1e-5)
+    part = read_record(path, start=0.8, stop=1.0, channels=["ppg"])  # rows 100..124
+    assert np.isnan(part.signals["ppg"][:2]).all() and not np.isnan(part.signals["ppg"][2:]).any()
+
+
+def test_csv_column_of_text_is_refused_naming_column_value_and_line(tmp_path: Path) -> None:
+    rows = [f"{r},{'ok' if i >= 3 else '1.5'}" for i, r in enumerate(_signal_rows(400, 125.0))]
+    path = tmp_path / "notes.csv"
+    path.write_text(_csv_text("Time [s],PLETH,II,Note", rows))
+    with pytest.raises(RecordError, match=r"notes\.csv: column 'Note' is mostly not numbers "
+                                          r"\(99% of 400 rows, the first 'ok' on line 5\)"):
+        read_record(path)
+    rec = read_record(path, channels=["ppg", "ecg_ii"])  # as the message suggests
+    assert rec.channels == ["ppg", "ecg_ii"] and not np.isnan(rec.signals["ppg"]).any()
+
+
+def test_npz_that_is_no_zip_says_so(tmp_path: Path) -> None:
+    text = tmp_path / "text.npz"
+    text.write_bytes(b"hello world")
+    renamed = tmp_path / "renamed.npz"
+    np.save(tmp_path / "a.npy", np.zeros((2, 10)))
+    (tmp_path / "a.npy").rename(renamed)
+    for path in (text, renamed):
+        with pytest.raises(RecordError, match=rf"{path.stem}\.npz: not a valid \.npz \(zip\) "
+                                              r"file") as e:
+            read_record(path)
+        assert "pickle" not in str(e.value)
+    cut = tmp_path / "cut.npz"
+    np.savez(cut, PLETH=np.arange(1000.0), fs=100.0)
+    cut.write_bytes(cut.read_bytes()[:300])
+    with pytest.raises(RecordError, match=r"cut\.npz: truncated or corrupt \.npz file"):
+        read_record(cut)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 import wfdb
 
 from helpers import shared_path
-from qualityfm.io import Record, RecordError, read_record
+from qualityfm.io import Record, RecordError, find_records, read_record
 
 
 def _check_ecg_mv(rec: Record, ch: str) -> None:
@@ -224,3 +225,35 @@ def test_span_of_header_without_sample_count(tmp_path: Path) -> None:
     with pytest.raises(RecordError, match=r"r\.hea: span 11.0..12.0 s lies outside the record "
                                           r"\(10.000 s long\)"):
         read_record(hea, start=11.0, stop=12.0)
+
+
+def _gain_record(folder: Path, gain: str) -> Path:
+    """A one-signal format-16 record ``g`` of digital values 0, 10, ..., 490 at 100 Hz whose
+    signal line's gain field is ``gain``."""
+    (folder / "g.dat").write_bytes((np.arange(50, dtype="<i2") * 10).tobytes())
+    hea = folder / "g.hea"
+    hea.write_text(f"g 1 100 50\ng.dat 16 {gain} 16 0 0 0 0 II\n")
+    return hea
+
+
+@pytest.mark.parametrize(("gain", "scale", "baseline", "unit"), [
+    ("200", 200.0, 0, "mV"), ("100/mV", 100.0, 0, "mV"), ("200(10)/mV", 200.0, 10, "mV"),
+    ("1e+03(-5)/mmHg", 1000.0, -5, "mmHg"), ("0(0)/mV", 200.0, 0, "mV"), (".5/uV", 0.5, 0, "uV"),
+])
+def test_valid_gain_fields_scale_the_signal(
+    tmp_path: Path, gain: str, scale: float, baseline: int, unit: str
+) -> None:
+    rec = read_record(_gain_record(tmp_path, gain))
+    assert rec.units == {"ecg_ii": unit}  # a gain of 0 is WFDB's default, 200
+    np.testing.assert_allclose(rec.signals["ecg_ii"], (np.arange(50) * 10 - baseline) / scale,
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("gain", ["abc(0)/mV", "200(x)/mV", "1E3/mV", "200/", "+200/mV",
+                                  "200(0)mV"])
+def test_malformed_gain_field_is_refused_naming_the_signal(tmp_path: Path, gain: str) -> None:
+    hea = _gain_record(tmp_path, gain)
+    with pytest.raises(RecordError, match=r"g\.hea: corrupt WFDB header \(signal 1 'II': gain "
+                                          rf"field '{re.escape(gain)}' is not gain"):
+        read_record(hea)
+    assert find_records(tmp_path) == [hea]  # listed, so that a batch reports why it skips it

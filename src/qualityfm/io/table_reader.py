@@ -129,26 +129,71 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
     )
 
 
+def _first_bad(bad: np.ndarray, values: pd.Series, first_line: int) -> tuple[str, int]:
+    """The first value flagged in ``bad`` (as written, ``''`` for an empty cell) and its line
+    in the file (``first_line`` is the line of ``values``' first row)."""
+    k = int(np.flatnonzero(bad)[0])
+    value = values.iloc[k]
+    return ("" if pd.isna(value) else str(value)), first_line + k
+
+
 def _seconds(
-    col: pd.Series, scale: float, origin: int | None, path: Path, name: str
+    col: pd.Series, scale: float, origin: int | None, path: Path, name: str, first_line: int
 ) -> tuple[np.ndarray, int | None]:
     """A time column's values in seconds: numbers times ``scale``, or ISO date-times
     (``2024-01-01 00:00:00.008``) in seconds from ``origin`` (ns since the epoch; None: the
-    first value), returned beside them (None for numbers)."""
-    if pd.api.types.is_numeric_dtype(col):
-        return col.to_numpy(np.float64) * scale, None
-    try:
-        stamps = pd.to_datetime(col, format="ISO8601")
-        if stamps.dt.tz is not None:
-            stamps = stamps.dt.tz_convert(None)
-    except (ValueError, TypeError, AttributeError) as e:
-        raise RecordError(f"{path}: time column {name!r} holds {col.iloc[0]!r}, neither a number "
-                          f"nor an ISO date-time") from e
-    if stamps.isna().any():
-        raise RecordError(f"{path}: time column {name!r} has an empty or unreadable time stamp")
-    ns = stamps.to_numpy("datetime64[ns]").astype(np.int64)
-    origin = int(ns[0]) if origin is None else origin
-    return (ns - origin) / 1e9, origin
+    first value), returned beside them (None for numbers). ``first_line`` is the file line of
+    the column's first row, for naming a bad value."""
+    if pd.api.types.is_numeric_dtype(col) or _is_number(str(col.iloc[0])):
+        t = pd.to_numeric(col, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+        if not np.isnan(t).any():
+            return t * scale, None
+        bad = np.isnan(t)  # a blank, or a cell that is no number, among numbers
+    else:
+        try:
+            stamps = pd.to_datetime(col, format="ISO8601", errors="coerce")
+            if stamps.dt.tz is not None:
+                stamps = stamps.dt.tz_convert(None)
+        except (ValueError, TypeError, AttributeError) as e:  # mixed time zones
+            raise RecordError(f"{path}: time column {name!r} holds unreadable date-times "
+                              f"({e})") from e
+        if not stamps.isna().any():
+            ns = stamps.to_numpy("datetime64[ns]").astype(np.int64)
+            origin = int(ns[0]) if origin is None else origin
+            return (ns - origin) / 1e9, origin
+        bad = stamps.isna().to_numpy()
+    value, line = _first_bad(bad, col, first_line)
+    if value == "":
+        raise RecordError(f"{path}: time column {name!r} has an empty cell on line {line}")
+    raise RecordError(f"{path}: time column {name!r} holds {value!r} on line {line}, neither "
+                      f"a number nor an ISO date-time")
+
+
+#: Above this fraction of text cells (no number, no blank), a signal column is refused rather
+#: than read as mostly gaps: it is most likely notes or alarms, not a signal with placeholders.
+MAX_TEXT_FRACTION = 0.5
+
+
+def _signal_values(
+    col: pd.Series, path: Path, name: str, first_line: int, decimal: str
+) -> np.ndarray:
+    """A signal column read as text because some cells are no number (a monitor's ``---``,
+    ``-`` or ``?`` placeholders) as float32, those cells NaN like blank ones; refused when
+    more than ``MAX_TEXT_FRACTION`` of the rows read hold such text."""
+    text = col.astype("string").str.strip()
+    if decimal != ".":
+        text = text.str.replace(decimal, ".", regex=False)
+    values = pd.to_numeric(text, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    bad = np.isnan(values) & text.notna().to_numpy(bool) & ~text.str.lower().isin(
+        ["nan", "+nan", "-nan"]).to_numpy(bool, na_value=False)
+    if bad.mean() > MAX_TEXT_FRACTION:
+        value, line = _first_bad(bad, col, first_line)
+        raise RecordError(
+            f"{path}: column {name!r} is mostly not numbers ({bad.mean():.0%} of "
+            f"{len(values)} rows, the first {value!r} on line {line}); remove the column, or "
+            f"in Python read the others with read_record(path, channels=[...])"
+        )
+    return values.astype(np.float32)
 
 
 def read_csv(
@@ -170,6 +215,8 @@ def read_csv(
     ``channel_names`` name the channels. BIDMC ``bidmc_NN_Signals.csv``
     gets record and patient id ``bidmc_NN`` and units ``NU`` (its values are scaled); other files
     take the file name as both ids (they name no patient). Only the rows of the span are parsed.
+    Blank cells, and cells of a signal column that are no number (``---``, ``?``), are NaN; a
+    column where such text fills more than ``MAX_TEXT_FRACTION`` of the rows is refused.
     """
     try:
         cells, sep, decimal = _csv_header(path)
@@ -191,9 +238,13 @@ def read_csv(
             )
         labels = list(channel_names)
     elif not has_header:
-        raise RecordError(f"{path}: no header line; pass channel_names")
+        raise RecordError(f"{path}: no header line; add one naming the columns, e.g. "
+                          f"'Time [s],PLETH,II', or in Python call "
+                          f"read_record(path, fs=..., channel_names=[...])")
     if time_col is None and fs is None:
-        raise RecordError(f"{path}: no time column; pass fs")
+        raise RecordError(f"{path}: no time column; add one in seconds named 'Time [s]' (or "
+                          f"in milliseconds, 'Time [ms]'), or in Python call "
+                          f"read_record(path, fs=...)")
 
     bidmc = _BIDMC.match(path.stem)
     record_id = bidmc.group(1) if bidmc else path.stem
@@ -210,10 +261,10 @@ def read_csv(
     if time_col is not None:
         time_name, unit = cells[time_col], _time_unit(cells[time_col])
         scale = 1e-3 if unit == "ms" else 1.0
-        head = _parse(path, [time_col], skip, _HEAD_ROWS, {}, sep, decimal)
+        head = _parse(path, [time_col], skip, _HEAD_ROWS, [], sep, decimal)
         if len(head) == 0:
             raise RecordError(f"{path}: empty record (no rows)")
-        t_head, origin = _seconds(head[time_col], scale, None, path, time_name)
+        t_head, origin = _seconds(head[time_col], scale, None, path, time_name, skip + 1)
         span = float(t_head[-1] - t_head[0])
         if unit == "" and origin is None and fs is not None and span > 0 and (
             (len(t_head) - 1) / span * 1e3**0.5 < fs
@@ -224,7 +275,8 @@ def read_csv(
         if fs is None and rate < MIN_TIME_RATE:
             hint = ("is it a file of trends?" if unit == "ms" else
                     "if its values are milliseconds, name the column 'Time [ms]'"
-                    + (" or pass fs" if unit == "" else ""))
+                    + (" (or in Python call read_record(path, fs=...) with the rate)"
+                       if unit == "" else ""))
             raise RecordError(
                 f"{path}: time column {time_name!r} gives {rate:.6g} Hz, implausibly low for a "
                 f"waveform (below {MIN_TIME_RATE:g} Hz); {hint}"
@@ -232,18 +284,21 @@ def read_csv(
     i0, i1 = sample_span(start, stop, rate, sys.maxsize, path)
     cols = ([time_col] if time_col is not None else []) + [data_cols[i] for i in picked]
     nrows = None if i1 == sys.maxsize else i1 - i0
-    table = _parse(path, cols, skip + i0, nrows, {data_cols[i]: np.float32 for i in picked},
-                   sep, decimal)
+    table = _parse(path, cols, skip + i0, nrows, [data_cols[i] for i in picked], sep, decimal)
     if len(table) == 0:
         raise RecordError(
             f"{path}: empty record (no rows)" if i0 == 0
             else f"{path}: span {start}..{stop} s lies outside the record"
         )
     if time_col is not None:
-        t = _seconds(table[time_col], scale, origin, path, cells[time_col])[0]
+        t = _seconds(table[time_col], scale, origin, path, cells[time_col], skip + i0 + 1)[0]
         rate = _csv_rate(t, i0, t_first, fs, path)
-    signals = {names[i]: np.ascontiguousarray(table[data_cols[i]].to_numpy(np.float32))
-               for i in picked}
+    signals = {}
+    for i in picked:
+        col = table[data_cols[i]]
+        signals[names[i]] = np.ascontiguousarray(
+            col.to_numpy(np.float32) if col.dtype == np.float32
+            else _signal_values(col, path, cells[data_cols[i]], skip + i0 + 1, decimal))
     unit_of = {names[i]: ("NU" if bidmc else units[i] if units else "") for i in picked}
     return Record(
         record_id=record_id,
@@ -257,19 +312,29 @@ def read_csv(
 
 
 def _parse(
-    path: Path, cols: list[int], skip: int, nrows: int | None, dtypes: dict[int, type],
+    path: Path, cols: list[int], skip: int, nrows: int | None, numeric: list[int],
     sep: str = ",", decimal: str = ".",
 ) -> pd.DataFrame:
-    """Rows ``skip``.. (``nrows`` of them) of the columns ``cols`` of a CSV, numbers only
-    (a time column may hold date-times)."""
+    """Rows ``skip``.. (``nrows`` of them) of the columns ``cols`` of a CSV, the ``numeric``
+    ones as float32, or all as text when one of them holds a cell that is no number (a time
+    column may hold date-times)."""
     if not cols:
         return pd.DataFrame(index=range(0))
-    try:
+
+    def read(dtype: type) -> pd.DataFrame:
         return pd.read_csv(
-            path, header=None, skiprows=skip, nrows=nrows, usecols=cols, dtype=dtypes,
-            skipinitialspace=True, engine="c", sep=sep, decimal=decimal, encoding="utf-8-sig",
-            encoding_errors="replace",
+            path, header=None, skiprows=skip, nrows=nrows, usecols=cols,
+            dtype=dict.fromkeys(numeric, dtype), skipinitialspace=True, engine="c", sep=sep,
+            decimal=decimal, encoding="utf-8-sig", encoding_errors="replace",
         )
+
+    try:
+        try:
+            return read(np.float32)
+        except ValueError as e:
+            if not numeric or isinstance(e, (pd.errors.ParserError, pd.errors.EmptyDataError)):
+                raise
+            return read(str)  # "could not convert string to float": the caller reads the text
     except pd.errors.EmptyDataError:
         return pd.DataFrame(columns=cols)
     except (ValueError, pd.errors.ParserError) as e:
@@ -287,7 +352,12 @@ def read_npy(
     """Read a ``.npy`` array ``[channels, samples]`` (or 1-D, one channel); needs ``fs`` and
     ``channel_names``. The file is memory-mapped, so only the span is read."""
     if fs is None or channel_names is None:
-        raise RecordError(f"{path}: a .npy file holds no rate or names; pass fs and channel_names")
+        raise RecordError(
+            f"{path}: a .npy file holds no rate or channel names, so only Python reads it, "
+            f"with read_record(path, fs=..., channel_names=[...]); for the command line save "
+            f"it as an .npz of one 1-D array per channel, keyed by its name, and an 'fs' entry "
+            f"in Hz: np.savez('{path.stem}.npz', fs=125.0, PLETH=x[0], II=x[1])"
+        )
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
@@ -322,6 +392,10 @@ def _npz_rate(path: Path, value: np.ndarray) -> float:
     return rate
 
 
+#: The first bytes of a zip file (one with members, or an empty one), as an .npz is.
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
 def read_npz(
     path: Path,
     channels: Sequence[str] | None = None,
@@ -332,6 +406,14 @@ def read_npz(
     """Read a ``.npz`` with one 1-D array per channel (keyed by name) and an optional ``fs``
     entry (a number, or an array of one); an ``fs`` argument must agree with it."""
     try:
+        with path.open("rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise RecordError(f"{path}: cannot open ({e})") from e
+    if magic not in _ZIP_MAGIC:  # np.load would try it as a .npy or a pickle
+        raise RecordError(f"{path}: not a valid .npz (zip) file; it is corrupt, or of another "
+                          f"format (a .npy renamed?)")
+    try:
         with np.load(path, allow_pickle=False) as npz:
             keys = [k for k in npz.files if k != "fs"]
             file_fs = _npz_rate(path, npz["fs"]) if "fs" in npz.files else None
@@ -339,7 +421,9 @@ def read_npz(
                 raise RecordError(f"{path}: fs={fs} Hz disagrees with the file's fs={file_fs} Hz")
             rate = fs if fs is not None else file_fs
             if rate is None:
-                raise RecordError(f"{path}: no 'fs' entry; pass fs")
+                raise RecordError(f"{path}: no 'fs' entry; save the rate in Hz beside the "
+                                  f"channels (np.savez(..., fs=125.0)), or in Python call "
+                                  f"read_record(path, fs=...)")
             if not keys:
                 raise RecordError(f"{path}: empty record (no arrays)")
             names = canonical_names(keys)

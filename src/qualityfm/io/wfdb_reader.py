@@ -28,6 +28,9 @@ VT_ALARM = "Ventricular_Tachycardia"
 _ALARM_LINE = re.compile(r"^\s*(true|false)\s+alarm\s*$", re.IGNORECASE)
 #: Channels whose WFDB default unit (mV, when the header states none) would be wrong.
 _UNITLESS_WHEN_UNSTATED = ("ppg", "resp")
+#: A signal line's gain field, ``gain[(baseline)][/units]`` (``200``, ``200/mV``,
+#: ``1e+03(-5)/mmHg``; a gain of 0 means the default, 200): what wfdb's parser reads whole.
+_GAIN_FIELD = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?(?:\(-?\d+\))?(?:/\S+)?$")
 #: Bytes per sample of the WFDB formats whose signal file size gives the sample count.
 _BYTES_PER_SAMPLE = {"8": 1.0, "16": 2.0, "24": 3.0, "32": 4.0, "61": 2.0, "80": 1.0,
                      "160": 2.0, "212": 1.5, "310": 4 / 3, "311": 4 / 3}
@@ -60,7 +63,7 @@ class Header:
 
 
 def parse_header(path: Path) -> Header:
-    """Parse a ``.hea`` file; a malformed record line raises ``RecordError``."""
+    """Parse a ``.hea`` file; a malformed record line or gain field raises ``RecordError``."""
     try:
         text = path.read_text(encoding="ascii", errors="replace")
     except OSError as e:
@@ -98,6 +101,12 @@ def parse_header(path: Path) -> Header:
         )
     parts = [ln.split(maxsplit=8) for ln in signal_lines]
     names = [p[8].strip() if len(p) > 8 else "" for p in parts]
+    for k, (name, p) in enumerate(zip(names, parts, strict=True)):
+        if len(p) > 2 and not _GAIN_FIELD.match(p[2]):  # wfdb would read another gain or unit
+            raise RecordError(
+                f"{path}: corrupt WFDB header (signal {k + 1}{f' {name!r}' if name else ''}: "
+                f"gain field {p[2]!r} is not gain[(baseline)][/units], e.g. 200(0)/mV)"
+            )
     unstated = {n for n, p in zip(names, parts, strict=True) if len(p) < 3 or "/" not in p[2]}
     return Header(fs, n_frames, names, [p[0] for p in parts], [], unstated, comments)
 
