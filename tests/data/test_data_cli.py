@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from helpers import shared_path
-from qualityfm.cli import main
-from qualityfm.data import Store, prepare, store_features
-from qualityfm.data.prepare import JOURNAL
+from qualityfm.cli import build_parser, main
+from qualityfm.data import Store, prepare, stable_part, store_features
+from qualityfm.data.prepare import JOURNAL, expand_inputs
 from qualityfm.quality.features import window_features
 
 
@@ -109,3 +109,62 @@ def test_cli_output_into_a_closed_pipe_is_quiet(synth_dir, small_window, tmp_pat
     finally:
         os.close(write_end)
     assert proc.stderr == "" and proc.returncode == 141
+
+
+def test_cli_prepare_without_any_window_fails(synth_dir, tmp_path, capsys):
+    npy = tmp_path / "arr.npy"
+    np.save(npy, np.zeros((2, 5000), np.float32))  # skipped: no rate, no channel names
+    out = tmp_path / "empty"
+    assert main(["prepare", str(npy), "--out", str(out), "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["n_windows"] == 0
+    assert captured.err.startswith("qualityfm prepare: no window to store; every record was "
+                                   f"skipped (1; first: {npy}: a .npy file")
+    assert f"{out} lists them under \"skipped\"" in captured.err
+    assert "prepared" not in captured.err
+    assert main(["prepare", str(npy), "--out", str(out), "--no-progress"]) == 1  # kept: still 1
+    capsys.readouterr()
+    # A part that none of the records falls in is needed by its store: it succeeds.
+    keys = [k for k, _ in expand_inputs([synth_dir])]
+    k = next(k for k in range(50) if all(stable_part(key, 50) != k for key in keys))
+    assert main(["prepare", str(synth_dir), "--out", str(tmp_path / "parts"), "--shard",
+                 f"{k}/50", "--window", "20", "--no-progress"]) == 0
+    assert "holds none of the records" in capsys.readouterr().err
+
+
+def test_cli_prepare_bounds_fs_and_the_level_gap(tmp_path, capsys):
+    from qualityfm.cli.prepare import MAX_LEVEL_GAP
+    from qualityfm.quality import LEVEL_NAMES
+
+    assert MAX_LEVEL_GAP == len(LEVEL_NAMES) - 1
+    base = ["prepare", str(tmp_path), "--out", str(tmp_path / "o")]
+    for option, value, message in [
+        ("--fs", "1e9", "argument --fs: must be <= 2000 Hz (the model reads 300 Hz), got 1e9"),
+        ("--fs", "2000.5", "argument --fs: must be <= 2000 Hz"),
+        ("--fs", "0", "argument --fs: must be > 0, got 0"),
+        ("--min-level-gap", "5", "argument --min-level-gap: must be <= 4"),
+    ]:
+        with pytest.raises(SystemExit) as exit_:
+            main([*base, option, value])
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+    args = build_parser().parse_args([*base, "--fs", "2000", "--min-level-gap", "4"])
+    assert (args.fs, args.min_level_gap) == (2000.0, 4)
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_prepare_warns_when_windows_give_no_pair(synth_dir, tmp_path, capsys,
+                                                     record_writer):
+    folder = tmp_path / "one"
+    folder.mkdir()
+    record_writer(folder / "r.npz", seconds=30.0)  # one 20-s window: nothing to pair it with
+    out = tmp_path / "store"
+    assert main(["prepare", str(folder), "--out", str(out), "--window", "20", "--max-distance",
+                 "2", "--min-level-gap", "3", "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["n_pairs"] == 0
+    assert f"warning: {out} holds 1 windows but 0 pairs, so pretrain cannot use it" in captured.err
+    assert "--max-distance 2" in captured.err and "--min-level-gap 3" in captured.err
+    assert main(["prepare", str(synth_dir), "--out", str(tmp_path / "ok"), "--window", "20",
+                 "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["n_pairs"] > 0 and "warning" not in captured.err

@@ -8,6 +8,33 @@ import sys
 
 from qualityfm.cli.argtypes import positive_float, positive_int
 
+#: Highest window rate ``--fs`` accepts, Hz: the model reads 300 Hz, and far higher rates only
+#: make windows too large to hold (1e9 Hz asks terabytes per record).
+MAX_FS = 2000.0
+
+
+def _window_fs(text: str) -> float:
+    """An argparse type: a window rate in (0, MAX_FS] Hz."""
+    value = positive_float(text)
+    if value > MAX_FS:
+        raise argparse.ArgumentTypeError(f"must be <= {MAX_FS:g} Hz (the model reads 300 Hz), "
+                                         f"got {text}")
+    return value
+
+
+#: Largest level gap a pair can have: levels run from 0 (bad) to 4 (excellent), see
+#: ``qualityfm.quality.LEVEL_NAMES`` (not imported here, to keep ``--help`` fast).
+MAX_LEVEL_GAP = 4
+
+
+def _level_gap(text: str) -> int:
+    """An argparse type: a level gap in 1..MAX_LEVEL_GAP (a larger one can give no pair)."""
+    value = positive_int(text)
+    if value > MAX_LEVEL_GAP:
+        raise argparse.ArgumentTypeError(f"must be <= {MAX_LEVEL_GAP} (quality levels run from 0, "
+                                         f"bad, to {MAX_LEVEL_GAP}, excellent), got {value}")
+    return value
+
 
 def _shard(text: str) -> tuple[int, int]:
     try:
@@ -22,19 +49,22 @@ def _shard(text: str) -> tuple[int, int]:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("prepare", help="window, score and pair records into a sharded store")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="record files or folders")
-    p.add_argument("--out", required=True, help="store folder to write")
+    p.add_argument("--out", required=True,
+                   help="store folder to write (apart from the input folders)")
     p.add_argument("--workers", type=positive_int, default=1, help="processes (default 1)")
     p.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                    help="write part K of N (records split by a stable hash of their path)")
-    p.add_argument("--fs", type=positive_float, default=300.0, help="window sampling rate, Hz")
+    p.add_argument("--fs", type=_window_fs, default=300.0,
+                   help=f"window sampling rate, Hz (default 300, at most {MAX_FS:g})")
     p.add_argument("--window", type=positive_float, default=30.0, help="window length, seconds")
     p.add_argument("--normalization", choices=("channel", "joint", "none"), default="channel")
     p.add_argument("--dtype", choices=("float16", "int16"), default="float16")
     p.add_argument("--shard-size", type=positive_int, default=2048, help="windows per shard file")
     p.add_argument("--max-distance", type=positive_int, default=9,
                    help="pairs at most this many windows apart (default 9)")
-    p.add_argument("--min-level-gap", type=positive_int, default=1,
-                   help="pair levels must differ by at least this (default 1)")
+    p.add_argument("--min-level-gap", type=_level_gap, default=1,
+                   help=f"pair levels must differ by at least this (default 1, at most "
+                        f"{MAX_LEVEL_GAP})")
     p.add_argument("--features", action="store_true",
                    help="also compute every window's classical features (features.npy), the "
                         "targets of pretrain --feature-weight (else pretrain computes them)")
@@ -54,14 +84,36 @@ def run(args: argparse.Namespace) -> int:
         pairs=pairs, dtype=args.dtype, shard_size=args.shard_size, overwrite=args.overwrite,
         progress=not args.no_progress,
     )
-    if args.features:  # the folder just written (this part only, with --shard)
+    if args.features and summary["n_windows"]:  # the folder just written (this part only)
         compute_store_features(summary["path"], workers=args.workers)
-    levels = ", ".join(f"{k} {v}" for k, v in summary["levels"].items())
-    print(
-        f"prepared {summary['path']}: {summary['n_records']} records, "
-        f"{summary['n_windows']} windows ({levels}), {summary['n_pairs']} pairs, "
-        f"{len(summary['skipped'])} skipped, {summary['seconds']:.1f} s",
-        file=sys.stderr,
-    )
     print(json.dumps(summary))
+    return _report(summary, args)
+
+
+def _report(summary: dict, args: argparse.Namespace) -> int:
+    """Say on stderr what a finished run wrote; its exit status: 1 when no window was written
+    (as ``score`` and ``embed``), with a warning when windows gave no pair."""
+    path, skipped = summary["path"], summary["skipped"]
+    if summary["n_windows"] == 0:
+        if not skipped:  # a part whose share of the records is empty: the store needs it
+            print(f"qualityfm prepare: note: {path} holds none of the records (they all fall in "
+                  "other parts)", file=sys.stderr)
+            return 0
+        record, reason = skipped[0]["record"], skipped[0]["reason"]
+        first = reason if reason.startswith(record) else f"{record}: {reason}"
+        print(f"qualityfm prepare: no window to store; every record was skipped "
+              f"({len(skipped)}; first: {first}); {path} lists them under \"skipped\" "
+              f"(qualityfm info {path})", file=sys.stderr)
+        return 1
+    levels = ", ".join(f"{k} {v}" for k, v in summary["levels"].items())
+    print(f"prepared {path}: {summary['n_records']} records, {summary['n_windows']} windows "
+          f"({levels}), {summary['n_pairs']} pairs, {len(skipped)} skipped, "
+          f"{summary['seconds']:.1f} s", file=sys.stderr)
+    if summary["n_pairs"] == 0:
+        use = " (other parts may hold some)" if args.shard else ", so pretrain cannot use it"
+        print(f"qualityfm prepare: warning: {path} holds {summary['n_windows']} windows but 0 "
+              f"pairs{use}: a pair joins windows of one record at "
+              f"most --max-distance {args.max_distance} windows apart whose quality levels "
+              f"differ by at least --min-level-gap {args.min_level_gap}; raise the one or lower "
+              "the other", file=sys.stderr)
     return 0

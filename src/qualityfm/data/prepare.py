@@ -20,7 +20,7 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,10 +35,13 @@ from qualityfm.data.store import (
     JOURNAL,
     META,
     PAIRS,
+    PART_SETTINGS,
     ShardWriter,
     index_dtype,
     list_parts,
     part_name,
+    records_differ,
+    records_phrase,
     save_json,
     save_npy,
     settings_difference,
@@ -91,17 +94,40 @@ def stable_part(key: str, n: int) -> int:
 
 
 def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[tuple[str, Path]]:
-    """``(key, path)`` of every record under ``inputs`` in a deterministic order, no duplicates."""
-    seen: set[Path] = set()  # resolved: a file given twice, or through a link, counts once
-    out: list[tuple[str, Path]] = []
+    """``(key, path)`` of every record under ``inputs``, sorted by key, each file once.
+
+    A file reached twice (given twice, or through a link) keeps its smallest key, so the same
+    set of records gives the same list, and the same store, in any order of ``inputs``."""
+    keys: dict[Path, str] = {}  # resolved path -> key
     for inp in inputs:
         root = Path(inp)
-        found = [(record_key(p, root), p.resolve()) for p in find_records(root)]
-        for key, path in sorted(found):
-            if path not in seen:
-                seen.add(path)
-                out.append((key, path))
-    return out
+        for p in find_records(root):
+            key, path = record_key(p, root), p.resolve()
+            if path not in keys or key < keys[path]:
+                keys[path] = key
+    return sorted((key, path) for path, key in keys.items())
+
+
+def input_records(keys: Sequence[str]) -> dict[str, Any]:
+    """``{"count", "digest"}`` of the record keys under a run's inputs (all parts together):
+    what ``meta.json`` records so that parts made from other records can be told apart."""
+    blob = json.dumps(sorted(keys))
+    return {"count": len(keys), "digest": hashlib.sha256(blob.encode()).hexdigest()}
+
+
+def check_out_apart(out: str | os.PathLike, inputs: Sequence[str | os.PathLike]) -> None:
+    """Refuse a store folder that is an input folder, lies inside one or holds an input: its
+    shards would land among the records (and a later run could read them as records)."""
+    target = Path(out).resolve()
+    for inp in inputs:
+        src = Path(inp).resolve()
+        if src.is_dir() and target.is_relative_to(src):
+            where = "is" if target == src else "is inside"
+            raise ValueError(f"{out}: the store folder {where} the input folder {inp}; write "
+                             "the store into a folder outside the inputs")
+        if src.is_relative_to(target):
+            raise ValueError(f"{out}: the store folder holds the input {inp}; write the store "
+                             "into a folder outside the inputs")
 
 
 def read_model_channels(path: str, channels: Sequence[str]) -> Record:
@@ -170,6 +196,14 @@ def _settings(window: WindowConfig, pair_cfg: PairConfig, dtype: str, shard_size
     }
 
 
+def _untold(theirs: dict[str, Any]) -> str:
+    """Why a store or journal of an earlier version, which records too little to tell, is
+    another run's."""
+    made = f"made from {records_phrase(theirs)}, " if theirs.get("inputs") else ""
+    return (f"other settings or records ({made}by an earlier qualityfm that recorded too "
+            "little to say which)")
+
+
 def _fingerprint(settings: dict[str, Any], keys: list[str]) -> str:
     blob = json.dumps({"settings": settings, "records": keys}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -234,10 +268,25 @@ def _remove_store(folder: Path) -> None:
             f.unlink(missing_ok=True)
 
 
-def _check_siblings(out: Path, shard: tuple[int, int] | None, settings: dict[str, Any]) -> None:
+def _other_run(theirs: dict[str, Any], ours: dict[str, Any],
+               ignore: Collection[str] = ()) -> str | None:
+    """What makes the run recorded in ``theirs`` (a ``meta.json`` or journal) other than
+    ``ours`` (settings, inputs, input_records), as ``"other settings (key=..., here ...)"`` or
+    ``"other records (...; here ...)"``; None when neither differs (or is not recorded)."""
+    if "settings" in theirs:
+        diff = settings_difference(theirs["settings"], ours["settings"], ignore=ignore)
+        if diff is not None:
+            key, there, here = diff
+            return f"other settings ({key}={there!r}, here {here!r})"
+    if records_differ(theirs, ours):
+        return f"other records ({records_phrase(theirs)}; here {records_phrase(ours)})"
+    return None
+
+
+def _check_siblings(out: Path, shard: tuple[int, int] | None, run: dict[str, Any]) -> None:
     """Refuse to write what :class:`Store` would not read with what ``out`` holds: a store
-    beside part folders, or a part of another split or with other settings than the complete
-    parts beside it."""
+    beside part folders, or a part of another split, or with other settings or from other
+    records than the parts beside it (complete, or journalled by an unfinished run)."""
     others = [(k, n, f) for k, n, f in list_parts(out) if shard is None or (k, n) != shard]
     if shard is None:
         if others:
@@ -246,7 +295,6 @@ def _check_siblings(out: Path, shard: tuple[int, int] | None, settings: dict[str
                              "--shard goes into a folder of its own")
         return
     k, n = shard
-    settings = json.loads(json.dumps(settings))  # as meta.json holds them: lists, not tuples
     if (out / META).is_file():
         raise ValueError(f"{out}: holds a store made without --shard; parts go into a folder "
                          "of their own")
@@ -254,14 +302,13 @@ def _check_siblings(out: Path, shard: tuple[int, int] | None, settings: dict[str
         if other_n != n:
             raise ValueError(f"{folder}: a part of {other_n}, while --shard {k}/{n} writes parts "
                              f"of {n}; use --shard K/{other_n}, or another folder")
-        if (folder / META).is_file():
-            theirs = json.loads((folder / META).read_text()).get("settings", {})
-            diff = settings_difference(theirs, settings)
+        recorded = folder / META if (folder / META).is_file() else folder / JOURNAL
+        if recorded.is_file():
+            diff = _other_run(json.loads(recorded.read_text()), run, ignore=PART_SETTINGS)
             if diff is not None:
-                key, there, here = diff
-                raise ValueError(f"{folder}: made with other settings ({key}={there!r}, here "
-                                 f"{here!r}); prepare every part with the same settings, or "
-                                 "write into another folder")
+                raise ValueError(f"{folder}: made with {diff}; prepare every part with the "
+                                 "same settings from the same inputs, or write into another "
+                                 "folder")
 
 
 def _summary(meta: dict[str, Any], folder: Path, wall: float) -> dict[str, Any]:
@@ -298,10 +345,11 @@ def prepare(
     ``shard=(k, n)`` writes part ``k`` of ``n`` (folder ``out/part-k-of-n``) with the records
     whose :func:`stable_part` is ``k``. Unreadable or unusable records are listed under
     ``skipped`` with the reason. An existing complete store made with the same settings and
-    records is returned as is; one made otherwise is an error unless ``overwrite``. A journal
-    left by an interrupted run with the same settings is resumed. ``on_shard`` is called with
-    the journal each time full shards have been written (raising from it interrupts the run).
-    """
+    records (given in any order) is returned as is; one made otherwise is an error naming what
+    differs, unless ``overwrite``. A journal left by an interrupted run with the same settings
+    and records is resumed. ``out`` must lie apart from the input folders. ``on_shard`` is
+    called with the journal each time full shards have been written (raising from it
+    interrupts the run)."""
     t0 = time.perf_counter()
     window = window or WindowConfig()
     pair_cfg = pairs or PairConfig()
@@ -322,37 +370,49 @@ def prepare(
     records = expand_inputs(inputs)
     if not records:  # a part may get none, but the inputs as a whole must hold some
         raise ValueError(f"no records found under {', '.join(map(str, inputs)) or '(no input)'}")
+    check_out_apart(out, inputs)
+    all_records = input_records([key for key, _ in records])
     if shard is not None:
         records = [(key, p) for key, p in records if stable_part(key, shard[1]) == shard[0]]
     for _, p in records:
         if len(str(p)) > _STR_WIDTH["source"]:
             raise ValueError(f"{p}: path longer than {_STR_WIDTH['source']} characters")
     settings = _settings(window, pair_cfg, dtype, shard_size, shard)
-    _check_siblings(Path(out), shard, settings)
+    run = {  # what meta.json and the journal record of this run, as JSON reads them back
+        "settings": json.loads(json.dumps(settings)),
+        "inputs": [str(Path(i).resolve()) for i in inputs],
+        "input_records": all_records,
+    }
+    _check_siblings(Path(out), shard, run)
     fingerprint = _fingerprint(settings, [key for key, _ in records])
-    folder.mkdir(parents=True, exist_ok=True)
 
-    if overwrite:
-        _remove_store(folder)
     meta_path, journal_path = folder / META, folder / JOURNAL
-    if meta_path.exists():
+    if not overwrite and meta_path.exists():
         meta = json.loads(meta_path.read_text())
         if meta.get("fingerprint") == fingerprint:
             return _summary(meta, folder, time.perf_counter() - t0)
-        raise ValueError(f"{folder}: a store made with other settings or records is there; "
-                         "choose another folder or overwrite it")
+        why = _other_run(meta, run) or _untold(meta)
+        raise ValueError(f"{folder}: a store made with {why} is there; choose another folder "
+                         "or --overwrite it")
+    if not overwrite and journal_path.exists():
+        journal = json.loads(journal_path.read_text())
+        if journal.get("fingerprint") != fingerprint:
+            why = _other_run(journal, run) or _untold(journal)
+            raise ValueError(f"{journal_path}: journal of an interrupted run with {why}; "
+                             "re-run that command to finish it, or choose another folder or "
+                             "--overwrite it")
+    folder.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        _remove_store(folder)
     state: dict[str, Any] = {
+        **run,
         "fingerprint": fingerprint, "final": False, "n_written": 0, "n_shards": 0,
         "n_chunks": 0, "records_done": 0,
         "windows_done": 0, "n_records": 0, "n_pairs": 0, "n_rejected_windows": 0,
         "skipped": [],
     }
-    if journal_path.exists():
-        journal = json.loads(journal_path.read_text())
-        if journal.get("fingerprint") != fingerprint:
-            raise ValueError(f"{journal_path}: journal of a run with other settings or records; "
-                             "choose another folder or overwrite it")
-        state = journal
+    if journal_path.exists():  # of this very run (checked above): resume it
+        state = json.loads(journal_path.read_text())
     _clean(folder, state["n_shards"], state["n_chunks"])
 
     C, T = len(window.channels), window.samples
@@ -450,7 +510,8 @@ def prepare(
         "settings": settings,
         "fingerprint": fingerprint,
         "part": list(shard) if shard else None,
-        "inputs": [str(Path(i).resolve()) for i in inputs],
+        "inputs": run["inputs"],
+        "input_records": all_records,
     }
     save_json(meta_path, meta)
     journal_path.unlink(missing_ok=True)

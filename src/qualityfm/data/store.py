@@ -4,7 +4,9 @@ Layout of a store folder (plain NumPy files, readable without this package)::
 
     STORE/
       meta.json                  fs, window seconds, channels, dtype, normalization, settings,
-                                 counts, skipped records ({"record", "reason"}), shard sizes
+                                 counts, skipped records ({"record", "reason"}), shard sizes,
+                                 inputs, input_records ({"count", "digest"} of every record
+                                 key under the inputs, all parts together)
       shard-000000.x.npy         windows [K, C, T], float16 (or int16, see below)
       shard-000000.scale.npy     float32 [K, C], only for dtype int16
       shard-000000.index.npy     structured [K], one row per window (INDEX_FIELDS)
@@ -28,8 +30,10 @@ Beside them ``journal.json`` while ``prepare`` runs (an interrupted run resumes 
 A corpus prepared in parts (``--shard K/N``) is a folder of ``part-K-of-N/`` sub-folders, each
 laid out as above. :class:`Store` reads them as one store: global window ids run through the
 parts in order (part 0 first), pairs are shifted accordingly; pairs never cross parts since they
-never cross records. Every part 0..N-1 must be complete and made with the same settings, and the
-folder must hold no store of its own: :class:`Store` refuses anything else, naming the part.
+never cross records. Every part 0..N-1 must be complete and made with the same settings from the
+same records (``meta["input_records"]``: the count and a digest of every record key under the
+inputs; parts written before it existed are not compared), and the folder must hold no store of
+its own: :class:`Store` refuses anything else, naming the part.
 
 Every file is written to a temporary name in the same folder and then renamed (``os.replace``),
 so a crash leaves either the old file or the new one, never half a file.
@@ -40,7 +44,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -204,19 +208,41 @@ def list_parts(path: Path) -> list[tuple[int, int, Path]]:
     return sorted((int(m.group(1)), int(m.group(2)), child) for m, child in found if m)
 
 
-def settings_difference(a: dict[str, Any], b: dict[str, Any]) -> tuple[str, Any, Any] | None:
-    """The first setting (``meta["settings"]``, nested keys dotted) in which two parts differ,
-    as ``(key, value in a, value in b)``; None when they agree but for the part (``shard``) and
-    the windows per shard file (``shard_size``, read per part)."""
-    for key in sorted((set(a) | set(b)) - {"shard", "shard_size"}):
+#: Settings in which the parts of one store may differ: the part, and windows per shard file.
+PART_SETTINGS = ("shard", "shard_size")
+
+
+def settings_difference(
+    a: dict[str, Any], b: dict[str, Any], ignore: Collection[str] = PART_SETTINGS
+) -> tuple[str, Any, Any] | None:
+    """The first setting (``meta["settings"]``, nested keys dotted) in which ``a`` and ``b``
+    differ, as ``(key, value in a, value in b)``; None when they agree but for the top-level
+    keys in ``ignore`` (by default those in which two parts of a store may differ)."""
+    for key in sorted((set(a) | set(b)) - set(ignore)):
         va, vb = a.get(key), b.get(key)
         if isinstance(va, dict) and isinstance(vb, dict):
-            inner = settings_difference(va, vb)
+            inner = settings_difference(va, vb, ignore=())
             if inner is not None:
                 return (f"{key}.{inner[0]}", *inner[1:])
         elif va != vb:
             return key, va, vb
     return None
+
+
+def records_phrase(meta: dict[str, Any]) -> str:
+    """``N records under A, B`` from a ``meta.json`` (or journal): how many records its inputs
+    held (every part's, see ``input_records``) and the inputs as given."""
+    inputs = [str(i) for i in meta.get("inputs") or []]
+    shown = ", ".join(inputs[:3]) + (f" and {len(inputs) - 3} more" if len(inputs) > 3 else "")
+    count = (meta.get("input_records") or {}).get("count")
+    return f"{'' if count is None else f'{count} '}records under {shown or '(not recorded)'}"
+
+
+def records_differ(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two ``meta.json`` (or journals) were made from other records: their
+    ``input_records`` differ. False when either predates that field."""
+    ra, rb = a.get("input_records"), b.get("input_records")
+    return ra is not None and rb is not None and ra != rb
 
 
 def _part_folders(path: Path) -> list[Path]:
@@ -299,6 +325,10 @@ class Store:
                 key, here, there = diff
                 raise ValueError(f"{part.folder}: {key}={here!r} differs from "
                                  f"{self.parts[0].folder}: {there!r}")
+            if records_differ(part.meta, self.meta):
+                raise ValueError(f"{part.folder}: made from {records_phrase(part.meta)}, "
+                                 f"{self.parts[0].folder} from {records_phrase(self.meta)}; "
+                                 "prepare every part from the same inputs")
         self.n_windows = offset
         self._part_starts = np.array([p.offset for p in self.parts], dtype=np.int64)
         self._maps: dict[tuple[int, int], tuple[np.ndarray, np.ndarray | None]] = {}

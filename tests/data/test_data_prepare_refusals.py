@@ -1,0 +1,191 @@
+"""prepare refuses what it would get wrong, naming why: parts or re-runs from other inputs or
+settings, a store among its inputs; the same records in another order are the same run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qualityfm.data import Store, prepare, stable_part
+from qualityfm.data.prepare import JOURNAL, expand_inputs
+from qualityfm.data.store import META
+
+
+def files_digest(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """Every file under ``folder`` but those named in ``skip``, and a hash of its bytes."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name not in skip}
+
+
+class Interrupt(Exception):
+    pass
+
+
+def interrupted(inputs, out: Path, **kw) -> None:
+    """Run prepare into ``out`` and stop it after its first journalled shard."""
+    def stop(_state):
+        raise Interrupt
+
+    with pytest.raises(Interrupt):
+        prepare(inputs, out, on_shard=stop, **kw)
+    assert list(out.rglob(JOURNAL)) and not list(out.rglob(META))
+
+
+@pytest.fixture
+def halves(synth_dir, tmp_path) -> tuple[Path, Path]:
+    """The five good records of ``synth_dir`` in two folders, ``a`` (3) and ``b`` (2)."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    for i in range(5):
+        shutil.copy(synth_dir / f"rec{i}.npz", (a if i < 3 else b) / f"rec{i}.npz")
+    return a, b
+
+
+# ----------------------------------------------------------------------------- parts (item 1)
+def test_a_part_from_other_inputs_is_refused_before_any_work(synth_dir, halves, small_window,
+                                                             tmp_path):
+    a, _ = halves
+    split = tmp_path / "split"
+    kw = dict(window=small_window, progress=False)
+    prepare(synth_dir, split, shard=(0, 2), **kw)
+    before = files_digest(split)
+    here = re.escape(f"(7 records under {synth_dir.resolve()}; here 3 records under "
+                     f"{a.resolve()})")
+    with pytest.raises(ValueError, match=rf"part-0-of-2: made with other records {here}; "
+                                         "prepare every part .* from the same inputs"):
+        prepare(a, split, shard=(1, 2), **kw)
+    assert files_digest(split) == before and not (split / "part-1-of-2").exists()
+    # The same, against a sibling whose run was interrupted (its journal records its inputs).
+    split3 = tmp_path / "split3"
+    keys = [k for k, _ in expand_inputs([synth_dir])]
+    busy = next(k for k in range(3) if sum(stable_part(key, 3) == k for key in keys) >= 2)
+    interrupted(synth_dir, split3, shard=(busy, 3), shard_size=1, **kw)
+    other = next(k for k in range(3) if k != busy)
+    with pytest.raises(ValueError, match=rf"part-{busy}-of-3: made with other records"):
+        prepare(a, split3, shard=(other, 3), **kw)
+    assert not (split3 / f"part-{other}-of-3").exists()
+
+
+def test_store_refuses_parts_made_from_other_records(synth_dir, halves, small_window, tmp_path):
+    a, _ = halves
+    kw = dict(window=small_window, progress=False)
+    prepare(synth_dir, tmp_path / "s1", shard=(0, 2), **kw)
+    prepare(a, tmp_path / "s2", shard=(1, 2), **kw)  # another folder: prepare cannot tell
+    mixed = tmp_path / "s1"
+    (tmp_path / "s2" / "part-1-of-2").rename(mixed / "part-1-of-2")
+    with pytest.raises(ValueError, match=r"part-1-of-2: made from 3 records under .*/a, "
+                                         r".*part-0-of-2 from 7 records under .*/corpus"):
+        Store(mixed)
+    # A part written before meta.json recorded its input records is not compared: it opens.
+    meta_path = mixed / "part-1-of-2" / META
+    meta = json.loads(meta_path.read_text())
+    del meta["input_records"]
+    meta_path.write_text(json.dumps(meta))
+    assert len(Store(mixed).parts) == 2
+
+
+def test_parts_from_the_same_records_in_another_order_make_one_store(halves, small_window,
+                                                                     tmp_path):
+    a, b = halves
+    kw = dict(window=small_window, progress=False)
+    split = tmp_path / "split"
+    prepare([a, b], split, shard=(0, 2), **kw)
+    prepare([b, a], split, shard=(1, 2), **kw)
+    whole = prepare([a, b], tmp_path / "whole", **kw)
+    store = Store(split)
+    assert store.n_records == whole["n_records"] == 5
+    assert store.n_windows == whole["n_windows"]
+
+
+# ----------------------------------------------------------------------------- re-runs (item 3)
+def test_reuse_names_the_setting_or_the_records_that_differ(synth_dir, halves, small_window,
+                                                            tmp_path):
+    from qualityfm.data import PairConfig
+
+    a, _ = halves
+    out = tmp_path / "s"
+    kw = dict(window=small_window, progress=False)
+    prepare(synth_dir, out, **kw)
+    before = files_digest(out)
+    with pytest.raises(ValueError, match=r"s: a store made with other settings "
+                                         r"\(pairs.max_distance=9, here 3\) is there"):
+        prepare(synth_dir, out, pairs=PairConfig(max_distance=3), **kw)
+    with pytest.raises(ValueError, match=r"other settings \(shard_size=2048, here 8\)"):
+        prepare(synth_dir, out, shard_size=8, **kw)
+    here = re.escape(f"(7 records under {synth_dir.resolve()}; here 3 records under "
+                     f"{a.resolve()})")
+    with pytest.raises(ValueError, match=rf"a store made with other records {here} is there"):
+        prepare(a, out, **kw)
+    assert files_digest(out) == before
+    # A store of an earlier version (no input_records, another fingerprint) is still refused.
+    meta = json.loads((out / META).read_text())
+    old = {k: v for k, v in meta.items() if k != "input_records"} | {"fingerprint": "old"}
+    (out / META).write_text(json.dumps(old))
+    with pytest.raises(ValueError, match=r"other settings or records \(made from records "
+                                         r"under .*corpus, by an earlier qualityfm"):
+        prepare(synth_dir, out, **kw)
+    assert json.loads((out / META).read_text()) == old
+
+
+def test_resume_names_what_differs_and_keeps_the_journal(synth_dir, halves, small_window,
+                                                         tmp_path):
+    a, _ = halves
+    out = tmp_path / "s"
+    kw = dict(window=small_window, progress=False)
+    interrupted(synth_dir, out, shard_size=7, **kw)
+    before = files_digest(out)
+    with pytest.raises(ValueError, match=r"journal.json: journal of an interrupted run with "
+                                         r"other settings \(shard_size=7, here 8\)"):
+        prepare(synth_dir, out, shard_size=8, **kw)
+    with pytest.raises(ValueError, match=r"journal of an interrupted run with other records "
+                                         r"\(7 records under .*corpus; here 3 records under"):
+        prepare(a, out, shard_size=7, **kw)
+    assert files_digest(out) == before  # nothing removed: the run can still be finished
+    assert prepare(synth_dir, out, shard_size=7, **kw)["n_windows"] == 50
+
+
+def test_the_same_records_in_another_order_are_the_same_run(halves, small_window, tmp_path):
+    a, b = halves
+    kw = dict(window=small_window, shard_size=7, progress=False)
+    assert expand_inputs([a, b]) == expand_inputs([b, a])
+    first = prepare([a, b], tmp_path / "ab", **kw)
+    before = files_digest(tmp_path / "ab")
+    again = prepare([b, a], tmp_path / "ab", **kw)  # kept as is, not refused
+    assert again["n_windows"] == first["n_windows"] and files_digest(tmp_path / "ab") == before
+    # Made afresh, or resumed, in the other order: the same windows, index and pairs.
+    prepare([b, a], tmp_path / "ba", **kw)
+    interrupted([a, b], tmp_path / "resumed", **kw)
+    prepare([b, a], tmp_path / "resumed", **kw)
+    data = files_digest(tmp_path / "ab", skip=(META,))
+    assert files_digest(tmp_path / "ba", skip=(META,)) == data
+    assert files_digest(tmp_path / "resumed", skip=(META,)) == data
+
+
+# ----------------------------------------------------------------------------- out (item 4)
+def test_the_store_must_lie_apart_from_its_inputs(synth_dir, small_window, tmp_path):
+    before = files_digest(synth_dir)
+    kw = dict(window=small_window, progress=False)
+    with pytest.raises(ValueError, match=rf"{synth_dir}: the store folder is the input folder "
+                                         rf"{synth_dir}; write the store into a folder outside"):
+        prepare(synth_dir, synth_dir, **kw)
+    with pytest.raises(ValueError, match=r"store folder is inside the input folder"):
+        prepare(synth_dir, synth_dir / "store", shard=(0, 2), **kw)
+    with pytest.raises(ValueError, match=rf"{tmp_path}: the store folder holds the input "
+                                         rf"{synth_dir}"):
+        prepare(synth_dir, tmp_path, **kw)
+    record = synth_dir / "rec0.npz"
+    with pytest.raises(ValueError, match=r"store folder holds the input .*rec0.npz"):
+        prepare(record, synth_dir, **kw)
+    # Through a link to the input folder, too.
+    (tmp_path / "link").symlink_to(synth_dir)
+    with pytest.raises(ValueError, match=r"store folder is the input folder"):
+        prepare(synth_dir, tmp_path / "link", **kw)
+    assert files_digest(synth_dir) == before and not (synth_dir / "store").exists()
+    # A file input beside the store folder is fine.
+    assert prepare(record, synth_dir.parent / "beside", **kw)["n_records"] == 1
