@@ -48,6 +48,7 @@ from qualityfm.data.store import (
     shard_name,
 )
 from qualityfm.io import Record, RecordError, find_records, read_record
+from qualityfm.io.atomic import remove_temporaries
 from qualityfm.quality import LEVEL_NAMES, score_windows
 from qualityfm.signal import WindowConfig, make_windows, normalize
 
@@ -249,8 +250,7 @@ def _ordered_results(
 
 def _clean(folder: Path, keep_shards: int, keep_chunks: int) -> None:
     """Remove temporary files, and shard and pair-chunk files past the journalled ones."""
-    for f in folder.glob(".*.tmp"):
-        f.unlink(missing_ok=True)
+    remove_temporaries(folder)
     for f in folder.glob("shard-*.npy"):
         if int(f.name.split(".")[0].split("-")[1]) >= keep_shards:
             f.unlink(missing_ok=True)
