@@ -267,7 +267,8 @@ def test_cli_af_has_rhythm_metrics_and_no_vt_score(tmp_path) -> None:
 def test_cli_device_is_checked_before_any_work(verb: str, tmp_path, capsys) -> None:
     """Every verb that runs a network takes --device; a bad one is a clear error, not a torch
     traceback, and nothing is written."""
-    out = tmp_path / {"embed": "out.npy", "score": "out.csv"}.get(verb, "out")
+    out = tmp_path / {"embed": "out.npy", "score": "out.csv", "evaluate": "out.json"}.get(verb,
+                                                                                       "out")
     task = ["--task", "vt-alarm", "--data", str(tmp_path)]
     argv = {"finetune": ["finetune", *task, "--out", str(out)],
             "compare": ["compare", *task, "--out", str(out)],

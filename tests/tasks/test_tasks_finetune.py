@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 from helpers import shared_path
 from qualityfm.data.features import robust_centre_scale
+from qualityfm.io import MODEL_CHANNELS
 from qualityfm.model import QualityFMConfig
 from qualityfm.quality.features import window_features
 from qualityfm.tasks import (
@@ -736,3 +738,56 @@ def test_task_verbs_give_a_model_the_features_it_was_fitted_on(tmp_path) -> None
     del meta["protocol"]["features_given"]
     (run / "finetune.json").write_text(json.dumps(meta))
     assert load_estimator(run).features_given
+
+
+def test_abp_targets_must_be_sbp_and_dbp_in_mmhg(recwarn) -> None:
+    """abp needs y [N, 2] (SBP, DBP): one column or three are refused, by the network and
+    the classical baseline alike; values unlike mmHg, PPG absent in every row and a fit
+    without groups warn, each at the caller's line."""
+    x, y, g = synthetic(40)
+    bp = np.c_[100 + 20 * y, 60 + 10 * y].astype(np.float32)
+    ft = Finetuner("abp", init="none", config=TINY, mode="full", epochs=1, seed=0,
+                   use_features=False)
+    for est in (ft, ClassicalBaseline("abp")):
+        for bad in (bp[:, 0], np.c_[bp, bp[:, 0]]):
+            message = ("task 'abp' needs y of shape [rows, 2] (SBP, DBP in mmHg), got shape "
+                       f"{list(bad.shape)}")
+            with pytest.raises(ValueError, match=re.escape(message)):
+                est.fit(x, bad, groups=g)
+    no_ppg = np.ones((40, 2), bool)
+    no_ppg[:, MODEL_CHANNELS.index("ppg")] = False
+    cases = [((bp / 7.5,), {"groups": g}, r"median SBP 14\.67, outside 40-300"),  # kPa
+             ((bp[:, ::-1],), {"groups": g}, r"SBP below DBP in 100% of the rows"),
+             ((bp, no_ppg), {"groups": g}, r"ppg absent \(mask False\) in every row"),
+             ((bp,), {}, r"no groups given for task 'abp'.*e\.g\. ds\.groups")]
+    for args, kw, message in cases:
+        recwarn.clear()
+        ft.fit(x, *args, **kw)
+        caught = [w for w in recwarn if issubclass(w.category, UserWarning)]
+        assert len(caught) == 1 and caught[0].filename == __file__, [str(w.message)
+                                                                     for w in caught]
+        assert re.search(message, str(caught[0].message))
+    recwarn.clear()
+    ft.fit(x, bp, groups=g)  # mmHg, both channels, groups: nothing to say
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+    assert ft.predict(x).shape == (40, 2)
+    with warnings.catch_warnings():  # the generic regression task takes any target count
+        warnings.simplefilter("error")
+        one = Finetuner("regression", init="none", config=TINY, mode="full", epochs=1, seed=0,
+                        use_features=False).fit(x, bp[:, 0])
+    assert one.predict(x).shape == (40, 1)
+
+
+def test_init_classical_is_refused_at_construction_naming_the_baseline(tmp_path) -> None:
+    """``Finetuner(init="classical")`` points to ClassicalBaseline before any data is read
+    (the task verbs' --init classical still passes their check); a missing model folder is
+    named at construction too, not at fit."""
+    import qualityfm.tasks
+    from qualityfm.tasks.finetune import check_init
+
+    with pytest.raises(ValueError, match=r"use qualityfm\.tasks\.ClassicalBaseline\(task\)"):
+        Finetuner("af", init="classical")
+    assert qualityfm.tasks.ClassicalBaseline is ClassicalBaseline  # the name the error gives
+    check_init("classical", classical=True)
+    with pytest.raises(FileNotFoundError, match="nowhere does not exist"):
+        Finetuner("af", init=tmp_path / "nowhere")

@@ -295,3 +295,38 @@ def test_compare_reads_several_folders_and_names_them(tmp_path) -> None:
     assert list(rows) == ["classical features + GBM"]
     assert rows["classical features + GBM"]["n"] == 40  # 2 x 2 WFDB windows + 36 UCI records
     assert f"({wfdb_dir}, {uci_dir})" in (tmp_path / "cmp" / "table.md").read_text()
+
+
+def test_abp_evaluate_replaces_an_earlier_report_and_names_the_windows(tmp_path,
+                                                                      capsys) -> None:
+    """evaluate into a folder of an earlier (af) evaluation: the old report's ROC and
+    confusion plots go, unrelated files stay; abp predictions carry their window ids; an
+    --out without .json is refused before the model or records are read."""
+    data = tmp_path / "icu"
+    for i in range(12):  # two 30-s windows each: enough for the grouped validation split
+        write_wfdb(synthesize(65, 250.0, sbp=100 + 4 * i, dbp=60 + 2 * i, seed=i,
+                              record_id=f"rec{i:02d}"), data)
+    run, ev = tmp_path / "run", tmp_path / "ev"
+    assert main(["finetune", "--task", "abp", "--data", str(data), "--init", "classical",
+                 "--out", str(run)]) == 0
+    ev.mkdir()
+    old = ["results_roc.png", "results_confusion.png", "results.md", "results.json"]
+    mine = ["mine.png", "results_mine.png", "other_roc.png", "results"]
+    for name in old + mine:
+        (ev / name).write_text("earlier")
+    assert main(["evaluate", "--task", "abp", "--data", str(data), "--model", str(run),
+                 "--out", str(ev / "results.json")]) == 0
+    assert sorted(p.name for p in ev.iterdir()) == sorted(
+        ["results.json", "results.md", "results_bland_altman_sbp.png",
+         "results_bland_altman_dbp.png", *mine])
+    assert all((ev / name).read_text() == "earlier" for name in mine)
+    pr = json.loads((ev / "results.json").read_text())["predictions"]
+    ids = build_task_dataset("abp", data).record_ids.tolist()
+    assert pr["record_ids"] == ids and len(ids) == len(pr["y"]) == 24 and ids[1] == "rec00@30"
+    capsys.readouterr()
+    for model in (run, tmp_path / "nowhere"):  # the suffix is named before the model is read
+        assert main(["evaluate", "--task", "abp", "--data", str(data), "--model", str(model),
+                     "--out", str(tmp_path / "evout")]) == 1
+        assert f"evaluate output {tmp_path / 'evout'} must end in .json" in (
+            capsys.readouterr().err)
+    assert not any(p.name.startswith("evout") for p in tmp_path.iterdir())

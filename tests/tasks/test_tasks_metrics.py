@@ -145,6 +145,7 @@ def test_report_names_the_task_and_its_classes(tmp_path, monkeypatch) -> None:
     files = R.report(res, tmp_path, "cv", task="vt-alarm")
     assert seen == {"labels": ["false alarm", "true alarm"], "title": "vt-alarm: cv"}
     assert files["roc"].exists() and files["md"].exists()
+    assert set(files.values()) <= set(R.report_paths(tmp_path, "cv"))  # what a later one clears
     R.report({**res, "task": "af"}, tmp_path, "ev")
     assert seen == {"labels": ["not AF", "AF"], "title": "af: ev"}
     R.report(res, tmp_path, "plain")

@@ -13,7 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data_options(p)
     add_device_option(p)
     p.add_argument("--model", required=True, help="run directory written by finetune")
-    p.add_argument("--out", required=True, help="results JSON path")
+    p.add_argument("--out", required=True,
+                   help="results JSON path (.json; the table and plots go beside it)")
     p.set_defaults(func=run)
 
 

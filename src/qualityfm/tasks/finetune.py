@@ -42,6 +42,12 @@ TASK_KINDS: dict[str, tuple[str, int]] = {
     "abp": ("regression", 2), "binary": ("binary", 1), "multiclass": ("multiclass", 0),
     "regression": ("regression", 0),
 }
+#: What a task's target columns hold, for error messages.
+TARGETS = {"abp": " (SBP, DBP in mmHg)"}
+#: Median SBP (mmHg) outside which abp targets are warned about as another unit.
+SBP_RANGE = (40, 300)
+#: Tasks whose datasets hold several rows (windows) per record: fit warns without groups.
+MULTI_ROW_TASKS = ("abp",)
 #: Default threshold rule per task: VT suppresses false alarms at TPR >= 0.95; AF maximises F1.
 DEFAULT_RULE = {"vt-alarm": "tpr", "af": "f1", "binary": "tpr"}
 
@@ -199,10 +205,16 @@ class TaskEstimator(ABC):
         if self.kind == "regression":
             if not np.issubdtype(y.dtype, np.number):
                 raise ValueError(f"y must hold numbers, got dtype {y.dtype}")
+            k = _task_kind(self.task)[1]  # a task's own target count (abp: SBP, DBP)
+            if k and (y.ndim != 2 or y.shape[1] != k):
+                raise ValueError(f"task {self.task!r} needs y of shape [rows, {k}]"
+                                 f"{TARGETS.get(self.task, '')}, got shape {list(y.shape)}")
             y = y.reshape(len(y), -1).astype(np.float32)
             bad = np.flatnonzero(~np.isfinite(y).all(axis=1))
             if len(bad):
                 raise ValueError(f"y is NaN or inf in {len(bad)} rows ({_rows(bad)})")
+            if self.task == "abp":
+                _check_bp(y, mask)
             self.n_out = y.shape[1]
             self.train_mean = y.mean(axis=0)
         else:
@@ -210,6 +222,12 @@ class TaskEstimator(ABC):
             if len(y) and (y == y[0]).all():
                 raise ValueError(f"y holds only class {y[0]}: a {self.task} classifier needs "
                                  "rows of two classes at least")
+        if groups is None and self.task in MULTI_ROW_TASKS:
+            warn_at_caller(f"no groups given for task {self.task!r}, whose rows are windows, "
+                           "several per record: each row becomes its own group, so the "
+                           "validation rows or inner folds hold windows of records the model "
+                           "fits on; pass groups= (the record or patient of each row, e.g. "
+                           "ds.groups)")
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
         if len(groups) != len(y):
             raise ValueError(f"groups has {len(groups)} entries for {len(y)} rows")
@@ -288,6 +306,26 @@ class TaskEstimator(ABC):
         self.window = None if s.get("window") is None else tuple(s["window"])  # older: None
         # runs saved before the key existed were fitted by the task verbs, on a features array
         self.features_given = s.get("features_given", True)
+
+
+def _check_bp(y: np.ndarray, mask: np.ndarray | None) -> None:
+    """Warn when abp targets ``y`` [N, 2] do not look like (SBP, DBP) in mmHg (median SBP
+    outside :data:`SBP_RANGE`, or SBP below DBP in most rows), or when ``mask`` marks ECG II or
+    the PPG absent in every row: abp datasets hold both in every window."""
+    sbp = float(np.median(y[:, 0])) if len(y) else 100.0
+    if not SBP_RANGE[0] <= sbp <= SBP_RANGE[1]:
+        warn_at_caller(f"y of task 'abp' does not look like (SBP, DBP) in mmHg: median SBP "
+                       f"{sbp:.4g}, outside {SBP_RANGE[0]}-{SBP_RANGE[1]} (kPa? another unit?)")
+    below = float((y[:, 0] < y[:, 1]).mean()) if len(y) else 0.0
+    if below > 0.5:
+        warn_at_caller(f"y of task 'abp' has SBP below DBP in {below:.0%} of the rows: the "
+                       "columns must be (SBP, DBP)")
+    if mask is not None and len(mask) and mask.shape[1] == len(MODEL_CHANNELS):
+        absent = [MODEL_CHANNELS[k] for k in np.flatnonzero(~mask.any(axis=0))]
+        if absent:
+            warn_at_caller(f"task 'abp': {' and '.join(absent)} absent (mask False) in every "
+                           "row, so the model learns BP without it, while abp datasets "
+                           "(build_task_dataset) hold ECG II and PPG in every window")
 
 
 def _rows(idx: np.ndarray) -> str:
@@ -424,11 +462,20 @@ def model_config(spec: object = None) -> QualityFMConfig:
     return QualityFMConfig.from_dict(json.loads(path.read_text()))  # lists become tuples there
 
 
-def check_init(init: str | Path | nn.Module) -> None:
+def check_init(init: str | Path | nn.Module, classical: bool = False) -> None:
     """FileNotFoundError when ``init`` names a model folder that does not exist (the named
-    inits "pretrained", "none" and "classical", and modules, pass)."""
-    if isinstance(init, (str, Path)) and str(init) not in ("pretrained", "none", "classical") \
-            and not Path(init).exists():
+    inits "pretrained" and "none", and modules, pass); "classical", the task verbs' name for
+    the classical feature baseline, passes with ``classical`` only, else a ValueError points
+    to :class:`~qualityfm.tasks.ClassicalBaseline` (no network to initialise)."""
+    if not isinstance(init, (str, Path)) or str(init) in ("pretrained", "none"):
+        return
+    if str(init) == "classical" and not isinstance(init, Path):
+        if classical:
+            return
+        raise ValueError("init='classical' is the classical feature baseline, not an encoder: "
+                         "use qualityfm.tasks.ClassicalBaseline(task) (finetune --init "
+                         "classical fits it)")
+    if not Path(init).exists():
         raise FileNotFoundError(f"model {init} does not exist")
 
 
@@ -522,6 +569,7 @@ class Finetuner(TaskEstimator):
         solver: str | None = None, device: str = "cpu", **protocol: object,
     ) -> None:
         super().__init__(task, **protocol)
+        check_init(init)  # "classical" or a missing folder: now, not at fit
         mode = mode or default_mode(task, init)
         if mode not in ("full", "linear"):
             raise ValueError(f"mode must be 'full' or 'linear', got {mode!r}")

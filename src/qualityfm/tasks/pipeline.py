@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qualityfm.inference.score import write_table
+from qualityfm.inference.score import check_output, write_table
 from qualityfm.io import atomic_write_bytes
 from qualityfm.model.network import check_pool
 from qualityfm.model.precision import resolve_device
@@ -41,7 +41,7 @@ from qualityfm.tasks.finetune import (
     default_mode,
     model_config,
 )
-from qualityfm.tasks.report import markdown_table, report, write_json
+from qualityfm.tasks.report import clear_report, markdown_table, report, write_json
 
 
 def _dataset(task: str, data: DataDirs, **kw: object) -> TaskDataset:
@@ -77,7 +77,7 @@ def finetune_run(
     resolve_device(device)
     if pool is not None:
         check_pool(pool)  # before the dataset is built
-    check_init(init)  # before the dataset is built
+    check_init(init, classical=True)  # before the dataset is built
     # (flag, the setting it sets, given?) of the options a run may not use
     given = [("--mode", "mode", mode), ("--solver", "solver", solver), ("--pool", "pool", pool),
              ("--test-shifts", "test_shifts", test_shifts), ("--config", "config", config),
@@ -140,10 +140,10 @@ def _clear_run(out: Path) -> None:
     a folder that holds no such run is left alone."""
     if not ((out / "finetune.json").is_file() or (out / "cv.json").is_file()):
         return
-    for pattern in ("model.pt", "classical.pkl", "finetune.json", "summary.json",
-                    "cv.json", "cv.md", "cv_*.png"):  # what save() and report(name="cv") write
-        for f in out.glob(pattern):
-            f.unlink()
+    # what save() writes, and this run's summary
+    for name in ("model.pt", "classical.pkl", "finetune.json", "summary.json"):
+        (out / name).unlink(missing_ok=True)
+    clear_report(out, "cv")
     if (out / "rhythm" / "finetune.json").is_file():
         shutil.rmtree(out / "rhythm")
 
@@ -196,7 +196,8 @@ def evaluate_estimator(est: TaskEstimator, ds: TaskDataset, rhythm_est: TaskEsti
     if est.kind == "regression":
         pred = est.predict(*args)
         res = bp_report(ds.y, pred, est.train_mean, ds.groups, n_boot, seed)
-        res["predictions"] = {"y": ds.y.tolist(), "score": pred.tolist(), "pred": pred.tolist()}
+        res["predictions"] = {"y": ds.y.tolist(), "score": pred.tolist(), "pred": pred.tolist(),
+                              "record_ids": ds.record_ids.tolist()}  # windows: "record@start"
         return res
     proba = est.predict_proba(*args)
     pred = est.decide(proba)
@@ -249,7 +250,9 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     """Evaluate the model saved by ``finetune_run`` on the records of ``data`` (networks run
     on ``device``); write ``out`` (JSON) and, beside it, the markdown table and plots. Groups
     (patients or records) the model was trained on are listed under ``trained_on`` and warned
-    about: figures on them are not a test."""
+    about: figures on them are not a test. An ``out`` not ending in .json is refused before
+    any record is read; files an earlier report of its stem wrote beside it are replaced."""
+    out = check_output(out, (".json",), what="evaluate")
     model = Path(model)
     est, rhythm, ds, summary = _saved_run(task, model, data, seconds=seconds,
                                           max_records=max_records, cache_dir=cache_dir,
@@ -265,7 +268,6 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
               f"evaluated were in the model's training data ({', '.join(seen[:5])}"
               f"{', ...' if len(seen) > 5 else ''}): these figures are not a test",
               file=sys.stderr)
-    out = Path(out)
     report(res, out.parent, out.stem, label=model.name)  # the row and plots name the model
     return res
 

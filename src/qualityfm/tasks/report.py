@@ -166,14 +166,34 @@ def binary_labels(task: str | None) -> list[str]:
     return BINARY_LABELS.get(task or "", ["negative", "positive"])
 
 
+#: The plots :func:`report` can draw, as ``{name}_{plot}.png``.
+REPORT_PLOTS = ("roc", "confusion", "bland_altman_sbp", "bland_altman_dbp")
+
+
+def report_paths(out: str | Path, name: str) -> list[Path]:
+    """Every file :func:`report` can write for ``name`` in ``out``: JSON, markdown, plots."""
+    out = Path(out)
+    return [out / f"{name}.json", out / f"{name}.md",
+            *(out / f"{name}_{plot}.png" for plot in REPORT_PLOTS)]
+
+
+def clear_report(out: str | Path, name: str) -> None:
+    """Remove what an earlier :func:`report` of ``name`` wrote to ``out`` (other files stay)."""
+    for path in report_paths(out, name):
+        path.unlink(missing_ok=True)
+
+
 def report(results: dict, out: str | Path, name: str = "results",
            task: str | None = None, label: str | None = None) -> dict[str, Path]:
     """Write ``out/name.json``, ``out/name.md`` and the plots that fit ``results``
-    (which holds ``oof``/``predictions``: y, score, pred as produced by evaluation); the
-    table row and the plots are named ``label`` (default: ``name``), the plots also by the
-    task (``task``, else ``results["task"]``) and its classes."""
+    (which holds ``oof``/``predictions``: y, score, pred as produced by evaluation), after
+    removing the files an earlier report of ``name`` wrote there (a plot this one does not
+    draw would otherwise stay beside it); the table row and the plots are named ``label``
+    (default: ``name``), the plots also by the task (``task``, else ``results["task"]``) and
+    its classes."""
     out = Path(out)
     label = label or name
+    clear_report(out, name)
     files = {"json": write_json(results, out / f"{name}.json")}
     md = markdown_table({label: results})
     atomic_write_bytes(out / f"{name}.md", md.encode())
