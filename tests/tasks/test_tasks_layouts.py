@@ -16,7 +16,7 @@ from scipy.io import savemat
 from qualityfm.cli import main
 from qualityfm.io import MODEL_CHANNELS, Record, RecordError, write_wfdb
 from qualityfm.signal import synthesize
-from qualityfm.tasks import RHYTHMS, build_task_dataset, compare_run
+from qualityfm.tasks import RHYTHMS, build_task_dataset, compare_run, predict_run
 from qualityfm.tasks.datasets import TaskSettings, _rows_af, perform_af_label
 
 ECG, PPG = MODEL_CHANNELS.index("ecg_ii"), MODEL_CHANNELS.index("ppg")
@@ -173,6 +173,15 @@ def test_cli_finetune_af_on_a_perform_folder(perform_dir, tmp_path) -> None:
         expected = {"A"} if r["af"] == "1" else {
             RHYTHMS[k] for k in range(4) if RHYTHMS[k] != "A" and p4[k] == best}
         assert r["rhythm"] in expected
+    # read one record at a time (a folder too large for memory): the same table
+    parts = tmp_path / "pred_parts.csv"
+    res = predict_run("af", run, perform_dir, parts, records_per_part=1)
+    again = list(csv.DictReader(parts.open()))
+    assert res["n"] == 16 and res["skipped"] == [] and list(again[0]) == list(rows[0])
+    for r, q in zip(rows, again, strict=True):
+        assert [r[k] for k in ("record", "start_s", "af", "rhythm")] == [
+            q[k] for k in ("record", "start_s", "af", "rhythm")]
+        assert all(abs(float(r[k]) - float(q[k])) < 2e-4 for k in ("p_af", "p_N", "p_noisy"))
     assert main(["predict", "--task", "abp", "--data", str(perform_dir), "--model", str(run),
                  "--out", str(table)]) == 1  # a model of another task is refused
 

@@ -16,7 +16,7 @@ from qualityfm.tasks.evaluate import (
     rhythm_report,
 )
 from qualityfm.tasks.finetune import Finetuner, TaskEstimator
-from qualityfm.tasks.pipeline import compare_run, evaluate_run, finetune_run
+from qualityfm.tasks.pipeline import compare_run, evaluate_run, finetune_run, predict_run
 from qualityfm.tasks.report import markdown_table, report
 from qualityfm.tasks.splits import assert_disjoint, group_kfold, group_split
 
@@ -25,6 +25,6 @@ __all__ = [
     "TaskDataset", "TaskEstimator", "af_rhythm_decisions", "assert_disjoint", "binary_report",
     "bp_report", "build_task_dataset", "choose_threshold", "compare_run", "cross_validate",
     "evaluate_run", "feature_names", "finetune_run", "group_kfold", "group_split",
-    "markdown_table", "metrics", "paired_difference", "report", "rhythm_report",
+    "markdown_table", "metrics", "paired_difference", "predict_run", "report", "rhythm_report",
     "signal_features", "window_features",
 ]

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -482,6 +482,50 @@ def build_task_dataset(
     too, and ``max_records`` also caps the records read from each part. ``labels=False``
     also reads records without labels (see :class:`TaskSettings`), for ``predict``.
     """
+    s, files, where = _task_files(task, data_dir, seconds, pad_to, fs, bp_rule, max_records,
+                                  filters, labels)
+    ds, skipped = _build(s, files, cache_dir)
+    if ds is None:
+        raise _nothing_fits(where, task, skipped)
+    return ds
+
+
+def iter_task_datasets(
+    task: str,
+    data_dir: DataDirs,
+    skipped: list[dict[str, str]],
+    *,
+    records_per_part: int = 64,
+    seconds: float | None = None,
+    pad_to: float | None = None,
+    max_records: int | None = None,
+    cache_dir: str | Path | None = None,
+    labels: bool = True,
+) -> Iterator[TaskDataset]:
+    """The dataset of :func:`build_task_dataset` in parts of ``records_per_part`` records, so
+    that a large folder is never held in memory at once (``predict``); the records skipped are
+    appended to ``skipped``. Each part is cached on its own under ``cache_dir``."""
+    if records_per_part < 1:
+        raise ValueError(f"records_per_part must be >= 1, got {records_per_part}")
+    s, files, where = _task_files(task, data_dir, seconds, pad_to, MODEL_FS, "beat_median",
+                                  max_records, True, labels)
+    n_rows = 0
+    for i in range(0, len(files), records_per_part):
+        ds, part_skipped = _build(s, files[i:i + records_per_part], cache_dir)
+        skipped += part_skipped
+        if ds is not None:
+            n_rows += len(ds)
+            yield ds
+    if not n_rows:
+        raise _nothing_fits(where, task, skipped)
+
+
+def _task_files(
+    task: str, data_dir: DataDirs, seconds: float | None, pad_to: float | None, fs: float,
+    bp_rule: str, max_records: int | None, filters: bool, labels: bool,
+) -> tuple[TaskSettings, list[Path], str]:
+    """The settings of a task dataset, its record files in order, and its folders (for
+    messages); the arguments checked."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
     dirs = data_dirs(data_dir)
@@ -499,19 +543,33 @@ def build_task_dataset(
     if task == "abp":
         uci = {f.resolve(): f for d in dirs for f in find_uci_bp(d)}
         files += list(uci.values())  # in part order
-    data_dir = data_label(dirs)  # for messages
+    where = data_label(dirs)
     if max_records is not None:
         files = files[:max_records]
     if not files:
-        raise RecordError(f"{data_dir}: no readable records")
+        raise RecordError(f"{where}: no readable records")
+    return s, files, where
+
+
+def _nothing_fits(where: str, task: str, skipped: list[dict[str, str]]) -> RecordError:
+    first = "; ".join(f"{e['record']}: {e['reason']}" for e in skipped[:3])
+    return RecordError(f"{where}: no record fits task {task!r}; first: {first}")
+
+
+def _build(
+    s: TaskSettings, files: list[Path], cache_dir: str | Path | None,
+) -> tuple[TaskDataset | None, list[dict[str, str]]]:
+    """The dataset of ``files`` (None when no record fits) and the records skipped; loaded
+    from, or saved to, ``cache_dir``."""
     cache = _cache_path(Path(cache_dir), s, files) if cache_dir is not None else None
     if cache is not None and cache.exists():
-        return TaskDataset.load(cache)
+        ds = TaskDataset.load(cache)
+        return ds, ds.skipped
     rows: list[dict] = []
     skipped: list[dict[str, str]] = []
     for f in files:
         try:
-            for row in _BUILDERS[task](f, s):
+            for row in _BUILDERS[s.task](f, s):
                 if "skip" in row:  # a note on part of a multi-record file (UCI parts)
                     skipped.append(skip_entry(row["skip"]))
                 else:
@@ -519,10 +577,9 @@ def build_task_dataset(
         except RecordError as err:
             skipped.append(skip_entry(str(err)))
     if not rows:
-        first = "; ".join(f"{e['record']}: {e['reason']}" for e in skipped[:3])
-        raise RecordError(f"{data_dir}: no record fits task {task!r}; first: {first}")
+        return None, skipped
     ds = TaskDataset(
-        task=task,
+        task=s.task,
         X=np.stack([r["x"] for r in rows]).astype(np.float32),
         mask=np.stack([r["mask"] for r in rows]),
         y=np.stack([r["y"] for r in rows]),
@@ -530,11 +587,11 @@ def build_task_dataset(
         record_ids=np.array([r["record"] for r in rows]),
         features=np.stack([r["features"] for r in rows]).astype(np.float32),
         feature_names=feature_names(),
-        fs=fs,
-        rhythm=np.array([r["rhythm"] for r in rows]) if task == "af" else None,
+        fs=s.fs,
+        rhythm=np.array([r["rhythm"] for r in rows]) if s.task == "af" else None,
         settings=asdict(s),
         skipped=skipped,
     )
     if cache is not None:
         ds.save(cache)
-    return ds
+    return ds, skipped

@@ -23,6 +23,7 @@ from qualityfm.tasks.datasets import (
     TaskDataset,
     build_task_dataset,
     data_label,
+    iter_task_datasets,
 )
 from qualityfm.tasks.evaluate import (
     af_rhythm_decisions,
@@ -220,24 +221,23 @@ def _run_summary(model: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _saved_run(
-    task: str, model: Path, data: DataDirs, *, seconds: float | None,
-    max_records: int | None, cache_dir: str | Path | None, device: str, labels: bool,
-) -> tuple[TaskEstimator, TaskEstimator | None, TaskDataset, dict]:
+def _saved_model(task: str, model: Path, device: str,
+                 ) -> tuple[TaskEstimator, TaskEstimator | None, dict]:
     """The model saved by ``finetune_run`` in ``model`` (on ``device``; it must be one of
-    ``task``), its 4-class rhythm model when it has one, the dataset of ``data`` built with
-    the run's window settings, and the run's summary."""
+    ``task``), its 4-class rhythm model when it has one, and the run's summary."""
     resolve_device(device)
     est = load_estimator(model, device)
     if est.task != task:
         raise ValueError(f"model {model} was fine-tuned for {est.task!r}, not {task!r}")
-    summary = _run_summary(model)
-    settings = summary.get("settings", {})
-    ds = _dataset(task, data, seconds=settings.get("seconds") if seconds is None else seconds,
-                  pad_to=settings.get("pad_to"), max_records=max_records, cache_dir=cache_dir,
-                  labels=labels)
     rhythm = load_estimator(model / "rhythm", device) if (model / "rhythm").exists() else None
-    return est, rhythm, ds, summary
+    return est, rhythm, _run_summary(model)
+
+
+def _window_settings(summary: dict, seconds: float | None) -> dict:
+    """The window settings a run's data is built with: the run's own, unless ``seconds``."""
+    settings = summary.get("settings", {})
+    return {"seconds": settings.get("seconds") if seconds is None else seconds,
+            "pad_to": settings.get("pad_to")}
 
 
 #: The settings of a run's model that ``evaluate`` repeats in its results (``model_settings``).
@@ -254,9 +254,9 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     any record is read; files an earlier report of its stem wrote beside it are replaced."""
     out = check_output(out, (".json",), what="evaluate")
     model = Path(model)
-    est, rhythm, ds, summary = _saved_run(task, model, data, seconds=seconds,
-                                          max_records=max_records, cache_dir=cache_dir,
-                                          device=device, labels=True)
+    est, rhythm, summary = _saved_model(task, model, device)
+    ds = _dataset(task, data, **_window_settings(summary, seconds), max_records=max_records,
+                  cache_dir=cache_dir)
     res = evaluate_estimator(est, ds, rhythm)
     res.update(task=task, model=str(model), data=data_label(data), n=len(ds),
                skipped=ds.skipped,
@@ -280,7 +280,8 @@ RHYTHM_COLUMNS = ("p_N", "p_A", "p_O", "p_noisy", "rhythm")
 
 def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *,
                 seconds: float | None = None, max_records: int | None = None,
-                cache_dir: str | Path | None = None, device: str = "cpu") -> dict:
+                cache_dir: str | Path | None = None, device: str = "cpu",
+                records_per_part: int = 64) -> dict:
     """Predictions of the model saved by ``finetune_run`` for every record (window) of
     ``data``, labelled or not, into ``out`` (.csv, or .parquet with pyarrow): one row per
     window with ``record`` (and ``start_s`` where window ids carry their start); vt-alarm
@@ -289,11 +290,30 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     ``p_N``, ``p_A``, ``p_O``, ``p_noisy`` from its 4-class model and ``rhythm`` (A where
     ``af`` is 1, else the most probable of N, O and ~); abp ``sbp`` and ``dbp`` (mmHg).
     Records that cannot be read or hold no usable window are skipped and listed in the
-    returned summary."""
+    returned summary. Records are read ``records_per_part`` at a time, so a large folder is
+    never held in memory at once."""
     model = Path(model)
-    est, rhythm, ds, _ = _saved_run(task, model, data, seconds=seconds,
-                                    max_records=max_records, cache_dir=cache_dir,
-                                    device=device, labels=False)
+    est, rhythm, summary = _saved_model(task, model, device)
+    skipped: list[dict[str, str]] = []
+    rows: list[dict] = []
+    columns: list[str] = []
+    for ds in iter_task_datasets(task, data, skipped, records_per_part=records_per_part,
+                                 **_window_settings(summary, seconds), max_records=max_records,
+                                 cache_dir=cache_dir, labels=False):
+        table = _prediction_table(task, est, rhythm, ds)
+        if columns and "start_s" in table and "start_s" not in columns:
+            columns.insert(1, "start_s")  # a later part holds window ids "record@start"
+        columns += [c for c in table if c not in columns]
+        rows += [dict(zip(table, values, strict=True))
+                 for values in zip(*table.values(), strict=True)]
+    write_table(rows, columns, Path(out))
+    return {"task": task, "model": str(model), "data": data_label(data), "out": str(out),
+            "n": len(rows), "skipped": skipped}
+
+
+def _prediction_table(task: str, est: TaskEstimator, rhythm: TaskEstimator | None,
+                      ds: TaskDataset) -> dict[str, list]:
+    """``predict_run``'s columns for the rows of ``ds``."""
     args = _inputs_for(est, ds)
     table: dict[str, list] = {"record": ds.record_ids.tolist()}
     if any("@" in r for r in table["record"]):  # window ids "record@start" (abp, long af)
@@ -302,21 +322,18 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     if est.kind == "regression":
         bp = est.predict(*args)
         table.update(sbp=bp[:, 0].round(1).tolist(), dbp=bp[:, 1].round(1).tolist())
-    else:
-        p_name, y_name = PREDICTION_COLUMNS[task]
-        proba = est.predict_proba(*args)
-        decision = est.decide(proba)
-        table[p_name] = np.round(proba, 4).tolist()
-        table[y_name] = decision.tolist()
+        return table
+    p_name, y_name = PREDICTION_COLUMNS[task]
+    proba = est.predict_proba(*args)
+    decision = est.decide(proba)
+    table[p_name] = np.round(proba, 4).tolist()
+    table[y_name] = decision.tolist()
     if rhythm is not None:  # af: the rhythm agrees with the AF decision
         proba4 = rhythm.predict_proba(*_inputs_for(rhythm, ds))
         for k, name in enumerate(RHYTHM_COLUMNS[:-1]):
             table[name] = np.round(proba4[:, k], 4).tolist()
         table["rhythm"] = [RHYTHMS[k] for k in af_rhythm_decisions(proba4, decision)]
-    rows = [dict(zip(table, values, strict=True)) for values in zip(*table.values(), strict=True)]
-    write_table(rows, table, Path(out))
-    return {"task": task, "model": str(model), "data": data_label(data), "out": str(out),
-            "n": len(ds), "skipped": ds.skipped}
+    return table
 
 
 def compare_run(
