@@ -49,9 +49,8 @@ def test_ctrl_c_while_verbs_load_ends_quietly(monkeypatch: pytest.MonkeyPatch,
     assert capsys.readouterr().err == "qualityfm: interrupted\n"
 
 
-#: Numeric options any of whose values makes sense: plain int/float on purpose.
-UNCHECKED = {("compare", "seed"), ("demo", "seed"), ("finetune", "seed"), ("pretrain", "seed"),
-             ("pretrain", "workers"), ("pretrain", "betas")}
+#: Numeric options any of whose values makes sense: a plain int on purpose (-1: auto).
+UNCHECKED = {("pretrain", "workers")}
 
 
 def test_numeric_options_have_checked_types() -> None:
@@ -86,8 +85,22 @@ def test_bad_numbers_are_usage_errors(argv: list[str], message: str,
     assert message in capsys.readouterr().err
 
 
-def test_seed_takes_any_int() -> None:
-    assert build_parser().parse_args(["demo", "--seed", "-3"]).seed == -3
+@pytest.mark.parametrize("verb", ["demo", "finetune", "compare", "pretrain"])
+def test_seeds_are_non_negative(verb: str, capsys: pytest.CaptureFixture) -> None:
+    """NumPy's generators refuse negative seeds: a usage error, not a failed run."""
+    args = {"demo": [], "finetune": ["--task", "af", "--data", "d", "--out", "o"],
+            "compare": ["--task", "af", "--data", "d", "--out", "o"], "pretrain": ["--out", "o"]}
+    assert build_parser().parse_args([verb, *args[verb], "--seed", "7"]).seed == 7
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([verb, *args[verb], "--seed", "-3"])
+    assert "argument --seed: must be >= 0, got -3" in capsys.readouterr().err
+
+
+def test_betas_are_checked() -> None:
+    assert build_parser().parse_args(["pretrain", "--out", "o", "--betas", "0.9",
+                                      "0.99"]).betas == [0.9, 0.99]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["pretrain", "--out", "o", "--betas", "1.5", "0.9"])
 
 
 @pytest.mark.parametrize("verb", ["evaluate", "finetune"])

@@ -56,6 +56,13 @@ def test_plain_array_api_learns_and_round_trips(tmp_path) -> None:
     assert back.threshold == ft.threshold
 
 
+@pytest.mark.parametrize("seed", [-1, 1.5, "0"])
+def test_bad_seeds_are_refused_when_the_estimator_is_made(seed: object) -> None:
+    for make in (Finetuner, ClassicalBaseline):
+        with pytest.raises(ValueError, match="seed must be an int >= 0"):
+            make("vt-alarm", seed=seed)
+
+
 def test_operating_point_survives_a_refit() -> None:
     x, y, g = synthetic(seed=1)
     x[:, 1] += np.random.default_rng(5).normal(0, 1.0, x[:, 1].shape).astype(np.float32)

@@ -156,3 +156,11 @@ def test_loader_workers_auto_feeds_gpus_and_spares_cpus(monkeypatch) -> None:
     assert loader_workers(-1, gpu) == 0
     with pytest.raises(ValueError, match="workers must be >= 0, or -1"):
         PretrainConfig(workers=-2)
+
+
+def test_config_refuses_negative_seeds_and_betas_outside_0_1() -> None:
+    with pytest.raises(ValueError, match="seed must be >= 0, got -1"):
+        PretrainConfig(seed=-1)
+    with pytest.raises(ValueError, match=r"betas must be two numbers in \[0, 1\)"):
+        PretrainConfig(betas=(1.5, 0.9))
+    assert PretrainConfig(betas=[0.8, 0.95]).betas == (0.8, 0.95)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from qualityfm.cli.argtypes import int_at_least, positive_int
+from qualityfm.cli.argtypes import int_at_least, nonnegative_int, positive_int
 from qualityfm.cli.finetune import add_data_options, add_device_option, add_network_options
 
 
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--kfold", type=int_at_least(2), default=5)
     p.add_argument("--epochs", type=positive_int, default=30)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--config", default=None,
                    help="model preset or JSON config for 'scratch' and random encoders "
                         "(default: the architecture of the shipped weights)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from qualityfm.cli.argtypes import int_at_least, positive_float, positive_int
+from qualityfm.cli.argtypes import int_at_least, nonnegative_int, positive_float, positive_int
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:
@@ -66,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="training epochs of a network (default 30)")
     p.add_argument("--batch-size", type=positive_int, default=None,
                    help="windows per batch (default 32)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--config", default=None,
                    help="model preset or JSON config file for --init none (default: the "
                         "architecture of the shipped weights)")

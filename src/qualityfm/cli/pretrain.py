@@ -17,6 +17,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from qualityfm.cli.argtypes import (
+    fraction_below_one,
     nonnegative_float,
     nonnegative_int,
     positive_float,
@@ -25,11 +26,11 @@ from qualityfm.cli.argtypes import (
 
 _SPECIAL = {"store", "out", "recipe", "model_overrides", "betas", "command"}
 #: Checked argparse types of the numeric settings by their lower bound (PretrainConfig checks
-#: the upper ones); ``seed`` (any int) and ``workers`` (-1: auto) stay plain ints.
+#: the upper ones); ``workers`` (-1: auto) stays a plain int.
 _ARG_TYPES: dict[str, Callable[[str], int | float]] = {
     **dict.fromkeys(("window", "steps", "batch_size", "grad_accum", "prototypes", "log_every",
                      "diag_batch", "ckpt_every"), positive_int),
-    **dict.fromkeys(("warmup", "teacher_temp_warmup", "diag_every"), nonnegative_int),
+    **dict.fromkeys(("warmup", "teacher_temp_warmup", "diag_every", "seed"), nonnegative_int),
     **dict.fromkeys(("student_temp", "teacher_temp", "teacher_temp_end"), positive_float),
     **dict.fromkeys(("aligned_fraction", "modality_drop", "lr", "min_lr", "weight_decay",
                      "weight_decay_end", "grad_clip", "momentum", "momentum_end",
@@ -63,7 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="stop (with a checkpoint) after this many steps in total")
     p.add_argument("--model-override", action="append", default=[], metavar="KEY=VALUE",
                    help="model config field (JSON value), e.g. n_layers=1; repeatable")
-    p.add_argument("--betas", type=float, nargs=2, default=None)
+    p.add_argument("--betas", type=fraction_below_one, nargs=2, default=None,
+                   help="Adam's two betas, each in [0, 1) (default: the recipe's)")
     hints = typing.get_type_hints(PretrainConfig)
     for f in fields(PretrainConfig):
         if f.name in _SPECIAL:

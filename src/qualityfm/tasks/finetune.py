@@ -97,7 +97,10 @@ class TaskEstimator(ABC):
         self.calibration = calibration
         self.threshold_rule = threshold_rule or DEFAULT_RULE.get(task, "tpr")
         self.target_tpr = target_tpr
-        self.seed = seed
+        if not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be an int >= 0 (NumPy's generators refuse others), "
+                             f"got {seed!r}")
+        self.seed = int(seed)
         self.calibrator = Calibrator(calibration)
         self.threshold = 0.5
         self.train_mean: np.ndarray | None = None
