@@ -230,8 +230,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=-1, help="-1: the engine's auto choice")
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--preset", default="base", choices=("base", "middle", "large"))
-    ap.add_argument("--stems", nargs="+", choices=("conv", "residual"), default=["conv"],
-                    help="tokenisers to measure (QualityFMConfig.stem)")
+    ap.add_argument("--stems", nargs="+", choices=("conv", "residual"), default=["residual"],
+                    help="tokenisers to measure (QualityFMConfig.stem; default: residual, "
+                    "pretrain's; the table of session 2 measured conv)")
     ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     ap.add_argument("--peak-tflops", type=float, default=None,
                     help="the device's dense bf16 peak for MFU (default: 989 on H100/H200)")

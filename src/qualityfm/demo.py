@@ -16,6 +16,7 @@ from qualityfm.data import Store, prepare
 from qualityfm.io import atomic_write_text, write_wfdb
 from qualityfm.quality import LEVEL_NAMES
 from qualityfm.signal import synthetic_alarm_records, synthetic_corpus
+from qualityfm.tasks.report import save_figure
 
 LEVEL_COLOURS = ("#c0392b", "#e67e22", "#f1c40f", "#7dcea0", "#1e8449")
 
@@ -58,10 +59,7 @@ def plot_quality_examples(store: Store, path: Path, per_level: int = 2, seed: in
                          fontsize=7, loc="left", color=LEVEL_COLOURS[lv])
     axes[-1, 0].set_xlabel("seconds")
     axes[-1, 1].set_xlabel("seconds")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_training_curves(run: Path, path: Path) -> Path:
@@ -85,10 +83,7 @@ def plot_training_curves(run: Path, path: Path) -> Path:
         ax2.plot(*zip(*pts, strict=True), marker="o")
     ax2.set_xlabel("step")
     ax2.set_title("teacher embedding effective rank (collapse check)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,

@@ -10,7 +10,7 @@ config's ``n_samples``, a fine-tuned run's those of the windows it was fitted on
 from __future__ import annotations
 
 import copy
-import os
+import io
 import warnings
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from qualityfm.io.atomic import atomic_write_bytes
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model import WindowedAttention, mean_over_shifts, pool_encoder
 from qualityfm.signal import MODEL_FS, normalize, synthesize
@@ -102,16 +103,16 @@ def export_onnx(
     mask = torch.ones(batch, cfg.in_channels, dtype=torch.bool)
     mask[-1, 0] = False  # exercise the missing-modality path
     outputs = ["embedding"] if head is None else ["embedding", "head"]
-    tmp = out.with_name(f".{out.name}.tmp")
+    buf = io.BytesIO()
     with warnings.catch_warnings():  # the tracer's notes on shape-dependent Python code
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         torch.onnx.export(
-            graph, (x, mask), str(tmp), input_names=["x", "mask"], output_names=outputs,
+            graph, (x, mask), buf, input_names=["x", "mask"], output_names=outputs,
             dynamic_axes={"x": {0: "batch"}, "mask": {0: "batch"},
                           **{name: {0: "batch"} for name in outputs}},
             opset_version=opset, dynamo=False,
         )
-    os.replace(tmp, out)
+    atomic_write_bytes(out, buf.getvalue())
     return {"out": str(out), "max_abs_diff": onnx_parity(graph, out, x, mask),
             "input": {"x": ["batch", cfg.in_channels, samples], "fs": fs,
                       "seconds": round(samples / fs, 6)}}

@@ -110,7 +110,7 @@ def plot_roc(y: np.ndarray, score: np.ndarray, pred: np.ndarray, path: str | Pat
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title,
            xlim=(0, 1), ylim=(0, 1.01))
     ax.legend(loc="lower right", fontsize=8)
-    return _save(fig, plt, path)
+    return save_figure(fig, path)
 
 
 def plot_confusion(y: np.ndarray, pred: np.ndarray, labels: list[str], path: str | Path,
@@ -128,7 +128,7 @@ def plot_confusion(y: np.ndarray, pred: np.ndarray, labels: list[str], path: str
                     color="white" if cm[i, j] > cm.max() / 2 else "black")
     ax.set(xticks=range(len(labels)), yticks=range(len(labels)), xticklabels=labels,
            yticklabels=labels, xlabel="predicted", ylabel="true", title=title)
-    return _save(fig, plt, path)
+    return save_figure(fig, path)
 
 
 def plot_bland_altman(y: np.ndarray, pred: np.ndarray, path: str | Path, title: str = "") -> Path:
@@ -143,11 +143,14 @@ def plot_bland_altman(y: np.ndarray, pred: np.ndarray, path: str | Path, title: 
         ax.axhline(v, ls=ls, c="C3", lw=1)
     ax.set(xlabel="mean of reference and estimate (mmHg)", ylabel="estimate - reference (mmHg)",
            title=f"{title}  bias {bias:.1f}, SD {sd:.1f}")
-    return _save(fig, plt, path)
+    return save_figure(fig, path)
 
 
-def _save(fig, plt, path: str | Path) -> Path:
+def save_figure(fig: object, path: str | Path) -> Path:
+    """Lay out ``fig``, write it as a PNG at ``path`` atomically, and close it."""
     import io
+
+    import matplotlib.pyplot as plt
 
     fig.tight_layout()
     buf = io.BytesIO()

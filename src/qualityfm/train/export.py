@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from qualityfm.io.atomic import atomic_write_all
 from qualityfm.model import QualityFM, QualityFMConfig, resolve_device
 from qualityfm.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from qualityfm.train.engine import read_log
@@ -124,7 +123,7 @@ def export_model(
     ``head="none"``, ``feature_targets=0`` in the config. ``notes`` (Markdown) is appended to
     the card ``card_name``.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     if dtype not in DTYPES:
         raise ValueError(f"dtype={dtype!r} is not one of {sorted(DTYPES)}")
@@ -149,19 +148,11 @@ def export_model(
     weights_name, config_name = _file_names(name)
     config_json = json.dumps({"format": FORMAT, "model": mcfg.to_dict()}, indent=2) + "\n"
     card = _card(ckpt, mcfg, run_dir, model.num_params(), dtype, notes)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        save_file(tensors, str(tmp / weights_name),
-                  metadata={"format": FORMAT, "config": json.dumps(mcfg.to_dict()),
-                            "dtype": dtype, "step": str(ckpt["step"])})
-        (tmp / config_name).write_text(config_json)
-        (tmp / card_name).write_text(card)
-        for f in (weights_name, config_name, card_name):  # each file lands atomically
-            (tmp / f).chmod(0o644)  # readable package data (mkdtemp makes private files)
-            (tmp / f).replace(out_dir / f)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    weights = save(tensors, metadata={"format": FORMAT, "config": json.dumps(mcfg.to_dict()),
+                                      "dtype": dtype, "step": str(ckpt["step"])})
+    atomic_write_all({out_dir / weights_name: lambda f: f.write(weights),
+                      out_dir / config_name: lambda f: f.write(config_json.encode()),
+                      out_dir / card_name: lambda f: f.write(card.encode())})
     return out_dir
 
 
