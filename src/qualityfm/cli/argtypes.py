@@ -7,6 +7,9 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from typing import TypeVar
+
+Number = TypeVar("Number", int, float)
 
 
 def int_at_least(low: int) -> Callable[[str], int]:
@@ -63,3 +66,17 @@ def nonnegative_float(text: str) -> float:
 positive_int = int_at_least(1)
 #: An integer >= 0 (warm-up steps, where 0 means none).
 nonnegative_int = int_at_least(0)
+
+
+def at_most(parse: Callable[[str], Number], high: Number, why: str = "") -> Callable[[str], Number]:
+    """An argparse type: what ``parse`` accepts, up to ``high`` (``why`` follows the bound in
+    the message, e.g. " Hz (the model reads 300 Hz)")."""
+
+    def bounded(text: str) -> Number:
+        value = parse(text)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be <= {high:g}{why}, got {text}")
+        return value
+
+    bounded.__name__ = f"{parse.__name__} <= {high:g}"
+    return bounded

@@ -6,34 +6,14 @@ import argparse
 import json
 import sys
 
-from qualityfm.cli.argtypes import positive_float, positive_int
+from qualityfm.cli.argtypes import at_most, positive_float, positive_int
 
 #: Highest window rate ``--fs`` accepts, Hz: the model reads 300 Hz, and far higher rates only
 #: make windows too large to hold (1e9 Hz asks terabytes per record).
 MAX_FS = 2000.0
-
-
-def _window_fs(text: str) -> float:
-    """An argparse type: a window rate in (0, MAX_FS] Hz."""
-    value = positive_float(text)
-    if value > MAX_FS:
-        raise argparse.ArgumentTypeError(f"must be <= {MAX_FS:g} Hz (the model reads 300 Hz), "
-                                         f"got {text}")
-    return value
-
-
 #: Largest level gap a pair can have: levels run from 0 (bad) to 4 (excellent), see
 #: ``qualityfm.quality.LEVEL_NAMES`` (not imported here, to keep ``--help`` fast).
 MAX_LEVEL_GAP = 4
-
-
-def _level_gap(text: str) -> int:
-    """An argparse type: a level gap in 1..MAX_LEVEL_GAP (a larger one can give no pair)."""
-    value = positive_int(text)
-    if value > MAX_LEVEL_GAP:
-        raise argparse.ArgumentTypeError(f"must be <= {MAX_LEVEL_GAP} (quality levels run from 0, "
-                                         f"bad, to {MAX_LEVEL_GAP}, excellent), got {value}")
-    return value
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -54,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=positive_int, default=1, help="processes (default 1)")
     p.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                    help="write part K of N (records split by a stable hash of their path)")
-    p.add_argument("--fs", type=_window_fs, default=300.0,
+    p.add_argument("--fs", type=at_most(positive_float, MAX_FS, " Hz (the model reads 300 Hz)"),
+                   default=300.0,
                    help=f"window sampling rate, Hz (default 300, at most {MAX_FS:g})")
     p.add_argument("--window", type=positive_float, default=30.0, help="window length, seconds")
     p.add_argument("--normalization", choices=("channel", "joint", "none"), default="channel")
@@ -62,7 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shard-size", type=positive_int, default=2048, help="windows per shard file")
     p.add_argument("--max-distance", type=positive_int, default=9,
                    help="pairs at most this many windows apart (default 9)")
-    p.add_argument("--min-level-gap", type=_level_gap, default=1,
+    gap = at_most(positive_int, MAX_LEVEL_GAP,
+                  f" (quality levels run from 0, bad, to {MAX_LEVEL_GAP}, excellent)")
+    p.add_argument("--min-level-gap", type=gap, default=1,
                    help=f"pair levels must differ by at least this (default 1, at most "
                         f"{MAX_LEVEL_GAP})")
     p.add_argument("--features", action="store_true",
