@@ -47,6 +47,30 @@ def test_onnx_of_a_run_reads_the_run_windows_length(tmp_path: Path, task: str, k
     assert session.get_inputs()[0].shape == ["batch", 2, 300]
     assert res["max_abs_diff"] < 1e-4
     assert res["input"] == {"x": ["batch", 2, 300], "fs": 300.0, "seconds": 1.0}
+    card = json.loads((tmp_path / "model.json").read_text())  # what a deployment needs
+    assert res["card"] == str(tmp_path / "model.json")
+    assert card["input"]["channels"] == ["ppg", "ecg_ii"] and card["input"]["x"][2] == 300
+    assert "unknown" in card["input"]["filters"]  # fitted from arrays: their filters unknown
+    if task == "vt-alarm":
+        assert card["threshold"] == ft.threshold and card["calibration"]["b"] == ft.calibrator.b
+        p = 1 / (1 + np.exp(-(card["calibration"]["a"] * head[:, 0] + card["calibration"]["b"])))
+        np.testing.assert_allclose(p, ft.predict_proba(x), atol=1e-4)  # as the card says
+
+
+def test_onnx_of_a_blood_pressure_run_outputs_mmhg(tmp_path: Path) -> None:
+    """The regression head learns standardised targets; its graph rescales them to mmHg."""
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
+    x, _, g = windows(24, 300)
+    rng = np.random.default_rng(1)
+    y = np.stack([rng.uniform(100, 160, 24), rng.uniform(50, 90, 24)], axis=1)
+    ft = Finetuner("abp", init="none", config=TINY, epochs=1, seed=0, use_features=False)
+    ft.fit(x, y, groups=g)
+    res = export_finetuned_onnx(ft.save(tmp_path / "run"), tmp_path / "model.onnx")
+    session = ort.InferenceSession(res["out"], providers=["CPUExecutionProvider"])
+    _, head = session.run(None, {"x": x, "mask": np.ones((len(x), 2), dtype=bool)})
+    np.testing.assert_allclose(head, ft.predict(x), atol=1e-3)
+    assert 40 < head[:, 0].mean() < 250  # mmHg, not standardised units
+    assert "mmHg" in json.loads((tmp_path / "model.json").read_text())["decision"]
 
 
 def test_onnx_parity_windows_are_scaled_as_real_ones() -> None:

@@ -110,6 +110,14 @@ def test_learned_quality_is_a_bounded_correlation(tiny_model: QualityFM) -> None
     assert q.shape == (2,) and np.all(np.abs(q) <= 1.0 + 1e-5)
     noisy = corrupt(x, 300.0, np.random.default_rng(0), kinds=["noise"], strength=1.0)
     assert not np.allclose(learned_quality(model, noisy.astype(np.float32), mask), q)
+    model.train()  # the caller's mode is left as it was; a list mask is read as booleans
+    assert np.allclose(learned_quality(model, x, mask.tolist()), q, atol=1e-5) and model.training
+    model.eval()
+    with pytest.warns(UserWarning, match="far outside"):
+        learned_quality(model, x * 500, mask)
+    x[0, 1, 7] = np.inf
+    with pytest.raises(ValueError, match="channel ecg_ii: rows 0"):
+        learned_quality(model, x, mask)
 
 
 def test_embed_files_npy_and_index(records: Path, tmp_path: Path, tiny_model: QualityFM) -> None:

@@ -246,6 +246,12 @@ def test_embed_warns_on_windows_outside_the_unit_range() -> None:
         model.embed(raw, torch.tensor([[True, False], [True, False]]))
     with pytest.raises(ValueError, match="windows of 1000 samples"):
         model(torch.zeros(1, 2, 2000))
+    gap = x.clone()
+    gap[1, 0, 500] = float("nan")  # one dropped PPG sample: refused, not a NaN embedding
+    with pytest.raises(ValueError, match=r"NaN or inf in present channels \(channel ppg: "
+                                         r"rows 1\)"):
+        model.embed(gap)
+    assert torch.isfinite(model.embed(gap, torch.tensor([[True, True], [False, True]]))).all()
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [

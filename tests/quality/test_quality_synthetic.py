@@ -241,3 +241,7 @@ def test_score_windows_masks_absent_modalities() -> None:
     np.testing.assert_allclose(only_ecg.q, only_ecg.ecg)
     with pytest.raises(ValueError, match="channel names"):
         score_windows(x, mask, FS, ("ppg",))
+    # monitor labels would read as absent channels, every window "bad": refused, mapped
+    with pytest.raises(ValueError, match=r"\['PLETH', 'II'\] are monitor labels.*\['ppg', "
+                                         r"'ecg_ii'\].*canonical_names"):
+        score_windows(x, mask, FS, ("PLETH", "II"))

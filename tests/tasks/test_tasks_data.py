@@ -6,10 +6,16 @@ import numpy as np
 import pytest
 
 from helpers import shared_path
-from qualityfm.io import MODEL_CHANNELS, Record, RecordError, write_wfdb
+from qualityfm.io import MODEL_CHANNELS, Record, RecordError, read_record, write_wfdb
 from qualityfm.signal import synthesize
 from qualityfm.signal.synthetic import synthetic_alarm_records
-from qualityfm.tasks import assert_disjoint, build_task_dataset, group_kfold, group_split
+from qualityfm.tasks import (
+    assert_disjoint,
+    build_task_dataset,
+    group_kfold,
+    group_split,
+    record_dataset,
+)
 from qualityfm.tasks.datasets import TaskDataset, bp_targets
 
 ECG, PPG = MODEL_CHANNELS.index("ecg_ii"), MODEL_CHANNELS.index("ppg")
@@ -30,6 +36,28 @@ def test_vt_alarm_dataset_from_real_records(tmp_path) -> None:
     assert len(list(tmp_path.glob("*.npz"))) == 1
     long = build_task_dataset("vt-alarm", data, max_records=2, seconds=16, pad_to=30)
     assert long.X.shape == (2, 2, 9000) and (long.X[:, :, : 14 * 300] == 0).all()
+
+
+def test_a_record_in_memory_gives_the_rows_its_file_gives(tmp_path) -> None:
+    """record_dataset: a monitor's buffer (plain arrays at their own rates) becomes the model
+    input, mask and features a dataset built from the same record's file holds."""
+    rec = synthetic_alarm_records(1, seed=3, ppg_missing=0.0, abp_present=1.0)[0]
+    write_wfdb(rec, tmp_path)
+    from_file = build_task_dataset("vt-alarm", tmp_path)
+    back = read_record(tmp_path / f"{rec.record_id}.hea")  # as stored (16-bit, its gains)
+    buffer = Record("bed7", {c: np.asarray(v, np.float64) for c, v in back.signals.items()},
+                    dict(back.fs), events={"alarm": back.events["alarm"]})
+    live = record_dataset("vt-alarm", buffer)
+    assert live.X.shape == (1, 2, 3000) and list(live.y) == [-1]  # no label needed
+    np.testing.assert_allclose(live.X, from_file.X, atol=1e-6)
+    np.testing.assert_array_equal(live.mask, from_file.mask)
+    np.testing.assert_allclose(live.features, from_file.features, rtol=1e-5, equal_nan=True)
+    abp = record_dataset("abp", buffer)  # 30-s windows; its features never see the ABP wave
+    assert abp.X.shape[1:] == (2, 9000) and abp.y.shape == (len(abp), 2)  # the line's SBP, DBP
+    assert np.isnan(abp.features[:, abp.feature_names.index("abp_hr")]).all()
+    with pytest.raises(RecordError, match="bed7: alarm at 5.0 s leaves less than 10.0 s"):
+        record_dataset("vt-alarm", Record("bed7", buffer.signals, buffer.fs,
+                                          events={"alarm": 5.0}))
 
 
 def test_vt_alarm_with_leads_off_is_kept_on_its_pulse(tmp_path) -> None:

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 from helpers import shared_path
 from qualityfm.data.features import robust_centre_scale
@@ -54,6 +55,16 @@ def test_plain_array_api_learns_and_round_trips(tmp_path) -> None:
     back = Finetuner.load(ft.save(tmp_path / "run"))
     np.testing.assert_allclose(back.predict_proba(x[te]), p, atol=1e-5)
     assert back.threshold == ft.threshold
+    # a NaN probability is no decision (compared with the threshold it read as "suppress")
+    with pytest.raises(ValueError, match="proba is NaN in rows 1"):
+        ft.decide(np.array([0.2, np.nan, 0.9]))
+    # fitting is seeded on a fork: the caller's torch randomness goes on as without it
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    Finetuner("vt-alarm", init="none", config=TINY, epochs=1, batch_size=16,
+              seed=5).fit(x[tr], y[tr], groups=g[tr])
+    assert torch.equal(torch.rand(3), expected)
 
 
 @pytest.mark.parametrize("seed", [-1, 1.5, "0"])

@@ -1,16 +1,19 @@
 """ONNX export of the encoder (pooled embedding) and, optionally, a task head on top of it.
 
 The graph outputs the embedding and the head's raw output (logits for classification tasks,
-mmHg for BP); a fine-tuned run's calibration and threshold are applied after it, from the
-run's ``finetune.json``. Its time axis is fixed: the teacher's graph reads windows of the
-config's ``n_samples``, a fine-tuned run's those of the windows it was fitted on (its
-``window``), as the run itself refuses other lengths; the batch axis is free.
+mmHg for BP); a fine-tuned run's calibration and threshold are applied after it, as the
+deployment card written beside its graph (``model.json``) says. Its time axis is fixed:
+the teacher's graph reads windows of the config's ``n_samples``, a fine-tuned run's those of
+the windows it was fitted on (its ``window``), as the run itself refuses other lengths; the
+batch axis is free.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
+import json
 import warnings
 from pathlib import Path
 
@@ -18,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from qualityfm.io.atomic import atomic_write_bytes
+from qualityfm.io.atomic import atomic_write_bytes, atomic_write_text
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model import WindowedAttention, mean_over_shifts, pool_encoder
 from qualityfm.signal import MODEL_FS, normalize, synthesize
@@ -132,10 +135,26 @@ def onnx_parity(graph: nn.Module, path: Path, x: Tensor, mask: Tensor) -> float 
     return float(max(np.abs(r.numpy() - g).max() for r, g in zip(ref, got, strict=True)))
 
 
+class _Unstandardised(nn.Module):
+    """A regression head whose output is in the targets' units (mmHg): the head learns
+    standardised targets, ``Finetuner.predict`` rescales them."""
+
+    def __init__(self, head: nn.Module, scale: np.ndarray, shift: np.ndarray) -> None:
+        super().__init__()
+        self.head = head
+        self.register_buffer("scale", torch.as_tensor(np.asarray(scale, np.float32)))
+        self.register_buffer("shift", torch.as_tensor(np.asarray(shift, np.float32)))
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.head(z) * self.scale + self.shift
+
+
 def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
     """ONNX of a fine-tuned QualityFM run (``qualityfm finetune``): encoder + task head,
     reading windows of the run's own length (its fitted ``window``; older runs without one:
-    the config's ``n_samples``)."""
+    the config's ``n_samples``); a regression head's output in mmHg. Beside ``out`` (.onnx),
+    ``out`` with suffix .json says all a deployment needs: the input (channels, rate, length,
+    preprocessing), the calibration, the threshold and how a decision is made."""
     from qualityfm.tasks import Finetuner
     from qualityfm.tasks.baselines import load_estimator
 
@@ -148,5 +167,49 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
                          "does not compute; fine-tune without them (finetune --no-features; "
                          "vt-alarm and abp read them by default) to export it")
     samples = None if est.window is None else est.window[1]
-    return export_onnx(net.backbone, out, head=net.head, shifts=est.test_shifts,
-                       n_samples=samples, fs=est.fs)
+    head = (_Unstandardised(net.head, est.y_std, est.y_mean) if est.kind == "regression"
+            else net.head)
+    res = export_onnx(net.backbone, out, head=head, shifts=est.test_shifts,
+                      n_samples=samples, fs=est.fs)
+    card = deployment_card(est, Path(run), res["input"])
+    res["card"] = str(atomic_write_text(Path(out).with_suffix(".json"),
+                                        json.dumps(card, indent=1) + "\n"))
+    return res
+
+
+def deployment_card(est: object, run: Path, graph_input: dict) -> dict:
+    """What a fine-tuned run's ONNX graph reads and how its output becomes a decision."""
+    from qualityfm.signal import VT_ECG_FILTER, VT_PPG_FILTER
+
+    summary = run / "summary.json"
+    settings = json.loads(summary.read_text()).get("settings", {}) if summary.exists() else {}
+    filters = settings.get("filters")  # None: a run fitted from arrays, its windows unknown
+    card: dict = {
+        "task": est.task, "kind": est.kind,
+        "input": {**graph_input, "channels": list(MODEL_CHANNELS),
+                  "mask": "[batch, channels] bool, False where a channel is absent",
+                  "preprocessing": (
+                      "per channel, at its own rate: the filters below (when not null), "
+                      "NaN gaps interpolated, resampled to fs, then min-max scaled into "
+                      "[-1, 1] (qualityfm.signal.normalize, 'channel'); "
+                      "qualityfm.tasks.record_dataset does all of it"),
+                  "filters": ({"ecg": dataclasses.asdict(VT_ECG_FILTER),
+                               "ppg": dataclasses.asdict(VT_PPG_FILTER)} if filters
+                              else None if filters is not None else "unknown: fitted from "
+                              "arrays; filter as the arrays it was fitted on were")},
+        "output": "head",
+    }
+    cal = est.calibrator
+    if est.kind == "binary":
+        card.update(calibration={"method": cal.method, "a": cal.a, "b": cal.b},
+                    threshold=est.threshold,
+                    decision=("p = 1 / (1 + exp(-(a * head + b))); decision 1 when "
+                              "p >= threshold (vt-alarm: 1 keeps the alarm); a window with "
+                              "NaN input has no decision: keep the alarm"))
+    elif est.kind == "multiclass":
+        card.update(calibration={"method": cal.method, "a": cal.a},
+                    decision="p = softmax(a * head); the class of highest p")
+    else:
+        card.update(decision="head is (SBP, DBP) in mmHg" if est.task == "abp"
+                    else "head is the prediction, in the targets' units")
+    return card

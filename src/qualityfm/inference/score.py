@@ -13,12 +13,14 @@ import numpy as np
 import torch
 
 from qualityfm.inference.windows import FileWindows, iter_file_windows
-from qualityfm.io import atomic_write
+from qualityfm.io import MODEL_CHANNELS, atomic_write
 from qualityfm.losses import SpectralLoss
 from qualityfm.model import QualityFM
 from qualityfm.model.precision import check_precision, model_device, precision_autocast
 from qualityfm.quality import LEVEL_NAMES
 from qualityfm.signal import WindowConfig
+from qualityfm.signal.nan import check_finite
+from qualityfm.signal.normalize import warn_unscaled
 
 #: What ``write_table`` writes: CSV, or Parquet (with pyarrow).
 TABLE_SUFFIXES = (".csv", ".parquet")
@@ -56,22 +58,33 @@ def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray,
 
     ``precision``: "fp32", or "bf16" / "fp16" (CUDA only) autocast of the model's forward
     pass on the model's device; the spectra and the correlation are computed in float32.
+    ``x`` [N, C, T] holds windows as ``embed`` reads them (300 Hz, each channel scaled into
+    [-1, 1] by ``signal.normalize``: raw values warn, NaN or inf in a present channel is
+    refused); the model runs in eval mode and is left in the mode it was in.
     """
     device = model_device(model)
     check_precision(precision, device)
+    x, mask = np.asarray(x, np.float32), np.asarray(mask, bool)
+    names = MODEL_CHANNELS if x.ndim == 3 and x.shape[1] == len(MODEL_CHANNELS) else None
+    check_finite(x, mask, names)
+    warn_unscaled(x, mask, names)
+    training = model.training
     model.eval()
     spectral = SpectralLoss(n_bins=model.cfg.n_bins)
     out = np.empty(len(x), dtype=np.float32)
-    for sl in batches(len(x), batch_size):
-        xb, mb = torch.from_numpy(x[sl]).to(device), torch.from_numpy(mask[sl]).to(device)
-        with precision_autocast(precision, device):
-            pred = model(xb, mb)["amp"]
-        pred = pred.float()
-        target, _ = spectral.targets(xb)
-        pred = (pred - pred.mean(-1, keepdim=True)) / (pred.std(-1, keepdim=True) + 1e-6)
-        corr = (pred * target).mean(-1)  # both z-scored: Pearson correlation per channel
-        w = mb.float()
-        out[sl] = ((corr * w).sum(-1) / w.sum(-1).clamp_min(1.0)).cpu().numpy()
+    try:
+        for sl in batches(len(x), batch_size):
+            xb, mb = torch.from_numpy(x[sl]).to(device), torch.from_numpy(mask[sl]).to(device)
+            with precision_autocast(precision, device):
+                pred = model(xb, mb)["amp"]
+            pred = pred.float()
+            target, _ = spectral.targets(xb)
+            pred = (pred - pred.mean(-1, keepdim=True)) / (pred.std(-1, keepdim=True) + 1e-6)
+            corr = (pred * target).mean(-1)  # both z-scored: Pearson correlation per channel
+            w = mb.float()
+            out[sl] = ((corr * w).sum(-1) / w.sum(-1).clamp_min(1.0)).cpu().numpy()
+    finally:
+        model.train(training)
     return out
 
 

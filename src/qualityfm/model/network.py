@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model.config import QualityFMConfig
 from qualityfm.model.layers import DINOHead, SpectrumHead, Trunk
+from qualityfm.signal.nan import check_finite
 from qualityfm.signal.normalize import warn_unscaled
 
 #: How an encoder's output becomes one embedding (:func:`pool_encoder`): the mean of its tokens
@@ -167,9 +168,11 @@ class QualityFM(nn.Module):
     def embed(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         """Mean-pooled tokens [B, d] of windows ``x`` [B, C, T] (the config's channels, by
         default ppg and ecg_ii, at 300 Hz, each channel scaled into [-1, 1] as
-        ``signal.normalize`` does: values far outside warn). Gradients flow: wrap the call
-        in ``torch.no_grad()`` for inference."""
-        warn_unscaled(x, mask, MODEL_CHANNELS if self.cfg.in_channels == 2 else None)
+        ``signal.normalize`` does: values far outside warn; NaN or inf in a present channel
+        is refused). Gradients flow: wrap the call in ``torch.no_grad()`` for inference."""
+        names = MODEL_CHANNELS if self.cfg.in_channels == 2 else None
+        check_finite(x, mask, names)
+        warn_unscaled(x, mask, names)
         return pool_tokens(self.encode(x, mask))
 
     def forward(self, x: Tensor, mask: Tensor | None = None,

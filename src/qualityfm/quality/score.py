@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qualityfm.io import MODEL_CHANNELS, canonical_channel, is_ecg
 from qualityfm.quality.ecg import ecg_quality
 from qualityfm.quality.ppg import ppg_quality
 
@@ -15,8 +16,6 @@ LEVEL_NAMES: tuple[str, ...] = ("bad", "poor", "acceptable", "good", "excellent"
 #: Lower bounds of the levels excellent, good, acceptable, poor (QUALITYFM.md).
 LEVEL_THRESHOLDS: tuple[float, float, float, float] = (0.9, 0.7, 0.5, 0.3)
 
-#: Default model channels (``qualityfm.io.MODEL_CHANNELS``).
-_MODEL_CHANNELS: tuple[str, ...] = ("ppg", "ecg_ii")
 
 
 @dataclass
@@ -65,7 +64,7 @@ def score_windows(
     x: np.ndarray,
     mask: np.ndarray,
     fs: float,
-    channels: Sequence[str] = _MODEL_CHANNELS,
+    channels: Sequence[str] = MODEL_CHANNELS,
     thresholds: Sequence[float] = LEVEL_THRESHOLDS,
 ) -> QualityScores:
     """Score windows ``x`` ``[N, C, T]`` (raw, physical units) of one record, ``mask`` ``[N, C]``;
@@ -82,6 +81,12 @@ def score_windows(
     channels = list(channels)
     if len(channels) != x.shape[1]:
         raise ValueError(f"{len(channels)} channel names {channels} for {x.shape[1]} channels of x")
+    labels = {c: canonical_channel(c) for c in channels if canonical_channel(c) != c}
+    labels = {c: k for c, k in labels.items() if k == "ppg" or is_ecg(k)}
+    if labels:  # read as absent, these would score every window bad
+        raise ValueError(f"channel names {list(labels)} are monitor labels: name the channels "
+                         f"as the package does ({list(labels.values())}), e.g. with "
+                         "qualityfm.io.canonical_names")
     n = x.shape[0]
     ecg_ch = "ecg_ii" if "ecg_ii" in channels else next(
         (c for c in channels if c.startswith("ecg")), None

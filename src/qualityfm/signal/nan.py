@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 
@@ -26,3 +29,35 @@ def fill_nan(x: np.ndarray) -> np.ndarray:
             continue
         flat[row, ~good] = np.interp(idx[~good], idx[good], flat[row, good])
     return flat.reshape(x.shape)
+
+
+def rows_text(idx: np.ndarray) -> str:
+    """Row numbers for an error message: the first five, then how many more."""
+    idx = np.asarray(idx)
+    more = f" and {len(idx) - 5} more" if len(idx) > 5 else ""
+    return ", ".join(str(i) for i in idx[:5].tolist()) + more
+
+
+def check_finite(x: Any, mask: Any = None, names: Sequence[str] | None = None) -> None:
+    """ValueError when a present channel of model input ``x`` [N, C, T] (array or tensor, on
+    any device) holds NaN or inf, naming the channels (``names``) and rows: a model would
+    return NaN for them, which a threshold then reads as a decision."""
+    if hasattr(x, "detach"):  # a torch tensor: reduce where it lives, fetch N x C booleans
+        import torch
+
+        bad = ~torch.isfinite(x.detach()).all(-1)
+        if mask is not None:
+            bad &= torch.as_tensor(np.asarray(mask, bool) if not hasattr(mask, "to") else mask,
+                                   device=bad.device).bool()
+        bad = bad.cpu().numpy()
+    else:
+        bad = ~np.isfinite(np.asarray(x)).all(-1)
+        if mask is not None:
+            bad &= np.asarray(mask, bool)
+    if bad.any():
+        if names is None or len(names) != bad.shape[1]:
+            names = [str(k) for k in range(bad.shape[1])]
+        where = "; ".join(f"channel {name}: rows {rows_text(np.flatnonzero(bad[:, k]))}"
+                          for k, name in enumerate(names) if bad[:, k].any())
+        raise ValueError(f"X holds NaN or inf in present channels ({where}); fill short gaps "
+                         "(qualityfm.signal.fill_nan) or mark the channel absent in mask")

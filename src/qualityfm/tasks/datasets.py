@@ -210,8 +210,8 @@ def _pad_left(x: np.ndarray, n: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- tasks
 
 
-def _rows_vt(path: Path, s: TaskSettings) -> list[dict]:
-    rec = read_record(path)
+def _rows_vt(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dict]:
+    rec = read_record(path) if rec is None else rec
     if s.labels and "alarm_true" not in rec.labels:
         raise RecordError(f"{path}: no Challenge 2015 alarm label (labels['alarm_true'])")
     # a folder of the whole Challenge 2015 set holds five alarm types; only VT is this task's
@@ -294,8 +294,8 @@ def _rows_perform_af(path: Path, rec: Record, s: TaskSettings) -> list[dict]:
     return _af_windows(path, rec, s, subject, rhythm)
 
 
-def _rows_af(path: Path, s: TaskSettings) -> list[dict]:
-    rec = read_record(path)
+def _rows_af(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dict]:
+    rec = read_record(path) if rec is None else rec
     rhythm = rec.labels.get("rhythm")
     if rhythm is None and (s.labels or _PERFORM.match(rec.record_id or path.stem)):
         return _rows_perform_af(path, rec, s)
@@ -404,10 +404,10 @@ def _rows_uci_bp(path: Path, s: TaskSettings) -> list[dict]:
     return rows
 
 
-def _rows_abp(path: Path, s: TaskSettings) -> list[dict]:
-    if is_uci_bp_file(path):
+def _rows_abp(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dict]:
+    if rec is None and is_uci_bp_file(path):
         return _rows_uci_bp(path, s)
-    rec = read_record(path)
+    rec = read_record(path) if rec is None else rec
     need = ("abp", "ppg") if s.labels else ("ppg",)  # predictions need no arterial line
     if not (rec.has(*need) and _primary_ecg(rec) == "ecg_ii"):
         what = "ABP, ECG II and PPG" if s.labels else "ECG II and PPG"
@@ -556,6 +556,44 @@ def _nothing_fits(where: str, task: str, skipped: list[dict[str, str]]) -> Recor
     return RecordError(f"{where}: no record fits task {task!r}; first: {first}")
 
 
+def record_dataset(task: str, record: Record, *, seconds: float | None = None,
+                   labels: bool = False) -> TaskDataset:
+    """The rows the dataset of ``task`` holds for ``record``, a :class:`~qualityfm.io.Record`
+    in memory (a monitor's buffer: ``signals`` and ``fs`` by canonical channel name; for
+    vt-alarm the alarm time in ``events["alarm"]``, else the record's end): each window's
+    model input as the task's models were fitted on it (protocol filters, 300 Hz, scaled per
+    channel), its mask and the classical features of the unfiltered channels. Pass
+    ``X, mask, features`` to a fitted model's ``predict_proba`` / ``predict``. A record that
+    does not fit the task raises :class:`~qualityfm.io.RecordError`."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
+    s = TaskSettings(task, float(_DEFAULT_SECONDS[task] if seconds is None else seconds),
+                     labels=labels)
+    rows = [r for r in _BUILDERS[task](Path(record.record_id or "record"), s, record)
+            if "skip" not in r]
+    if not rows:
+        raise RecordError(f"{record.record_id}: no window fits task {task!r}")
+    return _dataset_of(s, rows, [])
+
+
+def _dataset_of(s: TaskSettings, rows: list[dict], skipped: list[dict[str, str]]) -> TaskDataset:
+    """The dataset of builder rows."""
+    return TaskDataset(
+        task=s.task,
+        X=np.stack([r["x"] for r in rows]).astype(np.float32),
+        mask=np.stack([r["mask"] for r in rows]),
+        y=np.stack([r["y"] for r in rows]),
+        groups=np.array([r["group"] for r in rows]),
+        record_ids=np.array([r["record"] for r in rows]),
+        features=np.stack([r["features"] for r in rows]).astype(np.float32),
+        feature_names=feature_names(),
+        fs=s.fs,
+        rhythm=np.array([r["rhythm"] for r in rows]) if s.task == "af" else None,
+        settings=asdict(s),
+        skipped=skipped,
+    )
+
+
 def _build(
     s: TaskSettings, files: list[Path], cache_dir: str | Path | None,
 ) -> tuple[TaskDataset | None, list[dict[str, str]]]:
@@ -578,20 +616,7 @@ def _build(
             skipped.append(skip_entry(str(err)))
     if not rows:
         return None, skipped
-    ds = TaskDataset(
-        task=s.task,
-        X=np.stack([r["x"] for r in rows]).astype(np.float32),
-        mask=np.stack([r["mask"] for r in rows]),
-        y=np.stack([r["y"] for r in rows]),
-        groups=np.array([r["group"] for r in rows]),
-        record_ids=np.array([r["record"] for r in rows]),
-        features=np.stack([r["features"] for r in rows]).astype(np.float32),
-        feature_names=feature_names(),
-        fs=s.fs,
-        rhythm=np.array([r["rhythm"] for r in rows]) if s.task == "af" else None,
-        settings=asdict(s),
-        skipped=skipped,
-    )
+    ds = _dataset_of(s, rows, skipped)
     if cache is not None:
         ds.save(cache)
     return ds, skipped

@@ -28,6 +28,7 @@ from qualityfm.model.network import check_pool, mean_over_shifts, pool_encoder, 
 from qualityfm.model.precision import resolve_device
 from qualityfm.quality.features import window_features
 from qualityfm.signal import MODEL_FS
+from qualityfm.signal.nan import check_finite, rows_text
 from qualityfm.signal.normalize import warn_unscaled
 from qualityfm.tasks.calibration import Calibrator, choose_threshold
 from qualityfm.tasks.features import task_columns
@@ -215,7 +216,7 @@ class TaskEstimator(ABC):
             y = y.reshape(len(y), -1).astype(np.float32)
             bad = np.flatnonzero(~np.isfinite(y).all(axis=1))
             if len(bad):
-                raise ValueError(f"y is NaN or inf in {len(bad)} rows ({_rows(bad)})")
+                raise ValueError(f"y is NaN or inf in {len(bad)} rows ({rows_text(bad)})")
             if self.task == "abp":
                 _check_bp(y, mask)
             self.n_out = y.shape[1]
@@ -246,7 +247,7 @@ class TaskEstimator(ABC):
         y = y.astype(np.int64) if y.dtype == bool else y
         bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)) | (y < 0))
         if len(bad):
-            raise ValueError(f"y must hold class labels 0, 1, ...; rows {_rows(bad)} hold "
+            raise ValueError(f"y must hold class labels 0, 1, ...; rows {rows_text(bad)} hold "
                              f"{y[bad[:3]].tolist()}")
         y = y.astype(np.int64)
         if self.kind == "multiclass" and self.n_out == 0:
@@ -255,7 +256,7 @@ class TaskEstimator(ABC):
         if len(y) and y.max() >= k:
             bad = np.flatnonzero(y >= k)
             raise ValueError(f"task {self.task!r} has {k} classes (labels 0..{k - 1}), but y "
-                             f"holds {sorted(set(y[bad].tolist()))[:5]} (rows {_rows(bad)})")
+                             f"holds {sorted(set(y[bad].tolist()))[:5]} (rows {rows_text(bad)})")
         return y
 
     def _set_operating_point(self, raw: np.ndarray, y: np.ndarray) -> None:
@@ -285,7 +286,13 @@ class TaskEstimator(ABC):
 
     def decide(self, proba: np.ndarray) -> np.ndarray:
         """Decisions from :meth:`predict_proba`'s output: 1 at or above the threshold
-        (binary), else the most probable class."""
+        (binary), else the most probable class. A NaN probability is refused: compared with
+        the threshold it would read as 0 (for vt-alarm: suppress the alarm)."""
+        proba = np.asarray(proba)
+        bad = np.flatnonzero(np.isnan(proba).reshape(len(proba), -1).any(axis=1))
+        if len(bad):
+            raise ValueError(f"proba is NaN in rows {rows_text(bad)}: no decision can be "
+                             "made from them")
         return (proba >= self.threshold).astype(int) if self.kind == "binary" else proba.argmax(1)
 
     def protocol_state(self) -> dict:
@@ -331,26 +338,12 @@ def _check_bp(y: np.ndarray, mask: np.ndarray | None) -> None:
                            "(build_task_dataset) hold ECG II and PPG in every window")
 
 
-def _rows(idx: np.ndarray) -> str:
-    """Row numbers for an error message: the first five, then how many more."""
-    more = f" and {len(idx) - 5} more" if len(idx) > 5 else ""
-    return ", ".join(str(i) for i in idx[:5].tolist()) + more
-
-
 def _finite_windows(X: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     """``X`` when every present channel is finite (absent channels zeroed where they are
     not); a window of a present channel with NaN or inf is refused, naming rows and channel."""
-    finite = np.isfinite(X).all(axis=2)  # [N, C]
-    if finite.all():
+    if np.isfinite(X).all():
         return X
-    present = np.ones_like(finite) if mask is None else mask
-    bad = ~finite & present
-    if bad.any():
-        names = MODEL_CHANNELS if X.shape[1] == len(MODEL_CHANNELS) else range(X.shape[1])
-        where = "; ".join(f"channel {name}: rows {_rows(np.flatnonzero(bad[:, k]))}"
-                          for k, name in enumerate(names) if bad[:, k].any())
-        raise ValueError(f"X holds NaN or inf in present channels ({where}); fill short gaps "
-                         "(qualityfm.signal.fill_nan) or mark the channel absent in mask")
+    check_finite(X, mask, MODEL_CHANNELS if X.shape[1] == len(MODEL_CHANNELS) else None)
     return np.where(np.isfinite(X), X, 0).astype(X.dtype)
 
 
@@ -665,7 +658,13 @@ class Finetuner(TaskEstimator):
         return F.smooth_l1_loss(out, y.float())
 
     def _fit_core(self, X, y, mask, features, fit_idx, val_idx, groups=None) -> np.ndarray:
-        torch.manual_seed(self.seed)
+        """Seeded by ``seed`` on a fork of torch's random state: the caller's own torch
+        randomness is as it was after a fit."""
+        with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
+            torch.manual_seed(self.seed)
+            return self._fit_seeded(X, y, mask, features, fit_idx, val_idx, groups)
+
+    def _fit_seeded(self, X, y, mask, features, fit_idx, val_idx, groups) -> np.ndarray:
         rng = np.random.default_rng(self.seed)
         n_feat = 0
         if self.use_features:
