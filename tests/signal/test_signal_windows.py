@@ -72,6 +72,19 @@ def test_nan_rule_and_interpolation() -> None:
     assert np.isfinite(w_inf.x).all() and w_inf.mask[2, 0]
 
 
+@pytest.mark.parametrize("fs", [125.0, 250.0, 360.0, 500.0, 1000.0])
+def test_the_nan_rule_counts_exactly_the_window_span(fs: float) -> None:
+    """A channel whose window is exactly max_nan_fraction NaN is kept (the rule masks more
+    than it), one sample more is masked, at rates below and above the windows' 300 Hz."""
+    rng = np.random.default_rng(0)
+    n = int(30 * fs)
+    for extra, kept in ((0, True), (1, False)):
+        x = rng.standard_normal(2 * n).astype(np.float32)
+        x[: int(0.2 * n) + extra] = np.nan
+        w = make_windows(Record("r", {"ppg": x}, {"ppg": fs}), WindowConfig(channels=("ppg",)))
+        assert (len(w) == 2) == kept and w.mask[-1, 0], (fs, extra)
+
+
 def test_flat_rule() -> None:
     rec = _record(95.0)
     rec.signals["ecg_ii"][250 * 30: 250 * 60] = 0.7

@@ -29,7 +29,8 @@ def resample(x: np.ndarray, fs_in: float, fs_out: float, axis: int = -1) -> np.n
     """Resample ``x`` from ``fs_in`` to ``fs_out`` Hz along ``axis`` (polyphase FIR).
 
     The ratio is approximated by a fraction with denominator at most ``MAX_DENOMINATOR``
-    (250 -> 300 Hz is exactly 6/5). Equal rates return ``x`` itself, untouched. The signal is
+    (250 -> 300 Hz is exactly 6/5; 299.9 -> 300 Hz becomes 1/1, a 0.03 % time error). Equal
+    rates return ``x`` itself, untouched. The signal is
     padded by its edge values, so a record's first and last samples do not ring towards zero.
     The output has ``ceil(n * up / down)`` samples and the dtype of ``x`` (float64 for ints).
     NaNs spread over the filter length: fill them first (see ``fill_nan``).

@@ -199,9 +199,11 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
         nan, values = filled[c]
         fs_in = float(record.fs[sources[c]])
         up, down = rational_ratio(fs_in, cfg.fs) if fs_in != cfg.fs else (1, 1)
-        # Input-grid span [i0, i1) of each window; samples past the channel's end count as NaN.
-        i0 = (starts * down) // up
-        i1 = ((starts + T - 1) * down) // up + 1
+        # Input-grid span [i0, i1) of each window: the input samples whose times fall in the
+        # window's [start, start + T) (ceil of both ends, in whole input samples); samples past
+        # the channel's end count as NaN.
+        i0 = -((-starts * down) // up)
+        i1 = -((-(starts + T) * down) // up)
         m = len(values)
         n_nan = _window_counts(nan, m, i0, i1) + np.maximum(i1 - np.maximum(i0, m), 0)
         nan_frac[:, ci] = n_nan / (i1 - i0)
