@@ -167,6 +167,28 @@ def test_the_same_records_in_another_order_are_the_same_run(halves, small_window
     assert files_digest(tmp_path / "resumed", skip=(META,)) == data
 
 
+def test_a_store_of_an_earlier_version_from_several_inputs_is_found_complete(
+        halves, small_window, tmp_path):
+    """Before session 19 a store's records ran in the order its inputs were given and its
+    meta.json held no input_records: re-running its command finds it complete, as it did."""
+    from qualityfm.data.prepare import _fingerprint
+
+    a, b = halves
+    kw = dict(window=small_window, shard_size=7, progress=False)
+    prepare([b, a], tmp_path / "old", **kw)
+    meta_path = tmp_path / "old" / META
+    meta = json.loads(meta_path.read_text())
+    del meta["input_records"]  # as that version wrote it: b's records first
+    old_order = [key for key, _ in expand_inputs([b]) + expand_inputs([a])]
+    meta["fingerprint"] = _fingerprint(meta["settings"], old_order)
+    meta_path.write_text(json.dumps(meta))
+    before = files_digest(tmp_path / "old")
+    assert prepare([b, a], tmp_path / "old", **kw)["n_windows"] == meta["n_windows"]
+    assert files_digest(tmp_path / "old") == before
+    with pytest.raises(ValueError, match="a store made with"):  # another order is another store
+        prepare([a, b], tmp_path / "old", **kw)
+
+
 # ----------------------------------------------------------------------------- out (item 4)
 def test_the_store_must_lie_apart_from_its_inputs(synth_dir, small_window, tmp_path):
     before = files_digest(synth_dir)

@@ -76,7 +76,8 @@ def test_empty_records(tmp_path: Path) -> None:
 def test_corrupt_csv_npy_npz_vital(tmp_path: Path) -> None:
     (tmp_path / "text.csv").write_text("Time [s], PLETH\n0,1\n0.01,abc\n0.02,def\n")
     with pytest.raises(RecordError, match=r"text\.csv: column 'PLETH' is mostly not numbers "
-                                          r"\(67% of 3 rows, the first 'abc' on line 3\)"):
+                                          r"\(67% of 3 rows, the first 'abc' on non-blank "
+                                          r"line 3\)"):
         read_record(tmp_path / "text.csv")
     (tmp_path / "quote.csv").write_text('Time [s],PLETH\n0,1\n0.01,"2\n')  # open quote
     with pytest.raises(RecordError, match=r"quote\.csv: corrupt CSV"):

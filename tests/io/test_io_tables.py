@@ -276,24 +276,33 @@ def test_hints_name_keywords_and_files_that_work(tmp_path: Path,
 
 def test_csv_time_column_errors_name_the_bad_value_and_its_line(tmp_path: Path) -> None:
     rows = _signal_rows(5000, 125.0)
-    for row, cell, at in ((501, "oops", "holds 'oops' on line 503"),  # within the head read
-                          (3000, "later", "holds 'later' on line 3002"),  # past it
-                          (700, "", "has an empty cell on line 702")):
+    for row, cell, at in ((501, "oops", "holds 'oops' on non-blank line 503"),  # in the head read
+                          (3000, "later", "holds 'later' on non-blank line 3002"),  # past it
+                          (700, "", "has an empty cell on non-blank line 702")):
         bad = rows.copy()
         bad[row] = cell + bad[row][bad[row].index(","):]
         path = tmp_path / f"bad{row}.csv"
         path.write_text(_csv_text("Time [s],PLETH,II", bad))
         with pytest.raises(RecordError, match=rf"bad{row}\.csv: time column 'Time \[s\]' {at}"):
             read_record(path)
-    with pytest.raises(RecordError, match=r"bad3000\.csv: .* 'later' on line 3002"):
+    with pytest.raises(RecordError, match=r"bad3000\.csv: .* 'later' on non-blank line 3002"):
         read_record(tmp_path / "bad3000.csv", start=20.0)  # a span starting at row 2500
     iso = tmp_path / "iso.csv"
     iso_rows = _signal_rows(400, 125.0, time="iso")
     iso_rows[250] = "2024-13-45 99:00:00" + iso_rows[250][iso_rows[250].index(","):]
     iso.write_text(_csv_text("Timestamp,PLETH", iso_rows))
     with pytest.raises(RecordError, match=r"iso\.csv: time column 'Timestamp' holds "
-                                          r"'2024-13-45 99:00:00' on line 252"):
+                                          r"'2024-13-45 99:00:00' on non-blank line 252"):
         read_record(iso)
+    # decimal commas: the bad cell is named, not the first (valid) one
+    comma = tmp_path / "comma.csv"
+    lines = ["Time [s];PLETH"] + [f"{k / 125:.3f};{k % 7},5".replace(".", ",")
+                                  for k in range(300)]
+    lines[6] = "---;1,5"
+    comma.write_text("\n".join(lines) + "\n")
+    with pytest.raises(RecordError, match=r"comma\.csv: time column 'Time \[s\]' holds '---' on "
+                                          r"non-blank line 7"):
+        read_record(comma)
 
 
 @pytest.mark.parametrize("sep", [",", ";"])
@@ -324,7 +333,8 @@ def test_csv_column_of_text_is_refused_naming_column_value_and_line(tmp_path: Pa
     path = tmp_path / "notes.csv"
     path.write_text(_csv_text("Time [s],PLETH,II,Note", rows))
     with pytest.raises(RecordError, match=r"notes\.csv: column 'Note' is mostly not numbers "
-                                          r"\(99% of 400 rows, the first 'ok' on line 5\)"):
+                                          r"\(99% of 400 rows, the first 'ok' on non-blank "
+                                          r"line 5\)"):
         read_record(path)
     rec = read_record(path, channels=["ppg", "ecg_ii"])  # as the message suggests
     assert rec.channels == ["ppg", "ecg_ii"] and not np.isnan(rec.signals["ppg"]).any()

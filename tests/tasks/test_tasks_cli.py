@@ -320,11 +320,22 @@ def test_cli_compare_refuses_rows_it_cannot_run_before_any_work(tmp_path, capsys
     assert "no --modes" in capsys.readouterr().err
     assert main([*common, "--baselines", ""]) == 1
     assert "nothing to compare" in capsys.readouterr().err
+    store = tmp_path / "store"  # a folder that exists but holds no model
+    store.mkdir()
+    assert main([*common, "--baselines", "classical", "--models", f"s={store}"]) == 1
+    assert f"--models s={store}: " in capsys.readouterr().err
+    assert main([*common, "--baselines", "classical", "--reference", "nope"]) == 1
+    assert "reference 'nope' is not a row" in capsys.readouterr().err
     assert not out.exists()
     assert main([*common, "--baselines", "classical"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["rows"] == ["classical features + GBM"] and summary["n"] == 30
     assert summary["skipped"] == [] and summary["kfold"] == 2
+    # a comparison of other rows into the same folder leaves none of the old rows' files
+    (out / "notes.txt").write_text("mine")
+    assert main([*common, "--baselines", "", "--models", "r=none", "--modes", "linear"]) == 0
+    assert not list(out.glob("classical_features*")) and (out / "notes.txt").exists()
+    assert json.loads((out / "summary.json").read_text())["rows"] == ["r (linear)"]
 
 
 def test_cli_finetune_into_a_used_folder_leaves_no_stale_model(tmp_path) -> None:

@@ -55,6 +55,13 @@ def test_a_record_in_memory_gives_the_rows_its_file_gives(tmp_path) -> None:
     abp = record_dataset("abp", buffer)  # 30-s windows; its features never see the ABP wave
     assert abp.X.shape[1:] == (2, 9000) and abp.y.shape == (len(abp), 2)  # the line's SBP, DBP
     assert np.isnan(abp.features[:, abp.feature_names.index("abp_hr")]).all()
+    # without an alarm time a buffer ends at its alarm, however long it is (not at 300 s)
+    long = Record("bed7", {c: np.concatenate([v, v]) for c, v in buffer.signals.items()},
+                  buffer.fs)
+    long.signals["ecg_ii"][-5 * int(long.fs["ecg_ii"]):] = 0.0  # leads off in the last 5 s
+    tail = record_dataset("vt-alarm", long)
+    ecg = tail.X[0, ECG]  # its last seconds are the flat ones: the window ends at the end
+    assert tail.X.shape == (1, 2, 3000) and np.ptp(ecg[-1200:]) < 0.05 < np.ptp(ecg[:1200])
     with pytest.raises(RecordError, match="bed7: alarm at 5.0 s leaves less than 10.0 s"):
         record_dataset("vt-alarm", Record("bed7", buffer.signals, buffer.fs,
                                           events={"alarm": 5.0}))

@@ -58,6 +58,7 @@ def test_plain_array_api_learns_and_round_trips(tmp_path) -> None:
     # a NaN probability is no decision (compared with the threshold it read as "suppress")
     with pytest.raises(ValueError, match="proba is NaN in rows 1"):
         ft.decide(np.array([0.2, np.nan, 0.9]))
+    assert ft.decide(np.zeros(0)).shape == (0,)  # no rows, no decisions
     # fitting is seeded on a fork: the caller's torch randomness goes on as without it
     torch.manual_seed(123)
     expected = torch.rand(3)

@@ -285,7 +285,8 @@ def test_resume_follows_its_store_and_records_what_it_runs(synthetic_store, tmp_
     from qualityfm.data.store import PAIRS, save_json, save_npy
 
     run = tmp_path / "run"
-    pretrain(tiny(synthetic_store, run, steps=4), stop_after=2)
+    pretrain(tiny(synthetic_store, run, steps=4, command="qualityfm pretrain --first"),
+             stop_after=2)
     (run / ".last.pt.x1y2z3.tmp").write_bytes(b"half a checkpoint")  # a SIGKILL mid-save
     moved = shutil.copytree(synthetic_store, tmp_path / "moved")
     capsys.readouterr()
@@ -295,6 +296,7 @@ def test_resume_follows_its_store_and_records_what_it_runs(synthetic_store, tmp_
     assert not list(run.glob(".*.tmp"))
     config = json.loads((run / "config.json").read_text())
     assert (config["store"], config["steps"]) == (str(moved), 5)
+    assert config["command"] == "qualityfm pretrain --first"  # kept by a resume from Python
     other = shutil.copytree(synthetic_store, tmp_path / "other")  # 8 pairs fewer
     save_npy(other / PAIRS, np.load(other / PAIRS)[:-8])
     meta = json.loads((other / "meta.json").read_text())
@@ -302,6 +304,10 @@ def test_resume_follows_its_store_and_records_what_it_runs(synthetic_store, tmp_
     with pytest.raises(ValueError, match=r"cannot resume on .*other \(4 records, 40 windows, "
                                          r"135 pairs\): the run was trained on .*moved"):
         pretrain(tiny(other, run, steps=6), resume=True)
+    shuffled = shutil.copytree(synthetic_store, tmp_path / "shuffled")  # same counts
+    save_npy(shuffled / PAIRS, np.load(shuffled / PAIRS)[::-1])
+    with pytest.raises(ValueError, match=r"the same counts, other windows or pairs"):
+        pretrain(tiny(shuffled, run, steps=6), resume=True)
     with pytest.raises(ValueError, match="is in the store"):
         pretrain(tiny(moved, moved / "run", steps=2))
     assert not (moved / "run").exists()

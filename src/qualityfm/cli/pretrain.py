@@ -107,11 +107,14 @@ def run(args: argparse.Namespace) -> int:
     given["out"] = args.out
     saved = Path(args.out) / CONFIG_NAME
     resume = args.resume and (Path(args.out) / CHECKPOINT_NAME).is_file()
-    if args.resume and not resume:
+    if args.resume and not resume and _rank() == 0:
         print(f"qualityfm pretrain: no checkpoint in {args.out} yet: starting the run",
               file=sys.stderr)
     if args.resume and saved.is_file():  # resume; or restart a launch killed before its
         base = json.loads(saved.read_text())  # first checkpoint, with its settings
+        if not args.store and not Path(base.get("store") or "").is_dir():
+            raise ValueError(f"{saved}: the run's store {base.get('store')} is not there; if "
+                             "it moved, resume with --store NEWPATH")
         if args.recipe and args.recipe != base["recipe"]:
             raise ValueError(f"{saved}: run used recipe {base['recipe']!r}, not {args.recipe!r}")
         now = {**given, **({"store": str(Path(args.store).resolve())} if args.store else {})}

@@ -205,6 +205,27 @@ def _untold(theirs: dict[str, Any]) -> str:
             "little to say which)")
 
 
+def _legacy_fingerprints(meta: dict[str, Any], settings: dict[str, Any],
+                         inputs: Sequence[str | os.PathLike],
+                         shard: tuple[int, int] | None) -> list[str]:
+    """The fingerprint a store written before session 19 (no ``input_records``) has for these
+    inputs: its records in the order they were given (each input's sorted, a file reached
+    twice kept where first met), so that re-running its command finds it complete."""
+    if "input_records" in meta:
+        return []
+    seen: set[Path] = set()
+    keys = []
+    for inp in inputs:
+        root = Path(inp)
+        for key, path in sorted((record_key(p, root), p.resolve()) for p in find_records(root)):
+            if path not in seen:
+                seen.add(path)
+                keys.append(key)
+    if shard is not None:
+        keys = [k for k in keys if stable_part(k, shard[1]) == shard[0]]
+    return [_fingerprint(settings, keys)]
+
+
 def _fingerprint(settings: dict[str, Any], keys: list[str]) -> str:
     blob = json.dumps({"settings": settings, "records": keys}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -389,7 +410,8 @@ def prepare(
     meta_path, journal_path = folder / META, folder / JOURNAL
     if not overwrite and meta_path.exists():
         meta = json.loads(meta_path.read_text())
-        if meta.get("fingerprint") == fingerprint:
+        if meta.get("fingerprint") in (fingerprint, *_legacy_fingerprints(meta, settings,
+                                                                          inputs, shard)):
             return _summary(meta, folder, time.perf_counter() - t0)
         why = _other_run(meta, run) or _untold(meta)
         raise ValueError(f"{folder}: a store made with {why} is there; choose another folder "

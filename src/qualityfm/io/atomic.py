@@ -50,8 +50,9 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path
 
 def atomic_write_all(writes: Mapping[Path, Callable[[IO[bytes]], object]]) -> list[Path]:
     """Write several files that belong together (a matrix and its index): every temporary is
-    written before the first is moved onto its target, so a failure leaves all the old files
-    and only a kill between the renames could split them."""
+    written before the first is moved onto its target, so a failed write leaves all the old
+    files. Only the renames themselves, a moment at the end, can split them: a kill between
+    two, or a rename that fails (a target that became a folder)."""
     done: list[tuple[Path, Path]] = []
     try:
         for path, write in writes.items():

@@ -138,14 +138,18 @@ def _first_bad(bad: np.ndarray, values: pd.Series, first_line: int) -> tuple[str
 
 
 def _seconds(
-    col: pd.Series, scale: float, origin: int | None, path: Path, name: str, first_line: int
+    col: pd.Series, scale: float, origin: int | None, path: Path, name: str, first_line: int,
+    decimal: str = ".",
 ) -> tuple[np.ndarray, int | None]:
     """A time column's values in seconds: numbers times ``scale``, or ISO date-times
     (``2024-01-01 00:00:00.008``) in seconds from ``origin`` (ns since the epoch; None: the
     first value), returned beside them (None for numbers). ``first_line`` is the file line of
-    the column's first row, for naming a bad value."""
-    if pd.api.types.is_numeric_dtype(col) or _is_number(str(col.iloc[0])):
-        t = pd.to_numeric(col, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    the column's first row, for naming a bad value; ``decimal`` the file's decimal mark."""
+    numbers = col
+    if not pd.api.types.is_numeric_dtype(col) and decimal != ".":  # text: a bad cell among them
+        numbers = col.astype("string").str.replace(decimal, ".", regex=False)
+    if pd.api.types.is_numeric_dtype(col) or _is_number(str(numbers.iloc[0])):
+        t = pd.to_numeric(numbers, errors="coerce").to_numpy(np.float64, na_value=np.nan)
         if not np.isnan(t).any():
             return t * scale, None
         bad = np.isnan(t)  # a blank, or a cell that is no number, among numbers
@@ -164,10 +168,16 @@ def _seconds(
         bad = stamps.isna().to_numpy()
     value, line = _first_bad(bad, col, first_line)
     if value == "":
-        raise RecordError(f"{path}: time column {name!r} has an empty cell on line {line}")
-    raise RecordError(f"{path}: time column {name!r} holds {value!r} on line {line}, neither "
-                      f"a number nor an ISO date-time")
+        raise RecordError(f"{path}: time column {name!r} has an empty cell on non-blank line "
+                          f"{line}")
+    raise RecordError(f"{path}: time column {name!r} holds {value!r} on non-blank line {line}, "
+                      f"neither a number nor an ISO date-time")
 
+
+#: Monitor exports' placeholders for a missing sample, read as NaN in the first parse of the
+#: signal columns (pandas' own, "", "NA", "N/A", "null", "nan", ..., too); other text makes
+#: the columns be re-read as text (:func:`_signal_values`).
+PLACEHOLDERS = ("---", "--", "-", "?")
 
 #: Above this fraction of text cells (no number, no blank), a signal column is refused rather
 #: than read as mostly gaps: it is most likely notes or alarms, not a signal with placeholders.
@@ -190,7 +200,8 @@ def _signal_values(
         value, line = _first_bad(bad, col, first_line)
         raise RecordError(
             f"{path}: column {name!r} is mostly not numbers ({bad.mean():.0%} of "
-            f"{len(values)} rows, the first {value!r} on line {line}); remove the column, or "
+            f"{len(values)} rows, the first {value!r} on non-blank line {line}); remove the "
+            f"column, or "
             f"in Python read the others with read_record(path, channels=[...])"
         )
     return values.astype(np.float32)
@@ -264,7 +275,8 @@ def read_csv(
         head = _parse(path, [time_col], skip, _HEAD_ROWS, [], sep, decimal)
         if len(head) == 0:
             raise RecordError(f"{path}: empty record (no rows)")
-        t_head, origin = _seconds(head[time_col], scale, None, path, time_name, skip + 1)
+        t_head, origin = _seconds(head[time_col], scale, None, path, time_name, skip + 1,
+                                  decimal)
         span = float(t_head[-1] - t_head[0])
         if unit == "" and origin is None and fs is not None and span > 0 and (
             (len(t_head) - 1) / span * 1e3**0.5 < fs
@@ -291,7 +303,8 @@ def read_csv(
             else f"{path}: span {start}..{stop} s lies outside the record"
         )
     if time_col is not None:
-        t = _seconds(table[time_col], scale, origin, path, cells[time_col], skip + i0 + 1)[0]
+        t = _seconds(table[time_col], scale, origin, path, cells[time_col], skip + i0 + 1,
+                     decimal)[0]
         rate = _csv_rate(t, i0, t_first, fs, path)
     signals = {}
     for i in picked:
@@ -326,6 +339,7 @@ def _parse(
             path, header=None, skiprows=skip, nrows=nrows, usecols=cols,
             dtype=dict.fromkeys(numeric, dtype), skipinitialspace=True, engine="c", sep=sep,
             decimal=decimal, encoding="utf-8-sig", encoding_errors="replace",
+            na_values=dict.fromkeys(numeric, PLACEHOLDERS),
         )
 
     try:

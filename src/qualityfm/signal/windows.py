@@ -206,7 +206,7 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
         i1 = -((-(starts + T) * down) // up)
         m = len(values)
         n_nan = _window_counts(nan, m, i0, i1) + np.maximum(i1 - np.maximum(i0, m), 0)
-        nan_frac[:, ci] = n_nan / (i1 - i0)
+        nan_frac[:, ci] = n_nan / np.maximum(i1 - i0, 1)  # a window under one input sample
         if cfg.drop_flat:
             # Flat: no consecutive pair of samples inside the window differs.
             changes = np.diff(values) != 0

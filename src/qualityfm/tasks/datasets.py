@@ -27,6 +27,7 @@ Decisions:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -63,7 +64,7 @@ from qualityfm.signal import (
 
 TASKS = ("vt-alarm", "af", "abp")
 RHYTHMS = ("N", "A", "O", "~")
-CACHE_VERSION = 11
+CACHE_VERSION = 12
 
 
 @dataclass
@@ -569,6 +570,9 @@ def record_dataset(task: str, record: Record, *, seconds: float | None = None,
         raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
     s = TaskSettings(task, float(_DEFAULT_SECONDS[task] if seconds is None else seconds),
                      labels=labels)
+    if task == "vt-alarm" and "alarm" not in record.events:  # a buffer ends at its alarm
+        record = dataclasses.replace(record, events={**record.events,
+                                                     "alarm": record.duration()})
     rows = [r for r in _BUILDERS[task](Path(record.record_id or "record"), s, record)
             if "skip" not in r]
     if not rows:

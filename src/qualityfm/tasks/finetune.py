@@ -289,7 +289,7 @@ class TaskEstimator(ABC):
         (binary), else the most probable class. A NaN probability is refused: compared with
         the threshold it would read as 0 (for vt-alarm: suppress the alarm)."""
         proba = np.asarray(proba)
-        bad = np.flatnonzero(np.isnan(proba).reshape(len(proba), -1).any(axis=1))
+        bad = np.flatnonzero(np.isnan(proba).any(axis=tuple(range(1, proba.ndim))))
         if len(bad):
             raise ValueError(f"proba is NaN in rows {rows_text(bad)}: no decision can be "
                              "made from them")
@@ -660,7 +660,9 @@ class Finetuner(TaskEstimator):
     def _fit_core(self, X, y, mask, features, fit_idx, val_idx, groups=None) -> np.ndarray:
         """Seeded by ``seed`` on a fork of torch's random state: the caller's own torch
         randomness is as it was after a fit."""
-        with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
+        device = torch.device(self.device)  # fork only the device used: forking starts CUDA
+        cuda = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(self.seed)
             return self._fit_seeded(X, y, mask, features, fit_idx, val_idx, groups)
 

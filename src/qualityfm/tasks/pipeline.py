@@ -336,6 +336,24 @@ def _prediction_table(task: str, est: TaskEstimator, rhythm: TaskEstimator | Non
     return table
 
 
+def _slug(row: str) -> str:
+    """The file stem of a compare row's report."""
+    return "".join(c if c.isalnum() else "_" for c in row).strip("_").lower()
+
+
+def _clear_compare(out: Path) -> None:
+    """Remove what an earlier comparison wrote in ``out`` (its table, JSON and every row's
+    report, as its summary.json lists them), so that no old row outlives it; other files
+    stay."""
+    summary = out / "summary.json"
+    if not ((out / "compare.json").is_file() and summary.is_file()):
+        return
+    for row in json.loads(summary.read_text()).get("rows", []):
+        clear_report(out, _slug(row))
+    for name in ("table.md", "compare.json", "summary.json"):
+        (out / name).unlink(missing_ok=True)
+
+
 def compare_run(
     task: str, data: DataDirs, out: str | Path, *, models: Sequence[str] = (),
     baselines: Sequence[str] = ("classical", "scratch", "resnet"), kfold: int = 5,
@@ -362,16 +380,22 @@ def compare_run(
         check_pool(pool)
     if solver is not None:
         check_solver(solver, "linear")  # the linear rows' (full fine-tunes use adamw)
+    from qualityfm.train import load
+
     for spec in models:  # before hours of baselines, as the reference is
         path = spec.rpartition("=")[2]
-        if path not in ("pretrained", "none") and not Path(path).exists():
-            raise FileNotFoundError(f"--models {spec}: model {path} does not exist")
+        if path not in ("pretrained", "none"):
+            if not Path(path).exists():
+                raise FileNotFoundError(f"--models {spec}: model {path} does not exist")
+            try:
+                load(path)  # a folder that is no model (a pre-training run, a store) is named
+            except (FileNotFoundError, ValueError) as err:
+                raise ValueError(f"--models {spec}: {err}") from None
     if models and not modes:
         raise ValueError("--models given with no --modes: no row would run them")
     if not models and (with_features or solver is not None):
         print("qualityfm: note: --with-features and --solver apply to --models rows only; "
               "ignored", file=sys.stderr)
-    ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir)
     cfg = model_config(config)
     makers: dict[str, Callable[[str], TaskEstimator]] = {}
     for b in baselines:
@@ -413,7 +437,9 @@ def compare_run(
     elif reference not in makers:
         raise ValueError(f"reference {reference!r} is not a row of this comparison; "
                          f"rows: {list(makers)}")
+    ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir)
     out = Path(out)
+    _clear_compare(out)
     rows, oof = {}, {}
     for name, make in makers.items():
         res = cross_validate(lambda m=make: m(task), ds, k=kfold, seed=seed, n_boot=n_boot)
@@ -422,8 +448,7 @@ def compare_run(
             res.pop("score_ci", None)
         if task == "af":  # 4-class rhythm model of the same kind: macro F1, noisy AUROC
             _add_rhythm_cv(res, lambda m=make: m("af4"), ds, kfold, seed, n_boot)
-        slug = "".join(c if c.isalnum() else "_" for c in name).strip("_").lower()
-        report(res, out, slug, task, label=name)
+        report(res, out, _slug(name), task, label=name)
         rows[name] = {k: v for k, v in res.items() if k != "oof"}
         oof[name] = np.asarray(res["oof"]["score" if task != "abp" else "pred"], float)
     for name in rows:

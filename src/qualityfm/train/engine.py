@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -316,10 +317,11 @@ def make_loader(dataset: Any, micro_batch: int, workers: int) -> torch.utils.dat
     )
 
 
-def check_store_pairs(store_path: str, per_step: int) -> dict[str, int]:
+def check_store_pairs(store_path: str, per_step: int) -> dict[str, Any]:
     """Refuse, before any work, a store with fewer pairs than one micro-batch on every rank
     (``per_step`` pairs): each epoch has one sample per pair. Returns the store's counts
-    (records, windows, pairs), which a checkpoint keeps to recognise its store."""
+    (records, windows, pairs) and a digest of its content (settings, each window's record and
+    start, the pairs), which a checkpoint keeps to recognise its store wherever it lies."""
     from qualityfm.data import Store
 
     store = Store(store_path)
@@ -330,8 +332,12 @@ def check_store_pairs(store_path: str, per_step: int) -> dict[str, int]:
     if store.n_pairs < per_step:
         raise ValueError(f"{store_path}: holds {store.n_pairs} pairs, fewer than one "
                          f"micro-batch per process ({per_step} in all); lower the batch size")
+    digest = hashlib.sha1(json.dumps([p.meta.get("settings") for p in store.parts],
+                                     sort_keys=True, default=str).encode())
+    for part in (store.index["record_id"], store.index["start"], store.pairs):
+        digest.update(np.ascontiguousarray(part).tobytes())
     return {"n_records": store.n_records, "n_windows": store.n_windows,
-            "n_pairs": store.n_pairs}
+            "n_pairs": store.n_pairs, "digest": digest.hexdigest()}
 
 
 def diagnostic_batch(store_path: str, n: int, seed: int) -> tuple[Tensor, Tensor]:
@@ -475,16 +481,19 @@ def _check_resume(saved: dict[str, Any], current: dict[str, Any], path: Path,
 
 def _check_store(state: dict[str, Any], counts: dict[str, int], store: str, path: Path) -> None:
     """Refuse to resume on a store other than the run's: the data order continues from a
-    position in that store. A moved store (same counts, another path) is fine. Checkpoints
-    written before the counts were kept are not checked."""
+    position in that store. A moved store (same content, another path) is fine. Checkpoints
+    written before the store was recorded are not checked, nor the digest where one lacks it."""
     saved = state.get("store_counts")
+    if saved is not None and "digest" not in saved:
+        counts = {k: v for k, v in counts.items() if k != "digest"}
     if saved is not None and saved != counts:
         def text(c: dict[str, int]) -> str:
             return f"{c['n_records']} records, {c['n_windows']} windows, {c['n_pairs']} pairs"
 
+        same = "; the same counts, other windows or pairs" if text(counts) == text(saved) else ""
         raise ValueError(f"{path}: cannot resume on {store} ({text(counts)}): the run was "
-                         f"trained on {state['config'].get('store')} ({text(saved)}); start a "
-                         "new run (another --out) to train on other data")
+                         f"trained on {state['config'].get('store')} ({text(saved)}{same}); "
+                         "start a new run (another --out) to train on other data")
 
 
 def _note_resumed_changes(saved: dict[str, Any], cfg: PretrainConfig) -> None:
@@ -587,6 +596,8 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
         step = int(state["step"])
         dataset.load_state_dict(state["data"][env.rank])
         seen = int(state["data"][env.rank]["yielded"])
+        if not cfg.command:  # resumed from Python: the run's command stays recorded
+            cfg = dataclasses.replace(cfg, command=state["config"].get("command"))
         if env.is_main:  # the run's record says what it runs now (a new --steps, a moved store)
             _note_resumed_changes(state["config"], cfg)
             cfg.save(run_dir / CONFIG_NAME)
