@@ -1,0 +1,46 @@
+"""Where the PPG quality score stops following a clean signal (docs/quality.md, "Limits").
+
+    .venv/bin/python scripts/ppg_limits.py
+
+On clean synthetic PPG at 300 Hz (``qualityfm.signal.synthesize``, seed 0 unless said) prints
+the score of short windows, of 30-s windows at fast rates with the pulses the template term
+finds, and of 30-s windows quantised to few levels (seeds 0-4).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qualityfm.quality import ppg_quality
+from qualityfm.quality.ppg import pulse_peaks
+from qualityfm.signal import filter_ppg, synthesize
+
+FS = 300.0
+
+
+def clean_ppg(seconds: float, hr: float, seed: int = 0) -> np.ndarray:
+    return synthesize(seconds, FS, hr=hr, seed=seed, channels=("ppg",)).signals["ppg"].astype(float)
+
+
+def quantised(x: np.ndarray, levels: int) -> np.ndarray:
+    return np.round((x - x.min()) / np.ptp(x) * (levels - 1))
+
+
+def main() -> None:
+    for seconds in (2, 3, 4, 10):
+        scores = " ".join(f"{hr} bpm {ppg_quality(clean_ppg(seconds, hr), FS):.2f}"
+                          for hr in (60, 70, 90))
+        print(f"{seconds:>2} s: {scores}")
+    for hr in (180, 200, 210, 220):
+        x = clean_ppg(30, hr)
+        found = len(pulse_peaks(filter_ppg(x, FS), FS))  # the 0.5-8 Hz wave, as ppg_terms
+        print(f"30 s at {hr} bpm: score {ppg_quality(x, FS):.2f}, pulses found {found} of "
+              f"{int(round(hr / 2))}")
+    for levels in (40, 50, 60):
+        scores = [round(float(ppg_quality(quantised(clean_ppg(30, 75, s), levels), FS)), 2)
+                  for s in range(5)]
+        print(f"30 s at 75 bpm quantised to {levels} levels (seeds 0-4): {scores}")
+
+
+if __name__ == "__main__":
+    main()
