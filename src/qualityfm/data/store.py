@@ -399,8 +399,9 @@ class Store:
     def n_pairs(self) -> int:
         return sum(int(p.meta["n_pairs"]) for p in self.parts)
 
-    def _field(self, name: str) -> np.ndarray:
-        """One index field of every window, read shard by shard from memory maps."""
+    def field(self, name: str) -> np.ndarray:
+        """One index field of every window, read shard by shard from memory maps (the whole
+        index is not loaded)."""
         if self._index is not None:
             return np.ascontiguousarray(self._index[name])
         cols = [
@@ -416,14 +417,14 @@ class Store:
     def levels(self) -> np.ndarray:
         """int8 ``[N]`` quality level of every window."""
         if self._levels is None:
-            self._levels = self._field("level")
+            self._levels = self.field("level")
         return self._levels
 
     @property
     def masks(self) -> np.ndarray:
         """bool ``[N, C]`` channel mask of every window."""
         if self._masks is None:
-            self._masks = self._field("mask").reshape(-1, len(self.channels))
+            self._masks = self.field("mask").reshape(-1, len(self.channels))
         return self._masks
 
     # -- windows

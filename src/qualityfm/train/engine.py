@@ -320,8 +320,9 @@ def make_loader(dataset: Any, micro_batch: int, workers: int) -> torch.utils.dat
 def check_store_pairs(store_path: str, per_step: int) -> dict[str, Any]:
     """Refuse, before any work, a store with fewer pairs than one micro-batch on every rank
     (``per_step`` pairs): each epoch has one sample per pair. Returns the store's counts
-    (records, windows, pairs) and a digest of its content (settings, each window's record and
-    start, the pairs), which a checkpoint keeps to recognise its store wherever it lies."""
+    (records, windows, pairs) and a digest of its content (settings and records of each part,
+    each window's record number and start, the pairs), which a checkpoint keeps to recognise
+    its store wherever it lies."""
     from qualityfm.data import Store
 
     store = Store(store_path)
@@ -332,9 +333,10 @@ def check_store_pairs(store_path: str, per_step: int) -> dict[str, Any]:
     if store.n_pairs < per_step:
         raise ValueError(f"{store_path}: holds {store.n_pairs} pairs, fewer than one "
                          f"micro-batch per process ({per_step} in all); lower the batch size")
-    digest = hashlib.sha1(json.dumps([p.meta.get("settings") for p in store.parts],
-                                     sort_keys=True, default=str).encode())
-    for part in (store.index["record_id"], store.index["start"], store.pairs):
+    digest = hashlib.sha1(json.dumps(
+        [(p.meta.get("settings"), p.meta.get("input_records")) for p in store.parts],
+        sort_keys=True, default=str).encode())
+    for part in (store.field("record"), store.field("start"), store.pairs):  # no whole index
         digest.update(np.ascontiguousarray(part).tobytes())
     return {"n_records": store.n_records, "n_windows": store.n_windows,
             "n_pairs": store.n_pairs, "digest": digest.hexdigest()}
