@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import signal
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from qualityfm._progress import progress_bar
 from qualityfm.data.pairs import PairConfig, mine_pairs
 from qualityfm.data.store import (
     _STR_WIDTH,
@@ -448,10 +448,7 @@ def prepare(
 
     bar = None
     if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(records), initial=done, unit="rec", file=sys.stderr,
-                   desc=f"prepare {folder.name}", dynamic_ncols=True)
+        bar = progress_bar(len(records), done, unit="rec", desc=f"prepare {folder.name}")
 
     def journal(n_complete: int) -> None:
         """Record that the first ``n_complete`` open records are entirely on disk."""

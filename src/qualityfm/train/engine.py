@@ -27,6 +27,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from qualityfm._progress import progress_bar
 from qualityfm.data.features import FeatureTargets
 from qualityfm.io.atomic import remove_temporaries
 from qualityfm.losses import DistillationLoss, FeatureLoss, KoLeoLoss, SpectralLoss, VarianceLoss
@@ -635,9 +636,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     bar = None
     if env.is_main and cfg.progress and end > step:
-        from tqdm import tqdm
-
-        bar = tqdm(total=end, initial=step, unit="step", file=sys.stderr, dynamic_ncols=True)
+        bar = progress_bar(end, step, unit="step")
 
     def save(at: int) -> None:
         data_states = _gather(dataset.state_dict(samples_seen=seen), env)
