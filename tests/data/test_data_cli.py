@@ -53,7 +53,7 @@ def test_cli_errors(tmp_path, capsys):
               "--shard-size", "0"])
     assert "argument --shard-size: must be >= 1, got 0" in capsys.readouterr().err
     assert main(["prepare", str(tmp_path), "--out", str(tmp_path / "o"), "--no-progress"]) == 1
-    assert f"error: no records found under {tmp_path}" in capsys.readouterr().err
+    assert f"error: {tmp_path}: no readable record found" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 

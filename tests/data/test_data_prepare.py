@@ -119,7 +119,7 @@ def test_bad_settings_and_inputs_without_records_leave_a_store_alone(synth_dir, 
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "notes.txt").write_text("no record here")
-    with pytest.raises(ValueError, match=f"no records found under {empty}"):
+    with pytest.raises(ValueError, match=f"{empty}: no readable record found"):
         prepare([empty], out, **kw)
     assert files_digest(out) == before
     # A part of a corpus may hold no record when the others hold them all.

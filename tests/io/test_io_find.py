@@ -71,3 +71,26 @@ def test_canonical_names_unique() -> None:
         "ecg_v", "ecg_v_2", "ecg_ii", "ppg", "ecg_ii_2"]
     assert canonical_channel("SNUADC/ECG_II") == "ecg_ii"
     assert canonical_channel("SNUADC/ART") == "abp"
+
+
+def test_no_record_reason_names_what_a_folder_passed_over(tmp_path: Path) -> None:
+    from qualityfm.io.read import no_record_reason
+
+    assert no_record_reason(tmp_path) == "no readable record found"
+    np.save(tmp_path / "a.npy", np.zeros((2, 100)))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.csv").write_text("PLETH,II\n1,2\n3,4\n")
+    (tmp_path / "c.edf").write_bytes(b"0")
+    (tmp_path / "d.EDF").write_bytes(b"0")
+    (tmp_path / "notes.txt").write_text("x")
+    assert find_records(tmp_path) == []
+    reason = no_record_reason(tmp_path)
+    assert "2 file(s) without a sampling rate passed over" in reason
+    assert "a.npy: a .npy file holds no rate" in reason  # the first one's reader message
+    assert "np.savez('a.npz'" in reason
+    assert "2 .edf" in reason and ".txt" not in reason
+    assert "unsupported file type '.edf'" in no_record_reason(tmp_path / "c.edf")
+    from qualityfm.tasks import build_task_dataset
+
+    with pytest.raises(RecordError, match="without a sampling rate passed over"):
+        build_task_dataset("af", tmp_path)

@@ -49,6 +49,7 @@ from qualityfm.data.store import (
 )
 from qualityfm.io import Record, RecordError, find_records, read_record
 from qualityfm.io.atomic import remove_temporaries
+from qualityfm.io.read import no_record_reason
 from qualityfm.quality import LEVEL_NAMES, score_windows
 from qualityfm.signal import WindowConfig, make_windows, normalize
 
@@ -390,7 +391,8 @@ def prepare(
         folder = folder / part_name(k, n)
     records = expand_inputs(inputs)
     if not records:  # a part may get none, but the inputs as a whole must hold some
-        raise ValueError(f"no records found under {', '.join(map(str, inputs)) or '(no input)'}")
+        raise ValueError("; ".join(f"{item}: {no_record_reason(item)}" for item in inputs)
+                         or "no input given")
     check_out_apart(out, inputs)
     all_records = input_records([key for key, _ in records])
     if shard is not None:

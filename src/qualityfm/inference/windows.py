@@ -11,7 +11,7 @@ import numpy as np
 
 from qualityfm.data.prepare import read_model_channels
 from qualityfm.io import RecordError, find_records
-from qualityfm.io.read import check_file_type
+from qualityfm.io.read import no_record_reason
 from qualityfm.quality import score_windows
 from qualityfm.signal import WindowConfig, make_windows, normalize
 
@@ -46,7 +46,7 @@ def iter_file_windows(
     for item in inputs:
         found = find_records(item)
         if not found:
-            _skip(skipped, str(item), _no_record_reason(Path(item)))
+            _skip(skipped, str(item), no_record_reason(item))
         for path in found:
             paths.setdefault(Path(path).resolve(), path)
     for path in paths.values():
@@ -72,16 +72,6 @@ def iter_file_windows(
             sqi=scores.q,
             level=scores.level,
         )
-
-
-def _no_record_reason(item: Path) -> str:
-    """Why a file or folder gave no record: for a file of another type, its type."""
-    try:
-        if item.is_file():
-            check_file_type(item)
-    except RecordError as err:
-        return str(err)
-    return "no readable record found"
 
 
 def _skip(skipped: list[dict[str, str]] | None, record: str, reason: str) -> None:

@@ -105,3 +105,43 @@ def find_records(path: str | Path) -> list[Path]:
             if csv_has_time_column(file):
                 found.append(file)
     return sorted(f for f in found if f not in segments and f.is_file())
+
+
+def no_record_reason(path: str | Path) -> str:
+    """Why ``find_records(path)`` found nothing, with what to do about it.
+
+    A file of another type: its type. A folder: the files it passed over, ``.npy`` and CSV
+    without a time column (no sampling rate), with the first one's reader message, and the
+    types of the others (``.edf``...), so that a user is not left with "nothing".
+    """
+    path = Path(path)
+    if path.is_file():
+        try:
+            check_file_type(path)
+        except RecordError as err:
+            return str(err)
+        return "no readable record found"
+    no_rate: list[Path] = []
+    other: dict[str, int] = {}
+    for file in sorted(path.rglob("*")) if path.is_dir() else []:
+        suffix = file.suffix.lower()
+        if not file.is_file() or file.name.startswith("."):
+            continue
+        if suffix == ".npy" or (suffix == ".csv" and not file.stem.endswith("_Numerics")
+                                and not csv_has_time_column(file)):
+            no_rate.append(file)
+        elif suffix not in SUFFIXES + (".dat", ".mat", ".txt", ".md", ".json"):
+            other[suffix or "(no suffix)"] = other.get(suffix or "(no suffix)", 0) + 1
+    parts = ["no readable record found"]
+    if no_rate:
+        try:
+            read_record(no_rate[0])
+            first = ""
+        except (RecordError, ValueError, OSError) as err:
+            first = f"; the first: {err}"
+        parts.append(f"{len(no_rate)} file(s) without a sampling rate passed over (.npy, CSV "
+                     f"without a time column){first}")
+    if other:
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(other.items()))
+        parts.append(f"files of types not read: {kinds} (known: {', '.join(SUFFIXES)})")
+    return "; ".join(parts)

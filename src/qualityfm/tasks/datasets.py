@@ -50,6 +50,7 @@ from qualityfm.io import (
     iter_uci_bp,
     read_record,
 )
+from qualityfm.io.read import no_record_reason
 from qualityfm.io.wfdb_reader import ALARM_TIME, REFERENCE_FILE, is_vt_alarm
 from qualityfm.quality.features import feature_names, signal_features
 from qualityfm.signal import (
@@ -548,7 +549,7 @@ def _task_files(
     if max_records is not None:
         files = files[:max_records]
     if not files:
-        raise RecordError(f"{where}: no readable records")
+        raise RecordError("; ".join(f"{d}: {no_record_reason(d)}" for d in dirs))
     return s, files, where
 
 
