@@ -94,3 +94,19 @@ def test_no_record_reason_names_what_a_folder_passed_over(tmp_path: Path) -> Non
 
     with pytest.raises(RecordError, match="without a sampling rate passed over"):
         build_task_dataset("af", tmp_path)
+
+
+def test_is_ecg_knows_a_repeated_lead() -> None:
+    from qualityfm.io import is_ecg
+    from qualityfm.quality.features import feature_names, signal_features
+
+    assert canonical_names(["ECG1", "ECG2", "PLETH"]) == ["ecg", "ecg_2", "ppg"]
+    assert canonical_names(["V", "V"]) == ["ecg_v", "ecg_v_2"]
+    assert all(is_ecg(c) for c in ("ecg", "ecg_2", "ecg_v_2", "ecg_v2", "ecg_ii"))
+    assert not any(is_ecg(c) for c in ("ppg", "ppg_2", "abp_2", "resp", "ecg_hr", "ecg_ii_x"))
+    # an ECG1/ECG2 record fills both lead slots of the classical features
+    t = np.arange(0, 10, 1 / 250)
+    beats = np.exp(-(((t % 0.8) - 0.4) ** 2) / 2e-4)
+    vec = signal_features({"ecg": beats, "ecg_2": 0.5 * beats}, {"ecg": 250.0, "ecg_2": 250.0})
+    names = feature_names()
+    assert vec[names.index("n_leads")] == 2

@@ -84,9 +84,17 @@ def _derived(name: str, key: str) -> bool:
     return rest in _DERIVED or any(w in _DERIVED for w in words)
 
 
+#: A later channel of a name already taken in its record (``canonical_names``: ``ecg_2``).
+_REPEATED = re.compile(r"^(.+)_\d+$")
+
+
 def is_ecg(channel: str) -> bool:
-    """True for any canonical ECG lead name."""
-    return channel in ECG_LEADS
+    """True for any canonical ECG lead name, a repeated one included (``ecg_2``, the second
+    unnamed lead of an ``ECG1``/``ECG2`` record; ``ecg_v_2``)."""
+    if channel in ECG_LEADS:
+        return True
+    repeated = _REPEATED.match(channel)
+    return repeated is not None and repeated.group(1) in ECG_LEADS
 
 
 def canonical_names(labels: list[str]) -> list[str]:
