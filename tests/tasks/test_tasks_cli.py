@@ -356,3 +356,48 @@ def test_cli_finetune_into_a_used_folder_leaves_no_stale_model(tmp_path) -> None
     (mine / "model.pt").write_text("the user's own")
     assert main([*common[:-1], str(mine), "--kfold", "2", "--init", "classical"]) == 0
     assert (mine / "model.pt").read_text() == "the user's own" and (mine / "cv.json").exists()
+
+
+@pytest.mark.slow
+def test_cli_kfold_run_stopped_part_way_resumes(tmp_path, capsys, monkeypatch) -> None:
+    """finetune --kfold keeps each finished fold until its report is written: stopped in
+    its second fold, the same command resumes there; the report equals an unstopped run's
+    and the folds are removed. compare does the same per row."""
+    from qualityfm.tasks import ClassicalBaseline
+
+    data = shared_path("physionet2015_vt")
+    cache = ["--cache", str(tmp_path / "cache")]  # the dataset is built once
+    common = ["finetune", "--task", "vt-alarm", "--data", str(data), "--max-records", "30",
+              "--kfold", "3", "--init", "classical", *cache]
+    assert main([*common, "--out", str(tmp_path / "whole")]) == 0
+    fit, calls = ClassicalBaseline.fit, []
+
+    def stopping(self, *args, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return fit(self, *args, **kw)
+
+    run = tmp_path / "run"
+    monkeypatch.setattr(ClassicalBaseline, "fit", stopping)
+    assert main([*common, "--out", str(run)]) == 130
+    assert [p.name for p in (run / ".folds").iterdir()] == ["y-fold0.npz"]
+    monkeypatch.setattr(ClassicalBaseline, "fit", fit)
+    capsys.readouterr()
+    assert main([*common, "--out", str(run)]) == 0
+    assert "fold 1/3 read from the checkpoint" in capsys.readouterr().err
+    assert not (run / ".folds").exists()
+    whole = json.loads((tmp_path / "whole" / "cv.json").read_text())
+    resumed = json.loads((run / "cv.json").read_text())
+    assert resumed["auroc"] == whole["auroc"] and resumed["folds"] == whole["folds"]
+    out = tmp_path / "cmp"
+    cmp = ["compare", "--task", "vt-alarm", "--data", str(data), "--max-records", "30",
+           "--kfold", "3", "--baselines", "classical", "--out", str(out), *cache]
+    calls.clear()
+    monkeypatch.setattr(ClassicalBaseline, "fit", stopping)
+    assert main(cmp) == 130
+    assert list((out / ".folds").glob("*/y-fold0.npz"))
+    monkeypatch.setattr(ClassicalBaseline, "fit", fit)
+    assert main(cmp) == 0 and not (out / ".folds").exists()
+    row = json.loads((out / "compare.json").read_text())["classical features + GBM"]
+    assert row["auroc"] == whole["auroc"]

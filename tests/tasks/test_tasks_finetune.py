@@ -810,3 +810,57 @@ def test_init_classical_is_refused_at_construction_naming_the_baseline(tmp_path)
     check_init("classical", classical=True)
     with pytest.raises(FileNotFoundError, match="nowhere does not exist"):
         Finetuner("af", init=tmp_path / "nowhere")
+
+
+def test_cross_validate_resumes_after_its_last_finished_fold(tmp_path, capsys) -> None:
+    """A CV stopped in its third fold resumes there with the same key: folds 1-2 are read
+    back, not fitted again, and the result equals an uninterrupted run's; another key (or
+    other rows) fits every fold again."""
+    from qualityfm.tasks.datasets import TaskDataset
+
+    x, y, g = synthetic(40, seed=3)
+    feats = window_features(x, None, 300.0)
+    ds = TaskDataset("vt-alarm", x, np.ones((40, 2), bool), y, g.astype(str),
+                     np.array([f"r{i}" for i in range(40)]), feats, [])
+    fits = []
+
+    class Stop(Exception):
+        pass
+
+    def make(stop_at: int | None = None):  # noqa: ANN202
+        def build() -> ClassicalBaseline:
+            est = ClassicalBaseline("vt-alarm", seed=0, max_iter=20)
+            fit = est.fit
+
+            def counted(*args, **kw):  # noqa: ANN002, ANN003, ANN202
+                fits.append(1)
+                if stop_at is not None and len(fits) == stop_at:
+                    raise Stop
+                return fit(*args, **kw)
+
+            est.fit = counted
+            return est
+        return build
+
+    whole = cross_validate(make(), ds, k=4, seed=0, n_boot=20)
+    fits.clear()
+    folds = tmp_path / ".folds"
+    with pytest.raises(Stop):
+        cross_validate(make(stop_at=3), ds, k=4, seed=0, n_boot=20, checkpoint=folds,
+                       key={"run": 1})
+    assert sorted(p.name for p in folds.iterdir()) == ["y-fold0.npz", "y-fold1.npz"]
+    fits.clear()
+    capsys.readouterr()
+    again = cross_validate(make(), ds, k=4, seed=0, n_boot=20, checkpoint=folds,
+                           key={"run": 1}, progress=True)
+    assert len(fits) == 2  # folds 3 and 4 only
+    assert "fold 1/4 read from the checkpoint" in capsys.readouterr().err
+    assert again["oof"] == whole["oof"] and again["folds"] == whole["folds"]
+    assert again["auroc"] == whole["auroc"]
+    fits.clear()
+    cross_validate(make(), ds, k=4, seed=0, n_boot=20, checkpoint=folds, key={"run": 2})
+    assert len(fits) == 4  # another key: nothing is read back
+    fits.clear()
+    cross_validate(make(), ds.subset(np.arange(36)), k=4, seed=0, n_boot=20,
+                   checkpoint=folds, key={"run": 2})
+    assert len(fits) == 4  # other rows: nothing is read back

@@ -7,10 +7,17 @@ per-fold AUROCs are reported beside the pooled one, because fold models' scores 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import io
+import json
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import numpy as np
 
+from qualityfm.io.atomic import atomic_write
 from qualityfm.tasks import metrics as M
 from qualityfm.tasks.datasets import RHYTHMS, TaskDataset
 from qualityfm.tasks.finetune import TaskEstimator
@@ -96,47 +103,112 @@ def bp_report(y: np.ndarray, pred: np.ndarray, train_mean: np.ndarray, groups=No
     return out
 
 
+def _dataset_digest(ds: TaskDataset, y: np.ndarray) -> str:
+    """A digest of the rows a CV splits: record ids, targets and groups."""
+    h = hashlib.sha256()
+    for part in (ds.record_ids.astype(str), np.asarray(y), ds.groups.astype(str)):
+        h.update(json.dumps(np.asarray(part).tolist()).encode())
+    return h.hexdigest()[:16]
+
+
+def _read_fold(path: Path, stamp: str, te: np.ndarray) -> dict | None:
+    """A finished fold saved by :func:`_save_fold`, or None when absent or of another run."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            if meta.get("stamp") != stamp or not np.array_equal(z["te"], te):
+                return None
+            return {"score": z["score"], "pred": z["pred"], **meta}
+    except (OSError, ValueError, KeyError):
+        return None  # a torn or foreign file: the fold runs again
+
+
+def _save_fold(path: Path, stamp: str, te: np.ndarray, score: np.ndarray, pred: np.ndarray,
+               fold: dict, train_mean: list | None) -> None:
+    buf = io.BytesIO()
+    meta = json.dumps({"stamp": stamp, "fold": fold, "train_mean": train_mean}, default=float)
+    np.savez(buf, te=te, score=score, pred=pred, meta=np.array(meta))
+    atomic_write(path, lambda f: f.write(buf.getvalue()))
+
+
 def cross_validate(
     make: Callable[[], TaskEstimator], ds: TaskDataset, k: int = 5, seed: int = 0,
-    n_boot: int = 1000, target: str = "y",
+    n_boot: int = 1000, target: str = "y", checkpoint: str | Path | None = None,
+    key: Mapping | None = None, progress: bool = False,
 ) -> dict:
     """Grouped k-fold CV of the estimator built by ``make()``; returns pooled out-of-fold
     metrics with CIs, per-fold metrics and the out-of-fold predictions.
 
     ``target="rhythm"`` fits a 4-class AF model on ``ds.rhythm``.
+    ``checkpoint``: a folder where each finished fold's predictions are saved, so that a run
+    stopped part-way resumes at its first unfinished fold when called again with the same
+    ``key`` (the run's settings, JSON-serialisable) on the same rows; folds saved under
+    another key or other rows run again. The caller removes the folder when its report is
+    written. ``progress``: a line on stderr as each fold ends.
     """
     y = ds.rhythm if target == "rhythm" else ds.y
     if y is None:
         raise ValueError(f"dataset of task {ds.task!r} has no {target!r} target")
     n = len(y)
+    stamp = ""
+    if checkpoint is not None:
+        checkpoint = Path(checkpoint)
+        stamp = hashlib.sha256(json.dumps(
+            {"key": key, "k": k, "seed": seed, "target": target,
+             "rows": _dataset_digest(ds, y)}, sort_keys=True, default=str).encode()
+        ).hexdigest()[:16]
     oof_score: np.ndarray | None = None
     oof_pred: np.ndarray | None = None
     fold_id = np.full(n, -1)
     folds = []
     train_means = []
+    resumed = []
     for f, (tr, te) in enumerate(group_kfold(y, ds.groups, k=k, seed=seed)):
         assert_disjoint(ds.groups, tr, te)
-        est = make()
-        est.fit(ds.X[tr], y[tr], ds.mask[tr], ds.groups[tr], ds.features[tr])
-        args = (ds.X[te], ds.mask[te], ds.features[te])
-        if est.kind == "regression":
-            score = pred = est.predict(*args)
+        path = None if checkpoint is None else checkpoint / f"{target}-fold{f}.npz"
+        saved = None if path is None else _read_fold(path, stamp, te)
+        t0 = time.perf_counter()
+        if saved is not None:
+            score, pred, fold, train_mean = (saved["score"], saved["pred"], saved["fold"],
+                                             saved["train_mean"])
+            resumed.append(f)
         else:
-            score = est.predict_proba(*args)
-            pred = est.decide(score)
+            est = make()
+            est.fit(ds.X[tr], y[tr], ds.mask[tr], ds.groups[tr], ds.features[tr])
+            args = (ds.X[te], ds.mask[te], ds.features[te])
+            train_mean = None
+            if est.kind == "regression":
+                score = pred = est.predict(*args)
+            else:
+                score = est.predict_proba(*args)
+                pred = est.decide(score)
+            fold = {"fold": f, "n_test": int(len(te))}
+            if est.kind == "binary":
+                fold.update(auroc=M.auroc(y[te], score), threshold=est.threshold,
+                            tpr=M.tpr(y[te], pred), tnr=M.tnr(y[te], pred))
+            elif est.kind == "regression":
+                train_mean = np.asarray(est.train_mean, float).tolist()
+                fold.update(mae_sbp=M.mae(y[te, 0], pred[:, 0]),
+                            mae_dbp=M.mae(y[te, 1], pred[:, 1]),
+                            mase_sbp=M.mase(y[te, 0], pred[:, 0], float(est.train_mean[0])))
+            if path is not None:
+                _save_fold(path, stamp, te, np.asarray(score), np.asarray(pred), fold,
+                           train_mean)
         if oof_score is None:
-            oof_score = np.zeros((n, *score.shape[1:]), dtype=float)
-            oof_pred = np.zeros((n, *pred.shape[1:]), dtype=pred.dtype)
+            oof_score = np.zeros((n, *np.shape(score)[1:]), dtype=float)
+            oof_pred = np.zeros((n, *np.shape(pred)[1:]), dtype=np.asarray(pred).dtype)
         oof_score[te], oof_pred[te], fold_id[te] = score, pred, f
-        fold = {"fold": f, "n_test": int(len(te))}
-        if est.kind == "binary":
-            fold.update(auroc=M.auroc(y[te], score), threshold=est.threshold,
-                        tpr=M.tpr(y[te], pred), tnr=M.tnr(y[te], pred))
-        elif est.kind == "regression":
-            train_means.append(est.train_mean)
-            fold.update(mae_sbp=M.mae(y[te, 0], pred[:, 0]), mae_dbp=M.mae(y[te, 1], pred[:, 1]),
-                        mase_sbp=M.mase(y[te, 0], pred[:, 0], float(est.train_mean[0])))
+        if train_mean is not None:
+            train_means.append(np.asarray(train_mean))
         folds.append(fold)
+        if progress:
+            what = "read from the checkpoint" if saved is not None else (
+                f"done in {(time.perf_counter() - t0) / 60:.1f} min")
+            auc = f", AUROC {fold['auroc']:.3f}" if "auroc" in fold else ""
+            print(f"qualityfm: {'rhythm ' if target == 'rhythm' else ''}fold {f + 1}/{k} "
+                  f"{what}{auc}", file=sys.stderr, flush=True)
     kind = make().kind
     if kind == "binary":
         result = binary_report(y, oof_score, oof_pred, ds.groups, n_boot, seed)

@@ -49,6 +49,21 @@ def _dataset(task: str, data: DataDirs, **kw: object) -> TaskDataset:
     return build_task_dataset(task, data, **{k: v for k, v in kw.items() if v is not None})
 
 
+#: Folder of a k-fold run (``finetune --kfold``, ``compare``) that holds its finished folds
+#: until its report is written: the same command run again resumes after the last of them.
+FOLDS_DIR = ".folds"
+
+
+def _files_stamp(init: object) -> list | None:
+    """Names, sizes and times of the files of a model folder given as ``init`` (so that a
+    retrained model in the same folder does not resume folds of the old one); None else."""
+    path = Path(str(init))
+    if str(init) in ("pretrained", "none", "classical") or not path.is_dir():
+        return None
+    return [[f.name, f.stat().st_size, f.stat().st_mtime_ns]
+            for f in sorted(path.iterdir()) if f.is_file()]
+
+
 def finetune_run(
     task: str, data: DataDirs, out: str | Path, *, init: str = "pretrained",
     mode: str | None = None,
@@ -113,15 +128,20 @@ def finetune_run(
         print(f"qualityfm: note: {', '.join(ignored)}: not used by {_run_kind(used)}, ignored",
               file=sys.stderr)
     if kfold:
-        res = cross_validate(make, ds, k=kfold, seed=seed)
+        folds = out / FOLDS_DIR  # finished folds, so that a stopped run resumes
+        key = {**summary, "data": data_label(data), "init_files": _files_stamp(init)}
+        res = cross_validate(make, ds, k=kfold, seed=seed, checkpoint=folds, key=key,
+                             progress=True)
         if task != "vt-alarm":
             res.pop("score", None)
             res.pop("score_ci", None)
         if task == "af":
-            _add_rhythm_cv(res, lambda: make("af4"), ds, kfold, seed)
+            _add_rhythm_cv(res, lambda: make("af4"), ds, kfold, seed, checkpoint=folds,
+                           key=key)
         summary["cv"] = {k: v for k, v in res.items() if k != "oof"}
         _clear_run(out)  # this run's results replace an earlier run's, whatever its kind
         report(res, out, "cv", task)
+        shutil.rmtree(folds, ignore_errors=True)
     else:
         est = make().fit(ds.X, ds.y, ds.mask, ds.groups, ds.features)
         rhythm = (make("af4").fit(ds.X, ds.rhythm, ds.mask, ds.groups, ds.features)
@@ -174,12 +194,15 @@ def _run_kind(used: dict) -> str:
 
 
 def _add_rhythm_cv(res: dict, make4: Callable[[], TaskEstimator], ds: TaskDataset, k: int,
-                   seed: int, n_boot: int = 1000) -> None:
+                   seed: int, n_boot: int = 1000, checkpoint: Path | None = None,
+                   key: dict | None = None) -> None:
     """Add to the binary AF model's CV result ``res`` the macro F1 and noisy AUROC of the
     4-class rhythm models ``make4()`` on the same grouped k folds, their decisions following
     the binary models' out-of-fold AF decisions (``af_rhythm_decisions``). Only the 4-class
-    out-of-fold scores are kept, so their own argmax report skips its bootstrap."""
-    four = cross_validate(make4, ds, k=k, seed=seed, n_boot=0, target="rhythm")
+    out-of-fold scores are kept, so their own argmax report skips its bootstrap.
+    ``checkpoint``/``key``: as for :func:`cross_validate`."""
+    four = cross_validate(make4, ds, k=k, seed=seed, n_boot=0, target="rhythm",
+                          checkpoint=checkpoint, key=key, progress=checkpoint is not None)
     res.update(rhythm_report(ds.rhythm, np.asarray(four["oof"]["score"]), ds.groups, n_boot,
                              seed, af=np.asarray(res["oof"]["pred"])))
 
@@ -441,13 +464,23 @@ def compare_run(
     out = Path(out)
     _clear_compare(out)
     rows, oof = {}, {}
+    # what makes a row's folds: the comparison's settings (a stopped comparison resumes)
+    settings = {"task": task, "data": data_label(data), "epochs": epochs, "config": config,
+                "seconds": seconds, "max_records": max_records, "modes": list(modes),
+                "augment": augment, "pool": pool, "test_shifts": test_shifts,
+                "solver": solver, "models": {m: _files_stamp(m.rpartition("=")[2])
+                                             for m in models}}
     for name, make in makers.items():
-        res = cross_validate(lambda m=make: m(task), ds, k=kfold, seed=seed, n_boot=n_boot)
+        folds, key = out / FOLDS_DIR / _slug(name), {"row": name, **settings}
+        print(f"qualityfm: compare: {name}", file=sys.stderr, flush=True)
+        res = cross_validate(lambda m=make: m(task), ds, k=kfold, seed=seed, n_boot=n_boot,
+                             checkpoint=folds, key=key, progress=True)
         if task != "vt-alarm":  # the challenge score is the VT alarm score only
             res.pop("score", None)
             res.pop("score_ci", None)
         if task == "af":  # 4-class rhythm model of the same kind: macro F1, noisy AUROC
-            _add_rhythm_cv(res, lambda m=make: m("af4"), ds, kfold, seed, n_boot)
+            _add_rhythm_cv(res, lambda m=make: m("af4"), ds, kfold, seed, n_boot,
+                           checkpoint=folds, key=key)
         report(res, out, _slug(name), task, label=name)
         rows[name] = {k: v for k, v in res.items() if k != "oof"}
         oof[name] = np.asarray(res["oof"]["score" if task != "abp" else "pred"], float)
@@ -473,4 +506,5 @@ def compare_run(
                 "with_features": with_features, "augment": augment, "pool": pool,
                 "test_shifts": test_shifts, "solver": solver, "config": config,
                 "settings": ds.settings}, out / "summary.json")
+    shutil.rmtree(out / FOLDS_DIR, ignore_errors=True)
     return rows
