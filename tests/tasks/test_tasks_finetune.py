@@ -42,7 +42,7 @@ def synthetic(n: int = 80, t: int = 600, seed: int = 0):
     return x, y, groups
 
 
-def test_plain_array_api_learns_and_round_trips(tmp_path) -> None:
+def test_plain_array_api_learns_and_round_trips(tmp_path, capsys) -> None:
     x, y, g = synthetic()
     tr, te = group_split(y, g, 0.25, seed=0)
     ft = Finetuner("vt-alarm", init="none", config=TINY, epochs=8, lr=3e-3, head_lr=3e-3,
@@ -66,6 +66,12 @@ def test_plain_array_api_learns_and_round_trips(tmp_path) -> None:
     Finetuner("vt-alarm", init="none", config=TINY, epochs=1, batch_size=16,
               seed=5).fit(x[tr], y[tr], groups=g[tr])
     assert torch.equal(torch.rand(3), expected)
+    assert "epoch" not in capsys.readouterr().err  # quiet unless asked
+    Finetuner("vt-alarm", init="none", config=TINY, epochs=2, batch_size=16, seed=5,
+              verbose=True).fit(x[tr], y[tr], groups=g[tr])
+    err = capsys.readouterr().err
+    assert "qualityfm: epoch 1/2: training loss " in err and "(best)" in err
+    assert "epoch 2/2" in err
 
 
 @pytest.mark.parametrize("seed", [-1, 1.5, "0"])

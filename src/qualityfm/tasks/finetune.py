@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -543,6 +544,8 @@ class Finetuner(TaskEstimator):
     ``augment`` (full mode): every training window is shifted circularly in time by a random
     amount each epoch, so the network cannot memorise the windows (early stopping sees them
     unshifted).
+    ``verbose``: a line on stderr per epoch of a head or network trained by gradient steps
+    (its training and validation losses), as ``qualityfm finetune`` prints them.
     ``test_shifts``: outputs averaged over this many evenly spaced circular shifts of each
     window, for the validation rows that set calibration and threshold and for predictions.
     None: :data:`TEST_SHIFTS` for a network trained on shifted windows (full mode with
@@ -562,10 +565,12 @@ class Finetuner(TaskEstimator):
         lr: float = 1e-4, head_lr: float = 1e-3, weight_decay: float = 0.01, patience: int = 5,
         class_weight: bool = True, use_features: bool | None = None, dropout: float = 0.1,
         augment: bool = True, pool: str | None = None, test_shifts: int | None = None,
-        solver: str | None = None, device: str = "cpu", **protocol: object,
+        solver: str | None = None, device: str = "cpu", verbose: bool = False,
+        **protocol: object,
     ) -> None:
         super().__init__(task, **protocol)
         check_init(init)  # "classical" or a missing folder: now, not at fit
+        self.verbose = verbose  # a line on stderr per epoch of a network trained by adamw
         mode = mode or default_mode(task, init)
         if mode not in ("full", "linear"):
             raise ValueError(f"mode must be 'full' or 'linear', got {mode!r}")
@@ -735,7 +740,12 @@ class Finetuner(TaskEstimator):
             val = float(self._loss(zt, vy, None if weight is None else weight.cpu()))
             self.history.append({"epoch": epoch, "train_loss": total / len(fit_idx),
                                  "val_loss": val})
-            if val < best - 1e-6:
+            improved = val < best - 1e-6
+            if self.verbose:
+                print(f"qualityfm: epoch {epoch + 1}/{self.epochs}: training loss "
+                      f"{total / len(fit_idx):.4f}, validation loss {val:.4f}"
+                      f"{' (best)' if improved else ''}", file=sys.stderr, flush=True)
+            if improved:
                 best, best_state, stale = val, copy.deepcopy(self.net.state_dict()), 0
             else:
                 stale += 1

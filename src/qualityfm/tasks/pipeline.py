@@ -115,7 +115,7 @@ def finetune_run(
         return Finetuner(t, init=init, mode=mode, config=cfg, epochs=epochs or 30, seed=seed,
                          batch_size=batch_size or 32, use_features=use_features,
                          augment=augment, pool=pool, test_shifts=test_shifts, solver=solver,
-                         device=device)
+                         device=device, verbose=True)
 
     out = Path(out)
     used = _used_settings(make())
