@@ -30,7 +30,7 @@ def windows(n: int, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize(("task", "kw"), [("vt-alarm", {"use_features": False}),
-                                          ("af", {"test_shifts": 3})])
+                                          ("af", {"test_shifts": 3, "use_features": False})])
 def test_onnx_of_a_run_reads_the_run_windows_length(tmp_path: Path, task: str, kw: dict) -> None:
     """A run fitted on windows shorter than its config's n_samples (vt-alarm's 10 s under the
     30-s pre-trained config) exports a graph of the run's length, whose calibrated output on

@@ -296,22 +296,20 @@ def test_mean_last_pooling_reads_the_right_edge_and_round_trips(tmp_path) -> Non
     np.testing.assert_allclose(back.predict_proba(x), old.predict_proba(x), atol=1e-5)
 
 
-def test_default_mode_is_linear_only_for_pretrained_vt_alarm_and_abp(tmp_path) -> None:
-    """vt-alarm and abp from pre-trained weights (shipped or a directory) train a linear head
-    by default; an untrained network, any module and af train every weight. vt-alarm's and
-    abp's networks read the classical features by default, af's do not."""
-    for task in ("vt-alarm", "abp"):
-        assert Finetuner(task).mode == "linear"
+def test_default_mode_is_linear_only_for_pretrained_clinical_tasks(tmp_path) -> None:
+    """The clinical tasks from pre-trained weights (shipped or a directory) fit a linear
+    head by lbfgs by default; an untrained network and any module train every weight, as do
+    the generic tasks. The clinical tasks' networks read the classical features by default,
+    the generic ones do not."""
+    for task in ("vt-alarm", "abp", "af", "af4"):
+        assert Finetuner(task).mode == "linear" and Finetuner(task).solver == "lbfgs"
         assert Finetuner(task, init=tmp_path).mode == "linear"
         assert Finetuner(task, init="none").mode == "full"
         assert Finetuner(task, init=ResNet1d()).mode == "full"
-    assert Finetuner("af").mode == "full"
+        assert Finetuner(task).use_features and Finetuner(task, init="none").use_features
+        assert not Finetuner(task, use_features=False).use_features
+    assert Finetuner("binary").mode == "full" and not Finetuner("binary").use_features
     assert Finetuner("vt-alarm", mode="full").mode == "full"
-    assert Finetuner("abp").use_features and Finetuner("abp", init="none").use_features
-    assert not Finetuner("abp", use_features=False).use_features
-    assert Finetuner("vt-alarm").use_features and Finetuner("vt-alarm", init="none").use_features
-    assert not Finetuner("vt-alarm", use_features=False).use_features
-    assert not Finetuner("af").use_features and not Finetuner("af", init="none").use_features
 
 
 def test_pretrained_without_shipped_weights_is_a_clear_error(monkeypatch, tmp_path) -> None:
@@ -442,7 +440,8 @@ def test_test_shifts_average_the_outputs_of_shifted_windows(tmp_path) -> None:
     with pytest.raises(ValueError, match="test_shifts"):
         Finetuner("af", test_shifts=0)
 
-    ft = Finetuner("af", init="none", config=TINY, epochs=2, seed=0, test_shifts=4)
+    ft = Finetuner("af", init="none", config=TINY, epochs=2, seed=0, test_shifts=4,
+                   use_features=False)
     ft.fit(x, y, groups=g)
     t = x.shape[-1]
     ft.test_shifts = 1
@@ -469,7 +468,8 @@ def test_onnx_of_a_run_with_test_shifts_predicts_as_the_run(tmp_path, pool: str)
     from qualityfm.inference.onnx import export_finetuned_onnx
 
     x, y, g = synthetic(40)
-    ft = Finetuner("af", init="none", config=TINY, epochs=2, seed=0, test_shifts=3, pool=pool)
+    ft = Finetuner("af", init="none", config=TINY, epochs=2, seed=0, test_shifts=3, pool=pool,
+                   use_features=False)
     ft.fit(x, y, groups=g)
     run = ft.save(tmp_path / "run")
     res = export_finetuned_onnx(run, tmp_path / "model.onnx")
@@ -560,12 +560,13 @@ def test_lbfgs_head_for_classes_and_targets() -> None:
 
 
 def test_default_solver_and_bad_solvers() -> None:
-    """lbfgs is the default of a vt-alarm or abp linear head (with or without the features);
-    af's and full fine-tunes train with adamw."""
+    """lbfgs is the default of a clinical task's linear head (with or without the features);
+    a generic task's linear head and full fine-tunes train with adamw."""
     assert Finetuner("vt-alarm").solver == Finetuner("abp").solver == "lbfgs"
     assert Finetuner("vt-alarm", use_features=True).solver == "lbfgs"
     assert Finetuner("abp", mode="linear", use_features=False).solver == "lbfgs"
-    assert Finetuner("af", mode="linear").solver == "adamw"
+    assert Finetuner("af", mode="linear").solver == "lbfgs"
+    assert Finetuner("binary", mode="linear").solver == "adamw"
     assert Finetuner("abp", mode="full").solver == "adamw"
     assert Finetuner("vt-alarm", init="none").solver == "adamw"  # full
     with pytest.raises(ValueError, match="mode='linear'"):

@@ -45,7 +45,7 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
                    help="how a linear head is fitted: adamw (gradient steps, early stopping on "
                    "the validation rows) or lbfgs (L2 logistic / ridge regression on every "
                    "training row; strength, calibration and threshold from grouped inner "
-                   "folds); default: lbfgs for a vt-alarm or abp linear head, adamw "
+                   "folds); default: lbfgs for a linear head of a clinical task, adamw "
                    "otherwise")
 
 
@@ -57,8 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="pretrained | none | MODEL_DIR | classical (the feature baseline)")
     p.add_argument("--mode", default=None, choices=["full", "linear"],
                    help="fine-tune every weight, or train a linear head on the frozen encoder "
-                   "(default: linear for vt-alarm and abp from pre-trained weights, full "
-                   "otherwise)")
+                   "(default: linear from pre-trained weights, full for --init none)")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--kfold", type=int_at_least(2), default=None,
                    help="grouped k-fold CV instead of one fit")
@@ -72,8 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "architecture of the shipped weights)")
     p.add_argument("--features", action=argparse.BooleanOptionalAction, default=None,
                    help="feed the task's classical features to the head beside the embedding "
-                   "(default: on for vt-alarm and abp, off for af; --no-features: the "
-                   "embedding alone, e.g. for an ONNX export)")
+                   "(default: on; --no-features: the embedding alone, e.g. for an ONNX "
+                   "export)")
     add_network_options(p)
     p.set_defaults(func=run)
 

@@ -354,9 +354,11 @@ def _finite_windows(X: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
 #: Default fine-tuning mode per task for a pre-trained encoder: on vt-alarm (about 160 training
 #: windows a fold) a linear head on the shipped weights' frozen embedding beat full fine-tuning
 #: in every 5-fold comparison (docs/results.md, sessions 6, 9, 10); on abp a linear head with
-#: the features beat full fine-tuning with them (session 15). An untrained network always
+#: the features beat full fine-tuning with them (session 15); on af (and its 4-class rhythm
+#: model) an lbfgs head on the embedding and the features beat the full fine-tune on the
+#: windows by far (AUROC 0.976 against 0.936; session 20). An untrained network always
 #: trains fully.
-DEFAULT_MODE = {"vt-alarm": "linear", "abp": "linear"}
+DEFAULT_MODE = {"vt-alarm": "linear", "abp": "linear", "af": "linear", "af4": "linear"}
 
 
 def default_mode(task: str, init: str | Path | nn.Module) -> str:
@@ -374,9 +376,10 @@ def default_mode(task: str, init: str | Path | nn.Module) -> str:
 #: and its calibration and threshold set by grouped inner folds (:meth:`Finetuner.fit`). On
 #: the 206 VT records lbfgs ranked better than adamw on three splits of three, with and
 #: without the classical features (docs/results.md, session 11), and on abp with them
-#: (session 15); on AF's 2985 recordings adamw did a little better.
+#: (session 15); on AF's 2985 recordings adamw did a little better without the features
+#: (session 11), and lbfgs with them is af's default head (session 20).
 SOLVERS = ("adamw", "lbfgs")
-DEFAULT_SOLVER = {"vt-alarm": "lbfgs", "abp": "lbfgs"}
+DEFAULT_SOLVER = {"vt-alarm": "lbfgs", "abp": "lbfgs", "af": "lbfgs", "af4": "lbfgs"}
 #: Inverse regularisation strengths (sklearn's ``C``; ridge ``alpha = 1 / C``) tried by lbfgs.
 C_GRID = tuple(float(c) for c in 10.0 ** np.arange(-4.0, 0.25, 0.5))
 
@@ -401,8 +404,10 @@ def check_solver(solver: str, mode: str) -> str:
 #: worse than the training mean on new patients (MASE 1.02-1.11), with the features in an
 #: lbfgs ridge head 0.88-0.91 over three splits (session 15); vt-alarm's default head reaches
 #: AUROC 0.906-0.915 with them and 0.806-0.827 without, and still beats the same network
-#: trained from scratch with them (session 18). af keeps its full fine-tune on the windows.
-DEFAULT_FEATURES = {"abp": True, "vt-alarm": True}
+#: trained from scratch with them (session 18); af's default head with them: AUROC 0.976,
+#: AF F1 0.755, macro F1 0.765, against 0.936, 0.63 and 0.63 for the full fine-tune on the
+#: windows alone (session 20). The generic tasks ("binary"...) read the windows alone.
+DEFAULT_FEATURES = {"abp": True, "vt-alarm": True, "af": True, "af4": True}
 
 
 def default_features(task: str) -> bool:
@@ -537,10 +542,11 @@ class Finetuner(TaskEstimator):
 
     ``init``: "pretrained", "none", a model directory, or a module (a QualityFM or any module
     with ``.dim`` mapping ``(x, mask)`` to ``[B, dim]``, e.g. ``baselines.ResNet1d``).
-    ``mode`` None: :func:`default_mode` (linear for vt-alarm and abp from pre-trained weights).
+    ``mode`` None: :func:`default_mode` (linear for the three clinical tasks from pre-trained
+    weights).
     ``pool`` None: the task's :data:`DEFAULT_POOL` (mean+last+stem for vt-alarm), else "mean".
     ``use_features``: the classical features beside the embedding in the head; None:
-    :func:`default_features` (on for vt-alarm and abp).
+    :func:`default_features` (on for the three clinical tasks).
     ``augment`` (full mode): every training window is shifted circularly in time by a random
     amount each epoch, so the network cannot memorise the windows (early stopping sees them
     unshifted).

@@ -78,10 +78,9 @@ def finetune_run(
     with ``kfold``, run grouped k-fold CV instead and write its report to ``out``. For ``af`` a
     second, 4-class rhythm model goes to ``out/rhythm``. ``use_features`` feeds the task's
     classical features to the head beside the embedding (None: ``finetune.default_features``,
-    on for vt-alarm and abp); ``init="classical"`` fits the classical feature baseline instead of a
-    network (``mode`` and ``epochs`` do not apply).
-    ``mode`` None: ``finetune.default_mode`` (linear for vt-alarm and abp from pre-trained
-    weights).
+    on for every clinical task); ``init="classical"`` fits the classical feature baseline
+    instead of a network (``mode`` and ``epochs`` do not apply).
+    ``mode`` None: ``finetune.default_mode`` (linear from pre-trained weights).
     ``augment``: random circular time shifts of the training windows (full mode); ``pool``: how
     the encoder's tokens are pooled (default: the task's, ``finetune.DEFAULT_POOL``);
     ``test_shifts``: shifted copies averaged at prediction (default: ``Finetuner``'s);
