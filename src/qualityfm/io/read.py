@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -122,7 +123,7 @@ def no_record_reason(path: str | Path) -> str:
             return str(err)
         return "no readable record found"
     no_rate: list[Path] = []
-    other: dict[str, int] = {}
+    other: Counter[str] = Counter()
     for file in sorted(path.rglob("*")) if path.is_dir() else []:
         suffix = file.suffix.lower()
         if not file.is_file() or file.name.startswith("."):
@@ -131,7 +132,7 @@ def no_record_reason(path: str | Path) -> str:
                                 and not csv_has_time_column(file)):
             no_rate.append(file)
         elif suffix not in SUFFIXES + (".dat", ".mat", ".txt", ".md", ".json"):
-            other[suffix or "(no suffix)"] = other.get(suffix or "(no suffix)", 0) + 1
+            other[suffix or "(no suffix)"] += 1
     parts = ["no readable record found"]
     if no_rate:
         try:

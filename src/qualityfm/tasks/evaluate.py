@@ -133,6 +133,29 @@ def _save_fold(path: Path, stamp: str, te: np.ndarray, score: np.ndarray, pred: 
     atomic_write(path, lambda f: f.write(buf.getvalue()))
 
 
+def _fit_fold(est: TaskEstimator, ds: TaskDataset, y: np.ndarray, tr: np.ndarray,
+              te: np.ndarray, f: int) -> tuple[np.ndarray, np.ndarray, dict, list | None]:
+    """Fit ``est`` on the rows ``tr``: its scores and decisions on ``te``, the fold's metrics
+    and (regression) its training mean."""
+    est.fit(ds.X[tr], y[tr], ds.mask[tr], ds.groups[tr], ds.features[tr])
+    args = (ds.X[te], ds.mask[te], ds.features[te])
+    train_mean = None
+    if est.kind == "regression":
+        score = pred = est.predict(*args)
+    else:
+        score = est.predict_proba(*args)
+        pred = est.decide(score)
+    fold = {"fold": f, "n_test": int(len(te))}
+    if est.kind == "binary":
+        fold.update(auroc=M.auroc(y[te], score), threshold=est.threshold,
+                    tpr=M.tpr(y[te], pred), tnr=M.tnr(y[te], pred))
+    elif est.kind == "regression":
+        train_mean = np.asarray(est.train_mean, float).tolist()
+        fold.update(mae_sbp=M.mae(y[te, 0], pred[:, 0]), mae_dbp=M.mae(y[te, 1], pred[:, 1]),
+                    mase_sbp=M.mase(y[te, 0], pred[:, 0], float(est.train_mean[0])))
+    return score, pred, fold, train_mean
+
+
 def cross_validate(
     make: Callable[[], TaskEstimator], ds: TaskDataset, k: int = 5, seed: int = 0,
     n_boot: int = 1000, target: str = "y", checkpoint: str | Path | None = None,
@@ -164,7 +187,6 @@ def cross_validate(
     fold_id = np.full(n, -1)
     folds = []
     train_means = []
-    resumed = []
     for f, (tr, te) in enumerate(group_kfold(y, ds.groups, k=k, seed=seed)):
         assert_disjoint(ds.groups, tr, te)
         path = None if checkpoint is None else checkpoint / f"{target}-fold{f}.npz"
@@ -173,26 +195,8 @@ def cross_validate(
         if saved is not None:
             score, pred, fold, train_mean = (saved["score"], saved["pred"], saved["fold"],
                                              saved["train_mean"])
-            resumed.append(f)
         else:
-            est = make()
-            est.fit(ds.X[tr], y[tr], ds.mask[tr], ds.groups[tr], ds.features[tr])
-            args = (ds.X[te], ds.mask[te], ds.features[te])
-            train_mean = None
-            if est.kind == "regression":
-                score = pred = est.predict(*args)
-            else:
-                score = est.predict_proba(*args)
-                pred = est.decide(score)
-            fold = {"fold": f, "n_test": int(len(te))}
-            if est.kind == "binary":
-                fold.update(auroc=M.auroc(y[te], score), threshold=est.threshold,
-                            tpr=M.tpr(y[te], pred), tnr=M.tnr(y[te], pred))
-            elif est.kind == "regression":
-                train_mean = np.asarray(est.train_mean, float).tolist()
-                fold.update(mae_sbp=M.mae(y[te, 0], pred[:, 0]),
-                            mae_dbp=M.mae(y[te, 1], pred[:, 1]),
-                            mase_sbp=M.mase(y[te, 0], pred[:, 0], float(est.train_mean[0])))
+            score, pred, fold, train_mean = _fit_fold(make(), ds, y, tr, te, f)
             if path is not None:
                 _save_fold(path, stamp, te, np.asarray(score), np.asarray(pred), fold,
                            train_mean)
