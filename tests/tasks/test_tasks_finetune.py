@@ -321,6 +321,30 @@ def test_pretrained_without_shipped_weights_is_a_clear_error(monkeypatch, tmp_pa
         F.load_backbone("pretrained")
 
 
+def test_fold_key_follows_the_shipped_weights_content(monkeypatch, tmp_path) -> None:
+    """A stopped k-fold run on "pretrained" resumes only on the same shipped files: an
+    upgrade that changes them (same names) gives another key, a reinstall of the same
+    bytes (new times) the same key."""
+    import shutil
+
+    import qualityfm.train.export as E
+    from qualityfm.tasks.pipeline import _files_stamp
+
+    shipped = E.weights_dir()
+    monkeypatch.setattr(E, "weights_dir", lambda: tmp_path)
+    for name in ("base.safetensors", "base.json"):
+        shutil.copyfile(shipped / name, tmp_path / name)
+    before = _files_stamp("pretrained")
+    assert [n for n, _ in before] == ["base.safetensors", "base.json"]
+    shutil.copyfile(shipped / "base.json", tmp_path / "base.json")  # same bytes, new time
+    assert _files_stamp("pretrained:base") == before
+    data = bytearray((tmp_path / "base.safetensors").read_bytes())
+    data[-1] ^= 1
+    (tmp_path / "base.safetensors").write_bytes(bytes(data))
+    assert _files_stamp("pretrained") != before
+    assert _files_stamp("none") is None and _files_stamp("classical") is None
+
+
 def test_short_finetune_and_classical_cv_on_real_vt_records() -> None:
     ds = build_task_dataset("vt-alarm", shared_path("physionet2015_vt"), max_records=24)
     assert ds.y.sum() >= 3  # both classes present

@@ -4,6 +4,7 @@ a report (``predict_run``: a table of predictions)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -55,10 +56,18 @@ FOLDS_DIR = ".folds"
 
 
 def _files_stamp(init: object) -> list | None:
-    """Names, sizes and times of the files of a model folder given as ``init`` (so that a
-    retrained model in the same folder does not resume folds of the old one); None else."""
-    path = Path(str(init))
-    if str(init) in ("pretrained", "none", "classical") or not path.is_dir():
+    """What identifies the weights ``init`` names, so that a stopped k-fold run resumes only
+    on the same weights: the shipped files' names and content hashes for "pretrained" /
+    "pretrained:NAME" (an upgrade that changes them runs every fold again); the names, sizes
+    and times of a model folder's files (a model retrained in the same folder); None else."""
+    from qualityfm.train.export import PRETRAINED, model_files
+
+    text = str(init)
+    if text == PRETRAINED or text.startswith(PRETRAINED + ":"):
+        return [[f.name, hashlib.sha256(f.read_bytes()).hexdigest()]
+                for f in model_files(text) if f.is_file()]
+    path = Path(text)
+    if text in ("none", "classical") or not path.is_dir():
         return None
     return [[f.name, f.stat().st_size, f.stat().st_mtime_ns]
             for f in sorted(path.iterdir()) if f.is_file()]

@@ -171,10 +171,10 @@ def _read_config(path: Path) -> QualityFMConfig:
 
 def pretrained_config(name: str = DEFAULT_PRETRAINED) -> QualityFMConfig:
     """The architecture of the shipped weights ``name`` (FileNotFoundError when none ship)."""
-    return _read_config(_resolve(f"{PRETRAINED}:{name}")[1])
+    return _read_config(model_files(f"{PRETRAINED}:{name}")[1])
 
 
-def _resolve(path: str | Path) -> tuple[Path, Path]:
+def model_files(path: str | Path) -> tuple[Path, Path]:
     """(weights file, config file) of ``path``: "pretrained" / "pretrained:NAME", a
     ``.safetensors`` file, or a folder holding model.safetensors or a single NAME.safetensors."""
     text = str(path)
@@ -216,7 +216,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> QualityFM:
     """
     from safetensors import SafetensorError, safe_open
 
-    weights, cfg_path = _resolve(path)
+    weights, cfg_path = model_files(path)
     if (weights.parent / CHECKPOINT_NAME).is_file() and not weights.is_file():
         raise FileNotFoundError(f"{weights.parent} is a pre-training run, not a model: export it "
                                 f"first (qualityfm export {weights.parent} --out MODEL)")
