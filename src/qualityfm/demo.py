@@ -123,7 +123,7 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
     model_dir = export_model(cfg.out, out / "model")
     lap("pre-training")
     task = finetune_run("vt-alarm", task_dir, out / "vt_alarm", init=str(model_dir),
-                        kfold=kfold, epochs=epochs, seed=seed, batch_size=32)
+                        kfold=kfold, epochs=epochs, seed=seed, batch_size=32, overwrite=True)
     lap("fine-tuning")
     figures = {
         "quality": plot_quality_examples(store, out / "quality_levels.png", seed=seed),

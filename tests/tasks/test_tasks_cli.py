@@ -333,18 +333,28 @@ def test_cli_compare_refuses_rows_it_cannot_run_before_any_work(tmp_path, capsys
     assert summary["skipped"] == [] and summary["kfold"] == 2
     # a comparison of other rows into the same folder leaves none of the old rows' files
     (out / "notes.txt").write_text("mine")
-    assert main([*common, "--baselines", "", "--models", "r=none", "--modes", "linear"]) == 0
+    other = [*common, "--baselines", "", "--models", "r=none", "--modes", "linear"]
+    assert main(other) == 1  # refused without --overwrite: the old rows stay
+    assert "holds a finished run (compare.json)" in capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())["rows"] == ["classical features + GBM"]
+    assert main([*other, "--overwrite"]) == 0
     assert not list(out.glob("classical_features*")) and (out / "notes.txt").exists()
     assert json.loads((out / "summary.json").read_text())["rows"] == ["r (linear)"]
 
 
-def test_cli_finetune_into_a_used_folder_leaves_no_stale_model(tmp_path) -> None:
+def test_cli_finetune_into_a_used_folder_leaves_no_stale_model(tmp_path, capsys) -> None:
     data = shared_path("physionet2015_vt")
     run = tmp_path / "run"
     common = ["finetune", "--task", "vt-alarm", "--data", str(data), "--max-records", "30",
               "--out", str(run)]
     assert main([*common, "--kfold", "2", "--init", "classical"]) == 0
+    assert main([*common]) == 1  # a finished run is not replaced by mistake
+    assert "holds a finished run (cv.json): --overwrite replaces it" in capsys.readouterr().err
+    assert (run / "cv.json").exists() and not (run / "model.pt").exists()
+    common.append("--overwrite")
     assert main([*common]) == 0  # the default network head replaces the CV report
+    assert (run / "model.pt").exists() and not (run / "cv.json").exists()
+    assert main([*common[:-1], "--kfold", "2", "--init", "classical"]) == 1  # nor a model
     assert (run / "model.pt").exists() and not (run / "cv.json").exists()
     assert main([*common, "--init", "classical"]) == 0
     assert (run / "classical.pkl").exists() and not (run / "model.pt").exists()
@@ -354,7 +364,7 @@ def test_cli_finetune_into_a_used_folder_leaves_no_stale_model(tmp_path) -> None
     mine = tmp_path / "mine"  # a folder that holds no run: files of the same names stay
     mine.mkdir()
     (mine / "model.pt").write_text("the user's own")
-    assert main([*common[:-1], str(mine), "--kfold", "2", "--init", "classical"]) == 0
+    assert main([*common[:-2], str(mine), "--kfold", "2", "--init", "classical"]) == 0
     assert (mine / "model.pt").read_text() == "the user's own" and (mine / "cv.json").exists()
 
 

@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baselines", default="classical,scratch,resnet",
                    help="comma list of classical, scratch, resnet (empty for none)")
     p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the finished comparison OUT holds (default: refuse; a "
+                   "stopped comparison resumes without it)")
     p.add_argument("--kfold", type=int_at_least(2), default=5)
     p.add_argument("--epochs", type=positive_int, default=30)
     p.add_argument("--seed", type=nonnegative_int, default=0)
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         modes=[m for m in args.modes.split(",") if m], with_features=args.with_features,
         augment=not args.no_augment, pool=args.pool, test_shifts=args.test_shifts,
         solver=args.solver,
-        reference=args.reference, device=args.device,
+        reference=args.reference, device=args.device, overwrite=args.overwrite,
     )
     print((Path(args.out) / "table.md").read_text())
     return 0

@@ -59,6 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fine-tune every weight, or train a linear head on the frozen encoder "
                    "(default: linear from pre-trained weights, full for --init none)")
     p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the finished run (model or CV report) OUT holds (default: "
+                   "refuse; a stopped --kfold run resumes without it)")
     p.add_argument("--kfold", type=int_at_least(2), default=None,
                    help="grouped k-fold CV instead of one fit")
     p.add_argument("--epochs", type=positive_int, default=None,
@@ -87,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         seconds=args.seconds, max_records=args.max_records, cache_dir=args.cache,
         use_features=args.features, augment=not args.no_augment, pool=args.pool,
         test_shifts=args.test_shifts, solver=args.solver, device=args.device,
+        overwrite=args.overwrite,
     )
     shown = {k: v for k, v in summary.items() if k not in ("skipped", "train_groups")}
     print(json.dumps(json_safe(shown), indent=1, default=str))  # NaN -> null, valid JSON

@@ -81,7 +81,7 @@ def finetune_run(
     max_records: int | None = None,
     cache_dir: str | Path | None = None, use_features: bool | None = None, augment: bool = True,
     pool: str | None = None, test_shifts: int | None = None, solver: str | None = None,
-    device: str = "cpu",
+    device: str = "cpu", overwrite: bool = False,
 ) -> dict:
     """Fine-tune on all of ``data`` (grouped validation inside) and save the model to ``out``;
     with ``kfold``, run grouped k-fold CV instead and write its report to ``out``. For ``af`` a
@@ -97,7 +97,10 @@ def finetune_run(
     ``device``: where networks train ("cpu", "cuda", ...); ``epochs`` and ``batch_size`` None:
     30 and 32. Options given that the run does not use (``--epochs`` for a closed-form head, a
     network option for the classical baseline, ...) are named on stderr and under ``ignored``
-    in ``summary.json``, which records the settings the run used."""
+    in ``summary.json``, which records the settings the run used. An ``out`` that holds a
+    finished run (a model or a CV report) is refused unless ``overwrite`` (then replaced); a
+    k-fold run stopped there resumes."""
+    _refuse_finished(out, ("finetune.json", "cv.json"), overwrite, resumable=bool(kfold))
     resolve_device(device)
     if pool is not None:
         check_pool(pool)  # before the dataset is built
@@ -161,6 +164,17 @@ def finetune_run(
         summary["train_groups"] = sorted(set(ds.groups.astype(str).tolist()))
     write_json(summary, out / "summary.json")
     return summary
+
+
+def _refuse_finished(out: str | Path, markers: Sequence[str], overwrite: bool,
+                     resumable: bool) -> None:
+    """Refuse (ValueError) an ``out`` holding one of the ``markers`` of a finished run, so that
+    hours of training are not replaced by a mistyped --out; ``overwrite`` allows it, and so
+    does a k-fold run stopped there (``resumable`` and ``out/.folds``), which resumes."""
+    held = [m for m in markers if (Path(out) / m).is_file()]
+    if held and not overwrite and not (resumable and (Path(out) / FOLDS_DIR).is_dir()):
+        raise ValueError(f"{out} holds a finished run ({held[0]}): --overwrite replaces it, "
+                         "or choose another --out")
 
 
 def _clear_run(out: Path) -> None:
@@ -393,6 +407,7 @@ def compare_run(
     n_boot: int = 1000, modes: Sequence[str] = ("full", "linear"), with_features: bool = False,
     augment: bool = True, pool: str | None = None, test_shifts: int | None = None,
     solver: str | None = None, reference: str | None = None, device: str = "cpu",
+    overwrite: bool = False,
 ) -> dict:
     """Grouped k-fold CV of baselines and pre-trained variants (``models``: ``NAME=DIR``,
     ``DIR``, ``pretrained`` or ``none`` for a random encoder; each fine-tuned in every mode of
@@ -405,7 +420,9 @@ def compare_run(
     Every row is also compared with the ``reference`` row (default: the scratch baseline, when
     it runs) on the same out-of-fold rows: the difference of AUROC (binary) or SBP MAE (abp)
     with a paired bootstrap CI (``delta_auroc`` / ``delta_sbp_mae`` in the JSON and table).
-    Networks train on ``device``."""
+    Networks train on ``device``. An ``out`` holding a finished comparison is refused unless
+    ``overwrite``; a comparison stopped there resumes."""
+    _refuse_finished(out, ("compare.json",), overwrite, resumable=True)
     resolve_device(device)
     if pool is not None:
         check_pool(pool)
