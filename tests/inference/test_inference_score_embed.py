@@ -197,3 +197,31 @@ def test_parquet_tables_for_score_and_embed(records: Path, tmp_path: Path,
     embed_files([records], tmp_path / "e.parquet", model)
     table = pd.read_parquet(tmp_path / "e.parquet")
     assert len(table) == 5 and {"record", "sqi", "e0", "e119"} <= set(table.columns)
+
+
+def test_a_sensor_off_is_a_bad_window_not_an_absent_channel(tmp_path: Path,
+                                                            tiny_model: QualityFM) -> None:
+    """A PPG the record holds but that is flat in a window scores 0 there (the window no
+    longer rates as its clean ECG alone), and a window with no usable channel is a bad row
+    with its reason, counted by score and embed, not dropped without a trace."""
+    rec = synthesize(90.0, fs=250.0, seed=1, channels=("ecg_ii", "ppg"))
+    ecg, ppg = rec.signals["ecg_ii"].copy(), rec.signals["ppg"].copy()
+    ppg[: 30 * 250] = ppg[0]  # 0-30 s: PPG sensor off, ECG clean
+    ecg[30 * 250: 60 * 250] = np.nan  # 30-60 s: both off
+    ppg[30 * 250: 60 * 250] = np.nan
+    folder = tmp_path / "in"
+    folder.mkdir()
+    np.savez(folder / "rec.npz", fs=250.0, II=ecg, PLETH=ppg)
+    out = tmp_path / "s.csv"
+    summary = score_files([folder], out)
+    rows = list(csv.DictReader(out.open()))
+    assert summary["n_windows"] == len(rows) == 3 and summary["n_unusable"] == 1
+    assert [float(r["start_s"]) for r in rows] == [0.0, 30.0, 60.0]
+    off, none, clean = rows
+    assert float(off["ppg_sqi"]) == 0.0 and float(off["ecg_sqi"]) > 0.8
+    assert float(off["sqi"]) <= 0.5 < float(clean["sqi"]) and off["unusable"] == "ppg: flat"
+    assert none["level_name"] == "bad" and float(none["sqi"]) == 0.0
+    assert "ecg_ii: 100% NaN" in none["unusable"] and "ppg: 100% NaN" in none["unusable"]
+    assert clean["unusable"] == "" and float(clean["ppg_sqi"]) > 0.5
+    emb = embed_files([folder], tmp_path / "e.npy", tiny_model)
+    assert emb["n_windows"] == 2 and emb["n_unusable"] == 1

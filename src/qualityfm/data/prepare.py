@@ -154,7 +154,7 @@ def process_record(path: str, window: WindowConfig, pair_cfg: PairConfig) -> _Re
             why = "; ".join(sorted({r for _, r in w.rejected})) or "no window"
             res.reason = f"no usable window ({why})"
             return res
-        scores = score_windows(w.x, w.mask, window.fs, window.channels)
+        scores = score_windows(w.x, w.mask, window.fs, window.channels, recorded=w.recorded)
         hop = window.seconds if window.hop is None else window.hop
         slots = np.rint((w.start - window.offset) / hop).astype(np.int64)
         res.x = normalize(w.x, w.mask, window.normalization).astype(np.float32, copy=False)

@@ -57,6 +57,8 @@ def embed_files(
 
     ``out`` ending in .npy writes the matrix there and its index beside it (``*.index.csv``);
     ``out`` ending in .parquet writes one table with the index columns and ``e0..e{d-1}``.
+    Windows with no usable channel have no embedding: the summary counts them
+    (``n_unusable``; ``score`` lists them as bad windows).
     """
     out = check_output(out, EMBED_SUFFIXES, "embed")
     check_precision(precision, model_device(model))
@@ -65,9 +67,10 @@ def embed_files(
     skipped: list[dict[str, str]] = []
     blocks: list[np.ndarray] = []
     rows: list[dict] = []
-    n_records = 0
+    n_records = n_unusable = 0
     for item in iter_file_windows(inputs, window, skipped):
         n_records += 1
+        n_unusable += len(item.rejected)
         blocks.append(embed_windows(model, item.x, item.mask, batch_size, precision, pool))
         for i in range(len(item.x)):
             rows.append({
@@ -79,7 +82,8 @@ def embed_files(
             })
     dim = pooled_dim(model.encoder, pool)
     summary = {"out": str(out) if rows else None, "n_records": n_records,
-               "n_windows": len(rows), "dim": dim, "skipped": skipped}
+               "n_windows": len(rows), "n_unusable": n_unusable, "dim": dim,
+               "skipped": skipped}
     if not rows:  # an earlier embedding at ``out`` stays as it was
         return summary
     emb = np.concatenate(blocks)

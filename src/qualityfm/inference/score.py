@@ -26,7 +26,7 @@ from qualityfm.signal.normalize import warn_unscaled
 TABLE_SUFFIXES = (".csv", ".parquet")
 SCORE_COLUMNS = (
     "file", "record", "start_s", "ecg_sqi", "ppg_sqi", "sqi", "level", "level_name",
-    "learned_quality",
+    "learned_quality", "unusable",
 )
 
 
@@ -90,19 +90,35 @@ def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray,
 
 def score_rows(item: FileWindows, model: QualityFM | None, batch_size: int,
                precision: str = "fp32") -> list[dict]:
-    """One row per window of one file."""
+    """One row per window of one file, in time order: the windows without a usable channel
+    too (sqi 0, bad, no learned quality), with ``unusable`` saying which channel is off and
+    why ("ppg: flat"; "" for a window whose recorded channels are all usable)."""
     learned = (learned_quality(model, item.x, item.mask, batch_size, precision)
                if model is not None
                else np.full(len(item.x), np.nan, dtype=np.float32))
-    return [
+    notes = item.notes or [""] * len(item.x)
+    rows = [
         {
             "file": str(item.path), "record": item.record_id, "start_s": float(item.start[i]),
             "ecg_sqi": float(item.ecg_sqi[i]), "ppg_sqi": float(item.ppg_sqi[i]),
             "sqi": float(item.sqi[i]), "level": int(item.level[i]),
             "level_name": LEVEL_NAMES[int(item.level[i])], "learned_quality": float(learned[i]),
+            "unusable": notes[i],
         }
         for i in range(len(item.x))
     ]
+    modalities = {"ecg_sqi": np.isfinite(item.ecg_sqi).any(),
+                  "ppg_sqi": np.isfinite(item.ppg_sqi).any()}
+    rows += [
+        {
+            "file": str(item.path), "record": item.record_id, "start_s": start,
+            **{k: 0.0 if held else float("nan") for k, held in modalities.items()},
+            "sqi": 0.0, "level": 0, "level_name": LEVEL_NAMES[0], "learned_quality": float("nan"),
+            "unusable": why,
+        }
+        for start, why in item.rejected
+    ]
+    return sorted(rows, key=lambda r: r["start_s"])
 
 
 def score_files(
@@ -117,20 +133,23 @@ def score_files(
 
     ``precision`` ("fp32", "bf16", "fp16" on CUDA) is that of the model's learned quality
     (see `learned_quality`); it is checked before any file is read.
-    Returns a summary: windows and records written, and the records skipped with the reason.
+    Returns a summary: windows and records written (``n_unusable`` of the windows had no
+    usable channel: bad rows, their reason under ``unusable``), and the records skipped with
+    the reason.
     """
     out = check_output(out, what="score")
     check_precision(precision, model_device(model) if model is not None else None)
     skipped: list[dict[str, str]] = []
     rows: list[dict] = []
-    n_records = 0
+    n_records = n_unusable = 0
     for item in iter_file_windows(inputs, window, skipped):
         rows.extend(score_rows(item, model, batch_size, precision))
         n_records += 1
+        n_unusable += len(item.rejected)
     if rows:  # none: an earlier table at ``out`` stays as it was
         write_table(rows, SCORE_COLUMNS, out)
     return {"out": str(out) if rows else None, "n_records": n_records, "n_windows": len(rows),
-            "skipped": skipped}
+            "n_unusable": n_unusable, "skipped": skipped}
 
 
 def table_writer(rows: list[dict], columns: Iterable[str],

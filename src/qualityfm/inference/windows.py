@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,9 @@ class FileWindows:
     ppg_sqi: np.ndarray  # [N], NaN where the PPG is absent
     sqi: np.ndarray  # [N] combined score in [0, 1]
     level: np.ndarray  # int [N], 0 (bad) .. 4 (excellent)
+    notes: list[str] = field(default_factory=list)  # [N]: recorded channels off ("ppg: flat")
+    #: (start s, why) of the windows left out for having no usable channel (bad, no embedding)
+    rejected: list[tuple[float, str]] = field(default_factory=list)
 
 
 def iter_file_windows(
@@ -39,7 +42,9 @@ def iter_file_windows(
     """Yield the scored windows of every record under ``inputs``.
 
     A record that cannot be read or gives no window is reported on stderr, appended to
-    ``skipped`` as ``{"record", "reason"}`` and passed over; the others go on.
+    ``skipped`` as ``{"record", "reason"}`` and passed over; the others go on. A channel the
+    record holds but that is flat or missing in a window scores 0 there (a sensor off is a bad
+    signal); windows with no usable channel are listed in ``rejected``.
     """
     cfg = cfg or WindowConfig()
     paths: dict[Path, Path] = {}  # a record reached twice (a folder and a file in it) once
@@ -60,7 +65,7 @@ def iter_file_windows(
             reasons = sorted({reason for _, reason in win.rejected}) or ["no window"]
             _skip(skipped, str(path), "no usable window: " + "; ".join(reasons))
             continue
-        scores = score_windows(win.x, win.mask, win.fs, win.channels)
+        scores = score_windows(win.x, win.mask, win.fs, win.channels, recorded=win.recorded)
         yield FileWindows(
             path=Path(path),
             record_id=record.record_id,
@@ -71,6 +76,8 @@ def iter_file_windows(
             ppg_sqi=scores.ppg,
             sqi=scores.q,
             level=scores.level,
+            notes=win.notes,
+            rejected=win.rejected,
         )
 
 

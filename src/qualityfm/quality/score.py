@@ -66,13 +66,18 @@ def score_windows(
     fs: float,
     channels: Sequence[str] = MODEL_CHANNELS,
     thresholds: Sequence[float] = LEVEL_THRESHOLDS,
+    recorded: Sequence[bool] | np.ndarray | None = None,
 ) -> QualityScores:
     """Score windows ``x`` ``[N, C, T]`` (raw, physical units) of one record, ``mask`` ``[N, C]``;
     ``channels`` names the channels of ``x`` in order (a ``Windows``' ``channels``).
 
     The PPG score reads channel ``"ppg"``; the ECG score reads ``"ecg_ii"`` (or the first ECG
     channel named ``ecg*`` when there is no ``ecg_ii``). Only windows whose channel is present
-    are scored, all in one vectorised call per modality.
+    are scored, all in one vectorised call per modality. ``recorded`` (bool ``[C]``, a
+    ``Windows``' ``recorded``) names the channels the record holds: where one of them is masked
+    (flat or missing in that window: a sensor off, leads off) its modality scores 0 and counts
+    in the combined score, as a bad signal rather than an absent one. Without it a masked
+    channel is absent.
     """
     x = np.asarray(x)
     mask = np.asarray(mask, dtype=bool)
@@ -87,6 +92,11 @@ def score_windows(
         raise ValueError(f"channel names {list(labels)} are monitor labels: name the channels "
                          f"as the package does ({list(labels.values())}), e.g. with "
                          "qualityfm.io.canonical_names")
+    if recorded is not None:
+        recorded = np.asarray(recorded, dtype=bool)
+        if recorded.shape != (len(channels),):
+            raise ValueError(f"recorded must be [C] = [{len(channels)}] for channels "
+                             f"{channels}, got shape {recorded.shape}")
     n = x.shape[0]
     ecg_ch = "ecg_ii" if "ecg_ii" in channels else next(
         (c for c in channels if c.startswith("ecg")), None
@@ -100,6 +110,9 @@ def score_windows(
             present = mask[:, c]
             if present.any():
                 score[present] = fn(x[present, c], fs)
+            if recorded is not None and recorded[c]:  # off in a window: bad, not absent
+                score[~present] = 0.0
+                present = np.ones(n, dtype=bool)
         out[name] = (score, present)
     q = combined_quality(out["ecg"][0], out["ppg"][0], out["ecg"][1], out["ppg"][1])
     return QualityScores(out["ecg"][0], out["ppg"][0], q, quality_level(q, thresholds))

@@ -96,7 +96,9 @@ class Windows:
     """Windows of one record: raw resampled values, channel mask, start times, rejections.
 
     ``sources`` maps each model channel to the record channel it came from (absent channels
-    are left out); ``fallback`` is True when an ECG channel came from another lead.
+    are left out); ``fallback`` is True when an ECG channel came from another lead;
+    ``notes[i]`` says which recorded channels window ``i`` masks and why ("ppg: flat"), ""
+    when none; ``rejected`` holds (start s, why) of the windows dropped for having none usable.
     """
 
     x: np.ndarray  # float32 [N, C, T], physical units, NaNs filled, unusable channels zero
@@ -108,9 +110,16 @@ class Windows:
     sources: dict[str, str] = field(default_factory=dict)
     fallback: bool = False
     normalization: str = "channel"
+    notes: list[str] = field(default_factory=list)  # per window: recorded channels off there
 
     def __len__(self) -> int:
         return len(self.x)
+
+    @property
+    def recorded(self) -> np.ndarray:
+        """bool ``[C]``: the channels the record holds (a masked window of one of them is
+        flat or missing there, not absent)."""
+        return np.array([c in self.sources for c in self.channels], dtype=bool)
 
     def normalized(self, mode: str | None = None) -> np.ndarray:
         """``x`` normalised by ``mode`` (default: the config's), see :func:`normalize`."""
@@ -218,16 +227,22 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
 
     keep = usable.any(axis=1) if cfg.require == "any" else usable.all(axis=1)
     start_s = starts / cfg.fs
-    rejected = []
-    for k in np.flatnonzero(~keep):  # reasons for dropped windows only
-        why = [f"{c}: " + ("absent" if not present[ci] else
-                           f"{100 * nan_frac[k, ci]:.0f}% NaN" if bad_nan[k, ci] else "flat")
-               for ci, c in enumerate(cfg.channels) if not usable[k, ci]]
-        rejected.append((float(start_s[k]), "; ".join(why)))
+
+    def why(k: int, absent: bool) -> str:
+        """What makes the channels of window ``k`` unusable (absent ones only if ``absent``)."""
+        return "; ".join(
+            f"{c}: " + ("absent" if not present[ci] else
+                        f"{100 * nan_frac[k, ci]:.0f}% NaN" if bad_nan[k, ci] else "flat")
+            for ci, c in enumerate(cfg.channels)
+            if not usable[k, ci] and (absent or present[ci]))
+
+    rejected = [(float(start_s[k]), why(k, True)) for k in np.flatnonzero(~keep)]
+    # kept windows with a recorded channel off (flat or missing there): why, "" for the others
+    notes = ["" if (usable[k] == present).all() else why(k, False) for k in np.flatnonzero(keep)]
 
     view = np.lib.stride_tricks.sliding_window_view(X[:, off:], T, axis=1)[:, ::hop][:, :n]
     x = np.ascontiguousarray(view[:, keep].transpose(1, 0, 2))
     mask = usable[keep]
     x[~mask] = 0.0
     return Windows(x, mask, start_s[keep].astype(np.float64), rejected, cfg.channels, cfg.fs,
-                   sources, fallback, cfg.normalization)
+                   sources, fallback, cfg.normalization, notes)
