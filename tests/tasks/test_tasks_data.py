@@ -65,6 +65,10 @@ def test_a_record_in_memory_gives_the_rows_its_file_gives(tmp_path) -> None:
     with pytest.raises(RecordError, match="bed7: alarm at 5.0 s leaves less than 10.0 s"):
         record_dataset("vt-alarm", Record("bed7", buffer.signals, buffer.fs,
                                           events={"alarm": 5.0}))
+    late = buffer.duration() + 60
+    with pytest.raises(RecordError, match=f"bed7: alarm at {late:g} s is past the record's end"):
+        record_dataset("vt-alarm", Record("bed7", buffer.signals, buffer.fs,
+                                          events={"alarm": late}))
 
 
 def test_vt_alarm_with_leads_off_is_kept_on_its_pulse(tmp_path) -> None:

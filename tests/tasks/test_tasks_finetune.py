@@ -700,7 +700,7 @@ def test_classical_baseline_on_a_few_rows_is_not_a_constant() -> None:
 def test_group_folds_on_too_few_rows_say_so() -> None:
     from qualityfm.tasks.splits import group_kfold
 
-    with pytest.raises(ValueError, match=r"3 rows of one class at least; .*\{0: 2, 1: 2\}"):
+    with pytest.raises(ValueError, match=r"3 rows in the largest class at least; .*\{0: 2, 1: 2\}"):
         next(group_kfold(np.array([0, 0, 1, 1]), np.arange(4), k=3))
 
 

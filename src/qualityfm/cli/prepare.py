@@ -97,6 +97,8 @@ def _report(summary: dict, args: argparse.Namespace) -> int:
         print(f"qualityfm prepare: warning: {path} holds {summary['n_windows']} windows but 0 "
               f"pairs{use}: a pair joins windows of one record at "
               f"most --max-distance {args.max_distance} windows apart whose quality levels "
-              f"differ by at least --min-level-gap {args.min_level_gap}; raise the one or lower "
-              "the other", file=sys.stderr)
+              f"differ by at least --min-level-gap {args.min_level_gap}; "
+              + ("raise the one or lower the other" if args.min_level_gap > 1 else
+                 "raise the one, or add records whose quality varies more"),
+              file=sys.stderr)
     return 0

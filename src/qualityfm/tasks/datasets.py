@@ -225,6 +225,9 @@ def _rows_vt(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dic
     t0 = t1 - s.seconds
     if t0 < 0:
         raise RecordError(f"{path}: alarm at {t1} s leaves less than {s.seconds} s before it")
+    if t1 > rec.duration() + 1.0:  # a second's grace: the last sample's time, rounding
+        raise RecordError(f"{path}: alarm at {t1:g} s is past the record's end "
+                          f"({rec.duration():.1f} s)")
     x, mask, pieces, fs = _model_input(rec, t0, t1, s.fs, s.filters)
     # An alarm whose ECG leads are flat or missing but whose pulse is recorded (leads off) is
     # still an alarm to judge: it is kept with its ECG channel masked.

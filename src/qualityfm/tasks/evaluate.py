@@ -208,8 +208,9 @@ def cross_validate(
             train_means.append(np.asarray(train_mean))
         folds.append(fold)
         if progress:
+            took = time.perf_counter() - t0
             what = "read from the checkpoint" if saved is not None else (
-                f"done in {(time.perf_counter() - t0) / 60:.1f} min")
+                f"done in {took:.1f} s" if took < 60 else f"done in {took / 60:.1f} min")
             auc = f", AUROC {fold['auroc']:.3f}" if "auroc" in fold else ""
             print(f"qualityfm: {'rhythm ' if target == 'rhythm' else ''}fold {f + 1}/{k} "
                   f"{what}{auc}", file=sys.stderr, flush=True)

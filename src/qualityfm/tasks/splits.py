@@ -30,8 +30,8 @@ def group_kfold(
     strata = _strata(y)
     counts = dict(zip(*(v.tolist() for v in np.unique(strata, return_counts=True)), strict=True))
     if max(counts.values(), default=0) < k:
-        raise ValueError(f"k={k} folds stratified by class need {k} rows of one class at "
-                         f"least; the rows hold {counts} (by class)")
+        raise ValueError(f"k={k} folds stratified by class need {k} rows in the largest "
+                         f"class at least; the rows hold {counts} (by class)")
     cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     yield from cv.split(np.zeros(len(groups)), strata, groups)
 
