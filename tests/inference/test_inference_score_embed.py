@@ -225,3 +225,26 @@ def test_a_sensor_off_is_a_bad_window_not_an_absent_channel(tmp_path: Path,
     assert clean["unusable"] == "" and float(clean["ppg_sqi"]) > 0.5
     emb = embed_files([folder], tmp_path / "e.npy", tiny_model)
     assert emb["n_windows"] == 2 and emb["n_unusable"] == 1
+
+
+def test_files_a_folder_passes_over_are_named_beside_its_records(tmp_path: Path) -> None:
+    """A folder of records that also holds a .npy, a CSV of samples without a time column
+    and an .edf: score and prepare name them under 'skipped' with what to do; a table of
+    labels (REFERENCE.csv) is no data and is not named."""
+    from qualityfm.data import prepare
+
+    rec = synthesize(60.0, fs=250.0, seed=0, channels=("ecg_ii", "ppg"))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    np.savez(folder / "a.npz", fs=250.0, II=rec.signals["ecg_ii"], PLETH=rec.signals["ppg"])
+    np.save(folder / "b.npy", np.zeros((2, 100)))
+    (folder / "c.csv").write_text("II;PLETH\n0,1;0,2\n0,2;0,3\n")
+    (folder / "REFERENCE.csv").write_text("A00001,N\nA00002,A\n")
+    (folder / "x.edf").write_bytes(b"0")
+    summary = score_files([folder], tmp_path / "s.csv")
+    reasons = {Path(s["record"]).name: s["reason"] for s in summary["skipped"]}
+    assert summary["n_records"] == 1 and set(reasons) == {"b.npy", "c.csv", "in"}
+    assert "np.savez" in reasons["b.npy"] and "no time column" in reasons["c.csv"]
+    assert reasons["in"].startswith("files of types not read: 1 .edf")
+    store = prepare([folder], tmp_path / "store", workers=1, progress=False)
+    assert {Path(s["record"]).name for s in store["skipped"]} == {"b.npy", "c.csv", "in"}

@@ -49,7 +49,7 @@ from qualityfm.data.store import (
 )
 from qualityfm.io import Record, RecordError, find_records, read_record
 from qualityfm.io.atomic import remove_temporaries
-from qualityfm.io.read import no_record_reason
+from qualityfm.io.read import no_record_reason, passed_over_skips
 from qualityfm.quality import LEVEL_NAMES, score_windows
 from qualityfm.signal import WindowConfig, make_windows, normalize
 
@@ -433,7 +433,9 @@ def prepare(
         "fingerprint": fingerprint, "final": False, "n_written": 0, "n_shards": 0,
         "n_chunks": 0, "records_done": 0,
         "windows_done": 0, "n_records": 0, "n_pairs": 0, "n_rejected_windows": 0,
-        "skipped": [],
+        # files of the input folders that are no record here (one part lists them)
+        "skipped": [e for i in inputs for e in passed_over_skips(i)]
+        if shard is None or shard[0] == 0 else [],
     }
     if journal_path.exists():  # of this very run (checked above): resume it
         state = json.loads(journal_path.read_text())

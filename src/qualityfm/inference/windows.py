@@ -11,7 +11,7 @@ import numpy as np
 
 from qualityfm.data.prepare import read_model_channels
 from qualityfm.io import RecordError, find_records
-from qualityfm.io.read import no_record_reason
+from qualityfm.io.read import no_record_reason, passed_over_skips
 from qualityfm.quality import score_windows
 from qualityfm.signal import WindowConfig, make_windows, normalize
 
@@ -42,9 +42,10 @@ def iter_file_windows(
     """Yield the scored windows of every record under ``inputs``.
 
     A record that cannot be read or gives no window is reported on stderr, appended to
-    ``skipped`` as ``{"record", "reason"}`` and passed over; the others go on. A channel the
-    record holds but that is flat or missing in a window scores 0 there (a sensor off is a bad
-    signal); windows with no usable channel are listed in ``rejected``.
+    ``skipped`` as ``{"record", "reason"}`` and passed over; the others go on. So are the
+    files of a folder that are no record here (``.npy`` or CSV without a rate, unread types).
+    A channel the record holds but that is flat or missing in a window scores 0 there (a
+    sensor off is a bad signal); windows with no usable channel are listed in ``rejected``.
     """
     cfg = cfg or WindowConfig()
     paths: dict[Path, Path] = {}  # a record reached twice (a folder and a file in it) once
@@ -52,6 +53,9 @@ def iter_file_windows(
         found = find_records(item)
         if not found:
             _skip(skipped, str(item), no_record_reason(item))
+        else:  # what a folder of records holds besides them is named, not lost silently
+            for entry in passed_over_skips(item):
+                _skip(skipped, entry["record"], entry["reason"])
         for path in found:
             paths.setdefault(Path(path).resolve(), path)
     for path in paths.values():

@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qualityfm.io.record import Record, RecordError
-from qualityfm.io.table_reader import csv_has_time_column, read_csv, read_npy, read_npz
+from qualityfm.io.table_reader import (
+    csv_has_time_column,
+    csv_holds_samples,
+    read_csv,
+    read_npy,
+    read_npz,
+)
 from qualityfm.io.vital_reader import read_vital
 from qualityfm.io.wfdb_reader import is_record_header, read_wfdb
 
@@ -108,6 +114,37 @@ def find_records(path: str | Path) -> list[Path]:
     return sorted(f for f in found if f not in segments and f.is_file())
 
 
+def passed_over(folder: str | Path) -> tuple[list[Path], Counter[str]]:
+    """What :func:`find_records` passes over in ``folder``: data files it cannot read without
+    a sampling rate (``.npy``, CSV of samples without a time column; ``*_Numerics.csv``
+    monitor numerics and tables of labels such as ``REFERENCE.csv`` are not data), and the
+    count of files of types it does not read, by suffix (``.edf``...; WFDB signal files, text
+    and JSON are not counted)."""
+    path = Path(folder)
+    no_rate: list[Path] = []
+    other: Counter[str] = Counter()
+    for file in sorted(path.rglob("*")) if path.is_dir() else []:
+        suffix = file.suffix.lower()
+        if not file.is_file() or file.name.startswith("."):
+            continue
+        if suffix == ".npy" or (suffix == ".csv" and not file.stem.endswith("_Numerics")
+                                and not csv_has_time_column(file) and csv_holds_samples(file)):
+            no_rate.append(file)
+        elif suffix not in SUFFIXES + (".dat", ".mat", ".txt", ".md", ".json"):
+            other[suffix or "(no suffix)"] += 1
+    return no_rate, other
+
+
+def no_rate_reason(path: str | Path) -> str:
+    """Why a file :func:`passed_over` lists as having no sampling rate is not read: its
+    reader's message (which says how to give the rate)."""
+    try:
+        read_record(path)
+    except (RecordError, ValueError, OSError) as err:
+        return str(err)
+    return "no sampling rate (.npy, CSV without a time column)"
+
+
 def no_record_reason(path: str | Path) -> str:
     """Why ``find_records(path)`` found nothing, with what to do about it.
 
@@ -122,27 +159,25 @@ def no_record_reason(path: str | Path) -> str:
         except RecordError as err:
             return str(err)
         return "no readable record found"
-    no_rate: list[Path] = []
-    other: Counter[str] = Counter()
-    for file in sorted(path.rglob("*")) if path.is_dir() else []:
-        suffix = file.suffix.lower()
-        if not file.is_file() or file.name.startswith("."):
-            continue
-        if suffix == ".npy" or (suffix == ".csv" and not file.stem.endswith("_Numerics")
-                                and not csv_has_time_column(file)):
-            no_rate.append(file)
-        elif suffix not in SUFFIXES + (".dat", ".mat", ".txt", ".md", ".json"):
-            other[suffix or "(no suffix)"] += 1
+    no_rate, other = passed_over(path)
     parts = ["no readable record found"]
     if no_rate:
-        try:
-            read_record(no_rate[0])
-            first = ""
-        except (RecordError, ValueError, OSError) as err:
-            first = f"; the first: {err}"
         parts.append(f"{len(no_rate)} file(s) without a sampling rate passed over (.npy, CSV "
-                     f"without a time column){first}")
+                     f"without a time column); the first: {no_rate_reason(no_rate[0])}")
     if other:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(other.items()))
         parts.append(f"files of types not read: {kinds} (known: {', '.join(SUFFIXES)})")
     return "; ".join(parts)
+
+
+def passed_over_skips(folder: str | Path) -> list[dict[str, str]]:
+    """The files :func:`passed_over` lists in ``folder``, as ``{"record", "reason"}`` entries of
+    a batch verb's ``skipped`` list: one per file without a sampling rate, one for the folder
+    naming the counts of unread types. Empty for a file or a folder with none."""
+    no_rate, other = passed_over(folder)
+    out = [{"record": str(f), "reason": no_rate_reason(f)} for f in no_rate]
+    if other:
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(other.items()))
+        out.append({"record": str(folder),
+                    "reason": f"files of types not read: {kinds} (known: {', '.join(SUFFIXES)})"})
+    return out

@@ -90,6 +90,25 @@ def csv_has_time_column(path: Path) -> bool:
     return any(_time_unit(c) is not None for c in cells)
 
 
+def csv_holds_samples(path: Path) -> bool:
+    """Whether a CSV's first data line is all numbers (signal samples), as against a table of
+    labels or names (``REFERENCE.csv``: ``A00001,N``): a cheap test of what a time-less CSV
+    that :func:`find_records` passes over holds."""
+    try:
+        _, sep, decimal = _csv_header(path)
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+            lines = [row for row in itertools.islice(csv.reader(f, delimiter=sep), 2) if row]
+    except OSError:
+        return False
+    for row in lines[::-1][:1] if len(lines) == 2 else lines:  # the data line after a header
+        try:
+            [float(c.strip().replace(decimal, ".")) for c in row if c.strip()]
+        except ValueError:
+            return False
+        return True
+    return False
+
+
 def _printed_resolution(t: np.ndarray) -> float:
     """The rounding step of printed time stamps (``0.01`` for ``100.02``), at most 1 s."""
     for k in range(10):
