@@ -22,7 +22,7 @@ from qualityfm.inference import (
 )
 from qualityfm.inference.score import SCORE_COLUMNS, batches, write_table
 from qualityfm.io import read_record, write_wfdb
-from qualityfm.model import QualityFM, pooled_dim
+from qualityfm.model import QualityFM, QualityFMConfig, pooled_dim
 from qualityfm.signal import corrupt, synthesize
 
 
@@ -248,3 +248,19 @@ def test_files_a_folder_passes_over_are_named_beside_its_records(tmp_path: Path)
     assert reasons["in"].startswith("files of types not read: 1 .edf")
     store = prepare([folder], tmp_path / "store", workers=1, progress=False)
     assert {Path(s["record"]).name for s in store["skipped"]} == {"b.npy", "c.csv", "in"}
+
+
+def test_score_and_embed_cut_the_windows_the_model_was_trained_on(records: Path,
+                                                                  tmp_path: Path) -> None:
+    """A model pre-trained on 10-s windows at 250 Hz (its config's n_samples and fs) is given
+    such windows by score and embed, not 30-s windows at 300 Hz."""
+    torch.manual_seed(0)
+    cfg = QualityFMConfig(n_layers=1, d_model=120, n_heads=2, d_ff=64, n_samples=2500,
+                          fs=250.0, stem_channels=(4, 24, 120), n_bins=120)
+    model = QualityFM(cfg).eval()
+    emb = embed_files([records], tmp_path / "e.npy", model)
+    assert emb["n_windows"] == 9 + 6  # the 95-s and 65-s records in 10-s windows
+    scores = score_files([records], tmp_path / "s.csv", model=model)
+    starts = sorted(float(r["start_s"]) for r in csv.DictReader((tmp_path / "s.csv").open())
+                    if r["record"] == "clean")
+    assert scores["n_windows"] == 15 and starts == [10.0 * k for k in range(9)]

@@ -417,6 +417,33 @@ def test_init_from_an_exported_model_directory(tmp_path) -> None:
         assert torch.equal(got[k], v), k
 
 
+def test_an_encoder_pre_trained_at_another_rate_reads_task_data_at_that_rate(tmp_path) -> None:
+    """A model folder whose config says fs=250 tells finetune to build its task windows at
+    250 Hz (``encoder_fs``); a Finetuner given 300-Hz windows for it refuses, naming both
+    rates, instead of feeding it windows of another time scale; at 250 Hz it fits."""
+    import dataclasses
+    import json
+
+    from safetensors.torch import save_file
+
+    from qualityfm.model import QualityFM
+    from qualityfm.tasks.finetune import encoder_fs
+    from qualityfm.train.export import CONFIG_NAME, FORMAT, WEIGHTS_NAME
+
+    cfg = dataclasses.replace(TINY, fs=250.0, n_samples=500)
+    save_file({k: v.contiguous() for k, v in QualityFM(cfg).state_dict().items()},
+              str(tmp_path / WEIGHTS_NAME),
+              metadata={"format": FORMAT, "config": json.dumps(cfg.to_dict())})
+    (tmp_path / CONFIG_NAME).write_text(json.dumps({"format": FORMAT, "model": cfg.to_dict()}))
+    assert encoder_fs(str(tmp_path)) == 250.0 and encoder_fs("pretrained") == 300.0
+    assert encoder_fs("classical") is None and encoder_fs("none", TINY) == 300.0
+    x, y, g = synthetic(40, t=500)
+    with pytest.raises(ValueError, match="pre-trained on windows at 250 Hz, X is at 300 Hz"):
+        Finetuner("vt-alarm", init=str(tmp_path), mode="linear", seed=0).fit(x, y, groups=g)
+    ft = Finetuner("vt-alarm", init=str(tmp_path), mode="linear", seed=0, fs=250.0)
+    assert ft.fit(x, y, groups=g).predict_proba(x).shape == (40,)
+
+
 def test_random_time_shift_rolls_each_row_by_its_own_offset() -> None:
     import torch
 

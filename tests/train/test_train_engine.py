@@ -374,7 +374,11 @@ def test_runs_that_cannot_train_are_refused_before_anything_is_written(synthetic
             (["--model-override", "n_bins=5000"],
              "4501 rFFT bins, fewer than the network's n_bins 5000"),
             (["--model-override", "n_samples=3000"],
-             "windows have 9000 samples, the network's n_samples is 3000")):
+             "windows of 9000 samples at 300 Hz, the network's n_samples is 3000; give "
+             "--model-override n_samples=9000"),
+            (["--model-override", "fs=250"],
+             "the network's fs is 250; give --model-override fs=300"),
+            (["--model-override", "fs=0"], "config fs must be a rate in Hz > 0, got 0")):
         assert main([*args, *extra]) == 1, extra
         err = capsys.readouterr().err
         assert "qualityfm pretrain: error: " in err and message in err, err

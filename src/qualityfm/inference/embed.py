@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from qualityfm.inference.score import batches, check_output, table_writer, write_table
-from qualityfm.inference.windows import iter_file_windows
+from qualityfm.inference.windows import iter_file_windows, model_window
 from qualityfm.io.atomic import atomic_write_all
 from qualityfm.model import QualityFM, check_pool, pool_encoder, pooled_dim
 from qualityfm.model.precision import check_precision, model_device, precision_autocast
@@ -63,7 +63,7 @@ def embed_files(
     out = check_output(out, EMBED_SUFFIXES, "embed")
     check_precision(precision, model_device(model))
     check_pool(pool)
-    window = window or WindowConfig()
+    window = window or model_window(model.cfg)  # the windows the model was pre-trained on
     skipped: list[dict[str, str]] = []
     blocks: list[np.ndarray] = []
     rows: list[dict] = []

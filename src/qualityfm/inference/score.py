@@ -12,7 +12,7 @@ from typing import IO
 import numpy as np
 import torch
 
-from qualityfm.inference.windows import FileWindows, iter_file_windows
+from qualityfm.inference.windows import FileWindows, iter_file_windows, model_window
 from qualityfm.io import MODEL_CHANNELS, atomic_write
 from qualityfm.losses import SpectralLoss
 from qualityfm.model import QualityFM
@@ -132,13 +132,16 @@ def score_files(
     """Score every window of every record under ``inputs`` into ``out`` (.csv or .parquet).
 
     ``precision`` ("fp32", "bf16", "fp16" on CUDA) is that of the model's learned quality
-    (see `learned_quality`); it is checked before any file is read.
+    (see `learned_quality`); it is checked before any file is read. ``window`` None: the
+    model's windows (its ``n_samples`` at its ``fs``; 30 s at 300 Hz without a model).
     Returns a summary: windows and records written (``n_unusable`` of the windows had no
     usable channel: bad rows, their reason under ``unusable``), and the records skipped with
     the reason.
     """
     out = check_output(out, what="score")
     check_precision(precision, model_device(model) if model is not None else None)
+    if window is None and model is not None:  # the windows the model was pre-trained on
+        window = model_window(model.cfg)
     skipped: list[dict[str, str]] = []
     rows: list[dict] = []
     n_records = n_unusable = 0

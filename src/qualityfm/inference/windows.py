@@ -12,6 +12,7 @@ import numpy as np
 from qualityfm.data.prepare import read_model_channels
 from qualityfm.io import RecordError, find_records
 from qualityfm.io.read import no_record_reason, passed_over_skips
+from qualityfm.model import QualityFMConfig
 from qualityfm.quality import score_windows
 from qualityfm.signal import WindowConfig, make_windows, normalize
 
@@ -32,6 +33,11 @@ class FileWindows:
     notes: list[str] = field(default_factory=list)  # [N]: recorded channels off ("ppg: flat")
     #: (start s, why) of the windows left out for having no usable channel (bad, no embedding)
     rejected: list[tuple[float, str]] = field(default_factory=list)
+
+
+def model_window(cfg: QualityFMConfig) -> WindowConfig:
+    """The windows a model was pre-trained on: ``cfg.n_samples`` samples at ``cfg.fs`` Hz."""
+    return WindowConfig(fs=float(cfg.fs), seconds=cfg.n_samples / float(cfg.fs))
 
 
 def iter_file_windows(

@@ -40,6 +40,7 @@ class QualityFMConfig:
 
     in_channels: int = 2  # model channels, in the order of qualityfm.io.MODEL_CHANNELS
     n_samples: int = 9000  # window length the decoder is built for (30 s at 300 Hz)
+    fs: float = 300.0  # sampling rate (Hz) of the windows it reads: n_samples / fs seconds
     d_model: int = 512
     n_layers: int = 2
     n_heads: int = 4
@@ -93,6 +94,9 @@ class QualityFMConfig:
                 raise ValueError(f"config {name} must be a list of integers, got {value!r}")
         if not isinstance(self.dropout, numbers.Real) or isinstance(self.dropout, bool):
             raise ValueError(f"config dropout must be a number, got {self.dropout!r}")
+        if (not isinstance(self.fs, numbers.Real) or isinstance(self.fs, bool)
+                or not self.fs > 0):
+            raise ValueError(f"config fs must be a rate in Hz > 0, got {self.fs!r}")
         if not isinstance(self.bias, bool):
             raise ValueError(f"config bias must be true or false, got {self.bias!r}")
         positive = ("in_channels", "n_samples", "d_model", "n_layers", "n_heads", "d_ff", "n_bins",

@@ -116,8 +116,9 @@ class Decoder(nn.Module):
             raise ValueError(
                 f"decoder is built for {self.n_tokens} tokens (windows of n_samples="
                 f"{self.cfg.n_samples}), got {tokens.shape[1]}: give it windows of "
-                f"{self.cfg.n_samples} samples ({self.cfg.n_samples / 300:g} s at 300 Hz, "
-                "WindowConfig's rate), or set QualityFMConfig.n_samples for a model you train"
+                f"{self.cfg.n_samples} samples ({self.cfg.n_samples / self.cfg.fs:g} s at "
+                f"{self.cfg.fs:g} Hz, the model's config.fs), or set QualityFMConfig.n_samples "
+                "for a model you train"
             )
         h = self.trunk(tokens)
         if h.shape[1] != self.cfg.in_channels:

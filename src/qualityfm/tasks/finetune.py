@@ -464,6 +464,21 @@ def model_config(spec: object = None) -> QualityFMConfig:
     return QualityFMConfig.from_dict(json.loads(path.read_text()))  # lists become tuples there
 
 
+def encoder_fs(init: str | Path | nn.Module, config: object = None) -> float | None:
+    """The sampling rate (Hz) of the windows the encoder of ``init`` reads (its config's
+    ``fs``): what the task data must be built at; None for "classical" (no encoder)."""
+    if isinstance(init, nn.Module):
+        return float(getattr(getattr(init, "cfg", None), "fs", MODEL_FS))
+    if str(init) == "classical":
+        return None
+    if str(init) == "none":
+        return float(model_config(config).fs)
+    check_init(init)
+    from qualityfm.train.export import saved_config
+
+    return float(saved_config(init).fs)
+
+
 def check_init(init: str | Path | nn.Module, classical: bool = False) -> None:
     """FileNotFoundError when ``init`` names a model folder that does not exist (the named
     inits "pretrained" and "none", and modules, pass); "classical", the task verbs' name for
@@ -691,6 +706,13 @@ class Finetuner(TaskEstimator):
             n_feat = fa.shape[1]
         feats = self._feats(features, len(X))
         backbone = load_backbone(self.init, self.config, self.pool)
+        rate = getattr(getattr(backbone, "cfg", None), "fs", self.fs)
+        if abs(rate - self.fs) > 1e-6 * self.fs:
+            name = self.init if isinstance(self.init, (str, Path)) else "given"
+            raise ValueError(f"the encoder ({name}) was pre-trained on windows at {rate:g} Hz, "
+                             f"X is at {self.fs:g} Hz "
+                             f"(Finetuner fs): build the task data at {rate:g} Hz "
+                             f"(build_task_dataset(..., fs={rate:g})) and pass fs={rate:g}")
         self.net = TaskNet(copy.deepcopy(backbone), self.n_out, n_feat, self.dropout)
         self.net.to(self.device)
         if self.kind == "regression":

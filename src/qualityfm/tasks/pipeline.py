@@ -41,6 +41,7 @@ from qualityfm.tasks.finetune import (
     check_solver,
     default_features,
     default_mode,
+    encoder_fs,
     model_config,
 )
 from qualityfm.tasks.report import clear_report, markdown_table, report, write_json
@@ -117,7 +118,9 @@ def finetune_run(
         check_solver(solver, mode)
     if init != "classical" and use_features is None:
         use_features = default_features(task)
-    ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir)
+    # the task windows at the rate the encoder was pre-trained on (300 Hz for the shipped one)
+    ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir,
+                  fs=encoder_fs(init, config))
     cfg = model_config(config) if init == "none" else None
 
     def make(t: str = task) -> TaskEstimator:
@@ -126,7 +129,7 @@ def finetune_run(
         return Finetuner(t, init=init, mode=mode, config=cfg, epochs=epochs or 30, seed=seed,
                          batch_size=batch_size or 32, use_features=use_features,
                          augment=augment, pool=pool, test_shifts=test_shifts, solver=solver,
-                         device=device, verbose=True)
+                         device=device, verbose=True, fs=ds.fs)
 
     out = Path(out)
     used = _used_settings(make())
@@ -282,7 +285,7 @@ def _window_settings(summary: dict, seconds: float | None) -> dict:
     """The window settings a run's data is built with: the run's own, unless ``seconds``."""
     settings = summary.get("settings", {})
     return {"seconds": settings.get("seconds") if seconds is None else seconds,
-            "pad_to": settings.get("pad_to")}
+            "pad_to": settings.get("pad_to"), "fs": settings.get("fs")}
 
 
 #: The settings of a run's model that ``evaluate`` repeats in its results (``model_settings``).

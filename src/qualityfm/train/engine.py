@@ -115,9 +115,15 @@ def check_trainable(mcfg: QualityFMConfig, device: torch.device, store_path: str
     if mcfg.in_channels != channels:
         raise ValueError(f"{store_path}: windows have {channels} channels, the network's "
                          f"in_channels is {mcfg.in_channels}")
-    if mcfg.n_tokens(length) != mcfg.n_tokens(mcfg.n_samples):
-        raise ValueError(f"{store_path}: windows have {length} samples, the network's n_samples "
-                         f"is {mcfg.n_samples}; give --model-override n_samples={length}")
+    # the network is told the windows it reads, so that score, embed and fine-tuning cut them so
+    wrong = [(name, got, want) for name, got, want in
+             (("n_samples", mcfg.n_samples, length), ("fs", mcfg.fs, store.fs))
+             if (got != want if name == "n_samples" else abs(got - want) > 1e-6 * want)]
+    if wrong:
+        raise ValueError(f"{store_path}: windows of {length} samples at {store.fs:g} Hz, the "
+                         "network's " + " and ".join(f"{n} is {g:g}" for n, g, _ in wrong)
+                         + "; give " + " ".join(f"--model-override {n}={w:g}"
+                                                for n, _, w in wrong))
     if mcfg.n_bins > length // 2 + 1:
         raise ValueError(f"{store_path}: windows of {length} samples give {length // 2 + 1} "
                          f"rFFT bins, fewer than the network's n_bins {mcfg.n_bins}")

@@ -74,8 +74,9 @@ def _card(ckpt: dict[str, Any], mcfg: QualityFMConfig, run_dir: Path, n_params: 
         "# QualityFM pre-trained model", "",
         "Teacher network of a QualityFM self-distillation run (encoder, spectral decoder"
         f"{', DINO head' if mcfg.head != 'none' else ''}). Load with "
-        "`qualityfm.load(path)`; `model.embed(x, mask)` gives one vector per 30-s window "
-        "(channels `ppg`, `ecg_ii` at 300 Hz).", "",
+        "`qualityfm.load(path)`; `model.embed(x, mask)` gives one vector per "
+        f"{mcfg.n_samples / mcfg.fs:g}-s window (channels `ppg`, `ecg_ii` at {mcfg.fs:g} Hz).",
+        "",
         "## Training",
         f"- Command: `{cfg.get('command') or 'qualityfm.train.pretrain(PretrainConfig(...))'}`",
         f"- Recipe: `{cfg['recipe']}`, preset `{cfg['preset']}`, {ckpt['step']} of "
@@ -171,7 +172,13 @@ def _read_config(path: Path) -> QualityFMConfig:
 
 def pretrained_config(name: str = DEFAULT_PRETRAINED) -> QualityFMConfig:
     """The architecture of the shipped weights ``name`` (FileNotFoundError when none ship)."""
-    return _read_config(model_files(f"{PRETRAINED}:{name}")[1])
+    return saved_config(f"{PRETRAINED}:{name}")
+
+
+def saved_config(path: str | Path) -> QualityFMConfig:
+    """The config of the exported model ``path`` (as :func:`load` names it), without loading
+    its weights."""
+    return _read_config(model_files(path)[1])
 
 
 def model_files(path: str | Path) -> tuple[Path, Path]:
