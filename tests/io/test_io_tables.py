@@ -78,9 +78,20 @@ def test_csv_rate_mismatch_and_irregular_time(tmp_path: Path) -> None:
     assert read_record(good, fs=100.0).fs == {"ppg": 100.0}
     with pytest.raises(RecordError, match=r"good\.csv.*fs=125.*100 Hz"):
         read_record(good, fs=125.0)
-    gap = np.delete(t, np.arange(1000, 1005))  # five samples missing
-    bad = _write_csv(tmp_path / "gap.csv", "Time [s], PLETH", gap, np.sin(gap)[None])
-    with pytest.raises(RecordError, match=r"gap\.csv.*irregular time column"):
+    # a monitor export with dropouts: the missing samples are NaN on the regular grid
+    for lost in (np.arange(1000, 1005), np.arange(3, 40)):  # a gap late, and in the first rows
+        gap = np.delete(t, lost)
+        path = _write_csv(tmp_path / "gap.csv", "Time [s], PLETH", gap, np.sin(gap)[None])
+        ppg = read_record(path).signals["ppg"]
+        assert len(ppg) == 2000 and read_record(path, fs=100.0).fs == {"ppg": 100.0}
+        np.testing.assert_array_equal(np.flatnonzero(np.isnan(ppg)), lost)
+        np.testing.assert_allclose(np.delete(ppg, lost), np.sin(gap), atol=1e-4)
+    with pytest.raises(RecordError, match=r"gap\.csv: the time column has gaps \(37 samples "
+                                          r"missing\): read the whole file"):
+        read_record(path, start=1.0)
+    jitter = t + np.random.default_rng(0).uniform(-0.004, 0.004, len(t))  # not on any grid
+    bad = _write_csv(tmp_path / "jitter.csv", "Time [s], PLETH", jitter, np.sin(t)[None])
+    with pytest.raises(RecordError, match=r"jitter\.csv.*irregular time column"):
         read_record(bad)
     with pytest.raises(RecordError, match=r"nofs\.csv.*no time column; add one in seconds "
                                           r"named 'Time \[s\]'.*read_record\(path, fs=\.\.\.\)"):

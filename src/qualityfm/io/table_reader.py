@@ -148,6 +148,26 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
     )
 
 
+def _gap_grid(t: np.ndarray, t_first: float, fs: float | None, path: Path,
+              err: RecordError) -> tuple[float, np.ndarray]:
+    """(rate, sample index of each row) of time stamps ``t`` that are regular but for gaps (a
+    monitor export with dropouts): every step a whole number of periods of the rate (``fs``,
+    else that of the median step). Re-raises ``err`` (the irregularity) when they are not."""
+    steps = np.diff(t)
+    if len(steps) == 0 or not (np.median(steps) > 0):
+        raise err
+    fitted = 1.0 / float(np.median(steps))
+    rate = float(fs) if fs is not None else (
+        float(round(fitted)) if abs(fitted - round(fitted)) < 1e-3 * fitted else fitted)
+    if abs(fitted / rate - 1.0) > 0.01:  # most steps must be one period of the rate
+        raise err
+    k = np.round((t - t_first) * rate).astype(np.int64)
+    tolerance = (0.5 + min(0.5 * _printed_resolution(t) * rate, 0.49)) / rate
+    if np.abs(t - (t_first + k / rate)).max() > tolerance or (np.diff(k) < 1).any():
+        raise err
+    return rate, k
+
+
 def _first_bad(bad: np.ndarray, values: pd.Series, first_line: int) -> tuple[str, int]:
     """The first value flagged in ``bad`` (as written, ``''`` for an empty cell) and its line
     in the file (``first_line`` is the line of ``values``' first row)."""
@@ -302,7 +322,10 @@ def read_csv(
         ):  # fs is nearer the rate of the values as milliseconds than as seconds
             scale, t_head = 1e-3, t_head * 1e-3
         t_first = float(t_head[0])
-        rate = _csv_rate(t_head, 0, t_first, fs, path)
+        try:
+            rate = _csv_rate(t_head, 0, t_first, fs, path)
+        except RecordError as err:  # regular but for gaps: samples on the grid, NaN between
+            rate = _gap_grid(t_head, t_first, fs, path, err)[0]
         if fs is None and rate < MIN_TIME_RATE:
             hint = ("is it a file of trends?" if unit == "ms" else
                     "if its values are milliseconds, name the column 'Time [ms]'"
@@ -321,16 +344,28 @@ def read_csv(
             f"{path}: empty record (no rows)" if i0 == 0
             else f"{path}: span {start}..{stop} s lies outside the record"
         )
+    grid = None  # sample index of each row, where the time column has gaps
     if time_col is not None:
         t = _seconds(table[time_col], scale, origin, path, cells[time_col], skip + i0 + 1,
                      decimal)[0]
-        rate = _csv_rate(t, i0, t_first, fs, path)
+        try:
+            rate = _csv_rate(t, i0, t_first, fs, path)
+        except RecordError as err:
+            rate, grid = _gap_grid(t, t_first, fs, path, err)
+            if i0 or nrows is not None:  # rows are no longer samples: a span cannot be cut
+                raise RecordError(f"{path}: the time column has gaps "
+                                  f"({int(grid[-1] + 1 - i0 - len(t))} samples missing): read the "
+                                  "whole file (no start/stop)") from None
     signals = {}
     for i in picked:
         col = table[data_cols[i]]
-        signals[names[i]] = np.ascontiguousarray(
-            col.to_numpy(np.float32) if col.dtype == np.float32
-            else _signal_values(col, path, cells[data_cols[i]], skip + i0 + 1, decimal))
+        values = (col.to_numpy(np.float32) if col.dtype == np.float32
+                  else _signal_values(col, path, cells[data_cols[i]], skip + i0 + 1, decimal))
+        if grid is not None:  # the gaps' samples are missing: NaN, as a blank cell is
+            filled = np.full(int(grid[-1]) + 1, np.nan, dtype=values.dtype)
+            filled[grid] = values
+            values = filled
+        signals[names[i]] = np.ascontiguousarray(values)
     unit_of = {names[i]: ("NU" if bidmc else units[i] if units else "") for i in picked}
     return Record(
         record_id=record_id,
