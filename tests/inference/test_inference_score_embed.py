@@ -170,6 +170,14 @@ def test_cli_score_on_real_records(tmp_path: Path) -> None:
     assert len(rows) == 10 + 11  # 300-s and 330-s records, 30-s windows
     sqi = np.array([float(r["sqi"]) for r in rows])
     assert np.all((sqi >= 0) & (sqi <= 1))
+    # a clean ECG at about 130 bpm: bad beats by QualityFM's 40-120 bpm rule, good with --hr-max
+    tachy = shared_path("wfdb_samples", "03700181.hea")
+    ecg = {}
+    for extra in ([], ["--hr-max", "250"]):
+        assert main(["score", str(tachy), "--out", str(out), *extra]) == 0
+        ecg[len(extra)] = np.array([float(r["ecg_sqi"]) for r in csv.DictReader(out.open())])
+    assert ecg[0].max() < 0.1 and ecg[2].min() > 0.9
+    assert main(["score", str(tachy), "--out", str(out), "--hr-max", "30"]) == 1
 
 
 def test_onnx_export_matches_pytorch(tmp_path: Path, tiny_model: QualityFM) -> None:

@@ -6,23 +6,28 @@ import argparse
 import json
 import sys
 
-from qualityfm.cli.argtypes import positive_int
+from qualityfm.cli.argtypes import positive_float, positive_int
 from qualityfm.cli.finetune import add_device_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "score", help="per-window signal quality (SQIs, level, learned score) as CSV/Parquet",
-        description="Score every 30-s window of every record under FILE... (any supported "
-        "format, folders searched). Writes one row per window: ecg_sqi, ppg_sqi, combined sqi, "
-        "its level, and with --model the learned quality (agreement of the window with the "
-        "model's reconstruction of a clean signal).",
+        description="Score every window (30 s at 300 Hz, or those --model was pre-trained "
+        "on) of every record under FILE... (any supported format, folders searched). Writes one "
+        "row per window: ecg_sqi, ppg_sqi, combined sqi, its level, which recorded channel is "
+        "off there (unusable), and with --model the learned quality in [-1, 1] (correlation of "
+        "the window's spectrum with the model's reconstruction of a clean signal).",
     )
     p.add_argument("inputs", nargs="+", metavar="FILE", help="records or folders of records")
     p.add_argument("--out", required=True, help="output table (.csv or .parquet)")
     p.add_argument("--model", default=None,
                    help="exported model folder, or 'pretrained' for the shipped weights; "
                    "omit for the signal-quality indices alone")
+    p.add_argument("--hr-max", type=positive_float, default=None, metavar="BPM",
+                   help="highest heart rate the ECG quality accepts as good beats (default "
+                   "120, QualityFM's rule: clean tachycardia rates bad; e.g. 250 for "
+                   "quality without rhythm)")
     p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
                    help="model inference precision: fp32 (default); bf16 autocast, faster on "
@@ -35,12 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from qualityfm.inference import score_files
     from qualityfm.inference.score import check_output
+    from qualityfm.quality import RRRules
     from qualityfm.train import load
 
     check_output(args.out, what="score")  # before the model is loaded
     model = load(args.model, device=args.device) if args.model else None
+    rules = None if args.hr_max is None else RRRules(hr_max=args.hr_max)
     summary = score_files(args.inputs, args.out, model=model, batch_size=args.batch_size,
-                          precision=args.precision)
+                          precision=args.precision, ecg_rules=rules)
     print(json.dumps(summary, indent=2))
     if not summary["n_windows"]:
         print(f"qualityfm score: no window to score; {args.out} was not written",

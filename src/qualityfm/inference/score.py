@@ -17,7 +17,7 @@ from qualityfm.io import MODEL_CHANNELS, atomic_write
 from qualityfm.losses import SpectralLoss
 from qualityfm.model import QualityFM
 from qualityfm.model.precision import check_precision, model_device, precision_autocast
-from qualityfm.quality import LEVEL_NAMES
+from qualityfm.quality import LEVEL_NAMES, RRRules
 from qualityfm.signal import WindowConfig
 from qualityfm.signal.nan import check_finite
 from qualityfm.signal.normalize import warn_unscaled
@@ -128,12 +128,14 @@ def score_files(
     window: WindowConfig | None = None,
     batch_size: int = 256,
     precision: str = "fp32",
+    ecg_rules: RRRules | None = None,
 ) -> dict:
     """Score every window of every record under ``inputs`` into ``out`` (.csv or .parquet).
 
     ``precision`` ("fp32", "bf16", "fp16" on CUDA) is that of the model's learned quality
     (see `learned_quality`); it is checked before any file is read. ``window`` None: the
     model's windows (its ``n_samples`` at its ``fs``; 30 s at 300 Hz without a model).
+    ``ecg_rules``: the ECG quality's rrSQI rules (default: QualityFM's 40-120 bpm).
     Returns a summary: windows and records written (``n_unusable`` of the windows had no
     usable channel: bad rows, their reason under ``unusable``), and the records skipped with
     the reason.
@@ -145,7 +147,7 @@ def score_files(
     skipped: list[dict[str, str]] = []
     rows: list[dict] = []
     n_records = n_unusable = 0
-    for item in iter_file_windows(inputs, window, skipped):
+    for item in iter_file_windows(inputs, window, skipped, ecg_rules):
         rows.extend(score_rows(item, model, batch_size, precision))
         n_records += 1
         n_unusable += len(item.rejected)

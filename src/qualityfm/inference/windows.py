@@ -13,7 +13,7 @@ from qualityfm.data.prepare import read_model_channels
 from qualityfm.io import RecordError, find_records
 from qualityfm.io.read import no_record_reason, passed_over_skips
 from qualityfm.model import QualityFMConfig
-from qualityfm.quality import score_windows
+from qualityfm.quality import RRRules, score_windows
 from qualityfm.signal import WindowConfig, make_windows, normalize
 
 
@@ -44,6 +44,7 @@ def iter_file_windows(
     inputs: Iterable[str | Path],
     cfg: WindowConfig | None = None,
     skipped: list[dict[str, str]] | None = None,
+    ecg_rules: RRRules | None = None,
 ) -> Iterator[FileWindows]:
     """Yield the scored windows of every record under ``inputs``.
 
@@ -52,6 +53,7 @@ def iter_file_windows(
     files of a folder that are no record here (``.npy`` or CSV without a rate, unread types).
     A channel the record holds but that is flat or missing in a window scores 0 there (a
     sensor off is a bad signal); windows with no usable channel are listed in ``rejected``.
+    ``ecg_rules``: the ECG quality's rrSQI rules (default: QualityFM's).
     """
     cfg = cfg or WindowConfig()
     paths: dict[Path, Path] = {}  # a record reached twice (a folder and a file in it) once
@@ -75,7 +77,8 @@ def iter_file_windows(
             reasons = sorted({reason for _, reason in win.rejected}) or ["no window"]
             _skip(skipped, str(path), "no usable window: " + "; ".join(reasons))
             continue
-        scores = score_windows(win.x, win.mask, win.fs, win.channels, recorded=win.recorded)
+        scores = score_windows(win.x, win.mask, win.fs, win.channels, recorded=win.recorded,
+                               ecg_rules=ecg_rules)
         yield FileWindows(
             path=Path(path),
             record_id=record.record_id,

@@ -35,6 +35,11 @@ class RRRules:
     min_beats: int = 20  # fewer detected QRS in a window of min_beats_seconds -> score 0
     min_beats_seconds: float = 30.0  # windows of other lengths need proportionally more / fewer
 
+    def __post_init__(self) -> None:
+        if not 0 < self.hr_min < self.hr_max:
+            raise ValueError(f"RRRules needs 0 < hr_min < hr_max (bpm), got hr_min "
+                             f"{self.hr_min} and hr_max {self.hr_max}")
+
     def beats_needed(self, seconds: float | None = None) -> int:
         """The fewest QRS a window of ``seconds`` must hold (``min_beats`` when None): the
         same rate, 40 bpm by default, for every window length (a 10-s window needs 7)."""

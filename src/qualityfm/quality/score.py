@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qualityfm.io import MODEL_CHANNELS, canonical_channel, is_ecg
-from qualityfm.quality.ecg import ecg_quality
+from qualityfm.quality.ecg import RRRules, ecg_quality
 from qualityfm.quality.ppg import ppg_quality
 
 #: Level names, index = level: 0 bad ... 4 excellent.
@@ -67,6 +67,7 @@ def score_windows(
     channels: Sequence[str] = MODEL_CHANNELS,
     thresholds: Sequence[float] = LEVEL_THRESHOLDS,
     recorded: Sequence[bool] | np.ndarray | None = None,
+    ecg_rules: RRRules | None = None,
 ) -> QualityScores:
     """Score windows ``x`` ``[N, C, T]`` (raw, physical units) of one record, ``mask`` ``[N, C]``;
     ``channels`` names the channels of ``x`` in order (a ``Windows``' ``channels``).
@@ -77,7 +78,8 @@ def score_windows(
     ``Windows``' ``recorded``) names the channels the record holds: where one of them is masked
     (flat or missing in that window: a sensor off, leads off) its modality scores 0 and counts
     in the combined score, as a bad signal rather than an absent one. Without it a masked
-    channel is absent.
+    channel is absent. ``ecg_rules``: the rrSQI rules (default ``RRRules()``, QualityFM's 40-120
+    bpm; ``RRRules(hr_max=250)`` rates clean tachycardia good).
     """
     x = np.asarray(x)
     mask = np.asarray(mask, dtype=bool)
@@ -102,7 +104,12 @@ def score_windows(
         (c for c in channels if c.startswith("ecg")), None
     )
     out = {}
-    for name, ch, fn in (("ecg", ecg_ch, ecg_quality), ("ppg", "ppg", ppg_quality)):
+    rules = ecg_rules or RRRules()
+
+    def ecg(w: np.ndarray, fs: float) -> np.ndarray:
+        return ecg_quality(w, fs, rules=rules)
+
+    for name, ch, fn in (("ecg", ecg_ch, ecg), ("ppg", "ppg", ppg_quality)):
         score = np.full(n, np.nan)
         present = np.zeros(n, dtype=bool)
         if ch in channels:
