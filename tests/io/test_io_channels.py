@@ -32,6 +32,9 @@ def test_numbered_ecg_leads_arterial_lines_and_modified_leads() -> None:
     assert canonical_names(["ECG1", "ECG2"]) == ["ecg", "ecg_2"]
     assert canonical_channel("ECG2") == "ecg" and canonical_channel("EKG 1") == "ecg"
     assert canonical_channel("MLIII") == "ecg_iii" and canonical_channel("MLII") == "ecg_ii"
+    assert [canonical_channel(c) for c in ("Lead2", "LEAD 1", "SpO2 pleth", "SPO2_PLETH")] == [
+        "ecg_ii", "ecg_i", "ppg", "ppg"]
+    assert canonical_channel("SpO2") == "spo2"  # the saturation number, not the wave
     assert canonical_channel("ECG II") == "ecg_ii" and canonical_channel("ECG V5") == "ecg_v5"
     for label in ("ART1", "ART 1", "ART", "ABP2"):
         assert canonical_channel(label) == "abp"

@@ -21,11 +21,12 @@ _ALIASES: dict[str, str] = {
     "ecgavr": "ecg_avr", "ecgavl": "ecg_avl", "ecgavf": "ecg_avf",
     "v": "ecg_v", "ecgv": "ecg_v", "ecgv5": "ecg_v5",
     "v1": "ecg_v1", "v2": "ecg_v2", "v3": "ecg_v3", "v4": "ecg_v4", "v5": "ecg_v5", "v6": "ecg_v6",
+    "lead1": "ecg_i", "lead2": "ecg_ii", "lead3": "ecg_iii",  # leads by number ("Lead2")
     "mcl": "ecg_mcl", "mcl1": "ecg_mcl", "ecgmcl": "ecg_mcl",
     "ecg": "ecg", "ekg": "ecg",
     # Photoplethysmogram
     "pleth": "ppg", "ppg": "ppg", "plethysmogram": "ppg", "spo2wave": "ppg", "plethwave": "ppg",
-    "plth": "ppg", "ppgwave": "ppg",
+    "plth": "ppg", "ppgwave": "ppg", "spo2pleth": "ppg", "spo2plethysmogram": "ppg",
     # Arterial blood pressure (ART1, ABP2...: a numbered arterial line is still one)
     "abp": "abp", "art": "abp", "ibp": "abp", "ibp1": "abp", "artwave": "abp", "ap": "abp",
     "abpwave": "abp",

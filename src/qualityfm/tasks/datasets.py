@@ -65,7 +65,7 @@ from qualityfm.signal import (
 
 TASKS = ("vt-alarm", "af", "abp")
 RHYTHMS = ("N", "A", "O", "~")
-CACHE_VERSION = 13  # 13: a repeated ECG lead (ecg_2) counts as ECG
+CACHE_VERSION = 14  # 14: leads and PPG named "Lead2", "SpO2 pleth" are read
 
 
 @dataclass
