@@ -303,7 +303,14 @@ def test_compare_reads_several_folders_and_names_them(tmp_path) -> None:
                        kfold=2, n_boot=20)
     assert list(rows) == ["classical features + GBM"]
     assert rows["classical features + GBM"]["n"] == 40  # 2 x 2 WFDB windows + 36 UCI records
-    assert f"({wfdb_dir}, {uci_dir})" in (tmp_path / "cmp" / "table.md").read_text()
+    table = (tmp_path / "cmp" / "table.md").read_text()
+    assert f"({wfdb_dir}, {uci_dir})" in table and "No paired differences" not in table
+    rows = compare_run("abp", [wfdb_dir, uci_dir], tmp_path / "two", kfold=2, n_boot=20,
+                       baselines=("classical",), models=("r=none",), modes=("linear",))
+    assert list(rows) == ["classical features + GBM", "r (linear)"]
+    assert "delta_sbp_mae" not in rows["r (linear)"]  # no reference row: none is made up
+    assert ("No paired differences: the default reference, `QualityFM from scratch`, is not "
+            "a row here; `--reference ROW`") in (tmp_path / "two" / "table.md").read_text()
 
 
 def test_abp_evaluate_replaces_an_earlier_report_and_names_the_windows(tmp_path,

@@ -506,14 +506,16 @@ def iter_task_datasets(
     max_records: int | None = None,
     cache_dir: str | Path | None = None,
     labels: bool = True,
+    fs: float | None = None,
 ) -> Iterator[TaskDataset]:
     """The dataset of :func:`build_task_dataset` in parts of ``records_per_part`` records, so
     that a large folder is never held in memory at once (``predict``); the records skipped are
-    appended to ``skipped``. Each part is cached on its own under ``cache_dir``."""
+    appended to ``skipped``. Each part is cached on its own under ``cache_dir``. ``fs``: the
+    windows' rate (None: 300 Hz)."""
     if records_per_part < 1:
         raise ValueError(f"records_per_part must be >= 1, got {records_per_part}")
-    s, files, where = _task_files(task, data_dir, seconds, pad_to, MODEL_FS, "beat_median",
-                                  max_records, True, labels)
+    s, files, where = _task_files(task, data_dir, seconds, pad_to, fs or MODEL_FS,
+                                  "beat_median", max_records, True, labels)
     n_rows = 0
     for i in range(0, len(files), records_per_part):
         ds, part_skipped = _build(s, files[i:i + records_per_part], cache_dir)

@@ -525,6 +525,9 @@ def compare_run(
     if reference:
         header += (f"delta_auroc / delta_sbp_mae: each row minus `{reference}` on the same "
                    "out-of-fold rows, with a paired bootstrap 95 % CI\n\n")
+    elif len(rows) > 1:
+        header += (f"No paired differences: the default reference, `{scratch}`, is not a row "
+                   "here; `--reference ROW` compares every row with ROW\n\n")
     atomic_write_bytes(out / "table.md", (header + table).encode())
     write_json(rows, out / "compare.json")
     write_json({"task": task, "data": data_label(data), "n": len(ds),
