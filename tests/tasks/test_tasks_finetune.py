@@ -372,6 +372,19 @@ def test_calibration_keeps_the_ranking_of_uninformative_scores() -> None:
     assert t(np.c_[z, -z]).shape == (6, 2)
 
 
+def test_platt_on_few_separable_rows_gives_no_certainty() -> None:
+    """Twelve rows of each class that separate: Platt's smoothed targets keep the calibrated
+    probabilities off 0 and 1 (plain 0/1 targets gave 1e-232 and 1.0), in the same order."""
+    from qualityfm.tasks import Calibrator
+
+    rng = np.random.default_rng(0)
+    z = np.r_[rng.normal(-3, 1, 12), rng.normal(3, 1, 12)]
+    y = np.r_[np.zeros(12), np.ones(12)]
+    p = Calibrator("platt").fit(z, y)(z)
+    assert 0.01 < p.min() and p.max() < 0.99
+    np.testing.assert_array_equal(np.argsort(p), np.argsort(z))
+
+
 def test_probabilities_of_a_class_weighted_model_match_the_positive_rate() -> None:
     """Class weighting shifts a binary model's raw scores toward the rare class; the default
     Platt calibration undoes the shift (a temperature alone cannot), leaving the ranking and

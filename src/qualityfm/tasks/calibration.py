@@ -20,7 +20,8 @@ LOG_SCALE = (-4.0, 4.0)
 @dataclass
 class Calibrator:
     """Maps logits to probabilities: binary ``sigmoid(a * z + b)`` (temperature: b = 0),
-    multiclass ``softmax(z / T)``."""
+    multiclass ``softmax(z / T)``. Platt scaling fits Platt's smoothed targets, so that a
+    small validation set whose classes separate does not give probabilities of 0 and 1."""
 
     method: str = "platt"
     a: float = 1.0
@@ -38,9 +39,14 @@ class Calibrator:
             res = minimize(nll_t, [0.0], method="Nelder-Mead", bounds=[LOG_SCALE])
             self.a = float(np.exp(res.x[0]))
             return self
+        target = y.astype(float)
+        if self.method == "platt":  # Platt's (1999) targets, (N+ + 1) / (N+ + 2) and
+            n_pos = int(y.sum())  # 1 / (N- + 2): few separable rows give no 0 or 1 certainty
+            target = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (len(y) - n_pos + 2))
+
         def nll(p: np.ndarray) -> float:
             s = z * np.exp(p[0]) + (p[1] if self.method == "platt" else 0.0)
-            return float(np.mean(np.logaddexp(0, s) - y * s))
+            return float(np.mean(np.logaddexp(0, s) - target * s))
         p = minimize(nll, [0.0, 0.0], method="Nelder-Mead", bounds=[LOG_SCALE, (-20, 20)]).x
         self.a = float(np.exp(p[0]))
         self.b = float(p[1]) if self.method == "platt" else 0.0

@@ -793,10 +793,13 @@ class Finetuner(TaskEstimator):
         same form on four fifths of the rows, each scoring rows it did not see), so no row is
         spent on validation only and the threshold rests on all the positives."""
         if self.solver != "lbfgs":
-            return super().fit(X, y, mask, groups, features)
-        X, y, mask, groups, features = self._fit_inputs(X, y, mask, groups, features)
-        oof = self._fit_core(X, y, mask, features, np.arange(len(y)), np.zeros(0, int), groups)
-        self._set_operating_point(oof, y)
+            super().fit(X, y, mask, groups, features)
+        else:
+            X, y, mask, groups, features = self._fit_inputs(X, y, mask, groups, features)
+            oof = self._fit_core(X, y, mask, features, np.arange(len(y)), np.zeros(0, int),
+                                 groups)
+            self._set_operating_point(oof, y)
+        self.net.eval()  # fitted: for inference (no dropout) when called directly too
         return self
 
     def _fit_head_lbfgs(self, emb: Tensor, feats: np.ndarray | None, y_t: np.ndarray,
