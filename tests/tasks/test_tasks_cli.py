@@ -27,6 +27,10 @@ def test_cli_finetune_then_evaluate_vt(tmp_path, capsys) -> None:
                  "--epochs", "2", "--seed", "1", "--no-features"]) == 0  # exported below
     assert (run / "model.pt").exists() and (run / "finetune.json").exists()
     assert json.loads((run / "finetune.json").read_text())["augment"] is True  # the default
+    # a plain fit says what its validation rows (not fitted on) give, and keeps it saved
+    val = json.loads((run / "summary.json").read_text())["validation"]["model"]
+    assert val["n"] >= 2 and 0.0 <= val["auroc"] <= 1.0
+    assert json.loads((run / "finetune.json").read_text())["protocol"]["validation"] == val
     out = tmp_path / "eval" / "results.json"
     capsys.readouterr()
     assert main(["evaluate", *common, "--model", str(run), "--out", str(out)]) == 0

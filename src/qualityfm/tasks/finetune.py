@@ -33,6 +33,7 @@ from qualityfm.signal.nan import check_finite, rows_text
 from qualityfm.signal.normalize import warn_unscaled
 from qualityfm.tasks.calibration import Calibrator, choose_threshold
 from qualityfm.tasks.features import task_columns
+from qualityfm.tasks.metrics import auroc
 from qualityfm.tasks.splits import group_kfold, group_split
 
 if TYPE_CHECKING:
@@ -110,6 +111,8 @@ class TaskEstimator(ABC):
         #: channels the windows must hold (None: any; a custom encoder module's own affair)
         self.n_channels: int | None = len(MODEL_CHANNELS)
         self.window: tuple[int, int] | None = None  # [channels, samples] of the fitted windows
+        #: figures on the rows the model did not fit (see :meth:`_set_operating_point`)
+        self.validation: dict = {}
         self.features_given = False  # fitted on a features array (record-wide), not windows
 
     # subclasses: fit on (fit rows, validation rows) and return raw validation outputs
@@ -261,13 +264,23 @@ class TaskEstimator(ABC):
         return y
 
     def _set_operating_point(self, raw: np.ndarray, y: np.ndarray) -> None:
-        """Calibration and (binary) threshold from raw scores of rows the model did not fit."""
+        """Calibration and (binary) threshold from raw scores of rows the model did not fit,
+        and ``validation``: what those rows say of the model (binary AUROC, multiclass
+        accuracy, regression MAE per target), a first look after a fit, not a test (the
+        threshold was set on the same rows)."""
         if self.kind != "regression":
             self.calibrator = Calibrator(self.calibration).fit(raw, y)
         if self.kind == "binary":
             self.threshold = choose_threshold(
                 y, self.calibrator(raw), self.threshold_rule, self.target_tpr
             )
+        self.validation = {"n": int(len(y))}
+        if len(y) and self.kind == "binary":
+            self.validation["auroc"] = auroc(y, raw)
+        elif len(y) and self.kind == "multiclass":
+            self.validation["accuracy"] = float(np.mean(np.argmax(raw, axis=1) == y))
+        elif len(y):
+            self.validation["mae"] = np.abs(np.asarray(raw) - y).mean(axis=0).tolist()
 
     def predict_proba(
         self, X: np.ndarray, mask: np.ndarray | None = None, features: np.ndarray | None = None
@@ -305,7 +318,7 @@ class TaskEstimator(ABC):
             "target_tpr": self.target_tpr, "seed": self.seed, "fs": self.fs,
             "train_mean": None if self.train_mean is None else self.train_mean.tolist(),
             "window": None if self.window is None else list(self.window),
-            "features_given": self.features_given,
+            "features_given": self.features_given, "validation": self.validation,
         }
 
     def set_protocol_state(self, s: dict) -> None:
@@ -317,6 +330,7 @@ class TaskEstimator(ABC):
         self.window = None if s.get("window") is None else tuple(s["window"])  # older: None
         # runs saved before the key existed were fitted by the task verbs, on a features array
         self.features_given = s.get("features_given", True)
+        self.validation = s.get("validation", {})  # older files: none recorded
 
 
 def _check_bp(y: np.ndarray, mask: np.ndarray | None) -> None:

@@ -164,6 +164,8 @@ def finetune_run(
         est.save(out)
         if rhythm is not None:
             rhythm.save(out / "rhythm")
+        summary["validation"] = {"model": est.validation,
+                                 **({"rhythm": rhythm.validation} if rhythm is not None else {})}
         summary["train_groups"] = sorted(set(ds.groups.astype(str).tolist()))
     write_json(summary, out / "summary.json")
     return summary
