@@ -126,8 +126,16 @@ def test_npz_by_channel_name_with_fs_entry(tmp_path: Path) -> None:
     bare = tmp_path / "z.npz"
     np.savez(bare, PLETH=np.arange(10.0))
     assert read_record(bare, fs=10.0).duration() == 1.0
-    with pytest.raises(RecordError, match=r"z\.npz: no 'fs' entry; save the rate"):
+    with pytest.raises(RecordError, match=r"z\.npz: no 'fs' entry for channel 'PLETH'; save "
+                                          r"the rate.*fs_PLETH="):
         read_record(bare)
+    # channels of other rates: fs_<KEY> gives a channel its own, over the shared fs
+    mixed = tmp_path / "m.npz"
+    np.savez(mixed, II=np.zeros(2500), PLETH=np.arange(1250.0), fs=250.0, fs_PLETH=125.0)
+    rec = read_record(mixed)
+    assert rec.fs == {"ecg_ii": 250.0, "ppg": 125.0} and rec.channels == ["ecg_ii", "ppg"]
+    assert rec.duration("ppg") == rec.duration("ecg_ii") == 10.0
+    assert read_record(mixed, start=2.0).signals["ppg"][0] == 250.0  # 2 s at 125 Hz
 
 
 def _csv_text(header: str, rows: list[str]) -> str:

@@ -472,7 +472,10 @@ def read_npz(
     fs: float | None = None,
 ) -> Record:
     """Read a ``.npz`` with one 1-D array per channel (keyed by name) and an optional ``fs``
-    entry (a number, or an array of one); an ``fs`` argument must agree with it."""
+    entry (a number, or an array of one); an ``fs`` argument must agree with it. Channels of
+    other rates (a monitor's ECG at 250 Hz, its PPG at 125 Hz) give theirs as ``fs_<KEY>``
+    entries (``np.savez(path, II=ecg, PLETH=ppg, fs_II=250.0, fs_PLETH=125.0)``), which take
+    precedence over ``fs`` for their channel."""
     try:
         with path.open("rb") as f:
             magic = f.read(4)
@@ -483,32 +486,39 @@ def read_npz(
                           f"format (a .npy renamed?)")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            keys = [k for k in npz.files if k != "fs"]
+            own = {k[3:]: _npz_rate(path, npz[k]) for k in npz.files
+                   if k.startswith("fs_") and k[3:] in npz.files}  # a channel's own rate
+            keys = [k for k in npz.files if k != "fs" and k[3:] not in own]
             file_fs = _npz_rate(path, npz["fs"]) if "fs" in npz.files else None
             if fs is not None and file_fs is not None and not np.isclose(fs, file_fs):
                 raise RecordError(f"{path}: fs={fs} Hz disagrees with the file's fs={file_fs} Hz")
             rate = fs if fs is not None else file_fs
-            if rate is None:
-                raise RecordError(f"{path}: no 'fs' entry; save the rate in Hz beside the "
-                                  f"channels (np.savez(..., fs=125.0)), or in Python call "
-                                  f"read_record(path, fs=...)")
             if not keys:
                 raise RecordError(f"{path}: empty record (no arrays)")
             names = canonical_names(keys)
             picked = select_channels(names, channels, path)
             signals: dict[str, np.ndarray] = {}
-            i0 = 0
+            rates: dict[str, float] = {}
+            start_time = 0.0
             for i in picked:
+                ch_rate = own.get(keys[i], rate)
+                if ch_rate is None:
+                    raise RecordError(f"{path}: no 'fs' entry for channel {keys[i]!r}; save the "
+                                      f"rate in Hz beside the channels (np.savez(..., fs=125.0), "
+                                      f"or fs_{keys[i]}=... for this channel alone), or in "
+                                      f"Python call read_record(path, fs=...)")
                 x = npz[keys[i]]
                 if x.ndim != 1 or not np.issubdtype(x.dtype, np.number) or len(x) == 0:
                     raise RecordError(f"{path}: array {keys[i]!r} is not a non-empty numeric "
                                       f"1-D signal (shape {x.shape}, dtype {x.dtype})")
-                i0, i1 = sample_span(start, stop, float(rate), len(x), path)
+                i0, i1 = sample_span(start, stop, float(ch_rate), len(x), path)
                 signals[names[i]] = np.ascontiguousarray(x[i0:i1], dtype=np.float32)
+                rates[names[i]] = float(ch_rate)
+                start_time = i0 / float(ch_rate)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
         if isinstance(e, RecordError):
             raise
         raise RecordError(f"{path}: truncated or corrupt .npz file ({e})") from e
-    return Record(path.stem, signals, {n: float(rate) for n in signals},
+    return Record(path.stem, signals, rates,
                   units={n: "" for n in signals}, patient_id=patient_from_path(path, path.stem),
-                  source=str(path), start_time=i0 / float(rate))
+                  source=str(path), start_time=start_time)
