@@ -56,6 +56,10 @@ def test_presets_cli_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
         assert abs(row["total_params"] - total) / total < 0.01
         assert abs(row["encoder_params"] - encoder) / encoder < 0.01
         assert row["n_tokens"] == 18
+    assert main(["presets", "base", "--stem", "residual"]) == 0  # what pretrain builds
+    row = json.loads(capsys.readouterr().out)
+    assert row["stem"] == "residual" and row["stem_channels"] == [16, 16, 32, 64, 128]
+    assert row["n_tokens"] == 18 and 0.95 < row["total_params"] / TARGETS["base"][0] < 1.0
 
 
 def test_stem_output_length_is_n_tokens() -> None:

@@ -11,6 +11,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "presets", help="print each model preset (parameter counts and main settings) as JSON"
     )
     parser.add_argument("names", nargs="*", help="presets to show (default: all)")
+    parser.add_argument("--stem", choices=("conv", "residual"), default=None,
+                        help="tokeniser: conv, the original's (default; the counts it names: "
+                        "9.6 M, 70.6 M, 319 M), or residual, what `pretrain` builds by default "
+                        "and the shipped weights use")
     parser.set_defaults(func=run)
 
 
@@ -20,5 +24,5 @@ def run(args: argparse.Namespace) -> int:
 
     names = args.names or list(PRESETS)
     for name in names:
-        print(json.dumps(preset_summary(name)))
+        print(json.dumps(preset_summary(name, args.stem)))
     return 0

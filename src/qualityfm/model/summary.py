@@ -8,9 +8,10 @@ from qualityfm.model.config import QualityFMConfig
 from qualityfm.model.network import QualityFM
 
 
-def preset_summary(name: str) -> dict:
-    """dict(name, total_params, encoder_params, main config fields) of preset ``name``."""
-    cfg = QualityFMConfig.preset(name)
+def preset_summary(name: str, stem: str | None = None) -> dict:
+    """dict(name, total_params, encoder_params, main config fields) of preset ``name``, with
+    its tokeniser (``stem``; default the preset's, the original's conv stem)."""
+    cfg = QualityFMConfig.preset(name, **({"stem": stem} if stem else {}))
     with torch.device("meta"):
         model = QualityFM(cfg)
     return {
@@ -27,7 +28,8 @@ def preset_summary(name: str) -> dict:
         "n_tokens": cfg.n_tokens(cfg.n_samples),
         "n_bins": cfg.n_bins,
         "stem": cfg.stem,
-        "stem_kernels": list(cfg.stem_kernels),
-        "stem_strides": list(cfg.stem_strides),
-        "stem_channels": list(cfg.stem_widths),
+        **({"stem_kernels": list(cfg.stem_kernels), "stem_strides": list(cfg.stem_strides),
+            "stem_channels": list(cfg.stem_widths)} if cfg.stem == "conv" else
+           {"stem_width": cfg.stem_width, "stem_blocks": cfg.stem_blocks,
+            "stem_channels": list(cfg.residual_widths)}),
     }
