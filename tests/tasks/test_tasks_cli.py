@@ -372,6 +372,40 @@ def test_cli_finetune_into_a_used_folder_leaves_no_stale_model(tmp_path, capsys)
     assert (mine / "model.pt").read_text() == "the user's own" and (mine / "cv.json").exists()
 
 
+def test_cli_plain_fine_tune_stopped_part_way_resumes(tmp_path, capsys, monkeypatch) -> None:
+    """A plain finetune of a network stopped (Ctrl-C) after its second epoch: the same
+    command resumes after it and saves what an unstopped run saves; the epochs are removed."""
+    from qualityfm.tasks import Finetuner
+
+    data = shared_path("physionet2015_vt")
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps({**TINY, "n_samples": 3000}))
+    common = ["finetune", "--task", "vt-alarm", "--data", str(data), "--max-records", "16",
+              "--init", "none", "--config", str(cfg), "--epochs", "4", "--no-features",
+              "--cache", str(tmp_path / "cache")]
+    assert main([*common, "--out", str(tmp_path / "whole")]) == 0
+    save, calls = Finetuner._save_epochs, []
+
+    def stopping(self, *args, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+        save(self, *args, **kw)
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    run = tmp_path / "run"
+    monkeypatch.setattr(Finetuner, "_save_epochs", stopping)
+    assert main([*common, "--out", str(run)]) == 130
+    assert [p.name for p in (run / ".epochs").iterdir()] == ["vt-alarm.pt"]
+    monkeypatch.setattr(Finetuner, "_save_epochs", save)
+    capsys.readouterr()
+    assert main([*common, "--out", str(run)]) == 0
+    assert "resumed after epoch 2" in capsys.readouterr().err
+    assert not (run / ".epochs").exists()
+    whole = json.loads((tmp_path / "whole" / "finetune.json").read_text())
+    resumed = json.loads((run / "finetune.json").read_text())
+    assert resumed["protocol"] == whole["protocol"]
+
+
 @pytest.mark.slow
 def test_cli_kfold_run_stopped_part_way_resumes(tmp_path, capsys, monkeypatch) -> None:
     """finetune --kfold keeps each finished fold until its report is written: stopped in

@@ -457,6 +457,45 @@ def test_an_encoder_pre_trained_at_another_rate_reads_task_data_at_that_rate(tmp
     assert ft.fit(x, y, groups=g).predict_proba(x).shape == (40,)
 
 
+def test_a_network_fit_stopped_part_way_resumes_from_its_last_epoch(tmp_path,
+                                                                     monkeypatch) -> None:
+    """A full fine-tune with a checkpoint, stopped (Ctrl-C) after its third epoch, fitted
+    again on the same rows: it resumes after that epoch and ends as an unstopped fit does;
+    the file is gone after the fit; other rows start over."""
+    x, y, g = synthetic(40, seed=4)
+    kw = {"init": "none", "config": TINY, "mode": "full", "epochs": 6, "patience": 10,
+          "seed": 0, "use_features": False}
+    whole = Finetuner("vt-alarm", **kw).fit(x, y, groups=g)
+    ckpt = tmp_path / "epochs.pt"
+    save, calls = Finetuner._save_epochs, []
+
+    def stopping(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        save(self, *args, **kwargs)
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Finetuner, "_save_epochs", stopping)
+    with pytest.raises(KeyboardInterrupt):
+        Finetuner("vt-alarm", checkpoint=ckpt, **kw).fit(x, y, groups=g)
+    assert ckpt.is_file()
+    monkeypatch.setattr(Finetuner, "_save_epochs", save)
+    resumed = Finetuner("vt-alarm", checkpoint=ckpt, **kw)
+    resumed.fit(x, y, groups=g)
+    assert not ckpt.exists() and len(calls) == 3
+    assert resumed.history == whole.history and len(whole.history) == 6
+    np.testing.assert_allclose(resumed.predict_proba(x), whole.predict_proba(x), atol=1e-6)
+    # a checkpoint of other rows is not resumed: that fit starts at its first epoch
+    with pytest.raises(KeyboardInterrupt):
+        monkeypatch.setattr(Finetuner, "_save_epochs", stopping)
+        calls.clear()
+        Finetuner("vt-alarm", checkpoint=ckpt, **kw).fit(x, y, groups=g)
+    monkeypatch.setattr(Finetuner, "_save_epochs", save)
+    other = Finetuner("vt-alarm", checkpoint=ckpt, **kw).fit(x[:30], y[:30], groups=g[:30])
+    fresh = Finetuner("vt-alarm", **kw).fit(x[:30], y[:30], groups=g[:30])
+    assert other.history == fresh.history and not ckpt.exists()
+
+
 def test_random_time_shift_rolls_each_row_by_its_own_offset() -> None:
     import torch
 

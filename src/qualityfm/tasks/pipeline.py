@@ -54,6 +54,9 @@ def _dataset(task: str, data: DataDirs, **kw: object) -> TaskDataset:
 #: Folder of a k-fold run (``finetune --kfold``, ``compare``) that holds its finished folds
 #: until its report is written: the same command run again resumes after the last of them.
 FOLDS_DIR = ".folds"
+#: Folder of a plain ``finetune`` run that holds each network's last finished epoch until
+#: the fit ends: the same command run again resumes after it.
+EPOCHS_DIR = ".epochs"
 
 
 def _files_stamp(init: object) -> list | None:
@@ -123,13 +126,13 @@ def finetune_run(
                   fs=encoder_fs(init, config))
     cfg = model_config(config) if init == "none" else None
 
-    def make(t: str = task) -> TaskEstimator:
+    def make(t: str = task, checkpoint: Path | None = None) -> TaskEstimator:
         if init == "classical":
             return ClassicalBaseline(t, seed=seed)
         return Finetuner(t, init=init, mode=mode, config=cfg, epochs=epochs or 30, seed=seed,
                          batch_size=batch_size or 32, use_features=use_features,
                          augment=augment, pool=pool, test_shifts=test_shifts, solver=solver,
-                         device=device, verbose=True, fs=ds.fs)
+                         device=device, verbose=True, fs=ds.fs, checkpoint=checkpoint)
 
     out = Path(out)
     used = _used_settings(make())
@@ -156,10 +159,13 @@ def finetune_run(
         _clear_run(out)  # this run's results replace an earlier run's, whatever its kind
         report(res, out, "cv", task)
         shutil.rmtree(folds, ignore_errors=True)
-    else:
-        est = make().fit(ds.X, ds.y, ds.mask, ds.groups, ds.features)
-        rhythm = (make("af4").fit(ds.X, ds.rhythm, ds.mask, ds.groups, ds.features)
-                  if task == "af" else None)
+    else:  # a network's last finished epoch is kept, so that a stopped fit resumes there
+        epochs_dir = out / EPOCHS_DIR
+        est = make(checkpoint=epochs_dir / f"{task}.pt").fit(
+            ds.X, ds.y, ds.mask, ds.groups, ds.features)
+        rhythm = (make("af4", epochs_dir / "af4.pt").fit(
+            ds.X, ds.rhythm, ds.mask, ds.groups, ds.features) if task == "af" else None)
+        shutil.rmtree(epochs_dir, ignore_errors=True)
         _clear_run(out)
         est.save(out)
         if rhythm is not None:
