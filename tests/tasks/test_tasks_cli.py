@@ -360,8 +360,13 @@ def test_cli_finetune_into_a_used_folder_leaves_no_stale_model(tmp_path, capsys)
     assert (run / "model.pt").exists() and not (run / "cv.json").exists()
     assert main([*common[:-1], "--kfold", "2", "--init", "classical"]) == 1  # nor a model
     assert (run / "model.pt").exists() and not (run / "cv.json").exists()
+    (run / ".folds").mkdir()  # as a k-fold run stopped here would leave
     assert main([*common, "--init", "classical"]) == 0
     assert (run / "classical.pkl").exists() and not (run / "model.pt").exists()
+    assert not (run / ".folds").exists()  # else a --kfold run would "resume" over the model
+    assert main(["compare", "--task", "vt-alarm", "--data", str(data), "--max-records", "30",
+                 "--baselines", "classical", "--kfold", "2", "--out", str(run)]) == 1
+    assert "holds a finished run (finetune.json)" in capsys.readouterr().err
     out = tmp_path / "res.json"
     assert main(["evaluate", "--task", "vt-alarm", "--data", str(data), "--max-records", "30",
                  "--model", str(run), "--out", str(out)]) == 0

@@ -104,7 +104,7 @@ def finetune_run(
     in ``summary.json``, which records the settings the run used. An ``out`` that holds a
     finished run (a model or a CV report) is refused unless ``overwrite`` (then replaced); a
     k-fold run stopped there resumes."""
-    _refuse_finished(out, ("finetune.json", "cv.json"), overwrite, resumable=bool(kfold))
+    _refuse_finished(out, RUN_MARKERS, overwrite, resumable=bool(kfold))
     resolve_device(device)
     if pool is not None:
         check_pool(pool)  # before the dataset is built
@@ -166,6 +166,7 @@ def finetune_run(
         rhythm = (make("af4", epochs_dir / "af4.pt").fit(
             ds.X, ds.rhythm, ds.mask, ds.groups, ds.features) if task == "af" else None)
         shutil.rmtree(epochs_dir, ignore_errors=True)
+        shutil.rmtree(out / FOLDS_DIR, ignore_errors=True)  # a stopped CV's, replaced by this
         _clear_run(out)
         est.save(out)
         if rhythm is not None:
@@ -175,6 +176,10 @@ def finetune_run(
         summary["train_groups"] = sorted(set(ds.groups.astype(str).tolist()))
     write_json(summary, out / "summary.json")
     return summary
+
+
+#: Files that show a folder holds a finished finetune run, CV report or comparison.
+RUN_MARKERS = ("finetune.json", "cv.json", "compare.json")
 
 
 def _refuse_finished(out: str | Path, markers: Sequence[str], overwrite: bool,
@@ -433,7 +438,7 @@ def compare_run(
     with a paired bootstrap CI (``delta_auroc`` / ``delta_sbp_mae`` in the JSON and table).
     Networks train on ``device``. An ``out`` holding a finished comparison is refused unless
     ``overwrite``; a comparison stopped there resumes."""
-    _refuse_finished(out, ("compare.json",), overwrite, resumable=True)
+    _refuse_finished(out, RUN_MARKERS, overwrite, resumable=True)
     resolve_device(device)
     if pool is not None:
         check_pool(pool)
