@@ -239,7 +239,8 @@ def test_files_a_folder_passes_over_are_named_beside_its_records(tmp_path: Path)
     """A folder of records that also holds a .npy, a CSV of samples without a time column
     and an .edf: score and prepare name them under 'skipped' with what to do; a table of
     labels (REFERENCE.csv) is no data and is not named."""
-    from qualityfm.data import prepare
+    from qualityfm.data import prepare, stable_part
+    from qualityfm.data.prepare import expand_inputs
 
     rec = synthesize(60.0, fs=250.0, seed=0, channels=("ecg_ii", "ppg"))
     folder = tmp_path / "in"
@@ -250,12 +251,18 @@ def test_files_a_folder_passes_over_are_named_beside_its_records(tmp_path: Path)
     (folder / "REFERENCE.csv").write_text("A00001,N\nA00002,A\n")
     (folder / "x.edf").write_bytes(b"0")
     summary = score_files([folder], tmp_path / "s.csv")
-    reasons = {Path(s["record"]).name: s["reason"] for s in summary["skipped"]}
+    reasons = {Path(s["record"]).name: s["reason"] for s in summary["passed_over"]}
     assert summary["n_records"] == 1 and set(reasons) == {"b.npy", "c.csv", "in"}
     assert "np.savez" in reasons["b.npy"] and "no time column" in reasons["c.csv"]
     assert reasons["in"].startswith("files of types not read: 1 .edf")
+    assert summary["skipped"] == []  # they are no records: none was skipped
     store = prepare([folder], tmp_path / "store", workers=1, progress=False)
-    assert {Path(s["record"]).name for s in store["skipped"]} == {"b.npy", "c.csv", "in"}
+    assert {Path(s["record"]).name for s in store["passed_over"]} == {"b.npy", "c.csv", "in"}
+    assert store["skipped"] == []
+    # a part with none of the records is not "every record skipped" for passed-over files
+    parts = prepare([folder], tmp_path / "parts", workers=1, progress=False,
+                    shard=(1 - stable_part(expand_inputs([folder])[0][0], 2), 2))
+    assert parts["n_windows"] == 0 and parts["skipped"] == [] and parts["passed_over"]
 
 
 def test_score_and_embed_cut_the_windows_the_model_was_trained_on(records: Path,

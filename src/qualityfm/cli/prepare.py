@@ -77,6 +77,9 @@ def _report(summary: dict, args: argparse.Namespace) -> int:
     """Say on stderr what a finished run wrote; its exit status: 1 when no window was written
     (as ``score`` and ``embed``), with a warning when windows gave no pair."""
     path, skipped = summary["path"], summary["skipped"]
+    for entry in summary.get("passed_over", []):  # no record here: named, not lost silently
+        print(f"qualityfm prepare: passed over {entry['record']}: {entry['reason']}",
+              file=sys.stderr)
     if summary["n_windows"] == 0:
         if not skipped:  # a part whose share of the records is empty: the store needs it
             print(f"qualityfm prepare: note: {path} holds none of the records (they all fall in "

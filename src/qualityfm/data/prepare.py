@@ -343,6 +343,7 @@ def _summary(meta: dict[str, Any], folder: Path, wall: float) -> dict[str, Any]:
         "n_rejected_windows": meta["n_rejected_windows"],
         "levels": dict(zip(names, meta["level_counts"], strict=True)),
         "skipped": meta["skipped"],
+        "passed_over": meta.get("passed_over", []),  # stores before session 21: none listed
         "n_shards": meta["n_shards"],
         "seconds": round(wall, 3),
     }
@@ -433,8 +434,9 @@ def prepare(
         "fingerprint": fingerprint, "final": False, "n_written": 0, "n_shards": 0,
         "n_chunks": 0, "records_done": 0,
         "windows_done": 0, "n_records": 0, "n_pairs": 0, "n_rejected_windows": 0,
+        "skipped": [],
         # files of the input folders that are no record here (one part lists them)
-        "skipped": [e for i in inputs for e in passed_over_skips(i)]
+        "passed_over": [e for i in inputs for e in passed_over_skips(i)]
         if shard is None or shard[0] == 0 else [],
     }
     if journal_path.exists():  # of this very run (checked above): resume it
@@ -530,6 +532,7 @@ def prepare(
         "level_names": list(LEVEL_NAMES),
         "level_counts": level_counts.tolist(),
         "skipped": state["skipped"],
+        "passed_over": state.get("passed_over", []),
         "settings": settings,
         "fingerprint": fingerprint,
         "part": list(shard) if shard else None,

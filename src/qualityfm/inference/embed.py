@@ -68,7 +68,8 @@ def embed_files(
     blocks: list[np.ndarray] = []
     rows: list[dict] = []
     n_records = n_unusable = 0
-    for item in iter_file_windows(inputs, window, skipped):
+    passed: list[dict[str, str]] = []
+    for item in iter_file_windows(inputs, window, skipped, passed_over=passed):
         n_records += 1
         n_unusable += len(item.rejected)
         blocks.append(embed_windows(model, item.x, item.mask, batch_size, precision, pool))
@@ -83,7 +84,7 @@ def embed_files(
     dim = pooled_dim(model.encoder, pool)
     summary = {"out": str(out) if rows else None, "n_records": n_records,
                "n_windows": len(rows), "n_unusable": n_unusable, "dim": dim,
-               "skipped": skipped}
+               "skipped": skipped, "passed_over": passed}
     if not rows:  # an earlier embedding at ``out`` stays as it was
         return summary
     emb = np.concatenate(blocks)

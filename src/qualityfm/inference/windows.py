@@ -45,12 +45,14 @@ def iter_file_windows(
     cfg: WindowConfig | None = None,
     skipped: list[dict[str, str]] | None = None,
     ecg_rules: RRRules | None = None,
+    passed_over: list[dict[str, str]] | None = None,
 ) -> Iterator[FileWindows]:
     """Yield the scored windows of every record under ``inputs``.
 
     A record that cannot be read or gives no window is reported on stderr, appended to
-    ``skipped`` as ``{"record", "reason"}`` and passed over; the others go on. So are the
-    files of a folder that are no record here (``.npy`` or CSV without a rate, unread types).
+    ``skipped`` as ``{"record", "reason"}`` and passed over; the others go on. The files of a
+    folder that are no record here (``.npy`` or CSV without a rate, unread waveform types) are
+    named on stderr and appended to ``passed_over`` alike.
     A channel the record holds but that is flat or missing in a window scores 0 there (a
     sensor off is a bad signal); windows with no usable channel are listed in ``rejected``.
     ``ecg_rules``: the ECG quality's rrSQI rules (default: QualityFM's).
@@ -63,7 +65,10 @@ def iter_file_windows(
             _skip(skipped, str(item), no_record_reason(item))
         else:  # what a folder of records holds besides them is named, not lost silently
             for entry in passed_over_skips(item):
-                _skip(skipped, entry["record"], entry["reason"])
+                print(f"qualityfm: passed over {entry['record']}: {entry['reason']}",
+                      file=sys.stderr)
+                if passed_over is not None:
+                    passed_over.append(entry)
         for path in found:
             paths.setdefault(Path(path).resolve(), path)
     for path in paths.values():

@@ -18,6 +18,9 @@ from qualityfm.io.vital_reader import read_vital
 from qualityfm.io.wfdb_reader import is_record_header, read_wfdb
 
 SUFFIXES = (".hea", ".vital", ".csv", ".npy", ".npz")
+#: Waveform formats a folder may hold that no reader here reads (named, not passed silently).
+UNREAD_WAVEFORMS = (".edf", ".bdf", ".gdf", ".h5", ".hdf5", ".xdf", ".fif", ".acq", ".tdms",
+                    ".scp", ".dcm", ".mef", ".nwb")
 
 
 def record_path(path: str | Path) -> Path:
@@ -118,20 +121,22 @@ def passed_over(folder: str | Path) -> tuple[list[Path], Counter[str]]:
     """What :func:`find_records` passes over in ``folder``: data files it cannot read without
     a sampling rate (``.npy``, CSV of samples without a time column; ``*_Numerics.csv``
     monitor numerics and tables of labels such as ``REFERENCE.csv`` are not data), and the
-    count of files of types it does not read, by suffix (``.edf``...; WFDB signal files, text
-    and JSON are not counted)."""
+    count of waveform files of formats it does not read, by suffix (:data:`UNREAD_WAVEFORMS`:
+    ``.edf``...; annotations, indexes and other files are no waveform). Hidden folders
+    (``.git``) are not looked in."""
     path = Path(folder)
     no_rate: list[Path] = []
     other: Counter[str] = Counter()
     for file in sorted(path.rglob("*")) if path.is_dir() else []:
         suffix = file.suffix.lower()
-        if not file.is_file() or file.name.startswith("."):
+        hidden = any(part.startswith(".") for part in file.relative_to(path).parts)
+        if hidden or not file.is_file():
             continue
         if suffix == ".npy" or (suffix == ".csv" and not file.stem.endswith("_Numerics")
                                 and not csv_has_time_column(file) and csv_holds_samples(file)):
             no_rate.append(file)
-        elif suffix not in SUFFIXES + (".dat", ".mat", ".txt", ".md", ".json"):
-            other[suffix or "(no suffix)"] += 1
+        elif suffix in UNREAD_WAVEFORMS:
+            other[suffix] += 1
     return no_rate, other
 
 
