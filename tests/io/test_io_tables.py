@@ -89,6 +89,15 @@ def test_csv_rate_mismatch_and_irregular_time(tmp_path: Path) -> None:
     with pytest.raises(RecordError, match=r"gap\.csv: the time column has gaps \(37 samples "
                                           r"missing\): read the whole file"):
         read_record(path, start=1.0)
+    switch = np.r_[t[:1000], t[999] + np.arange(1, 1001) / 80.0]  # 100 Hz, then 80 Hz
+    path = _write_csv(tmp_path / "switch.csv", "Time [s], PLETH", switch, np.sin(switch)[None])
+    with pytest.raises(RecordError, match=r"switch\.csv.*irregular time column"):
+        read_record(path)
+    typo = t.copy()
+    typo[-1] = 1e5  # a stamp far off: refused, not a gigabyte of NaN
+    path = _write_csv(tmp_path / "typo.csv", "Time [s], PLETH", typo, np.sin(t)[None])
+    with pytest.raises(RecordError, match=r"typo\.csv: the time column's gaps .* outnumber"):
+        read_record(path)
     jitter = t + np.random.default_rng(0).uniform(-0.004, 0.004, len(t))  # not on any grid
     bad = _write_csv(tmp_path / "jitter.csv", "Time [s], PLETH", jitter, np.sin(t)[None])
     with pytest.raises(RecordError, match=r"jitter\.csv.*irregular time column"):
@@ -136,6 +145,12 @@ def test_npz_by_channel_name_with_fs_entry(tmp_path: Path) -> None:
     assert rec.fs == {"ecg_ii": 250.0, "ppg": 125.0} and rec.channels == ["ecg_ii", "ppg"]
     assert rec.duration("ppg") == rec.duration("ecg_ii") == 10.0
     assert read_record(mixed, start=2.0).signals["ppg"][0] == 250.0  # 2 s at 125 Hz
+    with pytest.raises(RecordError, match=r"m\.npz: fs=250.0 Hz disagrees with the file's "
+                                          r"fs_PLETH=125.0 Hz"):
+        read_record(mixed, fs=250.0)
+    named = tmp_path / "n.npz"  # a channel whose name ends like a rated one's is kept
+    np.savez(named, PLETH=np.zeros(125), fs_PLETH=125.0, XYPLETH=np.zeros(250), fs=250.0)
+    assert read_record(named).fs == {"ppg": 125.0, "xypleth": 250.0}
 
 
 def _csv_text(header: str, rows: list[str]) -> str:

@@ -161,10 +161,19 @@ def _gap_grid(t: np.ndarray, t_first: float, fs: float | None, path: Path,
         float(round(fitted)) if abs(fitted - round(fitted)) < 1e-3 * fitted else fitted)
     if abs(fitted / rate - 1.0) > 0.01:  # most steps must be one period of the rate
         raise err
+    # every step a whole number of periods, to a tenth of one plus the printing's rounding
+    periods = steps * rate
+    slack = 0.1 + min(0.5 * _printed_resolution(t) * rate, 0.49)
+    if (np.abs(periods - np.round(periods)) > slack).any() or (np.round(periods) < 1).any():
+        raise err
     k = np.round((t - t_first) * rate).astype(np.int64)
     tolerance = (0.5 + min(0.5 * _printed_resolution(t) * rate, 0.49)) / rate
     if np.abs(t - (t_first + k / rate)).max() > tolerance or (np.diff(k) < 1).any():
         raise err
+    missing = int(k[-1]) + 1 - len(t)
+    if missing > len(t):  # a stamp far off (a typo in a date-time) would fill gigabytes
+        raise RecordError(f"{path}: the time column's gaps ({missing} missing samples at "
+                          f"{rate:g} Hz) outnumber its {len(t)} rows; is a time stamp wrong?")
     return rate, k
 
 
@@ -488,7 +497,12 @@ def read_npz(
         with np.load(path, allow_pickle=False) as npz:
             own = {k[3:]: _npz_rate(path, npz[k]) for k in npz.files
                    if k.startswith("fs_") and k[3:] in npz.files}  # a channel's own rate
-            keys = [k for k in npz.files if k != "fs" and k[3:] not in own]
+            keys = [k for k in npz.files
+                    if k != "fs" and not (k.startswith("fs_") and k[3:] in own)]
+            for key, own_rate in own.items():  # an fs argument must agree with each rate
+                if fs is not None and not np.isclose(fs, own_rate):
+                    raise RecordError(f"{path}: fs={fs} Hz disagrees with the file's "
+                                      f"fs_{key}={own_rate} Hz")
             file_fs = _npz_rate(path, npz["fs"]) if "fs" in npz.files else None
             if fs is not None and file_fs is not None and not np.isclose(fs, file_fs):
                 raise RecordError(f"{path}: fs={fs} Hz disagrees with the file's fs={file_fs} Hz")
