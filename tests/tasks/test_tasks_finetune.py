@@ -455,6 +455,13 @@ def test_an_encoder_pre_trained_at_another_rate_reads_task_data_at_that_rate(tmp
         Finetuner("vt-alarm", init=str(tmp_path), mode="linear", seed=0).fit(x, y, groups=g)
     ft = Finetuner("vt-alarm", init=str(tmp_path), mode="linear", seed=0, fs=250.0)
     assert ft.fit(x, y, groups=g).predict_proba(x).shape == (40,)
+    assert ft.net.training is False  # a fitted model is left for inference (no dropout)
+    from qualityfm.tasks import compare_run
+
+    with pytest.raises(ValueError, match=rf"different rates \(x={tmp_path}: 250 Hz, scratch: "
+                                         r"300 Hz\): compare models of one rate"):
+        compare_run("vt-alarm", tmp_path, tmp_path / "cmp", models=(f"x={tmp_path}",),
+                    baselines=("scratch",), modes=("linear",), config=TINY)
 
 
 def test_a_network_fit_stopped_part_way_resumes_from_its_last_epoch(tmp_path,

@@ -275,6 +275,10 @@ def test_run_folders_are_guarded_and_resume_is_safe(synthetic_store, tmp_path, c
         pretrain(tiny(synthetic_store, run, steps=6, seed=1), resume=True)
     with pytest.raises(FileNotFoundError, match="is a pre-training run, not a model: export"):
         load(run)
+    from qualityfm.tasks.finetune import encoder_fs
+
+    with pytest.raises(FileNotFoundError, match="is a pre-training run, not a model: export"):
+        encoder_fs(run)  # what finetune --init RUN asks first
 
 
 def test_resume_follows_its_store_and_records_what_it_runs(synthetic_store, tmp_path,

@@ -461,6 +461,15 @@ def compare_run(
         print("qualityfm: note: --with-features and --solver apply to --models rows only; "
               "ignored", file=sys.stderr)
     cfg = model_config(config)
+    # the rows' encoders must read windows of one rate: the task data is built at it
+    rates = {spec: encoder_fs(spec.rpartition("=")[2], cfg) for spec in models}
+    if "scratch" in baselines:
+        rates["scratch"] = float(cfg.fs)
+    if len(set(rates.values())) > 1:
+        raise ValueError("the rows' encoders were pre-trained on windows of different rates ("
+                         + ", ".join(f"{k}: {v:g} Hz" for k, v in rates.items())
+                         + "): compare models of one rate")
+    fs = next(iter(rates.values()), None)
     makers: dict[str, Callable[[str], TaskEstimator]] = {}
     for b in baselines:
         if b == "classical":
@@ -469,11 +478,12 @@ def compare_run(
             makers["QualityFM from scratch"] = lambda t: Finetuner(
                 t, init="none", mode="full", config=cfg, epochs=epochs, seed=seed,
                 use_features=False, augment=augment, pool=pool, test_shifts=test_shifts,
-                device=device)
+                device=device, fs=ds.fs)
         elif b == "resnet":
             makers["ResNet1d from scratch"] = lambda t: Finetuner(
                 t, init=ResNet1d(), mode="full", lr=1e-3, epochs=epochs, seed=seed,
-                use_features=False, augment=augment, test_shifts=test_shifts, device=device)
+                use_features=False, augment=augment, test_shifts=test_shifts, device=device,
+                fs=ds.fs)
         else:
             raise ValueError(f"unknown baseline {b!r}; choose from classical, scratch, resnet")
     for mode in modes:
@@ -492,7 +502,7 @@ def compare_run(
                     t, init=p, mode=m, config=cfg if p == "none" else None, epochs=epochs,
                     seed=seed, use_features=f, augment=augment, pool=pool,
                     test_shifts=test_shifts, solver=solver if m == "linear" else None,
-                    device=device))
+                    device=device, fs=ds.fs))
     if not makers:
         raise ValueError("nothing to compare: give --baselines and/or --models")
     scratch = "QualityFM from scratch"
@@ -501,7 +511,8 @@ def compare_run(
     elif reference not in makers:
         raise ValueError(f"reference {reference!r} is not a row of this comparison; "
                          f"rows: {list(makers)}")
-    ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir)
+    ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir,
+                  fs=fs)
     out = Path(out)
     _clear_compare(out)
     rows, oof = {}, {}

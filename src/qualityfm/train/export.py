@@ -177,8 +177,21 @@ def pretrained_config(name: str = DEFAULT_PRETRAINED) -> QualityFMConfig:
 
 def saved_config(path: str | Path) -> QualityFMConfig:
     """The config of the exported model ``path`` (as :func:`load` names it), without loading
-    its weights."""
-    return _read_config(model_files(path)[1])
+    its weights; refused as :func:`load` refuses a folder that holds no model."""
+    return _read_config(_checked_files(path)[1])
+
+
+def _checked_files(path: str | Path) -> tuple[Path, Path]:
+    """:func:`model_files` of ``path``, both present: a pre-training run (not exported) or a
+    folder without a model is a FileNotFoundError that says so."""
+    weights, cfg_path = model_files(path)
+    if (weights.parent / CHECKPOINT_NAME).is_file() and not weights.is_file():
+        raise FileNotFoundError(f"{weights.parent} is a pre-training run, not a model: export it "
+                                f"first (qualityfm export {weights.parent} --out MODEL)")
+    for f in (weights, cfg_path):
+        if not f.is_file():
+            raise FileNotFoundError(f"{f}: missing (expected an exported qualityfm model folder)")
+    return weights, cfg_path
 
 
 def model_files(path: str | Path) -> tuple[Path, Path]:
@@ -223,13 +236,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> QualityFM:
     """
     from safetensors import SafetensorError, safe_open
 
-    weights, cfg_path = model_files(path)
-    if (weights.parent / CHECKPOINT_NAME).is_file() and not weights.is_file():
-        raise FileNotFoundError(f"{weights.parent} is a pre-training run, not a model: export it "
-                                f"first (qualityfm export {weights.parent} --out MODEL)")
-    for f in (weights, cfg_path):
-        if not f.is_file():
-            raise FileNotFoundError(f"{f}: missing (expected an exported qualityfm model folder)")
+    weights, cfg_path = _checked_files(path)
     mcfg = _read_config(cfg_path)
     try:
         with safe_open(str(weights), framework="pt", device="cpu") as f:
