@@ -109,6 +109,20 @@ def test_a_residual_tokeniser_pretrains_exports_and_loads(synthetic_store, tmp_p
     assert model.embed(torch.randn(2, 2, 9000)).shape == (2, 64)
 
 
+def test_the_network_records_the_rate_of_its_store(synthetic_store, tmp_path) -> None:
+    """A store of windows at 250 Hz: the network trained on it records fs=250 (no override
+    needed), its export and model card say so, and score/embed would cut such windows."""
+    store = tmp_path / "store250"
+    shutil.copytree(synthetic_store, store)
+    meta = json.loads((store / "meta.json").read_text())
+    (store / "meta.json").write_text(json.dumps({**meta, "fs": 250.0}))
+    out = pretrain(tiny(store, tmp_path / "r", steps=2))
+    assert out["model_config"]["fs"] == 250.0
+    model_dir = export_model(tmp_path / "r", tmp_path / "m")
+    assert load(model_dir).cfg.fs == 250.0
+    assert "36-s window (channels `ppg`, `ecg_ii` at 250 Hz)" in (model_dir / "README.md").read_text()
+
+
 def test_feature_loss_reads_out_the_store_features_and_export_drops_the_read_out(
         synthetic_store, tmp_path) -> None:
     from qualityfm.data import feature_targets

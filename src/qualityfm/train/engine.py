@@ -91,13 +91,16 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def model_config(cfg: PretrainConfig, n_features: int = 0) -> QualityFMConfig:
+def model_config(cfg: PretrainConfig, n_features: int = 0,
+                 fs: float | None = None) -> QualityFMConfig:
     """The network's config for a pre-training config (preset, overrides, attention, head;
-    a read-out of ``n_features`` window features when the feature loss is on)."""
+    a read-out of ``n_features`` window features when the feature loss is on; ``fs``, the
+    store's rate, recorded as the rate of the windows it reads unless overridden)."""
     head = {"head": "dino", "head_on": _HEAD_ON[cfg.distill_mode],
             "head_prototypes": cfg.prototypes} if cfg.head else {"head": "none"}
     settings = {"attention": cfg.attention, "window": cfg.window, "stem": cfg.stem, **head,
-                "feature_targets": n_features if cfg.feature_weight > 0 else 0}
+                "feature_targets": n_features if cfg.feature_weight > 0 else 0,
+                **({"fs": float(fs)} if fs is not None else {})}
     return QualityFMConfig.preset(cfg.preset, **{**settings, **cfg.model_overrides})
 
 
@@ -563,14 +566,17 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     if micro < 2:
         raise ValueError(f"micro-batch of {micro} pairs per rank; KoLeo and centring need >= 2")
     store_counts = check_store_pairs(cfg.store, micro * env.world)
-    check_trainable(model_config(cfg), env.device, cfg.store)  # before any writing
+    from qualityfm.data import Store
+
+    store_fs = Store(cfg.store).fs  # the network records the rate of the windows it reads
+    check_trainable(model_config(cfg, fs=store_fs), env.device, cfg.store)  # before writing
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         remove_temporaries(run_dir)  # of a process killed while it saved a checkpoint
 
     targets = store_feature_targets(cfg.store, env) if cfg.feature_weight > 0 else None
     seed_everything(cfg.seed)  # identical initial weights on every rank
-    mcfg = model_config(cfg, 0 if targets is None else targets.width)
+    mcfg = model_config(cfg, 0 if targets is None else targets.width, store_fs)
     student = QualityFM(mcfg).to(env.device)
     teacher = copy.deepcopy(student).requires_grad_(False).eval()
     objective = Objective(cfg, mcfg).to(env.device)
