@@ -83,7 +83,7 @@ def export_onnx(
     batch: int = 3,
     opset: int = 18,
     n_samples: int | None = None,
-    fs: float = MODEL_FS,
+    fs: float | None = None,
 ) -> dict:
     """Write ``out`` (.onnx) and check it against PyTorch with ONNX Runtime when installed.
 
@@ -91,7 +91,7 @@ def export_onnx(
     backbone, whose ``pool`` the graph follows); ``shifts``: see :class:`EncoderGraph`.
     The graph reads x [batch, C, ``n_samples``] (default: the config's ``n_samples``), a
     fixed length (the roll of ``shifts`` and the positions are traced for it); the check runs
-    at that length on :func:`example_windows` sampled at ``fs``.
+    at that length on :func:`example_windows` sampled at ``fs`` (default: the config's).
     Returns ``{"out", "max_abs_diff", "input"}``: ``max_abs_diff`` is None without
     onnxruntime; ``input`` gives the shape of x (``"batch"`` free), its ``fs`` and seconds.
     """
@@ -102,6 +102,7 @@ def export_onnx(
                          getattr(model, "pool", "mean"), shifts).eval()
     cfg = model.cfg
     samples = cfg.n_samples if n_samples is None else int(n_samples)
+    fs = float(getattr(cfg, "fs", MODEL_FS)) if fs is None else float(fs)
     x = torch.from_numpy(example_windows(batch, cfg.in_channels, samples, fs))
     mask = torch.ones(batch, cfg.in_channels, dtype=torch.bool)
     mask[-1, 0] = False  # exercise the missing-modality path
