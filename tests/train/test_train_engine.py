@@ -120,7 +120,8 @@ def test_the_network_records_the_rate_of_its_store(synthetic_store, tmp_path) ->
     assert out["model_config"]["fs"] == 250.0
     model_dir = export_model(tmp_path / "r", tmp_path / "m")
     assert load(model_dir).cfg.fs == 250.0
-    assert "36-s window (channels `ppg`, `ecg_ii` at 250 Hz)" in (model_dir / "README.md").read_text()
+    card = (model_dir / "README.md").read_text()
+    assert "36-s window (channels `ppg`, `ecg_ii` at 250 Hz)" in card
 
 
 def test_feature_loss_reads_out_the_store_features_and_export_drops_the_read_out(

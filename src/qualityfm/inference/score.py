@@ -58,9 +58,9 @@ def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray,
 
     ``precision``: "fp32", or "bf16" / "fp16" (CUDA only) autocast of the model's forward
     pass on the model's device; the spectra and the correlation are computed in float32.
-    ``x`` [N, C, T] holds windows as ``embed`` reads them (300 Hz, each channel scaled into
-    [-1, 1] by ``signal.normalize``: raw values warn, NaN or inf in a present channel is
-    refused); the model runs in eval mode and is left in the mode it was in.
+    ``x`` [N, C, T] holds windows as ``embed`` reads them (at the model's ``cfg.fs``, each
+    channel scaled into [-1, 1] by ``signal.normalize``: raw values warn, NaN or inf in a
+    present channel is refused); the model runs in eval mode and is left in the mode it was in.
     """
     device = model_device(model)
     check_precision(precision, device)

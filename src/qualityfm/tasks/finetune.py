@@ -278,7 +278,8 @@ class TaskEstimator(ABC):
             )
         self.validation = {"n": int(len(y))}
         if len(y) and self.kind == "binary":
-            self.validation["auroc"] = auroc(y, raw)
+            value = auroc(y, raw)  # NaN with one class among the rows: recorded as None
+            self.validation["auroc"] = None if np.isnan(value) else value
         elif len(y) and self.kind == "multiclass":
             self.validation["accuracy"] = float(np.mean(np.argmax(raw, axis=1) == y))
         elif len(y):
