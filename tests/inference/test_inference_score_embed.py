@@ -233,6 +233,16 @@ def test_a_sensor_off_is_a_bad_window_not_an_absent_channel(tmp_path: Path,
     assert clean["unusable"] == "" and float(clean["ppg_sqi"]) > 0.5
     emb = embed_files([folder], tmp_path / "e.npy", tiny_model)
     assert emb["n_windows"] == 2 and emb["n_unusable"] == 1
+    # a record whose every window is off: bad rows in score (an ECG off, a PPG absent), for
+    # embed nothing to embed (skipped, with the reason)
+    np.savez(folder / "off.npz", fs=250.0, II=np.zeros(60 * 250))
+    summary = score_files([folder], out, model=tiny_model)
+    off = [r for r in csv.DictReader(out.open()) if r["record"] == "off"]
+    assert summary["skipped"] == [] and [float(r["start_s"]) for r in off] == [0.0, 30.0]
+    assert all(r["level_name"] == "bad" and r["unusable"] == "ppg: absent; ecg_ii: flat"
+               and float(r["ecg_sqi"]) == 0.0 and r["ppg_sqi"] in ("", "nan") for r in off)
+    emb = embed_files([folder], tmp_path / "e.npy", tiny_model)
+    assert [Path(s["record"]).name for s in emb["skipped"]] == ["off.npz"]
 
 
 def test_files_a_folder_passes_over_are_named_beside_its_records(tmp_path: Path) -> None:

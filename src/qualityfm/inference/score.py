@@ -107,12 +107,14 @@ def score_rows(item: FileWindows, model: QualityFM | None, batch_size: int,
         }
         for i in range(len(item.x))
     ]
-    modalities = {"ecg_sqi": np.isfinite(item.ecg_sqi).any(),
-                  "ppg_sqi": np.isfinite(item.ppg_sqi).any()}
+    def off(channel: str, why: str) -> float:
+        """0 for a channel the reason names as off (flat, NaN), NaN for one absent or fine."""
+        return 0.0 if f"{channel}: " in why and f"{channel}: absent" not in why else np.nan
+
     rows += [
         {
             "file": str(item.path), "record": item.record_id, "start_s": start,
-            **{k: 0.0 if held else float("nan") for k, held in modalities.items()},
+            "ecg_sqi": off("ecg_ii", why), "ppg_sqi": off("ppg", why),
             "sqi": 0.0, "level": 0, "level_name": LEVEL_NAMES[0], "learned_quality": float("nan"),
             "unusable": why,
         }
@@ -148,7 +150,8 @@ def score_files(
     passed: list[dict[str, str]] = []
     rows: list[dict] = []
     n_records = n_unusable = 0
-    for item in iter_file_windows(inputs, window, skipped, ecg_rules, passed):
+    for item in iter_file_windows(inputs, window, skipped, ecg_rules, passed,
+                                  keep_unusable=True):
         rows.extend(score_rows(item, model, batch_size, precision))
         n_records += 1
         n_unusable += len(item.rejected)

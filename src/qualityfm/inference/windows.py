@@ -46,6 +46,7 @@ def iter_file_windows(
     skipped: list[dict[str, str]] | None = None,
     ecg_rules: RRRules | None = None,
     passed_over: list[dict[str, str]] | None = None,
+    keep_unusable: bool = False,
 ) -> Iterator[FileWindows]:
     """Yield the scored windows of every record under ``inputs``.
 
@@ -54,7 +55,9 @@ def iter_file_windows(
     folder that are no record here (``.npy`` or CSV without a rate, unread waveform types) are
     named on stderr and appended to ``passed_over`` alike.
     A channel the record holds but that is flat or missing in a window scores 0 there (a
-    sensor off is a bad signal); windows with no usable channel are listed in ``rejected``.
+    sensor off is a bad signal); windows with no usable channel are listed in ``rejected``,
+    and with ``keep_unusable`` a record whose every window is so is yielded (no windows, its
+    ``rejected``) rather than skipped.
     ``ecg_rules``: the ECG quality's rrSQI rules (default: QualityFM's).
     """
     cfg = cfg or WindowConfig()
@@ -78,7 +81,7 @@ def iter_file_windows(
         except (RecordError, ValueError, OSError) as err:
             _skip(skipped, str(path), str(err))
             continue
-        if len(win.x) == 0:
+        if len(win.x) == 0 and not (keep_unusable and win.n_cut):
             reasons = sorted({reason for _, reason in win.rejected}) or ["no window"]
             _skip(skipped, str(path), "no usable window: " + "; ".join(reasons))
             continue

@@ -111,6 +111,7 @@ class Windows:
     fallback: bool = False
     normalization: str = "channel"
     notes: list[str] = field(default_factory=list)  # per window: recorded channels off there
+    n_cut: int = 0  # windows the record gave, kept or rejected (0: the record gave none)
 
     def __len__(self) -> int:
         return len(self.x)
@@ -245,4 +246,4 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
     mask = usable[keep]
     x[~mask] = 0.0
     return Windows(x, mask, start_s[keep].astype(np.float64), rejected, cfg.channels, cfg.fs,
-                   sources, fallback, cfg.normalization, notes)
+                   sources, fallback, cfg.normalization, notes, int(n))
