@@ -454,3 +454,35 @@ def test_cli_kfold_run_stopped_part_way_resumes(tmp_path, capsys, monkeypatch) -
     assert main(cmp) == 0 and not (out / ".folds").exists()
     row = json.loads((out / "compare.json").read_text())["classical features + GBM"]
     assert row["auroc"] == whole["auroc"]
+
+
+def test_a_model_of_another_rate_is_fine_tuned_evaluated_and_applied_at_it(tmp_path) -> None:
+    """finetune --init MODEL of a 250-Hz model builds its vt-alarm windows at 250 Hz (10 s:
+    2500 samples), records the rate, and evaluate and predict build theirs at it too."""
+    from safetensors.torch import save_file
+
+    from qualityfm.model import QualityFM, QualityFMConfig
+    from qualityfm.train.export import CONFIG_NAME, FORMAT, WEIGHTS_NAME
+
+    data = shared_path("physionet2015_vt")
+    cfg = QualityFMConfig.from_dict({**TINY, "n_samples": 2500, "fs": 250.0})
+    model = tmp_path / "model250"
+    model.mkdir()
+    save_file({k: v.contiguous() for k, v in QualityFM(cfg).state_dict().items()},
+              str(model / WEIGHTS_NAME),
+              metadata={"format": FORMAT, "config": json.dumps(cfg.to_dict())})
+    (model / CONFIG_NAME).write_text(json.dumps({"format": FORMAT, "model": cfg.to_dict()}))
+    run = tmp_path / "run"
+    common = ["--task", "vt-alarm", "--data", str(data), "--max-records", "16",
+              "--cache", str(tmp_path / "cache")]
+    assert main(["finetune", *common, "--init", str(model), "--no-features", "--out",
+                 str(run)]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["settings"]["fs"] == 250.0
+    assert json.loads((run / "finetune.json").read_text())["protocol"]["window"] == [2, 2500]
+    out = tmp_path / "res.json"
+    assert main(["evaluate", *common, "--model", str(run), "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["n"] == 16
+    table = tmp_path / "pred.csv"
+    assert main(["predict", *common, "--model", str(run), "--out", str(table)]) == 0
+    assert len(list(csv.DictReader(table.open()))) == 16
