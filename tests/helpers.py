@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,3 +25,22 @@ def shared_path(*parts: str) -> Path:
 @pytest.fixture
 def shared_data() -> Path:
     return shared_path()
+
+
+def stop_at(method: Callable, call: int, *, before: bool = False) -> Callable:
+    """``method`` (a function taking ``self``) wrapped to raise KeyboardInterrupt, as Ctrl-C
+    would, at its ``call``-th call: after that call's work, or ``before`` it. ``calls[0]``
+    counts the calls."""
+    calls = [0]
+
+    def wrapper(self: object, *args: object, **kw: object) -> object:
+        calls[0] += 1
+        if before and calls[0] == call:
+            raise KeyboardInterrupt
+        out = method(self, *args, **kw)
+        if not before and calls[0] == call:
+            raise KeyboardInterrupt
+        return out
+
+    wrapper.calls = calls  # type: ignore[attr-defined]
+    return wrapper

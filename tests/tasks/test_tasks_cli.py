@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import shared_path
+from helpers import shared_path, stop_at
 from qualityfm.cli import main
 
 TINY = {"d_model": 16, "n_layers": 1, "n_heads": 2, "d_ff": 16, "stem_channels": [4, 8, 16],
@@ -389,16 +389,9 @@ def test_cli_plain_fine_tune_stopped_part_way_resumes(tmp_path, capsys, monkeypa
               "--init", "none", "--config", str(cfg), "--epochs", "4", "--no-features",
               "--cache", str(tmp_path / "cache")]
     assert main([*common, "--out", str(tmp_path / "whole")]) == 0
-    save, calls = Finetuner._save_epochs, []
-
-    def stopping(self, *args, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
-        save(self, *args, **kw)
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-
+    save = Finetuner._save_epochs
     run = tmp_path / "run"
-    monkeypatch.setattr(Finetuner, "_save_epochs", stopping)
+    monkeypatch.setattr(Finetuner, "_save_epochs", stop_at(save, 2))
     assert main([*common, "--out", str(run)]) == 130
     assert [p.name for p in (run / ".epochs").iterdir()] == ["vt-alarm.pt"]
     monkeypatch.setattr(Finetuner, "_save_epochs", save)
@@ -423,16 +416,9 @@ def test_cli_kfold_run_stopped_part_way_resumes(tmp_path, capsys, monkeypatch) -
     common = ["finetune", "--task", "vt-alarm", "--data", str(data), "--max-records", "30",
               "--kfold", "3", "--init", "classical", *cache]
     assert main([*common, "--out", str(tmp_path / "whole")]) == 0
-    fit, calls = ClassicalBaseline.fit, []
-
-    def stopping(self, *args, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return fit(self, *args, **kw)
-
+    fit = ClassicalBaseline.fit
     run = tmp_path / "run"
-    monkeypatch.setattr(ClassicalBaseline, "fit", stopping)
+    monkeypatch.setattr(ClassicalBaseline, "fit", stop_at(fit, 2, before=True))
     assert main([*common, "--out", str(run)]) == 130
     assert [p.name for p in (run / ".folds").iterdir()] == ["y-fold0.npz"]
     monkeypatch.setattr(ClassicalBaseline, "fit", fit)
@@ -446,8 +432,7 @@ def test_cli_kfold_run_stopped_part_way_resumes(tmp_path, capsys, monkeypatch) -
     out = tmp_path / "cmp"
     cmp = ["compare", "--task", "vt-alarm", "--data", str(data), "--max-records", "30",
            "--kfold", "3", "--baselines", "classical", "--out", str(out), *cache]
-    calls.clear()
-    monkeypatch.setattr(ClassicalBaseline, "fit", stopping)
+    monkeypatch.setattr(ClassicalBaseline, "fit", stop_at(fit, 2, before=True))
     assert main(cmp) == 130
     assert list((out / ".folds").glob("*/y-fold0.npz"))
     monkeypatch.setattr(ClassicalBaseline, "fit", fit)

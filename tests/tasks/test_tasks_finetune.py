@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import shared_path
+from helpers import shared_path, stop_at
 from qualityfm.data.features import robust_centre_scale
 from qualityfm.io import MODEL_CHANNELS
 from qualityfm.model import QualityFMConfig
@@ -474,14 +474,8 @@ def test_a_network_fit_stopped_part_way_resumes_from_its_last_epoch(tmp_path,
           "seed": 0, "use_features": False}
     whole = Finetuner("vt-alarm", **kw).fit(x, y, groups=g)
     ckpt = tmp_path / "epochs.pt"
-    save, calls = Finetuner._save_epochs, []
-
-    def stopping(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        save(self, *args, **kwargs)
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-
+    save = Finetuner._save_epochs
+    stopping = stop_at(save, 3)
     monkeypatch.setattr(Finetuner, "_save_epochs", stopping)
     with pytest.raises(KeyboardInterrupt):
         Finetuner("vt-alarm", checkpoint=ckpt, **kw).fit(x, y, groups=g)
@@ -489,13 +483,12 @@ def test_a_network_fit_stopped_part_way_resumes_from_its_last_epoch(tmp_path,
     monkeypatch.setattr(Finetuner, "_save_epochs", save)
     resumed = Finetuner("vt-alarm", checkpoint=ckpt, **kw)
     resumed.fit(x, y, groups=g)
-    assert not ckpt.exists() and len(calls) == 3
+    assert not ckpt.exists() and stopping.calls[0] == 3
     assert resumed.history == whole.history and len(whole.history) == 6
     np.testing.assert_allclose(resumed.predict_proba(x), whole.predict_proba(x), atol=1e-6)
     # a checkpoint of other rows is not resumed: that fit starts at its first epoch
+    monkeypatch.setattr(Finetuner, "_save_epochs", stop_at(save, 3))
     with pytest.raises(KeyboardInterrupt):
-        monkeypatch.setattr(Finetuner, "_save_epochs", stopping)
-        calls.clear()
         Finetuner("vt-alarm", checkpoint=ckpt, **kw).fit(x, y, groups=g)
     monkeypatch.setattr(Finetuner, "_save_epochs", save)
     other = Finetuner("vt-alarm", checkpoint=ckpt, **kw).fit(x[:30], y[:30], groups=g[:30])
