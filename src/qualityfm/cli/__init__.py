@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
     except (FileNotFoundError, ValueError) as err:
-        print(f"qualityfm {args.verb}: error: {err}", file=sys.stderr)
+        print(f"qualityfm {args.verb}: error{_rank_tag()}: {err}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `qualityfm info STORE | head -1`: stop quietly, as Unix tools do
         _drop_stdout()
@@ -61,6 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # prepare's journal makes a re-run resume
         print(f"qualityfm {args.verb}: interrupted", file=sys.stderr)
         return 130
+
+
+def _rank_tag() -> str:
+    """" (rank R of N)" under torchrun with several processes, so that the same refusal
+    printed by every rank reads as one per process, and a rank's own one is told apart."""
+    world, rank = os.environ.get("WORLD_SIZE", "1"), os.environ.get("RANK", "0")
+    return f" (rank {rank} of {world})" if world.isdigit() and int(world) > 1 else ""
 
 
 def _drop_stdout() -> None:

@@ -1,0 +1,18 @@
+"""How the command line reports an error: one line naming the verb (and the rank under
+torchrun), exit status 1."""
+
+from __future__ import annotations
+
+from qualityfm.cli import main
+
+
+def test_an_error_names_its_verb_and_under_torchrun_its_rank(tmp_path, capsys,
+                                                            monkeypatch) -> None:
+    missing = tmp_path / "nope"
+    assert main(["score", str(missing), "--out", str(tmp_path / "s.csv")]) == 1
+    err = capsys.readouterr().err
+    assert f"qualityfm score: error: {missing}: no such file or folder" in err.splitlines()[-1]
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("RANK", "3")  # every rank of a torchrun job prints its own refusal
+    assert main(["score", str(missing), "--out", str(tmp_path / "s.csv")]) == 1
+    assert "qualityfm score: error (rank 3 of 4): " in capsys.readouterr().err
