@@ -49,3 +49,18 @@ def test_unnamed_numbered_lead_feeds_the_model_ecg() -> None:
     win = make_windows(rec, WindowConfig())
     assert win.sources == {"ecg_ii": "ecg"} and win.fallback
     assert win.mask[:, 1].all() and not win.mask[:, 0].any()
+
+
+def test_a_record_refuses_a_channel_that_is_no_1d_signal() -> None:
+    import numpy as np
+    import pytest
+
+    from qualityfm.io import Record, RecordError
+
+    ecg = np.zeros(100, np.float32)
+    with pytest.raises(RecordError, match=r"record b: channel 'ecg_ii' must be a 1-D array of "
+                                          r"numbers, got shape \[2, 100\]"):
+        Record("b", {"ecg_ii": np.stack([ecg, ecg])}, {"ecg_ii": 100.0})
+    with pytest.raises(RecordError, match="channel 'ppg' must be a 1-D array of numbers"):
+        Record("b", {"ppg": np.array(["1", "2"])}, {"ppg": 100.0})
+    assert Record("b", {"ecg_ii": ecg, "flag": np.ones(3, bool)}, {"ecg_ii": 1.0, "flag": 1.0})

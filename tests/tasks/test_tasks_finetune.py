@@ -496,6 +496,19 @@ def test_a_network_fit_stopped_part_way_resumes_from_its_last_epoch(tmp_path,
     assert other.history == fresh.history and not ckpt.exists()
 
 
+def test_a_refused_refit_leaves_the_fitted_model_and_its_checks() -> None:
+    x, y, g = synthetic(40, seed=5)
+    ft = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", seed=0,
+                   use_features=False).fit(x, y, groups=g)
+    before = ft.predict_proba(x)
+    with pytest.raises(ValueError):
+        ft.fit(x, np.array(["a"] * 40), groups=g)  # refused: labels are no classes
+    assert ft.window == (2, 600)
+    with pytest.raises(ValueError, match="fitted on 600"):  # its checks still hold
+        ft.predict_proba(x[:, :, :500])
+    np.testing.assert_array_equal(ft.predict_proba(x), before)
+
+
 def test_random_time_shift_rolls_each_row_by_its_own_offset() -> None:
     import torch
 

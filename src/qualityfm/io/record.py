@@ -43,6 +43,11 @@ class Record:
         if missing:
             raise ValueError(f"record {self.record_id}: no sampling rate in fs for channels "
                              f"{missing}")
+        for c, sig in self.signals.items():  # a stacked pair or text would be read wrongly
+            shape, kind = np.shape(sig), np.asarray(sig).dtype
+            if len(shape) != 1 or not np.issubdtype(kind, np.number) and kind != np.bool_:
+                raise RecordError(f"record {self.record_id}: channel {c!r} must be a 1-D array "
+                                  f"of numbers, got shape {list(shape)} and dtype {kind}")
 
     @property
     def channels(self) -> list[str]:

@@ -204,7 +204,16 @@ class TaskEstimator(ABC):
     def _fit_inputs(self, X, y, mask, groups, features) -> tuple:
         """Checked ``(X, y, mask, groups, features)`` for :meth:`fit`: the inputs as
         :meth:`_inputs`, integer class labels 0..K-1 (regression: finite float32 targets
-        [N, K], their mean kept) and groups (default: every row its own)."""
+        [N, K], their mean kept) and groups (default: every row its own). Inputs it refuses
+        leave a fitted model as it was."""
+        kept = (self.window, self.features_given, self.n_out, self.train_mean)
+        try:
+            return self._checked_fit_inputs(X, y, mask, groups, features)
+        except BaseException:
+            self.window, self.features_given, self.n_out, self.train_mean = kept
+            raise
+
+    def _checked_fit_inputs(self, X, y, mask, groups, features) -> tuple:
         self.window = None  # a refit may take windows of another length
         X, mask, features = self._inputs(X, mask, features)
         self.features_given = features is not None
