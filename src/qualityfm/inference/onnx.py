@@ -166,7 +166,7 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
     if net.head.in_features != net.backbone.dim:
         raise ValueError(f"{run}: its head also reads classical features, which the ONNX graph "
                          "does not compute; fine-tune without them (finetune --no-features; "
-                         "vt-alarm and abp read them by default) to export it")
+                         "every clinical task reads them by default) to export it")
     samples = None if est.window is None else est.window[1]
     head = (_Unstandardised(net.head, est.y_std, est.y_mean) if est.kind == "regression"
             else net.head)
@@ -193,7 +193,7 @@ def deployment_card(est: object, run: Path, graph_input: dict) -> dict:
                       "per channel, at its own rate: the filters below (when not null), "
                       "NaN gaps interpolated, resampled to fs, then min-max scaled into "
                       "[-1, 1] (qualityfm.signal.normalize, 'channel'); "
-                      "qualityfm.tasks.record_dataset does all of it"),
+                      f"qualityfm.tasks.record_dataset(..., fs={est.fs:g}) does all of it"),
                   "filters": ({"ecg": dataclasses.asdict(VT_ECG_FILTER),
                                "ppg": dataclasses.asdict(VT_PPG_FILTER)} if filters
                               else None if filters is not None else "unknown: fitted from "

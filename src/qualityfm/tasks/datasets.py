@@ -564,18 +564,19 @@ def _nothing_fits(where: str, task: str, skipped: list[dict[str, str]]) -> Recor
 
 
 def record_dataset(task: str, record: Record, *, seconds: float | None = None,
-                   labels: bool = False) -> TaskDataset:
+                   labels: bool = False, fs: float = MODEL_FS) -> TaskDataset:
     """The rows the dataset of ``task`` holds for ``record``, a :class:`~qualityfm.io.Record`
     in memory (a monitor's buffer: ``signals`` and ``fs`` by canonical channel name; for
     vt-alarm the alarm time in ``events["alarm"]``, else the record's end): each window's
     model input as the task's models were fitted on it (protocol filters, 300 Hz, scaled per
     channel), its mask and the classical features of the unfiltered channels. Pass
     ``X, mask, features`` to a fitted model's ``predict_proba`` / ``predict``. A record that
-    does not fit the task raises :class:`~qualityfm.io.RecordError`."""
+    does not fit the task raises :class:`~qualityfm.io.RecordError`. ``fs``: the rate of the
+    windows, that of the model's encoder (``model.fs``; 300 Hz for the shipped weights)."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
     s = TaskSettings(task, float(_DEFAULT_SECONDS[task] if seconds is None else seconds),
-                     labels=labels)
+                     fs=float(fs), labels=labels)
     if task == "vt-alarm" and "alarm" not in record.events:  # a buffer ends at its alarm
         record = dataclasses.replace(record, events={**record.events,
                                                      "alarm": record.duration()})
