@@ -49,6 +49,7 @@ def test_a_record_in_memory_gives_the_rows_its_file_gives(tmp_path) -> None:
                     dict(back.fs), events={"alarm": back.events["alarm"]})
     live = record_dataset("vt-alarm", buffer)
     assert live.X.shape == (1, 2, 3000) and list(live.y) == [-1]  # no label needed
+    assert record_dataset("vt-alarm", buffer, fs=250.0).X.shape == (1, 2, 2500)
     np.testing.assert_allclose(live.X, from_file.X, atol=1e-6)
     np.testing.assert_array_equal(live.mask, from_file.mask)
     np.testing.assert_allclose(live.features, from_file.features, rtol=1e-5, equal_nan=True)
