@@ -509,6 +509,20 @@ def test_a_refused_refit_leaves_the_fitted_model_and_its_checks() -> None:
     np.testing.assert_array_equal(ft.predict_proba(x), before)
 
 
+def test_six_rows_fit_with_as_many_inner_folds_as_their_classes_allow() -> None:
+    """Four rows of one class and two of the other: the inner folds of the lbfgs head and of
+    the GBM's cross-fit drop to what the classes allow (they asked for 5), without warnings."""
+    x, _, _ = synthetic(6, seed=6)
+    y = np.array([0, 0, 0, 0, 1, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        for est in (Finetuner("vt-alarm", init="none", config=TINY, mode="linear", seed=0,
+                              use_features=False),
+                    ClassicalBaseline("vt-alarm", seed=0, max_iter=10)):
+            est.fit(x, y, groups=np.arange(6))
+            assert est.predict_proba(x).shape == (6,) and est.validation["n"] == 6
+
+
 def test_random_time_shift_rolls_each_row_by_its_own_offset() -> None:
     import torch
 

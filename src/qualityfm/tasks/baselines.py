@@ -18,7 +18,7 @@ from qualityfm.model.layers import ResidualBlock, entry_conv
 from qualityfm.quality.features import feature_names
 from qualityfm.tasks.features import task_columns
 from qualityfm.tasks.finetune import TaskEstimator, balanced_class_weights
-from qualityfm.tasks.splits import group_kfold
+from qualityfm.tasks.splits import fold_count, group_kfold
 
 
 class ResNet1d(nn.Module):
@@ -106,7 +106,7 @@ class ClassicalBaseline(TaskEstimator):
             return super().fit(X, y, mask, groups, features)
         X, y, mask, groups, features = self._fit_inputs(X, y, mask, groups, features)
         F = self._features(X, mask, features)
-        k = min(self.crossfit, len(np.unique(groups)))
+        k = max(2, fold_count(y, groups, self.crossfit))
         oof: np.ndarray | None = None
         for tr, te in group_kfold(y, groups, k=k, seed=self.seed):
             if len(np.unique(y[tr])) < len(np.unique(y)):

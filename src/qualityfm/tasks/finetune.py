@@ -36,7 +36,7 @@ from qualityfm.signal.normalize import warn_unscaled
 from qualityfm.tasks.calibration import Calibrator, choose_threshold
 from qualityfm.tasks.features import task_columns
 from qualityfm.tasks.metrics import auroc
-from qualityfm.tasks.splits import group_kfold, group_split
+from qualityfm.tasks.splits import fold_count, group_kfold, group_split
 
 if TYPE_CHECKING:
     from qualityfm.model import QualityFMConfig
@@ -954,7 +954,7 @@ class Finetuner(TaskEstimator):
         if n_groups < 2:
             raise ValueError("solver 'lbfgs' needs rows of two groups at least (its strength "
                              "and operating point come from grouped inner folds)")
-        folds = list(group_kfold(yf, gf, k=min(5, n_groups), seed=self.seed))
+        folds = list(group_kfold(yf, gf, k=max(2, fold_count(yf, gf, 5)), seed=self.seed))
         if any(len(np.unique(yf[tr])) < 2 for tr, _ in folds) and self.kind != "regression":
             raise ValueError("solver 'lbfgs': an inner fold trains on one class only (class "
                              f"counts {np.unique(yf, return_counts=True)[1].tolist()} over "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -33,7 +34,17 @@ def group_kfold(
         raise ValueError(f"k={k} folds stratified by class need {k} rows in the largest "
                          f"class at least; the rows hold {counts} (by class)")
     cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    yield from cv.split(np.zeros(len(groups)), strata, groups)
+    with warnings.catch_warnings():  # a rare class in fewer than k groups: stratified as far
+        warnings.filterwarnings("ignore", message="The least populated class")  # as it can
+        splits = list(cv.split(np.zeros(len(groups)), strata, groups))
+    yield from splits
+
+
+def fold_count(y: np.ndarray, groups: np.ndarray, k: int = 5) -> int:
+    """The most folds up to ``k`` that :func:`group_kfold` can make of these rows (no more
+    than the groups, nor the rows of the largest class): inner folds of a small dataset."""
+    counts = np.unique(_strata(y), return_counts=True)[1]
+    return int(min(k, len(np.unique(np.asarray(groups))), counts.max(initial=0)))
 
 
 def group_split(
@@ -42,8 +53,7 @@ def group_split(
     """(train_idx, held_idx) with about ``fraction`` of the groups held out, stratified."""
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")
-    n_groups = len(np.unique(groups))
-    k = int(np.clip(round(1.0 / fraction), 2, n_groups))
+    k = max(2, min(round(1.0 / fraction), fold_count(y, groups, round(1.0 / fraction))))
     return next(group_kfold(y, groups, k=k, seed=seed))
 
 
