@@ -380,3 +380,11 @@ def test_inputs_as_users_hold_them() -> None:
     x[1, 1] = np.nan  # channel 1 of row 1 is absent
     x[2, 0, :10] = np.inf
     torch.testing.assert_close(model.embed(x, mask), ref)
+
+
+def test_embed_names_a_channels_last_input_before_reading_its_values() -> None:
+    model = QualityFM(tiny())
+    x = np.zeros((2, 600, 2), np.float32)
+    with pytest.raises(ValueError, match=r"input must be \[batch, 2, samples\], got shape "
+                                         r"\(2, 600, 2\) \(channels last\?"):
+        model.embed(x)

@@ -257,6 +257,8 @@ def _part_folders(path: Path) -> list[Path]:
     if not parts:
         hint = (f"; an interrupted prepare left {JOURNAL} here: re-running the same qualityfm "
                 "prepare command resumes it" if (path / JOURNAL).is_file() else "")
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such folder")
         raise FileNotFoundError(f"{path}: not a store (no {META} and no part-K-of-N folder)"
                                 + hint)
     totals = sorted({n for _, n, _ in parts})

@@ -60,6 +60,9 @@ def read_record(
     header, ``.npy``); where the file gives a rate, ``fs`` must agree with it.
     """
     path = record_path(path)
+    if path.is_dir():
+        raise RecordError(f"{path}: a folder, not a record; find_records(folder) lists the "
+                          "records in it")
     if not path.is_file():
         raise RecordError(f"{path}: no such file")
     check_file_type(path)

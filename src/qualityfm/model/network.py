@@ -148,7 +148,10 @@ class QualityFM(nn.Module):
             x = x.to(weight.dtype)
         c = self.cfg.in_channels
         if x.ndim != 3 or x.shape[1] != c:
-            raise ValueError(f"input must be [batch, {c}, samples], got shape {tuple(x.shape)}")
+            hint = (" (channels last? pass x.transpose(0, 2, 1))"
+                    if x.ndim == 3 and x.shape[2] == c else "")
+            raise ValueError(f"input must be [batch, {c}, samples], got shape "
+                             f"{tuple(x.shape)}{hint}")
         if mask is not None:
             mask = torch.as_tensor(mask, device=weight.device)
             if mask.dtype != torch.bool and not bool(((mask == 0) | (mask == 1)).all()):
@@ -168,9 +171,11 @@ class QualityFM(nn.Module):
 
     def embed(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         """Mean-pooled tokens [B, d] of windows ``x`` [B, C, T] (the config's channels, by
-        default ppg and ecg_ii, at 300 Hz, each channel scaled into [-1, 1] as
-        ``signal.normalize`` does: values far outside warn; NaN or inf in a present channel
-        is refused). Gradients flow: wrap the call in ``torch.no_grad()`` for inference."""
+        default ppg and ecg_ii, at the config's ``fs``, 300 Hz for the shipped weights, each
+        channel scaled into [-1, 1] as ``signal.normalize`` does: values far outside warn; NaN
+        or inf in a present channel is refused). Gradients flow: wrap the call in
+        ``torch.no_grad()`` for inference."""
+        x, mask = self._inputs(x, mask)  # shapes first: a channels-last x is named as such
         names = MODEL_CHANNELS if self.cfg.in_channels == 2 else None
         check_finite(x, mask, names)
         warn_unscaled(x, mask, names)

@@ -994,6 +994,8 @@ class Finetuner(TaskEstimator):
         """Write the fitted model (weights, backbone config, protocol state) to ``out/``."""
         from qualityfm.train.checkpoint import atomic_torch_save, atomic_write_text
 
+        if self.net is None:
+            raise ValueError("the model is not fitted; call fit before save")
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         bb = self.net.backbone
