@@ -316,6 +316,8 @@ def test_resume_follows_its_store_and_records_what_it_runs(synthetic_store, tmp_
     config = json.loads((run / "config.json").read_text())
     assert (config["store"], config["steps"]) == (str(moved), 5)
     assert config["command"] == "qualityfm pretrain --first"  # kept by a resume from Python
+    assert pretrain(tiny(moved, run, steps=3), resume=True)["step"] == 5  # nothing to train
+    assert "already at step 5: nothing more to train" in capsys.readouterr().err
     other = shutil.copytree(synthetic_store, tmp_path / "other")  # 8 pairs fewer
     save_npy(other / PAIRS, np.load(other / PAIRS)[:-8])
     meta = json.loads((other / "meta.json").read_text())

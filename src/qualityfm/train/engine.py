@@ -508,14 +508,17 @@ def _check_store(state: dict[str, Any], counts: dict[str, int], store: str, path
                          "start a new run (another --out) to train on other data")
 
 
-def _note_resumed_changes(saved: dict[str, Any], cfg: PretrainConfig) -> None:
-    """Say on stderr which recorded settings a resumption changes (RESUMABLE_FIELDS)."""
+def _note_resumed_changes(saved: dict[str, Any], cfg: PretrainConfig, step: int) -> None:
+    """Say on stderr which recorded settings a resumption changes (RESUMABLE_FIELDS); a
+    resumption at ``step`` already past the new ``steps`` trains nothing more."""
     now = cfg.to_dict()
     for key in ("steps", "store"):
         if saved.get(key) != now.get(key):
+            what = ("" if key != "steps" else
+                    f"; the run is already at step {step}: nothing more to train"
+                    if step >= cfg.steps else "; the cosine schedules follow the new length")
             print(f"qualityfm: resuming with {key} {now.get(key)!r} (was {saved.get(key)!r})"
-                  + ("; the cosine schedules stretch to the new length" if key == "steps"
-                     else ""), file=sys.stderr)
+                  + what, file=sys.stderr)
 
 
 def pretrain(cfg: PretrainConfig, resume: bool = False, stop_after: int | None = None,
@@ -614,7 +617,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
         if not cfg.command:  # resumed from Python: the run's command stays recorded
             cfg = dataclasses.replace(cfg, command=state["config"].get("command"))
         if env.is_main:  # the run's record says what it runs now (a new --steps, a moved store)
-            _note_resumed_changes(state["config"], cfg)
+            _note_resumed_changes(state["config"], cfg, step)
             cfg.save(run_dir / CONFIG_NAME)
     else:
         seed_everything(cfg.seed + env.rank)  # per-rank streams for dropout and modality drop
