@@ -58,7 +58,7 @@ def _last_logged(run_dir: Path) -> dict[str, Any]:
 
 
 def _card(ckpt: dict[str, Any], mcfg: QualityFMConfig, run_dir: Path, n_params: int,
-          dtype: str = "float32", notes: str = "") -> str:
+          dtype: str = "float32", notes: str = "", head_params: int = 0) -> str:
     cfg = ckpt["config"]
     store = _store_summary(cfg["store"])
     logged = _last_logged(run_dir)
@@ -84,9 +84,11 @@ def _card(ckpt: dict[str, Any], mcfg: QualityFMConfig, run_dir: Path, n_params: 
         f"- Data: store `{cfg['store']}`"
         + (f" ({store['n_records']} records, {store['n_windows']} windows, "
            f"{store['n_pairs']} pairs)" if store else ""),
-        f"- Parameters: {n_params:,}, stored as {dtype} (loaded as float32)",
+        f"- Parameters: {n_params:,} (encoder and decoder), stored as {dtype} (loaded as "
+        "float32)",
         "- DINO projection head: "
-        + ("included" if mcfg.head != "none" else "not shipped (only needed for pre-training)"),
+        + (f"included ({head_params:,} parameters more)" if mcfg.head != "none"
+           else "not shipped (only needed for pre-training)"),
         *([f"- Feature read-out ({mcfg.feature_targets} targets): included"]
           if mcfg.feature_targets else
           ["- Feature read-out: not shipped (only needed for pre-training)"]
@@ -148,7 +150,8 @@ def export_model(
     }
     weights_name, config_name = _file_names(name)
     config_json = json.dumps({"format": FORMAT, "model": mcfg.to_dict()}, indent=2) + "\n"
-    card = _card(ckpt, mcfg, run_dir, model.num_params(), dtype, notes)
+    card = _card(ckpt, mcfg, run_dir, model.num_params(), dtype, notes,
+                 model.num_params(head=True) - model.num_params())
     weights = save(tensors, metadata={"format": FORMAT, "config": json.dumps(mcfg.to_dict()),
                                       "dtype": dtype, "step": str(ckpt["step"])})
     atomic_write_all({out_dir / weights_name: lambda f: f.write(weights),
