@@ -141,13 +141,19 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
     return result
 
 
+#: What the demo's figures on its own synthetic data say (and do not).
+_SYNTHETIC_NOTE = (" The records are simulated, their true and false alarms easy to tell "
+                   "apart: the figures below show that the pipeline runs end to end, not how "
+                   "well the method works (docs/results.md has the figures on real records).")
+
+
 def _report_markdown(result: dict, figures: dict[str, Path], kfold: int) -> str:
     s, cv = result["store"], result["vt_alarm_cv"]
     levels = ", ".join(f"{k} {v}" for k, v in s["levels"].items())
     ci = cv.get("auroc_ci") or [float("nan"), float("nan")]
     return f"""# qualityfm demo report
 
-Data: {result['data']}.
+Data: {result['data']}.{_SYNTHETIC_NOTE if result['data'] == 'synthetic' else ''}
 
 ## 1. Signal quality and the store
 {s['n_records']} records, {s['n_windows']} windows of 30 s, {s['n_pairs']} quality-divergent pairs.

@@ -27,6 +27,7 @@ def test_demo_writes_a_complete_report(tmp_path: Path, capsys: pytest.CaptureFix
         assert (out / png).stat().st_size > 5000, png
     text = (out / "README.md").read_text()
     assert "AUROC" in text and "quality_levels.png" in text
+    assert "not how well the method works" in text  # synthetic data: said so
     assert (out / "model" / "config.json").exists()
 
 
