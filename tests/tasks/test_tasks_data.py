@@ -224,3 +224,18 @@ def test_cached_af_labels_follow_the_label_file(tmp_path) -> None:
     (folder / "REFERENCE.csv").write_text("".join(f"{h.stem},N\n" for h in heads))
     again = build_task_dataset("af", folder, cache_dir=cache)
     assert again.y.tolist() == [0] * 6 and len(list(cache.iterdir())) == 2
+
+
+def test_a_hand_built_task_dataset_names_what_it_lacks() -> None:
+    from qualityfm.tasks import TaskDataset
+
+    x, y = np.zeros((4, 2, 30), np.float32), [0, 1, 0, 1]
+    with pytest.raises(ValueError, match="TaskDataset.groups is required"):
+        TaskDataset("vt-alarm", x, np.ones((4, 2), bool), y, None, np.arange(4),
+                    np.zeros((4, 0)), [])
+    with pytest.raises(ValueError, match="y has 4 rows but groups 3"):
+        TaskDataset("vt-alarm", x, np.ones((4, 2), bool), y, [0, 1, 2], np.arange(4),
+                    np.zeros((4, 0)), [])
+    ds = TaskDataset("vt-alarm", x, np.ones((4, 2), bool), y, [0, 1, 2, 3], np.arange(4),
+                     np.zeros((4, 0)), [])
+    assert isinstance(ds.y, np.ndarray) and len(ds.subset(np.array([0, 2]))) == 2

@@ -85,6 +85,22 @@ class TaskDataset:
     settings: dict = field(default_factory=dict)
     skipped: list[dict[str, str]] = field(default_factory=list)  # {"record", "reason"}
 
+    def __post_init__(self) -> None:
+        """Arrays (lists become arrays), one row each: a hand-built dataset missing one, or of
+        another length, is named here rather than deep inside a cross-validation."""
+        for name in ("X", "mask", "y", "groups", "record_ids", "features"):
+            value = getattr(self, name)
+            if value is None:
+                raise ValueError(f"TaskDataset.{name} is required (groups: the patient or record "
+                                 "of each row; features: task_features of each row, or NaN "
+                                 "[rows, 0]); build_task_dataset makes them all")
+            setattr(self, name, np.asarray(value))
+        n = len(self.y)
+        wrong = [f"{name} {len(getattr(self, name))}" for name in
+                 ("X", "mask", "groups", "record_ids", "features") if len(getattr(self, name)) != n]
+        if wrong:
+            raise ValueError(f"TaskDataset: y has {n} rows but {', '.join(wrong)}")
+
     def __len__(self) -> int:
         return len(self.y)
 
