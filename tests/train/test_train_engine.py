@@ -325,6 +325,10 @@ def test_resume_follows_its_store_and_records_what_it_runs(synthetic_store, tmp_
     with pytest.raises(ValueError, match=r"cannot resume on .*other \(4 records, 40 windows, "
                                          r"135 pairs\): the run was trained on .*moved"):
         pretrain(tiny(other, run, steps=6), resume=True)
+    odd = shutil.copytree(other, tmp_path / "odd")  # other data the network cannot read
+    save_json(odd / "meta.json", {**json.loads((odd / "meta.json").read_text()), "fs": 250.0})
+    with pytest.raises(ValueError, match=r"cannot resume on .*odd .*: the run was trained on"):
+        pretrain(tiny(odd, run, steps=6, model_overrides={**TINY, "fs": 300.0}), resume=True)
     shuffled = shutil.copytree(synthetic_store, tmp_path / "shuffled")  # same counts
     save_npy(shuffled / PAIRS, np.load(shuffled / PAIRS)[::-1])
     with pytest.raises(ValueError, match=r"the same counts, other windows or pairs"):

@@ -572,7 +572,12 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     from qualityfm.data import Store
 
     store_fs = Store(cfg.store).fs  # the network records the rate of the windows it reads
-    check_trainable(model_config(cfg, fs=store_fs), env.device, cfg.store)  # before writing
+    try:
+        check_trainable(model_config(cfg, fs=store_fs), env.device, cfg.store)  # before writing
+    except ValueError:
+        if resume and ckpt_path.is_file():  # a resumption on other data: say that first
+            _check_store(load_checkpoint(ckpt_path), store_counts, cfg.store, ckpt_path)
+        raise
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         remove_temporaries(run_dir)  # of a process killed while it saved a checkpoint
