@@ -89,6 +89,10 @@ def test_csv_rate_mismatch_and_irregular_time(tmp_path: Path) -> None:
     with pytest.raises(RecordError, match=r"gap\.csv: the time column has gaps \(37 samples "
                                           r"missing\): read the whole file"):
         read_record(path, start=1.0)
+    long = np.arange(20000) / 100.0
+    long_gap = np.delete(long, np.arange(100, 3100))  # 30 s lost among the first rows read
+    path = _write_csv(tmp_path / "long.csv", "Time [s], PLETH", long_gap, np.sin(long_gap)[None])
+    assert np.isnan(read_record(path).signals["ppg"]).sum() == 3000
     switch = np.r_[t[:1000], t[999] + np.arange(1, 1001) / 80.0]  # 100 Hz, then 80 Hz
     path = _write_csv(tmp_path / "switch.csv", "Time [s], PLETH", switch, np.sin(switch)[None])
     with pytest.raises(RecordError, match=r"switch\.csv.*irregular time column"):

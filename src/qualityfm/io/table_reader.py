@@ -149,10 +149,12 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
 
 
 def _gap_grid(t: np.ndarray, t_first: float, fs: float | None, path: Path,
-              err: RecordError) -> tuple[float, np.ndarray]:
+              err: RecordError, whole: bool = True) -> tuple[float, np.ndarray]:
     """(rate, sample index of each row) of time stamps ``t`` that are regular but for gaps (a
     monitor export with dropouts): every step a whole number of periods of the rate (``fs``,
-    else that of the median step). Re-raises ``err`` (the irregularity) when they are not."""
+    else that of the median step). Re-raises ``err`` (the irregularity) when they are not.
+    ``whole``: ``t`` is every row read, whose gaps may not outnumber them (the first rows
+    alone, read for the rate, may hold a long gap)."""
     steps = np.diff(t)
     if len(steps) == 0 or not (np.median(steps) > 0):
         raise err
@@ -171,7 +173,7 @@ def _gap_grid(t: np.ndarray, t_first: float, fs: float | None, path: Path,
     if np.abs(t - (t_first + k / rate)).max() > tolerance or (np.diff(k) < 1).any():
         raise err
     missing = int(k[-1]) + 1 - len(t)
-    if missing > len(t):  # a stamp far off (a typo in a date-time) would fill gigabytes
+    if whole and missing > len(t):  # a stamp far off (a date-time typo) would fill gigabytes
         raise RecordError(f"{path}: the time column's gaps ({missing} missing samples at "
                           f"{rate:g} Hz) outnumber its {len(t)} rows; is a time stamp wrong?")
     return rate, k
@@ -334,7 +336,7 @@ def read_csv(
         try:
             rate = _csv_rate(t_head, 0, t_first, fs, path)
         except RecordError as err:  # regular but for gaps: samples on the grid, NaN between
-            rate = _gap_grid(t_head, t_first, fs, path, err)[0]
+            rate = _gap_grid(t_head, t_first, fs, path, err, whole=False)[0]
         if fs is None and rate < MIN_TIME_RATE:
             hint = ("is it a file of trends?" if unit == "ms" else
                     "if its values are milliseconds, name the column 'Time [ms]'"
