@@ -88,6 +88,12 @@ def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray,
     return out
 
 
+def _off_score(channel: str, why: str) -> float:
+    """A rejected window's score of ``channel`` from its reason (``make_windows``' text): 0
+    where it names the channel off (flat, NaN), NaN where absent or not named (usable)."""
+    return 0.0 if f"{channel}: " in why and f"{channel}: absent" not in why else np.nan
+
+
 def score_rows(item: FileWindows, model: QualityFM | None, batch_size: int,
                precision: str = "fp32") -> list[dict]:
     """One row per window of one file, in time order: the windows without a usable channel
@@ -107,14 +113,10 @@ def score_rows(item: FileWindows, model: QualityFM | None, batch_size: int,
         }
         for i in range(len(item.x))
     ]
-    def off(channel: str, why: str) -> float:
-        """0 for a channel the reason names as off (flat, NaN), NaN for one absent or fine."""
-        return 0.0 if f"{channel}: " in why and f"{channel}: absent" not in why else np.nan
-
     rows += [
         {
             "file": str(item.path), "record": item.record_id, "start_s": start,
-            "ecg_sqi": off("ecg_ii", why), "ppg_sqi": off("ppg", why),
+            "ecg_sqi": _off_score("ecg_ii", why), "ppg_sqi": _off_score("ppg", why),
             "sqi": 0.0, "level": 0, "level_name": LEVEL_NAMES[0], "learned_quality": float("nan"),
             "unusable": why,
         }

@@ -104,7 +104,7 @@ def finetune_run(
     in ``summary.json``, which records the settings the run used. An ``out`` that holds a
     finished run (a model or a CV report) is refused unless ``overwrite`` (then replaced); a
     k-fold run stopped there resumes."""
-    _refuse_finished(out, RUN_MARKERS, overwrite, resumable=bool(kfold))
+    _refuse_finished(out, overwrite, resumable=bool(kfold))
     resolve_device(device)
     if pool is not None:
         check_pool(pool)  # before the dataset is built
@@ -182,12 +182,11 @@ def finetune_run(
 RUN_MARKERS = ("finetune.json", "cv.json", "compare.json")
 
 
-def _refuse_finished(out: str | Path, markers: Sequence[str], overwrite: bool,
-                     resumable: bool) -> None:
-    """Refuse (ValueError) an ``out`` holding one of the ``markers`` of a finished run, so that
-    hours of training are not replaced by a mistyped --out; ``overwrite`` allows it, and so
-    does a k-fold run stopped there (``resumable`` and ``out/.folds``), which resumes."""
-    held = [m for m in markers if (Path(out) / m).is_file()]
+def _refuse_finished(out: str | Path, overwrite: bool, resumable: bool) -> None:
+    """Refuse (ValueError) an ``out`` holding one of the ``RUN_MARKERS`` of a finished run, so
+    that hours of training are not replaced by a mistyped --out; ``overwrite`` allows it, and
+    so does a k-fold run stopped there (``resumable`` and ``out/.folds``), which resumes."""
+    held = [m for m in RUN_MARKERS if (Path(out) / m).is_file()]
     if held and not overwrite and not (resumable and (Path(out) / FOLDS_DIR).is_dir()):
         raise ValueError(f"{out} holds a finished run ({held[0]}): --overwrite replaces it, "
                          "or choose another --out")
@@ -438,7 +437,7 @@ def compare_run(
     with a paired bootstrap CI (``delta_auroc`` / ``delta_sbp_mae`` in the JSON and table).
     Networks train on ``device``. An ``out`` holding a finished comparison is refused unless
     ``overwrite``; a comparison stopped there resumes."""
-    _refuse_finished(out, RUN_MARKERS, overwrite, resumable=True)
+    _refuse_finished(out, overwrite, resumable=True)
     resolve_device(device)
     if pool is not None:
         check_pool(pool)
