@@ -14,6 +14,7 @@ import pytest
 from qualityfm.data import Store, prepare, stable_part
 from qualityfm.data.prepare import JOURNAL, expand_inputs
 from qualityfm.data.store import META
+from qualityfm.quality import SCORING_VERSION
 
 
 def files_digest(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
@@ -148,6 +149,27 @@ def test_resume_names_what_differs_and_keeps_the_journal(synth_dir, halves, smal
         prepare(a, out, shard_size=7, **kw)
     assert files_digest(out) == before  # nothing removed: the run can still be finished
     assert prepare(synth_dir, out, shard_size=7, **kw)["n_windows"] == 50
+
+
+def test_a_journal_scored_by_earlier_rules_is_not_finished_with_these(synth_dir, small_window,
+                                                                     tmp_path):
+    """Windows scored before and after a change of the scoring rules never share a store."""
+    out = tmp_path / "s"
+    kw = dict(window=small_window, shard_size=7, progress=False)
+    interrupted(synth_dir, out, **kw)
+    journal = json.loads((out / JOURNAL).read_text())
+    assert journal["scoring_version"] == SCORING_VERSION
+    del journal["scoring_version"]  # as a qualityfm before the version was recorded wrote it
+    (out / JOURNAL).write_text(json.dumps(journal))
+    before = files_digest(out)
+    with pytest.raises(ValueError, match=rf"journal of an interrupted run whose windows were "
+                                         rf"scored by an earlier qualityfm \(scoring rules 1, "
+                                         rf"now {SCORING_VERSION}\).*--overwrite"):
+        prepare(synth_dir, out, **kw)
+    assert files_digest(out) == before
+    summary = prepare(synth_dir, out, overwrite=True, **kw)
+    assert summary["n_windows"] == 50
+    assert json.loads((out / META).read_text())["scoring_version"] == SCORING_VERSION
 
 
 def test_the_same_records_in_another_order_are_the_same_run(halves, small_window, tmp_path):

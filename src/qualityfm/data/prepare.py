@@ -50,7 +50,7 @@ from qualityfm.data.store import (
 from qualityfm.io import Record, RecordError, find_records, read_record
 from qualityfm.io.atomic import remove_temporaries
 from qualityfm.io.read import no_record_reason, passed_over_skips
-from qualityfm.quality import LEVEL_NAMES, score_windows
+from qualityfm.quality import LEVEL_NAMES, SCORING_VERSION, score_windows
 from qualityfm.signal import WindowConfig, make_windows, normalize
 
 FORMAT_VERSION = 1
@@ -426,12 +426,19 @@ def prepare(
             raise ValueError(f"{journal_path}: journal of an interrupted run with {why}; "
                              "re-run that command to finish it, or choose another folder or "
                              "--overwrite it")
+        rules = journal.get("scoring_version", 1)
+        if rules != SCORING_VERSION:
+            raise ValueError(f"{journal_path}: journal of an interrupted run whose windows were "
+                             f"scored by an earlier qualityfm (scoring rules {rules}, now "
+                             f"{SCORING_VERSION}); finishing it would mix the two: --overwrite "
+                             "it or choose another folder")
     folder.mkdir(parents=True, exist_ok=True)
     if overwrite:
         _remove_store(folder)
     state: dict[str, Any] = {
         **run,
-        "fingerprint": fingerprint, "final": False, "n_written": 0, "n_shards": 0,
+        "fingerprint": fingerprint, "scoring_version": SCORING_VERSION,
+        "final": False, "n_written": 0, "n_shards": 0,
         "n_chunks": 0, "records_done": 0,
         "windows_done": 0, "n_records": 0, "n_pairs": 0, "n_rejected_windows": 0,
         "skipped": [],
@@ -530,6 +537,7 @@ def prepare(
         "n_pairs": int(len(pairs_arr)),
         "n_rejected_windows": state["n_rejected_windows"],
         "level_names": list(LEVEL_NAMES),
+        "scoring_version": SCORING_VERSION,
         "level_counts": level_counts.tolist(),
         "skipped": state["skipped"],
         "passed_over": state.get("passed_over", []),

@@ -6,6 +6,7 @@ from qualityfm.quality.ppg import PPG_TERMS, PPGSettings, ppg_quality, ppg_terms
 from qualityfm.quality.score import (
     LEVEL_NAMES,
     LEVEL_THRESHOLDS,
+    SCORING_VERSION,
     QualityScores,
     combined_quality,
     quality_level,
@@ -15,6 +16,7 @@ from qualityfm.quality.score import (
 __all__ = [
     "LEVEL_NAMES",
     "LEVEL_THRESHOLDS",
+    "SCORING_VERSION",
     "PPG_TERMS",
     "PPGSettings",
     "QualityScores",

@@ -15,7 +15,10 @@ from qualityfm.quality.ppg import ppg_quality
 LEVEL_NAMES: tuple[str, ...] = ("bad", "poor", "acceptable", "good", "excellent")
 #: Lower bounds of the levels excellent, good, acceptable, poor (QUALITYFM.md).
 LEVEL_THRESHOLDS: tuple[float, float, float, float] = (0.9, 0.7, 0.5, 0.3)
-
+#: Version of the scoring rules, raised when a window's scores change for the same samples
+#: (2: a recorded channel that is flat or missing in a window scores 0 there). A store's
+#: journal records it, so that an interrupted ``prepare`` never mixes two rules.
+SCORING_VERSION = 2
 
 
 @dataclass
