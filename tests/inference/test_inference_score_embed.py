@@ -229,6 +229,7 @@ def test_a_sensor_off_is_a_bad_window_not_an_absent_channel(tmp_path: Path,
     assert float(off["ppg_sqi"]) == 0.0 and float(off["ecg_sqi"]) > 0.8
     assert float(off["sqi"]) <= 0.5 < float(clean["sqi"]) and off["unusable"] == "ppg: flat"
     assert none["level_name"] == "bad" and float(none["sqi"]) == 0.0
+    assert float(none["ecg_sqi"]) == float(none["ppg_sqi"]) == 0.0  # both recorded, both off
     assert "ecg_ii: 100% NaN" in none["unusable"] and "ppg: 100% NaN" in none["unusable"]
     assert clean["unusable"] == "" and float(clean["ppg_sqi"]) > 0.5
     emb = embed_files([folder], tmp_path / "e.npy", tiny_model)

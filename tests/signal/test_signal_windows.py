@@ -93,11 +93,15 @@ def test_flat_rule() -> None:
     np.testing.assert_array_equal(w.mask, [[True, True], [True, False], [False, True]])
     w_all = make_windows(rec, WindowConfig(require="all"))
     assert [r[1] for r in w_all.rejected] == ["ecg_ii: flat", "ppg: flat"]
+    # channel order ("ppg", "ecg_ii"): the ECG is off in the first, the PPG in the second
+    np.testing.assert_array_equal(w_all.rejected_off, [[False, True], [True, False]])
     assert make_windows(rec, WindowConfig(drop_flat=False)).mask.all()
     rec.signals["ppg"][250 * 30: 250 * 60] = -1.0  # both flat: no usable channel
     w2 = make_windows(rec)
     assert list(w2.start) == [0.0, 60.0]
     assert w2.rejected == [(30.0, "ppg: flat; ecg_ii: flat")]
+    np.testing.assert_array_equal(w2.rejected_off, [[True, True]])
+    assert w.rejected_off.shape == (0, 2)
 
 
 def test_ecg_fallback_lead() -> None:

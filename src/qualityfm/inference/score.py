@@ -88,12 +88,6 @@ def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray,
     return out
 
 
-def _off_score(channel: str, why: str) -> float:
-    """A rejected window's score of ``channel`` from its reason (``make_windows``' text): 0
-    where it names the channel off (flat, NaN), NaN where absent or not named (usable)."""
-    return 0.0 if f"{channel}: " in why and f"{channel}: absent" not in why else np.nan
-
-
 def score_rows(item: FileWindows, model: QualityFM | None, batch_size: int,
                precision: str = "fp32") -> list[dict]:
     """One row per window of one file, in time order: the windows without a usable channel
@@ -113,14 +107,20 @@ def score_rows(item: FileWindows, model: QualityFM | None, batch_size: int,
         }
         for i in range(len(item.x))
     ]
+    # A window without a usable channel: 0 for each recorded channel off there, NaN for the
+    # others (absent, or usable beside an off one under require="all").
+    ecg_i, ppg_i = MODEL_CHANNELS.index("ecg_ii"), MODEL_CHANNELS.index("ppg")
+    off = (item.rejected_off if item.rejected_off is not None
+           else np.zeros((len(item.rejected), item.mask.shape[1]), bool))
     rows += [
         {
             "file": str(item.path), "record": item.record_id, "start_s": start,
-            "ecg_sqi": _off_score("ecg_ii", why), "ppg_sqi": _off_score("ppg", why),
+            **{f"{m}_sqi": 0.0 if off[j, ci] else float("nan")
+               for m, ci in (("ecg", ecg_i), ("ppg", ppg_i))},
             "sqi": 0.0, "level": 0, "level_name": LEVEL_NAMES[0], "learned_quality": float("nan"),
             "unusable": why,
         }
-        for start, why in item.rejected
+        for j, (start, why) in enumerate(item.rejected)
     ]
     return sorted(rows, key=lambda r: r["start_s"])
 

@@ -33,6 +33,8 @@ class FileWindows:
     notes: list[str] = field(default_factory=list)  # [N]: recorded channels off ("ppg: flat")
     #: (start s, why) of the windows left out for having no usable channel (bad, no embedding)
     rejected: list[tuple[float, str]] = field(default_factory=list)
+    #: bool [len(rejected), C]: the recorded channels off (flat, missing) in each of them
+    rejected_off: np.ndarray | None = None
 
 
 def model_window(cfg: QualityFMConfig) -> WindowConfig:
@@ -99,6 +101,7 @@ def iter_file_windows(
             level=scores.level,
             notes=win.notes,
             rejected=win.rejected,
+            rejected_off=win.rejected_off,
         )
 
 

@@ -98,7 +98,9 @@ class Windows:
     ``sources`` maps each model channel to the record channel it came from (absent channels
     are left out); ``fallback`` is True when an ECG channel came from another lead;
     ``notes[i]`` says which recorded channels window ``i`` masks and why ("ppg: flat"), ""
-    when none; ``rejected`` holds (start s, why) of the windows dropped for having none usable.
+    when none; ``rejected`` holds (start s, why) of the windows dropped for having none usable,
+    and ``rejected_off[j, c]`` whether recorded channel ``c`` is off (flat, missing) in the
+    ``j``-th of them.
     """
 
     x: np.ndarray  # float32 [N, C, T], physical units, NaNs filled, unusable channels zero
@@ -112,6 +114,11 @@ class Windows:
     normalization: str = "channel"
     notes: list[str] = field(default_factory=list)  # per window: recorded channels off there
     n_cut: int = 0  # windows the record gave, kept or rejected (0: the record gave none)
+    rejected_off: np.ndarray | None = None  # bool [len(rejected), C]; None: none off
+
+    def __post_init__(self) -> None:
+        if self.rejected_off is None:
+            self.rejected_off = np.zeros((len(self.rejected), len(self.channels)), bool)
 
     def __len__(self) -> int:
         return len(self.x)
@@ -246,4 +253,5 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
     mask = usable[keep]
     x[~mask] = 0.0
     return Windows(x, mask, start_s[keep].astype(np.float64), rejected, cfg.channels, cfg.fs,
-                   sources, fallback, cfg.normalization, notes, int(n))
+                   sources, fallback, cfg.normalization, notes, int(n),
+                   rejected_off=(present & ~usable)[~keep])
