@@ -90,6 +90,10 @@ def test_uci_bad_files_name_the_file(tmp_path, writer) -> None:
     assert next(recs).record_id == "Part_1_0001"
     with pytest.raises(RecordError, match=r"Part_1\.mat: record 2 of Part_1 has shape \(2, 500\)"):
         next(recs)
+    bad: list[RecordError] = []  # or passed over, the others still read
+    assert [r.record_id for r in iter_uci_bp(bad_shape, bad=bad)] == ["Part_1_0001"]
+    assert [str(e) for e in bad] == [f"{bad_shape}: record 2 of Part_1 has shape (2, 500); "
+                                     "expected 3 x N (rows PPG, ABP, ECG II)"]
     no_var = writer(tmp_path / "Part_3.mat", [uci_matrix(4.0, 0)], var="data")
     with pytest.raises(RecordError, match=r"Part_3\.mat: no variable 'Part_3'.*'data'"):
         read_uci_bp(no_var)

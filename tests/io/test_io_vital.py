@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import numpy as np
 import pytest
 import vitaldb
 
-from qualityfm.io import find_records, read_record
+from qualityfm.io import RecordError, find_records, read_record
 
 
 @pytest.fixture
@@ -48,3 +49,28 @@ def test_vital_channels_and_span(vital_file: tuple[Path, dict]) -> None:
     rec = read_record(path, channels=["ppg"], start=2.0, stop=4.5)
     assert rec.channels == ["ppg"] and rec.start_time == 2.0
     np.testing.assert_array_equal(rec.signals["ppg"], waves["SNUADC/PLETH"][200:450])
+
+
+def test_truncated_corrupt_and_far_off_vital_files_are_refused_by_name(
+        vital_file: tuple[Path, dict], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path, _ = vital_file
+    raw = path.read_bytes()
+    cut = tmp_path / "cut.vital"  # a recorder stopped mid-file: vitaldb alone reads it as whole
+    cut.write_bytes(raw[: int(len(raw) * 0.9)])
+    with pytest.raises(RecordError, match=r"cut\.vital: truncated or corrupt \.vital file "
+                                          r"\(EOFError"):
+        read_record(cut)
+    inner = tmp_path / "inner.vital"  # a whole gzip stream whose records stop mid-packet
+    inner.write_bytes(gzip.compress(gzip.decompress(raw)[:60]))
+    with pytest.raises(RecordError, match=r"inner\.vital: "):
+        read_record(inner)
+    assert capsys.readouterr().out == ""  # vitaldb's own printout kept off stdout (JSON)
+    t0 = 1_700_000_000.0
+    vf = vitaldb.VitalFile()
+    x = np.zeros(100, np.float32)
+    vf.add_track("SNUADC/PLETH", [{"dt": t0, "val": x}, {"dt": t0 + 1e10, "val": x}], srate=100.0)
+    far = tmp_path / "far.vital"
+    vf.to_vital(str(far), packed=False)  # packed, vitaldb itself would fill the gap
+    with pytest.raises(RecordError, match=r"far\.vital: its records span 115741 days .* a time "
+                                          r"stamp far off"):
+        read_record(far)

@@ -240,9 +240,15 @@ def test_bad_uci_parts_are_named(tmp_path) -> None:
     good.mkdir()
     write_uci_part(good / "Part_1.mat", [uci_record(35, 120, 80, seed=0)])
     write_uci_part(good / "Part_2.mat", [uci_record(35, 120, 80, seed=1)[:2]])  # 2 x N
+    # a bad record among good ones: the others still give windows, the bad one is named
+    write_uci_part(good / "Part_5.mat", [uci_record(35, 120, 80, seed=3),
+                                         uci_record(35, 120, 80, seed=4)[:2],
+                                         uci_record(35, 120, 80, seed=5)])
     write_uci_part(good / "Part_3.mat", [uci_record(35, 120, 80, seed=2)], var="records")
     ds = build_task_dataset("abp", good)
-    assert list(ds.groups) == ["Part_1_0001"]
+    assert list(ds.groups) == ["Part_1_0001", "Part_5_0001", "Part_5_0003"]
+    assert {"record": str(good / "Part_5.mat"), "reason": "record 2 of Part_5 has shape "
+            "(2, 4375); expected 3 x N (rows PPG, ABP, ECG II)"} in ds.skipped
     assert any(e["record"] == str(good / "Part_2.mat")
                and e["reason"].startswith("record 1 of Part_2 has shape (2, ") for e in ds.skipped)
     assert any(e["record"] == str(good / "Part_3.mat")

@@ -83,6 +83,9 @@ def iter_file_windows(
         except (RecordError, ValueError, OSError) as err:
             _skip(skipped, str(path), str(err))
             continue
+        except Exception as err:  # a folder of many files must not die on one odd file
+            _skip(skipped, str(path), f"unexpected {type(err).__name__}: {err}")
+            continue
         if len(win.x) == 0 and not (keep_unusable and win.n_cut):
             reasons = sorted({reason for _, reason in win.rejected}) or ["no window"]
             _skip(skipped, str(path), "no usable window: " + "; ".join(reasons))

@@ -14,8 +14,9 @@ appear in several records, so record-level splits of these files can leak a pati
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +78,22 @@ def _record(path: Path, part: str, index: int, matrix: np.ndarray) -> Record:
                   patient_id=None, source=str(path))
 
 
-def _iter_hdf5(path: Path, limit: int | None) -> Iterator[Record]:
+def _records(path: Path, items: Iterator[Callable[[], Record]],
+             bad: list[RecordError] | None) -> Iterator[Record]:
+    """The records ``items`` make; a record that fails is appended to ``bad`` and passed over
+    when ``bad`` is a list, else its error is raised."""
+    for make in items:
+        try:
+            record = make()
+        except RecordError as err:
+            if bad is None:
+                raise
+            bad.append(err)
+            continue
+        yield record
+
+
+def _iter_hdf5(path: Path, limit: int | None) -> Iterator[Callable[[], Record]]:
     try:
         import h5py
     except ImportError as e:
@@ -94,17 +110,23 @@ def _iter_hdf5(path: Path, limit: int | None) -> Iterator[Record]:
             raise RecordError(f"{path}: variable {var!r} is not a cell array of records")
         refs = np.asarray(cell[()]).ravel()
         for i, ref in enumerate(refs[:limit]):
-            try:
-                item = f[ref]
-            except (ValueError, KeyError) as e:
-                raise RecordError(f"{path}: record {i + 1} of {var}: broken reference ({e})") from e
-            if not isinstance(item, h5py.Dataset):
-                raise RecordError(f"{path}: record {i + 1} of {var} is not a matrix")
-            # MATLAB stores column-major: a 3 x N matrix reads back as N x 3
-            yield _record(path, var, i, np.asarray(item[()]).T)
+            yield functools.partial(_hdf5_record, path, f, var, i, ref)
 
 
-def _iter_v5(path: Path, limit: int | None) -> Iterator[Record]:
+def _hdf5_record(path: Path, f, var: str, i: int, ref) -> Record:  # f: h5py.File
+    import h5py
+
+    try:
+        item = f[ref]
+    except (ValueError, KeyError) as e:
+        raise RecordError(f"{path}: record {i + 1} of {var}: broken reference ({e})") from e
+    if not isinstance(item, h5py.Dataset):
+        raise RecordError(f"{path}: record {i + 1} of {var} is not a matrix")
+    # MATLAB stores column-major: a 3 x N matrix reads back as N x 3
+    return _record(path, var, i, np.asarray(item[()]).T)
+
+
+def _iter_v5(path: Path, limit: int | None) -> Iterator[Callable[[], Record]]:
     from scipy.io import loadmat, whosmat
 
     try:
@@ -122,24 +144,27 @@ def _iter_v5(path: Path, limit: int | None) -> Iterator[Record]:
         raise RecordError(f"{path}: variable {var!r} is not a cell array of records "
                           f"(a {cell.dtype} array of shape {cell.shape})")
     for i, item in enumerate(cell.ravel(order="F")[:limit]):
-        yield _record(path, var, i, np.asarray(item))
+        yield functools.partial(_record, path, var, i, np.asarray(item))
 
 
-def iter_uci_bp(path: str | Path, *, limit: int | None = None) -> Iterator[Record]:
+def iter_uci_bp(path: str | Path, *, limit: int | None = None,
+                bad: list[RecordError] | None = None) -> Iterator[Record]:
     """Yield the records of one UCI cuff-less BP part (``Part_N.mat``), one at a time.
 
     Each :class:`Record` has ``ppg`` (NU), ``abp`` (mmHg) and ``ecg_ii`` at 125 Hz, record id
     ``Part_N_IIII`` (1-based cell index) and no patient id, so its group is the record.
     ``limit`` reads only the first records. A file that lacks the variable, is no cell array, or
     holds a record that is not ``3 x N`` raises :class:`RecordError` naming the file (and the
-    record); a v7.3 file without h5py installed raises ``ImportError`` naming the file.
+    record); with ``bad`` a list, a record that is not ``3 x N`` is appended to it as its
+    error and the others still come. A v7.3 file without h5py installed raises
+    ``ImportError`` naming the file.
     """
     path = Path(path)
     if not path.is_file():
         raise RecordError(f"{path}: no such file")
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0, got {limit}")
-    yield from (_iter_hdf5 if _is_hdf5(path) else _iter_v5)(path, limit)
+    yield from _records(path, (_iter_hdf5 if _is_hdf5(path) else _iter_v5)(path, limit), bad)
 
 
 def read_uci_bp(path: str | Path, *, limit: int | None = None) -> list[Record]:

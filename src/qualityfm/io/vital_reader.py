@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import io
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,19 +16,46 @@ from qualityfm.io.channels import canonical_names
 from qualityfm.io.record import Record, RecordError
 
 _WAVE = 1  # vitaldb track type of a waveform
+#: Longest span a file may cover: vitaldb fills every track over the file's whole span, so a
+#: far-off time stamp (a clock error) would otherwise allocate terabytes.
+MAX_SPAN_S = 7 * 86400.0
 
 
 def _open(path: Path, track_names: list[str] | None, header_only: bool):  # -> vitaldb.VitalFile
     import vitaldb  # imported here: it is heavy and only needed for .vital files
 
+    said = io.StringIO()  # vitaldb prints its read errors (to stdout, where JSON goes)
     try:
-        vf = vitaldb.VitalFile(str(path), track_names=track_names, header_only=header_only)
+        with contextlib.redirect_stdout(said):
+            vf = vitaldb.VitalFile(str(path), track_names=track_names, header_only=header_only)
     except Exception as e:  # gzip, struct and OS errors of a corrupt or truncated file
         raise RecordError(f"{path}: truncated or corrupt .vital file ({type(e).__name__}: {e})"
                           ) from e
+    if said.getvalue().strip():
+        raise RecordError(f"{path}: truncated or corrupt .vital file "
+                          f"({said.getvalue().strip()})")
     if not vf.trks and vf.dtend == 0:
         raise RecordError(f"{path}: not a .vital file (no VITA signature or header)")
+    if not header_only:
+        _check_complete(path)
+        if vf.dtend - vf.dtstart > MAX_SPAN_S:
+            raise RecordError(
+                f"{path}: its records span {(vf.dtend - vf.dtstart) / 86400:.0f} days (from "
+                f"{vf.dtstart:.0f} to {vf.dtend:.0f} s of the epoch), over the "
+                f"{MAX_SPAN_S / 86400:.0f} days read: a time stamp far off (a clock error)?")
     return vf
+
+
+def _check_complete(path: Path) -> None:
+    """Refuse a ``.vital`` file whose gzip stream stops early (vitaldb reads such a file up to
+    the cut and says nothing) or is corrupt."""
+    try:
+        with gzip.open(path, "rb") as stream:
+            while stream.read(1 << 22):
+                pass
+    except (EOFError, OSError, zlib.error) as e:
+        raise RecordError(f"{path}: truncated or corrupt .vital file ({type(e).__name__}: {e})"
+                          ) from e
 
 
 def read_vital(

@@ -409,16 +409,22 @@ def _rows_uci_bp(path: Path, s: TaskSettings) -> list[dict]:
     set); one ``{"skip": ...}`` row sums up the records that gave no window."""
     rows: list[dict] = []
     empty: list[str] = []
+    bad: list[RecordError] = []
     n = 0
-    for rec in iter_uci_bp(path, limit=s.max_records):
+    for rec in iter_uci_bp(path, limit=s.max_records, bad=bad):
         n += 1
         got = _abp_windows(rec, s)
         rows += got
         if not got:
             empty.append(rec.record_id)
+    if not rows and bad and not n:  # not one record read: what is wrong with them
+        more = f" (and {len(bad) - 1} more records unread)" if len(bad) > 1 else ""
+        raise RecordError(f"{bad[0]}{more}")
     if not rows:
+        why = f"; {len(bad)} more unread, the first: {bad[0]}" if bad else ""
         raise RecordError(f"{path}: none of its {n} records has a {s.seconds:g} s window with a "
-                          "usable arterial line")
+                          f"usable arterial line{why}")
+    rows += [{"skip": str(err)} for err in bad]
     if empty:
         rows.append({"skip": f"{path}: {len(empty)} of {n} records gave no {s.seconds:g} s "
                              f"window with a usable arterial line (first: {', '.join(empty[:5])})"})
@@ -641,6 +647,13 @@ def _build(
                     rows.append(row)
         except RecordError as err:
             skipped.append(skip_entry(str(err)))
+        except (ValueError, OSError) as err:  # a record's own fault, said without its path
+            skipped.append({"record": str(f), "reason": str(err)})
+        except ImportError:  # a missing optional reader (h5py) is the user's to install
+            raise
+        except Exception as err:  # a folder of many files must not die on one odd file
+            skipped.append({"record": str(f), "reason": f"unexpected {type(err).__name__}: "
+                                                         f"{err}"})
     if not rows:
         return None, skipped
     ds = _dataset_of(s, rows, skipped)
