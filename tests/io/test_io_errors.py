@@ -108,3 +108,13 @@ def test_raw_channel_labels_select_and_short_spans_say_so() -> None:
     csv = shared_path("bidmc") / "bidmc_14_Signals.csv"
     with pytest.raises(RecordError, match=r"lies outside the record$"):  # length not read
         read_record(csv, start=10000, stop=10001)
+
+
+def test_a_label_table_not_in_utf8_is_named(tmp_path: Path) -> None:
+    hea = _copy(shared_path("cinc2017_af", "A00001.hea"), tmp_path)
+    (tmp_path / "REFERENCE.csv").write_bytes(b"A00001,N\ncaf\xe9,O\n")  # Latin-1
+    with pytest.raises(RecordError, match=r"REFERENCE\.csv: the label table of the records "
+                                          r"beside it is unreadable .*save it as UTF-8"):
+        read_record(hea)
+    (tmp_path / "REFERENCE.csv").write_bytes(b"\xef\xbb\xbfA00001,A\n")  # UTF-8 with a BOM
+    assert read_record(hea).labels["rhythm"] == "A"

@@ -110,3 +110,29 @@ def test_is_ecg_knows_a_repeated_lead() -> None:
     vec = signal_features({"ecg": beats, "ecg_2": 0.5 * beats}, {"ecg": 250.0, "ecg_2": 250.0})
     names = feature_names()
     assert vec[names.index("n_leads")] == 2
+
+
+def test_hidden_folders_and_signal_files_without_a_header(tmp_path: Path) -> None:
+    """A writer's leftover temporary folder (hidden) holds no record to read twice; a .dat
+    that no header names is listed as passed over, and given alone says what it lacks."""
+    from qualityfm.io import write_wfdb
+    from qualityfm.io.read import no_record_reason, passed_over_skips
+    from qualityfm.signal import synthesize
+
+    rec = synthesize(20.0, 125.0, seed=0, record_id="rec", channels=("ecg_ii", "ppg"))
+    write_wfdb(rec, tmp_path)
+    write_wfdb(rec, tmp_path / ".write-abc123")  # as a killed write_wfdb leaves it
+    (tmp_path / "orphan.dat").write_bytes(b"\0" * 400)
+    assert find_records(tmp_path) == [tmp_path / "rec.hea"]
+    why = "orphan.dat: a WFDB signal file without its header orphan.hea"
+    assert [(e["record"], e["reason"].split(" (")[0]) for e in passed_over_skips(tmp_path)] == [
+        (str(tmp_path / "orphan.dat"), str(tmp_path / why))]
+    assert no_record_reason(tmp_path / "orphan.dat").startswith(str(tmp_path / why))
+    with pytest.raises(RecordError, match=why):
+        read_record(tmp_path / "orphan.dat")
+    # a signal file named by a header of another name (wfdb_samples/mixedsignals): no orphan
+    mixed = shared_path("wfdb_samples")
+    assert passed_over_skips(mixed) == []
+    with pytest.raises(RecordError, match=r"mixedsignals_e\.dat: a signal file of the record "
+                                          r"mixedsignals\.hea"):
+        read_record(mixed / "mixedsignals_e.dat")

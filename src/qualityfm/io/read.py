@@ -15,7 +15,7 @@ from qualityfm.io.table_reader import (
     read_npz,
 )
 from qualityfm.io.vital_reader import read_vital
-from qualityfm.io.wfdb_reader import is_record_header, read_wfdb
+from qualityfm.io.wfdb_reader import is_record_header, parse_header, read_wfdb
 
 SUFFIXES = (".hea", ".vital", ".csv", ".npy", ".npz")
 #: Waveform formats a folder may hold that no reader here reads (named, not passed silently).
@@ -59,11 +59,18 @@ def read_record(
     ``fs`` and ``channel_names`` describe files that lack them (CSV without time column or
     header, ``.npy``); where the file gives a rate, ``fs`` must agree with it.
     """
-    path = record_path(path)
+    given, path = Path(path), record_path(path)
     if path.is_dir():
         raise RecordError(f"{path}: a folder, not a record; find_records(folder) lists the "
                           "records in it")
     if not path.is_file():
+        if given != path and given.is_file():
+            header = _header_naming(given)
+            if header is not None:
+                raise RecordError(f"{given}: a signal file of the record {header.name}: read "
+                                  "that header")
+            raise RecordError(f"{given}: a WFDB signal file without its header {path.name} "
+                              "(the header gives its rate, format and channels)")
         raise RecordError(f"{path}: no such file")
     check_file_type(path)
     suffix = path.suffix.lower()
@@ -106,6 +113,8 @@ def find_records(path: str | Path) -> list[Path]:
     found: list[Path] = []
     segments: set[Path] = set()
     for file in path.rglob("*"):
+        if _hidden(file, path):  # .git, a writer's leftover temporary folder
+            continue
         suffix = file.suffix.lower()
         if suffix == ".hea":
             ok, segs = is_record_header(file)
@@ -120,10 +129,34 @@ def find_records(path: str | Path) -> list[Path]:
     return sorted(f for f in found if f not in segments and f.is_file())
 
 
+def _hidden(file: Path, root: Path) -> bool:
+    """Whether ``file`` or a folder between it and ``root`` is hidden (``.git``, ``.write-*``)."""
+    return any(part.startswith(".") for part in file.relative_to(root).parts)
+
+
+def _header_naming(file: Path) -> Path | None:
+    """The WFDB header beside ``file`` that names it as a signal file, if any."""
+    if file.with_suffix(".hea").is_file():
+        return file.with_suffix(".hea")
+    for hea in sorted(file.parent.glob("*.hea")):
+        try:
+            if file.name in parse_header(hea).files:
+                return hea
+        except RecordError:
+            continue
+    return None
+
+
+def _orphan_signal(file: Path) -> bool:
+    """A WFDB signal file (``.dat``) that no header beside it names."""
+    return file.suffix.lower() == ".dat" and _header_naming(file) is None
+
+
 def passed_over(folder: str | Path) -> tuple[list[Path], Counter[str]]:
     """What :func:`find_records` passes over in ``folder``: data files it cannot read without
-    a sampling rate (``.npy``, CSV of samples without a time column; ``*_Numerics.csv``
-    monitor numerics and tables of labels such as ``REFERENCE.csv`` are not data), and the
+    a sampling rate (``.npy``, CSV of samples without a time column, a WFDB ``.dat`` without
+    its header; ``*_Numerics.csv`` monitor numerics and tables of labels such as
+    ``REFERENCE.csv`` are not data), and the
     count of waveform files of formats it does not read, by suffix (:data:`UNREAD_WAVEFORMS`:
     ``.edf``...; annotations, indexes and other files are no waveform). Hidden folders
     (``.git``) are not looked in."""
@@ -132,11 +165,11 @@ def passed_over(folder: str | Path) -> tuple[list[Path], Counter[str]]:
     other: Counter[str] = Counter()
     for file in sorted(path.rglob("*")) if path.is_dir() else []:
         suffix = file.suffix.lower()
-        hidden = any(part.startswith(".") for part in file.relative_to(path).parts)
-        if hidden or not file.is_file():
+        if _hidden(file, path) or not file.is_file():
             continue
-        if suffix == ".npy" or (suffix == ".csv" and not file.stem.endswith("_Numerics")
-                                and not csv_has_time_column(file) and csv_holds_samples(file)):
+        if suffix == ".npy" or _orphan_signal(file) or (
+                suffix == ".csv" and not file.stem.endswith("_Numerics")
+                and not csv_has_time_column(file) and csv_holds_samples(file)):
             no_rate.append(file)
         elif suffix in UNREAD_WAVEFORMS:
             other[suffix] += 1
@@ -162,6 +195,8 @@ def no_record_reason(path: str | Path) -> str:
     """
     path = Path(path)
     if path.is_file():
+        if path.suffix.lower() == ".dat":  # a signal file: its header's name, or none
+            return no_rate_reason(path)
         try:
             check_file_type(path)
         except RecordError as err:
@@ -171,7 +206,8 @@ def no_record_reason(path: str | Path) -> str:
     parts = ["no readable record found"]
     if no_rate:
         parts.append(f"{len(no_rate)} file(s) without a sampling rate passed over (.npy, CSV "
-                     f"without a time column); the first: {no_rate_reason(no_rate[0])}")
+                     "without a time column, .dat without its header); the first: "
+                     f"{no_rate_reason(no_rate[0])}")
     if other:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(other.items()))
         parts.append(f"files of types not read: {kinds} (known: {', '.join(SUFFIXES)})")

@@ -142,8 +142,12 @@ def _reference(folder: str) -> dict[str, str]:
 
 @lru_cache(maxsize=64)
 def _read_reference(path: str, mtime_ns: int, size: int) -> dict[str, str]:
-    with Path(path).open(newline="") as f:
-        return {row[0].strip(): row[1].strip() for row in csv.reader(f) if len(row) >= 2}
+    try:
+        with Path(path).open(newline="", encoding="utf-8-sig") as f:
+            return {row[0].strip(): row[1].strip() for row in csv.reader(f) if len(row) >= 2}
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise RecordError(f"{path}: the label table of the records beside it is unreadable "
+                          f"({e}); save it as UTF-8 CSV (record,label per line)") from e
 
 
 def is_vt_alarm(alarm_type: str) -> bool:
