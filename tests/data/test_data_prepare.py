@@ -183,3 +183,24 @@ def test_a_folder_of_symlinks_to_records_elsewhere(tmp_path):
     summary = prepare(links, tmp_path / "s", progress=False)
     assert summary["n_records"] == 1 and summary["skipped"] == []
     assert set(Store(tmp_path / "s").index["record_id"]) == {"v100s"}
+
+
+def test_a_record_missing_a_model_channel_reads_only_what_the_windows_use(tmp_path) -> None:
+    """A PPG-only file with a non-signal entry (a patient's age, a notes column) is read on
+    its PPG and ECG leads only: the extra entry does not make it unreadable."""
+    from qualityfm.data.prepare import read_model_channels
+    from qualityfm.io import MissingChannelError, read_record
+    from qualityfm.signal import synthesize
+
+    rec = synthesize(40.0, 125.0, seed=0, channels=("ecg_ii", "ppg"))
+    ppg, lead_i = rec.signals["ppg"], rec.signals["ecg_ii"]
+    np.savez(tmp_path / "a.npz", fs=125.0, PLETH=ppg, age=np.array([[63]]))
+    np.savez(tmp_path / "b.npz", fs=125.0, PLETH=ppg, I=lead_i, age=np.array([[63]]))
+    with pytest.raises(MissingChannelError) as err:
+        read_record(tmp_path / "a.npz", channels=["ppg", "ecg_ii"])
+    assert err.value.available == ["ppg", "age"]
+    assert read_model_channels(str(tmp_path / "a.npz"), ("ppg", "ecg_ii")).channels == ["ppg"]
+    assert read_model_channels(str(tmp_path / "b.npz"), ("ppg", "ecg_ii")).channels == [
+        "ppg", "ecg_i"]  # lead I kept, for the ECG fallback
+    with pytest.raises(Exception, match="age"):  # reading every channel fails on the entry
+        read_record(tmp_path / "a.npz")

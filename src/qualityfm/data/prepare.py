@@ -47,11 +47,12 @@ from qualityfm.data.store import (
     settings_difference,
     shard_name,
 )
-from qualityfm.io import Record, RecordError, find_records, read_record
+from qualityfm.io import MissingChannelError, Record, RecordError, find_records, read_record
 from qualityfm.io.atomic import remove_temporaries
 from qualityfm.io.read import no_record_reason, passed_over_skips
 from qualityfm.quality import LEVEL_NAMES, SCORING_VERSION, score_windows
 from qualityfm.signal import WindowConfig, make_windows, normalize
+from qualityfm.signal.windows import ECG_PREFERENCE
 
 FORMAT_VERSION = 1
 
@@ -133,12 +134,14 @@ def check_out_apart(out: str | os.PathLike, inputs: Sequence[str | os.PathLike])
 
 
 def read_model_channels(path: str, channels: Sequence[str]) -> Record:
-    """The record with only the model channels; all channels when one is missing, so that
-    :func:`make_windows` can fall back to another ECG lead."""
+    """The record with only the model channels; when one is missing, those it holds and its
+    ECG leads, so that :func:`make_windows` can fall back to another lead (its other channels,
+    which may not even be signals, are left unread)."""
     try:
         return read_record(path, channels=list(channels))
-    except RecordError:
-        return read_record(path)  # a corrupt file raises again, with its own reason
+    except MissingChannelError as err:
+        held = [c for c in (*channels, *ECG_PREFERENCE) if c in err.available]
+        return read_record(path, channels=list(dict.fromkeys(held)))
 
 
 def process_record(path: str, window: WindowConfig, pair_cfg: PairConfig) -> _Result:

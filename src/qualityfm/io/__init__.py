@@ -3,7 +3,7 @@
 from qualityfm.io.atomic import atomic_write, atomic_write_bytes, atomic_write_text
 from qualityfm.io.channels import MODEL_CHANNELS, canonical_channel, canonical_names, is_ecg
 from qualityfm.io.read import find_records, read_record
-from qualityfm.io.record import Record, RecordError
+from qualityfm.io.record import MissingChannelError, Record, RecordError
 from qualityfm.io.uci_reader import find_uci_bp, is_uci_bp_file, iter_uci_bp, read_uci_bp
 from qualityfm.io.write import write_wfdb
 
@@ -13,6 +13,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "Record",
+    "MissingChannelError",
     "RecordError",
     "canonical_channel",
     "canonical_names",

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qualityfm.io.channels import canonical_channel
-from qualityfm.io.record import RecordError
+from qualityfm.io.record import MissingChannelError, RecordError
 
 #: MIMIC waveform folders are named after the subject (``p000878``, MIMIC-IV ``p10014354``).
 _MIMIC_PATIENT = re.compile(r"^(p\d{6,8})(?:_|$)")
@@ -32,9 +32,9 @@ def select_channels(
     position = {c: index.get(c, index.get(canonical_channel(c))) for c in channels}
     missing = [c for c, i in position.items() if i is None]
     if missing:
-        raise RecordError(
+        raise MissingChannelError(
             f"{path}: no channel {', '.join(map(repr, missing))}; "
-            f"the record has {', '.join(names) or 'no channels'}"
+            f"the record has {', '.join(names) or 'no channels'}", list(names)
         )
     return list(dict.fromkeys(position[c] for c in channels))
 

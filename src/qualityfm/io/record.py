@@ -12,6 +12,15 @@ class RecordError(ValueError):
     """A file that cannot be read, or whose content is not usable. The message names the file."""
 
 
+class MissingChannelError(RecordError):
+    """A requested channel the file does not hold; ``available`` lists the canonical names of
+    the channels it does hold."""
+
+    def __init__(self, message: str, available: list[str]) -> None:
+        super().__init__(message)
+        self.available = available
+
+
 @dataclass
 class Record:
     """One recording: signals by canonical channel name, each with its own sampling rate.
