@@ -394,3 +394,21 @@ def test_npz_that_is_no_zip_says_so(tmp_path: Path) -> None:
     cut.write_bytes(cut.read_bytes()[:300])
     with pytest.raises(RecordError, match=r"cut\.npz: truncated or corrupt \.npz file"):
         read_record(cut)
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\r\n"])
+def test_a_span_of_a_csv_with_blank_lines_is_the_same_samples(tmp_path, newline) -> None:
+    """Blank lines are no rows: a span read of a file with them (after the header, or as the
+    extra "\\r" of "\\r\\r\\n" endings) gives the samples a whole read gives there."""
+    x = np.round(np.sin(np.arange(3000) / 7.0), 5)
+    t = np.arange(3000) / 125.0
+    for name, has_time in (("time.csv", True), ("notime.csv", False)):
+        rows = [f"{ti:.3f},{xi}" if has_time else f"{xi}" for ti, xi in zip(t, x, strict=True)]
+        head = "Time [s],PLETH" if has_time else "PLETH"
+        (tmp_path / name).write_bytes(newline.join([head, "", *rows, ""]).encode())
+        kw = {} if has_time else {"fs": 125.0}
+        whole = read_record(tmp_path / name, **kw).signals["ppg"]
+        part = read_record(tmp_path / name, start=10.0, stop=20.0, **kw)
+        assert part.start_time == 10.0
+        np.testing.assert_array_equal(part.signals["ppg"], whole[1250:2500])
+        np.testing.assert_allclose(whole, x, atol=1e-6)

@@ -349,7 +349,11 @@ def read_csv(
     i0, i1 = sample_span(start, stop, rate, sys.maxsize, path)
     cols = ([time_col] if time_col is not None else []) + [data_cols[i] for i in picked]
     nrows = None if i1 == sys.maxsize else i1 - i0
-    table = _parse(path, cols, skip + i0, nrows, [data_cols[i] for i in picked], sep, decimal)
+    # Rows before the span are parsed and dropped, not skipped as lines: pandas' skiprows
+    # counts blank lines (and each "\r" of "\r\r\n"), which are no rows.
+    table = _parse(path, cols, skip, None if nrows is None else i0 + nrows,
+                   [data_cols[i] for i in picked], sep, decimal)
+    table = table.iloc[i0:].reset_index(drop=True)
     if len(table) == 0:
         raise RecordError(
             f"{path}: empty record (no rows)" if i0 == 0
