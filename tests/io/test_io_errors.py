@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from helpers import shared_path
@@ -118,3 +119,14 @@ def test_a_label_table_not_in_utf8_is_named(tmp_path: Path) -> None:
         read_record(hea)
     (tmp_path / "REFERENCE.csv").write_bytes(b"\xef\xbb\xbfA00001,A\n")  # UTF-8 with a BOM
     assert read_record(hea).labels["rhythm"] == "A"
+
+
+def test_complex_arrays_are_refused_not_cut_to_their_real_part(tmp_path: Path) -> None:
+    z = (np.arange(500) * (1 + 1j)).astype(np.complex64)
+    np.savez(tmp_path / "z.npz", fs=100.0, PLETH=z)
+    with pytest.raises(RecordError, match=r"z\.npz: array 'PLETH' is not a non-empty real 1-D "
+                                          r"signal .*complex64"):
+        read_record(tmp_path / "z.npz")
+    np.save(tmp_path / "z.npy", z[None])
+    with pytest.raises(RecordError, match=r"z\.npy: expected a real \[channels, samples\]"):
+        read_record(tmp_path / "z.npy", fs=100.0, channel_names=["ppg"])

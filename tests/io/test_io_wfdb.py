@@ -207,6 +207,11 @@ def test_multisegment_with_zero_length_segment(tmp_path: Path) -> None:
     np.testing.assert_array_equal(part.signals["ecg_ii"], rec.signals["ecg_ii"][4875:])
     with pytest.raises(RecordError, match=r"3000001\.hea: span 101.0..102.0 s lies outside"):
         read_record(master, start=101.0, stop=102.0)
+    dat = folder / "3000001_0002.dat"  # a segment's signal file cut short: named
+    dat.write_bytes(dat.read_bytes()[:1000])
+    with pytest.raises(RecordError, match=r"3000001\.hea: truncated .*signal file.* of segment "
+                                          r"3000001_0002"):
+        read_record(master)
 
 
 def test_span_of_header_without_sample_count(tmp_path: Path) -> None:

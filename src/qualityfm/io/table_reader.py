@@ -447,8 +447,8 @@ def read_npy(
         raise RecordError(f"{path}: truncated or corrupt .npy file ({e})") from e
     if arr.ndim == 1:
         arr = arr[None]
-    if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.number):
-        raise RecordError(f"{path}: expected a numeric [channels, samples] array, got "
+    if arr.ndim != 2 or arr.dtype.kind not in "iuf":
+        raise RecordError(f"{path}: expected a real [channels, samples] array, got "
                           f"shape {arr.shape} dtype {arr.dtype}")
     if len(channel_names) != arr.shape[0]:
         raise RecordError(f"{path}: {len(channel_names)} channel_names for {arr.shape[0]} rows")
@@ -528,8 +528,8 @@ def read_npz(
                                       f"or fs_{keys[i]}=... for this channel alone), or in "
                                       f"Python call read_record(path, fs=...)")
                 x = npz[keys[i]]
-                if x.ndim != 1 or not np.issubdtype(x.dtype, np.number) or len(x) == 0:
-                    raise RecordError(f"{path}: array {keys[i]!r} is not a non-empty numeric "
+                if x.ndim != 1 or x.dtype.kind not in "iuf" or len(x) == 0:
+                    raise RecordError(f"{path}: array {keys[i]!r} is not a non-empty real "
                                       f"1-D signal (shape {x.shape}, dtype {x.dtype})")
                 i0, i1 = sample_span(start, stop, float(ch_rate), len(x), path)
                 signals[names[i]] = np.ascontiguousarray(x[i0:i1], dtype=np.float32)

@@ -229,13 +229,20 @@ def _read_segments(
     for name, length in header.data_segments:
         a, b = max(i0, offset), min(i1, offset + length)
         if name != "~" and b > a:
-            seg_names = parse_header(path.parent / f"{name}.hea").sig_names
-            wanted = [(k, j) for k, j in enumerate(_nth(names, seg_names)) if j is not None]
-            rec = wfdb.rdrecord(
-                str(path.parent / name), sampfrom=a - offset, sampto=b - offset,
-                channels=[j for _, j in wanted], physical=True, smooth_frames=False,
-                return_res=32,
-            ) if wanted else None
+            seg = parse_header(path.parent / f"{name}.hea")
+            wanted = [(k, j) for k, j in enumerate(_nth(names, seg.sig_names)) if j is not None]
+            try:
+                rec = wfdb.rdrecord(
+                    str(path.parent / name), sampfrom=a - offset, sampto=b - offset,
+                    channels=[j for _, j in wanted], physical=True, smooth_frames=False,
+                    return_res=32,
+                ) if wanted else None
+            except FileNotFoundError:
+                raise
+            except Exception as e:  # named by the segment's file, not the master header
+                files = ", ".join(dict.fromkeys(seg.files[j] for _, j in wanted))
+                raise RecordError(f"{path}: truncated or corrupt signal file {files} of segment "
+                                  f"{name} ({type(e).__name__}: {e})") from e
             for m, (k, _) in enumerate(wanted):
                 if int(rec.samps_per_frame[m]) != spf[k]:
                     raise RecordError(f"{path}: segment {name} has {rec.samps_per_frame[m]} "
