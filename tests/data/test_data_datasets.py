@@ -156,6 +156,54 @@ def test_modality_drop_masks_one_student_channel(store):
             assert torch.equal(sample["lo_mask"], torch.from_numpy(store.masks[s]))
 
 
+def test_augment_window_draws_the_methods_four_augmentations() -> None:
+    """Over many draws each augmentation fires at its rate and size; absent channels stay 0;
+    the same generator state gives the same window."""
+    from qualityfm.data import augment_window
+
+    x = np.zeros((2, 1000), np.float32)
+    x[0] = np.sin(np.arange(1000) / 10.0 + 0.3)  # no sample exactly 0
+    mask = np.array([True, False])
+    noise = scaled = offset = spans = 0
+    for seed in range(400):
+        y = augment_window(x, mask, np.random.default_rng(seed))
+        assert y.dtype == np.float32 and y.shape == x.shape and not y[1].any()
+        zero = y[0] == 0.0
+        if zero.sum() > 1:  # a zeroed span: one run of T/20..T/10 samples
+            run = np.flatnonzero(zero)
+            assert 50 <= len(run) <= 100 and run[-1] - run[0] == len(run) - 1
+            spans += 1
+        rest = y[0][~zero]
+        r = rest - x[0][~zero] * np.dot(rest, x[0][~zero]) / np.dot(x[0][~zero], x[0][~zero])
+        noise += r.std() > 0.005  # noise of sigma 0.01 beside the (scaled, offset) sine
+        scaled += abs(np.dot(rest, x[0][~zero]) / np.dot(x[0][~zero], x[0][~zero]) - 1) > 1e-3
+        offset += abs(rest.mean() - x[0][~zero].mean()) > 2e-3
+    assert 0.42 < noise / 400 < 0.58 and 0.42 < scaled / 400 < 0.58
+    assert 0.2 < offset / 400 < 0.4 and 0.2 < spans / 400 < 0.4
+    same = [augment_window(x, mask, np.random.default_rng(7)) for _ in range(2)]
+    np.testing.assert_array_equal(*same)
+    assert not np.shares_memory(same[0], x)
+
+
+def test_pairs_are_augmented_member_by_member_only_when_asked(store):
+    plain = list(PairDataset(store, shuffle=False))
+    for (t, s), sample in zip(store.pairs, plain, strict=True):  # off: the stored windows
+        assert torch.equal(sample["hi"], torch.from_numpy(store.window(t)[0]))
+        assert torch.equal(sample["lo"], torch.from_numpy(store.window(s)[0]))
+    augmented = list(PairDataset(store, shuffle=False, augment=True))
+    assert [digest(a["hi"], a["lo"]) for a in augmented] == [
+        digest(a["hi"], a["lo"]) for a in PairDataset(store, shuffle=False, augment=True)]
+    hi_changed = [not torch.equal(a["hi"], p["hi"]) for a, p in zip(augmented, plain, strict=True)]
+    lo_changed = [not torch.equal(a["lo"], p["lo"]) for a, p in zip(augmented, plain, strict=True)]
+    assert any(hi_changed) and any(lo_changed) and hi_changed != lo_changed  # independently
+    for a, p in zip(augmented, plain, strict=True):
+        assert torch.equal(a["lo_mask"], p["lo_mask"])
+        assert not a["lo"][~a["lo_mask"]].any() and not a["hi"][~a["hi_mask"]].any()
+    from qualityfm.train import PretrainConfig
+
+    assert PretrainConfig.for_recipe("paper").augment and not PretrainConfig().augment
+
+
 def test_bad_settings(store):
     with pytest.raises(ValueError, match="no window of level"):
         PairDataset(store, aligned_fraction=0.5, aligned_min_level=9)

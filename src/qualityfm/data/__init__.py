@@ -18,14 +18,14 @@ from qualityfm.data.prepare import prepare, stable_part
 from qualityfm.data.store import Store, store_info
 
 __all__ = [
-    "FeatureTargets", "PairConfig", "PairDataset", "Store", "WindowDataset",
+    "FeatureTargets", "PairConfig", "PairDataset", "Store", "WindowDataset", "augment_window",
     "compute_store_features", "feature_targets", "mine_pairs", "prepare", "stable_part",
     "store_features", "store_info",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("PairDataset", "WindowDataset"):
+    if name in ("PairDataset", "WindowDataset", "augment_window"):
         from qualityfm.data import datasets
 
         return getattr(datasets, name)

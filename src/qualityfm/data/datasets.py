@@ -43,6 +43,27 @@ def _default_corrupt(x: np.ndarray, fs: float, rng: np.random.Generator) -> np.n
     return corrupt(x, fs, rng, kinds=kinds)
 
 
+def augment_window(x: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """QualityFM's pre-training augmentation of one window ``[C, T]`` (a new array; absent
+    channels stay zero): Gaussian noise of sigma 0.01 (p 0.5), one amplitude scale from
+    U(0.9, 1.1) (p 0.5), an offset from U(-0.1, 0.1) per channel (p 0.3), and one span of
+    T/20 to T/10 samples set to zero (p 0.3)."""
+    out = np.array(x, dtype=np.float32)
+    n_ch, t = out.shape
+    if rng.random() < 0.5:
+        out += rng.normal(0.0, 0.01, out.shape).astype(np.float32)
+    if rng.random() < 0.5:
+        out *= np.float32(rng.uniform(0.9, 1.1))
+    if rng.random() < 0.3:
+        out += rng.uniform(-0.1, 0.1, (n_ch, 1)).astype(np.float32)
+    if rng.random() < 0.3:
+        length = int(rng.integers(max(t // 20, 1), max(t // 10, 1) + 1))
+        begin = int(rng.integers(0, t - length + 1))
+        out[:, begin:begin + length] = 0.0
+    out[~np.asarray(mask, bool)] = 0.0
+    return out
+
+
 def _distributed() -> tuple[int, int]:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
@@ -148,7 +169,9 @@ class PairDataset(_StoreDataset):
     (``corrupt(x, fs, rng)``, default :func:`qualityfm.signal.corrupt`, re-normalised like the
     store) as ``lo``, so teacher and student tokens align in time. With probability
     ``modality_drop`` one of the student's channels is masked out and zeroed (only when it has
-    more than one present). Random choices are seeded per sample from ``(seed, epoch, item)``.
+    more than one present). With ``augment`` each member of the pair is then augmented on its
+    own (:func:`augment_window`). Random choices are seeded per sample from
+    ``(seed, epoch, item)``.
 
     With ``feature_targets`` (one row per window: :func:`qualityfm.data.feature_targets`, or
     an array ``[n_windows, F]``) a sample also holds ``"lo_features"``: the targets of the
@@ -159,7 +182,7 @@ class PairDataset(_StoreDataset):
     def __init__(
         self, store: Store | str | os.PathLike, *, shuffle: bool = True, seed: int = 0,
         aligned_fraction: float = 0.0, aligned_min_level: int = 3,
-        corrupt: Corruptor | None = None, modality_drop: float = 0.0,
+        corrupt: Corruptor | None = None, modality_drop: float = 0.0, augment: bool = False,
         rank: int | None = None, world_size: int | None = None, drop_last: bool = False,
         batch_size: int = 1, feature_targets: FeatureTargets | np.ndarray | None = None,
     ) -> None:
@@ -173,6 +196,7 @@ class PairDataset(_StoreDataset):
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {p}")
         self.aligned_fraction, self.modality_drop = aligned_fraction, modality_drop
+        self.augment = augment
         self.aligned_min_level = aligned_min_level
         self.corrupt = corrupt or _default_corrupt
         self.pairs = self.store.pairs
@@ -202,6 +226,8 @@ class PairDataset(_StoreDataset):
         else:
             hi, hi_mask = self.store.window(teacher)
             lo, lo_mask = self.store.window(student)
+        if self.augment:  # each member on its own
+            hi, lo = augment_window(hi, hi_mask, rng), augment_window(lo, lo_mask, rng)
         if self.modality_drop and rng.random() < self.modality_drop and lo_mask.sum() > 1:
             drop = int(rng.choice(np.flatnonzero(lo_mask)))
             lo_mask[drop] = False

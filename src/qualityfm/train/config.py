@@ -11,13 +11,14 @@ from typing import Any
 RECIPES: dict[str, dict[str, Any]] = {
     # The original's settings, kept for ablations: per-token distillation on raw encoder tokens,
     # centring, temperatures 0.1 / 0.04, momentum 0.7 -> 1, Adam 1e-4 x batch / 256 with L2
-    # weight decay, amplitude + phase 0.1 each, natural pairs only, plain phase target.
+    # weight decay, amplitude + phase 0.1 each, natural pairs only, plain phase target, each
+    # member of a pair augmented (noise, scale, offset, a zeroed span).
     "paper": dict(
         head=False, distill_mode="token", teacher_temp=0.04, teacher_temp_end=0.04,
         teacher_temp_warmup=0, momentum=0.7, momentum_end=1.0, optimizer="adam", lr=1e-4,
         min_lr=1e-6, warmup=0, koleo_weight=0.0, variance_weight=0.0, aligned_fraction=0.0,
         phase="plain", amplitude="magnitude", modality_drop=0.0, grad_clip=0.0,
-        feature_weight=0.0, stem="conv",
+        feature_weight=0.0, stem="conv", augment=True,
     ),
     # Our recipe: anti-collapse distillation, the feature read-out and the residual tokeniser
     # (the dataclass defaults).
@@ -37,6 +38,9 @@ class PretrainConfig:
     workers: int = -1               # DataLoader workers; -1: auto (CUDA: up to 8, CPU: none)
     aligned_fraction: float = 0.5   # share of aligned (synthetic) pairs mixed with natural ones
     modality_drop: float = 0.1      # probability to hide one channel of the student's input
+    # QualityFM's augmentation of each pair member (data.augment_window); off in our recipe,
+    # which made the shipped weights without it (its effect on transfer is not measured)
+    augment: bool = False
     # model
     preset: str = "base"
     # Tokeniser (QualityFMConfig.stem): "residual" resolves beats and transferred far better

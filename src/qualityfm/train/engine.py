@@ -278,13 +278,15 @@ class Objective(nn.Module):
 # ----------------------------------------------------------------------------- data
 def make_dataset(cfg: PretrainConfig, env: DistEnv, micro_batch: int,
                  feature_targets: FeatureTargets | None = None) -> Any:
-    """This rank's pair stream (aligned pairs and modality drop are drawn per sample there)."""
+    """This rank's pair stream (aligned pairs, augmentation and modality drop are drawn per
+    sample there)."""
     from qualityfm.data import PairDataset
 
     return PairDataset(
         cfg.store, seed=cfg.seed, aligned_fraction=cfg.aligned_fraction,
-        modality_drop=cfg.modality_drop, rank=env.rank, world_size=env.world, drop_last=True,
-        batch_size=micro_batch, feature_targets=feature_targets,
+        modality_drop=cfg.modality_drop, augment=cfg.augment, rank=env.rank,
+        world_size=env.world, drop_last=True, batch_size=micro_batch,
+        feature_targets=feature_targets,
     )
 
 
