@@ -456,3 +456,53 @@ def test_sigterm_writes_a_checkpoint(synthetic_store, tmp_path, workers: int) ->
     assert summary["stopped_by"] == "SIGTERM" and not summary["done"]
     ck = torch.load(run / "last.pt", weights_only=False)
     assert ck["step"] == summary["step"] >= 3  # nothing trained was lost
+
+
+def test_the_centre_moves_once_a_step_whatever_the_micro_batches() -> None:
+    """Two micro-batches of a step give the centre one full batch gives (gradient
+    accumulation keeps the maths); and no micro-batch's loss sees another's update."""
+    from qualityfm.model import QualityFMConfig
+    from qualityfm.train.engine import Objective
+
+    cfg = PretrainConfig(head=False, amp_weight=0, phase_weight=0, koleo_weight=0,
+                         feature_weight=0, distill_mode="token")
+    mcfg = QualityFMConfig.preset("base")
+    g = torch.Generator().manual_seed(0)
+    s, t = (torch.randn(8, 18, mcfg.d_model, generator=g) for _ in range(2))
+    batch = {"aligned": torch.zeros(8, dtype=torch.bool)}
+    whole, halves = Objective(cfg, mcfg), Objective(cfg, mcfg)
+    loss_whole = whole({"tokens": s}, {"tokens": t}, batch)["distill"]
+    whole.end_step()
+    parts = [halves({"tokens": s[k:k + 4]}, {"tokens": t[k:k + 4]},
+                    {"aligned": batch["aligned"][k:k + 4]})["distill"] for k in (0, 4)]
+    assert halves.distill.center.abs().max() == 0  # nothing moved within the step
+    halves.end_step()
+    torch.testing.assert_close(halves.distill.center, whole.distill.center)
+    assert halves.distill.center.abs().max() > 0
+    torch.testing.assert_close((parts[0] + parts[1]) / 2, loss_whole)
+
+
+def test_the_python_config_refuses_what_would_fail_after_work() -> None:
+    for field_name, value, message in (("log_every", 0, "log_every must be >= 1, got 0"),
+                                       ("ckpt_every", 0, "ckpt_every must be >= 1, got 0"),
+                                       ("teacher_temp_end", 0.0, "teacher_temp_end must be > 0"),
+                                       ("student_temp", -1.0, "student_temp must be > 0"),
+                                       ("warmup", -1, "warmup must be >= 0, got -1"),
+                                       ("centre_momentum", 1.5, "centre_momentum must be in")):
+        with pytest.raises(ValueError, match=message):
+            PretrainConfig(**{field_name: value})
+
+
+def test_a_run_resumed_elsewhere_keeps_its_precision(synthetic_store, tmp_path, capsys) -> None:
+    """amp_dtype 'auto' is bf16 on GPU, fp32 on CPU: a run moved between them continues at the
+    precision it was trained at, and says so."""
+    part = pretrain(tiny(synthetic_store, tmp_path / "run", steps=4, diag_every=0), stop_after=2)
+    ck_path = tmp_path / "run" / "last.pt"
+    ck = torch.load(ck_path, weights_only=False)
+    assert part["step"] == 2 and ck["precision"] == "fp32"
+    ck["precision"] = "bf16"  # as if trained on a GPU
+    torch.save(ck, ck_path)
+    rest = pretrain(tiny(synthetic_store, tmp_path / "run", steps=4, diag_every=0), resume=True)
+    assert rest["done"] and np.isfinite(rest["losses"]).all()
+    assert "resuming on cpu at the run's bf16 precision" in capsys.readouterr().err
+    assert torch.load(ck_path, weights_only=False)["precision"] == "bf16"

@@ -118,14 +118,22 @@ class PretrainConfig:
                 raise ValueError(f"model_overrides: {err}") from None
         if self.workers < -1:
             raise ValueError(f"workers must be >= 0, or -1 for auto, got {self.workers}")
-        for name in ("steps", "batch_size", "grad_accum", "window", "prototypes", "diag_batch"):
+        for name in ("steps", "batch_size", "grad_accum", "window", "prototypes", "diag_batch",
+                     "log_every", "ckpt_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
         if not all(0 <= b < 1 for b in self.betas) or len(self.betas) != 2:
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
-        for name in ("aligned_fraction", "modality_drop", "momentum", "momentum_end"):
+        for name in ("warmup", "teacher_temp_warmup", "diag_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("student_temp", "teacher_temp", "teacher_temp_end"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("aligned_fraction", "modality_drop", "momentum", "momentum_end",
+                     "centre_momentum"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("distill_weight", "amp_weight", "phase_weight", "koleo_weight",

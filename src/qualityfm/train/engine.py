@@ -132,10 +132,15 @@ def check_trainable(mcfg: QualityFMConfig, device: torch.device, store_path: str
                          f"rFFT bins, fewer than the network's n_bins {mcfg.n_bins}")
 
 
+def run_precision(cfg: PretrainConfig, device: torch.device) -> str:
+    """The precision a run trains at: ``amp_dtype``, where ``auto`` is bf16 on GPU only."""
+    use = cfg.amp_dtype == "bf16" or (cfg.amp_dtype == "auto" and device.type == "cuda")
+    return "bf16" if use else "fp32"
+
+
 def autocast(cfg: PretrainConfig, device: torch.device) -> contextlib.AbstractContextManager:
     """bf16 autocast when asked (``auto``: on GPU only), else a no-op."""
-    use = cfg.amp_dtype == "bf16" or (cfg.amp_dtype == "auto" and device.type == "cuda")
-    return precision_autocast("bf16" if use else "fp32", device)
+    return precision_autocast(run_precision(cfg, device), device)
 
 
 def build_optimizer(model: QualityFM, cfg: PretrainConfig, lr: float, device: torch.device,
@@ -218,7 +223,9 @@ class Objective(nn.Module):
     """Distillation + spectral reconstruction + KoLeo/variance regularisers + the regression
     of the student window's classical features, weighted.
 
-    Holds the distillation centre (a buffer), so it is checkpointed with the run.
+    Holds the distillation centre (a buffer), so it is checkpointed with the run. The centre
+    moves once per optimizer step, by the mean teacher output of all its micro-batches
+    (:meth:`end_step`), so that ``grad_accum`` does not change the maths.
     """
 
     def __init__(self, cfg: PretrainConfig, mcfg: QualityFMConfig) -> None:
@@ -233,6 +240,7 @@ class Objective(nn.Module):
         self.koleo = KoLeoLoss()
         self.variance = VarianceLoss()
         self.features = FeatureLoss()
+        self._teacher_means: list[Tensor] = []  # this step's micro-batches, for the centre
 
     @staticmethod
     def logits(out: dict[str, Tensor]) -> Tensor:
@@ -245,9 +253,12 @@ class Objective(nn.Module):
         terms: dict[str, Tensor] = {}
         if cfg.distill_weight > 0:
             aligned = batch["aligned"] if cfg.distill_mode == "mixed" else None
-            terms["distill"] = self.distill(
-                self.logits(s_out).float(), self.logits(t_out).float(), aligned
-            )
+            teacher = self.logits(t_out).float()
+            terms["distill"] = self.distill(self.logits(s_out).float(), teacher, aligned,
+                                            update_center=False)
+            if self.training:
+                self._teacher_means.append(teacher.detach().reshape(-1, teacher.shape[-1])
+                                           .mean(dim=0))
         if cfg.amp_weight > 0 or cfg.phase_weight > 0:
             spec = self.spectral(s_out["amp"].float(), s_out["phase"].float(), batch["hi"],
                                  batch["hi_mask"])
@@ -267,6 +278,14 @@ class Objective(nn.Module):
             raise ValueError("every loss weight is 0: nothing to train")
         terms["loss"] = loss
         return terms
+
+    @torch.no_grad()
+    def end_step(self) -> None:
+        """Move the distillation centre by the mean teacher output of this step's
+        micro-batches (every rank calls it: the mean is reduced across ranks)."""
+        if self._teacher_means:
+            self.distill.update_center(torch.stack(self._teacher_means))
+            self._teacher_means.clear()
 
     @torch.no_grad()
     def teacher_probs(self, t_out: dict[str, Tensor]) -> Tensor:
@@ -605,6 +624,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     dataset = make_dataset(cfg, env, micro, targets)
 
     step, seen = 0, 0  # seen: samples of the current epoch this rank has consumed
+    precision = run_precision(cfg, env.device)
     if resume:
         state = load_checkpoint(ckpt_path)
         if len(state["data"]) != env.world:
@@ -623,6 +643,13 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
         seen = int(state["data"][env.rank]["yielded"])
         if not cfg.command:  # resumed from Python: the run's command stays recorded
             cfg = dataclasses.replace(cfg, command=state["config"].get("command"))
+        if state.get("precision", precision) != precision:
+            # amp_dtype "auto" on another device: keep the run's precision (its maths)
+            if env.is_main:
+                print(f"qualityfm: resuming on {env.device.type} at the run's "
+                      f"{state['precision']} precision (amp_dtype auto gives {precision} there)",
+                      file=sys.stderr)
+            precision = state["precision"]
         if env.is_main:  # the run's record says what it runs now (a new --steps, a moved store)
             _note_resumed_changes(state["config"], cfg, step)
             cfg.save(run_dir / CONFIG_NAME)
@@ -655,6 +682,8 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     batches = iter(loader)  # draws a base seed from torch's RNG: restore the RNG after it
     if resume:
         set_rng_state(state["rng"][env.rank])
+        if env.device.type == "cuda" and "cuda" not in state["rng"][env.rank]:
+            torch.cuda.manual_seed(cfg.seed + env.rank)  # moved from CPU: per-rank streams
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     bar = None
     if env.is_main and cfg.progress and end > step:
@@ -669,6 +698,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
                 "step": at, **models, "objective": objective.state_dict(),
                 "data": data_states, "rng": rngs, "config": cfg.to_dict(),
                 "model_config": mcfg.to_dict(), "store_counts": store_counts,
+                "precision": precision,
             })
 
     last: dict[str, Any] = {}
@@ -695,7 +725,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
                 seen += micro
                 batch = _to(batch, env.device)
                 with grad_sync(model, k == cfg.grad_accum - 1):
-                    with autocast(cfg, env.device):
+                    with precision_autocast(precision, env.device):
                         with torch.no_grad():  # 1. teacher forward, no gradient
                             t_out = fwd_teacher(teacher, batch["hi"], batch["hi_mask"])
                         s_out = fwd_student(batch["lo"], batch["lo_mask"])  # 2. student, loss
@@ -712,6 +742,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
                                           else norm)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
+            objective.end_step()  # the centre moves once a step, by all its micro-batches
             if env.distributed:  # report the global batch's terms, not this rank's share
                 sums = _mean_over_ranks(sums, env.device)
             stop_now = sums.pop("_stop") > 0
@@ -731,7 +762,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
                 elapsed = time.perf_counter() - window_t
                 last = {"step": step, **sums, **values, "pairs_per_s": window_pairs / elapsed}
                 if diag_due:
-                    last.update(run_diagnostics(teacher, objective, diag_x, diag_mask, cfg,
+                    last.update(run_diagnostics(teacher, objective, diag_x, diag_mask, precision,
                                                 env.device))
                 if env.is_main:
                     log.write(last)
@@ -765,14 +796,14 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
 
 @torch.no_grad()
 def run_diagnostics(teacher: nn.Module, objective: Objective, x: Tensor, mask: Tensor,
-                    cfg: PretrainConfig, device: torch.device, chunk: int = 64
+                    precision: str, device: torch.device, chunk: int = 64
                     ) -> dict[str, float]:
     """Collapse diagnostics of the teacher on a fixed batch (see ``diagnostics``)."""
     teacher = _unwrap(teacher)
     pooled, probs = [], []
     for i in range(0, x.shape[0], chunk):
         xb, mb = x[i:i + chunk].to(device), mask[i:i + chunk].to(device)
-        with autocast(cfg, device):
+        with precision_autocast(precision, device):
             out = teacher_forward(teacher, xb, mb)
         pooled.append(out["tokens"].float().mean(dim=1).cpu())
         probs.append(objective.teacher_probs(out).float().cpu())
