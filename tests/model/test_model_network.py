@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from qualityfm.cli import main
 from qualityfm.model import PRESETS, QualityFM, QualityFMConfig
 
-# The original's counts (encoder + decoder + heads, encoder alone), from QUALITYFM.md.
+# The original's counts (encoder + decoder + heads, encoder alone), from arXiv 2509.06516.
 TARGETS = {
     "base": (9_576_714, 4_255_005),
     "middle": (70_589_706, 34_761_501),

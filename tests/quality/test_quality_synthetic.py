@@ -245,3 +245,7 @@ def test_score_windows_masks_absent_modalities() -> None:
     with pytest.raises(ValueError, match=r"\['PLETH', 'II'\] are monitor labels.*\['ppg', "
                                          r"'ecg_ii'\].*canonical_names"):
         score_windows(x, mask, FS, ("PLETH", "II"))
+    # recorded, thresholds and rules are keywords: a recorded row passed fifth is not taken
+    # for the level thresholds
+    with pytest.raises(TypeError, match="positional"):
+        score_windows(x, mask, FS, ("ppg", "ecg_ii"), np.array([True, True]))

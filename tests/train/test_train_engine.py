@@ -253,7 +253,12 @@ def test_cli_pretrain_help_and_checked_numbers(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["pretrain", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "the rate used is LR x batch-size / 256 (default: 0.0005)" in text
+    # a setting the paper recipe changes shows both recipes' values, a shared one its value
+    assert ("the rate used is LR x batch-size / 256 (default: the recipe's (default 0.0005, "
+            "paper 0.0001))") in text
+    assert "(default: the recipe's (default False, paper True))" in text  # --augment
+    assert "-1: auto (CUDA: up to 8, CPU: none) (default: -1)" in text
+    assert "--student-temp STUDENT_TEMP default: 0.1" in text
     for flag, value, message in (("--log-every", "0", "must be >= 1, got 0"),
                                  ("--warmup", "-1", "must be >= 0, got -1"),
                                  ("--teacher-temp", "0", "must be > 0, got 0"),

@@ -17,18 +17,26 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="pre-trained model dirs as NAME=DIR (ablations: no-spectral=DIR, ...); "
                         "DIR may be `pretrained` (shipped weights) or `none` (random encoder)")
     p.add_argument("--modes", default="full,linear",
-                   help="comma list of fine-tuning modes for --models (full, linear)")
+                   help="comma list of fine-tuning modes for --models: full, linear (default: "
+                   "both)")
     p.add_argument("--with-features", action="store_true",
                    help="also run each --models variant with the classical features in its head")
     p.add_argument("--baselines", default="classical,scratch,resnet",
-                   help="comma list of classical, scratch, resnet (empty for none)")
+                   help="comma list of classical (gradient boosting on the classical "
+                   "features), scratch (this architecture untrained, full fine-tune), resnet "
+                   "(a 1-D ResNet); default: all three, the two networks trained for --epochs "
+                   "in each fold; empty for none")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the finished comparison OUT holds (default: refuse; a "
                    "stopped comparison resumes without it)")
-    p.add_argument("--kfold", type=int_at_least(2), default=5)
-    p.add_argument("--epochs", type=positive_int, default=30)
-    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--kfold", type=int_at_least(2), default=5,
+                   help="grouped cross-validation folds (default 5)")
+    p.add_argument("--epochs", type=positive_int, default=30,
+                   help="most epochs of each network trained by gradient steps, early "
+                   "stopping on validation (default 30)")
+    p.add_argument("--seed", type=nonnegative_int, default=0,
+                   help="seed of the folds, the splits and the networks (default 0)")
     p.add_argument("--config", default=None,
                    help="model preset or JSON config for 'scratch' and random encoders "
                         "(default: the architecture of the shipped weights)")

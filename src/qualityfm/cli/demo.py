@@ -19,11 +19,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="folder of real records with Challenge 2015 alarm labels "
                    "(e.g. ../shared/data/physionet2015_vt); default: synthetic")
     p.add_argument("--out", default="demo_report", help="report folder (default demo_report)")
-    p.add_argument("--steps", type=positive_int, default=120, help="pre-training steps")
+    p.add_argument("--steps", type=positive_int, default=120,
+                   help="pre-training steps (default 120)")
     p.add_argument("--epochs", type=positive_int, default=None,
                    help="fine-tuning epochs of a head trained by gradient steps (the default "
                    "VT-alarm head is fitted in closed form and takes none)")
-    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--seed", type=nonnegative_int, default=0,
+                   help="seed of the data, the pre-training and the folds (default 0)")
     p.set_defaults(func=run)
 
 

@@ -13,7 +13,9 @@ from qualityfm.cli.finetune import add_device_option
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "embed", help="window embeddings as .npy (+ index CSV) or Parquet",
-        description="Embed every 30-s window of every record under FILE... with the encoder. "
+        description="Embed every window of every record under FILE... with the encoder "
+        "(windows of the length and rate the model was pre-trained on, 30 s for the shipped "
+        "weights). "
         "OUT.npy gets the [windows, d] matrix and OUT.index.csv the window index; OUT.parquet "
         "gets both in one table.",
     )
@@ -21,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output (.npy or .parquet)")
     p.add_argument("--model", default="pretrained",
                    help="exported model folder, or 'pretrained' (default) for the shipped weights")
-    p.add_argument("--batch-size", type=positive_int, default=256)
+    p.add_argument("--batch-size", type=positive_int, default=256,
+                   help="windows per model batch (default 256)")
     p.add_argument("--pool", default="mean", metavar="mean|mean+last|mean+stem|mean+last+stem",
                    help="how each window's encoder output becomes one row: the mean of its "
                    "tokens (default, d values), +last: the last token beside it, +stem: the "

@@ -68,7 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="training epochs of a network (default 30)")
     p.add_argument("--batch-size", type=positive_int, default=None,
                    help="windows per batch (default 32)")
-    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--seed", type=nonnegative_int, default=0,
+                   help="seed of the validation split, the --kfold folds and the networks "
+                   "(default 0)")
     p.add_argument("--config", default=None,
                    help="model preset or JSON config file for --init none (default: the "
                         "architecture of the shipped weights)")

@@ -37,10 +37,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fs", type=at_most(positive_float, MAX_FS, " Hz (the model reads 300 Hz)"),
                    default=300.0,
                    help=f"window sampling rate, Hz (default 300, at most {MAX_FS:g})")
-    p.add_argument("--window", type=positive_float, default=30.0, help="window length, seconds")
-    p.add_argument("--normalization", choices=("channel", "joint", "none"), default="channel")
-    p.add_argument("--dtype", choices=("float16", "int16"), default="float16")
-    p.add_argument("--shard-size", type=positive_int, default=2048, help="windows per shard file")
+    p.add_argument("--window", type=positive_float, default=30.0,
+                   help="window length, seconds (default 30)")
+    p.add_argument("--normalization", choices=("channel", "joint", "none"), default="channel",
+                   help="scaling into [-1, 1]: each channel of each window (channel, the "
+                   "default), the window's channels together (joint, the original's) or none")
+    p.add_argument("--dtype", choices=("float16", "int16"), default="float16",
+                   help="stored sample type (default float16; int16 keeps a scale per channel)")
+    p.add_argument("--shard-size", type=positive_int, default=2048,
+                   help="windows per shard file (default 2048)")
     p.add_argument("--max-distance", type=positive_int, default=9,
                    help="pairs at most this many windows apart (default 9)")
     gap = at_most(positive_int, MAX_LEVEL_GAP,

@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("names", nargs="*", help="presets to show (default: all)")
     parser.add_argument("--stem", choices=("conv", "residual"), default=None,
                         help="tokeniser: conv, the original's (default; the counts it names: "
-                        "9.6 M, 70.6 M, 319 M), or residual, what `pretrain` builds by default "
+                        "9.6 M, 70.6 M, 319.6 M), or residual, what `pretrain` builds by default "
                         "and the shipped weights use")
     parser.set_defaults(func=run)
 

@@ -37,11 +37,44 @@ _ARG_TYPES: dict[str, Callable[[str], int | float]] = {
                      "centre_momentum", "distill_weight", "amp_weight", "phase_weight",
                      "koleo_weight", "variance_weight", "feature_weight"), nonnegative_float),
 }
-#: Help beyond "default: ..." where the flag's value is not used as given.
+#: What a flag does, where its name does not say it; "default: ..." is added to each.
 _HELP = {
     "lr": "peak learning rate per 256 pairs: the rate used is LR x batch-size / 256",
     "min_lr": "final learning rate per 256 pairs: the rate used is MIN_LR x batch-size / 256",
+    "workers": "DataLoader workers; -1: auto (CUDA: up to 8, CPU: none)",
+    "aligned_fraction": "share of aligned (synthetic) pairs mixed with the natural ones",
+    "modality_drop": "probability to hide one channel of the student's input",
+    "augment": "augment each pair member on its own (noise, scale, per-channel offset, a "
+               "zeroed span)",
+    "stem": "tokeniser: residual or conv (the original's)",
+    "attention": "attention kernel: auto, dense, local or flex",
+    "window": "local attention window, in tokens",
+    "batch_size": "pairs per optimizer step, over all ranks and micro-steps",
+    "optimizer": "adamw (decoupled decay) or adam (the original's, L2 decay)",
+    "grad_clip": "gradient norm clip; 0 disables it",
+    "distill_mode": "token, pooled or mixed (pooled on natural pairs, token on aligned ones)",
+    "head": "DINO projection head to PROTOTYPES outputs",
+    "amplitude": "spectral amplitude target: magnitude or power",
+    "phase": "spectral phase target: wrapped (cos/sin) or plain",
+    "feature_weight": "weight of the classical-feature read-out from the student's embedding; "
+                      "0 turns it off",
+    "device": "auto, cpu or cuda",
+    "amp_dtype": "auto (bf16 on GPU, fp32 on CPU), bf16 or fp32",
+    "fsdp": "shard with FSDP instead of DDP (for the large preset)",
+    "compile": "torch.compile the model",
+    "progress": "progress bar on stderr",
+    "tensorboard": "TensorBoard event files in OUT",
 }
+
+
+def _default_text(name: str, default: object) -> str:
+    """``default: X``, with each recipe's value where the recipes differ."""
+    from qualityfm.train.config import RECIPES
+
+    shown = {"default": default, **{r: v[name] for r, v in RECIPES.items() if name in v}}
+    if all(v == default for v in shown.values()):
+        return f"default: {default}"
+    return "default: the recipe's (" + ", ".join(f"{r} {v}" for r, v in shown.items()) + ")"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -72,11 +105,12 @@ def register(sub: argparse._SubParsersAction) -> None:
             continue
         flag = "--" + f.name.replace("_", "-")
         kind = hints[f.name]
+        default = _default_text(f.name, f.default)
+        help_text = f"{_HELP[f.name]} ({default})" if f.name in _HELP else default
         if kind is bool:
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                           help=help_text)
         else:
-            default = f"default: {f.default}"
-            help_text = f"{_HELP[f.name]} ({default})" if f.name in _HELP else default
             p.add_argument(flag, type=_ARG_TYPES.get(f.name, kind), default=None, help=help_text)
     p.set_defaults(func=run)
 

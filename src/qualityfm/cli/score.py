@@ -28,11 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="highest heart rate the ECG quality accepts as good beats (default "
                    "120, QualityFM's rule: clean tachycardia rates bad; e.g. 250 for "
                    "quality without rhythm)")
-    p.add_argument("--batch-size", type=positive_int, default=256)
-    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
-                   help="model inference precision: fp32 (default); bf16 autocast, faster on "
-                   "CPUs with native bf16 (AVX-512 BF16, AMX) and on GPUs, results differ "
-                   "slightly from fp32; fp16 autocast (CUDA only)")
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="windows per model batch (default 256; with --model only)")
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default=None,
+                   help="model inference precision (with --model only): fp32 (default); bf16 "
+                   "autocast, faster on CPUs with native bf16 (AVX-512 BF16, AMX) and on GPUs, "
+                   "results differ slightly from fp32; fp16 autocast (CUDA only)")
     add_device_option(p)
     p.set_defaults(func=run)
 
@@ -43,11 +44,17 @@ def run(args: argparse.Namespace) -> int:
     from qualityfm.quality import RRRules
     from qualityfm.train import load
 
+    model_options = {name: value for name, value in (("batch_size", args.batch_size),
+                                                      ("precision", args.precision))
+                     if value is not None}
+    if model_options and not args.model:
+        flags = " and ".join("--" + name.replace("_", "-") for name in model_options)
+        raise ValueError(f"{flags} set how the model runs: give --model (without it only the "
+                         "signal-quality indices are computed)")
     check_output(args.out, what="score")  # before the model is loaded
     model = load(args.model, device=args.device) if args.model else None
     rules = None if args.hr_max is None else RRRules(hr_max=args.hr_max)
-    summary = score_files(args.inputs, args.out, model=model, batch_size=args.batch_size,
-                          precision=args.precision, ecg_rules=rules)
+    summary = score_files(args.inputs, args.out, model=model, ecg_rules=rules, **model_options)
     print(json.dumps(summary, indent=2))
     if not summary["n_windows"]:
         print(f"qualityfm score: no window to score; {args.out} was not written",

@@ -1,10 +1,10 @@
 """ECG quality: rrSQI of the RR series, optionally with a beat-morphology term.
 
-rrSQI (QUALITYFM.md): a beat is bad when its heart rate is outside 40-120 bpm, or the change of
-its RR interval from the previous one exceeds 0.5 s, or the relative change of its heart rate
-exceeds 30 %; an isolated good beat between two bad ones is bad; the score is good beats over
-detected QRS, and 0 with fewer than ``min_beats`` QRS in a 30-s window (40 bpm), in
-proportion for windows of other lengths.
+rrSQI (the method, arXiv 2509.06516): a beat is bad when its heart rate is outside 40-120
+bpm, or the change of its RR interval from the previous one exceeds 0.5 s, or the relative
+change of its heart rate exceeds 30 %; an isolated good beat between two bad ones is bad;
+the score is good beats over detected QRS, and 0 with fewer than ``min_beats`` QRS in a 30-s
+window (40 bpm), in proportion for windows of other lengths.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from qualityfm.quality.peaks import peaks_from_envelope, qrs_envelope
 
 @dataclass(frozen=True)
 class RRRules:
-    """The rrSQI rules; defaults are those of QUALITYFM.md."""
+    """The rrSQI rules; defaults are those of the method (arXiv 2509.06516)."""
 
     hr_min: float = 40.0  # bpm
     hr_max: float = 120.0  # bpm

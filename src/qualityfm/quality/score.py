@@ -13,7 +13,7 @@ from qualityfm.quality.ppg import ppg_quality
 
 #: Level names, index = level: 0 bad ... 4 excellent.
 LEVEL_NAMES: tuple[str, ...] = ("bad", "poor", "acceptable", "good", "excellent")
-#: Lower bounds of the levels excellent, good, acceptable, poor (QUALITYFM.md).
+#: Lower bounds of the levels excellent, good, acceptable, poor (the method, arXiv 2509.06516).
 LEVEL_THRESHOLDS: tuple[float, float, float, float] = (0.9, 0.7, 0.5, 0.3)
 #: Version of the scoring rules, raised when a window's scores change for the same samples
 #: (2: a recorded channel that is flat or missing in a window scores 0 there). A store's
@@ -68,6 +68,7 @@ def score_windows(
     mask: np.ndarray,
     fs: float,
     channels: Sequence[str] = MODEL_CHANNELS,
+    *,
     thresholds: Sequence[float] = LEVEL_THRESHOLDS,
     recorded: Sequence[bool] | np.ndarray | None = None,
     ecg_rules: RRRules | None = None,

@@ -53,7 +53,7 @@ class FilterSpec:
 ECG_FILTER = FilterSpec(highpass=0.5, lowpass=40.0)
 #: PPG band-pass 0.5-8 Hz.
 PPG_FILTER = FilterSpec(highpass=0.5, lowpass=8.0)
-#: VT-alarm protocol (QUALITYFM.md): ECG high-pass 1 Hz, low-pass 30 Hz, 60 Hz notch.
+#: VT-alarm protocol (arXiv 2509.06516): ECG high-pass 1 Hz, low-pass 30 Hz, 60 Hz notch.
 VT_ECG_FILTER = FilterSpec(highpass=1.0, lowpass=30.0, notch=60.0)
 #: VT-alarm protocol: PPG 60 Hz notch, band-pass 0.5-5 Hz.
 VT_PPG_FILTER = FilterSpec(highpass=0.5, lowpass=5.0, notch=60.0)
