@@ -104,6 +104,12 @@ def test_is_ecg_knows_a_repeated_lead() -> None:
     assert canonical_names(["V", "V"]) == ["ecg_v", "ecg_v_2"]
     assert all(is_ecg(c) for c in ("ecg", "ecg_2", "ecg_v_2", "ecg_v2", "ecg_ii"))
     assert not any(is_ecg(c) for c in ("ppg", "ppg_2", "abp_2", "resp", "ecg_hr", "ecg_ii_x"))
+    # the lead standing for lead II comes first: lead II, then I before aVF, aVR last, and a
+    # repeated lead after every named one; other channels are left out
+    from qualityfm.io import ecg_leads
+    assert ecg_leads(["ecg_avr", "ppg", "ecg_2", "ecg_i", "ecg_avf"]) == [
+        "ecg_i", "ecg_avf", "ecg_avr", "ecg_2"]
+    assert ecg_leads(["ecg_v1", "ecg_ii", "abp"])[0] == "ecg_ii" and ecg_leads(["ppg"]) == []
     # an ECG1/ECG2 record fills both lead slots of the classical features
     t = np.arange(0, 10, 1 / 250)
     beats = np.exp(-(((t % 0.8) - 0.4) ** 2) / 2e-4)

@@ -7,7 +7,7 @@ import pytest
 
 from helpers import shared_path
 from qualityfm.io import MODEL_CHANNELS, Record, RecordError, read_record, write_wfdb
-from qualityfm.signal import synthesize
+from qualityfm.signal import WindowConfig, make_windows, synthesize
 from qualityfm.signal.synthetic import synthetic_alarm_records
 from qualityfm.tasks import (
     assert_disjoint,
@@ -239,3 +239,23 @@ def test_a_hand_built_task_dataset_names_what_it_lacks() -> None:
     ds = TaskDataset("vt-alarm", x, np.ones((4, 2), bool), y, [0, 1, 2, 3], np.arange(4),
                      np.zeros((4, 0)), [])
     assert isinstance(ds.y, np.ndarray) and len(ds.subset(np.array([0, 2]))) == 2
+
+
+def test_a_task_window_takes_the_lead_and_gap_rules_of_pre_training() -> None:
+    """Without lead II the task window stands lead I for it, as make_windows does (not aVR,
+    first by name); a pulse half +inf is masked as a half-NaN one is, not interpolated."""
+    fs = 250.0
+    t = np.arange(int(40 * fs)) / fs
+    ecg = np.exp(-(((t % 0.8) - 0.4) ** 2) / (2 * 0.012 ** 2))  # upright R waves
+    ppg = np.sin(2 * np.pi * 1.2 * t)
+    rec = Record("r1", {"ecg_avr": -ecg, "ecg_i": ecg, "ppg": ppg},
+                 {"ecg_avr": fs, "ecg_i": fs, "ppg": fs})
+    assert make_windows(rec, WindowConfig(seconds=10)).sources["ecg_ii"] == "ecg_i"
+    lead_i = Record("r1", {"ecg_i": ecg, "ppg": ppg}, {"ecg_i": fs, "ppg": fs})
+    np.testing.assert_array_equal(record_dataset("vt-alarm", rec).X,
+                                  record_dataset("vt-alarm", lead_i).X)
+    for missing in (np.nan, np.inf):
+        gappy = ppg.copy()
+        gappy[-int(5 * fs):] = missing  # half of the 10-s alarm window
+        held = Record("r1", {"ecg_i": ecg, "ppg": gappy}, {"ecg_i": fs, "ppg": fs})
+        assert list(record_dataset("vt-alarm", held).mask[0]) == [False, True]

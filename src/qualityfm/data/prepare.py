@@ -47,12 +47,18 @@ from qualityfm.data.store import (
     settings_difference,
     shard_name,
 )
-from qualityfm.io import MissingChannelError, Record, RecordError, find_records, read_record
+from qualityfm.io import (
+    MissingChannelError,
+    Record,
+    RecordError,
+    ecg_leads,
+    find_records,
+    read_record,
+)
 from qualityfm.io.atomic import remove_temporaries
 from qualityfm.io.read import no_record_reason, passed_over_skips
 from qualityfm.quality import LEVEL_NAMES, SCORING_VERSION, score_windows
 from qualityfm.signal import WindowConfig, make_windows, normalize
-from qualityfm.signal.windows import ECG_PREFERENCE
 
 FORMAT_VERSION = 1
 
@@ -140,7 +146,7 @@ def read_model_channels(path: str, channels: Sequence[str]) -> Record:
     try:
         return read_record(path, channels=list(channels))
     except MissingChannelError as err:
-        held = [c for c in (*channels, *ECG_PREFERENCE) if c in err.available]
+        held = [c for c in channels if c in err.available] + ecg_leads(err.available)
         return read_record(path, channels=list(dict.fromkeys(held)))
 
 

@@ -1,13 +1,21 @@
 """Readers: every supported file format into one :class:`Record`."""
 
 from qualityfm.io.atomic import atomic_write, atomic_write_bytes, atomic_write_text
-from qualityfm.io.channels import MODEL_CHANNELS, canonical_channel, canonical_names, is_ecg
+from qualityfm.io.channels import (
+    ECG_PREFERENCE,
+    MODEL_CHANNELS,
+    canonical_channel,
+    canonical_names,
+    ecg_leads,
+    is_ecg,
+)
 from qualityfm.io.read import find_records, read_record
 from qualityfm.io.record import MissingChannelError, Record, RecordError
 from qualityfm.io.uci_reader import find_uci_bp, is_uci_bp_file, iter_uci_bp, read_uci_bp
 from qualityfm.io.write import write_wfdb
 
 __all__ = [
+    "ECG_PREFERENCE",
     "MODEL_CHANNELS",
     "atomic_write",
     "atomic_write_bytes",
@@ -19,6 +27,7 @@ __all__ = [
     "canonical_names",
     "find_records",
     "find_uci_bp",
+    "ecg_leads",
     "is_ecg",
     "is_uci_bp_file",
     "iter_uci_bp",

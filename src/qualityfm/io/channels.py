@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 #: The two channels the model reads, in this order.
 MODEL_CHANNELS: tuple[str, str] = ("ppg", "ecg_ii")
@@ -87,6 +88,24 @@ def _derived(name: str, key: str) -> bool:
 
 #: A later channel of a name already taken in its record (``canonical_names``: ``ecg_2``).
 _REPEATED = re.compile(r"^(.+)_\d+$")
+
+
+#: The order in which a record's ECG leads stand in for the model's ECG (lead II): lead II's
+#: closest substitutes first (an unnamed single lead, I, III, aVF), then the chest and
+#: modified chest leads, and the inverted-looking aVL/aVR last.
+ECG_PREFERENCE: tuple[str, ...] = (
+    "ecg_ii", "ecg", "ecg_i", "ecg_iii", "ecg_avf", "ecg_v", "ecg_v5", "ecg_v4", "ecg_v6",
+    "ecg_v3", "ecg_v2", "ecg_v1", "ecg_mcl", "ecg_avl", "ecg_avr",
+)
+
+
+def ecg_leads(channels: Iterable[str]) -> list[str]:
+    """The ECG leads among ``channels``, the one that stands for lead II first: in
+    :data:`ECG_PREFERENCE` order, then any other lead (a repeated one, ``ecg_2``) by name.
+    Every layer that picks "the" ECG of a record (windows, tasks, features, scoring) uses it."""
+    rank = {lead: i for i, lead in enumerate(ECG_PREFERENCE)}
+    return sorted((c for c in channels if is_ecg(c)),
+                  key=lambda c: (rank.get(c, len(rank)), c))
 
 
 def is_ecg(channel: str) -> bool:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Collection, Sequence
 import numpy as np
 from scipy.signal import find_peaks
 
-from qualityfm.io import MODEL_CHANNELS, is_ecg
+from qualityfm.io import MODEL_CHANNELS, ecg_leads
 from qualityfm.quality._common import band_gain, clip_fraction, template_correlation
 from qualityfm.quality.ecg import ecg_quality
 from qualityfm.quality.peaks import detect_r_peaks, qrs_envelope
@@ -531,7 +531,7 @@ def signal_features(signals: dict[str, np.ndarray], fs: dict[str, float]) -> np.
     if no_rate or bad:
         raise ValueError(f"signal_features needs a rate for every channel and 1-D signals; "
                          f"no rate: {no_rate}, not 1-D: {bad}")
-    leads = sorted((c for c in signals if is_ecg(c)), key=lambda c: (c != "ecg_ii", c))[:2]
+    leads = ecg_leads(signals)[:2]
     ecg, peaks = [], []
     for k in range(2):
         e, p = (ecg_features(signals[leads[k]], fs[leads[k]]) if k < len(leads)

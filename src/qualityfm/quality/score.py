@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qualityfm.io import MODEL_CHANNELS, canonical_channel, is_ecg
+from qualityfm.io import MODEL_CHANNELS, canonical_channel, ecg_leads, is_ecg
 from qualityfm.quality.ecg import RRRules, ecg_quality
 from qualityfm.quality.ppg import ppg_quality
 
@@ -104,9 +104,7 @@ def score_windows(
             raise ValueError(f"recorded must be [C] = [{len(channels)}] for channels "
                              f"{channels}, got shape {recorded.shape}")
     n = x.shape[0]
-    ecg_ch = "ecg_ii" if "ecg_ii" in channels else next(
-        (c for c in channels if c.startswith("ecg")), None
-    )
+    ecg_ch = next(iter(ecg_leads(channels)), None)
     out = {}
     rules = ecg_rules or RRRules()
 

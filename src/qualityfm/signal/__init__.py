@@ -38,7 +38,7 @@ from qualityfm.signal.synthetic import (
     synthetic_corpus,
 )
 from qualityfm.signal.windows import (
-    ECG_PREFERENCE,
+    MAX_NAN_FRACTION,
     MODEL_FS,
     WindowConfig,
     Windows,
@@ -47,7 +47,7 @@ from qualityfm.signal.windows import (
 )
 
 __all__ = [
-    "ARTIFACTS", "ARTIFACT_KINDS", "ECG_FILTER", "ECG_PREFERENCE", "MODEL_FS", "NORMALIZATIONS",
+    "ARTIFACTS", "ARTIFACT_KINDS", "ECG_FILTER", "MAX_NAN_FRACTION", "MODEL_FS", "NORMALIZATIONS",
     "PPG_FILTER", "RHYTHMS", "VT_ECG_FILTER", "VT_PPG_FILTER", "FilterSpec", "WindowConfig",
     "Windows", "apply_artifacts", "apply_filter", "baseline_wander", "beat_times", "clipping",
     "corrupt", "design_sos", "disconnection", "electrode_pop", "fill_nan", "filter_ecg",

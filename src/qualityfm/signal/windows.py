@@ -11,20 +11,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qualityfm.io import MODEL_CHANNELS, Record, RecordError, canonical_channel, is_ecg
+from qualityfm.io import (
+    MODEL_CHANNELS,
+    Record,
+    RecordError,
+    canonical_channel,
+    ecg_leads,
+    is_ecg,
+)
 from qualityfm.signal.nan import fill_nan
 from qualityfm.signal.normalize import NORMALIZATIONS, normalize
 from qualityfm.signal.resample import rational_ratio, resample
 
-#: ECG leads tried, in this order, when a requested ECG channel (``ecg_ii``) is absent:
-#: lead II's closest substitutes first (an unnamed single lead, I, III, aVF), then the chest
-#: and modified chest leads, and the inverted-looking aVL/aVR last.
-ECG_PREFERENCE: tuple[str, ...] = (
-    "ecg_ii", "ecg", "ecg_i", "ecg_iii", "ecg_avf", "ecg_v", "ecg_v5", "ecg_v4", "ecg_v6",
-    "ecg_v3", "ecg_v2", "ecg_v1", "ecg_mcl", "ecg_avl", "ecg_avr",
-)
-
 REQUIRE = ("any", "all")
+
+#: Largest share of missing samples (NaN, inf) a channel may hold in a window and be used, its
+#: gaps interpolated: the windows of pre-training and of the tasks alike.
+MAX_NAN_FRACTION = 0.2
 
 #: Sampling rate (Hz) of the windows every model reads: pre-training, the tasks and export.
 MODEL_FS = 300.0
@@ -45,7 +48,7 @@ class WindowConfig:
     fs: float = MODEL_FS
     seconds: float = 30.0
     channels: tuple[str, ...] = MODEL_CHANNELS
-    max_nan_fraction: float = 0.2
+    max_nan_fraction: float = MAX_NAN_FRACTION
     drop_flat: bool = True
     ecg_fallback: bool = True
     require: str = "any"
@@ -143,8 +146,8 @@ def resolve_sources(record: Record, cfg: WindowConfig) -> tuple[dict[str, str], 
             if c in sources or not is_ecg(c):
                 continue
             used = set(sources.values())
-            lead = next((lead for lead in ECG_PREFERENCE
-                         if lead in record.signals and lead not in used), None)
+            lead = next((lead for lead in ecg_leads(record.signals) if lead not in used),
+                        None)
             if lead is not None:
                 sources[c] = lead
                 fallback = True

@@ -43,6 +43,7 @@ from qualityfm.io import (
     Record,
     RecordError,
     atomic_write,
+    ecg_leads,
     find_records,
     find_uci_bp,
     is_ecg,
@@ -54,6 +55,7 @@ from qualityfm.io.read import no_record_reason
 from qualityfm.io.wfdb_reader import ALARM_TIME, REFERENCE_FILE, is_vt_alarm
 from qualityfm.quality.features import feature_names, signal_features
 from qualityfm.signal import (
+    MAX_NAN_FRACTION,
     MODEL_FS,
     VT_ECG_FILTER,
     VT_PPG_FILTER,
@@ -65,7 +67,10 @@ from qualityfm.signal import (
 
 TASKS = ("vt-alarm", "af", "abp")
 RHYTHMS = ("N", "A", "O", "~")
-CACHE_VERSION = 14  # 14: leads and PPG named "Lead2", "SpO2 pleth" are read
+# 15: the ECG lead standing for lead II is chosen as in pre-training (I before aVL), a
+# channel mostly inf is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2
+# pleth" are read
+CACHE_VERSION = 15
 
 
 @dataclass
@@ -166,10 +171,11 @@ def protocol_filter(x: np.ndarray, fs: float, kind: str) -> np.ndarray:
     return apply_filter(np.asarray(x, dtype=np.float64), fs, spec).astype(np.float32)
 
 
-def _fill(x: np.ndarray, max_nan: float = 0.2) -> np.ndarray | None:
-    """Linear interpolation over NaNs; None when too much is missing or the channel is flat."""
+def _fill(x: np.ndarray) -> np.ndarray | None:
+    """Linear interpolation over missing samples (NaN, inf); None when more than
+    :data:`MAX_NAN_FRACTION` is missing, as in a model window, or the channel is flat."""
     x = np.asarray(x, dtype=np.float64)
-    if len(x) == 0 or np.isnan(x).mean() > max_nan:
+    if len(x) == 0 or (~np.isfinite(x)).mean() > MAX_NAN_FRACTION:
         return None
     x = fill_nan(x)
     if np.ptp(x) <= 1e-9:
@@ -178,7 +184,8 @@ def _fill(x: np.ndarray, max_nan: float = 0.2) -> np.ndarray | None:
 
 
 def _primary_ecg(rec: Record) -> str | None:
-    leads = sorted((c for c in rec.signals if is_ecg(c)), key=lambda c: (c != "ecg_ii", c))
+    """The lead that stands for the model's ECG (:func:`qualityfm.io.ecg_leads`)."""
+    leads = ecg_leads(rec.signals)
     return leads[0] if leads else None
 
 
