@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from qualityfm.data import Store, prepare
-from qualityfm.io import atomic_write_text, write_wfdb
+from qualityfm.io import atomic_write_text, write_json, write_wfdb
 from qualityfm.quality import LEVEL_NAMES
 from qualityfm.signal import synthetic_alarm_records, synthetic_corpus
 from qualityfm.tasks.report import save_figure
@@ -137,7 +137,7 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
         "timings_s": timings, "data": str(data) if data else "synthetic",
     }
     atomic_write_text(out / "README.md", _report_markdown(result, figures, kfold))
-    atomic_write_text(out / "summary.json", json.dumps(result, indent=2, default=str))
+    write_json(out / "summary.json", result)
     return result
 
 

@@ -59,3 +59,24 @@ def test_files_written_together_are_replaced_together(tmp_path) -> None:
     (tmp_path / ".m.npy.k1ll3d.tmp").write_bytes(b"left by a SIGKILL")
     assert remove_temporaries(tmp_path) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.index.csv", "m.npy"]
+
+
+def test_write_json_writes_strict_json(tmp_path) -> None:
+    """Arrays, numpy scalars and paths are written as JSON types, NaN and inf as null (a
+    demo summary with a NaN interval gave the invalid token NaN), and a later write replaces
+    the file whole."""
+    import json
+    from pathlib import Path
+
+    from qualityfm.io import write_json
+
+    path = tmp_path / "summary.json"
+    obj = {"auroc": np.float32(0.5), "ci": [float("nan"), np.inf], "n": np.int64(3),
+           "ok": np.bool_(True), "rows": np.arange(2), "store": Path("/x/y")}
+    assert write_json(path, obj) == path
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict {c}")) == {
+        "auroc": 0.5, "ci": [None, None], "n": 3, "ok": True, "rows": [0, 1], "store": "/x/y"}
+    write_json(path, {"a": 1})
+    assert json.loads(path.read_text()) == {"a": 1} and list(tmp_path.iterdir()) == [path]

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from qualityfm.data.pairs import mine_pairs
-from qualityfm.data.store import PAIRS, ShardWriter, index_dtype, save_json, save_npy
+from qualityfm.data.store import PAIRS, ShardWriter, index_dtype, save_npy
+from qualityfm.io import write_json
 
 FS, SECONDS = 300.0, 30.0
 
@@ -47,7 +48,7 @@ def write_synthetic_store(folder: Path, n_records: int = 4, per_record: int = 10
     n_shards = writer.finish()
     pairs = np.concatenate(all_pairs)
     save_npy(folder / PAIRS, pairs)
-    save_json(folder / "meta.json", {
+    write_json(folder / "meta.json", {
         "fs": FS, "seconds": SECONDS, "n_samples": t.size, "channels": ["ppg", "ecg_ii"],
         "dtype": "float16", "normalization": "channel", "shard_size": 16, "n_shards": n_shards,
         "n_records": n_records, "n_windows": writer.n_written, "n_pairs": int(len(pairs)),

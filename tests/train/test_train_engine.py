@@ -222,7 +222,8 @@ def test_cuda_flex_bf16_run_resumes_and_exports_to_cpu(synthetic_store, tmp_path
 def test_cli_pretrain_refuses_stores_without_pairs_and_unknown_overrides(
         synthetic_store, tmp_path, capsys) -> None:
     from qualityfm.data import prepare
-    from qualityfm.data.store import PAIRS, save_json, save_npy
+    from qualityfm.data.store import PAIRS, save_npy
+    from qualityfm.io import write_json
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -233,7 +234,7 @@ def test_cli_pretrain_refuses_stores_without_pairs_and_unknown_overrides(
     shutil.copytree(synthetic_store, no_pairs)
     save_npy(no_pairs / PAIRS, np.zeros((0, 2), np.int64))
     meta = json.loads((no_pairs / "meta.json").read_text())
-    save_json(no_pairs / "meta.json", {**meta, "n_pairs": 0})
+    write_json(no_pairs / "meta.json", {**meta, "n_pairs": 0})
     run = tmp_path / "run"
     common = ["pretrain", "--out", str(run), "--steps", "2", "--no-progress"]
     assert main([*common, "--store", str(empty)]) == 1
@@ -306,7 +307,8 @@ def test_resume_follows_its_store_and_records_what_it_runs(synthetic_store, tmp_
     """A moved store resumes (config.json then names it, and a new --steps), another store is
     refused, a temporary left by a killed checkpoint write is removed, and a run may not be
     written into its store."""
-    from qualityfm.data.store import PAIRS, save_json, save_npy
+    from qualityfm.data.store import PAIRS, save_npy
+    from qualityfm.io import write_json
 
     run = tmp_path / "run"
     pretrain(tiny(synthetic_store, run, steps=4, command="qualityfm pretrain --first"),
@@ -326,12 +328,12 @@ def test_resume_follows_its_store_and_records_what_it_runs(synthetic_store, tmp_
     other = shutil.copytree(synthetic_store, tmp_path / "other")  # 8 pairs fewer
     save_npy(other / PAIRS, np.load(other / PAIRS)[:-8])
     meta = json.loads((other / "meta.json").read_text())
-    save_json(other / "meta.json", {**meta, "n_pairs": meta["n_pairs"] - 8})
+    write_json(other / "meta.json", {**meta, "n_pairs": meta["n_pairs"] - 8})
     with pytest.raises(ValueError, match=r"cannot resume on .*other \(4 records, 40 windows, "
                                          r"135 pairs\): the run was trained on .*moved"):
         pretrain(tiny(other, run, steps=6), resume=True)
     odd = shutil.copytree(other, tmp_path / "odd")  # other data the network cannot read
-    save_json(odd / "meta.json", {**json.loads((odd / "meta.json").read_text()), "fs": 250.0})
+    write_json(odd / "meta.json", {**json.loads((odd / "meta.json").read_text()), "fs": 250.0})
     with pytest.raises(ValueError, match=r"cannot resume on .*odd .*: the run was trained on"):
         pretrain(tiny(odd, run, steps=6, model_overrides={**TINY, "fs": 300.0}), resume=True)
     shuffled = shutil.copytree(synthetic_store, tmp_path / "shuffled")  # same counts

@@ -19,8 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from qualityfm.io import json_safe
     from qualityfm.tasks.pipeline import evaluate_run
-    from qualityfm.tasks.report import json_safe
 
     res = evaluate_run(args.task, args.model, args.data, args.out, seconds=args.seconds,
                        max_records=args.max_records, cache_dir=args.cache, device=args.device)

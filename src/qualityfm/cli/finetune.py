@@ -83,8 +83,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from qualityfm.io import json_safe
     from qualityfm.tasks.pipeline import finetune_run
-    from qualityfm.tasks.report import json_safe
 
     summary = finetune_run(
         args.task, args.data, args.out, init=args.init, mode=args.mode, kfold=args.kfold,

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from qualityfm.data.prepare import worker_pool
-from qualityfm.data.store import FEATURES, FEATURES_STAMP, Store, StorePart, save_json, save_npy
+from qualityfm.data.store import FEATURES, FEATURES_STAMP, Store, StorePart, save_npy
+from qualityfm.io import write_json
 from qualityfm.quality.features import feature_names, window_features
 
 
@@ -60,7 +61,7 @@ def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
                 rows = list(pool.map(_chunk_features, *zip(*tasks, strict=True)))
         empty = np.zeros((0, len(feature_names())), np.float32)
         save_npy(path, np.concatenate(rows).astype(np.float32) if rows else empty)
-        save_json(part.folder / FEATURES_STAMP, _stamp(part))
+        write_json(part.folder / FEATURES_STAMP, _stamp(part))
         written.append(path)
     return written
 
@@ -85,7 +86,7 @@ def _adopt(part: StorePart) -> None:
                   "features (written before stamps existed); delete it to recompute them",
                   UserWarning, stacklevel=3)
     try:
-        save_json(part.folder / FEATURES_STAMP, _stamp(part))
+        write_json(part.folder / FEATURES_STAMP, _stamp(part))
     except OSError:  # a read-only store: used as it is
         pass
 

@@ -42,7 +42,6 @@ from qualityfm.data.store import (
     part_name,
     records_differ,
     records_phrase,
-    save_json,
     save_npy,
     settings_difference,
     shard_name,
@@ -54,8 +53,9 @@ from qualityfm.io import (
     ecg_leads,
     find_records,
     read_record,
+    remove_temporaries,
+    write_json,
 )
-from qualityfm.io.atomic import remove_temporaries
 from qualityfm.io.read import no_record_reason, passed_over_skips
 from qualityfm.quality import LEVEL_NAMES, SCORING_VERSION, score_windows
 from qualityfm.signal import WindowConfig, make_windows, normalize
@@ -490,7 +490,7 @@ def prepare(
         state["skipped"] += [r["skipped"] for r in closing if r["skipped"]]
         del open_records[:n_complete]
         del open_pairs[:n_complete]
-        save_json(journal_path, state)
+        write_json(journal_path, state)
         if on_shard is not None:
             on_shard(dict(state))
 
@@ -556,7 +556,7 @@ def prepare(
         "inputs": run["inputs"],
         "input_records": all_records,
     }
-    save_json(meta_path, meta)
+    write_json(meta_path, meta)
     journal_path.unlink(missing_ok=True)
     for c in chunks:
         c.unlink(missing_ok=True)

@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from qualityfm.io.atomic import atomic_write, atomic_write_text
+from qualityfm.io.atomic import atomic_write
 
 META = "meta.json"
 PAIRS = "pairs.npy"
@@ -94,11 +94,6 @@ def part_name(k: int, n: int) -> str:
 def save_npy(path: Path, array: np.ndarray) -> None:
     """``np.save`` to ``path`` atomically (temporary file in the same folder, then rename)."""
     atomic_write(path, lambda f: np.save(f, array, allow_pickle=False))
-
-
-def save_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically."""
-    atomic_write_text(path, json.dumps(obj, indent=2))
 
 
 # ----------------------------------------------------------------------------- encoding

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from qualityfm.io.atomic import atomic_write_bytes, atomic_write_text
+from qualityfm.io.atomic import atomic_write_bytes, write_json
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model import WindowedAttention, mean_over_shifts, pool_encoder
 from qualityfm.signal import MODEL_FS, normalize, synthesize
@@ -173,8 +173,7 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
     res = export_onnx(net.backbone, out, head=head, shifts=est.test_shifts,
                       n_samples=samples, fs=est.fs)
     card = deployment_card(est, Path(run), res["input"])
-    res["card"] = str(atomic_write_text(Path(out).with_suffix(".json"),
-                                        json.dumps(card, indent=1) + "\n"))
+    res["card"] = str(write_json(Path(out).with_suffix(".json"), card))
     return res
 
 

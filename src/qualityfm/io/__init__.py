@@ -1,6 +1,14 @@
 """Readers: every supported file format into one :class:`Record`."""
 
-from qualityfm.io.atomic import atomic_write, atomic_write_bytes, atomic_write_text
+from qualityfm.io.atomic import (
+    atomic_write,
+    atomic_write_all,
+    atomic_write_bytes,
+    atomic_write_text,
+    json_safe,
+    remove_temporaries,
+    write_json,
+)
 from qualityfm.io.channels import (
     ECG_PREFERENCE,
     MODEL_CHANNELS,
@@ -17,9 +25,13 @@ from qualityfm.io.write import write_wfdb
 __all__ = [
     "ECG_PREFERENCE",
     "MODEL_CHANNELS",
+    "atomic_write_all",
     "atomic_write",
     "atomic_write_bytes",
     "atomic_write_text",
+    "json_safe",
+    "remove_temporaries",
+    "write_json",
     "Record",
     "MissingChannelError",
     "RecordError",

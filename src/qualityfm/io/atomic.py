@@ -5,11 +5,14 @@ process was killed does, and :func:`remove_temporaries` clears those on the next
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
+
+import numpy as np
 
 
 def _umask() -> int:
@@ -72,6 +75,32 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def json_safe(obj: object) -> object:
+    """``obj`` with arrays as lists, paths as strings and NaN or inf as None, as strict JSON
+    allows."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        return None if not np.isfinite(obj) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def write_json(path: str | Path, obj: object) -> Path:
+    """Write ``obj`` as strict JSON (:func:`json_safe`: NaN and inf as null) to ``path``,
+    atomically: every JSON file of the package is written so."""
+    return atomic_write_text(path, json.dumps(json_safe(obj), indent=1) + "\n")
 
 
 def remove_temporaries(folder: str | Path) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from qualityfm.inference.score import check_output, write_table
-from qualityfm.io import atomic_write_bytes
+from qualityfm.io import atomic_write_bytes, write_json
 from qualityfm.model.network import check_pool
 from qualityfm.model.precision import resolve_device
 from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d, load_estimator
@@ -44,7 +44,7 @@ from qualityfm.tasks.finetune import (
     encoder_fs,
     model_config,
 )
-from qualityfm.tasks.report import clear_report, markdown_table, report, write_json
+from qualityfm.tasks.report import clear_report, markdown_table, report
 
 
 def _dataset(task: str, data: DataDirs, **kw: object) -> TaskDataset:
@@ -174,7 +174,7 @@ def finetune_run(
         summary["validation"] = {"model": est.validation,
                                  **({"rhythm": rhythm.validation} if rhythm is not None else {})}
         summary["train_groups"] = sorted(set(ds.groups.astype(str).tolist()))
-    write_json(summary, out / "summary.json")
+    write_json(out / "summary.json", summary)
     return summary
 
 
@@ -552,13 +552,13 @@ def compare_run(
         header += (f"No paired differences: the default reference, `{scratch}`, is not a row "
                    "here; `--reference ROW` compares every row with ROW\n\n")
     atomic_write_bytes(out / "table.md", (header + table).encode())
-    write_json(rows, out / "compare.json")
-    write_json({"task": task, "data": data_label(data), "n": len(ds),
-                "n_groups": int(len(np.unique(ds.groups))), "skipped": ds.skipped,
-                "rows": list(rows), "reference": reference or None, "kfold": kfold,
-                "seed": seed, "epochs": epochs, "modes": list(modes),
-                "with_features": with_features, "augment": augment, "pool": pool,
-                "test_shifts": test_shifts, "solver": solver, "config": config,
-                "settings": ds.settings}, out / "summary.json")
+    write_json(out / "compare.json", rows)
+    write_json(out / "summary.json", {
+        "task": task, "data": data_label(data), "n": len(ds),
+        "n_groups": int(len(np.unique(ds.groups))), "skipped": ds.skipped,
+        "rows": list(rows), "reference": reference or None, "kfold": kfold, "seed": seed,
+        "epochs": epochs, "modes": list(modes), "with_features": with_features,
+        "augment": augment, "pool": pool, "test_shifts": test_shifts, "solver": solver,
+        "config": config, "settings": ds.settings})
     shutil.rmtree(out / FOLDS_DIR, ignore_errors=True)
     return rows

@@ -3,36 +3,11 @@ point, confusion matrix, Bland-Altman for BP), drawn with matplotlib's Agg backe
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from qualityfm.io import atomic_write_bytes
-
-
-def json_safe(obj: object) -> object:
-    """``obj`` with arrays as lists and NaN or inf as None, as strict JSON allows."""
-    if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return json_safe(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        return None if not np.isfinite(obj) else float(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
-
-
-def write_json(results: dict, path: str | Path) -> Path:
-    """Write ``results`` as JSON (NaN -> null), atomically."""
-    path = Path(path)
-    atomic_write_bytes(path, json.dumps(json_safe(results), indent=1).encode())
-    return path
+from qualityfm.io import atomic_write_bytes, write_json
 
 
 def _fmt(v: object, ci: object = None) -> str:
@@ -197,7 +172,7 @@ def report(results: dict, out: str | Path, name: str = "results",
     out = Path(out)
     label = label or name
     clear_report(out, name)
-    files = {"json": write_json(results, out / f"{name}.json")}
+    files = {"json": write_json(out / f"{name}.json", results)}
     md = markdown_table({label: results})
     atomic_write_bytes(out / f"{name}.md", md.encode())
     files["md"] = out / f"{name}.md"

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from qualityfm.io.atomic import atomic_write, atomic_write_bytes, atomic_write_text
+from qualityfm.io.atomic import atomic_write
 
-__all__ = ["CHECKPOINT_NAME", "atomic_torch_save", "atomic_write_bytes", "atomic_write_text",
-           "load_checkpoint", "rng_state", "save_checkpoint", "set_rng_state"]
+__all__ = ["CHECKPOINT_NAME", "atomic_torch_save", "load_checkpoint", "rng_state",
+           "save_checkpoint", "set_rng_state"]
 
 CHECKPOINT_NAME = "last.pt"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -165,9 +164,9 @@ class PretrainConfig:
         return dataclasses.replace(self, **changes)
 
     def save(self, path: str | Path) -> None:
-        from qualityfm.train.checkpoint import atomic_write_text
+        from qualityfm.io import write_json
 
-        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+        write_json(path, self.to_dict())
 
 
 # The value that reproduces the maths of a saved config that predates the field.

@@ -29,13 +29,12 @@ from torch import Tensor, nn
 
 from qualityfm._progress import progress_bar
 from qualityfm.data.features import FeatureTargets
-from qualityfm.io.atomic import remove_temporaries
+from qualityfm.io.atomic import atomic_write_text, remove_temporaries, write_json
 from qualityfm.losses import DistillationLoss, FeatureLoss, KoLeoLoss, SpectralLoss, VarianceLoss
 from qualityfm.model import QualityFM, QualityFMConfig
 from qualityfm.model.precision import precision_autocast, resolve_device
 from qualityfm.train.checkpoint import (
     CHECKPOINT_NAME,
-    atomic_write_text,
     load_checkpoint,
     rng_state,
     save_checkpoint,
@@ -789,8 +788,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     if stop.signal is not None:
         summary["stopped_by"] = signal.Signals(stop.signal).name
     if env.is_main:
-        atomic_write_text(run_dir / SUMMARY_NAME, json.dumps(
-            {k: v for k, v in summary.items() if k != "losses"}, indent=2) + "\n")
+        write_json(run_dir / SUMMARY_NAME, {k: v for k, v in summary.items() if k != "losses"})
     return summary
 
 
