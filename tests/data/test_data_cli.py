@@ -55,6 +55,11 @@ def test_cli_errors(tmp_path, capsys):
     assert main(["prepare", str(tmp_path), "--out", str(tmp_path / "o"), "--no-progress"]) == 1
     assert f"error: {tmp_path}: no readable record found" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+    notes = tmp_path / "notes.mat"  # a single file of another type: named once, not twice
+    notes.write_bytes(b"MATLAB")
+    assert main(["prepare", str(notes), "--out", str(tmp_path / "o"), "--no-progress"]) == 1
+    assert (f"error: {notes}: unsupported file type '.mat'"
+            in capsys.readouterr().err.replace(f"{notes}: {notes}", "twice"))
 
 
 def test_cli_overwrite_recomputes_the_features(synth_dir, tmp_path, capsys):

@@ -130,3 +130,15 @@ def test_complex_arrays_are_refused_not_cut_to_their_real_part(tmp_path: Path) -
     np.save(tmp_path / "z.npy", z[None])
     with pytest.raises(RecordError, match=r"z\.npy: expected a real \[channels, samples\]"):
         read_record(tmp_path / "z.npy", fs=100.0, channel_names=["ppg"])
+
+
+def test_skip_reason_is_the_one_skip_policy_of_batch_jobs() -> None:
+    """A reader's message is kept; an error no reader raises on purpose is named by type; a
+    missing optional reader is raised again, not taken for a bad record."""
+    from qualityfm.io.read import skip_reason
+
+    assert skip_reason(RecordError("a.hea: truncated")) == "a.hea: truncated"
+    assert skip_reason(OSError("disk")) == "disk"
+    assert skip_reason(KeyError("x")) == "unexpected KeyError: 'x'"
+    with pytest.raises(ImportError, match="h5py"):
+        skip_reason(ImportError("Part_1.mat needs h5py"))

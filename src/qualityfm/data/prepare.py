@@ -49,14 +49,13 @@ from qualityfm.data.store import (
 from qualityfm.io import (
     MissingChannelError,
     Record,
-    RecordError,
     ecg_leads,
     find_records,
     read_record,
     remove_temporaries,
     write_json,
 )
-from qualityfm.io.read import no_record_reason, passed_over_skips
+from qualityfm.io.read import no_record_reason, passed_over_skips, skip_reason
 from qualityfm.quality import LEVEL_NAMES, SCORING_VERSION, score_windows
 from qualityfm.signal import WindowConfig, make_windows, normalize
 
@@ -161,7 +160,7 @@ def process_record(path: str, window: WindowConfig, pair_cfg: PairConfig) -> _Re
         res.n_rejected = len(w.rejected)
         if len(w) == 0:
             why = "; ".join(sorted({r for _, r in w.rejected})) or "no window"
-            res.reason = f"no usable window ({why})"
+            res.reason = f"no usable window: {why}"
             return res
         scores = score_windows(w.x, w.mask, window.fs, window.channels, recorded=w.recorded)
         hop = window.seconds if window.hop is None else window.hop
@@ -171,12 +170,9 @@ def process_record(path: str, window: WindowConfig, pair_cfg: PairConfig) -> _Re
         res.ecg_q, res.ppg_q = np.asarray(scores.ecg), np.asarray(scores.ppg)
         res.q, res.level = np.asarray(scores.q), np.asarray(scores.level)
         res.pairs = mine_pairs(res.level, slots, pair_cfg)
-    except (RecordError, ValueError, OSError) as err:
+    except Exception as err:
         res.x = None
-        res.reason = str(err)
-    except Exception as err:  # a corpus of many files must not die on one odd file
-        res.x = None
-        res.reason = f"unexpected {type(err).__name__}: {err}"
+        res.reason = skip_reason(err)
     return res
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from qualityfm.data.prepare import read_model_channels
-from qualityfm.io import RecordError, find_records
-from qualityfm.io.read import no_record_reason, passed_over_skips
+from qualityfm.io import find_records
+from qualityfm.io.read import no_record_reason, passed_over_skips, skip_reason
 from qualityfm.model import QualityFMConfig
 from qualityfm.quality import RRRules, score_windows
 from qualityfm.signal import WindowConfig, make_windows, normalize
@@ -80,11 +80,8 @@ def iter_file_windows(
         try:
             record = read_model_channels(path, cfg.channels)
             win = make_windows(record, cfg)
-        except (RecordError, ValueError, OSError) as err:
-            _skip(skipped, str(path), str(err))
-            continue
-        except Exception as err:  # a folder of many files must not die on one odd file
-            _skip(skipped, str(path), f"unexpected {type(err).__name__}: {err}")
+        except Exception as err:
+            _skip(skipped, str(path), skip_reason(err))
             continue
         if len(win.x) == 0 and not (keep_unusable and win.n_cut):
             reasons = sorted({reason for _, reason in win.rejected}) or ["no window"]

@@ -186,6 +186,19 @@ def no_rate_reason(path: str | Path) -> str:
     return "no sampling rate (.npy, CSV without a time column)"
 
 
+def skip_reason(err: Exception) -> str:
+    """Why a batch job (prepare, score, embed, the task builds) skips a record that raised
+    ``err``: a reader's message (a :class:`RecordError`, ``ValueError`` or ``OSError``), or
+    "unexpected Type: ..." for any other error, so that a folder of many files does not die
+    on one odd file. A missing optional reader (``ImportError``: h5py for a MATLAB v7.3
+    part) is no record's fault: it is raised again, for the user to install it."""
+    if isinstance(err, ImportError):
+        raise err
+    if isinstance(err, (RecordError, ValueError, OSError)):
+        return str(err)
+    return f"unexpected {type(err).__name__}: {err}"
+
+
 def no_record_reason(path: str | Path) -> str:
     """Why ``find_records(path)`` found nothing, with what to do about it.
 
@@ -195,13 +208,16 @@ def no_record_reason(path: str | Path) -> str:
     """
     path = Path(path)
     if path.is_file():
+        reason = "no readable record found"
         if path.suffix.lower() == ".dat":  # a signal file: its header's name, or none
-            return no_rate_reason(path)
-        try:
-            check_file_type(path)
-        except RecordError as err:
-            return str(err)
-        return "no readable record found"
+            reason = no_rate_reason(path)
+        else:
+            try:
+                check_file_type(path)
+            except RecordError as err:
+                reason = str(err)
+        return reason.removeprefix(f"{path}: ")  # the callers name the path
+
     no_rate, other = passed_over(path)
     parts = ["no readable record found"]
     if no_rate:

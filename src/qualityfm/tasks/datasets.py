@@ -51,7 +51,7 @@ from qualityfm.io import (
     iter_uci_bp,
     read_record,
 )
-from qualityfm.io.read import no_record_reason
+from qualityfm.io.read import no_record_reason, skip_reason
 from qualityfm.io.wfdb_reader import ALARM_TIME, REFERENCE_FILE, is_vt_alarm
 from qualityfm.quality.features import feature_names, signal_features
 from qualityfm.signal import (
@@ -654,13 +654,8 @@ def _build(
                     rows.append(row)
         except RecordError as err:
             skipped.append(skip_entry(str(err)))
-        except (ValueError, OSError) as err:  # a record's own fault, said without its path
-            skipped.append({"record": str(f), "reason": str(err)})
-        except ImportError:  # a missing optional reader (h5py) is the user's to install
-            raise
-        except Exception as err:  # a folder of many files must not die on one odd file
-            skipped.append({"record": str(f), "reason": f"unexpected {type(err).__name__}: "
-                                                         f"{err}"})
+        except Exception as err:  # said without the record's path: named here
+            skipped.append({"record": str(f), "reason": skip_reason(err)})
     if not rows:
         return None, skipped
     ds = _dataset_of(s, rows, skipped)
