@@ -55,6 +55,22 @@ def test_onnx_of_a_run_reads_the_run_windows_length(tmp_path: Path, task: str, k
         assert card["threshold"] == ft.threshold and card["calibration"]["b"] == ft.calibrator.b
         p = 1 / (1 + np.exp(-(card["calibration"]["a"] * head[:, 0] + card["calibration"]["b"])))
         np.testing.assert_allclose(p, ft.predict_proba(x), atol=1e-4)  # as the card says
+        assert "no present channel" in card["decision"] and "keep the alarm" in card["decision"]
+    else:
+        assert "alarm" not in card["decision"]
+    # the rules an integrator implements without qualityfm: span, zero-phase filters, absent
+    # channels, the lead standing for lead II
+    rules = card["input"]["rules"]
+    assert "sosfiltfilt" in rules["filter_mode"] and "0.2" in rules["absent_channel"]
+    assert rules["ecg_lead"].startswith("lead II; ") and "ecg_i, " in rules["ecg_lead"]
+    # a window with no present channel has nothing to judge: NaN from the graph (no decision)
+    # and a refusal from the model, where both once gave a probability
+    empty = mask.copy()
+    empty[1] = False
+    _, head = session.run(None, {"x": x, "mask": empty})
+    assert np.isnan(head[1]).all() and np.isfinite(np.delete(head, 1, axis=0)).all()
+    with pytest.raises(ValueError, match=r"rows \[1\] hold no present channel"):
+        ft.predict_proba(x, empty)
 
 
 def test_onnx_of_a_blood_pressure_run_outputs_mmhg(tmp_path: Path) -> None:

@@ -184,6 +184,9 @@ def test_cli_classical_finetune_then_evaluate_on_other_records(tmp_path) -> None
     np.testing.assert_allclose([float(r["p_true_alarm"]) for r in rows],
                                res["predictions"]["score"], atol=1e-4)
     assert [int(r["true_alarm"]) for r in rows] == res["predictions"]["pred"]
+    # the table's own probabilities give its decisions at the threshold (unrounded)
+    assert all((float(r["p_true_alarm"]) >= res["threshold"]) == (r["true_alarm"] == "1")
+               for r in rows)
     meta["feature_names"] = meta["feature_names"][:-1]
     (run / "finetune.json").write_text(json.dumps(meta))
     assert main(["evaluate", "--task", "vt-alarm", "--data", str(test), "--model", str(run),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -259,3 +261,25 @@ def test_a_task_window_takes_the_lead_and_gap_rules_of_pre_training() -> None:
         gappy[-int(5 * fs):] = missing  # half of the 10-s alarm window
         held = Record("r1", {"ecg_i": ecg, "ppg": gappy}, {"ecg_i": fs, "ppg": fs})
         assert list(record_dataset("vt-alarm", held).mask[0]) == [False, True]
+
+
+def test_a_cached_dataset_follows_its_signal_files_and_long_records_end_at_their_end(
+        tmp_path) -> None:
+    """A signal file rewritten under the same header is another dataset, not the cached one;
+    a record without an alarm time is judged on its last seconds, as record_dataset judges
+    the same buffer (not on 290-300 s of an 8-minute record)."""
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    rec = synthesize(480.0, 250.0, seed=1, record_id="bed7", channels=("ecg_ii", "ppg"))
+    write_wfdb(rec, data)
+    first = build_task_dataset("vt-alarm", data, cache_dir=cache, labels=False)
+    back = read_record(data / "bed7.hea")
+    np.testing.assert_allclose(first.X, record_dataset("vt-alarm", back).X, atol=1e-6)
+    header, stamp = (data / "bed7.hea").read_bytes(), (data / "bed7.hea").stat().st_mtime_ns
+    other = synthesize(480.0, 250.0, seed=2, record_id="bed7", channels=("ecg_ii", "ppg"))
+    write_wfdb(other, data)
+    (data / "bed7.hea").write_bytes(header)  # the header as it was, the samples new
+    os.utime(data / "bed7.hea", ns=(stamp, stamp))
+    again = build_task_dataset("vt-alarm", data, cache_dir=cache, labels=False)
+    assert not np.allclose(again.X, first.X)
+    fresh = build_task_dataset("vt-alarm", data, labels=False)
+    np.testing.assert_array_equal(again.X, fresh.X)

@@ -47,7 +47,10 @@ class EncoderGraph(nn.Module):
         def head(xs: Tensor) -> Tensor:
             return self.head(pool_encoder(self.encoder, xs, mask, self.pool))
 
-        return emb, mean_over_shifts(head, x, self.shifts, first=self.head(emb))
+        out = mean_over_shifts(head, x, self.shifts, first=self.head(emb))
+        # a window with no present channel has nothing to judge: NaN, no decision
+        judged = mask.to(torch.bool).any(dim=1, keepdim=True)
+        return emb, torch.where(judged, out, torch.full_like(out, float("nan")))
 
 
 def _dense_copy(model: nn.Module) -> nn.Module:
@@ -177,6 +180,39 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
     return res
 
 
+def _input_rules(task: str, settings: dict) -> dict:
+    """The preprocessing rules of the task's windows (qualityfm.tasks.datasets), as data an
+    integrator can implement without qualityfm."""
+    from qualityfm.io import ECG_PREFERENCE
+    from qualityfm.signal import MAX_NAN_FRACTION
+    from qualityfm.tasks.datasets import AF_CROP_MAX_SECONDS
+
+    seconds = settings.get("seconds")
+    span = {
+        "vt-alarm": f"the {seconds} s ending at the alarm (a record without an alarm time: "
+                    "its end), left-padded with zeros when pad_to is set",
+        "af": f"the central {seconds} s of a recording of at most {AF_CROP_MAX_SECONDS:g} s, "
+              "a shorter one padded with zeros at its end after scaling; a longer one is cut "
+              f"into consecutive {seconds}-s windows",
+        "abp": f"consecutive {seconds}-s windows",
+    }.get(task, "as the windows it was fitted on")
+    return {
+        "span": span,
+        "order": "per channel at its own rate, on the span alone: missing samples (NaN, inf) "
+                 "linearly interpolated, the filters, resampled to fs, min-max scaled",
+        "filter_mode": "Butterworth second-order sections run forwards and backwards "
+                       "(zero-phase, scipy.signal.sosfiltfilt) over the span; stages above "
+                       "Nyquist skipped",
+        "resampler": "polyphase FIR (scipy.signal.resample_poly), the span padded by its "
+                     "edge values",
+        "absent_channel": f"mask False when more than {MAX_NAN_FRACTION:g} of its samples "
+                          "are missing, when it is flat (peak-to-peak <= 1e-9) or when under "
+                          "2 s of it are present; its values are then ignored",
+        "ecg_lead": "lead II; without it the first of these the record holds stands in: "
+                    + ", ".join(ECG_PREFERENCE[1:]),
+    }
+
+
 def deployment_card(est: object, run: Path, graph_input: dict) -> dict:
     """What a fine-tuned run's ONNX graph reads and how its output becomes a decision."""
     from qualityfm.signal import VT_ECG_FILTER, VT_PPG_FILTER
@@ -196,16 +232,25 @@ def deployment_card(est: object, run: Path, graph_input: dict) -> dict:
                   "filters": ({"ecg": dataclasses.asdict(VT_ECG_FILTER),
                                "ppg": dataclasses.asdict(VT_PPG_FILTER)} if filters
                               else None if filters is not None else "unknown: fitted from "
-                              "arrays; filter as the arrays it was fitted on were")},
+                              "arrays; filter as the arrays it was fitted on were"),
+                  "rules": _input_rules(est.task, settings)},
         "output": "head",
     }
+    if (run / "rhythm").is_dir():
+        card["not_exported"] = ("the run's 4-class rhythm model (rhythm/: predict's rhythm and "
+                                "p_N, p_A, p_O, p_noisy columns); this graph is the binary AF "
+                                "model alone")
     cal = est.calibrator
     if est.kind == "binary":
         card.update(calibration={"method": cal.method, "a": cal.a, "b": cal.b},
                     threshold=est.threshold,
                     decision=("p = 1 / (1 + exp(-(a * head + b))); decision 1 when "
-                              "p >= threshold (vt-alarm: 1 keeps the alarm); a window with "
-                              "NaN input has no decision: keep the alarm"))
+                              "p >= threshold" + (
+                                  " (1 keeps the alarm); a window with NaN input or with no "
+                                  "present channel (mask all False; head is NaN) has no "
+                                  "decision: keep the alarm" if est.task == "vt-alarm" else
+                                  "; a window with NaN input or with no present channel "
+                                  "(head is NaN) has no decision")))
     elif est.kind == "multiclass":
         card.update(calibration={"method": cal.method, "a": cal.a},
                     decision="p = softmax(a * head); the class of highest p")

@@ -27,9 +27,11 @@ Decisions:
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -52,7 +54,7 @@ from qualityfm.io import (
     read_record,
 )
 from qualityfm.io.read import no_record_reason, skip_reason
-from qualityfm.io.wfdb_reader import ALARM_TIME, REFERENCE_FILE, is_vt_alarm
+from qualityfm.io.wfdb_reader import REFERENCE_FILE, is_vt_alarm
 from qualityfm.quality.features import feature_names, signal_features
 from qualityfm.signal import (
     MAX_NAN_FRACTION,
@@ -69,8 +71,9 @@ TASKS = ("vt-alarm", "af", "abp")
 RHYTHMS = ("N", "A", "O", "~")
 # 15: the ECG lead standing for lead II is chosen as in pre-training (I before aVL), a
 # channel mostly inf is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2
-# pleth" are read
-CACHE_VERSION = 15
+# pleth" are read; 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s
+# too
+CACHE_VERSION = 16
 
 
 @dataclass
@@ -243,8 +246,9 @@ def _rows_vt(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dic
     kind = rec.labels.get("alarm_type")
     if kind is not None and not is_vt_alarm(str(kind)):
         raise RecordError(f"{path}: alarm type {kind!r}, not ventricular tachycardia")
-    # without an alarm time: t = 300 s as in the Challenge 2015 records, or the record's end
-    t1 = float(rec.events.get("alarm", min(ALARM_TIME, rec.duration())))
+    # without an alarm time a record ends at its alarm, as record_dataset's buffer does (the
+    # Challenge 2015 reader gives its records their alarm at 300 s)
+    t1 = float(rec.events.get("alarm", rec.duration()))
     t0 = t1 - s.seconds
     if t0 < 0:
         raise RecordError(f"{path}: alarm at {t1} s leaves less than {s.seconds} s before it")
@@ -465,12 +469,34 @@ _BUILDERS = {"vt-alarm": _rows_vt, "af": _rows_af, "abp": _rows_abp}
 _DEFAULT_SECONDS = {"vt-alarm": 10.0, "af": 30.0, "abp": 30.0}
 
 
+def _record_files(files: list[Path]) -> list[tuple[str, int, int]]:
+    """Every file each record of ``files`` may read, with its version (mtime, size): the
+    files beside it whose names start with its stem (a header's ``.dat``/``.mat`` signal
+    files and its segments' files), each folder listed once."""
+    listed: dict[Path, list[tuple[str, int, int]]] = {}
+    versions: set[tuple[str, int, int]] = set()
+    for f in files:
+        folder = f.parent.resolve()
+        if folder not in listed:
+            with os.scandir(folder) as it:
+                listed[folder] = sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size)
+                                        for e in it if e.is_file())
+        entries = listed[folder]
+        for name, mtime, size in entries[bisect.bisect_left(entries, (f.stem,)):]:
+            if not name.startswith(f.stem):
+                break
+            versions.add((str(folder / name), mtime, size))
+        versions.add((str(f.resolve()), f.stat().st_mtime_ns, f.stat().st_size))
+    return sorted(versions)
+
+
 def _cache_path(cache_dir: Path, s: TaskSettings, files: list[Path]) -> Path:
-    """The cache file of a dataset: its settings, its files and the label files beside them
-    (``REFERENCE.csv``), each by path and version."""
+    """The cache file of a dataset: its settings, its files, the files they read (signal
+    files, segments: a rewritten ``.mat`` under the same header is another dataset) and the
+    label files beside them (``REFERENCE.csv``), each by path and version."""
     labels = sorted({f.parent.resolve() / REFERENCE_FILE for f in files})  # as the reader
     key = json.dumps({"v": CACHE_VERSION, "settings": asdict(s),
-                      "files": [(str(f.resolve()), f.stat().st_mtime_ns) for f in files],
+                      "files": _record_files(files),
                       "labels": [(str(f), f.stat().st_mtime_ns, f.stat().st_size)
                                  for f in labels if f.is_file()]},
                      sort_keys=True)

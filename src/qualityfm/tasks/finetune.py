@@ -174,6 +174,12 @@ class TaskEstimator(ABC):
                     raise ValueError("mask must be bool (or 0/1) [rows, channels]: True = "
                                      f"present, got values {np.unique(mask)[:5].tolist()}")
                 mask = mask.astype(bool)
+                empty = np.flatnonzero(~mask.any(axis=1))
+                if len(empty) and self.reads_windows:
+                    raise ValueError(
+                        f"rows {empty[:5].tolist()}{' ...' if len(empty) > 5 else ''} hold no "
+                        "present channel (mask all False): the model has nothing to judge "
+                        "there, and its output would be a guess (vt-alarm: keep the alarm)")
             X = _finite_windows(X, mask)
             warn_unscaled(X, mask, MODEL_CHANNELS)
         if features is not None:

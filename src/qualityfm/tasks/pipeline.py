@@ -386,7 +386,9 @@ def _prediction_table(task: str, est: TaskEstimator, rhythm: TaskEstimator | Non
     p_name, y_name = PREDICTION_COLUMNS[task]
     proba = est.predict_proba(*args)
     decision = est.decide(proba)
-    table[p_name] = np.round(proba, 4).tolist()
+    # unrounded: a probability rounded to 4 places can fall on the other side of the
+    # threshold than the decision beside it
+    table[p_name] = np.asarray(proba, dtype=np.float64).tolist()
     table[y_name] = decision.tolist()
     if rhythm is not None:  # af: the rhythm agrees with the AF decision
         proba4 = rhythm.predict_proba(*_inputs_for(rhythm, ds))
