@@ -126,3 +126,29 @@ def test_onnx_export_of_a_cross_validation_run_says_it_keeps_no_model(tmp_path: 
     err = capsys.readouterr().err
     assert "cross-validation run" in err and "without --kfold" in err
     assert "last.pt" not in err and not (tmp_path / "out").exists()
+
+
+def test_an_interrupted_export_keeps_the_graph_and_card_it_replaces(tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    """The check against PyTorch runs on the graph in memory; stopped there, the folder keeps
+    the earlier graph with its own card (not a new graph beside the old threshold)."""
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
+    import qualityfm.inference.onnx as onnx_module
+
+    x, y, g = windows(24, 300)
+    runs = [Finetuner("vt-alarm", init="none", config=TINY, epochs=1, seed=s,
+                      use_features=False).fit(x, y, groups=g).save(tmp_path / f"run{s}")
+            for s in (0, 1)]
+    out = tmp_path / "model.onnx"
+    export_finetuned_onnx(runs[0], out)
+    before = out.read_bytes(), out.with_suffix(".json").read_bytes()
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(onnx_module, "onnx_parity", stop)
+    with pytest.raises(KeyboardInterrupt):
+        export_finetuned_onnx(runs[1], out)
+    assert (out.read_bytes(), out.with_suffix(".json").read_bytes()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json", "model.onnx", "run0",
+                                                          "run1"]

@@ -15,13 +15,15 @@ import dataclasses
 import io
 import json
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from qualityfm.io.atomic import atomic_write_bytes, write_json
+from qualityfm.io.atomic import atomic_write_all, json_text
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model import WindowedAttention, mean_over_shifts, pool_encoder
 from qualityfm.signal import MODEL_FS, normalize, synthesize
@@ -87,6 +89,7 @@ def export_onnx(
     opset: int = 18,
     n_samples: int | None = None,
     fs: float | None = None,
+    beside: Callable[[dict], dict[Path, str]] | None = None,
 ) -> dict:
     """Write ``out`` (.onnx) and check it against PyTorch with ONNX Runtime when installed.
 
@@ -97,6 +100,8 @@ def export_onnx(
     at that length on :func:`example_windows` sampled at ``fs`` (default: the config's).
     Returns ``{"out", "max_abs_diff", "input"}``: ``max_abs_diff`` is None without
     onnxruntime; ``input`` gives the shape of x (``"batch"`` free), its ``fs`` and seconds.
+    ``beside(result)`` gives files (path: text) that belong with the graph, a card: the check
+    runs on the graph in memory, then they and ``out`` are replaced together.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -119,14 +124,21 @@ def export_onnx(
                           **{name: {0: "batch"} for name in outputs}},
             opset_version=opset, dynamo=False,
         )
-    atomic_write_bytes(out, buf.getvalue())
-    return {"out": str(out), "max_abs_diff": onnx_parity(graph, out, x, mask),
-            "input": {"x": ["batch", cfg.in_channels, samples], "fs": fs,
-                      "seconds": round(samples / fs, 6)}}
+    graph_bytes = buf.getvalue()
+    res = {"out": str(out), "max_abs_diff": onnx_parity(graph, graph_bytes, x, mask),
+           "input": {"x": ["batch", cfg.in_channels, samples], "fs": fs,
+                     "seconds": round(samples / fs, 6)}}
+    texts = beside(res) if beside else {}
+    writes: dict[Path, Callable[[IO[bytes]], object]] = {
+        out: lambda f: f.write(graph_bytes),
+        **{Path(p): (lambda f, t=t: f.write(t.encode("utf-8"))) for p, t in texts.items()}}
+    atomic_write_all(writes)
+    return res
 
 
-def onnx_parity(graph: nn.Module, path: Path, x: Tensor, mask: Tensor) -> float | None:
-    """Largest absolute difference between PyTorch and ONNX Runtime outputs, or None."""
+def onnx_parity(graph: nn.Module, onnx: Path | bytes, x: Tensor, mask: Tensor) -> float | None:
+    """Largest absolute difference between PyTorch and ONNX Runtime outputs (the graph at a
+    path or in memory), or None."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -134,7 +146,8 @@ def onnx_parity(graph: nn.Module, path: Path, x: Tensor, mask: Tensor) -> float 
     with torch.inference_mode():
         ref = graph(x, mask)
     ref = [ref] if isinstance(ref, Tensor) else list(ref)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(onnx if isinstance(onnx, bytes) else str(onnx),
+                                   providers=["CPUExecutionProvider"])
     got = session.run(None, {"x": x.numpy(), "mask": mask.numpy()})
     return float(max(np.abs(r.numpy() - g).max() for r, g in zip(ref, got, strict=True)))
 
@@ -173,10 +186,12 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
     samples = None if est.window is None else est.window[1]
     head = (_Unstandardised(net.head, est.y_std, est.y_mean) if est.kind == "regression"
             else net.head)
+    card_path = Path(out).with_suffix(".json")
     res = export_onnx(net.backbone, out, head=head, shifts=est.test_shifts,
-                      n_samples=samples, fs=est.fs)
-    card = deployment_card(est, Path(run), res["input"])
-    res["card"] = str(write_json(Path(out).with_suffix(".json"), card))
+                      n_samples=samples, fs=est.fs,  # the graph and its card replaced together
+                      beside=lambda r: {card_path: json_text(
+                          deployment_card(est, Path(run), r["input"]))})
+    res["card"] = str(card_path)
     return res
 
 

@@ -97,10 +97,17 @@ def json_safe(obj: object) -> object:
     return obj
 
 
+def json_text(obj: object) -> str:
+    """``obj`` as strict JSON text (:func:`json_safe`: NaN and inf as null), as
+    :func:`write_json` writes it (for a JSON file written with others by
+    :func:`atomic_write_all`)."""
+    return json.dumps(json_safe(obj), indent=1) + "\n"
+
+
 def write_json(path: str | Path, obj: object) -> Path:
-    """Write ``obj`` as strict JSON (:func:`json_safe`: NaN and inf as null) to ``path``,
-    atomically: every JSON file of the package is written so."""
-    return atomic_write_text(path, json.dumps(json_safe(obj), indent=1) + "\n")
+    """Write ``obj`` as strict JSON (:func:`json_text`) to ``path``, atomically: every JSON
+    file of the package is written so."""
+    return atomic_write_text(path, json_text(obj))
 
 
 def remove_temporaries(folder: str | Path) -> int:
