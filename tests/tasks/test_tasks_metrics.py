@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -137,6 +140,7 @@ def test_report_names_the_task_and_its_classes(tmp_path, monkeypatch) -> None:
 
     def capture(y, pred, labels, path, title=""):
         seen.update(labels=labels, title=title)
+        Path(path).write_bytes(b"png")
         return path
 
     monkeypatch.setattr(R, "plot_confusion", capture)
@@ -150,3 +154,29 @@ def test_report_names_the_task_and_its_classes(tmp_path, monkeypatch) -> None:
     assert seen == {"labels": ["not AF", "AF"], "title": "af: ev"}
     R.report(res, tmp_path, "plain")
     assert seen == {"labels": ["negative", "positive"], "title": "plain"}
+
+
+def test_a_report_is_replaced_whole(tmp_path, monkeypatch) -> None:
+    """A report stopped while drawing leaves the earlier one whole (results, table and plots);
+    a finished one removes the earlier one's plot it does not draw."""
+    import importlib
+
+    R = importlib.import_module("qualityfm.tasks.report")
+    res = {"auroc": 0.5, "oof": {"y": Y.tolist(), "score": P.astype(float).tolist(),
+                                 "pred": P.tolist()}}
+    files = R.report(res, tmp_path, "ev", task="vt-alarm")
+    before = {p: p.read_bytes() for p in files.values()}
+    assert len(before) == 4  # json, md, roc, confusion
+
+    def stop(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(R, "plot_confusion", stop)
+    with pytest.raises(KeyboardInterrupt):
+        R.report({**res, "auroc": 0.9}, tmp_path, "ev", task="vt-alarm")
+    assert {p: p.read_bytes() for p in files.values()} == before
+    monkeypatch.undo()
+    one_class = {"auroc": None, "oof": {"y": [0] * 4, "score": [0.1] * 4, "pred": [0] * 4}}
+    R.report(one_class, tmp_path, "ev", task="vt-alarm")  # no ROC without both classes
+    assert not files["roc"].exists() and files["confusion"].exists()
+    assert json.loads(files["json"].read_text())["auroc"] is None

@@ -3,11 +3,13 @@ point, confusion matrix, Bland-Altman for BP), drawn with matplotlib's Agg backe
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from qualityfm.io import atomic_write_bytes, write_json
+from qualityfm.io import atomic_write_all, atomic_write_bytes
+from qualityfm.io.atomic import json_text
 
 
 def _fmt(v: object, ci: object = None) -> str:
@@ -164,18 +166,30 @@ def clear_report(out: str | Path, name: str) -> None:
 def report(results: dict, out: str | Path, name: str = "results",
            task: str | None = None, label: str | None = None) -> dict[str, Path]:
     """Write ``out/name.json``, ``out/name.md`` and the plots that fit ``results``
-    (which holds ``oof``/``predictions``: y, score, pred as produced by evaluation), after
-    removing the files an earlier report of ``name`` wrote there (a plot this one does not
-    draw would otherwise stay beside it); the table row and the plots are named ``label``
-    (default: ``name``), the plots also by the task (``task``, else ``results["task"]``) and
-    its classes."""
+    (which holds ``oof``/``predictions``: y, score, pred as produced by evaluation), all
+    replaced together once drawn, then remove the files an earlier report of ``name`` wrote
+    there that this one does not (a plot it does not draw); the table row and the plots are
+    named ``label`` (default: ``name``), the plots also by the task (``task``, else
+    ``results["task"]``) and its classes."""
     out = Path(out)
-    label = label or name
-    clear_report(out, name)
-    files = {"json": write_json(out / f"{name}.json", results)}
-    md = markdown_table({label: results})
-    atomic_write_bytes(out / f"{name}.md", md.encode())
-    files["md"] = out / f"{name}.md"
+    with tempfile.TemporaryDirectory() as drawn:  # the plots drawn first, away from out
+        files = _draw(results, Path(drawn), name, label or name, task)
+        texts = {out / f"{name}.json": json_text(results),
+                 out / f"{name}.md": markdown_table({label or name: results})}
+        writes = {**{path: (lambda f, t=t: f.write(t.encode())) for path, t in texts.items()},
+                  **{out / p.name: (lambda f, p=p: f.write(p.read_bytes()))
+                     for p in files.values()}}
+        atomic_write_all(writes)
+    for path in set(report_paths(out, name)) - set(writes):
+        path.unlink(missing_ok=True)
+    return {"json": out / f"{name}.json", "md": out / f"{name}.md",
+            **{key: out / p.name for key, p in files.items()}}
+
+
+def _draw(results: dict, out: Path, name: str, label: str, task: str | None
+          ) -> dict[str, Path]:
+    """The plots of :func:`report` that fit ``results``, drawn into ``out``."""
+    files: dict[str, Path] = {}
     pr = results.get("oof") or results.get("predictions")
     task = task or results.get("task")
     title = f"{task}: {label}" if task else label
