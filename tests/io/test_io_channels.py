@@ -64,3 +64,10 @@ def test_a_record_refuses_a_channel_that_is_no_1d_signal() -> None:
     with pytest.raises(RecordError, match="channel 'ppg' must be a 1-D array of numbers"):
         Record("b", {"ppg": np.array(["1", "2"])}, {"ppg": 100.0})
     assert Record("b", {"ecg_ii": ecg, "flag": np.ones(3, bool)}, {"ecg_ii": 1.0, "flag": 1.0})
+    # a rate of 0 (a ZeroDivisionError deep in a task build) or a NaN alarm time is named
+    with pytest.raises(RecordError, match=r"record b: sampling rates must be finite numbers > 0 "
+                                          r"Hz, got \{'ecg_ii': 0.0\}"):
+        Record("b", {"ecg_ii": ecg}, {"ecg_ii": 0.0})
+    with pytest.raises(RecordError, match=r"record b: event times must be finite seconds, got "
+                                          r"\{'alarm': nan\}"):
+        Record("b", {"ecg_ii": ecg}, {"ecg_ii": 100.0}, events={"alarm": float("nan")})

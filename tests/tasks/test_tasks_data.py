@@ -68,6 +68,11 @@ def test_a_record_in_memory_gives_the_rows_its_file_gives(tmp_path) -> None:
     with pytest.raises(RecordError, match="bed7: alarm at 5.0 s leaves less than 10.0 s"):
         record_dataset("vt-alarm", Record("bed7", buffer.signals, buffer.fs,
                                           events={"alarm": 5.0}))
+    labelled = Record("bed7", {"II": buffer.signals["ecg_ii"], "PLETH": buffer.signals["ppg"]},
+                      {"II": buffer.fs["ecg_ii"], "PLETH": buffer.fs["ppg"]})
+    with pytest.raises(RecordError, match=r"monitor labels: key the channels by their canonical "
+                                          r"names, \{'II': 'ecg_ii', 'PLETH': 'ppg'\}"):
+        record_dataset("vt-alarm", labelled)
     late = buffer.duration() + 60
     with pytest.raises(RecordError, match=f"bed7: alarm at {late:g} s is past the record's end"):
         record_dataset("vt-alarm", Record("bed7", buffer.signals, buffer.fs,

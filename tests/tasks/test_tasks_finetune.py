@@ -178,6 +178,8 @@ def test_head_features_far_outside_the_training_range_stay_bounded(tmp_path) -> 
     a, b = reg.predict(x[:4], features=at_bound), reg.predict(x[:4], features=wild)
     assert np.isfinite(b).all()
     np.testing.assert_allclose(a, b, atol=1e-3)
+    with pytest.raises(ValueError, match="features hold 1 columns; the model was fitted on"):
+        reg.predict(x[:4], features=feats[:4, :1])  # was a broadcasting error
     back = Finetuner.load(reg.save(tmp_path / "run"))
     assert back.feature_bound == reg.feature_bound
     np.testing.assert_allclose(back.predict(x[:4], features=wild), b, atol=1e-4)

@@ -52,6 +52,17 @@ class Record:
         if missing:
             raise ValueError(f"record {self.record_id}: no sampling rate in fs for channels "
                              f"{missing}")
+        bad_fs = {c: self.fs[c] for c in self.signals
+                  if not isinstance(self.fs[c], (int, float, np.number))
+                  or not np.isfinite(self.fs[c]) or self.fs[c] <= 0}
+        if bad_fs:
+            raise RecordError(f"record {self.record_id}: sampling rates must be finite numbers "
+                              f"> 0 Hz, got {bad_fs}")
+        bad_events = {k: t for k, t in self.events.items()
+                      if not isinstance(t, (int, float, np.number)) or not np.isfinite(t)}
+        if bad_events:
+            raise RecordError(f"record {self.record_id}: event times must be finite seconds, "
+                              f"got {bad_events}")
         for c, sig in self.signals.items():  # a stacked pair or text would be read wrongly
             shape, kind = np.shape(sig), np.asarray(sig).dtype
             if len(shape) != 1 or not np.issubdtype(kind, np.number) and kind != np.bool_:

@@ -45,6 +45,7 @@ from qualityfm.io import (
     Record,
     RecordError,
     atomic_write,
+    canonical_channel,
     ecg_leads,
     find_records,
     find_uci_bp,
@@ -186,6 +187,17 @@ def _fill(x: np.ndarray) -> np.ndarray | None:
     return x
 
 
+def _labels_hint(rec: Record) -> str:
+    """A hint for a record in memory keyed by monitor labels (``II``, ``PLETH``), which the
+    readers would have named canonically: "" when there are none."""
+    labels = {c: canonical_channel(c) for c in rec.channels if canonical_channel(c) != c}
+    named = {c: n for c, n in labels.items() if is_ecg(n) or n in ("ppg", "abp")}
+    if not named:
+        return ""
+    return (f" (monitor labels: key the channels by their canonical names, {named}; "
+            "qualityfm.io.canonical_names maps them)")
+
+
 def _primary_ecg(rec: Record) -> str | None:
     """The lead that stands for the model's ECG (:func:`qualityfm.io.ecg_leads`)."""
     leads = ecg_leads(rec.signals)
@@ -260,7 +272,7 @@ def _rows_vt(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dic
     # still an alarm to judge: it is kept with its ECG channel masked.
     if not mask.any():
         raise RecordError(f"{path}: no usable ECG or PPG channel in the {s.seconds:g} s "
-                          f"before the alarm; it has {rec.channels}")
+                          f"before the alarm; it has {rec.channels}{_labels_hint(rec)}")
     if s.pad_to:
         x = _pad_left(x, int(round(s.pad_to * s.fs)))
     y = int(bool(rec.labels["alarm_true"])) if "alarm_true" in rec.labels else -1
@@ -341,7 +353,8 @@ def _rows_af(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dic
     t1 = min(dur, t0 + s.seconds)
     x, mask, _, _ = _model_input(rec, t0, t1, s.fs, s.filters)
     if not mask.any():
-        raise RecordError(f"{path}: no usable ECG or PPG channel; it has {rec.channels}")
+        raise RecordError(f"{path}: no usable ECG or PPG channel; it has "
+                          f"{rec.channels}{_labels_hint(rec)}")
     if x.shape[1] < n:
         x = np.concatenate([x, np.zeros((x.shape[0], n - x.shape[1]), x.dtype)], axis=1)
     whole = _raw_pieces(rec, 0.0, dur)  # features see the whole recording, not the crop

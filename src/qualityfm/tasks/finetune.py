@@ -670,6 +670,14 @@ class Finetuner(TaskEstimator):
         if not self.use_features:
             return None
         f = np.asarray(features, dtype=np.float32)
+        needs = (int(self.feature_columns.max()) + 1 if self.feature_columns is not None
+                 else len(self.feat_center))
+        if f.ndim != 2 or f.shape[1] < needs or (self.feature_columns is None
+                                                and f.shape[1] != needs):
+            raise ValueError(f"features hold {f.shape[-1]} columns; the model was fitted on "
+                             f"the task's classical features (columns up to {needs}, "
+                             "qualityfm.quality.features.feature_names()): give a TaskDataset's "
+                             "features, or leave features= out as at fit")
         if self.feature_columns is not None:
             f = f[:, self.feature_columns]
         f = (f - self.feat_center) / self.feat_scale
