@@ -295,6 +295,12 @@ def test_records_of_several_folders_are_pooled(tmp_path) -> None:
         build_task_dataset("abp", [wfdb_dir, tmp_path / "nowhere"])
     with pytest.raises(ValueError, match="no data directory"):
         build_task_dataset("abp", [])
+    # a copy of a record in a second folder is named, not silently counted twice
+    copy_dir = tmp_path / "copy"
+    write_wfdb(synthesize(65, 250.0, sbp=135, dbp=72, seed=3, record_id="rec1"), copy_dir)
+    with pytest.warns(UserWarning, match=r"1 record name\(s\) appear in more than one folder "
+                                         r"\(rec1.hea\)"):
+        build_task_dataset("abp", [wfdb_dir, copy_dir])
 
 
 def test_compare_reads_several_folders_and_names_them(tmp_path) -> None:

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import find_peaks
 
+from qualityfm._caller import warn_at_caller
 from qualityfm.io import (
     MODEL_CHANNELS,
     Record,
@@ -595,6 +596,20 @@ def iter_task_datasets(
         raise _nothing_fits(where, task, skipped)
 
 
+def _warn_repeated_names(files: list[Path]) -> None:
+    """Warn when folders pooled hold records of the same name (copies counted twice, or two
+    sites' records that share a group: their ids and groups collide)."""
+    folders: dict[str, set[Path]] = {}
+    for f in files:
+        folders.setdefault(f.name, set()).add(f.parent.resolve())
+    repeated = sorted(name for name, where in folders.items() if len(where) > 1)
+    if repeated:
+        warn_at_caller(f"{len(repeated)} record name(s) appear in more than one folder "
+                       f"({', '.join(repeated[:3])}{' ...' if len(repeated) > 3 else ''}): "
+                       "copies are counted twice, and records of one name share an id and a "
+                       "group; pass each record once")
+
+
 def _task_files(
     task: str, data_dir: DataDirs, seconds: float | None, pad_to: float | None, fs: float,
     bp_rule: str, max_records: int | None, filters: bool, labels: bool,
@@ -619,6 +634,7 @@ def _task_files(
         uci = {f.resolve(): f for d in dirs for f in find_uci_bp(d)}
         files += list(uci.values())  # in part order
     where = data_label(dirs)
+    _warn_repeated_names(files)
     if max_records is not None:
         files = files[:max_records]
     if not files:
