@@ -104,20 +104,20 @@ def test_from_scratch_means_the_shipped_architecture_untrained(tmp_path) -> None
     pre-trained-vs-scratch comparison changes the weights only); presets and JSON files
     still choose other architectures."""
     from qualityfm.model import PRESETS
-    from qualityfm.tasks.finetune import load_backbone, model_config
+    from qualityfm.tasks.finetune import load_backbone, resolve_model_config
 
     shipped = load("pretrained")
-    assert model_config() == shipped.cfg
+    assert resolve_model_config() == shipped.cfg
     scratch = load_backbone("none").encoder.state_dict()
     assert {k: v.shape for k, v in scratch.items()} == {
         k: v.shape for k, v in shipped.encoder.state_dict().items()}
     assert not torch.equal(next(iter(scratch.values())),
                            next(iter(shipped.encoder.state_dict().values())))
-    assert model_config("base") == PRESETS["base"] and model_config(TINY) is TINY
+    assert resolve_model_config("base") == PRESETS["base"] and resolve_model_config(TINY) is TINY
     (tmp_path / "c.json").write_text(json.dumps({"d_model": 64, "stem": "residual"}))
-    assert model_config(str(tmp_path / "c.json")).stem == "residual"
+    assert resolve_model_config(str(tmp_path / "c.json")).stem == "residual"
     with pytest.raises(FileNotFoundError, match="neither a preset"):
-        model_config(str(tmp_path / "missing.json"))
+        resolve_model_config(str(tmp_path / "missing.json"))
 
 
 TINY = QualityFMConfig(d_model=16, n_layers=1, n_heads=2, d_ff=16, stem_channels=(4, 8, 16),

@@ -44,7 +44,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -463,15 +463,6 @@ class Store:
         for pos, i in enumerate(ids):
             out[pos] = self.window(int(i))[0]
         return out
-
-    def iter_shards(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Every shard in order as (float32 windows ``[K, C, T]``, index rows)."""
-        for p, part in enumerate(self.parts):
-            for s in range(part.n_shards):
-                x, scale = self._shard(p, s)
-                index = np.load(part.folder / shard_name(s, "index"))
-                index["window_id"] += part.offset
-                yield decode_windows(x, scale), index
 
 
 def store_info(path: str | os.PathLike) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from qualityfm.signal.nan import fill_nan
 from qualityfm.signal.normalize import NORMALIZATIONS, normalize
 from qualityfm.signal.resample import rational_ratio, resample
 from qualityfm.signal.synthetic import (
-    RHYTHMS,
+    SYNTHETIC_RHYTHMS,
     beat_times,
     synthesize,
     synthetic_alarm_records,
@@ -47,8 +47,9 @@ from qualityfm.signal.windows import (
 )
 
 __all__ = [
-    "ARTIFACTS", "ARTIFACT_KINDS", "ECG_FILTER", "MAX_NAN_FRACTION", "MODEL_FS", "NORMALIZATIONS",
-    "PPG_FILTER", "RHYTHMS", "VT_ECG_FILTER", "VT_PPG_FILTER", "FilterSpec", "WindowConfig",
+    "ARTIFACTS", "ARTIFACT_KINDS", "ECG_FILTER", "MAX_NAN_FRACTION", "MODEL_FS",
+    "NORMALIZATIONS", "PPG_FILTER", "SYNTHETIC_RHYTHMS", "VT_ECG_FILTER", "VT_PPG_FILTER",
+    "FilterSpec", "WindowConfig",
     "Windows", "apply_artifacts", "apply_filter", "baseline_wander", "beat_times", "clipping",
     "corrupt", "design_sos", "disconnection", "electrode_pop", "fill_nan", "filter_ecg",
     "filter_ppg", "flat_line", "gaussian_noise", "make_windows", "motion", "normalize",

@@ -18,7 +18,7 @@ from qualityfm.io import Record
 from qualityfm.io.wfdb_reader import VT_ALARM
 from qualityfm.signal.artifacts import ARTIFACT_KINDS, apply_artifacts, motion
 
-RHYTHMS = ("sinus", "af", "vt")
+SYNTHETIC_RHYTHMS = ("sinus", "af", "vt")
 #: Challenge 2017 rhythm codes given to synthetic records (VT counts as "other rhythm").
 RHYTHM_CODES = {"sinus": "N", "af": "A", "vt": "O"}
 
@@ -138,8 +138,8 @@ def synthesize(
     ``labels`` hold the truth: rhythm (as Challenge 2017 codes and by name), hr, sbp, dbp,
     the R-peak times ``r_peaks`` (s) and the VT runs.
     """
-    if rhythm not in RHYTHMS:
-        raise ValueError(f"rhythm must be one of {RHYTHMS}, got {rhythm!r}")
+    if rhythm not in SYNTHETIC_RHYTHMS:
+        raise ValueError(f"rhythm must be one of {SYNTHETIC_RHYTHMS}, got {rhythm!r}")
     if not seconds > 0 or not fs > 0:
         raise ValueError(f"seconds and fs must be positive, got {seconds}, {fs}")
     if not sbp > dbp > 0:

@@ -473,7 +473,7 @@ class QualityFMBackbone(nn.Module):
         return pool_encoder(self.encoder, x, mask, self.pool)
 
 
-def model_config(spec: object = None) -> QualityFMConfig:
+def resolve_model_config(spec: object = None) -> QualityFMConfig:
     """The architecture of an untrained network: a QualityFMConfig, a preset name, a JSON file
     of its fields, or None: that of the shipped weights (the network ``init="pretrained"``
     starts from, untrained, so "from scratch" compares like with like), or the ``base``
@@ -505,7 +505,7 @@ def encoder_fs(init: str | Path | nn.Module, config: object = None) -> float | N
     if str(init) == "classical":
         return None
     if str(init) == "none":
-        return float(model_config(config).fs)
+        return float(resolve_model_config(config).fs)
     check_init(init)
     from qualityfm.train.export import saved_config
 
@@ -539,7 +539,7 @@ def load_backbone(init: str | Path | nn.Module, config: object = None,
     if isinstance(init, nn.Module):
         return init if hasattr(init, "dim") else QualityFMBackbone(init, pool)
     if init == "none":
-        return QualityFMBackbone(QualityFM(model_config(config)), pool)
+        return QualityFMBackbone(QualityFM(resolve_model_config(config)), pool)
     check_init(init)
     from qualityfm.train import load  # "pretrained" without shipped weights: a clear error
 

@@ -11,8 +11,6 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-RHYTHMS: tuple[str, ...] = ("N", "A", "O", "~")
-
 
 def _binary(y: np.ndarray) -> np.ndarray:
     y = np.asarray(y)
@@ -99,17 +97,6 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple = ("N", "A",
 def noisy_auroc(y_true: np.ndarray, proba_noisy: np.ndarray, noisy: str = "~") -> float:
     """AUROC of the probability of the 'too noisy' class against everything else."""
     return auroc((np.asarray(y_true) == noisy).astype(int), proba_noisy)
-
-
-def binary_metrics(y_true: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
-    """Every binary metric at one operating threshold (positive when score >= threshold)."""
-    pred = (np.asarray(score) >= threshold).astype(int)
-    return {
-        "auroc": auroc(y_true, score), "auprc": auprc(y_true, score),
-        "tpr": tpr(y_true, pred), "tnr": tnr(y_true, pred), "ppv": ppv(y_true, pred),
-        "f1": f1(y_true, pred), "accuracy": accuracy(y_true, pred),
-        "score": challenge_score(y_true, pred),
-    }
 
 
 # ----------------------------------------------------------------------------- blood pressure

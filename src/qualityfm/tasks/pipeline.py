@@ -42,7 +42,7 @@ from qualityfm.tasks.finetune import (
     default_features,
     default_mode,
     encoder_fs,
-    model_config,
+    resolve_model_config,
 )
 from qualityfm.tasks.report import clear_report, markdown_table, report
 
@@ -124,7 +124,7 @@ def finetune_run(
     # the task windows at the rate the encoder was pre-trained on (300 Hz for the shipped one)
     ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir,
                   fs=encoder_fs(init, config))
-    cfg = model_config(config) if init == "none" else None
+    cfg = resolve_model_config(config) if init == "none" else None
 
     def make(t: str = task, checkpoint: Path | None = None) -> TaskEstimator:
         if init == "classical":
@@ -461,7 +461,7 @@ def compare_run(
     if not models and (with_features or solver is not None):
         print("qualityfm: note: --with-features and --solver apply to --models rows only; "
               "ignored", file=sys.stderr)
-    cfg = model_config(config)
+    cfg = resolve_model_config(config)
     # the rows' encoders must read windows of one rate: the task data is built at it
     rates = {spec: encoder_fs(spec.rpartition("=")[2], cfg) for spec in models}
     if "scratch" in baselines:
