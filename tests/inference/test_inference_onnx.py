@@ -62,6 +62,7 @@ def test_onnx_of_a_run_reads_the_run_windows_length(tmp_path: Path, task: str, k
     # channels, the lead standing for lead II
     rules = card["input"]["rules"]
     assert "sosfiltfilt" in rules["filter_mode"] and "0.2" in rules["absent_channel"]
+    assert rules["span"].startswith("unknown: fitted from arrays")
     assert rules["ecg_lead"].startswith("lead II; ") and "ecg_i, " in rules["ecg_lead"]
     # a window with no present channel has nothing to judge: NaN from the graph (no decision)
     # and a refusal from the model, where both once gave a probability

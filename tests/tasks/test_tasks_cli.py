@@ -57,6 +57,8 @@ def test_cli_finetune_then_evaluate_vt(tmp_path, capsys) -> None:
         assert main(["export", str(run), "--out", str(onnx_dir)]) == 0
         parity = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         assert (onnx_dir / "model.onnx").stat().st_size > 1000 and parity["max_abs_diff"] < 1e-4
+        rules = json.loads((onnx_dir / "model.json").read_text())["input"]["rules"]
+        assert rules["span"].startswith("the 10.0 s ending at the alarm")  # a run from records
 
 
 def test_cli_compare_and_abp_evaluate(tmp_path) -> None:

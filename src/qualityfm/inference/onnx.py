@@ -210,7 +210,8 @@ def _input_rules(task: str, settings: dict) -> dict:
               "a shorter one padded with zeros at its end after scaling; a longer one is cut "
               f"into consecutive {seconds}-s windows",
         "abp": f"consecutive {seconds}-s windows",
-    }.get(task, "as the windows it was fitted on")
+    }.get(task, "as the windows it was fitted on") if seconds else (
+        "unknown: fitted from arrays; windows cut as those it was fitted on were")
     return {
         "span": span,
         "order": "per channel at its own rate, on the span alone: missing samples (NaN, inf) "
