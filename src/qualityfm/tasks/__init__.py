@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from qualityfm.quality.features import feature_names, signal_features, window_features
 from qualityfm.tasks import metrics
-from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d
+from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d, load_estimator
 from qualityfm.tasks.calibration import Calibrator, choose_threshold
 from qualityfm.tasks.datasets import (
     RHYTHMS,
     TASKS,
     TaskDataset,
     build_task_dataset,
+    iter_task_datasets,
     record_dataset,
 )
 from qualityfm.tasks.evaluate import (
@@ -31,7 +32,7 @@ __all__ = [
     "TaskDataset", "TaskEstimator", "af_rhythm_decisions", "assert_disjoint", "binary_report",
     "bp_report", "build_task_dataset", "choose_threshold", "compare_run", "cross_validate",
     "evaluate_run", "feature_names", "finetune_run", "group_kfold", "group_split",
-    "markdown_table", "metrics", "paired_difference", "predict_run", "record_dataset", "report",
-    "rhythm_report",
-    "signal_features", "window_features",
+    "iter_task_datasets", "load_estimator", "markdown_table", "metrics", "paired_difference",
+    "predict_run", "record_dataset", "report", "rhythm_report", "signal_features",
+    "window_features",
 ]

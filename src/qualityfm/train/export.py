@@ -194,7 +194,7 @@ def _checked_files(path: str | Path) -> tuple[Path, Path]:
     if (weights.parent / "finetune.json").is_file() and not weights.is_file():
         raise FileNotFoundError(f"{weights.parent} is a fine-tuned task model, not an encoder: "
                                 "qualityfm evaluate and predict read it (in Python, "
-                                "qualityfm.tasks.baselines.load_estimator)")
+                                "qualityfm.tasks.load_estimator)")
     for f in (weights, cfg_path):
         if not f.is_file():
             raise FileNotFoundError(f"{f}: missing (expected an exported qualityfm model folder)")
