@@ -71,10 +71,9 @@ from qualityfm.signal import (
 
 TASKS = ("vt-alarm", "af", "abp")
 RHYTHMS = ("N", "A", "O", "~")
-# 15: the ECG lead standing for lead II is chosen as in pre-training (I before aVL), a
-# channel mostly inf is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2
-# pleth" are read; 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s
-# too
+# 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
+# lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
+# is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
 CACHE_VERSION = 16
 
 
