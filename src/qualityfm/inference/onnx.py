@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from qualityfm.io.atomic import atomic_write_all, json_text
+from qualityfm.io import atomic_write_all, json_text
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model import WindowedAttention, mean_over_shifts, pool_encoder
 from qualityfm.signal import MODEL_FS, normalize, synthesize

@@ -6,6 +6,7 @@ from qualityfm.io.atomic import (
     atomic_write_bytes,
     atomic_write_text,
     json_safe,
+    json_text,
     remove_temporaries,
     write_json,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "json_safe",
+    "json_text",
     "remove_temporaries",
     "write_json",
     "Record",

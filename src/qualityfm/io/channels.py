@@ -97,15 +97,15 @@ ECG_PREFERENCE: tuple[str, ...] = (
     "ecg_ii", "ecg", "ecg_i", "ecg_iii", "ecg_avf", "ecg_v", "ecg_v5", "ecg_v4", "ecg_v6",
     "ecg_v3", "ecg_v2", "ecg_v1", "ecg_mcl", "ecg_avl", "ecg_avr",
 )
+_ECG_RANK = {lead: i for i, lead in enumerate(ECG_PREFERENCE)}
 
 
 def ecg_leads(channels: Iterable[str]) -> list[str]:
     """The ECG leads among ``channels``, the one that stands for lead II first: in
     :data:`ECG_PREFERENCE` order, then any other lead (a repeated one, ``ecg_2``) by name.
     Every layer that picks "the" ECG of a record (windows, tasks, features, scoring) uses it."""
-    rank = {lead: i for i, lead in enumerate(ECG_PREFERENCE)}
     return sorted((c for c in channels if is_ecg(c)),
-                  key=lambda c: (rank.get(c, len(rank)), c))
+                  key=lambda c: (_ECG_RANK.get(c, len(_ECG_RANK)), c))
 
 
 def is_ecg(channel: str) -> bool:

@@ -190,8 +190,8 @@ def _fill(x: np.ndarray) -> np.ndarray | None:
 def _labels_hint(rec: Record) -> str:
     """A hint for a record in memory keyed by monitor labels (``II``, ``PLETH``), which the
     readers would have named canonically: "" when there are none."""
-    labels = {c: canonical_channel(c) for c in rec.channels if canonical_channel(c) != c}
-    named = {c: n for c, n in labels.items() if is_ecg(n) or n in ("ppg", "abp")}
+    named = {c: n for c, n in ((c, canonical_channel(c)) for c in rec.channels)
+             if n != c and (is_ecg(n) or n in ("ppg", "abp"))}
     if not named:
         return ""
     return (f" (monitor labels: key the channels by their canonical names, {named}; "

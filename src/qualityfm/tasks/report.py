@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qualityfm.io import atomic_write_all, atomic_write_bytes
-from qualityfm.io.atomic import json_text
+from qualityfm.io import atomic_write_all, atomic_write_bytes, json_text
 
 
 def _fmt(v: object, ci: object = None) -> str:
