@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import shutil
 
 import numpy as np
@@ -513,3 +514,45 @@ def test_a_run_resumed_elsewhere_keeps_its_precision(synthetic_store, tmp_path, 
     assert rest["done"] and np.isfinite(rest["losses"]).all()
     assert "resuming on cpu at the run's bf16 precision" in capsys.readouterr().err
     assert torch.load(ck_path, weights_only=False)["precision"] == "bf16"
+
+
+def test_train_step_teacher_gets_no_gradient_and_follows_by_momentum(synthetic_store) -> None:
+    """The step's three parts: the teacher's forward leaves it without gradients, the student
+    moves, and the teacher is then momentum * teacher + (1 - momentum) * student."""
+    import copy
+
+    from qualityfm.model import QualityFM
+    from qualityfm.train.engine import (
+        Objective,
+        TrainStep,
+        build_optimizer,
+        make_dataset,
+        model_config,
+        setup_distributed,
+        teacher_forward,
+    )
+
+    torch.manual_seed(0)
+    cfg = tiny(synthetic_store, synthetic_store.parent / "unused", feature_weight=0.0,
+               grad_accum=2)
+    env = setup_distributed("cpu")
+    mcfg = model_config(cfg, 0, 300.0)
+    student = QualityFM(mcfg)
+    teacher = copy.deepcopy(student).requires_grad_(False)
+    objective = Objective(cfg, mcfg)
+    optimizer = build_optimizer(student, cfg, 1e-3, env.device)
+    step = TrainStep(student=student, teacher=teacher, model=student, synced=student,
+                     teacher_fn=teacher_forward, objective=objective, optimizer=optimizer,
+                     cfg=cfg, precision="fp32", env=env, fsdp=False)
+    batches = iter(torch.utils.data.DataLoader(make_dataset(cfg, env, 4, None), batch_size=4))
+    before_s = [p.detach().clone() for p in student.parameters()]
+    before_t = [p.detach().clone() for p in teacher.parameters()]
+    values = {"lr": 1e-3, "weight_decay": 0.04, "teacher_temp": 0.04, "momentum": 0.75}
+    sums, stop = step((next(batches) for _ in range(2)), values, stop=True)
+    assert stop and math.isfinite(sums["loss"]) and "_stop" not in sums
+    assert all(p.grad is None for p in teacher.parameters())
+    moved = [not torch.equal(a, p) for a, p in zip(before_s, student.parameters(), strict=True)]
+    assert sum(moved) > len(moved) // 2
+    for t0, t1, s1 in zip(before_t, teacher.parameters(), student.parameters(), strict=True):
+        torch.testing.assert_close(t1, 0.75 * t0 + 0.25 * s1)
+    assert optimizer.param_groups[0]["lr"] == 1e-3

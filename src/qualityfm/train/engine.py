@@ -393,6 +393,83 @@ def _to(batch: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
+# ----------------------------------------------------------------------------- the step
+@dataclass
+class TrainStep:
+    """One optimizer step of self-distillation over ``grad_accum`` micro-batches.
+
+    ``student`` is the network whose parameters are clipped and followed by the teacher;
+    ``model`` is the same network as it is called (DDP-wrapped and/or compiled), ``synced`` the
+    module whose gradient sync is switched off between micro-batches (the DDP wrapper or, under
+    FSDP, the student itself).
+    """
+
+    student: nn.Module
+    teacher: nn.Module
+    model: Any
+    synced: nn.Module
+    teacher_fn: Any
+    objective: Objective
+    optimizer: torch.optim.Optimizer
+    cfg: PretrainConfig
+    precision: str
+    env: DistEnv
+    fsdp: bool
+
+    def __post_init__(self) -> None:
+        self._pairs = self._ema_pairs()
+
+    def _ema_pairs(self) -> tuple[list[Tensor], list[Tensor]]:
+        return ema_tensors(self.teacher), ema_tensors(self.student)
+
+    def set_schedules(self, values: dict[str, float]) -> None:
+        """This step's learning rate, weight decay and teacher temperature."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = values["lr"]
+        QualityFM.set_weight_decay(self.optimizer, values["weight_decay"])
+        self.objective.distill.teacher_temp = values["teacher_temp"]
+
+    def __call__(self, micro_batches: Any, values: dict[str, float], stop: bool
+                 ) -> tuple[dict[str, float], bool]:
+        """Train on ``micro_batches``; returns the loss terms, averaged over the step's micro-
+        batches and (when distributed) over ranks, and whether any rank asked to stop."""
+        self.set_schedules(values)
+        accum = self.cfg.grad_accum
+        sums: dict[str, float] = {}
+        for k, batch in enumerate(micro_batches):
+            with grad_sync(self.synced, k == accum - 1):
+                with precision_autocast(self.precision, self.env.device):
+                    with torch.no_grad():  # 1. teacher forward, no gradient
+                        t_out = self.teacher_fn(self.teacher, batch["hi"], batch["hi_mask"])
+                    s_out = self.model(batch["lo"], batch["lo_mask"])  # 2. student and loss
+                    terms = self.objective(s_out, t_out, batch)
+                (terms["loss"] / accum).backward()
+            for name, v in terms.items():
+                sums[name] = sums.get(name, 0.0) + float(v.detach()) / accum
+        # a signal on any rank stops every rank at the same step: the flag is reduced with the
+        # loss terms (any rank's 1 makes the mean positive)
+        sums["_stop"] = float(stop)
+        if self.cfg.grad_clip > 0:
+            norm = nn.utils.clip_grad_norm_(self.student.parameters(), self.cfg.grad_clip)
+            sums["grad_norm"] = float(norm.full_tensor() if hasattr(norm, "full_tensor")
+                                      else norm)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.objective.end_step()  # the centre moves once a step, by all its micro-batches
+        if self.env.distributed:  # report the global batch's terms, not this rank's share
+            sums = _mean_over_ranks(sums, self.env.device)
+        self.momentum_update(values["momentum"])  # 3. the teacher follows by EMA
+        return sums, sums.pop("_stop") > 0
+
+    def momentum_update(self, momentum: float) -> None:
+        """teacher <- momentum * teacher + (1 - momentum) * student."""
+        if self.fsdp:  # EMA on the local shards, so both models must be resharded
+            self.teacher.reshard()
+            self.student.reshard()
+            self._pairs = self._ema_pairs()
+        ema_update(*self._pairs, momentum)
+
+
 # ----------------------------------------------------------------------------- the run
 class _Log:
     """JSON lines on rank 0, and TensorBoard when it is installed."""
@@ -662,7 +739,6 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
                 print(f"qualityfm: warning: warmup {cfg.warmup} >= steps {cfg.steps}: the "
                       "learning rate never reaches its peak", file=sys.stderr)
 
-    s_tensors, t_tensors = ema_tensors(student), ema_tensors(teacher)
     model: nn.Module = student
     if env.distributed and not fsdp:
         unused = min(cfg.distill_weight, cfg.amp_weight, cfg.phase_weight) == 0
@@ -670,8 +746,12 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
             student, device_ids=[env.local_rank] if env.device.type == "cuda" else None,
             find_unused_parameters=unused,
         )
-    fwd_student = torch.compile(model) if cfg.compile else model
-    fwd_teacher = torch.compile(teacher_forward) if cfg.compile else teacher_forward
+    compiled = torch.compile if cfg.compile else (lambda f: f)
+    train_step = TrainStep(
+        student=student, teacher=teacher, model=compiled(model), synced=model,
+        teacher_fn=compiled(teacher_forward), objective=objective, optimizer=optimizer,
+        cfg=cfg, precision=precision, env=env, fsdp=fsdp,
+    )
 
     diag_x = diag_mask = None
     if (env.is_main or fsdp) and cfg.diag_every > 0:  # FSDP forwards are collective
@@ -706,50 +786,23 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     first = step
     student.train()
     stop = _StopRequest()
+
+    def micro_batches() -> Any:
+        nonlocal seen, batches
+        for _ in range(cfg.grad_accum):
+            try:
+                batch = next(batches)
+            except StopIteration:  # an epoch of pairs ended: start the next
+                dataset.set_epoch(dataset.epoch + 1)
+                seen, batches = 0, iter(loader)
+                batch = next(batches)
+            seen += micro
+            yield _to(batch, env.device)
+
     with stop:
         while step < end:
             values = schedules.at(step)
-            for group in optimizer.param_groups:
-                group["lr"] = values["lr"]
-            QualityFM.set_weight_decay(optimizer, values["weight_decay"])
-            objective.distill.teacher_temp = values["teacher_temp"]
-            sums: dict[str, float] = {}
-            for k in range(cfg.grad_accum):
-                try:
-                    batch = next(batches)
-                except StopIteration:  # an epoch of pairs ended: start the next
-                    dataset.set_epoch(dataset.epoch + 1)
-                    seen, batches = 0, iter(loader)
-                    batch = next(batches)
-                seen += micro
-                batch = _to(batch, env.device)
-                with grad_sync(model, k == cfg.grad_accum - 1):
-                    with precision_autocast(precision, env.device):
-                        with torch.no_grad():  # 1. teacher forward, no gradient
-                            t_out = fwd_teacher(teacher, batch["hi"], batch["hi_mask"])
-                        s_out = fwd_student(batch["lo"], batch["lo_mask"])  # 2. student, loss
-                        terms = objective(s_out, t_out, batch)
-                    (terms["loss"] / cfg.grad_accum).backward()
-                for name, v in terms.items():
-                    sums[name] = sums.get(name, 0.0) + float(v.detach()) / cfg.grad_accum
-            # a signal on any rank stops every rank at the same step: the flag is reduced
-            # with the loss terms (any rank's 1 makes the mean positive)
-            sums["_stop"] = float(stop.signal is not None)
-            if cfg.grad_clip > 0:
-                norm = nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
-                sums["grad_norm"] = float(norm.full_tensor() if hasattr(norm, "full_tensor")
-                                          else norm)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            objective.end_step()  # the centre moves once a step, by all its micro-batches
-            if env.distributed:  # report the global batch's terms, not this rank's share
-                sums = _mean_over_ranks(sums, env.device)
-            stop_now = sums.pop("_stop") > 0
-            if fsdp:  # EMA on the local shards, so both models must be resharded
-                teacher.reshard()
-                student.reshard()
-                t_tensors, s_tensors = ema_tensors(teacher), ema_tensors(student)
-            ema_update(t_tensors, s_tensors, values["momentum"])  # 3. momentum update
+            sums, stop_now = train_step(micro_batches(), values, stop.signal is not None)
             step += 1
             window_pairs += cfg.batch_size
             history.append(sums["loss"])
