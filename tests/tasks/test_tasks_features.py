@@ -377,6 +377,9 @@ def test_vt_features_discriminate_on_the_real_records() -> None:
     assert M.auroc(ds.y[ecg], -col["ecg1_lf_ratio"][ecg]) > 0.68
     res = cross_validate(lambda: ClassicalBaseline("vt-alarm"), ds, k=5, n_boot=20)
     assert res["auroc"] > 0.8 and res["tpr"] >= 0.85
+    c = res["confusion"]  # the challenge score of the pooled out-of-fold decisions
+    assert res["score"] == pytest.approx(
+        (c["tp"] + c["tn"]) / (c["tp"] + c["tn"] + c["fp"] + 5 * c["fn"]))
 
 
 def test_the_vt_model_leaves_out_the_af_columns() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qualityfm.tasks import af_rhythm_decisions, rhythm_report
+from qualityfm.tasks import af_rhythm_decisions, binary_report, rhythm_report
 from qualityfm.tasks import metrics as M
 
 # 4 positives, 6 negatives; decisions: TP 3, FN 1, FP 2, TN 4
@@ -24,6 +24,15 @@ def test_threshold_metrics_by_hand() -> None:
     assert M.f1(Y, P) == pytest.approx(6 / 9)
     assert M.accuracy(Y, P) == pytest.approx(7 / 10)
     assert M.challenge_score(Y, P) == pytest.approx(7 / (7 + 2 + 5))
+
+
+def test_binary_report_has_the_alarm_score_only_when_asked() -> None:
+    proba = np.where(P == 1, 0.8, 0.2)
+    plain = binary_report(Y, proba, P, n_boot=20)
+    alarm = binary_report(Y, proba, P, n_boot=20, alarm_score=True)
+    assert "score" not in plain and "score_ci" not in plain
+    assert alarm["score"] == pytest.approx(7 / 14) and len(alarm["score_ci"]) == 2
+    assert {k: v for k, v in alarm.items() if not k.startswith("score")} == plain
 
 
 def test_ranking_metrics_by_hand() -> None:

@@ -26,16 +26,18 @@ from qualityfm.tasks.splits import assert_disjoint, group_kfold
 
 def binary_report(
     y: np.ndarray, proba: np.ndarray, pred: np.ndarray, groups: np.ndarray | None = None,
-    n_boot: int = 1000, seed: int = 0,
+    n_boot: int = 1000, seed: int = 0, *, alarm_score: bool = False,
 ) -> dict:
     """Binary metrics of probabilities ``proba`` and decisions ``pred`` (already thresholded),
-    with stratified, group-resampled bootstrap 95 % CIs."""
+    with stratified, group-resampled bootstrap 95 % CIs; ``alarm_score`` adds the PhysioNet
+    2015 challenge ``score`` (false-alarm tasks, where 1 is a true alarm)."""
     y, pred = np.asarray(y).astype(int), np.asarray(pred).astype(int)
     proba = np.asarray(proba, float)
     out: dict = {"n": int(len(y)), "n_pos": int(y.sum())}
     out["auroc"], out["auprc"] = M.auroc(y, proba), M.auprc(y, proba)
-    fns = {"tpr": M.tpr, "tnr": M.tnr, "ppv": M.ppv, "f1": M.f1, "accuracy": M.accuracy,
-           "score": M.challenge_score}
+    fns = {"tpr": M.tpr, "tnr": M.tnr, "ppv": M.ppv, "f1": M.f1, "accuracy": M.accuracy}
+    if alarm_score:
+        fns["score"] = M.challenge_score
     for name, fn in fns.items():
         out[name] = fn(y, pred)
     for name, fn, arr in (("auroc", M.auroc, proba), ("auprc", M.auprc, proba),
@@ -216,7 +218,8 @@ def cross_validate(
                   f"{what}{auc}", file=sys.stderr, flush=True)
     kind = make().kind
     if kind == "binary":
-        result = binary_report(y, oof_score, oof_pred, ds.groups, n_boot, seed)
+        result = binary_report(y, oof_score, oof_pred, ds.groups, n_boot, seed,
+                               alarm_score=ds.task == "vt-alarm")
         aucs = [f["auroc"] for f in folds]
         result["fold_auroc_mean"] = float(np.nanmean(aucs))
         result["fold_auroc_sd"] = float(np.nanstd(aucs))

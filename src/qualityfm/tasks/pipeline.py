@@ -99,11 +99,11 @@ def finetune_run(
     ``test_shifts``: shifted copies averaged at prediction (default: ``Finetuner``'s);
     ``solver``: how a linear head is fitted (default: ``finetune.default_solver``);
     ``device``: where networks train ("cpu", "cuda", ...); ``epochs`` and ``batch_size`` None:
-    30 and 32. Options given that the run does not use (``--epochs`` for a closed-form head, a
-    network option for the classical baseline, ...) are named on stderr and under ``ignored``
-    in ``summary.json``, which records the settings the run used. An ``out`` that holds a
-    finished run (a model or a CV report) is refused unless ``overwrite`` (then replaced); a
-    k-fold run stopped there resumes."""
+    ``Finetuner``'s (30 and 32). Options given that the run does not use (``--epochs`` for a
+    closed-form head, a network option for the classical baseline, ...) are named on stderr
+    and under ``ignored`` in ``summary.json``, which records the settings the run used. An
+    ``out`` that holds a finished run (a model or a CV report) is refused unless ``overwrite``
+    (then replaced); a k-fold run stopped there resumes."""
     _refuse_finished(out, overwrite, resumable=bool(kfold))
     resolve_device(device)
     if pool is not None:
@@ -126,11 +126,13 @@ def finetune_run(
                   fs=encoder_fs(init, config))
     cfg = resolve_model_config(config) if init == "none" else None
 
+    sizes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if v is not None}
+
     def make(t: str = task, checkpoint: Path | None = None) -> TaskEstimator:
         if init == "classical":
             return ClassicalBaseline(t, seed=seed)
-        return Finetuner(t, init=init, mode=mode, config=cfg, epochs=epochs or 30, seed=seed,
-                         batch_size=batch_size or 32, use_features=use_features,
+        return Finetuner(t, init=init, mode=mode, config=cfg, **sizes, seed=seed,
+                         use_features=use_features,
                          augment=augment, pool=pool, test_shifts=test_shifts, solver=solver,
                          device=device, verbose=True, fs=ds.fs, checkpoint=checkpoint)
 
@@ -147,14 +149,7 @@ def finetune_run(
     if kfold:
         folds = out / FOLDS_DIR  # finished folds, so that a stopped run resumes
         key = {**summary, "data": data_label(data), "init_files": _files_stamp(init)}
-        res = cross_validate(make, ds, k=kfold, seed=seed, checkpoint=folds, key=key,
-                             progress=True)
-        if task != "vt-alarm":
-            res.pop("score", None)
-            res.pop("score_ci", None)
-        if task == "af":
-            _add_rhythm_cv(res, lambda: make("af4"), ds, kfold, seed, checkpoint=folds,
-                           key=key)
+        res = _task_cv(make, ds, kfold, seed, 1000, folds, key)
         summary["cv"] = {k: v for k, v in res.items() if k != "oof"}
         _clear_run(out)  # this run's results replace an earlier run's, whatever its kind
         report(res, out, "cv", task)
@@ -230,18 +225,21 @@ def _run_kind(used: dict) -> str:
     return f"a linear head fitted by {used['solver']}"
 
 
-def _add_rhythm_cv(res: dict, make4: Callable[[], TaskEstimator], ds: TaskDataset, k: int,
-                   seed: int, n_boot: int = 1000, checkpoint: Path | None = None,
-                   key: dict | None = None) -> None:
-    """Add to the binary AF model's CV result ``res`` the macro F1 and noisy AUROC of the
-    4-class rhythm models ``make4()`` on the same grouped k folds, their decisions following
-    the binary models' out-of-fold AF decisions (``af_rhythm_decisions``). Only the 4-class
-    out-of-fold scores are kept, so their own argmax report skips its bootstrap.
-    ``checkpoint``/``key``: as for :func:`cross_validate`."""
-    four = cross_validate(make4, ds, k=k, seed=seed, n_boot=0, target="rhythm",
-                          checkpoint=checkpoint, key=key, progress=checkpoint is not None)
-    res.update(rhythm_report(ds.rhythm, np.asarray(four["oof"]["score"]), ds.groups, n_boot,
-                             seed, af=np.asarray(res["oof"]["pred"])))
+def _task_cv(make: Callable[[str], TaskEstimator], ds: TaskDataset, k: int, seed: int,
+             n_boot: int, checkpoint: Path, key: dict) -> dict:
+    """Grouped k-fold CV of the estimators ``make(task)`` on ``ds`` (resumable through
+    ``checkpoint``/``key``, as :func:`cross_validate`). For ``af`` the 4-class rhythm models
+    ``make("af4")`` run on the same folds and add the macro F1 and noisy AUROC, their
+    decisions following the binary models' out-of-fold AF decisions (``af_rhythm_decisions``);
+    only their out-of-fold scores are kept, so their own argmax report skips its bootstrap."""
+    res = cross_validate(lambda: make(ds.task), ds, k=k, seed=seed, n_boot=n_boot,
+                         checkpoint=checkpoint, key=key, progress=True)
+    if ds.task == "af":
+        four = cross_validate(lambda: make("af4"), ds, k=k, seed=seed, n_boot=0,
+                              target="rhythm", checkpoint=checkpoint, key=key, progress=True)
+        res.update(rhythm_report(ds.rhythm, np.asarray(four["oof"]["score"]), ds.groups,
+                                 n_boot, seed, af=np.asarray(res["oof"]["pred"])))
+    return res
 
 
 def _inputs_for(est: TaskEstimator, ds: TaskDataset) -> tuple:
@@ -262,11 +260,9 @@ def evaluate_estimator(est: TaskEstimator, ds: TaskDataset, rhythm_est: TaskEsti
         return res
     proba = est.predict_proba(*args)
     pred = est.decide(proba)
-    res = binary_report(ds.y, proba, pred, ds.groups, n_boot, seed)
+    res = binary_report(ds.y, proba, pred, ds.groups, n_boot, seed,
+                        alarm_score=ds.task == "vt-alarm")
     res["threshold"] = est.threshold
-    if ds.task != "vt-alarm":
-        res.pop("score", None)
-        res.pop("score_ci", None)
     if rhythm_est is not None and ds.rhythm is not None:
         proba4 = rhythm_est.predict_proba(*_inputs_for(rhythm_est, ds))
         res.update(rhythm_report(ds.rhythm, proba4, ds.groups, n_boot, seed, af=pred))
@@ -526,14 +522,7 @@ def compare_run(
     for name, make in makers.items():
         folds, key = out / FOLDS_DIR / _slug(name), {"row": name, **settings}
         print(f"qualityfm: compare: {name}", file=sys.stderr, flush=True)
-        res = cross_validate(lambda m=make: m(task), ds, k=kfold, seed=seed, n_boot=n_boot,
-                             checkpoint=folds, key=key, progress=True)
-        if task != "vt-alarm":  # the challenge score is the VT alarm score only
-            res.pop("score", None)
-            res.pop("score_ci", None)
-        if task == "af":  # 4-class rhythm model of the same kind: macro F1, noisy AUROC
-            _add_rhythm_cv(res, lambda m=make: m("af4"), ds, kfold, seed, n_boot,
-                           checkpoint=folds, key=key)
+        res = _task_cv(make, ds, kfold, seed, n_boot, folds, key)
         report(res, out, _slug(name), task, label=name)
         rows[name] = {k: v for k, v in res.items() if k != "oof"}
         oof[name] = np.asarray(res["oof"]["score" if task != "abp" else "pred"], float)
