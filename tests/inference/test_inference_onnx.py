@@ -153,3 +153,20 @@ def test_an_interrupted_export_keeps_the_graph_and_card_it_replaces(tmp_path: Pa
     assert (out.read_bytes(), out.with_suffix(".json").read_bytes()) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json", "model.onnx", "run0",
                                                           "run1"]
+
+
+def test_card_rules_state_the_task_windows_own_absence_constants(monkeypatch) -> None:
+    """The card's absent-channel rule is written from the constants the task windows apply,
+    so the two cannot drift apart."""
+    from qualityfm.inference.onnx import _input_rules
+    from qualityfm.tasks import datasets
+
+    text = _input_rules("vt-alarm", {"seconds": 10.0})["absent_channel"]
+    assert "peak-to-peak <= 1e-09" in text and "under 2 s" in text
+    flat = np.full(3000, 5.0)
+    flat[::7] += datasets.FLAT_PEAK_TO_PEAK / 2  # wobbles below the flat limit: still flat
+    assert datasets._fill(flat) is None and datasets._fill(flat * np.arange(3000)) is not None
+    monkeypatch.setattr(datasets, "FLAT_PEAK_TO_PEAK", 0.5)
+    monkeypatch.setattr(datasets, "MIN_CHANNEL_SECONDS", 3.0)
+    text = _input_rules("vt-alarm", {"seconds": 10.0})["absent_channel"]
+    assert "peak-to-peak <= 0.5" in text and "under 3 s" in text

@@ -200,7 +200,11 @@ def _input_rules(task: str, settings: dict) -> dict:
     integrator can implement without qualityfm."""
     from qualityfm.io import ECG_PREFERENCE
     from qualityfm.signal import MAX_NAN_FRACTION
-    from qualityfm.tasks.datasets import AF_CROP_MAX_SECONDS
+    from qualityfm.tasks.datasets import (
+        AF_CROP_MAX_SECONDS,
+        FLAT_PEAK_TO_PEAK,
+        MIN_CHANNEL_SECONDS,
+    )
 
     seconds = settings.get("seconds")
     span = {
@@ -222,8 +226,9 @@ def _input_rules(task: str, settings: dict) -> dict:
         "resampler": "polyphase FIR (scipy.signal.resample_poly), the span padded by its "
                      "edge values",
         "absent_channel": f"mask False when more than {MAX_NAN_FRACTION:g} of its samples "
-                          "are missing, when it is flat (peak-to-peak <= 1e-9) or when under "
-                          "2 s of it are present; its values are then ignored",
+                          f"are missing, when it is flat (peak-to-peak <= {FLAT_PEAK_TO_PEAK:g}) "
+                          f"or when under {MIN_CHANNEL_SECONDS:g} s of it are present; its "
+                          "values are then ignored",
         "ecg_lead": "lead II; without it the first of these the record holds stands in: "
                     + ", ".join(ECG_PREFERENCE[1:]),
     }

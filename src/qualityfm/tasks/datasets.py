@@ -75,6 +75,10 @@ RHYTHMS = ("N", "A", "O", "~")
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
 CACHE_VERSION = 16
+#: A task channel is absent when its peak-to-peak range is at most this (flat: leads off) ...
+FLAT_PEAK_TO_PEAK = 1e-9
+#: ... or when fewer seconds of it than this lie in the window's span.
+MIN_CHANNEL_SECONDS = 2.0
 
 
 @dataclass
@@ -182,7 +186,7 @@ def _fill(x: np.ndarray) -> np.ndarray | None:
     if len(x) == 0 or (~np.isfinite(x)).mean() > MAX_NAN_FRACTION:
         return None
     x = fill_nan(x)
-    if np.ptp(x) <= 1e-9:
+    if np.ptp(x) <= FLAT_PEAK_TO_PEAK:
         return None
     return x
 
@@ -212,7 +216,7 @@ def _raw_pieces(rec: Record, t0: float, t1: float) -> dict[str, np.ndarray]:
             continue
         f = rec.fs[ch]
         seg = _fill(sig[int(round(t0 * f)): int(round(t1 * f))])
-        if seg is not None and len(seg) >= 2 * f:
+        if seg is not None and len(seg) >= MIN_CHANNEL_SECONDS * f:
             pieces[ch] = seg
     return pieces
 
