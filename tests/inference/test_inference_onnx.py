@@ -62,6 +62,16 @@ def test_onnx_of_a_run_reads_the_run_windows_length(tmp_path: Path, task: str, k
     # channels, the lead standing for lead II
     rules = card["input"]["rules"]
     assert "sosfiltfilt" in rules["filter_mode"] and "0.2" in rules["absent_channel"]
+    # golden examples beside the graph (fitted from arrays: windows only, one per case)
+    ex = np.load(tmp_path / "model.examples.npz")
+    assert card["examples"]["file"] == "model.examples.npz" and res["examples"]
+    assert ex["x"].shape == (5, 2, 300) and not any(k.startswith("raw") for k in ex.files)
+    assert ex["mask"].sum(axis=1).tolist() == [2, 2, 2, 1, 1]
+    assert (ex["x"][~ex["mask"]] == 0).all()
+    _, gold = session.run(None, {"x": ex["x"], "mask": ex["mask"]})
+    np.testing.assert_allclose(gold, ex["head"], atol=1e-4)
+    np.testing.assert_allclose(ft.predict_proba(ex["x"], ex["mask"]), ex["p"], atol=1e-5)
+    assert (ex["decision"] == ft.decide(ex["p"])).all() and "decision" in card["examples"]["keys"]
     assert rules["span"].startswith("unknown: fitted from arrays")
     assert rules["ecg_lead"].startswith("lead II; ") and "ecg_i, " in rules["ecg_lead"]
     # a window with no present channel has nothing to judge: NaN from the graph (no decision)
@@ -132,7 +142,8 @@ def test_onnx_export_of_a_cross_validation_run_says_it_keeps_no_model(tmp_path: 
 def test_an_interrupted_export_keeps_the_graph_and_card_it_replaces(tmp_path: Path,
                                                                     monkeypatch) -> None:
     """The check against PyTorch runs on the graph in memory; stopped there, the folder keeps
-    the earlier graph with its own card (not a new graph beside the old threshold)."""
+    the earlier graph with its own card and examples (not a new graph beside the old
+    threshold)."""
     pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
     import qualityfm.inference.onnx as onnx_module
 
@@ -142,7 +153,8 @@ def test_an_interrupted_export_keeps_the_graph_and_card_it_replaces(tmp_path: Pa
             for s in (0, 1)]
     out = tmp_path / "model.onnx"
     export_finetuned_onnx(runs[0], out)
-    before = out.read_bytes(), out.with_suffix(".json").read_bytes()
+    beside = (out, out.with_suffix(".json"), out.with_suffix(".examples.npz"))
+    before = [p.read_bytes() for p in beside]
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
@@ -150,9 +162,9 @@ def test_an_interrupted_export_keeps_the_graph_and_card_it_replaces(tmp_path: Pa
     monkeypatch.setattr(onnx_module, "onnx_parity", stop)
     with pytest.raises(KeyboardInterrupt):
         export_finetuned_onnx(runs[1], out)
-    assert (out.read_bytes(), out.with_suffix(".json").read_bytes()) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json", "model.onnx", "run0",
-                                                          "run1"]
+    assert [p.read_bytes() for p in beside] == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.examples.npz", "model.json",
+                                                          "model.onnx", "run0", "run1"]
 
 
 def test_card_rules_state_the_task_windows_own_absence_constants(monkeypatch) -> None:

@@ -59,6 +59,28 @@ def test_cli_finetune_then_evaluate_vt(tmp_path, capsys) -> None:
         assert (onnx_dir / "model.onnx").stat().st_size > 1000 and parity["max_abs_diff"] < 1e-4
         rules = json.loads((onnx_dir / "model.json").read_text())["input"]["rules"]
         assert rules["span"].startswith("the 10.0 s ending at the alarm")  # a run from records
+        # golden examples: raw records at their own rates -> the windows -> the graph -> p
+        import onnxruntime as ort
+
+        from qualityfm.io import Record
+        from qualityfm.tasks import load_estimator, record_dataset
+
+        ex = np.load(onnx_dir / "model.examples.npz")
+        est = load_estimator(run)
+        assert list(ex["case"])[-1] == "vt, ppg" and len(ex["case"]) == 5
+        for i in range(len(ex["case"])):
+            sigs = {k.split("_", 1)[1]: ex[k] for k in ex.files if k.startswith(f"raw{i}_")}
+            rec = Record("r", sigs, {ch: float(ex[f"fs_{ch}"]) for ch in sigs})
+            ds = record_dataset("vt-alarm", rec, fs=est.fs)
+            np.testing.assert_allclose(ds.X[0], ex["x"][i], atol=1e-6)
+            assert (ds.mask[0] == ex["mask"][i]).all()
+        assert ex["mask"][3].tolist() == [False, True] and ex["mask"][4].tolist() == [True, False]
+        session = ort.InferenceSession(str(onnx_dir / "model.onnx"),
+                                       providers=["CPUExecutionProvider"])
+        _, head = session.run(None, {"x": ex["x"], "mask": ex["mask"]})
+        np.testing.assert_allclose(head, ex["head"], atol=1e-4)
+        np.testing.assert_allclose(est.predict_proba(ex["x"], ex["mask"]), ex["p"], atol=1e-5)
+        assert (ex["decision"] == est.decide(ex["p"])).all()
 
 
 def test_cli_compare_and_abp_evaluate(tmp_path) -> None:

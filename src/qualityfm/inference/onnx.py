@@ -80,6 +80,84 @@ def example_windows(n: int, channels: int, samples: int, fs: float = MODEL_FS) -
     return normalize(x)
 
 
+#: The golden examples' raw rates: ECG and PPG at rates of their own, as monitors record them,
+#: so that an integration's resampling is checked with the rest.
+EXAMPLE_RATES = {"ecg_ii": 250.0, "ppg": 125.0}
+#: (rhythm, channels recorded) of each golden example: both modalities, then one absent.
+EXAMPLE_CASES = (("sinus", ("ecg_ii", "ppg")), ("vt", ("ecg_ii", "ppg")),
+                 ("af", ("ecg_ii", "ppg")), ("sinus", ("ecg_ii",)), ("vt", ("ppg",)))
+
+
+def golden_inputs(task: str, settings: dict, fs: float,
+                  window: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Inputs of the golden examples written beside a run's graph: for a run built from
+    records (its ``settings`` give ``seconds``), simulated records of the task's span
+    (``raw{row}_{channel}`` at :data:`EXAMPLE_RATES`) and the windows
+    :func:`qualityfm.tasks.record_dataset` makes of them; for a run fitted from arrays,
+    :func:`example_windows` with the cases' masks. ``case`` names each row."""
+    n_ch, samples = window
+    if not settings.get("seconds"):
+        present = np.array([[ch in c for ch in MODEL_CHANNELS] for _, c in EXAMPLE_CASES])
+        x = example_windows(len(EXAMPLE_CASES), n_ch, samples, fs)
+        return {"case": np.array([_case_name(c) for c in EXAMPLE_CASES]),
+                "x": np.where(present[:, :, None], x, 0).astype(np.float32), "mask": present}
+    from qualityfm.io import Record, RecordError
+    from qualityfm.signal import resample
+    from qualityfm.tasks.datasets import record_dataset
+
+    seconds = float(settings["seconds"])
+    rows: dict[str, list] = {"case": [], "x": [], "mask": []}
+    raw: dict[str, np.ndarray] = {}
+    top = max(EXAMPLE_RATES.values())
+    for i, case in enumerate(EXAMPLE_CASES):
+        rhythm, channels = case
+        sim = synthesize(seconds, fs=top, rhythm=rhythm, seed=i, channels=channels)
+        rec = Record(f"example{i}", {ch: resample(sim.signals[ch], top, EXAMPLE_RATES[ch])
+                                     for ch in channels},
+                     {ch: EXAMPLE_RATES[ch] for ch in channels})
+        try:
+            ds = record_dataset(task, rec, seconds=seconds, fs=fs, pad_to=settings.get("pad_to"),
+                                filters=settings.get("filters", True))
+        except RecordError:  # the task reads no window of it (abp needs ECG and PPG)
+            continue
+        if ds.X.shape[1:] != (n_ch, samples):
+            raise ValueError(f"example {_case_name(case)}: windows of shape {ds.X.shape[1:]}, "
+                             f"and the graph reads {(n_ch, samples)}")
+        for x, m in zip(ds.X, ds.mask, strict=True):
+            raw.update({f"raw{len(rows['case'])}_{ch}": v.astype(np.float32)
+                        for ch, v in rec.signals.items()})
+            rows["case"].append(_case_name(case))
+            rows["x"].append(x)
+            rows["mask"].append(m)
+    return {"case": np.array(rows["case"]), "x": np.stack(rows["x"]).astype(np.float32),
+            "mask": np.stack(rows["mask"]), **raw,
+            **{f"fs_{ch}": np.float64(r) for ch, r in EXAMPLE_RATES.items()}}
+
+
+def _case_name(case: tuple[str, tuple[str, ...]]) -> str:
+    return f"{case[0]}, {' + '.join(case[1])}"
+
+
+def golden_outputs(est: object, outputs: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """What the graph gives on the golden inputs (``embedding``, ``head``) and what a
+    deployment makes of it, as the card says: ``p`` (calibrated) and ``decision``."""
+    emb, head = outputs
+    res = {"embedding": emb, "head": head}
+    if est.kind == "binary":
+        p = est.calibrator(head[:, 0])
+        res.update(p=p, decision=(p >= est.threshold).astype(np.int64))
+    elif est.kind == "multiclass":
+        p = est.calibrator(head)
+        res.update(p=p, decision=p.argmax(axis=1))
+    return res
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
 def export_onnx(
     model: nn.Module,
     out: str | Path,
@@ -89,7 +167,8 @@ def export_onnx(
     opset: int = 18,
     n_samples: int | None = None,
     fs: float | None = None,
-    beside: Callable[[dict], dict[Path, str]] | None = None,
+    check: tuple[np.ndarray, np.ndarray] | None = None,
+    beside: Callable[[dict, list[np.ndarray] | None], dict[Path, str | bytes]] | None = None,
 ) -> dict:
     """Write ``out`` (.onnx) and check it against PyTorch with ONNX Runtime when installed.
 
@@ -100,8 +179,10 @@ def export_onnx(
     at that length on :func:`example_windows` sampled at ``fs`` (default: the config's).
     Returns ``{"out", "max_abs_diff", "input"}``: ``max_abs_diff`` is None without
     onnxruntime; ``input`` gives the shape of x (``"batch"`` free), its ``fs`` and seconds.
-    ``beside(result)`` gives files (path: text) that belong with the graph, a card: the check
-    runs on the graph in memory, then they and ``out`` are replaced together.
+    ``check``: more windows (x, mask) the parity is measured on; ``beside(result, outputs)``
+    gives files (path: text or bytes) that belong with the graph (a card, examples), with
+    ``outputs`` the PyTorch graph's outputs on ``check`` (None without it): the check runs on
+    the graph in memory, then they and ``out`` are replaced together.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -125,13 +206,24 @@ def export_onnx(
             opset_version=opset, dynamo=False,
         )
     graph_bytes = buf.getvalue()
-    res = {"out": str(out), "max_abs_diff": onnx_parity(graph, graph_bytes, x, mask),
+    diff = onnx_parity(graph, graph_bytes, x, mask)
+    outputs = None
+    if check is not None:
+        xc, mc = torch.from_numpy(np.asarray(check[0], np.float32)), torch.from_numpy(
+            np.asarray(check[1], bool))
+        more = onnx_parity(graph, graph_bytes, xc, mc)
+        diff = None if diff is None else max(diff, more)
+        with torch.inference_mode():
+            got = graph(xc, mc)
+        outputs = [t.numpy() for t in ((got,) if isinstance(got, Tensor) else got)]
+    res = {"out": str(out), "max_abs_diff": diff,
            "input": {"x": ["batch", cfg.in_channels, samples], "fs": fs,
                      "seconds": round(samples / fs, 6)}}
-    texts = beside(res) if beside else {}
+    files = {Path(p): c.encode("utf-8") if isinstance(c, str) else c
+             for p, c in (beside(res, outputs) if beside else {}).items()}
     writes: dict[Path, Callable[[IO[bytes]], object]] = {
         out: lambda f: f.write(graph_bytes),
-        **{Path(p): (lambda f, t=t: f.write(t.encode("utf-8"))) for p, t in texts.items()}}
+        **{p: (lambda f, b=b: f.write(b)) for p, b in files.items()}}
     atomic_write_all(writes)
     return res
 
@@ -171,7 +263,9 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
     reading windows of the run's own length (its fitted ``window``; older runs without one:
     the config's ``n_samples``); a regression head's output in mmHg. Beside ``out`` (.onnx),
     ``out`` with suffix .json says all a deployment needs: the input (channels, rate, length,
-    preprocessing), the calibration, the threshold and how a decision is made."""
+    preprocessing), the calibration, the threshold and how a decision is made; ``out`` with
+    suffix .examples.npz holds golden examples (:func:`golden_inputs`, :func:`golden_outputs`)
+    an integration is checked against."""
     from qualityfm.tasks import Finetuner
     from qualityfm.tasks.baselines import load_estimator
 
@@ -187,12 +281,41 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
     head = (_Unstandardised(net.head, est.y_std, est.y_mean) if est.kind == "regression"
             else net.head)
     card_path = Path(out).with_suffix(".json")
-    res = export_onnx(net.backbone, out, head=head, shifts=est.test_shifts,
-                      n_samples=samples, fs=est.fs,  # the graph and its card replaced together
-                      beside=lambda r: {card_path: json_text(
-                          deployment_card(est, Path(run), r["input"]))})
-    res["card"] = str(card_path)
+    examples_path = Path(out).with_suffix(".examples.npz")
+    golden = golden_inputs(est.task, _run_settings(Path(run)), est.fs,
+                           est.window or (net.backbone.cfg.in_channels,
+                                          net.backbone.cfg.n_samples))
+
+    def beside(r: dict, outputs: list[np.ndarray] | None) -> dict[Path, str | bytes]:
+        card = deployment_card(est, Path(run), r["input"])
+        card["examples"] = _examples_text(examples_path.name, est.kind, "raw0_ecg_ii" in golden)
+        return {card_path: json_text(card),
+                examples_path: _npz_bytes({**golden, **golden_outputs(est, outputs)})}
+
+    res = export_onnx(net.backbone, out, head=head, shifts=est.test_shifts, n_samples=samples,
+                      fs=est.fs, check=(golden["x"], golden["mask"]),
+                      beside=beside)  # the graph, its card and examples replaced together
+    res.update(card=str(card_path), examples=str(examples_path))
     return res
+
+
+def _examples_text(name: str, kind: str, raw: bool) -> dict:
+    """The card's description of the golden examples file."""
+    keys = {"case": "[n] what each row is (rhythm, channels recorded)",
+            "x": "[n, channels, samples] the graph's input", "mask": "[n, channels] its mask",
+            "embedding": "[n, dim] the graph's output", "head": "[n, k] the graph's output"}
+    if raw:
+        keys.update({"raw{i}_{channel}": "the simulated record row i was made from, at "
+                                         "fs_{channel} Hz: the input of the preprocessing",
+                     "fs_{channel}": "its rate"})
+    if kind == "binary":
+        keys.update(p="[n] calibrated probability", decision="[n] 1 where p >= threshold")
+    elif kind == "multiclass":
+        keys.update(p="[n, classes] calibrated probabilities", decision="[n] the class")
+    return {"file": name, "keys": keys,
+            "use": "an integration reproduces head (and p, decision) from x and mask"
+                   + (", and x and mask from the raw records" if raw else "")
+                   + "; numpy.load reads it"}
 
 
 def _input_rules(task: str, settings: dict) -> dict:
@@ -234,12 +357,17 @@ def _input_rules(task: str, settings: dict) -> dict:
     }
 
 
+def _run_settings(run: Path) -> dict:
+    """The window settings in a run's ``summary.json`` ({}: a run fitted from arrays)."""
+    summary = run / "summary.json"
+    return json.loads(summary.read_text()).get("settings", {}) if summary.exists() else {}
+
+
 def deployment_card(est: object, run: Path, graph_input: dict) -> dict:
     """What a fine-tuned run's ONNX graph reads and how its output becomes a decision."""
     from qualityfm.signal import VT_ECG_FILTER, VT_PPG_FILTER
 
-    summary = run / "summary.json"
-    settings = json.loads(summary.read_text()).get("settings", {}) if summary.exists() else {}
+    settings = _run_settings(run)
     filters = settings.get("filters")  # None: a run fitted from arrays, its windows unknown
     card: dict = {
         "task": est.task, "kind": est.kind,

@@ -651,7 +651,8 @@ def _nothing_fits(where: str, task: str, skipped: list[dict[str, str]]) -> Recor
 
 
 def record_dataset(task: str, record: Record, *, seconds: float | None = None,
-                   labels: bool = False, fs: float = MODEL_FS) -> TaskDataset:
+                   labels: bool = False, fs: float = MODEL_FS,
+                   pad_to: float | None = None, filters: bool = True) -> TaskDataset:
     """The rows the dataset of ``task`` holds for ``record``, a :class:`~qualityfm.io.Record`
     in memory (a monitor's buffer: ``signals`` and ``fs`` by canonical channel name; for
     vt-alarm the alarm time in ``events["alarm"]``, else the record's end): each window's
@@ -659,11 +660,13 @@ def record_dataset(task: str, record: Record, *, seconds: float | None = None,
     channel), its mask and the classical features of the unfiltered channels. Pass
     ``X, mask, features`` to a fitted model's ``predict_proba`` / ``predict``. A record that
     does not fit the task raises :class:`~qualityfm.io.RecordError`. ``fs``: the rate of the
-    windows, that of the model's encoder (``model.fs``; 300 Hz for the shipped weights)."""
+    windows, that of the model's encoder (``model.fs``; 300 Hz for the shipped weights);
+    ``pad_to``, ``filters``: as for :func:`build_task_dataset` (a run's ``settings`` hold
+    those its windows were built with)."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
     s = TaskSettings(task, float(_DEFAULT_SECONDS[task] if seconds is None else seconds),
-                     fs=float(fs), labels=labels)
+                     pad_to=pad_to, fs=float(fs), filters=filters, labels=labels)
     if task == "vt-alarm" and "alarm" not in record.events:  # a buffer ends at its alarm
         record = dataclasses.replace(record, events={**record.events,
                                                      "alarm": record.duration()})
