@@ -787,11 +787,11 @@ class Finetuner(TaskEstimator):
         if self.mode == "linear":
             for p in self.net.backbone.parameters():
                 p.requires_grad_(False)
-            groups = [{"params": self.net.head.parameters(), "lr": self.head_lr}]
+            param_groups = [{"params": self.net.head.parameters(), "lr": self.head_lr}]
         else:
-            groups = [{"params": self.net.backbone.parameters(), "lr": self.lr},
-                      {"params": self.net.head.parameters(), "lr": self.head_lr}]
-        opt = torch.optim.AdamW(groups, weight_decay=self.weight_decay)
+            param_groups = [{"params": self.net.backbone.parameters(), "lr": self.lr},
+                            {"params": self.net.head.parameters(), "lr": self.head_lr}]
+        opt = torch.optim.AdamW(param_groups, weight_decay=self.weight_decay)
         best, best_state, stale = np.inf, copy.deepcopy(self.net.state_dict()), 0
         self.history = []
         key = self._epoch_key(X, y, mask, feats, fit_idx, val_idx)
