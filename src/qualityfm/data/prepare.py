@@ -56,8 +56,8 @@ from qualityfm.io import (
     write_json,
 )
 from qualityfm.io.read import no_record_reason, passed_over_skips, skip_reason
-from qualityfm.quality import LEVEL_NAMES, SCORING_VERSION, score_windows
-from qualityfm.signal import WindowConfig, make_windows, normalize
+from qualityfm.quality import LEVEL_NAMES, SCORING_VERSION, QualityScores, RRRules, score_windows
+from qualityfm.signal import WindowConfig, Windows, make_windows, normalize
 
 FORMAT_VERSION = 1
 
@@ -149,23 +149,40 @@ def read_model_channels(path: str, channels: Sequence[str]) -> Record:
         return read_record(path, channels=list(dict.fromkeys(held)))
 
 
+def read_windows(path: str | Path, cfg: WindowConfig) -> tuple[Record, Windows]:
+    """A record's model channels (:func:`read_model_channels`) cut into raw windows."""
+    rec = read_model_channels(str(path), cfg.channels)
+    return rec, make_windows(rec, cfg)
+
+
+def unusable_reason(w: Windows) -> str:
+    """Why a record gives no window: the reasons its windows were left out."""
+    return "no usable window: " + ("; ".join(sorted({r for _, r in w.rejected})) or "no window")
+
+
+def score_and_scale(w: Windows, cfg: WindowConfig, ecg_rules: RRRules | None = None
+                    ) -> tuple[QualityScores, np.ndarray]:
+    """The quality of the raw windows (a recorded channel off in a window scores 0), then the
+    windows scaled as the model reads them (float32)."""
+    scores = score_windows(w.x, w.mask, w.fs, w.channels, recorded=w.recorded,
+                           ecg_rules=ecg_rules)
+    return scores, normalize(w.x, w.mask, cfg.normalization).astype(np.float32, copy=False)
+
+
 def process_record(path: str, window: WindowConfig, pair_cfg: PairConfig) -> _Result:
     """Read, window, score (on raw windows), normalise and pair one record."""
     res = _Result(source=path)
     try:
-        rec = read_model_channels(path, window.channels)
+        rec, w = read_windows(path, window)
         res.record_id = rec.record_id
         res.patient_id = rec.patient_id or rec.record_id
-        w = make_windows(rec, window)
         res.n_rejected = len(w.rejected)
         if len(w) == 0:
-            why = "; ".join(sorted({r for _, r in w.rejected})) or "no window"
-            res.reason = f"no usable window: {why}"
+            res.reason = unusable_reason(w)
             return res
-        scores = score_windows(w.x, w.mask, window.fs, window.channels, recorded=w.recorded)
+        scores, res.x = score_and_scale(w, window)
         hop = window.seconds if window.hop is None else window.hop
         slots = np.rint((w.start - window.offset) / hop).astype(np.int64)
-        res.x = normalize(w.x, w.mask, window.normalization).astype(np.float32, copy=False)
         res.start, res.mask = w.start, w.mask
         res.ecg_q, res.ppg_q = np.asarray(scores.ecg), np.asarray(scores.ppg)
         res.q, res.level = np.asarray(scores.q), np.asarray(scores.level)

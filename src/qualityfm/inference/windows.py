@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from qualityfm.data.prepare import read_model_channels
+from qualityfm.data.prepare import read_windows, score_and_scale, unusable_reason
 from qualityfm.io import find_records
 from qualityfm.io.read import no_record_reason, passed_over_skips, skip_reason
 from qualityfm.model import QualityFMConfig
-from qualityfm.quality import RRRules, score_windows
-from qualityfm.signal import WindowConfig, make_windows, normalize
+from qualityfm.quality import RRRules
+from qualityfm.signal import WindowConfig
 
 
 @dataclass
@@ -78,23 +78,20 @@ def iter_file_windows(
             paths.setdefault(Path(path).resolve(), path)
     for path in paths.values():
         try:
-            record = read_model_channels(path, cfg.channels)
-            win = make_windows(record, cfg)
+            record, win = read_windows(path, cfg)
         except Exception as err:
             _skip(skipped, str(path), skip_reason(err))
             continue
         if len(win.x) == 0 and not (keep_unusable and win.n_cut):
-            reasons = sorted({reason for _, reason in win.rejected}) or ["no window"]
-            _skip(skipped, str(path), "no usable window: " + "; ".join(reasons))
+            _skip(skipped, str(path), unusable_reason(win))
             continue
-        scores = score_windows(win.x, win.mask, win.fs, win.channels, recorded=win.recorded,
-                               ecg_rules=ecg_rules)
+        scores, x = score_and_scale(win, cfg, ecg_rules)
         yield FileWindows(
             path=Path(path),
             record_id=record.record_id,
             start=win.start,
             mask=win.mask,
-            x=normalize(win.x, win.mask, cfg.normalization),
+            x=x,
             ecg_sqi=scores.ecg,
             ppg_sqi=scores.ppg,
             sqi=scores.q,
