@@ -294,3 +294,22 @@ def test_score_and_embed_cut_the_windows_the_model_was_trained_on(records: Path,
     starts = sorted(float(r["start_s"]) for r in csv.DictReader((tmp_path / "s.csv").open())
                     if r["record"] == "clean")
     assert scores["n_windows"] == 15 and starts == [10.0 * k for k in range(9)]
+
+
+def test_a_file_name_that_is_not_utf8_is_escaped_in_the_tables(tmp_path: Path) -> None:
+    """A record named with Latin-1 bytes (rec_\\xe9.npz) is scored beside the others, and
+    the tables stay valid UTF-8 with the byte escaped (it had aborted the whole batch)."""
+    import csv
+    import os
+
+    rec = synthesize(60.0, fs=250.0, seed=0, channels=("ecg_ii", "ppg"))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in (b"rec_\xe9.npz", b"ok.npz"):
+        np.savez(os.fsdecode(os.fsencode(folder) + b"/" + name), fs=250.0,
+                 II=rec.signals["ecg_ii"], PLETH=rec.signals["ppg"])
+    for verb, out in (("score", tmp_path / "s.csv"), ("embed", tmp_path / "e.npy")):
+        assert main([verb, str(folder), "--out", str(out)]) == 0
+    for table in (tmp_path / "s.csv", tmp_path / "e.index.csv"):
+        rows = list(csv.DictReader(table.open(encoding="utf-8")))
+        assert {r["record"] for r in rows} == {"ok", "rec_\\xe9"}

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from qualityfm.io import atomic_write_all, json_text
+from qualityfm.io import atomic_write_all, json_text, utf8_bytes
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model import WindowedAttention, mean_over_shifts, pool_encoder
 from qualityfm.signal import MODEL_FS, normalize, synthesize
@@ -219,7 +219,7 @@ def export_onnx(
     res = {"out": str(out), "max_abs_diff": diff,
            "input": {"x": ["batch", cfg.in_channels, samples], "fs": fs,
                      "seconds": round(samples / fs, 6)}}
-    files = {Path(p): c.encode("utf-8") if isinstance(c, str) else c
+    files = {Path(p): utf8_bytes(c) if isinstance(c, str) else c
              for p, c in (beside(res, outputs) if beside else {}).items()}
     writes: dict[Path, Callable[[IO[bytes]], object]] = {
         out: lambda f: f.write(graph_bytes),

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from qualityfm.inference.windows import FileWindows, iter_file_windows, model_window
-from qualityfm.io import MODEL_CHANNELS, atomic_write
+from qualityfm.io import MODEL_CHANNELS, atomic_write, utf8_bytes
 from qualityfm.losses import SpectralLoss
 from qualityfm.model import QualityFM
 from qualityfm.model.precision import check_precision, model_device, precision_autocast
@@ -170,6 +170,9 @@ def table_writer(rows: list[dict], columns: Iterable[str],
     raises ValueError before anything is written."""
     out = check_output(out)
     columns = list(columns)
+    # a file name's bytes that are not UTF-8 become \xNN escapes: a valid table either way
+    rows = [{k: utf8_bytes(v).decode() if isinstance(v, str) else v for k, v in r.items()}
+            for r in rows]
     if out.suffix == ".parquet":
         import pandas as pd
 

@@ -8,6 +8,7 @@ from qualityfm.io.atomic import (
     json_safe,
     json_text,
     remove_temporaries,
+    utf8_bytes,
     write_json,
 )
 from qualityfm.io.channels import (
@@ -47,5 +48,6 @@ __all__ = [
     "iter_uci_bp",
     "read_record",
     "read_uci_bp",
+    "utf8_bytes",
     "write_wfdb",
 ]

@@ -73,8 +73,14 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return atomic_write(path, lambda f: f.write(data))
 
 
+def utf8_bytes(text: str) -> bytes:
+    """``text`` as UTF-8, where the bytes of a file name that are not UTF-8 (which Python holds
+    as surrogate escapes) are written as ``\\xNN`` escapes: the file stays valid UTF-8."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace").encode()
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
+    return atomic_write_bytes(path, utf8_bytes(text))
 
 
 def json_safe(obj: object) -> object:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from qualityfm.inference.score import check_output, write_table
-from qualityfm.io import atomic_write_bytes, write_json
+from qualityfm.io import atomic_write_text, write_json
 from qualityfm.model.network import check_pool
 from qualityfm.model.precision import resolve_device
 from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d, load_estimator
@@ -542,7 +542,7 @@ def compare_run(
     elif len(rows) > 1:
         header += (f"No paired differences: the default reference, `{scratch}`, is not a row "
                    "here; `--reference ROW` compares every row with ROW\n\n")
-    atomic_write_bytes(out / "table.md", (header + table).encode())
+    atomic_write_text(out / "table.md", header + table)
     write_json(out / "compare.json", rows)
     write_json(out / "summary.json", {
         "task": task, "data": data_label(data), "n": len(ds),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qualityfm.io import atomic_write_all, atomic_write_bytes, json_text
+from qualityfm.io import atomic_write_all, atomic_write_bytes, json_text, utf8_bytes
 
 
 def _fmt(v: object, ci: object = None) -> str:
@@ -175,7 +175,7 @@ def report(results: dict, out: str | Path, name: str = "results",
         files = _draw(results, Path(drawn), name, label or name, task)
         texts = {out / f"{name}.json": json_text(results),
                  out / f"{name}.md": markdown_table({label or name: results})}
-        writes = {**{path: (lambda f, t=t: f.write(t.encode())) for path, t in texts.items()},
+        writes = {**{path: (lambda f, t=t: f.write(utf8_bytes(t))) for path, t in texts.items()},
                   **{out / p.name: (lambda f, p=p: f.write(p.read_bytes()))
                      for p in files.values()}}
         atomic_write_all(writes)
