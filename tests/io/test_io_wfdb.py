@@ -212,6 +212,10 @@ def test_multisegment_with_zero_length_segment(tmp_path: Path) -> None:
     with pytest.raises(RecordError, match=r"3000001\.hea: truncated .*signal file.* of segment "
                                           r"3000001_0002"):
         read_record(master)
+    (folder / "3000001_0002.hea").unlink()  # a missing segment: the record named first
+    with pytest.raises(RecordError, match=r"3000001\.hea: missing segment header "
+                                          r"3000001_0002\.hea"):
+        read_record(master)
 
 
 def test_span_of_header_without_sample_count(tmp_path: Path) -> None:

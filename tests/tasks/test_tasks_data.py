@@ -288,3 +288,30 @@ def test_a_cached_dataset_follows_its_signal_files_and_long_records_end_at_their
     assert not np.allclose(again.X, first.X)
     fresh = build_task_dataset("vt-alarm", data, labels=False)
     np.testing.assert_array_equal(again.X, fresh.X)
+
+
+def test_a_skipped_record_is_listed_under_its_own_file(tmp_path, capsys) -> None:
+    """A multi-segment record whose segment header is missing is skipped under the record's
+    header (it was listed under the missing segment, a file that does not exist); the task
+    verbs name skipped records on stderr (finetune had listed them in summary.json alone)."""
+    import shutil
+
+    from qualityfm.tasks.pipeline import _dataset, note_skipped
+
+    folder = tmp_path / "vt"
+    good = synthetic_alarm_records(1, seed=2, ppg_missing=0.0, abp_present=0.0)[0]
+    write_wfdb(good, folder)
+    seg = folder / "multi"
+    shutil.copytree(shared_path("wfdb_samples", "041s"), seg)
+    (seg / "041s02.hea").unlink()
+    ds = build_task_dataset("vt-alarm", folder, labels=False)
+    assert list(ds.record_ids) == [good.record_id]
+    [entry] = ds.skipped
+    assert entry["record"] == str(seg / "041s.hea")
+    assert entry["reason"].startswith("missing segment header 041s02.hea")
+    capsys.readouterr()
+    assert len(_dataset("vt-alarm", folder, labels=False)) == 1
+    assert capsys.readouterr().err == f"qualityfm: skipped {seg / '041s.hea'}: {entry['reason']}\n"
+    note_skipped([{"record": f"r{i}", "reason": "bad"} for i in range(8)], shown=5)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 6 and err[4] == "qualityfm: skipped r4: bad" and "3 more" in err[5]

@@ -229,7 +229,14 @@ def _read_segments(
     for name, length in header.data_segments:
         a, b = max(i0, offset), min(i1, offset + length)
         if name != "~" and b > a:
-            seg = parse_header(path.parent / f"{name}.hea")
+            seg_path = path.parent / f"{name}.hea"
+            if not seg_path.is_file():
+                raise RecordError(f"{path}: missing segment header {seg_path.name} (segment "
+                                  f"{name} of the record)")
+            try:
+                seg = parse_header(seg_path)
+            except RecordError as e:  # the record named first: a batch job lists it
+                raise RecordError(f"{path}: segment {name}: {e}") from e
             wanted = [(k, j) for k, j in enumerate(_nth(names, seg.sig_names)) if j is not None]
             try:
                 rec = wfdb.rdrecord(

@@ -713,8 +713,11 @@ def _build(
                     skipped.append(skip_entry(row["skip"]))
                 else:
                     rows.append(row)
-        except RecordError as err:
-            skipped.append(skip_entry(str(err)))
+        except RecordError as err:  # listed under the file it was reading
+            entry = skip_entry(str(err))
+            if entry["record"] != str(f):
+                entry = {"record": str(f), "reason": str(err)}
+            skipped.append(entry)
         except Exception as err:  # said without the record's path: named here
             skipped.append({"record": str(f), "reason": skip_reason(err)})
     if not rows:

@@ -48,7 +48,19 @@ from qualityfm.tasks.report import clear_report, markdown_table, report
 
 
 def _dataset(task: str, data: DataDirs, **kw: object) -> TaskDataset:
-    return build_task_dataset(task, data, **{k: v for k, v in kw.items() if v is not None})
+    ds = build_task_dataset(task, data, **{k: v for k, v in kw.items() if v is not None})
+    note_skipped(ds.skipped)
+    return ds
+
+
+def note_skipped(skipped: list[dict[str, str]], shown: int = 5) -> None:
+    """Name on stderr the first ``shown`` records a task build skipped, and count the rest
+    (the run's JSON lists them all under ``skipped``)."""
+    for entry in skipped[:shown]:
+        print(f"qualityfm: skipped {entry['record']}: {entry['reason']}", file=sys.stderr)
+    if len(skipped) > shown:
+        print(f"qualityfm: skipped {len(skipped) - shown} more records (all are listed under "
+              "'skipped' in the run's JSON)", file=sys.stderr)
 
 
 #: Folder of a k-fold run (``finetune --kfold``, ``compare``) that holds its finished folds
