@@ -104,8 +104,10 @@ def test_cinc2017_rhythm_from_reference_and_single_lead() -> None:
 
 
 def test_nstdb_format_212() -> None:
-    rec = read_record(shared_path("nstdb", "bw.hea"), start=60, stop=70)
+    with pytest.warns(RuntimeWarning, match=r"bw\.hea: channel 'noise1' has an ADC gain of 0"):
+        rec = read_record(shared_path("nstdb", "bw.hea"), start=60, stop=70)
     assert rec.channels == ["noise1", "noise2"]
+    assert rec.units == {"noise1": "uncalibrated", "noise2": "uncalibrated"}  # gain 0
     assert rec.fs == {"noise1": 360.0, "noise2": 360.0}
     assert len(rec.signals["noise1"]) == 3600 and rec.start_time == 60.0
 
@@ -247,13 +249,21 @@ def _gain_record(folder: Path, gain: str) -> Path:
 
 @pytest.mark.parametrize(("gain", "scale", "baseline", "unit"), [
     ("200", 200.0, 0, "mV"), ("100/mV", 100.0, 0, "mV"), ("200(10)/mV", 200.0, 10, "mV"),
-    ("1e+03(-5)/mmHg", 1000.0, -5, "mmHg"), ("0(0)/mV", 200.0, 0, "mV"), (".5/uV", 0.5, 0, "uV"),
+    ("1e+03(-5)/mmHg", 1000.0, -5, "mmHg"), ("0(0)/mV", 200.0, 0, "uncalibrated"),
+    (".5/uV", 0.5, 0, "uV"),
 ])
 def test_valid_gain_fields_scale_the_signal(
     tmp_path: Path, gain: str, scale: float, baseline: int, unit: str
 ) -> None:
-    rec = read_record(_gain_record(tmp_path, gain))
-    assert rec.units == {"ecg_ii": unit}  # a gain of 0 is WFDB's default, 200
+    """A gain of 0 means uncalibrated: WFDB divides by 200, and the channel's unit says so,
+    with a warning naming it (it had read as mV)."""
+    if unit == "uncalibrated":
+        with pytest.warns(RuntimeWarning, match=r"g\.hea: channel 'ecg_ii' has an ADC gain of 0 "
+                                                 r"\(uncalibrated\).* not mV"):
+            rec = read_record(_gain_record(tmp_path, gain))
+    else:
+        rec = read_record(_gain_record(tmp_path, gain))
+    assert rec.units == {"ecg_ii": unit}
     np.testing.assert_allclose(rec.signals["ecg_ii"], (np.arange(50) * 10 - baseline) / scale,
                                rtol=1e-6)
 
@@ -261,8 +271,18 @@ def test_valid_gain_fields_scale_the_signal(
 @pytest.mark.parametrize("gain", ["abc(0)/mV", "200(x)/mV", "1E3/mV", "200/", "+200/mV",
                                   "200(0)mV"])
 def test_malformed_gain_field_is_refused_naming_the_signal(tmp_path: Path, gain: str) -> None:
+    """A gain (or format) field WFDB would misread is refused, naming the signal."""
     hea = _gain_record(tmp_path, gain)
     with pytest.raises(RecordError, match=r"g\.hea: corrupt WFDB header \(signal 1 'II': gain "
                                           rf"field '{re.escape(gain)}' is not gain"):
         read_record(hea)
     assert find_records(tmp_path) == [hea]  # listed, so that a batch reports why it skips it
+
+
+@pytest.mark.parametrize("fmt", ["abc", "16+", "17", "x16"])
+def test_malformed_format_field_is_refused_naming_the_signal(tmp_path: Path, fmt: str) -> None:
+    hea = _gain_record(tmp_path, "200/mV")
+    hea.write_text(hea.read_text().replace(" 16 200/mV", f" {fmt} 200/mV"))
+    with pytest.raises(RecordError, match=r"g\.hea: corrupt WFDB header \(signal 1 'II': format "
+                                          rf"field '{re.escape(fmt)}' is not a WFDB format"):
+        read_record(hea)

@@ -315,3 +315,21 @@ def test_a_skipped_record_is_listed_under_its_own_file(tmp_path, capsys) -> None
     note_skipped([{"record": f"r{i}", "reason": "bad"} for i in range(8)], shown=5)
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 6 and err[4] == "qualityfm: skipped r4: bad" and "3 more" in err[5]
+
+
+def test_an_uncalibrated_arterial_line_gives_no_bp_target(tmp_path) -> None:
+    """An ABP channel with a WFDB gain of 0 is in ADC units, not mmHg: abp skips it for its
+    targets, naming why, and still reads its windows for predictions."""
+    folder = tmp_path / "bp"
+    hea = write_wfdb(synthesize(65, 250.0, sbp=135, dbp=72, seed=3, record_id="line"), folder)
+    lines = hea.read_text().splitlines()
+    lines = [ln if not ln.endswith(" ABP") else ln.replace(ln.split()[2], "0/mmHg", 1)
+             for ln in lines]
+    hea.write_text("\n".join(lines) + "\n")
+    with pytest.warns(RuntimeWarning, match="'abp' has an ADC gain of 0"):
+        assert read_record(hea).units["abp"] == "uncalibrated"
+    with pytest.warns(RuntimeWarning), pytest.raises(RecordError, match="line.hea: its arterial "
+                                                                        "line is uncalibrated"):
+        build_task_dataset("abp", hea)
+    with pytest.warns(RuntimeWarning):
+        assert len(build_task_dataset("abp", folder, labels=False)) == 2

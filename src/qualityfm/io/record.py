@@ -30,12 +30,18 @@ class MissingChannelError(RecordError):
         self.available = available
 
 
+#: The unit of a channel whose file gives no calibration (a WFDB gain of 0): its values are
+#: in the recorder's units, not physical ones.
+UNCALIBRATED = "uncalibrated"
+
+
 @dataclass
 class Record:
     """One recording: signals by canonical channel name, each with its own sampling rate.
 
     ``signals[ch]`` is a 1-D float32 array in physical units (``units[ch]``, e.g. ``mV``,
-    ``mmHg``, ``NU`` for unitless), sampled at ``fs[ch]`` Hz. ``events`` holds times in seconds
+    ``mmHg``, ``NU`` for unitless, :data:`UNCALIBRATED` when the file gives no calibration),
+    sampled at ``fs[ch]`` Hz. ``events`` holds times in seconds
     from the start of ``signals`` (e.g. ``{"alarm": 300.0}``); ``labels`` holds record-level
     annotations (e.g. ``{"alarm_type": "Ventricular_Tachycardia", "alarm_true": False}`` or
     ``{"rhythm": "A"}``).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import re
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -17,7 +18,7 @@ import wfdb
 
 from qualityfm.io.base import patient_from_path, sample_span, select_channels
 from qualityfm.io.channels import canonical_names
-from qualityfm.io.record import Record, RecordError
+from qualityfm.io.record import UNCALIBRATED, Record, RecordError
 
 #: Challenge 2015: the alarm sounds 300 s into every record.
 ALARM_TIME = 300.0
@@ -31,6 +32,11 @@ _UNITLESS_WHEN_UNSTATED = ("ppg", "resp")
 #: A signal line's gain field, ``gain[(baseline)][/units]`` (``200``, ``200/mV``,
 #: ``1e+03(-5)/mmHg``; a gain of 0 means the default, 200): what wfdb's parser reads whole.
 _GAIN_FIELD = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?(?:\(-?\d+\))?(?:/\S+)?$")
+#: A signal line's format field, ``format[xsamples][:skew][+offset]`` (``16``, ``16+24``,
+#: ``212``, ``16x4``), and the formats WFDB defines.
+_FORMAT_FIELD = re.compile(r"^(\d+)(?:x\d+)?(?::-?\d+)?(?:\+\d+)?$")
+_FORMATS = {"0", "8", "16", "24", "32", "61", "80", "160", "212", "310", "311", "508", "516",
+            "524"}
 #: Bytes per sample of the WFDB formats whose signal file size gives the sample count.
 _BYTES_PER_SAMPLE = {"8": 1.0, "16": 2.0, "24": 3.0, "32": 4.0, "61": 2.0, "80": 1.0,
                      "160": 2.0, "212": 1.5, "310": 4 / 3, "311": 4 / 3}
@@ -49,6 +55,8 @@ class Header:
     comments: list[str]
     #: every segment line of a multi-segment record, (name, frames), layout and "~" gaps kept
     seg_lens: list[tuple[str, int]] = field(default_factory=list)
+    #: signal names whose gain is 0: uncalibrated (WFDB then divides by 200)
+    uncalibrated: set[str] = field(default_factory=set)
 
     @property
     def multi(self) -> bool:
@@ -87,7 +95,7 @@ def parse_header(path: Path) -> Header:
             raise RecordError(f"{path}: corrupt WFDB header (segment lines {body[1:]!r})") from e
         segments = [s for s, _ in seg_lens]
         header = Header(fs, n_frames, [], [], [s for s in segments if s != "~"], set(), comments,
-                        seg_lens)
+                        seg_lens=seg_lens)
         for seg in header.segments:  # units as the first segment header states them
             seg_path = path.parent / f"{seg}.hea"
             if seg_path.is_file():
@@ -102,13 +110,23 @@ def parse_header(path: Path) -> Header:
     parts = [ln.split(maxsplit=8) for ln in signal_lines]
     names = [p[8].strip() if len(p) > 8 else "" for p in parts]
     for k, (name, p) in enumerate(zip(names, parts, strict=True)):
+        signal = f"signal {k + 1}{f' {name!r}' if name else ''}"
+        fmt = _FORMAT_FIELD.match(p[1]) if len(p) > 1 else None
+        if len(p) > 1 and (fmt is None or fmt.group(1) not in _FORMATS):
+            raise RecordError(
+                f"{path}: corrupt WFDB header ({signal}: format field {p[1]!r} is not a WFDB "
+                "format, e.g. 16, 212 or 16+24)"
+            )
         if len(p) > 2 and not _GAIN_FIELD.match(p[2]):  # wfdb would read another gain or unit
             raise RecordError(
-                f"{path}: corrupt WFDB header (signal {k + 1}{f' {name!r}' if name else ''}: "
-                f"gain field {p[2]!r} is not gain[(baseline)][/units], e.g. 200(0)/mV)"
+                f"{path}: corrupt WFDB header ({signal}: gain field {p[2]!r} is not "
+                "gain[(baseline)][/units], e.g. 200(0)/mV)"
             )
     unstated = {n for n, p in zip(names, parts, strict=True) if len(p) < 3 or "/" not in p[2]}
-    return Header(fs, n_frames, names, [p[0] for p in parts], [], unstated, comments)
+    uncalibrated = {n for n, p in zip(names, parts, strict=True)
+                    if len(p) > 2 and float(re.split(r"[(/]", p[2])[0]) == 0}
+    return Header(fs, n_frames, names, [p[0] for p in parts], [], unstated, comments,
+                  uncalibrated=uncalibrated)
 
 
 def is_record_header(path: Path) -> tuple[bool, list[str]]:
@@ -368,6 +386,10 @@ def read_wfdb(
         unit = rec.units[j] or "NU"
         if rec.sig_name[j] in header.unstated and name.split("_")[0] in _UNITLESS_WHEN_UNSTATED:
             unit = "NU"
+        if rec.sig_name[j] in header.uncalibrated:
+            warnings.warn(f"{path}: channel {name!r} has an ADC gain of 0 (uncalibrated): its "
+                          f"values are ADC units / 200, not {unit}", RuntimeWarning, stacklevel=2)
+            unit = UNCALIBRATED
         units[name] = unit
     if fs is not None and not any(np.isclose(fs, r, rtol=1e-6) for r in rates.values()):
         raise RecordError(f"{path}: fs={fs} Hz disagrees with the header rates {rates}")

@@ -43,6 +43,7 @@ from scipy.signal import find_peaks
 from qualityfm._caller import warn_at_caller
 from qualityfm.io import (
     MODEL_CHANNELS,
+    UNCALIBRATED,
     Record,
     RecordError,
     atomic_write,
@@ -467,6 +468,9 @@ def _rows_abp(path: Path, s: TaskSettings, rec: Record | None = None) -> list[di
     if not (rec.has(*need) and _primary_ecg(rec) == "ecg_ii"):
         what = "ABP, ECG II and PPG" if s.labels else "ECG II and PPG"
         raise RecordError(f"{path}: abp needs {what}; it has {rec.channels}")
+    if s.labels and rec.units.get("abp") == UNCALIBRATED:
+        raise RecordError(f"{path}: its arterial line is uncalibrated (ADC gain 0): its values "
+                          "are not mmHg, so they give no blood-pressure target")
     rows = _abp_windows(rec, s)
     if not rows:
         what = "arterial line" if s.labels else "ECG II and PPG"
