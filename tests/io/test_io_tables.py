@@ -412,3 +412,20 @@ def test_a_span_of_a_csv_with_blank_lines_is_the_same_samples(tmp_path, newline)
         assert part.start_time == 10.0
         np.testing.assert_array_equal(part.signals["ppg"], whole[1250:2500])
         np.testing.assert_allclose(whole, x, atol=1e-6)
+
+
+def test_numbers_past_float32_are_named_not_silently_inf(tmp_path: Path) -> None:
+    """A CSV number beyond float32's range reads as inf (a missing sample) with a warning that
+    names the file, the column and the line, instead of numpy's anonymous overflow warning."""
+    import warnings
+
+    path = tmp_path / "big.csv"
+    rows = [f"{i / 100:.2f},{np.sin(i / 10):.4f},{1e60 if i == 7 else 1.0}" for i in range(300)]
+    path.write_text("time [s],II,PLETH\n" + "\n".join(rows) + "\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rec = read_record(path)
+    assert [str(w.message) for w in caught] == [
+        f"{path}: column 'PLETH': 1 values are inf or beyond float32's range (the first on "
+        "non-blank line 9); they are read as inf and count as missing samples"]
+    assert np.isinf(rec.signals["ppg"]).sum() == 1 and np.isinf(rec.signals["ppg"][7])

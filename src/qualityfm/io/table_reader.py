@@ -7,6 +7,7 @@ import itertools
 import math
 import re
 import sys
+import warnings
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -257,6 +258,17 @@ def _signal_values(
     return values.astype(np.float32)
 
 
+def _warn_inf(values: np.ndarray, path: Path, name: str, first_line: int) -> None:
+    """Warn of a column's infinite values (inf cells, or numbers past float32's range, about
+    3.4e38), naming the column and the first such row: they count as missing samples."""
+    inf = np.isinf(values)
+    if inf.any():
+        line = first_line + int(inf.argmax())
+        warnings.warn(f"{path}: column {name!r}: {int(inf.sum())} values are inf or beyond "
+                      f"float32's range (the first on non-blank line {line}); they are read as "
+                      "inf and count as missing samples", RuntimeWarning, stacklevel=2)
+
+
 def read_csv(
     path: Path,
     channels: Sequence[str] | None = None,
@@ -376,6 +388,7 @@ def read_csv(
         col = table[data_cols[i]]
         values = (col.to_numpy(np.float32) if col.dtype == np.float32
                   else _signal_values(col, path, cells[data_cols[i]], skip + i0 + 1, decimal))
+        _warn_inf(values, path, cells[data_cols[i]], skip + i0 + 1)
         if grid is not None:  # the gaps' samples are missing: NaN, as a blank cell is
             filled = np.full(int(grid[-1]) + 1, np.nan, dtype=values.dtype)
             filled[grid] = values
@@ -413,7 +426,8 @@ def _parse(
 
     try:
         try:
-            return read(np.float32)
+            with np.errstate(over="ignore"):  # a number past float32's range: inf, named later
+                return read(np.float32)
         except ValueError as e:
             if not numeric or isinstance(e, (pd.errors.ParserError, pd.errors.EmptyDataError)):
                 raise
