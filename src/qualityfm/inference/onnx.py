@@ -94,13 +94,11 @@ def golden_inputs(task: str, settings: dict, fs: float,
     records (its ``settings`` give ``seconds``), simulated records of the task's span
     (``raw{row}_{channel}`` at :data:`EXAMPLE_RATES`) and the windows
     :func:`qualityfm.tasks.record_dataset` makes of them; for a run fitted from arrays,
-    :func:`example_windows` with the cases' masks. ``case`` names each row."""
+    :func:`example_windows` with the cases' masks (all present for another channel count).
+    ``case`` names each row."""
     n_ch, samples = window
     if not settings.get("seconds"):
-        present = np.array([[ch in c for ch in MODEL_CHANNELS] for _, c in EXAMPLE_CASES])
-        x = example_windows(len(EXAMPLE_CASES), n_ch, samples, fs)
-        return {"case": np.array([_case_name(c) for c in EXAMPLE_CASES]),
-                "x": np.where(present[:, :, None], x, 0).astype(np.float32), "mask": present}
+        return _array_examples(n_ch, samples, fs)
     from qualityfm.io import Record, RecordError
     from qualityfm.signal import resample
     from qualityfm.tasks.datasets import record_dataset
@@ -129,9 +127,21 @@ def golden_inputs(task: str, settings: dict, fs: float,
             rows["case"].append(_case_name(case))
             rows["x"].append(x)
             rows["mask"].append(m)
+    if not rows["case"]:  # no case fits the task's records: windows alone
+        return _array_examples(n_ch, samples, fs)
     return {"case": np.array(rows["case"]), "x": np.stack(rows["x"]).astype(np.float32),
             "mask": np.stack(rows["mask"]), **raw,
             **{f"fs_{ch}": np.float64(r) for ch, r in EXAMPLE_RATES.items()}}
+
+
+def _array_examples(n_ch: int, samples: int, fs: float) -> dict[str, np.ndarray]:
+    """:func:`example_windows` with the cases' masks, an absent channel's values zero."""
+    present = np.array([[ch in c or n_ch != len(MODEL_CHANNELS) for ch in
+                         (MODEL_CHANNELS if n_ch == len(MODEL_CHANNELS) else range(n_ch))]
+                        for _, c in EXAMPLE_CASES])
+    x = example_windows(len(EXAMPLE_CASES), n_ch, samples, fs)
+    return {"case": np.array([_case_name(c) for c in EXAMPLE_CASES]),
+            "x": np.where(present[:, :, None], x, 0).astype(np.float32), "mask": present}
 
 
 def _case_name(case: tuple[str, tuple[str, ...]]) -> str:
@@ -288,7 +298,8 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
 
     def beside(r: dict, outputs: list[np.ndarray] | None) -> dict[Path, str | bytes]:
         card = deployment_card(est, Path(run), r["input"])
-        card["examples"] = _examples_text(examples_path.name, est.kind, "raw0_ecg_ii" in golden)
+        card["examples"] = _examples_text(examples_path.name, est.kind,
+                                          any(k.startswith("raw") for k in golden))
         return {card_path: json_text(card),
                 examples_path: _npz_bytes({**golden, **golden_outputs(est, outputs)})}
 

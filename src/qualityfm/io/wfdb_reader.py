@@ -30,7 +30,8 @@ _ALARM_LINE = re.compile(r"^\s*(true|false)\s+alarm\s*$", re.IGNORECASE)
 #: Channels whose WFDB default unit (mV, when the header states none) would be wrong.
 _UNITLESS_WHEN_UNSTATED = ("ppg", "resp")
 #: A signal line's gain field, ``gain[(baseline)][/units]`` (``200``, ``200/mV``,
-#: ``1e+03(-5)/mmHg``; a gain of 0 means the default, 200): what wfdb's parser reads whole.
+#: ``1e+03(-5)/mmHg``; a gain of 0 means uncalibrated, read as 200): what wfdb's parser reads
+#: whole.
 _GAIN_FIELD = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?(?:\(-?\d+\))?(?:/\S+)?$")
 #: A signal line's format field, ``format[xsamples][:skew][+offset]`` (``16``, ``16+24``,
 #: ``212``, ``16x4``), and the formats WFDB defines.
