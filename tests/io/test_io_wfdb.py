@@ -286,3 +286,19 @@ def test_malformed_format_field_is_refused_naming_the_signal(tmp_path: Path, fmt
     with pytest.raises(RecordError, match=r"g\.hea: corrupt WFDB header \(signal 1 'II': format "
                                           rf"field '{re.escape(fmt)}' is not a WFDB format"):
         read_record(hea)
+
+
+def test_a_mat_file_cut_short_under_a_header_without_count_is_refused(tmp_path: Path) -> None:
+    """Without a sample count the record is read to its signal file's end: a .mat cut in half
+    had read as a record half as long; its own MATLAB header says how long it was."""
+    src = shared_path("physionet2015_vt")
+    hea = tmp_path / "v100s.hea"
+    hea.write_text((src / "v100s.hea").read_text().replace("v100s 4 250 75000", "v100s 4 250"))
+    raw = (src / "v100s.mat").read_bytes()
+    (tmp_path / "v100s.mat").write_bytes(raw)
+    assert len(read_record(hea).signals["ecg_ii"]) == 75000  # whole: read to the end
+    (tmp_path / "v100s.mat").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(RecordError, match=r"v100s\.hea: truncated signal file v100s\.mat: its "
+                                          r"MATLAB header declares 75000 samples per signal, "
+                                          r"the file holds 37498"):
+        read_record(hea)

@@ -38,6 +38,9 @@ _GAIN_FIELD = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?(?:\(-?\d+\))?(?:
 _FORMAT_FIELD = re.compile(r"^(\d+)(?:x\d+)?(?::-?\d+)?(?:\+\d+)?$")
 _FORMATS = {"0", "8", "16", "24", "32", "61", "80", "160", "212", "310", "311", "508", "516",
             "524"}
+#: Bytes per element of a little-endian MATLAB v4 matrix by its type code (double, single,
+#: int32, int16, uint16, uint8).
+_MAT_V4_BYTES = {0: 8, 10: 4, 20: 4, 30: 2, 40: 2, 50: 1}
 #: Bytes per sample of the WFDB formats whose signal file size gives the sample count.
 _BYTES_PER_SAMPLE = {"8": 1.0, "16": 2.0, "24": 3.0, "32": 4.0, "61": 2.0, "80": 1.0,
                      "160": 2.0, "212": 1.5, "310": 4 / 3, "311": 4 / 3}
@@ -307,6 +310,27 @@ def _frames_in_file(path: Path) -> int:
     return int(size / (_BYTES_PER_SAMPLE[fmt] * spf))
 
 
+def _check_mat_length(path: Path, header: Header) -> None:
+    """A header without a sample count is read to its signal file's end: a MATLAB v4 ``.mat``
+    file (format 16+24) cut short is refused, its own header giving the samples it held."""
+    files = {f for f in header.files if f.lower().endswith(".mat")}
+    for name in files:
+        file = path.parent / name
+        try:
+            with file.open("rb") as f:
+                head = f.read(20)
+            kind, rows, cols, _, name_len = np.frombuffer(head, "<i4")
+        except (OSError, ValueError):
+            return  # missing or too short: the read names it
+        item = _MAT_V4_BYTES.get(int(kind))  # little-endian full matrices only
+        if item is None or rows <= 0 or cols <= 0:
+            return  # another layout: wfdb's read decides
+        held = (file.stat().st_size - 20 - int(name_len)) // (item * int(rows))
+        if held < cols:
+            raise RecordError(f"{path}: truncated signal file {name}: its MATLAB header "
+                              f"declares {cols} samples per signal, the file holds {held}")
+
+
 def read_wfdb(
     path: Path,
     channels: Sequence[str] | None = None,
@@ -338,6 +362,8 @@ def read_wfdb(
     if not multi and not header.sig_names:
         raise RecordError(f"{path}: empty record (no signals)")
     n_frames = header.n_frames
+    if n_frames is None and not multi:
+        _check_mat_length(path, header)
     if multi:
         n_frames = sum(n for _, n in header.data_segments)
     elif n_frames is None and (start is not None or stop is not None):
