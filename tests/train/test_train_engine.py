@@ -194,6 +194,38 @@ def test_cli_pretrain_export_and_load(synthetic_store, tmp_path, capsys) -> None
         load(model_dir)
     assert main(["export", str(tmp_path / "no_run"), "--out", str(model_dir)]) == 1
 
+    # folders of one kind are not written over by another verb: the export into the run it
+    # reads had replaced its config.json; a fine-tune into a pre-training run, its summary;
+    # a pre-training run in a model folder had read the model's config.json as its own
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    capsys.readouterr()
+    assert main(["export", str(run), "--out", str(run)]) == 1
+    assert "is the run folder itself" in capsys.readouterr().err
+    assert main(["export", str(run), "--out", str(synthetic_store)]) == 1
+    assert "holds a prepared store (meta.json)" in capsys.readouterr().err
+    assert main(["finetune", "--task", "vt-alarm", "--data", str(tmp_path), "--init",
+                 "classical", "--out", str(run)]) == 1
+    assert "holds a pre-training run (last.pt)" in capsys.readouterr().err
+    assert main(["pretrain", "--store", str(synthetic_store), "--out", str(model_dir),
+                 "--resume"]) == 1
+    assert "holds a model folder (model.safetensors)" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+
+
+def test_folder_markers_are_the_files_the_verbs_write() -> None:
+    from qualityfm.data.store import META
+    from qualityfm.io.folders import FOLDER_KINDS
+    from qualityfm.tasks.pipeline import RUN_MARKERS
+    from qualityfm.train.checkpoint import CHECKPOINT_NAME
+    from qualityfm.train.engine import LOG_NAME
+    from qualityfm.train.export import WEIGHTS_NAME
+
+    markers = {kind: files for kind, files in FOLDER_KINDS}
+    assert markers["pre-training run"] == (CHECKPOINT_NAME, LOG_NAME)
+    assert markers["model folder"] == (WEIGHTS_NAME,) and markers["prepared store"] == (META,)
+    assert RUN_MARKERS == (*markers["fine-tuned run"], *markers["cross-validation report"],
+                           *markers["comparison"])
+
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_flex_bf16_run_resumes_and_exports_to_cpu(synthetic_store, tmp_path) -> None:

@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
     )
     shown = {k: v for k, v in summary.items() if k not in ("skipped", "train_groups")}
-    shown["n_skipped"] = len(summary["skipped"])  # named on stderr, listed in summary.json
+    if "skipped" in summary:  # named on stderr, listed in summary.json
+        shown["n_skipped"] = len(summary["skipped"])
     print(json.dumps(json_safe(shown), indent=1, default=str))  # NaN -> null, valid JSON
     return 0

@@ -126,6 +126,7 @@ def _parse_override(text: str) -> tuple[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from qualityfm.io.folders import refuse_other_kind
     from qualityfm.train import PretrainConfig, pretrain
     from qualityfm.train.checkpoint import CHECKPOINT_NAME
     from qualityfm.train.engine import CONFIG_NAME
@@ -139,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
     if args.store:
         given["store"] = args.store
     given["out"] = args.out
+    refuse_other_kind(args.out, ("pre-training run",))  # before its config.json is read
     saved = Path(args.out) / CONFIG_NAME
     resume = args.resume and (Path(args.out) / CHECKPOINT_NAME).is_file()
     if args.resume and not resume and _rank() == 0:

@@ -55,6 +55,7 @@ from qualityfm.io import (
     remove_temporaries,
     write_json,
 )
+from qualityfm.io.folders import refuse_other_kind
 from qualityfm.io.read import no_record_reason, passed_over_skips, skip_reason
 from qualityfm.quality import LEVEL_NAMES, SCORING_VERSION, QualityScores, RRRules, score_windows
 from qualityfm.signal import WindowConfig, Windows, make_windows, normalize
@@ -416,6 +417,7 @@ def prepare(
     if not records:  # a part may get none, but the inputs as a whole must hold some
         raise ValueError("; ".join(f"{item}: {no_record_reason(item)}" for item in inputs)
                          or "no input given")
+    refuse_other_kind(out, ("prepared store",))
     check_out_apart(out, inputs)
     all_records = input_records([key for key, _ in records])
     if shard is not None:

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from qualityfm.io import atomic_write_all, json_text, utf8_bytes
 from qualityfm.io.channels import MODEL_CHANNELS
+from qualityfm.io.folders import refuse_other_kind
 from qualityfm.model import WindowedAttention, mean_over_shifts, pool_encoder
 from qualityfm.signal import MODEL_FS, normalize, synthesize
 
@@ -279,6 +280,7 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
     from qualityfm.tasks import Finetuner
     from qualityfm.tasks.baselines import load_estimator
 
+    refuse_other_kind(Path(out).parent, ("model folder",))  # not into the run it reads
     est = load_estimator(run)
     net = est.net if isinstance(est, Finetuner) else None
     if net is None or not hasattr(net.backbone, "encoder"):

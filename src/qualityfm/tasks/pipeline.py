@@ -15,6 +15,7 @@ import numpy as np
 
 from qualityfm.inference.score import check_output, write_table
 from qualityfm.io import atomic_write_text, write_json
+from qualityfm.io.folders import refuse_other_kind
 from qualityfm.model.network import check_pool
 from qualityfm.model.precision import resolve_device
 from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d, load_estimator
@@ -192,7 +193,9 @@ RUN_MARKERS = ("finetune.json", "cv.json", "compare.json")
 def _refuse_finished(out: str | Path, overwrite: bool, resumable: bool) -> None:
     """Refuse (ValueError) an ``out`` holding one of the ``RUN_MARKERS`` of a finished run, so
     that hours of training are not replaced by a mistyped --out; ``overwrite`` allows it, and
-    so does a k-fold run stopped there (``resumable`` and ``out/.folds``), which resumes."""
+    so does a k-fold run stopped there (``resumable`` and ``out/.folds``), which resumes. A
+    folder of another kind (a pre-training run, a model, a store) is refused outright."""
+    refuse_other_kind(out, ("fine-tuned run", "cross-validation report", "comparison"))
     held = [m for m in RUN_MARKERS if (Path(out) / m).is_file()]
     if held and not overwrite and not (resumable and (Path(out) / FOLDS_DIR).is_dir()):
         raise ValueError(f"{out} holds a finished run ({held[0]}): --overwrite replaces it, "

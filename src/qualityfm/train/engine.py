@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from qualityfm._progress import progress_bar
 from qualityfm.data.features import FeatureTargets
 from qualityfm.io.atomic import atomic_write_text, remove_temporaries, write_json
+from qualityfm.io.folders import refuse_other_kind
 from qualityfm.losses import DistillationLoss, FeatureLoss, KoLeoLoss, SpectralLoss, VarianceLoss
 from qualityfm.model import QualityFM, QualityFMConfig
 from qualityfm.model.precision import precision_autocast, resolve_device
@@ -633,6 +634,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_after: int | None =
         raise ValueError("PretrainConfig.store is empty: give the prepared store folder")
     cfg = dataclasses.replace(cfg, store=str(Path(cfg.store).resolve()))
     run_dir = Path(cfg.out)
+    refuse_other_kind(run_dir, ("pre-training run",))
     if run_dir.resolve().is_relative_to(cfg.store):  # its files would mix with the store's
         raise ValueError(f"--out {run_dir} is in the store {cfg.store}: write the run to a "
                          "folder of its own")

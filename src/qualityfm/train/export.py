@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from qualityfm.io.atomic import atomic_write_all
+from qualityfm.io.folders import refuse_other_kind
 from qualityfm.model import QualityFM, QualityFMConfig, resolve_device
 from qualityfm.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from qualityfm.train.engine import read_log
@@ -133,6 +134,10 @@ def export_model(
     if not name or "/" in name or name.startswith("."):
         raise ValueError(f"name={name!r} must be a plain file stem")
     run_dir, out_dir = Path(run_dir), Path(out_dir)
+    if out_dir.resolve() == run_dir.resolve():
+        raise ValueError(f"--out {out_dir} is the run folder itself: its config.json would be "
+                         "replaced by the model's; export to a folder of its own")
+    refuse_other_kind(out_dir, ("model folder",))
     ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME)
     mcfg = QualityFMConfig.from_dict(ckpt["model_config"])
     model = QualityFM(mcfg)
