@@ -90,6 +90,7 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
              steps: int = 120, batch_size: int = 16, epochs: int | None = None, kfold: int = 3,
              seed: int = 0, progress: bool = True) -> dict:
     """Run the pipeline end to end and write a report folder; returns its summary."""
+    from qualityfm.tasks import build_task_dataset
     from qualityfm.tasks.pipeline import finetune_run
     from qualityfm.train import PretrainConfig, export_model, pretrain
 
@@ -108,8 +109,12 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
         lap("synthetic data")
     else:
         pre_dir = task_dir = Path(data)
+    # the task's records first: a folder without VT alarms is refused before pre-training
+    task_cache = out / "task_cache"
+    build_task_dataset("vt-alarm", task_dir, cache_dir=task_cache)
     store_dir = out / "store"
-    info = prepare(pre_dir, store_dir, workers=2, progress=progress)
+    info = prepare(pre_dir, store_dir, workers=2, progress=progress,
+                   overwrite=True)  # the demo rebuilds its report from scratch
     store = Store(store_dir)
     lap("prepare")
     cfg = PretrainConfig.for_recipe(
@@ -123,7 +128,8 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
     model_dir = export_model(cfg.out, out / "model")
     lap("pre-training")
     task = finetune_run("vt-alarm", task_dir, out / "vt_alarm", init=str(model_dir),
-                        kfold=kfold, epochs=epochs, seed=seed, batch_size=32, overwrite=True)
+                        kfold=kfold, epochs=epochs, seed=seed, batch_size=32, overwrite=True,
+                        cache_dir=task_cache)
     lap("fine-tuning")
     figures = {
         "quality": plot_quality_examples(store, out / "quality_levels.png", seed=seed),

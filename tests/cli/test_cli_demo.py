@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 
 from qualityfm.cli import build_parser, main
+from qualityfm.io import write_wfdb
+from qualityfm.signal import synthesize
+from qualityfm.signal.synthetic import synthetic_alarm_records
 
 
 @pytest.mark.slow
@@ -29,6 +32,21 @@ def test_demo_writes_a_complete_report(tmp_path: Path, capsys: pytest.CaptureFix
     assert "AUROC" in text and "quality_levels.png" in text
     assert "not how well the method works" in text  # synthetic data: said so
     assert (out / "model" / "config.json").exists()
+    # --data without VT alarms is refused before pre-training, not after it
+    plain = tmp_path / "plain"
+    write_wfdb(synthesize(120.0, fs=250.0, seed=1, record_id="r1",
+                          channels=("ecg_ii", "ppg")), plain)
+    mtime = (out / "pretrain_run" / "last.pt").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["demo", "--data", str(plain), "--out", str(out), "--steps", "6"]) == 1
+    assert "no record fits task 'vt-alarm'" in capsys.readouterr().err
+    assert (out / "pretrain_run" / "last.pt").stat().st_mtime_ns == mtime
+    # other records into the same report folder: the demo starts its store over
+    alarms = tmp_path / "alarms"
+    for rec in synthetic_alarm_records(12, seed=5):
+        write_wfdb(rec, alarms)
+    assert main(["demo", "--data", str(alarms), "--out", str(out), "--steps", "6"]) == 0
+    assert json.loads((out / "summary.json").read_text())["store"]["n_records"] == 12
 
 
 def test_help_lists_every_verb(capsys: pytest.CaptureFixture) -> None:
