@@ -35,11 +35,14 @@ def store(tmp_path, record_writer) -> Store:
     return Store(tmp_path / "store")
 
 
-def test_features_are_computed_once_and_match_the_windows(store) -> None:
+def test_features_are_computed_once_and_match_the_windows(store, capsys) -> None:
     with pytest.raises(FileNotFoundError, match=f"{FEATURES}: no window features"):
         store_features(store)
-    written = compute_store_features(store, workers=2, chunk=4)
+    written = compute_store_features(store, workers=2, chunk=4, progress=True)
     assert written == [store.path / FEATURES]
+    err = capsys.readouterr().err  # what pretrain waits on is said, with a bar of windows
+    assert f"computing the classical features of {store.n_windows} windows" in err
+    assert f"{store.n_windows}/{store.n_windows}" in err
     raw = store_features(store)
     assert raw.shape == (store.n_windows, len(feature_names()))
     ids = np.arange(store.n_windows)
@@ -47,8 +50,8 @@ def test_features_are_computed_once_and_match_the_windows(store) -> None:
     hr = raw[:, feature_names().index("ecg1_hr")]
     assert np.nanmedian(hr) == pytest.approx(72, abs=15)  # the records beat at 66-78 bpm
     stamp = (store.path / FEATURES).stat().st_mtime_ns
-    assert compute_store_features(store) == []  # nothing left to do
-    assert (store.path / FEATURES).stat().st_mtime_ns == stamp
+    assert compute_store_features(store, progress=True) == []  # nothing left to do, nor said
+    assert (store.path / FEATURES).stat().st_mtime_ns == stamp and capsys.readouterr().err == ""
 
 
 def test_targets_are_standardised_clipped_and_keep_nan(store) -> None:

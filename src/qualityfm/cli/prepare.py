@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     if args.features and summary["n_windows"]:  # the folder just written (this part only)
-        compute_store_features(summary["path"], workers=args.workers)
+        compute_store_features(summary["path"], workers=args.workers,
+                               progress=not args.no_progress)
     print(json.dumps(summary))
     return _report(summary, args)
 

@@ -16,14 +16,17 @@ a warning.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from qualityfm._progress import progress_bar
 from qualityfm.data.prepare import worker_pool
 from qualityfm.data.store import FEATURES, FEATURES_STAMP, Store, StorePart, save_npy
 from qualityfm.io import write_json
@@ -37,32 +40,48 @@ def _chunk_features(store: Store, start: int, stop: int, masks: np.ndarray) -> n
 
 
 def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
-                           chunk: int = 128) -> list[Path]:
+                           chunk: int = 128, progress: bool = False) -> list[Path]:
     """Write ``features.npy`` (and its ``features.json`` stamp) into every folder of ``store``
     that lacks them or holds ones of another store, shape or columns: ``workers`` processes;
     atomic writes, the stamp last, so an interrupted run resumes at the folder it was on.
-    Returns the features files written."""
+    ``progress``: a line on stderr saying what is computed, and a bar of windows. Returns the
+    features files written."""
     store = store if isinstance(store, Store) else Store(store)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    todo = [p for p in store.parts
+            if not ((p.folder / FEATURES).is_file() and _mismatch(p) is None)]
+    bar = None
+    if progress and todo:
+        n = sum(p.n_windows for p in todo)
+        print(f"qualityfm: computing the classical features of {n} windows of {store.path} "
+              f"on {workers} process(es), once (prepare --features stores them)",
+              file=sys.stderr, flush=True)
+        bar = progress_bar(n, unit="window")
     written = []
-    for part in store.parts:
+    for part in todo:
         path = part.folder / FEATURES
-        if path.is_file() and _mismatch(part) is None:
-            continue
         (part.folder / FEATURES_STAMP).unlink(missing_ok=True)
         end = part.offset + part.n_windows
         tasks = [(store, a, min(a + chunk, end), store.masks[a:min(a + chunk, end)])
                  for a in range(part.offset, end, chunk)]
-        if workers == 1:
-            rows = [_chunk_features(*t) for t in tasks]
-        else:
-            with worker_pool(workers) as pool:
-                rows = list(pool.map(_chunk_features, *zip(*tasks, strict=True)))
+        with contextlib.ExitStack() as stack:
+            if workers == 1:
+                done = (_chunk_features(*t) for t in tasks)
+            else:
+                pool = stack.enter_context(worker_pool(workers))
+                done = pool.map(_chunk_features, *zip(*tasks, strict=True))
+            rows = []
+            for r in done:
+                rows.append(r)
+                if bar is not None:
+                    bar.update(len(r))
         empty = np.zeros((0, len(feature_names())), np.float32)
         save_npy(path, np.concatenate(rows).astype(np.float32) if rows else empty)
         write_json(part.folder / FEATURES_STAMP, _stamp(part))
         written.append(path)
+    if bar is not None:
+        bar.close()
     return written
 
 

@@ -309,13 +309,13 @@ def make_dataset(cfg: PretrainConfig, env: DistEnv, micro_batch: int,
     )
 
 
-def store_feature_targets(store: str, env: DistEnv) -> FeatureTargets:
+def store_feature_targets(store: str, env: DistEnv, progress: bool = False) -> FeatureTargets:
     """The store's standardised window features (``qualityfm.data.feature_targets``); the main
     rank computes missing ones first, on every core of its node, while the others wait."""
     from qualityfm.data import compute_store_features, feature_targets
 
     if env.is_main:
-        compute_store_features(store, workers=max(1, os.cpu_count() or 1))
+        compute_store_features(store, workers=max(1, os.cpu_count() or 1), progress=progress)
     if env.distributed:
         dist.barrier()
     return feature_targets(store)
@@ -681,7 +681,8 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
         run_dir.mkdir(parents=True, exist_ok=True)
         remove_temporaries(run_dir)  # of a process killed while it saved a checkpoint
 
-    targets = store_feature_targets(cfg.store, env) if cfg.feature_weight > 0 else None
+    targets = (store_feature_targets(cfg.store, env, cfg.progress) if cfg.feature_weight > 0
+               else None)
     seed_everything(cfg.seed)  # identical initial weights on every rank
     mcfg = model_config(cfg, 0 if targets is None else targets.width, store_fs)
     student = QualityFM(mcfg).to(env.device)
