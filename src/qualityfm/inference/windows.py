@@ -35,6 +35,8 @@ class FileWindows:
     rejected: list[tuple[float, str]] = field(default_factory=list)
     #: bool [len(rejected), C]: the recorded channels off (flat, missing) in each of them
     rejected_off: np.ndarray | None = None
+    #: bool [C]: the channels the record holds (None: unknown, all taken as recorded)
+    recorded: np.ndarray | None = None
 
 
 def model_window(cfg: QualityFMConfig) -> WindowConfig:
@@ -99,6 +101,7 @@ def iter_file_windows(
             notes=win.notes,
             rejected=win.rejected,
             rejected_off=win.rejected_off,
+            recorded=win.recorded,
         )
 
 
