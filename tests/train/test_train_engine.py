@@ -570,7 +570,7 @@ def test_train_step_teacher_gets_no_gradient_and_follows_by_momentum(synthetic_s
     env = setup_distributed("cpu")
     mcfg = model_config(cfg, 0, 300.0)
     student = QualityFM(mcfg)
-    teacher = copy.deepcopy(student).requires_grad_(False)
+    teacher = copy.deepcopy(student)  # requires grad: only the step's no_grad keeps it clean
     objective = Objective(cfg, mcfg)
     optimizer = build_optimizer(student, cfg, 1e-3, env.device)
     step = TrainStep(student=student, teacher=teacher, model=student, synced=student,
@@ -580,7 +580,14 @@ def test_train_step_teacher_gets_no_gradient_and_follows_by_momentum(synthetic_s
     before_s = [p.detach().clone() for p in student.parameters()]
     before_t = [p.detach().clone() for p in teacher.parameters()]
     values = {"lr": 1e-3, "weight_decay": 0.04, "teacher_temp": 0.04, "momentum": 0.75}
-    sums, stop = step((next(batches) for _ in range(2)), values, stop=True)
+    asked = []  # the stop request is read after the micro-batches, not before them
+
+    def stop() -> bool:
+        asked.append(sum(p.grad is not None for p in student.parameters()))
+        return True
+
+    sums, stop = step((next(batches) for _ in range(2)), values, stop)
+    assert asked and asked[0] > 0
     assert stop and math.isfinite(sums["loss"]) and "_stop" not in sums
     assert all(p.grad is None for p in teacher.parameters())
     moved = [not torch.equal(a, p) for a, p in zip(before_s, student.parameters(), strict=True)]
@@ -588,3 +595,26 @@ def test_train_step_teacher_gets_no_gradient_and_follows_by_momentum(synthetic_s
     for t0, t1, s1 in zip(before_t, teacher.parameters(), student.parameters(), strict=True):
         torch.testing.assert_close(t1, 0.75 * t0 + 0.25 * s1)
     assert optimizer.param_groups[0]["lr"] == 1e-3
+
+
+def test_a_signal_during_a_step_ends_the_run_after_that_step(synthetic_store, tmp_path,
+                                                              monkeypatch) -> None:
+    """SIGINT while step 3 computes its loss: the run stops after step 3 with a checkpoint,
+    not after one more step (the stop request is read once the step's micro-batches ran)."""
+    import os
+    import signal
+
+    import qualityfm.train.engine as engine
+
+    forward, calls = engine.Objective.__call__, []
+
+    def interrupted(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(engine.Objective, "__call__", interrupted)
+    res = pretrain(tiny(synthetic_store, tmp_path / "run", steps=10, diag_every=0))
+    assert res["step"] == 3 and res["stopped_by"] == "SIGINT" and len(calls) == 3
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 3

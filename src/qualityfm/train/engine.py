@@ -18,6 +18,7 @@ import random
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -430,10 +431,12 @@ class TrainStep:
         QualityFM.set_weight_decay(self.optimizer, values["weight_decay"])
         self.objective.distill.teacher_temp = values["teacher_temp"]
 
-    def __call__(self, micro_batches: Any, values: dict[str, float], stop: bool
-                 ) -> tuple[dict[str, float], bool]:
+    def __call__(self, micro_batches: Any, values: dict[str, float],
+                 stop: Callable[[], bool] = lambda: False) -> tuple[dict[str, float], bool]:
         """Train on ``micro_batches``; returns the loss terms, averaged over the step's micro-
-        batches and (when distributed) over ranks, and whether any rank asked to stop."""
+        batches and (when distributed) over ranks, and whether any rank asked to stop:
+        ``stop()`` is read after the micro-batches, so a signal during this step ends the run
+        after it."""
         self.set_schedules(values)
         accum = self.cfg.grad_accum
         sums: dict[str, float] = {}
@@ -449,7 +452,7 @@ class TrainStep:
                 sums[name] = sums.get(name, 0.0) + float(v.detach()) / accum
         # a signal on any rank stops every rank at the same step: the flag is reduced with the
         # loss terms (any rank's 1 makes the mean positive)
-        sums["_stop"] = float(stop)
+        sums["_stop"] = float(stop())
         if self.cfg.grad_clip > 0:
             norm = nn.utils.clip_grad_norm_(self.student.parameters(), self.cfg.grad_clip)
             sums["grad_norm"] = float(norm.full_tensor() if hasattr(norm, "full_tensor")
@@ -805,7 +808,8 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     with stop:
         while step < end:
             values = schedules.at(step)
-            sums, stop_now = train_step(micro_batches(), values, stop.signal is not None)
+            sums, stop_now = train_step(micro_batches(), values,
+                                        lambda: stop.signal is not None)
             step += 1
             window_pairs += cfg.batch_size
             history.append(sums["loss"])
