@@ -259,7 +259,7 @@ def test_valid_gain_fields_scale_the_signal(
     with a warning naming it (it had read as mV)."""
     if unit == "uncalibrated":
         with pytest.warns(RuntimeWarning, match=r"g\.hea: channel 'ecg_ii' has an ADC gain of 0 "
-                                                 r"\(uncalibrated\).* not mV"):
+                                                 r"\(uncalibrated\).* not physical units"):
             rec = read_record(_gain_record(tmp_path, gain))
     else:
         rec = read_record(_gain_record(tmp_path, gain))
@@ -302,3 +302,18 @@ def test_a_mat_file_cut_short_under_a_header_without_count_is_refused(tmp_path: 
                                           r"MATLAB header declares 75000 samples per signal, "
                                           r"the file holds 37498"):
         read_record(hea)
+
+
+def test_an_uncalibrated_segment_channel_is_marked_in_a_multisegment_record(
+        tmp_path: Path) -> None:
+    """A gain of 0 in a segment header marks the channel of the whole record uncalibrated (it
+    had read as mmHg, the layout's unit)."""
+    import shutil
+
+    folder = tmp_path / "041s"
+    shutil.copytree(shared_path("wfdb_samples", "041s"), folder)
+    seg = folder / "041s02.hea"
+    seg.write_text(seg.read_text().replace("20(-1600)/mmHg", "0(-1600)/mmHg"))
+    with pytest.warns(RuntimeWarning, match=r"041s\.hea: channel 'abp' has an ADC gain of 0"):
+        rec = read_record(folder / "041s.hea")
+    assert rec.units["abp"] == "uncalibrated" and rec.units["ppg"] != "uncalibrated"

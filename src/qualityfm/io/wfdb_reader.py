@@ -272,7 +272,7 @@ def _read_segments(
                 files = ", ".join(dict.fromkeys(seg.files[j] for _, j in wanted))
                 raise RecordError(f"{path}: truncated or corrupt signal file {files} of segment "
                                   f"{name} ({type(e).__name__}: {e})") from e
-            for m, (k, _) in enumerate(wanted):
+            for m, (k, j) in enumerate(wanted):
                 if int(rec.samps_per_frame[m]) != spf[k]:
                     raise RecordError(f"{path}: segment {name} has {rec.samps_per_frame[m]} "
                                       f"samples per frame of {names[k]!r}, the layout {spf[k]}")
@@ -284,6 +284,8 @@ def _read_segments(
                 out[k][(a - i0) * spf[k]:(b - i0) * spf[k]] = x
                 if not seen[k]:  # units as the first segment read states them
                     units[k], seen[k] = rec.units[m] or units[k], True
+                if seg.sig_names[j] in seg.uncalibrated:  # in any segment: not physical
+                    units[k] = UNCALIBRATED
         offset += length
     return _Signals(names, units, spf, out, i1 - i0)
 
@@ -413,10 +415,12 @@ def read_wfdb(
         unit = rec.units[j] or "NU"
         if rec.sig_name[j] in header.unstated and name.split("_")[0] in _UNITLESS_WHEN_UNSTATED:
             unit = "NU"
-        if rec.sig_name[j] in header.uncalibrated:
-            warnings.warn(f"{path}: channel {name!r} has an ADC gain of 0 (uncalibrated): its "
-                          f"values are ADC units / 200, not {unit}", RuntimeWarning, stacklevel=2)
+        if rec.sig_name[j] in header.uncalibrated:  # a multi-segment record's: its segments'
             unit = UNCALIBRATED
+        if unit == UNCALIBRATED:
+            warnings.warn(f"{path}: channel {name!r} has an ADC gain of 0 (uncalibrated): its "
+                          "values are ADC units / 200, not physical units", RuntimeWarning,
+                          stacklevel=2)
         units[name] = unit
     if fs is not None and not any(np.isclose(fs, r, rtol=1e-6) for r in rates.values()):
         raise RecordError(f"{path}: fs={fs} Hz disagrees with the header rates {rates}")
