@@ -243,14 +243,14 @@ def test_a_sensor_off_is_a_bad_window_not_an_absent_channel(tmp_path: Path,
     np.savez(folder / "off.npz", fs=250.0, II=np.zeros(60 * 250))
     summary = score_files([folder], out, model=tiny_model)
     rows = list(csv.DictReader(out.open()))
-    # the learned quality counts the PPG off as 0 too: half the ECG's own score
+    # the learned quality counts the PPG off as its worst score, -1 (the SQI as 0)
     from qualityfm.inference import learned_quality
     from qualityfm.inference.windows import iter_file_windows, model_window
 
     [win] = list(iter_file_windows([folder / "rec.npz"], model_window(tiny_model.cfg)))
     own = learned_quality(tiny_model, win.x, win.mask)
     got = [float(r["learned_quality"]) for r in rows if r["record"] == "rec"]
-    np.testing.assert_allclose([got[0], got[2]], [own[0] / 2, own[1]], rtol=1e-5)
+    np.testing.assert_allclose([got[0], got[2]], [(own[0] - 1) / 2, own[1]], rtol=1e-5)
     off = [r for r in rows if r["record"] == "off"]
     assert summary["skipped"] == [] and [float(r["start_s"]) for r in off] == [0.0, 30.0]
     assert all(r["level_name"] == "bad" and r["unusable"] == "ppg: absent; ecg_ii: flat"

@@ -93,14 +93,15 @@ def score_rows(item: FileWindows, model: QualityFM | None, batch_size: int,
     """One row per window of one file, in time order: the windows without a usable channel
     too (sqi 0, bad, no learned quality), with ``unusable`` saying which channel is off and
     why ("ppg: flat"; "" for a window whose recorded channels are all usable). A recorded
-    channel off in a window counts 0 in its learned quality, as in its sqi (a sensor off is
-    a bad signal, not an absent one)."""
+    channel off in a window counts as the worst score in its learned quality (-1), as in its
+    sqi (0): a sensor off is a bad signal, not an absent one."""
     learned = (learned_quality(model, item.x, item.mask, batch_size, precision)
                if model is not None
                else np.full(len(item.x), np.nan, dtype=np.float32))
     if item.recorded is not None and len(item.x):
         present = item.mask.sum(axis=1)
-        learned = learned * present / np.maximum((item.mask | item.recorded).sum(axis=1), 1)
+        off = (item.recorded & ~item.mask).sum(axis=1)
+        learned = (learned * present - off) / np.maximum(present + off, 1)
     notes = item.notes or [""] * len(item.x)
     rows = [
         {
