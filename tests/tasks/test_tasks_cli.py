@@ -32,7 +32,11 @@ def test_cli_finetune_then_evaluate_vt(tmp_path, capsys) -> None:
     assert val["n"] >= 2 and 0.0 <= val["auroc"] <= 1.0
     assert json.loads((run / "finetune.json").read_text())["protocol"]["validation"] == val
     out = tmp_path / "eval" / "results.json"
-    capsys.readouterr()
+    for name in ("finetune.json", "summary.json"):  # it would replace the run's own file
+        kept = (run / name).read_bytes()
+        assert main(["evaluate", *common, "--model", str(run), "--out", str(run / name)]) == 1
+        assert (run / name).read_bytes() == kept
+    assert "holds a fine-tuned run, whose summary.json" in capsys.readouterr().err
     assert main(["evaluate", *common, "--model", str(run), "--out", str(out)]) == 0
     res = json.loads(out.read_text())
     # evaluated on the records it was trained on: said in the results and on stderr

@@ -32,3 +32,18 @@ def refuse_other_kind(path: str | Path, allowed: tuple[str, ...], flag: str = "-
     if found is not None and found[0] not in allowed:
         raise ValueError(f"{flag} {path} holds a {found[0]} ({found[1]}): write to a folder of "
                          "its own")
+
+
+#: Other files of those folders that verbs read back (a run's settings and config, a card).
+READ_BACK = ("summary.json", "config.json", "model.json")
+
+
+def refuse_reserved_name(path: str | Path, flag: str = "--out") -> None:
+    """Refuse (ValueError) an output file named like a file of the qualityfm folder it lies
+    in (``RUN/finetune.json``, ``RUN/summary.json``...), which it would replace."""
+    path = Path(path)
+    names = {m for _, markers in FOLDER_KINDS for m in markers} | set(READ_BACK)
+    found = folder_kind(path.parent)
+    if found is not None and path.name in names:
+        raise ValueError(f"{flag} {path}: {path.parent} holds a {found[0]}, whose {path.name} "
+                         "this would replace; give the output another name")

@@ -15,7 +15,7 @@ import numpy as np
 
 from qualityfm.inference.score import check_output, write_table
 from qualityfm.io import atomic_write_text, write_json
-from qualityfm.io.folders import refuse_other_kind
+from qualityfm.io.folders import refuse_other_kind, refuse_reserved_name
 from qualityfm.model.network import check_pool
 from qualityfm.model.precision import resolve_device
 from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d, load_estimator
@@ -324,6 +324,7 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     about: figures on them are not a test. An ``out`` not ending in .json is refused before
     any record is read; files an earlier report of its stem wrote beside it are replaced."""
     out = check_output(out, (".json",), what="evaluate")
+    refuse_reserved_name(out)
     model = Path(model)
     est, rhythm, summary = _saved_model(task, model, device)
     ds = _dataset(task, data, **_window_settings(summary, seconds), max_records=max_records,
