@@ -317,3 +317,13 @@ def test_an_uncalibrated_segment_channel_is_marked_in_a_multisegment_record(
     with pytest.warns(RuntimeWarning, match=r"041s\.hea: channel 'abp' has an ADC gain of 0"):
         rec = read_record(folder / "041s.hea")
     assert rec.units["abp"] == "uncalibrated" and rec.units["ppg"] != "uncalibrated"
+
+
+def test_a_signal_file_name_that_is_not_ascii_is_named_as_such(tmp_path: Path) -> None:
+    """WFDB names files in ASCII: a header naming one with other bytes is refused as corrupt
+    (it had been reported as a missing file under a name with the bytes dropped)."""
+    hea = _gain_record(tmp_path, "200/mV")
+    hea.write_bytes(hea.read_bytes().replace(b"g.dat 16", b"g\xe9.dat 16"))
+    with pytest.raises(RecordError, match=r"g\.hea: corrupt WFDB header \(signal 1 'II': its "
+                                          r"signal file name .* holds bytes that are not ASCII"):
+        read_record(hea)

@@ -115,6 +115,9 @@ def parse_header(path: Path) -> Header:
     names = [p[8].strip() if len(p) > 8 else "" for p in parts]
     for k, (name, p) in enumerate(zip(names, parts, strict=True)):
         signal = f"signal {k + 1}{f' {name!r}' if name else ''}"
+        if "\ufffd" in p[0]:  # read as ASCII: WFDB names files in ASCII
+            raise RecordError(f"{path}: corrupt WFDB header ({signal}: its signal file name "
+                              f"{p[0]!r} holds bytes that are not ASCII)")
         fmt = _FORMAT_FIELD.match(p[1]) if len(p) > 1 else None
         if len(p) > 1 and (fmt is None or fmt.group(1) not in _FORMATS):
             raise RecordError(
