@@ -176,7 +176,7 @@ def test_cli_compare_embedding_with_and_without_features(tmp_path, capsys) -> No
     assert adamw["auroc"] != plain["auroc"]
 
 
-def test_cli_classical_finetune_then_evaluate_on_other_records(tmp_path) -> None:
+def test_cli_classical_finetune_then_evaluate_on_other_records(tmp_path, capsys) -> None:
     """The classical baseline is saved by finetune and evaluated on records it never saw, at
     its own operating point; a model fitted on other feature columns is refused."""
     data = shared_path("physionet2015_vt")
@@ -205,8 +205,10 @@ def test_cli_classical_finetune_then_evaluate_on_other_records(tmp_path) -> None
             == np.array(res["predictions"]["pred"])).all()
     # predict: the same scores and decisions as a table, labels not read
     table = tmp_path / "pred.csv"
+    capsys.readouterr()
     assert main(["predict", "--task", "vt-alarm", "--data", str(test), "--model", str(run),
                  "--out", str(table)]) == 0
+    assert capsys.readouterr().err.count(f"qualityfm: skipped {res['skipped'][0]['record']}: ") == 1
     rows = list(csv.DictReader(table.open()))
     assert [r["record"] for r in rows] == res["predictions"]["record_ids"]
     np.testing.assert_allclose([float(r["p_true_alarm"]) for r in rows],

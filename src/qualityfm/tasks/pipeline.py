@@ -379,6 +379,7 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
         rows += [dict(zip(table, values, strict=True))
                  for values in zip(*table.values(), strict=True)]
     write_table(rows, columns, Path(out))
+    note_skipped(skipped)
     return {"task": task, "model": str(model), "data": data_label(data), "out": str(out),
             "n": len(rows), "skipped": skipped}
 
