@@ -458,70 +458,19 @@ def compare_run(
         check_pool(pool)
     if solver is not None:
         check_solver(solver, "linear")  # the linear rows' (full fine-tunes use adamw)
-    from qualityfm.train import load
-
-    for spec in models:  # before hours of baselines, as the reference is
-        path = spec.rpartition("=")[2]
-        if path not in ("pretrained", "none"):
-            if not Path(path).exists():
-                raise FileNotFoundError(f"--models {spec}: model {path} does not exist")
-            try:
-                load(path)  # a folder that is no model (a pre-training run, a store) is named
-            except (FileNotFoundError, ValueError) as err:
-                raise ValueError(f"--models {spec}: {err}") from None
+    _check_compare_models(models)  # before hours of baselines, as the reference is
     if models and not modes:
         raise ValueError("--models given with no --modes: no row would run them")
     if not models and (with_features or solver is not None):
         print("qualityfm: note: --with-features and --solver apply to --models rows only; "
               "ignored", file=sys.stderr)
     cfg = resolve_model_config(config)
-    # the rows' encoders must read windows of one rate: the task data is built at it
-    rates = {spec: encoder_fs(spec.rpartition("=")[2], cfg) for spec in models}
-    if "scratch" in baselines:
-        rates["scratch"] = float(cfg.fs)
-    if len(set(rates.values())) > 1:
-        raise ValueError("the rows' encoders were pre-trained on windows of different rates ("
-                         + ", ".join(f"{k}: {v:g} Hz" for k, v in rates.items())
-                         + "): compare models of one rate")
-    fs = next(iter(rates.values()), None)
-    makers: dict[str, Callable[[str], TaskEstimator]] = {}
-    for b in baselines:
-        if b == "classical":
-            makers["classical features + GBM"] = lambda t: ClassicalBaseline(t, seed=seed)
-        elif b == "scratch":
-            makers["QualityFM from scratch"] = lambda t: Finetuner(
-                t, init="none", mode="full", config=cfg, epochs=epochs, seed=seed,
-                use_features=False, augment=augment, pool=pool, test_shifts=test_shifts,
-                device=device, fs=ds.fs)
-        elif b == "resnet":
-            makers["ResNet1d from scratch"] = lambda t: Finetuner(
-                t, init=ResNet1d(), mode="full", lr=1e-3, epochs=epochs, seed=seed,
-                use_features=False, augment=augment, test_shifts=test_shifts, device=device,
-                fs=ds.fs)
-        else:
-            raise ValueError(f"unknown baseline {b!r}; choose from classical, scratch, resnet")
-    for mode in modes:
-        if mode not in ("full", "linear"):
-            raise ValueError(f"unknown mode {mode!r}; choose from full, linear")
-    for spec in models:
-        name, _, path = spec.rpartition("=")
-        name = name or Path(path).name
-        for mode in modes:
-            for feats in (False, True) if with_features else (False,):
-                label = f"{name} ({mode}{' + features' if feats else ''})"
-                if label in makers:
-                    raise ValueError(f"two --models give the row {label!r}: name them apart "
-                                     "(NAME=DIR)")
-                makers[label] = (lambda t, p=path, m=mode, f=feats: Finetuner(
-                    t, init=p, mode=m, config=cfg if p == "none" else None, epochs=epochs,
-                    seed=seed, use_features=f, augment=augment, pool=pool,
-                    test_shifts=test_shifts, solver=solver if m == "linear" else None,
-                    device=device, fs=ds.fs))
-    if not makers:
-        raise ValueError("nothing to compare: give --baselines and/or --models")
-    scratch = "QualityFM from scratch"
+    fs = _compare_rate(models, baselines, cfg)
+    makers = _compare_makers(baselines, models, modes, with_features, cfg=cfg, epochs=epochs,
+                             seed=seed, augment=augment, pool=pool, test_shifts=test_shifts,
+                             solver=solver, device=device)
     if reference is None:
-        reference = scratch if scratch in makers else ""
+        reference = SCRATCH_ROW if SCRATCH_ROW in makers else ""
     elif reference not in makers:
         raise ValueError(f"reference {reference!r} is not a row of this comparison; "
                          f"rows: {list(makers)}")
@@ -539,27 +488,21 @@ def compare_run(
     for name, make in makers.items():
         folds, key = out / FOLDS_DIR / _slug(name), {"row": name, **settings}
         print(f"qualityfm: compare: {name}", file=sys.stderr, flush=True)
-        res = _task_cv(make, ds, kfold, seed, n_boot, folds, key)
+        res = _task_cv(lambda t, m=make: m(t, ds.fs), ds, kfold, seed, n_boot, folds, key)
         report(res, out, _slug(name), task, label=name)
         rows[name] = {k: v for k, v in res.items() if k != "oof"}
         oof[name] = np.asarray(res["oof"]["score" if task != "abp" else "pred"], float)
-    for name in rows:
-        if reference and name != reference:
-            d = paired_difference(ds.y, oof[name], oof[reference], ds.groups,
-                                  "regression" if task == "abp" else "binary", n_boot, seed)
-            rows[name][f"delta_{d['metric']}"] = d["delta"]
-            rows[name][f"delta_{d['metric']}_ci"] = d["delta_ci"]
-            rows[name]["reference"] = reference
-    table = markdown_table(rows)
+    if reference:
+        _add_paired_differences(rows, oof, ds, reference, n_boot, seed)
     header = (f"# {task}: {kfold}-fold grouped CV on {len(ds)} windows from "
               f"{len(np.unique(ds.groups))} groups ({data_label(data)})\n\n")
     if reference:
         header += (f"delta_auroc / delta_sbp_mae: each row minus `{reference}` on the same "
                    "out-of-fold rows, with a paired bootstrap 95 % CI\n\n")
     elif len(rows) > 1:
-        header += (f"No paired differences: the default reference, `{scratch}`, is not a row "
-                   "here; `--reference ROW` compares every row with ROW\n\n")
-    atomic_write_text(out / "table.md", header + table)
+        header += (f"No paired differences: the default reference, `{SCRATCH_ROW}`, is not a "
+                   "row here; `--reference ROW` compares every row with ROW\n\n")
+    atomic_write_text(out / "table.md", header + markdown_table(rows))
     write_json(out / "compare.json", rows)
     write_json(out / "summary.json", {
         "task": task, "data": data_label(data), "n": len(ds),
@@ -570,3 +513,98 @@ def compare_run(
         "config": config, "settings": ds.settings})
     shutil.rmtree(out / FOLDS_DIR, ignore_errors=True)
     return rows
+
+
+#: The row of the same network from scratch: every other row's default reference.
+SCRATCH_ROW = "QualityFM from scratch"
+#: A comparison's row maker: (task, window rate) -> an unfitted estimator.
+RowMaker = Callable[[str, float], TaskEstimator]
+
+
+def _check_compare_models(models: Sequence[str]) -> None:
+    """Every ``--models`` spec (``NAME=DIR``, ``DIR``, ``pretrained``, ``none``) names a
+    model that loads; a folder that is no model (a pre-training run, a store) is named."""
+    from qualityfm.train import load
+
+    for spec in models:
+        path = spec.rpartition("=")[2]
+        if path in ("pretrained", "none"):
+            continue
+        if not Path(path).exists():
+            raise FileNotFoundError(f"--models {spec}: model {path} does not exist")
+        try:
+            load(path)
+        except (FileNotFoundError, ValueError) as err:
+            raise ValueError(f"--models {spec}: {err}") from None
+
+
+def _compare_rate(models: Sequence[str], baselines: Sequence[str],
+                  cfg: object) -> float | None:
+    """The one window rate the rows' encoders read (the task data is built at it); None when
+    no row has a pre-trained or scratch encoder."""
+    rates = {spec: encoder_fs(spec.rpartition("=")[2], cfg) for spec in models}
+    if "scratch" in baselines:
+        rates["scratch"] = float(cfg.fs)
+    if len(set(rates.values())) > 1:
+        raise ValueError("the rows' encoders were pre-trained on windows of different rates ("
+                         + ", ".join(f"{k}: {v:g} Hz" for k, v in rates.items())
+                         + "): compare models of one rate")
+    return next(iter(rates.values()), None)
+
+
+def _compare_makers(baselines: Sequence[str], models: Sequence[str], modes: Sequence[str],
+                    with_features: bool, *, cfg: object, epochs: int, seed: int,
+                    augment: bool, pool: str | None, test_shifts: int | None,
+                    solver: str | None, device: str) -> dict[str, RowMaker]:
+    """The comparison's rows by label: the baselines, then each ``--models`` variant in every
+    mode (and with the features beside it, ``with_features``)."""
+    makers: dict[str, RowMaker] = {}
+    for b in baselines:
+        if b == "classical":
+            makers["classical features + GBM"] = lambda t, fs: ClassicalBaseline(t, seed=seed)
+        elif b == "scratch":
+            makers[SCRATCH_ROW] = lambda t, fs: Finetuner(
+                t, init="none", mode="full", config=cfg, epochs=epochs, seed=seed,
+                use_features=False, augment=augment, pool=pool, test_shifts=test_shifts,
+                device=device, fs=fs)
+        elif b == "resnet":
+            makers["ResNet1d from scratch"] = lambda t, fs: Finetuner(
+                t, init=ResNet1d(), mode="full", lr=1e-3, epochs=epochs, seed=seed,
+                use_features=False, augment=augment, test_shifts=test_shifts, device=device,
+                fs=fs)
+        else:
+            raise ValueError(f"unknown baseline {b!r}; choose from classical, scratch, resnet")
+    for mode in modes:
+        if mode not in ("full", "linear"):
+            raise ValueError(f"unknown mode {mode!r}; choose from full, linear")
+    for spec in models:
+        name, _, path = spec.rpartition("=")
+        name = name or Path(path).name
+        for mode in modes:
+            for feats in (False, True) if with_features else (False,):
+                label = f"{name} ({mode}{' + features' if feats else ''})"
+                if label in makers:
+                    raise ValueError(f"two --models give the row {label!r}: name them apart "
+                                     "(NAME=DIR)")
+                makers[label] = (lambda t, fs, p=path, m=mode, f=feats: Finetuner(
+                    t, init=p, mode=m, config=cfg if p == "none" else None, epochs=epochs,
+                    seed=seed, use_features=f, augment=augment, pool=pool,
+                    test_shifts=test_shifts, solver=solver if m == "linear" else None,
+                    device=device, fs=fs))
+    if not makers:
+        raise ValueError("nothing to compare: give --baselines and/or --models")
+    return makers
+
+
+def _add_paired_differences(rows: dict, oof: dict[str, np.ndarray], ds: TaskDataset,
+                            reference: str, n_boot: int, seed: int) -> None:
+    """Each row minus the ``reference`` row on the same out-of-fold rows (AUROC, or SBP MAE
+    for abp), with a paired bootstrap CI, into ``rows``."""
+    kind = "regression" if ds.task == "abp" else "binary"
+    for name in rows:
+        if name != reference:
+            d = paired_difference(ds.y, oof[name], oof[reference], ds.groups, kind, n_boot,
+                                  seed)
+            rows[name][f"delta_{d['metric']}"] = d["delta"]
+            rows[name][f"delta_{d['metric']}_ci"] = d["delta_ci"]
+            rows[name]["reference"] = reference
