@@ -5,11 +5,11 @@
 
 For every VT alarm record, the classical features of the 60 s that end 10 s before the alarm
 (the patient's own baseline) are subtracted from those of the 10-s alarm window; the
-differences (``all`` columns, or a ``selected`` few: rates, QRS width and morphology, pulse
-shape, plus the correlation of the window's median beat with the baseline's) are appended to
-the task features. Prints the 5-fold grouped CV AUROC, challenge score and TPR of the
-classical GBM or the default head (shipped weights, lbfgs, features) with and without them.
-Exploratory: nothing here is a default of the package.
+differences (``all`` columns a VT model reads, or a ``selected`` few: rates, QRS width and
+morphology, pulse shape, plus the correlation of the window's median beat with the
+baseline's) are appended to the task features. Prints the 5-fold grouped CV AUROC,
+challenge score and TPR of the classical GBM or the default head (shipped weights, lbfgs,
+features) with and without them. Exploratory: nothing here is a default of the package.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from qualityfm.io import find_records, read_record
 from qualityfm.quality.features import feature_names, signal_features
 from qualityfm.tasks import ClassicalBaseline, Finetuner, build_task_dataset, cross_validate
 from qualityfm.tasks.datasets import _raw_pieces
+from qualityfm.tasks.features import task_columns
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "physionet2015_vt"
 SELECTED = ("ecg_hr_max", "ecg_hrmax4_max", "ecg_width_max", "ecg_vt_band_max",
@@ -47,16 +49,18 @@ def baseline_features(ds, data: Path, before: float = 70.0, gap: float = 10.0) -
 
 def beat_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise Pearson correlation of two sampled median beats (NaN ignored)."""
-    a = a - np.nanmean(a, 1, keepdims=True)
-    b = b - np.nanmean(b, 1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # a row without beats: NaN
+        a = a - np.nanmean(a, 1, keepdims=True)
+        b = b - np.nanmean(b, 1, keepdims=True)
         return np.nansum(a * b, 1) / np.sqrt(np.nansum(a * a, 1) * np.nansum(b * b, 1))
 
 
 def context_columns(window: np.ndarray, base: np.ndarray, columns: str) -> np.ndarray:
     names = feature_names()
-    if columns == "all":
-        return window - base
+    if columns == "all":  # the columns a VT model reads (task_columns), as differences
+        keep = task_columns("vt-alarm", len(names))
+        return window[:, keep] - base[:, keep]
     ix = {n: i for i, n in enumerate(names)}
     beat = [i for i, n in enumerate(names) if n.startswith("ecg1_beat_")]
     cols = [window[:, ix[n]] - base[:, ix[n]] for n in SELECTED]
@@ -75,9 +79,13 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     ds = build_task_dataset("vt-alarm", args.data, cache_dir=args.cache)
     extra = context_columns(ds.features, baseline_features(ds, args.data), args.columns)
+    # a VT model reads the task's columns of a table of the feature set's width, and every
+    # column of a wider one: the window's columns are chosen here, as the model would
+    keep = task_columns("vt-alarm", ds.features.shape[1])
     with_ctx = dataclasses.replace(
-        ds, features=np.concatenate([ds.features, extra], 1).astype(np.float32),
-        feature_names=feature_names() + [f"context_{i}" for i in range(extra.shape[1])])
+        ds, features=np.concatenate([ds.features[:, keep], extra], 1).astype(np.float32),
+        feature_names=[feature_names()[i] for i in keep]
+        + [f"context_{i}" for i in range(extra.shape[1])])
     for seed in args.seeds:
         def make(seed: int = seed) -> object:
             if args.model == "gbm":
