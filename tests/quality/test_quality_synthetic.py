@@ -249,3 +249,20 @@ def test_score_windows_masks_absent_modalities() -> None:
     # for the level thresholds
     with pytest.raises(TypeError, match="positional"):
         score_windows(x, mask, FS, ("ppg", "ecg_ii"), np.array([True, True]))
+
+
+def test_column_median_is_numpys_median_exactly() -> None:
+    """The sort-based median of the beat templates gives numpy's values bit for bit: odd and
+    even counts, ties, one row, and NaN (propagated as numpy does)."""
+    from qualityfm.quality._common import column_median
+
+    rng = np.random.default_rng(0)
+    for shape in ((1, 5), (2, 7), (7, 40), (30, 181)):
+        a = rng.standard_normal(shape)
+        assert np.array_equal(column_median(a), np.median(a, axis=0))
+        tied = np.round(a, 1)
+        assert np.array_equal(column_median(tied), np.median(tied, axis=0))
+    a = rng.standard_normal((6, 4))
+    a[2, 1] = np.nan
+    assert np.array_equal(column_median(a), np.median(a, axis=0), equal_nan=True)
+    assert np.isnan(column_median(a)[1])

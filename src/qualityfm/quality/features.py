@@ -26,7 +26,12 @@ import numpy as np
 from scipy.signal import find_peaks
 
 from qualityfm.io import MODEL_CHANNELS, ecg_leads
-from qualityfm.quality._common import band_gain, clip_fraction, template_correlation
+from qualityfm.quality._common import (
+    band_gain,
+    clip_fraction,
+    column_median,
+    template_correlation,
+)
 from qualityfm.quality.ecg import ecg_quality
 from qualityfm.quality.peaks import detect_r_peaks, qrs_envelope
 from qualityfm.quality.ppg import ppg_quality
@@ -195,7 +200,7 @@ def beat_correlations(y: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray
         return c
     seg = y[peaks[ok][:, None] + np.arange(-h, h)]
     seg = seg - seg.mean(axis=1, keepdims=True)
-    tmpl = np.median(seg, axis=0)
+    tmpl = column_median(seg)
     tmpl = tmpl - tmpl.mean()
     den = np.sqrt((seg * seg).sum(axis=1) * (tmpl @ tmpl))
     c[ok] = np.divide(seg @ tmpl, den, out=np.zeros(len(seg)), where=den > 0)
@@ -315,11 +320,11 @@ def p_wave_snr(y: np.ndarray, peaks: np.ndarray, fs: float, stretch: int = 8) ->
     seg = seg - seg.mean(axis=1, keepdims=True)
 
     def snr(rows: np.ndarray) -> float:
-        m = np.median(rows, axis=0)
+        m = column_median(rows)
         return float(np.var(m) / (np.mean(np.var(rows - m, axis=1)) + 1e-12))
 
     qrs = y[pp[:, None] + np.arange(-q, q)]
-    amp = np.ptp(np.median(seg, axis=0)) / (np.median(np.ptp(qrs, axis=1)) + 1e-12)
+    amp = np.ptp(column_median(seg)) / (np.median(np.ptp(qrs, axis=1)) + 1e-12)
     windowed = [snr(seg[i: i + stretch]) for i in range(0, len(seg) - stretch + 1, stretch // 2)]
     return [snr(seg), float(amp), float(np.median(windowed)) if windowed else NAN]
 
@@ -349,7 +354,7 @@ def _median_beat(y: np.ndarray, peaks: np.ndarray, before: int, after: int):
     p = peaks[(peaks >= before) & (peaks + after <= len(y))]
     if len(p) < 3:
         return None, p
-    return np.median(y[p[:, None] + np.arange(-before, after)], axis=0), p
+    return column_median(y[p[:, None] + np.arange(-before, after)]), p
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
