@@ -182,6 +182,16 @@ def test_cli_pretrain_export_and_load(synthetic_store, tmp_path, capsys) -> None
         assert main(["export", str(run), "--out", str(tmp_path / "m_onnx"), "--onnx"]) == 0
         parity = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         assert (tmp_path / "m_onnx" / "encoder.onnx").exists() and parity["max_abs_diff"] < 1e-4
+        # golden examples beside it: the graph gives their embeddings, one modality absent
+        import onnxruntime as ort
+
+        ex = np.load(tmp_path / "m_onnx" / "encoder.examples.npz")
+        assert parity["examples"].endswith("encoder.examples.npz")
+        assert ex["x"].shape == (5, 2, 9000) and ex["mask"].sum(axis=1).tolist() == [2, 2, 2, 1, 1]
+        session = ort.InferenceSession(str(tmp_path / "m_onnx" / "encoder.onnx"),
+                                       providers=["CPUExecutionProvider"])
+        [emb] = session.run(None, {"x": ex["x"], "mask": ex["mask"]})
+        np.testing.assert_allclose(emb, ex["embedding"], atol=1e-4)
 
     cfg = json.loads((model_dir / "config.json").read_text())
     cfg["model"]["d_ff"] = 128
@@ -404,8 +414,10 @@ def test_cli_resume_starts_a_run_that_has_no_checkpoint_yet(synthetic_store, tmp
     model = tmp_path / "model"
     (model).mkdir()
     (model / "encoder.onnx").write_bytes(b"stale")
+    (model / "encoder.examples.npz").write_bytes(b"stale")
     assert main(["export", str(run), "--out", str(model)]) == 0
     assert not (model / "encoder.onnx").exists()  # it belonged to other weights
+    assert not (model / "encoder.examples.npz").exists()
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # FlexAttention's forward on CPU

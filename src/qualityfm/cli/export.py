@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run", help="run folder written by `qualityfm pretrain` or `qualityfm finetune`")
     p.add_argument("--out", required=True, help="model folder to write")
     p.add_argument("--onnx", action="store_true",
-                   help="also write OUT/encoder.onnx (x, mask -> embedding) and print the "
+                   help="also write OUT/encoder.onnx (x, mask -> embedding) with golden "
+                   "examples beside it (OUT/encoder.examples.npz) and print the "
                    "max abs difference to PyTorch (ONNX Runtime, when installed)")
     p.set_defaults(func=run)
 
@@ -37,8 +38,9 @@ def run(args: argparse.Namespace) -> int:
     print(out)
     if not args.onnx:  # an ONNX file of an earlier export would not match these weights
         (out / "encoder.onnx").unlink(missing_ok=True)
+        (out / "encoder.examples.npz").unlink(missing_ok=True)
     if args.onnx:
-        from qualityfm.inference import export_onnx
+        from qualityfm.inference.onnx import export_encoder_onnx
 
-        print(json.dumps(export_onnx(load(out), out / "encoder.onnx")))
+        print(json.dumps(export_encoder_onnx(load(out), out / "encoder.onnx")))
     return 0

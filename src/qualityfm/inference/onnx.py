@@ -255,6 +255,21 @@ def onnx_parity(graph: nn.Module, onnx: Path | bytes, x: Tensor, mask: Tensor) -
     return float(max(np.abs(r.numpy() - g).max() for r, g in zip(ref, got, strict=True)))
 
 
+def export_encoder_onnx(model: nn.Module, out: str | Path) -> dict:
+    """:func:`export_onnx` of a model's encoder (x, mask -> embedding) to ``out``, with
+    golden examples beside it (``out`` with suffix .examples.npz: ``case``, ``x``, ``mask``
+    and the ``embedding`` the graph gives; one modality absent in two rows), written
+    together with the graph."""
+    cfg = model.cfg
+    golden = _array_examples(cfg.in_channels, cfg.n_samples, float(getattr(cfg, "fs", MODEL_FS)))
+    examples = Path(out).with_suffix(".examples.npz")
+    res = export_onnx(model, out, check=(golden["x"], golden["mask"]),
+                      beside=lambda r, outputs: {
+                          examples: _npz_bytes({**golden, "embedding": outputs[0]})})
+    res["examples"] = str(examples)
+    return res
+
+
 class _Unstandardised(nn.Module):
     """A regression head whose output is in the targets' units (mmHg): the head learns
     standardised targets, ``Finetuner.predict`` rescales them."""
