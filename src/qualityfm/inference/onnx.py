@@ -217,17 +217,13 @@ def export_onnx(
             opset_version=opset, dynamo=False,
         )
     graph_bytes = buf.getvalue()
-    diff = onnx_parity(graph, graph_bytes, x, mask)
-    outputs = None
+    runs = [(x, mask)]
     if check is not None:
-        xc, mc = torch.from_numpy(np.asarray(check[0], np.float32)), torch.from_numpy(
-            np.asarray(check[1], bool))
-        more = onnx_parity(graph, graph_bytes, xc, mc)
-        diff = None if diff is None else max(diff, more)
-        with torch.inference_mode():
-            got = graph(xc, mc)
-        outputs = [t.numpy() for t in ((got,) if isinstance(got, Tensor) else got)]
-    res = {"out": str(out), "max_abs_diff": diff,
+        runs.append((torch.from_numpy(np.asarray(check[0], np.float32)),
+                     torch.from_numpy(np.asarray(check[1], bool))))
+    refs = [graph_outputs(graph, *run) for run in runs]
+    outputs = refs[1] if check is not None else None
+    res = {"out": str(out), "max_abs_diff": onnx_parity(graph_bytes, runs, refs),
            "input": {"x": ["batch", cfg.in_channels, samples], "fs": fs,
                      "seconds": round(samples / fs, 6)}}
     files = {Path(p): utf8_bytes(c) if isinstance(c, str) else c
@@ -239,20 +235,29 @@ def export_onnx(
     return res
 
 
-def onnx_parity(graph: nn.Module, onnx: Path | bytes, x: Tensor, mask: Tensor) -> float | None:
-    """Largest absolute difference between PyTorch and ONNX Runtime outputs (the graph at a
-    path or in memory), or None."""
+def graph_outputs(graph: nn.Module, x: Tensor, mask: Tensor) -> list[np.ndarray]:
+    """The PyTorch graph's outputs on (x, mask), as arrays."""
+    with torch.inference_mode():
+        out = graph(x, mask)
+    return [t.numpy() for t in ((out,) if isinstance(out, Tensor) else out)]
+
+
+def onnx_parity(onnx: Path | bytes, runs: list[tuple[Tensor, Tensor]],
+                refs: list[list[np.ndarray]]) -> float | None:
+    """Largest absolute difference between the PyTorch outputs ``refs`` of each input pair of
+    ``runs`` and ONNX Runtime's (one session on the graph at a path or in memory), or None
+    without onnxruntime."""
     try:
         import onnxruntime as ort
     except ImportError:
         return None
-    with torch.inference_mode():
-        ref = graph(x, mask)
-    ref = [ref] if isinstance(ref, Tensor) else list(ref)
     session = ort.InferenceSession(onnx if isinstance(onnx, bytes) else str(onnx),
                                    providers=["CPUExecutionProvider"])
-    got = session.run(None, {"x": x.numpy(), "mask": mask.numpy()})
-    return float(max(np.abs(r.numpy() - g).max() for r, g in zip(ref, got, strict=True)))
+    diffs = [np.abs(r - g).max()
+             for (x, mask), ref in zip(runs, refs, strict=True)
+             for r, g in zip(ref, session.run(None, {"x": x.numpy(), "mask": mask.numpy()}),
+                             strict=True)]
+    return float(max(diffs))
 
 
 def export_encoder_onnx(model: nn.Module, out: str | Path) -> dict:
@@ -309,12 +314,13 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
             else net.head)
     card_path = Path(out).with_suffix(".json")
     examples_path = Path(out).with_suffix(".examples.npz")
-    golden = golden_inputs(est.task, _run_settings(Path(run)), est.fs,
+    settings = _run_settings(Path(run))
+    golden = golden_inputs(est.task, settings, est.fs,
                            est.window or (net.backbone.cfg.in_channels,
                                           net.backbone.cfg.n_samples))
 
     def beside(r: dict, outputs: list[np.ndarray] | None) -> dict[Path, str | bytes]:
-        card = deployment_card(est, Path(run), r["input"])
+        card = deployment_card(est, Path(run), r["input"], settings)
         card["examples"] = _examples_text(examples_path.name, est.kind,
                                           any(k.startswith("raw") for k in golden))
         return {card_path: json_text(card),
@@ -391,11 +397,11 @@ def _run_settings(run: Path) -> dict:
     return json.loads(summary.read_text()).get("settings", {}) if summary.exists() else {}
 
 
-def deployment_card(est: object, run: Path, graph_input: dict) -> dict:
-    """What a fine-tuned run's ONNX graph reads and how its output becomes a decision."""
+def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -> dict:
+    """What a fine-tuned run's ONNX graph reads and how its output becomes a decision
+    (``settings``: the run's window settings, :func:`_run_settings`)."""
     from qualityfm.signal import VT_ECG_FILTER, VT_PPG_FILTER
 
-    settings = _run_settings(run)
     filters = settings.get("filters")  # None: a run fitted from arrays, its windows unknown
     card: dict = {
         "task": est.task, "kind": est.kind,
