@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -414,6 +416,11 @@ def test_the_vt_feature_head_leaves_out_the_af_columns_and_keeps_them_after_load
     assert len(task_columns("vt-alarm", len(NAMES))) == len(NAMES) - len(af_columns())
     assert len(task_columns("af", len(NAMES))) == len(NAMES)
     assert len(task_columns("vt-alarm", 5)) == 5  # another feature set: all its columns
+    with pytest.warns(UserWarning, match="vt-alarm's exclusions"):  # the set + appended
+        assert len(task_columns("vt-alarm", len(NAMES) + 3)) == len(NAMES) + 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(task_columns("af", len(NAMES) + 3)) == len(NAMES) + 3  # af reads all
     abp = [NAMES[i] for i in task_columns("abp", len(NAMES))]  # all but the beat's samples
     assert len(abp) == len(NAMES) - 2 * len(BEAT_WAVE_TIMES) and "ecg1_pr_int" in abp
     assert not any("_beat_" in n for n in abp) and "ecg2_beat_+0ms" in NAMES
