@@ -120,6 +120,34 @@ def test_learned_quality_is_a_bounded_correlation(tiny_model: QualityFM) -> None
         learned_quality(model, x, mask)
 
 
+def test_embed_windows_checks_its_windows_as_the_model_does(tiny_model: QualityFM) -> None:
+    """float64 windows (numpy's default) had failed inside torch, NaN had given NaN
+    embeddings, and a missing mask a TypeError: they are read, refused or filled in as
+    ``QualityFM.embed`` and ``learned_quality`` do."""
+    model = tiny_model
+    x = np.stack([synthesize(30.0, seed=s).signals["ppg"][:9000] for s in range(3)])
+    x = np.stack([x, x], axis=1)
+    x /= np.abs(x).max()
+    mask = np.ones(x.shape[:2], dtype=bool)
+    ref = embed_windows(model, x.astype(np.float32), mask)
+    np.testing.assert_array_equal(embed_windows(model, x, mask), ref)  # float64
+    np.testing.assert_array_equal(embed_windows(model, x.tolist(), None), ref)
+    model.train()
+    embed_windows(model, x, mask)
+    assert model.training  # left in the mode it was in
+    model.eval()
+    bad = x.copy()
+    bad[1, 0, 5] = np.nan
+    with pytest.raises(ValueError, match=r"channel ppg: rows 1\b"):
+        embed_windows(model, bad, mask)
+    with pytest.raises(ValueError, match=r"input must be \[batch, 2, samples\]"):
+        embed_windows(model, x[:, :1], mask[:, :1])
+    with pytest.raises(ValueError, match="mask has 2 rows, the windows 3"):
+        embed_windows(model, x, mask[:2])
+    with pytest.warns(UserWarning, match="far outside"):
+        embed_windows(model, x * 500, mask)
+
+
 def test_embed_files_npy_and_index(records: Path, tmp_path: Path, tiny_model: QualityFM) -> None:
     out = tmp_path / "emb.npy"
     model = tiny_model

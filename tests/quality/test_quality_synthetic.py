@@ -245,6 +245,16 @@ def test_score_windows_masks_absent_modalities() -> None:
     with pytest.raises(ValueError, match=r"\['PLETH', 'II'\] are monitor labels.*\['ppg', "
                                          r"'ecg_ii'\].*canonical_names"):
         score_windows(x, mask, FS, ("PLETH", "II"))
+    # names of neither modality, or NaN in a present channel, would score every window 0
+    with pytest.raises(ValueError, match=r"none of the channels \['a', 'b'\] is a PPG"):
+        score_windows(x, mask, FS, ("a", "b"))
+    gap = x.copy()
+    gap[2, 0, 100:200] = np.nan
+    with pytest.raises(ValueError, match=r"channel ppg: rows 2\b"):
+        score_windows(gap, mask, FS, ("ppg", "ecg_ii"))
+    gap_mask = mask.copy()
+    gap_mask[2, 0] = False  # the same NaN in a channel marked absent is not read
+    assert np.isnan(score_windows(gap, gap_mask, FS, ("ppg", "ecg_ii")).ppg[2])
     # recorded, thresholds and rules are keywords: a recorded row passed fifth is not taken
     # for the level thresholds
     with pytest.raises(TypeError, match="positional"):

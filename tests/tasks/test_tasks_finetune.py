@@ -182,7 +182,10 @@ def test_head_features_far_outside_the_training_range_stay_bounded(tmp_path) -> 
         reg.predict(x[:4], features=feats[:4, :1])  # was a broadcasting error
     back = Finetuner.load(reg.save(tmp_path / "run"))
     assert back.feature_bound == reg.feature_bound
-    np.testing.assert_allclose(back.predict(x[:4], features=wild), b, atol=1e-4)
+    # loads as it was: the target scaling stays float32, so the outputs are the same bits
+    np.testing.assert_array_equal(back.predict(x[:4], features=wild), b)
+    assert back.predict(x[:4], features=wild).dtype == b.dtype == np.float32
+    assert back.train_mean.dtype == reg.train_mean.dtype == np.float32
     # a file saved before robust scaling (mean / SD keys, no bound) loads unbounded
     meta_file = tmp_path / "run" / "finetune.json"
     meta = json.loads(meta_file.read_text())
@@ -810,6 +813,60 @@ def test_group_folds_on_too_few_rows_say_so() -> None:
 
     with pytest.raises(ValueError, match=r"3 rows in the largest class at least; .*\{0: 2, 1: 2\}"):
         next(group_kfold(np.array([0, 0, 1, 1]), np.arange(4), k=3))
+
+
+def test_small_regression_sets_split_into_fewer_target_bins() -> None:
+    """Quartile bins of 4 targets hold one row each: folds of a regression stratify by as
+    many bins of equal counts as the rows allow, down to none, instead of a class error."""
+    from qualityfm.tasks.splits import fold_count, group_kfold
+
+    y = np.array([[110.0, 70.0], [120.0, 75.0], [130.0, 80.0], [140.0, 85.0]], np.float32)
+    folds = list(group_kfold(y, np.arange(4), k=2, seed=0))
+    assert len(folds) == 2 and sorted(np.concatenate([te for _, te in folds])) == [0, 1, 2, 3]
+    assert fold_count(y, np.arange(4), k=5) == 4  # one bin: as many folds as groups
+    big = np.random.default_rng(0).normal(120, 15, (200, 2))
+    for _tr, te in group_kfold(big, np.arange(200), k=5, seed=0):  # quartiles, as before
+        assert abs(np.mean(big[te, 0] > np.median(big[:, 0])) - 0.5) < 0.05
+
+
+def test_operating_settings_and_groups_are_checked_before_any_work() -> None:
+    """A target TPR outside (0, 1) had given a NaN threshold, so that every alarm was
+    suppressed; an unknown calibration was refused only after the encoder pass; one group
+    cannot give a validation split; a missing y and empty windows are named."""
+    for bad in (2, 0, -1, 1.0, float("nan"), "0.9"):
+        with pytest.raises(ValueError, match="target_tpr must be a number in"):
+            Finetuner("vt-alarm", init="none", config=TINY, target_tpr=bad)
+        with pytest.raises(ValueError, match="target_tpr"):
+            ClassicalBaseline("vt-alarm", target_tpr=bad)
+    with pytest.raises(ValueError, match="target_tpr"):
+        choose_threshold(np.array([0, 1, 1]), np.array([0.1, 0.5, 0.9]), target_tpr=1.5)
+    with pytest.raises(ValueError, match="calibration must be one of"):
+        Finetuner("af", init="none", config=TINY, calibration="isotonic")
+    with pytest.raises(ValueError, match="threshold rule must be one of"):
+        ClassicalBaseline("vt-alarm", threshold_rule="youden")
+    with pytest.raises(ValueError, match="val_fraction"):
+        Finetuner("af", init="none", config=TINY, val_fraction=1.0)
+    x, y, _ = synthetic(n=16)
+    ft = Finetuner("af", init="none", config=TINY, epochs=1, seed=0, use_features=False)
+    with pytest.raises(ValueError, match=r"groups holds one group \(7\) for all 16 rows"):
+        ft.fit(x, y, groups=np.full(16, 7))
+    with pytest.raises(ValueError, match="y is required"):
+        ft.fit(x, None)
+    with pytest.raises(ValueError, match="windows of 0 samples"):
+        ft.fit(x[:, :, :0], y)
+
+
+def test_features_of_no_columns_are_no_features() -> None:
+    """A TaskDataset without features holds NaN [rows, 0]: a model then computes its
+    features from the windows, as when none are given (it had failed inside the scaling)."""
+    x, y, g = synthetic(n=24)
+    kw = dict(init="none", config=TINY, mode="linear", seed=0)
+    a = Finetuner("af", **kw).fit(x, y, groups=g)
+    b = Finetuner("af", **kw).fit(x, y, groups=g, features=np.zeros((24, 0), np.float32))
+    assert not b.features_given
+    np.testing.assert_array_equal(a.predict_proba(x), b.predict_proba(x))
+    with pytest.raises(ValueError, match="features has no columns and no windows"):
+        ClassicalBaseline("af").fit(None, y, groups=g, features=np.zeros((24, 0)))
 
 
 def test_loading_a_folder_that_holds_no_model_says_why(tmp_path) -> None:

@@ -109,6 +109,20 @@ def test_bootstrap_ci_is_seeded_stratified_and_grouped() -> None:
     assert np.isfinite(lo) and np.isfinite(hi)
 
 
+def test_bootstrap_ci_of_a_continuous_target_has_width() -> None:
+    """Each value of a float target would be a class of its own: stratifying by them gave
+    intervals of no width. Floats are resampled unstratified; a bad alpha is refused."""
+    rng = np.random.default_rng(0)
+    t = rng.normal(120, 15, 200)
+    p = t + rng.normal(0, 8, 200)
+    lo, hi = M.bootstrap_ci(M.mae, t, p, n_boot=200)
+    assert hi - lo > 0.5 and lo < M.mae(t, p) < hi
+    assert (lo, hi) == M.bootstrap_ci(M.mae, t, p, n_boot=200, stratify=False)
+    for alpha in (0.0, 1.0, 2.0):
+        with pytest.raises(ValueError, match="alpha must be in"):
+            M.bootstrap_ci(M.mae, t, p, alpha=alpha)
+
+
 def test_bad_labels_raise() -> None:
     with pytest.raises(ValueError, match="0/1"):
         M.tpr(np.array([0, 2]), np.array([0, 1]))

@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from qualityfm.inference.score import batches, check_output, table_writer, write_table
+from qualityfm.inference.score import (
+    batches,
+    check_output,
+    checked_windows,
+    table_writer,
+    write_table,
+)
 from qualityfm.inference.windows import iter_file_windows, model_window
 from qualityfm.io.atomic import atomic_write_all
 from qualityfm.model import QualityFM, check_pool, pool_encoder, pooled_dim
@@ -22,10 +28,12 @@ INDEX_COLUMNS = ("row", "file", "record", "start_s", "sqi", "level_name", "has_p
 
 
 @torch.inference_mode()
-def embed_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray,
+def embed_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
                   batch_size: int = 256, precision: str = "fp32",
                   pool: str = "mean") -> np.ndarray:
-    """Pooled embeddings float32 [N, dim] of normalised windows x [N, C, T] with mask [N, C].
+    """Pooled embeddings float32 [N, dim] of normalised windows x [N, C, T] with mask [N, C]
+    (None: every channel present), checked as ``QualityFM.embed`` checks them; the model
+    runs in eval mode and is left in the mode it was in.
 
     ``pool``: one of ``model.POOLS`` (``model.pool_encoder``; "mean": dim = d_model).
     ``precision``: "fp32", or "bf16" / "fp16" (CUDA only) autocast on the model's device;
@@ -33,13 +41,18 @@ def embed_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray,
     """
     device = model_device(model)
     check_precision(precision, device)
-    model.eval()
+    x, mask = checked_windows(model, x, mask)
     out = np.empty((len(x), pooled_dim(model.encoder, pool)), dtype=np.float32)
-    for sl in batches(len(x), batch_size):
-        xb, mb = torch.from_numpy(x[sl]).to(device), torch.from_numpy(mask[sl]).to(device)
-        with precision_autocast(precision, device):
-            emb = pool_encoder(model.encoder, xb, mb, pool)
-        out[sl] = emb.float().cpu().numpy()
+    training = model.training
+    model.eval()
+    try:
+        for sl in batches(len(x), batch_size):
+            xb, mb = torch.from_numpy(x[sl]).to(device), torch.from_numpy(mask[sl]).to(device)
+            with precision_autocast(precision, device):
+                emb = pool_encoder(model.encoder, xb, mb, pool)
+            out[sl] = emb.float().cpu().numpy()
+    finally:
+        model.train(training)
     return out
 
 

@@ -37,6 +37,26 @@ def batches(n: int, size: int) -> Iterator[slice]:
     return (slice(lo, min(n, lo + size)) for lo in range(0, n, size))
 
 
+def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, mask)`` as float32 windows [N, C, T] and a bool mask [N, C] (None: every channel
+    present), checked as ``QualityFM.embed`` checks them: the model's channel count (a
+    channels-last array is named as such), no NaN or inf in a present channel, and a warning
+    for values far outside [-1, 1]."""
+    x = np.asarray(x, dtype=np.float32)
+    if mask is None and x.ndim == 3:
+        mask = np.ones(x.shape[:2], dtype=bool)
+    mask = np.asarray(mask)
+    model._inputs(torch.from_numpy(x[:0]), torch.from_numpy(mask[:0]))  # shapes only
+    if len(mask) != len(x):
+        raise ValueError(f"mask has {len(mask)} rows, the windows {len(x)}")
+    mask = mask.astype(bool)
+    names = MODEL_CHANNELS if x.shape[1] == len(MODEL_CHANNELS) else None
+    check_finite(x, mask, names)
+    warn_unscaled(x, mask, names)
+    return x, mask
+
+
 def check_output(out: str | Path, suffixes: Sequence[str] = TABLE_SUFFIXES,
                  what: str = "table") -> Path:
     """``out`` as a Path; a ValueError naming it unless it ends in one of ``suffixes``."""
@@ -47,7 +67,7 @@ def check_output(out: str | Path, suffixes: Sequence[str] = TABLE_SUFFIXES,
 
 
 @torch.inference_mode()
-def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray,
+def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
                     batch_size: int = 256, precision: str = "fp32") -> np.ndarray:
     """How much a window already looks like the clean signal the model expects, in [-1, 1].
 
@@ -64,10 +84,7 @@ def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray,
     """
     device = model_device(model)
     check_precision(precision, device)
-    x, mask = np.asarray(x, np.float32), np.asarray(mask, bool)
-    names = MODEL_CHANNELS if x.ndim == 3 and x.shape[1] == len(MODEL_CHANNELS) else None
-    check_finite(x, mask, names)
-    warn_unscaled(x, mask, names)
+    x, mask = checked_windows(model, x, mask)
     training = model.training
     model.eval()
     spectral = SpectralLoss(n_bins=model.cfg.n_bins)

@@ -10,6 +10,7 @@ import numpy as np
 from qualityfm.io import MODEL_CHANNELS, canonical_channel, ecg_leads, is_ecg
 from qualityfm.quality.ecg import RRRules, ecg_quality
 from qualityfm.quality.ppg import ppg_quality
+from qualityfm.signal.nan import check_finite
 
 #: Level names, index = level: 0 bad ... 4 excellent.
 LEVEL_NAMES: tuple[str, ...] = ("bad", "poor", "acceptable", "good", "excellent")
@@ -76,9 +77,9 @@ def score_windows(
     """Score windows ``x`` ``[N, C, T]`` (raw, physical units) of one record, ``mask`` ``[N, C]``;
     ``channels`` names the channels of ``x`` in order (a ``Windows``' ``channels``).
 
-    The PPG score reads channel ``"ppg"``; the ECG score reads ``"ecg_ii"`` (or the first ECG
-    channel named ``ecg*`` when there is no ``ecg_ii``). Only windows whose channel is present
-    are scored, all in one vectorised call per modality. ``recorded`` (bool ``[C]``, a
+    The PPG score reads channel ``"ppg"``; the ECG score reads ``"ecg_ii"`` (or, when there is none,
+    the lead that stands for it: the first of ``io.ecg_leads``). Only windows whose channel is
+    present are scored, all in one vectorised call per modality. ``recorded`` (bool ``[C]``, a
     ``Windows``' ``recorded``) names the channels the record holds: where one of them is masked
     (flat or missing in that window: a sensor off, leads off) its modality scores 0 and counts
     in the combined score, as a bad signal rather than an absent one. Without it a masked
@@ -105,6 +106,10 @@ def score_windows(
                              f"{channels}, got shape {recorded.shape}")
     n = x.shape[0]
     ecg_ch = next(iter(ecg_leads(channels)), None)
+    if ecg_ch is None and "ppg" not in channels:  # every window would score 0, "bad"
+        raise ValueError(f"none of the channels {channels} is a PPG ('ppg') or an ECG "
+                         "('ecg_ii', 'ecg*'), the signals the quality scores read")
+    check_finite(x, mask, channels)  # NaN would score a window 0; make_windows fills gaps
     out = {}
     rules = ecg_rules or RRRules()
 

@@ -59,6 +59,18 @@ class Calibrator:
         return expit(z * self.a + self.b)
 
 
+def check_operating_settings(calibration: str, rule: str, target_tpr: float) -> None:
+    """Refuse a calibration, threshold rule or target TPR that no operating point can come
+    from (a target TPR outside (0, 1) gave a NaN threshold, which suppresses every alarm)."""
+    if calibration not in CALIBRATIONS:
+        raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {calibration!r}")
+    if rule not in THRESHOLD_RULES:
+        raise ValueError(f"threshold rule must be one of {THRESHOLD_RULES}, got {rule!r}")
+    if not isinstance(target_tpr, (int, float, np.integer, np.floating)) or not (
+            0.0 < float(target_tpr) < 1.0):
+        raise ValueError(f"target_tpr must be a number in (0, 1), got {target_tpr!r}")
+
+
 def choose_threshold(
     y: np.ndarray, proba: np.ndarray, rule: str = "tpr", target_tpr: float = 0.95
 ) -> float:
@@ -75,8 +87,7 @@ def choose_threshold(
     ``f1``: the threshold of maximum F1; ``fixed``: 0.5.
     """
     y, p = np.asarray(y).astype(int), np.asarray(proba, dtype=float)
-    if rule not in THRESHOLD_RULES:
-        raise ValueError(f"threshold rule must be one of {THRESHOLD_RULES}, got {rule!r}")
+    check_operating_settings("none", rule, target_tpr)
     pos = np.sort(p[y == 1])
     if rule == "fixed" or len(pos) == 0:
         return 0.5

@@ -34,7 +34,7 @@ from qualityfm.quality.features import window_features
 from qualityfm.signal import MODEL_FS
 from qualityfm.signal.nan import check_finite, rows_text
 from qualityfm.signal.normalize import warn_unscaled
-from qualityfm.tasks.calibration import Calibrator, choose_threshold
+from qualityfm.tasks.calibration import Calibrator, check_operating_settings, choose_threshold
 from qualityfm.tasks.features import task_columns
 from qualityfm.tasks.metrics import auroc
 from qualityfm.tasks.splits import fold_count, group_kfold, group_split
@@ -103,6 +103,9 @@ class TaskEstimator(ABC):
         self.calibration = calibration
         self.threshold_rule = threshold_rule or DEFAULT_RULE.get(task, "tpr")
         self.target_tpr = target_tpr
+        check_operating_settings(calibration, self.threshold_rule, target_tpr)
+        if not 0.0 < val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
         if not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be an int >= 0 (NumPy's generators refuse others), "
                              f"got {seed!r}")
@@ -155,7 +158,8 @@ class TaskEstimator(ABC):
         """``(X, mask, features)`` checked: windows ``[N, C, T]`` of finite numbers in every
         present channel (an absent channel's values are ignored, and zeroed here when they
         are not finite), of the fitted shape once fitted; ``mask`` bool ``[N, C]``;
-        ``features`` one row per window. ``X`` may be None when ``features`` are given."""
+        ``features`` one row per window (none, when it has no columns). ``X`` may be None
+        when ``features`` are given."""
         if X is None:
             if features is None:
                 raise ValueError("give windows X (or, for a feature model, features)")
@@ -164,6 +168,8 @@ class TaskEstimator(ABC):
             if X.ndim != 3 or not np.issubdtype(X.dtype, np.number):
                 raise ValueError("X must be numeric windows [rows, channels, samples], got "
                                  f"shape {X.shape} dtype {X.dtype}")
+            if X.shape[2] == 0:
+                raise ValueError(f"X holds windows of 0 samples (shape {X.shape})")
             self._check_window_shape(X.shape, length=self.reads_windows or features is None)
             if mask is not None:
                 mask = np.asarray(mask)
@@ -182,6 +188,10 @@ class TaskEstimator(ABC):
                         "there, and its output would be a guess (vt-alarm: keep the alarm)")
             X = _finite_windows(X, mask)
             warn_unscaled(X, mask, MODEL_CHANNELS)
+        if features is not None and np.ndim(features) == 2 and np.shape(features)[1] == 0:
+            features = None  # no columns, as a TaskDataset without features holds: none given
+            if X is None:
+                raise ValueError("features has no columns and no windows X were given")
         if features is not None:
             if self.use_features and not self.features_given and self.window is not None:
                 warn_at_caller("the model was fitted on features computed from its windows X; "
@@ -225,7 +235,11 @@ class TaskEstimator(ABC):
         X, mask, features = self._inputs(X, mask, features)
         self.features_given = features is not None
         n = len(features) if X is None else len(X)
+        if y is None:
+            raise ValueError("y is required: one label (or target row) per row of X")
         y = np.asarray(y)
+        if y.ndim == 0:
+            raise ValueError(f"y must hold one label (or target row) per row, got {y!r}")
         if len(y) != n:
             raise ValueError(f"X has {n} rows but y has {len(y)}")
         if self.kind == "regression":
@@ -257,6 +271,10 @@ class TaskEstimator(ABC):
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
         if len(groups) != len(y):
             raise ValueError(f"groups has {len(groups)} entries for {len(y)} rows")
+        if len(np.unique(groups)) < 2:
+            raise ValueError(f"groups holds one group ({groups[0]}) for all {len(y)} rows: "
+                             "the rows a model is validated on must come from other patients "
+                             "or records than those it fits; give rows of two groups at least")
         if X is not None:
             self.window = (int(X.shape[1]), int(X.shape[2]))
         return X, y, mask, groups, features
@@ -345,7 +363,8 @@ class TaskEstimator(ABC):
         self.threshold_rule, self.target_tpr = s["threshold_rule"], s["target_tpr"]
         self.seed, self.fs = s["seed"], s.get("fs", self.fs)  # older files: as constructed
         self.calibrator = Calibrator(**s["calibration"])
-        self.train_mean = None if s["train_mean"] is None else np.asarray(s["train_mean"])
+        mean = s["train_mean"]
+        self.train_mean = None if mean is None else np.asarray(mean, dtype=np.float32)
         self.window = None if s.get("window") is None else tuple(s["window"])  # older: None
         # runs saved before the key existed were fitted by the task verbs, on a features array
         self.features_given = s.get("features_given", True)
@@ -1063,7 +1082,8 @@ class Finetuner(TaskEstimator):
         ft.net = TaskNet(bb, p["n_out"], meta["n_features"])
         ft.net.load_state_dict(torch.load(path / "model.pt", map_location="cpu", weights_only=True))
         ft.net.to(ft.device)
-        ft.y_mean, ft.y_std = np.asarray(meta["y_mean"]), np.asarray(meta["y_std"])
+        ft.y_mean = np.asarray(meta["y_mean"], dtype=np.float32)
+        ft.y_std = np.asarray(meta["y_std"], dtype=np.float32)
         # files saved before robust scaling hold a mean and SD and no bound
         center, scale = (meta.get("feat_center", meta.get("feat_mean")),
                          meta.get("feat_scale", meta.get("feat_std")))

@@ -178,10 +178,14 @@ def bootstrap_ci(
     """Percentile bootstrap (1 - alpha) CI of ``metric(y_true, *arrays)``.
 
     Resamples whole groups (patients or records) when ``groups`` is given, else samples.
-    With ``stratify`` (classification), resampling is done within each class of ``y_true``
-    (of each group's first label when grouped), so every replicate keeps the class counts.
+    With ``stratify``, class labels (``y_true`` of an integer, boolean or string type) are
+    resampled within each class (of each group's first label when grouped), so every
+    replicate keeps the class counts; continuous targets (floats) are not stratified, since
+    each value would be a class of its own and the interval would have no width.
     Replicates where the metric is undefined (NaN) are dropped.
     """
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"bootstrap_ci: alpha must be in (0, 1), got {alpha}")
     y_true = np.asarray(y_true)
     arrays = tuple(np.asarray(a) for a in arrays)
     n = len(y_true)
@@ -197,7 +201,7 @@ def bootstrap_ci(
         _, inverse = np.unique(groups, return_inverse=True)
         order = np.argsort(inverse, kind="stable")
         units = np.split(order, np.flatnonzero(np.diff(inverse[order])) + 1)
-    if stratify:
+    if stratify and not np.issubdtype(y_true.dtype, np.floating):
         unit_label = np.array([y_true[u[0]] for u in units])
         strata = [np.flatnonzero(unit_label == c) for c in np.unique(unit_label)]
     else:

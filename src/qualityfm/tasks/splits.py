@@ -9,14 +9,20 @@ import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
 
-def _strata(y: np.ndarray) -> np.ndarray:
-    """Class labels for stratification; regression targets are binned into quartiles."""
+def _strata(y: np.ndarray, k: int = 2) -> np.ndarray:
+    """Class labels for stratification. Regression targets (floats) are binned into quartiles,
+    or into fewer bins of equal counts where quartiles would leave fewer than ``k`` rows in
+    the largest (one bin: unstratified), so a small regression set still splits."""
     y = np.asarray(y)
     if y.ndim > 1:
         y = y[:, 0]
-    if np.issubdtype(y.dtype, np.floating):
-        return np.digitize(y, np.quantile(y, [0.25, 0.5, 0.75]))
-    return y
+    if not np.issubdtype(y.dtype, np.floating):
+        return y
+    for n_bins in (4, 3, 2):
+        bins = np.digitize(y, np.quantile(y, np.arange(1, n_bins) / n_bins))
+        if np.bincount(bins).max(initial=0) >= k:
+            return bins
+    return np.zeros(len(y), dtype=int)
 
 
 def group_kfold(
@@ -28,7 +34,7 @@ def group_kfold(
     n_groups = len(np.unique(groups))
     if k < 2 or k > n_groups:
         raise ValueError(f"k={k} folds need 2 <= k <= number of groups ({n_groups})")
-    strata = _strata(y)
+    strata = _strata(y, k)
     counts = dict(zip(*(v.tolist() for v in np.unique(strata, return_counts=True)), strict=True))
     if max(counts.values(), default=0) < k:
         raise ValueError(f"k={k} folds stratified by class need {k} rows in the largest "
@@ -43,7 +49,7 @@ def group_kfold(
 def fold_count(y: np.ndarray, groups: np.ndarray, k: int = 5) -> int:
     """The most folds up to ``k`` that :func:`group_kfold` can make of these rows (no more
     than the groups, nor the rows of the largest class): inner folds of a small dataset."""
-    counts = np.unique(_strata(y), return_counts=True)[1]
+    counts = np.unique(_strata(y, k), return_counts=True)[1]
     return int(min(k, len(np.unique(np.asarray(groups))), counts.max(initial=0)))
 
 
