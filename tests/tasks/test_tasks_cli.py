@@ -12,6 +12,7 @@ import torch
 
 from helpers import shared_path, stop_at
 from qualityfm.cli import main
+from qualityfm.tasks import ClassicalBaseline
 
 TINY = {"d_model": 16, "n_layers": 1, "n_heads": 2, "d_ff": 16, "stem_channels": [4, 8, 16],
         "n_bins": 16, "n_samples": 3000}
@@ -192,6 +193,18 @@ def test_cli_classical_finetune_then_evaluate_on_other_records(tmp_path, capsys)
                  "--out", str(run)]) == 0
     meta = json.loads((run / "finetune.json").read_text())
     assert meta["backbone"] == "classical" and (run / "classical.pkl").stat().st_size > 1000
+    # --target-tpr: a lower target keeps fewer true alarms, so its threshold is no lower
+    lower = tmp_path / "cls80"
+    assert main(["finetune", "--task", "vt-alarm", "--data", str(train), "--init", "classical",
+                 "--target-tpr", "0.8", "--out", str(lower)]) == 0
+    assert json.loads((lower / "summary.json").read_text())["target_tpr"] == 0.8
+    low = json.loads((lower / "finetune.json").read_text())["protocol"]
+    assert low["target_tpr"] == 0.8 and low["threshold"] >= meta["protocol"]["threshold"]
+    assert json.loads((run / "summary.json").read_text())["target_tpr"] == 0.95
+    for bad in ("1", "0", "nan"):
+        with pytest.raises(SystemExit):
+            main(["finetune", "--task", "vt-alarm", "--data", str(train), "--target-tpr", bad,
+                  "--out", str(lower)])
     out = tmp_path / "eval" / "results.json"
     (test / heads[60].name).symlink_to(heads[60])  # its signal file missing: named, not fatal
     assert main(["evaluate", "--task", "vt-alarm", "--data", str(test), "--model", str(run),
@@ -332,6 +345,8 @@ def test_cli_says_which_options_a_run_ignores_and_records_what_it_used(tmp_path,
     summary = json.loads((run / "summary.json").read_text())
     assert summary["ignored"] == ["--pool", "--epochs", "--no-features"]
     assert summary["use_features"] is True and summary["augment"] is None
+    from qualityfm.tasks.pipeline import _used_settings  # af's threshold maximises the F1
+    assert _used_settings(ClassicalBaseline("af", target_tpr=0.8))["target_tpr"] is None
     run = tmp_path / "lin"  # the default vt-alarm head is fitted in closed form: no epochs
     assert main([*common, "--epochs", "5", "--out", str(run)]) == 0
     assert "--epochs: not used by a linear head fitted by lbfgs" in capsys.readouterr().err

@@ -54,6 +54,14 @@ def fraction_below_one(text: str) -> float:
     return value
 
 
+def open_fraction(text: str) -> float:
+    """An argparse type: a finite number in (0, 1) (a target rate)."""
+    value = _finite_float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
+    return value
+
+
 def nonnegative_float(text: str) -> float:
     """An argparse type: a finite number >= 0."""
     value = _finite_float(text)

@@ -39,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seed of the folds, the splits and the networks (default 0)")
     p.add_argument("--config", default=None,
                    help="model preset or JSON config for 'scratch' and random encoders "
-                        "(default: the architecture of the shipped weights)")
+                        "(default: the architecture of the shipped weights, the residual "
+                        "tokeniser; a preset name gives the original's conv tokeniser)")
     p.add_argument("--reference", default=None,
                    help="row every other row is compared with (paired bootstrap of the AUROC or "
                    "SBP MAE difference), e.g. 'random (linear)'; default: the scratch baseline")

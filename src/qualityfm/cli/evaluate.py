@@ -10,7 +10,7 @@ from qualityfm.cli.finetune import add_data_options, add_device_option
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="evaluate a fine-tuned model (JSON, table, plots)")
-    add_data_options(p)
+    add_data_options(p, fitted=True)
     add_device_option(p)
     p.add_argument("--model", required=True, help="run directory written by finetune")
     p.add_argument("--out", required=True,

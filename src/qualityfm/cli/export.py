@@ -7,7 +7,8 @@ import json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export a pre-training run's teacher as a model folder",
+    p = sub.add_parser("export", help="export a pre-training run as a model folder, or a "
+                       "fine-tuned run as ONNX",
                        description="Export a pre-training run as a model folder (+ ONNX with "
                        "--onnx), or a fine-tuned run (folder with finetune.json) as ONNX of its "
                        "encoder and task head.")

@@ -5,16 +5,27 @@ from __future__ import annotations
 import argparse
 import json
 
-from qualityfm.cli.argtypes import int_at_least, nonnegative_int, positive_float, positive_int
+from qualityfm.cli.argtypes import (
+    int_at_least,
+    nonnegative_int,
+    open_fraction,
+    positive_float,
+    positive_int,
+)
 
 
-def add_data_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by the task verbs."""
-    p.add_argument("--task", required=True, choices=["vt-alarm", "af", "abp"])
+def add_data_options(p: argparse.ArgumentParser, fitted: bool = False) -> None:
+    """Options shared by the task verbs; ``fitted``: a verb that reads a fine-tuned run,
+    whose window length is the run's by default."""
+    p.add_argument("--task", required=True, choices=["vt-alarm", "af", "abp"],
+                   help="false VT alarms (true or false), atrial fibrillation, or blood "
+                   "pressure (SBP and DBP)")
     p.add_argument("--data", required=True, nargs="+", metavar="DIR",
                    help="directory of task records (several: their records pooled)")
     p.add_argument("--seconds", type=positive_float, default=None,
-                   help="window length (default: vt-alarm 10, af 30, abp 30)")
+                   help="window length in seconds (default: "
+                   + ("the one the model was fine-tuned on)" if fitted
+                      else "vt-alarm 10, af 30, abp 30)"))
     p.add_argument("--max-records", type=positive_int, default=None,
                    help="use the first N records only")
     p.add_argument("--cache", default=None, help="directory for cached task datasets (.npz)")
@@ -73,11 +84,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default 0)")
     p.add_argument("--config", default=None,
                    help="model preset or JSON config file for --init none (default: the "
-                        "architecture of the shipped weights)")
+                        "architecture of the shipped weights, the residual tokeniser; a preset "
+                        "name gives the preset as `qualityfm presets` prints it, with the "
+                        "original's conv tokeniser)")
     p.add_argument("--features", action=argparse.BooleanOptionalAction, default=None,
                    help="feed the task's classical features to the head beside the embedding "
                    "(default: on; --no-features: the embedding alone, e.g. for an ONNX "
                    "export)")
+    p.add_argument("--target-tpr", type=open_fraction, default=None,
+                   help="vt-alarm: the share of true alarms the threshold keeps on new alarms "
+                   "(default 0.95); the highest threshold that keeps it is chosen on "
+                   "validation data")
     add_network_options(p)
     p.set_defaults(func=run)
 
@@ -92,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         seconds=args.seconds, max_records=args.max_records, cache_dir=args.cache,
         use_features=args.features, augment=not args.no_augment, pool=args.pool,
         test_shifts=args.test_shifts, solver=args.solver, device=args.device,
-        overwrite=args.overwrite,
+        overwrite=args.overwrite, target_tpr=args.target_tpr,
     )
     shown = {k: v for k, v in summary.items() if k not in ("skipped", "train_groups")}
     if "skipped" in summary:  # named on stderr, listed in summary.json

@@ -98,7 +98,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model-override", action="append", default=[], metavar="KEY=VALUE",
                    help="model config field (JSON value), e.g. n_layers=1; repeatable")
     p.add_argument("--betas", type=fraction_below_one, nargs=2, default=None,
-                   help="Adam's two betas, each in [0, 1) (default: the recipe's)")
+                   help="Adam's two betas, each in [0, 1) (default: 0.9 0.999)")
     hints = typing.get_type_hints(PretrainConfig)
     for f in fields(PretrainConfig):
         if f.name in _SPECIAL:

@@ -98,7 +98,7 @@ def finetune_run(
     max_records: int | None = None,
     cache_dir: str | Path | None = None, use_features: bool | None = None, augment: bool = True,
     pool: str | None = None, test_shifts: int | None = None, solver: str | None = None,
-    device: str = "cpu", overwrite: bool = False,
+    device: str = "cpu", overwrite: bool = False, target_tpr: float | None = None,
 ) -> dict:
     """Fine-tune on all of ``data`` (grouped validation inside) and save the model to ``out``;
     with ``kfold``, run grouped k-fold CV instead and write its report to ``out``. For ``af`` a
@@ -112,11 +112,12 @@ def finetune_run(
     ``test_shifts``: shifted copies averaged at prediction (default: ``Finetuner``'s);
     ``solver``: how a linear head is fitted (default: ``finetune.default_solver``);
     ``device``: where networks train ("cpu", "cuda", ...); ``epochs`` and ``batch_size`` None:
-    ``Finetuner``'s (30 and 32). Options given that the run does not use (``--epochs`` for a
-    closed-form head, a network option for the classical baseline, ...) are named on stderr
-    and under ``ignored`` in ``summary.json``, which records the settings the run used. An
-    ``out`` that holds a finished run (a model or a CV report) is refused unless ``overwrite``
-    (then replaced); a k-fold run stopped there resumes."""
+    ``Finetuner``'s (30 and 32); ``target_tpr``: the TPR the threshold keeps on new alarms
+    (vt-alarm; None: the estimators' 0.95). Options given that the run does not use
+    (``--epochs`` for a closed-form head, a network option for the classical baseline, ...) are
+    named on stderr and under ``ignored`` in ``summary.json``, which records the settings the
+    run used. An ``out`` that holds a finished run (a model or a CV report) is refused unless
+    ``overwrite`` (then replaced); a k-fold run stopped there resumes."""
     _refuse_finished(out, overwrite, resumable=bool(kfold))
     resolve_device(device)
     if pool is not None:
@@ -126,6 +127,7 @@ def finetune_run(
     given = [("--mode", "mode", mode), ("--solver", "solver", solver), ("--pool", "pool", pool),
              ("--test-shifts", "test_shifts", test_shifts), ("--config", "config", config),
              ("--epochs", "epochs", epochs), ("--batch-size", "batch_size", batch_size),
+             ("--target-tpr", "target_tpr", target_tpr),
              ("--no-augment", "augment", None if augment else True),
              ("--no-features" if use_features is False else "--features", "use_features",
               use_features)]
@@ -140,11 +142,12 @@ def finetune_run(
     cfg = resolve_model_config(config) if init == "none" else None
 
     sizes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if v is not None}
+    rule = {} if target_tpr is None else {"target_tpr": target_tpr}
 
     def make(t: str = task, checkpoint: Path | None = None) -> TaskEstimator:
         if init == "classical":
-            return ClassicalBaseline(t, seed=seed)
-        return Finetuner(t, init=init, mode=mode, config=cfg, **sizes, seed=seed,
+            return ClassicalBaseline(t, seed=seed, **rule)
+        return Finetuner(t, init=init, mode=mode, config=cfg, **sizes, **rule, seed=seed,
                          use_features=use_features,
                          augment=augment, pool=pool, test_shifts=test_shifts, solver=solver,
                          device=device, verbose=True, fs=ds.fs, checkpoint=checkpoint)
@@ -218,10 +221,11 @@ def _clear_run(out: Path) -> None:
 
 def _used_settings(est: TaskEstimator) -> dict:
     """The settings a task model of this run uses; None where one does not apply."""
+    rule = {"target_tpr": est.target_tpr if est.threshold_rule == "tpr" else None}
     if isinstance(est, ClassicalBaseline):
         return {"mode": None, "solver": None, "use_features": True, "augment": None,
                 "pool": None, "test_shifts": None, "config": None, "epochs": None,
-                "batch_size": None}
+                "batch_size": None, **rule}
     ft = est
     closed_form = ft.mode == "linear" and ft.solver == "lbfgs"
     return {"mode": ft.mode, "solver": ft.solver if ft.mode == "linear" else None,
@@ -229,7 +233,7 @@ def _used_settings(est: TaskEstimator) -> dict:
             "pool": ft.pool if ft.n_channels is not None else None,
             "test_shifts": ft.test_shifts,
             "config": None if ft.init != "none" else (ft.config.to_dict() if ft.config else None),
-            "epochs": None if closed_form else ft.epochs, "batch_size": ft.batch_size}
+            "epochs": None if closed_form else ft.epochs, "batch_size": ft.batch_size, **rule}
 
 
 def _run_kind(used: dict) -> str:
