@@ -204,3 +204,47 @@ def test_a_record_missing_a_model_channel_reads_only_what_the_windows_use(tmp_pa
         "ppg", "ecg_i"]  # lead I kept, for the ECG fallback
     with pytest.raises(Exception, match="age"):  # reading every channel fails on the entry
         read_record(tmp_path / "a.npz")
+
+
+_POOL_HOLDER = """
+import sys, time
+from qualityfm.data.prepare import worker_pool
+
+with worker_pool(2) as pool:
+    pids = [pool.submit(__import__("os").getpid).result() for _ in range(8)]
+    print(" ".join(map(str, sorted(set(pids)))), flush=True)
+    futures = [pool.submit(time.sleep, 0.5) for _ in range(4)]
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_pool_workers_end_with_their_parent(sig: str) -> None:
+    """Workers of a pool (prepare, a store's features) had outlived a parent ended by SIGTERM
+    or SIGKILL, waiting for tasks forever; SIGTERM now ends the parent with status 143."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", _POOL_HOLDER], stdout=subprocess.PIPE,
+                            text=True)
+    workers = [int(p) for p in proc.stdout.readline().split()]
+    assert workers
+    proc.send_signal(getattr(signal, sig))
+    assert proc.wait(timeout=30) == (143 if sig == "SIGTERM" else -signal.SIGKILL)
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        # a zombie of an exited worker, not yet reaped by init, counts as gone
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[-1][0] != "Z"
+
+    deadline = time.monotonic() + 20
+    while any(alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(p) for p in workers)

@@ -76,6 +76,41 @@ def test_two_processes_with_the_feature_loss(synthetic_store, tmp_path) -> None:
     assert len(log) == 4 and all(0 < r["features"] < 10 for r in log)
 
 
+_WAITER = """
+import sys, time
+from datetime import timedelta
+import torch, torch.distributed as dist
+import qualityfm.data
+from qualityfm.train.engine import DistEnv, store_feature_targets
+
+rank = int(sys.argv[1])
+dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{sys.argv[2]}", rank=rank,
+                        world_size=2, timeout=timedelta(seconds=2))
+qualityfm.data.compute_store_features = lambda *a, **k: time.sleep(6)  # a large store
+qualityfm.data.feature_targets = lambda store: f"targets of rank {rank}"
+print(store_feature_targets("unused", DistEnv(rank, 2, rank, torch.device("cpu"))))
+dist.destroy_process_group()
+"""
+
+
+def test_ranks_wait_for_the_store_features_beyond_the_process_group_timeout(tmp_path) -> None:
+    """Rank 0 computes a store's features while the others wait: longer than the process
+    group's timeout (10 min on NCCL; 2 s here), which had ended the job."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", _WAITER, str(r), port], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for r in (0, 1)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    for r, (p, (out, err)) in enumerate(zip(procs, outs, strict=True)):
+        assert p.returncode == 0, err[-2000:]
+        assert out.strip() == f"targets of rank {r}"
+
+
 @pytest.mark.slow
 def test_gradient_accumulation_under_ddp_and_fsdp(synthetic_store, tmp_path) -> None:
     """Micro-steps skip the gradient sync but the last: FSDP2 through

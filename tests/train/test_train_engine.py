@@ -368,6 +368,7 @@ def test_resume_follows_its_store_and_records_what_it_runs(synthetic_store, tmp_
     assert config["command"] == "qualityfm pretrain --first"  # kept by a resume from Python
     assert pretrain(tiny(moved, run, steps=3), resume=True)["step"] == 5  # nothing to train
     assert "already at step 5: nothing more to train" in capsys.readouterr().err
+    assert json.loads((run / "config.json").read_text())["steps"] == 5  # as its checkpoint
     other = shutil.copytree(synthetic_store, tmp_path / "other")  # 8 pairs fewer
     save_npy(other / PAIRS, np.load(other / PAIRS)[:-8])
     meta = json.loads((other / "meta.json").read_text())
@@ -540,7 +541,8 @@ def test_the_python_config_refuses_what_would_fail_after_work() -> None:
                                        ("teacher_temp_end", 0.0, "teacher_temp_end must be > 0"),
                                        ("student_temp", -1.0, "student_temp must be > 0"),
                                        ("warmup", -1, "warmup must be >= 0, got -1"),
-                                       ("centre_momentum", 1.5, "centre_momentum must be in")):
+                                       ("centre_momentum", 1.5, "centre_momentum must be in"),
+                                       ("diag_batch", 1, "diag_batch must be >= 2, got 1")):
         with pytest.raises(ValueError, match=message):
             PretrainConfig(**{field_name: value})
 
@@ -630,3 +632,42 @@ def test_a_signal_during_a_step_ends_the_run_after_that_step(synthetic_store, tm
     res = pretrain(tiny(synthetic_store, tmp_path / "run", steps=10, diag_every=0))
     assert res["step"] == 3 and res["stopped_by"] == "SIGINT" and len(calls) == 3
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 3
+
+
+def test_a_diverging_run_ends_with_one_error_line(synthetic_store, tmp_path, capsys) -> None:
+    """A learning rate far too high had ended in a linear-algebra traceback from the collapse
+    diagnostics (the teacher already NaN); it is now one error line, exit 1, and the last
+    checkpoint is kept."""
+    overrides = [a for k, v in TINY.items() for a in ("--model-override", f"{k}={v}")]
+    run = tmp_path / "run"
+    args = ["pretrain", "--store", str(synthetic_store), "--out", str(run), "--steps", "12",
+            "--batch-size", "8", "--log-every", "1", "--ckpt-every", "1", "--diag-every", "1",
+            "--diag-batch", "8", "--no-progress", "--no-tensorboard", "--lr", "1e7",
+            "--warmup", "0", *overrides]
+    capsys.readouterr()
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("qualityfm pretrain: error: training diverged")
+    assert "lower --lr" in err and "Traceback" not in err and len(err.splitlines()) == 1
+    if (run / "last.pt").exists():  # the checkpoint of the last step that was finite
+        step = torch.load(run / "last.pt", weights_only=False)["step"]
+        assert f"step {step + 1}" in err
+
+
+def test_diagnostics_batch_may_change_on_resume_and_a_new_run_drops_old_events(
+        synthetic_store, tmp_path) -> None:
+    """The diagnostics read their own batch, so its size is no part of the training maths:
+    a resume may change it. A run started over (--overwrite) removes the old run's
+    TensorBoard events; a resume keeps them. A run stopped part way logs the steps an
+    uninterrupted one does."""
+    run = tmp_path / "run"
+    pretrain(tiny(synthetic_store, run, log_every=2, diag_every=100), stop_after=3)
+    (run / "tb").mkdir()
+    (run / "tb" / "events.old").write_text("x")
+    assert pretrain(tiny(synthetic_store, run, log_every=2, diag_every=100, diag_batch=4),
+                    resume=True)["step"] == 6
+    assert (run / "tb" / "events.old").exists()
+    steps = [json.loads(ln)["step"] for ln in (run / "log.jsonl").read_text().splitlines()]
+    assert steps == [2, 4, 6]
+    pretrain(tiny(synthetic_store, run, steps=2, tensorboard=False), overwrite=True)
+    assert not (run / "tb").exists()

@@ -52,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
-    except (FileNotFoundError, ValueError, ImportError) as err:  # ImportError: an optional
-        # reader the input needs (h5py), named with the file and the extra to install
+    except (FileNotFoundError, ValueError, ImportError, FloatingPointError) as err:
+        # ImportError: an optional reader the input needs (h5py), named with the file and the
+        # extra to install; FloatingPointError: a pre-training run that diverged
         print(f"qualityfm {args.verb}: error{_rank_tag()}: {err}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `qualityfm info STORE | head -1`: stop quietly, as Unix tools do

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -255,19 +256,37 @@ def _fingerprint(settings: dict[str, Any], keys: list[str]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _ignore_interrupt() -> None:
+def _worker_start() -> None:
+    """A pool worker leaves Ctrl-C to the parent, and ends with it: on Linux it is sent
+    SIGTERM when the parent dies (killed by SIGKILL, say), instead of waiting for tasks
+    forever."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError, AttributeError):  # prctl: Linux only
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 @contextlib.contextmanager
 def worker_pool(workers: int) -> Iterator[cf.ProcessPoolExecutor]:
     """A process pool whose workers leave Ctrl-C to the parent (which stops cleanly, instead of
-    every worker printing a traceback); leaving it early drops the tasks not started yet."""
-    pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupt)
+    every worker printing a traceback); leaving it early drops the tasks not started yet. A
+    SIGTERM to the parent ends it (status 143) after shutting the workers down; they had been
+    left behind, waiting for tasks."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if main else None
+    pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=_worker_start)
     try:
         yield pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _ordered_results(

@@ -117,10 +117,12 @@ class PretrainConfig:
                 raise ValueError(f"model_overrides: {err}") from None
         if self.workers < -1:
             raise ValueError(f"workers must be >= 0, or -1 for auto, got {self.workers}")
-        for name in ("steps", "batch_size", "grad_accum", "window", "prototypes", "diag_batch",
+        for name in ("steps", "batch_size", "grad_accum", "window", "prototypes",
                      "log_every", "ckpt_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.diag_batch < 2:  # the collapse diagnostics compare embeddings pairwise
+            raise ValueError(f"diag_batch must be >= 2, got {self.diag_batch}")
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
         if not all(0 <= b < 1 for b in self.betas) or len(self.betas) != 2:
@@ -176,6 +178,6 @@ PREDATED: dict[str, Any] = {"feature_weight": 0.0, "stem": "conv"}
 # leave the maths as it was; a new ``steps`` (to extend a run) changes the length of the
 # cosine schedules, so the steps after the resume point differ from the original plan's.
 RESUMABLE_FIELDS = frozenset(
-    {"out", "store", "steps", "workers", "log_every", "diag_every", "ckpt_every", "progress",
-     "tensorboard", "command", "device", "compile"}
+    {"out", "store", "steps", "workers", "log_every", "diag_every", "diag_batch", "ckpt_every",
+     "progress", "tensorboard", "command", "device", "compile"}
 )

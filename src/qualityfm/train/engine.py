@@ -15,11 +15,13 @@ import json
 import math
 import os
 import random
+import shutil
 import signal
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,9 @@ from qualityfm.train.schedules import Schedules, scaled_lr
 LOG_NAME = "log.jsonl"
 CONFIG_NAME = "config.json"
 SUMMARY_NAME = "summary.json"
+TENSORBOARD_DIR = "tb"
+#: How long the other ranks wait for rank 0 to compute a store's features (days of windows).
+FEATURE_WAIT = timedelta(hours=48)
 _HEAD_ON = {"token": "tokens", "mixed": "tokens", "pooled": "pooled"}
 
 
@@ -315,10 +320,14 @@ def store_feature_targets(store: str, env: DistEnv, progress: bool = False) -> F
     rank computes missing ones first, on every core of its node, while the others wait."""
     from qualityfm.data import compute_store_features, feature_targets
 
+    # The others wait in a group of their own: on the process group's timeout (10 min on
+    # NCCL, 30 on gloo) a store of millions of windows would end the job while rank 0 works.
+    waiting = dist.new_group(backend="gloo", timeout=FEATURE_WAIT) if env.distributed else None
     if env.is_main:
         compute_store_features(store, workers=max(1, os.cpu_count() or 1), progress=progress)
-    if env.distributed:
-        dist.barrier()
+    if waiting is not None:
+        dist.barrier(group=waiting)
+        dist.destroy_process_group(waiting)
     return feature_targets(store)
 
 
@@ -489,11 +498,16 @@ class _Log:
             atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in keep))
         elif not resume_step:
             self.path.unlink(missing_ok=True)
+        tb_dir = run_dir / TENSORBOARD_DIR
+        if not resume_step:  # a run started over: none of the old run's events
+            shutil.rmtree(tb_dir, ignore_errors=True)
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self.tb = SummaryWriter(str(run_dir / "tb"))
+                # events after the checkpoint resumed from are dropped, as the log's lines are
+                self.tb = SummaryWriter(str(tb_dir), purge_step=resume_step + 1 if resume_step
+                                        else None)
             except ImportError:
                 print("qualityfm: tensorboard is not installed; logging to log.jsonl only "
                       "(pip install tensorboard, or --no-tensorboard)", file=sys.stderr)
@@ -734,7 +748,8 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
             precision = state["precision"]
         if env.is_main:  # the run's record says what it runs now (a new --steps, a moved store)
             _note_resumed_changes(state["config"], cfg, step)
-            cfg.save(run_dir / CONFIG_NAME)
+            if step < cfg.steps:  # a run already past the new steps trains nothing: as it was
+                cfg.save(run_dir / CONFIG_NAME)
     else:
         seed_everything(cfg.seed + env.rank)  # per-rank streams for dropout and modality drop
         if env.is_main:
@@ -813,16 +828,19 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
             step += 1
             window_pairs += cfg.batch_size
             history.append(sums["loss"])
-            if not math.isfinite(sums["loss"]):
-                raise FloatingPointError(f"loss is {sums['loss']} at step {step}; lower lr")
+            if not math.isfinite(sums["loss"]) or not math.isfinite(sums.get("grad_norm", 0)):
+                raise FloatingPointError(
+                    f"training diverged at step {step} (loss {sums['loss']}, gradient norm "
+                    f"{sums.get('grad_norm', 'not computed')}); start again with a lower --lr "
+                    "(--overwrite)")
 
             diag_due = diag_x is not None and (step % cfg.diag_every == 0 or step == cfg.steps)
-            if step % cfg.log_every == 0 or step == end or diag_due:
+            if step % cfg.log_every == 0 or step == cfg.steps or diag_due:
                 elapsed = time.perf_counter() - window_t
                 last = {"step": step, **sums, **values, "pairs_per_s": window_pairs / elapsed}
                 if diag_due:
                     last.update(run_diagnostics(teacher, objective, diag_x, diag_mask, precision,
-                                                env.device))
+                                                env.device, step))
                 if env.is_main:
                     log.write(last)
                 window_t, window_pairs = time.perf_counter(), 0
@@ -854,9 +872,10 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
 
 @torch.no_grad()
 def run_diagnostics(teacher: nn.Module, objective: Objective, x: Tensor, mask: Tensor,
-                    precision: str, device: torch.device, chunk: int = 64
+                    precision: str, device: torch.device, step: int = 0, chunk: int = 64
                     ) -> dict[str, float]:
-    """Collapse diagnostics of the teacher on a fixed batch (see ``diagnostics``)."""
+    """Collapse diagnostics of the teacher on a fixed batch (see ``diagnostics``); a
+    FloatingPointError when its embeddings are not finite (training diverged by ``step``)."""
     teacher = _unwrap(teacher)
     pooled, probs = [], []
     for i in range(0, x.shape[0], chunk):
@@ -865,4 +884,8 @@ def run_diagnostics(teacher: nn.Module, objective: Objective, x: Tensor, mask: T
             out = teacher_forward(teacher, xb, mb)
         pooled.append(out["tokens"].float().mean(dim=1).cpu())
         probs.append(objective.teacher_probs(out).float().cpu())
-    return collapse_diagnostics(torch.cat(pooled), torch.cat(probs))
+    pooled_all = torch.cat(pooled)
+    if not torch.isfinite(pooled_all).all():
+        raise FloatingPointError(f"training diverged by step {step}: the teacher's embeddings "
+                                 "are not finite; start again with a lower --lr (--overwrite)")
+    return collapse_diagnostics(pooled_all, torch.cat(probs))
