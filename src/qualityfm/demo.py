@@ -63,25 +63,28 @@ def plot_quality_examples(store: Store, path: Path, per_level: int = 2, seed: in
 
 
 def plot_training_curves(run: Path, path: Path) -> Path:
-    """Loss terms and the collapse diagnostics of a pre-training run, from its log.jsonl."""
+    """Loss terms and the collapse diagnostics of a pre-training run, from its log.jsonl: the
+    total (the weighted sum) and every term it sums, each unweighted."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.5))
-    for key in ("loss", "distill", "amp", "phase", "koleo"):
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3.5))
+    for key in ("loss", "distill", "amp", "phase", "koleo", "variance", "features"):
         pts = [(r["step"], r[key]) for r in rows if key in r and r[key] is not None]
         if pts:
-            ax1.plot(*zip(*pts, strict=True), label=key)
+            ax1.plot(*zip(*pts, strict=True), label="total (weighted)" if key == "loss" else key)
     ax1.set_xlabel("step")
+    ax1.set_ylabel("loss (terms unweighted)")
     ax1.set_title("pre-training losses")
-    ax1.legend(fontsize=7)
+    ax1.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the curves
     pts = [(r["step"], r["effective_rank"]) for r in rows if "effective_rank" in r]
     if pts:
         ax2.plot(*zip(*pts, strict=True), marker="o")
     ax2.set_xlabel("step")
+    ax2.set_ylabel("effective rank")
     ax2.set_title("teacher embedding effective rank (collapse check)")
     return save_figure(fig, path)
 

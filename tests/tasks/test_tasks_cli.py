@@ -54,7 +54,9 @@ def test_cli_finetune_then_evaluate_vt(tmp_path, capsys) -> None:
     assert ((np.array(res["predictions"]["score"]) >= res["threshold"]) == pred).all()
     assert (out.parent / "results_roc.png").stat().st_size > 1000
     assert (out.parent / "results.md").read_text().startswith("| model |")
-    assert "\n| run |" in (out.parent / "results.md").read_text()  # the row names the model
+    # the row names the model, and says the figures are no test
+    assert "\n| run (NOT A TEST: 16 of 16 records trained on) |" in (
+        out.parent / "results.md").read_text()
 
     if importlib.util.find_spec("onnxruntime") is not None:  # encoder + task head as ONNX
         onnx_dir = tmp_path / "onnx"
@@ -124,6 +126,7 @@ def test_cli_abp_default_reads_the_features(tmp_path, capsys) -> None:
     assert (summary["mode"], summary["use_features"], summary["solver"]) == ("linear", True,
                                                                               "lbfgs")
     assert json.loads((run / "finetune.json").read_text())["use_features"] is True
+    assert summary["target_tpr"] is None  # no threshold: a regression
     res = tmp_path / "res.json"
     assert main(["evaluate", *common, "--model", str(run), "--out", str(res)]) == 0
     assert np.isfinite(json.loads(res.read_text())["sbp"]["mae"])
@@ -210,7 +213,8 @@ def test_cli_classical_finetune_then_evaluate_on_other_records(tmp_path, capsys)
     assert main(["evaluate", "--task", "vt-alarm", "--data", str(test), "--model", str(run),
                  "--out", str(out)]) == 0
     res = json.loads(out.read_text())
-    assert "trained_on" not in res  # other records than the training ones
+    assert res["trained_on"] == {"n_groups": 0, "groups": []}  # other records than trained on
+    assert "\n| cls |" in (out.parent / "results.md").read_text()
     assert len(res["predictions"]["y"]) == 20 and res["threshold"] == meta["protocol"]["threshold"]
     assert res["n"] == 20 and len(res["skipped"]) == 1
     assert res["skipped"][0]["record"].endswith(heads[60].name)  # as score and prepare list it
@@ -311,6 +315,14 @@ def test_cli_af_has_rhythm_metrics_and_no_vt_score(tmp_path) -> None:
     assert res["macro_f1"] == pytest.approx(np.mean([res["class_f1"][c] for c in "NAO"]))
     assert "score" not in res
     assert "| macro_f1 (N, A, O) |" in (tmp_path / "af.md").read_text()  # '~' not averaged
+    # the rhythm decisions the macro F1 scores are in the predictions: it recomputes
+    from qualityfm.tasks import metrics as M
+
+    pr = res["predictions"]
+    assert set(pr["rhythm"]) <= set("NAO~") and len(pr["rhythm_pred"]) == res["n"]
+    assert M.macro_f1(np.array(pr["rhythm"]), np.array(pr["rhythm_pred"])) == res["macro_f1"]
+    assert all((r == "A") == (p == 1) for r, p in zip(pr["rhythm_pred"], pr["pred"],
+                                                       strict=True))
 
 
 @pytest.mark.parametrize("verb", ["finetune", "compare", "evaluate", "embed", "score"])
@@ -400,6 +412,7 @@ def test_cli_finetune_into_a_used_folder_leaves_no_stale_model(tmp_path, capsys)
     common = ["finetune", "--task", "vt-alarm", "--data", str(data), "--max-records", "30",
               "--out", str(run)]
     assert main([*common, "--kfold", "2", "--init", "classical"]) == 0
+    assert "\n| 2-fold CV, the classical baseline |" in (run / "cv.md").read_text()
     assert main([*common]) == 1  # a finished run is not replaced by mistake
     assert "holds a finished run (cv.json): --overwrite replaces it" in capsys.readouterr().err
     assert (run / "cv.json").exists() and not (run / "model.pt").exists()

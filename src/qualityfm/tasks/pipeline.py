@@ -168,7 +168,8 @@ def finetune_run(
         res = _task_cv(make, ds, kfold, seed, 1000, folds, key)
         summary["cv"] = {k: v for k, v in res.items() if k != "oof"}
         _clear_run(out)  # this run's results replace an earlier run's, whatever its kind
-        report(res, out, "cv", task)
+        model_label = _run_kind(used) if init == "classical" else f"init {init}, {_run_kind(used)}"
+        report(res, out, "cv", task, label=f"{kfold}-fold CV, {model_label}")
         shutil.rmtree(folds, ignore_errors=True)
     else:  # a network's last finished epoch is kept, so that a stopped fit resumes there
         epochs_dir = out / EPOCHS_DIR
@@ -221,7 +222,8 @@ def _clear_run(out: Path) -> None:
 
 def _used_settings(est: TaskEstimator) -> dict:
     """The settings a task model of this run uses; None where one does not apply."""
-    rule = {"target_tpr": est.target_tpr if est.threshold_rule == "tpr" else None}
+    binary_tpr = est.kind == "binary" and est.threshold_rule == "tpr"
+    rule = {"target_tpr": est.target_tpr if binary_tpr else None}
     if isinstance(est, ClassicalBaseline):
         return {"mode": None, "solver": None, "use_features": True, "augment": None,
                 "pool": None, "test_shifts": None, "config": None, "epochs": None,
@@ -256,8 +258,9 @@ def _task_cv(make: Callable[[str], TaskEstimator], ds: TaskDataset, k: int, seed
     if ds.task == "af":
         four = cross_validate(lambda: make("af4"), ds, k=k, seed=seed, n_boot=0,
                               target="rhythm", checkpoint=checkpoint, key=key, progress=True)
-        res.update(rhythm_report(ds.rhythm, np.asarray(four["oof"]["score"]), ds.groups,
-                                 n_boot, seed, af=np.asarray(res["oof"]["pred"])))
+        proba4, af = np.asarray(four["oof"]["score"]), np.asarray(res["oof"]["pred"])
+        res.update(rhythm_report(ds.rhythm, proba4, ds.groups, n_boot, seed, af=af))
+        res["oof"].update(_rhythm_predictions(ds.rhythm, proba4, af))
     return res
 
 
@@ -282,12 +285,20 @@ def evaluate_estimator(est: TaskEstimator, ds: TaskDataset, rhythm_est: TaskEsti
     res = binary_report(ds.y, proba, pred, ds.groups, n_boot, seed,
                         alarm_score=ds.task == "vt-alarm")
     res["threshold"] = est.threshold
+    res["predictions"] = {"y": ds.y.tolist(), "score": proba.tolist(), "pred": pred.tolist(),
+                          "record_ids": ds.record_ids.tolist()}
     if rhythm_est is not None and ds.rhythm is not None:
         proba4 = rhythm_est.predict_proba(*_inputs_for(rhythm_est, ds))
         res.update(rhythm_report(ds.rhythm, proba4, ds.groups, n_boot, seed, af=pred))
-    res["predictions"] = {"y": ds.y.tolist(), "score": proba.tolist(), "pred": pred.tolist(),
-                          "record_ids": ds.record_ids.tolist()}
+        res["predictions"].update(_rhythm_predictions(ds.rhythm, proba4, pred))
     return res
+
+
+def _rhythm_predictions(rhythm: np.ndarray, proba4: np.ndarray, af: np.ndarray) -> dict:
+    """Each row's true rhythm and the rhythm decision the macro F1 scores (N, A, O, ~)."""
+    names = np.array(RHYTHMS)
+    return {"rhythm": names[np.asarray(rhythm)].tolist(),
+            "rhythm_pred": names[af_rhythm_decisions(proba4, af)].tolist()}
 
 
 def _run_summary(model: Path) -> dict:
@@ -337,14 +348,18 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     res.update(task=task, model=str(model), data=data_label(data), n=len(ds),
                skipped=ds.skipped,
                model_settings={k: summary[k] for k in MODEL_SETTINGS if k in summary})
-    seen = sorted(set(summary.get("train_groups", [])) & set(ds.groups.astype(str)))
-    if seen:  # runs saved before the groups were recorded say nothing
+    label = model.name  # the row and plots name the model
+    if "train_groups" in summary:  # runs saved before the groups were recorded say nothing
+        seen = sorted(set(summary["train_groups"]) & set(ds.groups.astype(str)))
         res["trained_on"] = {"n_groups": len(seen), "groups": seen}
-        print(f"qualityfm: warning: {len(seen)} of the {len(set(ds.groups))} patients/records "
+    if res.get("trained_on", {}).get("n_groups"):
+        seen, n_groups = res["trained_on"]["groups"], len(set(ds.groups))
+        print(f"qualityfm: warning: {len(seen)} of the {n_groups} patients/records "
               f"evaluated were in the model's training data ({', '.join(seen[:5])}"
               f"{', ...' if len(seen) > 5 else ''}): these figures are not a test",
               file=sys.stderr)
-    report(res, out.parent, out.stem, label=model.name)  # the row and plots name the model
+        label = f"{model.name} (NOT A TEST: {len(seen)} of {n_groups} records trained on)"
+    report(res, out.parent, out.stem, label=label)
     return res
 
 

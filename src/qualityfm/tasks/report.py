@@ -68,9 +68,18 @@ def _figure():
     return plt
 
 
+def _title(ax: object, title: str, width: int) -> None:
+    """``title`` over ``ax``, wrapped at about ``width`` characters (long model names)."""
+    import textwrap
+
+    ax.set_title(textwrap.fill(title, width), fontsize=10)
+
+
 def plot_roc(y: np.ndarray, score: np.ndarray, pred: np.ndarray, path: str | Path,
-             title: str = "") -> Path:
-    """ROC curve with the operating point of the decisions ``pred`` marked."""
+             title: str = "", per_fold: bool = False) -> Path:
+    """ROC curve with the operating point of the decisions ``pred`` marked. ``per_fold``:
+    pooled out-of-fold scores and decisions, each fold at its own threshold, so that the
+    point need not lie on the pooled curve (the legend says so)."""
     from sklearn.metrics import roc_curve
 
     from qualityfm.tasks import metrics as M
@@ -81,10 +90,12 @@ def plot_roc(y: np.ndarray, score: np.ndarray, pred: np.ndarray, path: str | Pat
     ax.plot(fpr, tpr_, lw=1.5, label=f"AUROC {M.auroc(y, score):.3f}")
     ax.plot([0, 1], [0, 1], ls=":", c="grey")
     op_fpr, op_tpr = 1 - M.tnr(y, pred), M.tpr(y, pred)
-    ax.plot([op_fpr], [op_tpr], "o", c="C3", label=f"operating point (TPR {op_tpr:.2f}, "
-            f"TNR {1 - op_fpr:.2f})")
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title,
-           xlim=(0, 1), ylim=(0, 1.01))
+    what = "pooled decisions, per-fold thresholds" if per_fold else "operating point"
+    ax.plot([op_fpr], [op_tpr], "o", c="C3", clip_on=False, zorder=3,
+            label=f"{what} (TPR {op_tpr:.2f}, TNR {1 - op_fpr:.2f})")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1),
+           ylim=(0, 1.01))
+    _title(ax, title, 50)
     ax.legend(loc="lower right", fontsize=8)
     return save_figure(fig, path)
 
@@ -103,7 +114,8 @@ def plot_confusion(y: np.ndarray, pred: np.ndarray, labels: list[str], path: str
             ax.text(j, i, str(cm[i, j]), ha="center", va="center",
                     color="white" if cm[i, j] > cm.max() / 2 else "black")
     ax.set(xticks=range(len(labels)), yticks=range(len(labels)), xticklabels=labels,
-           yticklabels=labels, xlabel="predicted", ylabel="true", title=title)
+           yticklabels=labels, xlabel="predicted", ylabel="true")
+    _title(ax, title, 8 * len(labels) + 22)
     return save_figure(fig, path)
 
 
@@ -115,10 +127,13 @@ def plot_bland_altman(y: np.ndarray, pred: np.ndarray, path: str | Path, title: 
     bias, sd = diff.mean(), diff.std(ddof=1) if len(diff) > 1 else 0.0
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.scatter(mean, diff, s=8, alpha=0.6)
-    for v, ls in ((bias, "-"), (bias + 1.96 * sd, "--"), (bias - 1.96 * sd, "--")):
-        ax.axhline(v, ls=ls, c="C3", lw=1)
-    ax.set(xlabel="mean of reference and estimate (mmHg)", ylabel="estimate - reference (mmHg)",
-           title=f"{title}  bias {bias:.1f}, SD {sd:.1f}")
+    ax.axhline(bias, ls="-", c="C3", lw=1, label=f"ME {bias:.1f}, SD {sd:.1f}")
+    lo, hi = bias - 1.96 * sd, bias + 1.96 * sd
+    ax.axhline(hi, ls="--", c="C3", lw=1, label=f"ME ± 1.96 SD: {lo:.1f} to {hi:.1f}")
+    ax.axhline(lo, ls="--", c="C3", lw=1)
+    ax.set(xlabel="mean of reference and estimate (mmHg)", ylabel="estimate - reference (mmHg)")
+    _title(ax, title, 60)
+    ax.legend(loc="best", fontsize=8)
     return save_figure(fig, path)
 
 
@@ -201,7 +216,8 @@ def _draw(results: dict, out: Path, name: str, label: str, task: str | None
                                                      f"{title}, {p.upper()}")
         elif score.ndim == 1:
             if len(np.unique(y)) == 2:  # a ROC curve needs both classes
-                files["roc"] = plot_roc(y, score, pred, out / f"{name}_roc.png", title)
+                files["roc"] = plot_roc(y, score, pred, out / f"{name}_roc.png", title,
+                                        per_fold="oof" in results)
             files["confusion"] = plot_confusion(y, pred, binary_labels(task),
                                                 out / f"{name}_confusion.png", title)
         else:
