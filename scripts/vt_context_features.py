@@ -82,7 +82,6 @@ def main() -> None:
     # a VT model reads the task's columns of a table of the feature set's width, and every
     # column of a wider one: the window's columns are chosen here, as the model would
     keep = task_columns("vt-alarm", ds.features.shape[1])
-    warnings.filterwarnings("ignore", message="features have")  # the columns chosen here
     with_ctx = dataclasses.replace(
         ds, features=np.concatenate([ds.features[:, keep], extra], 1).astype(np.float32),
         feature_names=[feature_names()[i] for i in keep]

@@ -212,8 +212,9 @@ from qualityfm.data.prepare import worker_pool
 
 with worker_pool(2) as pool:
     pids = [pool.submit(__import__("os").getpid).result() for _ in range(8)]
+    futures = [pool.submit(time.sleep, 20) for _ in range(4)]
+    time.sleep(1)  # both workers busy in a task when the signal comes
     print(" ".join(map(str, sorted(set(pids)))), flush=True)
-    futures = [pool.submit(time.sleep, 0.5) for _ in range(4)]
     time.sleep(60)
 """
 

@@ -144,6 +144,10 @@ def test_embed_windows_checks_its_windows_as_the_model_does(tiny_model: QualityF
         embed_windows(model, x[:, :1], mask[:, :1])
     with pytest.raises(ValueError, match="mask has 2 rows, the windows 3"):
         embed_windows(model, x, mask[:2])
+    with pytest.raises(ValueError, match=r"mask must be bool \(or 0/1\)"):
+        embed_windows(model, x, np.full(mask.shape, 0.3))
+    with pytest.raises(ValueError, match=r"input must be \[batch, 2, samples\]"):
+        embed_windows(model, x[:, 0], None)
     with pytest.warns(UserWarning, match="far outside"):
         embed_windows(model, x * 500, mask)
 

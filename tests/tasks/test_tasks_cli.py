@@ -55,7 +55,7 @@ def test_cli_finetune_then_evaluate_vt(tmp_path, capsys) -> None:
     assert (out.parent / "results_roc.png").stat().st_size > 1000
     assert (out.parent / "results.md").read_text().startswith("| model |")
     # the row names the model, and says the figures are no test
-    assert "\n| run (NOT A TEST: 16 of 16 records trained on) |" in (
+    assert "\n| run (NOT A TEST: 16 of 16 patients/records trained on) |" in (
         out.parent / "results.md").read_text()
 
     if importlib.util.find_spec("onnxruntime") is not None:  # encoder + task head as ONNX

@@ -81,11 +81,14 @@ import sys, time
 from datetime import timedelta
 import torch, torch.distributed as dist
 import qualityfm.data
+import qualityfm.data.features
 from qualityfm.train.engine import DistEnv, store_feature_targets
 
 rank = int(sys.argv[1])
 dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{sys.argv[2]}", rank=rank,
                         world_size=2, timeout=timedelta(seconds=2))
+qualityfm.data.Store = lambda path: path
+qualityfm.data.features.parts_without_features = lambda store: ["a folder"]
 qualityfm.data.compute_store_features = lambda *a, **k: time.sleep(6)  # a large store
 qualityfm.data.feature_targets = lambda store: f"targets of rank {rank}"
 print(store_feature_targets("unused", DistEnv(rank, 2, rank, torch.device("cpu"))))
@@ -135,3 +138,22 @@ def test_gradient_accumulation_under_ddp_and_fsdp(synthetic_store, tmp_path) -> 
             assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-5), (key, a["step"])
     for name, v in teachers["--no-fsdp"].items():
         torch.testing.assert_close(teachers["--fsdp"][name], v, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_a_diverging_run_stops_every_rank(synthetic_store, tmp_path) -> None:
+    """Under DDP the diagnostics run on rank 0 only: when its teacher's embeddings are not
+    finite, every rank stops with an error line, instead of the others waiting in the next
+    step's all-reduce until the launcher kills them."""
+    args = _args(synthetic_store, tmp_path / "run")  # later flags replace earlier ones
+    args += ["--lr", "1e7", "--warmup", "0", "--steps", "12", "--diag-every", "1",
+             "--diag-batch", "8", "--no-fsdp"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "qualityfm", *args],
+        env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    for rank in (0, 1):
+        assert f"qualityfm pretrain: error (rank {rank} of 2): training diverged" in proc.stderr

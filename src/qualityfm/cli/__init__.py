@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except (FileNotFoundError, ValueError, ImportError, FloatingPointError) as err:
         # ImportError: an optional reader the input needs (h5py), named with the file and the
-        # extra to install; FloatingPointError: a pre-training run that diverged
+        # extra to install; FloatingPointError: a computation that diverged (pre-training's
+        # checks raise it with what to do)
         print(f"qualityfm {args.verb}: error{_rank_tag()}: {err}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `qualityfm info STORE | head -1`: stop quietly, as Unix tools do

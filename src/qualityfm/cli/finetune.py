@@ -24,7 +24,8 @@ def add_data_options(p: argparse.ArgumentParser, fitted: bool = False) -> None:
                    help="directory of task records (several: their records pooled)")
     p.add_argument("--seconds", type=positive_float, default=None,
                    help="window length in seconds (default: "
-                   + ("the one the model was fine-tuned on)" if fitted
+                   + ("the one the model was fine-tuned on, from its run's summary.json; "
+                      "else the task's)" if fitted
                       else "vt-alarm 10, af 30, abp 30)"))
     p.add_argument("--max-records", type=positive_int, default=None,
                    help="use the first N records only")

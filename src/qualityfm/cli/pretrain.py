@@ -18,7 +18,6 @@ from pathlib import Path
 
 from qualityfm.cli.argtypes import (
     fraction_below_one,
-    int_at_least,
     nonnegative_float,
     nonnegative_int,
     positive_float,
@@ -30,8 +29,7 @@ _SPECIAL = {"store", "out", "recipe", "model_overrides", "betas", "command"}
 #: the upper ones); ``workers`` (-1: auto) stays a plain int.
 _ARG_TYPES: dict[str, Callable[[str], int | float]] = {
     **dict.fromkeys(("window", "steps", "batch_size", "grad_accum", "prototypes", "log_every",
-                     "ckpt_every"), positive_int),
-    "diag_batch": int_at_least(2),  # the diagnostics compare embeddings pairwise
+                     "diag_batch", "ckpt_every"), positive_int),
     **dict.fromkeys(("warmup", "teacher_temp_warmup", "diag_every", "seed"), nonnegative_int),
     **dict.fromkeys(("student_temp", "teacher_temp", "teacher_temp_end"), positive_float),
     **dict.fromkeys(("aligned_fraction", "modality_drop", "lr", "min_lr", "weight_decay",

@@ -39,6 +39,13 @@ def _chunk_features(store: Store, start: int, stop: int, masks: np.ndarray) -> n
     return window_features(store.windows(np.arange(start, stop)), masks, store.fs)
 
 
+def parts_without_features(store: Store) -> list[StorePart]:
+    """The folders of ``store`` whose features are missing or belong to another store, shape
+    or columns: those :func:`compute_store_features` computes."""
+    return [p for p in store.parts
+            if not ((p.folder / FEATURES).is_file() and _mismatch(p) is None)]
+
+
 def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
                            chunk: int = 128, progress: bool = False) -> list[Path]:
     """Write ``features.npy`` (and its ``features.json`` stamp) into every folder of ``store``
@@ -49,8 +56,7 @@ def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
     store = store if isinstance(store, Store) else Store(store)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    todo = [p for p in store.parts
-            if not ((p.folder / FEATURES).is_file() and _mismatch(p) is None)]
+    todo = parts_without_features(store)
     bar = None
     if progress and todo:
         n = sum(p.n_windows for p in todo)

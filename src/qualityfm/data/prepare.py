@@ -256,16 +256,20 @@ def _fingerprint(settings: dict[str, Any], keys: list[str]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _worker_start() -> None:
+def _worker_start(parent: int) -> None:
     """A pool worker leaves Ctrl-C to the parent, and ends with it: on Linux it is sent
     SIGTERM when the parent dies (killed by SIGKILL, say), instead of waiting for tasks
-    forever."""
+    forever. SIGTERM takes its default action here (the parent's handler, inherited by the
+    fork, would turn it into an exception inside a task, which the pool catches)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     with contextlib.suppress(OSError, AttributeError):  # prctl: Linux only
         import ctypes
 
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before prctl could take effect
+        os._exit(1)
 
 
 def _terminated(signum: int, frame: object) -> None:
@@ -275,14 +279,22 @@ def _terminated(signum: int, frame: object) -> None:
 @contextlib.contextmanager
 def worker_pool(workers: int) -> Iterator[cf.ProcessPoolExecutor]:
     """A process pool whose workers leave Ctrl-C to the parent (which stops cleanly, instead of
-    every worker printing a traceback); leaving it early drops the tasks not started yet. A
-    SIGTERM to the parent ends it (status 143) after shutting the workers down; they had been
-    left behind, waiting for tasks."""
+    every worker printing a traceback); leaving it early, by an exception, a signal or a
+    generator closed, ends the workers and drops their tasks. A SIGTERM to the parent ends it
+    (status 143) after ending the workers; they had been left behind, waiting for tasks."""
     main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminated) if main else None
-    pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=_worker_start)
+    # a handler set outside Python (getsignal None) could not be put back: left alone
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    if previous is not None:
+        signal.signal(signal.SIGTERM, _terminated)
+    pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=_worker_start,
+                                  initargs=(os.getpid(),))
     try:
         yield pool
+    except BaseException:  # stopped (Ctrl-C, SIGTERM, an error): the tasks in flight are lost
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):  # at once
+            proc.terminate()
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         if previous is not None:

@@ -44,12 +44,14 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
     channels-last array is named as such), no NaN or inf in a present channel, and a warning
     for values far outside [-1, 1]."""
     x = np.asarray(x, dtype=np.float32)
-    if mask is None and x.ndim == 3:
-        mask = np.ones(x.shape[:2], dtype=bool)
-    mask = np.asarray(mask)
-    model._inputs(torch.from_numpy(x[:0]), torch.from_numpy(mask[:0]))  # shapes only
+    model._inputs(torch.from_numpy(x[:0]), None)  # the windows' shape, channels last named
+    mask = np.ones(x.shape[:2], dtype=bool) if mask is None else np.asarray(mask)
+    model._inputs(torch.from_numpy(x[:0]), torch.from_numpy(mask[:0]))  # the mask's shape
     if len(mask) != len(x):
         raise ValueError(f"mask has {len(mask)} rows, the windows {len(x)}")
+    if mask.dtype != bool and not np.isin(mask, (0, 1)).all():
+        raise ValueError("mask must be bool (or 0/1) [windows, channels]: True = present, got "
+                         f"values {np.unique(mask)[:5].tolist()}")
     mask = mask.astype(bool)
     names = MODEL_CHANNELS if x.shape[1] == len(MODEL_CHANNELS) else None
     check_finite(x, mask, names)

@@ -23,7 +23,9 @@ def task_columns(task: str, n_columns: int) -> np.ndarray:
     A table of another width is another feature set: every column is read. One wider than
     the feature set warns, since the feature set with columns appended would otherwise give
     a ``vt-alarm`` model its rhythm columns back without a word: select the columns the
-    task reads (``task_columns(task, len(feature_names()))``) before appending.
+    task reads (``task_columns(task, len(feature_names()))``) before appending. The rule
+    goes by width alone: a table of exactly the feature set's width is read as the feature
+    set, whatever its columns are.
     """
     cols = np.arange(n_columns)
     n_names = len(feature_names())

@@ -327,7 +327,8 @@ def _window_settings(summary: dict, seconds: float | None) -> dict:
 
 
 #: The settings of a run's model that ``evaluate`` repeats in its results (``model_settings``).
-MODEL_SETTINGS = ("init", "mode", "solver", "use_features", "pool", "test_shifts", "augment")
+MODEL_SETTINGS = ("init", "mode", "solver", "use_features", "pool", "test_shifts", "augment",
+                  "target_tpr")
 
 
 def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *,
@@ -358,7 +359,8 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
               f"evaluated were in the model's training data ({', '.join(seen[:5])}"
               f"{', ...' if len(seen) > 5 else ''}): these figures are not a test",
               file=sys.stderr)
-        label = f"{model.name} (NOT A TEST: {len(seen)} of {n_groups} records trained on)"
+        label = (f"{model.name} (NOT A TEST: {len(seen)} of {n_groups} patients/records "
+                 "trained on)")
     report(res, out.parent, out.stem, label=label)
     return res
 

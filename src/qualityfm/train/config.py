@@ -121,8 +121,10 @@ class PretrainConfig:
                      "log_every", "ckpt_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.diag_batch < 2:  # the collapse diagnostics compare embeddings pairwise
-            raise ValueError(f"diag_batch must be >= 2, got {self.diag_batch}")
+        if self.diag_batch < (2 if self.diag_every > 0 else 1):  # pairwise comparisons
+            raise ValueError(f"diag_batch must be >= 2 (the collapse diagnostics compare "
+                             f"embeddings pairwise; --diag-batch, which a resume may change), "
+                             f"got {self.diag_batch}")
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
         if not all(0 <= b < 1 for b in self.betas) or len(self.betas) != 2:

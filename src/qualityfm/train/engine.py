@@ -318,11 +318,14 @@ def make_dataset(cfg: PretrainConfig, env: DistEnv, micro_batch: int,
 def store_feature_targets(store: str, env: DistEnv, progress: bool = False) -> FeatureTargets:
     """The store's standardised window features (``qualityfm.data.feature_targets``); the main
     rank computes missing ones first, on every core of its node, while the others wait."""
-    from qualityfm.data import compute_store_features, feature_targets
+    from qualityfm.data import Store, compute_store_features, feature_targets
+    from qualityfm.data.features import parts_without_features
 
     # The others wait in a group of their own: on the process group's timeout (10 min on
     # NCCL, 30 on gloo) a store of millions of windows would end the job while rank 0 works.
-    waiting = dist.new_group(backend="gloo", timeout=FEATURE_WAIT) if env.distributed else None
+    # Every rank sees the same store, so all of them know whether there is anything to wait for.
+    missing = env.distributed and bool(parts_without_features(Store(store)))
+    waiting = dist.new_group(backend="gloo", timeout=FEATURE_WAIT) if missing else None
     if env.is_main:
         compute_store_features(store, workers=max(1, os.cpu_count() or 1), progress=progress)
     if waiting is not None:
@@ -834,19 +837,30 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
                     f"{sums.get('grad_norm', 'not computed')}); start again with a lower --lr "
                     "(--overwrite)")
 
-            diag_due = diag_x is not None and (step % cfg.diag_every == 0 or step == cfg.steps)
+            diag_step = cfg.diag_every > 0 and (step % cfg.diag_every == 0 or step == cfg.steps)
+            diag_due = diag_x is not None and diag_step  # on rank 0 (every rank under FSDP)
+            diverged = False
             if step % cfg.log_every == 0 or step == cfg.steps or diag_due:
                 elapsed = time.perf_counter() - window_t
                 last = {"step": step, **sums, **values, "pairs_per_s": window_pairs / elapsed}
                 if diag_due:
-                    last.update(run_diagnostics(teacher, objective, diag_x, diag_mask, precision,
-                                                env.device, step))
+                    diag = run_diagnostics(teacher, objective, diag_x, diag_mask, precision,
+                                           env.device)
+                    diverged = diag is None
+                    last.update(diag or {})
                 if env.is_main:
                     log.write(last)
                 window_t, window_pairs = time.perf_counter(), 0
                 if bar is not None:
                     bar.set_postfix(loss=f"{sums['loss']:.3f}",
                                     pairs_s=f"{last['pairs_per_s']:.1f}")
+            if diag_step and env.distributed:  # every rank stops, not only the one that saw it
+                diverged = _mean_over_ranks({"diverged": float(diverged)}, env.device)[
+                    "diverged"] > 0
+            if diverged:
+                raise FloatingPointError(
+                    f"training diverged by step {step}: the teacher's embeddings are not "
+                    "finite; start again with a lower --lr (--overwrite)")
             if bar is not None:
                 bar.update(1)
             if stop_now:  # preempted or Ctrl-C: keep this step, then stop
@@ -872,10 +886,10 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
 
 @torch.no_grad()
 def run_diagnostics(teacher: nn.Module, objective: Objective, x: Tensor, mask: Tensor,
-                    precision: str, device: torch.device, step: int = 0, chunk: int = 64
-                    ) -> dict[str, float]:
-    """Collapse diagnostics of the teacher on a fixed batch (see ``diagnostics``); a
-    FloatingPointError when its embeddings are not finite (training diverged by ``step``)."""
+                    precision: str, device: torch.device, chunk: int = 64
+                    ) -> dict[str, float] | None:
+    """Collapse diagnostics of the teacher on a fixed batch (see ``diagnostics``); None when
+    its embeddings are not finite (training diverged)."""
     teacher = _unwrap(teacher)
     pooled, probs = [], []
     for i in range(0, x.shape[0], chunk):
@@ -886,6 +900,5 @@ def run_diagnostics(teacher: nn.Module, objective: Objective, x: Tensor, mask: T
         probs.append(objective.teacher_probs(out).float().cpu())
     pooled_all = torch.cat(pooled)
     if not torch.isfinite(pooled_all).all():
-        raise FloatingPointError(f"training diverged by step {step}: the teacher's embeddings "
-                                 "are not finite; start again with a lower --lr (--overwrite)")
+        return None
     return collapse_diagnostics(pooled_all, torch.cat(probs))
