@@ -212,7 +212,7 @@ from qualityfm.data.prepare import worker_pool
 
 with worker_pool(2) as pool:
     pids = [pool.submit(__import__("os").getpid).result() for _ in range(8)]
-    futures = [pool.submit(time.sleep, 20) for _ in range(4)]
+    futures = [pool.submit(time.sleep, 3) for _ in range(4)]
     time.sleep(1)  # both workers busy in a task when the signal comes
     print(" ".join(map(str, sorted(set(pids)))), flush=True)
     time.sleep(60)
@@ -249,3 +249,40 @@ def test_pool_workers_end_with_their_parent(sig: str) -> None:
     while any(alive(p) for p in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(alive(p) for p in workers)
+
+
+_BUSY_POOL = """
+import numpy as np
+from qualityfm.data.prepare import worker_pool
+
+with worker_pool(2) as pool:
+    print("started", flush=True)
+    while True:  # results of many pipe buffers each, as a record's windows are
+        for r in pool.map(np.ones, [4_000_000] * 4):
+            pass
+"""
+
+
+def test_a_signal_to_the_whole_group_ends_a_busy_pool() -> None:
+    """A scheduler (or Ctrl-C) signals every process of the job. A worker killed while it
+    wrote a large result had left the parent waiting in the pool's shutdown for ever; the
+    workers now leave SIGTERM and SIGINT to the parent, which ends after the pool."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for k, sig in enumerate([signal.SIGTERM, signal.SIGINT] * 3):
+        proc = subprocess.Popen([sys.executable, "-c", _BUSY_POOL], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+        assert proc.stdout.readline().strip() == "started"
+        time.sleep(0.5 + 0.3 * k)
+        os.killpg(proc.pid, sig)
+        try:
+            code = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
+        # SIGTERM: our handler's 143; SIGINT: Python's own end by the signal (the CLI: 130)
+        assert code == (143 if sig == signal.SIGTERM else -signal.SIGINT), (k, code)

@@ -257,17 +257,17 @@ def _fingerprint(settings: dict[str, Any], keys: list[str]) -> str:
 
 
 def _worker_start(parent: int) -> None:
-    """A pool worker leaves Ctrl-C to the parent, and ends with it: on Linux it is sent
-    SIGTERM when the parent dies (killed by SIGKILL, say), instead of waiting for tasks
-    forever. SIGTERM takes its default action here (the parent's handler, inherited by the
-    fork, would turn it into an exception inside a task, which the pool catches)."""
+    """A pool worker leaves Ctrl-C and SIGTERM to the parent, which lets the tasks in flight
+    finish and then ends the pool: a worker killed while it writes a result leaves the pool's
+    reader waiting for the rest for ever. It ends with the parent: on Linux it is sent
+    SIGKILL when the parent dies (killed by SIGKILL, say), instead of waiting for tasks."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     with contextlib.suppress(OSError, AttributeError):  # prctl: Linux only
         import ctypes
 
         pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before prctl could take effect
         os._exit(1)
 
@@ -278,10 +278,10 @@ def _terminated(signum: int, frame: object) -> None:
 
 @contextlib.contextmanager
 def worker_pool(workers: int) -> Iterator[cf.ProcessPoolExecutor]:
-    """A process pool whose workers leave Ctrl-C to the parent (which stops cleanly, instead of
-    every worker printing a traceback); leaving it early, by an exception, a signal or a
-    generator closed, ends the workers and drops their tasks. A SIGTERM to the parent ends it
-    (status 143) after ending the workers; they had been left behind, waiting for tasks."""
+    """A process pool whose workers leave Ctrl-C and SIGTERM to the parent (which stops
+    cleanly, instead of every worker printing a traceback); leaving it early drops the tasks
+    not started yet and waits for those running. A SIGTERM to the parent ends it (status 143)
+    after the pool; its workers had been left behind, waiting for tasks."""
     main = threading.current_thread() is threading.main_thread()
     # a handler set outside Python (getsignal None) could not be put back: left alone
     previous = signal.getsignal(signal.SIGTERM) if main else None
@@ -291,10 +291,6 @@ def worker_pool(workers: int) -> Iterator[cf.ProcessPoolExecutor]:
                                   initargs=(os.getpid(),))
     try:
         yield pool
-    except BaseException:  # stopped (Ctrl-C, SIGTERM, an error): the tasks in flight are lost
-        for proc in list((getattr(pool, "_processes", None) or {}).values()):  # at once
-            proc.terminate()
-        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         if previous is not None:
