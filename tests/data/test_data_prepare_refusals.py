@@ -187,6 +187,10 @@ def test_the_same_records_in_another_order_are_the_same_run(halves, small_window
     data = files_digest(tmp_path / "ab", skip=(META,))
     assert files_digest(tmp_path / "ba", skip=(META,)) == data
     assert files_digest(tmp_path / "resumed", skip=(META,)) == data
+    # meta.json too, but for the folder it describes: the inputs are listed sorted
+    metas = [json.loads((tmp_path / d / META).read_text()) for d in ("ab", "ba", "resumed")]
+    assert metas[0]["inputs"] == sorted(metas[0]["inputs"])
+    assert all(m["inputs"] == metas[0]["inputs"] for m in metas)
 
 
 def test_a_store_of_an_earlier_version_from_several_inputs_is_found_complete(

@@ -455,7 +455,7 @@ def prepare(
     settings = _settings(window, pair_cfg, dtype, shard_size, shard)
     run = {  # what meta.json and the journal record of this run, as JSON reads them back
         "settings": json.loads(json.dumps(settings)),
-        "inputs": [str(Path(i).resolve()) for i in inputs],
+        "inputs": sorted(str(Path(i).resolve()) for i in inputs),  # their order is no setting
         "input_records": all_records,
     }
     _check_siblings(Path(out), shard, run)
@@ -494,7 +494,8 @@ def prepare(
         "windows_done": 0, "n_records": 0, "n_pairs": 0, "n_rejected_windows": 0,
         "skipped": [],
         # files of the input folders that are no record here (one part lists them)
-        "passed_over": [e for i in inputs for e in passed_over_skips(i)]
+        "passed_over": [e for i in sorted(inputs, key=lambda i: str(Path(i).resolve()))
+                        for e in passed_over_skips(i)]
         if shard is None or shard[0] == 0 else [],
     }
     if journal_path.exists():  # of this very run (checked above): resume it
