@@ -46,12 +46,10 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
     x = np.asarray(x, dtype=np.float32)
     model._inputs(torch.from_numpy(x[:0]), None)  # the windows' shape, channels last named
     mask = np.ones(x.shape[:2], dtype=bool) if mask is None else np.asarray(mask)
-    model._inputs(torch.from_numpy(x[:0]), torch.from_numpy(mask[:0]))  # the mask's shape
     if len(mask) != len(x):
         raise ValueError(f"mask has {len(mask)} rows, the windows {len(x)}")
-    if mask.dtype != bool and not np.isin(mask, (0, 1)).all():
-        raise ValueError("mask must be bool (or 0/1) [windows, channels]: True = present, got "
-                         f"values {np.unique(mask)[:5].tolist()}")
+    # the mask's shape and values, beside windows of no samples (nothing of x is copied)
+    model._inputs(torch.from_numpy(x[:, :, :0]), torch.from_numpy(mask))
     mask = mask.astype(bool)
     names = MODEL_CHANNELS if x.shape[1] == len(MODEL_CHANNELS) else None
     check_finite(x, mask, names)

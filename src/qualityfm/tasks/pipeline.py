@@ -353,14 +353,14 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     if "train_groups" in summary:  # runs saved before the groups were recorded say nothing
         seen = sorted(set(summary["train_groups"]) & set(ds.groups.astype(str)))
         res["trained_on"] = {"n_groups": len(seen), "groups": seen}
-    if res.get("trained_on", {}).get("n_groups"):
-        seen, n_groups = res["trained_on"]["groups"], len(set(ds.groups))
-        print(f"qualityfm: warning: {len(seen)} of the {n_groups} patients/records "
-              f"evaluated were in the model's training data ({', '.join(seen[:5])}"
-              f"{', ...' if len(seen) > 5 else ''}): these figures are not a test",
-              file=sys.stderr)
-        label = (f"{model.name} (NOT A TEST: {len(seen)} of {n_groups} patients/records "
-                 "trained on)")
+        if seen:
+            n_groups = len(set(ds.groups))
+            print(f"qualityfm: warning: {len(seen)} of the {n_groups} patients/records "
+                  f"evaluated were in the model's training data ({', '.join(seen[:5])}"
+                  f"{', ...' if len(seen) > 5 else ''}): these figures are not a test",
+                  file=sys.stderr)
+            label = (f"{model.name} (NOT A TEST: {len(seen)} of {n_groups} patients/records "
+                     "trained on)")
     report(res, out.parent, out.stem, label=label)
     return res
 
