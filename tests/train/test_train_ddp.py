@@ -25,7 +25,7 @@ def _args(store: Path, out: Path, feature_weight: str = "0") -> list[str]:
             "--batch-size", "8", "--lr", "0.01", "--warmup", "1", "--aligned-fraction", "0",
             "--koleo-weight", "0", "--feature-weight", feature_weight, "--log-every", "1",
             "--diag-every", "100", "--no-progress",
-            "--no-tensorboard", *overrides]
+            "--no-tensorboard", "--device", "cpu", *overrides]
 
 
 @pytest.mark.slow

@@ -20,7 +20,10 @@ TINY = {"n_layers": 1, "d_model": 64, "n_heads": 4, "d_ff": 64, "head_hidden": 6
 
 
 def tiny(store, out, **kw) -> PretrainConfig:
+    # CPU unless a test asks for CUDA: the engine's semantics (fp32 on CPU, bf16 by default on a
+    # GPU) are what these tests pin down, on any machine
     base = dict(store=str(store), out=str(out), steps=6, batch_size=8, warmup=2, lr=0.01,
+                device="cpu",
                 log_every=1, diag_every=3, diag_batch=16, ckpt_every=100, progress=False,
                 aligned_fraction=0.0, modality_drop=0.2, teacher_temp_warmup=3,
                 model_overrides=TINY)
@@ -666,7 +669,7 @@ def test_diagnostics_batch_may_change_on_resume_and_a_new_run_drops_old_events(
     uninterrupted one does."""
     run = tmp_path / "run"
     pretrain(tiny(synthetic_store, run, log_every=2, diag_every=100), stop_after=3)
-    (run / "tb").mkdir()
+    (run / "tb").mkdir(exist_ok=True)  # the run made it where tensorboard is installed
     (run / "tb" / "events.old").write_text("x")
     assert pretrain(tiny(synthetic_store, run, log_every=2, diag_every=100, diag_batch=4),
                     resume=True)["step"] == 6
@@ -675,3 +678,24 @@ def test_diagnostics_batch_may_change_on_resume_and_a_new_run_drops_old_events(
     assert steps == [2, 4, 6]
     pretrain(tiny(synthetic_store, run, steps=2, tensorboard=False), overwrite=True)
     assert not (run / "tb").exists()
+
+
+def test_a_resume_hides_the_tensorboard_events_after_its_checkpoint(synthetic_store,
+                                                                    tmp_path) -> None:
+    """A run that logged past its last checkpoint (killed between two) and is resumed from it
+    shows each step once in TensorBoard, as in log.jsonl: the events after the checkpoint are
+    purged."""
+    pytest.importorskip("tensorboard", reason="tensorboard is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "run"
+    pretrain(tiny(synthetic_store, run, diag_every=0), stop_after=3)
+    at_3 = (run / "last.pt").read_bytes()
+    pretrain(tiny(synthetic_store, run, diag_every=0), resume=True)  # logs steps 4-6
+    (run / "last.pt").write_bytes(at_3)  # as if killed before the step-6 checkpoint
+    pretrain(tiny(synthetic_store, run, diag_every=0), resume=True)
+    events = EventAccumulator(str(run / "tb")).Reload()
+    assert [e.step for e in events.Scalars("loss")] == [1, 2, 3, 4, 5, 6]
+    logged = [json.loads(ln) for ln in (run / "log.jsonl").read_text().splitlines()]
+    assert [e.value for e in events.Scalars("loss")] == pytest.approx(
+        [r["loss"] for r in logged], rel=1e-6)

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
 
 from qualityfm._progress import progress_bar
 from qualityfm.data.features import FeatureTargets
@@ -164,14 +165,15 @@ def build_optimizer(model: QualityFM, cfg: PretrainConfig, lr: float, device: to
     return torch.optim.Adam(groups, lr=lr, betas=cfg.betas, fused=fused or None)
 
 
-def shard(model: QualityFM) -> None:
-    """FSDP2: shard every transformer block, then the rest; ``encode`` unshards like forward."""
+def shard(model: QualityFM, mesh: DeviceMesh) -> None:
+    """FSDP2 over ``mesh``: shard every transformer block, then the rest; ``encode`` unshards
+    like forward."""
     from torch.distributed.fsdp import fully_shard, register_fsdp_forward_method
 
     for trunk in (model.encoder.trunk, model.decoder.trunk):
         for block in trunk.blocks:
-            fully_shard(block)
-    fully_shard(model)
+            fully_shard(block, mesh=mesh)
+    fully_shard(model, mesh=mesh)
     register_fsdp_forward_method(model, "encode")
 
 
@@ -717,8 +719,11 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     )
     fsdp = cfg.fsdp and env.distributed
     if fsdp:
-        shard(student)
-        shard(teacher)
+        # on the run's device: FSDP's default mesh is CUDA whenever a GPU is present, which a
+        # CPU run (--device cpu) on a GPU machine must not use
+        mesh = init_device_mesh(env.device.type, (env.world,))
+        shard(student, mesh)
+        shard(teacher, mesh)
     optimizer = build_optimizer(student, cfg, lr, env.device, fused=not fsdp)
     dataset = make_dataset(cfg, env, micro, targets)
 
