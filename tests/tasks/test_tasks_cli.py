@@ -129,7 +129,12 @@ def test_cli_abp_default_reads_the_features(tmp_path, capsys) -> None:
     assert summary["target_tpr"] is None  # no threshold: a regression
     res = tmp_path / "res.json"
     assert main(["evaluate", *common, "--model", str(run), "--out", str(res)]) == 0
-    assert np.isfinite(json.loads(res.read_text())["sbp"]["mae"])
+    got = json.loads(res.read_text())
+    assert np.isfinite(got["sbp"]["mae"])
+    from qualityfm.tasks import metrics as M  # MASE recomputes from the JSON alone
+
+    y, pred = np.array(got["predictions"]["y"]), np.array(got["predictions"]["pred"])
+    assert M.mase(y[:, 0], pred[:, 0], got["train_mean"][0]) == pytest.approx(got["sbp"]["mase"])
     capsys.readouterr()
     assert main(["export", str(run), "--out", str(tmp_path / "onnx")]) == 1  # features: no ONNX
     assert "--no-features" in capsys.readouterr().err
@@ -321,6 +326,7 @@ def test_cli_af_has_rhythm_metrics_and_no_vt_score(tmp_path) -> None:
     pr = res["predictions"]
     assert set(pr["rhythm"]) <= set("NAO~") and len(pr["rhythm_pred"]) == res["n"]
     assert M.macro_f1(np.array(pr["rhythm"]), np.array(pr["rhythm_pred"])) == res["macro_f1"]
+    assert M.noisy_auroc(np.array(pr["rhythm"]), pr["p_noisy"]) == res["noisy_auroc"]
     assert all((r == "A") == (p == 1) for r, p in zip(pr["rhythm_pred"], pr["pred"],
                                                        strict=True))
 

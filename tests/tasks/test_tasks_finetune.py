@@ -358,6 +358,8 @@ def test_short_finetune_and_classical_cv_on_real_vt_records() -> None:
                                            seed=0), ds, k=3, n_boot=50)
     assert 0.0 <= res["auroc"] <= 1.0 and len(res["folds"]) == 3
     assert {"tpr", "tnr", "ppv", "f1", "accuracy", "score", "auroc_ci"} <= set(res)
+    aucs = [f["auroc"] for f in res["folds"]]  # the folds' sample SD (ddof 1)
+    assert res["fold_auroc_sd"] == pytest.approx(np.std(aucs, ddof=1))
     cls = cross_validate(lambda: ClassicalBaseline("vt-alarm", max_iter=30), ds, k=3, n_boot=50)
     assert np.isfinite(cls["auroc"])
     # plain arrays without stored features: the baseline computes them from the windows
@@ -1060,3 +1062,18 @@ def test_cross_validate_resumes_after_its_last_finished_fold(tmp_path, capsys) -
     cross_validate(make(), ds.subset(np.arange(36)), k=4, seed=0, n_boot=20,
                    checkpoint=folds, key={"run": 2})
     assert len(fits) == 4  # other rows: nothing is read back
+
+
+def test_a_validation_split_of_one_class_warns() -> None:
+    """One positive group: the validation rows hold no positive, so the model cannot be
+    calibrated and its threshold falls back to 0.5; the fit says so."""
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(40, 5)).astype(np.float32)
+    y = np.zeros(40, int)
+    y[:4] = 1
+    groups = np.array(["p"] * 4 + [f"n{i}" for i in range(36)])
+    est = ClassicalBaseline("vt-alarm", crossfit=None, max_iter=10, seed=0)
+    with pytest.warns(UserWarning, match=r"hold one class only, so the model is not "
+                                         r"calibrated and its threshold is 0.5"):
+        est.fit(None, y, groups=groups, features=features)
+    assert est.threshold == 0.5

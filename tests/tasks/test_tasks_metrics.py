@@ -203,3 +203,19 @@ def test_a_report_is_replaced_whole(tmp_path, monkeypatch) -> None:
     R.report(one_class, tmp_path, "ev", task="vt-alarm")  # no ROC without both classes
     assert not files["roc"].exists() and files["confusion"].exists()
     assert json.loads(files["json"].read_text())["auroc"] is None
+
+
+def test_metric_edge_cases_have_a_stated_answer() -> None:
+    """An error of exactly 5/10/15 mmHg is inside its BHS band however the subtraction
+    rounds; macro F1 averages the classes that occur; a threshold needs finite
+    probabilities."""
+    from qualityfm.tasks.calibration import choose_threshold
+
+    t = np.array([88.6, 117.3, 141.9])
+    grade = M.bhs(t, t + np.array([10.0, 15.0, 5.0]))  # 98.6 - 88.6 is 10.000000000000014
+    assert (grade["within5"], grade["within10"], grade["within15"]) == pytest.approx(
+        (100 / 3, 200 / 3, 100.0))
+    assert M.macro_f1(list("NNOO"), list("NONO")) == pytest.approx(0.5)  # no A: N and O only
+    assert np.isnan(M.macro_f1(list("~~"), list("~~")))
+    with pytest.raises(ValueError, match="1 NaN or infinite"):
+        choose_threshold([1, 1, 1, 0], [0.9, np.nan, 0.8, 0.1])

@@ -88,6 +88,9 @@ def choose_threshold(
     """
     y, p = np.asarray(y).astype(int), np.asarray(proba, dtype=float)
     check_operating_settings("none", rule, target_tpr)
+    if not np.isfinite(p).all():
+        raise ValueError(f"the validation probabilities hold {int((~np.isfinite(p)).sum())} "
+                         "NaN or infinite values: no threshold can be set from them")
     pos = np.sort(p[y == 1])
     if rule == "fixed" or len(pos) == 0:
         return 0.5

@@ -222,7 +222,8 @@ def cross_validate(
                                alarm_score=ds.task == "vt-alarm")
         aucs = [f["auroc"] for f in folds]
         result["fold_auroc_mean"] = float(np.nanmean(aucs))
-        result["fold_auroc_sd"] = float(np.nanstd(aucs))
+        finite = np.asarray(aucs, dtype=float)[np.isfinite(aucs)]  # the sample SD of the folds
+        result["fold_auroc_sd"] = float(np.std(finite, ddof=1)) if len(finite) > 1 else None
     elif kind == "multiclass":
         result = rhythm_report(y, oof_score, ds.groups, n_boot, seed)
     else:

@@ -104,8 +104,8 @@ class TaskEstimator(ABC):
         self.threshold_rule = threshold_rule or DEFAULT_RULE.get(task, "tpr")
         self.target_tpr = target_tpr
         check_operating_settings(calibration, self.threshold_rule, target_tpr)
-        if not 0.0 < val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+        if not 0.0 < val_fraction <= 0.5:
+            raise ValueError(f"val_fraction must be in (0, 0.5], got {val_fraction!r}")
         if not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be an int >= 0 (NumPy's generators refuse others), "
                              f"got {seed!r}")
@@ -304,6 +304,11 @@ class TaskEstimator(ABC):
         and ``validation``: what those rows say of the model (binary AUROC, multiclass
         accuracy, regression MAE per target), a first look after a fit, not a test (the
         threshold was set on the same rows)."""
+        if self.kind == "binary" and len(np.unique(y)) < 2:
+            threshold = "" if np.any(y == 1) else " and its threshold is 0.5"
+            warn_at_caller(f"the validation rows ({len(y)}) hold one class only, so the model "
+                           f"is not calibrated{threshold}: give more groups of the rare class "
+                           "(a split keeps each group on one side)")
         if self.kind != "regression":
             self.calibrator = Calibrator(self.calibration).fit(raw, y)
         if self.kind == "binary":

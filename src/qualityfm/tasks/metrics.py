@@ -89,9 +89,14 @@ def auprc(y_true: np.ndarray, score: np.ndarray) -> float:
 
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple = ("N", "A", "O")) -> float:
-    """Mean one-vs-rest F1 over ``classes`` (Challenge 2017: N, A, O; '~' is not averaged)."""
+    """Mean one-vs-rest F1 over ``classes`` (Challenge 2017: N, A, O; '~' is not averaged).
+    A class in neither the labels nor the predictions has no F1 and is left out of the mean
+    (NaN when no class of ``classes`` is present)."""
     t, p = np.asarray(y_true), np.asarray(y_pred)
-    return float(np.mean([f1((t == c).astype(int), (p == c).astype(int)) for c in classes]))
+    present = [c for c in classes if np.any(t == c) or np.any(p == c)]
+    if not present:
+        return float("nan")
+    return float(np.mean([f1((t == c).astype(int), (p == c).astype(int)) for c in present]))
 
 
 def noisy_auroc(y_true: np.ndarray, proba_noisy: np.ndarray, noisy: str = "~") -> float:
@@ -144,7 +149,8 @@ def bhs(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, object]:
     """
     t, p = _pair(y_true, y_pred)
     err = np.abs(p - t)
-    within = [float(100.0 * np.mean(err <= k)) for k in (5, 10, 15)]
+    # an error of exactly 5 mmHg is within 5, also where float subtraction gives 5.000000000001
+    within = [float(100.0 * np.mean(err <= k + 1e-9)) for k in (5, 10, 15)]
     grade = "D"
     for name, bars in (("A", (60, 85, 95)), ("B", (50, 75, 90)), ("C", (40, 65, 85))):
         if all(w >= b for w, b in zip(within, bars, strict=True)):

@@ -279,6 +279,7 @@ def evaluate_estimator(est: TaskEstimator, ds: TaskDataset, rhythm_est: TaskEsti
         res = bp_report(ds.y, pred, est.train_mean, ds.groups, n_boot, seed)
         res["predictions"] = {"y": ds.y.tolist(), "score": pred.tolist(), "pred": pred.tolist(),
                               "record_ids": ds.record_ids.tolist()}  # windows: "record@start"
+        res["train_mean"] = np.asarray(est.train_mean, float).tolist()  # MASE's naive forecast
         return res
     proba = est.predict_proba(*args)
     pred = est.decide(proba)
@@ -295,10 +296,12 @@ def evaluate_estimator(est: TaskEstimator, ds: TaskDataset, rhythm_est: TaskEsti
 
 
 def _rhythm_predictions(rhythm: np.ndarray, proba4: np.ndarray, af: np.ndarray) -> dict:
-    """Each row's true rhythm and the rhythm decision the macro F1 scores (N, A, O, ~)."""
+    """Each row's true rhythm, the rhythm decision the macro F1 scores (N, A, O, ~) and the
+    probability of '~' the noisy AUROC scores."""
     names = np.array(RHYTHMS)
     return {"rhythm": names[np.asarray(rhythm)].tolist(),
-            "rhythm_pred": names[af_rhythm_decisions(proba4, af)].tolist()}
+            "rhythm_pred": names[af_rhythm_decisions(proba4, af)].tolist(),
+            "p_noisy": np.asarray(proba4)[:, RHYTHMS.index("~")].tolist()}
 
 
 def _run_summary(model: Path) -> dict:

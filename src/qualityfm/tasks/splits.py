@@ -56,11 +56,21 @@ def fold_count(y: np.ndarray, groups: np.ndarray, k: int = 5) -> int:
 def group_split(
     y: np.ndarray, groups: np.ndarray, fraction: float = 0.2, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(train_idx, held_idx) with about ``fraction`` of the groups held out, stratified."""
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    """(train_idx, held_idx): one fold of ``k = round(1 / fraction)`` (at least 2, fewer for
+    small sets), stratified. For class labels it is the first fold whose held-out rows hold
+    every class that at least two groups hold, so that a rare class is on both sides (the
+    first fold can miss it: 3 positives in 5 folds)."""
+    if not 0.0 < fraction <= 0.5:
+        raise ValueError(f"fraction must be in (0, 0.5], got {fraction}")
     k = max(2, min(round(1.0 / fraction), fold_count(y, groups, round(1.0 / fraction))))
-    return next(group_kfold(y, groups, k=k, seed=seed))
+    folds = list(group_kfold(y, groups, k=k, seed=seed))
+    y, groups = np.asarray(y), np.asarray(groups)
+    if y.ndim == 1 and not np.issubdtype(y.dtype, np.floating):
+        shared = [c for c in np.unique(y) if len(np.unique(groups[y == c])) >= 2]
+        for train, held in folds:
+            if np.isin(shared, y[held]).all():
+                return train, held
+    return folds[0]
 
 
 def assert_disjoint(groups: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
