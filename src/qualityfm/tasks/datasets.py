@@ -72,10 +72,11 @@ from qualityfm.signal import (
 
 TASKS = ("vt-alarm", "af", "abp")
 RHYTHMS = ("N", "A", "O", "~")
+# 17: the resampling keeps a channel's level without a ripple (windows move by up to 2e-5);
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 16
+CACHE_VERSION = 17
 #: A task channel is absent when its peak-to-peak range is at most this (flat: leads off) ...
 FLAT_PEAK_TO_PEAK = 1e-9
 #: ... or when fewer seconds of it than this lie in the window's span.
