@@ -142,3 +142,14 @@ def test_skip_reason_is_the_one_skip_policy_of_batch_jobs() -> None:
     assert skip_reason(KeyError("x")) == "unexpected KeyError: 'x'"
     with pytest.raises(ImportError, match="h5py"):
         skip_reason(ImportError("Part_1.mat needs h5py"))
+
+
+def test_a_header_counting_fewer_samples_than_its_mat_file_warns(tmp_path: Path) -> None:
+    """The read stops at the header's count; the MATLAB file's own header says it holds more,
+    so the record would end early (an alarm at 300 s past its end) without a word."""
+    hea = _copy(shared_path("physionet2015_vt", "v100s.hea"), tmp_path)
+    hea.write_text(hea.read_text().replace(" 75000", " 70000", 1))
+    with pytest.warns(RuntimeWarning, match=r"v100s\.hea: the header counts 70000 samples per "
+                                            r"signal, its signal file v100s\.mat declares 75000"):
+        rec = read_record(hea)
+    assert {len(x) for x in rec.signals.values()} == {70000}

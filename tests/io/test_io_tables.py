@@ -328,7 +328,7 @@ def test_csv_time_column_errors_name_the_bad_value_and_its_line(tmp_path: Path) 
     iso = tmp_path / "iso.csv"
     iso_rows = _signal_rows(400, 125.0, time="iso")
     iso_rows[250] = "2024-13-45 99:00:00" + iso_rows[250][iso_rows[250].index(","):]
-    iso.write_text(_csv_text("Timestamp,PLETH", iso_rows))
+    iso.write_text(_csv_text("Timestamp,PLETH,II", iso_rows))
     with pytest.raises(RecordError, match=r"iso\.csv: time column 'Timestamp' holds "
                                           r"'2024-13-45 99:00:00' on non-blank line 252"):
         read_record(iso)
@@ -429,3 +429,30 @@ def test_numbers_past_float32_are_named_not_silently_inf(tmp_path: Path) -> None
         f"{path}: column 'PLETH': 1 values are inf or beyond float32's range (the first on "
         "non-blank line 9); they are read as inf and count as missing samples"]
     assert np.isinf(rec.signals["ppg"]).sum() == 1 and np.isinf(rec.signals["ppg"][7])
+
+
+def test_csv_lines_wider_than_the_header_and_utf16_files_are_refused(tmp_path: Path) -> None:
+    """An unquoted ``1,234.5`` gives a line more cells than the header names, which had been
+    read shifted (PLETH 1, II 234.5); a UTF-16 file had been passed over without a word."""
+    from qualityfm.io.read import passed_over_skips
+
+    wide = tmp_path / "wide.csv"
+    wide.write_text("Time [s],PLETH,II,\n0.000,1.5,0.1,\n0.008,1,234.5,0.0153\n")
+    with pytest.raises(RecordError, match=r"wide\.csv: line 3 has 4 cells, the first line "
+                                          r"names 3"):  # trailing delimiters not counted
+        read_record(wide)
+    wide.write_text("Time [s],PLETH,II\n0.000,1.5,0.1\n0.008,1,234.5,0.0153\n")
+    with pytest.raises(RecordError, match=r"wide\.csv: line 3 has 4 cells, the first line "
+                                          r"names 3 \(an unquoted comma in a number\?\)"):
+        read_record(wide)
+    wide.unlink()
+    t = np.arange(0, 10, 1 / 125)
+    text = "Time [s],PLETH,II\n" + "".join(f"{a:.3f},{np.sin(a):.4f},{np.cos(a):.4f}\n"
+                                           for a in t)
+    (tmp_path / "u16.csv").write_text(text, encoding="utf-16")
+    with pytest.raises(RecordError, match=r"u16\.csv: UTF-16 text, which is not read: save it "
+                                          r"as UTF-8"):
+        read_record(tmp_path / "u16.csv")
+    assert find_records(tmp_path) == []
+    assert [e["reason"] for e in passed_over_skips(tmp_path)] == [
+        f"{tmp_path / 'u16.csv'}: UTF-16 text, which is not read: save it as UTF-8"]

@@ -327,3 +327,18 @@ def test_a_signal_file_name_that_is_not_ascii_is_named_as_such(tmp_path: Path) -
     with pytest.raises(RecordError, match=r"g\.hea: corrupt WFDB header \(signal 1 'II': its "
                                           r"signal file name .* holds bytes that are not ASCII"):
         read_record(hea)
+
+
+def test_a_segment_sampled_at_another_rate_than_its_record_is_refused(tmp_path: Path) -> None:
+    """A segment header whose rate differs from the master's had been read at the master's
+    rate, stretching its samples in time without a word."""
+    _segment(tmp_path, "rec_0001", 0, 1000, ["II"])
+    _segment(tmp_path, "rec_0002", 1000, 1000, ["II"])
+    seg = tmp_path / "rec_0002.hea"
+    seg.write_text(seg.read_text().replace(" 125 ", " 250 ", 1))
+    master = tmp_path / "rec.hea"
+    master.write_text("rec/2 1 125 2000\nrec_0001 1000\nrec_0002 1000\n")
+    with pytest.raises(RecordError, match=r"rec\.hea: segment rec_0002 is sampled at 250 Hz, "
+                                          r"the record's header at 125 Hz"):
+        read_record(master)
+    assert len(read_record(master, stop=8.0).signals["ecg_ii"]) == 1000  # the first one reads

@@ -189,6 +189,12 @@ def test_normalize_modes() -> None:
     assert (y[0, 0] == 0).all() and y[0, 1, 0] == -1 and y[0, 1, -1] == 1
     with pytest.raises(ValueError, match="mode"):
         normalize(x, mask, "z")
+    # a range past float32's (a spike near its maximum) is scaled in float64, not to NaN
+    spike = x.copy()
+    spike[0, 0, 3], spike[0, 0, 4] = 3.3e38, -3.3e38
+    y = normalize(spike, mask)
+    assert np.isfinite(y).all() and y[0, 0, 3] == 1 and y[0, 0, 4] == -1
+    np.testing.assert_array_equal(y[1:], normalize(x, mask)[1:])
 
 
 def test_real_vt_record() -> None:

@@ -50,6 +50,7 @@ from qualityfm.data.store import (
 from qualityfm.io import (
     MissingChannelError,
     Record,
+    RecordError,
     ecg_leads,
     find_records,
     read_record,
@@ -148,6 +149,9 @@ def read_model_channels(path: str, channels: Sequence[str]) -> Record:
         return read_record(path, channels=list(channels))
     except MissingChannelError as err:
         held = [c for c in channels if c in err.available] + ecg_leads(err.available)
+        if not held:  # named as make_windows names a record without them, with what it holds
+            raise RecordError(f"no channel of {tuple(channels)} (record has: "
+                              f"{', '.join(err.available) or 'none'})") from None
         return read_record(path, channels=list(dict.fromkeys(held)))
 
 

@@ -87,7 +87,11 @@ def iter_file_windows(
         if len(win.x) == 0 and not (keep_unusable and win.n_cut):
             _skip(skipped, str(path), unusable_reason(win))
             continue
-        scores, x = score_and_scale(win, cfg, ecg_rules)
+        try:
+            scores, x = score_and_scale(win, cfg, ecg_rules)
+        except ValueError as err:  # one record's bad values: named and skipped, not the batch's
+            _skip(skipped, str(path), skip_reason(err))
+            continue
         yield FileWindows(
             path=Path(path),
             record_id=record.record_id,

@@ -10,6 +10,7 @@ from qualityfm.io.record import Record, RecordError
 from qualityfm.io.table_reader import (
     csv_has_time_column,
     csv_holds_samples,
+    csv_is_utf16,
     read_csv,
     read_npy,
     read_npz,
@@ -156,7 +157,7 @@ def passed_over(folder: str | Path) -> tuple[list[Path], Counter[str]]:
     """What :func:`find_records` passes over in ``folder``: data files it cannot read without
     a sampling rate (``.npy``, CSV of samples without a time column, a WFDB ``.dat`` without
     its header; ``*_Numerics.csv`` monitor numerics and tables of labels such as
-    ``REFERENCE.csv`` are not data), and the
+    ``REFERENCE.csv`` are not data) or in an encoding it does not read (UTF-16 CSV), and the
     count of waveform files of formats it does not read, by suffix (:data:`UNREAD_WAVEFORMS`:
     ``.edf``...; annotations, indexes and other files are no waveform). Hidden folders
     (``.git``) are not looked in."""
@@ -169,7 +170,8 @@ def passed_over(folder: str | Path) -> tuple[list[Path], Counter[str]]:
             continue
         if suffix == ".npy" or _orphan_signal(file) or (
                 suffix == ".csv" and not file.stem.endswith("_Numerics")
-                and not csv_has_time_column(file) and csv_holds_samples(file)):
+                and not csv_has_time_column(file)
+                and (csv_holds_samples(file) or csv_is_utf16(file))):
             no_rate.append(file)
         elif suffix in UNREAD_WAVEFORMS:
             other[suffix] += 1

@@ -82,6 +82,15 @@ def _split_unit(name: str) -> tuple[str, str]:
     return (match.group(1), match.group(2)) if match else (name.strip(), "")
 
 
+def csv_is_utf16(path: Path) -> bool:
+    """Whether a CSV starts with a UTF-16 byte-order mark (a spreadsheet's "Unicode text")."""
+    try:
+        with path.open("rb") as f:
+            return f.read(2) in (b"\xff\xfe", b"\xfe\xff")
+    except OSError:
+        return False
+
+
 def csv_has_time_column(path: Path) -> bool:
     """Whether a CSV's first line names a time column (a cheap test for ``find_records``)."""
     try:
@@ -291,6 +300,8 @@ def read_csv(
     Blank cells, and cells of a signal column that are no number (``---``, ``?``), are NaN; a
     column where such text fills more than ``MAX_TEXT_FRACTION`` of the rows is refused.
     """
+    if csv_is_utf16(path):
+        raise RecordError(f"{path}: UTF-16 text, which is not read: save it as UTF-8")
     try:
         cells, sep, decimal = _csv_header(path)
     except OSError as e:
@@ -319,6 +330,7 @@ def read_csv(
                           f"in milliseconds, 'Time [ms]'), or in Python call "
                           f"read_record(path, fs=...)")
 
+    _check_row_widths(path, sep, len(_trimmed(cells)), int(has_header))
     bidmc = _BIDMC.match(path.stem)
     record_id = bidmc.group(1) if bidmc else path.stem
     names = canonical_names(list(labels))
@@ -404,6 +416,26 @@ def read_csv(
         source=str(path),
         start_time=i0 / rate,
     )
+
+
+def _trimmed(cells: list[str]) -> list[str]:
+    """``cells`` without the empty ones at the end (a line's trailing delimiter)."""
+    while cells and not cells[-1].strip():
+        cells = cells[:-1]
+    return cells
+
+
+def _check_row_widths(path: Path, sep: str, width: int, skip: int) -> None:
+    """Refuse a CSV whose first data lines hold more cells than its first line names: the
+    columns would be read shifted (an unquoted ``1,234.5`` in a comma file). Empty cells at a
+    line's end (a trailing delimiter) are not counted."""
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+        rows = itertools.islice(csv.reader(f, delimiter=sep), skip, skip + _HEAD_ROWS)
+        for n, row in enumerate(rows, start=skip + 1):
+            row = _trimmed(row)
+            if len(row) > width:
+                raise RecordError(f"{path}: line {n} has {len(row)} cells, the first line "
+                                  f"names {width} (an unquoted comma in a number?)")
 
 
 def _parse(

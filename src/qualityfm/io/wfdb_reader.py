@@ -262,6 +262,9 @@ def _read_segments(
                 seg = parse_header(seg_path)
             except RecordError as e:  # the record named first: a batch job lists it
                 raise RecordError(f"{path}: segment {name}: {e}") from e
+            if not np.isclose(seg.fs, header.fs, rtol=1e-6):
+                raise RecordError(f"{path}: segment {name} is sampled at {seg.fs:g} Hz, the "
+                                  f"record's header at {header.fs:g} Hz")
             wanted = [(k, j) for k, j in enumerate(_nth(names, seg.sig_names)) if j is not None]
             try:
                 rec = wfdb.rdrecord(
@@ -316,8 +319,9 @@ def _frames_in_file(path: Path) -> int:
 
 
 def _check_mat_length(path: Path, header: Header) -> None:
-    """A header without a sample count is read to its signal file's end: a MATLAB v4 ``.mat``
-    file (format 16+24) cut short is refused, its own header giving the samples it held."""
+    """A MATLAB v4 ``.mat`` signal file (format 16+24) against its own header: one cut short
+    is refused (a header without a sample count is read to the file's end), and a WFDB header
+    that counts fewer samples than the file declares warns (the read stops at its count)."""
     files = {f for f in header.files if f.lower().endswith(".mat")}
     for name in files:
         file = path.parent / name
@@ -331,9 +335,13 @@ def _check_mat_length(path: Path, header: Header) -> None:
         if item is None or rows <= 0 or cols <= 0:
             return  # another layout: wfdb's read decides
         held = (file.stat().st_size - 20 - int(name_len)) // (item * int(rows))
-        if held < cols:
+        if held < cols and header.n_frames is None:
             raise RecordError(f"{path}: truncated signal file {name}: its MATLAB header "
                               f"declares {cols} samples per signal, the file holds {held}")
+        if header.n_frames is not None and header.n_frames < cols:
+            warnings.warn(f"{path}: the header counts {header.n_frames} samples per signal, its "
+                          f"signal file {name} declares {cols}: reading {header.n_frames}",
+                          RuntimeWarning, stacklevel=3)
 
 
 def read_wfdb(
@@ -367,7 +375,7 @@ def read_wfdb(
     if not multi and not header.sig_names:
         raise RecordError(f"{path}: empty record (no signals)")
     n_frames = header.n_frames
-    if n_frames is None and not multi:
+    if not multi:
         _check_mat_length(path, header)
     if multi:
         n_frames = sum(n for _, n in header.data_segments)

@@ -47,9 +47,17 @@ def normalize(x: np.ndarray, mask: np.ndarray | None = None, mode: str = "channe
     if mode == "joint":
         lo = np.where(keep, lo, np.inf).min(axis=-1, keepdims=True)
         hi = np.where(keep, hi, -np.inf).max(axis=-1, keepdims=True)
-    span = np.where(keep, hi - lo, 1.0)
-    lo = np.where(keep, lo, 0.0)
-    y = (2.0 * (x - lo[..., None]) / span[..., None] - 1.0).astype(np.float32)
+    lo, hi = np.broadcast_to(lo, keep.shape), np.broadcast_to(hi, keep.shape)
+    with np.errstate(over="ignore"):
+        span = np.where(keep, hi - lo, 1.0)
+    wide = ~np.isfinite(span)  # a range past float32's (values near 3.4e38): in float64 below
+    span = np.where(wide, 1.0, span)
+    lo0 = np.where(keep, lo, 0.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = (2.0 * (x - lo0[..., None]) / span[..., None] - 1.0).astype(np.float32)
+    if wide.any():
+        lw, hw = lo[wide].astype(np.float64)[:, None], hi[wide].astype(np.float64)[:, None]
+        y[wide] = 2.0 * (x[wide].astype(np.float64) - lw) / (hw - lw) - 1.0
     y[~keep] = 0.0
     return np.clip(y, -1.0, 1.0, out=y)
 

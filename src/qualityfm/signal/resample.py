@@ -22,7 +22,8 @@ def rational_ratio(fs_in: float, fs_out: float) -> tuple[int, int]:
         raise ValueError(f"output sampling rate must be positive and finite, got {fs_out}")
     frac = Fraction(float(fs_out) / float(fs_in)).limit_denominator(MAX_DENOMINATOR)
     if frac == 0:
-        raise ValueError(f"ratio {fs_out}/{fs_in} is too small to resample")
+        raise ValueError(f"cannot resample {fs_in:g} Hz to {fs_out:g} Hz: the input rate is "
+                         f"above {MAX_DENOMINATOR} times the output rate")
     return frac.numerator, frac.denominator
 
 

@@ -196,7 +196,10 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
         if src not in record.fs:
             raise RecordError(f"record {record.record_id}: channel {src} has no sampling rate")
         filled[c] = (~np.isfinite(raw), fill_nan(raw))  # inf counts as missing, like NaN
-        resampled[c] = resample(filled[c][1], record.fs[src], cfg.fs)
+        try:
+            resampled[c] = resample(filled[c][1], record.fs[src], cfg.fs)
+        except ValueError as err:
+            raise RecordError(f"record {record.record_id}: channel {src}: {err}") from None
     total = max(len(y) for y in resampled.values())
     n = (total - off - T) // hop + 1 if total - off >= T else 0
     if n <= 0:
