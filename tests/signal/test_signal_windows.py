@@ -207,3 +207,21 @@ def test_real_vt_record() -> None:
     assert len(w) + len(w.rejected) == 10  # 300 s at 250 Hz
     assert w.x.shape[1:] == (2, 9000) and np.isfinite(w.x).all()
     assert w.mask[:, 1].any() and w.sources.get("ecg_ii") in rec.signals
+
+
+def test_a_channel_sampled_below_a_waveform_rate_is_left_out() -> None:
+    """A 1-Hz 'PPG' (a monitor's trend) had been upsampled and scored 'acceptable'. It is left
+    out, with a warning when another channel remains and as the reason when none does."""
+    from qualityfm.io import MODEL_CHANNELS
+    from qualityfm.signal import synthesize
+
+    ecg = synthesize(60, fs=250.0, channels=("ecg_ii",), seed=0).signals["ecg_ii"]
+    trend = np.sin(np.arange(60) / 5.0).astype(np.float32)
+    alone = make_windows(Record("t", {"ppg": trend}, {"ppg": 1.0}))
+    assert len(alone.x) == 0
+    assert alone.rejected == [(0.0, "ppg at 1 Hz: below 10 Hz, trends rather than a waveform")]
+    with pytest.warns(RuntimeWarning, match=r"record both: ppg at 1 Hz left out: below 10 Hz"):
+        both = make_windows(Record("both", {"ecg_ii": ecg, "ppg": trend},
+                                   {"ecg_ii": 250.0, "ppg": 1.0}))
+    assert len(both.x) == 2 and both.mask[:, MODEL_CHANNELS.index("ecg_ii")].all()
+    assert not both.mask[:, MODEL_CHANNELS.index("ppg")].any()

@@ -20,13 +20,20 @@ from qualityfm.io.channels import (
     is_ecg,
 )
 from qualityfm.io.read import find_records, read_record
-from qualityfm.io.record import UNCALIBRATED, MissingChannelError, Record, RecordError
+from qualityfm.io.record import (
+    MIN_WAVEFORM_FS,
+    UNCALIBRATED,
+    MissingChannelError,
+    Record,
+    RecordError,
+)
 from qualityfm.io.uci_reader import find_uci_bp, is_uci_bp_file, iter_uci_bp, read_uci_bp
 from qualityfm.io.write import write_wfdb
 
 __all__ = [
     "ECG_PREFERENCE",
     "MODEL_CHANNELS",
+    "MIN_WAVEFORM_FS",
     "UNCALIBRATED",
     "atomic_write_all",
     "atomic_write",

@@ -34,6 +34,10 @@ class MissingChannelError(RecordError):
 #: in the recorder's units, not physical ones.
 UNCALIBRATED = "uncalibrated"
 
+#: The lowest rate of a waveform, Hz: a channel sampled more slowly holds trends (a monitor's
+#: 1-Hz numerics), not beats.
+MIN_WAVEFORM_FS = 10.0
+
 
 @dataclass
 class Record:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from qualityfm.io.base import patient_from_path, sample_span, select_channels
 from qualityfm.io.channels import canonical_names
-from qualityfm.io.record import Record, RecordError
+from qualityfm.io.record import MIN_WAVEFORM_FS, Record, RecordError
 
 _BIDMC = re.compile(r"^(bidmc_\d+)_Signals$")
 _UNITS = r"(s|sec|secs|ms|msec)"
@@ -32,7 +32,7 @@ _DELIMITERS = (",", ";", "\t")
 _HEAD_ROWS = 2048
 #: The lowest rate a time column may give without ``fs``: below it the values are most likely
 #: milliseconds in a column that does not say so (or the file holds trends, not waveforms).
-MIN_TIME_RATE = 10.0
+MIN_TIME_RATE = MIN_WAVEFORM_FS
 
 
 def _is_number(text: str) -> bool:

@@ -7,11 +7,13 @@ sample grid with cumulative sums, so nothing loops over windows in Python.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from qualityfm.io import (
+    MIN_WAVEFORM_FS,
     MODEL_CHANNELS,
     Record,
     RecordError,
@@ -175,6 +177,17 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
     """
     cfg = cfg or WindowConfig()
     sources, fallback = resolve_sources(record, cfg)
+    slow = [f"{src} at {record.fs[src]:g} Hz" for src in sources.values()
+            if record.fs.get(src, np.inf) < MIN_WAVEFORM_FS]
+    if slow:  # a monitor's trends under a waveform's name: no beats to window or score
+        sources = {c: src for c, src in sources.items()
+                   if record.fs.get(src, np.inf) >= MIN_WAVEFORM_FS}
+        if not sources:
+            return _empty(cfg, [(0.0, f"{', '.join(slow)}: below {MIN_WAVEFORM_FS:g} Hz, "
+                                      "trends rather than a waveform")], sources, fallback)
+        warnings.warn(f"record {record.record_id}: {', '.join(slow)} left out: below "
+                      f"{MIN_WAVEFORM_FS:g} Hz, trends rather than a waveform", RuntimeWarning,
+                      stacklevel=2)
     if not sources:
         have = ", ".join(record.signals) or "none"
         named = [canonical_channel(c) for c in record.signals]
