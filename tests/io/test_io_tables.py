@@ -445,6 +445,11 @@ def test_csv_lines_wider_than_the_header_and_utf16_files_are_refused(tmp_path: P
     with pytest.raises(RecordError, match=r"wide\.csv: line 3 has 4 cells, the first line "
                                           r"names 3 \(an unquoted comma in a number\?\)"):
         read_record(wide)
+    wide.write_text("Time [s],PLETH,II\n0.000,1.5\n0.008,1.2,0.3\n")  # a first line short
+    with pytest.raises(RecordError, match=r"wide\.csv: the first data line \(line 2\) holds "
+                                          r"fewer cells than the first line names: column\(s\) "
+                                          r"\[3\] missing"):
+        read_record(wide)
     wide.unlink()
     t = np.arange(0, 10, 1 / 125)
     text = "Time [s],PLETH,II\n" + "".join(f"{a:.3f},{np.sin(a):.4f},{np.cos(a):.4f}\n"

@@ -467,6 +467,10 @@ def _parse(
     except pd.errors.EmptyDataError:
         return pd.DataFrame(columns=cols)
     except (ValueError, pd.errors.ParserError) as e:
+        if "Usecols do not match columns" in str(e):  # pandas sizes the table by its first line
+            missing = [int(k) + 1 for k in re.findall(r"\d+", str(e).split(":")[-1])]
+            raise RecordError(f"{path}: the first data line (line {skip + 1}) holds fewer cells "
+                              f"than the first line names: column(s) {missing} missing") from e
         raise RecordError(f"{path}: corrupt CSV ({e})") from e
 
 
