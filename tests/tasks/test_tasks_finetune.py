@@ -1077,3 +1077,20 @@ def test_a_validation_split_of_one_class_warns() -> None:
                                          r"calibrated and its threshold is 0.5"):
         est.fit(None, y, groups=groups, features=features)
     assert est.threshold == 0.5
+
+
+def test_compares_resnet_row_starts_from_weights_its_seed_draws() -> None:
+    """The ResNet1d row's network is made before the Finetuner seeds torch: its initial
+    weights had followed the process's random state, so two identical compares differed."""
+    from qualityfm.tasks.pipeline import _compare_makers
+
+    def weights(seed: int) -> torch.Tensor:
+        make = _compare_makers(["resnet"], [], [], False, cfg=None, epochs=1, seed=seed,
+                               augment=False, pool=None, test_shifts=None, solver=None,
+                               device="cpu")["ResNet1d from scratch"]
+        return torch.cat([p.detach().flatten() for p in make("vt-alarm", 300.0).init.parameters()])
+
+    torch.manual_seed(123)
+    first = weights(0)
+    torch.manual_seed(456)  # another process state: the same weights
+    assert torch.equal(weights(0), first) and not torch.equal(weights(1), first)

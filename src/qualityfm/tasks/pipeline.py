@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from qualityfm.inference.score import check_output, write_table
 from qualityfm.io import atomic_write_text, write_json
@@ -576,6 +577,14 @@ def _compare_rate(models: Sequence[str], baselines: Sequence[str],
     return next(iter(rates.values()), None)
 
 
+def _seeded_resnet(seed: int) -> ResNet1d:
+    """A ResNet1d whose initial weights follow ``seed`` (a module given to a Finetuner is
+    used as it is: its weights are drawn here, where the run's seed governs them)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return ResNet1d()
+
+
 def _compare_makers(baselines: Sequence[str], models: Sequence[str], modes: Sequence[str],
                     with_features: bool, *, cfg: object, epochs: int, seed: int,
                     augment: bool, pool: str | None, test_shifts: int | None,
@@ -593,7 +602,7 @@ def _compare_makers(baselines: Sequence[str], models: Sequence[str], modes: Sequ
                 device=device, fs=fs)
         elif b == "resnet":
             makers["ResNet1d from scratch"] = lambda t, fs: Finetuner(
-                t, init=ResNet1d(), mode="full", lr=1e-3, epochs=epochs, seed=seed,
+                t, init=_seeded_resnet(seed), mode="full", lr=1e-3, epochs=epochs, seed=seed,
                 use_features=False, augment=augment, test_shifts=test_shifts, device=device,
                 fs=fs)
         else:

@@ -157,12 +157,23 @@ def export_model(
     config_json = json.dumps({"format": FORMAT, "model": mcfg.to_dict()}, indent=2) + "\n"
     card = _card(ckpt, mcfg, run_dir, model.num_params(), dtype, notes,
                  model.num_params(head=True) - model.num_params())
-    weights = save(tensors, metadata={"format": FORMAT, "config": json.dumps(mcfg.to_dict()),
-                                      "dtype": dtype, "step": str(ckpt["step"])})
+    weights = _sorted_header(save(tensors, metadata={
+        "format": FORMAT, "config": json.dumps(mcfg.to_dict()), "dtype": dtype,
+        "step": str(ckpt["step"])}))
     atomic_write_all({out_dir / weights_name: lambda f: f.write(weights),
                       out_dir / config_name: lambda f: f.write(config_json.encode()),
                       out_dir / card_name: lambda f: f.write(card.encode())})
     return out_dir
+
+
+def _sorted_header(data: bytes) -> bytes:
+    """A safetensors file with its JSON header's keys sorted: safetensors writes the metadata
+    in an order that varies from process to process, and an export should be the same bytes
+    each time. The tensors' offsets count from the data's start, so they stand."""
+    n = int.from_bytes(data[:8], "little")
+    header = json.dumps(json.loads(data[8:8 + n]), sort_keys=True, separators=(",", ":"))
+    header += " " * (-len(header) % 8)  # the format pads its header to 8 bytes with spaces
+    return len(header).to_bytes(8, "little") + header.encode() + data[8 + n:]
 
 
 def _read_config(path: Path) -> QualityFMConfig:
