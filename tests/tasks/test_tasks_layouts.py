@@ -317,8 +317,15 @@ def test_compare_reads_several_folders_and_names_them(tmp_path) -> None:
     assert rows["classical features + GBM"]["n"] == 40  # 2 x 2 WFDB windows + 36 UCI records
     table = (tmp_path / "cmp" / "table.md").read_text()
     assert f"({wfdb_dir}, {uci_dir})" in table and "No paired differences" not in table
+    # a stopped comparison's finished row that this one does not run goes with its report
+    old = tmp_path / "two" / ".folds" / "old_row"
+    old.mkdir(parents=True)
+    (tmp_path / "two" / "old_row.json").write_text("{}")
+    (tmp_path / "two" / "notes.txt").write_text("mine")
     rows = compare_run("abp", [wfdb_dir, uci_dir], tmp_path / "two", kfold=2, n_boot=20,
                        baselines=("classical",), models=("r=none",), modes=("linear",))
+    assert not (tmp_path / "two" / "old_row.json").exists() and not old.exists()
+    assert (tmp_path / "two" / "notes.txt").read_text() == "mine"
     assert list(rows) == ["classical features + GBM", "r (linear)"]
     assert "delta_sbp_mae" not in rows["r (linear)"]  # no reference row: none is made up
     assert ("No paired differences: the default reference, `QualityFM from scratch`, is not "

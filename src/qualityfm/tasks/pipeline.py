@@ -441,10 +441,16 @@ def _slug(row: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in row).strip("_").lower()
 
 
-def _clear_compare(out: Path) -> None:
+def _clear_compare(out: Path, keep: set[str]) -> None:
     """Remove what an earlier comparison wrote in ``out`` (its table, JSON and every row's
     report, as its summary.json lists them), so that no old row outlives it; other files
-    stay."""
+    stay. Of a stopped comparison, the finished rows (their folds kept for a resume) that
+    this one does not run (``keep``: its rows' file names) go with their reports."""
+    folds = out / FOLDS_DIR
+    for row in sorted(folds.iterdir()) if folds.is_dir() else []:
+        if row.name not in keep:
+            clear_report(out, row.name)
+            shutil.rmtree(row, ignore_errors=True)
     summary = out / "summary.json"
     if not ((out / "compare.json").is_file() and summary.is_file()):
         return
@@ -502,7 +508,7 @@ def compare_run(
     ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir,
                   fs=fs)
     out = Path(out)
-    _clear_compare(out)
+    _clear_compare(out, keep={_slug(name) for name in makers})
     rows, oof = {}, {}
     # what makes a row's folds: the comparison's settings (a stopped comparison resumes)
     settings = {"task": task, "data": data_label(data), "epochs": epochs, "config": config,
