@@ -142,3 +142,24 @@ def test_results_on_stdout_are_json_with_nan_as_null(
 
     shown = json.loads(capsys.readouterr().out, parse_constant=refuse)
     assert shown == {"auroc": None, "auroc_ci": [None, 0.5], "n": 3}
+
+
+def test_sigterm_during_a_verb_ends_it_as_ctrl_c_does(monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    """A scheduler's SIGTERM unwinds a verb (its temporaries are left for a re-run to remove)
+    and says so, with status 143, instead of killing it without a word; the handler is put
+    back afterwards."""
+    import os
+    import signal
+    import time
+
+    def terminated(args: object) -> int:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+        return 0
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr("qualityfm.cli.presets.run", terminated)
+    assert main(["presets"]) == 143
+    assert capsys.readouterr().err == "qualityfm presets: interrupted (SIGTERM)\n"
+    assert signal.getsignal(signal.SIGTERM) is before

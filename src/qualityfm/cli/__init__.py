@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 
 from qualityfm import __version__
 
@@ -48,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    previous = _sigterm_interrupts()
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
@@ -61,9 +64,31 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `qualityfm info STORE | head -1`: stop quietly, as Unix tools do
         _drop_stdout()
         return 128 + 13  # the status of a process ended by SIGPIPE
-    except KeyboardInterrupt:  # prepare's journal makes a re-run resume
-        print(f"qualityfm {args.verb}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:  # journals and checkpoints make a re-run resume
+        by_term = isinstance(err, Terminated)
+        print(f"qualityfm {args.verb}: interrupted{' (SIGTERM)' if by_term else ''}",
+              file=sys.stderr)
+        return 143 if by_term else 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's stop) during a verb: it unwinds as Ctrl-C does, so that files
+    being written are left as temporaries a re-run removes, and the verb says it stopped."""
+
+
+def _sigterm_interrupts() -> object:
+    """Make SIGTERM raise :class:`Terminated` in the main thread (pre-training and prepare's
+    workers set their own handlers while they run); the previous handler, or None."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def _raise(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    return signal.signal(signal.SIGTERM, _raise)
 
 
 def _rank_tag() -> str:
