@@ -365,3 +365,29 @@ def test_abp_evaluate_replaces_an_earlier_report_and_names_the_windows(tmp_path,
         assert f"evaluate output {tmp_path / 'evout'} must end in .json" in (
             capsys.readouterr().err)
     assert not any(p.name.startswith("evout") for p in tmp_path.iterdir())
+
+
+def test_bp_rule_reaches_the_command_line_and_evaluate_keeps_the_runs(tmp_path,
+                                                                      capsys) -> None:
+    """--bp-rule max_min takes abp's targets as the original did (the window's max and min);
+    evaluate takes them as the run did unless told; the flag is refused for another task."""
+    data = tmp_path / "icu"
+    for i in range(12):
+        write_wfdb(synthesize(65, 250.0, sbp=100 + 4 * i, dbp=60 + 2 * i, seed=i,
+                              record_id=f"rec{i:02d}"), data)
+    run, ev = tmp_path / "run", tmp_path / "ev.json"
+    assert main(["finetune", "--task", "abp", "--data", str(data), "--init", "classical",
+                 "--bp-rule", "max_min", "--out", str(run)]) == 0
+    assert json.loads((run / "summary.json").read_text())["settings"]["bp_rule"] == "max_min"
+    assert main(["evaluate", "--task", "abp", "--data", str(data), "--model", str(run),
+                 "--out", str(ev)]) == 0
+    y = np.array(json.loads(ev.read_text())["predictions"]["y"])
+    np.testing.assert_allclose(y, build_task_dataset("abp", data, bp_rule="max_min").y)
+    beats = build_task_dataset("abp", data).y
+    assert (y[:, 0] > beats[:, 0]).all() and (y[:, 1] < beats[:, 1]).all()
+    capsys.readouterr()
+    assert main(["finetune", "--task", "af", "--data", str(data), "--bp-rule", "max_min",
+                 "--out", str(tmp_path / "af")]) == 1
+    assert ("--bp-rule sets the blood-pressure targets of --task abp; --task af has none"
+            in capsys.readouterr().err)
+    assert not (tmp_path / "af").exists()

@@ -6,12 +6,18 @@ import argparse
 from pathlib import Path
 
 from qualityfm.cli.argtypes import int_at_least, nonnegative_int, positive_int
-from qualityfm.cli.finetune import add_data_options, add_device_option, add_network_options
+from qualityfm.cli.finetune import (
+    add_bp_rule_option,
+    add_data_options,
+    add_device_option,
+    add_network_options,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="baselines and pre-trained variants in one table")
     add_data_options(p)
+    add_bp_rule_option(p)
     add_device_option(p)
     p.add_argument("--models", nargs="*", default=[],
                    help="pre-trained model dirs as NAME=DIR (ablations: no-spectral=DIR, ...); "
@@ -60,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         augment=not args.no_augment, pool=args.pool, test_shifts=args.test_shifts,
         solver=args.solver,
         reference=args.reference, device=args.device, overwrite=args.overwrite,
+        bp_rule=args.bp_rule,
     )
     print((Path(args.out) / "table.md").read_text())
     return 0

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from qualityfm.cli.finetune import add_data_options, add_device_option
+from qualityfm.cli.finetune import add_bp_rule_option, add_data_options, add_device_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="evaluate a fine-tuned model (JSON, table, plots)")
     add_data_options(p, fitted=True)
+    add_bp_rule_option(p, fitted=True)
     add_device_option(p)
     p.add_argument("--model", required=True, help="run directory written by finetune")
     p.add_argument("--out", required=True,
@@ -23,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
     from qualityfm.tasks.pipeline import evaluate_run
 
     res = evaluate_run(args.task, args.model, args.data, args.out, seconds=args.seconds,
-                       max_records=args.max_records, cache_dir=args.cache, device=args.device)
+                       max_records=args.max_records, cache_dir=args.cache, device=args.device,
+                       bp_rule=args.bp_rule)
     shown = {k: v for k, v in res.items() if k != "predictions"}
     print(json.dumps(json_safe(shown), indent=1, default=str))  # NaN -> null, as in the file
     return 0

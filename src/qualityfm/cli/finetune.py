@@ -32,6 +32,17 @@ def add_data_options(p: argparse.ArgumentParser, fitted: bool = False) -> None:
     p.add_argument("--cache", default=None, help="directory for cached task datasets (.npz)")
 
 
+def add_bp_rule_option(p: argparse.ArgumentParser, fitted: bool = False) -> None:
+    """``--bp-rule``: how abp's per-window targets are taken."""
+    from qualityfm.tasks.datasets import BP_RULES
+
+    p.add_argument("--bp-rule", choices=BP_RULES, default=None,
+                   help="abp: each window's SBP/DBP as the median of its beats' systolic peaks "
+                   "and diastolic troughs (beat_median) or as its maximum and minimum "
+                   "(max_min, the original's); default: "
+                   + ("the one the run was fine-tuned with" if fitted else "beat_median"))
+
+
 def add_device_option(p: argparse.ArgumentParser) -> None:
     """``--device``: where the networks run."""
     p.add_argument("--device", default="cpu",
@@ -64,6 +75,7 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("finetune", help="fine-tune on vt-alarm, af or abp")
     add_data_options(p)
+    add_bp_rule_option(p)
     add_device_option(p)
     p.add_argument("--init", default="pretrained",
                    help="pretrained | none | MODEL_DIR | classical (the feature baseline)")
@@ -110,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         seconds=args.seconds, max_records=args.max_records, cache_dir=args.cache,
         use_features=args.features, augment=not args.no_augment, pool=args.pool,
         test_shifts=args.test_shifts, solver=args.solver, device=args.device,
-        overwrite=args.overwrite, target_tpr=args.target_tpr,
+        overwrite=args.overwrite, target_tpr=args.target_tpr, bp_rule=args.bp_rule,
     )
     shown = {k: v for k, v in summary.items() if k not in ("skipped", "train_groups")}
     if "skipped" in summary:  # named on stderr, listed in summary.json

@@ -71,6 +71,9 @@ from qualityfm.signal import (
 )
 
 TASKS = ("vt-alarm", "af", "abp")
+#: How abp's per-window SBP/DBP are taken: the median of the beats' systolic peaks and
+#: diastolic troughs (the default), or the window's maximum and minimum (the original's).
+BP_RULES = ("beat_median", "max_min")
 RHYTHMS = ("N", "A", "O", "~")
 # 17: the resampling keeps a channel's level without a ripple (windows move by up to 2e-5);
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
@@ -397,7 +400,7 @@ def bp_targets(abp: np.ndarray, fs: float, rule: str = "beat_median") -> tuple[f
     elif rule == "max_min":
         sbp, dbp = float(abp.max()), float(abp.min())
     else:
-        raise ValueError(f"bp_rule must be 'beat_median' or 'max_min', got {rule!r}")
+        raise ValueError(f"bp_rule must be one of {BP_RULES}, got {rule!r}")
     if not (60.0 <= sbp <= 250.0 and 20.0 <= dbp <= 150.0 and sbp - dbp >= 15.0):
         return f"out of physiological range (SBP {sbp:.0f}, DBP {dbp:.0f})"
     return sbp, dbp

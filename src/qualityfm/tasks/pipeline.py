@@ -21,6 +21,7 @@ from qualityfm.model.network import check_pool
 from qualityfm.model.precision import resolve_device
 from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d, load_estimator
 from qualityfm.tasks.datasets import (
+    BP_RULES,
     RHYTHMS,
     DataDirs,
     TaskDataset,
@@ -53,6 +54,17 @@ def _dataset(task: str, data: DataDirs, **kw: object) -> TaskDataset:
     ds = build_task_dataset(task, data, **{k: v for k, v in kw.items() if v is not None})
     note_skipped(ds.skipped)
     return ds
+
+
+def check_bp_rule(task: str, bp_rule: str | None) -> None:
+    """``bp_rule`` (``datasets.BP_RULES``) sets abp's targets: refused for another task."""
+    if bp_rule is None:
+        return
+    if bp_rule not in BP_RULES:
+        raise ValueError(f"bp_rule must be one of {BP_RULES}, got {bp_rule!r}")
+    if task != "abp":
+        raise ValueError(f"--bp-rule sets the blood-pressure targets of --task abp; "
+                         f"--task {task} has none")
 
 
 def note_skipped(skipped: list[dict[str, str]], shown: int = 5) -> None:
@@ -100,6 +112,7 @@ def finetune_run(
     cache_dir: str | Path | None = None, use_features: bool | None = None, augment: bool = True,
     pool: str | None = None, test_shifts: int | None = None, solver: str | None = None,
     device: str = "cpu", overwrite: bool = False, target_tpr: float | None = None,
+    bp_rule: str | None = None,
 ) -> dict:
     """Fine-tune on all of ``data`` (grouped validation inside) and save the model to ``out``;
     with ``kfold``, run grouped k-fold CV instead and write its report to ``out``. For ``af`` a
@@ -114,13 +127,15 @@ def finetune_run(
     ``solver``: how a linear head is fitted (default: ``finetune.default_solver``);
     ``device``: where networks train ("cpu", "cuda", ...); ``epochs`` and ``batch_size`` None:
     ``Finetuner``'s (30 and 32); ``target_tpr``: the TPR the threshold keeps on new alarms
-    (vt-alarm; None: the estimators' 0.95). Options given that the run does not use
+    (vt-alarm; None: the estimators' 0.95); ``bp_rule``: how abp's targets are taken
+    (``datasets.BP_RULES``; None: the median of the beats). Options given that the run does not use
     (``--epochs`` for a closed-form head, a network option for the classical baseline, ...) are
     named on stderr and under ``ignored`` in ``summary.json``, which records the settings the
     run used. An ``out`` that holds a finished run (a model or a CV report) is refused unless
     ``overwrite`` (then replaced); a k-fold run stopped there resumes."""
     _refuse_finished(out, overwrite, resumable=bool(kfold))
     resolve_device(device)
+    check_bp_rule(task, bp_rule)
     if pool is not None:
         check_pool(pool)  # before the dataset is built
     check_init(init, classical=True)  # before the dataset is built
@@ -139,7 +154,7 @@ def finetune_run(
         use_features = default_features(task)
     # the task windows at the rate the encoder was pre-trained on (300 Hz for the shipped one)
     ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir,
-                  fs=encoder_fs(init, config))
+                  fs=encoder_fs(init, config), bp_rule=bp_rule)
     cfg = resolve_model_config(config) if init == "none" else None
 
     sizes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if v is not None}
@@ -337,18 +352,23 @@ MODEL_SETTINGS = ("init", "mode", "solver", "use_features", "pool", "test_shifts
 
 def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *,
                  seconds: float | None = None, max_records: int | None = None,
-                 cache_dir: str | Path | None = None, device: str = "cpu") -> dict:
+                 cache_dir: str | Path | None = None, device: str = "cpu",
+                 bp_rule: str | None = None) -> dict:
     """Evaluate the model saved by ``finetune_run`` on the records of ``data`` (networks run
-    on ``device``); write ``out`` (JSON) and, beside it, the markdown table and plots. Groups
+    on ``device``; abp's targets taken by ``bp_rule``, None: as the run took them); write
+    ``out`` (JSON) and, beside it, the markdown table and plots. Groups
     (patients or records) the model was trained on are listed under ``trained_on`` and warned
     about: figures on them are not a test. An ``out`` not ending in .json is refused before
     any record is read; files an earlier report of its stem wrote beside it are replaced."""
     out = check_output(out, (".json",), what="evaluate")
     refuse_reserved_name(out)
+    check_bp_rule(task, bp_rule)
     model = Path(model)
     est, rhythm, summary = _saved_model(task, model, device)
+    if task == "abp" and bp_rule is None:
+        bp_rule = summary.get("settings", {}).get("bp_rule")
     ds = _dataset(task, data, **_window_settings(summary, seconds), max_records=max_records,
-                  cache_dir=cache_dir)
+                  cache_dir=cache_dir, bp_rule=bp_rule)
     res = evaluate_estimator(est, ds, rhythm)
     res.update(task=task, model=str(model), data=data_label(data), n=len(ds),
                skipped=ds.skipped,
@@ -468,7 +488,7 @@ def compare_run(
     n_boot: int = 1000, modes: Sequence[str] = ("full", "linear"), with_features: bool = False,
     augment: bool = True, pool: str | None = None, test_shifts: int | None = None,
     solver: str | None = None, reference: str | None = None, device: str = "cpu",
-    overwrite: bool = False,
+    overwrite: bool = False, bp_rule: str | None = None,
 ) -> dict:
     """Grouped k-fold CV of baselines and pre-trained variants (``models``: ``NAME=DIR``,
     ``DIR``, ``pretrained`` or ``none`` for a random encoder; each fine-tuned in every mode of
@@ -485,6 +505,7 @@ def compare_run(
     ``overwrite``; a comparison stopped there resumes."""
     _refuse_finished(out, overwrite, resumable=True)
     resolve_device(device)
+    check_bp_rule(task, bp_rule)
     if pool is not None:
         check_pool(pool)
     if solver is not None:
@@ -506,7 +527,7 @@ def compare_run(
         raise ValueError(f"reference {reference!r} is not a row of this comparison; "
                          f"rows: {list(makers)}")
     ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir,
-                  fs=fs)
+                  fs=fs, bp_rule=bp_rule)
     out = Path(out)
     _clear_compare(out, keep={_slug(name) for name in makers})
     rows, oof = {}, {}
@@ -514,7 +535,8 @@ def compare_run(
     settings = {"task": task, "data": data_label(data), "epochs": epochs, "config": config,
                 "seconds": seconds, "max_records": max_records, "modes": list(modes),
                 "augment": augment, "pool": pool, "test_shifts": test_shifts,
-                "solver": solver, "models": {m: _files_stamp(m.rpartition("=")[2])
+                "solver": solver, "bp_rule": bp_rule,
+                "models": {m: _files_stamp(m.rpartition("=")[2])
                                              for m in models}}
     for name, make in makers.items():
         folds, key = out / FOLDS_DIR / _slug(name), {"row": name, **settings}

@@ -10,7 +10,8 @@ from typing import Any
 RECIPES: dict[str, dict[str, Any]] = {
     # The original's settings, kept for ablations: per-token distillation on raw encoder tokens,
     # centring, temperatures 0.1 / 0.04, momentum 0.7 -> 1, Adam 1e-4 x batch / 256 with L2
-    # weight decay, amplitude + phase 0.1 each, natural pairs only, plain phase target, each
+    # weight decay (its floor, 1e-6, scaled as the peak is: the original's at batch 256),
+    # amplitude + phase 0.1 each, natural pairs only, plain phase target, each
     # member of a pair augmented (noise, scale, offset, a zeroed span).
     "paper": dict(
         head=False, distill_mode="token", teacher_temp=0.04, teacher_temp_end=0.04,
@@ -54,7 +55,7 @@ class PretrainConfig:
     grad_accum: int = 1
     optimizer: str = "adamw"        # "adamw" (decoupled decay) | "adam" (the original's)
     lr: float = 5e-4                # per 256 pairs (scaled by batch_size / 256)
-    min_lr: float = 1e-6
+    min_lr: float = 1e-6            # per 256 pairs, as lr
     warmup: int = 100
     weight_decay: float = 0.04
     weight_decay_end: float = 0.4
