@@ -29,7 +29,8 @@ def test_cli_prepare_and_info_on_real_records(tmp_path, capsys):
     assert "prepared" in captured.err and "windows" in captured.err  # the summary line
     assert "rec" in captured.err  # the progress bar, on stderr
     summary = json.loads(captured.out)
-    assert summary["n_records"] == 3 and summary["skipped"] == []
+    assert summary["n_records"] == 3 and summary["n_skipped"] == 0 == summary["n_passed_over"]
+    assert "skipped" not in summary  # listed in the store (qualityfm info), counted here
     assert store_features(out).shape[0] == summary["n_windows"]  # --features wrote them
 
     assert main(["info", str(out)]) == 0

@@ -191,7 +191,7 @@ def test_a_run_without_windows_keeps_earlier_results(records: Path, tmp_path: Pa
     assert f"no window to score; {table} was not written" in capsys.readouterr().err
     # model settings without a model would do nothing: refused, the table untouched
     assert main(["score", str(records), "--out", str(table), "--precision", "bf16"]) == 1
-    assert ("--precision set how the model runs: give --model"
+    assert ("--precision sets how the model runs: give --model"
             in capsys.readouterr().err)
     assert main(["embed", str(empty), "--model", "pretrained", "--out", str(emb)]) == 1
     assert f"no window to embed; {emb} was not written" in capsys.readouterr().err

@@ -342,3 +342,23 @@ def test_a_segment_sampled_at_another_rate_than_its_record_is_refused(tmp_path: 
                                           r"the record's header at 125 Hz"):
         read_record(master)
     assert len(read_record(master, stop=8.0).signals["ecg_ii"]) == 1000  # the first one reads
+
+
+def test_a_new_challenge_alarm_without_its_label_keeps_its_alarm_time(tmp_path: Path) -> None:
+    """A Challenge 2015 record whose header names the alarm type but no label yet (a new
+    alarm to predict) sounds at 300 s as the labelled ones do: the 330-s 'l' record had been
+    judged on its last 10 s, 30 s after the alarm."""
+    from qualityfm.tasks import build_task_dataset
+
+    src = shared_path("physionet2015_vt")
+    for ext in (".hea", ".mat"):
+        (tmp_path / f"v101l{ext}").write_bytes((src / f"v101l{ext}").read_bytes())
+    hea = tmp_path / "v101l.hea"
+    hea.write_text("".join(ln for ln in hea.read_text().splitlines(keepends=True)
+                           if "alarm" not in ln.lower()))
+    rec = read_record(hea)
+    assert rec.events == {"alarm": 300.0} and "alarm_true" not in rec.labels
+    assert rec.labels["alarm_type"] == "Ventricular_Tachycardia" and rec.duration() == 330.0
+    unlabelled = build_task_dataset("vt-alarm", tmp_path, labels=False)
+    labelled = build_task_dataset("vt-alarm", src / "v101l.hea")
+    np.testing.assert_array_equal(unlabelled.X, labelled.X)

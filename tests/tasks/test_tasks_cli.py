@@ -127,6 +127,7 @@ def test_cli_abp_default_reads_the_features(tmp_path, capsys) -> None:
                                                                               "lbfgs")
     assert json.loads((run / "finetune.json").read_text())["use_features"] is True
     assert summary["target_tpr"] is None  # no threshold: a regression
+    assert set(summary["validation"]["model"]["mae"]) == {"sbp", "dbp"}  # mmHg, named
     res = tmp_path / "res.json"
     assert main(["evaluate", *common, "--model", str(run), "--out", str(res)]) == 0
     got = json.loads(res.read_text())

@@ -298,7 +298,8 @@ def test_a_skipped_record_is_listed_under_its_own_file(tmp_path, capsys) -> None
     verbs name skipped records on stderr (finetune had listed them in summary.json alone)."""
     import shutil
 
-    from qualityfm.tasks.pipeline import _dataset, note_skipped
+    from qualityfm.io.read import note_skipped
+    from qualityfm.tasks.pipeline import _dataset
 
     folder = tmp_path / "vt"
     good = synthetic_alarm_records(1, seed=2, ppg_missing=0.0, abp_present=0.0)[0]

@@ -168,7 +168,7 @@ def test_cli_finetune_af_on_a_perform_folder(perform_dir, tmp_path) -> None:
         p4 = [float(r[k]) for k in ("p_N", "p_A", "p_O", "p_noisy")]
         assert abs(sum(p4) - 1) < 1e-3 and 0 <= float(r["p_af"]) <= 1 and r["af"] in ("0", "1")
         # the rhythm agrees with the AF decision: A exactly when af is 1, else the most
-        # probable of the other three classes (any of them tied at the table's 4 decimals)
+        # probable of the other three classes
         best = max(p4[k] for k in range(4) if RHYTHMS[k] != "A")
         expected = {"A"} if r["af"] == "1" else {
             RHYTHMS[k] for k in range(4) if RHYTHMS[k] != "A" and p4[k] == best}
@@ -178,6 +178,8 @@ def test_cli_finetune_af_on_a_perform_folder(perform_dir, tmp_path) -> None:
     res = predict_run("af", run, perform_dir, parts, records_per_part=1)
     again = list(csv.DictReader(parts.open()))
     assert res["n"] == 16 and res["skipped"] == [] and list(again[0]) == list(rows[0])
+    # the model was fine-tuned on these subjects: said, as evaluate says it
+    assert res["trained_on"]["n_groups"] == len(summary["train_groups"]) > 0
     for r, q in zip(rows, again, strict=True):
         assert [r[k] for k in ("record", "start_s", "af", "rhythm")] == [
             q[k] for k in ("record", "start_s", "af", "rhythm")]

@@ -73,12 +73,16 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("finetune", help="fine-tune on vt-alarm, af or abp")
+    p = sub.add_parser("finetune", help="fine-tune on vt-alarm, af or abp",
+                       description="Fine-tune a model (or fit the classical baseline) on a "
+                       "clinical task's records, split by patient or record, and save it to "
+                       "OUT; with --kfold, cross-validate it and write the report to OUT.")
     add_data_options(p)
     add_bp_rule_option(p)
     add_device_option(p)
     p.add_argument("--init", default="pretrained",
-                   help="pretrained | none | MODEL_DIR | classical (the feature baseline)")
+                   help="pretrained (the shipped weights; the default) | none (random "
+                   "weights) | MODEL_DIR | classical (the feature baseline)")
     p.add_argument("--mode", default=None, choices=["full", "linear"],
                    help="fine-tune every weight, or train a linear head on the frozen encoder "
                    "(default: linear from pre-trained weights, full for --init none)")

@@ -75,28 +75,33 @@ def run(args: argparse.Namespace) -> int:
     if args.features and summary["n_windows"]:  # the folder just written (this part only)
         compute_store_features(summary["path"], workers=args.workers,
                                progress=not args.no_progress)
-    print(json.dumps(summary))
+    # counts on stdout (the first records skipped are named on stderr, and all are listed in
+    # the store's meta.json: qualityfm info), as finetune's summary does
+    shown = {k: v for k, v in summary.items() if k not in ("skipped", "passed_over")}
+    shown.update(n_skipped=len(summary["skipped"]),
+                 n_passed_over=len(summary.get("passed_over", [])))
+    print(json.dumps(shown))
     return _report(summary, args)
 
 
 def _report(summary: dict, args: argparse.Namespace) -> int:
     """Say on stderr what a finished run wrote; its exit status: 1 when no window was written
     (as ``score`` and ``embed``), with a warning when windows gave no pair."""
+    from qualityfm.io.read import note_skipped, skip_line
+
     path, skipped = summary["path"], summary["skipped"]
     for entry in summary.get("passed_over", []):  # no record here: named, not lost silently
-        print(f"qualityfm prepare: passed over {entry['record']}: {entry['reason']}",
-              file=sys.stderr)
+        print(f"qualityfm prepare: passed over {skip_line(entry)}", file=sys.stderr)
     if summary["n_windows"] == 0:
         if not skipped:  # a part whose share of the records is empty: the store needs it
             print(f"qualityfm prepare: note: {path} holds none of the records (they all fall in "
                   "other parts)", file=sys.stderr)
             return 0
-        record, reason = skipped[0]["record"], skipped[0]["reason"]
-        first = reason if reason.startswith(record) else f"{record}: {reason}"
         print(f"qualityfm prepare: no window to store; every record was skipped "
-              f"({len(skipped)}; first: {first}); {path} lists them under \"skipped\" "
-              f"(qualityfm info {path})", file=sys.stderr)
+              f"({len(skipped)}; first: {skip_line(skipped[0])}); {path} lists them under "
+              f"\"skipped\" (qualityfm info {path})", file=sys.stderr)
         return 1
+    note_skipped(skipped, verb="prepare", listed_in=f"{path}'s meta.json (qualityfm info)")
     levels = ", ".join(f"{k} {v}" for k, v in summary["levels"].items())
     print(f"prepared {path}: {summary['n_records']} records, {summary['n_windows']} windows "
           f"({levels}), {summary['n_pairs']} pairs, {len(skipped)} skipped, "

@@ -47,6 +47,7 @@ _HELP = {
     "augment": "augment each pair member on its own (noise, scale, per-channel offset, a "
                "zeroed span)",
     "stem": "tokeniser: residual or conv (the original's)",
+    "preset": "model size: base, middle or large (qualityfm presets)",
     "attention": "attention kernel: auto, dense, local or flex",
     "window": "local attention window, in tokens",
     "batch_size": "pairs per optimizer step, over all ranks and micro-steps",
@@ -81,7 +82,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     from qualityfm.train.config import RECIPES, PretrainConfig
 
     p = sub.add_parser("pretrain", help="pre-train a QualityFM model on a prepared store",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=__doc__.replace("``", ""),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--store", help="store folder made by `qualityfm prepare`")
     p.add_argument("--out", required=True, help="run folder (checkpoints, log.jsonl, summary)")
     p.add_argument("--recipe", choices=sorted(RECIPES), default=None,

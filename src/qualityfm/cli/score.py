@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
                      if value is not None}
     if model_options and not args.model:
         flags = " and ".join("--" + name.replace("_", "-") for name in model_options)
-        raise ValueError(f"{flags} set how the model runs: give --model (without it only the "
+        verb = "set" if len(model_options) > 1 else "sets"
+        raise ValueError(f"{flags} {verb} how the model runs: give --model (without it only the "
                          "signal-quality indices are computed)")
     check_output(args.out, what="score")  # before the model is loaded
     model = load(args.model, device=args.device) if args.model else None

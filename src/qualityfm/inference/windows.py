@@ -11,7 +11,7 @@ import numpy as np
 
 from qualityfm.data.prepare import read_windows, score_and_scale, unusable_reason
 from qualityfm.io import find_records
-from qualityfm.io.read import no_record_reason, passed_over_skips, skip_reason
+from qualityfm.io.read import no_record_reason, passed_over_skips, skip_line, skip_reason
 from qualityfm.model import QualityFMConfig
 from qualityfm.quality import RRRules
 from qualityfm.signal import WindowConfig
@@ -72,8 +72,7 @@ def iter_file_windows(
             _skip(skipped, str(item), no_record_reason(item))
         else:  # what a folder of records holds besides them is named, not lost silently
             for entry in passed_over_skips(item):
-                print(f"qualityfm: passed over {entry['record']}: {entry['reason']}",
-                      file=sys.stderr)
+                print(f"qualityfm: passed over {skip_line(entry)}", file=sys.stderr)
                 if passed_over is not None:
                     passed_over.append(entry)
         for path in found:
@@ -110,6 +109,7 @@ def iter_file_windows(
 
 
 def _skip(skipped: list[dict[str, str]] | None, record: str, reason: str) -> None:
-    print(f"qualityfm: skipped {record}: {reason}", file=sys.stderr)
+    entry = {"record": record, "reason": reason}
+    print(f"qualityfm: skipped {skip_line(entry)}", file=sys.stderr)
     if skipped is not None:
-        skipped.append({"record": record, "reason": reason})
+        skipped.append(entry)

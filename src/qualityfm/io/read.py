@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -199,6 +200,25 @@ def skip_reason(err: Exception) -> str:
     if isinstance(err, (RecordError, ValueError, OSError)):
         return str(err)
     return f"unexpected {type(err).__name__}: {err}"
+
+
+def skip_line(entry: dict[str, str]) -> str:
+    """``record: reason`` of a batch job's ``skipped`` (or ``passed_over``) entry, the record
+    named once where the reason begins with it (a reader's message names its file)."""
+    record, reason = entry["record"], entry["reason"]
+    return reason if reason.startswith(record) else f"{record}: {reason}"
+
+
+def note_skipped(skipped: list[dict[str, str]], shown: int = 5, what: str = "skipped",
+                 verb: str = "", listed_in: str = "the run's JSON") -> None:
+    """Name on stderr the first ``shown`` entries of a batch job's ``skipped`` list (or
+    ``passed_over``, ``what="passed over"``) and count the rest, which ``listed_in`` lists."""
+    prefix = f"qualityfm{' ' + verb if verb else ''}: {what}"
+    for entry in skipped[:shown]:
+        print(f"{prefix} {skip_line(entry)}", file=sys.stderr)
+    if len(skipped) > shown:
+        print(f"{prefix} {len(skipped) - shown} more (all are listed under "
+              f"'{what.replace(' ', '_')}' in {listed_in})", file=sys.stderr)
 
 
 def no_record_reason(path: str | Path) -> str:

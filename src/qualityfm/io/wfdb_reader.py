@@ -27,6 +27,8 @@ ALARM_TIME = 300.0
 VT_ALARM = "Ventricular_Tachycardia"
 
 _ALARM_LINE = re.compile(r"^\s*(true|false)\s+alarm\s*$", re.IGNORECASE)
+#: Challenge 2015's alarm types, as its headers name them (case, spaces and hyphens aside).
+ALARM_TYPES = ("Asystole", "Bradycardia", "Tachycardia", VT_ALARM, "Ventricular_Flutter_Fib")
 #: Channels whose WFDB default unit (mV, when the header states none) would be wrong.
 _UNITLESS_WHEN_UNSTATED = ("ppg", "resp")
 #: A signal line's gain field, ``gain[(baseline)][/units]`` (``200``, ``200/mV``,
@@ -175,10 +177,14 @@ def _read_reference(path: str, mtime_ns: int, size: int) -> dict[str, str]:
                           f"({e}); save it as UTF-8 CSV (record,label per line)") from e
 
 
+def _normal_alarm_type(name: str) -> str:
+    return re.sub(r"[\s-]+", "_", name.strip()).lower()
+
+
 def is_vt_alarm(alarm_type: str) -> bool:
     """Whether a Challenge 2015 alarm type names ventricular tachycardia (case, spaces and
     hyphens aside: ``Ventricular_Tachycardia``, ``ventricular tachycardia``)."""
-    return re.sub(r"[\s-]+", "_", alarm_type.strip()).lower() == VT_ALARM.lower()
+    return _normal_alarm_type(alarm_type) == VT_ALARM.lower()
 
 
 def challenge_labels(
@@ -194,6 +200,11 @@ def challenge_labels(
             labels["alarm_true"] = match.group(1).lower() == "true"
             if i > 0:
                 labels["alarm_type"] = lines[i - 1]
+            events["alarm"] = ALARM_TIME
+        elif _normal_alarm_type(line) in {_normal_alarm_type(t) for t in ALARM_TYPES}:
+            # a new alarm, not labelled yet: its type alone marks the Challenge layout, whose
+            # alarm sounds at 300 s (an 'l' record runs 30 s past it)
+            labels.setdefault("alarm_type", line)
             events["alarm"] = ALARM_TIME
     rhythm = _reference(str(folder.resolve())).get(record_id)
     if rhythm is not None:

@@ -17,6 +17,7 @@ import torch
 from qualityfm.inference.score import check_output, write_table
 from qualityfm.io import atomic_write_text, write_json
 from qualityfm.io.folders import refuse_other_kind, refuse_reserved_name
+from qualityfm.io.read import note_skipped
 from qualityfm.model.network import check_pool
 from qualityfm.model.precision import resolve_device
 from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d, load_estimator
@@ -65,16 +66,6 @@ def check_bp_rule(task: str, bp_rule: str | None) -> None:
     if task != "abp":
         raise ValueError(f"--bp-rule sets the blood-pressure targets of --task abp; "
                          f"--task {task} has none")
-
-
-def note_skipped(skipped: list[dict[str, str]], shown: int = 5) -> None:
-    """Name on stderr the first ``shown`` records a task build skipped, and count the rest
-    (the run's JSON lists them all under ``skipped``)."""
-    for entry in skipped[:shown]:
-        print(f"qualityfm: skipped {entry['record']}: {entry['reason']}", file=sys.stderr)
-    if len(skipped) > shown:
-        print(f"qualityfm: skipped {len(skipped) - shown} more records (all are listed under "
-              "'skipped' in the run's JSON)", file=sys.stderr)
 
 
 #: Folder of a k-fold run (``finetune --kfold``, ``compare``) that holds its finished folds
@@ -414,9 +405,12 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     skipped: list[dict[str, str]] = []
     rows: list[dict] = []
     columns: list[str] = []
+    trained = set(summary.get("train_groups", []))
+    seen: set[str] = set()
     for ds in iter_task_datasets(task, data, skipped, records_per_part=records_per_part,
                                  **_window_settings(summary, seconds), max_records=max_records,
                                  cache_dir=cache_dir, labels=False):
+        seen |= trained & set(ds.groups.astype(str))
         table = _prediction_table(task, est, rhythm, ds)
         if columns and "start_s" in table and "start_s" not in columns:
             columns.insert(1, "start_s")  # a later part holds window ids "record@start"
@@ -425,8 +419,15 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
                  for values in zip(*table.values(), strict=True)]
     write_table(rows, columns, Path(out))
     note_skipped(skipped)
-    return {"task": task, "model": str(model), "data": data_label(data), "out": str(out),
-            "n": len(rows), "skipped": skipped}
+    result = {"task": task, "model": str(model), "data": data_label(data), "out": str(out),
+              "n": len(rows), "skipped": skipped}
+    if "train_groups" in summary:  # as evaluate: predictions on training records are no test
+        result["trained_on"] = {"n_groups": len(seen), "groups": sorted(seen)}
+        if seen:
+            print(f"qualityfm: warning: {len(seen)} of the patients/records predicted were in "
+                  f"the model's training data ({', '.join(sorted(seen)[:5])}"
+                  f"{', ...' if len(seen) > 5 else ''})", file=sys.stderr)
+    return result
 
 
 def _prediction_table(task: str, est: TaskEstimator, rhythm: TaskEstimator | None,
@@ -451,7 +452,7 @@ def _prediction_table(task: str, est: TaskEstimator, rhythm: TaskEstimator | Non
     if rhythm is not None:  # af: the rhythm agrees with the AF decision
         proba4 = rhythm.predict_proba(*_inputs_for(rhythm, ds))
         for k, name in enumerate(RHYTHM_COLUMNS[:-1]):
-            table[name] = np.round(proba4[:, k], 4).tolist()
+            table[name] = np.asarray(proba4[:, k], dtype=np.float64).tolist()  # unrounded
         table["rhythm"] = [RHYTHMS[k] for k in af_rhythm_decisions(proba4, decision)]
     return table
 
