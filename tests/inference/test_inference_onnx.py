@@ -182,3 +182,34 @@ def test_card_rules_state_the_task_windows_own_absence_constants(monkeypatch) ->
     monkeypatch.setattr(datasets, "MIN_CHANNEL_SECONDS", 3.0)
     text = _input_rules("vt-alarm", {"seconds": 10.0})["absent_channel"]
     assert "peak-to-peak <= 0.5" in text and "under 3 s" in text
+
+
+def test_a_failed_onnx_export_leaves_no_graph_of_the_old_weights(tmp_path: Path, capsys,
+                                                                monkeypatch) -> None:
+    """export --onnx into a model folder replaces the weights first: an ONNX graph of the
+    earlier weights is removed then, so that a failed graph export (torch's exporter raises
+    RuntimeErrors, a missing onnx package among them) leaves none beside the new weights
+    rather than one that disagrees with them; the failure is one error line."""
+    import qualityfm.inference.onnx as onnx_module
+    from qualityfm.train.checkpoint import CHECKPOINT_NAME, save_checkpoint
+    from qualityfm.train.config import PretrainConfig
+
+    run, out = tmp_path / "run", tmp_path / "model"
+    save_checkpoint(run / CHECKPOINT_NAME, {
+        "step": 1, "config": PretrainConfig(store="none", out=str(run), steps=1).to_dict(),
+        "model_config": TINY.to_dict(), "teacher": QualityFM(TINY).state_dict()})
+    out.mkdir()
+    for name in ("encoder.onnx", "encoder.examples.npz"):  # an earlier export's
+        (out / name).write_text("old")
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("Module onnx is not installed!")
+
+    monkeypatch.setattr(onnx_module, "export_encoder_onnx", broken)
+    capsys.readouterr()
+    assert main(["export", str(run), "--out", str(out), "--onnx"]) == 1
+    err = capsys.readouterr().err
+    assert "qualityfm export: error: ONNX export failed (RuntimeError: Module onnx is not " in err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json",
+                                                     "model.safetensors"]

@@ -150,6 +150,11 @@ def test_embed_windows_checks_its_windows_as_the_model_does(tiny_model: QualityF
         embed_windows(model, x[:, 0], None)
     with pytest.warns(UserWarning, match="far outside"):
         embed_windows(model, x * 500, mask)
+    none = mask.copy()
+    none[2] = False  # no channel: the embedding would come from the absent-channel vectors
+    with pytest.raises(ValueError, match=r"1 window\(s\) have no channel present \(mask all "
+                                         r"False; rows \[2\]\)"):
+        embed_windows(model, x, none)
 
 
 def test_embed_files_npy_and_index(records: Path, tmp_path: Path, tiny_model: QualityFM) -> None:

@@ -163,6 +163,15 @@ def test_compact_export_drops_the_head_and_halves_storage(tmp_path) -> None:
     (small / "tiny.json").write_text(json.dumps(cfg_json))
     with pytest.raises(ValueError, match=r"tiny.json: field 'd_ff'"):
         load(small / "tiny.safetensors")
+    from safetensors.torch import save_file
+
+    bad = {k: v.clone() for k, v in m_full.state_dict().items()}
+    bad["encoder.trunk.out.weight"][0, 0] = float("nan")  # a NaN weight: every output NaN
+    meta = {"format": "qualityfm-model", "config": json.dumps(m_full.cfg.to_dict())}
+    save_file(bad, str(full / "model.safetensors"), metadata=meta)
+    with pytest.raises(ValueError, match=r"model.safetensors: tensor 'encoder.trunk.out.weight' "
+                                         r"holds 1 NaN or infinite values"):
+        load(full)
     (small / "tiny.safetensors").write_bytes(b"\x00" * 64)
     with pytest.raises(ValueError, match="tiny.safetensors: corrupt"):
         load(small / "tiny.safetensors")

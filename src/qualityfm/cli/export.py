@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+from collections.abc import Iterator
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,15 +35,28 @@ def run(args: argparse.Namespace) -> int:
         from qualityfm.inference import export_finetuned_onnx
 
         out = Path(args.out)
-        print(json.dumps(export_finetuned_onnx(args.run, out / "model.onnx")))
+        with _onnx_errors():
+            print(json.dumps(export_finetuned_onnx(args.run, out / "model.onnx")))
         return 0
     out = export_model(args.run, args.out)
     print(out)
-    if not args.onnx:  # an ONNX file of an earlier export would not match these weights
-        (out / "encoder.onnx").unlink(missing_ok=True)
-        (out / "encoder.examples.npz").unlink(missing_ok=True)
+    # an ONNX graph of an earlier export does not match these weights: gone before a new one
+    # is made, so that a failed --onnx leaves none rather than the old one
+    (out / "encoder.onnx").unlink(missing_ok=True)
+    (out / "encoder.examples.npz").unlink(missing_ok=True)
     if args.onnx:
         from qualityfm.inference.onnx import export_encoder_onnx
 
-        print(json.dumps(export_encoder_onnx(load(out), out / "encoder.onnx")))
+        with _onnx_errors():
+            print(json.dumps(export_encoder_onnx(load(out), out / "encoder.onnx")))
     return 0
+
+
+@contextlib.contextmanager
+def _onnx_errors() -> Iterator[None]:
+    """torch's ONNX exporter fails with RuntimeErrors (a missing ``onnx`` package among them):
+    one error line, not a traceback."""
+    try:
+        yield
+    except RuntimeError as err:
+        raise ValueError(f"ONNX export failed ({type(err).__name__}: {err})") from err

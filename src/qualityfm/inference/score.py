@@ -41,8 +41,8 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
                     ) -> tuple[np.ndarray, np.ndarray]:
     """``(x, mask)`` as float32 windows [N, C, T] and a bool mask [N, C] (None: every channel
     present), checked as ``QualityFM.embed`` checks them: the model's channel count (a
-    channels-last array is named as such), no NaN or inf in a present channel, and a warning
-    for values far outside [-1, 1]."""
+    channels-last array is named as such), a channel present in every row, no NaN or inf in
+    a present channel, and a warning for values far outside [-1, 1]."""
     x = np.asarray(x, dtype=np.float32)
     model._inputs(torch.from_numpy(x[:0]), None)  # the windows' shape, channels last named
     mask = np.ones(x.shape[:2], dtype=bool) if mask is None else np.asarray(mask)
@@ -51,6 +51,11 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
     # the mask's shape and values, beside windows of no samples (nothing of x is copied)
     model._inputs(torch.from_numpy(x[:, :, :0]), torch.from_numpy(mask))
     mask = mask.astype(bool)
+    empty = np.flatnonzero(~mask.any(axis=1))
+    if len(empty):  # the model would answer from its absent-channel embeddings alone
+        raise ValueError(f"{len(empty)} window(s) have no channel present (mask all False; "
+                         f"rows {empty[:5].tolist()}{' ...' if len(empty) > 5 else ''}): "
+                         "leave them out")
     names = MODEL_CHANNELS if x.shape[1] == len(MODEL_CHANNELS) else None
     check_finite(x, mask, names)
     warn_unscaled(x, mask, names)

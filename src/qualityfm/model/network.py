@@ -173,8 +173,9 @@ class QualityFM(nn.Module):
         """Mean-pooled tokens [B, d] of windows ``x`` [B, C, T] (the config's channels, by
         default ppg and ecg_ii, at the config's ``fs``, 300 Hz for the shipped weights, each
         channel scaled into [-1, 1] as ``signal.normalize`` does: values far outside warn; NaN
-        or inf in a present channel is refused). Gradients flow: wrap the call in
-        ``torch.no_grad()`` for inference."""
+        or inf in a present channel is refused). Gradients flow and dropout follows the
+        module's mode: for inference call ``.eval()`` (``load`` returns an eval-mode model; a
+        new ``QualityFM`` is in train mode) and wrap the call in ``torch.no_grad()``."""
         x, mask = self._inputs(x, mask)  # shapes first: a channels-last x is named as such
         names = MODEL_CHANNELS if self.cfg.in_channels == 2 else None
         check_finite(x, mask, names)

@@ -254,8 +254,9 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> QualityFM:
     (model.safetensors + config.json, or one NAME.safetensors + NAME.json), or a
     ``.safetensors`` file (its config beside it). Tensors stored in float16/bfloat16 are
     upcast to float32. Refuses, with a message naming the file and the field or tensor, a
-    config whose fields disagree with the weights' embedded config, and missing, extra or
-    mis-shaped tensors. The attention kernel is not checked: kernels are interchangeable.
+    config whose fields disagree with the weights' embedded config, and missing, extra,
+    mis-shaped or non-finite tensors. The attention kernel is not checked: kernels are
+    interchangeable.
     """
     from safetensors import SafetensorError, safe_open
 
@@ -290,6 +291,9 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> QualityFM:
                 f"{weights}: tensor {name!r} has shape {tuple(t.shape)}, the config in "
                 f"{cfg_path} needs {tuple(expected[name].shape)}"
             )
+        if t.is_floating_point() and not torch.isfinite(t).all():  # every output NaN else
+            raise ValueError(f"{weights}: tensor {name!r} holds "
+                             f"{int((~torch.isfinite(t)).sum())} NaN or infinite values")
     model.load_state_dict(
         {k: t.float() if t.is_floating_point() else t for k, t in tensors.items()}
     )
