@@ -286,3 +286,22 @@ def test_a_signal_to_the_whole_group_ends_a_busy_pool() -> None:
             raise
         # SIGTERM: our handler's 143; SIGINT: Python's own end by the signal (the CLI: 130)
         assert code == (143 if sig == signal.SIGTERM else -signal.SIGINT), (k, code)
+
+
+def test_an_input_folder_without_records_beside_others_is_named(tmp_path) -> None:
+    """Given alone, a folder without records is an error; beside folders that hold some, it
+    had been passed over without a word: it is listed under passed_over (and named on
+    stderr by the command), as the files of a folder that are no record are."""
+    import shutil
+
+    recs, empty = tmp_path / "recs", tmp_path / "empty"
+    recs.mkdir()
+    empty.mkdir()
+    for ext in (".hea", ".mat"):
+        shutil.copy(shared_path("physionet2015_vt", f"v100s{ext}"), recs)
+    summary = prepare([recs, empty], tmp_path / "store", workers=1, progress=False)
+    assert summary["n_records"] == 1
+    assert [e["record"] for e in summary["passed_over"]] == [str(empty)]
+    assert "no" in summary["passed_over"][0]["reason"]
+    with pytest.raises(ValueError, match=rf"{empty}: "):
+        prepare([empty], tmp_path / "alone", workers=1, progress=False)

@@ -324,6 +324,9 @@ def test_files_a_folder_passes_over_are_named_beside_its_records(tmp_path: Path)
     parts = prepare([folder], tmp_path / "parts", workers=1, progress=False,
                     shard=(1 - stable_part(expand_inputs([folder])[0][0], 2), 2))
     assert parts["n_windows"] == 0 and parts["skipped"] == [] and parts["passed_over"]
+    from qualityfm.data import store_info  # and qualityfm info lists them
+
+    assert store_info(tmp_path / "store")["passed_over"] == store["passed_over"]
 
 
 def test_score_and_embed_cut_the_windows_the_model_was_trained_on(records: Path,

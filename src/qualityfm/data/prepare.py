@@ -497,9 +497,11 @@ def prepare(
         "n_chunks": 0, "records_done": 0,
         "windows_done": 0, "n_records": 0, "n_pairs": 0, "n_rejected_windows": 0,
         "skipped": [],
-        # files of the input folders that are no record here (one part lists them)
+        # files of the input folders that are no record here, and inputs that hold none
+        # beside others that do (one part lists them)
         "passed_over": [e for i in sorted(inputs, key=lambda i: str(Path(i).resolve()))
-                        for e in passed_over_skips(i)]
+                        for e in (passed_over_skips(i) if find_records(i) else
+                                  [{"record": str(i), "reason": no_record_reason(i)}])]
         if shard is None or shard[0] == 0 else [],
     }
     if journal_path.exists():  # of this very run (checked above): resume it

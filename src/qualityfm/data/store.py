@@ -355,6 +355,14 @@ class Store:
     def skipped(self) -> list[dict[str, str]]:
         return [s for p in self.parts for s in p.meta["skipped"]]
 
+    @property
+    def passed_over(self) -> list[dict[str, str]]:
+        """Files in the input folders that are no record, once each (every part of a sharded
+        store lists its folders'; stores of earlier versions list none)."""
+        seen = {(s["record"], s["reason"]): s for p in self.parts
+                for s in p.meta.get("passed_over", [])}
+        return list(seen.values())
+
     def __len__(self) -> int:
         return self.n_windows
 
@@ -466,7 +474,8 @@ class Store:
 
 
 def store_info(path: str | os.PathLike) -> dict[str, Any]:
-    """Summary of a store: counts, windows per quality level, skipped records, parts."""
+    """Summary of a store: counts, windows per quality level, skipped records (and the files
+    its input folders held that are no record), parts."""
     store = Store(path)
     names = store.meta.get("level_names") or [str(i) for i in range(5)]
     counts = np.bincount(store.levels.astype(np.int64), minlength=len(names))
@@ -477,6 +486,7 @@ def store_info(path: str | os.PathLike) -> dict[str, Any]:
         "n_pairs": store.n_pairs,
         "levels": {name: int(c) for name, c in zip(names, counts, strict=False)},
         "skipped": store.skipped,
+        "passed_over": store.passed_over,
         "parts": [str(p.folder.relative_to(store.path)) for p in store.parts],
         "fs": store.fs,
         "seconds": store.meta["seconds"],
