@@ -163,3 +163,48 @@ def test_sigterm_during_a_verb_ends_it_as_ctrl_c_does(monkeypatch: pytest.Monkey
     assert main(["presets"]) == 143
     assert capsys.readouterr().err == "qualityfm presets: interrupted (SIGTERM)\n"
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_pools_sigterm_is_told_as_the_verbs_and_pretrain_keeps_its_own_rule(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """prepare's worker pool raises Terminated on SIGTERM (after its tasks in flight): the
+    verb says so as it does for its own handler's. pretrain's SIGTERM is its own (the step
+    finishes, a checkpoint is written, a second signal kills): main leaves it alone, and a
+    SIGTERM the caller ignores stays ignored."""
+    import signal
+
+    from qualityfm._signals import Terminated
+    from qualityfm.cli import _sigterm_interrupts
+
+    def pool_stopped(args: object) -> int:
+        raise Terminated()
+
+    monkeypatch.setattr("qualityfm.cli.presets.run", pool_stopped)
+    assert main(["presets"]) == 143
+    assert capsys.readouterr().err == "qualityfm presets: interrupted (SIGTERM)\n"
+    assert _sigterm_interrupts("pretrain") is None
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        assert _sigterm_interrupts("finetune") is None
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_the_parser_is_built_without_torch_and_names_the_bp_rules() -> None:
+    """qualityfm --help stays fast: building the parser imports no torch (the --bp-rule
+    choices are named in the CLI, equal to the task datasets' BP_RULES)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from qualityfm.cli import build_parser; p = build_parser(); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout.strip()
+    assert out == "False"
+    from qualityfm.cli import build_parser
+    from qualityfm.tasks.datasets import BP_RULES
+
+    finetune = build_parser()._subparsers._group_actions[0].choices["finetune"]
+    [rule] = [a for a in finetune._actions if a.dest == "bp_rule"]
+    assert tuple(rule.choices) == BP_RULES

@@ -443,8 +443,17 @@ def test_csv_lines_wider_than_the_header_and_utf16_files_are_refused(tmp_path: P
         read_record(wide)
     wide.write_text("Time [s],PLETH,II\n0.000,1.5,0.1\n0.008,1,234.5,0.0153\n")
     with pytest.raises(RecordError, match=r"wide\.csv: line 3 has 4 cells, the first line "
-                                          r"names 3 \(an unquoted comma in a number\?\)"):
+                                          r"names 3 \(an unquoted comma in a number, or a "
+                                          r"column the first line does not name\?\)"):
         read_record(wide)
+    # a quoted cell holding the delimiter after a space is one cell, as pandas reads it; a
+    # header's trailing delimiter names no column (it had given an empty 'unknown' channel)
+    wide.write_text('Time [s], PLETH, II, Note\n0.000, 0.05, 0.99, "ok, fine"\n'
+                    '0.008, 0.06, 0.98, "x"\n')
+    assert read_record(wide, channels=["ppg", "ecg_ii"]).signals["ppg"].tolist() == [
+        pytest.approx(0.05), pytest.approx(0.06)]
+    wide.write_text("Time [s],PLETH,II,\n0.000,1.5,0.1\n0.008,1.2,0.3\n")
+    assert read_record(wide).channels == ["ppg", "ecg_ii"]
     wide.write_text("Time [s],PLETH,II\n0.000,1.5\n0.008,1.2,0.3\n")  # a first line short
     with pytest.raises(RecordError, match=r"wide\.csv: the first data line \(line 2\) holds "
                                           r"fewer cells than the first line names: column\(s\) "

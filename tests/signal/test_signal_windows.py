@@ -195,6 +195,9 @@ def test_normalize_modes() -> None:
     y = normalize(spike, mask)
     assert np.isfinite(y).all() and y[0, 0, 3] == 1 and y[0, 0, 4] == -1
     np.testing.assert_array_equal(y[1:], normalize(x, mask)[1:])
+    big = np.array([[0, 1e38, 2e38, 2.5e38, 3e38]], np.float32)  # 2 x range past float32's
+    np.testing.assert_allclose(normalize(big[None])[0, 0], [-1, -1 / 3, 1 / 3, 2 / 3, 1],
+                               rtol=1e-6)
 
 
 def test_real_vt_record() -> None:

@@ -13,8 +13,10 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 
 from qualityfm import __version__
+from qualityfm._signals import Terminated, raise_terminated
 
 VERBS = (
     "prepare", "info", "presets", "pretrain", "export",
@@ -50,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    previous = _sigterm_interrupts()
+    previous = _sigterm_interrupts(args.verb)
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
@@ -64,31 +66,27 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `qualityfm info STORE | head -1`: stop quietly, as Unix tools do
         _drop_stdout()
         return 128 + 13  # the status of a process ended by SIGPIPE
-    except KeyboardInterrupt as err:  # journals and checkpoints make a re-run resume
-        by_term = isinstance(err, Terminated)
-        print(f"qualityfm {args.verb}: interrupted{' (SIGTERM)' if by_term else ''}",
-              file=sys.stderr)
-        return 143 if by_term else 130
+    except KeyboardInterrupt:  # journals and checkpoints make a re-run resume
+        print(f"qualityfm {args.verb}: interrupted", file=sys.stderr)
+        return 130
+    except Terminated as err:  # SIGTERM, raised by _sigterm_interrupts' or a pool's handler
+        print(f"qualityfm {args.verb}: interrupted (SIGTERM)", file=sys.stderr)
+        return int(err.code)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a scheduler's stop) during a verb: it unwinds as Ctrl-C does, so that files
-    being written are left as temporaries a re-run removes, and the verb says it stopped."""
-
-
-def _sigterm_interrupts() -> object:
-    """Make SIGTERM raise :class:`Terminated` in the main thread (pre-training and prepare's
-    workers set their own handlers while they run); the previous handler, or None."""
-    if threading.current_thread() is not threading.main_thread():
+def _sigterm_interrupts(verb: str) -> signal.Handlers | Callable | None:
+    """Make SIGTERM raise :class:`Terminated` in the main thread, so that a verb stopped by a
+    scheduler unwinds and says so; the previous handler, or None where none was set.
+    ``pretrain`` keeps its own rule (its step finishes, a checkpoint is written; a second
+    signal kills), and a SIGTERM ignored by the caller stays ignored."""
+    if verb == "pretrain" or threading.current_thread() is not threading.main_thread():
         return None
-
-    def _raise(signum: int, frame: object) -> None:
-        raise Terminated()
-
-    return signal.signal(signal.SIGTERM, _raise)
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_IGN, None):
+        return None
+    return signal.signal(signal.SIGTERM, raise_terminated)
 
 
 def _rank_tag() -> str:

@@ -33,10 +33,9 @@ def add_data_options(p: argparse.ArgumentParser, fitted: bool = False) -> None:
 
 
 def add_bp_rule_option(p: argparse.ArgumentParser, fitted: bool = False) -> None:
-    """``--bp-rule``: how abp's per-window targets are taken."""
-    from qualityfm.tasks.datasets import BP_RULES
-
-    p.add_argument("--bp-rule", choices=BP_RULES, default=None,
+    """``--bp-rule``: how abp's per-window targets are taken (``datasets.BP_RULES``, named
+    here so that building the parser imports no torch; a test keeps the two equal)."""
+    p.add_argument("--bp-rule", choices=("beat_median", "max_min"), default=None,
                    help="abp: each window's SBP/DBP as the median of its beats' systolic peaks "
                    "and diastolic troughs (beat_median) or as its maximum and minimum "
                    "(max_min, the original's); default: "

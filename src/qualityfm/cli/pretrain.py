@@ -82,7 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     from qualityfm.train.config import RECIPES, PretrainConfig
 
     p = sub.add_parser("pretrain", help="pre-train a QualityFM model on a prepared store",
-                       description=__doc__.replace("``", ""),
+                       description=(__doc__ or "").replace("``", ""),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--store", help="store folder made by `qualityfm prepare`")
     p.add_argument("--out", required=True, help="run folder (checkpoints, log.jsonl, summary)")

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from qualityfm._progress import progress_bar
+from qualityfm._signals import raise_terminated
 from qualityfm.data.pairs import PairConfig, mine_pairs
 from qualityfm.data.store import (
     _STR_WIDTH,
@@ -104,15 +105,20 @@ def stable_part(key: str, n: int) -> int:
     return int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big") % n
 
 
-def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[tuple[str, Path]]:
-    """``(key, path)`` of every record under ``inputs``, sorted by key, each file once.
+def expand_inputs(inputs: Sequence[str | os.PathLike],
+                  empty: list | None = None) -> list[tuple[str, Path]]:
+    """``(key, path)`` of every record under ``inputs``, sorted by key, each file once; the
+    inputs that hold no record are appended to ``empty``.
 
     A file reached twice (given twice, or through a link) keeps its smallest key, so the same
     set of records gives the same list, and the same store, in any order of ``inputs``."""
     keys: dict[Path, str] = {}  # resolved path -> key
     for inp in inputs:
         root = Path(inp)
-        for p in find_records(root):
+        found = find_records(root)
+        if not found and empty is not None:
+            empty.append(inp)
+        for p in found:
             key, path = record_key(p, root), p.resolve()
             if path not in keys or key < keys[path]:
                 keys[path] = key
@@ -276,10 +282,6 @@ def _worker_start(parent: int) -> None:
         os._exit(1)
 
 
-def _terminated(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
 @contextlib.contextmanager
 def worker_pool(workers: int) -> Iterator[cf.ProcessPoolExecutor]:
     """A process pool whose workers leave Ctrl-C and SIGTERM to the parent (which stops
@@ -290,7 +292,7 @@ def worker_pool(workers: int) -> Iterator[cf.ProcessPoolExecutor]:
     # a handler set outside Python (getsignal None) could not be put back: left alone
     previous = signal.getsignal(signal.SIGTERM) if main else None
     if previous is not None:
-        signal.signal(signal.SIGTERM, _terminated)
+        signal.signal(signal.SIGTERM, raise_terminated)
     pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=_worker_start,
                                   initargs=(os.getpid(),))
     try:
@@ -444,7 +446,8 @@ def prepare(
             raise ValueError(f"shard must be K/N with 0 <= K < N, got {k}/{n}")
         shard = (k, n)
         folder = folder / part_name(k, n)
-    records = expand_inputs(inputs)
+    empty: list = []  # inputs without a record, named under passed_over beside the others
+    records = expand_inputs(inputs, empty)
     if not records:  # a part may get none, but the inputs as a whole must hold some
         raise ValueError("; ".join(f"{item}: {no_record_reason(item)}" for item in inputs)
                          or "no input given")
@@ -500,8 +503,8 @@ def prepare(
         # files of the input folders that are no record here, and inputs that hold none
         # beside others that do (one part lists them)
         "passed_over": [e for i in sorted(inputs, key=lambda i: str(Path(i).resolve()))
-                        for e in (passed_over_skips(i) if find_records(i) else
-                                  [{"record": str(i), "reason": no_record_reason(i)}])]
+                        for e in ([{"record": str(i), "reason": no_record_reason(i)}]
+                                  if i in empty else passed_over_skips(i))]
         if shard is None or shard[0] == 0 else [],
     }
     if journal_path.exists():  # of this very run (checked above): resume it

@@ -357,11 +357,9 @@ class Store:
 
     @property
     def passed_over(self) -> list[dict[str, str]]:
-        """Files in the input folders that are no record, once each (every part of a sharded
-        store lists its folders'; stores of earlier versions list none)."""
-        seen = {(s["record"], s["reason"]): s for p in self.parts
-                for s in p.meta.get("passed_over", [])}
-        return list(seen.values())
+        """Files in the input folders that are no record (part 0 of a sharded store lists
+        them; stores of earlier versions list none)."""
+        return [s for p in self.parts for s in p.meta.get("passed_over", [])]
 
     def __len__(self) -> int:
         return self.n_windows

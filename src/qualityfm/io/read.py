@@ -209,16 +209,16 @@ def skip_line(entry: dict[str, str]) -> str:
     return reason if reason.startswith(record) else f"{record}: {reason}"
 
 
-def note_skipped(skipped: list[dict[str, str]], shown: int = 5, what: str = "skipped",
-                 verb: str = "", listed_in: str = "the run's JSON") -> None:
-    """Name on stderr the first ``shown`` entries of a batch job's ``skipped`` list (or
-    ``passed_over``, ``what="passed over"``) and count the rest, which ``listed_in`` lists."""
-    prefix = f"qualityfm{' ' + verb if verb else ''}: {what}"
+def note_skipped(skipped: list[dict[str, str]], shown: int = 5, verb: str = "",
+                 listed_in: str = "the run's JSON") -> None:
+    """Name on stderr the first ``shown`` records of a batch job's ``skipped`` list and count
+    the rest, which ``listed_in`` lists under 'skipped'."""
+    prefix = f"qualityfm{' ' + verb if verb else ''}: skipped"
     for entry in skipped[:shown]:
         print(f"{prefix} {skip_line(entry)}", file=sys.stderr)
     if len(skipped) > shown:
-        print(f"{prefix} {len(skipped) - shown} more (all are listed under "
-              f"'{what.replace(' ', '_')}' in {listed_in})", file=sys.stderr)
+        print(f"{prefix} {len(skipped) - shown} more (all are listed under 'skipped' in "
+              f"{listed_in})", file=sys.stderr)
 
 
 def no_record_reason(path: str | Path) -> str:

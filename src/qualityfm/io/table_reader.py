@@ -306,6 +306,7 @@ def read_csv(
         cells, sep, decimal = _csv_header(path)
     except OSError as e:
         raise RecordError(f"{path}: cannot open ({e})") from e
+    cells = _trimmed(cells)  # a trailing delimiter names no column
     if not any(cells):
         raise RecordError(f"{path}: empty record (empty file)")
     has_header = not all(_is_number(c.replace(decimal, ".")) for c in cells)
@@ -330,7 +331,7 @@ def read_csv(
                           f"in milliseconds, 'Time [ms]'), or in Python call "
                           f"read_record(path, fs=...)")
 
-    _check_row_widths(path, sep, len(_trimmed(cells)), int(has_header))
+    _check_row_widths(path, sep, len(cells), int(has_header))
     bidmc = _BIDMC.match(path.stem)
     record_id = bidmc.group(1) if bidmc else path.stem
     names = canonical_names(list(labels))
@@ -430,12 +431,14 @@ def _check_row_widths(path: Path, sep: str, width: int, skip: int) -> None:
     columns would be read shifted (an unquoted ``1,234.5`` in a comma file). Empty cells at a
     line's end (a trailing delimiter) are not counted."""
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
-        rows = itertools.islice(csv.reader(f, delimiter=sep), skip, skip + _HEAD_ROWS)
+        rows = itertools.islice(csv.reader(f, delimiter=sep, skipinitialspace=True), skip,
+                                skip + _HEAD_ROWS)  # cells as pandas reads them
         for n, row in enumerate(rows, start=skip + 1):
             row = _trimmed(row)
             if len(row) > width:
                 raise RecordError(f"{path}: line {n} has {len(row)} cells, the first line "
-                                  f"names {width} (an unquoted comma in a number?)")
+                                  f"names {width} (an unquoted comma in a number, or a column "
+                                  "the first line does not name?)")
 
 
 def _parse(

@@ -181,6 +181,9 @@ def _normal_alarm_type(name: str) -> str:
     return re.sub(r"[\s-]+", "_", name.strip()).lower()
 
 
+_ALARM_TYPE_KEYS = frozenset(_normal_alarm_type(t) for t in ALARM_TYPES)
+
+
 def is_vt_alarm(alarm_type: str) -> bool:
     """Whether a Challenge 2015 alarm type names ventricular tachycardia (case, spaces and
     hyphens aside: ``Ventricular_Tachycardia``, ``ventricular tachycardia``)."""
@@ -201,7 +204,7 @@ def challenge_labels(
             if i > 0:
                 labels["alarm_type"] = lines[i - 1]
             events["alarm"] = ALARM_TIME
-        elif _normal_alarm_type(line) in {_normal_alarm_type(t) for t in ALARM_TYPES}:
+        elif _normal_alarm_type(line) in _ALARM_TYPE_KEYS:
             # a new alarm, not labelled yet: its type alone marks the Challenge layout, whose
             # alarm sounds at 300 s (an 'l' record runs 30 s past it)
             labels.setdefault("alarm_type", line)

@@ -50,7 +50,8 @@ def normalize(x: np.ndarray, mask: np.ndarray | None = None, mode: str = "channe
     lo, hi = np.broadcast_to(lo, keep.shape), np.broadcast_to(hi, keep.shape)
     with np.errstate(over="ignore"):
         span = np.where(keep, hi - lo, 1.0)
-    wide = ~np.isfinite(span)  # a range past float32's (values near 3.4e38): in float64 below
+        # a range whose double passes float32's (values past 1.7e38): in float64 below
+        wide = ~np.isfinite(2 * span)
     span = np.where(wide, 1.0, span)
     lo0 = np.where(keep, lo, 0.0)
     with np.errstate(over="ignore", invalid="ignore"):

@@ -364,20 +364,31 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     res.update(task=task, model=str(model), data=data_label(data), n=len(ds),
                skipped=ds.skipped,
                model_settings={k: summary[k] for k in MODEL_SETTINGS if k in summary})
+    if task == "abp":
+        res["bp_rule"] = ds.settings["bp_rule"]  # how the targets were taken
     label = model.name  # the row and plots name the model
-    if "train_groups" in summary:  # runs saved before the groups were recorded say nothing
-        seen = sorted(set(summary["train_groups"]) & set(ds.groups.astype(str)))
-        res["trained_on"] = {"n_groups": len(seen), "groups": seen}
-        if seen:
-            n_groups = len(set(ds.groups))
-            print(f"qualityfm: warning: {len(seen)} of the {n_groups} patients/records "
-                  f"evaluated were in the model's training data ({', '.join(seen[:5])}"
-                  f"{', ...' if len(seen) > 5 else ''}): these figures are not a test",
-                  file=sys.stderr)
-            label = (f"{model.name} (NOT A TEST: {len(seen)} of {n_groups} patients/records "
-                     "trained on)")
+    trained_on = _trained_on(summary, set(ds.groups.astype(str)), "evaluated",
+                             ": these figures are not a test")
+    if trained_on is not None:
+        res["trained_on"] = trained_on
+        if trained_on["n_groups"]:
+            label = (f"{model.name} (NOT A TEST: {trained_on['n_groups']} of "
+                     f"{len(set(ds.groups))} patients/records trained on)")
     report(res, out.parent, out.stem, label=label)
     return res
+
+
+def _trained_on(summary: dict, groups: set[str], verb: str, consequence: str = "") -> dict | None:
+    """``{"n_groups", "groups"}``: the ``groups`` (patients or records) the run was fitted on,
+    warned about on stderr (None for a run saved before its groups were recorded)."""
+    if "train_groups" not in summary:
+        return None
+    seen = sorted(set(summary["train_groups"]) & groups)
+    if seen:
+        print(f"qualityfm: warning: {len(seen)} of the {len(groups)} patients/records {verb} "
+              f"were in the model's training data ({', '.join(seen[:5])}"
+              f"{', ...' if len(seen) > 5 else ''}){consequence}", file=sys.stderr)
+    return {"n_groups": len(seen), "groups": seen}
 
 
 #: Column names of ``predict_run``'s table: the score and decision of each binary task, and
@@ -405,12 +416,11 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     skipped: list[dict[str, str]] = []
     rows: list[dict] = []
     columns: list[str] = []
-    trained = set(summary.get("train_groups", []))
-    seen: set[str] = set()
+    groups: set[str] = set()
     for ds in iter_task_datasets(task, data, skipped, records_per_part=records_per_part,
                                  **_window_settings(summary, seconds), max_records=max_records,
                                  cache_dir=cache_dir, labels=False):
-        seen |= trained & set(ds.groups.astype(str))
+        groups |= set(ds.groups.astype(str))
         table = _prediction_table(task, est, rhythm, ds)
         if columns and "start_s" in table and "start_s" not in columns:
             columns.insert(1, "start_s")  # a later part holds window ids "record@start"
@@ -421,12 +431,9 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     note_skipped(skipped)
     result = {"task": task, "model": str(model), "data": data_label(data), "out": str(out),
               "n": len(rows), "skipped": skipped}
-    if "train_groups" in summary:  # as evaluate: predictions on training records are no test
-        result["trained_on"] = {"n_groups": len(seen), "groups": sorted(seen)}
-        if seen:
-            print(f"qualityfm: warning: {len(seen)} of the patients/records predicted were in "
-                  f"the model's training data ({', '.join(sorted(seen)[:5])}"
-                  f"{', ...' if len(seen) > 5 else ''})", file=sys.stderr)
+    trained_on = _trained_on(summary, groups, "predicted")  # as evaluate says it
+    if trained_on is not None:
+        result["trained_on"] = trained_on
     return result
 
 
