@@ -322,8 +322,9 @@ class TaskEstimator(ABC):
         elif len(y) and self.kind == "multiclass":
             self.validation["accuracy"] = float(np.mean(np.argmax(raw, axis=1) == y))
         elif len(y):
-            mae = np.abs(np.asarray(raw) - y).mean(axis=0).tolist()
-            self.validation["mae"] = dict(zip(("sbp", "dbp"), mae, strict=True))
+            mae = np.abs(np.asarray(raw) - y).mean(axis=0).tolist()  # per target
+            self.validation["mae"] = (dict(zip(("sbp", "dbp"), mae, strict=True))
+                                      if self.task == "abp" else mae)
 
     def predict_proba(
         self, X: np.ndarray, mask: np.ndarray | None = None, features: np.ndarray | None = None
