@@ -276,3 +276,16 @@ def test_column_median_is_numpys_median_exactly() -> None:
     a[2, 1] = np.nan
     assert np.array_equal(column_median(a), np.median(a, axis=0), equal_nan=True)
     assert np.isnan(column_median(a)[1])
+
+
+def test_an_ecg_lead_off_for_part_of_the_window_costs_its_share() -> None:
+    """A lead off (flat) for 40 % of a window had left the ECG score at 0.996: the beats on
+    either side passed every rule. The flat share now costs its part, as for the PPG."""
+    from qualityfm.quality import ecg_quality
+    from qualityfm.signal.synthetic import synthesize
+
+    ecg = synthesize(30, fs=250.0, hr=75, seed=3).signals["ecg_ii"].astype(float)
+    clean = ecg_quality(ecg, 250.0)
+    off = ecg.copy()
+    off[:3000] = 0.0  # the first 12 s of 30
+    assert clean > 0.99 and ecg_quality(off, 250.0) == pytest.approx(clean * 0.6, abs=0.01)

@@ -19,6 +19,7 @@ from qualityfm.quality._common import (
     band_gain,
     clip_fraction,
     finite_rows,
+    flat_fraction,
     template_correlation,
 )
 from qualityfm.quality.peaks import peaks_from_envelope, qrs_envelope
@@ -93,9 +94,10 @@ def ecg_quality(
     of each beat (-0.2 s to +0.4 s around its R peak, 0.5-40 Hz) with the window's median beat,
     which sees noise between and within beats that the RR series alone cannot; it needs 3 whole
     beats, so with ``morphology`` a clean 2-s window at 60-90 bpm scores 0 (3 s at 60 bpm
-    mostly 0, 4 s at 60 bpm about 1; synthetic ECG). Windows
-    that are flat, non-finite, or clipped (more than ``max_clip`` of samples at their extremes)
-    score 0.
+    mostly 0, 4 s at 60 bpm about 1; synthetic ECG). The score is then multiplied by one less
+    the fraction of flat 0.5-s stretches (a lead off for part of the window), as the PPG's is.
+    Windows that are flat, non-finite, or clipped (more than ``max_clip`` of samples at their
+    extremes) score 0.
     Returns ``[N]`` float64 (a float for a single window).
     """
     x, single = as_windows(x, fs)
@@ -117,4 +119,7 @@ def ecg_quality(
         if morphology and s > 0:
             s *= template_correlation(wide[i], p, before, after)
         scores[i] = s
+    # a lead off for part of the window (a flat stretch) costs its share, as for the PPG: the
+    # beats on either side of it had kept the score near 1
+    scores *= np.clip(1.0 - flat_fraction(x, fs), 0.0, 1.0)
     return float(scores[0]) if single else scores
