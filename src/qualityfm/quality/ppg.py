@@ -62,8 +62,8 @@ def _band_power(power: np.ndarray, f: np.ndarray, band: tuple[float, float]) -> 
 
 
 def pulse_peaks(y: np.ndarray, fs: float, min_interval: float = 0.3) -> np.ndarray:
-    """Systolic peaks of one band-passed pulse wave ``y`` (prominence >= 30 % of its span)."""
-    # 0.3 of the 5th-95th percentile span of a pulse wave, about 0.85 of its standard deviation.
+    """Systolic peaks of one band-passed pulse wave ``y`` (prominence >= 0.85 of its standard
+    deviation, about 30 % of a pulse wave's 5th-95th percentile span)."""
     peaks, _ = find_peaks(
         y, distance=max(1, int(min_interval * fs)), prominence=max(0.85 * y.std(), 1e-12)
     )
@@ -119,7 +119,8 @@ def ppg_terms(
         corr = np.clip((corr - s.corr_zero) / (1.0 - s.corr_zero), 0.0, 1.0)
         template[i] = corr * min(1.0, coverage / 0.9)
 
-    # Perfusion index of the raw signal: AC (5th-95th percentile span of the pulse wave) / DC.
+    # Perfusion index of the raw signal: AC (2 sqrt(2) standard deviations of the pulse wave,
+    # a sine's peak-to-peak) / DC.
     dc = x.mean(axis=1)
     ac = 2.0 * np.sqrt(2.0) * sd  # peak-to-peak of a sine of standard deviation sd
     pi_pct = 100.0 * np.divide(ac, dc, out=np.full(n, np.inf), where=dc > 0)
