@@ -305,3 +305,20 @@ def test_an_input_folder_without_records_beside_others_is_named(tmp_path) -> Non
     assert "no" in summary["passed_over"][0]["reason"]
     with pytest.raises(ValueError, match=rf"{empty}: "):
         prepare([empty], tmp_path / "alone", workers=1, progress=False)
+
+
+def test_a_part_folder_holding_another_part_is_refused(synth_dir, tmp_path, small_window) -> None:
+    """part-1-of-2 replaced by a copy of part-0-of-2 had been read as a store with part 0's
+    records twice and part 1's missing; the part a folder holds (its meta.json) must be the
+    one its name says."""
+    import shutil
+
+    split = tmp_path / "split"
+    for k in (0, 1):
+        prepare(synth_dir, split, shard=(k, 2), window=small_window, progress=False)
+    assert Store(split).n_windows > 0
+    shutil.rmtree(split / "part-1-of-2")
+    shutil.copytree(split / "part-0-of-2", split / "part-1-of-2")
+    with pytest.raises(ValueError, match=r"part-1-of-2: holds part 0/2 of a store, not the part "
+                                         r"its name says"):
+        Store(split)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import shutil
 
 import numpy as np
@@ -699,3 +700,50 @@ def test_a_resume_hides_the_tensorboard_events_after_its_checkpoint(synthetic_st
     logged = [json.loads(ln) for ln in (run / "log.jsonl").read_text().splitlines()]
     assert [e.value for e in events.Scalars("loss")] == pytest.approx(
         [r["loss"] for r in logged], rel=1e-6)
+
+
+def test_a_damaged_shard_is_named(synthetic_store, tmp_path) -> None:
+    """A shard of the wrong shape is refused naming its file (it had failed in the loader's
+    collate, naming nothing)."""
+    from qualityfm.data import Store
+    from qualityfm.data.store import shard_name
+
+    store = tmp_path / "store"
+    shutil.copytree(synthetic_store, store)
+    shard = sorted(store.rglob(shard_name(0, "x")))[0]
+    x = np.load(shard)
+    np.save(shard, x[:, :, : x.shape[2] // 2])
+    with pytest.raises(ValueError, match=rf"{shard.name}: windows of shape .* a damaged or "
+                                         r"foreign shard"):
+        Store(store).window(0)
+    shard.write_bytes(shard.read_bytes()[:100])
+    with pytest.raises(ValueError, match=rf"{shard.name}: truncated or damaged store file"):
+        Store(store).window(0)
+
+
+def test_an_error_that_escapes_a_run_with_loader_workers_ends_it(synthetic_store,
+                                                                  tmp_path) -> None:
+    """The loader's workers ignore SIGTERM, so a run ends them itself on the way out of an
+    error the caller does not catch (an audit saw an exit wait for them for ever after a
+    collate error; this reproduction did not hang before the change either): the process
+    ends with the error."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(f"""
+        import qualityfm.data.store as st
+        from qualityfm.train import PretrainConfig, pretrain
+
+        def broken(self, i):
+            raise RuntimeError("a worker's error")
+
+        st.Store.window = broken  # the forked workers inherit it
+        pretrain(PretrainConfig(store={str(synthetic_store)!r}, out={str(tmp_path / "run")!r},
+                                steps=20, batch_size=8, workers=2, device="cpu",
+                                progress=False, tensorboard=False, diag_every=0,
+                                model_overrides={TINY!r}))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 1 and "a worker's error" in proc.stderr

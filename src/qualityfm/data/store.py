@@ -278,6 +278,17 @@ def _part_folders(path: Path) -> list[Path]:
     return folders
 
 
+def _load(path: Path, mmap: bool = False) -> np.ndarray:
+    """A store file (memory-mapped with ``mmap``); a truncated or damaged one is a ValueError
+    naming it, a missing one a FileNotFoundError."""
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None)
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError, EOFError) as err:
+        raise ValueError(f"{path}: truncated or damaged store file ({err})") from err
+
+
 class StorePart:
     """One folder of shards (a part of a store prepared with --shard K/N, or the whole store)."""
 
@@ -306,6 +317,13 @@ class Store:
         offset = 0
         for folder in folders:
             part = StorePart(folder, offset)
+            named = _PART.match(folder.name) if folder != self.path else None
+            held = part.meta.get("part")  # [k, n] of the prepare run that wrote it
+            if named and held is not None and list(held) != [int(named.group(1)),
+                                                             int(named.group(2))]:
+                raise ValueError(f"{folder}: holds part {held[0]}/{held[1]} of a store, not the "
+                                 f"part its name says; copy each part-K-of-N folder as it was "
+                                 "written")
             offset += part.n_windows
             self.parts.append(part)
         self.meta = self.parts[0].meta
@@ -383,7 +401,7 @@ class Store:
             tables = []
             for part in self.parts:
                 for s in range(part.n_shards):
-                    t = np.load(part.folder / shard_name(s, "index"))
+                    t = _load(part.folder / shard_name(s, "index"))
                     t["window_id"] += part.offset
                     tables.append(t)
             n_ch = len(self.channels)
@@ -394,7 +412,7 @@ class Store:
     def pairs(self) -> np.ndarray:
         """int64 ``[P, 2]`` (teacher, student) global window ids."""
         if self._pairs is None:
-            arrays = [np.load(p.folder / PAIRS) + p.offset for p in self.parts]
+            arrays = [_load(p.folder / PAIRS) + p.offset for p in self.parts]
             self._pairs = np.concatenate(arrays).astype(np.int64).reshape(-1, 2)
         return self._pairs
 
@@ -408,7 +426,7 @@ class Store:
         if self._index is not None:
             return np.ascontiguousarray(self._index[name])
         cols = [
-            np.array(np.load(part.folder / shard_name(s, "index"), mmap_mode="r")[name])
+            np.array(_load(part.folder / shard_name(s, "index"), mmap=True)[name])
             for part in self.parts for s in range(part.n_shards)
         ]
         if cols:
@@ -443,9 +461,14 @@ class Store:
         key = (p, s)
         if key not in self._maps:
             folder = self.parts[p].folder
-            x = np.load(folder / shard_name(s, "x"), mmap_mode="r")
+            x_path = folder / shard_name(s, "x")
+            x = _load(x_path, mmap=True)
+            if x.ndim != 3 or x.shape[1:] != (len(self.channels), self.n_samples):
+                raise ValueError(f"{x_path}: windows of shape {x.shape[1:]}, the store's are "
+                                 f"{(len(self.channels), self.n_samples)}: a damaged or foreign "
+                                 "shard")
             scale_path = folder / shard_name(s, "scale")
-            scale = np.load(scale_path) if self.meta["dtype"] == "int16" else None
+            scale = _load(scale_path) if self.meta["dtype"] == "int16" else None
             if scale is None and scale_path.exists():
                 raise ValueError(f"{scale_path}: scale file in a {self.meta['dtype']} store")
             self._maps[key] = (x, scale)

@@ -355,6 +355,13 @@ def _ignore_stop_signals(worker_id: int) -> None:
         signal.signal(sig, signal.SIG_IGN)
 
 
+def _end_workers(batches: Any) -> None:
+    """End a DataLoader iterator's worker processes now (a no-op without workers)."""
+    shutdown = getattr(batches, "_shutdown_workers", None)
+    if shutdown is not None:
+        shutdown()
+
+
 def make_loader(dataset: Any, micro_batch: int, workers: int) -> torch.utils.data.DataLoader:
     return torch.utils.data.DataLoader(
         dataset, batch_size=micro_batch, num_workers=workers, drop_last=True,
@@ -828,51 +835,55 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
             seen += micro
             yield _to(batch, env.device)
 
-    with stop:
-        while step < end:
-            values = schedules.at(step)
-            sums, stop_now = train_step(micro_batches(), values,
-                                        lambda: stop.signal is not None)
-            step += 1
-            window_pairs += cfg.batch_size
-            history.append(sums["loss"])
-            if not math.isfinite(sums["loss"]) or not math.isfinite(sums.get("grad_norm", 0)):
-                raise FloatingPointError(
-                    f"training diverged at step {step} (loss {sums['loss']}, gradient norm "
-                    f"{sums.get('grad_norm', 'not computed')}); start again with a lower --lr "
-                    "(--overwrite)")
+    try:
+        with stop:
+            while step < end:
+                values = schedules.at(step)
+                sums, stop_now = train_step(micro_batches(), values,
+                                            lambda: stop.signal is not None)
+                step += 1
+                window_pairs += cfg.batch_size
+                history.append(sums["loss"])
+                if not math.isfinite(sums["loss"]) or not math.isfinite(sums.get("grad_norm", 0)):
+                    raise FloatingPointError(
+                        f"training diverged at step {step} (loss {sums['loss']}, gradient norm "
+                        f"{sums.get('grad_norm', 'not computed')}); start again with a lower --lr "
+                        "(--overwrite)")
 
-            diag_step = cfg.diag_every > 0 and (step % cfg.diag_every == 0 or step == cfg.steps)
-            diag_due = diag_x is not None and diag_step  # on rank 0 (every rank under FSDP)
-            diverged = False
-            if step % cfg.log_every == 0 or step == cfg.steps or diag_due:
-                elapsed = time.perf_counter() - window_t
-                last = {"step": step, **sums, **values, "pairs_per_s": window_pairs / elapsed}
-                if diag_due:
-                    diag = run_diagnostics(teacher, objective, diag_x, diag_mask, precision,
-                                           env.device)
-                    diverged = diag is None
-                    last.update(diag or {})
-                if env.is_main:
-                    log.write(last)
-                window_t, window_pairs = time.perf_counter(), 0
+                diag_step = cfg.diag_every > 0 and (step % cfg.diag_every == 0 or step == cfg.steps)
+                diag_due = diag_x is not None and diag_step  # on rank 0 (every rank under FSDP)
+                diverged = False
+                if step % cfg.log_every == 0 or step == cfg.steps or diag_due:
+                    elapsed = time.perf_counter() - window_t
+                    last = {"step": step, **sums, **values, "pairs_per_s": window_pairs / elapsed}
+                    if diag_due:
+                        diag = run_diagnostics(teacher, objective, diag_x, diag_mask, precision,
+                                               env.device)
+                        diverged = diag is None
+                        last.update(diag or {})
+                    if env.is_main:
+                        log.write(last)
+                    window_t, window_pairs = time.perf_counter(), 0
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{sums['loss']:.3f}",
+                                        pairs_s=f"{last['pairs_per_s']:.1f}")
+                if diag_step and env.distributed:  # every rank stops, not only the one that saw it
+                    diverged = _mean_over_ranks({"diverged": float(diverged)}, env.device)[
+                        "diverged"] > 0
+                if diverged:
+                    raise FloatingPointError(
+                        f"training diverged by step {step}: the teacher's embeddings are not "
+                        "finite; start again with a lower --lr (--overwrite)")
                 if bar is not None:
-                    bar.set_postfix(loss=f"{sums['loss']:.3f}",
-                                    pairs_s=f"{last['pairs_per_s']:.1f}")
-            if diag_step and env.distributed:  # every rank stops, not only the one that saw it
-                diverged = _mean_over_ranks({"diverged": float(diverged)}, env.device)[
-                    "diverged"] > 0
-            if diverged:
-                raise FloatingPointError(
-                    f"training diverged by step {step}: the teacher's embeddings are not "
-                    "finite; start again with a lower --lr (--overwrite)")
-            if bar is not None:
-                bar.update(1)
-            if stop_now:  # preempted or Ctrl-C: keep this step, then stop
-                save(step)
-                break
-            if step % cfg.ckpt_every == 0 or step == end:
-                save(step)
+                    bar.update(1)
+                if stop_now:  # preempted or Ctrl-C: keep this step, then stop
+                    save(step)
+                    break
+                if step % cfg.ckpt_every == 0 or step == end:
+                    save(step)
+    finally:  # an error that escapes keeps this frame alive in its traceback, and with
+        # it the loader's workers, which ignore SIGTERM: ended here, or the exit hangs
+        _end_workers(batches)
     if bar is not None:
         bar.close()
     log.close()
