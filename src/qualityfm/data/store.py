@@ -283,7 +283,7 @@ def _load(path: Path, mmap: bool = False) -> np.ndarray:
     naming it, a missing one a FileNotFoundError."""
     try:
         return np.load(path, mmap_mode="r" if mmap else None)
-    except FileNotFoundError:
+    except (FileNotFoundError, PermissionError):
         raise
     except (ValueError, OSError, EOFError) as err:
         raise ValueError(f"{path}: truncated or damaged store file ({err})") from err

@@ -18,10 +18,10 @@ LEVEL_NAMES: tuple[str, ...] = ("bad", "poor", "acceptable", "good", "excellent"
 LEVEL_THRESHOLDS: tuple[float, float, float, float] = (0.9, 0.7, 0.5, 0.3)
 #: Version of the scoring rules, raised when a window's samples or scores change for the same
 #: record (2: a recorded channel that is flat or missing in a window scores 0 there; 3: the
-#: resampling keeps a channel's level without a ripple, and an ECG's flat stretches cost their
+#: resampling keeps a channel's level without a ripple; 4: an ECG's flat stretches cost their
 #: share of its score). A store's journal records it, so that an interrupted ``prepare``
 #: never mixes two rules.
-SCORING_VERSION = 3
+SCORING_VERSION = 4
 
 
 @dataclass

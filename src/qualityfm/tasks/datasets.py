@@ -75,13 +75,13 @@ TASKS = ("vt-alarm", "af", "abp")
 #: diastolic troughs (the default), or the window's maximum and minimum (the original's).
 BP_RULES = ("beat_median", "max_min")
 RHYTHMS = ("N", "A", "O", "~")
-# 17: the resampling keeps a channel's level without a ripple (windows move by up to 2e-5),
-# a Challenge 2015 record naming its alarm type but no label has its alarm at 300 s, and the
-# ECG SQI columns count a lead's flat stretches;
+# 18: the ECG SQI columns count a lead's flat stretches; 17: the resampling keeps a channel's
+# level without a ripple (windows move by up to 2e-5), and a Challenge 2015 record naming its
+# alarm type but no label has its alarm at 300 s;
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 17
+CACHE_VERSION = 18
 #: A task channel is absent when its peak-to-peak range is at most this (flat: leads off) ...
 FLAT_PEAK_TO_PEAK = 1e-9
 #: ... or when fewer seconds of it than this lie in the window's span.
