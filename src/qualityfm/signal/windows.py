@@ -177,15 +177,14 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
     """
     cfg = cfg or WindowConfig()
     sources, fallback = resolve_sources(record, cfg)
-    slow = [f"{src} at {record.fs[src]:g} Hz" for src in sources.values()
-            if record.fs.get(src, np.inf) < MIN_WAVEFORM_FS]
+    slow = {c: src for c, src in sources.items() if record.fs.get(src, np.inf) < MIN_WAVEFORM_FS}
     if slow:  # a monitor's trends under a waveform's name: no beats to window or score
-        sources = {c: src for c, src in sources.items()
-                   if record.fs.get(src, np.inf) >= MIN_WAVEFORM_FS}
+        sources = {c: src for c, src in sources.items() if c not in slow}
+        named = ", ".join(f"{src} at {record.fs[src]:g} Hz" for src in slow.values())
         if not sources:
-            return _empty(cfg, [(0.0, f"{', '.join(slow)}: below {MIN_WAVEFORM_FS:g} Hz, "
-                                      "trends rather than a waveform")], sources, fallback)
-        warnings.warn(f"record {record.record_id}: {', '.join(slow)} left out: below "
+            return _empty(cfg, [(0.0, f"{named}: below {MIN_WAVEFORM_FS:g} Hz, trends rather "
+                                      "than a waveform")], sources, fallback)
+        warnings.warn(f"record {record.record_id}: {named} left out: below "
                       f"{MIN_WAVEFORM_FS:g} Hz, trends rather than a waveform", RuntimeWarning,
                       stacklevel=2)
     if not sources:

@@ -835,55 +835,54 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
             seen += micro
             yield _to(batch, env.device)
 
-    try:
-        with stop:
-            while step < end:
-                values = schedules.at(step)
-                sums, stop_now = train_step(micro_batches(), values,
-                                            lambda: stop.signal is not None)
-                step += 1
-                window_pairs += cfg.batch_size
-                history.append(sums["loss"])
-                if not math.isfinite(sums["loss"]) or not math.isfinite(sums.get("grad_norm", 0)):
-                    raise FloatingPointError(
-                        f"training diverged at step {step} (loss {sums['loss']}, gradient norm "
-                        f"{sums.get('grad_norm', 'not computed')}); start again with a lower --lr "
-                        "(--overwrite)")
+    # the loader's workers ignore SIGTERM: ended on the way out, also of an error that
+    # escapes (its traceback keeps this frame, and them, alive until the exit)
+    with stop, contextlib.ExitStack() as ending:
+        ending.callback(lambda: _end_workers(batches))
+        while step < end:
+            values = schedules.at(step)
+            sums, stop_now = train_step(micro_batches(), values,
+                                        lambda: stop.signal is not None)
+            step += 1
+            window_pairs += cfg.batch_size
+            history.append(sums["loss"])
+            if not math.isfinite(sums["loss"]) or not math.isfinite(sums.get("grad_norm", 0)):
+                raise FloatingPointError(
+                    f"training diverged at step {step} (loss {sums['loss']}, gradient norm "
+                    f"{sums.get('grad_norm', 'not computed')}); start again with a lower --lr "
+                    "(--overwrite)")
 
-                diag_step = cfg.diag_every > 0 and (step % cfg.diag_every == 0 or step == cfg.steps)
-                diag_due = diag_x is not None and diag_step  # on rank 0 (every rank under FSDP)
-                diverged = False
-                if step % cfg.log_every == 0 or step == cfg.steps or diag_due:
-                    elapsed = time.perf_counter() - window_t
-                    last = {"step": step, **sums, **values, "pairs_per_s": window_pairs / elapsed}
-                    if diag_due:
-                        diag = run_diagnostics(teacher, objective, diag_x, diag_mask, precision,
-                                               env.device)
-                        diverged = diag is None
-                        last.update(diag or {})
-                    if env.is_main:
-                        log.write(last)
-                    window_t, window_pairs = time.perf_counter(), 0
-                    if bar is not None:
-                        bar.set_postfix(loss=f"{sums['loss']:.3f}",
-                                        pairs_s=f"{last['pairs_per_s']:.1f}")
-                if diag_step and env.distributed:  # every rank stops, not only the one that saw it
-                    diverged = _mean_over_ranks({"diverged": float(diverged)}, env.device)[
-                        "diverged"] > 0
-                if diverged:
-                    raise FloatingPointError(
-                        f"training diverged by step {step}: the teacher's embeddings are not "
-                        "finite; start again with a lower --lr (--overwrite)")
+            diag_step = cfg.diag_every > 0 and (step % cfg.diag_every == 0 or step == cfg.steps)
+            diag_due = diag_x is not None and diag_step  # on rank 0 (every rank under FSDP)
+            diverged = False
+            if step % cfg.log_every == 0 or step == cfg.steps or diag_due:
+                elapsed = time.perf_counter() - window_t
+                last = {"step": step, **sums, **values, "pairs_per_s": window_pairs / elapsed}
+                if diag_due:
+                    diag = run_diagnostics(teacher, objective, diag_x, diag_mask, precision,
+                                           env.device)
+                    diverged = diag is None
+                    last.update(diag or {})
+                if env.is_main:
+                    log.write(last)
+                window_t, window_pairs = time.perf_counter(), 0
                 if bar is not None:
-                    bar.update(1)
-                if stop_now:  # preempted or Ctrl-C: keep this step, then stop
-                    save(step)
-                    break
-                if step % cfg.ckpt_every == 0 or step == end:
-                    save(step)
-    finally:  # an error that escapes keeps this frame alive in its traceback, and with
-        # it the loader's workers, which ignore SIGTERM: ended here, or the exit hangs
-        _end_workers(batches)
+                    bar.set_postfix(loss=f"{sums['loss']:.3f}",
+                                    pairs_s=f"{last['pairs_per_s']:.1f}")
+            if diag_step and env.distributed:  # every rank stops, not only the one that saw it
+                diverged = _mean_over_ranks({"diverged": float(diverged)}, env.device)[
+                    "diverged"] > 0
+            if diverged:
+                raise FloatingPointError(
+                    f"training diverged by step {step}: the teacher's embeddings are not "
+                    "finite; start again with a lower --lr (--overwrite)")
+            if bar is not None:
+                bar.update(1)
+            if stop_now:  # preempted or Ctrl-C: keep this step, then stop
+                save(step)
+                break
+            if step % cfg.ckpt_every == 0 or step == end:
+                save(step)
     if bar is not None:
         bar.close()
     log.close()
