@@ -178,3 +178,56 @@ def test_a_folder_with_a_store_and_parts_is_refused(synth_dir, small_window, tmp
     with pytest.raises(ValueError, match=r"both a store \(meta.json\) and part folders "
                                          r"\(part-0-of-1\)"):
         Store(out)
+
+
+def test_a_store_keeps_a_bounded_number_of_shards_open(synth_dir, small_window, tmp_path,
+                                                         monkeypatch):
+    """Each memory map holds a file open: a store of more shards than the cap reads every
+    window while holding at most MAX_OPEN_SHARDS of them (thousands of shards had passed the
+    usual limit of 1,024 open files)."""
+    import os
+
+    from qualityfm.data import store as store_module
+
+    out = tmp_path / "store"
+    prepare(synth_dir, out, window=small_window, shard_size=3, progress=False)
+    store = Store(out)
+    n_shards = int(store.meta["n_shards"])
+    assert n_shards >= 12
+    monkeypatch.setattr(store_module, "MAX_OPEN_SHARDS", 4)
+    whole = store.windows(np.arange(store.n_windows))  # opens every shard once
+    before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    again = store.windows(np.arange(store.n_windows)[::-1])
+    assert len(store._maps) == 4
+    if before is not None:
+        assert len(os.listdir("/proc/self/fd")) <= before
+    np.testing.assert_array_equal(again[::-1], whole)
+    fresh = Store(out)
+    fresh.windows(np.arange(store.n_windows))
+    assert len(fresh._maps) == 4
+
+
+def test_float16_refuses_values_past_its_range(synth_dir, small_window, tmp_path,
+                                               record_writer):
+    """A raw value past 65504 would be stored as inf: encode_windows refuses it, and prepare
+    skips the record naming the channel and the way out, keeping the others."""
+    x = np.zeros((2, 2, 10), np.float32)
+    x[1, 1, 3] = 7e4
+    with pytest.raises(ValueError, match=r"channel\(s\) \[1\].*int16"):
+        encode_windows(x, "float16")
+    assert np.isfinite(decode_windows(*encode_windows(x, "int16"))).all()
+
+    rec = record_writer(synth_dir / "counts.npz", seed=11)
+    arrays = dict(np.load(rec))
+    arrays["PLETH"] = arrays["PLETH"] * 5e4  # an oximeter in ADC counts
+    np.savez(rec, **arrays)
+    raw = type(small_window)(fs=100.0, seconds=20.0, normalization="none")
+    summary = prepare(synth_dir, tmp_path / "f16", window=raw, progress=False)
+    skipped = {s["record"].rsplit("/", 1)[-1]: s["reason"] for s in summary["skipped"]}
+    assert "float16's range" in skipped["counts.npz"] and "channel ppg" in skipped["counts.npz"]
+    store = Store(tmp_path / "f16")
+    assert store.n_records == 5 and np.isfinite(store.windows(np.arange(store.n_windows))).all()
+    prepare(synth_dir, tmp_path / "i16", window=raw, dtype="int16", progress=False)
+    i16 = Store(tmp_path / "i16")
+    assert i16.n_records == 6
+    assert np.isfinite(i16.windows(np.arange(i16.n_windows))).all()

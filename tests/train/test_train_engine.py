@@ -747,3 +747,35 @@ def test_an_error_that_escapes_a_run_with_loader_workers_ends_it(synthetic_store
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 1 and "a worker's error" in proc.stderr
+
+
+def test_an_error_before_the_first_step_ends_the_loader_workers(synthetic_store,
+                                                                 tmp_path) -> None:
+    """The loader's workers start before the loop (the RNG is resumed, the progress bar made
+    after them): an error there ends them too, while the caller still holds the traceback."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(f"""
+        import multiprocessing
+        import qualityfm.train.engine as engine
+        from qualityfm.train import PretrainConfig, pretrain
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("no terminal")
+
+        engine.progress_bar = broken
+        try:
+            pretrain(PretrainConfig(store={str(synthetic_store)!r},
+                                    out={str(tmp_path / "run")!r}, steps=20, batch_size=8,
+                                    workers=2, device="cpu", progress=True, tensorboard=False,
+                                    diag_every=0, model_overrides={TINY!r}))
+        except RuntimeError as err:
+            held = err  # keeps the run's frame (and its loader iterator) alive
+            print("alive", len(multiprocessing.active_children()))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert "alive 0" in proc.stdout

@@ -34,11 +34,13 @@ from qualityfm.data.store import (
     _STR_WIDTH,
     FEATURES,
     FEATURES_STAMP,
+    FLOAT16_MAX,
     JOURNAL,
     META,
     PAIRS,
     PART_SETTINGS,
     ShardWriter,
+    float16_overflow,
     index_dtype,
     list_parts,
     part_name,
@@ -203,6 +205,18 @@ def process_record(path: str, window: WindowConfig, pair_cfg: PairConfig) -> _Re
         res.x = None
         res.reason = skip_reason(err)
     return res
+
+
+def _refuse_float16_overflow(res: _Result, channels: Sequence[str]) -> None:
+    """Turn a record whose windows float16 cannot store (``--normalization none`` on raw
+    values past 65504) into a skipped record naming its channels."""
+    over = float16_overflow(res.x)
+    if over.any():
+        names = ", ".join(c for c, o in zip(channels, over, strict=True) if o)
+        res.reason = (f"values up to {float(np.abs(res.x).max()):.6g} in channel {names} pass "
+                      f"float16's range ({FLOAT16_MAX:g}); prepare with --dtype int16 or a "
+                      "--normalization other than none")
+        res.x, res.pairs = None, None
 
 
 def _index_rows(res: _Result, record: int, n_channels: int) -> np.ndarray:
@@ -549,6 +563,8 @@ def prepare(
     try:
         todo = [] if state["final"] else [p for _, p in records[done:]]
         for res in _ordered_results(todo, window, pair_cfg, workers):
+            if dtype == "float16" and len(res):
+                _refuse_float16_overflow(res, window.channels)
             base = state["windows_done"] + sum(r["windows"] for r in open_records)
             n_rec = state["n_records"] + sum(1 for r in open_records if r["windows"])
             open_records.append({

@@ -44,6 +44,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,8 @@ FEATURES = "features.npy"
 FEATURES_STAMP = "features.json"
 _PART = re.compile(r"^part-(0|[1-9]\d*)-of-([1-9]\d*)$")  # as part_name writes them
 _INT16_MAX = 32767.0
+FLOAT16_MAX = float(np.finfo(np.float16).max)  # 65504
+MAX_OPEN_SHARDS = 128  # memory maps a Store keeps open per process (each holds a file)
 
 #: Widths of the index's string fields (characters).
 _STR_WIDTH = {"record_id": 64, "patient_id": 64, "source": 256}
@@ -97,9 +100,24 @@ def save_npy(path: Path, array: np.ndarray) -> None:
 
 
 # ----------------------------------------------------------------------------- encoding
+def float16_overflow(x: np.ndarray) -> np.ndarray:
+    """bool ``[C]``: the channels of windows ``x`` ``[K, C, T]`` holding a value that float16
+    cannot store (magnitude above 65504)."""
+    if x.size == 0:
+        return np.zeros(x.shape[1] if x.ndim == 3 else 0, bool)
+    return np.abs(x).max(axis=(0, 2)) > FLOAT16_MAX
+
+
 def encode_windows(x: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """float32 windows ``[K, C, T]`` to the stored dtype (and, for int16, the scale ``[K, C]``)."""
+    """float32 windows ``[K, C, T]`` to the stored dtype (and, for int16, the scale ``[K, C]``).
+
+    float16 refuses values past its range (they would be stored as inf)."""
     if dtype == "float16":
+        over = float16_overflow(x)
+        if over.any():
+            raise ValueError(f"window values up to {float(np.abs(x).max()):.6g} in channel(s) "
+                             f"{np.flatnonzero(over).tolist()} pass float16's range "
+                             f"({FLOAT16_MAX:g}); store them with dtype int16")
         return x.astype(np.float16), None
     if dtype == "int16":
         scale = np.abs(x).max(axis=-1).astype(np.float32)
@@ -346,7 +364,8 @@ class Store:
                                  "prepare every part from the same inputs")
         self.n_windows = offset
         self._part_starts = np.array([p.offset for p in self.parts], dtype=np.int64)
-        self._maps: dict[tuple[int, int], tuple[np.ndarray, np.ndarray | None]] = {}
+        self._maps: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray | None]] = \
+            OrderedDict()
         self._index: np.ndarray | None = None
         self._pairs: np.ndarray | None = None
         self._levels: np.ndarray | None = None
@@ -388,7 +407,7 @@ class Store:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_maps"] = {}
+        state["_maps"] = OrderedDict()
         state["_index"] = None
         state["_pairs"] = None
         return state
@@ -458,8 +477,15 @@ class Store:
         return p, local // size, local % size
 
     def _shard(self, p: int, s: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Shard ``s`` of part ``p``: its memory map (and int16 scale). The last
+        :data:`MAX_OPEN_SHARDS` used stay open, so a store of thousands of shards does not
+        exhaust the process's open files."""
         key = (p, s)
-        if key not in self._maps:
+        if key in self._maps:
+            self._maps.move_to_end(key)
+        else:
+            while len(self._maps) >= MAX_OPEN_SHARDS:
+                self._maps.popitem(last=False)
             folder = self.parts[p].folder
             x_path = folder / shard_name(s, "x")
             x = _load(x_path, mmap=True)

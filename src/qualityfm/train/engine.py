@@ -795,14 +795,18 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     log = _Log(run_dir, env.is_main, cfg.tensorboard, step)
     loader = make_loader(dataset, micro, loader_workers(cfg.workers, env.device))
     batches = iter(loader)  # draws a base seed from torch's RNG: restore the RNG after it
-    if resume:
-        set_rng_state(state["rng"][env.rank])
-        if env.device.type == "cuda" and "cuda" not in state["rng"][env.rank]:
-            torch.cuda.manual_seed(cfg.seed + env.rank)  # moved from CPU: per-rank streams
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     bar = None
-    if env.is_main and cfg.progress and end > step:
-        bar = progress_bar(end, step, unit="step")
+    try:  # the workers have started: an error before the loop ends them too
+        if resume:
+            set_rng_state(state["rng"][env.rank])
+            if env.device.type == "cuda" and "cuda" not in state["rng"][env.rank]:
+                torch.cuda.manual_seed(cfg.seed + env.rank)  # moved from CPU: per-rank streams
+        if env.is_main and cfg.progress and end > step:
+            bar = progress_bar(end, step, unit="step")
+    except BaseException:
+        _end_workers(batches)
+        raise
 
     def save(at: int) -> None:
         data_states = _gather(dataset.state_dict(samples_seen=seen), env)
