@@ -231,3 +231,22 @@ def test_float16_refuses_values_past_its_range(synth_dir, small_window, tmp_path
     i16 = Store(tmp_path / "i16")
     assert i16.n_records == 6
     assert np.isfinite(i16.windows(np.arange(i16.n_windows))).all()
+
+
+def test_a_store_without_tables_pickles_small_and_reads_the_same(synth_dir, small_window,
+                                                                  tmp_path):
+    """compute_store_features sends the store with every chunk: without its tables (levels,
+    masks: bytes per window) it pickles to a size that does not grow with the store."""
+    import pickle
+
+    out = tmp_path / "store"
+    prepare(synth_dir, out, window=small_window, shard_size=7, progress=False)
+    store = Store(out)
+    assert store.masks.shape[0] == len(store.levels)  # loaded, as compute_store_features does
+    light = pickle.loads(pickle.dumps(store.without_tables()))
+    assert light._masks is None and light._levels is None and store._masks is not None
+    heavy = len(pickle.dumps(store))
+    assert len(pickle.dumps(store.without_tables())) <= heavy - store.n_windows * 3
+    ids = np.arange(store.n_windows)
+    np.testing.assert_array_equal(light.windows(ids), store.windows(ids))
+    np.testing.assert_array_equal(light.masks, store.masks)

@@ -69,7 +69,8 @@ def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
         path = part.folder / FEATURES
         (part.folder / FEATURES_STAMP).unlink(missing_ok=True)
         end = part.offset + part.n_windows
-        tasks = [(store, a, min(a + chunk, end), store.masks[a:min(a + chunk, end)])
+        light = store.without_tables()  # pickled with every task
+        tasks = [(light, a, min(a + chunk, end), store.masks[a:min(a + chunk, end)])
                  for a in range(part.offset, end, chunk)]
         with contextlib.ExitStack() as stack:
             if workers == 1:

@@ -41,6 +41,7 @@ so a crash leaves either the old file or the new one, never half a file.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -500,12 +501,15 @@ class Store:
             self._maps[key] = (x, scale)
         return self._maps[key]
 
+    def _samples(self, i: int) -> np.ndarray:
+        """Window ``i``'s samples, float32 ``[C, T]``."""
+        p, s, r = self._locate(i)
+        x, scale = self._shard(p, s)
+        return decode_windows(x[r:r + 1], None if scale is None else scale[r:r + 1])[0]
+
     def window(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Window ``i`` as float32 ``[C, T]`` and its channel mask bool ``[C]``."""
-        p, s, r = self._locate(int(i))
-        x, scale = self._shard(p, s)
-        out = decode_windows(x[r:r + 1], None if scale is None else scale[r:r + 1])[0]
-        return out, self.mask(i)
+        return self._samples(int(i)), self.mask(i)
 
     def mask(self, i: int) -> np.ndarray:
         """Channel mask bool ``[C]`` of window ``i``."""
@@ -516,8 +520,16 @@ class Store:
         ids = np.asarray(ids, dtype=np.int64)
         out = np.empty((len(ids), len(self.channels), self.n_samples), np.float32)
         for pos, i in enumerate(ids):
-            out[pos] = self.window(int(i))[0]
+            out[pos] = self._samples(int(i))
         return out
+
+    def without_tables(self) -> Store:
+        """A shallow copy that pickles small: no index, pairs, levels or masks (they reload
+        on use), for sending to a process with every task."""
+        light = copy.copy(self)
+        light._maps = OrderedDict()
+        light._index = light._pairs = light._levels = light._masks = None
+        return light
 
 
 def store_info(path: str | os.PathLike) -> dict[str, Any]:
