@@ -74,3 +74,59 @@ def test_truncated_corrupt_and_far_off_vital_files_are_refused_by_name(
     with pytest.raises(RecordError, match=r"far\.vital: its records span 115741 days .* a time "
                                           r"stamp far off"):
         read_record(far)
+
+
+def test_blocks_land_on_their_nearest_sample(tmp_path: Path) -> None:
+    """An unpacked file (many blocks a track, as Vital Recorder writes) whose block times are
+    float sums: every sample at its index, no hole (vitaldb's rounding up had moved 39 % of
+    the samples one late and left one-sample holes)."""
+    t0, n, fs = 1.6e9 + 0.37, 50, 500
+    vf = vitaldb.VitalFile()
+    vf.dtstart, vf.dtend = t0, t0 + 60
+    vf.add_track("SNUADC/PLETH", [{"dt": t0 + k * n / fs,
+                                   "val": (k * n + np.arange(n)).astype(np.float32)}
+                                  for k in range(600)], srate=fs)
+    for packed in (False, True):
+        path = tmp_path / f"blocks_{packed}.vital"
+        vf.to_vital(str(path), packed=packed)
+        x = read_record(path).signals["ppg"]
+        np.testing.assert_array_equal(x, np.arange(30000, dtype=np.float32))
+
+
+def test_the_fullest_of_two_tracks_of_a_channel_takes_its_name_and_idle_ones_are_left_out(
+        tmp_path: Path) -> None:
+    """A monitor's PLETH for 20 s beside the ADC's for 120 s: ``ppg`` is the full one (the
+    first listed had been taken, and every window lost its PPG); a track without samples
+    after a crop is left out with a warning (it had made the whole file unreadable)."""
+    from qualityfm.data.prepare import read_windows
+    from qualityfm.signal import WindowConfig
+
+    t0 = 1.6e9
+    rng = np.random.default_rng(0)
+
+    def wave(fs: int, seconds: range) -> list[dict]:
+        return [{"dt": t0 + k, "val": rng.normal(size=fs).astype(np.float32)} for k in seconds]
+
+    vf = vitaldb.VitalFile()
+    vf.dtstart, vf.dtend = t0, t0 + 120
+    vf.add_track("Intellivue/PLETH", wave(125, range(20)), srate=125)
+    vf.add_track("SNUADC/ECG_II", wave(500, range(120)), srate=500, unit="mV")
+    vf.add_track("SNUADC/PLETH", wave(500, range(120)), srate=500)
+    vf.add_track("BIS/EEG1_WAV", wave(128, range(20)), srate=128, unit="uV")
+    full = tmp_path / "full.vital"
+    vf.to_vital(str(full))
+    rec = read_record(full, channels=["ppg", "ecg_ii"])
+    assert rec.fs == {"ppg": 500.0, "ecg_ii": 500.0}
+    assert np.isfinite(rec.signals["ppg"]).all()
+    both = read_record(full)
+    assert both.fs["ppg_2"] == 125.0 and np.isnan(both.signals["ppg_2"]).mean() > 0.8
+
+    cropped = tmp_path / "cropped.vital"
+    vitaldb.VitalFile(str(full)).crop(60, 120).to_vital(str(cropped))
+    with pytest.warns(RuntimeWarning, match=r"'Intellivue/PLETH', 'BIS/EEG1_WAV' hold no "
+                                            r"samples: left out"):
+        rec = read_record(cropped)
+    assert rec.channels == ["ppg", "ecg_ii"]
+    with pytest.warns(RuntimeWarning, match="Intellivue/PLETH"):
+        _, windows = read_windows(cropped, WindowConfig(fs=125.0, seconds=30.0))
+    assert len(windows) > 0 and windows.mask.all()

@@ -362,3 +362,43 @@ def test_a_new_challenge_alarm_without_its_label_keeps_its_alarm_time(tmp_path: 
     unlabelled = build_task_dataset("vt-alarm", tmp_path, labels=False)
     labelled = build_task_dataset("vt-alarm", src / "v101l.hea")
     np.testing.assert_array_equal(unlabelled.X, labelled.X)
+
+
+def _two_leads_ii(folder: Path) -> None:
+    """Single-segment ``s`` and multi-segment ``m`` (a layout, one segment): two leads named
+    II holding 1.0 and 2.0 mV, and a PLETH."""
+    folder.mkdir()
+    np.array([[200, 400, 100]] * 1250, "<i2").tofile(folder / "m_0001.dat")
+    lines = ("{} 3 125 {}\n{f} 16 200/mV 16 0 0 0 0 II\n{f} 16 200/mV 16 0 0 0 0 II\n"
+             "{f} 16 200/NU 16 0 0 0 0 PLETH\n")
+    (folder / "m_0001.hea").write_text(lines.format("m_0001", 1250, f="m_0001.dat"))
+    (folder / "m_layout.hea").write_text(lines.format("m_layout", 0, f="~"))
+    (folder / "m.hea").write_text("m/2 3 125 1250\nm_layout 0\nm_0001 1250\n")
+    (folder / "s.dat").write_bytes((folder / "m_0001.dat").read_bytes())
+    (folder / "s.hea").write_text(lines.format("s", 1250, f="s.dat"))
+
+
+@pytest.mark.parametrize("name", ["s.hea", "m.hea"])
+def test_the_second_of_two_same_named_leads_is_read_as_asked(tmp_path: Path, name: str) -> None:
+    """A multi-segment record asked for the second lead II alone (or before the first) had
+    read the first's samples under the second's name."""
+    _two_leads_ii(tmp_path / "r")
+    for channels in (None, ["ecg_ii_2"], ["ecg_ii_2", "ecg_ii"], ["ppg", "ecg_ii_2"]):
+        rec = read_record(tmp_path / "r" / name, channels=channels)
+        got = {k: float(v[0]) for k, v in rec.signals.items()}
+        want = {"ecg_ii": 1.0, "ecg_ii_2": 2.0, "ppg": 0.5}
+        assert got == {k: want[k] for k in got}, channels
+
+
+def test_a_gain_of_0_marks_its_own_channel_not_every_one_of_its_name(tmp_path: Path) -> None:
+    """Two arterial lines named ABP, the first calibrated: only the second is uncalibrated
+    (the flag had been kept by name, so the first was read as uncalibrated too, and the abp
+    task refused the record)."""
+    np.array([[12000, 500, 300]] * 2500, "<i2").tofile(tmp_path / "r.dat")
+    (tmp_path / "r.hea").write_text("r 3 250 2500\nr.dat 16 100/mmHg 16 0 0 0 0 ABP\n"
+                                    "r.dat 16 0 16 0 0 0 0 ABP\nr.dat 16 200 16 0 0 0 0 PLETH\n")
+    with pytest.warns(RuntimeWarning, match="channel 'abp_2' has an ADC gain of 0") as caught:
+        rec = read_record(tmp_path / "r.hea")
+    assert not any("'abp' has" in str(w.message) for w in caught)
+    assert rec.units == {"abp": "mmHg", "abp_2": "uncalibrated", "ppg": "NU"}
+    assert float(rec.signals["abp"][0]) == 120.0

@@ -516,6 +516,58 @@ def test_a_refused_refit_leaves_the_fitted_model_and_its_checks() -> None:
     np.testing.assert_array_equal(ft.predict_proba(x), before)
 
 
+def test_a_refit_that_fails_part_way_leaves_the_fitted_model() -> None:
+    """A refit refused inside the fit (an inner fold of one class: after the network, the
+    feature scaling or the boosted models were replaced) keeps the model predicting as
+    before, for the lbfgs head and the GBM's cross-fit alike."""
+    x, y, g = synthetic(24, seed=7)
+    one = np.zeros(24, int)
+    one[10] = 1
+    for est in (Finetuner("vt-alarm", init="none", config=TINY, mode="linear", seed=0),
+                ClassicalBaseline("vt-alarm", seed=0, max_iter=10)):
+        est.fit(x, y, groups=g)
+        before, threshold = est.predict_proba(x), est.threshold
+        with pytest.raises(ValueError, match="inner"):
+            est.fit(x, one, groups=np.arange(24))
+        np.testing.assert_array_equal(est.predict_proba(x), before)
+        assert est.threshold == threshold
+
+
+def test_a_multiclass_refit_takes_its_new_class_count() -> None:
+    x, _, g = synthetic(24, seed=8)
+    for est in (Finetuner("multiclass", init="none", config=TINY, mode="linear", seed=0,
+                          use_features=False),
+                ClassicalBaseline("multiclass", seed=0, max_iter=10)):
+        est.fit(x, np.arange(24) % 3, groups=g)
+        assert est.predict_proba(x).shape == (24, 3)
+        est.fit(x, np.arange(24) % 4, groups=g)
+        assert est.predict_proba(x).shape == (24, 4)
+        est.fit(x, np.arange(24) % 2, groups=g)
+        assert est.predict_proba(x).shape == (24, 2)
+
+
+def test_unclear_inputs_of_the_plain_array_api_are_named(tmp_path) -> None:
+    """Features without windows for a network, a classical folder given to Finetuner.load,
+    a ResNet1d of other channels, missing groups: each a ValueError saying what is wrong."""
+    x, y, g = synthetic(24, seed=9)
+    with pytest.raises(ValueError, match="reads windows X"):
+        Finetuner("vt-alarm", init="none", config=TINY).fit(None, y, features=np.ones((24, 3)))
+    ClassicalBaseline("vt-alarm", seed=0, max_iter=10).fit(x, y, groups=g).save(tmp_path / "c")
+    with pytest.raises(ValueError, match="classical baseline.*load_estimator"):
+        Finetuner.load(tmp_path / "c")
+    x3 = np.concatenate([x, x[:, :1]], axis=1)
+    with pytest.raises(ValueError, match="X holds 3 channels.*reads 2"):
+        Finetuner("binary", init=ResNet1d(), epochs=1).fit(x3, y, groups=g)
+    for missing in (None, float("nan")):
+        groups = g.astype(object)
+        groups[3] = missing
+        with pytest.raises(ValueError, match=r"groups is missing \(None or NaN\) in rows 3"):
+            ClassicalBaseline("vt-alarm", seed=0, max_iter=10).fit(x, y, groups=groups)
+    mixed = np.array([f"p{i}" if i % 2 else i for i in g], dtype=object)  # str and int
+    est = ClassicalBaseline("vt-alarm", seed=0, max_iter=10).fit(x, y, groups=mixed)
+    assert est.predict_proba(x).shape == (24,)
+
+
 def test_six_rows_fit_with_as_many_inner_folds_as_their_classes_allow() -> None:
     """Four rows of one class and two of the other: the inner folds of the lbfgs head and of
     the GBM's cross-fit drop to what the classes allow (they asked for 5), without warnings."""

@@ -68,7 +68,7 @@ def canonical_channel(name: str) -> str:
     key = _key(name)
     if key in _ALIASES:
         return _ALIASES[key]
-    if key.startswith("ecg") and key[3:] in _ALIASES:
+    if key.startswith(("ecg", "ekg")) and key[3:] in _ALIASES:  # ECG II, EKG II
         return _ALIASES[key[3:]]
     for pattern, channel in _NUMBERED:
         if pattern.match(key):

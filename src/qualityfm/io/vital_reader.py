@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import warnings
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from qualityfm.io.base import patient_from_path, sample_span, select_channels
-from qualityfm.io.channels import canonical_names
+from qualityfm.io.channels import canonical_channel, canonical_names
 from qualityfm.io.record import Record, RecordError
 
 _WAVE = 1  # vitaldb track type of a waveform
@@ -58,6 +59,27 @@ def _check_complete(path: Path) -> None:
                           ) from e
 
 
+def _track_samples(vf, trk) -> np.ndarray:  # vf: vitaldb.VitalFile, trk: its track
+    """A wave track's samples over the file's span (float32, NaN where it has none), in its
+    units. Each block goes to its start time rounded to the nearest sample: vitaldb's
+    ``get_track_samples`` rounds up, so a block starting a hair past a sample (float time
+    stamps) moved one sample late, overwrote the next block's first sample and left a hole."""
+    rate = float(trk.srate)
+    n = int(np.ceil((vf.dtend - vf.dtstart) * rate))  # as vitaldb sizes it
+    out = np.full(max(n, 0), np.nan, dtype=np.float32)
+    for rec in trk.recs:
+        val = np.asarray(rec["val"], dtype=np.float32).ravel()
+        a = int(round((rec["dt"] - vf.dtstart) * rate))
+        lo, hi = max(a, 0), min(a + len(val), len(out))
+        if hi > lo:
+            out[lo:hi] = val[lo - a:hi - a]
+    if trk.fmt > 2:  # integer samples: to physical units (1: float, 2: double)
+        out *= np.float32(trk.gain)
+        out += np.float32(trk.offset)
+    out[np.isinf(out) | (out > 4e9)] = np.nan  # vitaldb's marks of no value
+    return out
+
+
 def read_vital(
     path: Path,
     channels: Sequence[str] | None = None,
@@ -69,31 +91,50 @@ def read_vital(
     ``.vital`` file, each at its native rate; numeric tracks are skipped.
 
     A ``.vital`` file is one gzip stream, so the selected tracks are decoded whole and then cut
-    to ``start``..``stop`` s (from the file's start). The record and patient id are the file
+    to ``start``..``stop`` s (from the file's start). Several tracks of one channel (a
+    monitor's PLETH beside the ADC's) are named fullest first: ``ppg`` is the track with the
+    most samples, ``ppg_2`` the next. A wave track without samples (a device declared but
+    idle, or cropped away) is left out with a warning. The record and patient id are the file
     name (VitalDB names cases, not patients).
     """
     header = _open(path, None, header_only=True)
     tracks = [name for name, trk in header.trks.items() if trk.type == _WAVE and trk.srate > 0]
-    names = canonical_names(tracks)
-    picked = select_channels(names, channels, path)
+    picked = select_channels(canonical_names(tracks), channels, path)
     record_id = path.stem
     if not picked:
         if channels is not None:
             return Record(record_id, {}, {}, patient_id=record_id, source=str(path))
         raise RecordError(f"{path}: empty record (no wave tracks)")
-    vf = _open(path, [tracks[i] for i in picked], header_only=False)
+    # every track of a picked track's channel is read: the fullest takes the channel's name
+    bases = [canonical_channel(t) for t in tracks]
+    wanted = {bases[i] for i in picked}
+    candidates = [t for t, b in zip(tracks, bases, strict=True) if b in wanted]
+    vf = _open(path, candidates, header_only=False)
+    samples: dict[str, np.ndarray] = {}
+    for t in candidates:
+        trk = vf.trks.get(t)
+        x = _track_samples(vf, trk) if trk is not None and trk.recs else np.zeros(0, np.float32)
+        if np.isfinite(x).any():
+            samples[t] = x
+    idle = [t for t in candidates if t not in samples]
+    if idle:
+        warnings.warn(f"{path}: wave track(s) {', '.join(map(repr, idle))} hold no samples: "
+                      "left out", RuntimeWarning, stacklevel=2)
+    if not samples:
+        raise RecordError(f"{path}: empty record (no wave track holds samples: "
+                          f"{', '.join(map(repr, candidates))})")
+    first = {b: bases.index(b) for b in wanted}  # channels in file order, fullest track first
+    kept = sorted(samples, key=lambda t: (first[canonical_channel(t)],
+                                          -int(np.isfinite(samples[t]).sum()), tracks.index(t)))
+    names = canonical_names(kept)
     signals: dict[str, np.ndarray] = {}
     rates: dict[str, float] = {}
     units: dict[str, str] = {}
     t0 = 0.0
-    for i in picked:
-        trk = vf.trks.get(tracks[i])
-        if trk is None or not trk.recs:
-            raise RecordError(f"{path}: track {tracks[i]!r} has no samples")
+    for i in select_channels(names, channels, path):
+        trk = vf.trks[kept[i]]
         rate = float(trk.srate)
-        x = np.asarray(vf.get_track_samples(tracks[i], 1.0 / rate), dtype=np.float32)
-        if len(x) == 0:
-            raise RecordError(f"{path}: empty record (track {tracks[i]!r} has no samples)")
+        x = samples[kept[i]]
         i0, i1 = sample_span(start, stop, rate, len(x), path)
         t0 = i0 / rate
         signals[names[i]] = np.ascontiguousarray(x[i0:i1])

@@ -57,12 +57,13 @@ class Header:
     sig_names: list[str]  # as written ("II", "PLETH"...); empty for a multi-segment header
     files: list[str]  # signal file of each channel ("~" for none)
     segments: list[str]  # segment names of a multi-segment record, "~" gaps left out
-    unstated: set[str]  # signal names whose line gives no units (WFDB then says mV)
+    unstated: set[int]  # positions of the signals whose line gives no units (WFDB: mV)
     comments: list[str]
     #: every segment line of a multi-segment record, (name, frames), layout and "~" gaps kept
     seg_lens: list[tuple[str, int]] = field(default_factory=list)
-    #: signal names whose gain is 0: uncalibrated (WFDB then divides by 200)
-    uncalibrated: set[str] = field(default_factory=set)
+    #: positions of the signals whose gain is 0: uncalibrated (WFDB then divides by 200);
+    #: by position, as two channels may share a name
+    uncalibrated: set[int] = field(default_factory=set)
 
     @property
     def multi(self) -> bool:
@@ -100,14 +101,9 @@ def parse_header(path: Path) -> Header:
         except (IndexError, ValueError) as e:
             raise RecordError(f"{path}: corrupt WFDB header (segment lines {body[1:]!r})") from e
         segments = [s for s, _ in seg_lens]
-        header = Header(fs, n_frames, [], [], [s for s in segments if s != "~"], set(), comments,
-                        seg_lens=seg_lens)
-        for seg in header.segments:  # units as the first segment header states them
-            seg_path = path.parent / f"{seg}.hea"
-            if seg_path.is_file():
-                header.unstated = parse_header(seg_path).unstated
-                break
-        return header
+        # units (stated or not) as each segment's header states them: see _read_segments
+        return Header(fs, n_frames, [], [], [s for s in segments if s != "~"], set(), comments,
+                      seg_lens=seg_lens)
     signal_lines = body[1:]
     if len(signal_lines) != n_sig:
         raise RecordError(
@@ -131,8 +127,8 @@ def parse_header(path: Path) -> Header:
                 f"{path}: corrupt WFDB header ({signal}: gain field {p[2]!r} is not "
                 "gain[(baseline)][/units], e.g. 200(0)/mV)"
             )
-    unstated = {n for n, p in zip(names, parts, strict=True) if len(p) < 3 or "/" not in p[2]}
-    uncalibrated = {n for n, p in zip(names, parts, strict=True)
+    unstated = {i for i, p in enumerate(parts) if len(p) < 3 or "/" not in p[2]}
+    uncalibrated = {i for i, p in enumerate(parts)
                     if len(p) > 2 and float(re.split(r"[(/]", p[2])[0]) == 0}
     return Header(fs, n_frames, names, [p[0] for p in parts], [], unstated, comments,
                   uncalibrated=uncalibrated)
@@ -224,6 +220,7 @@ class _Signals:
     samps_per_frame: list[int]
     e_p_signal: list[np.ndarray]
     sig_len: int
+    unstated: list[bool]  # no units on its line in the first segment read
 
 
 def _layout(path: Path, header: Header) -> Any:
@@ -243,12 +240,14 @@ def _layout(path: Path, header: Header) -> Any:
         raise RecordError(f"{path}: corrupt segment header {name}.hea ({e})") from e
 
 
-def _nth(names: Sequence[str], among: Sequence[str]) -> list[int | None]:
-    """Position in ``among`` of each name, the n-th of a repeated name matching its n-th."""
+def _nth(layout: Sequence[str], picked: Sequence[int], among: Sequence[str]
+         ) -> list[int | None]:
+    """Position in ``among`` (a segment's names) of each ``picked`` layout channel: the n-th
+    channel of a name in the layout is the n-th of that name in the segment."""
     out: list[int | None] = []
-    for i, name in enumerate(names):
-        at = [j for j, other in enumerate(among) if other == name]
-        k = list(names[:i]).count(name)
+    for i in picked:
+        at = [j for j, other in enumerate(among) if other == layout[i]]
+        k = list(layout[:i]).count(layout[i])
         out.append(at[k] if k < len(at) else None)
     return out
 
@@ -264,6 +263,7 @@ def _read_segments(
     units = [layout.units[i] or "" for i in picked]
     out = [np.full((i1 - i0) * s, np.nan, np.float32) for s in spf]
     seen = [False] * len(picked)
+    unstated = [False] * len(picked)
     offset = 0
     for name, length in header.data_segments:
         a, b = max(i0, offset), min(i1, offset + length)
@@ -279,7 +279,8 @@ def _read_segments(
             if not np.isclose(seg.fs, header.fs, rtol=1e-6):
                 raise RecordError(f"{path}: segment {name} is sampled at {seg.fs:g} Hz, the "
                                   f"record's header at {header.fs:g} Hz")
-            wanted = [(k, j) for k, j in enumerate(_nth(names, seg.sig_names)) if j is not None]
+            wanted = [(k, j) for k, j in enumerate(_nth(layout.sig_name, picked, seg.sig_names))
+                      if j is not None]
             try:
                 rec = wfdb.rdrecord(
                     str(path.parent / name), sampfrom=a - offset, sampto=b - offset,
@@ -304,10 +305,11 @@ def _read_segments(
                 out[k][(a - i0) * spf[k]:(b - i0) * spf[k]] = x
                 if not seen[k]:  # units as the first segment read states them
                     units[k], seen[k] = rec.units[m] or units[k], True
-                if seg.sig_names[j] in seg.uncalibrated:  # in any segment: not physical
+                    unstated[k] = j in seg.unstated
+                if j in seg.uncalibrated:  # in any segment: not physical
                     units[k] = UNCALIBRATED
         offset += length
-    return _Signals(names, units, spf, out, i1 - i0)
+    return _Signals(names, units, spf, out, i1 - i0, unstated)
 
 
 def _frames_in_file(path: Path) -> int:
@@ -438,10 +440,11 @@ def read_wfdb(
         signals[name] = x
         rates[name] = frame_fs * spf
         unit = rec.units[j] or "NU"
-        if rec.sig_name[j] in header.unstated and name.split("_")[0] in _UNITLESS_WHEN_UNSTATED:
+        unstated = rec.unstated[j] if multi else picked[j] in header.unstated
+        if unstated and name.split("_")[0] in _UNITLESS_WHEN_UNSTATED:
             unit = "NU"
-        if rec.sig_name[j] in header.uncalibrated:  # a multi-segment record's: its segments'
-            unit = UNCALIBRATED
+        if not multi and picked[j] in header.uncalibrated:  # a multi-segment record's: in
+            unit = UNCALIBRATED  # its units already (_read_segments)
         if unit == UNCALIBRATED:
             warnings.warn(f"{path}: channel {name!r} has an ADC gain of 0 (uncalibrated): its "
                           "values are ADC units / 200, not physical units", RuntimeWarning,

@@ -104,21 +104,22 @@ class ClassicalBaseline(TaskEstimator):
         """Fit (see the class docstring for the two protocols)."""
         if self.crossfit is None or self.kind == "regression":
             return super().fit(X, y, mask, groups, features)
-        X, y, mask, groups, features = self._fit_inputs(X, y, mask, groups, features)
-        F = self._features(X, mask, features)
-        k = max(2, fold_count(y, groups, self.crossfit))
-        oof: np.ndarray | None = None
-        for tr, te in group_kfold(y, groups, k=k, seed=self.seed):
-            if len(np.unique(y[tr])) < len(np.unique(y)):
-                raise ValueError(
-                    f"crossfit={self.crossfit}: an inner training fold lacks a class "
-                    f"(counts {np.bincount(y).tolist()}); use fewer folds or crossfit=None")
-            z = self._fit_core(None, y, None, F, tr, te)
-            if oof is None:
-                oof = np.zeros((len(y), *np.shape(z)[1:]))
-            oof[te] = z
-        self._fit_core(None, y, None, F, np.arange(len(y)), np.zeros(0, dtype=int))
-        self._set_operating_point(oof, y)
+        with self._unchanged_on_error():
+            X, y, mask, groups, features = self._fit_inputs(X, y, mask, groups, features)
+            F = self._features(X, mask, features)
+            k = max(2, fold_count(y, groups, self.crossfit))
+            oof: np.ndarray | None = None
+            for tr, te in group_kfold(y, groups, k=k, seed=self.seed):
+                if len(np.unique(y[tr])) < len(np.unique(y)):
+                    raise ValueError(
+                        f"crossfit={self.crossfit}: an inner training fold lacks a class "
+                        f"(counts {np.bincount(y).tolist()}); use fewer folds or crossfit=None")
+                z = self._fit_core(None, y, None, F, tr, te)
+                if oof is None:
+                    oof = np.zeros((len(y), *np.shape(z)[1:]))
+                oof[te] = z
+            self._fit_core(None, y, None, F, np.arange(len(y)), np.zeros(0, dtype=int))
+            self._set_operating_point(oof, y)
         return self
 
     def _fit_core(self, X, y, mask, features, fit_idx, val_idx) -> np.ndarray:
@@ -156,7 +157,20 @@ class ClassicalBaseline(TaskEstimator):
         with threadpool_limits(limits=1, user_api="openmp"):
             if self.kind == "regression":
                 return np.mean([m.predict(F) for m in self.models], axis=0)
-            return np.mean([np.asarray(m.decision_function(F)) for m in self.models], axis=0)
+            return np.mean([self._logits(m, F) for m in self.models], axis=0)
+
+    def _logits(self, model, F: np.ndarray) -> np.ndarray:
+        """A boosted classifier's scores: binary ``[N]``; multiclass ``[N, n_out]``, a class
+        its rows lacked at -30 (sklearn scores the classes it saw, two of them as one
+        column)."""
+        z = np.asarray(model.decision_function(F))
+        if self.kind == "binary":
+            return z
+        if z.ndim == 1:  # two classes seen: the second's log-odds
+            z = np.stack([np.zeros_like(z), z], axis=1)
+        out = np.full((len(F), self.n_out), -30.0)
+        out[:, np.asarray(model.classes_, dtype=np.int64)] = z
+        return out
 
     def _raw(self, X, mask, features) -> np.ndarray:
         if not self.models:

@@ -10,12 +10,14 @@ predicts the test rows; nothing is refit afterwards and nothing is pooled across
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
 import pickle
 import sys
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -134,11 +136,27 @@ class TaskEstimator(ABC):
     ) -> TaskEstimator:
         """Fit on rows ``X`` [N, C, T] (or features only); ``groups`` keeps the internal
         validation split honest (default: every row its own group)."""
-        X, y, mask, groups, features = self._fit_inputs(X, y, mask, groups, features)
-        fit_idx, val_idx = group_split(y, groups, self.val_fraction, seed=self.seed)
-        raw_val = self._fit_core(X, y, mask, features, fit_idx, val_idx)
-        self._set_operating_point(raw_val, y[val_idx])
+        with self._unchanged_on_error():
+            X, y, mask, groups, features = self._fit_inputs(X, y, mask, groups, features)
+            fit_idx, val_idx = group_split(y, groups, self.val_fraction, seed=self.seed)
+            raw_val = self._fit_core(X, y, mask, features, fit_idx, val_idx)
+            self._set_operating_point(raw_val, y[val_idx])
         return self
+
+    @contextlib.contextmanager
+    def _unchanged_on_error(self) -> Iterator[None]:
+        """A fit that raises (inputs refused, an inner fold of one class, Ctrl-C) leaves the
+        model as it was: a fitted model keeps predicting as before, not from half a refit.
+        A fit replaces what it changes (network, scaling, calibrator, lists), so a shallow
+        copy of the attributes, lists and dicts copied, restores it."""
+        saved = {k: copy.copy(v) if isinstance(v, (list, dict)) else v
+                 for k, v in self.__dict__.items()}
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
 
     def _features(self, X, mask, features) -> np.ndarray:
         """``features`` as given (a TaskDataset's, from every channel of the record over the
@@ -163,6 +181,9 @@ class TaskEstimator(ABC):
         if X is None:
             if features is None:
                 raise ValueError("give windows X (or, for a feature model, features)")
+            if self.reads_windows:
+                raise ValueError("this model reads windows X [rows, channels, samples]; "
+                                 "features alone serve ClassicalBaseline")
         else:
             X = np.asarray(X)
             if X.ndim != 3 or not np.issubdtype(X.dtype, np.number):
@@ -222,16 +243,9 @@ class TaskEstimator(ABC):
         """Checked ``(X, y, mask, groups, features)`` for :meth:`fit`: the inputs as
         :meth:`_inputs`, integer class labels 0..K-1 (regression: finite float32 targets
         [N, K], their mean kept) and groups (default: every row its own). Inputs it refuses
-        leave a fitted model as it was."""
-        kept = (self.window, self.features_given, self.n_out, self.train_mean)
-        try:
-            return self._checked_fit_inputs(X, y, mask, groups, features)
-        except BaseException:
-            self.window, self.features_given, self.n_out, self.train_mean = kept
-            raise
-
-    def _checked_fit_inputs(self, X, y, mask, groups, features) -> tuple:
+        leave a fitted model as it was (every fit runs in :meth:`_unchanged_on_error`)."""
         self.window = None  # a refit may take windows of another length
+        self.n_out = _task_kind(self.task)[1]  # and another class count (multiclass)
         X, mask, features = self._inputs(X, mask, features)
         self.features_given = features is not None
         n = len(features) if X is None else len(X)
@@ -271,6 +285,13 @@ class TaskEstimator(ABC):
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
         if len(groups) != len(y):
             raise ValueError(f"groups has {len(groups)} entries for {len(y)} rows")
+        missing = np.flatnonzero([g is None or (isinstance(g, float) and g != g)
+                                  for g in groups.tolist()])
+        if len(missing):
+            raise ValueError(f"groups is missing (None or NaN) in rows {rows_text(missing)}: "
+                             "give every row its patient or record")
+        if groups.dtype == object:  # mixed types (str and int) do not sort
+            groups = groups.astype(str)
         if len(np.unique(groups)) < 2:
             raise ValueError(f"groups holds one group ({groups[0]}) for all {len(y)} rows: "
                              "the rows a model is validated on must come from other patients "
@@ -667,7 +688,10 @@ class Finetuner(TaskEstimator):
             raise ValueError(f"batch_size and epochs must be >= 1, got {batch_size} and {epochs}")
         if (isinstance(init, nn.Module) and hasattr(init, "dim")
                 and not isinstance(init, QualityFMBackbone)):
-            self.n_channels = None  # a custom encoder module checks its own input
+            # an encoder module declaring ``config()["in_channels"]`` (ResNet1d) is checked
+            # here; another checks its own input
+            declared = init.config() if callable(getattr(init, "config", None)) else {}
+            self.n_channels = declared.get("in_channels") if isinstance(declared, dict) else None
         self.init, self.mode, self.config = init, mode, config
         self.epochs, self.batch_size, self.lr, self.head_lr = epochs, batch_size, lr, head_lr
         self.weight_decay, self.patience, self.class_weight = weight_decay, patience, class_weight
@@ -935,10 +959,11 @@ class Finetuner(TaskEstimator):
         if self.solver != "lbfgs":
             super().fit(X, y, mask, groups, features)
         else:
-            X, y, mask, groups, features = self._fit_inputs(X, y, mask, groups, features)
-            oof = self._fit_core(X, y, mask, features, np.arange(len(y)), np.zeros(0, int),
-                                 groups)
-            self._set_operating_point(oof, y)
+            with self._unchanged_on_error():
+                X, y, mask, groups, features = self._fit_inputs(X, y, mask, groups, features)
+                oof = self._fit_core(X, y, mask, features, np.arange(len(y)),
+                                     np.zeros(0, int), groups)
+                self._set_operating_point(oof, y)
         self.net.eval()  # fitted: for inference (no dropout) when called directly too
         return self
 
@@ -1073,6 +1098,12 @@ class Finetuner(TaskEstimator):
         if not meta_file.exists():
             raise FileNotFoundError(f"{path} is not a fine-tuned model (no finetune.json)")
         meta = json.loads(meta_file.read_text())
+        if meta["backbone"] == "classical":
+            raise ValueError(f"{path}: a classical baseline, not a network: load it with "
+                             "qualityfm.tasks.load_estimator (or ClassicalBaseline.load)")
+        if meta["backbone"] not in ("qualityfm", "ResNet1d"):
+            raise ValueError(f"{path}: backbone {meta['backbone']!r} is none this version "
+                             "loads (qualityfm, ResNet1d)")
         if meta["backbone"] == "qualityfm":
             bb: nn.Module = QualityFMBackbone(QualityFM(QualityFMConfig.from_dict(
                 {k: tuple(v) if isinstance(v, list) else v
