@@ -38,6 +38,14 @@ def test_cli_finetune_then_evaluate_vt(tmp_path, capsys) -> None:
         assert main(["evaluate", *common, "--model", str(run), "--out", str(run / name)]) == 1
         assert (run / name).read_bytes() == kept
     assert "holds a fine-tuned run, whose summary.json" in capsys.readouterr().err
+    # a comparison's rows and table are not replaced
+    (tmp_path / "cmp").mkdir()
+    (tmp_path / "cmp" / "compare.json").write_text("{}")
+    (tmp_path / "cmp" / "table.md").write_text("rows")
+    assert main(["evaluate", *common, "--model", str(run),
+                 "--out", str(tmp_path / "cmp" / "table.json")]) == 1
+    assert (tmp_path / "cmp" / "table.md").read_text() == "rows"
+    assert "holds a comparison (compare.json), whose tables" in capsys.readouterr().err
     assert main(["evaluate", *common, "--model", str(run), "--out", str(out)]) == 0
     res = json.loads(out.read_text())
     # evaluated on the records it was trained on: said in the results and on stderr

@@ -104,9 +104,41 @@ def test_bootstrap_ci_is_seeded_stratified_and_grouped() -> None:
     narrow = M.bootstrap_ci(M.auroc, yg, sg, n_boot=300, seed=0)
     assert wide[1] - wide[0] > narrow[1] - narrow[0]
     # stratified: every replicate keeps both classes, so AUROC is always defined
-    tiny_y, tiny_s = np.array([1, 0, 0, 0, 0]), np.array([0.9, 0.1, 0.2, 0.3, 0.95])
+    tiny_y = np.array([1, 1, 0, 0, 0, 0])
+    tiny_s = np.array([0.9, 0.4, 0.1, 0.2, 0.3, 0.95])
     lo, hi = M.bootstrap_ci(M.auroc, tiny_y, tiny_s, n_boot=100, seed=0)
     assert np.isfinite(lo) and np.isfinite(hi)
+
+
+def test_bootstrap_ci_of_a_class_of_one_unit_is_undefined() -> None:
+    """Every replicate repeats a stratum of one unit (one positive; one record of windows):
+    the interval it gave had a width it does not have (1.000-1.000), so there is none."""
+    y, s = np.array([1, 0, 0, 0, 0]), np.array([0.9, 0.1, 0.2, 0.3, 0.4])
+    assert all(np.isnan(M.bootstrap_ci(M.auroc, y, s, n_boot=50)))
+    assert all(np.isnan(M.bootstrap_ci(M.tpr, y, s > 0.5, n_boot=50)))
+    t, p = np.array([120.0, 130.0, 125.0]), np.array([110.0, 128.0, 140.0])
+    assert all(np.isnan(M.bootstrap_ci(M.mae, t, p, groups=np.zeros(3), n_boot=50)))
+    lo, hi = M.bootstrap_ci(M.mae, t, p, groups=np.array([0, 0, 1]), n_boot=50)
+    assert lo < hi
+
+
+def test_one_sided_data_give_no_auprc_and_one_row_no_aami(tmp_path) -> None:
+    """Without negatives any scores give an average precision of 1: NaN, as AUROC. One BP
+    row has no SD, so AAMI's criterion is undecided (None, n/a), not failed, and its
+    Bland-Altman plot draws no limits."""
+    from qualityfm.tasks import markdown_table
+    from qualityfm.tasks.report import plot_bland_altman
+
+    assert np.isnan(M.auprc([1, 1, 1], [0.2, 0.5, 0.9]))
+    assert M.auprc([1, 0, 1], [0.2, 0.1, 0.9]) == pytest.approx(1.0)
+    assert M.aami([120.0], [130.0]) is None and M.aami([120.0, 100.0], [121.0, 99.0]) is True
+    row = {p: {"mae": 10.0, "me": 10.0, "sd": None, "mase": 1.0, "aami": None,
+               "bhs": {"grade": "D"}} for p in ("sbp", "dbp")}
+    table = markdown_table({"gbm|v2\nnew": row})
+    line = table.splitlines()[2]
+    assert line.startswith("| gbm\\|v2 new |") and "fail" not in line
+    assert line.replace("\\|", "").count("|") == table.splitlines()[0].count("|")
+    assert plot_bland_altman([120.0], [130.0], tmp_path / "ba.png").stat().st_size > 0
 
 
 def test_bootstrap_ci_of_a_continuous_target_has_width() -> None:

@@ -112,8 +112,10 @@ class ClassicalBaseline(TaskEstimator):
             for tr, te in group_kfold(y, groups, k=k, seed=self.seed):
                 if len(np.unique(y[tr])) < len(np.unique(y)):
                     raise ValueError(
-                        f"crossfit={self.crossfit}: an inner training fold lacks a class "
-                        f"(counts {np.bincount(y).tolist()}); use fewer folds or crossfit=None")
+                        f"the gradient boosting's {k} inner folds: one trains without a "
+                        f"class (class counts {np.bincount(y).tolist()} over "
+                        f"{len(np.unique(groups))} groups); give more records of the rare "
+                        "class (from Python: crossfit=None, or fewer folds)")
                 z = self._fit_core(None, y, None, F, tr, te)
                 if oof is None:
                     oof = np.zeros((len(y), *np.shape(z)[1:]))

@@ -81,9 +81,10 @@ def auroc(y_true: np.ndarray, score: np.ndarray) -> float:
 
 
 def auprc(y_true: np.ndarray, score: np.ndarray) -> float:
-    """Area under the precision-recall curve (average precision)."""
+    """Area under the precision-recall curve (average precision; NaN when only one class is
+    present: without negatives any scores give 1)."""
     t = _binary(y_true)
-    if t.sum() == 0:
+    if len(np.unique(t)) < 2:
         return float("nan")
     return float(average_precision_score(t, np.asarray(score, dtype=float)))
 
@@ -137,9 +138,13 @@ def mase(y_true: np.ndarray, y_pred: np.ndarray, train_mean: float) -> float:
     return _ratio(mae(y_true, y_pred), float(np.mean(np.abs(t - train_mean))))
 
 
-def aami(y_true: np.ndarray, y_pred: np.ndarray) -> bool:
-    """AAMI/ISO 81060-2 criterion 1: |ME| <= 5 mmHg and SD <= 8 mmHg."""
-    return bool(abs(me(y_true, y_pred)) <= 5.0 and sd(y_true, y_pred) <= 8.0)
+def aami(y_true: np.ndarray, y_pred: np.ndarray) -> bool | None:
+    """AAMI/ISO 81060-2 criterion 1: |ME| <= 5 mmHg and SD <= 8 mmHg (None when the SD is
+    undefined: fewer than two rows)."""
+    spread = sd(y_true, y_pred)
+    if not np.isfinite(spread):
+        return None
+    return bool(abs(me(y_true, y_pred)) <= 5.0 and spread <= 8.0)
 
 
 def bhs(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, object]:
@@ -188,7 +193,9 @@ def bootstrap_ci(
     resampled within each class (of each group's first label when grouped), so every
     replicate keeps the class counts; continuous targets (floats) are not stratified, since
     each value would be a class of its own and the interval would have no width.
-    Replicates where the metric is undefined (NaN) are dropped.
+    Replicates where the metric is undefined (NaN) are dropped. A stratum (or, unstratified,
+    the whole set) of fewer than two units gives no interval (NaN, NaN): every replicate
+    would repeat it, and the interval would have a width it does not have.
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"bootstrap_ci: alpha must be in (0, 1), got {alpha}")
@@ -212,6 +219,8 @@ def bootstrap_ci(
         strata = [np.flatnonzero(unit_label == c) for c in np.unique(unit_label)]
     else:
         strata = [np.arange(len(units))]
+    if any(len(st) < 2 for st in strata):
+        return (float("nan"), float("nan"))
     values = []
     for _ in range(n_boot):
         pick = np.concatenate([rng.choice(s, size=len(s), replace=True) for s in strata])

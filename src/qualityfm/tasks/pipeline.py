@@ -16,7 +16,7 @@ import torch
 
 from qualityfm.inference.score import check_output, write_table
 from qualityfm.io import atomic_write_text, write_json
-from qualityfm.io.folders import refuse_other_kind, refuse_reserved_name
+from qualityfm.io.folders import folder_kind, refuse_other_kind, refuse_reserved_name
 from qualityfm.io.read import note_skipped
 from qualityfm.model.network import check_pool
 from qualityfm.model.precision import resolve_device
@@ -341,6 +341,17 @@ MODEL_SETTINGS = ("init", "mode", "solver", "use_features", "pool", "test_shifts
                   "target_tpr")
 
 
+def _refuse_report_folder(out: Path) -> None:
+    """Refuse an evaluate ``out`` in a comparison's folder, whose rows' reports (``ROW.md``,
+    ``ROW_roc.png``) and ``table.md`` take any name this report could replace (a
+    cross-validation's ``cv.json`` is refused as a reserved name)."""
+    found = folder_kind(out.parent)
+    if found is not None and found[0] == "comparison":
+        raise ValueError(f"--out {out}: {out.parent} holds a {found[0]} ({found[1]}), whose "
+                         "tables and plots this report could replace; write it to another "
+                         "folder")
+
+
 def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *,
                  seconds: float | None = None, max_records: int | None = None,
                  cache_dir: str | Path | None = None, device: str = "cpu",
@@ -353,6 +364,7 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     any record is read; files an earlier report of its stem wrote beside it are replaced."""
     out = check_output(out, (".json",), what="evaluate")
     refuse_reserved_name(out)
+    _refuse_report_folder(out)
     check_bp_rule(task, bp_rule)
     model = Path(model)
     est, rhythm, summary = _saved_model(task, model, device)
@@ -366,13 +378,13 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
                model_settings={k: summary[k] for k in MODEL_SETTINGS if k in summary})
     if task == "abp":
         res["bp_rule"] = ds.settings["bp_rule"]  # how the targets were taken
-    label = model.name  # the row and plots name the model
+    label = model.resolve().name  # the row and plots name the model ("." too)
     trained_on = _trained_on(summary, set(ds.groups.astype(str)), "evaluated",
                              ": these figures are not a test")
     if trained_on is not None:
         res["trained_on"] = trained_on
         if trained_on["n_groups"]:
-            label = (f"{model.name} (NOT A TEST: {trained_on['n_groups']} of "
+            label = (f"{label} (NOT A TEST: {trained_on['n_groups']} of "
                      f"{len(set(ds.groups))} patients/records trained on)")
     report(res, out.parent, out.stem, label=label)
     return res

@@ -29,6 +29,11 @@ CLASSIFICATION_COLUMNS = ("auroc", "auprc", "tpr", "tnr", "ppv", "f1", "accuracy
 COLUMN_HEADERS = {"macro_f1": "macro_f1 (N, A, O)"}
 
 
+def _cell(text: str) -> str:
+    """``text`` as one table cell: a ``|`` escaped, line breaks as spaces."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
 def markdown_table(rows: dict[str, dict]) -> str:
     """One row per model name; classification columns with 95 % CIs, or BP MAE/ME/SD/MASE."""
     if not rows:
@@ -41,7 +46,7 @@ def markdown_table(rows: dict[str, dict]) -> str:
         head += ["delta_sbp_mae"] if delta else []
         lines = []
         for name, r in rows.items():
-            cells = [name]
+            cells = [_cell(name)]
             for p in ("sbp", "dbp"):
                 d = r[p]
                 cells += [_fmt(d["mae"], d.get("mae_ci")), _fmt(d["me"]), _fmt(d["sd"]),
@@ -52,7 +57,7 @@ def markdown_table(rows: dict[str, dict]) -> str:
     else:
         cols = [c for c in CLASSIFICATION_COLUMNS if any(c in r for r in rows.values())]
         head = ["model", *(COLUMN_HEADERS.get(c, c) for c in cols)]
-        lines = [[name, *(_fmt(r.get(c), r.get(f"{c}_ci")) for c in cols)]
+        lines = [[_cell(name), *(_fmt(r.get(c), r.get(f"{c}_ci")) for c in cols)]
                  for name, r in rows.items()]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(cells) + " |" for cells in lines]
@@ -96,7 +101,8 @@ def plot_roc(y: np.ndarray, score: np.ndarray, pred: np.ndarray, path: str | Pat
     ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1),
            ylim=(0, 1.01))
     _title(ax, title, 50)
-    ax.legend(loc="lower right", fontsize=8)
+    # below the axes: inside, the long per-fold text covered the curve's start
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=8, frameon=False)
     return save_figure(fig, path)
 
 
@@ -124,16 +130,21 @@ def plot_bland_altman(y: np.ndarray, pred: np.ndarray, path: str | Path, title: 
     plt = _figure()
     y, pred = np.asarray(y, float), np.asarray(pred, float)
     mean, diff = (y + pred) / 2, pred - y
-    bias, sd = diff.mean(), diff.std(ddof=1) if len(diff) > 1 else 0.0
+    bias = diff.mean()
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.scatter(mean, diff, s=8, alpha=0.6)
-    ax.axhline(bias, ls="-", c="C3", lw=1, label=f"ME {bias:.1f}, SD {sd:.1f}")
-    lo, hi = bias - 1.96 * sd, bias + 1.96 * sd
-    ax.axhline(hi, ls="--", c="C3", lw=1, label=f"ME ± 1.96 SD: {lo:.1f} to {hi:.1f}")
-    ax.axhline(lo, ls="--", c="C3", lw=1)
+    if len(diff) > 1:  # one row has no SD (the JSON's is null): no limits drawn
+        sd = diff.std(ddof=1)
+        ax.axhline(bias, ls="-", c="C3", lw=1, label=f"ME {bias:.1f}, SD {sd:.1f}")
+        lo, hi = bias - 1.96 * sd, bias + 1.96 * sd
+        ax.axhline(hi, ls="--", c="C3", lw=1, label=f"ME ± 1.96 SD: {lo:.1f} to {hi:.1f}")
+        ax.axhline(lo, ls="--", c="C3", lw=1)
+    else:
+        ax.axhline(bias, ls="-", c="C3", lw=1, label=f"ME {bias:.1f} (one row: no SD)")
     ax.set(xlabel="mean of reference and estimate (mmHg)", ylabel="estimate - reference (mmHg)")
     _title(ax, title, 60)
-    ax.legend(loc="best", fontsize=8)
+    # below the axes: inside, it sat on the points or a limit line
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, frameon=False)
     return save_figure(fig, path)
 
 
