@@ -88,8 +88,7 @@ def ours(recipe: str, store: str, batch: int, steps: int, warm: int, amp: str, c
     s_t, t_t = ema_tensors(student), ema_tensors(teacher)
     f_s = torch.compile(student) if compile_ else student
     f_t = torch.compile(teacher_forward) if compile_ else teacher_forward
-    loader = make_loader(make_dataset(cfg, env, batch, targets), batch,
-                         loader_workers(workers, device))
+    loader = make_loader(make_dataset(cfg, env, batch, targets), loader_workers(workers, device))
     it = iter(loader)
     phases: dict[str, float] = defaultdict(float)
     b = {k: v.to(device) for k, v in next(it).items()}

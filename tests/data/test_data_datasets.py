@@ -109,12 +109,26 @@ def test_state_dict_resumes_mid_epoch(store):
 
 def test_dataloader_workers_consume_the_rank_order(store):
     ds = WindowDataset(store, shuffle=True, seed=2, rank=1, world_size=2, batch_size=3)
-    loader = DataLoader(ds, batch_size=3, num_workers=2)
+    loader = ds.loader(num_workers=2)
+    assert loader.batch_size == 3
     order = torch.cat([b["index"] for b in loader]).tolist()
     assert order == ds.rank_order().tolist()
     ds.load_state_dict(ds.state_dict(samples_seen=6))  # the trainer counted 2 batches
-    rest = torch.cat([b["index"] for b in DataLoader(ds, batch_size=3, num_workers=2)]).tolist()
+    rest = torch.cat([b["index"] for b in ds.loader(num_workers=2)]).tolist()
     assert rest == order[6:]
+
+
+def test_the_loader_refuses_what_would_break_the_order(store):
+    """A DataLoader of another batch size hands samples out of order (workers take whole
+    batches of the dataset's), and persistent workers keep their first epoch's order:
+    ``loader()`` refuses both."""
+    ds = WindowDataset(store, shuffle=True, seed=2, batch_size=3)
+    with pytest.raises(ValueError, match="batch_size is the dataset's own"):
+        ds.loader(num_workers=2, batch_size=4)
+    with pytest.raises(ValueError, match="persistent workers would never see set_epoch"):
+        ds.loader(num_workers=2, persistent_workers=True)
+    mixed = torch.cat([b["index"] for b in DataLoader(ds, batch_size=4, num_workers=2)])
+    assert mixed.tolist() != ds.rank_order().tolist()  # why: the order it would break
 
 
 def test_aligned_pairs_align(store):

@@ -86,3 +86,35 @@ def test_bad_slots():
         mine_pairs(np.array([1, 2]), np.array([3, 3]))
     with pytest.raises(ValueError, match="shape"):
         mine_pairs(np.array([1, 2]), np.array([3]))
+
+
+@pytest.mark.parametrize("hop", [None, 10.0, 0.3, 40.0])
+def test_overlapping_windows_pair_only_with_windows_they_do_not_overlap(tmp_path, hop,
+                                                                        record_writer):
+    """Distances count whole windows whatever the hop: with hop 10 s of 20-s windows a pair
+    had shared half its samples (and 1-9 windows meant 10-90 s); a hop that is no whole
+    number of samples (0.3 s at 128 Hz) had put two windows on one slot and dropped the
+    record."""
+    from qualityfm.data.prepare import process_record
+    from qualityfm.signal import WindowConfig
+
+    path = record_writer(tmp_path / "rec.npz", seconds=400.0)
+    window = WindowConfig(fs=128.0, seconds=20.0, hop=hop)
+    res = process_record(str(path), window, PairConfig())
+    assert res.reason is None and len(res.pairs)
+    gap = np.abs(res.start[res.pairs[:, 0]] - res.start[res.pairs[:, 1]])
+    assert gap.min() >= 20.0 and gap.max() <= 180.0
+    if hop is None:
+        np.testing.assert_array_equal(res.pairs, mine_pairs(res.level, cfg=PairConfig()))
+    assert np.all(res.level[res.pairs[:, 0]] > res.level[res.pairs[:, 1]])
+
+
+def test_per_window_scales_the_distance_limits():
+    levels = np.array([3, 1, 3, 1, 3, 1])
+    slots = np.arange(6)
+    two = mine_pairs(levels, slots, PairConfig(min_distance=1, max_distance=1), per_window=2)
+    assert {tuple(sorted(p)) for p in two.tolist()} == set()  # two slots apart: equal levels
+    three = mine_pairs(levels, slots, PairConfig(min_distance=1, max_distance=1), per_window=3)
+    assert {tuple(sorted(p)) for p in three.tolist()} == {(0, 3), (1, 4), (2, 5)}
+    with pytest.raises(ValueError, match="per_window"):
+        mine_pairs(levels, slots, per_window=0)

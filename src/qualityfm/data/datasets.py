@@ -12,7 +12,9 @@ DataLoader hands batches out: the samples a rank consumes are exactly its sequen
 That makes the position resumable: ``state_dict()`` gives the epoch and the number of samples
 consumed in it, and ``load_state_dict()`` makes the next iteration skip them (until the next
 ``set_epoch``). With ``num_workers=0`` the dataset counts consumed samples itself; with workers
-the training loop passes its own count, ``state_dict(samples_seen=n)``.
+the training loop passes its own count, ``state_dict(samples_seen=n)``. ``dataset.loader()``
+makes the DataLoader that keeps these promises (its batch size is the dataset's; persistent
+workers, which would never see ``set_epoch``, are refused).
 
 Windows are read from the shards' memory maps, opened lazily in each worker process.
 """
@@ -139,6 +141,21 @@ class _StoreDataset(IterableDataset):
             sample = self._sample(item, rng)
             self._seen += 1
             yield sample
+
+    def loader(self, num_workers: int = 0, **kwargs: Any) -> torch.utils.data.DataLoader:
+        """A DataLoader over this dataset with its ``batch_size`` (workers take whole batches
+        of it, so another batch size would hand out samples out of order and resume at the
+        wrong one). ``persistent_workers`` is refused: its workers keep the epoch they
+        started with, so every epoch would repeat the first one's order."""
+        for key in ("batch_size", "sampler", "batch_sampler", "shuffle"):
+            if key in kwargs:
+                raise ValueError(f"loader(): {key} is the dataset's own (batch_size "
+                                 f"{self.batch_size}; order by seed and epoch)")
+        if kwargs.get("persistent_workers"):
+            raise ValueError("loader(): persistent workers would never see set_epoch, so "
+                             "each epoch would repeat the first one's order")
+        return torch.utils.data.DataLoader(self, batch_size=self.batch_size,
+                                           num_workers=num_workers, **kwargs)
 
     # -- epoch and position
     def set_epoch(self, epoch: int) -> None:

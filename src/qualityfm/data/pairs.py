@@ -34,15 +34,19 @@ class PairConfig:
 
 
 def mine_pairs(
-    levels: np.ndarray, slots: np.ndarray | None = None, cfg: PairConfig | None = None
+    levels: np.ndarray, slots: np.ndarray | None = None, cfg: PairConfig | None = None,
+    per_window: float = 1.0,
 ) -> np.ndarray:
     """Quality-divergent pairs among the windows of one record.
 
     ``levels`` holds the quality level of each window (higher is better); ``slots`` the integer
-    position of each window on the record's window grid (``round(start / seconds)``), strictly
-    increasing; by default ``arange(N)``. Rejected windows leave gaps in ``slots``, so distances
-    stay true distances in time. Returns int64 ``[P, 2]`` of ``(teacher, student)`` indices into
-    ``levels``, sorted by the earlier window then the later one.
+    position of each window on the record's grid of window starts, strictly increasing; by
+    default ``arange(N)``. ``per_window`` is the number of slots in one window length (1 for
+    back-to-back windows; seconds / hop otherwise), so that distances count whole
+    windows and the two windows of a pair never overlap. Rejected windows leave gaps in
+    ``slots``, so distances stay true distances in time. Returns int64 ``[P, 2]`` of
+    ``(teacher, student)`` indices into ``levels``, sorted by the earlier window then the
+    later one.
     """
     cfg = cfg or PairConfig()
     levels = np.asarray(levels)
@@ -54,14 +58,18 @@ def mine_pairs(
         raise ValueError(f"slots shape {slots.shape} does not match levels shape {levels.shape}")
     if n > 1 and np.any(np.diff(slots) <= 0):
         raise ValueError("slots must be strictly increasing")
+    if not per_window > 0:
+        raise ValueError(f"per_window must be > 0 slots, got {per_window}")
+    lo, hi = cfg.min_distance * per_window, cfg.max_distance * per_window
     lv = levels.astype(np.int64)
     firsts, seconds = [], []
-    # Slots are unique and increasing, so i and j are at most max_distance indices apart.
-    for k in range(1, min(cfg.max_distance, n - 1) + 1):
+    # Slots are unique and increasing, so i and j are at most max_distance windows of slots
+    # apart in index.
+    for k in range(1, min(int(np.floor(hi + 1e-9)), n - 1) + 1):
         i = np.arange(n - k)
         j = i + k
         dist = slots[j] - slots[i]
-        keep = (dist >= cfg.min_distance) & (dist <= cfg.max_distance)
+        keep = (dist >= lo - 1e-9) & (dist <= hi + 1e-9)
         keep &= np.abs(lv[i] - lv[j]) >= cfg.min_level_gap
         firsts.append(i[keep])
         seconds.append(j[keep])

@@ -195,12 +195,15 @@ def process_record(path: str, window: WindowConfig, pair_cfg: PairConfig) -> _Re
             res.reason = unusable_reason(w)
             return res
         scores, res.x = score_and_scale(w, window)
-        hop = window.seconds if window.hop is None else window.hop
-        slots = np.rint((w.start - window.offset) / hop).astype(np.int64)
+        # slots on the sample grid of window starts (a hop of 0.3 s is 38 samples at 128 Hz);
+        # pairs lie whole windows apart, so overlapping windows (hop < seconds) never pair
+        # with a window that shares their samples
+        hop = window.hop_samples
+        slots = np.rint((w.start - window.offset) * window.fs / hop).astype(np.int64)
         res.start, res.mask = w.start, w.mask
         res.ecg_q, res.ppg_q = np.asarray(scores.ecg), np.asarray(scores.ppg)
         res.q, res.level = np.asarray(scores.q), np.asarray(scores.level)
-        res.pairs = mine_pairs(res.level, slots, pair_cfg)
+        res.pairs = mine_pairs(res.level, slots, pair_cfg, per_window=window.samples / hop)
     except Exception as err:
         res.x = None
         res.reason = skip_reason(err)

@@ -362,10 +362,10 @@ def _end_workers(batches: Any) -> None:
         shutdown()
 
 
-def make_loader(dataset: Any, micro_batch: int, workers: int) -> torch.utils.data.DataLoader:
-    return torch.utils.data.DataLoader(
-        dataset, batch_size=micro_batch, num_workers=workers, drop_last=True,
-        pin_memory=torch.cuda.is_available(),
+def make_loader(dataset: Any, workers: int) -> torch.utils.data.DataLoader:
+    """The run's DataLoader: micro-batches of the dataset's ``batch_size``."""
+    return dataset.loader(
+        workers, drop_last=True, pin_memory=torch.cuda.is_available(),
         worker_init_fn=_ignore_stop_signals if workers > 0 else None,
     )
 
@@ -793,7 +793,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     if (env.is_main or fsdp) and cfg.diag_every > 0:  # FSDP forwards are collective
         diag_x, diag_mask = diagnostic_batch(cfg.store, cfg.diag_batch, cfg.seed)
     log = _Log(run_dir, env.is_main, cfg.tensorboard, step)
-    loader = make_loader(dataset, micro, loader_workers(cfg.workers, env.device))
+    loader = make_loader(dataset, loader_workers(cfg.workers, env.device))
     batches = iter(loader)  # draws a base seed from torch's RNG: restore the RNG after it
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     bar = None
