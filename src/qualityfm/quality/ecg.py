@@ -93,9 +93,10 @@ def ecg_quality(
     The score is rrSQI; with ``morphology`` (default) it is multiplied by the mean correlation
     of each beat (-0.2 s to +0.4 s around its R peak, 0.5-40 Hz) with the window's median beat,
     which sees noise between and within beats that the RR series alone cannot; it needs 3 whole
-    beats, so with ``morphology`` a clean 2-s window at 60-90 bpm scores 0 (3 s at 60 bpm
-    mostly 0, 4 s at 60 bpm about 1; synthetic ECG). The score is then multiplied by one less
-    the fraction of flat 0.5-s stretches (a lead off for part of the window), as the PPG's is.
+    beats, so with ``morphology`` a clean 2-s window at 60-80 bpm scores 0 (at 90 bpm mostly 0;
+    3 s at 60 bpm mostly 0, 4 s at 60 bpm about 1; synthetic ECG). The score is then multiplied
+    by one less the fraction of flat 0.5-s stretches (a lead off for part of the window), as the
+    PPG's is.
     Windows that are flat, non-finite, or clipped (more than ``max_clip`` of samples at their
     extremes) score 0.
     Returns ``[N]`` float64 (a float for a single window).

@@ -653,8 +653,9 @@ class Finetuner(TaskEstimator):
     ``augment``) whose pooling has no "last" part, else 1 (a shift would move a vt-alarm
     window's alarm off the right edge that "last" reads).
     ``solver`` (linear mode): how the head is fitted, "adamw" or "lbfgs" (:data:`SOLVERS`);
-    None: :func:`default_solver` (lbfgs for a linear head of every task). An lbfgs head is fitted
-    on every row and calibrated on its inner folds' outputs (:meth:`fit`). lbfgs fits 46 models
+    None: :func:`default_solver` (lbfgs for a linear head of a clinical task, adamw otherwise).
+    An lbfgs head is fitted on every row and calibrated on its inner folds' outputs
+    (:meth:`fit`). lbfgs fits 46 models
     (9 strengths x 5 inner folds, then the chosen one): 1.7 s for 2388 AF rows of 512 values
     on one core (the whole fit, encoder pass included, 10 s); on far larger data adamw may be
     the cheaper one.
