@@ -454,6 +454,14 @@ def test_csv_lines_wider_than_the_header_and_utf16_files_are_refused(tmp_path: P
         pytest.approx(0.05), pytest.approx(0.06)]
     wide.write_text("Time [s],PLETH,II,\n0.000,1.5,0.1\n0.008,1.2,0.3\n")
     assert read_record(wide).channels == ["ppg", "ecg_ii"]
+    # a wide line far into the file (past the first lines checked) is refused too, when
+    # the read reaches it
+    lines = [f"{i / 125:.3f},{i % 7},{i % 5}" for i in range(5000)]
+    lines[4000] = f"{4000 / 125:.3f},1,234.5,3"
+    wide.write_text("Time [s],PLETH,II\n" + "\n".join(lines) + "\n")
+    with pytest.raises(RecordError, match=r"wide\.csv: line 4002 has 4 cells"):
+        read_record(wide)
+    assert len(read_record(wide, stop=20.0).signals["ppg"]) == 2500
     wide.write_text("Time [s],PLETH,II\n0.000,1.5\n0.008,1.2,0.3\n")  # a first line short
     with pytest.raises(RecordError, match=r"wide\.csv: the first data line \(line 2\) holds "
                                           r"fewer cells than the first line names: column\(s\) "

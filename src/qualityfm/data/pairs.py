@@ -1,7 +1,8 @@
 """Quality-divergent pair mining: which windows of one record teach which.
 
 Two windows of the same record form a pair when they lie ``min_distance`` to ``max_distance``
-window slots apart (1 to 9 slots = 30 to 270 s for 30-s windows) and their quality levels differ
+window lengths apart (1 to 9 = 30 to 270 s for 30-s windows; overlapping windows never pair
+with one they overlap) and their quality levels differ
 by at least ``min_level_gap``. The better window goes to the teacher, the worse to the student;
 one window may be in many pairs.
 """
@@ -15,7 +16,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class PairConfig:
-    """Settings of :func:`mine_pairs` (distances in window slots, not seconds)."""
+    """Settings of :func:`mine_pairs` (distances in window lengths, not seconds)."""
 
     min_distance: int = 1
     max_distance: int = 9

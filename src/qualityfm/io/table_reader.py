@@ -374,6 +374,9 @@ def read_csv(
     i0, i1 = sample_span(start, stop, rate, sys.maxsize, path)
     cols = ([time_col] if time_col is not None else []) + [data_cols[i] for i in picked]
     nrows = None if i1 == sys.maxsize else i1 - i0
+    if nrows is None or i0 + nrows > _HEAD_ROWS:  # the lines read past those checked first
+        _check_row_widths(path, sep, len(cells), skip, _HEAD_ROWS,
+                          None if nrows is None else i0 + nrows)
     # Rows before the span are parsed and dropped, not skipped as lines: pandas' skiprows
     # counts blank lines (and each "\r" of "\r\r\n"), which are no rows.
     table = _parse(path, cols, skip, None if nrows is None else i0 + nrows,
@@ -426,14 +429,16 @@ def _trimmed(cells: list[str]) -> list[str]:
     return cells
 
 
-def _check_row_widths(path: Path, sep: str, width: int, skip: int) -> None:
-    """Refuse a CSV whose first data lines hold more cells than its first line names: the
-    columns would be read shifted (an unquoted ``1,234.5`` in a comma file). Empty cells at a
-    line's end (a trailing delimiter) are not counted."""
+def _check_row_widths(path: Path, sep: str, width: int, skip: int, first: int = 0,
+                      stop: int | None = _HEAD_ROWS) -> None:
+    """Refuse a CSV whose data lines ``first``..``stop`` (None: to the end) hold more cells
+    than its first line names: the columns would be read shifted (an unquoted ``1,234.5`` in
+    a comma file; pandas drops the extra cell without a word). Empty cells at a line's end (a
+    trailing delimiter) are not counted."""
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
-        rows = itertools.islice(csv.reader(f, delimiter=sep, skipinitialspace=True), skip,
-                                skip + _HEAD_ROWS)  # cells as pandas reads them
-        for n, row in enumerate(rows, start=skip + 1):
+        rows = itertools.islice(csv.reader(f, delimiter=sep, skipinitialspace=True),
+                                skip + first, None if stop is None else skip + stop)
+        for n, row in enumerate(rows, start=skip + first + 1):  # cells as pandas reads them
             row = _trimmed(row)
             if len(row) > width:
                 raise RecordError(f"{path}: line {n} has {len(row)} cells, the first line "
