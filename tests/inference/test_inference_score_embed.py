@@ -113,6 +113,12 @@ def test_learned_quality_is_a_bounded_correlation(tiny_model: QualityFM) -> None
     model.train()  # the caller's mode is left as it was; a list mask is read as booleans
     assert np.allclose(learned_quality(model, x, mask.tolist()), q, atol=1e-5) and model.training
     model.eval()
+    absent = np.array([[True, False], [True, True]])
+    x_nan = x.copy()
+    x_nan[0, 1] = np.nan  # an absent channel's values, NaN too, do not matter
+    np.testing.assert_allclose(learned_quality(model, x_nan, absent),
+                               learned_quality(model, np.where(absent[..., None], x, 0), absent))
+    assert np.isfinite(learned_quality(model, x_nan, absent)).all()
     with pytest.warns(UserWarning, match="far outside"):
         learned_quality(model, x * 500, mask)
     x[0, 1, 7] = np.inf

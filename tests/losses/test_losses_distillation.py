@@ -58,6 +58,12 @@ def test_token_permutation_invariance_and_pooled_mode() -> None:
     mixed = tokenwise(s, t, aligned=torch.tensor([True, False]))
     expect = (tokenwise(s[:1], t[:1]) + pooled(s[1:], t[1:])) / 2
     torch.testing.assert_close(mixed, expect)
+    # 0/1 of another dtype reads as bool (~1 had been -2: every row pooled)
+    for dtype in (torch.int64, torch.uint8, torch.float32):
+        torch.testing.assert_close(tokenwise(s, t, aligned=torch.tensor([1, 0], dtype=dtype)),
+                                   expect)
+    with pytest.raises(ValueError, match="aligned must be bool"):
+        tokenwise(s, t, aligned=torch.tensor([2, 0]))
 
 
 def test_center_update_math_and_temperature() -> None:

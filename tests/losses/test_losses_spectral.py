@@ -83,9 +83,18 @@ def test_channel_permutation_and_mask() -> None:
     amp2 = amp.clone()
     amp2[:, 1] += 100
     torch.testing.assert_close(loss(amp, phase, x, mask)["amp"], loss(amp2, phase, x, mask)["amp"])
+    # nor its values, NaN included (NaN x 0 had made both terms NaN)
+    x2 = x.clone()
+    x2[:, 1] = float("nan")
+    for key in ("amp", "phase"):
+        torch.testing.assert_close(loss(amp, phase, x2, mask)[key], loss(amp, phase, x, mask)[key])
+    torch.testing.assert_close(loss(amp, phase, x2, mask.int())["amp"],
+                               loss(amp, phase, x, mask)["amp"])
 
 
 def test_bad_settings_and_shapes() -> None:
+    with pytest.raises(ValueError, match="n_bins must be >= 2"):  # z-scored over the bins
+        SpectralLoss(n_bins=1)
     with pytest.raises(ValueError, match="amplitude"):
         SpectralLoss(amplitude="log")
     with pytest.raises(ValueError, match="phase"):

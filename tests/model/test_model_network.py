@@ -278,6 +278,19 @@ def test_config_refuses_wrong_types(field: str, value: object, message: str) -> 
         QualityFMConfig.preset("base", **{field: value})
 
 
+def test_config_refuses_a_decoder_stage_of_one_value_and_one_bin() -> None:
+    """d_model under 20 with the default stem widths gave the decoder a stage of width 1 over
+    one sample: GroupNorm made its spectra independent of the tokens (and a batch of one
+    failed in training). One spectrum bin cannot be z-scored."""
+    with pytest.raises(ValueError, match=r"decoder's conv stage 2 would normalise one value.*"
+                                         r"stem_channels"):
+        QualityFMConfig(d_model=16, n_heads=2, n_samples=600)
+    QualityFMConfig(d_model=16, n_heads=2, n_samples=600, stem_channels=(4, 8, 16)).validate()
+    QualityFMConfig(d_model=32, n_heads=2, n_samples=600).validate()  # (1, 3, 32): fine
+    with pytest.raises(ValueError, match="config n_bins must be >= 2, got 1"):
+        QualityFMConfig(n_bins=1)
+
+
 def test_config_keeps_integral_values_of_other_types() -> None:
     cfg = tiny(n_bins=501, n_heads=np.int64(2), stem_kernels=[11, 7, 5], global_tokens=[0, 2])
     assert cfg.stem_kernels == (11, 7, 5) and cfg.global_tokens == (0, 2)

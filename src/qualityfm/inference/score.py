@@ -100,11 +100,11 @@ def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
             with precision_autocast(precision, device):
                 pred = model(xb, mb)["amp"]
             pred = pred.float()
-            target, _ = spectral.targets(xb)
+            target, _ = spectral.targets(torch.where(mb[..., None], xb, 0))  # absent: any value
             pred = (pred - pred.mean(-1, keepdim=True)) / (pred.std(-1, keepdim=True) + 1e-6)
             corr = (pred * target).mean(-1)  # both z-scored: Pearson correlation per channel
-            w = mb.float()
-            out[sl] = ((corr * w).sum(-1) / w.sum(-1).clamp_min(1.0)).cpu().numpy()
+            corr = torch.where(mb, corr, 0)
+            out[sl] = (corr.sum(-1) / mb.sum(-1).clamp_min(1)).cpu().numpy()
     finally:
         model.train(training)
     return out

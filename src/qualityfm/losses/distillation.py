@@ -70,6 +70,10 @@ class DistillationLoss(nn.Module):
                 raise ValueError(
                     f"aligned must be [B={student.shape[0]}], got {tuple(aligned.shape)}"
                 )
+            if aligned.dtype != torch.bool:  # 0/1 of another type: ~1 would be -2, not False
+                if not bool(((aligned == 0) | (aligned == 1)).all()):
+                    raise ValueError("aligned must be bool (or 0/1) per sample")
+                aligned = aligned.bool()
             # Each sample's own term only: token-wise for aligned, pooled for the rest.
             per_sample = student.new_zeros(student.shape[0], dtype=torch.float32)
             if aligned.any():

@@ -38,8 +38,8 @@ class SpectralLoss(nn.Module):
             raise ValueError(f"amplitude must be one of {AMPLITUDES}, got {amplitude!r}")
         if phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
-        if n_bins < 1:
-            raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+        if n_bins < 2:  # the amplitude targets are z-scored over the bins
+            raise ValueError(f"n_bins must be >= 2, got {n_bins}")
         self.n_bins, self.amplitude, self.phase = n_bins, amplitude, phase
         self.beta, self.eps = beta, eps
 
@@ -69,6 +69,10 @@ class SpectralLoss(nn.Module):
                 f"predictions must be {expected}, got amp {tuple(amp.shape)}, "
                 f"phase {tuple(phase.shape)}"
             )
+        if mask is not None:  # an absent channel may hold anything (NaN): it is left out
+            mask = mask.bool()
+            x_hi = torch.where(mask[..., None], x_hi, torch.zeros((), dtype=x_hi.dtype,
+                                                                  device=x_hi.device))
         amp_t, phase_t = self.targets(x_hi)
         amp_l = F.smooth_l1_loss(amp, amp_t.to(amp.dtype), beta=self.beta, reduction="none")
         diff = phase - phase_t.to(phase.dtype)
@@ -82,5 +86,5 @@ def _masked_mean(loss: Tensor, mask: Tensor | None) -> Tensor:
     """Mean over bins of present channels; 0 (with gradient) when no channel is present."""
     if mask is None:
         return loss.mean()
-    w = mask.to(loss.dtype)[..., None].expand_as(loss)
-    return (loss * w).sum() / w.sum().clamp_min(1.0)
+    keep = mask[..., None].expand_as(loss)
+    return torch.where(keep, loss, 0).sum() / keep.sum().clamp_min(1).to(loss.dtype)

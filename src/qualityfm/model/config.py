@@ -104,6 +104,8 @@ class QualityFMConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"config {name} must be >= 1, got {getattr(self, name)}")
+        if self.n_bins < 2:  # the amplitude targets are z-scored over the bins
+            raise ValueError(f"config n_bins must be >= 2, got {self.n_bins}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
         if not 0.0 <= self.dropout < 1.0:
@@ -127,6 +129,15 @@ class QualityFMConfig:
             raise ValueError(
                 f"stem_channels {chans} must have one width >= 1 per stage, the last = d_model"
             )
+        length = self.d_model  # the decoder's conv stem runs over the d_model axis of tokens
+        for i, (c, s) in enumerate(zip(chans, self.stem_strides, strict=True)):
+            length = (length - 1) // s + 1
+            if c * length < 2:
+                raise ValueError(
+                    f"the decoder's conv stage {i + 1} would normalise one value (width {c} "
+                    f"over {length} sample of the d_model={self.d_model} axis), so its spectra "
+                    f"would not depend on the tokens: give stem_channels with wider stages, "
+                    f"e.g. (4, 8, {self.d_model})")
         if self.window < 0:
             raise ValueError(f"window must be >= 0, got {self.window}")
         if any(g < 0 for g in self.global_tokens):
