@@ -294,10 +294,13 @@ def test_a_sensor_off_is_a_bad_window_not_an_absent_channel(tmp_path: Path,
     own = learned_quality(tiny_model, win.x, win.mask)
     got = [float(r["learned_quality"]) for r in rows if r["record"] == "rec"]
     np.testing.assert_allclose([got[0], got[2]], [(own[0] - 1) / 2, own[1]], rtol=1e-5)
+    assert got[1] == -1.0  # both sensors off: the worst, as one off beside a usable one (NaN
+    # had made a window look better, out of means, the more sensors were off)
     off = [r for r in rows if r["record"] == "off"]
     assert summary["skipped"] == [] and [float(r["start_s"]) for r in off] == [0.0, 30.0]
     assert all(r["level_name"] == "bad" and r["unusable"] == "ppg: absent; ecg_ii: flat"
-               and float(r["ecg_sqi"]) == 0.0 and r["ppg_sqi"] in ("", "nan") for r in off)
+               and float(r["ecg_sqi"]) == 0.0 and r["ppg_sqi"] in ("", "nan")
+               and float(r["learned_quality"]) == -1.0 for r in off)
     emb = embed_files([folder], tmp_path / "e.npy", tiny_model)
     assert [Path(s["record"]).name for s in emb["skipped"]] == ["off.npz"]
 
@@ -368,3 +371,21 @@ def test_a_file_name_that_is_not_utf8_is_escaped_in_the_tables(tmp_path: Path) -
     for table in (tmp_path / "s.csv", tmp_path / "e.index.csv"):
         rows = list(csv.DictReader(table.open(encoding="utf-8")))
         assert {r["record"] for r in rows} == {"ok", "rec_\\xe9"}
+
+
+def test_an_output_named_like_an_input_record_is_refused(tmp_path: Path) -> None:
+    """score --out naming a CSV record it reads had replaced the recording with its table."""
+    from qualityfm.cli import main
+
+    rec = synthesize(40.0, fs=125.0, seed=0, channels=("ecg_ii", "ppg"))
+    t = np.arange(len(rec.signals["ppg"])) / 125.0
+    path = tmp_path / "c125.csv"
+    path.write_text("Time [s],PLETH,II\n" + "".join(
+        f"{a:.3f},{p:.5f},{e:.5f}\n" for a, p, e in zip(t, rec.signals["ppg"],
+                                                          rec.signals["ecg_ii"], strict=True)))
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match=r"c125\.csv is a record this run reads"):
+        score_files([tmp_path], path)
+    assert main(["score", str(path), "--out", str(path)]) == 1
+    assert path.read_bytes() == before
+    assert score_files([tmp_path], tmp_path / "scores.csv")["n_records"] == 1

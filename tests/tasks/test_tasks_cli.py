@@ -12,7 +12,7 @@ import torch
 
 from helpers import shared_path, stop_at
 from qualityfm.cli import main
-from qualityfm.tasks import ClassicalBaseline
+from qualityfm.tasks import ClassicalBaseline, predict_run
 
 TINY = {"d_model": 16, "n_layers": 1, "n_heads": 2, "d_ff": 16, "stem_channels": [4, 8, 16],
         "n_bins": 16, "n_samples": 3000}
@@ -115,6 +115,21 @@ def test_cli_compare_and_abp_evaluate(tmp_path) -> None:
     assert main(["finetune", *common, "--init", "classical", "--out", str(run)]) == 0
     assert main(["predict", *common, "--model", str(run), "--out", str(table)]) == 0
     pred = list(csv.DictReader(table.open()))
+    # an --out that is a record read is refused (a CSV recording would have been replaced)
+    csv_data = tmp_path / "csvdata"
+    csv_data.mkdir()
+    record = csv_data / "r.csv"
+    record.write_text("Time [s],PLETH,II,ABP\n" + "".join(
+        f"{i / 125:.3f},{np.sin(i / 20):.4f},{np.cos(i / 9):.4f},{100 + 20 * np.sin(i / 40):.2f}\n"
+        for i in range(125 * 40)))
+    kept = record.read_bytes()
+    assert main(["predict", "--task", "abp", "--data", str(csv_data), "--model", str(run),
+                 "--out", str(record)]) == 1
+    assert record.read_bytes() == kept
+    # windows of another length than the model's: said (the threshold holds for its own)
+    with pytest.warns(UserWarning, match="--seconds 20: the model was fitted on windows of 30"):
+        res = predict_run("abp", run, csv_data, tmp_path / "p20.csv", seconds=20.0)
+    assert res["seconds"] == 20.0
     n_abp = json.loads((run / "summary.json").read_text())["n"]
     assert len(pred) > n_abp and list(pred[0]) == ["record", "start_s", "sbp", "dbp"]
     assert "@" not in pred[0]["record"] and float(pred[1]["start_s"]) >= 0

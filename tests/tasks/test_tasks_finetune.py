@@ -928,6 +928,8 @@ def test_loading_a_folder_that_holds_no_model_says_why(tmp_path) -> None:
 
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_estimator(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="shipped weights are an encoder, not a task"):
+        load_estimator("pretrained")  # predict --model pretrained
     (tmp_path / "cv").mkdir()
     (tmp_path / "cv" / "cv.json").write_text("{}")
     with pytest.raises(FileNotFoundError, match=r"cross-validation run \(finetune --kfold\)"):

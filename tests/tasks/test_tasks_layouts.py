@@ -393,3 +393,35 @@ def test_bp_rule_reaches_the_command_line_and_evaluate_keeps_the_runs(tmp_path,
     assert ("--bp-rule sets the blood-pressure targets of --task abp; --task af has none"
             in capsys.readouterr().err)
     assert not (tmp_path / "af").exists()
+
+
+def test_long_af_records_of_one_patient_keep_their_names_and_numeric_starts(tmp_path) -> None:
+    """Two long records in one patient's folder: each window is named by its record (they had
+    been named by the patient, so the two records could not be told apart), and predict's
+    start_s is a number from the dataset's starts, not parsed out of the id (a record named
+    'bed7@icu2' had been split into record 'bed7', start 'icu2')."""
+    from qualityfm.tasks import ClassicalBaseline
+    from qualityfm.tasks.pipeline import _prediction_table
+
+    folder = tmp_path / "p000123"
+    folder.mkdir()
+    for name, seconds, seed in (("rec0", 95.0, 0), ("rec1", 95.0, 1), ("bed7@icu2", 20.0, 2)):
+        ecg = synthesize(seconds, fs=250.0, seed=seed, channels=("ecg_ii",)).signals["ecg_ii"]
+        np.savez(folder / f"{name}.npz", fs=250.0, II=ecg)
+    ds = build_task_dataset("af", tmp_path, labels=False)
+    assert sorted(ds.record_ids.tolist()) == [
+        "bed7@icu2", "rec0@0", "rec0@30", "rec0@60", "rec1@0", "rec1@30", "rec1@60"]
+    assert set(ds.groups.tolist()) == {"p000123"}
+    by_id = dict(zip(ds.record_ids.tolist(), ds.starts.tolist(), strict=True))
+    assert by_id["rec1@60"] == 60.0 and np.isnan(by_id["bed7@icu2"])
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=(40, ds.features.shape[1])).astype(np.float32)
+    est = ClassicalBaseline("af", crossfit=None, max_iter=5).fit(
+        None, np.arange(40) % 2, groups=np.arange(40), features=f)
+    table = _prediction_table("af", est, None, ds)
+    rows = sorted(zip(table["record"], table["start_s"], strict=True), key=str)
+    assert [r for r, _ in rows] == ["bed7@icu2", "rec0", "rec0", "rec0", "rec1", "rec1", "rec1"]
+    assert np.isnan(rows[0][1]) and [t for _, t in rows[1:4]] == [0.0, 30.0, 60.0]
+    ds.save(tmp_path / "ds.npz")  # the cache keeps the starts
+    np.testing.assert_array_equal(type(ds).load(tmp_path / "ds.npz").starts, ds.starts)
+    np.testing.assert_array_equal(ds.subset(np.array([1, 2])).starts, ds.starts[[1, 2]])

@@ -82,7 +82,8 @@ def embed_files(
     rows: list[dict] = []
     n_records = n_unusable = 0
     passed: list[dict[str, str]] = []
-    for item in iter_file_windows(inputs, window, skipped, passed_over=passed):
+    for item in iter_file_windows(inputs, window, skipped, passed_over=passed,
+                                  outputs=[out, out.with_suffix(".index.csv")]):
         n_records += 1
         n_unusable += len(item.rejected)
         blocks.append(embed_windows(model, item.x, item.mask, batch_size, precision, pool))

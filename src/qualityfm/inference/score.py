@@ -136,7 +136,8 @@ def score_rows(item: FileWindows, model: QualityFM | None, batch_size: int,
         for i in range(len(item.x))
     ]
     # A window without a usable channel: 0 for each recorded channel off there, NaN for the
-    # others (absent, or usable beside an off one under require="all").
+    # others (absent, or usable beside an off one under require="all"); its learned quality
+    # (with a model) -1 when a recorded channel is off, as beside a usable one.
     ecg_i, ppg_i = MODEL_CHANNELS.index("ecg_ii"), MODEL_CHANNELS.index("ppg")
     off = (item.rejected_off if item.rejected_off is not None
            else np.zeros((len(item.rejected), item.mask.shape[1]), bool))
@@ -145,7 +146,8 @@ def score_rows(item: FileWindows, model: QualityFM | None, batch_size: int,
             "file": str(item.path), "record": item.record_id, "start_s": start,
             **{f"{m}_sqi": 0.0 if off[j, ci] else float("nan")
                for m, ci in (("ecg", ecg_i), ("ppg", ppg_i))},
-            "sqi": 0.0, "level": 0, "level_name": LEVEL_NAMES[0], "learned_quality": float("nan"),
+            "sqi": 0.0, "level": 0, "level_name": LEVEL_NAMES[0],
+            "learned_quality": -1.0 if model is not None and off[j].any() else float("nan"),
             "unusable": why,
         }
         for j, (start, why) in enumerate(item.rejected)
@@ -181,7 +183,7 @@ def score_files(
     rows: list[dict] = []
     n_records = n_unusable = 0
     for item in iter_file_windows(inputs, window, skipped, ecg_rules, passed,
-                                  keep_unusable=True):
+                                  keep_unusable=True, outputs=[out]):
         rows.extend(score_rows(item, model, batch_size, precision))
         n_records += 1
         n_unusable += len(item.rejected)

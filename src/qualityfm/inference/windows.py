@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +11,13 @@ import numpy as np
 
 from qualityfm.data.prepare import read_windows, score_and_scale, unusable_reason
 from qualityfm.io import find_records
-from qualityfm.io.read import no_record_reason, passed_over_skips, skip_line, skip_reason
+from qualityfm.io.read import (
+    no_record_reason,
+    passed_over_skips,
+    refuse_writing_over,
+    skip_line,
+    skip_reason,
+)
 from qualityfm.model import QualityFMConfig
 from qualityfm.quality import RRRules
 from qualityfm.signal import WindowConfig
@@ -51,6 +57,7 @@ def iter_file_windows(
     ecg_rules: RRRules | None = None,
     passed_over: list[dict[str, str]] | None = None,
     keep_unusable: bool = False,
+    outputs: Sequence[Path] = (),
 ) -> Iterator[FileWindows]:
     """Yield the scored windows of every record under ``inputs``.
 
@@ -62,7 +69,9 @@ def iter_file_windows(
     sensor off is a bad signal); windows with no usable channel are listed in ``rejected``,
     and with ``keep_unusable`` a record whose every window is so is yielded (no windows, its
     ``rejected``) rather than skipped.
-    ``ecg_rules``: the ECG quality's rrSQI rules (default: QualityFM's).
+    ``ecg_rules``: the ECG quality's rrSQI rules (default: QualityFM's). ``outputs``: the
+    files the caller will write, refused (ValueError, before any record is read) when one is
+    a record among the inputs.
     """
     cfg = cfg or WindowConfig()
     paths: dict[Path, Path] = {}  # a record reached twice (a folder and a file in it) once
@@ -77,6 +86,7 @@ def iter_file_windows(
                     passed_over.append(entry)
         for path in found:
             paths.setdefault(Path(path).resolve(), path)
+    refuse_writing_over(outputs, list(paths))
     for path in paths.values():
         try:
             record, win = read_windows(path, cfg)

@@ -189,6 +189,16 @@ def no_rate_reason(path: str | Path) -> str:
     return "no sampling rate (.npy, CSV without a time column)"
 
 
+def refuse_writing_over(outputs: Sequence[str | Path], records: Sequence[str | Path]) -> None:
+    """Refuse (ValueError) an output file that is one of the ``records`` a run reads: a CSV
+    record named as ``--out`` would be replaced by the table written there."""
+    read = {Path(r).resolve() for r in records}
+    for out in outputs:
+        if Path(out).resolve() in read:
+            raise ValueError(f"--out {out} is a record this run reads: writing there would "
+                             "replace it; give the output another name")
+
+
 def skip_reason(err: Exception) -> str:
     """Why a batch job (prepare, score, embed, the task builds) skips a record that raised
     ``err``: a reader's message (a :class:`RecordError`, ``ValueError`` or ``OSError``), or

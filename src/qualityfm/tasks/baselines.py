@@ -230,7 +230,10 @@ def load_estimator(path: str | Path, device: str = "cpu") -> TaskEstimator:
     path = Path(path)
     meta_file = path / "finetune.json"
     if not path.exists():
-        raise FileNotFoundError(f"model {path} does not exist")
+        hint = (": the shipped weights are an encoder, not a task model; fine-tune one "
+                "(qualityfm finetune --init pretrained --out RUN) and give RUN"
+                if str(path).startswith("pretrained") else "")
+        raise FileNotFoundError(f"model {path} does not exist{hint}")
     if (path / "cv.json").exists():
         raise FileNotFoundError(f"{path} is a cross-validation run (finetune --kfold), which "
                                 "keeps no model; fine-tune without --kfold to get one")

@@ -56,7 +56,7 @@ from qualityfm.io import (
     iter_uci_bp,
     read_record,
 )
-from qualityfm.io.read import no_record_reason, skip_reason
+from qualityfm.io.read import no_record_reason, refuse_writing_over, skip_reason
 from qualityfm.io.wfdb_reader import REFERENCE_FILE, is_vt_alarm
 from qualityfm.quality.features import feature_names, signal_features
 from qualityfm.signal import (
@@ -75,13 +75,14 @@ TASKS = ("vt-alarm", "af", "abp")
 #: diastolic troughs (the default), or the window's maximum and minimum (the original's).
 BP_RULES = ("beat_median", "max_min")
 RHYTHMS = ("N", "A", "O", "~")
-# 18: the ECG SQI columns count a lead's flat stretches; 17: the resampling keeps a channel's
-# level without a ripple (windows move by up to 2e-5), and a Challenge 2015 record naming its
-# alarm type but no label has its alarm at 300 s;
+# 19: a long af record's windows are named by the record, not its patient, and rows keep
+# their window start (``starts``); 18: the ECG SQI columns count a lead's flat stretches;
+# 17: the resampling keeps a channel's level without a ripple (windows move by up to 2e-5),
+# and a Challenge 2015 record naming its alarm type but no label has its alarm at 300 s;
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 18
+CACHE_VERSION = 19
 #: A task channel is absent when its peak-to-peak range is at most this (flat: leads off) ...
 FLAT_PEAK_TO_PEAK = 1e-9
 #: ... or when fewer seconds of it than this lie in the window's span.
@@ -104,6 +105,9 @@ class TaskDataset:
     rhythm: np.ndarray | None = None  # af: 4-class label index into RHYTHMS
     settings: dict = field(default_factory=dict)
     skipped: list[dict[str, str]] = field(default_factory=list)  # {"record", "reason"}
+    #: float64 [N]: a row's window start (s) in its record, NaN for a row that is the record
+    #: (or its one crop); record_ids name windows ``record@start`` (:func:`window_id`)
+    starts: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         """Arrays (lists become arrays), one row each: a hand-built dataset missing one, or of
@@ -115,9 +119,13 @@ class TaskDataset:
                                  "of each row; features: task_features of each row, or NaN "
                                  "[rows, 0]); build_task_dataset makes them all")
             setattr(self, name, np.asarray(value))
+        if self.starts is not None:
+            self.starts = np.asarray(self.starts, dtype=np.float64)
         n = len(self.y)
-        wrong = [f"{name} {len(getattr(self, name))}" for name in
-                 ("X", "mask", "groups", "record_ids", "features") if len(getattr(self, name)) != n]
+        names = ("X", "mask", "groups", "record_ids", "features",
+                 *(("starts",) if self.starts is not None else ()))
+        wrong = [f"{name} {len(getattr(self, name))}" for name in names
+                 if len(getattr(self, name)) != n]
         if wrong:
             raise ValueError(f"TaskDataset: y has {n} rows but {', '.join(wrong)}")
 
@@ -130,6 +138,7 @@ class TaskDataset:
             self.task, self.X[idx], self.mask[idx], self.y[idx], self.groups[idx],
             self.record_ids[idx], self.features[idx], list(self.feature_names), self.fs,
             None if self.rhythm is None else self.rhythm[idx], dict(self.settings),
+            starts=None if self.starts is None else self.starts[idx],
         )
 
     def save(self, path: str | Path) -> None:
@@ -141,6 +150,7 @@ class TaskDataset:
             "record_ids": self.record_ids.astype(str), "features": self.features,
             "feature_names": np.array(self.feature_names, dtype=str),
             "rhythm": self.rhythm if self.rhythm is not None else np.zeros(0, dtype=np.int64),
+            "starts": self.starts if self.starts is not None else np.zeros(0),
             "meta": np.array(json.dumps({"task": self.task, "fs": self.fs,
                                          "settings": self.settings, "skipped": self.skipped})),
         }
@@ -155,6 +165,7 @@ class TaskDataset:
                 meta["task"], z["X"], z["mask"], z["y"], z["groups"], z["record_ids"],
                 z["features"], list(z["feature_names"]), meta["fs"], rhythm, meta["settings"],
                 [skip_entry(m) if isinstance(m, str) else m for m in meta["skipped"]],
+                starts=z["starts"] if "starts" in z and len(z["starts"]) else None,
             )
 
 
@@ -335,7 +346,7 @@ def _af_windows(path: Path, rec: Record, s: TaskSettings, group: str,
             continue
         rows.append({"x": x, "mask": mask, **_af_label(rhythm),
                      "features": signal_features(pieces, fs), "group": group,
-                     "record": f"{group}@{t0:g}"})
+                     "record": window_id(rec.record_id, t0), "start": t0})
     if not rows:
         raise RecordError(f"{path}: no {s.seconds:g} s window with a usable ECG or PPG "
                           f"(record of {rec.duration():.1f} s)")
@@ -428,8 +439,13 @@ def _abp_windows(rec: Record, s: TaskSettings) -> list[dict]:
         pieces.pop("abp", None)  # the features must not see the target's own wave
         rows.append({"x": x, "mask": mask, "y": np.array(target, dtype=np.float32),
                      "features": signal_features(pieces, fs), "group": rec.group_id,
-                     "record": f"{rec.record_id}@{t0:g}"})
+                     "record": window_id(rec.record_id, t0), "start": t0})
     return rows
+
+
+def window_id(record_id: str, start: float) -> str:
+    """The id of a record's window starting at ``start`` s: ``record@start`` (``v519l@30``)."""
+    return f"{record_id}@{start:.10g}"
 
 
 def skip_entry(message: str) -> dict[str, str]:
@@ -589,15 +605,18 @@ def iter_task_datasets(
     cache_dir: str | Path | None = None,
     labels: bool = True,
     fs: float | None = None,
+    outputs: Sequence[Path] = (),
 ) -> Iterator[TaskDataset]:
     """The dataset of :func:`build_task_dataset` in parts of ``records_per_part`` records, so
     that a large folder is never held in memory at once (``predict``); the records skipped are
     appended to ``skipped``. Each part is cached on its own under ``cache_dir``. ``fs``: the
-    windows' rate (None: 300 Hz)."""
+    windows' rate (None: 300 Hz). ``outputs``: files the caller will write, refused before
+    any record is read when one is a record read here."""
     if records_per_part < 1:
         raise ValueError(f"records_per_part must be >= 1, got {records_per_part}")
     s, files, where = _task_files(task, data_dir, seconds, pad_to, fs or MODEL_FS,
                                   "beat_median", max_records, True, labels)
+    refuse_writing_over(outputs, files)
     n_rows = 0
     for i in range(0, len(files), records_per_part):
         ds, part_skipped = _build(s, files[i:i + records_per_part], cache_dir)
@@ -702,6 +721,7 @@ def _dataset_of(s: TaskSettings, rows: list[dict], skipped: list[dict[str, str]]
         rhythm=np.array([r["rhythm"] for r in rows]) if s.task == "af" else None,
         settings=asdict(s),
         skipped=skipped,
+        starts=np.array([r.get("start", np.nan) for r in rows], dtype=np.float64),
     )
 
 

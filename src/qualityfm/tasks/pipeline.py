@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from qualityfm._caller import warn_at_caller
 from qualityfm.inference.score import check_output, write_table
 from qualityfm.io import atomic_write_text, write_json
 from qualityfm.io.folders import folder_kind, refuse_other_kind, refuse_reserved_name
@@ -29,6 +30,7 @@ from qualityfm.tasks.datasets import (
     build_task_dataset,
     data_label,
     iter_task_datasets,
+    window_id,
 )
 from qualityfm.tasks.evaluate import (
     af_rhythm_decisions,
@@ -330,9 +332,14 @@ def _saved_model(task: str, model: Path, device: str,
 
 
 def _window_settings(summary: dict, seconds: float | None) -> dict:
-    """The window settings a run's data is built with: the run's own, unless ``seconds``."""
+    """The window settings a run's data is built with: the run's own, unless ``seconds``
+    (which warns when it differs: the model and its threshold were fitted on the run's)."""
     settings = summary.get("settings", {})
-    return {"seconds": settings.get("seconds") if seconds is None else seconds,
+    own = settings.get("seconds")
+    if seconds is not None and own is not None and abs(float(seconds) - float(own)) > 1e-9:
+        warn_at_caller(f"--seconds {seconds:g}: the model was fitted on windows of {own:g} s; "
+                       "its scores and threshold hold for those")
+    return {"seconds": own if seconds is None else seconds,
             "pad_to": settings.get("pad_to"), "fs": settings.get("fs")}
 
 
@@ -429,9 +436,10 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     rows: list[dict] = []
     columns: list[str] = []
     groups: set[str] = set()
+    window = _window_settings(summary, seconds)
     for ds in iter_task_datasets(task, data, skipped, records_per_part=records_per_part,
-                                 **_window_settings(summary, seconds), max_records=max_records,
-                                 cache_dir=cache_dir, labels=False):
+                                 **window, max_records=max_records,
+                                 cache_dir=cache_dir, labels=False, outputs=[Path(out)]):
         groups |= set(ds.groups.astype(str))
         table = _prediction_table(task, est, rhythm, ds)
         if columns and "start_s" in table and "start_s" not in columns:
@@ -442,7 +450,7 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     write_table(rows, columns, Path(out))
     note_skipped(skipped)
     result = {"task": task, "model": str(model), "data": data_label(data), "out": str(out),
-              "n": len(rows), "skipped": skipped}
+              "n": len(rows), "seconds": window["seconds"], "skipped": skipped}
     trained_on = _trained_on(summary, groups, "predicted")  # as evaluate says it
     if trained_on is not None:
         result["trained_on"] = trained_on
@@ -454,9 +462,11 @@ def _prediction_table(task: str, est: TaskEstimator, rhythm: TaskEstimator | Non
     """``predict_run``'s columns for the rows of ``ds``."""
     args = _inputs_for(est, ds)
     table: dict[str, list] = {"record": ds.record_ids.tolist()}
-    if any("@" in r for r in table["record"]):  # window ids "record@start" (abp, long af)
-        parts = [r.rsplit("@", 1) if "@" in r else (r, "") for r in table["record"]]
-        table.update(record=[r for r, _ in parts], start_s=[t for _, t in parts])
+    starts = ds.starts
+    if starts is not None and np.isfinite(starts).any():  # windows of longer records
+        table["record"] = [r.removesuffix(window_id("", t)) if np.isfinite(t) else r
+                           for r, t in zip(table["record"], starts.tolist(), strict=True)]
+        table["start_s"] = starts.tolist()  # seconds; NaN for a row that is its record
     if est.kind == "regression":
         bp = est.predict(*args)
         table.update(sbp=bp[:, 0].round(1).tolist(), dbp=bp[:, 1].round(1).tolist())
