@@ -252,6 +252,10 @@ def test_parquet_tables_for_score_and_embed(records: Path, tmp_path: Path,
     embed_files([records], tmp_path / "e.parquet", model)
     table = pd.read_parquet(tmp_path / "e.parquet")
     assert len(table) == 5 and {"record", "sqi", "e0", "e119"} <= set(table.columns)
+    assert table["e0"].dtype == np.float32  # as the .npy holds them (they had been float64)
+    embed_files([records], tmp_path / "e.npy", model)
+    np.testing.assert_array_equal(table[[f"e{j}" for j in range(120)]].to_numpy(),
+                                  np.load(tmp_path / "e.npy"))
 
 
 def test_a_sensor_off_is_a_bad_window_not_an_absent_channel(tmp_path: Path,

@@ -109,6 +109,6 @@ def embed_files(
     else:
         columns = [*INDEX_COLUMNS, *(f"e{j}" for j in range(dim))]
         for row, vec in zip(rows, emb, strict=True):
-            row.update({f"e{j}": float(v) for j, v in enumerate(vec)})
+            row.update(zip(columns[len(INDEX_COLUMNS):], vec, strict=True))  # float32, as .npy
         write_table(rows, columns, out)
     return summary
