@@ -118,3 +118,16 @@ def test_per_window_scales_the_distance_limits():
     assert {tuple(sorted(p)) for p in three.tolist()} == {(0, 3), (1, 4), (2, 5)}
     with pytest.raises(ValueError, match="per_window"):
         mine_pairs(levels, slots, per_window=0)
+
+
+def test_a_prepare_with_a_hop_records_its_pairing_unit():
+    """Pairs with a hop count whole windows since session 27 (hops before): a store or an
+    interrupted run of the earlier rule differs in its settings, so the two never mix; a
+    store without a hop keeps the settings it had."""
+    from qualityfm.data.prepare import _settings
+    from qualityfm.signal import WindowConfig
+
+    plain = _settings(WindowConfig(fs=128.0, seconds=20.0), PairConfig(), "float16", 64, None)
+    hopped = _settings(WindowConfig(fs=128.0, seconds=20.0, hop=10.0), PairConfig(),
+                       "float16", 64, None)
+    assert "distance_unit" not in plain["pairs"] and hopped["pairs"]["distance_unit"] == "window"

@@ -104,18 +104,23 @@ def test_bootstrap_ci_is_seeded_stratified_and_grouped() -> None:
     narrow = M.bootstrap_ci(M.auroc, yg, sg, n_boot=300, seed=0)
     assert wide[1] - wide[0] > narrow[1] - narrow[0]
     # stratified: every replicate keeps both classes, so AUROC is always defined
-    tiny_y = np.array([1, 1, 0, 0, 0, 0])
-    tiny_s = np.array([0.9, 0.4, 0.1, 0.2, 0.3, 0.95])
+    tiny_y, tiny_s = np.array([1, 0, 0, 0, 0]), np.array([0.9, 0.1, 0.2, 0.3, 0.95])
     lo, hi = M.bootstrap_ci(M.auroc, tiny_y, tiny_s, n_boot=100, seed=0)
-    assert np.isfinite(lo) and np.isfinite(hi)
+    assert np.isfinite(lo) and np.isfinite(hi) and lo < hi
 
 
 def test_bootstrap_ci_of_a_class_of_one_unit_is_undefined() -> None:
     """Every replicate repeats a stratum of one unit (one positive; one record of windows):
-    the interval it gave had a width it does not have (1.000-1.000), so there is none."""
+    where the metric then never varies (a TPR over one positive, one positive above every
+    negative) the interval it gave had a width it does not have (1.000-1.000), so there is
+    none; where the other class still varies it (TNR), the interval stays."""
     y, s = np.array([1, 0, 0, 0, 0]), np.array([0.9, 0.1, 0.2, 0.3, 0.4])
     assert all(np.isnan(M.bootstrap_ci(M.auroc, y, s, n_boot=50)))
     assert all(np.isnan(M.bootstrap_ci(M.tpr, y, s > 0.5, n_boot=50)))
+    y = np.r_[1, np.zeros(60, int)]
+    pred = np.r_[1, np.arange(60) % 2]
+    lo, hi = M.bootstrap_ci(M.tnr, y, pred, n_boot=200)
+    assert 0.3 < lo < 0.5 < hi < 0.7
     t, p = np.array([120.0, 130.0, 125.0]), np.array([110.0, 128.0, 140.0])
     assert all(np.isnan(M.bootstrap_ci(M.mae, t, p, groups=np.zeros(3), n_boot=50)))
     lo, hi = M.bootstrap_ci(M.mae, t, p, groups=np.array([0, 0, 1]), n_boot=50)

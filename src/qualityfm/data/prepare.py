@@ -239,9 +239,12 @@ def _index_rows(res: _Result, record: int, n_channels: int) -> np.ndarray:
 
 def _settings(window: WindowConfig, pair_cfg: PairConfig, dtype: str, shard_size: int,
               shard: tuple[int, int] | None) -> dict[str, Any]:
+    pairs: dict[str, Any] = dataclasses.asdict(pair_cfg)
+    if window.hop is not None:  # distances in window lengths since session 27 (in hops before)
+        pairs["distance_unit"] = "window"
     return {
         "window": dataclasses.asdict(window),
-        "pairs": dataclasses.asdict(pair_cfg),
+        "pairs": pairs,
         "dtype": dtype,
         "shard_size": shard_size,
         "shard": list(shard) if shard else None,

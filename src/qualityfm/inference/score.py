@@ -113,10 +113,11 @@ def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
 def score_rows(item: FileWindows, model: QualityFM | None, batch_size: int,
                precision: str = "fp32") -> list[dict]:
     """One row per window of one file, in time order: the windows without a usable channel
-    too (sqi 0, bad, no learned quality), with ``unusable`` saying which channel is off and
-    why ("ppg: flat"; "" for a window whose recorded channels are all usable). A recorded
-    channel off in a window counts as the worst score in its learned quality (-1), as in its
-    sqi (0): a sensor off is a bad signal, not an absent one."""
+    too (sqi 0, bad; learned quality -1 when a recorded channel is off there, else none),
+    with ``unusable`` saying which channel is off and why ("ppg: flat"; "" for a window whose
+    recorded channels are all usable). A recorded channel off in a window counts as the worst
+    score in its learned quality (-1), as in its sqi (0): a sensor off is a bad signal, not an
+    absent one."""
     learned = (learned_quality(model, item.x, item.mask, batch_size, precision)
                if model is not None
                else np.full(len(item.x), np.nan, dtype=np.float32))

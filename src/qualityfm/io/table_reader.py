@@ -434,16 +434,38 @@ def _check_row_widths(path: Path, sep: str, width: int, skip: int, first: int = 
     """Refuse a CSV whose data lines ``first``..``stop`` (None: to the end) hold more cells
     than its first line names: the columns would be read shifted (an unquoted ``1,234.5`` in
     a comma file; pandas drops the extra cell without a word). Empty cells at a line's end (a
-    trailing delimiter) are not counted."""
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
-        rows = itertools.islice(csv.reader(f, delimiter=sep, skipinitialspace=True),
-                                skip + first, None if stop is None else skip + stop)
-        for n, row in enumerate(rows, start=skip + first + 1):  # cells as pandas reads them
-            row = _trimmed(row)
-            if len(row) > width:
-                raise RecordError(f"{path}: line {n} has {len(row)} cells, the first line "
-                                  f"names {width} (an unquoted comma in a number, or a column "
-                                  "the first line does not name?)")
+    trailing delimiter) are not counted. Past the first lines, only the lines with enough
+    delimiters to be wide are parsed as CSV (a quoted cell may hold a delimiter, never fewer)."""
+    if stop is not None and stop - first <= _HEAD_ROWS:
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+            rows = itertools.islice(csv.reader(f, delimiter=sep, skipinitialspace=True),
+                                    skip + first, skip + stop)
+            for n, row in enumerate(rows, start=skip + first + 1):  # cells as pandas reads
+                _refuse_wide(path, n, _trimmed(row), width)
+        return
+    data = path.read_bytes()
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buf == ord("\n"))
+    if len(buf) and buf[-1] != ord("\n"):
+        ends = np.r_[ends, len(buf)]  # a last line without its newline
+    starts = np.r_[0, ends[:-1] + 1]
+    delimiters = np.flatnonzero(buf == ord(sep))
+    per_line = np.diff(np.r_[0, np.searchsorted(delimiters, ends)])
+    lines = np.arange(len(ends))
+    keep = (lines >= skip + first) & (per_line >= width)
+    if stop is not None:
+        keep &= lines < skip + stop
+    for i in np.flatnonzero(keep):
+        text = data[starts[i]:ends[i]].decode("utf-8-sig", errors="replace")
+        row = next(csv.reader([text], delimiter=sep, skipinitialspace=True), [])
+        _refuse_wide(path, int(i) + 1, _trimmed(row), width)
+
+
+def _refuse_wide(path: Path, line: int, row: list[str], width: int) -> None:
+    if len(row) > width:
+        raise RecordError(f"{path}: line {line} has {len(row)} cells, the first line "
+                          f"names {width} (an unquoted comma in a number, or a column "
+                          "the first line does not name?)")
 
 
 def _parse(

@@ -335,9 +335,10 @@ def _af_label(rhythm: str | None) -> dict:
 
 
 def _af_windows(path: Path, rec: Record, s: TaskSettings, group: str,
-                rhythm: str | None) -> list[dict]:
+                rhythm: str | None, name: str | None = None) -> list[dict]:
     """Every non-overlapping ``seconds`` window of ``rec`` with a usable ECG or PPG, each
-    with its own features, all in ``group`` and labelled ``rhythm``."""
+    with its own features, all in ``group`` and labelled ``rhythm``, named
+    ``name@start`` (default: the record's id)."""
     rows = []
     for k in range(int(rec.duration() // s.seconds)):
         t0, t1 = k * s.seconds, (k + 1) * s.seconds
@@ -346,7 +347,7 @@ def _af_windows(path: Path, rec: Record, s: TaskSettings, group: str,
             continue
         rows.append({"x": x, "mask": mask, **_af_label(rhythm),
                      "features": signal_features(pieces, fs), "group": group,
-                     "record": window_id(rec.record_id, t0), "start": t0})
+                     "record": window_id(name or rec.record_id, t0), "start": t0})
     if not rows:
         raise RecordError(f"{path}: no {s.seconds:g} s window with a usable ECG or PPG "
                           f"(record of {rec.duration():.1f} s)")
@@ -357,7 +358,7 @@ def _rows_perform_af(path: Path, rec: Record, s: TaskSettings) -> list[dict]:
     """The windows of a MIMIC PERform AF record (:func:`_af_windows`); the label comes from
     the name, the group is the subject."""
     subject, rhythm = perform_af_label(path, rec.record_id)
-    return _af_windows(path, rec, s, subject, rhythm)
+    return _af_windows(path, rec, s, subject, rhythm, name=subject)  # one record a subject
 
 
 def _rows_af(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dict]:

@@ -193,9 +193,12 @@ def bootstrap_ci(
     resampled within each class (of each group's first label when grouped), so every
     replicate keeps the class counts; continuous targets (floats) are not stratified, since
     each value would be a class of its own and the interval would have no width.
-    Replicates where the metric is undefined (NaN) are dropped. A stratum (or, unstratified,
-    the whole set) of fewer than two units gives no interval (NaN, NaN): every replicate
-    would repeat it, and the interval would have a width it does not have.
+    Replicates where the metric is undefined (NaN) are dropped. Every replicate repeats a
+    stratum of one unit (one positive; one record's windows), so its uncertainty is not
+    resampled: with every stratum (or, unstratified, the whole set) of one unit there is no
+    interval (NaN, NaN), nor when a stratum has one unit and every replicate agrees (a TPR
+    over one positive, an AUROC of one positive above every negative), whose interval would
+    have no width only for that reason.
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"bootstrap_ci: alpha must be in (0, 1), got {alpha}")
@@ -219,8 +222,9 @@ def bootstrap_ci(
         strata = [np.flatnonzero(unit_label == c) for c in np.unique(unit_label)]
     else:
         strata = [np.arange(len(units))]
-    if any(len(st) < 2 for st in strata):
+    if all(len(st) < 2 for st in strata):
         return (float("nan"), float("nan"))
+    lone = any(len(st) < 2 for st in strata)
     values = []
     for _ in range(n_boot):
         pick = np.concatenate([rng.choice(s, size=len(s), replace=True) for s in strata])
@@ -228,7 +232,7 @@ def bootstrap_ci(
         v = metric(y_true[idx], *(a[idx] for a in arrays))
         if np.isfinite(v):
             values.append(v)
-    if not values:
+    if not values or (lone and np.ptp(values) == 0):
         return (float("nan"), float("nan"))
     lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2])
     return (float(lo), float(hi))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sys
 from collections.abc import Callable, Sequence
@@ -385,7 +386,8 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
                model_settings={k: summary[k] for k in MODEL_SETTINGS if k in summary})
     if task == "abp":
         res["bp_rule"] = ds.settings["bp_rule"]  # how the targets were taken
-    label = model.resolve().name  # the row and plots name the model ("." too)
+    label = Path(os.path.abspath(model)).name  # the row and plots name it ("." too; a link
+    # by its own name)
     trained_on = _trained_on(summary, set(ds.groups.astype(str)), "evaluated",
                              ": these figures are not a test")
     if trained_on is not None:
@@ -422,7 +424,7 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
                 records_per_part: int = 64) -> dict:
     """Predictions of the model saved by ``finetune_run`` for every record (window) of
     ``data``, labelled or not, into ``out`` (.csv, or .parquet with pyarrow): one row per
-    window with ``record`` (and ``start_s`` where window ids carry their start); vt-alarm
+    window with ``record`` (and ``start_s`` where records give several windows); vt-alarm
     ``p_true_alarm`` (calibrated) and ``true_alarm`` (1: keep the alarm, 0: suppress it, at
     the model's operating point); af ``p_af`` and ``af``, plus
     ``p_N``, ``p_A``, ``p_O``, ``p_noisy`` from its 4-class model and ``rhythm`` (A where
