@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,9 +128,11 @@ def test_cli_compare_and_abp_evaluate(tmp_path) -> None:
                  "--out", str(record)]) == 1
     assert record.read_bytes() == kept
     # windows of another length than the model's: said (the threshold holds for its own)
+    np.save(csv_data / "buffer.npy", np.zeros((2, 100)))  # no record here: named, not lost
     with pytest.warns(UserWarning, match="--seconds 20: the model was fitted on windows of 30"):
         res = predict_run("abp", run, csv_data, tmp_path / "p20.csv", seconds=20.0)
     assert res["seconds"] == 20.0
+    assert [Path(e["record"]).name for e in res["passed_over"]] == ["buffer.npy"]
     n_abp = json.loads((run / "summary.json").read_text())["n"]
     assert len(pred) > n_abp and list(pred[0]) == ["record", "start_s", "sbp", "dbp"]
     assert "@" not in pred[0]["record"] and float(pred[1]["start_s"]) >= 0
