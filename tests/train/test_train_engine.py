@@ -779,3 +779,53 @@ def test_an_error_before_the_first_step_ends_the_loader_workers(synthetic_store,
                           timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr
     assert "alive 0" in proc.stdout
+
+
+def test_a_second_launch_on_a_running_folder_is_refused(synthetic_store, tmp_path) -> None:
+    """A requeued job started while the first still writes the run: refused by the run's
+    lock (it had removed the first's checkpoint temporary mid-write); free again after."""
+    import fcntl
+
+    from qualityfm.train.engine import run_lock
+
+    run = tmp_path / "run"
+    pretrain(tiny(synthetic_store, run, steps=2, diag_every=0))
+    with (run / ".lock").open("a") as other:  # the first launch, still running
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ValueError, match=r"another pretrain is writing this run"):
+            pretrain(tiny(synthetic_store, run, steps=3, diag_every=0), resume=True)
+    assert pretrain(tiny(synthetic_store, run, steps=3, diag_every=0), resume=True)["step"] == 3
+    with run_lock(run), pytest.raises(ValueError, match="another pretrain"), run_lock(run):
+        pass
+
+
+def test_resume_with_another_attention_kernel_and_a_checkpoint_copied_alone(
+        synthetic_store, tmp_path, capsys) -> None:
+    """The kernels compute the same attention: a run resumes under another (a GPU's flex run
+    on a CPU with local: the error's own advice had been refused). A checkpoint copied without
+    config.json resumes from its own settings (it had been 'no checkpoint to resume')."""
+    run = tmp_path / "run"
+    pretrain(tiny(synthetic_store, run, steps=4, attention="dense", diag_every=0), stop_after=2)
+    out = pretrain(tiny(synthetic_store, run, steps=4, attention="local", diag_every=0),
+                   resume=True)
+    assert out["step"] == 4
+    assert torch.load(run / "last.pt", weights_only=False)["config"]["attention"] == "local"
+    (run / "config.json").unlink()
+    assert main(["pretrain", "--out", str(run), "--resume", "--steps", "5", "--no-progress"]) == 0
+    assert json.loads((run / "summary.json").read_text())["last"]["step"] == 5
+    torch.save({"step": 3}, run / "last.pt")  # a file of another program
+    assert main(["pretrain", "--out", str(run), "--resume", "--store", str(synthetic_store),
+                 "--no-progress"]) == 1
+    assert "last.pt: not a qualityfm pre-training checkpoint (no teacher" in (
+        capsys.readouterr().err)
+
+
+def test_the_model_card_reports_the_checkpoints_step(synthetic_store, tmp_path) -> None:
+    """A run still training (or killed after its last checkpoint) has logged steps its
+    weights have not seen: the card's last figures are those of the checkpoint's step."""
+    run = tmp_path / "run"
+    pretrain(tiny(synthetic_store, run, steps=3, diag_every=0))
+    with (run / "log.jsonl").open("a") as f:
+        f.write(json.dumps({"step": 9, "loss": 123.0, "distill": 1.0}) + "\n")
+    card = (export_model(run, tmp_path / "model") / "README.md").read_text()
+    assert "last (step 3)" in card and "step 9" not in card and "| 123 |" not in card

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -200,6 +201,27 @@ def test_a_file_that_predates_a_config_field_loads_with_its_default(tmp_path) ->
         {"format": FORMAT, "model": {**old, "feature_targets": 3}}))
     with pytest.raises(ValueError, match=r"old.json: field 'feature_targets' = 3"):
         load(tmp_path / "old.safetensors")
+    # a damaged config string in the header is named with its file (a bare JSON error before)
+    save_file(model.state_dict(), str(tmp_path / "old.safetensors"),
+              metadata={"format": FORMAT, "config": "{" + json.dumps(old)[2:]})
+    with pytest.raises(ValueError, match=r"old\.safetensors: corrupt config in its "
+                                         r"safetensors header"):
+        load(tmp_path / "old.safetensors")
+
+
+def test_a_folder_named_pretrained_is_no_export_target(tmp_path, monkeypatch) -> None:
+    """'pretrained' names the shipped weights wherever a model is read, so an export there
+    would never be read back (load had returned the shipped model without a word)."""
+    from qualityfm.train import export_model
+    from qualityfm.train.export import model_files
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("pretrained", "pretrained:mine"):
+        with pytest.raises(ValueError, match="names the shipped weights"):
+            export_model(tmp_path / "run", Path(name))
+    Path("pretrained").mkdir()
+    with pytest.warns(UserWarning, match="means the weights shipped with qualityfm"):
+        model_files("pretrained")
 
 
 def test_a_residual_stem_model_exports_and_loads(tmp_path) -> None:

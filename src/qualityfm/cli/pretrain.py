@@ -130,7 +130,7 @@ def _parse_override(text: str) -> tuple[str, object]:
 def run(args: argparse.Namespace) -> int:
     from qualityfm.io.folders import refuse_other_kind
     from qualityfm.train import PretrainConfig, pretrain
-    from qualityfm.train.checkpoint import CHECKPOINT_NAME
+    from qualityfm.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
     from qualityfm.train.engine import CONFIG_NAME
 
     given = {f.name: getattr(args, f.name) for f in fields(PretrainConfig)
@@ -148,8 +148,10 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and not resume and _rank() == 0:
         print(f"qualityfm pretrain: no checkpoint in {args.out} yet: starting the run",
               file=sys.stderr)
-    if args.resume and saved.is_file():  # resume; or restart a launch killed before its
-        base = json.loads(saved.read_text())  # first checkpoint, with its settings
+    if args.resume and (saved.is_file() or resume):  # resume; or restart a launch killed
+        # before its first checkpoint, with its settings (a checkpoint copied alone: its own)
+        base = (json.loads(saved.read_text()) if saved.is_file() else
+                load_checkpoint(Path(args.out) / CHECKPOINT_NAME, ("config",))["config"])
         if not args.store and not Path(base.get("store") or "").is_dir():
             raise ValueError(f"{saved}: the run's store {base.get('store')} is not there; if "
                              "it moved, resume with --store NEWPATH")

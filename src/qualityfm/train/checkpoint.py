@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +47,23 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     atomic_torch_save(state, Path(path))
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Load a checkpoint onto the CPU; raise a clear error when it is missing or unreadable."""
+#: What every pre-training checkpoint holds (``pretrain`` writes them all).
+CHECKPOINT_KEYS = ("step", "teacher", "student", "optimizer", "config", "model_config", "data",
+                   "rng")
+
+
+def load_checkpoint(path: Path, needs: Sequence[str] = CHECKPOINT_KEYS) -> dict[str, Any]:
+    """Load a checkpoint onto the CPU; raise a clear error when it is missing, unreadable or
+    lacks one of ``needs`` (what the caller reads: all of it to resume a run)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # truncated or foreign file
         raise ValueError(f"{path}: not a readable qualityfm checkpoint ({err})") from err
+    missing = [k for k in needs if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise ValueError(f"{path}: not a qualityfm pre-training checkpoint (no "
+                         f"{', '.join(missing)})")
+    return state

@@ -178,9 +178,11 @@ class PretrainConfig:
 PREDATED: dict[str, Any] = {"feature_weight": 0.0, "stem": "conv"}
 
 # Settings that may change between an interrupted run and its resumption. All but ``steps``
-# leave the maths as it was; a new ``steps`` (to extend a run) changes the length of the
-# cosine schedules, so the steps after the resume point differ from the original plan's.
+# leave the maths as it was (``attention``: the kernels compute the same attention, to float
+# rounding, so a run made with flex on a GPU resumes on a CPU with local); a new ``steps``
+# (to extend a run) changes the length of the cosine schedules, so the steps after the
+# resume point differ from the original plan's.
 RESUMABLE_FIELDS = frozenset(
     {"out", "store", "steps", "workers", "log_every", "diag_every", "diag_batch", "ckpt_every",
-     "progress", "tensorboard", "command", "device", "compile"}
+     "progress", "tensorboard", "command", "device", "compile", "attention"}
 )

@@ -19,7 +19,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -675,18 +675,40 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_after: int | None =
     env = setup_distributed(cfg.device)
     if env.distributed:  # every rank has looked at the folder before rank 0 writes to it
         dist.barrier()
+    held_lock = contextlib.ExitStack()
     try:
-        result = _run(cfg, env, run_dir, ckpt_path, resume, stop_after)
+        result = _run(cfg, env, run_dir, ckpt_path, resume, stop_after, held_lock)
         if env.distributed:  # no rank tears the group down while another still uses it
             dist.barrier()
         return result
     finally:
+        held_lock.close()
         if env.distributed and dist.is_initialized():
             dist.destroy_process_group()
 
 
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold ``run_dir/.lock`` while a run writes there: a second launch on the folder (a job
+    requeued while the first still runs) is refused, instead of removing the first one's
+    checkpoint as it is written. The lock ends with the process, however it ends."""
+    try:
+        import fcntl
+    except ImportError:  # not on this system: unguarded
+        yield
+        return
+    with (run_dir / ".lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ValueError(f"{run_dir}: another pretrain is writing this run (it holds "
+                             f"{run_dir / '.lock'}); wait for it to end, or give another "
+                             "--out") from None
+        yield
+
+
 def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resume: bool,
-         stop_after: int | None) -> dict[str, Any]:
+         stop_after: int | None, held_lock: contextlib.ExitStack) -> dict[str, Any]:
     per_step = env.world * cfg.grad_accum
     if cfg.batch_size % per_step:
         raise ValueError(
@@ -708,6 +730,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
         raise
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
+        held_lock.enter_context(run_lock(run_dir))  # before touching another run's files
         remove_temporaries(run_dir)  # of a process killed while it saved a checkpoint
 
     targets = (store_feature_targets(cfg.store, env, cfg.progress) if cfg.feature_weight > 0
@@ -746,7 +769,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
         _check_resume(state["config"], cfg.to_dict(), ckpt_path)
         _check_store(state, store_counts, cfg.store, ckpt_path)
         _check_resume(state.get("model_config", {}), mcfg.to_dict(), ckpt_path,
-                      "network setting", frozenset())
+                      "network setting", frozenset({"attention"}))  # same maths, any kernel
         load_states(student, teacher, optimizer, state, fsdp)
         objective.load_state_dict(state["objective"])
         step = int(state["step"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +50,14 @@ def _store_summary(store: str) -> dict[str, Any]:
         return {}
 
 
-def _last_logged(run_dir: Path) -> dict[str, Any]:
-    """The first and the last line of the run's JSON-lines log."""
+def _last_logged(run_dir: Path, up_to: int) -> dict[str, Any]:
+    """The first line of the run's JSON-lines log and the last of step ``up_to`` or before
+    (the checkpoint's: a run still training, or killed after its last checkpoint, has logged
+    steps its weights have not seen)."""
     path = run_dir / "log.jsonl"
     if not path.exists():
         return {}
-    lines = read_log(path)
+    lines = [r for r in read_log(path) if int(r.get("step", 0)) <= up_to]
     return {"first": lines[0], "last": lines[-1]} if lines else {}
 
 
@@ -62,7 +65,7 @@ def _card(ckpt: dict[str, Any], mcfg: QualityFMConfig, run_dir: Path, n_params: 
           dtype: str = "float32", notes: str = "", head_params: int = 0) -> str:
     cfg = ckpt["config"]
     store = _store_summary(cfg["store"])
-    logged = _last_logged(run_dir)
+    logged = _last_logged(run_dir, int(ckpt["step"]))
     keys = ("loss", "distill", "amp", "phase", "koleo",
             *(("features",) if cfg.get("feature_weight", 0) > 0 else ()),
             "effective_rank", "mean_cosine", "argmax_dims", "pairs_per_s")
@@ -134,11 +137,15 @@ def export_model(
     if not name or "/" in name or name.startswith("."):
         raise ValueError(f"name={name!r} must be a plain file stem")
     run_dir, out_dir = Path(run_dir), Path(out_dir)
+    if str(out_dir) == PRETRAINED or str(out_dir).startswith(PRETRAINED + ":"):
+        raise ValueError(f"--out {out_dir}: '{PRETRAINED}' names the shipped weights wherever a "
+                         "model is read (load, --model, --init), so a folder of that name would "
+                         "never be read; give the export another name")
     if out_dir.resolve() == run_dir.resolve():
         raise ValueError(f"--out {out_dir} is the run folder itself: its config.json would be "
                          "replaced by the model's; export to a folder of its own")
     refuse_other_kind(out_dir, ("model folder",))
-    ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME)
+    ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME, ("step", "teacher", "config", "model_config"))
     mcfg = QualityFMConfig.from_dict(ckpt["model_config"])
     model = QualityFM(mcfg)
     model.load_state_dict(ckpt["teacher"])  # checks the checkpoint against its config
@@ -222,6 +229,10 @@ def model_files(path: str | Path) -> tuple[Path, Path]:
     ``.safetensors`` file, or a folder holding model.safetensors or a single NAME.safetensors."""
     text = str(path)
     if text == PRETRAINED or text.startswith(PRETRAINED + ":"):
+        if Path(text).exists():
+            warnings.warn(f"{text!r} means the weights shipped with qualityfm, not the "
+                          f"{Path(text).resolve()} here; give ./{text} for that one",
+                          UserWarning, stacklevel=3)
         name = text.partition(":")[2] or DEFAULT_PRETRAINED
         folder = weights_dir()
         weights = folder / _file_names(name)[0]
@@ -270,8 +281,14 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> QualityFM:
         raise ValueError(f"{weights}: corrupt or unreadable safetensors file ({err})") from err
     if meta.get("format") != FORMAT or "config" not in meta:
         raise ValueError(f"{weights}: not a qualityfm model (no {FORMAT!r} metadata)")
+    try:
+        saved = json.loads(meta["config"])
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{weights}: corrupt config in its safetensors header ({err})") from err
+    if not isinstance(saved, dict):
+        raise ValueError(f"{weights}: corrupt config in its safetensors header (not an object)")
     # a field the file predates takes its default (a new field's default keeps the old maths)
-    embedded = json.loads(json.dumps({**QualityFMConfig().to_dict(), **json.loads(meta["config"])}))
+    embedded = json.loads(json.dumps({**QualityFMConfig().to_dict(), **saved}))
     ours = json.loads(json.dumps(mcfg.to_dict()))
     for key in sorted((set(embedded) | set(ours)) - {"attention"}):
         if embedded.get(key) != ours.get(key):
