@@ -783,9 +783,11 @@ def test_an_error_before_the_first_step_ends_the_loader_workers(synthetic_store,
 
 def test_a_second_launch_on_a_running_folder_is_refused(synthetic_store, tmp_path) -> None:
     """A requeued job started while the first still writes the run: refused by the run's
-    lock (it had removed the first's checkpoint temporary mid-write); free again after."""
-    import fcntl
+    lock (it had removed the first's checkpoint temporary mid-write); free again after. A
+    filesystem without flock warns and runs unguarded, as before."""
+    import errno
 
+    fcntl = pytest.importorskip("fcntl", reason="run locks need fcntl (POSIX)")
     from qualityfm.train.engine import run_lock
 
     run = tmp_path / "run"
@@ -797,6 +799,16 @@ def test_a_second_launch_on_a_running_folder_is_refused(synthetic_store, tmp_pat
     assert pretrain(tiny(synthetic_store, run, steps=3, diag_every=0), resume=True)["step"] == 3
     with run_lock(run), pytest.raises(ValueError, match="another pretrain"), run_lock(run):
         pass
+
+    def no_flock(handle: object, how: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    import unittest.mock
+
+    with unittest.mock.patch.object(fcntl, "flock", no_flock), \
+            pytest.warns(RuntimeWarning, match="cannot lock the run folder"):
+        assert pretrain(tiny(synthetic_store, run, steps=4, diag_every=0),
+                        resume=True)["step"] == 4
 
 
 def test_resume_with_another_attention_kernel_and_a_checkpoint_copied_alone(

@@ -150,13 +150,14 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if args.resume and (saved.is_file() or resume):  # resume; or restart a launch killed
         # before its first checkpoint, with its settings (a checkpoint copied alone: its own)
+        source = saved if saved.is_file() else Path(args.out) / CHECKPOINT_NAME
         base = (json.loads(saved.read_text()) if saved.is_file() else
-                load_checkpoint(Path(args.out) / CHECKPOINT_NAME, ("config",))["config"])
+                load_checkpoint(source, ("config",))["config"])
         if not args.store and not Path(base.get("store") or "").is_dir():
-            raise ValueError(f"{saved}: the run's store {base.get('store')} is not there; if "
+            raise ValueError(f"{source}: the run's store {base.get('store')} is not there; if "
                              "it moved, resume with --store NEWPATH")
         if args.recipe and args.recipe != base["recipe"]:
-            raise ValueError(f"{saved}: run used recipe {base['recipe']!r}, not {args.recipe!r}")
+            raise ValueError(f"{source}: run used recipe {base['recipe']!r}, not {args.recipe!r}")
         now = {**given, **({"store": str(Path(args.store).resolve())} if args.store else {})}
         changed = [k for k, v in now.items() if k not in ("out", "command")
                    and json.loads(json.dumps(v)) != base.get(k)]

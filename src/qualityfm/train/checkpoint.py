@@ -47,14 +47,15 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     atomic_torch_save(state, Path(path))
 
 
-#: What every pre-training checkpoint holds (``pretrain`` writes them all).
-CHECKPOINT_KEYS = ("step", "teacher", "student", "optimizer", "config", "model_config", "data",
-                   "rng")
+#: What every pre-training checkpoint holds (``pretrain`` writes them all; a resume reads them).
+CHECKPOINT_KEYS = ("step", "teacher", "student", "optimizer", "objective", "config",
+                   "model_config", "data", "rng")
 
 
-def load_checkpoint(path: Path, needs: Sequence[str] = CHECKPOINT_KEYS) -> dict[str, Any]:
+def load_checkpoint(path: Path, needs: Sequence[str] = ()) -> dict[str, Any]:
     """Load a checkpoint onto the CPU; raise a clear error when it is missing, unreadable or
-    lacks one of ``needs`` (what the caller reads: all of it to resume a run)."""
+    lacks one of ``needs`` (what the caller reads: :data:`CHECKPOINT_KEYS` to resume a
+    pre-training run)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")

@@ -19,6 +19,7 @@ import shutil
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -39,6 +40,7 @@ from qualityfm.losses import DistillationLoss, FeatureLoss, KoLeoLoss, SpectralL
 from qualityfm.model import QualityFM, QualityFMConfig
 from qualityfm.model.precision import precision_autocast, resolve_device
 from qualityfm.train.checkpoint import (
+    CHECKPOINT_KEYS,
     CHECKPOINT_NAME,
     load_checkpoint,
     rng_state,
@@ -700,10 +702,13 @@ def run_lock(run_dir: Path) -> Iterator[None]:
     with (run_dir / ".lock").open("a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:
             raise ValueError(f"{run_dir}: another pretrain is writing this run (it holds "
                              f"{run_dir / '.lock'}); wait for it to end, or give another "
                              "--out") from None
+        except OSError as err:  # a filesystem without flock (Lustre without -o flock, NFS)
+            warnings.warn(f"{run_dir}: cannot lock the run folder ({err}); a second launch "
+                          "on it would not be refused", RuntimeWarning, stacklevel=3)
         yield
 
 
@@ -760,7 +765,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     step, seen = 0, 0  # seen: samples of the current epoch this rank has consumed
     precision = run_precision(cfg, env.device)
     if resume:
-        state = load_checkpoint(ckpt_path)
+        state = load_checkpoint(ckpt_path, CHECKPOINT_KEYS)
         if len(state["data"]) != env.world:
             raise ValueError(f"{ckpt_path}: the run was trained by {len(state['data'])} "
                              f"process(es), and {env.world} would resume it; start it with "

@@ -136,8 +136,9 @@ def export_model(
         raise ValueError(f"dtype={dtype!r} is not one of {sorted(DTYPES)}")
     if not name or "/" in name or name.startswith("."):
         raise ValueError(f"name={name!r} must be a plain file stem")
+    named = str(out_dir)  # as given: "./pretrained" is a folder wherever a model is read
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    if str(out_dir) == PRETRAINED or str(out_dir).startswith(PRETRAINED + ":"):
+    if named == PRETRAINED or named.startswith(PRETRAINED + ":"):
         raise ValueError(f"--out {out_dir}: '{PRETRAINED}' names the shipped weights wherever a "
                          "model is read (load, --model, --init), so a folder of that name would "
                          "never be read; give the export another name")
