@@ -134,7 +134,8 @@ def test_cli_compare_and_abp_evaluate(tmp_path) -> None:
     assert res["seconds"] == 20.0
     assert [Path(e["record"]).name for e in res["passed_over"]] == ["buffer.npy"]
     n_abp = json.loads((run / "summary.json").read_text())["n"]
-    assert len(pred) > n_abp and list(pred[0]) == ["record", "start_s", "sbp", "dbp"]
+    assert len(pred) > n_abp and list(pred[0]) == ["file", "record", "start_s", "sbp", "dbp"]
+    assert all(Path(r["file"]).name.startswith(r["record"]) for r in pred)  # each row's file
     assert "@" not in pred[0]["record"] and float(pred[1]["start_s"]) >= 0
     sbp, dbp = (np.array([float(r[k]) for r in pred]) for k in ("sbp", "dbp"))
     assert np.isfinite(sbp).all() and (sbp > dbp).all()

@@ -161,8 +161,8 @@ def test_cli_finetune_af_on_a_perform_folder(perform_dir, tmp_path) -> None:
     assert main(["predict", "--task", "af", "--data", str(perform_dir), "--model", str(run),
                  "--out", str(table)]) == 0
     rows = list(csv.DictReader(table.open()))
-    assert len(rows) == 16 and list(rows[0]) == ["record", "start_s", "p_af", "af", "p_N", "p_A",
-                                                 "p_O", "p_noisy", "rhythm"]
+    assert len(rows) == 16 and list(rows[0]) == ["file", "record", "start_s", "p_af", "af",
+                                                 "p_N", "p_A", "p_O", "p_noisy", "rhythm"]
     assert rows[0]["record"] == "mimic_perform_af_001" and float(rows[0]["start_s"]) >= 0
     for r in rows:
         p4 = [float(r[k]) for k in ("p_N", "p_A", "p_O", "p_noisy")]
@@ -181,8 +181,8 @@ def test_cli_finetune_af_on_a_perform_folder(perform_dir, tmp_path) -> None:
     # the model was fine-tuned on these subjects: said, as evaluate says it
     assert res["trained_on"]["n_groups"] == len(summary["train_groups"]) > 0
     for r, q in zip(rows, again, strict=True):
-        assert [r[k] for k in ("record", "start_s", "af", "rhythm")] == [
-            q[k] for k in ("record", "start_s", "af", "rhythm")]
+        assert [r[k] for k in ("file", "record", "start_s", "af", "rhythm")] == [
+            q[k] for k in ("file", "record", "start_s", "af", "rhythm")]
         assert all(abs(float(r[k]) - float(q[k])) < 2e-4 for k in ("p_af", "p_N", "p_noisy"))
     assert main(["predict", "--task", "abp", "--data", str(perform_dir), "--model", str(run),
                  "--out", str(table)]) == 1  # a model of another task is refused
@@ -424,4 +424,7 @@ def test_long_af_records_of_one_patient_keep_their_names_and_numeric_starts(tmp_
     assert np.isnan(rows[0][1]) and [t for _, t in rows[1:4]] == [0.0, 30.0, 60.0]
     ds.save(tmp_path / "ds.npz")  # the cache keeps the starts
     np.testing.assert_array_equal(type(ds).load(tmp_path / "ds.npz").starts, ds.starts)
+    assert sorted({Path(f).name for f in table["file"]}) == ["bed7@icu2.npz", "rec0.npz",
+                                                              "rec1.npz"]
+    np.testing.assert_array_equal(type(ds).load(tmp_path / "ds.npz").sources, ds.sources)
     np.testing.assert_array_equal(ds.subset(np.array([1, 2])).starts, ds.starts[[1, 2]])

@@ -76,7 +76,8 @@ TASKS = ("vt-alarm", "af", "abp")
 BP_RULES = ("beat_median", "max_min")
 RHYTHMS = ("N", "A", "O", "~")
 # 19: a long af record's windows are named by the record, not its patient, and rows keep
-# their window start (``starts``); 18: the ECG SQI columns count a lead's flat stretches;
+# their window start (``starts``) and file (``sources``); 18: the ECG SQI columns count a
+# lead's flat stretches;
 # 17: the resampling keeps a channel's level without a ripple (windows move by up to 2e-5),
 # and a Challenge 2015 record naming its alarm type but no label has its alarm at 300 s;
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
@@ -108,6 +109,8 @@ class TaskDataset:
     #: float64 [N]: a row's window start (s) in its record, NaN for a row that is the record
     #: (or its one crop); record_ids name windows ``record@start`` (:func:`window_id`)
     starts: np.ndarray | None = None
+    #: str [N]: the file each row was read from (None for a record given in memory)
+    sources: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         """Arrays (lists become arrays), one row each: a hand-built dataset missing one, or of
@@ -121,9 +124,11 @@ class TaskDataset:
             setattr(self, name, np.asarray(value))
         if self.starts is not None:
             self.starts = np.asarray(self.starts, dtype=np.float64)
+        if self.sources is not None:
+            self.sources = np.asarray(self.sources, dtype=str)
         n = len(self.y)
         names = ("X", "mask", "groups", "record_ids", "features",
-                 *(("starts",) if self.starts is not None else ()))
+                 *(k for k in ("starts", "sources") if getattr(self, k) is not None))
         wrong = [f"{name} {len(getattr(self, name))}" for name in names
                  if len(getattr(self, name)) != n]
         if wrong:
@@ -139,6 +144,7 @@ class TaskDataset:
             self.record_ids[idx], self.features[idx], list(self.feature_names), self.fs,
             None if self.rhythm is None else self.rhythm[idx], dict(self.settings),
             starts=None if self.starts is None else self.starts[idx],
+            sources=None if self.sources is None else self.sources[idx],
         )
 
     def save(self, path: str | Path) -> None:
@@ -151,6 +157,7 @@ class TaskDataset:
             "feature_names": np.array(self.feature_names, dtype=str),
             "rhythm": self.rhythm if self.rhythm is not None else np.zeros(0, dtype=np.int64),
             "starts": self.starts if self.starts is not None else np.zeros(0),
+            "sources": self.sources if self.sources is not None else np.zeros(0, dtype=str),
             "meta": np.array(json.dumps({"task": self.task, "fs": self.fs,
                                          "settings": self.settings, "skipped": self.skipped})),
         }
@@ -166,6 +173,7 @@ class TaskDataset:
                 z["features"], list(z["feature_names"]), meta["fs"], rhythm, meta["settings"],
                 [skip_entry(m) if isinstance(m, str) else m for m in meta["skipped"]],
                 starts=z["starts"] if "starts" in z and len(z["starts"]) else None,
+                sources=z["sources"] if "sources" in z and len(z["sources"]) else None,
             )
 
 
@@ -723,6 +731,8 @@ def _dataset_of(s: TaskSettings, rows: list[dict], skipped: list[dict[str, str]]
         settings=asdict(s),
         skipped=skipped,
         starts=np.array([r.get("start", np.nan) for r in rows], dtype=np.float64),
+        sources=(np.array([r["source"] for r in rows], dtype=str)
+                 if all("source" in r for r in rows) else None),
     )
 
 
@@ -743,7 +753,7 @@ def _build(
                 if "skip" in row:  # a note on part of a multi-record file (UCI parts)
                     skipped.append(skip_entry(row["skip"]))
                 else:
-                    rows.append(row)
+                    rows.append({**row, "source": str(f)})
         except RecordError as err:  # listed under the file it was reading
             entry = skip_entry(str(err))
             if entry["record"] != str(f):

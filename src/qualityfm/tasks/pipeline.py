@@ -446,7 +446,7 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
         groups |= set(ds.groups.astype(str))
         table = _prediction_table(task, est, rhythm, ds)
         if columns and "start_s" in table and "start_s" not in columns:
-            columns.insert(1, "start_s")  # a later part holds window ids "record@start"
+            columns.insert(columns.index("record") + 1, "start_s")  # a later part's windows
         columns += [c for c in table if c not in columns]
         rows += [dict(zip(table, values, strict=True))
                  for values in zip(*table.values(), strict=True)]
@@ -468,7 +468,10 @@ def _prediction_table(task: str, est: TaskEstimator, rhythm: TaskEstimator | Non
                       ds: TaskDataset) -> dict[str, list]:
     """``predict_run``'s columns for the rows of ``ds``."""
     args = _inputs_for(est, ds)
-    table: dict[str, list] = {"record": ds.record_ids.tolist()}
+    table: dict[str, list] = {}
+    if ds.sources is not None:  # as score and embed name each row's file
+        table["file"] = ds.sources.tolist()
+    table["record"] = ds.record_ids.tolist()
     starts = ds.starts
     if starts is not None and np.isfinite(starts).any():  # windows of longer records
         table["record"] = [r.removesuffix(window_id("", t)) if np.isfinite(t) else r
