@@ -414,6 +414,9 @@ def test_cli_compare_refuses_rows_it_cannot_run_before_any_work(tmp_path, capsys
     assert main([*common, "--baselines", "", "--models", "a=pretrained", "a=none",
                  "--modes", "linear"]) == 1
     assert "two --models give the row 'a (linear)'" in capsys.readouterr().err
+    assert main([*common, "--baselines", "", "--models", "v1.0=pretrained", "v1-0=none",
+                 "--modes", "linear"]) == 1  # one report file for two rows
+    assert "would write the same report files (v1_0__linear.*)" in capsys.readouterr().err
     assert main([*common, "--baselines", "", "--models", "pretrained", "--modes", ""]) == 1
     assert "no --modes" in capsys.readouterr().err
     assert main([*common, "--baselines", ""]) == 1
@@ -566,3 +569,38 @@ def test_a_model_of_another_rate_is_fine_tuned_evaluated_and_applied_at_it(tmp_p
     table = tmp_path / "pred.csv"
     assert main(["predict", *common, "--model", str(run), "--out", str(table)]) == 0
     assert len(list(csv.DictReader(table.open()))) == 16
+
+
+def test_compare_and_finetune_fold_keys_follow_the_contents_they_name(tmp_path,
+                                                                        monkeypatch) -> None:
+    """A --config file edited, or a .safetensors model rewritten, between a stop and a resume
+    changes the key its folds are read back under (the path alone had been keyed, and the
+    resume mixed folds of two models)."""
+    import qualityfm.tasks.pipeline as P
+
+    keys = []
+
+    class Seen(Exception):
+        pass
+
+    def capture(make, ds, kfold, seed, n_boot, folds, key):  # noqa: ANN001, ANN202
+        keys.append(json.dumps(key, sort_keys=True))
+        raise Seen
+
+    monkeypatch.setattr(P, "_task_cv", capture)
+    cfg = tmp_path / "tiny.json"
+    data = shared_path("physionet2015_vt")
+    for d_model in (16, 32):
+        cfg.write_text(json.dumps({**TINY, "d_model": d_model,
+                                   "stem_channels": [4, 8, d_model]}))
+        with pytest.raises(Seen):
+            P.compare_run("vt-alarm", data, tmp_path / f"cmp{d_model}", baselines=("scratch",),
+                          config=str(cfg), max_records=20, kfold=2)
+    assert keys[0] != keys[1]
+    weights = tmp_path / "m" / "base.safetensors"
+    weights.parent.mkdir()
+    weights.write_bytes(b"0" * 10)
+    (tmp_path / "m" / "base.json").write_text("{}")
+    first = P._files_stamp(str(weights))
+    weights.write_bytes(b"1" * 20)  # retrained in place
+    assert first and P._files_stamp(str(weights)) != first

@@ -1116,6 +1116,24 @@ def test_cross_validate_resumes_after_its_last_finished_fold(tmp_path, capsys) -
     cross_validate(make(), ds.subset(np.arange(36)), k=4, seed=0, n_boot=20,
                    checkpoint=folds, key={"run": 2})
     assert len(fits) == 4  # other rows: nothing is read back
+    # the same rows and labels, a record's signal rewritten under its name: every fold again
+    # (the stamp had held ids, targets and groups only, and resumed on the old folds)
+    fits.clear()
+    cross_validate(make(), ds, k=4, seed=0, n_boot=20, checkpoint=folds, key={"run": 3})
+    changed = ds.subset(np.arange(40))
+    changed.X[0] = -changed.X[0]
+    changed.features[0] += 1.0
+    fits.clear()
+    cross_validate(make(), changed, k=4, seed=0, n_boot=20, checkpoint=folds, key={"run": 3})
+    assert len(fits) == 4
+    # a fold file torn or truncated (a copied run folder): that fold runs again, no traceback
+    fold0 = folds / "y-fold0.npz"
+    for data in (fold0.read_bytes()[:1000], b""):
+        fold0.write_bytes(data)
+        fits.clear()
+        cross_validate(make(), changed, k=4, seed=0, n_boot=20, checkpoint=folds,
+                       key={"run": 3})
+        assert len(fits) == 1
 
 
 def test_a_validation_split_of_one_class_warns() -> None:

@@ -12,6 +12,7 @@ import io
 import json
 import sys
 import time
+import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -106,10 +107,13 @@ def bp_report(y: np.ndarray, pred: np.ndarray, train_mean: np.ndarray, groups=No
 
 
 def _dataset_digest(ds: TaskDataset, y: np.ndarray) -> str:
-    """A digest of the rows a CV splits: record ids, targets and groups."""
+    """A digest of the rows a CV splits: record ids, targets and groups, and what the models
+    read of them (windows, masks, features: a record rewritten under its name changes it)."""
     h = hashlib.sha256()
     for part in (ds.record_ids.astype(str), np.asarray(y), ds.groups.astype(str)):
         h.update(json.dumps(np.asarray(part).tolist()).encode())
+    for array in (ds.X, ds.mask, ds.features):
+        h.update(np.ascontiguousarray(array).tobytes())
     return h.hexdigest()[:16]
 
 
@@ -123,7 +127,7 @@ def _read_fold(path: Path, stamp: str, te: np.ndarray) -> dict | None:
             if meta.get("stamp") != stamp or not np.array_equal(z["te"], te):
                 return None
             return {"score": z["score"], "pred": z["pred"], **meta}
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None  # a torn or foreign file: the fold runs again
 
 

@@ -92,10 +92,11 @@ def _files_stamp(init: object) -> list | None:
         return [[f.name, hashlib.sha256(f.read_bytes()).hexdigest()]
                 for f in model_files(text) if f.is_file()]
     path = Path(text)
-    if text in ("none", "classical") or not path.is_dir():
+    if text in ("none", "classical") or not path.exists():
         return None
-    return [[f.name, f.stat().st_size, f.stat().st_mtime_ns]
-            for f in sorted(path.iterdir()) if f.is_file()]
+    files = (sorted(f for f in path.iterdir() if f.is_file()) if path.is_dir()
+             else [f for f in model_files(path) if f.is_file()])  # NAME.safetensors + NAME.json
+    return [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
 
 
 def finetune_run(
@@ -561,6 +562,12 @@ def compare_run(
     makers = _compare_makers(baselines, models, modes, with_features, cfg=cfg, epochs=epochs,
                              seed=seed, augment=augment, pool=pool, test_shifts=test_shifts,
                              solver=solver, device=device)
+    slugs: dict[str, str] = {}
+    for name in makers:  # each row's report files are named by its slug
+        if _slug(name) in slugs:
+            raise ValueError(f"rows {slugs[_slug(name)]!r} and {name!r} would write the same "
+                             f"report files ({_slug(name)}.*): name the --models apart")
+        slugs[_slug(name)] = name
     if reference is None:
         reference = SCRATCH_ROW if SCRATCH_ROW in makers else ""
     elif reference not in makers:
@@ -572,7 +579,8 @@ def compare_run(
     _clear_compare(out, keep={_slug(name) for name in makers})
     rows, oof = {}, {}
     # what makes a row's folds: the comparison's settings (a stopped comparison resumes)
-    settings = {"task": task, "data": data_label(data), "epochs": epochs, "config": config,
+    settings = {"task": task, "data": data_label(data), "epochs": epochs,
+                "config": cfg.to_dict(),  # the architecture, not the file naming it
                 "seconds": seconds, "max_records": max_records, "modes": list(modes),
                 "augment": augment, "pool": pool, "test_shifts": test_shifts,
                 "solver": solver, "bp_rule": bp_rule,
