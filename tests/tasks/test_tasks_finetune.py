@@ -1136,6 +1136,29 @@ def test_cross_validate_resumes_after_its_last_finished_fold(tmp_path, capsys) -
         assert len(fits) == 1
 
 
+def test_a_cv_whose_fold_trains_on_one_class_is_refused_before_any_fit() -> None:
+    """One positive record in three folds: the fold that tests it trains on negatives only.
+    Said of the data before any fold is fitted (it had failed in that fold: 'y holds only
+    class 0')."""
+    from qualityfm.tasks.datasets import TaskDataset
+
+    x, _, _ = synthetic(12, seed=4)
+    y = np.r_[1, np.zeros(11, int)]
+    ds = TaskDataset("vt-alarm", x, np.ones((12, 2), bool), y, np.arange(12).astype(str),
+                     np.array([f"r{i}" for i in range(12)]), window_features(x, None, 300.0), [])
+    fitted = []
+
+    def make() -> ClassicalBaseline:
+        fitted.append(1)
+        return ClassicalBaseline("vt-alarm", seed=0, max_iter=5)
+
+    with pytest.raises(ValueError, match=r"class 1 is held by 1 patient\(s\)/record\(s\): "
+                                         r"with 3 folds, fold \d's training rows hold none of "
+                                         r"it; give more records of that class$"):
+        cross_validate(make, ds, k=3, seed=0, n_boot=10)
+    assert fitted == []
+
+
 def test_a_validation_split_of_one_class_warns() -> None:
     """One positive group: the validation rows hold no positive, so the model cannot be
     calibrated and its threshold falls back to 0.5; the fit says so."""

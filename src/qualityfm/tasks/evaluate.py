@@ -106,6 +106,27 @@ def bp_report(y: np.ndarray, pred: np.ndarray, train_mean: np.ndarray, groups=No
     return out
 
 
+def _refuse_one_class_folds(y: np.ndarray, groups: np.ndarray, splits: list, k: int) -> None:
+    """Refuse, before any fold is fitted, a two-class CV whose training rows of a fold hold
+    one class (its every group of the other class in that fold's test rows): the fit would
+    fail there with a message about that fold's rows, not the data."""
+    y = np.asarray(y)
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        return
+    classes = np.unique(y)
+    if len(classes) != 2:
+        return
+    for f, (tr, _) in enumerate(splits):
+        lacking = [c for c in classes if not np.any(y[tr] == c)]
+        if lacking:
+            c = lacking[0]
+            n = len(np.unique(np.asarray(groups)[y == c]))
+            way = ("more records of that class" if n < 2 else
+                   "more records of that class or fewer folds")
+            raise ValueError(f"class {c} is held by {n} patient(s)/record(s): with {k} folds, "
+                             f"fold {f + 1}'s training rows hold none of it; give {way}")
+
+
 def _dataset_digest(ds: TaskDataset, y: np.ndarray) -> str:
     """A digest of the rows a CV splits: record ids, targets and groups, and what the models
     read of them (windows, masks, features: a record rewritten under its name changes it)."""
@@ -193,7 +214,9 @@ def cross_validate(
     fold_id = np.full(n, -1)
     folds = []
     train_means = []
-    for f, (tr, te) in enumerate(group_kfold(y, ds.groups, k=k, seed=seed)):
+    splits = list(group_kfold(y, ds.groups, k=k, seed=seed))
+    _refuse_one_class_folds(y, ds.groups, splits, k)
+    for f, (tr, te) in enumerate(splits):
         assert_disjoint(ds.groups, tr, te)
         path = None if checkpoint is None else checkpoint / f"{target}-fold{f}.npz"
         saved = None if path is None else _read_fold(path, stamp, te)
