@@ -230,9 +230,11 @@ def load_estimator(path: str | Path, device: str = "cpu") -> TaskEstimator:
     path = Path(path)
     meta_file = path / "finetune.json"
     if not path.exists():
+        from qualityfm.train.export import names_shipped_weights
+
         hint = (": the shipped weights are an encoder, not a task model; fine-tune one "
                 "(qualityfm finetune --init pretrained --out RUN) and give RUN"
-                if str(path).startswith("pretrained") else "")
+                if names_shipped_weights(str(path)) else "")
         raise FileNotFoundError(f"model {path} does not exist{hint}")
     if (path / "cv.json").exists():
         raise FileNotFoundError(f"{path} is a cross-validation run (finetune --kfold), which "

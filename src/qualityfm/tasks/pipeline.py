@@ -84,11 +84,12 @@ def _files_stamp(init: object) -> list | None:
     """What identifies the weights ``init`` names, so that a stopped k-fold run resumes only
     on the same weights: the shipped files' names and content hashes for "pretrained" /
     "pretrained:NAME" (an upgrade that changes them runs every fold again); the names, sizes
-    and times of a model folder's files (a model retrained in the same folder); None else."""
-    from qualityfm.train.export import PRETRAINED, model_files
+    and times of a model folder's (or a .safetensors file's) files (a model retrained in the
+    same place); None else."""
+    from qualityfm.train.export import model_files, names_shipped_weights
 
     text = str(init)
-    if text == PRETRAINED or text.startswith(PRETRAINED + ":"):
+    if names_shipped_weights(text):
         return [[f.name, hashlib.sha256(f.read_bytes()).hexdigest()]
                 for f in model_files(text) if f.is_file()]
     path = Path(text)

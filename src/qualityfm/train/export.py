@@ -138,7 +138,7 @@ def export_model(
         raise ValueError(f"name={name!r} must be a plain file stem")
     named = str(out_dir)  # as given: "./pretrained" is a folder wherever a model is read
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    if named == PRETRAINED or named.startswith(PRETRAINED + ":"):
+    if names_shipped_weights(named):
         raise ValueError(f"--out {out_dir}: '{PRETRAINED}' names the shipped weights wherever a "
                          "model is read (load, --model, --init), so a folder of that name would "
                          "never be read; give the export another name")
@@ -225,11 +225,17 @@ def _checked_files(path: str | Path) -> tuple[Path, Path]:
     return weights, cfg_path
 
 
+def names_shipped_weights(text: str) -> bool:
+    """Whether ``text`` names the weights shipped with qualityfm: "pretrained" or
+    "pretrained:NAME" (never a folder of that name; "./pretrained" is one)."""
+    return text == PRETRAINED or text.startswith(PRETRAINED + ":")
+
+
 def model_files(path: str | Path) -> tuple[Path, Path]:
     """(weights file, config file) of ``path``: "pretrained" / "pretrained:NAME", a
     ``.safetensors`` file, or a folder holding model.safetensors or a single NAME.safetensors."""
     text = str(path)
-    if text == PRETRAINED or text.startswith(PRETRAINED + ":"):
+    if names_shipped_weights(text):
         if Path(text).exists():
             warnings.warn(f"{text!r} means the weights shipped with qualityfm, not the "
                           f"{Path(text).resolve()} here; give ./{text} for that one",
