@@ -87,11 +87,10 @@ def run(args: argparse.Namespace) -> int:
 def _report(summary: dict, args: argparse.Namespace) -> int:
     """Say on stderr what a finished run wrote; its exit status: 1 when no window was written
     (as ``score`` and ``embed``), with a warning when windows gave no pair."""
-    from qualityfm.io.read import note_skipped, skip_line
+    from qualityfm.io.read import note_passed_over, note_skipped, skip_line
 
     path, skipped = summary["path"], summary["skipped"]
-    for entry in summary.get("passed_over", []):  # no record here: named, not lost silently
-        print(f"qualityfm prepare: passed over {skip_line(entry)}", file=sys.stderr)
+    note_passed_over(summary.get("passed_over", []), "prepare")  # named, not lost silently
     if summary["n_windows"] == 0:
         if not skipped:  # a part whose share of the records is empty: the store needs it
             print(f"qualityfm prepare: note: {path} holds none of the records (they all fall in "

@@ -13,6 +13,7 @@ from qualityfm.data.prepare import read_windows, score_and_scale, unusable_reaso
 from qualityfm.io import find_records
 from qualityfm.io.read import (
     no_record_reason,
+    note_passed_over,
     passed_over_skips,
     refuse_writing_over,
     skip_line,
@@ -80,10 +81,10 @@ def iter_file_windows(
         if not found:
             _skip(skipped, str(item), no_record_reason(item))
         else:  # what a folder of records holds besides them is named, not lost silently
-            for entry in passed_over_skips(item):
-                print(f"qualityfm: passed over {skip_line(entry)}", file=sys.stderr)
-                if passed_over is not None:
-                    passed_over.append(entry)
+            entries = passed_over_skips(item)
+            note_passed_over(entries)
+            if passed_over is not None:
+                passed_over.extend(entries)
         for path in found:
             paths.setdefault(Path(path).resolve(), path)
     refuse_writing_over(outputs, list(paths))

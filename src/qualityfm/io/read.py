@@ -231,6 +231,13 @@ def note_skipped(skipped: list[dict[str, str]], shown: int = 5, verb: str = "",
               f"{listed_in})", file=sys.stderr)
 
 
+def note_passed_over(entries: list[dict[str, str]], verb: str = "") -> None:
+    """Name on stderr each file of a batch job's input folders that is no record."""
+    prefix = f"qualityfm{' ' + verb if verb else ''}: passed over"
+    for entry in entries:
+        print(f"{prefix} {skip_line(entry)}", file=sys.stderr)
+
+
 def no_record_reason(path: str | Path) -> str:
     """Why ``find_records(path)`` found nothing, with what to do about it.
 

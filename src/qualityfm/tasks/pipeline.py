@@ -19,7 +19,7 @@ from qualityfm._caller import warn_at_caller
 from qualityfm.inference.score import check_output, write_table
 from qualityfm.io import atomic_write_text, write_json
 from qualityfm.io.folders import folder_kind, refuse_other_kind, refuse_reserved_name
-from qualityfm.io.read import note_skipped, passed_over_skips, skip_line
+from qualityfm.io.read import note_passed_over, note_skipped, passed_over_skips
 from qualityfm.model.network import check_pool
 from qualityfm.model.precision import resolve_device
 from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d, load_estimator
@@ -455,8 +455,7 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     write_table(rows, columns, Path(out))
     note_skipped(skipped)
     passed = [entry for d in data_dirs(data) for entry in passed_over_skips(d)]
-    for entry in passed:  # files of the folders that are no record, named as score names them
-        print(f"qualityfm: passed over {skip_line(entry)}", file=sys.stderr)
+    note_passed_over(passed)  # as score names them
     result = {"task": task, "model": str(model), "data": data_label(data), "out": str(out),
               "n": len(rows), "seconds": window["seconds"], "skipped": skipped,
               "passed_over": passed}
