@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +135,10 @@ def test_cli_compare_and_abp_evaluate(tmp_path) -> None:
         res = predict_run("abp", run, csv_data, tmp_path / "p20.csv", seconds=20.0)
     assert res["seconds"] == 20.0
     assert [Path(e["record"]).name for e in res["passed_over"]] == ["buffer.npy"]
+    assert main(["evaluate", "--task", "abp", "--data", str(csv_data), "--model", str(run),
+                 "--out", str(tmp_path / "e.json")]) == 0  # evaluate names it too
+    evaluated = json.loads((tmp_path / "e.json").read_text())
+    assert [Path(e["record"]).name for e in evaluated["passed_over"]] == ["buffer.npy"]
     n_abp = json.loads((run / "summary.json").read_text())["n"]
     assert len(pred) > n_abp and list(pred[0]) == ["file", "record", "start_s", "sbp", "dbp"]
     assert all(Path(r["file"]).name.startswith(r["record"]) for r in pred)  # each row's file
@@ -466,6 +472,18 @@ def test_cli_finetune_into_a_used_folder_leaves_no_stale_model(tmp_path, capsys)
                  "--baselines", "classical", "--kfold", "2", "--out", str(run)]) == 1
     assert "holds a finished run (finetune.json)" in capsys.readouterr().err
     out = tmp_path / "res.json"
+    # --overwrite across kinds: the folder holds the new run's files only
+    cmp = tmp_path / "across"
+    shutil.copytree(run, cmp)
+    assert main(["compare", "--task", "vt-alarm", "--data", str(data), "--max-records", "30",
+                 "--baselines", "classical", "--kfold", "2", "--out", str(cmp),
+                 "--overwrite"]) == 0
+    assert not (cmp / "classical.pkl").exists() and not (cmp / "finetune.json").exists()
+    assert (cmp / "compare.json").exists()
+    assert main([*common[:-2], str(cmp), "--overwrite", "--kfold", "2", "--init",
+                 "classical"]) == 0
+    assert not list(cmp.glob("classical_features*")) and not (cmp / "table.md").exists()
+    assert not (cmp / "compare.json").exists() and (cmp / "cv.json").exists()
     assert main(["evaluate", "--task", "vt-alarm", "--data", str(data), "--max-records", "30",
                  "--model", str(run), "--out", str(out)]) == 0
     mine = tmp_path / "mine"  # a folder that holds no run: files of the same names stay
@@ -521,7 +539,9 @@ def test_cli_kfold_run_stopped_part_way_resumes(tmp_path, capsys, monkeypatch) -
     assert [p.name for p in (run / ".folds").iterdir()] == ["y-fold0.npz"]
     monkeypatch.setattr(ClassicalBaseline, "fit", fit)
     capsys.readouterr()
-    assert main([*common, "--out", str(run)]) == 0
+    # resumed with --data spelt otherwise and an option the GBM ignores: the same folds
+    again = [os.path.relpath(data) if a == str(data) else a for a in common]
+    assert main([*again, "--epochs", "3", "--out", str(run)]) == 0
     assert "fold 1/3 read from the checkpoint" in capsys.readouterr().err
     assert not (run / ".folds").exists()
     whole = json.loads((tmp_path / "whole" / "cv.json").read_text())

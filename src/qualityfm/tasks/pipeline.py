@@ -55,10 +55,20 @@ from qualityfm.tasks.finetune import (
 from qualityfm.tasks.report import clear_report, markdown_table, report
 
 
-def _dataset(task: str, data: DataDirs, **kw: object) -> TaskDataset:
+def _dataset(task: str, data: DataDirs, **kw: object) -> tuple[TaskDataset, list[dict[str, str]]]:
+    """The task dataset of ``data`` and the files of its folders that are no record, each
+    named on stderr as the records skipped are."""
     ds = build_task_dataset(task, data, **{k: v for k, v in kw.items() if v is not None})
     note_skipped(ds.skipped)
-    return ds
+    return ds, _passed_over(data)
+
+
+def _passed_over(data: DataDirs) -> list[dict[str, str]]:
+    """The files of ``data``'s folders that are no record (``io.read.passed_over_skips``),
+    named on stderr as score names them."""
+    passed = [entry for d in data_dirs(data) for entry in passed_over_skips(d)]
+    note_passed_over(passed)
+    return passed
 
 
 def check_bp_rule(task: str, bp_rule: str | None) -> None:
@@ -150,7 +160,7 @@ def finetune_run(
     if init != "classical" and use_features is None:
         use_features = default_features(task)
     # the task windows at the rate the encoder was pre-trained on (300 Hz for the shipped one)
-    ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir,
+    ds, passed = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir,
                   fs=encoder_fs(init, config), bp_rule=bp_rule)
     cfg = resolve_model_config(config) if init == "none" else None
 
@@ -167,7 +177,8 @@ def finetune_run(
 
     out = Path(out)
     used = _used_settings(make())
-    summary: dict = {"task": task, "n": len(ds), "skipped": ds.skipped, "init": str(init),
+    summary: dict = {"task": task, "n": len(ds), "skipped": ds.skipped, "passed_over": passed,
+                     "init": str(init),
                      **used, "seed": seed, "settings": ds.settings}
     ignored = [flag for flag, key, value in given if value is not None and (
         used[key] is None or (key == "use_features" and used[key] != value))]
@@ -177,7 +188,11 @@ def finetune_run(
               file=sys.stderr)
     if kfold:
         folds = out / FOLDS_DIR  # finished folds, so that a stopped run resumes
-        key = {**summary, "data": data_label(data), "init_files": _files_stamp(init)}
+        # what the folds are fitted from: not the ignored options, nor how --data is spelt
+        # (the windows themselves are hashed in the CV stamp)
+        key = {**{k: v for k, v in summary.items() if k not in ("ignored", "passed_over")},
+               "data": [str(d.resolve()) for d in data_dirs(data)],
+               "init_files": _files_stamp(init)}
         res = _task_cv(make, ds, kfold, seed, 1000, folds, key)
         summary["cv"] = {k: v for k, v in res.items() if k != "oof"}
         _clear_run(out)  # this run's results replace an earlier run's, whatever its kind
@@ -222,7 +237,8 @@ def _refuse_finished(out: str | Path, overwrite: bool, resumable: bool) -> None:
 def _clear_run(out: Path) -> None:
     """Remove what an earlier ``finetune_run`` wrote to ``out`` (a model of another kind, a
     rhythm model, a CV report), so that the folder holds this run only; other files stay, and
-    a folder that holds no such run is left alone."""
+    a folder that holds no such run is left alone. A finished comparison there goes too."""
+    _clear_finished_compare(out)
     if not ((out / "finetune.json").is_file() or (out / "cv.json").is_file()):
         return
     # what save() writes, and this run's summary
@@ -381,11 +397,11 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     est, rhythm, summary = _saved_model(task, model, device)
     if task == "abp" and bp_rule is None:
         bp_rule = summary.get("settings", {}).get("bp_rule")
-    ds = _dataset(task, data, **_window_settings(summary, seconds), max_records=max_records,
+    ds, passed = _dataset(task, data, **_window_settings(summary, seconds), max_records=max_records,
                   cache_dir=cache_dir, bp_rule=bp_rule)
     res = evaluate_estimator(est, ds, rhythm)
     res.update(task=task, model=str(model), data=data_label(data), n=len(ds),
-               skipped=ds.skipped,
+               skipped=ds.skipped, passed_over=passed,
                model_settings={k: summary[k] for k in MODEL_SETTINGS if k in summary})
     if task == "abp":
         res["bp_rule"] = ds.settings["bp_rule"]  # how the targets were taken
@@ -454,8 +470,7 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
                  for values in zip(*table.values(), strict=True)]
     write_table(rows, columns, Path(out))
     note_skipped(skipped)
-    passed = [entry for d in data_dirs(data) for entry in passed_over_skips(d)]
-    note_passed_over(passed)  # as score names them
+    passed = _passed_over(data)
     result = {"task": task, "model": str(model), "data": data_label(data), "out": str(out),
               "n": len(rows), "seconds": window["seconds"], "skipped": skipped,
               "passed_over": passed}
@@ -512,6 +527,11 @@ def _clear_compare(out: Path, keep: set[str]) -> None:
         if row.name not in keep:
             clear_report(out, row.name)
             shutil.rmtree(row, ignore_errors=True)
+    _clear_run(out)  # the finished comparison, and a finetune run's model and reports
+
+
+def _clear_finished_compare(out: Path) -> None:
+    """Remove a finished comparison's table, JSON and row reports from ``out``."""
     summary = out / "summary.json"
     if not ((out / "compare.json").is_file() and summary.is_file()):
         return
@@ -573,7 +593,7 @@ def compare_run(
     elif reference not in makers:
         raise ValueError(f"reference {reference!r} is not a row of this comparison; "
                          f"rows: {list(makers)}")
-    ds = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir,
+    ds, passed = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir,
                   fs=fs, bp_rule=bp_rule)
     out = Path(out)
     _clear_compare(out, keep={_slug(name) for name in makers})
@@ -607,7 +627,7 @@ def compare_run(
     write_json(out / "compare.json", rows)
     write_json(out / "summary.json", {
         "task": task, "data": data_label(data), "n": len(ds),
-        "n_groups": int(len(np.unique(ds.groups))), "skipped": ds.skipped,
+        "n_groups": int(len(np.unique(ds.groups))), "skipped": ds.skipped, "passed_over": passed,
         "rows": list(rows), "reference": reference or None, "kfold": kfold, "seed": seed,
         "epochs": epochs, "modes": list(modes), "with_features": with_features,
         "augment": augment, "pool": pool, "test_shifts": test_shifts, "solver": solver,
