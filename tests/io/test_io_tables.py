@@ -431,7 +431,8 @@ def test_numbers_past_float32_are_named_not_silently_inf(tmp_path: Path) -> None
     assert np.isinf(rec.signals["ppg"]).sum() == 1 and np.isinf(rec.signals["ppg"][7])
 
 
-def test_csv_lines_wider_than_the_header_and_utf16_files_are_refused(tmp_path: Path) -> None:
+def test_csv_lines_wider_than_the_header_and_utf16_files_are_refused(tmp_path: Path,
+                                                                    monkeypatch) -> None:
     """An unquoted ``1,234.5`` gives a line more cells than the header names, which had been
     read shifted (PLETH 1, II 234.5); a UTF-16 file had been passed over without a word."""
     from qualityfm.io.read import passed_over_skips
@@ -462,6 +463,18 @@ def test_csv_lines_wider_than_the_header_and_utf16_files_are_refused(tmp_path: P
     with pytest.raises(RecordError, match=r"wide\.csv: line 4002 has 4 cells"):
         read_record(wide)
     assert len(read_record(wide, stop=20.0).signals["ppg"]) == 2500
+    # read in chunks that end mid-line and hold no whole line: the same line is named
+    monkeypatch.setattr("qualityfm.io.table_reader._WIDTH_CHUNK", 7)
+    with pytest.raises(RecordError, match=r"wide\.csv: line 4002 has 4 cells"):
+        read_record(wide)
+    wide.write_text(wide.read_text().rstrip("\n") + ",9")  # the last line, without newline
+    with pytest.raises(RecordError, match=r"wide\.csv: line 4002 has 4 cells"):
+        read_record(wide)
+    lines[4000] = f"{4000 / 125:.3f},1,2"
+    wide.write_text("Time [s],PLETH,II\n" + "\n".join(lines) + ",9")
+    with pytest.raises(RecordError, match=r"wide\.csv: line 5001 has 4 cells"):
+        read_record(wide)
+    monkeypatch.undo()
     wide.write_text("Time [s],PLETH,II\n0.000,1.5\n0.008,1.2,0.3\n")  # a first line short
     with pytest.raises(RecordError, match=r"wide\.csv: the first data line \(line 2\) holds "
                                           r"fewer cells than the first line names: column\(s\) "

@@ -443,7 +443,36 @@ def _check_row_widths(path: Path, sep: str, width: int, skip: int, first: int = 
             for n, row in enumerate(rows, start=skip + first + 1):  # cells as pandas reads
                 _refuse_wide(path, n, _trimmed(row), width)
         return
-    data = path.read_bytes()
+    line0 = 0  # the index of the chunk's first line in the file
+    with path.open("rb") as f:  # in chunks of whole lines: memory stays bounded
+        tail = b""
+        while True:
+            chunk = f.read(_WIDTH_CHUNK)
+            data = tail + chunk
+            if not chunk:
+                if not data:
+                    return
+                cut = len(data)  # a last line without its newline
+            else:
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:  # no line ends in this chunk: read on
+                    tail = data
+                    continue
+            data, tail = data[:cut], data[cut:]
+            line0 = _check_wide_lines(path, data, line0, sep, width, skip + first,
+                                      None if stop is None else skip + stop)
+            if not chunk or (stop is not None and line0 >= skip + stop):
+                return
+
+
+#: Bytes of a CSV read at a time by the width check past its first lines.
+_WIDTH_CHUNK = 1 << 24
+
+
+def _check_wide_lines(path: Path, data: bytes, line0: int, sep: str, width: int, first: int,
+                      stop: int | None) -> int:
+    """:func:`_check_row_widths` on ``data``, whole lines of which the first is line
+    ``line0`` (0-based) of the file; returns the index of the line after them."""
     buf = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(buf == ord("\n"))
     if len(buf) and buf[-1] != ord("\n"):
@@ -451,14 +480,15 @@ def _check_row_widths(path: Path, sep: str, width: int, skip: int, first: int = 
     starts = np.r_[0, ends[:-1] + 1]
     delimiters = np.flatnonzero(buf == ord(sep))
     per_line = np.diff(np.r_[0, np.searchsorted(delimiters, ends)])
-    lines = np.arange(len(ends))
-    keep = (lines >= skip + first) & (per_line >= width)
+    lines = line0 + np.arange(len(ends))
+    keep = (lines >= first) & (per_line >= width)
     if stop is not None:
-        keep &= lines < skip + stop
+        keep &= lines < stop
     for i in np.flatnonzero(keep):
         text = data[starts[i]:ends[i]].decode("utf-8-sig", errors="replace")
         row = next(csv.reader([text], delimiter=sep, skipinitialspace=True), [])
-        _refuse_wide(path, int(i) + 1, _trimmed(row), width)
+        _refuse_wide(path, int(lines[i]) + 1, _trimmed(row), width)
+    return line0 + len(ends)
 
 
 def _refuse_wide(path: Path, line: int, row: list[str], width: int) -> None:
