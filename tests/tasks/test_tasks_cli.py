@@ -438,6 +438,15 @@ def test_cli_compare_refuses_rows_it_cannot_run_before_any_work(tmp_path, capsys
     summary = json.loads((out / "summary.json").read_text())
     assert summary["rows"] == ["classical features + GBM"] and summary["n"] == 30
     assert summary["skipped"] == [] and summary["kfold"] == 2
+    assert summary["target_tpr"] is None
+    # --target-tpr as finetune's: a lower target keeps fewer true alarms in every fold
+    low = tmp_path / "low"
+    assert main([*common[:-1], str(low), "--baselines", "classical", "--target-tpr", "0.6"]) == 0
+    assert json.loads((low / "summary.json").read_text())["target_tpr"] == 0.6
+    row = "classical features + GBM"
+    folds = [json.loads((d / "compare.json").read_text())[row]["folds"] for d in (out, low)]
+    assert all(b["threshold"] >= a["threshold"] for a, b in zip(*folds, strict=True))
+    assert folds[1] != folds[0]
     # a comparison of other rows into the same folder leaves none of the old rows' files
     (out / "notes.txt").write_text("mine")
     other = [*common, "--baselines", "", "--models", "r=none", "--modes", "linear"]

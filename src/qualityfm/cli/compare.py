@@ -11,6 +11,7 @@ from qualityfm.cli.finetune import (
     add_data_options,
     add_device_option,
     add_network_options,
+    add_target_tpr_option,
 )
 
 
@@ -50,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", default=None,
                    help="row every other row is compared with (paired bootstrap of the AUROC or "
                    "SBP MAE difference), e.g. 'random (linear)'; default: the scratch baseline")
+    add_target_tpr_option(p)
     add_network_options(p)
     p.set_defaults(func=run)
 
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         augment=not args.no_augment, pool=args.pool, test_shifts=args.test_shifts,
         solver=args.solver,
         reference=args.reference, device=args.device, overwrite=args.overwrite,
-        bp_rule=args.bp_rule,
+        bp_rule=args.bp_rule, target_tpr=args.target_tpr,
     )
     print((Path(args.out) / "table.md").read_text())
     return 0

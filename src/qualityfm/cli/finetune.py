@@ -42,6 +42,14 @@ def add_bp_rule_option(p: argparse.ArgumentParser, fitted: bool = False) -> None
                    + ("the one the run was fine-tuned with" if fitted else "beat_median"))
 
 
+def add_target_tpr_option(p: argparse.ArgumentParser) -> None:
+    """``--target-tpr``: the TPR a vt-alarm threshold keeps (finetune and compare)."""
+    p.add_argument("--target-tpr", type=open_fraction, default=None,
+                   help="vt-alarm: the share of true alarms the threshold keeps on new alarms "
+                   "(default 0.95); the highest threshold that keeps it is chosen on "
+                   "validation data")
+
+
 def add_device_option(p: argparse.ArgumentParser) -> None:
     """``--device``: where the networks run."""
     p.add_argument("--device", default="cpu",
@@ -107,10 +115,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="feed the task's classical features to the head beside the embedding "
                    "(default: on; --no-features: the embedding alone, e.g. for an ONNX "
                    "export)")
-    p.add_argument("--target-tpr", type=open_fraction, default=None,
-                   help="vt-alarm: the share of true alarms the threshold keeps on new alarms "
-                   "(default 0.95); the highest threshold that keeps it is chosen on "
-                   "validation data")
+    add_target_tpr_option(p)
     add_network_options(p)
     p.set_defaults(func=run)
 

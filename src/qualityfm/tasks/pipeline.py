@@ -160,8 +160,8 @@ def finetune_run(
     if init != "classical" and use_features is None:
         use_features = default_features(task)
     # the task windows at the rate the encoder was pre-trained on (300 Hz for the shipped one)
-    ds, passed = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir,
-                  fs=encoder_fs(init, config), bp_rule=bp_rule)
+    ds, passed = _dataset(task, data, seconds=seconds, max_records=max_records,
+                          cache_dir=cache_dir, fs=encoder_fs(init, config), bp_rule=bp_rule)
     cfg = resolve_model_config(config) if init == "none" else None
 
     sizes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if v is not None}
@@ -549,7 +549,7 @@ def compare_run(
     n_boot: int = 1000, modes: Sequence[str] = ("full", "linear"), with_features: bool = False,
     augment: bool = True, pool: str | None = None, test_shifts: int | None = None,
     solver: str | None = None, reference: str | None = None, device: str = "cpu",
-    overwrite: bool = False, bp_rule: str | None = None,
+    overwrite: bool = False, bp_rule: str | None = None, target_tpr: float | None = None,
 ) -> dict:
     """Grouped k-fold CV of baselines and pre-trained variants (``models``: ``NAME=DIR``,
     ``DIR``, ``pretrained`` or ``none`` for a random encoder; each fine-tuned in every mode of
@@ -562,8 +562,9 @@ def compare_run(
     Every row is also compared with the ``reference`` row (default: the scratch baseline, when
     it runs) on the same out-of-fold rows: the difference of AUROC (binary) or SBP MAE (abp)
     with a paired bootstrap CI (``delta_auroc`` / ``delta_sbp_mae`` in the JSON and table).
-    Networks train on ``device``. An ``out`` holding a finished comparison is refused unless
-    ``overwrite``; a comparison stopped there resumes."""
+    ``target_tpr``: the TPR every row's threshold keeps on new alarms (vt-alarm; default
+    0.95). Networks train on ``device``. An ``out`` holding a finished comparison is refused
+    unless ``overwrite``; a comparison stopped there resumes."""
     _refuse_finished(out, overwrite, resumable=True)
     resolve_device(device)
     check_bp_rule(task, bp_rule)
@@ -577,11 +578,16 @@ def compare_run(
     if not models and (with_features or solver is not None):
         print("qualityfm: note: --with-features and --solver apply to --models rows only; "
               "ignored", file=sys.stderr)
+    if target_tpr is not None and ClassicalBaseline(task).threshold_rule != "tpr":
+        print(f"qualityfm: note: --target-tpr: {task} models take no TPR target; ignored",
+              file=sys.stderr)
+        target_tpr = None
     cfg = resolve_model_config(config)
     fs = _compare_rate(models, baselines, cfg)
     makers = _compare_makers(baselines, models, modes, with_features, cfg=cfg, epochs=epochs,
                              seed=seed, augment=augment, pool=pool, test_shifts=test_shifts,
-                             solver=solver, device=device)
+                             solver=solver, device=device,
+                             rule={} if target_tpr is None else {"target_tpr": target_tpr})
     slugs: dict[str, str] = {}
     for name in makers:  # each row's report files are named by its slug
         if _slug(name) in slugs:
@@ -593,8 +599,8 @@ def compare_run(
     elif reference not in makers:
         raise ValueError(f"reference {reference!r} is not a row of this comparison; "
                          f"rows: {list(makers)}")
-    ds, passed = _dataset(task, data, seconds=seconds, max_records=max_records, cache_dir=cache_dir,
-                  fs=fs, bp_rule=bp_rule)
+    ds, passed = _dataset(task, data, seconds=seconds, max_records=max_records,
+                          cache_dir=cache_dir, fs=fs, bp_rule=bp_rule)
     out = Path(out)
     _clear_compare(out, keep={_slug(name) for name in makers})
     rows, oof = {}, {}
@@ -603,7 +609,7 @@ def compare_run(
                 "config": cfg.to_dict(),  # the architecture, not the file naming it
                 "seconds": seconds, "max_records": max_records, "modes": list(modes),
                 "augment": augment, "pool": pool, "test_shifts": test_shifts,
-                "solver": solver, "bp_rule": bp_rule,
+                "solver": solver, "bp_rule": bp_rule, "target_tpr": target_tpr,
                 "models": {m: _files_stamp(m.rpartition("=")[2])
                                              for m in models}}
     for name, make in makers.items():
@@ -631,7 +637,7 @@ def compare_run(
         "rows": list(rows), "reference": reference or None, "kfold": kfold, "seed": seed,
         "epochs": epochs, "modes": list(modes), "with_features": with_features,
         "augment": augment, "pool": pool, "test_shifts": test_shifts, "solver": solver,
-        "config": config, "settings": ds.settings})
+        "target_tpr": target_tpr, "config": config, "settings": ds.settings})
     shutil.rmtree(out / FOLDS_DIR, ignore_errors=True)
     return rows
 
@@ -684,23 +690,25 @@ def _seeded_resnet(seed: int) -> ResNet1d:
 def _compare_makers(baselines: Sequence[str], models: Sequence[str], modes: Sequence[str],
                     with_features: bool, *, cfg: object, epochs: int, seed: int,
                     augment: bool, pool: str | None, test_shifts: int | None,
-                    solver: str | None, device: str) -> dict[str, RowMaker]:
+                    solver: str | None, device: str, rule: dict) -> dict[str, RowMaker]:
     """The comparison's rows by label: the baselines, then each ``--models`` variant in every
-    mode (and with the features beside it, ``with_features``)."""
+    mode (and with the features beside it, ``with_features``); ``rule``: the threshold
+    settings every row takes (``target_tpr``)."""
     makers: dict[str, RowMaker] = {}
     for b in baselines:
         if b == "classical":
-            makers["classical features + GBM"] = lambda t, fs: ClassicalBaseline(t, seed=seed)
+            makers["classical features + GBM"] = lambda t, fs: ClassicalBaseline(
+                t, seed=seed, **rule)
         elif b == "scratch":
             makers[SCRATCH_ROW] = lambda t, fs: Finetuner(
                 t, init="none", mode="full", config=cfg, epochs=epochs, seed=seed,
                 use_features=False, augment=augment, pool=pool, test_shifts=test_shifts,
-                device=device, fs=fs)
+                device=device, fs=fs, **rule)
         elif b == "resnet":
             makers["ResNet1d from scratch"] = lambda t, fs: Finetuner(
                 t, init=_seeded_resnet(seed), mode="full", lr=1e-3, epochs=epochs, seed=seed,
                 use_features=False, augment=augment, test_shifts=test_shifts, device=device,
-                fs=fs)
+                fs=fs, **rule)
         else:
             raise ValueError(f"unknown baseline {b!r}; choose from classical, scratch, resnet")
     for mode in modes:
@@ -719,7 +727,7 @@ def _compare_makers(baselines: Sequence[str], models: Sequence[str], modes: Sequ
                     t, init=p, mode=m, config=cfg if p == "none" else None, epochs=epochs,
                     seed=seed, use_features=f, augment=augment, pool=pool,
                     test_shifts=test_shifts, solver=solver if m == "linear" else None,
-                    device=device, fs=fs))
+                    device=device, fs=fs, **rule))
     if not makers:
         raise ValueError("nothing to compare: give --baselines and/or --models")
     return makers
