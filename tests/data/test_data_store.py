@@ -87,7 +87,7 @@ def test_prepare_round_trip(synth_dir, small_window, tmp_path):
     np.testing.assert_array_equal(index["start"][rows], w.start)
     np.testing.assert_array_equal(index["mask"][rows], w.mask)
     assert not index["mask"][rows][:, 0].any()  # PPG absent everywhere
-    s = score_windows(w.x, w.mask, small_window.fs, small_window.channels)
+    s = score_windows(w.x, w.mask, small_window.fs, small_window.channels, clipped=w.clipped)
     np.testing.assert_array_equal(index["level"][rows], s.level)
     np.testing.assert_allclose(index["q"][rows], s.q, rtol=1e-6)
     want = normalize(w.x, w.mask, "channel")

@@ -68,6 +68,36 @@ def test_resample_keeps_a_level_without_ripple_and_the_quality_with_it(fs_in: fl
     assert quality[0].min() > 0.9
 
 
+@pytest.mark.parametrize("fs_in", [62.5, 125, 250, 256, 360, 500])
+def test_resample_keeps_every_constant_stretch_and_a_clipped_window_scores_0(fs_in) -> None:
+    """A stretch at a level other than the mean (a clipped top, a lead off at a rail) had
+    come back with a ripple of 1e-3 of its distance from the mean, and the filter's ringing
+    at a flat top's corners had hidden it from the clip rule: a PPG with its top 10 % on the
+    rail and an ECG 8 % on its rails scored 0.99 and 1.0 at every rate but 300 Hz."""
+    from qualityfm.quality import score_windows
+    from qualityfm.signal import make_windows
+    from qualityfm.signal.synthetic import synthesize
+
+    step = resample(np.r_[np.full(2500, 100.0), np.zeros(2500)], fs_in, 300)
+    n = len(step)
+    assert np.ptp(step[int(0.1 * n):int(0.4 * n)]) < 1e-9
+    assert np.ptp(step[int(0.6 * n):int(0.9 * n)]) < 1e-9
+    rec = synthesize(60, fs=fs_in, hr=75, seed=0)
+    clean = make_windows(rec)
+    scores = score_windows(clean.x, clean.mask, clean.fs, clean.channels, clipped=clean.clipped)
+    assert scores.ppg.min() > 0.9 and scores.ecg.min() > 0.9 and clean.clipped.max() < 0.01
+    ppg, ecg = rec.signals["ppg"], rec.signals["ecg_ii"]
+    rec.signals["ppg"] = np.minimum(ppg, np.percentile(ppg, 90))
+    rec.signals["ecg_ii"] = np.clip(ecg, *np.percentile(ecg, [4, 96]))
+    w = make_windows(rec)
+    assert (w.clipped > 0.05).all()
+    scores = score_windows(w.x, w.mask, w.fs, w.channels, recorded=w.recorded,
+                           clipped=w.clipped)
+    assert (scores.ppg == 0).all() and (scores.ecg == 0).all()
+    with pytest.raises(ValueError, match=r"clipped must be \[N, C\] = \[2, 2\], got shape"):
+        score_windows(w.x, w.mask, w.fs, w.channels, clipped=w.clipped[:, :1])
+
+
 def test_resample_leading_axes_and_bad_rate() -> None:
     x = np.zeros((3, 2, 250))
     assert resample(x, 250, 300).shape == (3, 2, 300)

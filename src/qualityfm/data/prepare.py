@@ -179,7 +179,7 @@ def score_and_scale(w: Windows, cfg: WindowConfig, ecg_rules: RRRules | None = N
     """The quality of the raw windows (a recorded channel off in a window scores 0), then the
     windows scaled as the model reads them (float32)."""
     scores = score_windows(w.x, w.mask, w.fs, w.channels, recorded=w.recorded,
-                           ecg_rules=ecg_rules)
+                           ecg_rules=ecg_rules, clipped=w.clipped)
     return scores, normalize(w.x, w.mask, cfg.normalization).astype(np.float32, copy=False)
 
 

@@ -68,19 +68,6 @@ def band_gain(
     return g
 
 
-def clip_fraction(x: np.ndarray, tol: float = 1e-3) -> np.ndarray:
-    """Fraction of samples at the window's extreme values (within ``tol`` of its range), ``[N]``.
-
-    A clean wave touches its maximum and minimum in a few samples; a saturated (clipped) or
-    railed wave sits there for long stretches.
-    """
-    lo = x.min(axis=1, keepdims=True)
-    hi = x.max(axis=1, keepdims=True)
-    span = np.maximum(hi - lo, 1e-12)
-    at_edge = (x >= hi - tol * span) | (x <= lo + tol * span)
-    return at_edge.mean(axis=1)
-
-
 def column_median(a: np.ndarray) -> np.ndarray:
     """``np.median(a, axis=0)`` of a 2-D array, the same values, by a sort down the columns
     (twice as fast on beat matrices as numpy's partition across strided rows)."""

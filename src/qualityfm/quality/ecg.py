@@ -17,12 +17,12 @@ import numpy as np
 from qualityfm.quality._common import (
     as_windows,
     band_gain,
-    clip_fraction,
     finite_rows,
     flat_fraction,
     template_correlation,
 )
 from qualityfm.quality.peaks import peaks_from_envelope, qrs_envelope
+from qualityfm.signal.extremes import measured_clip
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,7 @@ def ecg_quality(
     morphology: bool = True,
     rules: RRRules = RRRules(),
     max_clip: float = 0.05,
+    clip: np.ndarray | None = None,
 ) -> np.ndarray:
     """Quality in [0, 1] of each ECG window of ``x`` (``[N, T]`` or ``[T]``) at ``fs`` Hz.
 
@@ -98,13 +99,15 @@ def ecg_quality(
     by one less the fraction of flat 0.5-s stretches (a lead off for part of the window), as the
     PPG's is.
     Windows that are flat, non-finite, or clipped (more than ``max_clip`` of samples at their
-    extremes) score 0.
+    extremes) score 0; ``clip`` ``[N]``: each window's clipped share measured on the
+    record's own samples (``Windows.clipped``: resampling rings at a flat top's corners, which
+    hides it), else measured on ``x``.
     Returns ``[N]`` float64 (a float for a single window).
     """
     x, single = as_windows(x, fs)
     ok, x = finite_rows(x)
     ok &= np.ptp(x, axis=1) > 0
-    ok &= clip_fraction(x) <= max_clip
+    ok &= measured_clip(x, clip) <= max_clip
     spec, bp, env = qrs_envelope(x, fs)
     env[~ok] = 0.0
     peaks = peaks_from_envelope(bp, env, fs)

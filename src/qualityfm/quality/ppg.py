@@ -21,12 +21,12 @@ from scipy.signal import find_peaks
 from qualityfm.quality._common import (
     as_windows,
     band_gain,
-    clip_fraction,
     detrend_ends,
     finite_rows,
     flat_fraction,
     template_correlation,
 )
+from qualityfm.signal.extremes import measured_clip
 
 PPG_TERMS = ("snr", "band", "skew", "template", "perfusion")
 
@@ -71,17 +71,19 @@ def pulse_peaks(y: np.ndarray, fs: float, min_interval: float = 0.3) -> np.ndarr
 
 
 def ppg_terms(
-    x: np.ndarray, fs: float, settings: PPGSettings = PPGSettings()
+    x: np.ndarray, fs: float, settings: PPGSettings = PPGSettings(), *,
+    clip: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Each PPG term in [0, 1] for each window of ``x`` ``[N, T]`` (``perfusion`` NaN where DC is
     not meaningful), ``flat`` (fraction of flat 0.5-s stretches) and ``usable`` (1.0 for finite,
-    non-constant, unclipped windows, else 0.0)."""
+    non-constant, unclipped windows, else 0.0). ``clip``: each window's clipped share measured
+    on the record's own samples, as for :func:`ecg_quality`."""
     x, _ = as_windows(x, fs)
     ok, x = finite_rows(x)
     s = settings
     n, t = x.shape
     ok &= np.ptp(x, axis=1) > 0
-    ok &= clip_fraction(x) <= s.max_clip
+    ok &= measured_clip(x, clip) <= s.max_clip
 
     spec = np.fft.rfft(detrend_ends(x), axis=1)
     f = np.fft.rfftfreq(t, 1.0 / fs)
@@ -137,14 +139,16 @@ def ppg_terms(
     return out
 
 
-def ppg_quality(x: np.ndarray, fs: float, settings: PPGSettings = PPGSettings()) -> np.ndarray:
+def ppg_quality(x: np.ndarray, fs: float, settings: PPGSettings = PPGSettings(), *,
+                clip: np.ndarray | None = None) -> np.ndarray:
     """Quality in [0, 1] of each PPG window of ``x`` (``[N, T]`` or ``[T]``) at ``fs`` Hz.
 
     The weighted mean of :func:`ppg_terms` over the terms available for the window (perfusion is
-    left out where the DC level is not meaningful); 0 for unusable windows.
+    left out where the DC level is not meaningful); 0 for unusable windows (``clip``: see
+    :func:`ppg_terms`).
     """
     single = np.asarray(x).ndim == 1
-    terms = ppg_terms(x, fs, settings)
+    terms = ppg_terms(x, fs, settings, clip=clip)
     num = np.zeros_like(terms["usable"])
     den = np.zeros_like(num)
     for name, w in settings.weights:

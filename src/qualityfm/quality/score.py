@@ -19,9 +19,10 @@ LEVEL_THRESHOLDS: tuple[float, float, float, float] = (0.9, 0.7, 0.5, 0.3)
 #: Version of the scoring rules, raised when a window's samples or scores change for the same
 #: record (2: a recorded channel that is flat or missing in a window scores 0 there; 3: the
 #: resampling keeps a channel's level without a ripple; 4: an ECG's flat stretches cost their
-#: share of its score). A store's journal records it, so that an interrupted ``prepare``
-#: never mixes two rules.
-SCORING_VERSION = 4
+#: share of its score; 5: a clipped window is found on the record's own samples, and
+#: resampling keeps every constant level without a ripple). A store's journal records it, so
+#: that an interrupted ``prepare`` never mixes two rules.
+SCORING_VERSION = 5
 
 
 @dataclass
@@ -75,6 +76,7 @@ def score_windows(
     thresholds: Sequence[float] = LEVEL_THRESHOLDS,
     recorded: Sequence[bool] | np.ndarray | None = None,
     ecg_rules: RRRules | None = None,
+    clipped: np.ndarray | None = None,
 ) -> QualityScores:
     """Score windows ``x`` ``[N, C, T]`` (raw, physical units) of one record, ``mask`` ``[N, C]``;
     ``channels`` names the channels of ``x`` in order (a ``Windows``' ``channels``).
@@ -86,7 +88,9 @@ def score_windows(
     (flat or missing in that window: a sensor off, leads off) its modality scores 0 and counts
     in the combined score, as a bad signal rather than an absent one. Without it a masked
     channel is absent. ``ecg_rules``: the rrSQI rules (default ``RRRules()``, QualityFM's 40-120
-    bpm; ``RRRules(hr_max=250)`` rates clean tachycardia good).
+    bpm; ``RRRules(hr_max=250)`` rates clean tachycardia good). ``clipped`` (``[N, C]``, a
+    ``Windows``' ``clipped``): each window's clipped share of each channel, measured on the
+    record's own samples (resampling hides a flat top); without it, measured on ``x``.
     """
     x = np.asarray(x)
     mask = np.asarray(mask, dtype=bool)
@@ -107,6 +111,11 @@ def score_windows(
             raise ValueError(f"recorded must be [C] = [{len(channels)}] for channels "
                              f"{channels}, got shape {recorded.shape}")
     n = x.shape[0]
+    if clipped is not None:
+        clipped = np.asarray(clipped, dtype=np.float64)
+        if clipped.shape != mask.shape:
+            raise ValueError(f"clipped must be [N, C] = {list(mask.shape)}, got shape "
+                             f"{clipped.shape}")
     ecg_ch = next(iter(ecg_leads(channels)), None)
     if ecg_ch is None and "ppg" not in channels:  # every window would score 0, "bad"
         raise ValueError(f"none of the channels {channels} is a PPG ('ppg') or an ECG "
@@ -115,17 +124,21 @@ def score_windows(
     out = {}
     rules = ecg_rules or RRRules()
 
-    def ecg(w: np.ndarray, fs: float) -> np.ndarray:
-        return ecg_quality(w, fs, rules=rules)
+    def ecg(w: np.ndarray, fs: float, clip: np.ndarray | None) -> np.ndarray:
+        return ecg_quality(w, fs, rules=rules, clip=clip)
 
-    for name, ch, fn in (("ecg", ecg_ch, ecg), ("ppg", "ppg", ppg_quality)):
+    def ppg(w: np.ndarray, fs: float, clip: np.ndarray | None) -> np.ndarray:
+        return ppg_quality(w, fs, clip=clip)
+
+    for name, ch, fn in (("ecg", ecg_ch, ecg), ("ppg", "ppg", ppg)):
         score = np.full(n, np.nan)
         present = np.zeros(n, dtype=bool)
         if ch in channels:
             c = channels.index(ch)
             present = mask[:, c]
             if present.any():
-                score[present] = fn(x[present, c], fs)
+                score[present] = fn(x[present, c], fs,
+                                    None if clipped is None else clipped[present, c])
             if recorded is not None and recorded[c]:  # off in a window: bad, not absent
                 score[~present] = 0.0
                 present = np.ones(n, dtype=bool)

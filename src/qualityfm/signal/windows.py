@@ -21,6 +21,7 @@ from qualityfm.io import (
     ecg_leads,
     is_ecg,
 )
+from qualityfm.signal.extremes import span_clip_fraction
 from qualityfm.signal.nan import fill_nan
 from qualityfm.signal.normalize import NORMALIZATIONS, normalize
 from qualityfm.signal.resample import rational_ratio, resample
@@ -105,7 +106,9 @@ class Windows:
     ``notes[i]`` says which recorded channels window ``i`` masks and why ("ppg: flat"), ""
     when none; ``rejected`` holds (start s, why) of the windows dropped for having none usable,
     and ``rejected_off[j, c]`` whether recorded channel ``c`` is off (flat, missing) in the
-    ``j``-th of them.
+    ``j``-th of them. ``clipped[i, c]``: the share of window ``i``'s samples of channel ``c``
+    at their extremes, counted on the record's own samples (the clip rule of the quality
+    scores; resampling rings at a flat top's corners, which hides it); 0 where absent.
     """
 
     x: np.ndarray  # float32 [N, C, T], physical units, NaNs filled, unusable channels zero
@@ -120,10 +123,13 @@ class Windows:
     notes: list[str] = field(default_factory=list)  # per window: recorded channels off there
     n_cut: int = 0  # windows the record gave, kept or rejected (0: the record gave none)
     rejected_off: np.ndarray | None = None  # bool [len(rejected), C]; None: none off
+    clipped: np.ndarray | None = None  # float [N, C]; None: none clipped
 
     def __post_init__(self) -> None:
         if self.rejected_off is None:
             self.rejected_off = np.zeros((len(self.rejected), len(self.channels)), bool)
+        if self.clipped is None:
+            self.clipped = np.zeros(self.mask.shape)
 
     def __len__(self) -> int:
         return len(self.x)
@@ -225,6 +231,7 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
     X = np.zeros((C, total), np.float32)
     nan_frac = np.zeros((n, C))
     flat = np.zeros((n, C), bool)
+    clipped = np.zeros((n, C))
     for ci, c in enumerate(cfg.channels):
         if c not in sources:
             continue
@@ -246,6 +253,7 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
             # Flat: no consecutive pair of samples inside the window differs.
             changes = np.diff(values) != 0
             flat[:, ci] = _window_counts(changes, m - 1, i0, np.minimum(i1, m) - 1) == 0
+        clipped[:, ci] = span_clip_fraction(values, i0, np.minimum(i1, m))
     present = np.array([c in sources for c in cfg.channels])
     bad_nan = nan_frac > cfg.max_nan_fraction
     flat &= ~bad_nan
@@ -272,4 +280,4 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
     x[~mask] = 0.0
     return Windows(x, mask, start_s[keep].astype(np.float64), rejected, cfg.channels, cfg.fs,
                    sources, fallback, cfg.normalization, notes, int(n),
-                   rejected_off=(present & ~usable)[~keep])
+                   rejected_off=(present & ~usable)[~keep], clipped=clipped[keep])

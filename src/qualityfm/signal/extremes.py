@@ -1,0 +1,41 @@
+"""The share of a window's samples at its extreme values: saturated (clipped) signals."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def clip_fraction(x: np.ndarray, tol: float = 1e-3) -> np.ndarray:
+    """Fraction of samples at the window's extreme values (within ``tol`` of its range), ``[N]``.
+
+    A clean wave touches its maximum and minimum in a few samples; a saturated (clipped) or
+    railed wave sits there for long stretches.
+    """
+    lo = x.min(axis=1, keepdims=True)
+    hi = x.max(axis=1, keepdims=True)
+    span = np.maximum(hi - lo, 1e-12)
+    at_edge = (x >= hi - tol * span) | (x <= lo + tol * span)
+    return at_edge.mean(axis=1)
+
+
+def span_clip_fraction(values: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                       tol: float = 1e-3) -> np.ndarray:
+    """:func:`clip_fraction` of the spans ``values[lo:hi]`` of one channel's samples,
+    ``[len(lo)]`` (0 for an empty span): the rule measured on a record's own samples."""
+    out = np.zeros(len(lo))
+    for k, (a, b) in enumerate(zip(lo, hi, strict=True)):
+        if b > a:
+            out[k] = clip_fraction(values[None, a:b], tol)[0]
+    return out
+
+
+def measured_clip(x: np.ndarray, clip: np.ndarray | None) -> np.ndarray:
+    """``clip`` (``[N]``, measured elsewhere) when given, else :func:`clip_fraction` of the
+    windows ``x`` ``[N, T]``."""
+    if clip is None:
+        return clip_fraction(x)
+    clip = np.atleast_1d(np.asarray(clip, dtype=np.float64))
+    if clip.shape != (len(x),):
+        raise ValueError(f"clip must hold one share per window, shape ({len(x)},); got "
+                         f"{clip.shape}")
+    return clip
