@@ -110,6 +110,19 @@ def test_clipping_clips_and_flat_is_flat() -> None:
         clipping(clean, FS, 0, 1.5)
 
 
+def test_corrupt_by_default_uses_the_kinds_that_apply_at_the_rate() -> None:
+    """No mains hum at or below 100 Hz: the default kinds had included powerline there, so a
+    call failed or not by its seed."""
+    x = np.random.default_rng(0).standard_normal((4, 2, 3000))
+    for fs in (50.0, 62.5, 100.0):
+        for seed in range(10):
+            _, s = corrupt(x, fs, seed, return_strengths=True)
+            assert "powerline" not in s
+    assert "powerline" in corrupt(x, 125.0, 0, return_strengths=True)[1]
+    with pytest.raises(ValueError, match="no mains frequency"):
+        corrupt(x, 100.0, 0, kinds=["powerline"])
+
+
 def test_corrupt_windows_pairs() -> None:
     rec = synthesize(60, FS, seed=0)
     x = np.stack([rec.signals["ppg"], rec.signals["ecg_ii"]]).reshape(2, 2, 9000).transpose(1, 0, 2)

@@ -435,3 +435,18 @@ def test_the_vt_feature_head_leaves_out_the_af_columns_and_keeps_them_after_load
     np.testing.assert_allclose(ft.predict_proba(x, features=f2), p, atol=1e-6)
     back = Finetuner.load(ft.save(tmp_path / "run"))
     np.testing.assert_allclose(back.predict_proba(x, features=f), p, atol=1e-5)
+
+
+def test_hf_ratio_is_unknown_where_no_band_above_40_hz_is_sampled() -> None:
+    """At 80 Hz and below there is no band above 40 Hz: the noise share had read 0 ("no
+    noise") for however noisy a lead."""
+    from qualityfm.quality.features import ECG_NAMES
+    from qualityfm.signal.synthetic import synthesize
+
+    col = ECG_NAMES.index("hf_ratio")
+    for fs, known in ((62.5, False), (80.0, False), (125.0, True)):
+        x = synthesize(30, fs=fs, channels=("ecg_ii",), seed=0).signals["ecg_ii"]
+        noisy = x + 0.5 * np.random.default_rng(0).standard_normal(len(x))
+        values = [ecg_features(s, fs)[0][col] for s in (x, noisy)]
+        assert np.isfinite(values).all() == known, (fs, values)
+    assert values[1] > 0.2  # 125 Hz: the noise is seen

@@ -28,13 +28,13 @@ from scipy.signal import find_peaks
 from qualityfm.io import MODEL_CHANNELS, ecg_leads
 from qualityfm.quality._common import (
     band_gain,
-    clip_fraction,
     column_median,
     template_correlation,
 )
 from qualityfm.quality.ecg import ecg_quality
 from qualityfm.quality.peaks import detect_r_peaks, qrs_envelope
 from qualityfm.quality.ppg import ppg_quality
+from qualityfm.signal.extremes import clip_fraction
 
 NAN = float("nan")
 #: Rate and irregularity of a beat series (ECG R peaks or pulse peaks), see :func:`rr_features`.
@@ -470,7 +470,8 @@ def ecg_features(x: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
         width = float((b >= 0.5 * b.max()).sum() / fs)
     corr = template_correlation(y, peaks, int(0.2 * fs), int(0.4 * fs)) if len(peaks) else 0.0
     f, spec = _power(x, fs)
-    hf = float(spec[f > 40].sum() / (spec[f > 0.5].sum() + 1e-12))
+    # no band above 40 Hz at or below 80 Hz: unknown, not "no noise"
+    hf = float(spec[f > 40].sum() / (spec[f > 0.5].sum() + 1e-12)) if fs > 80 else NAN
     lf = float(spec[(f > 0.05) & (f <= 0.7)].sum() / (spec[f > 0.05].sum() + 1e-12))
     spec_y = _power(y, fs)[1]
     total = spec_y[f > 1.0].sum() + 1e-12

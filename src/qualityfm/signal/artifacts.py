@@ -241,15 +241,19 @@ def corrupt(x: np.ndarray, fs: float, rng: Rng = None, kinds: Sequence[str] | No
             ) -> np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]:
     """A corrupted copy of windows ``x`` [C, T] or [N, C, T]: a random subset of artifacts.
 
-    Each kind of ``kinds`` (default all) is active in a window with probability ``p`` (at least
-    one kind per window) at a strength drawn uniformly from ``strength`` (or fixed), and hits
-    each channel with probability ``channel_p`` (at least one channel). With
+    Each kind of ``kinds`` (default: all that apply at ``fs``; ``powerline`` needs 50 Hz
+    below Nyquist, so it is left out at 100 Hz and below unless named) is active in a window
+    with probability ``p`` (at least one kind per window) at a strength drawn uniformly from
+    ``strength`` (or fixed), and hits each channel with probability ``channel_p`` (at least
+    one channel). With
     ``return_strengths`` also returns ``{kind: strength [N, C]}`` (zeros where not applied).
     """
     x = np.asarray(x)
     if x.ndim not in (2, 3):
         raise ValueError(f"x must have shape [C, T] or [N, C, T], got {x.shape}")
-    kinds = list(ARTIFACT_KINDS if kinds is None else kinds)
+    if kinds is None:  # every kind that applies here: no mains hum at or below 100 Hz
+        kinds = [k for k in ARTIFACT_KINDS if k != "powerline" or fs > 100.0]
+    kinds = list(kinds)
     if not kinds:
         raise ValueError("corrupt needs at least one artifact kind")
     _check_kinds(kinds)
