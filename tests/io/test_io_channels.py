@@ -41,6 +41,23 @@ def test_numbered_ecg_leads_arterial_lines_and_modified_leads() -> None:
         assert canonical_channel(label) == "abp"
 
 
+def test_described_labels_name_their_signal_and_lead() -> None:
+    """The MIMIC PERform WFDB files name each signal "TYPE, description" (their converter
+    writes ``ECG, ECG recorded using bedside monitor, lead II``): the ECG had been an unknown
+    channel, and the af task read those records' PPG alone without a word."""
+    assert canonical_names(["PPG, Fingertip PPG recorded using bedside monitor",
+                            "ECG, ECG recorded using bedside monitor, lead II",
+                            "resp, Impedance pneumography recorded using bedside monitor"]) == [
+        "ppg", "ecg_ii", "resp"]
+    assert [canonical_channel(f"ECG, bedside monitor, lead {lead}")
+            for lead in ("I", "III", "V", "V5", "MCL1", "aVR")] == [
+        "ecg_i", "ecg_iii", "ecg_v", "ecg_v5", "ecg_mcl", "ecg_avr"]
+    assert canonical_channel("ECG, no lead named") == "ecg"  # stands for lead II when alone
+    # a derived number or an unknown signal keeps its own name
+    assert [canonical_channel(n) for n in ("ECG, HR", "Pleth, HR", "foo, bar")] == [
+        "ecg_hr", "pleth_hr", "foo_bar"]
+
+
 def test_unnamed_numbered_lead_feeds_the_model_ecg() -> None:
     fs, n = 250.0, 7500
     t = np.arange(n) / fs

@@ -63,7 +63,9 @@ def canonical_channel(name: str) -> str:
     beginning with ``PLETH``/``PPG`` are the PPG unless they name a derived number (``Pleth HR``,
     ``PLETH_SPO2``, ``Solar8000/PLETH_HR``, ``PPG PI``): those, and unknown labels, are returned
     lower-cased with separators replaced by ``_`` so that they survive round trips without
-    colliding with canonical names.
+    colliding with canonical names. A label that names its signal before a comma and describes
+    it after (``ECG, ECG recorded using bedside monitor, lead II``, as the MIMIC PERform files
+    have) is the signal named first, an ECG the lead its description names.
     """
     key = _key(name)
     if key in _ALIASES:
@@ -75,7 +77,28 @@ def canonical_channel(name: str) -> str:
             return channel
     if key.startswith(("pleth", "ppg")) and not _derived(name, key):
         return "ppg"
+    described = _described(name)
+    if described is not None:
+        return described
     return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_") or "unknown"
+
+
+#: A lead named in a label's description ("..., lead II", "lead V5").
+_LEAD_WORDS = re.compile(r"\blead\s*(avr|avl|avf|iii|ii|i|v[1-6]?|mcl1?)\b", re.IGNORECASE)
+
+
+def _described(name: str) -> str | None:
+    """The channel of a label ``TYPE, description`` (the MIMIC PERform files' style), or
+    None: ``TYPE`` by its own canonical name, an unnamed ECG the lead the description names;
+    None when the label names a derived number (``ECG, HR``) or ``TYPE`` is no known signal."""
+    head, comma, rest = name.partition(",")
+    if not comma or not head.strip() or _derived(name, ""):
+        return None
+    base = canonical_channel(head)
+    if base == "ecg":
+        lead = _LEAD_WORDS.search(rest)
+        return canonical_channel(lead.group(1)) if lead else base
+    return base if base in _ALIASES.values() else None
 
 
 def _derived(name: str, key: str) -> bool:
