@@ -313,8 +313,12 @@ def test_a_skipped_record_is_listed_under_its_own_file(tmp_path, capsys) -> None
     assert entry["record"] == str(seg / "041s.hea")
     assert entry["reason"].startswith("missing segment header 041s02.hea")
     capsys.readouterr()
-    assert len(_dataset("vt-alarm", folder, labels=False)) == 1
-    assert capsys.readouterr().err == f"qualityfm: skipped {seg / '041s.hea'}: {entry['reason']}\n"
+    again, passed = _dataset("vt-alarm", folder, labels=False)
+    assert len(again) == 1 and [e["record"] for e in passed] == [str(seg / "041s02.dat")]
+    err = capsys.readouterr().err.splitlines()  # the orphan signal file named too
+    assert err[0] == f"qualityfm: skipped {seg / '041s.hea'}: {entry['reason']}"
+    assert err[1].startswith(f"qualityfm: passed over {seg / '041s02.dat'}: a WFDB signal file")
+    assert len(err) == 2
     note_skipped([{"record": f"r{i}", "reason": "bad"} for i in range(8)], shown=5)
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 6 and err[4] == "qualityfm: skipped r4: bad" and "3 more" in err[5]
@@ -353,3 +357,76 @@ def test_a_validation_split_holds_a_rare_class_held_by_two_groups_or_more() -> N
     ones[7] = 1  # one positive group: on one side only, the split is as before
     tr, va = group_split(ones, groups, 0.2, seed=0)
     assert list(va) == list(next(group_kfold(ones, groups, k=5, seed=0))[1])
+
+
+def test_a_cache_inside_the_data_folder_is_no_record(tmp_path) -> None:
+    """Its .npz files had been read as records: each run skipped the last run's cache files
+    as bad records and, its file list changed, wrote a new cache."""
+    import shutil
+
+    src = shared_path("physionet2015_vt")
+    data = tmp_path / "vt"
+    data.mkdir()
+    for name in ("v100s", "v101l"):
+        for ext in (".hea", ".mat"):
+            shutil.copy(src / f"{name}{ext}", data / f"{name}{ext}")
+    for _ in range(3):
+        ds = build_task_dataset("vt-alarm", data, cache_dir=data / "cache")
+        assert ds.skipped == [] and len(ds) == 2
+    assert len(list((data / "cache").glob("*.npz"))) == 1
+
+
+def test_a_missing_optional_reader_is_named_not_blamed_on_the_file(tmp_path,
+                                                                   monkeypatch) -> None:
+    """A FLAC-compressed WFDB record (format 516) without soundfile had been skipped as a
+    "truncated or corrupt signal file", and that skip cached."""
+    import sys
+
+    path = shared_path("physionet2015_icu") / "icu0025.hea"
+    monkeypatch.setitem(sys.modules, "soundfile", None)
+    with pytest.raises(ImportError, match=r"icu0025\.hea: reading its signal file needs the "
+                                          r"soundfile package"):
+        read_record(path)
+
+
+def test_one_record_in_two_formats_is_named(tmp_path) -> None:
+    """A MIMIC PERform subject in WFDB and in CSV beside it: its windows came twice, without
+    a word."""
+    t = np.arange(0, 65, 1 / 125.0)
+    rec = synthesize(65, fs=125.0, hr=80, rhythm="af", seed=3, channels=("ecg_ii", "ppg"))
+    write_wfdb(rec.__class__("mimic_perform_af_001", rec.signals, rec.fs, units=rec.units),
+               tmp_path)
+    (tmp_path / "mimic_perform_af_001_data.csv").write_text("Time,PPG,ECG\n" + "".join(
+        f"{a:.3f},{b:.5f},{c:.5f}\n" for a, b, c in
+        zip(t, rec.signals["ppg"], rec.signals["ecg_ii"], strict=False)))
+    with pytest.warns(UserWarning, match=r"2 row id\(s\) come from two files "
+                                         r"\(mimic_perform_af_001@0: .*mimic_perform_af_001"
+                                         r"\.hea and .*_data\.csv ...\): one record in two "
+                                         r"formats is counted twice"):
+        build_task_dataset("af", tmp_path)
+
+
+def test_an_abp_window_needs_lead_ii_itself() -> None:
+    """Where lead II is off in a window, another lead had stood in for it there; abp reads
+    ECG II and PPG, so the window is left out, as any window without lead II."""
+    rec = synthesize(90, fs=125.0, hr=75, seed=0)
+    ecg = rec.signals["ecg_ii"].copy()
+    rec.signals["ecg_ii"][30 * 125:60 * 125] = 0.0  # leads off for the second window
+    rec.signals["ecg_v"], rec.fs["ecg_v"] = -ecg, 125.0
+    ds = record_dataset("abp", rec, labels=True, filters=False)
+    assert ds.record_ids.tolist() == [f"{rec.record_id}@0", f"{rec.record_id}@60"]
+
+
+def test_abp_names_why_a_record_gives_no_window_and_a_bad_rule_early(tmp_path) -> None:
+    """A record of abp without a usable window said only "no 30.0 s window with a usable
+    arterial line"; it now counts the reasons. A wrong bp_rule had been found in every
+    record, after reading them all."""
+    rec = synthesize(65, fs=125.0, hr=75, seed=0)
+    rec.signals["abp"] = 80.0 + 0.05 * rec.signals["abp"]  # pulse pressure about 2 mmHg
+    with pytest.raises(RecordError, match=r"no 30 s window with a usable arterial line "
+                                          r"\(damped arterial line \(pulse pressure \d+ mmHg\): "
+                                          r"2 windows\)"):
+        record_dataset("abp", rec, labels=True)
+    with pytest.raises(ValueError, match=r"bp_rule must be one of \('beat_median', 'max_min'\), "
+                                         r"got 'maxmin'"):
+        build_task_dataset("abp", tmp_path, bp_rule="maxmin")

@@ -1182,7 +1182,7 @@ def test_compares_resnet_row_starts_from_weights_its_seed_draws() -> None:
     def weights(seed: int) -> torch.Tensor:
         make = _compare_makers(["resnet"], [], [], False, cfg=None, epochs=1, seed=seed,
                                augment=False, pool=None, test_shifts=None, solver=None,
-                               device="cpu")["ResNet1d from scratch"]
+                               device="cpu", rule={})["ResNet1d from scratch"]
         return torch.cat([p.detach().flatten() for p in make("vt-alarm", 300.0).init.parameters()])
 
     torch.manual_seed(123)

@@ -418,6 +418,9 @@ def read_wfdb(
         raise
     except FileNotFoundError as e:
         raise RecordError(f"{path}: missing signal file {e.filename or e}") from e
+    except ImportError as e:  # soundfile for FLAC-compressed signals (formats 508-532)
+        raise ImportError(f"{path}: reading its signal file needs the {e.name or 'missing'} "
+                          f"package, which is not installed ({e})") from e
     except Exception as e:  # wfdb/numpy/soundfile errors of a truncated or corrupt file
         raise RecordError(
             f"{path}: truncated or corrupt signal file ({type(e).__name__}: {e})"

@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -75,15 +76,17 @@ TASKS = ("vt-alarm", "af", "abp")
 #: diastolic troughs (the default), or the window's maximum and minimum (the original's).
 BP_RULES = ("beat_median", "max_min")
 RHYTHMS = ("N", "A", "O", "~")
-# 19: a long af record's windows are named by the record, not its patient, and rows keep
-# their window start (``starts``) and file (``sources``); 18: the ECG SQI columns count a
-# lead's flat stretches;
+# 20: resampling keeps every constant level exactly (each polyphase branch of unit DC gain;
+# windows move by about 1e-3 of their values), an abp window needs lead II itself (another
+# lead had stood in where lead II was off); 19: a long af record's windows are named by
+# the record, not its patient, and rows keep their window start (``starts``) and file
+# (``sources``); 18: the ECG SQI columns count a lead's flat stretches;
 # 17: the resampling keeps a channel's level without a ripple (windows move by up to 2e-5),
 # and a Challenge 2015 record naming its alarm type but no label has its alarm at 300 s;
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 19
+CACHE_VERSION = 20
 #: A task channel is absent when its peak-to-peak range is at most this (flat: leads off) ...
 FLAT_PEAK_TO_PEAK = 1e-9
 #: ... or when fewer seconds of it than this lie in the window's span.
@@ -428,22 +431,25 @@ def bp_targets(abp: np.ndarray, fs: float, rule: str = "beat_median") -> tuple[f
     return sbp, dbp
 
 
-def _abp_windows(rec: Record, s: TaskSettings) -> list[dict]:
+def _abp_windows(rec: Record, s: TaskSettings, why: Counter[str] | None = None) -> list[dict]:
     """Rows of the non-overlapping windows of ``rec`` whose arterial line gives targets (with
     ``s.labels`` False: every window with a usable ECG II and PPG, targets NaN where the
-    arterial line gives none or is absent)."""
+    arterial line gives none or is absent); ``why`` counts the reasons windows are left out."""
+    why = Counter() if why is None else why
     rows = []
     need = ("abp", "ppg", "ecg_ii") if s.labels else ("ppg", "ecg_ii")
     dur = min(rec.duration(c) for c in need)
     for k in range(int(dur // s.seconds)):
         t0, t1 = k * s.seconds, (k + 1) * s.seconds
-        target = _window_bp(rec, t0, t1, s) if rec.has("abp") else None
-        if target is None:
+        target = _window_bp(rec, t0, t1, s) if rec.has("abp") else "no arterial line"
+        if isinstance(target, str):
             if s.labels:
+                why[target] += 1
                 continue
             target = (np.nan, np.nan)
         x, mask, pieces, fs = _model_input(rec, t0, t1, s.fs, s.filters)
-        if not mask.all():
+        if not mask.all() or "ecg_ii" not in pieces:  # lead II itself, not a lead for it
+            why["ECG II or PPG flat or over 20 % missing"] += 1
             continue
         pieces.pop("abp", None)  # the features must not see the target's own wave
         rows.append({"x": x, "mask": mask, "y": np.array(target, dtype=np.float32),
@@ -502,19 +508,24 @@ def _rows_abp(path: Path, s: TaskSettings, rec: Record | None = None) -> list[di
     if s.labels and rec.units.get("abp") == UNCALIBRATED:
         raise RecordError(f"{path}: its arterial line is uncalibrated (ADC gain 0): its values "
                           "are not mmHg, so they give no blood-pressure target")
-    rows = _abp_windows(rec, s)
+    why: Counter[str] = Counter()
+    rows = _abp_windows(rec, s, why)
     if not rows:
         what = "arterial line" if s.labels else "ECG II and PPG"
-        raise RecordError(f"{path}: no {s.seconds} s window with a usable {what}")
+        reasons = "; ".join(f"{reason}: {n} window{'s' * (n > 1)}"
+                            for reason, n in why.most_common(3))
+        raise RecordError(f"{path}: no {s.seconds:g} s window with a usable {what}"
+                          + (f" ({reasons})" if reasons else ""))
     return rows
 
 
-def _window_bp(rec: Record, t0: float, t1: float, s: TaskSettings) -> tuple[float, float] | None:
-    """(SBP, DBP) of ``rec``'s arterial line over ``[t0, t1)`` s; None when it gives none."""
+def _window_bp(rec: Record, t0: float, t1: float, s: TaskSettings) -> tuple[float, float] | str:
+    """(SBP, DBP) of ``rec``'s arterial line over ``[t0, t1)`` s, or why it gives none."""
     fa = rec.fs["abp"]
     abp = _fill(rec.signals["abp"][int(t0 * fa): int(t1 * fa)])
-    target = None if abp is None else bp_targets(abp, fa, s.bp_rule)
-    return None if isinstance(target, str) else target
+    if abp is None:
+        return "arterial line flat or over 20 % missing"
+    return bp_targets(abp, fa, s.bp_rule)
 
 
 _BUILDERS = {"vt-alarm": _rows_vt, "af": _rows_af, "abp": _rows_abp}
@@ -595,11 +606,29 @@ def build_task_dataset(
     also reads records without labels (see :class:`TaskSettings`), for ``predict``.
     """
     s, files, where = _task_files(task, data_dir, seconds, pad_to, fs, bp_rule, max_records,
-                                  filters, labels)
+                                  filters, labels, cache_dir)
     ds, skipped = _build(s, files, cache_dir)
     if ds is None:
         raise _nothing_fits(where, task, skipped)
+    _warn_repeated_ids(ds)
     return ds
+
+
+def _warn_repeated_ids(ds: TaskDataset) -> None:
+    """Warn when two files give rows of one id (a MIMIC PERform subject in WFDB and in CSV
+    beside it, one record in two formats): it is counted twice."""
+    if ds.sources is None:
+        return
+    first: dict[str, str] = {}
+    twice: dict[str, tuple[str, str]] = {}
+    for rid, src in zip(ds.record_ids.tolist(), ds.sources.tolist(), strict=True):
+        if first.setdefault(rid, src) != src:
+            twice.setdefault(rid, (first[rid], src))
+    if twice:
+        rid, (a, b) = next(iter(twice.items()))
+        warn_at_caller(f"{len(twice)} row id(s) come from two files ({rid}: {a} and {b}"
+                       f"{' ...' if len(twice) > 1 else ''}): one record in two formats is "
+                       "counted twice; pass each record once")
 
 
 def iter_task_datasets(
@@ -624,7 +653,7 @@ def iter_task_datasets(
     if records_per_part < 1:
         raise ValueError(f"records_per_part must be >= 1, got {records_per_part}")
     s, files, where = _task_files(task, data_dir, seconds, pad_to, fs or MODEL_FS,
-                                  "beat_median", max_records, True, labels)
+                                  "beat_median", max_records, True, labels, cache_dir)
     refuse_writing_over(outputs, files)
     n_rows = 0
     for i in range(0, len(files), records_per_part):
@@ -654,9 +683,11 @@ def _warn_repeated_names(files: list[Path]) -> None:
 def _task_files(
     task: str, data_dir: DataDirs, seconds: float | None, pad_to: float | None, fs: float,
     bp_rule: str, max_records: int | None, filters: bool, labels: bool,
+    cache_dir: str | Path | None = None,
 ) -> tuple[TaskSettings, list[Path], str]:
     """The settings of a task dataset, its record files in order, and its folders (for
-    messages); the arguments checked."""
+    messages); the arguments checked. Files under ``cache_dir`` are no record (a cache kept
+    inside the data folder: its ``.npz`` files had been read as records)."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
     dirs = data_dirs(data_dir)
@@ -667,9 +698,13 @@ def _task_files(
         raise ValueError(f"seconds must be > 0, got {seconds}")
     if max_records is not None and max_records < 1:
         raise ValueError(f"max_records must be >= 1, got {max_records}")
+    if bp_rule not in BP_RULES:  # before any record is read
+        raise ValueError(f"bp_rule must be one of {BP_RULES}, got {bp_rule!r}")
     s = TaskSettings(task, float(_DEFAULT_SECONDS[task] if seconds is None else seconds), pad_to,
                      fs, bp_rule, max_records, filters, labels)
-    found = {f.resolve(): f for d in dirs for f in find_records(d)}
+    cache = Path(cache_dir).resolve() if cache_dir is not None else None
+    found = {f.resolve(): f for d in dirs for f in find_records(d)
+             if cache is None or not f.resolve().is_relative_to(cache)}
     files = sorted(found.values())
     if task == "abp":
         uci = {f.resolve(): f for d in dirs for f in find_uci_bp(d)}
