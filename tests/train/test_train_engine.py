@@ -335,6 +335,20 @@ def test_run_folders_are_guarded_and_resume_is_safe(synthetic_store, tmp_path, c
     assert pretrain(tiny(synthetic_store, run, steps=3, seed=1), resume=True)["step"] == 3
     kept = json.loads((run / "summary.json").read_text())
     assert kept["last"] == done["last"] and kept["last"]["step"] == 3
+    # extended, and killed before its next checkpoint: no summary says "done" at step 3
+    import qualityfm.train.engine as E
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("killed")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(E, "save_checkpoint", killed)
+        with pytest.raises(RuntimeError, match="killed"):
+            pretrain(tiny(synthetic_store, run, steps=5, seed=1), resume=True)
+    assert not (run / "summary.json").exists()
+    # a resume that trains nothing (stopped at once) keeps no record of another step
+    nothing = pretrain(tiny(synthetic_store, run, steps=5, seed=1), resume=True, stop_after=3)
+    assert nothing["step"] == 3 and not nothing["done"] and nothing["last"] == {}
     export_model(run, tmp_path / "model")  # reads the log: the cut line is dropped there too
     ck = torch.load(run / "last.pt", weights_only=False)
     ck["data"] = ck["data"] * 2  # as if two processes had trained it

@@ -793,6 +793,9 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
             _note_resumed_changes(state["config"], cfg, step)
             if step < cfg.steps:  # a run already past the new steps trains nothing: as it was
                 cfg.save(run_dir / CONFIG_NAME)
+                # a finished run's summary no longer says where it is (killed while extended,
+                # it had said "done" at the old step): written again when this one stops
+                (run_dir / SUMMARY_NAME).unlink(missing_ok=True)
     else:
         seed_everything(cfg.seed + env.rank)  # per-rank streams for dropout and modality drop
         if env.is_main:
@@ -920,7 +923,9 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     log.close()
 
     if step == first and (run_dir / SUMMARY_NAME).exists():  # nothing run: keep its record
-        last = json.loads((run_dir / SUMMARY_NAME).read_text()).get("last", {})
+        kept = json.loads((run_dir / SUMMARY_NAME).read_text())
+        if kept.get("step") == step:  # of this checkpoint's step, not an earlier one's
+            last = kept.get("last", {})
     summary = {"run_dir": str(run_dir), "checkpoint": str(ckpt_path), "step": step,
                "done": step >= cfg.steps, "last": last, "losses": history,
                "world_size": env.world, "model_config": mcfg.to_dict()}

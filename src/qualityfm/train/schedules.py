@@ -18,7 +18,9 @@ def cosine(step: int, total: int, start: float, end: float) -> float:
 
 
 def warmup_cosine(step: int, total: int, warmup: int, peak: float, floor: float) -> float:
-    """Linear warm-up from 0 to ``peak`` over ``warmup`` steps, then cosine decay to ``floor``."""
+    """Linear warm-up to ``peak`` over ``warmup`` steps (step ``k`` gets ``peak (k + 1) /
+    warmup``: the first step trains, the last warm-up step is at the peak), then cosine decay
+    from the peak to ``floor``."""
     if warmup > 0 and step < warmup:
         return peak * (step + 1) / warmup
     return cosine(step - warmup, max(total - warmup, 0), peak, floor)
@@ -57,7 +59,7 @@ class Schedules:
 
     def at(self, step: int) -> dict[str, float]:
         """Values at optimizer step ``step`` (0-based); the last step (``total - 1``) gets the
-        end values."""
+        end values, unless it is the first too (a one-step run takes the start values)."""
         last = max(self.total - 1, 1)
         return {
             "lr": warmup_cosine(step, last, self.warmup, self.lr, self.min_lr),
