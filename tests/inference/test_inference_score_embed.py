@@ -285,8 +285,8 @@ def test_a_sensor_off_is_a_bad_window_not_an_absent_channel(tmp_path: Path,
     assert clean["unusable"] == "" and float(clean["ppg_sqi"]) > 0.5
     emb = embed_files([folder], tmp_path / "e.npy", tiny_model)
     assert emb["n_windows"] == 2 and emb["n_unusable"] == 1
-    # a record whose every window is off: bad rows in score (an ECG off, a PPG absent), for
-    # embed nothing to embed (skipped, with the reason)
+    # a record whose every window is off: bad rows in score (an ECG off, a PPG absent), in
+    # embed nothing to embed, its windows counted as unusable (it had been skipped)
     np.savez(folder / "off.npz", fs=250.0, II=np.zeros(60 * 250))
     summary = score_files([folder], out, model=tiny_model)
     rows = list(csv.DictReader(out.open()))
@@ -306,7 +306,8 @@ def test_a_sensor_off_is_a_bad_window_not_an_absent_channel(tmp_path: Path,
                and float(r["ecg_sqi"]) == 0.0 and r["ppg_sqi"] in ("", "nan")
                and float(r["learned_quality"]) == -1.0 for r in off)
     emb = embed_files([folder], tmp_path / "e.npy", tiny_model)
-    assert [Path(s["record"]).name for s in emb["skipped"]] == ["off.npz"]
+    assert emb["skipped"] == [] and emb["n_records"] == 2
+    assert emb["n_windows"] == 2 and emb["n_unusable"] == 3
 
 
 def test_files_a_folder_passes_over_are_named_beside_its_records(tmp_path: Path) -> None:

@@ -71,7 +71,8 @@ def embed_files(
     ``out`` ending in .npy writes the matrix there and its index beside it (``*.index.csv``);
     ``out`` ending in .parquet writes one table with the index columns and ``e0..e{d-1}``.
     Windows with no usable channel have no embedding: the summary counts them
-    (``n_unusable``; ``score`` lists them as bad windows).
+    (``n_unusable``; ``score`` lists them as bad windows), those of a record whose every window
+    is so too (such a record is counted, not skipped, as ``score`` writes its rows).
     """
     out = check_output(out, EMBED_SUFFIXES, "embed")
     check_precision(precision, model_device(model))
@@ -83,9 +84,12 @@ def embed_files(
     n_records = n_unusable = 0
     passed: list[dict[str, str]] = []
     for item in iter_file_windows(inputs, window, skipped, passed_over=passed,
+                                  keep_unusable=True,
                                   outputs=[out, out.with_suffix(".index.csv")]):
         n_records += 1
         n_unusable += len(item.rejected)
+        if len(item.x) == 0:  # every window unusable: counted above, nothing to embed
+            continue
         blocks.append(embed_windows(model, item.x, item.mask, batch_size, precision, pool))
         for i in range(len(item.x)):
             rows.append({
