@@ -49,6 +49,12 @@ def test_cli_finetune_then_evaluate_vt(tmp_path, capsys) -> None:
                  "--out", str(tmp_path / "cmp" / "table.json")]) == 1
     assert (tmp_path / "cmp" / "table.md").read_text() == "rows"
     assert "holds a comparison (compare.json), whose tables" in capsys.readouterr().err
+    # a network reads windows of its own length only: other --seconds refused up front
+    for verb, dest in (("evaluate", out), ("predict", tmp_path / "p.csv")):
+        assert main([verb, *common, "--model", str(run), "--out", str(dest),
+                     "--seconds", "8"]) == 1
+        assert "--seconds 8: this run's network reads windows of 10 s only" in (
+            capsys.readouterr().err)
     assert main(["evaluate", *common, "--model", str(run), "--out", str(out)]) == 0
     res = json.loads(out.read_text())
     # evaluated on the records it was trained on: said in the results and on stderr

@@ -235,9 +235,11 @@ class TaskEstimator(ABC):
                              f"{self.n_channels} ({', '.join(MODEL_CHANNELS)}) as "
                              f"[rows, channels, samples]{hint}")
         if length and self.window is not None and (c, t) != tuple(self.window):
-            raise ValueError(f"X windows hold {t} samples ({t / self.fs:g} s at {self.fs:g} Hz) "
-                             f"but the model was fitted on {self.window[1]} "
-                             f"({self.window[1] / self.fs:g} s)")
+            raise ValueError(f"X windows hold {t} samples but the model was fitted on "
+                             f"{self.window[1]} ({self.window[1] / self.fs:g} s at "
+                             f"{self.fs:g} Hz): build windows of that length at that rate "
+                             f"(build_task_dataset(..., fs={self.fs:g}), record_dataset(..., "
+                             f"fs={self.fs:g}))")
 
     def _fit_inputs(self, X, y, mask, groups, features) -> tuple:
         """Checked ``(X, y, mask, groups, features)`` for :meth:`fit`: the inputs as

@@ -351,12 +351,16 @@ def _saved_model(task: str, model: Path, device: str,
     return est, rhythm, _run_summary(model)
 
 
-def _window_settings(summary: dict, seconds: float | None) -> dict:
+def _window_settings(summary: dict, seconds: float | None, est: TaskEstimator) -> dict:
     """The window settings a run's data is built with: the run's own, unless ``seconds``
-    (which warns when it differs: the model and its threshold were fitted on the run's)."""
+    (which warns when it differs: the model and its threshold were fitted on the run's; a
+    network fitted on windows of one length reads no other, so it is refused)."""
     settings = summary.get("settings", {})
     own = settings.get("seconds")
     if seconds is not None and own is not None and abs(float(seconds) - float(own)) > 1e-9:
+        if getattr(est, "window", None) is not None:
+            raise ValueError(f"--seconds {seconds:g}: this run's network reads windows of "
+                             f"{own:g} s only (a run of --init classical takes others)")
         warn_at_caller(f"--seconds {seconds:g}: the model was fitted on windows of {own:g} s; "
                        "its scores and threshold hold for those")
     return {"seconds": own if seconds is None else seconds,
@@ -397,8 +401,8 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     est, rhythm, summary = _saved_model(task, model, device)
     if task == "abp" and bp_rule is None:
         bp_rule = summary.get("settings", {}).get("bp_rule")
-    ds, passed = _dataset(task, data, **_window_settings(summary, seconds), max_records=max_records,
-                  cache_dir=cache_dir, bp_rule=bp_rule)
+    ds, passed = _dataset(task, data, **_window_settings(summary, seconds, est),
+                          max_records=max_records, cache_dir=cache_dir, bp_rule=bp_rule)
     res = evaluate_estimator(est, ds, rhythm)
     res.update(task=task, model=str(model), data=data_label(data), n=len(ds),
                skipped=ds.skipped, passed_over=passed,
@@ -457,7 +461,7 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     rows: list[dict] = []
     columns: list[str] = []
     groups: set[str] = set()
-    window = _window_settings(summary, seconds)
+    window = _window_settings(summary, seconds, est)
     for ds in iter_task_datasets(task, data, skipped, records_per_part=records_per_part,
                                  **window, max_records=max_records,
                                  cache_dir=cache_dir, labels=False, outputs=[Path(out)]):
