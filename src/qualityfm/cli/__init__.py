@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable
 
 from qualityfm import __version__
@@ -53,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     previous = _sigterm_interrupts(args.verb)
+    shown = warnings.formatwarning
+    warnings.formatwarning = _warning_line(args.verb)
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
@@ -73,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"qualityfm {args.verb}: interrupted (SIGTERM)", file=sys.stderr)
         return int(err.code)
     finally:
+        warnings.formatwarning = shown
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
@@ -87,6 +91,18 @@ def _sigterm_interrupts(verb: str) -> signal.Handlers | Callable | None:
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_IGN, None):
         return None
     return signal.signal(signal.SIGTERM, raise_terminated)
+
+
+def _warning_line(verb: str) -> Callable[..., str]:
+    """How a verb shows a warning: ``qualityfm VERB: warning: ...`` as its other messages,
+    not Python's ``FILE:LINE: UserWarning: ...`` with a line of the console script."""
+
+    def line(message: Warning | str, category: type[Warning], *args: object,
+             **kwargs: object) -> str:
+        kind = "" if category in (UserWarning, RuntimeWarning) else f" ({category.__name__})"
+        return f"qualityfm {verb}: warning{kind}{_rank_tag()}: {message}\n"
+
+    return line
 
 
 def _rank_tag() -> str:
