@@ -149,6 +149,7 @@ def test_cli_compare_and_abp_evaluate(tmp_path) -> None:
     assert len(pred) > n_abp and list(pred[0]) == ["file", "record", "start_s", "sbp", "dbp"]
     assert all(Path(r["file"]).name.startswith(r["record"]) for r in pred)  # each row's file
     assert "@" not in pred[0]["record"] and float(pred[1]["start_s"]) >= 0
+    assert all(len(r["sbp"].partition(".")[2]) <= 1 for r in pred)  # 121.6, no float32 noise
     sbp, dbp = (np.array([float(r[k]) for r in pred]) for k in ("sbp", "dbp"))
     assert np.isfinite(sbp).all() and (sbp > dbp).all()
 
@@ -273,6 +274,8 @@ def test_cli_classical_finetune_then_evaluate_on_other_records(tmp_path, capsys)
     assert capsys.readouterr().err.count(f"qualityfm: skipped {res['skipped'][0]['record']}: ") == 1
     rows = list(csv.DictReader(table.open()))
     assert [r["record"] for r in rows] == res["predictions"]["record_ids"]
+    assert list(rows[0])[:3] == ["file", "record", "start_s"]  # the same columns for any data
+    assert all(r["start_s"] == "nan" for r in rows)  # each row is its record
     np.testing.assert_allclose([float(r["p_true_alarm"]) for r in rows],
                                res["predictions"]["score"], atol=1e-4)
     assert [int(r["true_alarm"]) for r in rows] == res["predictions"]["pred"]

@@ -358,7 +358,7 @@ def _window_settings(summary: dict, seconds: float | None, est: TaskEstimator) -
     settings = summary.get("settings", {})
     own = settings.get("seconds")
     if seconds is not None and own is not None and abs(float(seconds) - float(own)) > 1e-9:
-        if getattr(est, "window", None) is not None:
+        if isinstance(est, Finetuner) and est.window is not None:
             raise ValueError(f"--seconds {seconds:g}: this run's network reads windows of "
                              f"{own:g} s only (a run of --init classical takes others)")
         warn_at_caller(f"--seconds {seconds:g}: the model was fitted on windows of {own:g} s; "
@@ -467,8 +467,6 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
                                  cache_dir=cache_dir, labels=False, outputs=[Path(out)]):
         groups |= set(ds.groups.astype(str))
         table = _prediction_table(task, est, rhythm, ds)
-        if columns and "start_s" in table and "start_s" not in columns:
-            columns.insert(columns.index("record") + 1, "start_s")  # a later part's windows
         columns += [c for c in table if c not in columns]
         rows += [dict(zip(table, values, strict=True))
                  for values in zip(*table.values(), strict=True)]
@@ -491,14 +489,13 @@ def _prediction_table(task: str, est: TaskEstimator, rhythm: TaskEstimator | Non
     table: dict[str, list] = {}
     if ds.sources is not None:  # as score and embed name each row's file
         table["file"] = ds.sources.tolist()
-    table["record"] = ds.record_ids.tolist()
-    starts = ds.starts
-    if starts is not None and np.isfinite(starts).any():  # windows of longer records
-        table["record"] = [r.removesuffix(window_id("", t)) if np.isfinite(t) else r
-                           for r, t in zip(table["record"], starts.tolist(), strict=True)]
-        table["start_s"] = starts.tolist()  # seconds; NaN for a row that is its record
-    if est.kind == "regression":
-        bp = est.predict(*args)
+    # every table has the same columns: start_s in seconds, NaN for a row that is its record
+    starts = np.full(len(ds), np.nan) if ds.starts is None else ds.starts
+    table["record"] = [r.removesuffix(window_id("", t)) if np.isfinite(t) else r
+                       for r, t in zip(ds.record_ids.tolist(), starts.tolist(), strict=True)]
+    table["start_s"] = starts.tolist()
+    if est.kind == "regression":  # in float64: 121.6, not float32's 121.5999984741211
+        bp = np.asarray(est.predict(*args), dtype=np.float64)
         table.update(sbp=bp[:, 0].round(1).tolist(), dbp=bp[:, 1].round(1).tolist())
         return table
     p_name, y_name = PREDICTION_COLUMNS[task]
