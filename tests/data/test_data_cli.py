@@ -139,14 +139,17 @@ def test_cli_prepare_without_any_window_fails(synth_dir, tmp_path, capsys):
 
 
 def test_cli_prepare_bounds_fs_and_the_level_gap(tmp_path, capsys):
-    from qualityfm.cli.prepare import MAX_LEVEL_GAP
+    from qualityfm.cli.prepare import MAX_LEVEL_GAP, MIN_FS
     from qualityfm.quality import LEVEL_NAMES
+    from qualityfm.quality._common import MIN_FS as QUALITY_MIN_FS
 
-    assert MAX_LEVEL_GAP == len(LEVEL_NAMES) - 1
+    assert MAX_LEVEL_GAP == len(LEVEL_NAMES) - 1 and MIN_FS == QUALITY_MIN_FS
     base = ["prepare", str(tmp_path), "--out", str(tmp_path / "o")]
     for option, value, message in [
-        ("--fs", "1e9", "argument --fs: must be <= 2000 Hz (the model reads 300 Hz), got 1e9"),
-        ("--fs", "2000.5", "argument --fs: must be <= 2000 Hz"),
+        ("--fs", "1e9", "argument --fs: must be 50-2000 Hz (the quality scores need 50 Hz; "
+                        "the model reads 300 Hz), got 1e9"),
+        ("--fs", "2000.5", "argument --fs: must be 50-2000 Hz"),
+        ("--fs", "10", "argument --fs: must be 50-2000 Hz"),  # every record had been skipped
         ("--fs", "0", "argument --fs: must be > 0, got 0"),
         ("--min-level-gap", "5", "argument --min-level-gap: must be <= 4"),
     ]:
@@ -155,6 +158,7 @@ def test_cli_prepare_bounds_fs_and_the_level_gap(tmp_path, capsys):
         assert exit_.value.code == 2 and message in capsys.readouterr().err
     args = build_parser().parse_args([*base, "--fs", "2000", "--min-level-gap", "4"])
     assert (args.fs, args.min_level_gap) == (2000.0, 4)
+    assert build_parser().parse_args([*base, "--fs", "50"]).fs == 50.0
     assert not (tmp_path / "o").exists()
 
 

@@ -11,9 +11,22 @@ from qualityfm.cli.argtypes import at_most, positive_float, positive_int
 #: Highest window rate ``--fs`` accepts, Hz: the model reads 300 Hz, and far higher rates only
 #: make windows too large to hold (1e9 Hz asks terabytes per record).
 MAX_FS = 2000.0
+#: Lowest window rate ``--fs`` accepts, Hz: the quality scores' (``quality._common.MIN_FS``,
+#: named here so that ``--help`` imports no NumPy; a test keeps the two equal).
+MIN_FS = 50.0
 #: Largest level gap a pair can have: levels run from 0 (bad) to 4 (excellent), see
 #: ``qualityfm.quality.LEVEL_NAMES`` (not imported here, to keep ``--help`` fast).
 MAX_LEVEL_GAP = 4
+
+
+def _window_rate(text: str) -> float:
+    """An argparse type: a window rate in [MIN_FS, MAX_FS] Hz."""
+    value = positive_float(text)
+    if not MIN_FS <= value <= MAX_FS:
+        raise argparse.ArgumentTypeError(
+            f"must be {MIN_FS:g}-{MAX_FS:g} Hz (the quality scores need {MIN_FS:g} Hz; the "
+            f"model reads 300 Hz), got {text}")
+    return value
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -34,9 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=positive_int, default=1, help="processes (default 1)")
     p.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                    help="write part K of N (records split by a stable hash of their path)")
-    p.add_argument("--fs", type=at_most(positive_float, MAX_FS, " Hz (the model reads 300 Hz)"),
-                   default=300.0,
-                   help=f"window sampling rate, Hz (default 300, at most {MAX_FS:g})")
+    p.add_argument("--fs", type=_window_rate, default=300.0,
+                   help=f"window sampling rate, Hz (default 300; {MIN_FS:g}-{MAX_FS:g})")
     p.add_argument("--window", type=positive_float, default=30.0,
                    help="window length, seconds (default 30)")
     p.add_argument("--normalization", choices=("channel", "joint", "none"), default="channel",
