@@ -52,6 +52,11 @@ def test_features_are_computed_once_and_match_the_windows(store, capsys) -> None
     stamp = (store.path / FEATURES).stat().st_mtime_ns
     assert compute_store_features(store, progress=True) == []  # nothing left to do, nor said
     assert (store.path / FEATURES).stat().st_mtime_ns == stamp and capsys.readouterr().err == ""
+    (store.path / FEATURES).unlink()  # announced without a bar (pre-training's log)
+    compute_store_features(store, announce=True)
+    assert capsys.readouterr().err == (
+        f"qualityfm: computing the classical features of {store.n_windows} windows of "
+        f"{store.path} on 1 process(es), once (prepare --features stores them)\n")
 
 
 def test_targets_are_standardised_clipped_and_keep_nan(store) -> None:

@@ -525,6 +525,8 @@ def test_sigterm_writes_a_checkpoint(synthetic_store, tmp_path, workers: int) ->
     assert proc.returncode == 128 + signal.SIGTERM, err
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["stopped_by"] == "SIGTERM" and not summary["done"]
+    assert (f"qualityfm pretrain: interrupted (SIGTERM) after step {summary['step']}, its "
+            "checkpoint written: --resume continues") in err  # said, as the other verbs say it
     ck = torch.load(run / "last.pt", weights_only=False)
     assert ck["step"] == summary["step"] >= 3  # nothing trained was lost
 

@@ -173,9 +173,12 @@ def run(args: argparse.Namespace) -> int:
         cfg = PretrainConfig.for_recipe(args.recipe or "default", **given)
     summary = pretrain(cfg, resume=resume, stop_after=args.stop_after,
                        overwrite=args.overwrite or args.resume)
+    stopped = summary.get("stopped_by")  # checkpoint written; the shell's code for the signal
     if summary["world_size"] == 1 or _rank() == 0:
         print(json.dumps({k: v for k, v in summary.items() if k != "losses"}))
-    stopped = summary.get("stopped_by")  # checkpoint written; the shell's code for the signal
+        if stopped:  # said as the other verbs say it
+            print(f"qualityfm pretrain: interrupted ({stopped}) after step {summary['step']}, "
+                  f"its checkpoint written: --resume continues", file=sys.stderr)
     return 128 + int(getattr(signal.Signals, stopped)) if stopped else 0
 
 

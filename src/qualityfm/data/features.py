@@ -47,23 +47,25 @@ def parts_without_features(store: Store) -> list[StorePart]:
 
 
 def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
-                           chunk: int = 128, progress: bool = False) -> list[Path]:
+                           chunk: int = 128, progress: bool = False,
+                           announce: bool = False) -> list[Path]:
     """Write ``features.npy`` (and its ``features.json`` stamp) into every folder of ``store``
     that lacks them or holds ones of another store, shape or columns: ``workers`` processes;
     atomic writes, the stamp last, so an interrupted run resumes at the folder it was on.
-    ``progress``: a line on stderr saying what is computed, and a bar of windows. Returns the
-    features files written."""
+    ``progress``: a line on stderr saying what is computed, and a bar of windows;
+    ``announce``: that line alone (a run logged without a bar). Returns the features files
+    written."""
     store = store if isinstance(store, Store) else Store(store)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     todo = parts_without_features(store)
     bar = None
-    if progress and todo:
+    if (progress or announce) and todo:
         n = sum(p.n_windows for p in todo)
         print(f"qualityfm: computing the classical features of {n} windows of {store.path} "
               f"on {workers} process(es), once (prepare --features stores them)",
               file=sys.stderr, flush=True)
-        bar = progress_bar(n, unit="window")
+        bar = progress_bar(n, unit="window") if progress else None
     written = []
     for part in todo:
         path = part.folder / FEATURES

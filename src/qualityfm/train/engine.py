@@ -331,7 +331,9 @@ def store_feature_targets(store: str, env: DistEnv, progress: bool = False) -> F
     missing = env.distributed and bool(parts_without_features(Store(store)))
     waiting = dist.new_group(backend="gloo", timeout=FEATURE_WAIT) if missing else None
     if env.is_main:
-        compute_store_features(store, workers=max(1, os.cpu_count() or 1), progress=progress)
+        # said on stderr with or without a bar: minutes before the first step, in a job's log
+        compute_store_features(store, workers=max(1, os.cpu_count() or 1), progress=progress,
+                               announce=True)
     if waiting is not None:
         dist.barrier(group=waiting)
         dist.destroy_process_group(waiting)
