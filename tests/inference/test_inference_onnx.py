@@ -213,3 +213,26 @@ def test_a_failed_onnx_export_leaves_no_graph_of_the_old_weights(tmp_path: Path,
     assert "Traceback" not in err
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json",
                                                      "model.safetensors"]
+
+
+def test_an_onnx_export_without_onnx_names_the_extra_and_writes_nothing(tmp_path: Path,
+                                                                      capsys,
+                                                                      monkeypatch) -> None:
+    """Without the onnx package, --onnx had written the model folder and then failed with
+    torch's "Module onnx is not installed!"; it is refused first, naming the extra."""
+    import importlib.util
+
+    from qualityfm.train.checkpoint import CHECKPOINT_NAME, save_checkpoint
+    from qualityfm.train.config import PretrainConfig
+
+    run, out = tmp_path / "run", tmp_path / "model"
+    save_checkpoint(run / CHECKPOINT_NAME, {
+        "step": 1, "config": PretrainConfig(store="none", out=str(run), steps=1).to_dict(),
+        "model_config": TINY.to_dict(), "teacher": QualityFM(TINY).state_dict()})
+    find = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnx" else find(name, *a))
+    assert main(["export", str(run), "--out", str(out), "--onnx"]) == 1
+    assert ("--onnx: that needs the onnx package, which is not installed: pip install "
+            "'qualityfm[onnx]'") in capsys.readouterr().err
+    assert not out.exists()

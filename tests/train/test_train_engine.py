@@ -169,6 +169,8 @@ def test_cli_pretrain_export_and_load(synthetic_store, tmp_path, capsys) -> None
     summary = json.loads((run / "summary.json").read_text())
     assert summary["step"] == 4 and summary["done"]
     assert main(["export", str(run), "--out", str(model_dir)]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {
+        "out": str(model_dir)}
     card = (model_dir / "README.md").read_text()
     assert "qualityfm pretrain --store" in card and "--steps 4" in card
     assert "effective_rank" in card
@@ -184,7 +186,9 @@ def test_cli_pretrain_export_and_load(synthetic_store, tmp_path, capsys) -> None
     if importlib.util.find_spec("onnxruntime") is not None:  # ONNX export with parity check
         capsys.readouterr()
         assert main(["export", str(run), "--out", str(tmp_path / "m_onnx"), "--onnx"]) == 0
-        parity = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        printed = capsys.readouterr().out.strip().splitlines()
+        assert len(printed) == 1  # one JSON line (the folder had been printed bare before it)
+        parity = json.loads(printed[0])["onnx"]
         assert (tmp_path / "m_onnx" / "encoder.onnx").exists() and parity["max_abs_diff"] < 1e-4
         # golden examples beside it: the graph gives their embeddings, one modality absent
         import onnxruntime as ort

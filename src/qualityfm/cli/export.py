@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import sys
 from collections.abc import Iterator
 
 
@@ -34,22 +35,47 @@ def run(args: argparse.Namespace) -> int:
     if (run_dir / "finetune.json").exists() or (run_dir / "cv.json").exists():
         from qualityfm.inference import export_finetuned_onnx
 
+        if (run_dir / "finetune.json").exists():  # (a CV run is refused by name below)
+            _need_onnx("a fine-tuned run is exported as ONNX")
         out = Path(args.out)
         with _onnx_errors():
-            print(json.dumps(export_finetuned_onnx(args.run, out / "model.onnx")))
+            res = export_finetuned_onnx(args.run, out / "model.onnx")
+        _note_unchecked(res)
+        print(json.dumps(res))
         return 0
+    if args.onnx:  # before any file is written
+        _need_onnx("--onnx")
     out = export_model(args.run, args.out)
-    print(out)
     # an ONNX graph of an earlier export does not match these weights: gone before a new one
     # is made, so that a failed --onnx leaves none rather than the old one
     (out / "encoder.onnx").unlink(missing_ok=True)
     (out / "encoder.examples.npz").unlink(missing_ok=True)
+    result: dict = {"out": str(out)}
     if args.onnx:
         from qualityfm.inference.onnx import export_encoder_onnx
 
         with _onnx_errors():
-            print(json.dumps(export_encoder_onnx(load(out), out / "encoder.onnx")))
+            result["onnx"] = export_encoder_onnx(load(out), out / "encoder.onnx")
+        _note_unchecked(result["onnx"])
+    print(json.dumps(result))  # one JSON line, as every export prints
     return 0
+
+
+def _need_onnx(why: str) -> None:
+    """Refuse (ImportError) an ONNX export without the ``onnx`` package, naming the extra."""
+    import importlib.util
+
+    if importlib.util.find_spec("onnx") is None:
+        raise ImportError(f"{why}: that needs the onnx package, which is not installed: "
+                          "pip install 'qualityfm[onnx]'")
+
+
+def _note_unchecked(res: dict) -> None:
+    """Say on stderr when the graph was not checked against torch (no onnxruntime)."""
+    if res.get("max_abs_diff") is None:
+        print("qualityfm export: note: onnxruntime is not installed, so the graph was not "
+              "checked against torch (max_abs_diff null): pip install 'qualityfm[onnx]'",
+              file=sys.stderr)
 
 
 @contextlib.contextmanager
