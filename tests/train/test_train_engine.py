@@ -228,6 +228,18 @@ def test_cli_pretrain_export_and_load(synthetic_store, tmp_path, capsys) -> None
                  "--resume"]) == 1
     assert "holds a model folder (model.safetensors)" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    # a folder of another kind given where a model or run is read: what it holds is named
+    assert main(["export", str(synthetic_store), "--out", str(tmp_path / "x")]) == 1
+    assert (f"{synthetic_store} is no pre-training run (no last.pt); {synthetic_store} holds "
+            "a prepared store (meta.json)") in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match=r"missing \(expected an exported qualityfm "
+                                                r"model folder; .* holds a prepared store"):
+        load(synthetic_store)
+    from qualityfm.tasks import load_estimator
+
+    with pytest.raises(FileNotFoundError, match=r"not a fine-tuned model \(no finetune.json\): "
+                                                r"a pre-trained encoder, which finetune --init"):
+        load_estimator(model_dir)
 
 
 def test_folder_markers_are_the_files_the_verbs_write() -> None:

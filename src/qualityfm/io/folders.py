@@ -26,6 +26,13 @@ def folder_kind(path: str | Path) -> tuple[str, str] | None:
     return None
 
 
+def held_there(path: str | Path) -> str:
+    """"; PATH holds a KIND (MARKER)" for a message naming what a folder given for another
+    kind holds (a store given as a model), or "" when it holds none of ours."""
+    found = folder_kind(path)
+    return f"; {path} holds a {found[0]} ({found[1]})" if found is not None else ""
+
+
 def refuse_other_kind(path: str | Path, allowed: tuple[str, ...], flag: str = "--out") -> None:
     """Refuse (ValueError) a ``path`` that holds something of a kind not in ``allowed``."""
     found = folder_kind(path)

@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
 from qualityfm.io import atomic_write_bytes, atomic_write_text
+from qualityfm.io.folders import held_there
 from qualityfm.model.layers import ResidualBlock, entry_conv
 from qualityfm.quality.features import feature_names
 from qualityfm.tasks.features import task_columns
@@ -240,7 +241,9 @@ def load_estimator(path: str | Path, device: str = "cpu") -> TaskEstimator:
         raise FileNotFoundError(f"{path} is a cross-validation run (finetune --kfold), which "
                                 "keeps no model; fine-tune without --kfold to get one")
     if not meta_file.exists():
-        raise FileNotFoundError(f"{path} is not a fine-tuned model (no finetune.json)")
+        hint = (f": a pre-trained encoder, which finetune --init {path} fine-tunes for a task"
+                if (path / "model.safetensors").is_file() else held_there(path))
+        raise FileNotFoundError(f"{path} is not a fine-tuned model (no finetune.json){hint}")
     if json.loads(meta_file.read_text()).get("backbone") == "classical":
         return ClassicalBaseline.load(path)
     return Finetuner.load(path, device)
