@@ -100,7 +100,7 @@ def dense_estimate_gb(length: int, heads: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096, 16384])
     parser.add_argument("--d", type=int, default=512)
     parser.add_argument("--heads", type=int, default=4)

@@ -38,11 +38,12 @@ def rate(fn: Callable[[], np.ndarray], n: int, reps: int) -> tuple[float, np.nda
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--device", default="cpu")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    ap.add_argument("--batch", type=int, default=256, help="windows per call (default 256)")
+    ap.add_argument("--reps", type=int, default=5,
+                    help="timed calls after one warm-up (default 5)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -44,7 +44,7 @@ def rate(store: str, recipe: str, workers: int, batch: int, n_batches: int,
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--store", required=True)
     ap.add_argument("--synthetic", type=int, default=0,
                     help="first write a synthetic store of N records x 100 windows at --store")

@@ -216,7 +216,7 @@ def reference(batch: int, steps: int, warm: int, device: torch.device) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--store", help="prepared store (default: build one from real records)")
     ap.add_argument("--records", type=int, default=8)
     ap.add_argument("--batch-size", type=int, default=32)

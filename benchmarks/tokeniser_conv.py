@@ -42,7 +42,7 @@ def stages(cfg: QualityFMConfig) -> list[tuple[str, int, int, int, int, int, boo
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=32)
     args = ap.parse_args()

@@ -177,6 +177,11 @@ def shard(model: QualityFM, mesh: DeviceMesh) -> None:
             fully_shard(block, mesh=mesh)
     fully_shard(model, mesh=mesh)
     register_fsdp_forward_method(model, "encode")
+    # torch warns, once per process, that the root returns views (a slice of the tokens) on
+    # which an in-place op would drop a backward hook; the losses make none, and DDP and FSDP
+    # train to the same teacher (tests/train/test_train_ddp.py)
+    warnings.filterwarnings("ignore", message="FSDP2-wrapped module .* returned a view",
+                            category=UserWarning)
 
 
 def grad_sync(model: nn.Module, sync: bool) -> contextlib.AbstractContextManager:
