@@ -189,6 +189,13 @@ def test_csv_time_in_ms_without_unit_is_refused_or_read_with_fs(tmp_path: Path) 
     with pytest.raises(RecordError, match=r"trend\.csv: time column 'Time \[s\]' gives 1 Hz"):
         read_record(trend)
     assert read_record(trend, fs=1.0).fs == {"ppg": 1.0}
+    # seconds in a column named in milliseconds: 125 kHz (it had read as a 0.5-s record)
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text(_csv_text("Time [ms],PLETH,II", _signal_rows(500, 125.0)))
+    with pytest.raises(RecordError, match=r"wrong\.csv: time column 'Time \[ms\]' gives "
+                                          r"125000 Hz, implausibly high .* name the column "
+                                          r"'Time \[s\]'"):
+        read_record(wrong)
 
 
 @pytest.mark.parametrize("variant", ["bom", "quoted", "semicolon", "tab", "time_ms", "time_s",

@@ -33,6 +33,9 @@ _HEAD_ROWS = 2048
 #: The lowest rate a time column may give without ``fs``: below it the values are most likely
 #: milliseconds in a column that does not say so (or the file holds trends, not waveforms).
 MIN_TIME_RATE = MIN_WAVEFORM_FS
+#: The highest: above it a column named in milliseconds holds seconds (``Time [ms]`` of
+#: values 0.000, 0.008...: 125 kHz), or a bare one holds finer units. No monitor samples so.
+MAX_TIME_RATE = 20000.0
 
 
 def _is_number(text: str) -> bool:
@@ -370,6 +373,14 @@ def read_csv(
             raise RecordError(
                 f"{path}: time column {time_name!r} gives {rate:.6g} Hz, implausibly low for a "
                 f"waveform (below {MIN_TIME_RATE:g} Hz); {hint}"
+            )
+        if fs is None and rate > MAX_TIME_RATE:
+            hint = ("if its values are seconds, name the column 'Time [s]'" if unit == "ms" else
+                    "are its values in seconds? (or in Python call read_record(path, fs=...) "
+                    "with the rate)")
+            raise RecordError(
+                f"{path}: time column {time_name!r} gives {rate:.6g} Hz, implausibly high for "
+                f"a monitor's waveform (above {MAX_TIME_RATE:g} Hz); {hint}"
             )
     i0, i1 = sample_span(start, stop, rate, sys.maxsize, path)
     cols = ([time_col] if time_col is not None else []) + [data_cols[i] for i in picked]
