@@ -430,3 +430,24 @@ def test_abp_names_why_a_record_gives_no_window_and_a_bad_rule_early(tmp_path) -
     with pytest.raises(ValueError, match=r"bp_rule must be one of \('beat_median', 'max_min'\), "
                                          r"got 'maxmin'"):
         build_task_dataset("abp", tmp_path, bp_rule="maxmin")
+
+
+def test_an_arterial_line_still_for_part_of_a_window_gives_no_target() -> None:
+    """A flush, zeroing or disconnection for 10 of 30 s had been kept (the beats around it
+    gave a target, and max_min took the flush's plateau for SBP); a few still seconds are
+    kept, as a few missing ones are."""
+    from qualityfm.tasks.datasets import bp_targets
+
+    fs = 125.0
+    abp = synthesize(30, fs=fs, hr=75, seed=0, channels=("abp",)).signals["abp"].astype(float)
+    assert not isinstance(bp_targets(abp, fs), str)
+    for still, value in ((10, 0.0), (10, 300.0), (4, 0.0)):
+        cut = abp.copy()
+        cut[: int(still * fs)] = value
+        for rule in ("beat_median", "max_min"):
+            got = bp_targets(cut, fs, rule)
+            if still > 6:
+                assert got == ("arterial line still for over 20% of the window (flush, zeroing "
+                               "or a disconnection)")
+            elif rule == "beat_median":  # (max_min: DBP 0, out of range)
+                assert not isinstance(got, str) and got[0] < 200

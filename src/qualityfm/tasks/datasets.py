@@ -76,17 +76,18 @@ TASKS = ("vt-alarm", "af", "abp")
 #: diastolic troughs (the default), or the window's maximum and minimum (the original's).
 BP_RULES = ("beat_median", "max_min")
 RHYTHMS = ("N", "A", "O", "~")
-# 20: resampling keeps every constant level exactly (each polyphase branch of unit DC gain;
-# windows move by about 1e-3 of their values), an abp window needs lead II itself (another
-# lead had stood in where lead II was off); 19: a long af record's windows are named by
-# the record, not its patient, and rows keep their window start (``starts``) and file
-# (``sources``); 18: the ECG SQI columns count a lead's flat stretches;
+# 21: an abp window whose arterial line holds still (1-s stretches within 2 mmHg) for over
+# 20 % of it has no target; 20: resampling keeps every constant level exactly (each
+# polyphase branch of unit DC gain; windows move by about 1e-3 of their values), an abp
+# window needs lead II itself (another lead had stood in where lead II was off); 19: a long
+# af record's windows are named by the record, not its patient, and rows keep their window
+# start (``starts``) and file (``sources``); 18: the ECG SQI columns count a lead's flat stretches;
 # 17: the resampling keeps a channel's level without a ripple (windows move by up to 2e-5),
 # and a Challenge 2015 record naming its alarm type but no label has its alarm at 300 s;
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 20
+CACHE_VERSION = 21
 #: A task channel is absent when its peak-to-peak range is at most this (flat: leads off) ...
 FLAT_PEAK_TO_PEAK = 1e-9
 #: ... or when fewer seconds of it than this lie in the window's span.
@@ -409,11 +410,24 @@ def beat_pressures(abp: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(sys_, dtype=float), np.asarray(dia, dtype=float)
 
 
+#: An arterial line holding still (a 1-s stretch within this many mmHg: a flush, zeroing or a
+#: disconnection; a pulsing line moves more in any second) for more than ``MAX_NAN_FRACTION``
+#: of a window gives it no target, as one mostly missing gives none.
+ABP_STILL_MMHG = 2.0
+
+
 def bp_targets(abp: np.ndarray, fs: float, rule: str = "beat_median") -> tuple[float, float] | str:
-    """(SBP, DBP) of one window, or the reason it is rejected (damped, flat, disconnected,
-    out of physiological range)."""
+    """(SBP, DBP) of one window, or the reason it is rejected (damped, flat, disconnected for
+    part of it, out of physiological range)."""
     if np.ptp(abp) < 1.0:
         return "flat arterial line"
+    b = max(1, int(round(fs)))
+    n_blocks = len(abp) // b
+    still = int((np.ptp(abp[: n_blocks * b].reshape(n_blocks, b), axis=1)
+                 < ABP_STILL_MMHG).sum()) if n_blocks else 0
+    if n_blocks and still / n_blocks > MAX_NAN_FRACTION:
+        return f"arterial line still for over {MAX_NAN_FRACTION:.0%} of the window (flush, " \
+               "zeroing or a disconnection)"
     sys_, dia = beat_pressures(abp, fs)
     if len(sys_) < max(3, int(len(abp) / fs / 3)):
         return f"too few arterial beats ({len(sys_)})"
