@@ -232,7 +232,9 @@ def test_uci_parts_give_bp_windows_close_to_the_truth(tmp_path) -> None:
         uci_record(20, 120, 80, seed=8),  # shorter than one window
         uci_record(70, 120, 80, seed=9, damp=True),  # damped: rejected by bp_targets
     ])
-    ds = build_task_dataset("abp", tmp_path)
+    with pytest.warns(UserWarning, match="the UCI cuff-less BP parts name no patients: each "
+                                         "record is its own group"):
+        ds = build_task_dataset("abp", tmp_path)
     assert list(ds.record_ids) == ["Part_1_0001@0", "Part_1_0001@30", "Part_1_0002@0",
                                    "Part_1_0002@30", "Part_1_0003@0", "Part_1_0003@30",
                                    "Part_2_0001@0"]

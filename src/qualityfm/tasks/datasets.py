@@ -723,6 +723,10 @@ def _task_files(
     if task == "abp":
         uci = {f.resolve(): f for d in dirs for f in find_uci_bp(d)}
         files += list(uci.values())  # in part order
+        if uci and labels:  # said where it matters: splits and cross-validation
+            warn_at_caller("the UCI cuff-less BP parts name no patients: each record is its "
+                           "own group, and one patient may hold several records, so a split "
+                           "may put one patient on both sides (figures optimistic)")
     where = data_label(dirs)
     _warn_repeated_names(files)
     if max_records is not None:
