@@ -422,7 +422,8 @@ def test_abp_names_why_a_record_gives_no_window_and_a_bad_rule_early(tmp_path) -
     arterial line"; it now counts the reasons. A wrong bp_rule had been found in every
     record, after reading them all."""
     rec = synthesize(65, fs=125.0, hr=75, seed=0)
-    rec.signals["abp"] = 80.0 + 0.05 * rec.signals["abp"]  # pulse pressure about 2 mmHg
+    abp = rec.signals["abp"]
+    rec.signals["abp"] = 90.0 + 0.25 * (abp - abp.mean())  # pulse pressure about 10 mmHg
     with pytest.raises(RecordError, match=r"no 30 s window with a usable arterial line "
                                           r"\(damped arterial line \(pulse pressure \d+ mmHg\): "
                                           r"2 windows\)"):
