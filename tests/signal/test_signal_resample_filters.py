@@ -98,6 +98,25 @@ def test_resample_keeps_every_constant_stretch_and_a_clipped_window_scores_0(fs_
         score_windows(w.x, w.mask, w.fs, w.channels, clipped=w.clipped[:, :1])
 
 
+def test_a_filled_gap_is_no_clipping() -> None:
+    """A gap under the 20 % limit is filled by holding its neighbour's value, which can be an
+    extreme of the window: 14 % of such samples had counted as clipped and scored the ECG 0."""
+    from qualityfm.quality import score_windows
+    from qualityfm.signal import make_windows
+    from qualityfm.signal.synthetic import synthesize
+
+    rec = synthesize(60, fs=250.0, hr=75, seed=2, channels=("ecg_ii",))
+    ecg = rec.signals["ecg_ii"].astype(np.float64)
+    peak = int(np.argmax(ecg[55 * 250:56 * 250])) + 55 * 250
+    ecg[peak] = 1.1 * ecg.max()  # the window's tallest R peak ...
+    ecg[peak + 1:] = np.nan  # ... then the record's last 4 s missing: held there once filled
+    rec.signals["ecg_ii"] = ecg
+    w = make_windows(rec)
+    assert w.mask[:, 1].all() and w.clipped[:, 1].max() < 0.01
+    scores = score_windows(w.x, w.mask, w.fs, w.channels, clipped=w.clipped)
+    assert scores.ecg[1] > 0.5
+
+
 def test_resample_leading_axes_and_bad_rate() -> None:
     x = np.zeros((3, 2, 250))
     assert resample(x, 250, 300).shape == (3, 2, 300)

@@ -19,13 +19,16 @@ def clip_fraction(x: np.ndarray, tol: float = 1e-3) -> np.ndarray:
 
 
 def span_clip_fraction(values: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                       tol: float = 1e-3) -> np.ndarray:
+                       tol: float = 1e-3, missing: np.ndarray | None = None) -> np.ndarray:
     """:func:`clip_fraction` of the spans ``values[lo:hi]`` of one channel's samples,
-    ``[len(lo)]`` (0 for an empty span): the rule measured on a record's own samples."""
+    ``[len(lo)]`` (0 for an empty span): the rule measured on a record's own samples. Samples
+    flagged ``missing`` (bool, as ``values``: gaps that were filled) are left out: a gap held
+    at its neighbour's value is no saturation."""
     out = np.zeros(len(lo))
     for k, (a, b) in enumerate(zip(lo, hi, strict=True)):
-        if b > a:
-            out[k] = clip_fraction(values[None, a:b], tol)[0]
+        seg = values[a:b] if missing is None else values[a:b][~missing[a:b]]
+        if len(seg):
+            out[k] = clip_fraction(seg[None], tol)[0]
     return out
 
 

@@ -253,7 +253,7 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
             # Flat: no consecutive pair of samples inside the window differs.
             changes = np.diff(values) != 0
             flat[:, ci] = _window_counts(changes, m - 1, i0, np.minimum(i1, m) - 1) == 0
-        clipped[:, ci] = span_clip_fraction(values, i0, np.minimum(i1, m))
+        clipped[:, ci] = span_clip_fraction(values, i0, np.minimum(i1, m), missing=nan)
     present = np.array([c in sources for c in cfg.channels])
     bad_nan = nan_frac > cfg.max_nan_fraction
     flat &= ~bad_nan
