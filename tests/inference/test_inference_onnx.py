@@ -236,3 +236,16 @@ def test_an_onnx_export_without_onnx_names_the_extra_and_writes_nothing(tmp_path
     assert ("--onnx: that needs the onnx package, which is not installed: pip install "
             "'qualityfm[onnx]'") in capsys.readouterr().err
     assert not out.exists()
+    # a fine-tuned run: what keeps it from export is said first (its head reads the features)
+    x, _, g = windows(24, 300)
+    y = np.arange(24) % 2
+    feats = Finetuner("vt-alarm", init="none", config=TINY, epochs=1, seed=0, use_features=True)
+    fitted = feats.fit(x, y, groups=g).save(tmp_path / "feats")
+    assert main(["export", str(fitted), "--out", str(tmp_path / "f")]) == 1
+    assert "its head also reads classical features" in capsys.readouterr().err
+    plain = Finetuner("vt-alarm", init="none", config=TINY, epochs=1, seed=0,
+                      use_features=False).fit(x, y, groups=g).save(tmp_path / "plain")
+    assert main(["export", str(plain), "--out", str(tmp_path / "p")]) == 1
+    assert ("a fine-tuned run is exported as ONNX: that needs the onnx package"
+            in capsys.readouterr().err)
+    assert not (tmp_path / "p").exists()

@@ -121,6 +121,10 @@ def test_corrupt_by_default_uses_the_kinds_that_apply_at_the_rate() -> None:
     assert "powerline" in corrupt(x, 125.0, 0, return_strengths=True)[1]
     with pytest.raises(ValueError, match="no mains frequency"):
         corrupt(x, 100.0, 0, kinds=["powerline"])
+    from qualityfm.signal.synthetic import synthetic_corpus
+
+    for seed in range(6):  # its artifact spans too (seeds 1, 2, 3, 5 had failed at 100 Hz)
+        assert len(synthetic_corpus(2, 120, seed=seed, fs=100.0)) == 2
 
 
 def test_corrupt_windows_pairs() -> None:

@@ -642,3 +642,19 @@ def test_compare_and_finetune_fold_keys_follow_the_contents_they_name(tmp_path,
     first = P._files_stamp(str(weights))
     weights.write_bytes(b"1" * 20)  # retrained in place
     assert first and P._files_stamp(str(weights)) != first
+    # --data spelt otherwise, with a record skipped: the same keys (the skip's path, as
+    # --data spells it, had been keyed, and the resume fitted every fold again)
+    folder = tmp_path / "vt"
+    folder.mkdir()
+    for f in sorted(data.glob("v1*.*"))[:12]:
+        (folder / f.name).symlink_to(f)
+    (folder / "bad.hea").write_text("bad 1 250 x\n")
+    keys.clear()
+    for spelt in (folder, Path(os.path.relpath(folder))):
+        for run in (lambda d: P.finetune_run("vt-alarm", d, tmp_path / "ft", init="classical",
+                                             kfold=2),
+                    lambda d: P.compare_run("vt-alarm", d, tmp_path / "cmp",
+                                            baselines=("classical",), kfold=2)):
+            with pytest.raises(Seen):
+                run(spelt)
+    assert keys[0] == keys[2] and keys[1] == keys[3]

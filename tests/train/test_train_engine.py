@@ -232,6 +232,12 @@ def test_cli_pretrain_export_and_load(synthetic_store, tmp_path, capsys) -> None
     assert main(["export", str(synthetic_store), "--out", str(tmp_path / "x")]) == 1
     assert (f"{synthetic_store} is no pre-training run (no last.pt); {synthetic_store} holds "
             "a prepared store (meta.json)") in capsys.readouterr().err
+    started = tmp_path / "started"  # a run stopped before its first checkpoint
+    started.mkdir()
+    (started / "log.jsonl").write_text('{"step": 1}\n')
+    assert main(["export", str(started), "--out", str(tmp_path / "y")]) == 1
+    assert (f"{started} holds a pre-training run without a checkpoint yet (no last.pt: it "
+            "stopped before its first)") in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match=r"missing \(expected an exported qualityfm "
                                                 r"model folder; .* holds a prepared store"):
         load(synthetic_store)

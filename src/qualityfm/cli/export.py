@@ -35,8 +35,6 @@ def run(args: argparse.Namespace) -> int:
     if (run_dir / "finetune.json").exists() or (run_dir / "cv.json").exists():
         from qualityfm.inference import export_finetuned_onnx
 
-        if (run_dir / "finetune.json").exists():  # (a CV run is refused by name below)
-            _need_onnx("a fine-tuned run is exported as ONNX")
         out = Path(args.out)
         with _onnx_errors():
             res = export_finetuned_onnx(args.run, out / "model.onnx")
@@ -44,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(res))
         return 0
     if args.onnx:  # before any file is written
-        _need_onnx("--onnx")
+        from qualityfm.inference.onnx import require_onnx
+
+        require_onnx("--onnx")
     out = export_model(args.run, args.out)
     # an ONNX graph of an earlier export does not match these weights: gone before a new one
     # is made, so that a failed --onnx leaves none rather than the old one
@@ -59,15 +59,6 @@ def run(args: argparse.Namespace) -> int:
         _note_unchecked(result["onnx"])
     print(json.dumps(result))  # one JSON line, as every export prints
     return 0
-
-
-def _need_onnx(why: str) -> None:
-    """Refuse (ImportError) an ONNX export without the ``onnx`` package, naming the extra."""
-    import importlib.util
-
-    if importlib.util.find_spec("onnx") is None:
-        raise ImportError(f"{why}: that needs the onnx package, which is not installed: "
-                          "pip install 'qualityfm[onnx]'")
 
 
 def _note_unchecked(res: dict) -> None:

@@ -289,6 +289,16 @@ class _Unstandardised(nn.Module):
         return self.head(z) * self.scale + self.shift
 
 
+def require_onnx(why: str) -> None:
+    """Refuse (ImportError) an ONNX export without the ``onnx`` package, naming the extra,
+    before anything is written."""
+    import importlib.util
+
+    if importlib.util.find_spec("onnx") is None:
+        raise ImportError(f"{why}: that needs the onnx package, which is not installed: "
+                          "pip install 'qualityfm[onnx]'")
+
+
 def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
     """ONNX of a fine-tuned QualityFM run (``qualityfm finetune``): encoder + task head,
     reading windows of the run's own length (its fitted ``window``; older runs without one:
@@ -309,6 +319,7 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
         raise ValueError(f"{run}: its head also reads classical features, which the ONNX graph "
                          "does not compute; fine-tune without them (finetune --no-features; "
                          "every clinical task reads them by default) to export it")
+    require_onnx("a fine-tuned run is exported as ONNX")  # once the run is known to export
     samples = None if est.window is None else est.window[1]
     head = (_Unstandardised(net.head, est.y_std, est.y_mean) if est.kind == "regression"
             else net.head)
@@ -380,8 +391,10 @@ def _input_rules(task: str, settings: dict) -> dict:
         "filter_mode": "Butterworth second-order sections run forwards and backwards "
                        "(zero-phase, scipy.signal.sosfiltfilt) over the span; stages above "
                        "Nyquist skipped",
-        "resampler": "polyphase FIR (scipy.signal.resample_poly), the span padded by its "
-                     "edge values",
+        "resampler": "polyphase FIR (scipy.signal.resample_poly, its default Kaiser design, "
+                     "beta 5, 10 zero crossings a side, with each polyphase branch scaled to a "
+                     "DC gain of exactly 1: qualityfm.signal.resample.lowpass) run on the span "
+                     "less its mean, which is added back, the span padded by its edge values",
         "absent_channel": f"mask False when more than {MAX_NAN_FRACTION:g} of its samples "
                           f"are missing, when it is flat (peak-to-peak <= {FLAT_PEAK_TO_PEAK:g}) "
                           f"or when under {MIN_CHANNEL_SECONDS:g} s of it are present; its "

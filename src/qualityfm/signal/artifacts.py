@@ -235,6 +235,12 @@ def apply_artifacts(x: np.ndarray, fs: float, rng: Rng,
     return out
 
 
+def applicable_kinds(fs: float) -> list[str]:
+    """The artifact kinds that apply at ``fs``: all but ``powerline`` at 100 Hz and below
+    (no mains frequency below Nyquist there)."""
+    return [k for k in ARTIFACT_KINDS if k != "powerline" or fs > 100.0]
+
+
 def corrupt(x: np.ndarray, fs: float, rng: Rng = None, kinds: Sequence[str] | None = None,
             strength: float | tuple[float, float] = (0.2, 1.0), p: float = 0.4,
             channel_p: float = 0.7, return_strengths: bool = False
@@ -251,9 +257,7 @@ def corrupt(x: np.ndarray, fs: float, rng: Rng = None, kinds: Sequence[str] | No
     x = np.asarray(x)
     if x.ndim not in (2, 3):
         raise ValueError(f"x must have shape [C, T] or [N, C, T], got {x.shape}")
-    if kinds is None:  # every kind that applies here: no mains hum at or below 100 Hz
-        kinds = [k for k in ARTIFACT_KINDS if k != "powerline" or fs > 100.0]
-    kinds = list(kinds)
+    kinds = list(applicable_kinds(fs) if kinds is None else kinds)
     if not kinds:
         raise ValueError("corrupt needs at least one artifact kind")
     _check_kinds(kinds)

@@ -16,7 +16,7 @@ import numpy as np
 
 from qualityfm.io import Record
 from qualityfm.io.wfdb_reader import VT_ALARM
-from qualityfm.signal.artifacts import ARTIFACT_KINDS, apply_artifacts, motion
+from qualityfm.signal.artifacts import applicable_kinds, apply_artifacts, motion
 
 SYNTHETIC_RHYTHMS = ("sinus", "af", "vt")
 #: Challenge 2017 rhythm codes given to synthetic records (VT counts as "other rhythm").
@@ -227,8 +227,10 @@ def _patient(rng: np.random.Generator) -> dict:
 
 def _artifact_segments(record: Record, fs: float, seconds: float, rng: np.random.Generator,
                        spans: Sequence[tuple[float, float]], max_strength: float,
-                       kinds: Sequence[str] = ARTIFACT_KINDS) -> list[tuple]:
-    """Corrupt ECG and PPG over each span with 1-3 random kinds; returns the applied segments."""
+                       kinds: Sequence[str] | None = None) -> list[tuple]:
+    """Corrupt ECG and PPG over each span with 1-3 random kinds (default: those that apply at
+    ``fs``); returns the applied segments."""
+    kinds = applicable_kinds(fs) if kinds is None else kinds
     applied = []
     for a, b in spans:
         s = float(rng.uniform(0.1, max_strength))

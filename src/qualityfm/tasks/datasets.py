@@ -636,8 +636,9 @@ def _warn_repeated_ids(ds: TaskDataset) -> None:
     first: dict[str, str] = {}
     twice: dict[str, tuple[str, str]] = {}
     for rid, src in zip(ds.record_ids.tolist(), ds.sources.tolist(), strict=True):
-        if first.setdefault(rid, src) != src:
-            twice.setdefault(rid, (first[rid], src))
+        kept = first.setdefault(rid, src)
+        if kept != src and Path(kept).name != Path(src).name:  # copies: _warn_repeated_names
+            twice.setdefault(rid, (kept, src))
     if twice:
         rid, (a, b) = next(iter(twice.items()))
         warn_at_caller(f"{len(twice)} row id(s) come from two files ({rid}: {a} and {b}"

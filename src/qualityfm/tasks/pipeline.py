@@ -190,7 +190,8 @@ def finetune_run(
         folds = out / FOLDS_DIR  # finished folds, so that a stopped run resumes
         # what the folds are fitted from: not the ignored options, nor how --data is spelt
         # (the windows themselves are hashed in the CV stamp)
-        key = {**{k: v for k, v in summary.items() if k not in ("ignored", "passed_over")},
+        key = {**{k: v for k, v in summary.items()
+                  if k not in ("ignored", "passed_over", "skipped")},
                "data": [str(d.resolve()) for d in data_dirs(data)],
                "init_files": _files_stamp(init)}
         res = _task_cv(make, ds, kfold, seed, 1000, folds, key)
@@ -606,7 +607,8 @@ def compare_run(
     _clear_compare(out, keep={_slug(name) for name in makers})
     rows, oof = {}, {}
     # what makes a row's folds: the comparison's settings (a stopped comparison resumes)
-    settings = {"task": task, "data": data_label(data), "epochs": epochs,
+    settings = {"task": task, "data": [str(d.resolve()) for d in data_dirs(data)],
+                "epochs": epochs,
                 "config": cfg.to_dict(),  # the architecture, not the file naming it
                 "seconds": seconds, "max_records": max_records, "modes": list(modes),
                 "augment": augment, "pool": pool, "test_shifts": test_shifts,

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from qualityfm.io.atomic import atomic_write_all
-from qualityfm.io.folders import held_there, refuse_other_kind
+from qualityfm.io.folders import folder_kind, held_there, refuse_other_kind
 from qualityfm.model import QualityFM, QualityFMConfig, resolve_device
 from qualityfm.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from qualityfm.train.engine import read_log
@@ -146,9 +146,12 @@ def export_model(
         raise ValueError(f"--out {out_dir} is the run folder itself: its config.json would be "
                          "replaced by the model's; export to a folder of its own")
     refuse_other_kind(out_dir, ("model folder",))
-    if run_dir.is_dir() and not (run_dir / CHECKPOINT_NAME).is_file() and held_there(run_dir):
-        raise FileNotFoundError(f"{run_dir} is no pre-training run (no {CHECKPOINT_NAME})"
-                                f"{held_there(run_dir)}")
+    found = folder_kind(run_dir)
+    if not (run_dir / CHECKPOINT_NAME).is_file() and found is not None:
+        raise FileNotFoundError(
+            f"{run_dir} holds a pre-training run without a checkpoint yet (no "
+            f"{CHECKPOINT_NAME}: it stopped before its first)" if found[0] == "pre-training run"
+            else f"{run_dir} is no pre-training run (no {CHECKPOINT_NAME}){held_there(run_dir)}")
     ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME, ("step", "teacher", "config", "model_config"))
     mcfg = QualityFMConfig.from_dict(ckpt["model_config"])
     model = QualityFM(mcfg)
