@@ -1189,3 +1189,72 @@ def test_compares_resnet_row_starts_from_weights_its_seed_draws() -> None:
     first = weights(0)
     torch.manual_seed(456)  # another process state: the same weights
     assert torch.equal(weights(0), first) and not torch.equal(weights(1), first)
+
+
+def test_a_features_table_of_another_width_is_refused_at_predict(tmp_path) -> None:
+    """A table with columns added in front had been read from the wrong columns without a
+    word (predictions moved by up to 0.97), and the GBM raised a bare IndexError for fewer;
+    the fitted width is kept through save and load."""
+    from qualityfm.tasks import ClassicalBaseline
+
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(60, 5)).astype(np.float32)
+    y = (feats[:, 0] > 0).astype(int)
+    x = np.zeros((60, 2, 600), np.float32)
+    gbm = ClassicalBaseline("binary", crossfit=None, max_iter=5).fit(None, y, features=feats)
+    head = Finetuner("binary", init="none", mode="linear", solver="lbfgs",
+                     use_features=True).fit(x, y, features=feats)
+    for est, windows in ((gbm, None), (head, x)):
+        loaded = type(est).load(est.save(tmp_path / type(est).__name__))
+        for other in (np.c_[rng.normal(size=(60, 2)), feats], feats[:, :4]):
+            with pytest.raises(ValueError, match=rf"features hold {other.shape[1]} columns; "
+                                                 r"the model was fitted on 5"):
+                loaded.predict_proba(windows, features=other)
+        np.testing.assert_allclose(loaded.predict_proba(windows, features=feats),
+                                   est.predict_proba(windows, features=feats), atol=1e-6)
+
+
+def test_the_gbm_never_stops_early_on_its_own_split() -> None:
+    """sklearn's early stopping turned itself on past 10,000 rows, on a split blind to groups,
+    for the final model alone (its calibration and threshold came from cross-fitted models
+    that ran every iteration)."""
+    from qualityfm.tasks import ClassicalBaseline
+
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(10_500, 3)).astype(np.float32)
+    y = (feats[:, 0] + rng.normal(size=len(feats)) > 0).astype(int)
+    gbm = ClassicalBaseline("binary", crossfit=None, max_iter=5).fit(None, y, features=feats)
+    assert not gbm.models[0].do_early_stopping_ and gbm.models[0].n_iter_ == 5
+
+
+def test_config_is_checked_when_made_and_a_custom_encoder_is_not_saved(tmp_path) -> None:
+    """A dict config (or an unknown preset) had failed only at fit; a config beside
+    init="pretrained" had been ignored without a word; a fine-tune of a custom encoder
+    module had crashed in save (or written a folder load refused)."""
+    from torch import nn
+
+    with pytest.raises(FileNotFoundError, match="config 'tiny' is neither a preset"):
+        Finetuner("vt-alarm", init="none", config="tiny")
+    with pytest.raises(ValueError, match=r"config sets the architecture of init='none' only; "
+                                         r"init='pretrained' brings its own"):
+        Finetuner("vt-alarm", init="pretrained", config="base")
+    x = np.random.default_rng(0).normal(size=(24, 2, 600)).astype(np.float32)
+    y = np.arange(24) % 2
+    ft = Finetuner("vt-alarm", init="none", config={**TINY.to_dict()}, epochs=1, seed=0,
+                   use_features=False).fit(x, y)  # a dict of the config's fields
+    assert ft.predict(x).shape == (24,)
+
+    class Lin(nn.Module):
+        dim = 8
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = nn.Linear(2, 8)
+
+        def forward(self, x, mask=None):  # noqa: ANN001, ANN201
+            return self.proj(x.mean(-1))
+
+    own = Finetuner("binary", init=Lin(), mode="full", epochs=1, use_features=False).fit(x, y)
+    with pytest.raises(ValueError, match=r"custom encoder module \(Lin\) cannot be saved"):
+        own.save(tmp_path / "own")
+    assert not (tmp_path / "own").exists()

@@ -256,3 +256,25 @@ def test_metric_edge_cases_have_a_stated_answer() -> None:
     assert np.isnan(M.macro_f1(list("~~"), list("~~")))
     with pytest.raises(ValueError, match="1 NaN or infinite"):
         choose_threshold([1, 1, 1, 0], [0.9, np.nan, 0.8, 0.1])
+
+
+def test_edge_cases_of_the_review_of_session_28() -> None:
+    """AAMI keeps an error of exactly 5 mmHg (float subtraction had made it 5.000000000000007,
+    failing it while BHS counted it within 5); integer (SBP, DBP) targets stratify as a
+    regression, not one class per mmHg; float 0/1 labels stratify a paired bootstrap as int
+    ones do."""
+    from qualityfm.tasks.evaluate import paired_difference
+    from qualityfm.tasks.metrics import aami
+    from qualityfm.tasks.splits import _strata
+
+    assert aami(np.array([60.4, 60.4]), np.array([65.4, 65.4])) is True
+    y = np.stack([np.arange(100, 124), np.arange(60, 84)], axis=1)  # int mmHg
+    assert len(np.unique(_strata(y))) == 4
+    assert _strata(np.array([0, 1, 1, 0])).tolist() == [0, 1, 1, 0]  # classes stay classes
+    rng = np.random.default_rng(0)
+    labels = np.arange(40) % 2
+    a, b = rng.random(40) + 0.3 * labels, rng.random(40)
+    groups = np.arange(40) // 2
+    as_int = paired_difference(labels, a, b, groups, "binary", 200, 0)
+    as_float = paired_difference(labels.astype(float), a, b, groups, "binary", 200, 0)
+    assert as_int == as_float

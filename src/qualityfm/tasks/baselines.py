@@ -94,7 +94,11 @@ class ClassicalBaseline(TaskEstimator):
         self.params = {"max_iter": max_iter, "learning_rate": learning_rate,
                        "max_leaf_nodes": max_leaf_nodes, "max_features": max_features,
                        "l2_regularization": l2_regularization,
-                       "min_samples_leaf": min_samples_leaf, "random_state": self.seed}
+                       "min_samples_leaf": min_samples_leaf, "random_state": self.seed,
+                       # sklearn's "auto" stops early past 10,000 rows on a split blind to
+                       # groups, so the final model would differ from the cross-fitted ones
+                       # its calibration and threshold come from
+                       "early_stopping": False}
         self.models: list = []
         self.columns = np.zeros(0, dtype=int)
 
@@ -211,7 +215,8 @@ class ClassicalBaseline(TaskEstimator):
                              f"another qualityfm version; this one computes {len(feature_names())}"
                              ": fit it again")
         p = meta["protocol"]
-        params = {k: v for k, v in meta["params"].items() if k != "random_state"}
+        params = {k: v for k, v in meta["params"].items()
+                  if k not in ("random_state", "early_stopping")}  # set by the constructor
         est = cls(p["task"], fs=meta["fs"], crossfit=meta["crossfit"],
                   n_models=meta.get("n_models", 1), **params)
         est.set_protocol_state(p)

@@ -122,6 +122,7 @@ class TaskEstimator(ABC):
         #: figures on the rows the model did not fit (see :meth:`_set_operating_point`)
         self.validation: dict = {}
         self.features_given = False  # fitted on a features array (record-wide), not windows
+        self.features_width: int | None = None  # columns of that array (None: not recorded)
 
     # subclasses: fit on (fit rows, validation rows) and return raw validation outputs
     @abstractmethod
@@ -163,7 +164,12 @@ class TaskEstimator(ABC):
         task's span), else the classical features of the windows ``X`` at ``fs``. Features of
         the other kind than at fit give other values, and warn (here and in :meth:`_inputs`)."""
         if features is not None:
-            return np.asarray(features, dtype=np.float32)
+            f = np.asarray(features, dtype=np.float32)
+            if self.features_width is not None and f.shape[-1] != self.features_width:
+                # a table with columns added or left out would be read from the wrong ones
+                raise ValueError(f"features hold {f.shape[-1]} columns; the model was fitted "
+                                 f"on {self.features_width}: give the same table as at fit")
+            return f
         if X is None:
             raise ValueError("no features given and no windows X to compute them from")
         if self.features_given:  # set by a fit on a features array
@@ -250,6 +256,7 @@ class TaskEstimator(ABC):
         self.n_out = _task_kind(self.task)[1]  # and another class count (multiclass)
         X, mask, features = self._inputs(X, mask, features)
         self.features_given = features is not None
+        self.features_width = None if features is None else int(np.shape(features)[1])
         n = len(features) if X is None else len(X)
         if y is None:
             raise ValueError("y is required: one label (or target row) per row of X")
@@ -386,6 +393,7 @@ class TaskEstimator(ABC):
             "train_mean": None if self.train_mean is None else self.train_mean.tolist(),
             "window": None if self.window is None else list(self.window),
             "features_given": self.features_given, "validation": self.validation,
+            "features_width": self.features_width,
         }
 
     def set_protocol_state(self, s: dict) -> None:
@@ -398,6 +406,7 @@ class TaskEstimator(ABC):
         self.window = None if s.get("window") is None else tuple(s["window"])  # older: None
         # runs saved before the key existed were fitted by the task verbs, on a features array
         self.features_given = s.get("features_given", True)
+        self.features_width = s.get("features_width")  # older files: not recorded
         self.validation = s.get("validation", {})  # older files: none recorded
 
 
@@ -524,13 +533,15 @@ class QualityFMBackbone(nn.Module):
 
 def resolve_model_config(spec: object = None) -> QualityFMConfig:
     """The architecture of an untrained network: a QualityFMConfig, a preset name, a JSON file
-    of its fields, or None: that of the shipped weights (the network ``init="pretrained"``
-    starts from, untrained, so "from scratch" compares like with like), or the ``base``
-    preset where no weights ship."""
+    of its fields, a dict of them, or None: that of the shipped weights (the network
+    ``init="pretrained"`` starts from, untrained, so "from scratch" compares like with like),
+    or the ``base`` preset where no weights ship."""
     from qualityfm.model import PRESETS, QualityFMConfig
 
     if isinstance(spec, QualityFMConfig):
         return spec
+    if isinstance(spec, dict):
+        return QualityFMConfig.from_dict(spec)
     if spec is None:
         from qualityfm.train import pretrained_config
 
@@ -695,6 +706,11 @@ class Finetuner(TaskEstimator):
             # here; another checks its own input
             declared = init.config() if callable(getattr(init, "config", None)) else {}
             self.n_channels = declared.get("in_channels") if isinstance(declared, dict) else None
+        if config is not None:  # refused here, not at fit
+            if not (isinstance(init, str) and init == "none"):
+                raise ValueError("config sets the architecture of init='none' only; "
+                                 f"init={init!r} brings its own")
+            resolve_model_config(config)
         self.init, self.mode, self.config = init, mode, config
         self.epochs, self.batch_size, self.lr, self.head_lr = epochs, batch_size, lr, head_lr
         self.weight_decay, self.patience, self.class_weight = weight_decay, patience, class_weight
@@ -1065,10 +1081,14 @@ class Finetuner(TaskEstimator):
 
         if self.net is None:
             raise ValueError("the model is not fitted; call fit before save")
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
         bb = self.net.backbone
         kind = "qualityfm" if isinstance(bb, QualityFMBackbone) else type(bb).__name__
+        if kind not in ("qualityfm", "ResNet1d"):  # what load can build again
+            raise ValueError(f"a fine-tune of a custom encoder module ({kind}) cannot be saved "
+                             "by qualityfm (load could not build it again): save its "
+                             "state_dict yourself, or fine-tune a QualityFM or ResNet1d")
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
         meta = {
             "backbone": kind,
             "backbone_config": bb.cfg.to_dict() if kind == "qualityfm" else bb.config(),

@@ -144,7 +144,8 @@ def aami(y_true: np.ndarray, y_pred: np.ndarray) -> bool | None:
     spread = sd(y_true, y_pred)
     if not np.isfinite(spread):
         return None
-    return bool(abs(me(y_true, y_pred)) <= 5.0 and spread <= 8.0)
+    # an exact 5 (or 8) stays within where float subtraction gives 5.000000000000007, as in bhs
+    return bool(abs(me(y_true, y_pred)) <= 5.0 + 1e-9 and spread <= 8.0 + 1e-9)
 
 
 def bhs(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, object]:

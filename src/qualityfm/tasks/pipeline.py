@@ -280,9 +280,11 @@ def _task_cv(make: Callable[[str], TaskEstimator], ds: TaskDataset, k: int, seed
              n_boot: int, checkpoint: Path, key: dict) -> dict:
     """Grouped k-fold CV of the estimators ``make(task)`` on ``ds`` (resumable through
     ``checkpoint``/``key``, as :func:`cross_validate`). For ``af`` the 4-class rhythm models
-    ``make("af4")`` run on the same folds and add the macro F1 and noisy AUROC, their
-    decisions following the binary models' out-of-fold AF decisions (``af_rhythm_decisions``);
-    only their out-of-fold scores are kept, so their own argmax report skips its bootstrap."""
+    ``make("af4")`` run on folds of the same groups stratified by rhythm (not the binary
+    models' folds: a row's AF decision and its 4-class scores come from models fitted on
+    other rows, each out of fold) and add the macro F1 and noisy AUROC, their decisions
+    following the binary models' out-of-fold AF decisions (``af_rhythm_decisions``); only
+    their out-of-fold scores are kept, so their own argmax report skips its bootstrap."""
     res = cross_validate(lambda: make(ds.task), ds, k=k, seed=seed, n_boot=n_boot,
                          checkpoint=checkpoint, key=key, progress=True)
     if ds.task == "af":

@@ -10,13 +10,16 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 
 def _strata(y: np.ndarray, k: int = 2) -> np.ndarray:
-    """Class labels for stratification. Regression targets (floats) are binned into quartiles,
-    or into fewer bins of equal counts where quartiles would leave fewer than ``k`` rows in
-    the largest (one bin: unstratified), so a small regression set still splits."""
+    """Class labels for stratification. Regression targets (floats, or rows of several
+    targets such as (SBP, DBP) of any dtype: integer mmHg are no classes) are binned into
+    quartiles of the first, or into fewer bins of equal counts where quartiles would leave
+    fewer than ``k`` rows in the largest (one bin: unstratified), so a small regression set
+    still splits."""
     y = np.asarray(y)
+    regression = y.ndim > 1 or np.issubdtype(y.dtype, np.floating)
     if y.ndim > 1:
-        y = y[:, 0]
-    if not np.issubdtype(y.dtype, np.floating):
+        y = y[:, 0].astype(np.float64)
+    if not regression:
         return y
     for n_bins in (4, 3, 2):
         bins = np.digitize(y, np.quantile(y, np.arange(1, n_bins) / n_bins))
