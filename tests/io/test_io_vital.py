@@ -130,3 +130,27 @@ def test_the_fullest_of_two_tracks_of_a_channel_takes_its_name_and_idle_ones_are
     with pytest.warns(RuntimeWarning, match="Intellivue/PLETH"):
         _, windows = read_windows(cropped, WindowConfig(fs=125.0, seconds=30.0))
     assert len(windows) > 0 and windows.mask.all()
+
+
+def test_the_gaps_of_an_integer_track_are_missing_samples(tmp_path: Path) -> None:
+    """A packed file fills an integer track's gaps with its format's mark (-32768 for a short,
+    65535 for a word); they had been read as values (-332.68 after the gain and offset)."""
+    t0 = 1_600_000_000.0
+    vf = vitaldb.VitalFile()
+    vf.dtstart, vf.dtend = t0, t0 + 20
+    ppg = vf.add_track("Intellivue/PLETH", [
+        {"dt": t0 + s, "val": (np.arange(100) + 1000).astype(np.int16)}
+        for s in range(20) if s not in (5, 6, 7)], srate=100)
+    ppg.fmt, ppg.gain, ppg.offset = 5, 0.01, -5.0
+    ecg = vf.add_track("Intellivue/ECG_II", [
+        {"dt": t0 + s, "val": np.full(200, 7, np.uint16)} for s in range(20) if s != 10],
+        srate=200, unit="mV")
+    ecg.fmt, ecg.gain, ecg.offset = 6, 0.005, 0.0
+    for packed in (True, False):
+        path = tmp_path / f"gaps_{packed}.vital"
+        vf.to_vital(str(path), packed=packed)
+        rec = read_record(path)
+        p, e = rec.signals["ppg"], rec.signals["ecg_ii"]
+        assert np.isnan(p[500:800]).all() and np.isnan(p).sum() == 300
+        assert np.isnan(e[2000:2200]).all() and np.isnan(e).sum() == 200
+        np.testing.assert_allclose(p[:100], (np.arange(100) + 1000) * 0.01 - 5.0, rtol=1e-6)

@@ -59,16 +59,27 @@ def _check_complete(path: Path) -> None:
                           ) from e
 
 
+#: The raw value that marks a missing sample in an integer track, by the track's format (3:
+#: signed byte, 4: unsigned byte, 5: short, 6: word, 7: long, 8: dword): a packed ``.vital``
+#: file fills the gaps between blocks with it.
+GAP_VALUE = {3: -128, 4: 255, 5: -32768, 6: 65535, 7: -2147483648, 8: 4294967295}
+
+
 def _track_samples(vf, trk) -> np.ndarray:  # vf: vitaldb.VitalFile, trk: its track
     """A wave track's samples over the file's span (float32, NaN where it has none), in its
     units. Each block goes to its start time rounded to the nearest sample: vitaldb's
     ``get_track_samples`` rounds up, so a block starting a hair past a sample (float time
-    stamps) moved one sample late, overwrote the next block's first sample and left a hole."""
+    stamps) moved one sample late, overwrote the next block's first sample and left a hole.
+    An integer track's gap marks (:data:`GAP_VALUE`) are missing samples, not values."""
     rate = float(trk.srate)
     n = int(np.ceil((vf.dtend - vf.dtstart) * rate))  # as vitaldb sizes it
     out = np.full(max(n, 0), np.nan, dtype=np.float32)
+    gap = GAP_VALUE.get(int(trk.fmt))
     for rec in trk.recs:
-        val = np.asarray(rec["val"], dtype=np.float32).ravel()
+        raw = np.asarray(rec["val"]).ravel()
+        val = raw.astype(np.float32)
+        if gap is not None:
+            val[raw == gap] = np.nan
         a = int(round((rec["dt"] - vf.dtstart) * rate))
         lo, hi = max(a, 0), min(a + len(val), len(out))
         if hi > lo:
