@@ -498,3 +498,24 @@ def test_csv_lines_wider_than_the_header_and_utf16_files_are_refused(tmp_path: P
     assert find_records(tmp_path) == []
     assert [e["reason"] for e in passed_over_skips(tmp_path)] == [
         f"{tmp_path / 'u16.csv'}: UTF-16 text, which is not read: save it as UTF-8"]
+
+
+def test_decimal_commas_past_the_first_lines_and_in_the_time_column_are_read(tmp_path) -> None:
+    """A ';' file whose first lines hold whole numbers had taken '.' for its decimal mark and
+    read every later '80,5' as NaN without a word; a time column in seconds written '0,008'
+    beside whole-number signals had been refused as no number."""
+    n, fs = 3000, 125
+    abp = [0] * 250 + [80 + (i % 5) / 2 for i in range(n - 250)]
+    cell = [f"{v:g}".replace(".", ",") for v in abp]
+    late = tmp_path / "late.csv"
+    late.write_text("Time;ABP\n" + "".join(  # ISO date-times: no mark to learn from
+        f"2024-03-01T10:{i // (60 * fs):02d}:{(i % (60 * fs)) / fs:06.3f};{c}\n"
+        for i, c in enumerate(cell)))
+    rec = read_record(late)
+    assert rec.fs == {"abp": 125.0} and not np.isnan(rec.signals["abp"]).any()
+    np.testing.assert_allclose(rec.signals["abp"], abp)
+    whole = tmp_path / "whole.csv"  # integer signals, the time alone with decimal commas
+    whole.write_text("Time [s];PLETH\n" + "".join(
+        f"{f'{i / fs:.3f}'.replace('.', ',')};{i % 97}\n" for i in range(n)))
+    rec = read_record(whole)
+    assert rec.fs == {"ppg": 125.0} and rec.signals["ppg"][:3].tolist() == [0, 1, 2]

@@ -57,14 +57,16 @@ def _time_unit(name: str) -> str | None:
 
 
 #: Data lines read to guess a ``;`` or tab file's decimal mark.
-_DECIMAL_LINES = 200
+_DECIMAL_LINES = 2048
+#: A cell that is a plain number with either mark (a time in seconds, not a date-time).
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
 
 
 def _csv_header(path: Path) -> tuple[list[str], str, str]:
     """A CSV's first-line cells (a UTF-8 BOM, quotes and stray spaces removed), its delimiter
     (the most frequent of ``,``, ``;`` and tab in that line) and its decimal mark (``,`` when a
-    ``;`` or tab file prints the numbers of its first data lines' signal columns with commas
-    and no points; the time column, which may hold date-times, is not looked at)."""
+    ``;`` or tab file prints the numbers of its first data lines with commas and no points;
+    of the time column, which may hold date-times, only plain numbers count)."""
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
         first = f.readline().rstrip("\r\n")
         sep = max(_DELIMITERS, key=first.count)
@@ -72,8 +74,11 @@ def _csv_header(path: Path) -> tuple[list[str], str, str]:
         decimal = "."
         if sep != ",":
             signal = [k for k, name in enumerate(names) if _time_unit(name) is None]
-            rows = itertools.islice(csv.reader(f, delimiter=sep), _DECIMAL_LINES)
+            times = [k for k, name in enumerate(names) if _time_unit(name) is not None]
+            rows = list(itertools.islice(csv.reader(f, delimiter=sep), _DECIMAL_LINES))
             cells = [row[k] for row in rows for k in signal if k < len(row)]
+            cells += [c for row in rows for k in times if k < len(row)
+                      if _PLAIN_NUMBER.match(c := row[k].strip())]
             if any("," in c for c in cells) and not any("." in c for c in cells):
                 decimal = ","
     return names, sep, decimal
@@ -248,14 +253,18 @@ MAX_TEXT_FRACTION = 0.5
 
 
 def _signal_values(
-    col: pd.Series, path: Path, name: str, first_line: int, decimal: str
+    col: pd.Series, path: Path, name: str, first_line: int, decimal: str, sep: str = ","
 ) -> np.ndarray:
     """A signal column read as text because some cells are no number (a monitor's ``---``,
     ``-`` or ``?`` placeholders) as float32, those cells NaN like blank ones; refused when
-    more than ``MAX_TEXT_FRACTION`` of the rows read hold such text."""
+    more than ``MAX_TEXT_FRACTION`` of the rows read hold such text. In a ``;`` or tab file a
+    comma can only be a decimal mark: such numbers past the lines the mark was guessed from
+    (whole numbers there) are read, not dropped as text."""
     text = col.astype("string").str.strip()
     if decimal != ".":
         text = text.str.replace(decimal, ".", regex=False)
+    elif sep != ",":
+        text = text.str.replace(",", ".", regex=False)
     values = pd.to_numeric(text, errors="coerce").to_numpy(np.float64, na_value=np.nan)
     bad = np.isnan(values) & text.notna().to_numpy(bool) & ~text.str.lower().isin(
         ["nan", "+nan", "-nan"]).to_numpy(bool, na_value=False)
@@ -414,7 +423,8 @@ def read_csv(
     for i in picked:
         col = table[data_cols[i]]
         values = (col.to_numpy(np.float32) if col.dtype == np.float32
-                  else _signal_values(col, path, cells[data_cols[i]], skip + i0 + 1, decimal))
+                  else _signal_values(col, path, cells[data_cols[i]], skip + i0 + 1, decimal,
+                                      sep))
         _warn_inf(values, path, cells[data_cols[i]], skip + i0 + 1)
         if grid is not None:  # the gaps' samples are missing: NaN, as a blank cell is
             filled = np.full(int(grid[-1]) + 1, np.nan, dtype=values.dtype)
