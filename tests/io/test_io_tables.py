@@ -519,3 +519,25 @@ def test_decimal_commas_past_the_first_lines_and_in_the_time_column_are_read(tmp
         f"{f'{i / fs:.3f}'.replace('.', ',')};{i % 97}\n" for i in range(n)))
     rec = read_record(whole)
     assert rec.fs == {"ppg": 125.0} and rec.signals["ppg"][:3].tolist() == [0, 1, 2]
+
+
+def test_iso_times_across_a_daylight_saving_switch_and_with_a_decimal_comma(tmp_path) -> None:
+    """Stamps whose UTC offset changes had been refused as "unreadable" (pandas refuses mixed
+    zones unless told UTC); '10:00:00,008' (ISO 8601's comma, Python logging's format) had
+    been called no date-time."""
+    import pandas as pd
+
+    fs = 125
+    start = pd.Timestamp("2024-03-31T00:59:50", tz="UTC")  # 01:59:50+01:00 -> 03:00:05+02:00
+    stamps = [start + pd.Timedelta(seconds=i / fs) for i in range(16 * fs)]
+    local = [t.tz_convert("Europe/Paris").isoformat(timespec="milliseconds") for t in stamps]
+    assert local[0].endswith("+01:00") and local[-1].endswith("+02:00")
+    dst = tmp_path / "dst.csv"
+    dst.write_text("Time,PLETH\n" + "".join(f"{t},{i % 50}\n" for i, t in enumerate(local)))
+    rec = read_record(dst)
+    assert rec.fs == {"ppg": 125.0} and len(rec.signals["ppg"]) == 16 * fs
+    comma = tmp_path / "comma.csv"
+    comma.write_text("Time;PLETH\n" + "".join(
+        f"2024-03-01 10:00:{i // fs:02d},{(i % fs) * 8:03d};{i % 50}\n" for i in range(10 * fs)))
+    rec = read_record(comma)
+    assert rec.fs == {"ppg": 125.0} and len(rec.signals["ppg"]) == 10 * fs

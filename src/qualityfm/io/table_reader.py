@@ -222,8 +222,15 @@ def _seconds(
             return t * scale, None
         bad = np.isnan(t)  # a blank, or a cell that is no number, among numbers
     else:
+        # ISO 8601 allows a comma before the fraction (10:00:00,008, as Python's logging
+        # writes it); stamps with UTC offsets are read as UTC, so that an offset that changes
+        # (a daylight-saving switch in a day-long recording) is no mix of zones
+        text = col.astype("string").str.strip().str.replace(
+            r"(\d{2}:\d{2}:\d{2}),(\d)", r"\1.\2", regex=True)
+        zoned = bool(text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True,
+                                       na=False).any())
         try:
-            stamps = pd.to_datetime(col, format="ISO8601", errors="coerce")
+            stamps = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=zoned)
             if stamps.dt.tz is not None:
                 stamps = stamps.dt.tz_convert(None)
         except (ValueError, TypeError, AttributeError) as e:  # mixed time zones
