@@ -541,3 +541,14 @@ def test_iso_times_across_a_daylight_saving_switch_and_with_a_decimal_comma(tmp_
         f"2024-03-01 10:00:{i // fs:02d},{(i % fs) * 8:03d};{i % 50}\n" for i in range(10 * fs)))
     rec = read_record(comma)
     assert rec.fs == {"ppg": 125.0} and len(rec.signals["ppg"]) == 10 * fs
+
+
+def test_the_delimiter_is_counted_outside_quoted_names(tmp_path) -> None:
+    """A ';' file whose quoted names hold commas (the MIMIC PERform label style) had been read
+    as a comma file, and found no time column."""
+    path = tmp_path / "sc.csv"
+    path.write_text('"Time [s]";"PLETH, PPG recorded using bedside monitor";'
+                    '"ECG, ECG recorded using bedside monitor, lead II"\n' + "".join(
+                        f"{i / 125:.3f};{i % 50};{i % 7}\n" for i in range(1250)))
+    rec = read_record(path)
+    assert sorted(rec.signals) == ["ecg_ii", "ppg"] and rec.fs["ppg"] == 125.0

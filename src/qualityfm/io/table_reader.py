@@ -64,12 +64,14 @@ _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
 
 def _csv_header(path: Path) -> tuple[list[str], str, str]:
     """A CSV's first-line cells (a UTF-8 BOM, quotes and stray spaces removed), its delimiter
-    (the most frequent of ``,``, ``;`` and tab in that line) and its decimal mark (``,`` when a
-    ``;`` or tab file prints the numbers of its first data lines with commas and no points;
-    of the time column, which may hold date-times, only plain numbers count)."""
+    (the most frequent of ``,``, ``;`` and tab in that line outside quotes) and its decimal
+    mark (``,`` when a ``;`` or tab file prints the numbers of its first data lines with
+    commas and no points; of the time column, which may hold date-times, only plain numbers
+    count)."""
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
         first = f.readline().rstrip("\r\n")
-        sep = max(_DELIMITERS, key=first.count)
+        bare = re.sub(r'"[^"]*"', "", first)  # quoted names may hold a delimiter
+        sep = max(_DELIMITERS, key=bare.count)
         names = [c.strip() for c in next(csv.reader([first], delimiter=sep), [])]
         decimal = "."
         if sep != ",":
