@@ -30,6 +30,14 @@ def test_bad_records_are_skipped_and_the_rest_written(synth_dir, small_window, t
     assert summary["n_pairs"] > 0 and sum(summary["levels"].values()) == 50
     assert not (tmp_path / "s" / JOURNAL).exists()
     assert sorted(p.name for p in (tmp_path / "s").glob("pairs*")) == ["pairs.npy"]
+    # a record whose path passes the index's width is skipped and named; the run goes on
+    deep = synth_dir / ("d" * 120) / ("e" * 120)
+    deep.mkdir(parents=True)
+    (synth_dir / "rec0.npz").rename(deep / "rec0.npz")
+    summary = prepare(synth_dir, tmp_path / "t", window=small_window, progress=False)
+    reasons = {Path(s["record"]).name: s["reason"] for s in summary["skipped"]}
+    assert reasons["rec0.npz"].startswith("path longer than 256 characters")
+    assert summary["n_records"] == 4
 
 
 def test_workers_give_the_same_store(synth_dir, small_window, tmp_path):

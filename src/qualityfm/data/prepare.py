@@ -186,6 +186,10 @@ def score_and_scale(w: Windows, cfg: WindowConfig, ecg_rules: RRRules | None = N
 def process_record(path: str, window: WindowConfig, pair_cfg: PairConfig) -> _Result:
     """Read, window, score (on raw windows), normalise and pair one record."""
     res = _Result(source=path)
+    if len(str(path)) > _STR_WIDTH["source"]:  # the index's width: skipped, named, not fatal
+        res.reason = (f"path longer than {_STR_WIDTH['source']} characters (the store's "
+                      "index holds no more): move the record to a shorter path")
+        return res
     try:
         rec, w = read_windows(path, window)
         res.record_id = rec.record_id
@@ -476,9 +480,6 @@ def prepare(
     all_records = input_records([key for key, _ in records])
     if shard is not None:
         records = [(key, p) for key, p in records if stable_part(key, shard[1]) == shard[0]]
-    for _, p in records:
-        if len(str(p)) > _STR_WIDTH["source"]:
-            raise ValueError(f"{p}: path longer than {_STR_WIDTH['source']} characters")
     settings = _settings(window, pair_cfg, dtype, shard_size, shard)
     run = {  # what meta.json and the journal record of this run, as JSON reads them back
         "settings": json.loads(json.dumps(settings)),
