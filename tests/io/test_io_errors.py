@@ -153,3 +153,16 @@ def test_a_header_counting_fewer_samples_than_its_mat_file_warns(tmp_path: Path)
                                             r"signal, its signal file v100s\.mat declares 75000"):
         rec = read_record(hea)
     assert {len(x) for x in rec.signals.values()} == {70000}
+
+
+def test_write_wfdb_names_a_channel_without_a_finite_sample(tmp_path) -> None:
+    """It had failed with wfdb's "cannot convert float NaN to integer"."""
+    from qualityfm.io import Record, write_wfdb
+
+    rec = Record("allnan", {"ecg_ii": np.zeros(1000, np.float32),
+                            "ppg": np.full(1000, np.nan, np.float32)},
+                 {"ecg_ii": 250.0, "ppg": 250.0})
+    with pytest.raises(RecordError, match=r"allnan: channel\(s\) \['ppg'\] hold no finite "
+                                          r"sample"):
+        write_wfdb(rec, tmp_path / "w")
+    assert not (tmp_path / "w").exists()

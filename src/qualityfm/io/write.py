@@ -32,6 +32,10 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
         raise RecordError(f"{record.record_id}: channels have different lengths {sorted(lengths)}")
     names = list(record.signals)
     signal = np.stack([np.asarray(record.signals[c], dtype=np.float64) for c in names], axis=1)
+    empty = [c for k, c in enumerate(names) if not np.isfinite(signal[:, k]).any()]
+    if empty:  # wfdb fails on it ("cannot convert float NaN to integer")
+        raise RecordError(f"{record.record_id}: channel(s) {empty} hold no finite sample, which "
+                          "WFDB cannot scale; leave them out")
     comments = []
     if "alarm_true" in record.labels:
         comments = [str(record.labels.get("alarm_type", "Alarm")),
