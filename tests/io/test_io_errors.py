@@ -166,3 +166,14 @@ def test_write_wfdb_names_a_channel_without_a_finite_sample(tmp_path) -> None:
                                           r"sample"):
         write_wfdb(rec, tmp_path / "w")
     assert not (tmp_path / "w").exists()
+
+
+def test_an_upper_case_header_suffix_is_named(tmp_path) -> None:
+    """'U2.HEA' is found as a record, and had been refused as a "missing signal file"."""
+    src = shared_path("physionet2015_vt")
+    for ext in (".hea", ".mat"):
+        shutil.copy(src / f"v100s{ext}", tmp_path / f"v100s{ext}")
+    (tmp_path / "v100s.hea").rename(tmp_path / "v100s.HEA")
+    with pytest.raises(RecordError, match=r"v100s\.HEA: WFDB headers are read under a "
+                                          r"lower-case \.hea suffix; rename it to v100s\.hea"):
+        read_record(tmp_path / "v100s.HEA")
