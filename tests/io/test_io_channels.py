@@ -53,8 +53,12 @@ def test_described_labels_name_their_signal_and_lead() -> None:
             for lead in ("I", "III", "V", "V5", "MCL1", "aVR")] == [
         "ecg_i", "ecg_iii", "ecg_v", "ecg_v5", "ecg_mcl", "ecg_avr"]
     assert canonical_channel("ECG, no lead named") == "ecg"  # stands for lead II when alone
-    # a derived number or another signal keeps its own name (a mean-pressure trend named
-    # "ABP, Mean" must not take the arterial line's name)
+    # a derived number keeps its own name (a mean-pressure trend named "ABP, Mean" must not
+    # take the arterial line's name); other waveforms are named as the PERform ones
+    assert [canonical_channel(n) for n in (
+        "ABP, arterial blood pressure recorded using invasive line",
+        "ART, radial arterial line", "CVP, central venous pressure",
+        "Resp, impedance pneumography (trend removed)")] == ["abp", "abp", "cvp", "resp"]
     assert [canonical_channel(n) for n in ("ECG, HR", "Pleth, HR", "foo, bar", "ABP, Mean",
                                            "ART, Systolic", "ECG, ST II", "CO2, EtCO2")] == [
         "ecg_hr", "pleth_hr", "foo_bar", "abp_mean", "art_systolic", "ecg_st_ii", "co2_etco2"]

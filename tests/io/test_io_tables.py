@@ -552,3 +552,16 @@ def test_the_delimiter_is_counted_outside_quoted_names(tmp_path) -> None:
                         f"{i / 125:.3f};{i % 50};{i % 7}\n" for i in range(1250)))
     rec = read_record(path)
     assert sorted(rec.signals) == ["ecg_ii", "ppg"] and rec.fs["ppg"] == 125.0
+
+
+def test_later_commas_are_no_decimal_marks_where_points_were_seen(tmp_path) -> None:
+    """The fallback that reads a ';' file's later decimal commas holds only where its first
+    lines showed no mark: beside points a '1,234' is a thousands separator, left as text
+    (NaN), not read 1000 times too small."""
+    fs = 125
+    rows = [f"{i / fs:.3f};{80.5 + i % 3}" if i < 2500 else f"{i / fs:.3f};1,234"
+            for i in range(2600)]
+    path = tmp_path / "points.csv"
+    path.write_text("Time [s];ABP\n" + "\n".join(rows) + "\n")
+    abp = read_record(path).signals["abp"]
+    assert abp[:2].tolist() == [80.5, 81.5] and np.isnan(abp[2500:]).all()

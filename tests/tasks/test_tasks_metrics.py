@@ -278,3 +278,5 @@ def test_edge_cases_of_the_review_of_session_28() -> None:
     as_int = paired_difference(labels, a, b, groups, "binary", 200, 0)
     as_float = paired_difference(labels.astype(float), a, b, groups, "binary", 200, 0)
     assert as_int == as_float
+    with pytest.raises(ValueError, match="binary labels must be 0/1"):  # not truncated to 0
+        paired_difference(np.r_[labels[:-1], 0.5], a, b, groups, "binary", 200, 0)

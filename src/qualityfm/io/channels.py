@@ -90,14 +90,14 @@ _LEAD_WORDS = re.compile(r"\blead\s*(avr|avl|avf|iii|ii|i|v[1-6]?|mcl1?)\b", re.
 #: Words of a description that name a number taken from a wave (``ABP, Mean``, ``ECG, ST
 #: II``), not the wave itself.
 _STATISTICS = frozenset(("mean", "avg", "average", "sys", "systolic", "dia", "diastolic",
-                         "min", "max", "st", "etco2", "trend"))
+                         "min", "max", "st", "etco2"))
 
 
 def _described(name: str) -> str | None:
-    """The waveform of a label ``TYPE, description`` (the MIMIC PERform files' style: PPG,
-    ECG, resp), or None: an unnamed ECG is the lead the description names; None when the
-    label names a number derived from a wave (``ECG, HR``, ``ABP, Mean``, ``ECG, ST II``) or
-    ``TYPE`` is none of those waveforms (it then keeps its own name, as before)."""
+    """The channel of a label ``TYPE, description`` (the MIMIC PERform files' style), or
+    None: ``TYPE`` by its own canonical name, an unnamed ECG the lead the description names;
+    None when the label names a number derived from a wave (``ECG, HR``, ``ABP, Mean``,
+    ``ECG, ST II``) or ``TYPE`` is no known signal (it then keeps its own name)."""
     head, comma, rest = name.partition(",")
     words = set(re.split(r"[\s_\-.,()/\[\]%]+", rest.lower()))
     if not comma or not head.strip() or _derived(name, "") or words & _STATISTICS:
@@ -106,7 +106,7 @@ def _described(name: str) -> str | None:
     if base == "ecg":
         lead = _LEAD_WORDS.search(rest)
         return canonical_channel(lead.group(1)) if lead else base
-    return base if is_ecg(base) or base in ("ppg", "resp") else None
+    return base if base in _ALIASES.values() else None
 
 
 def _derived(name: str, key: str) -> bool:

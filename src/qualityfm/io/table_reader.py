@@ -62,18 +62,18 @@ _DECIMAL_LINES = 2048
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
 
 
-def _csv_header(path: Path) -> tuple[list[str], str, str]:
+def _csv_header(path: Path) -> tuple[list[str], str, str, bool]:
     """A CSV's first-line cells (a UTF-8 BOM, quotes and stray spaces removed), its delimiter
     (the most frequent of ``,``, ``;`` and tab in that line outside quotes) and its decimal
     mark (``,`` when a ``;`` or tab file prints the numbers of its first data lines with
     commas and no points; of the time column, which may hold date-times, only plain numbers
-    count)."""
+    count), and whether those lines showed a mark at all (whole numbers show none)."""
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
         first = f.readline().rstrip("\r\n")
         bare = re.sub(r'"[^"]*"', "", first)  # quoted names may hold a delimiter
         sep = max(_DELIMITERS, key=bare.count)
         names = [c.strip() for c in next(csv.reader([first], delimiter=sep), [])]
-        decimal = "."
+        decimal, marked = ".", False
         if sep != ",":
             signal = [k for k, name in enumerate(names) if _time_unit(name) is None]
             times = [k for k, name in enumerate(names) if _time_unit(name) is not None]
@@ -81,9 +81,11 @@ def _csv_header(path: Path) -> tuple[list[str], str, str]:
             cells = [row[k] for row in rows for k in signal if k < len(row)]
             cells += [c for row in rows for k in times if k < len(row)
                       if _PLAIN_NUMBER.match(c := row[k].strip())]
-            if any("," in c for c in cells) and not any("." in c for c in cells):
+            commas, points = any("," in c for c in cells), any("." in c for c in cells)
+            marked = commas or points
+            if commas and not points:
                 decimal = ","
-    return names, sep, decimal
+    return names, sep, decimal, marked
 
 
 def _split_unit(name: str) -> tuple[str, str]:
@@ -115,7 +117,7 @@ def csv_holds_samples(path: Path) -> bool:
     labels or names (``REFERENCE.csv``: ``A00001,N``): a cheap test of what a time-less CSV
     that :func:`find_records` passes over holds."""
     try:
-        _, sep, decimal = _csv_header(path)
+        _, sep, decimal, _ = _csv_header(path)
         with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
             lines = [row for row in itertools.islice(csv.reader(f, delimiter=sep), 2) if row]
     except OSError:
@@ -262,18 +264,19 @@ MAX_TEXT_FRACTION = 0.5
 
 
 def _signal_values(
-    col: pd.Series, path: Path, name: str, first_line: int, decimal: str, sep: str = ","
+    col: pd.Series, path: Path, name: str, first_line: int, decimal: str,
+    comma_decimals: bool = False,
 ) -> np.ndarray:
     """A signal column read as text because some cells are no number (a monitor's ``---``,
     ``-`` or ``?`` placeholders) as float32, those cells NaN like blank ones; refused when
-    more than ``MAX_TEXT_FRACTION`` of the rows read hold such text. In a ``;`` or tab file a
-    comma can only be a decimal mark: such numbers past the lines the mark was guessed from
-    (whole numbers there) are read, not dropped as text."""
+    more than ``MAX_TEXT_FRACTION`` of the rows read hold such text. ``comma_decimals``: a
+    ``;`` or tab file whose first lines showed no decimal mark (whole numbers), where a later
+    comma is a decimal mark: such numbers are read, not dropped as text."""
     text = col.astype("string").str.strip()
     if decimal != ".":
         text = text.str.replace(decimal, ".", regex=False)
-    elif sep != ",":
-        text = text.str.replace(",", ".", regex=False)
+    elif comma_decimals:
+        text = text.str.replace(r"^([+-]?\d*),(\d+)$", r"\1.\2", regex=True)
     values = pd.to_numeric(text, errors="coerce").to_numpy(np.float64, na_value=np.nan)
     bad = np.isnan(values) & text.notna().to_numpy(bool) & ~text.str.lower().isin(
         ["nan", "+nan", "-nan"]).to_numpy(bool, na_value=False)
@@ -324,7 +327,7 @@ def read_csv(
     if csv_is_utf16(path):
         raise RecordError(f"{path}: UTF-16 text, which is not read: save it as UTF-8")
     try:
-        cells, sep, decimal = _csv_header(path)
+        cells, sep, decimal, marked = _csv_header(path)
     except OSError as e:
         raise RecordError(f"{path}: cannot open ({e})") from e
     cells = _trimmed(cells)  # a trailing delimiter names no column
@@ -433,7 +436,7 @@ def read_csv(
         col = table[data_cols[i]]
         values = (col.to_numpy(np.float32) if col.dtype == np.float32
                   else _signal_values(col, path, cells[data_cols[i]], skip + i0 + 1, decimal,
-                                      sep))
+                                      sep != "," and not marked))
         _warn_inf(values, path, cells[data_cols[i]], skip + i0 + 1)
         if grid is not None:  # the gaps' samples are missing: NaN, as a blank cell is
             filled = np.full(int(grid[-1]) + 1, np.nan, dtype=values.dtype)

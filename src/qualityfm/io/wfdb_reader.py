@@ -377,7 +377,9 @@ def read_wfdb(
     Challenge datasets name no patients). With ``channels=[]`` only the header is read (labels,
     events, no signals).
     """
-    if path.suffix != ".hea":  # wfdb opens BASE.hea: "U2.HEA" would read as "missing"
+    if path.suffix != ".hea" and not path.with_suffix(".hea").is_file():
+        # wfdb opens BASE.hea: "U2.HEA" would read as "missing" (where the filesystem tells
+        # cases apart; elsewhere BASE.hea is that file)
         raise RecordError(f"{path}: WFDB headers are read under a lower-case .hea suffix; "
                           f"rename it to {path.with_suffix('.hea').name}")
     base = str(path.with_suffix(""))

@@ -20,9 +20,10 @@ LEVEL_THRESHOLDS: tuple[float, float, float, float] = (0.9, 0.7, 0.5, 0.3)
 #: record (2: a recorded channel that is flat or missing in a window scores 0 there; 3: the
 #: resampling keeps a channel's level without a ripple; 4: an ECG's flat stretches cost their
 #: share of its score; 5: a clipped window is found on the record's own samples, and
-#: resampling keeps every constant level without a ripple). A store's journal records it, so
-#: that an interrupted ``prepare`` never mixes two rules.
-SCORING_VERSION = 5
+#: resampling keeps every constant level without a ripple; 6: filled gaps are left out of
+#: the clip count). A store's journal records it, so that an interrupted ``prepare`` never
+#: mixes two rules.
+SCORING_VERSION = 6
 
 
 @dataclass

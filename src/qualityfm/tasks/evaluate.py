@@ -282,7 +282,7 @@ def paired_difference(
     """
     y, a, b = np.asarray(y), np.asarray(a, float), np.asarray(b, float)
     if kind == "binary":  # 0/1 labels as floats stratify as classes, as binary_report's do
-        y = y.astype(int)
+        y = M._binary(y)
     if a.shape != b.shape or len(a) != len(y):
         raise ValueError(f"paired predictions must match: {a.shape} vs {b.shape}, {len(y)} rows")
     if kind == "regression" and (y.ndim != 2 or a.ndim != 2):
