@@ -319,6 +319,16 @@ def test_an_uncalibrated_segment_channel_is_marked_in_a_multisegment_record(
     assert rec.units["abp"] == "uncalibrated" and rec.units["ppg"] != "uncalibrated"
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_units_and_names_beyond_ascii_are_read(tmp_path: Path, encoding: str) -> None:
+    """wfdb drops the µ of "µV" (the units had read "V", off by 1e6); "Pléth" is the PPG."""
+    hea = _gain_record(tmp_path, "1000/mV")
+    hea.write_bytes(hea.read_text().replace("1000/mV", "1000/µV").replace(" II\n", " Pléth\n")
+                    .encode(encoding))
+    rec = read_record(hea)
+    assert rec.units == {"ppg": "µV"} and rec.signals["ppg"][1] == pytest.approx(0.01)
+
+
 def test_a_signal_file_name_that_is_not_ascii_is_named_as_such(tmp_path: Path) -> None:
     """WFDB names files in ASCII: a header naming one with other bytes is refused as corrupt
     (it had been reported as a missing file under a name with the bytes dropped)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 #: The two channels the model reads, in this order.
@@ -50,6 +51,7 @@ _DERIVED = frozenset((
 def _key(name: str) -> str:
     """Lower-case a label and drop separators and a leading device prefix (``SNUADC/ECG_II``)."""
     name = name.strip().split("/")[-1].lower()
+    name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()  # Pléth
     return re.sub(r"[\s_\-.,()]+", "", name)
 
 

@@ -64,6 +64,8 @@ class Header:
     #: positions of the signals whose gain is 0: uncalibrated (WFDB then divides by 200);
     #: by position, as two channels may share a name
     uncalibrated: set[int] = field(default_factory=set)
+    #: the units each signal line states, by position ("µV": wfdb drops what is not ASCII)
+    units: dict[int, str] = field(default_factory=dict)
 
     @property
     def multi(self) -> bool:
@@ -80,9 +82,13 @@ class Header:
 def parse_header(path: Path) -> Header:
     """Parse a ``.hea`` file; a malformed record line or gain field raises ``RecordError``."""
     try:
-        text = path.read_text(encoding="ascii", errors="replace")
+        raw = path.read_bytes()
     except OSError as e:
         raise RecordError(f"{path}: cannot read header ({e})") from e
+    try:  # names and units may hold µ or é: UTF-8, else a Latin-1 editor's bytes
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
     lines = [ln.strip() for ln in text.splitlines()]
     comments = [ln.lstrip("#").strip() for ln in lines if ln.startswith("#")]
     body = [ln for ln in lines if ln and not ln.startswith("#")]
@@ -113,7 +119,7 @@ def parse_header(path: Path) -> Header:
     names = [p[8].strip() if len(p) > 8 else "" for p in parts]
     for k, (name, p) in enumerate(zip(names, parts, strict=True)):
         signal = f"signal {k + 1}{f' {name!r}' if name else ''}"
-        if "\ufffd" in p[0]:  # read as ASCII: WFDB names files in ASCII
+        if not p[0].isascii():  # WFDB names files in ASCII
             raise RecordError(f"{path}: corrupt WFDB header ({signal}: its signal file name "
                               f"{p[0]!r} holds bytes that are not ASCII)")
         fmt = _FORMAT_FIELD.match(p[1]) if len(p) > 1 else None
@@ -130,8 +136,10 @@ def parse_header(path: Path) -> Header:
     unstated = {i for i, p in enumerate(parts) if len(p) < 3 or "/" not in p[2]}
     uncalibrated = {i for i, p in enumerate(parts)
                     if len(p) > 2 and float(re.split(r"[(/]", p[2])[0]) == 0}
+    units = {i: p[2].split("/", 1)[1] for i, p in enumerate(parts)
+             if len(p) > 2 and "/" in p[2]}
     return Header(fs, n_frames, names, [p[0] for p in parts], [], unstated, comments,
-                  uncalibrated=uncalibrated)
+                  uncalibrated=uncalibrated, units=units)
 
 
 def is_record_header(path: Path) -> tuple[bool, list[str]]:
@@ -447,7 +455,8 @@ def read_wfdb(
             )
         signals[name] = x
         rates[name] = frame_fs * spf
-        unit = rec.units[j] or "NU"
+        # the header's own text where it states the units (wfdb drops the µ of µV)
+        unit = (rec.units[j] if multi else header.units.get(picked[j], rec.units[j])) or "NU"
         unstated = rec.unstated[j] if multi else picked[j] in header.unstated
         if unstated and name.split("_")[0] in _UNITLESS_WHEN_UNSTATED:
             unit = "NU"
