@@ -78,9 +78,9 @@ BP_RULES = ("beat_median", "max_min")
 RHYTHMS = ("N", "A", "O", "~")
 # 22: the readers return other records for some files (CSV decimal commas past the first
 # lines, ISO stamps across a UTC-offset change, quoted names holding the delimiter; VitalDB
-# integer gap marks; "TYPE, description" channel names); 21: an abp window whose arterial
-# line holds still (1-s stretches within 2 mmHg) for over
-# 20 % of it has no target; 20: resampling keeps every constant level exactly (each
+# integer gap marks; "TYPE, description" and accented channel names); 21: an abp window
+# whose arterial line holds still (1-s stretches within 2 mmHg) for over 20 % of it has no
+# target; 20: resampling keeps every constant level exactly (each
 # polyphase branch of unit DC gain; windows move by about 1e-3 of their values), an abp
 # window needs lead II itself (another lead had stood in where lead II was off); 19: a long
 # af record's windows are named by the record, not its patient, and rows keep their window
