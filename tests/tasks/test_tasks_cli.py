@@ -464,7 +464,10 @@ def test_cli_compare_refuses_rows_it_cannot_run_before_any_work(tmp_path, capsys
     assert json.loads((out / "summary.json").read_text())["rows"] == ["classical features + GBM"]
     assert main([*other, "--overwrite"]) == 0
     assert not list(out.glob("classical_features*")) and (out / "notes.txt").exists()
-    assert json.loads((out / "summary.json").read_text())["rows"] == ["r (linear)"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rows"] == ["r (linear)"] and summary["solver"] is None  # as given
+    used = summary["row_settings"]["r (linear)"]  # as the row ran: the defaults resolved
+    assert (used["mode"], used["solver"], used["pool"]) == ("linear", "lbfgs", "mean+last+stem")
 
 
 def test_cli_finetune_into_a_used_folder_leaves_no_stale_model(tmp_path, capsys) -> None:

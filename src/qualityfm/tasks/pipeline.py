@@ -264,7 +264,9 @@ def _used_settings(est: TaskEstimator) -> dict:
             "use_features": ft.use_features, "augment": ft.augment if ft.mode == "full" else None,
             "pool": ft.pool if ft.n_channels is not None else None,
             "test_shifts": ft.test_shifts,
-            "config": None if ft.init != "none" else (ft.config.to_dict() if ft.config else None),
+            "config": (resolve_model_config(ft.config).to_dict()
+                       if isinstance(ft.init, str) and ft.init == "none" and ft.config is not None
+                       else None),
             "epochs": None if closed_form else ft.epochs, "batch_size": ft.batch_size, **rule}
 
 
@@ -642,7 +644,10 @@ def compare_run(
         "rows": list(rows), "reference": reference or None, "kfold": kfold, "seed": seed,
         "epochs": epochs, "modes": list(modes), "with_features": with_features,
         "augment": augment, "pool": pool, "test_shifts": test_shifts, "solver": solver,
-        "target_tpr": target_tpr, "config": config, "settings": ds.settings})
+        "target_tpr": target_tpr, "config": config, "settings": ds.settings,
+        # what each row ran with, the defaults resolved (the options above are as given)
+        "row_settings": {name: _used_settings(make(task, ds.fs))
+                         for name, make in makers.items()}})
     shutil.rmtree(out / FOLDS_DIR, ignore_errors=True)
     return rows
 
