@@ -225,3 +225,20 @@ def test_bad_settings(store):
         PairDataset(store, aligned_fraction=1.5)
     with pytest.raises(ValueError, match="rank"):
         WindowDataset(store, rank=2, world_size=2)
+
+
+def test_a_spawned_worker_keeps_the_rank_found_in_its_parent(store, monkeypatch):
+    """A dataset without rank/world_size looks them up; a worker started by spawn or
+    forkserver has no process group and had taken itself for rank 0 of 1, so every rank
+    served the whole epoch. The dataset sent to it carries its parent's rank."""
+    import pickle
+
+    ds = PairDataset(store, batch_size=4, shuffle=False)
+    monkeypatch.setattr(ds_module, "_distributed", lambda: (1, 2))  # rank 1 of 2, here
+    shipped = pickle.dumps(ds)
+    mine, n = ds.rank_order(), len(ds)
+    monkeypatch.setattr(ds_module, "_distributed", lambda: (0, 1))  # in the worker: none
+    worker = pickle.loads(shipped)
+    assert worker.rank_world == (1, 2) and len(worker) == n < len(ds)
+    np.testing.assert_array_equal(worker.rank_order(), mine)
+    assert ds.rank_world == (0, 1)  # the dataset itself still looks it up

@@ -94,6 +94,16 @@ class _StoreDataset(IterableDataset):
         self._start = 0  # samples of this epoch to skip (from load_state_dict)
         self._seen = 0  # samples consumed in this epoch, counted in this process
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The dataset as a DataLoader sends it to a ``spawn``/``forkserver`` worker: the rank
+        and world size found here, in the process that joined the process group (a worker
+        has none, and would take itself for rank 0 of 1: every rank serving the whole
+        epoch)."""
+        state = self.__dict__.copy()
+        if state["_world_size"] is None:
+            state["_rank"], state["_world_size"] = _distributed()
+        return state
+
     # -- to be provided by subclasses
     def _n_items(self) -> int:
         raise NotImplementedError
