@@ -108,6 +108,16 @@ def test_learned_quality_is_a_bounded_correlation(tiny_model: QualityFM) -> None
     mask = np.ones(x.shape[:2], dtype=bool)
     q = learned_quality(model, x, mask, batch_size=1)
     assert q.shape == (2,) and np.all(np.abs(q) <= 1.0 + 1e-5)
+    # Pearson's correlation of the decoder's spectra with the windows' own, channel-averaged
+    # (it had been that times (n - 1) / n)
+    from qualityfm.losses import SpectralLoss
+
+    with torch.no_grad():
+        amp = model.eval()(torch.from_numpy(x), torch.from_numpy(mask))["amp"].numpy()
+        own = SpectralLoss(n_bins=model.cfg.n_bins).targets(torch.from_numpy(x))[0].numpy()
+    pearson = [np.mean([np.corrcoef(amp[i, c], own[i, c])[0, 1] for c in range(2)])
+               for i in range(2)]
+    np.testing.assert_allclose(q, pearson, atol=1e-5)
     noisy = corrupt(x, 300.0, np.random.default_rng(0), kinds=["noise"], strength=1.0)
     assert not np.allclose(learned_quality(model, noisy.astype(np.float32), mask), q)
     model.train()  # the caller's mode is left as it was; a list mask is read as booleans

@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "on) of every record under FILE... (any supported format, folders searched). Writes one "
         "row per window: ecg_sqi, ppg_sqi, combined sqi, its level, which recorded channel is "
         "off there (unusable), and with --model the learned quality in [-1, 1] (correlation of "
-        "the window's spectrum with the model's reconstruction of a clean signal).",
+        "the window's spectrum with the model's reconstruction of a clean signal; with the "
+        "shipped weights it follows the SQIs only weakly, Spearman 0.23: no quality score).",
     )
     p.add_argument("inputs", nargs="+", metavar="FILE", help="records or folders of records")
     p.add_argument("--out", required=True, help="output table (.csv or .parquet)")
