@@ -403,4 +403,10 @@ def test_an_output_named_like_an_input_record_is_refused(tmp_path: Path) -> None
         score_files([tmp_path], path)
     assert main(["score", str(path), "--out", str(path)]) == 1
     assert path.read_bytes() == before
+    labels = tmp_path / "REFERENCE.csv"  # the folder's labels, which the tasks read
+    labels.write_text("c125,N\n")
+    with pytest.raises(ValueError, match=r"REFERENCE\.csv is a file the records beside it are "
+                                         r"read with"):
+        score_files([tmp_path], labels)
+    assert labels.read_text() == "c125,N\n"
     assert score_files([tmp_path], tmp_path / "scores.csv")["n_records"] == 1

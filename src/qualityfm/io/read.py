@@ -17,7 +17,7 @@ from qualityfm.io.table_reader import (
     read_npz,
 )
 from qualityfm.io.vital_reader import read_vital
-from qualityfm.io.wfdb_reader import is_record_header, parse_header, read_wfdb
+from qualityfm.io.wfdb_reader import REFERENCE_FILE, is_record_header, parse_header, read_wfdb
 
 SUFFIXES = (".hea", ".vital", ".csv", ".npy", ".npz")
 #: Waveform formats a folder may hold that no reader here reads (named, not passed silently).
@@ -190,13 +190,21 @@ def no_rate_reason(path: str | Path) -> str:
 
 
 def refuse_writing_over(outputs: Sequence[str | Path], records: Sequence[str | Path]) -> None:
-    """Refuse (ValueError) an output file that is one of the ``records`` a run reads: a CSV
-    record named as ``--out`` would be replaced by the table written there."""
+    """Refuse (ValueError) an output file that is one of the ``records`` a run reads, or a
+    file beside them that the readers take labels or data from (``REFERENCE.csv``, a
+    monitor's ``*_Numerics.csv``): it would be replaced by the table written there."""
     read = {Path(r).resolve() for r in records}
+    folders = {r.parent for r in read}
     for out in outputs:
-        if Path(out).resolve() in read:
+        path = Path(out).resolve()
+        if path in read:
             raise ValueError(f"--out {out} is a record this run reads: writing there would "
                              "replace it; give the output another name")
+        if path.parent in folders and (path.name.lower() == REFERENCE_FILE.lower()
+                                       or path.name.endswith("_Numerics.csv")):
+            raise ValueError(f"--out {out} is a file the records beside it are read with "
+                             "(labels or monitor numerics): writing there would replace it; "
+                             "give the output another name")
 
 
 def skip_reason(err: Exception) -> str:
