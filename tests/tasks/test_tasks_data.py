@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -452,3 +453,24 @@ def test_an_arterial_line_still_for_part_of_a_window_gives_no_target() -> None:
                                "or a disconnection)")
             elif rule == "beat_median":  # (max_min: DBP 0, out of range)
                 assert not isinstance(got, str) and got[0] < 200
+
+
+def test_a_cached_dataset_names_its_files_as_this_run_spells_them(tmp_path, monkeypatch) -> None:
+    """A cache filled by a run from another folder had named the files as that run spelt
+    them (predict's `file` column then named paths that did not exist from here)."""
+    import shutil
+
+    data = tmp_path / "pv" / "x"
+    data.mkdir(parents=True)
+    for name in ("v100s", "v101l"):
+        for ext in (".hea", ".mat"):
+            shutil.copy(shared_path("physionet2015_vt") / f"{name}{ext}", data)
+    (data / "bad.hea").write_text("bad 1 250 x\n")
+    cache = tmp_path / "cache"
+    first = build_task_dataset("vt-alarm", data, cache_dir=cache, labels=False)
+    assert all(s.startswith(str(data)) for s in first.sources)
+    monkeypatch.chdir(tmp_path / "pv")
+    again = build_task_dataset("vt-alarm", Path("x"), cache_dir=cache, labels=False)
+    assert len(list(cache.glob("*.npz"))) == 1  # read from the cache
+    assert sorted(again.sources.tolist()) == ["x/v100s.hea", "x/v101l.hea"]
+    assert [e["record"] for e in again.skipped] == ["x/bad.hea"]

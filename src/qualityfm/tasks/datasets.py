@@ -799,8 +799,10 @@ def _build(
     """The dataset of ``files`` (None when no record fits) and the records skipped; loaded
     from, or saved to, ``cache_dir``."""
     cache = _cache_path(Path(cache_dir), s, files) if cache_dir is not None else None
+    # the cache names files by their absolute paths, and a run by its own spelling of them
+    spelt = {str(Path(f).resolve()): str(f) for f in files}
     if cache is not None and cache.exists():
-        ds = TaskDataset.load(cache)
+        ds = _renamed(TaskDataset.load(cache), spelt)
         return ds, ds.skipped
     rows: list[dict] = []
     skipped: list[dict[str, str]] = []
@@ -822,5 +824,14 @@ def _build(
         return None, skipped
     ds = _dataset_of(s, rows, skipped)
     if cache is not None:
-        ds.save(cache)
+        _renamed(ds, {v: k for k, v in spelt.items()}).save(cache)
     return ds, skipped
+
+
+def _renamed(ds: TaskDataset, names: dict[str, str]) -> TaskDataset:
+    """``ds`` with its rows' files and its skipped records renamed by ``names`` (those not in
+    it as they are): a cache keeps absolute paths, a run its own spelling of them."""
+    sources = None if ds.sources is None else np.array(
+        [names.get(f, f) for f in ds.sources.tolist()], dtype=object)
+    skipped = [{**e, "record": names.get(e["record"], e["record"])} for e in ds.skipped]
+    return dataclasses.replace(ds, sources=sources, skipped=skipped)
