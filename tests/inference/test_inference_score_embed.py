@@ -409,4 +409,8 @@ def test_an_output_named_like_an_input_record_is_refused(tmp_path: Path) -> None
                                          r"read with"):
         score_files([tmp_path], labels)
     assert labels.read_text() == "c125,N\n"
+    numerics = tmp_path / "c125_Numerics.csv"  # a monitor's numbers beside the records
+    numerics.write_text("Time [s],HR\n0,60\n")
+    with pytest.raises(ValueError, match="read with"):
+        score_files([tmp_path], numerics)
     assert score_files([tmp_path], tmp_path / "scores.csv")["n_records"] == 1

@@ -63,6 +63,9 @@ def test_described_labels_name_their_signal_and_lead() -> None:
                                            "ART, Systolic", "ECG, ST II", "CO2, EtCO2")] == [
         "ecg_hr", "pleth_hr", "foo_bar", "abp_mean", "art_systolic", "ecg_st_ii", "co2_etco2"]
     assert canonical_names(["ABP, Mean", "ABP"]) == ["abp_mean", "abp"]
+    assert [canonical_channel(n) for n in ("ABP, MAP", "ABP, trend", "ART, pulse pressure",
+                                           "ABP, PP", "PAP, wedge", "CVP, trend")] == [
+        "abp_map", "abp_trend", "art_pulse_pressure", "abp_pp", "pap_wedge", "cvp_trend"]
 
 
 def test_unnamed_numbered_lead_feeds_the_model_ecg() -> None:

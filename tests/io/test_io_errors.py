@@ -177,3 +177,11 @@ def test_an_upper_case_header_suffix_is_named(tmp_path) -> None:
     with pytest.raises(RecordError, match=r"v100s\.HEA: WFDB headers are read under a "
                                           r"lower-case \.hea suffix; rename it to v100s\.hea"):
         read_record(tmp_path / "v100s.HEA")
+    # beside another file v100s.hea (a filesystem that tells cases apart): still refused, not
+    # read as this header with that one's samples
+    text = (tmp_path / "v100s.HEA").read_text()
+    (tmp_path / "v100s.hea").write_text(text)
+    if not (tmp_path / "v100s.hea").samefile(tmp_path / "v100s.HEA"):
+        (tmp_path / "v100s.HEA").write_text(text.replace(" 250 ", " 125 ", 1))
+        with pytest.raises(RecordError, match=r"lower-case \.hea suffix"):
+            read_record(tmp_path / "v100s.HEA")

@@ -1189,6 +1189,12 @@ def test_compares_resnet_row_starts_from_weights_its_seed_draws() -> None:
     first = weights(0)
     torch.manual_seed(456)  # another process state: the same weights
     assert torch.equal(weights(0), first) and not torch.equal(weights(1), first)
+    from qualityfm.tasks.pipeline import _used_settings
+
+    resnet = _compare_makers(["resnet"], [], [], False, cfg=None, epochs=1, seed=0,
+                             augment=False, pool=None, test_shifts=None, solver=None,
+                             device="cpu", rule={})["ResNet1d from scratch"]("vt-alarm", 300.0)
+    assert _used_settings(resnet)["pool"] is None  # it pools as it does: no option applies
 
 
 def test_a_features_table_of_another_width_is_refused_at_predict(tmp_path) -> None:

@@ -92,7 +92,8 @@ _LEAD_WORDS = re.compile(r"\blead\s*(avr|avl|avf|iii|ii|i|v[1-6]?|mcl1?)\b", re.
 #: Words of a description that name a number taken from a wave (``ABP, Mean``, ``ECG, ST
 #: II``), not the wave itself.
 _STATISTICS = frozenset(("mean", "avg", "average", "sys", "systolic", "dia", "diastolic",
-                         "min", "max", "st", "etco2"))
+                         "min", "max", "st", "etco2", "map", "pp", "pulse", "wedge", "pawp",
+                         "s", "d", "m", "trend", "trends", "numeric", "numerics"))
 
 
 def _described(name: str) -> str | None:
@@ -101,7 +102,8 @@ def _described(name: str) -> str | None:
     None when the label names a number derived from a wave (``ECG, HR``, ``ABP, Mean``,
     ``ECG, ST II``) or ``TYPE`` is no known signal (it then keeps its own name)."""
     head, comma, rest = name.partition(",")
-    words = set(re.split(r"[\s_\-.,()/\[\]%]+", rest.lower()))
+    # "(trend removed)" describes a wave (PERform's resp), "trend" alone a number
+    words = set(re.split(r"[\s_\-.,()/\[\]%]+", rest.lower().replace("trend removed", "")))
     if not comma or not head.strip() or _derived(name, "") or words & _STATISTICS:
         return None
     base = canonical_channel(head)

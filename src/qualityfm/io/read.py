@@ -200,8 +200,8 @@ def refuse_writing_over(outputs: Sequence[str | Path], records: Sequence[str | P
         if path in read:
             raise ValueError(f"--out {out} is a record this run reads: writing there would "
                              "replace it; give the output another name")
-        if path.parent in folders and (path.name.lower() == REFERENCE_FILE.lower()
-                                       or path.name.endswith("_Numerics.csv")):
+        if path.parent in folders and (path.name.lower() == REFERENCE_FILE.lower() or (
+                path.suffix.lower() == ".csv" and path.stem.endswith("_Numerics"))):
             raise ValueError(f"--out {out} is a file the records beside it are read with "
                              "(labels or monitor numerics): writing there would replace it; "
                              "give the output another name")

@@ -385,7 +385,8 @@ def read_wfdb(
     Challenge datasets name no patients). With ``channels=[]`` only the header is read (labels,
     events, no signals).
     """
-    if path.suffix != ".hea" and not path.with_suffix(".hea").is_file():
+    lower = path.with_suffix(".hea")
+    if path.suffix != ".hea" and not (lower.is_file() and lower.samefile(path)):
         # wfdb opens BASE.hea: "U2.HEA" would read as "missing" (where the filesystem tells
         # cases apart; elsewhere BASE.hea is that file)
         raise RecordError(f"{path}: WFDB headers are read under a lower-case .hea suffix; "

@@ -262,7 +262,10 @@ def _used_settings(est: TaskEstimator) -> dict:
     closed_form = ft.mode == "linear" and ft.solver == "lbfgs"
     return {"mode": ft.mode, "solver": ft.solver if ft.mode == "linear" else None,
             "use_features": ft.use_features, "augment": ft.augment if ft.mode == "full" else None,
-            "pool": ft.pool if ft.n_channels is not None else None,
+            # a module of its own (ResNet1d) pools as it does: no pool option applies
+            "pool": (None if ft.n_channels is None
+                     or (isinstance(ft.init, torch.nn.Module) and hasattr(ft.init, "dim"))
+                     else ft.pool),
             "test_shifts": ft.test_shifts,
             "config": (resolve_model_config(ft.config).to_dict()
                        if isinstance(ft.init, str) and ft.init == "none" and ft.config is not None
