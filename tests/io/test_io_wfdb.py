@@ -329,6 +329,19 @@ def test_units_and_names_beyond_ascii_are_read(tmp_path: Path, encoding: str) ->
     assert rec.units == {"ppg": "µV"} and rec.signals["ppg"][1] == pytest.approx(0.01)
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_a_multi_segment_record_keeps_names_and_units_beyond_ascii(tmp_path: Path,
+                                                                   encoding: str) -> None:
+    """A segment's "µV" had read "V" and "ÉCG II" had been no ECG ("cg_ii"): the layout and
+    segment names and units came from wfdb, which drops what is not ASCII."""
+    (tmp_path / "seg1.dat").write_bytes((np.arange(1250, dtype="<i2") % 100).tobytes())
+    (tmp_path / "seg1.hea").write_bytes(
+        "seg1 1 125 1250\nseg1.dat 16 1000/µV 16 0 0 0 0 ÉCG II\n".encode(encoding))
+    (tmp_path / "multi.hea").write_text("multi/1 1 125 1250\nseg1 1250\n")
+    rec = read_record(tmp_path / "multi.hea")
+    assert rec.units == {"ecg_ii": "µV"} and rec.signals["ecg_ii"][5] == pytest.approx(0.005)
+
+
 def test_a_signal_file_name_that_is_not_ascii_is_named_as_such(tmp_path: Path) -> None:
     """WFDB names files in ASCII: a header naming one with other bytes is refused as corrupt
     (it had been reported as a missing file under a name with the bytes dropped)."""

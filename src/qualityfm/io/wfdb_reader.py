@@ -241,11 +241,21 @@ def _layout(path: Path, header: Header) -> Any:
     if name is None:
         raise RecordError(f"{path}: empty record (no segment with samples)")
     try:
-        return wfdb.rdheader(str(path.parent / name))
+        layout = wfdb.rdheader(str(path.parent / name))
     except FileNotFoundError as e:
         raise RecordError(f"{path}: missing segment header {name}.hea") from e
     except Exception as e:  # wfdb's parser errors
         raise RecordError(f"{path}: corrupt segment header {name}.hea ({e})") from e
+    # names and units as written (wfdb reads ASCII and drops the rest: "µV" -> "V"), as the
+    # segments' own headers are read (parse_header)
+    try:
+        ours = parse_header(path.parent / f"{name}.hea")
+    except RecordError as e:
+        raise RecordError(f"{path}: segment {name}: {e}") from e
+    if len(ours.sig_names) == len(layout.sig_name):
+        layout.sig_name = ours.sig_names
+        layout.units = [ours.units.get(i, u) for i, u in enumerate(layout.units)]
+    return layout
 
 
 def _nth(layout: Sequence[str], picked: Sequence[int], among: Sequence[str]
@@ -312,7 +322,7 @@ def _read_segments(
                                       f"{(b - a) * spf[k]}")
                 out[k][(a - i0) * spf[k]:(b - i0) * spf[k]] = x
                 if not seen[k]:  # units as the first segment read states them
-                    units[k], seen[k] = rec.units[m] or units[k], True
+                    units[k], seen[k] = seg.units.get(j, rec.units[m]) or units[k], True
                     unstated[k] = j in seg.unstated
                 if j in seg.uncalibrated:  # in any segment: not physical
                     units[k] = UNCALIBRATED
