@@ -128,6 +128,10 @@ def electrode_pop(x: np.ndarray, fs: float, rng: Rng = None,
     return x + (s * _scale(x, scale) * out).astype(x.dtype)
 
 
+#: Mains frequencies, Hz: the hum ``powerline`` adds (one of them at random by default).
+MAINS_HZ = (50.0, 60.0)
+
+
 def powerline(x: np.ndarray, fs: float, rng: Rng = None, strength: float | np.ndarray = 1.0,
               *, freq: float | None = None, scale: np.ndarray | None = None) -> np.ndarray:
     """Mains interference at ``freq`` (default 50 or 60 Hz at random), amplitude 0.5 x
@@ -136,7 +140,7 @@ def powerline(x: np.ndarray, fs: float, rng: Rng = None, strength: float | np.nd
     g, t = _rng(rng), _time(x, fs)
     lead = x.shape[:-1] + (1,)
     if freq is None:
-        choices = [f for f in (50.0, 60.0) if f < fs / 2]
+        choices = [f for f in MAINS_HZ if f < fs / 2]
         if not choices:
             raise ValueError(f"no mains frequency (50/60 Hz) below Nyquist at fs={fs} Hz")
         f = g.choice(choices, lead)
@@ -236,9 +240,10 @@ def apply_artifacts(x: np.ndarray, fs: float, rng: Rng,
 
 
 def applicable_kinds(fs: float) -> list[str]:
-    """The artifact kinds that apply at ``fs``: all but ``powerline`` at 100 Hz and below
-    (no mains frequency below Nyquist there)."""
-    return [k for k in ARTIFACT_KINDS if k != "powerline" or fs > 100.0]
+    """The artifact kinds that apply at ``fs``: all but ``powerline`` where no mains
+    frequency lies below Nyquist (100 Hz and below)."""
+    mains = any(f < fs / 2 for f in MAINS_HZ)
+    return [k for k in ARTIFACT_KINDS if k != "powerline" or mains]
 
 
 def corrupt(x: np.ndarray, fs: float, rng: Rng = None, kinds: Sequence[str] | None = None,
