@@ -80,11 +80,11 @@ RHYTHMS = ("N", "A", "O", "~")
 # lines, ISO stamps across a UTC-offset change, quoted names holding the delimiter; VitalDB
 # integer gap marks; "TYPE, description" and accented channel names); 21: an abp window
 # whose arterial line holds still (1-s stretches within 2 mmHg) for over 20 % of it has no
-# target; 20: resampling keeps every constant level exactly (each
-# polyphase branch of unit DC gain; windows move by about 1e-3 of their values), an abp
-# window needs lead II itself (another lead had stood in where lead II was off); 19: a long
-# af record's windows are named by the record, not its patient, and rows keep their window
-# start (``starts``) and file (``sources``); 18: the ECG SQI columns count a lead's flat stretches;
+# target; 20: resampling keeps every constant level exactly (each polyphase branch of unit
+# DC gain; windows move by about 1e-3 of their values), an abp window needs lead II itself
+# (another lead had stood in where lead II was off); 19: a long af record's windows are
+# named by the record, not its patient, and rows keep their window start (``starts``) and
+# file (``sources``); 18: the ECG SQI columns count a lead's flat stretches;
 # 17: the resampling keeps a channel's level without a ripple (windows move by up to 2e-5),
 # and a Challenge 2015 record naming its alarm type but no label has its alarm at 300 s;
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
@@ -466,7 +466,7 @@ def _abp_windows(rec: Record, s: TaskSettings, why: Counter[str] | None = None) 
             target = (np.nan, np.nan)
         x, mask, pieces, fs = _model_input(rec, t0, t1, s.fs, s.filters)
         if not mask.all() or "ecg_ii" not in pieces:  # lead II itself, not a lead for it
-            why["ECG II or PPG flat or over 20 % missing"] += 1
+            why[f"ECG II or PPG flat or over {MAX_NAN_FRACTION:.0%} missing"] += 1
             continue
         pieces.pop("abp", None)  # the features must not see the target's own wave
         rows.append({"x": x, "mask": mask, "y": np.array(target, dtype=np.float32),
@@ -541,7 +541,7 @@ def _window_bp(rec: Record, t0: float, t1: float, s: TaskSettings) -> tuple[floa
     fa = rec.fs["abp"]
     abp = _fill(rec.signals["abp"][int(t0 * fa): int(t1 * fa)])
     if abp is None:
-        return "arterial line flat or over 20 % missing"
+        return f"arterial line flat or over {MAX_NAN_FRACTION:.0%} missing"
     return bp_targets(abp, fa, s.bp_rule)
 
 
@@ -721,8 +721,8 @@ def _task_files(
     s = TaskSettings(task, float(_DEFAULT_SECONDS[task] if seconds is None else seconds), pad_to,
                      fs, bp_rule, max_records, filters, labels)
     cache = Path(cache_dir).resolve() if cache_dir is not None else None
-    found = {f.resolve(): f for d in dirs for f in find_records(d)
-             if cache is None or not f.resolve().is_relative_to(cache)}
+    resolved = ((f.resolve(), f) for d in dirs for f in find_records(d))
+    found = {r: f for r, f in resolved if cache is None or not r.is_relative_to(cache)}
     files = sorted(found.values())
     if task == "abp":
         uci = {f.resolve(): f for d in dirs for f in find_uci_bp(d)}

@@ -71,6 +71,12 @@ def _passed_over(data: DataDirs) -> list[dict[str, str]]:
     return passed
 
 
+def _resolved_dirs(data: DataDirs) -> list[str]:
+    """The folders of ``data`` as absolute paths: how a stopped run's folds are keyed, however
+    ``--data`` is spelt."""
+    return [str(d.resolve()) for d in data_dirs(data)]
+
+
 def check_bp_rule(task: str, bp_rule: str | None) -> None:
     """``bp_rule`` (``datasets.BP_RULES``) sets abp's targets: refused for another task."""
     if bp_rule is None:
@@ -192,7 +198,7 @@ def finetune_run(
         # (the windows themselves are hashed in the CV stamp)
         key = {**{k: v for k, v in summary.items()
                   if k not in ("ignored", "passed_over", "skipped")},
-               "data": [str(d.resolve()) for d in data_dirs(data)],
+               "data": _resolved_dirs(data),
                "init_files": _files_stamp(init)}
         res = _task_cv(make, ds, kfold, seed, 1000, folds, key)
         summary["cv"] = {k: v for k, v in res.items() if k != "oof"}
@@ -614,7 +620,7 @@ def compare_run(
     _clear_compare(out, keep={_slug(name) for name in makers})
     rows, oof = {}, {}
     # what makes a row's folds: the comparison's settings (a stopped comparison resumes)
-    settings = {"task": task, "data": [str(d.resolve()) for d in data_dirs(data)],
+    settings = {"task": task, "data": _resolved_dirs(data),
                 "epochs": epochs,
                 "config": cfg.to_dict(),  # the architecture, not the file naming it
                 "seconds": seconds, "max_records": max_records, "modes": list(modes),
