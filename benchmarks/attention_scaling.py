@@ -101,13 +101,18 @@ def dense_estimate_gb(length: int, heads: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096, 16384])
-    parser.add_argument("--d", type=int, default=512)
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--window", type=int, default=8)
-    parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--max-dense-gb", type=float, default=6.0)
+    parser.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096, 16384],
+                        help="sequence lengths in tokens (default 1024 4096 16384)")
+    parser.add_argument("--d", type=int, default=512, help="model width (default 512)")
+    parser.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
+    parser.add_argument("--window", type=int, default=8,
+                        help="tokens each side a token attends to (default 8)")
+    parser.add_argument("--reps", type=int, default=3,
+                        help="timed passes after the first; the median is printed (default 3)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads on CPU (default 2)")
+    parser.add_argument("--max-dense-gb", type=float, default=6.0,
+                        help="skip dense attention where its estimated memory passes this "
+                        "(default 6)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--kernels", nargs="+", default=["local", "dense"],
                         choices=("local", "dense", "flex"),

@@ -45,13 +45,16 @@ def rate(store: str, recipe: str, workers: int, batch: int, n_batches: int,
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--store", required=True)
+    ap.add_argument("--store", required=True, help="prepared store to read")
     ap.add_argument("--synthetic", type=int, default=0,
                     help="first write a synthetic store of N records x 100 windows at --store")
-    ap.add_argument("--workers", type=int, nargs="+", default=[0, 4, 8, 14])
-    ap.add_argument("--batch-size", type=int, default=256)
-    ap.add_argument("--batches", type=int, default=20)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--workers", type=int, nargs="+", default=[0, 4, 8, 14],
+                    help="DataLoader worker counts to measure (default 0 4 8 14)")
+    ap.add_argument("--batch-size", type=int, default=256, help="pairs per batch (default 256)")
+    ap.add_argument("--batches", type=int, default=20,
+                    help="timed batches after the first (default 20)")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                    help="where batches are moved (default cuda when present, else cpu)")
     args = ap.parse_args()
     if args.synthetic:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "train"))

@@ -39,7 +39,8 @@ def run_once(paths: list[Path], cfg: WindowConfig) -> tuple[dict[str, float], in
         w = make_windows(rec, cfg)
         t2 = time.perf_counter()
         if len(w):
-            score_windows(w.x, w.mask, w.fs, w.channels)
+            score_windows(w.x, w.mask, w.fs, w.channels, recorded=w.recorded,
+                          clipped=w.clipped)  # as prepare scores them
         t3 = time.perf_counter()
         t["read"] += t1 - t0
         t["windows"] += t2 - t1
@@ -50,8 +51,10 @@ def run_once(paths: list[Path], cfg: WindowConfig) -> tuple[dict[str, float], in
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--records", type=int, default=30)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                    help="folder of records (default ../shared/data/physionet2015_icu)")
+    ap.add_argument("--records", type=int, default=30,
+                    help="the first N records in name order (default 30)")
     ap.add_argument("--repeats", type=int, default=3, help="best of this many timed passes")
     args = ap.parse_args()
     try:

@@ -218,17 +218,23 @@ def reference(batch: int, steps: int, warm: int, device: torch.device) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--store", help="prepared store (default: build one from real records)")
-    ap.add_argument("--records", type=int, default=8)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--amp", choices=("fp32", "bf16", "both"), default="both")
-    ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--records", type=int, default=8,
+                    help="real records the built store holds (without --store; default 8)")
+    ap.add_argument("--batch-size", type=int, default=32, help="pairs per step (default 32)")
+    ap.add_argument("--steps", type=int, default=10, help="timed steps (default 10)")
+    ap.add_argument("--warmup", type=int, default=3,
+                    help="untimed steps before them (default 3)")
+    ap.add_argument("--amp", choices=("fp32", "bf16", "both"), default="both",
+                    help="precision to measure (default both)")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the model")
     ap.add_argument("--recipes", nargs="+", choices=("paper", "default"),
-                    default=["paper", "default"])
+                    default=["paper", "default"],
+                    help="pair recipes to measure (default paper default)")
     ap.add_argument("--workers", type=int, default=-1, help="-1: the engine's auto choice")
-    ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
-    ap.add_argument("--preset", default="base", choices=("base", "middle", "large"))
+    ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
+                    help="torch threads on CPU (default 2)")
+    ap.add_argument("--preset", default="base", choices=("base", "middle", "large"),
+                    help="model preset (default base)")
     ap.add_argument("--stems", nargs="+", choices=("conv", "residual"), default=["residual"],
                     help="tokenisers to measure (QualityFMConfig.stem; default: residual, "
                     "pretrain's; the table of session 2 measured conv)")
