@@ -297,6 +297,28 @@ def test_config_keeps_integral_values_of_other_types() -> None:
     assert QualityFM(cfg)(torch.randn(1, 2, 1000))["amp"].shape == (1, 2, 501)
 
 
+def test_config_stores_python_numbers() -> None:
+    """A NumPy integer validates, and is stored as a Python int: a run's config is JSON."""
+    cfg = tiny(n_layers=np.int64(1), dropout=np.float32(0.0), stem_strides=[np.int64(5), 5, 10])
+    assert type(cfg.n_layers) is int and type(cfg.dropout) is float
+    assert all(type(s) is int for s in cfg.stem_strides)
+    assert json.loads(json.dumps(cfg.to_dict()))["n_layers"] == 1
+    with pytest.raises(ValueError, match="fs must be a finite rate"):
+        tiny(fs=float("inf"))
+
+
+@pytest.mark.parametrize("d_model", [32, 512, 1024])
+def test_decoder_predicts_each_channel_its_own_spectra(d_model: int) -> None:
+    """Where the decoder's stem leaves fewer rows than channels (d_model <= 500 with the default
+    strides), a learned map gives each channel its own row, not one copy for both."""
+    cfg = QualityFMConfig(d_model=d_model, n_heads=4, n_layers=1, d_ff=32, n_samples=3000,
+                          n_bins=16)
+    torch.manual_seed(0)
+    out = QualityFM(cfg).eval()(torch.randn(2, 2, 3000))
+    assert not torch.allclose(out["amp"][:, 0], out["amp"][:, 1])
+    assert not torch.allclose(out["phase"][:, 0], out["phase"][:, 1])
+
+
 def test_config_round_trip() -> None:
     cfg = QualityFMConfig.preset("middle", window=32, global_tokens=(0, 5))
     again = QualityFMConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))

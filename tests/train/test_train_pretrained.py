@@ -263,3 +263,20 @@ def test_the_attention_kernel_is_a_runtime_choice_not_part_of_the_weights(tmp_pa
     (tmp_path / "base.json").write_text(json.dumps(cfg))
     with pytest.raises(ValueError, match="'window'"):
         load(tmp_path / "base.safetensors")
+
+
+def test_export_refuses_weights_beyond_the_dtype(tmp_path) -> None:
+    """A weight beyond float16's range would be written as inf, which load() refuses: the
+    export says so, naming the tensor, and writes nothing."""
+    torch.manual_seed(0)
+    teacher = QualityFM(TINY)
+    state = teacher.state_dict()
+    key = "decoder.amp.2.bias"
+    state[key][0] = 1e5
+    cfg = PretrainConfig(store=str(tmp_path / "none"), out=str(tmp_path / "run"), steps=3)
+    save_checkpoint(tmp_path / "run" / CHECKPOINT_NAME, {
+        "step": 3, "config": cfg.to_dict(), "model_config": TINY.to_dict(), "teacher": state})
+    with pytest.raises(ValueError, match=rf"{key}.*float16.*bfloat16 or float32"):
+        export_model(tmp_path / "run", tmp_path / "w", dtype="float16")
+    assert not (tmp_path / "w").exists() or not any((tmp_path / "w").iterdir())
+    assert load(export_model(tmp_path / "run", tmp_path / "b", dtype="bfloat16")) is not None

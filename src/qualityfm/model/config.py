@@ -79,6 +79,13 @@ class QualityFMConfig:
             if isinstance(getattr(self, name), list):
                 setattr(self, name, tuple(getattr(self, name)))
         self.validate()
+        # Python numbers from here on (a NumPy integer validates, but JSON cannot write it)
+        for name in INT_FIELDS:
+            setattr(self, name, int(getattr(self, name)))
+        for name in INT_TUPLES:
+            if getattr(self, name) is not None:
+                setattr(self, name, tuple(int(v) for v in getattr(self, name)))
+        self.dropout, self.fs = float(self.dropout), float(self.fs)
 
     def validate(self) -> None:
         """Raise ValueError naming the first setting of the wrong type or out of range."""
@@ -95,8 +102,8 @@ class QualityFMConfig:
         if not isinstance(self.dropout, numbers.Real) or isinstance(self.dropout, bool):
             raise ValueError(f"config dropout must be a number, got {self.dropout!r}")
         if (not isinstance(self.fs, numbers.Real) or isinstance(self.fs, bool)
-                or not self.fs > 0):
-            raise ValueError(f"config fs must be a rate in Hz > 0, got {self.fs!r}")
+                or not 0 < self.fs < float("inf")):
+            raise ValueError(f"config fs must be a finite rate in Hz > 0, got {self.fs!r}")
         if not isinstance(self.bias, bool):
             raise ValueError(f"config bias must be true or false, got {self.bias!r}")
         positive = ("in_channels", "n_samples", "d_model", "n_layers", "n_heads", "d_ff", "n_bins",
@@ -152,6 +159,14 @@ class QualityFMConfig:
             raise ValueError(f"feature_targets must be >= 0, got {self.feature_targets}")
         if self.n_tokens(self.n_samples) < 1:
             raise ValueError(f"n_samples {self.n_samples} gives no token through the stem")
+
+    @property
+    def decoder_rows(self) -> int:
+        """Rows C' the decoder's conv stem leaves of the d_model axis of the tokens (2 at d=512)."""
+        length = self.d_model
+        for s in self.stem_strides:
+            length = (length - 1) // s + 1
+        return length
 
     @property
     def stem_widths(self) -> tuple[int, ...]:

@@ -97,9 +97,11 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """A trunk of the encoder's shape reading tokens [B, L, d] as L channels over d samples.
 
-    Its stem brings the input to [B, C', d] (C' = 2 for the default settings, = C); when a
-    non-default tokeniser gives C' != C the token axis is average-pooled to C (no parameters).
-    Two heads predict the amplitude and phase spectra of each input channel.
+    Its stem brings the input to [B, C', d] (C' = ``cfg.decoder_rows``: 2 at d_model=512, = C).
+    Where C' differs (another d_model or stem_strides), C' > C rows are average-pooled to C (no
+    parameters), and C' < C rows are mapped to C by a learned linear map (``mix``): copying
+    one row to every channel would predict the same spectra for each. Two heads predict the
+    amplitude and phase spectra of each input channel.
     """
 
     def __init__(self, cfg: QualityFMConfig) -> None:
@@ -109,6 +111,8 @@ class Decoder(nn.Module):
         self.trunk = Trunk(self.n_tokens, cfg, stem="conv")
         self.amp = SpectrumHead(cfg)
         self.phase = SpectrumHead(cfg)
+        rows = cfg.decoder_rows
+        self.mix = nn.Linear(rows, cfg.in_channels) if rows < cfg.in_channels else None
 
     def forward(self, tokens: Tensor) -> tuple[Tensor, Tensor]:
         """tokens [B, L, d] -> (amp [B, C, n_bins], phase [B, C, n_bins])."""
@@ -121,7 +125,9 @@ class Decoder(nn.Module):
                 "for a model you train"
             )
         h = self.trunk(tokens)
-        if h.shape[1] != self.cfg.in_channels:
+        if self.mix is not None:
+            h = self.mix(h.transpose(1, 2)).transpose(1, 2)
+        elif h.shape[1] != self.cfg.in_channels:
             h = F.adaptive_avg_pool1d(h.transpose(1, 2), self.cfg.in_channels).transpose(1, 2)
         return self.amp(h), self.phase(h)
 

@@ -167,6 +167,13 @@ def export_model(
         k: (v.to(DTYPES[dtype]) if v.is_floating_point() else v).detach().contiguous().cpu()
         for k, v in model.state_dict().items()
     }
+    for k, t in tensors.items():  # load() refuses such a file: say so now, not on another machine
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise ValueError(
+                f"{run_dir}: tensor {k!r} holds {int((~torch.isfinite(t)).sum())} NaN or "
+                f"infinite values in {dtype}" + (f" (finite in the checkpoint: values beyond "
+                f"{dtype}'s range; export as bfloat16 or float32)" if torch.isfinite(
+                    model.state_dict()[k]).all() else ""))
     weights_name, config_name = _file_names(name)
     config_json = json.dumps({"format": FORMAT, "model": mcfg.to_dict()}, indent=2) + "\n"
     card = _card(ckpt, mcfg, run_dir, model.num_params(), dtype, notes,
