@@ -41,3 +41,13 @@ def test_variance_hinge() -> None:
     x = torch.randn(32, 8)
     torch.testing.assert_close(VarianceLoss()(x[torch.randperm(32)]), VarianceLoss()(x))
     torch.testing.assert_close(VarianceLoss()(x + 5.0), VarianceLoss()(x))  # shift invariant
+
+
+def test_koleo_keeps_float32_under_autocast() -> None:
+    """Training runs the loss under bf16 autocast (a GPU's default): the neighbour search and
+    distances stay in float32, or close points pick wrong neighbours (56 of 64 here)."""
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(1, 512, generator=g) + 0.1 * torch.randn(64, 512, generator=g)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under = KoLeoLoss()(z)
+    torch.testing.assert_close(under, KoLeoLoss()(z))

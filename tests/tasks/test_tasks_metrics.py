@@ -10,6 +10,8 @@ import pytest
 
 from qualityfm.tasks import af_rhythm_decisions, binary_report, rhythm_report
 from qualityfm.tasks import metrics as M
+from qualityfm.tasks.evaluate import bp_report
+from qualityfm.tasks.splits import group_kfold
 
 # 4 positives, 6 negatives; decisions: TP 3, FN 1, FP 2, TN 4
 Y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
@@ -280,3 +282,34 @@ def test_edge_cases_of_the_review_of_session_28() -> None:
     assert as_int == as_float
     with pytest.raises(ValueError, match="binary labels must be 0/1"):  # not truncated to 0
         paired_difference(np.r_[labels[:-1], 0.5], a, b, groups, "binary", 200, 0)
+
+
+def test_group_kfold_never_leaves_a_fold_empty() -> None:
+    """k = the number of groups: sklearn's greedy assignment left one fold without a row for
+    this seed (an lbfgs head then scored every C NaN); the draw is redrawn."""
+    y = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1])
+    groups = np.array([407] * 4 + [567] * 2 + [814] * 4 + [327] * 2 + [580] * 3 + [447])
+    folds = list(group_kfold(y, groups, k=6, seed=47))
+    assert all(len(te) for _, te in folds)
+    assert sorted(np.concatenate([te for _, te in folds]).tolist()) == list(range(16))
+    for tr, te in folds:
+        assert not set(groups[tr]) & set(groups[te])
+
+
+def test_bp_metrics_refuse_non_finite_values() -> None:
+    """A NaN prediction had given an MAE of NaN beside a finite CI and a BHS grade."""
+    with pytest.raises(ValueError, match="y_pred holds 1 NaN or infinite values of 4"):
+        bp_report(np.array([[120.0, 80.0]] * 4), np.array([[121.0, 80], [np.nan, 80],
+                                                            [119, 81], [120, 79]]),
+                  np.array([120.0, 80.0]), n_boot=10)
+
+
+def test_report_titles_are_text_not_mathtext(tmp_path) -> None:
+    """A model folder named with $ signs (run_$HOME_$USER) had failed the report, unwritten."""
+    import importlib
+
+    R = importlib.import_module("qualityfm.tasks.report")
+    res = {"auroc": 0.5, "oof": {"y": Y.tolist(), "score": P.astype(float).tolist(),
+                                 "pred": P.tolist()}}
+    files = R.report(res, tmp_path, "cv", task="vt-alarm", label="run_$HOME_$USER")
+    assert files["roc"].exists() and files["confusion"].exists() and files["json"].exists()

@@ -496,7 +496,11 @@ def test_runs_that_cannot_train_are_refused_before_anything_is_written(synthetic
              "--model-override n_samples=9000"),
             (["--model-override", "fs=250"],
              "the network's fs is 250; give --model-override fs=300"),
-            (["--model-override", "fs=0"], "config fs must be a rate in Hz > 0, got 0")):
+            (["--model-override", "fs=0"], "config fs must be a finite rate in Hz > 0, got 0"),
+            (["--model-override", "head_on=pooled"],
+             "model_overrides: head_on follows the run setting distill_mode"),
+            (["--model-override", "head=none"],
+             "model_overrides: head follows the run setting head")):
         assert main([*args, *extra]) == 1, extra
         err = capsys.readouterr().err
         assert "qualityfm pretrain: error: " in err and message in err, err

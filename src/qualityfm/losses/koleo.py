@@ -20,10 +20,13 @@ class KoLeoLoss(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 2 or x.shape[0] < 2:
             raise ValueError(f"KoLeoLoss needs [B >= 2, D] embeddings, got {tuple(x.shape)}")
-        z = F.normalize(x.float(), dim=-1, eps=self.eps)
-        with torch.no_grad():
-            sim = z @ z.T
-            sim.fill_diagonal_(-2.0)
-            nn_idx = sim.argmax(dim=1)
-        dist2 = (z - z[nn_idx]).square().sum(dim=-1)
-        return -torch.log(torch.sqrt(dist2 + self.eps) + self.eps).mean()
+        # in float32 under autocast too: a bf16 matmul picks the wrong neighbour of close
+        # points (most of a near-collapsed batch), exactly where this term is needed
+        with torch.autocast(x.device.type, enabled=False):
+            z = F.normalize(x.float(), dim=-1, eps=self.eps)
+            with torch.no_grad():
+                sim = z @ z.T
+                sim.fill_diagonal_(-2.0)
+                nn_idx = sim.argmax(dim=1)
+            dist2 = (z - z[nn_idx]).square().sum(dim=-1)
+            return -torch.log(torch.sqrt(dist2 + self.eps) + self.eps).mean()

@@ -62,7 +62,8 @@ class ClassicalBaseline(TaskEstimator):
     the training positives instead of a fifth of them (on the VT records it kept the test TPR
     near its 0.95 target where the 80/20 split let it fall). ``crossfit=None`` follows the
     shared protocol: fit on ~80 % of the groups, calibrate and fix the threshold on the rest.
-    Regression ignores ``crossfit`` (no calibration or threshold to fix). It reads the columns
+    Regression cross-fits too: the final model fits every row, and the inner folds' predictions
+    give its ``validation`` MAE (there is no calibration or threshold to fix). It reads the columns
     :func:`~qualityfm.tasks.features.task_columns` names for its task.
 
     The defaults (many slow steps, each split choosing among a random 20 % of the columns,
@@ -107,7 +108,7 @@ class ClassicalBaseline(TaskEstimator):
         groups: np.ndarray | None = None, features: np.ndarray | None = None,
     ) -> ClassicalBaseline:
         """Fit (see the class docstring for the two protocols)."""
-        if self.crossfit is None or self.kind == "regression":
+        if self.crossfit is None:
             return super().fit(X, y, mask, groups, features)
         with self._unchanged_on_error():
             X, y, mask, groups, features = self._fit_inputs(X, y, mask, groups, features)
@@ -115,7 +116,7 @@ class ClassicalBaseline(TaskEstimator):
             k = max(2, fold_count(y, groups, self.crossfit))
             oof: np.ndarray | None = None
             for tr, te in group_kfold(y, groups, k=k, seed=self.seed):
-                if len(np.unique(y[tr])) < len(np.unique(y)):
+                if self.kind != "regression" and len(np.unique(y[tr])) < len(np.unique(y)):
                     raise ValueError(
                         f"the gradient boosting's {k} inner folds: one trains without a "
                         f"class (class counts {np.bincount(y).tolist()} over "

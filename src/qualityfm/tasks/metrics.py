@@ -112,6 +112,10 @@ def _pair(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarra
     t, p = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
     if t.shape != p.shape or t.ndim != 1:
         raise ValueError(f"y_true {t.shape} and y_pred {p.shape} must be equal 1-D shapes")
+    for name, v in (("y_true", t), ("y_pred", p)):  # else an MAE of NaN beside a grade
+        if not np.isfinite(v).all():
+            raise ValueError(f"{name} holds {int((~np.isfinite(v)).sum())} NaN or infinite "
+                             f"values of {len(v)}")
     return t, p
 
 

@@ -593,7 +593,8 @@ def compare_run(
     if not models and (with_features or solver is not None):
         print("qualityfm: note: --with-features and --solver apply to --models rows only; "
               "ignored", file=sys.stderr)
-    if target_tpr is not None and ClassicalBaseline(task).threshold_rule != "tpr":
+    probe = ClassicalBaseline(task)
+    if target_tpr is not None and (probe.kind != "binary" or probe.threshold_rule != "tpr"):
         print(f"qualityfm: note: --target-tpr: {task} models take no TPR target; ignored",
               file=sys.stderr)
         target_tpr = None

@@ -77,7 +77,8 @@ def _title(ax: object, title: str, width: int) -> None:
     """``title`` over ``ax``, wrapped at about ``width`` characters (long model names)."""
     import textwrap
 
-    ax.set_title(textwrap.fill(title, width), fontsize=10)
+    # a name is text, not mathtext: "run_$HOME_$USER" had failed the report
+    ax.set_title(textwrap.fill(title, width), fontsize=10, parse_math=False)
 
 
 def plot_roc(y: np.ndarray, score: np.ndarray, pred: np.ndarray, path: str | Path,

@@ -6,7 +6,7 @@ import warnings
 from collections.abc import Iterator
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 
 def _strata(y: np.ndarray, k: int = 2) -> np.ndarray:
@@ -42,10 +42,17 @@ def group_kfold(
     if max(counts.values(), default=0) < k:
         raise ValueError(f"k={k} folds stratified by class need {k} rows in the largest "
                          f"class at least; the rows hold {counts} (by class)")
-    cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    with warnings.catch_warnings():  # a rare class in fewer than k groups: stratified as far
-        warnings.filterwarnings("ignore", message="The least populated class")  # as it can
-        splits = list(cv.split(np.zeros(len(groups)), strata, groups))
+    for attempt in range(10):
+        # with k near the number of groups sklearn's greedy assignment can leave a fold
+        # without a row (k = 6 of 6 groups, seed 47): such a draw is redrawn
+        cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed + 7919 * attempt)
+        with warnings.catch_warnings():  # a rare class in fewer than k groups: stratified
+            warnings.filterwarnings("ignore", message="The least populated class")  # as it can
+            splits = list(cv.split(np.zeros(len(groups)), strata, groups))
+        if all(len(te) for _, te in splits):
+            break
+    else:  # unstratified, balanced by size: every fold holds a group
+        splits = list(GroupKFold(n_splits=k).split(np.zeros(len(groups)), groups=groups))
     yield from splits
 
 

@@ -116,6 +116,14 @@ class PretrainConfig:
                 QualityFMConfig.check_fields(self.model_overrides)
             except ValueError as err:
                 raise ValueError(f"model_overrides: {err}") from None
+            # the objective is sized from these run settings: an override would change it
+            # without a word (head_on) or fail at the first step (head)
+            owned = {"head": "head", "head_on": "distill_mode",
+                     "feature_targets": "feature_weight (the store sets the width)"}
+            clash = sorted(set(self.model_overrides) & set(owned))
+            if clash:
+                raise ValueError(f"model_overrides: {clash[0]} follows the run setting "
+                                 f"{owned[clash[0]]}; set that instead")
         if self.workers < -1:
             raise ValueError(f"workers must be >= 0, or -1 for auto, got {self.workers}")
         for name in ("steps", "batch_size", "grad_accum", "window", "prototypes",

@@ -240,7 +240,9 @@ class Objective(nn.Module):
 
     Holds the distillation centre (a buffer), so it is checkpointed with the run. The centre
     moves once per optimizer step, by the mean teacher output of all its micro-batches
-    (:meth:`end_step`), so that ``grad_accum`` does not change the maths.
+    (:meth:`end_step`), so that ``grad_accum`` does not change it; the per-batch terms
+    (KoLeo's neighbours, the variance, the feature loss's count of finite targets) are taken
+    over each micro-batch.
     """
 
     def __init__(self, cfg: PretrainConfig, mcfg: QualityFMConfig) -> None:
@@ -809,8 +811,8 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
             for stale in (ckpt_path, run_dir / SUMMARY_NAME):  # of a run started over
                 stale.unlink(missing_ok=True)
             cfg.save(run_dir / CONFIG_NAME)
-            if cfg.warmup >= cfg.steps:
-                print(f"qualityfm: warning: warmup {cfg.warmup} >= steps {cfg.steps}: the "
+            if cfg.warmup > cfg.steps:  # warmup = steps reaches the peak at the last step
+                print(f"qualityfm: warning: warmup {cfg.warmup} > steps {cfg.steps}: the "
                       "learning rate never reaches its peak", file=sys.stderr)
 
     model: nn.Module = student
