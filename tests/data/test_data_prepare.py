@@ -45,7 +45,8 @@ def test_workers_give_the_same_store(synth_dir, small_window, tmp_path):
     prepare(synth_dir, tmp_path / "w2", window=small_window, shard_size=8, workers=2,
             progress=False)
     d1, d2 = files_digest(tmp_path / "w1"), files_digest(tmp_path / "w2")
-    assert len(d1) == 2 * 7 + 2  # 50 windows in 7 shards (x, index), pairs.npy, meta.json
+    # 50 windows in 7 shards (x, index), pairs.npy, meta.json, and .lock (held while written)
+    assert len(d1) == 2 * 7 + 3
     assert d1 == d2
 
 
@@ -330,3 +331,50 @@ def test_a_part_folder_holding_another_part_is_refused(synth_dir, tmp_path, smal
     with pytest.raises(ValueError, match=r"part-1-of-2: holds part 0/2 of a store, not the part "
                                          r"its name says"):
         Store(split)
+
+
+def test_a_resume_refuses_other_inputs_and_changed_records(synth_dir, small_window, tmp_path,
+                                                           record_writer):
+    """A journal is finished only from the inputs and files it read: another folder of the
+    same name (its records of the same names) had been spliced into the store, as had a
+    record rewritten between the interruption and the resume."""
+    import shutil
+
+    kw = dict(window=small_window, shard_size=7, progress=False)
+    calls = []
+
+    def crash(state):
+        calls.append(state)
+        if len(calls) == 2:
+            raise Interrupt
+
+    out = tmp_path / "s"
+    with pytest.raises(Interrupt):
+        prepare(synth_dir, out, on_shard=crash, **kw)
+    assert json.loads((out / JOURNAL).read_text())["records_done"] >= 1
+    other = tmp_path / "elsewhere" / "corpus"
+    shutil.copytree(synth_dir, other)
+    with pytest.raises(ValueError, match="journal of an interrupted run of other inputs"):
+        prepare(other, out, **kw)
+    for i in range(5):  # new versions of the records, same names
+        record_writer(synth_dir / f"rec{i}.npz", seed=10 + i, seconds=180.0)
+    (synth_dir / "broken.npz").write_bytes(b"PK\x03\x04 another broken file, longer")
+    with pytest.raises(ValueError, match="has changed since the interrupted run read it"):
+        prepare(synth_dir, out, **kw)
+    assert prepare(synth_dir, out, overwrite=True, **kw)["n_windows"] == 45
+    with pytest.warns(RuntimeWarning, match="the store there was made from .*returned as it"):
+        prepare(other, out, **kw)
+
+
+def test_a_second_prepare_on_a_folder_being_written_is_refused(synth_dir, small_window,
+                                                               tmp_path) -> None:
+    """Two runs on one folder had each removed and rewritten the other's pair chunks (a
+    store of 285 pairs of 659, both exiting 0)."""
+    pytest.importorskip("fcntl", reason="folder locks need fcntl (POSIX)")
+    from qualityfm.io.folders import folder_lock
+
+    out = tmp_path / "s"
+    out.mkdir()
+    with folder_lock(out, "prepare"), pytest.raises(ValueError, match="another prepare"):
+        prepare(synth_dir, out, window=small_window, progress=False)
+    assert prepare(synth_dir, out, window=small_window, progress=False)["n_windows"] == 50

@@ -830,16 +830,17 @@ def test_a_second_launch_on_a_running_folder_is_refused(synthetic_store, tmp_pat
     import errno
 
     fcntl = pytest.importorskip("fcntl", reason="run locks need fcntl (POSIX)")
-    from qualityfm.train.engine import run_lock
+    from qualityfm.io.folders import folder_lock
 
     run = tmp_path / "run"
     pretrain(tiny(synthetic_store, run, steps=2, diag_every=0))
     with (run / ".lock").open("a") as other:  # the first launch, still running
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        with pytest.raises(ValueError, match=r"another pretrain is writing this run"):
+        with pytest.raises(ValueError, match=r"another pretrain is writing there"):
             pretrain(tiny(synthetic_store, run, steps=3, diag_every=0), resume=True)
     assert pretrain(tiny(synthetic_store, run, steps=3, diag_every=0), resume=True)["step"] == 3
-    with run_lock(run), pytest.raises(ValueError, match="another pretrain"), run_lock(run):
+    with folder_lock(run, "pretrain"), pytest.raises(ValueError, match="another pretrain"), \
+            folder_lock(run, "pretrain"):
         pass
 
     def no_flock(handle: object, how: int) -> None:
@@ -848,7 +849,7 @@ def test_a_second_launch_on_a_running_folder_is_refused(synthetic_store, tmp_pat
     import unittest.mock
 
     with unittest.mock.patch.object(fcntl, "flock", no_flock), \
-            pytest.warns(RuntimeWarning, match="cannot lock the run folder"):
+            pytest.warns(RuntimeWarning, match="cannot lock the folder"):
         assert pretrain(tiny(synthetic_store, run, steps=4, diag_every=0),
                         resume=True)["step"] == 4
 

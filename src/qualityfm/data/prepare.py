@@ -19,6 +19,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ from qualityfm.io import (
     remove_temporaries,
     write_json,
 )
-from qualityfm.io.folders import refuse_other_kind
+from qualityfm.io.folders import folder_lock, refuse_other_kind
 from qualityfm.io.read import no_record_reason, passed_over_skips, skip_reason
 from qualityfm.quality import LEVEL_NAMES, SCORING_VERSION, QualityScores, RRRules, score_windows
 from qualityfm.signal import WindowConfig, Windows, make_windows, normalize
@@ -413,6 +414,16 @@ def _check_siblings(out: Path, shard: tuple[int, int] | None, run: dict[str, Any
                                  "folder")
 
 
+def _stamp(path: str | os.PathLike) -> list[int] | None:
+    """Size and modification time (ns) of a record's file, to tell a file changed between an
+    interrupted run and its resume; None where there is no such file."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [int(st.st_size), int(st.st_mtime_ns)]
+
+
 def _summary(meta: dict[str, Any], folder: Path, wall: float) -> dict[str, Any]:
     names = meta["level_names"]
     return {
@@ -488,12 +499,18 @@ def prepare(
     }
     _check_siblings(Path(out), shard, run)
     fingerprint = _fingerprint(settings, [key for key, _ in records])
+    stamps = {key: _stamp(path) for key, path in records}
 
     meta_path, journal_path = folder / META, folder / JOURNAL
     if not overwrite and meta_path.exists():
         meta = json.loads(meta_path.read_text())
         if meta.get("fingerprint") in (fingerprint, *_legacy_fingerprints(meta, settings,
                                                                           inputs, shard)):
+            if meta.get("inputs", run["inputs"]) != run["inputs"]:
+                warnings.warn(f"{folder}: the store there was made from "
+                              f"{', '.join(meta['inputs'])} (here {', '.join(run['inputs'])}), "
+                              "records of the same names: it is returned as it is; --overwrite "
+                              "makes it again from these", RuntimeWarning, stacklevel=2)
             return _summary(meta, folder, time.perf_counter() - t0)
         why = _other_run(meta, run) or _untold(meta)
         raise ValueError(f"{folder}: a store made with {why} is there; choose another folder "
@@ -505,6 +522,18 @@ def prepare(
             raise ValueError(f"{journal_path}: journal of an interrupted run with {why}; "
                              "re-run that command to finish it, or choose another folder or "
                              "--overwrite it")
+        if journal.get("inputs", run["inputs"]) != run["inputs"]:  # same names, other folders
+            raise ValueError(f"{journal_path}: journal of an interrupted run of other inputs "
+                             f"({', '.join(journal['inputs'])}; here "
+                             f"{', '.join(run['inputs'])}); finishing it would mix their "
+                             "records: re-run that command, or --overwrite it")
+        done_keys = [key for key, _ in records[:journal.get("records_done", 0)]]
+        changed = [key for key in done_keys if journal.get("stamps", {}).get(key, stamps[key])
+                   != stamps[key]]
+        if changed:
+            raise ValueError(f"{journal_path}: {changed[0]} has changed since the interrupted "
+                             f"run read it (size or modification time; {len(changed)} record(s) "
+                             "in all); finishing it would mix two versions: --overwrite it")
         rules = journal.get("scoring_version", 1)
         if rules != SCORING_VERSION:
             raise ValueError(f"{journal_path}: journal of an interrupted run whose windows were "
@@ -512,128 +541,129 @@ def prepare(
                              f"{SCORING_VERSION}); finishing it would mix the two: --overwrite "
                              "it or choose another folder")
     folder.mkdir(parents=True, exist_ok=True)
-    if overwrite:
-        _remove_store(folder)
-    state: dict[str, Any] = {
-        **run,
-        "fingerprint": fingerprint, "scoring_version": SCORING_VERSION,
-        "final": False, "n_written": 0, "n_shards": 0,
-        "n_chunks": 0, "records_done": 0,
-        "windows_done": 0, "n_records": 0, "n_pairs": 0, "n_rejected_windows": 0,
-        "skipped": [],
-        # files of the input folders that are no record here, and inputs that hold none
-        # beside others that do (one part lists them)
-        "passed_over": [e for i in sorted(inputs, key=lambda i: str(Path(i).resolve()))
-                        for e in ([{"record": str(i), "reason": no_record_reason(i)}]
-                                  if i in empty else passed_over_skips(i))]
-        if shard is None or shard[0] == 0 else [],
-    }
-    if journal_path.exists():  # of this very run (checked above): resume it
-        state = json.loads(journal_path.read_text())
-    _clean(folder, state["n_shards"], state["n_chunks"])
+    with folder_lock(folder, "prepare"):  # a second launch on the folder is refused
+        if overwrite:
+            _remove_store(folder)
+        state: dict[str, Any] = {
+            **run,
+            "fingerprint": fingerprint, "scoring_version": SCORING_VERSION, "stamps": stamps,
+            "final": False, "n_written": 0, "n_shards": 0,
+            "n_chunks": 0, "records_done": 0,
+            "windows_done": 0, "n_records": 0, "n_pairs": 0, "n_rejected_windows": 0,
+            "skipped": [],
+            # files of the input folders that are no record here, and inputs that hold none
+            # beside others that do (one part lists them)
+            "passed_over": [e for i in sorted(inputs, key=lambda i: str(Path(i).resolve()))
+                            for e in ([{"record": str(i), "reason": no_record_reason(i)}]
+                                      if i in empty else passed_over_skips(i))]
+            if shard is None or shard[0] == 0 else [],
+        }
+        if journal_path.exists():  # of this very run (checked above): resume it
+            state = json.loads(journal_path.read_text())
+        _clean(folder, state["n_shards"], state["n_chunks"])
 
-    C, T = len(window.channels), window.samples
-    writer = ShardWriter(folder, C, T, dtype=dtype, shard_size=shard_size,
-                         n_written=0 if state["final"] else state["n_written"])
-    done = state["records_done"]
-    carry = state["n_written"] - state["windows_done"]  # windows of record `done` on disk
-    # Bookkeeping of the records processed since the last journal point.
-    open_pairs: list[np.ndarray] = []  # pairs (global ids) of records not journalled yet
-    open_records: list[dict[str, Any]] = []  # per record: windows, pairs, skipped, rejected
+        C, T = len(window.channels), window.samples
+        writer = ShardWriter(folder, C, T, dtype=dtype, shard_size=shard_size,
+                             n_written=0 if state["final"] else state["n_written"])
+        done = state["records_done"]
+        carry = state["n_written"] - state["windows_done"]  # windows of record `done` on disk
+        # Bookkeeping of the records processed since the last journal point.
+        open_pairs: list[np.ndarray] = []  # pairs (global ids) of records not journalled yet
+        open_records: list[dict[str, Any]] = []  # per record: windows, pairs, skipped, rejected
 
-    bar = None
-    if progress:
-        bar = progress_bar(len(records), done, unit="rec", desc=f"prepare {folder.name}")
+        bar = None
+        if progress:
+            bar = progress_bar(len(records), done, unit="rec", desc=f"prepare {folder.name}")
 
-    def journal(n_complete: int) -> None:
-        """Record that the first ``n_complete`` open records are entirely on disk."""
-        closing = open_records[:n_complete]
-        chunk = [p for p in open_pairs[:n_complete] if len(p)]
-        n_new_pairs = sum(len(p) for p in chunk)
-        state["n_shards"] = -(-writer.n_written // shard_size)
-        if n_new_pairs:
-            save_npy(folder / f"pairs-{state['n_chunks']:06d}.npy", np.concatenate(chunk))
-            state["n_chunks"] += 1
-        state["n_written"] = writer.n_written
-        state["records_done"] += n_complete
-        state["windows_done"] += sum(r["windows"] for r in closing)
-        state["n_records"] += sum(1 for r in closing if r["windows"])
-        state["n_pairs"] += n_new_pairs
-        state["n_rejected_windows"] += sum(r["rejected"] for r in closing)
-        state["skipped"] += [r["skipped"] for r in closing if r["skipped"]]
-        del open_records[:n_complete]
-        del open_pairs[:n_complete]
-        write_json(journal_path, state)
-        if on_shard is not None:
-            on_shard(dict(state))
+        def journal(n_complete: int) -> None:
+            """Record that the first ``n_complete`` open records are entirely on disk."""
+            closing = open_records[:n_complete]
+            chunk = [p for p in open_pairs[:n_complete] if len(p)]
+            n_new_pairs = sum(len(p) for p in chunk)
+            state["n_shards"] = -(-writer.n_written // shard_size)
+            if n_new_pairs:
+                save_npy(folder / f"pairs-{state['n_chunks']:06d}.npy", np.concatenate(chunk))
+                state["n_chunks"] += 1
+            state["n_written"] = writer.n_written
+            state["records_done"] += n_complete
+            state["windows_done"] += sum(r["windows"] for r in closing)
+            state["n_records"] += sum(1 for r in closing if r["windows"])
+            state["n_pairs"] += n_new_pairs
+            state["n_rejected_windows"] += sum(r["rejected"] for r in closing)
+            state["skipped"] += [r["skipped"] for r in closing if r["skipped"]]
+            del open_records[:n_complete]
+            del open_pairs[:n_complete]
+            write_json(journal_path, state)
+            if on_shard is not None:
+                on_shard(dict(state))
 
-    try:
-        todo = [] if state["final"] else [p for _, p in records[done:]]
-        for res in _ordered_results(todo, window, pair_cfg, workers):
-            if dtype == "float16" and len(res):
-                _refuse_float16_overflow(res, window.channels)
-            base = state["windows_done"] + sum(r["windows"] for r in open_records)
-            n_rec = state["n_records"] + sum(1 for r in open_records if r["windows"])
-            open_records.append({
-                "windows": len(res), "rejected": res.n_rejected,
-                "skipped": {"record": res.source, "reason": res.reason} if res.reason else None,
-            })
-            open_pairs.append(res.pairs + base if res.pairs is not None else np.zeros((0, 2)))
-            if len(res):
-                rows = _index_rows(res, n_rec, C)
-                x = res.x
-                if carry:  # this record's first windows were written before the interruption
-                    x, rows, carry = x[carry:], rows[carry:], 0
-                written = writer.append(x, rows)
-                if written:
-                    journal(len(open_records) - (1 if writer.n_total > writer.n_written else 0))
+        try:
+            todo = [] if state["final"] else [p for _, p in records[done:]]
+            for res in _ordered_results(todo, window, pair_cfg, workers):
+                if dtype == "float16" and len(res):
+                    _refuse_float16_overflow(res, window.channels)
+                base = state["windows_done"] + sum(r["windows"] for r in open_records)
+                n_rec = state["n_records"] + sum(1 for r in open_records if r["windows"])
+                open_records.append({
+                    "windows": len(res), "rejected": res.n_rejected,
+                    "skipped": {"record": res.source, "reason": res.reason} if res.reason else None,
+                })
+                open_pairs.append(res.pairs + base if res.pairs is not None else np.zeros((0, 2)))
+                if len(res):
+                    rows = _index_rows(res, n_rec, C)
+                    x = res.x
+                    if carry:  # this record's first windows were written before the interruption
+                        x, rows, carry = x[carry:], rows[carry:], 0
+                    written = writer.append(x, rows)
+                    if written:
+                        journal(len(open_records) - (1 if writer.n_total > writer.n_written else 0))
+                if bar is not None:
+                    bar.update(1)
+            if not state["final"]:
+                writer.finish()
+                state["final"] = True
+                journal(len(open_records))
+        finally:
             if bar is not None:
-                bar.update(1)
-        if not state["final"]:
-            writer.finish()
-            state["final"] = True
-            journal(len(open_records))
-    finally:
-        if bar is not None:
-            bar.close()
+                bar.close()
 
-    # Finalise: one pairs array, meta.json last, then drop the journal and the pair chunks.
-    chunks = sorted(folder.glob("pairs-*.npy"))
-    all_pairs = [np.load(c) for c in chunks]
-    pairs_arr = (np.concatenate(all_pairs) if all_pairs else np.zeros((0, 2))).astype(np.int64)
-    save_npy(folder / PAIRS, pairs_arr.reshape(-1, 2))
-    level_counts = np.zeros(len(LEVEL_NAMES), np.int64)
-    for s in range(state["n_shards"]):
-        lv = np.load(folder / shard_name(s, "index"), mmap_mode="r")["level"]
-        level_counts += np.bincount(np.asarray(lv, np.int64), minlength=len(LEVEL_NAMES))
-    meta = {
-        "format_version": FORMAT_VERSION,
-        "fs": window.fs,
-        "seconds": window.seconds,
-        "n_samples": T,
-        "channels": list(window.channels),
-        "dtype": dtype,
-        "normalization": window.normalization,
-        "shard_size": shard_size,
-        "n_shards": state["n_shards"],
-        "n_records": state["n_records"],
-        "n_windows": state["n_written"],
-        "n_pairs": int(len(pairs_arr)),
-        "n_rejected_windows": state["n_rejected_windows"],
-        "level_names": list(LEVEL_NAMES),
-        "scoring_version": SCORING_VERSION,
-        "level_counts": level_counts.tolist(),
-        "skipped": state["skipped"],
-        "passed_over": state.get("passed_over", []),
-        "settings": settings,
-        "fingerprint": fingerprint,
-        "part": list(shard) if shard else None,
-        "inputs": run["inputs"],
-        "input_records": all_records,
-    }
-    write_json(meta_path, meta)
-    journal_path.unlink(missing_ok=True)
-    for c in chunks:
-        c.unlink(missing_ok=True)
-    _clean(folder, state["n_shards"], 0)
-    return _summary(meta, folder, time.perf_counter() - t0)
+        # Finalise: one pairs array, meta.json last, then drop the journal and the pair chunks.
+        chunks = sorted(folder.glob("pairs-*.npy"))
+        all_pairs = [np.load(c) for c in chunks]
+        pairs_arr = (np.concatenate(all_pairs) if all_pairs else np.zeros((0, 2))).astype(np.int64)
+        save_npy(folder / PAIRS, pairs_arr.reshape(-1, 2))
+        level_counts = np.zeros(len(LEVEL_NAMES), np.int64)
+        for s in range(state["n_shards"]):
+            lv = np.load(folder / shard_name(s, "index"), mmap_mode="r")["level"]
+            level_counts += np.bincount(np.asarray(lv, np.int64), minlength=len(LEVEL_NAMES))
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "fs": window.fs,
+            "seconds": window.seconds,
+            "n_samples": T,
+            "channels": list(window.channels),
+            "dtype": dtype,
+            "normalization": window.normalization,
+            "shard_size": shard_size,
+            "n_shards": state["n_shards"],
+            "n_records": state["n_records"],
+            "n_windows": state["n_written"],
+            "n_pairs": int(len(pairs_arr)),
+            "n_rejected_windows": state["n_rejected_windows"],
+            "level_names": list(LEVEL_NAMES),
+            "scoring_version": SCORING_VERSION,
+            "level_counts": level_counts.tolist(),
+            "skipped": state["skipped"],
+            "passed_over": state.get("passed_over", []),
+            "settings": settings,
+            "fingerprint": fingerprint,
+            "part": list(shard) if shard else None,
+            "inputs": run["inputs"],
+            "input_records": all_records,
+        }
+        write_json(meta_path, meta)
+        journal_path.unlink(missing_ok=True)
+        for c in chunks:
+            c.unlink(missing_ok=True)
+        _clean(folder, state["n_shards"], 0)
+        return _summary(meta, folder, time.perf_counter() - t0)

@@ -4,6 +4,9 @@ export over the run it reads)."""
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 #: (kind, the files that mark it), in the order they are looked for.
@@ -54,3 +57,26 @@ def refuse_reserved_name(path: str | Path, flag: str = "--out") -> None:
     if found is not None and path.name in names:
         raise ValueError(f"{flag} {path}: {path.parent} holds a {found[0]}, whose {path.name} "
                          "this would replace; give the output another name")
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | Path, verb: str, flag: str = "--out") -> Iterator[None]:
+    """Hold ``folder/.lock`` while ``verb`` writes there: a second launch on the folder (a job
+    requeued while the first still runs) is refused, instead of removing or mixing the first
+    one's files as they are written. The lock ends with the process, however it ends."""
+    try:
+        import fcntl
+    except ImportError:  # not on this system: unguarded
+        yield
+        return
+    with (Path(folder) / ".lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(f"{folder}: another {verb} is writing there (it holds "
+                             f"{Path(folder) / '.lock'}); wait for it to end, or give another "
+                             f"{flag}") from None
+        except OSError as err:  # a filesystem without flock (Lustre without -o flock, NFS)
+            warnings.warn(f"{folder}: cannot lock the folder ({err}); a second launch on it "
+                          "would not be refused", RuntimeWarning, stacklevel=3)
+        yield

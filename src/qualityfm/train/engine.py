@@ -20,7 +20,7 @@ import signal
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -35,7 +35,7 @@ from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
 from qualityfm._progress import progress_bar
 from qualityfm.data.features import FeatureTargets
 from qualityfm.io.atomic import atomic_write_text, remove_temporaries, write_json
-from qualityfm.io.folders import refuse_other_kind
+from qualityfm.io.folders import folder_lock, refuse_other_kind
 from qualityfm.losses import DistillationLoss, FeatureLoss, KoLeoLoss, SpectralLoss, VarianceLoss
 from qualityfm.model import QualityFM, QualityFMConfig
 from qualityfm.model.precision import precision_autocast, resolve_device
@@ -698,29 +698,6 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_after: int | None =
             dist.destroy_process_group()
 
 
-@contextlib.contextmanager
-def run_lock(run_dir: Path) -> Iterator[None]:
-    """Hold ``run_dir/.lock`` while a run writes there: a second launch on the folder (a job
-    requeued while the first still runs) is refused, instead of removing the first one's
-    checkpoint as it is written. The lock ends with the process, however it ends."""
-    try:
-        import fcntl
-    except ImportError:  # not on this system: unguarded
-        yield
-        return
-    with (run_dir / ".lock").open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ValueError(f"{run_dir}: another pretrain is writing this run (it holds "
-                             f"{run_dir / '.lock'}); wait for it to end, or give another "
-                             "--out") from None
-        except OSError as err:  # a filesystem without flock (Lustre without -o flock, NFS)
-            warnings.warn(f"{run_dir}: cannot lock the run folder ({err}); a second launch "
-                          "on it would not be refused", RuntimeWarning, stacklevel=3)
-        yield
-
-
 def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resume: bool,
          stop_after: int | None, held_lock: contextlib.ExitStack) -> dict[str, Any]:
     per_step = env.world * cfg.grad_accum
@@ -744,7 +721,8 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
         raise
     if env.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        held_lock.enter_context(run_lock(run_dir))  # before touching another run's files
+        # before touching another run's files
+        held_lock.enter_context(folder_lock(run_dir, "pretrain"))
         remove_temporaries(run_dir)  # of a process killed while it saved a checkpoint
 
     targets = (store_feature_targets(cfg.store, env, cfg.progress) if cfg.feature_weight > 0
