@@ -157,6 +157,17 @@ def test_aligned_pairs_align(store):
     assert 0.2 < frac < 0.8
 
 
+def test_aligned_pairs_of_a_window_without_ppg_differ(store):
+    """The default corruption hits only the channels a window holds: for a record without a
+    PPG it had hit the absent channel alone in 6.5 % of pairs, the student's window then the
+    teacher's own."""
+    ds = PairDataset(store, aligned_fraction=1.0, aligned_min_level=0, shuffle=False)
+    one = [s for epoch in range(3) for s in (ds.set_epoch(epoch), list(ds))[1]
+           if not s["hi_mask"].all()]
+    assert len(one) > 20
+    assert all(not torch.equal(s["lo"], s["hi"]) for s in one)
+
+
 def test_modality_drop_masks_one_student_channel(store):
     ds = PairDataset(store, modality_drop=1.0, shuffle=False)
     both = store.masks.all(axis=1)

@@ -38,6 +38,15 @@ def test_bad_records_are_skipped_and_the_rest_written(synth_dir, small_window, t
     reasons = {Path(s["record"]).name: s["reason"] for s in summary["skipped"]}
     assert reasons["rec0.npz"].startswith("path longer than 256 characters")
     assert summary["n_records"] == 4
+    # and one whose id passes the index's 64 characters (cut, two had become one record)
+    long = "icu_site_A_bed_12_patient_" + "x" * 40
+    (synth_dir / "rec1.npz").rename(synth_dir / f"{long}_visit1.npz")
+    (synth_dir / "rec2.npz").rename(synth_dir / f"{long}_visit2.npz")
+    summary = prepare(synth_dir, tmp_path / "u", window=small_window, progress=False)
+    reasons = {Path(s["record"]).name: s["reason"] for s in summary["skipped"]}
+    assert reasons[f"{long}_visit1.npz"].startswith("record id 'icu_site_A_bed_12_patient_")
+    assert "longer than 64 characters" in reasons[f"{long}_visit2.npz"]
+    assert summary["n_records"] == 2
 
 
 def test_workers_give_the_same_store(synth_dir, small_window, tmp_path):

@@ -184,3 +184,24 @@ def test_rates_and_variability_out_of_range_are_refused() -> None:
         synthesize(30, hrv=5)
     with pytest.raises(ValueError, match="vt_hr must be in 20-300 bpm, got 0"):
         synthesize(30, vt_runs=[(0, 30)], vt_hr=0)
+
+
+def test_corrupt_hits_present_channels_only() -> None:
+    """``present``: a window without its PPG gets its artifacts on the ECG; the channel hit
+    had been the absent one (then zeroed), leaving the student the teacher's window."""
+    x = np.random.default_rng(0).standard_normal((200, 2, 3000))
+    x[:, 0] = 0.0  # PPG absent
+    out = corrupt(x, 300.0, np.random.default_rng(1), present=np.array([False, True]))
+    assert np.array_equal(out[:, 0], x[:, 0])
+    assert all(not np.array_equal(out[i, 1], x[i, 1]) for i in range(200))
+    both = corrupt(x, 300.0, np.random.default_rng(1), present=np.ones(2, bool))
+    np.testing.assert_array_equal(both, corrupt(x, 300.0, np.random.default_rng(1)))
+
+
+def test_clipping_ignores_nan_and_short_last_spans_are_skipped() -> None:
+    """A few NaNs had made a clipped row all NaN; a last artifact span under half a sample
+    had crashed synthetic_corpus (seed 1826 at 50 Hz)."""
+    x = np.sin(np.linspace(0, 20, 1000))
+    x[::100] = np.nan
+    assert np.isnan(clipping(x, 300.0, 0)).sum() == 10
+    assert len(synthetic_corpus(4, seconds=300.0, seed=1826, fs=50.0)) == 4

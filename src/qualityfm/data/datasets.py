@@ -36,13 +36,13 @@ from qualityfm.signal import normalize
 Corruptor = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
 
 
-def _default_corrupt(x: np.ndarray, fs: float, rng: np.random.Generator) -> np.ndarray:
+def _default_corrupt(x: np.ndarray, fs: float, rng: np.random.Generator,
+                     present: np.ndarray | None = None) -> np.ndarray:
     """:func:`qualityfm.signal.corrupt` with every artifact kind the rate allows (mains hum
-    needs 50 Hz below Nyquist)."""
-    from qualityfm.signal import ARTIFACT_KINDS, corrupt
+    needs a mains frequency below Nyquist), on the channels ``present``."""
+    from qualityfm.signal import corrupt
 
-    kinds = [k for k in ARTIFACT_KINDS if k != "powerline" or fs / 2 > 50.0]
-    return corrupt(x, fs, rng, kinds=kinds)
+    return corrupt(x, fs, rng, present=present)
 
 
 def augment_window(x: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -247,7 +247,11 @@ class PairDataset(_StoreDataset):
                 teacher = int(self._good[rng.integers(len(self._good))])
             student = teacher  # the student reads a corrupted copy of the teacher's window
             hi, hi_mask = self.store.window(teacher)
-            lo = np.asarray(self.corrupt(hi.copy(), self.store.fs, rng), dtype=np.float32)
+            # the default corruptor hits present channels only (an absent one, zeroed again
+            # below, had left the student the teacher's very window)
+            held = {"present": hi_mask} if self.corrupt is _default_corrupt else {}
+            lo = np.asarray(self.corrupt(hi.copy(), self.store.fs, rng, **held),
+                            dtype=np.float32)
             lo_mask = hi_mask.copy()
             lo = normalize(lo, lo_mask, self.store.meta["normalization"])
         else:

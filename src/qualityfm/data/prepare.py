@@ -195,6 +195,12 @@ def process_record(path: str, window: WindowConfig, pair_cfg: PairConfig) -> _Re
         rec, w = read_windows(path, window)
         res.record_id = rec.record_id
         res.patient_id = rec.patient_id or rec.record_id
+        for field in ("record_id", "patient_id"):  # cut, two records would be one
+            if len(getattr(res, field)) > _STR_WIDTH[field]:
+                res.reason = (f"{field.replace('_', ' ')} {getattr(res, field)!r} longer than "
+                              f"{_STR_WIDTH[field]} characters (the store's index holds no "
+                              "more): rename the record")
+                return res
         res.n_rejected = len(w.rejected)
         if len(w) == 0:
             res.reason = unusable_reason(w)

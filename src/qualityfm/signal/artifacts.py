@@ -10,6 +10,7 @@ mmHg and unitless PPG alike; an all-zero (absent) channel stays zero under addit
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -169,7 +170,9 @@ def clipping(x: np.ndarray, fs: float, rng: Rng = None,
     (a random 50-100 % of that per end), as an amplifier or ADC at its rails."""
     x, s = _prepare(x, strength)
     g = _rng(rng)
-    lo, hi = x.min(axis=-1, keepdims=True), x.max(axis=-1, keepdims=True)
+    with warnings.catch_warnings():  # an all-NaN row stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanmin(x, axis=-1, keepdims=True), np.nanmax(x, axis=-1, keepdims=True)
     mid, half = (lo + hi) / 2, (hi - lo) / 2
     top = hi - 0.8 * s * g.uniform(0.5, 1.0, s.shape) * half
     bottom = lo + 0.8 * s * g.uniform(0.5, 1.0, s.shape) * half
@@ -248,7 +251,8 @@ def applicable_kinds(fs: float) -> list[str]:
 
 def corrupt(x: np.ndarray, fs: float, rng: Rng = None, kinds: Sequence[str] | None = None,
             strength: float | tuple[float, float] = (0.2, 1.0), p: float = 0.4,
-            channel_p: float = 0.7, return_strengths: bool = False
+            channel_p: float = 0.7, return_strengths: bool = False,
+            present: np.ndarray | None = None,
             ) -> np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]:
     """A corrupted copy of windows ``x`` [C, T] or [N, C, T]: a random subset of artifacts.
 
@@ -256,7 +260,8 @@ def corrupt(x: np.ndarray, fs: float, rng: Rng = None, kinds: Sequence[str] | No
     below Nyquist, so it is left out at 100 Hz and below unless named) is active in a window
     with probability ``p`` (at least one kind per window) at a strength drawn uniformly from
     ``strength`` (or fixed), and hits each channel with probability ``channel_p`` (at least
-    one channel). With
+    one channel). ``present`` (bool ``[C]`` or ``[N, C]``, a window's mask) keeps artifacts
+    to the channels a window holds, so that the one channel hit is never an absent one. With
     ``return_strengths`` also returns ``{kind: strength [N, C]}`` (zeros where not applied).
     """
     x = np.asarray(x)
@@ -276,10 +281,15 @@ def corrupt(x: np.ndarray, fs: float, rng: Rng = None, kinds: Sequence[str] | No
     active = g.random((N, K)) < p
     none = ~active.any(axis=1)
     active[none, g.integers(0, K, none.sum())] = True
-    hit = g.random((N, K, C)) < channel_p
-    miss = ~hit.any(axis=2)
+    held = (np.ones((N, C), bool) if present is None
+            else np.broadcast_to(np.asarray(present, bool), (N, C)))
+    hit = (g.random((N, K, C)) < channel_p) & held[:, None, :]
+    miss = ~hit.any(axis=2) & held.any(axis=1)[:, None]
     idx = np.nonzero(miss)
-    hit[idx[0], idx[1], g.integers(0, C, len(idx[0]))] = True
+    # the i-th present channel of the window (every channel when all are present)
+    pick = g.integers(0, held.sum(axis=1)[idx[0]]) if len(idx[0]) else np.zeros(0, int)
+    order = np.argsort(~held, axis=1, kind="stable")  # present channels first, in order
+    hit[idx[0], idx[1], order[idx[0], pick]] = True
     s = g.uniform(lo, hi, (N, K))[..., None] * (active[..., None] & hit)
     strengths = {k: s[:, i] for i, k in enumerate(kinds)}
     out = apply_artifacts(xb, fs, g, strengths)

@@ -238,6 +238,8 @@ def _artifact_segments(record: Record, fs: float, seconds: float, rng: np.random
         i0, i1 = int(round(a * fs)), min(int(round(b * fs)), int(round(seconds * fs)))
         chans = [c for c in ("ecg_ii", "ppg") if c in record.signals]
         hit = [c for c in chans if rng.random() < 0.8] or chans[:1]
+        if i1 <= i0:  # a last span under half a sample long (the draws above kept the stream)
+            continue
         for c in hit:
             x = record.signals[c]
             x[i0:i1] = apply_artifacts(x[i0:i1], fs, rng, {k: s for k in chosen})
