@@ -89,6 +89,27 @@ def plot_training_curves(run: Path, path: Path) -> Path:
     return save_figure(fig, path)
 
 
+#: The file that marks a folder as a demo report, which a later demo rebuilds.
+DEMO_MARKER = ".qualityfm-demo"
+
+
+def _refuse_foreign_folder(out: Path) -> None:
+    """Refuse an ``out`` holding anything but an earlier demo report: the demo rebuilds its
+    store, runs, model and report there from scratch (it had replaced a user's store, model or
+    a fine-tuned run's summary in a folder given as --out)."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ValueError(f"{out} is a file; --out names the demo's report folder")
+    earlier = (out / DEMO_MARKER).is_file() or (
+        (out / "summary.json").is_file() and "vt_alarm_cv" in (out / "summary.json").read_text())
+    held = sorted(p.name for p in out.iterdir())
+    if held and not earlier:
+        raise ValueError(f"{out} holds {', '.join(held[:5])}{' ...' if len(held) > 5 else ''} "
+                         "and is no demo report: the demo writes its store, runs, model and "
+                         "report there from scratch; give a new or empty --out")
+
+
 def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
              steps: int = 120, batch_size: int = 16, epochs: int | None = None, kfold: int = 3,
              seed: int = 0, progress: bool = True) -> dict:
@@ -98,7 +119,9 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
     from qualityfm.train import PretrainConfig, export_model, pretrain
 
     out = Path(out)
+    _refuse_foreign_folder(out)
     out.mkdir(parents=True, exist_ok=True)
+    (out / DEMO_MARKER).touch()  # this folder is the demo's to rebuild from now on
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
 

@@ -49,6 +49,22 @@ def test_demo_writes_a_complete_report(tmp_path: Path, capsys: pytest.CaptureFix
     assert json.loads((out / "summary.json").read_text())["store"]["n_records"] == 12
 
 
+def test_demo_refuses_a_folder_that_is_no_demo_report(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    """The demo rebuilds store/, model/ and its report in --out: a folder holding a user's
+    store, model or fine-tuned run is refused before anything is written (``demo --out .``
+    had replaced them)."""
+    out = tmp_path / "project"
+    (out / "store").mkdir(parents=True)
+    (out / "store" / "meta.json").write_text("{}")
+    (out / "README.md").write_text("my notes")
+    assert main(["demo", "--out", str(out), "--steps", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "holds README.md, store and is no demo report" in err and "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "store"]
+    assert (out / "README.md").read_text() == "my notes"
+
+
 def test_help_lists_every_verb(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit):
         main(["--help"])

@@ -148,6 +148,8 @@ def test_embed_windows_checks_its_windows_as_the_model_does(tiny_model: QualityF
     ref = embed_windows(model, x.astype(np.float32), mask)
     np.testing.assert_array_equal(embed_windows(model, x, mask), ref)  # float64
     np.testing.assert_array_equal(embed_windows(model, x.tolist(), None), ref)
+    with pytest.raises(ValueError, match=r"got shape \(2, 9000\); one window is x\[None\]"):
+        embed_windows(model, x[0], mask[0])  # the shape given, not that of a slice of it
     model.train()
     embed_windows(model, x, mask)
     assert model.training  # left in the mode it was in

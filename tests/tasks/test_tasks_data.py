@@ -74,6 +74,17 @@ def test_a_record_in_memory_gives_the_rows_its_file_gives(tmp_path) -> None:
     with pytest.raises(RecordError, match=r"monitor labels: key the channels by their canonical "
                                           r"names, \{'II': 'ecg_ii', 'PLETH': 'ppg'\}"):
         record_dataset("vt-alarm", labelled)
+    # one channel keyed by a monitor label beside a canonical one: it had been read as absent,
+    # the model judging the alarm on one modality without a word
+    half = Record("bed7", {"ecg_ii": buffer.signals["ecg_ii"], "PLETH": buffer.signals["ppg"]},
+                  {"ecg_ii": buffer.fs["ecg_ii"], "PLETH": buffer.fs["ppg"]})
+    with pytest.raises(RecordError, match=r"bed7: channels keyed by monitor labels would be "
+                                          r"left out \(.*\{'PLETH': 'ppg'\}"):
+        record_dataset("vt-alarm", half)
+    # a reader's second channel of one name is canonical, not a monitor label
+    second = Record("bed7", {**buffer.signals, "ppg_2": buffer.signals["ppg"]},
+                    {**buffer.fs, "ppg_2": buffer.fs["ppg"]})
+    np.testing.assert_array_equal(record_dataset("vt-alarm", second).X, live.X)
     late = buffer.duration() + 60
     with pytest.raises(RecordError, match=f"bed7: alarm at {late:g} s is past the record's end"):
         record_dataset("vt-alarm", Record("bed7", buffer.signals, buffer.fs,

@@ -546,6 +546,28 @@ def test_a_multiclass_refit_takes_its_new_class_count() -> None:
         assert est.predict_proba(x).shape == (24, 2)
 
 
+def test_a_save_stopped_midway_leaves_the_earlier_model_whole(tmp_path, monkeypatch) -> None:
+    """A model's weights and its finetune.json are written together: a save stopped at the
+    second file had left the new weights beside the old calibration and threshold."""
+    import json
+
+    from qualityfm.tasks import load_estimator
+
+    x, y, g = synthetic(40, seed=4)
+    for make in (lambda s: Finetuner("vt-alarm", init="none", config=TINY, epochs=1, seed=s),
+                 lambda s: ClassicalBaseline("vt-alarm", seed=s, max_iter=10)):
+        first = make(0).fit(x[:30], y[:30], groups=g[:30])
+        out = first.save(tmp_path / "m")
+        before = {f.name: f.read_bytes() for f in out.iterdir()}
+        second = make(1).fit(x[10:], y[10:], groups=g[10:])
+        with monkeypatch.context() as m:
+            m.setattr(json, "dumps", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+            with pytest.raises(KeyboardInterrupt):
+                second.save(out)
+        assert {f.name: f.read_bytes() for f in out.iterdir()} == before
+        np.testing.assert_allclose(load_estimator(out).predict_proba(x), first.predict_proba(x))
+
+
 def test_unclear_inputs_of_the_plain_array_api_are_named(tmp_path) -> None:
     """Features without windows for a network, a classical folder given to Finetuner.load,
     a ResNet1d of other channels, missing groups: each a ValueError saying what is wrong."""

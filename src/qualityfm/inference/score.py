@@ -44,6 +44,10 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
     channels-last array is named as such), a channel present in every row, no NaN or inf in
     a present channel, and a warning for values far outside [-1, 1]."""
     x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 3:  # checked below on x[:0], which would name a shape not given
+        hint = "; one window is x[None]" if x.ndim == 2 else ""
+        raise ValueError(f"input must be [batch, {model.cfg.in_channels}, samples], got shape "
+                         f"{tuple(x.shape)}{hint}")
     model._inputs(torch.from_numpy(x[:0]), None)  # the windows' shape, channels last named
     mask = np.ones(x.shape[:2], dtype=bool) if mask is None else np.asarray(mask)
     if len(mask) != len(x):

@@ -13,7 +13,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
-from qualityfm.io import atomic_write_bytes, atomic_write_text
+from qualityfm.io.atomic import atomic_write_all
 from qualityfm.io.folders import held_there
 from qualityfm.model.layers import ResidualBlock, entry_conv
 from qualityfm.quality.features import feature_names
@@ -193,13 +193,15 @@ class ClassicalBaseline(TaskEstimator):
         if not self.models:
             raise ValueError("the model is not fitted; call fit first")
         out = Path(out)
-        atomic_write_bytes(out / CLASSICAL_FILE,
-                           pickle.dumps({"models": self.models, "columns": self.columns}))
+        out.mkdir(parents=True, exist_ok=True)
+        models = pickle.dumps({"models": self.models, "columns": self.columns})
         meta = {"backbone": "classical", "fs": self.fs, "crossfit": self.crossfit,
                 "n_models": self.n_models,
                 "params": self.params, "feature_names": feature_names(),
                 "protocol": self.protocol_state()}
-        atomic_write_text(out / "finetune.json", json.dumps(meta, indent=1))
+        atomic_write_all({out / CLASSICAL_FILE: lambda f: f.write(models),  # the two together
+                          out / "finetune.json": lambda f: f.write(
+                              json.dumps(meta, indent=1).encode())})
         return out
 
     @classmethod

@@ -228,7 +228,9 @@ def _labels_hint(rec: Record) -> str:
     """A hint for a record in memory keyed by monitor labels (``II``, ``PLETH``), which the
     readers would have named canonically: "" when there are none."""
     named = {c: n for c, n in ((c, canonical_channel(c)) for c in rec.channels)
-             if n != c and (is_ecg(n) or n in ("ppg", "abp"))}
+             if n != c and (is_ecg(n) or n in ("ppg", "abp"))
+             # a reader's second channel of a name ("ppg_2", "ecg_v_2") is canonical
+             and canonical_channel(base := re.sub(r"_\d+$", "", c)) != base}
     if not named:
         return ""
     return (f" (monitor labels: key the channels by their canonical names, {named}; "
@@ -762,6 +764,10 @@ def record_dataset(task: str, record: Record, *, seconds: float | None = None,
         raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
     s = TaskSettings(task, float(_DEFAULT_SECONDS[task] if seconds is None else seconds),
                      pad_to=pad_to, fs=float(fs), filters=filters, labels=labels)
+    hint = _labels_hint(record)
+    if hint:  # such a channel is read as absent: one modality lost without a word
+        raise RecordError(f"{record.record_id}: channels keyed by monitor labels would be "
+                          f"left out{hint}")
     if task == "vt-alarm" and "alarm" not in record.events:  # a buffer ends at its alarm
         record = dataclasses.replace(record, events={**record.events,
                                                      "alarm": record.duration()})

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from qualityfm._caller import warn_at_caller
 from qualityfm.data.features import robust_centre_scale
-from qualityfm.io.atomic import atomic_write_text
+from qualityfm.io.atomic import atomic_write_all
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model.network import check_pool, mean_over_shifts, pool_encoder, pooled_dim
 from qualityfm.model.precision import resolve_device
@@ -1077,8 +1077,6 @@ class Finetuner(TaskEstimator):
     # -- persistence
     def save(self, out: str | Path) -> Path:
         """Write the fitted model (weights, backbone config, protocol state) to ``out/``."""
-        from qualityfm.train.checkpoint import atomic_torch_save
-
         if self.net is None:
             raise ValueError("the model is not fitted; call fit before save")
         bb = self.net.backbone
@@ -1105,9 +1103,13 @@ class Finetuner(TaskEstimator):
                                 else self.feature_columns.tolist()),
             "history": self.history,
         }
-        atomic_torch_save(self.net.state_dict(), out / "model.pt")
-        # finetune.json is read back by load() alone: Python's JSON keeps a NaN as NaN here
-        atomic_write_text(out / "finetune.json", json.dumps(meta, indent=1))
+        state = self.net.state_dict()
+        # the two together (a save stopped between them had loaded one model's weights with
+        # another's calibration and threshold); finetune.json is read back by load() alone:
+        # Python's JSON keeps a NaN as NaN here
+        atomic_write_all({out / "model.pt": lambda f: torch.save(state, f),
+                          out / "finetune.json": lambda f: f.write(
+                              json.dumps(meta, indent=1).encode())})
         return out
 
     @classmethod
