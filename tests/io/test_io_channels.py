@@ -99,3 +99,29 @@ def test_a_record_refuses_a_channel_that_is_no_1d_signal() -> None:
     with pytest.raises(RecordError, match=r"record b: event times must be finite seconds, got "
                                           r"\{'alarm': nan\}"):
         Record("b", {"ecg_ii": ecg}, {"ecg_ii": 100.0}, events={"alarm": float("nan")})
+
+
+def test_a_second_channel_of_a_name_keeps_its_name_through_a_file(tmp_path) -> None:
+    """canonical_names' ecg_v_2 had read back as lead V2 (and ppg_2 as a PPG label)."""
+    from qualityfm.io import read_record, write_wfdb
+
+    assert canonical_channel("ecg_v_2") == "ecg_v_2" and canonical_channel("ppg_2") == "ppg_2"
+    assert canonical_channel("ECG_2") == "ecg" and canonical_channel("V2") == "ecg_v2"
+    x = np.sin(np.arange(2500) / 10.0)
+    names = ("ecg_v", "ecg_v_2", "ppg", "ppg_2")
+    rec = Record("r1", {c: x * (i + 1) for i, c in enumerate(names)}, dict.fromkeys(names, 250.0))
+    assert read_record(write_wfdb(rec, tmp_path)).channels == list(names)
+
+
+def test_a_channel_asked_for_by_its_own_label_is_that_channel(tmp_path) -> None:
+    """ECG2 of ECG1/ECG2 had returned ECG1's samples (both normalise to ecg); two requests for
+    one channel had been merged without a word."""
+    from qualityfm.io import RecordError, read_record
+
+    path = tmp_path / "two.npz"
+    np.savez(path, fs=250.0, ECG1=np.zeros(1000), ECG2=np.ones(1000))
+    rec = read_record(path, channels=["ECG2"])
+    assert list(rec.signals) == ["ecg_2"] and rec.signals["ecg_2"][0] == 1.0
+    assert read_record(path, channels=["ecg"]).signals["ecg"][0] == 0.0
+    with pytest.raises(RecordError, match=r"'ECG1' and 'ecg' both name its channel 'ecg'"):
+        read_record(path, channels=["ECG1", "ecg"])

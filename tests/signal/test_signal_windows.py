@@ -228,3 +228,16 @@ def test_a_channel_sampled_below_a_waveform_rate_is_left_out() -> None:
                                    {"ecg_ii": 250.0, "ppg": 1.0}))
     assert len(both.x) == 2 and both.mask[:, MODEL_CHANNELS.index("ecg_ii")].all()
     assert not both.mask[:, MODEL_CHANNELS.index("ppg")].any()
+
+
+def test_a_flat_channel_with_a_gap_is_flat() -> None:
+    """A sensor off then a gap before the signal returns: the gap's linear fill had read as a
+    change, and the flat PPG window was kept as present."""
+    fs = 125
+    t = np.arange(60 * fs) / fs
+    ppg = (np.cos(2 * np.pi * 1.2 * t) + 5).astype(np.float32)
+    ppg[: 27 * fs] = 5.0
+    ppg[27 * fs: 30 * fs] = np.nan
+    ecg = np.random.default_rng(0).standard_normal(120 * fs).astype(np.float32)
+    w = make_windows(Record("r", {"ppg": ppg, "ecg_ii": ecg}, {"ppg": 125.0, "ecg_ii": 250.0}))
+    assert w.mask[0].tolist() == [False, True] and w.mask[1].tolist() == [True, True]

@@ -16,26 +16,38 @@ _MIMIC_PATIENT = re.compile(r"^(p\d{6,8})(?:_|$)")
 
 
 def select_channels(
-    names: Sequence[str], channels: Sequence[str] | None, path: Path
+    names: Sequence[str], channels: Sequence[str] | None, path: Path,
+    labels: Sequence[str] | None = None,
 ) -> list[int]:
     """Positions of the requested ``channels`` in ``names`` (all when None); a request may
-    use a raw label (``II``, ``PLETH``), which is normalised as the files' labels are.
+    use a raw label (``II``, ``PLETH``; ``labels``, the file's own, in the order of
+    ``names``): a canonical name first, then a label of the file as written (of two ``ECG2``
+    is the second lead, not the first ``ecg``), then the label normalised as the files' are.
 
     The positions follow the requested order. An unknown channel raises ``RecordError``
-    naming the channel, the file and the channels the file has.
+    naming the channel, the file and the channels the file has, as do two requests for one
+    channel (they had been merged into one without a word).
     """
     if channels is None:
         return list(range(len(names)))
     if isinstance(channels, str):
         channels = [channels]
     index = {name: i for i, name in enumerate(names)}
-    position = {c: index.get(c, index.get(canonical_channel(c))) for c in channels}
+    raw: dict[str, int] = {}
+    for i, label in enumerate(labels or ()):
+        raw.setdefault(label, i)
+    position = {c: index.get(c, raw.get(c, index.get(canonical_channel(c)))) for c in channels}
     missing = [c for c, i in position.items() if i is None]
     if missing:
         raise MissingChannelError(
             f"{path}: no channel {', '.join(map(repr, missing))}; "
             f"the record has {', '.join(names) or 'no channels'}", list(names)
         )
+    asked: dict[int, str] = {}
+    for c, i in position.items():
+        if asked.setdefault(i, c) != c:
+            raise RecordError(f"{path}: {asked[i]!r} and {c!r} both name its channel "
+                              f"{names[i]!r}; the record has {', '.join(names)}")
     return list(dict.fromkeys(position[c] for c in channels))
 
 

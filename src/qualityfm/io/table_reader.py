@@ -359,7 +359,7 @@ def read_csv(
     bidmc = _BIDMC.match(path.stem)
     record_id = bidmc.group(1) if bidmc else path.stem
     names = canonical_names(list(labels))
-    picked = select_channels(names, channels, path)
+    picked = select_channels(names, channels, path, list(labels))
     if not picked:  # channels=[]: the names only
         return Record(record_id, {}, {}, patient_id=record_id if bidmc else
                       patient_from_path(path, record_id), source=str(path))
@@ -596,7 +596,7 @@ def read_npy(
     if len(channel_names) != arr.shape[0]:
         raise RecordError(f"{path}: {len(channel_names)} channel_names for {arr.shape[0]} rows")
     names = canonical_names(list(channel_names))
-    picked = select_channels(names, channels, path)
+    picked = select_channels(names, channels, path, list(channel_names))
     if arr.shape[1] == 0:
         raise RecordError(f"{path}: empty record (no samples)")
     i0, i1 = sample_span(start, stop, float(fs), arr.shape[1], path)
@@ -648,18 +648,19 @@ def read_npz(
                    if k.startswith("fs_") and k[3:] in npz.files}  # a channel's own rate
             keys = [k for k in npz.files
                     if k != "fs" and not (k.startswith("fs_") and k[3:] in own)]
-            for key, own_rate in own.items():  # an fs argument must agree with each rate
-                if fs is not None and not np.isclose(fs, own_rate):
-                    raise RecordError(f"{path}: fs={fs} Hz disagrees with the file's "
-                                      f"fs_{key}={own_rate} Hz")
             file_fs = _npz_rate(path, npz["fs"]) if "fs" in npz.files else None
-            if fs is not None and file_fs is not None and not np.isclose(fs, file_fs):
-                raise RecordError(f"{path}: fs={fs} Hz disagrees with the file's fs={file_fs} Hz")
-            rate = fs if fs is not None else file_fs
+            stated = {**({"fs": file_fs} if file_fs is not None else {}),
+                      **{f"fs_{k}": r for k, r in own.items()}}
+            # an fs argument must be one of the file's rates, as read_wfdb's (the file's own
+            # rates go first); a file with several had refused every value
+            if fs is not None and stated and not any(np.isclose(fs, r) for r in stated.values()):
+                said = ", ".join(f"{k}={r:g} Hz" for k, r in stated.items())
+                raise RecordError(f"{path}: fs={fs} Hz is none of the file's rates ({said})")
+            rate = file_fs if file_fs is not None else fs
             if not keys:
                 raise RecordError(f"{path}: empty record (no arrays)")
             names = canonical_names(keys)
-            picked = select_channels(names, channels, path)
+            picked = select_channels(names, channels, path, keys)
             signals: dict[str, np.ndarray] = {}
             rates: dict[str, float] = {}
             start_time = 0.0

@@ -110,7 +110,7 @@ def read_vital(
     """
     header = _open(path, None, header_only=True)
     tracks = [name for name, trk in header.trks.items() if trk.type == _WAVE and trk.srate > 0]
-    picked = select_channels(canonical_names(tracks), channels, path)
+    picked = select_channels(canonical_names(tracks), channels, path, tracks)
     record_id = path.stem
     if not picked:
         if channels is not None:
@@ -142,7 +142,7 @@ def read_vital(
     rates: dict[str, float] = {}
     units: dict[str, str] = {}
     t0 = 0.0
-    for i in select_channels(names, channels, path):
+    for i in select_channels(names, channels, path, kept):
         trk = vf.trks[kept[i]]
         rate = float(trk.srate)
         x = samples[kept[i]]

@@ -426,8 +426,9 @@ def read_wfdb(
     i0, i1 = sample_span(start, stop, frame_fs, n_frames or sys.maxsize, path)
 
     layout = _layout(path, header) if multi else None
-    names = canonical_names(layout.sig_name if multi else header.sig_names)
-    picked = select_channels(names, channels, path)  # read only those
+    file_labels = layout.sig_name if multi else header.sig_names
+    names = canonical_names(file_labels)
+    picked = select_channels(names, channels, path, file_labels)  # read only those
     names = [names[i] for i in picked]
     try:
         if multi:

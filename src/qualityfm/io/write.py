@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import wfdb
 
+from qualityfm.io.channels import canonical_channel
 from qualityfm.io.record import Record, RecordError
 
 #: WFDB signal names written for canonical channels (read back by ``canonical_channel``).
@@ -45,10 +47,20 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
         wfdb.wrsamp(
             record.record_id, fs=rates.pop(),
             units=[record.units.get(c, "NU") or "NU" for c in names],
-            sig_name=[WFDB_NAMES.get(c, c.upper()) for c in names],
+            sig_name=[_label(c) for c in names],
             p_signal=signal, fmt=["16"] * len(names), comments=comments, write_dir=tmp,
         )
         for suffix in (".dat", ".hea"):  # header last: a header means a complete record
             os.replace(Path(tmp) / f"{record.record_id}{suffix}",
                        folder / f"{record.record_id}{suffix}")
     return folder / f"{record.record_id}.hea"
+
+
+def _label(name: str) -> str:
+    """The WFDB label of a canonical name. A second channel of a name (``ecg_v_2``) keeps its
+    name as it is, which reads back the same (``ECG_V_2`` would read as lead V2; WFDB labels
+    must differ, so it cannot take the first's ``V``)."""
+    numbered = re.fullmatch(r"(.+)_\d+", name)
+    if numbered and canonical_channel(numbered.group(1)) == numbered.group(1):
+        return name
+    return WFDB_NAMES.get(name, name.upper())

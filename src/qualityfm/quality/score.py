@@ -21,9 +21,9 @@ LEVEL_THRESHOLDS: tuple[float, float, float, float] = (0.9, 0.7, 0.5, 0.3)
 #: resampling keeps a channel's level without a ripple; 4: an ECG's flat stretches cost their
 #: share of its score; 5: a clipped window is found on the record's own samples, and
 #: resampling keeps every constant level without a ripple; 6: filled gaps are left out of
-#: the clip count). A store's journal records it, so that an interrupted ``prepare`` never
-#: mixes two rules.
-SCORING_VERSION = 6
+#: the clip count; 7: a channel flat but for a gap is flat). A store's journal records it, so
+#: that an interrupted ``prepare`` never mixes two rules.
+SCORING_VERSION = 7
 
 
 @dataclass

@@ -250,8 +250,10 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
         n_nan = _window_counts(nan, m, i0, i1) + np.maximum(i1 - np.maximum(i0, m), 0)
         nan_frac[:, ci] = n_nan / np.maximum(i1 - i0, 1)  # a window under one input sample
         if cfg.drop_flat:
-            # Flat: no consecutive pair of samples inside the window differs.
-            changes = np.diff(values) != 0
+            # Flat: no consecutive pair of samples inside the window differs, a gap holding
+            # the value before it (filled by a ramp, a gap beside a step had read as a change)
+            held = values[np.maximum.accumulate(np.where(nan, 0, np.arange(m)))] if m else values
+            changes = np.diff(held) != 0
             flat[:, ci] = _window_counts(changes, m - 1, i0, np.minimum(i1, m) - 1) == 0
         clipped[:, ci] = span_clip_fraction(values, i0, np.minimum(i1, m), missing=nan)
     present = np.array([c in sources for c in cfg.channels])

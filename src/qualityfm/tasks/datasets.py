@@ -76,8 +76,10 @@ TASKS = ("vt-alarm", "af", "abp")
 #: diastolic troughs (the default), or the window's maximum and minimum (the original's).
 BP_RULES = ("beat_median", "max_min")
 RHYTHMS = ("N", "A", "O", "~")
-# 22: the readers return other records for some files (CSV decimal commas past the first
-# lines, ISO stamps across a UTC-offset change, quoted names holding the delimiter; VitalDB
+# 23: a second channel of a name (ecg_v_2) is no other lead (it had read as lead V2), and a
+# channel asked for by its file's own label is that channel; 22: the readers return other
+# records for some files (CSV decimal commas past the first lines, ISO stamps across a
+# UTC-offset change, quoted names holding the delimiter; VitalDB
 # integer gap marks; "TYPE, description" and accented channel names); 21: an abp window
 # whose arterial line holds still (1-s stretches within 2 mmHg) for over 20 % of it has no
 # target; 20: resampling keeps every constant level exactly (each polyphase branch of unit
@@ -90,7 +92,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 22
+CACHE_VERSION = 23
 #: A task channel is absent when its peak-to-peak range is at most this (flat: leads off) ...
 FLAT_PEAK_TO_PEAK = 1e-9
 #: ... or when fewer seconds of it than this lie in the window's span.
