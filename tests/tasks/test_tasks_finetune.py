@@ -13,7 +13,7 @@ import torch
 from helpers import shared_path, stop_at
 from qualityfm.data.features import robust_centre_scale
 from qualityfm.io import MODEL_CHANNELS
-from qualityfm.model import QualityFMConfig
+from qualityfm.model import QualityFM, QualityFMConfig
 from qualityfm.quality.features import window_features
 from qualityfm.tasks import (
     ClassicalBaseline,
@@ -501,6 +501,20 @@ def test_a_network_fit_stopped_part_way_resumes_from_its_last_epoch(tmp_path,
     other = Finetuner("vt-alarm", checkpoint=ckpt, **kw).fit(x[:30], y[:30], groups=g[:30])
     fresh = Finetuner("vt-alarm", **kw).fit(x[:30], y[:30], groups=g[:30])
     assert other.history == fresh.history and not ckpt.exists()
+    # nor one of another encoder of the same class (or a folder exported again): it had
+    # resumed the first encoder's epochs and returned its model
+    enc = {}
+    for s in (1, 2):
+        torch.manual_seed(s)
+        enc[s] = QualityFM(TINY)
+    mod = {k: v for k, v in kw.items() if k not in ("init", "config")}
+    monkeypatch.setattr(Finetuner, "_save_epochs", stop_at(save, 2))
+    with pytest.raises(KeyboardInterrupt):
+        Finetuner("vt-alarm", init=enc[1], checkpoint=ckpt, **mod).fit(x, y, groups=g)
+    monkeypatch.setattr(Finetuner, "_save_epochs", save)
+    second = Finetuner("vt-alarm", init=enc[2], checkpoint=ckpt, **mod).fit(x, y, groups=g)
+    alone = Finetuner("vt-alarm", init=enc[2], **mod).fit(x, y, groups=g)
+    np.testing.assert_allclose(second.predict_proba(x), alone.predict_proba(x), atol=1e-6)
 
 
 def test_a_refused_refit_leaves_the_fitted_model_and_its_checks() -> None:

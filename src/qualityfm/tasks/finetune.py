@@ -922,10 +922,15 @@ class Finetuner(TaskEstimator):
         return raw
 
     def _epoch_key(self, X, y, mask, feats, fit_idx, val_idx) -> str:
-        """What a checkpoint's epochs belong to: the rows and the settings of this fit."""
+        """What a checkpoint's epochs belong to: the rows, the settings of this fit and the
+        network it starts from (an init folder exported again, or another module of the same
+        class, had resumed the other encoder's epochs)."""
         if self.checkpoint is None:
             return ""
         h = hashlib.sha256()
+        for name, t in self.net.state_dict().items():  # before the first step
+            h.update(name.encode())
+            h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
         for a in (X, y, mask, feats, fit_idx, val_idx):
             if a is not None:
                 a = np.ascontiguousarray(a)
