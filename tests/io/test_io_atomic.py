@@ -80,3 +80,25 @@ def test_write_json_writes_strict_json(tmp_path) -> None:
         "auroc": 0.5, "ci": [None, None], "n": 3, "ok": True, "rows": [0, 1], "store": "/x/y"}
     write_json(path, {"a": 1})
     assert json.loads(path.read_text()) == {"a": 1} and list(tmp_path.iterdir()) == [path]
+
+
+def test_a_stop_that_a_writer_turns_into_its_own_error_is_the_stop(tmp_path) -> None:
+    """torch.save answers a SIGTERM during its write with RuntimeError("unexpected pos"): the
+    stop is raised, so that the verb ends with 130/143 and its message, not a traceback."""
+    from qualityfm._signals import Terminated
+
+    def stopped(f) -> None:
+        try:
+            raise Terminated()
+        except Terminated:
+            raise RuntimeError("unexpected pos")  # noqa: B904 - as torch raises it
+
+    with pytest.raises(Terminated):
+        atomic_write(tmp_path / "a.pt", stopped)
+    assert not list(tmp_path.iterdir())
+
+    def broken(f) -> None:
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        atomic_write(tmp_path / "a.pt", broken)

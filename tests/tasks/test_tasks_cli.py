@@ -661,3 +661,22 @@ def test_compare_and_finetune_fold_keys_follow_the_contents_they_name(tmp_path,
             with pytest.raises(Seen):
                 run(spelt)
     assert keys[0] == keys[2] and keys[1] == keys[3]
+
+
+def test_a_finetune_into_a_stopped_comparison_is_refused(tmp_path) -> None:
+    """A finetune run had removed a stopped comparison's finished rows (its .folds) without
+    --overwrite; so had an evaluate/predict --out that is a folder only been refused after
+    the work."""
+    from qualityfm.inference.score import check_output
+    from qualityfm.tasks.pipeline import FOLDS_DIR, finetune_run
+
+    row = tmp_path / "cmp" / FOLDS_DIR / "scratch"
+    row.mkdir(parents=True)
+    (row / "y-fold0.npz").write_bytes(b"finished")
+    with pytest.raises(ValueError, match=r"holds a stopped comparison \(finished folds of "
+                                         r"scratch in \.folds\)"):
+        finetune_run("vt-alarm", tmp_path, tmp_path / "cmp", init="classical")
+    assert (row / "y-fold0.npz").is_file()
+    (tmp_path / "t.csv").mkdir()
+    with pytest.raises(ValueError, match=r"t\.csv is a folder"):
+        check_output(tmp_path / "t.csv")

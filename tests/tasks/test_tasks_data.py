@@ -302,6 +302,27 @@ def test_a_cached_dataset_follows_its_signal_files_and_long_records_end_at_their
     assert not np.allclose(again.X, first.X)
     fresh = build_task_dataset("vt-alarm", data, labels=False)
     np.testing.assert_array_equal(again.X, fresh.X)
+    # a header naming a signal file of another name: that file is part of the record too
+    (data / "bed7.dat").rename(data / "samples.dat")
+    (data / "bed7.hea").write_text((data / "bed7.hea").read_text().replace("bed7.dat",
+                                                                           "samples.dat"))
+    named = build_task_dataset("vt-alarm", data, cache_dir=cache, labels=False)
+    np.testing.assert_array_equal(named.X, fresh.X)
+    write_wfdb(rec, tmp_path / "first")
+    (tmp_path / "first" / "bed7.dat").replace(data / "samples.dat")  # the first samples
+    changed = build_task_dataset("vt-alarm", data, cache_dir=cache, labels=False)
+    np.testing.assert_allclose(changed.X, first.X, atol=1e-6)
+    # a truncated cache file is built again (it had failed the run with a bare zip error)
+    newest = max(cache.glob("*.npz"), key=lambda f: f.stat().st_mtime_ns)
+    newest.write_bytes(newest.read_bytes()[:1000])
+    with pytest.warns(RuntimeWarning, match="unreadable task cache"):
+        rebuilt = build_task_dataset("vt-alarm", data, cache_dir=cache, labels=False)
+    np.testing.assert_array_equal(rebuilt.X, changed.X)
+    np.testing.assert_array_equal(
+        build_task_dataset("vt-alarm", data, cache_dir=cache, labels=False).X, changed.X)
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(ValueError, match="afile is a file; give a folder"):
+        build_task_dataset("vt-alarm", data, cache_dir=tmp_path / "afile", labels=False)
 
 
 def test_a_skipped_record_is_listed_under_its_own_file(tmp_path, capsys) -> None:

@@ -72,6 +72,8 @@ def check_output(out: str | Path, suffixes: Sequence[str] = TABLE_SUFFIXES,
     out = Path(out)
     if out.suffix not in suffixes:
         raise ValueError(f"{what} output {out} must end in {' or '.join(suffixes)}")
+    if out.is_dir():  # found before the work, not at the write after it
+        raise ValueError(f"{what} output {out} is a folder; give a file name")
     return out
 
 

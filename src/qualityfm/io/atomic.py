@@ -40,10 +40,27 @@ def _write_temporary(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        stop = _stop_behind(err)
+        if stop is not None:  # a Ctrl-C or SIGTERM that a writer turned into its own error
+            raise stop from None
         raise
     return Path(tmp)
+
+
+def _stop_behind(err: BaseException) -> BaseException | None:
+    """The Ctrl-C or SIGTERM (``KeyboardInterrupt``, ``SystemExit``) during whose handling
+    ``err`` was raised, as torch.save raises "unexpected pos" when a signal stops its writer;
+    None when there is none or ``err`` is itself one."""
+    if isinstance(err, (KeyboardInterrupt, SystemExit)):
+        return None
+    seen = err.__context__
+    while seen is not None:
+        if isinstance(seen, (KeyboardInterrupt, SystemExit)):
+            return seen
+        seen = seen.__context__
+    return None
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:

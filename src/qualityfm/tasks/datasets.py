@@ -28,11 +28,14 @@ Decisions:
 from __future__ import annotations
 
 import bisect
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import re
+import warnings
+import zipfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -58,7 +61,7 @@ from qualityfm.io import (
     read_record,
 )
 from qualityfm.io.read import no_record_reason, refuse_writing_over, skip_reason
-from qualityfm.io.wfdb_reader import REFERENCE_FILE, is_vt_alarm
+from qualityfm.io.wfdb_reader import REFERENCE_FILE, is_vt_alarm, parse_header
 from qualityfm.quality.features import feature_names, signal_features
 from qualityfm.signal import (
     MAX_NAN_FRACTION,
@@ -571,7 +574,31 @@ def _record_files(files: list[Path]) -> list[tuple[str, int, int]]:
                 break
             versions.add((str(folder / name), mtime, size))
         versions.add((str(f.resolve()), f.stat().st_mtime_ns, f.stat().st_size))
+        for named in _header_files(f):  # a header may name a signal file of any name
+            with contextlib.suppress(OSError):
+                st = named.stat()
+                versions.add((str(named.resolve()), st.st_mtime_ns, st.st_size))
     return sorted(versions)
+
+
+def _header_files(path: Path) -> list[Path]:
+    """The files a WFDB header names: its signal files, or its segments' headers and theirs
+    (none for another file, or a header that does not parse: that record is skipped)."""
+    if path.suffix.lower() != ".hea":
+        return []
+    try:
+        header = parse_header(path)
+        if not header.multi:
+            return [path.parent / name for name in header.files if name != "~"]
+        out = []
+        for seg, _ in header.seg_lens:
+            if seg != "~":
+                out.append(path.parent / f"{seg}.hea")
+                out += [path.parent / name for name in parse_header(out[-1]).files
+                        if name != "~"]
+        return out
+    except RecordError:
+        return []
 
 
 def _cache_path(cache_dir: Path, s: TaskSettings, files: list[Path]) -> Path:
@@ -806,12 +833,22 @@ def _build(
 ) -> tuple[TaskDataset | None, list[dict[str, str]]]:
     """The dataset of ``files`` (None when no record fits) and the records skipped; loaded
     from, or saved to, ``cache_dir``."""
+    if cache_dir is not None and Path(cache_dir).exists() and not Path(cache_dir).is_dir():
+        raise ValueError(f"--cache {cache_dir} is a file; give a folder (before any record "
+                         "is read, not after)")
     cache = _cache_path(Path(cache_dir), s, files) if cache_dir is not None else None
     # the cache names files by their absolute paths, and a run by its own spelling of them
     spelt = {str(Path(f).resolve()): str(f) for f in files}
     if cache is not None and cache.exists():
-        ds = _renamed(TaskDataset.load(cache), spelt)
-        return ds, ds.skipped
+        try:
+            loaded = TaskDataset.load(cache)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+            loaded = None  # truncated, or not ours: built again and replaced
+            warnings.warn(f"{cache}: unreadable task cache ({type(err).__name__}: {err}); "
+                          "building the dataset again", RuntimeWarning, stacklevel=2)
+        if loaded is not None:
+            ds = _renamed(loaded, spelt)
+            return ds, ds.skipped
     rows: list[dict] = []
     skipped: list[dict[str, str]] = []
     for f in files:

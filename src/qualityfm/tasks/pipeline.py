@@ -73,8 +73,8 @@ def _passed_over(data: DataDirs) -> list[dict[str, str]]:
 
 def _resolved_dirs(data: DataDirs) -> list[str]:
     """The folders of ``data`` as absolute paths: how a stopped run's folds are keyed, however
-    ``--data`` is spelt."""
-    return [str(d.resolve()) for d in data_dirs(data)]
+    ``--data`` is spelt or ordered (the records are pooled: the order makes no dataset)."""
+    return sorted({str(d.resolve()) for d in data_dirs(data)})
 
 
 def check_bp_rule(task: str, bp_rule: str | None) -> None:
@@ -147,6 +147,11 @@ def finetune_run(
     run used. An ``out`` that holds a finished run (a model or a CV report) is refused unless
     ``overwrite`` (then replaced); a k-fold run stopped there resumes."""
     _refuse_finished(out, overwrite, resumable=bool(kfold))
+    rows = sorted(p.name for p in (Path(out) / FOLDS_DIR).glob("*") if p.is_dir())
+    if rows and not overwrite:  # a finetune run there would remove them
+        raise ValueError(f"{out} holds a stopped comparison (finished folds of {rows[0]}"
+                         f"{' ...' if len(rows) > 1 else ''} in {FOLDS_DIR}): resume it with "
+                         "compare, --overwrite it, or choose another --out")
     resolve_device(device)
     check_bp_rule(task, bp_rule)
     if pool is not None:
