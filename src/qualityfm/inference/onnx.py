@@ -421,8 +421,8 @@ def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -
         "input": {**graph_input, "channels": list(MODEL_CHANNELS),
                   "mask": "[batch, channels] bool, False where a channel is absent",
                   "preprocessing": (
-                      "per channel, at its own rate: the filters below (when not null), "
-                      "NaN gaps interpolated, resampled to fs, then min-max scaled into "
+                      "per channel, at its own rate: NaN gaps interpolated, the filters "
+                      "below (when not null), resampled to fs, then min-max scaled into "
                       "[-1, 1] (qualityfm.signal.normalize, 'channel'); "
                       f"qualityfm.tasks.record_dataset(..., fs={est.fs:g}) does all of it"),
                   "filters": ({"ecg": dataclasses.asdict(VT_ECG_FILTER),
