@@ -612,8 +612,8 @@ def test_a_model_of_another_rate_is_fine_tuned_evaluated_and_applied_at_it(tmp_p
     assert len(list(csv.DictReader(table.open()))) == 16
 
 
-def test_compare_and_finetune_fold_keys_follow_the_contents_they_name(tmp_path,
-                                                                        monkeypatch) -> None:
+def test_compare_and_finetune_fold_keys_follow_the_contents_they_name(tmp_path, monkeypatch,
+                                                                        capsys) -> None:
     """A --config file edited, or a .safetensors model rewritten, between a stop and a resume
     changes the key its folds are read back under (the path alone had been keyed, and the
     resume mixed folds of two models)."""
@@ -661,6 +661,16 @@ def test_compare_and_finetune_fold_keys_follow_the_contents_they_name(tmp_path,
             with pytest.raises(Seen):
                 run(spelt)
     assert keys[0] == keys[2] and keys[1] == keys[3]
+    # options no row uses key nothing and are named (a classical row's finished folds had
+    # been fitted again, and summary.json had recorded the options as if applied)
+    keys.clear()
+    for extra in ({}, {"pool": "mean", "epochs": 3, "test_shifts": 4}):
+        with pytest.raises(Seen):
+            P.compare_run("vt-alarm", folder, tmp_path / "cmp2", baselines=("classical",),
+                          kfold=2, **extra)
+    assert keys[0] == keys[1]
+    assert "--pool, --test-shifts: used by no row of this comparison, ignored" in \
+        capsys.readouterr().err
 
 
 def test_a_finetune_into_a_stopped_comparison_is_refused(tmp_path) -> None:

@@ -625,17 +625,25 @@ def compare_run(
     out = Path(out)
     _clear_compare(out, keep={_slug(name) for name in makers})
     rows, oof = {}, {}
-    # what makes a row's folds: the comparison's settings (a stopped comparison resumes)
-    settings = {"task": task, "data": _resolved_dirs(data),
-                "epochs": epochs,
-                "config": cfg.to_dict(),  # the architecture, not the file naming it
-                "seconds": seconds, "max_records": max_records, "modes": list(modes),
-                "augment": augment, "pool": pool, "test_shifts": test_shifts,
-                "solver": solver, "bp_rule": bp_rule, "target_tpr": target_tpr,
-                "models": {m: _files_stamp(m.rpartition("=")[2])
-                                             for m in models}}
+    # what each row ran with, the defaults resolved (the options as given are recorded too)
+    row_settings = {name: _used_settings(make(task, ds.fs)) for name, make in makers.items()}
+    given = (("--pool", "pool", pool), ("--test-shifts", "test_shifts", test_shifts),
+             ("--no-augment", "augment", None if augment else False),
+             ("--solver", "solver", solver), ("--config", "config", config))
+    ignored = [flag for flag, k, value in given
+               if value is not None and all(u[k] is None for u in row_settings.values())]
+    if ignored:  # as finetune names them (summary.json had recorded them as if applied)
+        print(f"qualityfm: note: {', '.join(ignored)}: used by no row of this comparison, "
+              "ignored", file=sys.stderr)
+    # what makes a row's folds: the data and the row's own settings and weights (a stopped
+    # comparison resumes; an option no row of it uses, or another row added, refits nothing)
+    settings = {"task": task, "data": _resolved_dirs(data), "seconds": seconds,
+                "max_records": max_records, "bp_rule": bp_rule}
     for name, make in makers.items():
-        folds, key = out / FOLDS_DIR / _slug(name), {"row": name, **settings}
+        init = getattr(make(task, ds.fs), "init", None)
+        folds = out / FOLDS_DIR / _slug(name)
+        key = {"row": name, **settings, "used": row_settings[name],
+               "init_files": _files_stamp(init) if isinstance(init, str | Path) else None}
         print(f"qualityfm: compare: {name}", file=sys.stderr, flush=True)
         res = _task_cv(lambda t, m=make: m(t, ds.fs), ds, kfold, seed, n_boot, folds, key)
         report(res, out, _slug(name), task, label=name)
@@ -660,9 +668,9 @@ def compare_run(
         "epochs": epochs, "modes": list(modes), "with_features": with_features,
         "augment": augment, "pool": pool, "test_shifts": test_shifts, "solver": solver,
         "target_tpr": target_tpr, "config": config, "settings": ds.settings,
+        **({"ignored": ignored} if ignored else {}),
         # what each row ran with, the defaults resolved (the options above are as given)
-        "row_settings": {name: _used_settings(make(task, ds.fs))
-                         for name, make in makers.items()}})
+        "row_settings": row_settings})
     shutil.rmtree(out / FOLDS_DIR, ignore_errors=True)
     return rows
 
