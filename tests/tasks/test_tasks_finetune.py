@@ -517,6 +517,26 @@ def test_a_network_fit_stopped_part_way_resumes_from_its_last_epoch(tmp_path,
     np.testing.assert_allclose(second.predict_proba(x), alone.predict_proba(x), atol=1e-6)
 
 
+def test_a_kept_checkpoint_of_a_finished_fit_gives_the_model_again(tmp_path,
+                                                                     monkeypatch) -> None:
+    """keep_checkpoint: af's run fits its rhythm model after the binary one, and a stop during
+    the second had fitted the first from its first epoch again."""
+    x, y, g = synthetic(40, seed=4)
+    kw = {"init": "none", "config": TINY, "mode": "full", "epochs": 3, "patience": 10,
+          "seed": 0, "use_features": False}
+    ckpt = tmp_path / "epochs.pt"
+    first = Finetuner("vt-alarm", checkpoint=ckpt, keep_checkpoint=True, **kw).fit(
+        x, y, groups=g)
+    assert ckpt.is_file()
+    trained = []
+    monkeypatch.setattr(Finetuner, "_save_epochs",
+                        lambda self, *a, **k: trained.append(a[1]))  # an epoch trained
+    again = Finetuner("vt-alarm", checkpoint=ckpt, keep_checkpoint=True, **kw).fit(
+        x, y, groups=g)
+    assert trained == [] and again.history == first.history
+    np.testing.assert_array_equal(again.predict_proba(x), first.predict_proba(x))
+
+
 def test_a_refused_refit_leaves_the_fitted_model_and_its_checks() -> None:
     x, y, g = synthetic(40, seed=5)
     ft = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", seed=0,

@@ -675,7 +675,9 @@ class Finetuner(TaskEstimator):
     ``checkpoint``: a file where a network trained by gradient steps keeps its last finished
     epoch (weights, optimiser, early-stopping state, random state); fitted again on the same
     rows with the same settings, it resumes after that epoch with the result an unstopped fit
-    gives, and the file is removed when the fit ends.
+    gives, and the file is removed when the fit ends; ``keep_checkpoint`` keeps it (a fit
+    again then ends at once with the same model: for a caller fitting several models in a
+    row, which removes the files once all are saved).
     """
 
     def __init__(
@@ -685,7 +687,7 @@ class Finetuner(TaskEstimator):
         class_weight: bool = True, use_features: bool | None = None, dropout: float = 0.1,
         augment: bool = True, pool: str | None = None, test_shifts: int | None = None,
         solver: str | None = None, device: str = "cpu", verbose: bool = False,
-        checkpoint: str | Path | None = None,
+        checkpoint: str | Path | None = None, keep_checkpoint: bool = False,
         **protocol: object,
     ) -> None:
         super().__init__(task, **protocol)
@@ -694,6 +696,7 @@ class Finetuner(TaskEstimator):
         #: file of the last finished epoch of a network trained by gradient steps: a fit
         #: stopped part way resumes there when fitted again on the same rows and settings
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
+        self.keep_checkpoint = keep_checkpoint
         mode = mode or default_mode(task, init)
         if mode not in ("full", "linear"):
             raise ValueError(f"mode must be 'full' or 'linear', got {mode!r}")
@@ -917,7 +920,7 @@ class Finetuner(TaskEstimator):
         self.net.load_state_dict(best_state)
         raw = self._raw(X[val_idx], None if mask is None else mask[val_idx],
                         None if features is None else np.asarray(features)[val_idx])
-        if self.checkpoint is not None:  # the fit is done: nothing to resume
+        if self.checkpoint is not None and not self.keep_checkpoint:  # done: nothing to resume
             self.checkpoint.unlink(missing_ok=True)
         return raw
 

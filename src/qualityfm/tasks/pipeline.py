@@ -184,7 +184,9 @@ def finetune_run(
         return Finetuner(t, init=init, mode=mode, config=cfg, **sizes, **rule, seed=seed,
                          use_features=use_features,
                          augment=augment, pool=pool, test_shifts=test_shifts, solver=solver,
-                         device=device, verbose=True, fs=ds.fs, checkpoint=checkpoint)
+                         device=device, verbose=True, fs=ds.fs, checkpoint=checkpoint,
+                         # af's binary model stays resumable while its rhythm model fits
+                         keep_checkpoint=True)
 
     out = Path(out)
     used = _used_settings(make())
@@ -217,12 +219,12 @@ def finetune_run(
             ds.X, ds.y, ds.mask, ds.groups, ds.features)
         rhythm = (make("af4", epochs_dir / "af4.pt").fit(
             ds.X, ds.rhythm, ds.mask, ds.groups, ds.features) if task == "af" else None)
-        shutil.rmtree(epochs_dir, ignore_errors=True)
         shutil.rmtree(out / FOLDS_DIR, ignore_errors=True)  # a stopped CV's, replaced by this
         _clear_run(out)
         est.save(out)
         if rhythm is not None:
             rhythm.save(out / "rhythm")
+        shutil.rmtree(epochs_dir, ignore_errors=True)  # the fits are saved: nothing to resume
         summary["validation"] = {"model": est.validation,
                                  **({"rhythm": rhythm.validation} if rhythm is not None else {})}
         summary["train_groups"] = sorted(set(ds.groups.astype(str).tolist()))
