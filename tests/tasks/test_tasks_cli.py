@@ -690,3 +690,19 @@ def test_a_finetune_into_a_stopped_comparison_is_refused(tmp_path) -> None:
     (tmp_path / "t.csv").mkdir()
     with pytest.raises(ValueError, match=r"t\.csv is a folder"):
         check_output(tmp_path / "t.csv")
+
+
+def test_predict_with_a_model_saved_from_python_reads_its_rate(tmp_path) -> None:
+    """A model saved by Finetuner.save has no run summary: its windows had been built at
+    300 Hz whatever rate it was fitted at, and every record refused."""
+    from qualityfm.model import QualityFMConfig
+    from qualityfm.tasks import Finetuner
+
+    cfg = QualityFMConfig(**{**TINY, "n_samples": 2500, "fs": 250.0})
+    x = np.random.default_rng(0).normal(0, 0.3, (20, 2, 2500)).astype(np.float32)
+    Finetuner("vt-alarm", init="none", config=cfg, mode="full", epochs=1, seed=0, fs=250.0,
+              use_features=False).fit(x, np.tile([0, 1], 10), groups=np.arange(20)).save(
+        tmp_path / "m")
+    res = predict_run("vt-alarm", tmp_path / "m", shared_path("physionet2015_vt"),
+                      tmp_path / "p.csv", max_records=3)
+    assert res["n"] == 3 and not res["skipped"]

@@ -378,6 +378,7 @@ def _window_settings(summary: dict, seconds: float | None, est: TaskEstimator) -
     network fitted on windows of one length reads no other, so it is refused)."""
     settings = summary.get("settings", {})
     own = settings.get("seconds")
+    fs = settings.get("fs") or est.fs  # a model saved from Python has no run summary
     if seconds is not None and own is not None and abs(float(seconds) - float(own)) > 1e-9:
         if isinstance(est, Finetuner) and est.window is not None:
             raise ValueError(f"--seconds {seconds:g}: this run's network reads windows of "
@@ -385,7 +386,7 @@ def _window_settings(summary: dict, seconds: float | None, est: TaskEstimator) -
         warn_at_caller(f"--seconds {seconds:g}: the model was fitted on windows of {own:g} s; "
                        "its scores and threshold hold for those")
     return {"seconds": own if seconds is None else seconds,
-            "pad_to": settings.get("pad_to"), "fs": settings.get("fs")}
+            "pad_to": settings.get("pad_to"), "fs": fs}
 
 
 #: The settings of a run's model that ``evaluate`` repeats in its results (``model_settings``).
