@@ -101,13 +101,23 @@ def _refuse_foreign_folder(out: Path) -> None:
         return
     if not out.is_dir():
         raise ValueError(f"{out} is a file; --out names the demo's report folder")
-    earlier = (out / DEMO_MARKER).is_file() or (
-        (out / "summary.json").is_file() and "vt_alarm_cv" in (out / "summary.json").read_text())
+    earlier = (out / DEMO_MARKER).is_file() or _demo_summary(out / "summary.json")
     held = sorted(p.name for p in out.iterdir())
     if held and not earlier:
         raise ValueError(f"{out} holds {', '.join(held[:5])}{' ...' if len(held) > 5 else ''} "
                          "and is no demo report: the demo writes its store, runs, model and "
                          "report there from scratch; give a new or empty --out")
+
+
+def _demo_summary(path: Path) -> bool:
+    """Whether ``path`` is the summary.json of a demo report written before its marker file
+    (its own keys, not a word of them inside another verb's summary)."""
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and {"report", "store", "pretrain", "vt_alarm_cv",
+                                          "timings_s"} <= set(summary)
 
 
 def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,

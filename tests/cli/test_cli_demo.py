@@ -63,6 +63,12 @@ def test_demo_refuses_a_folder_that_is_no_demo_report(tmp_path: Path,
     assert "holds README.md, store and is no demo report" in err and "Traceback" not in err
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "store"]
     assert (out / "README.md").read_text() == "my notes"
+    # another verb's summary.json naming a path with the demo's key in it is no demo report
+    other = tmp_path / "cmp"
+    other.mkdir()
+    (other / "summary.json").write_text('{"data": "../vt_alarm_cv", "rows": []}')
+    assert main(["demo", "--out", str(other), "--steps", "2"]) == 1
+    assert "is no demo report" in capsys.readouterr().err
 
 
 def test_help_lists_every_verb(capsys: pytest.CaptureFixture) -> None:

@@ -387,3 +387,48 @@ def test_a_second_prepare_on_a_folder_being_written_is_refused(synth_dir, small_
     with folder_lock(out, "prepare"), pytest.raises(ValueError, match="another prepare"):
         prepare(synth_dir, out, window=small_window, progress=False)
     assert prepare(synth_dir, out, window=small_window, progress=False)["n_windows"] == 50
+
+
+def test_a_resume_checks_the_signal_files_of_the_records_it_read(small_window,
+                                                                 tmp_path) -> None:
+    """The stamps cover the files a WFDB header names (a .dat rewritten under the same header
+    had been resumed), and a record first read by a resumed run is judged by the version it
+    read, at the next resume too (one edited before it had been refused for good)."""
+    from qualityfm.io import write_wfdb
+    from qualityfm.signal import synthesize
+
+    data = tmp_path / "wfdb"
+    for i in range(6):
+        write_wfdb(synthesize(200.0, 125.0, seed=i, record_id=f"rec{i}",
+                              channels=("ecg_ii", "ppg")), data)
+    kw = dict(window=small_window, shard_size=7, progress=False)
+    out = tmp_path / "s"
+
+    def stop_at(n):
+        calls = []
+
+        def crash(state):
+            calls.append(state)
+            if len(calls) == n:
+                raise Interrupt
+        return crash
+
+    def rewrite(i, seed):  # the record's samples, its header as it was
+        write_wfdb(synthesize(200.0, 125.0, seed=seed, record_id=f"rec{i}",
+                              channels=("ecg_ii", "ppg")), tmp_path / f"new{seed}")
+        (tmp_path / f"new{seed}" / f"rec{i}.dat").replace(data / f"rec{i}.dat")
+
+    with pytest.raises(Interrupt):
+        prepare(data, out, on_shard=stop_at(2), **kw)
+    assert "stamps" not in json.loads((out / JOURNAL).read_text())  # written once, apart
+    assert 1 <= json.loads((out / JOURNAL).read_text())["records_done"] < 3
+    rewrite(3, seed=9)  # not read yet: the resume reads this version
+    with pytest.raises(Interrupt):
+        prepare(data, out, on_shard=stop_at(4), **kw)
+    assert json.loads((out / JOURNAL).read_text())["records_done"] >= 4
+    assert prepare(data, out, **kw)["n_windows"] == 60  # rec3 as the second run read it
+    with pytest.raises(Interrupt):
+        prepare(data, tmp_path / "t", on_shard=stop_at(2), **kw)
+    rewrite(0, seed=8)  # read before the stop: refused
+    with pytest.raises(ValueError, match=r"rec0\.hea has changed since the interrupted run"):
+        prepare(data, tmp_path / "t", **kw)

@@ -105,8 +105,10 @@ def test_a_second_channel_of_a_name_keeps_its_name_through_a_file(tmp_path) -> N
     """canonical_names' ecg_v_2 had read back as lead V2 (and ppg_2 as a PPG label)."""
     from qualityfm.io import read_record, write_wfdb
 
-    assert canonical_channel("ecg_v_2") == "ecg_v_2" and canonical_channel("ppg_2") == "ppg_2"
-    assert canonical_channel("ECG_2") == "ecg" and canonical_channel("V2") == "ecg_v2"
+    assert canonical_channel("ecg_v_2") == "ecg_v_2" and canonical_channel("V2") == "ecg_v2"
+    for label, name in (("ppg_2", "ppg"), ("ppg_1", "ppg"), ("abp_1", "abp"), ("ecg_1", "ecg"),
+                        ("ECG_2", "ecg"), ("PLETH_2", "ppg")):  # a user's numbered labels
+        assert canonical_channel(label) == name, label
     x = np.sin(np.arange(2500) / 10.0)
     names = ("ecg_v", "ecg_v_2", "ppg", "ppg_2")
     rec = Record("r1", {c: x * (i + 1) for i, c in enumerate(names)}, dict.fromkeys(names, 250.0))
@@ -125,3 +127,5 @@ def test_a_channel_asked_for_by_its_own_label_is_that_channel(tmp_path) -> None:
     assert read_record(path, channels=["ecg"]).signals["ecg"][0] == 0.0
     with pytest.raises(RecordError, match=r"'ECG1' and 'ecg' both name its channel 'ecg'"):
         read_record(path, channels=["ECG1", "ecg"])
+    with pytest.raises(RecordError, match=r"channel 'ecg' asked for twice"):
+        read_record(path, channels=["ecg", "ecg"])

@@ -310,13 +310,40 @@ def test_config_stores_python_numbers() -> None:
 @pytest.mark.parametrize("d_model", [32, 512, 1024])
 def test_decoder_predicts_each_channel_its_own_spectra(d_model: int) -> None:
     """Where the decoder's stem leaves fewer rows than channels (d_model <= 500 with the default
-    strides), a learned map gives each channel its own row, not one copy for both."""
+    strides), a learned map gives each channel its own row: it starts as the copy it replaced
+    (one row for both channels, which could only learn their mean) and moves the channels
+    apart as the loss asks."""
     cfg = QualityFMConfig(d_model=d_model, n_heads=4, n_layers=1, d_ff=32, n_samples=3000,
                           n_bins=16)
     torch.manual_seed(0)
-    out = QualityFM(cfg).eval()(torch.randn(2, 2, 3000))
+    model = QualityFM(cfg).eval()
+    x = torch.randn(2, 2, 3000)
+    if model.decoder.mix is not None:  # one step of a loss that tells the channels apart
+        out = model(x)
+        (out["amp"][:, 0].sum() - out["amp"][:, 1].sum()).backward()
+        with torch.no_grad():
+            for p in model.decoder.mix.parameters():
+                p -= 0.1 * p.grad
+    with torch.no_grad():
+        out = model(x)
     assert not torch.allclose(out["amp"][:, 0], out["amp"][:, 1])
     assert not torch.allclose(out["phase"][:, 0], out["phase"][:, 1])
+
+
+def test_weights_saved_before_the_decoders_mix_load_as_they_predicted() -> None:
+    """A d_model <= 500 network saved before ``mix`` existed (the one row copied to every
+    channel) loads, and its decoder predicts as it did."""
+    torch.manual_seed(0)
+    model = QualityFM(tiny()).eval()
+    old = {k: v for k, v in model.state_dict().items() if not k.startswith("decoder.mix.")}
+    again = QualityFM(tiny()).eval()
+    again.load_state_dict(old)  # strict
+    x = torch.randn(2, 2, 1000)
+    with torch.no_grad():
+        amp = again(x)["amp"]
+        h = again.decoder.trunk(again.encoder(x))
+    torch.testing.assert_close(amp[:, 0], amp[:, 1])  # the copy of before
+    torch.testing.assert_close(amp[:, 0], again.decoder.amp(h)[:, 0])
 
 
 def test_config_round_trip() -> None:

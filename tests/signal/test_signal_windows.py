@@ -241,3 +241,9 @@ def test_a_flat_channel_with_a_gap_is_flat() -> None:
     ecg = np.random.default_rng(0).standard_normal(120 * fs).astype(np.float32)
     w = make_windows(Record("r", {"ppg": ppg, "ecg_ii": ecg}, {"ppg": 125.0, "ecg_ii": 250.0}))
     assert w.mask[0].tolist() == [False, True] and w.mask[1].tolist() == [True, True]
+    # a gap across a window's start, the value before it not the window's own
+    ppg = (np.cos(2 * np.pi * 1.2 * t) + 5).astype(np.float32)
+    ppg[28 * fs: 32 * fs] = np.nan
+    ppg[32 * fs:] = 5.0
+    w = make_windows(Record("r", {"ppg": ppg, "ecg_ii": ecg}, {"ppg": 125.0, "ecg_ii": 250.0}))
+    assert w.mask[0].tolist() == [True, True] and w.mask[1].tolist() == [False, True]

@@ -678,7 +678,7 @@ def test_a_finetune_into_a_stopped_comparison_is_refused(tmp_path) -> None:
     --overwrite; so had an evaluate/predict --out that is a folder only been refused after
     the work."""
     from qualityfm.inference.score import check_output
-    from qualityfm.tasks.pipeline import FOLDS_DIR, finetune_run
+    from qualityfm.tasks.pipeline import FOLDS_DIR, compare_run, finetune_run
 
     row = tmp_path / "cmp" / FOLDS_DIR / "scratch"
     row.mkdir(parents=True)
@@ -687,6 +687,13 @@ def test_a_finetune_into_a_stopped_comparison_is_refused(tmp_path) -> None:
                                          r"scratch in \.folds\)"):
         finetune_run("vt-alarm", tmp_path, tmp_path / "cmp", init="classical")
     assert (row / "y-fold0.npz").is_file()
+    # and the other way: a comparison into a stopped finetune --kfold's folder
+    folds = tmp_path / "ft" / FOLDS_DIR
+    folds.mkdir(parents=True)
+    (folds / "y-fold0.npz").write_bytes(b"finished")
+    with pytest.raises(ValueError, match=r"holds a stopped finetune --kfold"):
+        compare_run("vt-alarm", tmp_path, tmp_path / "ft", baselines=("classical",))
+    assert (folds / "y-fold0.npz").is_file()
     (tmp_path / "t.csv").mkdir()
     with pytest.raises(ValueError, match=r"t\.csv is a folder"):
         check_output(tmp_path / "t.csv")
@@ -706,3 +713,26 @@ def test_predict_with_a_model_saved_from_python_reads_its_rate(tmp_path) -> None
     res = predict_run("vt-alarm", tmp_path / "m", shared_path("physionet2015_vt"),
                       tmp_path / "p.csv", max_records=3)
     assert res["n"] == 3 and not res["skipped"]
+
+
+def test_a_plain_run_stopped_while_saving_resumes(tmp_path, monkeypatch) -> None:
+    """The model's finetune.json, the mark of a finished run, is written last: a stop in the
+    saves had left a folder refused as finished, without its summary (af: without its
+    rhythm model)."""
+    from qualityfm.tasks.pipeline import finetune_run
+
+    data = shared_path("physionet2015_vt")
+    save = ClassicalBaseline.save
+
+    def stopped(self, out):  # noqa: ANN001, ANN202
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ClassicalBaseline, "save", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        finetune_run("vt-alarm", data, tmp_path / "run", init="classical", max_records=40)
+    assert not (tmp_path / "run" / "finetune.json").exists()
+    monkeypatch.setattr(ClassicalBaseline, "save", save)
+    summary = finetune_run("vt-alarm", data, tmp_path / "run", init="classical",
+                           max_records=40)  # no --overwrite needed
+    assert (tmp_path / "run" / "finetune.json").is_file() and summary["n"] == 40
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["n"] == 40

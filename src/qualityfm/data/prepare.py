@@ -63,6 +63,7 @@ from qualityfm.io import (
 )
 from qualityfm.io.folders import folder_lock, refuse_other_kind
 from qualityfm.io.read import no_record_reason, passed_over_skips, skip_reason
+from qualityfm.io.wfdb_reader import header_files
 from qualityfm.quality import LEVEL_NAMES, SCORING_VERSION, QualityScores, RRRules, score_windows
 from qualityfm.signal import WindowConfig, Windows, make_windows, normalize
 
@@ -370,8 +371,8 @@ def _clean(folder: Path, keep_shards: int, keep_chunks: int) -> None:
 
 def _remove_store(folder: Path) -> None:
     """Remove every file a store folder may hold (features included), and nothing else."""
-    patterns = ("shard-*.npy", "pairs-*.npy", PAIRS, META, JOURNAL, FEATURES, FEATURES_STAMP,
-                ".*.tmp")
+    patterns = ("shard-*.npy", "pairs-*.npy", PAIRS, META, JOURNAL, STAMPS, FEATURES,
+                FEATURES_STAMP, ".*.tmp")
     for pattern in patterns:
         for f in folder.glob(pattern):
             f.unlink(missing_ok=True)
@@ -420,14 +421,62 @@ def _check_siblings(out: Path, shard: tuple[int, int] | None, run: dict[str, Any
                                  "folder")
 
 
-def _stamp(path: str | os.PathLike) -> list[int] | None:
-    """Size and modification time (ns) of a record's file, to tell a file changed between an
-    interrupted run and its resume; None where there is no such file."""
+#: The version of every record's files of an interrupted run (beside its journal).
+STAMPS = "journal-stamps.json"
+
+
+def _stamp(path: str | os.PathLike) -> list[list]:
+    """Size and modification time (ns) of a record's file and of the files its WFDB header
+    names (signal files, segments), to tell a record changed between an interrupted run and
+    its resume; a file that is not there is left out."""
+    out = []
+    for f in (Path(path), *header_files(Path(path))):
+        try:
+            st = os.stat(f)
+        except OSError:
+            continue
+        out.append([f.name, int(st.st_size), int(st.st_mtime_ns)])
+    return out
+
+
+def _read_stamps(folder: Path) -> dict[str, Any]:
+    """The record versions an interrupted run in ``folder`` saw ({} when none are kept)."""
     try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [int(st.st_size), int(st.st_mtime_ns)]
+        return json.loads((folder / STAMPS).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _check_journal(journal_path: Path, fingerprint: str, run: dict[str, Any],
+                   records: list[tuple[str, Path]], stamps: dict[str, Any]) -> None:
+    """Refuse to resume the interrupted run of ``journal_path`` with other settings or
+    records, other input folders (records of the same names), records it read that have
+    changed since, or other scoring rules: finishing it would mix the two."""
+    journal = json.loads(journal_path.read_text())
+    if journal.get("fingerprint") != fingerprint:
+        why = _other_run(journal, run) or _untold(journal)
+        raise ValueError(f"{journal_path}: journal of an interrupted run with {why}; re-run "
+                         "that command to finish it, or choose another folder or --overwrite "
+                         "it")
+    if journal.get("inputs", run["inputs"]) != run["inputs"]:  # same names, other folders
+        raise ValueError(f"{journal_path}: journal of an interrupted run of other inputs "
+                         f"({', '.join(journal['inputs'])}; here {', '.join(run['inputs'])}); "
+                         "finishing it would mix their records: re-run that command, or "
+                         "--overwrite it")
+    seen = _read_stamps(journal_path.parent)
+    done = [key for key, _ in records[:journal.get("records_done", 0)]]
+    changed = [key for key in done if seen.get(key, stamps[key]) != stamps[key]]
+    if changed:
+        raise ValueError(f"{journal_path}: {changed[0]} has changed since the interrupted run "
+                         f"read it (size or modification time of its files; {len(changed)} "
+                         "record(s) in all); finishing it would mix two versions: --overwrite "
+                         "it")
+    rules = journal.get("scoring_version", 1)
+    if rules != SCORING_VERSION:
+        raise ValueError(f"{journal_path}: journal of an interrupted run whose windows were "
+                         f"scored by an earlier qualityfm (scoring rules {rules}, now "
+                         f"{SCORING_VERSION}); finishing it would mix the two: --overwrite it "
+                         "or choose another folder")
 
 
 def _summary(meta: dict[str, Any], folder: Path, wall: float) -> dict[str, Any]:
@@ -508,51 +557,31 @@ def prepare(
     stamps = {key: _stamp(path) for key, path in records}
 
     meta_path, journal_path = folder / META, folder / JOURNAL
-    if not overwrite and meta_path.exists():
-        meta = json.loads(meta_path.read_text())
-        if meta.get("fingerprint") in (fingerprint, *_legacy_fingerprints(meta, settings,
-                                                                          inputs, shard)):
-            if meta.get("inputs", run["inputs"]) != run["inputs"]:
-                warnings.warn(f"{folder}: the store there was made from "
-                              f"{', '.join(meta['inputs'])} (here {', '.join(run['inputs'])}), "
-                              "records of the same names: it is returned as it is; --overwrite "
-                              "makes it again from these", RuntimeWarning, stacklevel=2)
-            return _summary(meta, folder, time.perf_counter() - t0)
-        why = _other_run(meta, run) or _untold(meta)
-        raise ValueError(f"{folder}: a store made with {why} is there; choose another folder "
-                         "or --overwrite it")
-    if not overwrite and journal_path.exists():
-        journal = json.loads(journal_path.read_text())
-        if journal.get("fingerprint") != fingerprint:
-            why = _other_run(journal, run) or _untold(journal)
-            raise ValueError(f"{journal_path}: journal of an interrupted run with {why}; "
-                             "re-run that command to finish it, or choose another folder or "
-                             "--overwrite it")
-        if journal.get("inputs", run["inputs"]) != run["inputs"]:  # same names, other folders
-            raise ValueError(f"{journal_path}: journal of an interrupted run of other inputs "
-                             f"({', '.join(journal['inputs'])}; here "
-                             f"{', '.join(run['inputs'])}); finishing it would mix their "
-                             "records: re-run that command, or --overwrite it")
-        done_keys = [key for key, _ in records[:journal.get("records_done", 0)]]
-        changed = [key for key in done_keys if journal.get("stamps", {}).get(key, stamps[key])
-                   != stamps[key]]
-        if changed:
-            raise ValueError(f"{journal_path}: {changed[0]} has changed since the interrupted "
-                             f"run read it (size or modification time; {len(changed)} record(s) "
-                             "in all); finishing it would mix two versions: --overwrite it")
-        rules = journal.get("scoring_version", 1)
-        if rules != SCORING_VERSION:
-            raise ValueError(f"{journal_path}: journal of an interrupted run whose windows were "
-                             f"scored by an earlier qualityfm (scoring rules {rules}, now "
-                             f"{SCORING_VERSION}); finishing it would mix the two: --overwrite "
-                             "it or choose another folder")
     folder.mkdir(parents=True, exist_ok=True)
+    # held from the checks on: a run finishing between another's checks and its start had
+    # had its complete store's shards removed by the other
     with folder_lock(folder, "prepare"):  # a second launch on the folder is refused
+        if not overwrite and meta_path.exists():
+            meta = json.loads(meta_path.read_text())
+            if meta.get("fingerprint") in (fingerprint, *_legacy_fingerprints(meta, settings,
+                                                                              inputs, shard)):
+                if meta.get("inputs", run["inputs"]) != run["inputs"]:
+                    warnings.warn(f"{folder}: the store there was made from "
+                                  f"{', '.join(meta['inputs'])} (here "
+                                  f"{', '.join(run['inputs'])}), records of the same names: it "
+                                  "is returned as it is; --overwrite makes it again from these",
+                                  RuntimeWarning, stacklevel=2)
+                return _summary(meta, folder, time.perf_counter() - t0)
+            why = _other_run(meta, run) or _untold(meta)
+            raise ValueError(f"{folder}: a store made with {why} is there; choose another "
+                             "folder or --overwrite it")
+        if not overwrite and journal_path.exists():
+            _check_journal(journal_path, fingerprint, run, records, stamps)
         if overwrite:
             _remove_store(folder)
         state: dict[str, Any] = {
             **run,
-            "fingerprint": fingerprint, "scoring_version": SCORING_VERSION, "stamps": stamps,
+            "fingerprint": fingerprint, "scoring_version": SCORING_VERSION,
             "final": False, "n_written": 0, "n_shards": 0,
             "n_chunks": 0, "records_done": 0,
             "windows_done": 0, "n_records": 0, "n_pairs": 0, "n_rejected_windows": 0,
@@ -566,6 +595,10 @@ def prepare(
         }
         if journal_path.exists():  # of this very run (checked above): resume it
             state = json.loads(journal_path.read_text())
+        # the version of each record's files, once (not in every journal): those an
+        # interrupted run read were checked against them (_check_journal), the others are
+        # read from now on
+        write_json(folder / STAMPS, stamps)
         _clean(folder, state["n_shards"], state["n_chunks"])
 
         C, T = len(window.channels), window.samples
@@ -669,6 +702,7 @@ def prepare(
         }
         write_json(meta_path, meta)
         journal_path.unlink(missing_ok=True)
+        (folder / STAMPS).unlink(missing_ok=True)
         for c in chunks:
             c.unlink(missing_ok=True)
         _clean(folder, state["n_shards"], 0)

@@ -32,6 +32,9 @@ def select_channels(
         return list(range(len(names)))
     if isinstance(channels, str):
         channels = [channels]
+    repeated = sorted({c for c in channels if list(channels).count(c) > 1})
+    if repeated:
+        raise RecordError(f"{path}: channel {repeated[0]!r} asked for twice")
     index = {name: i for i, name in enumerate(names)}
     raw: dict[str, int] = {}
     for i, label in enumerate(labels or ()):

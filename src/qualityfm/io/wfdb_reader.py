@@ -142,6 +142,26 @@ def parse_header(path: Path) -> Header:
                   uncalibrated=uncalibrated, units=units)
 
 
+def header_files(path: Path) -> list[Path]:
+    """The files a WFDB header names: its signal files, or its segments' headers and theirs
+    (none for another file, or a header that does not parse: that record is skipped)."""
+    if path.suffix.lower() != ".hea":
+        return []
+    try:
+        header = parse_header(path)
+        if not header.multi:
+            return [path.parent / name for name in header.files if name != "~"]
+        out = []
+        for seg, _ in header.seg_lens:
+            if seg != "~":
+                out.append(path.parent / f"{seg}.hea")
+                out += [path.parent / name for name in parse_header(out[-1]).files
+                        if name != "~"]
+        return out
+    except RecordError:
+        return []
+
+
 def is_record_header(path: Path) -> tuple[bool, list[str]]:
     """Whether a header describes a record, and the segment names it lists.
 

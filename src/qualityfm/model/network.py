@@ -94,6 +94,15 @@ class Encoder(nn.Module):
         return self.trunk(x, offset=missing @ self.absent.weight.to(x.dtype), stem_maps=stem_maps)
 
 
+def _copy_rows_of_old_weights(decoder: Decoder, state: dict, prefix: str, *args: object) -> None:
+    """Weights saved before the decoder's ``mix`` existed copied the one row to every channel:
+    a ``mix`` that does the same (weight 1, bias 0), so that they load and predict as before."""
+    if f"{prefix}mix.weight" not in state and f"{prefix}amp.0.weight" in state:
+        state[f"{prefix}mix.weight"] = torch.full_like(decoder.mix.weight,
+                                                       1.0 / decoder.mix.in_features)
+        state[f"{prefix}mix.bias"] = torch.zeros_like(decoder.mix.bias)
+
+
 class Decoder(nn.Module):
     """A trunk of the encoder's shape reading tokens [B, L, d] as L channels over d samples.
 
@@ -112,7 +121,14 @@ class Decoder(nn.Module):
         self.amp = SpectrumHead(cfg)
         self.phase = SpectrumHead(cfg)
         rows = cfg.decoder_rows
-        self.mix = nn.Linear(rows, cfg.in_channels) if rows < cfg.in_channels else None
+        self.mix: nn.Linear | None = None
+        if rows < cfg.in_channels:
+            with torch.random.fork_rng(devices=[]):  # drawing nothing: the heads after it
+                self.mix = nn.Linear(rows, cfg.in_channels)  # are drawn as before it existed
+            with torch.no_grad():  # it starts as the copy it replaces, and learns from there
+                self.mix.weight.fill_(1.0 / rows)
+                self.mix.bias.zero_()
+            self.register_load_state_dict_pre_hook(_copy_rows_of_old_weights)
 
     def forward(self, tokens: Tensor) -> tuple[Tensor, Tensor]:
         """tokens [B, L, d] -> (amp [B, C, n_bins], phase [B, C, n_bins])."""

@@ -250,11 +250,13 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
         n_nan = _window_counts(nan, m, i0, i1) + np.maximum(i1 - np.maximum(i0, m), 0)
         nan_frac[:, ci] = n_nan / np.maximum(i1 - i0, 1)  # a window under one input sample
         if cfg.drop_flat:
-            # Flat: no consecutive pair of samples inside the window differs, a gap holding
-            # the value before it (filled by a ramp, a gap beside a step had read as a change)
-            held = values[np.maximum.accumulate(np.where(nan, 0, np.arange(m)))] if m else values
-            changes = np.diff(held) != 0
+            # Flat: no consecutive pair of samples inside the window differs; in a window with
+            # a gap, its recorded samples all equal (the gap's linear fill had read as a change)
+            changes = np.diff(values) != 0
             flat[:, ci] = _window_counts(changes, m - 1, i0, np.minimum(i1, m) - 1) == 0
+            for k in np.flatnonzero(n_nan > 0):
+                seen = values[i0[k]:min(i1[k], m)][~nan[i0[k]:min(i1[k], m)]]
+                flat[k, ci] = len(seen) > 0 and seen.min() == seen.max()
         clipped[:, ci] = span_clip_fraction(values, i0, np.minimum(i1, m), missing=nan)
     present = np.array([c in sources for c in cfg.channels])
     bad_nan = nan_frac > cfg.max_nan_fraction

@@ -61,7 +61,7 @@ from qualityfm.io import (
     read_record,
 )
 from qualityfm.io.read import no_record_reason, refuse_writing_over, skip_reason
-from qualityfm.io.wfdb_reader import REFERENCE_FILE, is_vt_alarm, parse_header
+from qualityfm.io.wfdb_reader import REFERENCE_FILE, header_files, is_vt_alarm
 from qualityfm.quality.features import feature_names, signal_features
 from qualityfm.signal import (
     MAX_NAN_FRACTION,
@@ -574,31 +574,11 @@ def _record_files(files: list[Path]) -> list[tuple[str, int, int]]:
                 break
             versions.add((str(folder / name), mtime, size))
         versions.add((str(f.resolve()), f.stat().st_mtime_ns, f.stat().st_size))
-        for named in _header_files(f):  # a header may name a signal file of any name
+        for named in header_files(f):  # a header may name a signal file of any name
             with contextlib.suppress(OSError):
                 st = named.stat()
                 versions.add((str(named.resolve()), st.st_mtime_ns, st.st_size))
     return sorted(versions)
-
-
-def _header_files(path: Path) -> list[Path]:
-    """The files a WFDB header names: its signal files, or its segments' headers and theirs
-    (none for another file, or a header that does not parse: that record is skipped)."""
-    if path.suffix.lower() != ".hea":
-        return []
-    try:
-        header = parse_header(path)
-        if not header.multi:
-            return [path.parent / name for name in header.files if name != "~"]
-        out = []
-        for seg, _ in header.seg_lens:
-            if seg != "~":
-                out.append(path.parent / f"{seg}.hea")
-                out += [path.parent / name for name in parse_header(out[-1]).files
-                        if name != "~"]
-        return out
-    except RecordError:
-        return []
 
 
 def _cache_path(cache_dir: Path, s: TaskSettings, files: list[Path]) -> Path:

@@ -211,6 +211,9 @@ def finetune_run(
         summary["cv"] = {k: v for k, v in res.items() if k != "oof"}
         _clear_run(out)  # this run's results replace an earlier run's, whatever its kind
         model_label = _run_kind(used) if init == "classical" else f"init {init}, {_run_kind(used)}"
+        # the summary before the report, whose cv.json marks the run finished: a stop between
+        # the two had left a finished run without its summary (and its folds removed)
+        write_json(out / "summary.json", summary)
         report(res, out, "cv", task, label=f"{kfold}-fold CV, {model_label}")
         shutil.rmtree(folds, ignore_errors=True)
     else:  # a network's last finished epoch is kept, so that a stopped fit resumes there
@@ -221,14 +224,17 @@ def finetune_run(
             ds.X, ds.rhythm, ds.mask, ds.groups, ds.features) if task == "af" else None)
         shutil.rmtree(out / FOLDS_DIR, ignore_errors=True)  # a stopped CV's, replaced by this
         _clear_run(out)
-        est.save(out)
-        if rhythm is not None:
-            rhythm.save(out / "rhythm")
-        shutil.rmtree(epochs_dir, ignore_errors=True)  # the fits are saved: nothing to resume
         summary["validation"] = {"model": est.validation,
                                  **({"rhythm": rhythm.validation} if rhythm is not None else {})}
         summary["train_groups"] = sorted(set(ds.groups.astype(str).tolist()))
-    write_json(out / "summary.json", summary)
+        # the model's finetune.json, which marks the run finished, last: a stop before it
+        # leaves a run that resumes from its kept epochs (it had left an af model without
+        # its rhythm model or summary, refused as finished)
+        write_json(out / "summary.json", summary)
+        if rhythm is not None:
+            rhythm.save(out / "rhythm")
+        est.save(out)
+        shutil.rmtree(epochs_dir, ignore_errors=True)  # the fits are saved: nothing to resume
     return summary
 
 
@@ -589,6 +595,11 @@ def compare_run(
     0.95). Networks train on ``device``. An ``out`` holding a finished comparison is refused
     unless ``overwrite``; a comparison stopped there resumes."""
     _refuse_finished(out, overwrite, resumable=True)
+    stopped = sorted(p.name for p in (Path(out) / FOLDS_DIR).glob("*-fold*.npz"))
+    if stopped and not overwrite:  # a finetune --kfold's own folds: the comparison removes them
+        raise ValueError(f"{out} holds a stopped finetune --kfold (finished folds such as "
+                         f"{FOLDS_DIR}/{stopped[0]}): resume it with finetune, --overwrite it, "
+                         "or choose another --out")
     resolve_device(device)
     check_bp_rule(task, bp_rule)
     if pool is not None:
@@ -634,7 +645,8 @@ def compare_run(
              ("--no-augment", "augment", None if augment else False),
              ("--solver", "solver", solver), ("--config", "config", config))
     ignored = [flag for flag, k, value in given
-               if value is not None and all(u[k] is None for u in row_settings.values())]
+               if value is not None and all(u[k] is None for u in row_settings.values())
+               and not (flag == "--solver" and not models)]  # said above
     if ignored:  # as finetune names them (summary.json had recorded them as if applied)
         print(f"qualityfm: note: {', '.join(ignored)}: used by no row of this comparison, "
               "ignored", file=sys.stderr)

@@ -32,7 +32,8 @@ def group_kfold(
     y: np.ndarray, groups: np.ndarray, k: int = 5, seed: int = 0
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(train_idx, test_idx) of ``k`` folds, disjoint in groups, stratified by class as far as
-    the groups allow, shuffled by ``seed``."""
+    the groups allow, shuffled by ``seed``; a draw that leaves a fold without a row is drawn
+    again (ten times at most, then the folds are balanced by size, unstratified)."""
     groups = np.asarray(groups)
     n_groups = len(np.unique(groups))
     if k < 2 or k > n_groups:
@@ -45,7 +46,8 @@ def group_kfold(
     for attempt in range(10):
         # with k near the number of groups sklearn's greedy assignment can leave a fold
         # without a row (k = 6 of 6 groups, seed 47): such a draw is redrawn
-        cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed + 7919 * attempt)
+        cv = StratifiedGroupKFold(n_splits=k, shuffle=True,
+                                  random_state=(seed + 7919 * attempt) % 2**32)
         with warnings.catch_warnings():  # a rare class in fewer than k groups: stratified
             warnings.filterwarnings("ignore", message="The least populated class")  # as it can
             splits = list(cv.split(np.zeros(len(groups)), strata, groups))
