@@ -432,3 +432,24 @@ def test_a_resume_checks_the_signal_files_of_the_records_it_read(small_window,
     rewrite(0, seed=8)  # read before the stop: refused
     with pytest.raises(ValueError, match=r"rec0\.hea has changed since the interrupted run"):
         prepare(data, tmp_path / "t", **kw)
+    with pytest.raises(Interrupt):
+        prepare(data, tmp_path / "u", on_shard=stop_at(2), **kw)
+    journal = json.loads((tmp_path / "u" / JOURNAL).read_text())
+    assert journal["n_written"] > journal["windows_done"]  # rec1's first windows on disk
+    rewrite(journal["records_done"], seed=7)  # that record: refused too (it had been spliced)
+    with pytest.raises(ValueError, match=r"has changed since the interrupted run"):
+        prepare(data, tmp_path / "u", **kw)
+    # a complete store is returned without a lock (a store others made, a read-only mount)
+    import importlib
+
+    P = importlib.import_module("qualityfm.data.prepare")  # the module, not the function
+
+    def no_lock(*args, **kwargs):
+        raise AssertionError("locked")
+
+    done = prepare(data, tmp_path / "v", **kw)
+    P_lock, P.folder_lock = P.folder_lock, no_lock
+    try:
+        assert prepare(data, tmp_path / "v", **kw)["n_windows"] == done["n_windows"]
+    finally:
+        P.folder_lock = P_lock

@@ -346,6 +346,22 @@ def test_weights_saved_before_the_decoders_mix_load_as_they_predicted() -> None:
     torch.testing.assert_close(amp[:, 0], again.decoder.amp(h)[:, 0])
 
 
+def test_the_decoders_mix_starts_as_the_pooling_it_replaced() -> None:
+    """Rows fewer than channels: 2 rows to 3 channels had pooled as [h0, (h0+h1)/2, h1]."""
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    cfg = QualityFMConfig(in_channels=3, n_heads=4, n_layers=1, d_ff=32, n_samples=3000,
+                          n_bins=16)
+    model = QualityFM(cfg).eval()
+    assert cfg.decoder_rows == 2 and model.decoder.mix is not None
+    with torch.no_grad():
+        h = model.decoder.trunk(model.encoder(torch.randn(2, 3, 3000)))
+        pooled = F.adaptive_avg_pool1d(h.transpose(1, 2), 3).transpose(1, 2)
+        torch.testing.assert_close(model.decoder.mix(h.transpose(1, 2)).transpose(1, 2),
+                                   pooled)
+
+
 def test_config_round_trip() -> None:
     cfg = QualityFMConfig.preset("middle", window=32, global_tokens=(0, 5))
     again = QualityFMConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))

@@ -464,7 +464,9 @@ def _check_journal(journal_path: Path, fingerprint: str, run: dict[str, Any],
                          "finishing it would mix their records: re-run that command, or "
                          "--overwrite it")
     seen = _read_stamps(journal_path.parent)
-    done = [key for key, _ in records[:journal.get("records_done", 0)]]
+    # the records read before the stop, and the one whose first windows are on disk
+    partly = journal.get("n_written", 0) > journal.get("windows_done", 0)
+    done = [key for key, _ in records[:journal.get("records_done", 0) + int(partly)]]
     changed = [key for key in done if seen.get(key, stamps[key]) != stamps[key]]
     if changed:
         raise ValueError(f"{journal_path}: {changed[0]} has changed since the interrupted run "
@@ -557,24 +559,36 @@ def prepare(
     stamps = {key: _stamp(path) for key, path in records}
 
     meta_path, journal_path = folder / META, folder / JOURNAL
+
+    def finished() -> dict[str, Any] | None:
+        """The summary of the complete store there, made from these records with these
+        settings; None when there is none; refused when one of another run is there."""
+        if overwrite or not meta_path.exists():
+            return None
+        meta = json.loads(meta_path.read_text())
+        if meta.get("fingerprint") in (fingerprint, *_legacy_fingerprints(meta, settings,
+                                                                          inputs, shard)):
+            if meta.get("inputs", run["inputs"]) != run["inputs"]:
+                warnings.warn(f"{folder}: the store there was made from "
+                              f"{', '.join(meta['inputs'])} (here {', '.join(run['inputs'])}), "
+                              "records of the same names: it is returned as it is; "
+                              "--overwrite makes it again from these", RuntimeWarning,
+                              stacklevel=3)
+            return _summary(meta, folder, time.perf_counter() - t0)
+        why = _other_run(meta, run) or _untold(meta)
+        raise ValueError(f"{folder}: a store made with {why} is there; choose another folder "
+                         "or --overwrite it")
+
+    done_store = finished()  # read only: a store others made, or on a read-only mount
+    if done_store is not None:
+        return done_store
     folder.mkdir(parents=True, exist_ok=True)
     # held from the checks on: a run finishing between another's checks and its start had
     # had its complete store's shards removed by the other
     with folder_lock(folder, "prepare"):  # a second launch on the folder is refused
-        if not overwrite and meta_path.exists():
-            meta = json.loads(meta_path.read_text())
-            if meta.get("fingerprint") in (fingerprint, *_legacy_fingerprints(meta, settings,
-                                                                              inputs, shard)):
-                if meta.get("inputs", run["inputs"]) != run["inputs"]:
-                    warnings.warn(f"{folder}: the store there was made from "
-                                  f"{', '.join(meta['inputs'])} (here "
-                                  f"{', '.join(run['inputs'])}), records of the same names: it "
-                                  "is returned as it is; --overwrite makes it again from these",
-                                  RuntimeWarning, stacklevel=2)
-                return _summary(meta, folder, time.perf_counter() - t0)
-            why = _other_run(meta, run) or _untold(meta)
-            raise ValueError(f"{folder}: a store made with {why} is there; choose another "
-                             "folder or --overwrite it")
+        done_store = finished()
+        if done_store is not None:
+            return done_store
         if not overwrite and journal_path.exists():
             _check_journal(journal_path, fingerprint, run, records, stamps)
         if overwrite:

@@ -65,18 +65,17 @@ def canonical_channel(name: str) -> str:
     beginning with ``PLETH``/``PPG`` are the PPG unless they name a derived number (``Pleth HR``,
     ``PLETH_SPO2``, ``Solar8000/PLETH_HR``, ``PPG PI``): those, and unknown labels, are returned
     lower-cased with separators replaced by ``_`` so that they survive round trips without
-    colliding with canonical names; so does a second lead of a name as
-    :func:`canonical_names` gives it (``ecg_v_2``, which would read as lead V2; ``ppg_2`` is
-    ``ppg``). A label that names its signal before a comma and describes it after (``ECG, ECG
-    recorded using bedside monitor, lead II``, as the MIMIC PERform files have) is the signal
-    named first, an ECG the lead its description names.
+    colliding with canonical names; so does the name :func:`canonical_names` gives a second
+    channel of a name, a canonical name written in lower case with ``_2``, ``_3``...
+    (``ecg_v_2``, which would read as lead V2; ``ppg_2``), so that it reads back as written
+    (``ppg_1``, ``PPG_2``, ``ECG_2`` are a file's own labels: ``ppg``, ``ppg``, ``ecg``). A
+    label that names its signal before a comma and describes it after (``ECG, ECG recorded
+    using bedside monitor, lead II``, as the MIMIC PERform files have) is the signal named
+    first, an ECG the lead its description names.
     """
-    numbered = re.fullmatch(r"(.+)_\d+", name.strip())
+    numbered = re.fullmatch(r"(.+)_([2-9]|[1-9]\d+)", name.strip())
     if numbered and canonical_channel(numbered.group(1)) == numbered.group(1):
-        # canonical_names' second of a name: ecg_v_2 is no lead V2 (ppg_2, ecg_1 are
-        # read as ppg and ecg, as before)
-        plain = _label_channel(name)
-        return name.strip() if plain != numbered.group(1) and is_ecg(plain) else plain
+        return name.strip()  # canonical_names' second of a name: ecg_v_2 is no lead V2
     return _label_channel(name)
 
 

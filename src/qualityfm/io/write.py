@@ -60,7 +60,6 @@ def _label(name: str) -> str:
     """The WFDB label of a canonical name. A second channel of a name (``ecg_v_2``) keeps its
     name as it is, which reads back the same (``ECG_V_2`` would read as lead V2; WFDB labels
     must differ, so it cannot take the first's ``V``)."""
-    numbered = re.fullmatch(r"(.+)_\d+", name)
-    if numbered and canonical_channel(numbered.group(1)) == numbered.group(1):
+    if canonical_channel(name) == name and re.fullmatch(r".+_\d+", name):
         return name
     return WFDB_NAMES.get(name, name.upper())

@@ -95,12 +95,19 @@ class Encoder(nn.Module):
 
 
 def _copy_rows_of_old_weights(decoder: Decoder, state: dict, prefix: str, *args: object) -> None:
-    """Weights saved before the decoder's ``mix`` existed copied the one row to every channel:
-    a ``mix`` that does the same (weight 1, bias 0), so that they load and predict as before."""
+    """Weights saved before the decoder's ``mix`` existed pooled its rows to the channels (one
+    row copied to every channel): a ``mix`` that does the same, so that they load and predict
+    as before."""
     if f"{prefix}mix.weight" not in state and f"{prefix}amp.0.weight" in state:
-        state[f"{prefix}mix.weight"] = torch.full_like(decoder.mix.weight,
-                                                       1.0 / decoder.mix.in_features)
+        state[f"{prefix}mix.weight"] = _pooling(*decoder.mix.weight.shape[::-1])
         state[f"{prefix}mix.bias"] = torch.zeros_like(decoder.mix.bias)
+
+
+def _pooling(rows: int, channels: int) -> Tensor:
+    """``[channels, rows]``: the average pooling of ``rows`` to ``channels`` as a matrix (one
+    row copied to every channel where there is one)."""
+    eye = torch.eye(rows)[None]  # row i alone, as a signal of length rows
+    return F.adaptive_avg_pool1d(eye, channels)[0].T.contiguous()
 
 
 class Decoder(nn.Module):
@@ -125,8 +132,8 @@ class Decoder(nn.Module):
         if rows < cfg.in_channels:
             with torch.random.fork_rng(devices=[]):  # drawing nothing: the heads after it
                 self.mix = nn.Linear(rows, cfg.in_channels)  # are drawn as before it existed
-            with torch.no_grad():  # it starts as the copy it replaces, and learns from there
-                self.mix.weight.fill_(1.0 / rows)
+            with torch.no_grad():  # it starts as the pooling it replaces, and learns from there
+                self.mix.weight.copy_(_pooling(rows, cfg.in_channels))
                 self.mix.bias.zero_()
             self.register_load_state_dict_pre_hook(_copy_rows_of_old_weights)
 

@@ -645,10 +645,10 @@ def compare_run(
              ("--no-augment", "augment", None if augment else False),
              ("--solver", "solver", solver), ("--config", "config", config))
     ignored = [flag for flag, k, value in given
-               if value is not None and all(u[k] is None for u in row_settings.values())
-               and not (flag == "--solver" and not models)]  # said above
-    if ignored:  # as finetune names them (summary.json had recorded them as if applied)
-        print(f"qualityfm: note: {', '.join(ignored)}: used by no row of this comparison, "
+               if value is not None and all(u[k] is None for u in row_settings.values())]
+    unsaid = [f for f in ignored if not (f == "--solver" and not models)]  # --solver: above
+    if unsaid:  # as finetune names them (summary.json had recorded them as if applied)
+        print(f"qualityfm: note: {', '.join(unsaid)}: used by no row of this comparison, "
               "ignored", file=sys.stderr)
     # what makes a row's folds: the data and the row's own settings and weights (a stopped
     # comparison resumes; an option no row of it uses, or another row added, refits nothing)
