@@ -537,6 +537,18 @@ def test_a_kept_checkpoint_of_a_finished_fit_gives_the_model_again(tmp_path,
     np.testing.assert_array_equal(again.predict_proba(x), first.predict_proba(x))
 
 
+def test_a_loaded_model_refits_with_its_own_protocol(tmp_path) -> None:
+    """A loaded model's calibration method and validation share are those it was fitted
+    with (a refit of a loaded temperature-calibrated model had used Platt scaling)."""
+    from qualityfm.tasks import load_estimator
+
+    x, y, g = synthetic(40, seed=4)
+    est = ClassicalBaseline("vt-alarm", seed=0, max_iter=10, calibration="temperature",
+                            val_fraction=0.3).fit(x, y, groups=g)
+    back = load_estimator(est.save(tmp_path / "m"))
+    assert (back.calibration, back.val_fraction) == ("temperature", 0.3)
+
+
 def test_a_refused_refit_leaves_the_fitted_model_and_its_checks() -> None:
     x, y, g = synthetic(40, seed=5)
     ft = Finetuner("vt-alarm", init="none", config=TINY, mode="linear", seed=0,

@@ -390,6 +390,7 @@ class TaskEstimator(ABC):
                             "b": self.calibrator.b},
             "threshold": self.threshold, "threshold_rule": self.threshold_rule,
             "target_tpr": self.target_tpr, "seed": self.seed, "fs": self.fs,
+            "val_fraction": self.val_fraction,
             "train_mean": None if self.train_mean is None else self.train_mean.tolist(),
             "window": None if self.window is None else list(self.window),
             "features_given": self.features_given, "validation": self.validation,
@@ -401,6 +402,8 @@ class TaskEstimator(ABC):
         self.threshold_rule, self.target_tpr = s["threshold_rule"], s["target_tpr"]
         self.seed, self.fs = s["seed"], s.get("fs", self.fs)  # older files: as constructed
         self.calibrator = Calibrator(**s["calibration"])
+        self.calibration = self.calibrator.method  # a refit calibrates as the fit did
+        self.val_fraction = s.get("val_fraction", self.val_fraction)  # older files: as made
         mean = s["train_mean"]
         self.train_mean = None if mean is None else np.asarray(mean, dtype=np.float32)
         self.window = None if s.get("window") is None else tuple(s["window"])  # older: None
