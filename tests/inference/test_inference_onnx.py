@@ -45,6 +45,9 @@ def test_onnx_of_a_run_reads_the_run_windows_length(tmp_path: Path, task: str, k
     _, head = session.run(None, {"x": x, "mask": mask})  # the run's own windows
     np.testing.assert_allclose(ft.calibrator(head[:, 0]), ft.predict_proba(x), atol=1e-4)
     assert session.get_inputs()[0].shape == ["batch", 2, 300]
+    for rows in (1, len(x) + 1):  # a mask of other rows fails (one row had been broadcast)
+        with pytest.raises(Exception, match="mismatched dimensions"):
+            session.run(None, {"x": x, "mask": np.ones((rows, 2), dtype=bool)})
     assert res["max_abs_diff"] < 1e-4
     assert res["input"] == {"x": ["batch", 2, 300], "fs": 300.0, "seconds": 1.0}
     card = json.loads((tmp_path / "model.json").read_text())  # what a deployment needs
@@ -73,7 +76,7 @@ def test_onnx_of_a_run_reads_the_run_windows_length(tmp_path: Path, task: str, k
     np.testing.assert_allclose(ft.predict_proba(ex["x"], ex["mask"]), ex["p"], atol=1e-5)
     assert (ex["decision"] == ft.decide(ex["p"])).all() and "decision" in card["examples"]["keys"]
     assert rules["span"].startswith("unknown: fitted from arrays")
-    assert rules["ecg_lead"].startswith("lead II; ") and "ecg_i, " in rules["ecg_lead"]
+    assert rules["ecg_lead"].startswith("lead II when") and "ecg_i, " in rules["ecg_lead"]
     # a window with no present channel has nothing to judge: NaN from the graph (no decision)
     # and a refusal from the model, where both once gave a probability
     empty = mask.copy()
@@ -173,8 +176,11 @@ def test_card_rules_state_the_task_windows_own_absence_constants(monkeypatch) ->
     from qualityfm.inference.onnx import _input_rules
     from qualityfm.tasks import datasets
 
-    text = _input_rules("vt-alarm", {"seconds": 10.0})["absent_channel"]
+    rules = _input_rules("vt-alarm", {"seconds": 10.0})
+    text = rules["absent_channel"]
     assert "peak-to-peak <= 1e-09" in text and "under 2 s" in text
+    assert "past the channel's last sample" in text  # as _raw_pieces counts it
+    assert "not absent in the span" in rules["ecg_lead"] and "by name" in rules["ecg_lead"]
     flat = np.full(3000, 5.0)
     flat[::7] += datasets.FLAT_PEAK_TO_PEAK / 2  # wobbles below the flat limit: still flat
     assert datasets._fill(flat) is None and datasets._fill(flat * np.arange(3000)) is not None

@@ -85,6 +85,18 @@ def test_a_record_in_memory_gives_the_rows_its_file_gives(tmp_path) -> None:
     second = Record("bed7", {**buffer.signals, "ppg_2": buffer.signals["ppg"]},
                     {**buffer.fs, "ppg_2": buffer.fs["ppg"]})
     np.testing.assert_array_equal(record_dataset("vt-alarm", second).X, live.X)
+    # a PPG ending 5 s before the alarm is half missing in the 10 s: absent (it had been
+    # kept, its last seconds zeros); an alarm stamped 0.5 s past the last sample holds the
+    # last values at the alarm edge rather than zeros
+    cut = Record("bed7", {"ecg_ii": buffer.signals["ecg_ii"],
+                          "ppg": buffer.signals["ppg"][: -5 * int(buffer.fs["ppg"])]},
+                 dict(buffer.fs), events={"alarm": buffer.duration()})
+    assert record_dataset("vt-alarm", cut).mask.tolist() == [[False, True]]
+    past = Record("bed7", buffer.signals, buffer.fs, events={"alarm": buffer.duration() + 0.5})
+    held = Record("bed7", {c: np.concatenate([v, np.full(int(0.5 * buffer.fs[c]), v[-1])])
+                           for c, v in buffer.signals.items()}, buffer.fs)
+    np.testing.assert_allclose(record_dataset("vt-alarm", past).X,
+                               record_dataset("vt-alarm", held).X, atol=1e-6)
     late = buffer.duration() + 60
     with pytest.raises(RecordError, match=f"bed7: alarm at {late:g} s is past the record's end"):
         record_dataset("vt-alarm", Record("bed7", buffer.signals, buffer.fs,

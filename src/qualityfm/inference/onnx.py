@@ -44,6 +44,11 @@ class EncoderGraph(nn.Module):
         self.shifts = shifts
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        # [B, C] as x is [B, C, T]: a runtime does not enforce the shared batch axis, and a
+        # mask of one row had been broadcast over a batch
+        # (a concatenation along the channels needs the same rows; a reshape was folded away)
+        mask = torch.cat([mask.to(torch.bool), torch.zeros_like(x[:, :, 0], dtype=torch.bool)],
+                         dim=1)[:, : x.shape[1]]
         emb = pool_encoder(self.encoder, x, mask, self.pool)
         if self.head is None:
             return emb
@@ -396,11 +401,15 @@ def _input_rules(task: str, settings: dict) -> dict:
                      "DC gain of exactly 1: qualityfm.signal.resample.lowpass) run on the span "
                      "less its mean, which is added back, the span padded by its edge values",
         "absent_channel": f"mask False when more than {MAX_NAN_FRACTION:g} of its samples "
-                          f"are missing, when it is flat (peak-to-peak <= {FLAT_PEAK_TO_PEAK:g}) "
-                          f"or when under {MIN_CHANNEL_SECONDS:g} s of it are present; its "
-                          "values are then ignored",
-        "ecg_lead": "lead II; without it the first of these the record holds stands in: "
-                    + ", ".join(ECG_PREFERENCE[1:]),
+                          "in the span are missing (NaN, inf, and the part of the span past "
+                          "the channel's last sample, e.g. an alarm stamped after it), when "
+                          f"it is flat (peak-to-peak <= {FLAT_PEAK_TO_PEAK:g}) or when under "
+                          f"{MIN_CHANNEL_SECONDS:g} s of it are present; its values are then "
+                          "ignored; fewer missing samples are filled as the preprocessing says",
+        "ecg_lead": "lead II when it is not absent in the span (absent_channel); else the "
+                    "first of these that is not absent there stands in: "
+                    + ", ".join(ECG_PREFERENCE[1:])
+                    + "; then any other ECG lead, by name",
     }
 
 
@@ -419,7 +428,8 @@ def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -
     card: dict = {
         "task": est.task, "kind": est.kind,
         "input": {**graph_input, "channels": list(MODEL_CHANNELS),
-                  "mask": "[batch, channels] bool, False where a channel is absent",
+                  "mask": "[batch, channels] bool, False where a channel is absent; the "
+                          "rows of x (the graph refuses another number)",
                   "preprocessing": (
                       "per channel, at its own rate: NaN gaps interpolated, the filters "
                       "below (when not null), resampled to fs, then min-max scaled into "

@@ -79,7 +79,9 @@ TASKS = ("vt-alarm", "af", "abp")
 #: diastolic troughs (the default), or the window's maximum and minimum (the original's).
 BP_RULES = ("beat_median", "max_min")
 RHYTHMS = ("N", "A", "O", "~")
-# 23: a second channel of a name (ecg_v_2) is no other lead (it had read as lead V2), and a
+# 24: the span past a channel's end is missing samples of it (a PPG ending 5 s before an alarm
+# had been kept, its last seconds zeros); 23: a second channel of a name (ecg_v_2) is no other
+# lead (it had read as lead V2), and a
 # channel asked for by its file's own label is that channel; 22: the readers return other
 # records for some files (CSV decimal commas past the first lines, ISO stamps across a
 # UTC-offset change, quoted names holding the delimiter; VitalDB
@@ -95,7 +97,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 23
+CACHE_VERSION = 24
 #: A task channel is absent when its peak-to-peak range is at most this (flat: leads off) ...
 FLAT_PEAK_TO_PEAK = 1e-9
 #: ... or when fewer seconds of it than this lie in the window's span.
@@ -248,14 +250,22 @@ def _primary_ecg(rec: Record) -> str | None:
     return leads[0] if leads else None
 
 
-def _raw_pieces(rec: Record, t0: float, t1: float) -> dict[str, np.ndarray]:
-    """Every usable ECG, PPG and ABP channel of ``rec`` over ``[t0, t1)`` s, NaNs filled."""
+def _raw_pieces(rec: Record, t0: float, t1: float, span: bool = True) -> dict[str, np.ndarray]:
+    """Every usable ECG, PPG and ABP channel of ``rec`` over ``[t0, t1)`` s, NaNs filled. With
+    ``span``, the part of the span past a channel's end is missing samples of it (a PPG
+    stopping 5 s before an alarm is half missing in its 10 s, so absent; it had been kept,
+    its last seconds zeros, and an alarm stamped just past the last sample had read zeros at
+    the alarm)."""
     pieces: dict[str, np.ndarray] = {}
     for ch, sig in rec.signals.items():
         if not (is_ecg(ch) or ch in ("ppg", "abp")):
             continue
         f = rec.fs[ch]
-        seg = _fill(sig[int(round(t0 * f)): int(round(t1 * f))])
+        i0, i1 = int(round(t0 * f)), int(round(t1 * f))
+        seg = np.asarray(sig[i0:i1], dtype=np.float64)
+        if span and len(seg) < i1 - i0:
+            seg = np.concatenate([seg, np.full(i1 - i0 - len(seg), np.nan)])
+        seg = _fill(seg)
         if seg is not None and len(seg) >= MIN_CHANNEL_SECONDS * f:
             pieces[ch] = seg
     return pieces
@@ -402,7 +412,7 @@ def _rows_af(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dic
                           f"{rec.channels}{_labels_hint(rec)}")
     if x.shape[1] < n:
         x = np.concatenate([x, np.zeros((x.shape[0], n - x.shape[1]), x.dtype)], axis=1)
-    whole = _raw_pieces(rec, 0.0, dur)  # features see the whole recording, not the crop
+    whole = _raw_pieces(rec, 0.0, dur, span=False)  # the whole recording, not the crop
     return [{"x": x[:, :n], "mask": mask, **_af_label(rhythm),
              "features": signal_features(whole, {c: rec.fs[c] for c in whole}),
              "group": rec.group_id, "record": rec.record_id}]
