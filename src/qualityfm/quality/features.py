@@ -239,11 +239,14 @@ def af_rr_features(y: np.ndarray, peaks: np.ndarray, fs: float, good: float = 0.
     out["good_beats"] = float(np.mean(ok_beat))
     rr = np.diff(peaks) / fs
     ok_rr = ok_beat[:-1] & ok_beat[1:]
-    r, d = rr[ok_rr], np.diff(rr)[ok_rr[:-1] & ok_rr[1:]]
+    pair = ok_rr[:-1] & ok_rr[1:]  # consecutive clean intervals (a, b)
+    r, d = rr[ok_rr], np.diff(rr)[pair]
     if len(r) >= 5 and len(d) >= 3:
         m = float(np.median(r))
+        # Poincare SD1, SD2 on the same pairs (SD2 from 2 var(r) - SD1^2 over other intervals
+        # had gone negative, floored: c_sd_ratio 1.9e5 in v242s)
         sd1 = np.std(d) / np.sqrt(2)
-        sd2 = np.sqrt(max(2 * np.var(r) - sd1**2, 1e-12))
+        sd2 = max(float(np.std((rr[:-1] + rr[1:])[pair]) / np.sqrt(2)), 1e-6)
         out.update(c_rr_cv=float(np.std(r) / np.mean(r)), c_rmssd=float(np.sqrt(np.mean(d**2)) / m),
                    c_pnn50=float(np.mean(np.abs(d) > 0.05)), c_cosen=cosen(r),
                    c_drr_bins=_drr_bins(d), c_sd_ratio=float(sd1 / sd2),
@@ -254,7 +257,9 @@ def af_rr_features(y: np.ndarray, peaks: np.ndarray, fs: float, good: float = 0.
         win = np.lib.stride_tricks.sliding_window_view(dd, width)
         out["w_rmssd_p25"] = float(np.percentile(np.sqrt(np.mean(win**2, axis=1)), 25))
         out["w_bins_p25"] = float(np.percentile([_drr_bins(w) for w in win], 25))
-    h = np.histogram(np.clip(rrn, 0.4, 1.8), bins=np.arange(0.4, 1.81, 0.05))[0]
+    # 28 bins of 0.05 whose last edge is 1.8 itself (arange's was 1.7999..., which dropped
+    # the intervals clipped to 1.8: pauses read as a regular rhythm)
+    h = np.histogram(np.clip(rrn, 0.4, 1.8), bins=np.linspace(0.4, 1.8, 29))[0]
     out["rr_hist_ent"] = _entropy(h)
     if len(rr) >= 7:
         out.update(zip(PATTERN_NAMES, rr_pattern_features(rr), strict=True))
@@ -498,7 +503,9 @@ def pulse_features(x: np.ndarray, fs: float) -> list[float]:
         return [NAN] * len(PULSE_NAMES)
     y = _bandpass(x, fs, 0.5, 5.0)
     spread = np.percentile(y, 95) - np.percentile(y, 5)
-    peaks, _ = find_peaks(y, distance=max(1, int(0.3 * fs)), prominence=max(0.3 * spread, 1e-12))
+    # pulses 0.2 s apart at least (300 bpm; at 0.3 s a pulse over 200 bpm had read at half
+    # its rate, an ECG-pulse mismatch where there is none)
+    peaks, _ = find_peaks(y, distance=max(1, int(0.2 * fs)), prominence=max(0.3 * spread, 1e-12))
     corr = template_correlation(y, peaks, int(0.25 * fs), int(0.45 * fs)) if len(peaks) else 0.0
     f, spec = _power(y, fs)
     band = (f >= 0.5) & (f <= 5.0)

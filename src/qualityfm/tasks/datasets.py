@@ -79,7 +79,9 @@ TASKS = ("vt-alarm", "af", "abp")
 #: diastolic troughs (the default), or the window's maximum and minimum (the original's).
 BP_RULES = ("beat_median", "max_min")
 RHYTHMS = ("N", "A", "O", "~")
-# 24: the span past a channel's end is missing samples of it (a PPG ending 5 s before an alarm
+# 25: pulse peaks 0.2 s apart (a pulse over 200 bpm had read at half its rate), c_sd_ratio's
+# SD2 from the pairs its SD1 reads, rr_hist_ent's last bin ending at 1.8; 24: the span past a
+# channel's end is missing samples of it (a PPG ending 5 s before an alarm
 # had been kept, its last seconds zeros); 23: a second channel of a name (ecg_v_2) is no other
 # lead (it had read as lead V2), and a
 # channel asked for by its file's own label is that channel; 22: the readers return other
@@ -97,7 +99,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 24
+CACHE_VERSION = 25
 #: A task channel is absent when its peak-to-peak range is at most this (flat: leads off) ...
 FLAT_PEAK_TO_PEAK = 1e-9
 #: ... or when fewer seconds of it than this lie in the window's span.
