@@ -93,6 +93,15 @@ def test_a_record_in_memory_gives_the_rows_its_file_gives(tmp_path) -> None:
                  dict(buffer.fs), events={"alarm": buffer.duration()})
     assert record_dataset("vt-alarm", cut).mask.tolist() == [[False, True]]
     past = Record("bed7", buffer.signals, buffer.fs, events={"alarm": buffer.duration() + 0.5})
+    # a channel needs 2 s of its own samples in the span (the missing tail does not count),
+    # and the grace for a late alarm is no more than a window's missing share
+    short = Record("bed7", {"ecg_ii": buffer.signals["ecg_ii"],
+                            "ppg": buffer.signals["ppg"][: -int(0.45 * buffer.fs["ppg"])]},
+                   dict(buffer.fs), events={"alarm": buffer.duration()})
+    assert record_dataset("vt-alarm", short, seconds=2.4).mask.tolist() == [[False, True]]
+    late_4s = Record("bed7", buffer.signals, buffer.fs, events={"alarm": buffer.duration() + 0.9})
+    with pytest.raises(RecordError, match="is past the record's end"):
+        record_dataset("vt-alarm", late_4s, seconds=4.0)
     held = Record("bed7", {c: np.concatenate([v, np.full(int(0.5 * buffer.fs[c]), v[-1])])
                            for c, v in buffer.signals.items()}, buffer.fs)
     np.testing.assert_allclose(record_dataset("vt-alarm", past).X,

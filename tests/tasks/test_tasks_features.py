@@ -62,6 +62,20 @@ def test_heart_rate_of_ecg_and_pulse_within_2_bpm(hr: float) -> None:
     assert f["ecg1_sqi"] > 0.5 if hr <= 120 else f["ecg1_sqi"] == 0.0
 
 
+def test_a_dicrotic_wave_is_no_second_pulse() -> None:
+    """A real arterial line at 100 bpm with a strong dicrotic wave (v309l, v347l): pulses
+    0.2 s apart had read it at 200 bpm (pulses over 200 bpm take that spacing only where the
+    spectrum and the pulses found agree on such a rate)."""
+    from qualityfm.io import read_record
+
+    for rid, t in (("v309l", 0), ("v347l", 290)):
+        rec = read_record(shared_path("physionet2015_vt", f"{rid}.hea"))
+        f = dict(zip(NAMES, signal_features(
+            {c: v[int(t * rec.fs[c]): int((t + 10) * rec.fs[c])]
+             for c, v in rec.signals.items()}, rec.fs).tolist(), strict=True))
+        assert f["abp_hr"] == pytest.approx(f["ecg1_hr"], abs=8.0), rid
+
+
 def test_af_columns_of_pauses_and_of_pairs_of_intervals() -> None:
     """rr_hist_ent's last bin ends at 1.8 itself (intervals clipped there, pauses, had been
     dropped: a rhythm with pauses read as regular); c_sd_ratio takes SD1 and SD2 from the

@@ -503,13 +503,20 @@ def pulse_features(x: np.ndarray, fs: float) -> list[float]:
         return [NAN] * len(PULSE_NAMES)
     y = _bandpass(x, fs, 0.5, 5.0)
     spread = np.percentile(y, 95) - np.percentile(y, 5)
-    # pulses 0.2 s apart at least (300 bpm; at 0.3 s a pulse over 200 bpm had read at half
-    # its rate, an ECG-pulse mismatch where there is none)
-    peaks, _ = find_peaks(y, distance=max(1, int(0.2 * fs)), prominence=max(0.3 * spread, 1e-12))
-    corr = template_correlation(y, peaks, int(0.25 * fs), int(0.45 * fs)) if len(peaks) else 0.0
     f, spec = _power(y, fs)
     band = (f >= 0.5) & (f <= 5.0)
     top = f[np.argmax(np.where(band, spec, 0.0))]
+    # pulses 0.3 s apart at least; 0.2 s where the spectrum peaks above 200 bpm and the
+    # pulses so found beat at that peak: at 0.3 s a pulse over 200 bpm had read at half its
+    # rate (an ECG-pulse mismatch where there is none), at 0.2 s throughout a dicrotic wave
+    # at 100 bpm had read as a second pulse
+    prominence = max(0.3 * spread, 1e-12)
+    peaks, _ = find_peaks(y, distance=max(1, int(0.3 * fs)), prominence=prominence)
+    if top > 3.3:
+        fast, _ = find_peaks(y, distance=max(1, int(0.2 * fs)), prominence=prominence)
+        if len(fast) > 2 and abs(fs / np.median(np.diff(fast)) - top) <= 0.15 * top:
+            peaks = fast
+    corr = template_correlation(y, peaks, int(0.25 * fs), int(0.45 * fs)) if len(peaks) else 0.0
     conc = float(spec[(f >= top - 0.25) & (f <= top + 0.25)].sum() / (spec[band].sum() + 1e-12))
     end = y[-int(4 * fs):]
     end_amp = float((np.percentile(end, 95) - np.percentile(end, 5)) / (spread + 1e-12))

@@ -79,12 +79,14 @@ TASKS = ("vt-alarm", "af", "abp")
 #: diastolic troughs (the default), or the window's maximum and minimum (the original's).
 BP_RULES = ("beat_median", "max_min")
 RHYTHMS = ("N", "A", "O", "~")
-# 25: pulse peaks 0.2 s apart (a pulse over 200 bpm had read at half its rate), c_sd_ratio's
-# SD2 from the pairs its SD1 reads, rr_hist_ent's last bin ending at 1.8; 24: the span past a
-# channel's end is missing samples of it (a PPG ending 5 s before an alarm
-# had been kept, its last seconds zeros); 23: a second channel of a name (ecg_v_2) is no other
-# lead (it had read as lead V2), and a
-# channel asked for by its file's own label is that channel; 22: the readers return other
+# 26: pulse peaks 0.2 s apart only where the spectrum and the pulses agree on over 200 bpm (a
+# dicrotic wave at 100 bpm had read as a second pulse), a channel needs 2 s of its own samples
+# in the span; 25: pulse peaks 0.2 s apart (a pulse over 200 bpm had read at half its rate),
+# c_sd_ratio's SD2 from the pairs its SD1 reads, rr_hist_ent's last bin ending at 1.8; 24:
+# the span past a channel's end is missing samples of it (a PPG ending 5 s before an alarm had
+# been kept, its last seconds zeros); 23: a second channel of a name (ecg_v_2) is no other
+# lead (it had read as lead V2), and a channel asked for by its file's own label is that
+# channel; 22: the readers return other
 # records for some files (CSV decimal commas past the first lines, ISO stamps across a
 # UTC-offset change, quoted names holding the delimiter; VitalDB
 # integer gap marks; "TYPE, description" and accented channel names); 21: an abp window
@@ -99,7 +101,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 25
+CACHE_VERSION = 26
 #: A task channel is absent when its peak-to-peak range is at most this (flat: leads off) ...
 FLAT_PEAK_TO_PEAK = 1e-9
 #: ... or when fewer seconds of it than this lie in the window's span.
@@ -265,10 +267,11 @@ def _raw_pieces(rec: Record, t0: float, t1: float, span: bool = True) -> dict[st
         f = rec.fs[ch]
         i0, i1 = int(round(t0 * f)), int(round(t1 * f))
         seg = np.asarray(sig[i0:i1], dtype=np.float64)
+        present = int(np.isfinite(seg).sum())  # of the channel's own samples
         if span and len(seg) < i1 - i0:
             seg = np.concatenate([seg, np.full(i1 - i0 - len(seg), np.nan)])
         seg = _fill(seg)
-        if seg is not None and len(seg) >= MIN_CHANNEL_SECONDS * f:
+        if seg is not None and present >= MIN_CHANNEL_SECONDS * f:
             pieces[ch] = seg
     return pieces
 
@@ -320,7 +323,9 @@ def _rows_vt(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dic
     t0 = t1 - s.seconds
     if t0 < 0:
         raise RecordError(f"{path}: alarm at {t1} s leaves less than {s.seconds} s before it")
-    if t1 > rec.duration() + 1.0:  # a second's grace: the last sample's time, rounding
+    # a second's grace (the last sample's time, rounding), no more than a window's missing
+    # share: the span past the end is missing samples
+    if t1 > rec.duration() + min(1.0, MAX_NAN_FRACTION * s.seconds):
         raise RecordError(f"{path}: alarm at {t1:g} s is past the record's end "
                           f"({rec.duration():.1f} s)")
     x, mask, pieces, fs = _model_input(rec, t0, t1, s.fs, s.filters)
