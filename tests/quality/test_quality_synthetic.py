@@ -18,6 +18,7 @@ from qualityfm.quality import (
     rr_sqi,
     score_windows,
 )
+from qualityfm.quality.peaks import peaks_from_envelope, refractory_keep
 from qualityfm.signal import synthesize
 
 FS = 300.0
@@ -54,6 +55,34 @@ def test_detector_vectorised_matches_single_windows() -> None:
         np.testing.assert_array_equal(batch[i], detect_r_peaks(ecgs[i], FS)[0])
     assert detect_r_peaks(np.zeros(T), FS)[0].size == 0
 
+
+
+def test_detector_refractory_counts_from_the_last_kept_beat() -> None:
+    # Envelope peaks 0.25 s apart whose band-passed extremes lie at 1.07, 1.25 and 1.43 s: the
+    # middle one is within the 0.25-s refractory of the first and is dropped; the third is
+    # 0.36 s after the first kept beat and stays (it had been dropped for its distance to the
+    # dropped middle one).
+    fs = 200.0
+    t = np.arange(int(3 * fs)) / fs
+
+    def bumps(times: list[float], width: float) -> np.ndarray:
+        return sum(np.exp(-0.5 * ((t - c) / width) ** 2) for c in times)[None]
+
+    env = bumps([1.0, 1.25, 1.5], 0.01)
+    bp = bumps([1.07, 1.25, 1.43], 0.005)
+    found = peaks_from_envelope(bp, env, fs)[0]
+    np.testing.assert_array_equal(found, [214, 286])
+
+
+@pytest.mark.parametrize(
+    ("peaks", "kept"),
+    [([0, 20, 35], [0, 35]), ([0, 50, 75], [0, 50]), ([0, 10, 20, 30, 62], [0, 30, 62]),
+     ([5], [5]), ([], [])],
+)
+def test_refractory_keep_is_greedy(peaks: list[int], kept: list[int]) -> None:
+    out = refractory_keep(np.array(peaks, dtype=np.int64), 30)
+    np.testing.assert_array_equal(out, kept)
+    assert out.dtype == np.int64
 
 # ---------------------------------------------------------------- rrSQI rules
 def test_rr_regular_beats_are_all_good() -> None:

@@ -77,12 +77,25 @@ def peaks_from_envelope(
         # Dominant polarity of the window: R waves up, or an inverted lead with R waves down.
         sign = 1.0 if seg.max(axis=1).sum() >= -seg.min(axis=1).sum() else -1.0
         r = idx[np.arange(len(cand)), np.argmax(sign * seg, axis=1)]
-        r = np.unique(r)
-        if len(r) > 1:  # two envelope peaks refined onto one beat, or onto beats too close
-            keep = np.concatenate(([True], np.diff(r) >= dist))
-            r = r[keep]
-        out.append(r.astype(np.int64))
+        out.append(refractory_keep(np.unique(r), dist))
     return out
+
+
+def refractory_keep(peaks: np.ndarray, dist: int) -> np.ndarray:
+    """The sorted ``peaks`` kept in order, each at least ``dist`` samples after the last kept.
+
+    Two envelope peaks refined onto one beat, or onto beats too close, keep the first; a later
+    peak is measured against the beat kept, not against a dropped one (peaks 0, 0.2 and 0.3 s
+    with a 0.25-s refractory keep 0 and 0.3 s).
+    """
+    peaks = np.asarray(peaks, dtype=np.int64)
+    if len(peaks) < 2 or (np.diff(peaks) >= dist).all():
+        return peaks
+    keep = [int(peaks[0])]
+    for p in peaks[1:]:
+        if p - keep[-1] >= dist:
+            keep.append(int(p))
+    return np.asarray(keep, dtype=np.int64)
 
 
 def detect_r_peaks(x: np.ndarray, fs: float, refractory: float = 0.25) -> list[np.ndarray]:

@@ -21,9 +21,10 @@ LEVEL_THRESHOLDS: tuple[float, float, float, float] = (0.9, 0.7, 0.5, 0.3)
 #: resampling keeps a channel's level without a ripple; 4: an ECG's flat stretches cost their
 #: share of its score; 5: a clipped window is found on the record's own samples, and
 #: resampling keeps every constant level without a ripple; 6: filled gaps are left out of
-#: the clip count; 7: a channel flat but for a gap is flat). A store's journal records it, so
-#: that an interrupted ``prepare`` never mixes two rules.
-SCORING_VERSION = 7
+#: the clip count; 7: a channel flat but for a gap is flat; 8: an R peak's refractory counts
+#: from the last beat kept). A store's journal records it, so that an interrupted ``prepare``
+#: never mixes two rules.
+SCORING_VERSION = 8
 
 
 @dataclass

@@ -79,9 +79,11 @@ TASKS = ("vt-alarm", "af", "abp")
 #: diastolic troughs (the default), or the window's maximum and minimum (the original's).
 BP_RULES = ("beat_median", "max_min")
 RHYTHMS = ("N", "A", "O", "~")
-# 26: pulse peaks 0.2 s apart only where the spectrum and the pulses agree on over 200 bpm (a
-# dicrotic wave at 100 bpm had read as a second pulse), a channel needs 2 s of its own samples
-# in the span; 25: pulse peaks 0.2 s apart (a pulse over 200 bpm had read at half its rate),
+# 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
+# dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
+# only where the spectrum and the pulses agree on over 200 bpm (a dicrotic wave at 100 bpm
+# had read as a second pulse), a channel needs 2 s of its own samples in the span; 25: pulse
+# peaks 0.2 s apart (a pulse over 200 bpm had read at half its rate),
 # c_sd_ratio's SD2 from the pairs its SD1 reads, rr_hist_ent's last bin ending at 1.8; 24:
 # the span past a channel's end is missing samples of it (a PPG ending 5 s before an alarm had
 # been kept, its last seconds zeros); 23: a second channel of a name (ecg_v_2) is no other
@@ -101,7 +103,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 26
+CACHE_VERSION = 27
 #: A task channel is absent when its peak-to-peak range is at most this (flat: leads off) ...
 FLAT_PEAK_TO_PEAK = 1e-9
 #: ... or when fewer seconds of it than this lie in the window's span.
