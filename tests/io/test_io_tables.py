@@ -159,6 +159,20 @@ def test_npz_by_channel_name_with_fs_entry(tmp_path: Path) -> None:
     assert read_record(named).fs == {"ppg": 125.0, "xypleth": 250.0}
 
 
+@pytest.mark.parametrize("order", [["ecg_ii", "ppg"], ["ppg", "ecg_ii"]])
+def test_npz_channels_of_two_rates_start_together_whatever_their_order(
+        tmp_path: Path, order: list[str]) -> None:
+    """Each sample's value is its time: cut at its own rate, the 500-Hz ECG had started at
+    2.004 s and the 125-Hz PPG at 2.008 s, the record's start whichever was read last."""
+    path = tmp_path / "mr.npz"
+    np.savez(path, II=np.arange(5000) / 500.0, PLETH=np.arange(1250) / 125.0, fs_II=500.0,
+             fs_PLETH=125.0)
+    rec = read_record(path, channels=order, start=2.005, stop=3.0)
+    assert rec.start_time == pytest.approx(2.008)
+    assert rec.signals["ecg_ii"][0] == rec.signals["ppg"][0] == pytest.approx(2.008)
+    assert len(rec.signals["ecg_ii"]) == 496 and len(rec.signals["ppg"]) == 124
+
+
 def _csv_text(header: str, rows: list[str]) -> str:
     return "\n".join([header, *rows]) + "\n"
 

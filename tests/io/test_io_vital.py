@@ -154,3 +154,16 @@ def test_the_gaps_of_an_integer_track_are_missing_samples(tmp_path: Path) -> Non
         assert np.isnan(p[500:800]).all() and np.isnan(p).sum() == 300
         assert np.isnan(e[2000:2200]).all() and np.isnan(e).sum() == 200
         np.testing.assert_allclose(p[:100], (np.arange(100) + 1000) * 0.01 - 5.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("order", [["ecg_ii", "ppg"], ["ppg", "ecg_ii"]])
+def test_channels_of_two_rates_start_together_whatever_their_order(
+        vital_file: tuple[Path, dict], order: list[str]) -> None:
+    """2.007 s lies between two 100-Hz samples: the PPG starts at the nearest, 2.01 s, and the
+    500-Hz ECG with it (each cut at its own rate, the ECG had started at 2.008 s, and the
+    record's start was whichever channel was read last)."""
+    path, waves = vital_file
+    rec = read_record(path, channels=order, start=2.007, stop=3.0)
+    assert rec.start_time == pytest.approx(2.01)
+    np.testing.assert_array_equal(rec.signals["ppg"], waves["SNUADC/PLETH"][201:300])
+    np.testing.assert_array_equal(rec.signals["ecg_ii"], waves["SNUADC/ECG_II"][1005:1500])

@@ -425,3 +425,80 @@ def test_a_gain_of_0_marks_its_own_channel_not_every_one_of_its_name(tmp_path: P
     assert not any("'abp' has" in str(w.message) for w in caught)
     assert rec.units == {"abp": "mmHg", "abp_2": "uncalibrated", "ppg": "NU"}
     assert float(rec.signals["abp"][0]) == 120.0
+
+
+def _difference_record(folder: Path, name: str = "f8") -> tuple[Path, np.ndarray]:
+    """A format-8 record (first differences, initial value 10) of one channel at 100 Hz, and
+    its true values in mV."""
+    digital = np.round(100 * np.sin(2 * np.pi * np.arange(1000) / 100)).astype(np.int64) + 50
+    (folder / f"{name}.dat").write_bytes(np.diff(np.r_[10, digital]).astype(np.int8).tobytes())
+    hea = folder / f"{name}.hea"
+    hea.write_text(f"{name} 1 100 1000\n{name}.dat 8 100(0)/mV 8 0 10 0 0 II\n")
+    return hea, digital / 100.0
+
+
+def test_a_span_of_a_format_8_record_is_summed_from_its_first_sample(tmp_path: Path) -> None:
+    """Format 8 stores differences: a span read from sample 200 had been summed from the
+    header's initial value, every value off by the same 0.34 mV."""
+    hea, true = _difference_record(tmp_path)
+    np.testing.assert_allclose(read_record(hea).signals["ecg_ii"], true, atol=1e-6)
+    part = read_record(hea, start=2.0, stop=3.0).signals["ecg_ii"]
+    np.testing.assert_allclose(part, true[200:300], atol=1e-6)
+
+
+def test_a_format_8_segment_span_is_summed_from_the_segment_start(tmp_path: Path) -> None:
+    _difference_record(tmp_path, "s1")
+    hea2, true = _difference_record(tmp_path, "s2")
+    (tmp_path / "m.hea").write_text("m/2 1 100 2000\ns1 1000\ns2 1000\n")
+    part = read_record(tmp_path / "m.hea", start=12.0, stop=13.0).signals["ecg_ii"]
+    np.testing.assert_allclose(part, true[200:300], atol=1e-6)
+
+
+def _skewed_record(folder: Path, spf: list[int], skew: list[int]) -> tuple[Path, list]:
+    """A format-16 record of 100 frames at 100 Hz whose channel k has ``spf[k]`` samples per
+    frame and is stored ``skew[k]`` frames late; the file holds exactly 100 frames, so a
+    skewed channel's last ``skew`` frames are not recorded. Returns the header and each
+    channel's true values (NaN where unrecorded)."""
+    rng = np.random.default_rng(0)
+    true = [rng.integers(-3000, 3000, 100 * s) for s in spf]
+    stored = []
+    for x, s, k in zip(true, spf, skew, strict=True):
+        cell = np.zeros((100 + k) * s, dtype=np.int64)
+        cell[k * s:] = x
+        stored.append(cell[:100 * s].reshape(100, s))
+    (folder / "sk.dat").write_bytes(np.concatenate(stored, axis=1).astype("<i2").tobytes())
+    names = ["II", "PLETH", "ABP"]
+    lines = [f"sk {len(spf)} 100 100"]
+    for s, k, name in zip(spf, skew, names, strict=False):
+        fmt = "16" + (f"x{s}" if s > 1 else "") + (f":{k}" if k else "")
+        lines.append(f"sk.dat {fmt} 100(0)/mV 16 0 0 0 0 {name}")
+    (folder / "sk.hea").write_text("\n".join(lines) + "\n")
+    values = []
+    for x, s, k in zip(true, spf, skew, strict=True):
+        v = x / 100.0
+        v[len(v) - k * s:] = np.nan
+        values.append(v)
+    return folder / "sk.hea", values
+
+
+@pytest.mark.parametrize(("spf", "skew"), [([2, 1], [1, 0]), ([1, 2, 1], [0, 3, 1]),
+                                           ([1, 2, 1], [0, 1, 0])])
+@pytest.mark.parametrize(("start", "stop"), [(None, None), (0.1, 0.5), (0.97, 1.0)])
+def test_a_skewed_channel_of_several_samples_per_frame_is_shifted_whole(
+    tmp_path: Path, spf: list[int], skew: list[int], start: float | None, stop: float | None
+) -> None:
+    """wfdb's own shift of a skewed channel of several samples per frame had invented a value
+    past the file's end (-0.5 mV from zero padding) or refused an intact file as corrupt."""
+    hea, true = _skewed_record(tmp_path, spf, skew)
+    rec = read_record(hea, start=start, stop=stop)
+    a, b = int(round((start or 0) * 100)), int(round((stop or 1.0) * 100))
+    for x, s, name in zip(true, spf, rec.signals, strict=True):
+        np.testing.assert_allclose(rec.signals[name], x[a * s:b * s], atol=1e-6)
+
+
+def test_a_negative_skew_is_refused_naming_the_signal(tmp_path: Path) -> None:
+    hea = _gain_record(tmp_path, "200/mV")
+    hea.write_text(hea.read_text().replace(" 16 200/mV", " 16:-2 200/mV"))
+    with pytest.raises(RecordError, match=r"g\.hea: corrupt WFDB header \(signal 1 'II': format "
+                                          r"field '16:-2' has a negative skew"):
+        read_record(hea)

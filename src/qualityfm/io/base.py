@@ -80,6 +80,22 @@ def sample_span(
     return i0, i1
 
 
+def aligned_spans(
+    start: float | None, stop: float | None, channels: list[tuple[float, int]], path: Path
+) -> tuple[list[tuple[int, int]], float]:
+    """:func:`sample_span` of each channel ``(rate, samples)`` of a file whose channels share
+    one clock but not one rate, and the instant they start at.
+
+    The slowest channel's first sample sets the start; each other channel starts at its own
+    sample nearest it (cut at its own rate alone, a 125-Hz and a 500-Hz channel had started
+    up to 4 ms apart, and the record's start was whichever was cut last).
+    """
+    slow = min(range(len(channels)), key=lambda k: channels[k][0])
+    i0, _ = sample_span(start, stop, *channels[slow], path)
+    t0 = i0 / channels[slow][0]
+    return [sample_span(t0, stop, rate, n, path) for rate, n in channels], t0
+
+
 def patient_from_path(path: Path, record_id: str) -> str:
     """The patient id a path gives (a MIMIC ``pNNNNNN`` folder up to two levels up), else the
     record id."""

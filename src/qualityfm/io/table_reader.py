@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from qualityfm.io.base import patient_from_path, sample_span, select_channels
+from qualityfm.io.base import aligned_spans, patient_from_path, sample_span, select_channels
 from qualityfm.io.channels import canonical_names
 from qualityfm.io.record import MIN_WAVEFORM_FS, Record, RecordError
 
@@ -661,9 +661,7 @@ def read_npz(
                 raise RecordError(f"{path}: empty record (no arrays)")
             names = canonical_names(keys)
             picked = select_channels(names, channels, path, keys)
-            signals: dict[str, np.ndarray] = {}
-            rates: dict[str, float] = {}
-            start_time = 0.0
+            arrays: dict[str, tuple[np.ndarray, float]] = {}
             for i in picked:
                 ch_rate = own.get(keys[i], rate)
                 if ch_rate is None:
@@ -675,10 +673,13 @@ def read_npz(
                 if x.ndim != 1 or x.dtype.kind not in "iuf" or len(x) == 0:
                     raise RecordError(f"{path}: array {keys[i]!r} is not a non-empty real "
                                       f"1-D signal (shape {x.shape}, dtype {x.dtype})")
-                i0, i1 = sample_span(start, stop, float(ch_rate), len(x), path)
-                signals[names[i]] = np.ascontiguousarray(x[i0:i1], dtype=np.float32)
-                rates[names[i]] = float(ch_rate)
-                start_time = i0 / float(ch_rate)
+                arrays[names[i]] = x, float(ch_rate)
+            lengths = [(r, len(x)) for x, r in arrays.values()]
+            spans, start_time = (aligned_spans(start, stop, lengths, path) if arrays
+                                 else ([], 0.0))
+            signals = {name: np.ascontiguousarray(x[i0:i1], dtype=np.float32)
+                       for (name, (x, _)), (i0, i1) in zip(arrays.items(), spans, strict=True)}
+            rates = {name: r for name, (_, r) in arrays.items()}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
         if isinstance(e, RecordError):
             raise

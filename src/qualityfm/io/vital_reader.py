@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qualityfm.io.base import patient_from_path, sample_span, select_channels
+from qualityfm.io.base import aligned_spans, patient_from_path, select_channels
 from qualityfm.io.channels import canonical_channel, canonical_names
 from qualityfm.io.record import Record, RecordError
 
@@ -141,15 +141,14 @@ def read_vital(
     signals: dict[str, np.ndarray] = {}
     rates: dict[str, float] = {}
     units: dict[str, str] = {}
-    t0 = 0.0
-    for i in select_channels(names, channels, path, kept):
-        trk = vf.trks[kept[i]]
-        rate = float(trk.srate)
-        x = samples[kept[i]]
-        i0, i1 = sample_span(start, stop, rate, len(x), path)
-        t0 = i0 / rate
-        signals[names[i]] = np.ascontiguousarray(x[i0:i1])
-        rates[names[i]] = rate
+    picked = select_channels(names, channels, path, kept)
+    tracks_read = [vf.trks[kept[i]] for i in picked]
+    lengths = [(float(trk.srate), len(samples[kept[i]]))
+               for i, trk in zip(picked, tracks_read, strict=True)]
+    spans, t0 = aligned_spans(start, stop, lengths, path) if picked else ([], 0.0)
+    for i, trk, (i0, i1) in zip(picked, tracks_read, spans, strict=True):
+        signals[names[i]] = np.ascontiguousarray(samples[kept[i]][i0:i1])
+        rates[names[i]] = float(trk.srate)
         units[names[i]] = trk.unit or "NU"
     if fs is not None and not any(np.isclose(fs, r) for r in rates.values()):
         raise RecordError(f"{path}: fs={fs} Hz disagrees with the track rates {rates}")

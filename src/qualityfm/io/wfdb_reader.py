@@ -37,7 +37,7 @@ _UNITLESS_WHEN_UNSTATED = ("ppg", "resp")
 _GAIN_FIELD = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?(?:\(-?\d+\))?(?:/\S+)?$")
 #: A signal line's format field, ``format[xsamples][:skew][+offset]`` (``16``, ``16+24``,
 #: ``212``, ``16x4``), and the formats WFDB defines.
-_FORMAT_FIELD = re.compile(r"^(\d+)(?:x\d+)?(?::-?\d+)?(?:\+\d+)?$")
+_FORMAT_FIELD = re.compile(r"^(\d+)(?:x\d+)?(?::(-?\d+))?(?:\+\d+)?$")
 _FORMATS = {"0", "8", "16", "24", "32", "61", "80", "160", "212", "310", "311", "508", "516",
             "524"}
 #: Bytes per element of a little-endian MATLAB v4 matrix by its type code (double, single,
@@ -66,6 +66,9 @@ class Header:
     uncalibrated: set[int] = field(default_factory=set)
     #: the units each signal line states, by position ("µV": wfdb drops what is not ASCII)
     units: dict[int, str] = field(default_factory=dict)
+    #: each signal's format ("16", "212", "8") and skew (frames its samples are stored late)
+    formats: list[str] = field(default_factory=list)
+    skews: list[int] = field(default_factory=list)
 
     @property
     def multi(self) -> bool:
@@ -128,6 +131,9 @@ def parse_header(path: Path) -> Header:
                 f"{path}: corrupt WFDB header ({signal}: format field {p[1]!r} is not a WFDB "
                 "format, e.g. 16, 212 or 16+24)"
             )
+        if fmt is not None and int(fmt.group(2) or 0) < 0:
+            raise RecordError(f"{path}: corrupt WFDB header ({signal}: format field {p[1]!r} "
+                              "has a negative skew)")
         if len(p) > 2 and not _GAIN_FIELD.match(p[2]):  # wfdb would read another gain or unit
             raise RecordError(
                 f"{path}: corrupt WFDB header ({signal}: gain field {p[2]!r} is not "
@@ -138,8 +144,44 @@ def parse_header(path: Path) -> Header:
                     if len(p) > 2 and float(re.split(r"[(/]", p[2])[0]) == 0}
     units = {i: p[2].split("/", 1)[1] for i, p in enumerate(parts)
              if len(p) > 2 and "/" in p[2]}
+    fields = [_FORMAT_FIELD.match(p[1]) if len(p) > 1 else None for p in parts]
     return Header(fs, n_frames, names, [p[0] for p in parts], [], unstated, comments,
-                  uncalibrated=uncalibrated, units=units)
+                  uncalibrated=uncalibrated, units=units,
+                  formats=[f.group(1) if f else "16" for f in fields],
+                  skews=[int(f.group(2) or 0) if f else 0 for f in fields])
+
+
+def _read_frames(base: str, header: Header, picked: list[int], i0: int, i1: int,
+                 n_frames: int | None) -> tuple[Any, list[np.ndarray], int]:
+    """wfdb's record of channels ``picked`` and each one's samples of frames ``i0``..``i1``
+    (``sys.maxsize``: to the file's end, returned resolved) of a one-segment WFDB file.
+
+    Format 8 stores differences, summed from the record's first sample: a span is read from
+    there and cut (wfdb would sum from the header's initial value at any start). A skewed
+    channel (stored ``skew`` frames late) is read unshifted and shifted here, its samples past
+    the file's ``n_frames`` missing (NaN): wfdb's own shift invents a sample there, or fails,
+    for a channel of several samples per frame. A channel read short of the span (a truncated
+    file) is returned short, for the caller to refuse.
+    """
+    skews = [header.skews[j] if j < len(header.skews) else 0 for j in picked]
+    lead = 0 if any(header.formats[j] == "8" for j in picked if j < len(header.formats)) else i0
+    end = None if i1 == sys.maxsize or header.n_frames is None else i1 + max(skews, default=0)
+    if end is not None and n_frames is not None:
+        end = min(end, n_frames)
+    rec = wfdb.rdrecord(base, sampfrom=lead, sampto=end, channels=picked, physical=True,
+                        smooth_frames=False, ignore_skew=any(skews), return_res=32)
+    if i1 == sys.maxsize:
+        i1 = lead + rec.sig_len
+    total = n_frames if n_frames is not None else lead + rec.sig_len
+    out = []
+    for m, skew in enumerate(skews):
+        spf = int(rec.samps_per_frame[m])
+        x = rec.e_p_signal[m][(i0 - lead + skew) * spf:(i1 - lead + skew) * spf]
+        past = min(skew, max(0, i1 + skew - total)) * spf  # a skewed channel's unrecorded tail
+        if past:
+            x = np.concatenate([x, np.full(past, np.nan, dtype=x.dtype)])
+        out.append(x)
+    return rec, out, i1
 
 
 def header_files(path: Path) -> list[Path]:
@@ -320,11 +362,10 @@ def _read_segments(
             wanted = [(k, j) for k, j in enumerate(_nth(layout.sig_name, picked, seg.sig_names))
                       if j is not None]
             try:
-                rec = wfdb.rdrecord(
-                    str(path.parent / name), sampfrom=a - offset, sampto=b - offset,
-                    channels=[j for _, j in wanted], physical=True, smooth_frames=False,
-                    return_res=32,
-                ) if wanted else None
+                rec, samples, _ = _read_frames(
+                    str(path.parent / name), seg, [j for _, j in wanted], a - offset,
+                    b - offset, length,
+                ) if wanted else (None, [], 0)
             except FileNotFoundError:
                 raise
             except Exception as e:  # named by the segment's file, not the master header
@@ -335,7 +376,7 @@ def _read_segments(
                 if int(rec.samps_per_frame[m]) != spf[k]:
                     raise RecordError(f"{path}: segment {name} has {rec.samps_per_frame[m]} "
                                       f"samples per frame of {names[k]!r}, the layout {spf[k]}")
-                x = rec.e_p_signal[m]
+                x = samples[m]
                 if len(x) != (b - a) * spf[k]:
                     raise RecordError(f"{path}: truncated signal file of segment {name}: "
                                       f"{names[k]!r} has {len(x)} samples, header promises "
@@ -454,11 +495,7 @@ def read_wfdb(
         if multi:
             rec = _read_segments(path, header, layout, picked, i0, i1)
         else:
-            rec = wfdb.rdrecord(
-                base, sampfrom=i0, channels=picked, physical=True, smooth_frames=False,
-                sampto=None if i1 == sys.maxsize or header.n_frames is None else i1,
-                return_res=32,
-            )
+            rec, samples, i1 = _read_frames(base, header, picked, i0, i1, n_frames)
     except RecordError:
         raise
     except FileNotFoundError as e:
@@ -471,15 +508,14 @@ def read_wfdb(
             f"{path}: truncated or corrupt signal file ({type(e).__name__}: {e})"
         ) from e
 
-    if i1 == sys.maxsize:
-        i1 = i0 + rec.sig_len
     signals: dict[str, np.ndarray] = {}
     rates: dict[str, float] = {}
     units: dict[str, str] = {}
     for j, name in enumerate(names):
         spf = int(rec.samps_per_frame[j])
         # a header without a sample count is read to the file's end: keep the span
-        x = np.ascontiguousarray(rec.e_p_signal[j][: (i1 - i0) * spf], dtype=np.float32)
+        x = np.ascontiguousarray((rec.e_p_signal if multi else samples)[j][: (i1 - i0) * spf],
+                                 dtype=np.float32)
         if len(x) != (i1 - i0) * spf:
             raise RecordError(
                 f"{path}: truncated signal file: channel {name!r} has {len(x)} samples, "
