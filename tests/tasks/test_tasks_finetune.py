@@ -743,7 +743,8 @@ def test_lbfgs_head_is_the_logistic_regression_of_the_standardised_embedding(tmp
     """``solver="lbfgs"`` (vt-alarm's default linear head) fits sklearn's L2 logistic regression
     to the standardised embeddings of every training row, with the grid strength of lowest
     inner-fold loss, folded into the head: the head's logits are that model's decision
-    function. Calibration and threshold come from the inner folds' models at that strength."""
+    function. Calibration and threshold come from the inner folds' models at that strength,
+    each standardised by its own training rows."""
     import torch
     from sklearn.linear_model import LogisticRegression
 
@@ -762,18 +763,20 @@ def test_lbfgs_head_is_the_logistic_regression_of_the_standardised_embedding(tmp
     assert len(h["inner_loss"]) == len(C_GRID)
     with torch.no_grad():
         emb = ft.net.backbone(torch.as_tensor(x[tr]), None).double().numpy()
-    z = (emb - emb.mean(0)) / (emb.std(0) + 1e-6)
 
-    def logreg(rows: np.ndarray) -> LogisticRegression:
-        return LogisticRegression(C=h["C"], class_weight="balanced", max_iter=2000).fit(
-            z[rows], y[tr][rows])
+    def logreg(rows: np.ndarray):
+        """The model of ``rows``, standardised by their own mean and SD (an inner fold's
+        held-out rows had set its scale)."""
+        mu, sd = emb[rows].mean(0), emb[rows].std(0) + 1e-6
+        m = LogisticRegression(C=h["C"], class_weight="balanced", max_iter=2000).fit(
+            (emb[rows] - mu) / sd, y[tr][rows])
+        return lambda e: m.decision_function((e - mu) / sd)
 
-    np.testing.assert_allclose(ft._raw(x[tr], None, None),
-                               logreg(np.arange(len(tr))).decision_function(z),
+    np.testing.assert_allclose(ft._raw(x[tr], None, None), logreg(np.arange(len(tr)))(emb),
                                rtol=1e-3, atol=1e-3)
     oof = np.zeros(len(tr))
     for a, b in group_kfold(y[tr], g[tr], k=5, seed=ft.seed):
-        oof[b] = logreg(a).decision_function(z[b])
+        oof[b] = logreg(a)(emb[b])
     cal = Calibrator("platt").fit(oof, y[tr])
     assert ft.calibrator.a == pytest.approx(cal.a, rel=1e-2)
     assert ft.calibrator.b == pytest.approx(cal.b, rel=1e-2, abs=1e-3)
