@@ -42,6 +42,25 @@ def synthetic(n: int = 80, t: int = 600, seed: int = 0):
     return x, y, groups
 
 
+def test_a_fit_on_the_cpu_leaves_every_gpu_generator_alone(monkeypatch) -> None:
+    """A CPU fit seeds the CPU's generator only (torch.manual_seed, which it had called, also
+    reseeds every GPU's: on a CUDA machine a CPU fit had reset the caller's GPU randomness);
+    the seed still governs the fit."""
+    x, y, g = synthetic(40)
+    calls: list[int] = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: calls.append(seed))
+    monkeypatch.setattr(torch.cuda, "manual_seed", lambda seed: calls.append(seed))
+
+    def fitted(seed: int) -> np.ndarray:
+        ft = Finetuner("vt-alarm", init="none", config=TINY, epochs=1, batch_size=16,
+                       seed=seed, device="cpu")
+        return ft.fit(x, y, groups=g).predict_proba(x)
+
+    first = fitted(5)
+    assert calls == []
+    np.testing.assert_array_equal(fitted(5), first)
+    assert not np.array_equal(fitted(6), first)
+
 def test_plain_array_api_learns_and_round_trips(tmp_path, capsys) -> None:
     x, y, g = synthetic()
     tr, te = group_split(y, g, 0.25, seed=0)

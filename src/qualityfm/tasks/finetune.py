@@ -813,7 +813,10 @@ class Finetuner(TaskEstimator):
         device = torch.device(self.device)  # fork only the device used: forking starts CUDA
         cuda = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):
-            torch.manual_seed(self.seed)
+            # the generators forked alone: torch.manual_seed would reseed every GPU's too
+            torch.default_generator.manual_seed(self.seed)
+            for i in cuda:
+                torch.cuda.default_generators[i].manual_seed(self.seed)
             return self._fit_seeded(X, y, mask, features, fit_idx, val_idx, groups)
 
     def _fit_seeded(self, X, y, mask, features, fit_idx, val_idx, groups) -> np.ndarray:

@@ -731,7 +731,7 @@ def _seeded_resnet(seed: int) -> ResNet1d:
     """A ResNet1d whose initial weights follow ``seed`` (a module given to a Finetuner is
     used as it is: its weights are drawn here, where the run's seed governs them)."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)  # the CPU's alone, as forked
         return ResNet1d()
 
 
