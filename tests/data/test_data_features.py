@@ -19,7 +19,7 @@ from qualityfm.data import (
     store_features,
 )
 from qualityfm.data.features import FEATURES, FEATURES_STAMP
-from qualityfm.quality.features import feature_names, window_features
+from qualityfm.quality.features import FEATURES_VERSION, feature_names, window_features
 
 
 @pytest.fixture
@@ -121,10 +121,12 @@ def test_features_belong_to_their_store(store, tmp_path) -> None:
     assert not (store.path / FEATURES).exists()
     zeros = np.zeros((store.n_windows, len(feature_names())), "f4")
     np.save(store.path / FEATURES, zeros)
-    fresh = Store(store.path)  # unstamped, of the right shape: an older version's, adopted
-    with pytest.warns(UserWarning, match="taken as this store's features"):
-        np.testing.assert_array_equal(store_features(fresh), zeros)
-    assert compute_store_features(fresh) == []  # stamped now
+    fresh = Store(store.path)  # unstamped, of the right shape: an older qualityfm's, not read
+    with pytest.raises(ValueError, match=f"{FEATURES}: not known to belong to this store "
+                                         rf"\(no {FEATURES_STAMP}: written by a qualityfm "
+                                         "before its feature code had versions"):
+        store_features(fresh)
+    assert compute_store_features(fresh) == [fresh.path / FEATURES]
     (fresh.path / FEATURES_STAMP).write_text("{not json")
     with pytest.raises(ValueError, match=f"{FEATURES}: not known to belong to this store.*"
                                          "compute_store_features"):
@@ -133,8 +135,21 @@ def test_features_belong_to_their_store(store, tmp_path) -> None:
     expected = window_features(fresh.windows(ids), fresh.masks, fresh.fs)
     np.testing.assert_array_equal(store_features(fresh), expected)
     assert compute_store_features(fresh) == []
-    # A stamp of another store (a features file copied from elsewhere) is refused too.
+    # Features of other feature code (a stamp of another version, or of none) are computed
+    # again: they would be other numbers for the same windows.
     stamp = fresh.path / FEATURES_STAMP
+    np.save(fresh.path / FEATURES, zeros)
+    for version in (FEATURES_VERSION - 1, None):
+        old = {k: v for k, v in json.loads(stamp.read_text()).items() if k != "version"}
+        stamp.write_text(json.dumps({**old, **({} if version is None else {"version": version})}))
+        unstated = "unstated" if version is None else version
+        with pytest.raises(ValueError, match=rf"computed by other feature code \(version "
+                                             rf"{unstated}; this qualityfm's is "
+                                             rf"{FEATURES_VERSION}\)"):
+            feature_targets(fresh)
+        assert compute_store_features(fresh) == [fresh.path / FEATURES]
+        np.testing.assert_array_equal(store_features(fresh), expected)
+    # A stamp of another store (a features file copied from elsewhere) is refused too.
     stamp.write_text(json.dumps({**json.loads(stamp.read_text()), "fingerprint": "other"}))
     with pytest.raises(ValueError, match="computed for another store"):
         feature_targets(fresh)

@@ -7,11 +7,11 @@ beats, an absent channel). :func:`feature_targets` reads them back standardised,
 from memory maps, so that a store of millions of windows is never loaded whole.
 
 ``features.json`` beside them names the store they were computed from (the fingerprint of its
-``meta.json``: settings and records), its window count and the feature columns. Features whose
-stamp does not match their folder's store (the store made again with other settings) are
-refused when read and computed again by :func:`compute_store_features` (which pretrain
-calls); features of the right shape without a stamp (an older version's) are adopted, with
-a warning.
+``meta.json``: settings and records), its window count, the feature columns and the version
+of the feature code (:data:`~qualityfm.quality.features.FEATURES_VERSION`). Features whose
+stamp does not match their folder's store (the store made again with other settings, or
+features of older code) or that have no stamp are refused when read and computed again by
+:func:`compute_store_features` (which pretrain calls).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from qualityfm._progress import progress_bar
 from qualityfm.data.prepare import worker_pool
 from qualityfm.data.store import FEATURES, FEATURES_STAMP, Store, StorePart, save_npy
 from qualityfm.io import write_json
-from qualityfm.quality.features import feature_names, window_features
+from qualityfm.quality.features import FEATURES_VERSION, feature_names, window_features
 
 
 def _chunk_features(store: Store, start: int, stop: int, masks: np.ndarray) -> np.ndarray:
@@ -102,21 +102,7 @@ def _shape(n_windows: int) -> tuple[int, int]:
 def _stamp(part: StorePart) -> dict[str, Any]:
     """What ties a folder's features to its store (``features.json``)."""
     return {"fingerprint": part.meta.get("fingerprint"), "n_windows": part.n_windows,
-            "features": feature_names()}
-
-
-def _adopt(part: StorePart) -> None:
-    """Stamp features of the right shape that carry no stamp: written by a qualityfm before
-    the stamps (whose ``prepare --overwrite`` could leave another store's features behind, so
-    a warning says how to recompute), or by a run stopped between the two atomic writes.
-    Recomputing them instead would stall the first pre-training run on a large store."""
-    warnings.warn(f"{part.folder / FEATURES}: no {FEATURES_STAMP}; taken as this store's "
-                  "features (written before stamps existed); delete it to recompute them",
-                  UserWarning, stacklevel=3)
-    try:
-        write_json(part.folder / FEATURES_STAMP, _stamp(part))
-    except OSError:  # a read-only store: used as it is
-        pass
+            "features": feature_names(), "version": FEATURES_VERSION}
 
 
 def _mismatch(part: StorePart) -> str | None:
@@ -126,8 +112,9 @@ def _mismatch(part: StorePart) -> str | None:
         return (f"shape {shape}, expected {_shape(part.n_windows)} "
                 "(another version's feature columns, or other windows)")
     if not (part.folder / FEATURES_STAMP).exists():
-        _adopt(part)
-        return None
+        return (f"not known to belong to this store (no {FEATURES_STAMP}: written by a "
+                "qualityfm before its feature code had versions, or by a run stopped before "
+                "its stamp)")
     try:
         stamp = json.loads((part.folder / FEATURES_STAMP).read_text())
     except (OSError, ValueError):
@@ -136,6 +123,9 @@ def _mismatch(part: StorePart) -> str | None:
     if stamp.get("fingerprint") != expected["fingerprint"]:
         return (f"computed for another store (fingerprint {stamp.get('fingerprint')}; this "
                 f"store's is {expected['fingerprint']}: it was made again since)")
+    if stamp.get("version") != FEATURES_VERSION:
+        return (f"computed by other feature code (version {stamp.get('version', 'unstated')}; "
+                f"this qualityfm's is {FEATURES_VERSION})")
     if stamp != expected:
         return f"computed with other feature columns or windows ({FEATURES_STAMP})"
     return None

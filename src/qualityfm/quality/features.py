@@ -37,6 +37,10 @@ from qualityfm.quality.ppg import ppg_quality
 from qualityfm.signal.extremes import clip_fraction
 
 NAN = float("nan")
+#: Version of the feature code, raised when a window's features change for the same samples
+#: (a beat detector's rule, a column's formula). A store's ``features.json`` and the task
+#: cache's key hold it, so that features of older code are computed again, not read.
+FEATURES_VERSION = 1
 #: Rate and irregularity of a beat series (ECG R peaks or pulse peaks), see :func:`rr_features`.
 RR_NAMES = ("hr", "hr_max4", "rr_cv", "rmssd", "pnn50", "sampen", "tpr", "n_beats", "cosen",
             "drr_bins", "drr_med", "max_gap")

@@ -62,7 +62,7 @@ from qualityfm.io import (
 )
 from qualityfm.io.read import no_record_reason, refuse_writing_over, skip_reason
 from qualityfm.io.wfdb_reader import REFERENCE_FILE, header_files, is_vt_alarm
-from qualityfm.quality.features import feature_names, signal_features
+from qualityfm.quality.features import FEATURES_VERSION, feature_names, signal_features
 from qualityfm.signal import (
     MAX_NAN_FRACTION,
     MODEL_FS,
@@ -79,6 +79,8 @@ TASKS = ("vt-alarm", "af", "abp")
 #: diastolic troughs (the default), or the window's maximum and minimum (the original's).
 BP_RULES = ("beat_median", "max_min")
 RHYTHMS = ("N", "A", "O", "~")
+# The classical features' code has its own version (quality.features.FEATURES_VERSION), which
+# keys the cache too: raise that one for a change of the features alone.
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
 # only where the spectrum and the pulses agree on over 200 bpm (a dicrotic wave at 100 bpm
@@ -605,7 +607,7 @@ def _cache_path(cache_dir: Path, s: TaskSettings, files: list[Path]) -> Path:
     files, segments: a rewritten ``.mat`` under the same header is another dataset) and the
     label files beside them (``REFERENCE.csv``), each by path and version."""
     labels = sorted({f.parent.resolve() / REFERENCE_FILE for f in files})  # as the reader
-    key = json.dumps({"v": CACHE_VERSION, "settings": asdict(s),
+    key = json.dumps({"v": CACHE_VERSION, "features": FEATURES_VERSION, "settings": asdict(s),
                       "files": _record_files(files),
                       "labels": [(str(f), f.stat().st_mtime_ns, f.stat().st_size)
                                  for f in labels if f.is_file()]},
