@@ -447,3 +447,46 @@ def test_long_af_records_of_one_patient_keep_their_names_and_numeric_starts(tmp_
                                                               "rec1.npz"]
     np.testing.assert_array_equal(type(ds).load(tmp_path / "ds.npz").sources, ds.sources)
     np.testing.assert_array_equal(ds.subset(np.array([1, 2])).starts, ds.starts[[1, 2]])
+
+
+def test_windows_left_out_are_listed_with_their_reason(tmp_path, capsys) -> None:
+    """A window that gives no row (af: no usable channel; abp: no usable ECG II and PPG, or no
+    target) is listed under ``left_out`` with its reason, kept by the task cache and counted on
+    stderr by the task verbs; it had been dropped without a word (``skipped`` empty, the
+    window missing from predict's table)."""
+    from qualityfm.tasks.pipeline import note_left_out
+
+    af_dir, abp_dir = tmp_path / "af", tmp_path / "abp"
+    write_perform_wfdb(af_dir, "mimic_perform_af_001", 95, seed=1)
+    rec = synthesize(95, 250.0, sbp=135, dbp=72, seed=3, record_id="rec1")
+    gap = {c: v.copy() for c, v in rec.signals.items()}
+    for c in ("ecg_ii", "ppg"):
+        gap[c][int(30 * 250):int(60 * 250)] = np.nan
+    write_wfdb(Record("rec1", gap, rec.fs, units=rec.units), abp_dir)
+    af = Record("mimic_perform_af_001", *_blank(af_dir / "mimic_perform_af_001.hea", 30, 60))
+    write_wfdb(af, af_dir)
+    for task, folder, kept, reason in [
+            ("af", af_dir, ["mimic_perform_af_001@0", "mimic_perform_af_001@60"],
+             "no usable ECG or PPG"),
+            ("abp", abp_dir, ["rec1@0", "rec1@60"], "ECG II or PPG flat or over")]:
+        for cache in (None, tmp_path / "cache", tmp_path / "cache"):  # built, saved, loaded
+            ds = build_task_dataset(task, folder, cache_dir=cache)
+            assert list(ds.record_ids) == kept and ds.skipped == []
+            assert [e["window"] for e in ds.left_out] == [kept[0].replace("@0", "@30")]
+            assert ds.left_out[0]["reason"].startswith(reason)
+    note_left_out(ds.left_out)
+    assert ("qualityfm: left out 1 window of the records read (ECG II or PPG flat or over "
+            in capsys.readouterr().err)
+
+
+def _blank(header: Path, start: float, stop: float) -> tuple[dict, dict]:
+    """The signals and rates of a WFDB record, ECG and PPG blank (NaN) over ``start``-``stop``
+    s."""
+    from qualityfm.io import read_record
+
+    rec = read_record(header)
+    signals = {c: v.copy() for c, v in rec.signals.items()}
+    for c in ("ecg_ii", "ppg"):
+        fs = rec.fs[c]
+        signals[c][int(start * fs):int(stop * fs)] = np.nan
+    return signals, rec.fs

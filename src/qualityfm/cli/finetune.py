@@ -132,8 +132,10 @@ def run(args: argparse.Namespace) -> int:
         test_shifts=args.test_shifts, solver=args.solver, device=args.device,
         overwrite=args.overwrite, target_tpr=args.target_tpr, bp_rule=args.bp_rule,
     )
-    shown = {k: v for k, v in summary.items() if k not in ("skipped", "train_groups")}
-    if "skipped" in summary:  # named on stderr, listed in summary.json
-        shown["n_skipped"] = len(summary["skipped"])
+    shown = {k: v for k, v in summary.items()
+             if k not in ("skipped", "train_groups", "left_out")}
+    for key in ("skipped", "left_out"):  # named or counted on stderr, listed in summary.json
+        if key in summary:
+            shown[f"n_{key}"] = len(summary[key])
     print(json.dumps(json_safe(shown), indent=1, default=str))  # NaN -> null, valid JSON
     return 0

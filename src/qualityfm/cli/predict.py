@@ -10,11 +10,12 @@ from qualityfm.cli.finetune import add_data_options, add_device_option
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "predict", help="predictions of a fine-tuned model, one row per window (table; records "
-        "need no labels)",
+        "predict", help="predictions of a fine-tuned model, one row per usable window (table; "
+        "records need no labels)",
         description="One row per window: vt-alarm p_true_alarm and true_alarm (1 keeps the "
         "alarm, 0 suppresses it); af p_af and af, with p_N p_A p_O p_noisy and rhythm; abp sbp "
-        "and dbp (mmHg). Records need no label; abp needs ECG II and PPG, no arterial line.")
+        "and dbp (mmHg). Records need no label; abp needs ECG II and PPG, no arterial line. "
+        "Windows without a usable channel are listed, with why, under left_out in the summary.")
     add_data_options(p, fitted=True)
     add_device_option(p)
     p.add_argument("--model", required=True, help="run directory written by finetune")

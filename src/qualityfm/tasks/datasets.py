@@ -81,6 +81,7 @@ BP_RULES = ("beat_median", "max_min")
 RHYTHMS = ("N", "A", "O", "~")
 # The classical features' code has its own version (quality.features.FEATURES_VERSION), which
 # keys the cache too: raise that one for a change of the features alone.
+# 28: a dataset lists the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
 # only where the spectrum and the pulses agree on over 200 bpm (a dicrotic wave at 100 bpm
@@ -105,7 +106,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 27
+CACHE_VERSION = 28
 #: A task channel is absent when its peak-to-peak range is at most this (flat: leads off) ...
 FLAT_PEAK_TO_PEAK = 1e-9
 #: ... or when fewer seconds of it than this lie in the window's span.
@@ -128,6 +129,9 @@ class TaskDataset:
     rhythm: np.ndarray | None = None  # af: 4-class label index into RHYTHMS
     settings: dict = field(default_factory=dict)
     skipped: list[dict[str, str]] = field(default_factory=list)  # {"record", "reason"}
+    #: windows of the records read that give no row, ``{"window", "reason"}`` (abp: no target
+    #: or no usable ECG II and PPG; af records over 61 s: no usable channel)
+    left_out: list[dict[str, str]] = field(default_factory=list)
     #: float64 [N]: a row's window start (s) in its record, NaN for a row that is the record
     #: (or its one crop); record_ids name windows ``record@start`` (:func:`window_id`)
     starts: np.ndarray | None = None
@@ -181,7 +185,8 @@ class TaskDataset:
             "starts": self.starts if self.starts is not None else np.zeros(0),
             "sources": self.sources if self.sources is not None else np.zeros(0, dtype=str),
             "meta": np.array(json.dumps({"task": self.task, "fs": self.fs,
-                                         "settings": self.settings, "skipped": self.skipped})),
+                                         "settings": self.settings, "skipped": self.skipped,
+                                         "left_out": self.left_out})),
         }
         atomic_write(path, lambda f: np.savez(f, **arrays))
 
@@ -194,6 +199,7 @@ class TaskDataset:
                 meta["task"], z["X"], z["mask"], z["y"], z["groups"], z["record_ids"],
                 z["features"], list(z["feature_names"]), meta["fs"], rhythm, meta["settings"],
                 [skip_entry(m) if isinstance(m, str) else m for m in meta["skipped"]],
+                left_out=meta.get("left_out", []),
                 starts=z["starts"] if "starts" in z and len(z["starts"]) else None,
                 sources=z["sources"] if "sources" in z and len(z["sources"]) else None,
             )
@@ -387,11 +393,13 @@ def _af_windows(path: Path, rec: Record, s: TaskSettings, group: str,
         t0, t1 = k * s.seconds, (k + 1) * s.seconds
         x, mask, pieces, fs = _model_input(rec, t0, t1, s.fs, s.filters)
         if not mask.any():
+            rows.append(_left_out(name or rec.record_id, t0, "no usable ECG or PPG (each flat "
+                                  f"or over {MAX_NAN_FRACTION:.0%} missing)"))
             continue
         rows.append({"x": x, "mask": mask, **_af_label(rhythm),
                      "features": signal_features(pieces, fs), "group": group,
                      "record": window_id(name or rec.record_id, t0), "start": t0})
-    if not rows:
+    if not any("x" in r for r in rows):
         raise RecordError(f"{path}: no {s.seconds:g} s window with a usable ECG or PPG "
                           f"(record of {rec.duration():.1f} s)")
     return rows
@@ -479,7 +487,8 @@ def bp_targets(abp: np.ndarray, fs: float, rule: str = "beat_median") -> tuple[f
 def _abp_windows(rec: Record, s: TaskSettings, why: Counter[str] | None = None) -> list[dict]:
     """Rows of the non-overlapping windows of ``rec`` whose arterial line gives targets (with
     ``s.labels`` False: every window with a usable ECG II and PPG, targets NaN where the
-    arterial line gives none or is absent); ``why`` counts the reasons windows are left out."""
+    arterial line gives none or is absent); ``why`` counts the reasons windows are left out,
+    and each one left out is a ``{"left_out", "reason"}`` row."""
     why = Counter() if why is None else why
     rows = []
     need = ("abp", "ppg", "ecg_ii") if s.labels else ("ppg", "ecg_ii")
@@ -490,17 +499,25 @@ def _abp_windows(rec: Record, s: TaskSettings, why: Counter[str] | None = None) 
         if isinstance(target, str):
             if s.labels:
                 why[target] += 1
+                rows.append(_left_out(rec.record_id, t0, target))
                 continue
             target = (np.nan, np.nan)
         x, mask, pieces, fs = _model_input(rec, t0, t1, s.fs, s.filters)
         if not mask.all() or "ecg_ii" not in pieces:  # lead II itself, not a lead for it
-            why[f"ECG II or PPG flat or over {MAX_NAN_FRACTION:.0%} missing"] += 1
+            reason = f"ECG II or PPG flat or over {MAX_NAN_FRACTION:.0%} missing"
+            why[reason] += 1
+            rows.append(_left_out(rec.record_id, t0, reason))
             continue
         pieces.pop("abp", None)  # the features must not see the target's own wave
         rows.append({"x": x, "mask": mask, "y": np.array(target, dtype=np.float32),
                      "features": signal_features(pieces, fs), "group": rec.group_id,
                      "record": window_id(rec.record_id, t0), "start": t0})
     return rows
+
+
+def _left_out(record_id: str, start: float, reason: str) -> dict[str, str]:
+    """A builder's note of a window that gives no row, and why."""
+    return {"left_out": window_id(record_id, start), "reason": reason}
 
 
 def window_id(record_id: str, start: float) -> str:
@@ -526,12 +543,12 @@ def _rows_uci_bp(path: Path, s: TaskSettings) -> list[dict]:
         n += 1
         got = _abp_windows(rec, s)
         rows += got
-        if not got:
+        if not any("x" in r for r in got):
             empty.append(rec.record_id)
-    if not rows and bad and not n:  # not one record read: what is wrong with them
+    if not any("x" in r for r in rows) and bad and not n:  # not one record read: why
         more = f" (and {len(bad) - 1} more records unread)" if len(bad) > 1 else ""
         raise RecordError(f"{bad[0]}{more}")
-    if not rows:
+    if not any("x" in r for r in rows):
         why = f"; {len(bad)} more unread, the first: {bad[0]}" if bad else ""
         raise RecordError(f"{path}: none of its {n} records has a {s.seconds:g} s window with a "
                           f"usable arterial line{why}")
@@ -555,7 +572,7 @@ def _rows_abp(path: Path, s: TaskSettings, rec: Record | None = None) -> list[di
                           "are not mmHg, so they give no blood-pressure target")
     why: Counter[str] = Counter()
     rows = _abp_windows(rec, s, why)
-    if not rows:
+    if not any("x" in r for r in rows):
         what = "arterial line" if s.labels else "ECG II and PPG"
         reasons = "; ".join(f"{reason}: {n} window{'s' * (n > 1)}"
                             for reason, n in why.most_common(3))
@@ -656,7 +673,7 @@ def build_task_dataset(
     """
     s, files, where = _task_files(task, data_dir, seconds, pad_to, fs, bp_rule, max_records,
                                   filters, labels, cache_dir)
-    ds, skipped = _build(s, files, cache_dir)
+    ds, skipped, _ = _build(s, files, cache_dir)
     if ds is None:
         raise _nothing_fits(where, task, skipped)
     _warn_repeated_ids(ds)
@@ -694,12 +711,13 @@ def iter_task_datasets(
     labels: bool = True,
     fs: float | None = None,
     outputs: Sequence[Path] = (),
+    left_out: list[dict[str, str]] | None = None,
 ) -> Iterator[TaskDataset]:
     """The dataset of :func:`build_task_dataset` in parts of ``records_per_part`` records, so
     that a large folder is never held in memory at once (``predict``); the records skipped are
-    appended to ``skipped``. Each part is cached on its own under ``cache_dir``. ``fs``: the
-    windows' rate (None: 300 Hz). ``outputs``: files the caller will write, refused before
-    any record is read when one is a record read here."""
+    appended to ``skipped``, the windows left out to ``left_out``. Each part is cached on its
+    own under ``cache_dir``. ``fs``: the windows' rate (None: 300 Hz). ``outputs``: files the
+    caller will write, refused before any record is read when one is a record read here."""
     if records_per_part < 1:
         raise ValueError(f"records_per_part must be >= 1, got {records_per_part}")
     s, files, where = _task_files(task, data_dir, seconds, pad_to, fs or MODEL_FS,
@@ -707,8 +725,10 @@ def iter_task_datasets(
     refuse_writing_over(outputs, files)
     n_rows = 0
     for i in range(0, len(files), records_per_part):
-        ds, part_skipped = _build(s, files[i:i + records_per_part], cache_dir)
+        ds, part_skipped, part_left_out = _build(s, files[i:i + records_per_part], cache_dir)
         skipped += part_skipped
+        if left_out is not None:
+            left_out += part_left_out
         if ds is not None:
             n_rows += len(ds)
             yield ds
@@ -801,14 +821,20 @@ def record_dataset(task: str, record: Record, *, seconds: float | None = None,
     if task == "vt-alarm" and "alarm" not in record.events:  # a buffer ends at its alarm
         record = dataclasses.replace(record, events={**record.events,
                                                      "alarm": record.duration()})
-    rows = [r for r in _BUILDERS[task](Path(record.record_id or "record"), s, record)
-            if "skip" not in r]
+    built = _BUILDERS[task](Path(record.record_id or "record"), s, record)
+    rows = [r for r in built if "x" in r]
     if not rows:
         raise RecordError(f"{record.record_id}: no window fits task {task!r}")
-    return _dataset_of(s, rows, [])
+    return _dataset_of(s, rows, [], _left_out_entries(built))
 
 
-def _dataset_of(s: TaskSettings, rows: list[dict], skipped: list[dict[str, str]]) -> TaskDataset:
+def _left_out_entries(rows: list[dict]) -> list[dict[str, str]]:
+    """The windows builder ``rows`` note as left out, ``{"window", "reason"}``."""
+    return [{"window": r["left_out"], "reason": r["reason"]} for r in rows if "left_out" in r]
+
+
+def _dataset_of(s: TaskSettings, rows: list[dict], skipped: list[dict[str, str]],
+                left_out: list[dict[str, str]]) -> TaskDataset:
     """The dataset of builder rows."""
     return TaskDataset(
         task=s.task,
@@ -823,6 +849,7 @@ def _dataset_of(s: TaskSettings, rows: list[dict], skipped: list[dict[str, str]]
         rhythm=np.array([r["rhythm"] for r in rows]) if s.task == "af" else None,
         settings=asdict(s),
         skipped=skipped,
+        left_out=left_out,
         starts=np.array([r.get("start", np.nan) for r in rows], dtype=np.float64),
         sources=(np.array([r["source"] for r in rows], dtype=str)
                  if all("source" in r for r in rows) else None),
@@ -831,9 +858,9 @@ def _dataset_of(s: TaskSettings, rows: list[dict], skipped: list[dict[str, str]]
 
 def _build(
     s: TaskSettings, files: list[Path], cache_dir: str | Path | None,
-) -> tuple[TaskDataset | None, list[dict[str, str]]]:
-    """The dataset of ``files`` (None when no record fits) and the records skipped; loaded
-    from, or saved to, ``cache_dir``."""
+) -> tuple[TaskDataset | None, list[dict[str, str]], list[dict[str, str]]]:
+    """The dataset of ``files`` (None when no record fits), the records skipped and the
+    windows left out; loaded from, or saved to, ``cache_dir``."""
     if cache_dir is not None and Path(cache_dir).exists() and not Path(cache_dir).is_dir():
         raise ValueError(f"--cache {cache_dir} is a file; give a folder (before any record "
                          "is read, not after)")
@@ -849,16 +876,19 @@ def _build(
                           "building the dataset again", RuntimeWarning, stacklevel=2)
         if loaded is not None:
             ds = _renamed(loaded, spelt)
-            return ds, ds.skipped
+            return ds, ds.skipped, ds.left_out
     rows: list[dict] = []
     skipped: list[dict[str, str]] = []
+    left_out: list[dict[str, str]] = []
     for f in files:
         try:
-            for row in _BUILDERS[s.task](f, s):
+            built = _BUILDERS[s.task](f, s)
+            for row in built:
                 if "skip" in row:  # a note on part of a multi-record file (UCI parts)
                     skipped.append(skip_entry(row["skip"]))
-                else:
+                elif "x" in row:
                     rows.append({**row, "source": str(f)})
+            left_out += _left_out_entries(built)
         except RecordError as err:  # listed under the file it was reading
             entry = skip_entry(str(err))
             if entry["record"] != str(f):
@@ -867,11 +897,11 @@ def _build(
         except Exception as err:  # said without the record's path: named here
             skipped.append({"record": str(f), "reason": skip_reason(err)})
     if not rows:
-        return None, skipped
-    ds = _dataset_of(s, rows, skipped)
+        return None, skipped, left_out
+    ds = _dataset_of(s, rows, skipped, left_out)
     if cache is not None:
         _renamed(ds, {v: k for k, v in spelt.items()}).save(cache)
-    return ds, skipped
+    return ds, skipped, left_out
 
 
 def _renamed(ds: TaskDataset, names: dict[str, str]) -> TaskDataset:

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -60,7 +61,20 @@ def _dataset(task: str, data: DataDirs, **kw: object) -> tuple[TaskDataset, list
     named on stderr as the records skipped are."""
     ds = build_task_dataset(task, data, **{k: v for k, v in kw.items() if v is not None})
     note_skipped(ds.skipped)
+    note_left_out(ds.left_out)
     return ds, _passed_over(data)
+
+
+def note_left_out(left_out: list[dict[str, str]]) -> None:
+    """Count on stderr, by reason, the windows of the records read that give no row (each
+    one is listed under 'left_out' in the run's JSON)."""
+    if not left_out:
+        return
+    by = Counter(e["reason"] for e in left_out).most_common()
+    reasons = "; ".join(f"{reason}: {n}" for reason, n in by[:3]) + ("; ..." * (len(by) > 3))
+    print(f"qualityfm: left out {len(left_out)} window{'s' * (len(left_out) > 1)} of the "
+          f"records read ({reasons}); each is listed under 'left_out' in the run's JSON",
+          file=sys.stderr)
 
 
 def _passed_over(data: DataDirs) -> list[dict[str, str]]:
@@ -191,7 +205,7 @@ def finetune_run(
     out = Path(out)
     used = _used_settings(make())
     summary: dict = {"task": task, "n": len(ds), "skipped": ds.skipped, "passed_over": passed,
-                     "init": str(init),
+                     "left_out": ds.left_out, "init": str(init),
                      **used, "seed": seed, "settings": ds.settings}
     ignored = [flag for flag, key, value in given if value is not None and (
         used[key] is None or (key == "use_features" and used[key] != value))]
@@ -204,7 +218,7 @@ def finetune_run(
         # what the folds are fitted from: not the ignored options, nor how --data is spelt
         # (the windows themselves are hashed in the CV stamp)
         key = {**{k: v for k, v in summary.items()
-                  if k not in ("ignored", "passed_over", "skipped")},
+                  if k not in ("ignored", "passed_over", "skipped", "left_out")},
                "data": _resolved_dirs(data),
                "init_files": _files_stamp(init)}
         res = _task_cv(make, ds, kfold, seed, 1000, folds, key)
@@ -433,7 +447,7 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
                           max_records=max_records, cache_dir=cache_dir, bp_rule=bp_rule)
     res = evaluate_estimator(est, ds, rhythm)
     res.update(task=task, model=str(model), data=data_label(data), n=len(ds),
-               skipped=ds.skipped, passed_over=passed,
+               skipped=ds.skipped, passed_over=passed, left_out=ds.left_out,
                model_settings={k: summary[k] for k in MODEL_SETTINGS if k in summary})
     if task == "abp":
         res["bp_rule"] = ds.settings["bp_rule"]  # how the targets were taken
@@ -481,17 +495,19 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     ``p_N``, ``p_A``, ``p_O``, ``p_noisy`` from its 4-class model and ``rhythm`` (A where
     ``af`` is 1, else the most probable of N, O and ~); abp ``sbp`` and ``dbp`` (mmHg).
     Records that cannot be read or hold no usable window are skipped and listed in the
-    returned summary. Records are read ``records_per_part`` at a time, so a large folder is
-    never held in memory at once."""
+    returned summary; windows of a record that give no row (no usable channel) are listed
+    under ``left_out`` with their reason. Records are read ``records_per_part`` at a time, so
+    a large folder is never held in memory at once."""
     model = Path(model)
     est, rhythm, summary = _saved_model(task, model, device)
     skipped: list[dict[str, str]] = []
+    left_out: list[dict[str, str]] = []
     rows: list[dict] = []
     columns: list[str] = []
     groups: set[str] = set()
     window = _window_settings(summary, seconds, est)
     for ds in iter_task_datasets(task, data, skipped, records_per_part=records_per_part,
-                                 **window, max_records=max_records,
+                                 **window, max_records=max_records, left_out=left_out,
                                  cache_dir=cache_dir, labels=False, outputs=[Path(out)]):
         groups |= set(ds.groups.astype(str))
         table = _prediction_table(task, est, rhythm, ds)
@@ -500,10 +516,11 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
                  for values in zip(*table.values(), strict=True)]
     write_table(rows, columns, Path(out))
     note_skipped(skipped)
+    note_left_out(left_out)
     passed = _passed_over(data)
     result = {"task": task, "model": str(model), "data": data_label(data), "out": str(out),
               "n": len(rows), "seconds": window["seconds"], "skipped": skipped,
-              "passed_over": passed}
+              "passed_over": passed, "left_out": left_out}
     trained_on = _trained_on(summary, groups, "predicted")  # as evaluate says it
     if trained_on is not None:
         result["trained_on"] = trained_on
@@ -679,7 +696,8 @@ def compare_run(
     write_json(out / "summary.json", {
         "task": task, "data": data_label(data), "n": len(ds),
         "n_groups": int(len(np.unique(ds.groups))), "skipped": ds.skipped, "passed_over": passed,
-        "rows": list(rows), "reference": reference or None, "kfold": kfold, "seed": seed,
+        "left_out": ds.left_out, "rows": list(rows), "reference": reference or None,
+        "kfold": kfold, "seed": seed,
         "epochs": epochs, "modes": list(modes), "with_features": with_features,
         "augment": augment, "pool": pool, "test_shifts": test_shifts, "solver": solver,
         "target_tpr": target_tpr, "config": config, "settings": ds.settings,
