@@ -502,3 +502,39 @@ def test_a_negative_skew_is_refused_naming_the_signal(tmp_path: Path) -> None:
     with pytest.raises(RecordError, match=r"g\.hea: corrupt WFDB header \(signal 1 'II': format "
                                           r"field '16:-2' has a negative skew"):
         read_record(hea)
+
+
+@pytest.mark.parametrize("labels", [{"alarm_type": "Ventricular_Tachycardia",
+                                     "alarm_true": True}, {}])
+def test_write_wfdb_keeps_an_alarm_time(tmp_path: Path, labels: dict) -> None:
+    """An alarm at 250 s reads back at 250 s, labelled or not (it had read back at the
+    Challenge's 300 s with labels, and not at all without), also after a span read."""
+    from qualityfm.io import write_wfdb
+
+    x = np.sin(np.arange(330 * 250) / 25).astype(np.float32)
+    rec = Record("bed7", {"ecg_ii": x, "ppg": x}, {"ecg_ii": 250.0, "ppg": 250.0},
+                 events={"alarm": 250.0}, labels=labels)
+    hea = write_wfdb(rec, tmp_path)
+    back = read_record(hea)
+    assert back.events == {"alarm": 250.0}
+    assert {k: back.labels[k] for k in labels} == labels
+    assert read_record(hea, start=100.0, stop=200.0).events == {"alarm": 150.0}
+
+
+@pytest.mark.parametrize("record_id", ["bed 7", "Bett7ü", "bed/7", "bed.7", ""])
+def test_write_wfdb_refuses_an_id_wfdb_cannot_name_files_by(tmp_path: Path,
+                                                            record_id: str) -> None:
+    """Such ids had been written as records no reader reads (a space splits the header's
+    record line), or failed with wfdb's or the file system's bare error."""
+    from qualityfm.io import write_wfdb
+
+    x = np.zeros(2500, np.float32) + np.arange(2500) % 7
+    rec = Record(record_id, {"ecg_ii": x}, {"ecg_ii": 250.0})
+    with pytest.raises(RecordError, match=rf"record id {re.escape(repr(record_id))}: "
+                                          r"write_wfdb names the record's files by it"):
+        write_wfdb(rec, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    bad = Record("bed7", {"ecg_ii": x}, {"ecg_ii": 250.0}, events={"alarm time": 250.0})
+    with pytest.raises(RecordError, match=r"bed7: event name\(s\) \['alarm time'\] cannot be "
+                                          "written"):
+        write_wfdb(bad, tmp_path / "out")

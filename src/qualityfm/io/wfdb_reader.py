@@ -27,6 +27,10 @@ ALARM_TIME = 300.0
 VT_ALARM = "Ventricular_Tachycardia"
 
 _ALARM_LINE = re.compile(r"^\s*(true|false)\s+alarm\s*$", re.IGNORECASE)
+#: A header comment giving an event's time, as ``write_wfdb`` writes it (``event: alarm at
+#: 250 s``): seconds from the record's first sample.
+_EVENT_LINE = re.compile(r"^event:\s*(\w+)\s+at\s+([-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)\s*s$",
+                         re.IGNORECASE)
 #: Challenge 2015's alarm types, as its headers name them (case, spaces and hyphens aside).
 ALARM_TYPES = ("Asystole", "Bradycardia", "Tachycardia", VT_ALARM, "Ventricular_Flutter_Fib")
 #: Channels whose WFDB default unit (mV, when the header states none) would be wrong.
@@ -275,6 +279,10 @@ def challenge_labels(
             # alarm sounds at 300 s (an 'l' record runs 30 s past it)
             labels.setdefault("alarm_type", line)
             events["alarm"] = ALARM_TIME
+    for line in lines:  # a stated time (write_wfdb's) over the Challenge's 300 s
+        match = _EVENT_LINE.match(line)
+        if match:
+            events[match.group(1)] = float(match.group(2))
     rhythm = _reference(str(folder.resolve())).get(record_id)
     if rhythm is not None:
         labels["rhythm"] = rhythm

@@ -21,9 +21,20 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
     """Write ``record`` to ``folder/<record_id>.hea/.dat``; returns the header path.
 
     Challenge 2015 labels (``alarm_type``, ``alarm_true``) become the header's comment lines,
-    as in the Challenge files, so the reader recovers them. All channels must share one rate.
-    Both files are written in a temporary folder and moved into place.
+    as in the Challenge files, and each event a line ``event: NAME at T s`` after them, so
+    the reader recovers both (an alarm's time had been lost: read back, it sat at the
+    Challenge's 300 s). All channels must share one rate. The record id names the files: ASCII
+    letters, digits, ``_`` and ``-``. Both files are written in a temporary folder and moved
+    into place.
     """
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", record.record_id or ""):
+        raise RecordError(f"record id {record.record_id!r}: write_wfdb names the record's "
+                          "files by it, and WFDB record names hold only ASCII letters, digits, "
+                          "'_' and '-'; give the Record another record_id")
+    bad = [k for k in record.events if not re.fullmatch(r"\w+", k, re.ASCII)]
+    if bad:
+        raise RecordError(f"{record.record_id}: event name(s) {bad} cannot be written (ASCII "
+                          "letters, digits and '_')")
     folder = Path(folder)
     rates = {float(fs) for fs in record.fs.values()}
     if len(rates) != 1:
@@ -42,6 +53,7 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
     if "alarm_true" in record.labels:
         comments = [str(record.labels.get("alarm_type", "Alarm")),
                     "True alarm" if record.labels["alarm_true"] else "False alarm"]
+    comments += [f"event: {name} at {float(t)!r} s" for name, t in record.events.items()]
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".write-") as tmp:
         wfdb.wrsamp(
