@@ -126,6 +126,16 @@ def test_irregularity_is_higher_for_an_irregular_rr_series() -> None:
     assert rr_features(np.array([10, 300]), FS)[RR_NAMES.index("n_beats")] == 2.0
 
 
+@pytest.mark.parametrize("jitter", [0.001, 0.005, 0.015])
+def test_a_regular_rhythm_fills_one_drr_bin_whatever_its_jitter(jitter: float) -> None:
+    """Successive RR differences within +-20 ms share the central bin: with a bin edge at 0,
+    a regular rhythm's few-ms jitter had filled four bins of the (dRR_i, dRR_i+1) scatter."""
+    from qualityfm.quality.features import _drr_bins
+
+    drr = np.random.default_rng(0).uniform(-jitter, jitter, 40)
+    assert _drr_bins(drr) == pytest.approx(1 / 39)
+    assert _drr_bins(np.tile([0.03, -0.03], 20)) == pytest.approx(2 / 39)  # two bins, not 1
+
 def _beats(rr: np.ndarray, fs: float = FS, noise: float = 0.0, seed: int = 0):
     """A spike train: a narrow QRS-like bump at each beat (R peaks at ``cumsum(rr)``)."""
     rng = np.random.default_rng(seed)
