@@ -216,6 +216,32 @@ def test_ppg_quality_orders_known_signals() -> None:
     assert all(0.0 <= float(v[0]) <= 1.0 for k, v in terms.items())
 
 
+
+def test_a_clean_ppg_scores_alike_wherever_its_window_starts() -> None:
+    """30-s windows of one clean record started 0-1.5 s apart: removing the line joining a
+    window's ends had added a ramp as large as a pulse where the window started and ended at
+    other phases of it (its 'band' term 0.70-1.0, the score 0.937-0.995)."""
+    rec = synthesize(40.0, FS, hr=75, seed=0, channels=("ecg_ii", "ppg"))
+    starts = np.round(np.linspace(0.0, 1.5, 16) * FS).astype(int)
+    x = np.stack([rec.signals["ppg"][s:s + T] for s in starts]).astype(np.float64)
+    terms, score = ppg_terms(x, FS), ppg_quality(x, FS)
+    assert np.ptp(terms["band"]) < 0.01 and np.ptp(score) < 0.01
+    assert score.min() > 0.95
+
+
+def test_the_ppg_bands_are_alike_at_every_rate() -> None:
+    """At 300 Hz the bins at exactly 0.5, 5 and 25 Hz had landed a rounding error below their
+    bands (a 75-bpm pulse's 4th harmonic at 5 Hz counted as pulse, not noise): the snr term
+    read 0.97 there and 0.86 at every other rate."""
+    from qualityfm.quality._common import band_bins
+    from qualityfm.signal import resample
+
+    assert band_bins(9000, 18000, 300.0, 0.5, 5.0) == slice(30, 300)
+    ppg = synthesize(30.0, 300.0, hr=75, seed=1, channels=("ppg",)).signals["ppg"]
+    snr = [float(ppg_terms(resample(ppg.astype(np.float64), 300.0, fs), fs)["snr"][0])
+           for fs in (125.0, 250.0, 300.0, 500.0)]
+    assert np.ptp(snr) < 0.02, snr
+
 def test_ppg_perfusion_only_where_dc_is_meaningful() -> None:
     _, ppg, _ = _clean(72.0)
     assert np.isfinite(ppg_terms(ppg, FS)["perfusion"][0])  # DC 20, AC ~1: PI ~5 %

@@ -117,6 +117,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _saved_config(path: Path) -> dict:
+    """A run's saved settings (``config.json``), or an error naming the file."""
+    try:
+        base = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise ValueError(f"{path}: unreadable run settings ({err}); restore the file, or start "
+                         "the run again with --overwrite") from None
+    if not isinstance(base, dict):
+        raise ValueError(f"{path}: not the settings of a qualityfm pre-training run (a JSON "
+                         f"{type(base).__name__}, not an object); restore the file, or start "
+                         "the run again with --overwrite")
+    return base
+
+
 def _parse_override(text: str) -> tuple[str, object]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -151,8 +165,8 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and (saved.is_file() or resume):  # resume; or restart a launch killed
         # before its first checkpoint, with its settings (a checkpoint copied alone: its own)
         source = saved if saved.is_file() else Path(args.out) / CHECKPOINT_NAME
-        base = (json.loads(saved.read_text()) if saved.is_file() else
-                load_checkpoint(source, ("config",))["config"])
+        base = _saved_config(saved) if saved.is_file() else load_checkpoint(
+            source, ("config",))["config"]
         if not args.store and not Path(base.get("store") or "").is_dir():
             raise ValueError(f"{source}: the run's store {base.get('store')} is not there; if "
                              "it moved, resume with --store NEWPATH")
@@ -163,7 +177,11 @@ def run(args: argparse.Namespace) -> int:
                    and json.loads(json.dumps(v)) != base.get(k)]
         if changed and base.get("command"):  # the record shows how the run got here
             given["command"] = f"{base['command']} && {_command(args, given)} --resume"
-        cfg = PretrainConfig.from_dict({**base, **given})
+        try:
+            cfg = PretrainConfig.from_dict({**base, **given})
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{source}: not the settings of a qualityfm pre-training run "
+                             f"({err})") from None
     else:
         if not args.store:
             raise ValueError(f"{args.out}: no checkpoint to resume, and no --store to start the "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+import scipy.fft
 
 #: Lowest sampling rate the indices accept: the PPG noise band reaches 25 Hz.
 MIN_FS = 50.0
@@ -41,10 +42,35 @@ def finite_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ok, x
 
 
-def detrend_ends(x: np.ndarray) -> np.ndarray:
-    """Remove the line joining each window's two ends, so the FFT sees no wrap-around step."""
-    t = np.linspace(0.0, 1.0, x.shape[1], dtype=x.dtype)
-    return x - x[:, :1] - (x[:, -1:] - x[:, :1]) * t
+def mirrored_spectrum(x: np.ndarray) -> np.ndarray:
+    """The spectrum of each window of ``x`` ``[N, T]`` followed by itself reversed, as ``T``
+    real coefficients, bin ``k`` at ``k fs / 2T`` Hz: the type-II DCT, whose magnitudes are
+    those of the ``rfft`` of the ``2T`` mirrored samples (bins ``0..T-1``; bin ``T`` is 0). The
+    mirrored signal has no step where it wraps, so no step's power leaks into the spectrum,
+    and a filter applied to it (:func:`band_filtered`) has no transient at the window's ends.
+    (Before, the line joining the window's two ends was removed instead: that ramp, as large
+    as a pulse where a window starts and ends at other phases of it, put power below 0.5 Hz
+    and made a PPG's score depend on where its window started.)"""
+    return scipy.fft.dct(x, type=2, axis=1)
+
+
+def band_filtered(spec: np.ndarray, n: int, fs: float, low: float | None,
+                  high: float | None) -> np.ndarray:
+    """The ``n`` samples of each window, zero-phase band-passed (:func:`band_gain`), from
+    its :func:`mirrored_spectrum` ``spec``."""
+    gain = band_gain(2 * n, fs, low, high, dtype=spec.dtype)[:n]
+    return scipy.fft.idct(spec * gain, type=2, axis=1)
+
+
+def band_bins(n_bins: int, n: int, fs: float, low: float, high: float) -> slice:
+    """The bins ``k`` of a spectrum of ``n_bins`` bins at ``k fs / n`` Hz (an ``rfft`` of
+    ``n`` samples; a :func:`mirrored_spectrum` of ``n / 2``) whose frequency lies in
+    ``[low, high)``, found on bin numbers (the frequencies
+    ``rfftfreq`` returns fall a rounding error short of 0.5, 5 and 25 Hz at 300 Hz, and those
+    bins had landed in the band below)."""
+    first = int(np.ceil(low * n / fs - 1e-9))
+    stop = int(np.ceil(high * n / fs - 1e-9))
+    return slice(min(first, n_bins), min(stop, n_bins))
 
 
 @lru_cache(maxsize=64)

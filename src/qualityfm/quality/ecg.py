@@ -16,7 +16,7 @@ import numpy as np
 
 from qualityfm.quality._common import (
     as_windows,
-    band_gain,
+    band_filtered,
     finite_rows,
     flat_fraction,
     template_correlation,
@@ -112,8 +112,7 @@ def ecg_quality(
     env[~ok] = 0.0
     peaks = peaks_from_envelope(bp, env, fs)
     if morphology:
-        gain = band_gain(x.shape[1], fs, 0.5, 40.0, dtype=x.dtype)
-        wide = np.fft.irfft(spec * gain, n=x.shape[1], axis=1)
+        wide = band_filtered(spec, x.shape[1], fs, 0.5, 40.0)
         before, after = int(round(0.2 * fs)), int(round(0.4 * fs))
     scores = np.zeros(len(x))
     for i, p in enumerate(peaks):

@@ -27,8 +27,9 @@ from scipy.signal import find_peaks
 
 from qualityfm.io import MODEL_CHANNELS, ecg_leads
 from qualityfm.quality._common import (
-    band_gain,
+    band_filtered,
     column_median,
+    mirrored_spectrum,
     template_correlation,
 )
 from qualityfm.quality.ecg import ecg_quality
@@ -40,7 +41,8 @@ NAN = float("nan")
 #: Version of the feature code, raised when a window's features change for the same samples
 #: (a beat detector's rule, a column's formula). A store's ``features.json`` and the task
 #: cache's key hold it, so that features of older code are computed again, not read.
-FEATURES_VERSION = 2  # 2: the dRR scatter's central bin is centred on 0
+FEATURES_VERSION = 3  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
+# spectra of the window mirrored, not end-detrended (quality._common.mirrored_spectrum)
 #: Rate and irregularity of a beat series (ECG R peaks or pulse peaks), see :func:`rr_features`.
 RR_NAMES = ("hr", "hr_max4", "rr_cv", "rmssd", "pnn50", "sampen", "tpr", "n_beats", "cosen",
             "drr_bins", "drr_med", "max_gap")
@@ -98,9 +100,9 @@ def af_columns() -> np.ndarray:
 
 
 def _bandpass(x: np.ndarray, fs: float, low: float | None, high: float | None) -> np.ndarray:
-    """Zero-phase band-pass by FFT (the same gain as the quality layer's filters)."""
-    x = x - np.linspace(x[0], x[-1], len(x))
-    return np.fft.irfft(np.fft.rfft(x) * band_gain(len(x), fs, low, high), n=len(x))
+    """Zero-phase band-pass by FFT (the quality layer's filter)."""
+    x = np.asarray(x, dtype=np.float64)[None]
+    return band_filtered(mirrored_spectrum(x), x.shape[1], fs, low, high)[0]
 
 
 def _match_counts(x: np.ndarray, m: int, tol: float) -> tuple[int, int]:
@@ -356,8 +358,11 @@ def _sqi(fn: Callable, x: np.ndarray, fs: float) -> float:
 
 
 def _power(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
-    """Frequencies and power spectrum of ``x`` (mean removed)."""
-    return np.fft.rfftfreq(len(x), 1.0 / fs), np.abs(np.fft.rfft(x - x.mean())) ** 2
+    """Frequencies and power spectrum of ``x`` (mean removed), of ``x`` followed by itself
+    reversed (:func:`~qualityfm.quality._common.mirrored_spectrum`: no step's power)."""
+    x = np.asarray(x, dtype=np.float64)
+    spec = mirrored_spectrum((x - x.mean())[None])[0]
+    return np.arange(len(x)) * fs / (2 * len(x)), spec * spec
 
 
 def _median_beat(y: np.ndarray, peaks: np.ndarray, before: int, after: int):

@@ -13,23 +13,22 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
 from scipy.signal import find_peaks
 
-from qualityfm.quality._common import as_windows, band_gain, detrend_ends, finite_rows
+from qualityfm.quality._common import as_windows, band_filtered, finite_rows, mirrored_spectrum
 
 #: Band of the QRS energy envelope, Hz.
 QRS_BAND = (5.0, 20.0)
 
 
 def qrs_envelope(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """FFT of the end-detrended windows, the 5-20 Hz band-passed signal and its QRS envelope.
+    """The windows' :func:`~qualityfm.quality._common.mirrored_spectrum`, the 5-20 Hz
+    band-passed signal and its QRS envelope.
 
-    ``x`` is float ``[N, T]``; all three outputs keep the window axis. The FFT is returned so
-    that callers can derive other bands without transforming again.
+    ``x`` is float ``[N, T]``; all three outputs keep the window axis. The spectrum is
+    returned so that callers can derive other bands without transforming again
+    (:func:`~qualityfm.quality._common.band_filtered`).
     """
-    n = x.shape[1]
-    spec = np.fft.rfft(detrend_ends(x), axis=1)
-    gain = band_gain(n, fs, *QRS_BAND, dtype=x.dtype)
-    bp_spec = spec * gain
-    bp = np.fft.irfft(bp_spec, n=n, axis=1)
+    spec = mirrored_spectrum(x)
+    bp = band_filtered(spec, x.shape[1], fs, *QRS_BAND)
     deriv = np.diff(bp, axis=1, prepend=bp[:, :1]) * fs
     width = max(1, int(round(0.12 * fs)))
     env = np.sqrt(np.maximum(uniform_filter1d(deriv * deriv, width, axis=1), 0.0))

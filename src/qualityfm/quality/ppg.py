@@ -20,10 +20,11 @@ from scipy.signal import find_peaks
 
 from qualityfm.quality._common import (
     as_windows,
-    band_gain,
-    detrend_ends,
+    band_bins,
+    band_filtered,
     finite_rows,
     flat_fraction,
+    mirrored_spectrum,
     template_correlation,
 )
 from qualityfm.signal.extremes import measured_clip
@@ -56,9 +57,9 @@ class PPGSettings:
     )
 
 
-def _band_power(power: np.ndarray, f: np.ndarray, band: tuple[float, float]) -> np.ndarray:
-    sel = (f >= band[0]) & (f < band[1])
-    return power[:, sel].sum(axis=1)
+def _band_power(power: np.ndarray, n: int, fs: float, band: tuple[float, float]) -> np.ndarray:
+    """Power of each row in ``[band)`` Hz, ``power`` the squared ``rfft`` of ``n`` samples."""
+    return power[:, band_bins(power.shape[1], n, fs, *band)].sum(axis=1)
 
 
 def pulse_peaks(y: np.ndarray, fs: float, min_interval: float = 0.3) -> np.ndarray:
@@ -85,19 +86,18 @@ def ppg_terms(
     ok &= np.ptp(x, axis=1) > 0
     ok &= measured_clip(x, clip) <= s.max_clip
 
-    spec = np.fft.rfft(detrend_ends(x), axis=1)
-    f = np.fft.rfftfreq(t, 1.0 / fs)
-    power = spec.real**2 + spec.imag**2
+    spec = mirrored_spectrum(x)
+    power = spec * spec
     power[:, 0] = 0.0
-    p_pulse = _band_power(power, f, s.pulse_band)
-    p_noise = _band_power(power, f, s.noise_band)
+    p_pulse = _band_power(power, 2 * t, fs, s.pulse_band)
+    p_noise = _band_power(power, 2 * t, fs, s.noise_band)
     p_total = power.sum(axis=1)
     tiny = 1e-30
     snr_db = 10.0 * np.log10((p_pulse + tiny) / (p_noise + tiny))
     snr = 1.0 / (1.0 + np.exp(-(snr_db - s.snr_mid_db) / s.snr_scale_db))
     band = np.clip(p_pulse / np.maximum(p_total, tiny) / s.band_one, 0.0, 1.0)
 
-    y = np.fft.irfft(spec * band_gain(t, fs, 0.5, 8.0, dtype=x.dtype), n=t, axis=1)
+    y = band_filtered(spec, t, fs, 0.5, 8.0)
     yc = y - y.mean(axis=1, keepdims=True)
     sd = yc.std(axis=1)
     skewness = np.divide((yc * yc * yc).mean(axis=1), sd**3, out=np.zeros(n), where=sd > 0)

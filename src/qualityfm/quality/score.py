@@ -22,9 +22,10 @@ LEVEL_THRESHOLDS: tuple[float, float, float, float] = (0.9, 0.7, 0.5, 0.3)
 #: share of its score; 5: a clipped window is found on the record's own samples, and
 #: resampling keeps every constant level without a ripple; 6: filled gaps are left out of
 #: the clip count; 7: a channel flat but for a gap is flat; 8: an R peak's refractory counts
-#: from the last beat kept). A store's journal records it, so that an interrupted ``prepare``
-#: never mixes two rules.
-SCORING_VERSION = 8
+#: from the last beat kept; 9: spectra and filters of the window mirrored, not end-detrended,
+#: and bands found on bin numbers). A store's journal records it, so that an interrupted
+#: ``prepare`` never mixes two rules.
+SCORING_VERSION = 9
 
 
 @dataclass
