@@ -136,6 +136,20 @@ def test_a_regular_rhythm_fills_one_drr_bin_whatever_its_jitter(jitter: float) -
     assert _drr_bins(drr) == pytest.approx(1 / 39)
     assert _drr_bins(np.tile([0.03, -0.03], 20)) == pytest.approx(2 / 39)  # two bins, not 1
 
+
+def test_lead_match_pairs_beats_one_to_one_either_way_round() -> None:
+    """Two detections of one lead near one beat of the other had both matched (1.33 one way,
+    0.67 the other)."""
+    from qualityfm.quality.features import lead_match
+
+    beats = np.arange(0, 30000, 1000)
+    doubled = np.sort(np.r_[beats, beats + 130])  # a second detection 130 ms after each
+    assert lead_match(doubled, beats, 1000.0) == lead_match(beats, doubled, 1000.0)
+    assert lead_match(doubled, beats, 1000.0) == pytest.approx(2 * 30 / 90)
+    assert lead_match(beats, beats + 100, 1000.0) == 1.0
+    assert lead_match(beats, beats + 200, 1000.0) == 0.0
+    assert np.isnan(lead_match(beats, np.zeros(0, int), 1000.0))
+
 def _beats(rr: np.ndarray, fs: float = FS, noise: float = 0.0, seed: int = 0):
     """A spike train: a narrow QRS-like bump at each beat (R peaks at ``cumsum(rr)``)."""
     rng = np.random.default_rng(seed)

@@ -41,8 +41,9 @@ NAN = float("nan")
 #: Version of the feature code, raised when a window's features change for the same samples
 #: (a beat detector's rule, a column's formula). A store's ``features.json`` and the task
 #: cache's key hold it, so that features of older code are computed again, not read.
-FEATURES_VERSION = 3  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
-# spectra of the window mirrored, not end-detrended (quality._common.mirrored_spectrum)
+FEATURES_VERSION = 4  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
+# spectra of the window mirrored, not end-detrended (quality._common.mirrored_spectrum);
+# 4: lead_match pairs beats one to one
 #: Rate and irregularity of a beat series (ECG R peaks or pulse peaks), see :func:`rr_features`.
 RR_NAMES = ("hr", "hr_max4", "rr_cv", "rmssd", "pnn50", "sampen", "tpr", "n_beats", "cosen",
             "drr_bins", "drr_med", "max_gap")
@@ -536,12 +537,24 @@ def pulse_features(x: np.ndarray, fs: float) -> list[float]:
 
 
 def lead_match(p1: np.ndarray, p2: np.ndarray, fs: float, tol: float = 0.15) -> float:
-    """Agreement of two leads' beat detections: matched beats (within ``tol`` s) over the mean
-    count, like bSQI; NaN when either lead has no beat."""
+    """Agreement of two leads' beat detections, like bSQI: beats matched one to one (within
+    ``tol`` s, in time order) over the mean count, in [0, 1] and the same either way round
+    (each beat of ``p1`` near any of ``p2`` had counted, so two detections of one lead near one
+    beat of the other both matched: 1.33 one way, 0.67 the other); NaN when either lead has no
+    beat."""
     if len(p1) == 0 or len(p2) == 0:
         return NAN
-    matched = (np.abs(p1[:, None] - p2[None, :]).min(axis=1) <= tol * fs).sum()
-    return float(2 * matched / (len(p1) + len(p2)))
+    a, b = np.sort(np.asarray(p1)), np.sort(np.asarray(p2))
+    i = j = matched = 0
+    while i < len(a) and j < len(b):
+        d = a[i] - b[j]
+        if abs(d) <= tol * fs:
+            matched, i, j = matched + 1, i + 1, j + 1
+        elif d < 0:
+            i += 1
+        else:
+            j += 1
+    return float(2 * matched / (len(a) + len(b)))
 
 
 def _agg(fn: Callable, values: Sequence[float]) -> float:
