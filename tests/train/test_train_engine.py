@@ -452,6 +452,18 @@ def test_cli_resume_starts_a_run_that_has_no_checkpoint_yet(synthetic_store, tmp
     assert "--overwrite starts it over" in capsys.readouterr().err
     assert main(["pretrain", "--out", str(tmp_path / "none"), "--resume"]) == 1
     assert "no checkpoint to resume, and no --store" in capsys.readouterr().err
+    saved = (run / "config.json").read_text()  # run settings that are no run's: named
+    for text, message in (('{"store": ', "config.json: unreadable run settings"),
+                          ("[]", "config.json: not the settings of a qualityfm pre-training "
+                                 "run (a JSON list, not an object)"),
+                          ('{"name": "x"}', "config.json: not the settings of a qualityfm "
+                                            "pre-training run (unknown PretrainConfig fields")):
+        (run / "config.json").write_text(text)
+        assert main(["pretrain", "--out", str(run), "--resume", "--store",
+                     str(synthetic_store), "--no-progress"]) == 1
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, err
+    (run / "config.json").write_text(saved)
     model = tmp_path / "model"
     (model).mkdir()
     (model / "encoder.onnx").write_bytes(b"stale")
@@ -500,7 +512,13 @@ def test_runs_that_cannot_train_are_refused_before_anything_is_written(synthetic
             (["--model-override", "head_on=pooled"],
              "model_overrides: head_on follows the run setting distill_mode"),
             (["--model-override", "head=none"],
-             "model_overrides: head follows the run setting head")):
+             "model_overrides: head follows the run setting head"),
+            # the override had won without a word, config.json keeping the flag's value
+            (["--prototypes", "256"],
+             "--prototypes 256 and --model-override head_prototypes=128 set the same network "
+             "field; give one"),
+            (["--window", "4", "--model-override", "window=6"],
+             "--window 4 and --model-override window=6 set the same network field")):
         assert main([*args, *extra]) == 1, extra
         err = capsys.readouterr().err
         assert "qualityfm pretrain: error: " in err and message in err, err

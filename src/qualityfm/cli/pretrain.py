@@ -131,6 +131,11 @@ def _saved_config(path: Path) -> dict:
     return base
 
 
+#: Network fields that run settings set (``engine.model_config``), by field: the setting.
+_SET_BY_FLAGS = {"attention": "attention", "window": "window", "stem": "stem",
+                 "head_prototypes": "prototypes"}
+
+
 def _parse_override(text: str) -> tuple[str, object]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -153,6 +158,13 @@ def run(args: argparse.Namespace) -> int:
         given["betas"] = tuple(args.betas)
     if args.model_override:
         given["model_overrides"] = dict(_parse_override(o) for o in args.model_override)
+        both = [(flag, key) for key, flag in _SET_BY_FLAGS.items()
+                if key in given["model_overrides"] and flag in given]
+        if both:  # the override would win without a word, config.json keeping the flag's
+            flag, key = both[0]
+            raise ValueError(f"--{flag.replace('_', '-')} {given[flag]} and --model-override "
+                             f"{key}={json.dumps(given['model_overrides'][key])} set the same "
+                             "network field; give one")
     if args.store:
         given["store"] = args.store
     given["out"] = args.out
