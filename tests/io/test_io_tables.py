@@ -171,6 +171,9 @@ def test_npz_channels_of_two_rates_start_together_whatever_their_order(
     assert rec.start_time == pytest.approx(2.008)
     assert rec.signals["ecg_ii"][0] == rec.signals["ppg"][0] == pytest.approx(2.008)
     assert len(rec.signals["ecg_ii"]) == 496 and len(rec.signals["ppg"]) == 124
+    alone = read_record(path, channels=order[:1], start=2.005, stop=3.0)  # the same instant
+    assert alone.start_time == pytest.approx(2.008)
+    np.testing.assert_array_equal(alone.signals[order[0]], rec.signals[order[0]])
 
 
 def _csv_text(header: str, rows: list[str]) -> str:

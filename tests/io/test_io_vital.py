@@ -167,3 +167,6 @@ def test_channels_of_two_rates_start_together_whatever_their_order(
     assert rec.start_time == pytest.approx(2.01)
     np.testing.assert_array_equal(rec.signals["ppg"], waves["SNUADC/PLETH"][201:300])
     np.testing.assert_array_equal(rec.signals["ecg_ii"], waves["SNUADC/ECG_II"][1005:1500])
+    alone = read_record(path, channels=order[:1], start=2.007, stop=3.0)  # the same instant
+    assert alone.start_time == pytest.approx(2.01)
+    np.testing.assert_array_equal(alone.signals[order[0]], rec.signals[order[0]])

@@ -496,6 +496,35 @@ def test_a_skewed_channel_of_several_samples_per_frame_is_shifted_whole(
         np.testing.assert_allclose(rec.signals[name], x[a * s:b * s], atol=1e-6)
 
 
+def test_unskewed_channels_of_a_file_with_a_skewed_one_read_alone(tmp_path: Path) -> None:
+    """wfdb's own shift ran whenever the file held a skewed channel, asked for or not: lead II
+    alone failed to read."""
+    hea, true = _skewed_record(tmp_path, [1, 2, 1], [0, 3, 1])
+    np.testing.assert_allclose(read_record(hea, channels=["ecg_ii"]).signals["ecg_ii"],
+                               true[0], atol=1e-6)
+    part = read_record(hea, channels=["ecg_ii"], start=0.5, stop=0.6).signals["ecg_ii"]
+    np.testing.assert_allclose(part, true[0][50:60], atol=1e-6)
+
+
+def test_a_short_span_at_a_skewed_segments_end_reads(tmp_path: Path) -> None:
+    """A span shorter than a channel's skew at a segment's end had been refused as truncated
+    (its unrecorded tail padded with more NaN than the span holds)."""
+    seg, true = _skewed_record(tmp_path, [1, 2], [0, 3])
+    for name in ("s1", "s2"):
+        for suffix in (".hea", ".dat"):
+            text = (tmp_path / f"sk{suffix}").read_bytes()
+            if suffix == ".hea":
+                text = text.replace(b"sk ", f"{name} ".encode(), 1).replace(b"sk.dat",
+                                                                            f"{name}.dat".encode())
+            (tmp_path / f"{name}{suffix}").write_bytes(text)
+    (tmp_path / "m.hea").write_text("m/2 2 100 200\ns1 100\ns2 100\n")
+    for start, stop in ((0.98, 1.0), (0.99, 1.0), (0.98, 1.05)):
+        rec = read_record(tmp_path / "m.hea", start=start, stop=stop)
+        a, b = int(round(start * 100)), int(round(stop * 100))
+        expected = np.concatenate([true[1], true[1]])[a * 2:b * 2]
+        np.testing.assert_allclose(rec.signals["ppg"], expected, atol=1e-6)
+
+
 def test_a_negative_skew_is_refused_naming_the_signal(tmp_path: Path) -> None:
     hea = _gain_record(tmp_path, "200/mV")
     hea.write_text(hea.read_text().replace(" 16 200/mV", " 16:-2 200/mV"))

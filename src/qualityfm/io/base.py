@@ -81,19 +81,24 @@ def sample_span(
 
 
 def aligned_spans(
-    start: float | None, stop: float | None, channels: list[tuple[float, int]], path: Path
+    start: float | None, stop: float | None, channels: list[tuple[float, int]], path: Path,
+    grid: float | None = None,
 ) -> tuple[list[tuple[int, int]], float]:
     """:func:`sample_span` of each channel ``(rate, samples)`` of a file whose channels share
     one clock but not one rate, and the instant they start at.
 
-    The slowest channel's first sample sets the start; each other channel starts at its own
-    sample nearest it (cut at its own rate alone, a 125-Hz and a 500-Hz channel had started
-    up to 4 ms apart, and the record's start was whichever was cut last).
+    ``start`` is rounded to the nearest sample of the ``grid`` rate (the file's slowest
+    channel, whichever channels are read; default the slowest of ``channels``), and each
+    channel starts at its own sample nearest that instant (cut at its own rate alone, a
+    125-Hz and a 500-Hz channel had started up to 4 ms apart, and the record's start was
+    whichever was cut last).
     """
-    slow = min(range(len(channels)), key=lambda k: channels[k][0])
-    i0, _ = sample_span(start, stop, *channels[slow], path)
-    t0 = i0 / channels[slow][0]
-    return [sample_span(t0, stop, rate, n, path) for rate, n in channels], t0
+    grid = min(rate for rate, _ in channels) if grid is None else grid
+    if start is not None:
+        sample_span(start, None, grid, sys.maxsize, path)  # a start as given: checked
+        start = round(float(start) * grid) / grid
+    spans = [sample_span(start, stop, rate, n, path) for rate, n in channels]
+    return spans, 0.0 if start is None else start
 
 
 def patient_from_path(path: Path, record_id: str) -> str:

@@ -675,8 +675,10 @@ def read_npz(
                                       f"1-D signal (shape {x.shape}, dtype {x.dtype})")
                 arrays[names[i]] = x, float(ch_rate)
             lengths = [(r, len(x)) for x, r in arrays.values()]
-            spans, start_time = (aligned_spans(start, stop, lengths, path) if arrays
-                                 else ([], 0.0))
+            # the file's slowest rate sets the start, whichever channels are read
+            known = [r for r in (own.get(k, rate) for k in keys) if r is not None]
+            spans, start_time = (aligned_spans(start, stop, lengths, path, grid=min(known))
+                                 if arrays else ([], 0.0))
             signals = {name: np.ascontiguousarray(x[i0:i1], dtype=np.float32)
                        for (name, (x, _)), (i0, i1) in zip(arrays.items(), spans, strict=True)}
             rates = {name: r for name, (_, r) in arrays.items()}

@@ -145,7 +145,8 @@ def read_vital(
     tracks_read = [vf.trks[kept[i]] for i in picked]
     lengths = [(float(trk.srate), len(samples[kept[i]]))
                for i, trk in zip(picked, tracks_read, strict=True)]
-    spans, t0 = aligned_spans(start, stop, lengths, path) if picked else ([], 0.0)
+    grid = min(float(vf.trks[t].srate) for t in kept)  # the file's slowest, whatever is read
+    spans, t0 = aligned_spans(start, stop, lengths, path, grid=grid) if picked else ([], 0.0)
     for i, trk, (i0, i1) in zip(picked, tracks_read, spans, strict=True):
         signals[names[i]] = np.ascontiguousarray(samples[kept[i]][i0:i1])
         rates[names[i]] = float(trk.srate)

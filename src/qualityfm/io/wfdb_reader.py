@@ -164,7 +164,8 @@ def _read_frames(base: str, header: Header, picked: list[int], i0: int, i1: int,
     there and cut (wfdb would sum from the header's initial value at any start). A skewed
     channel (stored ``skew`` frames late) is read unshifted and shifted here, its samples past
     the file's ``n_frames`` missing (NaN): wfdb's own shift invents a sample there, or fails,
-    for a channel of several samples per frame. A channel read short of the span (a truncated
+    for a channel of several samples per frame, or any channel of a file with a skewed one
+    (the skew of a channel not asked for too). A channel read short of the span (a truncated
     file) is returned short, for the caller to refuse.
     """
     skews = [header.skews[j] if j < len(header.skews) else 0 for j in picked]
@@ -173,7 +174,7 @@ def _read_frames(base: str, header: Header, picked: list[int], i0: int, i1: int,
     if end is not None and n_frames is not None:
         end = min(end, n_frames)
     rec = wfdb.rdrecord(base, sampfrom=lead, sampto=end, channels=picked, physical=True,
-                        smooth_frames=False, ignore_skew=any(skews), return_res=32)
+                        smooth_frames=False, ignore_skew=any(header.skews), return_res=32)
     if i1 == sys.maxsize:
         i1 = lead + rec.sig_len
     total = n_frames if n_frames is not None else lead + rec.sig_len
@@ -181,7 +182,8 @@ def _read_frames(base: str, header: Header, picked: list[int], i0: int, i1: int,
     for m, skew in enumerate(skews):
         spf = int(rec.samps_per_frame[m])
         x = rec.e_p_signal[m][(i0 - lead + skew) * spf:(i1 - lead + skew) * spf]
-        past = min(skew, max(0, i1 + skew - total)) * spf  # a skewed channel's unrecorded tail
+        # a skewed channel's unrecorded tail, at most the span
+        past = min(i1 - i0, max(0, i1 + skew - total)) * spf
         if past:
             x = np.concatenate([x, np.full(past, np.nan, dtype=x.dtype)])
         out.append(x)
