@@ -145,7 +145,7 @@ def read_vital(
     tracks_read = [vf.trks[kept[i]] for i in picked]
     lengths = [(float(trk.srate), len(samples[kept[i]]))
                for i, trk in zip(picked, tracks_read, strict=True)]
-    grid = min(float(vf.trks[t].srate) for t in kept)  # the file's slowest, whatever is read
+    grid = min(float(header.trks[t].srate) for t in tracks)  # the file's slowest wave track
     spans, t0 = aligned_spans(start, stop, lengths, path, grid=grid) if picked else ([], 0.0)
     for i, trk, (i0, i1) in zip(picked, tracks_read, spans, strict=True):
         signals[names[i]] = np.ascontiguousarray(samples[kept[i]][i0:i1])
