@@ -436,7 +436,7 @@ def test_cli_resume_starts_a_run_that_has_no_checkpoint_yet(synthetic_store, tmp
     overrides = [a for k, v in TINY.items() for a in ("--model-override", f"{k}={v}")]
     args = ["pretrain", "--store", str(synthetic_store), "--out", str(run), "--steps", "2",
             "--batch-size", "8", "--warmup", "1", "--no-progress", "--no-tensorboard",
-            "--diag-every", "0", *overrides]
+            "--diag-every", "0", *overrides, "--model-override", 'attention="local"']
     assert main([*args, "--resume"]) == 0
     assert "no checkpoint in" in capsys.readouterr().err
     assert json.loads((run / "summary.json").read_text())["done"]
@@ -464,6 +464,14 @@ def test_cli_resume_starts_a_run_that_has_no_checkpoint_yet(synthetic_store, tmp
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, err
     (run / "config.json").write_text(saved)
+    # a flag of a field the run's own override sets, and a bad flag, named as such
+    resume = ["pretrain", "--out", str(run), "--resume", "--no-progress"]
+    assert main([*resume, "--attention", "dense"]) == 1  # attention may change on resume:
+    assert ('--attention dense and --model-override attention="local" set the same network '
+            "field" in capsys.readouterr().err)  # it had been taken, the override still used
+    assert main([*resume, "--model-override", "head=none"]) == 1
+    err = capsys.readouterr().err
+    assert "head follows the run setting head" in err and "config.json" not in err, err
     model = tmp_path / "model"
     (model).mkdir()
     (model / "encoder.onnx").write_bytes(b"stale")

@@ -136,6 +136,16 @@ _SET_BY_FLAGS = {"attention": "attention", "window": "window", "stem": "stem",
                  "head_prototypes": "prototypes"}
 
 
+def _refuse_flag_and_override(given: dict, overrides: dict) -> None:
+    """Refuse a flag given on the command line whose network field ``overrides`` also set:
+    the override would win without a word, config.json keeping the flag's value."""
+    for key, flag in _SET_BY_FLAGS.items():
+        if key in overrides and flag in given:
+            raise ValueError(f"--{flag.replace('_', '-')} {given[flag]} and --model-override "
+                             f"{key}={json.dumps(overrides[key])} set the same network field; "
+                             "give one")
+
+
 def _parse_override(text: str) -> tuple[str, object]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -158,13 +168,7 @@ def run(args: argparse.Namespace) -> int:
         given["betas"] = tuple(args.betas)
     if args.model_override:
         given["model_overrides"] = dict(_parse_override(o) for o in args.model_override)
-        both = [(flag, key) for key, flag in _SET_BY_FLAGS.items()
-                if key in given["model_overrides"] and flag in given]
-        if both:  # the override would win without a word, config.json keeping the flag's
-            flag, key = both[0]
-            raise ValueError(f"--{flag.replace('_', '-')} {given[flag]} and --model-override "
-                             f"{key}={json.dumps(given['model_overrides'][key])} set the same "
-                             "network field; give one")
+    _refuse_flag_and_override(given, given.get("model_overrides", {}))
     if args.store:
         given["store"] = args.store
     given["out"] = args.out
@@ -190,10 +194,15 @@ def run(args: argparse.Namespace) -> int:
         if changed and base.get("command"):  # the record shows how the run got here
             given["command"] = f"{base['command']} && {_command(args, given)} --resume"
         try:
-            cfg = PretrainConfig.from_dict({**base, **given})
+            PretrainConfig.from_dict(base)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{source}: not the settings of a qualityfm pre-training run "
                              f"({err})") from None
+        # a flag given now against the run's own overrides (an override given now that
+        # differs from the run's is refused by pretrain: another network)
+        _refuse_flag_and_override(given, {**(base.get("model_overrides") or {}),
+                                          **given.get("model_overrides", {})})
+        cfg = PretrainConfig.from_dict({**base, **given})  # an error here is a flag's
     else:
         if not args.store:
             raise ValueError(f"{args.out}: no checkpoint to resume, and no --store to start the "
