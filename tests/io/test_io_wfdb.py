@@ -548,6 +548,17 @@ def test_write_wfdb_keeps_an_alarm_time(tmp_path: Path, labels: dict) -> None:
     assert back.events == {"alarm": 250.0}
     assert {k: back.labels[k] for k in labels} == labels
     assert read_record(hea, start=100.0, stop=200.0).events == {"alarm": 150.0}
+    # labelled, or named by its type alone, without a time: the buffer ends at its alarm (it
+    # had read back at the Challenge's 300 s, past a 60-s record's end; a type alone was lost)
+    short = Record("bed8", {"ecg_ii": x[:15000]}, {"ecg_ii": 250.0}, labels=labels)
+    back = read_record(write_wfdb(short, tmp_path))
+    assert back.events == ({"alarm": 60.0} if labels else {})
+    typed = Record("bed9", {"ecg_ii": x[:15000]}, {"ecg_ii": 250.0},
+                   labels={"alarm_type": "Ventricular_Tachycardia"})
+    back = read_record(write_wfdb(typed, tmp_path))
+    assert back.events == {"alarm": 60.0}
+    assert back.labels["alarm_type"] == "Ventricular_Tachycardia"
+    assert "alarm_true" not in back.labels
 
 
 @pytest.mark.parametrize("record_id", ["bed 7", "Bett7ü", "bed/7", "bed.7", ""])

@@ -23,9 +23,11 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
     Challenge 2015 labels (``alarm_type``, ``alarm_true``) become the header's comment lines,
     as in the Challenge files, and each event a line ``event: NAME at T s`` after them, so
     the reader recovers both (an alarm's time had been lost: read back, it sat at the
-    Challenge's 300 s). All channels must share one rate. The record id names the files: ASCII
-    letters, digits, ``_`` and ``-``. Both files are written in a temporary folder and moved
-    into place.
+    Challenge's 300 s). A record labelled as an alarm without an alarm time is written with
+    its alarm at its end, as the task datasets take such a buffer (``record_dataset``), not
+    at the Challenge's 300 s the reader would give it. All channels must share one rate. The
+    record id names the files: ASCII letters, digits, ``_`` and ``-``. Both files are written
+    in a temporary folder and moved into place.
     """
     if not re.fullmatch(r"[A-Za-z0-9_-]+", record.record_id or ""):
         raise RecordError(f"record id {record.record_id!r}: write_wfdb names the record's "
@@ -53,7 +55,12 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
     if "alarm_true" in record.labels:
         comments = [str(record.labels.get("alarm_type", "Alarm")),
                     "True alarm" if record.labels["alarm_true"] else "False alarm"]
-    comments += [f"event: {name} at {float(t)!r} s" for name, t in record.events.items()]
+    elif "alarm_type" in record.labels:  # an alarm not labelled yet: its type alone
+        comments = [str(record.labels["alarm_type"])]
+    events = dict(record.events)
+    if comments and "alarm" not in events:
+        events["alarm"] = len(signal) / next(iter(rates))  # the buffer ends at its alarm
+    comments += [f"event: {name} at {float(t)!r} s" for name, t in events.items()]
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".write-") as tmp:
         wfdb.wrsamp(
