@@ -3,6 +3,7 @@ validation predictions of one model and then frozen."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,7 +100,12 @@ def choose_threshold(
         j = int(np.floor((n + 1) * (1.0 - target_tpr) + 1e-9))
         if j >= 1:
             return float(pos[j - 1])
-        if n < 3:
+        if n < 3:  # no spread to bound: the lowest, which new positives beat ~n/(n+1) of the time
+            warnings.warn(
+                f"only {n} validation positive(s) to set the threshold: it is the lowest of "
+                f"their scores, which keeps TPR >= {target_tpr:g} on new positives only by "
+                f"chance (about {n}/{n + 1} of them on average); give more labelled positives "
+                "(3 at least, 19 for the order statistic at 0.95)", RuntimeWarning, stacklevel=2)
             return float(pos[0])
         z = logit(np.clip(pos, 1e-7, 1 - 1e-7))
         bound = z.mean() - student_t.ppf(target_tpr, n - 1) * z.std(ddof=1) * np.sqrt(1 + 1 / n)
