@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
                        max_records=args.max_records, cache_dir=args.cache, device=args.device,
                        bp_rule=args.bp_rule)
     shown = {k: v for k, v in res.items() if k not in ("predictions", "left_out")}
-    shown["n_left_out"] = len(res.get("left_out", []))  # each listed in the results file
+    if "left_out" in res:  # counted on stderr, each listed in the results file
+        shown["n_left_out"] = len(res["left_out"])
     print(json.dumps(json_safe(shown), indent=1, default=str))  # NaN -> null, as in the file
     return 0
