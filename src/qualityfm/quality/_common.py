@@ -65,9 +65,9 @@ def band_filtered(spec: np.ndarray, n: int, fs: float, low: float | None,
 def band_bins(n_bins: int, n: int, fs: float, low: float, high: float) -> slice:
     """The bins ``k`` of a spectrum of ``n_bins`` bins at ``k fs / n`` Hz (an ``rfft`` of
     ``n`` samples; a :func:`mirrored_spectrum` of ``n / 2``) whose frequency lies in
-    ``[low, high)``, found on bin numbers (the frequencies
-    ``rfftfreq`` returns fall a rounding error short of 0.5, 5 and 25 Hz at 300 Hz, and those
-    bins had landed in the band below)."""
+    ``[low, high)``, found on bin numbers (the frequencies ``rfftfreq`` returns fall a
+    rounding error short of 0.5, 5 and 25 Hz at 300 Hz, and those bins had landed in the band
+    below)."""
     first = int(np.ceil(low * n / fs - 1e-9))
     stop = int(np.ceil(high * n / fs - 1e-9))
     return slice(min(first, n_bins), min(stop, n_bins))

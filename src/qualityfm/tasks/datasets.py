@@ -882,7 +882,7 @@ def _build(
     left_out: list[dict[str, str]] = []
     for f in files:
         try:
-            built = _BUILDERS[s.task](f, s)
+            built = list(_BUILDERS[s.task](f, s))  # read twice: rows, then notes
             for row in built:
                 if "skip" in row:  # a note on part of a multi-record file (UCI parts)
                     skipped.append(skip_entry(row["skip"]))
