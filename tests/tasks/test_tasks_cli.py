@@ -669,8 +669,13 @@ def test_compare_and_finetune_fold_keys_follow_the_contents_they_name(tmp_path, 
             P.compare_run("vt-alarm", folder, tmp_path / "cmp2", baselines=("classical",),
                           kfold=2, **extra)
     assert keys[0] == keys[1]
-    assert "--pool, --test-shifts: used by no row of this comparison, ignored" in \
+    # --epochs too (its CLI default had hidden whether it was given)
+    assert "--epochs, --pool, --test-shifts: used by no row of this comparison, ignored" in \
         capsys.readouterr().err
+    from qualityfm.cli import build_parser
+    args = build_parser().parse_args(["compare", "--task", "vt-alarm", "--data", str(folder),
+                                      "--out", str(tmp_path / "cmp3")])
+    assert args.epochs is None
 
 
 def test_a_finetune_into_a_stopped_comparison_is_refused(tmp_path) -> None:

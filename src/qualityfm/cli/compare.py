@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "stopped comparison resumes without it)")
     p.add_argument("--kfold", type=int_at_least(2), default=5,
                    help="grouped cross-validation folds (default 5)")
-    p.add_argument("--epochs", type=positive_int, default=30,
+    p.add_argument("--epochs", type=positive_int, default=None,
                    help="most epochs of each network trained by gradient steps, early "
                    "stopping on validation (default 30)")
     p.add_argument("--seed", type=nonnegative_int, default=0,

@@ -58,6 +58,8 @@ SBP_RANGE = (40, 300)
 MULTI_ROW_TASKS = ("abp",)
 #: Default threshold rule per task: VT suppresses false alarms at TPR >= 0.95; AF maximises F1.
 DEFAULT_RULE = {"vt-alarm": "tpr", "af": "f1", "binary": "tpr"}
+#: Most epochs of a network trained by gradient steps (early stopping on validation).
+DEFAULT_EPOCHS = 30
 
 
 def _task_kind(task: str) -> tuple[str, int]:
@@ -685,7 +687,8 @@ class Finetuner(TaskEstimator):
 
     def __init__(
         self, task: str = "vt-alarm", init: str | Path | nn.Module = "pretrained",
-        mode: str | None = None, *, config: object = None, epochs: int = 30, batch_size: int = 32,
+        mode: str | None = None, *, config: object = None, epochs: int = DEFAULT_EPOCHS,
+        batch_size: int = 32,
         lr: float = 1e-4, head_lr: float = 1e-3, weight_decay: float = 0.01, patience: int = 5,
         class_weight: bool = True, use_features: bool | None = None, dropout: float = 0.1,
         augment: bool = True, pool: str | None = None, test_shifts: int | None = None,

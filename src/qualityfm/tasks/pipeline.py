@@ -44,6 +44,7 @@ from qualityfm.tasks.evaluate import (
     rhythm_report,
 )
 from qualityfm.tasks.finetune import (
+    DEFAULT_EPOCHS,
     Finetuner,
     TaskEstimator,
     check_init,
@@ -590,7 +591,8 @@ def _clear_finished_compare(out: Path) -> None:
 def compare_run(
     task: str, data: DataDirs, out: str | Path, *, models: Sequence[str] = (),
     baselines: Sequence[str] = ("classical", "scratch", "resnet"), kfold: int = 5,
-    epochs: int = 30, seed: int = 0, config: str | None = None, seconds: float | None = None,
+    epochs: int | None = None, seed: int = 0, config: str | None = None,
+    seconds: float | None = None,
     max_records: int | None = None, cache_dir: str | Path | None = None,
     n_boot: int = 1000, modes: Sequence[str] = ("full", "linear"), with_features: bool = False,
     augment: bool = True, pool: str | None = None, test_shifts: int | None = None,
@@ -636,7 +638,8 @@ def compare_run(
         target_tpr = None
     cfg = resolve_model_config(config)
     fs = _compare_rate(models, baselines, cfg)
-    makers = _compare_makers(baselines, models, modes, with_features, cfg=cfg, epochs=epochs,
+    makers = _compare_makers(baselines, models, modes, with_features, cfg=cfg,
+                             epochs=DEFAULT_EPOCHS if epochs is None else epochs,
                              seed=seed, augment=augment, pool=pool, test_shifts=test_shifts,
                              solver=solver, device=device,
                              rule={} if target_tpr is None else {"target_tpr": target_tpr})
@@ -658,7 +661,8 @@ def compare_run(
     rows, oof = {}, {}
     # what each row ran with, the defaults resolved (the options as given are recorded too)
     row_settings = {name: _used_settings(make(task, ds.fs)) for name, make in makers.items()}
-    given = (("--pool", "pool", pool), ("--test-shifts", "test_shifts", test_shifts),
+    given = (("--epochs", "epochs", epochs),
+             ("--pool", "pool", pool), ("--test-shifts", "test_shifts", test_shifts),
              ("--no-augment", "augment", None if augment else False),
              ("--solver", "solver", solver), ("--config", "config", config))
     ignored = [flag for flag, k, value in given
