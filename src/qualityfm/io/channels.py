@@ -73,10 +73,16 @@ def canonical_channel(name: str) -> str:
     using bedside monitor, lead II``, as the MIMIC PERform files have) is the signal named
     first, an ECG the lead its description names.
     """
-    numbered = re.fullmatch(r"(.+)_([2-9]|[1-9]\d+)", name.strip())
-    if numbered and canonical_channel(numbered.group(1)) == numbered.group(1):
+    if is_numbered_channel(name):
         return name.strip()  # canonical_names' second of a name: ecg_v_2 is no lead V2
     return _label_channel(name)
+
+
+def is_numbered_channel(name: str) -> bool:
+    """Whether ``name`` is the name :func:`canonical_names` gives a second (third...) channel
+    of a canonical name: that name in lower case with ``_2``, ``_3``... (``ecg_v_2``)."""
+    numbered = re.fullmatch(r"(.+)_([2-9]|[1-9]\d+)", name.strip())
+    return bool(numbered) and canonical_channel(numbered.group(1)) == numbered.group(1)
 
 
 def _label_channel(name: str) -> str:

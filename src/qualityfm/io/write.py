@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import wfdb
 
-from qualityfm.io.channels import canonical_channel
+from qualityfm.io.channels import is_numbered_channel
 from qualityfm.io.record import Record, RecordError
 
 #: WFDB signal names written for canonical channels (read back by ``canonical_channel``).
@@ -79,6 +79,6 @@ def _label(name: str) -> str:
     """The WFDB label of a canonical name. A second channel of a name (``ecg_v_2``) keeps its
     name as it is, which reads back the same (``ECG_V_2`` would read as lead V2; WFDB labels
     must differ, so it cannot take the first's ``V``)."""
-    if canonical_channel(name) == name and re.fullmatch(r".+_\d+", name):
+    if is_numbered_channel(name):
         return name
     return WFDB_NAMES.get(name, name.upper())
