@@ -23,11 +23,26 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from qualityfm.io import atomic_write_all, json_text, utf8_bytes
+from qualityfm.io import (
+    ECG_PREFERENCE,
+    Record,
+    RecordError,
+    atomic_write_all,
+    json_text,
+    utf8_bytes,
+)
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.io.folders import refuse_other_kind
 from qualityfm.model import WindowedAttention, mean_over_shifts, pool_encoder
-from qualityfm.signal import MODEL_FS, normalize, synthesize
+from qualityfm.signal import (
+    MAX_NAN_FRACTION,
+    MODEL_FS,
+    VT_ECG_FILTER,
+    VT_PPG_FILTER,
+    normalize,
+    resample,
+    synthesize,
+)
 
 
 class EncoderGraph(nn.Module):
@@ -105,9 +120,7 @@ def golden_inputs(task: str, settings: dict, fs: float,
     n_ch, samples = window
     if not settings.get("seconds"):
         return _array_examples(n_ch, samples, fs)
-    from qualityfm.io import Record, RecordError
-    from qualityfm.signal import resample
-    from qualityfm.tasks.datasets import record_dataset
+    from qualityfm.tasks.datasets import record_dataset  # the layering exception
 
     seconds = float(settings["seconds"])
     rows: dict[str, list] = {"case": [], "x": [], "mask": []}
@@ -312,7 +325,7 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
     preprocessing), the calibration, the threshold and how a decision is made; ``out`` with
     suffix .examples.npz holds golden examples (:func:`golden_inputs`, :func:`golden_outputs`)
     an integration is checked against."""
-    from qualityfm.tasks import Finetuner
+    from qualityfm.tasks import Finetuner  # the layering exception
     from qualityfm.tasks.baselines import load_estimator
 
     refuse_other_kind(Path(out).parent, ("model folder",))  # not into the run it reads
@@ -371,9 +384,7 @@ def _examples_text(name: str, kind: str, raw: bool) -> dict:
 def _input_rules(task: str, settings: dict) -> dict:
     """The preprocessing rules of the task's windows (qualityfm.tasks.datasets), as data an
     integrator can implement without qualityfm."""
-    from qualityfm.io import ECG_PREFERENCE
-    from qualityfm.signal import MAX_NAN_FRACTION
-    from qualityfm.tasks.datasets import (
+    from qualityfm.tasks.datasets import (  # the layering exception
         AF_CROP_MAX_SECONDS,
         FLAT_PEAK_TO_PEAK,
         MIN_CHANNEL_SECONDS,
@@ -422,8 +433,6 @@ def _run_settings(run: Path) -> dict:
 def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -> dict:
     """What a fine-tuned run's ONNX graph reads and how its output becomes a decision
     (``settings``: the run's window settings, :func:`_run_settings`)."""
-    from qualityfm.signal import VT_ECG_FILTER, VT_PPG_FILTER
-
     filters = settings.get("filters")  # None: a run fitted from arrays, its windows unknown
     card: dict = {
         "task": est.task, "kind": est.kind,
