@@ -166,3 +166,31 @@ def test_config_refuses_negative_seeds_and_betas_outside_0_1() -> None:
     with pytest.raises(ValueError, match=r"betas must be two numbers in \[0, 1\)"):
         PretrainConfig(betas=(1.5, 0.9))
     assert PretrainConfig(betas=[0.8, 0.95]).betas == (0.8, 0.95)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("grad_clip", -1.0, "grad_clip must be >= 0"),  # had turned clipping off without a word
+    ("grad_clip", float("nan"), "grad_clip must be a finite number"),
+    ("steps", 2.5, "steps must be an integer"),  # had run 3 steps
+    ("steps", True, "steps must be an integer"),
+    ("batch_size", 8.0, "batch_size must be an integer"),  # had failed in torch's sampler
+    ("amp_weight", float("inf"), "amp_weight must be a finite number"),  # read as divergence
+    ("min_lr", float("nan"), "min_lr must be a finite number"),
+    ("compile", 1, "compile must be true or false"),
+    ("store", None, "store must be a string"),
+    ("model_overrides", ["n_layers"], "model_overrides must be a mapping"),
+    ("betas", (0.9, "x"), r"betas must be two numbers in \[0, 1\)"),
+])
+def test_config_refuses_values_of_the_wrong_type(field, value, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        PretrainConfig(**{field: value})
+
+
+def test_config_takes_numpy_numbers_and_paths_as_python_ones(tmp_path) -> None:
+    import numpy as np
+
+    cfg = PretrainConfig(steps=np.int64(3), lr=np.float32(0.5), store=tmp_path, out=tmp_path,
+                         betas=[np.float64(0.8), 0.9])
+    assert type(cfg.steps) is int and type(cfg.lr) is float and cfg.lr == 0.5
+    assert cfg.store == str(tmp_path) and cfg.out == str(tmp_path)
+    assert cfg.betas == (0.8, 0.9) and PretrainConfig.from_dict(cfg.to_dict()) == cfg

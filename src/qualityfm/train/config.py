@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from qualityfm.model.config import is_int
 
 RECIPES: dict[str, dict[str, Any]] = {
     # The original's settings, kept for ablations: per-token distillation on raw encoder tokens,
@@ -98,7 +103,7 @@ class PretrainConfig:
     command: str = ""               # the command line that started the run (for the model card)
 
     def __post_init__(self) -> None:
-        self.betas = tuple(self.betas)  # JSON round-trips tuples as lists
+        self._check_types()
         choices = {
             "recipe": RECIPES, "attention": ("auto", "dense", "local", "flex"),
             "stem": ("conv", "residual"),
@@ -136,8 +141,6 @@ class PretrainConfig:
                              f"got {self.diag_batch}")
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
-        if not all(0 <= b < 1 for b in self.betas) or len(self.betas) != 2:
-            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
         for name in ("warmup", "teacher_temp_warmup", "diag_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -150,9 +153,43 @@ class PretrainConfig:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("distill_weight", "amp_weight", "phase_weight", "koleo_weight",
                      "variance_weight", "feature_weight", "lr", "min_lr", "weight_decay",
-                     "weight_decay_end"):
+                     "weight_decay_end", "grad_clip"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def _check_types(self) -> None:
+        """Each field of its annotated type, or refused naming it: integers (Python or NumPy,
+        not bools or floats: a float step count had run an extra step), finite numbers (an
+        infinite loss weight had read as divergence, a NaN clip as no clipping), bools,
+        strings (paths become strings), a mapping of overrides; NumPy numbers become Python
+        ones (JSON writes them)."""
+        self.betas = tuple(self.betas) if isinstance(self.betas, list | tuple) else self.betas
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type == "int":
+                if not is_int(value):
+                    raise ValueError(f"{f.name} must be an integer, got {value!r}")
+                setattr(self, f.name, int(value))
+            elif f.type == "float":
+                if (not isinstance(value, numbers.Real) or isinstance(value, bool)
+                        or not math.isfinite(value)):
+                    raise ValueError(f"{f.name} must be a finite number, got {value!r}")
+                setattr(self, f.name, float(value))
+            elif f.type == "bool" and not isinstance(value, bool):
+                raise ValueError(f"{f.name} must be true or false, got {value!r}")
+            elif f.type == "str":
+                if isinstance(value, os.PathLike):  # store, out
+                    setattr(self, f.name, os.fspath(value))
+                elif not isinstance(value, str):
+                    raise ValueError(f"{f.name} must be a string, got {value!r}")
+        if not isinstance(self.model_overrides, dict):
+            raise ValueError("model_overrides must be a mapping of model config fields to "
+                             f"values, got {self.model_overrides!r}")
+        if (not isinstance(self.betas, tuple) or len(self.betas) != 2
+                or not all(isinstance(b, numbers.Real) and not isinstance(b, bool)
+                           and 0 <= b < 1 for b in self.betas)):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        self.betas = (float(self.betas[0]), float(self.betas[1]))
 
     @classmethod
     def for_recipe(cls, recipe: str = "default", **overrides: Any) -> PretrainConfig:

@@ -241,8 +241,11 @@ class Objective(nn.Module):
     Holds the distillation centre (a buffer), so it is checkpointed with the run. The centre
     moves once per optimizer step, by the mean teacher output of all its micro-batches
     (:meth:`end_step`), so that ``grad_accum`` does not change it; the per-batch terms
-    (KoLeo's neighbours, the variance, the feature loss's count of finite targets) are taken
-    over each micro-batch.
+    (KoLeo's neighbours, the variance, the feature loss's count of finite targets, the
+    spectral loss's count of present channels) are taken over each micro-batch (and each
+    rank), so a step's loss equals one whole batch's only where those counts are alike: with
+    channels missing from some windows, ``grad_accum`` or another number of ranks weights
+    the spectral term's windows a little differently.
     """
 
     def __init__(self, cfg: PretrainConfig, mcfg: QualityFMConfig) -> None:
