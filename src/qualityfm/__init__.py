@@ -6,13 +6,18 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load"]
+__all__ = ["ClassicalBaseline", "Finetuner", "__version__", "load"]
 
 
 def __getattr__(name: str) -> Any:
-    """``qualityfm.load`` without importing torch at package import."""
+    """``qualityfm.load``, ``qualityfm.Finetuner`` (fit/predict on plain arrays) and
+    ``qualityfm.ClassicalBaseline`` without importing torch at package import."""
     if name == "load":
         from qualityfm.train.export import load
 
         return load
+    if name in ("Finetuner", "ClassicalBaseline"):
+        from qualityfm import tasks
+
+        return getattr(tasks, name)
     raise AttributeError(f"module 'qualityfm' has no attribute {name!r}")

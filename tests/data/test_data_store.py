@@ -250,3 +250,16 @@ def test_a_store_without_tables_pickles_small_and_reads_the_same(synth_dir, smal
     ids = np.arange(store.n_windows)
     np.testing.assert_array_equal(light.windows(ids), store.windows(ids))
     np.testing.assert_array_equal(light.masks, store.masks)
+
+
+def test_a_pairs_file_that_is_not_the_stores_is_named(synth_dir, small_window, tmp_path):
+    """Another array written over pairs.npy (an embedding saved there) had been read as pairs
+    of window 0 with itself."""
+    out = tmp_path / "store"
+    prepare([synth_dir], out, window=small_window)
+    good = Store(out).pairs
+    assert good.dtype == np.int64 and len(good) == Store(out).n_pairs
+    for bad in (np.zeros((512, 2), np.float32), good[:-1], good + Store(out).n_windows):
+        np.save(out / "pairs.npy", bad)
+        with pytest.raises(ValueError, match=r"pairs\.npy: not this store's pairs"):
+            _ = Store(out).pairs

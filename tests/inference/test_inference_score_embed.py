@@ -23,7 +23,7 @@ from qualityfm.inference import (
 from qualityfm.inference.score import SCORE_COLUMNS, batches, write_table
 from qualityfm.io import read_record, write_wfdb
 from qualityfm.model import QualityFM, QualityFMConfig, pooled_dim
-from qualityfm.signal import corrupt, synthesize
+from qualityfm.signal import WindowConfig, corrupt, synthesize
 
 
 def test_write_wfdb_round_trip(tmp_path: Path) -> None:
@@ -417,3 +417,64 @@ def test_an_output_named_like_an_input_record_is_refused(tmp_path: Path) -> None
     with pytest.raises(ValueError, match="read with"):
         score_files([tmp_path], numerics)
     assert score_files([tmp_path], tmp_path / "scores.csv")["n_records"] == 1
+
+
+def test_one_path_as_a_string_is_one_input(records, tmp_path) -> None:
+    """A path given as a string alone had been read a character at a time (an absolute one
+    searched the whole file system from /)."""
+    one = str(records / "clean.hea")
+    summary = score_files(one, tmp_path / "one.csv")
+    assert summary["n_records"] == 1 and summary["skipped"] == []
+    assert score_files(Path(one), tmp_path / "two.csv")["n_windows"] == summary["n_windows"]
+
+
+def test_rejected_rows_follow_the_window_channels(tmp_path) -> None:
+    """A window config of other channels or order had crashed (IndexError) on a window with
+    no usable channel, or swapped ecg_sqi and ppg_sqi in its row."""
+    rec = synthesize(60.0, fs=250.0, seed=3, record_id="off")
+    rec.signals["ecg_ii"][int(30 * 250):] = 0.0  # the lead off in the second window
+    write_wfdb(rec, tmp_path / "in")
+    rows = {}
+    for channels in (("ecg_ii",), ("ecg_ii", "ppg"), ("ppg", "ecg_ii")):
+        out = tmp_path / f"{'-'.join(channels)}.csv"
+        score_files(tmp_path / "in", out, window=WindowConfig(channels=channels,
+                                                              require="all"))
+        rows[channels] = list(csv.DictReader(out.open()))[1]
+    assert rows[("ecg_ii",)]["ecg_sqi"] == "0.0" and rows[("ecg_ii",)]["ppg_sqi"] == "nan"
+    for channels in (("ecg_ii", "ppg"), ("ppg", "ecg_ii")):
+        assert rows[channels]["ecg_sqi"] == "0.0", channels
+        assert "ecg_ii: flat" in rows[channels]["unusable"]
+
+
+def test_a_model_is_not_handed_windows_it_would_misread(records, tiny_model, tmp_path) -> None:
+    """ECG read as PPG: windows of other channels or order (or rate) for a model are refused,
+    where they had been embedded without a word."""
+    swapped = WindowConfig(channels=("ecg_ii", "ppg"))
+    with pytest.raises(ValueError, match=r"window channels \('ecg_ii', 'ppg'\): the model "
+                                         r"reads \('ppg', 'ecg_ii'\)"):
+        embed_files(records, tmp_path / "e.npy", tiny_model, window=swapped)
+    with pytest.raises(ValueError, match="window rate 250 Hz: the model reads windows at 300"):
+        score_files(records, tmp_path / "s.csv", tiny_model, window=WindowConfig(fs=250.0))
+    assert not list(tmp_path.glob("[es].*"))
+    # another length is allowed (the encoder reads any)
+    assert embed_files(records, tmp_path / "e.npy", tiny_model,
+                       window=WindowConfig(seconds=20.0))["n_windows"] > 0
+
+
+def test_tables_are_not_written_where_they_cannot_be_or_into_a_store(records, tmp_path,
+                                                                     capsys) -> None:
+    """Found before any record is read: a folder that is a file (had been a traceback after
+    the work), and a prepared store (a table named pairs.npy had replaced its pairs)."""
+    (tmp_path / "afile").write_text("x")
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "meta.json").write_text("{}")
+    for out, said in ((tmp_path / "afile" / "s.csv", "afile is a file, not a folder"),
+                      (store / "s.csv", "holds a prepared store (meta.json); write outside")):
+        assert main(["score", str(records), "--out", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err and "skipped" not in err
+    assert main(["embed", str(records), "--out", str(store / "pairs.npy"),
+                 "--model", "pretrained"]) == 1
+    assert "holds a prepared store" in capsys.readouterr().err
+    assert sorted(p.name for p in store.iterdir()) == ["meta.json"]

@@ -247,3 +247,31 @@ def test_a_flat_channel_with_a_gap_is_flat() -> None:
     ppg[32 * fs:] = 5.0
     w = make_windows(Record("r", {"ppg": ppg, "ecg_ii": ecg}, {"ppg": 125.0, "ecg_ii": 250.0}))
     assert w.mask[0].tolist() == [True, True] and w.mask[1].tolist() == [False, True]
+
+
+def test_a_window_with_no_sample_of_a_channel_is_never_usable() -> None:
+    """At max_nan_fraction 1.0 a window past the PPG's end had been usable: a constant."""
+    fs = 100.0
+    rec = Record("r", {"ecg_ii": np.sin(np.arange(6000) / 7.0).astype(np.float32),
+                       "ppg": np.sin(np.arange(3000) / 9.0).astype(np.float32)},
+                 {"ecg_ii": fs, "ppg": fs})
+    win = make_windows(rec, WindowConfig(fs=fs, seconds=30.0, max_nan_fraction=1.0))
+    assert win.start.tolist() == [0.0, 30.0]
+    ppg = WindowConfig().channels.index("ppg")
+    assert win.mask[:, ppg].tolist() == [True, False]
+
+
+def test_window_config_takes_numpy_numbers() -> None:
+    cfg = WindowConfig(fs=np.float32(300.0), seconds=np.int64(30))
+    assert type(cfg.fs) is float and type(cfg.seconds) is int and cfg.samples == 9000
+    with pytest.raises(ValueError, match="WindowConfig.fs must be a finite number, got True"):
+        WindowConfig(fs=True)
+
+
+def test_clip_fraction_does_not_depend_on_the_scale() -> None:
+    from qualityfm.signal.extremes import clip_fraction
+
+    x = np.sin(2 * np.pi * np.linspace(0, 10, 3000))[None]
+    for scale in (1.0, 1e-13, 1e-20, 1e6):
+        np.testing.assert_allclose(clip_fraction(x * scale), clip_fraction(x), atol=1e-9)
+    assert clip_fraction(np.ones((1, 10)))[0] == 1.0  # a constant window sits at its extremes

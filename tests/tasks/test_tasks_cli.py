@@ -111,12 +111,19 @@ def test_cli_compare_and_abp_evaluate(tmp_path) -> None:
     data = shared_path("physionet2015_vt")
     out = tmp_path / "cmp"
     assert main(["compare", "--task", "abp", "--data", str(data), "--max-records", "30",
-                 "--baselines", "classical", "--kfold", "3", "--out", str(out)]) == 0
+                 "--baselines", "classical,pretrained", "--kfold", "3", "--out", str(out)]) == 0
     table = (out / "table.md").read_text()
     assert "classical features + GBM" in table and "SBP MAE" in table
     rows = json.loads((out / "compare.json").read_text())
     sbp = rows["classical features + GBM"]["sbp"]
     assert {"mae", "me", "sd", "mase", "aami", "bhs"} <= set(sbp)
+    # the shipped weights as finetune fits them by default (the foundation model had no row
+    # unless --models named it, and then not in finetune's configuration)
+    used = json.loads((out / "summary.json").read_text())["row_settings"]
+    assert list(rows) == ["classical features + GBM", "QualityFM pre-trained (finetune's default)"]
+    assert {k: used[list(rows)[1]][k] for k in ("mode", "solver", "use_features")} == \
+        {"mode": "linear", "solver": "lbfgs", "use_features": True}
+    assert np.isfinite(rows[list(rows)[1]]["sbp"]["mae"])
     assert (out / "classical_features___gbm_bland_altman_sbp.png").exists()
     # predict reads the windows of records without an arterial line too
     run, table = tmp_path / "bp", tmp_path / "bp.csv"
@@ -741,3 +748,54 @@ def test_a_plain_run_stopped_while_saving_resumes(tmp_path, monkeypatch) -> None
                            max_records=40)  # no --overwrite needed
     assert (tmp_path / "run" / "finetune.json").is_file() and summary["n"] == 40
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["n"] == 40
+
+
+def test_an_out_that_cannot_be_a_folder_is_refused_before_the_work(tmp_path, capsys,
+                                                                   monkeypatch) -> None:
+    """finetune / compare into a file had failed with a traceback after the fit (a k-fold
+    run's, and compare's, after the first fold); a saved model whose file is damaged had
+    been a torch or pickle traceback naming no file."""
+    data = shared_path("physionet2015_vt")
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    monkeypatch.setattr(ClassicalBaseline, "fit", lambda *a, **k: pytest.fail("fitted"))
+    common = ["--task", "vt-alarm", "--data", str(data), "--max-records", "20"]
+    for verb in (["finetune", "--init", "classical"], ["finetune", "--kfold", "2"],
+                 ["compare", "--baselines", "classical", "--kfold", "2"]):
+        for out in (afile, afile / "run"):
+            assert main([*verb, *common, "--out", str(out)]) == 1
+            err = capsys.readouterr().err
+            assert f"--out {out}: {afile} is a file, not a folder" in err, err
+    assert afile.read_text() == "x"
+    monkeypatch.undo()
+    run, cfg = tmp_path / "run", tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY))
+    assert main(["finetune", *common, "--init", "none", "--config", str(cfg),
+                 "--epochs", "1", "--out", str(run)]) == 0
+    (run / "model.pt").write_bytes((run / "model.pt").read_bytes()[:1000])
+    gbm = tmp_path / "gbm"
+    assert main(["finetune", *common, "--init", "classical", "--out", str(gbm)]) == 0
+    (gbm / "classical.pkl").write_bytes(b"garbage")
+    for model, name in ((run, "model.pt"), (gbm, "classical.pkl")):
+        assert main(["evaluate", *common, "--model", str(model),
+                     "--out", str(tmp_path / "r.json")]) == 1
+        err = capsys.readouterr().err
+        assert f"{model / name}: unreadable or truncated model file" in err
+        assert "Traceback" not in err
+
+
+def test_the_plain_array_api_is_at_the_package_top() -> None:
+    """The issue's qualityfm.Finetuner(...).fit(X, y).predict(X) (it had lived in
+    qualityfm.tasks only)."""
+    import subprocess
+    import sys
+
+    import qualityfm
+    from qualityfm import tasks
+
+    assert qualityfm.Finetuner is tasks.Finetuner
+    assert qualityfm.ClassicalBaseline is tasks.ClassicalBaseline
+    code = "import sys, qualityfm; print('torch' in sys.modules)"  # no torch at import
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout.strip()
+    assert out == "False"

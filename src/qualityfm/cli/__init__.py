@@ -60,15 +60,16 @@ def main(argv: list[str] | None = None) -> int:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
-    except (FileNotFoundError, ValueError, ImportError, FloatingPointError) as err:
-        # ImportError: an optional reader the input needs (h5py), named with the file and the
-        # extra to install; FloatingPointError: a computation that diverged (pre-training's
-        # checks raise it with what to do)
-        print(f"qualityfm {args.verb}: error{_rank_tag()}: {err}", file=sys.stderr)
-        return 1
     except BrokenPipeError:  # `qualityfm info STORE | head -1`: stop quietly, as Unix tools do
         _drop_stdout()
         return 128 + 13  # the status of a process ended by SIGPIPE
+    except (OSError, ValueError, ImportError, FloatingPointError) as err:
+        # OSError: a file that cannot be read or written (named by the error); ImportError: an
+        # optional reader the input needs (h5py), named with the file and the extra to
+        # install; FloatingPointError: a computation that diverged (pre-training's checks
+        # raise it with what to do)
+        print(f"qualityfm {args.verb}: error{_rank_tag()}: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:  # journals and checkpoints make a re-run resume
         print(f"qualityfm {args.verb}: interrupted", file=sys.stderr)
         return 130

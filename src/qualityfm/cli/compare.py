@@ -28,11 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "both)")
     p.add_argument("--with-features", action="store_true",
                    help="also run each --models variant with the classical features in its head")
-    p.add_argument("--baselines", default="classical,scratch,resnet",
+    p.add_argument("--baselines", default="classical,scratch,resnet,pretrained",
                    help="comma list of classical (gradient boosting on the classical "
                    "features), scratch (this architecture untrained, full fine-tune), resnet "
-                   "(a 1-D ResNet); default: all three, the two networks trained for --epochs "
-                   "in each fold; empty for none")
+                   "(a 1-D ResNet), pretrained (the shipped weights fine-tuned as finetune "
+                   "does by default: the task's mode, head and features); default: all four, "
+                   "the two networks from scratch trained for --epochs in each fold; empty "
+                   "for none")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the finished comparison OUT holds (default: refuse; a "

@@ -308,6 +308,20 @@ def _load(path: Path, mmap: bool = False) -> np.ndarray:
         raise ValueError(f"{path}: truncated or damaged store file ({err})") from err
 
 
+def _checked_pairs(part: StorePart) -> np.ndarray:
+    """A part's ``pairs.npy``: integer window ids ``[n_pairs, 2]`` of its own windows, as its
+    ``meta.json`` says, or a ValueError naming the file (another array written there)."""
+    path = part.folder / PAIRS
+    pairs = _load(path)
+    n = int(part.meta["n_pairs"])
+    if (pairs.dtype.kind not in "iu" or pairs.size != 2 * n
+            or (pairs.size and not 0 <= pairs.min() <= pairs.max() < part.n_windows)):
+        raise ValueError(f"{path}: not this store's pairs (meta.json: {n} pairs of "
+                         f"{part.n_windows} windows; the file holds {pairs.dtype} "
+                         f"{tuple(pairs.shape)}); prepare the store again")
+    return pairs.reshape(-1, 2)
+
+
 class StorePart:
     """One folder of shards (a part of a store prepared with --shard K/N, or the whole store)."""
 
@@ -432,7 +446,7 @@ class Store:
     def pairs(self) -> np.ndarray:
         """int64 ``[P, 2]`` (teacher, student) global window ids."""
         if self._pairs is None:
-            arrays = [_load(p.folder / PAIRS) + p.offset for p in self.parts]
+            arrays = [_checked_pairs(p) + p.offset for p in self.parts]
             self._pairs = np.concatenate(arrays).astype(np.int64).reshape(-1, 2)
         return self._pairs
 

@@ -15,7 +15,7 @@ from qualityfm.inference.score import (
     table_writer,
     write_table,
 )
-from qualityfm.inference.windows import iter_file_windows, model_window
+from qualityfm.inference.windows import check_model_window, iter_file_windows, model_window
 from qualityfm.io.atomic import atomic_write_all
 from qualityfm.model import QualityFM, check_pool, pool_encoder, pooled_dim
 from qualityfm.model.precision import check_precision, model_device, precision_autocast
@@ -57,7 +57,7 @@ def embed_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
 
 
 def embed_files(
-    inputs: Iterable[str | Path],
+    inputs: Iterable[str | Path] | str | Path,
     out: str | Path,
     model: QualityFM,
     window: WindowConfig | None = None,
@@ -78,6 +78,7 @@ def embed_files(
     check_precision(precision, model_device(model))
     check_pool(pool)
     window = window or model_window(model.cfg)  # the windows the model was pre-trained on
+    check_model_window(window, model.cfg)
     skipped: list[dict[str, str]] = []
     blocks: list[np.ndarray] = []
     rows: list[dict] = []

@@ -12,8 +12,14 @@ from typing import IO
 import numpy as np
 import torch
 
-from qualityfm.inference.windows import FileWindows, iter_file_windows, model_window
+from qualityfm.inference.windows import (
+    FileWindows,
+    check_model_window,
+    iter_file_windows,
+    model_window,
+)
 from qualityfm.io import MODEL_CHANNELS, atomic_write, utf8_bytes
+from qualityfm.io.folders import check_writable_folder, folder_kind
 from qualityfm.losses import SpectralLoss
 from qualityfm.model import QualityFM
 from qualityfm.model.precision import check_precision, model_device, precision_autocast
@@ -22,6 +28,8 @@ from qualityfm.signal import WindowConfig
 from qualityfm.signal.nan import check_finite
 from qualityfm.signal.normalize import warn_unscaled
 
+#: Folders whose files verbs read back: no table is written into one.
+READ_BACK_KINDS = ("prepared store", "pre-training run", "model folder")
 #: What ``write_table`` writes: CSV, or Parquet (with pyarrow).
 TABLE_SUFFIXES = (".csv", ".parquet")
 SCORE_COLUMNS = (
@@ -68,12 +76,21 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
 
 def check_output(out: str | Path, suffixes: Sequence[str] = TABLE_SUFFIXES,
                  what: str = "table") -> Path:
-    """``out`` as a Path; a ValueError naming it unless it ends in one of ``suffixes``."""
+    """``out`` as a Path, checked before the work rather than at the write after it: a
+    ValueError naming it unless it ends in one of ``suffixes``, when it is a folder, when its
+    folder is a file or cannot be written in, or lies in a folder whose files other verbs
+    read back (a prepared store, a pre-training run, a model folder: a table named
+    ``pairs.npy`` had replaced a store's pairs)."""
     out = Path(out)
     if out.suffix not in suffixes:
         raise ValueError(f"{what} output {out} must end in {' or '.join(suffixes)}")
-    if out.is_dir():  # found before the work, not at the write after it
+    if out.is_dir():
         raise ValueError(f"{what} output {out} is a folder; give a file name")
+    found = folder_kind(out.parent)
+    if found is not None and found[0] in READ_BACK_KINDS:
+        raise ValueError(f"{what} output {out}: {out.parent} holds a {found[0]} "
+                         f"({found[1]}); write outside it")
+    check_writable_folder(out.parent, f"{what} output {out}")
     return out
 
 
@@ -150,14 +167,15 @@ def score_rows(item: FileWindows, model: QualityFM | None, batch_size: int,
     # A window without a usable channel: 0 for each recorded channel off there, NaN for the
     # others (absent, or usable beside an off one under require="all"); its learned quality
     # (with a model) -1 when a recorded channel is off, as beside a usable one.
-    ecg_i, ppg_i = MODEL_CHANNELS.index("ecg_ii"), MODEL_CHANNELS.index("ppg")
     off = (item.rejected_off if item.rejected_off is not None
            else np.zeros((len(item.rejected), item.mask.shape[1]), bool))
+    index = {m: item.channels.index(c) if c in item.channels else None
+             for m, c in (("ecg", "ecg_ii"), ("ppg", "ppg"))}
     rows += [
         {
             "file": str(item.path), "record": item.record_id, "start_s": start,
-            **{f"{m}_sqi": 0.0 if off[j, ci] else float("nan")
-               for m, ci in (("ecg", ecg_i), ("ppg", ppg_i))},
+            **{f"{m}_sqi": 0.0 if ci is not None and off[j, ci] else float("nan")
+               for m, ci in index.items()},
             "sqi": 0.0, "level": 0, "level_name": LEVEL_NAMES[0],
             "learned_quality": -1.0 if model is not None and off[j].any() else float("nan"),
             "unusable": why,
@@ -168,7 +186,7 @@ def score_rows(item: FileWindows, model: QualityFM | None, batch_size: int,
 
 
 def score_files(
-    inputs: Iterable[str | Path],
+    inputs: Iterable[str | Path] | str | Path,
     out: str | Path,
     model: QualityFM | None = None,
     window: WindowConfig | None = None,
@@ -190,6 +208,8 @@ def score_files(
     check_precision(precision, model_device(model) if model is not None else None)
     if window is None and model is not None:  # the windows the model was pre-trained on
         window = model_window(model.cfg)
+    if model is not None:
+        check_model_window(window, model.cfg)
     skipped: list[dict[str, str]] = []
     passed: list[dict[str, str]] = []
     rows: list[dict] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from qualityfm.data.prepare import read_windows, score_and_scale, unusable_reason
-from qualityfm.io import find_records
+from qualityfm.io import MODEL_CHANNELS, find_records
 from qualityfm.io.read import (
     no_record_reason,
     note_passed_over,
@@ -44,6 +45,8 @@ class FileWindows:
     rejected_off: np.ndarray | None = None
     #: bool [C]: the channels the record holds (None: unknown, all taken as recorded)
     recorded: np.ndarray | None = None
+    #: the names of the C channels, in order (the window config's)
+    channels: tuple[str, ...] = MODEL_CHANNELS
 
 
 def model_window(cfg: QualityFMConfig) -> WindowConfig:
@@ -51,8 +54,20 @@ def model_window(cfg: QualityFMConfig) -> WindowConfig:
     return WindowConfig(fs=float(cfg.fs), seconds=cfg.n_samples / float(cfg.fs))
 
 
+def check_model_window(window: WindowConfig, cfg: QualityFMConfig) -> None:
+    """Refuse (ValueError) windows a model would misread: channels other than
+    ``MODEL_CHANNELS`` in that order (ECG read as PPG), or another rate than the model's
+    (another length is allowed: the encoder reads any)."""
+    if tuple(window.channels) != MODEL_CHANNELS:
+        raise ValueError(f"window channels {tuple(window.channels)}: the model reads "
+                         f"{MODEL_CHANNELS}, in this order")
+    if abs(window.fs - float(cfg.fs)) > 1e-6 * float(cfg.fs):
+        raise ValueError(f"window rate {window.fs:g} Hz: the model reads windows at "
+                         f"{float(cfg.fs):g} Hz")
+
+
 def iter_file_windows(
-    inputs: Iterable[str | Path],
+    inputs: Iterable[str | Path] | str | Path,
     cfg: WindowConfig | None = None,
     skipped: list[dict[str, str]] | None = None,
     ecg_rules: RRRules | None = None,
@@ -75,6 +90,8 @@ def iter_file_windows(
     a record among the inputs.
     """
     cfg = cfg or WindowConfig()
+    if isinstance(inputs, str | os.PathLike):  # one path, not its characters
+        inputs = [inputs]
     paths: dict[Path, Path] = {}  # a record reached twice (a folder and a file in it) once
     for item in inputs:
         found = find_records(item)
@@ -116,6 +133,7 @@ def iter_file_windows(
             rejected=win.rejected,
             rejected_off=win.rejected_off,
             recorded=win.recorded,
+            channels=tuple(cfg.channels),
         )
 
 

@@ -32,8 +32,11 @@ def _umask() -> int:
 def _write_temporary(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
     """``write(f)`` into a new temporary beside ``path``, flushed to disk, with the usual mode
     (0666 less the umask, not mkstemp's private 0600); removed again if ``write`` fails."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:  # named as the file to write, not its temporary
+        raise type(err)(err.errno, f"cannot write {path}: {err.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

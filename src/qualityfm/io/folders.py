@@ -5,6 +5,7 @@ export over the run it reads)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +43,19 @@ def refuse_other_kind(path: str | Path, allowed: tuple[str, ...], flag: str = "-
     if found is not None and found[0] not in allowed:
         raise ValueError(f"{flag} {path} holds a {found[0]} ({found[1]}): write to a folder of "
                          "its own")
+
+
+def check_writable_folder(path: str | Path, what: str) -> None:
+    """Refuse (ValueError, naming ``what``: "--out RUN", "score output X") a folder that
+    cannot be made or written in: ``path`` or the nearest of its parents that exists is a
+    file, or may not be written by this user. Checked before the work, not at its end."""
+    folder = Path(path).absolute()
+    while not folder.exists() and folder != folder.parent:  # made at the write
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ValueError(f"{what}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{what}: cannot write in {folder}")
 
 
 #: Other files of those folders that verbs read back (a run's settings and config, a card).

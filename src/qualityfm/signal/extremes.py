@@ -13,7 +13,7 @@ def clip_fraction(x: np.ndarray, tol: float = 1e-3) -> np.ndarray:
     """
     lo = x.min(axis=1, keepdims=True)
     hi = x.max(axis=1, keepdims=True)
-    span = np.maximum(hi - lo, 1e-12)
+    span = hi - lo  # relative to the window's own range: no floor that a small scale falls under
     at_edge = (x >= hi - tol * span) | (x <= lo + tol * span)
     return at_edge.mean(axis=1)
 

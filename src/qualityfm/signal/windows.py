@@ -7,6 +7,7 @@ sample grid with cumulative sums, so nothing loops over windows in Python.
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from dataclasses import dataclass, field
 
@@ -66,8 +67,11 @@ class WindowConfig:
         self.channels = tuple(self.channels)
         for name in ("fs", "seconds", "offset", "hop"):
             v = getattr(self, name)
-            if v is not None and not (isinstance(v, (int, float)) and np.isfinite(v)):
+            if v is not None and not (isinstance(v, numbers.Real) and not isinstance(v, bool)
+                                      and np.isfinite(v)):
                 raise ValueError(f"WindowConfig.{name} must be a finite number, got {v!r}")
+            if isinstance(v, np.generic):  # a NumPy number as a Python one (JSON writes it)
+                setattr(self, name, v.item())
         if not self.fs > 0:
             raise ValueError(f"WindowConfig.fs must be positive, got {self.fs}")
         if not self.seconds > 0 or self.samples < 1:
@@ -259,7 +263,9 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
                 flat[k, ci] = len(seen) > 0 and seen.min() == seen.max()
         clipped[:, ci] = span_clip_fraction(values, i0, np.minimum(i1, m), missing=nan)
     present = np.array([c in sources for c in cfg.channels])
-    bad_nan = nan_frac > cfg.max_nan_fraction
+    # a window with no sample of the channel is missing it whatever the limit (at 1.0 a window
+    # past the channel's end had been "usable", a constant handed to the model)
+    bad_nan = (nan_frac > cfg.max_nan_fraction) | (nan_frac >= 1.0)
     flat &= ~bad_nan
     usable = present & ~bad_nan & ~flat
 

@@ -224,7 +224,11 @@ class ClassicalBaseline(TaskEstimator):
                   n_models=meta.get("n_models", 1), **params)
         est.set_protocol_state(p)
         with (path / CLASSICAL_FILE).open("rb") as f:
-            state = pickle.load(f)  # noqa: S301 - our own file, written by save()
+            try:
+                state = pickle.load(f)  # noqa: S301 - our own file, written by save()
+            except Exception as err:  # truncated, or another file under the name
+                raise ValueError(f"{path / CLASSICAL_FILE}: unreadable or truncated model file "
+                                 f"({err}); fit the run again") from err
         # files of qualityfm before session 14 hold one model under "model"
         est.models = state["models"] if "models" in state else [state["model"]]
         est.columns = np.asarray(state["columns"])

@@ -19,7 +19,12 @@ import torch
 from qualityfm._caller import warn_at_caller
 from qualityfm.inference.score import check_output, write_table
 from qualityfm.io import atomic_write_text, write_json
-from qualityfm.io.folders import folder_kind, refuse_other_kind, refuse_reserved_name
+from qualityfm.io.folders import (
+    check_writable_folder,
+    folder_kind,
+    refuse_other_kind,
+    refuse_reserved_name,
+)
 from qualityfm.io.read import note_passed_over, note_skipped, passed_over_skips
 from qualityfm.model.network import check_pool
 from qualityfm.model.precision import resolve_device
@@ -261,7 +266,9 @@ def _refuse_finished(out: str | Path, overwrite: bool, resumable: bool) -> None:
     """Refuse (ValueError) an ``out`` holding one of the ``RUN_MARKERS`` of a finished run, so
     that hours of training are not replaced by a mistyped --out; ``overwrite`` allows it, and
     so does a k-fold run stopped there (``resumable`` and ``out/.folds``), which resumes. A
-    folder of another kind (a pre-training run, a model, a store) is refused outright."""
+    folder of another kind (a pre-training run, a model, a store), and one that cannot be
+    written (a file, a folder of another user), are refused outright."""
+    check_writable_folder(out, f"--out {out}")
     refuse_other_kind(out, ("fine-tuned run", "cross-validation report", "comparison"))
     held = [m for m in RUN_MARKERS if (Path(out) / m).is_file()]
     if held and not overwrite and not (resumable and (Path(out) / FOLDS_DIR).is_dir()):
@@ -588,9 +595,18 @@ def _clear_finished_compare(out: Path) -> None:
         (out / name).unlink(missing_ok=True)
 
 
+#: The row of the same network from scratch: every other row's default reference.
+SCRATCH_ROW = "QualityFM from scratch"
+#: The row of the shipped weights fine-tuned as ``finetune`` does by default (its mode, head
+#: and features: the task's).
+PRETRAINED_ROW = "QualityFM pre-trained (finetune's default)"
+#: ``compare``'s default rows besides ``--models``, in table order.
+BASELINES = ("classical", "scratch", "resnet", "pretrained")
+
+
 def compare_run(
     task: str, data: DataDirs, out: str | Path, *, models: Sequence[str] = (),
-    baselines: Sequence[str] = ("classical", "scratch", "resnet"), kfold: int = 5,
+    baselines: Sequence[str] = BASELINES, kfold: int = 5,
     epochs: int | None = None, seed: int = 0, config: str | None = None,
     seconds: float | None = None,
     max_records: int | None = None, cache_dir: str | Path | None = None,
@@ -599,7 +615,9 @@ def compare_run(
     solver: str | None = None, reference: str | None = None, device: str = "cpu",
     overwrite: bool = False, bp_rule: str | None = None, target_tpr: float | None = None,
 ) -> dict:
-    """Grouped k-fold CV of baselines and pre-trained variants (``models``: ``NAME=DIR``,
+    """Grouped k-fold CV of the ``baselines`` (of :data:`BASELINES`: the classical features'
+    GBM, this network and a 1-D ResNet from scratch, the shipped weights fine-tuned as
+    ``finetune`` does by default) and pre-trained variants (``models``: ``NAME=DIR``,
     ``DIR``, ``pretrained`` or ``none`` for a random encoder; each fine-tuned in every mode of
     ``modes``) into one markdown table with CIs. ``with_features`` adds, for every variant, a
     row whose head also reads the classical features (what each part contributes).
@@ -712,8 +730,6 @@ def compare_run(
     return rows
 
 
-#: The row of the same network from scratch: every other row's default reference.
-SCRATCH_ROW = "QualityFM from scratch"
 #: A comparison's row maker: (task, window rate) -> an unfitted estimator.
 RowMaker = Callable[[str, float], TaskEstimator]
 
@@ -742,6 +758,8 @@ def _compare_rate(models: Sequence[str], baselines: Sequence[str],
     rates = {spec: encoder_fs(spec.rpartition("=")[2], cfg) for spec in models}
     if "scratch" in baselines:
         rates["scratch"] = float(cfg.fs)
+    if "pretrained" in baselines:
+        rates["pretrained"] = encoder_fs("pretrained", cfg)
     if len(set(rates.values())) > 1:
         raise ValueError("the rows' encoders were pre-trained on windows of different rates ("
                          + ", ".join(f"{k}: {v:g} Hz" for k, v in rates.items())
@@ -779,8 +797,12 @@ def _compare_makers(baselines: Sequence[str], models: Sequence[str], modes: Sequ
                 t, init=_seeded_resnet(seed), mode="full", lr=1e-3, epochs=epochs, seed=seed,
                 use_features=False, augment=augment, test_shifts=test_shifts, device=device,
                 fs=fs, **rule)
+        elif b == "pretrained":  # the foundation model as finetune fits it by default
+            makers[PRETRAINED_ROW] = lambda t, fs: Finetuner(
+                t, init="pretrained", epochs=epochs, seed=seed, augment=augment, pool=pool,
+                test_shifts=test_shifts, device=device, fs=fs, **rule)
         else:
-            raise ValueError(f"unknown baseline {b!r}; choose from classical, scratch, resnet")
+            raise ValueError(f"unknown baseline {b!r}; choose from {', '.join(BASELINES)}")
     for mode in modes:
         if mode not in ("full", "linear"):
             raise ValueError(f"unknown mode {mode!r}; choose from full, linear")

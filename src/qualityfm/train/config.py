@@ -10,8 +10,6 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from qualityfm.model.config import is_int
-
 RECIPES: dict[str, dict[str, Any]] = {
     # The original's settings, kept for ablations: per-token distillation on raw encoder tokens,
     # centring, temperatures 0.1 / 0.04, momentum 0.7 -> 1, Adam 1e-4 x batch / 256 with L2
@@ -163,6 +161,8 @@ class PretrainConfig:
         infinite loss weight had read as divergence, a NaN clip as no clipping), bools,
         strings (paths become strings), a mapping of overrides; NumPy numbers become Python
         ones (JSON writes them)."""
+        from qualityfm.model.config import is_int  # here: building the CLI imports no torch
+
         self.betas = tuple(self.betas) if isinstance(self.betas, list | tuple) else self.betas
         for f in fields(self):
             value = getattr(self, f.name)
