@@ -136,6 +136,14 @@ def test_cli_prepare_without_any_window_fails(synth_dir, tmp_path, capsys):
     assert main(["prepare", str(synth_dir), "--out", str(tmp_path / "parts"), "--shard",
                  f"{k}/50", "--window", "20", "--no-progress"]) == 0
     assert "holds none of the records" in capsys.readouterr().err
+    # so is a part whose records were all skipped (its array job had failed)
+    bad = ("broken.npz", "short.npz")  # a corrupt file, a record too short for a window
+    n, k = next((n, stable_part(key, n)) for n in range(2, 1000) for key in keys
+                if key.endswith(bad) and all(stable_part(other, n) != stable_part(key, n)
+                                             for other in keys if not other.endswith(bad)))
+    assert main(["prepare", str(synth_dir), "--out", str(tmp_path / "bad"), "--shard",
+                 f"{k}/{n}", "--window", "20", "--no-progress"]) == 0
+    assert "every record of this part was skipped" in capsys.readouterr().err
 
 
 def test_cli_prepare_bounds_fs_and_the_level_gap(tmp_path, capsys):

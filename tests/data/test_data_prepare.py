@@ -453,3 +453,75 @@ def test_a_resume_checks_the_signal_files_of_the_records_it_read(small_window,
         assert prepare(data, tmp_path / "v", **kw)["n_windows"] == done["n_windows"]
     finally:
         P.folder_lock = P_lock
+
+
+_DYING_WORKER = """
+import os, sys
+import importlib
+P = importlib.import_module("qualityfm.data.prepare")
+from qualityfm.signal import WindowConfig
+
+real = P.process_record
+
+def dies_on_rec2(path, *args):
+    if path.endswith("rec2.npz"):
+        os._exit(1)  # as a worker killed for memory
+    return real(path, *args)
+
+P.process_record = dies_on_rec2  # the forked workers inherit it
+try:
+    P.prepare(sys.argv[1], sys.argv[2], workers=2, progress=False,
+              window=WindowConfig(fs=100.0, seconds=20.0))
+except ChildProcessError as err:
+    print(err)
+"""
+
+
+def test_a_worker_that_dies_ends_the_run_with_the_records_in_flight_named(synth_dir,
+                                                                          tmp_path) -> None:
+    """The pool ends its other workers by SIGTERM, which they ignore: the run had hung for
+    ever, deaf to Ctrl-C and SIGTERM."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _DYING_WORKER, str(synth_dir),
+                           str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "a worker process died" in proc.stdout and "rec2.npz" in proc.stdout
+
+
+def test_a_resume_refuses_a_half_stored_record_that_now_reads_otherwise(
+        synth_dir, small_window, tmp_path, monkeypatch) -> None:
+    """The record whose first windows an interrupted run had stored, giving none (or other
+    windows) on resume, had shifted the next record's windows and every later pair id."""
+    import importlib
+
+    P = importlib.import_module("qualityfm.data.prepare")  # the module, not the function
+    kw = dict(window=small_window, shard_size=7, progress=False)
+    out = tmp_path / "out"
+
+    def stop_part_way(state):
+        if state["n_written"] > state["windows_done"]:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        prepare(synth_dir, out, on_shard=stop_part_way, **kw)
+    partial = json.loads((out / JOURNAL).read_text())["partial"]
+    assert partial["windows"] > 0 and partial["record"].endswith(".npz")
+    real = P.process_record
+
+    def unreadable(path, *args):
+        res = real(path, *args)
+        if path == partial["record"]:
+            return P._Result(source=res.source, reason="cannot open (Permission denied)")
+        return res
+
+    monkeypatch.setattr(P, "process_record", unreadable)
+    with pytest.raises(ValueError, match=r"the interrupted run had stored the first \d+ of "
+                                         rf"its {partial['windows']} windows, and it now "
+                                         r"gives 0 \(cannot open"):
+        prepare(synth_dir, out, **kw)
+    monkeypatch.undo()
+    prepare(synth_dir, out, **kw)  # read as before: resumed to the whole store
+    full = prepare(synth_dir, tmp_path / "full", **kw)
+    assert files_digest(out) == files_digest(tmp_path / "full") and full["n_windows"] == 50

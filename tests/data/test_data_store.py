@@ -145,6 +145,24 @@ def test_not_a_store(tmp_path):
         Store(tmp_path)
 
 
+def test_damaged_store_files_are_named(synth_dir, small_window, tmp_path):
+    """A truncated meta.json had been a bare JSON error; a truncated features.npy stopped
+    every read of the features instead of being computed again."""
+    from qualityfm.data import compute_store_features, feature_targets
+
+    out = tmp_path / "store"
+    prepare([synth_dir], out, window=small_window, progress=False)
+    compute_store_features(out, workers=1, progress=False)
+    good = feature_targets(out)
+    (out / "features.npy").write_bytes((out / "features.npy").read_bytes()[:200])
+    assert compute_store_features(out, workers=1, progress=False) == [out / "features.npy"]
+    np.testing.assert_array_equal(feature_targets(out), good)
+    meta = (out / "meta.json").read_text()
+    (out / "meta.json").write_text(meta[:100])
+    with pytest.raises(ValueError, match=r"meta\.json: truncated or damaged store file"):
+        Store(out)
+
+
 class Interrupt(Exception):
     pass
 

@@ -108,6 +108,12 @@ def _report(summary: dict, args: argparse.Namespace) -> int:
             print(f"qualityfm prepare: note: {path} holds none of the records (they all fall in "
                   "other parts)", file=sys.stderr)
             return 0
+        if args.shard is not None:  # a finished part, which the store needs: not a failure
+            print(f"qualityfm prepare: warning: {path}: every record of this part was skipped "
+                  f"({len(skipped)}; first: {skip_line(skipped[0])}); listed under "
+                  f"\"skipped\" (qualityfm info); the other parts make the store",
+                  file=sys.stderr)
+            return 0
         print(f"qualityfm prepare: no window to store; every record was skipped "
               f"({len(skipped)}; first: {skip_line(skipped[0])}); {path} lists them under "
               f"\"skipped\" (qualityfm info {path})", file=sys.stderr)

@@ -16,6 +16,7 @@ features of older code) or that have no stamp are refused when read and computed
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import json
 import os
@@ -81,10 +82,15 @@ def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
                 pool = stack.enter_context(worker_pool(workers))
                 done = pool.map(_chunk_features, *zip(*tasks, strict=True))
             rows = []
-            for r in done:
-                rows.append(r)
-                if bar is not None:
-                    bar.update(len(r))
+            try:
+                for r in done:
+                    rows.append(r)
+                    if bar is not None:
+                        bar.update(len(r))
+            except cf.BrokenExecutor:
+                raise ChildProcessError(
+                    f"a worker process died (killed for memory?) while it computed {path}'s "
+                    "windows' features; run again with fewer workers") from None
         empty = np.zeros((0, len(feature_names())), np.float32)
         save_npy(path, np.concatenate(rows).astype(np.float32) if rows else empty)
         write_json(part.folder / FEATURES_STAMP, _stamp(part))
@@ -107,7 +113,10 @@ def _stamp(part: StorePart) -> dict[str, Any]:
 
 def _mismatch(part: StorePart) -> str | None:
     """Why the folder's existing ``features.npy`` is not the features of its store, or None."""
-    shape = np.load(part.folder / FEATURES, mmap_mode="r").shape
+    try:
+        shape = np.load(part.folder / FEATURES, mmap_mode="r").shape
+    except (ValueError, OSError, EOFError) as err:  # computed again, not a dead end
+        return f"unreadable (truncated or damaged: {err})"
     if shape != _shape(part.n_windows):
         return (f"shape {shape}, expected {_shape(part.n_windows)} "
                 "(another version's feature columns, or other windows)")

@@ -45,6 +45,7 @@ from qualityfm.data.store import (
     index_dtype,
     list_parts,
     part_name,
+    read_store_json,
     records_differ,
     records_phrase,
     save_npy,
@@ -330,6 +331,12 @@ def worker_pool(workers: int) -> Iterator[cf.ProcessPoolExecutor]:
     try:
         yield pool
     finally:
+        if getattr(pool, "_broken", False):
+            # a worker died (killed for memory, a reader's crash): the pool ends the others
+            # with SIGTERM, which they ignore, and waits for them; without this it hung for
+            # ever, deaf to Ctrl-C and SIGTERM
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.kill()
         pool.shutdown(wait=True, cancel_futures=True)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -344,17 +351,26 @@ def _ordered_results(
             yield process_record(str(path), window, pair_cfg)
         return
     with worker_pool(workers) as pool:
-        pending: deque[cf.Future[_Result]] = deque()
+        pending: deque[tuple[Path, cf.Future[_Result]]] = deque()
         paths = iter(todo)
         for path in paths:  # keep at most 2 records per worker in flight
-            pending.append(pool.submit(process_record, str(path), window, pair_cfg))
+            pending.append((path, pool.submit(process_record, str(path), window, pair_cfg)))
             if len(pending) >= 2 * workers:
                 break
         while pending:
-            res = pending.popleft().result()
+            try:
+                res = pending[0][1].result()
+            except cf.BrokenExecutor:
+                raise ChildProcessError(
+                    "a worker process died (killed for memory, or a crash in a reader) while "
+                    f"it read one of: {', '.join(str(p) for p, _ in pending)}; the records "
+                    "before them are kept: run the same command again, with fewer --workers "
+                    "if memory ran out (--workers 1 finds a record that crashes its "
+                    "reader, to leave out)") from None
+            pending.popleft()
             nxt = next(paths, None)
             if nxt is not None:
-                pending.append(pool.submit(process_record, str(nxt), window, pair_cfg))
+                pending.append((nxt, pool.submit(process_record, str(nxt), window, pair_cfg)))
             yield res
 
 
@@ -414,7 +430,7 @@ def _check_siblings(out: Path, shard: tuple[int, int] | None, run: dict[str, Any
                              f"of {n}; use --shard K/{other_n}, or another folder")
         recorded = folder / META if (folder / META).is_file() else folder / JOURNAL
         if recorded.is_file():
-            diff = _other_run(json.loads(recorded.read_text()), run, ignore=PART_SETTINGS)
+            diff = _other_run(read_store_json(recorded), run, ignore=PART_SETTINGS)
             if diff is not None:
                 raise ValueError(f"{folder}: made with {diff}; prepare every part with the "
                                  "same settings from the same inputs, or write into another "
@@ -452,7 +468,7 @@ def _check_journal(journal_path: Path, fingerprint: str, run: dict[str, Any],
     """Refuse to resume the interrupted run of ``journal_path`` with other settings or
     records, other input folders (records of the same names), records it read that have
     changed since, or other scoring rules: finishing it would mix the two."""
-    journal = json.loads(journal_path.read_text())
+    journal = read_store_json(journal_path)
     if journal.get("fingerprint") != fingerprint:
         why = _other_run(journal, run) or _untold(journal)
         raise ValueError(f"{journal_path}: journal of an interrupted run with {why}; re-run "
@@ -565,7 +581,7 @@ def prepare(
         settings; None when there is none; refused when one of another run is there."""
         if overwrite or not meta_path.exists():
             return None
-        meta = json.loads(meta_path.read_text())
+        meta = read_store_json(meta_path)
         if meta.get("fingerprint") in (fingerprint, *_legacy_fingerprints(meta, settings,
                                                                           inputs, shard)):
             if meta.get("inputs", run["inputs"]) != run["inputs"]:
@@ -608,7 +624,7 @@ def prepare(
             if shard is None or shard[0] == 0 else [],
         }
         if journal_path.exists():  # of this very run (checked above): resume it
-            state = json.loads(journal_path.read_text())
+            state = read_store_json(journal_path)
         # the version of each record's files, once (not in every journal): those an
         # interrupted run read were checked against them (_check_journal), the others are
         # read from now on
@@ -646,6 +662,11 @@ def prepare(
             state["skipped"] += [r["skipped"] for r in closing if r["skipped"]]
             del open_records[:n_complete]
             del open_pairs[:n_complete]
+            # the record whose first windows are on disk, and how many it gave: a resume
+            # checks that it gives them again (else it had mixed two readings of it)
+            state["partial"] = ({"record": open_records[0]["source"],
+                                 "windows": open_records[0]["windows"]}
+                                if state["n_written"] > state["windows_done"] else None)
             write_json(journal_path, state)
             if on_shard is not None:
                 on_shard(dict(state))
@@ -657,8 +678,14 @@ def prepare(
                     _refuse_float16_overflow(res, window.channels)
                 base = state["windows_done"] + sum(r["windows"] for r in open_records)
                 n_rec = state["n_records"] + sum(1 for r in open_records if r["windows"])
+                if carry and state.get("partial") and len(res) != state["partial"]["windows"]:
+                    raise ValueError(
+                        f"{res.source}: the interrupted run had stored the first {carry} of "
+                        f"its {state['partial']['windows']} windows, and it now gives "
+                        f"{len(res)}{f' ({res.reason})' if res.reason else ''}: it reads "
+                        "otherwise than it did; prepare again with --overwrite")
                 open_records.append({
-                    "windows": len(res), "rejected": res.n_rejected,
+                    "source": res.source, "windows": len(res), "rejected": res.n_rejected,
                     "skipped": {"record": res.source, "reason": res.reason} if res.reason else None,
                 })
                 open_pairs.append(res.pairs + base if res.pairs is not None else np.zeros((0, 2)))

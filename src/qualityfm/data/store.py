@@ -322,12 +322,22 @@ def _checked_pairs(part: StorePart) -> np.ndarray:
     return pairs.reshape(-1, 2)
 
 
+def read_store_json(path: Path) -> dict[str, Any]:
+    """A store's JSON file (``meta.json``, the journal); a truncated or damaged one is a
+    ValueError naming it, a missing one a FileNotFoundError."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: truncated or damaged store file ({err}); prepare the "
+                         "store again (--overwrite)") from err
+
+
 class StorePart:
     """One folder of shards (a part of a store prepared with --shard K/N, or the whole store)."""
 
     def __init__(self, folder: Path, offset: int) -> None:
         self.folder = folder
-        self.meta = json.loads((folder / META).read_text())
+        self.meta = read_store_json(folder / META)
         self.offset = offset
         self.n_windows = int(self.meta["n_windows"])
         self.shard_size = int(self.meta["shard_size"])

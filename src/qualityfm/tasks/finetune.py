@@ -839,8 +839,10 @@ class Finetuner(TaskEstimator):
         rate = getattr(getattr(backbone, "cfg", None), "fs", self.fs)
         if abs(rate - self.fs) > 1e-6 * self.fs:
             name = self.init if isinstance(self.init, (str, Path)) else "given"
-            raise ValueError(f"the encoder ({name}) was pre-trained on windows at {rate:g} Hz, "
-                             f"X is at {self.fs:g} Hz "
+            made = ("an untrained encoder (init none) of a config that reads windows at"
+                    if isinstance(self.init, str) and self.init == "none"
+                    else f"the encoder ({name}) was pre-trained on windows at")
+            raise ValueError(f"{made} {rate:g} Hz, X is at {self.fs:g} Hz "
                              f"(Finetuner fs): build the task data at {rate:g} Hz "
                              f"(build_task_dataset(..., fs={rate:g})) and pass fs={rate:g}")
         self.net = TaskNet(copy.deepcopy(backbone), self.n_out, n_feat, self.dropout)
