@@ -515,3 +515,28 @@ def test_hf_ratio_is_unknown_where_no_band_above_40_hz_is_sampled() -> None:
         values = [ecg_features(s, fs)[0][col] for s in (x, noisy)]
         assert np.isfinite(values).all() == known, (fs, values)
     assert values[1] > 0.2  # 125 Hz: the noise is seen
+
+
+@pytest.mark.parametrize("fs", [125.0, 250.0, 300.0, 360.0, 500.0])
+def test_a_symmetric_beat_reads_symmetric_at_every_rate(fs: float) -> None:
+    """The median beat's samples had been smoothed by an even box at 125-500 Hz but 360,
+    lagging half a sample: a symmetric QRS read 0.29 / 0.63 at -16 / +16 ms at 125 Hz."""
+    t = np.arange(int(30 * fs)) / fs
+    x = sum(np.exp(-0.5 * ((t - b) / 0.012) ** 2) for b in np.arange(1.0, 29.5, 0.8))
+    x = x + 1e-4 * np.random.default_rng(0).normal(size=t.size)
+    f = dict(zip(BEAT_NAMES, beat_shape_features(x, detect_r_peaks(x, fs)[0], fs),
+                 strict=True))
+    for ms in (16, 32):
+        assert f[f"beat_-{ms}ms"] == pytest.approx(f[f"beat_+{ms}ms"], abs=0.01), (fs, ms)
+
+
+def test_p_wave_ratios_do_not_depend_on_the_units() -> None:
+    """The P-wave SNRs had an absolute floor: a lead in volts read otherwise than in mV, in
+    kV as 0."""
+    ecg = synthesize(30, fs=250.0, hr=80, seed=5).signals["ecg_ii"].astype(np.float64)
+    names = list(ECG_NAMES)
+    ref = ecg_features(ecg, 250.0)[0]
+    for scale in (1e-3, 1e-6):
+        got = ecg_features(ecg * scale, 250.0)[0]
+        for name in ("p_snr", "p_snr_w"):
+            assert got[names.index(name)] == pytest.approx(ref[names.index(name)], rel=1e-6)

@@ -41,9 +41,10 @@ NAN = float("nan")
 #: Version of the feature code, raised when a window's features change for the same samples
 #: (a beat detector's rule, a column's formula). A store's ``features.json`` and the task
 #: cache's key hold it, so that features of older code are computed again, not read.
-FEATURES_VERSION = 4  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
+FEATURES_VERSION = 5  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
 # spectra of the window mirrored, not end-detrended (quality._common.mirrored_spectrum);
-# 4: lead_match pairs beats one to one
+# 4: lead_match pairs beats one to one; 5: the median beat's samples smoothed by a centred
+# (odd) box, P-wave SNRs with a floor relative to the signal (independent of the units)
 #: Rate and irregularity of a beat series (ECG R peaks or pulse peaks), see :func:`rr_features`.
 RR_NAMES = ("hr", "hr_max4", "rr_cv", "rmssd", "pnn50", "sampen", "tpr", "n_beats", "cosen",
             "drr_bins", "drr_med", "max_gap")
@@ -335,7 +336,9 @@ def p_wave_snr(y: np.ndarray, peaks: np.ndarray, fs: float, stretch: int = 8) ->
 
     def snr(rows: np.ndarray) -> float:
         m = column_median(rows)
-        return float(np.var(m) / (np.mean(np.var(rows - m, axis=1)) + 1e-12))
+        signal, residual = float(np.var(m)), float(np.mean(np.var(rows - m, axis=1)))
+        # a floor relative to the signal: the ratio of a lead in volts is that in millivolts
+        return signal / max(residual, 1e-12 * signal, np.finfo(float).tiny)
 
     qrs = y[pp[:, None] + np.arange(-q, q)]
     amp = np.ptp(column_median(seg)) / (np.median(np.ptp(qrs, axis=1)) + 1e-12)
@@ -419,9 +422,10 @@ def beat_shape_features(x: np.ndarray, peaks: np.ndarray, fs: float) -> list[flo
       deflection's amplitude, the largest deflection 0.15-0.45 s after R (T wave) and the
       mean level 0.06-0.12 s after R (ST), each over the R amplitude, and the R amplitude
       over the lead's SD;
-    - that beat itself over the R amplitude, smoothed over 16 ms and sampled at
-      ``BEAT_WAVE_TIMES`` (``beat_*ms``): bundle-branch blocks, hypertrophy and other
-      "other rhythm" shapes that the few named waves miss. With them the 4-class AF model's
+    - that beat itself over the R amplitude, smoothed by a centred box of about 16 ms (an
+      odd number of samples) and sampled at ``BEAT_WAVE_TIMES`` (``beat_*ms``):
+      bundle-branch blocks, hypertrophy and other "other rhythm" shapes that the few named
+      waves miss. With them the 4-class AF model's
       N/A/O macro F1 rose on three of three CV splits (docs/results.md, session 13).
     """
     out = dict.fromkeys(BEAT_NAMES, NAN)
@@ -455,7 +459,7 @@ def beat_shape_features(x: np.ndarray, peaks: np.ndarray, fs: float) -> list[flo
                t_amp=extreme(0.15, 0.45)[1],
                st_level=float(np.mean(m[before + int(0.06 * fs): before + int(0.12 * fs)]) / r),
                qrs_amp_rel=float(r / (np.std(y) + 1e-12)))
-    k = max(1, int(0.016 * fs))
+    k = 2 * int(round(0.008 * fs)) + 1  # odd, centred (an even box lags half a sample)
     smooth = np.convolve(m / r, np.ones(k) / k, mode="same")
     at = before + np.round(np.array(BEAT_WAVE_TIMES) * fs).astype(int)
     out.update(zip(BEAT_WAVE_NAMES, smooth[at].tolist(), strict=True))
