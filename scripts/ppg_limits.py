@@ -4,7 +4,8 @@
 
 On clean synthetic PPG at 300 Hz (``qualityfm.signal.synthesize``, seed 0 unless said) prints
 the score of short windows, of 30-s windows at fast rates with the pulses the template term
-finds, and of 30-s windows quantised to few levels (seeds 0-4).
+finds, the snr term of 30-s windows at 120-180 bpm, and the score of 30-s windows quantised
+to few levels (seeds 0-4).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from qualityfm.quality import ppg_quality
-from qualityfm.quality.ppg import pulse_peaks
+from qualityfm.quality.ppg import ppg_terms, pulse_peaks
 from qualityfm.signal import filter_ppg, synthesize
 
 FS = 300.0
@@ -36,6 +37,10 @@ def main() -> None:
         found = len(pulse_peaks(filter_ppg(x, FS), FS))  # the 0.5-8 Hz wave, as ppg_terms
         print(f"30 s at {hr} bpm: score {ppg_quality(x, FS):.2f}, pulses found {found} of "
               f"{int(round(hr / 2))}")
+    for hr in (120, 140, 150, 160, 170, 180):  # the second harmonic in the 5-25 Hz band
+        x = clean_ppg(30, hr)
+        print(f"30 s at {hr} bpm: snr term {float(ppg_terms(x[None], FS)['snr'][0]):.2f}, "
+              f"score {ppg_quality(x, FS):.2f}")
     for levels in (40, 50, 60):
         scores = [round(float(ppg_quality(quantised(clean_ppg(30, 75, s), levels), FS)), 2)
                   for s in range(5)]
