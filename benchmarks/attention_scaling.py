@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--d", type=int, default=512, help="model width (default 512)")
     parser.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
     parser.add_argument("--window", type=int, default=8,
-                        help="tokens each side a token attends to (default 8)")
+                        help="attention window in tokens: a token attends to window // 2 "
+                             "on each side (default 8: 4 each side)")
     parser.add_argument("--reps", type=int, default=3,
                         help="timed passes after the first; the median is printed (default 3)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads on CPU (default 2)")
