@@ -87,8 +87,29 @@ def test_csv_rate_mismatch_and_irregular_time(tmp_path: Path) -> None:
         np.testing.assert_array_equal(np.flatnonzero(np.isnan(ppg)), lost)
         np.testing.assert_allclose(np.delete(ppg, lost), np.sin(gap), atol=1e-4)
     with pytest.raises(RecordError, match=r"gap\.csv: the time column has gaps \(37 samples "
-                                          r"missing\): read the whole file"):
+                                          r"missing up to the span's end\): read the whole"):
         read_record(path, start=1.0)
+    # a gap before a short span (a span's rows alone, fitted a rate of their own, had read
+    # 20.08-21.07 s at 124.5 Hz for 20-21 s)
+    t125 = np.delete(np.arange(125 * 40) / 125.0, np.arange(500, 510))
+    path = _write_csv(tmp_path / "gap125.csv", "Time [s], PLETH", t125, t125[None] * 125)
+    with pytest.raises(RecordError, match=r"gap125\.csv: the time column has gaps \(10 "):
+        read_record(path, start=20.0, stop=21.0)
+    # a rate of a fraction of a Hz, stamps rounded to 1 ms: a late span is the full read's
+    fs = 62.4725
+    tf = np.arange(int(fs * 3100)) / fs
+    path = tmp_path / "frac.csv"
+    with path.open("w") as f:
+        f.write("Time [s],PLETH\n")
+        np.savetxt(f, np.column_stack([tf, np.arange(len(tf))]), delimiter=",",
+                   fmt=["%.3f", "%d"])
+    full = read_record(path)
+    for start in (10.0, 3000.1):  # no sample half-way: one nearest sample
+        part = read_record(path, start=start, stop=start + 2.0)
+        k = int(round(start * full.fs["ppg"]))
+        np.testing.assert_array_equal(part.signals["ppg"],
+                                      full.signals["ppg"][k:k + len(part.signals["ppg"])])
+        assert part.signals["ppg"][0] == k and abs(part.fs["ppg"] / fs - 1) < 1e-4
     long = np.arange(20000) / 100.0
     long_gap = np.delete(long, np.arange(100, 3100))  # 30 s lost among the first rows read
     path = _write_csv(tmp_path / "long.csv", "Time [s], PLETH", long_gap, np.sin(long_gap)[None])

@@ -170,3 +170,73 @@ def test_channels_of_two_rates_start_together_whatever_their_order(
     alone = read_record(path, channels=order[:1], start=2.007, stop=3.0)  # the same instant
     assert alone.start_time == pytest.approx(2.01)
     np.testing.assert_array_equal(alone.signals[order[0]], rec.signals[order[0]])
+
+
+def _packet(kind: int, data: bytes) -> bytes:
+    import struct
+
+    return struct.pack("<BL", kind, len(data)) + data
+
+
+def _text(value: str) -> bytes:
+    import struct
+
+    return struct.pack("<L", len(value.encode())) + value.encode()
+
+
+def _write_vital(path: Path, tracks: list[dict], header_start: float | None) -> Path:
+    """A .vital file written byte by byte (the format's packets: device, track info, wave
+    records), with a header that states its start and end (27 bytes) or not (10, as older
+    files): tracks of ``name``, ``fmt`` (1 float, 7 long), ``srate``, ``gain``, ``offset``,
+    ``recs`` [(dt, samples)]."""
+    import struct
+
+    codes = {1: "<f4", 7: "<i4", 8: "<u4"}
+    header = struct.pack("<hLL", -540, 0, 0)
+    if header_start is not None:
+        header += struct.pack("<dd", header_start, header_start + 60.0) + b"\x00"
+    out = b"VITA" + struct.pack("<L", 3) + struct.pack("<H", len(header)) + header
+    out += _packet(9, struct.pack("<L", 1) + _text("SNUADC") + _text("SNUADC") + _text(""))
+    for tid, t in enumerate(tracks, 1):
+        out += _packet(0, struct.pack("<HBB", tid, 1, t["fmt"]) + _text(t["name"]) + _text("")
+                       + struct.pack("<ffLfddBL", 0, 100, 0, t["srate"], t.get("gain", 1.0),
+                                     t.get("offset", 0.0), 0, 1))
+    recs = sorted((dt, tid, np.asarray(v, codes[t["fmt"]]))
+                  for tid, t in enumerate(tracks, 1) for dt, v in t["recs"])
+    for dt, tid, a in recs:
+        out += _packet(1, struct.pack("<HdHL", 10, dt, tid, len(a)) + a.tobytes())
+    path.write_bytes(gzip.compress(out))
+    return path
+
+
+@pytest.mark.parametrize("header_start", [None, 1.6e9])
+def test_vital_time_zero_does_not_follow_the_tracks_read(tmp_path, header_start) -> None:
+    """A header without a start (older files): vitaldb starts a read at the first record of
+    the tracks read, so the PPG alone, 2 s behind the ECG, had been read 2 s early."""
+    t0 = 1.6e9
+    path = _write_vital(tmp_path / "legacy.vital", [
+        {"name": "ECG_II", "fmt": 1, "srate": 500.0, "recs": [(t0, np.arange(5000.0))]},
+        {"name": "PLETH", "fmt": 1, "srate": 100.0,
+         "recs": [(t0 + 2.0, np.arange(200.0, 1000.0))]}], header_start)
+    full = read_record(path)
+    assert np.flatnonzero(np.isfinite(full.signals["ppg"]))[0] == 200
+    alone = read_record(path, channels=["ppg"])
+    np.testing.assert_array_equal(alone.signals["ppg"], full.signals["ppg"][:len(
+        alone.signals["ppg"])])
+    span = read_record(path, channels=["ppg"], start=3.0, stop=4.0)
+    np.testing.assert_array_equal(span.signals["ppg"], np.arange(300.0, 400.0))
+    assert span.start_time == 3.0
+
+
+def test_vital_long_tracks_are_read(tmp_path) -> None:
+    """Formats 7 and 8 (4-byte integers) had been refused as corrupt files: vitaldb reads
+    them with the platform's 'l', 8 bytes on Linux."""
+    for fmt in (7, 8):
+        path = _write_vital(tmp_path / f"f{fmt}.vital", [
+            {"name": "PLETH", "fmt": fmt, "srate": 100.0, "gain": 0.5, "offset": 1.0,
+             "recs": [(1.6e9, np.arange(1000))]}], 1.6e9)
+        rec = read_record(path)
+        np.testing.assert_allclose(rec.signals["ppg"][:1000], np.arange(1000) * 0.5 + 1.0)
+    import vitaldb.utils
+
+    assert vitaldb.utils.FMT_TYPE_LEN[7] == ("l", 4)  # vitaldb's own table is left as it was

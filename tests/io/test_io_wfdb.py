@@ -578,3 +578,30 @@ def test_write_wfdb_refuses_an_id_wfdb_cannot_name_files_by(tmp_path: Path,
     with pytest.raises(RecordError, match=r"bed7: event name\(s\) \['alarm time'\] cannot be "
                                           "written"):
         write_wfdb(bad, tmp_path / "out")
+
+
+def test_segments_of_one_channel_in_two_units_are_refused(tmp_path) -> None:
+    """An arterial line in mmHg in one segment and kPa in the next had been joined under the
+    first read's unit (which thus followed the span)."""
+    d = (np.arange(100) % 50).astype("<i2")
+    for seg, fmt in (("s1", "100(0)/mmHg"), ("s2", "10(5)/kPa"), ("s3", "100(0)/mmHg")):
+        (tmp_path / f"{seg}.dat").write_bytes(d.tobytes())
+        (tmp_path / f"{seg}.hea").write_text(f"{seg} 1 100 100\n{seg}.dat 16 {fmt} 16 0 0 0 0 "
+                                             "ABP\n")
+    (tmp_path / "m.hea").write_text("m/2 1 100 200\ns1 100\ns2 100\n")
+    with pytest.raises(RecordError, match=r"m\.hea: segment s2 gives 'ABP' in 'kPa', an "
+                                          r"earlier segment in 'mmHg'"):
+        read_record(tmp_path / "m.hea")
+    assert read_record(tmp_path / "m.hea", start=1.5, stop=2.0).units == {"abp": "kPa"}
+    (tmp_path / "same.hea").write_text("same/2 1 100 200\ns1 100\ns3 100\n")
+    rec = read_record(tmp_path / "same.hea")
+    assert rec.units == {"abp": "mmHg"} and len(rec.signals["abp"]) == 200
+
+
+@pytest.mark.parametrize("rate", ["nan", "inf"])
+def test_a_header_rate_that_is_no_number_is_named(tmp_path, rate: str) -> None:
+    np.zeros((100, 1), "<i2").tofile(tmp_path / "z.dat")
+    (tmp_path / "r.hea").write_text(f"r 1 {rate} 100\nz.dat 16 200/mV 16 0 0 0 0 II\n")
+    for span in ({}, {"start": 0.0, "stop": 0.5}):
+        with pytest.raises(RecordError, match=r"r\.hea: header gives no sampling rate"):
+            read_record(tmp_path / "r.hea", **span)

@@ -404,33 +404,37 @@ def read_csv(
                 f"a monitor's waveform (above {MAX_TIME_RATE:g} Hz); {hint}"
             )
     i0, i1 = sample_span(start, stop, rate, sys.maxsize, path)
+    spanned = bool(i0) or i1 != sys.maxsize
     cols = ([time_col] if time_col is not None else []) + [data_cols[i] for i in picked]
-    nrows = None if i1 == sys.maxsize else i1 - i0
-    if nrows is None or i0 + nrows > _HEAD_ROWS:  # the lines read past those checked first
-        _check_row_widths(path, sep, len(cells), skip, _HEAD_ROWS,
-                          None if nrows is None else i0 + nrows)
+    # the rows up to the span's end, and a margin: the rate of the first rows alone may be off
+    # by a fraction of a sample over them; every row read up to the span fits it again below
+    last = None if i1 == sys.maxsize else i1 + 10 + i1 // 1000
+    if last is None or last > _HEAD_ROWS:  # the lines read past those checked first
+        _check_row_widths(path, sep, len(cells), skip, _HEAD_ROWS, last)
     # Rows before the span are parsed and dropped, not skipped as lines: pandas' skiprows
     # counts blank lines (and each "\r" of "\r\r\n"), which are no rows.
-    table = _parse(path, cols, skip, None if nrows is None else i0 + nrows,
-                   [data_cols[i] for i in picked], sep, decimal)
-    table = table.iloc[i0:].reset_index(drop=True)
+    table = _parse(path, cols, skip, last, [data_cols[i] for i in picked], sep, decimal)
     if len(table) == 0:
-        raise RecordError(
-            f"{path}: empty record (no rows)" if i0 == 0
-            else f"{path}: span {start}..{stop} s lies outside the record"
-        )
+        raise RecordError(f"{path}: empty record (no rows)")
     grid = None  # sample index of each row, where the time column has gaps
     if time_col is not None:
-        t = _seconds(table[time_col], scale, origin, path, cells[time_col], skip + i0 + 1,
+        # every row up to the span's end is checked, not the span's alone: a gap before it
+        # would shift the span (a rate fitted to the span's rows absorbs the missing samples)
+        t = _seconds(table[time_col], scale, origin, path, cells[time_col], skip + 1,
                      decimal)[0]
         try:
-            rate = _csv_rate(t, i0, t_first, fs, path)
+            rate = _csv_rate(t, 0, t_first, fs, path)
         except RecordError as err:
             rate, grid = _gap_grid(t, t_first, fs, path, err)
-            if i0 or nrows is not None:  # rows are no longer samples: a span cannot be cut
+            if spanned:  # rows are no longer samples: a span cannot be cut
                 raise RecordError(f"{path}: the time column has gaps "
-                                  f"({int(grid[-1] + 1 - i0 - len(t))} samples missing): read the "
-                                  "whole file (no start/stop)") from None
+                                  f"({int(grid[-1] + 1 - len(t))} samples missing up to the "
+                                  "span's end): read the whole file (no start/stop)") from None
+        if spanned:  # on the rate of all those rows (a fraction of a Hz: rows drift)
+            i0, i1 = sample_span(start, stop, rate, sys.maxsize, path)
+    table = table.iloc[i0:None if i1 == sys.maxsize else i1].reset_index(drop=True)
+    if len(table) == 0:
+        raise RecordError(f"{path}: span {start}..{stop} s lies outside the record")
     signals = {}
     for i in picked:
         col = table[data_cols[i]]

@@ -26,12 +26,19 @@ def _open(path: Path, track_names: list[str] | None, header_only: bool):  # -> v
     import vitaldb  # imported here: it is heavy and only needed for .vital files
 
     said = io.StringIO()  # vitaldb prints its read errors (to stdout, where JSON goes)
+    # vitaldb reads formats 7 and 8 (4-byte long, dword) with the platform's 'l' / 'L', 8
+    # bytes on Linux: such tracks had been refused as corrupt
+    sizes = vitaldb.utils.FMT_TYPE_LEN
+    kept = {k: sizes.get(k) for k in (7, 8)}
+    sizes.update({7: ("i", 4), 8: ("I", 4)})
     try:
         with contextlib.redirect_stdout(said):
             vf = vitaldb.VitalFile(str(path), track_names=track_names, header_only=header_only)
     except Exception as e:  # gzip, struct and OS errors of a corrupt or truncated file
         raise RecordError(f"{path}: truncated or corrupt .vital file ({type(e).__name__}: {e})"
                           ) from e
+    finally:
+        sizes.update({k: v for k, v in kept.items() if v is not None})
     if said.getvalue().strip():
         raise RecordError(f"{path}: truncated or corrupt .vital file "
                           f"({said.getvalue().strip()})")
@@ -65,14 +72,15 @@ def _check_complete(path: Path) -> None:
 GAP_VALUE = {3: -128, 4: 255, 5: -32768, 6: 65535, 7: -2147483648, 8: 4294967295}
 
 
-def _track_samples(vf, trk) -> np.ndarray:  # vf: vitaldb.VitalFile, trk: its track
-    """A wave track's samples over the file's span (float32, NaN where it has none), in its
-    units. Each block goes to its start time rounded to the nearest sample: vitaldb's
-    ``get_track_samples`` rounds up, so a block starting a hair past a sample (float time
-    stamps) moved one sample late, overwrote the next block's first sample and left a hole.
+def _track_samples(trk, origin: float, end: float) -> np.ndarray:  # trk: a vitaldb track
+    """A wave track's samples from ``origin`` to ``end`` (s of the epoch; float32, NaN where
+    it has none), in its units. Each block goes to its start time rounded to the nearest
+    sample: vitaldb's ``get_track_samples`` rounds up, so a block starting a hair past a
+    sample (float time stamps) moved one sample late, overwrote the next block's first
+    sample and left a hole.
     An integer track's gap marks (:data:`GAP_VALUE`) are missing samples, not values."""
     rate = float(trk.srate)
-    n = int(np.ceil((vf.dtend - vf.dtstart) * rate))  # as vitaldb sizes it
+    n = int(np.ceil((end - origin) * rate))  # as vitaldb sizes it
     out = np.full(max(n, 0), np.nan, dtype=np.float32)
     gap = GAP_VALUE.get(int(trk.fmt))
     for rec in trk.recs:
@@ -80,7 +88,7 @@ def _track_samples(vf, trk) -> np.ndarray:  # vf: vitaldb.VitalFile, trk: its tr
         val = raw.astype(np.float32)
         if gap is not None:
             val[raw == gap] = np.nan
-        a = int(round((rec["dt"] - vf.dtstart) * rate))
+        a = int(round((rec["dt"] - origin) * rate))
         lo, hi = max(a, 0), min(a + len(val), len(out))
         if hi > lo:
             out[lo:hi] = val[lo - a:hi - a]
@@ -121,10 +129,15 @@ def read_vital(
     wanted = {bases[i] for i in picked}
     candidates = [t for t, b in zip(tracks, bases, strict=True) if b in wanted]
     vf = _open(path, candidates, header_only=False)
+    # time 0 is the file's, whichever tracks are read: the header's start, or (a header
+    # without one) the first record of any track, which the header pass found; vitaldb's
+    # own start of a read is its tracks' first record when the header gives none
+    origin = min(header.dtstart, vf.dtstart) if header.dtstart > 0 else vf.dtstart
     samples: dict[str, np.ndarray] = {}
     for t in candidates:
         trk = vf.trks.get(t)
-        x = _track_samples(vf, trk) if trk is not None and trk.recs else np.zeros(0, np.float32)
+        x = (_track_samples(trk, origin, vf.dtend) if trk is not None and trk.recs
+             else np.zeros(0, np.float32))
         if np.isfinite(x).any():
             samples[t] = x
     idle = [t for t in candidates if t not in samples]

@@ -395,6 +395,13 @@ def _read_segments(
                 if not seen[k]:  # units as the first segment read states them
                     units[k], seen[k] = seg.units.get(j, rec.units[m]) or units[k], True
                     unstated[k] = j in seg.unstated
+                elif (j not in seg.unstated and not unstated[k] and units[k] != UNCALIBRATED
+                      and j not in seg.uncalibrated
+                      and (seg.units.get(j, rec.units[m]) or units[k]) != units[k]):
+                    raise RecordError(
+                        f"{path}: segment {name} gives {names[k]!r} in "
+                        f"{seg.units.get(j, rec.units[m])!r}, an earlier segment in "
+                        f"{units[k]!r}: one channel's values would mix two units")
                 if j in seg.uncalibrated:  # in any segment: not physical
                     units[k] = UNCALIBRATED
         offset += length
@@ -481,8 +488,8 @@ def read_wfdb(
                       source=str(path), labels=labels, events=events)
     frame_fs = header.fs
     multi = header.multi
-    if frame_fs <= 0:
-        raise RecordError(f"{path}: header gives no sampling rate")
+    if not np.isfinite(frame_fs) or frame_fs <= 0:
+        raise RecordError(f"{path}: header gives no sampling rate ({frame_fs:g} Hz)")
     if not multi and not header.sig_names:
         raise RecordError(f"{path}: empty record (no signals)")
     n_frames = header.n_frames
