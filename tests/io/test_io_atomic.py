@@ -102,3 +102,34 @@ def test_a_stop_that_a_writer_turns_into_its_own_error_is_the_stop(tmp_path) -> 
 
     with pytest.raises(RuntimeError, match="disk full"):
         atomic_write(tmp_path / "a.pt", broken)
+
+
+def test_a_failed_write_names_the_file_not_its_temporary(tmp_path) -> None:
+    """A full disk had said "[Errno 28] No space left on device" (numpy: "N requested and M
+    written") and nothing of which file; the old file stays."""
+    import errno
+
+    target = tmp_path / "scores.csv"
+    target.write_text("old")
+
+    def full(f):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def short(f):
+        raise OSError("21504 requested and 16352 written")
+
+    for writer, said in ((full, r"\[Errno 28\] cannot write .*scores\.csv: No space left"),
+                         (short, r"cannot write .*scores\.csv: 21504 requested")):
+        with pytest.raises(OSError, match=said):
+            atomic_write(target, writer)
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "scores.csv"]
+
+
+def test_a_folder_that_is_a_link_to_nothing_is_refused_first(tmp_path) -> None:
+    from qualityfm.io.folders import check_writable_folder
+
+    (tmp_path / "dl").symlink_to(tmp_path / "nowhere" / "dir")
+    with pytest.raises(ValueError, match=r"--out X: .*dl is a link to nothing"):
+        check_writable_folder(tmp_path / "dl" / "sub", "--out X")
+    check_writable_folder(tmp_path / "new" / "sub", "--out X")  # made at the write: fine

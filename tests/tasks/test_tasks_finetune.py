@@ -458,7 +458,8 @@ def test_init_from_an_exported_model_directory(tmp_path) -> None:
         assert torch.equal(got[k], v), k
 
 
-def test_an_encoder_pre_trained_at_another_rate_reads_task_data_at_that_rate(tmp_path) -> None:
+def test_an_encoder_pre_trained_at_another_rate_reads_task_data_at_that_rate(
+        tmp_path, monkeypatch, capsys) -> None:
     """A model folder whose config says fs=250 tells finetune to build its task windows at
     250 Hz (``encoder_fs``); a Finetuner given 300-Hz windows for it refuses, naming both
     rates, instead of feeding it windows of another time scale; at 250 Hz it fits."""
@@ -490,6 +491,23 @@ def test_an_encoder_pre_trained_at_another_rate_reads_task_data_at_that_rate(tmp
                                          r"300 Hz\): compare models of one rate"):
         compare_run("vt-alarm", tmp_path, tmp_path / "cmp", models=(f"x={tmp_path}",),
                     baselines=("scratch",), modes=("linear",), config=TINY)
+    # the default row of the shipped weights (300 Hz) is left out, said, beside rows at
+    # another rate (it had made every such comparison fail)
+    from qualityfm.tasks.pipeline import BASELINES, _compare_rate
+
+    class Seen(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise Seen
+
+    monkeypatch.setattr("qualityfm.tasks.pipeline._dataset", stop)
+    with pytest.raises(Seen):
+        compare_run("vt-alarm", tmp_path, tmp_path / "cmp", models=(f"x={tmp_path}",),
+                    baselines=("classical", "pretrained"), modes=("linear",))
+    assert "(finetune's default)\" reads windows at 300 Hz, the other rows at 250 Hz: " \
+        "left out" in capsys.readouterr().err
+    assert _compare_rate((), BASELINES, TINY) == 300.0
 
 
 def test_a_network_fit_stopped_part_way_resumes_from_its_last_epoch(tmp_path,

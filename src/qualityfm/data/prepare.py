@@ -360,6 +360,11 @@ def _ordered_results(
         while pending:
             try:
                 res = pending[0][1].result()
+                pending.popleft()
+                nxt = next(paths, None)
+                if nxt is not None:  # a pool broken since is found here too
+                    pending.append((nxt, pool.submit(process_record, str(nxt), window,
+                                                     pair_cfg)))
             except cf.BrokenExecutor:
                 raise ChildProcessError(
                     "a worker process died (killed for memory, or a crash in a reader) while "
@@ -367,10 +372,6 @@ def _ordered_results(
                     "before them are kept: run the same command again, with fewer --workers "
                     "if memory ran out (--workers 1 finds a record that crashes its "
                     "reader, to leave out)") from None
-            pending.popleft()
-            nxt = next(paths, None)
-            if nxt is not None:
-                pending.append((nxt, pool.submit(process_record, str(nxt), window, pair_cfg)))
             yield res
 
 

@@ -35,8 +35,8 @@ def _write_temporary(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:  # named as the file to write, not its temporary
-        raise type(err)(err.errno, f"cannot write {path}: {err.strerror}") from None
+    except OSError as err:
+        raise _named(err, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -48,8 +48,17 @@ def _write_temporary(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
         stop = _stop_behind(err)
         if stop is not None:  # a Ctrl-C or SIGTERM that a writer turned into its own error
             raise stop from None
+        if isinstance(err, OSError):  # a full disk, an I/O error
+            raise _named(err, path) from err
         raise
     return Path(tmp)
+
+
+def _named(err: OSError, path: Path) -> OSError:
+    """``err`` naming the file to write, not its temporary (or nothing, as a full disk's)."""
+    if err.errno is None:  # numpy's "N requested and M written"
+        return OSError(f"cannot write {path}: {err}")
+    return type(err)(err.errno, f"cannot write {path}: {err.strerror}")
 
 
 def _stop_behind(err: BaseException) -> BaseException | None:
@@ -81,7 +90,10 @@ def atomic_write_all(writes: Mapping[Path, Callable[[IO[bytes]], object]]) -> li
         for path, write in writes.items():
             done.append((_write_temporary(Path(path), write), Path(path)))
         for tmp, path in done:
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except OSError as err:
+                raise _named(err, path) from err
     except BaseException:
         for tmp, _ in done:
             tmp.unlink(missing_ok=True)

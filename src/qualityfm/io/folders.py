@@ -50,8 +50,10 @@ def check_writable_folder(path: str | Path, what: str) -> None:
     cannot be made or written in: ``path`` or the nearest of its parents that exists is a
     file, or may not be written by this user. Checked before the work, not at its end."""
     folder = Path(path).absolute()
-    while not folder.exists() and folder != folder.parent:  # made at the write
+    while not os.path.lexists(folder) and folder != folder.parent:  # made at the write
         folder = folder.parent
+    if folder.is_symlink() and not folder.exists():
+        raise ValueError(f"{what}: {folder} is a link to nothing")
     if not folder.is_dir():
         raise ValueError(f"{what}: {folder} is a file, not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):

@@ -43,8 +43,9 @@ class WindowConfig:
 
     ``hop`` is the step between window starts in seconds (None: ``seconds``, no overlap) and
     ``offset`` the start of the first window. A present channel is unusable in a window when
-    more than ``max_nan_fraction`` of its samples are NaN or, with ``drop_flat``, when it is
-    exactly constant; ``require="any"`` keeps windows with at least one usable channel (the
+    more than ``max_nan_fraction`` of its samples are NaN (or all of them, whatever the
+    limit: a window past the channel's end) or, with ``drop_flat``, when it is exactly
+    constant; ``require="any"`` keeps windows with at least one usable channel (the
     others masked), ``"all"`` only windows where every channel is usable (the original rule).
     ``normalization`` is what :meth:`Windows.normalized` applies; ``Windows.x`` stays raw.
     """
@@ -65,7 +66,7 @@ class WindowConfig:
             raise ValueError(f"WindowConfig.channels must be a tuple of names, e.g. "
                              f"({self.channels!r},), got the string {self.channels!r}")
         self.channels = tuple(self.channels)
-        for name in ("fs", "seconds", "offset", "hop"):
+        for name in ("fs", "seconds", "offset", "hop", "max_nan_fraction"):
             v = getattr(self, name)
             if v is not None and not (isinstance(v, numbers.Real) and not isinstance(v, bool)
                                       and np.isfinite(v)):

@@ -226,12 +226,12 @@ class ClassicalBaseline(TaskEstimator):
         with (path / CLASSICAL_FILE).open("rb") as f:
             try:
                 state = pickle.load(f)  # noqa: S301 - our own file, written by save()
+                # files of qualityfm before session 14 hold one model under "model"
+                est.models = state["models"] if "models" in state else [state["model"]]
+                est.columns = np.asarray(state["columns"])
             except Exception as err:  # truncated, or another file under the name
-                raise ValueError(f"{path / CLASSICAL_FILE}: unreadable or truncated model file "
-                                 f"({err}); fit the run again") from err
-        # files of qualityfm before session 14 hold one model under "model"
-        est.models = state["models"] if "models" in state else [state["model"]]
-        est.columns = np.asarray(state["columns"])
+                raise ValueError(f"{path / CLASSICAL_FILE}: unreadable, truncated or not this "
+                                 f"run's model file ({err}); fit the run again") from err
         return est
 
 

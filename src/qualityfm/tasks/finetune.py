@@ -1168,13 +1168,13 @@ class Finetuner(TaskEstimator):
         ft.set_protocol_state(p)
         ft.net = TaskNet(bb, p["n_out"], meta["n_features"])
         try:
-            state = torch.load(path / "model.pt", map_location="cpu", weights_only=True)
+            ft.net.load_state_dict(torch.load(path / "model.pt", map_location="cpu",
+                                              weights_only=True))
         except FileNotFoundError:
             raise
-        except Exception as err:  # truncated, or another file under the name
-            raise ValueError(f"{path / 'model.pt'}: unreadable or truncated model file "
-                             f"({err}); fit the run again") from err
-        ft.net.load_state_dict(state)
+        except Exception as err:  # truncated, or another file (or model) under the name
+            raise ValueError(f"{path / 'model.pt'}: unreadable, truncated or not this run's "
+                             f"model file ({err}); fit the run again") from err
         ft.net.to(ft.device)
         ft.y_mean = np.asarray(meta["y_mean"], dtype=np.float32)
         ft.y_std = np.asarray(meta["y_std"], dtype=np.float32)

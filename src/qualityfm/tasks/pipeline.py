@@ -655,6 +655,14 @@ def compare_run(
               file=sys.stderr)
         target_tpr = None
     cfg = resolve_model_config(config)
+    others = {*_row_rates(models, [b for b in baselines if b != "pretrained"], cfg).values()}
+    if "pretrained" in baselines and len(others) == 1 and \
+            others != {encoder_fs("pretrained", cfg)}:
+        # a --config or --models of another rate: the shipped weights' row is left out
+        print(f"qualityfm: note: the row {PRETRAINED_ROW!r} reads windows at "
+              f"{encoder_fs('pretrained', cfg):g} Hz, the other rows at {others.pop():g} Hz: "
+              "left out", file=sys.stderr)
+        baselines = [b for b in baselines if b != "pretrained"]
     fs = _compare_rate(models, baselines, cfg)
     makers = _compare_makers(baselines, models, modes, with_features, cfg=cfg,
                              epochs=DEFAULT_EPOCHS if epochs is None else epochs,
@@ -755,16 +763,24 @@ def _compare_rate(models: Sequence[str], baselines: Sequence[str],
                   cfg: object) -> float | None:
     """The one window rate the rows' encoders read (the task data is built at it); None when
     no row has a pre-trained or scratch encoder."""
-    rates = {spec: encoder_fs(spec.rpartition("=")[2], cfg) for spec in models}
-    if "scratch" in baselines:
-        rates["scratch"] = float(cfg.fs)
-    if "pretrained" in baselines:
-        rates["pretrained"] = encoder_fs("pretrained", cfg)
+    rates = _row_rates(models, baselines, cfg)
     if len(set(rates.values())) > 1:
         raise ValueError("the rows' encoders were pre-trained on windows of different rates ("
                          + ", ".join(f"{k}: {v:g} Hz" for k, v in rates.items())
                          + "): compare models of one rate")
     return next(iter(rates.values()), None)
+
+
+def _row_rates(models: Sequence[str], baselines: Sequence[str], cfg: object
+               ) -> dict[str, float]:
+    """The window rate of each row with an encoder (``--models`` specs, the scratch and
+    pretrained baselines), by spec or baseline name."""
+    rates = {spec: encoder_fs(spec.rpartition("=")[2], cfg) for spec in models}
+    if "scratch" in baselines:
+        rates["scratch"] = float(cfg.fs)
+    if "pretrained" in baselines:
+        rates["pretrained"] = encoder_fs("pretrained", cfg)
+    return rates
 
 
 def _seeded_resnet(seed: int) -> ResNet1d:
