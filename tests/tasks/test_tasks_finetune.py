@@ -1119,6 +1119,22 @@ def test_task_verbs_give_a_model_the_features_it_was_fitted_on(tmp_path) -> None
     del meta["protocol"]["features_given"]
     (run / "finetune.json").write_text(json.dumps(meta))
     assert load_estimator(run).features_given
+    # a run fitted on another version's features warns when loaded (it had said nothing)
+    from qualityfm.quality.features import FEATURES_VERSION
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_estimator(run)  # this version's: silent
+    for version, said in ((FEATURES_VERSION - 1, f"feature code version {FEATURES_VERSION - 1}"),
+                          (None, "an older qualityfm")):
+        if version is None:
+            del meta["protocol"]["features_version"]
+        else:
+            meta["protocol"]["features_version"] = version
+        (run / "finetune.json").write_text(json.dumps(meta))
+        with pytest.warns(UserWarning, match=rf"fitted on classical features of {said}.*"
+                                             rf"computes version {FEATURES_VERSION}"):
+            load_estimator(run)
 
 
 def test_abp_targets_must_be_sbp_and_dbp_in_mmhg(recwarn) -> None:

@@ -55,12 +55,16 @@ def model_window(cfg: QualityFMConfig) -> WindowConfig:
 
 
 def check_model_window(window: WindowConfig, cfg: QualityFMConfig) -> None:
-    """Refuse (ValueError) windows a model would misread: channels other than
-    ``MODEL_CHANNELS`` in that order (ECG read as PPG), or another rate than the model's
-    (another length is allowed: the encoder reads any)."""
-    if tuple(window.channels) != MODEL_CHANNELS:
+    """Refuse (ValueError) windows a model would misread: another number of channels than
+    it reads, for a model of the two model channels others than ``MODEL_CHANNELS`` in that
+    order (ECG read as PPG), or another rate than the model's (another length is allowed:
+    the encoder reads any)."""
+    if len(window.channels) != cfg.in_channels or (
+            cfg.in_channels == len(MODEL_CHANNELS) and tuple(window.channels) != MODEL_CHANNELS):
+        wanted = MODEL_CHANNELS if cfg.in_channels == len(MODEL_CHANNELS) else None
         raise ValueError(f"window channels {tuple(window.channels)}: the model reads "
-                         f"{MODEL_CHANNELS}, in this order")
+                         + (f"{wanted}, in this order" if wanted else
+                            f"{cfg.in_channels} channel(s)"))
     if abs(window.fs - float(cfg.fs)) > 1e-6 * float(cfg.fs):
         raise ValueError(f"window rate {window.fs:g} Hz: the model reads windows at "
                          f"{float(cfg.fs):g} Hz")

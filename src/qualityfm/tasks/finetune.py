@@ -32,7 +32,7 @@ from qualityfm.io.atomic import atomic_write_all
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model.network import check_pool, mean_over_shifts, pool_encoder, pooled_dim
 from qualityfm.model.precision import resolve_device
-from qualityfm.quality.features import window_features
+from qualityfm.quality.features import FEATURES_VERSION, window_features
 from qualityfm.signal import MODEL_FS
 from qualityfm.signal.nan import check_finite, rows_text
 from qualityfm.signal.normalize import warn_unscaled
@@ -396,7 +396,7 @@ class TaskEstimator(ABC):
             "train_mean": None if self.train_mean is None else self.train_mean.tolist(),
             "window": None if self.window is None else list(self.window),
             "features_given": self.features_given, "validation": self.validation,
-            "features_width": self.features_width,
+            "features_width": self.features_width, "features_version": FEATURES_VERSION,
         }
 
     def set_protocol_state(self, s: dict) -> None:
@@ -413,6 +413,14 @@ class TaskEstimator(ABC):
         self.features_given = s.get("features_given", True)
         self.features_width = s.get("features_width")  # older files: not recorded
         self.validation = s.get("validation", {})  # older files: none recorded
+        version = s.get("features_version")
+        if getattr(self, "use_features", True) and version != FEATURES_VERSION:
+            warn_at_caller(
+                f"this {self.task} model was fitted on classical features of "
+                + (f"feature code version {version}" if version is not None
+                   else "an older qualityfm (its version unrecorded)")
+                + f"; this qualityfm computes version {FEATURES_VERSION}, so its predictions "
+                "may shift a little: fit it again to match them")
 
 
 def _check_bp(y: np.ndarray, mask: np.ndarray | None) -> None:
