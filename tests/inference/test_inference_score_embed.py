@@ -459,6 +459,18 @@ def test_a_model_is_not_handed_windows_it_would_misread(records, tiny_model, tmp
     # another length is allowed (the encoder reads any)
     assert embed_files(records, tmp_path / "e.npy", tiny_model,
                        window=WindowConfig(seconds=20.0))["n_windows"] > 0
+    # a model of one channel reads windows of one
+    torch.manual_seed(0)
+    one = QualityFM(QualityFMConfig(in_channels=1, n_layers=1, d_model=120, n_heads=2, d_ff=64,
+                                    stem_channels=(4, 24, 120), n_bins=120)).eval()
+    ppg = WindowConfig(channels=("ppg",))
+    assert embed_files(records, tmp_path / "one.npy", one, window=ppg)["n_windows"] > 0
+    index = list(csv.DictReader((tmp_path / "one.index.csv").open()))
+    assert {r["has_ppg"] for r in index} == {"True"} and {r["has_ecg"] for r in index} == {
+        "False"}
+    assert score_files(records, tmp_path / "one.csv", one, window=ppg)["n_windows"] > 0
+    with pytest.raises(ValueError, match=r"the model reads 1 channel\(s\)"):
+        embed_files(records, tmp_path / "e2.npy", one)
 
 
 def test_tables_are_not_written_where_they_cannot_be_or_into_a_store(records, tmp_path,

@@ -87,7 +87,7 @@ def test_csv_rate_mismatch_and_irregular_time(tmp_path: Path) -> None:
         np.testing.assert_array_equal(np.flatnonzero(np.isnan(ppg)), lost)
         np.testing.assert_allclose(np.delete(ppg, lost), np.sin(gap), atol=1e-4)
     with pytest.raises(RecordError, match=r"gap\.csv: the time column has gaps \(37 samples "
-                                          r"missing up to the span's end\): read the whole"):
+                                          r"missing by the span's end\): read the whole"):
         read_record(path, start=1.0)
     # a gap before a short span (a span's rows alone, fitted a rate of their own, had read
     # 20.08-21.07 s at 124.5 Hz for 20-21 s)
@@ -95,6 +95,14 @@ def test_csv_rate_mismatch_and_irregular_time(tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "gap125.csv", "Time [s], PLETH", t125, t125[None] * 125)
     with pytest.raises(RecordError, match=r"gap125\.csv: the time column has gaps \(10 "):
         read_record(path, start=20.0, stop=21.0)
+    # a span that ends before the first gap is cut (the rows read past its end hold the gap)
+    late = np.delete(np.arange(125 * 40) / 125.0, np.arange(3000, 3100))  # missing from 24 s
+    path = _write_csv(tmp_path / "late.csv", "Time [s], PLETH", late, late[None] * 125)
+    for stop, n in ((23.9, 488), (23.95, 494), (24.0, 500)):
+        got = read_record(path, start=20.0, stop=stop).signals["ppg"]
+        np.testing.assert_array_equal(got, np.arange(2500, 2500 + n))
+    with pytest.raises(RecordError, match=r"late\.csv: the time column has gaps"):
+        read_record(path, start=20.0, stop=24.5)
     # a rate of a fraction of a Hz, stamps rounded to 1 ms: a late span is the full read's
     fs = 62.4725
     tf = np.arange(int(fs * 3100)) / fs

@@ -240,3 +240,23 @@ def test_vital_long_tracks_are_read(tmp_path) -> None:
     import vitaldb.utils
 
     assert vitaldb.utils.FMT_TYPE_LEN[7] == ("l", 4)  # vitaldb's own table is left as it was
+
+
+def test_vital_long_tracks_written_by_vitaldb_and_far_off_numbers(tmp_path) -> None:
+    """vitaldb writes formats 7/8 with the platform's 'l' (8 bytes on Linux): such files read
+    as written, as 4-byte ones do; a numeric record far off in time (a clock error) moves
+    nothing of the waves (time 0 had been taken over every track: terabytes allocated)."""
+    t0 = 1.6e9
+    vf = vitaldb.VitalFile()
+    vf.dtstart, vf.dtend = t0, t0 + 10.0
+    vf.add_track("SNUADC/PLETH", [{"dt": t0, "val": np.arange(1000) + 100}], srate=100.0)
+    vf.trks["SNUADC/PLETH"].fmt = 7
+    vf.add_track("SNUADC/ECG_II", [{"dt": t0, "val": np.arange(5000.0)}], srate=500.0)
+    vf.add_track("Solar8000/HR", [{"dt": t0 + 1000 * 86400.0, "val": 70.0}], unit="/min")
+    path = tmp_path / "long.vital"
+    vf.to_vital(str(path))
+    rec = read_record(path)
+    np.testing.assert_array_equal(rec.signals["ppg"][:1000], np.arange(1000) + 100)
+    assert len(rec.signals["ecg_ii"]) == 5000
+    np.testing.assert_array_equal(read_record(path, channels=["ppg"], start=2.0,
+                                              stop=3.0).signals["ppg"], np.arange(300, 400))

@@ -589,13 +589,24 @@ def test_segments_of_one_channel_in_two_units_are_refused(tmp_path) -> None:
         (tmp_path / f"{seg}.hea").write_text(f"{seg} 1 100 100\n{seg}.dat 16 {fmt} 16 0 0 0 0 "
                                              "ABP\n")
     (tmp_path / "m.hea").write_text("m/2 1 100 200\ns1 100\ns2 100\n")
-    with pytest.raises(RecordError, match=r"m\.hea: segment s2 gives 'ABP' in 'kPa', an "
-                                          r"earlier segment in 'mmHg'"):
+    with pytest.raises(RecordError, match=r"m\.hea: segment s2 gives 'ABP' in 'kPa', "
+                                          r"segment s1 in 'mmHg'"):
         read_record(tmp_path / "m.hea")
     assert read_record(tmp_path / "m.hea", start=1.5, stop=2.0).units == {"abp": "kPa"}
     (tmp_path / "same.hea").write_text("same/2 1 100 200\ns1 100\ns3 100\n")
     rec = read_record(tmp_path / "same.hea")
     assert rec.units == {"abp": "mmHg"} and len(rec.signals["abp"]) == 200
+    # a first segment that states none does not hide the others' disagreement; case alone
+    # is no other unit
+    (tmp_path / "s0.dat").write_bytes(d.tobytes())
+    (tmp_path / "s0.hea").write_text("s0 1 100 100\ns0.dat 16 100(0) 16 0 0 0 0 ABP\n")
+    (tmp_path / "s4.dat").write_bytes(d.tobytes())
+    (tmp_path / "s4.hea").write_text("s4 1 100 100\ns4.dat 16 100(0)/mmhg 16 0 0 0 0 ABP\n")
+    (tmp_path / "u.hea").write_text("u/3 1 100 300\ns0 100\ns1 100\ns2 100\n")
+    with pytest.raises(RecordError, match=r"segment s2 gives 'ABP' in 'kPa', segment s1"):
+        read_record(tmp_path / "u.hea")
+    (tmp_path / "c.hea").write_text("c/2 1 100 200\ns1 100\ns4 100\n")
+    assert len(read_record(tmp_path / "c.hea").signals["abp"]) == 200
 
 
 @pytest.mark.parametrize("rate", ["nan", "inf"])

@@ -776,13 +776,13 @@ def test_an_out_that_cannot_be_a_folder_is_refused_before_the_work(tmp_path, cap
     gbm = tmp_path / "gbm"
     assert main(["finetune", *common, "--init", "classical", "--out", str(gbm)]) == 0
     (gbm / "classical.pkl").write_bytes(b"garbage")
-    for model, name in ((run, "model.pt"), (gbm, "classical.pkl")) * 2:
+    for k, (model, name) in enumerate(((run, "model.pt"), (gbm, "classical.pkl")) * 2):
+        if k == 2:  # then files that read, but hold something else
+            torch.save({"x": torch.zeros(1)}, run / "model.pt")
+            (gbm / "classical.pkl").write_bytes(__import__("pickle").dumps({"x": 1}))
         assert main(["evaluate", *common, "--model", str(model),
                      "--out", str(tmp_path / "r.json")]) == 1
         err = capsys.readouterr().err
-        # then files that read, but hold something else
-        torch.save({"x": torch.zeros(1)}, run / "model.pt")
-        (gbm / "classical.pkl").write_bytes(__import__("pickle").dumps({"x": 1}))
         assert f"{model / name}: unreadable, truncated or not this run's model file" in err
         assert "Traceback" not in err
 

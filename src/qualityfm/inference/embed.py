@@ -97,8 +97,9 @@ def embed_files(
                 "row": len(rows), "file": str(item.path), "record": item.record_id,
                 "start_s": float(item.start[i]), "sqi": float(item.sqi[i]),
                 "level_name": LEVEL_NAMES[int(item.level[i])],
-                "has_ppg": bool(item.mask[i, window.channels.index("ppg")]),
-                "has_ecg": bool(item.mask[i, window.channels.index("ecg_ii")]),
+                **{f"has_{m}": c in window.channels
+                   and bool(item.mask[i, window.channels.index(c)])
+                   for m, c in (("ppg", "ppg"), ("ecg", "ecg_ii"))},
             })
     dim = pooled_dim(model.encoder, pool)
     summary = {"out": str(out) if rows else None, "n_records": n_records,

@@ -320,7 +320,9 @@ def read_csv(
     files) are read. Column names (stray spaces stripped, a unit in brackets split off) or
     ``channel_names`` name the channels. BIDMC ``bidmc_NN_Signals.csv``
     gets record and patient id ``bidmc_NN`` and units ``NU`` (its values are scaled); other files
-    take the file name as both ids (they name no patient). Only the rows of the span are parsed.
+    take the file name as both ids (they name no patient). A span parses the rows up to its
+    end (and a few past it), checks their time stamps and keeps its own; a gap before its end
+    is refused (read the whole file: its missing samples are then NaN).
     Blank cells, and cells of a signal column that are no number (``---``, ``?``), are NaN; a
     column where such text fills more than ``MAX_TEXT_FRACTION`` of the rows is refused.
     """
@@ -426,10 +428,17 @@ def read_csv(
             rate = _csv_rate(t, 0, t_first, fs, path)
         except RecordError as err:
             rate, grid = _gap_grid(t, t_first, fs, path, err)
-            if spanned:  # rows are no longer samples: a span cannot be cut
-                raise RecordError(f"{path}: the time column has gaps "
-                                  f"({int(grid[-1] + 1 - len(t))} samples missing up to the "
-                                  "span's end): read the whole file (no start/stop)") from None
+            if spanned:  # rows before the first gap are samples: a span among them is cut
+                regular = int(np.flatnonzero(grid != np.arange(len(grid)))[0])
+                if regular > 1:
+                    rate = _csv_rate(t[:regular], 0, t_first, fs, path)
+                if regular <= 1 or sample_span(start, stop, rate, sys.maxsize, path)[1] > \
+                        regular:
+                    raise RecordError(f"{path}: the time column has gaps "
+                                      f"({int(grid[-1] + 1 - len(t))} samples missing by the "
+                                      "span's end): read the whole file (no start/stop)"
+                                      ) from None
+                grid = None
         if spanned:  # on the rate of all those rows (a fraction of a Hz: rows drift)
             i0, i1 = sample_span(start, stop, rate, sys.maxsize, path)
     table = table.iloc[i0:None if i1 == sys.maxsize else i1].reset_index(drop=True)

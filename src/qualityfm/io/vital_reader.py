@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import struct
 import warnings
 import zlib
 from collections.abc import Sequence
@@ -22,15 +23,19 @@ _WAVE = 1  # vitaldb track type of a waveform
 MAX_SPAN_S = 7 * 86400.0
 
 
-def _open(path: Path, track_names: list[str] | None, header_only: bool):  # -> vitaldb.VitalFile
+def _open(path: Path, track_names: list[str] | None, header_only: bool,
+          long_bytes: int | None = None):  # -> vitaldb.VitalFile
+    """The file read by vitaldb (``header_only``: track list and times, no samples);
+    ``long_bytes``: the bytes of a sample of formats 7 and 8 in this file (4 as the format
+    says, 8 as vitaldb writes them on Linux; None: vitaldb's own, the platform's 'l')."""
     import vitaldb  # imported here: it is heavy and only needed for .vital files
 
     said = io.StringIO()  # vitaldb prints its read errors (to stdout, where JSON goes)
-    # vitaldb reads formats 7 and 8 (4-byte long, dword) with the platform's 'l' / 'L', 8
-    # bytes on Linux: such tracks had been refused as corrupt
     sizes = vitaldb.utils.FMT_TYPE_LEN
     kept = {k: sizes.get(k) for k in (7, 8)}
-    sizes.update({7: ("i", 4), 8: ("I", 4)})
+    if long_bytes is not None:
+        sizes.update({7: ("i", 4), 8: ("I", 4)} if long_bytes == 4
+                     else {7: ("q", 8), 8: ("Q", 8)})
     try:
         with contextlib.redirect_stdout(said):
             vf = vitaldb.VitalFile(str(path), track_names=track_names, header_only=header_only)
@@ -52,6 +57,39 @@ def _open(path: Path, track_names: list[str] | None, header_only: bool):  # -> v
                 f"{vf.dtstart:.0f} to {vf.dtend:.0f} s of the epoch), over the "
                 f"{MAX_SPAN_S / 86400:.0f} days read: a time stamp far off (a clock error)?")
     return vf
+
+
+def _file_facts(path: Path, long_width: bool) -> tuple[float | None, int | None]:
+    """The start the file's header states (None: an older header without one, or 0) and,
+    with ``long_width``, the bytes of a sample of formats 7 and 8 in its first such wave
+    record (None: none found): read from the stream's first packets, not the whole file."""
+    try:
+        with gzip.open(path, "rb") as f:
+            head = f.read(10)
+            if len(head) < 10 or head[:4] != b"VITA":
+                return None, None
+            size = struct.unpack_from("<H", head, 8)[0]
+            header = f.read(size)
+            stated = struct.unpack_from("<d", header, 10)[0] if size >= 26 else 0.0
+            long_tracks: set[int] = set()
+            while long_width:
+                packet = f.read(5)
+                if len(packet) < 5:
+                    break
+                kind, length = struct.unpack("<BL", packet)
+                data = f.read(length)
+                if kind == 0 and len(data) >= 4 and data[2] == _WAVE and data[3] in (7, 8):
+                    long_tracks.add(struct.unpack_from("<H", data, 0)[0])  # track info
+                elif kind == 1 and len(data) >= 12:  # a record: its samples' bytes
+                    info = struct.unpack_from("<H", data, 0)[0]
+                    if struct.unpack_from("<H", data, 10)[0] in long_tracks and \
+                            len(data) >= 2 + info + 4:
+                        n = struct.unpack_from("<L", data, 2 + info)[0]
+                        if n:
+                            return (stated or None), (length - 2 - info - 4) // n
+    except (EOFError, OSError, zlib.error, struct.error):
+        return None, None  # the read names what is wrong
+    return (stated or None), None
 
 
 def _check_complete(path: Path) -> None:
@@ -128,11 +166,22 @@ def read_vital(
     bases = [canonical_channel(t) for t in tracks]
     wanted = {bases[i] for i in picked}
     candidates = [t for t, b in zip(tracks, bases, strict=True) if b in wanted]
-    vf = _open(path, candidates, header_only=False)
-    # time 0 is the file's, whichever tracks are read: the header's start, or (a header
-    # without one) the first record of any track, which the header pass found; vitaldb's
-    # own start of a read is its tracks' first record when the header gives none
-    origin = min(header.dtstart, vf.dtstart) if header.dtstart > 0 else vf.dtstart
+    # formats 7 and 8 are 4-byte integers, but vitaldb reads and writes them with the
+    # platform's 'l' (8 bytes on Linux): the width is read off the file's first such record
+    stated, width = _file_facts(path, any(header.trks[t].fmt in (7, 8) for t in candidates))
+    vf = _open(path, candidates, header_only=False, long_bytes=width)
+    # time 0 is the file's, whichever tracks are read (vitaldb starts a read at the first
+    # record of the tracks it reads where that precedes the header's start, or the header
+    # states none): the header's stated start, or the first record of any wave track where
+    # that is earlier (a cropped file) or the header states no start
+    origin = stated
+    if origin is None or vf.dtstart < origin:
+        origin = _open(path, tracks, header_only=True).dtstart
+    if vf.dtend - origin > MAX_SPAN_S:
+        raise RecordError(
+            f"{path}: its records span {(vf.dtend - origin) / 86400:.0f} days (from "
+            f"{origin:.0f} to {vf.dtend:.0f} s of the epoch), over the "
+            f"{MAX_SPAN_S / 86400:.0f} days read: a time stamp far off (a clock error)?")
     samples: dict[str, np.ndarray] = {}
     for t in candidates:
         trk = vf.trks.get(t)

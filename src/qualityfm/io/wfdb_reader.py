@@ -354,6 +354,7 @@ def _read_segments(
     out = [np.full((i1 - i0) * s, np.nan, np.float32) for s in spf]
     seen = [False] * len(picked)
     unstated = [False] * len(picked)
+    stated: list[tuple[str, str] | None] = [None] * len(picked)  # (unit, segment) stated first
     offset = 0
     for name, length in header.data_segments:
         a, b = max(i0, offset), min(i1, offset + length)
@@ -392,16 +393,18 @@ def _read_segments(
                                       f"{names[k]!r} has {len(x)} samples, header promises "
                                       f"{(b - a) * spf[k]}")
                 out[k][(a - i0) * spf[k]:(b - i0) * spf[k]] = x
+                unit = seg.units.get(j, rec.units[m]) or units[k]
                 if not seen[k]:  # units as the first segment read states them
-                    units[k], seen[k] = seg.units.get(j, rec.units[m]) or units[k], True
+                    units[k], seen[k] = unit, True
                     unstated[k] = j in seg.unstated
-                elif (j not in seg.unstated and not unstated[k] and units[k] != UNCALIBRATED
-                      and j not in seg.uncalibrated
-                      and (seg.units.get(j, rec.units[m]) or units[k]) != units[k]):
-                    raise RecordError(
-                        f"{path}: segment {name} gives {names[k]!r} in "
-                        f"{seg.units.get(j, rec.units[m])!r}, an earlier segment in "
-                        f"{units[k]!r}: one channel's values would mix two units")
+                if j not in seg.unstated and j not in seg.uncalibrated:
+                    if stated[k] is None:
+                        stated[k] = (unit, name)
+                    elif unit.lower() != stated[k][0].lower():
+                        raise RecordError(
+                            f"{path}: segment {name} gives {names[k]!r} in {unit!r}, segment "
+                            f"{stated[k][1]} in {stated[k][0]!r}: one channel's values would "
+                            "mix two units")
                 if j in seg.uncalibrated:  # in any segment: not physical
                     units[k] = UNCALIBRATED
         offset += length

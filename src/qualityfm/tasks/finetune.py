@@ -417,10 +417,12 @@ class TaskEstimator(ABC):
         if getattr(self, "use_features", True) and version != FEATURES_VERSION:
             warn_at_caller(
                 f"this {self.task} model was fitted on classical features of "
-                + (f"feature code version {version}" if version is not None
-                   else "an older qualityfm (its version unrecorded)")
-                + f"; this qualityfm computes version {FEATURES_VERSION}, so its predictions "
-                "may shift a little: fit it again to match them")
+                + (f"feature code version {version}; this qualityfm computes version "
+                   f"{FEATURES_VERSION}, so its predictions may shift a little"
+                   if version is not None else
+                   "a qualityfm that did not record their version (before session 31's "
+                   f"version {FEATURES_VERSION}, they may differ a little from today's)")
+                + ": fit it again to match them")
 
 
 def _check_bp(y: np.ndarray, mask: np.ndarray | None) -> None:
