@@ -135,6 +135,10 @@ class ClassicalBaseline(TaskEstimator):
         # columns with no value in the fit rows carry nothing (and trip sklearn's binning)
         self.columns = np.intersect1d(np.flatnonzero(np.isfinite(F[fit_idx]).any(axis=0)),
                                       task_columns(self.task, F.shape[1]))
+        if len(self.columns) == 0:
+            raise ValueError(f"no feature column of the task holds a finite value in any of "
+                             f"the {len(fit_idx)} rows fitted (all NaN: no usable channel in "
+                             "their windows?); the classical baseline has nothing to fit")
         self.models = [self._new_model(y[fit_idx], self.seed + 1000 * b)
                        for b in range(self.n_models)]
         # One OpenMP thread: the data are small, and with torch's own OpenMP runtime loaded

@@ -58,6 +58,12 @@ SBP_RANGE = (40, 300)
 MULTI_ROW_TASKS = ("abp",)
 #: Default threshold rule per task: VT suppresses false alarms at TPR >= 0.95; AF maximises F1.
 DEFAULT_RULE = {"vt-alarm": "tpr", "af": "f1", "binary": "tpr"}
+#: The settings of a fit by gradient steps that a saved model keeps (a refit of the loaded
+#: model trains with them; it starts from the fitted weights, its ``init``).
+TRAINING_SETTINGS = ("epochs", "batch_size", "lr", "head_lr", "weight_decay", "patience",
+                     "class_weight", "dropout", "augment")
+#: The scale of a feature column constant over the training rows: its values read as 0.
+CONSTANT_COLUMN_SCALE = 1e30
 #: Most epochs of a network trained by gradient steps (early stopping on validation).
 DEFAULT_EPOCHS = 30
 
@@ -841,7 +847,11 @@ class Finetuner(TaskEstimator):
             fa = fa[fit_idx][:, self.feature_columns]
             center, scale = robust_centre_scale(fa)
             self.feat_center = np.nan_to_num(center).astype(np.float32)
-            self.feat_scale = (np.nan_to_num(scale, nan=1.0) + 1e-6).astype(np.float32)
+            # a column constant over the training rows says nothing: read as 0 (a scale of
+            # 1e-6 had made any other value at prediction a full +-bound input, on a weight
+            # no gradient had reached)
+            scale = np.where(np.nan_to_num(scale) > 0, scale + 1e-6, CONSTANT_COLUMN_SCALE)
+            self.feat_scale = np.nan_to_num(scale, nan=1.0).astype(np.float32)
             self.feature_bound = FEATURE_BOUND
             n_feat = fa.shape[1]
         feats = self._feats(features, len(X))
@@ -938,6 +948,10 @@ class Finetuner(TaskEstimator):
                               stopped=stale >= self.patience)
             if stale >= self.patience:
                 break
+        if not np.isfinite(best) and self.history:  # the untrained network had been returned
+            raise FloatingPointError(
+                f"no epoch of {len(self.history)} gave a finite validation loss (the training "
+                "diverged): lower the learning rate (lr, head_lr)")
         self.net.load_state_dict(best_state)
         raw = self._raw(X[val_idx], None if mask is None else mask[val_idx],
                         None if features is None else np.asarray(features)[val_idx])
@@ -1075,9 +1089,14 @@ class Finetuner(TaskEstimator):
             raise ValueError("solver 'lbfgs' needs rows of two groups at least (its strength "
                              "and operating point come from grouped inner folds)")
         folds = list(group_kfold(yf, gf, k=max(2, fold_count(yf, gf, 5)), seed=self.seed))
-        if any(len(np.unique(yf[tr])) < 2 for tr, _ in folds) and self.kind != "regression":
-            raise ValueError("solver 'lbfgs': an inner fold trains on one class only (class "
-                             f"counts {np.unique(yf, return_counts=True)[1].tolist()} over "
+        classes = np.unique(yf) if self.kind != "regression" else None
+        # a class missing from an inner fold's training rows: its held-out rows would be
+        # scored by a head that never chose it (logit -30), skewing the calibration
+        if classes is not None and any(len(np.unique(yf[tr])) < len(classes) for tr, _ in folds):
+            what = ("trains on one class only" if len(classes) == 2
+                    else "trains without one of the classes")
+            raise ValueError(f"solver 'lbfgs': an inner fold {what} (class counts "
+                             f"{np.unique(yf, return_counts=True)[1].tolist()} over "
                              f"{n_groups} groups); use solver='adamw'")
         outputs, scores = [], []  # per strength: the inner folds' outputs and mean loss
         for c in C_GRID:
@@ -1136,6 +1155,8 @@ class Finetuner(TaskEstimator):
             "feature_columns": (None if self.feature_columns is None
                                 else self.feature_columns.tolist()),
             "history": self.history,
+            # how it was trained, so that a refit of the loaded model trains as this fit did
+            "training": {k: getattr(self, k) for k in TRAINING_SETTINGS},
         }
         state = self.net.state_dict()
         # the two together (a save stopped between them had loaded one model's weights with
@@ -1171,10 +1192,15 @@ class Finetuner(TaskEstimator):
         else:
             bb = ResNet1d(**meta["backbone_config"])
         p = meta["protocol"]
+        training = {k: v for k, v in meta.get("training", {}).items()  # older files: none
+                    if k in TRAINING_SETTINGS}
+        if meta.get("augment") is not None:
+            training.setdefault("augment", meta["augment"])
         ft = cls(p["task"], init=bb, mode=meta["mode"], use_features=meta["use_features"],
                  pool=getattr(bb, "pool", None), device=device,
                  test_shifts=meta.get("test_shifts", 1),  # files saved before: unshifted
-                 solver=meta.get("solver", "adamw"))  # files saved before: adamw
+                 solver=meta.get("solver", "adamw"),  # files saved before: adamw
+                 **training)
         ft.set_protocol_state(p)
         ft.net = TaskNet(bb, p["n_out"], meta["n_features"])
         try:
