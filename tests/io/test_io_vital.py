@@ -260,3 +260,27 @@ def test_vital_long_tracks_written_by_vitaldb_and_far_off_numbers(tmp_path) -> N
     assert len(rec.signals["ecg_ii"]) == 5000
     np.testing.assert_array_equal(read_record(path, channels=["ppg"], start=2.0,
                                               stop=3.0).signals["ppg"], np.arange(300, 400))
+
+
+def test_vital_tracks_read_alone_keep_the_files_time_and_tracks(tmp_path) -> None:
+    """A review's cases: an ECG from 1 s before the header's start had moved time 0 only when
+    read (the PPG alone started 1 s off); vitaldb's early stop, on its own 8-byte files, had
+    ended a read before the tracks stored after a format-7 one; a file vitaldb re-saved
+    with a far-off numeric record in its header's end had been refused."""
+    t0 = 1.6e9
+    vf = vitaldb.VitalFile()
+    vf.dtstart, vf.dtend = t0, t0 + 10.0
+    vf.add_track("SNUADC/PLETH", [{"dt": t0, "val": np.arange(6000) + 0}], srate=100.0)
+    vf.trks["SNUADC/PLETH"].fmt = 7
+    vf.add_track("SNUADC/ECG_II", [{"dt": t0 - 1.0, "val": np.arange(5000.0)}], srate=500.0)
+    vf.add_track("Solar8000/HR", [{"dt": t0 + 1000 * 86400.0, "val": 70.0}], unit="/min")
+    path = tmp_path / "mixed.vital"
+    vf.to_vital(str(path))
+    vitaldb.VitalFile(str(path)).to_vital(str(tmp_path / "resaved.vital"))
+    for p in (path, tmp_path / "resaved.vital"):
+        full = read_record(p)
+        assert full.signals["ppg"][100] == 0.0  # the ECG's first second comes first
+        alone = read_record(p, channels=["ppg"], start=2.0, stop=3.0)
+        np.testing.assert_array_equal(alone.signals["ppg"], full.signals["ppg"][200:300])
+        ecg = read_record(p, channels=["ecg_ii"]).signals["ecg_ii"]
+        np.testing.assert_array_equal(ecg[:5000], np.arange(5000.0))

@@ -9,6 +9,7 @@ import struct
 import warnings
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,8 @@ MAX_SPAN_S = 7 * 86400.0
 
 
 def _open(path: Path, track_names: list[str] | None, header_only: bool,
-          long_bytes: int | None = None):  # -> vitaldb.VitalFile
+          long_bytes: int | None = None,
+          exclude: list[str] | None = None):  # -> vitaldb.VitalFile
     """The file read by vitaldb (``header_only``: track list and times, no samples);
     ``long_bytes``: the bytes of a sample of formats 7 and 8 in this file (4 as the format
     says, 8 as vitaldb writes them on Linux; None: vitaldb's own, the platform's 'l')."""
@@ -38,7 +40,8 @@ def _open(path: Path, track_names: list[str] | None, header_only: bool,
                      else {7: ("q", 8), 8: ("Q", 8)})
     try:
         with contextlib.redirect_stdout(said):
-            vf = vitaldb.VitalFile(str(path), track_names=track_names, header_only=header_only)
+            vf = vitaldb.VitalFile(str(path), track_names=track_names, header_only=header_only,
+                                   exclude=exclude)
     except Exception as e:  # gzip, struct and OS errors of a corrupt or truncated file
         raise RecordError(f"{path}: truncated or corrupt .vital file ({type(e).__name__}: {e})"
                           ) from e
@@ -51,45 +54,65 @@ def _open(path: Path, track_names: list[str] | None, header_only: bool,
         raise RecordError(f"{path}: not a .vital file (no VITA signature or header)")
     if not header_only:
         _check_complete(path)
-        if vf.dtend - vf.dtstart > MAX_SPAN_S:
-            raise RecordError(
-                f"{path}: its records span {(vf.dtend - vf.dtstart) / 86400:.0f} days (from "
-                f"{vf.dtstart:.0f} to {vf.dtend:.0f} s of the epoch), over the "
-                f"{MAX_SPAN_S / 86400:.0f} days read: a time stamp far off (a clock error)?")
     return vf
 
 
-def _file_facts(path: Path, long_width: bool) -> tuple[float | None, int | None]:
-    """The start the file's header states (None: an older header without one, or 0) and,
-    with ``long_width``, the bytes of a sample of formats 7 and 8 in its first such wave
-    record (None: none found): read from the stream's first packets, not the whole file."""
+@dataclass
+class _Facts:
+    """What a walk over a file's packets tells: the start its header states (None: an older
+    header without one, or 0), the first record and the last sample's end of its wave tracks
+    (s of the epoch; None: no wave record), and the bytes of a sample of formats 7 and 8 in
+    its first such wave record (None: none found)."""
+
+    stated: float | None = None
+    first: float | None = None
+    end: float | None = None
+    long_bytes: int | None = None
+
+
+def _file_facts(path: Path) -> _Facts:
+    """:class:`_Facts` of a ``.vital`` file, from its packets' headers (no samples decoded):
+    the file's time 0 and span must not follow which tracks a read asks for (vitaldb starts
+    and ends a read at the records of the tracks it reads), and vitaldb reads formats 7 and
+    8 with the platform's 'l' (8 bytes on Linux) whatever the file holds (its own writer
+    writes 8, the format says 4). A damaged stream ends the walk: the read names it."""
+    facts = _Facts()
+    rates: dict[int, float] = {}  # wave track id -> rate
+    long_tracks: set[int] = set()
     try:
         with gzip.open(path, "rb") as f:
             head = f.read(10)
             if len(head) < 10 or head[:4] != b"VITA":
-                return None, None
+                return facts
             size = struct.unpack_from("<H", head, 8)[0]
             header = f.read(size)
             stated = struct.unpack_from("<d", header, 10)[0] if size >= 26 else 0.0
-            long_tracks: set[int] = set()
-            while long_width:
-                packet = f.read(5)
-                if len(packet) < 5:
-                    break
+            facts.stated = stated if stated > 0 else None
+            while len(packet := f.read(5)) == 5:
                 kind, length = struct.unpack("<BL", packet)
                 data = f.read(length)
-                if kind == 0 and len(data) >= 4 and data[2] == _WAVE and data[3] in (7, 8):
-                    long_tracks.add(struct.unpack_from("<H", data, 0)[0])  # track info
-                elif kind == 1 and len(data) >= 12:  # a record: its samples' bytes
+                if kind == 0 and len(data) >= 4 and data[2] == _WAVE:  # a wave track's info
+                    tid, pos = struct.unpack_from("<H", data, 0)[0], 4
+                    for _ in range(2):  # name, unit
+                        pos += 4 + struct.unpack_from("<L", data, pos)[0]
+                    rates[tid] = struct.unpack_from("<f", data, pos + 12)[0]
+                    if data[3] in (7, 8):
+                        long_tracks.add(tid)
+                elif kind == 1 and len(data) >= 12:  # a record
                     info = struct.unpack_from("<H", data, 0)[0]
-                    if struct.unpack_from("<H", data, 10)[0] in long_tracks and \
-                            len(data) >= 2 + info + 4:
-                        n = struct.unpack_from("<L", data, 2 + info)[0]
-                        if n:
-                            return (stated or None), (length - 2 - info - 4) // n
+                    dt, tid = struct.unpack_from("<dH", data, 2)
+                    if tid not in rates or len(data) < 2 + info + 4 or dt <= 0:
+                        continue
+                    n = struct.unpack_from("<L", data, 2 + info)[0]
+                    facts.first = dt if facts.first is None else min(facts.first, dt)
+                    if rates[tid] > 0:
+                        last = dt + n / rates[tid]
+                        facts.end = last if facts.end is None else max(facts.end, last)
+                    if tid in long_tracks and n and facts.long_bytes is None:
+                        facts.long_bytes = (length - 2 - info - 4) // n
     except (EOFError, OSError, zlib.error, struct.error):
-        return None, None  # the read names what is wrong
-    return (stated or None), None
+        pass
+    return facts
 
 
 def _check_complete(path: Path) -> None:
@@ -166,26 +189,30 @@ def read_vital(
     bases = [canonical_channel(t) for t in tracks]
     wanted = {bases[i] for i in picked}
     candidates = [t for t, b in zip(tracks, bases, strict=True) if b in wanted]
-    # formats 7 and 8 are 4-byte integers, but vitaldb reads and writes them with the
-    # platform's 'l' (8 bytes on Linux): the width is read off the file's first such record
-    stated, width = _file_facts(path, any(header.trks[t].fmt in (7, 8) for t in candidates))
-    vf = _open(path, candidates, header_only=False, long_bytes=width)
-    # time 0 is the file's, whichever tracks are read (vitaldb starts a read at the first
-    # record of the tracks it reads where that precedes the header's start, or the header
-    # states none): the header's stated start, or the first record of any wave track where
-    # that is earlier (a cropped file) or the header states no start
-    origin = stated
-    if origin is None or vf.dtstart < origin:
-        origin = _open(path, tracks, header_only=True).dtstart
-    if vf.dtend - origin > MAX_SPAN_S:
+    facts = _file_facts(path)
+    # vitaldb's own 8-byte files record track lengths for 4-byte samples: its early stop of
+    # a read of some tracks would end before the later ones, so it reads them all but those
+    # excluded
+    wide = facts.long_bytes == 8
+    vf = _open(path, None if wide else candidates, header_only=False,
+               long_bytes=facts.long_bytes,
+               exclude=[t for t in header.trks if t not in candidates] if wide else None)
+    # time 0 and the end are the file's, whichever tracks are read: the header's stated
+    # start, or the first record of any wave track where that is earlier (a cropped file)
+    # or the header states none; the last wave sample's end (a numeric record far off, a
+    # clock error, had set vitaldb's span)
+    firsts = [v for v in (facts.stated, facts.first) if v is not None]
+    origin = min(firsts) if firsts else vf.dtstart
+    end = facts.end if facts.end is not None else vf.dtend
+    if end - origin > MAX_SPAN_S:
         raise RecordError(
-            f"{path}: its records span {(vf.dtend - origin) / 86400:.0f} days (from "
-            f"{origin:.0f} to {vf.dtend:.0f} s of the epoch), over the "
+            f"{path}: its records span {(end - origin) / 86400:.0f} days (from "
+            f"{origin:.0f} to {end:.0f} s of the epoch), over the "
             f"{MAX_SPAN_S / 86400:.0f} days read: a time stamp far off (a clock error)?")
     samples: dict[str, np.ndarray] = {}
     for t in candidates:
         trk = vf.trks.get(t)
-        x = (_track_samples(trk, origin, vf.dtend) if trk is not None and trk.recs
+        x = (_track_samples(trk, origin, end) if trk is not None and trk.recs
              else np.zeros(0, np.float32))
         if np.isfinite(x).any():
             samples[t] = x

@@ -1089,15 +1089,18 @@ class Finetuner(TaskEstimator):
             raise ValueError("solver 'lbfgs' needs rows of two groups at least (its strength "
                              "and operating point come from grouped inner folds)")
         folds = list(group_kfold(yf, gf, k=max(2, fold_count(yf, gf, 5)), seed=self.seed))
-        classes = np.unique(yf) if self.kind != "regression" else None
-        # a class missing from an inner fold's training rows: its held-out rows would be
-        # scored by a head that never chose it (logit -30), skewing the calibration
-        if classes is not None and any(len(np.unique(yf[tr])) < len(classes) for tr, _ in folds):
-            what = ("trains on one class only" if len(classes) == 2
-                    else "trains without one of the classes")
-            raise ValueError(f"solver 'lbfgs': an inner fold {what} (class counts "
-                             f"{np.unique(yf, return_counts=True)[1].tolist()} over "
-                             f"{n_groups} groups); use solver='adamw'")
+        counts = np.unique(yf, return_counts=True)[1].tolist()
+        if any(len(np.unique(yf[tr])) < 2 for tr, _ in folds) and self.kind != "regression":
+            raise ValueError(f"solver 'lbfgs': an inner fold trains on one class only (class "
+                             f"counts {counts} over {n_groups} groups); use solver='adamw'")
+        if self.kind == "multiclass" and any(len(np.unique(yf[tr])) < len(counts)
+                                             for tr, _ in folds):
+            # its held-out rows of that class are scored by a head that never chose it
+            # (logit -30), which flattens the temperature fitted on the inner folds' outputs
+            warn_at_caller(f"{self.task}: an inner fold of the closed-form head trains without "
+                           f"one of the classes (class counts {counts} over {n_groups} "
+                           "groups): its calibration is flattened; more groups of each class "
+                           "(or solver='adamw') avoid it")
         outputs, scores = [], []  # per strength: the inner folds' outputs and mean loss
         for c in C_GRID:
             out = np.zeros((len(fit_idx), self.n_out))
@@ -1156,7 +1159,8 @@ class Finetuner(TaskEstimator):
                                 else self.feature_columns.tolist()),
             "history": self.history,
             # how it was trained, so that a refit of the loaded model trains as this fit did
-            "training": {k: getattr(self, k) for k in TRAINING_SETTINGS},
+            "training": {k: getattr(self, k).item() if isinstance(getattr(self, k), np.generic)
+                         else getattr(self, k) for k in TRAINING_SETTINGS},
         }
         state = self.net.state_dict()
         # the two together (a save stopped between them had loaded one model's weights with
