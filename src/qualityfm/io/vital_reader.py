@@ -93,9 +93,12 @@ def _file_facts(path: Path) -> _Facts:
                 data = f.read(length)
                 if kind == 0 and len(data) >= 4 and data[2] == _WAVE:  # a wave track's info
                     tid, pos = struct.unpack_from("<H", data, 0)[0], 4
-                    for _ in range(2):  # name, unit
-                        pos += 4 + struct.unpack_from("<L", data, pos)[0]
-                    rates[tid] = struct.unpack_from("<f", data, pos + 12)[0]
+                    for _ in range(2):  # name, unit (vitaldb: fields a short packet lacks
+                        if len(data) >= pos + 4:  # are 0)
+                            pos += 4 + struct.unpack_from("<L", data, pos)[0]
+                    # after mindisp, maxdisp and colour
+                    rates[tid] = (struct.unpack_from("<f", data, pos + 12)[0]
+                                  if len(data) >= pos + 16 else 0.0)
                     if data[3] in (7, 8):
                         long_tracks.add(tid)
                 elif kind == 1 and len(data) >= 12:  # a record
