@@ -284,3 +284,22 @@ def test_vital_tracks_read_alone_keep_the_files_time_and_tracks(tmp_path) -> Non
         np.testing.assert_array_equal(alone.signals["ppg"], full.signals["ppg"][200:300])
         ecg = read_record(p, channels=["ecg_ii"]).signals["ecg_ii"]
         np.testing.assert_array_equal(ecg[:5000], np.arange(5000.0))
+
+
+def test_vital_reads_to_the_stated_end_and_keeps_suffix_named_tracks(tmp_path) -> None:
+    """The header's stated end bounds the record as before (a span past the last wave sample
+    but within it reads NaN, not refused); a numeric track whose name ends a wave track's
+    (PLETH beside SNUADC/PLETH) no longer drops that wave track from vitaldb's 8-byte files."""
+    t0 = 1.6e9
+    vf = vitaldb.VitalFile()
+    vf.dtstart, vf.dtend = t0, t0 + 120.0
+    vf.add_track("SNUADC/PLETH", [{"dt": t0, "val": np.arange(6000) + 0}], srate=100.0)
+    vf.trks["SNUADC/PLETH"].fmt = 7
+    vf.add_track("PLETH", [{"dt": t0 + 1.0, "val": 98.0}], unit="%")  # numeric, no device
+    vf.add_track("Solar8000/HR", [{"dt": t0 + 119.0, "val": 70.0}], unit="/min")
+    path = tmp_path / "ends.vital"
+    vf.to_vital(str(path))
+    rec = read_record(path, channels=["ppg"])
+    np.testing.assert_array_equal(rec.signals["ppg"][:6000], np.arange(6000))
+    late = read_record(path, channels=["ppg"], start=70.0, stop=80.0).signals["ppg"]
+    assert len(late) == 1000 and np.isnan(late).all()

@@ -59,12 +59,13 @@ def _open(path: Path, track_names: list[str] | None, header_only: bool,
 
 @dataclass
 class _Facts:
-    """What a walk over a file's packets tells: the start its header states (None: an older
-    header without one, or 0), the first record and the last sample's end of its wave tracks
-    (s of the epoch; None: no wave record), and the bytes of a sample of formats 7 and 8 in
-    its first such wave record (None: none found)."""
+    """What a walk over a file's packets tells: the start and end its header states (None:
+    an older header without them, or 0), the first record and the last sample's end of its
+    wave tracks (s of the epoch; None: no wave record), and the bytes of a sample of formats
+    7 and 8 in its first such wave record (None: none found)."""
 
     stated: float | None = None
+    stated_end: float | None = None
     first: float | None = None
     end: float | None = None
     long_bytes: int | None = None
@@ -86,8 +87,10 @@ def _file_facts(path: Path) -> _Facts:
                 return facts
             size = struct.unpack_from("<H", head, 8)[0]
             header = f.read(size)
-            stated = struct.unpack_from("<d", header, 10)[0] if size >= 26 else 0.0
+            stated, stated_end = (struct.unpack_from("<dd", header, 10) if size >= 26
+                                  else (0.0, 0.0))
             facts.stated = stated if stated > 0 else None
+            facts.stated_end = stated_end if stated_end > 0 else None
             while len(packet := f.read(5)) == 5:
                 kind, length = struct.unpack("<BL", packet)
                 data = f.read(length)
@@ -107,8 +110,8 @@ def _file_facts(path: Path) -> _Facts:
                     if tid not in rates or len(data) < 2 + info + 4 or dt <= 0:
                         continue
                     n = struct.unpack_from("<L", data, 2 + info)[0]
-                    facts.first = dt if facts.first is None else min(facts.first, dt)
-                    if rates[tid] > 0:
+                    if rates[tid] > 0:  # the tracks read (vitaldb skips those of rate 0)
+                        facts.first = dt if facts.first is None else min(facts.first, dt)
                         last = dt + n / rates[tid]
                         facts.end = last if facts.end is None else max(facts.end, last)
                     if tid in long_tracks and n and facts.long_bytes is None:
@@ -198,15 +201,20 @@ def read_vital(
     # excluded
     wide = facts.long_bytes == 8
     vf = _open(path, None if wide else candidates, header_only=False,
-               long_bytes=facts.long_bytes,
-               exclude=[t for t in header.trks if t not in candidates] if wide else None)
+               long_bytes=facts.long_bytes,  # (vitaldb excludes a name's every suffix match)
+               exclude=[t for t in header.trks if not any(c.endswith(t) for c in candidates)]
+               if wide else None)
     # time 0 and the end are the file's, whichever tracks are read: the header's stated
     # start, or the first record of any wave track where that is earlier (a cropped file)
     # or the header states none; the last wave sample's end (a numeric record far off, a
     # clock error, had set vitaldb's span)
     firsts = [v for v in (facts.stated, facts.first) if v is not None]
     origin = min(firsts) if firsts else vf.dtstart
-    end = facts.end if facts.end is not None else vf.dtend
+    # the later of the last wave sample's end and the header's stated end (the file's span,
+    # read as NaN past the samples), unless that one lies past the span any file may cover
+    ends = [v for v in (facts.end, facts.stated_end)
+            if v is not None and v - origin <= MAX_SPAN_S]
+    end = max(ends) if ends else (facts.end if facts.end is not None else vf.dtend)
     if end - origin > MAX_SPAN_S:
         raise RecordError(
             f"{path}: its records span {(end - origin) / 86400:.0f} days (from "
