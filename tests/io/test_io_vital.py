@@ -303,3 +303,35 @@ def test_vital_reads_to_the_stated_end_and_keeps_suffix_named_tracks(tmp_path) -
     np.testing.assert_array_equal(rec.signals["ppg"][:6000], np.arange(6000))
     late = read_record(path, channels=["ppg"], start=70.0, stop=80.0).signals["ppg"]
     assert len(late) == 1000 and np.isnan(late).all()
+
+
+@pytest.mark.parametrize("packed", [True, False])
+def test_vital_8_byte_tracks_of_any_kind_keep_the_others(tmp_path, packed: bool) -> None:
+    """vitaldb's 8-byte format-7 tracks, a numeric one or a wave in blocks: vitaldb skips a
+    track not read by its length for 4-byte samples, mis-seeking into the next packet, and
+    every later track had been lost (by channel asked for); a wave block 30 days on is
+    refused, not dropped."""
+    t0 = 1.6e9
+    vf = vitaldb.VitalFile()
+    vf.dtstart, vf.dtend = t0, t0 + 10.0
+    vf.add_track("Solar8000/HR", [{"dt": t0 + k, "val": 70 + k} for k in range(10)],
+                 unit="/min")
+    vf.trks["Solar8000/HR"].fmt = 7
+    vf.add_track("SNUADC/ECG_II", [{"dt": t0 + 2.0 * k, "val": np.arange(1000) + 1000 * k}
+                                   for k in range(4)], srate=500.0)
+    vf.trks["SNUADC/ECG_II"].fmt = 7
+    vf.add_track("SNUADC/PLETH", [{"dt": t0, "val": np.arange(2000, dtype=np.float32)}],
+                 srate=200.0)  # (vitaldb writes an unpacked block in its own dtype)
+    path = tmp_path / "wide.vital"
+    vf.to_vital(str(path), packed=packed)
+    for channels in (None, ["ppg"], ["ecg_ii"]):
+        rec = read_record(path, channels=channels)
+        if "ppg" in rec.signals:
+            np.testing.assert_array_equal(rec.signals["ppg"][:2000], np.arange(2000.0))
+        if "ecg_ii" in rec.signals:
+            np.testing.assert_array_equal(rec.signals["ecg_ii"][:4000], np.arange(4000))
+    vf.add_track("SNUADC/ART", [{"dt": t0, "val": np.ones(500)},
+                                {"dt": t0 + 30 * 86400.0, "val": np.ones(500)}], srate=500.0)
+    vf.to_vital(str(path), packed=False)
+    with pytest.raises(RecordError, match="its records span 30 days"):
+        read_record(path, channels=["abp"])

@@ -79,7 +79,8 @@ def _file_facts(path: Path) -> _Facts:
     writes 8, the format says 4). A damaged stream ends the walk: the read names it."""
     facts = _Facts()
     rates: dict[int, float] = {}  # wave track id -> rate
-    long_tracks: set[int] = set()
+    long_tracks: set[int] = set()  # wave tracks of format 7 or 8
+    long_numbers: set[int] = set()  # numeric tracks of format 7 or 8
     try:
         with gzip.open(path, "rb") as f:
             head = f.read(10)
@@ -104,9 +105,13 @@ def _file_facts(path: Path) -> _Facts:
                                   if len(data) >= pos + 16 else 0.0)
                     if data[3] in (7, 8):
                         long_tracks.add(tid)
+                elif kind == 0 and len(data) >= 4 and data[2] == 2 and data[3] in (7, 8):
+                    long_numbers.add(struct.unpack_from("<H", data, 0)[0])
                 elif kind == 1 and len(data) >= 12:  # a record
                     info = struct.unpack_from("<H", data, 0)[0]
                     dt, tid = struct.unpack_from("<dH", data, 2)
+                    if tid in long_numbers and facts.long_bytes is None:  # one value
+                        facts.long_bytes = length - 2 - info
                     if tid not in rates or len(data) < 2 + info + 4 or dt <= 0:
                         continue
                     n = struct.unpack_from("<L", data, 2 + info)[0]
@@ -202,7 +207,8 @@ def read_vital(
     wide = facts.long_bytes == 8
     vf = _open(path, None if wide else candidates, header_only=False,
                long_bytes=facts.long_bytes,  # (vitaldb excludes a name's every suffix match)
-               exclude=[t for t in header.trks if not any(c.endswith(t) for c in candidates)]
+               exclude=[t for t, trk in header.trks.items()  # skipping a 7/8 track mis-seeks
+                        if trk.fmt not in (7, 8) and not any(c.endswith(t) for c in candidates)]
                if wide else None)
     # time 0 and the end are the file's, whichever tracks are read: the header's stated
     # start, or the first record of any wave track where that is earlier (a cropped file)
@@ -212,9 +218,9 @@ def read_vital(
     origin = min(firsts) if firsts else vf.dtstart
     # the later of the last wave sample's end and the header's stated end (the file's span,
     # read as NaN past the samples), unless that one lies past the span any file may cover
-    ends = [v for v in (facts.end, facts.stated_end)
-            if v is not None and v - origin <= MAX_SPAN_S]
-    end = max(ends) if ends else (facts.end if facts.end is not None else vf.dtend)
+    ends = [v for v in (facts.end, facts.stated_end if facts.stated_end is not None
+                        and facts.stated_end - origin <= MAX_SPAN_S else None) if v is not None]
+    end = max(ends) if ends else vf.dtend
     if end - origin > MAX_SPAN_S:
         raise RecordError(
             f"{path}: its records span {(end - origin) / 86400:.0f} days (from "
