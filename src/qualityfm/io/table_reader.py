@@ -429,7 +429,8 @@ def read_csv(
         except RecordError as err:
             rate, grid = _gap_grid(t, t_first, fs, path, err)
             if spanned:  # rows before the first gap are samples: a span among them is cut
-                regular = int(np.flatnonzero(grid != np.arange(len(grid)))[0])
+                off_grid = np.flatnonzero(grid != np.arange(len(grid)))
+                regular = int(off_grid[0]) if len(off_grid) else len(grid)
                 if regular > 1:
                     rate = _csv_rate(t[:regular], 0, t_first, fs, path)
                 if regular <= 1 or sample_span(start, stop, rate, sys.maxsize, path)[1] > \
