@@ -11,6 +11,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -52,8 +53,6 @@ def _open(path: Path, track_names: list[str] | None, header_only: bool,
                           f"({said.getvalue().strip()})")
     if not vf.trks and vf.dtend == 0:
         raise RecordError(f"{path}: not a .vital file (no VITA signature or header)")
-    if not header_only:
-        _check_complete(path)
     return vf
 
 
@@ -76,66 +75,68 @@ def _file_facts(path: Path) -> _Facts:
     the file's time 0 and span must not follow which tracks a read asks for (vitaldb starts
     and ends a read at the records of the tracks it reads), and vitaldb reads formats 7 and
     8 with the platform's 'l' (8 bytes on Linux) whatever the file holds (its own writer
-    writes 8, the format says 4). A damaged stream ends the walk: the read names it."""
+    writes 8, the format says 4). The walk reads the stream to its end, so a file whose gzip
+    stream stops early (vitaldb reads such a file up to the cut and says nothing) or is
+    corrupt is refused here (RecordError)."""
     facts = _Facts()
-    rates: dict[int, float] = {}  # wave track id -> rate
-    long_tracks: set[int] = set()  # wave tracks of format 7 or 8
-    long_numbers: set[int] = set()  # numeric tracks of format 7 or 8
     try:
         with gzip.open(path, "rb") as f:
-            head = f.read(10)
-            if len(head) < 10 or head[:4] != b"VITA":
-                return facts
-            size = struct.unpack_from("<H", head, 8)[0]
-            header = f.read(size)
-            stated, stated_end = (struct.unpack_from("<dd", header, 10) if size >= 26
-                                  else (0.0, 0.0))
-            facts.stated = stated if stated > 0 else None
-            facts.stated_end = stated_end if stated_end > 0 else None
-            while len(packet := f.read(5)) == 5:
-                kind, length = struct.unpack("<BL", packet)
-                data = f.read(length)
-                if kind == 0 and len(data) >= 4 and data[2] == _WAVE:  # a wave track's info
-                    tid, pos = struct.unpack_from("<H", data, 0)[0], 4
-                    for _ in range(2):  # name, unit (vitaldb: fields a short packet lacks
-                        if len(data) >= pos + 4:  # are 0)
-                            pos += 4 + struct.unpack_from("<L", data, pos)[0]
-                    # after mindisp, maxdisp and colour
-                    rates[tid] = (struct.unpack_from("<f", data, pos + 12)[0]
-                                  if len(data) >= pos + 16 else 0.0)
-                    if data[3] in (7, 8):
-                        long_tracks.add(tid)
-                elif kind == 0 and len(data) >= 4 and data[2] == 2 and data[3] in (7, 8):
-                    long_numbers.add(struct.unpack_from("<H", data, 0)[0])
-                elif kind == 1 and len(data) >= 12:  # a record
-                    info = struct.unpack_from("<H", data, 0)[0]
-                    dt, tid = struct.unpack_from("<dH", data, 2)
-                    if tid in long_numbers and facts.long_bytes is None:  # one value
-                        facts.long_bytes = length - 2 - info
-                    if tid not in rates or len(data) < 2 + info + 4 or dt <= 0:
-                        continue
-                    n = struct.unpack_from("<L", data, 2 + info)[0]
-                    if rates[tid] > 0:  # the tracks read (vitaldb skips those of rate 0)
-                        facts.first = dt if facts.first is None else min(facts.first, dt)
-                        last = dt + n / rates[tid]
-                        facts.end = last if facts.end is None else max(facts.end, last)
-                    if tid in long_tracks and n and facts.long_bytes is None:
-                        facts.long_bytes = (length - 2 - info - 4) // n
-    except (EOFError, OSError, zlib.error, struct.error):
-        pass
-    return facts
-
-
-def _check_complete(path: Path) -> None:
-    """Refuse a ``.vital`` file whose gzip stream stops early (vitaldb reads such a file up to
-    the cut and says nothing) or is corrupt."""
-    try:
-        with gzip.open(path, "rb") as stream:
-            while stream.read(1 << 22):
+            _walk(f, facts)
+            while f.read(1 << 22):  # the rest of a walk a malformed packet ended
                 pass
     except (EOFError, OSError, zlib.error) as e:
         raise RecordError(f"{path}: truncated or corrupt .vital file ({type(e).__name__}: {e})"
                           ) from e
+    return facts
+
+
+def _walk(f: IO[bytes], facts: _Facts) -> None:
+    """Fill ``facts`` from the packets of the stream ``f`` (:func:`_file_facts`); a packet
+    that does not parse ends the walk."""
+    rates: dict[int, float] = {}  # wave track id -> rate
+    long_tracks: set[int] = set()  # wave tracks of format 7 or 8
+    long_numbers: set[int] = set()  # numeric tracks of format 7 or 8
+    try:
+        head = f.read(10)
+        if len(head) < 10 or head[:4] != b"VITA":
+            return
+        size = struct.unpack_from("<H", head, 8)[0]
+        header = f.read(size)
+        stated, stated_end = (struct.unpack_from("<dd", header, 10) if size >= 26
+                              else (0.0, 0.0))
+        facts.stated = stated if stated > 0 else None
+        facts.stated_end = stated_end if stated_end > 0 else None
+        while len(packet := f.read(5)) == 5:
+            kind, length = struct.unpack("<BL", packet)
+            data = f.read(length)
+            if kind == 0 and len(data) >= 4 and data[2] == _WAVE:  # a wave track's info
+                tid, pos = struct.unpack_from("<H", data, 0)[0], 4
+                for _ in range(2):  # name, unit (vitaldb: fields a short packet lacks
+                    if len(data) >= pos + 4:  # are 0)
+                        pos += 4 + struct.unpack_from("<L", data, pos)[0]
+                # after mindisp, maxdisp and colour
+                rates[tid] = (struct.unpack_from("<f", data, pos + 12)[0]
+                              if len(data) >= pos + 16 else 0.0)
+                if data[3] in (7, 8):
+                    long_tracks.add(tid)
+            elif kind == 0 and len(data) >= 4 and data[2] == 2 and data[3] in (7, 8):
+                long_numbers.add(struct.unpack_from("<H", data, 0)[0])
+            elif kind == 1 and len(data) >= 12:  # a record
+                info = struct.unpack_from("<H", data, 0)[0]
+                dt, tid = struct.unpack_from("<dH", data, 2)
+                if tid in long_numbers and facts.long_bytes is None:  # one value
+                    facts.long_bytes = length - 2 - info
+                if tid not in rates or len(data) < 2 + info + 4 or dt <= 0:
+                    continue
+                n = struct.unpack_from("<L", data, 2 + info)[0]
+                if rates[tid] > 0:  # the tracks read (vitaldb skips those of rate 0)
+                    facts.first = dt if facts.first is None else min(facts.first, dt)
+                    last = dt + n / rates[tid]
+                    facts.end = last if facts.end is None else max(facts.end, last)
+                if tid in long_tracks and n and facts.long_bytes is None:
+                    facts.long_bytes = (length - 2 - info - 4) // n
+    except struct.error:
+        pass
 
 
 #: The raw value that marks a missing sample in an integer track, by the track's format (3:
