@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from qualityfm._caller import warn_at_caller
 from qualityfm.data.features import robust_centre_scale
-from qualityfm.io.atomic import atomic_write_all
+from qualityfm.io.atomic import atomic_write_all, json_safe
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model.network import check_pool, mean_over_shifts, pool_encoder, pooled_dim
 from qualityfm.model.precision import resolve_device
@@ -426,8 +426,8 @@ class TaskEstimator(ABC):
                 + (f"feature code version {version}; this qualityfm computes version "
                    f"{FEATURES_VERSION}, so its predictions may shift a little"
                    if version is not None else
-                   "a qualityfm that did not record their version (before session 31's "
-                   f"version {FEATURES_VERSION}, they may differ a little from today's)")
+                   "a qualityfm that did not record their version (those before version "
+                   f"{FEATURES_VERSION} may differ a little from today's)")
                 + ": fit it again to match them")
 
 
@@ -1159,8 +1159,7 @@ class Finetuner(TaskEstimator):
                                 else self.feature_columns.tolist()),
             "history": self.history,
             # how it was trained, so that a refit of the loaded model trains as this fit did
-            "training": {k: getattr(self, k).item() if isinstance(getattr(self, k), np.generic)
-                         else getattr(self, k) for k in TRAINING_SETTINGS},
+            "training": json_safe({k: getattr(self, k) for k in TRAINING_SETTINGS}),
         }
         state = self.net.state_dict()
         # the two together (a save stopped between them had loaded one model's weights with
