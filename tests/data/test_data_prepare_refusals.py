@@ -237,3 +237,29 @@ def test_the_store_must_lie_apart_from_its_inputs(synth_dir, small_window, tmp_p
     assert files_digest(synth_dir) == before and not (synth_dir / "store").exists()
     # A file input beside the store folder is fine.
     assert prepare(record, synth_dir.parent / "beside", **kw)["n_records"] == 1
+
+
+def test_inputs_of_one_folder_name_keep_their_records_apart(synth_dir, small_window, tmp_path):
+    """site1/icu and site2/icu holding files of the same names: each record has a key of its
+    own (they had shared one, and a resume then missed a change to one of them)."""
+    sites = [tmp_path / s / "icu" for s in ("site1", "site2")]
+    for n, site in enumerate(sites):
+        site.mkdir(parents=True)
+        for i in range(2):
+            shutil.copy(synth_dir / f"rec{i + 2 * n}.npz", site / f"rec{i}.npz")
+    keys = [key for key, _ in expand_inputs(sites)]
+    assert keys == ["site1/icu/rec0.npz", "site1/icu/rec1.npz",
+                    "site2/icu/rec0.npz", "site2/icu/rec1.npz"]
+    assert expand_inputs(sites[::-1]) == expand_inputs(sites)
+    assert [k for k, _ in expand_inputs(sites[:1])] == ["icu/rec0.npz", "icu/rec1.npz"]
+    kw = dict(window=small_window, shard_size=3, progress=False)
+    interrupted(sites, tmp_path / "store", **kw)
+    shutil.copy(synth_dir / "rec4.npz", sites[0] / "rec0.npz")  # read before the stop
+    with pytest.raises(ValueError, match=r"site1/icu/rec0\.npz has changed since"):
+        prepare(sites, tmp_path / "store", **kw)
+    # A key so lengthened that is another input's own is refused, naming both files.
+    other = tmp_path / "elsewhere" / "site1"
+    (other / "icu").mkdir(parents=True)
+    shutil.copy(synth_dir / "rec4.npz", other / "icu" / "rec0.npz")
+    with pytest.raises(ValueError, match=r"two records named 'site1/icu/rec0\.npz'"):
+        expand_inputs([*sites, other])

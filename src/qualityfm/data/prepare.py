@@ -118,6 +118,7 @@ def expand_inputs(inputs: Sequence[str | os.PathLike],
     A file reached twice (given twice, or through a link) keeps its smallest key, so the same
     set of records gives the same list, and the same store, in any order of ``inputs``."""
     keys: dict[Path, str] = {}  # resolved path -> key
+    where: dict[Path, dict[str, Path]] = {}  # resolved path -> {key: the place it names}
     for inp in inputs:
         root = Path(inp)
         found = find_records(root)
@@ -125,9 +126,46 @@ def expand_inputs(inputs: Sequence[str | os.PathLike],
             empty.append(inp)
         for p in found:
             key, path = record_key(p, root), p.resolve()
+            where.setdefault(path, {})[key] = _named_place(p, root)
             if path not in keys or key < keys[path]:
                 keys[path] = key
-    return sorted((key, path) for path, key in keys.items())
+    return sorted(_distinct_keys({path: (key, where[path][key]) for path, key in keys.items()}))
+
+
+def _named_place(path: Path, root: Path) -> Path:
+    """The absolute place a record's key names: the resolved input folder, then the path
+    found under it (links not followed), as ``record_key`` reads it."""
+    if not root.is_dir():
+        return Path(os.path.abspath(path)).parent.resolve() / path.name
+    return root.resolve() / Path(os.path.abspath(path)).relative_to(os.path.abspath(root))
+
+
+def _distinct_keys(named: dict[Path, tuple[str, Path]]) -> list[tuple[str, Path]]:
+    """``(key, path)`` pairs in which two files never share a key: files of two inputs of the
+    same folder name (``site1/icu``, ``site2/icu``) and the same file names keep as many more
+    of their place's parent folders in their key as tell them apart (``site1/icu/rec.hea``);
+    refused, naming both, where a key so made is another record's."""
+    by_key: dict[str, list[Path]] = {}
+    for path, (key, _) in named.items():
+        by_key.setdefault(key, []).append(path)
+    pairs = {path: key for path, (key, _) in named.items()}
+    for key, paths in by_key.items():
+        if len(paths) < 2:
+            continue
+        n_key = len(Path(key).parts)
+        places = {path: named[path][1].parts for path in paths}
+        longest = max(len(parts) for parts in places.values())
+        n = next(n for n in range(n_key + 1, longest + 1)  # whole places always differ
+                 if len({parts[-n:] for parts in places.values()}) == len(paths))
+        for path, parts in places.items():
+            pairs[path] = Path(*parts[-n:]).as_posix()
+    found: dict[str, Path] = {}
+    for path, key in pairs.items():
+        if key in found:
+            raise ValueError(f"{found[key]} and {path}: two records named {key!r}; give "
+                             "their inputs under folders of other names")
+        found[key] = path
+    return [(key, path) for path, key in pairs.items()]
 
 
 def input_records(keys: Sequence[str]) -> dict[str, Any]:
