@@ -133,3 +133,29 @@ def test_a_folder_that_is_a_link_to_nothing_is_refused_first(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"--out X: .*dl is a link to nothing"):
         check_writable_folder(tmp_path / "dl" / "sub", "--out X")
     check_writable_folder(tmp_path / "new" / "sub", "--out X")  # made at the write: fine
+
+
+def test_the_folder_is_flushed_after_the_renames(tmp_path, monkeypatch) -> None:
+    """A rename is on disk only once its folder is flushed: each folder written to, once,
+    after the files it holds were moved there."""
+    import stat
+
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("rename", b)),
+                                                     real_replace(a, b))[1])
+
+    def fsync(fd: int) -> None:
+        events.append(("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file",
+                       os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    (tmp_path / "sub").mkdir()
+    a, b, c = tmp_path / "a.bin", tmp_path / "b.bin", tmp_path / "sub" / "c.bin"
+    atomic_write_all({a: lambda f: f.write(b"a"), b: lambda f: f.write(b"b"),
+                      c: lambda f: f.write(b"c")})
+    kinds = [kind for kind, _ in events]
+    assert kinds == ["file"] * 3 + ["rename"] * 3 + ["folder"] * 2
+    assert [p for kind, p in events if kind == "folder"] == [os.path.realpath(tmp_path),
+                                                             os.path.realpath(tmp_path / "sub")]

@@ -1,7 +1,8 @@
 """Atomic file writes, the one way every layer writes a file: a temporary file in the same
 folder, flushed to disk, then renamed onto the target (a reader sees the old file or the new
-one, never half of one). A write stopped by an exception leaves no temporary behind; one whose
-process was killed does, and :func:`remove_temporaries` clears those on the next run."""
+one, never half of one), and the folder flushed too. A write stopped by an exception leaves no
+temporary behind; one whose process was killed does, and :func:`remove_temporaries` clears
+those on the next run."""
 
 from __future__ import annotations
 
@@ -98,7 +99,24 @@ def atomic_write_all(writes: Mapping[Path, Callable[[IO[bytes]], object]]) -> li
         for tmp, _ in done:
             tmp.unlink(missing_ok=True)
         raise
+    for folder in dict.fromkeys(path.parent for _, path in done):
+        _sync_folder(folder)
     return [path for _, path in done]
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush a folder's entries to disk, so that a rename in it outlives a power cut (the file's
+    data was flushed before); skipped where folders cannot be opened (Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # a filesystem that cannot sync a folder
+        pass
+    finally:
+        os.close(fd)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
