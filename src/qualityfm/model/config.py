@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from qualityfm._numbers import is_int, is_number
 from qualityfm.model.attention import KERNELS
 
 HEADS = ("none", "dino")
@@ -16,11 +16,6 @@ INT_FIELDS = ("in_channels", "n_samples", "d_model", "n_layers", "n_heads", "d_f
               "stem_width", "stem_blocks", "window", "n_bins", "head_hidden",
               "head_bottleneck", "head_prototypes", "feature_targets")
 INT_TUPLES = ("stem_kernels", "stem_strides", "stem_channels", "global_tokens")
-
-
-def is_int(value: object) -> bool:
-    """An integer (Python or NumPy), not a bool, float or string."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def conv_out_length(length: int, kernel: int, stride: int, padding: int) -> int:
@@ -99,10 +94,9 @@ class QualityFMConfig:
                 continue
             if not isinstance(value, tuple) or not all(map(is_int, value)):
                 raise ValueError(f"config {name} must be a list of integers, got {value!r}")
-        if not isinstance(self.dropout, numbers.Real) or isinstance(self.dropout, bool):
+        if not is_number(self.dropout, finite=False):
             raise ValueError(f"config dropout must be a number, got {self.dropout!r}")
-        if (not isinstance(self.fs, numbers.Real) or isinstance(self.fs, bool)
-                or not 0 < self.fs < float("inf")):
+        if not is_number(self.fs) or not self.fs > 0:
             raise ValueError(f"config fs must be a finite rate in Hz > 0, got {self.fs!r}")
         if not isinstance(self.bias, bool):
             raise ValueError(f"config bias must be true or false, got {self.bias!r}")

@@ -7,12 +7,12 @@ sample grid with cumulative sums, so nothing loops over windows in Python.
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from qualityfm._numbers import is_number
 from qualityfm.io import (
     MIN_WAVEFORM_FS,
     MODEL_CHANNELS,
@@ -68,8 +68,7 @@ class WindowConfig:
         self.channels = tuple(self.channels)
         for name in ("fs", "seconds", "offset", "hop", "max_nan_fraction"):
             v = getattr(self, name)
-            if v is not None and not (isinstance(v, numbers.Real) and not isinstance(v, bool)
-                                      and np.isfinite(v)):
+            if v is not None and not is_number(v):
                 raise ValueError(f"WindowConfig.{name} must be a finite number, got {v!r}")
             if isinstance(v, np.generic):  # a NumPy number as a Python one (JSON writes it)
                 setattr(self, name, v.item())

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from qualityfm._numbers import is_int, is_number
 
 RECIPES: dict[str, dict[str, Any]] = {
     # The original's settings, kept for ablations: per-token distillation on raw encoder tokens,
@@ -161,8 +161,6 @@ class PretrainConfig:
         infinite loss weight had read as divergence, a NaN clip as no clipping), bools,
         strings (paths become strings), a mapping of overrides; NumPy numbers become Python
         ones (JSON writes them)."""
-        from qualityfm.model.config import is_int  # here: building the CLI imports no torch
-
         self.betas = tuple(self.betas) if isinstance(self.betas, list | tuple) else self.betas
         for f in fields(self):
             value = getattr(self, f.name)
@@ -171,8 +169,7 @@ class PretrainConfig:
                     raise ValueError(f"{f.name} must be an integer, got {value!r}")
                 setattr(self, f.name, int(value))
             elif f.type == "float":
-                if (not isinstance(value, numbers.Real) or isinstance(value, bool)
-                        or not math.isfinite(value)):
+                if not is_number(value):
                     raise ValueError(f"{f.name} must be a finite number, got {value!r}")
                 setattr(self, f.name, float(value))
             elif f.type == "bool" and not isinstance(value, bool):
@@ -186,8 +183,7 @@ class PretrainConfig:
             raise ValueError("model_overrides must be a mapping of model config fields to "
                              f"values, got {self.model_overrides!r}")
         if (not isinstance(self.betas, tuple) or len(self.betas) != 2
-                or not all(isinstance(b, numbers.Real) and not isinstance(b, bool)
-                           and 0 <= b < 1 for b in self.betas)):
+                or not all(is_number(b) and 0 <= b < 1 for b in self.betas)):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
         self.betas = (float(self.betas[0]), float(self.betas[1]))
 
