@@ -146,7 +146,7 @@ def test_bad_config() -> None:
     with pytest.raises(ValueError, match="a tuple of names"):
         WindowConfig(channels="ppg")
     for field, value in (("offset", float("nan")), ("hop", float("nan")),
-                         ("seconds", float("inf")), ("fs", "300")):
+                         ("seconds", float("inf")), ("fs", "300"), ("fs", 10**400)):
         with pytest.raises(ValueError, match=f"WindowConfig.{field} must be a finite number"):
             WindowConfig(**{field: value})
 

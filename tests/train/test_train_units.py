@@ -176,6 +176,7 @@ def test_config_refuses_negative_seeds_and_betas_outside_0_1() -> None:
     ("batch_size", 8.0, "batch_size must be an integer"),  # had failed in torch's sampler
     ("amp_weight", float("inf"), "amp_weight must be a finite number"),  # read as divergence
     ("min_lr", float("nan"), "min_lr must be a finite number"),
+    ("lr", 10**400, "lr must be a finite number"),  # past a float's range
     ("compile", 1, "compile must be true or false"),
     ("store", None, "store must be a string"),
     ("model_overrides", ["n_layers"], "model_overrides must be a mapping"),
