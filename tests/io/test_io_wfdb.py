@@ -616,3 +616,63 @@ def test_a_header_rate_that_is_no_number_is_named(tmp_path, rate: str) -> None:
     for span in ({}, {"start": 0.0, "stop": 0.5}):
         with pytest.raises(RecordError, match=r"r\.hea: header gives no sampling rate"):
             read_record(tmp_path / "r.hea", **span)
+
+
+def _mat_record(folder: Path, name: str, samples: np.ndarray, fmt: str = "16+24",
+                **savemat) -> Path:
+    """A two-signal WFDB record ``name`` whose .mat signal file scipy writes as told."""
+    import scipy.io
+
+    scipy.io.savemat(folder / f"{name}.mat", {savemat.pop("key", "val"): samples}, **savemat)
+    n = samples.shape[1]
+    lines = [f"{name} 2 250 {n}"] + [f"{name}.mat {fmt} 200/mV 16 0 0 0 0 {lead}"
+                                      for lead in ("II", "V")]
+    hea = folder / f"{name}.hea"
+    hea.write_text("\n".join(lines) + "\n")
+    return hea
+
+
+def test_a_mat_signal_file_of_another_layout_is_refused(tmp_path: Path) -> None:
+    """A .mat that is no MATLAB v4 int16 matrix named val had been read from byte 24 as if it
+    were: its samples shifted, the channels rotated, nothing said."""
+    rng = np.random.default_rng(0)
+    val = rng.integers(-500, 500, size=(2, 2500)).astype(np.int16)
+    good = read_record(_mat_record(tmp_path, "good", val, format="4"))
+    np.testing.assert_allclose(good.signals["ecg_v"], val[1] / 200, rtol=1e-6)
+    cases = {
+        "v5": (dict(), r"v5\.mat is a MATLAB v5 file; WFDB reads \.mat signal files of MATLAB v4"),
+        "double": (dict(format="4", dtype=float),
+                   r"double\.mat holds double samples, the header's format 16 reads int16"),
+        "named": (dict(format="4", key="signal"),
+                  r"named\.mat holds its samples from byte 27, the header's format field reads "
+                  r"them from byte 24: write the field as 16\+27"),
+        "bare": (dict(format="4", fmt="16"),
+                 r"bare\.mat holds its samples from byte 24, the header's format field reads "
+                 r"them from byte 0"),
+        "rows": (dict(format="4", rows=1), r"rows\.mat holds 1 signals per frame, the header "
+                                           r"gives it 2"),
+    }
+    for name, (kw, message) in cases.items():
+        samples = val.astype(kw.pop("dtype", np.int16))[:kw.pop("rows", 2)]
+        hea = _mat_record(tmp_path, name, samples, fmt=kw.pop("fmt", "16+24"), **kw)
+        with pytest.raises(RecordError, match=rf"{name}\.hea: its signal file {message}"):
+            read_record(hea)
+
+
+def test_a_dat_file_larger_than_its_formats_give_warns(tmp_path: Path) -> None:
+    """16-bit samples under a format-80 header had read as other values without a word."""
+    rng = np.random.default_rng(1)
+    rng.integers(-500, 500, size=(2500, 2)).astype("<i2").tofile(tmp_path / "w.dat")
+    lines = ["w 2 250 2500"] + [f"w.dat FMT 200/mV 8 0 0 0 0 {lead}" for lead in ("II", "V")]
+    hea = tmp_path / "w.hea"
+    hea.write_text("\n".join(lines).replace("FMT", "16") + "\n")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the right format: no word
+        read_record(hea)
+    hea.write_text("\n".join(lines).replace("FMT", "80") + "\n")
+    with pytest.warns(RuntimeWarning, match=r"w\.hea: its signal file w\.dat holds 10000 bytes "
+                                            r"of samples, the header's formats \(80, 80\) and "
+                                            r"2500 samples per signal make 5000"):
+        read_record(hea)

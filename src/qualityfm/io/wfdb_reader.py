@@ -4,6 +4,7 @@ multi-frequency) and the labels of the PhysioNet/CinC Challenges 2015 and 2017."
 from __future__ import annotations
 
 import csv
+import math
 import re
 import sys
 import warnings
@@ -41,12 +42,15 @@ _UNITLESS_WHEN_UNSTATED = ("ppg", "resp")
 _GAIN_FIELD = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?(?:\(-?\d+\))?(?:/\S+)?$")
 #: A signal line's format field, ``format[xsamples][:skew][+offset]`` (``16``, ``16+24``,
 #: ``212``, ``16x4``), and the formats WFDB defines.
-_FORMAT_FIELD = re.compile(r"^(\d+)(?:x\d+)?(?::(-?\d+))?(?:\+\d+)?$")
+#: format[xsamples per frame][:skew][+byte offset]
+_FORMAT_FIELD = re.compile(r"^(\d+)(?:x(\d+))?(?::(-?\d+))?(?:\+(\d+))?$")
 _FORMATS = {"0", "8", "16", "24", "32", "61", "80", "160", "212", "310", "311", "508", "516",
             "524"}
 #: Bytes per element of a little-endian MATLAB v4 matrix by its type code (double, single,
 #: int32, int16, uint16, uint8).
 _MAT_V4_BYTES = {0: 8, 10: 4, 20: 4, 30: 2, 40: 2, 50: 1}
+#: The MATLAB v4 type codes a ``.mat`` signal file of each WFDB format holds (wfdb2mat's).
+_MAT_V4_TYPES = {"16": (30,), "32": (20,), "80": (50,), "8": (50,)}
 #: Bytes per sample of the WFDB formats whose signal file size gives the sample count.
 _BYTES_PER_SAMPLE = {"8": 1.0, "16": 2.0, "24": 3.0, "32": 4.0, "61": 2.0, "80": 1.0,
                      "160": 2.0, "212": 1.5, "310": 4 / 3, "311": 4 / 3}
@@ -73,6 +77,9 @@ class Header:
     #: each signal's format ("16", "212", "8") and skew (frames its samples are stored late)
     formats: list[str] = field(default_factory=list)
     skews: list[int] = field(default_factory=list)
+    #: each signal's samples per frame and the byte its signal file's samples start at
+    frame_samples: list[int] = field(default_factory=list)
+    byte_offsets: list[int] = field(default_factory=list)
 
     @property
     def multi(self) -> bool:
@@ -135,7 +142,7 @@ def parse_header(path: Path) -> Header:
                 f"{path}: corrupt WFDB header ({signal}: format field {p[1]!r} is not a WFDB "
                 "format, e.g. 16, 212 or 16+24)"
             )
-        if fmt is not None and int(fmt.group(2) or 0) < 0:
+        if fmt is not None and int(fmt.group(3) or 0) < 0:
             raise RecordError(f"{path}: corrupt WFDB header ({signal}: format field {p[1]!r} "
                               "has a negative skew)")
         if len(p) > 2 and not _GAIN_FIELD.match(p[2]):  # wfdb would read another gain or unit
@@ -152,7 +159,9 @@ def parse_header(path: Path) -> Header:
     return Header(fs, n_frames, names, [p[0] for p in parts], [], unstated, comments,
                   uncalibrated=uncalibrated, units=units,
                   formats=[f.group(1) if f else "16" for f in fields],
-                  skews=[int(f.group(2) or 0) if f else 0 for f in fields])
+                  skews=[int(f.group(3) or 0) if f else 0 for f in fields],
+                  frame_samples=[int(f.group(2) or 1) if f else 1 for f in fields],
+                  byte_offsets=[int(f.group(4) or 0) if f else 0 for f in fields])
 
 
 def _read_frames(base: str, header: Header, picked: list[int], i0: int, i1: int,
@@ -434,22 +443,49 @@ def _frames_in_file(path: Path) -> int:
 
 
 def _check_mat_length(path: Path, header: Header) -> None:
-    """A MATLAB v4 ``.mat`` signal file (format 16+24) against its own header: one cut short
-    is refused (a header without a sample count is read to the file's end), and a WFDB header
-    that counts fewer samples than the file declares warns (the read stops at its count)."""
-    files = {f for f in header.files if f.lower().endswith(".mat")}
-    for name in files:
+    """A MATLAB v4 ``.mat`` signal file (format 16+24) against its own header: one that is no
+    MATLAB v4 matrix of the header's sample type, whose samples start elsewhere than the
+    format field's byte offset says, or that holds another number of signals is refused (it
+    would read as other samples, channels rotated: a v5 file, a matrix of doubles or named
+    other than ``val``); one cut short is refused (a header without a sample count is read to
+    the file's end), and a WFDB header that counts fewer samples than the file declares warns
+    (the read stops at its count)."""
+    for name in dict.fromkeys(f for f in header.files if f.lower().endswith(".mat")):
         file = path.parent / name
+        signals = [k for k, f in enumerate(header.files) if f == name]
         try:
             with file.open("rb") as f:
                 head = f.read(20)
-            kind, rows, cols, _, name_len = np.frombuffer(head, "<i4")
-        except (OSError, ValueError):
-            return  # missing or too short: the read names it
-        item = _MAT_V4_BYTES.get(int(kind))  # little-endian full matrices only
-        if item is None or rows <= 0 or cols <= 0:
-            return  # another layout: wfdb's read decides
-        held = (file.stat().st_size - 20 - int(name_len)) // (item * int(rows))
+        except OSError:
+            return  # missing: the read names it
+        if len(head) < 20:
+            return  # too short: the read names it
+        kind, rows, cols, imaginary, name_len = (int(v) for v in np.frombuffer(head, "<i4"))
+        item = _MAT_V4_BYTES.get(kind)  # little-endian full matrices only
+        if item is None or rows <= 0 or cols <= 0 or imaginary or not 0 < name_len < 64:
+            what = ("a MATLAB v5 file" if head.startswith(b"MATLAB") else
+                    "no little-endian MATLAB v4 matrix of real numbers")
+            raise RecordError(f"{path}: its signal file {name} is {what}; WFDB reads .mat signal "
+                              "files of MATLAB v4 (as wfdb2mat writes them; scipy: "
+                              "savemat(file, {'val': samples}, format='4'))")
+        fmt = header.formats[signals[0]]
+        if kind not in _MAT_V4_TYPES.get(fmt, (kind,)):
+            types = {0: "double", 10: "single", 20: "int32", 30: "int16", 40: "uint16",
+                     50: "uint8"}
+            raise RecordError(f"{path}: its signal file {name} holds {types[kind]} samples, "
+                              f"the header's format {fmt} reads "
+                              f"{types[_MAT_V4_TYPES[fmt][0]]}: they would read as other "
+                              "values")
+        start, stated = 20 + name_len, header.byte_offsets[signals[0]]
+        if start != stated:
+            raise RecordError(f"{path}: its signal file {name} holds its samples from byte "
+                              f"{start}, the header's format field reads them from byte "
+                              f"{stated}: write the field as {fmt}+{start}")
+        frame = sum(header.frame_samples[k] for k in signals)
+        if rows != frame:
+            raise RecordError(f"{path}: its signal file {name} holds {rows} signals per frame, "
+                              f"the header gives it {frame}")
+        held = (file.stat().st_size - start) // (item * rows)
         if held < cols and header.n_frames is None:
             raise RecordError(f"{path}: truncated signal file {name}: its MATLAB header "
                               f"declares {cols} samples per signal, the file holds {held}")
@@ -457,6 +493,30 @@ def _check_mat_length(path: Path, header: Header) -> None:
             warnings.warn(f"{path}: the header counts {header.n_frames} samples per signal, its "
                           f"signal file {name} declares {cols}: reading {header.n_frames}",
                           RuntimeWarning, stacklevel=3)
+
+
+def _check_dat_length(path: Path, header: Header) -> None:
+    """Warn where a signal file holds more bytes than the header's formats and sample count
+    give it: a file of another format (16-bit samples under a format-80 header) reads as
+    other values (a file too short is refused by the read)."""
+    if header.n_frames is None:
+        return
+    for name in dict.fromkeys(f for f in header.files if not f.lower().endswith(".mat")):
+        signals = [k for k, f in enumerate(header.files) if f == name]
+        if name == "~" or any(header.formats[k] not in _BYTES_PER_SAMPLE for k in signals):
+            continue
+        try:
+            size = (path.parent / name).stat().st_size - header.byte_offsets[signals[0]]
+        except OSError:
+            continue  # missing: the read names it
+        per_frame = sum(_BYTES_PER_SAMPLE[header.formats[k]] * header.frame_samples[k]
+                        for k in signals)
+        expected = math.ceil(header.n_frames * per_frame)
+        if size > expected + math.ceil(per_frame):  # (packed formats round up)
+            warnings.warn(f"{path}: its signal file {name} holds {size} bytes of samples, the "
+                          f"header's formats ({', '.join(header.formats[k] for k in signals)}) "
+                          f"and {header.n_frames} samples per signal make {expected}: is its "
+                          "format the file's?", RuntimeWarning, stacklevel=3)
 
 
 def read_wfdb(
@@ -498,6 +558,7 @@ def read_wfdb(
     n_frames = header.n_frames
     if not multi:
         _check_mat_length(path, header)
+        _check_dat_length(path, header)
     if multi:
         n_frames = sum(n for _, n in header.data_segments)
     elif n_frames is None and (start is not None or stop is not None):
