@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -350,7 +351,6 @@ def test_a_skipped_record_is_listed_under_its_own_file(tmp_path, capsys) -> None
     """A multi-segment record whose segment header is missing is skipped under the record's
     header (it was listed under the missing segment, a file that does not exist); the task
     verbs name skipped records on stderr (finetune had listed them in summary.json alone)."""
-    import shutil
 
     from qualityfm.io.read import note_skipped
     from qualityfm.tasks.pipeline import _dataset
@@ -394,6 +394,34 @@ def test_an_uncalibrated_arterial_line_gives_no_bp_target(tmp_path) -> None:
         build_task_dataset("abp", hea)
     with pytest.warns(RuntimeWarning):
         assert len(build_task_dataset("abp", folder, labels=False)) == 2
+
+
+def test_an_arterial_line_in_another_pressure_unit_gives_targets_in_mmhg(tmp_path) -> None:
+    """ABP stated in kPa or cmH2O is converted (its values had been taken for mmHg: 163/92
+    for 120/67); one in mV is no pressure and is skipped, naming its unit."""
+    import re
+
+    hea = write_wfdb(synthesize(65, 250.0, sbp=135, dbp=72, seed=3, record_id="line"),
+                     tmp_path / "mmhg")
+    targets = build_task_dataset("abp", hea).y
+    for unit, per_mmhg in (("kPa", 1 / 7.50062), ("cmH2O", 1 / 0.73556), ("mV", 1.0)):
+        lines = []
+        for ln in hea.read_text().splitlines():
+            if ln.endswith(" ABP"):
+                gain = ln.split()[2]
+                g, rest = re.match(r"([^(/]+)(.*)/mmHg", gain).groups()
+                ln = ln.replace(gain, f"{float(g) / per_mmhg!r}{rest}/{unit}", 1)
+            lines.append(ln)
+        other = tmp_path / unit / "line.hea"
+        other.parent.mkdir()
+        other.write_text("\n".join(lines) + "\n")
+        shutil.copy(hea.with_suffix(".dat"), other.with_suffix(".dat"))
+        if unit == "mV":
+            with pytest.raises(RecordError, match=r"line\.hea: its arterial line is in 'mV', "
+                                                  r"no pressure unit"):
+                build_task_dataset("abp", other)
+        else:
+            np.testing.assert_allclose(build_task_dataset("abp", other).y, targets, atol=0.05)
 
 
 def test_a_validation_split_holds_a_rare_class_held_by_two_groups_or_more() -> None:

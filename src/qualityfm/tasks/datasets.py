@@ -81,7 +81,9 @@ BP_RULES = ("beat_median", "max_min")
 RHYTHMS = ("N", "A", "O", "~")
 # The classical features' code has its own version (quality.features.FEATURES_VERSION), which
 # keys the cache too: raise that one for a change of the features alone.
-# 28: a dataset lists the windows of its records left out, and why (``left_out``);
+# 29: an arterial line stated in kPa, cmH2O or Pa is converted to mmHg (it had been read as
+# mmHg), one in another unit skipped; 28: a dataset lists the windows of its records left
+# out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
 # only where the spectrum and the pulses agree on over 200 bpm (a dicrotic wave at 100 bpm
@@ -106,7 +108,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 28
+CACHE_VERSION = 29
 #: A task channel is absent when its peak-to-peak range is at most this (flat: leads off) ...
 FLAT_PEAK_TO_PEAK = 1e-9
 #: ... or when fewer seconds of it than this lie in the window's span.
@@ -567,9 +569,8 @@ def _rows_abp(path: Path, s: TaskSettings, rec: Record | None = None) -> list[di
     if not (rec.has(*need) and _primary_ecg(rec) == "ecg_ii"):
         what = "ABP, ECG II and PPG" if s.labels else "ECG II and PPG"
         raise RecordError(f"{path}: abp needs {what}; it has {rec.channels}")
-    if s.labels and rec.units.get("abp") == UNCALIBRATED:
-        raise RecordError(f"{path}: its arterial line is uncalibrated (ADC gain 0): its values "
-                          "are not mmHg, so they give no blood-pressure target")
+    if s.labels:
+        rec = _abp_in_mmhg(rec, path)
     why: Counter[str] = Counter()
     rows = _abp_windows(rec, s, why)
     if not any("x" in r for r in rows):
@@ -579,6 +580,29 @@ def _rows_abp(path: Path, s: TaskSettings, rec: Record | None = None) -> list[di
         raise RecordError(f"{path}: no {s.seconds:g} s window with a usable {what}"
                           + (f" ({reasons})" if reasons else ""))
     return rows
+
+
+#: Pressure units an arterial line may be stated in, and their mmHg; a line that states none
+#: ("", or "NU": a table's column without a unit) is taken to be in mmHg.
+PRESSURE_MMHG = {"mmhg": 1.0, "torr": 1.0, "cmh2o": 0.73556, "kpa": 7.50062, "pa": 0.00750062,
+                 "": 1.0, "nu": 1.0}
+
+
+def _abp_in_mmhg(rec: Record, path: Path) -> Record:
+    """``rec`` with its arterial line in mmHg, converted from the pressure unit it states;
+    one in no pressure unit (mV, uncalibrated) gives no target and is refused."""
+    unit = rec.units.get("abp", "")
+    if unit == UNCALIBRATED:
+        raise RecordError(f"{path}: its arterial line is uncalibrated (ADC gain 0): its values "
+                          "are not mmHg, so they give no blood-pressure target")
+    scale = PRESSURE_MMHG.get(re.sub(r"[\s_.]", "", unit).lower())
+    if scale is None:
+        raise RecordError(f"{path}: its arterial line is in {unit!r}, no pressure unit "
+                          f"(mmHg, cmH2O, kPa, Pa), so it gives no blood-pressure target")
+    if scale == 1.0:
+        return rec
+    return dataclasses.replace(rec, signals={**rec.signals, "abp": rec.signals["abp"] * scale},
+                               units={**rec.units, "abp": "mmHg"})
 
 
 def _window_bp(rec: Record, t0: float, t1: float, s: TaskSettings) -> tuple[float, float] | str:
