@@ -144,3 +144,42 @@ def test_hidden_folders_and_signal_files_without_a_header(tmp_path: Path) -> Non
     with pytest.raises(RecordError, match=r"mixedsignals_e\.dat: a signal file of the record "
                                           r"mixedsignals\.hea"):
         read_record(mixed / "mixedsignals_e.dat")
+
+
+def test_linked_folders_links_to_nothing_and_pipes(tmp_path: Path) -> None:
+    """Records in a folder that is a link are found (they had been dropped without a word),
+    a folder reached by its path and by a link is read once under its path, a link loop
+    ends; a link to nothing and a pipe named like a record are named as passed over (a pipe
+    had been opened, and the scan waited for ever)."""
+    import os
+
+    from qualityfm.io import write_wfdb
+    from qualityfm.io.read import passed_over_skips
+    from qualityfm.signal import synthesize
+
+    elsewhere, inputs = tmp_path / "elsewhere", tmp_path / "inputs"
+    for i in range(2):
+        write_wfdb(synthesize(20.0, 125.0, seed=i, record_id=f"r{i}",
+                              channels=("ecg_ii", "ppg")), elsewhere / f"site{i}")
+    inputs.mkdir()
+    (inputs / "site0").symlink_to(elsewhere / "site0")
+    (inputs / "a_alias").symlink_to(elsewhere / "site1")  # a link sorted before its folder
+    (inputs / "z").symlink_to(elsewhere / "site1")
+    (elsewhere / "site1" / "up").symlink_to(inputs)  # a loop
+    assert find_records(inputs) == [inputs / "a_alias" / "r1.hea", inputs / "site0" / "r0.hea"]
+    (inputs / "site1").symlink_to(elsewhere / "site1")
+    real = inputs / "real"
+    real.mkdir()
+    (real / "r2.hea").write_bytes((elsewhere / "site0" / "r0.hea").read_bytes()
+                                         .replace(b"r0", b"r2"))
+    (real / "r2.dat").write_bytes((elsewhere / "site0" / "r0.dat").read_bytes())
+    (inputs / "a_real_alias").symlink_to(real)
+    assert inputs / "real" / "r2.hea" in find_records(inputs)  # its path, not the link's
+    assert inputs / "a_real_alias" / "r2.hea" not in find_records(inputs)
+    (inputs / "gone.hea").symlink_to(tmp_path / "nothing.hea")
+    os.mkfifo(inputs / "pipe.csv")
+    assert {e["record"]: e["reason"].removeprefix(e["record"] + ": ")
+            for e in passed_over_skips(inputs)} == {
+        str(inputs / "gone.hea"): f"a link to nothing ({tmp_path / 'nothing.hea'})",
+        str(inputs / "pipe.csv"): "no regular file (a pipe or a device), not read"}
+    assert inputs / "pipe.csv" not in find_records(inputs)

@@ -96,3 +96,36 @@ def folder_lock(folder: str | Path, verb: str, flag: str = "--out") -> Iterator[
             warnings.warn(f"{folder}: cannot lock the folder ({err}); a second launch on it "
                           "would not be refused", RuntimeWarning, stacklevel=3)
         yield
+
+
+def files_under(folder: str | Path) -> list[Path]:
+    """Every entry under ``folder`` that is no folder (files, links to nothing, pipes), sorted,
+    each named by the path it was found at: folders that are links are looked in too (a folder
+    of links to datasets elsewhere), after the real ones, and each real folder once (a folder
+    reached by its path and a link is named by its path; a link loop ends); hidden folders
+    (``.git``, a writer's temporary folder) and unreadable ones are not looked in."""
+    found: list[Path] = []
+    seen: set[Path] = set()
+    todo, linked = [Path(folder)], []
+    while todo or linked:
+        here = todo.pop() if todo else linked.pop(0)
+        try:
+            real = here.resolve()
+            if real in seen:
+                continue
+            seen.add(real)
+            entries = sorted(os.scandir(here), key=lambda e: e.name)
+        except (OSError, RuntimeError):  # unreadable, or a link loop resolve() gives up on
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_folder = entry.is_dir()  # through a link
+            except OSError:
+                is_folder = False
+            if not is_folder:
+                found.append(Path(entry.path))
+            else:
+                (linked if entry.is_symlink() else todo).append(Path(entry.path))
+    return sorted(found)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from qualityfm.io.folders import files_under
 from qualityfm.io.record import Record, RecordError
 from qualityfm.io.table_reader import (
     csv_has_time_column,
@@ -114,8 +116,8 @@ def find_records(path: str | Path) -> list[Path]:
         return [path] if path.suffix.lower() in SUFFIXES else []
     found: list[Path] = []
     segments: set[Path] = set()
-    for file in path.rglob("*"):
-        if _hidden(file, path):  # .git, a writer's leftover temporary folder
+    for file in files_under(path):
+        if not file.is_file():  # a link to nothing, a pipe (opening it would wait for ever)
             continue
         suffix = file.suffix.lower()
         if suffix == ".hea":
@@ -128,12 +130,7 @@ def find_records(path: str | Path) -> list[Path]:
         elif suffix == ".csv" and not file.stem.endswith("_Numerics"):
             if csv_has_time_column(file):
                 found.append(file)
-    return sorted(f for f in found if f not in segments and f.is_file())
-
-
-def _hidden(file: Path, root: Path) -> bool:
-    """Whether ``file`` or a folder between it and ``root`` is hidden (``.git``, ``.write-*``)."""
-    return any(part.startswith(".") for part in file.relative_to(root).parts)
+    return sorted(f for f in found if f not in segments)
 
 
 def _header_naming(file: Path) -> Path | None:
@@ -165,9 +162,11 @@ def passed_over(folder: str | Path) -> tuple[list[Path], Counter[str]]:
     path = Path(folder)
     no_rate: list[Path] = []
     other: Counter[str] = Counter()
-    for file in sorted(path.rglob("*")) if path.is_dir() else []:
+    for file in files_under(path) if path.is_dir() else []:
         suffix = file.suffix.lower()
-        if _hidden(file, path) or not file.is_file():
+        if not file.is_file():
+            if suffix in (*SUFFIXES, ".dat", ".mat"):  # named, not lost without a word
+                no_rate.append(file)
             continue
         if suffix == ".npy" or _orphan_signal(file) or (
                 suffix == ".csv" and not file.stem.endswith("_Numerics")
@@ -181,7 +180,12 @@ def passed_over(folder: str | Path) -> tuple[list[Path], Counter[str]]:
 
 def no_rate_reason(path: str | Path) -> str:
     """Why a file :func:`passed_over` lists as having no sampling rate is not read: its
-    reader's message (which says how to give the rate)."""
+    reader's message (which says how to give the rate); a link to nothing or a pipe, so."""
+    path = Path(path)
+    if not path.exists():
+        return f"{path}: a link to nothing ({os.readlink(path)})"
+    if not path.is_file():
+        return f"{path}: no regular file (a pipe or a device), not read"
     try:
         read_record(path)
     except (RecordError, ValueError, OSError) as err:

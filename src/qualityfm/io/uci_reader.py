@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from qualityfm.io.channels import canonical_names
+from qualityfm.io.folders import files_under
 from qualityfm.io.record import Record, RecordError
 
 #: Sampling rate of every record (Hz).
@@ -182,6 +183,7 @@ def find_uci_bp(path: str | Path) -> list[Path]:
         return [path] if is_uci_bp_file(path) else []
     if not path.exists():
         raise RecordError(f"{path}: no such file or folder")
-    found = [f for f in path.rglob("*.mat") if f.is_file() and is_uci_bp_file(f)
+    found = [f for f in files_under(path) if f.suffix.lower() == ".mat" and f.is_file()
+             and is_uci_bp_file(f)
              and not f.with_suffix(".hea").exists()]  # a WFDB signal file is no UCI part
     return sorted(found, key=lambda f: (int(_PART.match(f.stem).group(1)), str(f)))
