@@ -676,3 +676,31 @@ def test_a_dat_file_larger_than_its_formats_give_warns(tmp_path: Path) -> None:
                                             r"of samples, the header's formats \(80, 80\) and "
                                             r"2500 samples per signal make 5000"):
         read_record(hea)
+
+
+def test_a_segment_spelling_a_channel_otherwise_gives_its_samples(tmp_path: Path) -> None:
+    """A later segment naming PLETH "Pleth" and III "ECG III": the same channels (they had
+    been left NaN in that segment, half the record, without a word)."""
+    import shutil
+
+    folder = tmp_path / "041s"
+    shutil.copytree(shared_path("wfdb_samples", "041s"), folder)
+    seg = folder / "041s02.hea"
+    seg.write_text(seg.read_text().replace("PLETH", "Pleth").replace(" III ", " ECG III "))
+    spelt = read_record(folder / "041s.hea")
+    plain = read_record(shared_path("wfdb_samples", "041s", "041s.hea"))
+    for channel in ("ppg", "ecg_iii"):
+        assert not np.isnan(spelt.signals[channel]).any()
+        np.testing.assert_array_equal(spelt.signals[channel], plain.signals[channel])
+
+
+def test_a_multisegment_header_listing_itself_is_refused(tmp_path: Path) -> None:
+    """It had raised a bare TypeError (and in a folder the record vanished as its own
+    segment)."""
+    (tmp_path / "self.hea").write_text("self/2 1 125 40\nself 20\nseg 20\n")
+    (tmp_path / "seg.hea").write_text("seg 1 125 20\nseg.dat 16 200/mV 16 0 0 0 0 II\n")
+    (tmp_path / "seg.dat").write_bytes(b"\0" * 40)
+    with pytest.raises(RecordError, match=r"self\.hea: corrupt WFDB header \(a multi-segment "
+                                          r"record that lists itself, self, as a segment\)"):
+        read_record(tmp_path / "self.hea")
+    assert tmp_path / "self.hea" in find_records(tmp_path)  # listed, so that its read says why

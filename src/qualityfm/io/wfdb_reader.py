@@ -18,7 +18,7 @@ import numpy as np
 import wfdb
 
 from qualityfm.io.base import patient_from_path, sample_span, select_channels
-from qualityfm.io.channels import canonical_names
+from qualityfm.io.channels import canonical_channel, canonical_names
 from qualityfm.io.record import UNCALIBRATED, Record, RecordError
 
 #: Challenge 2015: the alarm sounds 300 s into every record.
@@ -121,6 +121,9 @@ def parse_header(path: Path) -> Header:
         except (IndexError, ValueError) as e:
             raise RecordError(f"{path}: corrupt WFDB header (segment lines {body[1:]!r})") from e
         segments = [s for s, _ in seg_lens]
+        if path.stem in segments:  # a segment header is a one-segment record's
+            raise RecordError(f"{path}: corrupt WFDB header (a multi-segment record that lists "
+                              f"itself, {path.stem}, as a segment)")
         # units (stated or not) as each segment's header states them: see _read_segments
         return Header(fs, n_frames, [], [], [s for s in segments if s != "~"], set(), comments,
                       seg_lens=seg_lens)
@@ -342,11 +345,15 @@ def _layout(path: Path, header: Header) -> Any:
 def _nth(layout: Sequence[str], picked: Sequence[int], among: Sequence[str]
          ) -> list[int | None]:
     """Position in ``among`` (a segment's names) of each ``picked`` layout channel: the n-th
-    channel of a name in the layout is the n-th of that name in the segment."""
+    channel of a name in the layout is the n-th of that name in the segment, names compared
+    as channels (``PLETH`` and ``Pleth``, ``III`` and ``ECG III`` are one: a segment spelling
+    a channel otherwise had left it NaN there)."""
+    ours = [canonical_channel(name) for name in layout]
+    theirs = [canonical_channel(name) for name in among]
     out: list[int | None] = []
     for i in picked:
-        at = [j for j, other in enumerate(among) if other == layout[i]]
-        k = list(layout[:i]).count(layout[i])
+        at = [j for j, other in enumerate(theirs) if other == ours[i]]
+        k = ours[:i].count(ours[i])
         out.append(at[k] if k < len(at) else None)
     return out
 
