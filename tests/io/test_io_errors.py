@@ -121,6 +121,36 @@ def test_a_label_table_not_in_utf8_is_named(tmp_path: Path) -> None:
     assert read_record(hea).labels["rhythm"] == "A"
 
 
+def test_contradicting_labels_leave_a_record_unlabelled_naming_why(tmp_path: Path) -> None:
+    """A record REFERENCE.csv lists as N and as A (the last row had won without a word), and
+    an alarm labelled true and false: no label, the reason under ``unlabelled``; the same
+    label twice is one label."""
+    hea = _copy(shared_path("cinc2017_af", "A00001.hea"), tmp_path)
+    (tmp_path / "REFERENCE.csv").write_text("A00001,N\nA00001,N\n")
+    assert read_record(hea).labels == {"rhythm": "N"}
+    (tmp_path / "REFERENCE.csv").write_text("A00001,N\nA00002,O\nA00001,A\n")
+    assert read_record(hea).labels == {
+        "unlabelled": "REFERENCE.csv beside it lists A00001 with the labels N, A"}
+    text = hea.read_text()
+    hea.write_text(text + "#Ventricular_Tachycardia\n#False alarm\n#True alarm\n")
+    labels = read_record(hea).labels
+    assert "alarm_true" not in labels and labels["unlabelled"] == (
+        "its header labels the alarm both true and false; REFERENCE.csv beside it lists A00001 "
+        "with the labels N, A")
+
+
+def test_an_alarm_type_is_the_nearest_type_before_its_label(tmp_path: Path) -> None:
+    """A note between the alarm type and its label (it had been taken for the type, and the
+    VT alarm skipped as 'Bed 12, monitor note')."""
+    hea = _copy(shared_path("cinc2017_af", "A00004.hea"), tmp_path)
+    text = hea.read_text()
+    hea.write_text(text + "#Ventricular_Tachycardia\n#Bed 12, monitor note\n#True alarm\n")
+    assert read_record(hea).labels == {"alarm_type": "Ventricular_Tachycardia",
+                                       "alarm_true": True}
+    hea.write_text(text + "#Bed 12\n#True alarm\n")  # no type named: the line before
+    assert read_record(hea).labels["alarm_type"] == "Bed 12"
+
+
 def test_complex_arrays_are_refused_not_cut_to_their_real_part(tmp_path: Path) -> None:
     z = (np.arange(500) * (1 + 1j)).astype(np.complex64)
     np.savez(tmp_path / "z.npz", fs=100.0, PLETH=z)
@@ -185,3 +215,17 @@ def test_an_upper_case_header_suffix_is_named(tmp_path) -> None:
         (tmp_path / "v100s.HEA").write_text(text.replace(" 250 ", " 125 ", 1))
         with pytest.raises(RecordError, match=r"lower-case \.hea suffix"):
             read_record(tmp_path / "v100s.HEA")
+
+
+def test_an_alarm_label_without_a_type_is_written_without_one(tmp_path: Path) -> None:
+    """write_wfdb had written such an alarm's type as 'Alarm', which the vt-alarm task then
+    skipped as no ventricular tachycardia."""
+    from qualityfm.io import write_wfdb
+    from qualityfm.signal import synthesize
+    from qualityfm.tasks.datasets import build_task_dataset
+
+    rec = synthesize(20.0, 250.0, seed=0, record_id="al", channels=("ecg_ii", "ppg"))
+    rec.labels, rec.events = {"alarm_true": True}, {"alarm": 15.0}
+    hea = write_wfdb(rec, tmp_path)
+    assert read_record(hea).labels == {"alarm_true": True}
+    assert build_task_dataset("vt-alarm", hea).y.tolist() == [1]

@@ -241,7 +241,7 @@ def is_record_header(path: Path) -> tuple[bool, list[str]]:
 REFERENCE_FILE = "REFERENCE.csv"
 
 
-def _reference(folder: str) -> dict[str, str]:
+def _reference(folder: str) -> dict[str, str | tuple[str, ...]]:
     """Challenge 2017 ``REFERENCE.csv`` of a folder (record -> rhythm), read once per folder
     and version of the file (an edited file is read again)."""
     path = Path(folder) / REFERENCE_FILE
@@ -252,13 +252,19 @@ def _reference(folder: str) -> dict[str, str]:
 
 
 @lru_cache(maxsize=64)
-def _read_reference(path: str, mtime_ns: int, size: int) -> dict[str, str]:
+def _read_reference(path: str, mtime_ns: int, size: int) -> dict[str, str | tuple[str, ...]]:
+    """record -> label; a record listed with several labels -> all of them (a tuple)."""
     try:
         with Path(path).open(newline="", encoding="utf-8-sig") as f:
-            return {row[0].strip(): row[1].strip() for row in csv.reader(f) if len(row) >= 2}
+            rows = [(row[0].strip(), row[1].strip()) for row in csv.reader(f) if len(row) >= 2]
     except (UnicodeDecodeError, csv.Error) as e:
         raise RecordError(f"{path}: the label table of the records beside it is unreadable "
                           f"({e}); save it as UTF-8 CSV (record,label per line)") from e
+    given: dict[str, list[str]] = {}
+    for record, label in rows:
+        if label not in given.setdefault(record, []):
+            given[record].append(label)
+    return {record: ls[0] if len(ls) == 1 else tuple(ls) for record, ls in given.items()}
 
 
 def _normal_alarm_type(name: str) -> str:
@@ -275,18 +281,28 @@ def is_vt_alarm(alarm_type: str) -> bool:
 
 
 def challenge_labels(
-    comments: Sequence[str], record_id: str, folder: Path
+    comments: Sequence[str], path: Path
 ) -> tuple[dict[str, Any], dict[str, float]]:
-    """Labels and events of Challenge 2015 (header comments) and 2017 (``REFERENCE.csv``)."""
+    """Labels and events of Challenge 2015 (header comments) and 2017 (``REFERENCE.csv``) of
+    the record whose header is ``path``. The alarm's type is the nearest line before its
+    label that names an alarm type (other notes may lie between), else the line before it.
+    An alarm labelled both true and false, or a record listed with two rhythms, is left
+    unlabelled, the reason under ``labels["unlabelled"]`` (its signals still serve where no
+    label is needed; a task that needs one names it)."""
     labels: dict[str, Any] = {}
     events: dict[str, float] = {}
     lines = [c.strip() for c in comments if c.strip()]
     for i, line in enumerate(lines):
         match = _ALARM_LINE.match(line)
         if match:
-            labels["alarm_true"] = match.group(1).lower() == "true"
-            if i > 0:
-                labels["alarm_type"] = lines[i - 1]
+            true = match.group(1).lower() == "true"
+            if labels.get("alarm_true", true) != true:
+                labels["alarm_true"] = None  # told apart below
+            elif "alarm_true" not in labels:
+                labels["alarm_true"] = true
+            typed = [t for t in lines[:i] if _normal_alarm_type(t) in _ALARM_TYPE_KEYS]
+            if typed or i > 0:
+                labels["alarm_type"] = typed[-1] if typed else lines[i - 1]
             events["alarm"] = ALARM_TIME
         elif _normal_alarm_type(line) in _ALARM_TYPE_KEYS:
             # a new alarm, not labelled yet: its type alone marks the Challenge layout, whose
@@ -297,7 +313,14 @@ def challenge_labels(
         match = _EVENT_LINE.match(line)
         if match:
             events[match.group(1)] = float(match.group(2))
-    rhythm = _reference(str(folder.resolve())).get(record_id)
+    if "alarm_true" in labels and labels["alarm_true"] is None:
+        del labels["alarm_true"]
+        labels["unlabelled"] = "its header labels the alarm both true and false"
+    rhythm = _reference(str(path.parent.resolve())).get(path.stem)
+    if isinstance(rhythm, tuple):
+        told = f"{REFERENCE_FILE} beside it lists {path.stem} with the labels {', '.join(rhythm)}"
+        labels["unlabelled"] = "; ".join(filter(None, (labels.get("unlabelled"), told)))
+        rhythm = None
     if rhythm is not None:
         labels["rhythm"] = rhythm
     return labels, events
@@ -552,7 +575,7 @@ def read_wfdb(
     base = str(path.with_suffix(""))
     header = parse_header(path)
     record_id = path.stem
-    labels, events = challenge_labels(header.comments, record_id, path.parent)
+    labels, events = challenge_labels(header.comments, path)
     if channels is not None and len(channels) == 0:
         return Record(record_id, {}, {}, patient_id=patient_from_path(path, record_id),
                       source=str(path), labels=labels, events=events)

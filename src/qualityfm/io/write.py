@@ -53,8 +53,8 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
                           "WFDB cannot scale; leave them out")
     comments = []
     if "alarm_true" in record.labels:
-        comments = [str(record.labels.get("alarm_type", "Alarm")),
-                    "True alarm" if record.labels["alarm_true"] else "False alarm"]
+        comments = ([str(record.labels["alarm_type"])] if "alarm_type" in record.labels
+                    else []) + ["True alarm" if record.labels["alarm_true"] else "False alarm"]
     elif "alarm_type" in record.labels:  # an alarm not labelled yet: its type alone
         comments = [str(record.labels["alarm_type"])]
     events = dict(record.events)

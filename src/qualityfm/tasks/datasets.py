@@ -82,8 +82,9 @@ RHYTHMS = ("N", "A", "O", "~")
 # The classical features' code has its own version (quality.features.FEATURES_VERSION), which
 # keys the cache too: raise that one for a change of the features alone.
 # 29: an arterial line stated in kPa, cmH2O or Pa is converted to mmHg (it had been read as
-# mmHg), one in another unit skipped; 28: a dataset lists the windows of its records left
-# out, and why (``left_out``);
+# mmHg), one in another unit skipped; an alarm's type is the nearest alarm type before its
+# label, contradicting labels leave a record unlabelled; 28: a dataset lists the windows of
+# its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
 # only where the spectrum and the pulses agree on over 200 bpm (a dicrotic wave at 100 bpm
@@ -324,7 +325,8 @@ def _pad_left(x: np.ndarray, n: int) -> np.ndarray:
 def _rows_vt(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dict]:
     rec = read_record(path) if rec is None else rec
     if s.labels and "alarm_true" not in rec.labels:
-        raise RecordError(f"{path}: no Challenge 2015 alarm label (labels['alarm_true'])")
+        raise RecordError(f"{path}: " + rec.labels.get(
+            "unlabelled", "no Challenge 2015 alarm label (labels['alarm_true'])"))
     # a folder of the whole Challenge 2015 set holds five alarm types; only VT is this task's
     kind = rec.labels.get("alarm_type")
     if kind is not None and not is_vt_alarm(str(kind)):
@@ -417,6 +419,8 @@ def _rows_perform_af(path: Path, rec: Record, s: TaskSettings) -> list[dict]:
 def _rows_af(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dict]:
     rec = read_record(path) if rec is None else rec
     rhythm = rec.labels.get("rhythm")
+    if rhythm is None and s.labels and "unlabelled" in rec.labels:
+        raise RecordError(f"{path}: {rec.labels['unlabelled']}")
     if rhythm is None and (s.labels or _PERFORM.match(rec.record_id or path.stem)):
         return _rows_perform_af(path, rec, s)
     if rhythm is None and rec.duration() > AF_CROP_MAX_SECONDS:
