@@ -555,3 +555,15 @@ def test_a_cached_dataset_names_its_files_as_this_run_spells_them(tmp_path, monk
     assert len(list(cache.glob("*.npz"))) == 1  # read from the cache
     assert sorted(again.sources.tolist()) == ["x/v100s.hea", "x/v101l.hea"]
     assert [e["record"] for e in again.skipped] == ["x/bad.hea"]
+
+
+@pytest.mark.parametrize("fs", [12.5, 1e-3])
+def test_a_task_channel_sampled_too_slowly_is_refused_naming_it(tmp_path, fs) -> None:
+    """An ECG at 12.5 Hz had failed deep in the features naming no channel, one at 1e-6 Hz
+    had made a record of 9e9 s whose windows af walked for ever."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "slow.npz", ECG=rng.standard_normal(9000).astype(np.float32), fs=fs)
+    for task in ("af", "vt-alarm"):
+        with pytest.raises(RecordError, match=rf"slow\.npz: ecg at {fs:g} Hz: the tasks read "
+                                              r"ECG, PPG and arterial lines of 50 Hz or more"):
+            build_task_dataset(task, tmp_path / "slow.npz", labels=False)

@@ -62,6 +62,7 @@ from qualityfm.io import (
 )
 from qualityfm.io.read import no_record_reason, refuse_writing_over, skip_reason
 from qualityfm.io.wfdb_reader import REFERENCE_FILE, header_files, is_vt_alarm
+from qualityfm.quality._common import MIN_FS
 from qualityfm.quality.features import FEATURES_VERSION, feature_names, signal_features
 from qualityfm.signal import (
     MAX_NAN_FRACTION,
@@ -83,7 +84,8 @@ RHYTHMS = ("N", "A", "O", "~")
 # keys the cache too: raise that one for a change of the features alone.
 # 29: an arterial line stated in kPa, cmH2O or Pa is converted to mmHg (it had been read as
 # mmHg), one in another unit skipped; an alarm's type is the nearest alarm type before its
-# label, contradicting labels leave a record unlabelled; 28: a dataset lists the windows of
+# label, contradicting labels leave a record unlabelled, an ECG, PPG or arterial line under
+# 50 Hz is refused; 28: a dataset lists the windows of
 # its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
@@ -322,8 +324,21 @@ def _pad_left(x: np.ndarray, n: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- tasks
 
 
+def _check_rates(rec: Record, path: Path) -> None:
+    """Refuse a record whose ECG, PPG or arterial line, the channels a task reads, is sampled
+    under :data:`~qualityfm.quality._common.MIN_FS` (the classical features need it; a rate of
+    1e-6 Hz had made a record of 9e9 s whose windows were walked for ever)."""
+    slow = [c for c in (*ecg_leads(rec.signals), "ppg", "abp")
+            if c in rec.signals and not rec.fs[c] >= MIN_FS]
+    if slow:
+        rates = ", ".join(f"{c} at {rec.fs[c]:g} Hz" for c in slow)
+        raise RecordError(f"{path}: {rates}: the tasks read ECG, PPG and arterial lines of "
+                          f"{MIN_FS:g} Hz or more")
+
+
 def _rows_vt(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dict]:
     rec = read_record(path) if rec is None else rec
+    _check_rates(rec, path)
     if s.labels and "alarm_true" not in rec.labels:
         raise RecordError(f"{path}: " + rec.labels.get(
             "unlabelled", "no Challenge 2015 alarm label (labels['alarm_true'])"))
@@ -418,6 +433,7 @@ def _rows_perform_af(path: Path, rec: Record, s: TaskSettings) -> list[dict]:
 
 def _rows_af(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dict]:
     rec = read_record(path) if rec is None else rec
+    _check_rates(rec, path)
     rhythm = rec.labels.get("rhythm")
     if rhythm is None and s.labels and "unlabelled" in rec.labels:
         raise RecordError(f"{path}: {rec.labels['unlabelled']}")
@@ -569,6 +585,7 @@ def _rows_abp(path: Path, s: TaskSettings, rec: Record | None = None) -> list[di
     if rec is None and is_uci_bp_file(path):
         return _rows_uci_bp(path, s)
     rec = read_record(path) if rec is None else rec
+    _check_rates(rec, path)
     need = ("abp", "ppg") if s.labels else ("ppg",)  # predictions need no arterial line
     if not (rec.has(*need) and _primary_ecg(rec) == "ecg_ii"):
         what = "ABP, ECG II and PPG" if s.labels else "ECG II and PPG"
