@@ -318,6 +318,10 @@ def test_npz_fs_as_one_element_array_and_bad_fs(tmp_path: Path) -> None:
         np.savez(bad, PLETH=np.arange(250.0), fs=fs)
         with pytest.raises(RecordError, match=rf"{name}\.npz: 'fs' entry must be"):
             read_record(bad)
+    own = tmp_path / "own.npz"  # a channel's own rate is named by its own key
+    np.savez(own, ECG=np.arange(500.0), PLETH=np.arange(250.0), fs=250, fs_PLETH=-1)
+    with pytest.raises(RecordError, match=r"own\.npz: 'fs_PLETH' entry must be a positive"):
+        read_record(own)
 
 
 def _hint_keywords(message: str) -> set[str]:

@@ -620,15 +620,16 @@ def read_npy(
                   source=str(path), start_time=i0 / float(fs))
 
 
-def _npz_rate(path: Path, value: np.ndarray) -> float:
-    """A ``.npz`` file's ``fs`` entry as a rate: one positive finite number, as a scalar or an
-    array of one element (``np.array([125.0])``)."""
+def _npz_rate(path: Path, value: np.ndarray, key: str = "fs") -> float:
+    """A ``.npz`` file's rate entry ``key`` (``fs``, ``fs_PPG``) as a rate: one positive finite
+    number, as a scalar or an array of one element (``np.array([125.0])``)."""
     if value.size != 1 or value.dtype.kind not in "iuf":
-        raise RecordError(f"{path}: 'fs' entry must be one number, got shape {value.shape} "
+        raise RecordError(f"{path}: {key!r} entry must be one number, got shape {value.shape} "
                           f"dtype {value.dtype}")
     rate = float(value.reshape(-1)[0])
     if not math.isfinite(rate) or rate <= 0:
-        raise RecordError(f"{path}: 'fs' entry must be a positive finite rate in Hz, got {rate}")
+        raise RecordError(f"{path}: {key!r} entry must be a positive finite rate in Hz, got "
+                          f"{rate}")
     return rate
 
 
@@ -658,7 +659,7 @@ def read_npz(
                           f"format (a .npy renamed?)")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            own = {k[3:]: _npz_rate(path, npz[k]) for k in npz.files
+            own = {k[3:]: _npz_rate(path, npz[k], k) for k in npz.files
                    if k.startswith("fs_") and k[3:] in npz.files}  # a channel's own rate
             keys = [k for k in npz.files
                     if k != "fs" and not (k.startswith("fs_") and k[3:] in own)]
