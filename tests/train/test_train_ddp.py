@@ -157,3 +157,55 @@ def test_a_diverging_run_stops_every_rank(synthetic_store, tmp_path) -> None:
     assert proc.returncode != 0
     for rank in (0, 1):
         assert f"qualityfm pretrain: error (rank {rank} of 2): training diverged" in proc.stderr
+
+
+def _worker_of_rank(parent: int, rank: int) -> int | None:
+    """The pid of the torchrun worker below ``parent`` whose environment holds RANK=rank."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat[1]) == parent and f"RANK={rank}".encode() in environ:
+            return int(entry.name)
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux's /proc")
+def test_a_signal_that_reaches_one_rank_stops_every_rank_naming_it(synthetic_store,
+                                                                   tmp_path) -> None:
+    """SIGTERM to rank 1 alone: both ranks checkpoint the same step, and rank 0 names the
+    signal and exits 128 + 15 (it had exited 0, its summary saying nothing of a stop)."""
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    args = _args(synthetic_store, out) + ["--steps", "2000", "--no-fsdp"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "qualityfm", *args],
+        env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not ((out / "log.jsonl").is_file() and (out / "log.jsonl").read_text().count("\n")
+                   >= 2):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.2)
+        worker = _worker_of_rank(proc.pid, 1)
+        assert worker is not None, "rank 1's process was not found"
+        os.kill(worker, signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["stopped_by"] == "SIGTERM" and not summary["done"]
+    assert "qualityfm pretrain: interrupted (SIGTERM) after step" in stderr
+    assert proc.returncode != 0
+    assert json.loads((out / "summary.json").read_text())["stopped_by"] == "SIGTERM"
+    assert torch.load(out / "last.pt", weights_only=False)["step"] == summary["step"] < 2000

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import shutil
+import signal
 
 import numpy as np
 import pytest
@@ -634,7 +635,8 @@ def test_a_run_resumed_elsewhere_keeps_its_precision(synthetic_store, tmp_path, 
     assert torch.load(ck_path, weights_only=False)["precision"] == "bf16"
 
 
-def test_train_step_teacher_gets_no_gradient_and_follows_by_momentum(synthetic_store) -> None:
+def test_train_step_teacher_gets_no_gradient_and_follows_by_momentum(synthetic_store,
+                                                                     monkeypatch) -> None:
     """The step's three parts: the teacher's forward leaves it without gradients, the student
     moves, and the teacher is then momentum * teacher + (1 - momentum) * student."""
     import copy
@@ -668,19 +670,35 @@ def test_train_step_teacher_gets_no_gradient_and_follows_by_momentum(synthetic_s
     values = {"lr": 1e-3, "weight_decay": 0.04, "teacher_temp": 0.04, "momentum": 0.75}
     asked = []  # the stop request is read after the micro-batches, not before them
 
-    def stop() -> bool:
+    def stop() -> int:
         asked.append(sum(p.grad is not None for p in student.parameters()))
-        return True
+        return signal.SIGTERM
 
     sums, stop = step((next(batches) for _ in range(2)), values, stop)
     assert asked and asked[0] > 0
-    assert stop and math.isfinite(sums["loss"]) and "_stop" not in sums
+    assert stop == signal.SIGTERM and math.isfinite(sums["loss"])
+    assert not [k for k in sums if k.startswith("_stop")]
     assert all(p.grad is None for p in teacher.parameters())
     moved = [not torch.equal(a, p) for a, p in zip(before_s, student.parameters(), strict=True)]
     assert sum(moved) > len(moved) // 2
     for t0, t1, s1 in zip(before_t, teacher.parameters(), student.parameters(), strict=True):
         torch.testing.assert_close(t1, 0.75 * t0 + 0.25 * s1)
     assert optimizer.param_groups[0]["lr"] == 1e-3
+    # Under torchrun a signal reaching one rank stops all, each naming it (the others had
+    # stopped as if done, rank 0 exiting 0): the flags are reduced with the loss terms.
+    import dataclasses
+
+    from qualityfm.train import engine
+
+    def other_rank_signalled(values, device):  # this rank's and a SIGTERM'd rank's mean
+        assert values[f"_stop_{int(signal.SIGTERM)}"] == 0.0
+        return {k: (v + (1.0 if k == f"_stop_{int(signal.SIGTERM)}" else v)) / 2
+                for k, v in values.items()}
+
+    monkeypatch.setattr(engine, "_mean_over_ranks", other_rank_signalled)
+    step.env = dataclasses.replace(env, world=2)
+    _, told = step((next(batches) for _ in range(2)), values, lambda: None)
+    assert told == signal.SIGTERM
 
 
 def test_a_signal_during_a_step_ends_the_run_after_that_step(synthetic_store, tmp_path,

@@ -467,11 +467,12 @@ class TrainStep:
         self.objective.distill.teacher_temp = values["teacher_temp"]
 
     def __call__(self, micro_batches: Any, values: dict[str, float],
-                 stop: Callable[[], bool] = lambda: False) -> tuple[dict[str, float], bool]:
+                 stop: Callable[[], int | None] = lambda: None
+                 ) -> tuple[dict[str, float], int | None]:
         """Train on ``micro_batches``; returns the loss terms, averaged over the step's micro-
-        batches and (when distributed) over ranks, and whether any rank asked to stop:
-        ``stop()`` is read after the micro-batches, so a signal during this step ends the run
-        after it."""
+        batches and (when distributed) over ranks, and the signal that asked any rank to stop
+        (None: none): ``stop()``, the signal this rank received, is read after the
+        micro-batches, so a signal during this step ends the run after it."""
         self.set_schedules(values)
         accum = self.cfg.grad_accum
         sums: dict[str, float] = {}
@@ -485,9 +486,11 @@ class TrainStep:
                 (terms["loss"] / accum).backward()
             for name, v in terms.items():
                 sums[name] = sums.get(name, 0.0) + float(v.detach()) / accum
-        # a signal on any rank stops every rank at the same step: the flag is reduced with the
-        # loss terms (any rank's 1 makes the mean positive)
-        sums["_stop"] = float(stop())
+        # a signal on any rank stops every rank at the same step, each naming it: a flag per
+        # signal is reduced with the loss terms (any rank's 1 makes the mean positive)
+        asked = stop()
+        for sig in _StopRequest.SIGNALS:
+            sums[f"_stop_{int(sig)}"] = float(asked == sig)
         if self.cfg.grad_clip > 0:
             norm = nn.utils.clip_grad_norm_(self.student.parameters(), self.cfg.grad_clip)
             sums["grad_norm"] = float(norm.full_tensor() if hasattr(norm, "full_tensor")
@@ -498,7 +501,8 @@ class TrainStep:
         if self.env.distributed:  # report the global batch's terms, not this rank's share
             sums = _mean_over_ranks(sums, self.env.device)
         self.momentum_update(values["momentum"])  # 3. the teacher follows by EMA
-        return sums, sums.pop("_stop") > 0
+        flags = [int(sig) for sig in _StopRequest.SIGNALS if sums.pop(f"_stop_{int(sig)}") > 0]
+        return sums, (flags[0] if flags else None)
 
     def momentum_update(self, momentum: float) -> None:
         """teacher <- momentum * teacher + (1 - momentum) * student."""
@@ -862,12 +866,14 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
 
     # the loader's workers ignore SIGTERM: ended on the way out, also of an error that
     # escapes (its traceback keeps this frame, and them, alive until the exit)
+    stopped_by: int | None = None  # the signal that stopped the run, on any rank
     with stop, contextlib.ExitStack() as ending:
         ending.callback(lambda: _end_workers(batches))
         while step < end:
             values = schedules.at(step)
-            sums, stop_now = train_step(micro_batches(), values,
-                                        lambda: stop.signal is not None)
+            sums, told = train_step(micro_batches(), values, lambda: stop.signal)
+            stop_now = told is not None
+            stopped_by = stop.signal if stop.signal is not None else told
             step += 1
             window_pairs += cfg.batch_size
             history.append(sums["loss"])
@@ -919,8 +925,8 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     summary = {"run_dir": str(run_dir), "checkpoint": str(ckpt_path), "step": step,
                "done": step >= cfg.steps, "last": last, "losses": history,
                "world_size": env.world, "model_config": mcfg.to_dict()}
-    if stop.signal is not None:
-        summary["stopped_by"] = signal.Signals(stop.signal).name
+    if stopped_by is not None:  # this rank's signal, or another rank's that stopped it
+        summary["stopped_by"] = signal.Signals(stopped_by).name
     if env.is_main:
         write_json(run_dir / SUMMARY_NAME, {k: v for k, v in summary.items() if k != "losses"})
     return summary
