@@ -252,6 +252,9 @@ def test_inputs_of_one_folder_name_keep_their_records_apart(synth_dir, small_win
                     "site2/icu/rec0.npz", "site2/icu/rec1.npz"]
     assert expand_inputs(sites[::-1]) == expand_inputs(sites)
     assert [k for k, _ in expand_inputs(sites[:1])] == ["icu/rec0.npz", "icu/rec1.npz"]
+    files = [site / "rec0.npz" for site in sites]  # files given alone: keyed by their names
+    assert [k for k, _ in expand_inputs(files)] == ["site1/icu/rec0.npz", "site2/icu/rec0.npz"]
+    assert [k for k, _ in expand_inputs(files[:1])] == ["rec0.npz"]
     kw = dict(window=small_window, shard_size=3, progress=False)
     interrupted(sites, tmp_path / "store", **kw)
     shutil.copy(synth_dir / "rec4.npz", sites[0] / "rec0.npz")  # read before the stop
@@ -263,3 +266,30 @@ def test_inputs_of_one_folder_name_keep_their_records_apart(synth_dir, small_win
     shutil.copy(synth_dir / "rec4.npz", other / "icu" / "rec0.npz")
     with pytest.raises(ValueError, match=r"two records named 'site1/icu/rec0\.npz'"):
         expand_inputs([*sites, other])
+
+
+def test_a_run_stopped_after_its_meta_json_leaves_nothing_behind(synth_dir, small_window,
+                                                                   tmp_path, monkeypatch) -> None:
+    """A stop between meta.json and the removal of the journal, stamps and pair chunks: the
+    next run finds the store complete and removes them (they had stayed for good)."""
+    import importlib
+
+    prep = importlib.import_module("qualityfm.data.prepare")  # the module, not the function
+    real = prep.write_json
+
+    def stop_after_meta(path, obj):  # noqa: ANN001, ANN202 - write_json's own arguments
+        real(path, obj)
+        if Path(path).name == META:
+            raise KeyboardInterrupt
+
+    kw = dict(window=small_window, shard_size=3, progress=False)
+    out = tmp_path / "store"
+    monkeypatch.setattr(prep, "write_json", stop_after_meta)
+    with pytest.raises(KeyboardInterrupt):
+        prepare(synth_dir, out, **kw)
+    monkeypatch.setattr(prep, "write_json", real)
+    assert (out / JOURNAL).exists() and list(out.glob("pairs-*.npy"))
+    clean = tmp_path / "clean"
+    prepare(synth_dir, clean, **kw)
+    assert prepare(synth_dir, out, **kw)["n_windows"] == 50
+    assert files_digest(out, skip=(META,)) == files_digest(clean, skip=(META,))

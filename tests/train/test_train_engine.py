@@ -313,7 +313,14 @@ def test_cli_pretrain_refuses_stores_without_pairs_and_unknown_overrides(
     assert main([*common, "--store", str(no_pairs)]) == 1
     assert f"{no_pairs}: holds 40 windows and 0 pairs" in capsys.readouterr().err
     assert main([*common, "--store", str(synthetic_store), "--batch-size", "256"]) == 1
-    assert "fewer than one micro-batch" in capsys.readouterr().err
+    assert "fewer than one step's batch (256)" in capsys.readouterr().err
+    # the batch, not its split, decides: 128 pairs as 64 micro-batches of 2 ran, a pair twice
+    n_pairs = json.loads((synthetic_store / "meta.json").read_text())["n_pairs"]
+    assert main([*common, "--store", str(synthetic_store), "--batch-size",
+                 str(2 * n_pairs), "--grad-accum", str(n_pairs)]) == 1
+    assert f"holds {n_pairs} pairs, fewer than one step's batch" in capsys.readouterr().err
+    assert main([*common, "--store", str(synthetic_store), "--batch-size", "1"]) == 1
+    assert "micro-batch of 1 pair per rank" in capsys.readouterr().err  # KoLeo compares two
     assert main([*common, "--store", str(synthetic_store), "--model-override", "foo=1"]) == 1
     err = capsys.readouterr().err
     assert "unknown QualityFMConfig fields: ['foo']" in err and "d_model" in err

@@ -233,7 +233,8 @@ class PairDataset(_StoreDataset):
             if not len(self._good):
                 raise ValueError(
                     f"{self.store.path}: no window of level >= {aligned_min_level} for aligned "
-                    "pairs; lower aligned_min_level or set aligned_fraction=0"
+                    "pairs; set aligned_fraction=0 (pretrain --aligned-fraction 0) or lower "
+                    "PairDataset's aligned_min_level"
                 )
 
     def _n_items(self) -> int:

@@ -424,6 +424,15 @@ def _clean(folder: Path, keep_shards: int, keep_chunks: int) -> None:
             f.unlink(missing_ok=True)
 
 
+def _remove_run_files(folder: Path) -> None:
+    """Remove what a complete store no longer needs, its journal, record stamps and pair
+    chunks, where the folder may be written (a store others made may be read only): a stop
+    between ``meta.json`` and their removal leaves them for the next run to remove."""
+    for f in (folder / JOURNAL, folder / STAMPS, *folder.glob("pairs-*.npy")):
+        with contextlib.suppress(OSError):
+            f.unlink(missing_ok=True)
+
+
 def _remove_store(folder: Path) -> None:
     """Remove every file a store folder may hold (features included), and nothing else."""
     patterns = ("shard-*.npy", "pairs-*.npy", PAIRS, META, JOURNAL, STAMPS, FEATURES,
@@ -629,6 +638,7 @@ def prepare(
                               "records of the same names: it is returned as it is; "
                               "--overwrite makes it again from these", RuntimeWarning,
                               stacklevel=3)
+            _remove_run_files(folder)  # of a run stopped after writing meta.json
             return _summary(meta, folder, time.perf_counter() - t0)
         why = _other_run(meta, run) or _untold(meta)
         raise ValueError(f"{folder}: a store made with {why} is there; choose another folder "
@@ -781,9 +791,6 @@ def prepare(
             "input_records": all_records,
         }
         write_json(meta_path, meta)
-        journal_path.unlink(missing_ok=True)
-        (folder / STAMPS).unlink(missing_ok=True)
-        for c in chunks:
-            c.unlink(missing_ok=True)
+        _remove_run_files(folder)
         _clean(folder, state["n_shards"], 0)
         return _summary(meta, folder, time.perf_counter() - t0)

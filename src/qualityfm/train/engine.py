@@ -385,11 +385,12 @@ def make_loader(dataset: Any, workers: int) -> torch.utils.data.DataLoader:
 
 
 def check_store_pairs(store_path: str, per_step: int) -> dict[str, Any]:
-    """Refuse, before any work, a store with fewer pairs than one micro-batch on every rank
-    (``per_step`` pairs): each epoch has one sample per pair. Returns the store's counts
-    (records, windows, pairs) and a digest of its content (settings and records of each part,
-    each window's record number and start, the pairs), which a checkpoint keeps to recognise
-    its store wherever it lies."""
+    """Refuse, before any work, a store with fewer pairs than one optimizer step reads
+    (``per_step``, the batch size): each epoch has one sample per pair, and a step of more
+    would hold a pair twice (whether it did had hung on how the batch was split). Returns
+    the store's counts (records, windows, pairs) and a digest of its content (settings and
+    records of each part, each window's record number and start, the pairs), which a
+    checkpoint keeps to recognise its store wherever it lies."""
     from qualityfm.data import Store
 
     store = Store(store_path)
@@ -398,8 +399,8 @@ def check_store_pairs(store_path: str, per_step: int) -> dict[str, Any]:
                          "pre-training needs pairs (windows of one record whose quality "
                          "levels differ)")
     if store.n_pairs < per_step:
-        raise ValueError(f"{store_path}: holds {store.n_pairs} pairs, fewer than one "
-                         f"micro-batch per process ({per_step} in all); lower the batch size")
+        raise ValueError(f"{store_path}: holds {store.n_pairs} pairs, fewer than one step's "
+                         f"batch ({per_step}); lower the batch size")
     digest = hashlib.sha1(json.dumps(
         [(p.meta.get("settings"), p.meta.get("input_records")) for p in store.parts],
         sort_keys=True, default=str).encode())
@@ -714,9 +715,11 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
             f"({env.world} x {cfg.grad_accum})"
         )
     micro = cfg.batch_size // per_step
-    if micro < 2:
-        raise ValueError(f"micro-batch of {micro} pairs per rank; KoLeo and centring need >= 2")
-    store_counts = check_store_pairs(cfg.store, micro * env.world)
+    if micro < 2 and (cfg.koleo_weight > 0 or cfg.variance_weight > 0):
+        raise ValueError(f"micro-batch of {micro} pair per rank (batch size / (world size x "
+                         "grad_accum)); the KoLeo and variance terms compare the embeddings "
+                         "of a micro-batch and need >= 2 (or set their weights to 0)")
+    store_counts = check_store_pairs(cfg.store, cfg.batch_size)
     from qualityfm.data import Store
 
     store_fs = Store(cfg.store).fs  # the network records the rate of the windows it reads
