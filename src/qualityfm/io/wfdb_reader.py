@@ -109,9 +109,13 @@ def parse_header(path: Path) -> Header:
     if not body:
         raise RecordError(f"{path}: corrupt WFDB header (no record line)")
     head = body[0].split()
+    rate = re.split(r"[/(]", head[2])[0] if len(head) > 2 else "250"
+    if not re.fullmatch(r"\d+(\.\d*)?|\.\d+", rate):  # wfdb's grammar: it fails on '1e-6'
+        raise RecordError(f"{path}: header gives no sampling rate ({rate!r} is no decimal "
+                          "number, e.g. 250 or 62.5)")
     try:
         n_sig = int(head[1])
-        fs = float(re.split(r"[/(]", head[2])[0]) if len(head) > 2 else 250.0
+        fs = float(rate)
         n_frames = int(head[3]) if len(head) > 3 else None
     except (IndexError, ValueError) as e:
         raise RecordError(f"{path}: corrupt WFDB header (record line {body[0]!r})") from e
