@@ -614,7 +614,8 @@ def test_a_header_rate_that_is_no_number_is_named(tmp_path, rate: str) -> None:
     np.zeros((100, 1), "<i2").tofile(tmp_path / "z.dat")
     (tmp_path / "r.hea").write_text(f"r 1 {rate} 100\nz.dat 16 200/mV 16 0 0 0 0 II\n")
     for span in ({}, {"start": 0.0, "stop": 0.5}):
-        with pytest.raises(RecordError, match=r"r\.hea: header gives no sampling rate"):
+        with pytest.raises(RecordError, match=r"r\.hea: corrupt WFDB header: it gives no "
+                                              r"sampling rate \('"):
             read_record(tmp_path / "r.hea", **span)
 
 

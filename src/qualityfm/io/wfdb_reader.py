@@ -111,8 +111,8 @@ def parse_header(path: Path) -> Header:
     head = body[0].split()
     rate = re.split(r"[/(]", head[2])[0] if len(head) > 2 else "250"
     if not re.fullmatch(r"\d+(\.\d*)?|\.\d+", rate):  # wfdb's grammar: it fails on '1e-6'
-        raise RecordError(f"{path}: header gives no sampling rate ({rate!r} is no decimal "
-                          "number, e.g. 250 or 62.5)")
+        raise RecordError(f"{path}: corrupt WFDB header: it gives no sampling rate ({rate!r} "
+                          "is no decimal number, e.g. 250 or 62.5)")
     try:
         n_sig = int(head[1])
         fs = float(rate)
