@@ -705,3 +705,23 @@ def test_a_multisegment_header_listing_itself_is_refused(tmp_path: Path) -> None
                                           r"record that lists itself, self, as a segment\)"):
         read_record(tmp_path / "self.hea")
     assert tmp_path / "self.hea" in find_records(tmp_path)  # listed, so that its read says why
+
+
+def test_two_unnamed_leads_of_a_multisegment_record_never_swap(tmp_path: Path) -> None:
+    """Leads ECG1 (1 mV) and ECG2 (2 mV): a later segment holding ECG2 alone, or both in the
+    other order, gives each its own samples (matching by channel kind had put ECG2's into
+    ECG1's channel)."""
+    def segment(name: str, leads: list[str]) -> None:
+        lines = [f"{name} {len(leads)} 125 10"] + [
+            f"{name}.dat 16 100/mV 16 0 0 0 0 {lead}" for lead in leads]
+        (tmp_path / f"{name}.hea").write_text("\n".join(lines) + "\n")
+        values = [100 * int(lead[-1]) for lead in leads]
+        np.tile(np.array(values, "<i2"), (10, 1)).tofile(tmp_path / f"{name}.dat")
+
+    segment("s1", ["ECG1", "ECG2"])
+    for later, ecg1 in ((["ECG2"], np.nan), (["ECG2", "ECG1"], 1.0)):
+        segment("s2", later)
+        (tmp_path / "r.hea").write_text("r/2 2 125 20\ns1 10\ns2 10\n")
+        rec = read_record(tmp_path / "r.hea")
+        np.testing.assert_allclose(rec.signals["ecg"], [1.0] * 10 + [ecg1] * 10)
+        np.testing.assert_allclose(rec.signals["ecg_2"], [2.0] * 20)

@@ -372,16 +372,23 @@ def _layout(path: Path, header: Header) -> Any:
 def _nth(layout: Sequence[str], picked: Sequence[int], among: Sequence[str]
          ) -> list[int | None]:
     """Position in ``among`` (a segment's names) of each ``picked`` layout channel: the n-th
-    channel of a name in the layout is the n-th of that name in the segment, names compared
-    as channels (``PLETH`` and ``Pleth``, ``III`` and ``ECG III`` are one: a segment spelling
-    a channel otherwise had left it NaN there)."""
-    ours = [canonical_channel(name) for name in layout]
-    theirs = [canonical_channel(name) for name in among]
+    channel of a name in the layout is the n-th of that name in the segment. A layout name
+    the segment does not write is matched as a channel (``PLETH`` and ``Pleth``, ``III`` and
+    ``ECG III``: it had been NaN there) where that channel is the one of its kind, unmatched,
+    in both (two unnamed ``ECG1``/``ECG2`` leads are never told apart so)."""
     out: list[int | None] = []
     for i in picked:
-        at = [j for j, other in enumerate(theirs) if other == ours[i]]
-        k = ours[:i].count(ours[i])
+        at = [j for j, other in enumerate(among) if other == layout[i]]
+        k = list(layout[:i]).count(layout[i])
         out.append(at[k] if k < len(at) else None)
+    kind = [canonical_channel(name) for name in layout]
+    spare = [j for j, name in enumerate(among) if name not in layout]  # written otherwise
+    for m, i in enumerate(picked):
+        if out[m] is not None or kind.count(kind[i]) != 1 or layout[i] in among:
+            continue
+        same = [j for j in spare if canonical_channel(among[j]) == kind[i]]
+        if len(same) == 1 and [canonical_channel(n) for n in among].count(kind[i]) == 1:
+            out[m] = same[0]
     return out
 
 
