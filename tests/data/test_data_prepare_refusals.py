@@ -255,6 +255,17 @@ def test_inputs_of_one_folder_name_keep_their_records_apart(synth_dir, small_win
     files = [site / "rec0.npz" for site in sites]  # files given alone: keyed by their names
     assert [k for k, _ in expand_inputs(files)] == ["site1/icu/rec0.npz", "site2/icu/rec0.npz"]
     assert [k for k, _ in expand_inputs(files[:1])] == ["rec0.npz"]
+    # a record reached through a link and by its own path keeps its own path's key, as before
+    # links were followed (the smaller link key had made an earlier store read as another's)
+    (sites[0] / "a_link").symlink_to(sites[1], target_is_directory=True)
+    assert [k for k, _ in expand_inputs(sites)] == keys
+    assert [k for k, _ in expand_inputs(sites[:1])] == [
+        "icu/a_link/rec0.npz", "icu/a_link/rec1.npz", "icu/rec0.npz", "icu/rec1.npz"]
+    (sites[0] / "a_link").unlink()
+    from qualityfm.data.prepare import _distinct_keys  # an input at the root: no "/" key
+
+    named = {Path(p): ("rec.npz", Path(p)) for p in ("/data/rec.npz", "/mnt/x/data/rec.npz")}
+    assert sorted(k for k, _ in _distinct_keys(named)) == ["data/rec.npz", "x/data/rec.npz"]
     kw = dict(window=small_window, shard_size=3, progress=False)
     interrupted(sites, tmp_path / "store", **kw)
     shutil.copy(synth_dir / "rec4.npz", sites[0] / "rec0.npz")  # read before the stop

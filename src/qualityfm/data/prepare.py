@@ -115,9 +115,11 @@ def expand_inputs(inputs: Sequence[str | os.PathLike],
     """``(key, path)`` of every record under ``inputs``, sorted by key, each file once; the
     inputs that hold no record are appended to ``empty``.
 
-    A file reached twice (given twice, or through a link) keeps its smallest key, so the same
-    set of records gives the same list, and the same store, in any order of ``inputs``."""
-    keys: dict[Path, str] = {}  # resolved path -> key
+    A file reached twice (given twice, or through a link) keeps the key of a place that is
+    the file itself (no link on the way below its input) where there is one, and of those
+    the smallest, so the same set of records gives the same list, and the same store, in
+    any order of ``inputs``."""
+    keys: dict[Path, tuple[bool, str]] = {}  # resolved path -> (reached by a link, key)
     where: dict[Path, dict[str, Path]] = {}  # resolved path -> {key: the place it names}
     for inp in inputs:
         root = Path(inp)
@@ -125,11 +127,13 @@ def expand_inputs(inputs: Sequence[str | os.PathLike],
         if not found and empty is not None:
             empty.append(inp)
         for p in found:
-            key, path = record_key(p, root), p.resolve()
-            where.setdefault(path, {})[key] = _named_place(p, root)
-            if path not in keys or key < keys[path]:
-                keys[path] = key
-    return sorted(_distinct_keys({path: (key, where[path][key]) for path, key in keys.items()}))
+            key, path, place = record_key(p, root), p.resolve(), _named_place(p, root)
+            where.setdefault(path, {})[key] = place
+            rank = (place != path, key)
+            if path not in keys or rank < keys[path]:
+                keys[path] = rank
+    return sorted(_distinct_keys({path: (key, where[path][key])
+                                  for path, (_, key) in keys.items()}))
 
 
 def _named_place(path: Path, root: Path) -> Path:
@@ -153,7 +157,8 @@ def _distinct_keys(named: dict[Path, tuple[str, Path]]) -> list[tuple[str, Path]
         if len(paths) < 2:
             continue
         n_key = len(Path(key).parts)
-        places = {path: named[path][1].parts for path in paths}
+        # never the root itself: a key names no machine's absolute path
+        places = {path: named[path][1].parts[1:] for path in paths}
         longest = max(len(parts) for parts in places.values())
         n = next(n for n in range(n_key + 1, longest + 1)  # whole places always differ
                  if len({parts[-n:] for parts in places.values()}) == len(paths))
