@@ -82,11 +82,11 @@ BP_RULES = ("beat_median", "max_min")
 RHYTHMS = ("N", "A", "O", "~")
 # The classical features' code has its own version (quality.features.FEATURES_VERSION), which
 # keys the cache too: raise that one for a change of the features alone.
-# 29: an arterial line stated in kPa, cmH2O or Pa is converted to mmHg (it had been read as
+# 29-30: an arterial line stated in kPa, cmH2O or Pa is converted to mmHg (it had been read as
 # mmHg), one in another unit skipped; an alarm's type is the nearest alarm type before its
 # label, contradicting labels leave a record unlabelled, an ECG, PPG or arterial line under
-# 50 Hz is refused; 28: a dataset lists the windows of
-# its records left out, and why (``left_out``);
+# 50 Hz is left out; 30: multi-segment channels matched by name first; 28: a dataset lists
+# the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
 # only where the spectrum and the pulses agree on over 200 bpm (a dicrotic wave at 100 bpm
@@ -111,7 +111,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 29
+CACHE_VERSION = 30
 #: A task channel is absent when its peak-to-peak range is at most this (flat: leads off) ...
 FLAT_PEAK_TO_PEAK = 1e-9
 #: ... or when fewer seconds of it than this lie in the window's span.
@@ -324,21 +324,28 @@ def _pad_left(x: np.ndarray, n: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- tasks
 
 
-def _check_rates(rec: Record, path: Path) -> None:
-    """Refuse a record whose ECG, PPG or arterial line, the channels a task reads, is sampled
-    under :data:`~qualityfm.quality._common.MIN_FS` (the classical features need it; a rate of
-    1e-6 Hz had made a record of 9e9 s whose windows were walked for ever)."""
+def _fast_enough(rec: Record, path: Path) -> Record:
+    """``rec`` without the ECG leads, PPG and arterial line sampled under
+    :data:`~qualityfm.quality._common.MIN_FS`, named in a warning: the classical features need
+    that rate (12.5 Hz had failed in them naming no channel), and a channel of 1e-6 Hz had
+    made a record of 9e9 s whose windows were walked for ever. A task that then lacks a
+    channel it needs says so."""
     slow = [c for c in (*ecg_leads(rec.signals), "ppg", "abp")
             if c in rec.signals and not rec.fs[c] >= MIN_FS]
-    if slow:
-        rates = ", ".join(f"{c} at {rec.fs[c]:g} Hz" for c in slow)
-        raise RecordError(f"{path}: {rates}: the tasks read ECG, PPG and arterial lines of "
-                          f"{MIN_FS:g} Hz or more")
+    if not slow:
+        return rec
+    warnings.warn(f"{path}: {', '.join(f'{c} at {rec.fs[c]:g} Hz' for c in slow)} left out: "
+                  f"the tasks read ECG, PPG and arterial lines of {MIN_FS:g} Hz or more",
+                  RuntimeWarning, stacklevel=3)
+    keep = [c for c in rec.signals if c not in slow]
+    return dataclasses.replace(rec, signals={c: rec.signals[c] for c in keep},
+                               fs={c: rec.fs[c] for c in keep},
+                               units={c: u for c, u in rec.units.items() if c in keep})
 
 
 def _rows_vt(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dict]:
     rec = read_record(path) if rec is None else rec
-    _check_rates(rec, path)
+    rec = _fast_enough(rec, path)
     if s.labels and "alarm_true" not in rec.labels:
         raise RecordError(f"{path}: " + rec.labels.get(
             "unlabelled", "no Challenge 2015 alarm label (labels['alarm_true'])"))
@@ -433,7 +440,7 @@ def _rows_perform_af(path: Path, rec: Record, s: TaskSettings) -> list[dict]:
 
 def _rows_af(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dict]:
     rec = read_record(path) if rec is None else rec
-    _check_rates(rec, path)
+    rec = _fast_enough(rec, path)
     rhythm = rec.labels.get("rhythm")
     if rhythm is None and s.labels and "unlabelled" in rec.labels:
         raise RecordError(f"{path}: {rec.labels['unlabelled']}")
@@ -585,7 +592,7 @@ def _rows_abp(path: Path, s: TaskSettings, rec: Record | None = None) -> list[di
     if rec is None and is_uci_bp_file(path):
         return _rows_uci_bp(path, s)
     rec = read_record(path) if rec is None else rec
-    _check_rates(rec, path)
+    rec = _fast_enough(rec, path)
     need = ("abp", "ppg") if s.labels else ("ppg",)  # predictions need no arterial line
     if not (rec.has(*need) and _primary_ecg(rec) == "ecg_ii"):
         what = "ABP, ECG II and PPG" if s.labels else "ECG II and PPG"
