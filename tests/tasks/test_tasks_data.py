@@ -404,7 +404,8 @@ def test_an_arterial_line_in_another_pressure_unit_gives_targets_in_mmhg(tmp_pat
     hea = write_wfdb(synthesize(65, 250.0, sbp=135, dbp=72, seed=3, record_id="line"),
                      tmp_path / "mmhg")
     targets = build_task_dataset("abp", hea).y
-    for unit, per_mmhg in (("kPa", 1 / 7.50062), ("cmH2O", 1 / 0.73556), ("mV", 1.0)):
+    for unit, per_mmhg in (("kPa", 1 / 7.50062), ("cmH2O", 1 / 0.73556), ("mm[Hg]", 1.0),
+                           ("mbar", 1 / 0.750062), ("mV", 1.0)):
         lines = []
         for ln in hea.read_text().splitlines():
             if ln.endswith(" ABP"):
@@ -418,7 +419,7 @@ def test_an_arterial_line_in_another_pressure_unit_gives_targets_in_mmhg(tmp_pat
         shutil.copy(hea.with_suffix(".dat"), other.with_suffix(".dat"))
         if unit == "mV":
             with pytest.raises(RecordError, match=r"line\.hea: its arterial line is in 'mV', "
-                                                  r"no pressure unit"):
+                                                  r"a unit not converted to mmHg"):
                 build_task_dataset("abp", other)
         else:
             np.testing.assert_allclose(build_task_dataset("abp", other).y, targets, atol=0.05)

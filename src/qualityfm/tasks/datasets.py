@@ -612,7 +612,8 @@ def _rows_abp(path: Path, s: TaskSettings, rec: Record | None = None) -> list[di
 
 #: Pressure units an arterial line may be stated in, and their mmHg; a line that states none
 #: ("", or "NU": a table's column without a unit) is taken to be in mmHg.
-PRESSURE_MMHG = {"mmhg": 1.0, "torr": 1.0, "cmh2o": 0.73556, "kpa": 7.50062, "pa": 0.00750062,
+PRESSURE_MMHG = {"mmhg": 1.0, "torr": 1.0, "cmh2o": 0.73556, "cmh20": 0.73556,
+                 "kpa": 7.50062, "hpa": 0.750062, "mbar": 0.750062, "pa": 0.00750062,
                  "": 1.0, "nu": 1.0}
 
 
@@ -623,10 +624,11 @@ def _abp_in_mmhg(rec: Record, path: Path) -> Record:
     if unit == UNCALIBRATED:
         raise RecordError(f"{path}: its arterial line is uncalibrated (ADC gain 0): its values "
                           "are not mmHg, so they give no blood-pressure target")
-    scale = PRESSURE_MMHG.get(re.sub(r"[\s_.]", "", unit).lower())
+    scale = PRESSURE_MMHG.get(re.sub(r"[\s_.\[\]]", "", unit).lower())  # UCUM: mm[Hg]
     if scale is None:
-        raise RecordError(f"{path}: its arterial line is in {unit!r}, no pressure unit "
-                          f"(mmHg, cmH2O, kPa, Pa), so it gives no blood-pressure target")
+        raise RecordError(f"{path}: its arterial line is in {unit!r}, a unit not converted to "
+                          "mmHg (mmHg, cmH2O, kPa, hPa, mbar, Pa), so it gives no "
+                          "blood-pressure target")
     if scale == 1.0:
         return rec
     return dataclasses.replace(rec, signals={**rec.signals, "abp": rec.signals["abp"] * scale},
