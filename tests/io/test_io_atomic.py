@@ -135,6 +135,7 @@ def test_a_folder_that_is_a_link_to_nothing_is_refused_first(tmp_path) -> None:
     check_writable_folder(tmp_path / "new" / "sub", "--out X")  # made at the write: fine
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads Linux's /proc/self/fd")
 def test_the_folder_is_flushed_after_the_renames(tmp_path, monkeypatch) -> None:
     """A rename is on disk only once its folder is flushed: each folder written to, once,
     after the files it holds were moved there."""

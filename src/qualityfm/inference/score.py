@@ -104,7 +104,7 @@ def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
     and the window's own (z-scored) amplitude spectrum; the score is the mean over channels.
     The idea: clean windows agree with their reconstruction, corrupted ones do not. Measured
     with the shipped weights it follows the SQIs only weakly (physionet2015_vt's 2,162
-    windows: Spearman 0.23 with ``sqi``, 0.26 with the ECG's, 0.00 with the PPG's; median
+    windows: Spearman 0.23 with ``sqi``, 0.26 with the ECG's, 0.01 with the PPG's; median
     0.67 for bad windows, 0.78 for excellent ones) and depends on the channels present (ECG
     alone: median 0.93, both: 0.76): read it beside the SQIs, not as a quality score.
 

@@ -386,8 +386,9 @@ def make_loader(dataset: Any, workers: int) -> torch.utils.data.DataLoader:
 
 def check_store_pairs(store_path: str, per_step: int) -> dict[str, Any]:
     """Refuse, before any work, a store with fewer pairs than one optimizer step reads
-    (``per_step``, the batch size): each epoch has one sample per pair, and a step of more
-    would hold a pair twice (whether it did had hung on how the batch was split). Returns
+    (``per_step``, the batch size): each epoch has one sample per pair, so a step of more
+    holds a pair twice (a step that spans the end of one epoch and the start of the next may
+    still, rarely, hold one twice). Returns
     the store's counts (records, windows, pairs) and a digest of its content (settings and
     records of each part, each window's record number and start, the pairs), which a
     checkpoint keeps to recognise its store wherever it lies."""
