@@ -130,13 +130,19 @@ def test_contradicting_labels_leave_a_record_unlabelled_naming_why(tmp_path: Pat
     assert read_record(hea).labels == {"rhythm": "N"}
     (tmp_path / "REFERENCE.csv").write_text("A00001,N\nA00002,O\nA00001,A\n")
     assert read_record(hea).labels == {
-        "unlabelled": "REFERENCE.csv beside it lists A00001 with the labels N, A"}
+        "unlabelled": {"rhythm": "REFERENCE.csv beside it lists A00001 with the labels N, A"}}
     text = hea.read_text()
     hea.write_text(text + "#Ventricular_Tachycardia\n#False alarm\n#True alarm\n")
     labels = read_record(hea).labels
-    assert "alarm_true" not in labels and labels["unlabelled"] == (
-        "its header labels the alarm both true and false; REFERENCE.csv beside it lists A00001 "
-        "with the labels N, A")
+    assert "alarm_true" not in labels and labels["unlabelled"] == {
+        "alarm_true": "its header labels the alarm both true and false",
+        "rhythm": "REFERENCE.csv beside it lists A00001 with the labels N, A"}
+    from qualityfm.tasks.datasets import build_task_dataset  # each task names its own label
+
+    for task, why in (("vt-alarm", "labels the alarm both true and false"),
+                      ("af", r"lists A00001 with the labels N, A")):
+        with pytest.raises(RecordError, match=why):
+            build_task_dataset(task, hea)
 
 
 def test_an_alarm_type_is_the_nearest_type_before_its_label(tmp_path: Path) -> None:

@@ -291,8 +291,9 @@ def challenge_labels(
     the record whose header is ``path``. The alarm's type is the nearest line before its
     label that names an alarm type (other notes may lie between), else the line before it.
     An alarm labelled both true and false, or a record listed with two rhythms, is left
-    unlabelled, the reason under ``labels["unlabelled"]`` (its signals still serve where no
-    label is needed; a task that needs one names it)."""
+    unlabelled, the reason under ``labels["unlabelled"]``, by label (``{"alarm_true": why}``,
+    ``{"rhythm": why}``: its signals still serve where no label is needed; a task that needs
+    the label names why it has none)."""
     labels: dict[str, Any] = {}
     events: dict[str, float] = {}
     lines = [c.strip() for c in comments if c.strip()]
@@ -319,11 +320,11 @@ def challenge_labels(
             events[match.group(1)] = float(match.group(2))
     if "alarm_true" in labels and labels["alarm_true"] is None:
         del labels["alarm_true"]
-        labels["unlabelled"] = "its header labels the alarm both true and false"
+        labels["unlabelled"] = {"alarm_true": "its header labels the alarm both true and false"}
     rhythm = _reference(str(path.parent.resolve())).get(path.stem)
     if isinstance(rhythm, tuple):
-        told = f"{REFERENCE_FILE} beside it lists {path.stem} with the labels {', '.join(rhythm)}"
-        labels["unlabelled"] = "; ".join(filter(None, (labels.get("unlabelled"), told)))
+        labels.setdefault("unlabelled", {})["rhythm"] = (
+            f"{REFERENCE_FILE} beside it lists {path.stem} with the labels {', '.join(rhythm)}")
         rhythm = None
     if rhythm is not None:
         labels["rhythm"] = rhythm

@@ -347,8 +347,8 @@ def _rows_vt(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dic
     rec = read_record(path) if rec is None else rec
     rec = _fast_enough(rec, path)
     if s.labels and "alarm_true" not in rec.labels:
-        raise RecordError(f"{path}: " + rec.labels.get(
-            "unlabelled", "no Challenge 2015 alarm label (labels['alarm_true'])"))
+        raise RecordError(f"{path}: " + rec.labels.get("unlabelled", {}).get(
+            "alarm_true", "no Challenge 2015 alarm label (labels['alarm_true'])"))
     # a folder of the whole Challenge 2015 set holds five alarm types; only VT is this task's
     kind = rec.labels.get("alarm_type")
     if kind is not None and not is_vt_alarm(str(kind)):
@@ -442,8 +442,9 @@ def _rows_af(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dic
     rec = read_record(path) if rec is None else rec
     rec = _fast_enough(rec, path)
     rhythm = rec.labels.get("rhythm")
-    if rhythm is None and s.labels and "unlabelled" in rec.labels:
-        raise RecordError(f"{path}: {rec.labels['unlabelled']}")
+    why = rec.labels.get("unlabelled", {}).get("rhythm")
+    if rhythm is None and s.labels and why:
+        raise RecordError(f"{path}: {why}")
     if rhythm is None and (s.labels or _PERFORM.match(rec.record_id or path.stem)):
         return _rows_perform_af(path, rec, s)
     if rhythm is None and rec.duration() > AF_CROP_MAX_SECONDS:
