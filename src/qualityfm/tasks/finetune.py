@@ -2,10 +2,16 @@
 early stopping, class weights, calibration and an operating threshold fixed on validation.
 
 The same protocol (:class:`TaskEstimator`) serves the encoder (:class:`Finetuner`) and the
-classical feature baseline (``baselines.ClassicalBaseline``): split the training rows by group
-into fit/validation parts, fit on the first, then calibrate and fix the threshold on the
-validation predictions of that same model. The model that sets the threshold is the model that
-predicts the test rows; nothing is refit afterwards and nothing is pooled across folds.
+classical feature baseline (``baselines.ClassicalBaseline``). A network trained by gradient
+steps splits the training rows by group into fit/validation parts, fits on the first, then
+calibrates and fixes the threshold on the validation predictions of that same model, which
+then predicts the test rows. The closed-form linear head (``solver="lbfgs"``) and the gradient
+boosting instead calibrate and fix the threshold on the out-of-fold scores of grouped inner
+folds, models of the same settings, and predict with the model refitted on every training row
+(fitted on more rows, its scores may spread a little wider than the inner models').
+Nothing is pooled across the outer folds. ``groups`` (the record or patient of each row) must
+be given whenever a record gives several rows (abp; af records over 61 s or MIMIC PERform
+records): each row is its own group otherwise.
 """
 
 from __future__ import annotations
