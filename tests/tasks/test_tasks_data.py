@@ -576,3 +576,20 @@ def test_a_task_channel_sampled_too_slowly_is_left_out_naming_it(tmp_path, fs) -
     with pytest.warns(RuntimeWarning, match=rf"both\.npz: ppg at {fs:g} Hz left out"):
         ds = build_task_dataset("af", both, labels=False)
     assert len(ds) == 1 and ds.mask[0].tolist() == [False, True]  # [PPG, ECG II]
+
+
+def test_two_files_of_the_same_signals_share_a_group(tmp_path) -> None:
+    """A recording stored twice under two names (cinc2017_af's A00227 and A01176) had been two
+    groups, so a split could put one copy on each side."""
+    from qualityfm.io import write_wfdb
+
+    for name, seed in (("r1", 1), ("copy_of_r0_longer_name", 0), ("r0", 0)):
+        write_wfdb(synthesize(30.0, 300.0, seed=seed, record_id=name, channels=("ecg_ii",)),
+                   tmp_path)
+    (tmp_path / "REFERENCE.csv").write_text("r0,N\nr1,A\ncopy_of_r0_longer_name,N\n")
+    with pytest.warns(UserWarning, match=r"1 file\(s\) hold the same signals as another "
+                                         r"\(.*r0\.hea as .*copy_of_r0_longer_name\.hea\)"):
+        ds = build_task_dataset("af", tmp_path)
+    group = dict(zip(ds.record_ids.tolist(), ds.groups.tolist(), strict=True))
+    assert group == {"r0": "copy_of_r0_longer_name", "r1": "r1",
+                     "copy_of_r0_longer_name": "copy_of_r0_longer_name"}

@@ -732,7 +732,38 @@ def build_task_dataset(
     if ds is None:
         raise _nothing_fits(where, task, skipped)
     _warn_repeated_ids(ds)
-    return ds
+    return _group_identical_recordings(ds)
+
+
+def _group_identical_recordings(ds: TaskDataset) -> TaskDataset:
+    """``ds`` with the rows of two files that hold the same signals in one group (the group of
+    the first file), with a warning: no split then puts one copy on each side (cinc2017_af
+    holds one recording twice, A00227 and A01176). Flat files are not compared."""
+    if ds.sources is None or not len(ds):
+        return ds
+    rows: dict[str, list[int]] = {}
+    for i, src in enumerate(ds.sources.tolist()):
+        rows.setdefault(src, []).append(i)
+    first: dict[bytes, str] = {}
+    copies: list[tuple[str, str]] = []
+    groups = ds.groups.tolist()  # (a fixed-width string array would cut a longer name)
+    for src in sorted(rows):
+        x = ds.X[rows[src]]
+        if not np.ptp(x) > 0:
+            continue
+        digest = hashlib.sha1(np.ascontiguousarray(x).tobytes()).digest()
+        kept = first.setdefault(digest, src)
+        old, new = groups[rows[src][0]], groups[rows[kept][0]]
+        if old != new:  # (copies of one name are one group already, and named so)
+            copies.append((kept, src))
+            groups = [new if g == old else g for g in groups]
+    if not copies:
+        return ds
+    a, b = copies[0]
+    warn_at_caller(f"{len(copies)} file(s) hold the same signals as another ({b} as {a}"
+                   f"{' ...' if len(copies) > 1 else ''}): grouped with it, so that no split "
+                   "puts one copy on each side")
+    return dataclasses.replace(ds, groups=np.asarray(groups))
 
 
 def _warn_repeated_ids(ds: TaskDataset) -> None:
