@@ -344,3 +344,28 @@ def test_an_ecg_lead_off_for_part_of_the_window_costs_its_share() -> None:
     off = ecg.copy()
     off[:3000] = 0.0  # the first 12 s of 30
     assert clean > 0.99 and ecg_quality(off, 250.0) == pytest.approx(clean * 0.6, abs=0.01)
+
+
+def test_vectorised_rr_helpers_equal_their_plain_definitions() -> None:
+    """The dRR scatter's bins of every sliding window, and the template matches of sample
+    entropy, computed at once: the counts of their plain definitions, exactly."""
+    from qualityfm.quality.features import _drr_bins_windows, _match_counts
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        drr = rng.normal(0, rng.choice([0.01, 0.08, 0.4]), int(rng.integers(4, 40)))
+        width = int(rng.integers(3, len(drr) + 1))
+        q = np.floor((np.clip(drr, -0.6, 0.6) + 0.02) / 0.04).astype(int)
+        plain = [len(set(zip(q[i:i + width - 1].tolist(), q[i + 1:i + width].tolist(),
+                             strict=True))) / (width - 1) for i in range(len(drr) - width + 1)]
+        np.testing.assert_array_equal(_drr_bins_windows(drr, width), plain)
+        x = rng.normal(0, 1, int(rng.integers(5, 30)))
+        m, tol = int(rng.integers(1, 4)), 0.5
+        if len(x) <= m + 1:
+            continue
+        counts = []
+        for k in (m, m + 1):
+            emb = np.array([x[i:i + k] for i in range(len(x) - m)])
+            d = np.abs(emb[:, None, :] - emb[None, :, :]).max(axis=2)
+            counts.append(int((d <= tol).sum() - len(emb)))
+        assert _match_counts(x, m, tol) == tuple(counts)

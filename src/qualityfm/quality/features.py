@@ -110,12 +110,13 @@ def _bandpass(x: np.ndarray, fs: float, low: float | None, high: float | None) -
 def _match_counts(x: np.ndarray, m: int, tol: float) -> tuple[int, int]:
     """Template matches (Chebyshev distance <= tol, self-matches excluded) of length m and m+1."""
 
-    def matches(k: int) -> int:
-        emb = np.lib.stride_tricks.sliding_window_view(x, k)[: len(x) - m]
-        d = np.abs(emb[:, None, :] - emb[None, :, :]).max(axis=2)
-        return int((d <= tol).sum() - len(emb))
-
-    return matches(m), matches(m + 1)
+    n = len(x) - m  # templates of both lengths start at the same n points
+    d = np.abs(x[:n, None] - x[None, :n])  # the distance of length k, built up element by element
+    for k in range(1, m):
+        np.maximum(d, np.abs(x[k:k + n, None] - x[None, k:k + n]), out=d)
+    short = int((d <= tol).sum() - n)
+    np.maximum(d, np.abs(x[m:m + n, None] - x[None, m:m + n]), out=d)
+    return short, int((d <= tol).sum() - n)
 
 
 def sample_entropy(x: np.ndarray, m: int = 2, r: float = 0.2) -> float:
@@ -143,13 +144,23 @@ def _drr_bins(drr: np.ndarray) -> float:
     """Occupied 40-ms bins of the (dRR_i, dRR_i+1) scatter per point (Sarkar et al. 2008), the
     central bin -20..20 ms (with a bin edge at 0, a regular rhythm's jitter of a few ms had
     filled four bins, as many as a rhythm changing by 40 ms a beat)."""
-    q = np.floor((np.clip(drr, -0.6, 0.6) + 0.02) / 0.04).astype(int)
-    return len(set(zip(q[:-1].tolist(), q[1:].tolist(), strict=True))) / (len(drr) - 1)
+    return float(_drr_bins_windows(drr, len(drr))[0])
 
 
-def rr_features(peaks: np.ndarray, fs: float, n_samples: int = 0) -> list[float]:
+def _drr_bins_windows(drr: np.ndarray, width: int) -> np.ndarray:
+    """:func:`_drr_bins` of every ``width`` successive values of ``drr`` (sliding by one), at
+    once: each (bin, next bin) pair as one code, the distinct codes of each window counted."""
+    q = np.floor((np.clip(drr, -0.6, 0.6) + 0.02) / 0.04).astype(np.int64) + 64  # 49..79
+    code = q[:-1] * 256 + q[1:]
+    w = np.sort(np.lib.stride_tricks.sliding_window_view(code, width - 1), axis=1)
+    return (1 + (np.diff(w, axis=1) != 0).sum(axis=1)) / (width - 1)
+
+
+def rr_features(peaks: np.ndarray, fs: float, n_samples: int = 0,
+                entropy: bool = True) -> list[float]:
     """Rate and irregularity of a beat series (``RR_NAMES``): median HR, fastest 4-beat HR,
-    RR CV, RMSSD / median RR, pNN50, sample entropy, turning-point ratio, beat count, COSEn,
+    RR CV, RMSSD / median RR, pNN50, sample entropy (NaN with ``entropy=False``: the costliest
+    column, for callers that do not read it), turning-point ratio, beat count, COSEn,
     occupied 40-ms bins of the successive-difference (dRR) scatter per point (Sarkar et al.
     2008), median |dRR| / median RR, and the longest stretch without a beat (s; needs the
     window length ``n_samples``)."""
@@ -172,7 +183,7 @@ def rr_features(peaks: np.ndarray, fs: float, n_samples: int = 0) -> list[float]
         float(hr), float(hr_max4), float(np.std(rr) / np.mean(rr)),
         float(np.sqrt(np.mean(drr**2)) / mrr) if has_d else NAN,
         float(np.mean(np.abs(drr) > 0.05)) if has_d else NAN,
-        sample_entropy(rr), tp, float(n), cosen(rr), float(bins),
+        sample_entropy(rr) if entropy else NAN, tp, float(n), cosen(rr), float(bins),
         float(np.median(np.abs(drr)) / mrr) if has_d else NAN, gap,
     ]
 
@@ -243,7 +254,7 @@ def af_rr_features(y: np.ndarray, peaks: np.ndarray, fs: float, good: float = 0.
     out = dict.fromkeys(AF_NAMES, NAN)
     if len(peaks) < 5:
         return list(out.values())
-    rrf = dict(zip(RR_NAMES, rr_features(peaks, fs), strict=True))
+    rrf = dict(zip(RR_NAMES, rr_features(peaks, fs, entropy=False), strict=True))
     out.update({f"r_{n}": rrf[n] for n in ("hr", "rr_cv", "rmssd", "cosen", "drr_bins")})
     ok_beat = beat_correlations(y, peaks, fs) >= good
     out["good_beats"] = float(np.mean(ok_beat))
@@ -266,7 +277,7 @@ def af_rr_features(y: np.ndarray, peaks: np.ndarray, fs: float, good: float = 0.
     if len(dd) >= width:
         win = np.lib.stride_tricks.sliding_window_view(dd, width)
         out["w_rmssd_p25"] = float(np.percentile(np.sqrt(np.mean(win**2, axis=1)), 25))
-        out["w_bins_p25"] = float(np.percentile([_drr_bins(w) for w in win], 25))
+        out["w_bins_p25"] = float(np.percentile(_drr_bins_windows(dd, width), 25))
     # 28 bins of 0.05 whose last edge is 1.8 itself (arange's was 1.7999..., which dropped
     # the intervals clipped to 1.8: pauses read as a regular rhythm)
     h = np.histogram(np.clip(rrn, 0.4, 1.8), bins=np.linspace(0.4, 1.8, 29))[0]
@@ -299,8 +310,12 @@ def rr_pattern_features(rr: np.ndarray, short: float = 0.85, long: float = 1.15,
     n_irr = int((s | ln).sum())
     sl = float(2 * (s[:-1] & ln[1:]).sum() / n_irr) if n_irr else 0.0
     c = np.percentile(rr, [25, 75])
+    last = None
     for _ in range(20):
         a = np.abs(rr[:, None] - c[None]).argmin(axis=1)
+        if last is not None and np.array_equal(a, last):  # converged: c would not move
+            break
+        last = a
         c = np.array([rr[a == k].mean() if (a == k).any() else c[k] for k in (0, 1)])
     fit_share = float(np.mean(np.abs(rr - c[a]) / c[a] <= fit))
     sym = np.where(s, 0, np.where(ln, 2, 1))
