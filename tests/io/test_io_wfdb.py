@@ -725,3 +725,19 @@ def test_two_unnamed_leads_of_a_multisegment_record_never_swap(tmp_path: Path) -
         rec = read_record(tmp_path / "r.hea")
         np.testing.assert_allclose(rec.signals["ecg"], [1.0] * 10 + [ecg1] * 10)
         np.testing.assert_allclose(rec.signals["ecg_2"], [2.0] * 20)
+
+
+def test_mimic_segments_read_alone_share_their_records_patient(tmp_path: Path) -> None:
+    """Two pieces of one MIMIC stay (3269321_0001, _0002) in MIMIC-III's 32/3269321/ folders,
+    read without their master header: one patient (they had been two groups); inside a
+    pNNNNNN folder the subject still names it."""
+    import shutil
+
+    src = shared_path("wfdb_samples", "p000878_partial")
+    stay = tmp_path / "32" / "3269321"
+    stay.mkdir(parents=True)
+    for f in src.glob("3269321_000*"):
+        shutil.copy(f, stay / f.name)
+    patients = {read_record(h).patient_id for h in find_records(stay)}
+    assert patients == {"3269321"}
+    assert {read_record(h).patient_id for h in find_records(src)} == {"p000878"}

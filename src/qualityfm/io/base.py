@@ -13,6 +13,8 @@ from qualityfm.io.record import MissingChannelError, RecordError
 
 #: MIMIC waveform folders are named after the subject (``p000878``, MIMIC-IV ``p10014354``).
 _MIMIC_PATIENT = re.compile(r"^(p\d{6,8})(?:_|$)")
+#: A MIMIC waveform segment (``3269321_0001``): a piece of record ``3269321``, one stay.
+_MIMIC_SEGMENT = re.compile(r"^(\d{7})_\d{4}$")
 
 
 def select_channels(
@@ -102,10 +104,13 @@ def aligned_spans(
 
 
 def patient_from_path(path: Path, record_id: str) -> str:
-    """The patient id a path gives (a MIMIC ``pNNNNNN`` folder up to two levels up), else the
+    """The patient id a path gives (a MIMIC ``pNNNNNN`` folder up to two levels up), else that
+    of a MIMIC segment read alone, its record's (``3269321_0002``: ``3269321``, so that two
+    pieces of one stay are one group, as in MIMIC-III's ``32/3269321/`` folders), else the
     record id."""
     for parent in list(path.parents)[:2]:
         match = _MIMIC_PATIENT.match(parent.name)
         if match:
             return match.group(1)
-    return record_id
+    segment = _MIMIC_SEGMENT.match(record_id)
+    return segment.group(1) if segment else record_id

@@ -85,7 +85,8 @@ RHYTHMS = ("N", "A", "O", "~")
 # 29-30: an arterial line stated in kPa, cmH2O or Pa is converted to mmHg (it had been read as
 # mmHg), one in another unit skipped; an alarm's type is the nearest alarm type before its
 # label, contradicting labels leave a record unlabelled, an ECG, PPG or arterial line under
-# 50 Hz is left out; 30: multi-segment channels matched by name first; 28: a dataset lists
+# 50 Hz is left out; 30: multi-segment channels matched by name first; 31: MIMIC segments
+# read alone are grouped by their record; 28: a dataset lists
 # the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
@@ -111,7 +112,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 30
+CACHE_VERSION = 31
 #: A task channel is absent when its peak-to-peak range is at most this (flat: leads off) ...
 FLAT_PEAK_TO_PEAK = 1e-9
 #: ... or when fewer seconds of it than this lie in the window's span.
