@@ -741,3 +741,17 @@ def test_mimic_segments_read_alone_share_their_records_patient(tmp_path: Path) -
     patients = {read_record(h).patient_id for h in find_records(stay)}
     assert patients == {"3269321"}
     assert {read_record(h).patient_id for h in find_records(src)} == {"p000878"}
+
+
+def test_a_gain_near_zero_is_refused_naming_the_channel(tmp_path: Path) -> None:
+    """A gain of 1e-30 had read an ECG as 1e34 mV: scored 0 with numpy's overflow warnings
+    that named no file."""
+    rng = np.random.default_rng(2)
+    rng.integers(-500, 500, size=(500, 2)).astype("<i2").tofile(tmp_path / "g.dat")
+    lines = ["g 2 250 500", "g.dat 16 1e-30/mV 16 0 0 0 0 II", "g.dat 16 200/mV 16 0 0 0 0 V"]
+    (tmp_path / "g.hea").write_text("\n".join(lines) + "\n")
+    with pytest.raises(RecordError, match=r"g\.hea: channel 'ecg_ii' reads values of .*e\+3\d "
+                                          r"mV: its gain or baseline in the header is no "
+                                          r"calibration"):
+        read_record(tmp_path / "g.hea")
+    assert read_record(tmp_path / "g.hea", channels=["ecg_v"]).channels == ["ecg_v"]

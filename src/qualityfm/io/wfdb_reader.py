@@ -21,6 +21,9 @@ from qualityfm.io.base import patient_from_path, sample_span, select_channels
 from qualityfm.io.channels import canonical_channel, canonical_names
 from qualityfm.io.record import UNCALIBRATED, Record, RecordError
 
+#: The largest magnitude a calibrated sample may read, in any unit (ADC counts of 24 bits,
+#: µV, mmHg are far below): a gain of 1e-30 had read an ECG as 1e34 mV.
+MAX_PHYSICAL = 1e12
 #: Challenge 2015: the alarm sounds 300 s into every record.
 ALARM_TIME = 300.0
 #: Challenge 2015's name of a ventricular tachycardia alarm (the header comment before the label;
@@ -189,8 +192,10 @@ def _read_frames(base: str, header: Header, picked: list[int], i0: int, i1: int,
     end = None if i1 == sys.maxsize or header.n_frames is None else i1 + max(skews, default=0)
     if end is not None and n_frames is not None:
         end = min(end, n_frames)
-    rec = wfdb.rdrecord(base, sampfrom=lead, sampto=end, channels=picked, physical=True,
-                        smooth_frames=False, ignore_skew=any(header.skews), return_res=32)
+    with np.errstate(over="ignore"):  # a gain past any calibration: refused by the caller
+        rec = wfdb.rdrecord(base, sampfrom=lead, sampto=end, channels=picked, physical=True,
+                            smooth_frames=False, ignore_skew=any(header.skews),
+                            return_res=32)
     if i1 == sys.maxsize:
         i1 = lead + rec.sig_len
     total = n_frames if n_frames is not None else lead + rec.sig_len
@@ -644,6 +649,11 @@ def read_wfdb(
                 f"{path}: truncated signal file: channel {name!r} has {len(x)} samples, "
                 f"header promises {(i1 - i0) * spf}"
             )
+        big = float(np.nanmax(np.abs(x), initial=0.0))
+        if not big <= MAX_PHYSICAL:  # (ADC value - baseline) / gain: a gain near 0
+            raise RecordError(f"{path}: channel {name!r} reads values of {big:.3g} "
+                              f"{header.units.get(picked[j], '') if not multi else ''}"
+                              ": its gain or baseline in the header is no calibration")
         signals[name] = x
         rates[name] = frame_fs * spf
         # the header's own text where it states the units (wfdb drops the µ of µV)
