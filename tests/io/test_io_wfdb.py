@@ -719,12 +719,18 @@ def test_two_unnamed_leads_of_a_multisegment_record_never_swap(tmp_path: Path) -
         np.tile(np.array(values, "<i2"), (10, 1)).tofile(tmp_path / f"{name}.dat")
 
     segment("s1", ["ECG1", "ECG2"])
-    for later, ecg1 in ((["ECG2"], np.nan), (["ECG2", "ECG1"], 1.0)):
+    for later, ecg1 in ((["ECG2"], np.nan), (["ECG2", "ECG1"], 1.0), (["ecg2", "ecg1"], 1.0)):
         segment("s2", later)
         (tmp_path / "r.hea").write_text("r/2 2 125 20\ns1 10\ns2 10\n")
         rec = read_record(tmp_path / "r.hea")
         np.testing.assert_allclose(rec.signals["ecg"], [1.0] * 10 + [ecg1] * 10)
         np.testing.assert_allclose(rec.signals["ecg_2"], [2.0] * 20)
+    # a layout of one unnamed lead: a segment holding another is no piece of it
+    segment("s1", ["ECG1"])
+    segment("s2", ["ECG2"])
+    (tmp_path / "r.hea").write_text("r/2 1 125 20\ns1 10\ns2 10\n")
+    np.testing.assert_allclose(read_record(tmp_path / "r.hea").signals["ecg"],
+                               [1.0] * 10 + [np.nan] * 10)
 
 
 def test_mimic_segments_read_alone_share_their_records_patient(tmp_path: Path) -> None:
@@ -741,6 +747,10 @@ def test_mimic_segments_read_alone_share_their_records_patient(tmp_path: Path) -
     patients = {read_record(h).patient_id for h in find_records(stay)}
     assert patients == {"3269321"}
     assert {read_record(h).patient_id for h in find_records(src)} == {"p000878"}
+    other = tmp_path / "recordings"  # names of that shape elsewhere: each its own
+    shutil.copytree(stay, other)
+    assert {read_record(h).patient_id for h in find_records(other)} == {
+        "3269321_0001", "3269321_0002"}
 
 
 def test_a_gain_near_zero_is_refused_naming_the_channel(tmp_path: Path) -> None:

@@ -405,7 +405,8 @@ def test_an_arterial_line_in_another_pressure_unit_gives_targets_in_mmhg(tmp_pat
                      tmp_path / "mmhg")
     targets = build_task_dataset("abp", hea).y
     for unit, per_mmhg in (("kPa", 1 / 7.50062), ("cmH2O", 1 / 0.73556), ("mm[Hg]", 1.0),
-                           ("mbar", 1 / 0.750062), ("mV", 1.0)):
+                           ("mbar", 1 / 0.750062), ("hPa", 1 / 0.750062),
+                           ("cmH20", 1 / 0.73556), ("mV", 1.0)):
         lines = []
         for ln in hea.read_text().splitlines():
             if ln.endswith(" ABP"):

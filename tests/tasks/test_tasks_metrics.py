@@ -62,6 +62,10 @@ def test_ranking_metrics_equal_sklearns_with_ties() -> None:
         assert M.auprc(y, s) == pytest.approx(average_precision_score(y, s), abs=1e-12)
     with pytest.raises(ValueError, match="scores hold 1 NaN"):
         M.auroc([0, 1], [0.5, np.nan])
+    for y in ([0, 1, 1, 0], [1, 0, 1, 0]):  # tied infinite scores are one tie, in any order
+        s = [np.inf, np.inf, 0.5, 0.1]
+        assert M.auprc(y, s) == pytest.approx(average_precision_score(y, [1e300, 1e300, .5, .1]))
+        assert M.auroc(y, s) == pytest.approx(roc_auc_score(y, [1e300, 1e300, .5, .1]))
 
 
 def test_rhythm_metrics_by_hand() -> None:

@@ -105,12 +105,14 @@ def aligned_spans(
 
 def patient_from_path(path: Path, record_id: str) -> str:
     """The patient id a path gives (a MIMIC ``pNNNNNN`` folder up to two levels up), else that
-    of a MIMIC segment read alone, its record's (``3269321_0002``: ``3269321``, so that two
-    pieces of one stay are one group, as in MIMIC-III's ``32/3269321/`` folders), else the
+    of a MIMIC segment read alone in its record's folder, the record (``32/3269321/`` holding
+    ``3269321_0002``: ``3269321``, so that two pieces of one stay are one group), else the
     record id."""
     for parent in list(path.parents)[:2]:
         match = _MIMIC_PATIENT.match(parent.name)
         if match:
             return match.group(1)
     segment = _MIMIC_SEGMENT.match(record_id)
-    return segment.group(1) if segment else record_id
+    if segment and path.parent.name == segment.group(1):  # MIMIC-III's 32/3269321/ folder
+        return segment.group(1)
+    return record_id

@@ -375,26 +375,39 @@ def _layout(path: Path, header: Header) -> Any:
     return layout
 
 
+def _loose_name(name: str) -> str:
+    """A channel label with case, spaces, ``_`` and ``-`` aside (``ECG 1`` and ``ecg1``)."""
+    return re.sub(r"[\s_-]", "", name).lower()
+
+
 def _nth(layout: Sequence[str], picked: Sequence[int], among: Sequence[str]
          ) -> list[int | None]:
     """Position in ``among`` (a segment's names) of each ``picked`` layout channel: the n-th
-    channel of a name in the layout is the n-th of that name in the segment. A layout name
-    the segment does not write is matched as a channel (``PLETH`` and ``Pleth``, ``III`` and
-    ``ECG III``: it had been NaN there) where that channel is the one of its kind, unmatched,
-    in both (two unnamed ``ECG1``/``ECG2`` leads are never told apart so)."""
-    out: list[int | None] = []
-    for i in picked:
-        at = [j for j, other in enumerate(among) if other == layout[i]]
-        k = list(layout[:i]).count(layout[i])
-        out.append(at[k] if k < len(at) else None)
+    channel of a name in the layout is the n-th of that name in the segment, names compared
+    as written, then with case, spaces, ``_`` and ``-`` aside (``ECG1``, ``ecg1``). A layout
+    name the segment writes neither way is matched as a channel (``PLETH`` and ``Pleth``,
+    ``III`` and ``ECG III``: it had been NaN there) where that channel is the one of its kind,
+    unmatched, in both; never an unnamed lead (``ECG1`` is no ``ECG2``)."""
+    out: list[int | None] = [None] * len(picked)
+    for same in (str, _loose_name):
+        ours, theirs = [same(n) for n in layout], [same(n) for n in among]
+        for m, i in enumerate(picked):
+            if out[m] is None:
+                at = [j for j, other in enumerate(theirs) if other == ours[i]]
+                k = ours[:i].count(ours[i])
+                if k < len(at) and at[k] not in out:
+                    out[m] = at[k]
+    loose = [_loose_name(n) for n in layout]
     kind = [canonical_channel(name) for name in layout]
-    spare = [j for j, name in enumerate(among) if name not in layout]  # written otherwise
+    spare = [j for j, name in enumerate(among)  # written otherwise than any layout name
+             if _loose_name(name) not in loose]
+    kinds = [canonical_channel(n) for n in among]
     for m, i in enumerate(picked):
-        if out[m] is not None or kind.count(kind[i]) != 1 or layout[i] in among:
+        if out[m] is not None or kind[i] == "ecg" or kind.count(kind[i]) != 1:
             continue
-        same = [j for j in spare if canonical_channel(among[j]) == kind[i]]
-        if len(same) == 1 and [canonical_channel(n) for n in among].count(kind[i]) == 1:
-            out[m] = same[0]
+        same_kind = [j for j in spare if kinds[j] == kind[i]]
+        if len(same_kind) == 1 and kinds.count(kind[i]) == 1:
+            out[m] = same_kind[0]
     return out
 
 

@@ -150,6 +150,8 @@ def _drr_bins(drr: np.ndarray) -> float:
 def _drr_bins_windows(drr: np.ndarray, width: int) -> np.ndarray:
     """:func:`_drr_bins` of every ``width`` successive values of ``drr`` (sliding by one), at
     once: each (bin, next bin) pair as one code, the distinct codes of each window counted."""
+    if width < 2:
+        raise ValueError(f"the dRR bins need windows of 2 values or more, got {width}")
     q = np.floor((np.clip(drr, -0.6, 0.6) + 0.02) / 0.04).astype(np.int64) + 64  # 49..79
     code = q[:-1] * 256 + q[1:]
     w = np.sort(np.lib.stride_tricks.sliding_window_view(code, width - 1), axis=1)

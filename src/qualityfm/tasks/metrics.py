@@ -111,7 +111,8 @@ def auprc(y_true: np.ndarray, score: np.ndarray) -> float:
     if scored is None:
         return float("nan")
     t, s = scored[0][::-1], scored[1][::-1]  # highest score first
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the last row of each distinct score
+    # the last row of each distinct score (compared, not subtracted: inf - inf is no 0)
+    last = np.r_[np.flatnonzero(s[1:] != s[:-1]), len(s) - 1]
     tps = np.cumsum(t)[last]
     precision = tps / (last + 1)
     recall = tps / tps[-1]
