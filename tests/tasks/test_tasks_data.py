@@ -577,6 +577,10 @@ def test_a_task_channel_sampled_too_slowly_is_left_out_naming_it(tmp_path, fs) -
     with pytest.warns(RuntimeWarning, match=rf"both\.npz: ppg at {fs:g} Hz left out"):
         ds = build_task_dataset("af", both, labels=False)
     assert len(ds) == 1 and ds.mask[0].tolist() == [False, True]  # [PPG, ECG II]
+    resp = tmp_path / "resp.npz"  # a slow channel no task reads sets no record length
+    np.savez(resp, II=ecg, RESP=np.zeros(10, np.float32), fs_RESP=1e-4, fs=300)
+    ds = build_task_dataset("af", resp, labels=False)
+    assert len(ds) == 1 and not ds.left_out  # it had walked 3332 windows past the ECG
 
 
 def test_two_files_of_the_same_signals_share_a_group(tmp_path) -> None:

@@ -326,18 +326,19 @@ def _pad_left(x: np.ndarray, n: int) -> np.ndarray:
 
 
 def _fast_enough(rec: Record, path: Path) -> Record:
-    """``rec`` without the ECG leads, PPG and arterial line sampled under
-    :data:`~qualityfm.quality._common.MIN_FS`, named in a warning: the classical features need
-    that rate (12.5 Hz had failed in them naming no channel), and a channel of 1e-6 Hz had
-    made a record of 9e9 s whose windows were walked for ever. A task that then lacks a
-    channel it needs says so."""
-    slow = [c for c in (*ecg_leads(rec.signals), "ppg", "abp")
-            if c in rec.signals and not rec.fs[c] >= MIN_FS]
+    """``rec`` without its channels sampled under :data:`~qualityfm.quality._common.MIN_FS`;
+    an ECG lead, PPG or arterial line among them is named in a warning: the classical features
+    need that rate (12.5 Hz had failed in them naming no channel), and a channel of 1e-6 Hz
+    (of any name: it sets the record's length) had made a record of 9e9 s whose windows were
+    walked for ever. A task that then lacks a channel it needs says so."""
+    slow = [c for c in rec.signals if not rec.fs[c] >= MIN_FS]
     if not slow:
         return rec
-    warnings.warn(f"{path}: {', '.join(f'{c} at {rec.fs[c]:g} Hz' for c in slow)} left out: "
-                  f"the tasks read ECG, PPG and arterial lines of {MIN_FS:g} Hz or more",
-                  RuntimeWarning, stacklevel=3)
+    named = [c for c in (*ecg_leads(rec.signals), "ppg", "abp") if c in slow]
+    if named:
+        warnings.warn(f"{path}: {', '.join(f'{c} at {rec.fs[c]:g} Hz' for c in named)} left "
+                      f"out: the tasks read ECG, PPG and arterial lines of {MIN_FS:g} Hz or "
+                      "more", RuntimeWarning, stacklevel=3)
     keep = [c for c in rec.signals if c not in slow]
     return dataclasses.replace(rec, signals={c: rec.signals[c] for c in keep},
                                fs={c: rec.fs[c] for c in keep},
@@ -748,18 +749,33 @@ def _group_identical_recordings(ds: TaskDataset) -> TaskDataset:
     first: dict[bytes, str] = {}
     copies: list[tuple[str, str]] = []
     groups = ds.groups.tolist()  # (a fixed-width string array would cut a longer name)
+    merged: dict[object, object] = {}  # group -> the group it joined (union-find)
+
+    def root(g: object) -> object:
+        while merged.get(g, g) != g:
+            g = merged[g]
+        return g
+
     for src in sorted(rows):
-        x = ds.X[rows[src]]
-        if not np.ptp(x) > 0:
+        h = hashlib.sha1()
+        flat = True
+        for i in rows[src]:  # row by row: a file of many records is not copied whole
+            h.update(np.ascontiguousarray(ds.X[i]).tobytes())
+            flat = flat and not np.ptp(ds.X[i]) > 0
+        if flat:
             continue
-        digest = hashlib.sha1(np.ascontiguousarray(x).tobytes()).digest()
-        kept = first.setdefault(digest, src)
-        old, new = groups[rows[src][0]], groups[rows[kept][0]]
-        if old != new:  # (copies of one name are one group already, and named so)
+        kept = first.setdefault(h.digest(), src)
+        joined = False
+        for i, k in zip(rows[src], rows[kept], strict=True):  # row i of the copy is row k
+            a, b = root(groups[i]), root(groups[k])
+            if a != b:  # (copies of one name are one group already, and named so)
+                merged[a] = b
+                joined = True
+        if joined:
             copies.append((kept, src))
-            groups = [new if g == old else g for g in groups]
     if not copies:
         return ds
+    groups = [root(g) for g in groups]
     a, b = copies[0]
     warn_at_caller(f"{len(copies)} file(s) hold the same signals as another ({b} as {a}"
                    f"{' ...' if len(copies) > 1 else ''}): grouped with it, so that no split "
