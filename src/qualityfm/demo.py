@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qualityfm._signals import Terminated
 from qualityfm.data import Store, prepare
 from qualityfm.io import atomic_write_text, write_json, write_wfdb
 from qualityfm.quality import LEVEL_NAMES
@@ -161,6 +162,10 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
         tensorboard=False, command=f"qualityfm demo --out {out}",
     )
     summary = pretrain(cfg, overwrite=True)  # the demo rebuilds its report from scratch
+    if summary.get("stopped_by") == "SIGTERM":  # pre-training stopped at a step's end, as
+        raise Terminated()  # asked: no report of a half-trained model (it had gone on)
+    if summary.get("stopped_by"):
+        raise KeyboardInterrupt
     model_dir = export_model(cfg.out, out / "model")
     lap("pre-training")
     task = finetune_run("vt-alarm", task_dir, out / "vt_alarm", init=str(model_dir),

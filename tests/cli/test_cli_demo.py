@@ -230,3 +230,19 @@ def test_the_parser_is_built_without_torch_and_names_the_bp_rules() -> None:
     finetune = build_parser()._subparsers._group_actions[0].choices["finetune"]
     [rule] = [a for a in finetune._actions if a.dest == "bp_rule"]
     assert tuple(rule.choices) == BP_RULES
+
+
+@pytest.mark.parametrize("stop, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_stop_during_the_demos_pretraining_ends_the_demo(
+        stop: str, code: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    """Pre-training ends a stopped run at a step's end with its checkpoint; the demo had then
+    fine-tuned and reported the half-trained model, exiting 0."""
+    import qualityfm.train
+
+    monkeypatch.setattr(qualityfm.train, "pretrain",  # the demo imports it when it runs
+                        lambda cfg, overwrite: {"stopped_by": stop, "step": 2, "done": False})
+    out = tmp_path / "report"
+    assert main(["demo", "--out", str(out), "--steps", "6"]) == code
+    assert "qualityfm demo: interrupted" in capsys.readouterr().err
+    assert not (out / "README.md").exists() and not (out / "model").exists()
