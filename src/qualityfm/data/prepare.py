@@ -115,11 +115,12 @@ def expand_inputs(inputs: Sequence[str | os.PathLike],
     """``(key, path)`` of every record under ``inputs``, sorted by key, each file once; the
     inputs that hold no record are appended to ``empty``.
 
-    A file reached twice (given twice, or through a link) keeps the key of a place that is
-    the file itself (no link on the way below its input) where there is one, and of those
-    the smallest, so the same set of records gives the same list, and the same store, in
-    any order of ``inputs``."""
-    keys: dict[Path, tuple[bool, str]] = {}  # resolved path -> (reached by a link, key)
+    A file reached twice (given twice, or through a link) keeps the key of a place reached
+    through no folder that is a link where there is one (folders that are links were not
+    looked in before session 32: the keys of the stores made then stay), and of those the
+    smallest, so the same set of records gives the same list, and the same store, in any
+    order of ``inputs``."""
+    keys: dict[Path, tuple[bool, str]] = {}  # resolved path -> (via a linked folder, key)
     where: dict[Path, dict[str, Path]] = {}  # resolved path -> {key: the place it names}
     for inp in inputs:
         root = Path(inp)
@@ -129,7 +130,7 @@ def expand_inputs(inputs: Sequence[str | os.PathLike],
         for p in found:
             key, path, place = record_key(p, root), p.resolve(), _named_place(p, root)
             where.setdefault(path, {})[key] = place
-            rank = (place != path, key)
+            rank = (root.is_dir() and place.parent != p.parent.resolve(), key)
             if path not in keys or rank < keys[path]:
                 keys[path] = rank
     return sorted(_distinct_keys({path: (key, where[path][key])
