@@ -1429,3 +1429,23 @@ def test_fits_that_would_go_wrong_quietly_are_refused_or_made_safe(tmp_path) -> 
     loaded = load_estimator(ft.fit(x, y, groups=g).save(tmp_path / "run"))
     assert (loaded.epochs, loaded.class_weight, loaded.augment) == (2, False, False)
     assert loaded.lr == pytest.approx(1e-3)
+
+
+def test_a_damaged_run_file_is_named(tmp_path) -> None:
+    """A truncated finetune.json had said "Expecting value: line 34 column 13" naming no file,
+    an incomplete one raised a bare KeyError."""
+    from qualityfm.tasks import load_estimator
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "finetune.json").write_text('{"task": "vt-alarm", "backbone": "qual')
+    with pytest.raises(ValueError, match=r"run[/\\]finetune\.json: truncated or damaged run "
+                                         r"file \(.*\); fit the run again"):
+        load_estimator(run)
+    (run / "finetune.json").write_text('{"task": "vt-alarm"}')
+    with pytest.raises(ValueError, match=r"finetune\.json: incomplete run file \(no "
+                                         r"'backbone'\); fit the run again"):
+        load_estimator(run)
+    (run / "finetune.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"finetune\.json: no run file \(a JSON list"):
+        load_estimator(run)

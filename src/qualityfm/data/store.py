@@ -42,7 +42,6 @@ so a crash leaves either the old file or the new one, never half a file.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import re
 from collections import OrderedDict
@@ -52,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from qualityfm.io.atomic import atomic_write
+from qualityfm.io.atomic import atomic_write, read_json
 
 META = "meta.json"
 PAIRS = "pairs.npy"
@@ -325,11 +324,7 @@ def _checked_pairs(part: StorePart) -> np.ndarray:
 def read_store_json(path: Path) -> dict[str, Any]:
     """A store's JSON file (``meta.json``, the journal); a truncated or damaged one is a
     ValueError naming it, a missing one a FileNotFoundError."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (ValueError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: truncated or damaged store file ({err}); prepare the "
-                         "store again (--overwrite)") from err
+    return read_json(path, "store file", "prepare the store again (--overwrite)")
 
 
 class StorePart:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import io
-import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +28,7 @@ from qualityfm.io import (
     RecordError,
     atomic_write_all,
     json_text,
+    read_json,
     utf8_bytes,
 )
 from qualityfm.io.channels import MODEL_CHANNELS
@@ -427,7 +427,8 @@ def _input_rules(task: str, settings: dict) -> dict:
 def _run_settings(run: Path) -> dict:
     """The window settings in a run's ``summary.json`` ({}: a run fitted from arrays)."""
     summary = run / "summary.json"
-    return json.loads(summary.read_text()).get("settings", {}) if summary.exists() else {}
+    return (read_json(summary, "run summary", "fit the run again").get("settings", {})
+            if summary.exists() else {})
 
 
 def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -> dict:

@@ -166,6 +166,20 @@ def write_json(path: str | Path, obj: object) -> Path:
     return atomic_write_text(path, json_text(obj))
 
 
+def read_json(path: str | Path, what: str = "file", remedy: str = "") -> dict:
+    """A JSON object from ``path``; a truncated, damaged or foreign one (not an object) is a
+    ValueError naming the file, what it is and ``remedy``; a missing one FileNotFoundError."""
+    try:
+        obj = json.loads(Path(path).read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: truncated or damaged {what} ({err})"
+                         + (f"; {remedy}" if remedy else "")) from err
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path}: no {what} (a JSON {type(obj).__name__}, not an object)"
+                         + (f"; {remedy}" if remedy else ""))
+    return obj
+
+
 def remove_temporaries(folder: str | Path) -> int:
     """Remove the temporaries of :func:`atomic_write` left in ``folder`` by a process killed
     mid-write (SIGKILL, power loss: nothing can clean up then); returns how many. Call it only

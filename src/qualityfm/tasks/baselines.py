@@ -13,7 +13,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
-from qualityfm.io.atomic import atomic_write_all
+from qualityfm.io.atomic import atomic_write_all, read_json
 from qualityfm.io.folders import held_there
 from qualityfm.model.layers import ResidualBlock, entry_conv
 from qualityfm.quality.features import feature_names
@@ -213,7 +213,7 @@ class ClassicalBaseline(TaskEstimator):
         """A fitted baseline from a directory written by :meth:`save`; refuses one fitted on
         other feature columns (another qualityfm version)."""
         path = Path(path)
-        meta = json.loads((path / "finetune.json").read_text())
+        meta = read_json(path / "finetune.json", "run file", "fit the run again")
         if meta.get("backbone") != "classical":
             raise ValueError(f"{path}: not a classical baseline "
                              f"(backbone {meta.get('backbone')!r})")
@@ -260,6 +260,6 @@ def load_estimator(path: str | Path, device: str = "cpu") -> TaskEstimator:
         hint = (f": a pre-trained encoder, which finetune --init {path} fine-tunes for a task"
                 if (path / "model.safetensors").is_file() else held_there(path))
         raise FileNotFoundError(f"{path} is not a fine-tuned model (no finetune.json){hint}")
-    if json.loads(meta_file.read_text()).get("backbone") == "classical":
+    if read_json(meta_file, "run file", "fit the run again").get("backbone") == "classical":
         return ClassicalBaseline.load(path)
     return Finetuner.load(path, device)

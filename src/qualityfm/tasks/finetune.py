@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from qualityfm._caller import warn_at_caller
 from qualityfm.data.features import robust_centre_scale
-from qualityfm.io.atomic import atomic_write_all, json_safe
+from qualityfm.io.atomic import atomic_write_all, json_safe, read_json
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model.network import check_pool, mean_over_shifts, pool_encoder, pooled_dim
 from qualityfm.model.precision import resolve_device
@@ -1179,14 +1179,23 @@ class Finetuner(TaskEstimator):
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> Finetuner:
         """A fitted Finetuner from a directory written by :meth:`save`, on ``device``."""
-        from qualityfm.model import QualityFM, QualityFMConfig
-        from qualityfm.tasks.baselines import ResNet1d
-
         path = Path(path)
         meta_file = path / "finetune.json"
         if not meta_file.exists():
             raise FileNotFoundError(f"{path} is not a fine-tuned model (no finetune.json)")
-        meta = json.loads(meta_file.read_text())
+        meta = read_json(meta_file, "run file", "fit the run again")
+        try:
+            return cls._from_meta(path, meta, device)
+        except KeyError as err:
+            raise ValueError(f"{meta_file}: incomplete run file (no {err}); fit the run "
+                             "again") from None
+
+    @classmethod
+    def _from_meta(cls, path: Path, meta: dict, device: str) -> Finetuner:
+        """:meth:`load`'s work, on the read ``finetune.json``."""
+        from qualityfm.model import QualityFM, QualityFMConfig
+        from qualityfm.tasks.baselines import ResNet1d
+
         if meta["backbone"] == "classical":
             raise ValueError(f"{path}: a classical baseline, not a network: load it with "
                              "qualityfm.tasks.load_estimator (or ClassicalBaseline.load)")

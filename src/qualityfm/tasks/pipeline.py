@@ -5,7 +5,6 @@ a report (``predict_run``: a table of predictions)."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import sys
@@ -18,7 +17,7 @@ import torch
 
 from qualityfm._caller import warn_at_caller
 from qualityfm.inference.score import check_output, write_table
-from qualityfm.io import atomic_write_text, write_json
+from qualityfm.io import atomic_write_text, read_json, write_json
 from qualityfm.io.folders import (
     check_writable_folder,
     folder_kind,
@@ -385,7 +384,7 @@ def _rhythm_predictions(rhythm: np.ndarray, proba4: np.ndarray, af: np.ndarray) 
 def _run_summary(model: Path) -> dict:
     """The ``summary.json`` that ``finetune_run`` wrote beside the model ({} if none)."""
     path = model / "summary.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    return read_json(path, "run summary", "fit the run again") if path.exists() else {}
 
 
 def _saved_model(task: str, model: Path, device: str,
@@ -589,7 +588,7 @@ def _clear_finished_compare(out: Path) -> None:
     summary = out / "summary.json"
     if not ((out / "compare.json").is_file() and summary.is_file()):
         return
-    for row in json.loads(summary.read_text()).get("rows", []):
+    for row in read_json(summary, "comparison summary").get("rows", []):
         clear_report(out, _slug(row))
     for name in ("table.md", "compare.json", "summary.json"):
         (out / name).unlink(missing_ok=True)
