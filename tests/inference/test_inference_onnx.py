@@ -255,3 +255,27 @@ def test_an_onnx_export_without_onnx_names_the_extra_and_writes_nothing(tmp_path
     assert ("a fine-tuned run is exported as ONNX: that needs the onnx package"
             in capsys.readouterr().err)
     assert not (tmp_path / "p").exists()
+
+
+def test_exports_of_two_kinds_never_share_a_folder(tmp_path) -> None:
+    """A pre-training export beside a fine-tuned run's ONNX files (two encoders' files in one
+    folder), or the other way round, is refused, as is an --out that is a file (it had said
+    '[Errno 17] File exists')."""
+    from qualityfm.train import export_model
+
+    run = tmp_path / "run"
+    run.mkdir()
+    onnx_export, encoder_export = tmp_path / "deploy", tmp_path / "encoder"
+    onnx_export.mkdir()
+    (onnx_export / "model.onnx").write_bytes(b"graph")
+    encoder_export.mkdir()
+    (encoder_export / "model.safetensors").write_bytes(b"weights")
+    with pytest.raises(ValueError, match=r"deploy holds a fine-tuned ONNX export \(model\.onnx\)"):
+        export_model(run, onnx_export)
+    with pytest.raises(ValueError, match=r"encoder holds a model folder \(model\.safetensors\)"):
+        export_finetuned_onnx(run, encoder_export / "model.onnx")
+    (tmp_path / "afile").write_text("hi")
+    for export in (lambda: export_model(run, tmp_path / "afile"),
+                   lambda: export_finetuned_onnx(run, tmp_path / "afile" / "model.onnx")):
+        with pytest.raises(ValueError, match=r"afile is a file, not a folder"):
+            export()

@@ -32,7 +32,7 @@ from qualityfm.io import (
     utf8_bytes,
 )
 from qualityfm.io.channels import MODEL_CHANNELS
-from qualityfm.io.folders import refuse_other_kind
+from qualityfm.io.folders import check_writable_folder, refuse_other_kind
 from qualityfm.model import WindowedAttention, mean_over_shifts, pool_encoder
 from qualityfm.signal import (
     MAX_NAN_FRACTION,
@@ -328,7 +328,9 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
     from qualityfm.tasks import Finetuner  # the layering exception
     from qualityfm.tasks.baselines import load_estimator
 
-    refuse_other_kind(Path(out).parent, ("model folder",))  # not into the run it reads
+    # not into the run it reads, nor beside a pre-training export (another encoder's files)
+    check_writable_folder(Path(out).parent, f"--out {Path(out).parent}")
+    refuse_other_kind(Path(out).parent, ("fine-tuned ONNX export",))
     est = load_estimator(run)
     net = est.net if isinstance(est, Finetuner) else None
     if net is None or not hasattr(net.backbone, "encoder"):

@@ -17,6 +17,7 @@ FOLDER_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cross-validation report", ("cv.json",)),
     ("comparison", ("compare.json",)),
     ("model folder", ("model.safetensors",)),
+    ("fine-tuned ONNX export", ("model.onnx",)),
     ("prepared store", ("meta.json",)),
 )
 

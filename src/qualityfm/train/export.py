@@ -11,7 +11,12 @@ from typing import Any
 import torch
 
 from qualityfm.io.atomic import atomic_write_all
-from qualityfm.io.folders import folder_kind, held_there, refuse_other_kind
+from qualityfm.io.folders import (
+    check_writable_folder,
+    folder_kind,
+    held_there,
+    refuse_other_kind,
+)
 from qualityfm.model import QualityFM, QualityFMConfig, resolve_device
 from qualityfm.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from qualityfm.train.engine import read_log
@@ -145,6 +150,7 @@ def export_model(
     if out_dir.resolve() == run_dir.resolve():
         raise ValueError(f"--out {out_dir} is the run folder itself: its config.json would be "
                          "replaced by the model's; export to a folder of its own")
+    check_writable_folder(out_dir, f"--out {out_dir}")
     refuse_other_kind(out_dir, ("model folder",))
     found = folder_kind(run_dir)
     if not (run_dir / CHECKPOINT_NAME).is_file() and found is not None:
