@@ -161,8 +161,11 @@ def _distinct_keys(named: dict[Path, tuple[str, Path]]) -> list[tuple[str, Path]
         # never the root itself: a key names no machine's absolute path
         places = {path: named[path][1].parts[1:] for path in paths}
         longest = max(len(parts) for parts in places.values())
-        n = next(n for n in range(n_key + 1, longest + 1)  # whole places always differ
-                 if len({parts[-n:] for parts in places.values()}) == len(paths))
+        n = next((n for n in range(n_key + 1, longest + 1)
+                  if len({parts[-n:] for parts in places.values()}) == len(paths)), None)
+        if n is None:  # (places on two drives of one path: Windows)
+            raise ValueError(f"{' and '.join(map(str, sorted(paths)))}: records named {key!r} "
+                             "that no folder above them tells apart")
         for path, parts in places.items():
             pairs[path] = Path(*parts[-n:]).as_posix()
     found: dict[str, Path] = {}
