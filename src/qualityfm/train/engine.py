@@ -929,8 +929,10 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     summary = {"run_dir": str(run_dir), "checkpoint": str(ckpt_path), "step": step,
                "done": step >= cfg.steps, "last": last, "losses": history,
                "world_size": env.world, "model_config": mcfg.to_dict()}
-    if stopped_by is not None:  # this rank's signal, or another rank's that stopped it
-        summary["stopped_by"] = signal.Signals(stopped_by).name
+    # this rank's signal (also one after the last step), or another rank's that stopped it
+    cause = stop.signal if stop.signal is not None else stopped_by
+    if cause is not None:
+        summary["stopped_by"] = signal.Signals(cause).name
     if env.is_main:
         write_json(run_dir / SUMMARY_NAME, {k: v for k, v in summary.items() if k != "losses"})
     return summary
