@@ -52,6 +52,7 @@ _FORMATS = {"0", "8", "16", "24", "32", "61", "80", "160", "212", "310", "311", 
 #: Bytes per element of a little-endian MATLAB v4 matrix by its type code (double, single,
 #: int32, int16, uint16, uint8).
 _MAT_V4_BYTES = {0: 8, 10: 4, 20: 4, 30: 2, 40: 2, 50: 1}
+_MAT_V4_NAMES = {0: "double", 10: "single", 20: "int32", 30: "int16", 40: "uint16", 50: "uint8"}
 #: The MATLAB v4 type codes a ``.mat`` signal file of each WFDB format holds (wfdb2mat's).
 _MAT_V4_TYPES = {"16": (30,), "32": (20,), "80": (50,), "8": (50,)}
 #: Bytes per sample of the WFDB formats whose signal file size gives the sample count.
@@ -83,6 +84,10 @@ class Header:
     #: each signal's samples per frame and the byte its signal file's samples start at
     frame_samples: list[int] = field(default_factory=list)
     byte_offsets: list[int] = field(default_factory=list)
+
+    def signals_in(self, file: str) -> list[int]:
+        """Positions of the signals stored in the signal file ``file``."""
+        return [k for k, f in enumerate(self.files) if f == file]
 
     @property
     def multi(self) -> bool:
@@ -302,14 +307,12 @@ def challenge_labels(
     labels: dict[str, Any] = {}
     events: dict[str, float] = {}
     lines = [c.strip() for c in comments if c.strip()]
+    said: set[bool] = set()  # the labels the alarm is given
     for i, line in enumerate(lines):
         match = _ALARM_LINE.match(line)
         if match:
-            true = match.group(1).lower() == "true"
-            if labels.get("alarm_true", true) != true:
-                labels["alarm_true"] = None  # told apart below
-            elif "alarm_true" not in labels:
-                labels["alarm_true"] = true
+            said.add(match.group(1).lower() == "true")
+            labels["alarm_true"] = next(iter(said))
             typed = [t for t in lines[:i] if _normal_alarm_type(t) in _ALARM_TYPE_KEYS]
             if typed or i > 0:
                 labels["alarm_type"] = typed[-1] if typed else lines[i - 1]
@@ -323,7 +326,7 @@ def challenge_labels(
         match = _EVENT_LINE.match(line)
         if match:
             events[match.group(1)] = float(match.group(2))
-    if "alarm_true" in labels and labels["alarm_true"] is None:
+    if len(said) > 1:
         del labels["alarm_true"]
         labels["unlabelled"] = {"alarm_true": "its header labels the alarm both true and false"}
     rhythm = _reference(str(path.parent.resolve())).get(path.stem)
@@ -480,20 +483,15 @@ def _read_segments(
     return _Signals(names, units, spf, out, i1 - i0, unstated)
 
 
-def _frames_in_file(path: Path) -> int:
+def _frames_in_file(path: Path, header: Header) -> int:
     """The frame count of a header that states none, from the size of its first signal file
     (as wfdb infers it); formats without a fixed sample size (FLAC) raise ``RecordError``."""
+    file, fmt = header.files[0], header.formats[0]
+    spf = sum(header.frame_samples[k] for k in header.signals_in(file))
     try:
-        hdr = wfdb.rdheader(str(path.with_suffix("")))
-        file = hdr.file_name[0]
-        fmt = hdr.fmt[0]
-        spf = sum(int(s) for f, s in zip(hdr.file_name, hdr.samps_per_frame, strict=True)
-                  if f == file)
-        size = (path.parent / file).stat().st_size - int(hdr.byte_offset[0] or 0)
+        size = (path.parent / file).stat().st_size - header.byte_offsets[0]
     except FileNotFoundError as e:
         raise RecordError(f"{path}: missing signal file {e.filename or e}") from e
-    except Exception as e:  # wfdb's parser errors
-        raise RecordError(f"{path}: corrupt WFDB header ({type(e).__name__}: {e})") from e
     if fmt not in _BYTES_PER_SAMPLE:
         raise RecordError(
             f"{path}: the header states no sample count and a format {fmt} signal file does not "
@@ -512,7 +510,7 @@ def _check_mat_length(path: Path, header: Header) -> None:
     (the read stops at its count)."""
     for name in dict.fromkeys(f for f in header.files if f.lower().endswith(".mat")):
         file = path.parent / name
-        signals = [k for k, f in enumerate(header.files) if f == name]
+        signals = header.signals_in(name)
         try:
             with file.open("rb") as f:
                 head = f.read(20)
@@ -530,12 +528,10 @@ def _check_mat_length(path: Path, header: Header) -> None:
                               "savemat(file, {'val': samples}, format='4'))")
         fmt = header.formats[signals[0]]
         if kind not in _MAT_V4_TYPES.get(fmt, (kind,)):
-            types = {0: "double", 10: "single", 20: "int32", 30: "int16", 40: "uint16",
-                     50: "uint8"}
-            raise RecordError(f"{path}: its signal file {name} holds {types[kind]} samples, "
-                              f"the header's format {fmt} reads "
-                              f"{types[_MAT_V4_TYPES[fmt][0]]}: they would read as other "
-                              "values")
+            raise RecordError(f"{path}: its signal file {name} holds {_MAT_V4_NAMES[kind]} "
+                              f"samples, the header's format {fmt} reads "
+                              f"{_MAT_V4_NAMES[_MAT_V4_TYPES[fmt][0]]}: they would read as "
+                              "other values")
         start, stated = 20 + name_len, header.byte_offsets[signals[0]]
         if start != stated:
             raise RecordError(f"{path}: its signal file {name} holds its samples from byte "
@@ -562,7 +558,7 @@ def _check_dat_length(path: Path, header: Header) -> None:
     if header.n_frames is None:
         return
     for name in dict.fromkeys(f for f in header.files if not f.lower().endswith(".mat")):
-        signals = [k for k, f in enumerate(header.files) if f == name]
+        signals = header.signals_in(name)
         if name == "~" or any(header.formats[k] not in _BYTES_PER_SAMPLE for k in signals):
             continue
         try:
@@ -622,7 +618,7 @@ def read_wfdb(
     if multi:
         n_frames = sum(n for _, n in header.data_segments)
     elif n_frames is None and (start is not None or stop is not None):
-        n_frames = _frames_in_file(path)  # wfdb reads no span of a header without the count
+        n_frames = _frames_in_file(path, header)  # wfdb reads no span of one without it
     if n_frames == 0:
         raise RecordError(f"{path}: empty record (no samples)")
     i0, i1 = sample_span(start, stop, frame_fs, n_frames or sys.maxsize, path)
