@@ -3,9 +3,10 @@
     .venv/bin/python scripts/quality_figure.py [--data DIR] [--out PNG] [--per-level 3]
 
 Scores every 30-s window (300 Hz, lead II + PLETH, both required: ``make_windows`` with
-``ecg_fallback=False, require="all"``) of the records in physionet2015_icu and physionet2015_vt, prints the level counts and
-each modality's score percentiles, and draws ``--per-level`` random example windows per level
-(first 10 s of PPG and ECG, titled with their scores).
+``ecg_fallback=False, require="all"``) of the records in physionet2015_icu and
+physionet2015_vt, prints the level counts and each modality's score percentiles, and draws
+``--per-level`` random example windows per level (first 10 s of PPG and ECG, titled with their
+scores).
 """
 
 from __future__ import annotations

@@ -236,6 +236,9 @@ def test_bad_settings(store):
         PairDataset(store, aligned_fraction=1.5)
     with pytest.raises(ValueError, match="rank"):
         WindowDataset(store, rank=2, world_size=2)
+    for cls in (PairDataset, WindowDataset):  # at construction, not in a loader's worker
+        with pytest.raises(ValueError, match="seed must be >= 0, got -1"):
+            cls(store, seed=-1)
 
 
 def test_a_spawned_worker_keeps_the_rank_found_in_its_parent(store, monkeypatch):

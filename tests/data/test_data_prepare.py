@@ -453,6 +453,13 @@ def test_a_resume_checks_the_signal_files_of_the_records_it_read(small_window,
         assert prepare(data, tmp_path / "v", **kw)["n_windows"] == done["n_windows"]
     finally:
         P.folder_lock = P_lock
+    # a complete store made from a record since changed: refused, not returned as it was
+    rewrite(2, seed=6)
+    with pytest.raises(ValueError, match=r"rec2\.hea has changed since the store there was "
+                       r"made from it .*--overwrite"):
+        prepare(data, tmp_path / "v", **kw)
+    assert prepare(data, tmp_path / "v", overwrite=True, **kw)["n_windows"] == 60
+    assert prepare(data, tmp_path / "v", **kw)["n_windows"] == 60  # this version: returned
 
 
 _DYING_WORKER = """

@@ -46,6 +46,21 @@ def test_resample_length_rate_and_frequency(fs_in: float, fs_out: float) -> None
     np.testing.assert_allclose(y[mid], np.sin(2 * np.pi * 7 * t[mid]), atol=0.02)
 
 
+@pytest.mark.parametrize("fs_in,fs_out", [(1500, 1), (1999, 1), (300, 0.25), (3e5, 1)])
+def test_a_ratio_no_fraction_approximates_is_refused(fs_in: float, fs_out: float) -> None:
+    """Ratios between 1/2000 and 1/1000 had become 1/1000: 1500 -> 1 Hz gave 150 samples a
+    second's worth of 1.5 s, a time scale off by half, and nothing said."""
+    with pytest.raises(ValueError, match=f"cannot resample {fs_in:g} Hz to {fs_out:g} Hz"):
+        resample(np.zeros(4000), fs_in, fs_out)
+
+
+def test_a_close_ratio_is_approximated() -> None:
+    """299.9 -> 300 Hz is 1/1 (3.3e-4 off), 1000 -> 1 Hz exactly 1/1000."""
+    assert rational_ratio(299.9, 300.0) == (1, 1)
+    assert rational_ratio(1000.0, 1.0) == (1, 1000)
+    assert len(resample(np.zeros(5000), 1000, 1)) == 5
+
+
 @pytest.mark.parametrize("fs_in", [62.5, 125, 250, 360, 500])
 def test_resample_keeps_a_level_without_ripple_and_the_quality_with_it(fs_in: float) -> None:
     """The polyphase filters' DC gains differ by about 1e-3: a raw level (an ECG baseline, a

@@ -87,6 +87,8 @@ class _StoreDataset(IterableDataset):
             raise ValueError(f"rank {rank} is not in [0, world_size={world_size})")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if int(seed) < 0:  # numpy's generators take none
+            raise ValueError(f"seed must be >= 0, got {seed}")
         self.shuffle, self.seed, self.drop_last = shuffle, int(seed), drop_last
         self.batch_size = batch_size
         self._rank, self._world_size = rank, world_size

@@ -641,12 +641,20 @@ def prepare(
         meta = read_store_json(meta_path)
         if meta.get("fingerprint") in (fingerprint, *_legacy_fingerprints(meta, settings,
                                                                           inputs, shard)):
-            if meta.get("inputs", run["inputs"]) != run["inputs"]:
+            same_inputs = meta.get("inputs", run["inputs"]) == run["inputs"]
+            if not same_inputs:
                 warnings.warn(f"{folder}: the store there was made from "
                               f"{', '.join(meta['inputs'])} (here {', '.join(run['inputs'])}), "
                               "records of the same names: it is returned as it is; "
                               "--overwrite makes it again from these", RuntimeWarning,
                               stacklevel=3)
+            changed = [key for key, seen in meta.get("stamps", {}).items()
+                       if same_inputs and seen != stamps.get(key, seen)]
+            if changed:
+                raise ValueError(f"{folder}: {changed[0]} has changed since the store there "
+                                 "was made from it (size or modification time of its files; "
+                                 f"{len(changed)} record(s) in all): --overwrite it to make "
+                                 "the store again")
             _remove_run_files(folder)  # of a run stopped after writing meta.json
             return _summary(meta, folder, time.perf_counter() - t0)
         why = _other_run(meta, run) or _untold(meta)
@@ -798,6 +806,7 @@ def prepare(
             "part": list(shard) if shard else None,
             "inputs": run["inputs"],
             "input_records": all_records,
+            "stamps": stamps,  # the version of each record's files it was made from
         }
         write_json(meta_path, meta)
         _remove_run_files(folder)

@@ -11,6 +11,9 @@ from scipy.signal import firwin, resample_poly
 
 #: Largest denominator of the rational approximation of ``fs_out / fs_in``.
 MAX_DENOMINATOR = 1000
+#: Largest relative error of that approximation (a time-scale error): 299.9 -> 300 Hz is
+#: 3.3e-4; a ratio under 1/1000 (1500 -> 1 Hz) would be off by up to a factor 2.
+MAX_RATIO_ERROR = 1e-3
 
 
 @lru_cache(maxsize=256)
@@ -20,10 +23,13 @@ def rational_ratio(fs_in: float, fs_out: float) -> tuple[int, int]:
         raise ValueError(f"input sampling rate must be positive and finite, got {fs_in}")
     if not (np.isfinite(fs_out) and fs_out > 0):
         raise ValueError(f"output sampling rate must be positive and finite, got {fs_out}")
-    frac = Fraction(float(fs_out) / float(fs_in)).limit_denominator(MAX_DENOMINATOR)
-    if frac == 0:
-        raise ValueError(f"cannot resample {fs_in:g} Hz to {fs_out:g} Hz: the input rate is "
-                         f"above {MAX_DENOMINATOR} times the output rate")
+    ratio = float(fs_out) / float(fs_in)
+    frac = Fraction(ratio).limit_denominator(MAX_DENOMINATOR)
+    if abs(float(frac) - ratio) > MAX_RATIO_ERROR * ratio:
+        raise ValueError(f"cannot resample {fs_in:g} Hz to {fs_out:g} Hz: no fraction with a "
+                         f"denominator up to {MAX_DENOMINATOR} comes within "
+                         f"{MAX_RATIO_ERROR:g} of their ratio (the input rate is "
+                         f"{1 / ratio:.4g} times the output rate)")
     return frac.numerator, frac.denominator
 
 
@@ -31,7 +37,8 @@ def resample(x: np.ndarray, fs_in: float, fs_out: float, axis: int = -1) -> np.n
     """Resample ``x`` from ``fs_in`` to ``fs_out`` Hz along ``axis`` (polyphase FIR).
 
     The ratio is approximated by a fraction with denominator at most ``MAX_DENOMINATOR``
-    (250 -> 300 Hz is exactly 6/5; 299.9 -> 300 Hz becomes 1/1, a 0.03 % time error). Equal
+    (250 -> 300 Hz is exactly 6/5; 299.9 -> 300 Hz becomes 1/1, a 0.03 % time error; a
+    ratio no such fraction comes within ``MAX_RATIO_ERROR`` of is refused). Equal
     rates return ``x`` itself, untouched. The signal is
     padded by its edge values, so a record's first and last samples do not ring towards zero.
     The output has ``ceil(n * up / down)`` samples and the dtype of ``x`` (float64 for ints).
