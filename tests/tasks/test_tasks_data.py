@@ -538,6 +538,27 @@ def test_an_arterial_line_still_for_part_of_a_window_gives_no_target() -> None:
                 assert not isinstance(got, str) and got[0] < 200
 
 
+def test_an_arterial_line_without_a_pulse_or_noisy_gives_no_target() -> None:
+    """A line that stops pulsing for 15 of 30 s (about 20 mmHg without a beat, or noise about
+    0) had been kept from the beats of its other half (v564s@210: DBP 42), and noise of SD 3
+    mmHg pulled the per-beat troughs, minima, 3 mmHg down (v318s: DBP 51 for about 67)."""
+    from qualityfm.tasks.datasets import bp_targets
+
+    fs = 125.0
+    abp = synthesize(30, fs=fs, hr=75, seed=0, channels=("abp",)).signals["abp"].astype(float)
+    rng = np.random.default_rng(0)
+    assert not isinstance(bp_targets(abp + rng.normal(0, 0.3, abp.shape), fs), str)
+    for tail in (20 + rng.normal(0, 1, int(15 * fs)), rng.normal(0, 4, int(15 * fs))):
+        cut = abp.copy()
+        cut[-len(tail):] = tail
+        assert bp_targets(cut, fs).startswith("arterial pulse absent for over 20% of the window")
+    five = abp.copy()  # 5 s without a pulse: kept, as 5 missing seconds are
+    five[-int(5 * fs):] = 20 + rng.normal(0, 1, int(5 * fs))
+    assert not isinstance(bp_targets(five, fs), str)
+    noisy = bp_targets(abp + rng.normal(0, 3, abp.shape), fs)
+    assert noisy.startswith("noisy arterial line (noise 2."), noisy
+
+
 def test_a_cached_dataset_names_its_files_as_this_run_spells_them(tmp_path, monkeypatch) -> None:
     """A cache filled by a run from another folder had named the files as that run spelt
     them (predict's `file` column then named paths that did not exist from here)."""

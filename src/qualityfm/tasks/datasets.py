@@ -86,7 +86,8 @@ RHYTHMS = ("N", "A", "O", "~")
 # mmHg), one in another unit skipped; an alarm's type is the nearest alarm type before its
 # label, contradicting labels leave a record unlabelled, an ECG, PPG or arterial line under
 # 50 Hz is left out; 30: multi-segment channels matched by name first; 31: MIMIC segments
-# read alone are grouped by their record; 28: a dataset lists
+# read alone are grouped by their record; 32: an abp window whose line has no pulse for over
+# 20 % of it, or is noisy, gives no target; 28: a dataset lists
 # the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
@@ -112,7 +113,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 31
+CACHE_VERSION = 32
 #: A task channel is absent when its peak-to-peak range is at most this (flat: leads off) ...
 FLAT_PEAK_TO_PEAK = 1e-9
 #: ... or when fewer seconds of it than this lie in the window's span.
@@ -469,11 +470,18 @@ def _rows_af(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dic
              "group": rec.group_id, "record": rec.record_id}]
 
 
-def beat_pressures(abp: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
-    """Systolic peaks and diastolic troughs (mmHg) of each beat of an arterial pressure wave."""
-    smooth = np.convolve(abp, np.ones(max(1, int(0.03 * fs))) / max(1, int(0.03 * fs)), "same")
+def _beat_peaks(abp: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """The arterial wave smoothed over 30 ms and the indices of its systolic peaks."""
+    k = max(1, int(0.03 * fs))
+    smooth = np.convolve(abp, np.ones(k) / k, "same")
     prominence = max(2.0, 0.3 * float(np.percentile(abp, 95) - np.percentile(abp, 5)))
     peaks, _ = find_peaks(smooth, distance=int(0.3 * fs), prominence=prominence)
+    return smooth, peaks
+
+
+def beat_pressures(abp: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """Systolic peaks and diastolic troughs (mmHg) of each beat of an arterial pressure wave."""
+    _, peaks = _beat_peaks(abp, fs)
     sys_, dia = [], []
     for a, b in zip(peaks[:-1], peaks[1:], strict=True):
         sys_.append(abp[a])
@@ -485,11 +493,18 @@ def beat_pressures(abp: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
 #: disconnection; a pulsing line moves more in any second) for more than ``MAX_NAN_FRACTION``
 #: of a window gives it no target, as one mostly missing gives none.
 ABP_STILL_MMHG = 2.0
+#: A stretch without a beat longer than this many seconds (a line that stops pulsing, an
+#: artefact) counts as missing pulse; over ``MAX_NAN_FRACTION`` of a window of it gives no target.
+ABP_MAX_BEAT_GAP_S = 3.0
+#: Noise on the arterial wave (robust SD of what a 30-ms smoothing takes out) above which a
+#: window gives no target: each beat's trough is a minimum, which noise pulls down (DBP 51
+#: where the clean beats of the record read 67-73). Clean lines here stay under 0.7 mmHg.
+ABP_NOISE_MMHG = 1.0
 
 
 def bp_targets(abp: np.ndarray, fs: float, rule: str = "beat_median") -> tuple[float, float] | str:
-    """(SBP, DBP) of one window, or the reason it is rejected (damped, flat, disconnected for
-    part of it, out of physiological range)."""
+    """(SBP, DBP) of one window, or the reason it is rejected (damped, flat, noisy, without
+    a pulse or disconnected for part of it, out of physiological range)."""
     if np.ptp(abp) < 1.0:
         return "flat arterial line"
     b = max(1, int(round(fs)))
@@ -499,8 +514,19 @@ def bp_targets(abp: np.ndarray, fs: float, rule: str = "beat_median") -> tuple[f
     if n_blocks and still / n_blocks > MAX_NAN_FRACTION:
         return f"arterial line still for over {MAX_NAN_FRACTION:.0%} of the window (flush, " \
                "zeroing or a disconnection)"
+    smooth, peaks = _beat_peaks(abp, fs)
+    seconds = len(abp) / fs
+    gaps = np.diff(np.concatenate([[0.0], peaks / fs, [seconds]]))
+    pulseless = float(gaps[gaps > ABP_MAX_BEAT_GAP_S].sum())
+    if pulseless > MAX_NAN_FRACTION * seconds:
+        return f"arterial pulse absent for over {MAX_NAN_FRACTION:.0%} of the window " \
+               f"({pulseless:.0f} s without a beat for over {ABP_MAX_BEAT_GAP_S:g} s)"
+    residual = abp - smooth
+    noise = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+    if noise > ABP_NOISE_MMHG:
+        return f"noisy arterial line (noise {noise:.1f} mmHg over {ABP_NOISE_MMHG:g})"
     sys_, dia = beat_pressures(abp, fs)
-    if len(sys_) < max(3, int(len(abp) / fs / 3)):
+    if len(sys_) < max(3, int(seconds / 3)):
         return f"too few arterial beats ({len(sys_)})"
     pp = sys_ - dia
     if np.median(pp) < 20.0:
