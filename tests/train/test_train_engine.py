@@ -703,9 +703,72 @@ def test_train_step_teacher_gets_no_gradient_and_follows_by_momentum(synthetic_s
                 for k, v in values.items()}
 
     monkeypatch.setattr(engine, "_mean_over_ranks", other_rank_signalled)
+    monkeypatch.setattr(engine, "_sum_over_ranks", lambda t: 2 * t)  # a rank of like counts
     step.env = dataclasses.replace(env, world=2)
     _, told = step((next(batches) for _ in range(2)), values, lambda: None)
     assert told == signal.SIGTERM
+
+
+def test_a_step_of_micro_batches_equals_one_whole_batch_with_channels_missing() -> None:
+    """The spectral term is a mean over present channels: with the absent ones all in one
+    micro-batch, grad_accum 2 had weighed that micro-batch's windows up (amp 0.436 against
+    0.431 for the whole batch, decoder gradients 20-30 % off). Each micro-batch now counts
+    by its share of the step's channels, and the feature term by its finite targets."""
+    import copy
+
+    from qualityfm.model import QualityFM
+    from qualityfm.train.engine import (
+        DistEnv,
+        Objective,
+        TrainStep,
+        build_optimizer,
+        model_config,
+        teacher_forward,
+    )
+
+    g = torch.Generator().manual_seed(1)
+    present = torch.ones(8, 2, dtype=torch.bool)
+    hi_mask = present.clone()
+    hi_mask[0, 0] = hi_mask[1, 1] = hi_mask[2, 0] = False  # all in the first half
+    feats = torch.randn(8, 6, generator=g)
+    feats[:3, :4] = float("nan")
+    batch = {"hi": torch.randn(8, 2, 2048, generator=g), "lo": torch.randn(8, 2, 2048, generator=g),
+             "hi_mask": hi_mask, "lo_mask": present, "aligned": torch.arange(8) % 2 == 0,
+             "lo_features": feats}
+    values = {"lr": 1e-3, "weight_decay": 0.04, "momentum": 0.9, "teacher_temp": 0.04}
+
+    def one_step(accum: int) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+        cfg = PretrainConfig(store="x", grad_accum=accum, batch_size=8, koleo_weight=0.0,
+                             variance_weight=0.0, feature_weight=1.0, model_overrides=dict(
+                                 d_model=32, n_layers=1, n_heads=2, d_ff=32, n_samples=2048,
+                                 n_bins=64, dropout=0.0))
+        torch.manual_seed(0)
+        mcfg = model_config(cfg, 6, 300.0)
+        student = QualityFM(mcfg)
+        teacher = copy.deepcopy(student).requires_grad_(False).eval()
+        optimizer = build_optimizer(student, cfg, 1e-3, torch.device("cpu"), fused=False)
+        grads: dict[str, torch.Tensor] = {}
+        optimizer.step = lambda: grads.update(  # the step's gradient, before any update
+            {n: p.grad.clone() for n, p in student.named_parameters() if p.grad is not None})
+        step = TrainStep(student=student, teacher=teacher, model=student, synced=student,
+                         teacher_fn=teacher_forward, objective=Objective(cfg, mcfg),
+                         optimizer=optimizer, cfg=cfg, precision="fp32",
+                         env=DistEnv(0, 1, 0, torch.device("cpu")), fsdp=False)
+        size = 8 // accum
+        sums, _ = step(iter([{k: v[i * size:(i + 1) * size] for k, v in batch.items()}
+                             for i in range(accum)]), values)
+        return sums, grads
+
+    whole, whole_grads = one_step(1)
+    for accum in (2, 4):
+        sums, grads = one_step(accum)
+        for term in ("amp", "phase", "features", "distill"):
+            assert sums[term] == pytest.approx(whole[term], rel=1e-5), (accum, term)
+        assert grads.keys() == whole_grads.keys()
+        for name, grad in grads.items():
+            scale = whole_grads[name].abs().max().item()
+            torch.testing.assert_close(grad, whole_grads[name], rtol=0, atol=1e-4 * scale + 1e-9,
+                                       msg=f"{name} with grad_accum {accum}")
 
 
 def test_a_signal_during_a_step_ends_the_run_after_that_step(synthetic_store, tmp_path,

@@ -14,9 +14,9 @@ class FeatureLoss(nn.Module):
 
     Targets are expected standardised (about unit spread per column); ``beta`` is the
     Smooth-L1 switch point. With no finite target in the batch the loss is 0 (with a gradient
-    of 0), so a batch of windows without beats does not break a run. Each micro-batch of a
-    rank divides by its own count of finite targets (like KoLeo, a per-batch loss), so with
-    NaN targets ``grad_accum`` or the number of ranks weighs windows slightly differently.
+    of 0), so a batch of windows without beats does not break a run. A micro-batch divides
+    by its own count of finite targets; the training step weighs it by its share of the
+    step's (``train.engine.Objective``).
     """
 
     def __init__(self, beta: float = 1.0) -> None:

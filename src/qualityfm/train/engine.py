@@ -240,12 +240,12 @@ class Objective(nn.Module):
 
     Holds the distillation centre (a buffer), so it is checkpointed with the run. The centre
     moves once per optimizer step, by the mean teacher output of all its micro-batches
-    (:meth:`end_step`), so that ``grad_accum`` does not change it; the per-batch terms
-    (KoLeo's neighbours, the variance, the feature loss's count of finite targets, the
-    spectral loss's count of present channels) are taken over each micro-batch (and each
-    rank), so a step's loss equals one whole batch's only where those counts are alike: with
-    channels missing from some windows, ``grad_accum`` or another number of ranks weights
-    the spectral term's windows a little differently.
+    (:meth:`end_step`), so that ``grad_accum`` does not change it. The spectral and feature
+    terms are means over entries (present channels, finite targets) whose count varies from
+    micro-batch to micro-batch: ``weights`` (:meth:`entry_counts`, :class:`TrainStep`) scale
+    each micro-batch's term by its share of the step's entries, so that a step equals one
+    whole batch whatever ``grad_accum`` and the number of ranks. KoLeo's neighbours and the
+    variance are taken over each micro-batch.
     """
 
     def __init__(self, cfg: PretrainConfig, mcfg: QualityFMConfig) -> None:
@@ -267,8 +267,22 @@ class Objective(nn.Module):
         """What the distillation compares: head outputs when there is a head, else tokens."""
         return out.get("proj_tokens", out.get("proj", out["tokens"]))
 
+    def entry_counts(self, batch: dict[str, Tensor]) -> Tensor:
+        """The entries the spectral and feature terms of ``batch`` average over: [present
+        channels, finite feature targets] (int64, on the batch's device)."""
+        hi = batch["hi"]
+        mask = batch.get("hi_mask")
+        channels = (mask.sum() if mask is not None
+                    else torch.tensor(hi.shape[0] * hi.shape[1], device=hi.device))
+        feats = batch.get("lo_features")
+        finite = (torch.isfinite(feats).sum() if feats is not None
+                  else torch.zeros((), dtype=torch.int64, device=hi.device))
+        return torch.stack([channels.long(), finite.long()])
+
     def forward(self, s_out: dict[str, Tensor], t_out: dict[str, Tensor],
-                batch: dict[str, Tensor]) -> dict[str, Tensor]:
+                batch: dict[str, Tensor], weights: Tensor | None = None) -> dict[str, Tensor]:
+        """The weighted loss and its terms. ``weights``: [spectral, features] scales of this
+        micro-batch's terms (its share of the step's :meth:`entry_counts`; None: 1)."""
         cfg = self.cfg
         terms: dict[str, Tensor] = {}
         if cfg.distill_weight > 0:
@@ -283,6 +297,8 @@ class Objective(nn.Module):
             spec = self.spectral(s_out["amp"].float(), s_out["phase"].float(), batch["hi"],
                                  batch["hi_mask"])
             terms["amp"], terms["phase"] = spec["amp"], spec["phase"]
+            if weights is not None:
+                terms["amp"], terms["phase"] = (terms[k] * weights[0] for k in ("amp", "phase"))
         pooled = s_out["tokens"].float().mean(dim=1)
         if cfg.koleo_weight > 0:
             terms["koleo"] = self.koleo(pooled)
@@ -290,6 +306,8 @@ class Objective(nn.Module):
             terms["variance"] = self.variance(pooled)
         if cfg.feature_weight > 0:
             terms["features"] = self.features(s_out["features"], batch["lo_features"])
+            if weights is not None:
+                terms["features"] = terms["features"] * weights[1]
         weights = {"distill": cfg.distill_weight, "amp": cfg.amp_weight,
                    "phase": cfg.phase_weight, "koleo": cfg.koleo_weight,
                    "variance": cfg.variance_weight, "features": cfg.feature_weight}
@@ -478,13 +496,15 @@ class TrainStep:
         self.set_schedules(values)
         accum = self.cfg.grad_accum
         sums: dict[str, float] = {}
+        micro_batches = list(micro_batches)
+        weights = self._entry_weights(micro_batches)
         for k, batch in enumerate(micro_batches):
             with grad_sync(self.synced, k == accum - 1):
                 with precision_autocast(self.precision, self.env.device):
                     with torch.no_grad():  # 1. teacher forward, no gradient
                         t_out = self.teacher_fn(self.teacher, batch["hi"], batch["hi_mask"])
                     s_out = self.model(batch["lo"], batch["lo_mask"])  # 2. student and loss
-                    terms = self.objective(s_out, t_out, batch)
+                    terms = self.objective(s_out, t_out, batch, weights[k])
                 (terms["loss"] / accum).backward()
             for name, v in terms.items():
                 sums[name] = sums.get(name, 0.0) + float(v.detach()) / accum
@@ -505,6 +525,17 @@ class TrainStep:
         self.momentum_update(values["momentum"])  # 3. the teacher follows by EMA
         flags = [int(sig) for sig in _StopRequest.SIGNALS if sums.pop(f"_stop_{int(sig)}") > 0]
         return sums, (flags[0] if flags else None)
+
+    def _entry_weights(self, micro_batches: list[dict[str, Tensor]]) -> list[Tensor]:
+        """Each micro-batch's share of the step's spectral and feature entries, times the
+        micro-batches of the step (all ranks'): 1 where the counts are alike, so that the
+        step's gradient is that of one whole batch."""
+        counts = [self.objective.entry_counts(b) for b in micro_batches]
+        total = torch.stack(counts).sum(dim=0)
+        share = len(micro_batches) * self.env.world
+        if self.env.distributed:
+            total = _sum_over_ranks(total)
+        return [((c * share).double() / total.clamp_min(1).double()).float() for c in counts]
 
     def momentum_update(self, momentum: float) -> None:
         """teacher <- momentum * teacher + (1 - momentum) * student."""
@@ -609,6 +640,11 @@ def _gather(obj: Any, env: DistEnv) -> list[Any]:
     out: list[Any] = [None] * env.world
     dist.all_gather_object(out, obj)
     return out
+
+
+def _sum_over_ranks(t: Tensor) -> Tensor:
+    dist.all_reduce(t)
+    return t
 
 
 def _mean_over_ranks(values: dict[str, float], device: torch.device) -> dict[str, float]:
