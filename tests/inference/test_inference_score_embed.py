@@ -174,6 +174,18 @@ def test_embed_windows_checks_its_windows_as_the_model_does(tiny_model: QualityF
     with pytest.raises(ValueError, match=r"1 window\(s\) have no channel present \(mask all "
                                          r"False; rows \[2\]\)"):
         embed_windows(model, x, none)
+    # no mask: a missing PPG filled with zeros is absent (it had been read as a flat PPG)
+    zeros = x.copy()
+    zeros[:, 0] = 0.0
+    ecg_only = mask.copy()
+    ecg_only[:, 0] = False
+    np.testing.assert_array_equal(embed_windows(model, zeros, None),
+                                  embed_windows(model, x, ecg_only))
+    assert not np.array_equal(embed_windows(model, zeros, mask),
+                              embed_windows(model, x, ecg_only))
+    zeros[1] = 0.25  # flat in every channel
+    with pytest.raises(ValueError, match=r"1 window\(s\) have no channel present"):
+        embed_windows(model, zeros, None)
 
 
 def test_embed_files_npy_and_index(records: Path, tmp_path: Path, tiny_model: QualityFM) -> None:

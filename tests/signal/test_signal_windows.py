@@ -277,3 +277,22 @@ def test_clip_fraction_does_not_depend_on_the_scale() -> None:
     for scale in (1.0, 1e-13, 1e-20, 1e6):
         np.testing.assert_allclose(clip_fraction(x * scale), clip_fraction(x), atol=1e-9)
     assert clip_fraction(np.ones((1, 10)))[0] == 1.0  # a constant window sits at its extremes
+
+
+def test_int16_windows_at_the_negative_rail_warn_as_unscaled() -> None:
+    """-(-32768) wraps to -32768 in int16: ADC counts that touched the negative rail had gone
+    to the model without the unscaled-input warning, numpy arrays and torch tensors alike."""
+    import warnings
+
+    import torch
+
+    from qualityfm.signal.normalize import warn_unscaled
+
+    raw = np.full((2, 2, 50), -1, np.int16)
+    raw[:, :, 10] = -32768
+    for x in (raw, torch.from_numpy(raw)):
+        with pytest.warns(UserWarning, match=r"far outside \[-1, 1\] in channel\(s\) 0, 1"):
+            warn_unscaled(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_unscaled(np.full((2, 2, 50), -1, np.int16))  # within [-1, 1]: nothing said

@@ -245,10 +245,21 @@ def test_dataset_save_load_roundtrip(tmp_path) -> None:
 
 
 def test_window_length_and_record_count_must_be_positive(tmp_path) -> None:
-    with pytest.raises(ValueError, match="seconds must be > 0, got 0"):
+    with pytest.raises(ValueError, match="seconds must be a number > 0, got 0"):
         build_task_dataset("vt-alarm", tmp_path, seconds=0)
     with pytest.raises(ValueError, match="max_records must be >= 1, got -1"):
         build_task_dataset("vt-alarm", tmp_path, max_records=-1)
+    # pad_to -2 had cut an 8-s window 2 s off the alarm, 5 the last 5 s, NaN failed each record
+    for pad_to in (-2.0, 5.0, float("nan")):
+        with pytest.raises(ValueError, match=f"pad_to must be at least the window's 10 s .*"
+                                             f"got {pad_to}"):
+            build_task_dataset("vt-alarm", tmp_path, pad_to=pad_to)
+    from qualityfm.io import Record
+    from qualityfm.tasks.datasets import record_dataset
+
+    rec = Record("r", {"ecg_ii": np.zeros(3000, np.float32)}, {"ecg_ii": 300.0})
+    with pytest.raises(ValueError, match="seconds must be a number > 0, got nan"):
+        record_dataset("af", rec, seconds=float("nan"))
 
 
 def test_cached_af_labels_follow_the_label_file(tmp_path) -> None:

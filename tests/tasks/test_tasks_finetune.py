@@ -651,6 +651,11 @@ def test_a_save_stopped_midway_leaves_the_earlier_model_whole(tmp_path, monkeypa
                 second.save(out)
         assert {f.name: f.read_bytes() for f in out.iterdir()} == before
         np.testing.assert_allclose(load_estimator(out).predict_proba(x), first.predict_proba(x))
+        # saved again from a loaded model: the same settings file (a loaded baseline of seed
+        # 1 had written random_state 0)
+        again = load_estimator(second.save(tmp_path / "s1")).save(tmp_path / "s2")
+        assert (again / "finetune.json").read_text() == (
+            tmp_path / "s1" / "finetune.json").read_text()
 
 
 def test_unclear_inputs_of_the_plain_array_api_are_named(tmp_path) -> None:
@@ -733,6 +738,8 @@ def test_test_shifts_average_the_outputs_of_shifted_windows(tmp_path) -> None:
     assert Finetuner("vt-alarm", init="none", pool="mean+last").test_shifts == 1
     assert Finetuner("vt-alarm", init="none", pool="mean").test_shifts == TEST_SHIFTS
     assert Finetuner("af", init="none", pool="mean+stem").test_shifts == TEST_SHIFTS
+    # a ResNet1d pools globally: vt-alarm's default pool (mean+last+stem) is not its own
+    assert Finetuner("vt-alarm", init=ResNet1d(width=4, blocks=2)).test_shifts == TEST_SHIFTS
     with pytest.raises(ValueError, match="test_shifts"):
         Finetuner("af", test_shifts=0)
 
@@ -941,6 +948,28 @@ def test_bad_arrays_are_refused_naming_the_rows_and_channel(tmp_path) -> None:
     for model in (ft, back):
         with pytest.raises(ValueError, match="fitted on 600"):
             model.predict(x[:, :, :500])
+
+
+def test_without_a_mask_a_flat_channel_is_absent() -> None:
+    """ECG-only arrays with the PPG filled with zeros and no mask had been read as a flat PPG:
+    other probabilities than with the mask, and nothing said."""
+    x, y, g = synthetic(n=40)
+    x[:, 0] = 0.0
+    mask = np.ones((40, 2), bool)
+    mask[:, 0] = False
+    ft = Finetuner("vt-alarm", init="none", config=TINY, epochs=1, batch_size=16, seed=0,
+                   use_features=False)
+    p_mask = ft.fit(x, y, mask, g).predict_proba(x, mask)
+    np.testing.assert_array_equal(ft.predict_proba(x), p_mask)
+    all_present = np.ones((40, 2), bool)
+    assert not np.allclose(ft.predict_proba(x, all_present), p_mask)
+    np.testing.assert_array_equal(
+        Finetuner("vt-alarm", init="none", config=TINY, epochs=1, batch_size=16, seed=0,
+                  use_features=False).fit(x, y, groups=g).predict_proba(x), p_mask)
+    x[7] = 0.0
+    with pytest.raises(ValueError, match=r"rows \[7\] hold no present channel \(every channel "
+                                         r"flat, no mask given\)"):
+        ft.predict(x)
 
 
 def test_windows_outside_the_unit_range_warn_at_the_callers_line() -> None:
@@ -1333,7 +1362,7 @@ def test_a_features_table_of_another_width_is_refused_at_predict(tmp_path) -> No
     rng = np.random.default_rng(0)
     feats = rng.normal(size=(60, 5)).astype(np.float32)
     y = (feats[:, 0] > 0).astype(int)
-    x = np.zeros((60, 2, 600), np.float32)
+    x = rng.uniform(-1, 1, size=(60, 2, 600)).astype(np.float32)  # (flat ones: absent)
     gbm = ClassicalBaseline("binary", crossfit=None, max_iter=5).fit(None, y, features=feats)
     head = Finetuner("binary", init="none", mode="linear", solver="lbfgs",
                      use_features=True).fit(x, y, features=feats)

@@ -32,8 +32,8 @@ def embed_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
                   batch_size: int = 256, precision: str = "fp32",
                   pool: str = "mean") -> np.ndarray:
     """Pooled embeddings float32 [N, dim] of normalised windows x [N, C, T] with mask [N, C]
-    (None: every channel present), checked as ``QualityFM.embed`` checks them; the model
-    runs in eval mode and is left in the mode it was in.
+    (None: a channel is present where it is not flat), checked as ``checked_windows`` checks
+    them; the model runs in eval mode and is left in the mode it was in.
 
     ``pool``: one of ``model.POOLS`` (``model.pool_encoder``; "mean": dim = d_model).
     ``precision``: "fp32", or "bf16" / "fp16" (CUDA only) autocast on the model's device;

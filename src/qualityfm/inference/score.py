@@ -25,7 +25,7 @@ from qualityfm.model import QualityFM
 from qualityfm.model.precision import check_precision, model_device, precision_autocast
 from qualityfm.quality import LEVEL_NAMES, RRRules
 from qualityfm.signal import WindowConfig
-from qualityfm.signal.nan import check_finite
+from qualityfm.signal.nan import check_finite, present_mask
 from qualityfm.signal.normalize import warn_unscaled
 
 #: Folders whose files verbs read back: no table is written into one.
@@ -47,17 +47,19 @@ def batches(n: int, size: int) -> Iterator[slice]:
 
 def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """``(x, mask)`` as float32 windows [N, C, T] and a bool mask [N, C] (None: every channel
-    present), checked as ``QualityFM.embed`` checks them: the model's channel count (a
-    channels-last array is named as such), a channel present in every row, no NaN or inf in
-    a present channel, and a warning for values far outside [-1, 1]."""
+    """``(x, mask)`` as float32 windows [N, C, T] and a bool mask [N, C] (None: a channel is
+    present where it is not flat, :func:`~qualityfm.signal.nan.present_mask`; a missing
+    modality filled with zeros is absent), checked as ``QualityFM.embed`` checks them: the
+    model's channel count (a channels-last array is named as such), a channel present in
+    every row, no NaN or inf in a present channel, and a warning for values far outside
+    [-1, 1]."""
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 3:  # checked below on x[:0], which would name a shape not given
         hint = "; one window is x[None]" if x.ndim == 2 else ""
         raise ValueError(f"input must be [batch, {model.cfg.in_channels}, samples], got shape "
                          f"{tuple(x.shape)}{hint}")
     model._inputs(torch.from_numpy(x[:0]), None)  # the windows' shape, channels last named
-    mask = np.ones(x.shape[:2], dtype=bool) if mask is None else np.asarray(mask)
+    mask = present_mask(x) if mask is None else np.asarray(mask)
     if len(mask) != len(x):
         raise ValueError(f"mask has {len(mask)} rows, the windows {len(x)}")
     # the mask's shape and values, beside windows of no samples (nothing of x is copied)

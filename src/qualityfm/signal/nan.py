@@ -1,4 +1,4 @@
-"""Missing samples (NaN or inf): linear interpolation along time."""
+"""Missing samples (NaN or inf): linear interpolation along time; missing (flat) channels."""
 
 from __future__ import annotations
 
@@ -29,6 +29,21 @@ def fill_nan(x: np.ndarray) -> np.ndarray:
             continue
         flat[row, ~good] = np.interp(idx[~good], idx[good], flat[row, good])
     return flat.reshape(x.shape)
+
+
+#: A channel whose peak-to-peak range is at most this is flat: no signal (leads off, a missing
+#: modality filled with zeros), absent.
+FLAT_PEAK_TO_PEAK = 1e-9
+
+
+def present_mask(x: np.ndarray) -> np.ndarray:
+    """bool [N, C]: True where channel ``c`` of window ``n`` of ``x`` [N, C, T] is not flat
+    (:data:`FLAT_PEAK_TO_PEAK`), the mask of windows given without one. A channel holding NaN
+    or inf counts as present, so that the checks name it."""
+    x = np.asarray(x)
+    with np.errstate(invalid="ignore", over="ignore"):  # (wide, so int16 does not wrap)
+        span = x.max(axis=-1).astype(np.float64) - x.min(axis=-1)
+    return ~(span <= FLAT_PEAK_TO_PEAK)
 
 
 def rows_text(idx: np.ndarray) -> str:

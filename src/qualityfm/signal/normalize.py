@@ -71,14 +71,16 @@ def warn_unscaled(x: Any, mask: Any = None, names: Sequence[str] | None = None) 
     if x.shape[0] == 0 or x.shape[-1] == 0:
         return
     if hasattr(x, "detach"):  # a torch tensor: reduce where it lives, fetch C numbers
-        peak = x.detach().abs().amax(-1)
+        x = x.detach()
+        peak = (x if x.is_floating_point() else x.double()).abs().amax(-1)  # int16 wraps
         if mask is not None:
             mask = mask if hasattr(mask, "to") else peak.new_tensor(np.asarray(mask, bool))
             peak = peak * mask.to(peak.device, peak.dtype)
         worst = np.asarray(peak.amax(0).float().cpu().tolist())
     else:
         x = np.asarray(x)
-        peak = np.maximum(x.max(-1), -x.min(-1))  # |x| without a copy of x
+        # |x| without a copy of x, in float (-(-32768) is -32768 in int16)
+        peak = np.maximum(x.max(-1).astype(np.float64), -x.min(-1).astype(np.float64))
         if mask is not None:
             peak = np.where(np.asarray(mask, bool), peak, 0)
         worst = peak.max(axis=0)

@@ -227,6 +227,7 @@ class ClassicalBaseline(TaskEstimator):
         est = cls(p["task"], fs=meta["fs"], crossfit=meta["crossfit"],
                   n_models=meta.get("n_models", 1), **params)
         est.set_protocol_state(p)
+        est.params["random_state"] = est.seed  # the seed it was fitted with, saved again
         with (path / CLASSICAL_FILE).open("rb") as f:
             try:
                 state = pickle.load(f)  # noqa: S301 - our own file, written by save()

@@ -74,6 +74,7 @@ from qualityfm.signal import (
     normalize,
     resample,
 )
+from qualityfm.signal.nan import FLAT_PEAK_TO_PEAK
 
 TASKS = ("vt-alarm", "af", "abp")
 #: How abp's per-window SBP/DBP are taken: the median of the beats' systolic peaks and
@@ -114,9 +115,8 @@ RHYTHMS = ("N", "A", "O", "~")
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
 CACHE_VERSION = 32
-#: A task channel is absent when its peak-to-peak range is at most this (flat: leads off) ...
-FLAT_PEAK_TO_PEAK = 1e-9
-#: ... or when fewer seconds of it than this lie in the window's span.
+#: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off), or when fewer
+#: seconds of it than this lie in the window's span.
 MIN_CHANNEL_SECONDS = 2.0
 
 
@@ -226,6 +226,14 @@ class TaskSettings:
     max_records: int | None = None
     filters: bool = True
     labels: bool = True
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.seconds) and self.seconds > 0):
+            raise ValueError(f"seconds must be a number > 0, got {self.seconds}")
+        if self.pad_to is not None and not (np.isfinite(self.pad_to)
+                                            and self.pad_to >= self.seconds):
+            raise ValueError(f"pad_to must be at least the window's {self.seconds:g} s (it "
+                             f"zero-pads the window on the left), got {self.pad_to}")
 
 
 # ----------------------------------------------------------------------------- filtering
@@ -893,8 +901,6 @@ def _task_files(
     for d in dirs:
         if not d.exists():
             raise FileNotFoundError(f"data directory {d} does not exist")
-    if seconds is not None and not seconds > 0:
-        raise ValueError(f"seconds must be > 0, got {seconds}")
     if max_records is not None and max_records < 1:
         raise ValueError(f"max_records must be >= 1, got {max_records}")
     if bp_rule not in BP_RULES:  # before any record is read

@@ -40,7 +40,7 @@ from qualityfm.model.network import check_pool, mean_over_shifts, pool_encoder, 
 from qualityfm.model.precision import resolve_device
 from qualityfm.quality.features import FEATURES_VERSION, window_features
 from qualityfm.signal import MODEL_FS
-from qualityfm.signal.nan import check_finite, rows_text
+from qualityfm.signal.nan import check_finite, present_mask, rows_text
 from qualityfm.signal.normalize import warn_unscaled
 from qualityfm.tasks.calibration import Calibrator, check_operating_settings, choose_threshold
 from qualityfm.tasks.features import task_columns
@@ -149,8 +149,10 @@ class TaskEstimator(ABC):
         self, X: np.ndarray, y: np.ndarray, mask: np.ndarray | None = None,
         groups: np.ndarray | None = None, features: np.ndarray | None = None,
     ) -> TaskEstimator:
-        """Fit on rows ``X`` [N, C, T] (or features only); ``groups`` keeps the internal
-        validation split honest (default: every row its own group)."""
+        """Fit on rows ``X`` [N, C, T] (or features only) with ``mask`` [N, C] (True =
+        present; None: a channel is present where it is not flat, so a missing modality filled
+        with zeros is absent); ``groups`` keeps the internal validation split honest (default:
+        every row its own group)."""
         with self._unchanged_on_error():
             X, y, mask, groups, features = self._fit_inputs(X, y, mask, groups, features)
             fit_idx, val_idx = group_split(y, groups, self.val_fraction, seed=self.seed)
@@ -195,7 +197,8 @@ class TaskEstimator(ABC):
     def _inputs(self, X, mask, features) -> tuple:
         """``(X, mask, features)`` checked: windows ``[N, C, T]`` of finite numbers in every
         present channel (an absent channel's values are ignored, and zeroed here when they
-        are not finite), of the fitted shape once fitted; ``mask`` bool ``[N, C]``;
+        are not finite), of the fitted shape once fitted; ``mask`` bool ``[N, C]`` (None: a
+        channel is present where it is not flat, :func:`~qualityfm.signal.nan.present_mask`);
         ``features`` one row per window (none, when it has no columns). ``X`` may be None
         when ``features`` are given."""
         if X is None:
@@ -212,7 +215,10 @@ class TaskEstimator(ABC):
             if X.shape[2] == 0:
                 raise ValueError(f"X holds windows of 0 samples (shape {X.shape})")
             self._check_window_shape(X.shape, length=self.reads_windows or features is None)
-            if mask is not None:
+            given = mask is not None
+            if not given:  # a flat channel (a missing modality filled with zeros) is absent
+                mask = present_mask(X)
+            else:
                 mask = np.asarray(mask)
                 if mask.shape != X.shape[:2]:
                     raise ValueError(f"mask must be [rows, channels] = {list(X.shape[:2])}, "
@@ -221,12 +227,14 @@ class TaskEstimator(ABC):
                     raise ValueError("mask must be bool (or 0/1) [rows, channels]: True = "
                                      f"present, got values {np.unique(mask)[:5].tolist()}")
                 mask = mask.astype(bool)
-                empty = np.flatnonzero(~mask.any(axis=1))
-                if len(empty) and self.reads_windows:
-                    raise ValueError(
-                        f"rows {empty[:5].tolist()}{' ...' if len(empty) > 5 else ''} hold no "
-                        "present channel (mask all False): the model has nothing to judge "
-                        "there, and its output would be a guess (vt-alarm: keep the alarm)")
+            empty = np.flatnonzero(~mask.any(axis=1))
+            if len(empty) and self.reads_windows:
+                raise ValueError(
+                    f"rows {empty[:5].tolist()}{' ...' if len(empty) > 5 else ''} hold no "
+                    "present channel (" + ("mask all False" if given else "every channel "
+                                           "flat, no mask given") + "): the model has nothing "
+                    "to judge there, and its output would be a guess (vt-alarm: keep the "
+                    "alarm)")
             X = _finite_windows(X, mask)
             warn_unscaled(X, mask, MODEL_CHANNELS)
         if features is not None and np.ndim(features) == 2 and np.shape(features)[1] == 0:
@@ -690,8 +698,9 @@ class Finetuner(TaskEstimator):
     ``test_shifts``: outputs averaged over this many evenly spaced circular shifts of each
     window, for the validation rows that set calibration and threshold and for predictions.
     None: :data:`TEST_SHIFTS` for a network trained on shifted windows (full mode with
-    ``augment``) whose pooling has no "last" part, else 1 (a shift would move a vt-alarm
-    window's alarm off the right edge that "last" reads).
+    ``augment``) whose pooling has no "last" part (a module with ``.dim`` pools as it does
+    itself: none), else 1 (a shift would move a vt-alarm window's alarm off the right edge
+    that "last" reads).
     ``solver`` (linear mode): how the head is fitted, "adamw" or "lbfgs" (:data:`SOLVERS`);
     None: :func:`default_solver` (lbfgs for a linear head of a clinical task, adamw otherwise).
     An lbfgs head is fitted on every row and calibrated on its inner folds' outputs
@@ -751,7 +760,11 @@ class Finetuner(TaskEstimator):
         self.augment = augment
         self.pool = check_pool(pool or DEFAULT_POOL.get(task, "mean"))  # of a QualityFM encoder
         if test_shifts is None:
-            shifted = mode == "full" and augment and "last" not in self.pool
+            # a module with its own pooling (ResNet1d: global average) reads no last token
+            reads_last = ("last" in init.pool if isinstance(init, QualityFMBackbone)
+                          else "last" in self.pool and not (isinstance(init, nn.Module)
+                                                            and hasattr(init, "dim")))
+            shifted = mode == "full" and augment and not reads_last
             test_shifts = TEST_SHIFTS if shifted else 1
         if int(test_shifts) < 1:
             raise ValueError(f"test_shifts must be >= 1, got {test_shifts}")
