@@ -16,7 +16,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/qualityfm demo --out demo_report
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
