@@ -122,6 +122,10 @@ def test_csv_rate_mismatch_and_irregular_time(tmp_path: Path) -> None:
     long_gap = np.delete(long, np.arange(100, 3100))  # 30 s lost among the first rows read
     path = _write_csv(tmp_path / "long.csv", "Time [s], PLETH", long_gap, np.sin(long_gap)[None])
     assert np.isnan(read_record(path).signals["ppg"]).sum() == 3000
+    # a dropout longer than the rows around it (20 s between two 4-s stretches) is read too
+    two = np.r_[np.arange(500), np.arange(3000, 3500)] / 125.0
+    path = _write_csv(tmp_path / "drop.csv", "Time [s], PLETH", two, np.sin(two)[None])
+    assert np.isnan(read_record(path).signals["ppg"]).sum() == 2500
     switch = np.r_[t[:1000], t[999] + np.arange(1, 1001) / 80.0]  # 100 Hz, then 80 Hz
     path = _write_csv(tmp_path / "switch.csv", "Time [s], PLETH", switch, np.sin(switch)[None])
     with pytest.raises(RecordError, match=r"switch\.csv.*irregular time column"):
@@ -617,3 +621,59 @@ def test_later_commas_are_no_decimal_marks_where_points_were_seen(tmp_path) -> N
     path.write_text("Time [s];ABP\n" + "\n".join(rows) + "\n")
     abp = read_record(path).signals["abp"]
     assert abp[:2].tolist() == [80.5, 81.5] and np.isnan(abp[2500:]).all()
+
+
+def test_a_headerless_first_row_with_a_blank_and_decimal_commas_without_a_header(
+        tmp_path) -> None:
+    """A header-less CSV whose first row has a blank or placeholder cell had lost that row,
+    every sample one step early, unsaid; a ';' or tab file of decimal commas without a header
+    had been split on its commas (more of them in a data line than delimiters)."""
+    for first in ("", "-", "?"):
+        path = tmp_path / "blank.csv"
+        path.write_text(f"{first},0.5\n1.0,0.6\n2.0,0.7\n3.0,0.8\n")
+        rec = read_record(path, fs=100, channel_names=["PLETH", "II"])
+        assert np.isnan(rec.signals["ppg"][0]) and rec.signals["ppg"][1:].tolist() == [1, 2, 3]
+        np.testing.assert_allclose(rec.signals["ecg_ii"], [0.5, 0.6, 0.7, 0.8], rtol=1e-6)
+        with pytest.raises(RecordError, match=r"blank\.csv: no header line"):
+            read_record(path, fs=100)
+    for sep in (";", "\t"):
+        path = tmp_path / "dc.csv"
+        path.write_text("".join(f"{i},0{sep}0,{i + 5}\n" for i in range(1, 4)))
+        rec = read_record(path, fs=100, channel_names=["PLETH", "II"])
+        np.testing.assert_allclose(rec.signals["ppg"], [1, 2, 3])
+        np.testing.assert_allclose(rec.signals["ecg_ii"], [0.6, 0.7, 0.8], rtol=1e-6)
+    named = tmp_path / "named.csv"  # names with commas, no quotes: the ';' still delimits
+    named.write_text("Time [s];ECG, lead II;PLETH\n" + "".join(
+        f"{i / 125:.3f};{i % 7};{i % 50}\n" for i in range(1250)))
+    assert sorted(read_record(named).signals) == ["ecg_ii", "ppg"]
+
+
+def test_leads_written_as_lead_x_are_ecg_leads() -> None:
+    """'Lead V', 'Lead aVR', 'ECG lead V5' had been unknown channels (no ECG in the record);
+    'Lead II' had been read, being in the alias table."""
+    from qualityfm.io.channels import canonical_channel, is_ecg
+
+    got = [canonical_channel(x) for x in ("Lead II", "Lead V", "Lead aVR", "ECG lead V2",
+                                          "Lead V5", "Lead MCL1", "EKG III", "Lead pleth")]
+    assert got == ["ecg_ii", "ecg_v", "ecg_avr", "ecg_v2", "ecg_v5", "ecg_mcl", "ecg_iii",
+                   "lead_pleth"]
+    assert all(is_ecg(name) for name in got[:-1])
+
+
+def test_readers_name_what_they_cannot_use(tmp_path) -> None:
+    """A .npy of [samples, channels] is named as such; a UCI part given to read_record points
+    to its reader (it had been called a WFDB signal file without its header); a column is
+    found by its whole header cell, unit and all."""
+    np.save(tmp_path / "d.npy", np.zeros((1000, 2), np.float32))
+    with pytest.raises(RecordError, match=r"2 channel_names for 1000 rows \(an array of "
+                                          r"\[samples, channels\] \(1000, 2\)\? save arr\.T"):
+        read_record(tmp_path / "d.npy", fs=125, channel_names=["PLETH", "II"])
+    (tmp_path / "Part_1.mat").write_bytes(b"MATLAB 5.0 MAT-file")
+    with pytest.raises(RecordError, match=r"Part_1\.mat: a part of the UCI cuff-less BP data "
+                                          r"set.*read_uci_bp"):
+        read_record(tmp_path / "Part_1.mat")
+    path = tmp_path / "u.csv"
+    path.write_text("Time [s],PLETH [NU],ECG [mV]\n" + "".join(
+        f"{i / 125:.3f},{i % 50},{i % 7}\n" for i in range(250)))
+    rec = read_record(path, channels=["ECG [mV]"])
+    assert rec.channels == ["ecg"] and rec.signals["ecg"][:3].tolist() == [0, 1, 2]

@@ -131,6 +131,15 @@ def test_the_fullest_of_two_tracks_of_a_channel_takes_its_name_and_idle_ones_are
         _, windows = read_windows(cropped, WindowConfig(fs=125.0, seconds=30.0))
     assert len(windows) > 0 and windows.mask.all()
 
+    rateless = vitaldb.VitalFile()  # a wave track of rate 0 had been dropped without a word
+    rateless.dtstart, rateless.dtend = t0, t0 + 10
+    rateless.add_track("SNUADC/PLETH", wave(100, range(10)), srate=100)
+    rateless.add_track("SNUADC/ECG_II", wave(100, range(10)), srate=100).srate = 0
+    rateless.to_vital(str(tmp_path / "rateless.vital"))
+    with pytest.warns(RuntimeWarning, match=r"'SNUADC/ECG_II' state no sampling rate: left "
+                                            r"out"):
+        assert read_record(tmp_path / "rateless.vital").channels == ["ppg"]
+
 
 def test_the_gaps_of_an_integer_track_are_missing_samples(tmp_path: Path) -> None:
     """A packed file fills an integer track's gaps with its format's mark (-32768 for a short,

@@ -18,6 +18,7 @@ from qualityfm.io.table_reader import (
     read_npy,
     read_npz,
 )
+from qualityfm.io.uci_reader import is_uci_bp_file
 from qualityfm.io.vital_reader import read_vital
 from qualityfm.io.wfdb_reader import REFERENCE_FILE, is_record_header, parse_header, read_wfdb
 
@@ -73,6 +74,11 @@ def read_record(
             if header is not None:
                 raise RecordError(f"{given}: a signal file of the record {header.name}: read "
                                   "that header")
+            if is_uci_bp_file(given):
+                raise RecordError(f"{given}: a part of the UCI cuff-less BP data set, many "
+                                  "records in one file: read it with "
+                                  "qualityfm.io.read_uci_bp (or build_task_dataset('abp', "
+                                  "its folder))")
             raise RecordError(f"{given}: a WFDB signal file without its header {path.name} "
                               "(the header gives its rate, format and channels)")
         raise RecordError(f"{path}: no such file")

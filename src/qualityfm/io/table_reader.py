@@ -38,12 +38,22 @@ MIN_TIME_RATE = MIN_WAVEFORM_FS
 MAX_TIME_RATE = 20000.0
 
 
+#: Longest run of missing samples a time column may imply (when its gaps also outnumber its
+#: rows): a stamp off by a year (a date-time typo) is refused rather than read as one gap.
+MAX_GAP_SECONDS = 86400.0
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)
     except ValueError:
         return False
     return True
+
+
+def _is_placeholder(text: str) -> bool:
+    """Whether a cell marks a missing sample: blank, or one of :data:`PLACEHOLDERS`."""
+    return text.strip() in ("", *PLACEHOLDERS)
 
 
 def _time_unit(name: str) -> str | None:
@@ -64,14 +74,15 @@ _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
 
 def _csv_header(path: Path) -> tuple[list[str], str, str, bool]:
     """A CSV's first-line cells (a UTF-8 BOM, quotes and stray spaces removed), its delimiter
-    (the most frequent of ``,``, ``;`` and tab in that line outside quotes) and its decimal
+    (``;`` or tab, the more frequent, where that line holds one outside quotes, else ``,``: a
+    line of decimal commas may hold more commas than delimiters) and its decimal
     mark (``,`` when a ``;`` or tab file prints the numbers of its first data lines with
     commas and no points; of the time column, which may hold date-times, only plain numbers
     count), and whether those lines showed a mark at all (whole numbers show none)."""
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
         first = f.readline().rstrip("\r\n")
         bare = re.sub(r'"[^"]*"', "", first)  # quoted names may hold a delimiter
-        sep = max(_DELIMITERS, key=bare.count)
+        sep = max((";", "\t"), key=bare.count) if ";" in bare or "\t" in bare else ","
         names = [c.strip() for c in next(csv.reader([first], delimiter=sep), [])]
         decimal, marked = ".", False
         if sep != ",":
@@ -195,9 +206,13 @@ def _gap_grid(t: np.ndarray, t_first: float, fs: float | None, path: Path,
     if np.abs(t - (t_first + k / rate)).max() > tolerance or (np.diff(k) < 1).any():
         raise err
     missing = int(k[-1]) + 1 - len(t)
-    if whole and missing > len(t):  # a stamp far off (a date-time typo) would fill gigabytes
+    # a stamp far off (a date-time typo) would fill gigabytes; a dropout longer than the rows
+    # around it is read
+    if whole and missing > len(t) and missing > MAX_GAP_SECONDS * rate:
         raise RecordError(f"{path}: the time column's gaps ({missing} missing samples at "
-                          f"{rate:g} Hz) outnumber its {len(t)} rows; is a time stamp wrong?")
+                          f"{rate:g} Hz, {missing / rate / 3600:.0f} h) outnumber its "
+                          f"{len(t)} rows and pass {MAX_GAP_SECONDS / 3600:.0f} h; is a time "
+                          "stamp wrong?")
     return rate, k
 
 
@@ -335,7 +350,9 @@ def read_csv(
     cells = _trimmed(cells)  # a trailing delimiter names no column
     if not any(cells):
         raise RecordError(f"{path}: empty record (empty file)")
-    has_header = not all(_is_number(c.replace(decimal, ".")) for c in cells)
+    # a header holds a name: a first line of numbers, blanks and placeholders is data
+    has_header = any(not _is_number(c.replace(decimal, ".")) and not _is_placeholder(c)
+                     for c in cells)
     time_col = next((i for i, c in enumerate(cells) if _time_unit(c) is not None), None)
     if not has_header:
         time_col = None
@@ -361,6 +378,10 @@ def read_csv(
     bidmc = _BIDMC.match(path.stem)
     record_id = bidmc.group(1) if bidmc else path.stem
     names = canonical_names(list(labels))
+    if channels is not None and channel_names is None and not isinstance(channels, str):
+        # a column asked for by its whole header cell, unit and all ('ECG [mV]')
+        written = {cells[i]: label for i, label in zip(data_cols, labels, strict=True)}
+        channels = [written.get(c, c) for c in channels]
     picked = select_channels(names, channels, path, list(labels))
     if not picked:  # channels=[]: the names only
         return Record(record_id, {}, {}, patient_id=record_id if bidmc else
@@ -608,7 +629,10 @@ def read_npy(
         raise RecordError(f"{path}: expected a real [channels, samples] array, got "
                           f"shape {arr.shape} dtype {arr.dtype}")
     if len(channel_names) != arr.shape[0]:
-        raise RecordError(f"{path}: {len(channel_names)} channel_names for {arr.shape[0]} rows")
+        hint = (f" (an array of [samples, channels] {arr.shape}? save arr.T, "
+                "[channels, samples])" if len(channel_names) == arr.shape[1] else "")
+        raise RecordError(f"{path}: {len(channel_names)} channel_names for {arr.shape[0]} rows"
+                          + hint)
     names = canonical_names(list(channel_names))
     picked = select_channels(names, channels, path, list(channel_names))
     if arr.shape[1] == 0:

@@ -191,6 +191,11 @@ def read_vital(
     """
     header = _open(path, None, header_only=True)
     tracks = [name for name, trk in header.trks.items() if trk.type == _WAVE and trk.srate > 0]
+    rateless = [name for name, trk in header.trks.items() if trk.type == _WAVE
+                and not trk.srate > 0]
+    if rateless:
+        warnings.warn(f"{path}: wave track(s) {', '.join(map(repr, rateless))} state no "
+                      "sampling rate: left out", RuntimeWarning, stacklevel=2)
     picked = select_channels(canonical_names(tracks), channels, path, tracks)
     record_id = path.stem
     if not picked:
