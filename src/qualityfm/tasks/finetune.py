@@ -1191,7 +1191,10 @@ class Finetuner(TaskEstimator):
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> Finetuner:
-        """A fitted Finetuner from a directory written by :meth:`save`, on ``device``."""
+        """A fitted Finetuner from a directory written by :meth:`save`, on ``device``. It
+        refits with the settings it was trained with; a full fine-tune's refit starts from
+        its fine-tuned encoder (a warm start: the encoder it was made from is not stored),
+        a linear head's from the same frozen encoder as its first fit."""
         path = Path(path)
         meta_file = path / "finetune.json"
         if not meta_file.exists():
