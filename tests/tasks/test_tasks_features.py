@@ -237,6 +237,32 @@ def test_af_rr_features_see_af_and_ignore_a_noise_burst_or_ectopics() -> None:
     assert all(np.isnan(af_rr_features(x, peaks[:4], FS)))
 
 
+def test_a_tall_t_wave_is_no_beat_in_the_rate_columns() -> None:
+    """A T wave 0.8 of the R wave, 0.28 s after it, had been counted as a beat by the rate
+    and irregularity columns (hr 214 at 75 bpm; 14 false VT alarms read as tachycardia); the
+    refined peaks the AF columns read already had it right. A fast rhythm keeps its beats."""
+    fs = 250
+    t = np.arange(30 * fs) / fs
+    x = np.zeros_like(t)
+    for r in np.arange(0.6, 29.5, 0.8):  # 75 bpm
+        x += np.exp(-0.5 * ((t - r) / 0.012) ** 2)
+        x += 0.8 * np.exp(-0.5 * ((t - r - 0.28) / 0.035) ** 2)
+    f = dict(zip(ECG_NAMES, ecg_features(x, fs)[0], strict=True))
+    assert f["hr"] == pytest.approx(75, abs=1) and f["r_hr"] == pytest.approx(75, abs=1)
+    assert f["n_beats"] == 37 and f["pnn50"] == 0.0
+    fast, _ = _beats(np.full(40, 0.3), fs=fs)  # 200 bpm
+    assert dict(zip(ECG_NAMES, ecg_features(fast, fs)[0], strict=True))["hr"] == pytest.approx(
+        200, abs=2)
+
+
+def test_a_regular_bigeminy_gives_a_bounded_poincare_ratio() -> None:
+    """Its interval sums are constant (SD2 0): c_sd_ratio had read 2.8e5 off a 1e-6 floor."""
+    fs = 250
+    x, peaks = _beats(np.tile([0.6, 1.0], 15), fs=fs)
+    ratio = af_rr_features(x, peaks, fs)[AF_NAMES.index("c_sd_ratio")]
+    assert 1 < ratio < 100
+
+
 def test_rr_patterns_tell_bigeminy_and_ectopy_from_af() -> None:
     rng = np.random.default_rng(3)
     names = {n: i for i, n in enumerate(PATTERN_NAMES)}

@@ -41,10 +41,12 @@ NAN = float("nan")
 #: Version of the feature code, raised when a window's features change for the same samples
 #: (a beat detector's rule, a column's formula). A store's ``features.json`` and the task
 #: cache's key hold it, so that features of older code are computed again, not read.
-FEATURES_VERSION = 5  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
+FEATURES_VERSION = 6  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
 # spectra of the window mirrored, not end-detrended (quality._common.mirrored_spectrum);
 # 4: lead_match pairs beats one to one; 5: the median beat's samples smoothed by a centred
-# (odd) box, P-wave SNRs with a floor relative to the signal (independent of the units)
+# (odd) box, P-wave SNRs with a floor relative to the signal (independent of the units); 6:
+# an ECG's rate and irregularity columns read the R peaks less T waves and echoes, the
+# Poincare SD2 is floored at one sample
 #: Rate and irregularity of a beat series (ECG R peaks or pulse peaks), see :func:`rr_features`.
 RR_NAMES = ("hr", "hr_max4", "rr_cv", "rmssd", "pnn50", "sampen", "tpr", "n_beats", "cosen",
             "drr_bins", "drr_med", "max_gap")
@@ -269,7 +271,9 @@ def af_rr_features(y: np.ndarray, peaks: np.ndarray, fs: float, good: float = 0.
         # Poincare SD1, SD2 on the same pairs (SD2 from 2 var(r) - SD1^2 over other intervals
         # had gone negative, floored: c_sd_ratio 1.9e5 in v242s)
         sd1 = np.std(d) / np.sqrt(2)
-        sd2 = max(float(np.std((rr[:-1] + rr[1:])[pair]) / np.sqrt(2)), 1e-6)
+        # (floored at a sample: a regular bigeminy's sums are constant, SD2 0, and the ratio
+        # had read 2.8e5)
+        sd2 = max(float(np.std((rr[:-1] + rr[1:])[pair]) / np.sqrt(2)), 1.0 / fs)
         out.update(c_rr_cv=float(np.std(r) / np.mean(r)), c_rmssd=float(np.sqrt(np.mean(d**2)) / m),
                    c_pnn50=float(np.mean(np.abs(d) > 0.05)), c_cosen=cosen(r),
                    c_drr_bins=_drr_bins(d), c_sd_ratio=float(sd1 / sd2),
@@ -486,19 +490,22 @@ def beat_shape_features(x: np.ndarray, peaks: np.ndarray, fs: float) -> list[flo
 def ecg_features(x: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
     """Features of one ECG lead (``ECG_NAMES``) and its R peaks.
 
-    Beyond rate and irregularity: QRS width of the median beat (s), beat-template correlation,
+    Beyond rate and irregularity: the width at half height of the median beat's largest
+    deflection (s; the R wave's, which widens with the QRS), beat-template correlation,
     R amplitude CV, power shares above 40 Hz (noise) and below 0.7 Hz (baseline wander), the
     share of 1.5-5 Hz in the 1-40 Hz band and the dominant frequency with its concentration
     (+-0.25 Hz; a ventricular rhythm is nearly sinusoidal at 2-4 Hz), kurtosis (narrow QRS
     spikes are peaked; VT and noise are not), clipped fraction, the quality layer's SQI, the
     P-wave signs of :func:`_p_wave`, and the AF signs of :func:`af_rr_features` and the ectopy
-    and median-beat shape of :func:`beat_shape_features` (these two on the R peaks less the T
-    waves and echoes :func:`refine_r_peaks` drops; the other columns use the quality layer's R
-    peaks as they are).
+    and median-beat shape of :func:`beat_shape_features`. The rate and irregularity columns
+    and these two read the R peaks less the T waves and echoes :func:`refine_r_peaks` drops;
+    the other columns use the quality layer's R peaks as they are.
     """
     if not np.isfinite(x).all() or np.ptp(x) == 0 or len(x) < 2 * fs:
         return [NAN] * len(ECG_NAMES), np.zeros(0, dtype=np.int64)
     peaks = detect_r_peaks(x, fs)[0]
+    clean = refine_r_peaks(x, fs, peaks)  # less T waves and echoes (a T wave read as a beat
+    # had doubled the rate: hr 129 for 75 in v282s, false alarms reading as tachycardia)
     y = _bandpass(x, fs, 1.0, 40.0)
     half = int(0.1 * fs)
     beat, _ = _median_beat(y, peaks, half, half)
@@ -517,9 +524,8 @@ def ecg_features(x: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
     dom = float(f[np.argmax(np.where((f > 0.7) & (f <= 5.0), spec_y, 0.0))])
     conc = float(spec_y[(f >= dom - 0.25) & (f <= dom + 0.25)].sum() / total)
     z = (y - y.mean()) / (y.std() + 1e-12)
-    clean = refine_r_peaks(x, fs, peaks)
     feats = [
-        *rr_features(peaks, fs, len(x)), width, corr, _amp_cv(y, peaks), hf, lf,
+        *rr_features(clean, fs, len(x)), width, corr, _amp_cv(y, peaks), hf, lf,
         float(spec_y[vt].sum() / total), dom, conc, float(np.mean(z**4)),
         float(clip_fraction(x[None])[0]), _sqi(ecg_quality, x, fs), *_p_wave(y, peaks, fs),
         *af_rr_features(y, clean, fs), *beat_shape_features(x, clean, fs),
