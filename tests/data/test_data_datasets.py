@@ -237,8 +237,14 @@ def test_bad_settings(store):
     with pytest.raises(ValueError, match="rank"):
         WindowDataset(store, rank=2, world_size=2)
     for cls in (PairDataset, WindowDataset):  # at construction, not in a loader's worker
-        with pytest.raises(ValueError, match="seed must be >= 0, got -1"):
-            cls(store, seed=-1)
+        for seed in (-1, 1.5):
+            with pytest.raises(ValueError, match=f"seed must be an integer >= 0, got {seed}"):
+                cls(store, seed=seed)
+        ds = cls(store)
+        with pytest.raises(ValueError, match="epoch must be an integer >= 0, got -1"):
+            ds.set_epoch(-1)
+        with pytest.raises(ValueError, match="epoch must be an integer >= 0, got -2"):
+            ds.load_state_dict({"epoch": -2, "yielded": 0})
 
 
 def test_a_spawned_worker_keeps_the_rank_found_in_its_parent(store, monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -453,13 +454,19 @@ def test_a_resume_checks_the_signal_files_of_the_records_it_read(small_window,
         assert prepare(data, tmp_path / "v", **kw)["n_windows"] == done["n_windows"]
     finally:
         P.folder_lock = P_lock
-    # a complete store made from a record since changed: refused, not returned as it was
+    # a complete store made from a record since changed: named, not returned without a word
     rewrite(2, seed=6)
-    with pytest.raises(ValueError, match=r"rec2\.hea has changed since the store there was "
-                       r"made from it .*--overwrite"):
-        prepare(data, tmp_path / "v", **kw)
+    with pytest.warns(RuntimeWarning, match=r"rec2\.hea has changed since the store there was "
+                      r"made from it .*1 record\(s\) in all\): it is returned as it is; "
+                      r"--overwrite"):
+        assert prepare(data, tmp_path / "v", **kw)["n_windows"] == 60
     assert prepare(data, tmp_path / "v", overwrite=True, **kw)["n_windows"] == 60
-    assert prepare(data, tmp_path / "v", **kw)["n_windows"] == 60  # this version: returned
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # this version: returned, nothing said
+        assert prepare(data, tmp_path / "v", **kw)["n_windows"] == 60
+    stamps = json.loads((tmp_path / "v" / "meta.json").read_text())["stamps"]
+    assert sorted(stamps) == [f"wfdb/rec{i}.hea" for i in range(6)]
+    assert all(len(v) == 16 for v in stamps.values())
 
 
 _DYING_WORKER = """

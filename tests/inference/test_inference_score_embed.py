@@ -183,8 +183,12 @@ def test_embed_windows_checks_its_windows_as_the_model_does(tiny_model: QualityF
                                   embed_windows(model, x, ecg_only))
     assert not np.array_equal(embed_windows(model, zeros, mask),
                               embed_windows(model, x, ecg_only))
+    np.testing.assert_allclose(  # QualityFM.embed reads a missing mask alike
+        model.embed(torch.from_numpy(zeros.astype(np.float32))).detach().numpy(),
+        embed_windows(model, zeros, None), atol=1e-5)
     zeros[1] = 0.25  # flat in every channel
-    with pytest.raises(ValueError, match=r"1 window\(s\) have no channel present"):
+    with pytest.raises(ValueError, match=r"1 window\(s\) have no channel present \(every "
+                                         r"channel flat, no mask given; rows \[1\]\)"):
         embed_windows(model, zeros, None)
 
 

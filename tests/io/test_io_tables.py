@@ -125,15 +125,22 @@ def test_csv_rate_mismatch_and_irregular_time(tmp_path: Path) -> None:
     # a dropout longer than the rows around it (20 s between two 4-s stretches) is read too
     two = np.r_[np.arange(500), np.arange(3000, 3500)] / 125.0
     path = _write_csv(tmp_path / "drop.csv", "Time [s], PLETH", two, np.sin(two)[None])
-    assert np.isnan(read_record(path).signals["ppg"]).sum() == 2500
+    with pytest.warns(RuntimeWarning, match="read as missing samples"):
+        assert np.isnan(read_record(path).signals["ppg"]).sum() == 2500
     switch = np.r_[t[:1000], t[999] + np.arange(1, 1001) / 80.0]  # 100 Hz, then 80 Hz
     path = _write_csv(tmp_path / "switch.csv", "Time [s], PLETH", switch, np.sin(switch)[None])
     with pytest.raises(RecordError, match=r"switch\.csv.*irregular time column"):
         read_record(path)
     typo = t.copy()
-    typo[-1] = 1e5  # a stamp far off: refused, not a gigabyte of NaN
+    typo[-1] = 1e6  # a stamp far off: refused, not gigabytes of NaN
     path = _write_csv(tmp_path / "typo.csv", "Time [s], PLETH", typo, np.sin(t)[None])
-    with pytest.raises(RecordError, match=r"typo\.csv: the time column's gaps .* outnumber"):
+    with pytest.raises(RecordError, match=r"typo\.csv: the time column's gaps .* outnumber "
+                                          r".*over the 10000000 read; is a time stamp wrong"):
+        read_record(path)
+    typo[-1] = 5 * 3600  # 5 h late: read, and named
+    path = _write_csv(tmp_path / "late.csv", "Time [s], PLETH", typo, np.sin(t)[None])
+    with pytest.warns(RuntimeWarning, match=r"late\.csv: the time column's gaps .* outnumber "
+                                            r".*read as missing samples; is a time stamp"):
         read_record(path)
     jitter = t + np.random.default_rng(0).uniform(-0.004, 0.004, len(t))  # not on any grid
     bad = _write_csv(tmp_path / "jitter.csv", "Time [s], PLETH", jitter, np.sin(t)[None])
@@ -628,7 +635,7 @@ def test_a_headerless_first_row_with_a_blank_and_decimal_commas_without_a_header
     """A header-less CSV whose first row has a blank or placeholder cell had lost that row,
     every sample one step early, unsaid; a ';' or tab file of decimal commas without a header
     had been split on its commas (more of them in a data line than delimiters)."""
-    for first in ("", "-", "?"):
+    for first in ("", "-", "?", "NA", "null", "#N/A"):
         path = tmp_path / "blank.csv"
         path.write_text(f"{first},0.5\n1.0,0.6\n2.0,0.7\n3.0,0.8\n")
         rec = read_record(path, fs=100, channel_names=["PLETH", "II"])
@@ -642,6 +649,11 @@ def test_a_headerless_first_row_with_a_blank_and_decimal_commas_without_a_header
         rec = read_record(path, fs=100, channel_names=["PLETH", "II"])
         np.testing.assert_allclose(rec.signals["ppg"], [1, 2, 3])
         np.testing.assert_allclose(rec.signals["ecg_ii"], [0.6, 0.7, 0.8], rtol=1e-6)
+    for header in ("Time [s],II,PLETH\t", "Time [s],ABP [mmHg; art],PLETH"):
+        path = tmp_path / "comma.csv"  # a tab or ';' in a comma file's header: still commas
+        path.write_text(header + "\n" + "".join(f"{i / 125:.3f},{i % 7},{i % 50}\n"
+                                                for i in range(1250)))
+        assert len(read_record(path).channels) == 2
     named = tmp_path / "named.csv"  # names with commas, no quotes: the ';' still delimits
     named.write_text("Time [s];ECG, lead II;PLETH\n" + "".join(
         f"{i / 125:.3f};{i % 7};{i % 50}\n" for i in range(1250)))
@@ -658,6 +670,7 @@ def test_leads_written_as_lead_x_are_ecg_leads() -> None:
     assert got == ["ecg_ii", "ecg_v", "ecg_avr", "ecg_v2", "ecg_v5", "ecg_mcl", "ecg_iii",
                    "lead_pleth"]
     assert all(is_ecg(name) for name in got[:-1])
+    assert canonical_channel("ECG RESP") == "resp"  # an ECG-derived respiration, as before
 
 
 def test_readers_name_what_they_cannot_use(tmp_path) -> None:
@@ -675,5 +688,6 @@ def test_readers_name_what_they_cannot_use(tmp_path) -> None:
     path = tmp_path / "u.csv"
     path.write_text("Time [s],PLETH [NU],ECG [mV]\n" + "".join(
         f"{i / 125:.3f},{i % 50},{i % 7}\n" for i in range(250)))
-    rec = read_record(path, channels=["ECG [mV]"])
-    assert rec.channels == ["ecg"] and rec.signals["ecg"][:3].tolist() == [0, 1, 2]
+    for asked in (["ECG [mV]"], "ECG [mV]"):
+        rec = read_record(path, channels=asked)
+        assert rec.channels == ["ecg"] and rec.signals["ecg"][:3].tolist() == [0, 1, 2]

@@ -260,6 +260,16 @@ def test_window_length_and_record_count_must_be_positive(tmp_path) -> None:
     rec = Record("r", {"ecg_ii": np.zeros(3000, np.float32)}, {"ecg_ii": 300.0})
     with pytest.raises(ValueError, match="seconds must be a number > 0, got nan"):
         record_dataset("af", rec, seconds=float("nan"))
+    from qualityfm.tasks.datasets import TaskSettings
+    from qualityfm.tasks.pipeline import _window_settings
+
+    assert TaskSettings("vt-alarm", 10.0, pad_to=0).pad_to is None  # 0: no padding, as before
+    # predict --seconds 40 on a classical run saved with pad_to 30: its padding is dropped
+    # (it had been passed on, and refused as shorter than the windows)
+    classical = type("Est", (), {"fs": 300.0})()
+    with pytest.warns(UserWarning, match="fitted on windows of 30 s"):
+        got = _window_settings({"settings": {"seconds": 30.0, "pad_to": 30.0}}, 40.0, classical)
+    assert got == {"seconds": 40.0, "fs": 300.0, "pad_to": None}
 
 
 def test_cached_af_labels_follow_the_label_file(tmp_path) -> None:
@@ -568,6 +578,11 @@ def test_an_arterial_line_without_a_pulse_or_noisy_gives_no_target() -> None:
     assert not isinstance(bp_targets(five, fs), str)
     noisy = bp_targets(abp + rng.normal(0, 3, abp.shape), fs)
     assert noisy.startswith("noisy arterial line (noise 2."), noisy
+    for slow in (50.0, 62.5, 80.0):  # a box of one sample at 50 Hz had seen no noise
+        line = synthesize(30, fs=slow, hr=75, seed=0, channels=("abp",)).signals["abp"]
+        got = bp_targets(line.astype(float) + rng.normal(0, 3, line.shape), slow)
+        assert isinstance(got, str) and got.startswith("noisy arterial line"), (slow, got)
+        assert not isinstance(bp_targets(line.astype(float), slow), str)
 
 
 def test_a_cached_dataset_names_its_files_as_this_run_spells_them(tmp_path, monkeypatch) -> None:

@@ -642,6 +642,25 @@ def test_a_run_resumed_elsewhere_keeps_its_precision(synthetic_store, tmp_path, 
     assert torch.load(ck_path, weights_only=False)["precision"] == "bf16"
 
 
+def test_a_checkpoint_from_before_the_weighted_terms_is_named_on_resume(synthetic_store,
+                                                                       tmp_path, capsys) -> None:
+    """A run split into micro-batches that began under the old objective (micro-batches
+    weighed alike) goes on under the exact one: said, not silent; a new one says nothing."""
+    run = tmp_path / "run"
+    pretrain(tiny(synthetic_store, run, steps=3, grad_accum=2, diag_every=0), stop_after=1)
+    ck_path = run / "last.pt"
+    ck = torch.load(ck_path, weights_only=False)
+    assert ck["weighted_terms"] is True
+    pretrain(tiny(synthetic_store, run, steps=3, grad_accum=2, diag_every=0), resume=True,
+             stop_after=2)
+    assert "predates" not in capsys.readouterr().err
+    ck = torch.load(ck_path, weights_only=False)
+    del ck["weighted_terms"]
+    torch.save(ck, ck_path)
+    pretrain(tiny(synthetic_store, run, steps=3, grad_accum=2, diag_every=0), resume=True)
+    assert "checkpoint predates the spectral and feature terms" in capsys.readouterr().err
+
+
 def test_train_step_teacher_gets_no_gradient_and_follows_by_momentum(synthetic_store,
                                                                      monkeypatch) -> None:
     """The step's three parts: the teacher's forward leaves it without gradients, the student

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from qualityfm._numbers import is_int
 from qualityfm.data.features import FeatureTargets
 from qualityfm.data.store import Store
 from qualityfm.signal import normalize
@@ -87,8 +88,8 @@ class _StoreDataset(IterableDataset):
             raise ValueError(f"rank {rank} is not in [0, world_size={world_size})")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if int(seed) < 0:  # numpy's generators take none
-            raise ValueError(f"seed must be >= 0, got {seed}")
+        if not is_int(seed) or seed < 0:  # numpy's generators take no negative one
+            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
         self.shuffle, self.seed, self.drop_last = shuffle, int(seed), drop_last
         self.batch_size = batch_size
         self._rank, self._world_size = rank, world_size
@@ -172,7 +173,7 @@ class _StoreDataset(IterableDataset):
     # -- epoch and position
     def set_epoch(self, epoch: int) -> None:
         """Start epoch ``epoch``: a new order from ``seed + epoch``, nothing skipped."""
-        self.epoch, self._start, self._seen = int(epoch), 0, 0
+        self.epoch, self._start, self._seen = _epoch(epoch), 0, 0
 
     def state_dict(self, samples_seen: int | None = None) -> dict[str, int]:
         """The position: epoch and samples of it already consumed by this rank.
@@ -185,8 +186,15 @@ class _StoreDataset(IterableDataset):
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         """Resume at ``state``: the next iteration yields the rest of that epoch."""
-        self.epoch = int(state["epoch"])
+        self.epoch = _epoch(state["epoch"])
         self._start = self._seen = int(state["yielded"])
+
+
+def _epoch(epoch: object) -> int:
+    """``epoch`` checked: an integer >= 0 (it seeds numpy's generators with the seed)."""
+    if not is_int(epoch) or epoch < 0:
+        raise ValueError(f"epoch must be an integer >= 0, got {epoch!r}")
+    return int(epoch)
 
 
 class PairDataset(_StoreDataset):

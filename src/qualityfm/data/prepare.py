@@ -512,6 +512,11 @@ def _stamp(path: str | os.PathLike) -> list[list]:
     return out
 
 
+def _stamp_digest(stamp: list[list]) -> str:
+    """A short digest of a record's :func:`_stamp`, as a complete store keeps it."""
+    return hashlib.sha256(json.dumps(stamp).encode()).hexdigest()[:16]
+
+
 def _read_stamps(folder: Path) -> dict[str, Any]:
     """The record versions an interrupted run in ``folder`` saw ({} when none are kept)."""
     try:
@@ -649,12 +654,13 @@ def prepare(
                               "--overwrite makes it again from these", RuntimeWarning,
                               stacklevel=3)
             changed = [key for key, seen in meta.get("stamps", {}).items()
-                       if same_inputs and seen != stamps.get(key, seen)]
-            if changed:
-                raise ValueError(f"{folder}: {changed[0]} has changed since the store there "
-                                 "was made from it (size or modification time of its files; "
-                                 f"{len(changed)} record(s) in all): --overwrite it to make "
-                                 "the store again")
+                       if same_inputs and key in stamps and seen != _stamp_digest(stamps[key])]
+            if changed:  # a copy without its times changes them too: said, not refused
+                warnings.warn(f"{folder}: {changed[0]} has changed since the store there was "
+                              "made from it (size or modification time of its files; "
+                              f"{len(changed)} record(s) in all): it is returned as it is; "
+                              "--overwrite makes it again from these", RuntimeWarning,
+                              stacklevel=3)
             _remove_run_files(folder)  # of a run stopped after writing meta.json
             return _summary(meta, folder, time.perf_counter() - t0)
         why = _other_run(meta, run) or _untold(meta)
@@ -806,7 +812,9 @@ def prepare(
             "part": list(shard) if shard else None,
             "inputs": run["inputs"],
             "input_records": all_records,
-            "stamps": stamps,  # the version of each record's files it was made from
+            # the version of each record's files it was made from (a digest: a MIMIC record's
+            # stamps list every segment's files)
+            "stamps": {key: _stamp_digest(stamp) for key, stamp in stamps.items()},
         }
         write_json(meta_path, meta)
         _remove_run_files(folder)

@@ -7,8 +7,8 @@ Layout of a store folder (plain NumPy files, readable without this package)::
                                  counts, skipped records ({"record", "reason"}), shard sizes,
                                  inputs, input_records ({"count", "digest"} of every record
                                  key under the inputs, all parts together), stamps
-                                 (size and modification time of each record's files:
-                                 a re-run refuses a store whose records have changed)
+                                 (a digest of the size and modification time of each
+                                 record's files: a re-run names records changed since)
       shard-000000.x.npy         windows [K, C, T], float16 (or int16, see below)
       shard-000000.scale.npy     float32 [K, C], only for dtype int16
       shard-000000.index.npy     structured [K], one row per window (INDEX_FIELDS)

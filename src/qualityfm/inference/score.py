@@ -59,7 +59,8 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
         raise ValueError(f"input must be [batch, {model.cfg.in_channels}, samples], got shape "
                          f"{tuple(x.shape)}{hint}")
     model._inputs(torch.from_numpy(x[:0]), None)  # the windows' shape, channels last named
-    mask = present_mask(x) if mask is None else np.asarray(mask)
+    given = mask is not None
+    mask = np.asarray(mask) if given else present_mask(x)
     if len(mask) != len(x):
         raise ValueError(f"mask has {len(mask)} rows, the windows {len(x)}")
     # the mask's shape and values, beside windows of no samples (nothing of x is copied)
@@ -67,8 +68,9 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
     mask = mask.astype(bool)
     empty = np.flatnonzero(~mask.any(axis=1))
     if len(empty):  # the model would answer from its absent-channel embeddings alone
-        raise ValueError(f"{len(empty)} window(s) have no channel present (mask all False; "
-                         f"rows {empty[:5].tolist()}{' ...' if len(empty) > 5 else ''}): "
+        why = "mask all False" if given else "every channel flat, no mask given"
+        raise ValueError(f"{len(empty)} window(s) have no channel present ({why}; rows "
+                         f"{empty[:5].tolist()}{' ...' if len(empty) > 5 else ''}): "
                          "leave them out")
     names = MODEL_CHANNELS if x.shape[1] == len(MODEL_CHANNELS) else None
     check_finite(x, mask, names)
@@ -114,7 +116,8 @@ def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
     pass on the model's device; the spectra and the correlation are computed in float32.
     ``x`` [N, C, T] holds windows as ``embed`` reads them (at the model's ``cfg.fs``, each
     channel scaled into [-1, 1] by ``signal.normalize``: raw values warn, NaN or inf in a
-    present channel is refused); the model runs in eval mode and is left in the mode it was in.
+    present channel is refused) with ``mask`` [N, C] (None: a channel is present where it is
+    not flat); the model runs in eval mode and is left in the mode it was in.
     """
     device = model_device(model)
     check_precision(precision, device)

@@ -90,7 +90,9 @@ def _label_channel(name: str) -> str:
     key = _key(name)
     if key in _ALIASES:
         return _ALIASES[key]
-    for prefix in ("ecglead", "ekglead", "lead", "ecg", "ekg"):  # ECG II, Lead aVR, ECG lead V5
+    if key.startswith(("ecg", "ekg")) and key[3:] in _ALIASES:  # ECG II, EKG II, ECG RESP
+        return _ALIASES[key[3:]]
+    for prefix in ("ecglead", "ekglead", "lead"):  # Lead aVR, ECG lead V5: leads only
         lead = _ALIASES.get(key[len(prefix):]) if key.startswith(prefix) else None
         if lead in ECG_LEADS:
             return lead

@@ -38,9 +38,10 @@ MIN_TIME_RATE = MIN_WAVEFORM_FS
 MAX_TIME_RATE = 20000.0
 
 
-#: Longest run of missing samples a time column may imply (when its gaps also outnumber its
-#: rows): a stamp off by a year (a date-time typo) is refused rather than read as one gap.
-MAX_GAP_SECONDS = 86400.0
+#: Most missing samples a time column's gaps may imply where they outnumber its rows (named
+#: in a warning): a stamp far off (a date-time typo) is refused rather than read as gigabytes
+#: of NaN (10 million samples: 22 h at 125 Hz, 2.8 h at 1 kHz, 40 MB a channel).
+MAX_GAP_SAMPLES = 10_000_000
 
 
 def _is_number(text: str) -> bool:
@@ -51,9 +52,17 @@ def _is_number(text: str) -> bool:
     return True
 
 
+#: The cells pandas reads as missing by default (its ``na_values``), beside blanks.
+_PANDAS_MISSING = frozenset((
+    "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"))
+
+
 def _is_placeholder(text: str) -> bool:
-    """Whether a cell marks a missing sample: blank, or one of :data:`PLACEHOLDERS`."""
-    return text.strip() in ("", *PLACEHOLDERS)
+    """Whether a cell marks a missing sample: blank, one of :data:`PLACEHOLDERS`, or one
+    pandas reads as missing (``NA``, ``null``...)."""
+    text = text.strip()
+    return text in ("", *PLACEHOLDERS) or text in _PANDAS_MISSING
 
 
 def _time_unit(name: str) -> str | None:
@@ -72,23 +81,42 @@ _DECIMAL_LINES = 2048
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
 
 
+#: Lines after the first that a ``;`` or tab delimiter must split like the first.
+_DELIMITER_LINES = 8
+
+
+def _splits_alike(first: str, lines: list[str], sep: str) -> bool:
+    """Whether ``sep`` splits ``first`` into 2 or more cells and each of ``lines`` that is not
+    blank into as many (cells at a line's end left empty by a trailing delimiter not
+    counted)."""
+    def width(line: str) -> int:
+        return len(_trimmed(next(csv.reader([line.rstrip("\r\n")], delimiter=sep), [])))
+
+    n = width(first)
+    return n >= 2 and all(width(line) == n for line in lines if line.strip())
+
+
 def _csv_header(path: Path) -> tuple[list[str], str, str, bool]:
     """A CSV's first-line cells (a UTF-8 BOM, quotes and stray spaces removed), its delimiter
-    (``;`` or tab, the more frequent, where that line holds one outside quotes, else ``,``: a
-    line of decimal commas may hold more commas than delimiters) and its decimal
+    (``;`` or tab where that line holds one outside quotes and it splits the first lines into
+    as many cells as that line, ``;`` before tab: a line of decimal commas may hold more
+    commas than delimiters; else the most frequent of ``,``, ``;`` and tab) and its decimal
     mark (``,`` when a ``;`` or tab file prints the numbers of its first data lines with
     commas and no points; of the time column, which may hold date-times, only plain numbers
     count), and whether those lines showed a mark at all (whole numbers show none)."""
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
         first = f.readline().rstrip("\r\n")
         bare = re.sub(r'"[^"]*"', "", first)  # quoted names may hold a delimiter
-        sep = max((";", "\t"), key=bare.count) if ";" in bare or "\t" in bare else ","
+        ahead = list(itertools.islice(f, _DELIMITER_LINES))
+        sep = next((d for d in (";", "\t") if d in bare and _splits_alike(first, ahead, d)),
+                   max(_DELIMITERS, key=bare.count))
         names = [c.strip() for c in next(csv.reader([first], delimiter=sep), [])]
         decimal, marked = ".", False
         if sep != ",":
             signal = [k for k, name in enumerate(names) if _time_unit(name) is None]
             times = [k for k, name in enumerate(names) if _time_unit(name) is not None]
-            rows = list(itertools.islice(csv.reader(f, delimiter=sep), _DECIMAL_LINES))
+            rows = list(itertools.islice(csv.reader(itertools.chain(ahead, f), delimiter=sep),
+                                         _DECIMAL_LINES))
             cells = [row[k] for row in rows for k in signal if k < len(row)]
             cells += [c for row in rows for k in times if k < len(row)
                       if _PLAIN_NUMBER.match(c := row[k].strip())]
@@ -206,13 +234,16 @@ def _gap_grid(t: np.ndarray, t_first: float, fs: float | None, path: Path,
     if np.abs(t - (t_first + k / rate)).max() > tolerance or (np.diff(k) < 1).any():
         raise err
     missing = int(k[-1]) + 1 - len(t)
-    # a stamp far off (a date-time typo) would fill gigabytes; a dropout longer than the rows
-    # around it is read
-    if whole and missing > len(t) and missing > MAX_GAP_SECONDS * rate:
-        raise RecordError(f"{path}: the time column's gaps ({missing} missing samples at "
-                          f"{rate:g} Hz, {missing / rate / 3600:.0f} h) outnumber its "
-                          f"{len(t)} rows and pass {MAX_GAP_SECONDS / 3600:.0f} h; is a time "
-                          "stamp wrong?")
+    # a dropout longer than the rows around it is read, and named (a date-time typo reads
+    # so too); one of more samples than MAX_GAP_SAMPLES (a stamp far off) would fill gigabytes
+    if whole and missing > len(t):
+        gaps = (f"{path}: the time column's gaps ({missing} missing samples at {rate:g} Hz, "
+                f"{missing / rate:.0f} s) outnumber its {len(t)} rows")
+        if missing > MAX_GAP_SAMPLES:
+            raise RecordError(f"{gaps}, over the {MAX_GAP_SAMPLES} read; is a time stamp "
+                              "wrong?")
+        warnings.warn(f"{gaps}: read as missing samples; is a time stamp wrong?",
+                      RuntimeWarning, stacklevel=2)
     return rate, k
 
 
@@ -378,10 +409,11 @@ def read_csv(
     bidmc = _BIDMC.match(path.stem)
     record_id = bidmc.group(1) if bidmc else path.stem
     names = canonical_names(list(labels))
-    if channels is not None and channel_names is None and not isinstance(channels, str):
+    if channels is not None and channel_names is None:
         # a column asked for by its whole header cell, unit and all ('ECG [mV]')
         written = {cells[i]: label for i, label in zip(data_cols, labels, strict=True)}
-        channels = [written.get(c, c) for c in channels]
+        channels = [written.get(c, c) for c in ([channels] if isinstance(channels, str)
+                                                else channels)]
     picked = select_channels(names, channels, path, list(labels))
     if not picked:  # channels=[]: the names only
         return Record(record_id, {}, {}, patient_id=record_id if bidmc else

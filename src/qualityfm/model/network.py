@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model.config import QualityFMConfig
 from qualityfm.model.layers import DINOHead, SpectrumHead, Trunk
-from qualityfm.signal.nan import check_finite
+from qualityfm.signal.nan import FLAT_PEAK_TO_PEAK, check_finite
 from qualityfm.signal.normalize import warn_unscaled
 
 #: How an encoder's output becomes one embedding (:func:`pool_encoder`): the mean of its tokens
@@ -202,10 +202,14 @@ class QualityFM(nn.Module):
         """Mean-pooled tokens [B, d] of windows ``x`` [B, C, T] (the config's channels, by
         default ppg and ecg_ii, at the config's ``fs``, 300 Hz for the shipped weights, each
         channel scaled into [-1, 1] as ``signal.normalize`` does: values far outside warn; NaN
-        or inf in a present channel is refused). Gradients flow and dropout follows the
+        or inf in a present channel is refused) with ``mask`` [B, C] (True = present; None: a
+        channel is present where it is not flat). Gradients flow and dropout follows the
         module's mode: for inference call ``.eval()`` (``load`` returns an eval-mode model; a
         new ``QualityFM`` is in train mode) and wrap the call in ``torch.no_grad()``."""
         x, mask = self._inputs(x, mask)  # shapes first: a channels-last x is named as such
+        if mask is None and x.shape[-1]:  # a flat channel (a modality filled with zeros) is
+            span = x.detach().amax(-1) - x.detach().amin(-1)  # absent, as in embed_windows
+            mask = ~(span <= FLAT_PEAK_TO_PEAK)
         names = MODEL_CHANNELS if self.cfg.in_channels == 2 else None
         check_finite(x, mask, names)
         warn_unscaled(x, mask, names)

@@ -88,7 +88,8 @@ RHYTHMS = ("N", "A", "O", "~")
 # label, contradicting labels leave a record unlabelled, an ECG, PPG or arterial line under
 # 50 Hz is left out; 30: multi-segment channels matched by name first; 31: MIMIC segments
 # read alone are grouped by their record; 32: an abp window whose line has no pulse for over
-# 20 % of it, or is noisy, gives no target; 28: a dataset lists
+# 20 % of it, or is noisy, gives no target; 33: the arterial wave's smoothing is a centred box
+# of an odd number of samples, 3 at least; 28: a dataset lists
 # the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
@@ -114,7 +115,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 32
+CACHE_VERSION = 33
 #: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off), or when fewer
 #: seconds of it than this lie in the window's span.
 MIN_CHANNEL_SECONDS = 2.0
@@ -230,6 +231,8 @@ class TaskSettings:
     def __post_init__(self) -> None:
         if not (np.isfinite(self.seconds) and self.seconds > 0):
             raise ValueError(f"seconds must be a number > 0, got {self.seconds}")
+        if self.pad_to == 0:  # no padding, as it has always read
+            object.__setattr__(self, "pad_to", None)
         if self.pad_to is not None and not (np.isfinite(self.pad_to)
                                             and self.pad_to >= self.seconds):
             raise ValueError(f"pad_to must be at least the window's {self.seconds:g} s (it "
@@ -479,8 +482,10 @@ def _rows_af(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dic
 
 
 def _beat_peaks(abp: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
-    """The arterial wave smoothed over 30 ms and the indices of its systolic peaks."""
-    k = max(1, int(0.03 * fs))
+    """The arterial wave smoothed over 30 ms (a centred box of an odd number of samples, 3 at
+    least: at 50 Hz one sample had smoothed nothing, and the noise rule saw no noise) and
+    the indices of its systolic peaks."""
+    k = max(3, int(0.03 * fs) // 2 * 2 + 1)
     smooth = np.convolve(abp, np.ones(k) / k, "same")
     prominence = max(2.0, 0.3 * float(np.percentile(abp, 95) - np.percentile(abp, 5)))
     peaks, _ = find_peaks(smooth, distance=int(0.3 * fs), prominence=prominence)

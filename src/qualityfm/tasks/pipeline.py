@@ -412,8 +412,11 @@ def _window_settings(summary: dict, seconds: float | None, est: TaskEstimator) -
                              f"{own:g} s only (a run of --init classical takes others)")
         warn_at_caller(f"--seconds {seconds:g}: the model was fitted on windows of {own:g} s; "
                        "its scores and threshold hold for those")
-    return {"seconds": own if seconds is None else seconds,
-            "pad_to": settings.get("pad_to"), "fs": fs}
+    seconds = own if seconds is None else seconds
+    pad_to = settings.get("pad_to")  # padding shorter than windows of other --seconds: none
+    return {"seconds": seconds, "fs": fs,
+            "pad_to": pad_to if pad_to is None or seconds is None or pad_to >= seconds
+            else None}
 
 
 #: The settings of a run's model that ``evaluate`` repeats in its results (``model_settings``).

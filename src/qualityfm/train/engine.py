@@ -816,6 +816,12 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
         seen = int(state["data"][env.rank]["yielded"])
         if not cfg.command:  # resumed from Python: the run's command stays recorded
             cfg = dataclasses.replace(cfg, command=state["config"].get("command"))
+        split = cfg.grad_accum > 1 or env.world > 1
+        if state.get("weighted_terms") is None and split and env.is_main:
+            print("qualityfm: this run's checkpoint predates the spectral and feature terms "
+                  "counted by each micro-batch's share of the step (with channels missing or "
+                  "feature targets undefined, its steps so far weighed micro-batches alike); "
+                  "it goes on with the exact objective", file=sys.stderr)
         if state.get("precision", precision) != precision:
             # amp_dtype "auto" on another device: keep the run's precision (its maths)
             if env.is_main:
@@ -883,6 +889,9 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
                 "data": data_states, "rng": rngs, "config": cfg.to_dict(),
                 "model_config": mcfg.to_dict(), "store_counts": store_counts,
                 "precision": precision,
+                # the micro-batches' spectral and feature terms weighted by their share
+                # (TrainStep._entry_weights): a resume of an older checkpoint says so
+                "weighted_terms": True,
             })
 
     last: dict[str, Any] = {}
