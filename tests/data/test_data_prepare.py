@@ -464,9 +464,16 @@ def test_a_resume_checks_the_signal_files_of_the_records_it_read(small_window,
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # this version: returned, nothing said
         assert prepare(data, tmp_path / "v", **kw)["n_windows"] == 60
-    stamps = json.loads((tmp_path / "v" / "meta.json").read_text())["stamps"]
-    assert sorted(stamps) == [f"wfdb/rec{i}.hea" for i in range(6)]
-    assert all(len(v) == 16 for v in stamps.values())
+    meta = json.loads((tmp_path / "v" / "meta.json").read_text())
+    assert sorted(meta["stamps"]) == [f"wfdb/rec{i}.hea" for i in range(6)]
+    assert all(len(v) == 16 for v in meta["stamps"].values())
+    from qualityfm.data.prepare import _stamp  # a store keeping whole stamps: read alike
+
+    meta["stamps"] = {f"wfdb/rec{i}.hea": _stamp(data / f"rec{i}.hea") for i in range(6)}
+    (tmp_path / "v" / "meta.json").write_text(json.dumps(meta))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert prepare(data, tmp_path / "v", **kw)["n_windows"] == 60
 
 
 _DYING_WORKER = """

@@ -649,6 +649,10 @@ def test_a_headerless_first_row_with_a_blank_and_decimal_commas_without_a_header
         rec = read_record(path, fs=100, channel_names=["PLETH", "II"])
         np.testing.assert_allclose(rec.signals["ppg"], [1, 2, 3])
         np.testing.assert_allclose(rec.signals["ecg_ii"], [0.6, 0.7, 0.8], rtol=1e-6)
+    blank = tmp_path / "blank_last.csv"  # a missing last sample: still ';'
+    blank.write_text("1,0;0,5\n2,0;0,6\n3,0;\n4,0;0,8\n")
+    rec = read_record(blank, fs=100, channel_names=["PLETH", "II"])
+    assert rec.signals["ppg"].tolist() == [1, 2, 3, 4] and np.isnan(rec.signals["ecg_ii"][2])
     for header in ("Time [s],II,PLETH\t", "Time [s],ABP [mmHg; art],PLETH"):
         path = tmp_path / "comma.csv"  # a tab or ';' in a comma file's header: still commas
         path.write_text(header + "\n" + "".join(f"{i / 125:.3f},{i % 7},{i % 50}\n"

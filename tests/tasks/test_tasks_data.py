@@ -578,11 +578,11 @@ def test_an_arterial_line_without_a_pulse_or_noisy_gives_no_target() -> None:
     assert not isinstance(bp_targets(five, fs), str)
     noisy = bp_targets(abp + rng.normal(0, 3, abp.shape), fs)
     assert noisy.startswith("noisy arterial line (noise 2."), noisy
-    for slow in (50.0, 62.5, 80.0):  # a box of one sample at 50 Hz had seen no noise
-        line = synthesize(30, fs=slow, hr=75, seed=0, channels=("abp",)).signals["abp"]
-        got = bp_targets(line.astype(float) + rng.normal(0, 3, line.shape), slow)
-        assert isinstance(got, str) and got.startswith("noisy arterial line"), (slow, got)
-        assert not isinstance(bp_targets(line.astype(float), slow), str)
+    for rate in (50.0, 62.5, 80.0, 100.0, 200.0, 360.0):  # clean lines give targets at any rate
+        line = synthesize(30, fs=rate, hr=75, seed=0, channels=("abp",)).signals["abp"]
+        assert not isinstance(bp_targets(line.astype(float), rate), str), rate
+        got = bp_targets(line.astype(float) + rng.normal(0, 3, line.shape), rate)
+        assert (isinstance(got, str) and got.startswith("noisy")) == (rate >= 100), (rate, got)
 
 
 def test_a_cached_dataset_names_its_files_as_this_run_spells_them(tmp_path, monkeypatch) -> None:

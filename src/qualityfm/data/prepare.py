@@ -653,8 +653,10 @@ def prepare(
                               "records of the same names: it is returned as it is; "
                               "--overwrite makes it again from these", RuntimeWarning,
                               stacklevel=3)
-            changed = [key for key, seen in meta.get("stamps", {}).items()
-                       if same_inputs and key in stamps and seen != _stamp_digest(stamps[key])]
+            changed = [key for key, seen in meta.get("stamps", {}).items()  # (early stores
+                       if same_inputs and key in stamps  # of session 33 keep whole stamps)
+                       and (seen if isinstance(seen, str) else _stamp_digest(seen))
+                       != _stamp_digest(stamps[key])]
             if changed:  # a copy without its times changes them too: said, not refused
                 warnings.warn(f"{folder}: {changed[0]} has changed since the store there was "
                               "made from it (size or modification time of its files; "

@@ -87,13 +87,14 @@ _DELIMITER_LINES = 8
 
 def _splits_alike(first: str, lines: list[str], sep: str) -> bool:
     """Whether ``sep`` splits ``first`` into 2 or more cells and each of ``lines`` that is not
-    blank into as many (cells at a line's end left empty by a trailing delimiter not
-    counted)."""
+    blank into at most as many, one of them (if any) into as many: cells at a line's end left
+    empty (a missing last sample, a trailing delimiter) are not counted."""
     def width(line: str) -> int:
         return len(_trimmed(next(csv.reader([line.rstrip("\r\n")], delimiter=sep), [])))
 
     n = width(first)
-    return n >= 2 and all(width(line) == n for line in lines if line.strip())
+    widths = [width(line) for line in lines if line.strip()]
+    return n >= 2 and all(w <= n for w in widths) and (not widths or n in widths)
 
 
 def _csv_header(path: Path) -> tuple[list[str], str, str, bool]:

@@ -45,8 +45,7 @@ FEATURES_VERSION = 6  # 2: the dRR scatter's central bin is centred on 0; 3: fil
 # spectra of the window mirrored, not end-detrended (quality._common.mirrored_spectrum);
 # 4: lead_match pairs beats one to one; 5: the median beat's samples smoothed by a centred
 # (odd) box, P-wave SNRs with a floor relative to the signal (independent of the units); 6:
-# an ECG's rate and irregularity columns read the R peaks less T waves and echoes, the
-# Poincare SD2 is floored at one sample
+# the Poincare SD2 is floored at one sample
 #: Rate and irregularity of a beat series (ECG R peaks or pulse peaks), see :func:`rr_features`.
 RR_NAMES = ("hr", "hr_max4", "rr_cv", "rmssd", "pnn50", "sampen", "tpr", "n_beats", "cosen",
             "drr_bins", "drr_med", "max_gap")
@@ -497,15 +496,17 @@ def ecg_features(x: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
     (+-0.25 Hz; a ventricular rhythm is nearly sinusoidal at 2-4 Hz), kurtosis (narrow QRS
     spikes are peaked; VT and noise are not), clipped fraction, the quality layer's SQI, the
     P-wave signs of :func:`_p_wave`, and the AF signs of :func:`af_rr_features` and the ectopy
-    and median-beat shape of :func:`beat_shape_features`. The rate and irregularity columns
-    and these two read the R peaks less the T waves and echoes :func:`refine_r_peaks` drops;
-    the other columns use the quality layer's R peaks as they are.
+    and median-beat shape of :func:`beat_shape_features` (these two on the R peaks less the T
+    waves and echoes :func:`refine_r_peaks` drops; the other columns use the quality layer's R
+    peaks as they are: a tall T wave then counts as a beat in ``hr``, but a fast rhythm of
+    alternating beats keeps its rate, which the refined peaks halve).
     """
     if not np.isfinite(x).all() or np.ptp(x) == 0 or len(x) < 2 * fs:
         return [NAN] * len(ECG_NAMES), np.zeros(0, dtype=np.int64)
     peaks = detect_r_peaks(x, fs)[0]
-    clean = refine_r_peaks(x, fs, peaks)  # less T waves and echoes (a T wave read as a beat
-    # had doubled the rate: hr 129 for 75 in v282s, false alarms reading as tachycardia)
+    # less T waves and echoes, for the AF and beat-shape columns only: the rate columns on
+    # them had halved fast rhythms of alternating beats (VT at 200 bpm read 100)
+    clean = refine_r_peaks(x, fs, peaks)
     y = _bandpass(x, fs, 1.0, 40.0)
     half = int(0.1 * fs)
     beat, _ = _median_beat(y, peaks, half, half)
@@ -525,7 +526,7 @@ def ecg_features(x: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
     conc = float(spec_y[(f >= dom - 0.25) & (f <= dom + 0.25)].sum() / total)
     z = (y - y.mean()) / (y.std() + 1e-12)
     feats = [
-        *rr_features(clean, fs, len(x)), width, corr, _amp_cv(y, peaks), hf, lf,
+        *rr_features(peaks, fs, len(x)), width, corr, _amp_cv(y, peaks), hf, lf,
         float(spec_y[vt].sum() / total), dom, conc, float(np.mean(z**4)),
         float(clip_fraction(x[None])[0]), _sqi(ecg_quality, x, fs), *_p_wave(y, peaks, fs),
         *af_rr_features(y, clean, fs), *beat_shape_features(x, clean, fs),

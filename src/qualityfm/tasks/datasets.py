@@ -89,7 +89,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 50 Hz is left out; 30: multi-segment channels matched by name first; 31: MIMIC segments
 # read alone are grouped by their record; 32: an abp window whose line has no pulse for over
 # 20 % of it, or is noisy, gives no target; 33: the arterial wave's smoothing is a centred box
-# of an odd number of samples, 3 at least; 28: a dataset lists
+# of an odd number of samples, noise judged from 100 Hz; 28: a dataset lists
 # the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
@@ -482,10 +482,10 @@ def _rows_af(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dic
 
 
 def _beat_peaks(abp: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
-    """The arterial wave smoothed over 30 ms (a centred box of an odd number of samples, 3 at
-    least: at 50 Hz one sample had smoothed nothing, and the noise rule saw no noise) and
-    the indices of its systolic peaks."""
-    k = max(3, int(0.03 * fs) // 2 * 2 + 1)
+    """The arterial wave smoothed over about 30 ms (a centred box of an odd number of samples:
+    1 under 66.7 Hz, 3 from 66.7 to 133 Hz, 7 at 250 Hz) and the indices of its systolic
+    peaks."""
+    k = 2 * int(0.015 * fs) + 1
     smooth = np.convolve(abp, np.ones(k) / k, "same")
     prominence = max(2.0, 0.3 * float(np.percentile(abp, 95) - np.percentile(abp, 5)))
     peaks, _ = find_peaks(smooth, distance=int(0.3 * fs), prominence=prominence)
@@ -513,6 +513,10 @@ ABP_MAX_BEAT_GAP_S = 3.0
 #: window gives no target: each beat's trough is a minimum, which noise pulls down (DBP 51
 #: where the clean beats of the record read 67-73). Clean lines here stay under 0.7 mmHg.
 ABP_NOISE_MMHG = 1.0
+#: ... judged where the line is sampled at this rate or faster: slower, the smoothing box (3
+#: samples at least) spans more than 30 ms, and takes out pulse shape as well (a clean line
+#: at 50 Hz had read as noisy in 30 of 206 windows), or none (1 sample).
+ABP_NOISE_MIN_FS = 100.0
 
 
 def bp_targets(abp: np.ndarray, fs: float, rule: str = "beat_median") -> tuple[float, float] | str:
@@ -536,7 +540,7 @@ def bp_targets(abp: np.ndarray, fs: float, rule: str = "beat_median") -> tuple[f
                f"({pulseless:.0f} s without a beat for over {ABP_MAX_BEAT_GAP_S:g} s)"
     residual = abp - smooth
     noise = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
-    if noise > ABP_NOISE_MMHG:
+    if fs >= ABP_NOISE_MIN_FS and noise > ABP_NOISE_MMHG:
         return f"noisy arterial line (noise {noise:.1f} mmHg over {ABP_NOISE_MMHG:g})"
     sys_, dia = beat_pressures(abp, fs)
     if len(sys_) < max(3, int(seconds / 3)):
