@@ -242,7 +242,7 @@ class Objective(nn.Module):
     moves once per optimizer step, by the mean teacher output of all its micro-batches
     (:meth:`end_step`), so that ``grad_accum`` does not change it. The spectral and feature
     terms are means over entries (present channels, finite targets) whose count varies from
-    micro-batch to micro-batch: ``weights`` (:meth:`entry_counts`, :class:`TrainStep`) scale
+    micro-batch to micro-batch: ``shares`` (:meth:`entry_counts`, :class:`TrainStep`) scale
     each micro-batch's term by its share of the step's entries, so that a step equals one
     whole batch whatever ``grad_accum`` and the number of ranks. KoLeo's neighbours and the
     variance are taken over each micro-batch.
@@ -280,8 +280,8 @@ class Objective(nn.Module):
         return torch.stack([channels.long(), finite.long()])
 
     def forward(self, s_out: dict[str, Tensor], t_out: dict[str, Tensor],
-                batch: dict[str, Tensor], weights: Tensor | None = None) -> dict[str, Tensor]:
-        """The weighted loss and its terms. ``weights``: [spectral, features] scales of this
+                batch: dict[str, Tensor], shares: Tensor | None = None) -> dict[str, Tensor]:
+        """The weighted loss and its terms. ``shares``: [spectral, features] scales of this
         micro-batch's terms (its share of the step's :meth:`entry_counts`; None: 1)."""
         cfg = self.cfg
         terms: dict[str, Tensor] = {}
@@ -297,8 +297,8 @@ class Objective(nn.Module):
             spec = self.spectral(s_out["amp"].float(), s_out["phase"].float(), batch["hi"],
                                  batch["hi_mask"])
             terms["amp"], terms["phase"] = spec["amp"], spec["phase"]
-            if weights is not None:
-                terms["amp"], terms["phase"] = (terms[k] * weights[0] for k in ("amp", "phase"))
+            if shares is not None:
+                terms["amp"], terms["phase"] = (terms[k] * shares[0] for k in ("amp", "phase"))
         pooled = s_out["tokens"].float().mean(dim=1)
         if cfg.koleo_weight > 0:
             terms["koleo"] = self.koleo(pooled)
@@ -306,8 +306,8 @@ class Objective(nn.Module):
             terms["variance"] = self.variance(pooled)
         if cfg.feature_weight > 0:
             terms["features"] = self.features(s_out["features"], batch["lo_features"])
-            if weights is not None:
-                terms["features"] = terms["features"] * weights[1]
+            if shares is not None:
+                terms["features"] = terms["features"] * shares[1]
         weights = {"distill": cfg.distill_weight, "amp": cfg.amp_weight,
                    "phase": cfg.phase_weight, "koleo": cfg.koleo_weight,
                    "variance": cfg.variance_weight, "features": cfg.feature_weight}
@@ -497,14 +497,14 @@ class TrainStep:
         accum = self.cfg.grad_accum
         sums: dict[str, float] = {}
         micro_batches = list(micro_batches)
-        weights = self._entry_weights(micro_batches)
+        shares = self._entry_shares(micro_batches)
         for k, batch in enumerate(micro_batches):
             with grad_sync(self.synced, k == accum - 1):
                 with precision_autocast(self.precision, self.env.device):
                     with torch.no_grad():  # 1. teacher forward, no gradient
                         t_out = self.teacher_fn(self.teacher, batch["hi"], batch["hi_mask"])
                     s_out = self.model(batch["lo"], batch["lo_mask"])  # 2. student and loss
-                    terms = self.objective(s_out, t_out, batch, weights[k])
+                    terms = self.objective(s_out, t_out, batch, shares[k])
                 (terms["loss"] / accum).backward()
             for name, v in terms.items():
                 sums[name] = sums.get(name, 0.0) + float(v.detach()) / accum
@@ -526,7 +526,7 @@ class TrainStep:
         flags = [int(sig) for sig in _StopRequest.SIGNALS if sums.pop(f"_stop_{int(sig)}") > 0]
         return sums, (flags[0] if flags else None)
 
-    def _entry_weights(self, micro_batches: list[dict[str, Tensor]]) -> list[Tensor]:
+    def _entry_shares(self, micro_batches: list[dict[str, Tensor]]) -> list[Tensor]:
         """Each micro-batch's share of the step's spectral and feature entries, times the
         micro-batches of the step (all ranks'): 1 where the counts are alike, so that the
         step's gradient is that of one whole batch."""
@@ -890,7 +890,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
                 "model_config": mcfg.to_dict(), "store_counts": store_counts,
                 "precision": precision,
                 # the micro-batches' spectral and feature terms weighted by their share
-                # (TrainStep._entry_weights): a resume of an older checkpoint says so
+                # (TrainStep._entry_shares): a resume of an older checkpoint says so
                 "weighted_terms": True,
             })
 
