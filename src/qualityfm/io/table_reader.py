@@ -99,9 +99,9 @@ def _splits_alike(first: str, lines: list[str], sep: str) -> bool:
 
 def _csv_header(path: Path) -> tuple[list[str], str, str, bool]:
     """A CSV's first-line cells (a UTF-8 BOM, quotes and stray spaces removed), its delimiter
-    (``;`` or tab where that line holds one outside quotes and it splits the first lines into
-    as many cells as that line, ``;`` before tab: a line of decimal commas may hold more
-    commas than delimiters; else the most frequent of ``,``, ``;`` and tab) and its decimal
+    (``;`` or tab where that line holds one outside quotes and it splits the next lines alike,
+    :func:`_splits_alike`, ``;`` before tab: a line of decimal commas may hold more commas
+    than delimiters; else the most frequent of ``,``, ``;`` and tab) and its decimal
     mark (``,`` when a ``;`` or tab file prints the numbers of its first data lines with
     commas and no points; of the time column, which may hold date-times, only plain numbers
     count), and whether those lines showed a mark at all (whole numbers show none)."""
