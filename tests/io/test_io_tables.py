@@ -653,6 +653,10 @@ def test_a_headerless_first_row_with_a_blank_and_decimal_commas_without_a_header
     blank.write_text("1,0;0,5\n2,0;0,6\n3,0;\n4,0;0,8\n")
     rec = read_record(blank, fs=100, channel_names=["PLETH", "II"])
     assert rec.signals["ppg"].tolist() == [1, 2, 3, 4] and np.isnan(rec.signals["ecg_ii"][2])
+    text = tmp_path / "text.csv"  # a ';' in one text cell of a comma file: still commas
+    text.write_text("Time [s],II,event;label\n" + "".join(
+        f"{i / 125:.3f},{i % 7},{'alarm; VT' if i == 5 else ''}\n" for i in range(1250)))
+    assert read_record(text).channels[0] == "ecg_ii"
     for header in ("Time [s],II,PLETH\t", "Time [s],ABP [mmHg; art],PLETH"):
         path = tmp_path / "comma.csv"  # a tab or ';' in a comma file's header: still commas
         path.write_text(header + "\n" + "".join(f"{i / 125:.3f},{i % 7},{i % 50}\n"

@@ -81,20 +81,21 @@ _DECIMAL_LINES = 2048
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
 
 
-#: Lines after the first that a ``;`` or tab delimiter must split like the first.
+#: Lines after the first that a ``;`` or tab delimiter must split alike (:func:`_splits_alike`).
 _DELIMITER_LINES = 8
 
 
 def _splits_alike(first: str, lines: list[str], sep: str) -> bool:
     """Whether ``sep`` splits ``first`` into 2 or more cells and each of ``lines`` that is not
-    blank into at most as many, one of them (if any) into as many: cells at a line's end left
-    empty (a missing last sample, a trailing delimiter) are not counted."""
+    blank into at most as many, half of them at least into as many: cells at a line's end
+    left empty (a missing last sample, a trailing delimiter) are not counted, and a ``;`` in
+    one text cell of a comma file does not pass."""
     def width(line: str) -> int:
         return len(_trimmed(next(csv.reader([line.rstrip("\r\n")], delimiter=sep), [])))
 
     n = width(first)
     widths = [width(line) for line in lines if line.strip()]
-    return n >= 2 and all(w <= n for w in widths) and (not widths or n in widths)
+    return n >= 2 and all(w <= n for w in widths) and 2 * widths.count(n) >= len(widths)
 
 
 def _csv_header(path: Path) -> tuple[list[str], str, str, bool]:

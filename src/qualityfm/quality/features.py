@@ -41,11 +41,12 @@ NAN = float("nan")
 #: Version of the feature code, raised when a window's features change for the same samples
 #: (a beat detector's rule, a column's formula). A store's ``features.json`` and the task
 #: cache's key hold it, so that features of older code are computed again, not read.
-FEATURES_VERSION = 6  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
+FEATURES_VERSION = 7  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
 # spectra of the window mirrored, not end-detrended (quality._common.mirrored_spectrum);
 # 4: lead_match pairs beats one to one; 5: the median beat's samples smoothed by a centred
 # (odd) box, P-wave SNRs with a floor relative to the signal (independent of the units); 6:
-# the Poincare SD2 is floored at one sample
+# the Poincare SD2 floored at one sample, the rate columns on the refined R peaks; 7: the rate
+# columns on the detector's peaks again (the refined ones halved fast alternating rhythms)
 #: Rate and irregularity of a beat series (ECG R peaks or pulse peaks), see :func:`rr_features`.
 RR_NAMES = ("hr", "hr_max4", "rr_cv", "rmssd", "pnn50", "sampen", "tpr", "n_beats", "cosen",
             "drr_bins", "drr_med", "max_gap")

@@ -89,7 +89,8 @@ RHYTHMS = ("N", "A", "O", "~")
 # 50 Hz is left out; 30: multi-segment channels matched by name first; 31: MIMIC segments
 # read alone are grouped by their record; 32: an abp window whose line has no pulse for over
 # 20 % of it, or is noisy, gives no target; 33: the arterial wave's smoothing is a centred box
-# of an odd number of samples, noise judged from 100 Hz; 28: a dataset lists
+# of an odd number of samples, 3 at least; 34: the box's odd width nearest 30 ms, noise judged
+# from 100 Hz; 28: a dataset lists
 # the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
@@ -115,7 +116,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 33
+CACHE_VERSION = 34
 #: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off), or when fewer
 #: seconds of it than this lie in the window's span.
 MIN_CHANNEL_SECONDS = 2.0
@@ -513,9 +514,10 @@ ABP_MAX_BEAT_GAP_S = 3.0
 #: window gives no target: each beat's trough is a minimum, which noise pulls down (DBP 51
 #: where the clean beats of the record read 67-73). Clean lines here stay under 0.7 mmHg.
 ABP_NOISE_MMHG = 1.0
-#: ... judged where the line is sampled at this rate or faster: slower, the smoothing box (3
-#: samples at least) spans more than 30 ms, and takes out pulse shape as well (a clean line
-#: at 50 Hz had read as noisy in 30 of 206 windows), or none (1 sample).
+#: ... judged where the line is sampled at this rate or faster: slower, the smoothing box
+#: spans more than 30 ms (3 samples from 66.7 Hz) and takes out pulse shape as well (a box of
+#: 3 at 50 Hz had called a clean line noisy in 30 of 206 windows), or smooths nothing (1
+#: sample under 66.7 Hz).
 ABP_NOISE_MIN_FS = 100.0
 
 
