@@ -493,9 +493,12 @@ def _beat_peaks(abp: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     return smooth, peaks
 
 
-def beat_pressures(abp: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
-    """Systolic peaks and diastolic troughs (mmHg) of each beat of an arterial pressure wave."""
-    _, peaks = _beat_peaks(abp, fs)
+def beat_pressures(abp: np.ndarray, fs: float, peaks: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Systolic peaks and diastolic troughs (mmHg) of each beat of an arterial pressure wave
+    (``peaks``: its systolic peaks, when :func:`_beat_peaks` found them already)."""
+    if peaks is None:
+        _, peaks = _beat_peaks(abp, fs)
     sys_, dia = [], []
     for a, b in zip(peaks[:-1], peaks[1:], strict=True):
         sys_.append(abp[a])
@@ -544,7 +547,7 @@ def bp_targets(abp: np.ndarray, fs: float, rule: str = "beat_median") -> tuple[f
     noise = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
     if fs >= ABP_NOISE_MIN_FS and noise > ABP_NOISE_MMHG:
         return f"noisy arterial line (noise {noise:.1f} mmHg over {ABP_NOISE_MMHG:g})"
-    sys_, dia = beat_pressures(abp, fs)
+    sys_, dia = beat_pressures(abp, fs, peaks)
     if len(sys_) < max(3, int(seconds / 3)):
         return f"too few arterial beats ({len(sys_)})"
     pp = sys_ - dia
