@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model.config import QualityFMConfig
 from qualityfm.model.layers import DINOHead, SpectrumHead, Trunk
-from qualityfm.signal.nan import FLAT_PEAK_TO_PEAK, check_finite
+from qualityfm.signal.nan import check_finite, present_mask
 from qualityfm.signal.normalize import warn_unscaled
 
 #: How an encoder's output becomes one embedding (:func:`pool_encoder`): the mean of its tokens
@@ -208,8 +208,7 @@ class QualityFM(nn.Module):
         new ``QualityFM`` is in train mode) and wrap the call in ``torch.no_grad()``."""
         x, mask = self._inputs(x, mask)  # shapes first: a channels-last x is named as such
         if mask is None and x.shape[-1]:  # a flat channel (a modality filled with zeros) is
-            span = x.detach().amax(-1) - x.detach().amin(-1)  # absent, as in embed_windows
-            mask = ~(span <= FLAT_PEAK_TO_PEAK)
+            mask = present_mask(x)  # absent, as in embed_windows
         names = MODEL_CHANNELS if self.cfg.in_channels == 2 else None
         check_finite(x, mask, names)
         warn_unscaled(x, mask, names)

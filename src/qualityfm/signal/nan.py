@@ -36,10 +36,14 @@ def fill_nan(x: np.ndarray) -> np.ndarray:
 FLAT_PEAK_TO_PEAK = 1e-9
 
 
-def present_mask(x: np.ndarray) -> np.ndarray:
+def present_mask(x: Any) -> Any:
     """bool [N, C]: True where channel ``c`` of window ``n`` of ``x`` [N, C, T] is not flat
     (:data:`FLAT_PEAK_TO_PEAK`), the mask of windows given without one. A channel holding NaN
-    or inf counts as present, so that the checks name it."""
+    or inf counts as present, so that the checks name it. A torch tensor gives a tensor on
+    its device (reduced there)."""
+    if hasattr(x, "detach"):
+        x = x.detach()
+        return ~((x.amax(-1).double() - x.amin(-1).double()) <= FLAT_PEAK_TO_PEAK)
     x = np.asarray(x)
     with np.errstate(invalid="ignore", over="ignore"):  # (wide, so int16 does not wrap)
         span = x.max(axis=-1).astype(np.float64) - x.min(axis=-1)
