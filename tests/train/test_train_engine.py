@@ -461,8 +461,9 @@ def test_cli_resume_starts_a_run_that_has_no_checkpoint_yet(synthetic_store, tmp
     assert main(["pretrain", "--out", str(tmp_path / "none"), "--resume"]) == 1
     assert "no checkpoint to resume, and no --store" in capsys.readouterr().err
     saved = (run / "config.json").read_text()  # run settings that are no run's: named
-    for text, message in (('{"store": ', "config.json: unreadable run settings"),
-                          ("[]", "config.json: not the settings of a qualityfm pre-training "
+    for text, message in (('{"store": ', "config.json: truncated or damaged settings of a "
+                                         "qualityfm pre-training run"),
+                          ("[]", "config.json: no settings of a qualityfm pre-training "
                                  "run (a JSON list, not an object)"),
                           ('{"name": "x"}', "config.json: not the settings of a qualityfm "
                                             "pre-training run (unknown PretrainConfig fields")):

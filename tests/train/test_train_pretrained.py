@@ -159,11 +159,19 @@ def test_compact_export_drops_the_head_and_halves_storage(tmp_path) -> None:
     assert (again / "model.safetensors").read_bytes() == data
 
     # load keeps refusing mismatched and corrupt files
-    cfg_json = json.loads((small / "tiny.json").read_text())
+    good_json = (small / "tiny.json").read_text()
+    cfg_json = json.loads(good_json)
     cfg_json["model"]["d_ff"] = 32
     (small / "tiny.json").write_text(json.dumps(cfg_json))
     with pytest.raises(ValueError, match=r"tiny.json: field 'd_ff'"):
         load(small / "tiny.safetensors")
+    for text, message in (('{"format": ', "tiny.json: truncated or damaged model config"),
+                          ("[1]", r"tiny.json: no model config \(a JSON list"),
+                          ('{"model": {}}', "tiny.json: not a qualityfm model config")):
+        (small / "tiny.json").write_text(text)
+        with pytest.raises(ValueError, match=message):
+            load(small / "tiny.safetensors")
+    (small / "tiny.json").write_text(good_json)
     from safetensors.torch import save_file
 
     bad = {k: v.clone() for k, v in m_full.state_dict().items()}

@@ -23,6 +23,7 @@ from qualityfm.cli.argtypes import (
     positive_float,
     positive_int,
 )
+from qualityfm.io.atomic import read_json
 
 _SPECIAL = {"store", "out", "recipe", "model_overrides", "betas", "command"}
 #: Checked argparse types of the numeric settings by their lower bound (PretrainConfig checks
@@ -119,16 +120,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _saved_config(path: Path) -> dict:
     """A run's saved settings (``config.json``), or an error naming the file."""
-    try:
-        base = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise ValueError(f"{path}: unreadable run settings ({err}); restore the file, or start "
-                         "the run again with --overwrite") from None
-    if not isinstance(base, dict):
-        raise ValueError(f"{path}: not the settings of a qualityfm pre-training run (a JSON "
-                         f"{type(base).__name__}, not an object); restore the file, or start "
-                         "the run again with --overwrite")
-    return base
+    return read_json(path, "settings of a qualityfm pre-training run",
+                     "restore the file, or start the run again with --overwrite")
 
 
 #: Network fields that run settings set (``engine.model_config``), by field: the setting.

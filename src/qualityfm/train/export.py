@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from qualityfm.io.atomic import atomic_write_all
+from qualityfm.io.atomic import atomic_write_all, read_json
 from qualityfm.io.folders import (
     check_writable_folder,
     folder_kind,
@@ -204,11 +204,8 @@ def _sorted_header(data: bytes) -> bytes:
 
 
 def _read_config(path: Path) -> QualityFMConfig:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: unreadable model config ({err})") from err
-    if not isinstance(data, dict) or data.get("format") != FORMAT or "model" not in data:
+    data = read_json(path, "model config")
+    if data.get("format") != FORMAT or "model" not in data:
         raise ValueError(f"{path}: not a qualityfm model config (format must be {FORMAT!r})")
     try:
         return QualityFMConfig.from_dict(data["model"])
