@@ -66,6 +66,12 @@ def test_empty_records(tmp_path: Path) -> None:
     (tmp_path / "empty.hea").write_text("empty 0 250 0\n")
     with pytest.raises(RecordError, match=r"empty\.hea: empty record"):
         read_record(tmp_path / "empty.hea")
+    (tmp_path / "nocount.hea").write_text("nocount 1 250\nnocount.dat 16 200 16 0 0 0 0 II\n")
+    (tmp_path / "nocount.dat").write_bytes(b"")  # no sample count, and no samples either
+    with pytest.raises(RecordError, match=r"nocount\.hea: empty record \(no samples\)"):
+        read_record(tmp_path / "nocount.hea")
+    (tmp_path / "nocount.dat").write_bytes(b"\x01\x00\x02\x00")  # two samples: read
+    assert read_record(tmp_path / "nocount.hea").signals["ecg_ii"].shape == (2,)
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(RecordError, match=r"empty\.csv: empty record"):
         read_record(tmp_path / "empty.csv")
