@@ -413,6 +413,38 @@ def test_platt_on_few_separable_rows_gives_no_certainty() -> None:
     np.testing.assert_array_equal(np.argsort(p), np.argsort(z))
 
 
+def test_calibration_finds_the_same_optimum_wherever_the_logits_sit() -> None:
+    """Platt's fit is the log-loss minimum of ``a * z + b``: logits shifted by a constant get
+    the same probabilities, at the least NLL of a grid (a simplex search from 0 had stopped
+    at the scale's lower bound for logits near 2: every probability 0.257-0.260)."""
+    from scipy.special import log_softmax
+
+    from qualityfm.tasks import Calibrator
+
+    z = np.array([1.54, 1.68, 1.76, 1.82, 1.87, 1.91, 1.96, 2.0, 2.04, 2.09, 2.13, 2.18, 2.24,
+                  2.32, 2.46, 1.93, 2.12, 2.25, 2.38, 2.57])
+    y = np.r_[np.zeros(15), np.ones(5)].astype(int)
+    near, far = Calibrator("platt").fit(z, y), Calibrator("platt").fit(z - 2, y)
+    np.testing.assert_allclose(near(z), far(z - 2), atol=1e-4)
+    assert near(z).max() - near(z).min() > 0.3
+    t = (5 + 1) / (5 + 2), 1 / (15 + 2)  # Platt's targets for 5 positives, 15 negatives
+    target = np.where(y == 1, *t)
+
+    def nll(a, b):
+        s = np.multiply.outer(a, z) + b[..., None]
+        return np.mean(np.logaddexp(0, s) - target * s, axis=-1)
+    a, b = np.meshgrid(np.linspace(0.02, 10, 400), np.linspace(-25, 5, 400))
+    assert nll(np.array(near.a), np.array(near.b)) <= nll(a, b).min() + 1e-6
+    # the multiclass temperature is the minimum of its own convex NLL
+    rng = np.random.default_rng(0)
+    zz, yy = rng.normal(size=(60, 4)) * 3, rng.integers(0, 4, 60)
+    zz[np.arange(60), yy] += 2
+    temp = Calibrator().fit(zz, yy)
+    grid = np.linspace(0.02, 50, 5000)
+    losses = [-log_softmax(zz * g, axis=1)[np.arange(60), yy].mean() for g in grid]
+    assert abs(temp.a - grid[int(np.argmin(losses))]) < 0.02
+
+
 def test_probabilities_of_a_class_weighted_model_match_the_positive_rate() -> None:
     """Class weighting shifts a binary model's raw scores toward the rare class; the default
     Platt calibration undoes the shift (a temperature alone cannot), leaving the ranking and

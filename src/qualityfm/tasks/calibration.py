@@ -4,6 +4,7 @@ validation predictions of one model and then frozen."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,23 +35,29 @@ class Calibrator:
         z, y = np.asarray(logits, dtype=float), np.asarray(y).astype(int)
         if self.method == "none" or len(np.unique(y)) < 2:
             return self
+        scale = tuple(np.exp(LOG_SCALE))
         if z.ndim == 2:  # multiclass: temperature only
-            def nll_t(p: np.ndarray) -> float:
-                return float(-log_softmax(z * np.exp(p[0]), axis=1)[np.arange(len(y)), y].mean())
-            res = minimize(nll_t, [0.0], method="Nelder-Mead", bounds=[LOG_SCALE])
-            self.a = float(np.exp(res.x[0]))
+            onehot = np.eye(z.shape[1])[y]
+
+            def nll_t(p: np.ndarray) -> tuple[float, np.ndarray]:
+                logp = log_softmax(z * p[0], axis=1)
+                grad = np.mean(((np.exp(logp) - onehot) * z).sum(axis=1))
+                return float(-(logp * onehot).sum(axis=1).mean()), np.array([grad])
+            self.a = float(_convex_fit(nll_t, [1.0], [scale])[0])
             return self
         target = y.astype(float)
-        if self.method == "platt":  # Platt's (1999) targets, (N+ + 1) / (N+ + 2) and
-            n_pos = int(y.sum())  # 1 / (N- + 2): few separable rows give no 0 or 1 certainty
+        platt = self.method == "platt"
+        if platt:  # Platt's (1999) targets, (N+ + 1) / (N+ + 2) and 1 / (N- + 2): few
+            n_pos = int(y.sum())  # separable rows give no 0 or 1 certainty
             target = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (len(y) - n_pos + 2))
 
-        def nll(p: np.ndarray) -> float:
-            s = z * np.exp(p[0]) + (p[1] if self.method == "platt" else 0.0)
-            return float(np.mean(np.logaddexp(0, s) - target * s))
-        p = minimize(nll, [0.0, 0.0], method="Nelder-Mead", bounds=[LOG_SCALE, (-20, 20)]).x
-        self.a = float(np.exp(p[0]))
-        self.b = float(p[1]) if self.method == "platt" else 0.0
+        def nll(p: np.ndarray) -> tuple[float, np.ndarray]:
+            s = z * p[0] + p[1]
+            r = expit(s) - target
+            return float(np.mean(np.logaddexp(0, s) - target * s)), np.array(
+                [np.mean(r * z), np.mean(r) if platt else 0.0])
+        self.a, self.b = (float(v) for v in _convex_fit(
+            nll, [1.0, 0.0], [scale, (-20.0, 20.0) if platt else (0.0, 0.0)]))
         return self
 
     def __call__(self, logits: np.ndarray) -> np.ndarray:
@@ -58,6 +65,15 @@ class Calibrator:
         if z.ndim == 2:
             return np.exp(log_softmax(z * self.a, axis=1))
         return expit(z * self.a + self.b)
+
+
+def _convex_fit(loss: Callable[[np.ndarray], tuple[float, np.ndarray]], start: list[float],
+                bounds: list[tuple[float, float]]) -> np.ndarray:
+    """The minimum of a convex ``loss`` (value, gradient) of the scale (and bias) within
+    ``bounds``: the log-loss of ``a * z + b`` is convex in ``a`` and ``b``, so the minimum
+    found is the one, wherever the logits sit (a simplex search started at 0 had stalled at
+    the scale's bound for logits far from 0)."""
+    return minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds).x
 
 
 def check_operating_settings(calibration: str, rule: str, target_tpr: float) -> None:
