@@ -276,6 +276,15 @@ def test_metric_edge_cases_have_a_stated_answer() -> None:
     assert (grade["within5"], grade["within10"], grade["within15"]) == pytest.approx(
         (100 / 3, 200 / 3, 100.0))
     assert M.macro_f1(list("NNOO"), list("NONO")) == pytest.approx(0.5)  # no A: N and O only
+    # a class no row is labelled with is not averaged, even where it is predicted: the A
+    # called on an N row costs N's F1 (2/3), not a third F1 of 0 (0.556 before)
+    assert M.macro_f1(list("NNOO"), list("ANOO")) == pytest.approx((2 / 3 + 1) / 2)
+    rhythm, proba4 = np.array([0] * 10 + [2] * 10), np.zeros((20, 4))  # N and O rows only
+    proba4[np.arange(20), rhythm] = 0.9
+    proba4[0] = [0.1, 0.8, 0.05, 0.05]  # one N row called A
+    report = rhythm_report(rhythm, proba4, n_boot=500)
+    assert report["macro_f1"] == pytest.approx((2 * 9 / 19 + 1) / 2)
+    assert report["macro_f1_ci"][0] <= report["macro_f1"] <= report["macro_f1_ci"][1]
     assert np.isnan(M.macro_f1(list("~~"), list("~~")))
     with pytest.raises(ValueError, match="1 NaN or infinite"):
         choose_threshold([1, 1, 1, 0], [0.9, np.nan, 0.8, 0.1])
