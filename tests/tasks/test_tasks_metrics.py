@@ -275,6 +275,9 @@ def test_metric_edge_cases_have_a_stated_answer() -> None:
     grade = M.bhs(t, t + np.array([10.0, 15.0, 5.0]))  # 98.6 - 88.6 is 10.000000000000014
     assert (grade["within5"], grade["within10"], grade["within15"]) == pytest.approx(
         (100 / 3, 200 / 3, 100.0))
+    ref32 = np.full(5, 120.2, np.float32)  # float32 targets: 125.2 - 120.2 reads 5.000003
+    assert M.bhs(ref32, np.full(5, 125.2))["within5"] == 100.0
+    assert M.aami(ref32, np.full(5, 125.2) + np.r_[0.0, 0.0, 0.0, 0.0, 1e-12]) is True
     assert M.macro_f1(list("NNOO"), list("NONO")) == pytest.approx(0.5)  # no A: N and O only
     # a class no row is labelled with is not averaged, even where it is predicted: the A
     # called on an N row costs N's F1 (2/3), not a third F1 of 0 (0.556 before)
