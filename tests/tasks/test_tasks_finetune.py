@@ -1033,6 +1033,23 @@ def test_classical_baseline_on_a_few_rows_is_not_a_constant() -> None:
     assert np.ptp(p) > 0.1 and M.auroc(y[24:], p) > 0.8
 
 
+
+def test_the_gbm_inner_models_share_the_final_model_leaf_size(monkeypatch) -> None:
+    """The cross-fitted models that fix the operating point are of the final model's settings:
+    on 100 training rows every model's leaves hold 25 (inner folds of 80 rows had got 20)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    leaves: list[int] = []
+    fit = HistGradientBoostingClassifier.fit
+    monkeypatch.setattr(HistGradientBoostingClassifier, "fit", lambda self, *a, **k: (
+        leaves.append(self.min_samples_leaf), fit(self, *a, **k))[1])
+    rng = np.random.default_rng(0)
+    y = np.tile([0, 1], 50)
+    F = rng.normal(size=(100, 4)).astype(np.float32) + y[:, None]
+    ClassicalBaseline("binary", crossfit=5, max_iter=5).fit(None, y, features=F)
+    assert leaves == [25] * 6
+
+
 def test_group_folds_on_too_few_rows_say_so() -> None:
     from qualityfm.tasks.splits import group_kfold
 

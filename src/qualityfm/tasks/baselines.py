@@ -70,8 +70,9 @@ class ClassicalBaseline(TaskEstimator):
     L2-shrunk leaves of >= 30 rows) beat 200 steps of 0.05 over all columns on all three
     tasks' records (docs/results.md, session 8): the columns are many and correlated, the
     rows few. A leaf holds at most a quarter of the rows a model fits (``min_samples_leaf``
-    lowered to ``n // 4`` under 120 rows), so that small data sets still get splits instead
-    of a constant model; every figure of docs/results.md fitted about 130 rows or more.
+    lowered to ``n // 4`` under 120 training rows, in the inner models too), so that small data
+    sets still get splits instead of a constant model; every figure of docs/results.md fitted
+    about 130 rows or more.
 
     ``n_models`` boosted models that differ only in their random column draws (the b-th with
     ``random_state = seed + 1000 b``) average their decision functions (regression: their
@@ -122,7 +123,7 @@ class ClassicalBaseline(TaskEstimator):
                         f"class (class counts {np.bincount(y).tolist()} over "
                         f"{len(np.unique(groups))} groups); give more records of the rare "
                         "class (from Python: crossfit=None, or fewer folds)")
-                z = self._fit_core(None, y, None, F, tr, te)
+                z = self._fit_core(None, y, None, F, tr, te, leaf_rows=len(y))
                 if oof is None:
                     oof = np.zeros((len(y), *np.shape(z)[1:]))
                 oof[te] = z
@@ -130,7 +131,11 @@ class ClassicalBaseline(TaskEstimator):
             self._set_operating_point(oof, y)
         return self
 
-    def _fit_core(self, X, y, mask, features, fit_idx, val_idx) -> np.ndarray:
+    def _fit_core(self, X, y, mask, features, fit_idx, val_idx,
+                  leaf_rows: int | None = None) -> np.ndarray:
+        """Fit the models on ``fit_idx``; their scores of ``val_idx``. ``leaf_rows`` (default:
+        the rows fitted) sets the leaf size, so that the inner models of a cross-fit have the
+        settings of the final model whose operating point they fix."""
         F = self._features(X, mask, features)
         # columns with no value in the fit rows carry nothing (and trip sklearn's binning)
         self.columns = np.intersect1d(np.flatnonzero(np.isfinite(F[fit_idx]).any(axis=0)),
@@ -139,7 +144,8 @@ class ClassicalBaseline(TaskEstimator):
             raise ValueError(f"no feature column of the task holds a finite value in any of "
                              f"the {len(fit_idx)} rows fitted (all NaN: no usable channel in "
                              "their windows?); the classical baseline has nothing to fit")
-        self.models = [self._new_model(y[fit_idx], self.seed + 1000 * b)
+        self.models = [self._new_model(y[fit_idx], self.seed + 1000 * b,
+                                       len(fit_idx) if leaf_rows is None else leaf_rows)
                        for b in range(self.n_models)]
         # One OpenMP thread: the data are small, and with torch's own OpenMP runtime loaded
         # (torch.set_num_threads > 1) sklearn's threads spin against it (a fit 100x slower).
@@ -148,9 +154,10 @@ class ClassicalBaseline(TaskEstimator):
                 model.fit(F[fit_idx][:, self.columns], y[fit_idx])
         return self._scores(F[val_idx])
 
-    def _new_model(self, y: np.ndarray, random_state: int):
-        """An unfitted boosted model of these settings drawing with ``random_state``."""
-        leaf = min(self.params["min_samples_leaf"], max(1, len(y) // 4))
+    def _new_model(self, y: np.ndarray, random_state: int, leaf_rows: int):
+        """An unfitted boosted model of these settings drawing with ``random_state``, its
+        leaves of at most a quarter of ``leaf_rows``."""
+        leaf = min(self.params["min_samples_leaf"], max(1, leaf_rows // 4))
         params = {**self.params, "random_state": random_state, "min_samples_leaf": leaf}
         if self.kind == "regression":
             from sklearn.multioutput import MultiOutputRegressor
