@@ -117,6 +117,17 @@ def test_cli_compare_and_abp_evaluate(tmp_path) -> None:
     rows = json.loads((out / "compare.json").read_text())
     sbp = rows["classical features + GBM"]["sbp"]
     assert {"mae", "me", "sd", "mase", "aami", "bhs"} <= set(sbp)
+    from qualityfm.tasks import metrics as M
+
+    # the pooled MASE recomputes from the row's JSON: each fold's training means are in it
+    row = json.loads((out / "classical_features___gbm.json").read_text())
+    fold_of, y_oof = np.asarray(row["oof"]["fold"]), np.asarray(row["oof"]["y"])
+    ref = np.array([row["folds"][f]["train_mean"] for f in fold_of])
+    pred_oof = np.asarray(row["oof"]["pred"])
+    for k, name in enumerate(("sbp", "dbp")):
+        assert M.mae(y_oof[:, k], pred_oof[:, k]) / np.mean(np.abs(y_oof[:, k] - ref[:, k])) \
+            == pytest.approx(row[name]["mase"])
+    assert all(np.isfinite(f["mase_dbp"]) for f in row["folds"])
     # the shipped weights as finetune fits them by default (the foundation model had no row
     # unless --models named it, and then not in finetune's configuration)
     used = json.loads((out / "summary.json").read_text())["row_settings"]

@@ -178,8 +178,11 @@ def _fit_fold(est: TaskEstimator, ds: TaskDataset, y: np.ndarray, tr: np.ndarray
                     tpr=M.tpr(y[te], pred), tnr=M.tnr(y[te], pred))
     elif est.kind == "regression":
         train_mean = np.asarray(est.train_mean, float).tolist()
+        # with each fold's training means the pooled MASE recomputes from the JSON alone
         fold.update(mae_sbp=M.mae(y[te, 0], pred[:, 0]), mae_dbp=M.mae(y[te, 1], pred[:, 1]),
-                    mase_sbp=M.mase(y[te, 0], pred[:, 0], float(est.train_mean[0])))
+                    mase_sbp=M.mase(y[te, 0], pred[:, 0], float(est.train_mean[0])),
+                    mase_dbp=M.mase(y[te, 1], pred[:, 1], float(est.train_mean[1])),
+                    train_mean=train_mean)
     return score, pred, fold, train_mean
 
 
