@@ -421,9 +421,12 @@ def test_resume_follows_its_store_and_records_what_it_runs(synthetic_store, tmp_
     save_npy(other / PAIRS, np.load(other / PAIRS)[:-8])
     meta = json.loads((other / "meta.json").read_text())
     write_json(other / "meta.json", {**meta, "n_pairs": meta["n_pairs"] - 8})
+    for f in other.rglob("features.*"):  # refused before hours of feature targets
+        f.unlink()
     with pytest.raises(ValueError, match=r"cannot resume on .*other \(4 records, 40 windows, "
                                          r"135 pairs\): the run was trained on .*moved"):
         pretrain(tiny(other, run, steps=6), resume=True)
+    assert not list(other.rglob("features.*"))
     odd = shutil.copytree(other, tmp_path / "odd")  # other data the network cannot read
     write_json(odd / "meta.json", {**json.loads((odd / "meta.json").read_text()), "fs": 250.0})
     with pytest.raises(ValueError, match=r"cannot resume on .*odd .*: the run was trained on"):
@@ -1018,3 +1021,27 @@ def test_the_model_card_reports_the_checkpoints_step(synthetic_store, tmp_path) 
         f.write(json.dumps({"step": 9, "loss": 123.0, "distill": 1.0}) + "\n")
     card = (export_model(run, tmp_path / "model") / "README.md").read_text()
     assert "last (step 3)" in card and "step 9" not in card and "| 123 |" not in card
+
+
+def test_pretrain_refuses_stores_it_cannot_use_before_any_work(synthetic_store, tmp_path,
+                                                               monkeypatch) -> None:
+    """A store of windows not scaled per channel would give a model that score, embed and
+    finetune then feed other inputs; a store whose feature targets cannot be written is said
+    to be so before they are computed, with the two ways out."""
+    from qualityfm.io import write_json
+
+    joint = shutil.copytree(synthetic_store, tmp_path / "joint")
+    write_json(joint / "meta.json", {**json.loads((joint / "meta.json").read_text()),
+                                     "normalization": "joint"})
+    with pytest.raises(ValueError, match=r"joint: its windows are normalized 'joint' .*"
+                                         r"--normalization channel"):
+        pretrain(tiny(joint, tmp_path / "a"))
+    assert not (tmp_path / "a").exists()
+    bare = shutil.copytree(synthetic_store, tmp_path / "bare")
+    for f in bare.rglob("features.*"):
+        f.unlink()
+    monkeypatch.setattr("qualityfm.train.engine.os.access", lambda path, mode: False)
+    with pytest.raises(ValueError, match=r"bare: its windows' classical features .* cannot be "
+                                         r"written to; .*prepare --features.*--feature-weight 0"):
+        pretrain(tiny(bare, tmp_path / "b", feature_weight=1.0))
+    assert not list(bare.rglob("features.*"))

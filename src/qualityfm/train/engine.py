@@ -356,7 +356,15 @@ def store_feature_targets(store: str, env: DistEnv, progress: bool = False) -> F
     # The others wait in a group of their own: on the process group's timeout (10 min on
     # NCCL, 30 on gloo) a store of millions of windows would end the job while rank 0 works.
     # Every rank sees the same store, so all of them know whether there is anything to wait for.
-    missing = env.distributed and bool(parts_without_features(Store(store)))
+    todo = parts_without_features(Store(store))
+    unwritable = [str(p.folder) for p in todo if not os.access(p.folder, os.W_OK)]
+    if unwritable:  # said before hours of computing, not at the first write
+        raise ValueError(f"{store}: its windows' classical features (the feature loss's "
+                         f"targets) are missing or of another feature set, and {unwritable[0]}"
+                         f"{f' (and {len(unwritable) - 1} more)' if len(unwritable) > 1 else ''}"
+                         " cannot be written to; run `qualityfm prepare --features` on a "
+                         "writable copy, or pre-train with --feature-weight 0")
+    missing = env.distributed and bool(todo)
     waiting = dist.new_group(backend="gloo", timeout=FEATURE_WAIT) if missing else None
     if env.is_main:
         # said on stderr with or without a bar: minutes before the first step, in a job's log
@@ -413,6 +421,12 @@ def check_store_pairs(store_path: str, per_step: int) -> dict[str, Any]:
     from qualityfm.data import Store
 
     store = Store(store_path)
+    norm = store.meta.get("normalization", "channel")
+    if norm != "channel":  # score, embed and the tasks feed a model windows scaled per channel
+        raise ValueError(f"{store_path}: its windows are normalized {norm!r} (prepare "
+                         f"--normalization {norm}); pre-training reads windows min-max scaled "
+                         "per channel, as score, embed and finetune feed the model they make: "
+                         "prepare the store again with --normalization channel")
     if store.n_pairs == 0:
         raise ValueError(f"{store_path}: holds {store.n_windows} windows and 0 pairs; "
                          "pre-training needs pairs (windows of one record whose quality "
@@ -772,6 +786,16 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
         held_lock.enter_context(folder_lock(run_dir, "pretrain"))
         remove_temporaries(run_dir)  # of a process killed while it saved a checkpoint
 
+    state = None
+    if resume:  # before the feature targets, which may take hours on a store not the run's
+        state = load_checkpoint(ckpt_path, CHECKPOINT_KEYS)
+        if len(state["data"]) != env.world:
+            raise ValueError(f"{ckpt_path}: the run was trained by {len(state['data'])} "
+                             f"process(es), and {env.world} would resume it; start it with "
+                             f"{len(state['data'])} (each keeps its own data order and random "
+                             "streams, so only that continues exactly)")
+        _check_resume(state["config"], cfg.to_dict(), ckpt_path)
+        _check_store(state, store_counts, cfg.store, ckpt_path)
     targets = (store_feature_targets(cfg.store, env, cfg.progress) if cfg.feature_weight > 0
                else None)
     seed_everything(cfg.seed)  # identical initial weights on every rank
@@ -798,15 +822,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
 
     step, seen = 0, 0  # seen: samples of the current epoch this rank has consumed
     precision = run_precision(cfg, env.device)
-    if resume:
-        state = load_checkpoint(ckpt_path, CHECKPOINT_KEYS)
-        if len(state["data"]) != env.world:
-            raise ValueError(f"{ckpt_path}: the run was trained by {len(state['data'])} "
-                             f"process(es), and {env.world} would resume it; start it with "
-                             f"{len(state['data'])} (each keeps its own data order and random "
-                             "streams, so only that continues exactly)")
-        _check_resume(state["config"], cfg.to_dict(), ckpt_path)
-        _check_store(state, store_counts, cfg.store, ckpt_path)
+    if state is not None:
         _check_resume(state.get("model_config", {}), mcfg.to_dict(), ckpt_path,
                       "network setting", frozenset({"attention"}))  # same maths, any kernel
         load_states(student, teacher, optimizer, state, fsdp)
