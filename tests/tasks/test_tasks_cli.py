@@ -736,6 +736,13 @@ def test_predict_with_a_model_saved_from_python_reads_its_rate(tmp_path) -> None
     res = predict_run("vt-alarm", tmp_path / "m", shared_path("physionet2015_vt"),
                       tmp_path / "p.csv", max_records=3)
     assert res["n"] == 3 and not res["skipped"]
+    # nor its window length: a network fitted on 16-s windows reads them without --seconds
+    Finetuner("vt-alarm", init="none", config=cfg, mode="full", epochs=1, seed=0, fs=250.0,
+              use_features=False).fit(np.tile(x, (1, 1, 2))[..., :4000], np.tile([0, 1], 10),
+                                      groups=np.arange(20)).save(tmp_path / "m16")
+    res = predict_run("vt-alarm", tmp_path / "m16", shared_path("physionet2015_vt"),
+                      tmp_path / "p16.csv", max_records=2)
+    assert res["n"] == 2 and res["seconds"] == 16.0
 
 
 def test_a_plain_run_stopped_while_saving_resumes(tmp_path, monkeypatch) -> None:

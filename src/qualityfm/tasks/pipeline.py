@@ -406,6 +406,8 @@ def _window_settings(summary: dict, seconds: float | None, est: TaskEstimator) -
     settings = summary.get("settings", {})
     own = settings.get("seconds")
     fs = settings.get("fs") or est.fs  # a model saved from Python has no run summary
+    if own is None and isinstance(est, Finetuner) and est.window is not None and fs:
+        own = est.window[1] / float(fs)  # nor its window length: the network's own
     if seconds is not None and own is not None and abs(float(seconds) - float(own)) > 1e-9:
         if isinstance(est, Finetuner) and est.window is not None:
             raise ValueError(f"--seconds {seconds:g}: this run's network reads windows of "
