@@ -414,7 +414,7 @@ def test_csv_time_column_errors_name_the_bad_value_and_its_line(tmp_path: Path) 
 
 
 @pytest.mark.parametrize("sep", [",", ";"])
-def test_csv_placeholder_cells_read_as_missing(tmp_path: Path, sep: str) -> None:
+def test_csv_placeholder_cells_read_as_missing(tmp_path: Path, sep: str, recwarn) -> None:
     """Cells a monitor writes for no value ('---', '-', '?', 'NaN', blank) are NaN in a signal
     column, also in a ``;`` file with decimal commas; the other cells keep their values."""
     rows = _signal_rows(600, 125.0, sep)
@@ -434,6 +434,22 @@ def test_csv_placeholder_cells_read_as_missing(tmp_path: Path, sep: str) -> None
     assert rec.signals["ecg_ii"][100] == pytest.approx(np.cos(100 / 7), abs=1e-5)
     part = read_record(path, start=0.8, stop=1.0, channels=["ppg"])  # rows 100..124
     assert np.isnan(part.signals["ppg"][:2]).all() and not np.isnan(part.signals["ppg"][2:]).any()
+    assert not [w for w in recwarn if "cells are text" in str(w.message)]  # expected gaps
+
+
+def test_csv_text_cells_in_a_signal_column_are_said(tmp_path: Path) -> None:
+    """A few cells of text that is no placeholder ('ERR') are read as gaps, with a warning
+    naming the column, their count and the first (they had become NaN without a word)."""
+    rows = _signal_rows(400, 125.0)
+    for k in (50, 51, 300):
+        t, _, ii = rows[k].split(",")
+        rows[k] = ",".join([t, "ERR", ii])
+    path = tmp_path / "err.csv"
+    path.write_text(_csv_text("Time [s],PLETH,II", rows))
+    with pytest.warns(RuntimeWarning, match=r"err\.csv: column 'PLETH': 3 cells are text, not "
+                                            r"numbers \(the first 'ERR' on non-blank line 52\)"):
+        rec = read_record(path)
+    assert np.flatnonzero(np.isnan(rec.signals["ppg"])).tolist() == [50, 51, 300]
 
 
 def test_csv_column_of_text_is_refused_naming_column_value_and_line(tmp_path: Path) -> None:
@@ -626,7 +642,9 @@ def test_later_commas_are_no_decimal_marks_where_points_were_seen(tmp_path) -> N
             for i in range(2600)]
     path = tmp_path / "points.csv"
     path.write_text("Time [s];ABP\n" + "\n".join(rows) + "\n")
-    abp = read_record(path).signals["abp"]
+    with pytest.warns(RuntimeWarning, match=r"'ABP': 100 cells are text, not numbers \(the "
+                                            r"first '1,234' on non-blank line 2502\)"):
+        abp = read_record(path).signals["abp"]
     assert abp[:2].tolist() == [80.5, 81.5] and np.isnan(abp[2500:]).all()
 
 
@@ -656,7 +674,8 @@ def test_a_headerless_first_row_with_a_blank_and_decimal_commas_without_a_header
     text = tmp_path / "text.csv"  # a ';' in one text cell of a comma file: still commas
     text.write_text("Time [s],II,event;label\n" + "".join(
         f"{i / 125:.3f},{i % 7},{'alarm; VT' if i == 5 else ''}\n" for i in range(1250)))
-    assert read_record(text).channels[0] == "ecg_ii"
+    with pytest.warns(RuntimeWarning, match=r"'event;label': 1 cell is text"):
+        assert read_record(text).channels[0] == "ecg_ii"
     for header in ("Time [s],II,PLETH\t", "Time [s],ABP [mmHg; art],PLETH"):
         path = tmp_path / "comma.csv"  # a tab or ';' in a comma file's header: still commas
         path.write_text(header + "\n" + "".join(f"{i / 125:.3f},{i % 7},{i % 50}\n"

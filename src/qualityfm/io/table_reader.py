@@ -336,6 +336,13 @@ def _signal_values(
             f"column, or "
             f"in Python read the others with read_record(path, channels=[...])"
         )
+    text_cells = bad & ~text.isin(PLACEHOLDERS).to_numpy(bool, na_value=False)
+    if text_cells.any():  # a monitor's placeholders are expected gaps; other text is said
+        value, line = _first_bad(text_cells, col, first_line)
+        n = int(text_cells.sum())
+        warnings.warn(f"{path}: column {name!r}: {n} {'cell is' if n == 1 else 'cells are'} "
+                      f"text, not numbers (the first {value!r} on non-blank line {line}); read "
+                      "as missing samples", RuntimeWarning, stacklevel=2)
     return values.astype(np.float32)
 
 
