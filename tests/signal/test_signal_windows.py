@@ -296,3 +296,23 @@ def test_int16_windows_at_the_negative_rail_warn_as_unscaled() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warn_unscaled(np.full((2, 2, 50), -1, np.int16))  # within [-1, 1]: nothing said
+
+
+def test_a_channel_of_a_few_adc_levels_is_off() -> None:
+    """A PPG toggling between two or four neighbouring ADC steps (sensor off) had been a
+    present channel, min-max scaled into a full-range signal; five levels are a signal."""
+    from qualityfm.signal.nan import OFF_LEVELS, few_levels
+
+    fs = 125
+    rng = np.random.default_rng(0)
+    ecg = rng.standard_normal(60 * 250).astype(np.float32)
+    for levels, off in ((2, True), (OFF_LEVELS, True), (OFF_LEVELS + 1, False)):
+        ppg = (0.5 + 0.00053 * rng.integers(0, levels, 60 * fs)).astype(np.float32)
+        ppg[: levels] = 0.5 + 0.00053 * np.arange(levels)  # every level drawn
+        ppg[35 * fs: 36 * fs] = np.nan  # a gap does not change the count
+        w = make_windows(Record("r", {"ppg": ppg, "ecg_ii": ecg}, {"ppg": fs, "ecg_ii": 250.0}))
+        assert w.mask[:, 0].tolist() == [not off, not off], levels
+        assert few_levels(ppg[: 30 * fs]) is off
+        if off:
+            assert w.notes == ["ppg: flat", "ppg: flat"]
+    assert not few_levels(np.full(10, np.nan))

@@ -645,3 +645,16 @@ def test_two_files_of_the_same_signals_share_a_group(tmp_path) -> None:
     group = dict(zip(ds.record_ids.tolist(), ds.groups.tolist(), strict=True))
     assert group == {"r0": "copy_of_r0_longer_name", "r1": "r1",
                      "copy_of_r0_longer_name": "copy_of_r0_longer_name"}
+
+
+def test_a_ppg_of_a_few_adc_levels_is_absent_on_a_real_record() -> None:
+    """icu0290's PPG toggles between two ADC steps 0.0005 NU apart: it is absent from its
+    task window, and from the store's windows, instead of scaled to [-1, 1]."""
+    from qualityfm.signal import WindowConfig, make_windows
+    from qualityfm.tasks.datasets import record_dataset
+
+    rec = read_record(shared_path("physionet2015_icu", "icu0290.hea"))
+    ds = record_dataset("vt-alarm", rec)
+    assert ds.mask.tolist() == [[False, True]] and not ds.X[0, 0].any()
+    w = make_windows(rec, WindowConfig())
+    assert w.mask[:, 0].sum() <= 1 and "ppg: flat" in w.notes

@@ -386,6 +386,7 @@ def _examples_text(name: str, kind: str, raw: bool) -> dict:
 def _input_rules(task: str, settings: dict) -> dict:
     """The preprocessing rules of the task's windows (qualityfm.tasks.datasets), as data an
     integrator can implement without qualityfm."""
+    from qualityfm.signal.nan import OFF_LEVELS
     from qualityfm.tasks.datasets import (  # the layering exception
         AF_CROP_MAX_SECONDS,
         FLAT_PEAK_TO_PEAK,
@@ -416,7 +417,9 @@ def _input_rules(task: str, settings: dict) -> dict:
         "absent_channel": f"mask False when more than {MAX_NAN_FRACTION:g} of its samples "
                           "in the span are missing (NaN, inf, and the part of the span past "
                           "the channel's last sample, e.g. an alarm stamped after it), when "
-                          f"it is flat (peak-to-peak <= {FLAT_PEAK_TO_PEAK:g}) or when under "
+                          f"it is flat (peak-to-peak <= {FLAT_PEAK_TO_PEAK:g}), when its "
+                          f"recorded samples take at most {OFF_LEVELS} distinct values (a "
+                          "sensor off, an ADC toggling between neighbouring steps) or when under "
                           f"{MIN_CHANNEL_SECONDS:g} s of it are present; its values are then "
                           "ignored; fewer missing samples are filled as the preprocessing says",
         "ecg_lead": "lead II when it is not absent in the span (absent_channel); else the "

@@ -1,4 +1,5 @@
-"""Missing samples (NaN or inf): linear interpolation along time; missing (flat) channels."""
+"""Missing samples (NaN or inf): linear interpolation along time; missing (flat) channels and
+recorded ones that are off (a few ADC levels)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,20 @@ def fill_nan(x: np.ndarray) -> np.ndarray:
 #: A channel whose peak-to-peak range is at most this is flat: no signal (leads off, a missing
 #: modality filled with zeros), absent.
 FLAT_PEAK_TO_PEAK = 1e-9
+
+
+#: A recorded channel whose samples take at most this many distinct values over a window is
+#: off, as a flat one is: an ADC toggling between neighbouring steps with the sensor off
+#: (physionet2015's PPG in 41 30-s windows of 8 records: 2-4 values, 0.0005 NU apart) carries
+#: no waveform, and min-max scaling would stretch it into a full-range signal.
+OFF_LEVELS = 4
+
+
+def few_levels(x: np.ndarray) -> bool:
+    """Whether the finite samples of the 1-D recording ``x`` take at most :data:`OFF_LEVELS`
+    distinct values (a flat stretch included; False without a finite sample)."""
+    v = np.sort(np.asarray(x)[np.isfinite(x)])
+    return bool(len(v) > 0 and np.count_nonzero(v[1:] != v[:-1]) < OFF_LEVELS)
 
 
 def present_mask(x: Any) -> Any:

@@ -23,7 +23,7 @@ from qualityfm.io import (
     is_ecg,
 )
 from qualityfm.signal.extremes import span_clip_fraction
-from qualityfm.signal.nan import fill_nan
+from qualityfm.signal.nan import few_levels, fill_nan
 from qualityfm.signal.normalize import NORMALIZATIONS, normalize
 from qualityfm.signal.resample import rational_ratio, resample
 
@@ -44,9 +44,11 @@ class WindowConfig:
     ``hop`` is the step between window starts in seconds (None: ``seconds``, no overlap) and
     ``offset`` the start of the first window. A present channel is unusable in a window when
     more than ``max_nan_fraction`` of its samples are NaN (or all of them, whatever the
-    limit: a window past the channel's end) or, with ``drop_flat``, when it is exactly
-    constant; ``require="any"`` keeps windows with at least one usable channel (the
-    others masked), ``"all"`` only windows where every channel is usable (the original rule).
+    limit: a window past the channel's end) or, with ``drop_flat``, when its recorded samples
+    take at most ``signal.nan.OFF_LEVELS`` values (constant, or an ADC toggling between
+    neighbouring steps with the sensor off); ``require="any"`` keeps windows with at least one
+    usable channel (the others masked), ``"all"`` only windows where every channel is usable
+    (the original rule).
     ``normalization`` is what :meth:`Windows.normalized` applies; ``Windows.x`` stays raw.
     """
 
@@ -256,11 +258,12 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
         if cfg.drop_flat:
             # Flat: no consecutive pair of samples inside the window differs; in a window with
             # a gap, its recorded samples all equal (the gap's linear fill had read as a change)
+            # or they take a few values only (OFF_LEVELS: an ADC toggling with the sensor off)
             changes = np.diff(values) != 0
             flat[:, ci] = _window_counts(changes, m - 1, i0, np.minimum(i1, m) - 1) == 0
-            for k in np.flatnonzero(n_nan > 0):
+            for k in np.flatnonzero(~flat[:, ci] | (n_nan > 0)):
                 seen = values[i0[k]:min(i1[k], m)][~nan[i0[k]:min(i1[k], m)]]
-                flat[k, ci] = len(seen) > 0 and seen.min() == seen.max()
+                flat[k, ci] = few_levels(seen)
         clipped[:, ci] = span_clip_fraction(values, i0, np.minimum(i1, m), missing=nan)
     present = np.array([c in sources for c in cfg.channels])
     # a window with no sample of the channel is missing it whatever the limit (at 1.0 a window

@@ -74,7 +74,7 @@ from qualityfm.signal import (
     normalize,
     resample,
 )
-from qualityfm.signal.nan import FLAT_PEAK_TO_PEAK
+from qualityfm.signal.nan import FLAT_PEAK_TO_PEAK, few_levels
 
 TASKS = ("vt-alarm", "af", "abp")
 #: How abp's per-window SBP/DBP are taken: the median of the beats' systolic peaks and
@@ -90,7 +90,8 @@ RHYTHMS = ("N", "A", "O", "~")
 # read alone are grouped by their record; 32: an abp window whose line has no pulse for over
 # 20 % of it, or is noisy, gives no target; 33: the arterial wave's smoothing is a centred box
 # of an odd number of samples, 3 at least; 34: the box's odd width nearest 30 ms, noise judged
-# from 100 Hz; 28: a dataset lists
+# from 100 Hz; 35: a channel of a few ADC levels (signal.nan.OFF_LEVELS) is off, as a flat
+# one; 28: a dataset lists
 # the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
@@ -116,9 +117,10 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 34
-#: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off), or when fewer
-#: seconds of it than this lie in the window's span.
+CACHE_VERSION = 35
+#: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off) or off (a few ADC
+#: levels, ``signal.nan.OFF_LEVELS``), or when fewer seconds of it than this lie in the
+#: window's span.
 MIN_CHANNEL_SECONDS = 2.0
 
 
@@ -256,12 +258,10 @@ def _fill(x: np.ndarray) -> np.ndarray | None:
     """Linear interpolation over missing samples (NaN, inf); None when more than
     :data:`MAX_NAN_FRACTION` is missing, as in a model window, or the channel is flat."""
     x = np.asarray(x, dtype=np.float64)
-    if len(x) == 0 or (~np.isfinite(x)).mean() > MAX_NAN_FRACTION:
-        return None
+    if len(x) == 0 or (~np.isfinite(x)).mean() > MAX_NAN_FRACTION or few_levels(x):
+        return None  # few_levels: flat, or an ADC toggling between a few steps (sensor off)
     x = fill_nan(x)
-    if np.ptp(x) <= FLAT_PEAK_TO_PEAK:
-        return None
-    return x
+    return None if np.ptp(x) <= FLAT_PEAK_TO_PEAK else x
 
 
 def _labels_hint(rec: Record) -> str:
