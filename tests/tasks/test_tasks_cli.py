@@ -426,6 +426,12 @@ def test_cli_says_which_options_a_run_ignores_and_records_what_it_used(tmp_path,
     assert summary["use_features"] is True and summary["augment"] is None
     from qualityfm.tasks.pipeline import _used_settings  # af's threshold maximises the F1
     assert _used_settings(ClassicalBaseline("af", target_tpr=0.8))["target_tpr"] is None
+    run = tmp_path / "bp"  # a TPR target is the task's matter, not the model's
+    assert main(["finetune", "--task", "abp", "--data", str(data), "--max-records", "12",
+                 "--init", "classical", "--target-tpr", "0.9", "--out", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert "--target-tpr: abp sets no threshold by a TPR target (it has no threshold)" in err
+    assert "not used by the classical baseline" not in err
     run = tmp_path / "lin"  # the default vt-alarm head is fitted in closed form: no epochs
     assert main([*common, "--epochs", "5", "--out", str(run)]) == 0
     assert "--epochs: not used by a linear head fitted by lbfgs" in capsys.readouterr().err

@@ -216,8 +216,15 @@ def finetune_run(
         used[key] is None or (key == "use_features" and used[key] != value))]
     if ignored:
         summary["ignored"] = ignored
-        print(f"qualityfm: note: {', '.join(ignored)}: not used by {_run_kind(used)}, ignored",
-              file=sys.stderr)
+        model_kind = [f for f in ignored if f != "--target-tpr"]
+        if model_kind:
+            print(f"qualityfm: note: {', '.join(model_kind)}: not used by {_run_kind(used)}, "
+                  "ignored", file=sys.stderr)
+        if "--target-tpr" in ignored:  # the task's rule, whichever model fits it
+            how = ("its threshold maximises the validation F1" if task == "af"
+                   else "it has no threshold")
+            print(f"qualityfm: note: --target-tpr: {task} sets no threshold by a TPR target "
+                  f"({how}), ignored", file=sys.stderr)
     if kfold:
         folds = out / FOLDS_DIR  # finished folds, so that a stopped run resumes
         # what the folds are fitted from: not the ignored options, nor how --data is spelt
