@@ -68,7 +68,8 @@ def test_score_files_names_records_as_read_record_does_and_reports_bad_files(
     assert set(reasons) == {"junk.txt", "broken.hea"}
     assert "unsupported file type '.txt'" in reasons["junk.txt"]
     assert ".hea" in reasons["junk.txt"] and ".npz" in reasons["junk.txt"]
-    assert "broken.hea: corrupt WFDB header" in reasons["broken.hea"]
+    # the reason alone, as the other batch verbs list theirs (the path is the entry's record)
+    assert reasons["broken.hea"].startswith("corrupt WFDB header")
 
 
 def test_bad_batch_sizes_and_output_suffixes_are_refused_before_any_work(

@@ -142,7 +142,9 @@ def iter_file_windows(
 
 
 def _skip(skipped: list[dict[str, str]] | None, record: str, reason: str) -> None:
-    entry = {"record": record, "reason": reason}
+    """List and say a skipped record, its reason without the record's path in front (a
+    reader's message begins with it), as the other batch jobs list theirs."""
+    entry = {"record": record, "reason": reason.removeprefix(f"{record}: ")}
     print(f"qualityfm: skipped {skip_line(entry)}", file=sys.stderr)
     if skipped is not None:
         skipped.append(entry)
