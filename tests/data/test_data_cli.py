@@ -102,6 +102,10 @@ def test_cli_info_on_an_interrupted_store_says_a_rerun_resumes(synth_dir, tmp_pa
     monkeypatch.undo()
     assert main(args) == 0 and len(calls) == 4
     assert json.loads(capsys.readouterr().out)["n_records"] == 5
+    shard = out / "shard-000000.x.npy"  # a truncated window file: named, as pretrain would
+    shard.write_bytes(shard.read_bytes()[:1000])
+    assert main(["info", str(out)]) == 1
+    assert "shard-000000.x.npy: truncated or damaged store file" in capsys.readouterr().err
 
 
 def test_cli_output_into_a_closed_pipe_is_quiet(synth_dir, small_window, tmp_path):

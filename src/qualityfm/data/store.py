@@ -555,8 +555,14 @@ class Store:
 
 def store_info(path: str | os.PathLike) -> dict[str, Any]:
     """Summary of a store: counts, windows per quality level, skipped records (and the files
-    its input folders held that are no record), parts."""
+    its input folders held that are no record), parts; a window file shorter than its header
+    says is a ValueError naming it, as pre-training would find it."""
     store = Store(path)
+    kinds = ("x", "scale") if store.meta["dtype"] == "int16" else ("x",)
+    for part in store.parts:  # each window file's header against its size: no data read
+        for s in range(part.n_shards):
+            for kind in kinds:
+                _load(part.folder / shard_name(s, kind), mmap=True)
     names = store.meta.get("level_names") or [str(i) for i in range(5)]
     counts = np.bincount(store.levels.astype(np.int64), minlength=len(names))
     return {
