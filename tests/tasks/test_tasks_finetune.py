@@ -1527,3 +1527,24 @@ def test_a_damaged_run_file_is_named(tmp_path) -> None:
     (run / "finetune.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match=r"finetune\.json: no run file \(a JSON list"):
         load_estimator(run)
+
+
+def test_a_config_may_be_an_exported_model_or_its_config_file(tmp_path) -> None:
+    """--config MODEL (or its config.json) gives the architecture of a pre-trained model for
+    a scratch row: an export's config.json had been refused for its 'format' and 'model'
+    keys, a folder read as no file."""
+    from qualityfm.tasks.finetune import resolve_model_config
+    from qualityfm.train.export import FORMAT
+
+    cfg = QualityFMConfig(**{**TINY.to_dict(), "fs": 250.0, "n_samples": 2500})
+    folder = tmp_path / "m250"  # an export's two files (its weights are not read here)
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"format": FORMAT, "model": cfg.to_dict()}))
+    (folder / "model.safetensors").write_bytes(b"")
+    assert resolve_model_config(folder) == cfg
+    assert resolve_model_config(folder / "config.json") == cfg
+    (tmp_path / "plain.json").write_text(json.dumps(cfg.to_dict()))
+    assert resolve_model_config(tmp_path / "plain.json") == cfg
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ValueError, match=r"bad\.json: truncated or damaged model config"):
+        resolve_model_config(tmp_path / "bad.json")

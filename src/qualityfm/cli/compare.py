@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=nonnegative_int, default=0,
                    help="seed of the folds, the splits and the networks (default 0)")
     p.add_argument("--config", default=None,
-                   help="model preset or JSON config for 'scratch' and random encoders "
+                   help="model preset, JSON config or exported model (its architecture) for "
+                        "'scratch' and random encoders "
                         "(default: the architecture of the shipped weights, the residual "
                         "tokeniser; a preset name gives the original's conv tokeniser)")
     p.add_argument("--reference", default=None,

@@ -107,7 +107,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seed of the validation split, the --kfold folds and the networks "
                    "(default 0)")
     p.add_argument("--config", default=None,
-                   help="model preset or JSON config file for --init none (default: the "
+                   help="model preset, JSON config file or exported model (its architecture) "
+                        "for --init none (default: the "
                         "architecture of the shipped weights, the residual tokeniser; a preset "
                         "name gives the preset as `qualityfm presets` prints it, with the "
                         "original's conv tokeniser)")

@@ -568,7 +568,8 @@ class QualityFMBackbone(nn.Module):
 
 def resolve_model_config(spec: object = None) -> QualityFMConfig:
     """The architecture of an untrained network: a QualityFMConfig, a preset name, a JSON file
-    of its fields, a dict of them, or None: that of the shipped weights (the network
+    of its fields (or an exported model's ``config.json``), an exported model (its folder or
+    ``.safetensors``), a dict of fields, or None: that of the shipped weights (the network
     ``init="pretrained"`` starts from, untrained, so "from scratch" compares like with like),
     or the ``base`` preset where no weights ship."""
     from qualityfm.model import PRESETS, QualityFMConfig
@@ -589,7 +590,14 @@ def resolve_model_config(spec: object = None) -> QualityFMConfig:
     path = Path(str(spec))
     if not path.exists():
         raise FileNotFoundError(f"config {spec!r} is neither a preset {sorted(PRESETS)} nor a file")
-    return QualityFMConfig.from_dict(json.loads(path.read_text()))  # lists become tuples there
+    if path.is_dir() or path.suffix == ".safetensors":
+        from qualityfm.train import saved_config
+
+        return saved_config(path)
+    fields = read_json(path, "model config")
+    if "format" in fields and isinstance(fields.get("model"), dict):  # an export's config.json
+        fields = fields["model"]
+    return QualityFMConfig.from_dict(fields)  # lists become tuples there
 
 
 def encoder_fs(init: str | Path | nn.Module, config: object = None) -> float | None:

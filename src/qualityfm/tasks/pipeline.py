@@ -778,7 +778,9 @@ def _compare_rate(models: Sequence[str], baselines: Sequence[str],
     if len(set(rates.values())) > 1:
         raise ValueError("the rows' encoders were pre-trained on windows of different rates ("
                          + ", ".join(f"{k}: {v:g} Hz" for k, v in rates.items())
-                         + "): compare models of one rate")
+                         + "): compare models of one rate; for a scratch row of your "
+                         "models' architecture give --config MODEL (one of them), or leave "
+                         "scratch out of --baselines")
     return next(iter(rates.values()), None)
 
 

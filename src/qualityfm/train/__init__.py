@@ -13,6 +13,7 @@ _WHERE = {
     "pretrain": "engine",
     "ema_update": "ema",
     "export_model": "export", "load": "export", "pretrained_config": "export",
+    "saved_config": "export",
     "load_checkpoint": "checkpoint", "save_checkpoint": "checkpoint",
     "collapse_diagnostics": "diagnostics", "effective_rank": "diagnostics",
     "mean_pairwise_cosine": "diagnostics",
