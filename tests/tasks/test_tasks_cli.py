@@ -277,8 +277,24 @@ def test_cli_classical_finetune_then_evaluate_on_other_records(tmp_path, capsys)
     assert main(["evaluate", "--task", "vt-alarm", "--data", str(test), "--model", str(run),
                  "--out", str(out)]) == 0
     res = json.loads(out.read_text())
-    assert res["trained_on"] == {"n_groups": 0, "groups": []}  # other records than trained on
+    assert res["trained_on"] == {"n_groups": 0, "groups": [], "n_windows": 0}  # other records
     assert "\n| cls |" in (out.parent / "results.md").read_text()
+    renamed = tmp_path / "renamed"  # training records under other names: still no test
+    renamed.mkdir()
+    for k, hea in enumerate(heads[:3]):
+        text = hea.read_text().replace(hea.stem, f"x{k}")
+        (renamed / f"x{k}.hea").write_text(text)
+        (renamed / f"x{k}.mat").write_bytes(hea.with_suffix(".mat").read_bytes())
+    again = tmp_path / "again" / "results.json"
+    capsys.readouterr()
+    assert main(["evaluate", "--task", "vt-alarm", "--data", str(renamed), "--model", str(run),
+                 "--out", str(again)]) == 0
+    assert json.loads(again.read_text())["trained_on"] == {
+        "n_groups": 0, "groups": [], "n_windows": 3}
+    assert "3 of the 3 windows evaluated are windows the model was fitted on, under other " \
+        "names: these figures are not a test" in capsys.readouterr().err
+    assert "| cls (NOT A TEST: 3 of 3 windows trained on) |" in (
+        again.parent / "results.md").read_text()
     assert len(res["predictions"]["y"]) == 20 and res["threshold"] == meta["protocol"]["threshold"]
     assert res["n"] == 20 and len(res["skipped"]) == 1
     assert res["skipped"][0]["record"].endswith(heads[60].name)  # as score and prepare list it
@@ -742,6 +758,12 @@ def test_predict_with_a_model_saved_from_python_reads_its_rate(tmp_path) -> None
     res = predict_run("vt-alarm", tmp_path / "m", shared_path("physionet2015_vt"),
                       tmp_path / "p.csv", max_records=3)
     assert res["n"] == 3 and not res["skipped"]
+    # it keeps its training windows' digests, which predict and evaluate compare with theirs
+    from qualityfm.tasks import load_estimator
+    from qualityfm.tasks.finetune import window_digests
+
+    assert load_estimator(tmp_path / "m").train_windows == sorted(set(window_digests(x)))
+    assert res["trained_on"] == {"n_groups": 0, "groups": [], "n_windows": 0}
     # nor its window length: a network fitted on 16-s windows reads them without --seconds
     Finetuner("vt-alarm", init="none", config=cfg, mode="full", epochs=1, seed=0, fs=250.0,
               use_features=False).fit(np.tile(x, (1, 1, 2))[..., :4000], np.tile([0, 1], 10),

@@ -74,6 +74,14 @@ CONSTANT_COLUMN_SCALE = 1e30
 DEFAULT_EPOCHS = 30
 
 
+def window_digests(rows: np.ndarray) -> list[str]:
+    """A 16-hex-digit digest of each row of ``rows`` (windows ``[N, C, T]`` or features
+    ``[N, F]``), as float32 bytes: the same window under another record name (a renamed copy)
+    has the same digest."""
+    return [hashlib.sha1(np.ascontiguousarray(r, dtype=np.float32).tobytes()).hexdigest()[:16]
+            for r in np.asarray(rows)]
+
+
 def _task_kind(task: str) -> tuple[str, int]:
     if task not in TASK_KINDS:
         raise ValueError(f"unknown task {task!r}; choose one of {sorted(TASK_KINDS)}")
@@ -137,6 +145,9 @@ class TaskEstimator(ABC):
         self.validation: dict = {}
         self.features_given = False  # fitted on a features array (record-wide), not windows
         self.features_width: int | None = None  # columns of that array (None: not recorded)
+        #: :func:`window_digests` of the rows fitted (None: a model saved before they were
+        #: kept), so that evaluate and predict recognise its training windows under any name
+        self.train_windows: list[str] | None = None
 
     # subclasses: fit on (fit rows, validation rows) and return raw validation outputs
     @abstractmethod
@@ -279,6 +290,7 @@ class TaskEstimator(ABC):
         X, mask, features = self._inputs(X, mask, features)
         self.features_given = features is not None
         self.features_width = None if features is None else int(np.shape(features)[1])
+        self.train_windows = sorted(set(window_digests(features if X is None else X)))
         n = len(features) if X is None else len(X)
         if y is None:
             raise ValueError("y is required: one label (or target row) per row of X")
@@ -417,6 +429,7 @@ class TaskEstimator(ABC):
             "window": None if self.window is None else list(self.window),
             "features_given": self.features_given, "validation": self.validation,
             "features_width": self.features_width, "features_version": FEATURES_VERSION,
+            "train_windows": self.train_windows,
         }
 
     def set_protocol_state(self, s: dict) -> None:
@@ -433,6 +446,7 @@ class TaskEstimator(ABC):
         self.features_given = s.get("features_given", True)
         self.features_width = s.get("features_width")  # older files: not recorded
         self.validation = s.get("validation", {})  # older files: none recorded
+        self.train_windows = s.get("train_windows")  # older files: not kept
         version = s.get("features_version")
         if getattr(self, "use_features", True) and version != FEATURES_VERSION:
             warn_at_caller(

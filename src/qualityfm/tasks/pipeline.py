@@ -57,6 +57,7 @@ from qualityfm.tasks.finetune import (
     default_mode,
     encoder_fs,
     resolve_model_config,
+    window_digests,
 )
 from qualityfm.tasks.report import clear_report, markdown_table, report
 
@@ -473,27 +474,41 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     label = Path(os.path.abspath(model)).name  # the row and plots name it ("." too; a link
     # by its own name)
     trained_on = _trained_on(summary, set(ds.groups.astype(str)), "evaluated",
-                             ": these figures are not a test")
+                             ": these figures are not a test", est, window_digests(ds.X))
     if trained_on is not None:
         res["trained_on"] = trained_on
         if trained_on["n_groups"]:
             label = (f"{label} (NOT A TEST: {trained_on['n_groups']} of "
                      f"{len(set(ds.groups))} patients/records trained on)")
+        elif trained_on["n_windows"]:
+            label = (f"{label} (NOT A TEST: {trained_on['n_windows']} of {len(ds)} windows "
+                     "trained on)")
     report(res, out.parent, out.stem, label=label)
     return res
 
 
-def _trained_on(summary: dict, groups: set[str], verb: str, consequence: str = "") -> dict | None:
-    """``{"n_groups", "groups"}``: the ``groups`` (patients or records) the run was fitted on,
-    warned about on stderr (None for a run saved before its groups were recorded)."""
-    if "train_groups" not in summary:
+def _trained_on(summary: dict, groups: set[str], verb: str, consequence: str = "",
+                est: TaskEstimator | None = None, digests: Sequence[str] = ()) -> dict | None:
+    """``{"n_groups", "groups", "n_windows"}``: the ``groups`` (patients or records) the run
+    was fitted on, and how many of the windows (their :func:`window_digests`, ``digests``)
+    the model ``est`` fitted, under whatever name (a renamed copy), warned about on stderr;
+    None where neither was recorded (a run saved before they were; a model saved from
+    Python keeps its windows, not its record names)."""
+    names = summary.get("train_groups")
+    fitted = None if est is None else est.train_windows
+    if names is None and fitted is None:
         return None
-    seen = sorted(set(summary["train_groups"]) & groups)
+    seen = sorted(set(names or ()) & groups)
+    n_windows = int(np.isin(np.asarray(list(digests)), fitted).sum()) if fitted else 0
     if seen:
         print(f"qualityfm: warning: {len(seen)} of the {len(groups)} patients/records {verb} "
               f"were in the model's training data ({', '.join(seen[:5])}"
               f"{', ...' if len(seen) > 5 else ''}){consequence}", file=sys.stderr)
-    return {"n_groups": len(seen), "groups": seen}
+    elif n_windows:
+        print(f"qualityfm: warning: {n_windows} of the {len(digests)} windows {verb} are "
+              f"windows the model was fitted on, under other names{consequence}",
+              file=sys.stderr)
+    return {"n_groups": len(seen), "groups": seen, "n_windows": n_windows}
 
 
 #: Column names of ``predict_run``'s table: the score and decision of each binary task, and
@@ -524,11 +539,13 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     rows: list[dict] = []
     columns: list[str] = []
     groups: set[str] = set()
+    digests: list[str] = []
     window = _window_settings(summary, seconds, est)
     for ds in iter_task_datasets(task, data, skipped, records_per_part=records_per_part,
                                  **window, max_records=max_records, left_out=left_out,
                                  cache_dir=cache_dir, labels=False, outputs=[Path(out)]):
         groups |= set(ds.groups.astype(str))
+        digests += window_digests(ds.X)
         table = _prediction_table(task, est, rhythm, ds)
         columns += [c for c in table if c not in columns]
         rows += [dict(zip(table, values, strict=True))
@@ -540,7 +557,8 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     result = {"task": task, "model": str(model), "data": data_label(data), "out": str(out),
               "n": len(rows), "seconds": window["seconds"], "skipped": skipped,
               "passed_over": passed, "left_out": left_out}
-    trained_on = _trained_on(summary, groups, "predicted")  # as evaluate says it
+    trained_on = _trained_on(summary, groups, "predicted", est=est,
+                             digests=digests)  # as evaluate says it
     if trained_on is not None:
         result["trained_on"] = trained_on
     return result
