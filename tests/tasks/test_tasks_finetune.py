@@ -424,8 +424,10 @@ def test_calibration_finds_the_same_optimum_wherever_the_logits_sit() -> None:
     z = np.array([1.54, 1.68, 1.76, 1.82, 1.87, 1.91, 1.96, 2.0, 2.04, 2.09, 2.13, 2.18, 2.24,
                   2.32, 2.46, 1.93, 2.12, 2.25, 2.38, 2.57])
     y = np.r_[np.zeros(15), np.ones(5)].astype(int)
-    near, far = Calibrator("platt").fit(z, y), Calibrator("platt").fit(z - 2, y)
-    np.testing.assert_allclose(near(z), far(z - 2), atol=1e-4)
+    near = Calibrator("platt").fit(z, y)
+    for shift in (-2.0, 8.0, 100.0):  # the bias goes where the shift takes it, past +-20 too
+        far = Calibrator("platt").fit(z + shift, y)
+        np.testing.assert_allclose(near(z), far(z + shift), atol=1e-6)
     assert near(z).max() - near(z).min() > 0.3
     t = (5 + 1) / (5 + 2), 1 / (15 + 2)  # Platt's targets for 5 positives, 15 negatives
     target = np.where(y == 1, *t)

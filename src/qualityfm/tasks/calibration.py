@@ -51,13 +51,22 @@ class Calibrator:
             n_pos = int(y.sum())  # separable rows give no 0 or 1 certainty
             target = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (len(y) - n_pos + 2))
 
+        # Platt fits on standardised logits u = (z - m) / sd, a * z + b = a' * u + b' with
+        # a' = a sd, b' = b + a m: a shift of the logits moves b alone (their mean is no
+        # bound's concern), and a' and b' are not tied to each other (a well-posed problem)
+        m, sd = (float(z.mean()), float(z.std())) if platt else (0.0, 1.0)
+        sd = sd if sd > 0 else 1.0
+        u = (z - m) / sd
+
         def nll(p: np.ndarray) -> tuple[float, np.ndarray]:
-            s = z * p[0] + p[1]
+            s = u * p[0] + p[1]
             r = expit(s) - target
             return float(np.mean(np.logaddexp(0, s) - target * s)), np.array(
-                [np.mean(r * z), np.mean(r) if platt else 0.0])
-        self.a, self.b = (float(v) for v in _convex_fit(
-            nll, [1.0, 0.0], [scale, (-20.0, 20.0) if platt else (0.0, 0.0)]))
+                [np.mean(r * u), np.mean(r) if platt else 0.0])
+        a, b = _convex_fit(nll, [sd, 0.0], [(scale[0] * sd, scale[1] * sd),
+                                            (-20.0, 20.0) if platt else (0.0, 0.0)])
+        self.a = float(a / sd)
+        self.b = float(b - self.a * m) if platt else 0.0
         return self
 
     def __call__(self, logits: np.ndarray) -> np.ndarray:
