@@ -848,3 +848,26 @@ def test_the_plain_array_api_is_at_the_package_top() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120).stdout.strip()
     assert out == "False"
+
+
+def test_trained_on_counts_windows_or_features_fitted_and_says_when_it_cannot(capsys) -> None:
+    """A model fitted on features alone (from Python) recognises its rows by their features;
+    a model saved before it kept digests reports n_windows None (unknown), not 0."""
+    from types import SimpleNamespace
+
+    from qualityfm.tasks.pipeline import _row_digests, _trained_on
+
+    rng = np.random.default_rng(0)
+    ds = SimpleNamespace(X=rng.normal(size=(4, 2, 50)).astype(np.float32),
+                         features=rng.normal(size=(4, 7)).astype(np.float32))
+    est = ClassicalBaseline("vt-alarm", crossfit=None, max_iter=5)
+    est.fit(None, np.array([0, 1, 0, 1] * 3), features=np.r_[ds.features, rng.normal(
+        size=(8, 7)).astype(np.float32)], groups=np.arange(12))
+    got = _trained_on({}, {"r"}, "evaluated", "", est, _row_digests(ds))
+    assert got == {"n_groups": 0, "groups": [], "n_windows": 4}
+    assert "4 of the 4 windows evaluated are windows the model was fitted on" in (
+        capsys.readouterr().err)
+    est.train_windows = None  # saved before the digests were kept
+    got = _trained_on({"train_groups": ["v100s"]}, {"x0"}, "evaluated", "", est,
+                      _row_digests(ds))
+    assert got == {"n_groups": 0, "groups": [], "n_windows": None}

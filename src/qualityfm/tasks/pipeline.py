@@ -474,7 +474,7 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     label = Path(os.path.abspath(model)).name  # the row and plots name it ("." too; a link
     # by its own name)
     trained_on = _trained_on(summary, set(ds.groups.astype(str)), "evaluated",
-                             ": these figures are not a test", est, window_digests(ds.X))
+                             ": these figures are not a test", est, _row_digests(ds))
     if trained_on is not None:
         res["trained_on"] = trained_on
         if trained_on["n_groups"]:
@@ -487,19 +487,28 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     return res
 
 
+def _row_digests(ds: TaskDataset) -> list[tuple[str, str]]:
+    """Each row's :func:`window_digests` of its window and of its features row: a model keeps
+    those of what it was fitted on (windows, or features alone from Python)."""
+    return list(zip(window_digests(ds.X), window_digests(ds.features), strict=True))
+
+
 def _trained_on(summary: dict, groups: set[str], verb: str, consequence: str = "",
-                est: TaskEstimator | None = None, digests: Sequence[str] = ()) -> dict | None:
+                est: TaskEstimator | None = None,
+                digests: Sequence[tuple[str, str]] = ()) -> dict | None:
     """``{"n_groups", "groups", "n_windows"}``: the ``groups`` (patients or records) the run
-    was fitted on, and how many of the windows (their :func:`window_digests`, ``digests``)
-    the model ``est`` fitted, under whatever name (a renamed copy), warned about on stderr;
-    None where neither was recorded (a run saved before they were; a model saved from
-    Python keeps its windows, not its record names)."""
+    was fitted on, and how many rows (``digests``, :func:`_row_digests`) hold a window or
+    features row the model ``est`` fitted, under whatever name (a renamed copy), warned
+    about on stderr; ``n_windows`` None for a model saved before it kept them, the whole
+    None where neither was recorded (a model saved from Python keeps no record names)."""
     names = summary.get("train_groups")
     fitted = None if est is None else est.train_windows
     if names is None and fitted is None:
         return None
     seen = sorted(set(names or ()) & groups)
-    n_windows = int(np.isin(np.asarray(list(digests)), fitted).sum()) if fitted else 0
+    known = set(fitted or ())
+    n_windows = None if fitted is None else sum(
+        1 for window, feats in digests if window in known or feats in known)
     if seen:
         print(f"qualityfm: warning: {len(seen)} of the {len(groups)} patients/records {verb} "
               f"were in the model's training data ({', '.join(seen[:5])}"
@@ -539,13 +548,13 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     rows: list[dict] = []
     columns: list[str] = []
     groups: set[str] = set()
-    digests: list[str] = []
+    digests: list[tuple[str, str]] = []
     window = _window_settings(summary, seconds, est)
     for ds in iter_task_datasets(task, data, skipped, records_per_part=records_per_part,
                                  **window, max_records=max_records, left_out=left_out,
                                  cache_dir=cache_dir, labels=False, outputs=[Path(out)]):
         groups |= set(ds.groups.astype(str))
-        digests += window_digests(ds.X)
+        digests += _row_digests(ds)
         table = _prediction_table(task, est, rhythm, ds)
         columns += [c for c in table if c not in columns]
         rows += [dict(zip(table, values, strict=True))
