@@ -441,15 +441,15 @@ def test_csv_text_cells_in_a_signal_column_are_said(tmp_path: Path) -> None:
     """A few cells of text that is no placeholder ('ERR') are read as gaps, with a warning
     naming the column, their count and the first (they had become NaN without a word)."""
     rows = _signal_rows(400, 125.0)
-    for k in (50, 51, 300):
+    for k, cell in ((50, "ERR"), (51, "ERR"), (300, "ERR"), (301, "NA "), (302, " None")):
         t, _, ii = rows[k].split(",")
-        rows[k] = ",".join([t, "ERR", ii])
+        rows[k] = ",".join([t, cell, ii])  # pandas' NA tokens, spaced, are gaps, not text
     path = tmp_path / "err.csv"
     path.write_text(_csv_text("Time [s],PLETH,II", rows))
     with pytest.warns(RuntimeWarning, match=r"err\.csv: column 'PLETH': 3 cells are text, not "
                                             r"numbers \(the first 'ERR' on non-blank line 52\)"):
         rec = read_record(path)
-    assert np.flatnonzero(np.isnan(rec.signals["ppg"])).tolist() == [50, 51, 300]
+    assert np.flatnonzero(np.isnan(rec.signals["ppg"])).tolist() == [50, 51, 300, 301, 302]
 
 
 def test_csv_column_of_text_is_refused_naming_column_value_and_line(tmp_path: Path) -> None:

@@ -336,7 +336,8 @@ def _signal_values(
             f"column, or "
             f"in Python read the others with read_record(path, channels=[...])"
         )
-    text_cells = bad & ~text.isin(PLACEHOLDERS).to_numpy(bool, na_value=False)
+    text_cells = bad & ~text.isin([*PLACEHOLDERS, *_PANDAS_MISSING]).to_numpy(
+        bool, na_value=False)  # (stripped: "NA " is pandas' NA once its space is gone)
     if text_cells.any():  # a monitor's placeholders are expected gaps; other text is said
         value, line = _first_bad(text_cells, col, first_line)
         n = int(text_cells.sum())
