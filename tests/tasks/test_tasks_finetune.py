@@ -1531,7 +1531,7 @@ def test_a_damaged_run_file_is_named(tmp_path) -> None:
         load_estimator(run)
 
 
-def test_a_config_may_be_an_exported_model_or_its_config_file(tmp_path) -> None:
+def test_a_config_may_be_an_exported_model_or_its_config_file(tmp_path, monkeypatch) -> None:
     """--config MODEL (or its config.json) gives the architecture of a pre-trained model for
     a scratch row: an export's config.json had been refused for its 'format' and 'model'
     keys, a folder read as no file."""
@@ -1544,6 +1544,12 @@ def test_a_config_may_be_an_exported_model_or_its_config_file(tmp_path) -> None:
     (folder / "config.json").write_text(json.dumps({"format": FORMAT, "model": cfg.to_dict()}))
     (folder / "model.safetensors").write_bytes(b"")
     assert resolve_model_config(folder) == cfg
+    local = tmp_path / "pretrained"  # a folder of that name, not the shipped weights
+    local.mkdir()
+    for f in folder.iterdir():
+        (local / f.name).write_bytes(f.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    assert resolve_model_config("./pretrained") == cfg
     assert resolve_model_config(folder / "config.json") == cfg
     (tmp_path / "plain.json").write_text(json.dumps(cfg.to_dict()))
     assert resolve_model_config(tmp_path / "plain.json") == cfg

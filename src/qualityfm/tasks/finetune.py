@@ -607,7 +607,7 @@ def resolve_model_config(spec: object = None) -> QualityFMConfig:
     if path.is_dir() or path.suffix == ".safetensors":
         from qualityfm.train import saved_config
 
-        return saved_config(path)
+        return saved_config(str(spec))  # as spelt: "./pretrained" is a folder here
     fields = read_json(path, "model config")
     if "format" in fields and isinstance(fields.get("model"), dict):  # an export's config.json
         fields = fields["model"]
