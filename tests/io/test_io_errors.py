@@ -72,6 +72,20 @@ def test_empty_records(tmp_path: Path) -> None:
         read_record(tmp_path / "nocount.hea")
     (tmp_path / "nocount.dat").write_bytes(b"\x01\x00\x02\x00")  # two samples: read
     assert read_record(tmp_path / "nocount.hea").signals["ecg_ii"].shape == (2,)
+    (tmp_path / "two.hea").write_text("two 2 250\na.dat 16 200 16 0 0 0 0 II\n"
+                                      "b.dat 16 200 16 0 0 0 0 PLETH\n")
+    (tmp_path / "a.dat").write_bytes(b"")
+    (tmp_path / "b.dat").write_bytes(b"\x01\x00\x02\x00")  # one file of two empty: truncated
+    with pytest.raises(RecordError, match=r"two\.hea: truncated record: signal file a\.dat "
+                                          r"holds no sample"):
+        read_record(tmp_path / "two.hea")
+    (tmp_path / "b.dat").write_bytes(b"")
+    with pytest.raises(RecordError, match=r"two\.hea: empty record \(no samples\)"):
+        read_record(tmp_path / "two.hea")
+    (tmp_path / "flac.hea").write_text("flac 1 250\nflac.dat 516 200 16 0 0 0 0 II\n")
+    (tmp_path / "flac.dat").write_bytes(b"")  # a compressed format: no sample size, still empty
+    with pytest.raises(RecordError, match=r"flac\.hea: empty record \(no samples\)"):
+        read_record(tmp_path / "flac.hea")
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(RecordError, match=r"empty\.csv: empty record"):
         read_record(tmp_path / "empty.csv")

@@ -500,6 +500,25 @@ def _frames_in_file(path: Path, header: Header) -> int:
     return int(size / (_BYTES_PER_SAMPLE[fmt] * spf))
 
 
+def _check_empty_files(path: Path, header: Header) -> None:
+    """A header without a sample count over signal files of which some hold no sample (past
+    their byte offset): every one empty is an empty record, some a truncated record, each a
+    ``RecordError`` naming them; missing files are left to the read, which names them."""
+    empty, files = [], [f for f in dict.fromkeys(header.files) if f != "~"]
+    for f in files:
+        try:
+            size = (path.parent / f).stat().st_size - header.byte_offsets[header.signals_in(f)[0]]
+        except FileNotFoundError:
+            return
+        if size <= 0:
+            empty.append(f)
+    if empty and len(empty) == len(files):
+        raise RecordError(f"{path}: empty record (no samples)")
+    if empty:
+        raise RecordError(f"{path}: truncated record: signal file {', '.join(empty)} holds no "
+                          f"sample, the others do")
+
+
 def _check_mat_length(path: Path, header: Header) -> None:
     """A MATLAB v4 ``.mat`` signal file (format 16+24) against its own header: one that is no
     MATLAB v4 matrix of the header's sample type, whose samples start elsewhere than the
@@ -619,9 +638,8 @@ def read_wfdb(
         n_frames = sum(n for _, n in header.data_segments)
     elif n_frames is None and (start is not None or stop is not None):
         n_frames = _frames_in_file(path, header)  # wfdb reads no span of one without it
-    elif n_frames is None and header.formats[0] in _BYTES_PER_SAMPLE \
-            and _frames_in_file(path, header) == 0:
-        n_frames = 0  # an empty signal file: named here, not by wfdb's span error
+    elif n_frames is None:
+        _check_empty_files(path, header)  # named here, not by wfdb's span or sample errors
     if n_frames == 0:
         raise RecordError(f"{path}: empty record (no samples)")
     i0, i1 = sample_span(start, stop, frame_fs, n_frames or sys.maxsize, path)
