@@ -357,7 +357,10 @@ def store_feature_targets(store: str, env: DistEnv, progress: bool = False) -> F
     # NCCL, 30 on gloo) a store of millions of windows would end the job while rank 0 works.
     # Every rank sees the same store, so all of them know whether there is anything to wait for.
     todo = parts_without_features(Store(store))
-    unwritable = [str(p.folder) for p in todo if not os.access(p.folder, os.W_OK)]
+    # the main rank writes them: asked there alone (a worker node may see the store read-only;
+    # the main rank's error ends the others under torchrun)
+    unwritable = [str(p.folder) for p in todo
+                  if env.is_main and not os.access(p.folder, os.W_OK)]
     if unwritable:  # said before hours of computing, not at the first write
         raise ValueError(f"{store}: its windows' classical features (the feature loss's "
                          f"targets) are missing or of another feature set, and {unwritable[0]}"
