@@ -1023,20 +1023,27 @@ def test_the_model_card_reports_the_checkpoints_step(synthetic_store, tmp_path) 
     assert "last (step 3)" in card and "step 9" not in card and "| 123 |" not in card
 
 
-def test_pretrain_refuses_stores_it_cannot_use_before_any_work(synthetic_store, tmp_path,
-                                                               monkeypatch) -> None:
-    """A store of windows not scaled per channel would give a model that score, embed and
-    finetune then feed other inputs; a store whose feature targets cannot be written is said
-    to be so before they are computed, with the two ways out."""
+def test_pretrain_records_its_store_scaling_and_refuses_unwritable_targets_first(
+        synthetic_store, tmp_path, monkeypatch) -> None:
+    """A store of windows scaled jointly (the original's pre-training) gives a model that
+    records it, so that score and embed scale their windows so (they had fed it per-channel
+    windows without a word); a store whose feature targets cannot be written is said to be
+    so before they are computed, with the two ways out."""
+    from qualityfm.inference.windows import check_model_window, model_window
     from qualityfm.io import write_json
+    from qualityfm.model import QualityFMConfig
+    from qualityfm.signal import WindowConfig
+    from qualityfm.train import load_checkpoint
 
     joint = shutil.copytree(synthetic_store, tmp_path / "joint")
     write_json(joint / "meta.json", {**json.loads((joint / "meta.json").read_text()),
                                      "normalization": "joint"})
-    with pytest.raises(ValueError, match=r"joint: its windows are normalized 'joint' .*"
-                                         r"--normalization channel"):
-        pretrain(tiny(joint, tmp_path / "a"))
-    assert not (tmp_path / "a").exists()
+    pretrain(tiny(joint, tmp_path / "a", steps=2, feature_weight=0.0))
+    cfg = QualityFMConfig.from_dict(load_checkpoint(tmp_path / "a" / "last.pt")["model_config"])
+    assert cfg.normalization == "joint" and model_window(cfg).normalization == "joint"
+    with pytest.raises(ValueError, match="window normalization 'channel': the model was "
+                                         "pre-trained on windows scaled 'joint'"):
+        check_model_window(WindowConfig(fs=cfg.fs), cfg)
     bare = shutil.copytree(synthetic_store, tmp_path / "bare")
     for f in bare.rglob("features.*"):
         f.unlink()

@@ -50,15 +50,17 @@ class FileWindows:
 
 
 def model_window(cfg: QualityFMConfig) -> WindowConfig:
-    """The windows a model was pre-trained on: ``cfg.n_samples`` samples at ``cfg.fs`` Hz."""
-    return WindowConfig(fs=float(cfg.fs), seconds=cfg.n_samples / float(cfg.fs))
+    """The windows a model was pre-trained on: ``cfg.n_samples`` samples at ``cfg.fs`` Hz,
+    scaled as ``cfg.normalization``."""
+    return WindowConfig(fs=float(cfg.fs), seconds=cfg.n_samples / float(cfg.fs),
+                        normalization=cfg.normalization)
 
 
 def check_model_window(window: WindowConfig, cfg: QualityFMConfig) -> None:
     """Refuse (ValueError) windows a model would misread: another number of channels than
     it reads, for a model of the two model channels others than ``MODEL_CHANNELS`` in that
-    order (ECG read as PPG), or another rate than the model's (another length is allowed:
-    the encoder reads any)."""
+    order (ECG read as PPG), another rate or scaling than the model's (another length is
+    allowed: the encoder reads any)."""
     if len(window.channels) != cfg.in_channels or (
             cfg.in_channels == len(MODEL_CHANNELS) and tuple(window.channels) != MODEL_CHANNELS):
         wanted = MODEL_CHANNELS if cfg.in_channels == len(MODEL_CHANNELS) else None
@@ -68,6 +70,9 @@ def check_model_window(window: WindowConfig, cfg: QualityFMConfig) -> None:
     if abs(window.fs - float(cfg.fs)) > 1e-6 * float(cfg.fs):
         raise ValueError(f"window rate {window.fs:g} Hz: the model reads windows at "
                          f"{float(cfg.fs):g} Hz")
+    if window.normalization != cfg.normalization:
+        raise ValueError(f"window normalization {window.normalization!r}: the model was "
+                         f"pre-trained on windows scaled {cfg.normalization!r}")
 
 
 def iter_file_windows(

@@ -36,6 +36,9 @@ class QualityFMConfig:
     in_channels: int = 2  # model channels, in the order of qualityfm.io.MODEL_CHANNELS
     n_samples: int = 9000  # window length the decoder is built for (30 s at 300 Hz)
     fs: float = 300.0  # sampling rate (Hz) of the windows it reads: n_samples / fs seconds
+    #: how the windows it was pre-trained on were scaled (its store's): score and embed scale
+    #: theirs so; the task verbs scale per channel, the original's downstream protocol
+    normalization: str = "channel"
     d_model: int = 512
     n_layers: int = 2
     n_heads: int = 4
@@ -98,6 +101,9 @@ class QualityFMConfig:
             raise ValueError(f"config dropout must be a number, got {self.dropout!r}")
         if not is_number(self.fs) or not self.fs > 0:
             raise ValueError(f"config fs must be a finite rate in Hz > 0, got {self.fs!r}")
+        if self.normalization not in ("channel", "joint", "none"):  # signal.NORMALIZATIONS
+            raise ValueError(f"config normalization must be 'channel', 'joint' or 'none', got "
+                             f"{self.normalization!r}")
         if not isinstance(self.bias, bool):
             raise ValueError(f"config bias must be true or false, got {self.bias!r}")
         positive = ("in_channels", "n_samples", "d_model", "n_layers", "n_heads", "d_ff", "n_bins",

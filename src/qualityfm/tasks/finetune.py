@@ -660,7 +660,12 @@ def load_backbone(init: str | Path | nn.Module, config: object = None,
     check_init(init)
     from qualityfm.train import load  # "pretrained" without shipped weights: a clear error
 
-    return QualityFMBackbone(load(init), pool)
+    model = load(init)
+    if model.cfg.normalization != "channel":
+        warn_at_caller(f"{init}: pre-trained on windows scaled {model.cfg.normalization!r}; "
+                       "task windows are min-max scaled per channel (the original's "
+                       "downstream protocol), so its encoder reads them scaled otherwise")
+    return QualityFMBackbone(model, pool)
 
 
 class TaskNet(nn.Module):

@@ -100,16 +100,18 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def model_config(cfg: PretrainConfig, n_features: int = 0,
-                 fs: float | None = None) -> QualityFMConfig:
+def model_config(cfg: PretrainConfig, n_features: int = 0, fs: float | None = None,
+                 normalization: str | None = None) -> QualityFMConfig:
     """The network's config for a pre-training config (preset, overrides, attention, head;
-    a read-out of ``n_features`` window features when the feature loss is on; ``fs``, the
-    store's rate, recorded as the rate of the windows it reads unless overridden)."""
+    a read-out of ``n_features`` window features when the feature loss is on; ``fs`` and
+    ``normalization``, the store's, recorded as those of the windows it reads unless
+    overridden)."""
     head = {"head": "dino", "head_on": _HEAD_ON[cfg.distill_mode],
             "head_prototypes": cfg.prototypes} if cfg.head else {"head": "none"}
     settings = {"attention": cfg.attention, "window": cfg.window, "stem": cfg.stem, **head,
                 "feature_targets": n_features if cfg.feature_weight > 0 else 0,
-                **({"fs": float(fs)} if fs is not None else {})}
+                **({"fs": float(fs)} if fs is not None else {}),
+                **({"normalization": normalization} if normalization is not None else {})}
     return QualityFMConfig.preset(cfg.preset, **{**settings, **cfg.model_overrides})
 
 
@@ -424,12 +426,6 @@ def check_store_pairs(store_path: str, per_step: int) -> dict[str, Any]:
     from qualityfm.data import Store
 
     store = Store(store_path)
-    norm = store.meta.get("normalization", "channel")
-    if norm != "channel":  # score, embed and the tasks feed a model windows scaled per channel
-        raise ValueError(f"{store_path}: its windows are normalized {norm!r} (prepare "
-                         f"--normalization {norm}); pre-training reads windows min-max scaled "
-                         "per channel, as score, embed and finetune feed the model they make: "
-                         "prepare the store again with --normalization channel")
     if store.n_pairs == 0:
         raise ValueError(f"{store_path}: holds {store.n_windows} windows and 0 pairs; "
                          "pre-training needs pairs (windows of one record whose quality "
@@ -776,9 +772,11 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     store_counts = check_store_pairs(cfg.store, cfg.batch_size)
     from qualityfm.data import Store
 
-    store_fs = Store(cfg.store).fs  # the network records the rate of the windows it reads
+    store = Store(cfg.store)  # the network records the rate and scaling of what it reads
+    store_fs, store_norm = store.fs, store.meta.get("normalization", "channel")
     try:
-        check_trainable(model_config(cfg, fs=store_fs), env.device, cfg.store)  # before writing
+        check_trainable(model_config(cfg, fs=store_fs, normalization=store_norm), env.device,
+                        cfg.store)  # before writing
     except ValueError:
         if resume and ckpt_path.is_file():  # a resumption on other data: say that first
             _check_store(load_checkpoint(ckpt_path), store_counts, cfg.store, ckpt_path)
@@ -802,7 +800,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     targets = (store_feature_targets(cfg.store, env, cfg.progress) if cfg.feature_weight > 0
                else None)
     seed_everything(cfg.seed)  # identical initial weights on every rank
-    mcfg = model_config(cfg, 0 if targets is None else targets.width, store_fs)
+    mcfg = model_config(cfg, 0 if targets is None else targets.width, store_fs, store_norm)
     student = QualityFM(mcfg).to(env.device)
     teacher = copy.deepcopy(student).requires_grad_(False).eval()
     objective = Objective(cfg, mcfg).to(env.device)
