@@ -546,3 +546,24 @@ def test_a_resume_refuses_a_half_stored_record_that_now_reads_otherwise(
     prepare(synth_dir, out, **kw)  # read as before: resumed to the whole store
     full = prepare(synth_dir, tmp_path / "full", **kw)
     assert files_digest(out) == files_digest(tmp_path / "full") and full["n_windows"] == 50
+
+
+def test_prepare_takes_the_ecg_rules_and_records_them(tmp_path):
+    """icu0295's clean tachycardia rates bad under the method's 120-bpm rule, so it is the
+    student of its pairs; with hr_max 250 it rates by its signal. The rules are part of the
+    store's settings: a re-run with others is refused, one with the defaults matches a store
+    made before they could be set."""
+    from qualityfm.quality import RRRules
+
+    rec = shared_path("physionet2015_icu", "icu0295.hea")
+    default = prepare([rec], tmp_path / "a", progress=False)
+    wide = prepare([rec], tmp_path / "b", ecg_rules=RRRules(hr_max=250), progress=False)
+    ecg_a, ecg_b = (Store(tmp_path / k).index["q"] for k in "ab")
+    assert default["n_windows"] == wide["n_windows"] and (ecg_b > ecg_a + 0.2).any()
+    meta = json.loads((tmp_path / "b" / "meta.json").read_text())
+    assert meta["settings"]["ecg_rules"]["hr_max"] == 250
+    assert "ecg_rules" not in json.loads((tmp_path / "a" / "meta.json").read_text())["settings"]
+    with pytest.raises(ValueError, match="ecg_rules"):
+        prepare([rec], tmp_path / "b", progress=False)
+    assert prepare([rec], tmp_path / "a", ecg_rules=RRRules(), progress=False)[
+        "n_windows"] == default["n_windows"]

@@ -65,6 +65,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-level-gap", type=gap, default=1,
                    help=f"pair levels must differ by at least this (default 1, at most "
                         f"{MAX_LEVEL_GAP})")
+    p.add_argument("--hr-max", type=positive_float, default=None, metavar="BPM",
+                   help="highest heart rate the ECG quality accepts as good beats (default "
+                   "120, QualityFM's rule: clean tachycardia rates bad, so it is the student "
+                   "of the record's pairs; e.g. 250 to pair by signal quality alone)")
     p.add_argument("--features", action="store_true",
                    help="also compute every window's classical features (features.npy), the "
                         "targets of pretrain --feature-weight (else pretrain computes them)")
@@ -75,14 +79,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from qualityfm.data import PairConfig, compute_store_features, prepare
+    from qualityfm.quality import RRRules
     from qualityfm.signal import WindowConfig
 
     window = WindowConfig(fs=args.fs, seconds=args.window, normalization=args.normalization)
     pairs = PairConfig(max_distance=args.max_distance, min_level_gap=args.min_level_gap)
+    rules = None if args.hr_max is None else RRRules(hr_max=args.hr_max)
     summary = prepare(
         args.inputs, args.out, workers=args.workers, shard=args.shard, window=window,
-        pairs=pairs, dtype=args.dtype, shard_size=args.shard_size, overwrite=args.overwrite,
-        progress=not args.no_progress,
+        pairs=pairs, ecg_rules=rules, dtype=args.dtype, shard_size=args.shard_size,
+        overwrite=args.overwrite, progress=not args.no_progress,
     )
     if args.features and summary["n_windows"]:  # the folder just written (this part only)
         compute_store_features(summary["path"], workers=args.workers,

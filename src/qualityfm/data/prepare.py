@@ -233,8 +233,10 @@ def score_and_scale(w: Windows, cfg: WindowConfig, ecg_rules: RRRules | None = N
     return scores, normalize(w.x, w.mask, cfg.normalization).astype(np.float32, copy=False)
 
 
-def process_record(path: str, window: WindowConfig, pair_cfg: PairConfig) -> _Result:
-    """Read, window, score (on raw windows), normalise and pair one record."""
+def process_record(path: str, window: WindowConfig, pair_cfg: PairConfig,
+                   ecg_rules: RRRules | None = None) -> _Result:
+    """Read, window, score (on raw windows, the ECG by ``ecg_rules``; None: the method's),
+    normalise and pair one record."""
     res = _Result(source=path)
     if len(str(path)) > _STR_WIDTH["source"]:  # the index's width: skipped, named, not fatal
         res.reason = (f"path longer than {_STR_WIDTH['source']} characters (the store's "
@@ -254,7 +256,7 @@ def process_record(path: str, window: WindowConfig, pair_cfg: PairConfig) -> _Re
         if len(w) == 0:
             res.reason = unusable_reason(w)
             return res
-        scores, res.x = score_and_scale(w, window)
+        scores, res.x = score_and_scale(w, window, ecg_rules)
         # slots on the sample grid of window starts (a hop of 0.3 s is 38 samples at 128 Hz);
         # pairs lie whole windows apart, so overlapping windows (hop < seconds) never pair
         # with a window that shares their samples
@@ -298,11 +300,17 @@ def _index_rows(res: _Result, record: int, n_channels: int) -> np.ndarray:
 
 
 def _settings(window: WindowConfig, pair_cfg: PairConfig, dtype: str, shard_size: int,
-              shard: tuple[int, int] | None) -> dict[str, Any]:
+              shard: tuple[int, int] | None, ecg_rules: RRRules | None = None
+              ) -> dict[str, Any]:
     pairs: dict[str, Any] = dataclasses.asdict(pair_cfg)
     if window.hop is not None:  # distances in window lengths since session 27 (in hops before)
         pairs["distance_unit"] = "window"
+    # the ECG rules only where they are not the method's: a store made before they could be
+    # set has the same settings as one made with the defaults today
+    rules = {} if ecg_rules is None or ecg_rules == RRRules() else {
+        "ecg_rules": dataclasses.asdict(ecg_rules)}
     return {
+        **rules,
         "window": dataclasses.asdict(window),
         "pairs": pairs,
         "dtype": dtype,
@@ -390,18 +398,20 @@ def worker_pool(workers: int) -> Iterator[cf.ProcessPoolExecutor]:
 
 
 def _ordered_results(
-    todo: list[Path], window: WindowConfig, pair_cfg: PairConfig, workers: int
+    todo: list[Path], window: WindowConfig, pair_cfg: PairConfig, workers: int,
+    ecg_rules: RRRules | None = None,
 ) -> Iterator[_Result]:
     """Results of :func:`process_record` in the order of ``todo``, ``workers`` at a time."""
     if workers <= 1:
         for path in todo:
-            yield process_record(str(path), window, pair_cfg)
+            yield process_record(str(path), window, pair_cfg, ecg_rules)
         return
     with worker_pool(workers) as pool:
         pending: deque[tuple[Path, cf.Future[_Result]]] = deque()
         paths = iter(todo)
         for path in paths:  # keep at most 2 records per worker in flight
-            pending.append((path, pool.submit(process_record, str(path), window, pair_cfg)))
+            pending.append((path, pool.submit(process_record, str(path), window, pair_cfg,
+                                              ecg_rules)))
             if len(pending) >= 2 * workers:
                 break
         while pending:
@@ -411,7 +421,7 @@ def _ordered_results(
                 nxt = next(paths, None)
                 if nxt is not None:  # a pool broken since is found here too
                     pending.append((nxt, pool.submit(process_record, str(nxt), window,
-                                                     pair_cfg)))
+                                                     pair_cfg, ecg_rules)))
             except cf.BrokenExecutor:
                 raise ChildProcessError(
                     "a worker process died (killed for memory, or a crash in a reader) while "
@@ -583,6 +593,7 @@ def prepare(
     shard: tuple[int, int] | None = None,
     window: WindowConfig | None = None,
     pairs: PairConfig | None = None,
+    ecg_rules: RRRules | None = None,
     dtype: str = "float16",
     shard_size: int = 2048,
     overwrite: bool = False,
@@ -598,7 +609,8 @@ def prepare(
     differs, unless ``overwrite``. A journal left by an interrupted run with the same settings
     and records is resumed. ``out`` must lie apart from the input folders. ``on_shard`` is
     called with the journal each time full shards have been written (raising from it
-    interrupts the run)."""
+    interrupts the run). ``ecg_rules`` scores the ECG (None: the method's rules; a higher
+    ``hr_max`` keeps clean tachycardia from rating bad, the student of its pairs)."""
     t0 = time.perf_counter()
     window = window or WindowConfig()
     pair_cfg = pairs or PairConfig()
@@ -626,7 +638,7 @@ def prepare(
     all_records = input_records([key for key, _ in records])
     if shard is not None:
         records = [(key, p) for key, p in records if stable_part(key, shard[1]) == shard[0]]
-    settings = _settings(window, pair_cfg, dtype, shard_size, shard)
+    settings = _settings(window, pair_cfg, dtype, shard_size, shard, ecg_rules)
     run = {  # what meta.json and the journal record of this run, as JSON reads them back
         "settings": json.loads(json.dumps(settings)),
         "inputs": sorted(str(Path(i).resolve()) for i in inputs),  # their order is no setting
@@ -747,7 +759,7 @@ def prepare(
 
         try:
             todo = [] if state["final"] else [p for _, p in records[done:]]
-            for res in _ordered_results(todo, window, pair_cfg, workers):
+            for res in _ordered_results(todo, window, pair_cfg, workers, ecg_rules):
                 if dtype == "float16" and len(res):
                     _refuse_float16_overflow(res, window.channels)
                 base = state["windows_done"] + sum(r["windows"] for r in open_records)
