@@ -77,7 +77,7 @@ def test_two_processes_with_the_feature_loss(synthetic_store, tmp_path) -> None:
 
 
 _WAITER = """
-import sys, time
+import sys, time, types
 from datetime import timedelta
 import torch, torch.distributed as dist
 import qualityfm.data
@@ -88,7 +88,8 @@ rank = int(sys.argv[1])
 dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{sys.argv[2]}", rank=rank,
                         world_size=2, timeout=timedelta(seconds=2))
 qualityfm.data.Store = lambda path: path
-qualityfm.data.features.parts_without_features = lambda store: ["a folder"]
+qualityfm.data.features.parts_without_features = lambda store: [types.SimpleNamespace(
+    folder=".")]  # one part to compute, in a folder rank 0 may write
 qualityfm.data.compute_store_features = lambda *a, **k: time.sleep(6)  # a large store
 qualityfm.data.feature_targets = lambda store: f"targets of rank {rank}"
 print(store_feature_targets("unused", DistEnv(rank, 2, rank, torch.device("cpu"))))
