@@ -871,3 +871,25 @@ def test_trained_on_counts_windows_or_features_fitted_and_says_when_it_cannot(ca
     got = _trained_on({"train_groups": ["v100s"]}, {"x0"}, "evaluated", "", est,
                       _row_digests(ds))
     assert got == {"n_groups": 0, "groups": [], "n_windows": None}
+
+
+def test_a_second_run_on_the_same_out_is_refused(tmp_path) -> None:
+    """Two finetune (or compare) runs on one --out had run side by side, each clearing the
+    other's finished files, both exiting 0; a run refused before any work leaves no folder."""
+    from qualityfm.tasks.pipeline import _out_lock, compare_run, finetune_run
+
+    data = shared_path("physionet2015_vt")
+    out = tmp_path / "run"
+    with _out_lock(out, "finetune"):  # the first run, still writing
+        (out / ".summary.json.x1.tmp").write_text("{")  # its half-written file stays
+        with pytest.raises(ValueError, match=r"run: another finetune is writing there"):
+            finetune_run("vt-alarm", data, out, init="classical", max_records=20)
+        with pytest.raises(ValueError, match=r"run: another compare is writing there"):
+            compare_run("vt-alarm", data, out, baselines=["classical"], max_records=20)
+        assert (out / ".summary.json.x1.tmp").exists()
+    with pytest.raises(ValueError, match="'max'"):
+        finetune_run("vt-alarm", data, tmp_path / "bad", pool="max")
+    assert not (tmp_path / "bad").exists()
+    (out / ".summary.json.x1.tmp").write_text("{")  # a write killed by an earlier run
+    finetune_run("vt-alarm", data, out, init="classical", max_records=20)
+    assert not list(out.glob(".*.tmp")) and (out / "finetune.json").is_file()

@@ -4,12 +4,14 @@ a report (``predict_run``: a table of predictions)."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import os
 import shutil
 import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +20,11 @@ import torch
 from qualityfm._caller import warn_at_caller
 from qualityfm.inference.score import check_output, write_table
 from qualityfm.io import atomic_write_text, read_json, write_json
+from qualityfm.io.atomic import remove_temporaries
 from qualityfm.io.folders import (
     check_writable_folder,
     folder_kind,
+    folder_lock,
     refuse_other_kind,
     refuse_reserved_name,
 )
@@ -136,6 +140,38 @@ def _files_stamp(init: object) -> list | None:
     return [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
 
 
+@contextlib.contextmanager
+def _out_lock(out: str | Path, verb: str) -> Iterator[None]:
+    """Hold ``out/.lock`` while ``verb`` runs (``io.folders.folder_lock``): a second run on the
+    same ``out`` is refused (two had cleared each other's finished files, both exiting 0).
+    The temporaries of a write killed there before are removed; a folder made for the lock
+    alone goes again when the run ends with nothing in it (a refusal)."""
+    out = Path(out)
+    check_writable_folder(out, f"--out {out}")
+    made = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with folder_lock(out, verb):
+            remove_temporaries(out)
+            yield
+    finally:
+        if made and [p.name for p in out.iterdir()] in ([], [".lock"]):
+            (out / ".lock").unlink(missing_ok=True)
+            out.rmdir()
+
+
+def _locked(verb: str) -> Callable[[Callable[..., dict]], Callable[..., dict]]:
+    """Run the decorated ``(task, data, out, ...)`` under :func:`_out_lock` of its ``out``."""
+    def wrap(run: Callable[..., dict]) -> Callable[..., dict]:
+        @functools.wraps(run)
+        def locked(task: str, data: DataDirs, out: str | Path, *args, **kwargs) -> dict:
+            with _out_lock(out, verb):
+                return run(task, data, out, *args, **kwargs)
+        return locked
+    return wrap
+
+
+@_locked("finetune")
 def finetune_run(
     task: str, data: DataDirs, out: str | Path, *, init: str = "pretrained",
     mode: str | None = None,
@@ -642,6 +678,7 @@ PRETRAINED_ROW = "QualityFM pre-trained (finetune's default)"
 BASELINES = ("classical", "scratch", "resnet", "pretrained")
 
 
+@_locked("compare")
 def compare_run(
     task: str, data: DataDirs, out: str | Path, *, models: Sequence[str] = (),
     baselines: Sequence[str] = BASELINES, kfold: int = 5,
