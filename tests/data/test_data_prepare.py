@@ -567,3 +567,30 @@ def test_prepare_takes_the_ecg_rules_and_records_them(tmp_path):
         prepare([rec], tmp_path / "b", progress=False)
     assert prepare([rec], tmp_path / "a", ecg_rules=RRRules(), progress=False)[
         "n_windows"] == default["n_windows"]
+
+
+def test_an_overwrite_stopped_while_removing_the_old_store_is_no_finished_store(
+        synth_dir, small_window, tmp_path, monkeypatch):
+    """--overwrite removes the old store's marks (meta.json, the journal) before its shards:
+    a stop part way had left meta.json beside missing shards, returned as finished."""
+    import importlib
+
+    prep = importlib.import_module("qualityfm.data.prepare")  # the module, not the function
+    out = tmp_path / "s"
+    prepare(synth_dir, out, window=small_window, shard_size=4, progress=False)
+    reference = files_digest(out)
+    unlink, calls = Path.unlink, []
+
+    def stopped(self, *args, **kwargs):  # Ctrl-C after three files are gone
+        calls.append(self)
+        if len(calls) > 3:
+            raise KeyboardInterrupt
+        return unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        prep._remove_store(out)
+    monkeypatch.undo()
+    assert not (out / "meta.json").exists()
+    prepare(synth_dir, out, window=small_window, shard_size=4, progress=False)
+    assert files_digest(out) == reference and Store(out).n_windows > 0

@@ -453,8 +453,10 @@ def _remove_run_files(folder: Path) -> None:
 
 
 def _remove_store(folder: Path) -> None:
-    """Remove every file a store folder may hold (features included), and nothing else."""
-    patterns = ("shard-*.npy", "pairs-*.npy", PAIRS, META, JOURNAL, STAMPS, FEATURES,
+    """Remove every file a store folder may hold (features included), and nothing else: the
+    marks of a finished or resumable store first, so that a stop part way never leaves a
+    folder that reads as finished (or resumable) without its shards."""
+    patterns = (META, JOURNAL, STAMPS, "shard-*.npy", "pairs-*.npy", PAIRS, FEATURES,
                 FEATURES_STAMP, ".*.tmp")
     for pattern in patterns:
         for f in folder.glob(pattern):
