@@ -893,3 +893,8 @@ def test_a_second_run_on_the_same_out_is_refused(tmp_path) -> None:
     (out / ".summary.json.x1.tmp").write_text("{")  # a write killed by an earlier run
     finetune_run("vt-alarm", data, out, init="classical", max_records=20)
     assert not list(out.glob(".*.tmp")) and (out / "finetune.json").is_file()
+    (out / ".epochs").mkdir()  # a stop just after the model was saved: its epochs stay
+    (out / ".epochs" / "vt-alarm.pt").write_bytes(b"0" * 100)
+    with pytest.raises(ValueError, match="holds a finished run"):
+        finetune_run("vt-alarm", data, out, init="classical", max_records=20)
+    assert not (out / ".epochs").exists()  # removed by the next run there, refused or not

@@ -202,6 +202,8 @@ def finetune_run(
     named on stderr and under ``ignored`` in ``summary.json``, which records the settings the
     run used. An ``out`` that holds a finished run (a model or a CV report) is refused unless
     ``overwrite`` (then replaced); a k-fold run stopped there resumes."""
+    if (Path(out) / "finetune.json").is_file():  # a finished fit's epochs, left by a stop
+        shutil.rmtree(Path(out) / EPOCHS_DIR, ignore_errors=True)  # just after it was saved
     _refuse_finished(out, overwrite, resumable=bool(kfold))
     rows = sorted(p.name for p in (Path(out) / FOLDS_DIR).glob("*") if p.is_dir())
     if rows and not overwrite:  # a finetune run there would remove them
