@@ -88,7 +88,10 @@ def test_a_stale_features_file_is_refused_then_recomputed(store) -> None:
         store_features(store)
     with pytest.raises(ValueError, match="compute_store_features"):
         feature_targets(store)
+    left = store.path / f".{FEATURES}.k1ll3d.tmp"  # a computation killed mid-write: a copy
+    left.write_bytes(b"0" * 1000)
     assert compute_store_features(store) == [store.path / FEATURES]
+    assert not left.exists()
     ids = np.arange(store.n_windows)
     np.testing.assert_array_equal(
         store_features(store), window_features(store.windows(ids), store.masks, store.fs))

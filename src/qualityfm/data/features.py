@@ -71,6 +71,8 @@ def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
     for part in todo:
         path = part.folder / FEATURES
         (part.folder / FEATURES_STAMP).unlink(missing_ok=True)
+        for left in part.folder.glob(f".{FEATURES}.*.tmp"):  # of a computation killed mid-write
+            left.unlink(missing_ok=True)
         end = part.offset + part.n_windows
         light = store.without_tables()  # pickled with every task
         tasks = [(light, a, min(a + chunk, end), store.masks[a:min(a + chunk, end)])
