@@ -4,7 +4,9 @@ to the student's side of every pair."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import time
 
 import numpy as np
 import pytest
@@ -90,8 +92,12 @@ def test_a_stale_features_file_is_refused_then_recomputed(store) -> None:
         feature_targets(store)
     left = store.path / f".{FEATURES}.k1ll3d.tmp"  # a computation killed mid-write: a copy
     left.write_bytes(b"0" * 1000)
+    os.utime(left, (time.time() - 3600, time.time() - 3600))
+    writing = store.path / f".{FEATURES}.wr1t1ng.tmp"  # another one's, being written now
+    writing.write_bytes(b"0")
     assert compute_store_features(store) == [store.path / FEATURES]
-    assert not left.exists()
+    assert not left.exists() and writing.exists()
+    writing.unlink()
     ids = np.arange(store.n_windows)
     np.testing.assert_array_equal(
         store_features(store), window_features(store.windows(ids), store.masks, store.fs))

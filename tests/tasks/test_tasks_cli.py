@@ -893,8 +893,26 @@ def test_a_second_run_on_the_same_out_is_refused(tmp_path) -> None:
     (out / ".summary.json.x1.tmp").write_text("{")  # a write killed by an earlier run
     finetune_run("vt-alarm", data, out, init="classical", max_records=20)
     assert not list(out.glob(".*.tmp")) and (out / "finetune.json").is_file()
-    (out / ".epochs").mkdir()  # a stop just after the model was saved: its epochs stay
+    (out / ".epochs").mkdir()  # a refit stopped since: its epochs, newer, resume
     (out / ".epochs" / "vt-alarm.pt").write_bytes(b"0" * 100)
     with pytest.raises(ValueError, match="holds a finished run"):
         finetune_run("vt-alarm", data, out, init="classical", max_records=20)
-    assert not (out / ".epochs").exists()  # removed by the next run there, refused or not
+    assert (out / ".epochs" / "vt-alarm.pt").exists()
+    past = (out / "finetune.json").stat().st_mtime - 60  # a stop just after the model was
+    os.utime(out / ".epochs" / "vt-alarm.pt", (past, past))  # saved: its epochs, older, go
+    with pytest.raises(ValueError, match="holds a finished run"):
+        finetune_run("vt-alarm", data, out, init="classical", max_records=20)
+    assert not (out / ".epochs").exists()
+    (out / ".draft.tmp").write_text("mine")  # a user's file is no temporary of a write
+    finetune_run("vt-alarm", data, out, init="classical", max_records=20, overwrite=True)
+    assert (out / ".draft.tmp").read_text() == "mine"
+    model = tmp_path / "model"  # a folder of another kind: refused, untouched
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(b"")
+    with pytest.raises(ValueError, match="holds a"):
+        finetune_run("vt-alarm", data, model, init="classical")
+    assert sorted(p.name for p in model.iterdir()) == ["config.json", "model.safetensors"]
+    with pytest.raises(ValueError, match="'max'"):  # the folders made for it go again
+        finetune_run("vt-alarm", data, tmp_path / "a" / "b" / "c", pool="max")
+    assert not (tmp_path / "a").exists()

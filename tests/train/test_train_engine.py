@@ -1044,6 +1044,13 @@ def test_pretrain_records_its_store_scaling_and_refuses_unwritable_targets_first
     with pytest.raises(ValueError, match="window normalization 'channel': the model was "
                                          "pre-trained on windows scaled 'joint'"):
         check_model_window(WindowConfig(fs=cfg.fs), cfg)
+    with pytest.raises(ValueError, match="normalization='channel': the store's windows are "
+                                         "scaled 'joint'"):  # an override cannot say otherwise
+        pretrain(tiny(joint, tmp_path / "c", model_overrides={**TINY, "normalization":
+                                                               "channel"}))
+    from qualityfm.inference.onnx import example_windows  # an integrator's examples alike
+    x = example_windows(2, 2, 600, 100.0, "joint")
+    assert np.allclose(x.max(axis=(1, 2)), 1) and not np.allclose(x.max(axis=2), 1)
     bare = shutil.copytree(synthetic_store, tmp_path / "bare")
     for f in bare.rglob("features.*"):
         f.unlink()

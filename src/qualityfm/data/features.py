@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,10 @@ def _chunk_features(store: Store, start: int, stop: int, masks: np.ndarray) -> n
     """Features of windows ``start:stop`` (their ``masks`` given, so that no process reloads
     the store's index per chunk; a pickled Store reopens only its shard maps)."""
     return window_features(store.windows(np.arange(start, stop)), masks, store.fs)
+
+
+#: A features temporary untouched this long is a killed computation's, not one being written.
+STALE_SECONDS = 600.0
 
 
 def parts_without_features(store: Store) -> list[StorePart]:
@@ -72,7 +77,8 @@ def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
         path = part.folder / FEATURES
         (part.folder / FEATURES_STAMP).unlink(missing_ok=True)
         for left in part.folder.glob(f".{FEATURES}.*.tmp"):  # of a computation killed mid-write
-            left.unlink(missing_ok=True)
+            if time.time() - left.stat().st_mtime > STALE_SECONDS:  # (not another's, writing)
+                left.unlink(missing_ok=True)
         end = part.offset + part.n_windows
         light = store.without_tables()  # pickled with every task
         tasks = [(light, a, min(a + chunk, end), store.masks[a:min(a + chunk, end)])

@@ -88,17 +88,19 @@ def _dense_copy(model: nn.Module) -> nn.Module:
     return model
 
 
-def example_windows(n: int, channels: int, samples: int, fs: float = MODEL_FS) -> np.ndarray:
+def example_windows(n: int, channels: int, samples: int, fs: float = MODEL_FS,
+                    normalization: str = "channel") -> np.ndarray:
     """``n`` windows [n, channels, samples] like the models' inputs: simulated PPG and ECG II
-    (sinus, VT and AF in turn; random walks for another channel count) min-max scaled into
-    [-1, 1] per channel, as :func:`qualityfm.signal.normalize` scales real windows."""
+    (sinus, VT and AF in turn; random walks for another channel count) scaled as
+    :func:`qualityfm.signal.normalize` scales real windows (``normalization``: per channel
+    into [-1, 1] by default, a model's ``cfg.normalization``)."""
     x = np.cumsum(np.random.default_rng(0).standard_normal((n, channels, samples)), axis=-1)
     if channels == len(MODEL_CHANNELS):
         for i in range(n):
             rec = synthesize(samples / fs, fs=fs, rhythm=("sinus", "vt", "af")[i % 3],
                              seed=i, channels=("ecg_ii", "ppg"))
             x[i] = np.stack([rec.signals[c][:samples] for c in MODEL_CHANNELS])
-    return normalize(x)
+    return normalize(x, mode=normalization)
 
 
 #: The golden examples' raw rates: ECG and PPG at rates of their own, as monitors record them,
@@ -153,12 +155,13 @@ def golden_inputs(task: str, settings: dict, fs: float,
             **{f"fs_{ch}": np.float64(r) for ch, r in EXAMPLE_RATES.items()}}
 
 
-def _array_examples(n_ch: int, samples: int, fs: float) -> dict[str, np.ndarray]:
+def _array_examples(n_ch: int, samples: int, fs: float,
+                    normalization: str = "channel") -> dict[str, np.ndarray]:
     """:func:`example_windows` with the cases' masks, an absent channel's values zero."""
     present = np.array([[ch in c or n_ch != len(MODEL_CHANNELS) for ch in
                          (MODEL_CHANNELS if n_ch == len(MODEL_CHANNELS) else range(n_ch))]
                         for _, c in EXAMPLE_CASES])
-    x = example_windows(len(EXAMPLE_CASES), n_ch, samples, fs)
+    x = example_windows(len(EXAMPLE_CASES), n_ch, samples, fs, normalization)
     return {"case": np.array([_case_name(c) for c in EXAMPLE_CASES]),
             "x": np.where(present[:, :, None], x, 0).astype(np.float32), "mask": present}
 
@@ -284,7 +287,8 @@ def export_encoder_onnx(model: nn.Module, out: str | Path) -> dict:
     and the ``embedding`` the graph gives; one modality absent in two rows), written
     together with the graph."""
     cfg = model.cfg
-    golden = _array_examples(cfg.in_channels, cfg.n_samples, float(getattr(cfg, "fs", MODEL_FS)))
+    golden = _array_examples(cfg.in_channels, cfg.n_samples, float(getattr(cfg, "fs", MODEL_FS)),
+                             getattr(cfg, "normalization", "channel"))
     examples = Path(out).with_suffix(".examples.npz")
     res = export_onnx(model, out, check=(golden["x"], golden["mask"]),
                       beside=lambda r, outputs: {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -186,6 +187,12 @@ def remove_temporaries(folder: str | Path) -> int:
     where no other process is writing into ``folder``."""
     removed = 0
     for f in Path(folder).glob(".*.tmp"):
-        f.unlink(missing_ok=True)
-        removed += 1
+        if _TEMPORARY.match(f.name):  # ".NAME.RANDOM.tmp" only: a file of the user's such
+            f.unlink(missing_ok=True)  # as ".draft.tmp" stays
+            removed += 1
     return removed
+
+
+#: The name of an :func:`atomic_write` temporary: "." + the file's name + "." + mkstemp's
+#: random characters + ".tmp".
+_TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]+\.tmp$")

@@ -144,11 +144,13 @@ def _files_stamp(init: object) -> list | None:
 def _out_lock(out: str | Path, verb: str) -> Iterator[None]:
     """Hold ``out/.lock`` while ``verb`` runs (``io.folders.folder_lock``): a second run on the
     same ``out`` is refused (two had cleared each other's finished files, both exiting 0).
-    The temporaries of a write killed there before are removed; a folder made for the lock
-    alone goes again when the run ends with nothing in it (a refusal)."""
+    A folder of another kind is refused first, untouched; the temporaries of a write killed
+    there before are removed; folders made for the lock alone go again when the run ends
+    with nothing in them (a refusal)."""
     out = Path(out)
     check_writable_folder(out, f"--out {out}")
-    made = not out.exists()
+    refuse_other_kind(out, RUN_KINDS)
+    made = [d for d in (out, *out.parents) if not d.exists()]  # out first, its parents after
     out.mkdir(parents=True, exist_ok=True)
     try:
         with folder_lock(out, verb):
@@ -157,7 +159,9 @@ def _out_lock(out: str | Path, verb: str) -> Iterator[None]:
     finally:
         if made and [p.name for p in out.iterdir()] in ([], [".lock"]):
             (out / ".lock").unlink(missing_ok=True)
-            out.rmdir()
+            for d in made:
+                with contextlib.suppress(OSError):  # one that holds something else stays
+                    d.rmdir()
 
 
 def _locked(verb: str) -> Callable[[Callable[..., dict]], Callable[..., dict]]:
@@ -202,8 +206,7 @@ def finetune_run(
     named on stderr and under ``ignored`` in ``summary.json``, which records the settings the
     run used. An ``out`` that holds a finished run (a model or a CV report) is refused unless
     ``overwrite`` (then replaced); a k-fold run stopped there resumes."""
-    if (Path(out) / "finetune.json").is_file():  # a finished fit's epochs, left by a stop
-        shutil.rmtree(Path(out) / EPOCHS_DIR, ignore_errors=True)  # just after it was saved
+    _remove_finished_epochs(Path(out))
     _refuse_finished(out, overwrite, resumable=bool(kfold))
     rows = sorted(p.name for p in (Path(out) / FOLDS_DIR).glob("*") if p.is_dir())
     if rows and not overwrite:  # a finetune run there would remove them
@@ -305,6 +308,18 @@ def finetune_run(
 
 #: Files that show a folder holds a finished finetune run, CV report or comparison.
 RUN_MARKERS = ("finetune.json", "cv.json", "compare.json")
+#: The kinds of folder (``io.folders.folder_kind``) finetune and compare may write to.
+RUN_KINDS = ("fine-tuned run", "cross-validation report", "comparison")
+
+
+def _remove_finished_epochs(out: Path) -> None:
+    """Remove the epoch checkpoints a stop just after a fit was saved left in ``out``: those
+    older than its ``finetune.json`` (a refit stopped since, its epochs newer, resumes)."""
+    marker, epochs = out / "finetune.json", out / EPOCHS_DIR
+    if marker.is_file() and epochs.is_dir():
+        saved = marker.stat().st_mtime
+        if all(f.stat().st_mtime <= saved for f in epochs.rglob("*") if f.is_file()):
+            shutil.rmtree(epochs, ignore_errors=True)
 
 
 def _refuse_finished(out: str | Path, overwrite: bool, resumable: bool) -> None:
@@ -314,7 +329,7 @@ def _refuse_finished(out: str | Path, overwrite: bool, resumable: bool) -> None:
     folder of another kind (a pre-training run, a model, a store), and one that cannot be
     written (a file, a folder of another user), are refused outright."""
     check_writable_folder(out, f"--out {out}")
-    refuse_other_kind(out, ("fine-tuned run", "cross-validation report", "comparison"))
+    refuse_other_kind(out, RUN_KINDS)
     held = [m for m in RUN_MARKERS if (Path(out) / m).is_file()]
     if held and not overwrite and not (resumable and (Path(out) / FOLDS_DIR).is_dir()):
         raise ValueError(f"{out} holds a finished run ({held[0]}): --overwrite replaces it, "

@@ -774,6 +774,11 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
 
     store = Store(cfg.store)  # the network records the rate and scaling of what it reads
     store_fs, store_norm = store.fs, store.meta.get("normalization", "channel")
+    told = cfg.model_overrides.get("normalization", store_norm)
+    if told != store_norm:  # score and embed would scale windows otherwise than it trained
+        raise ValueError(f"--model-override normalization={told!r}: the store's windows are "
+                         f"scaled {store_norm!r} (prepare --normalization); the network records "
+                         "the store's, so leave the override out")
     try:
         check_trainable(model_config(cfg, fs=store_fs, normalization=store_norm), env.device,
                         cfg.store)  # before writing
