@@ -93,10 +93,16 @@ def test_a_stale_features_file_is_refused_then_recomputed(store) -> None:
     left = store.path / f".{FEATURES}.k1ll3d.tmp"  # a computation killed mid-write: a copy
     left.write_bytes(b"0" * 1000)
     os.utime(left, (time.time() - 3600, time.time() - 3600))
-    writing = store.path / f".{FEATURES}.wr1t1ng.tmp"  # another one's, being written now
+    writing = store.path / f".{FEATURES}.wr1t1ng.tmp"  # another one's, written as this runs
     writing.write_bytes(b"0")
+    os.utime(writing, (time.time() + 60, time.time() + 60))
     assert compute_store_features(store) == [store.path / FEATURES]
     assert not left.exists() and writing.exists()
+    again = store.path / f".{FEATURES}.k1ll3d.tmp"  # killed, then a run at once: it goes too
+    again.write_bytes(b"0" * 1000)
+    os.utime(again, (time.time() - 5, time.time() - 5))
+    compute_store_features(store)  # nothing to compute, and older than this call: removed
+    assert not again.exists()
     writing.unlink()
     ids = np.arange(store.n_windows)
     np.testing.assert_array_equal(

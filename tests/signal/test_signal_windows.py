@@ -299,8 +299,8 @@ def test_int16_windows_at_the_negative_rail_warn_as_unscaled() -> None:
 
 
 def test_a_channel_of_a_few_adc_levels_is_off() -> None:
-    """A PPG toggling between two or twelve neighbouring ADC steps (sensor off) had been a
-    present channel, min-max scaled into a full-range signal; thirteen levels are kept."""
+    """A PPG toggling between two or four neighbouring ADC steps (sensor off) had been a
+    present channel, min-max scaled into a full-range signal; five levels are kept."""
     from qualityfm.signal.nan import OFF_LEVELS, few_levels
 
     fs = 125

@@ -41,7 +41,8 @@ def _chunk_features(store: Store, start: int, stop: int, masks: np.ndarray) -> n
     return window_features(store.windows(np.arange(start, stop)), masks, store.fs)
 
 
-#: A features temporary untouched this long is a killed computation's, not one being written.
+#: A features temporary untouched this long is a killed computation's, not one being written
+#: (removed before a computation; after it, those older than its start go too).
 STALE_SECONDS = 600.0
 
 
@@ -64,6 +65,8 @@ def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
     store = store if isinstance(store, Store) else Store(store)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    started = time.time()
+    _remove_killed_writes(store, started - STALE_SECONDS)
     todo = parts_without_features(store)
     bar = None
     if (progress or announce) and todo:
@@ -76,9 +79,6 @@ def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
     for part in todo:
         path = part.folder / FEATURES
         (part.folder / FEATURES_STAMP).unlink(missing_ok=True)
-        for left in part.folder.glob(f".{FEATURES}.*.tmp"):  # of a computation killed mid-write
-            if time.time() - left.stat().st_mtime > STALE_SECONDS:  # (not another's, writing)
-                left.unlink(missing_ok=True)
         end = part.offset + part.n_windows
         light = store.without_tables()  # pickled with every task
         tasks = [(light, a, min(a + chunk, end), store.masks[a:min(a + chunk, end)])
@@ -105,7 +105,20 @@ def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
         written.append(path)
     if bar is not None:
         bar.close()
+    _remove_killed_writes(store, started)
     return written
+
+
+def _remove_killed_writes(store: Store, before: float) -> None:
+    """Remove the features temporaries of the store's folders last written before ``before``
+    (s since the epoch): a computation killed mid-write left them, a full-size copy each. One
+    another computation is writing now is newer (its final write takes seconds), and one it
+    renames away meanwhile is passed over."""
+    for part in store.parts:
+        for left in part.folder.glob(f".{FEATURES}.*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                if left.stat().st_mtime < before:
+                    left.unlink()
 
 
 def _shape(n_windows: int) -> tuple[int, int]:

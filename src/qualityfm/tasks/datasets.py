@@ -91,7 +91,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 20 % of it, or is noisy, gives no target; 33: the arterial wave's smoothing is a centred box
 # of an odd number of samples, 3 at least; 34: the box's odd width nearest 30 ms, noise judged
 # from 100 Hz; 35: a channel of a few ADC levels (signal.nan.OFF_LEVELS, 4) is off, as a flat
-# one; 36: of up to 12 levels; 28: a dataset lists
+# one; 36: of up to 12 levels; 37: of up to 4 again; 28: a dataset lists
 # the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
@@ -117,7 +117,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 36
+CACHE_VERSION = 37
 #: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off) or off (a few ADC
 #: levels, ``signal.nan.OFF_LEVELS``), or when fewer seconds of it than this lie in the
 #: window's span.

@@ -104,8 +104,8 @@ def model_config(cfg: PretrainConfig, n_features: int = 0, fs: float | None = No
                  normalization: str | None = None) -> QualityFMConfig:
     """The network's config for a pre-training config (preset, overrides, attention, head;
     a read-out of ``n_features`` window features when the feature loss is on; ``fs`` and
-    ``normalization``, the store's, recorded as those of the windows it reads unless
-    overridden)."""
+    ``normalization``, the store's, recorded as those of the windows it reads: ``fs`` unless
+    overridden, ``normalization`` always, as the run refuses an override of it)."""
     head = {"head": "dino", "head_on": _HEAD_ON[cfg.distill_mode],
             "head_prototypes": cfg.prototypes} if cfg.head else {"head": "none"}
     settings = {"attention": cfg.attention, "window": cfg.window, "stem": cfg.stem, **head,
@@ -778,7 +778,8 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     if told != store_norm:  # score and embed would scale windows otherwise than it trained
         raise ValueError(f"--model-override normalization={told!r}: the store's windows are "
                          f"scaled {store_norm!r} (prepare --normalization); the network records "
-                         "the store's, so leave the override out")
+                         "the store's: leave the override out (a run started with it, which "
+                         "records another scaling than it read, cannot resume: start it again)")
     try:
         check_trainable(model_config(cfg, fs=store_fs, normalization=store_norm), env.device,
                         cfg.store)  # before writing
