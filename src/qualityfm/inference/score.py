@@ -74,8 +74,7 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
                          "leave them out")
     names = MODEL_CHANNELS if x.shape[1] == len(MODEL_CHANNELS) else None
     check_finite(x, mask, names)
-    if getattr(model.cfg, "normalization", "channel") != "none":  # raw windows: unscaled
-        warn_unscaled(x, mask, names)
+    warn_unscaled(x, mask, names, getattr(model.cfg, "normalization", "channel"))
     return x, mask
 
 

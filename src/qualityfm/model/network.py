@@ -211,8 +211,7 @@ class QualityFM(nn.Module):
             mask = present_mask(x)  # absent, as in embed_windows
         names = MODEL_CHANNELS if self.cfg.in_channels == 2 else None
         check_finite(x, mask, names)
-        if self.cfg.normalization != "none":  # a model of raw windows reads them unscaled
-            warn_unscaled(x, mask, names)
+        warn_unscaled(x, mask, names, self.cfg.normalization)
         return pool_tokens(self.encode(x, mask))
 
     def forward(self, x: Tensor, mask: Tensor | None = None,

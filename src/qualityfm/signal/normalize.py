@@ -63,12 +63,14 @@ def normalize(x: np.ndarray, mask: np.ndarray | None = None, mode: str = "channe
     return np.clip(y, -1.0, 1.0, out=y)
 
 
-def warn_unscaled(x: Any, mask: Any = None, names: Sequence[str] | None = None) -> None:
+def warn_unscaled(x: Any, mask: Any = None, names: Sequence[str] | None = None,
+                  normalization: str = "channel") -> None:
     """Warn when a present channel of model input ``x`` [N, C, T] (array or tensor, on any
     device) holds values far outside [-1, 1]: raw mV, ADC counts or z-scores instead of
     :func:`normalize`'s windows. ``names`` label the channels; the message names channels
-    only, so a loop over batches warns once per call site."""
-    if x.shape[0] == 0 or x.shape[-1] == 0:
+    only, so a loop over batches warns once per call site. ``normalization``: the model's
+    (``"none"``: it reads raw windows, nothing to say)."""
+    if normalization == "none" or x.shape[0] == 0 or x.shape[-1] == 0:
         return
     if hasattr(x, "detach"):  # a torch tensor: reduce where it lives, fetch C numbers
         x = x.detach()

@@ -325,11 +325,8 @@ def _remove_finished_epochs(out: Path) -> None:
 def _refuse_finished(out: str | Path, overwrite: bool, resumable: bool) -> None:
     """Refuse (ValueError) an ``out`` holding one of the ``RUN_MARKERS`` of a finished run, so
     that hours of training are not replaced by a mistyped --out; ``overwrite`` allows it, and
-    so does a k-fold run stopped there (``resumable`` and ``out/.folds``), which resumes. A
-    folder of another kind (a pre-training run, a model, a store), and one that cannot be
-    written (a file, a folder of another user), are refused outright."""
-    check_writable_folder(out, f"--out {out}")
-    refuse_other_kind(out, RUN_KINDS)
+    so does a k-fold run stopped there (``resumable`` and ``out/.folds``), which resumes. (A
+    folder of another kind, or one that cannot be written, :func:`_out_lock` has refused.)"""
     held = [m for m in RUN_MARKERS if (Path(out) / m).is_file()]
     if held and not overwrite and not (resumable and (Path(out) / FOLDS_DIR).is_dir()):
         raise ValueError(f"{out} holds a finished run ({held[0]}): --overwrite replaces it, "
@@ -527,7 +524,8 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     label = Path(os.path.abspath(model)).name  # the row and plots name it ("." too; a link
     # by its own name)
     trained_on = _trained_on(summary, set(ds.groups.astype(str)), "evaluated",
-                             ": these figures are not a test", est, _row_digests(ds))
+                             ": these figures are not a test", est,
+                             _row_digests(ds) if est.train_windows is not None else [])
     if trained_on is not None:
         res["trained_on"] = trained_on
         if trained_on["n_groups"]:
@@ -607,7 +605,8 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
                                  **window, max_records=max_records, left_out=left_out,
                                  cache_dir=cache_dir, labels=False, outputs=[Path(out)]):
         groups |= set(ds.groups.astype(str))
-        digests += _row_digests(ds)
+        if est.train_windows is not None:  # (a model saved before it kept them: none)
+            digests += _row_digests(ds)
         table = _prediction_table(task, est, rhythm, ds)
         columns += [c for c in table if c not in columns]
         rows += [dict(zip(table, values, strict=True))
