@@ -56,6 +56,23 @@ def test_score_files_rows_levels_and_skips(records: Path, tmp_path: Path,
     assert {r["level_name"] for r in rows} <= {"bad", "poor", "acceptable", "good", "excellent"}
 
 
+def test_scoring_with_the_indices_alone_does_not_import_torch(records: Path,
+                                                              tmp_path: Path) -> None:
+    """`qualityfm score` without --model computes the signal-quality indices only: torch
+    (seconds to import) loads with a model, not for a monitor's per-file scoring."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "scores.csv"
+    code = ("import sys; from qualityfm.cli import main; "
+            f"code = main(['score', {str(records)!r}, '--out', {str(out)!r}]); "
+            "print(code, 'torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, timeout=300)
+    assert result.stdout.strip().splitlines()[-1] == "0 False"
+    assert len(list(csv.DictReader(out.open()))) == 5
+
+
 def test_score_files_names_records_as_read_record_does_and_reports_bad_files(
         records: Path, tmp_path: Path) -> None:
     (records / "junk.txt").write_text("not a record")

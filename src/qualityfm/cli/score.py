@@ -43,7 +43,6 @@ def run(args: argparse.Namespace) -> int:
     from qualityfm.inference import score_files
     from qualityfm.inference.score import check_output
     from qualityfm.quality import RRRules
-    from qualityfm.train import load
 
     model_options = {name: value for name, value in (("batch_size", args.batch_size),
                                                       ("precision", args.precision))
@@ -54,7 +53,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{flags} {verb} how the model runs: give --model (without it only the "
                          "signal-quality indices are computed)")
     check_output(args.out, what="score")  # before the model is loaded
-    model = load(args.model, device=args.device) if args.model else None
+    model = None
+    if args.model:  # torch loads with a model only
+        from qualityfm.train import load
+
+        model = load(args.model, device=args.device)
     rules = None if args.hr_max is None else RRRules(hr_max=args.hr_max)
     summary = score_files(args.inputs, args.out, model=model, ecg_rules=rules, **model_options)
     print(json.dumps(summary, indent=2))

@@ -1,17 +1,25 @@
-"""Batch inference on files: per-window quality (`score`), embeddings (`embed`), ONNX export."""
+"""Batch inference on files: per-window quality (`score`), embeddings (`embed`), ONNX export.
 
-from qualityfm.inference.embed import embed_files, embed_windows
-from qualityfm.inference.onnx import export_finetuned_onnx, export_onnx
-from qualityfm.inference.score import learned_quality, score_files
-from qualityfm.inference.windows import FileWindows, iter_file_windows
+Names load on first use (PEP 562), so scoring files with the signal-quality indices alone does
+not import torch.
+"""
 
-__all__ = [
-    "FileWindows",
-    "embed_files",
-    "embed_windows",
-    "export_finetuned_onnx",
-    "export_onnx",
-    "iter_file_windows",
-    "learned_quality",
-    "score_files",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "FileWindows": "windows", "iter_file_windows": "windows",
+    "embed_files": "embed", "embed_windows": "embed",
+    "export_finetuned_onnx": "onnx", "export_onnx": "onnx",
+    "learned_quality": "score", "score_files": "score",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"qualityfm.inference.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'qualityfm.inference' has no attribute {name!r}")

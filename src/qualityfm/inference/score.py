@@ -7,10 +7,9 @@ import importlib.util
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from qualityfm.inference.windows import (
     FileWindows,
@@ -20,13 +19,13 @@ from qualityfm.inference.windows import (
 )
 from qualityfm.io import MODEL_CHANNELS, atomic_write, utf8_bytes
 from qualityfm.io.folders import check_writable_folder, folder_kind
-from qualityfm.losses import SpectralLoss
-from qualityfm.model import QualityFM
-from qualityfm.model.precision import check_precision, model_device, precision_autocast
 from qualityfm.quality import LEVEL_NAMES, RRRules
 from qualityfm.signal import WindowConfig
 from qualityfm.signal.nan import check_finite, present_mask
 from qualityfm.signal.normalize import warn_unscaled
+
+if TYPE_CHECKING:  # torch loads with a model only: the indices alone score without it
+    from qualityfm.model import QualityFM
 
 #: Folders whose files verbs read back: no table is written into one.
 READ_BACK_KINDS = ("prepared store", "pre-training run", "model folder")
@@ -53,6 +52,8 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
     model's channel count (a channels-last array is named as such), a channel present in
     every row, no NaN or inf in a present channel, and a warning for values far outside
     [-1, 1]."""
+    import torch
+
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 3:  # checked below on x[:0], which would name a shape not given
         hint = "; one window is x[None]" if x.ndim == 2 else ""
@@ -98,7 +99,6 @@ def check_output(out: str | Path, suffixes: Sequence[str] = TABLE_SUFFIXES,
     return out
 
 
-@torch.inference_mode()
 def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
                     batch_size: int = 256, precision: str = "fp32") -> np.ndarray:
     """How much a window already looks like the clean signal the model expects, in [-1, 1].
@@ -119,6 +119,11 @@ def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
     present channel is refused) with ``mask`` [N, C] (None: a channel is present where it is
     not flat); the model runs in eval mode and is left in the mode it was in.
     """
+    import torch
+
+    from qualityfm.losses import SpectralLoss
+    from qualityfm.model.precision import check_precision, model_device, precision_autocast
+
     device = model_device(model)
     check_precision(precision, device)
     x, mask = checked_windows(model, x, mask)
@@ -127,17 +132,18 @@ def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
     spectral = SpectralLoss(n_bins=model.cfg.n_bins)
     out = np.empty(len(x), dtype=np.float32)
     try:
-        for sl in batches(len(x), batch_size):
-            xb, mb = torch.from_numpy(x[sl]).to(device), torch.from_numpy(mask[sl]).to(device)
-            with precision_autocast(precision, device):
-                pred = model(xb, mb)["amp"]
-            pred = pred.float()
-            target, _ = spectral.targets(torch.where(mb[..., None], xb, 0))  # absent: any value
-            pred = (pred - pred.mean(-1, keepdim=True)) / (pred.std(-1, keepdim=True) + 1e-6)
-            # both z-scored with the n - 1 SD: Pearson's correlation per channel
-            corr = (pred * target).sum(-1) / max(pred.shape[-1] - 1, 1)
-            corr = torch.where(mb, corr, 0)
-            out[sl] = (corr.sum(-1) / mb.sum(-1).clamp_min(1)).cpu().numpy()
+        with torch.inference_mode():
+            for sl in batches(len(x), batch_size):
+                xb, mb = torch.from_numpy(x[sl]).to(device), torch.from_numpy(mask[sl]).to(device)
+                with precision_autocast(precision, device):
+                    pred = model(xb, mb)["amp"]
+                pred = pred.float()
+                target, _ = spectral.targets(torch.where(mb[..., None], xb, 0))  # absent: any value
+                pred = (pred - pred.mean(-1, keepdim=True)) / (pred.std(-1, keepdim=True) + 1e-6)
+                # both z-scored with the n - 1 SD: Pearson's correlation per channel
+                corr = (pred * target).sum(-1) / max(pred.shape[-1] - 1, 1)
+                corr = torch.where(mb, corr, 0)
+                out[sl] = (corr.sum(-1) / mb.sum(-1).clamp_min(1)).cpu().numpy()
     finally:
         model.train(training)
     return out
@@ -210,7 +216,10 @@ def score_files(
     reason, and the files of the folders that are no record here (``passed_over``).
     """
     out = check_output(out, what="score")
-    check_precision(precision, model_device(model) if model is not None else None)
+    if model is not None or precision != "fp32":  # torch loads for a model only
+        from qualityfm.model.precision import check_precision, model_device
+
+        check_precision(precision, model_device(model) if model is not None else None)
     if window is None and model is not None:  # the windows the model was pre-trained on
         window = model_window(model.cfg)
     if model is not None:

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,9 +21,11 @@ from qualityfm.io.read import (
     skip_line,
     skip_reason,
 )
-from qualityfm.model import QualityFMConfig
 from qualityfm.quality import RRRules
 from qualityfm.signal import WindowConfig
+
+if TYPE_CHECKING:  # the model (and torch) only where a model is given
+    from qualityfm.model import QualityFMConfig
 
 
 @dataclass
