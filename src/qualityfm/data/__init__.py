@@ -5,8 +5,7 @@ The datasets import torch; they load on first use so that ``prepare`` and ``info
 
 from __future__ import annotations
 
-from typing import Any
-
+from qualityfm._lazy import lazy_getattr
 from qualityfm.data.features import (
     FeatureTargets,
     compute_store_features,
@@ -23,10 +22,5 @@ __all__ = [
     "store_features", "store_info",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in ("PairDataset", "WindowDataset", "augment_window"):
-        from qualityfm.data import datasets
-
-        return getattr(datasets, name)
-    raise AttributeError(f"module 'qualityfm.data' has no attribute {name!r}")
+__getattr__ = lazy_getattr(
+    __name__, {name: "datasets" for name in ("PairDataset", "WindowDataset", "augment_window")})

@@ -6,8 +6,7 @@ not import torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from qualityfm._lazy import lazy_getattr
 
 _WHERE = {
     "FileWindows": "windows", "iter_file_windows": "windows",
@@ -18,8 +17,4 @@ _WHERE = {
 
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"qualityfm.inference.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'qualityfm.inference' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _WHERE)

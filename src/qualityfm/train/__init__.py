@@ -5,8 +5,7 @@ Names load on first use (PEP 562), so ``qualityfm --help`` does not import torch
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from qualityfm._lazy import lazy_getattr
 
 _WHERE = {
     "PretrainConfig": "config", "RECIPES": "config",
@@ -23,8 +22,4 @@ _WHERE = {
 
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"qualityfm.train.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'qualityfm.train' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _WHERE)
