@@ -71,6 +71,27 @@ def test_plain_csv_with_fs_and_channel_names(tmp_path: Path) -> None:
         read_record(path, fs=5.0)
 
 
+@pytest.mark.parametrize("gap", [False, True])
+@pytest.mark.parametrize("fs, places", [(124.945, 6), (124.945, 3), (249.89, 6), (125.0, 3)])
+def test_a_rate_near_a_whole_one_is_read_at_the_stamps_rate(tmp_path: Path, fs: float,
+                                                             places: int, gap: bool) -> None:
+    """MIMIC-IV's 124.945 Hz lies within 0.1 % of 125: its stamps had been read at 125 Hz
+    with a missing sample every 23 s (or refused as irregular); a whole rate printed rounded
+    stays whole."""
+    n = 40000
+    t = np.arange(n) / fs
+    lost = np.arange(n // 3, n // 3 + 50) if gap else np.array([], int)
+    kept = np.delete(t, lost)
+    path = tmp_path / "mimic4.csv"
+    with path.open("w") as f:
+        f.write("Time [s],PLETH\n")
+        f.writelines(f"{v:.{places}f},{np.sin(v):.5f}\n" for v in kept)
+    ppg = read_record(path).signals["ppg"]
+    assert read_record(path).fs["ppg"] == pytest.approx(fs, rel=2e-6)
+    assert len(ppg) == n
+    np.testing.assert_array_equal(np.flatnonzero(np.isnan(ppg)), lost)
+
+
 def test_csv_rate_mismatch_and_irregular_time(tmp_path: Path) -> None:
     t = np.arange(2000) / 100.0
     x = np.sin(t)[None]
@@ -382,6 +403,33 @@ def test_hints_name_keywords_and_files_that_work(tmp_path: Path,
     assert _hint_keywords(str(e.value)) == {"fs"} <= params
 
 
+def test_lines_before_a_csv_header_are_passed_over(tmp_path: Path) -> None:
+    """Excel's ``sep=;`` line and a monitor export's ``#`` comment lines before the header:
+    such a file had been passed over by a folder's read (nothing said) and refused alone
+    ("no time column")."""
+    rows = [r.replace(",", ";").replace(".", ",") for r in _signal_rows(1500, 125.0)]
+    plain = tmp_path / "plain.csv"
+    plain.write_text(_csv_text("Time [s];PLETH;II", rows))
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    excel = folder / "excel.csv"
+    excel.write_text(_csv_text("sep=;\nTime [s];PLETH;II", rows))
+    monitor = folder / "monitor.csv"
+    monitor.write_text(_csv_text("# Device: X\n# Patient: 42\nTime [s];PLETH;II", rows))
+    want = read_record(plain)
+    for path in (excel, monitor):
+        got = read_record(path)
+        assert got.fs == want.fs == {"ppg": 125.0, "ecg_ii": 125.0}
+        for c in want.channels:
+            np.testing.assert_array_equal(got.signals[c], want.signals[c])
+    assert sorted(find_records(folder)) == [excel, monitor]
+    bad = rows.copy()
+    bad[100] = "0,8;oops;1,0"
+    monitor.write_text(_csv_text("# Device: X\n# Patient: 42\nTime [s];PLETH;II", bad))
+    with pytest.warns(RuntimeWarning, match=r"monitor\.csv: .*'oops' on non-blank line 104\)"):
+        assert np.isnan(read_record(monitor).signals["ppg"][100])
+
+
 def test_csv_time_column_errors_name_the_bad_value_and_its_line(tmp_path: Path) -> None:
     rows = _signal_rows(5000, 125.0)
     for row, cell, at in ((501, "oops", "holds 'oops' on non-blank line 503"),  # in the head read
@@ -525,13 +573,13 @@ def test_csv_lines_wider_than_the_header_and_utf16_files_are_refused(tmp_path: P
 
     wide = tmp_path / "wide.csv"
     wide.write_text("Time [s],PLETH,II,\n0.000,1.5,0.1,\n0.008,1,234.5,0.0153\n")
-    with pytest.raises(RecordError, match=r"wide\.csv: line 3 has 4 cells, the first line "
+    with pytest.raises(RecordError, match=r"wide\.csv: line 3 has 4 cells, the first row "
                                           r"names 3"):  # trailing delimiters not counted
         read_record(wide)
     wide.write_text("Time [s],PLETH,II\n0.000,1.5,0.1\n0.008,1,234.5,0.0153\n")
-    with pytest.raises(RecordError, match=r"wide\.csv: line 3 has 4 cells, the first line "
+    with pytest.raises(RecordError, match=r"wide\.csv: line 3 has 4 cells, the first row "
                                           r"names 3 \(an unquoted comma in a number, or a "
-                                          r"column the first line does not name\?\)"):
+                                          r"column the first row does not name\?\)"):
         read_record(wide)
     # a quoted cell holding the delimiter after a space is one cell, as pandas reads it; a
     # header's trailing delimiter names no column (it had given an empty 'unknown' channel)
@@ -563,7 +611,7 @@ def test_csv_lines_wider_than_the_header_and_utf16_files_are_refused(tmp_path: P
     monkeypatch.undo()
     wide.write_text("Time [s],PLETH,II\n0.000,1.5\n0.008,1.2,0.3\n")  # a first line short
     with pytest.raises(RecordError, match=r"wide\.csv: the first data line \(line 2\) holds "
-                                          r"fewer cells than the first line names: column\(s\) "
+                                          r"fewer cells than the first row names: column\(s\) "
                                           r"\[3\] missing"):
         read_record(wide)
     wide.unlink()

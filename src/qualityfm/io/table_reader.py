@@ -98,20 +98,31 @@ def _splits_alike(first: str, lines: list[str], sep: str) -> bool:
     return n >= 2 and all(w <= n for w in widths) and 2 * widths.count(n) >= len(widths)
 
 
-def _csv_header(path: Path) -> tuple[list[str], str, str, bool]:
-    """A CSV's first-line cells (a UTF-8 BOM, quotes and stray spaces removed), its delimiter
-    (``;`` or tab where that line holds one outside quotes and it splits the next lines alike,
-    :func:`_splits_alike`, ``;`` before tab: a line of decimal commas may hold more commas
-    than delimiters; else the most frequent of ``,``, ``;`` and tab) and its decimal
-    mark (``,`` when a ``;`` or tab file prints the numbers of its first data lines with
-    commas and no points; of the time column, which may hold date-times, only plain numbers
-    count), and whether those lines showed a mark at all (whole numbers show none)."""
+#: A line before a CSV's header that is no row: Excel's ``sep=;`` (which names the
+#: delimiter) or a comment (``# Device: ...``), as monitor exports write them; not a first
+#: cell of pandas' missing-value marks ``#N/A``, ``#NA``.
+_PREAMBLE = re.compile(r"^(?:sep=(.)|#(?!(?:N/A N/A|N/A|NA)(?:[,;\t]|$)).*)$")
+
+
+def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int]:
+    """A CSV's first-line cells (a UTF-8 BOM, quotes and stray spaces removed; the lines
+    before it that :data:`_PREAMBLE` matches passed over), its delimiter (the one a ``sep=``
+    line names; else ``;`` or tab where that line holds one outside quotes and it splits the
+    next lines alike, :func:`_splits_alike`, ``;`` before tab: a line of decimal commas may
+    hold more commas than delimiters; else the most frequent of ``,``, ``;`` and tab) and
+    its decimal mark (``,`` when a ``;`` or tab file prints the numbers of its first data
+    lines with commas and no points; of the time column, which may hold date-times, only
+    plain numbers count), whether those lines showed a mark at all (whole numbers show
+    none), and the number of lines passed over before the first."""
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
-        first = f.readline().rstrip("\r\n")
+        named, skipped = None, 0
+        while (match := _PREAMBLE.match(first := f.readline().rstrip("\r\n"))) is not None:
+            named, skipped = match.group(1) or named, skipped + 1
         bare = re.sub(r'"[^"]*"', "", first)  # quoted names may hold a delimiter
         ahead = list(itertools.islice(f, _DELIMITER_LINES))
-        sep = next((d for d in (";", "\t") if d in bare and _splits_alike(first, ahead, d)),
-                   max(_DELIMITERS, key=bare.count))
+        sep = named or next((d for d in (";", "\t")
+                             if d in bare and _splits_alike(first, ahead, d)),
+                            max(_DELIMITERS, key=bare.count))
         names = [c.strip() for c in next(csv.reader([first], delimiter=sep), [])]
         decimal, marked = ".", False
         if sep != ",":
@@ -126,7 +137,7 @@ def _csv_header(path: Path) -> tuple[list[str], str, str, bool]:
             marked = commas or points
             if commas and not points:
                 decimal = ","
-    return names, sep, decimal, marked
+    return names, sep, decimal, marked, skipped
 
 
 def _split_unit(name: str) -> tuple[str, str]:
@@ -145,7 +156,7 @@ def csv_is_utf16(path: Path) -> bool:
 
 
 def csv_has_time_column(path: Path) -> bool:
-    """Whether a CSV's first line names a time column (a cheap test for ``find_records``)."""
+    """Whether a CSV's header names a time column (a cheap test for ``find_records``)."""
     try:
         cells = _csv_header(path)[0]
     except OSError:
@@ -158,9 +169,10 @@ def csv_holds_samples(path: Path) -> bool:
     labels or names (``REFERENCE.csv``: ``A00001,N``): a cheap test of what a time-less CSV
     that :func:`find_records` passes over holds."""
     try:
-        _, sep, decimal, _ = _csv_header(path)
+        _, sep, decimal, _, skipped = _csv_header(path)
         with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
-            lines = [row for row in itertools.islice(csv.reader(f, delimiter=sep), 2) if row]
+            lines = [row for row in itertools.islice(csv.reader(f, delimiter=sep), skipped,
+                                                     skipped + 2) if row]
     except OSError:
         return False
     for row in lines[::-1][:1] if len(lines) == 2 else lines:  # the data line after a header
@@ -181,6 +193,17 @@ def _printed_resolution(t: np.ndarray) -> float:
     return 0.0
 
 
+def _rates_to_try(fitted: float, fs: float | None) -> list[float]:
+    """The rates that time stamps of about ``fitted`` Hz are tried at, in order: ``fs`` when
+    given; else a whole rate within 0.1 % of ``fitted`` (stamps are printed rounded), then
+    ``fitted`` itself (MIMIC-IV's 124.945 Hz lies within 0.1 % of 125: its stamps drift from
+    125 Hz's by a sample every 23 s)."""
+    if fs is not None:
+        return [float(fs)]
+    whole = float(round(fitted))
+    return ([whole] if abs(fitted - whole) < 1e-3 * fitted else []) + [float(fitted)]
+
+
 def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path: Path) -> float:
     """The rate of time stamps ``t`` (rows ``offset``.. of a file whose first row is at
     ``t_first``), checked for regularity and against an explicit ``fs``."""
@@ -191,15 +214,12 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
             raise RecordError(f"{path}: a time column needs two increasing rows to give a rate")
         return float(fs)
     fitted = idx[-1] / span
-    if fs is not None:
-        rate = float(fs)
-    else:  # a whole rate when the stamps are within 0.1 % of one (they are printed rounded)
-        rate = float(round(fitted)) if abs(fitted - round(fitted)) < 1e-3 * fitted else fitted
     resolution = _printed_resolution(t)
-    # half a sample plus the printing's rounding, but less than a whole sample
-    tolerance = (0.5 + min(0.5 * resolution * rate, 0.49)) / rate if rate > 0 else 0.0
-    if rate > 0 and np.abs(t - (t_first + idx / rate)).max() <= tolerance:
-        return rate
+    for rate in _rates_to_try(fitted, fs):
+        # half a sample plus the printing's rounding, but less than a whole sample
+        tolerance = (0.5 + min(0.5 * resolution * rate, 0.49)) / rate if rate > 0 else 0.0
+        if rate > 0 and np.abs(t - (t_first + idx / rate)).max() <= tolerance:
+            return rate
     if fs is not None:
         raise RecordError(
             f"{path}: fs={fs} Hz disagrees with the time column (about {fitted:.6g} Hz)"
@@ -215,26 +235,37 @@ def _gap_grid(t: np.ndarray, t_first: float, fs: float | None, path: Path,
               err: RecordError, whole: bool = True) -> tuple[float, np.ndarray]:
     """(rate, sample index of each row) of time stamps ``t`` that are regular but for gaps (a
     monitor export with dropouts): every step a whole number of periods of the rate (``fs``,
-    else that of the median step). Re-raises ``err`` (the irregularity) when they are not.
-    ``whole``: ``t`` is every row read, whose gaps may not outnumber them (the first rows
+    else that of the steps of one period, or the whole rate within 0.1 % of it where that
+    puts each row on the same sample). Re-raises ``err`` (the irregularity) when they are
+    not. ``whole``: ``t`` is every row read, whose gaps may not outnumber them (the first rows
     alone, read for the rate, may hold a long gap)."""
     steps = np.diff(t)
     if len(steps) == 0 or not (np.median(steps) > 0):
         raise err
-    fitted = 1.0 / float(np.median(steps))
-    rate = float(fs) if fs is not None else (
-        float(round(fitted)) if abs(fitted - round(fitted)) < 1e-3 * fitted else fitted)
-    if abs(fitted / rate - 1.0) > 0.01:  # most steps must be one period of the rate
+    median = float(np.median(steps))
+    single = steps[(steps > 0.5 * median) & (steps < 1.5 * median)]  # one period each
+    fitted = 1.0 / float(single.mean())  # their printed rounding averages out
+    resolution = _printed_resolution(t)
+
+    def samples(rate: float) -> np.ndarray | None:
+        """Each row's sample at ``rate``, None when a step is not a whole number of periods
+        (to a tenth of one plus the printing's rounding) or two rows fall on one sample."""
+        if abs(fitted / rate - 1.0) > 0.01:  # most steps must be one period of the rate
+            return None
+        periods = steps * rate
+        slack = 0.1 + min(0.5 * resolution * rate, 0.49)
+        if (np.abs(periods - np.round(periods)) > slack).any() or (np.round(periods) < 1).any():
+            return None
+        k = np.round((t - t_first) * rate).astype(np.int64)
+        return k if (np.diff(k) >= 1).all() else None  # two rows on one sample
+
+    found = [(rate, k) for rate in _rates_to_try(fitted, fs)
+             if (k := samples(rate)) is not None]
+    if not found:
         raise err
-    # every step a whole number of periods, to a tenth of one plus the printing's rounding
-    periods = steps * rate
-    slack = 0.1 + min(0.5 * _printed_resolution(t) * rate, 0.49)
-    if (np.abs(periods - np.round(periods)) > slack).any() or (np.round(periods) < 1).any():
-        raise err
-    k = np.round((t - t_first) * rate).astype(np.int64)
-    tolerance = (0.5 + min(0.5 * _printed_resolution(t) * rate, 0.49)) / rate
-    if np.abs(t - (t_first + k / rate)).max() > tolerance or (np.diff(k) < 1).any():
-        raise err
+    # a whole rate near a fitted one that it does not match (124.945 Hz read at 125 Hz drifts
+    # a sample every 23 s: each read as a missing sample) is not the stamps' rate
+    rate, k = found[0] if len(found) == 1 or np.array_equal(found[0][1], found[1][1]) else found[1]
     missing = int(k[-1]) + 1 - len(t)
     # a dropout longer than the rows around it is read, and named (a date-time typo reads
     # so too); one of more samples than MAX_GAP_SAMPLES (a stamp far off) would fill gigabytes
@@ -385,7 +416,7 @@ def read_csv(
     if csv_is_utf16(path):
         raise RecordError(f"{path}: UTF-16 text, which is not read: save it as UTF-8")
     try:
-        cells, sep, decimal, marked = _csv_header(path)
+        cells, sep, decimal, marked, preamble = _csv_header(path)
     except OSError as e:
         raise RecordError(f"{path}: cannot open ({e})") from e
     cells = _trimmed(cells)  # a trailing delimiter names no column
@@ -415,7 +446,8 @@ def read_csv(
                           f"in milliseconds, 'Time [ms]'), or in Python call "
                           f"read_record(path, fs=...)")
 
-    _check_row_widths(path, sep, len(cells), int(has_header))
+    skip = preamble + int(has_header)  # the lines before the first row
+    _check_row_widths(path, sep, len(cells), skip)
     bidmc = _BIDMC.match(path.stem)
     record_id = bidmc.group(1) if bidmc else path.stem
     names = canonical_names(list(labels))
@@ -428,7 +460,6 @@ def read_csv(
     if not picked:  # channels=[]: the names only
         return Record(record_id, {}, {}, patient_id=record_id if bidmc else
                       patient_from_path(path, record_id), source=str(path))
-    skip = int(has_header)
     rate = float(fs) if fs is not None else 0.0
     t_first = 0.0
     scale = 1.0
@@ -542,7 +573,7 @@ def _trimmed(cells: list[str]) -> list[str]:
 def _check_row_widths(path: Path, sep: str, width: int, skip: int, first: int = 0,
                       stop: int | None = _HEAD_ROWS) -> None:
     """Refuse a CSV whose data lines ``first``..``stop`` (None: to the end) hold more cells
-    than its first line names: the columns would be read shifted (an unquoted ``1,234.5`` in
+    than its first row names: the columns would be read shifted (an unquoted ``1,234.5`` in
     a comma file; pandas drops the extra cell without a word). Empty cells at a line's end (a
     trailing delimiter) are not counted. Past the first lines, only the lines with enough
     delimiters to be wide are parsed as CSV (a quoted cell may hold a delimiter, never fewer)."""
@@ -603,9 +634,9 @@ def _check_wide_lines(path: Path, data: bytes, line0: int, sep: str, width: int,
 
 def _refuse_wide(path: Path, line: int, row: list[str], width: int) -> None:
     if len(row) > width:
-        raise RecordError(f"{path}: line {line} has {len(row)} cells, the first line "
+        raise RecordError(f"{path}: line {line} has {len(row)} cells, the first row "
                           f"names {width} (an unquoted comma in a number, or a column "
-                          "the first line does not name?)")
+                          "the first row does not name?)")
 
 
 def _parse(
@@ -640,7 +671,7 @@ def _parse(
         if "Usecols do not match columns" in str(e):  # pandas sizes the table by its first line
             missing = [int(k) + 1 for k in re.findall(r"\d+", str(e).split(":")[-1])]
             raise RecordError(f"{path}: the first data line (line {skip + 1}) holds fewer cells "
-                              f"than the first line names: column(s) {missing} missing") from e
+                              f"than the first row names: column(s) {missing} missing") from e
         raise RecordError(f"{path}: corrupt CSV ({e})") from e
 
 
