@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -235,6 +236,24 @@ def test_npz_channels_of_two_rates_start_together_whatever_their_order(
     alone = read_record(path, channels=order[:1], start=2.005, stop=3.0)  # the same instant
     assert alone.start_time == pytest.approx(2.008)
     np.testing.assert_array_equal(alone.signals[order[0]], rec.signals[order[0]])
+
+
+def test_npz_channels_of_two_lengths_under_one_rate_are_named(tmp_path: Path) -> None:
+    """An ECG at 250 Hz and a PPG at 125 Hz saved with fs=125 had read as a record twice as
+    long, its ECG at half speed, unsaid; one rate per channel (fs_<KEY>) reads quietly."""
+    ecg, ppg = np.zeros(15000), np.zeros(7500)
+    path = tmp_path / "monitor.npz"
+    np.savez(path, fs=125.0, II=ecg, PLETH=ppg)
+    with pytest.warns(RuntimeWarning, match=r"monitor\.npz: the channels read at its one "
+                                            r"fs=125 Hz differ in length: II 15000 \(120 s\), "
+                                            r"PLETH 7500 \(60 s\); .*fs_<KEY>"):
+        read_record(path)
+    np.savez(path, fs=125.0, fs_II=250.0, II=ecg, PLETH=ppg)
+    np.savez(tmp_path / "short.npz", fs=125.0, II=ecg[:7000], PLETH=ppg)  # a channel ends early
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_record(path).fs == {"ecg_ii": 250.0, "ppg": 125.0}
+        read_record(tmp_path / "short.npz")
 
 
 def _csv_text(header: str, rows: list[str]) -> str:

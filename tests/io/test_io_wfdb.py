@@ -304,6 +304,27 @@ def test_a_mat_file_cut_short_under_a_header_without_count_is_refused(tmp_path: 
         read_record(hea)
 
 
+def test_a_master_header_whose_length_its_segments_do_not_make_is_named(
+        tmp_path: Path) -> None:
+    """The segments are read (wfdb refuses such a record); the header's other count had
+    passed unsaid."""
+    import shutil
+
+    folder = tmp_path / "041s"
+    shutil.copytree(shared_path("wfdb_samples", "041s"), folder)
+    want = read_record(folder / "041s.hea")
+    master = folder / "041s.hea"
+    lines = master.read_text().splitlines(keepends=True)
+    head = lines[0].split()
+    head[3] = str(int(head[3]) + 1000)
+    master.write_text(" ".join(head) + "\n" + "".join(lines[1:]))
+    with pytest.warns(RuntimeWarning, match=rf"041s\.hea: the header counts {head[3]} samples "
+                                            r"per signal, its segments \d+: reading"):
+        got = read_record(master)
+    for c in want.channels:
+        np.testing.assert_array_equal(got.signals[c], want.signals[c])
+
+
 def test_an_uncalibrated_segment_channel_is_marked_in_a_multisegment_record(
         tmp_path: Path) -> None:
     """A gain of 0 in a segment header marks the channel of the whole record uncalibrated (it

@@ -734,6 +734,24 @@ def _npz_rate(path: Path, value: np.ndarray, key: str = "fs") -> float:
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 
+#: Channels under one ``fs`` whose lengths differ by this factor or more are named in a
+#: warning: most likely channels of different rates saved with one rate.
+SHARED_RATE_LENGTHS = 1.5
+
+
+def _warn_shared_rate(path: Path, lengths: dict[str, int], rate: float | None) -> None:
+    """Warn when the channels an ``.npz`` reads at its one ``fs`` (key -> samples) differ
+    in length by :data:`SHARED_RATE_LENGTHS` or more (an ECG at 250 Hz beside a PPG at 125
+    Hz, saved with ``fs=125``, had read as a record twice as long, its ECG at half speed)."""
+    if rate is None or len(lengths) < 2 or (max(lengths.values())
+                                            < SHARED_RATE_LENGTHS * min(lengths.values())):
+        return
+    said = ", ".join(f"{k} {n} ({n / rate:.6g} s)" for k, n in lengths.items())
+    warnings.warn(f"{path}: the channels read at its one fs={rate:g} Hz differ in length: "
+                  f"{said}; if their rates differ, save each channel's as fs_<KEY> "
+                  f"(np.savez(..., fs_{next(iter(lengths))}=...))", RuntimeWarning, stacklevel=3)
+
+
 def read_npz(
     path: Path,
     channels: Sequence[str] | None = None,
@@ -786,6 +804,8 @@ def read_npz(
                     raise RecordError(f"{path}: array {keys[i]!r} is not a non-empty real "
                                       f"1-D signal (shape {x.shape}, dtype {x.dtype})")
                 arrays[names[i]] = x, float(ch_rate)
+            _warn_shared_rate(path, {keys[i]: len(arrays[names[i]][0]) for i in picked
+                                     if keys[i] not in own}, rate)
             lengths = [(r, len(x)) for x, r in arrays.values()]
             # the file's slowest rate sets the start, whichever channels are read
             known = [r for r in (own.get(k, rate) for k in keys) if r is not None]

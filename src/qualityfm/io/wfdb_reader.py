@@ -636,6 +636,10 @@ def read_wfdb(
         _check_dat_length(path, header)
     if multi:
         n_frames = sum(n for _, n in header.data_segments)
+        if header.n_frames not in (None, 0, n_frames):  # wfdb refuses such a record
+            warnings.warn(f"{path}: the header counts {header.n_frames} samples per signal, its "
+                          f"segments {n_frames}: reading the segments' {n_frames}",
+                          RuntimeWarning, stacklevel=2)
     elif n_frames is None and (start is not None or stop is not None):
         n_frames = _frames_in_file(path, header)  # wfdb reads no span of one without it
     elif n_frames is None:
