@@ -96,6 +96,32 @@ def test_no_record_reason_names_what_a_folder_passed_over(tmp_path: Path) -> Non
         build_task_dataset("af", tmp_path)
 
 
+def test_headerless_mat_files_uci_parts_and_tables_are_named_as_passed_over(
+        tmp_path: Path) -> None:
+    """A WFDB .mat without its header, a UCI cuff-less BP part (read by the abp task only)
+    and Parquet or TSV tables had been passed over by score and prepare without a word."""
+    import shutil
+
+    from qualityfm.io.read import passed_over, passed_over_skips
+
+    for suffix in (".hea", ".mat"):
+        shutil.copy(shared_path("wfdb_samples", "a103l" + suffix), tmp_path)
+    (tmp_path / "x").mkdir()
+    shutil.copy(shared_path("physionet2015_vt", "v100s.mat"), tmp_path / "x")
+    (tmp_path / "Part_1.mat").write_bytes(b"\0" * 256)
+    (tmp_path / "rec.parquet").write_bytes(b"PAR1")
+    (tmp_path / "rec.tsv").write_text("Time\tPLETH\n0\t1\n")
+    assert find_records(tmp_path) == [tmp_path / "a103l.hea"]
+    no_rate, other = passed_over(tmp_path)
+    assert sorted(no_rate) == [tmp_path / "Part_1.mat", tmp_path / "x" / "v100s.mat"]
+    assert other == {".parquet": 1, ".tsv": 1}
+    assert passed_over(tmp_path, uci_read=True)[0] == [tmp_path / "x" / "v100s.mat"]
+    reasons = {Path(e["record"]).name: e["reason"] for e in passed_over_skips(tmp_path)}
+    assert "without its header v100s.hea" in reasons["v100s.mat"]
+    assert "read_uci_bp" in reasons["Part_1.mat"]
+    assert "1 .parquet, 1 .tsv" in reasons[tmp_path.name]
+
+
 def test_is_ecg_knows_a_repeated_lead() -> None:
     from qualityfm.io import is_ecg
     from qualityfm.quality.features import feature_names, signal_features

@@ -25,7 +25,7 @@ from qualityfm.io.wfdb_reader import REFERENCE_FILE, is_record_header, parse_hea
 SUFFIXES = (".hea", ".vital", ".csv", ".npy", ".npz")
 #: Waveform formats a folder may hold that no reader here reads (named, not passed silently).
 UNREAD_WAVEFORMS = (".edf", ".bdf", ".gdf", ".h5", ".hdf5", ".xdf", ".fif", ".acq", ".tdms",
-                    ".scp", ".dcm", ".mef", ".nwb")
+                    ".scp", ".dcm", ".mef", ".nwb", ".parquet", ".tsv")
 
 
 def record_path(path: str | Path) -> Path:
@@ -152,18 +152,23 @@ def _header_naming(file: Path) -> Path | None:
     return None
 
 
-def _orphan_signal(file: Path) -> bool:
-    """A WFDB signal file (``.dat``) that no header beside it names."""
-    return file.suffix.lower() == ".dat" and _header_naming(file) is None
+def _orphan_signal(file: Path, uci_read: bool) -> bool:
+    """A WFDB signal file (``.dat``, ``.mat``) that no header beside it names, or a UCI
+    cuff-less BP part (``Part_N.mat``) unless ``uci_read`` (the abp task reads them)."""
+    suffix = file.suffix.lower()
+    if suffix == ".mat" and is_uci_bp_file(file):
+        return not uci_read
+    return suffix in (".dat", ".mat") and _header_naming(file) is None
 
 
-def passed_over(folder: str | Path) -> tuple[list[Path], Counter[str]]:
+def passed_over(folder: str | Path, uci_read: bool = False) -> tuple[list[Path], Counter[str]]:
     """What :func:`find_records` passes over in ``folder``: data files it cannot read without
-    a sampling rate (``.npy``, CSV of samples without a time column, a WFDB ``.dat`` without
-    its header; ``*_Numerics.csv`` monitor numerics and tables of labels such as
-    ``REFERENCE.csv`` are not data) or in an encoding it does not read (UTF-16 CSV), and the
-    count of waveform files of formats it does not read, by suffix (:data:`UNREAD_WAVEFORMS`:
-    ``.edf``...; annotations, indexes and other files are no waveform). Hidden folders
+    a sampling rate (``.npy``, CSV of samples without a time column, a WFDB ``.dat`` or
+    ``.mat`` without its header, a UCI cuff-less BP part unless ``uci_read``;
+    ``*_Numerics.csv`` monitor numerics and tables of labels such as ``REFERENCE.csv`` are
+    not data) or in an encoding it does not read (UTF-16 CSV), and the count of waveform
+    files of formats it does not read, by suffix (:data:`UNREAD_WAVEFORMS`: ``.edf``,
+    ``.parquet``...; annotations, indexes and other files are no waveform). Hidden folders
     (``.git``) are not looked in."""
     path = Path(folder)
     no_rate: list[Path] = []
@@ -174,7 +179,7 @@ def passed_over(folder: str | Path) -> tuple[list[Path], Counter[str]]:
             if suffix in (*SUFFIXES, ".dat", ".mat"):  # named, not lost without a word
                 no_rate.append(file)
             continue
-        if suffix == ".npy" or _orphan_signal(file) or (
+        if suffix == ".npy" or _orphan_signal(file, uci_read) or (
                 suffix == ".csv" and not file.stem.endswith("_Numerics")
                 and not csv_has_time_column(file)
                 and (csv_holds_samples(file) or csv_is_utf16(file))):
@@ -287,11 +292,11 @@ def no_record_reason(path: str | Path) -> str:
     return "; ".join(parts)
 
 
-def passed_over_skips(folder: str | Path) -> list[dict[str, str]]:
+def passed_over_skips(folder: str | Path, uci_read: bool = False) -> list[dict[str, str]]:
     """The files :func:`passed_over` lists in ``folder``, as ``{"record", "reason"}`` entries of
     a batch verb's ``skipped`` list: one per file without a sampling rate, one for the folder
     naming the counts of unread types. Empty for a file or a folder with none."""
-    no_rate, other = passed_over(folder)
+    no_rate, other = passed_over(folder, uci_read)
     out = [{"record": str(f), "reason": no_rate_reason(f)} for f in no_rate]
     if other:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(other.items()))

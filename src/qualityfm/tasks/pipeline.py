@@ -72,7 +72,7 @@ def _dataset(task: str, data: DataDirs, **kw: object) -> tuple[TaskDataset, list
     ds = build_task_dataset(task, data, **{k: v for k, v in kw.items() if v is not None})
     note_skipped(ds.skipped)
     note_left_out(ds.left_out)
-    return ds, _passed_over(data)
+    return ds, _passed_over(data, task)
 
 
 def note_left_out(left_out: list[dict[str, str]]) -> None:
@@ -87,10 +87,12 @@ def note_left_out(left_out: list[dict[str, str]]) -> None:
           file=sys.stderr)
 
 
-def _passed_over(data: DataDirs) -> list[dict[str, str]]:
-    """The files of ``data``'s folders that are no record (``io.read.passed_over_skips``),
-    named on stderr as score names them."""
-    passed = [entry for d in data_dirs(data) for entry in passed_over_skips(d)]
+def _passed_over(data: DataDirs, task: str) -> list[dict[str, str]]:
+    """The files of ``data``'s folders that are no record of ``task``
+    (``io.read.passed_over_skips``; abp reads UCI cuff-less BP parts), named on stderr as
+    score names them."""
+    passed = [entry for d in data_dirs(data)
+              for entry in passed_over_skips(d, uci_read=task == "abp")]
     note_passed_over(passed)
     return passed
 
@@ -614,7 +616,7 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     write_table(rows, columns, Path(out))
     note_skipped(skipped)
     note_left_out(left_out)
-    passed = _passed_over(data)
+    passed = _passed_over(data, task)
     result = {"task": task, "model": str(model), "data": data_label(data), "out": str(out),
               "n": len(rows), "seconds": window["seconds"], "skipped": skipped,
               "passed_over": passed, "left_out": left_out}
