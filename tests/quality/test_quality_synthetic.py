@@ -242,6 +242,56 @@ def test_the_ppg_bands_are_alike_at_every_rate() -> None:
            for fs in (125.0, 250.0, 300.0, 500.0)]
     assert np.ptp(snr) < 0.02, snr
 
+def _pulse_train(hr: float, dicrotic: float, seconds: float = 10.0, every: int = 1,
+                 fs: float = 250.0) -> np.ndarray:
+    """The 0.5-8 Hz wave (as ppg_terms filters it) of Gaussian pulses at ``hr`` bpm, each
+    ``every``-th one followed 0.3 s later, on its downslope, by a dicrotic wave of
+    ``dicrotic`` times its size."""
+    from qualityfm.quality._common import band_filtered, mirrored_spectrum
+
+    t = np.arange(int(seconds * fs)) / fs
+    x = np.zeros_like(t)
+    for k, c in enumerate(np.arange(0.3, seconds, 60.0 / hr)):
+        x += np.exp(-0.5 * ((t - c) / 0.08) ** 2)
+        if k % every == 0:
+            x += dicrotic * np.exp(-0.5 * ((t - c - 0.3) / 0.06) ** 2)
+    return band_filtered(mirrored_spectrum(x[None]), len(x), fs, 0.5, 8.0)[0]
+
+
+@pytest.mark.parametrize("hr", [55.0, 70.0, 85.0])
+def test_a_dicrotic_wave_is_no_second_pulse(hr: float) -> None:
+    """A dicrotic wave tall enough for the prominence rule had counted as a pulse of its own
+    (v132s's PPG read 140-175 bpm against an ECG at 76): pulse_peaks drops it."""
+    from scipy.signal import find_peaks
+
+    from qualityfm.quality.ppg import pulse_peaks
+
+    fs = 250.0
+    y = _pulse_train(hr, 0.5)
+    raw, _ = find_peaks(y, distance=int(0.3 * fs), prominence=0.85 * y.std())
+    assert 60 * fs / np.median(np.diff(raw)) > 1.7 * hr  # the fault this guards against
+    assert 60 * fs / np.median(np.diff(pulse_peaks(y, fs))) == pytest.approx(hr, rel=0.05)
+
+
+def test_pulses_of_like_size_and_a_lone_small_peak_are_kept() -> None:
+    """Tachycardic pulses (150-200 bpm) keep their rate, and a dicrotic wave after only one
+    pulse in eight is kept (a lone small peak is as likely a weak pulse)."""
+    from scipy.signal import find_peaks
+
+    from qualityfm.quality._common import band_filtered, mirrored_spectrum
+    from qualityfm.quality.ppg import drop_dicrotic, pulse_peaks
+
+    fs = 250.0
+    for hr in (150.0, 170.0, 200.0):
+        x = synthesize(10.0, fs, hr=hr, hrv=0.0, seed=0, channels=("ppg",)).signals["ppg"]
+        y = band_filtered(mirrored_spectrum(x[None].astype(np.float64)), len(x), fs, 0.5, 8.0)[0]
+        rate = 60 * fs / np.median(np.diff(pulse_peaks(y, fs)))
+        assert rate == pytest.approx(hr, rel=0.05)
+    y = _pulse_train(60.0, 0.5, every=8)
+    raw, _ = find_peaks(y, distance=int(0.3 * fs), prominence=0.85 * y.std())
+    assert np.array_equal(drop_dicrotic(y, raw), raw)
+
+
 def test_ppg_perfusion_only_where_dc_is_meaningful() -> None:
     _, ppg, _ = _clean(72.0)
     assert np.isfinite(ppg_terms(ppg, FS)["perfusion"][0])  # DC 20, AC ~1: PI ~5 %

@@ -34,19 +34,20 @@ from qualityfm.quality._common import (
 )
 from qualityfm.quality.ecg import ecg_quality
 from qualityfm.quality.peaks import detect_r_peaks, qrs_envelope
-from qualityfm.quality.ppg import ppg_quality
+from qualityfm.quality.ppg import drop_dicrotic, ppg_quality
 from qualityfm.signal.extremes import clip_fraction
 
 NAN = float("nan")
 #: Version of the feature code, raised when a window's features change for the same samples
 #: (a beat detector's rule, a column's formula). A store's ``features.json`` and the task
 #: cache's key hold it, so that features of older code are computed again, not read.
-FEATURES_VERSION = 7  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
+FEATURES_VERSION = 8  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
 # spectra of the window mirrored, not end-detrended (quality._common.mirrored_spectrum);
 # 4: lead_match pairs beats one to one; 5: the median beat's samples smoothed by a centred
 # (odd) box, P-wave SNRs with a floor relative to the signal (independent of the units); 6:
 # the Poincare SD2 floored at one sample, the rate columns on the refined R peaks; 7: the rate
-# columns on the detector's peaks again (the refined ones halved fast alternating rhythms)
+# columns on the detector's peaks again (the refined ones halved fast alternating rhythms); 8:
+# pulse peaks less dicrotic waves (quality.ppg.drop_dicrotic; v132s's PPG had read 2x its ECG)
 #: Rate and irregularity of a beat series (ECG R peaks or pulse peaks), see :func:`rr_features`.
 RR_NAMES = ("hr", "hr_max4", "rr_cv", "rmssd", "pnn50", "sampen", "tpr", "n_beats", "cosen",
             "drr_bins", "drr_med", "max_gap")
@@ -537,9 +538,10 @@ def ecg_features(x: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
 
 def pulse_features(x: np.ndarray, fs: float) -> list[float]:
     """Features of one pulsatile wave, PPG or ABP (``PULSE_NAMES``): rate and irregularity of
-    the pulse peaks, beat-template correlation, amplitude CV, the quality layer's SQI, the
-    concentration of 0.5-5 Hz power at its peak, and the amplitude of the last 4 s relative to
-    the whole window (a pulse that fades at the alarm argues for a true one)."""
+    the pulse peaks (less dicrotic waves, :func:`~qualityfm.quality.ppg.drop_dicrotic`),
+    beat-template correlation, amplitude CV, the quality layer's SQI, the concentration of
+    0.5-5 Hz power at its peak, and the amplitude of the last 4 s relative to the whole window
+    (a pulse that fades at the alarm argues for a true one)."""
     if not np.isfinite(x).all() or np.ptp(x) == 0 or len(x) < 2 * fs:
         return [NAN] * len(PULSE_NAMES)
     y = _bandpass(x, fs, 0.5, 5.0)
@@ -557,6 +559,7 @@ def pulse_features(x: np.ndarray, fs: float) -> list[float]:
         fast, _ = find_peaks(y, distance=max(1, int(0.2 * fs)), prominence=prominence)
         if len(fast) > 2 and abs(fs / np.median(np.diff(fast)) - top) <= 0.15 * top:
             peaks = fast
+    peaks = drop_dicrotic(y, peaks)  # a dicrotic wave had read as a second pulse (v132s)
     corr = template_correlation(y, peaks, int(0.25 * fs), int(0.45 * fs)) if len(peaks) else 0.0
     conc = float(spec[(f >= top - 0.25) & (f <= top + 0.25)].sum() / (spec[band].sum() + 1e-12))
     end = y[-int(4 * fs):]

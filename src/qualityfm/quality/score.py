@@ -24,9 +24,10 @@ LEVEL_THRESHOLDS: tuple[float, float, float, float] = (0.9, 0.7, 0.5, 0.3)
 #: the clip count; 7: a channel flat but for a gap is flat; 8: an R peak's refractory counts
 #: from the last beat kept; 9: spectra and filters of the window mirrored, not end-detrended,
 #: and bands found on bin numbers; 10: a channel of at most 4 values in a window is off there;
-#: 11: of at most 12; 12: of at most 4 again, ``signal.nan.OFF_LEVELS``). A store's journal
+#: 11: of at most 12; 12: of at most 4 again, ``signal.nan.OFF_LEVELS``; 13: a PPG's pulses
+#: less its dicrotic waves, ``quality.ppg.drop_dicrotic``). A store's journal
 #: records it, so that an interrupted ``prepare`` never mixes two rules.
-SCORING_VERSION = 12
+SCORING_VERSION = 13
 
 
 @dataclass
