@@ -445,7 +445,8 @@ def test_crossfit_multiclass_gives_probabilities() -> None:
                                                  features=np.zeros((22, 3), np.float32))
 
 
-def test_square_root_class_weights_sit_between_none_and_balanced() -> None:
+def test_square_root_class_weights_sit_between_none_and_balanced(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     y = np.r_[np.zeros(90, int), np.ones(10, int)]
     full, w = balanced_class_weights(y), balanced_class_weights(y, power=0.5)
     assert full[1] / full[0] == pytest.approx(9.0)  # sklearn's "balanced": n / (k n_c)
@@ -455,9 +456,27 @@ def test_square_root_class_weights_sit_between_none_and_balanced() -> None:
     gaps = balanced_class_weights(np.repeat([0, 2, 5], 7))  # k counts present labels only
     assert gaps[[0, 2, 5]] == pytest.approx([1.0, 1.0, 1.0])
     assert balanced_class_weights(np.repeat([0, 1], [6, 2]), n_classes=4)[1] == pytest.approx(1.0)
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    seen = []
+    fit = HistGradientBoostingClassifier.fit
+
+    def spy(self, X, y, sample_weight=None):
+        seen.append((np.asarray(y), sample_weight))
+        return fit(self, X, y, sample_weight=sample_weight)
+
+    monkeypatch.setattr(HistGradientBoostingClassifier, "fit", spy)
     x, yy, _, f = _separable(200)
-    est = ClassicalBaseline("vt-alarm", max_iter=5, crossfit=None).fit(x, yy, features=f)
-    assert est.models[0].class_weight.keys() == {0, 1}  # the fitted model got them
+    ClassicalBaseline("vt-alarm", max_iter=5, crossfit=None).fit(x, yy, features=f,
+                                                                 groups=np.arange(200))
+    fitted, weight = seen[-1]  # the fitted model got them, as each row's weight
+    np.testing.assert_allclose(weight, balanced_class_weights(fitted, power=0.5)[fitted])
+    # labels with a gap (0, 1, 3): sklearn's class_weight, keyed by the labels' ranks, had
+    # refused them ("The classes, [2], are not in class_weight")
+    gap = np.where(yy == 1, 3, (np.arange(200) % 3 == 0).astype(int))
+    est = ClassicalBaseline("af4", max_iter=5, crossfit=None).fit(x, gap, features=f,
+                                                                  groups=np.arange(200))
+    assert est.predict_proba(x, features=f).shape == (200, 4)
 
 
 @pytest.mark.slow

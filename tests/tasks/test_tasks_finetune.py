@@ -964,8 +964,12 @@ def test_bad_arrays_are_refused_naming_the_rows_and_channel(tmp_path) -> None:
         ft.fit(x, np.ones(40, int), groups=g)
     with pytest.raises(ValueError, match=r"mask must be bool \(or 0/1\)"):
         ft.fit(x, y, np.full((40, 2), 0.5), g)
-    with pytest.raises(ValueError, match="groups has 39 entries"):
+    with pytest.raises(ValueError, match=r"groups must hold one entry per row \(40\), got "
+                                         r"shape \[39\]"):
         ft.fit(x, y, groups=g[:-1])
+    with pytest.raises(ValueError, match=r"groups must hold one entry per row \(40\), got "
+                                         r"shape \[40, 1\]"):
+        ft.fit(x, y, groups=g[:, None])  # had raised "unhashable type: 'numpy.ndarray'"
     with pytest.raises(ValueError, match="mask must be"):
         ft.fit(x, y, np.ones((40, 3), bool), g)
     with pytest.raises(ValueError, match="batch_size and epochs"):
@@ -1218,6 +1222,37 @@ def test_task_verbs_give_a_model_the_features_it_was_fitted_on(tmp_path) -> None
             load_estimator(run)
 
 
+def test_what_a_fit_cannot_see_is_said(recwarn) -> None:
+    """A fit without groups warns for every task (rows of one record on both sides of the
+    validation split had scored AUROC 0.81 where the signal carried nothing, unsaid, for af);
+    a model whose validation probabilities are all alike says it predicts one answer (4 rows:
+    every probability 0.5, unsaid); rows lacking a channel that every fitted window held are
+    named at prediction (an abp model fitted on ECG II and PPG had answered PPG-less rows)."""
+    x, y, g = synthetic(40)
+    est = ClassicalBaseline("af", max_iter=5, crossfit=None)
+    est.fit(x, y)
+    [caught] = [w for w in recwarn if issubclass(w.category, UserWarning)]
+    assert caught.filename == __file__
+    assert re.search(r"no groups given: .*groups=np\.arange\(len\(y\)\) where every row "
+                     r"is a patient of its own", str(caught.message))
+    recwarn.clear()
+    est.fit(x, y, groups=np.arange(40))  # said: nothing to warn
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+    with pytest.warns(UserWarning, match=r"the model gives every validation row \(3\) the same "
+                                         r"probabilities \(0\.\d+\): .*fit it on more rows"):
+        est._set_operating_point(np.zeros(3), np.array([0, 1, 1]))
+    bp = np.c_[100 + 20 * y, 60 + 10 * y].astype(np.float32)
+    abp = ClassicalBaseline("abp", max_iter=5, crossfit=None).fit(x, bp, groups=g)
+    no_ppg = x.copy()
+    no_ppg[:3, MODEL_CHANNELS.index("ppg")] = 0.0
+    with pytest.warns(UserWarning, match=r"ppg is absent in 3 row\(s\) \(0, 1, 2\), while "
+                                         r"every window the model was fitted on held it"):
+        abp.predict(no_ppg)
+    recwarn.clear()
+    abp.predict(x)
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
 def test_abp_targets_must_be_sbp_and_dbp_in_mmhg(recwarn) -> None:
     """abp needs y [N, 2] (SBP, DBP): one column or three are refused, by the network and
     the classical baseline alike; values unlike mmHg, PPG absent in every row and a fit
@@ -1237,7 +1272,8 @@ def test_abp_targets_must_be_sbp_and_dbp_in_mmhg(recwarn) -> None:
     cases = [((bp / 7.5,), {"groups": g}, r"median SBP 14\.67, outside 40-300"),  # kPa
              ((bp[:, ::-1],), {"groups": g}, r"SBP below DBP in 100% of the rows"),
              ((bp, no_ppg), {"groups": g}, r"ppg absent \(mask False\) in every row"),
-             ((bp,), {}, r"no groups given for task 'abp'.*e\.g\. ds\.groups")]
+             ((bp,), {}, r"no groups given: .*e\.g\. ds\.groups\), as task 'abp''s rows "
+                         r"are windows")]
     for args, kw, message in cases:
         recwarn.clear()
         ft.fit(x, *args, **kw)
@@ -1252,7 +1288,7 @@ def test_abp_targets_must_be_sbp_and_dbp_in_mmhg(recwarn) -> None:
     with warnings.catch_warnings():  # the generic regression task takes any target count
         warnings.simplefilter("error")
         one = Finetuner("regression", init="none", config=TINY, mode="full", epochs=1, seed=0,
-                        use_features=False).fit(x, bp[:, 0])
+                        use_features=False).fit(x, bp[:, 0], groups=g)
     assert one.predict(x).shape == (40, 1)
 
 

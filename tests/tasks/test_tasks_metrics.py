@@ -37,6 +37,17 @@ def test_binary_report_has_the_alarm_score_only_when_asked() -> None:
     assert {k: v for k, v in alarm.items() if not k.startswith("score")} == plain
 
 
+def test_binary_report_refuses_probabilities_as_decisions() -> None:
+    """Probabilities in the decisions' place had been truncated to 0 (TPR 0.0, unsaid)."""
+    proba = np.where(P == 1, 0.8, 0.2)
+    with pytest.raises(ValueError, match=r"pred must hold 0/1 decisions \(probabilities go in "
+                                         r"proba\), got values \[0.2 0.8\]"):
+        binary_report(Y, proba, proba, n_boot=20)
+    with pytest.raises(ValueError, match=r"y must hold 0/1 labels"):
+        binary_report(Y * 2, proba, P, n_boot=20)
+    assert binary_report(Y.astype(bool), proba, P.astype(bool), n_boot=20)["tpr"] == 0.75
+
+
 def test_ranking_metrics_by_hand() -> None:
     y = np.array([0, 0, 1, 1])
     s = np.array([0.1, 0.4, 0.35, 0.8])

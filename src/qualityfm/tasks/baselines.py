@@ -144,17 +144,23 @@ class ClassicalBaseline(TaskEstimator):
             raise ValueError(f"no feature column of the task holds a finite value in any of "
                              f"the {len(fit_idx)} rows fitted (all NaN: no usable channel in "
                              "their windows?); the classical baseline has nothing to fit")
-        self.models = [self._new_model(y[fit_idx], self.seed + 1000 * b,
+        self.models = [self._new_model(self.seed + 1000 * b,
                                        len(fit_idx) if leaf_rows is None else leaf_rows)
                        for b in range(self.n_models)]
+        # square-root class weights, as sample weights (sklearn's class_weight is keyed by
+        # the labels' ranks: labels 0, 1, 3 had failed): full balancing weighted the 98 noisy
+        # AF recordings 7.6x and cost the 4-class model N/A/O macro F1 (docs/results.md,
+        # session 8)
+        weight = (None if self.kind == "regression"
+                  else balanced_class_weights(y[fit_idx], power=0.5)[y[fit_idx]])
         # One OpenMP thread: the data are small, and with torch's own OpenMP runtime loaded
         # (torch.set_num_threads > 1) sklearn's threads spin against it (a fit 100x slower).
         with threadpool_limits(limits=1, user_api="openmp"):
             for model in self.models:
-                model.fit(F[fit_idx][:, self.columns], y[fit_idx])
+                model.fit(F[fit_idx][:, self.columns], y[fit_idx], sample_weight=weight)
         return self._scores(F[val_idx])
 
-    def _new_model(self, y: np.ndarray, random_state: int, leaf_rows: int):
+    def _new_model(self, random_state: int, leaf_rows: int):
         """An unfitted boosted model of these settings drawing with ``random_state``, its
         leaves of at most a quarter of ``leaf_rows``."""
         leaf = min(self.params["min_samples_leaf"], max(1, leaf_rows // 4))
@@ -163,11 +169,7 @@ class ClassicalBaseline(TaskEstimator):
             from sklearn.multioutput import MultiOutputRegressor
 
             return MultiOutputRegressor(HistGradientBoostingRegressor(**params))
-        # square-root weights: full balancing weighted the 98 noisy AF recordings 7.6x and
-        # cost the 4-class model N/A/O macro F1 (docs/results.md, session 8)
-        w = balanced_class_weights(y, power=0.5)
-        return HistGradientBoostingClassifier(
-            class_weight={int(c): float(w[c]) for c in np.unique(y)}, **params)
+        return HistGradientBoostingClassifier(**params)
 
     def _scores(self, F: np.ndarray) -> np.ndarray:
         F = F[:, self.columns]

@@ -32,7 +32,13 @@ def binary_report(
     """Binary metrics of probabilities ``proba`` and decisions ``pred`` (already thresholded),
     with stratified, group-resampled bootstrap 95 % CIs; ``alarm_score`` adds the PhysioNet
     2015 challenge ``score`` (false-alarm tasks, where 1 is a true alarm)."""
-    y, pred = np.asarray(y).astype(int), np.asarray(pred).astype(int)
+    y, pred = np.asarray(y), np.asarray(pred)
+    for name, v, what in (("y", y, "labels"),
+                          ("pred", pred, "decisions (probabilities go in proba)")):
+        if not np.isin(v, (0, 1)).all():  # probabilities as decisions had truncated to 0
+            raise ValueError(f"binary_report: {name} must hold 0/1 {what}, got values "
+                             f"{np.unique(v)[:5]}")
+    y, pred = y.astype(int), pred.astype(int)
     proba = np.asarray(proba, float)
     out: dict = {"n": int(len(y)), "n_pos": int(y.sum())}
     out["auroc"], out["auprc"] = M.auroc(y, proba), M.auprc(y, proba)

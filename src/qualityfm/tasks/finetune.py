@@ -148,6 +148,8 @@ class TaskEstimator(ABC):
         #: :func:`window_digests` of the rows fitted (None: a model saved before they were
         #: kept), so that evaluate and predict recognise its training windows under any name
         self.train_windows: list[str] | None = None
+        #: each channel (of MODEL_CHANNELS): present in every window fitted (None: not known)
+        self.always_present: list[bool] | None = None
 
     # subclasses: fit on (fit rows, validation rows) and return raw validation outputs
     @abstractmethod
@@ -319,15 +321,20 @@ class TaskEstimator(ABC):
             if len(y) and (y == y[0]).all():
                 raise ValueError(f"y holds only class {y[0]}: a {self.task} classifier needs "
                                  "rows of two classes at least")
-        if groups is None and self.task in MULTI_ROW_TASKS:
-            warn_at_caller(f"no groups given for task {self.task!r}, whose rows are windows, "
-                           "several per record: each row becomes its own group, so the "
-                           "validation rows or inner folds hold windows of records the model "
-                           "fits on; pass groups= (the record or patient of each row, e.g. "
-                           "ds.groups)")
+        if groups is None:
+            warn_at_caller("no groups given: each row becomes its own group, so rows of one "
+                           "record or patient (several windows of a recording) fall on both "
+                           "sides of the validation split and inner folds, and the operating "
+                           "point is chosen on rows like those fitted; pass groups= (the "
+                           "record or patient of each row, e.g. ds.groups)"
+                           + (f", as task {self.task!r}'s rows are windows, several per record"
+                              if self.task in MULTI_ROW_TASKS else
+                              ", or groups=np.arange(len(y)) where every row is a patient "
+                              "of its own"))
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
-        if len(groups) != len(y):
-            raise ValueError(f"groups has {len(groups)} entries for {len(y)} rows")
+        if groups.ndim != 1 or len(groups) != len(y):
+            raise ValueError(f"groups must hold one entry per row ({len(y)}), got shape "
+                             f"{list(groups.shape)}")
         missing = np.flatnonzero([g is None or (isinstance(g, float) and g != g)
                                   for g in groups.tolist()])
         if len(missing):
@@ -341,6 +348,7 @@ class TaskEstimator(ABC):
                              "or records than those it fits; give rows of two groups at least")
         if X is not None:
             self.window = (int(X.shape[1]), int(X.shape[2]))
+        self.always_present = None if mask is None else mask.all(axis=0).tolist()
         return X, y, mask, groups, features
 
     def _labels(self, y: np.ndarray) -> np.ndarray:
@@ -375,6 +383,12 @@ class TaskEstimator(ABC):
                            "(a split keeps each group on one side)")
         if self.kind != "regression":
             self.calibrator = Calibrator(self.calibration).fit(raw, y)
+            p = np.asarray(self.calibrator(raw))
+            if len(y) > 1 and float(np.ptp(p, axis=0).max()) < 1e-3:
+                warn_at_caller(f"the model gives every validation row ({len(y)}) the same "
+                               f"probabilities ({np.round(p[0], 3).tolist()}): it tells the "
+                               "classes apart nowhere, and predicts one answer for every row; "
+                               "fit it on more rows")
         if self.kind == "binary":
             self.threshold = choose_threshold(
                 y, self.calibrator(raw), self.threshold_rule, self.target_tpr
@@ -396,15 +410,33 @@ class TaskEstimator(ABC):
         """Calibrated probability of the positive class [N] (binary) or of each class [N, K]."""
         if self.kind == "regression":
             raise ValueError("predict_proba is for classification tasks; use predict")
-        return self.calibrator(self._raw(*self._inputs(X, mask, features)))
+        return self.calibrator(self._raw(*self._predict_inputs(X, mask, features)))
 
     def predict(
         self, X: np.ndarray, mask: np.ndarray | None = None, features: np.ndarray | None = None
     ) -> np.ndarray:
         """Decisions at the validation threshold (binary), class index, or targets [N, K]."""
         if self.kind == "regression":
-            return self._raw(*self._inputs(X, mask, features))
+            return self._raw(*self._predict_inputs(X, mask, features))
         return self.decide(self.predict_proba(X, mask, features))
+
+    def _predict_inputs(self, X, mask, features) -> tuple:
+        """:meth:`_inputs`, with a warning for rows that lack a channel present in every
+        window fitted (an abp model fitted on ECG II and PPG had answered PPG-less rows
+        unsaid): the model never saw such rows."""
+        X, mask, features = self._inputs(X, mask, features)
+        always = self.always_present
+        if mask is not None and always is not None and len(always) == mask.shape[1]:
+            names = (MODEL_CHANNELS if mask.shape[1] == len(MODEL_CHANNELS)
+                     else [f"channel {k}" for k in range(mask.shape[1])])
+            for k in np.flatnonzero(always):
+                rows = np.flatnonzero(~mask[:, k])
+                if len(rows):
+                    warn_at_caller(f"{names[k]} is absent in {len(rows)} row(s) "
+                                   f"({rows_text(rows)}), while every window the model was "
+                                   "fitted on held it: its output there is outside what it "
+                                   "learnt")
+        return X, mask, features
 
     def decide(self, proba: np.ndarray) -> np.ndarray:
         """Decisions from :meth:`predict_proba`'s output: 1 at or above the threshold
@@ -429,7 +461,7 @@ class TaskEstimator(ABC):
             "window": None if self.window is None else list(self.window),
             "features_given": self.features_given, "validation": self.validation,
             "features_width": self.features_width, "features_version": FEATURES_VERSION,
-            "train_windows": self.train_windows,
+            "train_windows": self.train_windows, "always_present": self.always_present,
         }
 
     def set_protocol_state(self, s: dict) -> None:
@@ -447,6 +479,7 @@ class TaskEstimator(ABC):
         self.features_width = s.get("features_width")  # older files: not recorded
         self.validation = s.get("validation", {})  # older files: none recorded
         self.train_windows = s.get("train_windows")  # older files: not kept
+        self.always_present = s.get("always_present")  # older files: not kept
         version = s.get("features_version")
         if getattr(self, "use_features", True) and version != FEATURES_VERSION:
             warn_at_caller(
