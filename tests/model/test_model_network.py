@@ -466,3 +466,18 @@ def test_embed_names_a_channels_last_input_before_reading_its_values() -> None:
     with pytest.raises(ValueError, match=r"input must be \[batch, 2, samples\], got shape "
                                          r"\(2, 600, 2\) \(channels last\?"):
         model.embed(x)
+
+
+def test_embed_refuses_a_window_without_a_present_channel() -> None:
+    """Such a row had been embedded from the absent-channel embeddings alone, as
+    embed_windows and the task models refuse it."""
+    model = QualityFM(tiny()).eval()
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 2, 1000)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"1 window\(s\) have no channel present \(mask all "
+                                         r"False; rows 1\)"):
+        model.embed(x, np.array([[1, 1], [0, 0], [1, 0]], bool))
+    x[2] = 0.0
+    with pytest.raises(ValueError, match=r"every channel flat, no mask given; rows 2\)"):
+        model.embed(x)
+    with torch.no_grad():
+        assert model.embed(x[:2], np.array([[1, 1], [1, 0]], bool)).shape == (2, 32)

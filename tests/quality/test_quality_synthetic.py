@@ -419,3 +419,21 @@ def test_vectorised_rr_helpers_equal_their_plain_definitions() -> None:
             d = np.abs(emb[:, None, :] - emb[None, :, :]).max(axis=2)
             counts.append(int((d <= tol).sum() - len(emb)))
         assert _match_counts(x, m, tol) == tuple(counts)
+
+
+def test_the_array_entry_points_name_a_rate_given_as_text_and_take_no_mask() -> None:
+    """``ecg_quality(x, "300")`` had failed inside NumPy (``ufunc 'isfinite' not
+    supported``); ``score_windows(x, None, fs)`` had refused the missing mask, which every
+    other array entry point takes (a flat channel is absent)."""
+    r = synthesize(30.0, fs=300.0, seed=0)
+    for score in (ecg_quality, ppg_quality):
+        with pytest.raises(ValueError, match=r"fs must be a finite rate >= 50 Hz, got '300'"):
+            score(r.signals["ecg_ii"], "300")
+    x = np.stack([r.signals["ppg"][:9000], r.signals["ecg_ii"][:9000]])[None]
+    x = np.concatenate([x, 0 * x, x])
+    x[2, 0] = 0.0  # no PPG there
+    got = score_windows(x, None, 300.0)
+    want = score_windows(x, np.array([[1, 1], [0, 0], [0, 1]], bool), 300.0)
+    np.testing.assert_array_equal(got.level, want.level)
+    np.testing.assert_array_equal(got.ppg, want.ppg)
+    assert got.level[0] == 4 and got.level[1] == 0 and np.isnan(got.ppg[2])

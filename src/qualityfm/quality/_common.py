@@ -7,6 +7,8 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 
+from qualityfm._numbers import is_number
+
 #: Lowest sampling rate the indices accept: the PPG noise band reaches 25 Hz.
 MIN_FS = 50.0
 
@@ -22,7 +24,7 @@ def as_windows(x: np.ndarray, fs: float, name: str = "x") -> tuple[np.ndarray, b
         raise ValueError(f"{name} must have shape [N, T] or [T], got {x.shape}")
     if not np.issubdtype(x.dtype, np.number):
         raise ValueError(f"{name} must be numeric, got dtype {x.dtype}")
-    if not np.isfinite(fs) or fs < MIN_FS:
+    if not is_number(fs) or fs < MIN_FS:  # a string had failed inside np.isfinite
         raise ValueError(f"fs must be a finite rate >= {MIN_FS:g} Hz, got {fs!r}")
     single = x.ndim == 1
     dtype = np.float32 if x.dtype == np.float32 else np.float64

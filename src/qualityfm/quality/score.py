@@ -10,7 +10,7 @@ import numpy as np
 from qualityfm.io import MODEL_CHANNELS, canonical_channel, ecg_leads, is_ecg
 from qualityfm.quality.ecg import RRRules, ecg_quality
 from qualityfm.quality.ppg import ppg_quality
-from qualityfm.signal.nan import check_finite
+from qualityfm.signal.nan import check_finite, present_mask
 
 #: Level names, index = level: 0 bad ... 4 excellent.
 LEVEL_NAMES: tuple[str, ...] = ("bad", "poor", "acceptable", "good", "excellent")
@@ -74,7 +74,7 @@ def quality_level(
 
 def score_windows(
     x: np.ndarray,
-    mask: np.ndarray,
+    mask: np.ndarray | None,
     fs: float,
     channels: Sequence[str] = MODEL_CHANNELS,
     *,
@@ -83,7 +83,8 @@ def score_windows(
     ecg_rules: RRRules | None = None,
     clipped: np.ndarray | None = None,
 ) -> QualityScores:
-    """Score windows ``x`` ``[N, C, T]`` (raw, physical units) of one record, ``mask`` ``[N, C]``;
+    """Score windows ``x`` ``[N, C, T]`` (raw, physical units) of one record, ``mask`` ``[N, C]``
+    (None: a channel is present where it is not flat, as for every array entry point);
     ``channels`` names the channels of ``x`` in order (a ``Windows``' ``channels``).
 
     The PPG score reads channel ``"ppg"``; the ECG score reads ``"ecg_ii"`` (or, when there is none,
@@ -98,7 +99,7 @@ def score_windows(
     record's own samples (resampling hides a flat top); without it, measured on ``x``.
     """
     x = np.asarray(x)
-    mask = np.asarray(mask, dtype=bool)
+    mask = present_mask(x) if mask is None and x.ndim == 3 else np.asarray(mask, dtype=bool)
     if x.ndim != 3 or mask.shape != x.shape[:2]:
         raise ValueError(f"x must be [N, C, T] with mask [N, C]; got {x.shape} and {mask.shape}")
     channels = list(channels)
