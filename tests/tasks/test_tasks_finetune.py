@@ -15,6 +15,7 @@ from qualityfm.data.features import robust_centre_scale
 from qualityfm.io import MODEL_CHANNELS
 from qualityfm.model import QualityFM, QualityFMConfig
 from qualityfm.quality.features import window_features
+from qualityfm.signal import normalize
 from qualityfm.tasks import (
     ClassicalBaseline,
     Finetuner,
@@ -37,7 +38,7 @@ def synthetic(n: int = 80, t: int = 600, seed: int = 0):
     time = np.arange(t) / 300.0
     x = rng.normal(0, 0.3, (n, 2, t)).astype(np.float32)
     x[y == 1, 1] += np.sin(2 * np.pi * 5 * time).astype(np.float32)
-    x /= np.abs(x).max()  # the model reads windows scaled into [-1, 1]
+    x = normalize(x)  # the model reads each channel of each window scaled to [-1, 1]
     groups = np.repeat(np.arange(n // 2), 2)
     return x, y, groups
 
@@ -224,7 +225,7 @@ def test_head_features_come_from_the_windows_when_not_given() -> None:
     of the windows at ``fs`` are computed, in fit and in predict, as if they had been given."""
     x, y, g = synthetic(24)
     x[:, 1] += np.sin(2 * np.pi * 1.2 * np.arange(x.shape[2]) / 300.0).astype(np.float32)
-    x /= np.abs(x).max()
+    x = normalize(x)
     kw = {"init": "none", "config": TINY, "mode": "linear", "use_features": True, "epochs": 2,
           "seed": 0}
     with warnings.catch_warnings():  # features computed inside fit warn about nothing
@@ -1025,6 +1026,25 @@ def test_windows_outside_the_unit_range_warn_at_the_callers_line() -> None:
     with warnings.catch_warnings():  # no unit-range warning (20 rows: a few-positives one)
         warnings.simplefilter("error", UserWarning)
         ft.fit(raw, y, mask, g)
+        ft.fit(x, y, groups=g)
+    # windows inside [-1, 1] but not spanning it, as normalize's do: scaled into [0, 1] (the
+    # probabilities had moved by up to 0.2, unsaid), or only the ECG rescaled
+    for shifted, where in (((x + 1) / 2, r"channel\(s\) ppg \(median minimum 0, maximum 1\), "
+                                         r"ecg_ii "
+                                         r"\(median minimum 0, maximum 1\)"),
+                           (x * np.float32([[1.0], [0.6]]), r"channel\(s\) ecg_ii \(median "
+                                                             r"minimum -0\.6, maximum 0\.6\):")):
+        with pytest.warns(UserWarning, match=rf"do not span \[-1, 1\] in {where}") as caught:
+            ft.predict_proba(shifted)
+        assert caught[0].filename == __file__
+    from qualityfm.signal.normalize import warn_unscaled
+
+    with warnings.catch_warnings():  # a joint model's channels need not each reach the ends
+        warnings.simplefilter("error", UserWarning)
+        warn_unscaled(x * 0.5, None, MODEL_CHANNELS, "joint")
+        warn_unscaled(torch.from_numpy(x), None, MODEL_CHANNELS)
+    with pytest.warns(UserWarning, match=r"do not span \[-1, 1\] in channel\(s\) ppg"):
+        warn_unscaled(torch.from_numpy(x * np.float32([[0.5], [1.0]])), None, MODEL_CHANNELS)
 
 
 def test_classical_baseline_on_a_few_rows_is_not_a_constant() -> None:

@@ -63,34 +63,56 @@ def normalize(x: np.ndarray, mask: np.ndarray | None = None, mode: str = "channe
     return np.clip(y, -1.0, 1.0, out=y)
 
 
+#: Median distance of a present channel's window minimum from -1 and maximum from +1 above
+#: which per-channel windows are warned about as scaled otherwise (offset, [0, 1], raw mV):
+#: :func:`normalize`'s windows reach both ends exactly.
+UNSPANNED_LIMIT = 0.05
+
+
 def warn_unscaled(x: Any, mask: Any = None, names: Sequence[str] | None = None,
                   normalization: str = "channel") -> None:
     """Warn when a present channel of model input ``x`` [N, C, T] (array or tensor, on any
-    device) holds values far outside [-1, 1]: raw mV, ADC counts or z-scores instead of
-    :func:`normalize`'s windows. ``names`` label the channels; the message names channels
-    only, so a loop over batches warns once per call site. ``normalization``: the model's
-    (``"none"``: it reads raw windows, nothing to say)."""
+    device) holds values far outside [-1, 1] (raw mV, ADC counts or z-scores instead of
+    :func:`normalize`'s windows) or, for a model of per-channel windows, does not span
+    [-1, 1] as they do (its windows' minimum and maximum, medians over the rows, further than
+    :data:`UNSPANNED_LIMIT` from -1 and 1: windows scaled into [0, 1], shifted, or raw mV
+    within the range had shifted the probabilities unsaid). ``names`` label the channels;
+    the message names channels only, so a loop over batches warns once per call site.
+    ``normalization``: the model's (``"none"``: it reads raw windows, nothing to say)."""
     if normalization == "none" or x.shape[0] == 0 or x.shape[-1] == 0:
         return
-    if hasattr(x, "detach"):  # a torch tensor: reduce where it lives, fetch C numbers
+    if hasattr(x, "detach"):  # a torch tensor: reduce where it lives, fetch 2 N C numbers
         x = x.detach()
-        peak = (x if x.is_floating_point() else x.double()).abs().amax(-1)  # int16 wraps
-        if mask is not None:
-            mask = mask if hasattr(mask, "to") else peak.new_tensor(np.asarray(mask, bool))
-            peak = peak * mask.to(peak.device, peak.dtype)
-        worst = np.asarray(peak.amax(0).float().cpu().tolist())
+        x = x if x.is_floating_point() else x.double()  # int16 would wrap in -x
+        lo = x.amin(-1).double().cpu().numpy()
+        hi = x.amax(-1).double().cpu().numpy()
     else:
         x = np.asarray(x)
-        # |x| without a copy of x, in float (-(-32768) is -32768 in int16)
-        peak = np.maximum(x.max(-1).astype(np.float64), -x.min(-1).astype(np.float64))
-        if mask is not None:
-            peak = np.where(np.asarray(mask, bool), peak, 0)
-        worst = peak.max(axis=0)
-    bad = np.nan_to_num(worst.astype(float), nan=0.0) > UNSCALED_LIMIT
+        lo, hi = x.min(-1).astype(np.float64), x.max(-1).astype(np.float64)  # no copy of x
+    present = (np.ones(lo.shape, bool) if mask is None
+               else np.asarray(mask.cpu() if hasattr(mask, "cpu") else mask, bool))
+    if names is None or len(names) != lo.shape[1]:
+        names = [str(k) for k in range(lo.shape[1])]
+    peak = np.nan_to_num(np.where(present, np.maximum(hi, -lo), 0.0), nan=0.0).max(axis=0)
+    bad = peak > UNSCALED_LIMIT
     if bad.any():
-        if names is None or len(names) != len(worst):
-            names = [str(k) for k in range(len(worst))]
         where = ", ".join(name for name, b in zip(names, bad, strict=True) if b)
         warn_at_caller(f"X holds values far outside [-1, 1] in channel(s) {where}: the model "
                        "reads windows min-max scaled into [-1, 1] per channel; pass "
                        "Windows.normalized() or qualityfm.signal.normalize(X, mask)")
+        return
+    if normalization != "channel":  # joint: one channel of a window reaches the ends
+        return
+    spread = np.where(present & (hi > lo), np.maximum(np.abs(lo + 1), np.abs(hi - 1)), np.nan)
+    off = [(k, float(np.nanmedian(lo[:, k][present[:, k]])),
+            float(np.nanmedian(hi[:, k][present[:, k]])))
+           for k in range(lo.shape[1]) if np.isfinite(spread[:, k]).any()
+           and np.nanmedian(spread[:, k]) > UNSPANNED_LIMIT]
+    if off:
+        where = ", ".join(f"{names[k]} (median minimum {a:.3g}, maximum {b:.3g})"
+                          for k, a, b in off)
+        warn_at_caller(f"X's windows do not span [-1, 1] in channel(s) {where}: the model "
+                       "reads each channel of each window min-max scaled to exactly -1 and 1 "
+                       "(windows scaled into [0, 1], shifted, or raw values give other "
+                       "outputs); pass Windows.normalized() or "
+                       "qualityfm.signal.normalize(X, mask)")
