@@ -21,12 +21,14 @@ from qualityfm.quality.features import (
     af_rr_features,
     beat_correlations,
     beat_shape_features,
+    cosen,
     ecg_features,
     feature_names,
     p_wave_snr,
     refine_r_peaks,
     rr_features,
     rr_pattern_features,
+    sample_entropy,
     signal_features,
     window_features,
 )
@@ -124,6 +126,44 @@ def test_irregularity_is_higher_for_an_irregular_rr_series() -> None:
     assert r["hr"] == pytest.approx(75.0, abs=1.0)
     assert np.isnan(rr_features(np.array([10, 300]), FS)[0])  # too few beats: NaN, count 2
     assert rr_features(np.array([10, 300]), FS)[RR_NAMES.index("n_beats")] == 2.0
+
+
+def test_sample_entropy_without_a_longer_match_reads_its_upper_bound() -> None:
+    """No match of length m + 1 (most 10-s windows of an irregular rhythm) gives the largest
+    value N points can give, ln((N - m)(N - m - 1) / 2) (Richman & Moorman 2000), not NaN."""
+    y = np.array([1.0, 2.0, 1.0, 2.0, 5.0, 1.0, 2.0, 9.0])  # (1, 2) repeats, (1, 2, .) never
+    assert sample_entropy(y) == pytest.approx(np.log(6 * 5 / 2))
+    assert sample_entropy(np.arange(10.0)) == pytest.approx(np.log(8 * 7 / 2))  # no match at all
+    assert np.isnan(sample_entropy(np.arange(4.0)))  # one pair of templates: no estimate
+    assert np.isnan(sample_entropy(np.arange(3.0))) and np.isnan(sample_entropy(np.ones(9)))
+    z = np.array([1.0, 2.0, 3.0, 1.0, 2.0, 4.0, 1.0, 2.0, 3.0, 1.0, 2.0, 5.0])
+    assert sample_entropy(z) == pytest.approx(-np.log(3 / 8))  # 3 of 8 pairs go on: as before
+    assert sample_entropy(z) < sample_entropy(y) < sample_entropy(np.arange(10.0))
+
+
+def _cosen_by_grid(rr: np.ndarray) -> float:
+    """COSEn as Lake & Moorman (2011) describe it: r from 30 ms up by 1 ms until 5 pairs of
+    templates of length 2 match."""
+    n = len(rr) - 1
+    for k in range(2000):
+        r = 0.03 + k * 0.001
+        b = [(i, j) for i in range(n) for j in range(i + 1, n) if abs(rr[i] - rr[j]) <= r]
+        a = sum(abs(rr[i + 1] - rr[j + 1]) <= r for i, j in b)
+        if a >= 5:
+            return float(-np.log(a / len(b)) + np.log(2 * r) - np.log(np.mean(rr)))
+    raise AssertionError("no tolerance gave 5 matches")
+
+
+def test_cosen_grows_its_tolerance_until_five_pairs_match() -> None:
+    rng = np.random.default_rng(3)
+    for k in range(12):
+        rr = rng.uniform(0.3, 1.5, 5 + 3 * k) if k % 2 else 0.8 + rng.normal(0, 0.05, 5 + 3 * k)
+        rr = np.round(rr * 250) / 250  # RR of a 250 Hz record: ties at the grid's steps
+        assert cosen(rr) == pytest.approx(_cosen_by_grid(rr)), k
+    # no two intervals within 30 ms: NaN with the tolerance fixed there, defined now
+    spread = np.array([0.4, 0.6, 0.8, 1.0, 1.2, 0.5, 0.7])
+    assert np.isfinite(cosen(spread)) and cosen(spread) == pytest.approx(_cosen_by_grid(spread))
+    assert np.isnan(cosen(spread[:4]))  # under 5 intervals
 
 
 @pytest.mark.parametrize("jitter", [0.001, 0.005, 0.015])

@@ -41,13 +41,15 @@ NAN = float("nan")
 #: Version of the feature code, raised when a window's features change for the same samples
 #: (a beat detector's rule, a column's formula). A store's ``features.json`` and the task
 #: cache's key hold it, so that features of older code are computed again, not read.
-FEATURES_VERSION = 8  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
+FEATURES_VERSION = 9  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
 # spectra of the window mirrored, not end-detrended (quality._common.mirrored_spectrum);
 # 4: lead_match pairs beats one to one; 5: the median beat's samples smoothed by a centred
 # (odd) box, P-wave SNRs with a floor relative to the signal (independent of the units); 6:
 # the Poincare SD2 floored at one sample, the rate columns on the refined R peaks; 7: the rate
 # columns on the detector's peaks again (the refined ones halved fast alternating rhythms); 8:
-# pulse peaks less dicrotic waves (quality.ppg.drop_dicrotic; v132s's PPG had read 2x its ECG)
+# pulse peaks less dicrotic waves (quality.ppg.drop_dicrotic; v132s's PPG had read 2x its ECG);
+# 9: sample entropy without a match of length m + 1 is its upper bound, not NaN; COSEn's
+# tolerance grows until 5 pairs match (Lake & Moorman 2011), not fixed at 30 ms
 #: Rate and irregularity of a beat series (ECG R peaks or pulse peaks), see :func:`rr_features`.
 RR_NAMES = ("hr", "hr_max4", "rr_cv", "rmssd", "pnn50", "sampen", "tpr", "n_beats", "cosen",
             "drr_bins", "drr_med", "max_gap")
@@ -123,24 +125,44 @@ def _match_counts(x: np.ndarray, m: int, tol: float) -> tuple[int, int]:
 
 
 def sample_entropy(x: np.ndarray, m: int = 2, r: float = 0.2) -> float:
-    """Sample entropy of a short series (tolerance ``r`` times its SD); NaN when undefined."""
+    """Sample entropy of a short series (tolerance ``r`` times its SD), -ln(A / B) with A and
+    B the template matches of length m + 1 and m (Richman & Moorman, Am J Physiol Heart Circ
+    Physiol 2000;278:H2039). Without any match of length m + 1 the estimate is infinite (or
+    0/0 when none of length m either): it is reported as the largest value that N points can
+    give, ln((N - m)(N - m - 1) / 2), the bound of that paper (a conditional probability
+    under 2 / ((N - m)(N - m - 1)) reads as 0). A 10-s window holds 10-25 intervals, and
+    in a third of the ICU alarm windows' ECG (half to two thirds of their pulse waves) no
+    such match was found: NaN there had read, after imputation, as a typical entropy when
+    the series was among the most irregular. NaN under m + 2 points, for a constant series, and
+    without a match from m + 2 points (one pair of templates: a bound of 0 says nothing)."""
     x = np.asarray(x, dtype=float)
     if len(x) < m + 2 or np.std(x) == 0:
         return NAN
     b, a = _match_counts(x, m, r * np.std(x))
-    return float(-np.log(a / b)) if a > 0 and b > 0 else NAN
+    if a == 0:
+        n = len(x) - m  # templates compared: the bound is ln of their pairs
+        return float(np.log(n * (n - 1) / 2)) if n > 2 else NAN
+    return float(-np.log(a / b))
 
 
-def cosen(rr: np.ndarray, tol: float = 0.03) -> float:
-    """Coefficient of sample entropy of RR intervals in s (Lake & Moorman 2011): SampEn with
-    m = 1 and a fixed 30 ms tolerance, plus ln(2 tol) - ln(mean RR). NaN under 5 intervals."""
+def cosen(rr: np.ndarray, tol: float = 0.03, step: float = 0.001, min_matches: int = 5) -> float:
+    """Coefficient of sample entropy of RR intervals in s (Lake & Moorman, Am J Physiol Heart
+    Circ Physiol 2011;300:H319): SampEn with m = 1, its tolerance r grown from ``tol`` (30 ms)
+    by ``step`` (1 ms) until at least ``min_matches`` pairs of templates of length 2 match
+    (their minimum numerator count, so that a short series still gives a confident
+    estimate), plus ln(2 r) - ln(mean RR). NaN under 5 intervals (under 5 pairs of
+    templates). With the tolerance fixed at 30 ms, a series without a match had been NaN
+    and one without a match of length 2 floored at half a match."""
     rr = np.asarray(rr, dtype=float)
     if len(rr) < 5:
         return NAN
-    b, a = _match_counts(rr, 1, tol)
-    if b == 0:
-        return NAN
-    return float(-np.log(max(a, 1) / b) + np.log(2 * tol) - np.log(np.mean(rr)))
+    n = len(rr) - 1  # templates of length 1 and 2, as in _match_counts
+    d = np.maximum(np.abs(rr[:n, None] - rr[None, :n]), np.abs(rr[1:, None] - rr[None, 1:]))
+    need = np.sort(d[np.triu_indices(n, 1)])[min_matches - 1]  # A >= min_matches from here
+    k = max(0, int(np.ceil((need - tol) / step - 1e-6)))  # the grid's first r = tol + k step
+    r = tol + k * step if tol + k * step >= need else tol + (k + 1) * step  # at or above it
+    b, a = _match_counts(rr, 1, r)  # ordered pairs: each pair counted twice
+    return float(-np.log(a / b) + np.log(2 * r) - np.log(np.mean(rr)))
 
 
 def _drr_bins(drr: np.ndarray) -> float:
