@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from qualityfm._lazy import lazy_names
 
 __version__ = "0.1.0"
 
+#: ``qualityfm.load``, ``qualityfm.Finetuner`` (fit/predict on plain arrays) and
+#: ``qualityfm.ClassicalBaseline``, loaded on first use: importing the package imports no torch.
+_WHERE = {"load": "train.export", "Finetuner": "tasks", "ClassicalBaseline": "tasks"}
+
 __all__ = ["ClassicalBaseline", "Finetuner", "__version__", "load"]
 
-
-def __getattr__(name: str) -> Any:
-    """``qualityfm.load``, ``qualityfm.Finetuner`` (fit/predict on plain arrays) and
-    ``qualityfm.ClassicalBaseline`` without importing torch at package import."""
-    if name == "load":
-        from qualityfm.train.export import load
-
-        return load
-    if name in ("Finetuner", "ClassicalBaseline"):
-        from qualityfm import tasks
-
-        return getattr(tasks, name)
-    raise AttributeError(f"module 'qualityfm' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

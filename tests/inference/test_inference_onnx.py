@@ -83,7 +83,8 @@ def test_onnx_of_a_run_reads_the_run_windows_length(tmp_path: Path, task: str, k
     empty[1] = False
     _, head = session.run(None, {"x": x, "mask": empty})
     assert np.isnan(head[1]).all() and np.isfinite(np.delete(head, 1, axis=0)).all()
-    with pytest.raises(ValueError, match=r"rows \[1\] hold no present channel"):
+    with pytest.raises(ValueError, match=r"1 window\(s\) have no channel present \(mask all "
+                                         r"False; rows 1\)"):
         ft.predict_proba(x, empty)
 
 

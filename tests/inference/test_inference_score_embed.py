@@ -71,6 +71,14 @@ def test_scoring_with_the_indices_alone_does_not_import_torch(records: Path,
                             check=True, timeout=300)
     assert result.stdout.strip().splitlines()[-1] == "0 False"
     assert len(list(csv.DictReader(out.open()))) == 5
+    import qualityfm
+    import qualityfm.data
+    import qualityfm.inference
+
+    # the names that load on first use are listed as any other
+    assert {"score_files", "embed_files", "FileWindows"} <= set(dir(qualityfm.inference))
+    assert {"Finetuner", "load", "__version__"} <= set(dir(qualityfm))
+    assert "PairDataset" in dir(qualityfm.data)
 
 
 def test_score_files_names_records_as_read_record_does_and_reports_bad_files(
@@ -190,7 +198,7 @@ def test_embed_windows_checks_its_windows_as_the_model_does(tiny_model: QualityF
     none = mask.copy()
     none[2] = False  # no channel: the embedding would come from the absent-channel vectors
     with pytest.raises(ValueError, match=r"1 window\(s\) have no channel present \(mask all "
-                                         r"False; rows \[2\]\)"):
+                                         r"False; rows 2\)"):
         embed_windows(model, x, none)
     # no mask: a missing PPG filled with zeros is absent (it had been read as a flat PPG)
     zeros = x.copy()
@@ -206,7 +214,7 @@ def test_embed_windows_checks_its_windows_as_the_model_does(tiny_model: QualityF
         embed_windows(model, zeros, None), atol=1e-5)
     zeros[1] = 0.25  # flat in every channel
     with pytest.raises(ValueError, match=r"1 window\(s\) have no channel present \(every "
-                                         r"channel flat, no mask given; rows \[1\]\)"):
+                                         r"channel flat, no mask given; rows 1\)"):
         embed_windows(model, zeros, None)
 
 

@@ -120,6 +120,13 @@ def test_headerless_mat_files_uci_parts_and_tables_are_named_as_passed_over(
     assert "without its header v100s.hea" in reasons["v100s.mat"]
     assert "read_uci_bp" in reasons["Part_1.mat"]
     assert "1 .parquet, 1 .tsv" in reasons[tmp_path.name]
+    from qualityfm.io.read import no_record_reason
+
+    assert "without its header v100s.hea" in no_record_reason(tmp_path / "x" / "v100s.mat")
+    assert "a .dat or .mat without its header" in no_record_reason(tmp_path / "x")
+    for suffix in (".hea", ".mat"):  # a WFDB record named like a UCI part is a record
+        shutil.copy(shared_path("wfdb_samples", "a103l" + suffix), tmp_path / f"Part_2{suffix}")
+    assert tmp_path / "Part_2.mat" not in passed_over(tmp_path)[0]
 
 
 def test_is_ecg_knows_a_repeated_lead() -> None:

@@ -442,6 +442,16 @@ def test_lines_before_a_csv_header_are_passed_over(tmp_path: Path) -> None:
         for c in want.channels:
             np.testing.assert_array_equal(got.signals[c], want.signals[c])
     assert sorted(find_records(folder)) == [excel, monitor]
+    spaced = tmp_path / "spaced.csv"  # a blank line between the comments and the header
+    spaced.write_text(_csv_text("# Device: X\n\nTime [s];PLETH;II", rows))
+    numpy = tmp_path / "savetxt.csv"  # np.savetxt(..., header=...): the header commented out
+    numpy.write_text(_csv_text("# exported\n# Time [s];PLETH;II", rows))
+    for path in (spaced, numpy):
+        np.testing.assert_array_equal(read_record(path).signals["ppg"], want.signals["ppg"])
+    index = tmp_path / "index.csv"  # a first column named '#' is a header, not a comment
+    index.write_text(_csv_text("#;Time [s];PLETH;II", [f"{k};{r}" for k, r in enumerate(rows)]))
+    np.testing.assert_array_equal(read_record(index, channels=["ppg"]).signals["ppg"],
+                                  want.signals["ppg"])
     bad = rows.copy()
     bad[100] = "0,8;oops;1,0"
     monitor.write_text(_csv_text("# Device: X\n# Patient: 42\nTime [s];PLETH;II", bad))

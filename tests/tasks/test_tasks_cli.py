@@ -773,6 +773,32 @@ def test_predict_with_a_model_saved_from_python_reads_its_rate(tmp_path) -> None
     assert res["n"] == 2 and res["seconds"] == 16.0
 
 
+def test_predict_names_the_records_lacking_a_channel_the_fit_always_had(tmp_path) -> None:
+    """A model fitted on windows that all held ECG II, predicting records of flat leads: one
+    warning naming the records (it had named rows of each 64-record part, once a part)."""
+    import warnings
+
+    from qualityfm.tasks.pipeline import finetune_run
+
+    vt = shared_path("physionet2015_vt")
+    finetune_run("vt-alarm", vt, tmp_path / "run", init="classical", max_records=20)
+    assert json.loads((tmp_path / "run" / "finetune.json").read_text()
+                      )["protocol"]["always_present"][1] is True  # ecg_ii, in every window
+    folder = tmp_path / "bedside"
+    folder.mkdir()
+    for record in ("v100s", "v400s", "v623l", "v101l"):  # v400s and v623l: ECG II flat
+        for suffix in (".hea", ".mat"):
+            shutil.copy(vt / (record + suffix), folder)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = predict_run("vt-alarm", tmp_path / "run", folder, tmp_path / "p.csv",
+                          records_per_part=1)
+    said = [str(w.message) for w in caught if "is absent in" in str(w.message)]
+    assert res["n"] == 4 and said == [
+        "ecg_ii is absent in 2 row(s) (records v400s, v623l), while every window the model "
+        "was fitted on held it: its output there is outside what it learnt"]
+
+
 def test_a_plain_run_stopped_while_saving_resumes(tmp_path, monkeypatch) -> None:
     """The model's finetune.json, the mark of a finished run, is written last: a stop in the
     saves had left a folder refused as finished, without its summary (af: without its

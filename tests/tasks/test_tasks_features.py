@@ -164,6 +164,8 @@ def test_cosen_grows_its_tolerance_until_five_pairs_match() -> None:
     spread = np.array([0.4, 0.6, 0.8, 1.0, 1.2, 0.5, 0.7])
     assert np.isfinite(cosen(spread)) and cosen(spread) == pytest.approx(_cosen_by_grid(spread))
     assert np.isnan(cosen(spread[:4]))  # under 5 intervals
+    for bad in (np.nan, np.inf):  # not a wrong number, nor a crash
+        assert np.isnan(cosen(np.r_[spread, bad])) and np.isnan(sample_entropy(np.r_[spread, bad]))
 
 
 @pytest.mark.parametrize("jitter", [0.001, 0.005, 0.015])

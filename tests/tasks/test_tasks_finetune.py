@@ -1006,8 +1006,9 @@ def test_without_a_mask_a_flat_channel_is_absent() -> None:
         Finetuner("vt-alarm", init="none", config=TINY, epochs=1, batch_size=16, seed=0,
                   use_features=False).fit(x, y, groups=g).predict_proba(x), p_mask)
     x[7] = 0.0
-    with pytest.raises(ValueError, match=r"rows \[7\] hold no present channel \(every channel "
-                                         r"flat, no mask given\)"):
+    with pytest.raises(ValueError, match=r"1 window\(s\) have no channel present \(every channel "
+                                         r"flat, no mask given; rows 7\): the model has "
+                                         r"nothing to judge"):
         ft.predict(x)
 
 
@@ -1029,14 +1030,17 @@ def test_windows_outside_the_unit_range_warn_at_the_callers_line() -> None:
         ft.fit(x, y, groups=g)
     # windows inside [-1, 1] but not spanning it, as normalize's do: scaled into [0, 1] (the
     # probabilities had moved by up to 0.2, unsaid), or only the ECG rescaled
-    for shifted, where in (((x + 1) / 2, r"channel\(s\) ppg \(median minimum 0, maximum 1\), "
-                                         r"ecg_ii "
-                                         r"\(median minimum 0, maximum 1\)"),
-                           (x * np.float32([[1.0], [0.6]]), r"channel\(s\) ecg_ii \(median "
-                                                             r"minimum -0\.6, maximum 0\.6\):")):
-        with pytest.warns(UserWarning, match=rf"do not span \[-1, 1\] in {where}") as caught:
+    for shifted, where in (((x + 1) / 2, "ppg, ecg_ii:"),
+                           (x * np.float32([[1.0], [0.6]]), "ecg_ii:")):
+        with pytest.warns(UserWarning, match=rf"do not span \[-1, 1\] in channel\(s\) {where}"
+                          ) as caught:
             ft.predict_proba(shifted)
         assert caught[0].filename == __file__
+    with warnings.catch_warnings(record=True) as caught:  # batches of a loop: said once
+        warnings.simplefilter("default")
+        for k in range(4):
+            ft.predict_proba(x[5 * k:5 * k + 5] * np.float32(0.3 + 0.1 * k))
+    assert len([w for w in caught if "do not span" in str(w.message)]) == 1
     from qualityfm.signal.normalize import warn_unscaled
 
     with warnings.catch_warnings():  # a joint model's channels need not each reach the ends

@@ -5,7 +5,7 @@ The datasets import torch; they load on first use so that ``prepare`` and ``info
 
 from __future__ import annotations
 
-from qualityfm._lazy import lazy_getattr
+from qualityfm._lazy import lazy_names
 from qualityfm.data.features import (
     FeatureTargets,
     compute_store_features,
@@ -22,5 +22,5 @@ __all__ = [
     "store_features", "store_info",
 ]
 
-__getattr__ = lazy_getattr(
+__getattr__, __dir__ = lazy_names(
     __name__, {name: "datasets" for name in ("PairDataset", "WindowDataset", "augment_window")})

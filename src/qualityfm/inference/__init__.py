@@ -6,7 +6,7 @@ not import torch.
 
 from __future__ import annotations
 
-from qualityfm._lazy import lazy_getattr
+from qualityfm._lazy import lazy_names
 
 _WHERE = {
     "FileWindows": "windows", "iter_file_windows": "windows",
@@ -17,4 +17,4 @@ _WHERE = {
 
 __all__ = sorted(_WHERE)
 
-__getattr__ = lazy_getattr(__name__, _WHERE)
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

@@ -21,7 +21,7 @@ from qualityfm.io import MODEL_CHANNELS, atomic_write, utf8_bytes
 from qualityfm.io.folders import check_writable_folder, folder_kind
 from qualityfm.quality import LEVEL_NAMES, RRRules
 from qualityfm.signal import WindowConfig
-from qualityfm.signal.nan import check_finite, present_mask
+from qualityfm.signal.nan import check_finite, present_mask, refuse_empty_rows
 from qualityfm.signal.normalize import warn_unscaled
 
 if TYPE_CHECKING:  # torch loads with a model only: the indices alone score without it
@@ -67,12 +67,7 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
     # the mask's shape and values, beside windows of no samples (nothing of x is copied)
     model._inputs(torch.from_numpy(x[:, :, :0]), torch.from_numpy(mask))
     mask = mask.astype(bool)
-    empty = np.flatnonzero(~mask.any(axis=1))
-    if len(empty):  # the model would answer from its absent-channel embeddings alone
-        why = "mask all False" if given else "every channel flat, no mask given"
-        raise ValueError(f"{len(empty)} window(s) have no channel present ({why}; rows "
-                         f"{empty[:5].tolist()}{' ...' if len(empty) > 5 else ''}): "
-                         "leave them out")
+    refuse_empty_rows(mask, given)
     names = MODEL_CHANNELS if x.shape[1] == len(MODEL_CHANNELS) else None
     check_finite(x, mask, names)
     warn_unscaled(x, mask, names, getattr(model.cfg, "normalization", "channel"))

@@ -155,10 +155,9 @@ def _header_naming(file: Path) -> Path | None:
 def _orphan_signal(file: Path, uci_read: bool) -> bool:
     """A WFDB signal file (``.dat``, ``.mat``) that no header beside it names, or a UCI
     cuff-less BP part (``Part_N.mat``) unless ``uci_read`` (the abp task reads them)."""
-    suffix = file.suffix.lower()
-    if suffix == ".mat" and is_uci_bp_file(file):
-        return not uci_read
-    return suffix in (".dat", ".mat") and _header_naming(file) is None
+    if file.suffix.lower() not in (".dat", ".mat") or _header_naming(file) is not None:
+        return False  # a WFDB record's (a record named Part_1 included)
+    return not (uci_read and is_uci_bp_file(file))
 
 
 def passed_over(folder: str | Path, uci_read: bool = False) -> tuple[list[Path], Counter[str]]:
@@ -271,7 +270,7 @@ def no_record_reason(path: str | Path) -> str:
     path = Path(path)
     if path.is_file():
         reason = "no readable record found"
-        if path.suffix.lower() == ".dat":  # a signal file: its header's name, or none
+        if path.suffix.lower() in (".dat", ".mat"):  # a signal file: its header's, or none
             reason = no_rate_reason(path)
         else:
             try:
@@ -284,7 +283,8 @@ def no_record_reason(path: str | Path) -> str:
     parts = ["no readable record found"]
     if no_rate:
         parts.append(f"{len(no_rate)} file(s) without a sampling rate passed over (.npy, CSV "
-                     "without a time column, .dat without its header); the first: "
+                     "without a time column, a .dat or .mat without its header, a UCI "
+                     "cuff-less BP part); the first: "
                      f"{no_rate_reason(no_rate[0])}")
     if other:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(other.items()))

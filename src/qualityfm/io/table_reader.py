@@ -100,8 +100,9 @@ def _splits_alike(first: str, lines: list[str], sep: str) -> bool:
 
 #: A line before a CSV's header that is no row: Excel's ``sep=;`` (which names the
 #: delimiter) or a comment (``# Device: ...``), as monitor exports write them; not a first
-#: cell of pandas' missing-value marks ``#N/A``, ``#NA``.
-_PREAMBLE = re.compile(r"^(?:sep=(.)|#(?!(?:N/A N/A|N/A|NA)(?:[,;\t]|$)).*)$")
+#: cell named ``#`` (a sample-number column) or holding pandas' missing-value marks ``#N/A``,
+#: ``#NA``. Blank lines after such a line belong to it.
+_PREAMBLE = re.compile(r"^(?:sep=(.)|#(?![,;\t]|(?:N/A N/A|N/A|NA)(?:[,;\t]|$)).*)$")
 
 
 def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int]:
@@ -113,17 +114,29 @@ def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int]:
     its decimal mark (``,`` when a ``;`` or tab file prints the numbers of its first data
     lines with commas and no points; of the time column, which may hold date-times, only
     plain numbers count), whether those lines showed a mark at all (whole numbers show
-    none), and the number of lines passed over before the first."""
+    none), and the number of lines passed over before the first. A header written as the
+    last comment before rows of numbers (NumPy's ``savetxt(..., header=...)``: ``# Time [s],
+    PLETH``) is the header."""
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
-        named, skipped = None, 0
-        while (match := _PREAMBLE.match(first := f.readline().rstrip("\r\n"))) is not None:
-            named, skipped = match.group(1) or named, skipped + 1
+        named, skipped, comment = None, 0, None
+        while (line := f.readline()) and ((match := _PREAMBLE.match(line.rstrip("\r\n")))
+                                          or (skipped and not line.strip())):
+            skipped += 1
+            if match:
+                named = match.group(1) or named
+                comment = line.rstrip("\r\n")[1:].strip() if line.startswith("#") else None
+        first = line.rstrip("\r\n")
         bare = re.sub(r'"[^"]*"', "", first)  # quoted names may hold a delimiter
         ahead = list(itertools.islice(f, _DELIMITER_LINES))
         sep = named or next((d for d in (";", "\t")
                              if d in bare and _splits_alike(first, ahead, d)),
                             max(_DELIMITERS, key=bare.count))
         names = [c.strip() for c in next(csv.reader([first], delimiter=sep), [])]
+        if comment and all(_is_number(c.replace(",", ".")) or _is_placeholder(c) or not c
+                           for c in names):  # rows from the first line: the comment names them
+            header = [c.strip() for c in next(csv.reader([comment], delimiter=sep), [])]
+            if len(_trimmed(header)) == len(_trimmed(names)) and not all(map(_is_number, header)):
+                names, skipped = header, skipped - 1  # the header is the comment's line
         decimal, marked = ".", False
         if sep != ",":
             signal = [k for k, name in enumerate(names) if _time_unit(name) is None]
@@ -749,7 +762,8 @@ def _warn_shared_rate(path: Path, lengths: dict[str, int], rate: float | None) -
     said = ", ".join(f"{k} {n} ({n / rate:.6g} s)" for k, n in lengths.items())
     warnings.warn(f"{path}: the channels read at its one fs={rate:g} Hz differ in length: "
                   f"{said}; if their rates differ, save each channel's as fs_<KEY> "
-                  f"(np.savez(..., fs_{next(iter(lengths))}=...))", RuntimeWarning, stacklevel=3)
+                  f"(np.savez(..., fs_{max(lengths, key=lengths.get)}=...))", RuntimeWarning,
+                  stacklevel=3)
 
 
 def read_npz(

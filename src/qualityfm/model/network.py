@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -13,7 +12,7 @@ from torch import Tensor, nn
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model.config import QualityFMConfig
 from qualityfm.model.layers import DINOHead, SpectrumHead, Trunk
-from qualityfm.signal.nan import check_finite, present_mask, rows_text
+from qualityfm.signal.nan import check_finite, present_mask, refuse_empty_rows
 from qualityfm.signal.normalize import warn_unscaled
 
 #: How an encoder's output becomes one embedding (:func:`pool_encoder`): the mean of its tokens
@@ -211,12 +210,9 @@ class QualityFM(nn.Module):
         given = mask is not None
         if mask is None and x.shape[-1]:  # a flat channel (a modality filled with zeros) is
             mask = present_mask(x)  # absent, as in embed_windows
-        if mask is not None and not bool(mask.any(dim=1).all()):
-            empty = torch.nonzero(~mask.any(dim=1)).flatten().tolist()
-            why = "mask all False" if given else "every channel flat, no mask given"
-            raise ValueError(f"{len(empty)} window(s) have no channel present ({why}; rows "
-                             f"{rows_text(np.asarray(empty))}): the embedding would come from "
-                             "the absent-channel embeddings alone; leave them out")
+        if mask is not None:
+            refuse_empty_rows(mask, given, "the embedding would come from the absent-channel "
+                              "embeddings alone; leave them out")
         names = MODEL_CHANNELS if self.cfg.in_channels == 2 else None
         check_finite(x, mask, names)
         warn_unscaled(x, mask, names, self.cfg.normalization)

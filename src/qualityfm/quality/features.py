@@ -133,10 +133,11 @@ def sample_entropy(x: np.ndarray, m: int = 2, r: float = 0.2) -> float:
     under 2 / ((N - m)(N - m - 1)) reads as 0). A 10-s window holds 10-25 intervals, and
     in a third of the ICU alarm windows' ECG (half to two thirds of their pulse waves) no
     such match was found: NaN there had read, after imputation, as a typical entropy when
-    the series was among the most irregular. NaN under m + 2 points, for a constant series, and
-    without a match from m + 2 points (one pair of templates: a bound of 0 says nothing)."""
+    the series was among the most irregular. NaN under m + 2 points, with NaN or inf, for a
+    constant series, and without a match from m + 2 points (one pair of templates: a bound
+    of 0 says nothing)."""
     x = np.asarray(x, dtype=float)
-    if len(x) < m + 2 or np.std(x) == 0:
+    if len(x) < m + 2 or not np.isfinite(x).all() or np.std(x) == 0:
         return NAN
     b, a = _match_counts(x, m, r * np.std(x))
     if a == 0:
@@ -151,10 +152,10 @@ def cosen(rr: np.ndarray, tol: float = 0.03, step: float = 0.001, min_matches: i
     by ``step`` (1 ms) until at least ``min_matches`` pairs of templates of length 2 match
     (their minimum numerator count, so that a short series still gives a confident
     estimate), plus ln(2 r) - ln(mean RR). NaN under 5 intervals (under 5 pairs of
-    templates). With the tolerance fixed at 30 ms, a series without a match had been NaN
-    and one without a match of length 2 floored at half a match."""
+    templates) or with NaN or inf. With the tolerance fixed at 30 ms, a series without a
+    match had been NaN and one without a match of length 2 floored at half a match."""
     rr = np.asarray(rr, dtype=float)
-    if len(rr) < 5:
+    if len(rr) < 5 or not np.isfinite(rr).all():
         return NAN
     n = len(rr) - 1  # templates of length 1 and 2, as in _match_counts
     d = np.maximum(np.abs(rr[:n, None] - rr[None, :n]), np.abs(rr[1:, None] - rr[None, 1:]))

@@ -67,6 +67,18 @@ def present_mask(x: Any) -> Any:
     return ~(span <= FLAT_PEAK_TO_PEAK)
 
 
+def refuse_empty_rows(mask: Any, given: bool, then: str = "leave them out") -> None:
+    """ValueError naming the rows of ``mask`` [N, C] (array or tensor) with no channel
+    present, where a model would answer from its absent-channel embeddings alone; ``given``:
+    the mask was the caller's (else found by flatness); ``then`` ends the message."""
+    mask = np.asarray(mask.cpu() if hasattr(mask, "cpu") else mask, dtype=bool)
+    empty = np.flatnonzero(~mask.any(axis=1))
+    if len(empty):
+        how = "mask all False" if given else "every channel flat, no mask given"
+        raise ValueError(f"{len(empty)} window(s) have no channel present ({how}; rows "
+                         f"{rows_text(empty)}): {then}")
+
+
 def rows_text(idx: np.ndarray) -> str:
     """Row numbers for an error message: the first five, then how many more."""
     idx = np.asarray(idx)

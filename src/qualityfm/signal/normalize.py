@@ -104,14 +104,10 @@ def warn_unscaled(x: Any, mask: Any = None, names: Sequence[str] | None = None,
     if normalization != "channel":  # joint: one channel of a window reaches the ends
         return
     spread = np.where(present & (hi > lo), np.maximum(np.abs(lo + 1), np.abs(hi - 1)), np.nan)
-    off = [(k, float(np.nanmedian(lo[:, k][present[:, k]])),
-            float(np.nanmedian(hi[:, k][present[:, k]])))
-           for k in range(lo.shape[1]) if np.isfinite(spread[:, k]).any()
+    off = [names[k] for k in range(lo.shape[1]) if np.isfinite(spread[:, k]).any()
            and np.nanmedian(spread[:, k]) > UNSPANNED_LIMIT]
-    if off:
-        where = ", ".join(f"{names[k]} (median minimum {a:.3g}, maximum {b:.3g})"
-                          for k, a, b in off)
-        warn_at_caller(f"X's windows do not span [-1, 1] in channel(s) {where}: the model "
+    if off:  # channels only in the message: a loop over batches warns once
+        warn_at_caller(f"X's windows do not span [-1, 1] in channel(s) {', '.join(off)}: the model "
                        "reads each channel of each window min-max scaled to exactly -1 and 1 "
                        "(windows scaled into [0, 1], shifted, or raw values give other "
                        "outputs); pass Windows.normalized() or "

@@ -40,7 +40,7 @@ from qualityfm.model.network import check_pool, mean_over_shifts, pool_encoder, 
 from qualityfm.model.precision import resolve_device
 from qualityfm.quality.features import FEATURES_VERSION, window_features
 from qualityfm.signal import MODEL_FS
-from qualityfm.signal.nan import check_finite, present_mask, rows_text
+from qualityfm.signal.nan import check_finite, present_mask, refuse_empty_rows, rows_text
 from qualityfm.signal.normalize import warn_unscaled
 from qualityfm.tasks.calibration import Calibrator, check_operating_settings, choose_threshold
 from qualityfm.tasks.features import task_columns
@@ -60,7 +60,7 @@ TASK_KINDS: dict[str, tuple[str, int]] = {
 TARGETS = {"abp": " (SBP, DBP in mmHg)"}
 #: Median SBP (mmHg) outside which abp targets are warned about as another unit.
 SBP_RANGE = (40, 300)
-#: Tasks whose datasets hold several rows (windows) per record: fit warns without groups.
+#: Tasks whose datasets hold several rows (windows) per record: a fit without groups says so.
 MULTI_ROW_TASKS = ("abp",)
 #: Default threshold rule per task: VT suppresses false alarms at TPR >= 0.95; AF maximises F1.
 DEFAULT_RULE = {"vt-alarm": "tpr", "af": "f1", "binary": "tpr"}
@@ -240,14 +240,9 @@ class TaskEstimator(ABC):
                     raise ValueError("mask must be bool (or 0/1) [rows, channels]: True = "
                                      f"present, got values {np.unique(mask)[:5].tolist()}")
                 mask = mask.astype(bool)
-            empty = np.flatnonzero(~mask.any(axis=1))
-            if len(empty) and self.reads_windows:
-                raise ValueError(
-                    f"rows {empty[:5].tolist()}{' ...' if len(empty) > 5 else ''} hold no "
-                    "present channel (" + ("mask all False" if given else "every channel "
-                                           "flat, no mask given") + "): the model has nothing "
-                    "to judge there, and its output would be a guess (vt-alarm: keep the "
-                    "alarm)")
+            if self.reads_windows:
+                refuse_empty_rows(mask, given, "the model has nothing to judge there, and its "
+                                  "output would be a guess (vt-alarm: keep the alarm)")
             X = _finite_windows(X, mask)
             warn_unscaled(X, mask, MODEL_CHANNELS)
         if features is not None and np.ndim(features) == 2 and np.shape(features)[1] == 0:
@@ -425,17 +420,9 @@ class TaskEstimator(ABC):
         window fitted (an abp model fitted on ECG II and PPG had answered PPG-less rows
         unsaid): the model never saw such rows."""
         X, mask, features = self._inputs(X, mask, features)
-        always = self.always_present
-        if mask is not None and always is not None and len(always) == mask.shape[1]:
-            names = (MODEL_CHANNELS if mask.shape[1] == len(MODEL_CHANNELS)
-                     else [f"channel {k}" for k in range(mask.shape[1])])
-            for k in np.flatnonzero(always):
-                rows = np.flatnonzero(~mask[:, k])
-                if len(rows):
-                    warn_at_caller(f"{names[k]} is absent in {len(rows)} row(s) "
-                                   f"({rows_text(rows)}), while every window the model was "
-                                   "fitted on held it: its output there is outside what it "
-                                   "learnt")
+        for name, rows in missing_channels(self.always_present, mask):
+            warn_at_caller(f"{name} is absent in {len(rows)} row(s) ({rows_text(rows)})"
+                           f"{UNSEEN_ABSENCE}")
         return X, mask, features
 
     def decide(self, proba: np.ndarray) -> np.ndarray:
@@ -490,6 +477,24 @@ class TaskEstimator(ABC):
                    "a qualityfm that did not record their version (those before version "
                    f"{FEATURES_VERSION} may differ a little from today's)")
                 + ": fit it again to match them")
+
+
+#: How a prediction's warning ends for rows lacking a channel every fitted window held.
+UNSEEN_ABSENCE = (", while every window the model was fitted on held it: its output there is "
+                  "outside what it learnt")
+
+
+def missing_channels(always_present: list[bool] | None, mask: np.ndarray | None
+                     ) -> list[tuple[str, np.ndarray]]:
+    """(channel name, rows) of each channel present in every window a model was fitted on
+    (``always_present``, its protocol state; None: not known) that ``mask`` [N, C] marks
+    absent in some rows."""
+    if mask is None or always_present is None or len(always_present) != mask.shape[1]:
+        return []
+    names = (MODEL_CHANNELS if mask.shape[1] == len(MODEL_CHANNELS)
+             else [f"channel {k}" for k in range(mask.shape[1])])
+    return [(names[k], rows) for k in np.flatnonzero(always_present)
+            if len(rows := np.flatnonzero(~mask[:, k]))]
 
 
 def _check_bp(y: np.ndarray, mask: np.ndarray | None) -> None:

@@ -8,8 +8,10 @@ import contextlib
 import functools
 import hashlib
 import os
+import re
 import shutil
 import sys
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -53,6 +55,7 @@ from qualityfm.tasks.evaluate import (
 )
 from qualityfm.tasks.finetune import (
     DEFAULT_EPOCHS,
+    UNSEEN_ABSENCE,
     Finetuner,
     TaskEstimator,
     check_init,
@@ -60,6 +63,7 @@ from qualityfm.tasks.finetune import (
     default_features,
     default_mode,
     encoder_fs,
+    missing_channels,
     resolve_model_config,
     window_digests,
 )
@@ -603,16 +607,26 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     groups: set[str] = set()
     digests: list[tuple[str, str]] = []
     window = _window_settings(summary, seconds, est)
+    unseen: dict[str, list[str]] = {}  # channel -> records lacking it that the fit never did
     for ds in iter_task_datasets(task, data, skipped, records_per_part=records_per_part,
                                  **window, max_records=max_records, left_out=left_out,
                                  cache_dir=cache_dir, labels=False, outputs=[Path(out)]):
         groups |= set(ds.groups.astype(str))
         if est.train_windows is not None:  # (a model saved before it kept them: none)
             digests += _row_digests(ds)
-        table = _prediction_table(task, est, rhythm, ds)
+        for name, at in missing_channels(est.always_present, ds.mask):
+            unseen.setdefault(name, []).extend(ds.record_ids[at].astype(str).tolist())
+        with warnings.catch_warnings():  # named below by record, once: not by row of a part
+            warnings.filterwarnings("ignore", message=".* is absent in .*"
+                                    + re.escape(UNSEEN_ABSENCE))
+            table = _prediction_table(task, est, rhythm, ds)
         columns += [c for c in table if c not in columns]
         rows += [dict(zip(table, values, strict=True))
                  for values in zip(*table.values(), strict=True)]
+    for name, records in unseen.items():
+        more = f" and {len(records) - 5} more" if len(records) > 5 else ""
+        warn_at_caller(f"{name} is absent in {len(records)} row(s) (records "
+                       f"{', '.join(records[:5])}{more}){UNSEEN_ABSENCE}")
     write_table(rows, columns, Path(out))
     note_skipped(skipped)
     note_left_out(left_out)

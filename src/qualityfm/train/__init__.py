@@ -5,7 +5,7 @@ Names load on first use (PEP 562), so ``qualityfm --help`` does not import torch
 
 from __future__ import annotations
 
-from qualityfm._lazy import lazy_getattr
+from qualityfm._lazy import lazy_names
 
 _WHERE = {
     "PretrainConfig": "config", "RECIPES": "config",
@@ -22,4 +22,4 @@ _WHERE = {
 
 __all__ = sorted(_WHERE)
 
-__getattr__ = lazy_getattr(__name__, _WHERE)
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)
