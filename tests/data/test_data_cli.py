@@ -59,7 +59,7 @@ def test_cli_errors(tmp_path, capsys):
     notes = tmp_path / "notes.mat"  # a single file of another type: named once, not twice
     notes.write_bytes(b"MATLAB")
     assert main(["prepare", str(notes), "--out", str(tmp_path / "o"), "--no-progress"]) == 1
-    assert (f"error: {notes}: unsupported file type '.mat'"
+    assert (f"error: {notes}: a WFDB signal file without its header notes.hea"
             in capsys.readouterr().err.replace(f"{notes}: {notes}", "twice"))
 
 
