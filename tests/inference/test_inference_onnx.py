@@ -65,6 +65,16 @@ def test_onnx_of_a_run_reads_the_run_windows_length(tmp_path: Path, task: str, k
     # channels, the lead standing for lead II
     rules = card["input"]["rules"]
     assert "sosfiltfilt" in rules["filter_mode"] and "0.2" in rules["absent_channel"]
+    # its provenance: the graph's digest and opset, the package, the channels every fitted
+    # window held (a window lacking one is outside what the model learnt)
+    import hashlib
+
+    import qualityfm
+
+    digest = hashlib.sha256((tmp_path / "model.onnx").read_bytes()).hexdigest()
+    assert card["graph"] == {"file": "model.onnx", "sha256": digest, "opset": 18}
+    assert card["made_by"]["qualityfm"] == qualityfm.__version__
+    assert card["fitted_on"]["present_in_every_window"] == ["ppg", "ecg_ii"]
     # golden examples beside the graph (fitted from arrays: windows only, one per case)
     ex = np.load(tmp_path / "model.examples.npz")
     assert card["examples"]["file"] == "model.examples.npz" and res["examples"]

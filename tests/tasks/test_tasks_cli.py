@@ -83,6 +83,14 @@ def test_cli_finetune_then_evaluate_vt(tmp_path, capsys) -> None:
         assert (onnx_dir / "model.onnx").stat().st_size > 1000 and parity["max_abs_diff"] < 1e-4
         rules = json.loads((onnx_dir / "model.json").read_text())["input"]["rules"]
         assert rules["span"].startswith("the 10.0 s ending at the alarm")  # a run from records
+        # what a card had left out (an audit's integration from the card alone disagreed):
+        # no window short of the span or past the record's end, slow channels absent, the
+        # span's samples, the resampler's fraction, the one filter cascade
+        assert "less than 10.0 s before the alarm" in rules["no_window"]
+        assert "under 50 Hz is absent" in rules["slow_channel"]
+        assert "round(t0 * f)" in rules["span_samples"] and "float32" in rules["span_samples"]
+        assert "limit_denominator(1000)" in rules["resampler"]
+        assert "iirnotch" in rules["filter_mode"] and "one cascade" in rules["filter_mode"]
         # golden examples: raw records at their own rates -> the windows -> the graph -> p
         import onnxruntime as ort
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import io
 import warnings
 from collections.abc import Callable
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from qualityfm import __version__
 from qualityfm.io import (
     ECG_PREFERENCE,
     Record,
@@ -34,6 +36,7 @@ from qualityfm.io import (
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.io.folders import check_writable_folder, refuse_other_kind
 from qualityfm.model import WindowedAttention, mean_over_shifts, pool_encoder
+from qualityfm.quality.features import FEATURES_VERSION
 from qualityfm.signal import (
     MAX_NAN_FRACTION,
     MODEL_FS,
@@ -210,8 +213,9 @@ def export_onnx(
     The graph reads x [batch, C, ``n_samples``] (default: the config's ``n_samples``), a
     fixed length (the roll of ``shifts`` and the positions are traced for it); the check runs
     at that length on :func:`example_windows` sampled at ``fs`` (default: the config's).
-    Returns ``{"out", "max_abs_diff", "input"}``: ``max_abs_diff`` is None without
-    onnxruntime; ``input`` gives the shape of x (``"batch"`` free), its ``fs`` and seconds.
+    Returns ``{"out", "max_abs_diff", "sha256", "opset", "input"}``: ``max_abs_diff`` is
+    None without onnxruntime, ``sha256`` the graph file's digest; ``input`` gives the shape
+    of x (``"batch"`` free), its ``fs`` and seconds.
     ``check``: more windows (x, mask) the parity is measured on; ``beside(result, outputs)``
     gives files (path: text or bytes) that belong with the graph (a card, examples), with
     ``outputs`` the PyTorch graph's outputs on ``check`` (None without it): the check runs on
@@ -246,6 +250,7 @@ def export_onnx(
     refs = [graph_outputs(graph, *run) for run in runs]
     outputs = refs[1] if check is not None else None
     res = {"out": str(out), "max_abs_diff": onnx_parity(graph_bytes, runs, refs),
+           "sha256": hashlib.sha256(graph_bytes).hexdigest(), "opset": opset,
            "input": {"x": ["batch", cfg.in_channels, samples], "fs": fs,
                      "seconds": round(samples / fs, 6)}}
     files = {Path(p): utf8_bytes(c) if isinstance(c, str) else c
@@ -357,6 +362,7 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
 
     def beside(r: dict, outputs: list[np.ndarray] | None) -> dict[Path, str | bytes]:
         card = deployment_card(est, Path(run), r["input"], settings)
+        card["graph"] = {"file": Path(out).name, "sha256": r["sha256"], "opset": r["opset"]}
         card["examples"] = _examples_text(examples_path.name, est.kind,
                                           any(k.startswith("raw") for k in golden))
         return {card_path: json_text(card),
@@ -391,7 +397,9 @@ def _examples_text(name: str, kind: str, raw: bool) -> dict:
 def _input_rules(task: str, settings: dict) -> dict:
     """The preprocessing rules of the task's windows (qualityfm.tasks.datasets), as data an
     integrator can implement without qualityfm."""
+    from qualityfm.quality._common import MIN_FS
     from qualityfm.signal.nan import OFF_LEVELS
+    from qualityfm.signal.resample import MAX_DENOMINATOR, MAX_RATIO_ERROR
     from qualityfm.tasks.datasets import (  # the layering exception
         AF_CROP_MAX_SECONDS,
         FLAT_PEAK_TO_PEAK,
@@ -408,17 +416,29 @@ def _input_rules(task: str, settings: dict) -> dict:
         "abp": f"consecutive {seconds}-s windows",
     }.get(task, "as the windows it was fitted on") if seconds else (
         "unknown: fitted from arrays; windows cut as those it was fitted on were")
-    return {
+    rules = {
         "span": span,
+        "span_samples": "of a channel at f Hz, samples round(t0 * f) up to round(t1 * f) "
+                        "(excluded) of its record, t1 the span's end and t0 = t1 - seconds, "
+                        "as float32 (the readers' type) before any step",
         "order": "per channel at its own rate, on the span alone: missing samples (NaN, inf) "
-                 "linearly interpolated, the filters, resampled to fs, min-max scaled",
-        "filter_mode": "Butterworth second-order sections run forwards and backwards "
-                       "(zero-phase, scipy.signal.sosfiltfilt) over the span; stages above "
-                       "Nyquist skipped",
+                 "linearly interpolated, the filters, resampled to fs, cut or zero-filled at "
+                 "its end to the graph's samples, min-max scaled",
+        "filter_mode": "one cascade of second-order sections per channel: a Butterworth "
+                       "high-pass of the filter's order at highpass Hz, a Butterworth low-pass "
+                       "of that order at lowpass Hz, then scipy.signal.iirnotch(notch, "
+                       "notch_q), in that order, run forwards and backwards at once "
+                       "(scipy.signal.sosfiltfilt, padlen min(3 (2 sections + 1), samples - "
+                       "1)) over the span; a low-pass or notch at or above Nyquist is left out "
+                       "of the cascade",
         "resampler": "polyphase FIR (scipy.signal.resample_poly, its default Kaiser design, "
                      "beta 5, 10 zero crossings a side, with each polyphase branch scaled to a "
                      "DC gain of exactly 1: qualityfm.signal.resample.lowpass) run on the span "
-                     "less its mean, which is added back, the span padded by its edge values",
+                     "less its mean, which is added back, the span padded by its edge values; "
+                     "up / down = fractions.Fraction(fs / f).limit_denominator("
+                     f"{MAX_DENOMINATOR}) (refused when it misses fs / f by over "
+                     f"{MAX_RATIO_ERROR:g} of it; up == down: not resampled)",
+        "slow_channel": f"a channel sampled under {MIN_FS:g} Hz is absent (not read)",
         "absent_channel": f"mask False when more than {MAX_NAN_FRACTION:g} of its samples "
                           "in the span are missing (NaN, inf, and the part of the span past "
                           "the channel's last sample, e.g. an alarm stamped after it), when "
@@ -432,6 +452,13 @@ def _input_rules(task: str, settings: dict) -> dict:
                     + ", ".join(ECG_PREFERENCE[1:])
                     + "; then any other ECG lead, by name",
     }
+    if task == "vt-alarm" and seconds:
+        rules["no_window"] = (f"no window, so no decision (keep the alarm), when the buffer "
+                              f"holds less than {seconds} s before the alarm, when the alarm "
+                              "lies more than min(1 s, "
+                              f"{MAX_NAN_FRACTION:g} x {seconds} s) after the record's end, or "
+                              "when neither channel is present")
+    return rules
 
 
 def _run_settings(run: Path) -> dict:
@@ -461,7 +488,14 @@ def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -
                               "arrays; filter as the arrays it was fitted on were"),
                   "rules": _input_rules(est.task, settings)},
         "output": "head",
+        "made_by": {"qualityfm": __version__, "features_version": FEATURES_VERSION},
     }
+    if getattr(est, "always_present", None) is not None:
+        card["fitted_on"] = {
+            "present_in_every_window": [c for c, on in zip(MODEL_CHANNELS, est.always_present,
+                                                           strict=False) if on],
+            "note": "a window lacking one of these is outside what the model learnt "
+                    "(qualityfm predict warns); its decision is the model's guess"}
     if (run / "rhythm").is_dir():
         card["not_exported"] = ("the run's 4-class rhythm model (rhythm/: predict's rhythm and "
                                 "p_N, p_A, p_O, p_noisy columns); this graph is the binary AF "
@@ -469,7 +503,8 @@ def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -
     cal = est.calibrator
     if est.kind == "binary":
         card.update(calibration={"method": cal.method, "a": cal.a, "b": cal.b},
-                    threshold=est.threshold,
+                    threshold=est.threshold, threshold_rule=est.threshold_rule,
+                    target_tpr=est.target_tpr,
                     decision=("p = 1 / (1 + exp(-(a * head + b))); decision 1 when "
                               "p >= threshold" + (
                                   " (1 keeps the alarm); a window with NaN input or with no "
