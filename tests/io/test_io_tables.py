@@ -448,6 +448,25 @@ def test_lines_before_a_csv_header_are_passed_over(tmp_path: Path) -> None:
     numpy.write_text(_csv_text("# exported\n# Time [s];PLETH;II", rows))
     for path in (spaced, numpy):
         np.testing.assert_array_equal(read_record(path).signals["ppg"], want.signals["ppg"])
+    padded = tmp_path / "padded.csv"  # a spreadsheet's comment rows, padded with delimiters
+    padded.write_text(_csv_text("#;;\n# Device X;;\nTime [s];PLETH;II", rows))
+    np.testing.assert_array_equal(read_record(padded).signals["ppg"], want.signals["ppg"])
+    # a comment that describes the file names no column, however many cells it has
+    plain_rows = [r.split(";", 1)[1] for r in rows]
+    described = tmp_path / "described.csv"
+    described.write_text(_csv_text("# Philips MX800; bed 4", plain_rows))
+    with pytest.raises(RecordError, match=r"described\.csv: no header line"):
+        read_record(described, fs=125.0)
+    # bare \r line ends (Excel's "CSV (Macintosh)"): a blank line after a comment, which
+    # pandas counts as no line, is not passed over (it had shifted the rows by one)
+    mac = tmp_path / "mac.csv"
+    mac.write_bytes(_csv_text("# Device X\n\nTime [s];PLETH;II", rows).replace("\n", "\r")
+                    .encode())
+    with pytest.raises(RecordError, match=r"mac\.csv: empty record"):
+        read_record(mac)
+    mac.write_bytes(_csv_text("# Device X\nTime [s];PLETH;II", rows).replace("\n", "\r")
+                    .encode())
+    np.testing.assert_array_equal(read_record(mac).signals["ppg"], want.signals["ppg"])
     index = tmp_path / "index.csv"  # a first column named '#' is a header, not a comment
     index.write_text(_csv_text("#;Time [s];PLETH;II", [f"{k};{r}" for k, r in enumerate(rows)]))
     np.testing.assert_array_equal(read_record(index, channels=["ppg"]).signals["ppg"],
@@ -457,6 +476,9 @@ def test_lines_before_a_csv_header_are_passed_over(tmp_path: Path) -> None:
     monitor.write_text(_csv_text("# Device: X\n# Patient: 42\nTime [s];PLETH;II", bad))
     with pytest.warns(RuntimeWarning, match=r"monitor\.csv: .*'oops' on non-blank line 104\)"):
         assert np.isnan(read_record(monitor).signals["ppg"][100])
+    monitor.write_text(_csv_text("# Device X\n\n\nTime [s];PLETH;II", bad))  # 2 blank lines
+    with pytest.warns(RuntimeWarning, match=r"monitor\.csv: .*'oops' on non-blank line 103\)"):
+        read_record(monitor)
 
 
 def test_csv_time_column_errors_name_the_bad_value_and_its_line(tmp_path: Path) -> None:

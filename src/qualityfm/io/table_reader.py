@@ -99,13 +99,14 @@ def _splits_alike(first: str, lines: list[str], sep: str) -> bool:
 
 
 #: A line before a CSV's header that is no row: Excel's ``sep=;`` (which names the
-#: delimiter) or a comment (``# Device: ...``), as monitor exports write them; not a first
-#: cell named ``#`` (a sample-number column) or holding pandas' missing-value marks ``#N/A``,
-#: ``#NA``. Blank lines after such a line belong to it.
-_PREAMBLE = re.compile(r"^(?:sep=(.)|#(?![,;\t]|(?:N/A N/A|N/A|NA)(?:[,;\t]|$)).*)$")
+#: delimiter) or a comment (``# Device: ...``, ``#,,`` padded by a spreadsheet), as monitor
+#: exports write them; not a first cell of pandas' missing-value marks ``#N/A``, ``#NA``.
+#: Blank lines after such a line belong to it (where lines end in ``\n``: pandas counts a
+#: blank line of a file of bare ``\r`` ends as none).
+_PREAMBLE = re.compile(r"^(?:sep=(.)|#(?!(?:N/A N/A|N/A|NA)(?:[,;\t]|$)).*)$")
 
 
-def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int]:
+def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int, int]:
     """A CSV's first-line cells (a UTF-8 BOM, quotes and stray spaces removed; the lines
     before it that :data:`_PREAMBLE` matches passed over), its delimiter (the one a ``sep=``
     line names; else ``;`` or tab where that line holds one outside quotes and it splits the
@@ -114,17 +115,21 @@ def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int]:
     its decimal mark (``,`` when a ``;`` or tab file prints the numbers of its first data
     lines with commas and no points; of the time column, which may hold date-times, only
     plain numbers count), whether those lines showed a mark at all (whole numbers show
-    none), and the number of lines passed over before the first. A header written as the
-    last comment before rows of numbers (NumPy's ``savetxt(..., header=...)``: ``# Time [s],
-    PLETH``) is the header."""
+    none), the number of lines passed over before the first and how many of them are blank.
+    The last comment before rows of numbers is their header where it names a time column and
+    as many columns (NumPy's ``savetxt(..., header=...)``: ``# Time [s],PLETH``; a first
+    column named ``#``: ``#,Time [s],PLETH``); a comment that describes the file is none."""
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
-        named, skipped, comment = None, 0, None
-        while (line := f.readline()) and ((match := _PREAMBLE.match(line.rstrip("\r\n")))
-                                          or (skipped and not line.strip())):
+        named, skipped, blank, comment = None, 0, 0, None
+        while (line := f.readline()) and (
+                (match := _PREAMBLE.match(line.rstrip("\r\n")))
+                or (skipped and not line.strip() and line.endswith("\n"))):
             skipped += 1
             if match:
                 named = match.group(1) or named
-                comment = line.rstrip("\r\n")[1:].strip() if line.startswith("#") else None
+                comment = line.rstrip("\r\n") if line.startswith("#") else None
+            else:
+                blank += 1
         first = line.rstrip("\r\n")
         bare = re.sub(r'"[^"]*"', "", first)  # quoted names may hold a delimiter
         ahead = list(itertools.islice(f, _DELIMITER_LINES))
@@ -133,9 +138,11 @@ def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int]:
                             max(_DELIMITERS, key=bare.count))
         names = [c.strip() for c in next(csv.reader([first], delimiter=sep), [])]
         if comment and all(_is_number(c.replace(",", ".")) or _is_placeholder(c) or not c
-                           for c in names):  # rows from the first line: the comment names them
-            header = [c.strip() for c in next(csv.reader([comment], delimiter=sep), [])]
-            if len(_trimmed(header)) == len(_trimmed(names)) and not all(map(_is_number, header)):
+                           for c in names):  # rows from the first line: a commented header?
+            body = comment if comment[1:2] in _DELIMITERS else comment[1:].strip()
+            header = [c.strip() for c in next(csv.reader([body], delimiter=sep), [])]
+            if (len(_trimmed(header)) == len(_trimmed(names))
+                    and any(_time_unit(c) is not None for c in header)):
                 names, skipped = header, skipped - 1  # the header is the comment's line
         decimal, marked = ".", False
         if sep != ",":
@@ -150,7 +157,7 @@ def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int]:
             marked = commas or points
             if commas and not points:
                 decimal = ","
-    return names, sep, decimal, marked, skipped
+    return names, sep, decimal, marked, skipped, blank
 
 
 def _split_unit(name: str) -> tuple[str, str]:
@@ -182,7 +189,7 @@ def csv_holds_samples(path: Path) -> bool:
     labels or names (``REFERENCE.csv``: ``A00001,N``): a cheap test of what a time-less CSV
     that :func:`find_records` passes over holds."""
     try:
-        _, sep, decimal, _, skipped = _csv_header(path)
+        _, sep, decimal, _, skipped, _ = _csv_header(path)
         with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
             lines = [row for row in itertools.islice(csv.reader(f, delimiter=sep), skipped,
                                                      skipped + 2) if row]
@@ -429,7 +436,7 @@ def read_csv(
     if csv_is_utf16(path):
         raise RecordError(f"{path}: UTF-16 text, which is not read: save it as UTF-8")
     try:
-        cells, sep, decimal, marked, preamble = _csv_header(path)
+        cells, sep, decimal, marked, preamble, blank = _csv_header(path)
     except OSError as e:
         raise RecordError(f"{path}: cannot open ({e})") from e
     cells = _trimmed(cells)  # a trailing delimiter names no column
@@ -460,6 +467,7 @@ def read_csv(
                           f"read_record(path, fs=...)")
 
     skip = preamble + int(has_header)  # the lines before the first row
+    numbered = skip - blank  # the non-blank ones, as errors number a row's line
     _check_row_widths(path, sep, len(cells), skip)
     bidmc = _BIDMC.match(path.stem)
     record_id = bidmc.group(1) if bidmc else path.stem
@@ -483,7 +491,7 @@ def read_csv(
         head = _parse(path, [time_col], skip, _HEAD_ROWS, [], sep, decimal)
         if len(head) == 0:
             raise RecordError(f"{path}: empty record (no rows)")
-        t_head, origin = _seconds(head[time_col], scale, None, path, time_name, skip + 1,
+        t_head, origin = _seconds(head[time_col], scale, None, path, time_name, numbered + 1,
                                   decimal)
         span = float(t_head[-1] - t_head[0])
         if unit == "" and origin is None and fs is not None and span > 0 and (
@@ -529,7 +537,7 @@ def read_csv(
     if time_col is not None:
         # every row up to the span's end is checked, not the span's alone: a gap before it
         # would shift the span (a rate fitted to the span's rows absorbs the missing samples)
-        t = _seconds(table[time_col], scale, origin, path, cells[time_col], skip + 1,
+        t = _seconds(table[time_col], scale, origin, path, cells[time_col], numbered + 1,
                      decimal)[0]
         try:
             rate = _csv_rate(t, 0, t_first, fs, path)
@@ -556,9 +564,9 @@ def read_csv(
     for i in picked:
         col = table[data_cols[i]]
         values = (col.to_numpy(np.float32) if col.dtype == np.float32
-                  else _signal_values(col, path, cells[data_cols[i]], skip + i0 + 1, decimal,
+                  else _signal_values(col, path, cells[data_cols[i]], numbered + i0 + 1, decimal,
                                       sep != "," and not marked))
-        _warn_inf(values, path, cells[data_cols[i]], skip + i0 + 1)
+        _warn_inf(values, path, cells[data_cols[i]], numbered + i0 + 1)
         if grid is not None:  # the gaps' samples are missing: NaN, as a blank cell is
             filled = np.full(int(grid[-1]) + 1, np.nan, dtype=values.dtype)
             filled[grid] = values

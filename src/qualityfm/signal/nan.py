@@ -81,9 +81,13 @@ def refuse_empty_rows(mask: Any, given: bool, then: str = "leave them out") -> N
 
 def rows_text(idx: np.ndarray) -> str:
     """Row numbers for an error message: the first five, then how many more."""
-    idx = np.asarray(idx)
-    more = f" and {len(idx) - 5} more" if len(idx) > 5 else ""
-    return ", ".join(str(i) for i in idx[:5].tolist()) + more
+    return listed(np.asarray(idx).tolist())
+
+
+def listed(items: Sequence[object], first: int = 5) -> str:
+    """``items`` for a message: the first ``first``, then how many more."""
+    more = f" and {len(items) - first} more" if len(items) > first else ""
+    return ", ".join(str(i) for i in items[:first]) + more
 
 
 def check_finite(x: Any, mask: Any = None, names: Sequence[str] | None = None) -> None:

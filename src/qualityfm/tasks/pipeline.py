@@ -33,6 +33,7 @@ from qualityfm.io.folders import (
 from qualityfm.io.read import note_passed_over, note_skipped, passed_over_skips
 from qualityfm.model.network import check_pool
 from qualityfm.model.precision import resolve_device
+from qualityfm.signal.nan import listed
 from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d, load_estimator
 from qualityfm.tasks.datasets import (
     BP_RULES,
@@ -614,19 +615,18 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
         groups |= set(ds.groups.astype(str))
         if est.train_windows is not None:  # (a model saved before it kept them: none)
             digests += _row_digests(ds)
-        for name, at in missing_channels(est.always_present, ds.mask):
-            unseen.setdefault(name, []).extend(ds.record_ids[at].astype(str).tolist())
         with warnings.catch_warnings():  # named below by record, once: not by row of a part
             warnings.filterwarnings("ignore", message=".* is absent in .*"
                                     + re.escape(UNSEEN_ABSENCE))
             table = _prediction_table(task, est, rhythm, ds)
+        for name, at in missing_channels(est.always_present, ds.mask):
+            unseen.setdefault(name, []).extend(table["record"][i] for i in at)
         columns += [c for c in table if c not in columns]
         rows += [dict(zip(table, values, strict=True))
                  for values in zip(*table.values(), strict=True)]
-    for name, records in unseen.items():
-        more = f" and {len(records) - 5} more" if len(records) > 5 else ""
+    for name, records in unseen.items():  # a record of several windows named once
         warn_at_caller(f"{name} is absent in {len(records)} row(s) (records "
-                       f"{', '.join(records[:5])}{more}){UNSEEN_ABSENCE}")
+                       f"{listed(list(dict.fromkeys(records)))}){UNSEEN_ABSENCE}")
     write_table(rows, columns, Path(out))
     note_skipped(skipped)
     note_left_out(left_out)
