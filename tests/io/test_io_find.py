@@ -127,6 +127,16 @@ def test_headerless_mat_files_uci_parts_and_tables_are_named_as_passed_over(
     for suffix in (".hea", ".mat"):  # a WFDB record named like a UCI part is a record
         shutil.copy(shared_path("wfdb_samples", "a103l" + suffix), tmp_path / f"Part_2{suffix}")
     assert tmp_path / "Part_2.mat" not in passed_over(tmp_path)[0]
+    # a Part_N.mat that a header of another name lists is that record's signal file: no UCI
+    # part to the abp task either (it had been read twice)
+    from qualityfm.io import find_uci_bp
+
+    named = tmp_path / "named"
+    named.mkdir()
+    shutil.copy(shared_path("wfdb_samples", "a103l.mat"), named / "Part_3.mat")
+    hea = shared_path("wfdb_samples", "a103l.hea").read_text().replace("a103l.mat", "Part_3.mat")
+    (named / "rec.hea").write_text(hea)
+    assert find_uci_bp(named) == [] and passed_over(named)[0] == []
 
 
 def test_is_ecg_knows_a_repeated_lead() -> None:

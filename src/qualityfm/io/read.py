@@ -20,7 +20,12 @@ from qualityfm.io.table_reader import (
 )
 from qualityfm.io.uci_reader import is_uci_bp_file
 from qualityfm.io.vital_reader import read_vital
-from qualityfm.io.wfdb_reader import REFERENCE_FILE, is_record_header, parse_header, read_wfdb
+from qualityfm.io.wfdb_reader import (
+    REFERENCE_FILE,
+    header_naming,
+    is_record_header,
+    read_wfdb,
+)
 
 SUFFIXES = (".hea", ".vital", ".csv", ".npy", ".npz")
 #: Waveform formats a folder may hold that no reader here reads (named, not passed silently).
@@ -70,7 +75,7 @@ def read_record(
                           "records in it")
     if not path.is_file():
         if given != path and given.is_file():
-            header = _header_naming(given)
+            header = header_naming(given)
             if header is not None:
                 raise RecordError(f"{given}: a signal file of the record {header.name}: read "
                                   "that header")
@@ -139,23 +144,10 @@ def find_records(path: str | Path) -> list[Path]:
     return sorted(f for f in found if f not in segments)
 
 
-def _header_naming(file: Path) -> Path | None:
-    """The WFDB header beside ``file`` that names it as a signal file, if any."""
-    if file.with_suffix(".hea").is_file():
-        return file.with_suffix(".hea")
-    for hea in sorted(file.parent.glob("*.hea")):
-        try:
-            if file.name in parse_header(hea).files:
-                return hea
-        except RecordError:
-            continue
-    return None
-
-
 def _orphan_signal(file: Path, uci_read: bool) -> bool:
     """A WFDB signal file (``.dat``, ``.mat``) that no header beside it names, or a UCI
     cuff-less BP part (``Part_N.mat``) unless ``uci_read`` (the abp task reads them)."""
-    if file.suffix.lower() not in (".dat", ".mat") or _header_naming(file) is not None:
+    if file.suffix.lower() not in (".dat", ".mat") or header_naming(file) is not None:
         return False  # a WFDB record's (a record named Part_1 included)
     return not (uci_read and is_uci_bp_file(file))
 

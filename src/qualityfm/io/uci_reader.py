@@ -24,6 +24,7 @@ import numpy as np
 from qualityfm.io.channels import canonical_names
 from qualityfm.io.folders import files_under
 from qualityfm.io.record import Record, RecordError
+from qualityfm.io.wfdb_reader import header_naming
 
 #: Sampling rate of every record (Hz).
 UCI_FS = 125.0
@@ -176,7 +177,7 @@ def read_uci_bp(path: str | Path, *, limit: int | None = None) -> list[Record]:
 
 def find_uci_bp(path: str | Path) -> list[Path]:
     """The ``Part_N.mat`` files of the UCI cuff-less BP data set under a file or folder, sorted
-    by part number (a ``.mat`` beside a WFDB header of the same name is a signal file, not a
+    by part number (a ``.mat`` that a WFDB header beside it names is a signal file, not a
     part)."""
     path = Path(path)
     if path.is_file():
@@ -185,5 +186,5 @@ def find_uci_bp(path: str | Path) -> list[Path]:
         raise RecordError(f"{path}: no such file or folder")
     found = [f for f in files_under(path) if f.suffix.lower() == ".mat" and f.is_file()
              and is_uci_bp_file(f)
-             and not f.with_suffix(".hea").exists()]  # a WFDB signal file is no UCI part
+             and header_naming(f) is None]  # a WFDB signal file is no UCI part
     return sorted(found, key=lambda f: (int(_PART.match(f.stem).group(1)), str(f)))

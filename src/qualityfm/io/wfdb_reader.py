@@ -716,3 +716,16 @@ def read_wfdb(
         events={k: v - t0 for k, v in events.items()},
         start_time=t0,
     )
+
+
+def header_naming(file: Path) -> Path | None:
+    """The WFDB header beside ``file`` that names it as a signal file, if any."""
+    if file.with_suffix(".hea").is_file():
+        return file.with_suffix(".hea")
+    for hea in sorted(file.parent.glob("*.hea")):
+        try:
+            if file.name in parse_header(hea).files:
+                return hea
+        except RecordError:
+            continue
+    return None
