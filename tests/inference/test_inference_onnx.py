@@ -290,3 +290,20 @@ def test_exports_of_two_kinds_never_share_a_folder(tmp_path) -> None:
                    lambda: export_finetuned_onnx(run, tmp_path / "afile" / "model.onnx")):
         with pytest.raises(ValueError, match=r"afile is a file, not a folder"):
             export()
+
+
+def test_card_rules_follow_each_task_windows() -> None:
+    """af's short recordings and abp's windows as the datasets make them (a review found the
+    vt-alarm wording on their cards: a span before t1 where af takes the whole recording and
+    pads after scaling; a stand-in lead and masked channels abp never uses)."""
+    from qualityfm.inference.onnx import _input_rules
+
+    af = _input_rules("af", {"seconds": 30.0})
+    assert "shorter than the window: all of it" in af["span_samples"]
+    assert "zero-filled at its end to the graph's samples (after scaling)" in af["order"]
+    assert "no_window" not in af
+    abp = _input_rules("abp", {"seconds": 30.0})
+    assert abp["ecg_lead"] == "lead II only: no other lead stands in"
+    assert "no row and no prediction" in abp["no_window"]
+    vt = _input_rules("vt-alarm", {"seconds": 10.0})
+    assert "all of it" not in vt["span_samples"] and "less than 10.0 s" in vt["no_window"]

@@ -36,7 +36,6 @@ from qualityfm.io import (
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.io.folders import check_writable_folder, refuse_other_kind
 from qualityfm.model import WindowedAttention, mean_over_shifts, pool_encoder
-from qualityfm.quality.features import FEATURES_VERSION
 from qualityfm.signal import (
     MAX_NAN_FRACTION,
     MODEL_FS,
@@ -419,11 +418,16 @@ def _input_rules(task: str, settings: dict) -> dict:
     rules = {
         "span": span,
         "span_samples": "of a channel at f Hz, samples round(t0 * f) up to round(t1 * f) "
-                        "(excluded) of its record, t1 the span's end and t0 = t1 - seconds, "
-                        "as float32 (the readers' type) before any step",
+                        "(excluded; Python's round, half to even) of its record, t1 the "
+                        "span's end and t0 = t1 - seconds"
+                        + (" (a recording shorter than the window: all of it)"
+                           if task == "af" else "")
+                        + ", as float32 (the readers' type) before any step",
         "order": "per channel at its own rate, on the span alone: missing samples (NaN, inf) "
                  "linearly interpolated, the filters, resampled to fs, cut or zero-filled at "
-                 "its end to the graph's samples, min-max scaled",
+                 "its end to the span's samples at fs, min-max scaled"
+                 + ("; a recording shorter than the window is then zero-filled at its end to "
+                    "the graph's samples (after scaling)" if task == "af" else ""),
         "filter_mode": "one cascade of second-order sections per channel: a Butterworth "
                        "high-pass of the filter's order at highpass Hz, a Butterworth low-pass "
                        "of that order at lowpass Hz, then scipy.signal.iirnotch(notch, "
@@ -452,6 +456,11 @@ def _input_rules(task: str, settings: dict) -> dict:
                     + ", ".join(ECG_PREFERENCE[1:])
                     + "; then any other ECG lead, by name",
     }
+    if task == "abp":
+        rules["ecg_lead"] = "lead II only: no other lead stands in"
+        rules["no_window"] = ("a window whose ECG II or PPG is absent (absent_channel), or "
+                              "whose arterial line is damped, still or noisy, gives no row "
+                              "and no prediction")
     if task == "vt-alarm" and seconds:
         rules["no_window"] = (f"no window, so no decision (keep the alarm), when the buffer "
                               f"holds less than {seconds} s before the alarm, when the alarm "
@@ -488,9 +497,9 @@ def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -
                               "arrays; filter as the arrays it was fitted on were"),
                   "rules": _input_rules(est.task, settings)},
         "output": "head",
-        "made_by": {"qualityfm": __version__, "features_version": FEATURES_VERSION},
+        "made_by": {"qualityfm": __version__},
     }
-    if getattr(est, "always_present", None) is not None:
+    if getattr(est, "always_present", None) is not None and est.task != "abp":
         card["fitted_on"] = {
             "present_in_every_window": [c for c, on in zip(MODEL_CHANNELS, est.always_present,
                                                            strict=False) if on],
@@ -504,7 +513,7 @@ def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -
     if est.kind == "binary":
         card.update(calibration={"method": cal.method, "a": cal.a, "b": cal.b},
                     threshold=est.threshold, threshold_rule=est.threshold_rule,
-                    target_tpr=est.target_tpr,
+                    **({"target_tpr": est.target_tpr} if est.threshold_rule == "tpr" else {}),
                     decision=("p = 1 / (1 + exp(-(a * head + b))); decision 1 when "
                               "p >= threshold" + (
                                   " (1 keeps the alarm); a window with NaN input or with no "

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from qualityfm.io.base import aligned_spans, patient_from_path, sample_span, select_channels
-from qualityfm.io.channels import canonical_names
+from qualityfm.io.channels import canonical_channel, canonical_names, is_ecg
 from qualityfm.io.record import MIN_WAVEFORM_FS, Record, RecordError
 
 _BIDMC = re.compile(r"^(bidmc_\d+)_Signals$")
@@ -100,10 +100,18 @@ def _splits_alike(first: str, lines: list[str], sep: str) -> bool:
 
 #: A line before a CSV's header that is no row: Excel's ``sep=;`` (which names the
 #: delimiter) or a comment (``# Device: ...``, ``#,,`` padded by a spreadsheet), as monitor
-#: exports write them; not a first cell of pandas' missing-value marks ``#N/A``, ``#NA``.
-#: Blank lines after such a line belong to it (where lines end in ``\n``: pandas counts a
-#: blank line of a file of bare ``\r`` ends as none).
-_PREAMBLE = re.compile(r"^(?:sep=(.)|#(?!(?:N/A N/A|N/A|NA)(?:[,;\t]|$)).*)$")
+#: exports write them; not a header whose first cell is ``#`` (``#,PLETH,II``: a sample
+#: number) nor a first cell of pandas' missing-value marks (``#N/A``, ``#NA``). Blank lines
+#: after such a line belong to it (where lines end in ``\n``: pandas counts a blank line of a
+#: file of bare ``\r`` ends as none).
+_PREAMBLE = re.compile(
+    r"^(?:sep=(.)|#[,;\t\s]*|#(?![,;\t]|(?:N/A N/A|N/A|NA)(?:[,;\t ]|$)).*)$")
+
+
+def _names_a_channel(cell: str) -> bool:
+    """Whether a header cell names a channel the tasks read (an ECG lead, PPG, ABP)."""
+    name = canonical_channel(_split_unit(cell)[0]) if cell.strip() else ""
+    return is_ecg(name) or name in ("ppg", "abp")
 
 
 def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int, int]:
@@ -116,9 +124,9 @@ def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int, int]:
     lines with commas and no points; of the time column, which may hold date-times, only
     plain numbers count), whether those lines showed a mark at all (whole numbers show
     none), the number of lines passed over before the first and how many of them are blank.
-    The last comment before rows of numbers is their header where it names a time column and
-    as many columns (NumPy's ``savetxt(..., header=...)``: ``# Time [s],PLETH``; a first
-    column named ``#``: ``#,Time [s],PLETH``); a comment that describes the file is none."""
+    The last comment before rows of numbers is their header where it has as many cells and
+    names a time column or only channels (NumPy's ``savetxt(..., header=...)``: ``# Time
+    [s],PLETH``, ``# PLETH,II``); a comment that describes the file is none."""
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
         named, skipped, blank, comment = None, 0, 0, None
         while (line := f.readline()) and (
@@ -139,10 +147,11 @@ def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int, int]:
         names = [c.strip() for c in next(csv.reader([first], delimiter=sep), [])]
         if comment and all(_is_number(c.replace(",", ".")) or _is_placeholder(c) or not c
                            for c in names):  # rows from the first line: a commented header?
-            body = comment if comment[1:2] in _DELIMITERS else comment[1:].strip()
-            header = [c.strip() for c in next(csv.reader([body], delimiter=sep), [])]
-            if (len(_trimmed(header)) == len(_trimmed(names))
-                    and any(_time_unit(c) is not None for c in header)):
+            header = [c.strip() for c in next(csv.reader([comment[1:].strip()], delimiter=sep),
+                                              [])]
+            if len(_trimmed(header)) == len(_trimmed(names)) and (
+                    any(_time_unit(c) is not None for c in header)
+                    or all(_names_a_channel(c) for c in _trimmed(header))):
                 names, skipped = header, skipped - 1  # the header is the comment's line
         decimal, marked = ".", False
         if sep != ",":

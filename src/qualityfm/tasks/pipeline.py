@@ -608,7 +608,7 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     groups: set[str] = set()
     digests: list[tuple[str, str]] = []
     window = _window_settings(summary, seconds, est)
-    unseen: dict[str, list[str]] = {}  # channel -> records lacking it that the fit never did
+    unseen: dict[str, list[tuple[str, str]]] = {}  # channel -> (file, record) of each row
     for ds in iter_task_datasets(task, data, skipped, records_per_part=records_per_part,
                                  **window, max_records=max_records, left_out=left_out,
                                  cache_dir=cache_dir, labels=False, outputs=[Path(out)]):
@@ -620,13 +620,15 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
                                     + re.escape(UNSEEN_ABSENCE))
             table = _prediction_table(task, est, rhythm, ds)
         for name, at in missing_channels(est.always_present, ds.mask):
-            unseen.setdefault(name, []).extend(table["record"][i] for i in at)
+            unseen.setdefault(name, []).extend(
+                (table["file"][i] if "file" in table else "", table["record"][i]) for i in at)
         columns += [c for c in table if c not in columns]
         rows += [dict(zip(table, values, strict=True))
                  for values in zip(*table.values(), strict=True)]
-    for name, records in unseen.items():  # a record of several windows named once
-        warn_at_caller(f"{name} is absent in {len(records)} row(s) (records "
-                       f"{listed(list(dict.fromkeys(records)))}){UNSEEN_ABSENCE}")
+    for name, rows_at in unseen.items():  # a record of several windows named once
+        records = [record for _, record in dict.fromkeys(rows_at)]
+        warn_at_caller(f"{name} is absent in {len(rows_at)} row(s) (records "
+                       f"{listed(records)}){UNSEEN_ABSENCE}")
     write_table(rows, columns, Path(out))
     note_skipped(skipped)
     note_left_out(left_out)
