@@ -467,13 +467,19 @@ def test_lines_before_a_csv_header_are_passed_over(tmp_path: Path) -> None:
     mac.write_bytes(_csv_text("# Device X\nTime [s];PLETH;II", rows).replace("\n", "\r")
                     .encode())
     np.testing.assert_array_equal(read_record(mac).signals["ppg"], want.signals["ppg"])
-    for header in ("#;PLETH;II", "# PLETH;II"):  # a '#' column, or a commented header
-        numbered = tmp_path / "numbered.csv"  # naming channels only: read with fs
+    for header in ("#;PLETH;II", "# PLETH;II", "## PLETH;II"):  # a '#' column, or a
+        # commented header naming channels only: read with fs
+        numbered = tmp_path / "numbered.csv"
         numbered.write_text(_csv_text(header, [f"{k};{r.split(';', 1)[1]}"
                                                for k, r in enumerate(rows)] if header[1] == ";"
                                       else [r.split(";", 1)[1] for r in rows]))
         got = read_record(numbered, fs=125.0)
         np.testing.assert_array_equal(got.signals["ppg"], want.signals["ppg"])
+    for header, first in (("# PLETH;II;RESP", "ppg"), ("#Sample;PLETH;II", "sample")):
+        labelled = tmp_path / "labelled.csv"  # other labels than the tasks' channels
+        labelled.write_text(_csv_text(header, [f"{k};{r.split(';', 1)[1]}"
+                                               for k, r in enumerate(rows)]))
+        assert read_record(labelled, fs=125.0).channels[0] == first
     na = tmp_path / "na.csv"  # pandas' '#N/A ' mark in a headerless first row: a sample
     na.write_text("#N/A ;1.5\n" + "".join(f"{k};1.5\n" for k in range(1, 200)))
     assert len(read_record(na, fs=100.0, channel_names=["PLETH", "II"]).signals["ppg"]) == 200

@@ -458,9 +458,10 @@ def _input_rules(task: str, settings: dict) -> dict:
     }
     if task == "abp":
         rules["ecg_lead"] = "lead II only: no other lead stands in"
-        rules["no_window"] = ("a window whose ECG II or PPG is absent (absent_channel), or "
-                              "whose arterial line is damped, still or noisy, gives no row "
-                              "and no prediction")
+        rules["no_window"] = ("a window whose ECG II or PPG is absent (absent_channel) gives "
+                              "no row and no prediction; the arterial line is not read at "
+                              "prediction (fine-tuning left out windows whose line gave no "
+                              "target)")
     if task == "vt-alarm" and seconds:
         rules["no_window"] = (f"no window, so no decision (keep the alarm), when the buffer "
                               f"holds less than {seconds} s before the alarm, when the alarm "

@@ -108,10 +108,15 @@ _PREAMBLE = re.compile(
     r"^(?:sep=(.)|#[,;\t\s]*|#(?![,;\t]|(?:N/A N/A|N/A|NA)(?:[,;\t ]|$)).*)$")
 
 
-def _names_a_channel(cell: str) -> bool:
-    """Whether a header cell names a channel the tasks read (an ECG lead, PPG, ABP)."""
-    name = canonical_channel(_split_unit(cell)[0]) if cell.strip() else ""
-    return is_ecg(name) or name in ("ppg", "abp")
+def _names_a_column(cell: str) -> bool:
+    """Whether a commented header's cell reads as a column name: blank, a channel the tasks
+    read (an ECG lead, PPG, ABP), or a short label (``RESP``, ``SpO2``, ``Sample``: at most
+    12 characters, a letter first, one space at most; a unit in brackets aside), not a
+    sentence describing the file."""
+    label = _split_unit(cell)[0].strip()
+    name = canonical_channel(label) if label else ""
+    return (not label or is_ecg(name) or name in ("ppg", "abp")
+            or (len(label) <= 12 and label[0].isalpha() and label.count(" ") <= 1))
 
 
 def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int, int]:
@@ -125,8 +130,9 @@ def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int, int]:
     plain numbers count), whether those lines showed a mark at all (whole numbers show
     none), the number of lines passed over before the first and how many of them are blank.
     The last comment before rows of numbers is their header where it has as many cells and
-    names a time column or only channels (NumPy's ``savetxt(..., header=...)``: ``# Time
-    [s],PLETH``, ``# PLETH,II``); a comment that describes the file is none."""
+    names a time column or only column labels (NumPy's ``savetxt(..., header=...)``: ``#
+    Time [s],PLETH``, ``# PLETH,II,RESP``; ``#Sample,PLETH,II``); a comment that describes
+    the file is none."""
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
         named, skipped, blank, comment = None, 0, 0, None
         while (line := f.readline()) and (
@@ -147,11 +153,11 @@ def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int, int]:
         names = [c.strip() for c in next(csv.reader([first], delimiter=sep), [])]
         if comment and all(_is_number(c.replace(",", ".")) or _is_placeholder(c) or not c
                            for c in names):  # rows from the first line: a commented header?
-            header = [c.strip() for c in next(csv.reader([comment[1:].strip()], delimiter=sep),
-                                              [])]
+            header = [c.strip() for c in next(csv.reader([comment.lstrip("#").strip()],
+                                                         delimiter=sep), [])]
             if len(_trimmed(header)) == len(_trimmed(names)) and (
                     any(_time_unit(c) is not None for c in header)
-                    or all(_names_a_channel(c) for c in _trimmed(header))):
+                    or all(_names_a_column(c) for c in _trimmed(header))):
                 names, skipped = header, skipped - 1  # the header is the comment's line
         decimal, marked = ".", False
         if sep != ",":

@@ -181,7 +181,7 @@ def find_uci_bp(path: str | Path) -> list[Path]:
     part)."""
     path = Path(path)
     if path.is_file():
-        return [path] if is_uci_bp_file(path) else []
+        return [path] if is_uci_bp_file(path) and header_naming(path) is None else []
     if not path.exists():
         raise RecordError(f"{path}: no such file or folder")
     found = [f for f in files_under(path) if f.suffix.lower() == ".mat" and f.is_file()

@@ -626,7 +626,10 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
         rows += [dict(zip(table, values, strict=True))
                  for values in zip(*table.values(), strict=True)]
     for name, rows_at in unseen.items():  # a record of several windows named once
-        records = [record for _, record in dict.fromkeys(rows_at)]
+        keys = list(dict.fromkeys(rows_at))
+        records = [record for _, record in keys]  # by file where two records share a name
+        if len(set(records)) < len(keys):
+            records = [f"{file} ({record})" for file, record in keys]
         warn_at_caller(f"{name} is absent in {len(rows_at)} row(s) (records "
                        f"{listed(records)}){UNSEEN_ABSENCE}")
     write_table(rows, columns, Path(out))
