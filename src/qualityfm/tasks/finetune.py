@@ -384,10 +384,8 @@ class TaskEstimator(ABC):
                                f"probabilities ({np.round(p[0], 3).tolist()}): it tells the "
                                "classes apart nowhere, and predicts one answer for every row; "
                                "fit it on more rows")
-        if self.kind == "binary":
-            self.threshold = choose_threshold(
-                y, self.calibrator(raw), self.threshold_rule, self.target_tpr
-            )
+        if self.kind == "binary":  # on the calibrated validation probabilities above
+            self.threshold = choose_threshold(y, p, self.threshold_rule, self.target_tpr)
         self.validation = {"n": int(len(y))}
         if len(y) and self.kind == "binary":
             value = auroc(y, raw)  # NaN with one class among the rows: recorded as None
