@@ -45,6 +45,22 @@ def test_truncated_signal_file(tmp_path: Path, parts: tuple[str, str]) -> None:
         assert len(read_record(hea, stop=1.0).signals) > 0
 
 
+def test_a_signal_file_that_cannot_be_opened_is_named_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No permission to read the signal file: said so, not "truncated or corrupt"."""
+    from qualityfm.io import wfdb_reader
+
+    hea = _copy(shared_path("physionet2015_vt", "v100s.hea"), tmp_path)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "v100s.mat"))
+
+    monkeypatch.setattr(wfdb_reader, "_read_frames", denied)
+    with pytest.raises(RecordError, match=r"v100s\.hea: cannot open its signal file "
+                       r".*v100s\.mat \(Permission denied\)"):
+        read_record(hea)
+
+
 def test_corrupt_signal_file(tmp_path: Path) -> None:
     hea = _copy(shared_path("physionet2015_icu", "icu0005.hea"), tmp_path)
     dat = tmp_path / "icu0005.dat"
@@ -89,6 +105,9 @@ def test_empty_records(tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(RecordError, match=r"empty\.csv: empty record"):
         read_record(tmp_path / "empty.csv")
+    (tmp_path / "blank.csv").write_text(" \n\n")  # white space only: empty too
+    with pytest.raises(RecordError, match=r"blank\.csv: empty record \(empty file\)"):
+        read_record(tmp_path / "blank.csv")
     (tmp_path / "head.csv").write_text("Time [s], PLETH\n")
     with pytest.raises(RecordError, match=r"head\.csv: empty record"):
         read_record(tmp_path / "head.csv")

@@ -226,3 +226,42 @@ def test_linked_folders_links_to_nothing_and_pipes(tmp_path: Path) -> None:
         str(inputs / "gone.hea"): f"a link to nothing ({tmp_path / 'nothing.hea'})",
         str(inputs / "pipe.csv"): "no regular file (a pipe or a device), not read"}
     assert inputs / "pipe.csv" not in find_records(inputs)
+
+
+def test_unopenable_folders_and_csv_files_are_found_and_named_not_dropped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder or CSV the user may not open, and an empty CSV, are listed by find_records
+    so that reading them says why (they had vanished from a prepare unsaid)."""
+    import os
+
+    (tmp_path / "locked").mkdir()
+    np.savez(tmp_path / "locked" / "a.npz", PLETH=np.zeros(10))
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "blank.csv").write_text("\n \n")
+    (tmp_path / "secret.csv").write_text("Time [s],PLETH\n0,1\n0.01,2\n")
+    (tmp_path / "REFERENCE.csv").write_text("A1,N\n")  # a table of labels: still no record
+    scandir, path_open = os.scandir, Path.open
+    denied = PermissionError(13, "Permission denied")  # as a user who is not root meets it
+
+    def locked_scandir(path=".") -> object:
+        if Path(path).name == "locked":
+            raise denied
+        return scandir(path)
+
+    def locked_open(self: Path, *args, **kwargs) -> object:
+        if self.name == "secret.csv":
+            raise denied
+        return path_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(os, "scandir", locked_scandir)
+    monkeypatch.setattr(Path, "open", locked_open)
+    found = [p.name for p in find_records(tmp_path)]
+    assert found == ["blank.csv", "empty.csv", "locked", "secret.csv"]
+    with pytest.raises(RecordError, match=r"locked: a folder that cannot be opened "
+                       r"\(Permission denied\)"):
+        read_record(tmp_path / "locked")
+    with pytest.raises(RecordError, match=r"secret\.csv: cannot open"):
+        read_record(tmp_path / "secret.csv")
+    for name in ("empty.csv", "blank.csv"):
+        with pytest.raises(RecordError, match=rf"{name}: empty record \(empty file\)"):
+            read_record(tmp_path / name)

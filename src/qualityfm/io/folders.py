@@ -104,7 +104,9 @@ def files_under(folder: str | Path) -> list[Path]:
     each named by the path it was found at: folders that are links are looked in too (a folder
     of links to datasets elsewhere), after the real ones, and each real folder once (a folder
     reached by its path and a link is named by its path; a link loop ends); hidden folders
-    (``.git``, a writer's temporary folder) and unreadable ones are not looked in."""
+    (``.git``, a writer's temporary folder) are not looked in, and a folder that cannot be
+    opened (no permission) is listed itself, so that its reader says why, not passed over
+    unsaid."""
     found: list[Path] = []
     seen: set[Path] = set()
     todo, linked = [Path(folder)], []
@@ -115,8 +117,12 @@ def files_under(folder: str | Path) -> list[Path]:
             if real in seen:
                 continue
             seen.add(real)
+        except (OSError, RuntimeError):  # a link loop resolve() gives up on
+            continue
+        try:
             entries = sorted(os.scandir(here), key=lambda e: e.name)
-        except (OSError, RuntimeError):  # unreadable, or a link loop resolve() gives up on
+        except OSError:  # no permission to list it
+            found.append(here)
             continue
         for entry in entries:
             if entry.name.startswith("."):

@@ -14,6 +14,7 @@ from qualityfm.io.table_reader import (
     csv_has_time_column,
     csv_holds_samples,
     csv_is_utf16,
+    csv_unreadable,
     read_csv,
     read_npy,
     read_npz,
@@ -71,6 +72,11 @@ def read_record(
     """
     given, path = Path(path), record_path(path)
     if path.is_dir():
+        try:
+            os.scandir(path).close()
+        except OSError as e:
+            raise RecordError(f"{path}: a folder that cannot be opened ({e.strerror or e}): "
+                              "its records are not read") from e
         raise RecordError(f"{path}: a folder, not a record; find_records(folder) lists the "
                           "records in it")
     if not path.is_file():
@@ -128,6 +134,9 @@ def find_records(path: str | Path) -> list[Path]:
     found: list[Path] = []
     segments: set[Path] = set()
     for file in files_under(path):
+        if file.is_dir():  # a folder that cannot be opened: read_record says so
+            found.append(file)
+            continue
         if not file.is_file():  # a link to nothing, a pipe (opening it would wait for ever)
             continue
         suffix = file.suffix.lower()
@@ -139,7 +148,7 @@ def find_records(path: str | Path) -> list[Path]:
         elif suffix in (".vital", ".npz"):
             found.append(file)
         elif suffix == ".csv" and not file.stem.endswith("_Numerics"):
-            if csv_has_time_column(file):
+            if csv_has_time_column(file) or csv_unreadable(file):  # read_record says why
                 found.append(file)
     return sorted(f for f in found if f not in segments)
 

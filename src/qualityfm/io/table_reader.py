@@ -108,6 +108,12 @@ _PREAMBLE = re.compile(
     r"^(?:sep=(.)|#[,;\t\s]*|#(?![,;\t]|(?:N/A N/A|N/A|NA)(?:[,;\t ]|$)).*)$")
 
 
+def _all_blank(path: Path) -> bool:
+    """Whether ``path`` holds nothing but white space (read in chunks)."""
+    with path.open("rb") as f:
+        return all(not chunk.strip() for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
 def _names_a_column(cell: str) -> bool:
     """Whether a commented header's cell reads as a column name: blank, a channel the tasks
     read (an ECG lead, PPG, ABP), or a short label (``RESP``, ``SpO2``, ``Sample``: at most
@@ -197,6 +203,15 @@ def csv_has_time_column(path: Path) -> bool:
     except OSError:
         return False
     return any(_time_unit(c) is not None for c in cells)
+
+
+def csv_unreadable(path: Path) -> bool:
+    """Whether a CSV cannot be opened (no permission) or holds nothing but white space: no
+    record, but a file the user meant as one, which reading names with its reason."""
+    try:
+        return _all_blank(path)
+    except OSError:
+        return True
 
 
 def csv_holds_samples(path: Path) -> bool:
@@ -456,7 +471,11 @@ def read_csv(
         raise RecordError(f"{path}: cannot open ({e})") from e
     cells = _trimmed(cells)  # a trailing delimiter names no column
     if not any(cells):
-        raise RecordError(f"{path}: empty record (empty file)")
+        if _all_blank(path):
+            raise RecordError(f"{path}: empty record (empty file)")
+        raise RecordError(f"{path}: line {preamble + 1} is blank where the header or the "
+                          "first row should be (blank lines are passed over only after "
+                          "comment lines, in a file whose lines end in \\n)")
     # a header holds a name: a first line of numbers, blanks and placeholders is data
     has_header = any(not _is_number(c.replace(decimal, ".")) and not _is_placeholder(c)
                      for c in cells)

@@ -662,6 +662,9 @@ def read_wfdb(
         raise
     except FileNotFoundError as e:
         raise RecordError(f"{path}: missing signal file {e.filename or e}") from e
+    except PermissionError as e:
+        raise RecordError(f"{path}: cannot open its signal file {e.filename or ''} "
+                          f"({e.strerror or e})") from e
     except ImportError as e:  # soundfile for FLAC-compressed signals (formats 508-532)
         raise ImportError(f"{path}: reading its signal file needs the {e.name or 'missing'} "
                           f"package, which is not installed ({e})") from e
