@@ -29,6 +29,8 @@ def test_bad_records_are_skipped_and_the_rest_written(synth_dir, small_window, t
     assert "shorter than one window" in reasons["short.npz"]
     assert summary["n_records"] == 5 and summary["n_windows"] == 50
     assert summary["n_pairs"] > 0 and sum(summary["levels"].values()) == 50
+    # a record too short for a window is skipped, not counted as a rejected window too
+    assert summary["n_rejected_windows"] == 0
     assert not (tmp_path / "s" / JOURNAL).exists()
     assert sorted(p.name for p in (tmp_path / "s").glob("pairs*")) == ["pairs.npy"]
     # a record whose path passes the index's width is skipped and named; the run goes on

@@ -259,6 +259,8 @@ def test_a_run_without_windows_keeps_earlier_results(records: Path, tmp_path: Pa
     assert main(["score", str(records), "--out", str(table), "--precision", "bf16"]) == 1
     assert ("--precision sets how the model runs: give --model"
             in capsys.readouterr().err)
+    assert main(["score", str(records), "--out", str(table), "--device", "cpu"]) == 1
+    assert "--device sets how the model runs: give --model" in capsys.readouterr().err
     assert main(["embed", str(empty), "--model", "pretrained", "--out", str(emb)]) == 1
     assert f"no window to embed; {emb} was not written" in capsys.readouterr().err
     assert [p.read_bytes() for p in (table, emb, emb.with_suffix(".index.csv"))] == before

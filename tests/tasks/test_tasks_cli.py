@@ -422,7 +422,8 @@ def test_cli_device_is_checked_before_any_work(verb: str, tmp_path, capsys) -> N
     traceback, and nothing is written."""
     out = tmp_path / {"embed": "out.npy", "score": "out.csv", "evaluate": "out.json"}.get(verb,
                                                                                        "out")
-    task = ["--task", "vt-alarm", "--data", str(tmp_path)]
+    (tmp_path / "data").mkdir()
+    task = ["--task", "vt-alarm", "--data", str(tmp_path / "data")]
     argv = {"finetune": ["finetune", *task, "--out", str(out)],
             "compare": ["compare", *task, "--out", str(out)],
             "evaluate": ["evaluate", *task, "--model", str(tmp_path), "--out", str(out)],
@@ -723,7 +724,17 @@ def test_compare_and_finetune_fold_keys_follow_the_contents_they_name(tmp_path, 
     from qualityfm.cli import build_parser
     args = build_parser().parse_args(["compare", "--task", "vt-alarm", "--data", str(folder),
                                       "--out", str(tmp_path / "cmp3")])
-    assert args.epochs is None
+    assert args.epochs is None and args.modes is None
+    # the options of --models rows given without one: those given named, in summary.json too
+    # (a fixed note had named --solver unasked; --modes and --with-features were unrecorded)
+    monkeypatch.undo()
+    P.compare_run("vt-alarm", data, tmp_path / "cmp4", baselines=("classical",), kfold=2,
+                  n_boot=20, max_records=40, modes=["full"], with_features=True, epochs=3)
+    err = capsys.readouterr().err
+    assert "--modes, --with-features: for --models rows only, and none is given; ignored" in err
+    assert "--solver" not in err and "--epochs: used by no row" in err
+    summary = json.loads((tmp_path / "cmp4" / "summary.json").read_text())
+    assert summary["ignored"] == ["--modes", "--with-features", "--epochs"]
 
 
 def test_a_finetune_into_a_stopped_comparison_is_refused(tmp_path) -> None:
@@ -738,14 +749,14 @@ def test_a_finetune_into_a_stopped_comparison_is_refused(tmp_path) -> None:
     (row / "y-fold0.npz").write_bytes(b"finished")
     with pytest.raises(ValueError, match=r"holds a stopped comparison \(finished folds of "
                                          r"scratch in \.folds\)"):
-        finetune_run("vt-alarm", tmp_path, tmp_path / "cmp", init="classical")
+        finetune_run("vt-alarm", tmp_path / "data", tmp_path / "cmp", init="classical")
     assert (row / "y-fold0.npz").is_file()
     # and the other way: a comparison into a stopped finetune --kfold's folder
     folds = tmp_path / "ft" / FOLDS_DIR
     folds.mkdir(parents=True)
     (folds / "y-fold0.npz").write_bytes(b"finished")
     with pytest.raises(ValueError, match=r"holds a stopped finetune --kfold"):
-        compare_run("vt-alarm", tmp_path, tmp_path / "ft", baselines=("classical",))
+        compare_run("vt-alarm", tmp_path / "data", tmp_path / "ft", baselines=("classical",))
     assert (folds / "y-fold0.npz").is_file()
     (tmp_path / "t.csv").mkdir()
     with pytest.raises(ValueError, match=r"t\.csv is a folder"):
@@ -950,3 +961,22 @@ def test_a_second_run_on_the_same_out_is_refused(tmp_path) -> None:
     with pytest.raises(ValueError, match="'max'"):  # the folders made for it go again
         finetune_run("vt-alarm", data, tmp_path / "a" / "b" / "c", pool="max")
     assert not (tmp_path / "a").exists()
+
+
+def test_a_run_folder_inside_its_data_folder_is_refused(tmp_path, capsys) -> None:
+    """finetune and compare wrote their runs into the data folder they read (prepare alone
+    refused that): the run goes elsewhere, and nothing is written there."""
+    data = tmp_path / "vt"
+    data.mkdir()
+    for f in sorted(shared_path("physionet2015_vt").glob("v10*"))[:4]:
+        (data / f.name).symlink_to(f)
+    before = sorted(p.name for p in data.iterdir())
+    for verb in ("finetune", "compare"):
+        for out in (data, data / "run"):
+            assert main([verb, "--task", "vt-alarm", "--data", str(data), "--init"
+                         if verb == "finetune" else "--baselines", "classical", "--out",
+                         str(out)]) == 1
+            where = "is" if out == data else "is inside"
+            assert f"the run folder {where} the input folder {data}; write the run into a " \
+                "folder outside the inputs" in capsys.readouterr().err
+    assert sorted(p.name for p in data.iterdir()) == before

@@ -524,7 +524,7 @@ def test_an_encoder_pre_trained_at_another_rate_reads_task_data_at_that_rate(
 
     with pytest.raises(ValueError, match=rf"different rates \(x={tmp_path}: 250 Hz, scratch: "
                                          r"300 Hz\): compare models of one rate"):
-        compare_run("vt-alarm", tmp_path, tmp_path / "cmp", models=(f"x={tmp_path}",),
+        compare_run("vt-alarm", tmp_path / "data", tmp_path / "cmp", models=(f"x={tmp_path}",),
                     baselines=("scratch",), modes=("linear",), config=TINY)
     # the default row of the shipped weights (300 Hz) is left out, said, beside rows at
     # another rate (it had made every such comparison fail)
@@ -538,7 +538,7 @@ def test_an_encoder_pre_trained_at_another_rate_reads_task_data_at_that_rate(
 
     monkeypatch.setattr("qualityfm.tasks.pipeline._dataset", stop)
     with pytest.raises(Seen):
-        compare_run("vt-alarm", tmp_path, tmp_path / "cmp", models=(f"x={tmp_path}",),
+        compare_run("vt-alarm", tmp_path / "data", tmp_path / "cmp", models=(f"x={tmp_path}",),
                     baselines=("classical", "pretrained"), modes=("linear",))
     assert "(finetune's default)\" reads windows at 300 Hz, the other rows at 250 Hz: " \
         "left out" in capsys.readouterr().err

@@ -8,6 +8,7 @@ import math
 import os
 import shutil
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -222,7 +223,7 @@ def test_cli_pretrain_export_and_load(synthetic_store, tmp_path, capsys) -> None
     assert "is the run folder itself" in capsys.readouterr().err
     assert main(["export", str(run), "--out", str(synthetic_store)]) == 1
     assert "holds a prepared store (meta.json)" in capsys.readouterr().err
-    assert main(["finetune", "--task", "vt-alarm", "--data", str(tmp_path), "--init",
+    assert main(["finetune", "--task", "vt-alarm", "--data", str(synthetic_store), "--init",
                  "classical", "--out", str(run)]) == 1
     assert "holds a pre-training run (last.pt)" in capsys.readouterr().err
     assert main(["pretrain", "--store", str(synthetic_store), "--out", str(model_dir),
@@ -340,7 +341,9 @@ def test_cli_pretrain_help_and_checked_numbers(capsys) -> None:
     for flag, value, message in (("--log-every", "0", "must be >= 1, got 0"),
                                  ("--warmup", "-1", "must be >= 0, got -1"),
                                  ("--teacher-temp", "0", "must be > 0, got 0"),
-                                 ("--lr", "nan", "must be a finite number")):
+                                 ("--lr", "nan", "must be a finite number"),
+                                 ("--lr", "0", "must be > 0, got 0"),  # a run of no steps
+                                 ("--prototypes", "1", "must be >= 2, got 1")):
         with pytest.raises(SystemExit) as exit_info:
             main(["pretrain", "--out", "run", flag, value])
         assert exit_info.value.code == 2
@@ -625,6 +628,8 @@ def test_the_python_config_refuses_what_would_fail_after_work() -> None:
                                        ("teacher_temp_end", 0.0, "teacher_temp_end must be > 0"),
                                        ("student_temp", -1.0, "student_temp must be > 0"),
                                        ("warmup", -1, "warmup must be >= 0, got -1"),
+                                       ("lr", 0.0, "lr must be > 0, got 0.0"),
+                                       ("prototypes", 1, "prototypes must be >= 2, got 1"),
                                        ("centre_momentum", 1.5, "centre_momentum must be in"),
                                        ("diag_batch", 1, r"diag_batch must be >= 2 .*got 1")):
         with pytest.raises(ValueError, match=message):
@@ -1057,8 +1062,69 @@ def test_pretrain_records_its_store_scaling_and_refuses_unwritable_targets_first
     bare = shutil.copytree(synthetic_store, tmp_path / "bare")
     for f in bare.rglob("features.*"):
         f.unlink()
-    monkeypatch.setattr("qualityfm.train.engine.os.access", lambda path, mode: False)
+    access = os.access  # the store may not be written; the run's folder may
+    monkeypatch.setattr("qualityfm.train.engine.os.access", lambda path, mode: (
+        not Path(path).resolve().is_relative_to(bare.resolve()) and access(path, mode)))
     with pytest.raises(ValueError, match=r"bare: its windows' classical features .* cannot be "
                                          r"written to; .*prepare --features.*--feature-weight 0"):
         pretrain(tiny(bare, tmp_path / "b", feature_weight=1.0))
     assert not list(bare.rglob("features.*"))
+
+
+def test_a_folder_lock_ends_with_its_process_not_with_the_workers_it_forked(tmp_path) -> None:
+    """DataLoader workers (forked) had held the run's lock until they noticed their parent
+    gone, about 5 s after a kill -9: a relaunch then was refused as if the run still wrote."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("fcntl", reason="run locks need fcntl (POSIX)")
+    if not hasattr(os, "fork"):
+        pytest.skip("needs os.fork (POSIX)")
+    from qualityfm.io.folders import folder_lock
+
+    child = tmp_path / "child.pid"
+    script = f"""
+import os, signal, time
+from qualityfm.io.folders import folder_lock
+with folder_lock({str(tmp_path)!r}, "pretrain"):
+    pid = os.fork()
+    if pid == 0:  # a worker that lives on
+        time.sleep(60)
+        os._exit(0)
+    open({str(child)!r}, "w").write(str(pid))
+    os.kill(os.getpid(), signal.SIGKILL)  # the run killed while it holds the lock
+"""
+    done = subprocess.run([sys.executable, "-c", script], env={**os.environ}, timeout=60)
+    assert done.returncode == -9
+    worker = int(child.read_text())
+    try:
+        os.kill(worker, 0)  # the forked worker still runs
+        with folder_lock(tmp_path, "pretrain"):  # and the lock is free
+            pass
+    finally:
+        os.kill(worker, 9)
+
+
+def test_a_bad_store_or_out_is_named_for_what_it_is(synthetic_store, tmp_path, capsys) -> None:
+    """A folder that is no store, holding --out, had been told to move --out; a file as
+    --out had given a bare "[Errno 17] File exists"."""
+    data = tmp_path / "records"
+    data.mkdir()
+    assert main(["pretrain", "--store", str(data), "--out", str(data / "run")]) == 1
+    assert f"{data}: not a store" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert main(["pretrain", "--store", str(synthetic_store), "--out",
+                 str(tmp_path / "file")]) == 1
+    assert f"--out {tmp_path / 'file'}: {tmp_path / 'file'} is a file, not a folder" in \
+        capsys.readouterr().err
+
+
+def test_the_progress_bar_in_a_log_file_is_not_redrawn_at_every_logged_step(
+        synthetic_store, tmp_path, capsys) -> None:
+    """Into a file (stderr no terminal), the bar is drawn at most every 30 s: its loss, set at
+    every logged step, had redrawn it each time (a GPU run's log filled with bars)."""
+    pretrain(tiny(synthetic_store, tmp_path / "run", steps=8, log_every=1, diag_every=0,
+                  progress=True))
+    err = capsys.readouterr().err
+    bars = [line for line in err.split("\r") if "step/s" in line or "s/step" in line]
+    assert len(bars) == 2, bars  # drawn at the start and the end (10 times before)

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", nargs="*", default=[],
                    help="pre-trained model dirs as NAME=DIR (ablations: no-spectral=DIR, ...); "
                         "DIR may be `pretrained` (shipped weights) or `none` (random encoder)")
-    p.add_argument("--modes", default="full,linear",
+    p.add_argument("--modes", default=None,
                    help="comma list of fine-tuning modes for --models: full, linear (default: "
                    "both)")
     p.add_argument("--with-features", action="store_true",
@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         baselines=[b for b in args.baselines.split(",") if b], kfold=args.kfold,
         epochs=args.epochs, seed=args.seed, config=args.config, seconds=args.seconds,
         max_records=args.max_records, cache_dir=args.cache,
-        modes=[m for m in args.modes.split(",") if m], with_features=args.with_features,
+        modes=None if args.modes is None else [m for m in args.modes.split(",") if m],
+        with_features=args.with_features,
         augment=not args.no_augment, pool=args.pool, test_shifts=args.test_shifts,
         solver=args.solver,
         reference=args.reference, device=args.device, overwrite=args.overwrite,

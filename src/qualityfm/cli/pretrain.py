@@ -18,6 +18,7 @@ from pathlib import Path
 
 from qualityfm.cli.argtypes import (
     fraction_below_one,
+    int_at_least,
     nonnegative_float,
     nonnegative_int,
     positive_float,
@@ -29,11 +30,13 @@ _SPECIAL = {"store", "out", "recipe", "model_overrides", "betas", "command"}
 #: Checked argparse types of the numeric settings by their lower bound (PretrainConfig checks
 #: the upper ones); ``workers`` (-1: auto) stays a plain int.
 _ARG_TYPES: dict[str, Callable[[str], int | float]] = {
-    **dict.fromkeys(("window", "steps", "batch_size", "grad_accum", "prototypes", "log_every",
+    **dict.fromkeys(("window", "steps", "batch_size", "grad_accum", "log_every",
                      "diag_batch", "ckpt_every"), positive_int),
+    "prototypes": int_at_least(2),  # a softmax over one output is constant: no distillation
     **dict.fromkeys(("warmup", "teacher_temp_warmup", "diag_every", "seed"), nonnegative_int),
-    **dict.fromkeys(("student_temp", "teacher_temp", "teacher_temp_end"), positive_float),
-    **dict.fromkeys(("aligned_fraction", "modality_drop", "lr", "min_lr", "weight_decay",
+    **dict.fromkeys(("student_temp", "teacher_temp", "teacher_temp_end", "lr"),
+                    positive_float),
+    **dict.fromkeys(("aligned_fraction", "modality_drop", "min_lr", "weight_decay",
                      "weight_decay_end", "grad_clip", "momentum", "momentum_end",
                      "centre_momentum", "distill_weight", "amp_weight", "phase_weight",
                      "koleo_weight", "variance_weight", "feature_weight"), nonnegative_float),

@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "autocast, faster on CPUs with native bf16 (AVX-512 BF16, AMX) and on GPUs, "
                    "results differ slightly from fp32; fp16 autocast (CUDA only)")
     add_device_option(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, device=None)  # None: not given (cpu), refused without --model
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,9 +47,10 @@ def run(args: argparse.Namespace) -> int:
     model_options = {name: value for name, value in (("batch_size", args.batch_size),
                                                       ("precision", args.precision))
                      if value is not None}
-    if model_options and not args.model:
-        flags = " and ".join("--" + name.replace("_", "-") for name in model_options)
-        verb = "set" if len(model_options) > 1 else "sets"
+    given = [*model_options, *(["device"] if args.device is not None else [])]
+    if given and not args.model:
+        flags = " and ".join("--" + name.replace("_", "-") for name in given)
+        verb = "set" if len(given) > 1 else "sets"
         raise ValueError(f"{flags} {verb} how the model runs: give --model (without it only the "
                          "signal-quality indices are computed)")
     check_output(args.out, what="score")  # before the model is loaded
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if args.model:  # torch loads with a model only
         from qualityfm.train import load
 
-        model = load(args.model, device=args.device)
+        model = load(args.model, device=args.device or "cpu")
     rules = None if args.hr_max is None else RRRules(hr_max=args.hr_max)
     summary = score_files(args.inputs, args.out, model=model, ecg_rules=rules, **model_options)
     print(json.dumps(summary, indent=2))

@@ -62,7 +62,7 @@ from qualityfm.io import (
     remove_temporaries,
     write_json,
 )
-from qualityfm.io.folders import folder_lock, refuse_other_kind
+from qualityfm.io.folders import check_out_apart, folder_lock, refuse_other_kind
 from qualityfm.io.read import no_record_reason, passed_over_skips, skip_reason
 from qualityfm.io.wfdb_reader import header_files
 from qualityfm.quality import LEVEL_NAMES, SCORING_VERSION, QualityScores, RRRules, score_windows
@@ -184,21 +184,6 @@ def input_records(keys: Sequence[str]) -> dict[str, Any]:
     return {"count": len(keys), "digest": hashlib.sha256(blob.encode()).hexdigest()}
 
 
-def check_out_apart(out: str | os.PathLike, inputs: Sequence[str | os.PathLike]) -> None:
-    """Refuse a store folder that is an input folder, lies inside one or holds an input: its
-    shards would land among the records (and a later run could read them as records)."""
-    target = Path(out).resolve()
-    for inp in inputs:
-        src = Path(inp).resolve()
-        if src.is_dir() and target.is_relative_to(src):
-            where = "is" if target == src else "is inside"
-            raise ValueError(f"{out}: the store folder {where} the input folder {inp}; write "
-                             "the store into a folder outside the inputs")
-        if src.is_relative_to(target):
-            raise ValueError(f"{out}: the store folder holds the input {inp}; write the store "
-                             "into a folder outside the inputs")
-
-
 def read_model_channels(path: str, channels: Sequence[str]) -> Record:
     """The record with only the model channels; when one is missing, those it holds and its
     ECG leads, so that :func:`make_windows` can fall back to another lead (its other channels,
@@ -252,7 +237,7 @@ def process_record(path: str, window: WindowConfig, pair_cfg: PairConfig,
                               f"{_STR_WIDTH[field]} characters (the store's index holds no "
                               "more): rename the record")
                 return res
-        res.n_rejected = len(w.rejected)
+        res.n_rejected = len(w.rejected) if w.n_cut else 0  # else: why the record gave none
         if len(w) == 0:
             res.reason = unusable_reason(w)
             return res
@@ -636,7 +621,7 @@ def prepare(
         raise ValueError("; ".join(f"{item}: {no_record_reason(item)}" for item in inputs)
                          or "no input given")
     refuse_other_kind(out, ("prepared store",))
-    check_out_apart(out, inputs)
+    check_out_apart(out, inputs, "store")
     all_records = input_records([key for key, _ in records])
     if shard is not None:
         records = [(key, p) for key, p in records if stable_part(key, shard[1]) == shard[0]]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 #: (kind, the files that mark it), in the order they are looked for.
@@ -76,11 +76,36 @@ def refuse_reserved_name(path: str | Path, flag: str = "--out") -> None:
                          "this would replace; give the output another name")
 
 
+#: File descriptors of the folder locks this process holds (see :func:`_let_go_in_child`).
+_HELD_LOCKS: set[int] = set()
+
+
+def _let_go_in_child() -> None:
+    """In a process just forked (a DataLoader or pool worker): point the descriptors of the
+    parent's folder locks at /dev/null, so that a lock ends with the process that took it.
+    A worker had held its copy until it noticed its parent gone (about 5 s after a kill -9),
+    and a relaunch in that time was refused as if the run still wrote there."""
+    if not _HELD_LOCKS:
+        return
+    null = os.open(os.devnull, os.O_RDONLY)
+    try:
+        for fd in _HELD_LOCKS:  # dup2, not close: the number stays valid for the file object
+            os.dup2(null, fd)
+    finally:
+        os.close(null)
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_let_go_in_child)
+
+
 @contextlib.contextmanager
 def folder_lock(folder: str | Path, verb: str, flag: str = "--out") -> Iterator[None]:
     """Hold ``folder/.lock`` while ``verb`` writes there: a second launch on the folder (a job
     requeued while the first still runs) is refused, instead of removing or mixing the first
-    one's files as they are written. The lock ends with the process, however it ends."""
+    one's files as they are written. The lock ends with the process, however it ends (the
+    processes it forks do not hold it)."""
     try:
         import fcntl
     except ImportError:  # not on this system: unguarded
@@ -96,7 +121,28 @@ def folder_lock(folder: str | Path, verb: str, flag: str = "--out") -> Iterator[
         except OSError as err:  # a filesystem without flock (Lustre without -o flock, NFS)
             warnings.warn(f"{folder}: cannot lock the folder ({err}); a second launch on it "
                           "would not be refused", RuntimeWarning, stacklevel=3)
-        yield
+        _HELD_LOCKS.add(handle.fileno())
+        try:
+            yield
+        finally:
+            _HELD_LOCKS.discard(handle.fileno())
+
+
+def check_out_apart(out: str | os.PathLike, inputs: Sequence[str | os.PathLike],
+                    kind: str) -> None:
+    """Refuse an output folder (a ``kind`` such as "store" or "run") that is an input folder,
+    lies inside one or holds an input: its files would land among the records (and a later
+    run could read them as records; a data folder is no place to write)."""
+    target = Path(out).resolve()
+    for inp in inputs:
+        src = Path(inp).resolve()
+        if src.is_dir() and target.is_relative_to(src):
+            where = "is" if target == src else "is inside"
+            raise ValueError(f"{out}: the {kind} folder {where} the input folder {inp}; "
+                             f"write the {kind} into a folder outside the inputs")
+        if src.is_relative_to(target):
+            raise ValueError(f"{out}: the {kind} folder holds the input {inp}; write the "
+                             f"{kind} into a folder outside the inputs")
 
 
 def files_under(folder: str | Path) -> list[Path]:

@@ -522,6 +522,9 @@ ABP_NOISE_MMHG = 1.0
 #: 3 at 50 Hz had called a clean line noisy in 30 of 206 windows), or smooths nothing (1
 #: sample under 66.7 Hz).
 ABP_NOISE_MIN_FS = 100.0
+#: The median beat's pulse pressure (mmHg) under which a window's arterial line reads as
+#: damped (an over-damped or kinked line, an air bubble): no target.
+ABP_MIN_PULSE_PRESSURE = 20.0
 
 
 def bp_targets(abp: np.ndarray, fs: float, rule: str = "beat_median") -> tuple[float, float] | str:
@@ -551,8 +554,8 @@ def bp_targets(abp: np.ndarray, fs: float, rule: str = "beat_median") -> tuple[f
     if len(sys_) < max(3, int(seconds / 3)):
         return f"too few arterial beats ({len(sys_)})"
     pp = sys_ - dia
-    if np.median(pp) < 20.0:
-        return f"damped arterial line (pulse pressure {np.median(pp):.0f} mmHg)"
+    if np.median(pp) < ABP_MIN_PULSE_PRESSURE:
+        return f"damped arterial line (pulse pressure under {ABP_MIN_PULSE_PRESSURE:g} mmHg)"
     if rule == "beat_median":
         sbp, dbp = float(np.median(sys_)), float(np.median(dia))
     elif rule == "max_min":

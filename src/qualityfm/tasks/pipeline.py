@@ -24,6 +24,7 @@ from qualityfm.inference.score import check_output, write_table
 from qualityfm.io import atomic_write_text, read_json, write_json
 from qualityfm.io.atomic import remove_temporaries
 from qualityfm.io.folders import (
+    check_out_apart,
     check_writable_folder,
     folder_kind,
     folder_lock,
@@ -176,6 +177,8 @@ def _locked(verb: str) -> Callable[[Callable[..., dict]], Callable[..., dict]]:
     def wrap(run: Callable[..., dict]) -> Callable[..., dict]:
         @functools.wraps(run)
         def locked(task: str, data: DataDirs, out: str | Path, *args, **kwargs) -> dict:
+            check_out_apart(out, [data] if isinstance(data, str | os.PathLike) else data,
+                            "run")
             with _out_lock(out, verb):
                 return run(task, data, out, *args, **kwargs)
         return locked
@@ -722,7 +725,7 @@ def compare_run(
     epochs: int | None = None, seed: int = 0, config: str | None = None,
     seconds: float | None = None,
     max_records: int | None = None, cache_dir: str | Path | None = None,
-    n_boot: int = 1000, modes: Sequence[str] = ("full", "linear"), with_features: bool = False,
+    n_boot: int = 1000, modes: Sequence[str] | None = None, with_features: bool = False,
     augment: bool = True, pool: str | None = None, test_shifts: int | None = None,
     solver: str | None = None, reference: str | None = None, device: str = "cpu",
     overwrite: bool = False, bp_rule: str | None = None, target_tpr: float | None = None,
@@ -731,8 +734,9 @@ def compare_run(
     GBM, this network and a 1-D ResNet from scratch, the shipped weights fine-tuned as
     ``finetune`` does by default) and pre-trained variants (``models``: ``NAME=DIR``,
     ``DIR``, ``pretrained`` or ``none`` for a random encoder; each fine-tuned in every mode of
-    ``modes``) into one markdown table with CIs. ``with_features`` adds, for every variant, a
-    row whose head also reads the classical features (what each part contributes).
+    ``modes``; None: both, full and linear) into one markdown table with CIs.
+    ``with_features`` adds, for every variant, a row whose head also reads the classical
+    features (what each part contributes).
     ``augment``: random circular time shifts of the training windows of every network;
     ``pool``: how every QualityFM row pools its tokens (default: the task's);
     ``test_shifts``: shifted copies every network averages at prediction (``Finetuner``);
@@ -756,11 +760,16 @@ def compare_run(
     if solver is not None:
         check_solver(solver, "linear")  # the linear rows' (full fine-tunes use adamw)
     _check_compare_models(models)  # before hours of baselines, as the reference is
-    if models and not modes:
+    if models and modes is not None and not modes:
         raise ValueError("--models given with no --modes: no row would run them")
-    if not models and (with_features or solver is not None):
-        print("qualityfm: note: --with-features and --solver apply to --models rows only; "
-              "ignored", file=sys.stderr)
+    # the options of --models rows, given without any: named on stderr and in summary.json
+    models_only = [] if models else [
+        flag for flag, value in (("--modes", modes), ("--with-features", with_features or None),
+                                 ("--solver", solver)) if value is not None]
+    if models_only:
+        print(f"qualityfm: note: {', '.join(models_only)}: for --models rows only, and none "
+              "is given; ignored", file=sys.stderr)
+    modes = ("full", "linear") if modes is None else modes
     probe = ClassicalBaseline(task)
     if target_tpr is not None and (probe.kind != "binary" or probe.threshold_rule != "tpr"):
         print(f"qualityfm: note: --target-tpr: {task} models take no TPR target; ignored",
@@ -805,7 +814,8 @@ def compare_run(
              ("--solver", "solver", solver), ("--config", "config", config))
     ignored = [flag for flag, k, value in given
                if value is not None and all(u[k] is None for u in row_settings.values())]
-    unsaid = [f for f in ignored if not (f == "--solver" and not models)]  # --solver: above
+    unsaid = [f for f in ignored if f not in models_only]  # those: above
+    ignored = models_only + unsaid
     if unsaid:  # as finetune names them (summary.json had recorded them as if applied)
         print(f"qualityfm: note: {', '.join(unsaid)}: used by no row of this comparison, "
               "ignored", file=sys.stderr)

@@ -129,10 +129,11 @@ class PretrainConfig:
                                  f"{owned[clash[0]]}; set that instead")
         if self.workers < -1:
             raise ValueError(f"workers must be >= 0, or -1 for auto, got {self.workers}")
-        for name in ("steps", "batch_size", "grad_accum", "window", "prototypes",
-                     "log_every", "ckpt_every"):
+        for name in ("steps", "batch_size", "grad_accum", "window", "log_every", "ckpt_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.prototypes < 2:  # a softmax over one output is constant: no distillation
+            raise ValueError(f"prototypes must be >= 2, got {self.prototypes}")
         if self.diag_batch < (2 if self.diag_every > 0 else 1):  # pairwise comparisons
             raise ValueError(f"diag_batch must be >= 2 (the collapse diagnostics compare "
                              f"embeddings pairwise; --diag-batch, which a resume may change), "
@@ -142,7 +143,7 @@ class PretrainConfig:
         for name in ("warmup", "teacher_temp_warmup", "diag_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("student_temp", "teacher_temp", "teacher_temp_end"):
+        for name in ("student_temp", "teacher_temp", "teacher_temp_end", "lr"):  # lr 0: no step
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         for name in ("aligned_fraction", "modality_drop", "momentum", "momentum_end",
@@ -150,7 +151,7 @@ class PretrainConfig:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("distill_weight", "amp_weight", "phase_weight", "koleo_weight",
-                     "variance_weight", "feature_weight", "lr", "min_lr", "weight_decay",
+                     "variance_weight", "feature_weight", "min_lr", "weight_decay",
                      "weight_decay_end", "grad_clip"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")

@@ -35,7 +35,7 @@ from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
 from qualityfm._progress import progress_bar
 from qualityfm.data.features import FeatureTargets
 from qualityfm.io.atomic import atomic_write_text, remove_temporaries, write_json
-from qualityfm.io.folders import folder_lock, refuse_other_kind
+from qualityfm.io.folders import check_writable_folder, folder_lock, refuse_other_kind
 from qualityfm.losses import DistillationLoss, FeatureLoss, KoLeoLoss, SpectralLoss, VarianceLoss
 from qualityfm.model import QualityFM, QualityFMConfig
 from qualityfm.model.precision import precision_autocast, resolve_device
@@ -732,8 +732,10 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_after: int | None =
         raise ValueError("PretrainConfig.store is empty: give the prepared store folder")
     cfg = dataclasses.replace(cfg, store=str(Path(cfg.store).resolve()))
     run_dir = Path(cfg.out)
+    check_writable_folder(run_dir, f"--out {run_dir}")
     refuse_other_kind(run_dir, ("pre-training run",))
     if run_dir.resolve().is_relative_to(cfg.store):  # its files would mix with the store's
+        check_store_pairs(cfg.store, cfg.batch_size)  # no store at all: say that first
         raise ValueError(f"--out {run_dir} is in the store {cfg.store}: write the run to a "
                          "folder of its own")
     ckpt_path = run_dir / CHECKPOINT_NAME
@@ -970,8 +972,8 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
                     log.write(last)
                 window_t, window_pairs = time.perf_counter(), 0
                 if bar is not None:
-                    bar.set_postfix(loss=f"{sums['loss']:.3f}",
-                                    pairs_s=f"{last['pairs_per_s']:.1f}")
+                    bar.set_postfix(loss=f"{sums['loss']:.3f}",  # drawn at the bar's pace
+                                    pairs_s=f"{last['pairs_per_s']:.1f}", refresh=False)
             if diag_step and env.distributed:  # every rank stops, not only the one that saw it
                 diverged = _mean_over_ranks({"diverged": float(diverged)}, env.device)[
                     "diverged"] > 0
