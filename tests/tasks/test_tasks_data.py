@@ -659,3 +659,30 @@ def test_a_ppg_of_a_few_adc_levels_is_absent_on_a_real_record() -> None:
     assert ds.mask.tolist() == [[False, True]] and not ds.X[0, 0].any()
     w = make_windows(rec, WindowConfig())
     assert w.mask[:, 0].sum() <= 1 and "ppg: flat" in w.notes
+
+
+def test_task_windows_line_channels_of_different_rates_up_and_end_on_a_signal() -> None:
+    """Each channel had been cut on its own sample grid and placed at the window's start, so
+    an ECG at 500 Hz and a PPG at 100 Hz lay 4 ms (1.2 model samples) apart where the alarm
+    fell off their grids; and at MIMIC-IV's rates (124.945 Hz) the resampled piece, a sample
+    short, had ended in a padded 0, scaled to -1 at the alarm."""
+    def bump(fs: float, seconds: float) -> np.ndarray:  # a narrow pulse at 20 s
+        t = np.arange(int(round(seconds * fs))) / fs
+        return (np.exp(-0.5 * ((t - 20.0) / 0.015) ** 2) + 0.02 * np.sin(2 * np.pi * t)
+                ).astype(np.float32)
+
+    for alarm in (25.0, 25.005, 25.0149):
+        rec = Record("r", {"ecg_ii": bump(500.0, 30), "ppg": bump(100.0, 30)},
+                     {"ecg_ii": 500.0, "ppg": 100.0}, events={"alarm": alarm})
+        x = record_dataset("vt-alarm", rec, filters=False).X[0]
+        peaks = [(alarm - 10.0) + np.argmax(x[c]) / 300.0 for c in (ECG, PPG)]
+        assert abs(peaks[0] - peaks[1]) <= 1 / 300 + 1e-9, (alarm, peaks)
+        assert all(abs(p - 20.0) <= 1 / 300 + 1e-9 for p in peaks), (alarm, peaks)
+    fs = 124.945
+    t = np.arange(int(300 * fs)) / fs
+    rec = Record("m4", {"ppg": (1000 + 50 * np.sin(2 * np.pi * 1.2 * t)).astype(np.float32)},
+                 {"ppg": fs}, events={"alarm": 290.0})
+    for a in (290.0, 153.0, 62.0):
+        rec.events["alarm"] = a
+        x = record_dataset("vt-alarm", rec, filters=False).X[0, PPG]
+        assert x[:-1].min() == -1.0 and x.max() == 1.0 and x[-1] > -0.99, (a, x[-3:])

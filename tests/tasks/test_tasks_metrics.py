@@ -357,3 +357,28 @@ def test_report_titles_are_text_not_mathtext(tmp_path) -> None:
                                  "pred": P.tolist()}}
     files = R.report(res, tmp_path, "cv", task="vt-alarm", label="run_$HOME_$USER")
     assert files["roc"].exists() and files["confusion"].exists() and files["json"].exists()
+
+
+def test_aami_and_bhs_on_fewer_than_85_subjects_are_marked_indicative() -> None:
+    """AAMI and BHS validations need 85 subjects: the abp report had printed a pass and a
+    grade A on two windows of one record as if validated. The pooled cross-validation's
+    relative MAE takes each row's fold mean (its zero denominator had raised)."""
+    from qualityfm.tasks import markdown_table
+
+    y = np.array([[120.0, 80.0], [130.0, 85.0], [110.0, 70.0], [125.0, 82.0]])
+    p = y + np.array([[1.0, 0.0], [-1.0, 1.0], [0.5, -0.5], [0.0, 0.5]])
+    rep = bp_report(y, p, np.array([121.0, 79.0]), groups=np.array([0, 0, 1, 1]), n_boot=10)
+    assert rep["sbp"]["aami"] is True and rep["sbp"]["bhs"]["grade"] == "A"
+    assert rep["n_subjects"] == 2
+    assert rep["protocol_note"].startswith("AAMI and BHS on 4 windows (2 subjects): "
+                                           "indicative only; a validation by either needs >= 85")
+    assert rep["protocol_note"] in markdown_table({"gbm": rep})
+    many = bp_report(np.tile(y, (25, 1)), np.tile(p, (25, 1)), np.array([121.0, 79.0]),
+                     groups=np.arange(100), n_boot=10)
+    assert many["n_subjects"] == 100 and "protocol_note" not in many
+    assert "indicative" not in markdown_table({"gbm": many})
+    assert "subjects not given" in bp_report(y, p, np.array([121.0, 79.0]),
+                                             n_boot=10)["protocol_note"]
+    # one training mean per row (each fold's), and none better than it: NaN, not an error
+    assert M.mase([1.0, 3.0], [2.0, 2.0], np.array([0.0, 4.0])) == pytest.approx(1.0)
+    assert np.isnan(M.mase([1.0, 3.0], [2.0, 2.0], np.array([1.0, 3.0])))

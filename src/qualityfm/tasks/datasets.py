@@ -91,7 +91,9 @@ RHYTHMS = ("N", "A", "O", "~")
 # 20 % of it, or is noisy, gives no target; 33: the arterial wave's smoothing is a centred box
 # of an odd number of samples, 3 at least; 34: the box's odd width nearest 30 ms, noise judged
 # from 100 Hz; 35: a channel of a few ADC levels (signal.nan.OFF_LEVELS, 4) is off, as a flat
-# one; 36: of up to 12 levels; 37: of up to 4 again; 28: a dataset lists
+# one; 36: of up to 12 levels; 37: of up to 4 again; 38: channels of different rates lined up
+# on the model's grid from the window's start, a resampled piece short of the window holds its
+# last value (a padded 0 had ended it); 28: a dataset lists
 # the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
@@ -117,7 +119,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 37
+CACHE_VERSION = 38
 #: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off) or off (a few ADC
 #: levels, ``signal.nan.OFF_LEVELS``), or when fewer seconds of it than this lie in the
 #: window's span.
@@ -322,11 +324,23 @@ def _model_input(
         src = ecg if ch == "ecg_ii" else ch
         if src is None or src not in pieces:
             continue
-        r = resample(pieces[src], rec.fs[src], fs)[:n_out]
-        x[k, : len(r)] = r
+        x[k] = _on_model_grid(resample(pieces[src], rec.fs[src], fs), rec.fs[src], t0, fs,
+                              n_out)
         mask[k] = True
     x = normalize(x[None], mask[None], mode="channel")[0]
     return x, mask, raw, {c: rec.fs[c] for c in raw}
+
+
+def _on_model_grid(r: np.ndarray, f: float, t0: float, fs: float, n_out: int) -> np.ndarray:
+    """A piece read from the native sample nearest ``t0`` (rate ``f``, :func:`_raw_pieces`),
+    resampled to ``fs`` (``r``), as the ``n_out`` samples from ``t0``: shifted by the whole
+    model samples its first sample lies off ``t0`` (channels of different rates had lain up
+    to half the slowest one's sample apart: 4 ms at 125 Hz), and its last value held where
+    the resampled piece is short of ``n_out`` (at rates such as MIMIC-IV's 124.945 Hz a
+    sample short: a padded 0 had been scaled to -1 at the alarm)."""
+    shift = int(round((int(round(t0 * f)) / f - t0) * fs))  # the piece's start, in samples
+    r = np.concatenate([np.full(max(shift, 0), r[0]), r[max(-shift, 0):]])[:n_out]
+    return np.pad(r, (0, n_out - len(r)), mode="edge") if len(r) < n_out else r
 
 
 def _pad_left(x: np.ndarray, n: int) -> np.ndarray:

@@ -101,7 +101,10 @@ def rhythm_report(rhythm: np.ndarray, proba4: np.ndarray, groups=None, n_boot=10
 
 def bp_report(y: np.ndarray, pred: np.ndarray, train_mean: np.ndarray, groups=None,
               n_boot: int = 1000, seed: int = 0) -> dict:
-    """SBP and DBP objects: mae, me, sd, mase, aami, bhs, and a CI of the MAE."""
+    """SBP and DBP objects: mae, me, sd, mase, aami, bhs, and a CI of the MAE; ``n`` rows,
+    ``n_subjects`` (the groups: patients or records; None without groups) and, under
+    :data:`metrics.PROTOCOL_SUBJECTS` of them, ``protocol_note``: AAMI and BHS then say how
+    these rows meet their bars, not that a device passed a validation."""
     out = {}
     for k, name in enumerate(("sbp", "dbp")):
         d = M.bp_metrics(y[:, k], pred[:, k], float(train_mean[k]))
@@ -109,6 +112,13 @@ def bp_report(y: np.ndarray, pred: np.ndarray, train_mean: np.ndarray, groups=No
                                           n_boot=n_boot, seed=seed, stratify=False))
         out[name] = d
     out["n"] = int(len(y))
+    out["n_subjects"] = None if groups is None else int(len(np.unique(np.asarray(groups))))
+    if out["n_subjects"] is None or out["n_subjects"] < M.PROTOCOL_SUBJECTS:
+        subjects = ("subjects not given" if out["n_subjects"] is None
+                    else f"{out['n_subjects']} subjects")
+        out["protocol_note"] = (f"AAMI and BHS on {len(y)} windows ({subjects}): indicative "
+                                f"only; a validation by either needs >= {M.PROTOCOL_SUBJECTS} "
+                                "subjects and its own measurement protocol")
     return out
 
 
@@ -269,8 +279,7 @@ def cross_validate(
             ref[fold_id == f] = tm
         result = bp_report(y, oof_pred, np.zeros(2), ds.groups, n_boot, seed)
         for kk, name in enumerate(("sbp", "dbp")):
-            denom = float(np.mean(np.abs(y[:, kk] - ref[:, kk])))
-            result[name]["mase"] = M.mae(y[:, kk], oof_pred[:, kk]) / denom
+            result[name]["mase"] = M.mase(y[:, kk], oof_pred[:, kk], ref[:, kk])
     result.update(k=k, seed=seed, folds=folds, n_groups=int(len(np.unique(ds.groups))))
     result["oof"] = {"score": oof_score.tolist(), "pred": oof_pred.tolist(),
                      "fold": fold_id.tolist(), "y": np.asarray(y).tolist(),

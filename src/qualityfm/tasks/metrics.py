@@ -174,15 +174,24 @@ def sd(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.std(p - t, ddof=1)) if len(t) > 1 else float("nan")
 
 
-def mase(y_true: np.ndarray, y_pred: np.ndarray, train_mean: float) -> float:
-    """MAE over the MAE of always predicting the training mean (1 = no better than the mean)."""
+def mase(y_true: np.ndarray, y_pred: np.ndarray, train_mean: float | np.ndarray) -> float:
+    """MAE over the MAE of always predicting the training mean on the same rows (1 = no
+    better than the mean; NaN where that MAE is 0). A mean absolute error relative to the
+    training mean's, not Hyndman's MASE against a naive forecast; ``train_mean`` may hold one
+    mean per row (pooled cross-validation: each row's fold's)."""
     t, _ = _pair(y_true, y_pred)
     return _ratio(mae(y_true, y_pred), float(np.mean(np.abs(t - train_mean))))
 
 
+#: Subjects a validation by AAMI/ISO 81060-2 or the BHS protocol needs: :func:`aami` and
+#: :func:`bhs` on fewer (or on windows of fewer patients) are indicative, not a validation.
+PROTOCOL_SUBJECTS = 85
+
+
 def aami(y_true: np.ndarray, y_pred: np.ndarray) -> bool | None:
     """AAMI/ISO 81060-2 criterion 1: |ME| <= 5 mmHg and SD <= 8 mmHg (None when the SD is
-    undefined: fewer than two rows)."""
+    undefined: fewer than two rows). The criterion on these rows only: the standard also
+    asks for :data:`PROTOCOL_SUBJECTS` subjects and its own measurement protocol."""
     spread = sd(y_true, y_pred)
     if not np.isfinite(spread):
         return None
@@ -193,7 +202,8 @@ def aami(y_true: np.ndarray, y_pred: np.ndarray) -> bool | None:
 def bhs(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, object]:
     """BHS grade from the cumulative % of absolute errors within 5/10/15 mmHg.
 
-    A: 60/85/95, B: 50/75/90, C: 40/65/85 (all three must be met), else D.
+    A: 60/85/95, B: 50/75/90, C: 40/65/85 (all three must be met), else D. The bars on these
+    rows only: the protocol also asks for :data:`PROTOCOL_SUBJECTS` subjects.
     """
     t, p = _pair(y_true, y_pred)
     err = np.abs(p - t)

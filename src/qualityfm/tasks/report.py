@@ -61,6 +61,8 @@ def markdown_table(rows: dict[str, dict]) -> str:
                  for name, r in rows.items()]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(cells) + " |" for cells in lines]
+    notes = dict.fromkeys(r["protocol_note"] for r in rows.values() if r.get("protocol_note"))
+    out += ["", *(f"{note}." for note in notes)] if notes else []  # abp's AAMI and BHS
     return "\n".join(out) + "\n"
 
 
