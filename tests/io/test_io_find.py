@@ -234,13 +234,15 @@ def test_unopenable_folders_and_csv_files_are_found_and_named_not_dropped(
     so that reading them says why (they had vanished from a prepare unsaid)."""
     import os
 
-    (tmp_path / "locked").mkdir()
-    np.savez(tmp_path / "locked" / "a.npz", PLETH=np.zeros(10))
+    for name in ("locked", "shut"):  # shut: listed, not entered (read but no execute bit)
+        (tmp_path / name).mkdir()
+        np.savez(tmp_path / name / "a.npz", PLETH=np.zeros(10))
+    (tmp_path / "lead.csv").write_text("\nTime [s],PLETH\n0,1\n0.01,2\n")  # a blank header
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "blank.csv").write_text("\n \n")
     (tmp_path / "secret.csv").write_text("Time [s],PLETH\n0,1\n0.01,2\n")
     (tmp_path / "REFERENCE.csv").write_text("A1,N\n")  # a table of labels: still no record
-    scandir, path_open = os.scandir, Path.open
+    scandir, path_open, access = os.scandir, Path.open, os.access
     denied = PermissionError(13, "Permission denied")  # as a user who is not root meets it
 
     def locked_scandir(path=".") -> object:
@@ -254,12 +256,18 @@ def test_unopenable_folders_and_csv_files_are_found_and_named_not_dropped(
         return path_open(self, *args, **kwargs)
 
     monkeypatch.setattr(os, "scandir", locked_scandir)
+    monkeypatch.setattr(os, "access", lambda path, mode: (
+        Path(path).name != "shut" or not mode & os.X_OK) and access(path, mode))
     monkeypatch.setattr(Path, "open", locked_open)
     found = [p.name for p in find_records(tmp_path)]
-    assert found == ["blank.csv", "empty.csv", "locked", "secret.csv"]
+    assert found == ["blank.csv", "empty.csv", "lead.csv", "locked", "secret.csv", "shut"]
     with pytest.raises(RecordError, match=r"locked: a folder that cannot be opened "
                        r"\(Permission denied\)"):
         read_record(tmp_path / "locked")
+    with pytest.raises(RecordError, match=r"shut: a folder that cannot be opened"):
+        read_record(tmp_path / "shut")
+    with pytest.raises(RecordError, match=r"lead\.csv: line 1 is blank where the header"):
+        read_record(tmp_path / "lead.csv")
     with pytest.raises(RecordError, match=r"secret\.csv: cannot open"):
         read_record(tmp_path / "secret.csv")
     for name in ("empty.csv", "blank.csv"):

@@ -464,9 +464,10 @@ def test_a_validation_split_holds_a_rare_class_held_by_two_groups_or_more() -> N
     assert list(va) == list(next(group_kfold(ones, groups, k=5, seed=0))[1])
 
 
-def test_a_cache_inside_the_data_folder_is_no_record(tmp_path) -> None:
+def test_a_cache_inside_the_data_folder_is_refused(tmp_path) -> None:
     """Its .npz files had been read as records: each run skipped the last run's cache files
-    as bad records and, its file list changed, wrote a new cache."""
+    as bad records and, its file list changed, wrote a new cache; left out of the task's
+    records since, they still read as bad records to score and prepare: refused."""
     import shutil
 
     src = shared_path("physionet2015_vt")
@@ -475,10 +476,14 @@ def test_a_cache_inside_the_data_folder_is_no_record(tmp_path) -> None:
     for name in ("v100s", "v101l"):
         for ext in (".hea", ".mat"):
             shutil.copy(src / f"{name}{ext}", data / f"{name}{ext}")
-    for _ in range(3):
-        ds = build_task_dataset("vt-alarm", data, cache_dir=data / "cache")
+    with pytest.raises(ValueError, match=r"cache: the cache folder is inside the input folder "
+                                         r".*vt; write the cache into a folder outside"):
+        build_task_dataset("vt-alarm", data, cache_dir=data / "cache")
+    assert not (data / "cache").exists()
+    for _ in range(2):
+        ds = build_task_dataset("vt-alarm", data, cache_dir=tmp_path / "cache")
         assert ds.skipped == [] and len(ds) == 2
-    assert len(list((data / "cache").glob("*.npz"))) == 1
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
 
 
 def test_a_missing_optional_reader_is_named_not_blamed_on_the_file(tmp_path,

@@ -370,7 +370,7 @@ def test_aami_and_bhs_on_fewer_than_85_subjects_are_marked_indicative() -> None:
     rep = bp_report(y, p, np.array([121.0, 79.0]), groups=np.array([0, 0, 1, 1]), n_boot=10)
     assert rep["sbp"]["aami"] is True and rep["sbp"]["bhs"]["grade"] == "A"
     assert rep["n_subjects"] == 2
-    assert rep["protocol_note"].startswith("AAMI and BHS on 4 windows (2 subjects): "
+    assert rep["protocol_note"].startswith("AAMI and BHS on 4 windows (2 patients or records): "
                                            "indicative only; a validation by either needs >= 85")
     assert rep["protocol_note"] in markdown_table({"gbm": rep})
     many = bp_report(np.tile(y, (25, 1)), np.tile(p, (25, 1)), np.array([121.0, 79.0]),

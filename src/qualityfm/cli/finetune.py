@@ -29,7 +29,8 @@ def add_data_options(p: argparse.ArgumentParser, fitted: bool = False) -> None:
                       else "vt-alarm 10, af 30, abp 30)"))
     p.add_argument("--max-records", type=positive_int, default=None,
                    help="use the first N records only")
-    p.add_argument("--cache", default=None, help="directory for cached task datasets (.npz)")
+    p.add_argument("--cache", default=None, help="directory for cached task datasets (.npz), "
+                   "outside the --data folders")
 
 
 def add_bp_rule_option(p: argparse.ArgumentParser, fitted: bool = False) -> None:

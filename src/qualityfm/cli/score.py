@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
                      if value is not None}
     given = [*model_options, *(["device"] if args.device is not None else [])]
     if given and not args.model:
-        flags = " and ".join("--" + name.replace("_", "-") for name in given)
+        named = ["--" + name.replace("_", "-") for name in given]
+        flags = " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
         verb = "set" if len(given) > 1 else "sets"
         raise ValueError(f"{flags} {verb} how the model runs: give --model (without it only the "
                          "signal-quality indices are computed)")

@@ -424,8 +424,11 @@ def _input_rules(task: str, settings: dict) -> dict:
                            if task == "af" else "")
                         + ", as float32 (the readers' type) before any step",
         "order": "per channel at its own rate, on the span alone: missing samples (NaN, inf) "
-                 "linearly interpolated, the filters, resampled to fs, cut or zero-filled at "
-                 "its end to the span's samples at fs, min-max scaled"
+                 "linearly interpolated, the filters, resampled to fs, shifted onto the "
+                 "grid of t0 by s = round((round(t0 * f) / f - t0) * fs) samples (s > 0: its "
+                 "first value held s times before it; s < 0: its first -s samples dropped), "
+                 "cut at its end to the span's samples at fs or its last value held up to "
+                 "them, min-max scaled"
                  + ("; a recording shorter than the window is then zero-filled at its end to "
                     "the graph's samples (after scaling)" if task == "af" else ""),
         "filter_mode": "one cascade of second-order sections per channel: a Butterworth "

@@ -112,17 +112,17 @@ def folder_lock(folder: str | Path, verb: str, flag: str = "--out") -> Iterator[
         yield
         return
     with (Path(folder) / ".lock").open("a") as handle:
+        _HELD_LOCKS.add(handle.fileno())  # before the lock: a fork while it is taken lets go
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ValueError(f"{folder}: another {verb} is writing there (it holds "
-                             f"{Path(folder) / '.lock'}); wait for it to end, or give another "
-                             f"{flag}") from None
-        except OSError as err:  # a filesystem without flock (Lustre without -o flock, NFS)
-            warnings.warn(f"{folder}: cannot lock the folder ({err}); a second launch on it "
-                          "would not be refused", RuntimeWarning, stacklevel=3)
-        _HELD_LOCKS.add(handle.fileno())
-        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ValueError(f"{folder}: another {verb} is writing there (it holds "
+                                 f"{Path(folder) / '.lock'}); wait for it to end, or give "
+                                 f"another {flag}") from None
+            except OSError as err:  # a filesystem without flock (Lustre without -o flock, NFS)
+                warnings.warn(f"{folder}: cannot lock the folder ({err}); a second launch on "
+                              "it would not be refused", RuntimeWarning, stacklevel=3)
             yield
         finally:
             _HELD_LOCKS.discard(handle.fileno())
@@ -136,6 +136,8 @@ def check_out_apart(out: str | os.PathLike, inputs: Sequence[str | os.PathLike],
     target = Path(out).resolve()
     for inp in inputs:
         src = Path(inp).resolve()
+        if not src.exists():  # its reader names it
+            continue
         if src.is_dir() and target.is_relative_to(src):
             where = "is" if target == src else "is inside"
             raise ValueError(f"{out}: the {kind} folder {where} the input folder {inp}; "
@@ -146,13 +148,14 @@ def check_out_apart(out: str | os.PathLike, inputs: Sequence[str | os.PathLike],
 
 
 def files_under(folder: str | Path) -> list[Path]:
-    """Every entry under ``folder`` that is no folder (files, links to nothing, pipes), sorted,
+    """Every entry under ``folder`` that is no folder (files, links to nothing, pipes), and
+    every folder that cannot be opened, sorted,
     each named by the path it was found at: folders that are links are looked in too (a folder
     of links to datasets elsewhere), after the real ones, and each real folder once (a folder
     reached by its path and a link is named by its path; a link loop ends); hidden folders
     (``.git``, a writer's temporary folder) are not looked in, and a folder that cannot be
-    opened (no permission) is listed itself, so that its reader says why, not passed over
-    unsaid."""
+    listed or entered (no permission; ``folder`` itself when missing) is listed itself, so
+    that its reader says why, not passed over unsaid."""
     found: list[Path] = []
     seen: set[Path] = set()
     todo, linked = [Path(folder)], []
@@ -167,7 +170,10 @@ def files_under(folder: str | Path) -> list[Path]:
             continue
         try:
             entries = sorted(os.scandir(here), key=lambda e: e.name)
-        except OSError:  # no permission to list it
+        except OSError:  # no permission to list it (or gone)
+            found.append(here)
+            continue
+        if not os.access(here, os.X_OK):  # listed, but nothing in it can be reached
             found.append(here)
             continue
         for entry in entries:

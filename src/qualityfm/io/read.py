@@ -74,6 +74,8 @@ def read_record(
     if path.is_dir():
         try:
             os.scandir(path).close()
+            if not os.access(path, os.X_OK):
+                raise PermissionError(13, "Permission denied")
         except OSError as e:
             raise RecordError(f"{path}: a folder that cannot be opened ({e.strerror or e}): "
                               "its records are not read") from e
@@ -115,10 +117,12 @@ def find_records(path: str | Path) -> list[Path]:
     One entry per WFDB header, leaving out the segment headers of multi-segment records and
     layout headers (a header that cannot be parsed counts, so that reading it reports why);
     ``.vital`` and ``.npz`` files; CSV files with a time column (BIDMC ``*_Signals.csv``, not
-    ``*_Numerics.csv`` monitor numerics). A single file is returned as itself when it is a
-    readable record (``.npy`` and time-less CSV included: the caller then passes ``fs`` and
-    ``channel_names``); a WFDB record may be named as ``read_record`` accepts it (signal file,
-    no suffix), which gives its header.
+    ``*_Numerics.csv`` monitor numerics). Folders and CSV files that cannot be opened, and
+    CSV files whose header line is blank (an empty file), are listed too, so that reading
+    them says why (they had been passed over unsaid). A single file is returned as itself
+    when it is a readable record (``.npy`` and time-less CSV included: the caller then passes
+    ``fs`` and ``channel_names``); a WFDB record may be named as ``read_record`` accepts it
+    (signal file, no suffix), which gives its header.
     """
     given = Path(path)
     path = record_path(given)

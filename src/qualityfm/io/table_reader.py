@@ -206,10 +206,11 @@ def csv_has_time_column(path: Path) -> bool:
 
 
 def csv_unreadable(path: Path) -> bool:
-    """Whether a CSV cannot be opened (no permission) or holds nothing but white space: no
-    record, but a file the user meant as one, which reading names with its reason."""
+    """Whether a CSV cannot be opened (no permission), or its header line (past any comment
+    lines) is blank, as in an empty file: no record found, but a file the user may have meant
+    as one, which reading names with its reason (a few lines are read)."""
     try:
-        return _all_blank(path)
+        return not any(_trimmed(_csv_header(path)[0]))
     except OSError:
         return True
 

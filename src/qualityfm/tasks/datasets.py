@@ -60,6 +60,7 @@ from qualityfm.io import (
     iter_uci_bp,
     read_record,
 )
+from qualityfm.io.folders import check_out_apart
 from qualityfm.io.read import no_record_reason, refuse_writing_over, skip_reason
 from qualityfm.io.wfdb_reader import REFERENCE_FILE, header_files, is_vt_alarm
 from qualityfm.quality._common import MIN_FS
@@ -924,8 +925,9 @@ def _task_files(
     cache_dir: str | Path | None = None,
 ) -> tuple[TaskSettings, list[Path], str]:
     """The settings of a task dataset, its record files in order, and its folders (for
-    messages); the arguments checked. Files under ``cache_dir`` are no record (a cache kept
-    inside the data folder: its ``.npz`` files had been read as records)."""
+    messages); the arguments checked. A ``cache_dir`` inside a data folder is refused: its
+    ``.npz`` files would read as records there (``score`` and ``prepare`` had skipped them as
+    bad ones)."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
     dirs = data_dirs(data_dir)
@@ -938,9 +940,9 @@ def _task_files(
         raise ValueError(f"bp_rule must be one of {BP_RULES}, got {bp_rule!r}")
     s = TaskSettings(task, float(_DEFAULT_SECONDS[task] if seconds is None else seconds), pad_to,
                      fs, bp_rule, max_records, filters, labels)
-    cache = Path(cache_dir).resolve() if cache_dir is not None else None
-    resolved = ((f.resolve(), f) for d in dirs for f in find_records(d))
-    found = {r: f for r, f in resolved if cache is None or not r.is_relative_to(cache)}
+    if cache_dir is not None:
+        check_out_apart(cache_dir, dirs, "cache")
+    found = {f.resolve(): f for d in dirs for f in find_records(d)}
     files = sorted(found.values())
     if task == "abp":
         uci = {f.resolve(): f for d in dirs for f in find_uci_bp(d)}

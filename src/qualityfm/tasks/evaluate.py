@@ -114,8 +114,8 @@ def bp_report(y: np.ndarray, pred: np.ndarray, train_mean: np.ndarray, groups=No
     out["n"] = int(len(y))
     out["n_subjects"] = None if groups is None else int(len(np.unique(np.asarray(groups))))
     if out["n_subjects"] is None or out["n_subjects"] < M.PROTOCOL_SUBJECTS:
-        subjects = ("subjects not given" if out["n_subjects"] is None
-                    else f"{out['n_subjects']} subjects")
+        subjects = ("subjects not given" if out["n_subjects"] is None  # groups: patients
+                    else f"{out['n_subjects']} patients or records")  # where known, else records
         out["protocol_note"] = (f"AAMI and BHS on {len(y)} windows ({subjects}): indicative "
                                 f"only; a validation by either needs >= {M.PROTOCOL_SUBJECTS} "
                                 "subjects and its own measurement protocol")
