@@ -15,6 +15,7 @@ import numpy as np
 from qualityfm._signals import Terminated
 from qualityfm.data import Store, prepare
 from qualityfm.io import atomic_write_text, write_json, write_wfdb
+from qualityfm.io.folders import check_out_apart
 from qualityfm.quality import LEVEL_NAMES
 from qualityfm.signal import synthetic_alarm_records, synthetic_corpus
 from qualityfm.tasks.report import save_figure
@@ -131,6 +132,8 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
 
     out = Path(out)
     _refuse_foreign_folder(out)
+    if data is not None:  # its store, runs and caches would land among the records
+        check_out_apart(out, [data], "report")
     out.mkdir(parents=True, exist_ok=True)
     (out / DEMO_MARKER).touch()  # this folder is the demo's to rebuild from now on
     t0 = time.perf_counter()

@@ -69,6 +69,13 @@ def test_demo_refuses_a_folder_that_is_no_demo_report(tmp_path: Path,
     (other / "summary.json").write_text('{"data": "../vt_alarm_cv", "rows": []}')
     assert main(["demo", "--out", str(other), "--steps", "2"]) == 1
     assert "is no demo report" in capsys.readouterr().err
+    # a report inside its --data folder: refused before anything is written there (it had
+    # made its marker, then failed on a cache it had not been given)
+    data = tmp_path / "records"
+    data.mkdir()
+    assert main(["demo", "--data", str(data), "--out", str(data / "rep"), "--steps", "2"]) == 1
+    assert "the report folder is inside the input folder" in capsys.readouterr().err
+    assert list(data.iterdir()) == []
 
 
 def test_help_lists_every_verb(capsys: pytest.CaptureFixture) -> None:

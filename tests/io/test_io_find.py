@@ -242,6 +242,11 @@ def test_unopenable_folders_and_csv_files_are_found_and_named_not_dropped(
     (tmp_path / "blank.csv").write_text("\n \n")
     (tmp_path / "secret.csv").write_text("Time [s],PLETH\n0,1\n0.01,2\n")
     (tmp_path / "REFERENCE.csv").write_text("A1,N\n")  # a table of labels: still no record
+    (tmp_path / "labels.csv").write_text(",,\nrecord,label\nv100s,1\n")  # a blank first row
+    (tmp_path / "lab2.csv").write_bytes(b"# labels\r\rA1,N\r")
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf\n")  # empty, as a spreadsheet saves it
+    (tmp_path / "samples.csv").write_text("\n0.1,0.2\n0.3,0.4\n")  # no rate: passed over
+    (tmp_path / "big.csv").write_text('"' + "a" * 200_000 + '"\n1\n')  # past csv's field limit
     scandir, path_open, access = os.scandir, Path.open, os.access
     denied = PermissionError(13, "Permission denied")  # as a user who is not root meets it
 
@@ -260,7 +265,14 @@ def test_unopenable_folders_and_csv_files_are_found_and_named_not_dropped(
         Path(path).name != "shut" or not mode & os.X_OK) and access(path, mode))
     monkeypatch.setattr(Path, "open", locked_open)
     found = [p.name for p in find_records(tmp_path)]
-    assert found == ["blank.csv", "empty.csv", "lead.csv", "locked", "secret.csv", "shut"]
+    assert found == ["big.csv", "blank.csv", "bom.csv", "empty.csv", "lead.csv", "locked",
+                     "secret.csv", "shut"]
+    from qualityfm.io.read import passed_over
+
+    assert [p.name for p in passed_over(tmp_path)[0]] == ["samples.csv"]  # named once
+    with pytest.raises(RecordError, match=r"big\.csv: its first lines are no CSV this reader "
+                                          r"parses \(field larger than field limit"):
+        read_record(tmp_path / "big.csv")
     with pytest.raises(RecordError, match=r"locked: a folder that cannot be opened "
                        r"\(Permission denied\)"):
         read_record(tmp_path / "locked")
@@ -270,6 +282,6 @@ def test_unopenable_folders_and_csv_files_are_found_and_named_not_dropped(
         read_record(tmp_path / "lead.csv")
     with pytest.raises(RecordError, match=r"secret\.csv: cannot open"):
         read_record(tmp_path / "secret.csv")
-    for name in ("empty.csv", "blank.csv"):
+    for name in ("empty.csv", "blank.csv", "bom.csv"):
         with pytest.raises(RecordError, match=rf"{name}: empty record \(empty file\)"):
             read_record(tmp_path / name)

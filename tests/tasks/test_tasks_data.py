@@ -476,10 +476,13 @@ def test_a_cache_inside_the_data_folder_is_refused(tmp_path) -> None:
     for name in ("v100s", "v101l"):
         for ext in (".hea", ".mat"):
             shutil.copy(src / f"{name}{ext}", data / f"{name}{ext}")
-    with pytest.raises(ValueError, match=r"cache: the cache folder is inside the input folder "
-                                         r".*vt; write the cache into a folder outside"):
+    with pytest.raises(ValueError, match=r"cache: the cache folder is inside the data folder "
+                                         r".*vt, where its files would read as records"):
         build_task_dataset("vt-alarm", data, cache_dir=data / "cache")
     assert not (data / "cache").exists()
+    # a hidden folder there is never read, and a cache holding the data folder writes beside it
+    for cache in (data / ".cache", tmp_path):
+        assert len(build_task_dataset("vt-alarm", data, cache_dir=cache)) == 2
     for _ in range(2):
         ds = build_task_dataset("vt-alarm", data, cache_dir=tmp_path / "cache")
         assert ds.skipped == [] and len(ds) == 2

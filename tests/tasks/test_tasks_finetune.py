@@ -1616,3 +1616,37 @@ def test_a_config_may_be_an_exported_model_or_its_config_file(tmp_path, monkeypa
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(ValueError, match=r"bad\.json: truncated or damaged model config"):
         resolve_model_config(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize("mode", ["full", "linear"])
+def test_fine_tuning_decays_no_bias_norm_or_embedding(mode: str, monkeypatch) -> None:
+    """Fine-tuning had built its own AdamW groups, decaying biases, norms and the absent
+    channel's embedding (pre-training spares them, as the model's own groups say)."""
+    import qualityfm.tasks.finetune as F
+    from qualityfm.model.network import decay_split
+
+    seen = []
+    adamw = torch.optim.AdamW
+
+    def capture(groups, **kwargs):  # noqa: ANN001, ANN202
+        seen.append((groups, kwargs))
+        return adamw(groups, **kwargs)
+
+    monkeypatch.setattr(F.torch.optim, "AdamW", capture)
+    x, y, g = synthetic(40)
+    ft = Finetuner("vt-alarm", init="none", config=TINY, mode=mode, solver="adamw", epochs=1,
+                   seed=0, use_features=False, weight_decay=0.05)
+    ft.fit(x, y, groups=g)
+    [(groups, kwargs)] = seen
+    decayed = {id(p) for grp in groups if grp.get("weight_decay", kwargs["weight_decay"]) > 0
+               for p in grp["params"]}
+    trained = {id(p) for grp in groups for p in grp["params"]}
+    assert sum(len(grp["params"]) for grp in groups) == len(trained)  # each once
+    want = {id(p) for p in ft.net.parameters() if p.requires_grad}
+    assert trained == want
+    spared = [p for module in (ft.net.backbone, ft.net.head) for p in decay_split(module)[1]]
+    assert spared and not {id(p) for p in spared} & decayed
+    assert any(p.ndim == 1 for p in spared)  # biases and norms among them
+    weights = {id(p) for module in (ft.net.backbone, ft.net.head)
+               for p in decay_split(module)[0] if p.requires_grad}
+    assert weights and weights == decayed

@@ -185,7 +185,7 @@ def passed_over(folder: str | Path, uci_read: bool = False) -> tuple[list[Path],
             continue
         if suffix == ".npy" or _orphan_signal(file, uci_read) or (
                 suffix == ".csv" and not file.stem.endswith("_Numerics")
-                and not csv_has_time_column(file)
+                and not csv_has_time_column(file) and not csv_unreadable(file)  # found
                 and (csv_holds_samples(file) or csv_is_utf16(file))):
             no_rate.append(file)
         elif suffix in UNREAD_WAVEFORMS:

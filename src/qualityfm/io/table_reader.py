@@ -109,9 +109,11 @@ _PREAMBLE = re.compile(
 
 
 def _all_blank(path: Path) -> bool:
-    """Whether ``path`` holds nothing but white space (read in chunks)."""
+    """Whether ``path`` holds nothing but white space (and a UTF-8 byte-order mark; read in
+    chunks)."""
     with path.open("rb") as f:
-        return all(not chunk.strip() for chunk in iter(lambda: f.read(1 << 20), b""))
+        return all(not chunk.replace(b"\xef\xbb\xbf", b"").strip()
+                   for chunk in iter(lambda: f.read(1 << 20), b""))
 
 
 def _names_a_column(cell: str) -> bool:
@@ -200,19 +202,35 @@ def csv_has_time_column(path: Path) -> bool:
     """Whether a CSV's header names a time column (a cheap test for ``find_records``)."""
     try:
         cells = _csv_header(path)[0]
-    except OSError:
+    except (OSError, csv.Error):  # csv_unreadable lists it
         return False
     return any(_time_unit(c) is not None for c in cells)
 
 
 def csv_unreadable(path: Path) -> bool:
-    """Whether a CSV cannot be opened (no permission), or its header line (past any comment
-    lines) is blank, as in an empty file: no record found, but a file the user may have meant
-    as one, which reading names with its reason (a few lines are read)."""
+    """Whether a CSV is a record :func:`csv_has_time_column` cannot judge, which reading
+    names with its reason: it cannot be opened (no permission) or parsed, it is empty, or a
+    blank line stands where its header should be, a header naming a time column after it.
+    A blank line before anything else (a label table's, a time-less CSV's) is no record."""
     try:
-        return not any(_trimmed(_csv_header(path)[0]))
-    except OSError:
+        if any(_trimmed(_csv_header(path)[0])):
+            return False
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+            lines = [line for line in itertools.islice(f, _DELIMITER_LINES) if line.strip()
+                     and not _PREAMBLE.match(line.rstrip("\r\n"))]
+            if not lines:  # empty (white space and comments alone): named as such
+                return not any(line.strip() and not _PREAMBLE.match(line.rstrip("\r\n"))
+                               for line in f)
+    except (OSError, csv.Error):
         return True
+    return any(_time_unit(c) is not None
+               for c in _split_cells(lines[0]))
+
+
+def _split_cells(line: str) -> list[str]:
+    """A line's cells split at its most frequent delimiter, quotes and spaces stripped."""
+    sep = max(_DELIMITERS, key=line.count)
+    return [c.strip().strip('"').strip() for c in line.rstrip("\r\n").split(sep)]
 
 
 def csv_holds_samples(path: Path) -> bool:
@@ -224,7 +242,7 @@ def csv_holds_samples(path: Path) -> bool:
         with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
             lines = [row for row in itertools.islice(csv.reader(f, delimiter=sep), skipped,
                                                      skipped + 2) if row]
-    except OSError:
+    except (OSError, csv.Error):  # csv_unreadable lists it
         return False
     for row in lines[::-1][:1] if len(lines) == 2 else lines:  # the data line after a header
         try:
@@ -470,6 +488,8 @@ def read_csv(
         cells, sep, decimal, marked, preamble, blank = _csv_header(path)
     except OSError as e:
         raise RecordError(f"{path}: cannot open ({e})") from e
+    except csv.Error as e:  # a quoted cell past the csv module's field limit, a NUL byte
+        raise RecordError(f"{path}: its first lines are no CSV this reader parses ({e})") from e
     cells = _trimmed(cells)  # a trailing delimiter names no column
     if not any(cells):
         if _all_blank(path):

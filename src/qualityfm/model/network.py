@@ -155,6 +155,16 @@ class Decoder(nn.Module):
         return self.amp(h), self.phase(h)
 
 
+def decay_split(module: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """(decay, no_decay) of ``module``'s parameters: the weights of its linear and
+    convolution layers decay; biases, norms and embeddings do not (AdamW's groups)."""
+    decay: dict[int, nn.Parameter] = {}
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv1d)):
+            decay[id(m.weight)] = m.weight
+    return list(decay.values()), [p for p in module.parameters() if id(p) not in decay]
+
+
 class QualityFM(nn.Module):
     """The whole network: ``encode``, ``embed`` and ``forward`` (tokens, spectra, projections)."""
 
@@ -249,12 +259,7 @@ class QualityFM(nn.Module):
 
     def param_groups(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
         """(decay, no_decay): matrices and conv kernels decay; biases, norms, embeddings do not."""
-        decay: dict[int, nn.Parameter] = {}
-        for module in self.modules():
-            if isinstance(module, (nn.Linear, nn.Conv1d)):
-                decay[id(module.weight)] = module.weight
-        no_decay = [p for p in self.parameters() if id(p) not in decay]
-        return list(decay.values()), no_decay
+        return decay_split(self)
 
     def configure_optimizer(
         self,

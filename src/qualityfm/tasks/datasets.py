@@ -60,7 +60,6 @@ from qualityfm.io import (
     iter_uci_bp,
     read_record,
 )
-from qualityfm.io.folders import check_out_apart
 from qualityfm.io.read import no_record_reason, refuse_writing_over, skip_reason
 from qualityfm.io.wfdb_reader import REFERENCE_FILE, header_files, is_vt_alarm
 from qualityfm.quality._common import MIN_FS
@@ -342,6 +341,20 @@ def _on_model_grid(r: np.ndarray, f: float, t0: float, fs: float, n_out: int) ->
     shift = int(round((int(round(t0 * f)) / f - t0) * fs))  # the piece's start, in samples
     r = np.concatenate([np.full(max(shift, 0), r[0]), r[max(-shift, 0):]])[:n_out]
     return np.pad(r, (0, n_out - len(r)), mode="edge") if len(r) < n_out else r
+
+
+def _refuse_cache_among_records(cache: Path, dirs: Sequence[Path]) -> None:
+    """Refuse a cache folder inside a data folder where the readers look (not in a hidden
+    folder): its ``.npz`` files would read as records there (``score`` and ``prepare`` had
+    skipped them as bad ones)."""
+    where = cache.resolve()
+    for d in dirs:
+        root = d.resolve()
+        if where.is_relative_to(root) and not any(
+                part.startswith(".") for part in where.relative_to(root).parts):
+            raise ValueError(f"{cache}: the cache folder is inside the data folder {d}, where "
+                             "its files would read as records; give a cache folder outside "
+                             f"it, or a hidden one ({d / '.cache'})")
 
 
 def _pad_left(x: np.ndarray, n: int) -> np.ndarray:
@@ -941,7 +954,7 @@ def _task_files(
     s = TaskSettings(task, float(_DEFAULT_SECONDS[task] if seconds is None else seconds), pad_to,
                      fs, bp_rule, max_records, filters, labels)
     if cache_dir is not None:
-        check_out_apart(cache_dir, dirs, "cache")
+        _refuse_cache_among_records(Path(cache_dir), dirs)
     found = {f.resolve(): f for d in dirs for f in find_records(d)}
     files = sorted(found.values())
     if task == "abp":

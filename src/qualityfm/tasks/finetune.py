@@ -36,7 +36,13 @@ from qualityfm._caller import warn_at_caller
 from qualityfm.data.features import robust_centre_scale
 from qualityfm.io.atomic import atomic_write_all, json_safe, read_json
 from qualityfm.io.channels import MODEL_CHANNELS
-from qualityfm.model.network import check_pool, mean_over_shifts, pool_encoder, pooled_dim
+from qualityfm.model.network import (
+    check_pool,
+    decay_split,
+    mean_over_shifts,
+    pool_encoder,
+    pooled_dim,
+)
 from qualityfm.model.precision import resolve_device
 from qualityfm.quality.features import FEATURES_VERSION, window_features
 from qualityfm.signal import MODEL_FS
@@ -972,10 +978,14 @@ class Finetuner(TaskEstimator):
         if self.mode == "linear":
             for p in self.net.backbone.parameters():
                 p.requires_grad_(False)
-            param_groups = [{"params": self.net.head.parameters(), "lr": self.head_lr}]
+            parts = [(self.net.head, self.head_lr)]
         else:
-            param_groups = [{"params": self.net.backbone.parameters(), "lr": self.lr},
-                            {"params": self.net.head.parameters(), "lr": self.head_lr}]
+            parts = [(self.net.backbone, self.lr), (self.net.head, self.head_lr)]
+        # the weights of linear and convolution layers decay; biases, norms, embeddings not
+        param_groups = [{"params": kept, "lr": lr, **({} if decays else {"weight_decay": 0.0})}
+                        for module, lr in parts
+                        for decays, params in zip((True, False), decay_split(module), strict=True)
+                        if (kept := [p for p in params if p.requires_grad])]
         opt = torch.optim.AdamW(param_groups, weight_decay=self.weight_decay)
         best, best_state, stale = np.inf, copy.deepcopy(self.net.state_dict()), 0
         self.history = []
@@ -1060,7 +1070,7 @@ class Finetuner(TaskEstimator):
         settings = (str(init), self.mode, self.solver, self.epochs, self.batch_size, self.lr,
                     self.head_lr, self.weight_decay, self.patience, self.class_weight,
                     self.use_features, self.dropout, self.augment, self.pool, self.seed,
-                    self.task, repr(self.config))
+                    self.task, repr(self.config), "no decay on biases and norms")
         h.update(repr(settings).encode())
         return h.hexdigest()
 
