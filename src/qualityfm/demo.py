@@ -133,7 +133,9 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
     out = Path(out)
     _refuse_foreign_folder(out)
     if data is not None:  # its store, runs and caches would land among the records
-        check_out_apart(out, [data], "report")
+        if not Path(data).exists():  # before --out, which could make it
+            raise FileNotFoundError(f"--data {data} does not exist")
+        check_out_apart(out, [data if Path(data).is_dir() else Path(data).parent], "report")
     out.mkdir(parents=True, exist_ok=True)
     (out / DEMO_MARKER).touch()  # this folder is the demo's to rebuild from now on
     t0 = time.perf_counter()

@@ -76,6 +76,14 @@ def test_demo_refuses_a_folder_that_is_no_demo_report(tmp_path: Path,
     assert main(["demo", "--data", str(data), "--out", str(data / "rep"), "--steps", "2"]) == 1
     assert "the report folder is inside the input folder" in capsys.readouterr().err
     assert list(data.iterdir()) == []
+    (data / "v100s.hea").write_text("v100s 1 250 10\n")  # a record given as a file: its folder
+    assert main(["demo", "--data", str(data / "v100s.hea"), "--out", str(data / "rep"),
+                 "--steps", "2"]) == 1
+    assert "the report folder is inside the input folder" in capsys.readouterr().err
+    missing = tmp_path / "missing"  # named, not made by --out inside it
+    assert main(["demo", "--data", str(missing), "--out", str(missing / "rep")]) == 1
+    assert f"--data {missing} does not exist" in capsys.readouterr().err
+    assert not missing.exists() and [p.name for p in data.iterdir()] == ["v100s.hea"]
 
 
 def test_help_lists_every_verb(capsys: pytest.CaptureFixture) -> None:

@@ -237,7 +237,9 @@ def test_unopenable_folders_and_csv_files_are_found_and_named_not_dropped(
     for name in ("locked", "shut"):  # shut: listed, not entered (read but no execute bit)
         (tmp_path / name).mkdir()
         np.savez(tmp_path / name / "a.npz", PLETH=np.zeros(10))
-    (tmp_path / "lead.csv").write_text("\nTime [s],PLETH\n0,1\n0.01,2\n")  # a blank header
+    (tmp_path / "lead.csv").write_text("\nTime [s],PLETH\n0,1\n0.01,2\n")  # read, as pandas
+    (tmp_path / "padded.csv").write_text(",,\nTime [s],PLETH,II\n0,1,2\n")  # a ',,' header
+    (tmp_path / "notes.csv").write_text("# exported by X\n# no rows\n")  # comments alone
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "blank.csv").write_text("\n \n")
     (tmp_path / "secret.csv").write_text("Time [s],PLETH\n0,1\n0.01,2\n")
@@ -266,20 +268,27 @@ def test_unopenable_folders_and_csv_files_are_found_and_named_not_dropped(
     monkeypatch.setattr(Path, "open", locked_open)
     found = [p.name for p in find_records(tmp_path)]
     assert found == ["big.csv", "blank.csv", "bom.csv", "empty.csv", "lead.csv", "locked",
-                     "secret.csv", "shut"]
+                     "notes.csv", "padded.csv", "secret.csv", "shut"]
     from qualityfm.io.read import passed_over
 
     assert [p.name for p in passed_over(tmp_path)[0]] == ["samples.csv"]  # named once
     with pytest.raises(RecordError, match=r"big\.csv: its first lines are no CSV this reader "
                                           r"parses \(field larger than field limit"):
         read_record(tmp_path / "big.csv")
+    (tmp_path / "row.csv").write_text('Time [s],PLETH\n0,1\n0.01,"' + "a" * 200_000 + '"\n')
+    with pytest.raises(RecordError, match=r"row\.csv: a line the CSV parser cannot read "
+                                          r"\(field larger than field limit"):
+        read_record(tmp_path / "row.csv")  # a row past the limit: a skip, not a crash
     with pytest.raises(RecordError, match=r"locked: a folder that cannot be opened "
                        r"\(Permission denied\)"):
         read_record(tmp_path / "locked")
     with pytest.raises(RecordError, match=r"shut: a folder that cannot be opened"):
         read_record(tmp_path / "shut")
-    with pytest.raises(RecordError, match=r"lead\.csv: line 1 is blank where the header"):
-        read_record(tmp_path / "lead.csv")
+    assert read_record(tmp_path / "lead.csv").signals["ppg"].tolist() == [1.0, 2.0]
+    with pytest.raises(RecordError, match=r"padded\.csv: line 1 holds no cell where the header"):
+        read_record(tmp_path / "padded.csv")
+    with pytest.raises(RecordError, match=r"notes\.csv: empty record \(comment lines only\)"):
+        read_record(tmp_path / "notes.csv")
     with pytest.raises(RecordError, match=r"secret\.csv: cannot open"):
         read_record(tmp_path / "secret.csv")
     for name in ("empty.csv", "blank.csv", "bom.csv"):

@@ -462,7 +462,7 @@ def test_lines_before_a_csv_header_are_passed_over(tmp_path: Path) -> None:
     mac = tmp_path / "mac.csv"
     mac.write_bytes(_csv_text("# Device X\n\nTime [s];PLETH;II", rows).replace("\n", "\r")
                     .encode())
-    with pytest.raises(RecordError, match=r"mac\.csv: line 2 is blank where the header"):
+    with pytest.raises(RecordError, match=r"mac\.csv: line 2 holds no cell where the header"):
         read_record(mac)
     mac.write_bytes(_csv_text("# Device X\nTime [s];PLETH;II", rows).replace("\n", "\r")
                     .encode())

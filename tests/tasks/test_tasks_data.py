@@ -483,6 +483,10 @@ def test_a_cache_inside_the_data_folder_is_refused(tmp_path) -> None:
     # a hidden folder there is never read, and a cache holding the data folder writes beside it
     for cache in (data / ".cache", tmp_path):
         assert len(build_task_dataset("vt-alarm", data, cache_dir=cache)) == 2
+    (data / "cachelink").symlink_to(data / ".cache")  # hidden where it lies, not by this name
+    with pytest.raises(ValueError, match=r"cachelink: the cache folder is inside"):
+        build_task_dataset("vt-alarm", data, cache_dir=data / "cachelink")
+    (data / "cachelink").unlink()
     for _ in range(2):
         ds = build_task_dataset("vt-alarm", data, cache_dir=tmp_path / "cache")
         assert ds.skipped == [] and len(ds) == 2

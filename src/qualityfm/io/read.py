@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import sys
 from collections import Counter
@@ -105,7 +106,10 @@ def read_record(
     if suffix == ".vital":
         return read_vital(path, channels, start, stop, fs)
     if suffix == ".csv":
-        return read_csv(path, channels, start, stop, fs, channel_names)
+        try:
+            return read_csv(path, channels, start, stop, fs, channel_names)
+        except csv.Error as e:  # a quoted cell past the csv module's field limit, a NUL byte
+            raise RecordError(f"{path}: a line the CSV parser cannot read ({e})") from e
     if suffix == ".npy":
         return read_npy(path, channels, start, stop, fs, channel_names)
     return read_npz(path, channels, start, stop, fs)

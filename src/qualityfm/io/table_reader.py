@@ -102,8 +102,8 @@ def _splits_alike(first: str, lines: list[str], sep: str) -> bool:
 #: delimiter) or a comment (``# Device: ...``, ``#,,`` padded by a spreadsheet), as monitor
 #: exports write them; not a header whose first cell is ``#`` (``#,PLETH,II``: a sample
 #: number) nor a first cell of pandas' missing-value marks (``#N/A``, ``#NA``). Blank lines
-#: after such a line belong to it (where lines end in ``\n``: pandas counts a blank line of a
-#: file of bare ``\r`` ends as none).
+#: before the header are passed over too, as pandas does, where lines end in ``\n`` (pandas
+#: counts a blank line of a file of bare ``\r`` ends as none).
 _PREAMBLE = re.compile(
     r"^(?:sep=(.)|#[,;\t\s]*|#(?![,;\t]|(?:N/A N/A|N/A|NA)(?:[,;\t ]|$)).*)$")
 
@@ -145,7 +145,7 @@ def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int, int]:
         named, skipped, blank, comment = None, 0, 0, None
         while (line := f.readline()) and (
                 (match := _PREAMBLE.match(line.rstrip("\r\n")))
-                or (skipped and not line.strip() and line.endswith("\n"))):
+                or (line.endswith("\n") and not line.strip())):
             skipped += 1
             if match:
                 named = match.group(1) or named
@@ -209,18 +209,20 @@ def csv_has_time_column(path: Path) -> bool:
 
 def csv_unreadable(path: Path) -> bool:
     """Whether a CSV is a record :func:`csv_has_time_column` cannot judge, which reading
-    names with its reason: it cannot be opened (no permission) or parsed, it is empty, or a
-    blank line stands where its header should be, a header naming a time column after it.
-    A blank line before anything else (a label table's, a time-less CSV's) is no record."""
+    names with its reason: it cannot be opened (no permission) or parsed, it is empty (white
+    space and comments alone), or a line without cells (a bare-``\r`` file's blank line, a
+    spreadsheet's ``,,``) stands where its header should be, a header naming a time column
+    after it. Such a line before a label table or a time-less CSV makes no record of it."""
     try:
         if any(_trimmed(_csv_header(path)[0])):
             return False
+        def filled(line: str) -> bool:  # a line of cells: no comment, not blank, not ',,'
+            return bool(line.strip(" \t\r\n,;")) and not _PREAMBLE.match(line.rstrip("\r\n"))
+
         with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
-            lines = [line for line in itertools.islice(f, _DELIMITER_LINES) if line.strip()
-                     and not _PREAMBLE.match(line.rstrip("\r\n"))]
+            lines = [line for line in itertools.islice(f, _DELIMITER_LINES) if filled(line)]
             if not lines:  # empty (white space and comments alone): named as such
-                return not any(line.strip() and not _PREAMBLE.match(line.rstrip("\r\n"))
-                               for line in f)
+                return not any(filled(line) for line in f)
     except (OSError, csv.Error):
         return True
     return any(_time_unit(c) is not None
@@ -494,9 +496,13 @@ def read_csv(
     if not any(cells):
         if _all_blank(path):
             raise RecordError(f"{path}: empty record (empty file)")
-        raise RecordError(f"{path}: line {preamble + 1} is blank where the header or the "
-                          "first row should be (blank lines are passed over only after "
-                          "comment lines, in a file whose lines end in \\n)")
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+            rest = [line for line in itertools.islice(f, preamble, None) if line.strip()]
+        if not rest:
+            raise RecordError(f"{path}: empty record (comment lines only)")
+        raise RecordError(f"{path}: line {preamble + 1} holds no cell where the header or the "
+                          "first row should be (a blank line there is passed over only in a "
+                          "file whose lines end in \\n)")
     # a header holds a name: a first line of numbers, blanks and placeholders is data
     has_header = any(not _is_number(c.replace(decimal, ".")) and not _is_placeholder(c)
                      for c in cells)
