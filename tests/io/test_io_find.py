@@ -240,6 +240,8 @@ def test_unopenable_folders_and_csv_files_are_found_and_named_not_dropped(
     (tmp_path / "lead.csv").write_text("\nTime [s],PLETH\n0,1\n0.01,2\n")  # read, as pandas
     (tmp_path / "padded.csv").write_text(",,\nTime [s],PLETH,II\n0,1,2\n")  # a ',,' header
     (tmp_path / "notes.csv").write_text("# exported by X\n# no rows\n")  # comments alone
+    (tmp_path / "pad.csv").write_text("# exported by X\n#,,\n")  # a padded comment last
+    (tmp_path / "cells.csv").write_text(",,\n,,\n")  # empty cells alone
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "blank.csv").write_text("\n \n")
     (tmp_path / "secret.csv").write_text("Time [s],PLETH\n0,1\n0.01,2\n")
@@ -267,8 +269,8 @@ def test_unopenable_folders_and_csv_files_are_found_and_named_not_dropped(
         Path(path).name != "shut" or not mode & os.X_OK) and access(path, mode))
     monkeypatch.setattr(Path, "open", locked_open)
     found = [p.name for p in find_records(tmp_path)]
-    assert found == ["big.csv", "blank.csv", "bom.csv", "empty.csv", "lead.csv", "locked",
-                     "notes.csv", "padded.csv", "secret.csv", "shut"]
+    assert found == ["big.csv", "blank.csv", "bom.csv", "cells.csv", "empty.csv", "lead.csv",
+                     "locked", "notes.csv", "pad.csv", "padded.csv", "secret.csv", "shut"]
     from qualityfm.io.read import passed_over
 
     assert [p.name for p in passed_over(tmp_path)[0]] == ["samples.csv"]  # named once
@@ -287,8 +289,10 @@ def test_unopenable_folders_and_csv_files_are_found_and_named_not_dropped(
     assert read_record(tmp_path / "lead.csv").signals["ppg"].tolist() == [1.0, 2.0]
     with pytest.raises(RecordError, match=r"padded\.csv: line 1 holds no cell where the header"):
         read_record(tmp_path / "padded.csv")
-    with pytest.raises(RecordError, match=r"notes\.csv: empty record \(comment lines only\)"):
-        read_record(tmp_path / "notes.csv")
+    for name in ("notes.csv", "pad.csv", "cells.csv"):
+        with pytest.raises(RecordError, match=rf"{name}: empty record \(comment lines and "
+                                              r"empty cells only\)"):
+            read_record(tmp_path / name)
     with pytest.raises(RecordError, match=r"secret\.csv: cannot open"):
         read_record(tmp_path / "secret.csv")
     for name in ("empty.csv", "blank.csv", "bom.csv"):

@@ -487,6 +487,12 @@ def test_a_cache_inside_the_data_folder_is_refused(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"cachelink: the cache folder is inside"):
         build_task_dataset("vt-alarm", data, cache_dir=data / "cachelink")
     (data / "cachelink").unlink()
+    (tmp_path / "elsewhere" / "deep").mkdir(parents=True)  # a link, then '..': outside the data
+    (data / "out").symlink_to(tmp_path / "elsewhere" / "deep")
+    from qualityfm.tasks.datasets import _refuse_cache_among_records
+
+    _refuse_cache_among_records(data / "out" / ".." / "c", [data])  # not refused
+    (data / "out").unlink()
     for _ in range(2):
         ds = build_task_dataset("vt-alarm", data, cache_dir=tmp_path / "cache")
         assert ds.skipped == [] and len(ds) == 2

@@ -159,8 +159,8 @@ def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int, int]:
                              if d in bare and _splits_alike(first, ahead, d)),
                             max(_DELIMITERS, key=bare.count))
         names = [c.strip() for c in next(csv.reader([first], delimiter=sep), [])]
-        if comment and all(_is_number(c.replace(",", ".")) or _is_placeholder(c) or not c
-                           for c in names):  # rows from the first line: a commented header?
+        if comment and any(names) and all(_is_number(c.replace(",", ".")) or _is_placeholder(c)
+                                          or not c for c in names):  # rows: a commented header?
             header = [c.strip() for c in next(csv.reader([comment.lstrip("#").strip()],
                                                          delimiter=sep), [])]
             if len(_trimmed(header)) == len(_trimmed(names)) and (
@@ -216,17 +216,19 @@ def csv_unreadable(path: Path) -> bool:
     try:
         if any(_trimmed(_csv_header(path)[0])):
             return False
-        def filled(line: str) -> bool:  # a line of cells: no comment, not blank, not ',,'
-            return bool(line.strip(" \t\r\n,;")) and not _PREAMBLE.match(line.rstrip("\r\n"))
-
         with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
-            lines = [line for line in itertools.islice(f, _DELIMITER_LINES) if filled(line)]
-            if not lines:  # empty (white space and comments alone): named as such
-                return not any(filled(line) for line in f)
+            lines = [line for line in itertools.islice(f, _DELIMITER_LINES) if _filled(line)]
+            if not lines:  # empty (white space, empty cells and comments alone): named so
+                return not any(_filled(line) for line in f)
     except (OSError, csv.Error):
         return True
     return any(_time_unit(c) is not None
                for c in _split_cells(lines[0]))
+
+
+def _filled(line: str) -> bool:
+    """Whether a CSV line holds a cell: no comment, not blank, not delimiters alone (``,,``)."""
+    return bool(line.strip(" \t\r\n,;")) and not _PREAMBLE.match(line.rstrip("\r\n"))
 
 
 def _split_cells(line: str) -> list[str]:
@@ -497,9 +499,8 @@ def read_csv(
         if _all_blank(path):
             raise RecordError(f"{path}: empty record (empty file)")
         with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
-            rest = [line for line in itertools.islice(f, preamble, None) if line.strip()]
-        if not rest:
-            raise RecordError(f"{path}: empty record (comment lines only)")
+            if not any(_filled(line) for line in f):
+                raise RecordError(f"{path}: empty record (comment lines and empty cells only)")
         raise RecordError(f"{path}: line {preamble + 1} holds no cell where the header or the "
                           "first row should be (a blank line there is passed over only in a "
                           "file whose lines end in \\n)")

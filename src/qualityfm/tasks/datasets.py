@@ -347,11 +347,14 @@ def _refuse_cache_among_records(cache: Path, dirs: Sequence[Path]) -> None:
     """Refuse a cache folder inside a data folder where the readers look (not in a hidden
     folder): its ``.npz`` files would read as records there (``score`` and ``prepare`` had
     skipped them as bad ones)."""
-    for d in dirs:  # as given (a link is looked in by its own name) and as resolved
+    for d in dirs:  # as resolved, and as given (a link is looked in by its own name; not
+        # through '..', which may leave a link rather than the folder named before it)
+        pairs = [(cache.resolve(), d.resolve())]
+        if ".." not in cache.parts:
+            pairs.append((Path(os.path.abspath(cache)), Path(os.path.abspath(d))))
         if any(where.is_relative_to(root) and not any(
                 part.startswith(".") for part in where.relative_to(root).parts)
-               for where, root in ((Path(os.path.abspath(cache)), Path(os.path.abspath(d))),
-                                   (cache.resolve(), d.resolve()))):
+               for where, root in pairs):
             raise ValueError(f"{cache}: the cache folder is inside the data folder {d}, where "
                              "its files would read as records; give a cache folder outside "
                              f"it, or a hidden one ({d / '.cache'})")
