@@ -464,7 +464,7 @@ def test_a_validation_split_holds_a_rare_class_held_by_two_groups_or_more() -> N
     assert list(va) == list(next(group_kfold(ones, groups, k=5, seed=0))[1])
 
 
-def test_a_cache_inside_the_data_folder_is_refused(tmp_path) -> None:
+def test_a_cache_inside_the_data_folder_is_refused(tmp_path, monkeypatch) -> None:
     """Its .npz files had been read as records: each run skipped the last run's cache files
     as bad records and, its file list changed, wrote a new cache; left out of the task's
     records since, they still read as bad records to score and prepare: refused."""
@@ -493,6 +493,14 @@ def test_a_cache_inside_the_data_folder_is_refused(tmp_path) -> None:
 
     _refuse_cache_among_records(data / "out" / ".." / "c", [data])  # not refused
     (data / "out").unlink()
+    # a link inside the data, named through '..' from a folder beside it: the readers walk it
+    (data / "ext").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "run").mkdir()
+    monkeypatch.chdir(tmp_path / "run")
+    for cache in ("../vt/ext", "../vt/ext/c", str(data / "sub" / ".." / "ext")):
+        with pytest.raises(ValueError, match="the cache folder is inside the data folder"):
+            _refuse_cache_among_records(Path(cache), [Path("../vt")])
+    (data / "ext").unlink()
     for _ in range(2):
         ds = build_task_dataset("vt-alarm", data, cache_dir=tmp_path / "cache")
         assert ds.skipped == [] and len(ds) == 2

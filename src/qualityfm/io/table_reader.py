@@ -217,13 +217,12 @@ def csv_unreadable(path: Path) -> bool:
         if any(_trimmed(_csv_header(path)[0])):
             return False
         with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
-            lines = [line for line in itertools.islice(f, _DELIMITER_LINES) if _filled(line)]
-            if not lines:  # empty (white space, empty cells and comments alone): named so
-                return not any(_filled(line) for line in f)
+            first = next((line for line in f if _filled(line)), None)
     except (OSError, csv.Error):
         return True
-    return any(_time_unit(c) is not None
-               for c in _split_cells(lines[0]))
+    if first is None:  # empty (white space, empty cells and comments alone): named so
+        return True
+    return any(_time_unit(c) is not None for c in _split_cells(first))
 
 
 def _filled(line: str) -> bool:

@@ -343,15 +343,24 @@ def _on_model_grid(r: np.ndarray, f: float, t0: float, fs: float, n_out: int) ->
     return np.pad(r, (0, n_out - len(r)), mode="edge") if len(r) < n_out else r
 
 
+def _as_walked(path: Path) -> Path:
+    """``path`` absolute as a folder walk names it: up to its last ``..`` resolved (a ``..``
+    after a link leaves the link's target), the names after it kept (links among them are
+    walked by their own names)."""
+    full = Path.cwd() / path  # an absolute path stays as it is
+    parts = full.parts
+    if ".." not in parts:
+        return full
+    last = len(parts) - parts[::-1].index("..")
+    return Path(*parts[:last]).resolve().joinpath(*parts[last:])
+
+
 def _refuse_cache_among_records(cache: Path, dirs: Sequence[Path]) -> None:
     """Refuse a cache folder inside a data folder where the readers look (not in a hidden
     folder): its ``.npz`` files would read as records there (``score`` and ``prepare`` had
     skipped them as bad ones)."""
-    for d in dirs:  # as resolved, and as given (a link is looked in by its own name; not
-        # through '..', which may leave a link rather than the folder named before it)
-        pairs = [(cache.resolve(), d.resolve())]
-        if ".." not in cache.parts:
-            pairs.append((Path(os.path.abspath(cache)), Path(os.path.abspath(d))))
+    for d in dirs:  # as resolved, and as the readers walk it (a link by its own name)
+        pairs = [(cache.resolve(), d.resolve()), (_as_walked(cache), _as_walked(d))]
         if any(where.is_relative_to(root) and not any(
                 part.startswith(".") for part in where.relative_to(root).parts)
                for where, root in pairs):
