@@ -240,6 +240,7 @@ def test_unopenable_folders_and_csv_files_are_found_and_named_not_dropped(
     (tmp_path / "lead.csv").write_text("\nTime [s],PLETH\n0,1\n0.01,2\n")  # read, as pandas
     (tmp_path / "padded.csv").write_text(",,\nTime [s],PLETH,II\n0,1,2\n")  # a ',,' header
     (tmp_path / "padded8.csv").write_text(",,\n" * 9 + "Time [s],PLETH,II\n0,1,2\n")
+    (tmp_path / "quoted.csv").write_text('"",""\nTime [s],PLETH\n0,1\n')  # empty quotes
     (tmp_path / "notes.csv").write_text("# exported by X\n# no rows\n")  # comments alone
     (tmp_path / "pad.csv").write_text("# exported by X\n#,,\n")  # a padded comment last
     (tmp_path / "cells.csv").write_text(",,\n,,\n")  # empty cells alone
@@ -272,7 +273,7 @@ def test_unopenable_folders_and_csv_files_are_found_and_named_not_dropped(
     found = [p.name for p in find_records(tmp_path)]
     assert found == ["big.csv", "blank.csv", "bom.csv", "cells.csv", "empty.csv", "lead.csv",
                      "locked", "notes.csv", "pad.csv", "padded.csv", "padded8.csv",
-                     "secret.csv", "shut"]
+                     "quoted.csv", "secret.csv", "shut"]
     from qualityfm.io.read import passed_over
 
     assert [p.name for p in passed_over(tmp_path)[0]] == ["samples.csv"]  # named once

@@ -500,6 +500,10 @@ def test_a_cache_inside_the_data_folder_is_refused(tmp_path, monkeypatch) -> Non
     for cache in ("../vt/ext", "../vt/ext/c", str(data / "sub" / ".." / "ext")):
         with pytest.raises(ValueError, match="the cache folder is inside the data folder"):
             _refuse_cache_among_records(Path(cache), [Path("../vt")])
+    # and a folder of links to datasets elsewhere, the cache inside one of them
+    with pytest.raises(ValueError, match="the cache folder is inside the data folder"):
+        _refuse_cache_among_records(tmp_path / "elsewhere" / "c", [data])
+    _refuse_cache_among_records(tmp_path / "elsewhere" / ".c", [data])  # hidden: never read
     (data / "ext").unlink()
     for _ in range(2):
         ds = build_task_dataset("vt-alarm", data, cache_dir=tmp_path / "cache")

@@ -147,6 +147,34 @@ def check_out_apart(out: str | os.PathLike, inputs: Sequence[str | os.PathLike],
                              f"{kind} into a folder outside the inputs")
 
 
+def linked_folders(folder: str | Path) -> list[Path]:
+    """The real folders that links under ``folder`` lead to, as :func:`files_under` walks
+    them (hidden folders not looked in; each folder once, a link loop ending)."""
+    targets: list[Path] = []
+    seen: set[Path] = set()
+    todo = [Path(folder)]
+    while todo:
+        here = todo.pop()
+        try:
+            real = here.resolve()
+            if real in seen:
+                continue
+            seen.add(real)
+            entries = list(os.scandir(here))
+        except (OSError, RuntimeError):
+            continue
+        for entry in entries:
+            try:
+                if entry.name.startswith(".") or not entry.is_dir():
+                    continue
+                if entry.is_symlink():
+                    targets.append(Path(entry.path).resolve())
+            except (OSError, RuntimeError):
+                continue
+            todo.append(Path(entry.path))
+    return targets
+
+
 def files_under(folder: str | Path) -> list[Path]:
     """Every entry under ``folder`` that is no folder (files, links to nothing, pipes), and
     every folder that cannot be opened, sorted,

@@ -226,8 +226,9 @@ def csv_unreadable(path: Path) -> bool:
 
 
 def _filled(line: str) -> bool:
-    """Whether a CSV line holds a cell: no comment, not blank, not delimiters alone (``,,``)."""
-    return bool(line.strip(" \t\r\n,;")) and not _PREAMBLE.match(line.rstrip("\r\n"))
+    """Whether a CSV line holds a cell: no comment, not blank, not delimiters and empty
+    quotes alone (``,,``, ``"",""``)."""
+    return bool(line.strip(" \t\r\n,;\"")) and not _PREAMBLE.match(line.rstrip("\r\n"))
 
 
 def _split_cells(line: str) -> list[str]:

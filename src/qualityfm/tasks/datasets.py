@@ -60,6 +60,7 @@ from qualityfm.io import (
     iter_uci_bp,
     read_record,
 )
+from qualityfm.io.folders import linked_folders
 from qualityfm.io.read import no_record_reason, refuse_writing_over, skip_reason
 from qualityfm.io.wfdb_reader import REFERENCE_FILE, header_files, is_vt_alarm
 from qualityfm.quality._common import MIN_FS
@@ -357,10 +358,12 @@ def _as_walked(path: Path) -> Path:
 
 def _refuse_cache_among_records(cache: Path, dirs: Sequence[Path]) -> None:
     """Refuse a cache folder inside a data folder where the readers look (not in a hidden
-    folder): its ``.npz`` files would read as records there (``score`` and ``prepare`` had
-    skipped them as bad ones)."""
-    for d in dirs:  # as resolved, and as the readers walk it (a link by its own name)
-        pairs = [(cache.resolve(), d.resolve()), (_as_walked(cache), _as_walked(d))]
+    folder; through the links they walk too): its ``.npz`` files would read as records there
+    (``score`` and ``prepare`` had skipped them as bad ones)."""
+    for d in dirs:  # as resolved, as the readers walk it (a link by its own name), and
+        # inside a folder a link under it leads to (a folder of links to datasets elsewhere)
+        pairs = [(cache.resolve(), d.resolve()), (_as_walked(cache), _as_walked(d)),
+                 *((cache.resolve(), target) for target in linked_folders(d))]
         if any(where.is_relative_to(root) and not any(
                 part.startswith(".") for part in where.relative_to(root).parts)
                for where, root in pairs):
