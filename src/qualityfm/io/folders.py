@@ -147,44 +147,12 @@ def check_out_apart(out: str | os.PathLike, inputs: Sequence[str | os.PathLike],
                              f"{kind} into a folder outside the inputs")
 
 
-def linked_folders(folder: str | Path) -> list[Path]:
-    """The real folders that links under ``folder`` lead to, as :func:`files_under` walks
-    them (hidden folders not looked in; each folder once, a link loop ending)."""
-    targets: list[Path] = []
-    seen: set[Path] = set()
-    todo = [Path(folder)]
-    while todo:
-        here = todo.pop()
-        try:
-            real = here.resolve()
-            if real in seen:
-                continue
-            seen.add(real)
-            entries = list(os.scandir(here))
-        except (OSError, RuntimeError):
-            continue
-        for entry in entries:
-            try:
-                if entry.name.startswith(".") or not entry.is_dir():
-                    continue
-                if entry.is_symlink():
-                    targets.append(Path(entry.path).resolve())
-            except (OSError, RuntimeError):
-                continue
-            todo.append(Path(entry.path))
-    return targets
-
-
-def files_under(folder: str | Path) -> list[Path]:
-    """Every entry under ``folder`` that is no folder (files, links to nothing, pipes), and
-    every folder that cannot be opened, sorted,
-    each named by the path it was found at: folders that are links are looked in too (a folder
-    of links to datasets elsewhere), after the real ones, and each real folder once (a folder
-    reached by its path and a link is named by its path; a link loop ends); hidden folders
-    (``.git``, a writer's temporary folder) are not looked in, and a folder that cannot be
-    listed or entered (no permission; ``folder`` itself when missing) is listed itself, so
-    that its reader says why, not passed over unsaid."""
-    found: list[Path] = []
+def _walk(folder: str | Path) -> Iterator[tuple[Path, list[Path] | None, list[Path]]]:
+    """Each folder under ``folder`` as the readers look in it: (its path, the entries in it
+    that are no folder, or None where it cannot be listed or entered (no permission;
+    ``folder`` itself when missing), the folders in it), sorted; folders that are links are
+    looked in too, after the real ones, and each real folder once (a link loop ends); hidden
+    entries (``.git``, a writer's temporary folder) are left out."""
     seen: set[Path] = set()
     todo, linked = [Path(folder)], []
     while todo or linked:
@@ -199,11 +167,12 @@ def files_under(folder: str | Path) -> list[Path]:
         try:
             entries = sorted(os.scandir(here), key=lambda e: e.name)
         except OSError:  # no permission to list it (or gone)
-            found.append(here)
+            yield here, None, []
             continue
         if not os.access(here, os.X_OK):  # listed, but nothing in it can be reached
-            found.append(here)
+            yield here, None, []
             continue
+        files, folders = [], []
         for entry in entries:
             if entry.name.startswith("."):
                 continue
@@ -211,8 +180,24 @@ def files_under(folder: str | Path) -> list[Path]:
                 is_folder = entry.is_dir()  # through a link
             except OSError:
                 is_folder = False
-            if not is_folder:
-                found.append(Path(entry.path))
-            else:
+            (folders if is_folder else files).append(Path(entry.path))
+            if is_folder:
                 (linked if entry.is_symlink() else todo).append(Path(entry.path))
-    return sorted(found)
+        yield here, files, folders
+
+
+def linked_folders(folder: str | Path) -> list[Path]:
+    """The real folders that links under ``folder`` lead to, as :func:`files_under` walks
+    them."""
+    return [f.resolve() for _, _, folders in _walk(folder) for f in folders if f.is_symlink()]
+
+
+def files_under(folder: str | Path) -> list[Path]:
+    """Every entry under ``folder`` that is no folder (files, links to nothing, pipes), and
+    every folder that cannot be opened, sorted, each named by the path it was found at
+    (:func:`_walk`: folders that are links are looked in too, a folder of links to datasets
+    elsewhere; a folder reached by its path and a link is named by its path; hidden folders
+    are not looked in); a folder that cannot be listed or entered is listed itself, so that
+    its reader says why, not passed over unsaid."""
+    return sorted(f for here, files, _ in _walk(folder)
+                  for f in ([here] if files is None else files))
