@@ -84,7 +84,7 @@ def ours(recipe: str, store: str, batch: int, steps: int, warm: int, amp: str, c
     teacher = QualityFM(mcfg).to(device).requires_grad_(False).eval()
     teacher.load_state_dict(student.state_dict())
     objective = Objective(cfg, mcfg).to(device)
-    opt = build_optimizer(student, cfg, 1e-4, device)
+    opt = build_optimizer(student, cfg, 1e-4)
     s_t, t_t = ema_tensors(student), ema_tensors(teacher)
     f_s = torch.compile(student) if compile_ else student
     f_t = torch.compile(teacher_forward) if compile_ else teacher_forward

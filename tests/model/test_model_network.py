@@ -390,6 +390,12 @@ def test_optimizer_groups() -> None:
     assert groups["decay"]["weight_decay"] == 0.4 and groups["no_decay"]["weight_decay"] == 0.0
     with pytest.raises(ValueError, match="decay"):
         QualityFM.set_weight_decay(torch.optim.SGD(model.parameters(), lr=0.1), 0.1)
+    adam = model.configure_optimizer(lr=1e-3, weight_decay=0.04, kind="adam")  # the original's
+    assert type(adam) is torch.optim.Adam and type(opt) is torch.optim.AdamW
+    assert [(g["name"], g["weight_decay"], len(g["params"])) for g in adam.param_groups] == [
+        ("decay", 0.04, len(decay)), ("no_decay", 0.0, len(no_decay))]
+    with pytest.raises(ValueError, match="'sgd'"):
+        model.configure_optimizer(lr=1e-3, weight_decay=0.04, kind="sgd")
 
 
 def test_dino_head() -> None:

@@ -695,7 +695,7 @@ def test_train_step_teacher_gets_no_gradient_and_follows_by_momentum(synthetic_s
     student = QualityFM(mcfg)
     teacher = copy.deepcopy(student)  # requires grad: only the step's no_grad keeps it clean
     objective = Objective(cfg, mcfg)
-    optimizer = build_optimizer(student, cfg, 1e-3, env.device)
+    optimizer = build_optimizer(student, cfg, 1e-3)
     step = TrainStep(student=student, teacher=teacher, model=student, synced=student,
                      teacher_fn=teacher_forward, objective=objective, optimizer=optimizer,
                      cfg=cfg, precision="fp32", env=env, fsdp=False)
@@ -774,7 +774,7 @@ def test_a_step_of_micro_batches_equals_one_whole_batch_with_channels_missing() 
         mcfg = model_config(cfg, 6, 300.0)
         student = QualityFM(mcfg)
         teacher = copy.deepcopy(student).requires_grad_(False).eval()
-        optimizer = build_optimizer(student, cfg, 1e-3, torch.device("cpu"), fused=False)
+        optimizer = build_optimizer(student, cfg, 1e-3, fused=False)
         grads: dict[str, torch.Tensor] = {}
         optimizer.step = lambda: grads.update(  # the step's gradient, before any update
             {n: p.grad.clone() for n, p in student.named_parameters() if p.grad is not None})

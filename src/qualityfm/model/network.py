@@ -267,8 +267,13 @@ class QualityFM(nn.Module):
         weight_decay: float,
         betas: tuple[float, float] = (0.9, 0.999),
         fused: bool | None = None,
-    ) -> torch.optim.AdamW:
-        """AdamW with two groups named ``decay`` and ``no_decay`` (trainable parameters only)."""
+        kind: str = "adamw",
+    ) -> torch.optim.Optimizer:
+        """AdamW (``kind="adamw"``, decoupled decay) or the original's Adam (``"adam"``, L2
+        decay), with two groups named ``decay`` and ``no_decay`` (trainable parameters only)."""
+        optimizers = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
+        if kind not in optimizers:
+            raise ValueError(f"optimizer kind must be one of {sorted(optimizers)}, got {kind!r}")
         decay, no_decay = self.param_groups()
         groups = [
             {"params": [p for p in decay if p.requires_grad], "weight_decay": weight_decay,
@@ -277,7 +282,7 @@ class QualityFM(nn.Module):
              "name": "no_decay"},
         ]
         kwargs = {} if fused is None else {"fused": fused}
-        return torch.optim.AdamW(groups, lr=lr, betas=betas, **kwargs)
+        return optimizers[kind](groups, lr=lr, betas=betas, **kwargs)
 
     @staticmethod
     def set_weight_decay(optimizer: torch.optim.Optimizer, weight_decay: float) -> None:

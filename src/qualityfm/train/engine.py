@@ -154,19 +154,12 @@ def autocast(cfg: PretrainConfig, device: torch.device) -> contextlib.AbstractCo
     return precision_autocast(run_precision(cfg, device), device)
 
 
-def build_optimizer(model: QualityFM, cfg: PretrainConfig, lr: float, device: torch.device,
+def build_optimizer(model: QualityFM, cfg: PretrainConfig, lr: float,
                     fused: bool = True) -> torch.optim.Optimizer:
-    """AdamW (decoupled decay) or the original's Adam (L2 decay); no decay on biases/norms."""
-    if cfg.optimizer == "adamw":  # fused kernels exist on CPU and GPU
-        return model.configure_optimizer(lr, cfg.weight_decay, cfg.betas, fused=fused or None)
-    decay, no_decay = model.param_groups()
-    groups = [
-        {"params": [p for p in decay if p.requires_grad], "weight_decay": cfg.weight_decay,
-         "name": "decay"},
-        {"params": [p for p in no_decay if p.requires_grad], "weight_decay": 0.0,
-         "name": "no_decay"},
-    ]
-    return torch.optim.Adam(groups, lr=lr, betas=cfg.betas, fused=fused or None)
+    """The model's optimizer as ``cfg`` names it (fused kernels exist on CPU and GPU; FSDP's
+    sharded parameters take the unfused one)."""
+    return model.configure_optimizer(lr, cfg.weight_decay, cfg.betas, fused=fused or None,
+                                     kind=cfg.optimizer)
 
 
 def shard(model: QualityFM, mesh: DeviceMesh) -> None:
@@ -826,7 +819,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
         mesh = init_device_mesh(env.device.type, (env.world,))
         shard(student, mesh)
         shard(teacher, mesh)
-    optimizer = build_optimizer(student, cfg, lr, env.device, fused=not fsdp)
+    optimizer = build_optimizer(student, cfg, lr, fused=not fsdp)
     dataset = make_dataset(cfg, env, micro, targets)
 
     step, seen = 0, 0  # seen: samples of the current epoch this rank has consumed
