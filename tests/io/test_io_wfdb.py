@@ -209,14 +209,54 @@ def test_multisegment_with_zero_length_segment(tmp_path: Path) -> None:
     np.testing.assert_array_equal(part.signals["ecg_ii"], rec.signals["ecg_ii"][4875:])
     with pytest.raises(RecordError, match=r"3000001\.hea: span 101.0..102.0 s lies outside"):
         read_record(master, start=101.0, stop=102.0)
-    dat = folder / "3000001_0002.dat"  # a segment's signal file cut short: named
-    dat.write_bytes(dat.read_bytes()[:1000])
-    with pytest.raises(RecordError, match=r"3000001\.hea: truncated .*signal file.* of segment "
-                                          r"3000001_0002"):
+
+
+def test_an_unreadable_segment_is_a_gap(tmp_path: Path) -> None:
+    """A segment whose files are cut short or missing is read as a gap, with a warning naming
+    the record and the segment (the whole record had been refused: a MIMIC record of hundreds
+    of segments lost to one); the record is refused when no segment can be read."""
+    folder = tmp_path / "p000123"
+    folder.mkdir()
+    _segment(folder, "3000001_0001", 0, 5000, ["II", "PLETH"])
+    _segment(folder, "3000001_0002", 5000, 2500, ["PLETH", "II"])
+    _segment(folder, "3000001_0003", 7500, 5000, ["II", "PLETH"])
+    master = folder / "3000001.hea"
+    master.write_text("3000001/3 2 125 12500\n3000001_0001 5000\n3000001_0002 2500\n"
+                      "3000001_0003 5000\n")
+    whole = read_record(master)
+    idx = np.arange(12500)
+    lost = (idx >= 5000) & (idx < 7500)
+    dat = folder / "3000001_0002.dat"
+    dat.write_bytes(dat.read_bytes()[:1000])  # cut short
+    with pytest.warns(RuntimeWarning, match=r"3000001\.hea: segment 3000001_0002 cannot be "
+                                            r"read \(truncated .*3000001_0002\.dat.*20\.0 s\) are"):
+        rec = read_record(master)
+    for ch in ("ecg_ii", "ppg"):
+        assert np.isnan(rec.signals[ch][lost]).all()
+        np.testing.assert_array_equal(rec.signals[ch][~lost], whole.signals[ch][~lost])
+    assert rec.units == whole.units
+    part = read_record(master, start=10.0, stop=30.0)  # a span clear of it: no warning
+    np.testing.assert_array_equal(part.signals["ppg"], whole.signals["ppg"][1250:3750])
+    dat.unlink()
+    with pytest.warns(RuntimeWarning, match="3000001_0002 cannot be read .missing signal file "
+                                            "3000001_0002.dat"):
+        assert np.isnan(read_record(master).signals["ppg"][lost]).all()
+    (folder / "3000001_0001.hea").unlink()  # no layout: the channels from the next segment
+    with pytest.warns(RuntimeWarning, match="missing segment header 3000001_0001.hea"):
+        rec = read_record(master)
+    assert sorted(rec.channels) == sorted(whole.channels)  # in 3000001_0002's order
+    assert np.isnan(rec.signals["ppg"][:7500]).all()
+    np.testing.assert_array_equal(rec.signals["ppg"][7500:], whole.signals["ppg"][7500:])
+    with pytest.raises(RecordError, match=r"3000001\.hea: no segment of the span can be read: "
+                                          r"segment 3000001_0001: missing segment header"):
+        read_record(master, stop=40.0)
+    (folder / "3000001_0003.hea").unlink()
+    with pytest.raises(RecordError, match=r"can be read: segment 3000001_0001: missing segment "
+                                          r"header 3000001_0001\.hea \(and 2 more\)$"):
         read_record(master)
-    (folder / "3000001_0002.hea").unlink()  # a missing segment: the record named first
-    with pytest.raises(RecordError, match=r"3000001\.hea: missing segment header "
-                                          r"3000001_0002\.hea"):
+    (folder / "3000001_0002.hea").unlink()
+    with pytest.raises(RecordError, match=r"3000001\.hea: no segment header can be read: "
+                                          r"missing segment header 3000001_0001\.hea \(and 2 "):
         read_record(master)
 
 

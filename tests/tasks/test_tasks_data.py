@@ -369,7 +369,7 @@ def test_a_cached_dataset_follows_its_signal_files_and_long_records_end_at_their
 
 
 def test_a_skipped_record_is_listed_under_its_own_file(tmp_path, capsys) -> None:
-    """A multi-segment record whose segment header is missing is skipped under the record's
+    """A multi-segment record whose segment headers are all missing is skipped under its
     header (it was listed under the missing segment, a file that does not exist); the task
     verbs name skipped records on stderr (finetune had listed them in summary.json alone)."""
 
@@ -381,19 +381,22 @@ def test_a_skipped_record_is_listed_under_its_own_file(tmp_path, capsys) -> None
     write_wfdb(good, folder)
     seg = folder / "multi"
     shutil.copytree(shared_path("wfdb_samples", "041s"), seg)
+    (seg / "041s01.hea").unlink()
     (seg / "041s02.hea").unlink()
     ds = build_task_dataset("vt-alarm", folder, labels=False)
     assert list(ds.record_ids) == [good.record_id]
     [entry] = ds.skipped
     assert entry["record"] == str(seg / "041s.hea")
-    assert entry["reason"].startswith("missing segment header 041s02.hea")
+    assert entry["reason"].startswith("no segment header can be read: missing segment header "
+                                      "041s01.hea (and 1 more)")
     capsys.readouterr()
     again, passed = _dataset("vt-alarm", folder, labels=False)
-    assert len(again) == 1 and [e["record"] for e in passed] == [str(seg / "041s02.dat")]
-    err = capsys.readouterr().err.splitlines()  # the orphan signal file named too
+    assert len(again) == 1 and [e["record"] for e in passed] == [
+        str(seg / "041s01.dat"), str(seg / "041s02.dat")]
+    err = capsys.readouterr().err.splitlines()  # the orphan signal files named too
     assert err[0] == f"qualityfm: skipped {seg / '041s.hea'}: {entry['reason']}"
-    assert err[1].startswith(f"qualityfm: passed over {seg / '041s02.dat'}: a WFDB signal file")
-    assert len(err) == 2
+    assert err[1].startswith(f"qualityfm: passed over {seg / '041s01.dat'}: a WFDB signal file")
+    assert len(err) == 3
     note_skipped([{"record": f"r{i}", "reason": "bad"} for i in range(8)], shown=5)
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 6 and err[4] == "qualityfm: skipped r4: bad" and "3 more" in err[5]

@@ -353,13 +353,29 @@ class _Signals:
 
 def _layout(path: Path, header: Header) -> Any:
     """The header naming a multi-segment record's channels (a ``wfdb.Record``): its layout
-    segment (a first segment of length 0), else its first segment with samples."""
-    names = [s for s, n in header.data_segments if s != "~" and n > 0]
+    segment (a first segment of length 0), else its first segment with samples whose header
+    can be read."""
     if len(header.data_segments) < len(header.seg_lens):
         names = [header.seg_lens[0][0]]
-    name = names[0] if names and names[0] != "~" else None
-    if name is None:
+    else:
+        names = [s for s, n in header.data_segments if s != "~" and n > 0]
+    if not names:
         raise RecordError(f"{path}: empty record (no segment with samples)")
+    faults = []
+    for name in names:
+        try:
+            return _segment_layout(path, name)
+        except RecordError as e:
+            faults.append(e)
+    if len(faults) > 1:
+        first = str(faults[0]).removeprefix(f"{path}: ")
+        raise RecordError(f"{path}: no segment header can be read: {first} (and "
+                          f"{len(faults) - 1} more)") from faults[0]
+    raise faults[0]
+
+
+def _segment_layout(path: Path, name: str) -> Any:
+    """Segment ``name``'s header as a ``wfdb.Record``, its names and units as written."""
     try:
         layout = wfdb.rdheader(str(path.parent / name))
     except FileNotFoundError as e:
@@ -414,12 +430,59 @@ def _nth(layout: Sequence[str], picked: Sequence[int], among: Sequence[str]
     return out
 
 
+class _SegmentLost(Exception):
+    """A segment whose own files cannot be read; the message says why."""
+
+
+def _segment(path: Path, header: Header, layout: Any, picked: list[int], name: str, a: int,
+             b: int, length: int) -> tuple[Header, list[tuple[int, int]], Any, list]:
+    """One segment's header, the (layout position, segment position) of each picked channel it
+    holds, and its frames ``a``..``b``. Faults of the segment's own files raise
+    :class:`_SegmentLost`; segments that disagree with the record raise ``RecordError``."""
+    seg_path = path.parent / f"{name}.hea"
+    if not seg_path.is_file():
+        raise _SegmentLost(f"missing segment header {seg_path.name}")
+    try:
+        seg = parse_header(seg_path)
+    except RecordError as e:
+        raise _SegmentLost(str(e)) from e
+    if not np.isclose(seg.fs, header.fs, rtol=1e-6):
+        raise RecordError(f"{path}: segment {name} is sampled at {seg.fs:g} Hz, the "
+                          f"record's header at {header.fs:g} Hz")
+    wanted = [(k, j) for k, j in enumerate(_nth(layout.sig_name, picked, seg.sig_names))
+              if j is not None]
+    if not wanted:
+        return seg, wanted, None, []
+    files = ", ".join(dict.fromkeys(seg.files[j] for _, j in wanted))
+    try:
+        rec, samples, _ = _read_frames(str(path.parent / name), seg, [j for _, j in wanted],
+                                       a, b, length)
+    except ImportError:
+        raise
+    except FileNotFoundError as e:
+        raise _SegmentLost(f"missing signal file {Path(e.filename or files).name}") from e
+    except PermissionError as e:
+        raise _SegmentLost(f"cannot open its signal file {files} ({e.strerror or e})") from e
+    except Exception as e:  # named by the segment's file, not the master header
+        raise _SegmentLost(f"truncated or corrupt signal file {files} "
+                           f"({type(e).__name__}: {e})") from e
+    for m, (_, j) in enumerate(wanted):
+        if len(samples[m]) != (b - a) * int(rec.samps_per_frame[m]):
+            raise _SegmentLost(f"truncated signal file {files}: {seg.sig_names[j]!r} has "
+                               f"{len(samples[m])} samples, its header promises "
+                               f"{(b - a) * int(rec.samps_per_frame[m])}")
+    return seg, wanted, rec, samples
+
+
 def _read_segments(
     path: Path, header: Header, layout: Any, picked: list[int], i0: int, i1: int
 ) -> _Signals:
     """Frames ``i0``..``i1`` of the layout channels ``picked`` of a multi-segment record, read
     segment by segment; ``~`` gaps and segments without a channel leave NaN, and a segment of
-    length 0 contributes nothing (wfdb's own reader fails on one)."""
+    length 0 contributes nothing (wfdb's own reader fails on one). A segment whose own files
+    are missing, truncated or corrupt is read as a gap, with a warning naming it (a record of
+    hundreds of segments is not lost to one); the record is refused when no segment of the
+    span can be read."""
     names = [layout.sig_name[i] for i in picked]
     spf = [int(layout.samps_per_frame[i]) for i in picked]
     units = [layout.units[i] or "" for i in picked]
@@ -427,59 +490,47 @@ def _read_segments(
     seen = [False] * len(picked)
     unstated = [False] * len(picked)
     stated: list[tuple[str, str] | None] = [None] * len(picked)  # (unit, segment) stated first
+    lost: list[str] = []
+    n_read = 0
     offset = 0
     for name, length in header.data_segments:
         a, b = max(i0, offset), min(i1, offset + length)
-        if name != "~" and b > a:
-            seg_path = path.parent / f"{name}.hea"
-            if not seg_path.is_file():
-                raise RecordError(f"{path}: missing segment header {seg_path.name} (segment "
-                                  f"{name} of the record)")
-            try:
-                seg = parse_header(seg_path)
-            except RecordError as e:  # the record named first: a batch job lists it
-                raise RecordError(f"{path}: segment {name}: {e}") from e
-            if not np.isclose(seg.fs, header.fs, rtol=1e-6):
-                raise RecordError(f"{path}: segment {name} is sampled at {seg.fs:g} Hz, the "
-                                  f"record's header at {header.fs:g} Hz")
-            wanted = [(k, j) for k, j in enumerate(_nth(layout.sig_name, picked, seg.sig_names))
-                      if j is not None]
-            try:
-                rec, samples, _ = _read_frames(
-                    str(path.parent / name), seg, [j for _, j in wanted], a - offset,
-                    b - offset, length,
-                ) if wanted else (None, [], 0)
-            except FileNotFoundError:
-                raise
-            except Exception as e:  # named by the segment's file, not the master header
-                files = ", ".join(dict.fromkeys(seg.files[j] for _, j in wanted))
-                raise RecordError(f"{path}: truncated or corrupt signal file {files} of segment "
-                                  f"{name} ({type(e).__name__}: {e})") from e
-            for m, (k, j) in enumerate(wanted):
-                if int(rec.samps_per_frame[m]) != spf[k]:
-                    raise RecordError(f"{path}: segment {name} has {rec.samps_per_frame[m]} "
-                                      f"samples per frame of {names[k]!r}, the layout {spf[k]}")
-                x = samples[m]
-                if len(x) != (b - a) * spf[k]:
-                    raise RecordError(f"{path}: truncated signal file of segment {name}: "
-                                      f"{names[k]!r} has {len(x)} samples, header promises "
-                                      f"{(b - a) * spf[k]}")
-                out[k][(a - i0) * spf[k]:(b - i0) * spf[k]] = x
-                unit = seg.units.get(j, rec.units[m]) or units[k]
-                if not seen[k]:  # units as the first segment read states them
-                    units[k], seen[k] = unit, True
-                    unstated[k] = j in seg.unstated
-                if j not in seg.unstated and j not in seg.uncalibrated:
-                    if stated[k] is None:
-                        stated[k] = (unit, name)
-                    elif unit.lower() != stated[k][0].lower():
-                        raise RecordError(
-                            f"{path}: segment {name} gives {names[k]!r} in {unit!r}, segment "
-                            f"{stated[k][1]} in {stated[k][0]!r}: one channel's values would "
-                            "mix two units")
-                if j in seg.uncalibrated:  # in any segment: not physical
-                    units[k] = UNCALIBRATED
         offset += length
+        if name == "~" or b <= a:
+            continue
+        try:
+            seg, wanted, rec, samples = _segment(path, header, layout, picked, name,
+                                                 a - (offset - length), b - (offset - length),
+                                                 length)
+        except _SegmentLost as e:
+            lost.append(f"segment {name}: {e}")
+            warnings.warn(f"{path}: segment {name} cannot be read ({e}); its {b - a} frames "
+                          f"({(b - a) / header.fs:.1f} s) are read as a gap (NaN)",
+                          RuntimeWarning, stacklevel=3)
+            continue
+        n_read += 1
+        for m, (k, j) in enumerate(wanted):
+            if int(rec.samps_per_frame[m]) != spf[k]:
+                raise RecordError(f"{path}: segment {name} has {rec.samps_per_frame[m]} "
+                                  f"samples per frame of {names[k]!r}, the layout {spf[k]}")
+            out[k][(a - i0) * spf[k]:(b - i0) * spf[k]] = samples[m]
+            unit = seg.units.get(j, rec.units[m]) or units[k]
+            if not seen[k]:  # units as the first segment read states them
+                units[k], seen[k] = unit, True
+                unstated[k] = j in seg.unstated
+            if j not in seg.unstated and j not in seg.uncalibrated:
+                if stated[k] is None:
+                    stated[k] = (unit, name)
+                elif unit.lower() != stated[k][0].lower():
+                    raise RecordError(
+                        f"{path}: segment {name} gives {names[k]!r} in {unit!r}, segment "
+                        f"{stated[k][1]} in {stated[k][0]!r}: one channel's values would "
+                        "mix two units")
+            if j in seg.uncalibrated:  # in any segment: not physical
+                units[k] = UNCALIBRATED
+    if lost and not n_read:
+        more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
+        raise RecordError(f"{path}: no segment of the span can be read: {lost[0]}{more}")
     return _Signals(names, units, spf, out, i1 - i0, unstated)
 
 
