@@ -220,7 +220,8 @@ def test_the_store_must_lie_apart_from_its_inputs(synth_dir, small_window, tmp_p
     before = files_digest(synth_dir)
     kw = dict(window=small_window, progress=False)
     with pytest.raises(ValueError, match=rf"{synth_dir}: the store folder is the input folder "
-                                         rf"{synth_dir}; write the store into a folder outside"):
+                                         rf"{synth_dir}, where its files would read as records; "
+                                         r"write the store into a folder outside the inputs$"):
         prepare(synth_dir, synth_dir, **kw)
     with pytest.raises(ValueError, match=r"store folder is inside the input folder"):
         prepare(synth_dir, synth_dir / "store", shard=(0, 2), **kw)
@@ -234,7 +235,22 @@ def test_the_store_must_lie_apart_from_its_inputs(synth_dir, small_window, tmp_p
     (tmp_path / "link").symlink_to(synth_dir)
     with pytest.raises(ValueError, match=r"store folder is the input folder"):
         prepare(synth_dir, tmp_path / "link", **kw)
+    # Inside a folder a link under the input leads to (the readers walk it), or named
+    # through such a link and '..' from a folder beside it; hidden in the input, too.
+    (tmp_path / "elsewhere").mkdir()
+    (synth_dir / "ext").symlink_to(tmp_path / "elsewhere")
+    try:
+        with pytest.raises(ValueError, match=r"elsewhere/s: the store folder is inside .*"
+                                             r"elsewhere, a folder linked from the input folder"):
+            prepare(synth_dir, tmp_path / "elsewhere" / "s", **kw)
+        with pytest.raises(ValueError, match=r"store folder is inside the input folder"):
+            prepare(synth_dir, synth_dir / "sub" / ".." / "ext" / "s", **kw)
+        with pytest.raises(ValueError, match=r"store folder is inside the input folder"):
+            prepare(synth_dir, synth_dir / ".store", **kw)
+    finally:
+        (synth_dir / "ext").unlink()
     assert files_digest(synth_dir) == before and not (synth_dir / "store").exists()
+    assert not any((tmp_path / "elsewhere").iterdir())
     # A file input beside the store folder is fine.
     assert prepare(record, synth_dir.parent / "beside", **kw)["n_records"] == 1
 

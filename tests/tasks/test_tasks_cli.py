@@ -977,6 +977,7 @@ def test_a_run_folder_inside_its_data_folder_is_refused(tmp_path, capsys) -> Non
                          if verb == "finetune" else "--baselines", "classical", "--out",
                          str(out)]) == 1
             where = "is" if out == data else "is inside"
-            assert f"the run folder {where} the input folder {data}; write the run into a " \
-                "folder outside the inputs" in capsys.readouterr().err
+            assert (f"the run folder {where} the input folder {data}, where its files would "
+                    "read as records; write the run into a folder outside the inputs"
+                    ) in capsys.readouterr().err
     assert sorted(p.name for p in data.iterdir()) == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from pathlib import Path
@@ -479,7 +480,7 @@ def test_a_cache_inside_the_data_folder_is_refused(tmp_path, monkeypatch) -> Non
     for name in ("v100s", "v101l"):
         for ext in (".hea", ".mat"):
             shutil.copy(src / f"{name}{ext}", data / f"{name}{ext}")
-    with pytest.raises(ValueError, match=r"cache: the cache folder is inside the data folder "
+    with pytest.raises(ValueError, match=r"cache: the cache folder is inside the input folder "
                                          r".*vt, where its files would read as records"):
         build_task_dataset("vt-alarm", data, cache_dir=data / "cache")
     assert not (data / "cache").exists()
@@ -492,21 +493,22 @@ def test_a_cache_inside_the_data_folder_is_refused(tmp_path, monkeypatch) -> Non
     (data / "cachelink").unlink()
     (tmp_path / "elsewhere" / "deep").mkdir(parents=True)  # a link, then '..': outside the data
     (data / "out").symlink_to(tmp_path / "elsewhere" / "deep")
-    from qualityfm.tasks.datasets import _refuse_cache_among_records
+    from qualityfm.io.folders import check_out_apart
 
-    _refuse_cache_among_records(data / "out" / ".." / "c", [data])  # not refused
+    refuse = functools.partial(check_out_apart, kind="cache", hidden_ok=True, may_hold=True)
+    refuse(data / "out" / ".." / "c", [data])  # not refused
     (data / "out").unlink()
     # a link inside the data, named through '..' from a folder beside it: the readers walk it
     (data / "ext").symlink_to(tmp_path / "elsewhere")
     (tmp_path / "run").mkdir()
     monkeypatch.chdir(tmp_path / "run")
     for cache in ("../vt/ext", "../vt/ext/c", str(data / "sub" / ".." / "ext")):
-        with pytest.raises(ValueError, match="the cache folder is inside the data folder"):
-            _refuse_cache_among_records(Path(cache), [Path("../vt")])
+        with pytest.raises(ValueError, match="the cache folder is inside"):
+            refuse(Path(cache), [Path("../vt")])
     # and a folder of links to datasets elsewhere, the cache inside one of them
-    with pytest.raises(ValueError, match="the cache folder is inside the data folder"):
-        _refuse_cache_among_records(tmp_path / "elsewhere" / "c", [data])
-    _refuse_cache_among_records(tmp_path / "elsewhere" / ".c", [data])  # hidden: never read
+    with pytest.raises(ValueError, match="the cache folder is inside"):
+        refuse(tmp_path / "elsewhere" / "c", [data])
+    refuse(tmp_path / "elsewhere" / ".c", [data])  # hidden: never read
     (data / "ext").unlink()
     for _ in range(2):
         ds = build_task_dataset("vt-alarm", data, cache_dir=tmp_path / "cache")

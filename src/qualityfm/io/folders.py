@@ -128,23 +128,46 @@ def folder_lock(folder: str | Path, verb: str, flag: str = "--out") -> Iterator[
             _HELD_LOCKS.discard(handle.fileno())
 
 
-def check_out_apart(out: str | os.PathLike, inputs: Sequence[str | os.PathLike],
-                    kind: str) -> None:
-    """Refuse an output folder (a ``kind`` such as "store" or "run") that is an input folder,
-    lies inside one or holds an input: its files would land among the records (and a later
-    run could read them as records; a data folder is no place to write)."""
-    target = Path(out).resolve()
+def check_out_apart(out: str | os.PathLike, inputs: Sequence[str | os.PathLike], kind: str,
+                    *, hidden_ok: bool = False, may_hold: bool = False) -> None:
+    """Refuse an output folder (a ``kind`` such as "store", "run" or "cache") that is an input
+    folder or lies where the readers look in one: inside it as resolved, as named (up to its
+    last ``..``, :func:`as_walked`), or inside a folder a link under it leads to (a folder of
+    links to datasets elsewhere); its files would land among the records, and a later run
+    could read them as records. Unless ``may_hold``, an output holding an input is refused
+    too; with ``hidden_ok``, a folder hidden inside an input (no reader looks there) is not."""
+    target = Path(out)
     for inp in inputs:
-        src = Path(inp).resolve()
+        src = Path(inp)
         if not src.exists():  # its reader names it
             continue
-        if src.is_dir() and target.is_relative_to(src):
-            where = "is" if target == src else "is inside"
-            raise ValueError(f"{out}: the {kind} folder {where} the input folder {inp}; "
-                             f"write the {kind} into a folder outside the inputs")
-        if src.is_relative_to(target):
+        places = [(target.resolve(), src.resolve(), ""), (as_walked(target), as_walked(src), ""),
+                  *((target.resolve(), linked, f"{linked}, a folder linked from ")
+                    for linked in linked_folders(src))] if src.is_dir() else []
+        for where, root, via in places:
+            if not where.is_relative_to(root) or (hidden_ok and any(
+                    part.startswith(".") for part in where.relative_to(root).parts)):
+                continue
+            verb = "is" if where == root and not via else "is inside"
+            hidden = f", or into a hidden folder in it ({src / ('.' + kind)})" if hidden_ok else ""
+            raise ValueError(f"{out}: the {kind} folder {verb} {via}the input folder {inp}, "
+                             f"where its files would read as records; write the {kind} into "
+                             f"a folder outside the inputs{hidden}")
+        if not may_hold and src.resolve().is_relative_to(target.resolve()):
             raise ValueError(f"{out}: the {kind} folder holds the input {inp}; write the "
                              f"{kind} into a folder outside the inputs")
+
+
+def as_walked(path: str | os.PathLike) -> Path:
+    """``path`` absolute as a folder walk names it: up to its last ``..`` resolved (a ``..``
+    after a link leaves the link's target), the names after it kept (links among them are
+    walked by their own names)."""
+    full = Path.cwd() / path  # an absolute path stays as it is
+    parts = full.parts
+    if ".." not in parts:
+        return full
+    last = len(parts) - parts[::-1].index("..")
+    return Path(*parts[:last]).resolve().joinpath(*parts[last:])
 
 
 def _walk(folder: str | Path) -> Iterator[tuple[Path, list[Path] | None, list[Path]]]:

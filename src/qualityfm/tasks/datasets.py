@@ -60,7 +60,7 @@ from qualityfm.io import (
     iter_uci_bp,
     read_record,
 )
-from qualityfm.io.folders import linked_folders
+from qualityfm.io.folders import check_out_apart
 from qualityfm.io.read import no_record_reason, refuse_writing_over, skip_reason
 from qualityfm.io.wfdb_reader import REFERENCE_FILE, header_files, is_vt_alarm
 from qualityfm.quality._common import MIN_FS
@@ -342,34 +342,6 @@ def _on_model_grid(r: np.ndarray, f: float, t0: float, fs: float, n_out: int) ->
     shift = int(round((int(round(t0 * f)) / f - t0) * fs))  # the piece's start, in samples
     r = np.concatenate([np.full(max(shift, 0), r[0]), r[max(-shift, 0):]])[:n_out]
     return np.pad(r, (0, n_out - len(r)), mode="edge") if len(r) < n_out else r
-
-
-def _as_walked(path: Path) -> Path:
-    """``path`` absolute as a folder walk names it: up to its last ``..`` resolved (a ``..``
-    after a link leaves the link's target), the names after it kept (links among them are
-    walked by their own names)."""
-    full = Path.cwd() / path  # an absolute path stays as it is
-    parts = full.parts
-    if ".." not in parts:
-        return full
-    last = len(parts) - parts[::-1].index("..")
-    return Path(*parts[:last]).resolve().joinpath(*parts[last:])
-
-
-def _refuse_cache_among_records(cache: Path, dirs: Sequence[Path]) -> None:
-    """Refuse a cache folder inside a data folder where the readers look (not in a hidden
-    folder; through the links they walk too): its ``.npz`` files would read as records there
-    (``score`` and ``prepare`` had skipped them as bad ones)."""
-    for d in dirs:  # as resolved, as the readers walk it (a link by its own name), and
-        # inside a folder a link under it leads to (a folder of links to datasets elsewhere)
-        pairs = [(cache.resolve(), d.resolve()), (_as_walked(cache), _as_walked(d)),
-                 *((cache.resolve(), target) for target in linked_folders(d))]
-        if any(where.is_relative_to(root) and not any(
-                part.startswith(".") for part in where.relative_to(root).parts)
-               for where, root in pairs):
-            raise ValueError(f"{cache}: the cache folder is inside the data folder {d}, where "
-                             "its files would read as records; give a cache folder outside "
-                             f"it, or a hidden one ({d / '.cache'})")
 
 
 def _pad_left(x: np.ndarray, n: int) -> np.ndarray:
@@ -969,7 +941,7 @@ def _task_files(
     s = TaskSettings(task, float(_DEFAULT_SECONDS[task] if seconds is None else seconds), pad_to,
                      fs, bp_rule, max_records, filters, labels)
     if cache_dir is not None:
-        _refuse_cache_among_records(Path(cache_dir), dirs)
+        check_out_apart(cache_dir, dirs, "cache", hidden_ok=True, may_hold=True)
     found = {f.resolve(): f for d in dirs for f in find_records(d)}
     files = sorted(found.values())
     if task == "abp":
