@@ -826,3 +826,73 @@ def test_a_gain_near_zero_is_refused_naming_the_channel(tmp_path: Path) -> None:
                                           r"calibration"):
         read_record(tmp_path / "g.hea")
     assert read_record(tmp_path / "g.hea", channels=["ecg_v"]).channels == ["ecg_v"]
+
+
+def test_header_fields_wfdb_would_split_otherwise_are_refused(tmp_path: Path) -> None:
+    """wfdb takes gains, baselines and offsets from a signal line, this reader names and
+    units: units past wfdb's pattern (``mm[Hg]``, ``0.1mmHg``) or a non-ASCII space had ended
+    wfdb's units early, its ADC zero lost and every value shifted by 5.12 without a word."""
+    (tmp_path / "g.dat").write_bytes((np.arange(4) * 100 + 1024).astype("<i2").tobytes())
+    hea = tmp_path / "g.hea"
+    hea.write_text("g 1 100 4\ng.dat 16 200/µmHg 16 1024 0 0 0 ABP\n", encoding="utf-8")
+    np.testing.assert_allclose(read_record(hea).signals["abp"], [0, 0.5, 1, 1.5])
+    for line, field in (("g.dat 16 200/mm[Hg] 16 1024 0 0 0 ABP", "units as 'mm', not"),
+                        ("g.dat 16 200/0.1mmHg 16 1024 0 0 0 ABP", "units as '0', not"),
+                        ("g.dat 16 200/mmHg\u00a016 1024 0 0 0 ABP", "units as 'mmHg16'"),
+                        ("sub/g.dat 16 200/mmHg 16 1024 0 0 0 ABP", "cannot read the line")):
+        hea.write_text(f"g 1 100 4\n{line}\n", encoding="utf-8")
+        with pytest.raises(RecordError, match=rf"g\.hea: corrupt WFDB header \(signal 1 'ABP': "
+                                              rf"a WFDB reader (would read its )?{field}"):
+            read_record(hea)
+    hea.write_text("g 1 100 -4\ng.dat 16 200/mmHg 16 1024 0 0 0 ABP\n")
+    with pytest.raises(RecordError, match="a negative count"):
+        read_record(hea)
+    hea.write_text("g 1 100 4\ng.dat 0 200/mmHg 16 1024 0 0 0 ABP\n")
+    with pytest.raises(RecordError, match=r"signal 1 'ABP' is a null signal \(format 0"):
+        read_record(hea)
+
+
+def test_format_32_keeps_its_precision(tmp_path: Path) -> None:
+    """32-bit samples less a baseline of 2**30 had been computed in float32 (0 for 1)."""
+    base = 2**30
+    (tmp_path / "p.dat").write_bytes((base + np.array([0, 1, 2, 3, 100, -50])).astype("<i4")
+                                     .tobytes())
+    (tmp_path / "p.hea").write_text(f"p 1 100 6\np.dat 32 1({base})/uV 32 0 0 0 0 II\n")
+    np.testing.assert_array_equal(read_record(tmp_path / "p.hea").signals["ecg_ii"],
+                                  [0, 1, 2, 3, 100, -50])
+
+
+def test_a_short_signal_file_is_named_with_its_size(tmp_path: Path) -> None:
+    """wfdb says "Samples were not loaded correctly" naming no file: the file at fault and
+    its size are named, and a span within what it holds still reads."""
+    x = np.arange(20).astype("<i2")
+    (tmp_path / "a.dat").write_bytes(x.tobytes())
+    (tmp_path / "b.dat").write_bytes(x[:15].tobytes())
+    hea = tmp_path / "t.hea"
+    hea.write_text("t 2 100 20\na.dat 16 1/mV 16 0 0 0 0 II\nb.dat 16 1/mV 16 0 0 0 0 V\n")
+    with pytest.raises(RecordError, match=r"t\.hea: truncated signal file b\.dat: it holds 30 "
+                                          r"bytes of samples, the header's formats \(16\) make "
+                                          r"40 of the 20 samples per signal read"):
+        read_record(hea)
+    np.testing.assert_array_equal(read_record(hea, stop=0.15).signals["ecg_v"], x[:15])
+
+
+def test_segment_lines_must_agree_with_the_segments(tmp_path: Path) -> None:
+    """A segment line counting other samples than the segment's header had cut or shifted
+    the record's timeline without a word (or read a whole good segment as a gap)."""
+    for name, first in (("s1", 0), ("s2", 100)):
+        (tmp_path / f"{name}.dat").write_bytes((first + np.arange(10)).astype("<i2").tobytes())
+        (tmp_path / f"{name}.hea").write_text(f"{name} 1 100 10\n{name}.dat 16 1/mV 16 0 0 0 0 "
+                                              "II\n")
+    master = tmp_path / "m.hea"
+    master.write_text("m/2 1 100 20\ns1 10\ns2 10\n")
+    np.testing.assert_array_equal(read_record(master).signals["ecg_ii"],
+                                  [*range(10), *range(100, 110)])
+    for text, match in (("m/2 1 100 15\ns1 5\ns2 10\n", "gives segment s1 5 samples per "
+                         "signal, its own header 10"),
+                        ("m/2 1 100 22\ns1 12\ns2 10\n", "gives segment s1 12 samples"),
+                        ("m/5 1 100 20\ns1 10\ns2 10\n", "announces 5 segments, 2 segment"),
+                        ("m/2 1 100 20\ns1 -10\ns2 10\n", "a segment of a negative length")):
+        master.write_text(text)
+        with pytest.raises(RecordError, match=rf"m\.hea: .*{match}"):
+            read_record(master)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import wfdb
+from wfdb.io.header import rx_signal
 
 from qualityfm.io.base import patient_from_path, sample_span, select_channels
 from qualityfm.io.channels import canonical_channel, canonical_names
@@ -127,11 +128,21 @@ def parse_header(path: Path) -> Header:
         n_frames = int(head[3]) if len(head) > 3 else None
     except (IndexError, ValueError) as e:
         raise RecordError(f"{path}: corrupt WFDB header (record line {body[0]!r})") from e
+    if n_sig < 0 or (n_frames is not None and n_frames < 0):
+        raise RecordError(f"{path}: corrupt WFDB header (record line {body[0]!r}: a negative "
+                          "count)")
     if "/" in head[0]:  # multi-segment: "name/nseg nsig fs len", then "segment length" lines
         try:
             seg_lens = [(ln.split()[0], int(ln.split()[1])) for ln in body[1:]]
         except (IndexError, ValueError) as e:
             raise RecordError(f"{path}: corrupt WFDB header (segment lines {body[1:]!r})") from e
+        n_seg = head[0].split("/", 1)[1]
+        if n_seg != str(len(seg_lens)):
+            raise RecordError(f"{path}: corrupt WFDB header (record line {body[0]!r} announces "
+                              f"{n_seg} segments, {len(seg_lens)} segment lines follow)")
+        if any(n < 0 for _, n in seg_lens):
+            raise RecordError(f"{path}: corrupt WFDB header (a segment of a negative length: "
+                              f"{next(f'{s} {n}' for s, n in seg_lens if n < 0)!r})")
         segments = [s for s, _ in seg_lens]
         if path.stem in segments:  # a segment header is a one-segment record's
             raise RecordError(f"{path}: corrupt WFDB header (a multi-segment record that lists "
@@ -152,6 +163,9 @@ def parse_header(path: Path) -> Header:
             raise RecordError(f"{path}: corrupt WFDB header ({signal}: its signal file name "
                               f"{p[0]!r} holds bytes that are not ASCII)")
         fmt = _FORMAT_FIELD.match(p[1]) if len(p) > 1 else None
+        if fmt is not None and fmt.group(1) == "0" and p[0] != "~":  # "~": a layout's line
+            raise RecordError(f"{path}: {signal} is a null signal (format 0: no samples "
+                              "stored); leave its line out of the header to read the others")
         if len(p) > 1 and (fmt is None or fmt.group(1) not in _FORMATS):
             raise RecordError(
                 f"{path}: corrupt WFDB header ({signal}: format field {p[1]!r} is not a WFDB "
@@ -165,6 +179,8 @@ def parse_header(path: Path) -> Header:
                 f"{path}: corrupt WFDB header ({signal}: gain field {p[2]!r} is not "
                 "gain[(baseline)][/units], e.g. 200(0)/mV)"
             )
+    for k, (line, name) in enumerate(zip(signal_lines, names, strict=True)):
+        _check_as_wfdb_reads(path, f"signal {k + 1}{f' {name!r}' if name else ''}", line)
     unstated = {i for i, p in enumerate(parts) if len(p) < 3 or "/" not in p[2]}
     uncalibrated = {i for i, p in enumerate(parts)
                     if len(p) > 2 and float(re.split(r"[(/]", p[2])[0]) == 0}
@@ -177,6 +193,41 @@ def parse_header(path: Path) -> Header:
                   skews=[int(f.group(3) or 0) if f else 0 for f in fields],
                   frame_samples=[int(f.group(2) or 1) if f else 1 for f in fields],
                   byte_offsets=[int(f.group(4) or 0) if f else 0 for f in fields])
+
+
+#: A signal line's fields as split here, against the groups of wfdb's own signal-line pattern.
+_WFDB_GROUPS = ("file_name", "fmt", "adc_gain", "baseline", "units", "adc_res", "adc_zero",
+                "init_value", "checksum", "block_size")
+
+
+def _check_as_wfdb_reads(path: Path, signal: str, line: str) -> None:
+    """Refuse a signal line that wfdb's reader, which takes the gains, baselines and offsets
+    from it, would split otherwise than this module (which takes names and units from it):
+    units holding a character past its pattern (``mm[Hg]``, ``0.1mmHg``) or a field parted by
+    a non-ASCII space ended its units early, the baseline then read as 0 and the values
+    shifted without a word."""
+    ascii_ = line.encode("ascii", "ignore").decode()  # as wfdb reads the file
+    p = line.split(maxsplit=8)
+    gain = re.fullmatch(r"([^(/]*)(?:\(([^)]*)\))?(?:/(.*))?", p[2]) if len(p) > 2 else None
+    fmt = re.match(r"\d+", p[1]) if len(p) > 1 else None
+    ours = [p[0], fmt.group() if fmt else "", *(gain.groups("") if gain else ("", "", "")),
+            *(p[3:8] + [""] * (8 - max(len(p), 3)))]
+    ours = [v.encode("ascii", "ignore").decode() for v in ours]
+    m = rx_signal.match(ascii_)
+    if m is None:
+        raise RecordError(f"{path}: corrupt WFDB header ({signal}: a WFDB reader cannot read "
+                          f"the line {line!r}; a signal file is named by letters, digits, - "
+                          "and _ with one dot, in the header's folder)")
+    theirs = [m.group(g) if m else None for g in _WFDB_GROUPS]
+    for field_name, mine, read in zip(_WFDB_GROUPS, ours, theirs, strict=True):
+        if read != mine:
+            hint = ("a signal file name of letters, digits, - and _ with one dot"
+                    if field_name == "file_name" else
+                    "units of letters, digits and ^ - ? % / only, fields parted by spaces or "
+                    "tabs")
+            raise RecordError(f"{path}: corrupt WFDB header ({signal}: a WFDB reader would "
+                              f"read its {field_name} as {read!r}, not {mine!r}, and its values "
+                              f"wrong; write {hint})")
 
 
 def _read_frames(base: str, header: Header, picked: list[int], i0: int, i1: int,
@@ -200,7 +251,9 @@ def _read_frames(base: str, header: Header, picked: list[int], i0: int, i1: int,
     with np.errstate(over="ignore"):  # a gain past any calibration: refused by the caller
         rec = wfdb.rdrecord(base, sampfrom=lead, sampto=end, channels=picked, physical=True,
                             smooth_frames=False, ignore_skew=any(header.skews),
-                            return_res=32)
+                            # float32 holds 24 bits: 32-bit samples less a baseline in 64
+                            return_res=64 if any(header.formats[j] == "32" for j in picked)
+                            else 32)
     if i1 == sys.maxsize:
         i1 = lead + rec.sig_len
     total = n_frames if n_frames is not None else lead + rec.sig_len
@@ -449,6 +502,13 @@ def _segment(path: Path, header: Header, layout: Any, picked: list[int], name: s
     if not np.isclose(seg.fs, header.fs, rtol=1e-6):
         raise RecordError(f"{path}: segment {name} is sampled at {seg.fs:g} Hz, the "
                           f"record's header at {header.fs:g} Hz")
+    if seg.n_frames is not None and seg.n_frames != length:  # its samples would lie elsewhere
+        raise RecordError(f"{path}: the record's header gives segment {name} {length} samples "
+                          f"per signal, its own header {seg.n_frames}")
+    try:
+        _check_dat_length(seg_path, seg, b)
+    except RecordError as e:
+        raise _SegmentLost(str(e).removeprefix(f"{seg_path}: ")) from e
     wanted = [(k, j) for k, j in enumerate(_nth(layout.sig_name, picked, seg.sig_names))
               if j is not None]
     if not wanted:
@@ -570,7 +630,7 @@ def _check_empty_files(path: Path, header: Header) -> None:
                           f"sample, the others do")
 
 
-def _check_mat_length(path: Path, header: Header) -> None:
+def _check_mat_length(path: Path, header: Header, needed: int) -> None:
     """A MATLAB v4 ``.mat`` signal file (format 16+24) against its own header: one that is no
     MATLAB v4 matrix of the header's sample type, whose samples start elsewhere than the
     format field's byte offset says, or that holds another number of signals is refused (it
@@ -615,16 +675,20 @@ def _check_mat_length(path: Path, header: Header) -> None:
         if held < cols and header.n_frames is None:
             raise RecordError(f"{path}: truncated signal file {name}: its MATLAB header "
                               f"declares {cols} samples per signal, the file holds {held}")
+        if header.n_frames is not None and held < needed:
+            raise RecordError(f"{path}: truncated signal file {name}: it holds {held} samples "
+                              f"per signal, {needed} read")
         if header.n_frames is not None and header.n_frames < cols:
             warnings.warn(f"{path}: the header counts {header.n_frames} samples per signal, its "
                           f"signal file {name} declares {cols}: reading {header.n_frames}",
                           RuntimeWarning, stacklevel=3)
 
 
-def _check_dat_length(path: Path, header: Header) -> None:
-    """Warn where a signal file holds more bytes than the header's formats and sample count
-    give it: a file of another format (16-bit samples under a format-80 header) reads as
-    other values (a file too short is refused by the read)."""
+def _check_dat_length(path: Path, header: Header, needed: int) -> None:
+    """Refuse a signal file too short for the ``needed`` frames a read takes from it (named,
+    with its size: wfdb says "Samples were not loaded correctly"), and warn where one holds
+    more bytes than the header's formats and sample count give it: a file of another format
+    (16-bit samples under a format-80 header) reads as other values."""
     if header.n_frames is None:
         return
     for name in dict.fromkeys(f for f in header.files if not f.lower().endswith(".mat")):
@@ -638,6 +702,12 @@ def _check_dat_length(path: Path, header: Header) -> None:
         per_frame = sum(_BYTES_PER_SAMPLE[header.formats[k]] * header.frame_samples[k]
                         for k in signals)
         expected = math.ceil(header.n_frames * per_frame)
+        if size < math.ceil(needed * per_frame):
+            raise RecordError(f"{path}: truncated signal file {name}: it holds {max(size, 0)} "
+                              f"bytes of samples, the header's formats "
+                              f"({', '.join(header.formats[k] for k in signals)}) make "
+                              f"{math.ceil(needed * per_frame)} of the {needed} samples per "
+                              "signal read")
         if size > expected + math.ceil(per_frame):  # (packed formats round up)
             warnings.warn(f"{path}: its signal file {name} holds {size} bytes of samples, the "
                           f"header's formats ({', '.join(header.formats[k] for k in signals)}) "
@@ -682,9 +752,6 @@ def read_wfdb(
     if not multi and not header.sig_names:
         raise RecordError(f"{path}: empty record (no signals)")
     n_frames = header.n_frames
-    if not multi:
-        _check_mat_length(path, header)
-        _check_dat_length(path, header)
     if multi:
         n_frames = sum(n for _, n in header.data_segments)
         if header.n_frames not in (None, 0, n_frames):  # wfdb refuses such a record
@@ -698,6 +765,9 @@ def read_wfdb(
     if n_frames == 0:
         raise RecordError(f"{path}: empty record (no samples)")
     i0, i1 = sample_span(start, stop, frame_fs, n_frames or sys.maxsize, path)
+    if not multi:
+        _check_mat_length(path, header, i1)
+        _check_dat_length(path, header, i1)
 
     layout = _layout(path, header) if multi else None
     file_labels = layout.sig_name if multi else header.sig_names
