@@ -896,3 +896,35 @@ def test_segment_lines_must_agree_with_the_segments(tmp_path: Path) -> None:
         master.write_text(text)
         with pytest.raises(RecordError, match=rf"m\.hea: .*{match}"):
             read_record(master)
+
+
+def test_challenge_2015_answers_beside_the_headers(tmp_path: Path) -> None:
+    """A test set's answers come apart from its headers: ``alarms.csv`` (or the Challenge's
+    ``ALARMS``, 1/0 without a header line) labels records whose headers carry no label, and
+    a disagreement leaves the record unlabelled, said why (the file had been ignored: a
+    folder of unlabelled headers read as no record, one of flipped answers as the headers)."""
+    import shutil
+
+    src = shared_path("physionet2015_vt")
+    for name in ("v100s", "v101l", "v131l"):
+        shutil.copy(src / f"{name}.mat", tmp_path)
+        text = (src / f"{name}.hea").read_text()
+        if name != "v131l":  # v131l keeps its '#True alarm' line
+            text = "".join(ln + "\n" for ln in text.splitlines() if not ln.startswith("#"))
+        (tmp_path / f"{name}.hea").write_text(text)
+    assert "alarm_true" not in read_record(tmp_path / "v100s.hea").labels
+    (tmp_path / "alarms.csv").write_text("record,alarm_type,label\nv100s,Ventricular_Tachycardia,"
+                                         "true\nv101l,Ventricular_Tachycardia,maybe\n"
+                                         "v131l,Ventricular_Tachycardia,false\n")
+    rec = read_record(tmp_path / "v100s.hea")
+    assert rec.labels == {"alarm_true": True, "alarm_type": "Ventricular_Tachycardia"}
+    assert rec.events == {"alarm": 300.0}
+    assert read_record(tmp_path / "v101l.hea").labels["unlabelled"] == {
+        "alarm_true": "alarms.csv gives it 'maybe', not true/false or 1/0"}
+    assert read_record(tmp_path / "v131l.hea").labels["unlabelled"] == {
+        "alarm_true": "its header labels the alarm true, alarms.csv beside it false"}
+    (tmp_path / "alarms.csv").unlink()
+    (tmp_path / "ALARMS").write_text("v100s,Ventricular_Tachycardia,0\nv131l,"
+                                     "Ventricular_Tachycardia,1\n")
+    assert read_record(tmp_path / "v100s.hea").labels["alarm_true"] is False
+    assert read_record(tmp_path / "v131l.hea").labels["alarm_true"] is True

@@ -721,3 +721,28 @@ def test_task_windows_line_channels_of_different_rates_up_and_end_on_a_signal() 
         rec.events["alarm"] = a
         x = record_dataset("vt-alarm", rec, filters=False).X[0, PPG]
         assert x[:-1].min() == -1.0 and x.max() == 1.0 and x[-1] > -0.99, (a, x[-3:])
+
+
+def test_vt_answers_from_alarms_csv_reach_the_task_and_its_cache(tmp_path) -> None:
+    """Headers without labels and their answers in alarms.csv: the task reads the answers,
+    and an edited answer file is another dataset (the cache had kept the old labels)."""
+    src = shared_path("physionet2015_vt")
+    data = tmp_path / "vt"
+    data.mkdir()
+    names = ("v100s", "v131l")  # false, true
+    for name in names:
+        shutil.copy(src / f"{name}.mat", data)
+        (data / f"{name}.hea").write_text("".join(
+            ln + "\n" for ln in (src / f"{name}.hea").read_text().splitlines()
+            if not ln.startswith("#")))
+    cache = tmp_path / "cache"
+    with pytest.raises(RecordError, match=r"no record fits task 'vt-alarm'.*or a line in "
+                                          r"alarms\.csv beside it"):
+        build_task_dataset("vt-alarm", data, cache_dir=cache)
+    (data / "alarms.csv").write_text("record,alarm_type,label\nv100s,Ventricular_Tachycardia,"
+                                     "false\nv131l,Ventricular_Tachycardia,true\n")
+    ds = build_task_dataset("vt-alarm", data, cache_dir=cache)
+    assert list(ds.record_ids) == list(names) and ds.y.tolist() == [0, 1]
+    (data / "alarms.csv").write_text("record,alarm_type,label\nv100s,Ventricular_Tachycardia,"
+                                     "true\nv131l,Ventricular_Tachycardia,true\n")
+    assert build_task_dataset("vt-alarm", data, cache_dir=cache).y.tolist() == [1, 1]

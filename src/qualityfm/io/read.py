@@ -23,7 +23,7 @@ from qualityfm.io.table_reader import (
 from qualityfm.io.uci_reader import is_uci_bp_file
 from qualityfm.io.vital_reader import read_vital
 from qualityfm.io.wfdb_reader import (
-    REFERENCE_FILE,
+    LABEL_FILES,
     header_naming,
     is_record_header,
     read_wfdb,
@@ -214,7 +214,7 @@ def no_rate_reason(path: str | Path) -> str:
 
 def refuse_writing_over(outputs: Sequence[str | Path], records: Sequence[str | Path]) -> None:
     """Refuse (ValueError) an output file that is one of the ``records`` a run reads, or a
-    file beside them that the readers take labels or data from (``REFERENCE.csv``, a
+    file beside them that the readers take labels or data from (``REFERENCE.csv``, ``alarms.csv``, a
     monitor's ``*_Numerics.csv``): it would be replaced by the table written there."""
     read = {Path(r).resolve() for r in records}
     folders = {r.parent for r in read}
@@ -223,7 +223,7 @@ def refuse_writing_over(outputs: Sequence[str | Path], records: Sequence[str | P
         if path in read:
             raise ValueError(f"--out {out} is a record this run reads: writing there would "
                              "replace it; give the output another name")
-        if path.parent in folders and (path.name.lower() == REFERENCE_FILE.lower() or (
+        if path.parent in folders and (path.name.lower() in {n.lower() for n in LABEL_FILES} or (
                 path.suffix.lower() == ".csv" and path.stem.endswith("_Numerics"))):
             raise ValueError(f"--out {out} is a file the records beside it are read with "
                              "(labels or monitor numerics): writing there would replace it; "

@@ -334,6 +334,58 @@ def _read_reference(path: str, mtime_ns: int, size: int) -> dict[str, str | tupl
     return {record: ls[0] if len(ls) == 1 else tuple(ls) for record, ls in given.items()}
 
 
+#: The answer files of a Challenge 2015 folder: record, alarm type and label (true/false or
+#: 1/0) per line; the Challenge's own ``ALARMS`` has no header line. Read beside the headers'
+#: own labels, for records whose headers carry none (a test set's answers come apart).
+ALARMS_FILES = ("alarms.csv", "ALARMS")
+#: Every file beside the records that labels them.
+LABEL_FILES = (REFERENCE_FILE, *ALARMS_FILES)
+_TRUE, _FALSE = frozenset({"true", "1", "t", "yes"}), frozenset({"false", "0", "f", "no"})
+
+
+def _alarms(folder: str) -> dict[str, tuple[str, str, bool | str]]:
+    """record -> (answer file, alarm type, label, or why it has none) of the Challenge 2015
+    answer files in ``folder``."""
+    out: dict[str, tuple[str, str, bool | str]] = {}
+    for name in ALARMS_FILES:
+        path = Path(folder) / name
+        if path.is_file():
+            st = path.stat()
+            for record, answer in _read_alarms(str(path), st.st_mtime_ns, st.st_size).items():
+                out.setdefault(record, (name, *answer))
+    return out
+
+
+@lru_cache(maxsize=64)
+def _read_alarms(path: str, mtime_ns: int, size: int) -> dict[str, tuple[str, bool | str]]:
+    """record -> (alarm type, label or why it has none) of one answer file."""
+    try:
+        with Path(path).open(newline="", encoding="utf-8-sig") as f:
+            rows = [[c.strip() for c in row] for row in csv.reader(f)
+                    if any(c.strip() for c in row)]
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise RecordError(f"{path}: the alarm answers of the records beside it are unreadable "
+                          f"({e}); save them as UTF-8 CSV (record,alarm type,true|false per "
+                          "line)") from e
+    if rows and rows[0][0].lower() == "record":  # a header line
+        rows = rows[1:]
+    given: dict[str, set[tuple[str, bool | str]]] = {}
+    for row in rows:
+        label = row[-1].lower() if len(row) >= 2 else ""
+        said: bool | str = (True if label in _TRUE else False if label in _FALSE else
+                            f"{Path(path).name} gives it {row[-1] if len(row) >= 2 else ''!r}, "
+                            "not true/false or 1/0")
+        given.setdefault(row[0], set()).add((row[1] if len(row) >= 3 else "", said))
+    out: dict[str, tuple[str, bool | str]] = {}
+    for record, answers in given.items():
+        kinds = {k for k, _ in answers if k}
+        saids = {v for _, v in answers}
+        said = next(iter(saids)) if len(saids) == 1 else (
+            f"{Path(path).name} gives it {len(saids)} labels")
+        out[record] = (next(iter(kinds)) if len(kinds) == 1 else "", said)
+    return out
+
+
 def _normal_alarm_type(name: str) -> str:
     return re.sub(r"[\s-]+", "_", name.strip()).lower()
 
@@ -350,8 +402,9 @@ def is_vt_alarm(alarm_type: str) -> bool:
 def challenge_labels(
     comments: Sequence[str], path: Path
 ) -> tuple[dict[str, Any], dict[str, float]]:
-    """Labels and events of Challenge 2015 (header comments) and 2017 (``REFERENCE.csv``) of
-    the record whose header is ``path``. The alarm's type is the nearest line before its
+    """Labels and events of Challenge 2015 (header comments, else an answer file beside it,
+    :data:`ALARMS_FILES`; the two disagreeing leave it unlabelled) and 2017 (``REFERENCE.csv``)
+    of the record whose header is ``path``. The alarm's type is the nearest line before its
     label that names an alarm type (other notes may lie between), else the line before it.
     An alarm labelled both true and false, or a record listed with two rhythms, is left
     unlabelled, the reason under ``labels["unlabelled"]``, by label (``{"alarm_true": why}``,
@@ -382,6 +435,19 @@ def challenge_labels(
     if len(said) > 1:
         del labels["alarm_true"]
         labels["unlabelled"] = {"alarm_true": "its header labels the alarm both true and false"}
+    answer = _alarms(str(path.parent.resolve())).get(path.stem)
+    if answer is not None and len(said) <= 1:
+        file, kind, told = answer
+        if kind:
+            labels.setdefault("alarm_type", kind)
+        events.setdefault("alarm", ALARM_TIME)
+        if isinstance(told, str) or labels.get("alarm_true", told) != told:
+            labels.pop("alarm_true", None)
+            labels["unlabelled"] = {"alarm_true": told if isinstance(told, str) else (
+                f"its header labels the alarm {str(not told).lower()}, {file} beside it "
+                f"{str(told).lower()}")}
+        else:
+            labels["alarm_true"] = told
     rhythm = _reference(str(path.parent.resolve())).get(path.stem)
     if isinstance(rhythm, tuple):
         labels.setdefault("unlabelled", {})["rhythm"] = (

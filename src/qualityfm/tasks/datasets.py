@@ -62,7 +62,7 @@ from qualityfm.io import (
 )
 from qualityfm.io.folders import check_out_apart
 from qualityfm.io.read import no_record_reason, refuse_writing_over, skip_reason
-from qualityfm.io.wfdb_reader import REFERENCE_FILE, header_files, is_vt_alarm
+from qualityfm.io.wfdb_reader import LABEL_FILES, header_files, is_vt_alarm
 from qualityfm.quality._common import MIN_FS
 from qualityfm.quality.features import FEATURES_VERSION, feature_names, signal_features
 from qualityfm.signal import (
@@ -378,7 +378,8 @@ def _rows_vt(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dic
     rec = _fast_enough(rec, path)
     if s.labels and "alarm_true" not in rec.labels:
         raise RecordError(f"{path}: " + rec.labels.get("unlabelled", {}).get(
-            "alarm_true", "no Challenge 2015 alarm label (labels['alarm_true'])"))
+            "alarm_true", "no Challenge 2015 alarm label (labels['alarm_true']: a '#True "
+            "alarm' or '#False alarm' header line, or a line in alarms.csv beside it)"))
     # a folder of the whole Challenge 2015 set holds five alarm types; only VT is this task's
     kind = rec.labels.get("alarm_type")
     if kind is not None and not is_vt_alarm(str(kind)):
@@ -745,8 +746,8 @@ def _record_files(files: list[Path]) -> list[tuple[str, int, int]]:
 def _cache_path(cache_dir: Path, s: TaskSettings, files: list[Path]) -> Path:
     """The cache file of a dataset: its settings, its files, the files they read (signal
     files, segments: a rewritten ``.mat`` under the same header is another dataset) and the
-    label files beside them (``REFERENCE.csv``), each by path and version."""
-    labels = sorted({f.parent.resolve() / REFERENCE_FILE for f in files})  # as the reader
+    label files beside them (``REFERENCE.csv``, ``alarms.csv``), each by path and version."""
+    labels = sorted({f.parent.resolve() / name for f in files for name in LABEL_FILES})
     key = json.dumps({"v": CACHE_VERSION, "features": FEATURES_VERSION, "settings": asdict(s),
                       "files": _record_files(files),
                       "labels": [(str(f), f.stat().st_mtime_ns, f.stat().st_size)
