@@ -220,7 +220,8 @@ def test_the_store_must_lie_apart_from_its_inputs(synth_dir, small_window, tmp_p
     before = files_digest(synth_dir)
     kw = dict(window=small_window, progress=False)
     with pytest.raises(ValueError, match=rf"{synth_dir}: the store folder is the input folder "
-                                         rf"{synth_dir}, where its files would read as records; "
+                                         rf"{synth_dir}, where its files would lie among the "
+                                         r"records; "
                                          r"write the store into a folder outside the inputs$"):
         prepare(synth_dir, synth_dir, **kw)
     with pytest.raises(ValueError, match=r"store folder is inside the input folder"):

@@ -49,6 +49,16 @@ def test_cli_finetune_then_evaluate_vt(tmp_path, capsys) -> None:
                  "--out", str(tmp_path / "cmp" / "table.json")]) == 1
     assert (tmp_path / "cmp" / "table.md").read_text() == "rows"
     assert "holds a comparison (compare.json), whose tables" in capsys.readouterr().err
+    linked = tmp_path / "linked"  # a report among the records, as the demo's: refused
+    linked.mkdir()
+    for f in sorted(data.glob("v10*"))[:4]:
+        (linked / f.name).symlink_to(f)
+    assert main(["evaluate", "--task", "vt-alarm", "--data", str(linked), "--model", str(run),
+                 "--out", str(linked / "r.json")]) == 1
+    assert f"the report folder is the input folder {linked}, where its files would lie among " \
+        "the records" in capsys.readouterr().err
+    assert sorted(p.name for p in linked.iterdir()) == sorted(
+        f.name for f in sorted(data.glob("v10*"))[:4])
     # a network reads windows of its own length only: other --seconds refused up front
     for verb, dest in (("evaluate", out), ("predict", tmp_path / "p.csv")):
         assert main([verb, *common, "--model", str(run), "--out", str(dest),
@@ -301,8 +311,19 @@ def test_cli_classical_finetune_then_evaluate_on_other_records(tmp_path, capsys)
         "n_groups": 0, "groups": [], "n_windows": 3}
     assert "3 of the 3 windows evaluated are windows the model was fitted on, under other " \
         "names: these figures are not a test" in capsys.readouterr().err
-    assert "| cls (NOT A TEST: 3 of 3 windows trained on) |" in (
+    assert "| cls (NOT A TEST: 3 of 3 windows trained on under other names) |" in (
         again.parent / "results.md").read_text()
+    for ext in (".hea", ".mat"):  # and one by its own name: both told (the copies had not been)
+        (renamed / f"{heads[3].stem}{ext}").symlink_to(heads[3].with_suffix(ext))
+    assert main(["evaluate", "--task", "vt-alarm", "--data", str(renamed), "--model", str(run),
+                 "--out", str(again)]) == 0
+    assert json.loads(again.read_text())["trained_on"] == {
+        "n_groups": 1, "groups": [heads[3].stem], "n_windows": 3}
+    err = capsys.readouterr().err
+    assert f"1 of the 4 patients/records evaluated were in the model's training data " \
+        f"({heads[3].stem})" in err and "3 of the 4 windows evaluated are windows" in err
+    assert "| cls (NOT A TEST: 1 of 4 patients/records trained on; 3 of 4 windows trained on " \
+        "under other names) |" in (again.parent / "results.md").read_text()
     assert len(res["predictions"]["y"]) == 20 and res["threshold"] == meta["protocol"]["threshold"]
     assert res["n"] == 20 and len(res["skipped"]) == 1
     assert res["skipped"][0]["record"].endswith(heads[60].name)  # as score and prepare list it
@@ -978,6 +999,6 @@ def test_a_run_folder_inside_its_data_folder_is_refused(tmp_path, capsys) -> Non
                          str(out)]) == 1
             where = "is" if out == data else "is inside"
             assert (f"the run folder {where} the input folder {data}, where its files would "
-                    "read as records; write the run into a folder outside the inputs"
+                    "lie among the records; write the run into a folder outside the inputs"
                     ) in capsys.readouterr().err
     assert sorted(p.name for p in data.iterdir()) == before

@@ -481,7 +481,7 @@ def test_a_cache_inside_the_data_folder_is_refused(tmp_path, monkeypatch) -> Non
         for ext in (".hea", ".mat"):
             shutil.copy(src / f"{name}{ext}", data / f"{name}{ext}")
     with pytest.raises(ValueError, match=r"cache: the cache folder is inside the input folder "
-                                         r".*vt, where its files would read as records"):
+                                         r".*vt, where its files would lie among the records"):
         build_task_dataset("vt-alarm", data, cache_dir=data / "cache")
     assert not (data / "cache").exists()
     # a hidden folder there is never read, and a cache holding the data folder writes beside it

@@ -151,8 +151,8 @@ def check_out_apart(out: str | os.PathLike, inputs: Sequence[str | os.PathLike],
             verb = "is" if where == root and not via else "is inside"
             hidden = f", or into a hidden folder in it ({src / ('.' + kind)})" if hidden_ok else ""
             raise ValueError(f"{out}: the {kind} folder {verb} {via}the input folder {inp}, "
-                             f"where its files would read as records; write the {kind} into "
-                             f"a folder outside the inputs{hidden}")
+                             f"where its files would lie among the records; write the {kind} "
+                             f"into a folder outside the inputs{hidden}")
         if not may_hold and src.resolve().is_relative_to(target.resolve()):
             raise ValueError(f"{out}: the {kind} folder holds the input {inp}; write the "
                              f"{kind} into a folder outside the inputs")

@@ -518,6 +518,7 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     out = check_output(out, (".json",), what="evaluate")
     refuse_reserved_name(out)
     _refuse_report_folder(out)
+    check_out_apart(out.parent, data_dirs(data), "report")  # as the demo's report
     check_bp_rule(task, bp_rule)
     model = Path(model)
     est, rhythm, summary = _saved_model(task, model, device)
@@ -533,17 +534,17 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
         res["bp_rule"] = ds.settings["bp_rule"]  # how the targets were taken
     label = Path(os.path.abspath(model)).name  # the row and plots name it ("." too; a link
     # by its own name)
-    trained_on = _trained_on(summary, set(ds.groups.astype(str)), "evaluated",
+    trained_on = _trained_on(summary, ds.groups.astype(str).tolist(), "evaluated",
                              ": these figures are not a test", est,
                              _row_digests(ds) if est.train_windows is not None else [])
     if trained_on is not None:
         res["trained_on"] = trained_on
-        if trained_on["n_groups"]:
-            label = (f"{label} (NOT A TEST: {trained_on['n_groups']} of "
-                     f"{len(set(ds.groups))} patients/records trained on)")
-        elif trained_on["n_windows"]:
-            label = (f"{label} (NOT A TEST: {trained_on['n_windows']} of {len(ds)} windows "
-                     "trained on)")
+        told = ([f"{trained_on['n_groups']} of {len(set(ds.groups))} patients/records trained "
+                 "on"] if trained_on["n_groups"] else []) + (
+            [f"{trained_on['n_windows']} of {len(ds)} windows trained on under other names"]
+            if trained_on["n_windows"] else [])
+        if told:
+            label = f"{label} (NOT A TEST: {'; '.join(told)})"
     report(res, out.parent, out.stem, label=label)
     return res
 
@@ -554,27 +555,29 @@ def _row_digests(ds: TaskDataset) -> list[tuple[str, str]]:
     return list(zip(window_digests(ds.X), window_digests(ds.features), strict=True))
 
 
-def _trained_on(summary: dict, groups: set[str], verb: str, consequence: str = "",
+def _trained_on(summary: dict, groups: Sequence[str], verb: str, consequence: str = "",
                 est: TaskEstimator | None = None,
                 digests: Sequence[tuple[str, str]] = ()) -> dict | None:
-    """``{"n_groups", "groups", "n_windows"}``: the ``groups`` (patients or records) the run
-    was fitted on, and how many rows (``digests``, :func:`_row_digests`) hold a window or
-    features row the model ``est`` fitted, under whatever name (a renamed copy), warned
-    about on stderr; ``n_windows`` None for a model saved before it kept them, the whole
-    None where neither was recorded (a model saved from Python keeps no record names)."""
+    """``{"n_groups", "groups", "n_windows"}``: the patients or records of ``groups`` (each
+    row's) the run was fitted on, and how many rows of other names (``digests``,
+    :func:`_row_digests`, one per row when given) hold a window or features row the model
+    ``est`` fitted (a renamed copy), each warned about on stderr; ``n_windows`` None for a
+    model saved before it kept them, the whole None where neither was recorded (a model
+    saved from Python keeps no record names)."""
     names = summary.get("train_groups")
     fitted = None if est is None else est.train_windows
     if names is None and fitted is None:
         return None
-    seen = sorted(set(names or ()) & groups)
-    known = set(fitted or ())
+    seen = sorted(set(names or ()) & set(groups))
+    known, by_name = set(fitted or ()), set(seen)
     n_windows = None if fitted is None else sum(
-        1 for window, feats in digests if window in known or feats in known)
+        1 for group, (window, feats) in zip(groups, digests, strict=True)
+        if group not in by_name and (window in known or feats in known))
     if seen:
-        print(f"qualityfm: warning: {len(seen)} of the {len(groups)} patients/records {verb} "
-              f"were in the model's training data ({', '.join(seen[:5])}"
+        print(f"qualityfm: warning: {len(seen)} of the {len(set(groups))} patients/records "
+              f"{verb} were in the model's training data ({', '.join(seen[:5])}"
               f"{', ...' if len(seen) > 5 else ''}){consequence}", file=sys.stderr)
-    elif n_windows:
+    if n_windows:
         print(f"qualityfm: warning: {n_windows} of the {len(digests)} windows {verb} are "
               f"windows the model was fitted on, under other names{consequence}",
               file=sys.stderr)
@@ -608,14 +611,14 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     left_out: list[dict[str, str]] = []
     rows: list[dict] = []
     columns: list[str] = []
-    groups: set[str] = set()
+    groups: list[str] = []  # each row's
     digests: list[tuple[str, str]] = []
     window = _window_settings(summary, seconds, est)
     unseen: dict[str, list[tuple[str, str]]] = {}  # channel -> (file, record) of each row
     for ds in iter_task_datasets(task, data, skipped, records_per_part=records_per_part,
                                  **window, max_records=max_records, left_out=left_out,
                                  cache_dir=cache_dir, labels=False, outputs=[Path(out)]):
-        groups |= set(ds.groups.astype(str))
+        groups += ds.groups.astype(str).tolist()
         if est.train_windows is not None:  # (a model saved before it kept them: none)
             digests += _row_digests(ds)
         with warnings.catch_warnings():  # named below by record, once: not by row of a part
