@@ -406,7 +406,12 @@ def test_bp_rule_reaches_the_command_line_and_evaluate_keeps_the_runs(tmp_path,
     np.testing.assert_allclose(y, build_task_dataset("abp", data, bp_rule="max_min").y)
     beats = build_task_dataset("abp", data).y
     assert (y[:, 0] > beats[:, 0]).all() and (y[:, 1] < beats[:, 1]).all()
-    capsys.readouterr()
+    assert "--bp-rule" not in capsys.readouterr().err
+    assert main(["evaluate", "--task", "abp", "--data", str(data), "--model", str(run),
+                 "--bp-rule", "beat_median", "--out", str(ev)]) == 0  # told, not silent
+    assert ("warning: --bp-rule beat_median: the model was fitted to max_min targets"
+            in capsys.readouterr().err)
+    assert json.loads(ev.read_text())["bp_rule"] == "beat_median"
     assert main(["finetune", "--task", "af", "--data", str(data), "--bp-rule", "max_min",
                  "--out", str(tmp_path / "af")]) == 1
     assert ("--bp-rule sets the blood-pressure targets of --task abp; --task af has none"
@@ -475,8 +480,11 @@ def test_windows_left_out_are_listed_with_their_reason(tmp_path, capsys) -> None
             assert [e["window"] for e in ds.left_out] == [kept[0].replace("@0", "@30")]
             assert ds.left_out[0]["reason"].startswith(reason)
     note_left_out(ds.left_out)
-    assert ("qualityfm: left out 1 window of the records read (ECG II or PPG flat or over "
-            in capsys.readouterr().err)
+    err = capsys.readouterr().err
+    assert "qualityfm: left out 1 window of the records read (ECG II or PPG flat or over " in err
+    assert err.endswith("each is listed under 'left_out' in the run's JSON\n")
+    note_left_out(ds.left_out, "eval/results.json")  # evaluate's: in its report
+    assert capsys.readouterr().err.endswith("under 'left_out' in eval/results.json\n")
 
 
 def _blank(header: Path, start: float, stop: float) -> tuple[dict, dict]:

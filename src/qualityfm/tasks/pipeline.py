@@ -72,24 +72,25 @@ from qualityfm.tasks.finetune import (
 from qualityfm.tasks.report import clear_report, markdown_table, report
 
 
-def _dataset(task: str, data: DataDirs, **kw: object) -> tuple[TaskDataset, list[dict[str, str]]]:
+def _dataset(task: str, data: DataDirs, listed_in: str = "the run's JSON", **kw: object
+             ) -> tuple[TaskDataset, list[dict[str, str]]]:
     """The task dataset of ``data`` and the files of its folders that are no record, each
-    named on stderr as the records skipped are."""
+    named on stderr as the records skipped are (all listed in ``listed_in``)."""
     ds = build_task_dataset(task, data, **{k: v for k, v in kw.items() if v is not None})
-    note_skipped(ds.skipped)
-    note_left_out(ds.left_out)
+    note_skipped(ds.skipped, listed_in=listed_in)
+    note_left_out(ds.left_out, listed_in)
     return ds, _passed_over(data, task)
 
 
-def note_left_out(left_out: list[dict[str, str]]) -> None:
+def note_left_out(left_out: list[dict[str, str]], listed_in: str = "the run's JSON") -> None:
     """Count on stderr, by reason, the windows of the records read that give no row (each
-    one is listed under 'left_out' in the run's JSON)."""
+    one is listed under 'left_out' in ``listed_in``)."""
     if not left_out:
         return
     by = Counter(e["reason"] for e in left_out).most_common()
     reasons = "; ".join(f"{reason}: {n}" for reason, n in by[:3]) + ("; ..." * (len(by) > 3))
     print(f"qualityfm: left out {len(left_out)} window{'s' * (len(left_out) > 1)} of the "
-          f"records read ({reasons}); each is listed under 'left_out' in the run's JSON",
+          f"records read ({reasons}); each is listed under 'left_out' in {listed_in}",
           file=sys.stderr)
 
 
@@ -518,13 +519,18 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     out = check_output(out, (".json",), what="evaluate")
     refuse_reserved_name(out)
     _refuse_report_folder(out)
-    check_out_apart(out.parent, data_dirs(data), "report")  # as the demo's report
+    check_out_apart(out.parent, data_dirs(data), "report", may_hold=True)  # as the demo's
     check_bp_rule(task, bp_rule)
     model = Path(model)
     est, rhythm, summary = _saved_model(task, model, device)
+    fitted_rule = summary.get("settings", {}).get("bp_rule")
     if task == "abp" and bp_rule is None:
-        bp_rule = summary.get("settings", {}).get("bp_rule")
-    ds, passed = _dataset(task, data, **_window_settings(summary, seconds, est),
+        bp_rule = fitted_rule
+    elif task == "abp" and fitted_rule is not None and bp_rule != fitted_rule:
+        print(f"qualityfm: warning: --bp-rule {bp_rule}: the model was fitted to {fitted_rule} "
+              "targets; its errors include the gap between the two rules, and MASE compares "
+              f"with the training mean of {fitted_rule} targets", file=sys.stderr)
+    ds, passed = _dataset(task, data, str(out), **_window_settings(summary, seconds, est),
                           max_records=max_records, cache_dir=cache_dir, bp_rule=bp_rule)
     res = evaluate_estimator(est, ds, rhythm)
     res.update(task=task, model=str(model), data=data_label(data), n=len(ds),
@@ -639,8 +645,8 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
         warn_at_caller(f"{name} is absent in {len(rows_at)} row(s) (records "
                        f"{listed(records)}){UNSEEN_ABSENCE}")
     write_table(rows, columns, Path(out))
-    note_skipped(skipped)
-    note_left_out(left_out)
+    note_skipped(skipped, listed_in="the summary on stdout")
+    note_left_out(left_out, "the summary on stdout")
     passed = _passed_over(data, task)
     result = {"task": task, "model": str(model), "data": data_label(data), "out": str(out),
               "n": len(rows), "seconds": window["seconds"], "skipped": skipped,
