@@ -831,14 +831,18 @@ def test_a_gain_near_zero_is_refused_naming_the_channel(tmp_path: Path) -> None:
 def test_header_fields_wfdb_would_split_otherwise_are_refused(tmp_path: Path) -> None:
     """wfdb takes gains, baselines and offsets from a signal line, this reader names and
     units: units past wfdb's pattern (``mm[Hg]``, ``0.1mmHg``) or a non-ASCII space had ended
-    wfdb's units early, its ADC zero lost and every value shifted by 5.12 without a word."""
+    wfdb's units early, its ADC zero lost and every value shifted by 5.12 without a word;
+    such units before no field that matters read as written."""
     (tmp_path / "g.dat").write_bytes((np.arange(4) * 100 + 1024).astype("<i2").tobytes())
     hea = tmp_path / "g.hea"
     hea.write_text("g 1 100 4\ng.dat 16 200/µmHg 16 1024 0 0 0 ABP\n", encoding="utf-8")
     np.testing.assert_allclose(read_record(hea).signals["abp"], [0, 0.5, 1, 1.5])
-    for line, field in (("g.dat 16 200/mm[Hg] 16 1024 0 0 0 ABP", "units as 'mm', not"),
-                        ("g.dat 16 200/0.1mmHg 16 1024 0 0 0 ABP", "units as '0', not"),
-                        ("g.dat 16 200/mmHg\u00a016 1024 0 0 0 ABP", "units as 'mmHg16'"),
+    hea.write_text("g 1 100 4\ng.dat 16 200(1024)/mm[Hg] 16 0 0 0 0 ABP\n")  # lost: nothing
+    np.testing.assert_allclose(read_record(hea).signals["abp"], [0, 0.5, 1, 1.5])
+    assert read_record(hea).units == {"abp": "mm[Hg]"}
+    for line, field in (("g.dat 16 200/mm[Hg] 16 1024 0 0 0 ABP", "baseline as 0, not 1024"),
+                        ("g.dat 16 200/0.1mmHg 16 1024 0 0 0 ABP", "baseline as 0, not 1024"),
+                        ("g.dat 16 200/mmHg\u00a016 1024 0 0 0 ABP", "baseline as 0, not"),
                         ("sub/g.dat 16 200/mmHg 16 1024 0 0 0 ABP", "cannot read the line")):
         hea.write_text(f"g 1 100 4\n{line}\n", encoding="utf-8")
         with pytest.raises(RecordError, match=rf"g\.hea: corrupt WFDB header \(signal 1 'ABP': "

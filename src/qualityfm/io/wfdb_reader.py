@@ -195,39 +195,41 @@ def parse_header(path: Path) -> Header:
                   byte_offsets=[int(f.group(4) or 0) if f else 0 for f in fields])
 
 
-#: A signal line's fields as split here, against the groups of wfdb's own signal-line pattern.
-_WFDB_GROUPS = ("file_name", "fmt", "adc_gain", "baseline", "units", "adc_res", "adc_zero",
-                "init_value", "checksum", "block_size")
-
-
 def _check_as_wfdb_reads(path: Path, signal: str, line: str) -> None:
-    """Refuse a signal line that wfdb's reader, which takes the gains, baselines and offsets
-    from it, would split otherwise than this module (which takes names and units from it):
-    units holding a character past its pattern (``mm[Hg]``, ``0.1mmHg``) or a field parted by
-    a non-ASCII space ended its units early, the baseline then read as 0 and the values
-    shifted without a word."""
-    ascii_ = line.encode("ascii", "ignore").decode()  # as wfdb reads the file
-    p = line.split(maxsplit=8)
-    gain = re.fullmatch(r"([^(/]*)(?:\(([^)]*)\))?(?:/(.*))?", p[2]) if len(p) > 2 else None
-    fmt = re.match(r"\d+", p[1]) if len(p) > 1 else None
-    ours = [p[0], fmt.group() if fmt else "", *(gain.groups("") if gain else ("", "", "")),
-            *(p[3:8] + [""] * (8 - max(len(p), 3)))]
-    ours = [v.encode("ascii", "ignore").decode() for v in ours]
-    m = rx_signal.match(ascii_)
+    """Refuse a signal line that wfdb's reader, which takes the samples' layout and scaling
+    from it (this module takes names and units), would read to other values: units holding
+    a character past its pattern (``0.1mmHg``, ``mm[Hg]``) or a field parted by a non-ASCII
+    space end its units early, and the fields after them are lost (a baseline in the ADC
+    zero field read as 0: every value shifted without a word)."""
+    m = rx_signal.match(line.encode("ascii", "ignore").decode())  # as wfdb reads the file
     if m is None:
         raise RecordError(f"{path}: corrupt WFDB header ({signal}: a WFDB reader cannot read "
                           f"the line {line!r}; a signal file is named by letters, digits, - "
                           "and _ with one dot, in the header's folder)")
-    theirs = [m.group(g) if m else None for g in _WFDB_GROUPS]
-    for field_name, mine, read in zip(_WFDB_GROUPS, ours, theirs, strict=True):
-        if read != mine:
-            hint = ("a signal file name of letters, digits, - and _ with one dot"
-                    if field_name == "file_name" else
-                    "units of letters, digits and ^ - ? % / only, fields parted by spaces or "
-                    "tabs")
+    p = line.split(maxsplit=8)
+    fmt = _FORMAT_FIELD.match(p[1]) if len(p) > 1 else None
+    gain = re.fullmatch(r"([^(/]*)(?:\((-?\d+)\))?(?:/.*)?", p[2]) if len(p) > 2 else None
+    zero = p[4] if len(p) > 4 else ""
+    ours = {"file": p[0], "format": fmt.group(1) if fmt else "",
+            "samples per frame": (fmt.group(2) or "") if fmt else "",
+            "skew": (fmt.group(3) or "").lstrip("-") if fmt else "",
+            "byte offset": (fmt.group(4) or "") if fmt else "",
+            "gain": gain.group(1) if gain else "",
+            "baseline": int((gain.group(2) if gain else None) or zero or 0)}
+    theirs = {"file": m["file_name"], "format": m["fmt"],
+              "samples per frame": m["samps_per_frame"], "skew": m["skew"],
+              "byte offset": m["byte_offset"], "gain": m["adc_gain"],
+              "baseline": int(m["baseline"] or m["adc_zero"] or 0)}
+    if ours["format"] == "8":  # differences summed from the initial value
+        ours["initial value"] = int(p[5]) if len(p) > 5 else 0
+        theirs["initial value"] = int(m["init_value"] or 0)
+    for what, mine in ours.items():
+        if str(theirs[what]) != str(mine):
             raise RecordError(f"{path}: corrupt WFDB header ({signal}: a WFDB reader would "
-                              f"read its {field_name} as {read!r}, not {mine!r}, and its values "
-                              f"wrong; write {hint})")
+                              f"read its {what} as {theirs[what]!r}, not {mine!r}: its units "
+                              f"{p[2].partition('/')[2]!r} hold a character past letters, "
+                              "digits and ^ - ? % /, or a space that is not ASCII parts its "
+                              "fields)")
 
 
 def _read_frames(base: str, header: Header, picked: list[int], i0: int, i1: int,
