@@ -929,12 +929,12 @@ def test_trained_on_counts_windows_or_features_fitted_and_says_when_it_cannot(ca
     est = ClassicalBaseline("vt-alarm", crossfit=None, max_iter=5)
     est.fit(None, np.array([0, 1, 0, 1] * 3), features=np.r_[ds.features, rng.normal(
         size=(8, 7)).astype(np.float32)], groups=np.arange(12))
-    got = _trained_on({}, {"r"}, "evaluated", "", est, _row_digests(ds))
+    got = _trained_on({}, ["r"] * 4, "evaluated", "", est, _row_digests(ds))  # each row's
     assert got == {"n_groups": 0, "groups": [], "n_windows": 4}
     assert "4 of the 4 windows evaluated are windows the model was fitted on" in (
         capsys.readouterr().err)
     est.train_windows = None  # saved before the digests were kept
-    got = _trained_on({"train_groups": ["v100s"]}, {"x0"}, "evaluated", "", est,
+    got = _trained_on({"train_groups": ["v100s"]}, ["x0"] * 4, "evaluated", "", est,
                       _row_digests(ds))
     assert got == {"n_groups": 0, "groups": [], "n_windows": None}
 
