@@ -664,6 +664,11 @@ def test_a_multiclass_refit_takes_its_new_class_count() -> None:
         assert est.predict_proba(x).shape == (24, 4)
         est.fit(x, np.arange(24) % 2, groups=g)
         assert est.predict_proba(x).shape == (24, 2)
+        with pytest.warns(UserWarning, match=r"y holds no row of class\(es\) 0, 1, 2, 4, 5 "
+                                             r"and 1 more among its labels 0\.\.7: the "
+                                             r"model gets 8 outputs"):
+            est.fit(x, np.where(np.arange(24) % 2, 7, 3), groups=g)  # had been silent
+        assert est.predict_proba(x[:0]).shape == (0, 8)  # empty: of the model's width
 
 
 def test_a_save_stopped_midway_leaves_the_earlier_model_whole(tmp_path, monkeypatch) -> None:
@@ -973,8 +978,17 @@ def test_bad_arrays_are_refused_naming_the_rows_and_channel(tmp_path) -> None:
         ft.fit(x, y, groups=g[:, None])  # had raised "unhashable type: 'numpy.ndarray'"
     with pytest.raises(ValueError, match="mask must be"):
         ft.fit(x, y, np.ones((40, 3), bool), g)
-    with pytest.raises(ValueError, match="batch_size and epochs"):
-        Finetuner("vt-alarm", init="none", config=TINY, batch_size=0)
+    for setting, value, want in (("batch_size", 0, "an int >= 1"), ("batch_size", 1.5, "an int"),
+                                 ("epochs", 2.5, "an int"), ("patience", 0, "an int >= 1"),
+                                 ("lr", -1e-2, "a number > 0"), ("head_lr", 0.0, "a number"),
+                                 ("weight_decay", -5, "a number >= 0"), ("dropout", 1.5, "in")):
+        with pytest.raises(ValueError, match=rf"{setting} must be {want}.*got {value!r}"):
+            Finetuner("vt-alarm", init="none", config=TINY, **{setting: value})
+    with pytest.raises(ValueError, match=r"X holds windows of 8 samples \(0.0267 s at 300 Hz\); "
+                                         r"the tasks read windows of 2 s or more"):
+        ft.fit(x[:, :, :8], y, groups=g)  # one token, mostly padding, had been fitted
+    with pytest.raises(ValueError, match="X must be numeric windows"):
+        ft.fit(x + 1j * x, y, groups=g)  # its imaginary part had been dropped
     ft.fit(x, y, groups=g)
     with pytest.raises(ValueError, match=r"channel ecg_ii: rows 3\b"):
         ft.predict(bad)
@@ -986,7 +1000,7 @@ def test_bad_arrays_are_refused_naming_the_rows_and_channel(tmp_path) -> None:
     back = Finetuner.load(ft.save(tmp_path / "run"))
     for model in (ft, back):
         with pytest.raises(ValueError, match="fitted on 600"):
-            model.predict(x[:, :, :500])
+            model.predict(np.concatenate([x, x], axis=2))
 
 
 def test_without_a_mask_a_flat_channel_is_absent() -> None:
@@ -1275,6 +1289,9 @@ def test_what_a_fit_cannot_see_is_said(recwarn) -> None:
     recwarn.clear()
     abp.predict(x)
     assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+    assert abp.predict(x[:0]).shape == (0, 2)
+    one = ClassicalBaseline("regression", max_iter=5, crossfit=None).fit(x, bp[:, :1], groups=g)
+    assert one.predict(x[:2]).shape == (2, 1) and one.predict(x[:0]).shape == (0, 1)  # had 2
 
 
 def test_abp_targets_must_be_sbp_and_dbp_in_mmhg(recwarn) -> None:

@@ -27,7 +27,6 @@ EMBED_SUFFIXES = (".npy", ".parquet")
 INDEX_COLUMNS = ("row", "file", "record", "start_s", "sqi", "level_name", "has_ppg", "has_ecg")
 
 
-@torch.inference_mode()
 def embed_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
                   batch_size: int = 256, precision: str = "fp32",
                   pool: str = "mean") -> np.ndarray:
@@ -45,12 +44,14 @@ def embed_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
     out = np.empty((len(x), pooled_dim(model.encoder, pool)), dtype=np.float32)
     training = model.training
     model.eval()
-    try:
-        for sl in batches(len(x), batch_size):
-            xb, mb = torch.from_numpy(x[sl]).to(device), torch.from_numpy(mask[sl]).to(device)
-            with precision_autocast(precision, device):
-                emb = pool_encoder(model.encoder, xb, mb, pool)
-            out[sl] = emb.float().cpu().numpy()
+    try:  # (a context, not a decorator: warnings above point at the caller, not at torch)
+        with torch.inference_mode():
+            for sl in batches(len(x), batch_size):
+                xb = torch.from_numpy(x[sl]).to(device)
+                mb = torch.from_numpy(mask[sl]).to(device)
+                with precision_autocast(precision, device):
+                    emb = pool_encoder(model.encoder, xb, mb, pool)
+                out[sl] = emb.float().cpu().numpy()
     finally:
         model.train(training)
     return out

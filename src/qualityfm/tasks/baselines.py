@@ -174,7 +174,7 @@ class ClassicalBaseline(TaskEstimator):
     def _scores(self, F: np.ndarray) -> np.ndarray:
         F = F[:, self.columns]
         if len(F) == 0:
-            return np.zeros((0, 2) if self.kind == "regression" else 0)
+            return np.zeros((0, self.n_out) if self.kind != "binary" else 0)
         with threadpool_limits(limits=1, user_api="openmp"):
             if self.kind == "regression":
                 return np.mean([m.predict(F) for m in self.models], axis=0)

@@ -3,7 +3,6 @@ validation predictions of one model and then frozen."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,6 +10,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit, log_softmax, logit
 from scipy.stats import t as student_t
+
+from qualityfm._caller import warn_at_caller
 
 CALIBRATIONS = ("temperature", "platt", "none")
 THRESHOLD_RULES = ("tpr", "f1", "fixed")
@@ -126,11 +127,11 @@ def choose_threshold(
         if j >= 1:
             return float(pos[j - 1])
         if n < 3:  # no spread to bound: the lowest, which new positives beat ~n/(n+1) of the time
-            warnings.warn(
+            warn_at_caller(
                 f"only {n} validation positive(s) to set the threshold: it is the lowest of "
                 f"their scores, which keeps TPR >= {target_tpr:g} on new positives only by "
                 f"chance (about {n}/{n + 1} of them on average); give more labelled positives "
-                "(3 at least, 19 for the order statistic at 0.95)", RuntimeWarning, stacklevel=2)
+                "(3 at least, 19 for the order statistic at 0.95)", RuntimeWarning)
             return float(pos[0])
         z = logit(np.clip(pos, 1e-7, 1 - 1e-7))
         bound = z.mean() - student_t.ppf(target_tpr, n - 1) * z.std(ddof=1) * np.sqrt(1 + 1 / n)

@@ -20,6 +20,7 @@ import contextlib
 import copy
 import hashlib
 import json
+import numbers
 import pickle
 import sys
 from abc import ABC, abstractmethod
@@ -46,7 +47,7 @@ from qualityfm.model.network import (
 from qualityfm.model.precision import resolve_device
 from qualityfm.quality.features import FEATURES_VERSION, window_features
 from qualityfm.signal import MODEL_FS
-from qualityfm.signal.nan import check_finite, present_mask, refuse_empty_rows, rows_text
+from qualityfm.signal.nan import check_finite, listed, present_mask, refuse_empty_rows, rows_text
 from qualityfm.signal.normalize import warn_unscaled
 from qualityfm.tasks.calibration import Calibrator, check_operating_settings, choose_threshold
 from qualityfm.tasks.features import task_columns
@@ -228,12 +229,18 @@ class TaskEstimator(ABC):
                                  "features alone serve ClassicalBaseline")
         else:
             X = np.asarray(X)
-            if X.ndim != 3 or not np.issubdtype(X.dtype, np.number):
+            if X.ndim != 3 or not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
                 raise ValueError("X must be numeric windows [rows, channels, samples], got "
                                  f"shape {X.shape} dtype {X.dtype}")
             if X.shape[2] == 0:
                 raise ValueError(f"X holds windows of 0 samples (shape {X.shape})")
-            self._check_window_shape(X.shape, length=self.reads_windows or features is None)
+            read = self.reads_windows or features is None  # (else X only stands beside them)
+            self._check_window_shape(X.shape, length=read)
+            if read and X.shape[2] < int(2 * self.fs):  # one token of 500 samples had served
+                raise ValueError(f"X holds windows of {X.shape[2]} samples "
+                                 f"({X.shape[2] / self.fs:.3g} s at {self.fs:g} Hz); the tasks "
+                                 "read windows of 2 s or more (the classical features and the "
+                                 "quality scores need them)")
             given = mask is not None
             if not given:  # a flat channel (a missing modality filled with zeros) is absent
                 mask = present_mask(X)
@@ -365,6 +372,11 @@ class TaskEstimator(ABC):
         y = y.astype(np.int64)
         if self.kind == "multiclass" and self.n_out == 0:
             self.n_out = int(y.max()) + 1 if len(y) else 0
+            unseen = sorted(set(range(self.n_out)) - set(y.tolist()))
+            if unseen:  # 3 and 7 had made a model of 8 outputs without a word
+                warn_at_caller(f"y holds no row of class(es) {listed(unseen)} among its labels "
+                               f"0..{self.n_out - 1}: the model gets {self.n_out} outputs, "
+                               "those never learnt; number the classes 0, 1, ... without gaps")
         k = 2 if self.kind == "binary" else self.n_out
         if len(y) and y.max() >= k:
             bad = np.flatnonzero(y >= k)
@@ -749,6 +761,24 @@ TEST_SHIFTS = 8
 FEATURE_BOUND = 5.0
 
 
+def _check_settings(**given: object) -> None:
+    """A ValueError naming the first training setting out of its range (a negative rate had
+    trained by gradient ascent without a word; a float batch size failed deep in the fit)."""
+    for name, value in given.items():
+        number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        if name in ("epochs", "batch_size", "patience"):
+            ok, want = number and isinstance(value, numbers.Integral) and value >= 1, \
+                "an int >= 1"
+        elif name == "dropout":
+            ok, want = number and 0 <= value < 1, "in [0, 1)"
+        elif name == "weight_decay":
+            ok, want = number and 0 <= value < np.inf, "a number >= 0"
+        else:  # learning rates
+            ok, want = number and 0 < value < np.inf, "a number > 0"
+        if not ok:
+            raise ValueError(f"{name} must be {want}, got {value!r}")
+
+
 class Finetuner(TaskEstimator):
     """Fine-tune (``mode="full"``) or linearly probe (``mode="linear"``) an encoder on arrays.
 
@@ -807,8 +837,8 @@ class Finetuner(TaskEstimator):
         if mode not in ("full", "linear"):
             raise ValueError(f"mode must be 'full' or 'linear', got {mode!r}")
         self.solver = check_solver(solver or default_solver(task, mode), mode)
-        if batch_size < 1 or epochs < 1:
-            raise ValueError(f"batch_size and epochs must be >= 1, got {batch_size} and {epochs}")
+        _check_settings(epochs=epochs, batch_size=batch_size, patience=patience, lr=lr,
+                        head_lr=head_lr, weight_decay=weight_decay, dropout=dropout)
         if (isinstance(init, nn.Module) and hasattr(init, "dim")
                 and not isinstance(init, QualityFMBackbone)):
             # an encoder module declaring ``config()["in_channels"]`` (ResNet1d) is checked
