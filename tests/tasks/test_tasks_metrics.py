@@ -382,3 +382,40 @@ def test_aami_and_bhs_on_fewer_than_85_subjects_are_marked_indicative() -> None:
     # one training mean per row (each fold's), and none better than it: NaN, not an error
     assert M.mase([1.0, 3.0], [2.0, 2.0], np.array([0.0, 4.0])) == pytest.approx(1.0)
     assert np.isnan(M.mase([1.0, 3.0], [2.0, 2.0], np.array([1.0, 3.0])))
+
+
+def test_a_proportion_at_0_or_1_gets_the_exact_interval() -> None:
+    """18 of 18 true alarms kept had been reported as TPR 1.000 (1.000-1.000): no bootstrap
+    replicate can differ there. The exact interval over the class's units is given instead,
+    counted by group when grouped; interior values keep the bootstrap's."""
+    y = np.r_[np.ones(18, int), np.zeros(10, int)]
+    pred = np.r_[np.ones(18, int), np.ones(4, int), np.zeros(6, int)]
+    proba = np.r_[np.linspace(0.6, 0.9, 18), np.linspace(0.1, 0.7, 10)]
+    rep = binary_report(y, proba, pred, n_boot=200)
+    assert rep["tpr"] == 1.0
+    np.testing.assert_allclose(rep["tpr_ci"], [0.025 ** (1 / 18), 1.0])  # 0.815-1
+    assert 0.0 < rep["tnr_ci"][0] < rep["tnr"] < rep["tnr_ci"][1] < 1.0  # interior: bootstrap
+    grouped = binary_report(y, proba, pred, groups=np.arange(28) // 2, n_boot=200)
+    np.testing.assert_allclose(grouped["tpr_ci"], [0.025 ** (1 / 9), 1.0])  # 9 records
+    none = binary_report(y, proba, np.ones(28, int), n_boot=200)  # every alarm kept
+    np.testing.assert_allclose(none["tnr_ci"], [0.0, 1 - 0.025 ** (1 / 10)])
+    from qualityfm.tasks.metrics import boundary_ci
+
+    with pytest.raises(ValueError, match="a proportion of 0 or 1"):
+        boundary_ci(0.5, 10)
+
+
+def test_a_cross_validation_table_gives_the_fold_auroc_beside_the_pooled_one() -> None:
+    """The protocol gives the mean of the per-fold AUROCs beside the pooled one: the JSON had
+    it, compare's table.md and cv.md had not."""
+    from qualityfm.tasks import markdown_table
+
+    rows = {"a": {"auroc": 0.9, "auroc_ci": [0.85, 0.95], "tpr": 0.96, "fold_auroc_mean": 0.91,
+                  "fold_auroc_sd": 0.031},
+            "b": {"auroc": 0.7, "auroc_ci": [0.6, 0.8], "tpr": 0.9, "fold_auroc_mean": float("nan"),
+                  "fold_auroc_sd": None}}
+    head, _, a, b = markdown_table(rows).splitlines()[:4]
+    assert head == "| model | auroc | fold auroc mean (SD) | tpr |"
+    assert a == "| a | 0.900 (0.850-0.950) | 0.910 (0.031) | 0.960 |"
+    assert b.split(" | ")[2] == "n/a"
+    assert "fold auroc" not in markdown_table({"a": {"auroc": 0.9, "tpr": 1.0}})

@@ -47,9 +47,14 @@ def binary_report(
         fns["score"] = M.challenge_score
     for name, fn in fns.items():
         out[name] = fn(y, pred)
+    units = np.arange(len(y)) if groups is None else np.asarray(groups)
+    over = {"tpr": y == 1, "tnr": y == 0, "accuracy": np.ones(len(y), bool)}
     for name, fn, arr in (("auroc", M.auroc, proba), ("auprc", M.auprc, proba),
                           *((k, f, pred) for k, f in fns.items())):
         ci = M.bootstrap_ci(fn, y, arr, groups=groups, n_boot=n_boot, seed=seed)
+        if name in over and ci[0] == ci[1] == out[name] and out[name] in (0.0, 1.0):
+            ci = M.boundary_ci(out[name], len(np.unique(units[over[name]])))  # no replicate
+            # can differ there: the percentile interval would have no width
         out[f"{name}_ci"] = list(ci)
     out["confusion"] = M.confusion(y, pred)
     return out

@@ -229,6 +229,17 @@ def bp_metrics(y_true: np.ndarray, y_pred: np.ndarray, train_mean: float) -> dic
 # ----------------------------------------------------------------------------- bootstrap
 
 
+def boundary_ci(value: float, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) (1 - alpha) interval of a proportion observed at 0 or 1
+    over ``n`` units, where a bootstrap's replicates cannot differ (18 of 18 true alarms
+    kept: 0.815-1, not 1-1)."""
+    if value not in (0.0, 1.0) or n < 1:
+        raise ValueError(f"boundary_ci: a proportion of 0 or 1 over n >= 1 units, got {value} "
+                         f"over {n}")
+    bound = (alpha / 2) ** (1.0 / n)
+    return (bound, 1.0) if value == 1.0 else (0.0, 1.0 - bound)
+
+
 def bootstrap_ci(
     metric: Callable[..., float],
     y_true: np.ndarray,

@@ -847,8 +847,9 @@ def compare_run(
     header = (f"# {task}: {kfold}-fold grouped CV on {len(ds)} windows from "
               f"{len(np.unique(ds.groups))} groups ({data_label(data)})\n\n")
     if reference:
-        header += (f"delta_auroc / delta_sbp_mae: each row minus `{reference}` on the same "
-                   "out-of-fold rows, with a paired bootstrap 95 % CI\n\n")
+        header += (f"{'delta_sbp_mae' if task == 'abp' else 'delta_auroc'}: each row minus "
+                   f"`{reference}` on the same out-of-fold rows, with a paired bootstrap 95 % "
+                   "CI\n\n")
     elif len(rows) > 1:
         header += (f"No paired differences: the default reference, `{SCRATCH_ROW}`, is not a "
                    "row here; `--reference ROW` compares every row with ROW\n\n")

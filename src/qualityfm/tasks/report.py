@@ -56,9 +56,18 @@ def markdown_table(rows: dict[str, dict]) -> str:
             lines.append(cells)
     else:
         cols = [c for c in CLASSIFICATION_COLUMNS if any(c in r for r in rows.values())]
+        folds = any(r.get("fold_auroc_mean") is not None for r in rows.values())
         head = ["model", *(COLUMN_HEADERS.get(c, c) for c in cols)]
         lines = [[_cell(name), *(_fmt(r.get(c), r.get(f"{c}_ci")) for c in cols)]
                  for name, r in rows.items()]
+        if folds and "auroc" in cols:  # a cross-validation's: beside the pooled AUROC
+            at = cols.index("auroc") + 2
+            head.insert(at, "fold auroc mean (SD)")
+            for cells, r in zip(lines, rows.values(), strict=True):
+                mean, sd = r.get("fold_auroc_mean"), r.get("fold_auroc_sd")
+                cells.insert(at, "n/a" if mean is None or not np.isfinite(mean) else
+                             f"{mean:.3f} ({sd:.3f})" if sd is not None and np.isfinite(sd)
+                             else f"{mean:.3f}")
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(cells) + " |" for cells in lines]
     notes = dict.fromkeys(r["protocol_note"] for r in rows.values() if r.get("protocol_note"))
