@@ -746,3 +746,28 @@ def test_vt_answers_from_alarms_csv_reach_the_task_and_its_cache(tmp_path) -> No
     (data / "alarms.csv").write_text("record,alarm_type,label\nv100s,Ventricular_Tachycardia,"
                                      "true\nv131l,Ventricular_Tachycardia,true\n")
     assert build_task_dataset("vt-alarm", data, cache_dir=cache).y.tolist() == [1, 1]
+
+
+def test_a_buffer_channel_read_as_absent_is_said(recwarn) -> None:
+    """A monitor buffer whose ECG ends before the alarm, or is flat (leads off), is read
+    with the ECG masked: the model decided from the PPG alone without a word."""
+    from qualityfm.tasks import record_dataset
+
+    rec = read_record(shared_path("physionet2015_vt", "v100s.hea"))
+    ecg, ppg = rec.signals["ecg_ii"], rec.signals["ppg"]
+    fs = {"ecg_ii": 250.0, "ppg": 250.0}
+    whole = record_dataset("vt-alarm", Record("bed7", {"ecg_ii": ecg, "ppg": ppg}, fs,
+                                              events={"alarm": 300.0}))
+    assert whole.mask.tolist() == [[True, True]]
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+    for cut in (ecg[:-1250], np.r_[ecg[:-2500], np.zeros(2500, np.float32)]):
+        with pytest.warns(UserWarning, match=r"bed7: ecg_ii is in the record but read as "
+                                             r"absent in the window .* the model decides "
+                                             r"without it there"):
+            ds = record_dataset("vt-alarm", Record("bed7", {"ecg_ii": cut, "ppg": ppg}, fs,
+                                                   events={"alarm": 300.0}))
+        assert ds.mask.tolist() == [[True, False]]  # [PPG, ECG II]
+    recwarn.clear()
+    record_dataset("vt-alarm", Record("bed7", {"ppg": ppg}, {"ppg": 250.0},
+                                      events={"alarm": 300.0}))  # none held: nothing to say
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]

@@ -978,7 +978,8 @@ def record_dataset(task: str, record: Record, *, seconds: float | None = None,
     does not fit the task raises :class:`~qualityfm.io.RecordError`. ``fs``: the rate of the
     windows, that of the model's encoder (``model.fs``; 300 Hz for the shipped weights);
     ``pad_to``, ``filters``: as for :func:`build_task_dataset` (a run's ``settings`` hold
-    those its windows were built with)."""
+    those its windows were built with). An ECG or PPG the record holds that a window reads as
+    absent (leads off, cut short) is named in a warning."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
     s = TaskSettings(task, float(_DEFAULT_SECONDS[task] if seconds is None else seconds),
@@ -994,6 +995,15 @@ def record_dataset(task: str, record: Record, *, seconds: float | None = None,
     rows = [r for r in built if "x" in r]
     if not rows:
         raise RecordError(f"{record.record_id}: no window fits task {task!r}")
+    held = {"ecg_ii": bool(ecg_leads(record.signals)), "ppg": "ppg" in record.signals}
+    lost = [ch for k, ch in enumerate(MODEL_CHANNELS)
+            if held.get(ch) and not all(r["mask"][k] for r in rows)]
+    if lost:  # a buffer's lead off or cut short: the model decides without it, said so
+        warn_at_caller(f"{record.record_id}: {' and '.join(lost)} "
+                       f"{'is' if len(lost) == 1 else 'are'} in the record but read as absent "
+                       f"in {'a window' if len(rows) > 1 else 'the window'} (flat, a few ADC "
+                       "levels, mostly NaN, or short of its span): the model decides without "
+                       f"{'it' if len(lost) == 1 else 'them'} there")
     return _dataset_of(s, rows, [], _left_out_entries(built))
 
 
