@@ -1667,3 +1667,23 @@ def test_fine_tuning_decays_no_bias_norm_or_embedding(mode: str, monkeypatch) ->
     weights = {id(p) for module in (ft.net.backbone, ft.net.head)
                for p in decay_split(module)[0] if p.requires_grad}
     assert weights and weights == decayed
+
+
+def test_a_cross_validation_names_the_records_of_rows_lacking_a_channel(recwarn) -> None:
+    """A fold's test rows without a channel every training window held were warned about by
+    their positions in the fold (compare printed "(28, 51)"); they are named by record."""
+    from qualityfm.quality.features import feature_names
+    from qualityfm.tasks import TaskDataset, cross_validate
+
+    x, y, g = synthetic(40, seed=3)
+    mask = np.ones((40, 2), bool)
+    mask[[10, 11], MODEL_CHANNELS.index("ppg")] = False  # both rows of group 5
+    x[[10, 11], MODEL_CHANNELS.index("ppg")] = 0.0
+    feats = window_features(x, mask, 300.0)
+    ds = TaskDataset("vt-alarm", x, mask, y, g.astype(str), np.array([f"r{i}" for i in g]),
+                     feats, feature_names())
+    cross_validate(lambda: ClassicalBaseline("vt-alarm", max_iter=5, crossfit=None), ds, k=4,
+                   n_boot=10)
+    said = [str(w.message) for w in recwarn if "is absent in" in str(w.message)]
+    assert len(said) == 1 and re.fullmatch(r"fold \d: ppg is absent in 2 row\(s\) \(records "
+                                           r"r5\), while every window .*", said[0]), said

@@ -22,9 +22,11 @@ import hashlib
 import json
 import numbers
 import pickle
+import re
 import sys
+import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -511,6 +513,25 @@ def missing_channels(always_present: list[bool] | None, mask: np.ndarray | None
              else [f"channel {k}" for k in range(mask.shape[1])])
     return [(names[k], rows) for k in np.flatnonzero(always_present)
             if len(rows := np.flatnonzero(~mask[:, k]))]
+
+
+#: The message of :meth:`TaskEstimator._predict_inputs`' warning, rows by position.
+ABSENT_ROWS = ".* is absent in .*" + re.escape(UNSEEN_ABSENCE)
+
+
+@contextlib.contextmanager
+def absences_named(est: TaskEstimator, mask: np.ndarray, names: Sequence[str],
+                   where: str = "") -> Iterator[None]:
+    """Predictions of ``est`` inside, their absence warnings (rows by position) held back;
+    after, one per channel naming the records ``names`` (each row's) of those rows: a
+    cross-validation's fold rows by position had named no record."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=ABSENT_ROWS)
+        yield
+    for name, at in missing_channels(est.always_present, mask):
+        records = list(dict.fromkeys(np.asarray(names)[at].tolist()))
+        warn_at_caller(f"{where}{name} is absent in {len(at)} row(s) (records "
+                       f"{listed(records)}){UNSEEN_ABSENCE}")
 
 
 def _check_bp(y: np.ndarray, mask: np.ndarray | None) -> None:

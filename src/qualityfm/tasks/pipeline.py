@@ -8,7 +8,6 @@ import contextlib
 import functools
 import hashlib
 import os
-import re
 import shutil
 import sys
 import warnings
@@ -56,6 +55,7 @@ from qualityfm.tasks.evaluate import (
     rhythm_report,
 )
 from qualityfm.tasks.finetune import (
+    ABSENT_ROWS,
     DEFAULT_EPOCHS,
     UNSEEN_ABSENCE,
     Finetuner,
@@ -628,8 +628,7 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
         if est.train_windows is not None:  # (a model saved before it kept them: none)
             digests += _row_digests(ds)
         with warnings.catch_warnings():  # named below by record, once: not by row of a part
-            warnings.filterwarnings("ignore", message=".* is absent in .*"
-                                    + re.escape(UNSEEN_ABSENCE))
+            warnings.filterwarnings("ignore", message=ABSENT_ROWS)
             table = _prediction_table(task, est, rhythm, ds)
         for name, at in missing_channels(est.always_present, ds.mask):
             unseen.setdefault(name, []).extend(
