@@ -20,7 +20,6 @@ import contextlib
 import copy
 import hashlib
 import json
-import numbers
 import pickle
 import re
 import sys
@@ -36,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from qualityfm._caller import warn_at_caller
+from qualityfm._numbers import is_int, is_number
 from qualityfm.data.features import robust_centre_scale
 from qualityfm.io.atomic import atomic_write_all, json_safe, read_json
 from qualityfm.io.channels import MODEL_CHANNELS
@@ -231,18 +231,22 @@ class TaskEstimator(ABC):
                                  "features alone serve ClassicalBaseline")
         else:
             X = np.asarray(X)
-            if X.ndim != 3 or not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
+            if np.iscomplexobj(X):  # its imaginary part had been dropped
+                raise ValueError(f"X holds complex numbers (dtype {X.dtype}); give real-valued "
+                                 "windows")
+            if X.ndim != 3 or not np.issubdtype(X.dtype, np.number):
                 raise ValueError("X must be numeric windows [rows, channels, samples], got "
                                  f"shape {X.shape} dtype {X.dtype}")
             if X.shape[2] == 0:
                 raise ValueError(f"X holds windows of 0 samples (shape {X.shape})")
             read = self.reads_windows or features is None  # (else X only stands beside them)
             self._check_window_shape(X.shape, length=read)
-            if read and X.shape[2] < int(2 * self.fs):  # one token of 500 samples had served
+            if read and self.window is None and X.shape[2] < int(self.fs):  # at a fit: 8
+                # samples, one token mostly padding, had been fitted (the classical features
+                # refuse under 2 s themselves)
                 raise ValueError(f"X holds windows of {X.shape[2]} samples "
-                                 f"({X.shape[2] / self.fs:.3g} s at {self.fs:g} Hz); the tasks "
-                                 "read windows of 2 s or more (the classical features and the "
-                                 "quality scores need them)")
+                                 f"({X.shape[2] / self.fs:.4g} s at {self.fs:g} Hz); the tasks "
+                                 "read windows of 1 s (a beat at 60 bpm) or more")
             given = mask is not None
             if not given:  # a flat channel (a missing modality filled with zeros) is absent
                 mask = present_mask(X)
@@ -378,7 +382,8 @@ class TaskEstimator(ABC):
             if unseen:  # 3 and 7 had made a model of 8 outputs without a word
                 warn_at_caller(f"y holds no row of class(es) {listed(unseen)} among its labels "
                                f"0..{self.n_out - 1}: the model gets {self.n_out} outputs, "
-                               "those never learnt; number the classes 0, 1, ... without gaps")
+                               "those never learnt (a cross-validation's fold may lack a "
+                               "class; else number the classes 0, 1, ... without gaps)")
         k = 2 if self.kind == "binary" else self.n_out
         if len(y) and y.max() >= k:
             bad = np.flatnonzero(y >= k)
@@ -782,22 +787,26 @@ TEST_SHIFTS = 8
 FEATURE_BOUND = 5.0
 
 
+def _setting_fault(name: str, value: object) -> str | None:
+    """What is wrong with training setting ``name`` = ``value``, or None."""
+    if name in ("epochs", "batch_size", "patience"):
+        ok, want = is_int(value) and value >= 1, "an int >= 1"
+    elif name == "dropout":
+        ok, want = is_number(value) and 0 <= value < 1, "in [0, 1)"
+    elif name in ("weight_decay", "lr"):  # lr 0: a frozen encoder under a trained head
+        ok, want = is_number(value) and value >= 0, "a number >= 0"
+    else:  # the head's rate
+        ok, want = is_number(value) and value > 0, "a number > 0"
+    return None if ok else f"{name} must be {want}, got {value!r}"
+
+
 def _check_settings(**given: object) -> None:
     """A ValueError naming the first training setting out of its range (a negative rate had
     trained by gradient ascent without a word; a float batch size failed deep in the fit)."""
     for name, value in given.items():
-        number = isinstance(value, numbers.Real) and not isinstance(value, bool)
-        if name in ("epochs", "batch_size", "patience"):
-            ok, want = number and isinstance(value, numbers.Integral) and value >= 1, \
-                "an int >= 1"
-        elif name == "dropout":
-            ok, want = number and 0 <= value < 1, "in [0, 1)"
-        elif name == "weight_decay":
-            ok, want = number and 0 <= value < np.inf, "a number >= 0"
-        else:  # learning rates
-            ok, want = number and 0 < value < np.inf, "a number > 0"
-        if not ok:
-            raise ValueError(f"{name} must be {want}, got {value!r}")
+        fault = _setting_fault(name, value)
+        if fault:
+            raise ValueError(fault)
 
 
 class Finetuner(TaskEstimator):
@@ -1354,11 +1363,14 @@ class Finetuner(TaskEstimator):
                     if k in TRAINING_SETTINGS}
         if meta.get("augment") is not None:
             training.setdefault("augment", meta["augment"])
+        kept = {k: v for k, v in training.items() if _setting_fault(k, v) is not None}
         ft = cls(p["task"], init=bb, mode=meta["mode"], use_features=meta["use_features"],
                  pool=getattr(bb, "pool", None), device=device,
                  test_shifts=meta.get("test_shifts", 1),  # files saved before: unshifted
                  solver=meta.get("solver", "adamw"),  # files saved before: adamw
-                 **training)
+                 **{k: v for k, v in training.items() if k not in kept})
+        for name, value in kept.items():  # as saved before they were checked (patience=2.0):
+            setattr(ft, name, value)  # the model predicts; a refit trains with them as then
         ft.set_protocol_state(p)
         ft.net = TaskNet(bb, p["n_out"], meta["n_features"])
         try:

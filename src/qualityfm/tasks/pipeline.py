@@ -519,7 +519,7 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     out = check_output(out, (".json",), what="evaluate")
     refuse_reserved_name(out)
     _refuse_report_folder(out)
-    check_out_apart(out.parent, data_dirs(data), "report", may_hold=True)  # as the demo's
+    check_out_apart(out.parent, data_dirs(data), "report", hidden_ok=True, may_hold=True)
     check_bp_rule(task, bp_rule)
     model = Path(model)
     est, rhythm, summary = _saved_model(task, model, device)
@@ -644,8 +644,8 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
         warn_at_caller(f"{name} is absent in {len(rows_at)} row(s) (records "
                        f"{listed(records)}){UNSEEN_ABSENCE}")
     write_table(rows, columns, Path(out))
-    note_skipped(skipped, listed_in="the summary on stdout")
-    note_left_out(left_out, "the summary on stdout")
+    note_skipped(skipped, listed_in="the summary predict returns (printed by the command line)")
+    note_left_out(left_out, "the summary predict returns (printed by the command line)")
     passed = _passed_over(data, task)
     result = {"task": task, "model": str(model), "data": data_label(data), "out": str(out),
               "n": len(rows), "seconds": window["seconds"], "skipped": skipped,
