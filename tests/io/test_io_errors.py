@@ -158,9 +158,15 @@ def test_raw_channel_labels_select_and_short_spans_say_so() -> None:
 def test_a_label_table_not_in_utf8_is_named(tmp_path: Path) -> None:
     hea = _copy(shared_path("cinc2017_af", "A00001.hea"), tmp_path)
     (tmp_path / "REFERENCE.csv").write_bytes(b"A00001,N\ncaf\xe9,O\n")  # Latin-1
-    with pytest.raises(RecordError, match=r"REFERENCE\.csv: the label table of the records "
-                                          r"beside it is unreadable .*save it as UTF-8"):
-        read_record(hea)
+    labels = read_record(hea).labels  # the record reads (it had been refused); no rhythm
+    assert list(labels) == ["unlabelled"] and re.fullmatch(
+        r"REFERENCE\.csv beside it cannot be read \(.*\); save it as UTF-8 CSV",
+        labels["unlabelled"]["rhythm"])
+    from qualityfm.tasks import build_task_dataset
+
+    with pytest.raises(RecordError, match=r"A00001\.hea: REFERENCE\.csv beside it cannot be "
+                                          r"read"):  # the task that needs it says why
+        build_task_dataset("af", tmp_path)
     (tmp_path / "REFERENCE.csv").write_bytes(b"\xef\xbb\xbfA00001,A\n")  # UTF-8 with a BOM
     assert read_record(hea).labels["rhythm"] == "A"
 

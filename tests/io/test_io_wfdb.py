@@ -241,7 +241,10 @@ def test_an_unreadable_segment_is_a_gap(tmp_path: Path) -> None:
     with pytest.warns(RuntimeWarning, match="3000001_0002 cannot be read .missing signal file "
                                             "3000001_0002.dat"):
         assert np.isnan(read_record(master).signals["ppg"][lost]).all()
+    from qualityfm.io.wfdb_reader import header_files
+
     (folder / "3000001_0001.hea").unlink()  # no layout: the channels from the next segment
+    assert folder / "3000001_0003.dat" in header_files(master)  # the others' files still kept
     with pytest.warns(RuntimeWarning, match="missing segment header 3000001_0001.hea"):
         rec = read_record(master)
     assert sorted(rec.channels) == sorted(whole.channels)  # in 3000001_0002's order
@@ -413,18 +416,19 @@ def test_a_signal_file_name_that_is_not_ascii_is_named_as_such(tmp_path: Path) -
         read_record(hea)
 
 
-def test_a_segment_sampled_at_another_rate_than_its_record_is_refused(tmp_path: Path) -> None:
+def test_a_segment_sampled_at_another_rate_than_its_record_is_a_gap(tmp_path: Path) -> None:
     """A segment header whose rate differs from the master's had been read at the master's
-    rate, stretching its samples in time without a word."""
+    rate, stretching its samples in time without a word: it is read as a gap, said why."""
     _segment(tmp_path, "rec_0001", 0, 1000, ["II"])
     _segment(tmp_path, "rec_0002", 1000, 1000, ["II"])
     seg = tmp_path / "rec_0002.hea"
     seg.write_text(seg.read_text().replace(" 125 ", " 250 ", 1))
     master = tmp_path / "rec.hea"
     master.write_text("rec/2 1 125 2000\nrec_0001 1000\nrec_0002 1000\n")
-    with pytest.raises(RecordError, match=r"rec\.hea: segment rec_0002 is sampled at 250 Hz, "
-                                          r"the record's header at 125 Hz"):
-        read_record(master)
+    with pytest.warns(RuntimeWarning, match=r"rec\.hea: segment rec_0002 cannot be read \(it "
+                                            r"is sampled at 250 Hz, the record's header at 125 "
+                                            r"Hz\); its 1000 frames \(8\.0 s\) are read as a gap"):
+        assert np.isnan(read_record(master).signals["ecg_ii"][1000:]).all()
     assert len(read_record(master, stop=8.0).signals["ecg_ii"]) == 1000  # the first one reads
 
 
@@ -837,6 +841,9 @@ def test_header_fields_wfdb_would_split_otherwise_are_refused(tmp_path: Path) ->
     hea = tmp_path / "g.hea"
     hea.write_text("g 1 100 4\ng.dat 16 200/µmHg 16 1024 0 0 0 ABP\n", encoding="utf-8")
     np.testing.assert_allclose(read_record(hea).signals["abp"], [0, 0.5, 1, 1.5])
+    hea.write_text("g 1 100 4\ng.dat 16 200/mmHg 16 1024.0 0 0 0 ABP\n")  # read as wfdb reads
+    np.testing.assert_allclose(read_record(hea).signals["abp"], [0, 0.5, 1, 1.5])  # (int() of
+    # it had crashed a folder's scan)
     hea.write_text("g 1 100 4\ng.dat 16 200(1024)/mm[Hg] 16 0 0 0 0 ABP\n")  # lost: nothing
     np.testing.assert_allclose(read_record(hea).signals["abp"], [0, 0.5, 1, 1.5])
     assert read_record(hea).units == {"abp": "mm[Hg]"}
@@ -875,10 +882,12 @@ def test_a_short_signal_file_is_named_with_its_size(tmp_path: Path) -> None:
     hea = tmp_path / "t.hea"
     hea.write_text("t 2 100 20\na.dat 16 1/mV 16 0 0 0 0 II\nb.dat 16 1/mV 16 0 0 0 0 V\n")
     with pytest.raises(RecordError, match=r"t\.hea: truncated signal file b\.dat: it holds 30 "
-                                          r"bytes of samples, the header's formats \(16\) make "
-                                          r"40 of the 20 samples per signal read"):
+                                          r"bytes of samples, the header's formats \(16\) need "
+                                          r"40 bytes for the 20 samples per signal read"):
         read_record(hea)
     np.testing.assert_array_equal(read_record(hea, stop=0.15).signals["ecg_v"], x[:15])
+    # a channel whose file is whole reads in full (only the files read are checked)
+    np.testing.assert_array_equal(read_record(hea, channels=["ecg_ii"]).signals["ecg_ii"], x)
 
 
 def test_segment_lines_must_agree_with_the_segments(tmp_path: Path) -> None:
@@ -892,10 +901,16 @@ def test_segment_lines_must_agree_with_the_segments(tmp_path: Path) -> None:
     master.write_text("m/2 1 100 20\ns1 10\ns2 10\n")
     np.testing.assert_array_equal(read_record(master).signals["ecg_ii"],
                                   [*range(10), *range(100, 110)])
-    for text, match in (("m/2 1 100 15\ns1 5\ns2 10\n", "gives segment s1 5 samples per "
-                         "signal, its own header 10"),
-                        ("m/2 1 100 22\ns1 12\ns2 10\n", "gives segment s1 12 samples"),
-                        ("m/5 1 100 20\ns1 10\ns2 10\n", "announces 5 segments, 2 segment"),
+    for text, match in (("m/2 1 100 15\ns1 5\ns2 10\n", "segment s1 cannot be read \\(the "
+                         "record's header gives it 5 samples per signal, its own header 10"),
+                        ("m/2 1 100 22\ns1 12\ns2 10\n", ".*gives it 12 samples")):
+        master.write_text(text)
+        with pytest.warns(RuntimeWarning, match=rf"m\.hea: {match}"):
+            rec = read_record(master)
+        np.testing.assert_array_equal(rec.signals["ecg_ii"][-10:], range(100, 110))  # s2 read
+    master.write_text("m/02 1 100 20\ns1 10\ns2 10\n")  # the count as a number
+    assert len(read_record(master).signals["ecg_ii"]) == 20
+    for text, match in (("m/5 1 100 20\ns1 10\ns2 10\n", "announces 5 segments, 2 segment"),
                         ("m/2 1 100 20\ns1 -10\ns2 10\n", "a segment of a negative length")):
         master.write_text(text)
         with pytest.raises(RecordError, match=rf"m\.hea: .*{match}"):
@@ -932,3 +947,33 @@ def test_challenge_2015_answers_beside_the_headers(tmp_path: Path) -> None:
                                      "Ventricular_Tachycardia,1\n")
     assert read_record(tmp_path / "v100s.hea").labels["alarm_true"] is False
     assert read_record(tmp_path / "v131l.hea").labels["alarm_true"] is True
+
+    def why(name: str) -> str | None:
+        return read_record(tmp_path / f"{name}.hea", channels=[]).labels.get(
+            "unlabelled", {}).get("alarm_true")
+
+    # the two files disagreeing: no label, said why (alarms.csv had won unsaid)
+    (tmp_path / "alarms.csv").write_text("v100s,Ventricular_Tachycardia,true\n")
+    assert why("v100s") == "alarms.csv and ALARMS beside it label it both true and false"
+    (tmp_path / "ALARMS").unlink()
+    # another alarm type than the header's, or two types: no label
+    (tmp_path / "alarms.csv").write_text("v131l,Asystole,true\nv100s,Asystole,false\n"
+                                         "v100s,Tachycardia,false\n")
+    assert why("v131l") == ("its header names a Ventricular_Tachycardia alarm, alarms.csv "
+                            "beside it Asystole")
+    assert why("v100s") == "alarms.csv beside it gives it 2 alarm types (Asystole, Tachycardia)"
+    # columns named by a header line in another order, a trailing column, semicolons
+    (tmp_path / "alarms.csv").write_text("record;label;alarm_type;checked\n"
+                                         "v100s;1;Ventricular_Tachycardia;yes\nv101l\n")
+    rec = read_record(tmp_path / "v100s.hea", channels=[])
+    assert rec.labels == {"alarm_true": True, "alarm_type": "Ventricular_Tachycardia"}
+    assert why("v101l") == "alarms.csv gives it no label"
+    # a file that does not read: a labelled header stands, an unlabelled one says why
+    (tmp_path / "alarms.csv").write_bytes("v100s,Ventricular_Tachycardia,fälse\n"
+                                          .encode("cp1252"))
+    assert read_record(tmp_path / "v131l.hea", channels=[]).labels["alarm_true"] is True
+    assert why("v100s").startswith("alarms.csv beside it cannot be read (")
+    (tmp_path / "REFERENCE.csv").write_bytes("v100s,é\n".encode("cp1252"))  # rhythms too
+    labels = read_record(tmp_path / "v131l.hea", channels=[]).labels  # (it had raised)
+    assert labels["alarm_true"] is True and list(labels["unlabelled"]) == ["rhythm"]
+    assert labels["unlabelled"]["rhythm"].startswith("REFERENCE.csv beside it cannot be read")

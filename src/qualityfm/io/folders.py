@@ -148,7 +148,7 @@ def check_out_apart(out: str | os.PathLike, inputs: Sequence[str | os.PathLike],
             if not where.is_relative_to(root) or (hidden_ok and any(
                     part.startswith(".") for part in where.relative_to(root).parts)):
                 continue
-            verb = "is" if where == root and not via else "is inside"
+            verb = "is" if where == root else "is inside"
             hidden = f", or into a hidden folder in it ({src / ('.' + kind)})" if hidden_ok else ""
             raise ValueError(f"{out}: the {kind} folder {verb} {via}the input folder {inp}, "
                              f"where its files would lie among the records; write the {kind} "

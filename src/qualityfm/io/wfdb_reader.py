@@ -4,6 +4,7 @@ multi-frequency) and the labels of the PhysioNet/CinC Challenges 2015 and 2017."
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 import sys
@@ -137,7 +138,7 @@ def parse_header(path: Path) -> Header:
         except (IndexError, ValueError) as e:
             raise RecordError(f"{path}: corrupt WFDB header (segment lines {body[1:]!r})") from e
         n_seg = head[0].split("/", 1)[1]
-        if n_seg != str(len(seg_lens)):
+        if not n_seg.isdigit() or int(n_seg) != len(seg_lens):
             raise RecordError(f"{path}: corrupt WFDB header (record line {body[0]!r} announces "
                               f"{n_seg} segments, {len(seg_lens)} segment lines follow)")
         if any(n < 0 for _, n in seg_lens):
@@ -201,13 +202,16 @@ def _check_as_wfdb_reads(path: Path, signal: str, line: str) -> None:
     a character past its pattern (``0.1mmHg``, ``mm[Hg]``) or a field parted by a non-ASCII
     space end its units early, and the fields after them are lost (a baseline in the ADC
     zero field read as 0: every value shifted without a word)."""
+    p = line.split(maxsplit=8)
+    if len(p) < 2:
+        raise RecordError(f"{path}: corrupt WFDB header ({signal}: the line {line!r} gives no "
+                          "format after its signal file)")
     m = rx_signal.match(line.encode("ascii", "ignore").decode())  # as wfdb reads the file
     if m is None:
         raise RecordError(f"{path}: corrupt WFDB header ({signal}: a WFDB reader cannot read "
                           f"the line {line!r}; a signal file is named by letters, digits, - "
                           "and _ with one dot, in the header's folder)")
-    p = line.split(maxsplit=8)
-    fmt = _FORMAT_FIELD.match(p[1]) if len(p) > 1 else None
+    fmt = _FORMAT_FIELD.match(p[1])
     gain = re.fullmatch(r"([^(/]*)(?:\((-?\d+)\))?(?:/.*)?", p[2]) if len(p) > 2 else None
     zero = p[4] if len(p) > 4 else ""
     ours = {"file": p[0], "format": fmt.group(1) if fmt else "",
@@ -215,21 +219,27 @@ def _check_as_wfdb_reads(path: Path, signal: str, line: str) -> None:
             "skew": (fmt.group(3) or "").lstrip("-") if fmt else "",
             "byte offset": (fmt.group(4) or "") if fmt else "",
             "gain": gain.group(1) if gain else "",
-            "baseline": int((gain.group(2) if gain else None) or zero or 0)}
+            "baseline": _lead_int((gain.group(2) if gain else None) or zero)}
     theirs = {"file": m["file_name"], "format": m["fmt"],
               "samples per frame": m["samps_per_frame"], "skew": m["skew"],
               "byte offset": m["byte_offset"], "gain": m["adc_gain"],
-              "baseline": int(m["baseline"] or m["adc_zero"] or 0)}
+              "baseline": _lead_int(m["baseline"] or m["adc_zero"])}
     if ours["format"] == "8":  # differences summed from the initial value
-        ours["initial value"] = int(p[5]) if len(p) > 5 else 0
-        theirs["initial value"] = int(m["init_value"] or 0)
+        ours["initial value"] = _lead_int(p[5] if len(p) > 5 else "")
+        theirs["initial value"] = _lead_int(m["init_value"])
     for what, mine in ours.items():
         if str(theirs[what]) != str(mine):
             raise RecordError(f"{path}: corrupt WFDB header ({signal}: a WFDB reader would "
-                              f"read its {what} as {theirs[what]!r}, not {mine!r}: its units "
-                              f"{p[2].partition('/')[2]!r} hold a character past letters, "
-                              "digits and ^ - ? % /, or a space that is not ASCII parts its "
-                              "fields)")
+                              f"read its {what} as {theirs[what]!r}, not {mine!r}: a field "
+                              "before it holds a character WFDB does not read there (units "
+                              "take letters, digits and ^ - ? % /), or a space that is not "
+                              "ASCII parts the fields)")
+
+
+def _lead_int(text: str | None) -> int:
+    """The integer a field starts with, as wfdb's ``-?\\d*`` takes it (0 for none)."""
+    digits = re.match(r"-?\d*", text or "").group()
+    return int(digits) if digits not in ("", "-") else 0
 
 
 def _read_frames(base: str, header: Header, picked: list[int], i0: int, i1: int,
@@ -284,8 +294,11 @@ def header_files(path: Path) -> list[Path]:
         for seg, _ in header.seg_lens:
             if seg != "~":
                 out.append(path.parent / f"{seg}.hea")
-                out += [path.parent / name for name in parse_header(out[-1]).files
-                        if name != "~"]
+                try:  # a lost segment is read as a gap: the others' files still count
+                    out += [path.parent / name for name in parse_header(out[-1]).files
+                            if name != "~"]
+                except RecordError:
+                    pass
         return out
     except RecordError:
         return []
@@ -310,32 +323,6 @@ def is_record_header(path: Path) -> tuple[bool, list[str]]:
 REFERENCE_FILE = "REFERENCE.csv"
 
 
-def _reference(folder: str) -> dict[str, str | tuple[str, ...]]:
-    """Challenge 2017 ``REFERENCE.csv`` of a folder (record -> rhythm), read once per folder
-    and version of the file (an edited file is read again)."""
-    path = Path(folder) / REFERENCE_FILE
-    if not path.is_file():
-        return {}
-    st = path.stat()
-    return _read_reference(str(path), st.st_mtime_ns, st.st_size)
-
-
-@lru_cache(maxsize=64)
-def _read_reference(path: str, mtime_ns: int, size: int) -> dict[str, str | tuple[str, ...]]:
-    """record -> label; a record listed with several labels -> all of them (a tuple)."""
-    try:
-        with Path(path).open(newline="", encoding="utf-8-sig") as f:
-            rows = [(row[0].strip(), row[1].strip()) for row in csv.reader(f) if len(row) >= 2]
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise RecordError(f"{path}: the label table of the records beside it is unreadable "
-                          f"({e}); save it as UTF-8 CSV (record,label per line)") from e
-    given: dict[str, list[str]] = {}
-    for record, label in rows:
-        if label not in given.setdefault(record, []):
-            given[record].append(label)
-    return {record: ls[0] if len(ls) == 1 else tuple(ls) for record, ls in given.items()}
-
-
 #: The answer files of a Challenge 2015 folder: record, alarm type and label (true/false or
 #: 1/0) per line; the Challenge's own ``ALARMS`` has no header line. Read beside the headers'
 #: own labels, for records whose headers carry none (a test set's answers come apart).
@@ -345,47 +332,95 @@ LABEL_FILES = (REFERENCE_FILE, *ALARMS_FILES)
 _TRUE, _FALSE = frozenset({"true", "1", "t", "yes"}), frozenset({"false", "0", "f", "no"})
 
 
-def _alarms(folder: str) -> dict[str, tuple[str, str, bool | str]]:
-    """record -> (answer file, alarm type, label, or why it has none) of the Challenge 2015
-    answer files in ``folder``."""
-    out: dict[str, tuple[str, str, bool | str]] = {}
-    for name in ALARMS_FILES:
-        path = Path(folder) / name
-        if path.is_file():
-            st = path.stat()
-            for record, answer in _read_alarms(str(path), st.st_mtime_ns, st.st_size).items():
-                out.setdefault(record, (name, *answer))
-    return out
+def _labels_in(folder: str, name: str) -> dict | str | None:
+    """The labels the table ``name`` in ``folder`` gives its records (REFERENCE.csv: record
+    -> rhythm, or all of a record's rhythms as a tuple; an answer file: record -> the set of
+    (alarm type, label or why none) its rows give), why it cannot be read, or None without
+    one: read once per folder and version of the file (an edited file is read again)."""
+    path = Path(folder) / name
+    if not path.is_file():
+        return None
+    st = path.stat()
+    return _read_labels(str(path), st.st_mtime_ns, st.st_size)
 
 
 @lru_cache(maxsize=64)
-def _read_alarms(path: str, mtime_ns: int, size: int) -> dict[str, tuple[str, bool | str]]:
-    """record -> (alarm type, label or why it has none) of one answer file."""
+def _read_labels(path: str, mtime_ns: int, size: int) -> dict | str:
+    """:func:`_labels_in`'s work: the table's cells (``,``, or ``;`` or a tab where its first
+    line holds no comma), interpreted by its name."""
+    name = Path(path).name
     try:
-        with Path(path).open(newline="", encoding="utf-8-sig") as f:
-            rows = [[c.strip() for c in row] for row in csv.reader(f)
-                    if any(c.strip() for c in row)]
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise RecordError(f"{path}: the alarm answers of the records beside it are unreadable "
-                          f"({e}); save them as UTF-8 CSV (record,alarm type,true|false per "
-                          "line)") from e
-    if rows and rows[0][0].lower() == "record":  # a header line
-        rows = rows[1:]
-    given: dict[str, set[tuple[str, bool | str]]] = {}
+        text = Path(path).read_text(encoding="utf-8-sig")
+        first = text.lstrip().split("\n", 1)[0]
+        delimiter = next((d for d in (",", ";", "\t") if d in first), ",")
+        rows = [[c.strip() for c in row]
+                for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+                if any(c.strip() for c in row)]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        return f"{name} beside it cannot be read ({e}); save it as UTF-8 CSV"
+    if name == REFERENCE_FILE:
+        rhythms: dict[str, list[str]] = {}
+        for row in rows:
+            if len(row) >= 2 and row[1] not in rhythms.setdefault(row[0], []):
+                rhythms[row[0]].append(row[1])
+        return {r: ls[0] if len(ls) == 1 else tuple(ls) for r, ls in rhythms.items() if ls}
+    type_at, label_at = 1, 2  # record, alarm type, label
+    if rows and rows[0][0].lower() == "record":  # a header line names the columns
+        cells = [c.lower().replace(" ", "_") for c in rows.pop(0)]
+        label_at = next((i for i, c in enumerate(cells) if c in ("label", "alarm_true",
+                                                                  "true_alarm")), 2)
+        type_at = next((i for i, c in enumerate(cells) if "type" in c), 1)
+    answers: dict[str, set[tuple[str, bool | str]]] = {}
     for row in rows:
-        label = row[-1].lower() if len(row) >= 2 else ""
-        said: bool | str = (True if label in _TRUE else False if label in _FALSE else
-                            f"{Path(path).name} gives it {row[-1] if len(row) >= 2 else ''!r}, "
-                            "not true/false or 1/0")
-        given.setdefault(row[0], set()).add((row[1] if len(row) >= 3 else "", said))
-    out: dict[str, tuple[str, bool | str]] = {}
-    for record, answers in given.items():
-        kinds = {k for k, _ in answers if k}
-        saids = {v for _, v in answers}
-        said = next(iter(saids)) if len(saids) == 1 else (
-            f"{Path(path).name} gives it {len(saids)} labels")
-        out[record] = (next(iter(kinds)) if len(kinds) == 1 else "", said)
-    return out
+        at = label_at if len(row) > label_at else len(row) - 1  # record,label rows
+        cell = row[at].lower() if at > 0 else ""
+        said: bool | str = (True if cell in _TRUE else False if cell in _FALSE else
+                            f"{name} gives it {row[at]!r}, not true/false or 1/0" if at > 0
+                            else f"{name} gives it no label")
+        kind = row[type_at] if type_at < len(row) and type_at != at else ""
+        answers.setdefault(row[0], set()).add((kind, said))
+    return answers
+
+
+def _alarm_answer(folder: str, record: str, header_type: str | None,
+                  header_label: bool | None) -> tuple[str | None, bool | None, str | None]:
+    """(alarm type, label, why the alarm has none) the answer files of ``folder`` give
+    ``record``, beside its header's type and label: a disagreement (between the files, or
+    with the header) leaves it without a label; an answer that does not read leaves a
+    labelled header as it is."""
+    answers: list[tuple[str, str, bool | str]] = []
+    faults = []
+    for name in ALARMS_FILES:
+        table = _labels_in(folder, name)
+        if isinstance(table, str):
+            faults.append(table)
+        elif table is not None:
+            answers += [(name, kind, said) for kind, said in sorted(
+                table.get(record, ()), key=str)]
+    if not answers:  # an unreadable file: its records' labels unknown
+        return None, None, faults[0] if faults and header_label is None else None
+    files = " and ".join(dict.fromkeys(name for name, _, _ in answers))
+    plural = "" if " and " in files else "s"  # "alarms.csv gives", "... and ALARMS give"
+    kinds = {_normal_alarm_type(k): k for _, k, _ in answers if k}
+    if header_type is not None and kinds and set(kinds) != {_normal_alarm_type(header_type)}:
+        return None, None, (f"its header names a {header_type} alarm, {files} beside it "
+                            f"{' and '.join(kinds.values())}")
+    if len(kinds) > 1:
+        return None, None, (f"{files} beside it give{plural} it {len(kinds)} alarm types "
+                            f"({', '.join(kinds.values())})")
+    kind = next(iter(kinds.values()), None)
+    labels = {said for _, _, said in answers if isinstance(said, bool)}
+    bad = [said for _, _, said in answers if isinstance(said, str)]
+    if header_label is not None:
+        other = labels - {header_label}
+        why = (f"its header labels the alarm {str(header_label).lower()}, {files} beside it "
+               f"{str(other.pop()).lower()}") if other else None
+        return kind, None if why else header_label, why
+    if len(labels) > 1:
+        return kind, None, f"{files} beside it label{plural} it both true and false"
+    if bad:
+        return kind, None, bad[0]
+    return kind, labels.pop(), None
 
 
 def _normal_alarm_type(name: str) -> str:
@@ -434,28 +469,31 @@ def challenge_labels(
         match = _EVENT_LINE.match(line)
         if match:
             events[match.group(1)] = float(match.group(2))
+    folder = str(path.parent.resolve())
     if len(said) > 1:
         del labels["alarm_true"]
         labels["unlabelled"] = {"alarm_true": "its header labels the alarm both true and false"}
-    answer = _alarms(str(path.parent.resolve())).get(path.stem)
-    if answer is not None and len(said) <= 1:
-        file, kind, told = answer
-        if kind:
+    else:
+        kind, label, why = _alarm_answer(folder, path.stem, labels.get("alarm_type"),
+                                         labels.get("alarm_true"))
+        if kind is not None or label is not None or (why is not None and not why.startswith(
+                tuple(f"{name} beside it cannot be read" for name in ALARMS_FILES))):
+            events.setdefault("alarm", ALARM_TIME)  # listed: the Challenge's layout
+        if kind is not None:
             labels.setdefault("alarm_type", kind)
-        events.setdefault("alarm", ALARM_TIME)
-        if isinstance(told, str) or labels.get("alarm_true", told) != told:
+        if why is not None:
             labels.pop("alarm_true", None)
-            labels["unlabelled"] = {"alarm_true": told if isinstance(told, str) else (
-                f"its header labels the alarm {str(not told).lower()}, {file} beside it "
-                f"{str(told).lower()}")}
-        else:
-            labels["alarm_true"] = told
-    rhythm = _reference(str(path.parent.resolve())).get(path.stem)
-    if isinstance(rhythm, tuple):
+            labels["unlabelled"] = {"alarm_true": why}
+        elif label is not None:
+            labels["alarm_true"] = label
+    table = _labels_in(folder, REFERENCE_FILE)
+    rhythm = table if isinstance(table, str) else (table or {}).get(path.stem)
+    if isinstance(rhythm, str) and isinstance(table, str):  # it cannot be read
+        labels.setdefault("unlabelled", {})["rhythm"] = table
+    elif isinstance(rhythm, tuple):
         labels.setdefault("unlabelled", {})["rhythm"] = (
             f"{REFERENCE_FILE} beside it lists {path.stem} with the labels {', '.join(rhythm)}")
-        rhythm = None
-    if rhythm is not None:
+    elif rhythm is not None:
         labels["rhythm"] = rhythm
     return labels, events
 
@@ -551,6 +589,17 @@ def _nth(layout: Sequence[str], picked: Sequence[int], among: Sequence[str]
     return out
 
 
+def _read_fault(err: Exception, files: str = "") -> str:
+    """What a failed read of signal ``files`` (where known) says of them."""
+    named = Path(err.filename).name if getattr(err, "filename", None) else files
+    if isinstance(err, FileNotFoundError):
+        return f"missing signal file {named or err}"
+    if isinstance(err, PermissionError):
+        return f"cannot open its signal file {named} ({err.strerror or err})"
+    return (f"truncated or corrupt signal file{' ' + files if files else ''} "
+            f"({type(err).__name__}: {err})")
+
+
 class _SegmentLost(Exception):
     """A segment whose own files cannot be read; the message says why."""
 
@@ -568,32 +617,27 @@ def _segment(path: Path, header: Header, layout: Any, picked: list[int], name: s
     except RecordError as e:
         raise _SegmentLost(str(e)) from e
     if not np.isclose(seg.fs, header.fs, rtol=1e-6):
-        raise RecordError(f"{path}: segment {name} is sampled at {seg.fs:g} Hz, the "
-                          f"record's header at {header.fs:g} Hz")
+        raise _SegmentLost(f"it is sampled at {seg.fs:g} Hz, the record's header at "
+                           f"{header.fs:g} Hz")
     if seg.n_frames is not None and seg.n_frames != length:  # its samples would lie elsewhere
-        raise RecordError(f"{path}: the record's header gives segment {name} {length} samples "
-                          f"per signal, its own header {seg.n_frames}")
-    try:
-        _check_dat_length(seg_path, seg, b)
-    except RecordError as e:
-        raise _SegmentLost(str(e).removeprefix(f"{seg_path}: ")) from e
+        raise _SegmentLost(f"the record's header gives it {length} samples per signal, its own "
+                           f"header {seg.n_frames}")
     wanted = [(k, j) for k, j in enumerate(_nth(layout.sig_name, picked, seg.sig_names))
               if j is not None]
     if not wanted:
         return seg, wanted, None, []
+    try:
+        _check_dat_length(seg_path, seg, [j for _, j in wanted], b)
+    except RecordError as e:
+        raise _SegmentLost(str(e).removeprefix(f"{seg_path}: ")) from e
     files = ", ".join(dict.fromkeys(seg.files[j] for _, j in wanted))
     try:
         rec, samples, _ = _read_frames(str(path.parent / name), seg, [j for _, j in wanted],
                                        a, b, length)
     except ImportError:
         raise
-    except FileNotFoundError as e:
-        raise _SegmentLost(f"missing signal file {Path(e.filename or files).name}") from e
-    except PermissionError as e:
-        raise _SegmentLost(f"cannot open its signal file {files} ({e.strerror or e})") from e
     except Exception as e:  # named by the segment's file, not the master header
-        raise _SegmentLost(f"truncated or corrupt signal file {files} "
-                           f"({type(e).__name__}: {e})") from e
+        raise _SegmentLost(_read_fault(e, files)) from e
     for m, (_, j) in enumerate(wanted):
         if len(samples[m]) != (b - a) * int(rec.samps_per_frame[m]):
             raise _SegmentLost(f"truncated signal file {files}: {seg.sig_names[j]!r} has "
@@ -619,7 +663,7 @@ def _read_segments(
     unstated = [False] * len(picked)
     stated: list[tuple[str, str] | None] = [None] * len(picked)  # (unit, segment) stated first
     lost: list[str] = []
-    n_read = 0
+    n_read = gap = 0
     offset = 0
     for name, length in header.data_segments:
         a, b = max(i0, offset), min(i1, offset + length)
@@ -632,9 +676,7 @@ def _read_segments(
                                                  length)
         except _SegmentLost as e:
             lost.append(f"segment {name}: {e}")
-            warnings.warn(f"{path}: segment {name} cannot be read ({e}); its {b - a} frames "
-                          f"({(b - a) / header.fs:.1f} s) are read as a gap (NaN)",
-                          RuntimeWarning, stacklevel=3)
+            gap += b - a
             continue
         n_read += 1
         for m, (k, j) in enumerate(wanted):
@@ -656,9 +698,16 @@ def _read_segments(
                         "mix two units")
             if j in seg.uncalibrated:  # in any segment: not physical
                 units[k] = UNCALIBRATED
+    more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
     if lost and not n_read:
-        more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
         raise RecordError(f"{path}: no segment of the span can be read: {lost[0]}{more}")
+    if lost:  # one warning a record (a partly downloaded MIMIC record may lack hundreds)
+        what, sep, why = lost[0].partition(": ")
+        said = (f"{what} cannot be read ({why})" if len(lost) == 1 else
+                f"{len(lost)} segments cannot be read ({lost[0]}{more})")
+        warnings.warn(f"{path}: {said}; {'its' if len(lost) == 1 else 'their'} {gap} frames "
+                      f"({gap / header.fs:.1f} s) are read as a gap (NaN)", RuntimeWarning,
+                      stacklevel=3)
     return _Signals(names, units, spf, out, i1 - i0, unstated)
 
 
@@ -752,14 +801,16 @@ def _check_mat_length(path: Path, header: Header, needed: int) -> None:
                           RuntimeWarning, stacklevel=3)
 
 
-def _check_dat_length(path: Path, header: Header, needed: int) -> None:
-    """Refuse a signal file too short for the ``needed`` frames a read takes from it (named,
-    with its size: wfdb says "Samples were not loaded correctly"), and warn where one holds
-    more bytes than the header's formats and sample count give it: a file of another format
-    (16-bit samples under a format-80 header) reads as other values."""
+def _check_dat_length(path: Path, header: Header, picked: Sequence[int], needed: int) -> None:
+    """Refuse a signal file of the channels ``picked`` too short for the ``needed`` frames a
+    read takes from it (skewed channels' lead too; named, with its size: wfdb says "Samples
+    were not loaded correctly"), and warn where one holds more bytes than the header's
+    formats and sample count give it: a file of another format (16-bit samples under a
+    format-80 header) reads as other values."""
     if header.n_frames is None:
         return
-    for name in dict.fromkeys(f for f in header.files if not f.lower().endswith(".mat")):
+    files = dict.fromkeys(header.files[j] for j in picked)
+    for name in (f for f in files if not f.lower().endswith(".mat")):
         signals = header.signals_in(name)
         if name == "~" or any(header.formats[k] not in _BYTES_PER_SAMPLE for k in signals):
             continue
@@ -770,12 +821,14 @@ def _check_dat_length(path: Path, header: Header, needed: int) -> None:
         per_frame = sum(_BYTES_PER_SAMPLE[header.formats[k]] * header.frame_samples[k]
                         for k in signals)
         expected = math.ceil(header.n_frames * per_frame)
-        if size < math.ceil(needed * per_frame):
+        skew = max(header.skews[k] if k < len(header.skews) else 0 for k in signals)
+        frames = min(needed + skew, header.n_frames)
+        if size < math.ceil(frames * per_frame):
             raise RecordError(f"{path}: truncated signal file {name}: it holds {max(size, 0)} "
                               f"bytes of samples, the header's formats "
-                              f"({', '.join(header.formats[k] for k in signals)}) make "
-                              f"{math.ceil(needed * per_frame)} of the {needed} samples per "
-                              "signal read")
+                              f"({', '.join(header.formats[k] for k in signals)}) need "
+                              f"{math.ceil(frames * per_frame)} bytes for the {frames} samples "
+                              "per signal read")
         if size > expected + math.ceil(per_frame):  # (packed formats round up)
             warnings.warn(f"{path}: its signal file {name} holds {size} bytes of samples, the "
                           f"header's formats ({', '.join(header.formats[k] for k in signals)}) "
@@ -835,13 +888,14 @@ def read_wfdb(
     i0, i1 = sample_span(start, stop, frame_fs, n_frames or sys.maxsize, path)
     if not multi:
         _check_mat_length(path, header, i1)
-        _check_dat_length(path, header, i1)
 
     layout = _layout(path, header) if multi else None
     file_labels = layout.sig_name if multi else header.sig_names
     names = canonical_names(file_labels)
     picked = select_channels(names, channels, path, file_labels)  # read only those
     names = [names[i] for i in picked]
+    if not multi:
+        _check_dat_length(path, header, picked, i1)
     try:
         if multi:
             rec = _read_segments(path, header, layout, picked, i0, i1)
@@ -849,18 +903,11 @@ def read_wfdb(
             rec, samples, i1 = _read_frames(base, header, picked, i0, i1, n_frames)
     except RecordError:
         raise
-    except FileNotFoundError as e:
-        raise RecordError(f"{path}: missing signal file {e.filename or e}") from e
-    except PermissionError as e:
-        raise RecordError(f"{path}: cannot open its signal file {e.filename or ''} "
-                          f"({e.strerror or e})") from e
     except ImportError as e:  # soundfile for FLAC-compressed signals (formats 508-532)
         raise ImportError(f"{path}: reading its signal file needs the {e.name or 'missing'} "
                           f"package, which is not installed ({e})") from e
     except Exception as e:  # wfdb/numpy/soundfile errors of a truncated or corrupt file
-        raise RecordError(
-            f"{path}: truncated or corrupt signal file ({type(e).__name__}: {e})"
-        ) from e
+        raise RecordError(f"{path}: {_read_fault(e)}") from e
 
     signals: dict[str, np.ndarray] = {}
     rates: dict[str, float] = {}
