@@ -437,3 +437,16 @@ def test_the_array_entry_points_name_a_rate_given_as_text_and_take_no_mask() -> 
     np.testing.assert_array_equal(got.level, want.level)
     np.testing.assert_array_equal(got.ppg, want.ppg)
     assert got.level[0] == 4 and got.level[1] == 0 and np.isnan(got.ppg[2])
+
+
+def test_score_windows_refuses_windows_too_short_or_a_bad_rate() -> None:
+    """One-sample windows (flat, so masked absent) had been scored level 0, "bad", where the
+    per-modality scores refuse windows under 2 s; a bad rate is named likewise."""
+    from qualityfm.quality import score_windows
+
+    for t in (1, 599):
+        with pytest.raises(ValueError, match=rf"at least 2 s long, got {t} samples at 300 Hz"):
+            score_windows(np.zeros((2, 2, t)), None, 300.0)
+    with pytest.raises(ValueError, match="fs must be a finite rate"):
+        score_windows(np.zeros((2, 2, 600)), None, float("nan"))
+    assert score_windows(np.zeros((2, 2, 600)), None, 300.0).level.tolist() == [0, 0]

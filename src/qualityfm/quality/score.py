@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qualityfm.io import MODEL_CHANNELS, canonical_channel, ecg_leads, is_ecg
+from qualityfm.quality._common import as_windows
 from qualityfm.quality.ecg import RRRules, ecg_quality
 from qualityfm.quality.ppg import ppg_quality
 from qualityfm.signal.nan import check_finite, present_mask
@@ -127,6 +128,8 @@ def score_windows(
         raise ValueError(f"none of the channels {channels} is a PPG ('ppg') or an ECG "
                          "('ecg_ii', 'ecg*'), the signals the quality scores read")
     check_finite(x, mask, channels)  # NaN would score a window 0; make_windows fills gaps
+    as_windows(x[:1, 0], fs)  # the rate and length every score needs: refused as the indices
+    # refuse them (a window of one sample, flat, had been scored "bad" as if all were absent)
     out = {}
     rules = ecg_rules or RRRules()
 
