@@ -989,6 +989,10 @@ def test_bad_arrays_are_refused_naming_the_rows_and_channel(tmp_path) -> None:
         ft.fit(x[:, :, :8], y, groups=g)  # one token, mostly padding, had been fitted
     with pytest.raises(ValueError, match=r"X holds complex numbers \(dtype complex"):
         ft.fit(x + 1j * x, y, groups=g)  # its imaginary part had been dropped
+    with pytest.raises(ValueError, match=r"the encoder's embeddings of rows 0, 1, 2, 3, 4 and "
+                                         r"35 more are not finite"), pytest.warns(UserWarning):
+        Finetuner("vt-alarm", init="none", config=TINY, mode="linear", use_features=False,
+                  seed=0).fit(x * np.float32(1e30), y, groups=g)  # sklearn's NaN error had
     ft.fit(x, y, groups=g)
     with pytest.raises(ValueError, match=r"channel ecg_ii: rows 3\b"):
         ft.predict(bad)

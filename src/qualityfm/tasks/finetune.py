@@ -1198,6 +1198,11 @@ class Finetuner(TaskEstimator):
 
         H = emb.cpu().numpy().astype(np.float64)
         n_emb = H.shape[1]
+        off = np.flatnonzero(~np.isfinite(H).all(axis=1))
+        if len(off):  # sklearn had said "Input X contains NaN" of its own matrix
+            raise ValueError(f"the encoder's embeddings of rows {rows_text(off)} are not finite: "
+                             "their values are past what it reads (it reads each channel scaled "
+                             "to [-1, 1]: qualityfm.signal.normalize)")
         if feats is not None:
             H = np.concatenate([H, feats.astype(np.float64)], axis=1)
         H, yf = H[fit_idx], y_t[fit_idx]
