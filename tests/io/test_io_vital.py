@@ -339,8 +339,84 @@ def test_vital_8_byte_tracks_of_any_kind_keep_the_others(tmp_path, packed: bool)
             np.testing.assert_array_equal(rec.signals["ppg"][:2000], np.arange(2000.0))
         if "ecg_ii" in rec.signals:
             np.testing.assert_array_equal(rec.signals["ecg_ii"][:4000], np.arange(4000))
-    vf.add_track("SNUADC/ART", [{"dt": t0, "val": np.ones(500)},
-                                {"dt": t0 + 30 * 86400.0, "val": np.ones(500)}], srate=500.0)
+    vf.add_track("SNUADC/ART", [{"dt": t0, "val": np.ones(500, np.float32)},
+                                {"dt": t0 + 30 * 86400.0, "val": np.ones(500, np.float32)}],
+                 srate=500.0)  # (float64 under a float32 track: refused as a bad packet)
     vf.to_vital(str(path), packed=False)
     with pytest.raises(RecordError, match="its records span 30 days"):
         read_record(path, channels=["abp"])
+
+
+def test_vital_files_vitaldb_would_misread_are_refused_or_read_whole(tmp_path: Path) -> None:
+    """Faults vitaldb passes over without a word: a packet over 1 MB in an unpacked file (it
+    stops there: the rest of the file lost), a stream cut inside its last packet, a packet
+    whose size disagrees with its sample count (float64 under a float32 track: garbage), a
+    record stamped at NaN; a device-less track name ending a format-7 track's had lost the
+    whole file; full-scale integers in an unpacked file are values, not gap marks."""
+    t0 = 1.6e9
+
+    def file(name: str, tracks: dict, packed: bool = False, **kw) -> Path:
+        vf = vitaldb.VitalFile()
+        vf.dtstart, vf.dtend = t0, t0 + kw.pop("span", 20)
+        for track, (recs, fs) in tracks.items():
+            vf.add_track(track, recs, srate=fs, **kw)
+        path = tmp_path / name
+        vf.to_vital(str(path), packed=packed)
+        return path
+
+    ones = np.ones(500, np.float32)
+    big = file("big.vital", {"SNUADC/ECG_II": ([{"dt": t0, "val": ones}, {"dt": t0 + 1, "val":
+                                                np.ones(300_000, np.float32)}], 500)},
+               span=700)
+    with pytest.raises(RecordError, match=r"big\.vital: truncated or corrupt \.vital file \(a "
+                                          r"packet of \d+ bytes, past the 1000000 vitaldb"):
+        read_record(big)
+    whole = file("a.vital", {"SNUADC/ECG_II": ([{"dt": t0 + k, "val": ones}
+                                                for k in range(10)], 500)})
+    raw = gzip.decompress(whole.read_bytes())
+    (tmp_path / "cut.vital").write_bytes(gzip.compress(raw[:len(raw) // 2 + 7]))
+    with pytest.raises(RecordError, match=r"its last packet is cut short"):
+        read_record(tmp_path / "cut.vital")
+    f64 = file("f64.vital", {"SNUADC/PLETH": ([{"dt": t0, "val": np.linspace(0, 1, 100)}],
+                                              100)})
+    with pytest.raises(RecordError, match=r"a record of wave track 'PLETH' holds 800 bytes for "
+                                          r"100 samples of format 1 \(400 bytes\)"):
+        read_record(f64)
+    nan = file("nan.vital", {"SNUADC/PLETH": ([{"dt": float("nan"), "val": ones[:100]},
+                                               {"dt": t0 + 1, "val": ones[:100]}], 100)})
+    with pytest.raises(RecordError, match=r"wave track 'SNUADC/PLETH' is stamped at nan s"):
+        read_record(nan)
+    vf = vitaldb.VitalFile()
+    vf.dtstart, vf.dtend = t0, t0 + 20
+    vf.add_track("HR", [{"dt": t0 + k, "val": 60.0} for k in range(20)])  # ends Solar8000/HR
+    vf.add_track("Solar8000/HR", [{"dt": t0 + k, "val": 70} for k in range(20)])
+    vf.trks["Solar8000/HR"].fmt = 7
+    vf.add_track("SNUADC/PLETH", [{"dt": t0, "val": np.arange(2000, dtype=np.float32)}],
+                 srate=100)
+    vf.to_vital(str(tmp_path / "wide.vital"))
+    np.testing.assert_array_equal(read_record(tmp_path / "wide.vital").signals["ppg"][:2000],
+                                  np.arange(2000.0))
+    vf = vitaldb.VitalFile()
+    vf.dtstart, vf.dtend = t0, t0 + 5
+    vf.add_track("SNUADC/ECG_II", [{"dt": t0, "val": np.array([-32768, 0, 100] * 100,
+                                                                np.int16)}], srate=100)
+    trk = vf.trks["SNUADC/ECG_II"]
+    trk.fmt, trk.gain, trk.offset = 5, 1.0, 0.0
+    vf.to_vital(str(tmp_path / "short.vital"), packed=False)
+    assert read_record(tmp_path / "short.vital").signals["ecg_ii"][:3].tolist() == [
+        -32768.0, 0.0, 100.0]
+
+
+def test_vital_reads_from_threads_leave_stdout_alone(vital_file) -> None:
+    """vitaldb's reads change its format table and the process's stdout: two threads had
+    left stdout swallowed (a CLI's JSON lost) and wrong values read."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    path, waves = vital_file
+    before = sys.stdout
+    with ThreadPoolExecutor(4) as pool:
+        recs = list(pool.map(lambda _: read_record(path), range(12)))
+    assert sys.stdout is before
+    for rec in recs:
+        np.testing.assert_array_equal(rec.signals["ecg_ii"][:5000], waves["SNUADC/ECG_II"])

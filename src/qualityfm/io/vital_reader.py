@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gzip
 import io
 import struct
+import threading
 import warnings
 import zlib
 from collections.abc import Sequence
@@ -25,6 +27,15 @@ _WAVE = 1  # vitaldb track type of a waveform
 MAX_SPAN_S = 7 * 86400.0
 
 
+#: vitaldb's format table and the process's stdout are changed while it reads: one read at a
+#: time (two threads had left stdout swallowed and the table at the other file's widths).
+_VITALDB = threading.Lock()
+#: Bytes of a sample by track format (1 float, 2 double, 3-6 integers; 7 and 8 vary by file).
+_SAMPLE_BYTES = {1: 4, 2: 8, 3: 1, 4: 1, 5: 2, 6: 2}
+#: vitaldb stops reading an unpacked file at a packet larger than this, without a word.
+_VITALDB_MAX_PACKET = 1_000_000
+
+
 def _open(path: Path, track_names: list[str] | None, header_only: bool,
           long_bytes: int | None = None,
           exclude: list[str] | None = None):  # -> vitaldb.VitalFile
@@ -36,18 +47,19 @@ def _open(path: Path, track_names: list[str] | None, header_only: bool,
     said = io.StringIO()  # vitaldb prints its read errors (to stdout, where JSON goes)
     sizes = vitaldb.utils.FMT_TYPE_LEN
     kept = {k: sizes.get(k) for k in (7, 8)}
-    if long_bytes is not None:
-        sizes.update({7: ("i", 4), 8: ("I", 4)} if long_bytes == 4
-                     else {7: ("q", 8), 8: ("Q", 8)})
-    try:
-        with contextlib.redirect_stdout(said):
-            vf = vitaldb.VitalFile(str(path), track_names=track_names, header_only=header_only,
-                                   exclude=exclude)
-    except Exception as e:  # gzip, struct and OS errors of a corrupt or truncated file
-        raise RecordError(f"{path}: truncated or corrupt .vital file ({type(e).__name__}: {e})"
-                          ) from e
-    finally:
-        sizes.update({k: v for k, v in kept.items() if v is not None})
+    with _VITALDB:
+        if long_bytes is not None:
+            sizes.update({7: ("i", 4), 8: ("I", 4)} if long_bytes == 4
+                         else {7: ("q", 8), 8: ("Q", 8)})
+        try:
+            with contextlib.redirect_stdout(said):
+                vf = vitaldb.VitalFile(str(path), track_names=track_names,
+                                       header_only=header_only, exclude=exclude)
+        except Exception as e:  # gzip, struct and OS errors of a corrupt or truncated file
+            raise RecordError(f"{path}: truncated or corrupt .vital file "
+                              f"({type(e).__name__}: {e})") from e
+        finally:
+            sizes.update({k: v for k, v in kept.items() if v is not None})
     if said.getvalue().strip():
         raise RecordError(f"{path}: truncated or corrupt .vital file "
                           f"({said.getvalue().strip()})")
@@ -68,6 +80,10 @@ class _Facts:
     first: float | None = None
     end: float | None = None
     long_bytes: int | None = None
+    packed: bool = False  # the header's flag: gap marks fill the holes of wave tracks
+    fault: str | None = None  # a packet vitaldb would misread or stop at, said
+    unknown: list[str] = dataclasses.field(default_factory=list)  # wave tracks of a format
+    long_names: list[str] = dataclasses.field(default_factory=list)  # tracks of format 7/8
 
 
 def _file_facts(path: Path) -> _Facts:
@@ -106,11 +122,27 @@ def _walk(f: IO[bytes], facts: _Facts) -> None:
                               else (0.0, 0.0))
         facts.stated = stated if stated > 0 else None
         facts.stated_end = stated_end if stated_end > 0 else None
+        facts.packed = size >= 27 and header[26] == 1
+        names: dict[int, str] = {}  # wave track id -> name
+        formats: dict[int, int] = {}  # wave track id -> format
         while len(packet := f.read(5)) == 5:
             kind, length = struct.unpack("<BL", packet)
             data = f.read(length)
+            if len(data) < length:  # the stream ends inside it
+                facts.fault = facts.fault or (f"its last packet is cut short ({len(data)} of "
+                                              f"{length} bytes): a truncated file")
+                break
+            if not facts.packed and length > _VITALDB_MAX_PACKET:
+                facts.fault = facts.fault or (
+                    f"a packet of {length} bytes, past the {_VITALDB_MAX_PACKET} vitaldb reads "
+                    "in a file that is not packed (it would stop there without a word)")
+            if kind == 0 and len(data) >= 4 and data[3] in (7, 8):
+                facts.long_names.append(_info_name(data))
             if kind == 0 and len(data) >= 4 and data[2] == _WAVE:  # a wave track's info
                 tid, pos = struct.unpack_from("<H", data, 0)[0], 4
+                names[tid], formats[tid] = _info_name(data), data[3]
+                if data[3] not in (*_SAMPLE_BYTES, 7, 8):
+                    facts.unknown.append(f"{names[tid]!r} (format {data[3]})")
                 for _ in range(2):  # name, unit (vitaldb: fields a short packet lacks
                     if len(data) >= pos + 4:  # are 0)
                         pos += 4 + struct.unpack_from("<L", data, pos)[0]
@@ -126,9 +158,14 @@ def _walk(f: IO[bytes], facts: _Facts) -> None:
                 dt, tid = struct.unpack_from("<dH", data, 2)
                 if tid in long_numbers and facts.long_bytes is None:  # one value
                     facts.long_bytes = length - 2 - info
-                if tid not in rates or len(data) < 2 + info + 4 or dt <= 0:
+                if tid not in rates or len(data) < 2 + info + 4 or not 0 < dt < np.inf:
                     continue
                 n = struct.unpack_from("<L", data, 2 + info)[0]
+                width = _SAMPLE_BYTES.get(formats.get(tid, 0))
+                if width is not None and length != 2 + info + 4 + n * width:
+                    facts.fault = facts.fault or (
+                        f"a record of wave track {names[tid]!r} holds {length - 6 - info} "
+                        f"bytes for {n} samples of format {formats[tid]} ({n * width} bytes)")
                 if rates[tid] > 0:  # the tracks read (vitaldb skips those of rate 0)
                     facts.first = dt if facts.first is None else min(facts.first, dt)
                     last = dt + n / rates[tid]
@@ -139,24 +176,37 @@ def _walk(f: IO[bytes], facts: _Facts) -> None:
         pass
 
 
+def _info_name(data: bytes) -> str:
+    """The track name of a track-info packet (after its id, type and format)."""
+    if len(data) < 8:
+        return ""
+    n = struct.unpack_from("<L", data, 4)[0]
+    return data[8:8 + n].decode("utf-8", "replace")
+
+
 #: The raw value that marks a missing sample in an integer track, by the track's format (3:
 #: signed byte, 4: unsigned byte, 5: short, 6: word, 7: long, 8: dword): a packed ``.vital``
 #: file fills the gaps between blocks with it.
 GAP_VALUE = {3: -128, 4: 255, 5: -32768, 6: 65535, 7: -2147483648, 8: 4294967295}
 
 
-def _track_samples(trk, origin: float, end: float) -> np.ndarray:  # trk: a vitaldb track
+def _track_samples(trk, origin: float, end: float, packed: bool,
+                   path: Path) -> np.ndarray:  # trk: a vitaldb track
     """A wave track's samples from ``origin`` to ``end`` (s of the epoch; float32, NaN where
     it has none), in its units. Each block goes to its start time rounded to the nearest
     sample: vitaldb's ``get_track_samples`` rounds up, so a block starting a hair past a
     sample (float time stamps) moved one sample late, overwrote the next block's first
     sample and left a hole.
-    An integer track's gap marks (:data:`GAP_VALUE`) are missing samples, not values."""
+    An integer track's gap marks (:data:`GAP_VALUE`) in a packed file are missing samples,
+    not values (an unpacked file holds no gap marks: its full-scale values are values)."""
     rate = float(trk.srate)
     n = int(np.ceil((end - origin) * rate))  # as vitaldb sizes it
     out = np.full(max(n, 0), np.nan, dtype=np.float32)
-    gap = GAP_VALUE.get(int(trk.fmt))
+    gap = GAP_VALUE.get(int(trk.fmt)) if packed else None
     for rec in trk.recs:
+        if not np.isfinite(rec["dt"]):
+            raise RecordError(f"{path}: a record of wave track {trk.dtname!r} is stamped at "
+                              f"{rec['dt']} s")
         raw = np.asarray(rec["val"]).ravel()
         val = raw.astype(np.float32)
         if gap is not None:
@@ -190,9 +240,10 @@ def read_vital(
     name (VitalDB names cases, not patients).
     """
     header = _open(path, None, header_only=True)
-    tracks = [name for name, trk in header.trks.items() if trk.type == _WAVE and trk.srate > 0]
+    tracks = [name for name, trk in header.trks.items() if trk.type == _WAVE
+              and 0 < trk.srate < np.inf]
     rateless = [name for name, trk in header.trks.items() if trk.type == _WAVE
-                and not trk.srate > 0]
+                and not 0 < trk.srate < np.inf]
     if rateless:
         warnings.warn(f"{path}: wave track(s) {', '.join(map(repr, rateless))} state no "
                       "sampling rate: left out", RuntimeWarning, stacklevel=2)
@@ -207,6 +258,11 @@ def read_vital(
     wanted = {bases[i] for i in picked}
     candidates = [t for t, b in zip(tracks, bases, strict=True) if b in wanted]
     facts = _file_facts(path)
+    if facts.fault is not None:  # vitaldb would misread the file or stop early, unsaid
+        raise RecordError(f"{path}: truncated or corrupt .vital file ({facts.fault})")
+    if facts.unknown:  # vitaldb drops such a track's info: it would vanish unsaid
+        warnings.warn(f"{path}: wave track(s) {', '.join(facts.unknown)} of a format code no "
+                      "reader knows: left out", RuntimeWarning, stacklevel=2)
     # vitaldb's own 8-byte files record track lengths for 4-byte samples: its early stop of
     # a read of some tracks would end before the later ones, so it reads them all but those
     # excluded
@@ -214,7 +270,8 @@ def read_vital(
     vf = _open(path, None if wide else candidates, header_only=False,
                long_bytes=facts.long_bytes,  # (vitaldb excludes a name's every suffix match)
                exclude=[t for t, trk in header.trks.items()  # skipping a 7/8 track mis-seeks
-                        if trk.fmt not in (7, 8) and not any(c.endswith(t) for c in candidates)]
+                        if trk.fmt not in (7, 8) and not any(
+                            c.endswith(t) for c in (*candidates, *facts.long_names))]
                if wide else None)
     # time 0 and the end are the file's, whichever tracks are read: the header's stated
     # start, or the first record of any wave track where that is earlier (a cropped file)
@@ -235,7 +292,7 @@ def read_vital(
     samples: dict[str, np.ndarray] = {}
     for t in candidates:
         trk = vf.trks.get(t)
-        x = (_track_samples(trk, origin, end) if trk is not None and trk.recs
+        x = (_track_samples(trk, origin, end, facts.packed, path) if trk is not None and trk.recs
              else np.zeros(0, np.float32))
         if np.isfinite(x).any():
             samples[t] = x
