@@ -855,6 +855,12 @@ def test_header_fields_wfdb_would_split_otherwise_are_refused(tmp_path: Path) ->
         with pytest.raises(RecordError, match=rf"g\.hea: corrupt WFDB header \(signal 1 'ABP': "
                                               rf"a WFDB reader (would read its )?{field}"):
             read_record(hea)
+    for zero, said in (("+5", "baseline as 0, not 5"), ("1e3", "baseline as 1, not 1000"),
+                       ("5.7", "ADC zero field '5.7' is no integer"),
+                       ("-", "ADC zero field '-' is no integer")):  # (int() had crashed)
+        hea.write_text(f"g 1 100 4\ng.dat 16 200/mmHg 16 {zero} 0 0 0 ABP\n")
+        with pytest.raises(RecordError, match=re.escape(said)):
+            read_record(hea)
     hea.write_text("g 1 100 -4\ng.dat 16 200/mmHg 16 1024 0 0 0 ABP\n")
     with pytest.raises(RecordError, match="a negative count"):
         read_record(hea)
@@ -883,7 +889,8 @@ def test_a_short_signal_file_is_named_with_its_size(tmp_path: Path) -> None:
     hea.write_text("t 2 100 20\na.dat 16 1/mV 16 0 0 0 0 II\nb.dat 16 1/mV 16 0 0 0 0 V\n")
     with pytest.raises(RecordError, match=r"t\.hea: truncated signal file b\.dat: it holds 30 "
                                           r"bytes of samples, the header's formats \(16\) need "
-                                          r"40 bytes for the 20 samples per signal read"):
+                                          r"40 bytes for the first 20 samples per signal, "
+                                          r"which the read takes"):
         read_record(hea)
     np.testing.assert_array_equal(read_record(hea, stop=0.15).signals["ecg_v"], x[:15])
     # a channel whose file is whole reads in full (only the files read are checked)
@@ -908,6 +915,13 @@ def test_segment_lines_must_agree_with_the_segments(tmp_path: Path) -> None:
         with pytest.warns(RuntimeWarning, match=rf"m\.hea: {match}"):
             rec = read_record(master)
         np.testing.assert_array_equal(rec.signals["ecg_ii"][-10:], range(100, 110))  # s2 read
+    from qualityfm.io.wfdb_reader import header_files
+
+    master.write_text("m/² 1 100 20\ns1 10\ns2 10\n")  # no ValueError out of a folder scan
+    with pytest.raises(RecordError, match="announces ² segments"):
+        read_record(master)
+    master.write_text("m/2 1 100 20\ns1 10\n\x00 10\n")
+    assert header_files(master)[:2] == [tmp_path / "s1.hea", tmp_path / "s1.dat"]
     master.write_text("m/02 1 100 20\ns1 10\ns2 10\n")  # the count as a number
     assert len(read_record(master).signals["ecg_ii"]) == 20
     for text, match in (("m/5 1 100 20\ns1 10\ns2 10\n", "announces 5 segments, 2 segment"),
@@ -939,7 +953,7 @@ def test_challenge_2015_answers_beside_the_headers(tmp_path: Path) -> None:
     assert rec.labels == {"alarm_true": True, "alarm_type": "Ventricular_Tachycardia"}
     assert rec.events == {"alarm": 300.0}
     assert read_record(tmp_path / "v101l.hea").labels["unlabelled"] == {
-        "alarm_true": "alarms.csv gives it 'maybe', not true/false or 1/0"}
+        "alarm_true": "alarms.csv beside it gives it 'maybe', not true/false or 1/0"}
     assert read_record(tmp_path / "v131l.hea").labels["unlabelled"] == {
         "alarm_true": "its header labels the alarm true, alarms.csv beside it false"}
     (tmp_path / "alarms.csv").unlink()
@@ -967,7 +981,19 @@ def test_challenge_2015_answers_beside_the_headers(tmp_path: Path) -> None:
                                          "v100s;1;Ventricular_Tachycardia;yes\nv101l\n")
     rec = read_record(tmp_path / "v100s.hea", channels=[])
     assert rec.labels == {"alarm_true": True, "alarm_type": "Ventricular_Tachycardia"}
-    assert why("v101l") == "alarms.csv gives it no label"
+    assert why("v101l") == "alarms.csv beside it gives it no label"
+    # a title line without commas, and a header line holding a comma: most rows decide
+    (tmp_path / "alarms.csv").write_text("answers; v3\nv100s,Asystole,true\nv101l,Asystole,"
+                                         "false\n")
+    assert read_record(tmp_path / "v101l.hea", channels=[]).labels["alarm_true"] is False
+    (tmp_path / "alarms.csv").write_text("record;type;label (true, false)\nv100s;Asystole;1\n"
+                                         "v101l;Asystole;0\n")
+    assert read_record(tmp_path / "v100s.hea", channels=[]).labels["alarm_true"] is True
+    (tmp_path / "alarms.csv").write_text("v131l,Asystole,true\n")
+    assert why("v131l").startswith("its header names a Ventricular_Tachycardia alarm")
+    (tmp_path / "alarms.csv").write_text("v100s\nv101l\n")  # no row of two cells
+    assert why("v100s") == ("alarms.csv beside it holds no row of a record and its label "
+                            "(cells parted by commas)")
     # a file that does not read: a labelled header stands, an unlabelled one says why
     (tmp_path / "alarms.csv").write_bytes("v100s,Ventricular_Tachycardia,fälse\n"
                                           .encode("cp1252"))
@@ -977,3 +1003,15 @@ def test_challenge_2015_answers_beside_the_headers(tmp_path: Path) -> None:
     labels = read_record(tmp_path / "v131l.hea", channels=[]).labels  # (it had raised)
     assert labels["alarm_true"] is True and list(labels["unlabelled"]) == ["rhythm"]
     assert labels["unlabelled"]["rhythm"].startswith("REFERENCE.csv beside it cannot be read")
+
+
+def test_alarm_answers_against_the_header_type(tmp_path: Path) -> None:
+    """The header's alarm type is compared only where it names one (a note before the label
+    line had been taken for a type, and the alarm left unlabelled); the reason reads well."""
+    from qualityfm.io.wfdb_reader import _alarm_answer
+
+    (tmp_path / "alarms.csv").write_text("x,Tachycardia,1\n")
+    assert _alarm_answer(str(tmp_path), "x", "Asystole", True)[2] == (
+        "its header names an Asystole alarm, alarms.csv beside it Tachycardia")
+    assert _alarm_answer(str(tmp_path), "x", "recorded at bed 3", True) == (
+        "Tachycardia", True, None)

@@ -107,7 +107,7 @@ def parse_header(path: Path) -> Header:
     """Parse a ``.hea`` file; a malformed record line or gain field raises ``RecordError``."""
     try:
         raw = path.read_bytes()
-    except OSError as e:
+    except (OSError, ValueError) as e:  # ValueError: a name holding a NUL byte
         raise RecordError(f"{path}: cannot read header ({e})") from e
     try:  # names and units may hold µ or é: UTF-8, else a Latin-1 editor's bytes
         text = raw.decode("utf-8")
@@ -138,7 +138,7 @@ def parse_header(path: Path) -> Header:
         except (IndexError, ValueError) as e:
             raise RecordError(f"{path}: corrupt WFDB header (segment lines {body[1:]!r})") from e
         n_seg = head[0].split("/", 1)[1]
-        if not n_seg.isdigit() or int(n_seg) != len(seg_lens):
+        if not (n_seg.isascii() and n_seg.isdigit()) or int(n_seg) != len(seg_lens):
             raise RecordError(f"{path}: corrupt WFDB header (record line {body[0]!r} announces "
                               f"{n_seg} segments, {len(seg_lens)} segment lines follow)")
         if any(n < 0 for _, n in seg_lens):
@@ -214,32 +214,48 @@ def _check_as_wfdb_reads(path: Path, signal: str, line: str) -> None:
     fmt = _FORMAT_FIELD.match(p[1])
     gain = re.fullmatch(r"([^(/]*)(?:\((-?\d+)\))?(?:/.*)?", p[2]) if len(p) > 2 else None
     zero = p[4] if len(p) > 4 else ""
+    for what, text in (("ADC zero", zero), ("initial value", p[5] if len(p) > 5 else "")):
+        if _field_int(text) is None:
+            raise RecordError(f"{path}: corrupt WFDB header ({signal}: its {what} field "
+                              f"{text!r} is no integer)")
     ours = {"file": p[0], "format": fmt.group(1) if fmt else "",
             "samples per frame": (fmt.group(2) or "") if fmt else "",
             "skew": (fmt.group(3) or "").lstrip("-") if fmt else "",
             "byte offset": (fmt.group(4) or "") if fmt else "",
             "gain": gain.group(1) if gain else "",
-            "baseline": _lead_int((gain.group(2) if gain else None) or zero)}
+            "baseline": _field_int((gain.group(2) if gain else None) or zero)}
     theirs = {"file": m["file_name"], "format": m["fmt"],
               "samples per frame": m["samps_per_frame"], "skew": m["skew"],
               "byte offset": m["byte_offset"], "gain": m["adc_gain"],
               "baseline": _lead_int(m["baseline"] or m["adc_zero"])}
     if ours["format"] == "8":  # differences summed from the initial value
-        ours["initial value"] = _lead_int(p[5] if len(p) > 5 else "")
+        ours["initial value"] = _field_int(p[5] if len(p) > 5 else "")
         theirs["initial value"] = _lead_int(m["init_value"])
     for what, mine in ours.items():
         if str(theirs[what]) != str(mine):
             raise RecordError(f"{path}: corrupt WFDB header ({signal}: a WFDB reader would "
                               f"read its {what} as {theirs[what]!r}, not {mine!r}: a field "
-                              "before it holds a character WFDB does not read there (units "
-                              "take letters, digits and ^ - ? % /), or a space that is not "
-                              "ASCII parts the fields)")
+                              "holds a character WFDB does not read there (a '+' sign; units "
+                              "other than letters, digits and ^ - ? % /), or a space that is "
+                              "not ASCII parts the fields)")
 
 
 def _lead_int(text: str | None) -> int:
     """The integer a field starts with, as wfdb's ``-?\\d*`` takes it (0 for none)."""
     digits = re.match(r"-?\d*", text or "").group()
     return int(digits) if digits not in ("", "-") else 0
+
+
+def _field_int(text: str | None) -> int | None:
+    """The whole integer field ``text`` states (``1024.0`` too; 0 when empty), or None where
+    it states none (``5.7``, ``-``, ``abc``)."""
+    if not text:
+        return 0
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return int(value) if value.is_integer() else None
 
 
 def _read_frames(base: str, header: Header, picked: list[int], i0: int, i1: int,
@@ -350,14 +366,21 @@ def _read_labels(path: str, mtime_ns: int, size: int) -> dict | str:
     line holds no comma), interpreted by its name."""
     name = Path(path).name
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-        first = text.lstrip().split("\n", 1)[0]
-        delimiter = next((d for d in (",", ";", "\t") if d in first), ",")
-        rows = [[c.strip() for c in row]
-                for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-                if any(c.strip() for c in row)]
+        text = Path(path).read_text(encoding="utf-8-sig").lstrip("\ufeff \t\r\n")
+
+        def cells(delimiter: str) -> list[list[str]]:
+            return [[c.strip() for c in row]
+                    for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+                    if any(c.strip() for c in row)]
+
+        # the delimiter that parts most rows in two or more cells (a title line aside)
+        rows = max((cells(d) for d in (",", ";", "\t")),
+                   key=lambda rs: sum(len(r) >= 2 for r in rs))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         return f"{name} beside it cannot be read ({e}); save it as UTF-8 CSV"
+    if not any(len(r) >= 2 for r in rows):
+        return (f"{name} beside it holds no row of a record and its label (cells parted by "
+                "commas)")
     if name == REFERENCE_FILE:
         rhythms: dict[str, list[str]] = {}
         for row in rows:
@@ -375,8 +398,8 @@ def _read_labels(path: str, mtime_ns: int, size: int) -> dict | str:
         at = label_at if len(row) > label_at else len(row) - 1  # record,label rows
         cell = row[at].lower() if at > 0 else ""
         said: bool | str = (True if cell in _TRUE else False if cell in _FALSE else
-                            f"{name} gives it {row[at]!r}, not true/false or 1/0" if at > 0
-                            else f"{name} gives it no label")
+                            f"{name} beside it gives it {row[at]!r}, not true/false or 1/0"
+                            if at > 0 else f"{name} beside it gives it no label")
         kind = row[type_at] if type_at < len(row) and type_at != at else ""
         answers.setdefault(row[0], set()).add((kind, said))
     return answers
@@ -402,9 +425,11 @@ def _alarm_answer(folder: str, record: str, header_type: str | None,
     files = " and ".join(dict.fromkeys(name for name, _, _ in answers))
     plural = "" if " and " in files else "s"  # "alarms.csv gives", "... and ALARMS give"
     kinds = {_normal_alarm_type(k): k for _, k, _ in answers if k}
-    if header_type is not None and kinds and set(kinds) != {_normal_alarm_type(header_type)}:
-        return None, None, (f"its header names a {header_type} alarm, {files} beside it "
-                            f"{' and '.join(kinds.values())}")
+    typed = header_type is not None and _normal_alarm_type(header_type) in _ALARM_TYPE_KEYS
+    if typed and kinds and set(kinds) != {_normal_alarm_type(header_type)}:
+        article = "an" if header_type[:1].lower() in "aeiou" else "a"
+        return None, None, (f"its header names {article} {header_type} alarm, {files} beside "
+                            f"it {' and '.join(kinds.values())}")
     if len(kinds) > 1:
         return None, None, (f"{files} beside it give{plural} it {len(kinds)} alarm types "
                             f"({', '.join(kinds.values())})")
@@ -595,7 +620,8 @@ def _read_fault(err: Exception, files: str = "") -> str:
     if isinstance(err, FileNotFoundError):
         return f"missing signal file {named or err}"
     if isinstance(err, PermissionError):
-        return f"cannot open its signal file {named} ({err.strerror or err})"
+        return f"cannot open its signal file{' ' + named if named else ''} " \
+               f"({err.strerror or err})"
     return (f"truncated or corrupt signal file{' ' + files if files else ''} "
             f"({type(err).__name__}: {err})")
 
@@ -702,9 +728,10 @@ def _read_segments(
     if lost and not n_read:
         raise RecordError(f"{path}: no segment of the span can be read: {lost[0]}{more}")
     if lost:  # one warning a record (a partly downloaded MIMIC record may lack hundreds)
-        what, sep, why = lost[0].partition(": ")
+        what, _, why = lost[0].partition(": ")
         said = (f"{what} cannot be read ({why})" if len(lost) == 1 else
-                f"{len(lost)} segments cannot be read ({lost[0]}{more})")
+                f"{len(lost)} segments cannot be read: {'; '.join(lost[:3])}"
+                f"{f'; and {len(lost) - 3} more' if len(lost) > 3 else ''}")
         warnings.warn(f"{path}: {said}; {'its' if len(lost) == 1 else 'their'} {gap} frames "
                       f"({gap / header.fs:.1f} s) are read as a gap (NaN)", RuntimeWarning,
                       stacklevel=3)
@@ -821,14 +848,15 @@ def _check_dat_length(path: Path, header: Header, picked: Sequence[int], needed:
         per_frame = sum(_BYTES_PER_SAMPLE[header.formats[k]] * header.frame_samples[k]
                         for k in signals)
         expected = math.ceil(header.n_frames * per_frame)
-        skew = max(header.skews[k] if k < len(header.skews) else 0 for k in signals)
+        skew = max((header.skews[k] for k in signals if k in picked and k < len(header.skews)),
+                   default=0)
         frames = min(needed + skew, header.n_frames)
         if size < math.ceil(frames * per_frame):
             raise RecordError(f"{path}: truncated signal file {name}: it holds {max(size, 0)} "
                               f"bytes of samples, the header's formats "
                               f"({', '.join(header.formats[k] for k in signals)}) need "
-                              f"{math.ceil(frames * per_frame)} bytes for the {frames} samples "
-                              "per signal read")
+                              f"{math.ceil(frames * per_frame)} bytes for the first {frames} "
+                              "samples per signal, which the read takes")
         if size > expected + math.ceil(per_frame):  # (packed formats round up)
             warnings.warn(f"{path}: its signal file {name} holds {size} bytes of samples, the "
                           f"header's formats ({', '.join(header.formats[k] for k in signals)}) "

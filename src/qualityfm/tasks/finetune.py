@@ -795,8 +795,10 @@ def _setting_fault(name: str, value: object) -> str | None:
         ok, want = is_number(value) and 0 <= value < 1, "in [0, 1)"
     elif name in ("weight_decay", "lr"):  # lr 0: a frozen encoder under a trained head
         ok, want = is_number(value) and value >= 0, "a number >= 0"
-    else:  # the head's rate
+    elif name == "head_lr":
         ok, want = is_number(value) and value > 0, "a number > 0"
+    else:  # a setting of another kind (class_weight, augment): not checked here
+        return None
     return None if ok else f"{name} must be {want}, got {value!r}"
 
 
