@@ -21,7 +21,7 @@ from qualityfm.inference import (
     score_files,
 )
 from qualityfm.inference.score import SCORE_COLUMNS, batches, write_table
-from qualityfm.io import read_record, write_wfdb
+from qualityfm.io import Record, read_record, write_wfdb
 from qualityfm.model import QualityFM, QualityFMConfig, pooled_dim
 from qualityfm.signal import WindowConfig, corrupt, synthesize
 
@@ -436,7 +436,8 @@ def test_a_file_name_that_is_not_utf8_is_escaped_in_the_tables(tmp_path: Path) -
 
 
 def test_an_output_named_like_an_input_record_is_refused(tmp_path: Path) -> None:
-    """score --out naming a CSV record it reads had replaced the recording with its table."""
+    """score --out naming a CSV record it reads had replaced the recording with its table;
+    embed --out naming a .npy the folder holds (passed over) had replaced it."""
     from qualityfm.cli import main
 
     rec = synthesize(40.0, fs=125.0, seed=0, channels=("ecg_ii", "ppg"))
@@ -447,20 +448,31 @@ def test_an_output_named_like_an_input_record_is_refused(tmp_path: Path) -> None
                                                           rec.signals["ecg_ii"], strict=True)))
     before = path.read_bytes()
     with pytest.raises(ValueError, match=r"c125\.csv is a record this run reads"):
-        score_files([tmp_path], path)
+        score_files([path], path)
     assert main(["score", str(path), "--out", str(path)]) == 1
     assert path.read_bytes() == before
     labels = tmp_path / "REFERENCE.csv"  # the folder's labels, which the tasks read
     labels.write_text("c125,N\n")
     with pytest.raises(ValueError, match=r"REFERENCE\.csv is a file the records beside it are "
                                          r"read with"):
-        score_files([tmp_path], labels)
+        score_files([path], labels)
     assert labels.read_text() == "c125,N\n"
     numerics = tmp_path / "c125_Numerics.csv"  # a monitor's numbers beside the records
     numerics.write_text("Time [s],HR\n0,60\n")
     with pytest.raises(ValueError, match="read with"):
-        score_files([tmp_path], numerics)
-    assert score_files([tmp_path], tmp_path / "scores.csv")["n_records"] == 1
+        score_files([path], numerics)
+    # inside an input folder: refused, as a file there it passes over could be replaced
+    # (a .npy, a CSV without times) and the table would be named on every later run
+    other = tmp_path / "samples.npy"
+    np.save(other, np.zeros((2, 100)))
+    for verb, out in (("score", other.with_suffix(".csv")), ("embed", other)):
+        assert main([verb, str(tmp_path), "--out", str(out)]) == 1
+    assert np.load(other).shape == (2, 100) and not other.with_suffix(".csv").exists()
+    with pytest.raises(ValueError, match=r"the table folder is the input folder .*, where its "
+                                         r"files would lie among the records"):
+        score_files([tmp_path], tmp_path / "scores.csv")
+    assert score_files([tmp_path], tmp_path / ".out" / "scores.csv")["n_records"] == 1  # hidden
+    assert score_files([path], tmp_path / "scores.csv")["n_records"] == 1  # a file given
 
 
 def test_one_path_as_a_string_is_one_input(records, tmp_path) -> None:
@@ -534,3 +546,28 @@ def test_tables_are_not_written_where_they_cannot_be_or_into_a_store(records, tm
                  "--model", "pretrained"]) == 1
     assert "holds a prepared store" in capsys.readouterr().err
     assert sorted(p.name for p in store.iterdir()) == ["meta.json"]
+
+
+def test_embed_names_a_record_of_no_usable_window(records: Path, tmp_path: Path,
+                                                  tiny_model: QualityFM, capsys) -> None:
+    """A record whose every window is flat had been counted and then found nowhere: not on
+    stderr, not in the summary's lists, not in the index."""
+    flat = synthesize(65.0, fs=250.0, seed=3, record_id="flat")
+    write_wfdb(Record("flat", {c: np.zeros_like(x) for c, x in flat.signals.items()},
+                      flat.fs, units=flat.units), records)
+    summary = embed_files([records], tmp_path / "emb.npy", tiny_model)
+    [entry] = summary["unusable"]
+    assert entry["record"].endswith("flat.hea") and entry["reason"].startswith(
+        "no usable window: ")
+    assert f"no embedding of {entry['record']}: no usable window" in capsys.readouterr().err
+    (tmp_path / "q.index.csv").mkdir()  # named before any record is read
+    with pytest.raises(ValueError, match=r"embed index output .*q\.index\.csv is a folder"):
+        embed_files([tmp_path / "nothing"], tmp_path / "q.npy", tiny_model)
+
+
+def test_a_folder_given_twice_lists_what_it_passes_over_once(records: Path,
+                                                             tmp_path: Path) -> None:
+    np.save(records / "loose.npy", np.zeros((2, 10)))
+    once = score_files([records], tmp_path / "a.csv")["passed_over"]
+    twice = score_files([records, f"{records}/"], tmp_path / "b.csv")["passed_over"]
+    assert len(once) == 1 and twice == once

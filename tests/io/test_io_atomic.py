@@ -160,3 +160,31 @@ def test_the_folder_is_flushed_after_the_renames(tmp_path, monkeypatch) -> None:
     assert kinds == ["file"] * 3 + ["rename"] * 3 + ["folder"] * 2
     assert [p for kind, p in events if kind == "folder"] == [os.path.realpath(tmp_path),
                                                              os.path.realpath(tmp_path / "sub")]
+
+
+def test_a_stop_between_the_renames_of_files_that_belong_together_waits(tmp_path,
+                                                                        monkeypatch) -> None:
+    """Ctrl-C right after the first rename had left a new matrix beside the old index: the
+    stop is held until both are in place, then raised."""
+    import os
+    import signal
+
+    from qualityfm.io import atomic
+
+    a, b = tmp_path / "e.npy", tmp_path / "e.index.csv"
+    a.write_bytes(b"old")
+    b.write_bytes(b"old")
+    real = os.replace
+    calls = []
+
+    def replace(src, dst):
+        real(src, dst)
+        calls.append(dst)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        atomic.atomic_write_all({a: lambda f: f.write(b"new"), b: lambda f: f.write(b"new")})
+    assert a.read_bytes() == b.read_bytes() == b"new" and len(calls) == 2
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -771,3 +771,16 @@ def test_a_buffer_channel_read_as_absent_is_said(recwarn) -> None:
     record_dataset("vt-alarm", Record("bed7", {"ppg": ppg}, {"ppg": 250.0},
                                       events={"alarm": 300.0}))  # none held: nothing to say
     assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
+def test_a_link_loop_beside_a_record_does_not_stop_a_cached_build(tmp_path) -> None:
+    """The cache key's file versions had stat'ed a link loop beside a record: "Too many
+    levels of symbolic links" ended the whole run (predict, finetune) with --cache."""
+    data = tmp_path / "vt"
+    data.mkdir()
+    for ext in (".hea", ".mat"):
+        shutil.copy(shared_path("physionet2015_vt", f"v100s{ext}"), data)
+    (data / "loop_a").symlink_to(data / "loop_b")
+    (data / "loop_b").symlink_to(data / "loop_a")
+    ds = build_task_dataset("vt-alarm", data, cache_dir=tmp_path / "cache")
+    assert list(ds.record_ids) == ["v100s"]

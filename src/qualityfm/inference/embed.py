@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -73,9 +74,12 @@ def embed_files(
     ``out`` ending in .parquet writes one table with the index columns and ``e0..e{d-1}``.
     Windows with no usable channel have no embedding: the summary counts them
     (``n_unusable``; ``score`` lists them as bad windows), those of a record whose every window
-    is so too (such a record is counted, not skipped, as ``score`` writes its rows).
+    is so too (such a record is counted, not skipped, as ``score`` writes its rows, and named
+    on stderr and under ``unusable`` with the reasons).
     """
     out = check_output(out, EMBED_SUFFIXES, "embed")
+    if out.suffix == ".npy":  # its index beside it, checked now, not after the work
+        check_output(out.with_suffix(".index.csv"), what="embed index")
     check_precision(precision, model_device(model))
     check_pool(pool)
     window = window or model_window(model.cfg)  # the windows the model was pre-trained on
@@ -85,12 +89,17 @@ def embed_files(
     rows: list[dict] = []
     n_records = n_unusable = 0
     passed: list[dict[str, str]] = []
+    unusable: list[dict[str, str]] = []  # records of no usable window
     for item in iter_file_windows(inputs, window, skipped, passed_over=passed,
                                   keep_unusable=True,
                                   outputs=[out, out.with_suffix(".index.csv")]):
         n_records += 1
         n_unusable += len(item.rejected)
-        if len(item.x) == 0:  # every window unusable: counted above, nothing to embed
+        if len(item.x) == 0:  # every window unusable: counted above, nothing to embed,
+            reason = "; ".join(sorted({why for _, why in item.rejected})) or "no window"
+            unusable.append({"record": str(item.path), "reason": f"no usable window: {reason}"})
+            print(f"qualityfm embed: no embedding of {item.path}: no usable window "  # named
+                  f"({reason})", file=sys.stderr)
             continue
         blocks.append(embed_windows(model, item.x, item.mask, batch_size, precision, pool))
         for i in range(len(item.x)):
@@ -105,7 +114,7 @@ def embed_files(
     dim = pooled_dim(model.encoder, pool)
     summary = {"out": str(out) if rows else None, "n_records": n_records,
                "n_windows": len(rows), "n_unusable": n_unusable, "dim": dim,
-               "skipped": skipped, "passed_over": passed}
+               "unusable": unusable, "skipped": skipped, "passed_over": passed}
     if not rows:  # an earlier embedding at ``out`` stays as it was
         return summary
     emb = np.concatenate(blocks)

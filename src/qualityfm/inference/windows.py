@@ -105,18 +105,20 @@ def iter_file_windows(
     if isinstance(inputs, str | os.PathLike):  # one path, not its characters
         inputs = [inputs]
     paths: dict[Path, Path] = {}  # a record reached twice (a folder and a file in it) once
+    listed: set[Path] = set()  # a folder given twice ("d", "d/") is listed once
     for item in inputs:
         found = find_records(item)
         if not found:
             _skip(skipped, str(item), no_record_reason(item))
-        else:  # what a folder of records holds besides them is named, not lost silently
+        elif Path(item).resolve() not in listed:  # what a folder holds besides its records
+            listed.add(Path(item).resolve())  # is named, not lost silently
             entries = passed_over_skips(item)
             note_passed_over(entries)
             if passed_over is not None:
                 passed_over.extend(entries)
         for path in found:
             paths.setdefault(Path(path).resolve(), path)
-    refuse_writing_over(outputs, list(paths))
+    refuse_writing_over(outputs, list(paths), inputs)
     for path in paths.values():
         try:
             record, win = read_windows(path, cfg)

@@ -6,11 +6,14 @@ those on the next run."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import tempfile
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -85,17 +88,19 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path
 def atomic_write_all(writes: Mapping[Path, Callable[[IO[bytes]], object]]) -> list[Path]:
     """Write several files that belong together (a matrix and its index): every temporary is
     written before the first is moved onto its target, so a failed write leaves all the old
-    files. Only the renames themselves, a moment at the end, can split them: a kill between
-    two, or a rename that fails (a target that became a folder)."""
+    files. Ctrl-C and SIGTERM wait until the renames are done (a stop between two had left a
+    new matrix beside the old index); only SIGKILL or a power cut in that moment, or a rename
+    that fails (a target that became a folder), can split them."""
     done: list[tuple[Path, Path]] = []
     try:
         for path, write in writes.items():
             done.append((_write_temporary(Path(path), write), Path(path)))
-        for tmp, path in done:
-            try:
-                os.replace(tmp, path)
-            except OSError as err:
-                raise _named(err, path) from err
+        with _signals_held():
+            for tmp, path in done:
+                try:
+                    os.replace(tmp, path)
+                except OSError as err:
+                    raise _named(err, path) from err
     except BaseException:
         for tmp, _ in done:
             tmp.unlink(missing_ok=True)
@@ -103,6 +108,22 @@ def atomic_write_all(writes: Mapping[Path, Callable[[IO[bytes]], object]]) -> li
     for folder in dict.fromkeys(path.parent for _, path in done):
         _sync_folder(folder)
     return [path for _, path in done]
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held back inside (delivered on leaving), where the process can
+    (POSIX, the main thread); elsewhere nothing is held."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    if not hasattr(signal, "pthread_sigmask") or \
+            threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _sync_folder(folder: Path) -> None:

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from qualityfm.io.folders import files_under
+from qualityfm.io.folders import check_out_apart, files_under
 from qualityfm.io.record import Record, RecordError
 from qualityfm.io.table_reader import (
     csv_has_time_column,
@@ -212,10 +212,15 @@ def no_rate_reason(path: str | Path) -> str:
     return "no sampling rate (.npy, CSV without a time column)"
 
 
-def refuse_writing_over(outputs: Sequence[str | Path], records: Sequence[str | Path]) -> None:
+def refuse_writing_over(outputs: Sequence[str | Path], records: Sequence[str | Path],
+                        inputs: Sequence[str | Path] = ()) -> None:
     """Refuse (ValueError) an output file that is one of the ``records`` a run reads, or a
-    file beside them that the readers take labels or data from (``REFERENCE.csv``, ``alarms.csv``, a
-    monitor's ``*_Numerics.csv``): it would be replaced by the table written there."""
+    file beside them that the readers take labels or data from (``REFERENCE.csv``,
+    ``alarms.csv``, a monitor's ``*_Numerics.csv``): it would be replaced by the table written
+    there; and one inside a folder among ``inputs`` (where it could replace a file the run
+    passes over, and would be named on every later run), but for a hidden folder."""
+    for out in outputs:
+        check_out_apart(Path(out).parent, inputs, "table", hidden_ok=True, may_hold=True)
     read = {Path(r).resolve() for r in records}
     folders = {r.parent for r in read}
     for out in outputs:

@@ -727,9 +727,14 @@ def _record_files(files: list[Path]) -> list[tuple[str, int, int]]:
     for f in files:
         folder = f.parent.resolve()
         if folder not in listed:
+            listed[folder] = []
             with os.scandir(folder) as it:
-                listed[folder] = sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size)
-                                        for e in it if e.is_file())
+                for e in it:
+                    with contextlib.suppress(OSError):  # a link loop, a file gone: no version
+                        if e.is_file():
+                            st = e.stat()
+                            listed[folder].append((e.name, st.st_mtime_ns, st.st_size))
+            listed[folder].sort()
         entries = listed[folder]
         for name, mtime, size in entries[bisect.bisect_left(entries, (f.stem,)):]:
             if not name.startswith(f.stem):
@@ -892,7 +897,7 @@ def iter_task_datasets(
         raise ValueError(f"records_per_part must be >= 1, got {records_per_part}")
     s, files, where = _task_files(task, data_dir, seconds, pad_to, fs or MODEL_FS,
                                   "beat_median", max_records, True, labels, cache_dir)
-    refuse_writing_over(outputs, files)
+    refuse_writing_over(outputs, files, data_dirs(data_dir))
     n_rows = 0
     for i in range(0, len(files), records_per_part):
         ds, part_skipped, part_left_out = _build(s, files[i:i + records_per_part], cache_dir)

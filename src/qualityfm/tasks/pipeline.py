@@ -98,7 +98,8 @@ def _passed_over(data: DataDirs, task: str) -> list[dict[str, str]]:
     """The files of ``data``'s folders that are no record of ``task``
     (``io.read.passed_over_skips``; abp reads UCI cuff-less BP parts), named on stderr as
     score names them."""
-    passed = [entry for d in data_dirs(data)
+    folders = {d.resolve(): d for d in data_dirs(data)}  # a folder given twice: once
+    passed = [entry for d in folders.values()
               for entry in passed_over_skips(d, uci_read=task == "abp")]
     note_passed_over(passed)
     return passed
