@@ -833,3 +833,20 @@ def test_readers_name_what_they_cannot_use(tmp_path) -> None:
     for asked in (["ECG [mV]"], "ECG [mV]"):
         rec = read_record(path, channels=asked)
         assert rec.channels == ["ecg"] and rec.signals["ecg"][:3].tolist() == [0, 1, 2]
+
+
+def test_a_csv_cut_while_written_is_said(tmp_path: Path) -> None:
+    """A CSV whose last line was cut while written (no line end, fewer cells) had its cut
+    cell read as a value (0.71 of 0.71394) and its missing cells as gaps, without a word."""
+    rows = "".join(f"{i / 125:.3f},{0.5 + i / 1e4:.5f},{0.1:.5f}\n" for i in range(2000))
+    whole = tmp_path / "whole.csv"
+    whole.write_text("Time [s],PLETH,II\n" + rows)
+    cut = tmp_path / "cut.csv"
+    cut.write_text("Time [s],PLETH,II\n" + rows + "16.000,0.71")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_record(whole)  # whole: nothing to say
+    with pytest.warns(RuntimeWarning, match=r"cut\.csv: its last line ends without a line end "
+                                            r"and holds 2 of 3 cells"):
+        rec = read_record(cut)
+    assert len(rec.signals["ppg"]) == 2001 and np.isnan(rec.signals["ecg_ii"][-1])

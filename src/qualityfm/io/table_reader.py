@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 import math
+import os
 import re
 import sys
 import warnings
@@ -595,6 +596,8 @@ def read_csv(
     table = _parse(path, cols, skip, last, [data_cols[i] for i in picked], sep, decimal)
     if len(table) == 0:
         raise RecordError(f"{path}: empty record (no rows)")
+    if last is None:  # read to the end: a last line cut while written is said
+        _warn_cut_tail(path, sep, len(cells))
     grid = None  # sample index of each row, where the time column has gaps
     if time_col is not None:
         # every row up to the span's end is checked, not the span's alone: a gap before it
@@ -644,6 +647,25 @@ def read_csv(
         source=str(path),
         start_time=i0 / rate,
     )
+
+
+def _warn_cut_tail(path: Path, sep: str, width: int) -> None:
+    """Warn where a CSV's last line has no line end and fewer cells than its first row names:
+    a file cut while written (its missing cells read as gaps, its last cell maybe cut short:
+    0.71 of 0.71394)."""
+    with path.open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 65536))
+        tail = f.read()
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return
+    line = tail.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
+    row = _trimmed(next(csv.reader([line], delimiter=sep, skipinitialspace=True), []))
+    if 0 < len(row) < width:
+        warnings.warn(f"{path}: its last line ends without a line end and holds {len(row)} of "
+                      f"{width} cells: a file cut while written? Its missing cells read as "
+                      "gaps, and its last cell may be cut short", RuntimeWarning, stacklevel=4)
 
 
 def _trimmed(cells: list[str]) -> list[str]:
