@@ -266,7 +266,7 @@ def test_a_run_without_windows_keeps_earlier_results(records: Path, tmp_path: Pa
     assert [p.read_bytes() for p in (table, emb, emb.with_suffix(".index.csv"))] == before
 
 
-def test_cli_score_on_real_records(tmp_path: Path) -> None:
+def test_cli_score_on_real_records(tmp_path: Path, capsys) -> None:
     vt = shared_path("physionet2015_vt")
     out = tmp_path / "real.csv"
     assert main(["score", str(vt / "v100s.hea"), str(vt / "v101l.hea"), "--out", str(out)]) == 0
@@ -281,7 +281,10 @@ def test_cli_score_on_real_records(tmp_path: Path) -> None:
         assert main(["score", str(tachy), "--out", str(out), *extra]) == 0
         ecg[len(extra)] = np.array([float(r["ecg_sqi"]) for r in csv.DictReader(out.open())])
     assert ecg[0].max() < 0.1 and ecg[2].min() > 0.9
-    assert main(["score", str(tachy), "--out", str(out), "--hr-max", "30"]) == 1
+    with pytest.raises(SystemExit):  # named as the option's fault, not RRRules'
+        main(["score", str(tachy), "--out", str(out), "--hr-max", "30"])
+    assert "argument --hr-max: must be above the lowest normal rate, 40 bpm" in (
+        capsys.readouterr().err)
 
 
 def test_onnx_export_matches_pytorch(tmp_path: Path, tiny_model: QualityFM) -> None:

@@ -46,6 +46,18 @@ def positive_float(text: str) -> float:
     return value
 
 
+def hr_max_bpm(text: str) -> float:
+    """An argparse type: the rrSQI's highest normal rate, above its lowest (RRRules.hr_min)."""
+    from qualityfm.quality.ecg import RRRules
+
+    value = _finite_float(text)
+    low = RRRules().hr_min
+    if not value > low:
+        raise argparse.ArgumentTypeError(f"must be above the lowest normal rate, {low:g} bpm, "
+                                         f"got {text}")
+    return value
+
+
 def fraction_below_one(text: str) -> float:
     """An argparse type: a finite number in [0, 1) (an Adam beta)."""
     value = _finite_float(text)

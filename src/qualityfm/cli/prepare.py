@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from qualityfm.cli.argtypes import at_most, positive_float, positive_int
+from qualityfm.cli.argtypes import at_most, hr_max_bpm, positive_float, positive_int
 
 #: Highest window rate ``--fs`` accepts, Hz: the model reads 300 Hz, and far higher rates only
 #: make windows too large to hold (1e9 Hz asks terabytes per record).
@@ -65,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-level-gap", type=gap, default=1,
                    help=f"pair levels must differ by at least this (default 1, at most "
                         f"{MAX_LEVEL_GAP})")
-    p.add_argument("--hr-max", type=positive_float, default=None, metavar="BPM",
+    p.add_argument("--hr-max", type=hr_max_bpm, default=None, metavar="BPM",
                    help="highest heart rate the ECG quality accepts as good beats (default "
                    "120, QualityFM's rule: clean tachycardia rates bad, so it is the student "
                    "of the record's pairs; e.g. 250 to pair by signal quality alone)")

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from qualityfm.cli.argtypes import positive_float, positive_int
+from qualityfm.cli.argtypes import hr_max_bpm, positive_int
 from qualityfm.cli.finetune import add_device_option
 
 
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None,
                    help="exported model folder, or 'pretrained' for the shipped weights; "
                    "omit for the signal-quality indices alone")
-    p.add_argument("--hr-max", type=positive_float, default=None, metavar="BPM",
+    p.add_argument("--hr-max", type=hr_max_bpm, default=None, metavar="BPM",
                    help="highest heart rate the ECG quality accepts as good beats (default "
                    "120, QualityFM's rule: clean tachycardia rates bad; e.g. 250 for "
                    "quality without rhythm)")
