@@ -327,6 +327,21 @@ def test_cli_classical_finetune_then_evaluate_on_other_records(tmp_path, capsys)
         f"({heads[3].stem})" in err and "3 of the 4 windows evaluated are windows" in err
     assert "| cls (NOT A TEST: 1 of 4 patients/records trained on; 3 of 4 windows trained on " \
         "under other names) |" in (again.parent / "results.md").read_text()
+    merged = tmp_path / "merged"  # a training record beside its copy named to sort first:
+    merged.mkdir()  # one group for both, named by the copy; the record is still found by name
+    for ext in (".hea", ".mat"):
+        (merged / f"{heads[4].stem}{ext}").symlink_to(heads[4].with_suffix(ext))
+    (merged / f"a{heads[4].stem}.hea").write_text(
+        heads[4].read_text().replace(heads[4].stem, f"a{heads[4].stem}"))
+    (merged / f"a{heads[4].stem}.mat").write_bytes(heads[4].with_suffix(".mat").read_bytes())
+    want = {"n_groups": 1, "groups": [heads[4].stem], "n_windows": 1}
+    assert main(["evaluate", "--task", "vt-alarm", "--data", str(merged), "--model", str(run),
+                 "--out", str(tmp_path / "m.json")]) == 0
+    assert json.loads((tmp_path / "m.json").read_text())["trained_on"] == want
+    capsys.readouterr()
+    assert main(["predict", "--task", "vt-alarm", "--data", str(merged), "--model", str(run),
+                 "--out", str(tmp_path / "m.csv")]) == 0
+    assert json.loads(capsys.readouterr().out)["trained_on"] == want  # as evaluate says it
     assert len(res["predictions"]["y"]) == 20 and res["threshold"] == meta["protocol"]["threshold"]
     assert res["n"] == 20 and len(res["skipped"]) == 1
     assert res["skipped"][0]["record"].endswith(heads[60].name)  # as score and prepare list it

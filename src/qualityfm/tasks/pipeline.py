@@ -543,7 +543,8 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     # by its own name)
     trained_on = _trained_on(summary, ds.groups.astype(str).tolist(), "evaluated",
                              ": these figures are not a test", est,
-                             _row_digests(ds) if est.train_windows is not None else [])
+                             _row_digests(ds) if est.train_windows is not None else [],
+                             ds.record_ids.astype(str).tolist())
     if trained_on is not None:
         res["trained_on"] = trained_on
         told = ([f"{trained_on['n_groups']} of {len(set(ds.groups))} patients/records trained "
@@ -564,22 +565,26 @@ def _row_digests(ds: TaskDataset) -> list[tuple[str, str]]:
 
 def _trained_on(summary: dict, groups: Sequence[str], verb: str, consequence: str = "",
                 est: TaskEstimator | None = None,
-                digests: Sequence[tuple[str, str]] = ()) -> dict | None:
+                digests: Sequence[tuple[str, str]] = (),
+                records: Sequence[str] = ()) -> dict | None:
     """``{"n_groups", "groups", "n_windows"}``: the patients or records of ``groups`` (each
-    row's) the run was fitted on, and how many rows of other names (``digests``,
+    row's), or the records ``records`` (each row's id, ``name@start`` for a window of a long
+    record), the run was fitted on, and how many rows of other names (``digests``,
     :func:`_row_digests`, one per row when given) hold a window or features row the model
     ``est`` fitted (a renamed copy), each warned about on stderr; ``n_windows`` None for a
     model saved before it kept them, the whole None where neither was recorded (a model
-    saved from Python keeps no record names)."""
+    saved from Python keeps no record names). A training record whose identical copy under
+    another name sorted first (one group for both) is found by its own name."""
     names = summary.get("train_groups")
     fitted = None if est is None else est.train_windows
     if names is None and fitted is None:
         return None
-    seen = sorted(set(names or ()) & set(groups))
+    own = [_record_name(r) for r in records] if records else list(groups)
+    seen = sorted(set(names or ()) & (set(groups) | set(own)))
     known, by_name = set(fitted or ()), set(seen)
     n_windows = None if fitted is None else sum(
-        1 for group, (window, feats) in zip(groups, digests, strict=True)
-        if group not in by_name and (window in known or feats in known))
+        1 for group, name, (window, feats) in zip(groups, own, digests, strict=True)
+        if group not in by_name and name not in by_name and (window in known or feats in known))
     if seen:
         print(f"qualityfm: warning: {len(seen)} of the {len(set(groups))} patients/records "
               f"{verb} were in the model's training data ({', '.join(seen[:5])}"
@@ -589,6 +594,12 @@ def _trained_on(summary: dict, groups: Sequence[str], verb: str, consequence: st
               f"windows the model was fitted on, under other names{consequence}",
               file=sys.stderr)
     return {"n_groups": len(seen), "groups": seen, "n_windows": n_windows}
+
+
+def _record_name(row_id: str) -> str:
+    """The record of a row id: ``v519l@30`` (a window at 30 s) -> ``v519l``."""
+    name, at, start = str(row_id).rpartition("@")
+    return name if at and start.replace(".", "", 1).isdigit() else str(row_id)
 
 
 #: Column names of ``predict_run``'s table: the score and decision of each binary task, and
@@ -619,6 +630,7 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     rows: list[dict] = []
     columns: list[str] = []
     groups: list[str] = []  # each row's
+    row_ids: list[str] = []  # each row's id
     digests: list[tuple[str, str]] = []
     window = _window_settings(summary, seconds, est)
     unseen: dict[str, list[tuple[str, str]]] = {}  # channel -> (file, record) of each row
@@ -626,6 +638,7 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
                                  **window, max_records=max_records, left_out=left_out,
                                  cache_dir=cache_dir, labels=False, outputs=[Path(out)]):
         groups += ds.groups.astype(str).tolist()
+        row_ids += ds.record_ids.astype(str).tolist()
         if est.train_windows is not None:  # (a model saved before it kept them: none)
             digests += _row_digests(ds)
         with warnings.catch_warnings():  # named below by record, once: not by row of a part
@@ -652,7 +665,7 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
               "n": len(rows), "seconds": window["seconds"], "skipped": skipped,
               "passed_over": passed, "left_out": left_out}
     trained_on = _trained_on(summary, groups, "predicted", est=est,
-                             digests=digests)  # as evaluate says it
+                             digests=digests, records=row_ids)  # as evaluate says it
     if trained_on is not None:
         result["trained_on"] = trained_on
     return result
