@@ -471,10 +471,11 @@ def test_an_output_named_like_an_input_record_is_refused(tmp_path: Path) -> None
     for verb, out in (("score", other.with_suffix(".csv")), ("embed", other)):
         assert main([verb, str(tmp_path), "--out", str(out)]) == 1
     assert np.load(other).shape == (2, 100) and not other.with_suffix(".csv").exists()
-    with pytest.raises(ValueError, match=r"the table folder is the input folder .*, where its "
-                                         r"files would lie among the records"):
-        score_files([tmp_path], tmp_path / "scores.csv")
+    with pytest.raises(ValueError, match=r"scores\.csv: the output is inside the input folder "
+                                         r".*, where it would lie among the records"):
+        score_files(iter([tmp_path]), tmp_path / "scores.csv")  # (an iterator too)
     assert score_files([tmp_path], tmp_path / ".out" / "scores.csv")["n_records"] == 1  # hidden
+    assert score_files([tmp_path], tmp_path / ".scores.csv")["n_records"] == 1
     assert score_files([path], tmp_path / "scores.csv")["n_records"] == 1  # a file given
 
 

@@ -850,3 +850,10 @@ def test_a_csv_cut_while_written_is_said(tmp_path: Path) -> None:
                                             r"and holds 2 of 3 cells"):
         rec = read_record(cut)
     assert len(rec.signals["ppg"]) == 2001 and np.isnan(rec.signals["ecg_ii"][-1])
+    for name, text in (("gaps.csv", "Time [s],PLETH,II\n" + rows + "16.000,0.5,"),  # a gap
+                       ("cr.csv", ("Time [s],PLETH,II\n" + rows + "16.000,0.5,0.1")
+                        .replace("\n", "\r"))):  # lines ended by \r alone (had been refused)
+        (tmp_path / name).write_text(text, newline="")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert len(read_record(tmp_path / name).signals["ppg"]) == 2001

@@ -352,7 +352,8 @@ def test_vital_files_vitaldb_would_misread_are_refused_or_read_whole(tmp_path: P
     stops there: the rest of the file lost), a stream cut inside its last packet, a packet
     whose size disagrees with its sample count (float64 under a float32 track: garbage), a
     record stamped at NaN; a device-less track name ending a format-7 track's had lost the
-    whole file; full-scale integers in an unpacked file are values, not gap marks."""
+    whole file, as did one ending a device's format-7 track (A/HR and BA/HR); a gap mark
+    is no sample in an unpacked file too (vitaldb saves packed blocks unpacked with them)."""
     t0 = 1.6e9
 
     def file(name: str, tracks: dict, packed: bool = False, **kw) -> Path:
@@ -397,14 +398,24 @@ def test_vital_files_vitaldb_would_misread_are_refused_or_read_whole(tmp_path: P
     np.testing.assert_array_equal(read_record(tmp_path / "wide.vital").signals["ppg"][:2000],
                                   np.arange(2000.0))
     vf = vitaldb.VitalFile()
+    vf.dtstart, vf.dtend = t0, t0 + 20
+    vf.add_track("A/HR", [{"dt": t0 + k, "val": 60.0} for k in range(20)])  # ends BA/HR
+    vf.add_track("BA/HR", [{"dt": t0 + k, "val": 70} for k in range(20)])
+    vf.trks["BA/HR"].fmt = 7
+    vf.add_track("SNUADC/PLETH", [{"dt": t0, "val": np.arange(2000, dtype=np.float32)}],
+                 srate=100)
+    vf.to_vital(str(tmp_path / "wide2.vital"))
+    np.testing.assert_array_equal(read_record(tmp_path / "wide2.vital").signals["ppg"][:2000],
+                                  np.arange(2000.0))
+    vf = vitaldb.VitalFile()
     vf.dtstart, vf.dtend = t0, t0 + 5
     vf.add_track("SNUADC/ECG_II", [{"dt": t0, "val": np.array([-32768, 0, 100] * 100,
                                                                 np.int16)}], srate=100)
     trk = vf.trks["SNUADC/ECG_II"]
     trk.fmt, trk.gain, trk.offset = 5, 1.0, 0.0
     vf.to_vital(str(tmp_path / "short.vital"), packed=False)
-    assert read_record(tmp_path / "short.vital").signals["ecg_ii"][:3].tolist() == [
-        -32768.0, 0.0, 100.0]
+    x = read_record(tmp_path / "short.vital").signals["ecg_ii"][:3]  # the gap mark: none,
+    assert np.isnan(x[0]) and x[1:].tolist() == [0.0, 100.0]  # in an unpacked file too
 
 
 def test_vital_reads_from_threads_leave_stdout_alone(vital_file) -> None:

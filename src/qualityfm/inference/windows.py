@@ -102,8 +102,9 @@ def iter_file_windows(
     a record among the inputs.
     """
     cfg = cfg or WindowConfig()
-    if isinstance(inputs, str | os.PathLike):  # one path, not its characters
-        inputs = [inputs]
+    inputs = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)  # one path,
+    # not its characters; an iterator read twice
+    refuse_writing_over(outputs, [], inputs)  # an output among the records: before a word
     paths: dict[Path, Path] = {}  # a record reached twice (a folder and a file in it) once
     listed: set[Path] = set()  # a folder given twice ("d", "d/") is listed once
     for item in inputs:

@@ -112,18 +112,23 @@ def atomic_write_all(writes: Mapping[Path, Callable[[IO[bytes]], object]]) -> li
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM held back inside (delivered on leaving), where the process can
-    (POSIX, the main thread); elsewhere nothing is held."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    if not hasattr(signal, "pthread_sigmask") or \
-            threading.current_thread() is not threading.main_thread():
+    """SIGINT and SIGTERM held back inside and raised again on leaving, where the process can
+    (the main thread, which Python's handlers run in whichever thread the signal reaches);
+    elsewhere nothing is held."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    caught: list[int] = []
+    before = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        before[sig] = signal.signal(sig, lambda number, _frame: caught.append(number))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        for sig, handler in before.items():  # (None: one set outside Python; the default)
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        for number in dict.fromkeys(caught):  # as the process would have met it
+            signal.raise_signal(number)
 
 
 def _sync_folder(folder: Path) -> None:

@@ -129,14 +129,17 @@ def folder_lock(folder: str | Path, verb: str, flag: str = "--out") -> Iterator[
 
 
 def check_out_apart(out: str | os.PathLike, inputs: Sequence[str | os.PathLike], kind: str,
-                    *, hidden_ok: bool = False, may_hold: bool = False) -> None:
-    """Refuse an output folder (a ``kind`` such as "store", "run" or "cache") that is an input
-    folder or lies where the readers look in one: inside it as resolved, as named (up to its
-    last ``..``, :func:`as_walked`), or inside a folder a link under it leads to (a folder of
-    links to datasets elsewhere); its files would land among the records, and a later run
-    could read them as records. Unless ``may_hold``, an output holding an input is refused
-    too; with ``hidden_ok``, a folder hidden inside an input (no reader looks there) is not."""
+                    *, hidden_ok: bool = False, may_hold: bool = False,
+                    file: bool = False) -> None:
+    """Refuse an output folder (a ``kind`` such as "store", "run" or "cache"; with ``file``,
+    an output file) that is an input folder or lies where the readers look in one: inside it
+    as resolved, as named (up to its last ``..``, :func:`as_walked`), or inside a folder a
+    link under it leads to (a folder of links to datasets elsewhere); its files would land
+    among the records, and a later run could read them as records. Unless ``may_hold``, an
+    output holding an input is refused too; with ``hidden_ok``, a folder or file hidden
+    inside an input (no reader looks there) is not."""
     target = Path(out)
+    what = f"the {kind}" if file else f"the {kind} folder"
     for inp in inputs:
         src = Path(inp)
         if not src.exists():  # its reader names it
@@ -150,10 +153,11 @@ def check_out_apart(out: str | os.PathLike, inputs: Sequence[str | os.PathLike],
                 continue
             verb = "is" if where == root else "is inside"
             hidden = f", or into a hidden folder in it ({src / ('.' + kind)})" if hidden_ok else ""
-            raise ValueError(f"{out}: the {kind} folder {verb} {via}the input folder {inp}, "
-                             f"where its files would lie among the records; write the {kind} "
-                             f"into a folder outside the inputs{hidden}")
-        if not may_hold and src.resolve().is_relative_to(target.resolve()):
+            lies = "it would lie" if file else "its files would lie"
+            raise ValueError(f"{out}: {what} {verb} {via}the input folder {inp}, where {lies} "
+                             f"among the records; write the {kind} into a folder outside the "
+                             f"inputs{hidden}")
+        if not may_hold and not file and src.resolve().is_relative_to(target.resolve()):
             raise ValueError(f"{out}: the {kind} folder holds the input {inp}; write the "
                              f"{kind} into a folder outside the inputs")
 

@@ -220,7 +220,7 @@ def refuse_writing_over(outputs: Sequence[str | Path], records: Sequence[str | P
     there; and one inside a folder among ``inputs`` (where it could replace a file the run
     passes over, and would be named on every later run), but for a hidden folder."""
     for out in outputs:
-        check_out_apart(Path(out).parent, inputs, "table", hidden_ok=True, may_hold=True)
+        check_out_apart(out, inputs, "output", hidden_ok=True, file=True)
     read = {Path(r).resolve() for r in records}
     folders = {r.parent for r in read}
     for out in outputs:

@@ -660,9 +660,12 @@ def _warn_cut_tail(path: Path, sep: str, width: int) -> None:
         tail = f.read()
     if not tail or tail.endswith((b"\n", b"\r")):
         return
-    line = tail.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
-    row = _trimmed(next(csv.reader([line], delimiter=sep, skipinitialspace=True), []))
-    if 0 < len(row) < width:
+    line = re.split(rb"\r\n|\r|\n", tail)[-1].decode("utf-8", errors="replace")
+    try:  # every cell, empty ones too: a whole row of gaps at the end is no cut
+        row = next(csv.reader([line], delimiter=sep, skipinitialspace=True), [])
+    except csv.Error:  # a check, never a refusal
+        return
+    if 0 < len(_trimmed(row)) and len(row) < width:
         warnings.warn(f"{path}: its last line ends without a line end and holds {len(row)} of "
                       f"{width} cells: a file cut while written? Its missing cells read as "
                       "gaps, and its last cell may be cut short", RuntimeWarning, stacklevel=4)

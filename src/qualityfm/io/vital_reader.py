@@ -46,8 +46,8 @@ def _open(path: Path, track_names: list[str] | None, header_only: bool,
 
     said = io.StringIO()  # vitaldb prints its read errors (to stdout, where JSON goes)
     sizes = vitaldb.utils.FMT_TYPE_LEN
-    kept = {k: sizes.get(k) for k in (7, 8)}
     with _VITALDB:
+        kept = {k: sizes.get(k) for k in (7, 8)}  # inside: another read's widths are put back
         if long_bytes is not None:
             sizes.update({7: ("i", 4), 8: ("I", 4)} if long_bytes == 4
                          else {7: ("q", 8), 8: ("Q", 8)})
@@ -80,10 +80,9 @@ class _Facts:
     first: float | None = None
     end: float | None = None
     long_bytes: int | None = None
-    packed: bool = False  # the header's flag: gap marks fill the holes of wave tracks
+    packed: bool = False  # the header's flag (vitaldb reads a packet over 1 MB in one only)
     fault: str | None = None  # a packet vitaldb would misread or stop at, said
     unknown: list[str] = dataclasses.field(default_factory=list)  # wave tracks of a format
-    long_names: list[str] = dataclasses.field(default_factory=list)  # tracks of format 7/8
 
 
 def _file_facts(path: Path) -> _Facts:
@@ -136,8 +135,6 @@ def _walk(f: IO[bytes], facts: _Facts) -> None:
                 facts.fault = facts.fault or (
                     f"a packet of {length} bytes, past the {_VITALDB_MAX_PACKET} vitaldb reads "
                     "in a file that is not packed (it would stop there without a word)")
-            if kind == 0 and len(data) >= 4 and data[3] in (7, 8):
-                facts.long_names.append(_info_name(data))
             if kind == 0 and len(data) >= 4 and data[2] == _WAVE:  # a wave track's info
                 tid, pos = struct.unpack_from("<H", data, 0)[0], 4
                 names[tid], formats[tid] = _info_name(data), data[3]
@@ -190,19 +187,20 @@ def _info_name(data: bytes) -> str:
 GAP_VALUE = {3: -128, 4: 255, 5: -32768, 6: 65535, 7: -2147483648, 8: 4294967295}
 
 
-def _track_samples(trk, origin: float, end: float, packed: bool,
+def _track_samples(trk, origin: float, end: float,
                    path: Path) -> np.ndarray:  # trk: a vitaldb track
     """A wave track's samples from ``origin`` to ``end`` (s of the epoch; float32, NaN where
     it has none), in its units. Each block goes to its start time rounded to the nearest
     sample: vitaldb's ``get_track_samples`` rounds up, so a block starting a hair past a
     sample (float time stamps) moved one sample late, overwrote the next block's first
     sample and left a hole.
-    An integer track's gap marks (:data:`GAP_VALUE`) in a packed file are missing samples,
-    not values (an unpacked file holds no gap marks: its full-scale values are values)."""
+    An integer track's gap marks (:data:`GAP_VALUE`) are missing samples, not values (also
+    in an unpacked file: vitaldb saves a packed file's blocks unpacked with their marks; a
+    full-scale value is a saturated converter, as WFDB's -32768 is no sample)."""
     rate = float(trk.srate)
     n = int(np.ceil((end - origin) * rate))  # as vitaldb sizes it
     out = np.full(max(n, 0), np.nan, dtype=np.float32)
-    gap = GAP_VALUE.get(int(trk.fmt)) if packed else None
+    gap = GAP_VALUE.get(int(trk.fmt))
     for rec in trk.recs:
         if not np.isfinite(rec["dt"]):
             raise RecordError(f"{path}: a record of wave track {trk.dtname!r} is stamped at "
@@ -267,11 +265,12 @@ def read_vital(
     # a read of some tracks would end before the later ones, so it reads them all but those
     # excluded
     wide = facts.long_bytes == 8
+    longs = [t for t, trk in header.trks.items() if trk.fmt in (7, 8)]  # device/track names
     vf = _open(path, None if wide else candidates, header_only=False,
                long_bytes=facts.long_bytes,  # (vitaldb excludes a name's every suffix match)
                exclude=[t for t, trk in header.trks.items()  # skipping a 7/8 track mis-seeks
                         if trk.fmt not in (7, 8) and not any(
-                            c.endswith(t) for c in (*candidates, *facts.long_names))]
+                            c.endswith(t) for c in (*candidates, *longs))]
                if wide else None)
     # time 0 and the end are the file's, whichever tracks are read: the header's stated
     # start, or the first record of any wave track where that is earlier (a cropped file)
@@ -292,7 +291,7 @@ def read_vital(
     samples: dict[str, np.ndarray] = {}
     for t in candidates:
         trk = vf.trks.get(t)
-        x = (_track_samples(trk, origin, end, facts.packed, path) if trk is not None and trk.recs
+        x = (_track_samples(trk, origin, end, path) if trk is not None and trk.recs
              else np.zeros(0, np.float32))
         if np.isfinite(x).any():
             samples[t] = x
