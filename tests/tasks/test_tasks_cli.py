@@ -104,6 +104,12 @@ def test_cli_finetune_then_evaluate_vt(tmp_path, capsys) -> None:
         assert "round(t0 * f)" in rules["span_samples"] and "float32" in rules["span_samples"]
         assert "limit_denominator(1000)" in rules["resampler"]
         assert "iirnotch" in rules["filter_mode"] and "one cascade" in rules["filter_mode"]
+        assert "pad_to" not in rules["span"]  # a setting the run did not set: not named
+        assert rules["channel_names"]["PLETH"] == "ppg" == rules["channel_names"]["Pleth"]
+        assert rules["channel_names"]["II"] == "ecg_ii" and "padtype='edge'" in rules[
+            "resampler"]
+        card_input = json.loads((onnx_dir / "model.json").read_text())["input"]
+        assert "record_dataset(..., seconds=10, fs=300)" in card_input["preprocessing"]
         # golden examples: raw records at their own rates -> the windows -> the graph -> p
         import onnxruntime as ort
 
@@ -112,20 +118,30 @@ def test_cli_finetune_then_evaluate_vt(tmp_path, capsys) -> None:
 
         ex = np.load(onnx_dir / "model.examples.npz")
         est = load_estimator(run)
-        assert list(ex["case"])[-1] == "vt, ppg" and len(ex["case"]) == 5
-        for i in range(len(ex["case"])):
+        # five cases of one span each, a monitor's longer buffer (its alarm off the samples'
+        # grid, a gap in its ECG: what a filter-the-buffer-then-cut integration gets wrong,
+        # and these had not caught), and a row of no channel (no decision: keep the alarm)
+        assert list(ex["case"])[4] == "vt, ppg" and len(ex["case"]) == 7
+        for i in range(6):
             sigs = {k.split("_", 1)[1]: ex[k] for k in ex.files if k.startswith(f"raw{i}_")}
-            rec = Record("r", sigs, {ch: float(ex[f"fs_{ch}"]) for ch in sigs})
+            events = {"alarm": float(ex[f"alarm{i}"])} if f"alarm{i}" in ex.files else {}
+            rec = Record("r", sigs, {ch: float(ex[f"fs_{ch}"]) for ch in sigs}, events=events)
             ds = record_dataset("vt-alarm", rec, fs=est.fs)
             np.testing.assert_allclose(ds.X[0], ex["x"][i], atol=1e-6)
             assert (ds.mask[0] == ex["mask"][i]).all()
         assert ex["mask"][3].tolist() == [False, True] and ex["mask"][4].tolist() == [True, False]
+        buffer = ex["raw5_ecg_ii"]
+        assert len(buffer) == 30 * 250 and np.isnan(buffer).sum() == 75
+        assert float(ex["alarm5"]) * 250 % 1 > 0.5  # between two samples
         session = ort.InferenceSession(str(onnx_dir / "model.onnx"),
                                        providers=["CPUExecutionProvider"])
         _, head = session.run(None, {"x": ex["x"], "mask": ex["mask"]})
-        np.testing.assert_allclose(head, ex["head"], atol=1e-4)
-        np.testing.assert_allclose(est.predict_proba(ex["x"], ex["mask"]), ex["p"], atol=1e-5)
-        assert (ex["decision"] == est.decide(ex["p"])).all()
+        np.testing.assert_allclose(head[:6], ex["head"][:6], atol=1e-4)
+        assert np.isnan(head[6]).all() and np.isnan(ex["head"][6]).all()
+        assert np.isnan(ex["p"][6]) and ex["decision"][6] == -1  # not 0: "suppress"
+        np.testing.assert_allclose(est.predict_proba(ex["x"][:6], ex["mask"][:6]), ex["p"][:6],
+                                   atol=1e-5)
+        assert (ex["decision"][:6] == est.decide(ex["p"][:6])).all()
 
 
 def test_cli_compare_and_abp_evaluate(tmp_path) -> None:

@@ -176,6 +176,9 @@ def test_cli_pretrain_export_and_load(synthetic_store, tmp_path, capsys) -> None
     card = (model_dir / "README.md").read_text()
     assert "qualityfm pretrain --store" in card and "--steps 4" in card
     assert "effective_rank" in card
+    # what a deployment reads: the input's shape, rate, scaling, mask and the ONNX files
+    assert "`x` [batch, 2, 9000]: channels `ppg`, `ecg_ii` at 300 Hz, each channel min-max" \
+        in card and "encoder.onnx" in card and "no channel present has no embedding" in card
 
     model = qualityfm.load(model_dir)
     assert not model.training

@@ -33,7 +33,7 @@ from qualityfm.io import (
     read_json,
     utf8_bytes,
 )
-from qualityfm.io.channels import MODEL_CHANNELS
+from qualityfm.io.channels import MODEL_CHANNELS, canonical_channel
 from qualityfm.io.folders import check_writable_folder, refuse_other_kind
 from qualityfm.model import WindowedAttention, mean_over_shifts, pool_encoder
 from qualityfm.signal import (
@@ -152,8 +152,31 @@ def golden_inputs(task: str, settings: dict, fs: float,
             rows["mask"].append(m)
     if not rows["case"]:  # no case fits the task's records: windows alone
         return _array_examples(n_ch, samples, fs)
+    alarms: dict[str, np.float64] = {}
+    if task == "vt-alarm":  # a monitor's buffer: longer than the span, the alarm off the
+        # samples' grid, a gap in the ECG: the span, the grid shift and the gap's filling
+        sim = synthesize(seconds + 20.0, fs=top, rhythm="vt", seed=7, channels=MODEL_CHANNELS)
+        signals = {ch: resample(sim.signals[ch], top, EXAMPLE_RATES[ch])
+                   for ch in MODEL_CHANNELS}
+        alarm = seconds + 13.0037
+        f = EXAMPLE_RATES["ecg_ii"]
+        signals["ecg_ii"][int((alarm - 0.4 * seconds) * f):
+                          int((alarm - 0.4 * seconds + 0.3) * f)] = np.nan
+        rec = Record("buffer", signals, dict(EXAMPLE_RATES), events={"alarm": alarm})
+        ds = record_dataset(task, rec, seconds=seconds, fs=fs, pad_to=settings.get("pad_to"),
+                            filters=settings.get("filters", True))
+        alarms[f"alarm{len(rows['case'])}"] = np.float64(alarm)
+        raw.update({f"raw{len(rows['case'])}_{ch}": v.astype(np.float32)
+                    for ch, v in signals.items()})
+        rows["case"].append("vt, ecg_ii + ppg: a 30-s buffer, the alarm off the grid, a "
+                            "0.3-s ECG gap")
+        rows["x"].append(ds.X[0])
+        rows["mask"].append(ds.mask[0])
+    rows["case"].append("no channel present (no record): no decision")  # head NaN
+    rows["x"].append(np.zeros((n_ch, samples), np.float32))
+    rows["mask"].append(np.zeros(n_ch, bool))
     return {"case": np.array(rows["case"]), "x": np.stack(rows["x"]).astype(np.float32),
-            "mask": np.stack(rows["mask"]), **raw,
+            "mask": np.stack(rows["mask"]), **raw, **alarms,
             **{f"fs_{ch}": np.float64(r) for ch, r in EXAMPLE_RATES.items()}}
 
 
@@ -180,10 +203,11 @@ def golden_outputs(est: object, outputs: list[np.ndarray]) -> dict[str, np.ndarr
     res = {"embedding": emb, "head": head}
     if est.kind == "binary":
         p = est.calibrator(head[:, 0])
-        res.update(p=p, decision=(p >= est.threshold).astype(np.int64))
+        res.update(p=p, decision=np.where(np.isnan(p), -1, p >= est.threshold).astype(np.int64))
     elif est.kind == "multiclass":
         p = est.calibrator(head)
-        res.update(p=p, decision=p.argmax(axis=1))
+        res.update(p=p, decision=np.where(np.isnan(p).any(axis=1), -1,
+                                          np.nan_to_num(p).argmax(axis=1)).astype(np.int64))
     return res
 
 
@@ -279,11 +303,19 @@ def onnx_parity(onnx: Path | bytes, runs: list[tuple[Tensor, Tensor]],
         return None
     session = ort.InferenceSession(onnx if isinstance(onnx, bytes) else str(onnx),
                                    providers=["CPUExecutionProvider"])
-    diffs = [np.abs(r - g).max()
+    diffs = [_nan_aware_diff(r, g)
              for (x, mask), ref in zip(runs, refs, strict=True)
              for r, g in zip(ref, session.run(None, {"x": x.numpy(), "mask": mask.numpy()}),
                              strict=True)]
     return float(max(diffs))
+
+
+def _nan_aware_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest |a - b|, NaN in both counting 0 (a row of no channel), NaN in one infinite."""
+    d = np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))
+    d[np.isnan(a) & np.isnan(b)] = 0.0
+    d[np.isnan(d)] = np.inf
+    return float(d.max(initial=0.0))
 
 
 def export_encoder_onnx(model: nn.Module, out: str | Path) -> dict:
@@ -381,16 +413,27 @@ def _examples_text(name: str, kind: str, raw: bool) -> dict:
             "embedding": "[n, dim] the graph's output", "head": "[n, k] the graph's output"}
     if raw:
         keys.update({"raw{i}_{channel}": "the simulated record row i was made from, at "
-                                         "fs_{channel} Hz: the input of the preprocessing",
-                     "fs_{channel}": "its rate"})
+                                         "fs_{channel} Hz: the input of the preprocessing "
+                                         "(none for the row of no channel present)",
+                     "fs_{channel}": "its rate",
+                     "alarm{i}": "row i's alarm time, s from its record's first sample "
+                                 "(none: the record ends at its alarm)"})
     if kind == "binary":
-        keys.update(p="[n] calibrated probability", decision="[n] 1 where p >= threshold")
+        keys.update(p="[n] calibrated probability (NaN: no decision)",
+                    decision="[n] 1 where p >= threshold, 0 below, -1 where p is NaN (no "
+                             "decision)")
     elif kind == "multiclass":
-        keys.update(p="[n, classes] calibrated probabilities", decision="[n] the class")
+        keys.update(p="[n, classes] calibrated probabilities",
+                    decision="[n] the class, -1 where p is NaN (no decision)")
     return {"file": name, "keys": keys,
             "use": "an integration reproduces head (and p, decision) from x and mask"
                    + (", and x and mask from the raw records" if raw else "")
                    + "; numpy.load reads it"}
+
+
+#: Monitor labels the card maps to the package's channel names, as examples.
+_LABEL_EXAMPLES = ("II", "ECG II", "MLII", "I", "III", "aVF", "V", "V5", "MCL1", "ECG",
+                   "ECG1", "PLETH", "Pleth", "PPG", "PLETH HR", "ART", "ABP")
 
 
 def _input_rules(task: str, settings: dict) -> dict:
@@ -408,7 +451,9 @@ def _input_rules(task: str, settings: dict) -> dict:
     seconds = settings.get("seconds")
     span = {
         "vt-alarm": f"the {seconds} s ending at the alarm (a record without an alarm time: "
-                    "its end), left-padded with zeros when pad_to is set",
+                    "the latest end of its channels)"
+                    + (f", left-padded with zeros to {settings['pad_to']} s"
+                       if settings.get("pad_to") else ""),
         "af": f"the central {seconds} s of a recording of at most {AF_CROP_MAX_SECONDS:g} s, "
               "a shorter one padded with zeros at its end after scaling; a longer one is cut "
               f"into consecutive {seconds}-s windows",
@@ -435,16 +480,22 @@ def _input_rules(task: str, settings: dict) -> dict:
                        "high-pass of the filter's order at highpass Hz, a Butterworth low-pass "
                        "of that order at lowpass Hz, then scipy.signal.iirnotch(notch, "
                        "notch_q), in that order, run forwards and backwards at once "
-                       "(scipy.signal.sosfiltfilt, padlen min(3 (2 sections + 1), samples - "
-                       "1)) over the span; a low-pass or notch at or above Nyquist is left out "
-                       "of the cascade",
-        "resampler": "polyphase FIR (scipy.signal.resample_poly, its default Kaiser design, "
-                     "beta 5, 10 zero crossings a side, with each polyphase branch scaled to a "
-                     "DC gain of exactly 1: qualityfm.signal.resample.lowpass) run on the span "
-                     "less its mean, which is added back, the span padded by its edge values; "
+                       "(scipy.signal.sosfiltfilt, padlen min(3 * (2 * sections + 1), "
+                       "samples - 1), scipy's default) over the span; a low-pass or notch at "
+                       "or above Nyquist is left out of the cascade",
+        "resampler": "polyphase FIR (scipy.signal.resample_poly with window=h and "
+                     "padtype='edge'; h scipy's default Kaiser design, beta 5, 10 zero "
+                     "crossings a side, each of its up polyphase branches h[k::up] scaled to "
+                     "sum to 1 / up, as resample_poly multiplies h by up: a DC gain of exactly "
+                     "1 in every output phase) run on the span less its mean, which is added "
+                     "back; "
                      "up / down = fractions.Fraction(fs / f).limit_denominator("
                      f"{MAX_DENOMINATOR}) (refused when it misses fs / f by over "
                      f"{MAX_RATIO_ERROR:g} of it; up == down: not resampled)",
+        "channel_names": {"rule": "a monitor's labels name the channels as "
+                                  "qualityfm.io.canonical_channel names them (case, spaces "
+                                  "and separators aside), e.g.",
+                          **{label: canonical_channel(label) for label in _LABEL_EXAMPLES}},
         "slow_channel": f"a channel sampled under {MIN_FS:g} Hz is absent (not read)",
         "absent_channel": f"mask False when more than {MAX_NAN_FRACTION:g} of its samples "
                           "in the span are missing (NaN, inf, and the part of the span past "
@@ -494,7 +545,9 @@ def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -
                       "per channel, at its own rate: NaN gaps interpolated, the filters "
                       "below (when not null), resampled to fs, then min-max scaled into "
                       "[-1, 1] (qualityfm.signal.normalize, 'channel'); "
-                      f"qualityfm.tasks.record_dataset(..., fs={est.fs:g}) does all of it"),
+                      "qualityfm.tasks.record_dataset(..., "
+                      + (f"seconds={settings['seconds']:g}, " if settings.get("seconds") else "")
+                      + f"fs={est.fs:g}) does all of it"),
                   "filters": ({"ecg": dataclasses.asdict(VT_ECG_FILTER),
                                "ppg": dataclasses.asdict(VT_PPG_FILTER)} if filters
                               else None if filters is not None else "unknown: fitted from "

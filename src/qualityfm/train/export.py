@@ -108,6 +108,22 @@ def _card(ckpt: dict[str, Any], mcfg: QualityFMConfig, run_dir: Path, n_params: 
         lines += ["## Figures (from the run's log)", "",
                   "| point | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|",
                   row("first", logged["first"]), row("last", logged["last"]), ""]
+    scaling = {"channel": "each channel min-max scaled into [-1, 1] on its own",
+               "joint": "the channels scaled together (the original's pre-training)",
+               "none": "unscaled, in physical units"}.get(getattr(mcfg, "normalization",
+                                                                   "channel"), "")
+    lines += ["## Input",
+              f"- `x` [batch, {mcfg.in_channels}, {mcfg.n_samples}]: channels `ppg`, `ecg_ii` "
+              f"at {mcfg.fs:g} Hz, {scaling} (`qualityfm.signal.normalize`, mode "
+              f"`{getattr(mcfg, 'normalization', 'channel')}`); `qualityfm.signal."
+              "make_windows` cuts and resamples a record's windows so.",
+              "- `mask` [batch, 2] bool: False where a channel is absent (its values are "
+              "ignored). A window with no channel present has no embedding: `model.embed` "
+              "refuses it, and `encoder.onnx` returns one made of the absent-channel "
+              "embeddings alone: discard it.",
+              "- `qualityfm export RUN --out DIR --onnx` also writes `encoder.onnx` (x, mask "
+              "-> embedding) and `encoder.examples.npz` (golden windows, masks and the "
+              "embeddings the graph gives them) beside these weights.", ""]
     lines += ["## Intended use and limits",
               "Research use on ICU PPG/ECG windows. Not a medical device; not validated for "
               "clinical decisions.", ""]
