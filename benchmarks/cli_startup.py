@@ -17,16 +17,19 @@ import time
 from pathlib import Path
 
 
-def seconds(command: list[str], repeats: int) -> float:
-    """The median wall time of ``repeats`` runs of ``command`` (the first, warming the file
-    cache, not counted)."""
-    subprocess.run(command, check=True, capture_output=True)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def seconds(commands: list[list[str]], repeats: int) -> list[float]:
+    """The median wall time of ``repeats`` runs of each command, the commands taken in turn
+    in every round (a load that drifts while they run moves them alike; one block of each
+    had moved their ratio from 0.7 to 1.45); a first round, warming the file cache, is not
+    counted."""
+    times: list[list[float]] = [[] for _ in commands]
+    for round_ in range(repeats + 1):
+        for command, spent in zip(commands, times, strict=True):
+            start = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            if round_:
+                spent.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def main() -> None:
@@ -40,10 +43,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         record = write_wfdb(synthesize(60.0, fs=250.0, seed=0, record_id="bed1"), Path(tmp))
         out = Path(tmp) / "scores.csv"
-        score = seconds([sys.executable, "-m", "qualityfm", "score", str(record), "--out",
-                         str(out)], args.repeats)
-        torch = seconds([sys.executable, "-c", "import torch"], args.repeats)
-        python = seconds([sys.executable, "-c", "pass"], args.repeats)
+        score, torch, python = seconds(
+            [[sys.executable, "-m", "qualityfm", "score", str(record), "--out", str(out)],
+             [sys.executable, "-c", "import torch"], [sys.executable, "-c", "pass"]],
+            args.repeats)
     print(json.dumps({"score_one_record_s": round(score, 3), "import_torch_s": round(torch, 3),
                       "python_s": round(python, 3),
                       "score_over_torch_import": round(score / torch, 2)}))

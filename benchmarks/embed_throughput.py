@@ -8,6 +8,10 @@ prints the speed-up over fp32 and how far the bf16 embeddings are from fp32 ones
 (issue 5): at least 500 windows/s for `base` on 2 cores.
 
     .venv/bin/python benchmarks/embed_throughput.py [--threads 2] [--batch 256] [--device cpu]
+        [--stem residual|conv]
+
+``--stem``: the tokeniser, ``residual`` (the shipped weights' and ``pretrain``'s default, the
+default here since session 37) or ``conv`` (the original's, which the figures before it timed).
 """
 
 from __future__ import annotations
@@ -44,16 +48,18 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5,
                     help="timed calls after one warm-up (default 5)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    ap.add_argument("--stem", default="residual", choices=("residual", "conv"),
+                    help="tokeniser: residual (the shipped weights', default) or conv")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = QualityFM(QualityFMConfig.preset("base")).to(args.device).eval()
+    model = QualityFM(QualityFMConfig.preset("base", stem=args.stem)).to(args.device).eval()
     rng = np.random.default_rng(0)
     x = (rng.random((args.batch, 2, 9000), dtype=np.float32) * 2 - 1)
     mask = np.ones((args.batch, 2), dtype=bool)
     precisions = ["fp32", "bf16"] + (["fp16"] if args.device.startswith("cuda") else [])
-    print(f"base, batch {args.batch}, {args.threads} threads, device {args.device}, "
-          "30-s windows at 300 Hz")
+    print(f"base ({args.stem} stem), batch {args.batch}, {args.threads} threads, device "
+          f"{args.device}, 30-s windows at 300 Hz")
     results = {}
     for p in precisions:
         emb, vec = rate(lambda p=p: embed_windows(model, x, mask, args.batch, precision=p),

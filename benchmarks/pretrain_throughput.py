@@ -1,6 +1,7 @@
 """Pre-training throughput (pairs/s) of a preset on this machine, vs the original, and MFU.
 
-Ours: the engine's pieces (default recipe: local attention, DINO head, feature read-out, fused
+Ours: the engine's pieces (default recipe: windowed attention, dense at 30-s windows of 18 tokens
+by the `auto` kernel choice; DINO head, feature read-out, fused
 AdamW, one foreach EMA call), with data read from a store prepared from real records (built
 here when no store is given). Reference, measured in the same run: the original's maths built
 from stock torch.nn modules (Conv1d stem, dense-masked nn.TransformerEncoderLayer, fp32, paper
