@@ -78,13 +78,17 @@ def test_onnx_of_a_run_reads_the_run_windows_length(tmp_path: Path, task: str, k
     # golden examples beside the graph (fitted from arrays: windows only, one per case)
     ex = np.load(tmp_path / "model.examples.npz")
     assert card["examples"]["file"] == "model.examples.npz" and res["examples"]
-    assert ex["x"].shape == (5, 2, 300) and not any(k.startswith("raw") for k in ex.files)
-    assert ex["mask"].sum(axis=1).tolist() == [2, 2, 2, 1, 1]
-    assert (ex["x"][~ex["mask"]] == 0).all()
+    assert ex["x"].shape == (6, 2, 300) and not any(k.startswith("raw") for k in ex.files)
+    assert ex["mask"].sum(axis=1).tolist() == [2, 2, 2, 1, 1, 0]  # last: no channel
+    assert (ex["x"][~ex["mask"]] == 0).all() and "alarm{i}" not in card["examples"]["keys"]
     _, gold = session.run(None, {"x": ex["x"], "mask": ex["mask"]})
-    np.testing.assert_allclose(gold, ex["head"], atol=1e-4)
-    np.testing.assert_allclose(ft.predict_proba(ex["x"], ex["mask"]), ex["p"], atol=1e-5)
-    assert (ex["decision"] == ft.decide(ex["p"])).all() and "decision" in card["examples"]["keys"]
+    np.testing.assert_allclose(gold[:5], ex["head"][:5], atol=1e-4)
+    assert np.isnan(gold[5]).all() and np.isnan(ex["head"][5]).all()
+    np.testing.assert_allclose(ft.predict_proba(ex["x"][:5], ex["mask"][:5]), ex["p"][:5],
+                               atol=1e-5)
+    assert (ex["decision"][:5] == ft.decide(ex["p"][:5])).all() and ex["decision"][5] == -1
+    assert "-1 where p is NaN" in card["examples"]["keys"]["decision"]
+    assert "-1 where p is NaN" in card["decision"]
     assert rules["span"].startswith("unknown: fitted from arrays")
     assert rules["ecg_lead"].startswith("lead II when") and "ecg_i, " in rules["ecg_lead"]
     # a window with no present channel has nothing to judge: NaN from the graph (no decision)

@@ -188,3 +188,34 @@ def test_a_stop_between_the_renames_of_files_that_belong_together_waits(tmp_path
         atomic.atomic_write_all({a: lambda f: f.write(b"new"), b: lambda f: f.write(b"new")})
     assert a.read_bytes() == b.read_bytes() == b"new" and len(calls) == 2
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_every_stop_held_during_the_renames_is_raised_after_them(tmp_path, monkeypatch) -> None:
+    """Ctrl-C and SIGTERM both sent during the renames: after them Ctrl-C raises and SIGTERM
+    still reaches its handler (it had been lost to the KeyboardInterrupt)."""
+    import os
+    import signal
+
+    from qualityfm.io import atomic
+
+    seen = []
+    before = signal.signal(signal.SIGTERM, lambda n, _f: seen.append(n))
+    try:
+        real = os.replace
+        calls = []
+
+        def replace(src, dst):
+            real(src, dst)
+            calls.append(dst)
+            if len(calls) == 1:
+                os.kill(os.getpid(), signal.SIGINT)
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        monkeypatch.setattr(atomic.os, "replace", replace)
+        with pytest.raises(KeyboardInterrupt):
+            atomic.atomic_write_all({tmp_path / "a.x": lambda f: f.write(b"1"),
+                                     tmp_path / "b.x": lambda f: f.write(b"1")})
+        assert seen == [signal.SIGTERM] and len(calls) == 2
+        assert (tmp_path / "b.x").read_bytes() == b"1"
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -993,7 +993,7 @@ def test_challenge_2015_answers_beside_the_headers(tmp_path: Path) -> None:
     assert why("v131l").startswith("its header names a Ventricular_Tachycardia alarm")
     (tmp_path / "alarms.csv").write_text("v100s\nv101l\n")  # no row of two cells
     assert why("v100s") == ("alarms.csv beside it holds no row of a record and its label "
-                            "(cells parted by commas)")
+                            "(cells parted by commas, semicolons or tabs)")
     # a file that does not read: a labelled header stands, an unlabelled one says why
     (tmp_path / "alarms.csv").write_bytes("v100s,Ventricular_Tachycardia,fälse\n"
                                           .encode("cp1252"))

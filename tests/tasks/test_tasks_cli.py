@@ -55,13 +55,16 @@ def test_cli_finetune_then_evaluate_vt(tmp_path, capsys) -> None:
         (linked / f.name).symlink_to(f)
     assert main(["evaluate", "--task", "vt-alarm", "--data", str(linked), "--model", str(run),
                  "--out", str(linked / "r.json")]) == 1
-    assert f"the report folder is the input folder {linked}, where its files would lie among " \
-        "the records" in capsys.readouterr().err
+    assert f"r.json: the report is inside the input folder {linked}, where it would lie " \
+        "among the records" in capsys.readouterr().err
     assert sorted(p.name for p in linked.iterdir()) == sorted(
         f.name for f in sorted(data.glob("v10*"))[:4])
     assert main(["evaluate", "--task", "vt-alarm", "--data", str(linked), "--model", str(run),
                  "--out", str(linked / ".rep" / "r.json")]) == 0  # hidden: no reader looks
     assert (linked / ".rep" / "r.md").is_file()
+    assert main(["evaluate", "--task", "vt-alarm", "--data", str(linked), "--model", str(run),
+                 "--out", str(linked / ".r.json")]) == 0  # a hidden name, as predict's
+    assert (linked / ".r.md").is_file()
     # a network reads windows of its own length only: other --seconds refused up front
     for verb, dest in (("evaluate", out), ("predict", tmp_path / "p.csv")):
         assert main([verb, *common, "--model", str(run), "--out", str(dest),

@@ -118,12 +118,14 @@ def golden_inputs(task: str, settings: dict, fs: float,
     """Inputs of the golden examples written beside a run's graph: for a run built from
     records (its ``settings`` give ``seconds``), simulated records of the task's span
     (``raw{row}_{channel}`` at :data:`EXAMPLE_RATES`) and the windows
-    :func:`qualityfm.tasks.record_dataset` makes of them; for a run fitted from arrays,
-    :func:`example_windows` with the cases' masks (all present for another channel count).
-    ``case`` names each row."""
+    :func:`qualityfm.tasks.record_dataset` makes of them, for vt-alarm also a monitor's
+    buffer 20 s longer than the span (its alarm between two samples, ``alarm{row}``; a gap in
+    its ECG); for a run fitted from arrays, :func:`example_windows` with the cases' masks
+    (all present for another channel count); last, a row of no channel present. ``case``
+    names each row."""
     n_ch, samples = window
     if not settings.get("seconds"):
-        return _array_examples(n_ch, samples, fs)
+        return _no_channel_row(_array_examples(n_ch, samples, fs))
     from qualityfm.tasks.datasets import record_dataset  # the layering exception
 
     seconds = float(settings["seconds"])
@@ -151,7 +153,7 @@ def golden_inputs(task: str, settings: dict, fs: float,
             rows["x"].append(x)
             rows["mask"].append(m)
     if not rows["case"]:  # no case fits the task's records: windows alone
-        return _array_examples(n_ch, samples, fs)
+        return _no_channel_row(_array_examples(n_ch, samples, fs))
     alarms: dict[str, np.float64] = {}
     if task == "vt-alarm":  # a monitor's buffer: longer than the span, the alarm off the
         # samples' grid, a gap in the ECG: the span, the grid shift and the gap's filling
@@ -168,16 +170,24 @@ def golden_inputs(task: str, settings: dict, fs: float,
         alarms[f"alarm{len(rows['case'])}"] = np.float64(alarm)
         raw.update({f"raw{len(rows['case'])}_{ch}": v.astype(np.float32)
                     for ch, v in signals.items()})
-        rows["case"].append("vt, ecg_ii + ppg: a 30-s buffer, the alarm off the grid, a "
-                            "0.3-s ECG gap")
+        rows["case"].append(f"vt, ecg_ii + ppg: a {seconds + 20.0:g}-s buffer, the alarm off "
+                            "the samples' grid, a 0.3-s ECG gap")
         rows["x"].append(ds.X[0])
         rows["mask"].append(ds.mask[0])
-    rows["case"].append("no channel present (no record): no decision")  # head NaN
-    rows["x"].append(np.zeros((n_ch, samples), np.float32))
-    rows["mask"].append(np.zeros(n_ch, bool))
-    return {"case": np.array(rows["case"]), "x": np.stack(rows["x"]).astype(np.float32),
-            "mask": np.stack(rows["mask"]), **raw, **alarms,
-            **{f"fs_{ch}": np.float64(r) for ch, r in EXAMPLE_RATES.items()}}
+    return _no_channel_row(
+        {"case": np.array(rows["case"]), "x": np.stack(rows["x"]).astype(np.float32),
+         "mask": np.stack(rows["mask"]), **raw, **alarms,
+         **{f"fs_{ch}": np.float64(r) for ch, r in EXAMPLE_RATES.items()}})
+
+
+def _no_channel_row(examples: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``examples`` with a last row of no channel present (no record): the graph's head is
+    NaN there, which a deployment must read as no output (vt-alarm: keep the alarm)."""
+    n_ch, samples = examples["x"].shape[1:]
+    return {**examples,
+            "case": np.append(examples["case"], "no channel present (no record): no output"),
+            "x": np.concatenate([examples["x"], np.zeros((1, n_ch, samples), np.float32)]),
+            "mask": np.concatenate([examples["mask"], np.zeros((1, n_ch), bool)])}
 
 
 def _array_examples(n_ch: int, samples: int, fs: float,
@@ -395,7 +405,8 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
         card = deployment_card(est, Path(run), r["input"], settings)
         card["graph"] = {"file": Path(out).name, "sha256": r["sha256"], "opset": r["opset"]}
         card["examples"] = _examples_text(examples_path.name, est.kind,
-                                          any(k.startswith("raw") for k in golden))
+                                          any(k.startswith("raw") for k in golden),
+                                          any(k.startswith("alarm") for k in golden))
         return {card_path: json_text(card),
                 examples_path: _npz_bytes({**golden, **golden_outputs(est, outputs)})}
 
@@ -406,7 +417,7 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
     return res
 
 
-def _examples_text(name: str, kind: str, raw: bool) -> dict:
+def _examples_text(name: str, kind: str, raw: bool, alarms: bool = False) -> dict:
     """The card's description of the golden examples file."""
     keys = {"case": "[n] what each row is (rhythm, channels recorded)",
             "x": "[n, channels, samples] the graph's input", "mask": "[n, channels] its mask",
@@ -415,9 +426,11 @@ def _examples_text(name: str, kind: str, raw: bool) -> dict:
         keys.update({"raw{i}_{channel}": "the simulated record row i was made from, at "
                                          "fs_{channel} Hz: the input of the preprocessing "
                                          "(none for the row of no channel present)",
-                     "fs_{channel}": "its rate",
-                     "alarm{i}": "row i's alarm time, s from its record's first sample "
-                                 "(none: the record ends at its alarm)"})
+                     "fs_{channel}": "its rate"})
+    if alarms:
+        keys["alarm{i}"] = ("row i's alarm time, s from its record's first sample (none: "
+                            "the record ends at its alarm)")
+    keys["head"] = "[n, k] the graph's output (NaN in the row of no channel: no output)"
     if kind == "binary":
         keys.update(p="[n] calibrated probability (NaN: no decision)",
                     decision="[n] 1 where p >= threshold, 0 below, -1 where p is NaN (no "
@@ -481,8 +494,8 @@ def _input_rules(task: str, settings: dict) -> dict:
                        "of that order at lowpass Hz, then scipy.signal.iirnotch(notch, "
                        "notch_q), in that order, run forwards and backwards at once "
                        "(scipy.signal.sosfiltfilt, padlen min(3 * (2 * sections + 1), "
-                       "samples - 1), scipy's default) over the span; a low-pass or notch at "
-                       "or above Nyquist is left out of the cascade",
+                       "samples - 1)) over the span; a low-pass or notch at or above Nyquist "
+                       "is left out of the cascade",
         "resampler": "polyphase FIR (scipy.signal.resample_poly with window=h and "
                      "padtype='edge'; h scipy's default Kaiser design, beta 5, 10 zero "
                      "crossings a side, each of its up polyphase branches h[k::up] scaled to "
@@ -572,7 +585,7 @@ def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -
                     threshold=est.threshold, threshold_rule=est.threshold_rule,
                     **({"target_tpr": est.target_tpr} if est.threshold_rule == "tpr" else {}),
                     decision=("p = 1 / (1 + exp(-(a * head + b))); decision 1 when "
-                              "p >= threshold" + (
+                              "p >= threshold (the examples' decision: -1 where p is NaN)" + (
                                   " (1 keeps the alarm); a window with NaN input or with no "
                                   "present channel (mask all False; head is NaN) has no "
                                   "decision: keep the alarm" if est.task == "vt-alarm" else
@@ -580,8 +593,12 @@ def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -
                                   "(head is NaN) has no decision")))
     elif est.kind == "multiclass":
         card.update(calibration={"method": cal.method, "a": cal.a},
-                    decision="p = softmax(a * head); the class of highest p")
+                    decision="p = softmax(a * head); the class of highest p; a window with "
+                             "NaN input or with no present channel (head is NaN) has no "
+                             "decision (the examples' decision: -1)")
     else:
-        card.update(decision="head is (SBP, DBP) in mmHg" if est.task == "abp"
-                    else "head is the prediction, in the targets' units")
+        card.update(decision=("head is (SBP, DBP) in mmHg" if est.task == "abp"
+                              else "head is the prediction, in the targets' units")
+                    + "; NaN (no prediction) for a window with NaN input or with no present "
+                      "channel")
     return card

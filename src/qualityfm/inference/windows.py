@@ -99,7 +99,7 @@ def iter_file_windows(
     ``rejected``) rather than skipped.
     ``ecg_rules``: the ECG quality's rrSQI rules (default: QualityFM's). ``outputs``: the
     files the caller will write, refused (ValueError, before any record is read) when one is
-    a record among the inputs.
+    a record among the inputs or lies in an input folder (a hidden folder or name aside).
     """
     cfg = cfg or WindowConfig()
     inputs = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)  # one path,
@@ -119,7 +119,7 @@ def iter_file_windows(
                 passed_over.extend(entries)
         for path in found:
             paths.setdefault(Path(path).resolve(), path)
-    refuse_writing_over(outputs, list(paths), inputs)
+    refuse_writing_over(outputs, list(paths))  # (the input folders checked above)
     for path in paths.values():
         try:
             record, win = read_windows(path, cfg)

@@ -112,23 +112,36 @@ def atomic_write_all(writes: Mapping[Path, Callable[[IO[bytes]], object]]) -> li
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM held back inside and raised again on leaving, where the process can
-    (the main thread, which Python's handlers run in whichever thread the signal reaches);
-    elsewhere nothing is held."""
+    """SIGINT and SIGTERM held back inside and raised again on leaving, each (a second one is
+    not lost to the first's exception), where the process can: the main thread, which
+    Python's handlers run in whichever thread the signal reaches (blocking the main thread's
+    mask had let another thread take it). A signal whose handler was set outside Python is
+    left alone; one set outside Python but recorded as Python's default (faulthandler's)
+    is replaced by that default after the renames."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught: list[int] = []
     before = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
-        before[sig] = signal.signal(sig, lambda number, _frame: caught.append(number))
+        if signal.getsignal(sig) is not None:
+            before[sig] = signal.signal(sig, lambda number, _frame: caught.append(number))
     try:
         yield
     finally:
-        for sig, handler in before.items():  # (None: one set outside Python; the default)
-            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
-        for number in dict.fromkeys(caught):  # as the process would have met it
-            signal.raise_signal(number)
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+        _raise_each(list(dict.fromkeys(caught)))
+
+
+def _raise_each(numbers: list[int]) -> None:
+    """Raise each signal of ``numbers`` in turn, the later ones even when an earlier one's
+    handler raises (Ctrl-C, then SIGTERM: the process still ends as SIGTERM ends it)."""
+    if numbers:
+        try:
+            signal.raise_signal(numbers[0])
+        finally:
+            _raise_each(numbers[1:])
 
 
 def _sync_folder(folder: Path) -> None:

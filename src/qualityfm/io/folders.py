@@ -152,7 +152,8 @@ def check_out_apart(out: str | os.PathLike, inputs: Sequence[str | os.PathLike],
                     part.startswith(".") for part in where.relative_to(root).parts)):
                 continue
             verb = "is" if where == root else "is inside"
-            hidden = f", or into a hidden folder in it ({src / ('.' + kind)})" if hidden_ok else ""
+            hidden = (f", or into a hidden folder in it ({src / ('.' + kind)})"
+                      + (" or under a hidden name" if file else "") if hidden_ok else "")
             lies = "it would lie" if file else "its files would lie"
             raise ValueError(f"{out}: {what} {verb} {via}the input folder {inp}, where {lies} "
                              f"among the records; write the {kind} into a folder outside the "

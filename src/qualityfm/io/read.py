@@ -218,7 +218,7 @@ def refuse_writing_over(outputs: Sequence[str | Path], records: Sequence[str | P
     file beside them that the readers take labels or data from (``REFERENCE.csv``,
     ``alarms.csv``, a monitor's ``*_Numerics.csv``): it would be replaced by the table written
     there; and one inside a folder among ``inputs`` (where it could replace a file the run
-    passes over, and would be named on every later run), but for a hidden folder."""
+    passes over, and would be named on every later run), but for a hidden folder or name."""
     for out in outputs:
         check_out_apart(out, inputs, "output", hidden_ok=True, file=True)
     read = {Path(r).resolve() for r in records}

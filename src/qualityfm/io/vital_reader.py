@@ -183,7 +183,8 @@ def _info_name(data: bytes) -> str:
 
 #: The raw value that marks a missing sample in an integer track, by the track's format (3:
 #: signed byte, 4: unsigned byte, 5: short, 6: word, 7: long, 8: dword): a packed ``.vital``
-#: file fills the gaps between blocks with it.
+#: file fills the gaps between blocks with it, and keeps it when vitaldb saves it unpacked;
+#: read as no sample in every file.
 GAP_VALUE = {3: -128, 4: 255, 5: -32768, 6: 65535, 7: -2147483648, 8: 4294967295}
 
 

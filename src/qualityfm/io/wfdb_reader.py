@@ -362,8 +362,8 @@ def _labels_in(folder: str, name: str) -> dict | str | None:
 
 @lru_cache(maxsize=64)
 def _read_labels(path: str, mtime_ns: int, size: int) -> dict | str:
-    """:func:`_labels_in`'s work: the table's cells (``,``, or ``;`` or a tab where its first
-    line holds no comma), interpreted by its name."""
+    """:func:`_labels_in`'s work: the table's cells (parted by ``,``, ``;`` or a tab,
+    whichever parts most rows in two or more cells), interpreted by its name."""
     name = Path(path).name
     try:
         text = Path(path).read_text(encoding="utf-8-sig").lstrip("\ufeff \t\r\n")
@@ -380,7 +380,7 @@ def _read_labels(path: str, mtime_ns: int, size: int) -> dict | str:
         return f"{name} beside it cannot be read ({e}); save it as UTF-8 CSV"
     if not any(len(r) >= 2 for r in rows):
         return (f"{name} beside it holds no row of a record and its label (cells parted by "
-                "commas)")
+                "commas, semicolons or tabs)")
     if name == REFERENCE_FILE:
         rhythms: dict[str, list[str]] = {}
         for row in rows:

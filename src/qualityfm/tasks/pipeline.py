@@ -520,7 +520,8 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     out = check_output(out, (".json",), what="evaluate")
     refuse_reserved_name(out)
     _refuse_report_folder(out)
-    check_out_apart(out.parent, data_dirs(data), "report", hidden_ok=True, may_hold=True)
+    check_out_apart(out, data_dirs(data), "report", hidden_ok=True, file=True)  # (its .md
+    # and plots beside it take its stem: hidden with it)
     check_bp_rule(task, bp_rule)
     model = Path(model)
     est, rhythm, summary = _saved_model(task, model, device)

@@ -116,8 +116,10 @@ def _card(ckpt: dict[str, Any], mcfg: QualityFMConfig, run_dir: Path, n_params: 
               f"- `x` [batch, {mcfg.in_channels}, {mcfg.n_samples}]: channels `ppg`, `ecg_ii` "
               f"at {mcfg.fs:g} Hz, {scaling} (`qualityfm.signal.normalize`, mode "
               f"`{getattr(mcfg, 'normalization', 'channel')}`); `qualityfm.signal."
-              "make_windows` cuts and resamples a record's windows so.",
-              "- `mask` [batch, 2] bool: False where a channel is absent (its values are "
+              "make_windows` cuts and resamples a record's windows, and their `normalized()` "
+              "scales them so.",
+              f"- `mask` [batch, {mcfg.in_channels}] bool: False where a channel is absent "
+              "(its values are "
               "ignored). A window with no channel present has no embedding: `model.embed` "
               "refuses it, and `encoder.onnx` returns one made of the absent-channel "
               "embeddings alone: discard it.",
