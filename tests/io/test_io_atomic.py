@@ -184,9 +184,12 @@ def test_a_stop_between_the_renames_of_files_that_belong_together_waits(tmp_path
             os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(atomic.os, "replace", replace)
+    synced = []
+    monkeypatch.setattr(atomic, "_sync_folder", synced.append)
     with pytest.raises(KeyboardInterrupt):
         atomic.atomic_write_all({a: lambda f: f.write(b"new"), b: lambda f: f.write(b"new")})
     assert a.read_bytes() == b.read_bytes() == b"new" and len(calls) == 2
+    assert synced == [tmp_path]  # the folder flushed before the stop (it had been skipped)
     assert not list(tmp_path.glob(".*.tmp"))
 
 

@@ -994,6 +994,8 @@ def test_challenge_2015_answers_beside_the_headers(tmp_path: Path) -> None:
     (tmp_path / "alarms.csv").write_text("v100s\nv101l\n")  # no row of two cells
     assert why("v100s") == ("alarms.csv beside it holds no row of a record and its label "
                             "(cells parted by commas, semicolons or tabs)")
+    assert read_record(tmp_path / "v100s.hea", channels=[]).events == {}  # (a 300-s alarm
+    # had been set on every record beside a table that does not read, past a short one's end)
     # a file that does not read: a labelled header stands, an unlabelled one says why
     (tmp_path / "alarms.csv").write_bytes("v100s,Ventricular_Tachycardia,fälse\n"
                                           .encode("cp1252"))

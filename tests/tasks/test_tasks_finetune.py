@@ -1675,7 +1675,8 @@ def test_fine_tuning_decays_no_bias_norm_or_embedding(mode: str, monkeypatch) ->
 
 def test_a_cross_validation_names_the_records_of_rows_lacking_a_channel(recwarn) -> None:
     """A fold's test rows without a channel every training window held were warned about by
-    their positions in the fold (compare printed "(28, 51)"); they are named by record."""
+    their positions in the fold (compare printed "(28, 51)"); they are named by record (a
+    record of two windows, r5@0 and r5@30, once)."""
     from qualityfm.quality.features import feature_names
     from qualityfm.tasks import TaskDataset, cross_validate
 
@@ -1684,8 +1685,9 @@ def test_a_cross_validation_names_the_records_of_rows_lacking_a_channel(recwarn)
     mask[[10, 11], MODEL_CHANNELS.index("ppg")] = False  # both rows of group 5
     x[[10, 11], MODEL_CHANNELS.index("ppg")] = 0.0
     feats = window_features(x, mask, 300.0)
-    ds = TaskDataset("vt-alarm", x, mask, y, g.astype(str), np.array([f"r{i}" for i in g]),
-                     feats, feature_names())
+    ds = TaskDataset("vt-alarm", x, mask, y, g.astype(str),  # windows of records, by id
+                     np.array([f"r{i}@{30 * (k % 2)}" for k, i in enumerate(g)]), feats,
+                     feature_names())
     cross_validate(lambda: ClassicalBaseline("vt-alarm", max_iter=5, crossfit=None), ds, k=4,
                    n_boot=10)
     said = [str(w.message) for w in recwarn if "is absent in" in str(w.message)]

@@ -421,7 +421,8 @@ def _examples_text(name: str, kind: str, raw: bool, alarms: bool = False) -> dic
     """The card's description of the golden examples file."""
     keys = {"case": "[n] what each row is (rhythm, channels recorded)",
             "x": "[n, channels, samples] the graph's input", "mask": "[n, channels] its mask",
-            "embedding": "[n, dim] the graph's output", "head": "[n, k] the graph's output"}
+            "embedding": "[n, dim] the graph's output",
+            "head": "[n, k] the graph's output (NaN in the row of no channel: no output)"}
     if raw:
         keys.update({"raw{i}_{channel}": "the simulated record row i was made from, at "
                                          "fs_{channel} Hz: the input of the preprocessing "
@@ -430,7 +431,6 @@ def _examples_text(name: str, kind: str, raw: bool, alarms: bool = False) -> dic
     if alarms:
         keys["alarm{i}"] = ("row i's alarm time, s from its record's first sample (none: "
                             "the record ends at its alarm)")
-    keys["head"] = "[n, k] the graph's output (NaN in the row of no channel: no output)"
     if kind == "binary":
         keys.update(p="[n] calibrated probability (NaN: no decision)",
                     decision="[n] 1 where p >= threshold, 0 below, -1 where p is NaN (no "
@@ -585,12 +585,12 @@ def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -
                     threshold=est.threshold, threshold_rule=est.threshold_rule,
                     **({"target_tpr": est.target_tpr} if est.threshold_rule == "tpr" else {}),
                     decision=("p = 1 / (1 + exp(-(a * head + b))); decision 1 when "
-                              "p >= threshold (the examples' decision: -1 where p is NaN)" + (
-                                  " (1 keeps the alarm); a window with NaN input or with no "
-                                  "present channel (mask all False; head is NaN) has no "
-                                  "decision: keep the alarm" if est.task == "vt-alarm" else
-                                  "; a window with NaN input or with no present channel "
-                                  "(head is NaN) has no decision")))
+                              "p >= threshold" + (" (1 keeps the alarm)"
+                                                  if est.task == "vt-alarm" else "")
+                              + "; a window with NaN input or with no present channel (mask "
+                                "all False; head is NaN) has no decision (the examples' "
+                                "decision: -1)" + (": keep the alarm"
+                                                   if est.task == "vt-alarm" else "")))
     elif est.kind == "multiclass":
         card.update(calibration={"method": cal.method, "a": cal.a},
                     decision="p = softmax(a * head); the class of highest p; a window with "

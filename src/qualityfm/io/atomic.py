@@ -89,24 +89,25 @@ def atomic_write_all(writes: Mapping[Path, Callable[[IO[bytes]], object]]) -> li
     """Write several files that belong together (a matrix and its index): every temporary is
     written before the first is moved onto its target, so a failed write leaves all the old
     files. Ctrl-C and SIGTERM wait until the renames are done (a stop between two had left a
-    new matrix beside the old index); only SIGKILL or a power cut in that moment, or a rename
-    that fails (a target that became a folder), can split them."""
+    new matrix beside the old index), where :func:`_signals_held` can hold them (the main
+    thread; not a handler set outside Python); only SIGKILL or a power cut in that moment, or
+    a rename that fails (a target that became a folder), can split them."""
     done: list[tuple[Path, Path]] = []
     try:
         for path, write in writes.items():
             done.append((_write_temporary(Path(path), write), Path(path)))
-        with _signals_held():
+        with _signals_held():  # a stop held here is raised after the folders are flushed
             for tmp, path in done:
                 try:
                     os.replace(tmp, path)
                 except OSError as err:
                     raise _named(err, path) from err
+            for folder in dict.fromkeys(path.parent for _, path in done):
+                _sync_folder(folder)
     except BaseException:
         for tmp, _ in done:
             tmp.unlink(missing_ok=True)
         raise
-    for folder in dict.fromkeys(path.parent for _, path in done):
-        _sync_folder(folder)
     return [path for _, path in done]
 
 

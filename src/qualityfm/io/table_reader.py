@@ -28,7 +28,7 @@ _TIME = re.compile(
 )
 _UNIT = re.compile(r"^(.*?)\s*[\[(]\s*([^\[\]()]+?)\s*[\])]$")
 #: Delimiters a CSV may use (Excel writes ``;`` where the decimal mark is a comma).
-_DELIMITERS = (",", ";", "\t")
+CSV_DELIMITERS = (",", ";", "\t")
 #: Rows read to estimate the rate from a time column before a span is read.
 _HEAD_ROWS = 2048
 #: The lowest rate a time column may give without ``fs``: below it the values are most likely
@@ -158,7 +158,7 @@ def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int, int]:
         ahead = list(itertools.islice(f, _DELIMITER_LINES))
         sep = named or next((d for d in (";", "\t")
                              if d in bare and _splits_alike(first, ahead, d)),
-                            max(_DELIMITERS, key=bare.count))
+                            max(CSV_DELIMITERS, key=bare.count))
         names = [c.strip() for c in next(csv.reader([first], delimiter=sep), [])]
         if comment and any(names) and all(_is_number(c.replace(",", ".")) or _is_placeholder(c)
                                           or not c for c in names):  # rows: a commented header?
@@ -234,7 +234,7 @@ def _filled(line: str) -> bool:
 
 def _split_cells(line: str) -> list[str]:
     """A line's cells split at its most frequent delimiter, quotes and spaces stripped."""
-    sep = max(_DELIMITERS, key=line.count)
+    sep = max(CSV_DELIMITERS, key=line.count)
     return [c.strip().strip('"').strip() for c in line.rstrip("\r\n").split(sep)]
 
 

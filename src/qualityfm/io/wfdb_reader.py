@@ -22,6 +22,7 @@ from wfdb.io.header import rx_signal
 from qualityfm.io.base import patient_from_path, sample_span, select_channels
 from qualityfm.io.channels import canonical_channel, canonical_names
 from qualityfm.io.record import UNCALIBRATED, Record, RecordError
+from qualityfm.io.table_reader import CSV_DELIMITERS
 
 #: The largest magnitude a calibrated sample may read, in any unit (ADC counts of 24 bits,
 #: µV, mmHg are far below): a gain of 1e-30 had read an ECG as 1e34 mV.
@@ -374,8 +375,8 @@ def _read_labels(path: str, mtime_ns: int, size: int) -> dict | str:
                     if any(c.strip() for c in row)]
 
         # the delimiter that parts most rows in two or more cells (a title line aside)
-        rows = max((cells(d) for d in (",", ";", "\t")),
-                   key=lambda rs: sum(len(r) >= 2 for r in rs))
+        rows = max((cells(d) for d in CSV_DELIMITERS),
+                   key=lambda parted: sum(len(r) >= 2 for r in parted))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         return f"{name} beside it cannot be read ({e}); save it as UTF-8 CSV"
     if not any(len(r) >= 2 for r in rows):
@@ -501,9 +502,9 @@ def challenge_labels(
     else:
         kind, label, why = _alarm_answer(folder, path.stem, labels.get("alarm_type"),
                                          labels.get("alarm_true"))
-        if kind is not None or label is not None or (why is not None and not why.startswith(
-                tuple(f"{name} beside it cannot be read" for name in ALARMS_FILES))):
-            events.setdefault("alarm", ALARM_TIME)  # listed: the Challenge's layout
+        if any(isinstance(table := _labels_in(folder, name), dict) and path.stem in table
+               for name in ALARMS_FILES):  # listed: the Challenge's layout (a table's own
+            events.setdefault("alarm", ALARM_TIME)  # fault gives its records no alarm)
         if kind is not None:
             labels.setdefault("alarm_type", kind)
         if why is not None:
@@ -633,8 +634,8 @@ class _SegmentLost(Exception):
 def _segment(path: Path, header: Header, layout: Any, picked: list[int], name: str, a: int,
              b: int, length: int) -> tuple[Header, list[tuple[int, int]], Any, list]:
     """One segment's header, the (layout position, segment position) of each picked channel it
-    holds, and its frames ``a``..``b``. Faults of the segment's own files raise
-    :class:`_SegmentLost`; segments that disagree with the record raise ``RecordError``."""
+    holds, and its frames ``a``..``b``. Faults of the segment's own files, and a rate or sample
+    count other than the record's header gives it, raise :class:`_SegmentLost`."""
     seg_path = path.parent / f"{name}.hea"
     if not seg_path.is_file():
         raise _SegmentLost(f"missing segment header {seg_path.name}")
@@ -678,9 +679,10 @@ def _read_segments(
     """Frames ``i0``..``i1`` of the layout channels ``picked`` of a multi-segment record, read
     segment by segment; ``~`` gaps and segments without a channel leave NaN, and a segment of
     length 0 contributes nothing (wfdb's own reader fails on one). A segment whose own files
-    are missing, truncated or corrupt is read as a gap, with a warning naming it (a record of
+    are missing, truncated or corrupt, or whose rate or sample count disagrees with the
+    record's header, is read as a gap, with one warning a record naming them (a record of
     hundreds of segments is not lost to one); the record is refused when no segment of the
-    span can be read."""
+    span can be read, and where segments disagree on a channel's units or samples per frame."""
     names = [layout.sig_name[i] for i in picked]
     spf = [int(layout.samps_per_frame[i]) for i in picked]
     units = [layout.units[i] or "" for i in picked]
@@ -745,8 +747,8 @@ def _frames_in_file(path: Path, header: Header) -> int:
     spf = sum(header.frame_samples[k] for k in header.signals_in(file))
     try:
         size = (path.parent / file).stat().st_size - header.byte_offsets[0]
-    except FileNotFoundError as e:
-        raise RecordError(f"{path}: missing signal file {e.filename or e}") from e
+    except OSError as e:
+        raise RecordError(f"{path}: {_read_fault(e, file)}") from e
     if fmt not in _BYTES_PER_SAMPLE:
         raise RecordError(
             f"{path}: the header states no sample count and a format {fmt} signal file does not "

@@ -379,7 +379,8 @@ def _rows_vt(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dic
     if s.labels and "alarm_true" not in rec.labels:
         raise RecordError(f"{path}: " + rec.labels.get("unlabelled", {}).get(
             "alarm_true", "no Challenge 2015 alarm label (labels['alarm_true']: a '#True "
-            "alarm' or '#False alarm' header line, or a line in alarms.csv beside it)"))
+            "alarm' or '#False alarm' header line, or a line in alarms.csv or ALARMS "
+            "beside it)"))
     # a folder of the whole Challenge 2015 set holds five alarm types; only VT is this task's
     kind = rec.labels.get("alarm_type")
     if kind is not None and not is_vt_alarm(str(kind)):
@@ -622,6 +623,17 @@ def _left_out(record_id: str, start: float, reason: str) -> dict[str, str]:
 def window_id(record_id: str, start: float) -> str:
     """The id of a record's window starting at ``start`` s: ``record@start`` (``v519l@30``)."""
     return f"{record_id}@{start:.10g}"
+
+
+def record_of(row_id: str) -> str:
+    """The record of a row id, :func:`window_id`'s inverse: ``v519l@30`` -> ``v519l``; a
+    record's own id (one row a record) stays as it is."""
+    name, at, start = str(row_id).rpartition("@")
+    try:
+        float(start)
+    except ValueError:
+        return str(row_id)
+    return name if at else str(row_id)
 
 
 def skip_entry(message: str) -> dict[str, str]:

@@ -20,7 +20,7 @@ import numpy as np
 
 from qualityfm.io.atomic import atomic_write
 from qualityfm.tasks import metrics as M
-from qualityfm.tasks.datasets import RHYTHMS, TaskDataset
+from qualityfm.tasks.datasets import RHYTHMS, TaskDataset, record_of
 from qualityfm.tasks.finetune import TaskEstimator, absences_named
 from qualityfm.tasks.splits import assert_disjoint, group_kfold
 
@@ -188,7 +188,8 @@ def _fit_fold(est: TaskEstimator, ds: TaskDataset, y: np.ndarray, tr: np.ndarray
     est.fit(ds.X[tr], y[tr], ds.mask[tr], ds.groups[tr], ds.features[tr])
     args = (ds.X[te], ds.mask[te], ds.features[te])
     train_mean = None
-    with absences_named(est, ds.mask[te], ds.record_ids[te], f"fold {f + 1}: "):
+    with absences_named(est, ds.mask[te], [record_of(r) for r in ds.record_ids[te]],
+                        f"fold {f + 1}: "):
         if est.kind == "regression":
             score = pred = est.predict(*args)
         else:

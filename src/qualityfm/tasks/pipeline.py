@@ -44,6 +44,7 @@ from qualityfm.tasks.datasets import (
     data_dirs,
     data_label,
     iter_task_datasets,
+    record_of,
     window_id,
 )
 from qualityfm.tasks.evaluate import (
@@ -580,7 +581,7 @@ def _trained_on(summary: dict, groups: Sequence[str], verb: str, consequence: st
     fitted = None if est is None else est.train_windows
     if names is None and fitted is None:
         return None
-    own = [_record_name(r) for r in records] if records else list(groups)
+    own = [record_of(r) for r in records] if records else list(groups)
     seen = sorted(set(names or ()) & (set(groups) | set(own)))
     known, by_name = set(fitted or ()), set(seen)
     n_windows = None if fitted is None else sum(
@@ -595,12 +596,6 @@ def _trained_on(summary: dict, groups: Sequence[str], verb: str, consequence: st
               f"windows the model was fitted on, under other names{consequence}",
               file=sys.stderr)
     return {"n_groups": len(seen), "groups": seen, "n_windows": n_windows}
-
-
-def _record_name(row_id: str) -> str:
-    """The record of a row id: ``v519l@30`` (a window at 30 s) -> ``v519l``."""
-    name, at, start = str(row_id).rpartition("@")
-    return name if at and start.replace(".", "", 1).isdigit() else str(row_id)
 
 
 #: Column names of ``predict_run``'s table: the score and decision of each binary task, and
@@ -659,8 +654,9 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
         warn_at_caller(f"{name} is absent in {len(rows_at)} row(s) (records "
                        f"{listed(records)}){UNSEEN_ABSENCE}")
     write_table(rows, columns, Path(out))
-    note_skipped(skipped, listed_in="the summary predict returns (printed by the command line)")
-    note_left_out(left_out, "the summary predict returns (printed by the command line)")
+    listed_in = "predict's summary (the command line prints it)"
+    note_skipped(skipped, listed_in=listed_in)
+    note_left_out(left_out, listed_in=listed_in)
     passed = _passed_over(data, task)
     result = {"task": task, "model": str(model), "data": data_label(data), "out": str(out),
               "n": len(rows), "seconds": window["seconds"], "skipped": skipped,
