@@ -162,11 +162,30 @@ def test_the_folder_is_flushed_after_the_renames(tmp_path, monkeypatch) -> None:
                                                              os.path.realpath(tmp_path / "sub")]
 
 
+def _stop_after_the_first_rename(monkeypatch, *signals: int) -> list:
+    """Send ``signals`` to this process right after atomic_write_all's first rename; returns
+    the list of the renames' targets."""
+    import os
+
+    from qualityfm.io import atomic
+
+    real, calls = os.replace, []
+
+    def replace(src, dst):
+        real(src, dst)
+        calls.append(dst)
+        if len(calls) == 1:
+            for sig in signals:
+                os.kill(os.getpid(), sig)
+
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    return calls
+
+
 def test_a_stop_between_the_renames_of_files_that_belong_together_waits(tmp_path,
                                                                         monkeypatch) -> None:
     """Ctrl-C right after the first rename had left a new matrix beside the old index: the
     stop is held until both are in place, then raised."""
-    import os
     import signal
 
     from qualityfm.io import atomic
@@ -174,16 +193,7 @@ def test_a_stop_between_the_renames_of_files_that_belong_together_waits(tmp_path
     a, b = tmp_path / "e.npy", tmp_path / "e.index.csv"
     a.write_bytes(b"old")
     b.write_bytes(b"old")
-    real = os.replace
-    calls = []
-
-    def replace(src, dst):
-        real(src, dst)
-        calls.append(dst)
-        if len(calls) == 1:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    monkeypatch.setattr(atomic.os, "replace", replace)
+    calls = _stop_after_the_first_rename(monkeypatch, signal.SIGINT)
     synced = []
     monkeypatch.setattr(atomic, "_sync_folder", synced.append)
     with pytest.raises(KeyboardInterrupt):
@@ -196,7 +206,6 @@ def test_a_stop_between_the_renames_of_files_that_belong_together_waits(tmp_path
 def test_every_stop_held_during_the_renames_is_raised_after_them(tmp_path, monkeypatch) -> None:
     """Ctrl-C and SIGTERM both sent during the renames: after them Ctrl-C raises and SIGTERM
     still reaches its handler (it had been lost to the KeyboardInterrupt)."""
-    import os
     import signal
 
     from qualityfm.io import atomic
@@ -204,17 +213,7 @@ def test_every_stop_held_during_the_renames_is_raised_after_them(tmp_path, monke
     seen = []
     before = signal.signal(signal.SIGTERM, lambda n, _f: seen.append(n))
     try:
-        real = os.replace
-        calls = []
-
-        def replace(src, dst):
-            real(src, dst)
-            calls.append(dst)
-            if len(calls) == 1:
-                os.kill(os.getpid(), signal.SIGINT)
-                os.kill(os.getpid(), signal.SIGTERM)
-
-        monkeypatch.setattr(atomic.os, "replace", replace)
+        calls = _stop_after_the_first_rename(monkeypatch, signal.SIGINT, signal.SIGTERM)
         with pytest.raises(KeyboardInterrupt):
             atomic.atomic_write_all({tmp_path / "a.x": lambda f: f.write(b"1"),
                                      tmp_path / "b.x": lambda f: f.write(b"1")})
