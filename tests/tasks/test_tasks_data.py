@@ -737,7 +737,7 @@ def test_vt_answers_from_alarms_csv_reach_the_task_and_its_cache(tmp_path) -> No
             if not ln.startswith("#")))
     cache = tmp_path / "cache"
     with pytest.raises(RecordError, match=r"no record fits task 'vt-alarm'.*or a line in "
-                                          r"alarms\.csv beside it"):
+                                          r"alarms\.csv or ALARMS beside it"):
         build_task_dataset("vt-alarm", data, cache_dir=cache)
     (data / "alarms.csv").write_text("record,alarm_type,label\nv100s,Ventricular_Tachycardia,"
                                      "false\nv131l,Ventricular_Tachycardia,true\n")
