@@ -221,3 +221,19 @@ def test_every_stop_held_during_the_renames_is_raised_after_them(tmp_path, monke
         assert (tmp_path / "b.x").read_bytes() == b"1"
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_the_temporaries_of_one_file_are_removed_before_it_is_written_again(tmp_path) -> None:
+    """score, embed and predict killed mid-write (SIGKILL) had left ``.scores.csv.XXXX.tmp``
+    for every later run; the next write of that file removes them, and only them."""
+    from qualityfm.inference.score import write_table
+
+    left = tmp_path / ".scores.csv.a1b2c3d4.tmp"
+    other = tmp_path / ".other.csv.a1b2c3d4.tmp"
+    mine = tmp_path / ".draft.tmp"  # the user's own
+    for f in (left, other, mine):
+        f.write_text("x")
+    assert remove_temporaries(tmp_path, "[bracket].csv") == 0  # a glob character is a name
+    write_table([{"a": 1}], ["a"], tmp_path / "scores.csv")
+    assert not left.exists() and other.exists() and mine.exists()
+    assert (tmp_path / "scores.csv").read_text().splitlines() == ["a", "1"]

@@ -18,6 +18,7 @@ from qualityfm.inference.windows import (
     model_window,
 )
 from qualityfm.io import MODEL_CHANNELS, atomic_write, utf8_bytes
+from qualityfm.io.atomic import remove_temporaries
 from qualityfm.io.folders import check_writable_folder, folder_kind
 from qualityfm.quality import LEVEL_NAMES, RRRules
 from qualityfm.signal import WindowConfig
@@ -261,5 +262,8 @@ def table_writer(rows: list[dict], columns: Iterable[str],
 
 
 def write_table(rows: list[dict], columns: Iterable[str], out: Path) -> None:
-    """Write rows atomically as CSV or Parquet (see :func:`table_writer`)."""
-    atomic_write(out, table_writer(rows, columns, out))
+    """Write rows atomically as CSV or Parquet (see :func:`table_writer`); the temporaries
+    of ``out`` an earlier run killed mid-write left beside it are removed first."""
+    writer = table_writer(rows, columns, out)
+    remove_temporaries(Path(out).parent, Path(out).name)
+    atomic_write(out, writer)

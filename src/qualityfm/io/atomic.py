@@ -7,6 +7,7 @@ those on the next run."""
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import re
@@ -221,12 +222,13 @@ def read_json(path: str | Path, what: str = "file", remedy: str = "") -> dict:
     return obj
 
 
-def remove_temporaries(folder: str | Path) -> int:
+def remove_temporaries(folder: str | Path, name: str | None = None) -> int:
     """Remove the temporaries of :func:`atomic_write` left in ``folder`` by a process killed
-    mid-write (SIGKILL, power loss: nothing can clean up then); returns how many. Call it only
-    where no other process is writing into ``folder``."""
+    mid-write (SIGKILL, power loss: nothing can clean up then), or only those of the file
+    ``name``; returns how many. Call it only where no other process is writing into
+    ``folder`` (or that file)."""
     removed = 0
-    for f in Path(folder).glob(".*.tmp"):
+    for f in Path(folder).glob(".*.tmp" if name is None else f".{glob.escape(name)}.*.tmp"):
         if _TEMPORARY.match(f.name):  # ".NAME.RANDOM.tmp" only: a file of the user's such
             f.unlink(missing_ok=True)  # as ".draft.tmp" stays
             removed += 1
