@@ -1017,3 +1017,21 @@ def test_alarm_answers_against_the_header_type(tmp_path: Path) -> None:
         "its header names an Asystole alarm, alarms.csv beside it Tachycardia")
     assert _alarm_answer(str(tmp_path), "x", "recorded at bed 3", True) == (
         "Tachycardia", True, None)
+
+
+def test_a_flac_record_without_a_sample_count_is_named(tmp_path: Path) -> None:
+    """wfdb had failed on it with a ZeroDivisionError read as a corrupt signal file, and a
+    span read had been told to read the whole record, which failed so."""
+    import shutil
+
+    src = shared_path("physionet2015_icu", "icu0025.hea")
+    for f in src.parent.glob("icu0025.*"):
+        shutil.copy(f, tmp_path)
+    hea = tmp_path / "icu0025.hea"
+    lines = hea.read_text().splitlines()
+    hea.write_text("\n".join([" ".join(lines[0].split()[:3]), *lines[1:]]) + "\n")
+    for span in ({}, {"stop": 5.0}):
+        with pytest.raises(RecordError, match=r"icu0025\.hea: the header states no sample "
+                                              r"count, which a FLAC-compressed signal file "
+                                              r"\(format 5\d\d\) does not give by its size"):
+            read_record(hea, **span)

@@ -909,6 +909,11 @@ def read_wfdb(
             warnings.warn(f"{path}: the header counts {header.n_frames} samples per signal, its "
                           f"segments {n_frames}: reading the segments' {n_frames}",
                           RuntimeWarning, stacklevel=2)
+    elif n_frames is None and any(f.startswith("5") for f in header.formats):
+        raise RecordError(f"{path}: the header states no sample count, which a FLAC-compressed "
+                          f"signal file (format {next(f for f in header.formats if f[0] == '5')}"
+                          ") does not give by its size (wfdb fails on it): write the count in "
+                          "the header's record line")
     elif n_frames is None and (start is not None or stop is not None):
         n_frames = _frames_in_file(path, header)  # wfdb reads no span of one without it
     elif n_frames is None:
