@@ -910,6 +910,7 @@ def read_wfdb(
                           f"segments {n_frames}: reading the segments' {n_frames}",
                           RuntimeWarning, stacklevel=2)
     elif n_frames is None and any(f.startswith("5") for f in header.formats):
+        _check_empty_files(path, header)  # an empty one named as such first
         raise RecordError(f"{path}: the header states no sample count, which a FLAC-compressed "
                           f"signal file (format {next(f for f in header.formats if f[0] == '5')}"
                           ") does not give by its size (wfdb fails on it): write the count in "
