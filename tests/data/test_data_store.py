@@ -281,3 +281,60 @@ def test_a_pairs_file_that_is_not_the_stores_is_named(synth_dir, small_window, t
         np.save(out / "pairs.npy", bad)
         with pytest.raises(ValueError, match=r"pairs\.npy: not this store's pairs"):
             _ = Store(out).pairs
+
+
+def test_a_shard_file_of_another_row_count_is_named(synth_dir, small_window, tmp_path):
+    """A valid .npy of another shard copied over one had read as this shard: a short x file
+    gave a bare IndexError, a short index shifted every later window's level and mask, and
+    `info` passed both and a pairs.npy one row short."""
+    import shutil
+
+    from qualityfm.data import PairDataset
+
+    good = tmp_path / "good"
+    prepare(synth_dir, good, window=small_window, dtype="int16", shard_size=8, progress=False)
+    n_shards = Store(good).parts[0].n_shards
+    assert n_shards >= 3 and Store(good).n_windows % 8  # a short last shard to copy
+    last = n_shards - 1
+    for kind in ("x", "index", "scale"):
+        out = tmp_path / kind
+        shutil.copytree(good, out)
+        shutil.copy(out / shard_name(last, kind), out / shard_name(1, kind))
+        wrong = rf"{shard_name(1, kind)}: holds \d+ windows, shard 1 of this part holds 8"
+        with pytest.raises(ValueError, match=wrong):
+            store_info(out)
+        with pytest.raises(ValueError, match=wrong):
+            store = Store(out)
+            store.levels if kind == "index" else store.windows(np.arange(store.n_windows))
+    out = tmp_path / "pairs"
+    shutil.copytree(good, out)
+    np.save(out / "pairs.npy", np.load(out / "pairs.npy")[:-1])
+    with pytest.raises(ValueError, match=r"pairs\.npy: not this store's pairs"):
+        store_info(out)
+    assert store_info(good)["n_windows"] == Store(good).n_windows
+    assert len(PairDataset(good, shuffle=False)) == Store(good).n_pairs
+
+
+def test_parts_scored_by_other_rules_are_not_read_as_one(synth_dir, small_window, tmp_path,
+                                                         monkeypatch):
+    """The quality rules' version was no setting: a part scored by an older qualityfm merged
+    silently with a newer one (levels, and so pairs, by two rules), and a complete store of
+    older rules was returned without a word."""
+    import importlib
+
+    prep = importlib.import_module("qualityfm.data.prepare")  # the module, not the function
+    split = tmp_path / "split"
+    prepare(synth_dir, split, shard=(0, 2), window=small_window, progress=False)
+    monkeypatch.setattr(prep, "SCORING_VERSION", prep.SCORING_VERSION + 1)
+    with pytest.raises(ValueError, match=r"part-0-of-2: scored by the quality rules of version"):
+        prepare(synth_dir, split, shard=(1, 2), window=small_window, progress=False)
+    with pytest.warns(RuntimeWarning, match="scored by the quality rules of version"):
+        prepare(synth_dir, split, shard=(0, 2), window=small_window, progress=False)
+    monkeypatch.undo()
+    prepare(synth_dir, split, shard=(1, 2), window=small_window, progress=False)
+    meta = split / "part-1-of-2" / "meta.json"
+    held = json.loads(meta.read_text())
+    held["scoring_version"] -= 1
+    meta.write_text(json.dumps(held))
+    with pytest.raises(ValueError, match=r"part-1-of-2: scored by the quality rules of version"):
+        Store(split)

@@ -323,6 +323,8 @@ def test_levels_and_combination() -> None:
     np.testing.assert_array_equal(quality_level(q[:3], (0.8, 0.6, 0.4, 0.2)), [0, 1, 1])
     with pytest.raises(ValueError, match="decreasing"):
         quality_level(q, (0.3, 0.5, 0.7, 0.9))
+    with pytest.raises(ValueError, match="decreasing"):  # NaN had passed, shifting every level
+        quality_level(q, (0.9, float("nan"), 0.5, 0.3))
     e, p = np.array([1.0, 0.4, np.nan, 0.2]), np.array([0.6, np.nan, 0.8, 0.1])
     ep, pp = np.array([True, True, False, False]), np.array([True, False, True, False])
     np.testing.assert_allclose(combined_quality(e, p, ep, pp), [0.8, 0.4, 0.8, 0.0])
@@ -450,3 +452,79 @@ def test_score_windows_refuses_windows_too_short_or_a_bad_rate() -> None:
     with pytest.raises(ValueError, match="fs must be a finite rate"):
         score_windows(np.zeros((2, 2, 600)), None, float("nan"))
     assert score_windows(np.zeros((2, 2, 600)), None, 300.0).level.tolist() == [0, 0]
+
+
+def test_a_filled_gap_costs_its_share_as_a_flat_stretch_does() -> None:
+    """A gap of NaN under the 20 % limit is filled by a line, which is not flat: a 6-s gap
+    (20 %) had scored ECG 0.93 and PPG 0.90, "excellent", above the same stretch held flat."""
+    import dataclasses
+
+    from qualityfm.signal import WindowConfig, make_windows
+
+    fs = 250
+    rec = synthesize(30, fs=fs, hr=75, seed=3, channels=("ecg_ii", "ppg"))
+    gap = dict(rec.signals)
+    for c in gap:
+        gap[c] = gap[c].astype(np.float64)
+        gap[c][5 * fs:11 * fs] = np.nan
+    w = make_windows(dataclasses.replace(rec, signals=gap), WindowConfig())
+    np.testing.assert_allclose(w.filled, 0.2)
+    s = score_windows(w.x, w.mask, w.fs, w.channels, recorded=w.recorded, clipped=w.clipped,
+                      filled=w.filled)
+    assert s.ecg[0] <= 0.8 and s.ppg[0] <= 0.8 and LEVEL_NAMES[s.level[0]] == "good"
+    whole = make_windows(rec, WindowConfig())
+    assert (whole.filled == 0).all()
+    clean = score_windows(whole.x, whole.mask, whole.fs, whole.channels, filled=whole.filled)
+    assert clean.ecg[0] > 0.99 and clean.ppg[0] > 0.95
+    # on the arrays: the share given, or the flat share where that is larger
+    x, fs = whole.x[0, 1], whole.fs
+    assert ecg_quality(x, fs, filled=[0.3]) == pytest.approx(0.7 * clean.ecg[0], rel=1e-4)
+    assert ppg_quality(whole.x[0, 0], fs, filled=0.3) == pytest.approx(0.7 * clean.ppg[0],
+                                                                       rel=1e-4)
+    with pytest.raises(ValueError, match="filled must hold one share per window"):
+        ecg_quality(x, fs, filled=[0.1, 0.2])
+    with pytest.raises(ValueError, match=r"filled must be \[N, C\] = \[1, 2\]"):
+        score_windows(whole.x, whole.mask, whole.fs, whole.channels, filled=[0.1])
+
+
+def test_the_clip_rule_falls_from_5_to_10_percent_rather_than_at_5() -> None:
+    """A clean PPG with 1.5 s at its rails (5.3 % of a 30-s window, as bidmc_14's) had scored
+    0: a step at 5 %. Its share now costs nothing up to 5 % and all at 10 %."""
+    from qualityfm.signal.extremes import clip_factor
+
+    np.testing.assert_allclose(clip_factor([0.0, 0.05, 0.053, 0.075, 0.1, 0.3], 0.05),
+                               [1.0, 1.0, 0.94, 0.5, 0.0, 0.0])
+    np.testing.assert_array_equal(clip_factor([0.0, 0.01], 0.0), [1.0, 0.0])
+    _, ppg, _ = _clean()
+    ppg = ppg.astype(np.float64)
+    clean = ppg_quality(ppg, FS)
+    for share, factor in ((0.04, 1.0), (0.06, 0.8), (0.09, 0.2), (0.11, 0.0)):
+        assert ppg_quality(ppg, FS, clip=[share]) == pytest.approx(clean * factor)
+        assert ppg_terms(ppg, FS, clip=[share])["unclipped"][0] == pytest.approx(factor)
+    ecg = _clean()[0]
+    assert ecg_quality(ecg, FS, clip=[0.075]) == pytest.approx(0.5 * ecg_quality(ecg, FS))
+
+
+@pytest.mark.parametrize("hr", [150.0, 180.0, 220.0])
+def test_clean_fast_ecg_keeps_its_morphology(hr: float) -> None:
+    """The beat the morphology term compares spanned -0.2 to +0.4 s whatever the rate, so past
+    150 bpm it reached into the next beat, whose place jitters: clean ECG scored 0.90-0.93
+    under RRRules(hr_max=250). It now fits one median RR interval."""
+    from qualityfm.quality.ecg import beat_segment
+
+    ecg = synthesize(30, fs=250.0, hr=hr, seed=0, channels=("ecg_ii",)).signals["ecg_ii"]
+    assert ecg_quality(ecg, 250.0, rules=RRRules(hr_max=250)) > 0.98
+    rr = int(round(250 * 60 / hr))
+    before, after = beat_segment(np.arange(0, 30 * 250, rr), 250.0)
+    assert before + after == rr and before == rr // 3
+    assert beat_segment(np.arange(0, 30 * 250, 250), 250.0) == (50, 100)  # 60 bpm: as before
+
+
+def test_float32_at_a_large_scale_scores_as_float64() -> None:
+    """Beat energies overflowed float32 past a scale of about 1e8 (ADC counts of a 24-bit
+    converter scaled up): a clean PPG at 1e10 had scored 0.43 and the ECG 0."""
+    ecg, ppg, _ = _clean()
+    for x, fn in ((ecg, ecg_quality), (ppg, ppg_quality)):
+        x = x.astype(np.float64)
+        for scale in (1e9, 1e10):
+            assert fn((x * scale).astype(np.float32), FS) == pytest.approx(fn(x, FS), abs=1e-5)

@@ -84,13 +84,16 @@ def test_resample_keeps_a_level_without_ripple_and_the_quality_with_it(fs_in: fl
 
 
 @pytest.mark.parametrize("fs_in", [62.5, 125, 250, 256, 360, 500])
-def test_resample_keeps_every_constant_stretch_and_a_clipped_window_scores_0(fs_in) -> None:
+def test_resample_keeps_every_constant_stretch_and_a_clipped_window_loses_its_score(
+        fs_in) -> None:
     """A stretch at a level other than the mean (a clipped top, a lead off at a rail) had
     come back with a ripple of 1e-3 of its distance from the mean, and the filter's ringing
     at a flat top's corners had hidden it from the clip rule: a PPG with its top 10 % on the
-    rail and an ECG 8 % on its rails scored 0.99 and 1.0 at every rate but 300 Hz."""
+    rail and an ECG 8 % on its rails scored 0.99 and 1.0 at every rate but 300 Hz. The rule
+    takes its share past 5 % linearly down to 0 at 10 %."""
     from qualityfm.quality import score_windows
     from qualityfm.signal import make_windows
+    from qualityfm.signal.extremes import clip_factor
     from qualityfm.signal.synthetic import synthesize
 
     step = resample(np.r_[np.full(2500, 100.0), np.zeros(2500)], fs_in, 300)
@@ -108,7 +111,10 @@ def test_resample_keeps_every_constant_stretch_and_a_clipped_window_scores_0(fs_
     assert (w.clipped > 0.05).all()
     scores = score_windows(w.x, w.mask, w.fs, w.channels, recorded=w.recorded,
                            clipped=w.clipped)
-    assert (scores.ppg == 0).all() and (scores.ecg == 0).all()
+    factor = clip_factor(w.clipped, 0.05)
+    assert (factor < 0.5).all()
+    assert (scores.ppg <= factor[:, 0] + 1e-9).all() and (scores.ppg < 0.1).all()
+    assert (scores.ecg <= factor[:, 1] + 1e-9).all() and (scores.ecg < 0.5).all()
     with pytest.raises(ValueError, match=r"clipped must be \[N, C\] = \[2, 2\], got shape"):
         score_windows(w.x, w.mask, w.fs, w.channels, clipped=w.clipped[:, :1])
 

@@ -214,7 +214,7 @@ def score_and_scale(w: Windows, cfg: WindowConfig, ecg_rules: RRRules | None = N
     """The quality of the raw windows (a recorded channel off in a window scores 0), then the
     windows scaled as the model reads them (float32)."""
     scores = score_windows(w.x, w.mask, w.fs, w.channels, recorded=w.recorded,
-                           ecg_rules=ecg_rules, clipped=w.clipped)
+                           ecg_rules=ecg_rules, clipped=w.clipped, filled=w.filled)
     return scores, normalize(w.x, w.mask, cfg.normalization).astype(np.float32, copy=False)
 
 
@@ -484,7 +484,14 @@ def _check_siblings(out: Path, shard: tuple[int, int] | None, run: dict[str, Any
                              f"of {n}; use --shard K/{other_n}, or another folder")
         recorded = folder / META if (folder / META).is_file() else folder / JOURNAL
         if recorded.is_file():
-            diff = _other_run(read_store_json(recorded), run, ignore=PART_SETTINGS)
+            theirs = read_store_json(recorded)
+            rules = theirs.get("scoring_version")
+            if rules != SCORING_VERSION:  # Store refuses parts scored by two rules
+                raise ValueError(f"{folder}: scored by the quality rules of version {rules} "
+                                 f"(this qualityfm's: {SCORING_VERSION}); prepare every part "
+                                 "with one qualityfm: --overwrite each older part, or write "
+                                 "into another folder")
+            diff = _other_run(theirs, run, ignore=PART_SETTINGS)
             if diff is not None:
                 raise ValueError(f"{folder}: made with {diff}; prepare every part with the "
                                  "same settings from the same inputs, or write into another "
@@ -662,6 +669,11 @@ def prepare(
                               f"{len(changed)} record(s) in all): it is returned as it is; "
                               "--overwrite makes it again from these", RuntimeWarning,
                               stacklevel=3)
+            if meta.get("scoring_version") != SCORING_VERSION:
+                warnings.warn(f"{folder}: the store there was scored by the quality rules of "
+                              f"version {meta.get('scoring_version')} (this qualityfm's: "
+                              f"{SCORING_VERSION}): it is returned as it is; --overwrite "
+                              "scores it again", RuntimeWarning, stacklevel=3)
             _remove_run_files(folder)  # of a run stopped after writing meta.json
             return _summary(meta, folder, time.perf_counter() - t0)
         why = _other_run(meta, run) or _untold(meta)

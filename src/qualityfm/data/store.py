@@ -340,6 +340,22 @@ class StorePart:
         self.shard_size = int(self.meta["shard_size"])
         self.n_shards = int(self.meta["n_shards"])
 
+    def rows(self, s: int) -> int:
+        """Windows shard ``s`` holds: ``shard_size``, the last shard the rest."""
+        return min(self.shard_size, self.n_windows - s * self.shard_size)
+
+    def shard_file(self, s: int, kind: str, mmap: bool = False) -> np.ndarray:
+        """Shard ``s``'s file of ``kind`` (x, scale, index), its row count checked against
+        ``meta.json`` (a file of another shard copied there had read as this one: a short
+        index shifted every later window's level and mask), or a ValueError naming it."""
+        path = self.folder / shard_name(s, kind)
+        a = _load(path, mmap=mmap)
+        if a.ndim == 0 or len(a) != self.rows(s):
+            raise ValueError(f"{path}: holds {len(a) if a.ndim else 0} windows, shard {s} of "
+                             f"this part holds {self.rows(s)} (meta.json): a damaged or foreign "
+                             "shard; prepare the store again (--overwrite)")
+        return a
+
 
 class Store:
     """A prepared store (one folder, or a folder of ``part-K-of-N`` folders) read as one.
@@ -368,6 +384,11 @@ class Store:
             self.parts.append(part)
         self.meta = self.parts[0].meta
         for part in self.parts[1:]:
+            rules = part.meta.get("scoring_version"), self.meta.get("scoring_version")
+            if rules[0] != rules[1]:  # levels, and so pairs, by two rules
+                raise ValueError(f"{part.folder}: scored by the quality rules of version "
+                                 f"{rules[0]}, {self.parts[0].folder} by version {rules[1]}; "
+                                 "prepare every part with one qualityfm (--overwrite)")
             for key in self._SAME:
                 if part.meta[key] != self.meta[key]:
                     raise ValueError(
@@ -442,7 +463,7 @@ class Store:
             tables = []
             for part in self.parts:
                 for s in range(part.n_shards):
-                    t = _load(part.folder / shard_name(s, "index"))
+                    t = part.shard_file(s, "index")
                     t["window_id"] += part.offset
                     tables.append(t)
             n_ch = len(self.channels)
@@ -467,7 +488,7 @@ class Store:
         if self._index is not None:
             return np.ascontiguousarray(self._index[name])
         cols = [
-            np.array(_load(part.folder / shard_name(s, "index"), mmap=True)[name])
+            np.array(part.shard_file(s, "index", mmap=True)[name])
             for part in self.parts for s in range(part.n_shards)
         ]
         if cols:
@@ -508,15 +529,16 @@ class Store:
         else:
             while len(self._maps) >= MAX_OPEN_SHARDS:
                 self._maps.popitem(last=False)
-            folder = self.parts[p].folder
-            x_path = folder / shard_name(s, "x")
+            part = self.parts[p]
+            x_path = part.folder / shard_name(s, "x")
             x = _load(x_path, mmap=True)
             if x.ndim != 3 or x.shape[1:] != (len(self.channels), self.n_samples):
                 raise ValueError(f"{x_path}: windows of shape {x.shape[1:]}, the store's are "
                                  f"{(len(self.channels), self.n_samples)}: a damaged or foreign "
                                  "shard")
-            scale_path = folder / shard_name(s, "scale")
-            scale = _load(scale_path) if self.meta["dtype"] == "int16" else None
+            x = part.shard_file(s, "x", mmap=True)
+            scale_path = part.folder / shard_name(s, "scale")
+            scale = part.shard_file(s, "scale") if self.meta["dtype"] == "int16" else None
             if scale is None and scale_path.exists():
                 raise ValueError(f"{scale_path}: scale file in a {self.meta['dtype']} store")
             self._maps[key] = (x, scale)
@@ -556,13 +578,15 @@ class Store:
 def store_info(path: str | os.PathLike) -> dict[str, Any]:
     """Summary of a store: counts, windows per quality level, skipped records (and the files
     its input folders held that are no record), parts; a window file shorter than its header
-    says is a ValueError naming it, as pre-training would find it."""
+    says, a shard file of another row count than ``meta.json``'s or a ``pairs.npy`` that is
+    not the part's is a ValueError naming it, as pre-training would find it."""
     store = Store(path)
-    kinds = ("x", "scale") if store.meta["dtype"] == "int16" else ("x",)
-    for part in store.parts:  # each window file's header against its size: no data read
+    kinds = ("x", "scale", "index") if store.meta["dtype"] == "int16" else ("x", "index")
+    for part in store.parts:  # each shard file's header against its size and rows: no data
         for s in range(part.n_shards):
             for kind in kinds:
-                _load(part.folder / shard_name(s, kind), mmap=True)
+                part.shard_file(s, kind, mmap=True)
+        _checked_pairs(part)
     names = store.meta.get("level_names") or [str(i) for i in range(5)]
     counts = np.bincount(store.levels.astype(np.int64), minlength=len(names))
     return {

@@ -16,8 +16,9 @@ MIN_FS = 50.0
 def as_windows(x: np.ndarray, fs: float, name: str = "x") -> tuple[np.ndarray, bool]:
     """Return ``x`` as float ``[N, T]`` and whether the input was a single window ``[T]``.
 
-    float32 input stays float32 (half the FFT and memory cost; ample precision for scoring),
-    anything else becomes float64.
+    float32 input stays float32 (half the FFT and memory cost; ample precision for scoring)
+    unless it holds values past 1e6 in magnitude (a 1e10 scale had overflowed the beat
+    correlations), anything else becomes float64.
     """
     x = np.asarray(x)
     if x.ndim not in (1, 2):
@@ -28,12 +29,26 @@ def as_windows(x: np.ndarray, fs: float, name: str = "x") -> tuple[np.ndarray, b
         raise ValueError(f"fs must be a finite rate >= {MIN_FS:g} Hz, got {fs!r}")
     single = x.ndim == 1
     dtype = np.float32 if x.dtype == np.float32 else np.float64
+    if dtype == np.float32 and np.max(np.abs(x), initial=0.0, where=np.isfinite(x)) > 1e6:
+        dtype = np.float64  # beat energies (squares of sums) overflow float32 past ~1e8
     x2 = np.atleast_2d(x).astype(dtype, copy=False)
     if x2.shape[1] < int(2 * fs):
         raise ValueError(
             f"{name} windows must be at least 2 s long, got {x2.shape[1]} samples at {fs:g} Hz"
         )
     return x2, single
+
+
+def missing_share(filled: np.ndarray | None, n: int) -> np.ndarray:
+    """``filled`` (each window's share of samples that were missing and filled, ``[N]``) as
+    float ``[n]``; zeros when None."""
+    if filled is None:
+        return np.zeros(n)
+    filled = np.atleast_1d(np.asarray(filled, dtype=np.float64))
+    if filled.shape != (n,):
+        raise ValueError(f"filled must hold one share per window, shape ({n},); got "
+                         f"{filled.shape}")
+    return filled
 
 
 def finite_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

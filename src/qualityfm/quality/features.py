@@ -41,7 +41,7 @@ NAN = float("nan")
 #: Version of the feature code, raised when a window's features change for the same samples
 #: (a beat detector's rule, a column's formula). A store's ``features.json`` and the task
 #: cache's key hold it, so that features of older code are computed again, not read.
-FEATURES_VERSION = 9  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
+FEATURES_VERSION = 10  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
 # spectra of the window mirrored, not end-detrended (quality._common.mirrored_spectrum);
 # 4: lead_match pairs beats one to one; 5: the median beat's samples smoothed by a centred
 # (odd) box, P-wave SNRs with a floor relative to the signal (independent of the units); 6:
@@ -49,7 +49,9 @@ FEATURES_VERSION = 9  # 2: the dRR scatter's central bin is centred on 0; 3: fil
 # columns on the detector's peaks again (the refined ones halved fast alternating rhythms); 8:
 # pulse peaks less dicrotic waves (quality.ppg.drop_dicrotic; v132s's PPG had read 2x its ECG);
 # 9: sample entropy without a match of length m + 1 is its upper bound, not NaN; COSEn's
-# tolerance grows until 5 pairs match (Lake & Moorman 2011), not fixed at 30 ms
+# tolerance grows until 5 pairs match (Lake & Moorman 2011), not fixed at 30 ms; 10: the
+# quality columns under the scoring rules of SCORING_VERSION 14 (the clip rule's ramp, the
+# ECG beat within one RR interval)
 #: Rate and irregularity of a beat series (ECG R peaks or pulse peaks), see :func:`rr_features`.
 RR_NAMES = ("hr", "hr_max4", "rr_cv", "rmssd", "pnn50", "sampen", "tpr", "n_beats", "cosen",
             "drr_bins", "drr_med", "max_gap")

@@ -8,7 +8,8 @@ Terms (formulas and references in docs/quality.md):
 ``perfusion``  perfusion index AC/DC of the raw signal, on a log scale, times ``template`` (an
                amplitude is perfusion only when it is pulsatile); only where DC is meaningful
                (the signal is positive and AC/DC is physiological), else left out.
-Flat, non-finite and clipped windows score 0.
+Flat and non-finite windows score 0; flat stretches and filled gaps cost their share, and a
+clipped share past ``max_clip`` costs up to all of the score at twice it.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from qualityfm.quality._common import (
     finite_rows,
     flat_fraction,
     mirrored_spectrum,
+    missing_share,
     template_correlation,
 )
-from qualityfm.signal.extremes import measured_clip
+from qualityfm.signal.extremes import clip_factor, measured_clip
 
 PPG_TERMS = ("snr", "band", "skew", "template", "perfusion")
 
@@ -45,7 +47,7 @@ class PPGSettings:
     pi_zero: float = 0.1  # perfusion index (%) mapped to 0 ...
     pi_one: float = 1.0  # ... and to 1 (log scale between)
     pi_max_physiological: float = 30.0  # AC/DC above this (%) means DC is not a DC level
-    max_clip: float = 0.05  # fraction of samples at the extremes above which the window is 0
+    max_clip: float = 0.05  # clipped share costing nothing; the score falls to 0 at twice it
     band_one: float = 0.7  # in-band power fraction mapped to 1 (0 maps to 0)
     min_pulses: int = 5  # fewer detected pulses -> template term 0
     pulse_rate: tuple[float, float] = (30.0, 220.0)  # bpm; median pulse rate outside -> template 0
@@ -116,15 +118,18 @@ def ppg_terms(
     clip: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Each PPG term in [0, 1] for each window of ``x`` ``[N, T]`` (``perfusion`` NaN where DC is
-    not meaningful), ``flat`` (fraction of flat 0.5-s stretches) and ``usable`` (1.0 for finite,
-    non-constant, unclipped windows, else 0.0). ``clip``: each window's clipped share measured
-    on the record's own samples, as for :func:`ecg_quality`."""
+    not meaningful), ``flat`` (fraction of flat 0.5-s stretches), ``unclipped`` (the factor
+    of its clipped share, :func:`~qualityfm.signal.extremes.clip_factor`) and ``usable`` (1.0
+    for finite, non-constant windows not clipped past twice ``max_clip``, else 0.0). ``clip``:
+    each window's clipped share measured on the record's own samples, as for
+    :func:`ecg_quality`."""
     x, _ = as_windows(x, fs)
     ok, x = finite_rows(x)
     s = settings
     n, t = x.shape
     ok &= np.ptp(x, axis=1) > 0
-    ok &= measured_clip(x, clip) <= s.max_clip
+    unclipped = clip_factor(measured_clip(x, clip), s.max_clip)
+    ok &= unclipped > 0
 
     spec = mirrored_spectrum(x)
     power = spec * spec
@@ -175,20 +180,25 @@ def ppg_terms(
     terms = {"snr": snr, "band": band, "skew": skew, "template": template, "perfusion": perfusion}
     out = {k: np.where(ok, v, 0.0 if k != "perfusion" else np.nan) for k, v in terms.items()}
     out["flat"] = flat_fraction(x, fs)
+    out["unclipped"] = np.where(ok, unclipped, 0.0)
     out["usable"] = ok.astype(np.float64)
     return out
 
 
 def ppg_quality(x: np.ndarray, fs: float, settings: PPGSettings = PPGSettings(), *,
-                clip: np.ndarray | None = None) -> np.ndarray:
+                clip: np.ndarray | None = None, filled: np.ndarray | None = None
+                ) -> np.ndarray:
     """Quality in [0, 1] of each PPG window of ``x`` (``[N, T]`` or ``[T]``) at ``fs`` Hz.
 
     The weighted mean of :func:`ppg_terms` over the terms available for the window (perfusion is
-    left out where the DC level is not meaningful); 0 for unusable windows (``clip``: see
+    left out where the DC level is not meaningful), times its ``unclipped`` factor and one less
+    its flat share, or less its share ``filled`` (``[N]``: samples that were missing and
+    filled, ``Windows.filled``) where that is larger; 0 for unusable windows (``clip``: see
     :func:`ppg_terms`).
     """
     single = np.asarray(x).ndim == 1
     terms = ppg_terms(x, fs, settings, clip=clip)
+    lost = np.maximum(terms["flat"], missing_share(filled, len(terms["flat"])))
     num = np.zeros_like(terms["usable"])
     den = np.zeros_like(num)
     for name, w in settings.weights:
@@ -197,5 +207,5 @@ def ppg_quality(x: np.ndarray, fs: float, settings: PPGSettings = PPGSettings(),
         num += np.where(have, w * v, 0.0)
         den += np.where(have, w, 0.0)
     q = np.where(terms["usable"] > 0, num / np.maximum(den, 1e-12), 0.0)
-    q *= np.clip(1.0 - terms["flat"] / settings.max_flat, 0.0, 1.0)
+    q *= np.clip(1.0 - lost / settings.max_flat, 0.0, 1.0) * terms["unclipped"]
     return float(q[0]) if single else q

@@ -26,9 +26,11 @@ LEVEL_THRESHOLDS: tuple[float, float, float, float] = (0.9, 0.7, 0.5, 0.3)
 #: from the last beat kept; 9: spectra and filters of the window mirrored, not end-detrended,
 #: and bands found on bin numbers; 10: a channel of at most 4 values in a window is off there;
 #: 11: of at most 12; 12: of at most 4 again, ``signal.nan.OFF_LEVELS``; 13: a PPG's pulses
-#: less its dicrotic waves, ``quality.ppg.drop_dicrotic``). A store's journal
-#: records it, so that an interrupted ``prepare`` never mixes two rules.
-SCORING_VERSION = 13
+#: less its dicrotic waves, ``quality.ppg.drop_dicrotic``; 14: a filled gap costs its share,
+#: the clip rule falls from 5 % to 10 % rather than at 5 %, and the ECG's beats fit one RR
+#: interval). A store's journal records it, so that an interrupted ``prepare`` never mixes
+#: two rules.
+SCORING_VERSION = 14
 
 
 @dataclass
@@ -67,7 +69,7 @@ def quality_level(
     NaN scores are bad.
     """
     th = np.asarray(thresholds, dtype=np.float64)
-    if th.shape != (4,) or np.any(np.diff(th) >= 0):
+    if th.shape != (4,) or not np.isfinite(th).all() or np.any(np.diff(th) >= 0):
         raise ValueError(f"thresholds must be 4 decreasing values, got {tuple(thresholds)}")
     q = np.nan_to_num(np.asarray(q, dtype=np.float64), nan=-np.inf)
     return (q[..., None] >= th).sum(axis=-1).astype(np.int8)
@@ -83,6 +85,7 @@ def score_windows(
     recorded: Sequence[bool] | np.ndarray | None = None,
     ecg_rules: RRRules | None = None,
     clipped: np.ndarray | None = None,
+    filled: np.ndarray | None = None,
 ) -> QualityScores:
     """Score windows ``x`` ``[N, C, T]`` (raw, physical units) of one record, ``mask`` ``[N, C]``
     (None: a channel is present where it is not flat, as for every array entry point);
@@ -98,6 +101,9 @@ def score_windows(
     bpm; ``RRRules(hr_max=250)`` rates clean tachycardia good). ``clipped`` (``[N, C]``, a
     ``Windows``' ``clipped``): each window's clipped share of each channel, measured on the
     record's own samples (resampling hides a flat top); without it, measured on ``x``.
+    ``filled`` (``[N, C]``, a ``Windows``' ``filled``): each window's share of each channel
+    that was missing and filled, charged as a flat stretch (a gap filled by a line had cost
+    nothing: a 6-s gap scored "excellent"); without it, none.
     """
     x = np.asarray(x)
     mask = present_mask(x) if mask is None and x.ndim == 3 else np.asarray(mask, dtype=bool)
@@ -118,11 +124,13 @@ def score_windows(
             raise ValueError(f"recorded must be [C] = [{len(channels)}] for channels "
                              f"{channels}, got shape {recorded.shape}")
     n = x.shape[0]
-    if clipped is not None:
-        clipped = np.asarray(clipped, dtype=np.float64)
-        if clipped.shape != mask.shape:
-            raise ValueError(f"clipped must be [N, C] = {list(mask.shape)}, got shape "
-                             f"{clipped.shape}")
+    shares = {}
+    for name, share in (("clipped", clipped), ("filled", filled)):
+        share = np.zeros(mask.shape) if share is None else np.asarray(share, dtype=np.float64)
+        if share.shape != mask.shape:
+            raise ValueError(f"{name} must be [N, C] = {list(mask.shape)}, got shape "
+                             f"{share.shape}")
+        shares[name] = share
     ecg_ch = next(iter(ecg_leads(channels)), None)
     if ecg_ch is None and "ppg" not in channels:  # every window would score 0, "bad"
         raise ValueError(f"none of the channels {channels} is a PPG ('ppg') or an ECG "
@@ -133,11 +141,13 @@ def score_windows(
     out = {}
     rules = ecg_rules or RRRules()
 
-    def ecg(w: np.ndarray, fs: float, clip: np.ndarray | None) -> np.ndarray:
-        return ecg_quality(w, fs, rules=rules, clip=clip)
+    def ecg(w: np.ndarray, fs: float, clip: np.ndarray | None, filled: np.ndarray
+            ) -> np.ndarray:
+        return ecg_quality(w, fs, rules=rules, clip=clip, filled=filled)
 
-    def ppg(w: np.ndarray, fs: float, clip: np.ndarray | None) -> np.ndarray:
-        return ppg_quality(w, fs, clip=clip)
+    def ppg(w: np.ndarray, fs: float, clip: np.ndarray | None, filled: np.ndarray
+            ) -> np.ndarray:
+        return ppg_quality(w, fs, clip=clip, filled=filled)
 
     for name, ch, fn in (("ecg", ecg_ch, ecg), ("ppg", "ppg", ppg)):
         score = np.full(n, np.nan)
@@ -147,7 +157,8 @@ def score_windows(
             present = mask[:, c]
             if present.any():
                 score[present] = fn(x[present, c], fs,
-                                    None if clipped is None else clipped[present, c])
+                                    None if clipped is None else shares["clipped"][present, c],
+                                    shares["filled"][present, c])
             if recorded is not None and recorded[c]:  # off in a window: bad, not absent
                 score[~present] = 0.0
                 present = np.ones(n, dtype=bool)

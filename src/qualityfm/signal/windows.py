@@ -115,6 +115,8 @@ class Windows:
     ``j``-th of them. ``clipped[i, c]``: the share of window ``i``'s samples of channel ``c``
     at their extremes, counted on the record's own samples (the clip rule of the quality
     scores; resampling rings at a flat top's corners, which hides it); 0 where absent.
+    ``filled[i, c]``: the share of window ``i``'s samples of channel ``c`` that were missing
+    (NaN, past the channel's end) and filled; the quality scores charge it as a flat stretch.
     """
 
     x: np.ndarray  # float32 [N, C, T], physical units, NaNs filled, unusable channels zero
@@ -130,12 +132,15 @@ class Windows:
     n_cut: int = 0  # windows the record gave, kept or rejected (0: the record gave none)
     rejected_off: np.ndarray | None = None  # bool [len(rejected), C]; None: none off
     clipped: np.ndarray | None = None  # float [N, C]; None: none clipped
+    filled: np.ndarray | None = None  # float [N, C]; None: none filled
 
     def __post_init__(self) -> None:
         if self.rejected_off is None:
             self.rejected_off = np.zeros((len(self.rejected), len(self.channels)), bool)
         if self.clipped is None:
             self.clipped = np.zeros(self.mask.shape)
+        if self.filled is None:
+            self.filled = np.zeros(self.mask.shape)
 
     def __len__(self) -> int:
         return len(self.x)
@@ -293,4 +298,5 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
     x[~mask] = 0.0
     return Windows(x, mask, start_s[keep].astype(np.float64), rejected, cfg.channels, cfg.fs,
                    sources, fallback, cfg.normalization, notes, int(n),
-                   rejected_off=(present & ~usable)[~keep], clipped=clipped[keep])
+                   rejected_off=(present & ~usable)[~keep], clipped=clipped[keep],
+                   filled=np.where(mask, nan_frac[keep], 0.0))
