@@ -40,7 +40,7 @@ def run_once(paths: list[Path], cfg: WindowConfig) -> tuple[dict[str, float], in
         t2 = time.perf_counter()
         if len(w):
             score_windows(w.x, w.mask, w.fs, w.channels, recorded=w.recorded,
-                          clipped=w.clipped)  # as prepare scores them
+                          clipped=w.clipped, filled=w.filled)  # as prepare scores them
         t3 = time.perf_counter()
         t["read"] += t1 - t0
         t["windows"] += t2 - t1

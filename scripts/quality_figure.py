@@ -41,7 +41,7 @@ def score_corpus(data: Path) -> dict[str, np.ndarray]:
             w = make_windows(rec, cfg)
             if not len(w):
                 continue
-            s = score_windows(w.x, w.mask, w.fs, w.channels, clipped=w.clipped)
+            s = score_windows(w.x, w.mask, w.fs, w.channels, clipped=w.clipped, filled=w.filled)
             for k in ("ecg", "ppg", "q", "level"):
                 out[k].append(getattr(s, k))
             out["x"].append(w.x)

@@ -151,11 +151,13 @@ def test_cli_prepare_without_any_window_fails(synth_dir, tmp_path, capsys):
 
 
 def test_cli_prepare_bounds_fs_and_the_level_gap(tmp_path, capsys):
-    from qualityfm.cli.prepare import MAX_LEVEL_GAP, MIN_FS
+    from qualityfm.cli.prepare import MAX_LEVEL_GAP, MIN_FS, MIN_WINDOW_SECONDS
     from qualityfm.quality import LEVEL_NAMES
     from qualityfm.quality._common import MIN_FS as QUALITY_MIN_FS
+    from qualityfm.quality._common import MIN_SECONDS
 
     assert MAX_LEVEL_GAP == len(LEVEL_NAMES) - 1 and MIN_FS == QUALITY_MIN_FS
+    assert MIN_WINDOW_SECONDS == MIN_SECONDS
     base = ["prepare", str(tmp_path), "--out", str(tmp_path / "o")]
     for option, value, message in [
         ("--fs", "1e9", "argument --fs: must be 50-2000 Hz (the quality scores need 50 Hz; "
@@ -164,6 +166,9 @@ def test_cli_prepare_bounds_fs_and_the_level_gap(tmp_path, capsys):
         ("--fs", "10", "argument --fs: must be 50-2000 Hz"),  # every record had been skipped
         ("--fs", "0", "argument --fs: must be > 0, got 0"),
         ("--min-level-gap", "5", "argument --min-level-gap: must be <= 4"),
+        # every record had been skipped, and the empty store left blocked the right command
+        ("--window", "1.9", "argument --window: must be at least 2 s (the quality scores "
+                            "need it), got 1.9"),
     ]:
         with pytest.raises(SystemExit) as exit_:
             main([*base, option, value])
@@ -171,6 +176,13 @@ def test_cli_prepare_bounds_fs_and_the_level_gap(tmp_path, capsys):
     args = build_parser().parse_args([*base, "--fs", "2000", "--min-level-gap", "4"])
     assert (args.fs, args.min_level_gap) == (2000.0, 4)
     assert build_parser().parse_args([*base, "--fs", "50"]).fs == 50.0
+    assert build_parser().parse_args([*base, "--window", "2"]).window == 2.0
+    from qualityfm.data import prepare
+    from qualityfm.signal import WindowConfig
+
+    with pytest.raises(ValueError, match="windows of 1.5 s: the quality scores need at least 2 s"):
+        prepare(tmp_path, tmp_path / "o", window=WindowConfig(seconds=1.5), progress=False)
+    assert not (tmp_path / "o").exists()
     assert not (tmp_path / "o").exists()
 
 
@@ -190,3 +202,20 @@ def test_cli_prepare_warns_when_windows_give_no_pair(synth_dir, tmp_path, capsys
                  "--no-progress"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["n_pairs"] > 0 and "warning" not in captured.err
+
+
+def test_cli_prepare_features_of_an_empty_part(synth_dir, tmp_path):
+    """A part of no record got no features table with --features, so pre-training wrote one
+    into the store (or, the store read-only, told the user to run prepare --features, which
+    skipped the part again)."""
+    from qualityfm.data.store import FEATURES
+    from qualityfm.quality.features import feature_names
+
+    keys = [key for key, _ in expand_inputs([synth_dir])]
+    n = 12
+    k = next(k for k in range(n) if all(stable_part(key, n) != k for key in keys))
+    out = tmp_path / "split"
+    assert main(["prepare", str(synth_dir), "--out", str(out), "--shard", f"{k}/{n}",
+                 "--window", "20", "--fs", "100", "--features", "--no-progress"]) == 0
+    table = np.load(out / f"part-{k}-of-{n}" / FEATURES)
+    assert table.shape == (0, len(feature_names()))

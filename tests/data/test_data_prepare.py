@@ -596,3 +596,25 @@ def test_an_overwrite_stopped_while_removing_the_old_store_is_no_finished_store(
     assert not (out / "meta.json").exists()
     prepare(synth_dir, out, window=small_window, shard_size=4, progress=False)
     assert files_digest(out) == reference and Store(out).n_windows > 0
+
+
+def test_overwrite_remakes_a_split_store_part_by_part(synth_dir, small_window, tmp_path):
+    """Each part was checked against siblings still holding the old settings, so
+    `--overwrite` refused every part and a split store could only be removed by hand."""
+    from qualityfm.data import Store
+
+    split = tmp_path / "split"
+    for k in range(2):
+        prepare(synth_dir, split, shard=(k, 2), window=small_window, progress=False)
+    joint = type(small_window)(fs=100.0, seconds=20.0, normalization="joint")
+    with pytest.warns(RuntimeWarning, match=r"part-1-of-2 made otherwise than this part"):
+        prepare(synth_dir, split, shard=(0, 2), window=joint, overwrite=True, progress=False)
+    with pytest.raises(ValueError, match="normalization"):
+        Store(split)  # half remade: not read as one
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # its sibling now agrees: no warning
+        prepare(synth_dir, split, shard=(1, 2), window=joint, overwrite=True, progress=False)
+    whole = tmp_path / "whole"
+    prepare(synth_dir, whole, window=joint, progress=False)
+    assert Store(split).n_windows == Store(whole).n_windows
+    assert Store(split).meta["normalization"] == "joint"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -326,7 +327,7 @@ def test_parts_scored_by_other_rules_are_not_read_as_one(synth_dir, small_window
     split = tmp_path / "split"
     prepare(synth_dir, split, shard=(0, 2), window=small_window, progress=False)
     monkeypatch.setattr(prep, "SCORING_VERSION", prep.SCORING_VERSION + 1)
-    with pytest.raises(ValueError, match=r"part-0-of-2: scored by the quality rules of version"):
+    with pytest.raises(ValueError, match=r"part-0-of-2: made with the quality rules of version"):
         prepare(synth_dir, split, shard=(1, 2), window=small_window, progress=False)
     with pytest.warns(RuntimeWarning, match="scored by the quality rules of version"):
         prepare(synth_dir, split, shard=(0, 2), window=small_window, progress=False)
@@ -338,3 +339,19 @@ def test_parts_scored_by_other_rules_are_not_read_as_one(synth_dir, small_window
     meta.write_text(json.dumps(held))
     with pytest.raises(ValueError, match=r"part-1-of-2: scored by the quality rules of version"):
         Store(split)
+    # both parts of older rules (a new qualityfm): a re-run returns each, said; --overwrite
+    # remakes one, then the other (each had been refused for the other's older rules)
+    held["scoring_version"] += 1
+    meta.write_text(json.dumps(held))
+    monkeypatch.setattr(prep, "SCORING_VERSION", prep.SCORING_VERSION + 1)
+    for k in range(2):
+        with pytest.warns(RuntimeWarning, match="scored by the quality rules of version"):
+            prepare(synth_dir, split, shard=(k, 2), window=small_window, progress=False)
+    with pytest.warns(RuntimeWarning, match="part-1-of-2 made otherwise than this part"):
+        prepare(synth_dir, split, shard=(0, 2), window=small_window, overwrite=True,
+                progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        prepare(synth_dir, split, shard=(1, 2), window=small_window, overwrite=True,
+                progress=False)
+    assert {p.meta["scoring_version"] for p in Store(split).parts} == {prep.SCORING_VERSION}

@@ -325,6 +325,7 @@ def test_levels_and_combination() -> None:
         quality_level(q, (0.3, 0.5, 0.7, 0.9))
     with pytest.raises(ValueError, match="decreasing"):  # NaN had passed, shifting every level
         quality_level(q, (0.9, float("nan"), 0.5, 0.3))
+    np.testing.assert_array_equal(quality_level([0.95, 0.2], (np.inf, 0.7, 0.5, 0.3)), [3, 0])
     e, p = np.array([1.0, 0.4, np.nan, 0.2]), np.array([0.6, np.nan, 0.8, 0.1])
     ep, pp = np.array([True, True, False, False]), np.array([True, False, True, False])
     np.testing.assert_allclose(combined_quality(e, p, ep, pp), [0.8, 0.4, 0.8, 0.0])
@@ -483,6 +484,9 @@ def test_a_filled_gap_costs_its_share_as_a_flat_stretch_does() -> None:
                                                                        rel=1e-4)
     with pytest.raises(ValueError, match="filled must hold one share per window"):
         ecg_quality(x, fs, filled=[0.1, 0.2])
+    for share in (np.nan, 1.5, -1.0):  # NaN had scored a present PPG NaN, as if absent
+        with pytest.raises(ValueError, match=r"filled must hold shares in \[0, 1\]"):
+            ppg_quality(whole.x[0, 0], fs, filled=[share])
     with pytest.raises(ValueError, match=r"filled must be \[N, C\] = \[1, 2\]"):
         score_windows(whole.x, whole.mask, whole.fs, whole.channels, filled=[0.1])
 
@@ -495,6 +499,9 @@ def test_the_clip_rule_falls_from_5_to_10_percent_rather_than_at_5() -> None:
     np.testing.assert_allclose(clip_factor([0.0, 0.05, 0.053, 0.075, 0.1, 0.3], 0.05),
                                [1.0, 1.0, 0.94, 0.5, 0.0, 0.0])
     np.testing.assert_array_equal(clip_factor([0.0, 0.01], 0.0), [1.0, 0.0])
+    for limit in (-0.05, float("nan")):  # a negative limit had passed every window
+        with pytest.raises(ValueError, match="max_clip must be a share >= 0"):
+            clip_factor([0.0], limit)
     _, ppg, _ = _clean()
     ppg = ppg.astype(np.float64)
     clean = ppg_quality(ppg, FS)

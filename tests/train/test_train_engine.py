@@ -858,14 +858,15 @@ def test_diagnostics_batch_may_change_on_resume_and_a_new_run_drops_old_events(
     run = tmp_path / "run"
     pretrain(tiny(synthetic_store, run, log_every=2, diag_every=100), stop_after=3)
     (run / "tb").mkdir(exist_ok=True)  # the run made it where tensorboard is installed
-    (run / "tb" / "events.old").write_text("x")
+    old = run / "tb" / "events.out.tfevents.0.old"
+    old.write_text("x")
     assert pretrain(tiny(synthetic_store, run, log_every=2, diag_every=100, diag_batch=4),
                     resume=True)["step"] == 6
-    assert (run / "tb" / "events.old").exists()
+    assert old.exists()
     steps = [json.loads(ln)["step"] for ln in (run / "log.jsonl").read_text().splitlines()]
     assert steps == [2, 4, 6]
     pretrain(tiny(synthetic_store, run, steps=2, tensorboard=False), overwrite=True)
-    assert not (run / "tb").exists()
+    assert not old.exists()  # the old run's events (only: other files of tb/ stay)
 
 
 def test_a_resume_hides_the_tensorboard_events_after_its_checkpoint(synthetic_store,
@@ -1131,3 +1132,54 @@ def test_the_progress_bar_in_a_log_file_is_not_redrawn_at_every_logged_step(
     err = capsys.readouterr().err
     bars = [line for line in err.split("\r") if "step/s" in line or "s/step" in line]
     assert len(bars) == 2, bars  # drawn at the start and the end (10 times before)
+
+
+def test_a_resume_short_of_its_step_keeps_the_run_unfinished(synthetic_store, tmp_path,
+                                                             capsys) -> None:
+    """`--resume --steps 2` at step 3 of 6 had marked the run done (summary.json), while its
+    config.json kept 6 steps; a fresh run had removed a tb/ folder of the user's whole."""
+    run = tmp_path / "run"
+    (run / "tb").mkdir(parents=True)
+    (run / "tb" / "notes.txt").write_text("mine")
+    (run / "tb" / "events.out.tfevents.1.host").write_bytes(b"an old run's events")
+    part = pretrain(tiny(synthetic_store, run, steps=6, tensorboard=False), stop_after=3)
+    assert part["step"] == 3 and not part["done"]
+    assert (run / "tb" / "notes.txt").read_text() == "mine"
+    assert not (run / "tb" / "events.out.tfevents.1.host").exists()
+    short = pretrain(tiny(synthetic_store, run, steps=2, tensorboard=False), resume=True)
+    assert short["step"] == 3 and not short["done"]
+    assert "already at step 3: nothing more to train" in capsys.readouterr().err
+    assert not json.loads((run / "summary.json").read_text())["done"]
+    assert json.loads((run / "config.json").read_text())["steps"] == 6
+    done = pretrain(tiny(synthetic_store, run, steps=6, tensorboard=False), resume=True)
+    assert done["step"] == 6 and done["done"]
+    assert pretrain(tiny(synthetic_store, run, steps=2, tensorboard=False),
+                    resume=True)["done"]  # a finished run stays finished
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"store": 5}, "store must be a string, got 5"),
+    ({"recipe": 1}, "recipe must be a string, got 1"),
+])
+def test_a_run_config_of_wrong_types_is_named(synthetic_store, tmp_path, capsys, config,
+                                              message) -> None:
+    """A saved config.json whose store or recipe was of another type had been a traceback
+    (TypeError from Path, KeyError on the recipe) before its check."""
+    from qualityfm.cli import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(config))
+    assert main(["pretrain", "--out", str(run), "--resume", "--recipe", "default",
+                 "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "not the settings of a qualityfm pre-training run" in err and message in err, err
+    assert "Traceback" not in err
+    (run / "config.json").write_text(json.dumps({"lr": 0.1}))  # no store: "" had read as "."
+    assert main(["pretrain", "--out", str(run), "--resume", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "the run's store '' is not there" in err and "Traceback" not in err, err
+    assert main(["pretrain", "--out", str(run), "--resume", "--recipe", "paper", "--store",
+                 str(synthetic_store), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "run used recipe 'default', not 'paper'" in err and "Traceback" not in err, err

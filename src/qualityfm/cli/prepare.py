@@ -14,6 +14,9 @@ MAX_FS = 2000.0
 #: Lowest window rate ``--fs`` accepts, Hz: the quality scores' (``quality._common.MIN_FS``,
 #: named here so that ``--help`` imports no NumPy; a test keeps the two equal).
 MIN_FS = 50.0
+#: Shortest window ``--window`` accepts, s: the quality scores' (``quality._common.MIN_SECONDS``,
+#: named here so that ``--help`` imports no NumPy; a test keeps the two equal).
+MIN_WINDOW_SECONDS = 2.0
 #: Largest level gap a pair can have: levels run from 0 (bad) to 4 (excellent), see
 #: ``qualityfm.quality.LEVEL_NAMES`` (not imported here, to keep ``--help`` fast).
 MAX_LEVEL_GAP = 4
@@ -26,6 +29,15 @@ def _window_rate(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"must be {MIN_FS:g}-{MAX_FS:g} Hz (the quality scores need {MIN_FS:g} Hz; the "
             f"model reads 300 Hz), got {text}")
+    return value
+
+
+def _window_seconds(text: str) -> float:
+    """An argparse type: a window length of at least MIN_WINDOW_SECONDS."""
+    value = positive_float(text)
+    if value < MIN_WINDOW_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"must be at least {MIN_WINDOW_SECONDS:g} s (the quality scores need it), got {text}")
     return value
 
 
@@ -49,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write part K of N (records split by a stable hash of their path)")
     p.add_argument("--fs", type=_window_rate, default=300.0,
                    help=f"window sampling rate, Hz (default 300; {MIN_FS:g}-{MAX_FS:g})")
-    p.add_argument("--window", type=positive_float, default=30.0,
+    p.add_argument("--window", type=_window_seconds, default=30.0,
                    help="window length, seconds (default 30)")
     p.add_argument("--normalization", choices=("channel", "joint", "none"), default="channel",
                    help="scaling into [-1, 1]: each channel of each window (channel, the "
@@ -90,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
         pairs=pairs, ecg_rules=rules, dtype=args.dtype, shard_size=args.shard_size,
         overwrite=args.overwrite, progress=not args.no_progress,
     )
-    if args.features and summary["n_windows"]:  # the folder just written (this part only)
+    if args.features:  # the folder just written (this part only; an empty part's table is
+        # empty: pretrain would write one into the store, or refuse a read-only one)
         compute_store_features(summary["path"], workers=args.workers,
                                progress=not args.no_progress)
     # counts on stdout (the first records skipped are named on stderr, and all are listed in

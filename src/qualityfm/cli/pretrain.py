@@ -179,21 +179,22 @@ def run(args: argparse.Namespace) -> int:
         source = saved if saved.is_file() else Path(args.out) / CHECKPOINT_NAME
         base = _saved_config(saved) if saved.is_file() else load_checkpoint(
             source, ("config",))["config"]
-        if not args.store and not Path(base.get("store") or "").is_dir():
-            raise ValueError(f"{source}: the run's store {base.get('store')} is not there; if "
+        try:  # first: a field of another type had been a traceback below
+            saved_cfg = PretrainConfig.from_dict(base)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{source}: not the settings of a qualityfm pre-training run "
+                             f"({err})") from None
+        if not args.store and not (saved_cfg.store and Path(saved_cfg.store).is_dir()):
+            raise ValueError(f"{source}: the run's store {saved_cfg.store!r} is not there; if "
                              "it moved, resume with --store NEWPATH")
-        if args.recipe and args.recipe != base["recipe"]:
-            raise ValueError(f"{source}: run used recipe {base['recipe']!r}, not {args.recipe!r}")
+        if args.recipe and args.recipe != saved_cfg.recipe:
+            raise ValueError(f"{source}: run used recipe {saved_cfg.recipe!r}, not "
+                             f"{args.recipe!r}")
         now = {**given, **({"store": str(Path(args.store).resolve())} if args.store else {})}
         changed = [k for k, v in now.items() if k not in ("out", "command")
                    and json.loads(json.dumps(v)) != base.get(k)]
         if changed and base.get("command"):  # the record shows how the run got here
             given["command"] = f"{base['command']} && {_command(args, given)} --resume"
-        try:
-            PretrainConfig.from_dict(base)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{source}: not the settings of a qualityfm pre-training run "
-                             f"({err})") from None
         # a flag given now against the run's own overrides (an override given now that
         # differs from the run's is refused by pretrain: another network)
         _refuse_flag_and_override(given, {**(base.get("model_overrides") or {}),

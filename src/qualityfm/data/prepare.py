@@ -66,6 +66,7 @@ from qualityfm.io.folders import check_out_apart, folder_lock, refuse_other_kind
 from qualityfm.io.read import no_record_reason, passed_over_skips, skip_reason
 from qualityfm.io.wfdb_reader import header_files
 from qualityfm.quality import LEVEL_NAMES, SCORING_VERSION, QualityScores, RRRules, score_windows
+from qualityfm.quality._common import MIN_SECONDS as MIN_WINDOW_SECONDS
 from qualityfm.signal import WindowConfig, Windows, make_windows, normalize
 
 FORMAT_VERSION = 1
@@ -463,39 +464,55 @@ def _other_run(theirs: dict[str, Any], ours: dict[str, Any],
     return None
 
 
-def _check_siblings(out: Path, shard: tuple[int, int] | None, run: dict[str, Any]) -> None:
+def _check_siblings(out: Path, shard: tuple[int, int] | None, run: dict[str, Any],
+                    overwrite: bool = False) -> None:
     """Refuse to write what :class:`Store` would not read with what ``out`` holds: a store
     beside part folders, or a part of another split, or with other settings or from other
-    records than the parts beside it (complete, or journalled by an unfinished run)."""
+    records than the parts beside it (complete, or journalled by an unfinished run). With
+    ``overwrite`` a part made otherwise than its siblings is written, with a warning naming
+    them (each is remade by its own ``--overwrite`` run: refused, no part could be)."""
     others = [(k, n, f) for k, n, f in list_parts(out) if shard is None or (k, n) != shard]
     if shard is None:
         if others:
             names = ", ".join(f.name for _, _, f in others)
             raise ValueError(f"{out}: holds part folders ({names}); a store prepared without "
-                             "--shard goes into a folder of its own")
+                             "--shard goes into a folder of its own (remove them to make it "
+                             "there)")
         return
     k, n = shard
     if (out / META).is_file():
         raise ValueError(f"{out}: holds a store made without --shard; parts go into a folder "
                          "of their own")
+    # the quality rules this part will hold: a complete part returned as it is keeps its own
+    own = out / part_name(k, n) / META
+    rules_here = (read_store_json(own).get("scoring_version")
+                  if not overwrite and own.is_file() else SCORING_VERSION)
+    unlike = []
     for _, other_n, folder in others:
         if other_n != n:
             raise ValueError(f"{folder}: a part of {other_n}, while --shard {k}/{n} writes parts "
-                             f"of {n}; use --shard K/{other_n}, or another folder")
+                             f"of {n}; use --shard K/{other_n}, or another folder (or remove "
+                             "the parts of another split to split it anew)")
         recorded = folder / META if (folder / META).is_file() else folder / JOURNAL
         if recorded.is_file():
             theirs = read_store_json(recorded)
             rules = theirs.get("scoring_version")
-            if rules != SCORING_VERSION:  # Store refuses parts scored by two rules
-                raise ValueError(f"{folder}: scored by the quality rules of version {rules} "
-                                 f"(this qualityfm's: {SCORING_VERSION}); prepare every part "
-                                 "with one qualityfm: --overwrite each older part, or write "
-                                 "into another folder")
-            diff = _other_run(theirs, run, ignore=PART_SETTINGS)
-            if diff is not None:
+            if theirs.get("n_windows", 1) == 0:  # a part of no window holds no score
+                rules = rules_here
+            diff = (f"the quality rules of version {rules} (this part's: {rules_here})"
+                    if rules != rules_here  # Store refuses them
+                    else _other_run(theirs, run, ignore=PART_SETTINGS))
+            if diff is not None and overwrite:
+                unlike.append(folder.name)
+            elif diff is not None:
                 raise ValueError(f"{folder}: made with {diff}; prepare every part with the "
-                                 "same settings from the same inputs, or write into another "
+                                 "same settings from the same inputs (--overwrite remakes "
+                                 "this part, then each other one), or write into another "
                                  "folder")
+    if unlike:
+        warnings.warn(f"{out}: {', '.join(unlike)} made otherwise than this part: the store "
+                      "reads as one only once each is made again (--overwrite)",
+                      RuntimeWarning, stacklevel=3)
 
 
 #: The version of every record's files of an interrupted run (beside its journal).
@@ -614,6 +631,9 @@ def prepare(
     # Every setting is checked before anything is read or removed.
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if not window.seconds >= MIN_WINDOW_SECONDS:  # every record would be skipped for it
+        raise ValueError(f"windows of {window.seconds:g} s: the quality scores need at least "
+                         f"{MIN_WINDOW_SECONDS:g} s")
     ShardWriter.check_settings(dtype, shard_size)
     folder = Path(out)
     if shard is not None:
@@ -638,7 +658,7 @@ def prepare(
         "inputs": sorted(str(Path(i).resolve()) for i in inputs),  # their order is no setting
         "input_records": all_records,
     }
-    _check_siblings(Path(out), shard, run)
+    _check_siblings(Path(out), shard, run, overwrite)
     fingerprint = _fingerprint(settings, [key for key, _ in records])
     stamps = {key: _stamp(path) for key, path in records}
 

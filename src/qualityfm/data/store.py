@@ -383,12 +383,14 @@ class Store:
             offset += part.n_windows
             self.parts.append(part)
         self.meta = self.parts[0].meta
-        for part in self.parts[1:]:
-            rules = part.meta.get("scoring_version"), self.meta.get("scoring_version")
+        scored = [p for p in self.parts if p.n_windows]  # a part of no window holds no score
+        for part in scored[1:]:
+            rules = part.meta.get("scoring_version"), scored[0].meta.get("scoring_version")
             if rules[0] != rules[1]:  # levels, and so pairs, by two rules
                 raise ValueError(f"{part.folder}: scored by the quality rules of version "
-                                 f"{rules[0]}, {self.parts[0].folder} by version {rules[1]}; "
+                                 f"{rules[0]}, {scored[0].folder} by version {rules[1]}; "
                                  "prepare every part with one qualityfm (--overwrite)")
+        for part in self.parts[1:]:
             for key in self._SAME:
                 if part.meta[key] != self.meta[key]:
                     raise ValueError(

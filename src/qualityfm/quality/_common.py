@@ -11,6 +11,8 @@ from qualityfm._numbers import is_number
 
 #: Lowest sampling rate the indices accept: the PPG noise band reaches 25 Hz.
 MIN_FS = 50.0
+#: Shortest window the indices accept, s.
+MIN_SECONDS = 2.0
 
 
 def as_windows(x: np.ndarray, fs: float, name: str = "x") -> tuple[np.ndarray, bool]:
@@ -32,9 +34,10 @@ def as_windows(x: np.ndarray, fs: float, name: str = "x") -> tuple[np.ndarray, b
     if dtype == np.float32 and np.max(np.abs(x), initial=0.0, where=np.isfinite(x)) > 1e6:
         dtype = np.float64  # beat energies (squares of sums) overflow float32 past ~1e8
     x2 = np.atleast_2d(x).astype(dtype, copy=False)
-    if x2.shape[1] < int(2 * fs):
+    if x2.shape[1] < int(MIN_SECONDS * fs):
         raise ValueError(
-            f"{name} windows must be at least 2 s long, got {x2.shape[1]} samples at {fs:g} Hz"
+            f"{name} windows must be at least {MIN_SECONDS:g} s long, got {x2.shape[1]} "
+            f"samples at {fs:g} Hz"
         )
     return x2, single
 
@@ -48,6 +51,9 @@ def missing_share(filled: np.ndarray | None, n: int) -> np.ndarray:
     if filled.shape != (n,):
         raise ValueError(f"filled must hold one share per window, shape ({n},); got "
                          f"{filled.shape}")
+    bad = ~((filled >= 0) & (filled <= 1))  # NaN had scored a present channel NaN
+    if bad.any():
+        raise ValueError(f"filled must hold shares in [0, 1], got {filled[bad][:3].tolist()}")
     return filled
 
 

@@ -69,7 +69,7 @@ def quality_level(
     NaN scores are bad.
     """
     th = np.asarray(thresholds, dtype=np.float64)
-    if th.shape != (4,) or not np.isfinite(th).all() or np.any(np.diff(th) >= 0):
+    if th.shape != (4,) or np.isnan(th).any() or np.any(np.diff(th) >= 0):
         raise ValueError(f"thresholds must be 4 decreasing values, got {tuple(thresholds)}")
     q = np.nan_to_num(np.asarray(q, dtype=np.float64), nan=-np.inf)
     return (q[..., None] >= th).sum(axis=-1).astype(np.int8)

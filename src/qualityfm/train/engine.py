@@ -15,7 +15,6 @@ import json
 import math
 import os
 import random
-import shutil
 import signal
 import sys
 import time
@@ -568,8 +567,10 @@ class _Log:
         elif not resume_step:
             self.path.unlink(missing_ok=True)
         tb_dir = run_dir / TENSORBOARD_DIR
-        if not resume_step:  # a run started over: none of the old run's events
-            shutil.rmtree(tb_dir, ignore_errors=True)
+        if not resume_step and tb_dir.is_dir():  # a run started over: none of the old
+            # run's events (its files only: a tb/ of the user's had been removed whole)
+            for events in tb_dir.glob("events.out.tfevents.*"):
+                events.unlink(missing_ok=True)
         if tensorboard:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -691,7 +692,9 @@ def _check_store(state: dict[str, Any], counts: dict[str, int], store: str, path
         def text(c: dict[str, int]) -> str:
             return f"{c['n_records']} records, {c['n_windows']} windows, {c['n_pairs']} pairs"
 
-        same = "; the same counts, other windows or pairs" if text(counts) == text(saved) else ""
+        same = ("; the same counts, other windows or pairs, or a store prepared with other "
+                "settings (shard size included: qualityfm info STORE)"
+                if text(counts) == text(saved) else "")
         raise ValueError(f"{path}: cannot resume on {store} ({text(counts)}): the run was "
                          f"trained on {state['config'].get('store')} ({text(saved)}{same}); "
                          "start a new run (another --out) to train on other data")
@@ -823,6 +826,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     dataset = make_dataset(cfg, env, micro, targets)
 
     step, seen = 0, 0  # seen: samples of the current epoch this rank has consumed
+    planned = cfg.steps  # the run's length, as its config.json keeps it
     precision = run_precision(cfg, env.device)
     if state is not None:
         _check_resume(state.get("model_config", {}), mcfg.to_dict(), ckpt_path,
@@ -847,9 +851,12 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
                       f"{state['precision']} precision (amp_dtype auto gives {precision} there)",
                       file=sys.stderr)
             precision = state["precision"]
+        if step >= cfg.steps:  # a run already past the new steps trains nothing: as it was
+            # (done or not by its own steps: --steps 2 at step 3 of 6 had marked it done)
+            planned = max(cfg.steps, int(state["config"].get("steps", cfg.steps)))
         if env.is_main:  # the run's record says what it runs now (a new --steps, a moved store)
             _note_resumed_changes(state["config"], cfg, step)
-            if step < cfg.steps:  # a run already past the new steps trains nothing: as it was
+            if step < cfg.steps:
                 cfg.save(run_dir / CONFIG_NAME)
                 # a finished run's summary no longer says where it is (killed while extended,
                 # it had said "done" at the old step): written again when this one stops
@@ -990,7 +997,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
         if kept.get("step") == step:  # of this checkpoint's step, not an earlier one's
             last = kept.get("last", {})
     summary = {"run_dir": str(run_dir), "checkpoint": str(ckpt_path), "step": step,
-               "done": step >= cfg.steps, "last": last, "losses": history,
+               "done": step >= planned, "last": last, "losses": history,
                "world_size": env.world, "model_config": mcfg.to_dict()}
     # this rank's signal (also one after the last step), or another rank's that stopped it
     cause = stop.signal if stop.signal is not None else stopped_by
