@@ -134,3 +134,18 @@ def test_a_channel_asked_for_by_its_own_label_is_that_channel(tmp_path) -> None:
         read_record(path, channels=["ECG1", "ecg"])
     with pytest.raises(RecordError, match=r"channel 'ecg' asked for twice"):
         read_record(path, channels=["ecg", "ecg"])
+
+
+def test_a_numbered_lead_is_still_an_ecg() -> None:
+    """`II_1` and `MLII_1` had read as unknown channels (the model given no ECG, unsaid), where
+    `PLETH_1` and `ABP_1` were the PPG and the arterial line; a second `ecg_ii_2` of a record,
+    `ecg_ii_2_2`, was no ECG."""
+    from qualityfm.io.channels import canonical_names, is_ecg
+
+    assert canonical_names(["Time", "II_1", "II_2", "PLETH_1", "ABP_1", "MLII 1", "noise1"]) == [
+        "time", "ecg_ii", "ecg_ii_2", "ppg", "abp", "ecg_ii_3", "noise1"]
+    names = canonical_names(["II", "ECG II", "ecg_ii_2"])
+    assert names == ["ecg_ii", "ecg_ii_2", "ecg_ii_2_2"] and all(is_ecg(n) for n in names)
+    assert not is_ecg("spo2_2") and not is_ecg("ppg_2_2")
+    assert canonical_names(["SpO2_1", "HR_2", "V1", "V_1"]) == ["spo2_1", "hr_2", "ecg_v1",
+                                                                "ecg_v1_2"]

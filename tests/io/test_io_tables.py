@@ -857,3 +857,60 @@ def test_a_csv_cut_while_written_is_said(tmp_path: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             assert len(read_record(tmp_path / name).signals["ppg"]) == 2001
+
+
+def test_an_npz_channel_rate_matches_its_array_in_any_case_or_label(tmp_path) -> None:
+    """`fs_PLETH` beside an array `Pleth` had been passed over: the PPG read at the file's
+    `fs` (twice its speed) and the entry read as a 1-sample channel `fs_pleth`."""
+    ecg, ppg = np.arange(2000.0), np.arange(1000.0)
+    for entry in ("fs_PLETH", "fs_pleth", "fs_ppg", "FS_Pleth"):
+        path = tmp_path / f"{entry}.npz"
+        np.savez(path, fs=250.0, II=ecg, Pleth=ppg, **{entry: np.array([125.0])})
+        rec = read_record(path)
+        assert rec.fs == {"ecg_ii": 250.0, "ppg": 125.0} and set(rec.signals) == {"ecg_ii", "ppg"}
+    np.savez(tmp_path / "stray.npz", fs=250.0, II=ecg, fs_ABP=125.0)
+    with pytest.raises(RecordError, match=r"stray\.npz: 'fs_ABP' gives a rate for no array of "
+                                          r"the file \(its arrays: II\)"):
+        read_record(tmp_path / "stray.npz")
+    np.savez(tmp_path / "twice.npz", fs=250.0, Pleth=ppg, fs_PLETH=125.0, fs_ppg=125.0)
+    with pytest.raises(RecordError, match="two entries give the rate of array 'Pleth'"):
+        read_record(tmp_path / "twice.npz")
+
+
+@pytest.mark.parametrize("fs", [0, -125.0, float("nan"), float("inf"), "125"])
+def test_a_bad_fs_argument_is_named_for_every_format(tmp_path, fs) -> None:
+    """fs=0 had been a ZeroDivisionError, NaN a cast error, and an .npz blamed its file."""
+    np.save(tmp_path / "x.npy", np.zeros((2, 500), np.int16))
+    np.savez(tmp_path / "x.npz", II=np.zeros(500))
+    (tmp_path / "x.csv").write_text("PLETH,II\n" + "0,0\n1,-1\n" * 300)
+    for name in ("x.npy", "x.npz", "x.csv"):
+        kw = {"channel_names": ["PLETH", "II"]} if name != "x.npz" else {}
+        with pytest.raises(RecordError, match=rf"{name}: fs=.* must be a sampling rate in Hz"):
+            read_record(tmp_path / name, fs=fs, **kw)
+
+
+def test_named_columns_of_a_headerless_csv_keep_a_first_row_with_a_gap(tmp_path) -> None:
+    """A first row `100,LEAD OFF` had been taken as a header when channel_names were given,
+    and dropped without a word: every later sample one place early."""
+    path = tmp_path / "nh.csv"
+    path.write_text("100,LEAD OFF\n" + "".join(f"{i},{-i}\n" for i in range(10)))
+    with pytest.warns(RuntimeWarning, match="read as missing samples"):
+        rec = read_record(path, fs=125, channel_names=["PLETH", "II"])
+    np.testing.assert_array_equal(rec.signals["ppg"], [100, *range(10)])
+    assert np.isnan(rec.signals["ecg_ii"][0]) and rec.signals["ecg_ii"][1:].tolist() == [
+        -i for i in range(10)]
+    named = tmp_path / "named.csv"  # a header of names is still a header
+    named.write_text("a,b\n" + "".join(f"{i},{-i}\n" for i in range(10)))
+    assert len(read_record(named, fs=125, channel_names=["PLETH", "II"]).signals["ppg"]) == 10
+
+
+def test_a_time_column_stepping_back_names_its_row(tmp_path) -> None:
+    """The refusal gave the range of steps only: in a file of thousands of rows the user had
+    to search for the one at fault."""
+    t = np.arange(6000) / 125.0
+    t[3000:] -= 0.5
+    path = tmp_path / "back.csv"
+    path.write_text("Time [s],PLETH\n" + "".join(f"{a:.3f},{np.sin(a):.4f}\n" for a in t))
+    with pytest.raises(RecordError, match=r"irregular time column: .*; data row 3001 stamps "
+                                          r"23\.5 s after 23\.992 s"):
+        read_record(path)

@@ -1035,3 +1035,25 @@ def test_a_flac_record_without_a_sample_count_is_named(tmp_path: Path) -> None:
                                               r"count, which a FLAC-compressed signal file "
                                               r"\(format 5\d\d\) does not give by its size"):
             read_record(hea, **span)
+
+
+def test_write_wfdb_keeps_adc_counts_exactly_and_names_what_it_cannot_write(tmp_path) -> None:
+    """A channel of ADC counts came back scaled (2253 as 2253.032); a unit with a space and an
+    infinite sample gave wfdb's own ValueError, naming no record."""
+    from qualityfm.io import Record
+    from qualityfm.io.write import write_wfdb
+
+    counts = np.random.default_rng(0).integers(-2000, 3000, 5000).astype(np.float64)
+    counts[100:110] = np.nan  # a gap stays a gap
+    wave = np.sin(np.arange(5000) / 10.0)
+    rec = Record("adc", {"ecg_ii": counts, "ppg": wave}, {"ecg_ii": 250.0, "ppg": 250.0},
+                 units={"ecg_ii": "mV", "ppg": "NU"})
+    back = read_record(write_wfdb(rec, tmp_path))
+    np.testing.assert_array_equal(back.signals["ecg_ii"], counts.astype(np.float32))
+    np.testing.assert_allclose(back.signals["ppg"], wave, atol=2.0 / 65534)
+    spaced = Record("r9", {"ppg": wave}, {"ppg": 125.0}, units={"ppg": "mm Hg"})
+    with pytest.raises(RecordError, match=r"r9: cannot be written as WFDB \(units strings"):
+        write_wfdb(spaced, tmp_path)
+    with pytest.raises(RecordError, match=r"r8: channel\(s\) \['ppg'\] hold an infinite sample"):
+        write_wfdb(Record("r8", {"ppg": np.r_[wave[:9], np.inf]}, {"ppg": 125.0}), tmp_path)
+    assert not (tmp_path / "r9.hea").exists() and not (tmp_path / "r8.hea").exists()

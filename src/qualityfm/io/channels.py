@@ -40,6 +40,9 @@ _ALIASES: dict[str, str] = {
 #: Numbered channels of an unnamed lead (MIT-BIH NSR ``ECG1``, ``ECG2``) and of an arterial line.
 _NUMBERED = ((re.compile(r"^(ecg|ekg)\d+$"), "ecg"), (re.compile(r"^(art|abp)\d+$"), "abp"))
 
+#: A label, a separator and a number (``II_1``, ``MLII 2``): a numbered channel of that label.
+_SEPARATED_NUMBER = re.compile(r"(.+?)[\s_\-.]+\d+")
+
 #: Words naming a number derived from a waveform (``Pleth HR``, ``PLETH_SPO2``, ``PPG PI``),
 #: not the waveform: such a label keeps its own name.
 _DERIVED = frozenset((
@@ -99,6 +102,9 @@ def _label_channel(name: str) -> str:
     for pattern, channel in _NUMBERED:
         if pattern.match(key):
             return channel
+    numbered = _SEPARATED_NUMBER.fullmatch(name.strip().split("/")[-1])
+    if numbered and _ALIASES.get(_key(numbered.group(1))) in ECG_LEADS:  # II_1, MLII 2: the
+        return _ALIASES[_key(numbered.group(1))]  # lead (they had been unknown, no ECG)
     if key.startswith(("pleth", "ppg")) and not _derived(name, key):
         return "ppg"
     described = _described(name)
@@ -168,10 +174,12 @@ def ecg_leads(channels: Iterable[str]) -> list[str]:
 def is_ecg(channel: str) -> bool:
     """True for any canonical ECG lead name, a repeated one included (``ecg_2``, the second
     unnamed lead of an ``ECG1``/``ECG2`` record; ``ecg_v_2``)."""
-    if channel in ECG_LEADS:
-        return True
-    repeated = _REPEATED.match(channel)
-    return repeated is not None and repeated.group(1) in ECG_LEADS
+    while channel not in ECG_LEADS:  # ecg_ii_2_2: a second ecg_ii_2, still lead II
+        repeated = _REPEATED.match(channel)
+        if repeated is None:
+            return False
+        channel = repeated.group(1)
+    return True
 
 
 def canonical_names(labels: list[str]) -> list[str]:

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from qualityfm._numbers import is_number
 from qualityfm.io.folders import check_out_apart, files_under
 from qualityfm.io.record import Record, RecordError
 from qualityfm.io.table_reader import (
@@ -97,6 +98,9 @@ def read_record(
                               "(the header gives its rate, format and channels)")
         raise RecordError(f"{path}: no such file")
     check_file_type(path)
+    if fs is not None and not (is_number(fs) and fs > 0):  # 0 had divided by zero, NaN cast
+        raise RecordError(f"{path}: fs={fs!r} must be a sampling rate in Hz, a finite number "
+                          "> 0")
     suffix = path.suffix.lower()
     if channel_names is not None and suffix not in (".csv", ".npy"):
         raise ValueError(f"{path}: channel_names applies to .csv and .npy only; "

@@ -299,9 +299,12 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
             f"{path}: fs={fs} Hz disagrees with the time column (about {fitted:.6g} Hz)"
         )
     steps = np.diff(t) if len(t) > 1 else np.array([span])
+    back = np.flatnonzero(steps <= 0)[:1]  # the first stamp not after the one before it
+    where = "".join(f"; data row {offset + k + 2} stamps {t[k + 1]:.6g} s after "
+                    f"{t[k]:.6g} s" for k in back)
     raise RecordError(
         f"{path}: irregular time column: steps from {steps.min():.6g} to {steps.max():.6g} s "
-        f"(about {fitted:.6g} Hz on average)"
+        f"(about {fitted:.6g} Hz on average){where}"
     )
 
 
@@ -509,6 +512,11 @@ def read_csv(
     has_header = any(not _is_number(c.replace(decimal, ".")) and not _is_placeholder(c)
                      for c in cells)
     time_col = next((i for i, c in enumerate(cells) if _time_unit(c) is not None), None)
+    if (has_header and channel_names is not None and time_col is None
+            and any(_is_number(c.replace(decimal, ".")) for c in cells)):
+        # names given for a file without a header: a first line holding a number is data (a
+        # gap's text cell in it had made it a header, dropped without a word)
+        has_header = False
     if not has_header:
         time_col = None
     data_cols = [i for i in range(len(cells)) if i != time_col]
@@ -861,6 +869,29 @@ def _warn_shared_rate(path: Path, lengths: dict[str, int], rate: float | None) -
                   stacklevel=3)
 
 
+def _npz_own_rates(path: Path, npz: np.lib.npyio.NpzFile) -> dict[str, float]:
+    """The ``fs_<KEY>`` entries of a ``.npz``: each channel key's own rate. ``KEY`` names its
+    array as written, or in another case, or by another label of the same channel (``fs_ppg``
+    for ``PLETH``); one naming no array is refused (``fs_PLETH`` beside ``Pleth`` had been
+    passed over, the PPG read at the file's ``fs``, and the entry read as a channel)."""
+    arrays = [k for k in npz.files if k != "fs" and not k.lower().startswith("fs_")]
+    by_case = {k.lower(): k for k in arrays}
+    by_channel = {canonical_channel(k): k for k in arrays}
+    own: dict[str, float] = {}
+    for entry in (k for k in npz.files if k.lower().startswith("fs_")):
+        name = entry[3:]
+        key = (name if name in arrays else by_case.get(name.lower())
+               or by_channel.get(canonical_channel(name)))
+        if key is None:
+            raise RecordError(f"{path}: {entry!r} gives a rate for no array of the file (its "
+                              f"arrays: {', '.join(arrays) or 'none'}); name it fs_<KEY>, "
+                              "KEY an array's key")
+        if key in own:
+            raise RecordError(f"{path}: two entries give the rate of array {key!r}; keep one")
+        own[key] = _npz_rate(path, npz[entry], entry)
+    return own
+
+
 def read_npz(
     path: Path,
     channels: Sequence[str] | None = None,
@@ -883,10 +914,8 @@ def read_npz(
                           f"format (a .npy renamed?)")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            own = {k[3:]: _npz_rate(path, npz[k], k) for k in npz.files
-                   if k.startswith("fs_") and k[3:] in npz.files}  # a channel's own rate
-            keys = [k for k in npz.files
-                    if k != "fs" and not (k.startswith("fs_") and k[3:] in own)]
+            own = _npz_own_rates(path, npz)
+            keys = [k for k in npz.files if k != "fs" and not k.lower().startswith("fs_")]
             file_fs = _npz_rate(path, npz["fs"]) if "fs" in npz.files else None
             stated = {**({"fs": file_fs} if file_fs is not None else {}),
                       **{f"fs_{k}": r for k, r in own.items()}}

@@ -27,7 +27,10 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
     its alarm at its end, as the task datasets take such a buffer (``record_dataset``), not
     at the Challenge's 300 s the reader would give it. All channels must share one rate. The
     record id names the files: ASCII letters, digits, ``_`` and ``-``. Both files are written
-    in a temporary folder and moved into place.
+    in a temporary folder and moved into place. Format 16 keeps a channel of whole numbers
+    within +-32767 exactly; other values come back to within half a step of the 16-bit scale
+    spanning the channel's range. The patient id, start time and labels other than the
+    alarm's are not written (WFDB has no field for them).
     """
     if not re.fullmatch(r"[A-Za-z0-9_-]+", record.record_id or ""):
         raise RecordError(f"record id {record.record_id!r}: write_wfdb names the record's "
@@ -51,6 +54,10 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
     if empty:  # wfdb fails on it ("cannot convert float NaN to integer")
         raise RecordError(f"{record.record_id}: channel(s) {empty} hold no finite sample, which "
                           "WFDB cannot scale; leave them out")
+    infinite = [c for k, c in enumerate(names) if np.isinf(signal[:, k]).any()]
+    if infinite:  # wfdb: "Signal contains inf. Cannot perform adc."
+        raise RecordError(f"{record.record_id}: channel(s) {infinite} hold an infinite sample, "
+                          "which WFDB cannot scale; set it to NaN (a gap)")
     comments = []
     if "alarm_true" in record.labels:
         comments = ([str(record.labels["alarm_type"])] if "alarm_type" in record.labels
@@ -61,18 +68,38 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
     if comments and "alarm" not in events:
         events["alarm"] = len(signal) / next(iter(rates))  # the buffer ends at its alarm
     comments += [f"event: {name} at {float(t)!r} s" for name, t in events.items()]
+    gains, baselines = _adc_params(signal)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".write-") as tmp:
-        wfdb.wrsamp(
-            record.record_id, fs=rates.pop(),
-            units=[record.units.get(c, "NU") or "NU" for c in names],
-            sig_name=[_label(c) for c in names],
-            p_signal=signal, fmt=["16"] * len(names), comments=comments, write_dir=tmp,
-        )
+        try:
+            wfdb.wrsamp(
+                record.record_id, fs=rates.pop(),
+                units=[record.units.get(c, "NU") or "NU" for c in names],
+                sig_name=[_label(c) for c in names], p_signal=signal,
+                fmt=["16"] * len(names), adc_gain=gains, baseline=baselines,
+                comments=comments, write_dir=tmp,
+            )
+        except ValueError as err:  # units with a space, an infinite sample: wfdb's words
+            raise RecordError(f"{record.record_id}: cannot be written as WFDB ({err}); its "
+                              f"channels {names}, units {[record.units.get(c) for c in names]}"
+                              ) from None
         for suffix in (".dat", ".hea"):  # header last: a header means a complete record
             os.replace(Path(tmp) / f"{record.record_id}{suffix}",
                        folder / f"{record.record_id}{suffix}")
     return folder / f"{record.record_id}.hea"
+
+
+def _adc_params(signal: np.ndarray) -> tuple[list[float], list[int]]:
+    """Gain and baseline of each column of ``signal`` [T, C] in format 16: wfdb's (the span
+    of its values over the 16-bit range), but 1 and 0 for a channel of whole numbers within
+    it (ADC counts read back exactly: 2253 had come back as 2253.032)."""
+    gains, baselines = wfdb.Record(p_signal=signal, fmt=["16"] * signal.shape[1],
+                                   n_sig=signal.shape[1]).calc_adc_params()
+    for k in range(signal.shape[1]):
+        x = signal[:, k][np.isfinite(signal[:, k])]
+        if len(x) and (x == np.round(x)).all() and -32767 <= x.min() and x.max() <= 32767:
+            gains[k], baselines[k] = 1.0, 0
+    return [float(g) for g in gains], [int(b) for b in baselines]
 
 
 def _label(name: str) -> str:
