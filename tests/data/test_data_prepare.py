@@ -618,3 +618,26 @@ def test_overwrite_remakes_a_split_store_part_by_part(synth_dir, small_window, t
     prepare(synth_dir, whole, window=joint, progress=False)
     assert Store(split).n_windows == Store(whole).n_windows
     assert Store(split).meta["normalization"] == "joint"
+
+
+def test_an_empty_part_of_older_rules_is_returned_as_it_is(synth_dir, small_window, tmp_path):
+    """An empty part holds no score, so it agrees with parts of any rules: its own re-run had
+    been refused for its siblings' (newer) rules."""
+    from qualityfm.data import Store
+    from qualityfm.data.prepare import expand_inputs, stable_part
+
+    keys = [key for key, _ in expand_inputs([synth_dir])]
+    n = 12
+    k = next(k for k in range(n) if all(stable_part(key, n) != k for key in keys))
+    split = tmp_path / "split"
+    for part in range(n):
+        prepare(synth_dir, split, shard=(part, n), window=small_window, progress=False)
+    meta = split / f"part-{k}-of-{n}" / "meta.json"
+    held = json.loads(meta.read_text())
+    meta.write_text(json.dumps({**held, "scoring_version": held["scoring_version"] - 1}))
+    assert Store(split).n_windows > 0
+    with pytest.warns(RuntimeWarning, match="scored by the quality rules of version"):
+        assert prepare(synth_dir, split, shard=(k, n), window=small_window,
+                       progress=False)["n_windows"] == 0
+    other = next(p for p in range(n) if p != k)
+    prepare(synth_dir, split, shard=(other, n), window=small_window, progress=False)

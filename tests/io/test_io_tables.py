@@ -875,6 +875,12 @@ def test_an_npz_channel_rate_matches_its_array_in_any_case_or_label(tmp_path) ->
     np.savez(tmp_path / "twice.npz", fs=250.0, Pleth=ppg, fs_PLETH=125.0, fs_ppg=125.0)
     with pytest.raises(RecordError, match="two entries give the rate of array 'Pleth'"):
         read_record(tmp_path / "twice.npz")
+    np.savez(tmp_path / "both.npz", fs=62.5, ECG1=ecg, ECG2=ecg, fs_ecg=125.0)  # which one?
+    with pytest.raises(RecordError, match=r"'fs_ecg' gives a rate for several arrays "
+                                          r"\(ECG1, ECG2\)"):
+        read_record(tmp_path / "both.npz")
+    np.savez(tmp_path / "signal.npz", fs=250.0, II=ecg, fs_signal=ecg)  # an array: a channel
+    assert set(read_record(tmp_path / "signal.npz").signals) == {"ecg_ii", "fs_signal"}
 
 
 @pytest.mark.parametrize("fs", [0, -125.0, float("nan"), float("inf"), "125"])
@@ -889,19 +895,26 @@ def test_a_bad_fs_argument_is_named_for_every_format(tmp_path, fs) -> None:
             read_record(tmp_path / name, fs=fs, **kw)
 
 
-def test_named_columns_of_a_headerless_csv_keep_a_first_row_with_a_gap(tmp_path) -> None:
+def test_a_first_line_of_numbers_and_text_taken_as_a_header_is_said(tmp_path) -> None:
     """A first row `100,LEAD OFF` had been taken as a header when channel_names were given,
-    and dropped without a word: every later sample one place early."""
+    and dropped without a word; a header may hold a number too (`Pleth,II,V,0.5`), so it is
+    still a header, said."""
     path = tmp_path / "nh.csv"
     path.write_text("100,LEAD OFF\n" + "".join(f"{i},{-i}\n" for i in range(10)))
-    with pytest.warns(RuntimeWarning, match="read as missing samples"):
+    with pytest.warns(RuntimeWarning, match=r"nh\.csv: line 1 \('100,LEAD OFF'\) holds numbers "
+                                            r"but is read as a header and passed over"):
         rec = read_record(path, fs=125, channel_names=["PLETH", "II"])
-    np.testing.assert_array_equal(rec.signals["ppg"], [100, *range(10)])
-    assert np.isnan(rec.signals["ecg_ii"][0]) and rec.signals["ecg_ii"][1:].tolist() == [
-        -i for i in range(10)]
-    named = tmp_path / "named.csv"  # a header of names is still a header
+    np.testing.assert_array_equal(rec.signals["ppg"], np.arange(10))
+    header = tmp_path / "h.csv"
+    header.write_text("Pleth,II,V,0.5\n" + "".join(f"{i % 7},{i % 5},1,2\n" for i in range(60)))
+    with pytest.warns(RuntimeWarning, match="holds numbers but is read as a header"):
+        rec = read_record(header, fs=125, channel_names=["PLETH", "II", "V", "X"])
+    assert rec.signals["ppg"][:3].tolist() == [0, 1, 2]
+    named = tmp_path / "named.csv"  # a header of names alone: nothing to say
     named.write_text("a,b\n" + "".join(f"{i},{-i}\n" for i in range(10)))
-    assert len(read_record(named, fs=125, channel_names=["PLETH", "II"]).signals["ppg"]) == 10
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(read_record(named, fs=125, channel_names=["PLETH", "II"]).signals["ppg"]) == 10
 
 
 def test_a_time_column_stepping_back_names_its_row(tmp_path) -> None:

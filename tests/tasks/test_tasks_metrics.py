@@ -403,6 +403,18 @@ def test_a_proportion_at_0_or_1_gets_the_exact_interval() -> None:
 
     with pytest.raises(ValueError, match="a proportion of 0 or 1"):
         boundary_ci(0.5, 10)
+    # one false alarm beside the 18 true ones: the TPR's interval had been dropped (the other
+    # class's lone record), the AUPRC's had been 1-1 (its replicates 1 and 1 - 1e-16)
+    lone = binary_report(np.r_[np.ones(18, int), 0], np.r_[np.linspace(.5, 1, 18), .1],
+                         np.r_[np.ones(18, int), 0], n_boot=200)
+    np.testing.assert_allclose(lone["tpr_ci"], [0.025 ** (1 / 18), 1.0])
+    np.testing.assert_allclose(lone["accuracy_ci"], [0.025 ** (1 / 19), 1.0])
+    assert np.isnan(lone["tnr_ci"]).all() and np.isnan(lone["auprc_ci"]).all()
+    # a PPV of 1 is a proportion over the alarms kept; what cannot vary gets no interval
+    # (accuracy 0.2 (0.2-0.2) of a model keeping every alarm: class counts fixed)
+    kept = binary_report(y, proba, np.r_[np.ones(6, int), np.zeros(22, int)], n_boot=200)
+    np.testing.assert_allclose(kept["ppv_ci"], [0.025 ** (1 / 6), 1.0])
+    assert np.isnan(none["accuracy_ci"]).all() and np.isnan(none["ppv_ci"]).all()
 
 
 def test_a_cross_validation_table_gives_the_fold_auroc_beside_the_pooled_one() -> None:

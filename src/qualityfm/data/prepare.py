@@ -484,9 +484,12 @@ def _check_siblings(out: Path, shard: tuple[int, int] | None, run: dict[str, Any
         raise ValueError(f"{out}: holds a store made without --shard; parts go into a folder "
                          "of their own")
     # the quality rules this part will hold: a complete part returned as it is keeps its own
+    # (None: one of no window, which holds no score and agrees with any)
     own = out / part_name(k, n) / META
-    rules_here = (read_store_json(own).get("scoring_version")
-                  if not overwrite and own.is_file() else SCORING_VERSION)
+    rules_here: int | None = SCORING_VERSION
+    if not overwrite and own.is_file():
+        kept = read_store_json(own)
+        rules_here = kept.get("scoring_version") if kept.get("n_windows", 1) else None
     unlike = []
     for _, other_n, folder in others:
         if other_n != n:
@@ -497,7 +500,7 @@ def _check_siblings(out: Path, shard: tuple[int, int] | None, run: dict[str, Any
         if recorded.is_file():
             theirs = read_store_json(recorded)
             rules = theirs.get("scoring_version")
-            if theirs.get("n_windows", 1) == 0:  # a part of no window holds no score
+            if theirs.get("n_windows", 1) == 0 or rules_here is None:  # no score to differ
                 rules = rules_here
             diff = (f"the quality rules of version {rules} (this part's: {rules_here})"
                     if rules != rules_here  # Store refuses them

@@ -514,9 +514,12 @@ def read_csv(
     time_col = next((i for i, c in enumerate(cells) if _time_unit(c) is not None), None)
     if (has_header and channel_names is not None and time_col is None
             and any(_is_number(c.replace(decimal, ".")) for c in cells)):
-        # names given for a file without a header: a first line holding a number is data (a
-        # gap's text cell in it had made it a header, dropped without a word)
-        has_header = False
+        # names given: a first line of numbers beside text may be a row with a gap's text
+        # ("100,LEAD OFF"), which had been dropped as a header without a word
+        warnings.warn(f"{path}: line {preamble + 1} ({sep.join(cells)!r}) holds numbers but "
+                      "is read as a header and passed over (it holds text too); if it is a "
+                      "row of samples, write a header line above it", RuntimeWarning,
+                      stacklevel=3)
     if not has_header:
         time_col = None
     data_cols = [i for i in range(len(cells)) if i != time_col]
@@ -874,21 +877,23 @@ def _npz_own_rates(path: Path, npz: np.lib.npyio.NpzFile) -> dict[str, float]:
     array as written, or in another case, or by another label of the same channel (``fs_ppg``
     for ``PLETH``); one naming no array is refused (``fs_PLETH`` beside ``Pleth`` had been
     passed over, the PPG read at the file's ``fs``, and the entry read as a channel)."""
-    arrays = [k for k in npz.files if k != "fs" and not k.lower().startswith("fs_")]
-    by_case = {k.lower(): k for k in arrays}
-    by_channel = {canonical_channel(k): k for k in arrays}
+    entries = [k for k in npz.files if k.lower().startswith("fs_") and npz[k].size == 1]
+    arrays = [k for k in npz.files if k != "fs" and k not in entries]  # fs_signal: a signal
     own: dict[str, float] = {}
-    for entry in (k for k in npz.files if k.lower().startswith("fs_")):
+    for entry in entries:
         name = entry[3:]
-        key = (name if name in arrays else by_case.get(name.lower())
-               or by_channel.get(canonical_channel(name)))
-        if key is None:
-            raise RecordError(f"{path}: {entry!r} gives a rate for no array of the file (its "
-                              f"arrays: {', '.join(arrays) or 'none'}); name it fs_<KEY>, "
-                              "KEY an array's key")
-        if key in own:
-            raise RecordError(f"{path}: two entries give the rate of array {key!r}; keep one")
-        own[key] = _npz_rate(path, npz[entry], entry)
+        keys = ([name] if name in arrays else
+                [k for k in arrays if k.lower() == name.lower()]
+                or [k for k in arrays if canonical_channel(k) == canonical_channel(name)])
+        if len(keys) != 1:
+            raise RecordError(f"{path}: {entry!r} gives a rate for "
+                              + (f"several arrays ({', '.join(keys)})" if keys else
+                                 f"no array of the file (its arrays: {', '.join(arrays)})")
+                              + "; name it fs_<KEY>, KEY one array's key as written")
+        if keys[0] in own:
+            raise RecordError(f"{path}: two entries give the rate of array {keys[0]!r}; keep "
+                              "one")
+        own[keys[0]] = _npz_rate(path, npz[entry], entry)
     return own
 
 
@@ -915,7 +920,8 @@ def read_npz(
     try:
         with np.load(path, allow_pickle=False) as npz:
             own = _npz_own_rates(path, npz)
-            keys = [k for k in npz.files if k != "fs" and not k.lower().startswith("fs_")]
+            keys = [k for k in npz.files if k != "fs"
+                    and not (k.lower().startswith("fs_") and npz[k].size == 1)]
             file_fs = _npz_rate(path, npz["fs"]) if "fs" in npz.files else None
             stated = {**({"fs": file_fs} if file_fs is not None else {}),
                       **{f"fs_{k}": r for k, r in own.items()}}

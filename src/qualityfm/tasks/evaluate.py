@@ -48,13 +48,19 @@ def binary_report(
     for name, fn in fns.items():
         out[name] = fn(y, pred)
     units = np.arange(len(y)) if groups is None else np.asarray(groups)
-    over = {"tpr": y == 1, "tnr": y == 0, "accuracy": np.ones(len(y), bool)}
+    # the units each proportion is taken over: at 0 or 1 no replicate can differ, so its
+    # interval is the exact one over them (not a percentile interval of no width, nor none
+    # where the other class held one record)
+    over = {"tpr": y == 1, "tnr": y == 0, "ppv": pred == 1, "accuracy": np.ones(len(y), bool)}
     for name, fn, arr in (("auroc", M.auroc, proba), ("auprc", M.auprc, proba),
                           *((k, f, pred) for k, f in fns.items())):
         ci = M.bootstrap_ci(fn, y, arr, groups=groups, n_boot=n_boot, seed=seed)
-        if name in over and ci[0] == ci[1] == out[name] and out[name] in (0.0, 1.0):
-            ci = M.boundary_ci(out[name], len(np.unique(units[over[name]])))  # no replicate
-            # can differ there: the percentile interval would have no width
+        n_over = len(np.unique(units[over[name]])) if name in over else 0
+        if n_over >= 2 and out[name] in (0.0, 1.0):
+            ci = M.boundary_ci(out[name], n_over)
+        elif ci[1] - ci[0] <= 1e-12:  # replicates that cannot differ: no interval to give
+            ci = (float("nan"), float("nan"))  # (accuracy 0.5 (0.5-0.5) of a model that
+            # passed every alarm: the class counts are fixed in every replicate)
         out[f"{name}_ci"] = list(ci)
     out["confusion"] = M.confusion(y, pred)
     return out

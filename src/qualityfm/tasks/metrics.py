@@ -296,7 +296,7 @@ def bootstrap_ci(
         v = metric(y_true[idx], *(a[idx] for a in arrays))
         if np.isfinite(v):
             values.append(v)
-    if not values or (lone and np.ptp(values) == 0):
+    if not values or (lone and np.ptp(values) <= 1e-12):  # AUPRC's 1 and 1 - 1e-16
         return (float("nan"), float("nan"))
     lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2])
     return (float(lo), float(hi))
