@@ -183,7 +183,6 @@ def test_cli_prepare_bounds_fs_and_the_level_gap(tmp_path, capsys):
     with pytest.raises(ValueError, match="windows of 1.5 s: the quality scores need at least 2 s"):
         prepare(tmp_path, tmp_path / "o", window=WindowConfig(seconds=1.5), progress=False)
     assert not (tmp_path / "o").exists()
-    assert not (tmp_path / "o").exists()
 
 
 def test_cli_prepare_warns_when_windows_give_no_pair(synth_dir, tmp_path, capsys,

@@ -924,6 +924,7 @@ def test_a_time_column_stepping_back_names_its_row(tmp_path) -> None:
     t[3000:] -= 0.5
     path = tmp_path / "back.csv"
     path.write_text("Time [s],PLETH\n" + "".join(f"{a:.3f},{np.sin(a):.4f}\n" for a in t))
-    with pytest.raises(RecordError, match=r"irregular time column: .*; data row 3001 stamps "
-                                          r"23\.5 s after 23\.992 s"):
+    with pytest.raises(RecordError, match=r"irregular time column: .*; data row 3001 \(after "
+                                          r"the header\) has time 23\.5 s, not after the "
+                                          r"previous row's 23\.992 s"):
         read_record(path)

@@ -484,7 +484,7 @@ def test_a_filled_gap_costs_its_share_as_a_flat_stretch_does() -> None:
                                                                        rel=1e-4)
     with pytest.raises(ValueError, match="filled must hold one share per window"):
         ecg_quality(x, fs, filled=[0.1, 0.2])
-    for share in (np.nan, 1.5, -1.0):  # NaN had scored a present PPG NaN, as if absent
+    for share in (np.nan, 1.5, -1.0):  # NaN would score a present PPG NaN, as if absent
         with pytest.raises(ValueError, match=r"filled must hold shares in \[0, 1\]"):
             ppg_quality(whole.x[0, 0], fs, filled=[share])
     with pytest.raises(ValueError, match=r"filled must be \[N, C\] = \[1, 2\]"):
@@ -499,7 +499,7 @@ def test_the_clip_rule_falls_from_5_to_10_percent_rather_than_at_5() -> None:
     np.testing.assert_allclose(clip_factor([0.0, 0.05, 0.053, 0.075, 0.1, 0.3], 0.05),
                                [1.0, 1.0, 0.94, 0.5, 0.0, 0.0])
     np.testing.assert_array_equal(clip_factor([0.0, 0.01], 0.0), [1.0, 0.0])
-    for limit in (-0.05, float("nan")):  # a negative limit had passed every window
+    for limit in (-0.05, float("nan")):  # no share: refused, not read as 0
         with pytest.raises(ValueError, match="max_clip must be a share >= 0"):
             clip_factor([0.0], limit)
     _, ppg, _ = _clean()

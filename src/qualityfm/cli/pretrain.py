@@ -184,8 +184,10 @@ def run(args: argparse.Namespace) -> int:
         except (TypeError, ValueError) as err:
             raise ValueError(f"{source}: not the settings of a qualityfm pre-training run "
                              f"({err})") from None
-        if not args.store and not (saved_cfg.store and Path(saved_cfg.store).is_dir()):
-            raise ValueError(f"{source}: the run's store {saved_cfg.store!r} is not there; if "
+        if not args.store and not saved_cfg.store:
+            raise ValueError(f"{source}: records no store; resume with --store PATH")
+        if not args.store and not Path(saved_cfg.store).is_dir():
+            raise ValueError(f"{source}: the run's store {saved_cfg.store} is not there; if "
                              "it moved, resume with --store NEWPATH")
         if args.recipe and args.recipe != saved_cfg.recipe:
             raise ValueError(f"{source}: run used recipe {saved_cfg.recipe!r}, not "

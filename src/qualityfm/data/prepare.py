@@ -692,7 +692,7 @@ def prepare(
                               f"{len(changed)} record(s) in all): it is returned as it is; "
                               "--overwrite makes it again from these", RuntimeWarning,
                               stacklevel=3)
-            if meta.get("scoring_version") != SCORING_VERSION:
+            if meta.get("scoring_version") != SCORING_VERSION and meta["n_windows"]:
                 warnings.warn(f"{folder}: the store there was scored by the quality rules of "
                               f"version {meta.get('scoring_version')} (this qualityfm's: "
                               f"{SCORING_VERSION}): it is returned as it is; --overwrite "

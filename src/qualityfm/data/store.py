@@ -532,13 +532,12 @@ class Store:
             while len(self._maps) >= MAX_OPEN_SHARDS:
                 self._maps.popitem(last=False)
             part = self.parts[p]
-            x_path = part.folder / shard_name(s, "x")
-            x = _load(x_path, mmap=True)
+            x = part.shard_file(s, "x", mmap=True)
             if x.ndim != 3 or x.shape[1:] != (len(self.channels), self.n_samples):
-                raise ValueError(f"{x_path}: windows of shape {x.shape[1:]}, the store's are "
+                raise ValueError(f"{part.folder / shard_name(s, 'x')}: windows of shape "
+                                 f"{x.shape[1:]}, the store's are "
                                  f"{(len(self.channels), self.n_samples)}: a damaged or foreign "
                                  "shard")
-            x = part.shard_file(s, "x", mmap=True)
             scale_path = part.folder / shard_name(s, "scale")
             scale = part.shard_file(s, "scale") if self.meta["dtype"] == "int16" else None
             if scale is None and scale_path.exists():

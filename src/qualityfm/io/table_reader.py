@@ -300,8 +300,9 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
         )
     steps = np.diff(t) if len(t) > 1 else np.array([span])
     back = np.flatnonzero(steps <= 0)[:1]  # the first stamp not after the one before it
-    where = "".join(f"; data row {offset + k + 2} stamps {t[k + 1]:.6g} s after "
-                    f"{t[k]:.6g} s" for k in back)
+    where = "".join(f"; data row {offset + k + 2} (after the header) has time "
+                    f"{t[k + 1]:.6g} s, not after the previous row's {t[k]:.6g} s"
+                    for k in back)
     raise RecordError(
         f"{path}: irregular time column: steps from {steps.min():.6g} to {steps.max():.6g} s "
         f"(about {fitted:.6g} Hz on average){where}"
@@ -872,14 +873,17 @@ def _warn_shared_rate(path: Path, lengths: dict[str, int], rate: float | None) -
                   stacklevel=3)
 
 
-def _npz_own_rates(path: Path, npz: np.lib.npyio.NpzFile) -> dict[str, float]:
-    """The ``fs_<KEY>`` entries of a ``.npz``: each channel key's own rate. ``KEY`` names its
-    array as written, or in another case, or by another label of the same channel (``fs_ppg``
-    for ``PLETH``); one naming no array is refused (``fs_PLETH`` beside ``Pleth`` had been
-    passed over, the PPG read at the file's ``fs``, and the entry read as a channel)."""
+def _npz_own_rates(path: Path, npz: np.lib.npyio.NpzFile
+                   ) -> tuple[dict[str, float], dict[str, str]]:
+    """The ``fs_<KEY>`` entries of a ``.npz`` (of one value: an array of samples so named is a
+    channel): each array key's own rate, and the entry that gave it. ``KEY`` names its array
+    as written, or in another case, or by another label of the same channel (``fs_ppg`` for
+    ``PLETH``); one naming no array, or several, is refused (``fs_PLETH`` beside ``Pleth`` had
+    been passed over, the PPG read at the file's ``fs``, and the entry read as a channel)."""
     entries = [k for k in npz.files if k.lower().startswith("fs_") and npz[k].size == 1]
     arrays = [k for k in npz.files if k != "fs" and k not in entries]  # fs_signal: a signal
     own: dict[str, float] = {}
+    given: dict[str, str] = {}
     for entry in entries:
         name = entry[3:]
         keys = ([name] if name in arrays else
@@ -894,7 +898,8 @@ def _npz_own_rates(path: Path, npz: np.lib.npyio.NpzFile) -> dict[str, float]:
             raise RecordError(f"{path}: two entries give the rate of array {keys[0]!r}; keep "
                               "one")
         own[keys[0]] = _npz_rate(path, npz[entry], entry)
-    return own
+        given[keys[0]] = entry
+    return own, given
 
 
 def read_npz(
@@ -908,7 +913,8 @@ def read_npz(
     entry (a number, or an array of one); an ``fs`` argument must agree with it. Channels of
     other rates (a monitor's ECG at 250 Hz, its PPG at 125 Hz) give theirs as ``fs_<KEY>``
     entries (``np.savez(path, II=ecg, PLETH=ppg, fs_II=250.0, fs_PLETH=125.0)``), which take
-    precedence over ``fs`` for their channel."""
+    precedence over ``fs`` for their channel: ``KEY`` as the array's key in any case, or
+    another label of its channel (``fs_ppg``); see :func:`_npz_own_rates`."""
     try:
         with path.open("rb") as f:
             magic = f.read(4)
@@ -919,12 +925,11 @@ def read_npz(
                           f"format (a .npy renamed?)")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            own = _npz_own_rates(path, npz)
-            keys = [k for k in npz.files if k != "fs"
-                    and not (k.lower().startswith("fs_") and npz[k].size == 1)]
+            own, given = _npz_own_rates(path, npz)
+            keys = [k for k in npz.files if k != "fs" and k not in given.values()]
             file_fs = _npz_rate(path, npz["fs"]) if "fs" in npz.files else None
             stated = {**({"fs": file_fs} if file_fs is not None else {}),
-                      **{f"fs_{k}": r for k, r in own.items()}}
+                      **{given[k]: r for k, r in own.items()}}
             # an fs argument must be one of the file's rates, as read_wfdb's (the file's own
             # rates go first); a file with several had refused every value
             if fs is not None and stated and not any(np.isclose(fs, r) for r in stated.values()):

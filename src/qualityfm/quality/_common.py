@@ -51,7 +51,7 @@ def missing_share(filled: np.ndarray | None, n: int) -> np.ndarray:
     if filled.shape != (n,):
         raise ValueError(f"filled must hold one share per window, shape ({n},); got "
                          f"{filled.shape}")
-    bad = ~((filled >= 0) & (filled <= 1))  # NaN had scored a present channel NaN
+    bad = ~((filled >= 0) & (filled <= 1))  # NaN would score a present channel NaN
     if bad.any():
         raise ValueError(f"filled must hold shares in [0, 1], got {filled[bad][:3].tolist()}")
     return filled

@@ -120,7 +120,7 @@ def ppg_terms(
     """Each PPG term in [0, 1] for each window of ``x`` ``[N, T]`` (``perfusion`` NaN where DC is
     not meaningful), ``flat`` (fraction of flat 0.5-s stretches), ``unclipped`` (the factor
     of its clipped share, :func:`~qualityfm.signal.extremes.clip_factor`) and ``usable`` (1.0
-    for finite, non-constant windows not clipped past twice ``max_clip``, else 0.0). ``clip``:
+    for finite, non-constant windows clipped less than twice ``max_clip``, else 0.0). ``clip``:
     each window's clipped share measured on the record's own samples, as for
     :func:`ecg_quality`."""
     x, _ = as_windows(x, fs)

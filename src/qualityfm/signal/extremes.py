@@ -37,7 +37,7 @@ def clip_factor(share: np.ndarray, max_clip: float) -> np.ndarray:
     ``max_clip``, falling linearly to 0 at twice it (a window of ``max_clip`` 0: 1 unclipped,
     else 0). A step at ``max_clip`` had scored 28 s of clean pulses and 1.5 s at the rails 0."""
     share = np.asarray(share, dtype=np.float64)
-    if not max_clip >= 0:  # a negative limit had passed every window, NaN none
+    if not max_clip >= 0:  # a negative or NaN limit is no share
         raise ValueError(f"max_clip must be a share >= 0, got {max_clip!r}")
     if max_clip == 0:
         return (share <= 0).astype(np.float64)
