@@ -261,3 +261,22 @@ def test_a_stop_during_the_demos_pretraining_ends_the_demo(
     assert main(["demo", "--out", str(out), "--steps", "6"]) == code
     assert "qualityfm demo: interrupted" in capsys.readouterr().err
     assert not (out / "README.md").exists() and not (out / "model").exists()
+
+
+@pytest.mark.parametrize("ci", [[float("nan"), float("nan")], [None, None], None])
+def test_the_demo_report_says_when_its_auroc_has_no_interval(tmp_path, ci) -> None:
+    """The synthetic alarms are told apart perfectly, so no bootstrap replicate differs and
+    the AUROC has no interval: the report had printed "95 % CI nan-nan"."""
+    from qualityfm.demo import _report_markdown
+
+    result = {"data": "synthetic", "timings_s": {},
+              "store": {"levels": {"good": 3}, "n_records": 2, "n_windows": 3, "n_pairs": 1,
+                        "skipped": []},
+              "pretrain": {"step": 6},
+              "vt_alarm_cv": {"auroc": 1.0, "auroc_ci": ci, "tpr": 1.0, "tnr": 1.0,
+                              "score": 1.0}}
+    figures = {"quality": tmp_path / "q.png", "training": tmp_path / "t.png"}
+    text = _report_markdown(result, figures, 2)
+    assert "AUROC 1.000 (no CI: no bootstrap replicate differs" in text and "nan" not in text
+    result["vt_alarm_cv"]["auroc_ci"] = [0.91, 0.99]
+    assert "AUROC 1.000 (95 % CI 0.910-0.990)" in _report_markdown(result, figures, 2)

@@ -881,6 +881,11 @@ def test_an_npz_channel_rate_matches_its_array_in_any_case_or_label(tmp_path) ->
         read_record(tmp_path / "both.npz")
     np.savez(tmp_path / "signal.npz", fs=250.0, II=ecg, fs_signal=ecg)  # an array: a channel
     assert set(read_record(tmp_path / "signal.npz").signals) == {"ecg_ii", "fs_signal"}
+    np.savez(tmp_path / "upper.npz", FS=250.0, II=ecg, Pleth=ppg, fs_PLETH=125.0)  # FS, as FS_
+    assert read_record(tmp_path / "upper.npz").fs == {"ecg_ii": 250.0, "ppg": 125.0}
+    np.savez(tmp_path / "rates.npz", fs=250.0, FS=250.0, II=ecg)
+    with pytest.raises(RecordError, match="entries fs, FS each give the file's rate"):
+        read_record(tmp_path / "rates.npz")
 
 
 @pytest.mark.parametrize("fs", [0, -125.0, float("nan"), float("inf"), "125"])
@@ -910,8 +915,8 @@ def test_a_first_line_of_numbers_and_text_taken_as_a_header_is_said(tmp_path) ->
     with pytest.warns(RuntimeWarning, match="holds numbers but is read as a header"):
         rec = read_record(header, fs=125, channel_names=["PLETH", "II", "V", "X"])
     assert rec.signals["ppg"][:3].tolist() == [0, 1, 2]
-    named = tmp_path / "named.csv"  # a header of names alone: nothing to say
-    named.write_text("a,b\n" + "".join(f"{i},{-i}\n" for i in range(10)))
+    named = tmp_path / "named.csv"  # a header of names (NaN a placeholder): nothing to say
+    named.write_text("a,NaN\n" + "".join(f"{i},{-i}\n" for i in range(10)))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(read_record(named, fs=125, channel_names=["PLETH", "II"]).signals["ppg"]) == 10

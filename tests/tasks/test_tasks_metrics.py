@@ -208,7 +208,8 @@ def test_paired_difference_is_zero_for_one_model_and_antisymmetric() -> None:
     poor = rng.normal(0, 1.0, len(y))
     groups = np.arange(len(y)) // 2
     same = paired_difference(y, good, good, groups, n_boot=200)
-    assert same["delta"] == 0.0 and same["delta_ci"] == [0.0, 0.0]
+    # no replicate can differ from 0: no interval (a zero-width one claims a certainty)
+    assert same["delta"] == 0.0 and np.isnan(same["delta_ci"]).all()
     ab = paired_difference(y, good, poor, groups, n_boot=200)
     ba = paired_difference(y, poor, good, groups, n_boot=200)
     assert ab["metric"] == "auroc" and ab["delta"] > 0.2
@@ -219,7 +220,7 @@ def test_paired_difference_is_zero_for_one_model_and_antisymmetric() -> None:
     t = np.c_[rng.normal(120, 15, 50), rng.normal(70, 8, 50)]
     reg = paired_difference(t, t + 1.0, t + 5.0, kind="regression", n_boot=200)
     assert reg["metric"] == "sbp_mae" and reg["delta"] == pytest.approx(-4.0)
-    assert reg["delta_ci"] == pytest.approx([-4.0, -4.0])
+    assert np.isnan(reg["delta_ci"]).all()  # -4 in every replicate: no interval to give
     with pytest.raises(ValueError, match="must match"):
         paired_difference(y, good, good[:-1])
 
@@ -412,6 +413,13 @@ def test_a_proportion_at_0_or_1_gets_the_exact_interval() -> None:
     assert np.isnan(lone["tnr_ci"]).all() and np.isnan(lone["auprc_ci"]).all()
     # a PPV of 1 is a proportion over the alarms kept; what cannot vary gets no interval
     # (accuracy 0.2 (0.2-0.2) of a model keeping every alarm: class counts fixed)
+    from qualityfm.tasks.evaluate import paired_difference, rhythm_report
+
+    four = np.repeat(np.arange(4), 3)  # a perfect rhythm model: macro F1 1 (1-1) before
+    rhythm = rhythm_report(four, np.eye(4)[four] * 0.9 + 0.025, n_boot=100)
+    assert rhythm["macro_f1"] == 1.0 and np.isnan(rhythm["macro_f1_ci"]).all()
+    same = paired_difference(y, proba, proba * 0.5, kind="binary", n_boot=100)
+    assert same["delta"] == 0.0 and np.isnan(same["delta_ci"]).all()  # (0.000-0.000) before
     kept = binary_report(y, proba, np.r_[np.ones(6, int), np.zeros(22, int)], n_boot=200)
     np.testing.assert_allclose(kept["ppv_ci"], [0.025 ** (1 / 6), 1.0])
     assert np.isnan(none["accuracy_ci"]).all() and np.isnan(none["ppv_ci"]).all()

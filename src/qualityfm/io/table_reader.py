@@ -514,7 +514,8 @@ def read_csv(
                      for c in cells)
     time_col = next((i for i, c in enumerate(cells) if _time_unit(c) is not None), None)
     if (has_header and channel_names is not None and time_col is None
-            and any(_is_number(c.replace(decimal, ".")) for c in cells)):
+            and any(_is_number(c.replace(decimal, ".")) and not _is_placeholder(c)
+                    and math.isfinite(float(c.replace(decimal, "."))) for c in cells)):
         # names given: a first line of numbers beside text may be a row with a gap's text
         # ("100,LEAD OFF"), which had been dropped as a header without a word
         warnings.warn(f"{path}: line {preamble + 1} ({sep.join(cells)!r}) holds numbers but "
@@ -881,7 +882,8 @@ def _npz_own_rates(path: Path, npz: np.lib.npyio.NpzFile
     ``PLETH``); one naming no array, or several, is refused (``fs_PLETH`` beside ``Pleth`` had
     been passed over, the PPG read at the file's ``fs``, and the entry read as a channel)."""
     entries = [k for k in npz.files if k.lower().startswith("fs_") and npz[k].size == 1]
-    arrays = [k for k in npz.files if k != "fs" and k not in entries]  # fs_signal: a signal
+    # the arrays (an fs_ entry of samples, fs_signal, is one)
+    arrays = [k for k in npz.files if k.lower() != "fs" and k not in entries]
     own: dict[str, float] = {}
     given: dict[str, str] = {}
     for entry in entries:
@@ -926,9 +928,13 @@ def read_npz(
     try:
         with np.load(path, allow_pickle=False) as npz:
             own, given = _npz_own_rates(path, npz)
-            keys = [k for k in npz.files if k != "fs" and k not in given.values()]
-            file_fs = _npz_rate(path, npz["fs"]) if "fs" in npz.files else None
-            stated = {**({"fs": file_fs} if file_fs is not None else {}),
+            rate_keys = [k for k in npz.files if k.lower() == "fs"]  # FS too, as FS_PLETH
+            if len(rate_keys) > 1:
+                raise RecordError(f"{path}: entries {', '.join(rate_keys)} each give the file's "
+                                  "rate; keep one")
+            keys = [k for k in npz.files if k not in rate_keys and k not in given.values()]
+            file_fs = _npz_rate(path, npz[rate_keys[0]], rate_keys[0]) if rate_keys else None
+            stated = {**({rate_keys[0]: file_fs} if file_fs is not None else {}),
                       **{given[k]: r for k, r in own.items()}}
             # an fs argument must be one of the file's rates, as read_wfdb's (the file's own
             # rates go first); a file with several had refused every value

@@ -58,9 +58,6 @@ def binary_report(
         n_over = len(np.unique(units[over[name]])) if name in over else 0
         if n_over >= 2 and out[name] in (0.0, 1.0):
             ci = M.boundary_ci(out[name], n_over)
-        elif ci[1] - ci[0] <= 1e-12:  # replicates that cannot differ: no interval to give
-            ci = (float("nan"), float("nan"))  # (accuracy 0.5 (0.5-0.5) of a model that
-            # passed every alarm: the class counts are fixed in every replicate)
         out[f"{name}_ci"] = list(ci)
     out["confusion"] = M.confusion(y, pred)
     return out

@@ -260,9 +260,10 @@ def bootstrap_ci(
     Replicates where the metric is undefined (NaN) are dropped. Every replicate repeats a
     stratum of one unit (one positive; one record's windows), so its uncertainty is not
     resampled: with every stratum (or, unstratified, the whole set) of one unit there is no
-    interval (NaN, NaN), nor when a stratum has one unit and every replicate agrees (a TPR
-    over one positive, an AUROC of one positive above every negative), whose interval would
-    have no width only for that reason.
+    interval (NaN, NaN). Nor is there one when every replicate agrees (to 1e-12): a TPR over
+    one positive, an AUROC of 1, the accuracy of a model that keeps every alarm (the class
+    counts are fixed in every replicate) would have an interval of no width, a certainty the
+    data do not give (a proportion at 0 or 1 has its exact interval, :func:`boundary_ci`).
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"bootstrap_ci: alpha must be in (0, 1), got {alpha}")
@@ -288,7 +289,6 @@ def bootstrap_ci(
         strata = [np.arange(len(units))]
     if all(len(st) < 2 for st in strata):
         return (float("nan"), float("nan"))
-    lone = any(len(st) < 2 for st in strata)
     values = []
     for _ in range(n_boot):
         pick = np.concatenate([rng.choice(s, size=len(s), replace=True) for s in strata])
@@ -296,7 +296,7 @@ def bootstrap_ci(
         v = metric(y_true[idx], *(a[idx] for a in arrays))
         if np.isfinite(v):
             values.append(v)
-    if not values or (lone and np.ptp(values) <= 1e-12):  # AUPRC's 1 and 1 - 1e-16
+    if not values or np.ptp(values) <= 1e-12:  # (AUPRC's replicates 1 and 1 - 1e-16)
         return (float("nan"), float("nan"))
     lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2])
     return (float(lo), float(hi))
