@@ -204,7 +204,8 @@ def _report_markdown(result: dict, figures: dict[str, Path], kfold: int) -> str:
     levels = ", ".join(f"{k} {v}" for k, v in s["levels"].items())
     ci = [c for c in cv.get("auroc_ci") or [] if c is not None and np.isfinite(c)]
     ci_text = (f"95 % CI {ci[0]:.3f}-{ci[1]:.3f}" if len(ci) == 2 else
-               "no CI: no bootstrap replicate differs, as where every alarm is told apart")
+               "no CI: no bootstrap replicate differs, as where the alarms are all told "
+               "apart or a class holds one record")
     return f"""# qualityfm demo report
 
 Data: {result['data']}.{_SYNTHETIC_NOTE if result['data'] == 'synthetic' else ''}

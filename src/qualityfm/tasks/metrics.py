@@ -299,4 +299,6 @@ def bootstrap_ci(
     if not values or np.ptp(values) <= 1e-12:  # (AUPRC's replicates 1 and 1 - 1e-16)
         return (float("nan"), float("nan"))
     lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2])
+    if hi - lo <= 1e-12:  # all but a few replicates agree: no width either
+        return (float("nan"), float("nan"))
     return (float(lo), float(hi))
