@@ -45,12 +45,13 @@ MAX_TIME_RATE = 20000.0
 MAX_GAP_SAMPLES = 10_000_000
 
 
-def _is_number(text: str) -> bool:
+def _is_number(text: str, finite: bool = False) -> bool:
+    """Whether ``text`` reads as a float (a finite one with ``finite``: not NaN or inf)."""
     try:
-        float(text)
+        value = float(text)
     except ValueError:
         return False
-    return True
+    return not finite or math.isfinite(value)
 
 
 #: The cells pandas reads as missing by default (its ``na_values``), beside blanks.
@@ -514,8 +515,7 @@ def read_csv(
                      for c in cells)
     time_col = next((i for i, c in enumerate(cells) if _time_unit(c) is not None), None)
     if (has_header and channel_names is not None and time_col is None
-            and any(_is_number(c.replace(decimal, ".")) and not _is_placeholder(c)
-                    and math.isfinite(float(c.replace(decimal, "."))) for c in cells)):
+            and any(_is_number(c.replace(decimal, "."), finite=True) for c in cells)):
         # names given: a first line of numbers beside text may be a row with a gap's text
         # ("100,LEAD OFF"), which had been dropped as a header without a word
         warnings.warn(f"{path}: line {preamble + 1} ({sep.join(cells)!r}) holds numbers but "

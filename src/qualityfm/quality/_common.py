@@ -31,7 +31,8 @@ def as_windows(x: np.ndarray, fs: float, name: str = "x") -> tuple[np.ndarray, b
         raise ValueError(f"fs must be a finite rate >= {MIN_FS:g} Hz, got {fs!r}")
     single = x.ndim == 1
     dtype = np.float32 if x.dtype == np.float32 else np.float64
-    if dtype == np.float32 and np.max(np.abs(x), initial=0.0, where=np.isfinite(x)) > 1e6:
+    # (fmax passes over NaN; an inf reads as large, harmless: its window scores 0)
+    if dtype == np.float32 and np.fmax.reduce(np.abs(x), axis=None, initial=0.0) > 1e6:
         dtype = np.float64  # beat energies (squares of sums) overflow float32 past ~1e8
     x2 = np.atleast_2d(x).astype(dtype, copy=False)
     if x2.shape[1] < int(MIN_SECONDS * fs):
@@ -40,6 +41,14 @@ def as_windows(x: np.ndarray, fs: float, name: str = "x") -> tuple[np.ndarray, b
             f"samples at {fs:g} Hz"
         )
     return x2, single
+
+
+def lost_share(flat: np.ndarray, filled: np.ndarray | None) -> np.ndarray:
+    """Each window's share of samples that carry no signal: the larger of its flat share
+    ``flat`` (:func:`flat_fraction`) and its share ``filled`` (``[N]``: samples that were
+    missing and filled by a line, ``Windows.filled``; None: none). The larger, not the sum:
+    a line across a gap between like values is itself flat."""
+    return np.maximum(flat, missing_share(filled, len(flat)))
 
 
 def missing_share(filled: np.ndarray | None, n: int) -> np.ndarray:

@@ -19,7 +19,7 @@ from qualityfm.quality._common import (
     band_filtered,
     finite_rows,
     flat_fraction,
-    missing_share,
+    lost_share,
     template_correlation,
 )
 from qualityfm.quality.peaks import peaks_from_envelope, qrs_envelope
@@ -110,7 +110,6 @@ def ecg_quality(
     Returns ``[N]`` float64 (a float for a single window).
     """
     x, single = as_windows(x, fs)
-    lost = missing_share(filled, len(x))
     ok, x = finite_rows(x)
     ok &= np.ptp(x, axis=1) > 0
     unclipped = clip_factor(measured_clip(x, clip), max_clip)
@@ -130,7 +129,7 @@ def ecg_quality(
         scores[i] = s
     # a lead off for part of the window (a flat stretch) or a gap filled by a line costs its
     # share, as for the PPG: the beats on either side of it had kept the score near 1
-    scores *= np.clip(1.0 - np.maximum(flat_fraction(x, fs), lost), 0.0, 1.0) * unclipped
+    scores *= np.clip(1.0 - lost_share(flat_fraction(x, fs), filled), 0.0, 1.0) * unclipped
     return float(scores[0]) if single else scores
 
 

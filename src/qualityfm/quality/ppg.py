@@ -25,8 +25,8 @@ from qualityfm.quality._common import (
     band_filtered,
     finite_rows,
     flat_fraction,
+    lost_share,
     mirrored_spectrum,
-    missing_share,
     template_correlation,
 )
 from qualityfm.signal.extremes import clip_factor, measured_clip
@@ -198,7 +198,7 @@ def ppg_quality(x: np.ndarray, fs: float, settings: PPGSettings = PPGSettings(),
     """
     single = np.asarray(x).ndim == 1
     terms = ppg_terms(x, fs, settings, clip=clip)
-    lost = np.maximum(terms["flat"], missing_share(filled, len(terms["flat"])))
+    lost = lost_share(terms["flat"], filled)
     num = np.zeros_like(terms["usable"])
     den = np.zeros_like(num)
     for name, w in settings.weights:
