@@ -1155,6 +1155,13 @@ def test_a_resume_short_of_its_step_keeps_the_run_unfinished(synthetic_store, tm
     assert done["step"] == 6 and done["done"]
     assert pretrain(tiny(synthetic_store, run, steps=2, tensorboard=False),
                     resume=True)["done"]  # a finished run stays finished
+    from qualityfm.io import write_json
+
+    config = json.loads((run / "config.json").read_text())
+    write_json(run / "config.json", {**config, "steps": 9})  # an extension killed before its
+    # first checkpoint; resumed with the steps the run has, it is done, and config.json says so
+    assert pretrain(tiny(synthetic_store, run, steps=6, tensorboard=False), resume=True)["done"]
+    assert json.loads((run / "config.json").read_text())["steps"] == 6
 
 
 @pytest.mark.parametrize("config, message", [

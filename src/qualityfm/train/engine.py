@@ -856,8 +856,10 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
             planned = max(cfg.steps, int(state["config"].get("steps", cfg.steps)))
         if env.is_main:  # the run's record says what it runs now (a new --steps, a moved store)
             _note_resumed_changes(state["config"], cfg, step)
+            # config.json says the length the run now has: an extension killed before its
+            # first checkpoint had left its longer steps there beside a finished run
+            dataclasses.replace(cfg, steps=max(planned, cfg.steps)).save(run_dir / CONFIG_NAME)
             if step < cfg.steps:
-                cfg.save(run_dir / CONFIG_NAME)
                 # a finished run's summary no longer says where it is (killed while extended,
                 # it had said "done" at the old step): written again when this one stops
                 (run_dir / SUMMARY_NAME).unlink(missing_ok=True)
