@@ -933,3 +933,33 @@ def test_a_time_column_stepping_back_names_its_row(tmp_path) -> None:
                                           r"the header\) has time 23\.5 s, not after the "
                                           r"previous row's 23\.992 s"):
         read_record(path)
+
+
+def test_reader_warnings_name_the_callers_line(tmp_path) -> None:
+    """Each reader's warning points at the user's call, not at a line inside qualityfm (the
+    hand-counted stack levels had pointed into io/ for some callers)."""
+    import warnings
+
+    from qualityfm.io.write import write_wfdb
+
+    text = tmp_path / "text.csv"
+    text.write_text("PLETH\n" + "".join(f"{i}\n" for i in range(300)) + "LEAD OFF\n")
+    rates = tmp_path / "rates.npz"
+    np.savez(rates, PLETH=np.zeros(250), II=np.zeros(500), fs=125.0)
+    header = tmp_path / "header.csv"
+    header.write_text("7,LEAD OFF\n" + "".join(f"{i},{i}\n" for i in range(300)))
+    rec = read_record(text, fs=125)
+    rec.units["ppg"] = "NU"
+    hea = write_wfdb(rec, tmp_path / "gain")
+    hea.write_text(re.sub(r" [0-9.e+-]+\(-?\d+\)/NU", " 0/NU", hea.read_text()))
+    for path, kwargs, said in ((text, {"fs": 125}, "text, not numbers"),
+                               (rates, {}, "differ in length"),
+                               (header, {"fs": 125, "channel_names": ["PLETH", "II"]},
+                                "read as a header"),
+                               (hea, {}, "ADC gain of 0")):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            read_record(path, **kwargs)
+        assert any(said in str(w.message) for w in caught), (path.name, said)
+        assert all(w.filename == __file__ for w in caught), (
+            path.name, [(w.filename, str(w.message)) for w in caught])

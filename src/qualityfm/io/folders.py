@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+from qualityfm._caller import warn_at_caller
 
 #: (kind, the files that mark it), in the order they are looked for.
 FOLDER_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -121,8 +122,8 @@ def folder_lock(folder: str | Path, verb: str, flag: str = "--out") -> Iterator[
                                  f"{Path(folder) / '.lock'}); wait for it to end, or give "
                                  f"another {flag}") from None
             except OSError as err:  # a filesystem without flock (Lustre without -o flock, NFS)
-                warnings.warn(f"{folder}: cannot lock the folder ({err}); a second launch on "
-                              "it would not be refused", RuntimeWarning, stacklevel=3)
+                warn_at_caller(f"{folder}: cannot lock the folder ({err}); a second launch on "
+                              "it would not be refused", RuntimeWarning)
             yield
         finally:
             _HELD_LOCKS.discard(handle.fileno())

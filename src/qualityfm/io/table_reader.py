@@ -8,7 +8,6 @@ import math
 import os
 import re
 import sys
-import warnings
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from qualityfm._caller import warn_at_caller
 from qualityfm.io.base import aligned_spans, patient_from_path, sample_span, select_channels
 from qualityfm.io.channels import canonical_channel, canonical_names, is_ecg
 from qualityfm.io.record import MIN_WAVEFORM_FS, Record, RecordError
@@ -354,8 +354,8 @@ def _gap_grid(t: np.ndarray, t_first: float, fs: float | None, path: Path,
         if missing > MAX_GAP_SAMPLES:
             raise RecordError(f"{gaps}, over the {MAX_GAP_SAMPLES} read; is a time stamp "
                               "wrong?")
-        warnings.warn(f"{gaps}: read as missing samples; is a time stamp wrong?",
-                      RuntimeWarning, stacklevel=2)
+        warn_at_caller(f"{gaps}: read as missing samples; is a time stamp wrong?",
+                      RuntimeWarning)
     return rate, k
 
 
@@ -451,9 +451,9 @@ def _signal_values(
     if text_cells.any():  # a monitor's placeholders are expected gaps; other text is said
         value, line = _first_bad(text_cells, col, first_line)
         n = int(text_cells.sum())
-        warnings.warn(f"{path}: column {name!r}: {n} {'cell is' if n == 1 else 'cells are'} "
+        warn_at_caller(f"{path}: column {name!r}: {n} {'cell is' if n == 1 else 'cells are'} "
                       f"text, not numbers (the first {value!r} on non-blank line {line}); read "
-                      "as missing samples", RuntimeWarning, stacklevel=2)
+                      "as missing samples", RuntimeWarning)
     return values.astype(np.float32)
 
 
@@ -463,9 +463,9 @@ def _warn_inf(values: np.ndarray, path: Path, name: str, first_line: int) -> Non
     inf = np.isinf(values)
     if inf.any():
         line = first_line + int(inf.argmax())
-        warnings.warn(f"{path}: column {name!r}: {int(inf.sum())} values are inf or beyond "
+        warn_at_caller(f"{path}: column {name!r}: {int(inf.sum())} values are inf or beyond "
                       f"float32's range (the first on non-blank line {line}); they are read as "
-                      "inf and count as missing samples", RuntimeWarning, stacklevel=2)
+                      "inf and count as missing samples", RuntimeWarning)
 
 
 def read_csv(
@@ -518,10 +518,9 @@ def read_csv(
             and any(_is_number(c.replace(decimal, "."), finite=True) for c in cells)):
         # names given: a first line of numbers beside text may be a row with a gap's text
         # ("100,LEAD OFF"), which had been dropped as a header without a word
-        warnings.warn(f"{path}: line {preamble + 1} ({sep.join(cells)!r}) holds numbers but "
+        warn_at_caller(f"{path}: line {preamble + 1} ({sep.join(cells)!r}) holds numbers but "
                       "is read as a header and passed over (it holds text too); if it is a "
-                      "row of samples, write a header line above it", RuntimeWarning,
-                      stacklevel=3)
+                      "row of samples, write a header line above it", RuntimeWarning)
     if not has_header:
         time_col = None
     data_cols = [i for i in range(len(cells)) if i != time_col]
@@ -679,9 +678,9 @@ def _warn_cut_tail(path: Path, sep: str, width: int) -> None:
     except csv.Error:  # a check, never a refusal
         return
     if 0 < len(_trimmed(row)) and len(row) < width:
-        warnings.warn(f"{path}: its last line ends without a line end and holds {len(row)} of "
+        warn_at_caller(f"{path}: its last line ends without a line end and holds {len(row)} of "
                       f"{width} cells: a file cut while written? Its missing cells read as "
-                      "gaps, and its last cell may be cut short", RuntimeWarning, stacklevel=4)
+                      "gaps, and its last cell may be cut short", RuntimeWarning)
 
 
 def _trimmed(cells: list[str]) -> list[str]:
@@ -868,10 +867,9 @@ def _warn_shared_rate(path: Path, lengths: dict[str, int], rate: float | None) -
                                             < SHARED_RATE_LENGTHS * min(lengths.values())):
         return
     said = ", ".join(f"{k} {n} ({n / rate:.6g} s)" for k, n in lengths.items())
-    warnings.warn(f"{path}: the channels read at its one fs={rate:g} Hz differ in length: "
+    warn_at_caller(f"{path}: the channels read at its one fs={rate:g} Hz differ in length: "
                   f"{said}; if their rates differ, save each channel's as fs_<KEY> "
-                  f"(np.savez(..., fs_{max(lengths, key=lengths.get)}=...))", RuntimeWarning,
-                  stacklevel=3)
+                  f"(np.savez(..., fs_{max(lengths, key=lengths.get)}=...))", RuntimeWarning)
 
 
 def _npz_own_rates(path: Path, npz: np.lib.npyio.NpzFile

@@ -8,7 +8,6 @@ import gzip
 import io
 import struct
 import threading
-import warnings
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import IO
 
 import numpy as np
 
+from qualityfm._caller import warn_at_caller
 from qualityfm.io.base import aligned_spans, patient_from_path, select_channels
 from qualityfm.io.channels import canonical_channel, canonical_names
 from qualityfm.io.record import Record, RecordError
@@ -244,8 +244,8 @@ def read_vital(
     rateless = [name for name, trk in header.trks.items() if trk.type == _WAVE
                 and not 0 < trk.srate < np.inf]
     if rateless:
-        warnings.warn(f"{path}: wave track(s) {', '.join(map(repr, rateless))} state no "
-                      "sampling rate: left out", RuntimeWarning, stacklevel=2)
+        warn_at_caller(f"{path}: wave track(s) {', '.join(map(repr, rateless))} state no "
+                      "sampling rate: left out", RuntimeWarning)
     picked = select_channels(canonical_names(tracks), channels, path, tracks)
     record_id = path.stem
     if not picked:
@@ -260,8 +260,8 @@ def read_vital(
     if facts.fault is not None:  # vitaldb would misread the file or stop early, unsaid
         raise RecordError(f"{path}: truncated or corrupt .vital file ({facts.fault})")
     if facts.unknown:  # vitaldb drops such a track's info: it would vanish unsaid
-        warnings.warn(f"{path}: wave track(s) {', '.join(facts.unknown)} of a format code no "
-                      "reader knows: left out", RuntimeWarning, stacklevel=2)
+        warn_at_caller(f"{path}: wave track(s) {', '.join(facts.unknown)} of a format code no "
+                      "reader knows: left out", RuntimeWarning)
     # vitaldb's own 8-byte files record track lengths for 4-byte samples: its early stop of
     # a read of some tracks would end before the later ones, so it reads them all but those
     # excluded
@@ -298,8 +298,8 @@ def read_vital(
             samples[t] = x
     idle = [t for t in candidates if t not in samples]
     if idle:
-        warnings.warn(f"{path}: wave track(s) {', '.join(map(repr, idle))} hold no samples: "
-                      "left out", RuntimeWarning, stacklevel=2)
+        warn_at_caller(f"{path}: wave track(s) {', '.join(map(repr, idle))} hold no samples: "
+                      "left out", RuntimeWarning)
     if not samples:
         raise RecordError(f"{path}: empty record (no wave track holds samples: "
                           f"{', '.join(map(repr, candidates))})")

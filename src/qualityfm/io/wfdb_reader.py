@@ -8,7 +8,6 @@ import io
 import math
 import re
 import sys
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -19,6 +18,7 @@ import numpy as np
 import wfdb
 from wfdb.io.header import rx_signal
 
+from qualityfm._caller import warn_at_caller
 from qualityfm.io.base import patient_from_path, sample_span, select_channels
 from qualityfm.io.channels import canonical_channel, canonical_names
 from qualityfm.io.record import UNCALIBRATED, Record, RecordError
@@ -734,9 +734,8 @@ def _read_segments(
         said = (f"{what} cannot be read ({why})" if len(lost) == 1 else
                 f"{len(lost)} segments cannot be read: {'; '.join(lost[:3])}"
                 f"{f'; and {len(lost) - 3} more' if len(lost) > 3 else ''}")
-        warnings.warn(f"{path}: {said}; {'its' if len(lost) == 1 else 'their'} {gap} frames "
-                      f"({gap / header.fs:.1f} s) are read as a gap (NaN)", RuntimeWarning,
-                      stacklevel=3)
+        warn_at_caller(f"{path}: {said}; {'its' if len(lost) == 1 else 'their'} {gap} frames "
+                      f"({gap / header.fs:.1f} s) are read as a gap (NaN)", RuntimeWarning)
     return _Signals(names, units, spf, out, i1 - i0, unstated)
 
 
@@ -825,9 +824,9 @@ def _check_mat_length(path: Path, header: Header, needed: int) -> None:
             raise RecordError(f"{path}: truncated signal file {name}: it holds {held} samples "
                               f"per signal, {needed} read")
         if header.n_frames is not None and header.n_frames < cols:
-            warnings.warn(f"{path}: the header counts {header.n_frames} samples per signal, its "
+            warn_at_caller(f"{path}: the header counts {header.n_frames} samples per signal, its "
                           f"signal file {name} declares {cols}: reading {header.n_frames}",
-                          RuntimeWarning, stacklevel=3)
+                          RuntimeWarning)
 
 
 def _check_dat_length(path: Path, header: Header, picked: Sequence[int], needed: int) -> None:
@@ -860,10 +859,10 @@ def _check_dat_length(path: Path, header: Header, picked: Sequence[int], needed:
                               f"{math.ceil(frames * per_frame)} bytes for the first {frames} "
                               "samples per signal, which the read takes")
         if size > expected + math.ceil(per_frame):  # (packed formats round up)
-            warnings.warn(f"{path}: its signal file {name} holds {size} bytes of samples, the "
+            warn_at_caller(f"{path}: its signal file {name} holds {size} bytes of samples, the "
                           f"header's formats ({', '.join(header.formats[k] for k in signals)}) "
                           f"and {header.n_frames} samples per signal make {expected}: is its "
-                          "format the file's?", RuntimeWarning, stacklevel=3)
+                          "format the file's?", RuntimeWarning)
 
 
 def read_wfdb(
@@ -906,9 +905,9 @@ def read_wfdb(
     if multi:
         n_frames = sum(n for _, n in header.data_segments)
         if header.n_frames not in (None, 0, n_frames):  # wfdb refuses such a record
-            warnings.warn(f"{path}: the header counts {header.n_frames} samples per signal, its "
+            warn_at_caller(f"{path}: the header counts {header.n_frames} samples per signal, its "
                           f"segments {n_frames}: reading the segments' {n_frames}",
-                          RuntimeWarning, stacklevel=2)
+                          RuntimeWarning)
     elif n_frames is None and any(f.startswith("5") for f in header.formats):
         _check_empty_files(path, header)  # an empty one named as such first
         raise RecordError(f"{path}: the header states no sample count, which a FLAC-compressed "
@@ -973,9 +972,8 @@ def read_wfdb(
         if not multi and picked[j] in header.uncalibrated:  # a multi-segment record's: in
             unit = UNCALIBRATED  # its units already (_read_segments)
         if unit == UNCALIBRATED:
-            warnings.warn(f"{path}: channel {name!r} has an ADC gain of 0 (uncalibrated): its "
-                          "values are ADC units / 200, not physical units", RuntimeWarning,
-                          stacklevel=2)
+            warn_at_caller(f"{path}: channel {name!r} has an ADC gain of 0 (uncalibrated): its "
+                          "values are ADC units / 200, not physical units", RuntimeWarning)
         units[name] = unit
     if fs is not None and not any(np.isclose(fs, r, rtol=1e-6) for r in rates.values()):
         raise RecordError(f"{path}: fs={fs} Hz disagrees with the header rates {rates}")

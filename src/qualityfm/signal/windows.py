@@ -7,11 +7,11 @@ sample grid with cumulative sums, so nothing loops over windows in Python.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from qualityfm._caller import warn_at_caller
 from qualityfm._numbers import is_number
 from qualityfm.io import (
     MIN_WAVEFORM_FS,
@@ -201,9 +201,8 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
         if not sources:
             return _empty(cfg, [(0.0, f"{named}: below {MIN_WAVEFORM_FS:g} Hz, trends rather "
                                       "than a waveform")], sources, fallback)
-        warnings.warn(f"record {record.record_id}: {named} left out: below "
-                      f"{MIN_WAVEFORM_FS:g} Hz, trends rather than a waveform", RuntimeWarning,
-                      stacklevel=2)
+        warn_at_caller(f"record {record.record_id}: {named} left out: below "
+                      f"{MIN_WAVEFORM_FS:g} Hz, trends rather than a waveform", RuntimeWarning)
     if not sources:
         have = ", ".join(record.signals) or "none"
         named = [canonical_channel(c) for c in record.signals]

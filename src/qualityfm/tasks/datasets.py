@@ -34,7 +34,6 @@ import hashlib
 import json
 import os
 import re
-import warnings
 import zipfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -364,9 +363,9 @@ def _fast_enough(rec: Record, path: Path) -> Record:
         return rec
     named = [c for c in (*ecg_leads(rec.signals), "ppg", "abp") if c in slow]
     if named:
-        warnings.warn(f"{path}: {', '.join(f'{c} at {rec.fs[c]:g} Hz' for c in named)} left "
+        warn_at_caller(f"{path}: {', '.join(f'{c} at {rec.fs[c]:g} Hz' for c in named)} left "
                       f"out: the tasks read ECG, PPG and arterial lines of {MIN_FS:g} Hz or "
-                      "more", RuntimeWarning, stacklevel=3)
+                      "more", RuntimeWarning)
     keep = [c for c in rec.signals if c not in slow]
     return dataclasses.replace(rec, signals={c: rec.signals[c] for c in keep},
                                fs={c: rec.fs[c] for c in keep},
@@ -1068,8 +1067,8 @@ def _build(
             loaded = TaskDataset.load(cache)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
             loaded = None  # truncated, or not ours: built again and replaced
-            warnings.warn(f"{cache}: unreadable task cache ({type(err).__name__}: {err}); "
-                          "building the dataset again", RuntimeWarning, stacklevel=2)
+            warn_at_caller(f"{cache}: unreadable task cache ({type(err).__name__}: {err}); "
+                          "building the dataset again", RuntimeWarning)
         if loaded is not None:
             ds = _renamed(loaded, spelt)
             return ds, ds.skipped, ds.left_out

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from qualityfm._caller import warn_at_caller
 from qualityfm.io.atomic import atomic_write_all, read_json
 from qualityfm.io.folders import (
     check_writable_folder,
@@ -272,9 +272,9 @@ def model_files(path: str | Path) -> tuple[Path, Path]:
     text = str(path)
     if names_shipped_weights(text):
         if Path(text).exists():
-            warnings.warn(f"{text!r} means the weights shipped with qualityfm, not the "
+            warn_at_caller(f"{text!r} means the weights shipped with qualityfm, not the "
                           f"{Path(text).resolve()} here; give ./{text} for that one",
-                          UserWarning, stacklevel=3)
+                          UserWarning)
         name = text.partition(":")[2] or DEFAULT_PRETRAINED
         folder = weights_dir()
         weights = folder / _file_names(name)[0]
