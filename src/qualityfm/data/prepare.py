@@ -514,8 +514,8 @@ def _check_siblings(out: Path, shard: tuple[int, int] | None, run: dict[str, Any
                                  "folder")
     if unlike:
         warn_at_caller(f"{out}: {', '.join(unlike)} made otherwise than this part: the store "
-                      "reads as one only once each is made again (--overwrite)",
-                      RuntimeWarning)
+                       "reads as one only once each is made again (--overwrite)",
+                       RuntimeWarning)
 
 
 #: The version of every record's files of an interrupted run (beside its journal).
@@ -678,23 +678,23 @@ def prepare(
             same_inputs = meta.get("inputs", run["inputs"]) == run["inputs"]
             if not same_inputs:
                 warn_at_caller(f"{folder}: the store there was made from "
-                              f"{', '.join(meta['inputs'])} (here {', '.join(run['inputs'])}), "
-                              "records of the same names: it is returned as it is; "
-                              "--overwrite makes it again from these", RuntimeWarning)
+                               f"{', '.join(meta['inputs'])} (here {', '.join(run['inputs'])}), "
+                               "records of the same names: it is returned as it is; "
+                               "--overwrite makes it again from these", RuntimeWarning)
             changed = [key for key, seen in meta.get("stamps", {}).items()  # (early stores
                        if same_inputs and key in stamps  # of session 33 keep whole stamps)
                        and (seen if isinstance(seen, str) else _stamp_digest(seen))
                        != _stamp_digest(stamps[key])]
             if changed:  # a copy without its times changes them too: said, not refused
                 warn_at_caller(f"{folder}: {changed[0]} has changed since the store there was "
-                              "made from it (size or modification time of its files; "
-                              f"{len(changed)} record(s) in all): it is returned as it is; "
-                              "--overwrite makes it again from these", RuntimeWarning)
+                               "made from it (size or modification time of its files; "
+                               f"{len(changed)} record(s) in all): it is returned as it is; "
+                               "--overwrite makes it again from these", RuntimeWarning)
             if meta.get("scoring_version") != SCORING_VERSION and meta["n_windows"]:
                 warn_at_caller(f"{folder}: the store there was scored by the quality rules of "
-                              f"version {meta.get('scoring_version')} (this qualityfm's: "
-                              f"{SCORING_VERSION}): it is returned as it is; --overwrite "
-                              "scores it again", RuntimeWarning)
+                               f"version {meta.get('scoring_version')} (this qualityfm's: "
+                               f"{SCORING_VERSION}): it is returned as it is; --overwrite "
+                               "scores it again", RuntimeWarning)
             _remove_run_files(folder)  # of a run stopped after writing meta.json
             return _summary(meta, folder, time.perf_counter() - t0)
         why = _other_run(meta, run) or _untold(meta)

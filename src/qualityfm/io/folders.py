@@ -123,7 +123,7 @@ def folder_lock(folder: str | Path, verb: str, flag: str = "--out") -> Iterator[
                                  f"another {flag}") from None
             except OSError as err:  # a filesystem without flock (Lustre without -o flock, NFS)
                 warn_at_caller(f"{folder}: cannot lock the folder ({err}); a second launch on "
-                              "it would not be refused", RuntimeWarning)
+                               "it would not be refused", RuntimeWarning)
             yield
         finally:
             _HELD_LOCKS.discard(handle.fileno())

@@ -355,7 +355,7 @@ def _gap_grid(t: np.ndarray, t_first: float, fs: float | None, path: Path,
             raise RecordError(f"{gaps}, over the {MAX_GAP_SAMPLES} read; is a time stamp "
                               "wrong?")
         warn_at_caller(f"{gaps}: read as missing samples; is a time stamp wrong?",
-                      RuntimeWarning)
+                       RuntimeWarning)
     return rate, k
 
 
@@ -452,8 +452,8 @@ def _signal_values(
         value, line = _first_bad(text_cells, col, first_line)
         n = int(text_cells.sum())
         warn_at_caller(f"{path}: column {name!r}: {n} {'cell is' if n == 1 else 'cells are'} "
-                      f"text, not numbers (the first {value!r} on non-blank line {line}); read "
-                      "as missing samples", RuntimeWarning)
+                       f"text, not numbers (the first {value!r} on non-blank line {line}); read "
+                       "as missing samples", RuntimeWarning)
     return values.astype(np.float32)
 
 
@@ -464,8 +464,8 @@ def _warn_inf(values: np.ndarray, path: Path, name: str, first_line: int) -> Non
     if inf.any():
         line = first_line + int(inf.argmax())
         warn_at_caller(f"{path}: column {name!r}: {int(inf.sum())} values are inf or beyond "
-                      f"float32's range (the first on non-blank line {line}); they are read as "
-                      "inf and count as missing samples", RuntimeWarning)
+                       f"float32's range (the first on non-blank line {line}); they are read as "
+                       "inf and count as missing samples", RuntimeWarning)
 
 
 def read_csv(
@@ -519,8 +519,8 @@ def read_csv(
         # names given: a first line of numbers beside text may be a row with a gap's text
         # ("100,LEAD OFF"), which had been dropped as a header without a word
         warn_at_caller(f"{path}: line {preamble + 1} ({sep.join(cells)!r}) holds numbers but "
-                      "is read as a header and passed over (it holds text too); if it is a "
-                      "row of samples, write a header line above it", RuntimeWarning)
+                       "is read as a header and passed over (it holds text too); if it is a "
+                       "row of samples, write a header line above it", RuntimeWarning)
     if not has_header:
         time_col = None
     data_cols = [i for i in range(len(cells)) if i != time_col]
@@ -679,8 +679,8 @@ def _warn_cut_tail(path: Path, sep: str, width: int) -> None:
         return
     if 0 < len(_trimmed(row)) and len(row) < width:
         warn_at_caller(f"{path}: its last line ends without a line end and holds {len(row)} of "
-                      f"{width} cells: a file cut while written? Its missing cells read as "
-                      "gaps, and its last cell may be cut short", RuntimeWarning)
+                       f"{width} cells: a file cut while written? Its missing cells read as "
+                       "gaps, and its last cell may be cut short", RuntimeWarning)
 
 
 def _trimmed(cells: list[str]) -> list[str]:
@@ -868,8 +868,8 @@ def _warn_shared_rate(path: Path, lengths: dict[str, int], rate: float | None) -
         return
     said = ", ".join(f"{k} {n} ({n / rate:.6g} s)" for k, n in lengths.items())
     warn_at_caller(f"{path}: the channels read at its one fs={rate:g} Hz differ in length: "
-                  f"{said}; if their rates differ, save each channel's as fs_<KEY> "
-                  f"(np.savez(..., fs_{max(lengths, key=lengths.get)}=...))", RuntimeWarning)
+                   f"{said}; if their rates differ, save each channel's as fs_<KEY> "
+                   f"(np.savez(..., fs_{max(lengths, key=lengths.get)}=...))", RuntimeWarning)
 
 
 def _npz_own_rates(path: Path, npz: np.lib.npyio.NpzFile

@@ -245,7 +245,7 @@ def read_vital(
                 and not 0 < trk.srate < np.inf]
     if rateless:
         warn_at_caller(f"{path}: wave track(s) {', '.join(map(repr, rateless))} state no "
-                      "sampling rate: left out", RuntimeWarning)
+                       "sampling rate: left out", RuntimeWarning)
     picked = select_channels(canonical_names(tracks), channels, path, tracks)
     record_id = path.stem
     if not picked:
@@ -261,7 +261,7 @@ def read_vital(
         raise RecordError(f"{path}: truncated or corrupt .vital file ({facts.fault})")
     if facts.unknown:  # vitaldb drops such a track's info: it would vanish unsaid
         warn_at_caller(f"{path}: wave track(s) {', '.join(facts.unknown)} of a format code no "
-                      "reader knows: left out", RuntimeWarning)
+                       "reader knows: left out", RuntimeWarning)
     # vitaldb's own 8-byte files record track lengths for 4-byte samples: its early stop of
     # a read of some tracks would end before the later ones, so it reads them all but those
     # excluded
@@ -299,7 +299,7 @@ def read_vital(
     idle = [t for t in candidates if t not in samples]
     if idle:
         warn_at_caller(f"{path}: wave track(s) {', '.join(map(repr, idle))} hold no samples: "
-                      "left out", RuntimeWarning)
+                       "left out", RuntimeWarning)
     if not samples:
         raise RecordError(f"{path}: empty record (no wave track holds samples: "
                           f"{', '.join(map(repr, candidates))})")

@@ -735,7 +735,7 @@ def _read_segments(
                 f"{len(lost)} segments cannot be read: {'; '.join(lost[:3])}"
                 f"{f'; and {len(lost) - 3} more' if len(lost) > 3 else ''}")
         warn_at_caller(f"{path}: {said}; {'its' if len(lost) == 1 else 'their'} {gap} frames "
-                      f"({gap / header.fs:.1f} s) are read as a gap (NaN)", RuntimeWarning)
+                       f"({gap / header.fs:.1f} s) are read as a gap (NaN)", RuntimeWarning)
     return _Signals(names, units, spf, out, i1 - i0, unstated)
 
 
@@ -825,8 +825,8 @@ def _check_mat_length(path: Path, header: Header, needed: int) -> None:
                               f"per signal, {needed} read")
         if header.n_frames is not None and header.n_frames < cols:
             warn_at_caller(f"{path}: the header counts {header.n_frames} samples per signal, its "
-                          f"signal file {name} declares {cols}: reading {header.n_frames}",
-                          RuntimeWarning)
+                           f"signal file {name} declares {cols}: reading {header.n_frames}",
+                           RuntimeWarning)
 
 
 def _check_dat_length(path: Path, header: Header, picked: Sequence[int], needed: int) -> None:
@@ -860,9 +860,9 @@ def _check_dat_length(path: Path, header: Header, picked: Sequence[int], needed:
                               "samples per signal, which the read takes")
         if size > expected + math.ceil(per_frame):  # (packed formats round up)
             warn_at_caller(f"{path}: its signal file {name} holds {size} bytes of samples, the "
-                          f"header's formats ({', '.join(header.formats[k] for k in signals)}) "
-                          f"and {header.n_frames} samples per signal make {expected}: is its "
-                          "format the file's?", RuntimeWarning)
+                           f"header's formats ({', '.join(header.formats[k] for k in signals)}) "
+                           f"and {header.n_frames} samples per signal make {expected}: is its "
+                           "format the file's?", RuntimeWarning)
 
 
 def read_wfdb(
@@ -906,8 +906,8 @@ def read_wfdb(
         n_frames = sum(n for _, n in header.data_segments)
         if header.n_frames not in (None, 0, n_frames):  # wfdb refuses such a record
             warn_at_caller(f"{path}: the header counts {header.n_frames} samples per signal, its "
-                          f"segments {n_frames}: reading the segments' {n_frames}",
-                          RuntimeWarning)
+                           f"segments {n_frames}: reading the segments' {n_frames}",
+                           RuntimeWarning)
     elif n_frames is None and any(f.startswith("5") for f in header.formats):
         _check_empty_files(path, header)  # an empty one named as such first
         raise RecordError(f"{path}: the header states no sample count, which a FLAC-compressed "
@@ -973,7 +973,7 @@ def read_wfdb(
             unit = UNCALIBRATED  # its units already (_read_segments)
         if unit == UNCALIBRATED:
             warn_at_caller(f"{path}: channel {name!r} has an ADC gain of 0 (uncalibrated): its "
-                          "values are ADC units / 200, not physical units", RuntimeWarning)
+                           "values are ADC units / 200, not physical units", RuntimeWarning)
         units[name] = unit
     if fs is not None and not any(np.isclose(fs, r, rtol=1e-6) for r in rates.values()):
         raise RecordError(f"{path}: fs={fs} Hz disagrees with the header rates {rates}")

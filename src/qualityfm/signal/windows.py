@@ -202,7 +202,7 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
             return _empty(cfg, [(0.0, f"{named}: below {MIN_WAVEFORM_FS:g} Hz, trends rather "
                                       "than a waveform")], sources, fallback)
         warn_at_caller(f"record {record.record_id}: {named} left out: below "
-                      f"{MIN_WAVEFORM_FS:g} Hz, trends rather than a waveform", RuntimeWarning)
+                       f"{MIN_WAVEFORM_FS:g} Hz, trends rather than a waveform", RuntimeWarning)
     if not sources:
         have = ", ".join(record.signals) or "none"
         named = [canonical_channel(c) for c in record.signals]

@@ -364,8 +364,8 @@ def _fast_enough(rec: Record, path: Path) -> Record:
     named = [c for c in (*ecg_leads(rec.signals), "ppg", "abp") if c in slow]
     if named:
         warn_at_caller(f"{path}: {', '.join(f'{c} at {rec.fs[c]:g} Hz' for c in named)} left "
-                      f"out: the tasks read ECG, PPG and arterial lines of {MIN_FS:g} Hz or "
-                      "more", RuntimeWarning)
+                       f"out: the tasks read ECG, PPG and arterial lines of {MIN_FS:g} Hz or "
+                       "more", RuntimeWarning)
     keep = [c for c in rec.signals if c not in slow]
     return dataclasses.replace(rec, signals={c: rec.signals[c] for c in keep},
                                fs={c: rec.fs[c] for c in keep},
@@ -1068,7 +1068,7 @@ def _build(
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
             loaded = None  # truncated, or not ours: built again and replaced
             warn_at_caller(f"{cache}: unreadable task cache ({type(err).__name__}: {err}); "
-                          "building the dataset again", RuntimeWarning)
+                           "building the dataset again", RuntimeWarning)
         if loaded is not None:
             ds = _renamed(loaded, spelt)
             return ds, ds.skipped, ds.left_out

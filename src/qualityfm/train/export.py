@@ -273,8 +273,8 @@ def model_files(path: str | Path) -> tuple[Path, Path]:
     if names_shipped_weights(text):
         if Path(text).exists():
             warn_at_caller(f"{text!r} means the weights shipped with qualityfm, not the "
-                          f"{Path(text).resolve()} here; give ./{text} for that one",
-                          UserWarning)
+                           f"{Path(text).resolve()} here; give ./{text} for that one",
+                           UserWarning)
         name = text.partition(":")[2] or DEFAULT_PRETRAINED
         folder = weights_dir()
         weights = folder / _file_names(name)[0]
