@@ -211,6 +211,21 @@ def test_multisegment_with_zero_length_segment(tmp_path: Path) -> None:
         read_record(master, start=101.0, stop=102.0)
 
 
+def test_a_fixed_layout_whose_first_segment_holds_fewer_signals_is_refused(
+        tmp_path: Path) -> None:
+    """Its later segments' other channels had been dropped without a word (the first segment
+    stood for the layout); the record line's count names the fault, as wfdb refuses it."""
+    _segment(tmp_path, "vl_0001", 0, 1250, ["II"])
+    _segment(tmp_path, "vl_0002", 1250, 1250, ["II", "PLETH"])
+    master = tmp_path / "vl.hea"
+    master.write_text("vl/2 2 125 2500\nvl_0001 1250\nvl_0002 1250\n")
+    with pytest.raises(RecordError, match=r"vl\.hea: its record line announces 2 signals, "
+                                          r"segment vl_0001 holds 1 \(II\): .*layout segment"):
+        read_record(master)
+    master.write_text("vl/2 1 125 2500\nvl_0001 1250\nvl_0002 1250\n")  # II alone: read
+    assert read_record(master).channels == ["ecg_ii"]
+
+
 def test_an_unreadable_segment_is_a_gap(tmp_path: Path) -> None:
     """A segment whose files are cut short or missing is read as a gap, with a warning naming
     the record and the segment (the whole record had been refused: a MIMIC record of hundreds
@@ -301,14 +316,42 @@ def test_valid_gain_fields_scale_the_signal(
     """A gain of 0 means uncalibrated: WFDB divides by 200, and the channel's unit says so,
     with a warning naming it (it had read as mV)."""
     if unit == "uncalibrated":
-        with pytest.warns(RuntimeWarning, match=r"g\.hea: channel 'ecg_ii' has an ADC gain of 0 "
-                                                 r"\(uncalibrated\).* not physical units"):
+        with pytest.warns(RuntimeWarning, match=r"g\.hea: channel 'ecg_ii' has an ADC gain of 0 or "
+                                                 r"none \(uncalibrated\).* not physical "
+                                                 r"units"):
             rec = read_record(_gain_record(tmp_path, gain))
     else:
         rec = read_record(_gain_record(tmp_path, gain))
     assert rec.units == {"ecg_ii": unit}
     np.testing.assert_allclose(rec.signals["ecg_ii"], (np.arange(50) * 10 - baseline) / scale,
                                rtol=1e-6)
+
+
+def test_a_signal_line_without_a_gain_is_uncalibrated(tmp_path: Path) -> None:
+    """WFDB: a gain "zero or missing" is uncalibrated; a missing one had read as mV."""
+    hea = _gain_record(tmp_path, "0")
+    hea.write_text("g 1 100 50\ng.dat 16\n")
+    with pytest.warns(RuntimeWarning, match=r"g\.hea: channel '\w+' has an ADC gain of 0 or "
+                                            r"none \(uncalibrated\)"):
+        rec = read_record(hea)
+    assert list(rec.units.values()) == ["uncalibrated"]
+    np.testing.assert_allclose(rec.signals[rec.channels[0]], np.arange(50) * 10 / 200.0)
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("g.dat 16 1e400/mV 16 0 0 0 0 II", r"gain field '1e400/mV' is no finite number"),
+    ("g.dat 16x0 200/mV 16 0 0 0 0 II", r"format field '16x0' gives 0 samples per frame"),
+    ("g.dat 16 200/mV 16 0 0 0 0 II\ng.dat 212 200/mV 12 0 0 0 0 V",
+     r"signal file g\.dat is given the formats 16, 212: a file holds one format"),
+])
+def test_signal_lines_no_file_can_follow_are_named(tmp_path: Path, line: str,
+                                                   message: str) -> None:
+    """An infinite gain had read every value as 0 mV, 0 samples per frame as a "corrupt
+    signal file" (ZeroDivisionError), two formats in one file as the first one's."""
+    hea = _gain_record(tmp_path, "0")
+    hea.write_text(f"g {line.count(chr(10)) + 1} 100 50\n{line}\n")
+    with pytest.raises(RecordError, match=rf"g\.hea: corrupt WFDB header \(.*{message}"):
+        read_record(hea)
 
 
 @pytest.mark.parametrize("gain", ["abc(0)/mV", "200(x)/mV", "1E3/mV", "200/", "+200/mV",

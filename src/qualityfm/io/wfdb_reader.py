@@ -87,6 +87,8 @@ class Header:
     #: each signal's samples per frame and the byte its signal file's samples start at
     frame_samples: list[int] = field(default_factory=list)
     byte_offsets: list[int] = field(default_factory=list)
+    #: the signals a multi-segment record's line announces (its layout's channel count)
+    n_signals: int | None = None
 
     def signals_in(self, file: str) -> list[int]:
         """Positions of the signals stored in the signal file ``file``."""
@@ -151,7 +153,7 @@ def parse_header(path: Path) -> Header:
                               f"itself, {path.stem}, as a segment)")
         # units (stated or not) as each segment's header states them: see _read_segments
         return Header(fs, n_frames, [], [], [s for s in segments if s != "~"], set(), comments,
-                      seg_lens=seg_lens)
+                      seg_lens=seg_lens, n_signals=n_sig)
     signal_lines = body[1:]
     if len(signal_lines) != n_sig:
         raise RecordError(
@@ -181,11 +183,24 @@ def parse_header(path: Path) -> Header:
                 f"{path}: corrupt WFDB header ({signal}: gain field {p[2]!r} is not "
                 "gain[(baseline)][/units], e.g. 200(0)/mV)"
             )
+        if len(p) > 2 and not math.isfinite(float(re.split(r"[(/]", p[2])[0])):
+            raise RecordError(f"{path}: corrupt WFDB header ({signal}: gain field {p[2]!r} "
+                              "is no finite number)")  # 1e400: every value had read as 0
+        if fmt is not None and fmt.group(2) is not None and int(fmt.group(2)) == 0:
+            raise RecordError(f"{path}: corrupt WFDB header ({signal}: format field {p[1]!r} "
+                              "gives 0 samples per frame)")
+    for file in dict.fromkeys(p[0] for p in parts if p[0] != "~"):
+        kinds = {p[1].partition("x")[0].partition(":")[0].partition("+")[0] for p in parts
+                 if p[0] == file and len(p) > 1}
+        if len(kinds) > 1:  # WFDB stores one format per file: the others had read as its
+            raise RecordError(f"{path}: corrupt WFDB header (signal file {file} is given the "
+                              f"formats {', '.join(sorted(kinds))}: a file holds one format)")
     for k, (line, name) in enumerate(zip(signal_lines, names, strict=True)):
         _check_as_wfdb_reads(path, f"signal {k + 1}{f' {name!r}' if name else ''}", line)
     unstated = {i for i, p in enumerate(parts) if len(p) < 3 or "/" not in p[2]}
+    # a gain of 0, or none (WFDB: "zero or missing"), marks a signal uncalibrated
     uncalibrated = {i for i, p in enumerate(parts)
-                    if len(p) > 2 and float(re.split(r"[(/]", p[2])[0]) == 0}
+                    if len(p) < 3 or float(re.split(r"[(/]", p[2])[0]) == 0}
     units = {i: p[2].split("/", 1)[1] for i, p in enumerate(parts)
              if len(p) > 2 and "/" in p[2]}
     fields = [_FORMAT_FIELD.match(p[1]) if len(p) > 1 else None for p in parts]
@@ -549,9 +564,19 @@ def _layout(path: Path, header: Header) -> Any:
     faults = []
     for name in names:
         try:
-            return _segment_layout(path, name)
+            layout = _segment_layout(path, name)
         except RecordError as e:
             faults.append(e)
+            continue
+        if header.n_signals is not None and len(layout.sig_name) != header.n_signals:
+            # a fixed layout whose first segment holds fewer signals had dropped the others
+            # of later segments without a word (wfdb refuses such a record)
+            raise RecordError(
+                f"{path}: its record line announces {header.n_signals} signals, segment "
+                f"{name} holds {len(layout.sig_name)} ({', '.join(layout.sig_name)}): a record "
+                "whose segments hold other signals names them all in a layout segment (a "
+                "first segment of length 0)")
+        return layout
     if len(faults) > 1:
         first = str(faults[0]).removeprefix(f"{path}: ")
         raise RecordError(f"{path}: no segment header can be read: {first} (and "
@@ -972,7 +997,7 @@ def read_wfdb(
         if not multi and picked[j] in header.uncalibrated:  # a multi-segment record's: in
             unit = UNCALIBRATED  # its units already (_read_segments)
         if unit == UNCALIBRATED:
-            warn_at_caller(f"{path}: channel {name!r} has an ADC gain of 0 (uncalibrated): its "
+            warn_at_caller(f"{path}: channel {name!r} has an ADC gain of 0 or none (uncalibrated): "
                            "values are ADC units / 200, not physical units", RuntimeWarning)
         units[name] = unit
     if fs is not None and not any(np.isclose(fs, r, rtol=1e-6) for r in rates.values()):
