@@ -120,6 +120,16 @@ def test_the_fullest_of_two_tracks_of_a_channel_takes_its_name_and_idle_ones_are
     assert np.isfinite(rec.signals["ppg"]).all()
     both = read_record(full)
     assert both.fs["ppg_2"] == 125.0 and np.isnan(both.signals["ppg_2"]).mean() > 0.8
+    early = tmp_path / "early.vital"  # the ADC's PLETH ends where the monitor's takes over
+    vf = vitaldb.VitalFile()
+    vf.dtstart, vf.dtend = t0, t0 + 130
+    vf.add_track("SNUADC/PLETH", wave(100, range(100)), srate=100)
+    vf.add_track("Intellivue/PLETH", wave(100, range(100, 130)), srate=100)
+    vf.add_track("SNUADC/ECG_II", wave(100, range(130)), srate=100, unit="mV")
+    vf.to_vital(str(early))
+    late = read_record(early, channels=["ppg", "ecg_ii"], start=110, stop=120)
+    assert np.isfinite(late.signals["ppg"]).all()  # the fullest in the span: all NaN before
+    assert np.isfinite(read_record(early, channels=["ppg"]).signals["ppg"][:10000]).all()
 
     cropped = tmp_path / "cropped.vital"
     vitaldb.VitalFile(str(full)).crop(60, 120).to_vital(str(cropped))

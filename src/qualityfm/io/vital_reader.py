@@ -17,7 +17,7 @@ from typing import IO
 import numpy as np
 
 from qualityfm._caller import warn_at_caller
-from qualityfm.io.base import aligned_spans, patient_from_path, select_channels
+from qualityfm.io.base import aligned_spans, patient_from_path, sample_span, select_channels
 from qualityfm.io.channels import canonical_channel, canonical_names
 from qualityfm.io.record import Record, RecordError
 
@@ -234,9 +234,9 @@ def read_vital(
     A ``.vital`` file is one gzip stream, so the selected tracks are decoded whole and then cut
     to ``start``..``stop`` s (from the file's start). Several tracks of one channel (a
     monitor's PLETH beside the ADC's) are named fullest first: ``ppg`` is the track with the
-    most samples, ``ppg_2`` the next. A wave track without samples (a device declared but
-    idle, or cropped away) is left out with a warning. The record and patient id are the file
-    name (VitalDB names cases, not patients).
+    most samples in the span read, ``ppg_2`` the next. A wave track without samples (a device
+    declared but idle, or cropped away) is left out with a warning. The record and patient id
+    are the file name (VitalDB names cases, not patients).
     """
     header = _open(path, None, header_only=True)
     tracks = [name for name, trk in header.trks.items() if trk.type == _WAVE
@@ -304,7 +304,17 @@ def read_vital(
         raise RecordError(f"{path}: empty record (no wave track holds samples: "
                           f"{', '.join(map(repr, candidates))})")
     first = {b: bases.index(b) for b in wanted}  # channels in file order, fullest track first
-    kept = sorted(samples, key=lambda t: (first[canonical_channel(t)],
+
+    def held(t: str) -> int:
+        """Samples track ``t`` holds in the span read (a channel's track full elsewhere had
+        taken its name over one full within the span: an all-NaN PPG)."""
+        try:
+            a, b = sample_span(start, stop, float(header.trks[t].srate), len(samples[t]), path)
+        except RecordError:  # a span refused below, for every track alike
+            return 0
+        return int(np.isfinite(samples[t][a:b]).sum())
+
+    kept = sorted(samples, key=lambda t: (first[canonical_channel(t)], -held(t),
                                           -int(np.isfinite(samples[t]).sum()), tracks.index(t)))
     names = canonical_names(kept)
     signals: dict[str, np.ndarray] = {}
