@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import gc
 import hashlib
 import json
 import math
@@ -751,7 +752,12 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_after: int | None =
     finally:
         held_lock.close()
         if env.distributed and dist.is_initialized():
+            # the sharded modules' reference cycles hold the group's gloo threads: freed here,
+            # not at the interpreter's exit, where a rank had aborted ("terminate called
+            # without an active exception") after a finished run, failing the job
+            gc.collect()
             dist.destroy_process_group()
+            gc.collect()
 
 
 def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resume: bool,
