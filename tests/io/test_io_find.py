@@ -9,6 +9,7 @@ import pytest
 
 from helpers import shared_path
 from qualityfm.io import RecordError, canonical_channel, canonical_names, find_records, read_record
+from qualityfm.io.read import SUFFIXES
 
 
 def test_find_records_wfdb_samples_skips_segments() -> None:
@@ -301,3 +302,37 @@ def test_unopenable_folders_and_csv_files_are_found_and_named_not_dropped(
     for name in ("empty.csv", "blank.csv", "bom.csv"):
         with pytest.raises(RecordError, match=rf"{name}: empty record \(empty file\)"):
             read_record(tmp_path / name)
+
+
+def test_csv_files_of_no_text_are_found_and_named_not_taken_for_label_tables(
+        tmp_path: Path) -> None:
+    """A gzip-compressed CSV kept under .csv, or one of random bytes, had been taken for a
+    table of labels: no record, no skip, no word; a .csv.gz had vanished alike."""
+    import gzip
+
+    from qualityfm.io.read import passed_over_skips
+
+    text = "Time [s],PLETH\n" + "".join(f"{i / 125:.3f},{i % 7}\n" for i in range(500))
+    (tmp_path / "packed.csv").write_bytes(gzip.compress(text.encode()))
+    (tmp_path / "noise.csv").write_bytes(bytes(np.random.default_rng(0).integers(0, 256, 3000,
+                                                                              dtype=np.uint8)))
+    (tmp_path / "table.csv.gz").write_bytes(gzip.compress(text.encode()))
+    (tmp_path / "REFERENCE.csv").write_text("A00001,N\n")  # labels: still no record
+    assert find_records(tmp_path) == [tmp_path / "noise.csv", tmp_path / "packed.csv"]
+    with pytest.raises(RecordError, match=r"packed\.csv: gzip-compressed, not text: "
+                                          r"decompress it"):
+        read_record(tmp_path / "packed.csv")
+    with pytest.raises(RecordError, match=r"noise\.csv: binary data \(NUL bytes"):
+        read_record(tmp_path / "noise.csv")
+    reasons = [e["reason"] for e in passed_over_skips(tmp_path)]
+    assert reasons == [f"files of types not read: 1 .csv.gz (known: {', '.join(SUFFIXES)})"]
+
+
+def test_a_time_column_in_a_unit_not_read_is_named(tmp_path: Path) -> None:
+    """'Time [min]' had been told "no time column"."""
+    path = tmp_path / "minutes.csv"
+    path.write_text("Time [min],PLETH\n" + "".join(f"{i / 7500:.6f},{i % 7}\n"
+                                                  for i in range(300)))
+    with pytest.raises(RecordError, match=r"minutes\.csv: column 'Time \[min\]' is read as no "
+                                          r"time column: its unit 'min' is not one read"):
+        read_record(path)

@@ -16,6 +16,7 @@ from qualityfm.io.table_reader import (
     csv_has_time_column,
     csv_holds_samples,
     csv_is_utf16,
+    csv_not_text,
     csv_unreadable,
     read_csv,
     read_npy,
@@ -160,7 +161,8 @@ def find_records(path: str | Path) -> list[Path]:
         elif suffix in (".vital", ".npz"):
             found.append(file)
         elif suffix == ".csv" and not file.stem.endswith("_Numerics"):
-            if csv_has_time_column(file) or csv_unreadable(file):  # read_record says why
+            if (csv_has_time_column(file) or csv_unreadable(file)  # read_record says why
+                    or csv_not_text(file) is not None):
                 found.append(file)
     return sorted(f for f in found if f not in segments)
 
@@ -194,10 +196,13 @@ def passed_over(folder: str | Path, uci_read: bool = False) -> tuple[list[Path],
         if suffix == ".npy" or _orphan_signal(file, uci_read) or (
                 suffix == ".csv" and not file.stem.endswith("_Numerics")
                 and not csv_has_time_column(file) and not csv_unreadable(file)  # found
+                and csv_not_text(file) is None
                 and (csv_holds_samples(file) or csv_is_utf16(file))):
             no_rate.append(file)
         elif suffix in UNREAD_WAVEFORMS:
             other[suffix] += 1
+        elif file.name.lower().endswith(".csv.gz"):  # a compressed table: counted, not lost
+            other[".csv.gz"] += 1
     return no_rate, other
 
 

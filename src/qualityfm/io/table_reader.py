@@ -200,6 +200,23 @@ def csv_is_utf16(path: Path) -> bool:
         return False
 
 
+def csv_not_text(path: Path) -> str | None:
+    """Why a ``.csv`` file holds no text (compressed, an archive, binary bytes), or None; it
+    had been taken for a table of labels and passed over unsaid."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+    except OSError:  # named when read
+        return None
+    if head[:2] == b"\x1f\x8b":
+        return "gzip-compressed, not text: decompress it (gunzip) first"
+    if head[:4] == b"PK\x03\x04":
+        return "a zip archive, not text: extract it first"
+    if b"\0" in head and head[:2] not in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16: named so
+        return "binary data (NUL bytes in its first 4 KB), not text"
+    return None
+
+
 def csv_has_time_column(path: Path) -> bool:
     """Whether a CSV's header names a time column (a cheap test for ``find_records``)."""
     try:
@@ -494,6 +511,8 @@ def read_csv(
     """
     if csv_is_utf16(path):
         raise RecordError(f"{path}: UTF-16 text, which is not read: save it as UTF-8")
+    if (why := csv_not_text(path)) is not None:
+        raise RecordError(f"{path}: {why}")
     try:
         cells, sep, decimal, marked, preamble, blank = _csv_header(path)
     except OSError as e:
@@ -537,6 +556,12 @@ def read_csv(
                           f"'Time [s],PLETH,II', or in Python call "
                           f"read_record(path, fs=..., channel_names=[...])")
     if time_col is None and fs is None:
+        timed = next((c for c in cells if _TIME.match(_split_unit(c)[0].strip().lower())), None)
+        if timed is not None:  # "Time [min]": a time column in a unit not read
+            raise RecordError(f"{path}: column {timed!r} is read as no time column: its unit "
+                              f"{_split_unit(timed)[1] or timed!r} is not one read; give the "
+                              "times in seconds ('Time [s]') or milliseconds ('Time [ms]'), or "
+                              "in Python call read_record(path, fs=...)")
         raise RecordError(f"{path}: no time column; add one in seconds named 'Time [s]' (or "
                           f"in milliseconds, 'Time [ms]'), or in Python call "
                           f"read_record(path, fs=...)")
