@@ -237,3 +237,16 @@ def test_the_temporaries_of_one_file_are_removed_before_it_is_written_again(tmp_
     write_table([{"a": 1}], ["a"], tmp_path / "scores.csv")
     assert not left.exists() and other.exists() and mine.exists()
     assert (tmp_path / "scores.csv").read_text().splitlines() == ["a", "1"]
+
+
+def test_a_write_through_a_link_replaces_the_file_it_points_to(tmp_path) -> None:
+    """The link had been replaced by a plain file, the file it points to keeping the old
+    table (read through another link, stale results)."""
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "scores.csv"
+    target.write_text("old")
+    link = tmp_path / "scores.csv"
+    link.symlink_to(os.path.join("real", "scores.csv"))
+    assert atomic_write(link, lambda f: f.write(b"new")) == link
+    assert link.is_symlink() and target.read_text() == "new"
+    assert sorted(p.name for p in (tmp_path / "real").iterdir()) == ["scores.csv"]

@@ -96,7 +96,8 @@ def atomic_write_all(writes: Mapping[Path, Callable[[IO[bytes]], object]]) -> li
     done: list[tuple[Path, Path]] = []
     try:
         for path, write in writes.items():
-            done.append((_write_temporary(Path(path), write), Path(path)))
+            target = _through_links(Path(path))
+            done.append((_write_temporary(target, write), target))
         with _signals_held():  # a stop held here is raised after the folders are flushed
             for tmp, path in done:
                 try:
@@ -109,7 +110,13 @@ def atomic_write_all(writes: Mapping[Path, Callable[[IO[bytes]], object]]) -> li
         for tmp, _ in done:
             tmp.unlink(missing_ok=True)
         raise
-    return [path for _, path in done]
+    return [Path(path) for path in writes]
+
+
+def _through_links(path: Path) -> Path:
+    """The file a write to ``path`` replaces: a link's target, where the link stays (a link
+    replaced by the new file had left the file it points to holding the old contents)."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
 @contextlib.contextmanager
