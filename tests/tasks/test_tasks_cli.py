@@ -876,6 +876,37 @@ def test_predict_names_the_records_lacking_a_channel_the_fit_always_had(tmp_path
         "was fitted on held it: its output there is outside what it learnt"]
 
 
+def test_predict_leaves_empty_the_rows_of_no_channel_the_fit_always_had(tmp_path) -> None:
+    """PPG-only windows to an AF model fitted on ECG alone had each been written as a
+    confident normal rhythm (the same p_N 0.945 for every one), a warning aside."""
+    import csv
+    import warnings
+
+    from qualityfm.io import read_record
+    from qualityfm.tasks.pipeline import finetune_run
+
+    finetune_run("af", shared_path("cinc2017_af"), tmp_path / "run", init="classical",
+                 max_records=60)
+    folder = tmp_path / "new"
+    folder.mkdir()
+    rec = read_record(shared_path("bidmc", "bidmc_14_Signals.csv"), stop=40.0)
+    np.savez(folder / "ppg_only.npz", PLETH=rec.signals["ppg"], fs=rec.fs["ppg"])
+    shutil.copy(shared_path("cinc2017_af", "A00001.hea"), folder)
+    shutil.copy(shared_path("cinc2017_af", "A00001.mat"), folder)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = predict_run("af", tmp_path / "run", folder, tmp_path / "p.csv")
+    assert res["n"] == 2
+    assert any("1 row(s) hold none of the channels present in every window the model was "
+               "fitted on: their outputs are left empty" in str(w.message) for w in caught)
+    with open(tmp_path / "p.csv", newline="") as f:
+        rows = {r["record"]: r for r in csv.DictReader(f)}
+    blind, seen = rows["ppg_only"], rows["A00001"]
+    assert (blind["af"], blind["rhythm"]) == ("", "") and blind["p_af"] == "nan"
+    assert blind["p_N"] == "nan" and seen["af"] in ("0", "1") and seen["rhythm"] in "NAO~"
+    assert 0.0 <= float(seen["p_af"]) <= 1.0
+
+
 def test_a_plain_run_stopped_while_saving_resumes(tmp_path, monkeypatch) -> None:
     """The model's finetune.json, the mark of a finished run, is written last: a stop in the
     saves had left a folder refused as finished, without its summary (af: without its

@@ -1334,7 +1334,7 @@ def test_abp_targets_must_be_sbp_and_dbp_in_mmhg(recwarn) -> None:
         warnings.simplefilter("error")
         one = Finetuner("regression", init="none", config=TINY, mode="full", epochs=1, seed=0,
                         use_features=False).fit(x, bp[:, 0], groups=g)
-    assert one.predict(x).shape == (40, 1)
+    assert one.predict(x).shape == (40,)  # as y (it had been [40, 1]: p - y broadcast)
 
 
 def test_init_classical_is_refused_at_construction_naming_the_baseline(tmp_path) -> None:
@@ -1714,3 +1714,87 @@ def test_a_run_saved_with_settings_now_refused_still_loads(tmp_path) -> None:
     with pytest.raises(ValueError, match="patience must be an int >= 1, got 2.0"):
         Finetuner("vt-alarm", init="none", config=TINY, patience=2.0)
     Finetuner("vt-alarm", init="none", config=TINY, lr=0.0)  # a frozen encoder: allowed
+
+
+def _generic(task: str, y: np.ndarray, n: int = 40):
+    """A TaskDataset of task ``task`` on :func:`synthetic` windows with labels ``y``."""
+    from qualityfm.tasks.datasets import TaskDataset
+
+    x, _, g = synthetic(n)
+    return TaskDataset(task, x, np.ones((n, 2), bool), y, g.astype(str),
+                       np.array([f"r{i}" for i in range(n)]), np.zeros((n, 0)), [])
+
+
+@pytest.mark.parametrize("n_classes", [3, 5])
+def test_cross_validate_reports_a_generic_multiclass_model_over_its_own_classes(
+        n_classes: int) -> None:
+    """Any multiclass model had been reported as the AF rhythm (N, A, O, ~): an IndexError
+    with 3 or 5 classes, a macro F1 over three of four classes and a noisy AUROC otherwise."""
+    y = np.arange(40) % n_classes
+    res = cross_validate(lambda: ClassicalBaseline("multiclass"), _generic("af", y), k=2,
+                         n_boot=50)
+    pred = np.asarray(res["oof"]["score"]).argmax(axis=1)
+    assert sorted(res["class_f1"]) == [str(c) for c in range(n_classes)]
+    assert "noisy_auroc" not in res
+    assert res["accuracy"] == pytest.approx(np.mean(pred == y))
+    want = np.mean([M.f1((y == c).astype(int), (pred == c).astype(int))
+                    for c in range(n_classes)])
+    assert res["macro_f1"] == pytest.approx(want)
+
+
+@pytest.mark.parametrize("targets", [1, 3])
+def test_cross_validate_reports_generic_regression_targets(targets: int) -> None:
+    """A 1-D target had failed after the first fold (IndexError); three targets had been
+    reported as SBP and DBP with AAMI and BHS verdicts. Predictions of a model fitted on y
+    [N] are [N], as y (they had been [N, 1]: ``p - y`` broadcast to [N, N])."""
+    rng = np.random.default_rng(0)
+    y = rng.normal(50, 10, (40, targets)).astype(np.float32)
+    y = y[:, 0] if targets == 1 else y
+    res = cross_validate(lambda: ClassicalBaseline("regression"), _generic("abp", y), k=2,
+                         n_boot=50)
+    assert "sbp" not in res and len(res["targets"]) == targets
+    pred = np.asarray(res["oof"]["pred"]).reshape(40, -1)
+    y2 = y.reshape(40, -1)
+    for k, t in enumerate(res["targets"]):
+        assert t["mae"] == pytest.approx(np.mean(np.abs(pred[:, k] - y2[:, k])), rel=1e-6)
+    x, _, g = synthetic(40)
+    p = ClassicalBaseline("regression").fit(x, y, groups=g).predict(x)
+    assert p.shape == y.shape
+
+
+def test_float_binary_labels_are_stratified_as_classes_in_cross_validation() -> None:
+    """0.0/1.0 labels had been binned as regression targets: folds of 0 and 2 positives where
+    integer labels gave one each, a fold AUROC of NaN."""
+    y = np.zeros(40, int)
+    y[[0, 10, 20, 30]] = 1
+    ints = cross_validate(lambda: ClassicalBaseline("binary"), _generic("vt-alarm", y), k=4,
+                          n_boot=20)
+    floats = cross_validate(lambda: ClassicalBaseline("binary"),
+                            _generic("vt-alarm", y.astype(float)), k=4, n_boot=20)
+    assert floats["oof"]["fold"] == ints["oof"]["fold"]
+    assert floats["auroc"] == ints["auroc"]
+
+
+def test_features_a_model_does_not_read_are_named_and_fs_is_checked() -> None:
+    """Features given to a Finetuner without use_features had been ignored without a word;
+    an fs of the wrong type had failed inside the fit."""
+    x, y, g = synthetic(40)
+    ft = Finetuner("binary", init="none", config=TINY, epochs=1, batch_size=16)
+    with pytest.warns(UserWarning, match="features given, but this binary model does not "
+                                         "read them"):
+        ft.fit(x, y, groups=g, features=np.ones((40, 3)))
+    for fs in ("300", None, float("nan"), 0, True):
+        with pytest.raises(ValueError, match=r"fs must be the windows' sampling rate in Hz"):
+            Finetuner("binary", init="none", config=TINY, fs=fs)
+
+
+def test_a_loaded_model_refits_to_the_same_model(tmp_path) -> None:
+    """A backbone loaded from weights is built (drawing from the generator) before the head,
+    a loaded model's module is not: the refit's head had started elsewhere (probabilities up
+    to 0.87 apart)."""
+    x, y, g = synthetic(40)
+    ft = Finetuner("binary", init="pretrained", mode="linear", solver="adamw", epochs=2,
+                   batch_size=16, seed=3, use_features=False)
+    first = ft.fit(x, y, groups=g).predict_proba(x)
+    back = Finetuner.load(ft.save(tmp_path / "run"))
+    np.testing.assert_array_equal(back.fit(x, y, groups=g).predict_proba(x), first)

@@ -19,7 +19,9 @@ from qualityfm.tasks.evaluate import (
     binary_report,
     bp_report,
     cross_validate,
+    multiclass_report,
     paired_difference,
+    regression_report,
     rhythm_report,
 )
 from qualityfm.tasks.finetune import Finetuner, TaskEstimator
@@ -32,7 +34,7 @@ __all__ = [
     "TaskDataset", "TaskEstimator", "af_rhythm_decisions", "assert_disjoint", "binary_report",
     "bp_report", "build_task_dataset", "choose_threshold", "compare_run", "cross_validate",
     "evaluate_run", "feature_names", "finetune_run", "group_kfold", "group_split",
-    "iter_task_datasets", "load_estimator", "markdown_table", "metrics", "paired_difference",
-    "predict_run", "record_dataset", "report", "rhythm_report", "signal_features",
-    "window_features",
+    "iter_task_datasets", "load_estimator", "markdown_table", "metrics", "multiclass_report",
+    "paired_difference", "predict_run", "record_dataset", "regression_report", "report",
+    "rhythm_report", "signal_features", "window_features",
 ]

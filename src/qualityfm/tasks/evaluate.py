@@ -107,6 +107,52 @@ def rhythm_report(rhythm: np.ndarray, proba4: np.ndarray, groups=None, n_boot=10
     }
 
 
+def multiclass_report(y: np.ndarray, proba: np.ndarray, groups=None, n_boot: int = 1000,
+                      seed: int = 0) -> dict:
+    """A K-class model's accuracy and macro F1 over the classes its labels hold, with CIs, and
+    each class's F1 (``class_f1``, keyed by class index), of its most probable classes."""
+    proba = np.asarray(proba, float)
+    y, pred = np.asarray(y).astype(int), proba.argmax(axis=1)
+    classes = tuple(range(proba.shape[1]))
+
+    def mf1(t, p):
+        return M.macro_f1(t, p, classes)
+
+    def acc(t, p):
+        return float(np.mean(np.asarray(t) == np.asarray(p)))
+
+    return {
+        "n": int(len(y)),
+        "accuracy": acc(y, pred),
+        "accuracy_ci": list(M.bootstrap_ci(acc, y, pred, groups=groups, n_boot=n_boot,
+                                           seed=seed)),
+        "macro_f1": mf1(y, pred),
+        "macro_f1_ci": list(M.bootstrap_ci(mf1, y, pred, groups=groups, n_boot=n_boot,
+                                           seed=seed)),
+        "class_f1": {str(c): M.f1((y == c).astype(int), (pred == c).astype(int))
+                     for c in classes},
+    }
+
+
+def regression_report(y: np.ndarray, pred: np.ndarray, train_mean: np.ndarray, groups=None,
+                      n_boot: int = 1000, seed: int = 0) -> dict:
+    """Per target (``targets``, in the columns' order): mae with a CI, me, sd and mase against
+    ``train_mean`` (one per target, or per row and target)."""
+    y = np.asarray(y, float).reshape(len(y), -1)
+    pred = np.asarray(pred, float).reshape(len(pred), -1)
+    ref = np.broadcast_to(np.asarray(train_mean, float), y.shape)
+    targets = []
+    for k in range(y.shape[1]):
+        t, p = y[:, k], pred[:, k]
+        targets.append({
+            "mae": M.mae(t, p), "me": M.me(t, p), "sd": M.sd(t, p),
+            "mase": M.mase(t, p, ref[:, k]),
+            "mae_ci": list(M.bootstrap_ci(M.mae, t, p, groups=groups, n_boot=n_boot,
+                                          seed=seed, stratify=False)),
+        })
+    return {"n": int(len(y)), "targets": targets}
+
+
 def bp_report(y: np.ndarray, pred: np.ndarray, train_mean: np.ndarray, groups=None,
               n_boot: int = 1000, seed: int = 0) -> dict:
     """SBP and DBP objects: mae, me, sd, mase, aami, bhs, and a CI of the MAE; ``n`` rows,
@@ -188,8 +234,11 @@ def _fit_fold(est: TaskEstimator, ds: TaskDataset, y: np.ndarray, tr: np.ndarray
               te: np.ndarray, f: int) -> tuple[np.ndarray, np.ndarray, dict, list | None]:
     """Fit ``est`` on the rows ``tr``: its scores and decisions on ``te``, the fold's metrics
     and (regression) its training mean."""
-    est.fit(ds.X[tr], y[tr], ds.mask[tr], ds.groups[tr], ds.features[tr])
-    args = (ds.X[te], ds.mask[te], ds.features[te])
+    # features go to a model that reads them (a Finetuner without them warns of them)
+    features = ds.features if getattr(est, "use_features", True) else None
+    est.fit(ds.X[tr], y[tr], ds.mask[tr], ds.groups[tr],
+            None if features is None else features[tr])
+    args = (ds.X[te], ds.mask[te], None if features is None else features[te])
     train_mean = None
     with absences_named(est, ds.mask[te], [record_of(r) for r in ds.record_ids[te]],
                         f"fold {f + 1}: "):
@@ -202,6 +251,12 @@ def _fit_fold(est: TaskEstimator, ds: TaskDataset, y: np.ndarray, tr: np.ndarray
     if est.kind == "binary":
         fold.update(auroc=M.auroc(y[te], score), threshold=est.threshold,
                     tpr=M.tpr(y[te], pred), tnr=M.tnr(y[te], pred))
+    elif est.kind == "regression" and est.task != "abp":
+        train_mean = np.asarray(est.train_mean, float).tolist()
+        t, p = y[te].reshape(len(te), -1), np.asarray(pred).reshape(len(te), -1)
+        fold.update(mae=[M.mae(t[:, k], p[:, k]) for k in range(t.shape[1])],
+                    mase=[M.mase(t[:, k], p[:, k], train_mean[k]) for k in range(t.shape[1])],
+                    train_mean=train_mean)
     elif est.kind == "regression":
         train_mean = np.asarray(est.train_mean, float).tolist()
         # with each fold's training means the pooled MASE recomputes from the JSON alone
@@ -230,6 +285,10 @@ def cross_validate(
     y = ds.rhythm if target == "rhythm" else ds.y
     if y is None:
         raise ValueError(f"dataset of task {ds.task!r} has no {target!r} target")
+    probe = make()
+    kind, task = probe.kind, probe.task
+    if kind == "binary":  # 0/1 as floats: classes, stratified as such (they had been binned)
+        y = M._binary(y)
     n = len(y)
     stamp = ""
     if checkpoint is not None:
@@ -272,7 +331,6 @@ def cross_validate(
             auc = f", AUROC {fold['auroc']:.3f}" if "auroc" in fold else ""
             print(f"qualityfm: {'rhythm ' if target == 'rhythm' else ''}fold {f + 1}/{k} "
                   f"{what}{auc}", file=sys.stderr, flush=True)
-    kind = make().kind
     if kind == "binary":
         result = binary_report(y, oof_score, oof_pred, ds.groups, n_boot, seed,
                                alarm_score=ds.task == "vt-alarm")
@@ -280,8 +338,15 @@ def cross_validate(
         result["fold_auroc_mean"] = float(np.nanmean(aucs))
         finite = np.asarray(aucs, dtype=float)[np.isfinite(aucs)]  # the sample SD of the folds
         result["fold_auroc_sd"] = float(np.std(finite, ddof=1)) if len(finite) > 1 else None
-    elif kind == "multiclass":
+    elif kind == "multiclass" and task == "af4":
         result = rhythm_report(y, oof_score, ds.groups, n_boot, seed)
+    elif kind == "multiclass":  # any other classes: not the Challenge's N, A, O and ~
+        result = multiclass_report(y, oof_score, ds.groups, n_boot, seed)
+    elif task != "abp":  # any other targets: not SBP and DBP
+        ref = np.zeros((n, np.asarray(train_means[0]).size))
+        for f, tm in enumerate(train_means):
+            ref[fold_id == f] = tm
+        result = regression_report(y, oof_pred, ref, ds.groups, n_boot, seed)
     else:
         # MASE against each fold's own training mean, pooled: mean over rows of that fold's mean
         ref = np.zeros_like(oof_score)

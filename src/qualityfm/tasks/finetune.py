@@ -130,7 +130,10 @@ class TaskEstimator(ABC):
         fs: float = MODEL_FS,
     ) -> None:
         self.task = task
-        self.fs = fs  # of the windows X, for features computed from them
+        if not is_number(fs) or fs <= 0:  # '300', None, NaN: the fit had failed late
+            raise ValueError(f"fs must be the windows' sampling rate in Hz, a finite number "
+                             f"> 0, got {fs!r}")
+        self.fs = float(fs)  # of the windows X, for features computed from them
         self.kind, self.n_out = _task_kind(task)
         self.val_fraction = val_fraction
         self.calibration = calibration
@@ -146,6 +149,7 @@ class TaskEstimator(ABC):
         self.calibrator = Calibrator(calibration)
         self.threshold = 0.5
         self.train_mean: np.ndarray | None = None
+        self.target_1d = False  # regression fitted on y [N]: predictions [N], as y
         self.history: list[dict] = []
         #: channels the windows must hold (None: any; a custom encoder module's own affair)
         self.n_channels: int | None = len(MODEL_CHANNELS)
@@ -261,7 +265,9 @@ class TaskEstimator(ABC):
                 mask = mask.astype(bool)
             if self.reads_windows:
                 refuse_empty_rows(mask, given, "the model has nothing to judge there, and its "
-                                  "output would be a guess (vt-alarm: keep the alarm)")
+                                  "output would be a guess"
+                                  + (" (vt-alarm: keep the alarm)" if self.task == "vt-alarm"
+                                     else ""))
             X = _finite_windows(X, mask)
             warn_unscaled(X, mask, MODEL_CHANNELS)
         if features is not None and np.ndim(features) == 2 and np.shape(features)[1] == 0:
@@ -305,6 +311,10 @@ class TaskEstimator(ABC):
         self.n_out = _task_kind(self.task)[1]  # and another class count (multiclass)
         X, mask, features = self._inputs(X, mask, features)
         self.features_given = features is not None
+        if features is not None and not self.use_features:
+            warn_at_caller(f"features given, but this {self.task} model does not read them "
+                           "(use_features=False, or the task's default): pass "
+                           "use_features=True to put them in its head")
         self.features_width = None if features is None else int(np.shape(features)[1])
         self.train_windows = sorted(set(window_digests(features if X is None else X)))
         n = len(features) if X is None else len(X)
@@ -322,6 +332,7 @@ class TaskEstimator(ABC):
             if k and (y.ndim != 2 or y.shape[1] != k):
                 raise ValueError(f"task {self.task!r} needs y of shape [rows, {k}]"
                                  f"{TARGETS.get(self.task, '')}, got shape {list(y.shape)}")
+            self.target_1d = y.ndim == 1
             y = y.reshape(len(y), -1).astype(np.float32)
             bad = np.flatnonzero(~np.isfinite(y).all(axis=1))
             if len(bad):
@@ -333,7 +344,7 @@ class TaskEstimator(ABC):
         else:
             y = self._labels(y)
             if len(y) and (y == y[0]).all():
-                raise ValueError(f"y holds only class {y[0]}: a {self.task} classifier needs "
+                raise ValueError(f"y holds only class {y[0]}: a {self.task!r} classifier needs "
                                  "rows of two classes at least")
         if groups is None:
             warn_at_caller("no groups given: each row becomes its own group, so rows of one "
@@ -433,9 +444,11 @@ class TaskEstimator(ABC):
     def predict(
         self, X: np.ndarray, mask: np.ndarray | None = None, features: np.ndarray | None = None
     ) -> np.ndarray:
-        """Decisions at the validation threshold (binary), class index, or targets [N, K]."""
+        """Decisions at the validation threshold (binary), class index, or targets [N, K]
+        ([N] where the model was fitted on y [N])."""
         if self.kind == "regression":
-            return self._raw(*self._predict_inputs(X, mask, features))
+            out = self._raw(*self._predict_inputs(X, mask, features))
+            return out[:, 0] if self.target_1d else out
         return self.decide(self.predict_proba(X, mask, features))
 
     def _predict_inputs(self, X, mask, features) -> tuple:
@@ -472,6 +485,7 @@ class TaskEstimator(ABC):
             "features_given": self.features_given, "validation": self.validation,
             "features_width": self.features_width, "features_version": FEATURES_VERSION,
             "train_windows": self.train_windows, "always_present": self.always_present,
+            "target_1d": self.target_1d,
         }
 
     def set_protocol_state(self, s: dict) -> None:
@@ -490,6 +504,7 @@ class TaskEstimator(ABC):
         self.validation = s.get("validation", {})  # older files: none recorded
         self.train_windows = s.get("train_windows")  # older files: not kept
         self.always_present = s.get("always_present")  # older files: not kept
+        self.target_1d = s.get("target_1d", False)  # older files: predictions [N, K]
         version = s.get("features_version")
         if getattr(self, "use_features", True) and version != FEATURES_VERSION:
             warn_at_caller(
@@ -1015,6 +1030,9 @@ class Finetuner(TaskEstimator):
             raise ValueError(f"{made} {rate:g} Hz, X is at {self.fs:g} Hz "
                              f"(Finetuner fs): build the task data at {rate:g} Hz "
                              f"(build_task_dataset(..., fs={rate:g})) and pass fs={rate:g}")
+        # the head starts from the seed, whatever building the backbone drew (a fresh
+        # QualityFM draws, a loaded model's module does not: a refit had started elsewhere)
+        torch.default_generator.manual_seed(self.seed)
         self.net = TaskNet(copy.deepcopy(backbone), self.n_out, n_feat, self.dropout)
         self.net.to(self.device)
         if self.kind == "regression":

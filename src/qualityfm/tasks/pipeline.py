@@ -614,7 +614,9 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     ``p_true_alarm`` (calibrated) and ``true_alarm`` (1: keep the alarm, 0: suppress it, at
     the model's operating point); af ``p_af`` and ``af``, plus
     ``p_N``, ``p_A``, ``p_O``, ``p_noisy`` from its 4-class model and ``rhythm`` (A where
-    ``af`` is 1, else the most probable of N, O and ~); abp ``sbp`` and ``dbp`` (mmHg).
+    ``af`` is 1, else the most probable of N, O and ~); abp ``sbp`` and ``dbp`` (mmHg). A
+    row holding none of the channels present in every window the model was fitted on (a
+    PPG-only window to an AF model of ECG) gets empty outputs (:func:`blind_rows`).
     Records that cannot be read or hold no usable window are skipped and listed in the
     returned summary; windows of a record that give no row (no usable channel) are listed
     under ``left_out`` with their reason. Records are read ``records_per_part`` at a time, so
@@ -630,6 +632,7 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     digests: list[tuple[str, str]] = []
     window = _window_settings(summary, seconds, est)
     unseen: dict[str, list[tuple[str, str]]] = {}  # channel -> (file, record) of each row
+    n_blind = 0  # rows of none of the channels the model always read: outputs left empty
     for ds in iter_task_datasets(task, data, skipped, records_per_part=records_per_part,
                                  **window, max_records=max_records, left_out=left_out,
                                  cache_dir=cache_dir, labels=False, outputs=[Path(out)]):
@@ -643,6 +646,7 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
         for name, at in missing_channels(est.always_present, ds.mask):
             unseen.setdefault(name, []).extend(
                 (table["file"][i] if "file" in table else "", table["record"][i]) for i in at)
+        n_blind += int(blind_rows(est, ds.mask).sum())
         columns += [c for c in table if c not in columns]
         rows += [dict(zip(table, values, strict=True))
                  for values in zip(*table.values(), strict=True)]
@@ -653,6 +657,9 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
             records = [f"{file} ({record})" for file, record in keys]
         warn_at_caller(f"{name} is absent in {len(rows_at)} row(s) (records "
                        f"{listed(records)}){UNSEEN_ABSENCE}")
+    if n_blind:
+        warn_at_caller(f"{n_blind} row(s) hold none of the channels present in every window "
+                       "the model was fitted on: their outputs are left empty (no prediction)")
     write_table(rows, columns, Path(out))
     listed_in = "predict's summary (the command line prints it)"
     note_skipped(skipped, listed_in=listed_in)
@@ -680,23 +687,41 @@ def _prediction_table(task: str, est: TaskEstimator, rhythm: TaskEstimator | Non
     table["record"] = [r.removesuffix(window_id("", t)) if np.isfinite(t) else r
                        for r, t in zip(ds.record_ids.tolist(), starts.tolist(), strict=True)]
     table["start_s"] = starts.tolist()
+    blind = blind_rows(est, ds.mask)
     if est.kind == "regression":  # in float64: 121.6, not float32's 121.5999984741211
         bp = np.asarray(est.predict(*args), dtype=np.float64)
+        bp[blind] = np.nan
         table.update(sbp=bp[:, 0].round(1).tolist(), dbp=bp[:, 1].round(1).tolist())
         return table
     p_name, y_name = PREDICTION_COLUMNS[task]
-    proba = est.predict_proba(*args)
-    decision = est.decide(proba)
+    proba = np.asarray(est.predict_proba(*args), dtype=np.float64)
+    proba[blind] = np.nan
+    decision = np.zeros(len(proba), dtype=np.int64)
+    decision[~blind] = est.decide(proba[~blind])
     # unrounded: a probability rounded to 4 places can fall on the other side of the
     # threshold than the decision beside it
-    table[p_name] = np.asarray(proba, dtype=np.float64).tolist()
-    table[y_name] = decision.tolist()
+    table[p_name] = proba.tolist()
+    table[y_name] = [None if b else int(d) for b, d in zip(blind, decision, strict=True)]
     if rhythm is not None:  # af: the rhythm agrees with the AF decision
-        proba4 = rhythm.predict_proba(*_inputs_for(rhythm, ds))
+        proba4 = np.asarray(rhythm.predict_proba(*_inputs_for(rhythm, ds)), dtype=np.float64)
+        proba4[blind] = np.nan
         for k, name in enumerate(RHYTHM_COLUMNS[:-1]):
-            table[name] = np.asarray(proba4[:, k], dtype=np.float64).tolist()  # unrounded
-        table["rhythm"] = [RHYTHMS[k] for k in af_rhythm_decisions(proba4, decision)]
+            table[name] = proba4[:, k].tolist()  # unrounded
+        codes = np.zeros(len(proba4), dtype=np.int64)
+        codes[~blind] = af_rhythm_decisions(proba4[~blind], decision[~blind])
+        table["rhythm"] = [None if b else RHYTHMS[k] for b, k in zip(blind, codes, strict=True)]
     return table
+
+
+def blind_rows(est: TaskEstimator, mask: np.ndarray) -> np.ndarray:
+    """Rows that hold none of the channels present in every window ``est`` was fitted on
+    (a PPG-only window to an AF model fitted on ECG): it never saw such a row, and its output
+    there had been written as a confident answer (a normal rhythm at p_N 0.945). predict
+    leaves their outputs empty."""
+    need = np.asarray(est.always_present or [], dtype=bool)
+    if not need.any() or len(need) != mask.shape[1]:
+        return np.zeros(len(mask), dtype=bool)
+    return ~mask[:, need].any(axis=1)
 
 
 def _slug(row: str) -> str:
