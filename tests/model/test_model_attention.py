@@ -142,3 +142,13 @@ def test_masks_built_under_inference_mode_serve_training(kernel: str) -> None:
     out.square().sum().backward()
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
     torch.testing.assert_close(out.detach(), first)
+
+
+def test_a_window_past_the_input_costs_the_input_not_the_window() -> None:
+    """Blocks of half the window over 6 tokens had asked for a 60 GB score tensor at a
+    window of 100000; they are capped at the input, the outputs those of the dense kernel."""
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(1, 2, 6, 8, dtype=torch.float64) for _ in range(3))
+    got = local_attention(q, k, v, 100_000, (0,))
+    want = dense_attention(q, k, v, 100_000, (0,))
+    torch.testing.assert_close(got, want)

@@ -487,3 +487,23 @@ def test_embed_refuses_a_window_without_a_present_channel() -> None:
         model.embed(x)
     with torch.no_grad():
         assert model.embed(x[:2], np.array([[1, 1], [1, 0]], bool)).shape == (2, 32)
+
+
+def test_an_integer_mask_reads_as_the_bool_one_and_others_are_refused() -> None:
+    """A uint8 mask of ones had embedded every present channel as absent 254 times (~ of 1
+    in uint8), cosine 0.23 to the bool mask's embedding, a deprecation warning aside."""
+    from qualityfm.model.network import pool_encoder
+
+    torch.manual_seed(0)
+    cfg = QualityFMConfig(d_model=16, n_layers=1, n_heads=2, d_ff=16, stem_channels=(4, 8, 16),
+                          n_bins=16, n_samples=600, dropout=0.0)
+    model = QualityFM(cfg).eval()
+    x = torch.rand(2, 2, 600) * 2 - 1
+    mask = torch.tensor([[True, True], [False, True]])
+    with torch.no_grad():
+        want = pool_encoder(model.encoder, x, mask)
+        for dtype in (torch.uint8, torch.int64):
+            torch.testing.assert_close(pool_encoder(model.encoder, x, mask.to(dtype)), want)
+        for bad in (mask.float(), mask.to(torch.int64) * 2):
+            with pytest.raises(ValueError, match="mask must be bool"):
+                pool_encoder(model.encoder, x, bad)

@@ -112,6 +112,9 @@ def test_ecg_fallback_lead() -> None:
         Record("r", {"ecg_ii": rec.signals["ecg_avf"]}, {"ecg_ii": 250.0})).x[:, 1])
     w_no = make_windows(rec, WindowConfig(ecg_fallback=False))
     assert not w_no.fallback and not w_no.mask[:, 1].any()
+    rec.signals["ecg_avf"][int(250 * 30):int(250 * 60)] = 0.0  # a record of no lead II
+    assert make_windows(rec).rejected == [] and "ecg_ii (from ecg_avf): flat" in make_windows(
+        rec).notes  # the lead that was flat is named (the row had named a lead II)
 
 
 def test_short_record_and_no_channel() -> None:

@@ -72,6 +72,9 @@ def test_ema_update_matches_formula_and_edges() -> None:
         ema_update(teacher, student, 1.5)
     with pytest.raises(ValueError, match="tensors"):
         ema_update(teacher, nn.Linear(4, 3), 0.5)
+    with pytest.raises(ValueError, match=r"teacher tensor 0 has shape \[4, 3\], the student's "
+                                         r"\[1, 3\]: not the same network"):
+        ema_update(nn.Linear(3, 4), nn.Linear(3, 1), 0.5)  # had broadcast the student's rows
 
 
 def test_recipes_and_validation() -> None:

@@ -111,7 +111,7 @@ def local_attention(
     bsz, heads, length, dh = q.shape
     scale = dh**-0.5
     radius = window // 2
-    block = max(1, radius)
+    block = max(1, min(radius, length))  # a window past the input (scores of 1.5 window^2)
     n_blocks = math.ceil(length / block)
     pad = n_blocks * block - length
     gidx, allowed = _constant(

@@ -72,6 +72,18 @@ def mean_over_shifts(fn: Callable[[Tensor], Tensor], x: Tensor, shifts: int = 1,
     return out / shifts
 
 
+def as_bool_mask(mask: Tensor) -> Tensor:
+    """A channel mask as bool: 0/1 integers are taken (``~`` of a uint8 mask of ones had read
+    as 254, every token shifted by the absent embedding that many times); floats and other
+    integers are refused."""
+    if mask.dtype == torch.bool:
+        return mask
+    if mask.is_floating_point() or mask.is_complex() or not ((mask == 0) | (mask == 1)).all():
+        raise ValueError(f"mask must be bool (True = present) or 0/1 integers, got dtype "
+                         f"{mask.dtype}")
+    return mask.bool()
+
+
 class Encoder(nn.Module):
     """Conv (or residual) tokeniser + windowed transformer; absent channels get a learned
     embedding."""
@@ -89,6 +101,7 @@ class Encoder(nn.Module):
         ``stem_maps`` also the stem's last feature maps (see ``Trunk.forward``)."""
         if mask is None:
             return self.trunk(x, stem_maps=stem_maps)
+        mask = as_bool_mask(mask)
         missing = (~mask).to(x.dtype)
         x = torch.where(mask[:, :, None], x, torch.zeros((), dtype=x.dtype, device=x.device))
         return self.trunk(x, offset=missing @ self.absent.weight.to(x.dtype), stem_maps=stem_maps)
@@ -202,7 +215,10 @@ class QualityFM(nn.Module):
         return x, mask
 
     def encode(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        """x [B, C, T] (tensor or array), mask bool [B, C] or None -> tokens [B, L, d]."""
+        """x [B, C, T] (tensor or array), mask bool [B, C] or None -> tokens [B, L, d]. With
+        ``mask`` None every channel is read as present, a flat one too (unlike :meth:`embed`,
+        which then reads a flat channel as absent); NaN in x is not checked here (``embed``
+        refuses it)."""
         x, mask = self._inputs(x, mask)
         if len(x) == 0:
             return x.new_zeros((0, self.cfg.n_tokens(x.shape[-1]), self.cfg.d_model))

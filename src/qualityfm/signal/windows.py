@@ -281,8 +281,9 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
 
     def why(k: int, absent: bool) -> str:
         """What makes the channels of window ``k`` unusable (absent ones only if ``absent``)."""
-        return "; ".join(
-            f"{c}: " + ("absent" if not present[ci] else
+        return "; ".join(  # a lead standing for II named too: the record may hold no II
+            f"{c}{f' (from {sources[c]})' if sources.get(c, c) != c else ''}: "
+            + ("absent" if not present[ci] else
                         f"{100 * nan_frac[k, ci]:.0f}% NaN" if bad_nan[k, ci] else "flat")
             for ci, c in enumerate(cfg.channels)
             if not usable[k, ci] and (absent or present[ci]))

@@ -39,6 +39,10 @@ def ema_update(
     s = ema_tensors(student) if isinstance(student, nn.Module) else list(student)
     if len(t) != len(s):
         raise ValueError(f"teacher has {len(t)} tensors but student has {len(s)}")
+    for i, (a, b) in enumerate(zip(t, s, strict=True)):
+        if a.shape != b.shape:  # foreach_lerp would broadcast [1, 3] into [4, 3]
+            raise ValueError(f"teacher tensor {i} has shape {list(a.shape)}, the student's "
+                             f"{list(b.shape)}: not the same network")
     if m == 1.0:
         return
     torch._foreach_lerp_(t, s, 1.0 - m)
