@@ -1436,9 +1436,13 @@ def test_a_cv_whose_fold_trains_on_one_class_is_refused_before_any_fit() -> None
                      np.array([f"r{i}" for i in range(12)]), window_features(x, None, 300.0), [])
     fitted = []
 
+    class Counted(ClassicalBaseline):
+        def fit(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            fitted.append(1)
+            return super().fit(*args, **kwargs)
+
     def make() -> ClassicalBaseline:
-        fitted.append(1)
-        return ClassicalBaseline("vt-alarm", seed=0, max_iter=5)
+        return Counted("vt-alarm", seed=0, max_iter=5)
 
     with pytest.raises(ValueError, match=r"class 1 is held by 1 patient\(s\)/record\(s\): "
                                          r"with 3 folds, fold \d's training rows hold none of "
