@@ -149,3 +149,12 @@ def test_a_numbered_lead_is_still_an_ecg() -> None:
     assert not is_ecg("spo2_2") and not is_ecg("ppg_2_2")
     assert canonical_names(["SpO2_1", "HR_2", "V1", "V_1"]) == ["spo2_1", "hr_2", "ecg_v1",
                                                                 "ecg_v1_2"]
+
+
+def test_a_label_with_its_unit_in_brackets_names_its_signal() -> None:
+    """WFDB and .vital labels such as 'ECG II (mV)' had become ecg_ii_mv: no ECG II."""
+    from qualityfm.io import canonical_channel
+
+    assert [canonical_channel(n) for n in ("ECG II (mV)", "ABP [mmHg]", "ART (mmHg)",
+                                           "CVP[mmHg]", "Pleth HR (bpm)", "foo (mV)")] == [
+        "ecg_ii", "abp", "abp", "cvp", "pleth_hr_bpm", "foo_mv"]

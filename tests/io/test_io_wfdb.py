@@ -1100,3 +1100,18 @@ def test_write_wfdb_keeps_adc_counts_exactly_and_names_what_it_cannot_write(tmp_
     with pytest.raises(RecordError, match=r"r8: channel\(s\) \['ppg'\] hold an infinite sample"):
         write_wfdb(Record("r8", {"ppg": np.r_[wave[:9], np.inf]}, {"ppg": 125.0}), tmp_path)
     assert not (tmp_path / "r9.hea").exists() and not (tmp_path / "r8.hea").exists()
+
+
+def test_a_null_signal_reads_as_missing_samples(tmp_path: Path) -> None:
+    """A signal line of file '~' (format 0, no samples stored) reads as NaN, as WFDB reads
+    it; it had failed the whole record as a "truncated or corrupt signal file" (KeyError)."""
+    (tmp_path / "n.dat").write_bytes(np.arange(500, dtype="<i2").tobytes())
+    hea = tmp_path / "n.hea"
+    hea.write_text("n 2 100 500\nn.dat 16 200/mV 16 0 0 0 0 II\n~ 0 1/NU 16 0 0 0 0 PLETH\n")
+    with pytest.warns(RuntimeWarning, match=r"n\.hea: 'PLETH': null signal\(s\) \(file '~', "
+                                            r"no samples stored\), read as missing samples"):
+        rec = read_record(hea, start=1.0, stop=2.0)
+    assert rec.channels == ["ecg_ii", "ppg"] and np.isnan(rec.signals["ppg"]).all()
+    np.testing.assert_allclose(rec.signals["ecg_ii"], np.arange(100, 200) / 200.0, rtol=1e-6)
+    with pytest.raises(RecordError, match=r"n\.hea: empty record \(its signals read are null"):
+        read_record(hea, channels=["ppg"])

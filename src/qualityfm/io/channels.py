@@ -37,6 +37,9 @@ _ALIASES: dict[str, str] = {
     "co2": "co2", "cvp": "cvp", "pap": "pap",
 }
 
+#: The canonical names of signals (a label of another, or a number, keeps its own).
+_KNOWN = frozenset(_ALIASES.values())
+
 #: Numbered channels of an unnamed lead (MIT-BIH NSR ``ECG1``, ``ECG2``) and of an arterial line.
 _NUMBERED = ((re.compile(r"^(ecg|ekg)\d+$"), "ecg"), (re.compile(r"^(art|abp)\d+$"), "abp"))
 
@@ -88,8 +91,18 @@ def is_numbered_channel(name: str) -> bool:
     return bool(numbered) and canonical_channel(numbered.group(1)) == numbered.group(1)
 
 
+#: A label's trailing unit in brackets (``ECG II (mV)``, ``ABP [mmHg]``).
+_UNIT_SUFFIX = re.compile(r"(.+?)\s*[\[(]\s*[A-Za-z%/^µ]{1,8}\s*[\])]")
+
+
 def _label_channel(name: str) -> str:
     """:func:`canonical_channel` of a label, numbered names aside."""
+    with_unit = _UNIT_SUFFIX.fullmatch(name.strip())
+    if with_unit and not _derived(name, ""):  # the signal named before its unit (it had
+        # been ecg_ii_mv); a rate's unit says a number (PLETH (bpm)), not the wave
+        channel = _label_channel(with_unit.group(1))
+        if channel in _KNOWN:
+            return channel
     key = _key(name)
     if key in _ALIASES:
         return _ALIASES[key]

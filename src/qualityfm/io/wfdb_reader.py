@@ -954,13 +954,23 @@ def read_wfdb(
     names = canonical_names(file_labels)
     picked = select_channels(names, channels, path, file_labels)  # read only those
     names = [names[i] for i in picked]
+    # null signals (file '~', no samples stored) read as missing samples, as WFDB reads them
+    # (wfdb's KeyError had read as a "truncated or corrupt signal file")
+    stored = picked if multi else [i for i in picked if header.files[i] != "~"]
+    if not stored:
+        raise RecordError(f"{path}: empty record (its signals read are null signals, file "
+                          "'~': no samples stored)")
+    if len(stored) < len(picked):
+        nulls = ", ".join(repr(file_labels[i]) for i in picked if i not in stored)
+        warn_at_caller(f"{path}: {nulls}: null signal(s) (file '~', no samples stored), read "
+                       "as missing samples", RuntimeWarning)
     if not multi:
-        _check_dat_length(path, header, picked, i1)
+        _check_dat_length(path, header, stored, i1)
     try:
         if multi:
             rec = _read_segments(path, header, layout, picked, i0, i1)
         else:
-            rec, samples, i1 = _read_frames(base, header, picked, i0, i1, n_frames)
+            rec, samples, i1 = _read_frames(base, header, stored, i0, i1, n_frames)
     except RecordError:
         raise
     except ImportError as e:  # soundfile for FLAC-compressed signals (formats 508-532)
@@ -972,11 +982,17 @@ def read_wfdb(
     signals: dict[str, np.ndarray] = {}
     rates: dict[str, float] = {}
     units: dict[str, str] = {}
+    at = {p: k for k, p in enumerate(stored)}
     for j, name in enumerate(names):
-        spf = int(rec.samps_per_frame[j])
-        # a header without a sample count is read to the file's end: keep the span
-        x = np.ascontiguousarray((rec.e_p_signal if multi else samples)[j][: (i1 - i0) * spf],
-                                 dtype=np.float32)
+        k = at.get(picked[j])  # None: a null signal
+        if k is None:
+            spf = header.frame_samples[picked[j]]
+            x = np.full((i1 - i0) * spf, np.nan, np.float32)
+        else:
+            spf = int(rec.samps_per_frame[k])
+            # a header without a sample count is read to the file's end: keep the span
+            x = np.ascontiguousarray((rec.e_p_signal if multi else samples)[k][: (i1 - i0) * spf],
+                                     dtype=np.float32)
         if len(x) != (i1 - i0) * spf:
             raise RecordError(
                 f"{path}: truncated signal file: channel {name!r} has {len(x)} samples, "
@@ -990,7 +1006,8 @@ def read_wfdb(
         signals[name] = x
         rates[name] = frame_fs * spf
         # the header's own text where it states the units (wfdb drops the µ of µV)
-        unit = (rec.units[j] if multi else header.units.get(picked[j], rec.units[j])) or "NU"
+        unit = (rec.units[j] if multi else header.units.get(
+            picked[j], rec.units[k] if k is not None else "")) or "NU"
         unstated = rec.unstated[j] if multi else picked[j] in header.unstated
         if unstated and name.split("_")[0] in _UNITLESS_WHEN_UNSTATED:
             unit = "NU"
