@@ -285,3 +285,20 @@ def test_an_alarm_label_without_a_type_is_written_without_one(tmp_path: Path) ->
     hea = write_wfdb(rec, tmp_path)
     assert read_record(hea).labels == {"alarm_true": True}
     assert build_task_dataset("vt-alarm", hea).y.tolist() == [1]
+
+
+def test_object_arrays_and_a_folder_for_a_signal_file_are_named(tmp_path: Path) -> None:
+    """An .npz of a Python object array had read as "truncated or corrupt"; a folder named as
+    a WFDB signal file as a "truncated signal file" of the folder's size."""
+    ragged = np.empty(2, dtype=object)
+    ragged[:] = [np.zeros(3), np.zeros(5)]
+    np.savez(tmp_path / "obj.npz", PLETH=ragged, fs=125.0)
+    np.save(tmp_path / "obj.npy", ragged, allow_pickle=True)
+    for path, kwargs in ((tmp_path / "obj.npz", {}),
+                         (tmp_path / "obj.npy", {"fs": 125.0, "channel_names": ["PLETH"]})):
+        with pytest.raises(RecordError, match=r"obj\.np[yz]: an array holds Python objects"):
+            read_record(path, **kwargs)
+    (tmp_path / "g.dat").mkdir()
+    (tmp_path / "g.hea").write_text("g 1 100 50\ng.dat 16 200/mV 16 0 0 0 0 II\n")
+    with pytest.raises(RecordError, match=r"g\.hea: its signal file g\.dat is a folder"):
+        read_record(tmp_path / "g.hea")

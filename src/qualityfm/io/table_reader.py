@@ -820,6 +820,16 @@ def _parse(
         raise RecordError(f"{path}: corrupt CSV ({e})") from e
 
 
+def _load_fault(path: Path, err: Exception, kind: str) -> RecordError:
+    """What NumPy's failure to load ``path`` says of it: an array of Python objects (its
+    "allow_pickle" error had read as a corrupt file), else a truncated or corrupt file."""
+    if "Object arrays" in str(err) or "Python objects" in str(err):  # .npz, .npy (mmap)
+        return RecordError(f"{path}: an array holds Python objects (saved from a list of arrays "
+                           "or of mixed types?), not numbers: save each channel as a numeric "
+                           "array")
+    return RecordError(f"{path}: truncated or corrupt {kind} file ({err})")
+
+
 def read_npy(
     path: Path,
     channels: Sequence[str] | None = None,
@@ -840,7 +850,7 @@ def read_npy(
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
-        raise RecordError(f"{path}: truncated or corrupt .npy file ({e})") from e
+        raise _load_fault(path, e, ".npy") from e
     if arr.ndim == 1:
         arr = arr[None]
     if arr.ndim != 2 or arr.dtype.kind not in "iuf":
@@ -995,7 +1005,7 @@ def read_npz(
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
         if isinstance(e, RecordError):
             raise
-        raise RecordError(f"{path}: truncated or corrupt .npz file ({e})") from e
+        raise _load_fault(path, e, ".npz") from e
     return Record(path.stem, signals, rates,
                   units={n: "" for n in signals}, patient_id=patient_from_path(path, path.stem),
                   source=str(path), start_time=start_time)

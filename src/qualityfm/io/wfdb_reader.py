@@ -867,6 +867,8 @@ def _check_dat_length(path: Path, header: Header, picked: Sequence[int], needed:
         signals = header.signals_in(name)
         if name == "~" or any(header.formats[k] not in _BYTES_PER_SAMPLE for k in signals):
             continue
+        if (path.parent / name).is_dir():  # its size had read as a truncated file's
+            raise RecordError(f"{path}: its signal file {name} is a folder")
         try:
             size = (path.parent / name).stat().st_size - header.byte_offsets[signals[0]]
         except OSError:
