@@ -575,3 +575,16 @@ def test_a_folder_given_twice_lists_what_it_passes_over_once(records: Path,
     once = score_files([records], tmp_path / "a.csv")["passed_over"]
     twice = score_files([records, f"{records}/"], tmp_path / "b.csv")["passed_over"]
     assert len(once) == 1 and twice == once
+
+
+def test_the_seconds_after_each_records_last_window_are_counted(tmp_path) -> None:
+    """A 45-s record gave one 30-s window and its last 15 s were never scored, unsaid."""
+    from qualityfm.inference import score_files
+    from qualityfm.signal.synthetic import synthesize
+
+    for name, seconds in (("a", 45.0), ("b", 60.0)):
+        rec = synthesize(seconds, fs=125.0, seed=1)
+        np.savez(tmp_path / f"{name}.npz", PLETH=rec.signals["ppg"], II=rec.signals["ecg_ii"],
+                 fs=125.0)
+    summary = score_files([tmp_path], tmp_path.parent / "s.csv")
+    assert summary["n_windows"] == 3 and summary["unscored_s"] == pytest.approx(15.0)

@@ -90,11 +90,13 @@ def embed_files(
     n_records = n_unusable = 0
     passed: list[dict[str, str]] = []
     unusable: list[dict[str, str]] = []  # records of no usable window
+    unscored = 0.0
     for item in iter_file_windows(inputs, window, skipped, passed_over=passed,
                                   keep_unusable=True,
                                   outputs=[out, out.with_suffix(".index.csv")]):
         n_records += 1
         n_unusable += len(item.rejected)
+        unscored += item.unscored_s
         if len(item.x) == 0:  # every window unusable: counted above, nothing to embed,
             reason = "; ".join(sorted({why for _, why in item.rejected})) or "no window"
             unusable.append({"record": str(item.path), "reason": f"no usable window: {reason}"})
@@ -113,7 +115,8 @@ def embed_files(
             })
     dim = pooled_dim(model.encoder, pool)
     summary = {"out": str(out) if rows else None, "n_records": n_records,
-               "n_windows": len(rows), "n_unusable": n_unusable, "dim": dim,
+               "n_windows": len(rows), "n_unusable": n_unusable,
+               "unscored_s": round(unscored, 3), "dim": dim,
                "unusable": unusable, "skipped": skipped, "passed_over": passed}
     if not rows:  # an earlier embedding at ``out`` stays as it was
         return summary

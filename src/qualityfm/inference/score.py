@@ -208,7 +208,9 @@ def score_files(
     model's windows (its ``n_samples`` at its ``fs``; 30 s at 300 Hz without a model).
     ``ecg_rules``: the ECG quality's rrSQI rules (default: QualityFM's 40-120 bpm).
     Returns a summary: windows and records written (``n_unusable`` of the windows had no
-    usable channel: bad rows, their reason under ``unusable``), the records skipped with the
+    usable channel: bad rows, their reason under ``unusable``), ``unscored_s``, the seconds
+    at the records' ends after their last window (each shorter than a window), the records
+    skipped with the
     reason, and the files of the folders that are no record here (``passed_over``).
     """
     out = check_output(out, what="score")
@@ -224,15 +226,18 @@ def score_files(
     passed: list[dict[str, str]] = []
     rows: list[dict] = []
     n_records = n_unusable = 0
+    unscored = 0.0
     for item in iter_file_windows(inputs, window, skipped, ecg_rules, passed,
                                   keep_unusable=True, outputs=[out]):
         rows.extend(score_rows(item, model, batch_size, precision))
         n_records += 1
         n_unusable += len(item.rejected)
+        unscored += item.unscored_s
     if rows:  # none: an earlier table at ``out`` stays as it was
         write_table(rows, SCORE_COLUMNS, out)
     return {"out": str(out) if rows else None, "n_records": n_records, "n_windows": len(rows),
-            "n_unusable": n_unusable, "skipped": skipped, "passed_over": passed}
+            "n_unusable": n_unusable, "unscored_s": round(unscored, 3), "skipped": skipped,
+            "passed_over": passed}
 
 
 def table_writer(rows: list[dict], columns: Iterable[str],

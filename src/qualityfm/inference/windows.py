@@ -25,7 +25,9 @@ from qualityfm.quality import RRRules
 from qualityfm.signal import WindowConfig
 
 if TYPE_CHECKING:  # the model (and torch) only where a model is given
+    from qualityfm.io import Record
     from qualityfm.model import QualityFMConfig
+    from qualityfm.signal.windows import Windows
 
 
 @dataclass
@@ -50,6 +52,8 @@ class FileWindows:
     recorded: np.ndarray | None = None
     #: the names of the C channels, in order (the window config's)
     channels: tuple[str, ...] = MODEL_CHANNELS
+    #: seconds at the record's end after its last window, shorter than a window: not scored
+    unscored_s: float = 0.0
 
 
 def model_window(cfg: QualityFMConfig) -> WindowConfig:
@@ -149,7 +153,19 @@ def iter_file_windows(
             rejected_off=win.rejected_off,
             recorded=win.recorded,
             channels=tuple(cfg.channels),
+            unscored_s=unscored_tail(record, win, cfg),
         )
+
+
+def unscored_tail(record: Record, win: Windows, cfg: WindowConfig) -> float:
+    """Seconds of ``record`` after the end of its last window (kept or rejected): a part
+    shorter than a window, which no row scores (the span before a monitor's alarm at a
+    record's end may lie there)."""
+    starts = [*win.start.tolist(), *(t for t, _ in win.rejected)]
+    if not starts or not record.signals:
+        return 0.0
+    duration = max(len(x) / record.fs[c] for c, x in record.signals.items())
+    return max(0.0, round(duration - (max(starts) + cfg.seconds), 6))
 
 
 def _skip(skipped: list[dict[str, str]] | None, record: str, reason: str) -> None:
