@@ -1802,3 +1802,14 @@ def test_a_loaded_model_refits_to_the_same_model(tmp_path) -> None:
     first = ft.fit(x, y, groups=g).predict_proba(x)
     back = Finetuner.load(ft.save(tmp_path / "run"))
     np.testing.assert_array_equal(back.fit(x, y, groups=g).predict_proba(x), first)
+
+
+def test_a_full_fine_tune_of_a_flex_encoder_on_the_cpu_is_refused_by_name() -> None:
+    """torch's "does not support backward on CPU" had come from inside the first step."""
+    import dataclasses
+
+    x, y, g = synthetic(40)
+    flex = dataclasses.replace(TINY, attention="flex")
+    with pytest.raises(ValueError, match="attention 'flex' cannot train on CPU"):
+        Finetuner("binary", init="none", config=flex, mode="full", epochs=1,
+                  device="cpu").fit(x, y, groups=g)

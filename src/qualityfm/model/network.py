@@ -73,14 +73,13 @@ def mean_over_shifts(fn: Callable[[Tensor], Tensor], x: Tensor, shifts: int = 1,
 
 
 def as_bool_mask(mask: Tensor) -> Tensor:
-    """A channel mask as bool: 0/1 integers are taken (``~`` of a uint8 mask of ones had read
-    as 254, every token shifted by the absent embedding that many times); floats and other
-    integers are refused."""
+    """A channel mask as bool: 0/1 numbers are taken (``~`` of a uint8 mask of ones had read
+    as 254, every token shifted by the absent embedding that many times); others refused."""
     if mask.dtype == torch.bool:
         return mask
-    if mask.is_floating_point() or mask.is_complex() or not ((mask == 0) | (mask == 1)).all():
-        raise ValueError(f"mask must be bool (True = present) or 0/1 integers, got dtype "
-                         f"{mask.dtype}")
+    if mask.is_complex() or not bool(((mask == 0) | (mask == 1)).all()):
+        raise ValueError(f"mask must be bool (or 0/1) [batch, channels]: True = present, got "
+                         f"dtype {mask.dtype}")
     return mask.bool()
 
 
@@ -206,12 +205,10 @@ class QualityFM(nn.Module):
                              f"{tuple(x.shape)}{hint}")
         if mask is not None:
             mask = torch.as_tensor(mask, device=weight.device)
-            if mask.dtype != torch.bool and not bool(((mask == 0) | (mask == 1)).all()):
-                raise ValueError("mask must be bool (or 0/1) [batch, channels]: True = present")
             if mask.shape != x.shape[:2]:
                 raise ValueError(f"mask must be [batch, {c}] matching the input "
                                  f"{tuple(x.shape)}, got {tuple(mask.shape)}")
-            mask = mask.bool()
+            mask = as_bool_mask(mask)
         return x, mask
 
     def encode(self, x: Tensor, mask: Tensor | None = None) -> Tensor:

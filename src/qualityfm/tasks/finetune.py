@@ -1021,6 +1021,12 @@ class Finetuner(TaskEstimator):
             n_feat = fa.shape[1]
         feats = self._feats(features, len(X))
         backbone = load_backbone(self.init, self.config, self.pool)
+        attention = getattr(getattr(backbone, "cfg", None), "attention", None)
+        if attention == "flex" and self.mode == "full" and self.device.type == "cpu":
+            # torch's own error had come from inside the first step
+            raise ValueError("the encoder's attention 'flex' cannot train on CPU (FlexAttention "
+                             "has no backward there): fine-tune with mode='linear', build it "
+                             "with attention='local' or 'dense' (the same maths), or use a GPU")
         rate = getattr(getattr(backbone, "cfg", None), "fs", self.fs)
         if abs(rate - self.fs) > 1e-6 * self.fs:
             name = self.init if isinstance(self.init, (str, Path)) else "given"
