@@ -784,3 +784,33 @@ def test_a_link_loop_beside_a_record_does_not_stop_a_cached_build(tmp_path) -> N
     (data / "loop_b").symlink_to(data / "loop_a")
     ds = build_task_dataset("vt-alarm", data, cache_dir=tmp_path / "cache")
     assert list(ds.record_ids) == ["v100s"]
+
+
+def test_task_settings_no_record_can_meet_are_refused_up_front() -> None:
+    """A negative, NaN or 1-Hz fs and a 1-ms window had skipped every record, each with a
+    NumPy message; pad_to had been recorded, and ignored, for af and abp."""
+    from qualityfm.tasks.datasets import TaskSettings
+
+    for kwargs, message in (({"fs": -300.0}, "fs must be the windows' rate"),
+                            ({"fs": float("nan")}, "fs must be the windows' rate"),
+                            ({"fs": 1.0}, "fs must be the windows' rate"),
+                            ({"seconds": 0.001}, "seconds must be at least 1")):
+        with pytest.raises(ValueError, match=message):
+            TaskSettings("abp", **{"seconds": 30.0, **kwargs})
+    for task in ("af", "abp"):
+        with pytest.raises(ValueError, match=f"task '{task}' takes none"):
+            TaskSettings(task, 30.0, pad_to=45.0)
+    assert TaskSettings("vt-alarm", 10.0, pad_to=16.0).pad_to == 16.0
+
+
+def test_abp_rows_without_labels_keep_their_targets_in_mmhg() -> None:
+    """labels=False had left an arterial line in cmH2O as it was: SBP 160.9 for 118.3 mmHg."""
+    from qualityfm.tasks import record_dataset
+
+    rec = synthesize(65.0, fs=125.0, seed=3)
+    rec.units["abp"] = "cmH2O"
+    rec.signals["abp"] = rec.signals["abp"] * 1.35951
+    with_labels = record_dataset("abp", rec, labels=True)
+    without = record_dataset("abp", rec, labels=False)
+    np.testing.assert_allclose(without.y, with_labels.y, rtol=1e-6)
+    assert 100 < float(np.median(without.y[:, 0])) < 140

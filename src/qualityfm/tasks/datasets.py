@@ -44,6 +44,7 @@ import numpy as np
 from scipy.signal import find_peaks
 
 from qualityfm._caller import warn_at_caller
+from qualityfm._numbers import is_number
 from qualityfm.io import (
     MODEL_CHANNELS,
     UNCALIBRATED,
@@ -234,8 +235,17 @@ class TaskSettings:
     labels: bool = True
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.seconds) and self.seconds > 0):
+        if not (is_number(self.seconds) and self.seconds > 0):
             raise ValueError(f"seconds must be a number > 0, got {self.seconds}")
+        if not (is_number(self.fs) and self.fs >= MIN_FS):  # every record had been skipped
+            raise ValueError(f"fs must be the windows' rate in Hz, at least {MIN_FS:g} (the "
+                             f"tasks' least waveform rate), got {self.fs}")
+        if self.seconds < 1:  # every record had been skipped (a zero-size array)
+            raise ValueError(f"seconds must be at least 1 (a beat at 60 bpm), got "
+                             f"{self.seconds}")
+        if self.pad_to not in (None, 0) and self.task != "vt-alarm":  # it had been ignored
+            raise ValueError(f"pad_to zero-pads a vt-alarm window before its alarm; task "
+                             f"{self.task!r} takes none, got {self.pad_to}")
         if self.pad_to == 0:  # no padding, as it has always read
             object.__setattr__(self, "pad_to", None)
         if self.pad_to is not None and not (np.isfinite(self.pad_to)
@@ -680,6 +690,12 @@ def _rows_abp(path: Path, s: TaskSettings, rec: Record | None = None) -> list[di
         raise RecordError(f"{path}: abp needs {what}; it has {rec.channels}")
     if s.labels:
         rec = _abp_in_mmhg(rec, path)
+    elif rec.has("abp"):  # targets beside predictions: in mmHg too (they had kept cmH2O),
+        try:  # or none where the line's unit gives none (the rows need no arterial line)
+            rec = _abp_in_mmhg(rec, path)
+        except RecordError:
+            rec = dataclasses.replace(rec, signals={c: x for c, x in rec.signals.items()
+                                                    if c != "abp"})
     why: Counter[str] = Counter()
     rows = _abp_windows(rec, s, why)
     if not any("x" in r for r in rows):
@@ -906,7 +922,7 @@ def iter_task_datasets(
     caller will write, refused before any record is read when one is a record read here."""
     if records_per_part < 1:
         raise ValueError(f"records_per_part must be >= 1, got {records_per_part}")
-    s, files, where = _task_files(task, data_dir, seconds, pad_to, fs or MODEL_FS,
+    s, files, where = _task_files(task, data_dir, seconds, pad_to, MODEL_FS if fs is None else fs,
                                   "beat_median", max_records, True, labels, cache_dir)
     refuse_writing_over(outputs, files, data_dirs(data_dir))
     n_rows = 0
