@@ -814,3 +814,15 @@ def test_abp_rows_without_labels_keep_their_targets_in_mmhg() -> None:
     without = record_dataset("abp", rec, labels=False)
     np.testing.assert_allclose(without.y, with_labels.y, rtol=1e-6)
     assert 100 < float(np.median(without.y[:, 0])) < 140
+
+
+def test_an_abp_window_of_a_ppg_flat_for_most_of_it_gives_no_row() -> None:
+    """A PPG flat for a third of a window had counted as present (its flatness was judged
+    over the whole window), its pulse timing an input of the blood-pressure models."""
+    from qualityfm.tasks import record_dataset
+
+    rec = synthesize(65.0, fs=125.0, seed=3)
+    rec.signals["ppg"][int(40 * 125):int(50 * 125)] = rec.signals["ppg"][int(40 * 125)]
+    ds = record_dataset("abp", rec, labels=True)
+    assert ds.starts.tolist() == [0.0]
+    assert [e["reason"] for e in ds.left_out] == ["PPG flat for over 20% of the window"]

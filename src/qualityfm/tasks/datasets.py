@@ -63,7 +63,7 @@ from qualityfm.io import (
 from qualityfm.io.folders import check_out_apart
 from qualityfm.io.read import no_record_reason, refuse_writing_over, skip_reason
 from qualityfm.io.wfdb_reader import LABEL_FILES, header_files, is_vt_alarm
-from qualityfm.quality._common import MIN_FS
+from qualityfm.quality._common import MIN_FS, flat_fraction
 from qualityfm.quality.features import FEATURES_VERSION, feature_names, signal_features
 from qualityfm.signal import (
     MAX_NAN_FRACTION,
@@ -94,7 +94,8 @@ RHYTHMS = ("N", "A", "O", "~")
 # from 100 Hz; 35: a channel of a few ADC levels (signal.nan.OFF_LEVELS, 4) is off, as a flat
 # one; 36: of up to 12 levels; 37: of up to 4 again; 38: channels of different rates lined up
 # on the model's grid from the window's start, a resampled piece short of the window holds its
-# last value (a padded 0 had ended it); 28: a dataset lists
+# last value (a padded 0 had ended it); 39: an abp window whose PPG or ECG II is flat for over
+# 20 % of it gives no row, and rows without labels keep their targets in mmHg; 28: a dataset lists
 # the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
@@ -120,7 +121,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 38
+CACHE_VERSION = 39
 #: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off) or off (a few ADC
 #: levels, ``signal.nan.OFF_LEVELS``), or when fewer seconds of it than this lie in the
 #: window's span.
@@ -614,6 +615,15 @@ def _abp_windows(rec: Record, s: TaskSettings, why: Counter[str] | None = None) 
         x, mask, pieces, fs = _model_input(rec, t0, t1, s.fs, s.filters)
         if not mask.all() or "ecg_ii" not in pieces:  # lead II itself, not a lead for it
             reason = f"ECG II or PPG flat or over {MAX_NAN_FRACTION:.0%} missing"
+            why[reason] += 1
+            rows.append(_left_out(rec.record_id, t0, reason))
+            continue
+        still = [name for c, name in (("ppg", "PPG"), ("ecg_ii", "ECG II"))
+                 if flat_fraction(pieces[c][None].astype(np.float64), fs[c])[0]
+                 > MAX_NAN_FRACTION]
+        if still:  # flat for most of the window (a sensor off): its pulse timing and shape
+            # are no input (14 of 467 windows had held a PPG flat for over half of theirs)
+            reason = f"{' and '.join(still)} flat for over {MAX_NAN_FRACTION:.0%} of the window"
             why[reason] += 1
             rows.append(_left_out(rec.record_id, t0, reason))
             continue
