@@ -250,3 +250,25 @@ def test_a_write_through_a_link_replaces_the_file_it_points_to(tmp_path) -> None
     assert atomic_write(link, lambda f: f.write(b"new")) == link
     assert link.is_symlink() and target.read_text() == "new"
     assert sorted(p.name for p in (tmp_path / "real").iterdir()) == ["scores.csv"]
+
+
+def test_links_that_lead_nowhere_writable_are_refused_and_temporaries_found(tmp_path) -> None:
+    """A loop of links had been replaced by a plain file, a link into a missing folder had
+    made that folder; the temporaries of a write through a link lie beside its target, where
+    remove_file_temporaries looks (write_table had looked beside the link)."""
+    from qualityfm.io.atomic import remove_file_temporaries
+
+    (tmp_path / "a").symlink_to("b")
+    (tmp_path / "b").symlink_to("a")
+    with pytest.raises(OSError, match=r"cannot write .*a: its links loop"):
+        atomic_write(tmp_path / "a", lambda f: f.write(b"x"))
+    assert (tmp_path / "a").is_symlink()
+    (tmp_path / "c").symlink_to(os.path.join("nowhere", "x.csv"))
+    with pytest.raises(FileNotFoundError, match=r"links to .*nowhere.x\.csv, in a folder that "
+                                                r"does not exist"):
+        atomic_write(tmp_path / "c", lambda f: f.write(b"x"))
+    assert not (tmp_path / "nowhere").exists()
+    (tmp_path / "real").mkdir()
+    (tmp_path / "t.csv").symlink_to(os.path.join("real", "t.csv"))
+    (tmp_path / "real" / ".t.csv.k1ll3d.tmp").write_bytes(b"half")  # a killed write's
+    assert remove_file_temporaries(tmp_path / "t.csv") == 1

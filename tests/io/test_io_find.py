@@ -317,15 +317,21 @@ def test_csv_files_of_no_text_are_found_and_named_not_taken_for_label_tables(
     (tmp_path / "noise.csv").write_bytes(bytes(np.random.default_rng(0).integers(0, 256, 3000,
                                                                               dtype=np.uint8)))
     (tmp_path / "table.csv.gz").write_bytes(gzip.compress(text.encode()))
+    (tmp_path / "table.csv.bz2").write_bytes(b"BZh9")
+    (tmp_path / "utf16.csv").write_bytes(text[:200].encode("utf-16-le"))  # no byte-order mark
     (tmp_path / "REFERENCE.csv").write_text("A00001,N\n")  # labels: still no record
-    assert find_records(tmp_path) == [tmp_path / "noise.csv", tmp_path / "packed.csv"]
+    assert find_records(tmp_path) == [tmp_path / "noise.csv", tmp_path / "packed.csv",
+                                      tmp_path / "utf16.csv"]
+    with pytest.raises(RecordError, match=r"utf16\.csv: UTF-16 text without a byte-order mark"):
+        read_record(tmp_path / "utf16.csv")
     with pytest.raises(RecordError, match=r"packed\.csv: gzip-compressed, not text: "
                                           r"decompress it"):
         read_record(tmp_path / "packed.csv")
     with pytest.raises(RecordError, match=r"noise\.csv: binary data \(NUL bytes"):
         read_record(tmp_path / "noise.csv")
     reasons = [e["reason"] for e in passed_over_skips(tmp_path)]
-    assert reasons == [f"files of types not read: 1 .csv.gz (known: {', '.join(SUFFIXES)})"]
+    assert reasons == [f"files of types not read: 1 .csv.bz2, 1 .csv.gz (known: "
+                       f"{', '.join(SUFFIXES)})"]
 
 
 def test_a_time_column_in_a_unit_not_read_is_named(tmp_path: Path) -> None:
@@ -336,3 +342,7 @@ def test_a_time_column_in_a_unit_not_read_is_named(tmp_path: Path) -> None:
     with pytest.raises(RecordError, match=r"minutes\.csv: column 'Time \[min\]' is read as no "
                                           r"time column: its unit 'min' is not one read"):
         read_record(path)
+    degrees = tmp_path / "degrees.csv"  # T for a temperature: no time column, as it says
+    degrees.write_text("T [degC],PLETH\n" + "".join(f"37,{i % 7}\n" for i in range(300)))
+    with pytest.raises(RecordError, match=r"degrees\.csv: no time column"):
+        read_record(degrees)

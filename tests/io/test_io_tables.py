@@ -963,3 +963,21 @@ def test_reader_warnings_name_the_callers_line(tmp_path) -> None:
         assert any(said in str(w.message) for w in caught), (path.name, said)
         assert all(w.filename == __file__ for w in caught), (
             path.name, [(w.filename, str(w.message)) for w in caught])
+
+
+def test_a_warning_of_a_context_manager_names_the_with_line(tmp_path, monkeypatch) -> None:
+    """A folder lock that cannot lock warns at the user's ``with`` line (contextlib's own
+    frame had been named)."""
+    import fcntl
+
+    from qualityfm.io.folders import folder_lock
+
+    def refuse(*args) -> None:  # noqa: ANN002
+        raise OSError(95, "Operation not supported")
+
+    monkeypatch.setattr(fcntl, "flock", refuse)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with folder_lock(tmp_path, "prepare"):
+            pass
+    assert [w.filename for w in caught if "cannot lock" in str(w.message)] == [__file__]

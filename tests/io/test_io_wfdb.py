@@ -1115,3 +1115,19 @@ def test_a_null_signal_reads_as_missing_samples(tmp_path: Path) -> None:
     np.testing.assert_allclose(rec.signals["ecg_ii"], np.arange(100, 200) / 200.0, rtol=1e-6)
     with pytest.raises(RecordError, match=r"n\.hea: empty record \(its signals read are null"):
         read_record(hea, channels=["ppg"])
+
+
+def test_a_layout_segment_naming_fewer_signals_than_the_record_is_named_as_such(
+        tmp_path: Path) -> None:
+    """The message had told a record with a layout segment to add one; a layout naming more
+    signals than the record line (wfdb reads it) reads as before."""
+    _segment(tmp_path, "vl_0001", 0, 1250, ["II", "PLETH"])
+    (tmp_path / "vl_layout.hea").write_text("vl_layout 2 125 0\n~ 0 100/mV 16 0 0 0 0 II\n"
+                                            "~ 0 1/NU 16 0 0 0 0 PLETH\n")
+    master = tmp_path / "vl.hea"
+    master.write_text("vl/2 3 125 1250\nvl_layout 0\nvl_0001 1250\n")
+    with pytest.raises(RecordError, match=r"vl\.hea: its record line announces 3 signals, its "
+                                          r"layout segment vl_layout names 2 \(II, PLETH\)$"):
+        read_record(master)
+    master.write_text("vl/2 1 125 1250\nvl_layout 0\nvl_0001 1250\n")
+    assert read_record(master).channels == ["ecg_ii", "ppg"]

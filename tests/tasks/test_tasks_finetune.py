@@ -1777,6 +1777,10 @@ def test_float_binary_labels_are_stratified_as_classes_in_cross_validation() -> 
                             _generic("vt-alarm", y.astype(float)), k=4, n_boot=20)
     assert floats["oof"]["fold"] == ints["oof"]["fold"]
     assert floats["auroc"] == ints["auroc"]
+    three = np.arange(40) % 3
+    folds = [cross_validate(lambda: ClassicalBaseline("multiclass"), _generic("af", labels),
+                            k=4, n_boot=20)["oof"]["fold"] for labels in (three, three * 1.0)]
+    assert folds[0] == folds[1]  # whole-number floats of a multiclass task: classes too
 
 
 def test_features_a_model_does_not_read_are_named_and_fs_is_checked() -> None:
@@ -1813,3 +1817,33 @@ def test_a_full_fine_tune_of_a_flex_encoder_on_the_cpu_is_refused_by_name() -> N
     with pytest.raises(ValueError, match="attention 'flex' cannot train on CPU"):
         Finetuner("binary", init="none", config=flex, mode="full", epochs=1,
                   device="cpu").fit(x, y, groups=g)
+
+
+def test_reports_of_generic_models_name_their_own_targets_and_classes(tmp_path) -> None:
+    """report() had failed on a generic regression ("continuous is not supported") and
+    labelled a 5-class model's confusion matrix N, A, O, ~ (its fifth class dropped)."""
+    from qualityfm.tasks import report
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(50, 10, 40).astype(np.float32)
+    reg = cross_validate(lambda: ClassicalBaseline("regression"), _generic("abp", y), k=2,
+                         n_boot=20)
+    table = report(reg, tmp_path / "reg", "cv")
+    md = table["md"].read_text()
+    assert "target 0 MAE" in md and "SBP" not in md and set(table) == {"json", "md"}
+    five = cross_validate(lambda: ClassicalBaseline("multiclass"),
+                          _generic("af", np.arange(40) % 5), k=2, n_boot=20)
+    drawn = report(five, tmp_path / "five", "cv")
+    assert "macro_f1 (N, A, O)" not in drawn["md"].read_text() and "confusion" in drawn
+
+
+def test_an_untrained_encoders_head_is_drawn_apart_from_its_stem() -> None:
+    """Seeded alike, the head's first weights had been a scaled copy of the untrained stem's
+    (correlation 1)."""
+    x, y, g = synthetic(40)
+    ft = Finetuner("binary", init="none", config=TINY, mode="linear", solver="adamw",
+                   epochs=1, lr=1e-12, head_lr=1e-12, batch_size=16,
+                   use_features=False).fit(x, y, groups=g)  # the head as it was drawn
+    head = ft.net.head.weight.detach().flatten()
+    stem = next(ft.net.backbone.parameters()).detach().flatten()[:len(head)]
+    assert abs(float(torch.corrcoef(torch.stack([head, stem]))[0, 1])) < 0.5

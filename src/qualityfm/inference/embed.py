@@ -17,7 +17,7 @@ from qualityfm.inference.score import (
     write_table,
 )
 from qualityfm.inference.windows import check_model_window, iter_file_windows, model_window
-from qualityfm.io.atomic import atomic_write_all, remove_temporaries
+from qualityfm.io.atomic import atomic_write_all, remove_file_temporaries
 from qualityfm.model import QualityFM, check_pool, pool_encoder, pooled_dim
 from qualityfm.model.precision import check_precision, model_device, precision_autocast
 from qualityfm.quality import LEVEL_NAMES
@@ -124,7 +124,7 @@ def embed_files(
     if out.suffix == ".npy":  # the matrix and its index are replaced together
         index = out.with_suffix(".index.csv")
         for path in (out, index):  # an earlier run's, killed mid-write
-            remove_temporaries(path.parent, path.name)
+            remove_file_temporaries(path)
         atomic_write_all({out: lambda f: np.save(f, emb),
                           index: table_writer(rows, INDEX_COLUMNS, index)})
     else:

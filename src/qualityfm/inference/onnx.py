@@ -574,7 +574,9 @@ def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -
             "present_in_every_window": [c for c, on in zip(MODEL_CHANNELS, est.always_present,
                                                            strict=False) if on],
             "note": "a window lacking one of these is outside what the model learnt "
-                    "(qualityfm predict warns); its decision is the model's guess"}
+                    "(qualityfm predict warns); its decision is the model's guess, and "
+                    "where it holds none of them qualityfm predict gives no output (the "
+                    "graph still gives one)"}
     if (run / "rhythm").is_dir():
         card["not_exported"] = ("the run's 4-class rhythm model (rhythm/: predict's rhythm and "
                                 "p_N, p_A, p_O, p_noisy columns); this graph is the binary AF "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import io
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -18,7 +18,7 @@ from qualityfm.inference.windows import (
     model_window,
 )
 from qualityfm.io import MODEL_CHANNELS, atomic_write, utf8_bytes
-from qualityfm.io.atomic import remove_temporaries
+from qualityfm.io.atomic import remove_file_temporaries
 from qualityfm.io.folders import check_writable_folder, folder_kind
 from qualityfm.quality import LEVEL_NAMES, RRRules
 from qualityfm.signal import WindowConfig
@@ -240,11 +240,13 @@ def score_files(
             "passed_over": passed}
 
 
-def table_writer(rows: list[dict], columns: Iterable[str],
-                 out: Path) -> Callable[[IO[bytes]], object]:
+def table_writer(rows: list[dict], columns: Iterable[str], out: Path,
+                 dtypes: Mapping[str, str] | None = None) -> Callable[[IO[bytes]], object]:
     """What writes rows as CSV (``out`` ending in .csv) or Parquet (.parquet) into a binary
     file, for :func:`~qualityfm.io.atomic_write`; another suffix, or Parquet without pyarrow,
-    raises ValueError before anything is written."""
+    raises ValueError before anything is written. ``dtypes``: pandas dtypes of columns that
+    may hold None (``"Int64"``, ``"string"``), so that a Parquet column's type does not
+    follow the rows (int, double or null)."""
     out = check_output(out)
     columns = list(columns)
     # a file name's bytes that are not UTF-8 become \xNN escapes: a valid table either way
@@ -257,6 +259,8 @@ def table_writer(rows: list[dict], columns: Iterable[str],
             raise ValueError(f"cannot write {out}: Parquet needs pyarrow (pip install pyarrow); "
                              "or write .csv")
         frame = pd.DataFrame(rows, columns=columns)
+        if dtypes:
+            frame = frame.astype({c: t for c, t in dtypes.items() if c in frame.columns})
         return lambda f: frame.to_parquet(f, index=False)
     text = io.StringIO(newline="")
     writer = csv.DictWriter(text, fieldnames=columns)
@@ -266,9 +270,10 @@ def table_writer(rows: list[dict], columns: Iterable[str],
     return lambda f: f.write(data)
 
 
-def write_table(rows: list[dict], columns: Iterable[str], out: Path) -> None:
+def write_table(rows: list[dict], columns: Iterable[str], out: Path,
+                dtypes: Mapping[str, str] | None = None) -> None:
     """Write rows atomically as CSV or Parquet (see :func:`table_writer`); the temporaries
     of ``out`` an earlier run killed mid-write left beside it are removed first."""
-    writer = table_writer(rows, columns, out)
-    remove_temporaries(Path(out).parent, Path(out).name)
+    writer = table_writer(rows, columns, out, dtypes)
+    remove_file_temporaries(out)
     atomic_write(out, writer)

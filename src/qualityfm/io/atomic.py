@@ -96,7 +96,7 @@ def atomic_write_all(writes: Mapping[Path, Callable[[IO[bytes]], object]]) -> li
     done: list[tuple[Path, Path]] = []
     try:
         for path, write in writes.items():
-            target = _through_links(Path(path))
+            target = write_target(Path(path))
             done.append((_write_temporary(target, write), target))
         with _signals_held():  # a stop held here is raised after the folders are flushed
             for tmp, path in done:
@@ -113,10 +113,23 @@ def atomic_write_all(writes: Mapping[Path, Callable[[IO[bytes]], object]]) -> li
     return [Path(path) for path in writes]
 
 
-def _through_links(path: Path) -> Path:
+def write_target(path: Path) -> Path:
     """The file a write to ``path`` replaces: a link's target, where the link stays (a link
-    replaced by the new file had left the file it points to holding the old contents)."""
-    return Path(os.path.realpath(path)) if path.is_symlink() else path
+    replaced by the new file had left the file it points to holding the old contents). A
+    link to nothing is written where it points if that folder exists; a loop of links, or a
+    link into a missing folder, is refused (OSError)."""
+    if not path.is_symlink():
+        return path
+    try:
+        return Path(os.path.realpath(path, strict=True))
+    except FileNotFoundError:
+        target = Path(os.path.realpath(path))
+        if not target.parent.is_dir():
+            raise FileNotFoundError(f"cannot write {path}: it links to {target}, in a folder "
+                                    "that does not exist") from None
+        return target
+    except OSError as err:  # a loop of links
+        raise OSError(f"cannot write {path}: its links loop ({err.strerror or err})") from None
 
 
 @contextlib.contextmanager
@@ -227,6 +240,13 @@ def read_json(path: str | Path, what: str = "file", remedy: str = "") -> dict:
         raise ValueError(f"{path}: no {what} (a JSON {type(obj).__name__}, not an object)"
                          + (f"; {remedy}" if remedy else ""))
     return obj
+
+
+def remove_file_temporaries(path: str | Path) -> int:
+    """:func:`remove_temporaries` of the file ``path`` (through a link, beside its target,
+    where :func:`atomic_write` writes them)."""
+    target = write_target(Path(path))
+    return remove_temporaries(target.parent, target.name)
 
 
 def remove_temporaries(folder: str | Path, name: str | None = None) -> int:

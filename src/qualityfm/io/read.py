@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -35,6 +36,10 @@ SUFFIXES = (".hea", ".vital", ".csv", ".npy", ".npz")
 #: Waveform formats a folder may hold that no reader here reads (named, not passed silently).
 UNREAD_WAVEFORMS = (".edf", ".bdf", ".gdf", ".h5", ".hdf5", ".xdf", ".fif", ".acq", ".tdms",
                     ".scp", ".dcm", ".mef", ".nwb", ".parquet", ".tsv")
+
+
+#: A compressed table's name ending (``.csv.gz``): none is read, each is counted.
+_COMPRESSED_CSV = re.compile(r"\.csv\.(gz|bz2|xz|zip|zst|7z)$")
 
 
 def record_path(path: str | Path) -> Path:
@@ -201,8 +206,8 @@ def passed_over(folder: str | Path, uci_read: bool = False) -> tuple[list[Path],
             no_rate.append(file)
         elif suffix in UNREAD_WAVEFORMS:
             other[suffix] += 1
-        elif file.name.lower().endswith(".csv.gz"):  # a compressed table: counted, not lost
-            other[".csv.gz"] += 1
+        elif (packed := _COMPRESSED_CSV.search(file.name.lower())) is not None:  # counted,
+            other[packed.group(0)] += 1  # not lost
     return no_rate, other
 
 

@@ -26,6 +26,9 @@ _UNITS = r"(s|sec|secs|ms|msec)"
 _TIME = re.compile(
     rf"^(time|t|timestamp|seconds|sec|elapsed time)(?:\s*[\[(]\s*{_UNITS}\s*[\])]|[\s_]{_UNITS})?$"
 )
+#: Units of time a time column's name may state that are not read (``Time [min]``).
+_OTHER_TIME_UNIT = re.compile(r"min|mins|minutes?|h|hr|hrs|hours?|us|µs|μs|microseconds?|ns|"
+                              r"nanoseconds?|d|days?")
 _UNIT = re.compile(r"^(.*?)\s*[\[(]\s*([^\[\]()]+?)\s*[\])]$")
 #: Delimiters a CSV may use (Excel writes ``;`` where the decimal mark is a comma).
 CSV_DELIMITERS = (",", ";", "\t")
@@ -213,6 +216,9 @@ def csv_not_text(path: Path) -> str | None:
     if head[:4] == b"PK\x03\x04":
         return "a zip archive, not text: extract it first"
     if b"\0" in head and head[:2] not in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16: named so
+        if len(head) >= 4 and (head[1::2].count(0) > 0.9 * len(head[1::2])
+                               or head[0::2].count(0) > 0.9 * len(head[0::2])):
+            return "UTF-16 text without a byte-order mark, which is not read: save it as UTF-8"
         return "binary data (NUL bytes in its first 4 KB), not text"
     return None
 
@@ -556,7 +562,8 @@ def read_csv(
                           f"'Time [s],PLETH,II', or in Python call "
                           f"read_record(path, fs=..., channel_names=[...])")
     if time_col is None and fs is None:
-        timed = next((c for c in cells if _TIME.match(_split_unit(c)[0].strip().lower())), None)
+        timed = next((c for c in cells if _TIME.match(_split_unit(c)[0].strip().lower())
+                      and _OTHER_TIME_UNIT.fullmatch(_split_unit(c)[1].strip().lower())), None)
         if timed is not None:  # "Time [min]": a time column in a unit not read
             raise RecordError(f"{path}: column {timed!r} is read as no time column: its unit "
                               f"{_split_unit(timed)[1] or timed!r} is not one read; give the "

@@ -568,14 +568,17 @@ def _layout(path: Path, header: Header) -> Any:
         except RecordError as e:
             faults.append(e)
             continue
-        if header.n_signals is not None and len(layout.sig_name) != header.n_signals:
+        if header.n_signals is not None and len(layout.sig_name) < header.n_signals:
             # a fixed layout whose first segment holds fewer signals had dropped the others
             # of later segments without a word (wfdb refuses such a record)
+            variable = len(header.data_segments) < len(header.seg_lens)
             raise RecordError(
-                f"{path}: its record line announces {header.n_signals} signals, segment "
-                f"{name} holds {len(layout.sig_name)} ({', '.join(layout.sig_name)}): a record "
-                "whose segments hold other signals names them all in a layout segment (a "
-                "first segment of length 0)")
+                f"{path}: its record line announces {header.n_signals} signals, "
+                + (f"its layout segment {name} names {len(layout.sig_name)}"
+                   if variable else f"segment {name} holds {len(layout.sig_name)}")
+                + f" ({', '.join(layout.sig_name)})"
+                + ("" if variable else ": a record whose segments hold other signals names "
+                   "them all in a layout segment (a first segment of length 0)"))
         return layout
     if len(faults) > 1:
         first = str(faults[0]).removeprefix(f"{path}: ")

@@ -230,12 +230,17 @@ def _save_fold(path: Path, stamp: str, te: np.ndarray, score: np.ndarray, pred: 
     atomic_write(path, lambda f: f.write(buf.getvalue()))
 
 
+def features_read(est: TaskEstimator, ds: TaskDataset) -> np.ndarray | None:
+    """``ds.features`` for a model that reads them, else None (a Finetuner given features it
+    does not read warns of them)."""
+    return ds.features if getattr(est, "use_features", True) else None
+
+
 def _fit_fold(est: TaskEstimator, ds: TaskDataset, y: np.ndarray, tr: np.ndarray,
               te: np.ndarray, f: int) -> tuple[np.ndarray, np.ndarray, dict, list | None]:
     """Fit ``est`` on the rows ``tr``: its scores and decisions on ``te``, the fold's metrics
     and (regression) its training mean."""
-    # features go to a model that reads them (a Finetuner without them warns of them)
-    features = ds.features if getattr(est, "use_features", True) else None
+    features = features_read(est, ds)
     est.fit(ds.X[tr], y[tr], ds.mask[tr], ds.groups[tr],
             None if features is None else features[tr])
     args = (ds.X[te], ds.mask[te], None if features is None else features[te])
@@ -289,6 +294,10 @@ def cross_validate(
     kind, task = probe.kind, probe.task
     if kind == "binary":  # 0/1 as floats: classes, stratified as such (they had been binned)
         y = M._binary(y)
+    elif kind == "multiclass":  # whole numbers as floats: classes too
+        y = np.asarray(y)
+        if y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all():
+            y = y.astype(np.int64)
     n = len(y)
     stamp = ""
     if checkpoint is not None:

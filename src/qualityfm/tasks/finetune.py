@@ -651,6 +651,9 @@ def default_features(task: str) -> bool:
     return DEFAULT_FEATURES.get(task, False)
 
 
+#: The stream, beside the fit's seed, that seeds a network's head (:meth:`Finetuner._fit_seeded`).
+HEAD_STREAM = 0x4EAD
+
 #: Default pooling of a QualityFM encoder per task (``model.POOLS``): a vt-alarm window ends
 #: at the alarm, so its last token (the last ~1.7 s) sits beside the mean, and the stem's
 #: feature maps (beat-scale, ~4.7 frames a second) are pooled beside the tokens.
@@ -1036,9 +1039,12 @@ class Finetuner(TaskEstimator):
             raise ValueError(f"{made} {rate:g} Hz, X is at {self.fs:g} Hz "
                              f"(Finetuner fs): build the task data at {rate:g} Hz "
                              f"(build_task_dataset(..., fs={rate:g})) and pass fs={rate:g}")
-        # the head starts from the seed, whatever building the backbone drew (a fresh
-        # QualityFM draws, a loaded model's module does not: a refit had started elsewhere)
-        torch.default_generator.manual_seed(self.seed)
+        # the head starts from a seed of its own, whatever building the backbone drew (a
+        # fresh QualityFM draws, a loaded model's module does not: a refit had started
+        # elsewhere); derived from the fit's seed, not equal to it (the seed itself had drawn
+        # the head's weights as a copy of an untrained stem's first ones)
+        torch.default_generator.manual_seed(int(np.random.SeedSequence(
+            (self.seed, HEAD_STREAM)).generate_state(1, np.uint64)[0]) % 2**63)
         self.net = TaskNet(copy.deepcopy(backbone), self.n_out, n_feat, self.dropout)
         self.net.to(self.device)
         if self.kind == "regression":

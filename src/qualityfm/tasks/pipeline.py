@@ -52,6 +52,7 @@ from qualityfm.tasks.evaluate import (
     binary_report,
     bp_report,
     cross_validate,
+    features_read,
     paired_difference,
     rhythm_report,
 )
@@ -299,10 +300,11 @@ def finetune_run(
         shutil.rmtree(folds, ignore_errors=True)
     else:  # a network's last finished epoch is kept, so that a stopped fit resumes there
         epochs_dir = out / EPOCHS_DIR
-        est = make(checkpoint=epochs_dir / f"{task}.pt").fit(
-            ds.X, ds.y, ds.mask, ds.groups, ds.features)
-        rhythm = (make("af4", epochs_dir / "af4.pt").fit(
-            ds.X, ds.rhythm, ds.mask, ds.groups, ds.features) if task == "af" else None)
+        est = make(checkpoint=epochs_dir / f"{task}.pt")
+        est.fit(ds.X, ds.y, ds.mask, ds.groups, features_read(est, ds))
+        rhythm = make("af4", epochs_dir / "af4.pt") if task == "af" else None
+        if rhythm is not None:
+            rhythm.fit(ds.X, ds.rhythm, ds.mask, ds.groups, features_read(rhythm, ds))
         shutil.rmtree(out / FOLDS_DIR, ignore_errors=True)  # a stopped CV's, replaced by this
         _clear_run(out)
         summary["validation"] = {"model": est.validation,
@@ -643,14 +645,18 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
         with warnings.catch_warnings():  # named below by record, once: not by row of a part
             warnings.filterwarnings("ignore", message=ABSENT_ROWS)
             table = _prediction_table(task, est, rhythm, ds)
+        blind = blind_rows(est, ds.mask)  # no output: said once below, not as an absence
+        n_blind += int(blind.sum())
         for name, at in missing_channels(est.always_present, ds.mask):
             unseen.setdefault(name, []).extend(
-                (table["file"][i] if "file" in table else "", table["record"][i]) for i in at)
-        n_blind += int(blind_rows(est, ds.mask).sum())
+                (table["file"][i] if "file" in table else "", table["record"][i])
+                for i in at if not blind[i])
         columns += [c for c in table if c not in columns]
         rows += [dict(zip(table, values, strict=True))
                  for values in zip(*table.values(), strict=True)]
     for name, rows_at in unseen.items():  # a record of several windows named once
+        if not rows_at:  # its rows all blind: said below
+            continue
         keys = list(dict.fromkeys(rows_at))
         records = [record for _, record in keys]  # by file where two records share a name
         if len(set(records)) < len(keys):
@@ -660,7 +666,9 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     if n_blind:
         warn_at_caller(f"{n_blind} row(s) hold none of the channels present in every window "
                        "the model was fitted on: their outputs are left empty (no prediction)")
-    write_table(rows, columns, Path(out))
+    # decisions empty for blind rows: one Parquet type whatever the rows (int, double, null)
+    write_table(rows, columns, Path(out), {"true_alarm": "Int64", "af": "Int64",
+                                           "rhythm": "string"})
     listed_in = "predict's summary (the command line prints it)"
     note_skipped(skipped, listed_in=listed_in)
     note_left_out(left_out, listed_in=listed_in)

@@ -39,7 +39,14 @@ def markdown_table(rows: dict[str, dict]) -> str:
     if not rows:
         return ""
     first = next(iter(rows.values()))
-    if "sbp" in first:
+    if "targets" in first:  # a generic regression's (regression_report), target by target
+        n = max(len(r["targets"]) for r in rows.values())
+        head = ["model"] + [f"target {k} {m}" for k in range(n)
+                            for m in ("MAE", "ME", "SD", "MASE")]
+        lines = [[_cell(name)] + [cell for t in r["targets"] for cell in (
+            _fmt(t["mae"], t.get("mae_ci")), _fmt(t["me"]), _fmt(t["sd"]), _fmt(t["mase"]))]
+            for name, r in rows.items()]
+    elif "sbp" in first:
         head = ["model"] + [f"{p} {m}" for p in ("SBP", "DBP") for m in ("MAE", "ME", "SD", "MASE",
                                                                           "AAMI", "BHS")]
         delta = any("delta_sbp_mae" in r for r in rows.values())
@@ -57,7 +64,8 @@ def markdown_table(rows: dict[str, dict]) -> str:
     else:
         cols = [c for c in CLASSIFICATION_COLUMNS if any(c in r for r in rows.values())]
         folds = any(r.get("fold_auroc_mean") is not None for r in rows.values())
-        head = ["model", *(COLUMN_HEADERS.get(c, c) for c in cols)]
+        rhythm = any("noisy_auroc" in r for r in rows.values())  # the AF rhythm's N, A, O
+        head = ["model", *(COLUMN_HEADERS.get(c, c) if rhythm else c for c in cols)]
         lines = [[_cell(name), *(_fmt(r.get(c), r.get(f"{c}_ci")) for c in cols)]
                  for name, r in rows.items()]
         if folds and "auroc" in cols:  # a cross-validation's: beside the pooled AUROC
@@ -232,7 +240,9 @@ def _draw(results: dict, out: Path, name: str, label: str, task: str | None
     title = f"{task}: {label}" if task else label
     if pr:
         y, score, pred = np.asarray(pr["y"]), np.asarray(pr["score"]), np.asarray(pr["pred"])
-        if "sbp" in results:
+        if "targets" in results:  # a generic regression's: its table says it all
+            pass
+        elif "sbp" in results:
             for k, p in enumerate(("sbp", "dbp")):
                 png = out / f"{name}_bland_altman_{p}.png"
                 files[f"ba_{p}"] = plot_bland_altman(y[:, k], pred[:, k], png,
@@ -243,9 +253,11 @@ def _draw(results: dict, out: Path, name: str, label: str, task: str | None
                                         per_fold="oof" in results)
             files["confusion"] = plot_confusion(y, pred, binary_labels(task),
                                                 out / f"{name}_confusion.png", title)
-        else:
+        else:  # the AF rhythm's classes, or a generic multiclass model's by index
             from qualityfm.tasks.datasets import RHYTHMS
 
-            files["confusion"] = plot_confusion(y, pred, list(RHYTHMS),
+            classes = (list(RHYTHMS) if "noisy_auroc" in results
+                       else [str(c) for c in range(score.shape[1])])
+            files["confusion"] = plot_confusion(y, pred, classes,
                                                 out / f"{name}_confusion.png", title)
     return files
