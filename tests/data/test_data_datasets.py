@@ -155,6 +155,18 @@ def test_aligned_pairs_align(store):
     mixed = PairDataset(store, aligned_fraction=0.5, aligned_min_level=top, corrupt=light)
     frac = np.mean([s["aligned"] for s in mixed])
     assert 0.2 < frac < 0.8
+    # a corruptor's window of another shape, or of NaN, is named (it had failed in collate,
+    # or as a normalisation fault)
+    def cut(x, fs, rng):
+        return x[:, :100]
+
+    def holed(x, fs, rng):
+        return np.full_like(x, np.nan)
+
+    for bad, said in ((cut, r"'cut' returned shape \(2, 100\)"), (holed, "'holed' returned NaN")):
+        with pytest.raises(ValueError, match=said):
+            next(iter(PairDataset(store, aligned_fraction=1.0, aligned_min_level=top,
+                                  corrupt=bad)))
 
 
 def test_aligned_pairs_of_a_window_without_ppg_differ(store):

@@ -75,9 +75,11 @@ def test_matches_brute_force_on_random_levels():
 
 
 @pytest.mark.parametrize("kwargs", [dict(min_distance=0), dict(min_distance=5, max_distance=4),
-                                    dict(min_level_gap=0)])
+                                    dict(min_level_gap=0), dict(min_level_gap=5),
+                                    dict(max_distance=2.5)])
 def test_bad_config(kwargs):
-    with pytest.raises(ValueError):
+    """A gap of 5 (levels run 0-4) had made a store of no pair unsaid, 2.5 windows been taken."""
+    with pytest.raises(ValueError, match="PairConfig"):
         PairConfig(**kwargs)
 
 

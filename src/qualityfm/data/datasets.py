@@ -263,6 +263,11 @@ class PairDataset(_StoreDataset):
             held = {"present": hi_mask} if self.corrupt is _default_corrupt else {}
             lo = np.asarray(self.corrupt(hi.copy(), self.store.fs, rng, **held),
                             dtype=np.float32)
+            if lo.shape != hi.shape or not np.isfinite(lo).all():  # named here, not in a batch
+                got = f"shape {lo.shape}" if lo.shape != hi.shape else "NaN or inf"
+                raise ValueError(f"PairDataset corrupt={getattr(self.corrupt, '__name__', '')!r}"
+                                 f" returned {got} for a window of shape {hi.shape}: a "
+                                 "corruptor returns a finite window of its input's shape")
             lo_mask = hi_mask.copy()
             lo = normalize(lo, lo_mask, self.store.meta["normalization"])
         else:

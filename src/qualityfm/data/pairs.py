@@ -13,6 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qualityfm._numbers import is_int
+from qualityfm.quality.score import LEVEL_NAMES
+
+#: The largest level gap a pair can have: levels run from 0 (bad) to 4 (excellent).
+MAX_LEVEL_GAP = len(LEVEL_NAMES) - 1
+
 
 @dataclass(frozen=True)
 class PairConfig:
@@ -23,6 +29,10 @@ class PairConfig:
     min_level_gap: int = 1
 
     def __post_init__(self) -> None:
+        for name in ("min_distance", "max_distance", "min_level_gap"):
+            if not is_int(getattr(self, name)):  # 2.5 windows had been taken
+                raise ValueError(f"PairConfig.{name} must be an integer, got "
+                                 f"{getattr(self, name)!r}")
         if self.min_distance < 1:
             raise ValueError(f"PairConfig.min_distance must be >= 1, got {self.min_distance}")
         if self.max_distance < self.min_distance:
@@ -30,8 +40,9 @@ class PairConfig:
                 f"PairConfig.max_distance ({self.max_distance}) must be >= "
                 f"min_distance ({self.min_distance})"
             )
-        if self.min_level_gap < 1:
-            raise ValueError(f"PairConfig.min_level_gap must be >= 1, got {self.min_level_gap}")
+        if not 1 <= self.min_level_gap <= MAX_LEVEL_GAP:  # 5: a store of no pair, unsaid
+            raise ValueError(f"PairConfig.min_level_gap must be 1-{MAX_LEVEL_GAP} (levels run "
+                             f"from 0, bad, to 4, excellent), got {self.min_level_gap}")
 
 
 def mine_pairs(

@@ -163,6 +163,8 @@ class TaskEstimator(ABC):
         self.train_windows: list[str] | None = None
         #: each channel (of MODEL_CHANNELS): present in every window fitted (None: not known)
         self.always_present: list[bool] | None = None
+        #: each channel: present in some window fitted (None: not known)
+        self.ever_present: list[bool] | None = None
 
     # subclasses: fit on (fit rows, validation rows) and return raw validation outputs
     @abstractmethod
@@ -374,6 +376,7 @@ class TaskEstimator(ABC):
         if X is not None:
             self.window = (int(X.shape[1]), int(X.shape[2]))
         self.always_present = None if mask is None else mask.all(axis=0).tolist()
+        self.ever_present = None if mask is None else mask.any(axis=0).tolist()
         return X, y, mask, groups, features
 
     def _labels(self, y: np.ndarray) -> np.ndarray:
@@ -454,11 +457,11 @@ class TaskEstimator(ABC):
     def _predict_inputs(self, X, mask, features) -> tuple:
         """:meth:`_inputs`, with a warning for rows that lack a channel present in every
         window fitted (an abp model fitted on ECG II and PPG had answered PPG-less rows
-        unsaid): the model never saw such rows."""
+        unsaid), or hold one present in none (an AF model of ECG alone given PPG too): the
+        model never saw such rows."""
         X, mask, features = self._inputs(X, mask, features)
-        for name, rows in missing_channels(self.always_present, mask):
-            warn_at_caller(f"{name} is absent in {len(rows)} row(s) ({rows_text(rows)})"
-                           f"{UNSEEN_ABSENCE}")
+        for what, rows, why in unseen_rows(self, mask):
+            warn_at_caller(f"{what} in {len(rows)} row(s) ({rows_text(rows)}){why}")
         return X, mask, features
 
     def decide(self, proba: np.ndarray) -> np.ndarray:
@@ -485,7 +488,7 @@ class TaskEstimator(ABC):
             "features_given": self.features_given, "validation": self.validation,
             "features_width": self.features_width, "features_version": FEATURES_VERSION,
             "train_windows": self.train_windows, "always_present": self.always_present,
-            "target_1d": self.target_1d,
+            "ever_present": self.ever_present, "target_1d": self.target_1d,
         }
 
     def set_protocol_state(self, s: dict) -> None:
@@ -504,6 +507,7 @@ class TaskEstimator(ABC):
         self.validation = s.get("validation", {})  # older files: none recorded
         self.train_windows = s.get("train_windows")  # older files: not kept
         self.always_present = s.get("always_present")  # older files: not kept
+        self.ever_present = s.get("ever_present")  # older files: not kept
         self.target_1d = s.get("target_1d", False)  # older files: predictions [N, K]
         version = s.get("features_version")
         if getattr(self, "use_features", True) and version != FEATURES_VERSION:
@@ -535,8 +539,32 @@ def missing_channels(always_present: list[bool] | None, mask: np.ndarray | None
             if len(rows := np.flatnonzero(~mask[:, k]))]
 
 
-#: The message of :meth:`TaskEstimator._predict_inputs`' warning, rows by position.
-ABSENT_ROWS = ".* is absent in .*" + re.escape(UNSEEN_ABSENCE)
+#: What a warning says of rows holding a channel that no window a model was fitted on held.
+UNSEEN_PRESENCE = (", while no window the model was fitted on held it: the model reads it "
+                   "untrained there, and its output may shift")
+
+
+def unseen_rows(est: TaskEstimator, mask: np.ndarray | None
+                ) -> list[tuple[str, np.ndarray, str]]:
+    """``(what, rows, why)`` of each channel the rows of ``mask`` [N, C] hold otherwise than
+    every window ``est`` was fitted on: absent where all held it (``"ecg_ii is absent"``,
+    :data:`UNSEEN_ABSENCE`), present where none did (``"ppg is present"``,
+    :data:`UNSEEN_PRESENCE`)."""
+    out = [(f"{name} is absent", rows, UNSEEN_ABSENCE)
+           for name, rows in missing_channels(est.always_present, mask)]
+    ever = getattr(est, "ever_present", None)
+    if mask is not None and ever is not None and len(ever) == mask.shape[1]:
+        names = (MODEL_CHANNELS if mask.shape[1] == len(MODEL_CHANNELS)
+                 else [f"channel {k}" for k in range(mask.shape[1])])
+        out += [(f"{names[k]} is present", rows, UNSEEN_PRESENCE)
+                for k in np.flatnonzero(~np.asarray(ever, bool))
+                if len(rows := np.flatnonzero(mask[:, k]))]
+    return out
+
+
+#: The message of :meth:`TaskEstimator._predict_inputs`' warnings, rows by position.
+ABSENT_ROWS = (".* is (absent|present) in .*("
+               + re.escape(UNSEEN_ABSENCE) + "|" + re.escape(UNSEEN_PRESENCE) + ")")
 
 
 @contextlib.contextmanager
@@ -548,10 +576,9 @@ def absences_named(est: TaskEstimator, mask: np.ndarray, names: Sequence[str],
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=ABSENT_ROWS)
         yield
-    for name, at in missing_channels(est.always_present, mask):
+    for what, at, why in unseen_rows(est, mask):
         records = list(dict.fromkeys(np.asarray(names)[at].tolist()))
-        warn_at_caller(f"{where}{name} is absent in {len(at)} row(s) (records "
-                       f"{listed(records)}){UNSEEN_ABSENCE}")
+        warn_at_caller(f"{where}{what} in {len(at)} row(s) (records {listed(records)}){why}")
 
 
 def _check_bp(y: np.ndarray, mask: np.ndarray | None) -> None:

@@ -59,7 +59,6 @@ from qualityfm.tasks.evaluate import (
 from qualityfm.tasks.finetune import (
     ABSENT_ROWS,
     DEFAULT_EPOCHS,
-    UNSEEN_ABSENCE,
     Finetuner,
     TaskEstimator,
     check_init,
@@ -67,8 +66,8 @@ from qualityfm.tasks.finetune import (
     default_features,
     default_mode,
     encoder_fs,
-    missing_channels,
     resolve_model_config,
+    unseen_rows,
     window_digests,
 )
 from qualityfm.tasks.report import clear_report, markdown_table, report
@@ -633,7 +632,8 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     row_ids: list[str] = []  # each row's id
     digests: list[tuple[str, str]] = []
     window = _window_settings(summary, seconds, est)
-    unseen: dict[str, list[tuple[str, str]]] = {}  # channel -> (file, record) of each row
+    # "ppg is present" / "ecg_ii is absent" -> (why, (file, record) of each row)
+    unseen: dict[str, tuple[str, list[tuple[str, str]]]] = {}
     n_blind = 0  # rows of none of the channels the model always read: outputs left empty
     for ds in iter_task_datasets(task, data, skipped, records_per_part=records_per_part,
                                  **window, max_records=max_records, left_out=left_out,
@@ -647,22 +647,21 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
             table = _prediction_table(task, est, rhythm, ds)
         blind = blind_rows(est, ds.mask)  # no output: said once below, not as an absence
         n_blind += int(blind.sum())
-        for name, at in missing_channels(est.always_present, ds.mask):
-            unseen.setdefault(name, []).extend(
+        for what, at, why in unseen_rows(est, ds.mask):
+            unseen.setdefault(what, (why, []))[1].extend(
                 (table["file"][i] if "file" in table else "", table["record"][i])
                 for i in at if not blind[i])
         columns += [c for c in table if c not in columns]
         rows += [dict(zip(table, values, strict=True))
                  for values in zip(*table.values(), strict=True)]
-    for name, rows_at in unseen.items():  # a record of several windows named once
+    for what, (why, rows_at) in unseen.items():  # a record of several windows named once
         if not rows_at:  # its rows all blind: said below
             continue
         keys = list(dict.fromkeys(rows_at))
         records = [record for _, record in keys]  # by file where two records share a name
         if len(set(records)) < len(keys):
             records = [f"{file} ({record})" for file, record in keys]
-        warn_at_caller(f"{name} is absent in {len(rows_at)} row(s) (records "
-                       f"{listed(records)}){UNSEEN_ABSENCE}")
+        warn_at_caller(f"{what} in {len(rows_at)} row(s) (records {listed(records)}){why}")
     if n_blind:
         warn_at_caller(f"{n_blind} row(s) hold none of the channels present in every window "
                        "the model was fitted on: their outputs are left empty (no prediction)")
