@@ -10,10 +10,32 @@ from typing import Any
 LOG_INTERVAL = 30.0
 
 
+class _LogLines:
+    """stderr for a bar written into a file: each redraw on a line of its own (tqdm's ``\r``
+    redraws had piled up in one line of the log)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.started = False
+
+    def write(self, text: str) -> int:
+        text = text.replace("\r", "\n")
+        if not self.started:  # no empty line before the first draw
+            text = text.lstrip("\n")
+            self.started = bool(text)
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 def progress_bar(total: int, initial: int = 0, **kwargs: Any):
-    """A tqdm bar on stderr; redrawn at most every :data:`LOG_INTERVAL` s into a file."""
+    """A tqdm bar on stderr; into a file, redrawn at most every :data:`LOG_INTERVAL` s, each
+    time on a line of its own."""
     from tqdm import tqdm
 
     to_terminal = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-    return tqdm(total=total, initial=initial, file=sys.stderr, dynamic_ncols=to_terminal,
-                mininterval=0.1 if to_terminal else LOG_INTERVAL, **kwargs)
+    return tqdm(total=total, initial=initial,
+                file=sys.stderr if to_terminal else _LogLines(sys.stderr),
+                dynamic_ncols=to_terminal, mininterval=0.1 if to_terminal else LOG_INTERVAL,
+                **kwargs)

@@ -7,6 +7,7 @@ task; with ``data`` it runs the same steps on real records (e.g. the Challenge 2
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -144,7 +145,8 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
     def lap(name: str) -> None:
         timings[name] = round(time.perf_counter() - t0 - sum(timings.values()), 1)
         if progress:
-            print(f"[demo] {name} done ({timings[name]} s)", flush=True)
+            # on stderr, with the other verbs' progress: stdout holds the result line alone
+            print(f"[demo] {name} done ({timings[name]} s)", file=sys.stderr, flush=True)
 
     if data is None:
         pre_dir, task_dir = write_synthetic_data(out / "data", seed=seed)

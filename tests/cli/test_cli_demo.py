@@ -19,7 +19,9 @@ from qualityfm.signal.synthetic import synthetic_alarm_records
 def test_demo_writes_a_complete_report(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "report"
     assert main(["demo", "--out", str(out), "--steps", "6", "--epochs", "2"]) == 0
-    assert f"report: {out / 'README.md'}" in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert said.out == f"report: {out / 'README.md'}\n"  # the progress lines on stderr
+    assert "[demo] pre-training done" in said.err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["store"]["n_records"] == 16 and summary["store"]["n_pairs"] > 0
     assert sum(summary["store"]["levels"].values()) == summary["store"]["n_windows"]

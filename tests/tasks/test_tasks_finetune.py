@@ -1867,3 +1867,19 @@ def test_rows_holding_a_channel_no_fitted_window_held_are_named(tmp_path) -> Non
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         est.predict_proba(x, ecg_only)
+
+
+def test_a_stopped_fit_is_keyed_by_its_model_folder_however_it_is_spelt(tmp_path,
+                                                                        monkeypatch) -> None:
+    """'--init ../model/' from one folder and '../../model' from another had keyed other
+    runs: a stopped finetune started over unsaid, its saved epochs replaced."""
+    from qualityfm.tasks.finetune import init_identity
+
+    (tmp_path / "model").mkdir()
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "a")
+    first = init_identity("../model/")
+    monkeypatch.chdir(tmp_path / "a" / "b")
+    assert init_identity("../../model") == first == str((tmp_path / "model").resolve())
+    assert [init_identity(n) for n in ("pretrained", "none", "pretrained:base")] == [
+        "pretrained", "none", "pretrained:base"]

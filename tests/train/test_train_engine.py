@@ -255,6 +255,7 @@ def test_cli_pretrain_export_and_load(synthetic_store, tmp_path, capsys) -> None
 
 def test_folder_markers_are_the_files_the_verbs_write() -> None:
     from qualityfm.data.store import META
+    from qualityfm.demo import DEMO_MARKER
     from qualityfm.io.folders import FOLDER_KINDS
     from qualityfm.tasks.pipeline import RUN_MARKERS
     from qualityfm.train.checkpoint import CHECKPOINT_NAME
@@ -262,6 +263,7 @@ def test_folder_markers_are_the_files_the_verbs_write() -> None:
     from qualityfm.train.export import WEIGHTS_NAME
 
     markers = {kind: files for kind, files in FOLDER_KINDS}
+    assert markers["demo report"] == (DEMO_MARKER,)
     assert markers["pre-training run"] == (CHECKPOINT_NAME, LOG_NAME)
     assert markers["model folder"] == (WEIGHTS_NAME,) and markers["prepared store"] == (META,)
     assert RUN_MARKERS == (*markers["fine-tuned run"], *markers["cross-validation report"],
@@ -1130,7 +1132,7 @@ def test_the_progress_bar_in_a_log_file_is_not_redrawn_at_every_logged_step(
     pretrain(tiny(synthetic_store, tmp_path / "run", steps=8, log_every=1, diag_every=0,
                   progress=True))
     err = capsys.readouterr().err
-    bars = [line for line in err.split("\r") if "step/s" in line or "s/step" in line]
+    bars = [line for line in err.splitlines() if "step/s" in line or "s/step" in line]
     assert len(bars) == 2, bars  # drawn at the start and the end (10 times before)
 
 
@@ -1191,3 +1193,49 @@ def test_a_run_config_of_wrong_types_is_named(synthetic_store, tmp_path, capsys,
                  str(synthetic_store), "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert "run used recipe 'default', not 'paper'" in err and "Traceback" not in err, err
+
+
+def test_a_demo_report_is_no_run_to_resume(synthetic_store, tmp_path) -> None:
+    """pretrain --out on a demo report had called it a run (its summary.json) to --resume,
+    and the resume then wrote over the report's summary."""
+    from qualityfm.demo import DEMO_MARKER
+
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    (demo / DEMO_MARKER).write_text("")
+    (demo / "summary.json").write_text('{"report": "report.md"}')
+    for resume in (False, True):
+        with pytest.raises(ValueError, match=r"holds a demo report \(\.qualityfm-demo\): write "
+                                             r"to a folder of its own"):
+            pretrain(tiny(synthetic_store, demo, steps=2), resume=resume)
+    assert (demo / "summary.json").read_text() == '{"report": "report.md"}'
+
+
+def test_runs_and_exports_are_not_written_among_records(synthetic_store, tmp_path,
+                                                        capsys) -> None:
+    """pretrain and export had written into a folder of WFDB records, whose next score read
+    an export's examples as a bad record."""
+    from qualityfm.cli import main
+
+    records = tmp_path / "records"
+    records.mkdir()
+    (records / "v100s.hea").write_text("v100s 1 250 10\nv100s.dat 16 200/mV 16 0 0 0 0 II\n")
+    with pytest.raises(ValueError, match=r"--out .*records holds records \(v100s\.hea\): write "
+                                         r"to a folder of its own"):
+        pretrain(tiny(synthetic_store, records, steps=2))
+    run = tmp_path / "run"
+    pretrain(tiny(synthetic_store, run, steps=2))
+    assert main(["export", str(run), "--out", str(records)]) == 1
+    assert "holds records (v100s.hea)" in capsys.readouterr().err
+    assert sorted(p.name for p in records.iterdir()) == ["v100s.hea"]
+
+
+def test_a_stop_after_the_run_has_passed_is_said(synthetic_store, tmp_path, capsys) -> None:
+    """--resume --stop-after N at or past step N had trained nothing without a word."""
+    run = tmp_path / "run"
+    pretrain(tiny(synthetic_store, run, steps=6, tensorboard=False), stop_after=3)
+    capsys.readouterr()
+    again = pretrain(tiny(synthetic_store, run, steps=6, tensorboard=False), resume=True,
+                     stop_after=2)
+    assert again["step"] == 3 and not again["done"]
+    assert "--stop-after 2: the run is already at step 3" in capsys.readouterr().err

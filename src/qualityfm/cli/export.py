@@ -27,11 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from qualityfm.io.folders import refuse_records_there
     from qualityfm.train import export_model, load
 
     run_dir = Path(args.run)
     # a fine-tuned run: encoder + task head; a cross-validation run (cv.json, no model) is
     # refused there as evaluate and predict refuse it, not taken for a pre-training run
+    refuse_records_there(args.out)  # its files would be read as records of that folder
     if (run_dir / "finetune.json").exists() or (run_dir / "cv.json").exists():
         from qualityfm.inference import export_finetuned_onnx
 

@@ -23,6 +23,9 @@ def run(args: argparse.Namespace) -> int:
     from qualityfm.model.summary import preset_summary
 
     names = args.names or list(PRESETS)
+    unknown = [n for n in names if n not in PRESETS]
+    if unknown:  # before any line: a known name's had been printed before the error
+        raise ValueError(f"unknown preset {unknown[0]!r}; choose from {', '.join(PRESETS)}")
     for name in names:
         print(json.dumps(preset_summary(name, args.stem)))
     return 0

@@ -83,7 +83,7 @@ def _default_text(name: str, default: object) -> str:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from qualityfm.train.config import RECIPES, PretrainConfig
+    from qualityfm.train.config import CHOICES, RECIPES, PretrainConfig
 
     p = sub.add_parser("pretrain", help="pre-train a QualityFM model on a prepared store",
                        description=(__doc__ or "").replace("``", ""),
@@ -116,8 +116,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         if kind is bool:
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
                            help=help_text)
-        else:
-            p.add_argument(flag, type=_ARG_TYPES.get(f.name, kind), default=None, help=help_text)
+        else:  # a value outside a fixed set is a usage error (exit 2), as other verbs' are
+            p.add_argument(flag, type=_ARG_TYPES.get(f.name, kind), default=None, help=help_text,
+                           choices=CHOICES.get(f.name))
     p.set_defaults(func=run)
 
 

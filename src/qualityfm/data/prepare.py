@@ -62,7 +62,12 @@ from qualityfm.io import (
     remove_temporaries,
     write_json,
 )
-from qualityfm.io.folders import check_out_apart, folder_lock, refuse_other_kind
+from qualityfm.io.folders import (
+    check_out_apart,
+    check_writable_folder,
+    folder_lock,
+    refuse_other_kind,
+)
 from qualityfm.io.read import no_record_reason, passed_over_skips, skip_reason
 from qualityfm.io.wfdb_reader import header_files
 from qualityfm.quality import LEVEL_NAMES, SCORING_VERSION, QualityScores, RRRules, score_windows
@@ -651,6 +656,7 @@ def prepare(
         raise ValueError("; ".join(f"{item}: {no_record_reason(item)}" for item in inputs)
                          or "no input given")
     refuse_other_kind(out, ("prepared store",))
+    check_writable_folder(out, f"--out {out}")  # a file there had been "[Errno 17] File exists"
     check_out_apart(out, inputs, "store")
     all_records = input_records([key for key, _ in records])
     if shard is not None:

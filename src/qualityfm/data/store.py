@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from qualityfm.io.atomic import atomic_write, read_json
+from qualityfm.io.folders import refuse_file_for_folder
 
 META = "meta.json"
 PAIRS = "pairs.npy"
@@ -262,6 +263,7 @@ def records_differ(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def _part_folders(path: Path) -> list[Path]:
     """The folders holding a ``meta.json`` that make up the store at ``path``, in part order."""
+    refuse_file_for_folder(path, "a store")
     parts = list_parts(path)
     if (path / META).is_file():
         if parts:

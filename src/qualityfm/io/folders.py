@@ -13,6 +13,9 @@ from qualityfm._caller import warn_at_caller
 
 #: (kind, the files that mark it), in the order they are looked for.
 FOLDER_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # first: a demo report holds a summary.json too (demo.DEMO_MARKER; pretrain had called it
+    # a run to --resume, and written over its summary)
+    ("demo report", (".qualityfm-demo",)),
     ("pre-training run", ("last.pt", "log.jsonl")),
     ("fine-tuned run", ("finetune.json",)),
     ("cross-validation report", ("cv.json",)),
@@ -21,6 +24,15 @@ FOLDER_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("fine-tuned ONNX export", ("model.onnx",)),
     ("prepared store", ("meta.json",)),
 )
+
+
+def refuse_file_for_folder(path: str | Path, what: str) -> None:
+    """Refuse (ValueError) a file given where ``what`` (a run, a store, a model folder) is a
+    folder: the folder that holds it is named (``RUN/last.pt`` had read as "no checkpoint at
+    RUN/last.pt/last.pt")."""
+    if Path(path).is_file():
+        raise ValueError(f"{path} is a file; {what} is a folder (the one that holds it: "
+                         f"{Path(path).parent})")
 
 
 def folder_kind(path: str | Path) -> tuple[str, str] | None:
@@ -45,6 +57,24 @@ def refuse_other_kind(path: str | Path, allowed: tuple[str, ...], flag: str = "-
     if found is not None and found[0] not in allowed:
         raise ValueError(f"{flag} {path} holds a {found[0]} ({found[1]}): write to a folder of "
                          "its own")
+
+
+#: Files of records a reader lists (an output written beside them would be read with them).
+_RECORD_FILES = (".hea", ".dat", ".vital", ".edf")
+
+
+def refuse_records_there(path: str | Path, flag: str = "--out") -> None:
+    """Refuse (ValueError) an output folder that holds records (a WFDB header, a ``.vital``
+    file): the files written there would lie among them (export's examples had been read as a
+    bad record by the next score of that folder)."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return
+    with os.scandir(folder) as entries:
+        found = next((e.name for e in entries
+                      if Path(e.name).suffix.lower() in _RECORD_FILES), None)
+    if found is not None:
+        raise ValueError(f"{flag} {path} holds records ({found}): write to a folder of its own")
 
 
 def check_writable_folder(path: str | Path, what: str) -> None:

@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
 from qualityfm.io.atomic import atomic_write_all, read_json
-from qualityfm.io.folders import held_there
+from qualityfm.io.folders import held_there, refuse_file_for_folder
 from qualityfm.model.layers import ResidualBlock, entry_conv
 from qualityfm.quality.features import feature_names
 from qualityfm.tasks.features import task_columns
@@ -256,6 +256,7 @@ def load_estimator(path: str | Path, device: str = "cpu") -> TaskEstimator:
 
     path = Path(path)
     meta_file = path / "finetune.json"
+    refuse_file_for_folder(path, "a fine-tuned model")
     if not path.exists():
         from qualityfm.train.export import names_shipped_weights
 

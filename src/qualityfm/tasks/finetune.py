@@ -526,6 +526,18 @@ UNSEEN_ABSENCE = (", while every window the model was fitted on held it: its out
                   "outside what it learnt")
 
 
+def init_identity(init: str | Path) -> str:
+    """``init`` as a stopped fit's key records it: a model folder or file by its absolute path
+    (``../model/`` from one folder and ``../../model`` from another had keyed other runs, and a
+    stopped run started over unsaid), names ("pretrained", "none") as they are."""
+    from qualityfm.train.export import names_shipped_weights
+
+    text = str(init)
+    if text in ("none", "classical") or names_shipped_weights(text) or not Path(text).exists():
+        return text
+    return str(Path(text).resolve())
+
+
 def missing_channels(always_present: list[bool] | None, mask: np.ndarray | None
                      ) -> list[tuple[str, np.ndarray]]:
     """(channel name, rows) of each channel present in every window a model was fitted on
@@ -1185,8 +1197,9 @@ class Finetuner(TaskEstimator):
                 a = np.ascontiguousarray(a)
                 h.update(repr((a.shape, a.dtype.str)).encode())
                 h.update(a.tobytes())
-        init = self.init if isinstance(self.init, (str, Path)) else type(self.init).__name__
-        settings = (str(init), self.mode, self.solver, self.epochs, self.batch_size, self.lr,
+        init = (init_identity(self.init) if isinstance(self.init, (str, Path))
+                else type(self.init).__name__)
+        settings = (init, self.mode, self.solver, self.epochs, self.batch_size, self.lr,
                     self.head_lr, self.weight_decay, self.patience, self.class_weight,
                     self.use_features, self.dropout, self.augment, self.pool, self.seed,
                     self.task, repr(self.config), "no decay on biases and norms")

@@ -66,6 +66,7 @@ from qualityfm.tasks.finetune import (
     default_features,
     default_mode,
     encoder_fs,
+    init_identity,
     resolve_model_config,
     unseen_rows,
     window_digests,
@@ -286,7 +287,7 @@ def finetune_run(
         # (the windows themselves are hashed in the CV stamp)
         key = {**{k: v for k, v in summary.items()
                   if k not in ("ignored", "passed_over", "skipped", "left_out")},
-               "data": _resolved_dirs(data),
+               "data": _resolved_dirs(data), "init": init_identity(init),
                "init_files": _files_stamp(init)}
         res = _task_cv(make, ds, kfold, seed, 1000, folds, key)
         summary["cv"] = {k: v for k, v in res.items() if k != "oof"}

@@ -29,6 +29,16 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
+#: The values each setting of a fixed set takes (the command line offers them as choices).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "recipe": tuple(RECIPES), "attention": ("auto", "dense", "local", "flex"),
+    "stem": ("conv", "residual"),
+    "optimizer": ("adam", "adamw"), "distill_mode": ("token", "pooled", "mixed"),
+    "amplitude": ("magnitude", "power"), "phase": ("plain", "wrapped"),
+    "device": ("auto", "cpu", "cuda"), "amp_dtype": ("auto", "bf16", "fp32"),
+}
+
+
 @dataclass
 class PretrainConfig:
     """Every setting of a pre-training run; a checkpoint stores it and resume checks it."""
@@ -102,14 +112,7 @@ class PretrainConfig:
 
     def __post_init__(self) -> None:
         self._check_types()
-        choices = {
-            "recipe": RECIPES, "attention": ("auto", "dense", "local", "flex"),
-            "stem": ("conv", "residual"),
-            "optimizer": ("adam", "adamw"), "distill_mode": ("token", "pooled", "mixed"),
-            "amplitude": ("magnitude", "power"), "phase": ("plain", "wrapped"),
-            "device": ("auto", "cpu", "cuda"), "amp_dtype": ("auto", "bf16", "fp32"),
-        }
-        for name, allowed in choices.items():
+        for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r} is not one of {sorted(allowed)}")
         if self.model_overrides:  # checked here, before a run folder or features are made

@@ -35,7 +35,12 @@ from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
 from qualityfm._progress import progress_bar
 from qualityfm.data.features import FeatureTargets
 from qualityfm.io.atomic import atomic_write_text, remove_temporaries, write_json
-from qualityfm.io.folders import check_writable_folder, folder_lock, refuse_other_kind
+from qualityfm.io.folders import (
+    check_writable_folder,
+    folder_lock,
+    refuse_other_kind,
+    refuse_records_there,
+)
 from qualityfm.losses import DistillationLoss, FeatureLoss, KoLeoLoss, SpectralLoss, VarianceLoss
 from qualityfm.model import QualityFM, QualityFMConfig
 from qualityfm.model.precision import precision_autocast, resolve_device
@@ -731,6 +736,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_after: int | None =
     run_dir = Path(cfg.out)
     check_writable_folder(run_dir, f"--out {run_dir}")
     refuse_other_kind(run_dir, ("pre-training run",))
+    refuse_records_there(run_dir)
     if run_dir.resolve().is_relative_to(cfg.store):  # its files would mix with the store's
         check_store_pairs(cfg.store, cfg.batch_size)  # no store at all: say that first
         raise ValueError(f"--out {run_dir} is in the store {cfg.store}: write the run to a "
@@ -900,6 +906,9 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     loader = make_loader(dataset, loader_workers(cfg.workers, env.device))
     batches = iter(loader)  # draws a base seed from torch's RNG: restore the RNG after it
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
+    if stop_after is not None and step >= stop_after and step < cfg.steps and env.is_main:
+        print(f"qualityfm: --stop-after {stop_after}: the run is already at step {step}: "
+              "nothing to train in this process", file=sys.stderr)  # (it had said nothing)
     bar = None
     try:  # the workers have started: an error before the loop ends them too
         if resume:

@@ -15,6 +15,7 @@ from qualityfm.io.folders import (
     check_writable_folder,
     folder_kind,
     held_there,
+    refuse_file_for_folder,
     refuse_other_kind,
 )
 from qualityfm.model import QualityFM, QualityFMConfig, resolve_device
@@ -161,6 +162,7 @@ def export_model(
         raise ValueError(f"name={name!r} must be a plain file stem")
     named = str(out_dir)  # as given: "./pretrained" is a folder wherever a model is read
     run_dir, out_dir = Path(run_dir), Path(out_dir)
+    refuse_file_for_folder(run_dir, "a pre-training run")
     if names_shipped_weights(named):
         raise ValueError(f"--out {out_dir}: '{PRETRAINED}' names the shipped weights wherever a "
                          "model is read (load, --model, --init), so a folder of that name would "
@@ -289,6 +291,7 @@ def model_files(path: str | Path) -> tuple[Path, Path]:
     path = Path(path)
     if path.suffix == ".safetensors":
         return path, path.parent / _file_names(path.stem)[1]
+    refuse_file_for_folder(path, "a model (or its .safetensors file)")
     if not (path / WEIGHTS_NAME).exists():
         found = sorted(path.glob("*.safetensors")) if path.is_dir() else []
         if len(found) > 1:
