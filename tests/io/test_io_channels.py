@@ -158,3 +158,6 @@ def test_a_label_with_its_unit_in_brackets_names_its_signal() -> None:
     assert [canonical_channel(n) for n in ("ECG II (mV)", "ABP [mmHg]", "ART (mmHg)",
                                            "CVP[mmHg]", "Pleth HR (bpm)", "foo (mV)")] == [
         "ecg_ii", "abp", "abp", "cvp", "pleth_hr_bpm", "foo_mv"]
+    # a lead or a statistic in brackets is no unit: ECG (II) is lead II, ABP (mean) a number
+    assert [canonical_channel(n) for n in ("ECG (II)", "ECG (V)", "ABP (mean)")] == [
+        "ecg_ii", "ecg_v", "abp_mean"]

@@ -1131,3 +1131,23 @@ def test_a_layout_segment_naming_fewer_signals_than_the_record_is_named_as_such(
         read_record(master)
     master.write_text("vl/2 1 125 1250\nvl_layout 0\nvl_0001 1250\n")
     assert read_record(master).channels == ["ecg_ii", "ppg"]
+
+
+def test_a_null_signal_in_a_segment_leaves_that_channel_alone_missing(tmp_path: Path) -> None:
+    """A segment holding a null signal had been read as a gap whole (its ECG too), and a
+    header without a sample count whose first signal is null is named."""
+    (tmp_path / "s1.dat").write_bytes((np.arange(1250, dtype="<i2") % 100).tobytes())
+    (tmp_path / "s1.hea").write_text("s1 2 125 1250\ns1.dat 16 100/mV 16 0 0 0 0 II\n"
+                                     "~ 0 1/NU 16 0 0 0 0 PLETH\n")
+    _segment(tmp_path, "s2", 1250, 1250, ["II", "PLETH"])
+    master = tmp_path / "m.hea"
+    master.write_text("m/2 2 125 2500\ns1 1250\ns2 1250\n")
+    rec = read_record(master)
+    assert np.isfinite(rec.signals["ecg_ii"]).all()
+    ppg = rec.signals["ppg"]
+    assert np.isnan(ppg[:1250]).all() and np.isfinite(ppg[1250:]).all()
+    (tmp_path / "a.hea").write_text("a 2 125\n~ 0 1/NU 16 0 0 0 0 PLETH\n"
+                                    "s1.dat 16 100/mV 16 0 0 0 0 II\n")
+    with pytest.raises(RecordError, match=r"a\.hea: the header states no sample count and its "
+                                          r"first signal is a null signal"):
+        read_record(tmp_path / "a.hea")

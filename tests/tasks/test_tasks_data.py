@@ -826,3 +826,12 @@ def test_an_abp_window_of_a_ppg_flat_for_most_of_it_gives_no_row() -> None:
     ds = record_dataset("abp", rec, labels=True)
     assert ds.starts.tolist() == [0.0]
     assert [e["reason"] for e in ds.left_out] == ["PPG flat for over 20% of the window"]
+    # a sensor off whose ADC toggles at the mains rate, six levels in all: no pulse, yet not
+    # flat in the raw samples; the filtered model input is (such rows had given predict's SBP
+    # and DBP from no pulse)
+    n = 30 * 125
+    toggle = 2.536 + 0.002 * (np.arange(n) % 2)
+    toggle[[400, 1500, 2600, 3300]] += [0.004, -0.004, 0.006, -0.006]
+    rec.signals["ppg"][n:2 * n] = toggle
+    ds = record_dataset("abp", rec, labels=False)
+    assert ds.starts.tolist() == [0.0]

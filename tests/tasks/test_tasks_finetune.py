@@ -1883,3 +1883,21 @@ def test_a_stopped_fit_is_keyed_by_its_model_folder_however_it_is_spelt(tmp_path
     assert init_identity("../../model") == first == str((tmp_path / "model").resolve())
     assert [init_identity(n) for n in ("pretrained", "none", "pretrained:base")] == [
         "pretrained", "none", "pretrained:base"]
+
+
+def test_evaluate_names_the_records_of_rows_a_model_never_saw_so(tmp_path) -> None:
+    """evaluate had named such rows by position ("rows 0, 1, 2, 3, 4 and 35 more")."""
+    from qualityfm.tasks.datasets import TaskDataset
+    from qualityfm.tasks.pipeline import evaluate_estimator
+
+    x, y, g = synthetic(40)
+    ecg_only = np.zeros((40, 2), bool)
+    ecg_only[:, MODEL_CHANNELS.index("ecg_ii")] = True
+    est = ClassicalBaseline("vt-alarm", max_iter=5).fit(x, y, ecg_only, groups=g)
+    ds = TaskDataset("vt-alarm", x, np.ones((40, 2), bool), y, g.astype(str),
+                     np.array([f"r{i // 2}" for i in range(40)]), np.zeros((40, 0)), [])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        evaluate_estimator(est, ds, n_boot=10)
+    said = [str(w.message) for w in caught if "is present in" in str(w.message)]
+    assert len(said) == 1 and "(records r0, r1, r2" in said[0], said

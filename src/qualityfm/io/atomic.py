@@ -7,6 +7,7 @@ those on the next run."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import json
 import os
@@ -128,8 +129,9 @@ def write_target(path: Path) -> Path:
             raise FileNotFoundError(f"cannot write {path}: it links to {target}, in a folder "
                                     "that does not exist") from None
         return target
-    except OSError as err:  # a loop of links
-        raise OSError(f"cannot write {path}: its links loop ({err.strerror or err})") from None
+    except OSError as err:  # a loop of links, a link through a file ("Not a directory")
+        what = "its links loop" if err.errno == errno.ELOOP else "its link leads nowhere"
+        raise OSError(f"cannot write {path}: {what} ({err.strerror or err})") from None
 
 
 @contextlib.contextmanager

@@ -91,8 +91,10 @@ def is_numbered_channel(name: str) -> bool:
     return bool(numbered) and canonical_channel(numbered.group(1)) == numbered.group(1)
 
 
-#: A label's trailing unit in brackets (``ECG II (mV)``, ``ABP [mmHg]``).
-_UNIT_SUFFIX = re.compile(r"(.+?)\s*[\[(]\s*[A-Za-z%/^µ]{1,8}\s*[\])]")
+#: A label's trailing unit in brackets (``ECG II (mV)``, ``ABP [mmHg]``): a unit of a wave
+#: (not a lead, ``ECG (II)``, nor a statistic, ``ABP (mean)``; ``V`` is lead V, not volts).
+_UNIT_SUFFIX = re.compile(r"(.+?)\s*[\[(]\s*(mv|uv|µv|μv|mmhg|mm hg|cmh2o|kpa|hpa|mbar|nu|au|"
+                          r"a\.u\.|adu|%|ohms?|Ω)\s*[\])]", re.IGNORECASE)
 
 
 def _label_channel(name: str) -> str:

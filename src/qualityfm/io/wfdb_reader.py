@@ -678,7 +678,7 @@ def _segment(path: Path, header: Header, layout: Any, picked: list[int], name: s
         raise _SegmentLost(f"the record's header gives it {length} samples per signal, its own "
                            f"header {seg.n_frames}")
     wanted = [(k, j) for k, j in enumerate(_nth(layout.sig_name, picked, seg.sig_names))
-              if j is not None]
+              if j is not None and seg.files[j] != "~"]  # a null signal: left NaN
     if not wanted:
         return seg, wanted, None, []
     try:
@@ -769,11 +769,13 @@ def _read_segments(
 
 def _frames_in_file(path: Path, header: Header) -> int:
     """The frame count of a header that states none, from the size of its first signal file
-    (as wfdb infers it); formats without a fixed sample size (FLAC) raise ``RecordError``."""
-    file, fmt = header.files[0], header.formats[0]
+    (as wfdb infers it; a null signal's '~' passed over); formats without a fixed sample size
+    (FLAC) raise ``RecordError``."""
+    first = next((k for k, f in enumerate(header.files) if f != "~"), 0)
+    file, fmt = header.files[first], header.formats[first]
     spf = sum(header.frame_samples[k] for k in header.signals_in(file))
     try:
-        size = (path.parent / file).stat().st_size - header.byte_offsets[0]
+        size = (path.parent / file).stat().st_size - header.byte_offsets[first]
     except OSError as e:
         raise RecordError(f"{path}: {_read_fault(e, file)}") from e
     if fmt not in _BYTES_PER_SAMPLE:
@@ -944,6 +946,11 @@ def read_wfdb(
                           f"signal file (format {next(f for f in header.formats if f[0] == '5')}"
                           ") does not give by its size (wfdb fails on it): write the count in "
                           "the header's record line")
+    elif n_frames is None and header.files[:1] == ["~"]:  # wfdb sizes it by its first file
+        raise RecordError(f"{path}: the header states no sample count and its first signal is "
+                          "a null signal ('~'), so no reader can size the record (wfdb: "
+                          "\"missing signal file ~\"): write the count in the header's record "
+                          "line")
     elif n_frames is None and (start is not None or stop is not None):
         n_frames = _frames_in_file(path, header)  # wfdb reads no span of one without it
     elif n_frames is None:

@@ -95,7 +95,8 @@ RHYTHMS = ("N", "A", "O", "~")
 # one; 36: of up to 12 levels; 37: of up to 4 again; 38: channels of different rates lined up
 # on the model's grid from the window's start, a resampled piece short of the window holds its
 # last value (a padded 0 had ended it); 39: an abp window whose PPG or ECG II is flat for over
-# 20 % of it gives no row, and rows without labels keep their targets in mmHg; 28: a dataset lists
+# 20 % of it gives no row, and rows without labels keep their targets in mmHg; 40: that
+# flatness judged on the filtered model input too; 28: a dataset lists
 # the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
@@ -121,7 +122,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 39
+CACHE_VERSION = 40
 #: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off) or off (a few ADC
 #: levels, ``signal.nan.OFF_LEVELS``), or when fewer seconds of it than this lie in the
 #: window's span.
@@ -238,9 +239,11 @@ class TaskSettings:
     def __post_init__(self) -> None:
         if not (is_number(self.seconds) and self.seconds > 0):
             raise ValueError(f"seconds must be a number > 0, got {self.seconds}")
-        if not (is_number(self.fs) and self.fs >= MIN_FS):  # every record had been skipped
-            raise ValueError(f"fs must be the windows' rate in Hz, at least {MIN_FS:g} (the "
-                             f"tasks' least waveform rate), got {self.fs}")
+        if not (is_number(self.fs) and self.fs >= MIN_FS):  # NaN, -300: every record had
+            # been skipped with a NumPy message; under 50 Hz: the least rate prepare --fs
+            # takes for a store's windows, and the tasks take for a channel
+            raise ValueError(f"fs must be the windows' rate in Hz, at least {MIN_FS:g} (as "
+                             f"prepare --fs), got {self.fs}")
         if self.seconds < 1:  # every record had been skipped (a zero-size array)
             raise ValueError(f"seconds must be at least 1 (a beat at 60 bpm), got "
                              f"{self.seconds}")
@@ -618,8 +621,13 @@ def _abp_windows(rec: Record, s: TaskSettings, why: Counter[str] | None = None) 
             why[reason] += 1
             rows.append(_left_out(rec.record_id, t0, reason))
             continue
+        # judged on the raw piece and on the model's input, filtered as the model reads it:
+        # an off PPG toggling at mains frequency reads as flat there alone, a flat stretch's
+        # edges blur there (the filters' transients)
+        filtered = flat_fraction(x.astype(np.float64), s.fs)
         still = [name for c, name in (("ppg", "PPG"), ("ecg_ii", "ECG II"))
-                 if flat_fraction(pieces[c][None].astype(np.float64), fs[c])[0]
+                 if max(filtered[MODEL_CHANNELS.index(c)],
+                        flat_fraction(pieces[c][None].astype(np.float64), fs[c])[0])
                  > MAX_NAN_FRACTION]
         if still:  # flat for most of the window (a sensor off): its pulse timing and shape
             # are no input (14 of 467 windows had held a PPG flat for over half of theirs)

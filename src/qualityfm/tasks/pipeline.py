@@ -61,6 +61,7 @@ from qualityfm.tasks.finetune import (
     DEFAULT_EPOCHS,
     Finetuner,
     TaskEstimator,
+    absences_named,
     check_init,
     check_solver,
     default_features,
@@ -422,16 +423,20 @@ def _inputs_for(est: TaskEstimator, ds: TaskDataset) -> tuple:
 
 def evaluate_estimator(est: TaskEstimator, ds: TaskDataset, rhythm_est: TaskEstimator | None = None,
                        n_boot: int = 1000, seed: int = 0) -> dict:
-    """Metrics of a fitted estimator on ``ds`` at its own (validation-fixed) threshold."""
+    """Metrics of a fitted estimator on ``ds`` at its own (validation-fixed) threshold; rows
+    holding their channels otherwise than every fitted window are named by record."""
     args = _inputs_for(est, ds)
+    records = [record_of(r) for r in ds.record_ids]
     if est.kind == "regression":
-        pred = est.predict(*args)
+        with absences_named(est, ds.mask, records):
+            pred = est.predict(*args)
         res = bp_report(ds.y, pred, est.train_mean, ds.groups, n_boot, seed)
         res["predictions"] = {"y": ds.y.tolist(), "score": pred.tolist(), "pred": pred.tolist(),
                               "record_ids": ds.record_ids.tolist()}  # windows: "record@start"
         res["train_mean"] = np.asarray(est.train_mean, float).tolist()  # MASE's naive forecast
         return res
-    proba = est.predict_proba(*args)
+    with absences_named(est, ds.mask, records):
+        proba = est.predict_proba(*args)
     pred = est.decide(proba)
     res = binary_report(ds.y, proba, pred, ds.groups, n_boot, seed,
                         alarm_score=ds.task == "vt-alarm")
@@ -439,7 +444,9 @@ def evaluate_estimator(est: TaskEstimator, ds: TaskDataset, rhythm_est: TaskEsti
     res["predictions"] = {"y": ds.y.tolist(), "score": proba.tolist(), "pred": pred.tolist(),
                           "record_ids": ds.record_ids.tolist()}
     if rhythm_est is not None and ds.rhythm is not None:
-        proba4 = rhythm_est.predict_proba(*_inputs_for(rhythm_est, ds))
+        with warnings.catch_warnings():  # the binary model's warnings said them
+            warnings.filterwarnings("ignore", message=ABSENT_ROWS)
+            proba4 = rhythm_est.predict_proba(*_inputs_for(rhythm_est, ds))
         res.update(rhythm_report(ds.rhythm, proba4, ds.groups, n_boot, seed, af=pred))
         res["predictions"].update(_rhythm_predictions(ds.rhythm, proba4, pred))
     return res
