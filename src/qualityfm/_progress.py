@@ -28,6 +28,10 @@ class _LogLines:
     def flush(self) -> None:
         self.stream.flush()
 
+    @property
+    def encoding(self) -> str | None:  # tqdm draws Unicode blocks where stderr takes them
+        return getattr(self.stream, "encoding", None)
+
 
 def progress_bar(total: int, initial: int = 0, **kwargs: Any):
     """A tqdm bar on stderr; into a file, redrawn at most every :data:`LOG_INTERVAL` s, each

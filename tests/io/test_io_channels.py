@@ -161,3 +161,5 @@ def test_a_label_with_its_unit_in_brackets_names_its_signal() -> None:
     # a lead or a statistic in brackets is no unit: ECG (II) is lead II, ABP (mean) a number
     assert [canonical_channel(n) for n in ("ECG (II)", "ECG (V)", "ABP (mean)")] == [
         "ecg_ii", "ecg_v", "abp_mean"]
+    assert [canonical_channel(n) for n in ("ABP (V)", "ECG II (V)", "ART (torr)")] == [
+        "abp", "ecg_ii", "abp"]  # volts after a named signal

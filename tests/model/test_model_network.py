@@ -504,7 +504,7 @@ def test_an_integer_mask_reads_as_the_bool_one_and_others_are_refused() -> None:
         want = pool_encoder(model.encoder, x, mask)
         for dtype in (torch.uint8, torch.int64, torch.float32):
             torch.testing.assert_close(pool_encoder(model.encoder, x, mask.to(dtype)), want)
-        for bad in (mask.float() / 2, mask.to(torch.int64) * 2):
+        for bad in (mask.float() / 2, mask.to(torch.int64) * 2, mask.to(torch.complex64)):
             with pytest.raises(ValueError, match="mask must be bool"):
                 pool_encoder(model.encoder, x, bad)
 

@@ -1883,6 +1883,19 @@ def test_a_stopped_fit_is_keyed_by_its_model_folder_however_it_is_spelt(tmp_path
     assert init_identity("../../model") == first == str((tmp_path / "model").resolve())
     assert [init_identity(n) for n in ("pretrained", "none", "pretrained:base")] == [
         "pretrained", "none", "pretrained:base"]
+    from safetensors.torch import save_file
+
+    from qualityfm.train.export import CONFIG_NAME, FORMAT, WEIGHTS_NAME
+
+    save_file({k: v.contiguous() for k, v in QualityFM(TINY).state_dict().items()},
+              str(tmp_path / "model" / WEIGHTS_NAME),
+              metadata={"format": FORMAT, "config": json.dumps(TINY.to_dict())})
+    (tmp_path / "model" / CONFIG_NAME).write_text(json.dumps({"format": FORMAT,
+                                                              "model": TINY.to_dict()}))
+    monkeypatch.chdir(tmp_path / "a")
+    first = Finetuner("vt-alarm", init="../model/")._settings_key()
+    monkeypatch.chdir(tmp_path / "a" / "b")
+    assert Finetuner("vt-alarm", init="../../model")._settings_key() == first
 
 
 def test_evaluate_names_the_records_of_rows_a_model_never_saw_so(tmp_path) -> None:

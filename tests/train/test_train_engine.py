@@ -1218,16 +1218,20 @@ def test_runs_and_exports_are_not_written_among_records(synthetic_store, tmp_pat
     from qualityfm.cli import main
 
     records = tmp_path / "records"
-    records.mkdir()
-    (records / "v100s.hea").write_text("v100s 1 250 10\nv100s.dat 16 200/mV 16 0 0 0 0 II\n")
-    with pytest.raises(ValueError, match=r"--out .*records holds records \(v100s\.hea\): write "
-                                         r"to a folder of its own"):
+    (records / "sub").mkdir(parents=True)  # below the folder: find_records looks there too
+    (records / "sub" / "v100s.hea").write_text("v100s 1 250 10\n"
+                                               "v100s.dat 16 200/mV 16 0 0 0 0 II\n")
+    with pytest.raises(ValueError, match=r"--out .*records holds records \(sub.v100s\.hea\): "
+                                         r"write to a folder of its own"):
         pretrain(tiny(synthetic_store, records, steps=2))
     run = tmp_path / "run"
     pretrain(tiny(synthetic_store, run, steps=2))
     assert main(["export", str(run), "--out", str(records)]) == 1
-    assert "holds records (v100s.hea)" in capsys.readouterr().err
-    assert sorted(p.name for p in records.iterdir()) == ["v100s.hea"]
+    assert "holds records (sub/v100s.hea)" in capsys.readouterr().err
+    assert sorted(p.name for p in records.iterdir()) == ["sub"]
+    model = tmp_path / "model"  # an export again into its own folder: its examples are no record
+    assert main(["export", str(run), "--out", str(model), "--onnx"]) == 0
+    assert main(["export", str(run), "--out", str(model), "--onnx"]) == 0
 
 
 def test_a_stop_after_the_run_has_passed_is_said(synthetic_store, tmp_path, capsys) -> None:

@@ -130,7 +130,9 @@ def write_target(path: Path) -> Path:
                                     "that does not exist") from None
         return target
     except OSError as err:  # a loop of links, a link through a file ("Not a directory")
-        what = "its links loop" if err.errno == errno.ELOOP else "its link leads nowhere"
+        what = ("its links loop" if err.errno == errno.ELOOP else
+                "cannot follow its link" if err.errno in (errno.EACCES, errno.EPERM) else
+                "its link leads nowhere")
         raise OSError(f"cannot write {path}: {what} ({err.strerror or err})") from None
 
 

@@ -93,13 +93,16 @@ def is_numbered_channel(name: str) -> bool:
 
 #: A label's trailing unit in brackets (``ECG II (mV)``, ``ABP [mmHg]``): a unit of a wave
 #: (not a lead, ``ECG (II)``, nor a statistic, ``ABP (mean)``; ``V`` is lead V, not volts).
-_UNIT_SUFFIX = re.compile(r"(.+?)\s*[\[(]\s*(mv|uv|µv|μv|mmhg|mm hg|cmh2o|kpa|hpa|mbar|nu|au|"
-                          r"a\.u\.|adu|%|ohms?|Ω)\s*[\])]", re.IGNORECASE)
+_UNIT_SUFFIX = re.compile(r"(.+?)\s*[\[(]\s*(v|mv|uv|µv|μv|nv|mmhg|mm hg|torr|cmh2o|kpa|hpa|"
+                          r"mbar|nu|au|a\.u\.|adu|%|ohms?|Ω|l/min)\s*[\])]", re.IGNORECASE)
 
 
 def _label_channel(name: str) -> str:
     """:func:`canonical_channel` of a label, numbered names aside."""
     with_unit = _UNIT_SUFFIX.fullmatch(name.strip())
+    if with_unit and with_unit.group(2).lower() == "v" and _key(with_unit.group(1)) in (
+            "ecg", "ekg"):  # ECG (V): lead V, not an ECG in volts
+        with_unit = None
     if with_unit and not _derived(name, ""):  # the signal named before its unit (it had
         # been ecg_ii_mv); a rate's unit says a number (PLETH (bpm)), not the wave
         channel = _label_channel(with_unit.group(1))

@@ -59,22 +59,22 @@ def refuse_other_kind(path: str | Path, allowed: tuple[str, ...], flag: str = "-
                          "its own")
 
 
-#: Files of records a reader lists (an output written beside them would be read with them).
-_RECORD_FILES = (".hea", ".dat", ".vital", ".edf")
-
-
 def refuse_records_there(path: str | Path, flag: str = "--out") -> None:
-    """Refuse (ValueError) an output folder that holds records (a WFDB header, a ``.vital``
-    file): the files written there would lie among them (export's examples had been read as a
-    bad record by the next score of that folder)."""
+    """Refuse (ValueError) an output folder that holds records, in it or below, as
+    ``find_records`` lists them (an export's own ``*.examples.npz`` aside): the files written
+    there would lie among them (export's examples had been read as a bad record by the next
+    score of that folder)."""
+    from qualityfm.io.read import find_records
+
     folder = Path(path)
     if not folder.is_dir():
         return
-    with os.scandir(folder) as entries:
-        found = next((e.name for e in entries
-                      if Path(e.name).suffix.lower() in _RECORD_FILES), None)
-    if found is not None:
-        raise ValueError(f"{flag} {path} holds records ({found}): write to a folder of its own")
+    found = [p for p in find_records(folder) if not p.name.endswith(".examples.npz")]
+    if found:
+        first = found[0].relative_to(folder) if found[0].is_relative_to(folder) else found[0]
+        raise ValueError(f"{flag} {path} holds records ({first}"
+                         f"{f' and {len(found) - 1} more' if len(found) > 1 else ''}): write to "
+                         "a folder of its own")
 
 
 def check_writable_folder(path: str | Path, what: str) -> None:

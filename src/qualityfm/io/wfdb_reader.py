@@ -948,7 +948,7 @@ def read_wfdb(
                           "the header's record line")
     elif n_frames is None and header.files[:1] == ["~"]:  # wfdb sizes it by its first file
         raise RecordError(f"{path}: the header states no sample count and its first signal is "
-                          "a null signal ('~'), so no reader can size the record (wfdb: "
+                          "a null signal ('~'), which wfdb sizes the record by (wfdb: "
                           "\"missing signal file ~\"): write the count in the header's record "
                           "line")
     elif n_frames is None and (start is not None or stop is not None):

@@ -78,9 +78,9 @@ def as_bool_mask(mask: Tensor) -> Tensor:
     if mask.dtype == torch.bool:
         return mask
     if mask.is_complex() or not bool(((mask == 0) | (mask == 1)).all()):
-        seen = torch.unique(mask.detach().cpu())[:5].tolist()
+        seen = "" if mask.is_complex() else f"values {torch.unique(mask.cpu())[:5].tolist()} "
         raise ValueError(f"mask must be bool (or 0/1) [batch, channels]: True = present, got "
-                         f"values {seen} ({mask.dtype})")
+                         f"{seen}({mask.dtype})")
     return mask.bool()
 
 

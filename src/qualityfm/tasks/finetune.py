@@ -1197,14 +1197,18 @@ class Finetuner(TaskEstimator):
                 a = np.ascontiguousarray(a)
                 h.update(repr((a.shape, a.dtype.str)).encode())
                 h.update(a.tobytes())
+        h.update(repr(self._settings_key()).encode())
+        return h.hexdigest()
+
+    def _settings_key(self) -> tuple:
+        """The settings a stopped fit's epochs belong to (:meth:`_epoch_key`), its init as
+        :func:`init_identity` names it."""
         init = (init_identity(self.init) if isinstance(self.init, (str, Path))
                 else type(self.init).__name__)
-        settings = (init, self.mode, self.solver, self.epochs, self.batch_size, self.lr,
-                    self.head_lr, self.weight_decay, self.patience, self.class_weight,
-                    self.use_features, self.dropout, self.augment, self.pool, self.seed,
-                    self.task, repr(self.config), "no decay on biases and norms")
-        h.update(repr(settings).encode())
-        return h.hexdigest()
+        return (init, self.mode, self.solver, self.epochs, self.batch_size, self.lr,
+                self.head_lr, self.weight_decay, self.patience, self.class_weight,
+                self.use_features, self.dropout, self.augment, self.pool, self.seed,
+                self.task, repr(self.config), "no decay on biases and norms")
 
     def _read_epochs(self, key: str) -> dict | None:
         """The checkpoint of a stopped fit of these rows and settings; None when there is
