@@ -3,6 +3,8 @@ torchrun), exit status 1."""
 
 from __future__ import annotations
 
+import pytest
+
 from qualityfm.cli import main
 
 
@@ -16,3 +18,14 @@ def test_an_error_names_its_verb_and_under_torchrun_its_rank(tmp_path, capsys,
     monkeypatch.setenv("RANK", "3")  # every rank of a torchrun job prints its own refusal
     assert main(["score", str(missing), "--out", str(tmp_path / "s.csv")]) == 1
     assert "qualityfm score: error (rank 3 of 4): " in capsys.readouterr().err
+
+
+def test_pretrain_without_a_store_is_a_usage_error(tmp_path, capsys) -> None:
+    """It had exited 1, as a failed run does; argparse's usage errors exit 2."""
+    from qualityfm.cli import main
+
+    assert main(["pretrain", "--out", str(tmp_path / "run")]) == 2
+    assert "--store is required" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # argparse's own: a value outside the choices
+        main(["pretrain", "--out", str(tmp_path / "run"), "--stem", "resdual"])
+    assert stop.value.code == 2

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from qualityfm import __version__
 from qualityfm._signals import Terminated, raise_terminated
+from qualityfm.cli.argtypes import UsageError
 
 VERBS = (
     "prepare", "info", "presets", "pretrain", "export",
@@ -63,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `qualityfm info STORE | head -1`: stop quietly, as Unix tools do
         _drop_stdout()
         return 128 + 13  # the status of a process ended by SIGPIPE
+    except UsageError as err:  # an option the verb needs: a usage error, as argparse's
+        print(f"qualityfm {args.verb}: error: {err}", file=sys.stderr)
+        return 2
     except (OSError, ValueError, ImportError, FloatingPointError) as err:
         # OSError: a file that cannot be read or written (named by the error); ImportError: an
         # optional reader the input needs (h5py), named with the file and the extra to

@@ -12,6 +12,11 @@ from typing import TypeVar
 Number = TypeVar("Number", int, float)
 
 
+class UsageError(ValueError):
+    """A command line a verb cannot run (an option it needs, given no value): exit status 2,
+    as argparse's own usage errors."""
+
+
 def int_at_least(low: int) -> Callable[[str], int]:
     """An argparse type: an integer >= ``low``."""
 

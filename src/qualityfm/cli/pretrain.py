@@ -17,6 +17,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from qualityfm.cli.argtypes import (
+    UsageError,
     fraction_below_one,
     int_at_least,
     nonnegative_float,
@@ -205,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = PretrainConfig.from_dict({**base, **given})  # an error here is a flag's
     else:
         if not args.store:
-            raise ValueError(f"{args.out}: no checkpoint to resume, and no --store to start the "
+            raise UsageError(f"{args.out}: no checkpoint to resume, and no --store to start the "
                              "run" if args.resume else
                              "--store is required (a folder made by `qualityfm prepare`)")
         given["command"] = _command(args, given)
