@@ -469,7 +469,7 @@ def test_cli_resume_starts_a_run_that_has_no_checkpoint_yet(synthetic_store, tmp
     assert "--steps 3" in resumed and resumed.endswith(" --resume")
     assert main([*args]) == 1  # without --resume or --overwrite: refused
     assert "--overwrite starts it over" in capsys.readouterr().err
-    assert main(["pretrain", "--out", str(tmp_path / "none"), "--resume"]) == 1
+    assert main(["pretrain", "--out", str(tmp_path / "none"), "--resume"]) == 2  # no store
     assert "no checkpoint to resume, and no --store" in capsys.readouterr().err
     saved = (run / "config.json").read_text()  # run settings that are no run's: named
     for text, message in (('{"store": ', "config.json: truncated or damaged settings of a "
