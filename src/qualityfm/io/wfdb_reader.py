@@ -769,13 +769,12 @@ def _read_segments(
 
 def _frames_in_file(path: Path, header: Header) -> int:
     """The frame count of a header that states none, from the size of its first signal file
-    (as wfdb infers it; a null signal's '~' passed over); formats without a fixed sample size
-    (FLAC) raise ``RecordError``."""
-    first = next((k for k, f in enumerate(header.files) if f != "~"), 0)
-    file, fmt = header.files[first], header.formats[first]
+    (as wfdb infers it; a first null signal is refused before); formats without a fixed sample
+    size (FLAC) raise ``RecordError``."""
+    file, fmt = header.files[0], header.formats[0]
     spf = sum(header.frame_samples[k] for k in header.signals_in(file))
     try:
-        size = (path.parent / file).stat().st_size - header.byte_offsets[first]
+        size = (path.parent / file).stat().st_size - header.byte_offsets[0]
     except OSError as e:
         raise RecordError(f"{path}: {_read_fault(e, file)}") from e
     if fmt not in _BYTES_PER_SAMPLE:

@@ -233,7 +233,7 @@ def _save_fold(path: Path, stamp: str, te: np.ndarray, score: np.ndarray, pred: 
 def features_read(est: TaskEstimator, ds: TaskDataset) -> np.ndarray | None:
     """``ds.features`` for a model that reads them, else None (a Finetuner given features it
     does not read warns of them)."""
-    return ds.features if getattr(est, "use_features", True) else None
+    return ds.features if est.use_features else None
 
 
 def _fit_fold(est: TaskEstimator, ds: TaskDataset, y: np.ndarray, tr: np.ndarray,
@@ -351,19 +351,15 @@ def cross_validate(
         result = rhythm_report(y, oof_score, ds.groups, n_boot, seed)
     elif kind == "multiclass":  # any other classes: not the Challenge's N, A, O and ~
         result = multiclass_report(y, oof_score, ds.groups, n_boot, seed)
-    elif task != "abp":  # any other targets: not SBP and DBP
-        ref = np.zeros((n, np.asarray(train_means[0]).size))
-        for f, tm in enumerate(train_means):
-            ref[fold_id == f] = tm
-        result = regression_report(y, oof_pred, ref, ds.groups, n_boot, seed)
     else:
         # MASE against each fold's own training mean, pooled: mean over rows of that fold's mean
-        ref = np.zeros_like(oof_score)
-        for f, tm in enumerate(train_means):
-            ref[fold_id == f] = tm
-        result = bp_report(y, oof_pred, np.zeros(2), ds.groups, n_boot, seed)
-        for kk, name in enumerate(("sbp", "dbp")):
-            result[name]["mase"] = M.mase(y[:, kk], oof_pred[:, kk], ref[:, kk])
+        ref = np.asarray(train_means, float)[fold_id].reshape(n, -1)
+        if task != "abp":  # any other targets: not SBP and DBP
+            result = regression_report(y, oof_pred, ref, ds.groups, n_boot, seed)
+        else:
+            result = bp_report(y, oof_pred, np.zeros(2), ds.groups, n_boot, seed)
+            for kk, name in enumerate(("sbp", "dbp")):
+                result[name]["mase"] = M.mase(y[:, kk], oof_pred[:, kk], ref[:, kk])
     result.update(k=k, seed=seed, folds=folds, n_groups=int(len(np.unique(ds.groups))))
     result["oof"] = {"score": oof_score.tolist(), "pred": oof_pred.tolist(),
                      "fold": fold_id.tolist(), "y": np.asarray(y).tolist(),

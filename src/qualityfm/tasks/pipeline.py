@@ -650,11 +650,11 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
         row_ids += ds.record_ids.astype(str).tolist()
         if est.train_windows is not None:  # (a model saved before it kept them: none)
             digests += _row_digests(ds)
-        with warnings.catch_warnings():  # named below by record, once: not by row of a part
-            warnings.filterwarnings("ignore", message=ABSENT_ROWS)
-            table = _prediction_table(task, est, rhythm, ds)
         blind = blind_rows(est, ds.mask)  # no output: said once below, not as an absence
         n_blind += int(blind.sum())
+        with warnings.catch_warnings():  # named below by record, once: not by row of a part
+            warnings.filterwarnings("ignore", message=ABSENT_ROWS)
+            table = _prediction_table(task, est, rhythm, ds, blind)
         for what, at, why in unseen_rows(est, ds.mask):
             unseen.setdefault(what, (why, []))[1].extend(
                 (table["file"][i] if "file" in table else "", table["record"][i])
@@ -691,8 +691,9 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
 
 
 def _prediction_table(task: str, est: TaskEstimator, rhythm: TaskEstimator | None,
-                      ds: TaskDataset) -> dict[str, list]:
-    """``predict_run``'s columns for the rows of ``ds``."""
+                      ds: TaskDataset, blind: np.ndarray | None = None) -> dict[str, list]:
+    """``predict_run``'s columns for the rows of ``ds``, empty for its ``blind`` rows
+    (default: :func:`blind_rows`)."""
     args = _inputs_for(est, ds)
     table: dict[str, list] = {}
     if ds.sources is not None:  # as score and embed name each row's file
@@ -702,7 +703,7 @@ def _prediction_table(task: str, est: TaskEstimator, rhythm: TaskEstimator | Non
     table["record"] = [r.removesuffix(window_id("", t)) if np.isfinite(t) else r
                        for r, t in zip(ds.record_ids.tolist(), starts.tolist(), strict=True)]
     table["start_s"] = starts.tolist()
-    blind = blind_rows(est, ds.mask)
+    blind = blind_rows(est, ds.mask) if blind is None else blind
     if est.kind == "regression":  # in float64: 121.6, not float32's 121.5999984741211
         bp = np.asarray(est.predict(*args), dtype=np.float64)
         bp[blind] = np.nan

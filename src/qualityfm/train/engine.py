@@ -870,7 +870,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
             _note_resumed_changes(state["config"], cfg, step)
             # config.json says the length the run now has: an extension killed before its
             # first checkpoint had left its longer steps there beside a finished run
-            dataclasses.replace(cfg, steps=max(planned, cfg.steps)).save(run_dir / CONFIG_NAME)
+            dataclasses.replace(cfg, steps=planned).save(run_dir / CONFIG_NAME)
             if step < cfg.steps:
                 # a finished run's summary no longer says where it is (killed while extended,
                 # it had said "done" at the old step): written again when this one stops
