@@ -103,3 +103,18 @@ def test_bad_settings_and_shapes() -> None:
         SpectralLoss(n_bins=512).targets(torch.randn(1, 2, 100))
     with pytest.raises(ValueError, match="predictions must be"):
         SpectralLoss(n_bins=10)(torch.zeros(1, 2, 9), torch.zeros(1, 2, 10), torch.randn(1, 2, 100))
+
+
+@pytest.mark.parametrize("n, offset", [(64, 0.5), (32, 3.0)])
+def test_masked_mean_of_float16_predictions_matches_float32(n: int, offset: float) -> None:
+    """64 windows x 2 channels x 512 bins: a float16 count is inf (the loss read 0); 32
+    windows off by 3: a float16 sum overflows (the loss read inf)."""
+    loss = SpectralLoss(512)
+    x = torch.randn(n, 2, 9000, generator=torch.Generator().manual_seed(0))
+    amp, phase = loss.targets(x)
+    mask = torch.ones(n, 2, dtype=torch.bool)
+    want = loss(amp + offset, phase + offset, x, mask)
+    got = loss((amp + offset).half(), (phase + offset).half(), x, mask)
+    for key in ("amp", "phase"):
+        assert torch.isfinite(got[key]) and got[key] > 0
+        assert got[key].float().item() == pytest.approx(want[key].item(), rel=1e-2)

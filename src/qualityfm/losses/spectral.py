@@ -83,8 +83,11 @@ class SpectralLoss(nn.Module):
 
 
 def _masked_mean(loss: Tensor, mask: Tensor | None) -> Tensor:
-    """Mean over bins of present channels; 0 (with gradient) when no channel is present."""
+    """Mean over bins of present channels; 0 (with gradient) when no channel is present.
+    Summed in float32: a float16 count of 65,536 bins (64 windows of 2 channels) is inf, and
+    the loss had read 0."""
     if mask is None:
         return loss.mean()
     keep = mask[..., None].expand_as(loss)
-    return torch.where(keep, loss, 0).sum() / keep.sum().clamp_min(1).to(loss.dtype)
+    total = torch.where(keep, loss, 0).sum(dtype=torch.float32)
+    return (total / keep.sum(dtype=torch.float32).clamp_min(1)).to(loss.dtype)

@@ -516,8 +516,10 @@ def beat_shape_features(x: np.ndarray, peaks: np.ndarray, fs: float) -> list[flo
 def ecg_features(x: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
     """Features of one ECG lead (``ECG_NAMES``) and its R peaks.
 
-    Beyond rate and irregularity: the width at half height of the median beat's largest
-    deflection (s; the R wave's, which widens with the QRS), beat-template correlation,
+    Beyond rate and irregularity: the time the median beat's QRS spends at half its largest
+    deflection or beyond (s, within 0.1 s of the R peak, every wave of either sign counted: an
+    R wave's width, plus a deep S wave's, both of which widen with the QRS), beat-template
+    correlation,
     R amplitude CV, power shares above 40 Hz (noise) and below 0.7 Hz (baseline wander), the
     share of 1.5-5 Hz in the 1-40 Hz band and the dominant frequency with its concentration
     (+-0.25 Hz; a ventricular rhythm is nearly sinusoidal at 2-4 Hz), kurtosis (narrow QRS
