@@ -15,15 +15,16 @@ FS, SECONDS = 300.0, 30.0
 
 
 def write_synthetic_store(folder: Path, n_records: int = 4, per_record: int = 10,
-                          seed: int = 0) -> Path:
-    """Quasi-periodic PPG and ECG with record-specific rates and noise that sets the level."""
+                          seed: int = 0, top_level: int = 4) -> Path:
+    """Quasi-periodic PPG and ECG with record-specific rates and noise that sets the level
+    (0 to ``top_level``)."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(FS * SECONDS)) / FS
     writer = ShardWriter(folder, 2, t.size, shard_size=16)
     all_pairs, levels_all = [], []
     for r in range(n_records):
         hr = rng.uniform(0.9, 1.8)
-        levels = rng.integers(0, 5, per_record)
+        levels = rng.integers(0, top_level + 1, per_record)
         x = np.empty((per_record, 2, t.size), np.float32)
         for i, lv in enumerate(levels):
             noise = (4 - lv) * 0.25
@@ -60,3 +61,9 @@ def write_synthetic_store(folder: Path, n_records: int = 4, per_record: int = 10
 @pytest.fixture(scope="session")
 def synthetic_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_synthetic_store(tmp_path_factory.mktemp("train_store") / "store")
+
+
+@pytest.fixture
+def low_level_store(tmp_path: Path) -> Path:
+    """A store whose windows are all of level 0-2: none teaches an aligned pair."""
+    return write_synthetic_store(tmp_path / "low_store", top_level=2)

@@ -1243,3 +1243,26 @@ def test_a_stop_after_the_run_has_passed_is_said(synthetic_store, tmp_path, caps
                      stop_after=2)
     assert again["step"] == 3 and not again["done"]
     assert "--stop-after 2: the run is already at step 3" in capsys.readouterr().err
+
+
+def test_a_store_without_good_windows_is_refused_before_the_feature_targets(
+        low_level_store, tmp_path) -> None:
+    """Aligned pairs need windows of level 3 or more: a store of levels 0-2 had been refused
+    only after its classical features were computed (minutes to hours on a real store)."""
+    store = low_level_store
+    with pytest.raises(ValueError, match=r"no window of quality level >= 3 .*--aligned-fraction 0"):
+        pretrain(tiny(store, tmp_path / "run", aligned_fraction=0.5, feature_weight=5.0))
+    assert not list(store.glob("features*"))  # refused before any work
+    assert pretrain(tiny(store, tmp_path / "run", steps=1))["step"] == 1  # aligned 0: trains
+
+
+def test_a_damaged_summary_does_not_bar_a_resume_with_nothing_to_train(
+        synthetic_store, tmp_path) -> None:
+    """summary.json is a report: a truncated one had failed the relaunch of a finished run
+    with a JSON error naming no file; it is written afresh."""
+    run = tmp_path / "run"
+    pretrain(tiny(synthetic_store, run, steps=2))
+    (run / "summary.json").write_text('{"step": 2')
+    again = pretrain(tiny(synthetic_store, run, steps=2), resume=True)
+    assert again["step"] == 2 and again["done"]
+    assert json.loads((run / "summary.json").read_text())["step"] == 2

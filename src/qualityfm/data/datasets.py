@@ -35,6 +35,8 @@ from qualityfm.data.store import Store
 from qualityfm.signal import normalize
 
 Corruptor = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
+#: Lowest quality level of a window that teaches an aligned pair (its teacher).
+ALIGNED_MIN_LEVEL = 3
 
 
 def _default_corrupt(x: np.ndarray, fs: float, rng: np.random.Generator,
@@ -218,7 +220,7 @@ class PairDataset(_StoreDataset):
 
     def __init__(
         self, store: Store | str | os.PathLike, *, shuffle: bool = True, seed: int = 0,
-        aligned_fraction: float = 0.0, aligned_min_level: int = 3,
+        aligned_fraction: float = 0.0, aligned_min_level: int = ALIGNED_MIN_LEVEL,
         corrupt: Corruptor | None = None, modality_drop: float = 0.0, augment: bool = False,
         rank: int | None = None, world_size: int | None = None, drop_last: bool = False,
         batch_size: int = 1, feature_targets: FeatureTargets | np.ndarray | None = None,

@@ -141,8 +141,8 @@ class PretrainConfig:
             raise ValueError(f"diag_batch must be >= 2 (the collapse diagnostics compare "
                              f"embeddings pairwise; --diag-batch, which a resume may change), "
                              f"got {self.diag_batch}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if not 0 <= self.seed < 2**63:  # each rank seeds torch with seed + rank (< 2**64)
+            raise ValueError(f"seed must be in [0, 2**63), got {self.seed}")
         for name in ("warmup", "teacher_temp_warmup", "diag_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")

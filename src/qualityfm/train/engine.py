@@ -33,8 +33,9 @@ from torch import Tensor, nn
 from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
 
 from qualityfm._progress import progress_bar
+from qualityfm.data.datasets import ALIGNED_MIN_LEVEL
 from qualityfm.data.features import FeatureTargets
-from qualityfm.io.atomic import atomic_write_text, remove_temporaries, write_json
+from qualityfm.io.atomic import atomic_write_text, read_json, remove_temporaries, write_json
 from qualityfm.io.folders import (
     check_writable_folder,
     folder_lock,
@@ -784,6 +785,10 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
 
     store = Store(cfg.store)  # the network records the rate and scaling of what it reads
     store_fs, store_norm = store.fs, store.meta.get("normalization", "channel")
+    if cfg.aligned_fraction > 0 and not (store.levels >= ALIGNED_MIN_LEVEL).any():
+        # said before the feature targets (minutes to hours), which PairDataset follows
+        raise ValueError(f"{cfg.store}: no window of quality level >= {ALIGNED_MIN_LEVEL} to "
+                         "teach aligned pairs; give --aligned-fraction 0")
     told = cfg.model_overrides.get("normalization", store_norm)
     if told != store_norm:  # score and embed would scale windows otherwise than it trained
         raise ValueError(f"--model-override normalization={told!r}: the store's windows are "
@@ -1010,7 +1015,10 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     log.close()
 
     if step == first and (run_dir / SUMMARY_NAME).exists():  # nothing run: keep its record
-        kept = json.loads((run_dir / SUMMARY_NAME).read_text())
+        try:
+            kept = read_json(run_dir / SUMMARY_NAME, "run summary")
+        except ValueError:  # a damaged report: written afresh, not a bar to the resumption
+            kept = {}
         if kept.get("step") == step:  # of this checkpoint's step, not an earlier one's
             last = kept.get("last", {})
     summary = {"run_dir": str(run_dir), "checkpoint": str(ckpt_path), "step": step,
