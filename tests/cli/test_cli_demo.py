@@ -144,14 +144,21 @@ def test_bad_numbers_are_usage_errors(argv: list[str], message: str,
 
 
 @pytest.mark.parametrize("verb", ["demo", "finetune", "compare", "pretrain"])
-def test_seeds_are_non_negative(verb: str, capsys: pytest.CaptureFixture) -> None:
-    """NumPy's generators refuse negative seeds: a usage error, not a failed run."""
+def test_seeds_are_non_negative_and_at_most_2_31_less_1(verb: str,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    """NumPy's generators refuse negative seeds, scikit-learn's 2**32 and past, torch's 2**64:
+    a usage error, not a failed run."""
     args = {"demo": [], "finetune": ["--task", "af", "--data", "d", "--out", "o"],
             "compare": ["--task", "af", "--data", "d", "--out", "o"], "pretrain": ["--out", "o"]}
     assert build_parser().parse_args([verb, *args[verb], "--seed", "7"]).seed == 7
     with pytest.raises(SystemExit):
         build_parser().parse_args([verb, *args[verb], "--seed", "-3"])
     assert "argument --seed: must be >= 0, got -3" in capsys.readouterr().err
+    assert build_parser().parse_args([verb, *args[verb], "--seed", "2147483647"]).seed == 2**31 - 1
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([verb, *args[verb], "--seed", "4294967296"])
+    assert "argument --seed: must be <= 2**31 - 1 (2147483647), got 4294967296" in \
+        capsys.readouterr().err
 
 
 def test_betas_are_checked() -> None:

@@ -9,6 +9,8 @@ import math
 from collections.abc import Callable
 from typing import TypeVar
 
+from qualityfm._numbers import MAX_SEED
+
 Number = TypeVar("Number", int, float)
 
 
@@ -84,6 +86,14 @@ def nonnegative_float(text: str) -> float:
     value = _finite_float(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """An argparse type: a seed, an integer in [0, MAX_SEED]."""
+    value = nonnegative_int(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be <= 2**31 - 1 ({MAX_SEED}), got {text}")
     return value
 
 

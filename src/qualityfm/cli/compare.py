@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from qualityfm.cli.argtypes import int_at_least, nonnegative_int, positive_int
+from qualityfm.cli.argtypes import int_at_least, positive_int, seed_int
 from qualityfm.cli.finetune import (
     add_bp_rule_option,
     add_data_options,
@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=positive_int, default=None,
                    help="most epochs of each network trained by gradient steps, early "
                    "stopping on validation (default 30)")
-    p.add_argument("--seed", type=nonnegative_int, default=0,
+    p.add_argument("--seed", type=seed_int, default=0,
                    help="seed of the folds, the splits and the networks (default 0)")
     p.add_argument("--config", default=None,
                    help="model preset, JSON config or exported model (its architecture) for "

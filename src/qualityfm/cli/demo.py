@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from qualityfm.cli.argtypes import nonnegative_int, positive_int
+from qualityfm.cli.argtypes import positive_int, seed_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=positive_int, default=None,
                    help="fine-tuning epochs of a head trained by gradient steps (the default "
                    "VT-alarm head is fitted in closed form and takes none)")
-    p.add_argument("--seed", type=nonnegative_int, default=0,
+    p.add_argument("--seed", type=seed_int, default=0,
                    help="seed of the data, the pre-training and the folds (default 0)")
     p.set_defaults(func=run)
 

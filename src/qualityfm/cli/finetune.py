@@ -7,10 +7,10 @@ import json
 
 from qualityfm.cli.argtypes import (
     int_at_least,
-    nonnegative_int,
     open_fraction,
     positive_float,
     positive_int,
+    seed_int,
 )
 
 
@@ -104,7 +104,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="training epochs of a network (default 30)")
     p.add_argument("--batch-size", type=positive_int, default=None,
                    help="windows per batch (default 32)")
-    p.add_argument("--seed", type=nonnegative_int, default=0,
+    p.add_argument("--seed", type=seed_int, default=0,
                    help="seed of the validation split, the --kfold folds and the networks "
                    "(default 0)")
     p.add_argument("--config", default=None,

@@ -24,6 +24,7 @@ from qualityfm.cli.argtypes import (
     nonnegative_int,
     positive_float,
     positive_int,
+    seed_int,
 )
 from qualityfm.io.atomic import read_json
 
@@ -34,7 +35,8 @@ _ARG_TYPES: dict[str, Callable[[str], int | float]] = {
     **dict.fromkeys(("window", "steps", "batch_size", "grad_accum", "log_every",
                      "diag_batch", "ckpt_every"), positive_int),
     "prototypes": int_at_least(2),  # a softmax over one output is constant: no distillation
-    **dict.fromkeys(("warmup", "teacher_temp_warmup", "diag_every", "seed"), nonnegative_int),
+    **dict.fromkeys(("warmup", "teacher_temp_warmup", "diag_every"), nonnegative_int),
+    "seed": seed_int,
     **dict.fromkeys(("student_temp", "teacher_temp", "teacher_temp_end", "lr"),
                     positive_float),
     **dict.fromkeys(("aligned_fraction", "modality_drop", "min_lr", "weight_decay",

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from qualityfm._caller import warn_at_caller
-from qualityfm._numbers import is_int, is_number
+from qualityfm._numbers import is_int, is_number, seed_error
 from qualityfm.data.features import robust_centre_scale
 from qualityfm.io.atomic import atomic_write_all, json_safe, read_json
 from qualityfm.io.channels import MODEL_CHANNELS
@@ -142,9 +142,8 @@ class TaskEstimator(ABC):
         check_operating_settings(calibration, self.threshold_rule, target_tpr)
         if not 0.0 < val_fraction <= 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5], got {val_fraction!r}")
-        if not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be an int >= 0 (NumPy's generators refuse others), "
-                             f"got {seed!r}")
+        if seed_error(seed):  # (2**32 had failed in scikit-learn after the features)
+            raise ValueError(seed_error(seed))
         self.seed = int(seed)
         self.calibrator = Calibrator(calibration)
         self.threshold = 0.5

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from qualityfm._numbers import is_int, is_number
+from qualityfm._numbers import is_int, is_number, seed_error
 
 RECIPES: dict[str, dict[str, Any]] = {
     # The original's settings, kept for ablations: per-token distillation on raw encoder tokens,
@@ -141,8 +141,8 @@ class PretrainConfig:
             raise ValueError(f"diag_batch must be >= 2 (the collapse diagnostics compare "
                              f"embeddings pairwise; --diag-batch, which a resume may change), "
                              f"got {self.diag_batch}")
-        if not 0 <= self.seed < 2**63:  # each rank seeds torch with seed + rank (< 2**64)
-            raise ValueError(f"seed must be in [0, 2**63), got {self.seed}")
+        if seed_error(self.seed):  # 2**64 had failed in torch after the run folder was locked
+            raise ValueError(seed_error(self.seed))
         for name in ("warmup", "teacher_temp_warmup", "diag_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
