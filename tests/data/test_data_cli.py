@@ -106,6 +106,12 @@ def test_cli_info_on_an_interrupted_store_says_a_rerun_resumes(synth_dir, tmp_pa
     shard.write_bytes(shard.read_bytes()[:1000])
     assert main(["info", str(out)]) == 1
     assert "shard-000000.x.npy: truncated or damaged store file" in capsys.readouterr().err
+    np.save(shard, np.array([{"a": 1}], dtype=object), allow_pickle=True)  # objects: NumPy's
+    assert main(["info", str(out)]) == 1  # advice to load them unsafely is not passed on
+    err = capsys.readouterr().err
+    assert "shard-000000.x.npy: truncated or damaged store file (objects, not numbers); " \
+        "qualityfm prepare --overwrite writes the store again" in err
+    assert "allow_pickle" not in err
 
 
 def test_cli_output_into_a_closed_pipe_is_quiet(synth_dir, small_window, tmp_path):

@@ -1353,6 +1353,13 @@ def test_init_classical_is_refused_at_construction_naming_the_baseline(tmp_path)
     check_init("classical", classical=True)
     with pytest.raises(FileNotFoundError, match="nowhere does not exist"):
         Finetuner("af", init=tmp_path / "nowhere")
+    # a typo of a keyword names the keywords (it had said only that no such model exists)
+    with pytest.raises(FileNotFoundError, match=r"model pretrianed does not exist \(an "
+                       r"exported model folder, or one of pretrained, none\)"):
+        Finetuner("af", init="pretrianed")
+    with pytest.raises(FileNotFoundError, match=r"pretrianed: no such model folder \(an "
+                       r"exported model folder, or pretrained for the shipped weights\)"):
+        qualityfm.load("pretrianed")  # it had said "pretrianed/model.safetensors: missing"
 
 
 def test_cross_validate_resumes_after_its_last_finished_fold(tmp_path, capsys) -> None:

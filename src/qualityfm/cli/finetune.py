@@ -51,10 +51,10 @@ def add_target_tpr_option(p: argparse.ArgumentParser) -> None:
                    "validation data")
 
 
-def add_device_option(p: argparse.ArgumentParser) -> None:
-    """``--device``: where the networks run."""
+def add_device_option(p: argparse.ArgumentParser, note: str = "") -> None:
+    """``--device``: where the networks run (``note`` ends its help)."""
     p.add_argument("--device", default="cpu",
-                   help="device the networks run on: cpu (default), cuda, cuda:1, ...")
+                   help=f"device the networks run on: cpu (default), cuda, cuda:1, ...{note}")
 
 
 def add_network_options(p: argparse.ArgumentParser) -> None:

@@ -80,7 +80,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hr-max", type=hr_max_bpm, default=None, metavar="BPM",
                    help="highest heart rate the ECG quality accepts as good beats (default "
                    "120, QualityFM's rule: clean tachycardia rates bad, so it is the student "
-                   "of the record's pairs; e.g. 250 to pair by signal quality alone)")
+                   "of the record's pairs; e.g. 250: a clean fast rhythm is not rated bad for "
+                   "its rate, irregular beat intervals still are)")
     p.add_argument("--features", action="store_true",
                    help="also compute every window's classical features (features.npy), the "
                         "targets of pretrain --feature-weight (else pretrain computes them)")

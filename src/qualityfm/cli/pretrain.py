@@ -71,7 +71,7 @@ _HELP = {
     "fsdp": "shard with FSDP instead of DDP (for the large preset)",
     "compile": "torch.compile the model",
     "progress": "progress bar on stderr",
-    "tensorboard": "TensorBoard event files in OUT",
+    "tensorboard": "TensorBoard event files in OUT/tb",
 }
 
 

@@ -27,15 +27,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "omit for the signal-quality indices alone")
     p.add_argument("--hr-max", type=hr_max_bpm, default=None, metavar="BPM",
                    help="highest heart rate the ECG quality accepts as good beats (default "
-                   "120, QualityFM's rule: clean tachycardia rates bad; e.g. 250 for "
-                   "quality without rhythm)")
+                   "120, QualityFM's rule: clean tachycardia rates bad; e.g. 250: a clean "
+                   "fast rhythm is not rated bad for its rate, irregular beat intervals "
+                   "still are)")
     p.add_argument("--batch-size", type=positive_int, default=None,
                    help="windows per model batch (default 256; with --model only)")
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default=None,
                    help="model inference precision (with --model only): fp32 (default); bf16 "
                    "autocast, faster on CPUs with native bf16 (AVX-512 BF16, AMX) and on GPUs, "
                    "results differ slightly from fp32; fp16 autocast (CUDA only)")
-    add_device_option(p)
+    add_device_option(p, "; with --model only")
     p.set_defaults(func=run, device=None)  # None: not given (cpu), refused without --model
 
 

@@ -307,8 +307,12 @@ def _load(path: Path, mmap: bool = False) -> np.ndarray:
         return np.load(path, mmap_mode="r" if mmap else None)
     except (FileNotFoundError, PermissionError):
         raise
-    except (ValueError, OSError, EOFError) as err:
-        raise ValueError(f"{path}: truncated or damaged store file ({err})") from err
+    except (ValueError, OSError, EOFError) as err:  # (NumPy's text on a file of objects
+        # invites loading it with allow_pickle: not said)
+        objects = "allow_pickle" in str(err) or "Python objects" in str(err)
+        why = "objects, not numbers" if objects else err
+        raise ValueError(f"{path}: truncated or damaged store file ({why}); qualityfm prepare "
+                         "--overwrite writes the store again") from err
 
 
 def _checked_pairs(part: StorePart) -> np.ndarray:

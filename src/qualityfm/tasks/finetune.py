@@ -779,7 +779,9 @@ def check_init(init: str | Path | nn.Module, classical: bool = False) -> None:
                          "use qualityfm.tasks.ClassicalBaseline(task) (finetune --init "
                          "classical fits it)")
     if not Path(init).exists():
-        raise FileNotFoundError(f"model {init} does not exist")
+        raise FileNotFoundError(f"model {init} does not exist (an exported model folder, or "
+                                "one of pretrained, none" + (", classical" if classical else "")
+                                + ")")
 
 
 def load_backbone(init: str | Path | nn.Module, config: object = None,

@@ -57,6 +57,8 @@ def load_checkpoint(path: Path, needs: Sequence[str] = ()) -> dict[str, Any]:
     lacks one of ``needs`` (what the caller reads: :data:`CHECKPOINT_KEYS` to resume a
     pre-training run)."""
     path = Path(path)
+    if not path.parent.is_dir():  # a run folder mistyped: said as such
+        raise FileNotFoundError(f"no run folder {path.parent} (no checkpoint at {path})")
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:

@@ -248,6 +248,10 @@ def _checked_files(path: str | Path) -> tuple[Path, Path]:
     """:func:`model_files` of ``path``, both present: a pre-training run (not exported) or a
     folder without a model is a FileNotFoundError that says so."""
     weights, cfg_path = model_files(path)
+    if not weights.parent.exists():  # a typo: "pretrianed/model.safetensors: missing" had
+        # said neither that the folder is not there nor what names the shipped weights
+        raise FileNotFoundError(f"{path}: no such model folder (an exported model folder, or "
+                                f"{PRETRAINED} for the shipped weights)")
     if (weights.parent / CHECKPOINT_NAME).is_file() and not weights.is_file():
         raise FileNotFoundError(f"{weights.parent} is a pre-training run, not a model: export it "
                                 f"first (qualityfm export {weights.parent} --out MODEL)")
