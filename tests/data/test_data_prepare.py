@@ -87,12 +87,20 @@ def test_resume_after_interruption_equals_uninterrupted(synth_dir, small_window,
     # Leftovers of a crash after the journal point: a stray temp file and a newer shard.
     (out / ".shard-000099.x.npy.abc.tmp").write_bytes(b"partial")
     (out / "shard-000099.x.npy").write_bytes(b"stale")
+    # a user's files of names like the store's: kept, and no bar to the resume (the first had
+    # failed it naming no file, the second been removed)
+    users = [out / "shard-000000 (copy).x.npy", out / "shard-000009-backup.x.npy"]
+    for f in users:
+        f.write_bytes(b"mine")
     journal = json.loads((out / JOURNAL).read_text())
     assert journal["records_done"] < 7
     assert journal["n_written"] % 7 == 0 and journal["n_written"] >= 7 * stop_after
     resumed_calls = []
     summary = prepare(synth_dir, out, on_shard=resumed_calls.append, **kw)
     assert resumed_calls[0]["n_written"] > journal["n_written"]  # it did not start over
+    for f in users:
+        assert f.read_bytes() == b"mine"
+        f.unlink()
     assert files_digest(out) == files_digest(tmp_path / "full")
     assert summary["n_windows"] == 50
 

@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -426,12 +427,14 @@ def _ordered_results(
 def _clean(folder: Path, keep_shards: int, keep_chunks: int) -> None:
     """Remove temporary files, and shard and pair-chunk files past the journalled ones."""
     remove_temporaries(folder)
-    for f in folder.glob("shard-*.npy"):
-        if int(f.name.split(".")[0].split("-")[1]) >= keep_shards:
-            f.unlink(missing_ok=True)
-    for f in folder.glob("pairs-*.npy"):
-        if int(f.stem.split("-")[1]) >= keep_chunks:
-            f.unlink(missing_ok=True)
+    # only names this module writes: a user's "shard-000000 (copy).x.npy" had failed every
+    # resume naming no file, and "shard-000009-backup.x.npy" had been removed
+    for pattern, keep in ((r"shard-(\d{6})\.(x|scale|index)\.npy", keep_shards),
+                          (r"pairs-(\d{6})\.npy", keep_chunks)):
+        for f in folder.iterdir():
+            made = re.fullmatch(pattern, f.name)
+            if made and int(made.group(1)) >= keep:
+                f.unlink(missing_ok=True)
 
 
 def _remove_run_files(folder: Path) -> None:
