@@ -650,3 +650,29 @@ def test_an_empty_part_of_older_rules_is_returned_as_it_is(synth_dir, small_wind
                        progress=False)["n_windows"] == 0
     other = next(p for p in range(n) if p != k)
     prepare(synth_dir, split, shard=(other, n), window=small_window, progress=False)
+
+
+def test_running_out_of_memory_on_a_record_stops_the_run_and_a_rerun_reads_it(
+        synth_dir, small_window, tmp_path, monkeypatch) -> None:
+    """A MemoryError had skipped the record for good from a store that read as complete (a
+    re-run returned it); the machine's faults now stop the run, which resumes at the record."""
+    import importlib
+
+    P = importlib.import_module("qualityfm.data.prepare")  # (the package's prepare: a function)
+    read = P.read_windows
+
+    def short_of_memory(path, cfg):
+        if Path(path).name == "rec2.npz":
+            raise MemoryError("Unable to allocate 82.4 MiB")
+        return read(path, cfg)
+
+    out, kw = tmp_path / "s", dict(window=small_window, shard_size=7, progress=False)
+    monkeypatch.setattr(P, "read_windows", short_of_memory)
+    with pytest.raises(OSError, match=r"rec2\.npz: MemoryError while reading it \(Unable to "
+                                      r"allocate 82\.4 MiB\); the records before it are kept"):
+        prepare(synth_dir, out, **kw)
+    assert not (out / "meta.json").exists()
+    monkeypatch.undo()
+    summary = prepare(synth_dir, out, **kw)
+    assert summary["n_windows"] == prepare(synth_dir, tmp_path / "whole", **kw)["n_windows"]
+    assert not any("rec2" in s["record"] for s in summary["skipped"])

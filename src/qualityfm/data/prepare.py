@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import dataclasses
+import errno
 import hashlib
 import json
 import os
@@ -24,7 +25,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -259,9 +260,23 @@ def process_record(path: str, window: WindowConfig, pair_cfg: PairConfig,
         res.q, res.level = np.asarray(scores.q), np.asarray(scores.level)
         res.pairs = mine_pairs(res.level, slots, pair_cfg, per_window=window.samples / hop)
     except Exception as err:
+        if passing_fault(err):  # not the record's: it stops the run, which resumes here
+            raise
         res.x = None
         res.reason = skip_reason(err)
     return res
+
+
+#: Errors of the machine, not of a file: the run stops (a re-run resumes at the record) where
+#: a record so failed had been skipped for good from a store that read as complete.
+_MACHINE_ERRNOS = {errno.EIO, errno.ENOMEM, errno.EMFILE, errno.ENFILE, errno.ENOSPC,
+                   errno.ESTALE}
+
+
+def passing_fault(err: BaseException) -> bool:
+    """Whether ``err`` is the machine's (memory, I/O, open files), not the record's."""
+    return isinstance(err, MemoryError) or (
+        isinstance(err, OSError) and err.errno in _MACHINE_ERRNOS)
 
 
 def _refuse_float16_overflow(res: _Result, channels: Sequence[str]) -> None:
@@ -396,7 +411,11 @@ def _ordered_results(
     """Results of :func:`process_record` in the order of ``todo``, ``workers`` at a time."""
     if workers <= 1:
         for path in todo:
-            yield process_record(str(path), window, pair_cfg, ecg_rules)
+            try:
+                res = process_record(str(path), window, pair_cfg, ecg_rules)
+            except Exception as err:
+                _stop_at(path, err)
+            yield res
         return
     with worker_pool(workers) as pool:
         pending: deque[tuple[Path, cf.Future[_Result]]] = deque()
@@ -421,7 +440,19 @@ def _ordered_results(
                     "before them are kept: run the same command again, with fewer --workers "
                     "if memory ran out (--workers 1 finds a record that crashes its "
                     "reader, to leave out)") from None
+            except Exception as err:
+                _stop_at(pending[0][0], err)
             yield res
+
+
+def _stop_at(path: Path, err: Exception) -> NoReturn:
+    """Stop the run at ``path`` for ``err``, a :func:`passing_fault`, as an OSError the
+    command line reports (others propagate)."""
+    if not passing_fault(err):
+        raise err
+    raise OSError(f"{path}: {type(err).__name__} while reading it ({err}); the records "
+                  "before it are kept: run the same command again (with fewer --workers if "
+                  "memory ran out) to go on from it") from err
 
 
 def _clean(folder: Path, keep_shards: int, keep_chunks: int) -> None:
