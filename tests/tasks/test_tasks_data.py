@@ -32,7 +32,10 @@ def test_vt_alarm_dataset_from_real_records(tmp_path) -> None:
     assert ds.X.dtype == np.float32 and ds.X.shape == (6, 2, 3000)  # 10 s at 300 Hz
     assert ds.mask[:, ECG].all()
     assert np.abs(ds.X).max() <= 1.0 + 1e-6 and set(ds.y) <= {0, 1}
-    assert list(ds.groups) == list(ds.record_ids)  # one alarm per record, no patient ids
+    # one alarm per record, no patient ids: a group per record, but for v101l and v102s, which
+    # hold stretches of v100s's recording
+    assert list(ds.groups) == [{"v101l": "v100s", "v102s": "v100s"}.get(r, r)
+                               for r in ds.record_ids]
     assert ds.features.shape == (6, len(ds.feature_names))
     assert np.isfinite(ds.features[:, ds.feature_names.index("ecg1_hr")]).all()
     # the cache returns the same arrays; a different setting is another key
@@ -675,8 +678,9 @@ def test_two_files_of_the_same_signals_share_a_group(tmp_path) -> None:
         write_wfdb(synthesize(30.0, 300.0, seed=seed, record_id=name, channels=("ecg_ii",)),
                    tmp_path)
     (tmp_path / "REFERENCE.csv").write_text("r0,N\nr1,A\ncopy_of_r0_longer_name,N\n")
-    with pytest.warns(UserWarning, match=r"1 file\(s\) hold the same signals as another "
-                                         r"\(.*r0\.hea as .*copy_of_r0_longer_name\.hea\)"):
+    with pytest.warns(UserWarning, match=r"1 file\(s\) hold signals of another, whole or "
+                                         r"shifted in time \(.*r0\.hea as "
+                                         r".*copy_of_r0_longer_name\.hea\)"):
         ds = build_task_dataset("af", tmp_path)
     group = dict(zip(ds.record_ids.tolist(), ds.groups.tolist(), strict=True))
     assert group == {"r0": "copy_of_r0_longer_name", "r1": "r1",

@@ -76,6 +76,7 @@ from qualityfm.signal import (
     resample,
 )
 from qualityfm.signal.nan import FLAT_PEAK_TO_PEAK, few_levels
+from qualityfm.tasks.copies import ChannelPeaks, peak_marks, shared_stretches
 
 TASKS = ("vt-alarm", "af", "abp")
 #: How abp's per-window SBP/DBP are taken: the median of the beats' systolic peaks and
@@ -96,7 +97,8 @@ RHYTHMS = ("N", "A", "O", "~")
 # on the model's grid from the window's start, a resampled piece short of the window holds its
 # last value (a padded 0 had ended it); 39: an abp window whose PPG or ECG II is flat for over
 # 20 % of it gives no row, and rows without labels keep their targets in mmHg; 40: that
-# flatness judged on the filtered model input too; 28: a dataset lists
+# flatness judged on the filtered model input too; 41: a dataset lists the files that share a
+# stretch of signal (``shared``, tasks.copies); 28: a dataset lists
 # the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
@@ -122,7 +124,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 40
+CACHE_VERSION = 41
 #: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off) or off (a few ADC
 #: levels, ``signal.nan.OFF_LEVELS``), or when fewer seconds of it than this lie in the
 #: window's span.
@@ -153,6 +155,9 @@ class TaskDataset:
     starts: np.ndarray | None = None
     #: str [N]: the file each row was read from (None for a record given in memory)
     sources: np.ndarray | None = None
+    #: files that share a stretch of signal, whole or shifted in time (:mod:`.copies`):
+    #: ``{"records": [file_a, file_b], "offset_s": file_b's start in file_a}``
+    shared: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         """Arrays (lists become arrays), one row each: a hand-built dataset missing one, or of
@@ -202,7 +207,7 @@ class TaskDataset:
             "sources": self.sources if self.sources is not None else np.zeros(0, dtype=str),
             "meta": np.array(json.dumps({"task": self.task, "fs": self.fs,
                                          "settings": self.settings, "skipped": self.skipped,
-                                         "left_out": self.left_out})),
+                                         "left_out": self.left_out, "shared": self.shared})),
         }
         atomic_write(path, lambda f: np.savez(f, **arrays))
 
@@ -218,6 +223,7 @@ class TaskDataset:
                 left_out=meta.get("left_out", []),
                 starts=z["starts"] if "starts" in z and len(z["starts"]) else None,
                 sources=z["sources"] if "sources" in z and len(z["sources"]) else None,
+                shared=meta.get("shared", []),
             )
 
 
@@ -851,20 +857,22 @@ def build_task_dataset(
     if ds is None:
         raise _nothing_fits(where, task, skipped)
     _warn_repeated_ids(ds)
-    return _group_identical_recordings(ds)
+    return _group_copies(ds)
 
 
-def _group_identical_recordings(ds: TaskDataset) -> TaskDataset:
-    """``ds`` with the rows of two files that hold the same signals in one group (the group of
-    the first file), with a warning: no split then puts one copy on each side (cinc2017_af
-    holds one recording twice, A00227 and A01176). Flat files are not compared."""
+def _group_copies(ds: TaskDataset) -> TaskDataset:
+    """``ds`` with the rows of two files that hold the same signals, whole or shifted in time
+    (``ds.shared``), in one group (the group of the first file), with a warning: no split then
+    puts one copy on each side (cinc2017_af holds one recording twice, A00227 and A01176;
+    physionet2015_icu's icu0450 is physionet2015_vt's v540s 82 s later). Flat files are not
+    compared."""
     if ds.sources is None or not len(ds):
         return ds
     rows: dict[str, list[int]] = {}
     for i, src in enumerate(ds.sources.tolist()):
         rows.setdefault(src, []).append(i)
     first: dict[bytes, str] = {}
-    copies: list[tuple[str, str]] = []
+    copies: list[str] = []  # how each file joined another, for the warning
     groups = ds.groups.tolist()  # (a fixed-width string array would cut a longer name)
     merged: dict[object, object] = {}  # group -> the group it joined (union-find)
 
@@ -889,14 +897,22 @@ def _group_identical_recordings(ds: TaskDataset) -> TaskDataset:
                 merged[a] = b
                 joined = True
         if joined:
-            copies.append((kept, src))
+            copies.append(f"{src} as {kept}")
+    for entry in ds.shared:  # a record's file, one group: joined whole
+        kept, src = entry["records"]
+        if kept in rows and src in rows:
+            a, b = root(groups[rows[src][0]]), root(groups[rows[kept][0]])
+            if a != b:
+                merged[a] = b
+                at = entry["offset_s"]
+                copies.append(f"{src} starts {at:g} s into {kept}" if at >= 0
+                              else f"{kept} starts {-at:g} s into {src}")
     if not copies:
         return ds
     groups = [root(g) for g in groups]
-    a, b = copies[0]
-    warn_at_caller(f"{len(copies)} file(s) hold the same signals as another ({b} as {a}"
-                   f"{' ...' if len(copies) > 1 else ''}): grouped with it, so that no split "
-                   "puts one copy on each side")
+    warn_at_caller(f"{len(copies)} file(s) hold signals of another, whole or shifted in time "
+                   f"({copies[0]}{' ...' if len(copies) > 1 else ''}): grouped with it, so "
+                   "that no split puts one copy on each side")
     return dataclasses.replace(ds, groups=np.asarray(groups))
 
 
@@ -1109,9 +1125,13 @@ def _build(
     rows: list[dict] = []
     skipped: list[dict[str, str]] = []
     left_out: list[dict[str, str]] = []
+    marks: dict[str, dict[str, ChannelPeaks]] = {}  # each record's peaks: shared stretches
     for f in files:
         try:
-            built = list(_BUILDERS[s.task](f, s))  # read twice: rows, then notes
+            rec = None if s.task == "abp" and is_uci_bp_file(f) else read_record(f)
+            built = list(_BUILDERS[s.task](f, s, rec))  # read twice: rows, then notes
+            if rec is not None and any("x" in row for row in built):
+                marks[str(f)] = peak_marks(rec)
             for row in built:
                 if "skip" in row:  # a note on part of a multi-record file (UCI parts)
                     skipped.append(skip_entry(row["skip"]))
@@ -1128,6 +1148,8 @@ def _build(
     if not rows:
         return None, skipped, left_out
     ds = _dataset_of(s, rows, skipped, left_out)
+    ds.shared = [{"records": [a, b], "offset_s": offset}
+                 for a, b, offset in shared_stretches(marks)]
     if cache is not None:
         _renamed(ds, {v: k for k, v in spelt.items()}).save(cache)
     return ds, skipped, left_out
@@ -1139,4 +1161,5 @@ def _renamed(ds: TaskDataset, names: dict[str, str]) -> TaskDataset:
     sources = None if ds.sources is None else np.array(
         [names.get(f, f) for f in ds.sources.tolist()], dtype=object)
     skipped = [{**e, "record": names.get(e["record"], e["record"])} for e in ds.skipped]
-    return dataclasses.replace(ds, sources=sources, skipped=skipped)
+    shared = [{**e, "records": [names.get(f, f) for f in e["records"]]} for e in ds.shared]
+    return dataclasses.replace(ds, sources=sources, skipped=skipped, shared=shared)

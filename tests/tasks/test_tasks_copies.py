@@ -1,0 +1,98 @@
+"""Files that share a stretch of signal, whole or shifted in time, are found and grouped."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+from helpers import shared_path
+from qualityfm.io import Record, write_wfdb
+from qualityfm.signal import synthesize
+from qualityfm.tasks import build_task_dataset
+from qualityfm.tasks.copies import peak_marks, shared_stretches
+
+
+def _part(rec: Record, start_s: float, seconds: float, name: str, gain: float = 1.0) -> Record:
+    """The stretch of ``rec`` from ``start_s``, scaled by ``gain``, as a record ``name``."""
+    out = {}
+    for c, x in rec.signals.items():
+        i = int(round(start_s * rec.fs[c]))
+        out[c] = (x[i:i + int(round(seconds * rec.fs[c]))] * gain).astype(np.float32)
+    return dataclasses.replace(rec, signals=out, record_id=name, patient_id=None, labels={})
+
+
+def test_a_shifted_copy_is_found_with_its_offset() -> None:
+    rec = synthesize(120.0, 250.0, seed=3)
+    marks = {"a": peak_marks(rec), "b": peak_marks(_part(rec, 37.0, 60.0, "b", gain=2.5)),
+             "c": peak_marks(synthesize(120.0, 250.0, seed=4))}
+    assert shared_stretches(marks) == [("a", "b", 37.0)]
+
+
+def test_regular_rhythms_at_one_rate_are_not_copies() -> None:
+    """Two stays paced at one rate, or of no rate variability, share every run of intervals
+    at many offsets: no run of near-equal intervals is compared."""
+    one = synthesize(120.0, 250.0, seed=1, hrv=0.0)
+    other = synthesize(120.0, 250.0, seed=2, hrv=0.0)
+    assert shared_stretches({"a": peak_marks(one), "b": peak_marks(other)}) == []
+
+
+def test_a_short_overlap_under_ten_peaks_is_not_a_copy() -> None:
+    rec = synthesize(60.0, 250.0, seed=3)
+    marks = {"a": peak_marks(_part(rec, 0.0, 30.0, "a")),
+             "b": peak_marks(_part(rec, 25.0, 30.0, "b"))}  # 5 s shared: about 6 beats
+    assert shared_stretches(marks) == []
+    marks["b"] = peak_marks(_part(rec, 10.0, 30.0, "b"))  # 20 s shared
+    assert shared_stretches(marks) == [("a", "b", 10.0)]
+
+
+def test_a_shifted_copy_joins_the_group_of_its_recording(tmp_path) -> None:
+    """Two files of one stay, one starting 20 s into the other, had been two groups: a split
+    by record could train on one and test on the other."""
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    data.mkdir()
+    rec = synthesize(60.0, 300.0, seed=5, channels=("ecg_ii",), record_id="r0")
+    write_wfdb(rec, data)
+    write_wfdb(_part(rec, 20.0, 40.0, "later"), data)
+    write_wfdb(synthesize(60.0, 300.0, seed=6, channels=("ecg_ii",), record_id="r1"), data)
+    (data / "REFERENCE.csv").write_text("r0,N\nr1,N\nlater,A\n")
+    with pytest.warns(UserWarning, match=r"1 file\(s\) hold signals of another, whole or "
+                                         r"shifted in time \(.*later\.hea starts 20 s into "
+                                         r".*r0\.hea\)"):
+        ds = build_task_dataset("af", data, cache_dir=cache)
+    group = dict(zip(ds.record_ids.tolist(), ds.groups.tolist(), strict=True))
+    assert group == {"r0": "later", "later": "later", "r1": "r1"}
+    assert [e["offset_s"] for e in ds.shared] == [-20.0]
+    with pytest.warns(UserWarning, match=r"shifted in time"):  # from the cache, said again
+        again = build_task_dataset("af", os.path.relpath(data), cache_dir=cache)
+    assert again.groups.tolist() == ds.groups.tolist()
+    assert all(not os.path.isabs(f) for e in again.shared for f in e["records"])
+
+
+def test_records_of_one_stay_in_the_2015_sets_share_a_group(tmp_path) -> None:
+    """v291l starts 50 s into v293l; v100s, v101l and v102s are one stay; icu0450
+    (physionet2015_icu) holds v540s from 82 s."""
+    vt, icu = shared_path("physionet2015_vt"), shared_path("physionet2015_icu")
+    for folder, names in ((vt, ("v291l", "v293l", "v100s", "v101l", "v102s", "v131l", "v540s")),
+                          (icu, ("icu0450",))):
+        for name in names:
+            for f in folder.glob(f"{name}.*"):
+                os.symlink(f, tmp_path / f.name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = build_task_dataset("abp", tmp_path)
+    group = dict(zip(ds.sources.tolist(), ds.groups.tolist(), strict=True))
+    by_name = {os.path.basename(f).split(".")[0]: g for f, g in group.items()}
+    assert by_name["icu0450"] == by_name["v540s"]
+    offsets = {tuple(os.path.basename(f)[:-4] for f in e["records"]): e["offset_s"]
+               for e in ds.shared}
+    assert offsets[("icu0450", "v540s")] == pytest.approx(82.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vt_ds = build_task_dataset("vt-alarm", tmp_path)
+    groups = dict(zip(vt_ds.record_ids.tolist(), vt_ds.groups.tolist(), strict=True))
+    assert groups["v291l"] == groups["v293l"]
+    assert groups["v100s"] == groups["v101l"] == groups["v102s"] != groups["v131l"]
