@@ -676,3 +676,44 @@ def test_running_out_of_memory_on_a_record_stops_the_run_and_a_rerun_reads_it(
     summary = prepare(synth_dir, out, **kw)
     assert summary["n_windows"] == prepare(synth_dir, tmp_path / "whole", **kw)["n_windows"]
     assert not any("rec2" in s["record"] for s in summary["skipped"])
+
+
+def test_an_io_error_inside_a_reader_stops_the_run_too(synth_dir, small_window, tmp_path,
+                                                       monkeypatch) -> None:
+    """The readers name the file of a fault they meet (a RecordError raised from it): an I/O
+    error of the disk under rec2.npz had still skipped it for good."""
+    import errno
+
+    load = np.load
+
+    def failing_disk(path, *args, **kwargs):
+        if Path(path).name == "rec2.npz":
+            raise OSError(errno.EIO, "Input/output error")
+        return load(path, *args, **kwargs)
+
+    out, kw = tmp_path / "s", dict(window=small_window, shard_size=7, progress=False)
+    monkeypatch.setattr(np, "load", failing_disk)
+    with pytest.raises(OSError, match=r"rec2\.npz: RecordError while reading it .*Input/output "
+                                      r"error.*move it out of the inputs"):
+        prepare(synth_dir, out, **kw)
+    monkeypatch.undo()
+    assert not any("rec2" in s["record"] for s in prepare(synth_dir, out, **kw)["skipped"])
+
+
+def test_a_users_files_named_like_pair_chunks_are_neither_merged_nor_removed(
+        synth_dir, small_window, tmp_path) -> None:
+    """"pairs-000000 (copy).npy" in the output folder had been merged into the store's pairs
+    (a pair more) and removed; "shard-000009-backup.x.npy" removed by --overwrite."""
+    kw = dict(window=small_window, shard_size=7, progress=False)
+    want = prepare(synth_dir, tmp_path / "plain", **kw)["n_pairs"]
+    out = tmp_path / "s"
+    out.mkdir()
+    mine = {out / "pairs-000000 (copy).npy": np.array([[0, 1]]),
+            out / "shard-000009-backup.x.npy": np.zeros(3)}
+    for f, a in mine.items():
+        np.save(f, a)
+    assert prepare(synth_dir, out, **kw)["n_pairs"] == want
+    assert len(Store(out).pairs) == want
+    prepare(synth_dir, out, overwrite=True, **kw)
+    for f, a in mine.items():
+        np.testing.assert_array_equal(np.load(f), a)

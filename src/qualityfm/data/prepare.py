@@ -273,10 +273,17 @@ _MACHINE_ERRNOS = {errno.EIO, errno.ENOMEM, errno.EMFILE, errno.ENFILE, errno.EN
                    errno.ESTALE}
 
 
-def passing_fault(err: BaseException) -> bool:
-    """Whether ``err`` is the machine's (memory, I/O, open files), not the record's."""
-    return isinstance(err, MemoryError) or (
-        isinstance(err, OSError) and err.errno in _MACHINE_ERRNOS)
+def passing_fault(err: BaseException | None) -> bool:
+    """Whether ``err``, or an error it was raised from (a reader names the file of a fault it
+    met), is the machine's (memory, I/O, open files), not the record's."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, MemoryError) or (
+                isinstance(err, OSError) and err.errno in _MACHINE_ERRNOS):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
 
 
 def _refuse_float16_overflow(res: _Result, channels: Sequence[str]) -> None:
@@ -452,19 +459,30 @@ def _stop_at(path: Path, err: Exception) -> NoReturn:
         raise err
     raise OSError(f"{path}: {type(err).__name__} while reading it ({err}); the records "
                   "before it are kept: run the same command again (with fewer --workers if "
-                  "memory ran out) to go on from it") from err
+                  "memory ran out) to go on from it; should it stop here again, the file "
+                  "itself may be unreadable (a bad disk): move it out of the inputs") from err
+
+
+#: The names of the shard and pair-chunk files a run writes (:func:`store.shard_name`).
+_RUN_FILES = {"shard": re.compile(r"shard-(\d{6})\.(x|scale|index)\.npy"),
+              "pairs": re.compile(r"pairs-(\d{6})\.npy")}
+
+
+def _run_files(folder: Path, kind: str) -> list[tuple[int, Path]]:
+    """``(number, path)`` of the ``kind`` ("shard" or "pairs") files in ``folder``, by number;
+    only names a run writes: a user's "shard-000000 (copy).x.npy" had failed every resume
+    naming no file, "pairs-000000 (copy).npy" been merged into the store's pairs, and
+    "shard-000009-backup.x.npy" been removed."""
+    made = [(_RUN_FILES[kind].fullmatch(f.name), f) for f in folder.iterdir()]
+    return sorted((int(m.group(1)), f) for m, f in made if m)
 
 
 def _clean(folder: Path, keep_shards: int, keep_chunks: int) -> None:
     """Remove temporary files, and shard and pair-chunk files past the journalled ones."""
     remove_temporaries(folder)
-    # only names this module writes: a user's "shard-000000 (copy).x.npy" had failed every
-    # resume naming no file, and "shard-000009-backup.x.npy" had been removed
-    for pattern, keep in ((r"shard-(\d{6})\.(x|scale|index)\.npy", keep_shards),
-                          (r"pairs-(\d{6})\.npy", keep_chunks)):
-        for f in folder.iterdir():
-            made = re.fullmatch(pattern, f.name)
-            if made and int(made.group(1)) >= keep:
+    for kind, keep in (("shard", keep_shards), ("pairs", keep_chunks)):
+        for number, f in _run_files(folder, kind):
+            if number >= keep:
                 f.unlink(missing_ok=True)
 
 
@@ -472,7 +490,7 @@ def _remove_run_files(folder: Path) -> None:
     """Remove what a complete store no longer needs, its journal, record stamps and pair
     chunks, where the folder may be written (a store others made may be read only): a stop
     between ``meta.json`` and their removal leaves them for the next run to remove."""
-    for f in (folder / JOURNAL, folder / STAMPS, *folder.glob("pairs-*.npy")):
+    for f in (folder / JOURNAL, folder / STAMPS, *(f for _, f in _run_files(folder, "pairs"))):
         with contextlib.suppress(OSError):
             f.unlink(missing_ok=True)
 
@@ -481,11 +499,10 @@ def _remove_store(folder: Path) -> None:
     """Remove every file a store folder may hold (features included), and nothing else: the
     marks of a finished or resumable store first, so that a stop part way never leaves a
     folder that reads as finished (or resumable) without its shards."""
-    patterns = (META, JOURNAL, STAMPS, "shard-*.npy", "pairs-*.npy", PAIRS, FEATURES,
-                FEATURES_STAMP, ".*.tmp")
-    for pattern in patterns:
-        for f in folder.glob(pattern):
-            f.unlink(missing_ok=True)
+    patterns = (META, JOURNAL, STAMPS, PAIRS, FEATURES, FEATURES_STAMP, ".*.tmp")
+    for f in [f for p in patterns for f in folder.glob(p)] + [
+            f for kind in ("shard", "pairs") for _, f in _run_files(folder, kind)]:
+        f.unlink(missing_ok=True)
 
 
 def _other_run(theirs: dict[str, Any], ours: dict[str, Any],
@@ -854,8 +871,7 @@ def prepare(
                 bar.close()
 
         # Finalise: one pairs array, meta.json last, then drop the journal and the pair chunks.
-        chunks = sorted(folder.glob("pairs-*.npy"))
-        all_pairs = [np.load(c) for c in chunks]
+        all_pairs = [np.load(c) for _, c in _run_files(folder, "pairs")]
         pairs_arr = (np.concatenate(all_pairs) if all_pairs else np.zeros((0, 2))).astype(np.int64)
         save_npy(folder / PAIRS, pairs_arr.reshape(-1, 2))
         level_counts = np.zeros(len(LEVEL_NAMES), np.int64)
