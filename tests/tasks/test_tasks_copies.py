@@ -40,6 +40,33 @@ def test_regular_rhythms_at_one_rate_are_not_copies() -> None:
     assert shared_stretches({"a": peak_marks(one), "b": peak_marks(other)}) == []
 
 
+def test_stays_of_regular_rhythms_whose_ends_line_up_are_not_copies() -> None:
+    """Two stays of little rate variability had lined up within a sample for 10-20 beats
+    where one's end meets the other's start (an overlap of 6-16 s): their peaks' heights
+    (independent noise) tell them apart."""
+    a = synthesize(300.0, 250.0, seed=156, hr=94.21, hrv=0.02, channels=("ecg_ii",))
+    b = synthesize(300.0, 250.0, seed=157, hr=94.45, hrv=0.02, channels=("ecg_ii",))
+    assert shared_stretches({"a": peak_marks(a), "b": peak_marks(b)}) == []
+
+
+def test_a_copy_with_a_gap_or_light_noise_is_still_found() -> None:
+    """Peaks are compared where both copies hold samples (a 30 % gap in one had hidden it),
+    and heights need not be equal, only correlated (a copy re-digitised, noisy by 0.2 % of
+    its range; noise that moves most peaks by more than a sample hides a copy)."""
+    rec = synthesize(120.0, 250.0, seed=8, channels=("ecg_ii",))
+    gap = _part(rec, 30.0, 60.0, "gap")
+    x = gap.signals["ecg_ii"].copy()
+    x[1000:5500] = np.nan  # 18 s of the 60
+    gap = dataclasses.replace(gap, signals={"ecg_ii": x})
+    noisy = _part(rec, 10.0, 60.0, "noisy")
+    y = noisy.signals["ecg_ii"]
+    y = y + np.random.default_rng(0).normal(0, 0.002 * np.ptp(y), len(y)).astype(np.float32)
+    noisy = dataclasses.replace(noisy, signals={"ecg_ii": np.round(y, 3)})
+    marks = {"a": peak_marks(rec), "gap": peak_marks(gap), "noisy": peak_marks(noisy)}
+    assert shared_stretches(marks) == [("a", "gap", 30.0), ("a", "noisy", 10.0),
+                                       ("gap", "noisy", -20.0)]
+
+
 def test_a_short_overlap_under_ten_peaks_is_not_a_copy() -> None:
     rec = synthesize(60.0, 250.0, seed=3)
     marks = {"a": peak_marks(_part(rec, 0.0, 30.0, "a")),

@@ -98,7 +98,8 @@ RHYTHMS = ("N", "A", "O", "~")
 # last value (a padded 0 had ended it); 39: an abp window whose PPG or ECG II is flat for over
 # 20 % of it gives no row, and rows without labels keep their targets in mmHg; 40: that
 # flatness judged on the filtered model input too; 41: a dataset lists the files that share a
-# stretch of signal (``shared``, tasks.copies); 28: a dataset lists
+# stretch of signal (``shared``, tasks.copies); 42: those whose peaks' heights agree too;
+# 28: a dataset lists
 # the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
@@ -124,7 +125,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 41
+CACHE_VERSION = 42
 #: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off) or off (a few ADC
 #: levels, ``signal.nan.OFF_LEVELS``), or when fewer seconds of it than this lie in the
 #: window's span.
@@ -864,7 +865,7 @@ def _group_copies(ds: TaskDataset) -> TaskDataset:
     """``ds`` with the rows of two files that hold the same signals, whole or shifted in time
     (``ds.shared``), in one group (the group of the first file), with a warning: no split then
     puts one copy on each side (cinc2017_af holds one recording twice, A00227 and A01176;
-    physionet2015_icu's icu0450 is physionet2015_vt's v540s 82 s later). Flat files are not
+    physionet2015_vt's v540s starts 82 s into physionet2015_icu's icu0450). Flat files are not
     compared."""
     if ds.sources is None or not len(ds):
         return ds
