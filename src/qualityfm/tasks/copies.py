@@ -100,26 +100,34 @@ def _outside(peaks: np.ndarray, gaps: np.ndarray) -> np.ndarray:
     return peaks[~inside]
 
 
-def _matched(a: ChannelPeaks, b: ChannelPeaks, offset: int) -> bool:
-    """Whether ``a`` and ``b`` starting ``offset`` samples into ``a`` share their stretch:
-    over the overlap, less either's missing samples, their peaks coincide (within a sample)
-    and the paired peaks' heights correlate."""
+def agreement(a: ChannelPeaks, b: ChannelPeaks, offset: int) -> tuple[int, float, float]:
+    """How ``a`` and ``b`` starting ``offset`` samples into ``a`` agree over their overlap,
+    less either's missing samples: the peaks paired (within a sample), their share of the
+    peaks of the one with more, and the correlation of the paired peaks' heights (NaN where
+    under 3 are paired or either's heights do not vary)."""
     lo, hi = max(0, offset), min(a.n, offset + b.n)
     pa = _outside(a.peaks[(a.peaks >= lo) & (a.peaks < hi)], b.gaps + offset)
     pb = b.peaks + offset
     pb = _outside(pb[(pb >= lo) & (pb < hi)], a.gaps)
-    if min(len(pa), len(pb)) < MIN_PEAKS:
-        return False
+    if min(len(pa), len(pb)) < 2:
+        return 0, 0.0, float("nan")
     at = np.clip(np.searchsorted(pb, pa), 1, len(pb) - 1)
     nearer = np.where(np.abs(pb[at] - pa) <= np.abs(pb[at - 1] - pa), at, at - 1)
     near = np.abs(pb[nearer] - pa) <= 1
-    if near.sum() < max(MIN_PEAKS, MIN_SHARE * max(len(pa), len(pb))):
-        return False
+    n = int(near.sum())
     ha = a.heights[np.searchsorted(a.peaks, pa[near])]
     hb = b.heights[np.searchsorted(b.peaks, pb[nearer[near]] - offset)]
-    if not (np.ptp(ha) > 0 and np.ptp(hb) > 0):  # heights that tell nothing: not confirmed
-        return False
-    return bool(np.corrcoef(ha, hb)[0, 1] >= MIN_HEIGHT_CORR)
+    corr = (float(np.corrcoef(ha, hb)[0, 1]) if n >= 3 and np.ptp(ha) > 0 and np.ptp(hb) > 0
+            else float("nan"))  # heights that tell nothing: not confirmed
+    return n, n / max(len(pa), len(pb)), corr
+
+
+def _matched(a: ChannelPeaks, b: ChannelPeaks, offset: int) -> bool:
+    """Whether ``a`` and ``b`` starting ``offset`` samples into ``a`` share their stretch:
+    :data:`MIN_PEAKS` paired at a share of :data:`MIN_SHARE`, heights correlating at
+    :data:`MIN_HEIGHT_CORR` (:func:`agreement`)."""
+    n, share, corr = agreement(a, b, offset)
+    return n >= MIN_PEAKS and share >= MIN_SHARE and corr >= MIN_HEIGHT_CORR
 
 
 def _votes(key: np.ndarray, file: np.ndarray, first: np.ndarray
