@@ -328,6 +328,19 @@ def test_cli_classical_finetune_then_evaluate_on_other_records(tmp_path, capsys)
         (renamed / f"x{k}.mat").write_bytes(hea.with_suffix(".mat").read_bytes())
     again = tmp_path / "again" / "results.json"
     capsys.readouterr()
+    # the run keeps its training records' peaks: the copies hold stretches of v100s, v101l and
+    # v102s (one group, x0's)
+    assert main(["evaluate", "--task", "vt-alarm", "--data", str(renamed), "--model", str(run),
+                 "--out", str(again)]) == 0
+    found = json.loads(again.read_text())["trained_on"]
+    assert (found["n_groups"], found["groups"], found["n_windows"]) == (1, ["x0"], 0)
+    assert [Path(e["file"]).name for e in found["stretches"]] == ["x0.hea", "x1.hea", "x2.hea"]
+    assert {Path(e["of"]).name for e in found["stretches"]} <= {"v100s.hea", "v101l.hea",
+                                                                "v102s.hea"}
+    assert "3 file(s) hold stretches of training records under other names" in (
+        capsys.readouterr().err)
+    # a run fitted before it kept them: renamed copies found by their windows
+    (run / "train_peaks.npz").unlink()
     assert main(["evaluate", "--task", "vt-alarm", "--data", str(renamed), "--model", str(run),
                  "--out", str(again)]) == 0
     assert json.loads(again.read_text())["trained_on"] == {

@@ -97,6 +97,13 @@ def test_a_shifted_copy_joins_the_group_of_its_recording(tmp_path) -> None:
         again = build_task_dataset("af", os.path.relpath(data), cache_dir=cache)
     assert again.groups.tolist() == ds.groups.tolist()
     assert all(not os.path.isabs(f) for e in again.shared for f in e["records"])
+    # the peaks a fitted run keeps come back from the cache, under the run's spelling
+    assert set(again.marks) == set(again.sources.tolist()) and len(again.marks) == 3
+    for f, m in again.marks.items():
+        kept = ds.marks[os.path.abspath(f)]["ecg_ii"]
+        np.testing.assert_array_equal(m["ecg_ii"].peaks, kept.peaks)
+        np.testing.assert_array_equal(m["ecg_ii"].heights, kept.heights)
+        assert (m["ecg_ii"].fs, m["ecg_ii"].n) == (kept.fs, kept.n)
 
 
 def test_records_of_one_stay_in_the_2015_sets_share_a_group(tmp_path) -> None:
@@ -123,3 +130,38 @@ def test_records_of_one_stay_in_the_2015_sets_share_a_group(tmp_path) -> None:
     groups = dict(zip(vt_ds.record_ids.tolist(), vt_ds.groups.tolist(), strict=True))
     assert groups["v291l"] == groups["v293l"]
     assert groups["v100s"] == groups["v101l"] == groups["v102s"] != groups["v131l"]
+
+
+def test_evaluate_and_predict_name_records_holding_stretches_of_training_records(
+        tmp_path, capsys) -> None:
+    """icu0450 holds v540s from 82 s under another name: evaluated or predicted by a model
+    fitted on v540s, it had passed as a test (trained_on matched names and identical windows
+    only)."""
+    from qualityfm.tasks.pipeline import TRAIN_PEAKS, evaluate_run, finetune_run, predict_run
+
+    vt, icu = shared_path("physionet2015_vt"), shared_path("physionet2015_icu")
+    train, test = tmp_path / "train", tmp_path / "test"
+    for folder, source, names in ((train, vt, ("v122s", "v140s", "v154s", "v160s", "v162s",
+                                               "v177l", "v202s", "v218s", "v540s")),
+                                  (test, icu, ("icu0450", "icu0025"))):
+        folder.mkdir()
+        for name in names:
+            for f in source.glob(f"{name}.*"):
+                os.symlink(f, folder / f.name)
+    run = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        finetune_run("abp", train, run, init="classical")
+    assert (run / TRAIN_PEAKS).is_file()
+    capsys.readouterr()
+    res = evaluate_run("abp", run, test, tmp_path / "eval" / "r.json")
+    err = capsys.readouterr().err
+    assert res["trained_on"]["groups"] == ["icu0450"] and res["trained_on"]["n_groups"] == 1
+    [held] = res["trained_on"]["stretches"]
+    assert held["file"].endswith("icu0450.hea") and held["of"].endswith("v540s.hea")
+    assert "1 of the 2 patients/records evaluated were in the model's training data " \
+        "(icu0450; 1 file(s) hold stretches of training records under other names:" in err
+    assert "NOT A TEST: 1 of 2 patients/records trained on" in (
+        tmp_path / "eval" / "r.md").read_text()
+    out = predict_run("abp", run, test, tmp_path / "p.csv")
+    assert out["trained_on"]["groups"] == ["icu0450"]

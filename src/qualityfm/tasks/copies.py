@@ -199,3 +199,50 @@ def shared_stretches(marks: dict[str, dict[str, ChannelPeaks]]) -> list[tuple[st
         if _matched(marks[a][channel], marks[b][channel], int(offset[k])):
             shared[(a, b)] = int(offset[k]) / marks[a][channel].fs
     return [(a, b, offset) for (a, b), offset in sorted(shared.items())]
+
+
+def pack_marks(marks: dict[str, dict[str, ChannelPeaks]]) -> dict[str, np.ndarray]:
+    """``marks`` (file -> channel -> peaks) as flat arrays for an ``.npz`` (no pickle)."""
+    entries = [(f, c, ch) for f, chans in sorted(marks.items()) for c, ch in chans.items()]
+    return {
+        "files": np.array([f for f, _, _ in entries], dtype=str),
+        "channels": np.array([c for _, c, _ in entries], dtype=str),
+        "fs": np.array([ch.fs for *_, ch in entries], dtype=np.float64),
+        "n": np.array([ch.n for *_, ch in entries], dtype=np.int64),
+        "n_peaks": np.array([len(ch.peaks) for *_, ch in entries], dtype=np.int64),
+        "peaks": _joined([ch.peaks for *_, ch in entries], (0,), np.int64),
+        "heights": _joined([ch.heights for *_, ch in entries], (0,), np.float64),
+        "n_gaps": np.array([len(ch.gaps) for *_, ch in entries], dtype=np.int64),
+        "gaps": _joined([ch.gaps.reshape(-1, 2) for *_, ch in entries], (0, 2), np.int64),
+    }
+
+
+def _joined(arrays: list[np.ndarray], empty: tuple[int, ...], dtype: type) -> np.ndarray:
+    """``arrays`` concatenated as ``dtype`` (an array of shape ``empty`` when there are none)."""
+    return np.concatenate(arrays).astype(dtype) if arrays else np.zeros(empty, dtype)
+
+
+def unpack_marks(arrays: dict[str, np.ndarray]) -> dict[str, dict[str, ChannelPeaks]]:
+    """The marks :func:`pack_marks` packed."""
+    marks: dict[str, dict[str, ChannelPeaks]] = {}
+    p = np.concatenate([[0], np.cumsum(arrays["n_peaks"])])
+    g = np.concatenate([[0], np.cumsum(arrays["n_gaps"])])
+    for i, (f, c) in enumerate(zip(arrays["files"].tolist(), arrays["channels"].tolist(),
+                                   strict=True)):
+        marks.setdefault(f, {})[c] = ChannelPeaks(
+            float(arrays["fs"][i]), int(arrays["n"][i]), arrays["peaks"][p[i]:p[i + 1]],
+            arrays["heights"][p[i]:p[i + 1]], arrays["gaps"][g[i]:g[i + 1]])
+    return marks
+
+
+def stretches_of(marks: dict[str, dict[str, ChannelPeaks]],
+                 others: dict[str, dict[str, ChannelPeaks]]) -> dict[str, str]:
+    """The files of ``marks`` that share a stretch with a file of ``others`` (a model's
+    training records), each with one such file."""
+    joined = {f"a:{f}": m for f, m in marks.items()} | {f"b:{f}": m for f, m in others.items()}
+    found: dict[str, str] = {}
+    for x, y, _ in shared_stretches(joined):
+        (sx, fx), (sy, fy) = x.split(":", 1), y.split(":", 1)
+        if sx != sy:  # one of each side
+            found.setdefault(*((fx, fy) if sx == "a" else (fy, fx)))
+    return found

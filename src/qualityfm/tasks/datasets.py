@@ -76,7 +76,13 @@ from qualityfm.signal import (
     resample,
 )
 from qualityfm.signal.nan import FLAT_PEAK_TO_PEAK, few_levels
-from qualityfm.tasks.copies import ChannelPeaks, peak_marks, shared_stretches
+from qualityfm.tasks.copies import (
+    ChannelPeaks,
+    pack_marks,
+    peak_marks,
+    shared_stretches,
+    unpack_marks,
+)
 
 TASKS = ("vt-alarm", "af", "abp")
 #: How abp's per-window SBP/DBP are taken: the median of the beats' systolic peaks and
@@ -99,6 +105,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 20 % of it gives no row, and rows without labels keep their targets in mmHg; 40: that
 # flatness judged on the filtered model input too; 41: a dataset lists the files that share a
 # stretch of signal (``shared``, tasks.copies); 42: those whose peaks' heights agree too;
+# 43: a dataset keeps each file's peaks (``marks``);
 # 28: a dataset lists
 # the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
@@ -125,7 +132,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 42
+CACHE_VERSION = 43
 #: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off) or off (a few ADC
 #: levels, ``signal.nan.OFF_LEVELS``), or when fewer seconds of it than this lie in the
 #: window's span.
@@ -159,6 +166,9 @@ class TaskDataset:
     #: files that share a stretch of signal, whole or shifted in time (:mod:`.copies`):
     #: ``{"records": [file_a, file_b], "offset_s": file_b's start in file_a}``
     shared: list[dict] = field(default_factory=list)
+    #: each file's peaks (:func:`.copies.peak_marks`): what a model fitted on these rows keeps
+    #: to tell a later record holding a stretch of one of its training records
+    marks: dict[str, dict[str, ChannelPeaks]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Arrays (lists become arrays), one row each: a hand-built dataset missing one, or of
@@ -186,13 +196,15 @@ class TaskDataset:
         return len(self.y)
 
     def subset(self, idx: np.ndarray) -> TaskDataset:
-        """The rows ``idx`` as a new dataset."""
+        """The rows ``idx`` as a new dataset (with the peaks of their files)."""
+        files = set() if self.sources is None else set(self.sources[idx].tolist())
         return TaskDataset(
             self.task, self.X[idx], self.mask[idx], self.y[idx], self.groups[idx],
             self.record_ids[idx], self.features[idx], list(self.feature_names), self.fs,
             None if self.rhythm is None else self.rhythm[idx], dict(self.settings),
             starts=None if self.starts is None else self.starts[idx],
             sources=None if self.sources is None else self.sources[idx],
+            marks={f: m for f, m in self.marks.items() if f in files},
         )
 
     def save(self, path: str | Path) -> None:
@@ -206,6 +218,7 @@ class TaskDataset:
             "rhythm": self.rhythm if self.rhythm is not None else np.zeros(0, dtype=np.int64),
             "starts": self.starts if self.starts is not None else np.zeros(0),
             "sources": self.sources if self.sources is not None else np.zeros(0, dtype=str),
+            **{f"marks_{k}": v for k, v in pack_marks(self.marks).items()},
             "meta": np.array(json.dumps({"task": self.task, "fs": self.fs,
                                          "settings": self.settings, "skipped": self.skipped,
                                          "left_out": self.left_out, "shared": self.shared})),
@@ -225,6 +238,8 @@ class TaskDataset:
                 starts=z["starts"] if "starts" in z and len(z["starts"]) else None,
                 sources=z["sources"] if "sources" in z and len(z["sources"]) else None,
                 shared=meta.get("shared", []),
+                marks=unpack_marks({k[6:]: z[k] for k in z.files if k.startswith("marks_")})
+                if "marks_files" in z.files else {},
             )
 
 
@@ -1151,6 +1166,7 @@ def _build(
     ds = _dataset_of(s, rows, skipped, left_out)
     ds.shared = [{"records": [a, b], "offset_s": offset}
                  for a, b, offset in shared_stretches(marks)]
+    ds.marks = marks
     if cache is not None:
         _renamed(ds, {v: k for k, v in spelt.items()}).save(cache)
     return ds, skipped, left_out
@@ -1163,4 +1179,5 @@ def _renamed(ds: TaskDataset, names: dict[str, str]) -> TaskDataset:
         [names.get(f, f) for f in ds.sources.tolist()], dtype=object)
     skipped = [{**e, "record": names.get(e["record"], e["record"])} for e in ds.skipped]
     shared = [{**e, "records": [names.get(f, f) for f in e["records"]]} for e in ds.shared]
-    return dataclasses.replace(ds, sources=sources, skipped=skipped, shared=shared)
+    marks = {names.get(f, f): m for f, m in ds.marks.items()}
+    return dataclasses.replace(ds, sources=sources, skipped=skipped, shared=shared, marks=marks)

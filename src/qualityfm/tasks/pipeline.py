@@ -20,7 +20,7 @@ import torch
 
 from qualityfm._caller import warn_at_caller
 from qualityfm.inference.score import check_output, write_table
-from qualityfm.io import atomic_write_text, read_json, write_json
+from qualityfm.io import atomic_write, atomic_write_text, read_json, write_json
 from qualityfm.io.atomic import remove_temporaries
 from qualityfm.io.folders import (
     check_out_apart,
@@ -35,6 +35,7 @@ from qualityfm.model.network import check_pool
 from qualityfm.model.precision import resolve_device
 from qualityfm.signal.nan import listed
 from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d, load_estimator
+from qualityfm.tasks.copies import ChannelPeaks, pack_marks, stretches_of, unpack_marks
 from qualityfm.tasks.datasets import (
     BP_RULES,
     RHYTHMS,
@@ -131,6 +132,9 @@ FOLDS_DIR = ".folds"
 #: Folder of a plain ``finetune`` run that holds each network's last finished epoch until
 #: the fit ends: the same command run again resumes after it.
 EPOCHS_DIR = ".epochs"
+#: The peaks of a fitted run's training records (:mod:`.copies`), by which evaluate and predict
+#: tell a record holding a stretch of one of them under another name.
+TRAIN_PEAKS = "train_peaks.npz"
 
 
 def _files_stamp(init: object) -> list | None:
@@ -311,6 +315,8 @@ def finetune_run(
         summary["validation"] = {"model": est.validation,
                                  **({"rhythm": rhythm.validation} if rhythm is not None else {})}
         summary["train_groups"] = sorted(set(ds.groups.astype(str).tolist()))
+        atomic_write(out / TRAIN_PEAKS, lambda f: np.savez_compressed(f, **pack_marks({
+            os.path.abspath(k): m for k, m in ds.marks.items()})))
         # the model's finetune.json, which marks the run finished, last: a stop before it
         # leaves a run that resumes from its kept epochs (it had left an af model without
         # its rhythm model or summary, refused as finished)
@@ -357,7 +363,7 @@ def _clear_run(out: Path) -> None:
     if not ((out / "finetune.json").is_file() or (out / "cv.json").is_file()):
         return
     # what save() writes, and this run's summary
-    for name in ("model.pt", "classical.pkl", "finetune.json", "summary.json"):
+    for name in ("model.pt", "classical.pkl", "finetune.json", "summary.json", TRAIN_PEAKS):
         (out / name).unlink(missing_ok=True)
     clear_report(out, "cv")
     if (out / "rhythm" / "finetune.json").is_file():
@@ -555,7 +561,9 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     trained_on = _trained_on(summary, ds.groups.astype(str).tolist(), "evaluated",
                              ": these figures are not a test", est,
                              _row_digests(ds) if est.train_windows is not None else [],
-                             ds.record_ids.astype(str).tolist())
+                             ds.record_ids.astype(str).tolist(),
+                             [] if ds.sources is None else ds.sources.tolist(),
+                             _train_stretches(model, ds.marks))
     if trained_on is not None:
         res["trained_on"] = trained_on
         told = ([f"{trained_on['n_groups']} of {len(set(ds.groups))} patients/records trained "
@@ -574,10 +582,30 @@ def _row_digests(ds: TaskDataset) -> list[tuple[str, str]]:
     return list(zip(window_digests(ds.X), window_digests(ds.features), strict=True))
 
 
+def _train_stretches(model: Path, marks: dict[str, dict[str, ChannelPeaks]]
+                     ) -> dict[str, str]:
+    """The files of ``marks`` holding a stretch of a record the run ``model`` was fitted on
+    (its :data:`TRAIN_PEAKS`), each with that record; none for a run saved before it kept
+    them, or one whose file cannot be read (said)."""
+    path = model / TRAIN_PEAKS
+    if not marks or not path.is_file():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            trained = unpack_marks({k: z[k] for k in z.files})
+    except (OSError, ValueError, KeyError) as err:
+        warn_at_caller(f"{path}: unreadable ({err}); records holding stretches of the "
+                       "training records under other names are not looked for")
+        return {}
+    return stretches_of(marks, trained)
+
+
 def _trained_on(summary: dict, groups: Sequence[str], verb: str, consequence: str = "",
                 est: TaskEstimator | None = None,
                 digests: Sequence[tuple[str, str]] = (),
-                records: Sequence[str] = ()) -> dict | None:
+                records: Sequence[str] = (),
+                sources: Sequence[str] = (), stretches: dict[str, str] | None = None,
+                ) -> dict | None:
     """``{"n_groups", "groups", "n_windows"}``: the patients or records of ``groups`` (each
     row's), or the records ``records`` (each row's id, ``name@start`` for a window of a long
     record), the run was fitted on, and how many rows of other names (``digests``,
@@ -585,26 +613,38 @@ def _trained_on(summary: dict, groups: Sequence[str], verb: str, consequence: st
     ``est`` fitted (a renamed copy), each warned about on stderr; ``n_windows`` None for a
     model saved before it kept them, the whole None where neither was recorded (a model
     saved from Python keeps no record names). A training record whose identical copy under
-    another name sorted first (one group for both) is found by its own name."""
+    another name sorted first (one group for both) is found by its own name. The groups of
+    rows whose file (``sources``, each row's) holds a stretch of a training record
+    (``stretches``: file -> that record, :func:`_train_stretches`) count as trained on too,
+    listed under ``stretches``."""
     names = summary.get("train_groups")
     fitted = None if est is None else est.train_windows
     if names is None and fitted is None:
         return None
     own = [record_of(r) for r in records] if records else list(groups)
-    seen = sorted(set(names or ()) & (set(groups) | set(own)))
+    stretches = stretches or {}
+    held = {g for g, f in zip(groups, sources, strict=True) if f in stretches} if sources else set()
+    seen = sorted(set(names or ()) & (set(groups) | set(own)) | held)
     known, by_name = set(fitted or ()), set(seen)
     n_windows = None if fitted is None else sum(
         1 for group, name, (window, feats) in zip(groups, own, digests, strict=True)
         if group not in by_name and name not in by_name and (window in known or feats in known))
     if seen:
+        how = ""
+        if stretches:
+            a, b = next(iter(stretches.items()))
+            how = (f"; {len(stretches)} file(s) hold stretches of training records under other "
+                   f"names: {a} of {b}{' ...' if len(stretches) > 1 else ''}")
         print(f"qualityfm: warning: {len(seen)} of the {len(set(groups))} patients/records "
               f"{verb} were in the model's training data ({', '.join(seen[:5])}"
-              f"{', ...' if len(seen) > 5 else ''}){consequence}", file=sys.stderr)
+              f"{', ...' if len(seen) > 5 else ''}{how}){consequence}", file=sys.stderr)
     if n_windows:
         print(f"qualityfm: warning: {n_windows} of the {len(digests)} windows {verb} are "
               f"windows the model was fitted on, under other names{consequence}",
               file=sys.stderr)
-    return {"n_groups": len(seen), "groups": seen, "n_windows": n_windows}
+    return {"n_groups": len(seen), "groups": seen, "n_windows": n_windows,
+            **({"stretches": [{"file": a, "of": b} for a, b in sorted(stretches.items())]}
+               if stretches else {})}
 
 
 #: Column names of ``predict_run``'s table: the score and decision of each binary task, and
@@ -639,6 +679,8 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     groups: list[str] = []  # each row's
     row_ids: list[str] = []  # each row's id
     digests: list[tuple[str, str]] = []
+    sources: list[str] = []  # each row's file
+    marks: dict[str, dict[str, ChannelPeaks]] = {}  # each file's peaks
     window = _window_settings(summary, seconds, est)
     # "ppg is present" / "ecg_ii is absent" -> (why, (file, record) of each row)
     unseen: dict[str, tuple[str, list[tuple[str, str]]]] = {}
@@ -648,6 +690,8 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
                                  cache_dir=cache_dir, labels=False, outputs=[Path(out)]):
         groups += ds.groups.astype(str).tolist()
         row_ids += ds.record_ids.astype(str).tolist()
+        sources += [] if ds.sources is None else ds.sources.tolist()
+        marks |= ds.marks
         if est.train_windows is not None:  # (a model saved before it kept them: none)
             digests += _row_digests(ds)
         blind = blind_rows(est, ds.mask)  # no output: said once below, not as an absence
@@ -683,8 +727,9 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     result = {"task": task, "model": str(model), "data": data_label(data), "out": str(out),
               "n": len(rows), "seconds": window["seconds"], "skipped": skipped,
               "passed_over": passed, "left_out": left_out}
-    trained_on = _trained_on(summary, groups, "predicted", est=est,
-                             digests=digests, records=row_ids)  # as evaluate says it
+    trained_on = _trained_on(summary, groups, "predicted", est=est,  # as evaluate says it
+                             digests=digests, records=row_ids, sources=sources,
+                             stretches=_train_stretches(model, marks))
     if trained_on is not None:
         result["trained_on"] = trained_on
     return result
