@@ -678,10 +678,12 @@ def test_running_out_of_memory_on_a_record_stops_the_run_and_a_rerun_reads_it(
     assert not any("rec2" in s["record"] for s in summary["skipped"])
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_an_io_error_inside_a_reader_stops_the_run_too(synth_dir, small_window, tmp_path,
-                                                       monkeypatch) -> None:
+                                                       monkeypatch, workers) -> None:
     """The readers name the file of a fault they meet (a RecordError raised from it): an I/O
-    error of the disk under rec2.npz had still skipped it for good."""
+    error of the disk under rec2.npz had still skipped it for good; from a worker process
+    (the wrapped error's cause lost on the way back) it had been told as a corrupt file."""
     import errno
 
     load = np.load
@@ -691,9 +693,10 @@ def test_an_io_error_inside_a_reader_stops_the_run_too(synth_dir, small_window, 
             raise OSError(errno.EIO, "Input/output error")
         return load(path, *args, **kwargs)
 
-    out, kw = tmp_path / "s", dict(window=small_window, shard_size=7, progress=False)
+    out = tmp_path / "s"
+    kw = dict(window=small_window, shard_size=7, progress=False, workers=workers)
     monkeypatch.setattr(np, "load", failing_disk)
-    with pytest.raises(OSError, match=r"rec2\.npz: RecordError while reading it .*Input/output "
+    with pytest.raises(OSError, match=r"rec2\.npz: OSError while reading it .*Input/output "
                                       r"error.*move it out of the inputs"):
         prepare(synth_dir, out, **kw)
     monkeypatch.undo()

@@ -260,8 +260,12 @@ def process_record(path: str, window: WindowConfig, pair_cfg: PairConfig,
         res.q, res.level = np.asarray(scores.q), np.asarray(scores.level)
         res.pairs = mine_pairs(res.level, slots, pair_cfg, per_window=window.samples / hop)
     except Exception as err:
-        if passing_fault(err):  # not the record's: it stops the run, which resumes here
-            raise
+        fault = machine_fault(err)
+        if fault is not None:  # not the record's: it stops the run, which resumes here; as
+            # the fault itself, which a worker process sends back whole (a reader's error
+            # wrapping it loses its cause on the way)
+            raise (MemoryError(str(err)) if isinstance(fault, MemoryError)
+                   else OSError(fault.errno, str(err))) from err
         res.x = None
         res.reason = skip_reason(err)
     return res
@@ -273,17 +277,17 @@ _MACHINE_ERRNOS = {errno.EIO, errno.ENOMEM, errno.EMFILE, errno.ENFILE, errno.EN
                    errno.ESTALE}
 
 
-def passing_fault(err: BaseException | None) -> bool:
-    """Whether ``err``, or an error it was raised from (a reader names the file of a fault it
-    met), is the machine's (memory, I/O, open files), not the record's."""
+def machine_fault(err: BaseException | None) -> BaseException | None:
+    """``err``, or the error it was raised from (a reader names the file of a fault it met),
+    that is the machine's (memory, I/O, open files), not the record's; None when none is."""
     seen: set[int] = set()
     while err is not None and id(err) not in seen:
         seen.add(id(err))
         if isinstance(err, MemoryError) or (
                 isinstance(err, OSError) and err.errno in _MACHINE_ERRNOS):
-            return True
+            return err
         err = err.__cause__ or err.__context__
-    return False
+    return None
 
 
 def _refuse_float16_overflow(res: _Result, channels: Sequence[str]) -> None:
@@ -453,9 +457,9 @@ def _ordered_results(
 
 
 def _stop_at(path: Path, err: Exception) -> NoReturn:
-    """Stop the run at ``path`` for ``err``, a :func:`passing_fault`, as an OSError the
+    """Stop the run at ``path`` for ``err``, a :func:`machine_fault`, as an OSError the
     command line reports (others propagate)."""
-    if not passing_fault(err):
+    if machine_fault(err) is None:
         raise err
     raise OSError(f"{path}: {type(err).__name__} while reading it ({err}); the records "
                   "before it are kept: run the same command again (with fewer --workers if "

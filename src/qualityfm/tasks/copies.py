@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import find_peaks
 
+from qualityfm.io.channels import is_ecg
 from qualityfm.io.record import Record
 
 #: Consecutive peak intervals that make one run.
@@ -32,15 +33,22 @@ CANDIDATES = 3
 MAX_FILES_PER_RUN = 8
 #: Shortest peak interval, s (faster than 240 bpm: a wave's second peak, not a beat).
 MIN_INTERVAL = 0.25
+#: The span a peak's prominence is measured in, s.
+PROMINENCE_SPAN = 4.0
 #: Two files share a stretch where, over their overlap (less either's missing samples), this
 #: share of the peaks of each, and at least :data:`MIN_PEAKS`, lie within a sample of the
-#: other's, and the heights of the peaks so paired correlate at :data:`MIN_HEIGHT_CORR` or more.
+#: other's, and the heights of the peaks so paired correlate at :data:`MIN_HEIGHT_CORR` or more
+#: (:data:`SAME_HEIGHT_CORR`, the same samples rescaled, where under :data:`FEW_PEAKS` pair).
 #: On the 2015 sets (499 files) the 34 pairs that share a stretch (their waveforms correlate at
-#: 1.000) reach a share of 0.85 and a height correlation of 0.999 or more on their best
-#: channel; synthetic stays of regular rhythms had met the share alone over 6-16 s overlaps.
+#: 1.000) reach a share of 0.85 and a height correlation of 0.99998 or more on their best
+#: channel (the shortest, icu0330 and icu0346: 17 peaks); cinc2017_af's near-copy A03530 of
+#: A02656 (waveforms at 0.997) 32 peaks at 0.982. Synthetic stays of regular rhythms had met the
+#: share alone over 6-16 s overlaps at the ends, and 10-15 peaks' heights at 0.986-0.997.
 MIN_SHARE = 0.8
 MIN_PEAKS = 10
 MIN_HEIGHT_CORR = 0.98
+FEW_PEAKS = 30
+SAME_HEIGHT_CORR = 0.9999
 
 
 @dataclass(frozen=True)
@@ -56,10 +64,14 @@ class ChannelPeaks:
 
 
 def peak_marks(rec: Record) -> dict[str, ChannelPeaks]:
-    """Each channel's :class:`ChannelPeaks`: prominent maxima at least :data:`MIN_INTERVAL`
-    apart; channels without a finite range give none."""
+    """The :class:`ChannelPeaks` of each ECG lead, PPG and arterial line (the channels the
+    tasks read): prominent maxima at least :data:`MIN_INTERVAL` apart, their prominence taken
+    within :data:`PROMINENCE_SPAN` (a slow wave's over the whole record had taken 22 s for
+    12 h of respiration); channels without a finite range give none."""
     marks: dict[str, ChannelPeaks] = {}
     for name, x in rec.signals.items():
+        if not (is_ecg(name) or name in ("ppg", "abp")):
+            continue
         fs = float(rec.fs[name])
         finite = np.isfinite(x)
         if finite.sum() < 2 or not fs > 0:
@@ -69,7 +81,8 @@ def peak_marks(rec: Record) -> dict[str, ChannelPeaks]:
             continue
         filled = np.where(finite, x, np.median(x[finite]))
         peaks, _ = find_peaks(filled, distance=max(1, int(MIN_INTERVAL * fs)),
-                              prominence=0.3 * (high - low))
+                              prominence=0.3 * (high - low),
+                              wlen=max(3, int(PROMINENCE_SPAN * fs) | 1))
         edges = np.diff(np.concatenate([[0], (~finite).astype(np.int8), [0]]))
         gaps = np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)], axis=1)
         marks[name] = ChannelPeaks(fs, len(x), peaks, filled[peaks].astype(np.float64), gaps)
@@ -100,34 +113,51 @@ def _outside(peaks: np.ndarray, gaps: np.ndarray) -> np.ndarray:
     return peaks[~inside]
 
 
-def agreement(a: ChannelPeaks, b: ChannelPeaks, offset: int) -> tuple[int, float, float]:
-    """How ``a`` and ``b`` starting ``offset`` samples into ``a`` agree over their overlap,
-    less either's missing samples: the peaks paired (within a sample), their share of the
-    peaks of the one with more, and the correlation of the paired peaks' heights (NaN where
-    under 3 are paired or either's heights do not vary)."""
+def _paired(a: ChannelPeaks, b: ChannelPeaks, offset: int
+            ) -> tuple[np.ndarray, np.ndarray, int]:
+    """The peaks of ``a`` and of ``b`` (starting ``offset`` samples into ``a``) that pair
+    within a sample over their overlap, less either's missing samples (indices into each's
+    ``peaks``), and how many peaks the one with more holds there."""
     lo, hi = max(0, offset), min(a.n, offset + b.n)
     pa = _outside(a.peaks[(a.peaks >= lo) & (a.peaks < hi)], b.gaps + offset)
     pb = b.peaks + offset
     pb = _outside(pb[(pb >= lo) & (pb < hi)], a.gaps)
     if min(len(pa), len(pb)) < 2:
-        return 0, 0.0, float("nan")
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), max(len(pa), len(pb))
     at = np.clip(np.searchsorted(pb, pa), 1, len(pb) - 1)
     nearer = np.where(np.abs(pb[at] - pa) <= np.abs(pb[at - 1] - pa), at, at - 1)
     near = np.abs(pb[nearer] - pa) <= 1
-    n = int(near.sum())
-    ha = a.heights[np.searchsorted(a.peaks, pa[near])]
-    hb = b.heights[np.searchsorted(b.peaks, pb[nearer[near]] - offset)]
-    corr = (float(np.corrcoef(ha, hb)[0, 1]) if n >= 3 and np.ptp(ha) > 0 and np.ptp(hb) > 0
-            else float("nan"))  # heights that tell nothing: not confirmed
-    return n, n / max(len(pa), len(pb)), corr
+    return (np.searchsorted(a.peaks, pa[near]),
+            np.searchsorted(b.peaks, pb[nearer[near]] - offset), max(len(pa), len(pb)))
+
+
+def _heights_corr(a: ChannelPeaks, b: ChannelPeaks, ia: np.ndarray, ib: np.ndarray) -> float:
+    """The correlation of the paired peaks' heights; NaN (nothing confirmed) where under 3
+    pair or either's heights do not vary."""
+    ha, hb = a.heights[ia], b.heights[ib]
+    if len(ia) < 3 or not (np.ptp(ha) > 0 and np.ptp(hb) > 0):
+        return float("nan")
+    return float(np.corrcoef(ha, hb)[0, 1])
+
+
+def agreement(a: ChannelPeaks, b: ChannelPeaks, offset: int) -> tuple[int, float, float]:
+    """How ``a`` and ``b`` starting ``offset`` samples into ``a`` agree (:func:`_paired`): the
+    peaks paired, their share of the peaks of the one with more, and the paired peaks'
+    heights' correlation."""
+    ia, ib, most = _paired(a, b, offset)
+    return len(ia), len(ia) / max(most, 1), _heights_corr(a, b, ia, ib)
 
 
 def _matched(a: ChannelPeaks, b: ChannelPeaks, offset: int) -> bool:
     """Whether ``a`` and ``b`` starting ``offset`` samples into ``a`` share their stretch:
     :data:`MIN_PEAKS` paired at a share of :data:`MIN_SHARE`, heights correlating at
-    :data:`MIN_HEIGHT_CORR` (:func:`agreement`)."""
-    n, share, corr = agreement(a, b, offset)
-    return n >= MIN_PEAKS and share >= MIN_SHARE and corr >= MIN_HEIGHT_CORR
+    :data:`MIN_HEIGHT_CORR` (:data:`SAME_HEIGHT_CORR` under :data:`FEW_PEAKS`); the heights
+    are looked at only where the peaks pair (most candidates do not)."""
+    ia, ib, most = _paired(a, b, offset)
+    if len(ia) < max(MIN_PEAKS, MIN_SHARE * most):
+        return False
+    need = SAME_HEIGHT_CORR if len(ia) < FEW_PEAKS else MIN_HEIGHT_CORR
+    return _heights_corr(a, b, ia, ib) >= need
 
 
 def _votes(key: np.ndarray, file: np.ndarray, first: np.ndarray
