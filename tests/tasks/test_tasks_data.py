@@ -839,3 +839,23 @@ def test_an_abp_window_of_a_ppg_flat_for_most_of_it_gives_no_row() -> None:
     rec.signals["ppg"][n:2 * n] = toggle
     ds = record_dataset("abp", rec, labels=False)
     assert ds.starts.tolist() == [0.0]
+
+
+def test_a_fault_in_a_channel_no_task_reads_does_not_skip_the_record(tmp_path) -> None:
+    """A respiration channel whose unit changes between segments had skipped the record from
+    every task verb (it was read though no task reads it), while prepare and score kept it."""
+    import wfdb
+
+    rec = synthesize(60.0, 125.0, seed=2, channels=("ecg_ii", "ppg"))
+    resp = np.sin(np.arange(7500) / 125.0)
+    for k, unit in enumerate(("Ohm", "mV")):
+        part = slice(k * 3750, (k + 1) * 3750)
+        wfdb.wrsamp(f"r_000{k + 1}", fs=125, units=["mV", "NU", unit],
+                    sig_name=["II", "PLETH", "RESP"], fmt=["16"] * 3, write_dir=str(tmp_path),
+                    p_signal=np.stack([rec.signals["ecg_ii"][part], rec.signals["ppg"][part],
+                                       resp[part]], 1))
+    (tmp_path / "r.hea").write_text("r/2 3 125 7500\nr_0001 3750\nr_0002 3750\n")
+    with pytest.raises(RecordError, match="one channel's values would mix two units"):
+        read_record(tmp_path / "r.hea")
+    ds = build_task_dataset("vt-alarm", tmp_path, labels=False)
+    assert len(ds) == 1 and ds.mask.all() and not ds.skipped

@@ -48,6 +48,7 @@ from qualityfm._numbers import is_number
 from qualityfm.io import (
     MODEL_CHANNELS,
     UNCALIBRATED,
+    MissingChannelError,
     Record,
     RecordError,
     atomic_write,
@@ -1144,7 +1145,7 @@ def _build(
     marks: dict[str, dict[str, ChannelPeaks]] = {}  # each record's peaks: shared stretches
     for f in files:
         try:
-            rec = None if s.task == "abp" and is_uci_bp_file(f) else read_record(f)
+            rec = None if s.task == "abp" and is_uci_bp_file(f) else _read_task_channels(f)
             built = list(_BUILDERS[s.task](f, s, rec))  # read twice: rows, then notes
             if rec is not None and any("x" in row for row in built):
                 marks[str(f)] = peak_marks(rec)
@@ -1170,6 +1171,23 @@ def _build(
     if cache is not None:
         _renamed(ds, {v: k for k, v in spelt.items()}).save(cache)
     return ds, skipped, left_out
+
+
+def _read_task_channels(path: Path) -> Record:
+    """The record with only the channels a task reads, its ECG leads, PPG and arterial line
+    (a fault of another had skipped it: a respiration channel whose unit changes between
+    segments); one holding none of them is read whole, for its task to name what it holds."""
+    try:
+        read_record(path, channels=[_NO_CHANNEL])  # refused, naming the channels it holds
+    except MissingChannelError as err:
+        read = [c for c in err.available if is_ecg(c) or c in ("ppg", "abp")]
+        if read:
+            return read_record(path, channels=read)
+    return read_record(path)
+
+
+#: A channel name no record holds: asked for, a reader names the channels the record holds.
+_NO_CHANNEL = "qualityfm: no such channel"
 
 
 def _renamed(ds: TaskDataset, names: dict[str, str]) -> TaskDataset:
