@@ -1151,3 +1151,30 @@ def test_a_null_signal_in_a_segment_leaves_that_channel_alone_missing(tmp_path: 
     with pytest.raises(RecordError, match=r"a\.hea: the header states no sample count and its "
                                           r"first signal is a null signal"):
         read_record(tmp_path / "a.hea")
+
+
+def test_a_missing_layout_header_takes_the_channels_from_the_segments(tmp_path: Path) -> None:
+    """A partial download without its layout header had lost the whole record, though a lost
+    data segment is only a gap; the channels now come from the segments' headers, warned."""
+    folder = tmp_path / "p000123"
+    folder.mkdir()
+    _segment(folder, "3000001_0001", 0, 5000, ["II", "PLETH"])
+    _segment(folder, "3000001_0002", 6250, 6250, ["PLETH", "ABP", "II"])
+    master = folder / "3000001.hea"
+    master.write_text("3000001/4 3 125 12500\n3000001_layout 0\n3000001_0001 5000\n~ 1250\n"
+                      "3000001_0002 6250\n")
+    with pytest.warns(UserWarning, match=r"3000001\.hea: missing segment header "
+                                         r"3000001_layout\.hea: the channels are taken from "
+                                         r"the segments' own headers \(II, PLETH, ABP\)"):
+        rec = read_record(master)
+    assert rec.channels == ["ecg_ii", "ppg", "abp"]
+    assert rec.units == {"ecg_ii": "mV", "ppg": "NU", "abp": "mmHg"}
+    idx = np.arange(12500)
+    gap = (idx >= 5000) & (idx < 6250)
+    np.testing.assert_allclose(rec.signals["ppg"][~gap], 2 + idx[~gap] / 1e5, atol=1e-4)
+    assert np.isnan(rec.signals["abp"][:6250]).all()
+    # segments naming fewer channels than the record line: refused, as before
+    master.write_text("3000001/4 4 125 12500\n3000001_layout 0\n3000001_0001 5000\n~ 1250\n"
+                      "3000001_0002 6250\n")
+    with pytest.raises(RecordError, match="missing segment header 3000001_layout.hea"):
+        read_record(master)

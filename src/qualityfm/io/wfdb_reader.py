@@ -566,6 +566,10 @@ def _layout(path: Path, header: Header) -> Any:
         try:
             layout = _segment_layout(path, name)
         except RecordError as e:
+            if name == header.seg_lens[0][0] and names == [name]:  # the layout segment
+                layout = _layout_of_segments(path, header, e)
+                if layout is not None:
+                    return layout
             faults.append(e)
             continue
         if header.n_signals is not None and len(layout.sig_name) < header.n_signals:
@@ -585,6 +589,32 @@ def _layout(path: Path, header: Header) -> Any:
         raise RecordError(f"{path}: no segment header can be read: {first} (and "
                           f"{len(faults) - 1} more)") from faults[0]
     raise faults[0]
+
+
+def _layout_of_segments(path: Path, header: Header, fault: RecordError) -> Any:
+    """In place of a layout segment that cannot be read (``fault``; a partial download), the
+    channels its data segments name, in their order of first appearance, said in a warning:
+    a record whose segments are all there had been lost whole. None when they name another
+    number of channels than the record line (or none can be read)."""
+    layout, names, units, spf = None, [], [], []
+    for name in dict.fromkeys(s for s, n in header.data_segments if s != "~" and n > 0):
+        try:
+            seg = _segment_layout(path, name)
+        except RecordError:
+            continue
+        for k, channel in enumerate(seg.sig_name):
+            held = names.count(channel)
+            if held < seg.sig_name[:k + 1].count(channel):  # a channel (or its n-th copy) new
+                names.append(channel)
+                units.append(seg.units[k])
+                spf.append(seg.samps_per_frame[k])
+        layout = seg
+    if layout is None or (header.n_signals is not None and len(names) != header.n_signals):
+        return None
+    layout.sig_name, layout.units, layout.samps_per_frame = names, units, spf
+    warn_at_caller(f"{fault}: the channels are taken from the segments' own headers "
+                   f"({', '.join(names)})")
+    return layout
 
 
 def _segment_layout(path: Path, name: str) -> Any:
