@@ -340,7 +340,7 @@ def test_cli_classical_finetune_then_evaluate_on_other_records(tmp_path, capsys)
     assert "3 file(s) hold stretches of training records under other names" in (
         capsys.readouterr().err)
     # a run fitted before it kept them: renamed copies found by their windows
-    (run / "train_peaks.npz").unlink()
+    (run / ".train_peaks.npz").unlink()
     assert main(["evaluate", "--task", "vt-alarm", "--data", str(renamed), "--model", str(run),
                  "--out", str(again)]) == 0
     assert json.loads(again.read_text())["trained_on"] == {

@@ -169,3 +169,10 @@ def test_evaluate_and_predict_name_records_holding_stretches_of_training_records
         tmp_path / "eval" / "r.md").read_text()
     out = predict_run("abp", run, test, tmp_path / "p.csv")
     assert out["trained_on"]["groups"] == ["icu0450"]
+    # the run's peaks are no record of its folder; a training record under its own name,
+    # wherever it lies, is trained on by name, not another record's stretch
+    from qualityfm.io import find_records
+
+    assert find_records(run) == []
+    again = evaluate_run("abp", run, os.path.relpath(train), tmp_path / "self" / "r.json")
+    assert again["trained_on"]["n_groups"] == 9 and "stretches" not in again["trained_on"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -859,3 +860,27 @@ def test_a_fault_in_a_channel_no_task_reads_does_not_skip_the_record(tmp_path) -
         read_record(tmp_path / "r.hea")
     ds = build_task_dataset("vt-alarm", tmp_path, labels=False)
     assert len(ds) == 1 and ds.mask.all() and not ds.skipped
+
+
+def test_a_vital_file_with_an_idle_track_still_gives_task_rows(tmp_path) -> None:
+    """A .vital track that holds no samples in the file (an idle arterial line, a cropped
+    file) is named by a reader's channel list, then left out when read: asked for by name, it
+    had skipped the record from every task."""
+    import vitaldb
+    t0 = 1.6e9
+    rec = synthesize(120.0, 500.0, seed=5, channels=("ecg_ii", "ppg", "abp"))
+    vf = vitaldb.VitalFile()
+    vf.dtstart, vf.dtend = t0, t0 + 120
+    vf.add_track("SNUADC/ECG_II", [{"dt": t0, "val": rec.signals["ecg_ii"]}], srate=500,
+                 unit="mV")
+    vf.add_track("SNUADC/PLETH", [{"dt": t0, "val": rec.signals["ppg"]}], srate=500)
+    vf.add_track("SNUADC/ART", [{"dt": t0, "val": rec.signals["abp"][:500 * 20]}], srate=500,
+                 unit="mmHg")
+    vf.to_vital(str(tmp_path / "full.vital"))
+    vitaldb.VitalFile(str(tmp_path / "full.vital")).crop(60, 120).to_vital(
+        str(tmp_path / "case.vital"))
+    (tmp_path / "full.vital").unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = build_task_dataset("af", tmp_path, labels=False)
+    assert len(ds) >= 1 and not ds.skipped

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.signal import find_peaks
@@ -194,11 +195,13 @@ def _votes(key: np.ndarray, file: np.ndarray, first: np.ndarray
     return fa[first_of], fb[first_of], offset[first_of], runs
 
 
-def shared_stretches(marks: dict[str, dict[str, ChannelPeaks]]) -> list[tuple[str, str, float]]:
+def shared_stretches(marks: dict[str, dict[str, ChannelPeaks]],
+                     across: set[str] | None = None) -> list[tuple[str, str, float]]:
     """``(file_a, file_b, offset_s)`` of the files of ``marks`` (file -> :func:`peak_marks`)
     that share a stretch of signal, ``file_b`` starting ``offset_s`` into ``file_a``
     (negative: before it); ``file_a`` sorts before ``file_b``. Each pair of files is compared
-    at the :data:`CANDIDATES` offsets most runs vote for (:data:`MIN_RUNS` at least)."""
+    at the :data:`CANDIDATES` offsets most runs vote for (:data:`MIN_RUNS` at least); with
+    ``across``, only pairs of one file in it and one not."""
     names = sorted(marks)
     channels: dict[tuple[str, float], int] = {}  # (channel, rate) -> its number in the keys
     parts = []
@@ -223,8 +226,9 @@ def shared_stretches(marks: dict[str, dict[str, ChannelPeaks]]) -> list[tuple[st
             break
         a, b = names[fa[k] // n_chan], names[fb[k] // n_chan]
         channel = chan_of[int(fa[k] % n_chan)]
-        if fa[k] % n_chan != fb[k] % n_chan or (a, b) in shared or tried[(a, b)] >= CANDIDATES:
-            continue  # (two channels of one file, found already, or tried enough)
+        if (fa[k] % n_chan != fb[k] % n_chan or (a, b) in shared or tried[(a, b)] >= CANDIDATES
+                or (across is not None and (a in across) == (b in across))):
+            continue  # (two channels of one file, found already, tried enough, or one side's)
         tried[(a, b)] += 1
         if _matched(marks[a][channel], marks[b][channel], int(offset[k])):
             shared[(a, b)] = int(offset[k]) / marks[a][channel].fs
@@ -268,11 +272,14 @@ def unpack_marks(arrays: dict[str, np.ndarray]) -> dict[str, dict[str, ChannelPe
 def stretches_of(marks: dict[str, dict[str, ChannelPeaks]],
                  others: dict[str, dict[str, ChannelPeaks]]) -> dict[str, str]:
     """The files of ``marks`` that share a stretch with a file of ``others`` (a model's
-    training records), each with one such file."""
+    training records) of another name, each with one such file (a record under its own name,
+    wherever it lies, is no other record's stretch)."""
+    ours = {f"a:{f}" for f in marks}
     joined = {f"a:{f}": m for f, m in marks.items()} | {f"b:{f}": m for f, m in others.items()}
     found: dict[str, str] = {}
-    for x, y, _ in shared_stretches(joined):
-        (sx, fx), (sy, fy) = x.split(":", 1), y.split(":", 1)
-        if sx != sy:  # one of each side
-            found.setdefault(*((fx, fy) if sx == "a" else (fy, fx)))
+    for x, y, _ in shared_stretches(joined, across=ours):
+        (sx, fx), fy = x.split(":", 1), y.split(":", 1)[1]
+        mine, theirs = (fx, fy) if sx == "a" else (fy, fx)
+        if Path(mine).name != Path(theirs).name:
+            found.setdefault(mine, theirs)
     return found

@@ -1177,12 +1177,14 @@ def _read_task_channels(path: Path) -> Record:
     """The record with only the channels a task reads, its ECG leads, PPG and arterial line
     (a fault of another had skipped it: a respiration channel whose unit changes between
     segments); one holding none of them is read whole, for its task to name what it holds."""
-    try:
-        read_record(path, channels=[_NO_CHANNEL])  # refused, naming the channels it holds
-    except MissingChannelError as err:
-        read = [c for c in err.available if is_ecg(c) or c in ("ppg", "abp")]
-        if read:
+    read = [_NO_CHANNEL]  # refused, naming the channels it holds
+    for _ in range(3):  # (a .vital track that holds no samples is named, then refused)
+        try:
             return read_record(path, channels=read)
+        except MissingChannelError as err:
+            read = [c for c in err.available if is_ecg(c) or c in ("ppg", "abp")]
+            if not read:
+                break
     return read_record(path)
 
 

@@ -133,8 +133,9 @@ FOLDS_DIR = ".folds"
 #: the fit ends: the same command run again resumes after it.
 EPOCHS_DIR = ".epochs"
 #: The peaks of a fitted run's training records (:mod:`.copies`), by which evaluate and predict
-#: tell a record holding a stretch of one of them under another name.
-TRAIN_PEAKS = "train_peaks.npz"
+#: tell a record holding a stretch of one of them under another name (hidden: no reader takes
+#: it for a record of the folder).
+TRAIN_PEAKS = ".train_peaks.npz"
 
 
 def _files_stamp(init: object) -> list | None:
@@ -550,6 +551,7 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
               f"with the training mean of {fitted_rule} targets", file=sys.stderr)
     ds, passed = _dataset(task, data, str(out), **_window_settings(summary, seconds, est),
                           max_records=max_records, cache_dir=cache_dir, bp_rule=bp_rule)
+    trained = _train_peaks(model)
     res = evaluate_estimator(est, ds, rhythm)
     res.update(task=task, model=str(model), data=data_label(data), n=len(ds),
                skipped=ds.skipped, passed_over=passed, left_out=ds.left_out,
@@ -563,7 +565,7 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
                              _row_digests(ds) if est.train_windows is not None else [],
                              ds.record_ids.astype(str).tolist(),
                              [] if ds.sources is None else ds.sources.tolist(),
-                             _train_stretches(model, ds.marks))
+                             stretches_of(ds.marks, trained) if trained else {})
     if trained_on is not None:
         res["trained_on"] = trained_on
         told = ([f"{trained_on['n_groups']} of {len(set(ds.groups))} patients/records trained "
@@ -582,22 +584,19 @@ def _row_digests(ds: TaskDataset) -> list[tuple[str, str]]:
     return list(zip(window_digests(ds.X), window_digests(ds.features), strict=True))
 
 
-def _train_stretches(model: Path, marks: dict[str, dict[str, ChannelPeaks]]
-                     ) -> dict[str, str]:
-    """The files of ``marks`` holding a stretch of a record the run ``model`` was fitted on
-    (its :data:`TRAIN_PEAKS`), each with that record; none for a run saved before it kept
-    them, or one whose file cannot be read (said)."""
+def _train_peaks(model: Path) -> dict[str, dict[str, ChannelPeaks]]:
+    """The peaks of the records the run ``model`` was fitted on (its :data:`TRAIN_PEAKS`);
+    none for a run saved before it kept them, or one whose file cannot be read (said)."""
     path = model / TRAIN_PEAKS
-    if not marks or not path.is_file():
+    if not path.is_file():
         return {}
     try:
         with np.load(path, allow_pickle=False) as z:
-            trained = unpack_marks({k: z[k] for k in z.files})
+            return unpack_marks({k: z[k] for k in z.files})
     except (OSError, ValueError, KeyError) as err:
         warn_at_caller(f"{path}: unreadable ({err}); records holding stretches of the "
                        "training records under other names are not looked for")
         return {}
-    return stretches_of(marks, trained)
 
 
 def _trained_on(summary: dict, groups: Sequence[str], verb: str, consequence: str = "",
@@ -615,7 +614,7 @@ def _trained_on(summary: dict, groups: Sequence[str], verb: str, consequence: st
     saved from Python keeps no record names). A training record whose identical copy under
     another name sorted first (one group for both) is found by its own name. The groups of
     rows whose file (``sources``, each row's) holds a stretch of a training record
-    (``stretches``: file -> that record, :func:`_train_stretches`) count as trained on too,
+    (``stretches``: file -> that record, :func:`.copies.stretches_of`) count as trained on too,
     listed under ``stretches``."""
     names = summary.get("train_groups")
     fitted = None if est is None else est.train_windows
@@ -680,7 +679,8 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     row_ids: list[str] = []  # each row's id
     digests: list[tuple[str, str]] = []
     sources: list[str] = []  # each row's file
-    marks: dict[str, dict[str, ChannelPeaks]] = {}  # each file's peaks
+    trained = _train_peaks(model)
+    stretches: dict[str, str] = {}  # file -> the training record it holds a stretch of
     window = _window_settings(summary, seconds, est)
     # "ppg is present" / "ecg_ii is absent" -> (why, (file, record) of each row)
     unseen: dict[str, tuple[str, list[tuple[str, str]]]] = {}
@@ -691,7 +691,8 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
         groups += ds.groups.astype(str).tolist()
         row_ids += ds.record_ids.astype(str).tolist()
         sources += [] if ds.sources is None else ds.sources.tolist()
-        marks |= ds.marks
+        if trained:  # by part: a large folder's peaks are never held at once
+            stretches |= stretches_of(ds.marks, trained)
         if est.train_windows is not None:  # (a model saved before it kept them: none)
             digests += _row_digests(ds)
         blind = blind_rows(est, ds.mask)  # no output: said once below, not as an absence
@@ -729,7 +730,7 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
               "passed_over": passed, "left_out": left_out}
     trained_on = _trained_on(summary, groups, "predicted", est=est,  # as evaluate says it
                              digests=digests, records=row_ids, sources=sources,
-                             stretches=_train_stretches(model, marks))
+                             stretches=stretches)
     if trained_on is not None:
         result["trained_on"] = trained_on
     return result
