@@ -3,12 +3,13 @@ shifted in time.
 
 PhysioNet's 2015 sets hold such pairs: ``v540s`` (physionet2015_vt) starts 82 s into
 ``icu0450`` (physionet2015_icu), ``v291l`` 50 s into ``v293l``. A split by record puts one on
-each side unless they are grouped. Each file's peaks (every channel, native samples) are cut
-into runs of :data:`RUN` consecutive intervals (exact sample counts, so a copy's runs match
-whatever its start); two files with runs in common at one sample offset share a stretch when,
-over their whole overlap at that offset, their peaks coincide and the peaks' heights agree
-(a copy's heights are the same samples, at most rescaled). A run of near-equal intervals (a
-paced or very regular rhythm, which two stays may share) is not used.
+each side unless they are grouped. Each file's peaks (its ECG leads, PPG and arterial line,
+at their native samples) are cut into runs of :data:`RUN` consecutive intervals (exact sample
+counts, so a copy's runs match whatever its start); two files with runs in common at one
+sample offset share a stretch when, over their whole overlap at that offset, their peaks
+coincide and the peaks' heights agree (a copy's heights are the same samples, at most
+rescaled). A run of near-equal intervals (a paced or very regular rhythm, which two stays
+may share) is not used.
 """
 
 from __future__ import annotations
@@ -165,7 +166,7 @@ def _votes(key: np.ndarray, file: np.ndarray, first: np.ndarray
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Entries sorted by key then file: for each (file a, file b > a, offset) pair of entries
     of one key (a key held in 2 to :data:`MAX_FILES_PER_RUN` files, by at most twice as many
-    entries), ``(a, b, offset, runs)`` with the number of keys that vote for it."""
+    entries), ``(a, b, offset, runs)``: ``runs``, the pairs of entries that vote for it."""
     bounds = np.flatnonzero(np.diff(key)) + 1
     starts = np.concatenate([[0], bounds])
     sizes = np.diff(np.concatenate([starts, [len(key)]]))

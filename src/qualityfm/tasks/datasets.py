@@ -106,7 +106,8 @@ RHYTHMS = ("N", "A", "O", "~")
 # 20 % of it gives no row, and rows without labels keep their targets in mmHg; 40: that
 # flatness judged on the filtered model input too; 41: a dataset lists the files that share a
 # stretch of signal (``shared``, tasks.copies); 42: those whose peaks' heights agree too;
-# 43: a dataset keeps each file's peaks (``marks``); 44: of ECG, PPG and ABP alone;
+# 43: a dataset keeps each file's peaks (``marks``); 44: of ECG, PPG and ABP alone; 45: a
+# record's ECG, PPG and ABP alone are read (an .npz's longer other channel had set its length);
 # 28: a dataset lists
 # the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
@@ -133,7 +134,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 44
+CACHE_VERSION = 45
 #: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off) or off (a few ADC
 #: levels, ``signal.nan.OFF_LEVELS``), or when fewer seconds of it than this lie in the
 #: window's span.
