@@ -33,12 +33,17 @@ class _LogLines:
         return getattr(self.stream, "encoding", None)
 
 
+def on_terminal() -> bool:
+    """Whether stderr is a terminal (a person watching), not a file or a pipe."""
+    return hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+
+
 def progress_bar(total: int, initial: int = 0, **kwargs: Any):
     """A tqdm bar on stderr; into a file, redrawn at most every :data:`LOG_INTERVAL` s, each
     time on a line of its own."""
     from tqdm import tqdm
 
-    to_terminal = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+    to_terminal = on_terminal()
     return tqdm(total=total, initial=initial,
                 file=sys.stderr if to_terminal else _LogLines(sys.stderr),
                 dynamic_ncols=to_terminal, mininterval=0.1 if to_terminal else LOG_INTERVAL,

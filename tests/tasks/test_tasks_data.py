@@ -884,3 +884,20 @@ def test_a_vital_file_with_an_idle_track_still_gives_task_rows(tmp_path) -> None
         warnings.simplefilter("ignore")
         ds = build_task_dataset("af", tmp_path, labels=False)
     assert len(ds) >= 1 and not ds.skipped
+
+
+def test_building_a_task_dataset_shows_its_records_read_on_a_terminal(tmp_path, monkeypatch,
+                                                                      capsys) -> None:
+    """A task dataset of thousands of records (cinc2017_af) had been built for minutes without
+    a word; on a terminal a bar counts the records read (not in a log file or a pipe)."""
+    import qualityfm._progress as progress
+    import qualityfm.tasks.datasets as datasets
+
+    data = shared_path("physionet2015_vt")
+    build_task_dataset("vt-alarm", data, max_records=3)
+    assert "records" not in capsys.readouterr().err  # stderr no terminal: no bar
+    for module in (progress, datasets):
+        monkeypatch.setattr(module, "on_terminal", lambda: True)
+    build_task_dataset("vt-alarm", data, max_records=3)
+    err = capsys.readouterr().err
+    assert "vt-alarm records:" in err and "/3 [" in err  # (redrawn, then erased when done)

@@ -45,6 +45,7 @@ from scipy.signal import find_peaks
 
 from qualityfm._caller import warn_at_caller
 from qualityfm._numbers import is_number
+from qualityfm._progress import on_terminal, progress_bar
 from qualityfm.io import (
     MODEL_CHANNELS,
     UNCALIBRATED,
@@ -871,7 +872,7 @@ def build_task_dataset(
     """
     s, files, where = _task_files(task, data_dir, seconds, pad_to, fs, bp_rule, max_records,
                                   filters, labels, cache_dir)
-    ds, skipped, _ = _build(s, files, cache_dir)
+    ds, skipped, _ = _build(s, files, cache_dir, progress=on_terminal())
     if ds is None:
         raise _nothing_fits(where, task, skipped)
     _warn_repeated_ids(ds)
@@ -1120,10 +1121,11 @@ def _dataset_of(s: TaskSettings, rows: list[dict], skipped: list[dict[str, str]]
 
 
 def _build(
-    s: TaskSettings, files: list[Path], cache_dir: str | Path | None,
+    s: TaskSettings, files: list[Path], cache_dir: str | Path | None, progress: bool = False,
 ) -> tuple[TaskDataset | None, list[dict[str, str]], list[dict[str, str]]]:
     """The dataset of ``files`` (None when no record fits), the records skipped and the
-    windows left out; loaded from, or saved to, ``cache_dir``."""
+    windows left out; loaded from, or saved to, ``cache_dir``; with ``progress``, a bar of
+    the records read on stderr, gone when done."""
     if cache_dir is not None and Path(cache_dir).exists() and not Path(cache_dir).is_dir():
         raise ValueError(f"--cache {cache_dir} is a file; give a folder (before any record "
                          "is read, not after)")
@@ -1144,25 +1146,33 @@ def _build(
     skipped: list[dict[str, str]] = []
     left_out: list[dict[str, str]] = []
     marks: dict[str, dict[str, ChannelPeaks]] = {}  # each record's peaks: shared stretches
-    for f in files:
-        try:
-            rec = None if s.task == "abp" and is_uci_bp_file(f) else _read_task_channels(f)
-            built = list(_BUILDERS[s.task](f, s, rec))  # read twice: rows, then notes
-            if rec is not None and any("x" in row for row in built):
-                marks[str(f)] = peak_marks(rec)
-            for row in built:
-                if "skip" in row:  # a note on part of a multi-record file (UCI parts)
-                    skipped.append(skip_entry(row["skip"]))
-                elif "x" in row:
-                    rows.append({**row, "source": str(f)})
-            left_out += _left_out_entries(built)
-        except RecordError as err:  # listed under the file it was reading
-            entry = skip_entry(str(err))
-            if entry["record"] != str(f):
-                entry = {"record": str(f), "reason": str(err)}
-            skipped.append(entry)
-        except Exception as err:  # said without the record's path: named here
-            skipped.append({"record": str(f), "reason": skip_reason(err)})
+    bar = (progress_bar(len(files), unit="rec", desc=f"{s.task} records", leave=False)
+           if progress and len(files) > 1 else None)
+    try:
+        for f in files:
+            try:
+                rec = None if s.task == "abp" and is_uci_bp_file(f) else _read_task_channels(f)
+                built = list(_BUILDERS[s.task](f, s, rec))  # read twice: rows, then notes
+                if rec is not None and any("x" in row for row in built):
+                    marks[str(f)] = peak_marks(rec)
+                for row in built:
+                    if "skip" in row:  # a note on part of a multi-record file (UCI parts)
+                        skipped.append(skip_entry(row["skip"]))
+                    elif "x" in row:
+                        rows.append({**row, "source": str(f)})
+                left_out += _left_out_entries(built)
+            except RecordError as err:  # listed under the file it was reading
+                entry = skip_entry(str(err))
+                if entry["record"] != str(f):
+                    entry = {"record": str(f), "reason": str(err)}
+                skipped.append(entry)
+            except Exception as err:  # said without the record's path: named here
+                skipped.append({"record": str(f), "reason": skip_reason(err)})
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
     if not rows:
         return None, skipped, left_out
     ds = _dataset_of(s, rows, skipped, left_out)
