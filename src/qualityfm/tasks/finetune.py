@@ -142,8 +142,8 @@ class TaskEstimator(ABC):
         check_operating_settings(calibration, self.threshold_rule, target_tpr)
         if not 0.0 < val_fraction <= 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5], got {val_fraction!r}")
-        if seed_error(seed):  # (2**32 had failed in scikit-learn after the features)
-            raise ValueError(seed_error(seed))
+        if why := seed_error(seed):  # (2**32 had failed in scikit-learn after the features)
+            raise ValueError(why)
         self.seed = int(seed)
         self.calibrator = Calibrator(calibration)
         self.threshold = 0.5

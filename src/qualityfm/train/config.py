@@ -141,8 +141,8 @@ class PretrainConfig:
             raise ValueError(f"diag_batch must be >= 2 (the collapse diagnostics compare "
                              f"embeddings pairwise; --diag-batch, which a resume may change), "
                              f"got {self.diag_batch}")
-        if seed_error(self.seed):  # 2**64 had failed in torch after the run folder was locked
-            raise ValueError(seed_error(self.seed))
+        if why := seed_error(self.seed):  # 2**64 had failed in torch after the run folder
+            raise ValueError(why)  # was locked
         for name in ("warmup", "teacher_temp_warmup", "diag_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
