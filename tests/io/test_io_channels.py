@@ -37,8 +37,8 @@ def test_numbered_ecg_leads_arterial_lines_and_modified_leads() -> None:
     assert canonical_channel("SpO2") == "spo2"  # the saturation number, not the wave
     assert canonical_channel("ECG II") == "ecg_ii" and canonical_channel("ECG V5") == "ecg_v5"
     assert canonical_channel("EKG II") == "ecg_ii" and canonical_channel("EKG V5") == "ecg_v5"
-    for label in ("ART1", "ART 1", "ART", "ABP2"):
-        assert canonical_channel(label) == "abp"
+    for label in ("ART1", "ART 1", "ART", "ABP2", "IBP1", "IBP2", "FAP", "UAP", "SNUADC/FEM"):
+        assert canonical_channel(label) == "abp", label  # IBP2, FAP, FEM: had kept their own
 
 
 def test_described_labels_name_their_signal_and_lead() -> None:

@@ -981,3 +981,38 @@ def test_a_warning_of_a_context_manager_names_the_with_line(tmp_path, monkeypatc
         with folder_lock(tmp_path, "prepare"):
             pass
     assert [w.filename for w in caught if "cannot lock" in str(w.message)] == [__file__]
+
+
+def test_a_row_of_units_under_the_header_gives_the_units(tmp_path: Path) -> None:
+    """WFDB's ``rdsamp -c -v -p`` writes quoted names and a row of units ('seconds','mV'):
+    the time column had not been found (its quotes kept), and with ``fs`` the units row had
+    been read as a first sample of NaN, every sample one step late."""
+    rows = _signal_rows(500, 125.0)
+    plain = tmp_path / "plain.csv"
+    plain.write_text(_csv_text("Time [s],PLETH,II", rows))
+    want = read_record(plain)
+    rdsamp = tmp_path / "rdsamp.csv"
+    rdsamp.write_text(_csv_text("'Elapsed time','PLETH','II'\n'seconds','NU','mV'", rows))
+    short = tmp_path / "short.csv"
+    short.write_text(_csv_text("Time;PLETH;II\ns;;mV", [r.replace(",", ";") for r in rows]))
+    timeless = tmp_path / "timeless.csv"
+    timeless.write_text(_csv_text("PLETH,II\nNU,mV", [r.split(",", 1)[1] for r in rows]))
+    for path, kw in ((rdsamp, {}), (short, {}), (timeless, {"fs": 125.0})):
+        got = read_record(path, **kw)
+        assert got.channels == ["ppg", "ecg_ii"], path
+        for ch in got.channels:
+            np.testing.assert_array_equal(got.signals[ch], want.signals[ch])
+        assert got.fs == want.fs and got.units["ecg_ii"] == "mV", path
+    assert read_record(rdsamp).units["ppg"] == "NU" and read_record(short).units["ppg"] == ""
+    assert rdsamp in find_records(tmp_path)  # its time column named: a record
+    # a first row of text that names no unit is no units row: its cells are gaps, said
+    gap = tmp_path / "gap.csv"
+    gap.write_text(_csv_text("Time [s],PLETH,II", ["0.000,LEAD OFF,LEAD OFF", *rows[1:]]))
+    with pytest.warns(RuntimeWarning, match=r"column 'PLETH': 1 cell is text"):
+        rec = read_record(gap)
+    assert np.isnan(rec.signals["ppg"][0]) and len(rec.signals["ppg"]) == 500
+    # a bad time stamp after a units row is named on its own line
+    bad = tmp_path / "bad.csv"
+    bad.write_text(_csv_text("Time,PLETH,II\ns,NU,mV", [*rows[:3], "x,1,2", *rows[4:]]))
+    with pytest.raises(RecordError, match=r"holds 'x' on non-blank line 6"):
+        read_record(bad)

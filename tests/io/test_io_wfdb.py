@@ -1178,3 +1178,19 @@ def test_a_missing_layout_header_takes_the_channels_from_the_segments(tmp_path: 
                       "3000001_0002 6250\n")
     with pytest.raises(RecordError, match="missing segment header 3000001_layout.hea"):
         read_record(master)
+
+
+def test_an_arterial_line_of_no_stated_unit_is_no_millivolt(tmp_path: Path) -> None:
+    """A header stating no unit for ABP had given WFDB's default, mV, and the abp task then
+    refused the record, though a CSV's or a NumPy file's unitless line is taken as mmHg."""
+    from qualityfm.tasks.datasets import _abp_in_mmhg
+
+    n = 1250
+    counts = np.column_stack([np.zeros(n), np.zeros(n), np.full(n, 900)]).astype("<i2")
+    counts.tofile(tmp_path / "u.dat")
+    (tmp_path / "u.hea").write_text(
+        f"u 3 125 {n}\nu.dat 16 200/mV 16 0 0 0 0 II\nu.dat 16 100 16 0 0 0 0 PLETH\n"
+        "u.dat 16 10 16 0 0 0 0 ABP\n")
+    rec = read_record(tmp_path / "u.hea")
+    assert rec.units == {"ecg_ii": "mV", "ppg": "NU", "abp": "NU"}
+    assert float(_abp_in_mmhg(rec, tmp_path / "u.hea").signals["abp"][0]) == 90.0

@@ -29,9 +29,10 @@ _ALIASES: dict[str, str] = {
     # Photoplethysmogram
     "pleth": "ppg", "ppg": "ppg", "plethysmogram": "ppg", "spo2wave": "ppg", "plethwave": "ppg",
     "plth": "ppg", "ppgwave": "ppg", "spo2pleth": "ppg", "spo2plethysmogram": "ppg",
-    # Arterial blood pressure (ART1, ABP2...: a numbered arterial line is still one)
-    "abp": "abp", "art": "abp", "ibp": "abp", "ibp1": "abp", "artwave": "abp", "ap": "abp",
-    "abpwave": "abp",
+    # Arterial blood pressure (ART1, ABP2, IBP2...: a numbered arterial line is still one;
+    # femoral and umbilical lines, MIMIC's FAP and UAP, VitalDB's SNUADC/FEM)
+    "abp": "abp", "art": "abp", "ibp": "abp", "artwave": "abp", "ap": "abp",
+    "abpwave": "abp", "fap": "abp", "uap": "abp", "fem": "abp",
     # Others
     "resp": "resp", "respiration": "resp", "imp": "resp", "impedance": "resp",
     "co2": "co2", "cvp": "cvp", "pap": "pap",
@@ -41,7 +42,7 @@ _ALIASES: dict[str, str] = {
 _KNOWN = frozenset(_ALIASES.values())
 
 #: Numbered channels of an unnamed lead (MIT-BIH NSR ``ECG1``, ``ECG2``) and of an arterial line.
-_NUMBERED = ((re.compile(r"^(ecg|ekg)\d+$"), "ecg"), (re.compile(r"^(art|abp)\d+$"), "abp"))
+_NUMBERED = ((re.compile(r"^(ecg|ekg)\d+$"), "ecg"), (re.compile(r"^(art|abp|ibp)\d+$"), "abp"))
 
 #: A label, a separator and a number (``II_1``, ``MLII 2``): a numbered channel of that label.
 _SEPARATED_NUMBER = re.compile(r"(.+?)[\s_\-.]+\d+")

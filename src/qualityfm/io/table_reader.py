@@ -132,8 +132,9 @@ def _names_a_column(cell: str) -> bool:
             or (len(label) <= 12 and label[0].isalpha() and label.count(" ") <= 1))
 
 
-def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int, int]:
-    """A CSV's first-line cells (a UTF-8 BOM, quotes and stray spaces removed; the lines
+def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int, int, bool]:
+    """A CSV's first-line cells (a UTF-8 BOM, quotes and stray spaces removed, the units of a
+    row of units under them added, :func:`_unit_row`; the lines
     before it that :data:`_PREAMBLE` matches passed over), its delimiter (the one a ``sep=``
     line names; else ``;`` or tab where that line holds one outside quotes and it splits the
     next lines alike, :func:`_splits_alike`, ``;`` before tab: a line of decimal commas may
@@ -145,7 +146,7 @@ def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int, int]:
     The last comment before rows of numbers is their header where it has as many cells and
     names a time column or only column labels (NumPy's ``savetxt(..., header=...)``: ``#
     Time [s],PLETH``, ``# PLETH,II,RESP``; ``#Sample,PLETH,II``); a comment that describes
-    the file is none."""
+    the file is none. Last, whether a row of units follows the first line."""
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
         named, skipped, blank, comment = None, 0, 0, None
         while (line := f.readline()) and (
@@ -163,7 +164,8 @@ def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int, int]:
         sep = named or next((d for d in (";", "\t")
                              if d in bare and _splits_alike(first, ahead, d)),
                             max(CSV_DELIMITERS, key=bare.count))
-        names = [c.strip() for c in next(csv.reader([first], delimiter=sep), [])]
+        names = [_unquoted(c) for c in next(csv.reader([first], delimiter=sep), [])]
+        below = ahead[0] if ahead else ""  # the line under the header: a row of units?
         if comment and any(names) and all(_is_number(c.replace(",", ".")) or _is_placeholder(c)
                                           or not c for c in names):  # rows: a commented header?
             header = [c.strip() for c in next(csv.reader([comment.lstrip("#").strip()],
@@ -171,7 +173,11 @@ def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int, int]:
             if len(_trimmed(header)) == len(_trimmed(names)) and (
                     any(_time_unit(c) is not None for c in header)
                     or all(_names_a_column(c) for c in _trimmed(header))):
-                names, skipped = header, skipped - 1  # the header is the comment's line
+                names, skipped, below = header, skipped - 1, ""  # the comment's line
+        unit_row = _unit_row(names, below, sep)
+        if unit_row is not None:  # rdsamp -c -v -p: 'Elapsed time','II' then 'seconds','mV'
+            names = [_with_unit(name, unit) for name, unit in
+                     itertools.zip_longest(names, unit_row, fillvalue="")][:len(names)]
         decimal, marked = ".", False
         if sep != ",":
             signal = [k for k, name in enumerate(names) if _time_unit(name) is None]
@@ -185,7 +191,57 @@ def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int, int]:
             marked = commas or points
             if commas and not points:
                 decimal = ","
-    return names, sep, decimal, marked, skipped, blank
+    return names, sep, decimal, marked, skipped, blank, unit_row is not None
+
+
+def _unquoted(cell: str) -> str:
+    """A header cell without stray spaces and the single quotes around it (``'II'``, as
+    WFDB's ``rdsamp -c -v`` writes names)."""
+    cell = cell.strip()
+    return cell[1:-1].strip() if len(cell) >= 2 and cell[0] == cell[-1] == "'" else cell
+
+
+#: A cell of a units row naming a time column's unit: seconds or milliseconds (read), or
+#: another unit or a clock format (named in the refusal of the column's values).
+_TIME_UNIT_CELL = re.compile(r"(s|secs?|seconds?)|(ms|msecs?|milliseconds?)|(.+)",
+                             re.IGNORECASE)
+#: A cell of a units row under a signal's name: a unit a waveform is measured in.
+_SIGNAL_UNIT_CELL = re.compile(
+    r"((m|u|µ|μ|n)?v|mmhg|mm hg|mm\[hg\]|torr|cmh2o|kpa|hpa|mbar|pa|nu|au|a\.u\.|adu|%|ohms?|"
+    r"Ω|l/min|bpm|/min|mmol/l|deg ?c|°c|celsius|unitless|none|counts?)?", re.IGNORECASE)
+
+
+def _unit_row(names: list[str], line: str, sep: str) -> list[str] | None:
+    """The units of a header's columns where ``line``, the line under it, is a row of units
+    (``s,mV,NU``; ``'seconds','mV','NU'``, as WFDB's ``rdsamp -c -v -p`` writes), or None:
+    the header names a column, the line has as many cells or fewer, none a number, a time
+    column's a unit of time and every other cell blank or a unit a waveform is measured in."""
+    cells = _trimmed([_unquoted(c) for c in next(csv.reader([line.rstrip("\r\n")],
+                                                             delimiter=sep), [])])
+    named = _trimmed(names)
+    if not cells or not any(named) or len(cells) > len(named) or any(
+            _is_number(c.replace(",", ".")) for c in cells):
+        return None
+    for name, cell in zip(named, cells, strict=False):
+        if _time_unit(name) is not None:
+            if not cell or _TIME_UNIT_CELL.fullmatch(cell) is None:
+                return None
+        elif _SIGNAL_UNIT_CELL.fullmatch(cell) is None:
+            return None
+    return cells
+
+
+def _with_unit(name: str, unit: str) -> str:
+    """A header cell with the unit its units row gives (``II`` and ``mV``: ``II [mV]``; a time
+    column's ``seconds``: ``[s]``), where the cell names none of its own."""
+    if not unit or not name or _UNIT.match(name):
+        return name
+    if _time_unit(name) is not None:
+        match = _TIME_UNIT_CELL.fullmatch(unit)
+        if match.group(3):  # hh:mm:ss.mmm: the column's values are refused, named
+            return name
+        unit = "s" if match.group(1) else "ms"
+    return f"{name} [{unit}]"
 
 
 def _split_unit(name: str) -> tuple[str, str]:
@@ -267,7 +323,8 @@ def csv_holds_samples(path: Path) -> bool:
     labels or names (``REFERENCE.csv``: ``A00001,N``): a cheap test of what a time-less CSV
     that :func:`find_records` passes over holds."""
     try:
-        _, sep, decimal, _, skipped, _ = _csv_header(path)
+        _, sep, decimal, _, skipped, _, unit_row = _csv_header(path)
+        skipped += unit_row  # the header's units row is no data line
         with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
             lines = [row for row in itertools.islice(csv.reader(f, delimiter=sep), skipped,
                                                      skipped + 2) if row]
@@ -520,7 +577,7 @@ def read_csv(
     if (why := csv_not_text(path)) is not None:
         raise RecordError(f"{path}: {why}")
     try:
-        cells, sep, decimal, marked, preamble, blank = _csv_header(path)
+        cells, sep, decimal, marked, preamble, blank, unit_row = _csv_header(path)
     except OSError as e:
         raise RecordError(f"{path}: cannot open ({e})") from e
     except csv.Error as e:  # a quoted cell past the csv module's field limit, a NUL byte
@@ -573,7 +630,7 @@ def read_csv(
                           f"in milliseconds, 'Time [ms]'), or in Python call "
                           f"read_record(path, fs=...)")
 
-    skip = preamble + int(has_header)  # the lines before the first row
+    skip = preamble + int(has_header) + int(has_header and unit_row)  # lines before the first row
     numbered = skip - blank  # the non-blank ones, as errors number a row's line
     _check_row_widths(path, sep, len(cells), skip)
     bidmc = _BIDMC.match(path.stem)

@@ -40,8 +40,10 @@ _EVENT_LINE = re.compile(r"^event:\s*(\w+)\s+at\s+([-+]?(?:\d+\.?\d*|\.\d+)(?:e[
                          re.IGNORECASE)
 #: Challenge 2015's alarm types, as its headers name them (case, spaces and hyphens aside).
 ALARM_TYPES = ("Asystole", "Bradycardia", "Tachycardia", VT_ALARM, "Ventricular_Flutter_Fib")
-#: Channels whose WFDB default unit (mV, when the header states none) would be wrong.
-_UNITLESS_WHEN_UNSTATED = ("ppg", "resp")
+#: Channels whose WFDB default unit (mV, when the header states none) would be wrong: read
+#: as ``NU``, stated by no header (an arterial line so is taken as mmHg, as a CSV's or a
+#: NumPy file's without a unit is).
+_UNITLESS_WHEN_UNSTATED = ("ppg", "resp", "abp")
 #: A signal line's gain field, ``gain[(baseline)][/units]`` (``200``, ``200/mV``,
 #: ``1e+03(-5)/mmHg``; a gain of 0 means uncalibrated, read as 200): what wfdb's parser reads
 #: whole.
