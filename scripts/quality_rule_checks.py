@@ -9,7 +9,8 @@ before a rule: a clean synthetic window with a 6-s gap of NaN; clean synthetic E
 and 250 Hz); bidmc_14's PPG windows more than 4 % clipped. Then limits the scores keep
 (docs/quality.md, "Limits the scores keep"): a sawtooth and a sine read as ECG, a burst of
 noise at 20 SD in a clean window, a 0.3-Hz baseline wander of 2 and 5 SD under a clean ECG,
-a PPG upside down, and a PPG moved to a mean of 20-1,000.
+a PPG upside down, a PPG moved to a mean of 20-1,000, and noise band-passed into the
+pulse band read as PPG.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+from scipy.signal import butter, sosfiltfilt
 
 from qualityfm.io import read_record
 from qualityfm.quality import RRRules, detect_r_peaks, ecg_quality, ppg_quality, score_windows
@@ -81,6 +83,16 @@ def main() -> None:
     for size in (2, 5):
         wander = size * ecg.std() * np.sin(2 * np.pi * 0.3 * np.arange(len(ecg)) / 250)
         print(f"ECG under a 0.3-Hz wander of {size} SD: {ecg_quality(ecg + wander, 250):.3f}")
+    for lo, hi in ((1, 2), (0.5, 3), (0.5, 5)):  # noise in the pulse band, as motion makes
+        sos = butter(2, [lo, hi], btype="band", fs=250, output="sos")
+        q = [ppg_quality(sosfiltfilt(sos, np.random.default_rng(k).standard_normal(7500)), 250)
+             for k in range(10)]
+        print(f"PPG of {lo:g}-{hi:g} Hz noise, seeds 0-9: {min(q):.2f}-{max(q):.2f}")
+    white = [np.random.default_rng(k).standard_normal(7500) for k in range(10)]
+    sos = butter(2, [5, 20], btype="band", fs=250, output="sos")
+    print(f"white noise, seeds 0-9: PPG {min(ppg_quality(x, 250) for x in white):.2f}-"
+          f"{max(ppg_quality(x, 250) for x in white):.2f}, ECG of it band-passed to 5-20 Hz "
+          f"{max(ecg_quality(sosfiltfilt(sos, x), 250) for x in white):.2f} at most")
 
 
 if __name__ == "__main__":

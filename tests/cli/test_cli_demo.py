@@ -211,12 +211,11 @@ def test_sigterm_during_a_verb_ends_it_as_ctrl_c_does(monkeypatch: pytest.Monkey
     assert signal.getsignal(signal.SIGTERM) is before
 
 
-def test_a_pools_sigterm_is_told_as_the_verbs_and_pretrain_keeps_its_own_rule(
+def test_a_pools_sigterm_is_told_as_the_verbs_and_an_ignored_one_stays_ignored(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     """prepare's worker pool raises Terminated on SIGTERM (after its tasks in flight): the
-    verb says so as it does for its own handler's. pretrain's SIGTERM is its own (the step
-    finishes, a checkpoint is written, a second signal kills): main leaves it alone, and a
-    SIGTERM the caller ignores stays ignored."""
+    verb says so as it does for its own handler's; a SIGTERM the caller ignores stays
+    ignored."""
     import signal
 
     from qualityfm._signals import Terminated
@@ -228,7 +227,6 @@ def test_a_pools_sigterm_is_told_as_the_verbs_and_pretrain_keeps_its_own_rule(
     monkeypatch.setattr("qualityfm.cli.presets.run", pool_stopped)
     assert main(["presets"]) == 143
     assert capsys.readouterr().err == "qualityfm presets: interrupted (SIGTERM)\n"
-    assert _sigterm_interrupts("pretrain") is None
     previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         assert _sigterm_interrupts("finetune") is None
@@ -289,3 +287,31 @@ def test_the_demo_report_says_when_its_auroc_has_no_interval(tmp_path, ci) -> No
     assert "AUROC 1.000 (no CI: no bootstrap replicate differs" in text and "nan" not in text
     result["vt_alarm_cv"]["auroc_ci"] = [0.91, 0.99]
     assert "AUROC 1.000 (95 % CI 0.910-0.990)" in _report_markdown(result, figures, 2)
+
+
+def test_pretrain_says_a_sigterm_in_its_set_up_and_succeeds_when_its_last_step_ran(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path) -> None:
+    """A SIGTERM while pretrain set up its model and store had ended it without a word (143,
+    stderr empty); one during its last step had reported a finished run as interrupted,
+    "--resume continues", and exit 143, so that a scheduler requeued a finished job."""
+    import os
+    import signal
+    import time
+
+    def set_up_stopped(cfg: object, **kwargs: object) -> dict:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+        return {}
+
+    args = ["pretrain", "--store", str(tmp_path), "--out", str(tmp_path / "run")]
+    monkeypatch.setattr("qualityfm.train.pretrain", set_up_stopped)
+    assert main(args) == 143
+    assert capsys.readouterr().err == "qualityfm pretrain: interrupted (SIGTERM)\n"
+    for done, code, said in ((True, 0, "SIGTERM came during the last step (6); the run is "
+                              "complete"),
+                             (False, 143, "interrupted (SIGTERM) after step 6, its checkpoint "
+                              "written: --resume continues")):
+        monkeypatch.setattr("qualityfm.train.pretrain", lambda cfg, done=done, **kw: {
+            "step": 6, "done": done, "stopped_by": "SIGTERM", "world_size": 1})
+        assert main(args) == code
+        assert said in capsys.readouterr().err

@@ -588,3 +588,21 @@ def test_the_seconds_after_each_records_last_window_are_counted(tmp_path) -> Non
                  fs=125.0)
     summary = score_files([tmp_path], tmp_path.parent / "s.csv")
     assert summary["n_windows"] == 3 and summary["unscored_s"] == pytest.approx(15.0)
+
+
+def test_scoring_a_folder_shows_its_records_read_on_a_terminal(records: Path, tmp_path: Path,
+                                                               monkeypatch, capsys) -> None:
+    """score and embed had read a folder of long stays for hours without a word: on a
+    terminal a bar counts the records read, each skipped record's line above it."""
+    import qualityfm._progress as progress
+    import qualityfm.inference.windows as windows
+
+    score_files([records], tmp_path / "a.csv")
+    err = capsys.readouterr().err
+    assert "records" not in err and "skipped" in err  # stderr no terminal: no bar
+    for module in (progress, windows):
+        monkeypatch.setattr(module, "on_terminal", lambda: True)
+    score_files([records], tmp_path / "b.csv")
+    err = capsys.readouterr().err
+    assert "records:" in err and "/3 [" in err
+    assert "qualityfm: skipped " in err and "broken" in err

@@ -272,3 +272,29 @@ def test_links_that_lead_nowhere_writable_are_refused_and_temporaries_found(tmp_
     (tmp_path / "t.csv").symlink_to(os.path.join("real", "t.csv"))
     (tmp_path / "real" / ".t.csv.k1ll3d.tmp").write_bytes(b"half")  # a killed write's
     assert remove_file_temporaries(tmp_path / "t.csv") == 1
+
+
+def test_a_full_disk_under_torch_save_is_named_as_such(tmp_path) -> None:
+    """torch.save wraps the OSError of a full disk in its own RuntimeError ("[enforce fail at
+    inline_container.cc] unexpected pos"): a checkpoint's write had ended pretrain in that
+    traceback, the "No space left on device" only partway up it."""
+    import errno
+
+    import torch
+
+    class Full:  # a file that takes 100 kB, then is out of space
+        def __init__(self, f) -> None:
+            self.f, self.n = f, 0
+
+        def write(self, b) -> int:
+            self.n += len(b)
+            if self.n > 100_000:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.f.write(b)
+
+        def flush(self) -> None:
+            self.f.flush()
+
+    with pytest.raises(OSError, match=r"\[Errno 28\] cannot write .*last\.pt: No space left"):
+        atomic_write(tmp_path / "last.pt", lambda f: torch.save(torch.zeros(100_000), Full(f)))
+    assert not list(tmp_path.iterdir())

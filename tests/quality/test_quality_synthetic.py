@@ -535,3 +535,33 @@ def test_float32_at_a_large_scale_scores_as_float64() -> None:
         x = x.astype(np.float64)
         for scale in (1e9, 1e10):
             assert fn((x * scale).astype(np.float32), FS) == pytest.approx(fn(x, FS), abs=1e-5)
+
+
+def test_arguments_out_of_range_are_refused_by_name() -> None:
+    """A NaN clipped share had scored an ECG NaN (read as absent) and a PPG 0, a negative one
+    cost nothing; a 2-D x had been named with a mask shape of (); scores of two lengths
+    failed in numpy's broadcast; a negative refractory period and a mask of 2 were taken."""
+    from qualityfm.signal import normalize
+
+    rec = synthesize(30, fs=300, seed=0, channels=("ecg_ii", "ppg"))
+    e, p = rec.signals["ecg_ii"][:9000], rec.signals["ppg"][:9000]
+    for bad in (np.nan, -5.0, 1.5):
+        with pytest.raises(ValueError, match=r"clip must hold shares in \[0, 1\]"):
+            ecg_quality(e, 300, clip=bad)
+        with pytest.raises(ValueError, match=r"clip must hold shares in \[0, 1\]"):
+            ppg_quality(p, 300, clip=bad)
+        with pytest.raises(ValueError, match=r"clip must hold shares in \[0, 1\]"):
+            score_windows(np.stack([p, e])[None], None, 300, clipped=np.full((1, 2), bad))
+    assert ecg_quality(e, 300, clip=0.0) > 0.8  # a share in range still scores
+    with pytest.raises(ValueError, match=r"x must be windows \[N, C, T\], got shape "
+                                         r"\(2, 9000\) \(one window\? x\[None\]\)"):
+        score_windows(np.stack([p, e]), None, 300)
+    with pytest.raises(ValueError, match=r"mask must be bool \(or 0/1\)"):
+        score_windows(np.stack([p, e])[None], np.array([[2, 1]]), 300)
+    with pytest.raises(ValueError, match=r"one shape \[N\], got \{'ecg_q': \(3,\), 'ppg_q': "
+                                         r"\(2,\)"):
+        combined_quality([0.9, 0.1, 0.3], [0.5, 0.7], [1, 0, 1], [1, 1])
+    with pytest.raises(ValueError, match=r"refractory must be the shortest RR interval"):
+        detect_r_peaks(e, 300, refractory=-1)
+    with pytest.raises(ValueError, match=r"mask must be bool \(or 0/1\)"):
+        normalize(np.stack([p, e])[None], np.array([[2, 1]]))

@@ -1922,3 +1922,42 @@ def test_evaluate_names_the_records_of_rows_a_model_never_saw_so(tmp_path) -> No
         evaluate_estimator(est, ds, n_boot=10)
     said = [str(w.message) for w in caught if "is present in" in str(w.message)]
     assert len(said) == 1 and "(records r0, r1, r2" in said[0], said
+
+
+def test_the_classical_baseline_checks_its_inputs_as_the_finetuner_does() -> None:
+    """The baseline had answered a window of no channel (0.89, the alarm suppressed), failed
+    in an IndexError on a features table of the wrong width, taken a list mask or one of the
+    wrong shape beside features, and refused 1.5 models only after computing the features."""
+    x, y, g = synthetic(40)
+    est = ClassicalBaseline("vt-alarm", seed=0, crossfit=2, max_iter=5).fit(x, y, groups=g)
+    blind = np.zeros((2, 2), bool)
+    with pytest.raises(ValueError, match=r"2 window\(s\) have no channel present \(mask all "
+                                         r"False.*keep the alarm"):
+        est.predict(x[:2], blind)
+    with pytest.raises(ValueError, match=r"every channel flat, no mask given"):
+        est.predict_proba(np.zeros_like(x[:2]))
+    with pytest.raises(ValueError, match=r"features hold 5 columns; the model was fitted on "
+                                         r"237"):
+        est.predict(x[:2], None, np.zeros((2, 5)))
+    F = window_features(x, None, 300.0)
+    feat = ClassicalBaseline("vt-alarm", seed=0, crossfit=2, max_iter=5)
+    feat.fit(None, y, [[True, False]] * 40, groups=g, features=F)  # a list, as numpy takes
+    assert feat.always_present == [True, False]
+    for mask in (np.ones((3, 5), bool), np.ones((40, 2)) * 2):
+        with pytest.raises(ValueError, match=r"mask must be"):
+            ClassicalBaseline("vt-alarm", crossfit=2).fit(None, y, mask, groups=g, features=F)
+    with pytest.raises(ValueError, match=r"mask must be \[rows, channels\] = \[2, 2\]"):
+        feat.predict(None, np.ones((2, 7), bool), F[:2])
+    for setting, value in (("n_models", 1.5), ("max_iter", -1), ("learning_rate", 0.0),
+                           ("max_features", 1.5), ("crossfit", 2.5)):
+        with pytest.raises(ValueError, match=rf"{setting} must be"):
+            ClassicalBaseline("vt-alarm", **{setting: value})
+
+
+def test_features_given_to_a_model_that_reads_none_are_said_at_prediction_too() -> None:
+    x, y, g = synthetic(40)
+    est = Finetuner("binary", init=QualityFM(TINY), mode="linear", solver="lbfgs", seed=0,
+                    use_features=False).fit(x, y, groups=g)
+    with pytest.warns(UserWarning, match=r"features given, but this binary model does not "
+                                          r"read them"):
+        est.predict(x[:4], None, np.full((4, 3), 7.0))

@@ -218,10 +218,14 @@ def run(args: argparse.Namespace) -> int:
     stopped = summary.get("stopped_by")  # checkpoint written; the shell's code for the signal
     if summary["world_size"] == 1 or _rank() == 0:
         print(json.dumps({k: v for k, v in summary.items() if k != "losses"}))
-        if stopped:  # said as the other verbs say it
+        if stopped and summary["done"]:  # the signal came as its last step ran: no work lost
+            print(f"qualityfm pretrain: {stopped} came during the last step "
+                  f"({summary['step']}); the run is complete", file=sys.stderr)
+        elif stopped:  # said as the other verbs say it
             print(f"qualityfm pretrain: interrupted ({stopped}) after step {summary['step']}, "
                   f"its checkpoint written: --resume continues", file=sys.stderr)
-    return 128 + int(getattr(signal.Signals, stopped)) if stopped else 0
+    # a finished run succeeds (a scheduler had requeued it as preempted)
+    return 128 + int(getattr(signal.Signals, stopped)) if stopped and not summary["done"] else 0
 
 
 def _command(args: argparse.Namespace, given: dict) -> str:

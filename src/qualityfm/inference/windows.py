@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from qualityfm._progress import on_terminal, progress_bar
 from qualityfm.data.prepare import read_windows, score_and_scale, unusable_reason
 from qualityfm.io import MODEL_CHANNELS, find_records
 from qualityfm.io.read import (
@@ -124,37 +125,56 @@ def iter_file_windows(
         for path in found:
             paths.setdefault(Path(path).resolve(), path)
     refuse_writing_over(outputs, list(paths))  # (the input folders checked above)
-    for path in paths.values():
-        try:
-            record, win = read_windows(path, cfg)
-        except Exception as err:
-            _skip(skipped, str(path), skip_reason(err))
-            continue
-        if len(win.x) == 0 and not (keep_unusable and win.n_cut):
-            _skip(skipped, str(path), unusable_reason(win))
-            continue
-        try:
-            scores, x = score_and_scale(win, cfg, ecg_rules)
-        except ValueError as err:  # one record's bad values: named and skipped, not the batch's
-            _skip(skipped, str(path), skip_reason(err))
-            continue
-        yield FileWindows(
-            path=Path(path),
-            record_id=record.record_id,
-            start=win.start,
-            mask=win.mask,
-            x=x,
-            ecg_sqi=scores.ecg,
-            ppg_sqi=scores.ppg,
-            sqi=scores.q,
-            level=scores.level,
-            notes=win.notes,
-            rejected=win.rejected,
-            rejected_off=win.rejected_off,
-            recorded=win.recorded,
-            channels=tuple(cfg.channels),
-            unscored_s=unscored_tail(record, win, cfg),
-        )
+    # on a terminal, a bar counts the records read (a folder of long stays had run for hours
+    # without a word); redrawn under each skipped record's line
+    bar = (progress_bar(len(paths), unit="rec", desc="records", leave=False)
+           if on_terminal() and len(paths) > 1 else None)
+    try:
+        for path in paths.values():
+            item = _file_windows(path, cfg, skipped, ecg_rules, keep_unusable)
+            if bar is not None:
+                bar.update(1)
+            if item is not None:
+                yield item
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _file_windows(path: str | Path, cfg: WindowConfig, skipped: list[dict[str, str]] | None,
+                  ecg_rules: RRRules | None, keep_unusable: bool) -> FileWindows | None:
+    """:func:`iter_file_windows`' windows of one record, or None where it is skipped (said
+    and listed)."""
+    try:
+        record, win = read_windows(path, cfg)
+    except Exception as err:
+        _skip(skipped, str(path), skip_reason(err))
+        return None
+    if len(win.x) == 0 and not (keep_unusable and win.n_cut):
+        _skip(skipped, str(path), unusable_reason(win))
+        return None
+    try:
+        scores, x = score_and_scale(win, cfg, ecg_rules)
+    except ValueError as err:  # one record's bad values: named and skipped, not the batch's
+        _skip(skipped, str(path), skip_reason(err))
+        return None
+    return FileWindows(
+        path=Path(path),
+        record_id=record.record_id,
+        start=win.start,
+        mask=win.mask,
+        x=x,
+        ecg_sqi=scores.ecg,
+        ppg_sqi=scores.ppg,
+        sqi=scores.q,
+        level=scores.level,
+        notes=win.notes,
+        rejected=win.rejected,
+        rejected_off=win.rejected_off,
+        recorded=win.recorded,
+        channels=tuple(cfg.channels),
+        unscored_s=unscored_tail(record, win, cfg),
+    )
 
 
 def unscored_tail(record: Record, win: Windows, cfg: WindowConfig) -> float:
@@ -171,7 +191,9 @@ def unscored_tail(record: Record, win: Windows, cfg: WindowConfig) -> float:
 def _skip(skipped: list[dict[str, str]] | None, record: str, reason: str) -> None:
     """List and say a skipped record, its reason without the record's path in front (a
     reader's message begins with it), as the other batch jobs list theirs."""
+    from tqdm import tqdm
+
     entry = {"record": record, "reason": reason.removeprefix(f"{record}: ")}
-    print(f"qualityfm: skipped {skip_line(entry)}", file=sys.stderr)
+    tqdm.write(f"qualityfm: skipped {skip_line(entry)}", file=sys.stderr)  # above a bar
     if skipped is not None:
         skipped.append(entry)

@@ -55,8 +55,9 @@ def _write_temporary(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
         stop = _stop_behind(err)
         if stop is not None:  # a Ctrl-C or SIGTERM that a writer turned into its own error
             raise stop from None
-        if isinstance(err, OSError):  # a full disk, an I/O error
-            raise _named(err, path) from err
+        fault = err if isinstance(err, OSError) else _behind(err, OSError)
+        if fault is not None:  # a full disk, an I/O error (torch.save wraps it in its own
+            raise _named(fault, path) from err  # RuntimeError, "unexpected pos")
         raise
     return Path(tmp)
 
@@ -74,11 +75,16 @@ def _stop_behind(err: BaseException) -> BaseException | None:
     None when there is none or ``err`` is itself one."""
     if isinstance(err, (KeyboardInterrupt, SystemExit)):
         return None
-    seen = err.__context__
+    return _behind(err, (KeyboardInterrupt, SystemExit))
+
+
+def _behind(err: BaseException, kind: type | tuple[type, ...]) -> BaseException | None:
+    """The first error of ``kind`` in ``err``'s chain of causes and contexts, or None."""
+    seen = err.__cause__ or err.__context__
     while seen is not None:
-        if isinstance(seen, (KeyboardInterrupt, SystemExit)):
+        if isinstance(seen, kind):
             return seen
-        seen = seen.__context__
+        seen = seen.__cause__ or seen.__context__
     return None
 
 

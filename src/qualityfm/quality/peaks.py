@@ -13,6 +13,7 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
 from scipy.signal import find_peaks
 
+from qualityfm._numbers import is_number
 from qualityfm.quality._common import as_windows, band_filtered, finite_rows, mirrored_spectrum
 
 #: Band of the QRS energy envelope, Hz.
@@ -57,6 +58,9 @@ def peaks_from_envelope(
     k_global: float = 0.2,
 ) -> list[np.ndarray]:
     """Pick R peaks per window from band-passed signal ``bp`` and envelope ``env``, ``[N, T]``."""
+    if not (is_number(refractory) and refractory > 0):  # -1 had been taken as one sample
+        raise ValueError(f"refractory must be the shortest RR interval in s, > 0, got "
+                         f"{refractory!r}")
     thr = _thresholds(env, fs, k_local, k_global)
     dist = max(1, int(round(refractory * fs)))
     half = max(1, int(round(0.075 * fs)))

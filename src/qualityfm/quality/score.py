@@ -11,7 +11,7 @@ from qualityfm.io import MODEL_CHANNELS, canonical_channel, ecg_leads, is_ecg
 from qualityfm.quality._common import as_windows
 from qualityfm.quality.ecg import RRRules, ecg_quality
 from qualityfm.quality.ppg import ppg_quality
-from qualityfm.signal.nan import check_finite, present_mask
+from qualityfm.signal.nan import check_finite, checked_mask, present_mask
 
 #: Level names, index = level: 0 bad ... 4 excellent.
 LEVEL_NAMES: tuple[str, ...] = ("bad", "poor", "acceptable", "good", "excellent")
@@ -55,6 +55,11 @@ def combined_quality(
     p = np.asarray(ppg_q, dtype=np.float64)
     ep = np.asarray(ecg_present, dtype=bool)
     pp = np.asarray(ppg_present, dtype=bool)
+    shapes = {"ecg_q": e.shape, "ppg_q": p.shape, "ecg_present": ep.shape,
+              "ppg_present": pp.shape}
+    if len(set(shapes.values())) > 1:  # numpy's broadcast error had named none of them
+        raise ValueError(f"the scores and presence flags must have one shape [N], got "
+                         f"{shapes}")
     num = np.where(ep, np.nan_to_num(e), 0.0) + np.where(pp, np.nan_to_num(p), 0.0)
     den = ep.astype(np.float64) + pp
     return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)
@@ -106,9 +111,10 @@ def score_windows(
     nothing: a 6-s gap scored "excellent"); without it, none.
     """
     x = np.asarray(x)
-    mask = present_mask(x) if mask is None and x.ndim == 3 else np.asarray(mask, dtype=bool)
-    if x.ndim != 3 or mask.shape != x.shape[:2]:
-        raise ValueError(f"x must be [N, C, T] with mask [N, C]; got {x.shape} and {mask.shape}")
+    if x.ndim != 3:  # (its "mask" shape had been printed as () where none was given)
+        raise ValueError(f"x must be windows [N, C, T], got shape {x.shape}"
+                         + (" (one window? x[None])" if x.ndim == 2 else ""))
+    mask = present_mask(x) if mask is None else checked_mask(mask, x.shape[:2])
     channels = list(channels)
     if len(channels) != x.shape[1]:
         raise ValueError(f"{len(channels)} channel names {channels} for {x.shape[1]} channels of x")

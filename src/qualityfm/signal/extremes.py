@@ -53,4 +53,7 @@ def measured_clip(x: np.ndarray, clip: np.ndarray | None) -> np.ndarray:
     if clip.shape != (len(x),):
         raise ValueError(f"clip must hold one share per window, shape ({len(x)},); got "
                          f"{clip.shape}")
+    bad = ~((clip >= 0) & (clip <= 1))  # NaN had scored an ECG NaN (absent), a PPG 0
+    if bad.any():
+        raise ValueError(f"clip must hold shares in [0, 1], got {clip[bad][:3].tolist()}")
     return clip

@@ -67,6 +67,19 @@ def present_mask(x: Any) -> Any:
     return ~(span <= FLAT_PEAK_TO_PEAK)
 
 
+def checked_mask(mask: Any, shape: Sequence[int]) -> np.ndarray:
+    """A caller's channel mask as bool of ``shape`` (``[rows, channels]``), refused (named)
+    when of another shape or holding values other than 0/1 (a 2 had read as present)."""
+    mask = np.asarray(mask)
+    if mask.shape != tuple(shape):
+        raise ValueError(f"mask must be [rows, channels] = {list(shape)}, got shape "
+                         f"{list(mask.shape)}")
+    if mask.dtype != bool and (np.iscomplexobj(mask) or not np.isin(mask, (0, 1)).all()):
+        raise ValueError("mask must be bool (or 0/1) [rows, channels]: True = present, got "
+                         f"values {np.unique(mask)[:5].tolist()}")
+    return mask.astype(bool)
+
+
 def refuse_empty_rows(mask: Any, given: bool, then: str = "leave them out") -> None:
     """ValueError naming the rows of ``mask`` [N, C] (array or tensor) with no channel
     present, where a model would answer from its absent-channel embeddings alone; ``given``:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from qualityfm._caller import warn_at_caller
+from qualityfm.signal.nan import checked_mask
 
 NORMALIZATIONS = ("channel", "joint", "none")
 
@@ -30,9 +31,7 @@ def normalize(x: np.ndarray, mask: np.ndarray | None = None, mode: str = "channe
     x = np.asarray(x, dtype=np.float32)
     if x.ndim < 2:
         raise ValueError(f"x must have shape [..., C, T], got {x.shape}")
-    mask = np.ones(x.shape[:-1], bool) if mask is None else np.asarray(mask, bool)
-    if mask.shape != x.shape[:-1]:
-        raise ValueError(f"mask shape {mask.shape} does not match x shape {x.shape}[:-1]")
+    mask = np.ones(x.shape[:-1], bool) if mask is None else checked_mask(mask, x.shape[:-1])
     finite = np.isfinite(x).all(axis=-1)
     if not finite[mask].all():
         raise ValueError("x holds NaN or inf in a present channel; fill missing samples "

@@ -13,6 +13,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
+from qualityfm._numbers import is_int, is_number
 from qualityfm.io.atomic import atomic_write_all, read_json
 from qualityfm.io.folders import held_there, refuse_file_for_folder
 from qualityfm.model.layers import ResidualBlock, entry_conv
@@ -88,10 +89,24 @@ class ClassicalBaseline(TaskEstimator):
                  min_samples_leaf: int = 30, crossfit: int | None = 5, n_models: int = 1,
                  **protocol: object):
         super().__init__(task, **protocol)
-        if crossfit is not None and crossfit < 2:
-            raise ValueError(f"crossfit must be None or >= 2 inner folds, got {crossfit}")
-        if n_models < 1:
-            raise ValueError(f"n_models must be >= 1, got {n_models}")
+        if crossfit is not None and not (is_int(crossfit) and crossfit >= 2):
+            raise ValueError(f"crossfit must be None or an int >= 2 inner folds, got "
+                             f"{crossfit!r}")
+        # refused here, not by scikit-learn once the features are computed (1.5 models had
+        # failed in range())
+        for name, value, least in (("n_models", n_models, 1), ("max_iter", max_iter, 1),
+                                   ("max_leaf_nodes", max_leaf_nodes, 2),
+                                   ("min_samples_leaf", min_samples_leaf, 1)):
+            if not (is_int(value) and value >= least) and not (
+                    name == "max_leaf_nodes" and value is None):  # None: no bound
+                raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
+        if not (is_number(learning_rate) and learning_rate > 0):
+            raise ValueError(f"learning_rate must be a number > 0, got {learning_rate!r}")
+        if not (is_number(max_features) and 0 < max_features <= 1):
+            raise ValueError(f"max_features must be a share in (0, 1], got {max_features!r}")
+        if not (is_number(l2_regularization) and l2_regularization >= 0):
+            raise ValueError(f"l2_regularization must be a number >= 0, got "
+                             f"{l2_regularization!r}")
         self.crossfit, self.n_models = crossfit, n_models
         self.params = {"max_iter": max_iter, "learning_rate": learning_rate,
                        "max_leaf_nodes": max_leaf_nodes, "max_features": max_features,

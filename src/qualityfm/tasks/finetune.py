@@ -47,9 +47,16 @@ from qualityfm.model.network import (
     pooled_dim,
 )
 from qualityfm.model.precision import resolve_device
-from qualityfm.quality.features import FEATURES_VERSION, window_features
+from qualityfm.quality.features import FEATURES_VERSION, feature_names, window_features
 from qualityfm.signal import MODEL_FS
-from qualityfm.signal.nan import check_finite, listed, present_mask, refuse_empty_rows, rows_text
+from qualityfm.signal.nan import (
+    check_finite,
+    checked_mask,
+    listed,
+    present_mask,
+    refuse_empty_rows,
+    rows_text,
+)
 from qualityfm.signal.normalize import warn_unscaled
 from qualityfm.tasks.calibration import Calibrator, check_operating_settings, choose_threshold
 from qualityfm.tasks.features import task_columns
@@ -208,10 +215,13 @@ class TaskEstimator(ABC):
         the other kind than at fit give other values, and warn (here and in :meth:`_inputs`)."""
         if features is not None:
             f = np.asarray(features, dtype=np.float32)
-            if self.features_width is not None and f.shape[-1] != self.features_width:
+            # a model fitted on windows read their classical features' columns
+            width = (self.features_width if self.features_given
+                     else len(feature_names()) if self.window is not None else None)
+            if width is not None and f.shape[-1] != width:
                 # a table with columns added or left out would be read from the wrong ones
                 raise ValueError(f"features hold {f.shape[-1]} columns; the model was fitted "
-                                 f"on {self.features_width}: give the same table as at fit")
+                                 f"on {width}: give the same table as at fit")
             return f
         if X is None:
             raise ValueError("no features given and no windows X to compute them from")
@@ -228,12 +238,16 @@ class TaskEstimator(ABC):
         channel is present where it is not flat, :func:`~qualityfm.signal.nan.present_mask`);
         ``features`` one row per window (none, when it has no columns). ``X`` may be None
         when ``features`` are given."""
+        given = mask is not None
         if X is None:
             if features is None:
                 raise ValueError("give windows X (or, for a feature model, features)")
             if self.reads_windows:
                 raise ValueError("this model reads windows X [rows, channels, samples]; "
                                  "features alone serve ClassicalBaseline")
+            if given:  # a list had failed in numpy's attributes, a wrong shape been kept
+                mask = checked_mask(mask, (len(np.asarray(features)),
+                                            self.n_channels or len(MODEL_CHANNELS)))
         else:
             X = np.asarray(X)
             if np.iscomplexobj(X):  # its imaginary part had been dropped
@@ -252,31 +266,27 @@ class TaskEstimator(ABC):
                 raise ValueError(f"X holds windows of {X.shape[2]} samples "
                                  f"({X.shape[2] / self.fs:.4g} s at {self.fs:g} Hz); the tasks "
                                  "read windows of 1 s (a beat at 60 bpm) or more")
-            given = mask is not None
-            if not given:  # a flat channel (a missing modality filled with zeros) is absent
-                mask = present_mask(X)
-            else:
-                mask = np.asarray(mask)
-                if mask.shape != X.shape[:2]:
-                    raise ValueError(f"mask must be [rows, channels] = {list(X.shape[:2])}, "
-                                     f"got shape {list(mask.shape)}")
-                if mask.dtype != bool and not np.isin(mask, (0, 1)).all():
-                    raise ValueError("mask must be bool (or 0/1) [rows, channels]: True = "
-                                     f"present, got values {np.unique(mask)[:5].tolist()}")
-                mask = mask.astype(bool)
-            if self.reads_windows:
-                refuse_empty_rows(mask, given, "the model has nothing to judge there, and its "
-                                  "output would be a guess"
-                                  + (" (vt-alarm: keep the alarm)" if self.task == "vt-alarm"
-                                     else ""))
+            # a flat channel (a missing modality filled with zeros) is absent
+            mask = checked_mask(mask, X.shape[:2]) if given else present_mask(X)
             X = _finite_windows(X, mask)
             warn_unscaled(X, mask, MODEL_CHANNELS)
+        if mask is not None and (given or self.reads_windows or features is None):
+            # a ClassicalBaseline too (it had answered from no channel), unless its windows
+            # only stand beside the features it reads, their flatness no statement
+            refuse_empty_rows(mask, given, "the model has nothing to judge there, and its "
+                              "output would be a guess"
+                              + (" (vt-alarm: keep the alarm)" if self.task == "vt-alarm"
+                                 else ""))
         if features is not None and np.ndim(features) == 2 and np.shape(features)[1] == 0:
             features = None  # no columns, as a TaskDataset without features holds: none given
             if X is None:
                 raise ValueError("features has no columns and no windows X were given")
         if features is not None:
-            if self.use_features and not self.features_given and self.window is not None:
+            if not self.use_features:  # at a fit and at a prediction alike
+                warn_at_caller(f"features given, but this {self.task} model does not read "
+                               "them (use_features=False, or the task's default): pass "
+                               "use_features=True to put them in its head")
+            elif not self.features_given and self.window is not None:
                 warn_at_caller("the model was fitted on features computed from its windows X; "
                                "a features array (a TaskDataset's, from every channel of the "
                                "record) gives other values: leave features= out as at fit")
@@ -312,10 +322,6 @@ class TaskEstimator(ABC):
         self.n_out = _task_kind(self.task)[1]  # and another class count (multiclass)
         X, mask, features = self._inputs(X, mask, features)
         self.features_given = features is not None
-        if features is not None and not self.use_features:
-            warn_at_caller(f"features given, but this {self.task} model does not read them "
-                           "(use_features=False, or the task's default): pass "
-                           "use_features=True to put them in its head")
         self.features_width = None if features is None else int(np.shape(features)[1])
         self.train_windows = sorted(set(window_digests(features if X is None else X)))
         n = len(features) if X is None else len(X)
