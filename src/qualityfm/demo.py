@@ -153,9 +153,20 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
         lap("synthetic data")
     else:
         pre_dir = task_dir = Path(data)
-    # the task's records first: a folder without VT alarms is refused before pre-training
+    # the task's records first: a folder without VT alarms, or without true and false ones
+    # for the folds, is refused before pre-training (they had failed after it)
     task_cache = out / "task_cache"
-    build_task_dataset("vt-alarm", task_dir, cache_dir=task_cache)
+    alarms = build_task_dataset("vt-alarm", task_dir, cache_dir=task_cache)
+    if len(np.unique(alarms.y)) < 2:
+        raise ValueError(f"--data {task_dir}: its {len(alarms)} VT alarm(s) are all "
+                         f"{'true' if alarms.y[0] else 'false'}: the demo's fine-tuning needs "
+                         "true and false alarms")
+    if len(set(alarms.groups)) < kfold:
+        raise ValueError(f"--data {task_dir}: its VT alarms come from "
+                         f"{len(set(alarms.groups))} record group(s); the demo's {kfold}-fold "
+                         f"cross-validation needs {kfold} at least")
+    for stale in (out / "README.md", out / "summary.json"):  # an earlier run's report: gone
+        stale.unlink(missing_ok=True)  # until this one writes its own, not mixed with it
     store_dir = out / "store"
     info = prepare(pre_dir, store_dir, workers=2, progress=progress,
                    overwrite=True)  # the demo rebuilds its report from scratch

@@ -315,3 +315,28 @@ def test_pretrain_says_a_sigterm_in_its_set_up_and_succeeds_when_its_last_step_r
             "step": 6, "done": done, "stopped_by": "SIGTERM", "world_size": 1})
         assert main(args) == code
         assert said in capsys.readouterr().err
+
+
+def test_the_demo_refuses_alarms_of_one_kind_before_pre_training(tmp_path) -> None:
+    """A folder of false alarms alone had been prepared and pre-trained on, then failed in
+    "y holds only class 0", leaving a new store and model beside the earlier run's report."""
+    import os
+
+    from helpers import shared_path
+    from qualityfm.demo import run_demo
+
+    data = tmp_path / "alarms"
+    data.mkdir()
+    false = [h for h in sorted(shared_path("physionet2015_vt").glob("v*.hea"))
+             if "false alarm" in h.read_text().lower()][:4]
+    for header in false:
+        for f in header.parent.glob(f"{header.stem}.*"):
+            os.symlink(f, data / f.name)
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / ".qualityfm-demo").touch()
+    (out / "README.md").write_text("an earlier run's report")
+    with pytest.raises(ValueError, match=r"its 4 VT alarm\(s\) are all false: the demo's "
+                                         r"fine-tuning needs true and false alarms"):
+        run_demo(out, data, steps=2, progress=False)
+    assert not (out / "store").exists() and (out / "README.md").exists()

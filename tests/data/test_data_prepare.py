@@ -720,3 +720,24 @@ def test_a_users_files_named_like_pair_chunks_are_neither_merged_nor_removed(
     prepare(synth_dir, out, overwrite=True, **kw)
     for f, a in mine.items():
         np.testing.assert_array_equal(np.load(f), a)
+
+
+def test_no_more_worker_processes_than_records(synth_dir, small_window, tmp_path,
+                                               monkeypatch) -> None:
+    """--workers 1000 had started 1000 processes for 2 records (33 s against 0.1 s)."""
+    import importlib
+
+    prep = importlib.import_module("qualityfm.data.prepare")  # (the package's prepare is
+    # the function)
+
+    started: list[int] = []
+    pool = prep.worker_pool
+
+    def counted(workers: int):  # noqa: ANN202
+        started.append(workers)
+        return pool(workers)
+
+    monkeypatch.setattr(prep, "worker_pool", counted)
+    n = len(prep.expand_inputs([synth_dir]))
+    prepare(synth_dir, tmp_path / "w", window=small_window, workers=1000, progress=False)
+    assert started == [n] and 1 < n < 1000

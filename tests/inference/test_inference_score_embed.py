@@ -450,19 +450,18 @@ def test_an_output_named_like_an_input_record_is_refused(tmp_path: Path) -> None
         f"{a:.3f},{p:.5f},{e:.5f}\n" for a, p, e in zip(t, rec.signals["ppg"],
                                                           rec.signals["ecg_ii"], strict=True)))
     before = path.read_bytes()
-    with pytest.raises(ValueError, match=r"c125\.csv is a record this run reads"):
+    with pytest.raises(ValueError, match=r"c125\.csv exists and is no output of qualityfm's"):
         score_files([path], path)
     assert main(["score", str(path), "--out", str(path)]) == 1
     assert path.read_bytes() == before
     labels = tmp_path / "REFERENCE.csv"  # the folder's labels, which the tasks read
     labels.write_text("c125,N\n")
-    with pytest.raises(ValueError, match=r"REFERENCE\.csv is a file the records beside it are "
-                                         r"read with"):
+    with pytest.raises(ValueError, match=r"REFERENCE\.csv exists and is no output"):
         score_files([path], labels)
     assert labels.read_text() == "c125,N\n"
     numerics = tmp_path / "c125_Numerics.csv"  # a monitor's numbers beside the records
     numerics.write_text("Time [s],HR\n0,60\n")
-    with pytest.raises(ValueError, match="read with"):
+    with pytest.raises(ValueError, match="exists and is no output"):
         score_files([path], numerics)
     # inside an input folder: refused, as a file there it passes over could be replaced
     # (a .npy, a CSV without times) and the table would be named on every later run
@@ -606,3 +605,36 @@ def test_scoring_a_folder_shows_its_records_read_on_a_terminal(records: Path, tm
     err = capsys.readouterr().err
     assert "records:" in err and "/3 [" in err
     assert "qualityfm: skipped " in err and "broken" in err
+
+
+def test_an_output_is_written_over_only_where_it_is_one(records: Path, tmp_path: Path,
+                                                       tiny_model: QualityFM) -> None:
+    """score, embed and predict had replaced any file --out named: a recording beside the
+    input became a table of scores. A file of their own (or an empty one) is replaced; any
+    other is refused before the work, and kept."""
+    from qualityfm.inference.score import check_output
+
+    recording = tmp_path / "bidmc_26_Signals.csv"
+    recording.write_text("Time [s],PLETH,II\n0.000,0.5,0.1\n")
+    with pytest.raises(ValueError, match=r"score output .*bidmc_26_Signals\.csv exists and is no "
+                                         r"output of qualityfm's"):
+        score_files([records], recording)
+    assert recording.read_text().startswith("Time [s],PLETH")
+    precious = tmp_path / "precious.npy"
+    np.save(precious, np.arange(3))
+    with pytest.raises(ValueError, match=r"embed output .*precious\.npy exists"):
+        embed_files([records], precious, tiny_model)
+    assert np.load(precious).tolist() == [0, 1, 2]
+    out = tmp_path / "scores.csv"
+    score_files([records], out)  # written, then replaced by a re-run
+    first = out.read_text()
+    score_files([records], out)
+    assert out.read_text() == first
+    emb = tmp_path / "emb.npy"
+    embed_files([records], emb, tiny_model)
+    embed_files([records], emb, tiny_model)  # its index beside it: its own
+    (tmp_path / "empty.csv").write_text("")
+    assert check_output(tmp_path / "empty.csv") == tmp_path / "empty.csv"
+    with pytest.raises(ValueError, match=r"evaluate output .*\.json needs a name before its "
+                                         r"\.json"):
+        check_output(tmp_path / ".json", (".json",), "evaluate")

@@ -1016,3 +1016,37 @@ def test_a_row_of_units_under_the_header_gives_the_units(tmp_path: Path) -> None
     bad.write_text(_csv_text("Time,PLETH,II\ns,NU,mV", [*rows[:3], "x,1,2", *rows[4:]]))
     with pytest.raises(RecordError, match=r"holds 'x' on non-blank line 6"):
         read_record(bad)
+
+
+def test_first_rows_of_data_are_no_units_row(tmp_path: Path) -> None:
+    """A review of the units-row reading: a first row of blanks beside a date-time, of
+    ``None`` placeholders, or a headerless file's second line of them had been taken for a
+    units row (a sample dropped, every sample shifted); ``min`` under Time read as seconds,
+    60 times the rate; ``a.u.`` in a ``;`` file's units row taken for a decimal point."""
+    rows = _signal_rows(300, 125.0)
+    stamps = _signal_rows(300, 125.0, time="iso")
+    dated = tmp_path / "dated.csv"
+    dated.write_text(_csv_text("Timestamp,PLETH,II",
+                               [stamps[0].split(",")[0] + ",,", *stamps[1:]]))
+    rec = read_record(dated)
+    assert len(rec.signals["ppg"]) == 300 and np.isnan(rec.signals["ppg"][0])
+    timeless = tmp_path / "timeless.csv"
+    timeless.write_text(_csv_text("PLETH,II", ["None,None", *(r.split(",", 1)[1]
+                                                              for r in rows[1:])]))
+    rec = read_record(timeless, fs=125.0)
+    assert len(rec.signals["ppg"]) == 300 and np.isnan(rec.signals["ppg"][0])
+    assert rec.units == {"ppg": "", "ecg_ii": ""}
+    bare = tmp_path / "bare.csv"
+    bare.write_text("\n".join([rows[0].split(",", 1)[1], "None,None",
+                               *(r.split(",", 1)[1] for r in rows[2:])]) + "\n")
+    rec = read_record(bare, fs=125.0, channel_names=["PLETH", "II"])
+    assert len(rec.signals["ppg"]) == 300 and np.isnan(rec.signals["ppg"][1])
+    minutes = tmp_path / "minutes.csv"
+    minutes.write_text(_csv_text("Time,PLETH,II\nmin,NU,mV", rows))
+    with pytest.raises(RecordError, match=r"column 'Time \[min\]' is read as no time column"):
+        read_record(minutes)
+    au = tmp_path / "au.csv"
+    au.write_text(_csv_text("Time;PLETH;II\ns;a.u.;mV",
+                            [r.replace(",", ";").replace(".", ",") for r in rows]))
+    rec = read_record(au)
+    np.testing.assert_allclose(rec.signals["ppg"][:2], [2.0, 2.0 + np.sin(0.1)], atol=1e-5)

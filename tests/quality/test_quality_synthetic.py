@@ -558,9 +558,11 @@ def test_arguments_out_of_range_are_refused_by_name() -> None:
         score_windows(np.stack([p, e]), None, 300)
     with pytest.raises(ValueError, match=r"mask must be bool \(or 0/1\)"):
         score_windows(np.stack([p, e])[None], np.array([[2, 1]]), 300)
-    with pytest.raises(ValueError, match=r"one shape \[N\], got \{'ecg_q': \(3,\), 'ppg_q': "
-                                         r"\(2,\)"):
+    with pytest.raises(ValueError, match=r"one shape \[N\] \(or broadcast to one: a flag "
+                                         r"for all\), got \{'ecg_q': \(3,\), 'ppg_q': \(2,\)"):
         combined_quality([0.9, 0.1, 0.3], [0.5, 0.7], [1, 0, 1], [1, 1])
+    np.testing.assert_allclose(combined_quality([0.8, 0.4], [0.6, 0.2], True, [True, False]),
+                               [0.7, 0.4])  # a flag for all broadcasts, as it always has
     with pytest.raises(ValueError, match=r"refractory must be the shortest RR interval"):
         detect_r_peaks(e, 300, refractory=-1)
     with pytest.raises(ValueError, match=r"mask must be bool \(or 0/1\)"):

@@ -1090,3 +1090,23 @@ def test_a_run_folder_inside_its_data_folder_is_refused(tmp_path, capsys) -> Non
                     "lie among the records; write the run into a folder outside the inputs"
                     ) in capsys.readouterr().err
     assert sorted(p.name for p in data.iterdir()) == before
+
+
+def test_a_folder_of_one_class_is_named_before_a_fit(tmp_path, capsys) -> None:
+    """finetune and compare on false alarms alone had said "y holds only class 0", naming
+    neither the folder nor the task."""
+    import os
+
+    data = tmp_path / "alarms"
+    data.mkdir()
+    false = [h for h in sorted(shared_path("physionet2015_vt").glob("v*.hea"))
+             if "false alarm" in h.read_text().lower()][:4]
+    for header in false:
+        for f in header.parent.glob(f"{header.stem}.*"):
+            os.symlink(f, data / f.name)
+    for verb, how in (("finetune", ["--init", "classical"]), ("compare", ["--baselines",
+                                                                        "classical"])):
+        assert main([verb, "--task", "vt-alarm", "--data", str(data), *how,
+                     "--out", str(tmp_path / verb)]) == 1
+        assert (f"{data}: all 4 vt-alarm rows hold label 0; fitting a classifier needs rows "
+                "of two classes at least") in capsys.readouterr().err

@@ -901,3 +901,13 @@ def test_building_a_task_dataset_shows_its_records_read_on_a_terminal(tmp_path, 
     build_task_dataset("vt-alarm", data, max_records=3)
     err = capsys.readouterr().err
     assert "vt-alarm records:" in err and "/3 [" in err  # (redrawn, then erased when done)
+
+
+def test_a_wfdb_record_named_without_its_header_suffix_is_task_data(tmp_path) -> None:
+    """prepare and score read ``folder/v100s`` as the record v100s; the task verbs had said
+    "data directory .../v100s does not exist"."""
+    ds = build_task_dataset("vt-alarm", shared_path("physionet2015_vt") / "v100s")
+    assert ds.record_ids.tolist() == ["v100s"]
+    with pytest.raises(FileNotFoundError, match=r"data .*v999x: no such file or folder, nor a "
+                                                r"WFDB header v999x\.hea"):
+        build_task_dataset("vt-alarm", tmp_path / "v999x")

@@ -1543,6 +1543,10 @@ def test_config_is_checked_when_made_and_a_custom_encoder_is_not_saved(tmp_path)
 
     with pytest.raises(FileNotFoundError, match="config 'tiny' is neither a preset"):
         Finetuner("vt-alarm", init="none", config="tiny")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"d_model": -5}')
+    with pytest.raises(ValueError, match=r"config .*bad\.json: .*d_model"):  # (the file had
+        Finetuner("vt-alarm", init="none", config=str(bad))  # gone unnamed)
     with pytest.raises(ValueError, match=r"config sets the architecture of init='none' only; "
                                          r"init='pretrained' brings its own"):
         Finetuner("vt-alarm", init="pretrained", config="base")
@@ -1934,8 +1938,9 @@ def test_the_classical_baseline_checks_its_inputs_as_the_finetuner_does() -> Non
     with pytest.raises(ValueError, match=r"2 window\(s\) have no channel present \(mask all "
                                          r"False.*keep the alarm"):
         est.predict(x[:2], blind)
-    with pytest.raises(ValueError, match=r"every channel flat, no mask given"):
-        est.predict_proba(np.zeros_like(x[:2]))
+    for no_columns in (None, np.zeros((2, 0))):  # a TaskDataset's features of no column
+        with pytest.raises(ValueError, match=r"every channel flat, no mask given"):
+            est.predict_proba(np.zeros_like(x[:2]), None, no_columns)
     with pytest.raises(ValueError, match=r"features hold 5 columns; the model was fitted on "
                                          r"237"):
         est.predict(x[:2], None, np.zeros((2, 5)))
@@ -1948,6 +1953,9 @@ def test_the_classical_baseline_checks_its_inputs_as_the_finetuner_does() -> Non
             ClassicalBaseline("vt-alarm", crossfit=2).fit(None, y, mask, groups=g, features=F)
     with pytest.raises(ValueError, match=r"mask must be \[rows, channels\] = \[2, 2\]"):
         feat.predict(None, np.ones((2, 7), bool), F[:2])
+    for bad in (3.0, F[0]):  # not a table: said before the mask is sized by its rows
+        with pytest.raises(ValueError, match=r"features must be \[rows, columns\]"):
+            feat.predict(None, np.ones((1, 2), bool), bad)
     for setting, value in (("n_models", 1.5), ("max_iter", -1), ("learning_rate", 0.0),
                            ("max_features", 1.5), ("crossfit", 2.5)):
         with pytest.raises(ValueError, match=rf"{setting} must be"):

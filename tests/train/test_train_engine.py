@@ -1266,3 +1266,10 @@ def test_a_damaged_summary_does_not_bar_a_resume_with_nothing_to_train(
     again = pretrain(tiny(synthetic_store, run, steps=2), resume=True)
     assert again["step"] == 2 and again["done"]
     assert json.loads((run / "summary.json").read_text())["step"] == 2
+
+
+def test_fsdp_on_one_process_is_said(synthetic_store, tmp_path, capsys) -> None:
+    """--fsdp without torchrun had been dropped without a word (config.json saying fsdp)."""
+    pretrain(tiny(synthetic_store, tmp_path / "run", steps=1, diag_every=0, fsdp=True))
+    assert "--fsdp shards the model over the processes of a torchrun launch" in \
+        capsys.readouterr().err

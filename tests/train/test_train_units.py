@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -202,3 +203,47 @@ def test_config_takes_numpy_numbers_and_paths_as_python_ones(tmp_path) -> None:
     assert type(cfg.steps) is int and type(cfg.lr) is float and cfg.lr == 0.5
     assert cfg.store == str(tmp_path) and cfg.out == str(tmp_path)
     assert cfg.betas == (0.8, 0.9) and PretrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_a_crafted_checkpoint_runs_no_code(tmp_path) -> None:
+    """Checkpoints had been read with pickle's whole power: a last.pt holding an object whose
+    unpickling runs a command ran it (export, --resume), then was refused. Read as states
+    only, it is refused without running anything; a real one, NumPy states and all, loads."""
+    import os
+
+    from qualityfm.train.checkpoint import load_checkpoint, rng_state, save_checkpoint
+
+    marker = tmp_path / "ran"
+
+    class Crafted:
+        def __reduce__(self):  # noqa: ANN204
+            return (os.system, (f"touch {marker}",))
+
+    torch.save({"step": 1, "config": Crafted()}, tmp_path / "last.pt")
+    with pytest.raises(ValueError, match=r"last\.pt: not a readable qualityfm checkpoint"):
+        load_checkpoint(tmp_path / "last.pt")
+    assert not marker.exists()
+    save_checkpoint(tmp_path / "real.pt", {"step": 3, "rng": rng_state(),
+                                           "history": [np.float64(0.5), np.int64(2)]})
+    state = load_checkpoint(tmp_path / "real.pt")
+    assert state["step"] == 3 and state["history"] == [0.5, 2]
+    np.testing.assert_array_equal(state["rng"]["numpy"][1], np.random.get_state()[1])  # noqa: NPY002
+
+
+def test_a_second_sigterm_during_training_is_the_systems() -> None:
+    """The command line's SIGTERM handler (a Python one) was put back after the first
+    signal: a second could not end a rank blocked in a collective until it returned."""
+    import signal
+
+    from qualityfm._signals import raise_terminated
+    from qualityfm.train.engine import _StopRequest
+
+    before = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        with _StopRequest() as stop:
+            stop._handle(signal.SIGTERM, None)
+            assert stop.signal == signal.SIGTERM
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        assert signal.getsignal(signal.SIGTERM) is raise_terminated  # put back after
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -100,8 +100,10 @@ def embed_files(
         if len(item.x) == 0:  # every window unusable: counted above, nothing to embed,
             reason = "; ".join(sorted({why for _, why in item.rejected})) or "no window"
             unusable.append({"record": str(item.path), "reason": f"no usable window: {reason}"})
-            print(f"qualityfm embed: no embedding of {item.path}: no usable window "  # named
-                  f"({reason})", file=sys.stderr)
+            from tqdm import tqdm
+
+            tqdm.write(f"qualityfm embed: no embedding of {item.path}: no usable window "
+                       f"({reason})", file=sys.stderr)  # named, above the records' bar
             continue
         blocks.append(embed_windows(model, item.x, item.mask, batch_size, precision, pool))
         for i in range(len(item.x)):

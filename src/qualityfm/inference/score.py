@@ -76,13 +76,16 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
 
 
 def check_output(out: str | Path, suffixes: Sequence[str] = TABLE_SUFFIXES,
-                 what: str = "table") -> Path:
+                 what: str = "table", foreign: bool = True) -> Path:
     """``out`` as a Path, checked before the work rather than at the write after it: a
     ValueError naming it unless it ends in one of ``suffixes``, when it is a folder, when its
     folder is a file or cannot be written in, or lies in a folder whose files other verbs
     read back (a prepared store, a pre-training run, a model folder: a table named
-    ``pairs.npy`` had replaced a store's pairs)."""
+    ``pairs.npy`` had replaced a store's pairs); with ``foreign``, when it is an existing
+    file that is no output of qualityfm's (:func:`refuse_foreign_output`)."""
     out = Path(out)
+    if out.name in suffixes:  # ".json" has no suffix to Python: a name, hidden
+        raise ValueError(f"{what} output {out} needs a name before its {out.name}")
     if out.suffix not in suffixes:
         raise ValueError(f"{what} output {out} must end in {' or '.join(suffixes)}")
     if out.is_dir():
@@ -91,8 +94,46 @@ def check_output(out: str | Path, suffixes: Sequence[str] = TABLE_SUFFIXES,
     if found is not None and found[0] in READ_BACK_KINDS:
         raise ValueError(f"{what} output {out}: {out.parent} holds a {found[0]} "
                          f"({found[1]}); write outside it")
+    if foreign:
+        refuse_foreign_output(out, what)
     check_writable_folder(out.parent, f"{what} output {out}")
     return out
+
+
+def refuse_foreign_output(out: Path, what: str) -> None:
+    """Refuse (ValueError) to write over an existing file, not empty, that is no output of
+    qualityfm's (:func:`written_here`): a recording beside the input (``bidmc_26_Signals.csv``)
+    had become a table of scores."""
+    if out.is_file() and out.stat().st_size and not written_here(out):
+        raise ValueError(f"{what} output {out} exists and is no output of qualityfm's (no "
+                         "table of records and window starts, embedding or report): give "
+                         "another name, or move the file away first")
+
+
+def written_here(path: Path) -> bool:
+    """Whether an existing file reads as an output of ``score``, ``predict``, ``embed`` or
+    ``evaluate`` (which a re-run replaces): a table naming ``record`` and ``start_s`` columns,
+    a matrix beside its index (``*.index.csv``), or a report (JSON naming its task)."""
+    try:
+        if path.suffix == ".csv":
+            with path.open(encoding="utf-8", errors="replace", newline="") as f:
+                names = next(csv.reader(f), [])
+        elif path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            names = pq.read_schema(path).names
+        elif path.suffix == ".npy":
+            return written_here(path.with_suffix(".index.csv"))
+        elif path.suffix == ".json":
+            import json
+
+            report = json.loads(path.read_text(encoding="utf-8"))
+            return isinstance(report, dict) and "task" in report and "model" in report
+        else:
+            return False
+    except (OSError, ValueError, ImportError):  # unreadable, no parquet, no JSON: not ours
+        return False
+    return {"record", "start_s"} <= set(names)
 
 
 def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,

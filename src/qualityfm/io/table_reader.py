@@ -168,8 +168,8 @@ def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int, int, bool]:
         below = ahead[0] if ahead else ""  # the line under the header: a row of units?
         if comment and any(names) and all(_is_number(c.replace(",", ".")) or _is_placeholder(c)
                                           or not c for c in names):  # rows: a commented header?
-            header = [c.strip() for c in next(csv.reader([comment.lstrip("#").strip()],
-                                                         delimiter=sep), [])]
+            header = [_unquoted(c) for c in next(csv.reader([comment.lstrip("#").strip()],
+                                                            delimiter=sep), [])]
             if len(_trimmed(header)) == len(_trimmed(names)) and (
                     any(_time_unit(c) is not None for c in header)
                     or all(_names_a_column(c) for c in _trimmed(header))):
@@ -182,8 +182,9 @@ def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int, int, bool]:
         if sep != ",":
             signal = [k for k, name in enumerate(names) if _time_unit(name) is None]
             times = [k for k, name in enumerate(names) if _time_unit(name) is not None]
-            rows = list(itertools.islice(csv.reader(itertools.chain(ahead, f), delimiter=sep),
-                                         _DECIMAL_LINES))
+            rows = list(itertools.islice(csv.reader(itertools.chain(  # (a.u.: no mark)
+                ahead[1:] if unit_row is not None else ahead, f), delimiter=sep),
+                _DECIMAL_LINES))
             cells = [row[k] for row in rows for k in signal if k < len(row)]
             cells += [c for row in rows for k in times if k < len(row)
                       if _PLAIN_NUMBER.match(c := row[k].strip())]
@@ -201,14 +202,16 @@ def _unquoted(cell: str) -> str:
     return cell[1:-1].strip() if len(cell) >= 2 and cell[0] == cell[-1] == "'" else cell
 
 
-#: A cell of a units row naming a time column's unit: seconds or milliseconds (read), or
-#: another unit or a clock format (named in the refusal of the column's values).
-_TIME_UNIT_CELL = re.compile(r"(s|secs?|seconds?)|(ms|msecs?|milliseconds?)|(.+)",
+#: A cell of a units row naming a time column's unit: seconds or milliseconds (read),
+#: another unit of time (its column then refused by name, as ``Time [min]``), or a clock
+#: format (``hh:mm:ss.mmm``, the column's values then refused by name).
+_TIME_UNIT_CELL = re.compile(rf"(s|secs?|seconds?)|(ms|msecs?|milliseconds?)|"
+                             rf"({_OTHER_TIME_UNIT.pattern})|(h{{1,2}}:mm(?::ss(?:\.s+|\.m+)?)?)",
                              re.IGNORECASE)
-#: A cell of a units row under a signal's name: a unit a waveform is measured in.
+#: A cell of a units row under a signal's name: blank, or a unit a waveform is measured in.
 _SIGNAL_UNIT_CELL = re.compile(
     r"((m|u|µ|μ|n)?v|mmhg|mm hg|mm\[hg\]|torr|cmh2o|kpa|hpa|mbar|pa|nu|au|a\.u\.|adu|%|ohms?|"
-    r"Ω|l/min|bpm|/min|mmol/l|deg ?c|°c|celsius|unitless|none|counts?)?", re.IGNORECASE)
+    r"Ω|l/min|bpm|/min|mmol/l|deg ?c|°c|celsius|unitless|counts?)?", re.IGNORECASE)
 
 
 def _unit_row(names: list[str], line: str, sep: str) -> list[str] | None:
@@ -219,8 +222,10 @@ def _unit_row(names: list[str], line: str, sep: str) -> list[str] | None:
     cells = _trimmed([_unquoted(c) for c in next(csv.reader([line.rstrip("\r\n")],
                                                              delimiter=sep), [])])
     named = _trimmed(names)
-    if not cells or not any(named) or len(cells) > len(named) or any(
-            _is_number(c.replace(",", ".")) for c in cells):
+    if (not cells or len(cells) > len(named)
+            or any(_is_number(c.replace(",", ".")) or (c and _is_placeholder(c))
+                   for c in (*named, *cells))  # a first line of data is no header
+            or not any(named)):
         return None
     for name, cell in zip(named, cells, strict=False):
         if _time_unit(name) is not None:
@@ -238,9 +243,9 @@ def _with_unit(name: str, unit: str) -> str:
         return name
     if _time_unit(name) is not None:
         match = _TIME_UNIT_CELL.fullmatch(unit)
-        if match.group(3):  # hh:mm:ss.mmm: the column's values are refused, named
+        if match.group(4):  # hh:mm:ss.mmm: the column's values are refused, named
             return name
-        unit = "s" if match.group(1) else "ms"
+        unit = "s" if match.group(1) else "ms" if match.group(2) else unit  # min: refused
     return f"{name} [{unit}]"
 
 

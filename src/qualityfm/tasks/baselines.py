@@ -254,7 +254,7 @@ class ClassicalBaseline(TaskEstimator):
         est.params["random_state"] = est.seed  # the seed it was fitted with, saved again
         with (path / CLASSICAL_FILE).open("rb") as f:
             try:
-                state = pickle.load(f)  # noqa: S301 - our own file, written by save()
+                state = pickle.load(f)  # noqa: S301 - a pickle: README says to trust it
                 # files of qualityfm before session 14 hold one model under "model"
                 est.models = state["models"] if "models" in state else [state["model"]]
                 est.columns = np.asarray(state["columns"])

@@ -14,6 +14,7 @@ may share) is not used.
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,9 +83,12 @@ def peak_marks(rec: Record) -> dict[str, ChannelPeaks]:
         if not high > low:
             continue
         filled = np.where(finite, x, np.median(x[finite]))
-        peaks, _ = find_peaks(filled, distance=max(1, int(MIN_INTERVAL * fs)),
-                              prominence=0.3 * (high - low),
-                              wlen=max(3, int(PROMINENCE_SPAN * fs) | 1))
+        with warnings.catch_warnings():  # a flat top within the span has prominence 0 and
+            # is no peak: scipy's warning had been printed by predict, naming no record
+            warnings.filterwarnings("ignore", "some peaks have a prominence of 0")
+            peaks, _ = find_peaks(filled, distance=max(1, int(MIN_INTERVAL * fs)),
+                                  prominence=0.3 * (high - low),
+                                  wlen=max(3, int(PROMINENCE_SPAN * fs) | 1))
         edges = np.diff(np.concatenate([[0], (~finite).astype(np.int8), [0]]))
         gaps = np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)], axis=1)
         marks[name] = ChannelPeaks(fs, len(x), peaks, filled[peaks].astype(np.float64), gaps)

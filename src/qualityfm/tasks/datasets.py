@@ -1018,8 +1018,10 @@ def _task_files(
         raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
     dirs = data_dirs(data_dir)
     for d in dirs:
-        if not d.exists():
-            raise FileNotFoundError(f"data directory {d} does not exist")
+        if not d.exists() and not d.with_name(d.name + ".hea").is_file():  # a WFDB record's
+            # name reads as prepare and score read it (it had been "no data directory")
+            raise FileNotFoundError(f"data {d}: no such file or folder, nor a WFDB header "
+                                    f"{d.name}.hea")
     if max_records is not None and max_records < 1:
         raise ValueError(f"max_records must be >= 1, got {max_records}")
     if bp_rule not in BP_RULES:  # before any record is read

@@ -239,12 +239,19 @@ class TaskEstimator(ABC):
         ``features`` one row per window (none, when it has no columns). ``X`` may be None
         when ``features`` are given."""
         given = mask is not None
+        if features is not None and np.ndim(features) == 2 and np.shape(features)[1] == 0:
+            features = None  # no columns, as a TaskDataset without features holds: none given
+            if X is None:
+                raise ValueError("features has no columns and no windows X were given")
         if X is None:
             if features is None:
                 raise ValueError("give windows X (or, for a feature model, features)")
             if self.reads_windows:
                 raise ValueError("this model reads windows X [rows, channels, samples]; "
                                  "features alone serve ClassicalBaseline")
+            if np.ndim(features) != 2:  # before the mask, sized by its rows
+                raise ValueError(f"features must be [rows, columns], got shape "
+                                 f"{np.shape(features)}")
             if given:  # a list had failed in numpy's attributes, a wrong shape been kept
                 mask = checked_mask(mask, (len(np.asarray(features)),
                                             self.n_channels or len(MODEL_CHANNELS)))
@@ -277,10 +284,6 @@ class TaskEstimator(ABC):
                               "output would be a guess"
                               + (" (vt-alarm: keep the alarm)" if self.task == "vt-alarm"
                                  else ""))
-        if features is not None and np.ndim(features) == 2 and np.shape(features)[1] == 0:
-            features = None  # no columns, as a TaskDataset without features holds: none given
-            if X is None:
-                raise ValueError("features has no columns and no windows X were given")
         if features is not None:
             if not self.use_features:  # at a fit and at a prediction alike
                 warn_at_caller(f"features given, but this {self.task} model does not read "
@@ -753,7 +756,10 @@ def resolve_model_config(spec: object = None) -> QualityFMConfig:
     fields = read_json(path, "model config")
     if "format" in fields and isinstance(fields.get("model"), dict):  # an export's config.json
         fields = fields["model"]
-    return QualityFMConfig.from_dict(fields)  # lists become tuples there
+    try:
+        return QualityFMConfig.from_dict(fields)  # lists become tuples there
+    except (TypeError, ValueError) as err:  # "d_model must be >= 1" had named no file
+        raise ValueError(f"config {path}: {err}") from None
 
 
 def encoder_fs(init: str | Path | nn.Module, config: object = None) -> float | None:
@@ -1222,10 +1228,12 @@ class Finetuner(TaskEstimator):
         none (one of another fit is left alone, to be replaced at the first epoch)."""
         if self.checkpoint is None or not self.checkpoint.is_file():
             return None
+        from qualityfm.train.checkpoint import load_state
+
         try:
-            saved = torch.load(self.checkpoint, map_location=self.device, weights_only=False)
+            saved = load_state(self.checkpoint, self.device)
         except (OSError, RuntimeError, EOFError, pickle.UnpicklingError):
-            return None  # a torn file: the fit starts over
+            return None  # a torn file (or one holding more than states): the fit starts over
         return saved if isinstance(saved, dict) and saved.get("key") == key else None
 
     def _save_epochs(self, key: str, epoch: int, opt: torch.optim.Optimizer, best: float,

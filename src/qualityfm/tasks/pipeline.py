@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from qualityfm._caller import warn_at_caller
-from qualityfm.inference.score import check_output, write_table
+from qualityfm.inference.score import check_output, refuse_foreign_output, write_table
 from qualityfm.io import atomic_write, atomic_write_text, read_json, write_json
 from qualityfm.io.atomic import remove_temporaries
 from qualityfm.io.folders import (
@@ -84,6 +84,15 @@ def _dataset(task: str, data: DataDirs, listed_in: str = "the run's JSON", **kw:
     note_skipped(ds.skipped, listed_in=listed_in)
     note_left_out(ds.left_out, listed_in)
     return ds, _passed_over(data, task)
+
+
+def _refuse_one_class(ds: TaskDataset, data: DataDirs) -> None:
+    """ValueError naming the data when a classification task's rows hold one class (a fit
+    had failed with "y holds only class 0", naming no folder)."""
+    if ds.task != "abp" and len(ds) and len(np.unique(ds.y)) < 2:
+        raise ValueError(f"{data_label(data)}: all {len(ds)} {ds.task} rows hold label "
+                         f"{ds.y[0].item()!r}; fitting a classifier needs rows of two classes "
+                         "at least")
 
 
 def note_left_out(left_out: list[dict[str, str]], listed_in: str = "the run's JSON") -> None:
@@ -254,6 +263,7 @@ def finetune_run(
     # the task windows at the rate the encoder was pre-trained on (300 Hz for the shipped one)
     ds, passed = _dataset(task, data, seconds=seconds, max_records=max_records,
                           cache_dir=cache_dir, fs=encoder_fs(init, config), bp_rule=bp_rule)
+    _refuse_one_class(ds, data)
     cfg = resolve_model_config(config) if init == "none" else None
 
     sizes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if v is not None}
@@ -534,11 +544,12 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     (patients or records) the model was trained on are listed under ``trained_on`` and warned
     about: figures on them are not a test. An ``out`` not ending in .json is refused before
     any record is read; files an earlier report of its stem wrote beside it are replaced."""
-    out = check_output(out, (".json",), what="evaluate")
+    out = check_output(out, (".json",), what="evaluate", foreign=False)
     refuse_reserved_name(out)
     _refuse_report_folder(out)
     check_out_apart(out, data_dirs(data), "report", hidden_ok=True, file=True)  # (its .md
     # and plots beside it take its stem: hidden with it)
+    refuse_foreign_output(out, "evaluate")  # after the refusals that say more
     check_bp_rule(task, bp_rule)
     model = Path(model)
     est, rhythm, summary = _saved_model(task, model, device)
@@ -621,9 +632,13 @@ def _trained_on(summary: dict, groups: Sequence[str], verb: str, consequence: st
     if names is None and fitted is None:
         return None
     own = [record_of(r) for r in records] if records else list(groups)
-    stretches = stretches or {}
+    named = set(names or ())
+    # a file trained on under its own name is listed as such, not also as another's stretch
+    by_own = ({f for g, o, f in zip(groups, own, sources, strict=True) if g in named or o in named}
+              if sources else set())
+    stretches = {f: of for f, of in (stretches or {}).items() if f not in by_own}
     held = {g for g, f in zip(groups, sources, strict=True) if f in stretches} if sources else set()
-    seen = sorted(set(names or ()) & (set(groups) | set(own)) | held)
+    seen = sorted(named & (set(groups) | set(own)) | held)
     known, by_name = set(fitted or ()), set(seen)
     n_windows = None if fitted is None else sum(
         1 for group, name, (window, feats) in zip(groups, own, digests, strict=True)
@@ -909,6 +924,7 @@ def compare_run(
                          f"rows: {list(makers)}")
     ds, passed = _dataset(task, data, seconds=seconds, max_records=max_records,
                           cache_dir=cache_dir, fs=fs, bp_rule=bp_rule)
+    _refuse_one_class(ds, data)
     out = Path(out)
     _clear_compare(out, keep={_slug(name) for name in makers})
     rows, oof = {}, {}

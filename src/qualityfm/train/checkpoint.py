@@ -52,6 +52,22 @@ CHECKPOINT_KEYS = ("step", "teacher", "student", "optimizer", "objective", "conf
                    "model_config", "data", "rng")
 
 
+def _numpy_globals() -> list:
+    """What the NumPy values of a checkpoint (a generator's state, a scalar in a history)
+    unpickle through: arrays, scalars and their dtypes, and no other callable."""
+    kinds = (np.uint32, np.int64, np.int32, np.float64, np.float32, np.bool_)
+    return [np.ndarray, np.dtype, np.zeros(1).__reduce__()[0], np.float64(0).__reduce__()[0],
+            *{type(np.dtype(k)) for k in kinds}]
+
+
+def load_state(path: Path, map_location: str | torch.device) -> Any:
+    """A file ``torch.save`` wrote, read with ``weights_only``: tensors, containers, numbers
+    and NumPy arrays only, so that a crafted checkpoint in a run folder runs no code (one
+    read with pickle's whole power had run a shell command before its refusal)."""
+    with torch.serialization.safe_globals(_numpy_globals()):
+        return torch.load(path, map_location=map_location, weights_only=True)
+
+
 def load_checkpoint(path: Path, needs: Sequence[str] = ()) -> dict[str, Any]:
     """Load a checkpoint onto the CPU; raise a clear error when it is missing, unreadable or
     lacks one of ``needs`` (what the caller reads: :data:`CHECKPOINT_KEYS` to resume a
@@ -62,7 +78,7 @@ def load_checkpoint(path: Path, needs: Sequence[str] = ()) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = load_state(path, "cpu")
     except Exception as err:  # truncated or foreign file
         raise ValueError(f"{path}: not a readable qualityfm checkpoint ({err})") from err
     missing = [k for k in needs if not isinstance(state, dict) or k not in state]

@@ -639,8 +639,11 @@ class _StopRequest:
 
     def _handle(self, sig: int, frame: Any) -> None:
         self.signal = sig
-        for s, handler in self._previous.items():  # a second signal: the usual behaviour
-            signal.signal(s, handler)
+        for s, handler in self._previous.items():  # a second signal: the usual behaviour;
+            # SIGTERM's the system's, which ends a process blocked in a collective (the
+            # command line's handler, a Python one, would wait for it to return)
+            signal.signal(s, signal.SIG_DFL if s == signal.SIGTERM and callable(handler)
+                          else handler)
 
     def __exit__(self, *exc: object) -> None:
         for s, handler in self._previous.items():
@@ -833,6 +836,9 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
         teacher_temp_end=cfg.teacher_temp_end, teacher_temp_warmup=cfg.teacher_temp_warmup,
     )
     fsdp = cfg.fsdp and env.distributed
+    if cfg.fsdp and not fsdp and env.is_main:  # it had been dropped without a word
+        print("qualityfm: warning: --fsdp shards the model over the processes of a torchrun "
+              "launch; one process trains it whole", file=sys.stderr)
     if fsdp:
         # on the run's device: FSDP's default mesh is CUDA whenever a GPU is present, which a
         # CPU run (--device cpu) on a GPU machine must not use
