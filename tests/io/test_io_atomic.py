@@ -298,3 +298,15 @@ def test_a_full_disk_under_torch_save_is_named_as_such(tmp_path) -> None:
     with pytest.raises(OSError, match=r"\[Errno 28\] cannot write .*last\.pt: No space left"):
         atomic_write(tmp_path / "last.pt", lambda f: torch.save(torch.zeros(100_000), Full(f)))
     assert not list(tmp_path.iterdir())
+
+
+def test_files_written_together_are_refused_together_where_one_is_a_folder(tmp_path) -> None:
+    """A report's plot named like a folder had failed at its rename, after the JSON and
+    markdown beside it had been replaced: a half-made report."""
+    (tmp_path / "r.json").write_text("old")
+    (tmp_path / "r_roc.png").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"cannot write .*r_roc\.png: it is a folder"):
+        atomic_write_all({tmp_path / "r.json": lambda f: f.write(b"new"),
+                          tmp_path / "r_roc.png": lambda f: f.write(b"png")})
+    assert (tmp_path / "r.json").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "r_roc.png"]

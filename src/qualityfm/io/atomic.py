@@ -99,7 +99,11 @@ def atomic_write_all(writes: Mapping[Path, Callable[[IO[bytes]], object]]) -> li
     files. Ctrl-C and SIGTERM wait until the renames are done (a stop between two had left a
     new matrix beside the old index), where :func:`_signals_held` can hold them (the main
     thread; not a handler set outside Python); only SIGKILL or a power cut in that moment, or
-    a rename that fails (a target that became a folder), can split them."""
+    a rename that fails (a target that becomes a folder while they are written), can split
+    them; a target that is a folder already is refused before any is written."""
+    for path in writes:  # evaluate's plot named like a folder had left its report half made
+        if Path(path).is_dir() and not Path(path).is_symlink():
+            raise IsADirectoryError(errno.EISDIR, f"cannot write {path}: it is a folder")
     done: list[tuple[Path, Path]] = []
     try:
         for path, write in writes.items():
