@@ -1050,3 +1050,19 @@ def test_first_rows_of_data_are_no_units_row(tmp_path: Path) -> None:
                             [r.replace(",", ";").replace(".", ",") for r in rows]))
     rec = read_record(au)
     np.testing.assert_allclose(rec.signals["ppg"][:2], [2.0, 2.0 + np.sin(0.1)], atol=1e-5)
+
+
+def test_numpy_values_past_float32_are_named(tmp_path: Path) -> None:
+    """A float64 .npz channel around 1e300 had warned "overflow encountered in cast", naming
+    no file or channel."""
+    x = np.full(1000, 0.5)
+    x[10:13] = 1e300
+    np.savez(tmp_path / "big.npz", PLETH=x, II=np.zeros(1000), fs=125.0)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        rec = read_record(tmp_path / "big.npz")
+    said = [str(w.message) for w in seen]
+    assert any("big.npz: channel 'ppg': 3 values beyond float32's range (the first at sample "
+               "10)" in m for m in said), said
+    assert not any("overflow encountered" in m for m in said)
+    assert np.isinf(rec.signals["ppg"][10:13]).all()

@@ -935,10 +935,24 @@ def read_npy(
     if arr.shape[1] == 0:
         raise RecordError(f"{path}: empty record (no samples)")
     i0, i1 = sample_span(start, stop, float(fs), arr.shape[1], path)
-    signals = {names[i]: np.array(arr[i, i0:i1], dtype=np.float32) for i in picked}
+    signals = {names[i]: _float32(arr[i, i0:i1], path, names[i]) for i in picked}
     return Record(path.stem, signals, {n: float(fs) for n in signals},
                   units={n: "" for n in signals}, patient_id=patient_from_path(path, path.stem),
                   source=str(path), start_time=i0 / float(fs))
+
+
+def _float32(x: np.ndarray, path: Path, name: str) -> np.ndarray:
+    """A NumPy file's channel as float32, values past its range (about 3.4e38) named in a
+    warning (numpy's "overflow encountered in cast" had named no file): read as inf, they
+    count as missing samples."""
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(x, dtype=np.float32)
+    past = np.isinf(out) & ~np.isinf(x)
+    if past.any():
+        warn_at_caller(f"{path}: channel {name!r}: {int(past.sum())} values beyond float32's "
+                       f"range (the first at sample {int(past.argmax())}); they are read as inf "
+                       "and count as missing samples", RuntimeWarning)
+    return out
 
 
 def _npz_rate(path: Path, value: np.ndarray, key: str = "fs") -> float:
@@ -1068,7 +1082,7 @@ def read_npz(
             known = [r for r in (own.get(k, rate) for k in keys) if r is not None]
             spans, start_time = (aligned_spans(start, stop, lengths, path, grid=min(known))
                                  if arrays else ([], 0.0))
-            signals = {name: np.ascontiguousarray(x[i0:i1], dtype=np.float32)
+            signals = {name: _float32(x[i0:i1], path, name)
                        for (name, (x, _)), (i0, i1) in zip(arrays.items(), spans, strict=True)}
             rates = {name: r for name, (_, r) in arrays.items()}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
