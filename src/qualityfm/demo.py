@@ -161,10 +161,12 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
         raise ValueError(f"--data {task_dir}: its {len(alarms)} VT alarm(s) are all "
                          f"{'true' if alarms.y[0] else 'false'}: the demo's fine-tuning needs "
                          "true and false alarms")
-    if len(set(alarms.groups)) < kfold:
-        raise ValueError(f"--data {task_dir}: its VT alarms come from "
-                         f"{len(set(alarms.groups))} record group(s); the demo's {kfold}-fold "
-                         f"cross-validation needs {kfold} at least")
+    for label, kind in ((1, "true"), (0, "false")):  # each fold's training rows hold both
+        held = len(set(alarms.groups[alarms.y == label]))
+        if held < kfold:
+            raise ValueError(f"--data {task_dir}: its {kind} VT alarms come from {held} "
+                             f"record group(s); the demo's {kfold}-fold cross-validation "
+                             f"needs {kfold} of each kind at least")
     for stale in (out / "README.md", out / "summary.json"):  # an earlier run's report: gone
         stale.unlink(missing_ok=True)  # until this one writes its own, not mixed with it
     store_dir = out / "store"

@@ -340,3 +340,11 @@ def test_the_demo_refuses_alarms_of_one_kind_before_pre_training(tmp_path) -> No
                                          r"fine-tuning needs true and false alarms"):
         run_demo(out, data, steps=2, progress=False)
     assert not (out / "store").exists() and (out / "README.md").exists()
+    true = next(h for h in sorted(shared_path("physionet2015_vt").glob("v*.hea"))
+                if "true alarm" in h.read_text().lower())
+    for f in true.parent.glob(f"{true.stem}.*"):  # one true alarm: too few for 3 folds
+        os.symlink(f, data / f.name)
+    with pytest.raises(ValueError, match=r"its true VT alarms come from 1 record group\(s\); "
+                                         r"the demo's 3-fold cross-validation needs 3 of each"):
+        run_demo(out, data, steps=2, progress=False)
+    assert not (out / "store").exists()

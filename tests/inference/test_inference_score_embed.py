@@ -633,8 +633,36 @@ def test_an_output_is_written_over_only_where_it_is_one(records: Path, tmp_path:
     emb = tmp_path / "emb.npy"
     embed_files([records], emb, tiny_model)
     embed_files([records], emb, tiny_model)  # its index beside it: its own
+    np.save(emb, np.arange(3))  # a user's array in its place, the index still beside it
+    with pytest.raises(ValueError, match=r"emb\.npy exists and is no output"):
+        embed_files([records], emb, tiny_model)
+    labels = tmp_path / "labels.csv"  # a user's table of windows, a column of their own
+    labels.write_text("record,start_s,expert_label\nclean,0.0,good\n")
+    with pytest.raises(ValueError, match=r"labels\.csv exists and is no output"):
+        score_files([records], labels)
+    old = tmp_path / "old_predictions.csv"  # predict's table before it had start_s
+    old.write_text("file,record,p_true_alarm,true_alarm\nx.hea,x,0.2,0\n")
+    assert check_output(old, what="predict") == old
     (tmp_path / "empty.csv").write_text("")
     assert check_output(tmp_path / "empty.csv") == tmp_path / "empty.csv"
     with pytest.raises(ValueError, match=r"evaluate output .*\.json needs a name before its "
                                          r"\.json"):
         check_output(tmp_path / ".json", (".json",), "evaluate")
+
+
+def test_learned_quality_reads_windows_of_the_models_length_alone(records: Path, tmp_path: Path,
+                                                                  tiny_model: QualityFM) -> None:
+    """Windows a few samples off the model's length give its decoder as many tokens and had
+    been scored against spectra up to 3 % apart in frequency; a score run of another window
+    length failed only after its first record was read."""
+    n = tiny_model.cfg.n_samples
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 2, n + 7)).astype(np.float32)
+    with pytest.raises(ValueError, match=rf"learned quality compares the decoder's spectrum of "
+                                         rf"a window of {n} samples .*got windows of {n + 7}"):
+        learned_quality(tiny_model, x, None)
+    assert learned_quality(tiny_model, x[..., :n], None).shape == (2,)
+    fs = tiny_model.cfg.fs
+    with pytest.raises(ValueError, match=r"got windows of"):
+        score_files([records], tmp_path / "s.csv", model=tiny_model,
+                    window=WindowConfig(fs=fs, seconds=(n - 150) / fs))
+    assert not (tmp_path / "s.csv").exists()

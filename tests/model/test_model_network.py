@@ -508,3 +508,23 @@ def test_an_integer_mask_reads_as_the_bool_one_and_others_are_refused() -> None:
             with pytest.raises(ValueError, match="mask must be bool"):
                 pool_encoder(model.encoder, x, bad)
 
+
+
+def test_empty_batches_windows_of_no_sample_and_unreal_inputs() -> None:
+    """A batch of none had failed in the decoder's reshape, windows of 0 samples in the
+    stem's "kernel size" error; complex windows had lost their imaginary part and bool ones
+    been read as 0/1 signals."""
+    import numpy as np
+
+    torch.manual_seed(0)
+    cfg = QualityFMConfig(d_model=16, n_layers=1, n_heads=2, d_ff=16, stem_channels=(4, 8, 16),
+                          n_bins=16, n_samples=600)
+    model = QualityFM(cfg).eval()
+    out = model(np.zeros((0, 2, 600), np.float32))
+    assert out["amp"].shape == out["phase"].shape == (0, 2, 16) and len(out["tokens"]) == 0
+    with pytest.raises(ValueError, match=r"windows of 0 samples \(shape \(2, 2, 0\)\)"):
+        model.embed(np.zeros((2, 2, 0), np.float32), np.ones((2, 2), bool))
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 2, 600))
+    for bad, kind in ((x.astype(np.complex64), "complex64"), (x > 0, "bool")):
+        with pytest.raises(ValueError, match=rf"input must hold real numbers .*{kind}"):
+            model.embed(bad)

@@ -563,6 +563,8 @@ def test_arguments_out_of_range_are_refused_by_name() -> None:
         combined_quality([0.9, 0.1, 0.3], [0.5, 0.7], [1, 0, 1], [1, 1])
     np.testing.assert_allclose(combined_quality([0.8, 0.4], [0.6, 0.2], True, [True, False]),
                                [0.7, 0.4])  # a flag for all broadcasts, as it always has
+    with pytest.raises(ValueError, match=r"one shape \[N\]"):  # not into a table
+        combined_quality(np.array([[0.9], [0.1], [0.5]]), [0.8, 0.2, 0.4], [1, 1, 1], [1, 1, 1])
     with pytest.raises(ValueError, match=r"refractory must be the shortest RR interval"):
         detect_r_peaks(e, 300, refractory=-1)
     with pytest.raises(ValueError, match=r"mask must be bool \(or 0/1\)"):

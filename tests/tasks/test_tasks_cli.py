@@ -771,8 +771,12 @@ def test_compare_and_finetune_fold_keys_follow_the_contents_they_name(tmp_path, 
     # --data spells it, had been keyed, and the resume fitted every fold again)
     folder = tmp_path / "vt"
     folder.mkdir()
-    for f in sorted(data.glob("v1*.*"))[:12]:
-        (folder / f.name).symlink_to(f)
+    kinds: dict[bool, list[Path]] = {True: [], False: []}  # alarms of both kinds, 3 each
+    for header in sorted(data.glob("v1*.hea")):
+        kinds["true alarm" in header.read_text().lower()].append(header)
+    for header in kinds[True][:3] + kinds[False][:3]:
+        for f in data.glob(f"{header.stem}.*"):
+            (folder / f.name).symlink_to(f)
     (folder / "bad.hea").write_text("bad 1 250 x\n")
     keys.clear()
     for spelt in (folder, Path(os.path.relpath(folder))):
@@ -1110,3 +1114,29 @@ def test_a_folder_of_one_class_is_named_before_a_fit(tmp_path, capsys) -> None:
                      "--out", str(tmp_path / verb)]) == 1
         assert (f"{data}: all 4 vt-alarm rows hold label 0; fitting a classifier needs rows "
                 "of two classes at least") in capsys.readouterr().err
+
+
+def test_evaluate_and_predict_leave_a_users_files_beside_out_alone(tmp_path, capsys) -> None:
+    """evaluate had replaced a user's notes.md and notes_roc.png beside --out notes.json (and
+    removed a plot it did not draw); predict_run from Python had read every record before
+    refusing its --out."""
+    run = tmp_path / "run"
+    assert main(["finetune", "--task", "vt-alarm", "--data",
+                 str(shared_path("physionet2015_vt")), "--max-records", "24", "--init",
+                 "classical", "--out", str(run)]) == 0
+    rep = tmp_path / "rep"
+    rep.mkdir()
+    (rep / "notes.md").write_text("my notes")
+    capsys.readouterr()
+    args = ["evaluate", "--task", "vt-alarm", "--model", str(run), "--data",
+            str(shared_path("physionet2015_vt")), "--max-records", "4"]
+    assert main([*args, "--out", str(rep / "notes.json")]) == 1
+    assert "notes.md exists beside it and is no part of an earlier report of notes.json" in \
+        capsys.readouterr().err
+    assert (rep / "notes.md").read_text() == "my notes" and not (rep / "notes.json").exists()
+    assert main([*args, "--out", str(rep / "r.json")]) == 0  # a report of its own: replaced
+    assert main([*args, "--out", str(rep / "r.json")]) == 0
+    foreign = tmp_path / "foreign.csv"
+    foreign.write_text("Time [s],PLETH\n0,1\n")
+    with pytest.raises(ValueError, match=r"predict output .*foreign\.csv exists"):
+        predict_run("vt-alarm", run, tmp_path / "missing", foreign)  # before the data

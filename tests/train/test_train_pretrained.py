@@ -154,7 +154,7 @@ def test_compact_export_drops_the_head_and_halves_storage(tmp_path) -> None:
     data = (full / "model.safetensors").read_bytes()
     n = int.from_bytes(data[:8], "little")
     assert n % 8 == 0 and list(json.loads(data[8:8 + n])["__metadata__"]) == [
-        "config", "dtype", "format", "step"]
+        "config", "dtype", "format", "sha256", "step"]
     again = export_model(tmp_path / "run", tmp_path / "again")
     assert (again / "model.safetensors").read_bytes() == data
 
@@ -303,7 +303,7 @@ def test_an_export_saved_before_the_decoders_mix_loads(tmp_path) -> None:
     folder = export_model(tmp_path / "run", tmp_path / "m")
     weights = folder / "model.safetensors"
     with safe_open(weights, "pt") as f:
-        metadata = f.metadata()
+        metadata = {k: v for k, v in f.metadata().items() if k != "sha256"}  # none then
     tensors = load_file(weights)
     save_file({k: v for k, v in tensors.items() if not k.startswith("decoder.mix.")},
               weights, metadata=metadata)
@@ -312,3 +312,29 @@ def test_an_export_saved_before_the_decoders_mix_loads(tmp_path) -> None:
     with torch.no_grad():
         amp = model(x)["amp"]
     torch.testing.assert_close(amp[:, 0], amp[:, 1])  # the one row copied, as before
+
+
+def test_a_damaged_weights_file_is_refused(tmp_path) -> None:
+    """One header byte ("F32" -> "I32") had loaded float bits as integers (a weight of 1e9),
+    one flipped bit in the data a weight of 1e36, both without a word: the dtype is checked
+    against the model's, and an export's digest of its tensors against them."""
+    torch.manual_seed(0)
+    teacher = QualityFM(TINY)
+    run = PretrainConfig(store=str(tmp_path / "none"), out=str(tmp_path / "run"), steps=1)
+    save_checkpoint(tmp_path / "run" / CHECKPOINT_NAME, {
+        "step": 1, "config": run.to_dict(), "model_config": TINY.to_dict(),
+        "teacher": teacher.state_dict()})
+    good = export_model(tmp_path / "run", tmp_path / "good")
+    assert load(good) is not None
+    name = "encoder.trunk.blocks.0.attn.qkv.weight"
+    raw = (good / "model.safetensors").read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    start = json.loads(raw[8:8 + n])[name]["data_offsets"][0]
+    for folder, at, new in (("retyped", raw.find(b'"F32"', raw.find(name.encode())) + 1, b"I"),
+                            ("flipped", 8 + n + start + 3, bytes([raw[8 + n + start + 3] ^ 0x40]))):
+        damaged = tmp_path / folder
+        damaged.mkdir()
+        (damaged / "config.json").write_bytes((good / "config.json").read_bytes())
+        (damaged / "model.safetensors").write_bytes(raw[:at] + new + raw[at + 1:])
+        with pytest.raises(ValueError, match=r"the file is damaged"):
+            load(damaged)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import io
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -26,7 +27,15 @@ from qualityfm.signal.nan import check_finite, present_mask, refuse_empty_rows
 from qualityfm.signal.normalize import warn_unscaled
 
 if TYPE_CHECKING:  # torch loads with a model only: the indices alone score without it
-    from qualityfm.model import QualityFM
+    from qualityfm.model import QualityFM, QualityFMConfig
+
+#: Column names of ``predict``'s tables (``tasks.pipeline.predict_run``): the rows' file,
+#: record and window start, each binary task's score and decision, the 4-class AF rhythm
+#: model's probabilities (in RHYTHMS order) and decision, and abp's pressures.
+PREDICTION_COLUMNS = {"vt-alarm": ("p_true_alarm", "true_alarm"), "af": ("p_af", "af")}
+RHYTHM_COLUMNS = ("p_N", "p_A", "p_O", "p_noisy", "rhythm")
+PREDICT_COLUMNS = ("file", "record", "start_s", *(c for pair in PREDICTION_COLUMNS.values()
+                                                 for c in pair), *RHYTHM_COLUMNS, "sbp", "dbp")
 
 #: Folders whose files verbs read back: no table is written into one.
 READ_BACK_KINDS = ("prepared store", "pre-training run", "model folder")
@@ -112,18 +121,28 @@ def refuse_foreign_output(out: Path, what: str) -> None:
 
 def written_here(path: Path) -> bool:
     """Whether an existing file reads as an output of ``score``, ``predict``, ``embed`` or
-    ``evaluate`` (which a re-run replaces): a table naming ``record`` and ``start_s`` columns,
-    a matrix beside its index (``*.index.csv``), or a report (JSON naming its task)."""
+    ``evaluate`` (which a re-run replaces): a table of ``record`` and of no column but those
+    these verbs write (a user's table of windows with a column of their own is none), a
+    2-D float matrix of as many rows as its index beside it (``*.index.csv``), or a report
+    (JSON naming its task and model). A Parquet file needs pyarrow to be told (ImportError)."""
+    from qualityfm.inference.embed import INDEX_COLUMNS
+
     try:
         if path.suffix == ".csv":
-            with path.open(encoding="utf-8", errors="replace", newline="") as f:
+            with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
                 names = next(csv.reader(f), [])
         elif path.suffix == ".parquet":
-            import pyarrow.parquet as pq
+            import pyarrow.parquet as pq  # ImportError: said by the caller
 
             names = pq.read_schema(path).names
         elif path.suffix == ".npy":
-            return written_here(path.with_suffix(".index.csv"))
+            index = path.with_suffix(".index.csv")
+            if not written_here(index):
+                return False
+            matrix = np.load(path, mmap_mode="r", allow_pickle=False)  # its header alone
+            with index.open(encoding="utf-8", errors="replace", newline="") as f:
+                rows = sum(1 for _ in csv.reader(f)) - 1
+            return matrix.ndim == 2 and matrix.dtype.kind == "f" and len(matrix) == rows
         elif path.suffix == ".json":
             import json
 
@@ -131,9 +150,20 @@ def written_here(path: Path) -> bool:
             return isinstance(report, dict) and "task" in report and "model" in report
         else:
             return False
-    except (OSError, ValueError, ImportError):  # unreadable, no parquet, no JSON: not ours
+    except (OSError, ValueError):  # unreadable, no NumPy file, no JSON: not ours
         return False
-    return {"record", "start_s"} <= set(names)
+    ours = {*SCORE_COLUMNS, *INDEX_COLUMNS, *PREDICT_COLUMNS}
+    return "record" in names and all(n in ours or re.fullmatch(r"e\d+", n) for n in names)
+
+
+def _check_decoder_length(samples: int, cfg: QualityFMConfig) -> None:
+    """Refuse windows of another length than the model's ``n_samples``: the decoder predicts
+    the spectrum of such a window (8705-9216 samples had passed for 9000, each giving 18
+    tokens, the spectra compared up to 3 % apart in frequency)."""
+    if samples != cfg.n_samples:
+        raise ValueError(f"learned quality compares the decoder's spectrum of a window of "
+                         f"{cfg.n_samples} samples ({cfg.n_samples / cfg.fs:g} s at "
+                         f"{cfg.fs:g} Hz); got windows of {samples} samples")
 
 
 def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
@@ -164,6 +194,7 @@ def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
     device = model_device(model)
     check_precision(precision, device)
     x, mask = checked_windows(model, x, mask)
+    _check_decoder_length(x.shape[-1], model.cfg)
     training = model.training
     model.eval()
     spectral = SpectralLoss(n_bins=model.cfg.n_bins)
@@ -263,6 +294,7 @@ def score_files(
         window = model_window(model.cfg)
     if model is not None:
         check_model_window(window, model.cfg)
+        _check_decoder_length(window.samples, model.cfg)  # before any record is read
     skipped: list[dict[str, str]] = []
     passed: list[dict[str, str]] = []
     rows: list[dict] = []

@@ -160,6 +160,9 @@ class Decoder(nn.Module):
                 f"{self.cfg.fs:g} Hz, the model's config.fs), or set QualityFMConfig.n_samples "
                 "for a model you train"
             )
+        if len(tokens) == 0:  # a batch of none: none (the trunk's reshape had failed)
+            empty = tokens.new_zeros((0, self.cfg.in_channels, self.cfg.n_bins))
+            return empty, empty.clone()
         h = self.trunk(tokens)
         if self.mix is not None:
             h = self.mix(h.transpose(1, 2)).transpose(1, 2)
@@ -196,6 +199,8 @@ class QualityFM(nn.Module):
         model's floating dtype (a float64 array from numpy, say), a 0/1 mask becomes bool."""
         weight = next(self.parameters())
         x = torch.as_tensor(x, device=weight.device)
+        if x.is_complex() or x.dtype == torch.bool:  # an imaginary part had been dropped
+            raise ValueError(f"input must hold real numbers (signal values), got {x.dtype}")
         if x.dtype != weight.dtype:
             x = x.to(weight.dtype)
         c = self.cfg.in_channels
@@ -218,6 +223,8 @@ class QualityFM(nn.Module):
         which then reads a flat channel as absent); NaN in x is not checked here (``embed``
         refuses it)."""
         x, mask = self._inputs(x, mask)
+        if x.shape[2] == 0:  # the stem's "kernel size can't be greater than input" else
+            raise ValueError(f"input holds windows of 0 samples (shape {tuple(x.shape)})")
         if len(x) == 0:
             return x.new_zeros((0, self.cfg.n_tokens(x.shape[-1]), self.cfg.d_model))
         return self.encoder(x, mask)

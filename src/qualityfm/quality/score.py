@@ -58,10 +58,12 @@ def combined_quality(
     shapes = {"ecg_q": e.shape, "ppg_q": p.shape, "ecg_present": ep.shape,
               "ppg_present": pp.shape}
     try:
-        np.broadcast_shapes(*shapes.values())
+        shape = np.broadcast_shapes(*shapes.values())
     except ValueError:  # numpy's broadcast error had named none of them
+        shape = (0, 0)
+    if len(shape) > 1:  # [N, 1] beside [N] had given an N x N table
         raise ValueError(f"the scores and presence flags must have one shape [N] (or "
-                         f"broadcast to one: a flag for all), got {shapes}") from None
+                         f"broadcast to one: a flag for all), got {shapes}")
     num = np.where(ep, np.nan_to_num(e), 0.0) + np.where(pp, np.nan_to_num(p), 0.0)
     den = ep.astype(np.float64) + pp
     return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)

@@ -19,7 +19,14 @@ import numpy as np
 import torch
 
 from qualityfm._caller import warn_at_caller
-from qualityfm.inference.score import check_output, refuse_foreign_output, write_table
+from qualityfm.inference.score import (
+    PREDICTION_COLUMNS,
+    RHYTHM_COLUMNS,
+    check_output,
+    refuse_foreign_output,
+    write_table,
+    written_here,
+)
 from qualityfm.io import atomic_write, atomic_write_text, read_json, write_json
 from qualityfm.io.atomic import remove_temporaries
 from qualityfm.io.folders import (
@@ -73,7 +80,7 @@ from qualityfm.tasks.finetune import (
     unseen_rows,
     window_digests,
 )
-from qualityfm.tasks.report import clear_report, markdown_table, report
+from qualityfm.tasks.report import clear_report, markdown_table, report, report_paths
 
 
 def _dataset(task: str, data: DataDirs, listed_in: str = "the run's JSON", **kw: object
@@ -550,6 +557,13 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     check_out_apart(out, data_dirs(data), "report", hidden_ok=True, file=True)  # (its .md
     # and plots beside it take its stem: hidden with it)
     refuse_foreign_output(out, "evaluate")  # after the refusals that say more
+    if not (out.is_file() and written_here(out)):  # beside no report of ours: its markdown
+        # and plots would replace, or (a plot it does not draw) remove, a user's files
+        for path in report_paths(out.parent, out.stem)[1:]:
+            if path.is_file() and path.stat().st_size:
+                raise ValueError(f"evaluate output {out}: {path} exists beside it and is no "
+                                 f"part of an earlier report of {out.name}: give another "
+                                 "name, or move it away first")
     check_bp_rule(task, bp_rule)
     model = Path(model)
     est, rhythm, summary = _saved_model(task, model, device)
@@ -661,10 +675,6 @@ def _trained_on(summary: dict, groups: Sequence[str], verb: str, consequence: st
                if stretches else {})}
 
 
-#: Column names of ``predict_run``'s table: the score and decision of each binary task, and
-#: the 4-class AF rhythm model's probabilities (in RHYTHMS order) and decision.
-PREDICTION_COLUMNS = {"vt-alarm": ("p_true_alarm", "true_alarm"), "af": ("p_af", "af")}
-RHYTHM_COLUMNS = ("p_N", "p_A", "p_O", "p_noisy", "rhythm")
 
 
 def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *,
@@ -684,6 +694,7 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     returned summary; windows of a record that give no row (no usable channel) are listed
     under ``left_out`` with their reason. Records are read ``records_per_part`` at a time, so
     a large folder is never held in memory at once."""
+    out = check_output(out, what="predict")  # before the model and any record are read
     model = Path(model)
     est, rhythm, summary = _saved_model(task, model, device)
     skipped: list[dict[str, str]] = []

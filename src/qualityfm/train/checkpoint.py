@@ -54,10 +54,15 @@ CHECKPOINT_KEYS = ("step", "teacher", "student", "optimizer", "objective", "conf
 
 def _numpy_globals() -> list:
     """What the NumPy values of a checkpoint (a generator's state, a scalar in a history)
-    unpickle through: arrays, scalars and their dtypes, and no other callable."""
+    unpickle through: arrays, scalars and their dtypes, and no other callable; the array and
+    scalar builders under both of their names, NumPy 1's ``numpy.core`` and NumPy 2's
+    ``numpy._core``, so that a run resumes under the other NumPy."""
     kinds = (np.uint32, np.int64, np.int32, np.float64, np.float32, np.bool_)
-    return [np.ndarray, np.dtype, np.zeros(1).__reduce__()[0], np.float64(0).__reduce__()[0],
-            *{type(np.dtype(k)) for k in kinds}]
+    builders = [(np.zeros(1).__reduce__()[0], "_reconstruct"),
+                (np.float64(0).__reduce__()[0], "scalar")]
+    return [np.ndarray, np.dtype, *{type(np.dtype(k)) for k in kinds},
+            *((fn, f"numpy.{core}.multiarray.{name}") for fn, name in builders
+              for core in ("core", "_core"))]
 
 
 def load_state(path: Path, map_location: str | torch.device) -> Any:

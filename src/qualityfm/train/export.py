@@ -206,11 +206,24 @@ def export_model(
                  model.num_params(head=True) - model.num_params())
     weights = _sorted_header(save(tensors, metadata={
         "format": FORMAT, "config": json.dumps(mcfg.to_dict()), "dtype": dtype,
-        "step": str(ckpt["step"])}))
+        "step": str(ckpt["step"]), "sha256": tensors_digest(tensors)}))
     atomic_write_all({out_dir / weights_name: lambda f: f.write(weights),
                       out_dir / config_name: lambda f: f.write(config_json.encode()),
                       out_dir / card_name: lambda f: f.write(card.encode())})
     return out_dir
+
+
+def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of tensors by name: each one's name, dtype, shape and bytes, in name order (a
+    model folder keeps it in its weights' metadata, and :func:`load` checks it)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 def _sorted_header(data: bytes) -> bytes:
@@ -315,8 +328,9 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> QualityFM:
     ``.safetensors`` file (its config beside it). Tensors stored in float16/bfloat16 are
     upcast to float32. Refuses, with a message naming the file and the field or tensor, a
     config whose fields disagree with the weights' embedded config, and missing, extra,
-    mis-shaped or non-finite tensors. The attention kernel is not checked: kernels are
-    interchangeable.
+    mis-shaped or non-finite tensors, tensors of another kind of dtype, and tensors that do
+    not match the digest an export wrote beside them. The attention kernel is not checked:
+    kernels are interchangeable.
     """
     from safetensors import SafetensorError, safe_open
 
@@ -354,7 +368,15 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> QualityFM:
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
         raise ValueError(f"{weights}: tensors missing {missing[:5]} / unexpected {extra[:5]}")
+    if "sha256" in meta and tensors_digest(tensors) != meta["sha256"]:  # (exports before
+        # session 41 and the shipped weights keep none) a flipped bit had loaded silently
+        raise ValueError(f"{weights}: its tensors do not match the digest written with them "
+                         "(the file is damaged): export the model again")
     for name, t in tensors.items():
+        if t.is_floating_point() != expected[name].is_floating_point():  # a damaged header's
+            # dtype: float bits had been read as integers, a weight of 1e9
+            raise ValueError(f"{weights}: tensor {name!r} is stored as {t.dtype}, the model's "
+                             f"is {expected[name].dtype}: the file is damaged")
         if t.shape != expected[name].shape:
             raise ValueError(
                 f"{weights}: tensor {name!r} has shape {tuple(t.shape)}, the config in "
