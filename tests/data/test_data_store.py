@@ -146,7 +146,7 @@ def test_not_a_store(tmp_path):
         Store(tmp_path)
 
 
-def test_damaged_store_files_are_named(synth_dir, small_window, tmp_path):
+def test_damaged_store_files_are_named(synth_dir, small_window, tmp_path, capsys):
     """A truncated meta.json had been a bare JSON error; a truncated features.npy stopped
     every read of the features instead of being computed again."""
     from qualityfm.data import compute_store_features, feature_targets
@@ -158,6 +158,16 @@ def test_damaged_store_files_are_named(synth_dir, small_window, tmp_path):
     (out / "features.npy").write_bytes((out / "features.npy").read_bytes()[:200])
     assert compute_store_features(out, workers=1, progress=False) == [out / "features.npy"]
     np.testing.assert_array_equal(feature_targets(out), good)
+    # a truncated shard is named before the features are computed (and said to be), not
+    # after the windows before it were read
+    shard = out / "shard-000000.x.npy"
+    kept = shard.read_bytes()
+    shard.write_bytes(kept[:len(kept) // 2])
+    (out / "features.npy").unlink()
+    with pytest.raises(ValueError, match=r"shard-000000\.x\.npy: truncated or damaged store "):
+        compute_store_features(out, workers=1, progress=True)
+    assert "computing the classical features" not in capsys.readouterr().err
+    shard.write_bytes(kept)
     meta = (out / "meta.json").read_text()
     (out / "meta.json").write_text(meta[:100])
     with pytest.raises(ValueError, match=r"meta\.json: truncated or damaged store file"):

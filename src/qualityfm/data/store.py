@@ -551,6 +551,12 @@ class Store:
             self._maps[key] = (x, scale)
         return self._maps[key]
 
+    def check_shards(self, p: int) -> None:
+        """Open every shard of part ``p`` (memory maps: no sample read): a truncated, damaged
+        or foreign one is a ValueError naming it."""
+        for s in range(self.parts[p].n_shards):
+            self._shard(p, s)
+
     def _samples(self, i: int) -> np.ndarray:
         """Window ``i``'s samples, float32 ``[C, T]``."""
         p, s, r = self._locate(i)
