@@ -666,3 +666,16 @@ def test_learned_quality_reads_windows_of_the_models_length_alone(records: Path,
         score_files([records], tmp_path / "s.csv", model=tiny_model,
                     window=WindowConfig(fs=fs, seconds=(n - 150) / fs))
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_the_inference_functions_refuse_what_the_model_refuses(tiny_model: QualityFM) -> None:
+    """Complex and bool windows had passed embed_windows and learned_quality (cast to float32
+    first), windows of no sample failed in the stem's kernel error."""
+    n = tiny_model.cfg.n_samples
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 2, n))
+    for fn in (embed_windows, learned_quality):
+        for bad, kind in ((x.astype(np.complex64), "complex64"), (x > 0, "bool")):
+            with pytest.raises(ValueError, match=rf"real numbers .*{kind}"):
+                fn(tiny_model, bad, None)
+        with pytest.raises(ValueError, match=r"windows of 0 samples"):
+            fn(tiny_model, np.zeros((2, 2, 0), np.float32), np.ones((2, 2), bool))

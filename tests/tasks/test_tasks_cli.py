@@ -1136,6 +1136,8 @@ def test_evaluate_and_predict_leave_a_users_files_beside_out_alone(tmp_path, cap
     assert (rep / "notes.md").read_text() == "my notes" and not (rep / "notes.json").exists()
     assert main([*args, "--out", str(rep / "r.json")]) == 0  # a report of its own: replaced
     assert main([*args, "--out", str(rep / "r.json")]) == 0
+    (rep / "r.json").unlink()  # its table and plots alone: still its own
+    assert main([*args, "--out", str(rep / "r.json")]) == 0
     foreign = tmp_path / "foreign.csv"
     foreign.write_text("Time [s],PLETH\n0,1\n")
     with pytest.raises(ValueError, match=r"predict output .*foreign\.csv exists"):

@@ -64,12 +64,19 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
     [-1, 1]."""
     import torch
 
-    x = np.asarray(x, dtype=np.float32)
+    from qualityfm.model.network import refuse_no_samples
+
+    x = np.asarray(x)
+    if np.iscomplexobj(x) or x.dtype == bool:  # as QualityFM.embed refuses them, before the
+        # cast to float32 that had dropped an imaginary part
+        raise ValueError(f"input must hold real numbers (signal values), got {x.dtype}")
+    x = x.astype(np.float32, copy=False)
     if x.ndim != 3:  # checked below on x[:0], which would name a shape not given
         hint = "; one window is x[None]" if x.ndim == 2 else ""
         raise ValueError(f"input must be [batch, {model.cfg.in_channels}, samples], got shape "
                          f"{tuple(x.shape)}{hint}")
     model._inputs(torch.from_numpy(x[:0]), None)  # the windows' shape, channels last named
+    refuse_no_samples(x.shape)  # as encode refuses them
     given = mask is not None
     mask = np.asarray(mask) if given else present_mask(x)
     if len(mask) != len(x):
@@ -124,7 +131,8 @@ def written_here(path: Path) -> bool:
     ``evaluate`` (which a re-run replaces): a table of ``record`` and of no column but those
     these verbs write (a user's table of windows with a column of their own is none), a
     2-D float matrix of as many rows as its index beside it (``*.index.csv``), or a report
-    (JSON naming its task and model). A Parquet file needs pyarrow to be told (ImportError)."""
+    (JSON naming its task and model, or its markdown table of models). A Parquet file needs
+    pyarrow to be told (ImportError)."""
     from qualityfm.inference.embed import INDEX_COLUMNS
 
     try:
@@ -148,6 +156,9 @@ def written_here(path: Path) -> bool:
 
             report = json.loads(path.read_text(encoding="utf-8"))
             return isinstance(report, dict) and "task" in report and "model" in report
+        elif path.suffix == ".md":  # a report's table (tasks.report.markdown_table)
+            with path.open(encoding="utf-8", errors="replace") as f:
+                return f.readline().startswith("| model |")
         else:
             return False
     except (OSError, ValueError):  # unreadable, no NumPy file, no JSON: not ours

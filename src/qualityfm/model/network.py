@@ -72,6 +72,13 @@ def mean_over_shifts(fn: Callable[[Tensor], Tensor], x: Tensor, shifts: int = 1,
     return out / shifts
 
 
+def refuse_no_samples(shape: tuple[int, ...]) -> None:
+    """ValueError for windows ``[B, C, T]`` of no sample (the stem's "kernel size can't be
+    greater than actual input size" else)."""
+    if shape[-1] == 0:
+        raise ValueError(f"input holds windows of 0 samples (shape {tuple(shape)})")
+
+
 def as_bool_mask(mask: Tensor) -> Tensor:
     """A channel mask as bool: 0/1 numbers are taken (``~`` of a uint8 mask of ones had read
     as 254, every token shifted by the absent embedding that many times); others refused."""
@@ -223,8 +230,7 @@ class QualityFM(nn.Module):
         which then reads a flat channel as absent); NaN in x is not checked here (``embed``
         refuses it)."""
         x, mask = self._inputs(x, mask)
-        if x.shape[2] == 0:  # the stem's "kernel size can't be greater than input" else
-            raise ValueError(f"input holds windows of 0 samples (shape {tuple(x.shape)})")
+        refuse_no_samples(x.shape)
         if len(x) == 0:
             return x.new_zeros((0, self.cfg.n_tokens(x.shape[-1]), self.cfg.d_model))
         return self.encoder(x, mask)

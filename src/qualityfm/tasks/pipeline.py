@@ -557,9 +557,10 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     check_out_apart(out, data_dirs(data), "report", hidden_ok=True, file=True)  # (its .md
     # and plots beside it take its stem: hidden with it)
     refuse_foreign_output(out, "evaluate")  # after the refusals that say more
-    if not (out.is_file() and written_here(out)):  # beside no report of ours: its markdown
-        # and plots would replace, or (a plot it does not draw) remove, a user's files
-        for path in report_paths(out.parent, out.stem)[1:]:
+    siblings = report_paths(out.parent, out.stem)[1:]  # the markdown table, the plots
+    if not any(p.is_file() and written_here(p) for p in (out, siblings[0])):  # beside no
+        # report of ours, they would replace, or (a plot it does not draw) remove, a user's
+        for path in siblings:
             if path.is_file() and path.stat().st_size:
                 raise ValueError(f"evaluate output {out}: {path} exists beside it and is no "
                                  f"part of an earlier report of {out.name}: give another "
