@@ -22,6 +22,20 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+def link_vt_alarms(folder: Path, true: int = 0, false: int = 0, prefix: str = "v") -> Path:
+    """``folder`` holding links to the files of the first ``true`` true and ``false`` false
+    VT alarms of ``physionet2015_vt`` whose names start with ``prefix``."""
+    data = shared_path("physionet2015_vt")
+    kinds: dict[bool, list[Path]] = {True: [], False: []}
+    for header in sorted(data.glob(f"{prefix}*.hea")):
+        kinds["true alarm" in header.read_text().lower()].append(header)
+    folder.mkdir(parents=True, exist_ok=True)
+    for header in kinds[True][:true] + kinds[False][:false]:
+        for f in data.glob(f"{header.stem}.*"):
+            (folder / f.name).symlink_to(f)
+    return folder
+
+
 @pytest.fixture
 def shared_data() -> Path:
     return shared_path()

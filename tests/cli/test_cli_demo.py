@@ -320,18 +320,10 @@ def test_pretrain_says_a_sigterm_in_its_set_up_and_succeeds_when_its_last_step_r
 def test_the_demo_refuses_alarms_of_one_kind_before_pre_training(tmp_path) -> None:
     """A folder of false alarms alone had been prepared and pre-trained on, then failed in
     "y holds only class 0", leaving a new store and model beside the earlier run's report."""
-    import os
-
-    from helpers import shared_path
+    from helpers import link_vt_alarms
     from qualityfm.demo import run_demo
 
-    data = tmp_path / "alarms"
-    data.mkdir()
-    false = [h for h in sorted(shared_path("physionet2015_vt").glob("v*.hea"))
-             if "false alarm" in h.read_text().lower()][:4]
-    for header in false:
-        for f in header.parent.glob(f"{header.stem}.*"):
-            os.symlink(f, data / f.name)
+    data = link_vt_alarms(tmp_path / "alarms", false=4)
     out = tmp_path / "report"
     out.mkdir()
     (out / ".qualityfm-demo").touch()
@@ -340,10 +332,7 @@ def test_the_demo_refuses_alarms_of_one_kind_before_pre_training(tmp_path) -> No
                                          r"fine-tuning needs true and false alarms"):
         run_demo(out, data, steps=2, progress=False)
     assert not (out / "store").exists() and (out / "README.md").exists()
-    true = next(h for h in sorted(shared_path("physionet2015_vt").glob("v*.hea"))
-                if "true alarm" in h.read_text().lower())
-    for f in true.parent.glob(f"{true.stem}.*"):  # one true alarm: too few for 3 folds
-        os.symlink(f, data / f.name)
+    link_vt_alarms(data, true=1)  # one true alarm: too few for 3 folds
     with pytest.raises(ValueError, match=r"its true VT alarms come from 1 record group\(s\); "
                                          r"the demo's 3-fold cross-validation needs 3 of each"):
         run_demo(out, data, steps=2, progress=False)

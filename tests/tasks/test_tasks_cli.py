@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import shared_path, stop_at
+from helpers import link_vt_alarms, shared_path, stop_at
 from qualityfm.cli import main
 from qualityfm.tasks import ClassicalBaseline, predict_run
 
@@ -769,14 +769,7 @@ def test_compare_and_finetune_fold_keys_follow_the_contents_they_name(tmp_path, 
     assert first and P._files_stamp(str(weights)) != first
     # --data spelt otherwise, with a record skipped: the same keys (the skip's path, as
     # --data spells it, had been keyed, and the resume fitted every fold again)
-    folder = tmp_path / "vt"
-    folder.mkdir()
-    kinds: dict[bool, list[Path]] = {True: [], False: []}  # alarms of both kinds, 3 each
-    for header in sorted(data.glob("v1*.hea")):
-        kinds["true alarm" in header.read_text().lower()].append(header)
-    for header in kinds[True][:3] + kinds[False][:3]:
-        for f in data.glob(f"{header.stem}.*"):
-            (folder / f.name).symlink_to(f)
+    folder = link_vt_alarms(tmp_path / "vt", true=3, false=3, prefix="v1")  # both kinds
     (folder / "bad.hea").write_text("bad 1 250 x\n")
     keys.clear()
     for spelt in (folder, Path(os.path.relpath(folder))):
@@ -1099,15 +1092,7 @@ def test_a_run_folder_inside_its_data_folder_is_refused(tmp_path, capsys) -> Non
 def test_a_folder_of_one_class_is_named_before_a_fit(tmp_path, capsys) -> None:
     """finetune and compare on false alarms alone had said "y holds only class 0", naming
     neither the folder nor the task."""
-    import os
-
-    data = tmp_path / "alarms"
-    data.mkdir()
-    false = [h for h in sorted(shared_path("physionet2015_vt").glob("v*.hea"))
-             if "false alarm" in h.read_text().lower()][:4]
-    for header in false:
-        for f in header.parent.glob(f"{header.stem}.*"):
-            os.symlink(f, data / f.name)
+    data = link_vt_alarms(tmp_path / "alarms", false=4)
     for verb, how in (("finetune", ["--init", "classical"]), ("compare", ["--baselines",
                                                                         "classical"])):
         assert main([verb, "--task", "vt-alarm", "--data", str(data), *how,
