@@ -911,3 +911,13 @@ def test_a_wfdb_record_named_without_its_header_suffix_is_task_data(tmp_path) ->
     with pytest.raises(FileNotFoundError, match=r"data .*v999x: no such file or folder, nor a "
                                                 r"WFDB header v999x\.hea"):
         build_task_dataset("vt-alarm", tmp_path / "v999x")
+
+
+def test_a_cache_that_cannot_be_written_is_named_before_any_record_is_read(tmp_path) -> None:
+    """A --cache on a read-only or misplaced folder had failed at the first save with the
+    system's words, naming no flag."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ValueError, match=r"--cache .*file/c: .*file is a file, not a folder"):
+        build_task_dataset("vt-alarm", shared_path("physionet2015_vt") / "v100s",
+                           cache_dir=blocker / "c")

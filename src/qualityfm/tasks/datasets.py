@@ -62,7 +62,7 @@ from qualityfm.io import (
     iter_uci_bp,
     read_record,
 )
-from qualityfm.io.folders import check_out_apart
+from qualityfm.io.folders import check_out_apart, check_writable_folder
 from qualityfm.io.read import no_record_reason, refuse_writing_over, skip_reason
 from qualityfm.io.wfdb_reader import LABEL_FILES, header_files, is_vt_alarm
 from qualityfm.quality._common import MIN_FS, flat_fraction
@@ -1030,6 +1030,8 @@ def _task_files(
                      fs, bp_rule, max_records, filters, labels)
     if cache_dir is not None:
         check_out_apart(cache_dir, dirs, "cache", hidden_ok=True, may_hold=True)
+        # before any record is read ("[Errno 30] Read-only file system" had named no flag)
+        check_writable_folder(cache_dir, f"--cache {cache_dir}")
     found = {f.resolve(): f for d in dirs for f in find_records(d)}
     files = sorted(found.values())
     if task == "abp":
