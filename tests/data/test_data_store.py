@@ -169,6 +169,10 @@ def test_damaged_store_files_are_named(synth_dir, small_window, tmp_path, capsys
     assert "computing the classical features" not in capsys.readouterr().err
     shard.write_bytes(kept)
     meta = (out / "meta.json").read_text()
+    (out / "meta.json").write_text(meta.replace('"n_windows": ', '"n_windows": "abc", "x": ', 1))
+    with pytest.raises(ValueError, match=r"meta\.json: truncated or damaged store file \(its "
+                                         r"counts: ValueError"):
+        Store(out)
     (out / "meta.json").write_text(meta[:100])
     with pytest.raises(ValueError, match=r"meta\.json: truncated or damaged store file"):
         Store(out)

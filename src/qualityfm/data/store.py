@@ -342,9 +342,14 @@ class StorePart:
         self.folder = folder
         self.meta = read_store_json(folder / META)
         self.offset = offset
-        self.n_windows = int(self.meta["n_windows"])
-        self.shard_size = int(self.meta["shard_size"])
-        self.n_shards = int(self.meta["n_shards"])
+        try:  # a field of the wrong type had been a bare "invalid literal for int()"
+            self.n_windows = int(self.meta["n_windows"])
+            self.shard_size = int(self.meta["shard_size"])
+            self.n_shards = int(self.meta["n_shards"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{folder / META}: truncated or damaged store file (its counts: "
+                             f"{type(err).__name__} {err}); qualityfm prepare --overwrite "
+                             "writes the store again") from None
 
     def rows(self, s: int) -> int:
         """Windows shard ``s`` holds: ``shard_size``, the last shard the rest."""
