@@ -64,6 +64,7 @@ def test_scoring_with_the_indices_alone_does_not_import_torch(records: Path,
     import sys
 
     out = tmp_path / "scores.csv"
+    out.write_text("file,record,start_s\n")  # an earlier table of its own: told without torch
     code = ("import sys; from qualityfm.cli import main; "
             f"code = main(['score', {str(records)!r}, '--out', {str(out)!r}]); "
             "print(code, 'torch' in sys.modules)")

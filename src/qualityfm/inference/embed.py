@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from qualityfm.inference.score import (
+    INDEX_COLUMNS,
     batches,
     check_output,
     checked_windows,
@@ -25,7 +26,6 @@ from qualityfm.signal import WindowConfig
 
 #: What ``embed_files`` writes: the matrix (+ an index CSV), or one Parquet table.
 EMBED_SUFFIXES = (".npy", ".parquet")
-INDEX_COLUMNS = ("row", "file", "record", "start_s", "sqi", "level_name", "has_ppg", "has_ecg")
 
 
 def embed_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,

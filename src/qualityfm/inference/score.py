@@ -29,6 +29,8 @@ from qualityfm.signal.normalize import warn_unscaled
 if TYPE_CHECKING:  # torch loads with a model only: the indices alone score without it
     from qualityfm.model import QualityFM, QualityFMConfig
 
+#: Columns of ``embed``'s index (and of its Parquet table, before the embedding's ``e0``...).
+INDEX_COLUMNS = ("row", "file", "record", "start_s", "sqi", "level_name", "has_ppg", "has_ecg")
 #: Column names of ``predict``'s tables (``tasks.pipeline.predict_run``): the rows' file,
 #: record and window start, each binary task's score and decision, the 4-class AF rhythm
 #: model's probabilities (in RHYTHMS order) and decision, and abp's pressures.
@@ -133,8 +135,6 @@ def written_here(path: Path) -> bool:
     2-D float matrix of as many rows as its index beside it (``*.index.csv``), or a report
     (JSON naming its task and model, or its markdown table of models). A Parquet file needs
     pyarrow to be told (ImportError)."""
-    from qualityfm.inference.embed import INDEX_COLUMNS
-
     try:
         if path.suffix == ".csv":
             with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
