@@ -90,8 +90,8 @@ def _sigterm_interrupts(verb: str) -> signal.Handlers | Callable | None:
     """Make SIGTERM raise :class:`Terminated` in the main thread, so that a verb stopped by a
     scheduler unwinds and says so; the previous handler, or None where none was set.
     ``pretrain``'s training loop keeps its own rule over it (its step finishes, a checkpoint
-    is written; a second signal stops it here), while its set-up, which had died without a
-    word, stops so; a SIGTERM ignored by the caller stays ignored."""
+    is written; a second SIGTERM ends it as the system does), while its set-up, which had
+    died without a word, stops so; a SIGTERM ignored by the caller stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         return None
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_IGN, None):

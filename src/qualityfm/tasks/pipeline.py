@@ -676,8 +676,6 @@ def _trained_on(summary: dict, groups: Sequence[str], verb: str, consequence: st
                if stretches else {})}
 
 
-
-
 def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *,
                 seconds: float | None = None, max_records: int | None = None,
                 cache_dir: str | Path | None = None, device: str = "cpu",
