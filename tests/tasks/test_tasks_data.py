@@ -369,7 +369,7 @@ def test_a_cached_dataset_follows_its_signal_files_and_long_records_end_at_their
     np.testing.assert_array_equal(
         build_task_dataset("vt-alarm", data, cache_dir=cache, labels=False).X, changed.X)
     (tmp_path / "afile").write_text("")
-    with pytest.raises(ValueError, match="afile is a file; give a folder"):
+    with pytest.raises(ValueError, match="afile is a file, not a folder"):
         build_task_dataset("vt-alarm", data, cache_dir=tmp_path / "afile", labels=False)
 
 

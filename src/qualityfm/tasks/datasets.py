@@ -1030,7 +1030,8 @@ def _task_files(
                      fs, bp_rule, max_records, filters, labels)
     if cache_dir is not None:
         check_out_apart(cache_dir, dirs, "cache", hidden_ok=True, may_hold=True)
-        # before any record is read ("[Errno 30] Read-only file system" had named no flag)
+        # before any record is read, not after ("[Errno 30] Read-only file system" had
+        # named no flag); a file there too
         check_writable_folder(cache_dir, f"--cache {cache_dir}")
     found = {f.resolve(): f for d in dirs for f in find_records(d)}
     files = sorted(found.values())
@@ -1130,9 +1131,6 @@ def _build(
     """The dataset of ``files`` (None when no record fits), the records skipped and the
     windows left out; loaded from, or saved to, ``cache_dir``; with ``progress``, a bar of
     the records read on stderr, gone when done."""
-    if cache_dir is not None and Path(cache_dir).exists() and not Path(cache_dir).is_dir():
-        raise ValueError(f"--cache {cache_dir} is a file; give a folder (before any record "
-                         "is read, not after)")
     cache = _cache_path(Path(cache_dir), s, files) if cache_dir is not None else None
     # the cache names files by their absolute paths, and a run by its own spelling of them
     spelt = {str(Path(f).resolve()): str(f) for f in files}
