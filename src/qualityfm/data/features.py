@@ -68,8 +68,9 @@ def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
     started = time.time()
     _remove_killed_writes(store, started - STALE_SECONDS)
     todo = parts_without_features(store)
-    for part in todo:  # a truncated shard named before the computing is said, not after it
-        store.check_shards(store.parts.index(part))
+    for p, part in enumerate(store.parts):  # a truncated shard named before the computing
+        if part in todo:  # is said, not after it
+            store.check_shards(p)
     bar = None
     if (progress or announce) and todo:
         n = sum(p.n_windows for p in todo)

@@ -13,13 +13,12 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
-from qualityfm._numbers import is_int, is_number
 from qualityfm.io.atomic import atomic_write_all, read_json
 from qualityfm.io.folders import held_there, refuse_file_for_folder
 from qualityfm.model.layers import ResidualBlock, entry_conv
 from qualityfm.quality.features import feature_names
 from qualityfm.tasks.features import task_columns
-from qualityfm.tasks.finetune import TaskEstimator, balanced_class_weights
+from qualityfm.tasks.finetune import TaskEstimator, _check_settings, balanced_class_weights
 from qualityfm.tasks.splits import fold_count, group_kfold
 
 
@@ -89,24 +88,12 @@ class ClassicalBaseline(TaskEstimator):
                  min_samples_leaf: int = 30, crossfit: int | None = 5, n_models: int = 1,
                  **protocol: object):
         super().__init__(task, **protocol)
-        if crossfit is not None and not (is_int(crossfit) and crossfit >= 2):
-            raise ValueError(f"crossfit must be None or an int >= 2 inner folds, got "
-                             f"{crossfit!r}")
         # refused here, not by scikit-learn once the features are computed (1.5 models had
         # failed in range())
-        for name, value, least in (("n_models", n_models, 1), ("max_iter", max_iter, 1),
-                                   ("max_leaf_nodes", max_leaf_nodes, 2),
-                                   ("min_samples_leaf", min_samples_leaf, 1)):
-            if not (is_int(value) and value >= least) and not (
-                    name == "max_leaf_nodes" and value is None):  # None: no bound
-                raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
-        if not (is_number(learning_rate) and learning_rate > 0):
-            raise ValueError(f"learning_rate must be a number > 0, got {learning_rate!r}")
-        if not (is_number(max_features) and 0 < max_features <= 1):
-            raise ValueError(f"max_features must be a share in (0, 1], got {max_features!r}")
-        if not (is_number(l2_regularization) and l2_regularization >= 0):
-            raise ValueError(f"l2_regularization must be a number >= 0, got "
-                             f"{l2_regularization!r}")
+        _check_settings(crossfit=crossfit, n_models=n_models, max_iter=max_iter,
+                        max_leaf_nodes=max_leaf_nodes, min_samples_leaf=min_samples_leaf,
+                        learning_rate=learning_rate, max_features=max_features,
+                        l2_regularization=l2_regularization)
         self.crossfit, self.n_models = crossfit, n_models
         self.params = {"max_iter": max_iter, "learning_rate": learning_rate,
                        "max_leaf_nodes": max_leaf_nodes, "max_features": max_features,

@@ -859,13 +859,19 @@ FEATURE_BOUND = 5.0
 
 def _setting_fault(name: str, value: object) -> str | None:
     """What is wrong with training setting ``name`` = ``value``, or None."""
-    if name in ("epochs", "batch_size", "patience"):
+    if name in ("epochs", "batch_size", "patience", "n_models", "max_iter", "min_samples_leaf"):
         ok, want = is_int(value) and value >= 1, "an int >= 1"
+    elif name == "max_leaf_nodes":  # (a gradient-boosting setting, as the four below)
+        ok, want = value is None or (is_int(value) and value >= 2), "None or an int >= 2"
+    elif name == "crossfit":
+        ok, want = value is None or (is_int(value) and value >= 2), "None or an int >= 2"
+    elif name == "max_features":
+        ok, want = is_number(value) and 0 < value <= 1, "a share in (0, 1]"
     elif name == "dropout":
         ok, want = is_number(value) and 0 <= value < 1, "in [0, 1)"
-    elif name in ("weight_decay", "lr"):  # lr 0: a frozen encoder under a trained head
+    elif name in ("weight_decay", "lr", "l2_regularization"):  # lr 0: a frozen encoder
         ok, want = is_number(value) and value >= 0, "a number >= 0"
-    elif name == "head_lr":
+    elif name in ("head_lr", "learning_rate"):
         ok, want = is_number(value) and value > 0, "a number > 0"
     else:  # a setting of another kind (class_weight, augment): not checked here
         return None
