@@ -169,8 +169,8 @@ def written_here(path: Path) -> bool:
 
 def _check_decoder_length(samples: int, cfg: QualityFMConfig) -> None:
     """Refuse windows of another length than the model's ``n_samples``: the decoder predicts
-    the spectrum of such a window (8705-9216 samples had passed for 9000, each giving 18
-    tokens, the spectra compared up to 3 % apart in frequency)."""
+    the spectrum of such a window (8705 samples, 18 tokens as 9000 give, had passed, its
+    spectrum compared with one of other frequencies)."""
     if samples != cfg.n_samples:
         raise ValueError(f"learned quality compares the decoder's spectrum of a window of "
                          f"{cfg.n_samples} samples ({cfg.n_samples / cfg.fs:g} s at "
