@@ -20,7 +20,8 @@ import sys
 
 def measure(kernel: str, length: int, d: int, heads: int, window: int, reps: int,
             device: str = "cpu") -> dict:
-    """Run in a child process: memory of one pass and median time of ``reps`` passes.
+    """Run in a child process: memory of one pass and median time of ``reps`` passes after
+    it (the first, cold, is never timed; before session 42 ``reps - 1`` were).
 
     CPU: the rise of peak RSS (ru_maxrss) over the first pass. CUDA: the peak of allocated
     memory over a pass after a warm-up pass at the same length (which compiles FlexAttention),
@@ -55,15 +56,13 @@ def measure(kernel: str, length: int, d: int, heads: int, window: int, reps: int
         base = torch.cuda.memory_allocated()
     else:
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    t0 = tick()
-    att(x).square().mean().backward()
-    first = tick() - t0
+    att(x).square().mean().backward()  # the memory pass, untimed
     if cuda:
         peak = torch.cuda.max_memory_allocated()
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    times = [first]
-    for _ in range(reps - 1):
+    times = []
+    for _ in range(reps):
         x.grad = None
         att.zero_grad()
         t0 = tick()
@@ -72,7 +71,7 @@ def measure(kernel: str, length: int, d: int, heads: int, window: int, reps: int
     return {
         "kernel": kernel,
         "length": length,
-        "seconds": statistics.median(times[1:] if len(times) > 1 else times),
+        "seconds": statistics.median(times),
         "peak_mb": (peak - base) / 2**20,
     }
 
@@ -120,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="kernels to time (flex trains on CUDA only); the first is the "
                         "one the ratios divide by")
     args = parser.parse_args(argv)
+    if args.reps < 1:
+        parser.error(f"--reps must be >= 1, got {args.reps}")
 
     rows: list[dict] = []
     print(f"device {args.device}; {'kernel':>6} {'L':>6} {'fwd+bwd s':>10} {'peak MB':>9}")

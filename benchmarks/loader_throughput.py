@@ -29,10 +29,16 @@ def rate(store: str, recipe: str, workers: int, batch: int, n_batches: int,
     cfg = PretrainConfig.for_recipe(recipe, store=store, batch_size=batch)
     env = DistEnv(0, 1, 0, device)
     targets = store_feature_targets(store, env) if cfg.feature_weight > 0 else None
-    batches = iter(make_loader(make_dataset(cfg, env, batch, targets), workers))
+    loader = make_loader(make_dataset(cfg, env, batch, targets), workers)
+    batches = iter(loader)
     t0 = 0.0
     for i in range(n_batches + 1):
-        for v in next(batches).values():
+        try:
+            batch_ = next(batches)
+        except StopIteration:  # a small store's epoch ends: the workers start again
+            batches = iter(loader)
+            batch_ = next(batches)
+        for v in batch_.values():
             v.to(device, non_blocking=True)
         if i == 0:
             if device.type == "cuda":

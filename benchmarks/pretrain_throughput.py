@@ -42,6 +42,7 @@ from qualityfm.train.engine import (
     Objective,
     autocast,
     build_optimizer,
+    check_store_pairs,
     loader_workers,
     make_dataset,
     make_loader,
@@ -265,6 +266,10 @@ def peak_flops(device: torch.device, given_tflops: float | None) -> float | None
 
 
 def run(args: argparse.Namespace, store: str, device: torch.device) -> None:
+    try:  # as pretrain does: a bare StopIteration had said it
+        check_store_pairs(store, args.batch_size)
+    except ValueError as exc:
+        raise SystemExit(f"pretrain_throughput: {exc}") from None
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"device {device} ({name}), torch {torch.__version__}, threads "
           f"{torch.get_num_threads()}, preset {args.preset}, batch {args.batch_size}, "

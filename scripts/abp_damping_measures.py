@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import butter, lfilter
 
-from qualityfm.io import find_records, read_record
+from qualityfm.io import MissingChannelError, find_records, read_record
 from qualityfm.tasks.datasets import _beat_peaks, _fill, bp_targets
 
 CUTS = (None, 3.0, 2.5, 2.0)
@@ -59,7 +59,10 @@ def main(folders: list[str]) -> None:
         for path in find_records(Path(folder)):
             try:
                 rec = read_record(path, channels=["abp"])
-            except Exception:  # noqa: BLE001 - a record without an arterial line
+            except MissingChannelError:  # a record without an arterial line
+                continue
+            except Exception as exc:  # noqa: BLE001 - named, not dropped unsaid
+                print(f"skipped {path}: {exc}", file=sys.stderr)
                 continue
             if "abp" not in rec.signals:
                 continue

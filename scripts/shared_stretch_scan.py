@@ -28,7 +28,8 @@ def main() -> None:
         for path in find_records(folder):
             try:
                 marks[str(path)] = copies.peak_marks(read_record(path))
-            except Exception:  # (a record no task reads: no marks, as _build gives none)
+            except Exception as exc:  # (no marks, as _build gives none), named on stderr
+                print(f"skipped {path}: {exc}", file=sys.stderr)
                 continue
     tried = []
     confirm = copies._matched

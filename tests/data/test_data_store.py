@@ -369,3 +369,33 @@ def test_parts_scored_by_other_rules_are_not_read_as_one(synth_dir, small_window
         prepare(synth_dir, split, shard=(1, 2), window=small_window, overwrite=True,
                 progress=False)
     assert {p.meta["scoring_version"] for p in Store(split).parts} == {prep.SCORING_VERSION}
+
+
+def test_a_store_of_other_channels_is_refused_by_the_features_and_pre_training(
+        synth_dir, small_window, tmp_path):
+    """A store prepared with ECG II before PPG had its PPG measured as ECG and pre-trained on
+    without a word; one of PPG alone had failed with "x must be [N, 2, T]", naming no store."""
+    from dataclasses import replace
+
+    import torch
+
+    from qualityfm.data import compute_store_features
+    from qualityfm.model import QualityFMConfig
+    from qualityfm.train.engine import check_trainable
+
+    for channels in (("ecg_ii", "ppg"), ("ppg",)):
+        out = tmp_path / "_".join(channels)
+        prepare(synth_dir, out, window=replace(small_window, channels=channels), progress=False)
+        said = rf"{out.name}: windows of channels {', '.join(channels)}; the network and its " \
+               r"classical features read ppg, ecg_ii in that order"
+        with pytest.raises(ValueError, match=said):
+            compute_store_features(out)
+        assert not (out / "features.npy").exists()
+        mcfg = QualityFMConfig.preset("base", n_samples=2000, fs=100.0,
+                                      in_channels=len(channels))
+        with pytest.raises(ValueError, match=said):
+            check_trainable(mcfg, torch.device("cpu"), str(out))
+    out = tmp_path / "default"
+    prepare(synth_dir, out, window=small_window, progress=False)
+    check_trainable(QualityFMConfig.preset("base", n_samples=2000, fs=100.0),
+                    torch.device("cpu"), str(out))

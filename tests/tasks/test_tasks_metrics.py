@@ -439,3 +439,59 @@ def test_a_cross_validation_table_gives_the_fold_auroc_beside_the_pooled_one() -
     assert a == "| a | 0.900 (0.850-0.950) | 0.910 (0.031) | 0.960 |"
     assert b.split(" | ")[2] == "n/a"
     assert "fold auroc" not in markdown_table({"a": {"auroc": 0.9, "tpr": 1.0}})
+
+
+def test_the_mmhg_slack_covers_float32_rounding_and_no_more() -> None:
+    """A slack of 1e-4 had counted an error of 15.0000958 (a float32 target against a float64
+    prediction) within 15 mmHg, where a recomputation does not."""
+    t = np.array([100.0, 120.0])
+    assert M.bhs(t, t + 5.0000958)["within5"] == 0.0
+    assert M.aami(t, t + np.array([5.0000958, 5.0000958])) is False
+    t32 = np.float32([290.3, 301.7])  # stored as float32, an error of exactly 5 still within
+    assert M.bhs(t32.astype(float), np.float32(t32 + 5.0).astype(float))["within5"] == 100.0
+
+
+def test_cross_validate_takes_whole_mmhg_as_values_and_refuses_a_bad_seed_first() -> None:
+    """1-D integer regression targets had been stratified as classes (60 values: refused);
+    a seed of -1 had failed in the bootstrap after every fold was fitted."""
+    from qualityfm.tasks import ClassicalBaseline, TaskDataset, cross_validate
+
+    rng = np.random.default_rng(0)
+    n = 60
+    feats = rng.normal(size=(n, 5))
+    y = np.empty(n, np.int64)
+    y[np.argsort(feats[:, 0])] = np.arange(100, 100 + n)
+    ds = TaskDataset("regression", np.zeros((n, 2, 10), np.float32), np.ones((n, 2), bool), y,
+                     np.arange(n), np.array([f"r{i}" for i in range(n)]), feats,
+                     [f"f{i}" for i in range(5)])
+    as_int = cross_validate(lambda: ClassicalBaseline("regression", seed=0), ds, k=5, n_boot=20)
+    ds.y = y.astype(np.float64)
+    as_float = cross_validate(lambda: ClassicalBaseline("regression", seed=0), ds, k=5,
+                              n_boot=20)
+    assert as_int["oof"]["fold"] == as_float["oof"]["fold"]
+    assert as_int["targets"] == as_float["targets"]
+    calls = []
+    for seed in (-1, 0.5):
+        with pytest.raises(ValueError, match=r"cross_validate: seed must be an int"):
+            cross_validate(lambda: calls.append(1), ds, k=5, seed=seed)
+    with pytest.raises(ValueError, match=r"cross_validate: n_boot must be an int >= 0"):
+        cross_validate(lambda: calls.append(1), ds, k=5, n_boot=-5)
+    assert calls == []
+
+
+def test_calibration_and_threshold_refuse_labels_other_than_0_and_1() -> None:
+    """Labels of 2 had been no positives (threshold 0.5) and 0.7 had been read as 0; a refit
+    on one class had kept the previous fit."""
+    from qualityfm.tasks.calibration import Calibrator, choose_threshold
+
+    for bad in ([2, 0, 2], [0.7, 0, 1]):
+        with pytest.raises(ValueError, match=r"binary labels must be 0/1"):
+            choose_threshold(bad, [0.9, 0.1, 0.8])
+        with pytest.raises(ValueError, match=r"binary labels must be 0/1"):
+            Calibrator("platt").fit(np.array([1.0, -1.0, 2.0]), bad)
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=50)
+    c = Calibrator("platt").fit(z, (z + rng.normal(size=50) > 0).astype(int))
+    assert (c.a, c.b) != (1.0, 0.0)
+    c.fit(z, np.ones(50, int))
+    assert (c.a, c.b) == (1.0, 0.0)

@@ -68,6 +68,8 @@ def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
     started = time.time()
     _remove_killed_writes(store, started - STALE_SECONDS)
     todo = parts_without_features(store)
+    if todo:
+        store.check_model_channels()
     for p, part in enumerate(store.parts):  # a truncated shard named before the computing
         if part in todo:  # is said, not after it
             store.check_shards(p)

@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from qualityfm.io.atomic import atomic_write, read_json
+from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.io.folders import refuse_file_for_folder
 
 META = "meta.json"
@@ -555,6 +556,16 @@ class Store:
                 raise ValueError(f"{scale_path}: scale file in a {self.meta['dtype']} store")
             self._maps[key] = (x, scale)
         return self._maps[key]
+
+    def check_model_channels(self) -> None:
+        """Refuse windows that are not in ``MODEL_CHANNELS`` order (a store prepared with other
+        ``WindowConfig.channels``): the network and the classical features read them by
+        position, and a PPG read as ECG II had trained without a word."""
+        if self.channels != MODEL_CHANNELS:
+            raise ValueError(f"{self.path}: windows of channels {', '.join(self.channels)}; the "
+                             f"network and its classical features read "
+                             f"{', '.join(MODEL_CHANNELS)} in that order (prepare's default "
+                             "WindowConfig.channels)")
 
     def check_shards(self, p: int) -> None:
         """Open every shard of part ``p`` (memory maps: no sample read): a truncated, damaged

@@ -12,6 +12,7 @@ from scipy.special import expit, log_softmax, logit
 from scipy.stats import t as student_t
 
 from qualityfm._caller import warn_at_caller
+from qualityfm.tasks.metrics import _binary
 
 CALIBRATIONS = ("temperature", "platt", "none")
 THRESHOLD_RULES = ("tpr", "f1", "fixed")
@@ -33,7 +34,9 @@ class Calibrator:
     def fit(self, logits: np.ndarray, y: np.ndarray) -> Calibrator:
         if self.method not in CALIBRATIONS:
             raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {self.method!r}")
-        z, y = np.asarray(logits, dtype=float), np.asarray(y).astype(int)
+        z = np.asarray(logits, dtype=float)
+        y = _binary(y) if z.ndim == 1 else np.asarray(y).astype(int)
+        self.a, self.b = 1.0, 0.0  # a refit on one class had kept the previous fit
         if self.method == "none" or len(np.unique(y)) < 2:
             return self
         scale = tuple(np.exp(LOG_SCALE))
@@ -113,7 +116,7 @@ def choose_threshold(
     n - 1 degrees of freedom), never above the lowest positive; below 3 positives, the lowest.
     ``f1``: the threshold of maximum F1; ``fixed``: 0.5.
     """
-    y, p = np.asarray(y).astype(int), np.asarray(proba, dtype=float)
+    y, p = _binary(y), np.asarray(proba, dtype=float)  # labels of 2 had been no positives
     check_operating_settings("none", rule, target_tpr)
     if not np.isfinite(p).all():
         raise ValueError(f"the validation probabilities hold {int((~np.isfinite(p)).sum())} "

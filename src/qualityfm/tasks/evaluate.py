@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qualityfm._numbers import is_int, seed_error
 from qualityfm.io.atomic import atomic_write
 from qualityfm.tasks import metrics as M
 from qualityfm.tasks.datasets import RHYTHMS, TaskDataset, record_of
@@ -290,6 +291,10 @@ def cross_validate(
     y = ds.rhythm if target == "rhythm" else ds.y
     if y is None:
         raise ValueError(f"dataset of task {ds.task!r} has no {target!r} target")
+    for why in (seed_error(seed), None if is_int(n_boot) and n_boot >= 0
+                else f"n_boot must be an int >= 0, got {n_boot!r}"):
+        if why:  # a seed of -1 had failed in the bootstrap, after every fold was fitted
+            raise ValueError(f"cross_validate: {why}")
     probe = make()
     kind, task = probe.kind, probe.task
     if kind == "binary":  # 0/1 as floats: classes, stratified as such (they had been binned)
@@ -298,6 +303,8 @@ def cross_validate(
         y = np.asarray(y)
         if y.dtype.kind == "f" and np.isfinite(y).all() and (y == np.round(y)).all():
             y = y.astype(np.int64)
+    elif np.asarray(y).dtype.kind in "iub":  # whole mmHg are values: they had been
+        y = np.asarray(y, dtype=np.float64)  # stratified (and refused) as classes
     n = len(y)
     stamp = ""
     if checkpoint is not None:

@@ -131,6 +131,7 @@ def check_trainable(mcfg: QualityFMConfig, device: torch.device, store_path: str
         raise ValueError("attention 'flex' cannot train on CPU (FlexAttention has no backward "
                          "there); use --attention local or dense (the same maths), or a GPU")
     store = Store(store_path)
+    store.check_model_channels()
     channels, length = len(store.channels), store.n_samples
     if mcfg.in_channels != channels:
         raise ValueError(f"{store_path}: windows have {channels} channels, the network's "
