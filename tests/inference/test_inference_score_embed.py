@@ -451,7 +451,8 @@ def test_an_output_named_like_an_input_record_is_refused(tmp_path: Path) -> None
         f"{a:.3f},{p:.5f},{e:.5f}\n" for a, p, e in zip(t, rec.signals["ppg"],
                                                           rec.signals["ecg_ii"], strict=True)))
     before = path.read_bytes()
-    with pytest.raises(ValueError, match=r"c125\.csv exists and is no output of qualityfm's"):
+    with pytest.raises(ValueError, match=r"c125\.csv exists and is no output of score's "
+                                         r"\(a table of window scores\)"):
         score_files([path], path)
     assert main(["score", str(path), "--out", str(path)]) == 1
     assert path.read_bytes() == before
@@ -618,7 +619,7 @@ def test_an_output_is_written_over_only_where_it_is_one(records: Path, tmp_path:
     recording = tmp_path / "bidmc_26_Signals.csv"
     recording.write_text("Time [s],PLETH,II\n0.000,0.5,0.1\n")
     with pytest.raises(ValueError, match=r"score output .*bidmc_26_Signals\.csv exists and is no "
-                                         r"output of qualityfm's"):
+                                         r"output of score's"):
         score_files([records], recording)
     assert recording.read_text().startswith("Time [s],PLETH")
     precious = tmp_path / "precious.npy"
@@ -680,3 +681,37 @@ def test_the_inference_functions_refuse_what_the_model_refuses(tiny_model: Quali
                 fn(tiny_model, bad, None)
         with pytest.raises(ValueError, match=r"windows of 0 samples"):
             fn(tiny_model, np.zeros((2, 2, 0), np.float32), np.ones((2, 2), bool))
+
+
+def test_one_verb_does_not_replace_another_verbs_output(tmp_path: Path, capsys) -> None:
+    """score --out naming predict's table of alarm decisions had replaced it without a word
+    (and embed a table of scores): each verb replaces its own outputs alone."""
+    from qualityfm.cli import main
+
+    rec = synthesize(40.0, fs=125.0, seed=0, channels=("ecg_ii", "ppg"))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    np.savez(folder / "r.npz", fs=125.0, II=rec.signals["ecg_ii"], PLETH=rec.signals["ppg"])
+    decisions = tmp_path / "dec.csv"
+    decisions.write_text("file,record,start_s,p_true_alarm,true_alarm\nr.npz,r,0.0,0.9,1\n")
+    before = decisions.read_bytes()
+    with pytest.raises(ValueError, match=r"dec\.csv exists and is no output of score's"):
+        score_files([folder / "r.npz"], decisions)
+    assert main(["score", str(folder), "--out", str(decisions)]) == 1
+    assert decisions.read_bytes() == before
+    scores = tmp_path / "s.csv"
+    for _ in range(2):  # a re-run replaces its own table
+        assert main(["score", str(folder), "--out", str(scores)]) == 0
+    table = scores.read_bytes()
+    capsys.readouterr()
+    assert main(["predict", "--task", "vt-alarm", "--model", str(tmp_path / "none"),
+                 "--data", str(folder), "--out", str(scores)]) == 1
+    assert "s.csv exists and is no output of predict's (a table of predictions)" \
+        in capsys.readouterr().err  # said before the missing model
+    assert scores.read_bytes() == table
+    embedding = tmp_path / "e.npy"
+    for _ in range(2):
+        assert main(["embed", str(folder), "--out", str(embedding)]) == 0
+    index = embedding.with_suffix(".index.csv").read_bytes()
+    assert main(["score", str(folder), "--out", str(embedding.with_suffix(".index.csv"))]) == 1
+    assert embedding.with_suffix(".index.csv").read_bytes() == index

@@ -1094,10 +1094,13 @@ import os, signal, time
 from qualityfm.io.folders import folder_lock
 with folder_lock({str(tmp_path)!r}, "pretrain"):
     pid = os.fork()
-    if pid == 0:  # a worker that lives on
+    if pid == 0:  # a worker that lives on, its fork handled (written once fork returns)
+        open({str(child)!r} + ".tmp", "w").write(str(os.getpid()))
+        os.rename({str(child)!r} + ".tmp", {str(child)!r})
         time.sleep(60)
         os._exit(0)
-    open({str(child)!r}, "w").write(str(pid))
+    while not os.path.exists({str(child)!r}):  # (under load the kill had come first)
+        time.sleep(0.01)
     os.kill(os.getpid(), signal.SIGKILL)  # the run killed while it holds the lock
 """
     done = subprocess.run([sys.executable, "-c", script], env={**os.environ}, timeout=60)

@@ -6,7 +6,7 @@ import csv
 import importlib.util
 import io
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -94,13 +94,15 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
 
 
 def check_output(out: str | Path, suffixes: Sequence[str] = TABLE_SUFFIXES,
-                 what: str = "table", foreign: bool = True) -> Path:
+                 what: str = "table", foreign: bool = True,
+                 of: Collection[str] | None = None) -> Path:
     """``out`` as a Path, checked before the work rather than at the write after it: a
     ValueError naming it unless it ends in one of ``suffixes``, when it is a folder, when its
     folder is a file or cannot be written in, or lies in a folder whose files other verbs
     read back (a prepared store, a pre-training run, a model folder: a table named
     ``pairs.npy`` had replaced a store's pairs); with ``foreign``, when it is an existing
-    file that is no output of qualityfm's (:func:`refuse_foreign_output`)."""
+    file that is no output of the verbs ``of`` (default: the verb that ``what`` names, else
+    any of :data:`OUTPUT_VERBS`; :func:`refuse_foreign_output`)."""
     out = Path(out)
     if out.name in suffixes:  # ".json" has no suffix to Python: a name, hidden
         raise ValueError(f"{what} output {out} needs a name before its {out.name}")
@@ -113,28 +115,53 @@ def check_output(out: str | Path, suffixes: Sequence[str] = TABLE_SUFFIXES,
         raise ValueError(f"{what} output {out}: {out.parent} holds a {found[0]} "
                          f"({found[1]}); write outside it")
     if foreign:
-        refuse_foreign_output(out, what)
+        refuse_foreign_output(out, what, of)
     check_writable_folder(out.parent, f"{what} output {out}")
     return out
 
 
-def refuse_foreign_output(out: Path, what: str) -> None:
+#: The verbs whose outputs a re-run replaces, and what each writes.
+OUTPUT_VERBS = {"score": "a table of window scores", "predict": "a table of predictions",
+                "embed": "an embedding or its index", "evaluate": "a report"}
+
+
+def refuse_foreign_output(out: Path, what: str, of: Collection[str] | None = None) -> None:
     """Refuse (ValueError) to write over an existing file, not empty, that is no output of
-    qualityfm's (:func:`written_here`): a recording beside the input (``bidmc_26_Signals.csv``)
-    had become a table of scores."""
-    if out.is_file() and out.stat().st_size and not written_here(out):
-        raise ValueError(f"{what} output {out} exists and is no output of qualityfm's (no "
-                         "table of records and window starts, embedding or report): give "
-                         "another name, or move the file away first")
+    the verbs ``of`` (default: the verb that ``what`` names, else any; :func:`written_here`):
+    a recording beside the input (``bidmc_26_Signals.csv``) had become a table of scores,
+    and ``score`` had replaced ``predict``'s alarm decisions without a word."""
+    if of is None:
+        of = [what.split()[0]] if what.split()[0] in OUTPUT_VERBS else list(OUTPUT_VERBS)
+    if out.is_file() and out.stat().st_size and not written_here(out, of):
+        whose = " or ".join(f"{v}'s" for v in of) if len(of) < len(OUTPUT_VERBS) \
+            else "qualityfm's"
+        kinds = ", ".join(OUTPUT_VERBS[v] for v in of)
+        raise ValueError(f"{what} output {out} exists and is no output of {whose} ({kinds}): "
+                         "give another name, or move the file away first")
 
 
-def written_here(path: Path) -> bool:
-    """Whether an existing file reads as an output of ``score``, ``predict``, ``embed`` or
-    ``evaluate`` (which a re-run replaces): a table of ``record`` and of no column but those
-    these verbs write (a user's table of windows with a column of their own is none), a
-    2-D float matrix of as many rows as its index beside it (``*.index.csv``), or a report
-    (JSON naming its task and model, or its markdown table of models). A Parquet file needs
-    pyarrow to be told (ImportError)."""
+def table_verbs(names: Collection[str]) -> set[str]:
+    """The verbs that write a table of these column names (``record`` among them): a
+    column of another verb's or a user's own makes it none of theirs."""
+    if "record" not in names:
+        return set()
+    rules: dict[str, Callable[[str], object]] = {
+        "score": SCORE_COLUMNS.__contains__, "predict": PREDICT_COLUMNS.__contains__,
+        "embed": lambda n: n in INDEX_COLUMNS or re.fullmatch(r"e\d+", n)}
+    return {verb for verb, ours in rules.items() if all(ours(n) for n in names)}
+
+
+def written_here(path: Path, of: Collection[str] = tuple(OUTPUT_VERBS)) -> bool:
+    """Whether an existing file reads as an output of one of the verbs ``of`` (which a
+    re-run replaces): a table of ``record`` and of no column but those such a verb writes
+    (:func:`table_verbs`; a user's table of windows with a column of their own is none),
+    ``embed``'s 2-D float matrix of as many rows as its index beside it (``*.index.csv``),
+    or ``evaluate``'s report (JSON naming its task and model, or its markdown table of
+    models). A Parquet file needs pyarrow to be told (ImportError)."""
+    if path.suffix in (".npy", ".json", ".md"):
+        verb = "embed" if path.suffix == ".npy" else "evaluate"
+        if verb not in of:
+            return False
     try:
         if path.suffix == ".csv":
             with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
@@ -145,7 +172,7 @@ def written_here(path: Path) -> bool:
             names = pq.read_schema(path).names
         elif path.suffix == ".npy":
             index = path.with_suffix(".index.csv")
-            if not written_here(index):
+            if not written_here(index, ("embed",)):
                 return False
             matrix = np.load(path, mmap_mode="r", allow_pickle=False)  # its header alone
             with index.open(encoding="utf-8", errors="replace", newline="") as f:
@@ -163,8 +190,7 @@ def written_here(path: Path) -> bool:
             return False
     except (OSError, ValueError):  # unreadable, no NumPy file, no JSON: not ours
         return False
-    ours = {*SCORE_COLUMNS, *INDEX_COLUMNS, *PREDICT_COLUMNS}
-    return "record" in names and all(n in ours or re.fullmatch(r"e\d+", n) for n in names)
+    return bool(table_verbs(names) & set(of))
 
 
 def _check_decoder_length(samples: int, cfg: QualityFMConfig) -> None:
@@ -331,8 +357,8 @@ def table_writer(rows: list[dict], columns: Iterable[str], out: Path,
     raises ValueError before anything is written. ``dtypes``: pandas dtypes of columns that
     may hold None (``"Int64"``, ``"string"``), so that a Parquet column's type does not
     follow the rows (int, double or null)."""
-    out = check_output(out)
     columns = list(columns)
+    out = check_output(out, of=table_verbs(columns) or None)
     # a file name's bytes that are not UTF-8 become \xNN escapes: a valid table either way
     rows = [{k: utf8_bytes(v).decode() if isinstance(v, str) else v for k, v in r.items()}
             for r in rows]
