@@ -223,6 +223,21 @@ def test_bp_targets_reject_damped_and_flat_lines() -> None:
     assert "damped" in bp_targets(90 + 5 * np.sin(2 * np.pi * 1.2 * t), fs)
 
 
+def test_a_flush_of_a_few_seconds_leaves_the_beats_after_it_counted() -> None:
+    """A 4-s flush at 300 mmHg had widened the wave's spread so that no beat reached the
+    prominence asked of it: the window was rejected as 30 s without a beat."""
+    fs = 125.0
+    t = np.arange(0, 30, 1 / fs)
+    beat = (t * 1.2) % 1.0
+    abp = 80 + 40 * np.exp(-((beat - 0.15) ** 2) / 0.005)
+    flushed = abp.copy()
+    flushed[: int(4 * fs)] = 300.0
+    sbp, dbp = bp_targets(flushed, fs)
+    assert sbp == pytest.approx(120, abs=2) and dbp == pytest.approx(80, abs=2)
+    flushed[: int(8 * fs)] = 300.0  # over a fifth of the window: rejected
+    assert "still for over 20% of the window (flush" in bp_targets(flushed, fs)
+
+
 def test_splits_are_group_disjoint() -> None:
     rng = np.random.default_rng(0)
     groups = np.repeat(np.arange(30), rng.integers(1, 5, 30))

@@ -499,3 +499,29 @@ def _blank(header: Path, start: float, stop: float) -> tuple[dict, dict]:
         fs = rec.fs[c]
         signals[c][int(start * fs):int(stop * fs)] = np.nan
     return signals, rec.fs
+
+
+def test_a_uci_record_copied_into_another_part_shares_its_group(tmp_path) -> None:
+    """A record of one UCI part copied into another had stayed a group of its own (each
+    part's rows were compared as a whole), so a split could put the copy on each side."""
+    first = uci_record(65, 120, 75, seed=1)
+    write_uci_part(tmp_path / "Part_1.mat", [first, uci_record(65, 140, 85, seed=5)])
+    write_uci_part(tmp_path / "Part_2.mat", [uci_record(65, 110, 70, seed=6), first.copy()])
+    with pytest.warns(UserWarning, match=r"1 file\(s\) hold signals of another, whole or "
+                                         r"shifted in time \(Part_2_0002 of .*Part_2\.mat as "
+                                         r"Part_1_0001 of .*Part_1\.mat\)"):
+        ds = build_task_dataset("abp", tmp_path)
+    group = dict(zip(ds.record_ids.tolist(), ds.groups.tolist(), strict=True))
+    assert group["Part_2_0002@0"] == group["Part_2_0002@30"] == "Part_1_0001"
+    assert len({group["Part_1_0002@0"], group["Part_2_0001@0"], "Part_1_0001"}) == 3
+
+
+def test_an_abp_record_shorter_than_a_window_says_so(tmp_path) -> None:
+    """Its skip had read "no 30 s window with a usable arterial line", blaming a clean line."""
+    rec = synthesize(25.0, 250.0, seed=0, record_id="short25")
+    write_wfdb(rec, tmp_path)
+    write_wfdb(synthesize(65.0, 250.0, seed=1, record_id="long65"), tmp_path)
+    ds = build_task_dataset("abp", tmp_path)
+    assert ds.skipped == [{"record": str(tmp_path / "short25.hea"),
+                           "reason": "no 30 s window with a usable arterial line (record of "
+                                     "25.0 s)"}]

@@ -540,11 +540,18 @@ def _rows_af(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dic
 def _beat_peaks(abp: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     """The arterial wave smoothed over about 30 ms (a centred box of an odd number of samples:
     1 under 66.7 Hz, 3 from 66.7 to 133 Hz, 7 at 250 Hz) and the indices of its systolic
-    peaks."""
+    peaks: those rising by 30 % of the wave's spread (its 5-95th percentile range, or, where
+    lower, the upper quartile of its 2-s peak-to-peak ranges: a flush of a few seconds at
+    300 mmHg had widened the spread so that no beat after it counted, the window rejected as
+    pulseless), 2 mmHg at least."""
     k = 2 * int(0.015 * fs) + 1
     smooth = np.convolve(abp, np.ones(k) / k, "same")
-    prominence = max(2.0, 0.3 * float(np.percentile(abp, 95) - np.percentile(abp, 5)))
-    peaks, _ = find_peaks(smooth, distance=int(0.3 * fs), prominence=prominence)
+    spread = float(np.percentile(abp, 95) - np.percentile(abp, 5))
+    n = max(1, int(2 * fs))
+    if len(abp) >= n:
+        blocks = abp[:len(abp) // n * n].reshape(-1, n)
+        spread = min(spread, float(np.percentile(np.ptp(blocks, axis=1), 75)))
+    peaks, _ = find_peaks(smooth, distance=int(0.3 * fs), prominence=max(2.0, 0.3 * spread))
     return smooth, peaks
 
 
@@ -745,8 +752,9 @@ def _rows_abp(path: Path, s: TaskSettings, rec: Record | None = None) -> list[di
         what = "arterial line" if s.labels else "ECG II and PPG"
         reasons = "; ".join(f"{reason}: {n} window{'s' * (n > 1)}"
                             for reason, n in why.most_common(3))
-        raise RecordError(f"{path}: no {s.seconds:g} s window with a usable {what}"
-                          + (f" ({reasons})" if reasons else ""))
+        # (a record shorter than a window had read as one of a bad arterial line)
+        raise RecordError(f"{path}: no {s.seconds:g} s window with a usable {what} "
+                          f"({reasons or f'record of {rec.duration():.1f} s'})")
     return rows
 
 
@@ -883,14 +891,21 @@ def _group_copies(ds: TaskDataset) -> TaskDataset:
     """``ds`` with the rows of two files that hold the same signals, whole or shifted in time
     (``ds.shared``), in one group (the group of the first file), with a warning: no split then
     puts one copy on each side (cinc2017_af holds one recording twice, A00227 and A01176;
-    physionet2015_vt's v540s starts 82 s into physionet2015_icu's icu0450). Flat files are not
-    compared."""
+    physionet2015_vt's v540s starts 82 s into physionet2015_icu's icu0450). The records of a
+    file of many (a UCI part) are compared one by one, whole copies alone (no peaks are
+    marked in them). Flat records are not compared."""
     if ds.sources is None or not len(ds):
         return ds
-    rows: dict[str, list[int]] = {}
-    for i, src in enumerate(ds.sources.tolist()):
-        rows.setdefault(src, []).append(i)
-    first: dict[bytes, str] = {}
+    rows: dict[tuple[str, str], list[int]] = {}  # by file and record: a UCI part holds many
+    for i, (src, rid) in enumerate(zip(ds.sources.tolist(), ds.record_ids.tolist(),
+                                       strict=True)):
+        rows.setdefault((src, record_of(rid)), []).append(i)
+    in_file = Counter(src for src, _ in rows)
+
+    def named(key: tuple[str, str]) -> str:
+        return key[0] if in_file[key[0]] == 1 else f"{key[1]} of {key[0]}"
+
+    first: dict[bytes, tuple[str, str]] = {}
     copies: list[str] = []  # how each file joined another, for the warning
     groups = ds.groups.tolist()  # (a fixed-width string array would cut a longer name)
     merged: dict[object, object] = {}  # group -> the group it joined (union-find)
@@ -900,27 +915,28 @@ def _group_copies(ds: TaskDataset) -> TaskDataset:
             g = merged[g]
         return g
 
-    for src in sorted(rows):
+    for key in sorted(rows):
         h = hashlib.sha1()
         flat = True
-        for i in rows[src]:  # row by row: a file of many records is not copied whole
+        for i in rows[key]:
             h.update(np.ascontiguousarray(ds.X[i]).tobytes())
             flat = flat and not np.ptp(ds.X[i]) > 0
         if flat:
             continue
-        kept = first.setdefault(h.digest(), src)
+        kept = first.setdefault(h.digest(), key)
         joined = False
-        for i, k in zip(rows[src], rows[kept], strict=True):  # row i of the copy is row k
+        for i, k in zip(rows[key], rows[kept], strict=True):  # row i of the copy is row k
             a, b = root(groups[i]), root(groups[k])
             if a != b:  # (copies of one name are one group already, and named so)
                 merged[a] = b
                 joined = True
         if joined:
-            copies.append(f"{src} as {kept}")
+            copies.append(f"{named(key)} as {named(kept)}")
+    by_file = {key[0]: rows[key] for key in rows}
     for entry in ds.shared:  # a record's file, one group: joined whole
         kept, src = entry["records"]
-        if kept in rows and src in rows:
-            a, b = root(groups[rows[src][0]]), root(groups[rows[kept][0]])
+        if kept in by_file and src in by_file:
+            a, b = root(groups[by_file[src][0]]), root(groups[by_file[kept][0]])
             if a != b:
                 merged[a] = b
                 at = entry["offset_s"]
