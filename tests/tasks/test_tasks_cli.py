@@ -1127,3 +1127,22 @@ def test_evaluate_and_predict_leave_a_users_files_beside_out_alone(tmp_path, cap
     foreign.write_text("Time [s],PLETH\n0,1\n")
     with pytest.raises(ValueError, match=r"predict output .*foreign\.csv exists"):
         predict_run("vt-alarm", run, tmp_path / "missing", foreign)  # before the data
+
+
+def test_windows_of_a_model_saved_from_python_are_not_said_to_be_renamed(capsys) -> None:
+    """A model saved from Python keeps no record names: its training windows, predicted under
+    their own names, had been said to come "under other names"."""
+    from types import SimpleNamespace
+
+    from qualityfm.tasks.pipeline import _trained_on
+
+    est = SimpleNamespace(train_windows=["a", "b"])
+    found = _trained_on({}, ["r1", "r2"], "predicted", "", est, [("a", "x"), ("b", "y")],
+                        ["r1", "r2"])
+    err = capsys.readouterr().err
+    assert found == {"n_groups": 0, "groups": [], "n_windows": 2}
+    assert "2 of the 2 windows predicted are windows the model was fitted on, whatever their " \
+           "names (the model, saved from Python, keeps none)" in err
+    _trained_on({"train_groups": ["r9"]}, ["r1", "r2"], "predicted", "", est,
+                [("a", "x"), ("b", "y")], ["r1", "r2"])
+    assert "fitted on, under other names" in capsys.readouterr().err

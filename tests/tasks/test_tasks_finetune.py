@@ -124,14 +124,31 @@ def test_threshold_rule_keeps_target_tpr_and_suppresses_most() -> None:
     lowest of 40; with under 3 positives, the lowest."""
     y = np.array([1] * 20 + [0] * 5)
     p = np.r_[np.linspace(0.3, 1.0, 20), [0.1, 0.2, 0.4, 0.5, 0.6]]
-    thr = choose_threshold(y, p, "tpr", 0.95)
-    assert thr == pytest.approx(0.3) and M.tpr(y, (p >= thr).astype(int)) == 1.0
+    thr = choose_threshold(y, p, "tpr", 0.95)  # just under the row (1e-4 at most)
+    assert 0.3 - 1e-4 <= thr < 0.3 and M.tpr(y, (p >= thr).astype(int)) == 1.0
     y40 = np.array([1] * 40 + [0] * 5)
     p40 = np.r_[np.linspace(0.3, 1.0, 40), [0.1, 0.2, 0.4, 0.5, 0.6]]
-    assert choose_threshold(y40, p40, "tpr", 0.95) == pytest.approx(np.sort(p40[:40])[1])
+    assert choose_threshold(y40, p40, "tpr", 0.95) == pytest.approx(np.sort(p40[:40])[1] - 1e-4)
     with pytest.warns(RuntimeWarning, match=r"only 2 validation positive\(s\) to set the "
                                             r"threshold.*about 2/3 of them"):  # had been silent
-        assert choose_threshold(y[[0, 1, 20]], p[[0, 1, 20]], "tpr") == pytest.approx(p[0])
+        assert choose_threshold(y[[0, 1, 20]], p[[0, 1, 20]], "tpr") == pytest.approx(
+            p[0] - 1e-4)
+
+
+def test_a_threshold_at_a_validation_row_sits_just_under_it() -> None:
+    """The threshold had been the probability of the row that set it, whose decision then
+    flipped on 1e-7 of float noise (another batch size, ONNX against PyTorch): it sits under
+    that row, half way to the next lower one or 1e-4 below, every validation decision kept."""
+    y = np.array([1] * 20 + [0] * 5)
+    p = np.r_[np.linspace(0.3, 1.0, 20), [0.1, 0.2, 0.29999, 0.5, 0.6]]
+    for rule in ("tpr", "f1"):
+        thr = choose_threshold(y, p, rule)
+        row = p[np.argmin(np.abs(p - thr))]
+        assert row - 1e-4 <= thr < row and not (p == thr).any()
+        assert ((p >= thr) == (p >= row)).all()
+        assert (p - 1e-7 >= thr)[p >= row].all()  # the noise no longer flips it
+    assert 0.3 - 1e-4 < choose_threshold(y, p, "tpr") == pytest.approx((0.3 + 0.29999) / 2)
+    assert choose_threshold(y, p, "fixed") == 0.5
 
 
 def test_tpr_threshold_keeps_the_target_on_new_positives() -> None:
@@ -1969,3 +1986,44 @@ def test_features_given_to_a_model_that_reads_none_are_said_at_prediction_too() 
     with pytest.warns(UserWarning, match=r"features given, but this binary model does not "
                                           r"read them"):
         est.predict(x[:4], None, np.full((4, 3), 7.0))
+
+
+def test_fits_and_inference_take_what_a_caller_may_hand_them() -> None:
+    """A fit by gradient steps under the caller's no_grad() or inference_mode() had failed in
+    backward; a reversed view (channels swapped by [:, ::-1]) had failed in torch.from_numpy
+    at embed_windows; test_shifts=2.7 had been taken as 2."""
+    from qualityfm.inference import embed_windows
+
+    x, y, g = synthetic(40)
+    ref = Finetuner("vt-alarm", init="none", config=TINY, epochs=1, batch_size=16, seed=0,
+                    use_features=False).fit(x, y, groups=g).predict_proba(x)
+    for context in (torch.no_grad, torch.inference_mode):
+        with context():
+            ft = Finetuner("vt-alarm", init="none", config=TINY, epochs=1, batch_size=16,
+                           seed=0, use_features=False).fit(x, y, groups=g)
+        np.testing.assert_array_equal(ft.predict_proba(x), ref)
+    assert torch.is_grad_enabled()
+    model = QualityFM(TINY)
+    swapped = x[:, ::-1]
+    np.testing.assert_array_equal(embed_windows(model, swapped, np.ones((40, 2), bool)[:, ::-1]),
+                                  embed_windows(model, np.ascontiguousarray(swapped), None))
+    for bad in (2.7, "3", float("nan")):
+        with pytest.raises(ValueError, match=r"test_shifts must be an int >= 1, got"):
+            Finetuner("binary", init="none", test_shifts=bad)
+
+
+def test_a_one_channel_encoder_is_named_for_what_it_reads() -> None:
+    """A 1-channel model had said "the model reads 1 (ppg, ecg_ii)"; the classical features of
+    1-channel windows had failed with "x must be [N, 2, T]", naming no way out."""
+    x, y, g = synthetic(40)
+    one = x[:, 1:]
+    with pytest.raises(ValueError, match=r"the classical features are computed from windows of "
+                                         r"2 channels \(ppg, ecg_ii\); X holds 1: pass features= "
+                                         r"or use_features=False"):
+        Finetuner("vt-alarm", init=ResNet1d(in_channels=1, width=8), epochs=1,
+                  batch_size=16).fit(one, y, groups=g)
+    ft = Finetuner("vt-alarm", init=ResNet1d(in_channels=1, width=8), epochs=1, batch_size=16,
+                   use_features=False).fit(one, y, groups=g)
+    with pytest.raises(ValueError, match=r"X holds 2 channels on axis 1; the model reads 1 as "
+                                         r"\[rows, channels, samples\]"):
+        ft.predict_proba(x)

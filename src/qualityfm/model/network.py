@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -188,6 +189,12 @@ def decay_split(module: nn.Module) -> tuple[list[nn.Parameter], list[nn.Paramete
     return list(decay.values()), [p for p in module.parameters() if id(p) not in decay]
 
 
+def _contiguous(a: object) -> object:
+    """A NumPy array as a contiguous one (torch takes no negative strides: a reversed view,
+    ``x[:, ::-1]``, had failed); anything else as it is."""
+    return np.ascontiguousarray(a) if isinstance(a, np.ndarray) else a
+
+
 class QualityFM(nn.Module):
     """The whole network: ``encode``, ``embed`` and ``forward`` (tokens, spectra, projections)."""
 
@@ -205,7 +212,7 @@ class QualityFM(nn.Module):
         """``(x, mask)`` checked: arrays become tensors on the model's device, ``x`` takes the
         model's floating dtype (a float64 array from numpy, say), a 0/1 mask becomes bool."""
         weight = next(self.parameters())
-        x = torch.as_tensor(x, device=weight.device)
+        x = torch.as_tensor(_contiguous(x), device=weight.device)
         if x.is_complex() or x.dtype == torch.bool:  # an imaginary part had been dropped
             raise ValueError(f"input must hold real numbers (signal values), got {x.dtype}")
         if x.dtype != weight.dtype:
@@ -217,7 +224,7 @@ class QualityFM(nn.Module):
             raise ValueError(f"input must be [batch, {c}, samples], got shape "
                              f"{tuple(x.shape)}{hint}")
         if mask is not None:
-            mask = torch.as_tensor(mask, device=weight.device)
+            mask = torch.as_tensor(_contiguous(mask), device=weight.device)
             if mask.shape != x.shape[:2]:
                 raise ValueError(f"mask must be [batch, {c}] matching the input "
                                  f"{tuple(x.shape)}, got {tuple(mask.shape)}")

@@ -114,7 +114,8 @@ def choose_threshold(
     of 9 positives, 0.90 of new ones on average). With too few positives for any j >= 1 (fewer
     than 19 at 0.95) it is a one-sided normal prediction bound on their logits (Student t,
     n - 1 degrees of freedom), never above the lowest positive; below 3 positives, the lowest.
-    ``f1``: the threshold of maximum F1; ``fixed``: 0.5.
+    ``f1``: the threshold of maximum F1; ``fixed``: 0.5. A threshold at a validation row's
+    probability is moved just under it (:func:`_under_its_row`).
     """
     y, p = _binary(y), np.asarray(proba, dtype=float)  # labels of 2 had been no positives
     check_operating_settings("none", rule, target_tpr)
@@ -124,6 +125,27 @@ def choose_threshold(
     pos = np.sort(p[y == 1])
     if rule == "fixed" or len(pos) == 0:
         return 0.5
+    return _under_its_row(p, _row_threshold(y, p, pos, rule, target_tpr))
+
+
+#: How far at most a threshold set at a validation row's probability is moved under it.
+ROW_MARGIN = 1e-4
+
+
+def _under_its_row(p: np.ndarray, thr: float) -> float:
+    """``thr`` moved under the validation probability it equals, half way to the next lower
+    one and at most :data:`ROW_MARGIN`: that row's decision had flipped on float noise of
+    another batch size, runtime or device (1e-7: a true alarm kept by PyTorch, suppressed by
+    ONNX); no validation row's decision changes."""
+    if not (p == thr).any():
+        return thr
+    lower = p[p < thr]
+    return float(max(thr - ROW_MARGIN, (thr + lower.max()) / 2 if len(lower) else 0.0))
+
+
+def _row_threshold(y: np.ndarray, p: np.ndarray, pos: np.ndarray, rule: str,
+                   target_tpr: float) -> float:
+    """:func:`choose_threshold`'s rule applied (``pos``: the positives' sorted scores)."""
     if rule == "tpr":
         n = len(pos)
         j = int(np.floor((n + 1) * (1.0 - target_tpr) + 1e-9))

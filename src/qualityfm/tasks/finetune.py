@@ -229,7 +229,13 @@ class TaskEstimator(ABC):
             warn_at_caller("the model was fitted on a features array (a TaskDataset's, from "
                            "every channel of the record); computing them from the windows X "
                            "instead gives other values: pass features= as at fit")
-        return window_features(np.asarray(X), mask, self.fs)
+        X = np.asarray(X)
+        if X.ndim == 3 and X.shape[1] != len(MODEL_CHANNELS):  # (had said "x must be [N, 2,
+            # T]", naming no way out)
+            raise ValueError(f"the classical features are computed from windows of "
+                             f"{len(MODEL_CHANNELS)} channels ({', '.join(MODEL_CHANNELS)}); X "
+                             f"holds {X.shape[1]}: pass features= or use_features=False")
+        return window_features(X, mask, self.fs)
 
     def _inputs(self, X, mask, features) -> tuple:
         """``(X, mask, features)`` checked: windows ``[N, C, T]`` of finite numbers in every
@@ -306,9 +312,10 @@ class TaskEstimator(ABC):
         c, t = shape[1:]
         if self.n_channels is not None and c != self.n_channels:
             hint = " (channels last? pass X.transpose(0, 2, 1))" if t == self.n_channels else ""
+            names = (f" ({', '.join(MODEL_CHANNELS)})"
+                     if self.n_channels == len(MODEL_CHANNELS) else "")  # (1 had named two)
             raise ValueError(f"X holds {c} channels on axis 1; the model reads "
-                             f"{self.n_channels} ({', '.join(MODEL_CHANNELS)}) as "
-                             f"[rows, channels, samples]{hint}")
+                             f"{self.n_channels}{names} as [rows, channels, samples]{hint}")
         if length and self.window is not None and (c, t) != tuple(self.window):
             raise ValueError(f"X windows hold {t} samples but the model was fitted on "
                              f"{self.window[1]} ({self.window[1] / self.fs:g} s at "
@@ -859,7 +866,8 @@ FEATURE_BOUND = 5.0
 
 def _setting_fault(name: str, value: object) -> str | None:
     """What is wrong with training setting ``name`` = ``value``, or None."""
-    if name in ("epochs", "batch_size", "patience", "n_models", "max_iter", "min_samples_leaf"):
+    if name in ("epochs", "batch_size", "patience", "n_models", "max_iter", "min_samples_leaf",
+                "test_shifts"):
         ok, want = is_int(value) and value >= 1, "an int >= 1"
     elif name == "max_leaf_nodes":  # (a gradient-boosting setting, as the four below)
         ok, want = value is None or (is_int(value) and value >= 2), "None or an int >= 2"
@@ -973,8 +981,7 @@ class Finetuner(TaskEstimator):
                                                             and hasattr(init, "dim")))
             shifted = mode == "full" and augment and not reads_last
             test_shifts = TEST_SHIFTS if shifted else 1
-        if int(test_shifts) < 1:
-            raise ValueError(f"test_shifts must be >= 1, got {test_shifts}")
+        _check_settings(test_shifts=test_shifts)  # (2.7 had been taken as 2, "3" as 3)
         self.test_shifts = int(test_shifts)
         self.net: TaskNet | None = None
         self.feat_center: np.ndarray | None = None
@@ -1062,7 +1069,9 @@ class Finetuner(TaskEstimator):
             torch.default_generator.manual_seed(self.seed)
             for i in cuda:
                 torch.cuda.default_generators[i].manual_seed(self.seed)
-            return self._fit_seeded(X, y, mask, features, fit_idx, val_idx, groups)
+            # a fit under the caller's no_grad() or inference_mode() had failed in backward
+            with torch.inference_mode(False), torch.enable_grad():
+                return self._fit_seeded(X, y, mask, features, fit_idx, val_idx, groups)
 
     def _fit_seeded(self, X, y, mask, features, fit_idx, val_idx, groups) -> np.ndarray:
         rng = np.random.default_rng(self.seed)

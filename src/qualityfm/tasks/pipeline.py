@@ -596,7 +596,8 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
         res["trained_on"] = trained_on
         told = ([f"{trained_on['n_groups']} of {len(set(ds.groups))} patients/records trained "
                  "on"] if trained_on["n_groups"] else []) + (
-            [f"{trained_on['n_windows']} of {len(ds)} windows trained on under other names"]
+            [f"{trained_on['n_windows']} of {len(ds)} windows trained on"
+             + (" under other names" if summary.get("train_groups") is not None else "")]
             if trained_on["n_windows"] else [])
         if told:
             label = f"{label} (NOT A TEST: {'; '.join(told)})"
@@ -667,10 +668,11 @@ def _trained_on(summary: dict, groups: Sequence[str], verb: str, consequence: st
         print(f"qualityfm: warning: {len(seen)} of the {len(set(groups))} patients/records "
               f"{verb} were in the model's training data ({', '.join(seen[:5])}"
               f"{', ...' if len(seen) > 5 else ''}{how}){consequence}", file=sys.stderr)
-    if n_windows:
+    if n_windows:  # a model saved from Python keeps no names: under any, then
+        which = "under other names" if names is not None else "whatever their names (the " \
+            "model, saved from Python, keeps none)"
         print(f"qualityfm: warning: {n_windows} of the {len(digests)} windows {verb} are "
-              f"windows the model was fitted on, under other names{consequence}",
-              file=sys.stderr)
+              f"windows the model was fitted on, {which}{consequence}", file=sys.stderr)
     return {"n_groups": len(seen), "groups": seen, "n_windows": n_windows,
             **({"stretches": [{"file": a, "of": b} for a, b in sorted(stretches.items())]}
                if stretches else {})}
