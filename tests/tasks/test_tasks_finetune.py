@@ -2010,6 +2010,9 @@ def test_fits_and_inference_take_what_a_caller_may_hand_them() -> None:
     for bad in (2.7, "3", float("nan")):
         with pytest.raises(ValueError, match=r"test_shifts must be an int >= 1, got"):
             Finetuner("binary", init="none", test_shifts=bad)
+    for name in ("class_weight", "use_features", "augment", "verbose", "keep_checkpoint"):
+        with pytest.raises(ValueError, match=rf"{name} must be True or False.*, got 'no'"):
+            Finetuner("binary", init="none", **{name: "no"})  # had been read as True
 
 
 def test_a_one_channel_encoder_is_named_for_what_it_reads() -> None:

@@ -881,7 +881,10 @@ def _setting_fault(name: str, value: object) -> str | None:
         ok, want = is_number(value) and value >= 0, "a number >= 0"
     elif name in ("head_lr", "learning_rate"):
         ok, want = is_number(value) and value > 0, "a number > 0"
-    else:  # a setting of another kind (class_weight, augment): not checked here
+    elif name in ("class_weight", "augment", "verbose", "keep_checkpoint", "use_features"):
+        ok = isinstance(value, (bool, np.bool_)) or (name == "use_features" and value is None)
+        want = "True or False" + (" (or None)" if name == "use_features" else "")
+    else:  # a setting of another kind: not checked here
         return None
     return None if ok else f"{name} must be {want}, got {value!r}"
 
@@ -954,7 +957,9 @@ class Finetuner(TaskEstimator):
             raise ValueError(f"mode must be 'full' or 'linear', got {mode!r}")
         self.solver = check_solver(solver or default_solver(task, mode), mode)
         _check_settings(epochs=epochs, batch_size=batch_size, patience=patience, lr=lr,
-                        head_lr=head_lr, weight_decay=weight_decay, dropout=dropout)
+                        head_lr=head_lr, weight_decay=weight_decay, dropout=dropout,
+                        class_weight=class_weight, use_features=use_features, augment=augment,
+                        verbose=verbose, keep_checkpoint=keep_checkpoint)  # "no": True
         if (isinstance(init, nn.Module) and hasattr(init, "dim")
                 and not isinstance(init, QualityFMBackbone)):
             # an encoder module declaring ``config()["in_channels"]`` (ResNet1d) is checked
