@@ -20,12 +20,22 @@ from pathlib import Path
 import torch
 
 from qualityfm.train import PretrainConfig
-from qualityfm.train.engine import DistEnv, make_dataset, make_loader, store_feature_targets
+from qualityfm.train.engine import (
+    DistEnv,
+    check_store_pairs,
+    make_dataset,
+    make_loader,
+    store_feature_targets,
+)
 
 
 def rate(store: str, recipe: str, workers: int, batch: int, n_batches: int,
          device: torch.device) -> float:
     """Pairs/s over ``n_batches`` batches after the first (workers started, first batch in)."""
+    try:  # as pretrain does: a store of fewer pairs than a batch had ended in StopIteration
+        check_store_pairs(store, batch)
+    except ValueError as exc:
+        raise SystemExit(f"loader_throughput: {exc}") from None
     cfg = PretrainConfig.for_recipe(recipe, store=store, batch_size=batch)
     env = DistEnv(0, 1, 0, device)
     targets = store_feature_targets(store, env) if cfg.feature_weight > 0 else None

@@ -2007,6 +2007,11 @@ def test_fits_and_inference_take_what_a_caller_may_hand_them() -> None:
     swapped = x[:, ::-1]
     np.testing.assert_array_equal(embed_windows(model, swapped, np.ones((40, 2), bool)[:, ::-1]),
                                   embed_windows(model, np.ascontiguousarray(swapped), None))
+    with pytest.raises(ValueError, match=r"got shape \(\)$"):  # as given, not made 1-D
+        embed_windows(model, np.float32(1.0), None)
+    with pytest.raises(ValueError, match=r"mask must be \[batch, 2\] matching the input "
+                                         r"\(40, 2, 600\), got \(40, 3\)"):  # not (40, 2, 0)
+        embed_windows(model, x, np.ones((40, 3), bool))
     for bad in (2.7, "3", float("nan")):
         with pytest.raises(ValueError, match=r"test_shifts must be an int >= 1, got"):
             Finetuner("binary", init="none", test_shifts=bad)

@@ -245,7 +245,7 @@ def test_uci_parts_give_bp_windows_close_to_the_truth(tmp_path) -> None:
     assert np.isnan(ds.features[:, ds.feature_names.index("abp_hr")]).all()  # target hidden
     assert ds.skipped == [{"record": str(tmp_path / "Part_2.mat"),
                            "reason": "2 of 3 records gave no 30 s window with a usable arterial "
-                           "line (first: Part_2_0002, Part_2_0003)"}]
+                           "line (first: Part_2_0002 (20.0 s), Part_2_0003)"}]
     # max_records caps the parts and the records read from each part
     capped = build_task_dataset("abp", tmp_path, max_records=1)
     assert list(capped.record_ids) == ["Part_1_0001@0", "Part_1_0001@30"]
@@ -521,7 +521,19 @@ def test_an_abp_record_shorter_than_a_window_says_so(tmp_path) -> None:
     rec = synthesize(25.0, 250.0, seed=0, record_id="short25")
     write_wfdb(rec, tmp_path)
     write_wfdb(synthesize(65.0, 250.0, seed=1, record_id="long65"), tmp_path)
+    short_abp = synthesize(65.0, 250.0, seed=2, record_id="abp25")  # its arterial line 25 s
+    np.savez(tmp_path / "abp25.npz", fs=250.0, II=short_abp.signals["ecg_ii"],
+             PLETH=short_abp.signals["ppg"], ABP=short_abp.signals["abp"][:25 * 250])
     ds = build_task_dataset("abp", tmp_path)
-    assert ds.skipped == [{"record": str(tmp_path / "short25.hea"),
-                           "reason": "no 30 s window with a usable arterial line (record of "
-                                     "25.0 s)"}]
+    said = "no 30 s window with a usable arterial line (record of 25.0 s)"
+    assert ds.skipped == [{"record": str(tmp_path / "abp25.npz"), "reason": said},
+                          {"record": str(tmp_path / "short25.hea"), "reason": said}]
+    uci = tmp_path / "uci"
+    uci.mkdir()
+    write_uci_part(uci / "Part_1.mat", [uci_record(20, 120, 80, seed=0),
+                                        uci_record(65, 120, 80, seed=1)])
+    with pytest.warns(UserWarning, match="name no patients"):
+        ds = build_task_dataset("abp", uci)
+    assert ds.skipped == [{"record": str(uci / "Part_1.mat"),
+                           "reason": "1 of 2 records gave no 30 s window with a usable arterial "
+                                     "line (first: Part_1_0001 (20.0 s))"}]

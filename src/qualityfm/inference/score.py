@@ -72,19 +72,25 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
     if np.iscomplexobj(x) or x.dtype == bool:  # as QualityFM.embed refuses them, before the
         # cast to float32 that had dropped an imaginary part
         raise ValueError(f"input must hold real numbers (signal values), got {x.dtype}")
-    # contiguous: a reversed view (x[:, ::-1], channels swapped) had failed in torch.from_numpy
-    x = np.ascontiguousarray(x, dtype=np.float32)
+    x = x.astype(np.float32, copy=False)
     if x.ndim != 3:  # checked below on x[:0], which would name a shape not given
         hint = "; one window is x[None]" if x.ndim == 2 else ""
         raise ValueError(f"input must be [batch, {model.cfg.in_channels}, samples], got shape "
                          f"{tuple(x.shape)}{hint}")
+    # contiguous: a reversed view (x[:, ::-1], channels swapped) had failed in torch.from_numpy
+    x = np.ascontiguousarray(x)
     model._inputs(torch.from_numpy(x[:0]), None)  # the windows' shape, channels last named
     refuse_no_samples(x.shape)  # as encode refuses them
     given = mask is not None
-    mask = np.ascontiguousarray(mask) if given else present_mask(x)
-    if len(mask) != len(x):
-        raise ValueError(f"mask has {len(mask)} rows, the windows {len(x)}")
-    # the mask's shape and values, beside windows of no samples (nothing of x is copied)
+    mask = np.asarray(mask) if given else present_mask(x)
+    if mask.ndim == 0 or len(mask) != len(x):
+        raise ValueError(f"mask has {len(mask) if mask.ndim else 'no'} rows, the windows "
+                         f"{len(x)}")
+    if mask.shape != x.shape[:2]:  # (checked below it had named the windows [N, C, 0])
+        raise ValueError(f"mask must be [batch, {x.shape[1]}] matching the input "
+                         f"{tuple(x.shape)}, got {tuple(mask.shape)}")
+    # the mask's values, beside windows of no samples (nothing of x is copied)
+    mask = np.ascontiguousarray(mask)
     model._inputs(torch.from_numpy(x[:, :, :0]), torch.from_numpy(mask))
     mask = mask.astype(bool)
     refuse_empty_rows(mask, given)

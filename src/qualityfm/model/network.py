@@ -192,7 +192,7 @@ def decay_split(module: nn.Module) -> tuple[list[nn.Parameter], list[nn.Paramete
 def _contiguous(a: object) -> object:
     """A NumPy array as a contiguous one (torch takes no negative strides: a reversed view,
     ``x[:, ::-1]``, had failed); anything else as it is."""
-    return np.ascontiguousarray(a) if isinstance(a, np.ndarray) else a
+    return np.ascontiguousarray(a) if isinstance(a, np.ndarray) and a.ndim else a
 
 
 class QualityFM(nn.Module):

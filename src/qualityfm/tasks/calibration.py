@@ -140,7 +140,10 @@ def _under_its_row(p: np.ndarray, thr: float) -> float:
     if not (p == thr).any():
         return thr
     lower = p[p < thr]
-    return float(max(thr - ROW_MARGIN, (thr + lower.max()) / 2 if len(lower) else 0.0))
+    below = lower.max() if len(lower) else 0.0
+    moved = max(thr - ROW_MARGIN, (thr + below) / 2)
+    # rows a float's step apart have no midpoint between them: the threshold stays
+    return float(moved) if below < moved < thr else thr
 
 
 def _row_threshold(y: np.ndarray, p: np.ndarray, pos: np.ndarray, rule: str,

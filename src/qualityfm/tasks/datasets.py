@@ -109,7 +109,9 @@ RHYTHMS = ("N", "A", "O", "~")
 # stretch of signal (``shared``, tasks.copies); 42: those whose peaks' heights agree too;
 # 43: a dataset keeps each file's peaks (``marks``); 44: of ECG, PPG and ABP alone; 45: a
 # record's ECG, PPG and ABP alone are read (an .npz's longer other channel had set its length);
-# 28: a dataset lists
+# 46: an arterial wave's beats counted after a flush of a few seconds (the peaks' prominence
+# from the lower of its 5-95th percentile range and the upper quartile of its 2-s ranges), a
+# record shorter than an abp window said so; 28: a dataset lists
 # the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
@@ -135,7 +137,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 45
+CACHE_VERSION = 46
 #: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off) or off (a few ADC
 #: levels, ``signal.nan.OFF_LEVELS``), or when fewer seconds of it than this lie in the
 #: window's span.
@@ -629,6 +631,12 @@ def bp_targets(abp: np.ndarray, fs: float, rule: str = "beat_median") -> tuple[f
     return sbp, dbp
 
 
+def _abp_span(rec: Record, s: TaskSettings) -> float:
+    """Seconds of ``rec`` that abp windows tile: the shortest of the channels they read."""
+    need = ("abp", "ppg", "ecg_ii") if s.labels else ("ppg", "ecg_ii")
+    return min(rec.duration(c) for c in need)
+
+
 def _abp_windows(rec: Record, s: TaskSettings, why: Counter[str] | None = None) -> list[dict]:
     """Rows of the non-overlapping windows of ``rec`` whose arterial line gives targets (with
     ``s.labels`` False: every window with a usable ECG II and PPG, targets NaN where the
@@ -636,9 +644,7 @@ def _abp_windows(rec: Record, s: TaskSettings, why: Counter[str] | None = None) 
     and each one left out is a ``{"left_out", "reason"}`` row."""
     why = Counter() if why is None else why
     rows = []
-    need = ("abp", "ppg", "ecg_ii") if s.labels else ("ppg", "ecg_ii")
-    dur = min(rec.duration(c) for c in need)
-    for k in range(int(dur // s.seconds)):
+    for k in range(int(_abp_span(rec, s) // s.seconds)):
         t0, t1 = k * s.seconds, (k + 1) * s.seconds
         target = _window_bp(rec, t0, t1, s) if rec.has("abp") else "no arterial line"
         if isinstance(target, str):
@@ -713,15 +719,16 @@ def _rows_uci_bp(path: Path, s: TaskSettings) -> list[dict]:
         n += 1
         got = _abp_windows(rec, s)
         rows += got
-        if not any("x" in r for r in got):
-            empty.append(rec.record_id)
+        if not any("x" in r for r in got):  # a short record said so (it had read as a bad line)
+            span = _abp_span(rec, s)
+            empty.append(rec.record_id if span >= s.seconds else f"{rec.record_id} ({span:.1f} s)")
     if not any("x" in r for r in rows) and bad and not n:  # not one record read: why
         more = f" (and {len(bad) - 1} more records unread)" if len(bad) > 1 else ""
         raise RecordError(f"{bad[0]}{more}")
     if not any("x" in r for r in rows):
         why = f"; {len(bad)} more unread, the first: {bad[0]}" if bad else ""
         raise RecordError(f"{path}: none of its {n} records has a {s.seconds:g} s window with a "
-                          f"usable arterial line{why}")
+                          f"usable arterial line (first: {', '.join(empty[:5])}){why}")
     rows += [{"skip": str(err)} for err in bad]
     if empty:
         rows.append({"skip": f"{path}: {len(empty)} of {n} records gave no {s.seconds:g} s "
@@ -754,7 +761,7 @@ def _rows_abp(path: Path, s: TaskSettings, rec: Record | None = None) -> list[di
                             for reason, n in why.most_common(3))
         # (a record shorter than a window had read as one of a bad arterial line)
         raise RecordError(f"{path}: no {s.seconds:g} s window with a usable {what} "
-                          f"({reasons or f'record of {rec.duration():.1f} s'})")
+                          f"({reasons or f'record of {_abp_span(rec, s):.1f} s'})")
     return rows
 
 
