@@ -1276,3 +1276,18 @@ def test_fsdp_on_one_process_is_said(synthetic_store, tmp_path, capsys) -> None:
     pretrain(tiny(synthetic_store, tmp_path / "run", steps=1, diag_every=0, fsdp=True))
     assert "--fsdp shards the model over the processes of a torchrun launch" in \
         capsys.readouterr().err
+
+
+def test_a_run_shorter_than_the_teacher_temperature_warm_up_says_so(synthetic_store, tmp_path,
+                                                                      capsys) -> None:
+    """The default recipe's teacher temperature ramps over 300 steps: a shorter run never
+    reaches its end value, which (unlike the learning rate's warm-up) had been unsaid."""
+    overrides = [a for k, v in TINY.items() for a in ("--model-override", f"{k}={v}")]
+    args = ["pretrain", "--store", str(synthetic_store), "--steps", "2", "--batch-size", "8",
+            "--warmup", "1", "--no-progress", "--no-tensorboard", "--diag-every", "0",
+            *overrides, "--model-override", 'attention="local"']
+    assert main([*args, "--out", str(tmp_path / "short")]) == 0
+    assert "teacher_temp_warmup 300 >= steps 2: the teacher temperature never reaches 0.07" \
+        in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "ramp"), "--teacher-temp-warmup", "1"]) == 0
+    assert "teacher temperature never" not in capsys.readouterr().err

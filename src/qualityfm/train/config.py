@@ -13,7 +13,9 @@ from qualityfm._numbers import is_int, is_number, seed_error
 RECIPES: dict[str, dict[str, Any]] = {
     # The original's settings, kept for ablations: per-token distillation on raw encoder tokens,
     # centring, temperatures 0.1 / 0.04, momentum 0.7 -> 1, Adam 1e-4 x batch / 256 with L2
-    # weight decay (its floor, 1e-6, scaled as the peak is: the original's at batch 256),
+    # weight decay (its floor, 1e-6, scaled as the peak is: the original's at batch 256, where
+    # the original, at batch 512, decays to 1e-6 itself); the batch stays ours, 64 by default
+    # (a compute choice: --batch-size 512 is the original's, at a peak of 2e-4),
     # amplitude + phase 0.1 each, natural pairs only, plain phase target, each
     # member of a pair augmented (noise, scale, offset, a zeroed span).
     "paper": dict(

@@ -896,6 +896,11 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
             if cfg.warmup > cfg.steps:  # warmup = steps reaches the peak at the last step
                 print(f"qualityfm: warning: warmup {cfg.warmup} > steps {cfg.steps}: the "
                       "learning rate never reaches its peak", file=sys.stderr)
+            if cfg.teacher_temp_warmup >= cfg.steps and cfg.teacher_temp != cfg.teacher_temp_end:
+                # (its ramp reaches the end value at step teacher_temp_warmup: had been unsaid)
+                print(f"qualityfm: warning: teacher_temp_warmup {cfg.teacher_temp_warmup} >= "
+                      f"steps {cfg.steps}: the teacher temperature never reaches "
+                      f"{cfg.teacher_temp_end:g}", file=sys.stderr)
 
     model: nn.Module = student
     if env.distributed and not fsdp:

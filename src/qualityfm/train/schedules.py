@@ -59,7 +59,9 @@ class Schedules:
 
     def at(self, step: int) -> dict[str, float]:
         """Values at optimizer step ``step`` (0-based); the last step (``total - 1``) gets the
-        end values, unless it is the first too (a one-step run takes the start values)."""
+        end values of the cosine schedules, unless it is the first too (a one-step run takes
+        the start values); the teacher temperature reaches its end at step
+        ``teacher_temp_warmup``, which a run of fewer steps never does."""
         last = max(self.total - 1, 1)
         return {
             "lr": warmup_cosine(step, last, self.warmup, self.lr, self.min_lr),
