@@ -311,3 +311,16 @@ def test_card_rules_follow_each_task_windows() -> None:
     assert "no row and no prediction" in abp["no_window"]
     vt = _input_rules("vt-alarm", {"seconds": 10.0})
     assert "all of it" not in vt["span_samples"] and "less than 10.0 s" in vt["no_window"]
+
+
+def test_a_multiclass_card_names_its_calibration_a_temperature(tmp_path: Path) -> None:
+    """A multiclass model's calibrator fits a temperature; the card had called it "platt"."""
+    pytest.importorskip("onnx", reason="the onnx package is not installed")
+    x, _, g = windows(24, 300)
+    y = np.arange(24) % 3
+    ft = Finetuner("multiclass", init="none", config=TINY, epochs=1, seed=0,
+                   use_features=False).fit(x, y, groups=g)
+    export_finetuned_onnx(ft.save(tmp_path / "run"), tmp_path / "model.onnx")
+    card = json.loads((tmp_path / "model.json").read_text())
+    assert card["calibration"] == {"method": "temperature", "a": ft.calibrator.a}
+    assert card["decision"].startswith("p = softmax(a * head)")

@@ -594,7 +594,9 @@ def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -
                                 "decision: -1)" + (": keep the alarm"
                                                    if est.task == "vt-alarm" else "")))
     elif est.kind == "multiclass":
-        card.update(calibration={"method": cal.method, "a": cal.a},
+        # a multiclass calibrator fits a temperature (its method named "platt" had said so)
+        card.update(calibration={"method": "none" if cal.method == "none" else "temperature",
+                                 "a": cal.a},
                     decision="p = softmax(a * head); the class of highest p; a window with "
                              "NaN input or with no present channel (head is NaN) has no "
                              "decision (the examples' decision: -1)")
