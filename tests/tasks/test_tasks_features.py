@@ -629,3 +629,47 @@ def test_p_wave_ratios_do_not_depend_on_the_units() -> None:
         got = ecg_features(ecg * scale, 250.0)[0]
         for name in ("p_snr", "p_snr_w"):
             assert got[names.index(name)] == pytest.approx(ref[names.index(name)], rel=1e-6)
+
+
+def _bigeminy(fs: float, seconds: float, rr: tuple[float, float] = (0.55, 1.0)):
+    """A hand-made bigeminy: R waves alternating ``rr`` apart, a pulse 0.2 s after each beat."""
+    t = np.arange(int(seconds * fs)) / fs
+    beats = 0.3 + np.concatenate([[0.0], np.cumsum(np.tile(rr, int(seconds)))])
+    beats = beats[beats < seconds - 0.3]
+
+    def bumps(at: np.ndarray, width: float) -> np.ndarray:
+        return np.exp(-0.5 * ((t[:, None] - at[None]) / width) ** 2).sum(axis=1)
+
+    ecg = (bumps(beats, 0.01) - 0.2 * bumps(beats + 0.03, 0.01) + 0.25 * bumps(beats + 0.25, 0.04)
+           + 0.12 * bumps(beats - 0.16, 0.02))
+    ecg += 0.003 * np.random.default_rng(0).standard_normal(len(t))
+    return ecg, 10.0 + bumps(beats + 0.2, 0.08)
+
+
+def test_a_bigeminy_has_one_rate_wherever_its_window_starts_and_at_any_sampling_rate() -> None:
+    """The median interval had jumped between a bigeminy's two (77 to 109 bpm as the window
+    moved 1 s) and made its ECG and pulse rates disagree by 31 bpm on identical beats; the
+    Poincare SD2 floored at one sample of the channel's rate had made c_sd_ratio grow with
+    the rate (39 at 125 Hz, 156 at 500 Hz)."""
+    fs = 250.0
+    ecg, ppg = _bigeminy(fs, 40.0)
+    ix = {n: i for i, n in enumerate(NAMES)}
+    for start in (0.0, 0.6, 1.0):
+        cut = slice(int(start * fs), int((start + 30) * fs))
+        v = signal_features({"ecg_ii": ecg[cut], "ppg": ppg[cut]}, {"ecg_ii": fs, "ppg": fs})
+        assert v[ix["ecg1_hr"]] == pytest.approx(60 / 0.775, abs=3)  # the mean rate, 77.4
+        assert v[ix["d_hr_ecg_ppg"]] < 2
+    ratios = [dict(zip(ECG_NAMES, ecg_features(_bigeminy(rate, 30.0)[0], rate)[0],
+                       strict=True))["c_sd_ratio"] for rate in (125.0, 250.0, 300.0, 500.0)]
+    assert max(ratios) / min(ratios) < 1.05
+
+
+def test_a_channel_that_gives_no_features_is_named() -> None:
+    """An empty channel had failed in a reduction and an ECG under 50 Hz said its rate, each
+    naming no channel."""
+    with pytest.raises(ValueError, match=r"not 1-D or empty: \['ecg_ii'\]"):
+        signal_features({"ecg_ii": np.array([]), "ppg": np.ones(3000)},
+                        {"ecg_ii": 250.0, "ppg": 100.0})
+    noise = np.random.default_rng(0).normal(size=1250)
+    with pytest.raises(ValueError, match=r"^ecg_ii: fs must be a finite rate >= 50 Hz"):
+        signal_features({"ecg_ii": noise}, {"ecg_ii": 41.67})
