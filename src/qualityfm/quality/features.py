@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 from scipy.signal import find_peaks
-from scipy.stats import trim_mean
 
+from qualityfm._numbers import is_number
 from qualityfm.io import MODEL_CHANNELS, ecg_leads
 from qualityfm.quality._common import (
     band_filtered,
@@ -53,10 +53,10 @@ FEATURES_VERSION = 11  # 2: the dRR scatter's central bin is centred on 0; 3: fi
 # 9: sample entropy without a match of length m + 1 is its upper bound, not NaN; COSEn's
 # tolerance grows until 5 pairs match (Lake & Moorman 2011), not fixed at 30 ms; 10: the
 # quality columns under the scoring rules of SCORING_VERSION 14 (the clip rule's ramp, the
-# ECG beat within one RR interval); 11: the rate columns from the 20 %-trimmed mean interval
-# (not the median, which jumped with a bigeminy's mix of intervals), the Poincare SD2 floored
-# at a fixed 1/300 s (not a sample of the channel's rate)
-#: Floor of the Poincare SD2 (s): one sample at 300 Hz, the rate every task window is read at.
+# ECG beat within one RR interval); 11: the Poincare SD2 floored at a fixed 1/300 s (not one
+# sample of the channel's rate)
+#: Floor of the Poincare SD2 (s): a fixed time, whatever the channel's rate (the features read
+#: each channel at its own), one sample at 300 Hz, so that Challenge 2017's records keep theirs.
 SD2_FLOOR_S = 1.0 / 300.0
 #: Rate and irregularity of a beat series (ECG R peaks or pulse peaks), see :func:`rr_features`.
 RR_NAMES = ("hr", "hr_max4", "rr_cv", "rmssd", "pnn50", "sampen", "tpr", "n_beats", "cosen",
@@ -194,8 +194,7 @@ def _drr_bins_windows(drr: np.ndarray, width: int) -> np.ndarray:
 
 def rr_features(peaks: np.ndarray, fs: float, n_samples: int = 0,
                 entropy: bool = True) -> list[float]:
-    """Rate and irregularity of a beat series (``RR_NAMES``): HR (of the 20 %-trimmed mean
-    interval), fastest 4-beat HR,
+    """Rate and irregularity of a beat series (``RR_NAMES``): median HR, fastest 4-beat HR,
     RR CV, RMSSD / median RR, pNN50, sample entropy (NaN with ``entropy=False``: the costliest
     column, for callers that do not read it), turning-point ratio, beat count, COSEn,
     occupied 40-ms bins of the successive-difference (dRR) scatter per point (Sarkar et al.
@@ -211,11 +210,11 @@ def rr_features(peaks: np.ndarray, fs: float, n_samples: int = 0,
     rr = np.diff(peaks) / fs
     drr = np.diff(rr)
     mrr = float(np.median(rr))
-    # the rate of the 20 %-trimmed mean interval: the median had jumped between a bigeminy's
-    # two intervals as the window moved (77 to 109 bpm, one rhythm), and at 125 Hz missed the
-    # rate by up to 2.6 bpm where the mean of whole-sample intervals does not; trimmed, a missed
-    # or extra beat does not move it
-    hr = 60.0 / float(trim_mean(rr, 0.2))
+    # the median interval's rate: robust to missed and extra beats (a trimmed mean, tried in
+    # session 42, was not on few beats: 75 bpm with one beat missed of four read 56), at the
+    # cost of a bigeminy's rate, which jumps between its two intervals as the window moves
+    # (docs/quality.md, scripts/feature_rate_checks.py)
+    hr = 60.0 / mrr
     hr_max4 = 60.0 / np.convolve(rr, np.ones(4) / 4, mode="valid").min() if len(rr) >= 4 else hr
     tp = float(np.mean((drr[:-1] * drr[1:]) < 0)) if len(drr) >= 2 else NAN
     bins = _drr_bins(drr) if len(drr) >= 3 else NAN
@@ -308,9 +307,9 @@ def af_rr_features(y: np.ndarray, peaks: np.ndarray, fs: float, good: float = 0.
         # Poincare SD1, SD2 on the same pairs (SD2 from 2 var(r) - SD1^2 over other intervals
         # had gone negative, floored: c_sd_ratio 1.9e5 in v242s)
         sd1 = np.std(d) / np.sqrt(2)
-        # (floored at a sample of the models' 300 Hz grid: a regular bigeminy's sums are
-        # constant, SD2 0, and the ratio had read 2.8e5; floored at one sample of the channel's
-        # own rate it had grown with that rate, 39 at 125 Hz, 156 at 500, for one rhythm)
+        # (floored at a fixed time: a regular bigeminy's sums are constant, SD2 0, and the
+        # ratio had read 2.8e5; floored at one sample of the channel's own rate it had grown
+        # with that rate, 39.8 at 125 Hz, 159 at 500, for one rhythm)
         sd2 = max(float(np.std((rr[:-1] + rr[1:])[pair]) / np.sqrt(2)), SD2_FLOOR_S)
         out.update(c_rr_cv=float(np.std(r) / np.mean(r)), c_rmssd=float(np.sqrt(np.mean(d**2)) / m),
                    c_pnn50=float(np.mean(np.abs(d) > 0.05)), c_cosen=cosen(r),
@@ -642,10 +641,16 @@ def signal_features(signals: dict[str, np.ndarray], fs: dict[str, float]) -> np.
     columns of the better pulse wave (so that PPG-only and ABP-only records fill one set).
     """
     no_rate = [c for c in signals if c not in fs]
-    bad = [c for c, v in signals.items() if np.ndim(v) != 1 or np.size(v) == 0]
-    if no_rate or bad:  # (an empty one had failed in a reduction, naming no channel)
-        raise ValueError(f"signal_features needs a rate for every channel and 1-D signals of "
-                         f"a sample or more; no rate: {no_rate}, not 1-D or empty: {bad}")
+    bad = [c for c, v in signals.items() if np.ndim(v) != 1]
+    if no_rate or bad:
+        raise ValueError(f"signal_features needs a rate for every channel and 1-D signals; "
+                         f"no rate: {no_rate}, not 1-D: {bad}")
+    read = [*ecg_leads(signals)[:2], *(c for c in ("ppg", "abp") if c in signals)]
+    for c in read:  # (an empty one had failed in a reduction, a rate of 0 in a division,
+        # naming no channel; a negative one had given features)
+        if np.size(signals[c]) == 0 or not (is_number(fs[c]) and fs[c] > 0):
+            raise ValueError(f"{c}: signal_features needs a sample or more at a finite rate "
+                             f"> 0; got {np.size(signals[c])} samples at {fs[c]!r} Hz")
 
     def named(channel: str, features: Callable[..., Any]) -> Any:
         try:  # a channel's fault (an ECG under 50 Hz) named by the channel
