@@ -64,7 +64,8 @@ def test_scoring_with_the_indices_alone_does_not_import_torch(records: Path,
     import sys
 
     out = tmp_path / "scores.csv"
-    out.write_text("file,record,start_s\n")  # an earlier table of its own: told without torch
+    out.write_text("file,record,start_s,ecg_sqi,ppg_sqi,sqi,level,level_name\n")  # an earlier
+    # table of its own: told without torch
     code = ("import sys; from qualityfm.cli import main; "
             f"code = main(['score', {str(records)!r}, '--out', {str(out)!r}]); "
             "print(code, 'torch' in sys.modules)")
@@ -715,3 +716,47 @@ def test_one_verb_does_not_replace_another_verbs_output(tmp_path: Path, capsys) 
     index = embedding.with_suffix(".index.csv").read_bytes()
     assert main(["score", str(folder), "--out", str(embedding.with_suffix(".index.csv"))]) == 1
     assert embedding.with_suffix(".index.csv").read_bytes() == index
+
+
+def test_a_users_table_of_a_verbs_column_names_is_no_output_of_it(records: Path,
+                                                                  tmp_path: Path) -> None:
+    """Tables of column names a verb writes but of none it alone writes (a user's labels
+    record,true_alarm, annotations record,start_s,level_name, a cuff table record,sbp,dbp, an
+    embedding's hand-made index) had been replaced; a header cell past csv's field limit had
+    given a traceback."""
+    from qualityfm.inference.score import check_output, table_verbs
+
+    for header, verb in (("record,true_alarm", "predict"), ("record,sbp,dbp", "predict"),
+                         ("record,rhythm", "predict"), ("record,start_s,level_name", "score"),
+                         ("file,record", "score"), ("record,start_s,sqi", "embed")):
+        table = tmp_path / f"{verb}_{len(header)}.csv"
+        table.write_text(header + "\nv100s,1\n")
+        with pytest.raises(ValueError, match=rf"exists and is no output of {verb}'s"):
+            check_output(table, what=verb)
+    assert table_verbs(["file", "record", "start_s", "p_true_alarm", "true_alarm"]) == {"predict"}
+    assert table_verbs(["file", "record", "start_s", "sbp", "dbp"]) == {"predict"}
+    assert table_verbs(["record", "start_s", "ecg_sqi", "sqi"]) == {"score"}
+    assert table_verbs(["row", "file", "record", "start_s", "sqi"]) == {"embed"}
+    big = tmp_path / "big.csv"
+    big.write_text('"' + "x" * 200_000 + "\n")
+    with pytest.raises(ValueError, match=r"big\.csv exists and is no output of score's"):
+        score_files([records], big)
+
+
+def test_a_parquet_output_without_pyarrow_is_refused_before_the_work(records: Path,
+                                                                     tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    """Without pyarrow a .parquet output had been refused at the write, after every record's
+    inference."""
+    import importlib.util
+
+    from qualityfm.inference import score as score_module
+
+    found = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pyarrow" else found(name, *a))
+    calls = []
+    monkeypatch.setattr(score_module, "score_rows", lambda *a, **k: calls.append(1))
+    with pytest.raises(ValueError, match=r"score output .*s\.parquet: Parquet needs pyarrow"):
+        score_files([records], tmp_path / "s.parquet")
+    assert calls == []

@@ -1123,6 +1123,14 @@ def test_evaluate_and_predict_leave_a_users_files_beside_out_alone(tmp_path, cap
     assert main([*args, "--out", str(rep / "r.json")]) == 0
     (rep / "r.json").unlink()  # its table and plots alone: still its own
     assert main([*args, "--out", str(rep / "r.json")]) == 0
+    (rep / "r.md").write_text("my own notes")  # beside a report of its own: still a user's
+    capsys.readouterr()
+    assert main([*args, "--out", str(rep / "r.json")]) == 1
+    assert "r.md exists beside it and is no part of an earlier report" in capsys.readouterr().err
+    assert (rep / "r.md").read_text() == "my own notes"
+    (rep / "f.md").mkdir()  # a folder where its table goes: refused before the work
+    assert main([*args, "--out", str(rep / "f.json")]) == 1
+    assert "f.md exists beside it" in capsys.readouterr().err
     foreign = tmp_path / "foreign.csv"
     foreign.write_text("Time [s],PLETH\n0,1\n")
     with pytest.raises(ValueError, match=r"predict output .*foreign\.csv exists"):

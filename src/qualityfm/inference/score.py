@@ -117,6 +117,10 @@ def check_output(out: str | Path, suffixes: Sequence[str] = TABLE_SUFFIXES,
         raise ValueError(f"{what} output {out} must end in {' or '.join(suffixes)}")
     if out.is_dir():
         raise ValueError(f"{what} output {out} is a folder; give a file name")
+    if out.suffix == ".parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise ValueError(f"{what} output {out}: Parquet needs pyarrow (pip install pyarrow); "
+                         "or write .csv")  # (said at the write, after all the work, it had
+        # cost every record's inference)
     found = folder_kind(out.parent)
     if found is not None and found[0] in READ_BACK_KINDS:
         raise ValueError(f"{what} output {out}: {out.parent} holds a {found[0]} "
@@ -147,15 +151,29 @@ def refuse_foreign_output(out: Path, what: str, of: Collection[str] | None = Non
                          "give another name, or move the file away first")
 
 
+def _embed_column(name: str) -> bool:
+    return name in INDEX_COLUMNS or re.fullmatch(r"e\d+", name) is not None
+
+
 def table_verbs(names: Collection[str]) -> set[str]:
-    """The verbs that write a table of these column names (``record`` among them): a
-    column of another verb's or a user's own makes it none of theirs."""
+    """The verbs that write a table of these column names: ``record``, no column but the
+    verb's (one of another verb's or a user's own makes it none of theirs), and one that the
+    verb alone writes (a user's ``record,true_alarm`` labels or ``record,start_s,level_name``
+    annotations, all of them names a verb writes, had been replaced): a quality score for
+    ``score``, a probability or ``file`` beside the pressures for ``predict``, an embedding
+    column or ``row`` (its index) for ``embed``."""
     if "record" not in names:
         return set()
-    rules: dict[str, Callable[[str], object]] = {
-        "score": SCORE_COLUMNS.__contains__, "predict": PREDICT_COLUMNS.__contains__,
-        "embed": lambda n: n in INDEX_COLUMNS or re.fullmatch(r"e\d+", n)}
-    return {verb for verb, ours in rules.items() if all(ours(n) for n in names)}
+    rules: dict[str, tuple[Callable[[str], bool], bool]] = {
+        "score": (SCORE_COLUMNS.__contains__,
+                  bool({"ecg_sqi", "ppg_sqi", "level", "learned_quality", "unusable"}
+                       & set(names))),
+        "predict": (PREDICT_COLUMNS.__contains__,
+                    any(n.startswith("p_") for n in names)
+                    or {"file", "sbp", "dbp"} <= set(names)),
+        "embed": (_embed_column, any(n == "row" or re.fullmatch(r"e\d+", n) for n in names))}
+    return {verb for verb, (ours, marked) in rules.items()
+            if marked and all(ours(n) for n in names)}
 
 
 def written_here(path: Path, of: Collection[str] = tuple(OUTPUT_VERBS)) -> bool:
@@ -164,7 +182,8 @@ def written_here(path: Path, of: Collection[str] = tuple(OUTPUT_VERBS)) -> bool:
     (:func:`table_verbs`; a user's table of windows with a column of their own is none),
     ``embed``'s 2-D float matrix of as many rows as its index beside it (``*.index.csv``),
     or ``evaluate``'s report (JSON naming its task and model, or its markdown table of
-    models). A Parquet file needs pyarrow to be told (ImportError)."""
+    models, and its predictions). A Parquet file needs pyarrow to be told, which
+    :func:`check_output` asks for first."""
     if path.suffix in (".npy", ".json", ".md"):
         verb = "embed" if path.suffix == ".npy" else "evaluate"
         if verb not in of:
@@ -174,7 +193,7 @@ def written_here(path: Path, of: Collection[str] = tuple(OUTPUT_VERBS)) -> bool:
             with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
                 names = next(csv.reader(f), [])
         elif path.suffix == ".parquet":
-            import pyarrow.parquet as pq  # ImportError: said by the caller
+            import pyarrow.parquet as pq  # (check_output refused .parquet without it)
 
             names = pq.read_schema(path).names
         elif path.suffix == ".npy":
@@ -189,14 +208,14 @@ def written_here(path: Path, of: Collection[str] = tuple(OUTPUT_VERBS)) -> bool:
             import json
 
             report = json.loads(path.read_text(encoding="utf-8"))
-            return isinstance(report, dict) and "task" in report and "model" in report
+            return isinstance(report, dict) and {"task", "model", "predictions"} <= set(report)
         elif path.suffix == ".md":  # a report's table (tasks.report.markdown_table)
             with path.open(encoding="utf-8", errors="replace") as f:
                 return f.readline().startswith("| model |")
         else:
             return False
-    except (OSError, ValueError):  # unreadable, no NumPy file, no JSON: not ours
-        return False
+    except (OSError, ValueError, csv.Error):  # unreadable, no NumPy file, no JSON, a header
+        return False  # cell past csv's field limit: not ours
     return bool(table_verbs(names) & set(of))
 
 
@@ -369,12 +388,9 @@ def table_writer(rows: list[dict], columns: Iterable[str], out: Path,
     # a file name's bytes that are not UTF-8 become \xNN escapes: a valid table either way
     rows = [{k: utf8_bytes(v).decode() if isinstance(v, str) else v for k, v in r.items()}
             for r in rows]
-    if out.suffix == ".parquet":
+    if out.suffix == ".parquet":  # (pyarrow there: check_output asked)
         import pandas as pd
 
-        if importlib.util.find_spec("pyarrow") is None:
-            raise ValueError(f"cannot write {out}: Parquet needs pyarrow (pip install pyarrow); "
-                             "or write .csv")
         frame = pd.DataFrame(rows, columns=columns)
         if dtypes:
             frame = frame.astype({c: t for c, t in dtypes.items() if c in frame.columns})

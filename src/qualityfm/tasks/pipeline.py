@@ -558,13 +558,17 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     # and plots beside it take its stem: hidden with it)
     refuse_foreign_output(out, "evaluate")  # after the refusals that say more
     siblings = report_paths(out.parent, out.stem)[1:]  # the markdown table, the plots
-    if not any(p.is_file() and written_here(p) for p in (out, siblings[0])):  # beside no
-        # report of ours, they would replace, or (a plot it does not draw) remove, a user's
-        for path in siblings:
-            if path.is_file() and path.stat().st_size:
-                raise ValueError(f"evaluate output {out}: {path} exists beside it and is no "
-                                 f"part of an earlier report of {out.name}: give another "
-                                 "name, or move it away first")
+    ours = any(p.is_file() and written_here(p) for p in (out, siblings[0]))
+    for path in siblings:  # beside no report of ours they would replace, or (a plot it does
+        # not draw) remove, a user's files; a user's table beside one is refused too (it had
+        # been replaced once an earlier report's JSON was there), and a folder in their place
+        # before the work (it had failed at the write, after it)
+        user_table = path == siblings[0] and path.is_file() and not written_here(path)
+        if path.is_dir() or (path.is_file() and path.stat().st_size
+                             and (not ours or user_table)):
+            raise ValueError(f"evaluate output {out}: {path} exists beside it and is no "
+                             f"part of an earlier report of {out.name}: give another "
+                             "name, or move it away first")
     check_bp_rule(task, bp_rule)
     model = Path(model)
     est, rhythm, summary = _saved_model(task, model, device)
