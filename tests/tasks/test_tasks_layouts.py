@@ -370,7 +370,9 @@ def test_abp_evaluate_replaces_an_earlier_report_and_names_the_windows(tmp_path,
     mine = ["mine.png", "results_mine.png", "other_roc.png", "results"]
     for name in old + mine:
         (ev / name).write_text("earlier")
-    (ev / "results.json").write_text('{"task": "af", "model": "an earlier run"}')  # a report
+    (ev / "results.json").write_text('{"task": "af", "model": "an earlier run", '
+                                     '"predictions": {}}')  # a report
+    (ev / "results.md").write_text("| model | auroc |\n")  # and its table
     assert main(["evaluate", "--task", "abp", "--data", str(data), "--model", str(run),
                  "--out", str(ev / "results.json")]) == 0
     assert sorted(p.name for p in ev.iterdir()) == sorted(
