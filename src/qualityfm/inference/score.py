@@ -151,8 +151,8 @@ def refuse_foreign_output(out: Path, what: str, of: Collection[str] | None = Non
                          "give another name, or move the file away first")
 
 
-def _embed_column(name: str) -> bool:
-    return name in INDEX_COLUMNS or re.fullmatch(r"e\d+", name) is not None
+#: An embedding's value column in ``embed``'s Parquet table: e0, e1, ...
+_EMBEDDING_COLUMN = re.compile(r"e\d+")
 
 
 def table_verbs(names: Collection[str]) -> set[str]:
@@ -171,7 +171,8 @@ def table_verbs(names: Collection[str]) -> set[str]:
         "predict": (PREDICT_COLUMNS.__contains__,
                     any(n.startswith("p_") for n in names)
                     or {"file", "sbp", "dbp"} <= set(names)),
-        "embed": (_embed_column, any(n == "row" or re.fullmatch(r"e\d+", n) for n in names))}
+        "embed": (lambda n: n in INDEX_COLUMNS or bool(_EMBEDDING_COLUMN.fullmatch(n)),
+                  any(n == "row" or _EMBEDDING_COLUMN.fullmatch(n) for n in names))}
     return {verb for verb, (ours, marked) in rules.items()
             if marked and all(ours(n) for n in names)}
 

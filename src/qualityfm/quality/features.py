@@ -645,9 +645,10 @@ def signal_features(signals: dict[str, np.ndarray], fs: dict[str, float]) -> np.
     if no_rate or bad:
         raise ValueError(f"signal_features needs a rate for every channel and 1-D signals; "
                          f"no rate: {no_rate}, not 1-D: {bad}")
-    read = [*ecg_leads(signals)[:2], *(c for c in ("ppg", "abp") if c in signals)]
-    for c in read:  # (an empty one had failed in a reduction, a rate of 0 in a division,
-        # naming no channel; a negative one had given features)
+    leads = ecg_leads(signals)[:2]
+    # each channel read: an empty one had failed in a reduction, a rate of 0 in a division,
+    # naming no channel; a negative one had given features
+    for c in (*leads, *(c for c in ("ppg", "abp") if c in signals)):
         if np.size(signals[c]) == 0 or not (is_number(fs[c]) and fs[c] > 0):
             raise ValueError(f"{c}: signal_features needs a sample or more at a finite rate "
                              f"> 0; got {np.size(signals[c])} samples at {fs[c]!r} Hz")
@@ -658,7 +659,6 @@ def signal_features(signals: dict[str, np.ndarray], fs: dict[str, float]) -> np.
         except ValueError as err:
             raise ValueError(f"{channel}: {err}") from err
 
-    leads = ecg_leads(signals)[:2]
     ecg, peaks = [], []
     for k in range(2):
         e, p = (named(leads[k], ecg_features) if k < len(leads)
