@@ -135,7 +135,7 @@ ROW_MARGIN = 1e-4
 def _under_its_row(p: np.ndarray, thr: float) -> float:
     """``thr`` moved under the validation probability it equals, half way to the next lower
     one and at most :data:`ROW_MARGIN`: that row's decision had flipped on float noise of
-    another batch size, runtime or device (1e-7: a true alarm kept by PyTorch, suppressed by
+    another batch size, runtime or device (a true alarm kept by PyTorch, suppressed by
     ONNX); no validation row's decision changes."""
     if not (p == thr).any():
         return thr
