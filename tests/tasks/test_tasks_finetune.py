@@ -2035,3 +2035,34 @@ def test_a_one_channel_encoder_is_named_for_what_it_reads() -> None:
     with pytest.raises(ValueError, match=r"X holds 2 channels on axis 1; the model reads 1 as "
                                          r"\[rows, channels, samples\]"):
         ft.predict_proba(x)
+
+
+@pytest.mark.parametrize("init", ["none", "resnet"])
+def test_a_caller_default_dtype_of_float64_changes_nothing(tmp_path, init: str) -> None:
+    """Under a caller's torch.set_default_dtype(torch.float64) the networks had been built in
+    float64 and refused the float32 windows ("Input type ... and weight type ... should be the
+    same"): they are built in float32, give what a float32 default gives, and the caller's
+    default stays."""
+    x, y, g = synthetic(40)
+
+    def fitted() -> Finetuner:
+        backbone = "none" if init == "none" else ResNet1d(width=8)
+        return Finetuner("vt-alarm", init=backbone, config=TINY if init == "none" else None,
+                         epochs=1, batch_size=16, seed=0, use_features=False
+                         ).fit(x, y, groups=g)
+
+    torch.manual_seed(0)
+    ref = fitted().predict_proba(x)
+    saved = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        torch.manual_seed(0)
+        ft = fitted()
+        np.testing.assert_allclose(ft.predict_proba(x), ref, rtol=0, atol=1e-6)
+        assert torch.get_default_dtype() == torch.float64
+        ft.save(tmp_path / "m")
+        np.testing.assert_allclose(Finetuner.load(tmp_path / "m").predict_proba(x), ref,
+                                   rtol=0, atol=1e-6)
+        assert {p.dtype for p in QualityFM(TINY).parameters()} == {torch.float32}
+    finally:
+        torch.set_default_dtype(saved)

@@ -23,6 +23,7 @@ from qualityfm.model.network import (
 from qualityfm.model.precision import (
     PRECISIONS,
     check_precision,
+    float32_default,
     precision_autocast,
     resolve_device,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "WindowedAttention",
     "check_pool",
     "check_precision",
+    "float32_default",
     "resolve_device",
     "dense_attention",
     "flex_attention",

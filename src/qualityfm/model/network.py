@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model.config import QualityFMConfig
 from qualityfm.model.layers import DINOHead, SpectrumHead, Trunk
+from qualityfm.model.precision import float32_default
 from qualityfm.signal.nan import check_finite, present_mask, refuse_empty_rows
 from qualityfm.signal.normalize import warn_unscaled
 
@@ -198,6 +199,7 @@ def _contiguous(a: object) -> object:
 class QualityFM(nn.Module):
     """The whole network: ``encode``, ``embed`` and ``forward`` (tokens, spectra, projections)."""
 
+    @float32_default()
     def __init__(self, cfg: QualityFMConfig) -> None:
         super().__init__()
         cfg.validate()

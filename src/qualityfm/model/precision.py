@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -51,6 +52,19 @@ def check_precision(precision: str, device: torch.device | str | None = None) ->
     if (precision == "bf16" and device.type == "cuda"
             and not torch.cuda.is_bf16_supported()):
         raise ValueError(f"precision 'bf16' is not supported by {device}; use 'fp16' or 'fp32'")
+
+
+@contextlib.contextmanager
+def float32_default() -> Iterator[None]:
+    """Run with float32 as torch's default dtype, the caller's restored after: networks are
+    built, and their inputs made, in float32 even where a caller set float64 (their layers had
+    been built in float64 and refused the float32 windows). Usable as a decorator."""
+    saved = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(saved)
 
 
 def precision_autocast(precision: str,

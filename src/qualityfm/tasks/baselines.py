@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from qualityfm.io.atomic import atomic_write_all, read_json
 from qualityfm.io.folders import held_there, refuse_file_for_folder
 from qualityfm.model.layers import ResidualBlock, entry_conv
+from qualityfm.model.precision import float32_default
 from qualityfm.quality.features import feature_names
 from qualityfm.tasks.features import task_columns
 from qualityfm.tasks.finetune import TaskEstimator, _check_settings, balanced_class_weights
@@ -26,6 +27,7 @@ class ResNet1d(nn.Module):
     """Small 1-D ResNet: stem conv (stride 4) -> ``blocks`` residual stages (stride 2 each,
     widths doubling) -> global average pool. ``forward(x, mask) -> [B, dim]``."""
 
+    @float32_default()
     def __init__(self, in_channels: int = 2, width: int = 16, blocks: int = 4) -> None:
         super().__init__()
         self._config = {"in_channels": in_channels, "width": width, "blocks": blocks}

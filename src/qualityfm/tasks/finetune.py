@@ -46,7 +46,7 @@ from qualityfm.model.network import (
     pool_encoder,
     pooled_dim,
 )
-from qualityfm.model.precision import resolve_device
+from qualityfm.model.precision import float32_default, resolve_device
 from qualityfm.quality.features import FEATURES_VERSION, feature_names, window_features
 from qualityfm.signal import MODEL_FS
 from qualityfm.signal.nan import (
@@ -187,7 +187,7 @@ class TaskEstimator(ABC):
         present; None: a channel is present where it is not flat, so a missing modality filled
         with zeros is absent); ``groups`` keeps the internal validation split honest (default:
         every row its own group)."""
-        with self._unchanged_on_error():
+        with self._unchanged_on_error(), float32_default():
             X, y, mask, groups, features = self._fit_inputs(X, y, mask, groups, features)
             fit_idx, val_idx = group_split(y, groups, self.val_fraction, seed=self.seed)
             raw_val = self._fit_core(X, y, mask, features, fit_idx, val_idx)
@@ -828,6 +828,7 @@ def load_backbone(init: str | Path | nn.Module, config: object = None,
 class TaskNet(nn.Module):
     """Backbone -> pooled embedding (+ scaled, bounded classical features) -> linear head."""
 
+    @float32_default()
     def __init__(self, backbone: nn.Module, n_out: int, n_features: int = 0, dropout: float = 0.1):
         super().__init__()
         self.backbone = backbone
@@ -1387,6 +1388,7 @@ class Finetuner(TaskEstimator):
                          "inner_loss": scores}]
         return oof
 
+    @float32_default()
     def _raw(self, X, mask, features) -> np.ndarray:
         if self.net is None:
             raise ValueError("the model is not fitted; call fit first")
