@@ -636,6 +636,12 @@ def test_an_output_is_written_over_only_where_it_is_one(records: Path, tmp_path:
     emb = tmp_path / "emb.npy"
     embed_files([records], emb, tiny_model)
     embed_files([records], emb, tiny_model)  # its index beside it: its own
+    matrix = np.load(emb)
+    index = emb.with_suffix(".index.csv")
+    index.write_text(index.read_text().splitlines()[0] + "\n")  # an older run's, of no row:
+    embed_files([records], emb, tiny_model)  # (a SIGKILL between the renames) replaced too
+    np.testing.assert_array_equal(np.load(emb), matrix)
+    assert len(index.read_text().splitlines()) == len(matrix) + 1
     np.save(emb, np.arange(3))  # a user's array in its place, the index still beside it
     with pytest.raises(ValueError, match=r"emb\.npy exists and is no output"):
         embed_files([records], emb, tiny_model)
