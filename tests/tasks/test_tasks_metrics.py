@@ -277,6 +277,46 @@ def test_a_report_is_replaced_whole(tmp_path, monkeypatch) -> None:
     assert json.loads(files["json"].read_text())["auroc"] is None
 
 
+def test_a_stop_during_a_reports_renames_leaves_no_earlier_plot(tmp_path, monkeypatch) -> None:
+    """A SIGTERM held during the renames was raised before the earlier report's plots that the
+    new one does not draw were removed: an earlier ROC stayed beside a report without one.
+    The temporaries of a report killed mid-write go with the next report of that name."""
+    import importlib
+    import os
+    import signal
+
+    R = importlib.import_module("qualityfm.tasks.report")
+    A = importlib.import_module("qualityfm.io.atomic")
+    res = {"auroc": 0.5, "oof": {"y": Y.tolist(), "score": P.astype(float).tolist(),
+                                 "pred": P.tolist()}}
+    files = R.report(res, tmp_path, "ev", task="vt-alarm")
+    left = tmp_path / ".ev_roc.png.k3x9q2zz.tmp"  # of a report killed mid-write
+    left.write_bytes(b"half")
+    real = os.replace
+
+    def replace(src, dst):  # SIGTERM right after the first rename into the report's folder
+        real(src, dst)
+        if Path(dst).parent == tmp_path:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    class Stopped(Exception):
+        pass
+
+    def stopped(*_: object) -> None:
+        raise Stopped
+
+    before = signal.signal(signal.SIGTERM, stopped)
+    try:
+        monkeypatch.setattr(A.os, "replace", replace)
+        one_class = {"auroc": None, "oof": {"y": [0] * 4, "score": [0.1] * 4, "pred": [0] * 4}}
+        with pytest.raises(Stopped):
+            R.report(one_class, tmp_path, "ev", task="vt-alarm")
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert json.loads(files["json"].read_text())["auroc"] is None
+    assert not files["roc"].exists() and files["confusion"].exists() and not left.exists()
+
+
 def test_metric_edge_cases_have_a_stated_answer() -> None:
     """An error of exactly 5/10/15 mmHg is inside its BHS band however the subtraction
     rounds; macro F1 averages the classes that occur; a threshold needs finite

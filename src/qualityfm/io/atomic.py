@@ -15,7 +15,7 @@ import re
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -93,14 +93,16 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path
     return atomic_write_all({Path(path): write})[0]
 
 
-def atomic_write_all(writes: Mapping[Path, Callable[[IO[bytes]], object]]) -> list[Path]:
+def atomic_write_all(writes: Mapping[Path, Callable[[IO[bytes]], object]],
+                     remove: Iterable[Path] = ()) -> list[Path]:
     """Write several files that belong together (a matrix and its index): every temporary is
     written before the first is moved onto its target, so a failed write leaves all the old
     files. Ctrl-C and SIGTERM wait until the renames are done (a stop between two had left a
-    new matrix beside the old index), where :func:`_signals_held` can hold them (the main
-    thread; not a handler set outside Python); only SIGKILL or a power cut in that moment, or
-    a rename that fails (a target that becomes a folder while they are written), can split
-    them; a target that is a folder already is refused before any is written."""
+    new matrix beside the old index), and the files of ``remove`` are gone (an earlier
+    report's plot that the new one does not draw), where :func:`_signals_held` can hold them
+    (the main thread; not a handler set outside Python); only SIGKILL or a power cut in that
+    moment, or a rename that fails (a target that becomes a folder while they are written),
+    can split them; a target that is a folder already is refused before any is written."""
     for path in writes:  # evaluate's plot named like a folder had left its report half made
         if Path(path).is_dir() and not Path(path).is_symlink():
             raise IsADirectoryError(errno.EISDIR, f"cannot write {path}: it is a folder")
@@ -115,6 +117,8 @@ def atomic_write_all(writes: Mapping[Path, Callable[[IO[bytes]], object]]) -> li
                     os.replace(tmp, path)
                 except OSError as err:
                     raise _named(err, path) from err
+            for path in remove:
+                Path(path).unlink(missing_ok=True)
             for folder in dict.fromkeys(path.parent for _, path in done):
                 _sync_folder(folder)
     except BaseException:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from qualityfm.io import atomic_write_all, atomic_write_bytes, json_text, utf8_bytes
+from qualityfm.io.atomic import remove_file_temporaries
 
 
 def _fmt(v: object, ci: object = None) -> str:
@@ -215,8 +216,11 @@ def report(results: dict, out: str | Path, name: str = "results",
     replaced together once drawn, then remove the files an earlier report of ``name`` wrote
     there that this one does not (a plot it does not draw); the table row and the plots are
     named ``label`` (default: ``name``), the plots also by the task (``task``, else
-    ``results["task"]``) and its classes."""
+    ``results["task"]``) and its classes. The temporaries of a report of ``name`` killed
+    mid-write there go first."""
     out = Path(out)
+    for path in report_paths(out, name):
+        remove_file_temporaries(path)
     with tempfile.TemporaryDirectory() as drawn:  # the plots drawn first, away from out
         files = _draw(results, Path(drawn), name, label or name, task)
         texts = {out / f"{name}.json": json_text(results),
@@ -224,9 +228,9 @@ def report(results: dict, out: str | Path, name: str = "results",
         writes = {**{path: (lambda f, t=t: f.write(utf8_bytes(t))) for path, t in texts.items()},
                   **{out / p.name: (lambda f, p=p: f.write(p.read_bytes()))
                      for p in files.values()}}
-        atomic_write_all(writes)
-    for path in set(report_paths(out, name)) - set(writes):
-        path.unlink(missing_ok=True)
+        # the earlier plots removed with the renames (after a stop held during them, an
+        # earlier ROC had stayed beside a report without one)
+        atomic_write_all(writes, remove=set(report_paths(out, name)) - set(writes))
     return {"json": out / f"{name}.json", "md": out / f"{name}.md",
             **{key: out / p.name for key, p in files.items()}}
 
