@@ -590,6 +590,40 @@ def test_the_seconds_after_each_records_last_window_are_counted(tmp_path) -> Non
                  fs=125.0)
     summary = score_files([tmp_path], tmp_path.parent / "s.csv")
     assert summary["n_windows"] == 3 and summary["unscored_s"] == pytest.approx(15.0)
+    # counted on the channels windowed: a longer lead read only to choose the ECG, or a PPG
+    # left out as a trend, had counted whole (210 s and 910 s for tails of 10 s)
+    other = tmp_path.parent / "other"
+    other.mkdir()
+    rec = synthesize(300.0, fs=250.0, seed=0)
+    np.savez(other / "leads.npz", aVF=rec.signals["ecg_ii"][:25000], V=rec.signals["ecg_ii"],
+             PLETH=rec.signals["ppg"][:25000], fs=250.0)
+    np.savez(other / "trend.npz", II=rec.signals["ecg_ii"][:25000], fs_II=250.0,
+             PLETH=np.full(100, 97.0), fs_PLETH=1.0)
+    for name in ("leads", "trend"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the PPG at 1 Hz, left out
+            summary = score_files([other / f"{name}.npz"], tmp_path.parent / f"{name}.csv")
+        assert summary["n_windows"] == 3 and summary["unscored_s"] == pytest.approx(10.0)
+
+
+def test_a_window_of_no_usable_channel_scores_the_lead_scored_elsewhere(tmp_path) -> None:
+    """With an ECG model channel other than ecg_ii, a recorded lead off in a window of no
+    usable channel had read as absent (NaN), where beside a usable PPG it scores 0."""
+    from qualityfm.inference import score_files
+    from qualityfm.signal import WindowConfig
+    from qualityfm.signal.synthetic import synthesize
+
+    rec = synthesize(90.0, fs=250.0, seed=1, channels=("ecg_ii", "ppg"))
+    ecg, ppg = rec.signals["ecg_ii"].copy(), rec.signals["ppg"].copy()
+    ecg[: 30 * 250] = np.nan  # 0-30 s: ECG off, PPG clean; 30-60 s: both off
+    ecg[30 * 250: 60 * 250] = np.nan
+    ppg[30 * 250: 60 * 250] = ppg[30 * 250]
+    np.savez(tmp_path / "r.npz", fs=250.0, II=ecg, PLETH=ppg)
+    out = tmp_path.parent / "ecg.csv"
+    score_files([tmp_path / "r.npz"], out, window=WindowConfig(channels=("ppg", "ecg")))
+    rows = list(csv.DictReader(out.open()))
+    assert [float(r["ecg_sqi"]) for r in rows[:2]] == [0.0, 0.0]
+    assert float(rows[1]["ppg_sqi"]) == 0.0 and rows[1]["level_name"] == "bad"
 
 
 def test_scoring_a_folder_shows_its_records_read_on_a_terminal(records: Path, tmp_path: Path,

@@ -20,6 +20,7 @@ from qualityfm.inference.windows import (
 )
 from qualityfm.io import MODEL_CHANNELS, atomic_write, utf8_bytes
 from qualityfm.io.atomic import remove_file_temporaries
+from qualityfm.io.channels import ecg_leads
 from qualityfm.io.folders import check_writable_folder, folder_kind
 from qualityfm.quality import LEVEL_NAMES, RRRules
 from qualityfm.signal import WindowConfig
@@ -312,8 +313,9 @@ def score_rows(item: FileWindows, model: QualityFM | None, batch_size: int,
     # (with a model) -1 when a recorded channel is off, as beside a usable one.
     off = (item.rejected_off if item.rejected_off is not None
            else np.zeros((len(item.rejected), item.mask.shape[1]), bool))
+    ecg = next(iter(ecg_leads(item.channels)), None)  # the lead score_windows scores
     index = {m: item.channels.index(c) if c in item.channels else None
-             for m, c in (("ecg", "ecg_ii"), ("ppg", "ppg"))}
+             for m, c in (("ecg", ecg), ("ppg", "ppg"))}
     rows += [
         {
             "file": str(item.path), "record": item.record_id, "start_s": start,

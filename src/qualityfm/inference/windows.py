@@ -180,11 +180,13 @@ def _file_windows(path: str | Path, cfg: WindowConfig, skipped: list[dict[str, s
 def unscored_tail(record: Record, win: Windows, cfg: WindowConfig) -> float:
     """Seconds of ``record`` after the end of its last window (kept or rejected): a part
     shorter than a window, which no row scores (the span before a monitor's alarm at a
-    record's end may lie there)."""
+    record's end may lie there), measured on the channels windowed (a longer lead read only
+    to choose the ECG, or a PPG left out as a trend, had counted whole)."""
     starts = [*win.start.tolist(), *(t for t, _ in win.rejected)]
     if not starts or not record.signals:
         return 0.0
-    duration = max(len(x) / record.fs[c] for c, x in record.signals.items())
+    windowed = [c for c in win.sources.values() if c in record.signals] or list(record.signals)
+    duration = max(len(record.signals[c]) / record.fs[c] for c in windowed)
     return max(0.0, round(duration - (max(starts) + cfg.seconds), 6))
 
 
