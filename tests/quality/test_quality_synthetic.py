@@ -143,6 +143,10 @@ def test_rr_fewer_than_min_beats_is_zero() -> None:
     # 30 s at 38 bpm: under 20 QRS, so 0 even for a clean ECG.
     ecg, _, true = _clean(38.0)
     assert len(true) < 20 and ecg_quality(ecg, FS) == 0.0
+    for name, bad in (("min_beats_seconds", 0), ("max_drr", -0.5), ("max_dhr", float("nan")),
+                      ("min_beats", "20")):  # a min_beats_seconds of 0 had divided by zero
+        with pytest.raises(ValueError, match=rf"RRRules {name} must be a positive number"):
+            RRRules(**{name: bad})
 
 
 def test_rr_min_beats_scale_with_the_window() -> None:

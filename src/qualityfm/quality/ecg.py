@@ -41,6 +41,11 @@ class RRRules:
         if not 0 < self.hr_min < self.hr_max:
             raise ValueError(f"RRRules needs 0 < hr_min < hr_max (bpm), got hr_min "
                              f"{self.hr_min} and hr_max {self.hr_max}")
+        for name in ("max_drr", "max_dhr", "min_beats", "min_beats_seconds"):
+            value = getattr(self, name)  # (a min_beats_seconds of 0 had divided by zero)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 0 < value < math.inf:
+                raise ValueError(f"RRRules {name} must be a positive number, got {value!r}")
 
     def beats_needed(self, seconds: float | None = None) -> int:
         """The fewest QRS a window of ``seconds`` must hold (``min_beats`` when None): the
