@@ -70,6 +70,13 @@ def test_plain_csv_with_fs_and_channel_names(tmp_path: Path) -> None:
                        start=1.0).signals["abp"].tolist() == cols[2, 5:].tolist()
     with pytest.raises(RecordError, match="raw.csv.*channel_names"):
         read_record(path, fs=5.0)
+    # a column's faults name its channel (they had named the first row's sample, '0.7')
+    (tmp_path / "nh.csv").write_text("0.1,0.7\n" + "".join(f"0.{i},LEADOFF\n" for i in range(7)))
+    with pytest.raises(RecordError, match=r"nh\.csv: column 'II' is mostly not numbers"):
+        read_record(tmp_path / "nh.csv", fs=100.0, channel_names=["PLETH", "II"])
+    (tmp_path / "inf.csv").write_text("0.1,3e39\n0.2,0.1\n")
+    with pytest.warns(RuntimeWarning, match=r"column 'II': 1 values are inf"):
+        read_record(tmp_path / "inf.csv", fs=100.0, channel_names=["PLETH", "II"])
 
 
 @pytest.mark.parametrize("gap", [False, True])

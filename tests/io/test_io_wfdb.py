@@ -224,6 +224,16 @@ def test_a_fixed_layout_whose_first_segment_holds_fewer_signals_is_refused(
         read_record(master)
     master.write_text("vl/2 1 125 2500\nvl_0001 1250\nvl_0002 1250\n")  # II alone: read
     assert read_record(master).channels == ["ecg_ii"]
+    # a later segment holding a channel the first lacks: its ABP had been dropped, the
+    # first's PLETH NaN there, without a word
+    _segment(tmp_path, "va_0001", 0, 1250, ["II", "PLETH"])
+    _segment(tmp_path, "va_0002", 1250, 1250, ["II", "ABP"])
+    (tmp_path / "va.hea").write_text("va/2 2 125 2500\nva_0001 1250\nva_0002 1250\n")
+    with pytest.warns(RuntimeWarning, match=r"va\.hea: 'ABP' of segment va_0002 not read: its "
+                                            r"first segment, the layout of the record, lacks "
+                                            r"it \(II, PLETH; "):
+        rec = read_record(tmp_path / "va.hea")
+    assert rec.channels == ["ecg_ii", "ppg"] and np.isnan(rec.signals["ppg"][1250:]).all()
 
 
 def test_an_unreadable_segment_is_a_gap(tmp_path: Path) -> None:
@@ -715,6 +725,13 @@ def test_segments_of_one_channel_in_two_units_are_refused(tmp_path) -> None:
         read_record(tmp_path / "u.hea")
     (tmp_path / "c.hea").write_text("c/2 1 100 200\ns1 100\ns4 100\n")
     assert len(read_record(tmp_path / "c.hea").signals["abp"]) == 200
+    # a first segment stating none takes the unit a later one states, whatever the span (it
+    # had been 'NU' read whole, read as mmHg by the abp task, and kPa read from s2 on)
+    (tmp_path / "k.hea").write_text("k/2 1 100 200\ns0 100\ns2 100\n")
+    with pytest.warns(RuntimeWarning, match=r"k\.hea: 'ABP' states no units in segment s0; "
+                                            r"read in 'kPa' as segment s2 states them"):
+        assert read_record(tmp_path / "k.hea").units == {"abp": "kPa"}
+    assert read_record(tmp_path / "k.hea", start=1.5).units == {"abp": "kPa"}
 
 
 @pytest.mark.parametrize("rate", ["nan", "inf", "1e-6"])  # wfdb had failed on 1e-6
@@ -725,6 +742,27 @@ def test_a_header_rate_that_is_no_number_is_named(tmp_path, rate: str) -> None:
         with pytest.raises(RecordError, match=r"r\.hea: corrupt WFDB header: it gives no "
                                               r"sampling rate \('"):
             read_record(tmp_path / "r.hea", **span)
+
+
+@pytest.mark.parametrize(("line", "fault"), [
+    ("r 1 250 100 12:00:00 2000-01-01", r"base date '2000-01-01' is no date, DD/MM/YYYY"),
+    ("r 1 250 100 25:00:00", r"base time '25:00:00' is no time, HH:MM:SS"),
+    ("r 1 250 100 12:00:00 31/02/2000", r"base date '31/02/2000' is no date"),
+    ("r 1 250/abc 100", r"counter frequency 'abc' is no number"),
+    ("r 1 250/1000(x) 100", r"base counter value 'x' is no number")])
+def test_a_record_lines_time_date_or_counter_fault_is_named(tmp_path, line: str,
+                                                            fault: str) -> None:
+    """wfdb's failure on such a field had been said as "truncated or corrupt signal file",
+    pointing at an intact .dat, while the label pass read the header without a word."""
+    np.zeros((100, 1), "<i2").tofile(tmp_path / "z.dat")
+    (tmp_path / "r.hea").write_text(f"{line}\nz.dat 16 200/mV 16 0 0 0 0 II\n")
+    for channels in (None, []):
+        with pytest.raises(RecordError, match=r"r\.hea: corrupt WFDB header \(record line "
+                                              rf"'{re.escape(line)}': {fault}"):
+            read_record(tmp_path / "r.hea", channels=channels)
+    (tmp_path / "r.hea").write_text("r 1 250/1000(2) 100 8:5:3.25 1/02/2000\n"
+                                    "z.dat 16 200/mV 16 0 0 0 0 II\n")  # all good
+    assert len(read_record(tmp_path / "r.hea").signals["ecg_ii"]) == 100
 
 
 def _mat_record(folder: Path, name: str, samples: np.ndarray, fmt: str = "16+24",

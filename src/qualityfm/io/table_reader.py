@@ -734,10 +734,13 @@ def read_csv(
     signals = {}
     for i in picked:
         col = table[data_cols[i]]
+        # a column named as its header cell names it, else by channel_names (the first row's
+        # sample had named it)
+        column = cells[data_cols[i]] if has_header else labels[i]
         values = (col.to_numpy(np.float32) if col.dtype == np.float32
-                  else _signal_values(col, path, cells[data_cols[i]], numbered + i0 + 1, decimal,
+                  else _signal_values(col, path, column, numbered + i0 + 1, decimal,
                                       sep != "," and not marked))
-        _warn_inf(values, path, cells[data_cols[i]], numbered + i0 + 1)
+        _warn_inf(values, path, column, numbered + i0 + 1)
         if grid is not None:  # the gaps' samples are missing: NaN, as a blank cell is
             filled = np.full(int(grid[-1]) + 1, np.nan, dtype=values.dtype)
             filled[grid] = values

@@ -4,6 +4,7 @@ multi-frequency) and the labels of the PhysioNet/CinC Challenges 2015 and 2017."
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import math
 import re
@@ -108,6 +109,30 @@ class Header:
         return self.seg_lens[1:] if variable else self.seg_lens
 
 
+def _record_line_fault(head: list[str]) -> str | None:
+    """What wfdb cannot read in a record line's counter frequency, base time or base date
+    (``250/1000(0) 75000 12:00:00.5 01/02/2000``), else None."""
+    counter = re.fullmatch(r"[^/(]+(?:/([^(]*))?(?:\((.*)\))?", head[2]) if len(head) > 2 else None
+    number = r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?"
+    if counter and counter.group(1) is not None and not re.fullmatch(number, counter.group(1)):
+        return f"counter frequency {counter.group(1)!r} is no number"
+    if counter and counter.group(2) is not None and not re.fullmatch(number, counter.group(2)):
+        return f"base counter value {counter.group(2)!r} is no number"
+    formats = {0: "%S", 1: "%M:%S", 2: "%H:%M:%S"}
+    for k, (what, form) in enumerate((("base time", None), ("base date", "%d/%m/%Y"))):
+        if len(head) <= 4 + k:
+            break
+        text = head[4 + k]
+        if form is None:
+            form = formats.get(text.count(":"), "") + (".%f" if "." in text else "")
+        try:
+            datetime.datetime.strptime(text, form)
+        except ValueError:
+            return (f"{what} {text!r} is no time, HH:MM:SS" if what == "base time"
+                    else f"{what} {text!r} is no date, DD/MM/YYYY")
+    return None
+
+
 def parse_header(path: Path) -> Header:
     """Parse a ``.hea`` file; a malformed record line or gain field raises ``RecordError``."""
     try:
@@ -137,6 +162,9 @@ def parse_header(path: Path) -> Header:
     if n_sig < 0 or (n_frames is not None and n_frames < 0):
         raise RecordError(f"{path}: corrupt WFDB header (record line {body[0]!r}: a negative "
                           "count)")
+    fault = _record_line_fault(head)
+    if fault:  # (wfdb's failure on it had been said as a corrupt signal file)
+        raise RecordError(f"{path}: corrupt WFDB header (record line {body[0]!r}: {fault})")
     if "/" in head[0]:  # multi-segment: "name/nseg nsig fs len", then "segment length" lines
         try:
             seg_lens = [(ln.split()[0], int(ln.split()[1])) for ln in body[1:]]
@@ -742,7 +770,9 @@ def _read_segments(
     are missing, truncated or corrupt, or whose rate or sample count disagrees with the
     record's header, is read as a gap, with one warning a record naming them (a record of
     hundreds of segments is not lost to one); the record is refused when no segment of the
-    span can be read, and where segments disagree on a channel's units or samples per frame."""
+    span can be read, and where segments disagree on a channel's units or samples per frame;
+    segments that state no units take those the others state, with a warning, as a fixed
+    layout's segment holding a channel its first segment lacks (not read) is warned about."""
     names = [layout.sig_name[i] for i in picked]
     spf = [int(layout.samps_per_frame[i]) for i in picked]
     units = [layout.units[i] or "" for i in picked]
@@ -750,7 +780,10 @@ def _read_segments(
     seen = [False] * len(picked)
     unstated = [False] * len(picked)
     stated: list[tuple[str, str] | None] = [None] * len(picked)  # (unit, segment) stated first
+    silent: list[list[str]] = [[] for _ in picked]  # segments that state no unit
     lost: list[str] = []
+    unread: list[str] = []  # a fixed layout's segments holding a channel the first lacks
+    fixed = len(header.data_segments) == len(header.seg_lens)
     n_read = gap = 0
     offset = 0
     for name, length in header.data_segments:
@@ -767,6 +800,10 @@ def _read_segments(
             gap += b - a
             continue
         n_read += 1
+        if fixed:
+            held = set(_nth(layout.sig_name, range(len(layout.sig_name)), seg.sig_names))
+            unread += [f"{n!r} of segment {name}" for j, n in enumerate(seg.sig_names)
+                       if j not in held and seg.files[j] != "~"]
         for m, (k, j) in enumerate(wanted):
             if int(rec.samps_per_frame[m]) != spf[k]:
                 raise RecordError(f"{path}: segment {name} has {rec.samps_per_frame[m]} "
@@ -784,8 +821,26 @@ def _read_segments(
                         f"{path}: segment {name} gives {names[k]!r} in {unit!r}, segment "
                         f"{stated[k][1]} in {stated[k][0]!r}: one channel's values would "
                         "mix two units")
+            if j in seg.unstated:
+                silent[k].append(name)
             if j in seg.uncalibrated:  # in any segment: not physical
                 units[k] = UNCALIBRATED
+    for k, said in enumerate(stated):
+        # a unit one segment states holds for the segments that state none (the first
+        # segment's silence had labelled a later segment's cmH2O values 'NU', read as mmHg,
+        # where a span from that segment read them in cmH2O)
+        if said is not None and silent[k] and units[k] != UNCALIBRATED:
+            units[k], unstated[k] = said[0], False
+            warn_at_caller(f"{path}: {names[k]!r} states no units in segment "
+                           f"{', '.join(silent[k][:3])}{' ...' if len(silent[k]) > 3 else ''}; "
+                           f"read in {said[0]!r} as segment {said[1]} states them",
+                           RuntimeWarning)
+    if unread:  # (dropped without a word, the layout's channel NaN there)
+        warn_at_caller(f"{path}: {', '.join(unread[:3])}{' ...' if len(unread) > 3 else ''} "
+                       f"not read: its first segment, the layout of the record, lacks "
+                       f"{'it' if len(unread) == 1 else 'them'} ({', '.join(layout.sig_name)}; "
+                       "a record whose segments hold other signals names them all in a "
+                       "layout segment, a first segment of length 0)", RuntimeWarning)
     more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
     if lost and not n_read:
         raise RecordError(f"{path}: no segment of the span can be read: {lost[0]}{more}")
