@@ -39,6 +39,9 @@ def test_numbered_ecg_leads_arterial_lines_and_modified_leads() -> None:
     assert canonical_channel("EKG II") == "ecg_ii" and canonical_channel("EKG V5") == "ecg_v5"
     for label in ("ART1", "ART 1", "ART", "ABP2", "IBP1", "IBP2", "FAP", "UAP", "SNUADC/FEM"):
         assert canonical_channel(label) == "abp", label  # IBP2, FAP, FEM: had kept their own
+    # a wave named so, as Pleth wave and ART wave are (ECG Wave had been ecg_wave, no ECG)
+    assert [canonical_channel(c) for c in ("ECG Wave", "II wave", "ECG II Wave", "Resp Wave")
+            ] == ["ecg", "ecg_ii", "ecg_ii", "resp"]
 
 
 def test_described_labels_name_their_signal_and_lead() -> None:

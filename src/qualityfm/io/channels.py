@@ -112,6 +112,8 @@ def _label_channel(name: str) -> str:
     key = _key(name)
     if key in _ALIASES:
         return _ALIASES[key]
+    if key.endswith("wave") and key[:-4] in _ALIASES:  # ECG Wave, II wave as Pleth wave (an
+        return _ALIASES[key[:-4]]  # ECG so named had been no ECG at all)
     if key.startswith(("ecg", "ekg")) and key[3:] in _ALIASES:  # ECG II, EKG II, ECG RESP
         return _ALIASES[key[3:]]
     for prefix in ("ecglead", "ekglead", "lead"):  # Lead aVR, ECG lead V5: leads only
