@@ -351,6 +351,17 @@ def test_a_part_folder_holding_another_part_is_refused(synth_dir, tmp_path, smal
     with pytest.raises(ValueError, match=r"part-1-of-2: holds part 0/2 of a store, not the part "
                                          r"its name says"):
         Store(split)
+    # a whole store made in a part's folder: its windows had been read twice beside part 1,
+    # and part 1's prepare had taken it for its sibling
+    whole = tmp_path / "whole"
+    prepare(synth_dir, whole / "part-0-of-2", window=small_window, progress=False)
+    with pytest.raises(ValueError, match=r"part-0-of-2: made with no --shard \(a whole store in "
+                                         r"a part's folder\)"):
+        prepare(synth_dir, whole, shard=(1, 2), window=small_window, progress=False)
+    shutil.copytree(split / "part-0-of-2", whole / "part-1-of-2")
+    with pytest.raises(ValueError, match=r"part-0-of-2: holds a whole store \(prepared without "
+                                         r"--shard\), not the part its name says"):
+        Store(whole)
 
 
 def test_a_resume_refuses_other_inputs_and_changed_records(synth_dir, small_window, tmp_path,

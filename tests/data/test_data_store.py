@@ -328,6 +328,36 @@ def test_a_shard_file_of_another_row_count_is_named(synth_dir, small_window, tmp
         store_info(out)
     assert store_info(good)["n_windows"] == Store(good).n_windows
     assert len(PairDataset(good, shuffle=False)) == Store(good).n_pairs
+    # a file of as many rows but another shard's index, or another store's samples: info had
+    # passed them, and int16 samples had read as float16 windows' values up to 32767
+    out = tmp_path / "ids"
+    shutil.copytree(good, out)
+    shutil.copy(out / shard_name(2, "index"), out / shard_name(1, "index"))
+    with pytest.raises(ValueError, match=rf"{shard_name(1, 'index')}: holds windows 16\.\.23, "
+                                         r"shard 1 of this part windows 8\.\.15"):
+        store_info(out)
+    with pytest.raises(ValueError, match=r"holds windows 16\.\.23"):
+        _ = Store(out).levels
+    half = tmp_path / "half"
+    prepare(synth_dir, half, window=small_window, shard_size=8, progress=False)  # float16
+    shutil.copy(good / shard_name(1, "x"), half / shard_name(1, "x"))
+    with pytest.raises(ValueError, match=rf"{shard_name(1, 'x')}: samples of int16, the store's "
+                                         r"are float16"):
+        store_info(half)
+    with pytest.raises(ValueError, match=r"samples of int16"):
+        Store(half).windows([9])
+
+
+def test_window_ids_are_global_however_they_are_read(synth_dir, small_window, tmp_path):
+    """Store.field("window_id") had given each part's own ids until the index was loaded."""
+    split = tmp_path / "split"
+    for k in (0, 1):
+        prepare(synth_dir, split, shard=(k, 2), window=small_window, shard_size=8,
+                progress=False)
+    store = Store(split)
+    assert len(store.parts) == 2 and store.parts[1].offset > 0
+    np.testing.assert_array_equal(store.field("window_id"), np.arange(store.n_windows))
+    np.testing.assert_array_equal(store.index["window_id"], store.field("window_id"))
 
 
 def test_parts_scored_by_other_rules_are_not_read_as_one(synth_dir, small_window, tmp_path,

@@ -553,7 +553,7 @@ def _check_siblings(out: Path, shard: tuple[int, int] | None, run: dict[str, Any
         kept = read_store_json(own)
         rules_here = kept.get("scoring_version") if kept.get("n_windows", 1) else None
     unlike = []
-    for _, other_n, folder in others:
+    for other_k, other_n, folder in others:
         if other_n != n:
             raise ValueError(f"{folder}: a part of {other_n}, while --shard {k}/{n} writes parts "
                              f"of {n}; use --shard K/{other_n}, or another folder (or remove "
@@ -564,7 +564,10 @@ def _check_siblings(out: Path, shard: tuple[int, int] | None, run: dict[str, Any
             rules = theirs.get("scoring_version")
             if theirs.get("n_windows", 1) == 0 or rules_here is None:  # no score to differ
                 rules = rules_here
-            diff = (f"the quality rules of version {rules} (this part's: {rules_here})"
+            held = theirs.get("part", [other_k, other_n])  # (stores before "part": theirs)
+            diff = ("no --shard (a whole store in a part's folder)" if held is None
+                    else f"--shard {held[0]}/{held[1]}" if list(held) != [other_k, other_n]
+                    else f"the quality rules of version {rules} (this part's: {rules_here})"
                     if rules != rules_here  # Store refuses them
                     else _other_run(theirs, run, ignore=PART_SETTINGS))
             if diff is not None and overwrite:

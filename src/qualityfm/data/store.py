@@ -366,6 +366,16 @@ class StorePart:
             raise ValueError(f"{path}: holds {len(a) if a.ndim else 0} windows, shard {s} of "
                              f"this part holds {self.rows(s)} (meta.json): a damaged or foreign "
                              "shard; prepare the store again (--overwrite)")
+        if kind == "index":  # its window ids (another shard's index of as many rows had
+            # given each window another record's level and mask)
+            first = s * self.shard_size
+            ids = a["window_id"] if a.dtype.names and "window_id" in a.dtype.names else None
+            if ids is None or not np.array_equal(ids, np.arange(first, first + len(a))):
+                got = "no window ids" if ids is None else (
+                    f"windows {int(ids[0])}..{int(ids[-1])}" if len(ids) else "no window")
+                raise ValueError(f"{path}: holds {got}, shard {s} of this part windows "
+                                 f"{first}..{first + len(a) - 1}: a damaged or foreign shard; "
+                                 "prepare the store again (--overwrite)")
         return a
 
 
@@ -386,12 +396,16 @@ class Store:
         for folder in folders:
             part = StorePart(folder, offset)
             named = _PART.match(folder.name) if folder != self.path else None
-            held = part.meta.get("part")  # [k, n] of the prepare run that wrote it
-            if named and held is not None and list(held) != [int(named.group(1)),
-                                                             int(named.group(2))]:
-                raise ValueError(f"{folder}: holds part {held[0]}/{held[1]} of a store, not the "
-                                 f"part its name says; copy each part-K-of-N folder as it was "
-                                 "written")
+            # [k, n] of the prepare run that wrote it (None: a whole store; absent: a store
+            # from before parts were recorded)
+            held = part.meta.get("part", "unrecorded")
+            if named and held != "unrecorded" and (held is None or list(held) != [
+                    int(named.group(1)), int(named.group(2))]):
+                what = ("a whole store (prepared without --shard)" if held is None
+                        else f"part {held[0]}/{held[1]} of a store")
+                raise ValueError(f"{folder}: holds {what}, not the part its name says (its "
+                                 "windows had been read twice beside the parts); copy each "
+                                 "part-K-of-N folder as it was written")
             offset += part.n_windows
             self.parts.append(part)
         self.meta = self.parts[0].meta
@@ -501,10 +515,11 @@ class Store:
         index is not loaded)."""
         if self._index is not None:
             return np.ascontiguousarray(self._index[name])
-        cols = [
-            np.array(part.shard_file(s, "index", mmap=True)[name])
-            for part in self.parts for s in range(part.n_shards)
-        ]
+        cols = [np.array(part.shard_file(s, "index", mmap=True)[name])
+                for part in self.parts for s in range(part.n_shards)]
+        if name == "window_id":  # global, as in index (they had been each part's own here)
+            starts = [part.offset for part in self.parts for _ in range(part.n_shards)]
+            cols = [c + start for c, start in zip(cols, starts, strict=True)]
         if cols:
             return np.concatenate(cols)
         return np.zeros((0, *index_dtype(len(self.channels))[name].shape),
@@ -549,6 +564,11 @@ class Store:
                 raise ValueError(f"{part.folder / shard_name(s, 'x')}: windows of shape "
                                  f"{x.shape[1:]}, the store's are "
                                  f"{(len(self.channels), self.n_samples)}: a damaged or foreign "
+                                 "shard")
+            if x.dtype != np.dtype(self.meta["dtype"]):  # (int16 samples of another store had
+                # been read as float16 windows' values, up to 32767)
+                raise ValueError(f"{part.folder / shard_name(s, 'x')}: samples of {x.dtype}, "
+                                 f"the store's are {self.meta['dtype']}: a damaged or foreign "
                                  "shard")
             scale_path = part.folder / shard_name(s, "scale")
             scale = part.shard_file(s, "scale") if self.meta["dtype"] == "int16" else None
@@ -607,14 +627,15 @@ class Store:
 def store_info(path: str | os.PathLike) -> dict[str, Any]:
     """Summary of a store: counts, windows per quality level, skipped records (and the files
     its input folders held that are no record), parts; a window file shorter than its header
-    says, a shard file of another row count than ``meta.json``'s or a ``pairs.npy`` that is
-    not the part's is a ValueError naming it, as pre-training would find it."""
+    says, a shard file of another row count than ``meta.json``'s, windows of another shape
+    or dtype, an index of other window ids or a ``pairs.npy`` that is not the part's is a
+    ValueError naming it, as pre-training would find it."""
     store = Store(path)
-    kinds = ("x", "scale", "index") if store.meta["dtype"] == "int16" else ("x", "index")
-    for part in store.parts:  # each shard file's header against its size and rows: no data
+    for p, part in enumerate(store.parts):  # each shard file's header against its size,
+        # rows, shape and dtype, each index's window ids: no samples read
+        store.check_shards(p)
         for s in range(part.n_shards):
-            for kind in kinds:
-                part.shard_file(s, kind, mmap=True)
+            part.shard_file(s, "index", mmap=True)
         _checked_pairs(part)
     names = store.meta.get("level_names") or [str(i) for i in range(5)]
     counts = np.bincount(store.levels.astype(np.int64), minlength=len(names))
