@@ -377,6 +377,11 @@ def test_beat_shape_reads_the_pr_interval_and_waves_of_sinus_and_counts_ectopy()
     x, peaks = _beats(rr, noise=0.01)
     ect = beat_shape_features(x, peaks, FS)
     assert ect[names["ect_rate"]] == pytest.approx(1 / 6, abs=0.02)
+    for fs in (51.2, 59.5, 63.8, 71.9):  # the last wave sample had run past the median beat
+        rec = synthesize(30.0, fs, seed=5, channels=("ecg_ii",), hr=80.0)  # (IndexError)
+        x = rec.signals["ecg_ii"]
+        wave = beat_shape_features(x, detect_r_peaks(x, fs)[0], fs)[names["beat_-330ms"]:]
+        assert len(wave) == len(BEAT_WAVE_TIMES) and np.isfinite(wave).all()
     assert ect[names["short_frac"]] == pytest.approx(1 / 6, abs=0.02)
     assert ect[names["long_frac"]] == pytest.approx(1 / 6, abs=0.02)
     assert np.isnan(beat_shape_features(x, peaks[:7], FS)).all()

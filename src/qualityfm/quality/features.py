@@ -520,6 +520,8 @@ def beat_shape_features(x: np.ndarray, peaks: np.ndarray, fs: float) -> list[flo
     k = 2 * int(round(0.008 * fs)) + 1  # odd, centred (an even box lags half a sample)
     smooth = np.convolve(m / r, np.ones(k) / k, mode="same")
     at = before + np.round(np.array(BEAT_WAVE_TIMES) * fs).astype(int)
+    at = np.minimum(at, len(smooth) - 1)  # 0.48 s rounds past the beat's end at some rates
+    # between 51 and 74 Hz (51.2 Hz: sample 25 of 25, an IndexError)
     out.update(zip(BEAT_WAVE_NAMES, smooth[at].tolist(), strict=True))
     return list(out.values())
 
