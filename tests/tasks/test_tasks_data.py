@@ -793,6 +793,24 @@ def test_a_buffer_channel_read_as_absent_is_said(recwarn) -> None:
     assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
 
 
+def test_a_buffer_without_an_alarm_time_ends_where_its_task_channels_end(tmp_path) -> None:
+    """A buffer's respiration 2 s longer, or a 1-Hz SpO2 of 32 samples, had set its end (its
+    window 2 s past the ECG's end, or "alarm at 32 s is past the record's end"), where the
+    same record read from a file ends with its ECG and PPG, which are all a task reads."""
+    from qualityfm.tasks import build_task_dataset, record_dataset
+
+    rec = synthesize(30.0, 250.0, seed=3, channels=("ecg_ii", "ppg"))
+    resp = np.sin(np.arange(int(32 * 62.5)) / 62.5).astype(np.float32)
+    np.savez(tmp_path / "bed7.npz", II=rec.signals["ecg_ii"], PLETH=rec.signals["ppg"],
+             RESP=resp, fs=250.0, fs_RESP=62.5)
+    from_file = build_task_dataset("vt-alarm", tmp_path, labels=False)
+    for extra, fs in (({"resp": resp}, {"resp": 62.5}),
+                      ({"spo2": np.full(32, 97.0, np.float32)}, {"spo2": 1.0})):
+        buffer = Record("bed7", {**rec.signals, **extra}, {**rec.fs, **fs})
+        ds = record_dataset("vt-alarm", buffer, labels=False)
+        np.testing.assert_array_equal(ds.X, from_file.X)
+
+
 def test_a_link_loop_beside_a_record_does_not_stop_a_cached_build(tmp_path) -> None:
     """The cache key's file versions had stat'ed a link loop beside a record: "Too many
     levels of symbolic links" ended the whole run (predict, finetune) with --cache."""

@@ -19,6 +19,7 @@ from qualityfm.io.channels import (
     canonical_names,
     ecg_leads,
     is_ecg,
+    is_task_channel,
 )
 from qualityfm.io.read import find_records, read_record
 from qualityfm.io.record import (
@@ -54,6 +55,7 @@ __all__ = [
     "find_uci_bp",
     "ecg_leads",
     "is_ecg",
+    "is_task_channel",
     "is_uci_bp_file",
     "iter_uci_bp",
     "read_record",

@@ -192,6 +192,12 @@ def ecg_leads(channels: Iterable[str]) -> list[str]:
                   key=lambda c: (_ECG_RANK.get(c, len(_ECG_RANK)), c))
 
 
+def is_task_channel(channel: str) -> bool:
+    """True for a canonical channel the clinical tasks read: an ECG lead, the PPG or an
+    arterial line."""
+    return is_ecg(channel) or channel in ("ppg", "abp")
+
+
 def is_ecg(channel: str) -> bool:
     """True for any canonical ECG lead name, a repeated one included (``ecg_2``, the second
     unnamed lead of an ``ECG1``/``ECG2`` record; ``ecg_v_2``)."""

@@ -17,7 +17,7 @@ import pandas as pd
 
 from qualityfm._caller import warn_at_caller
 from qualityfm.io.base import aligned_spans, patient_from_path, sample_span, select_channels
-from qualityfm.io.channels import canonical_channel, canonical_names, is_ecg
+from qualityfm.io.channels import canonical_channel, canonical_names, is_task_channel
 from qualityfm.io.record import MIN_WAVEFORM_FS, Record, RecordError
 
 _BIDMC = re.compile(r"^(bidmc_\d+)_Signals$")
@@ -128,7 +128,7 @@ def _names_a_column(cell: str) -> bool:
     sentence describing the file."""
     label = _split_unit(cell)[0].strip()
     name = canonical_channel(label) if label else ""
-    return (not label or is_ecg(name) or name in ("ppg", "abp")
+    return (not label or is_task_channel(name)
             or (len(label) <= 12 and label[0].isalpha() and label.count(" ") <= 1))
 
 

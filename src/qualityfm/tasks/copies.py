@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import find_peaks
 
-from qualityfm.io.channels import is_ecg
+from qualityfm.io.channels import is_task_channel
 from qualityfm.io.record import Record
 
 #: Consecutive peak intervals that make one run.
@@ -73,7 +73,7 @@ def peak_marks(rec: Record) -> dict[str, ChannelPeaks]:
     12 h of respiration); channels without a finite range give none."""
     marks: dict[str, ChannelPeaks] = {}
     for name, x in rec.signals.items():
-        if not (is_ecg(name) or name in ("ppg", "abp")):
+        if not is_task_channel(name):
             continue
         fs = float(rec.fs[name])
         finite = np.isfinite(x)

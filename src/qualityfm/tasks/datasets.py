@@ -58,6 +58,7 @@ from qualityfm.io import (
     find_records,
     find_uci_bp,
     is_ecg,
+    is_task_channel,
     is_uci_bp_file,
     iter_uci_bp,
     read_record,
@@ -311,7 +312,7 @@ def _labels_hint(rec: Record) -> str:
     """A hint for a record in memory keyed by monitor labels (``II``, ``PLETH``), which the
     readers would have named canonically: "" when there are none."""
     named = {c: n for c, n in ((c, canonical_channel(c)) for c in rec.channels)
-             if n != c and (is_ecg(n) or n in ("ppg", "abp"))
+             if n != c and is_task_channel(n)
              # a reader's second channel of a name ("ppg_2", "ecg_v_2") is canonical
              and canonical_channel(base := re.sub(r"_\d+$", "", c)) != base}
     if not named:
@@ -334,7 +335,7 @@ def _raw_pieces(rec: Record, t0: float, t1: float, span: bool = True) -> dict[st
     the alarm)."""
     pieces: dict[str, np.ndarray] = {}
     for ch, sig in rec.signals.items():
-        if not (is_ecg(ch) or ch in ("ppg", "abp")):
+        if not is_task_channel(ch):
             continue
         f = rec.fs[ch]
         i0, i1 = int(round(t0 * f)), int(round(t1 * f))
@@ -1101,9 +1102,13 @@ def record_dataset(task: str, record: Record, *, seconds: float | None = None,
     if hint:  # such a channel is read as absent: one modality lost without a word
         raise RecordError(f"{record.record_id}: channels keyed by monitor labels would be "
                           f"left out{hint}")
-    if task == "vt-alarm" and "alarm" not in record.events:  # a buffer ends at its alarm
-        record = dataclasses.replace(record, events={**record.events,
-                                                     "alarm": record.duration()})
+    # the channels a task reads, as a file's are read: a buffer's other channels (a longer
+    # respiration, a 1-Hz SpO2) had set the end a buffer without an alarm time ends at
+    read = [c for c in record.signals if is_task_channel(c)]
+    if read:
+        record = dataclasses.replace(record, signals={c: record.signals[c] for c in read},
+                                     fs={c: record.fs[c] for c in read if c in record.fs},
+                                     units={c: u for c, u in record.units.items() if c in read})
     built = _BUILDERS[task](Path(record.record_id or "record"), s, record)
     rows = [r for r in built if "x" in r]
     if not rows:
@@ -1213,12 +1218,13 @@ def _read_task_channels(path: Path) -> Record:
     """The record with only the channels a task reads, its ECG leads, PPG and arterial line
     (a fault of another had skipped it: a respiration channel whose unit changes between
     segments); one holding none of them is read whole, for its task to name what it holds."""
-    read = [_NO_CHANNEL]  # refused, naming the channels it holds
+    read = [_NO_CHANNEL]  # refused, naming the channels it holds (record_dataset keeps a
+    # buffer's alike)
     for _ in range(3):  # (a .vital track that holds no samples is named, then refused)
         try:
             return read_record(path, channels=read)
         except MissingChannelError as err:
-            read = [c for c in err.available if is_ecg(c) or c in ("ppg", "abp")]
+            read = [c for c in err.available if is_task_channel(c)]
             if not read:
                 break
     return read_record(path)
