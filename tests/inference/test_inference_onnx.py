@@ -309,6 +309,11 @@ def test_card_rules_follow_each_task_windows() -> None:
     abp = _input_rules("abp", {"seconds": 30.0})
     assert abp["ecg_lead"] == "lead II only: no other lead stands in"
     assert "no row and no prediction" in abp["no_window"]
+    # the two rules predict applies that the card had left out: a deployment had given
+    # pressures for windows of a PPG flat for 68 % of them, and past the shorter channel's end
+    assert "is flat for over 0.2 of the window (the share of its 0.5-s blocks" in \
+        abp["no_window"]
+    assert "over the shorter of its ECG II and PPG" in abp["span"]
     vt = _input_rules("vt-alarm", {"seconds": 10.0})
     assert "all of it" not in vt["span_samples"] and "less than 10.0 s" in vt["no_window"]
 

@@ -470,7 +470,9 @@ def _input_rules(task: str, settings: dict) -> dict:
         "af": f"the central {seconds} s of a recording of at most {AF_CROP_MAX_SECONDS:g} s, "
               "a shorter one padded with zeros at its end after scaling; a longer one is cut "
               f"into consecutive {seconds}-s windows",
-        "abp": f"consecutive {seconds}-s windows",
+        "abp": f"consecutive {seconds}-s windows from the record's start, over the shorter "
+               "of its ECG II and PPG (the seconds past a window's end at the record's end "
+               "give none)",
     }.get(task, "as the windows it was fitted on") if seconds else (
         "unknown: fitted from arrays; windows cut as those it was fitted on were")
     rules = {
@@ -525,10 +527,14 @@ def _input_rules(task: str, settings: dict) -> dict:
     }
     if task == "abp":
         rules["ecg_lead"] = "lead II only: no other lead stands in"
-        rules["no_window"] = ("a window whose ECG II or PPG is absent (absent_channel) gives "
-                              "no row and no prediction; the arterial line is not read at "
-                              "prediction (fine-tuning left out windows whose line gave no "
-                              "target)")
+        rules["no_window"] = ("a window whose ECG II or PPG is absent (absent_channel), or "
+                              f"is flat for over {MAX_NAN_FRACTION:g} of the window (the share "
+                              "of its 0.5-s blocks, round(0.5 * rate) samples each, whose "
+                              "peak-to-peak is at most 0.01 x 4 standard deviations of the "
+                              "window; on the channel's span as read and on its model input, "
+                              "the larger of the two), gives no row and no prediction; the "
+                              "arterial line is not read at prediction (fine-tuning left out "
+                              "windows whose line gave no target)")
     if task == "vt-alarm" and seconds:
         rules["no_window"] = (f"no window, so no decision (keep the alarm), when the buffer "
                               f"holds less than {seconds} s before the alarm, when the alarm "
