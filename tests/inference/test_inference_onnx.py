@@ -329,3 +329,17 @@ def test_a_multiclass_card_names_its_calibration_a_temperature(tmp_path: Path) -
     card = json.loads((tmp_path / "model.json").read_text())
     assert card["calibration"] == {"method": "temperature", "a": ft.calibrator.a}
     assert card["decision"].startswith("p = softmax(a * head)")
+
+
+def test_an_af_runs_rhythm_model_is_not_exported(tmp_path: Path) -> None:
+    """Its export had succeeded with a card naming neither its classes (N, A, O, ~) nor its
+    windows ("unknown: fitted from arrays"), where README says it is not exported."""
+    x, _, g = windows(24, 300)
+    ft = Finetuner("af4", init="none", config=TINY, epochs=1, seed=0,
+                   use_features=False).fit(x, np.arange(24) % 4, groups=g)
+    run = tmp_path / "af" / "rhythm"
+    ft.save(run)
+    with pytest.raises(ValueError, match=r"rhythm: the 4-class rhythm model of an af run is not "
+                                         r"exported .* export the af run itself \(.*af\)"):
+        export_finetuned_onnx(run, tmp_path / "out" / "model.onnx")
+    assert not (tmp_path / "out").exists()

@@ -383,6 +383,10 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
     check_writable_folder(Path(out).parent, f"--out {Path(out).parent}")
     refuse_other_kind(Path(out).parent, ("fine-tuned ONNX export",))
     est = load_estimator(run)
+    if est.task == "af4":  # its card would name no classes and no windows (an af run's part)
+        raise ValueError(f"{run}: the 4-class rhythm model of an af run is not exported (its "
+                         "card would name neither its classes nor its windows); export the af "
+                         f"run itself ({Path(run).resolve().parent}), its binary AF model")
     net = est.net if isinstance(est, Finetuner) else None
     if net is None or not hasattr(net.backbone, "encoder"):
         raise ValueError(f"{run}: only fine-tuned QualityFM encoders can be exported to ONNX")
