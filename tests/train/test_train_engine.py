@@ -6,6 +6,7 @@ import importlib.util
 import json
 import math
 import os
+import re
 import shutil
 import signal
 from pathlib import Path
@@ -1035,6 +1036,42 @@ def test_the_model_card_reports_the_checkpoints_step(synthetic_store, tmp_path) 
         f.write(json.dumps({"step": 9, "loss": 123.0, "distill": 1.0}) + "\n")
     card = (export_model(run, tmp_path / "model") / "README.md").read_text()
     assert "last (step 3)" in card and "step 9" not in card and "| 123 |" not in card
+    # the data's counts are those the checkpoint kept (the store as it is now had been
+    # counted: remade, or gone)
+    counts = torch.load(run / "last.pt", weights_only=False)["store_counts"]
+    said = (f"({counts['n_records']} records, {counts['n_windows']} windows, "
+            f"{counts['n_pairs']} pairs)")
+    state = torch.load(run / "last.pt", weights_only=False)
+    state["config"]["store"] = str(tmp_path / "gone")
+    torch.save(state, run / "last.pt")
+    card = (export_model(run, tmp_path / "model") / "README.md").read_text()
+    assert said in card
+
+
+def test_export_and_pretrain_leave_a_users_files_alone(synthetic_store, tmp_path) -> None:
+    """A folder given as --out holding a user's README.md or config.json had them replaced
+    without a word by export's card and config, or by pretrain's config."""
+    run = tmp_path / "run"
+    pretrain(tiny(synthetic_store, run, steps=2, diag_every=0))
+    for name in ("README.md", "config.json"):
+        mine = tmp_path / f"mine_{name}"
+        mine.mkdir()
+        (mine / name).write_text("my notes\n")
+        with pytest.raises(ValueError, match=rf"--out .*mine_{re.escape(name)}: "
+                                             rf"{re.escape(name)} exists and is no qualityfm "
+                                             r"export's"):
+            export_model(run, mine)
+        assert [p.name for p in mine.iterdir()] == [name]
+    export_model(run, tmp_path / "model")
+    export_model(run, tmp_path / "model")  # its own export: replaced
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"my": "settings"}')
+    for overwrite in (False, True):
+        with pytest.raises(ValueError, match=r"mine: config\.json exists and is no pre-training "
+                                             r"run's"):
+            pretrain(tiny(synthetic_store, mine, steps=2), overwrite=overwrite)
+    assert (mine / "config.json").read_text() == '{"my": "settings"}'
 
 
 def test_pretrain_records_its_store_scaling_and_refuses_unwritable_targets_first(

@@ -724,6 +724,21 @@ def _note_resumed_changes(saved: dict[str, Any], cfg: PretrainConfig, step: int)
                   + what, file=sys.stderr)
 
 
+def _refuse_foreign_config(path: Path) -> None:
+    """Refuse (ValueError) a ``config.json``, not empty, that is no pre-training run's (a
+    user's, in the folder given as ``--out``, had been replaced without a word); a run's holds
+    its store, steps and recipe."""
+    if not path.is_file() or not path.stat().st_size:
+        return
+    try:
+        ours = {"store", "steps", "recipe"} <= set(read_json(path))
+    except (OSError, ValueError):
+        ours = False
+    if not ours:
+        raise ValueError(f"--out {path.parent}: {path.name} exists and is no pre-training "
+                         "run's; write the run to a folder of its own, or move the file away")
+
+
 def pretrain(cfg: PretrainConfig, resume: bool = False, stop_after: int | None = None,
              overwrite: bool = False) -> dict[str, Any]:
     """Pre-train, writing checkpoints, logs and a summary to ``cfg.out``; returns the summary.
@@ -747,6 +762,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_after: int | None =
         raise ValueError(f"--out {run_dir} is in the store {cfg.store}: write the run to a "
                          "folder of its own")
     ckpt_path = run_dir / CHECKPOINT_NAME
+    _refuse_foreign_config(run_dir / CONFIG_NAME)
     held = [p for p in (ckpt_path, run_dir / LOG_NAME, run_dir / SUMMARY_NAME) if p.exists()]
     if not resume and held and not overwrite:
         raise ValueError(f"{run_dir} holds a run ({held[0].name}): --resume continues it, "

@@ -70,7 +70,9 @@ def _last_logged(run_dir: Path, up_to: int) -> dict[str, Any]:
 def _card(ckpt: dict[str, Any], mcfg: QualityFMConfig, run_dir: Path, n_params: int,
           dtype: str = "float32", notes: str = "", head_params: int = 0) -> str:
     cfg = ckpt["config"]
-    store = _store_summary(cfg["store"])
+    # the counts of the data the weights were trained on, kept in the checkpoint (the store
+    # as it is now had been counted: remade since, or gone)
+    store = ckpt.get("store_counts") or _store_summary(cfg["store"])
     logged = _last_logged(run_dir, int(ckpt["step"]))
     keys = ("loss", "distill", "amp", "phase", "koleo",
             *(("features",) if cfg.get("feature_weight", 0) > 0 else ()),
@@ -98,6 +100,7 @@ def _card(ckpt: dict[str, Any], mcfg: QualityFMConfig, run_dir: Path, n_params: 
         "float32)",
         "- DINO projection head: "
         + (f"included ({head_params:,} parameters more)" if mcfg.head != "none"
+           else "none (the recipe trains without one)" if cfg.get("recipe") == "paper"
            else "not shipped (only needed for pre-training)"),
         *([f"- Feature read-out ({mcfg.feature_targets} targets): included"]
           if mcfg.feature_targets else
@@ -201,6 +204,8 @@ def export_model(
                 f"{dtype}'s range; export as bfloat16 or float32)" if torch.isfinite(
                     model.state_dict()[k]).all() else ""))
     weights_name, config_name = _file_names(name)
+    for target in (weights_name, config_name, card_name):  # before the work's writes
+        _refuse_foreign(out_dir / target)
     config_json = json.dumps({"format": FORMAT, "model": mcfg.to_dict()}, indent=2) + "\n"
     card = _card(ckpt, mcfg, run_dir, model.num_params(), dtype, notes,
                  model.num_params(head=True) - model.num_params())
@@ -211,6 +216,33 @@ def export_model(
                       out_dir / config_name: lambda f: f.write(config_json.encode()),
                       out_dir / card_name: lambda f: f.write(card.encode())})
     return out_dir
+
+
+def _refuse_foreign(path: Path) -> None:
+    """Refuse (ValueError) to replace a file, not empty, that no export wrote (a user's
+    ``README.md`` or ``config.json`` in the folder given had been replaced without a word):
+    weights of this format, a config JSON of it, a card of ours."""
+    if not path.is_file() or not path.stat().st_size:
+        return
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors import SafetensorError, safe_open
+
+            try:
+                with safe_open(str(path), "pt") as f:
+                    ours = (f.metadata() or {}).get("format") == FORMAT
+            except SafetensorError:
+                ours = False
+        elif path.suffix == ".json":
+            ours = json.loads(path.read_text(encoding="utf-8")).get("format") == FORMAT
+        else:
+            with path.open(encoding="utf-8", errors="replace") as f:
+                ours = f.readline().startswith("# QualityFM pre-trained model")
+    except (OSError, ValueError, AttributeError, RuntimeError):  # no JSON object, no weights
+        ours = False
+    if not ours:
+        raise ValueError(f"--out {path.parent}: {path.name} exists and is no qualityfm "
+                         "export's; export to a folder of its own, or move the file away")
 
 
 def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
