@@ -890,6 +890,15 @@ def test_predict_names_the_records_lacking_a_channel_the_fit_always_had(tmp_path
         "their outputs are left empty (no prediction)"]
     rows = (tmp_path / "p.csv").read_text().splitlines()
     assert sum(line.endswith(",nan,") for line in rows) == 2, rows
+    # evaluate leaves them out of its metrics as predict leaves them empty, and lists them
+    # (it had scored the model's guess there: v400s a false positive at p 0.13)
+    from qualityfm.tasks.pipeline import evaluate_run
+
+    res = evaluate_run("vt-alarm", tmp_path / "run", folder, tmp_path / "ev.json")
+    assert res["n"] == 2 and sorted(res["predictions"]["record_ids"]) == ["v100s", "v101l"]
+    blind = [e for e in res["left_out"] if "no output, as predict leaves it" in e["reason"]]
+    assert sorted(e["window"] for e in blind) == ["v400s", "v623l"]
+    assert "a deployment keeps the alarm" in blind[0]["reason"]
 
 
 def test_predict_leaves_empty_the_rows_of_no_channel_the_fit_always_had(tmp_path) -> None:

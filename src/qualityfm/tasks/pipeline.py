@@ -5,6 +5,7 @@ a report (``predict_run``: a table of predictions)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import os
@@ -581,10 +582,11 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
               f"with the training mean of {fitted_rule} targets", file=sys.stderr)
     ds, passed = _dataset(task, data, str(out), **_window_settings(summary, seconds, est),
                           max_records=max_records, cache_dir=cache_dir, bp_rule=bp_rule)
+    ds, left_out = _without_blind_rows(est, ds)
     trained = _train_peaks(model)
     res = evaluate_estimator(est, ds, rhythm)
     res.update(task=task, model=str(model), data=data_label(data), n=len(ds),
-               skipped=ds.skipped, passed_over=passed, left_out=ds.left_out,
+               skipped=ds.skipped, passed_over=passed, left_out=left_out,
                model_settings={k: summary[k] for k in MODEL_SETTINGS if k in summary})
     if task == "abp":
         res["bp_rule"] = ds.settings["bp_rule"]  # how the targets were taken
@@ -607,6 +609,28 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
             label = f"{label} (NOT A TEST: {'; '.join(told)})"
     report(res, out.parent, out.stem, label=label)
     return res
+
+
+def _without_blind_rows(est: TaskEstimator, ds: TaskDataset
+                        ) -> tuple[TaskDataset, list[dict[str, str]]]:
+    """``ds`` without the rows :func:`blind_rows` finds, which ``predict`` leaves without an
+    output (evaluate had scored the model's guess there, a decision no deployment makes),
+    and its ``left_out`` with them added; a ValueError when no row is left."""
+    blind = blind_rows(est, ds.mask)
+    if not blind.any():
+        return ds, ds.left_out
+    why = ("holds none of the channels present in every window the model was fitted on: no "
+           "output, as predict leaves it" + ("; a deployment keeps the alarm"
+                                              if ds.task == "vt-alarm" else ""))
+    if blind.all():
+        raise ValueError(f"no row to evaluate: each of the {len(ds)} {why}")
+    print(f"qualityfm: warning: {int(blind.sum())} row(s) hold none of the channels present "
+          "in every window the model was fitted on: left out of the metrics, as predict "
+          "leaves their outputs empty (listed under 'left_out')", file=sys.stderr)
+    kept = dataclasses.replace(ds.subset(np.flatnonzero(~blind)), skipped=ds.skipped,
+                               left_out=ds.left_out, shared=ds.shared)
+    return kept, [*ds.left_out, *({"window": str(r), "reason": why}
+                                  for r in ds.record_ids[blind])]
 
 
 def _row_digests(ds: TaskDataset) -> list[tuple[str, str]]:
