@@ -487,9 +487,18 @@ def test_cli_resume_starts_a_run_that_has_no_checkpoint_yet(synthetic_store, tmp
     (run / "config.json").write_text(saved)
     # a flag of a field the run's own override sets, and a bad flag, named as such
     resume = ["pretrain", "--out", str(run), "--resume", "--no-progress"]
-    assert main([*resume, "--attention", "dense"]) == 1  # attention may change on resume:
+    assert main([*resume, "--attention", "dense", "--model-override",
+                 "attention=local"]) == 1  # given together: refused (the override had won)
     assert ('--attention dense and --model-override attention="local" set the same network '
-            "field" in capsys.readouterr().err)  # it had been taken, the override still used
+            "field" in capsys.readouterr().err)
+    # attention may change on resume: the flag replaces the run's own override of it (a run
+    # started with --model-override attention=... had refused both ways to change it)
+    assert main([*resume, "--attention", "dense"]) == 0
+    changed = json.loads((run / "config.json").read_text())
+    assert changed["attention"] == "dense" and "attention" not in changed["model_overrides"]
+    assert main([*resume, "--model-override", "attention=local"]) == 0
+    assert json.loads((run / "config.json").read_text())["model_overrides"]["attention"] == \
+        "local"
     assert main([*resume, "--model-override", "head=none"]) == 1
     err = capsys.readouterr().err
     assert "head follows the run setting head" in err and "config.json" not in err, err

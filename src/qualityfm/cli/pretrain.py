@@ -201,6 +201,14 @@ def run(args: argparse.Namespace) -> int:
                    and json.loads(json.dumps(v)) != base.get(k)]
         if changed and base.get("command"):  # the record shows how the run got here
             given["command"] = f"{base['command']} && {_command(args, given)} --resume"
+        saved_overrides = base.get("model_overrides") or {}
+        if "attention" in given and "attention" in saved_overrides:
+            # the kernel may change on resume: --attention replaces the run's override of it
+            # (a run started with --model-override attention=... had refused both ways out)
+            saved_overrides = {k: v for k, v in saved_overrides.items() if k != "attention"}
+            base = {**base, "model_overrides": saved_overrides}
+        if "model_overrides" in given:  # added to the run's (they had replaced them all)
+            given["model_overrides"] = {**saved_overrides, **given["model_overrides"]}
         # a flag given now against the run's own overrides (an override given now that
         # differs from the run's is refused by pretrain: another network)
         _refuse_flag_and_override(given, {**(base.get("model_overrides") or {}),

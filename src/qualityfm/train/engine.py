@@ -686,6 +686,9 @@ def _check_resume(saved: dict[str, Any], current: dict[str, Any], path: Path,
         if key in skip:
             continue
         now = current.get(key)
+        if key == "model_overrides":  # a network field that may change, as the flag may
+            value, now = ({k: v for k, v in (d or {}).items() if k not in skip}
+                          for d in (value, now))
         if json.loads(json.dumps(now)) != json.loads(json.dumps(value)):
             raise ValueError(
                 f"{path}: cannot resume, {what} {key!r} was {value!r} and is now {now!r}"
