@@ -182,6 +182,14 @@ def test_unlabelled_records_give_rows_for_predict(tmp_path) -> None:
     ds = build_task_dataset("af", af, labels=False)
     assert list(ds.record_ids) == ["long@0", "long@30", "long@60", "short"]
     assert (ds.y == -1).all() and (ds.rhythm == -1).all() and ds.X.shape == (4, 2, 9000)
+    # labelled, a recording over 61 s still gives every window, each of its label, labels
+    # read or not (a label had made it one central crop, its other minutes unread)
+    (af / "REFERENCE.csv").write_text("long,A\nshort,N\n")
+    for labels in (True, False):
+        ds = build_task_dataset("af", af, labels=labels)
+        assert list(ds.record_ids) == ["long@0", "long@30", "long@60", "short"]
+    ds = build_task_dataset("af", af)
+    assert ds.y.tolist() == [1, 1, 1, 0] and ds.groups.tolist()[:3] == ["long"] * 3
 
     write_wfdb(synthesize(65, 250.0, seed=3, record_id="no_line", channels=("ecg_ii", "ppg")), bp)
     write_wfdb(synthesize(65, 250.0, sbp=135, dbp=72, seed=3, record_id="line"), bp)

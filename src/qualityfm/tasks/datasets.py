@@ -112,7 +112,8 @@ RHYTHMS = ("N", "A", "O", "~")
 # record's ECG, PPG and ABP alone are read (an .npz's longer other channel had set its length);
 # 46: an arterial wave's beats counted after a flush of a few seconds (the peaks' prominence
 # from the lower of its 5-95th percentile range and the upper quartile of its 2-s ranges), a
-# record shorter than an abp window said so; 28: a dataset lists
+# record shorter than an abp window said so; 47: a labelled af recording over 61 s gives every
+# window (it had given one central crop); 28: a dataset lists
 # the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
@@ -138,7 +139,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 46
+CACHE_VERSION = 47
 #: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off) or off (a few ADC
 #: levels, ``signal.nan.OFF_LEVELS``), or when fewer seconds of it than this lie in the
 #: window's span.
@@ -520,10 +521,11 @@ def _rows_af(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dic
         raise RecordError(f"{path}: {why}")
     if rhythm is None and (s.labels or _PERFORM.match(rec.record_id or path.stem)):
         return _rows_perform_af(path, rec, s)
-    if rhythm is None and rec.duration() > AF_CROP_MAX_SECONDS:
-        return _af_windows(path, rec, s, rec.group_id, None)
     if rhythm is not None and rhythm not in RHYTHMS:
         raise RecordError(f"{path}: rhythm label {rhythm!r} is not one of {RHYTHMS}")
+    if rec.duration() > AF_CROP_MAX_SECONDS:  # every window, labelled or not (a label had
+        # made a long recording one central crop, its other minutes unread, unsaid)
+        return _af_windows(path, rec, s, rec.group_id, rhythm)
     dur = rec.duration()
     n = int(round(s.seconds * s.fs))
     t0 = max(0.0, (dur - s.seconds) / 2)
