@@ -805,6 +805,12 @@ def test_compare_and_finetune_fold_keys_follow_the_contents_they_name(tmp_path, 
     assert "--solver" not in err and "--epochs: used by no row" in err
     summary = json.loads((tmp_path / "cmp4" / "summary.json").read_text())
     assert summary["ignored"] == ["--modes", "--with-features", "--epochs"]
+    # --target-tpr on a task of no TPR target: named under ignored too (said on stderr alone)
+    P.compare_run("abp", data, tmp_path / "cmp5", baselines=("classical",), kfold=2,
+                  n_boot=20, max_records=40, target_tpr=0.9)
+    assert "--target-tpr: abp models take no TPR target; ignored" in capsys.readouterr().err
+    summary = json.loads((tmp_path / "cmp5" / "summary.json").read_text())
+    assert summary["ignored"] == ["--target-tpr"] and summary["target_tpr"] is None
 
 
 def test_a_finetune_into_a_stopped_comparison_is_refused(tmp_path) -> None:

@@ -932,7 +932,9 @@ def compare_run(
               "is given; ignored", file=sys.stderr)
     modes = ("full", "linear") if modes is None else modes
     probe = ClassicalBaseline(task)
-    if target_tpr is not None and (probe.kind != "binary" or probe.threshold_rule != "tpr"):
+    no_target = target_tpr is not None and (probe.kind != "binary"
+                                            or probe.threshold_rule != "tpr")
+    if no_target:  # named under ignored too, as finetune names it (it had been said alone)
         print(f"qualityfm: note: --target-tpr: {task} models take no TPR target; ignored",
               file=sys.stderr)
         target_tpr = None
@@ -977,7 +979,7 @@ def compare_run(
     ignored = [flag for flag, k, value in given
                if value is not None and all(u[k] is None for u in row_settings.values())]
     unsaid = [f for f in ignored if f not in models_only]  # those: above
-    ignored = models_only + unsaid
+    ignored = models_only + unsaid + (["--target-tpr"] if no_target else [])
     if unsaid:  # as finetune names them (summary.json had recorded them as if applied)
         print(f"qualityfm: note: {', '.join(unsaid)}: used by no row of this comparison, "
               "ignored", file=sys.stderr)
