@@ -233,6 +233,24 @@ def test_a_channel_sampled_below_a_waveform_rate_is_left_out() -> None:
     assert not both.mask[:, MODEL_CHANNELS.index("ppg")].any()
 
 
+def test_a_slow_lead_ii_gives_way_to_another_lead(tmp_path) -> None:
+    """A 1-Hz 'II' (a rate trend under a lead's name) had taken the ECG's place and been left
+    out, the ECG masked in every window although lead V was there (in score, embed and
+    prepare alike; the task windows took V); another lead stands in, as without lead II."""
+    from qualityfm.data.prepare import read_model_channels
+    from qualityfm.io import MODEL_CHANNELS
+    from qualityfm.signal import synthesize
+
+    rec = synthesize(60, fs=250.0, seed=1)
+    np.savez(tmp_path / "rec.npz", II=np.full(60, 75.0, np.float32), V=rec.signals["ecg_ii"],
+             PLETH=rec.signals["ppg"], fs_II=1.0, fs_V=250.0, fs_PLETH=250.0)
+    read = read_model_channels(str(tmp_path / "rec.npz"), MODEL_CHANNELS)
+    assert sorted(read.signals) == ["ecg_ii", "ecg_v", "ppg"]
+    with pytest.warns(RuntimeWarning, match=r"ecg_ii at 1 Hz left out"):
+        w = make_windows(read)
+    assert w.sources == {"ppg": "ppg", "ecg_ii": "ecg_v"} and w.mask.all()
+
+
 def test_a_flat_channel_with_a_gap_is_flat() -> None:
     """A sensor off then a gap before the signal returns: the gap's linear fill had read as a
     change, and the flat PPG window was kept as present."""

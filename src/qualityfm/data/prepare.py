@@ -55,11 +55,13 @@ from qualityfm.data.store import (
     shard_name,
 )
 from qualityfm.io import (
+    MIN_WAVEFORM_FS,
     MissingChannelError,
     Record,
     RecordError,
     ecg_leads,
     find_records,
+    is_ecg,
     read_record,
     remove_temporaries,
     write_json,
@@ -193,17 +195,26 @@ def input_records(keys: Sequence[str]) -> dict[str, Any]:
 
 
 def read_model_channels(path: str, channels: Sequence[str]) -> Record:
-    """The record with only the model channels; when one is missing, those it holds and its
-    ECG leads, so that :func:`make_windows` can fall back to another lead (its other channels,
-    which may not even be signals, are left unread)."""
+    """The record with only the model channels; when one is missing, or an ECG of them is
+    sampled too slowly for a waveform, those it holds and its ECG leads, so that
+    :func:`make_windows` can fall back to another lead (its other channels, which may not
+    even be signals, are left unread)."""
     try:
-        return read_record(path, channels=list(channels))
+        rec = read_record(path, channels=list(channels))
     except MissingChannelError as err:
         held = [c for c in channels if c in err.available] + ecg_leads(err.available)
         if not held:  # named as make_windows names a record without them, with what it holds
             raise RecordError(f"no channel of {tuple(channels)} (record has: "
                               f"{', '.join(err.available) or 'none'})") from None
         return read_record(path, channels=list(dict.fromkeys(held)))
+    if any(is_ecg(c) and rec.fs[c] < MIN_WAVEFORM_FS for c in rec.signals):
+        # a lead of trends (a 1-Hz II): the record's other leads, one of which stands in
+        whole = read_record(path)
+        keep = [*rec.signals, *(c for c in ecg_leads(whole.signals) if c not in rec.signals)]
+        rec = dataclasses.replace(whole, signals={c: whole.signals[c] for c in keep},
+                      fs={c: whole.fs[c] for c in keep},
+                      units={c: u for c, u in whole.units.items() if c in keep})
+    return rec
 
 
 def read_windows(path: str | Path, cfg: WindowConfig) -> tuple[Record, Windows]:

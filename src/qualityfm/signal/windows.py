@@ -7,7 +7,7 @@ sample grid with cumulative sums, so nothing loops over windows in Python.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -195,8 +195,14 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
     cfg = cfg or WindowConfig()
     sources, fallback = resolve_sources(record, cfg)
     slow = {c: src for c, src in sources.items() if record.fs.get(src, np.inf) < MIN_WAVEFORM_FS}
-    if slow:  # a monitor's trends under a waveform's name: no beats to window or score
-        sources = {c: src for c, src in sources.items() if c not in slow}
+    if slow:  # a monitor's trends under a waveform's name: no beats to window or score; the
+        # sources chosen among the others (a 1-Hz II had left the ECG out where lead V was
+        # there to stand in, as it does in the task windows)
+        fast = [c for c in record.signals if not record.fs.get(c, np.inf) < MIN_WAVEFORM_FS]
+        sources, fallback = resolve_sources(replace(
+            record, signals={c: record.signals[c] for c in fast},
+            fs={c: record.fs[c] for c in fast if c in record.fs},
+            units={c: u for c, u in record.units.items() if c in fast}), cfg)
         named = ", ".join(f"{src} at {record.fs[src]:g} Hz" for src in slow.values())
         if not sources:
             return _empty(cfg, [(0.0, f"{named}: below {MIN_WAVEFORM_FS:g} Hz, trends rather "
