@@ -80,6 +80,10 @@ def test_vt_is_fast_and_run_placed() -> None:
     before = peaks[(peaks > 2) & (peaks < 18)]
     assert 60 / np.median(np.diff(inside)) == pytest.approx(180, rel=0.08)
     assert 60 / np.median(np.diff(before)) == pytest.approx(70, rel=0.08)
+    assert rec.labels["hr"] == 70.0  # the record's sinus rate around its run
+    vt = synthesize(30, FS, rhythm="vt", vt_hr=170, seed=1)  # its label had said hr's 75
+    beats = vt.labels["r_peaks"]
+    assert vt.labels["hr"] == 170.0 == pytest.approx(60 / np.median(np.diff(beats)), rel=0.05)
 
 
 def test_abp_follows_parameters() -> None:

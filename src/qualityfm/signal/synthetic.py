@@ -135,7 +135,8 @@ def synthesize(
     ``artifacts`` maps artifact kinds (see ``ARTIFACTS``) to strengths in
     [0, 1], applied to the ECG and the PPG over the whole record (ABP stays clean).
     ``ptt`` (s) defaults to 0.25 s at 120 mmHg systolic, 2 ms shorter per mmHg more.
-    ``labels`` hold the truth: rhythm (as Challenge 2017 codes and by name), hr, sbp, dbp,
+    ``labels`` hold the truth: rhythm (as Challenge 2017 codes and by name), hr (a VT
+    record's: ``vt_hr``), sbp, dbp,
     the R-peak times ``r_peaks`` (s) and the VT runs.
     """
     if rhythm not in SYNTHETIC_RHYTHMS:
@@ -198,7 +199,9 @@ def synthesize(
     signals = {c: signals[c] for c in ("ecg_ii", "ppg", "abp") if c in channels}
     inside = (times >= 0) & (times < seconds)
     labels = {
-        "rhythm": RHYTHM_CODES[rhythm], "synthetic_rhythm": rhythm, "hr": float(hr),
+        # the rate its beats run at: a VT record's is vt_hr's (hr had been said there)
+        "rhythm": RHYTHM_CODES[rhythm], "synthetic_rhythm": rhythm,
+        "hr": float(vt_hr if rhythm == "vt" else hr),
         "sbp": float(sbp), "dbp": float(dbp), "r_peaks": times[inside],
         "vt_runs": [(float(a), float(d)) for a, d in runs],
         "artifacts": dict(artifacts or {}),
