@@ -940,6 +940,12 @@ def test_a_time_column_stepping_back_names_its_row(tmp_path) -> None:
                                           r"the header\) has time 23\.5 s, not after the "
                                           r"previous row's 23\.992 s"):
         read_record(path)
+    # stamps of 2 decimals at 125 Hz repeat where they round alike: the row stepping back is
+    # named, not the first repeat (BIDMC's 100.02 s twice had been named)
+    path.write_text("Time [s],PLETH\n" + "".join(f"{a:.2f},{np.sin(a):.4f}\n" for a in t))
+    with pytest.raises(RecordError, match=r"; data row 3001 \(after the header\) has time "
+                                          r"23\.5 s, not after the previous row's 23\.99 s"):
+        read_record(path)
 
 
 def test_reader_warnings_name_the_callers_line(tmp_path) -> None:

@@ -385,7 +385,11 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
             f"{path}: fs={fs} Hz disagrees with the time column (about {fitted:.6g} Hz)"
         )
     steps = np.diff(t) if len(t) > 1 else np.array([span])
-    back = np.flatnonzero(steps <= 0)[:1]  # the first stamp not after the one before it
+    # the first stamp before the one before it, else the first equal to it (one printed to
+    # fewer decimals than the rate needs repeats harmlessly: it had been named first, an
+    # out-of-order row thousands of rows later not at all)
+    back = (np.flatnonzero(steps < 0)[:1] if (steps < 0).any()
+            else np.flatnonzero(steps == 0)[:1])
     where = "".join(f"; data row {offset + k + 2} (after the header) has time "
                     f"{t[k + 1]:.6g} s, not after the previous row's {t[k]:.6g} s"
                     for k in back)
