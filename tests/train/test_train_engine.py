@@ -1178,9 +1178,13 @@ def test_a_bad_store_or_out_is_named_for_what_it_is(synthetic_store, tmp_path, c
 
 
 def test_the_progress_bar_in_a_log_file_is_not_redrawn_at_every_logged_step(
-        synthetic_store, tmp_path, capsys) -> None:
+        synthetic_store, tmp_path, capsys, monkeypatch) -> None:
     """Into a file (stderr no terminal), the bar is drawn at most every 30 s: its loss, set at
-    every logged step, had redrawn it each time (a GPU run's log filled with bars)."""
+    every logged step, had redrawn it each time (a GPU run's log filled with bars). (The
+    interval made an hour here: on a loaded machine 8 steps had outlasted 30 s.)"""
+    import qualityfm._progress as progress
+
+    monkeypatch.setattr(progress, "LOG_INTERVAL", 3600.0)
     pretrain(tiny(synthetic_store, tmp_path / "run", steps=8, log_every=1, diag_every=0,
                   progress=True))
     err = capsys.readouterr().err
