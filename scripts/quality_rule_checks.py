@@ -9,8 +9,8 @@ before a rule: a clean synthetic window with a 6-s gap of NaN; clean synthetic E
 and 250 Hz); bidmc_14's PPG windows more than 4 % clipped. Then limits the scores keep
 (docs/quality.md, "Limits the scores keep"): a sawtooth and a sine read as ECG, a burst of
 noise at 20 SD in a clean window, a 0.3-Hz baseline wander of 2 and 5 SD under a clean ECG,
-a PPG upside down, a PPG moved to a mean of 20-1,000, and noise band-passed into the
-pulse band read as PPG.
+a PPG upside down, a PPG moved to a mean of 20-1,000, a PPG with one spike of 20 and 50
+times its range, and noise band-passed into the pulse band read as PPG.
 """
 
 from __future__ import annotations
@@ -88,6 +88,13 @@ def main() -> None:
         q = [ppg_quality(sosfiltfilt(sos, np.random.default_rng(k).standard_normal(7500)), 250)
              for k in range(10)]
         print(f"PPG of {lo:g}-{hi:g} Hz noise, seeds 0-9: {min(q):.2f}-{max(q):.2f}")
+    for k in (0, 20, 50):  # one sample k x the PPG's range above it: the clip rule's range
+        spiked = {c: clean.signals[c].astype(float) for c in ("ecg_ii", "ppg")}
+        spiked["ppg"][3750] += k * np.ptp(spiked["ppg"])
+        w = make_windows(dataclasses.replace(clean, signals=spiked), WindowConfig())
+        ci = w.channels.index("ppg")
+        print(f"PPG with one spike of {k} x its range: {100 * w.clipped[0, ci]:.1f} % clipped, "
+              f"PPG {scores(w).ppg[0]:.3f}")
     white = [np.random.default_rng(k).standard_normal(7500) for k in range(10)]
     sos = butter(2, [5, 20], btype="band", fs=250, output="sos")
     print(f"white noise, seeds 0-9: PPG {min(ppg_quality(x, 250) for x in white):.2f}-"
