@@ -489,17 +489,18 @@ def test_cli_af_has_rhythm_metrics_and_no_vt_score(tmp_path) -> None:
                                                        strict=True))
 
 
-@pytest.mark.parametrize("verb", ["finetune", "compare", "evaluate", "embed", "score"])
+@pytest.mark.parametrize("verb", ["finetune", "compare", "evaluate", "predict", "embed", "score"])
 def test_cli_device_is_checked_before_any_work(verb: str, tmp_path, capsys) -> None:
     """Every verb that runs a network takes --device; a bad one is a clear error, not a torch
     traceback, and nothing is written."""
-    out = tmp_path / {"embed": "out.npy", "score": "out.csv", "evaluate": "out.json"}.get(verb,
-                                                                                       "out")
+    out = tmp_path / {"embed": "out.npy", "score": "out.csv", "evaluate": "out.json",
+                      "predict": "p.csv"}.get(verb, "out")
     (tmp_path / "data").mkdir()
     task = ["--task", "vt-alarm", "--data", str(tmp_path / "data")]
     argv = {"finetune": ["finetune", *task, "--out", str(out)],
             "compare": ["compare", *task, "--out", str(out)],
             "evaluate": ["evaluate", *task, "--model", str(tmp_path), "--out", str(out)],
+            "predict": ["predict", *task, "--model", str(tmp_path), "--out", str(out)],
             "embed": ["embed", str(tmp_path), "--out", str(out), "--model", "pretrained"],
             "score": ["score", str(tmp_path), "--out", str(out), "--model", "pretrained"]}[verb]
     assert main([*argv, "--device", "gpu0"]) == 1
@@ -507,6 +508,10 @@ def test_cli_device_is_checked_before_any_work(verb: str, tmp_path, capsys) -> N
     if not torch.cuda.is_available():
         assert main([*argv, "--device", "cuda"]) == 1
         assert "device 'cuda' needs a CUDA GPU; none is available here" in capsys.readouterr().err
+    for other in ("mps", "meta"):  # devices torch names but qualityfm does not run on (a
+        # traceback in .to() had followed, after the data were read)
+        assert main([*argv, "--device", other]) == 1
+        assert f"device '{other}': qualityfm runs on 'cpu' or 'cuda'" in capsys.readouterr().err
     assert not out.exists()
 
 

@@ -25,6 +25,9 @@ def resolve_device(device: torch.device | str) -> torch.device:
     except (RuntimeError, TypeError) as err:
         raise ValueError(f"unknown device {device!r}: expected e.g. 'cpu', 'cuda' or 'cuda:1'"
                          ) from err
+    if dev.type not in ("cpu", "cuda"):  # mps, xpu, meta...: they had failed later, in .to()
+        raise ValueError(f"device {str(device)!r}: qualityfm runs on 'cpu' or 'cuda' (e.g. "
+                         "'cuda:1')")
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(f"device {str(device)!r} needs a CUDA GPU; none is available here")
