@@ -174,6 +174,14 @@ def test_config_refuses_negative_seeds_and_betas_outside_0_1() -> None:
     with pytest.raises(ValueError, match=r"betas must be two numbers in \[0, 1\)"):
         PretrainConfig(betas=(1.5, 0.9))
     assert PretrainConfig(betas=[0.8, 0.95]).betas == (0.8, 0.95)
+    # every loss weight 0: refused as the config is made (said at the first step, it had come
+    # after --overwrite had cleared the run it was to replace)
+    from qualityfm.train.config import LOSS_TERMS
+
+    zero = {f"{term}_weight": 0.0 for term in LOSS_TERMS}
+    with pytest.raises(ValueError, match="every loss weight is 0: nothing to train"):
+        PretrainConfig(**zero)
+    assert PretrainConfig(**{**zero, "amp_weight": 0.1}).amp_weight == 0.1
 
 
 @pytest.mark.parametrize("field, value, message", [

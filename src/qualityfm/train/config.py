@@ -160,6 +160,9 @@ class PretrainConfig:
                      "weight_decay_end", "grad_clip"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not any(getattr(self, f"{term}_weight") > 0 for term in LOSS_TERMS):
+            # (said at the first step, it had come after --overwrite had cleared the run)
+            raise ValueError("every loss weight is 0: nothing to train")
 
     def _check_types(self) -> None:
         """Each field of its annotated type, or refused naming it: integers (Python or NumPy,
@@ -222,6 +225,9 @@ class PretrainConfig:
 
 
 # The value that reproduces the maths of a saved config that predates the field.
+#: The terms of the pre-training loss, each weighted by its ``{term}_weight``.
+LOSS_TERMS = ("distill", "amp", "phase", "koleo", "variance", "feature")
+
 PREDATED: dict[str, Any] = {"feature_weight": 0.0, "stem": "conv"}
 
 # Settings that may change between an interrupted run and its resumption. All but ``steps``
