@@ -1068,6 +1068,10 @@ class Finetuner(TaskEstimator):
     def _fit_core(self, X, y, mask, features, fit_idx, val_idx, groups=None) -> np.ndarray:
         """Seeded by ``seed`` on a fork of torch's random state: the caller's own torch
         randomness is as it was after a fit."""
+        if X is not None and self.test_shifts > X.shape[-1]:  # (1e9 had run for hours after
+            # the fit, and more shifts than samples repeat some)
+            raise ValueError(f"test_shifts {self.test_shifts} exceeds the windows' "
+                             f"{X.shape[-1]} samples: at most one shift a sample")
         device = torch.device(self.device)  # fork only the device used: forking starts CUDA
         cuda = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):
