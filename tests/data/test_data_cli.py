@@ -157,15 +157,24 @@ def test_cli_prepare_without_any_window_fails(synth_dir, tmp_path, capsys):
 
 
 def test_cli_prepare_bounds_fs_and_the_level_gap(tmp_path, capsys):
-    from qualityfm.cli.prepare import MAX_LEVEL_GAP, MIN_FS, MIN_WINDOW_SECONDS
+    from qualityfm.cli.prepare import (
+        MAX_LEVEL_GAP,
+        MAX_WINDOW_SECONDS,
+        MIN_FS,
+        MIN_WINDOW_SECONDS,
+    )
     from qualityfm.quality import LEVEL_NAMES
     from qualityfm.quality._common import MIN_FS as QUALITY_MIN_FS
     from qualityfm.quality._common import MIN_SECONDS
+    from qualityfm.signal import windows
 
     assert MAX_LEVEL_GAP == len(LEVEL_NAMES) - 1 and MIN_FS == QUALITY_MIN_FS
     assert MIN_WINDOW_SECONDS == MIN_SECONDS
+    assert MAX_WINDOW_SECONDS == windows.MAX_WINDOW_SECONDS
     base = ["prepare", str(tmp_path), "--out", str(tmp_path / "o")]
     for option, value, message in [
+        # (1e17 s had skipped every record with NumPy's "Maximum allowed dimension exceeded")
+        ("--window", "1e17", "argument --window: must be at most 86400 s (a day), got 1e17"),
         ("--fs", "1e9", "argument --fs: must be 50-2000 Hz (the quality scores need 50 Hz; "
                         "the model reads 300 Hz), got 1e9"),
         ("--fs", "2000.5", "argument --fs: must be 50-2000 Hz"),

@@ -840,7 +840,13 @@ def test_task_settings_no_record_can_meet_are_refused_up_front() -> None:
     for kwargs, message in (({"fs": -300.0}, "fs must be the windows' rate"),
                             ({"fs": float("nan")}, "fs must be the windows' rate"),
                             ({"fs": 1.0}, "fs must be the windows' rate"),
-                            ({"seconds": 0.001}, "seconds must be at least 1")):
+                            ({"seconds": 0.001}, r"seconds must be 2 to 86400 \(a channel "
+                                                 r"of the tasks counts from 2 s; a day\), "
+                                                 r"got 0\.001"),
+                            # under 2 s every record had been "no usable ECG or PPG"; 1e17
+                            # had failed in NumPy for each
+                            ({"seconds": 1.5}, "seconds must be 2 to 86400"),
+                            ({"seconds": 1e17}, "seconds must be 2 to 86400")):
         with pytest.raises(ValueError, match=message):
             TaskSettings("abp", **{"seconds": 30.0, **kwargs})
     for task in ("af", "abp"):

@@ -17,6 +17,9 @@ MIN_FS = 50.0
 #: Shortest window ``--window`` accepts, s: the quality scores' (``quality._common.MIN_SECONDS``,
 #: named here so that ``--help`` imports no NumPy; a test keeps the two equal).
 MIN_WINDOW_SECONDS = 2.0
+#: Longest window ``--window`` accepts, s: ``signal.windows.MAX_WINDOW_SECONDS`` (a day; named
+#: here as the others are, a test keeps the two equal).
+MAX_WINDOW_SECONDS = 86400.0
 #: Largest level gap a pair can have: levels run from 0 (bad) to 4 (excellent), see
 #: ``qualityfm.quality.LEVEL_NAMES`` (not imported here, to keep ``--help`` fast).
 MAX_LEVEL_GAP = 4
@@ -38,6 +41,9 @@ def _window_seconds(text: str) -> float:
     if value < MIN_WINDOW_SECONDS:
         raise argparse.ArgumentTypeError(
             f"must be at least {MIN_WINDOW_SECONDS:g} s (the quality scores need it), got {text}")
+    if value > MAX_WINDOW_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_WINDOW_SECONDS:g} s (a day), "
+                                         f"got {text}")
     return value
 
 

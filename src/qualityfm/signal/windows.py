@@ -37,6 +37,10 @@ MAX_NAN_FRACTION = 0.2
 MODEL_FS = 300.0
 
 
+#: The longest window, in seconds: a day.
+MAX_WINDOW_SECONDS = 86400.0
+
+
 @dataclass
 class WindowConfig:
     """How records become model windows.
@@ -78,6 +82,9 @@ class WindowConfig:
             raise ValueError(f"WindowConfig.fs must be positive, got {self.fs}")
         if not self.seconds > 0 or self.samples < 1:
             raise ValueError(f"WindowConfig.seconds must give >= 1 sample, got {self.seconds}")
+        if self.seconds > MAX_WINDOW_SECONDS:  # (1e17 s had failed in NumPy for every record)
+            raise ValueError(f"WindowConfig.seconds must be at most {MAX_WINDOW_SECONDS:g} (a "
+                             f"day), got {self.seconds:g}")
         if self.hop is not None and self.hop_samples < 1:
             raise ValueError(f"WindowConfig.hop must give at least one sample, got {self.hop}")
         if self.offset < 0:

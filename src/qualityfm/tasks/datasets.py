@@ -79,6 +79,7 @@ from qualityfm.signal import (
     resample,
 )
 from qualityfm.signal.nan import FLAT_PEAK_TO_PEAK, few_levels
+from qualityfm.signal.windows import MAX_WINDOW_SECONDS
 from qualityfm.tasks.copies import (
     ChannelPeaks,
     pack_marks,
@@ -273,9 +274,12 @@ class TaskSettings:
             # takes for a store's windows, and the tasks take for a channel
             raise ValueError(f"fs must be the windows' rate in Hz, at least {MIN_FS:g} (as "
                              f"prepare --fs), got {self.fs}")
-        if self.seconds < 1:  # every record had been skipped (a zero-size array)
-            raise ValueError(f"seconds must be at least 1 (a beat at 60 bpm), got "
-                             f"{self.seconds}")
+        if not MIN_CHANNEL_SECONDS <= self.seconds <= MAX_WINDOW_SECONDS:
+            # every record had been skipped: under 2 s as holding no usable channel (a channel
+            # counts from 2 s), 1e17 s in NumPy
+            raise ValueError(f"seconds must be {MIN_CHANNEL_SECONDS:g} to {MAX_WINDOW_SECONDS:g}"
+                             f" (a channel of the tasks counts from {MIN_CHANNEL_SECONDS:g} s; "
+                             f"a day), got {self.seconds:g}")
         if self.pad_to not in (None, 0) and self.task != "vt-alarm":  # it had been ignored
             raise ValueError(f"pad_to zero-pads a vt-alarm window before its alarm; task "
                              f"{self.task!r} takes none, got {self.pad_to}")
