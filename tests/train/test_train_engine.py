@@ -1288,6 +1288,14 @@ def test_runs_and_exports_are_not_written_among_records(synthetic_store, tmp_pat
     model = tmp_path / "model"  # an export again into its own folder: its examples are no record
     assert main(["export", str(run), "--out", str(model), "--onnx"]) == 0
     assert main(["export", str(run), "--out", str(model), "--onnx"]) == 0
+    # an export into a new folder among records: its golden examples are no record to the
+    # next read of the records (they had been skipped as bad records, and listed so)
+    from qualityfm.io import find_records
+
+    shutil.copytree(model, records / "sub" / "model")
+    assert [p.name for p in find_records(records)] == ["v100s.hea"]
+    (records / "sub" / "model" / "encoder.onnx").unlink()  # examples without their graph: read
+    assert "encoder.examples.npz" in [p.name for p in find_records(records)]
 
 
 def test_a_stop_after_the_run_has_passed_is_said(synthetic_store, tmp_path, capsys) -> None:

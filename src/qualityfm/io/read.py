@@ -130,7 +130,8 @@ def find_records(path: str | Path) -> list[Path]:
 
     One entry per WFDB header, leaving out the segment headers of multi-segment records and
     layout headers (a header that cannot be parsed counts, so that reading it reports why);
-    ``.vital`` and ``.npz`` files; CSV files with a time column (BIDMC ``*_Signals.csv``, not
+    ``.vital`` and ``.npz`` files (an ONNX export's golden examples aside); CSV files with a
+    time column (BIDMC ``*_Signals.csv``, not
     ``*_Numerics.csv`` monitor numerics). Folders and CSV files that cannot be opened, and
     CSV files whose header line is blank (an empty file), are listed too, so that reading
     them says why (they had been passed over unsaid). A single file is returned as itself
@@ -163,13 +164,22 @@ def find_records(path: str | Path) -> list[Path]:
             if ok:
                 found.append(file)
             segments.update(file.parent / f"{s}.hea" for s in segs)
-        elif suffix in (".vital", ".npz"):
+        elif suffix == ".vital" or (suffix == ".npz" and not export_examples(file)):
             found.append(file)
         elif suffix == ".csv" and not file.stem.endswith("_Numerics"):
             if (csv_has_time_column(file) or csv_unreadable(file)  # read_record says why
                     or csv_not_text(file) is not None):
                 found.append(file)
     return sorted(f for f in found if f not in segments)
+
+
+def export_examples(file: Path) -> bool:
+    """Whether ``file`` is the golden examples of a qualityfm ONNX export (``NAME.examples.npz``
+    beside ``NAME.onnx``), no record: an export into a folder of records had been read by the
+    next score of that folder as a bad record."""
+    name = file.name
+    return (name.endswith(".examples.npz")
+            and file.with_name(name.removesuffix(".examples.npz") + ".onnx").is_file())
 
 
 def _orphan_signal(file: Path, uci_read: bool) -> bool:
