@@ -144,9 +144,11 @@ def test_rr_fewer_than_min_beats_is_zero() -> None:
     ecg, _, true = _clean(38.0)
     assert len(true) < 20 and ecg_quality(ecg, FS) == 0.0
     for name, bad in (("min_beats_seconds", 0), ("max_drr", -0.5), ("max_dhr", float("nan")),
-                      ("min_beats", "20")):  # a min_beats_seconds of 0 had divided by zero
-        with pytest.raises(ValueError, match=rf"RRRules {name} must be a positive number"):
+                      ("min_beats", "20"), ("min_beats", 2.5)):  # (0 s had divided by zero)
+        with pytest.raises(ValueError, match=rf"RRRules {name} must be a positive"):
             RRRules(**{name: bad})
+    numpy_rules = RRRules(max_drr=np.float32(0.4), min_beats=np.int64(15))  # NumPy's numbers
+    assert numpy_rules.beats_needed() == 15
 
 
 def test_rr_min_beats_scale_with_the_window() -> None:

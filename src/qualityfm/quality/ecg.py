@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qualityfm._numbers import is_int, is_number
 from qualityfm.quality._common import (
     as_windows,
     band_filtered,
@@ -41,11 +42,13 @@ class RRRules:
         if not 0 < self.hr_min < self.hr_max:
             raise ValueError(f"RRRules needs 0 < hr_min < hr_max (bpm), got hr_min "
                              f"{self.hr_min} and hr_max {self.hr_max}")
-        for name in ("max_drr", "max_dhr", "min_beats", "min_beats_seconds"):
+        for name in ("max_drr", "max_dhr", "min_beats_seconds"):
             value = getattr(self, name)  # (a min_beats_seconds of 0 had divided by zero)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not 0 < value < math.inf:
+            if not (is_number(value) and value > 0):
                 raise ValueError(f"RRRules {name} must be a positive number, got {value!r}")
+        if not (is_int(self.min_beats) and self.min_beats > 0):
+            raise ValueError(f"RRRules min_beats must be a positive whole number, got "
+                             f"{self.min_beats!r}")
 
     def beats_needed(self, seconds: float | None = None) -> int:
         """The fewest QRS a window of ``seconds`` must hold (``min_beats`` when None): the
