@@ -1054,7 +1054,11 @@ def test_the_model_card_reports_the_checkpoints_step(synthetic_store, tmp_path) 
     state["config"]["store"] = str(tmp_path / "gone")
     torch.save(state, run / "last.pt")
     card = (export_model(run, tmp_path / "model") / "README.md").read_text()
-    assert said in card
+    assert said in card and "DINO projection head: included" in card
+    headless = tmp_path / "headless"  # a run of no head (any recipe) says it had none
+    pretrain(tiny(synthetic_store, headless, steps=2, diag_every=0, head=False))
+    card = (export_model(headless, tmp_path / "m2") / "README.md").read_text()
+    assert "DINO projection head: none (the run trained without one)" in card
 
 
 def test_export_and_pretrain_leave_a_users_files_alone(synthetic_store, tmp_path) -> None:

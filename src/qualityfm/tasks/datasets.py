@@ -475,8 +475,9 @@ def perform_af_label(path: Path, name: str | None = None) -> tuple[str, str]:
     return f"mimic_perform_{group}_{number}", "N" if group == "non_af" else "A"
 
 
-#: Challenge 2017 recordings last 9-61 s; an unlabelled AF record longer than this is read as
-#: a long recording (every window, as the MIMIC PERform layout), a shorter one as one crop.
+#: Challenge 2017 recordings last 9-61 s; an AF record longer than this, labelled or not, is
+#: read as a long recording (every window, as the MIMIC PERform layout), a shorter one as one
+#: crop.
 AF_CROP_MAX_SECONDS = 61.0
 
 

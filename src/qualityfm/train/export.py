@@ -100,7 +100,7 @@ def _card(ckpt: dict[str, Any], mcfg: QualityFMConfig, run_dir: Path, n_params: 
         "float32)",
         "- DINO projection head: "
         + (f"included ({head_params:,} parameters more)" if mcfg.head != "none"
-           else "none (the recipe trains without one)" if cfg.get("recipe") == "paper"
+           else "none (the run trained without one)" if not cfg.get("head", True)
            else "not shipped (only needed for pre-training)"),
         *([f"- Feature read-out ({mcfg.feature_targets} targets): included"]
           if mcfg.feature_targets else
