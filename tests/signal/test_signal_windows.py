@@ -243,7 +243,8 @@ def test_a_slow_lead_ii_gives_way_to_another_lead(tmp_path) -> None:
 
     rec = synthesize(60, fs=250.0, seed=1)
     np.savez(tmp_path / "rec.npz", II=np.full(60, 75.0, np.float32), V=rec.signals["ecg_ii"],
-             PLETH=rec.signals["ppg"], fs_II=1.0, fs_V=250.0, fs_PLETH=250.0)
+             PLETH=rec.signals["ppg"], fs_II=1.0, fs_V=250.0, fs_PLETH=250.0,
+             notes=np.array(["line flushed at 12:03"]))  # no signal: left unread
     read = read_model_channels(str(tmp_path / "rec.npz"), MODEL_CHANNELS)
     assert sorted(read.signals) == ["ecg_ii", "ecg_v", "ppg"]
     with pytest.warns(RuntimeWarning, match=r"ecg_ii at 1 Hz left out"):

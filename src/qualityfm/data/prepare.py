@@ -72,7 +72,12 @@ from qualityfm.io.folders import (
     folder_lock,
     refuse_other_kind,
 )
-from qualityfm.io.read import no_record_reason, passed_over_skips, skip_reason
+from qualityfm.io.read import (
+    no_record_reason,
+    passed_over_skips,
+    read_channels_among,
+    skip_reason,
+)
 from qualityfm.io.wfdb_reader import header_files
 from qualityfm.quality import LEVEL_NAMES, SCORING_VERSION, QualityScores, RRRules, score_windows
 from qualityfm.quality._common import MIN_SECONDS as MIN_WINDOW_SECONDS
@@ -208,12 +213,10 @@ def read_model_channels(path: str, channels: Sequence[str]) -> Record:
                               f"{', '.join(err.available) or 'none'})") from None
         return read_record(path, channels=list(dict.fromkeys(held)))
     if any(is_ecg(c) and rec.fs[c] < MIN_WAVEFORM_FS for c in rec.signals):
-        # a lead of trends (a 1-Hz II): the record's other leads, one of which stands in
-        whole = read_record(path)
-        keep = [*rec.signals, *(c for c in ecg_leads(whole.signals) if c not in rec.signals)]
-        rec = dataclasses.replace(whole, signals={c: whole.signals[c] for c in keep},
-                      fs={c: whole.fs[c] for c in keep},
-                      units={c: u for c, u in whole.units.items() if c in keep})
+        # a lead of trends (a 1-Hz II): the record's other leads too, one of which stands in
+        # (the record's other channels, which may be no signals, still unread)
+        held = set(rec.signals)
+        rec = read_channels_among(path, lambda c: c in held or is_ecg(c))
     return rec
 
 

@@ -21,7 +21,7 @@ from qualityfm.io.channels import (
     is_ecg,
     is_task_channel,
 )
-from qualityfm.io.read import find_records, read_record
+from qualityfm.io.read import find_records, read_channels_among, read_record
 from qualityfm.io.record import (
     MIN_WAVEFORM_FS,
     UNCALIBRATED,
@@ -58,6 +58,7 @@ __all__ = [
     "is_task_channel",
     "is_uci_bp_file",
     "iter_uci_bp",
+    "read_channels_among",
     "read_record",
     "read_uci_bp",
     "utf8_bytes",

@@ -7,12 +7,12 @@ import os
 import re
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from qualityfm._numbers import is_number
 from qualityfm.io.folders import check_out_apart, files_under
-from qualityfm.io.record import Record, RecordError
+from qualityfm.io.record import MissingChannelError, Record, RecordError
 from qualityfm.io.table_reader import (
     csv_has_time_column,
     csv_holds_samples,
@@ -123,6 +123,25 @@ def read_record(
     if suffix == ".npy":
         return read_npy(path, channels, start, stop, fs, channel_names)
     return read_npz(path, channels, start, stop, fs)
+
+
+#: A channel name no record holds: asked for, a reader names the channels the record holds.
+NO_CHANNEL = "qualityfm: no such channel"
+
+
+def read_channels_among(path: str | Path, wanted: Callable[[str], bool]) -> Record:
+    """The record ``path`` with only the channels it holds that ``wanted`` takes (its others,
+    which may not even be signals, are left unread: a fault of one had skipped the record);
+    one holding none of them is read whole, for the caller to name what it holds."""
+    read = [NO_CHANNEL]  # refused, naming the channels it holds
+    for _ in range(3):  # (a .vital track that holds no samples is named, then refused)
+        try:
+            return read_record(path, channels=read)
+        except MissingChannelError as err:
+            read = [c for c in err.available if wanted(c)]
+            if not read:
+                break
+    return read_record(path)
 
 
 def find_records(path: str | Path) -> list[Path]:

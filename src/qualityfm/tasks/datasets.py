@@ -49,7 +49,6 @@ from qualityfm._progress import on_terminal, progress_bar
 from qualityfm.io import (
     MODEL_CHANNELS,
     UNCALIBRATED,
-    MissingChannelError,
     Record,
     RecordError,
     atomic_write,
@@ -61,6 +60,7 @@ from qualityfm.io import (
     is_task_channel,
     is_uci_bp_file,
     iter_uci_bp,
+    read_channels_among,
     read_record,
 )
 from qualityfm.io.folders import check_out_apart, check_writable_folder
@@ -1224,21 +1224,9 @@ def _build(
 def _read_task_channels(path: Path) -> Record:
     """The record with only the channels a task reads, its ECG leads, PPG and arterial line
     (a fault of another had skipped it: a respiration channel whose unit changes between
-    segments); one holding none of them is read whole, for its task to name what it holds."""
-    read = [_NO_CHANNEL]  # refused, naming the channels it holds (record_dataset keeps a
-    # buffer's alike)
-    for _ in range(3):  # (a .vital track that holds no samples is named, then refused)
-        try:
-            return read_record(path, channels=read)
-        except MissingChannelError as err:
-            read = [c for c in err.available if is_task_channel(c)]
-            if not read:
-                break
-    return read_record(path)
-
-
-#: A channel name no record holds: asked for, a reader names the channels the record holds.
-_NO_CHANNEL = "qualityfm: no such channel"
+    segments); one holding none of them is read whole, for its task to name what it holds
+    (record_dataset keeps a buffer's alike)."""
+    return read_channels_among(path, is_task_channel)
 
 
 def _renamed(ds: TaskDataset, names: dict[str, str]) -> TaskDataset:
