@@ -343,3 +343,21 @@ def test_an_af_runs_rhythm_model_is_not_exported(tmp_path: Path) -> None:
                                          r"exported .* export the af run itself \(.*af\)"):
         export_finetuned_onnx(run, tmp_path / "out" / "model.onnx")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_users_model_json_is_not_replaced_by_the_card(tmp_path: Path) -> None:
+    """A fine-tuned export into a folder holding a user's model.json had replaced it with the
+    deployment card, where a pre-training export refuses such files."""
+    pytest.importorskip("onnx", reason="the onnx package is not installed")
+    x, y, g = windows(24, 300)
+    run = Finetuner("vt-alarm", init="none", config=TINY, epochs=1, seed=0,
+                    use_features=False).fit(x, y, groups=g).save(tmp_path / "run")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "model.json").write_text('{"my": "deployment notes"}')
+    with pytest.raises(ValueError, match=r"mine: model\.json exists and is no qualityfm "
+                                         r"deployment card"):
+        export_finetuned_onnx(run, mine / "model.onnx")
+    assert [p.name for p in mine.iterdir()] == ["model.json"]
+    export_finetuned_onnx(run, tmp_path / "ours" / "model.onnx")
+    export_finetuned_onnx(run, tmp_path / "ours" / "model.onnx")  # its own card: replaced

@@ -14,6 +14,7 @@ import copy
 import dataclasses
 import hashlib
 import io
+import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -400,6 +401,7 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
             else net.head)
     card_path = Path(out).with_suffix(".json")
     examples_path = Path(out).with_suffix(".examples.npz")
+    _refuse_foreign_card(card_path)
     settings = _run_settings(Path(run))
     golden = golden_inputs(est.task, settings, est.fs,
                            est.window or (net.backbone.cfg.in_channels,
@@ -451,6 +453,24 @@ def _examples_text(name: str, kind: str, raw: bool, alarms: bool = False) -> dic
 #: Monitor labels the card maps to the package's channel names, as examples.
 _LABEL_EXAMPLES = ("II", "ECG II", "MLII", "I", "III", "aVF", "V", "V5", "MCL1", "ECG",
                    "ECG1", "PLETH", "Pleth", "PPG", "PLETH HR", "ART", "ABP")
+
+
+def _refuse_foreign_card(path: Path) -> None:
+    """Refuse (ValueError) to replace a JSON file, not empty, that is no deployment card of
+    ours (``made_by.qualityfm``, or an older card's task, kind and input): a user's
+    ``model.json`` there had become the card."""
+    if not path.is_file() or not path.stat().st_size:
+        return
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+        ours = isinstance(card, dict) and ("qualityfm" in (card.get("made_by") or {})
+                                           or {"task", "kind", "input"} <= set(card))
+    except (OSError, ValueError, TypeError, AttributeError):
+        ours = False
+    if not ours:
+        raise ValueError(f"--out {path.parent}: {path.name} exists and is no qualityfm "
+                         "deployment card; export to a folder of its own, or move the file "
+                         "away")
 
 
 def _input_rules(task: str, settings: dict) -> dict:
