@@ -358,6 +358,19 @@ def test_a_part_folder_holding_another_part_is_refused(synth_dir, tmp_path, smal
     with pytest.raises(ValueError, match=r"part-0-of-2: made with no --shard \(a whole store in "
                                          r"a part's folder\)"):
         prepare(synth_dir, whole, shard=(1, 2), window=small_window, progress=False)
+    unfinished = tmp_path / "unfinished"  # one stopped part way: its journal says so too
+
+    class Stop(Exception):
+        pass
+
+    def stop(*_: object) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        prepare(synth_dir, unfinished / "part-0-of-2", window=small_window, progress=False,
+                shard_size=8, on_shard=stop)
+    with pytest.raises(ValueError, match=r"part-0-of-2: made with no --shard"):
+        prepare(synth_dir, unfinished, shard=(1, 2), window=small_window, progress=False)
     shutil.copytree(split / "part-0-of-2", whole / "part-1-of-2")
     with pytest.raises(ValueError, match=r"part-0-of-2: holds a whole store \(prepared without "
                                          r"--shard\), not the part its name says"):

@@ -578,7 +578,10 @@ def _check_siblings(out: Path, shard: tuple[int, int] | None, run: dict[str, Any
             rules = theirs.get("scoring_version")
             if theirs.get("n_windows", 1) == 0 or rules_here is None:  # no score to differ
                 rules = rules_here
-            held = theirs.get("part", [other_k, other_n])  # (stores before "part": theirs)
+            # the part it was made as: a store's "part", a journal's settings (stores and
+            # journals that predate them: the part of their folder's name)
+            held = theirs["part"] if "part" in theirs else (
+                theirs.get("settings") or {}).get("shard", [other_k, other_n])
             diff = ("no --shard (a whole store in a part's folder)" if held is None
                     else f"--shard {held[0]}/{held[1]}" if list(held) != [other_k, other_n]
                     else f"the quality rules of version {rules} (this part's: {rules_here})"
