@@ -732,6 +732,9 @@ def test_segments_of_one_channel_in_two_units_are_refused(tmp_path) -> None:
                                             r"read in 'kPa' as segment s2 states them"):
         assert read_record(tmp_path / "k.hea").units == {"abp": "kPa"}
     assert read_record(tmp_path / "k.hea", start=1.5).units == {"abp": "kPa"}
+    with pytest.warns(RuntimeWarning, match=r"states no units in segment s0; read in 'kPa'"):
+        # a span of the silent segment alone: the unit the others state (it had read 'NU')
+        assert read_record(tmp_path / "k.hea", stop=0.5).units == {"abp": "kPa"}
 
 
 @pytest.mark.parametrize("rate", ["nan", "inf", "1e-6"])  # wfdb had failed on 1e-6

@@ -761,6 +761,24 @@ def _segment(path: Path, header: Header, layout: Any, picked: list[int], name: s
     return seg, wanted, rec, samples
 
 
+def _stated_elsewhere(path: Path, header: Header, layout: Any, channel: int
+                      ) -> tuple[str, str] | None:
+    """``(unit, segment)`` of the layout channel ``channel`` where every data segment of the
+    record that states its unit states the same one (the first of them named), else None;
+    segments whose headers cannot be read are passed over."""
+    found: dict[str, tuple[str, str]] = {}  # unit, case aside -> (unit, first segment)
+    for name, _ in header.data_segments:
+        try:
+            seg = parse_header(path.parent / f"{name}.hea") if name != "~" else None
+        except RecordError:
+            continue
+        j = None if seg is None else _nth(layout.sig_name, [channel], seg.sig_names)[0]
+        if j is not None and j not in seg.unstated and j not in seg.uncalibrated:
+            unit = seg.units.get(j, "")
+            found.setdefault(unit.lower(), (unit, name))
+    return next(iter(found.values())) if len(found) == 1 else None
+
+
 def _read_segments(
     path: Path, header: Header, layout: Any, picked: list[int], i0: int, i1: int
 ) -> _Signals:
@@ -828,7 +846,10 @@ def _read_segments(
     for k, said in enumerate(stated):
         # a unit one segment states holds for the segments that state none (the first
         # segment's silence had labelled a later segment's cmH2O values 'NU', read as mmHg,
-        # where a span from that segment read them in cmH2O)
+        # where a span from that segment read them in cmH2O); a span of silent segments
+        # alone takes the unit the record's other segments state, where they state one
+        if said is None and silent[k]:
+            said = _stated_elsewhere(path, header, layout, picked[k])
         if said is not None and silent[k] and units[k] != UNCALIBRATED:
             units[k], unstated[k] = said[0], False
             warn_at_caller(f"{path}: {names[k]!r} states no units in segment "
