@@ -29,3 +29,29 @@ def test_pretrain_without_a_store_is_a_usage_error(tmp_path, capsys) -> None:
     with pytest.raises(SystemExit) as stop:  # argparse's own: a value outside the choices
         main(["pretrain", "--out", str(tmp_path / "run"), "--stem", "resdual"])
     assert stop.value.code == 2
+
+
+def test_out_of_memory_is_one_line_and_other_runtime_errors_keep_their_traceback(
+        tmp_path, capsys, monkeypatch) -> None:
+    """torch's "can't allocate memory" (a --prototypes of 1e12) had been a traceback."""
+    import qualityfm.inference as inference
+
+    def fail(*_: object, **__: object) -> None:
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: "
+                           "can't allocate memory: you tried to allocate 1024000000000000 "
+                           "bytes.\nsecond line")
+
+    monkeypatch.setattr(inference, "score_files", fail)
+    (tmp_path / "in").mkdir()
+    argv = ["score", str(tmp_path / "in"), "--out", str(tmp_path / "s.csv")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("qualityfm score: error: out of memory ([enforce")
+    assert err[0].endswith("use a smaller batch size, model or window")
+
+    def bug(*_: object, **__: object) -> None:
+        raise RuntimeError("a fault of ours")
+
+    monkeypatch.setattr(inference, "score_files", bug)
+    with pytest.raises(RuntimeError, match="a fault of ours"):
+        main(argv)

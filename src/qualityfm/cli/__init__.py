@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import signal
 import sys
 import threading
@@ -74,6 +75,17 @@ def main(argv: list[str] | None = None) -> int:
         # raise it with what to do)
         print(f"qualityfm {args.verb}: error{_rank_tag()}: {err}", file=sys.stderr)
         return 1
+    except (MemoryError, RuntimeError) as err:
+        # out of memory (torch's "can't allocate memory", CUDA's "out of memory", NumPy's
+        # MemoryError): one line saying so, as for the errors above (it had been a traceback);
+        # any other RuntimeError is a fault of ours and keeps its traceback
+        text = str(err)
+        if not isinstance(err, MemoryError) and not _OUT_OF_MEMORY.search(text):
+            raise
+        print(f"qualityfm {args.verb}: error{_rank_tag()}: out of memory "
+              f"({text.splitlines()[0] if text else type(err).__name__}); use a smaller "
+              "batch size, model or window", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:  # journals and checkpoints make a re-run resume
         print(f"qualityfm {args.verb}: interrupted", file=sys.stderr)
         return 130
@@ -84,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         warnings.formatwarning = shown
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+#: The messages of torch's allocation failures (CPU and CUDA).
+_OUT_OF_MEMORY = re.compile(r"can't allocate memory|out of memory", re.IGNORECASE)
 
 
 def _sigterm_interrupts(verb: str) -> signal.Handlers | Callable | None:
