@@ -910,6 +910,11 @@ def test_predict_names_the_records_lacking_a_channel_the_fit_always_had(tmp_path
     blind = [e for e in res["left_out"] if "no output, as predict leaves it" in e["reason"]]
     assert sorted(e["window"] for e in blind) == ["v400s", "v623l"]
     assert "a deployment keeps the alarm" in blind[0]["reason"]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    (tmp_path / "run" / "summary.json").write_text(json.dumps({**summary, "settings": []}))
+    with pytest.raises(ValueError, match=r"summary\.json: damaged run summary \(its settings "
+                                         r"are no JSON object\)"):  # (an AttributeError)
+        evaluate_run("vt-alarm", tmp_path / "run", folder, tmp_path / "ev2.json")
 
 
 def test_predict_leaves_empty_the_rows_of_no_channel_the_fit_always_had(tmp_path) -> None:

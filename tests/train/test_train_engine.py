@@ -471,7 +471,9 @@ def test_cli_resume_starts_a_run_that_has_no_checkpoint_yet(synthetic_store, tmp
     assert main([*args]) == 1  # without --resume or --overwrite: refused
     assert "--overwrite starts it over" in capsys.readouterr().err
     assert main(["pretrain", "--out", str(tmp_path / "none"), "--resume"]) == 2  # no store
-    assert "no checkpoint to resume, and no --store" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no checkpoint to resume, and no --store" in err
+    assert "starting the run" not in err  # (said before the refusal, it had contradicted it)
     saved = (run / "config.json").read_text()  # run settings that are no run's: named
     for text, message in (('{"store": ', "config.json: truncated or damaged settings of a "
                                          "qualityfm pre-training run"),

@@ -175,7 +175,9 @@ def run(args: argparse.Namespace) -> int:
     refuse_other_kind(args.out, ("pre-training run",))  # before its config.json is read
     saved = Path(args.out) / CONFIG_NAME
     resume = args.resume and (Path(args.out) / CHECKPOINT_NAME).is_file()
-    if args.resume and not resume and _rank() == 0:
+    if args.resume and not resume and _rank() == 0 and (args.store or saved.is_file()):
+        # (with no store to start from it is refused below: "starting the run" had been
+        # said first)
         print(f"qualityfm pretrain: no checkpoint in {args.out} yet: starting the run",
               file=sys.stderr)
     if args.resume and (saved.is_file() or resume):  # resume; or restart a launch killed

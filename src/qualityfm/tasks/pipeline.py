@@ -489,7 +489,11 @@ def _rhythm_predictions(rhythm: np.ndarray, proba4: np.ndarray, af: np.ndarray) 
 def _run_summary(model: Path) -> dict:
     """The ``summary.json`` that ``finetune_run`` wrote beside the model ({} if none)."""
     path = model / "summary.json"
-    return read_json(path, "run summary", "fit the run again") if path.exists() else {}
+    summary = read_json(path, "run summary", "fit the run again") if path.exists() else {}
+    if not isinstance(summary.get("settings", {}), dict):  # (a traceback had followed)
+        raise ValueError(f"{path}: damaged run summary (its settings are no JSON object); "
+                         "fit the run again")
+    return summary
 
 
 def _saved_model(task: str, model: Path, device: str,
