@@ -55,3 +55,11 @@ def test_out_of_memory_is_one_line_and_other_runtime_errors_keep_their_traceback
     monkeypatch.setattr(inference, "score_files", bug)
     with pytest.raises(RuntimeError, match="a fault of ours"):
         main(argv)
+
+
+def test_an_empty_out_is_a_usage_error(tmp_path, capsys) -> None:
+    """--out "" had meant the working folder (a store or run written straight into it)."""
+    for argv in (["prepare", str(tmp_path), "--out", ""],
+                 ["finetune", "--task", "vt-alarm", "--data", str(tmp_path), "--out", " "]):
+        assert main(argv) == 2
+        assert "error: --out is empty: give a file or folder" in capsys.readouterr().err
