@@ -7,6 +7,8 @@ task; with ``data`` it runs the same steps on real records (e.g. the Challenge 2
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -16,7 +18,7 @@ import numpy as np
 from qualityfm._signals import Terminated
 from qualityfm.data import Store, prepare
 from qualityfm.io import atomic_write_text, write_json, write_wfdb
-from qualityfm.io.folders import check_out_apart
+from qualityfm.io.folders import check_out_apart, folder_lock
 from qualityfm.quality import LEVEL_NAMES
 from qualityfm.signal import synthetic_alarm_records, synthetic_corpus
 from qualityfm.tasks.report import save_figure
@@ -127,10 +129,6 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
              steps: int = 120, batch_size: int = 16, epochs: int | None = None, kfold: int = 3,
              seed: int = 0, progress: bool = True) -> dict:
     """Run the pipeline end to end and write a report folder; returns its summary."""
-    from qualityfm.tasks import build_task_dataset
-    from qualityfm.tasks.pipeline import finetune_run
-    from qualityfm.train import PretrainConfig, export_model, pretrain
-
     out = Path(out)
     _refuse_foreign_folder(out)
     if data is not None:  # its store, runs and caches would land among the records
@@ -139,6 +137,19 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
         check_out_apart(out, [data if Path(data).is_dir() else Path(data).parent], "report")
     out.mkdir(parents=True, exist_ok=True)
     (out / DEMO_MARKER).touch()  # this folder is the demo's to rebuild from now on
+    with folder_lock(out, "demo"):  # a second demo on the folder is refused (it had
+        # rebuilt the store and runs under the first one, both exiting 0)
+        return _build_report(out, data, steps=steps, batch_size=batch_size, epochs=epochs,
+                             kfold=kfold, seed=seed, progress=progress)
+
+
+def _build_report(out: Path, data: str | Path | None, *, steps: int, batch_size: int,
+                  epochs: int | None, kfold: int, seed: int, progress: bool) -> dict:
+    """:func:`run_demo`'s work in its checked, locked folder ``out``."""
+    from qualityfm.tasks import build_task_dataset
+    from qualityfm.tasks.pipeline import finetune_run
+    from qualityfm.train import PretrainConfig, export_model, pretrain
+
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -148,7 +159,8 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
             # on stderr, with the other verbs' progress: stdout holds the result line alone
             print(f"[demo] {name} done ({timings[name]} s)", file=sys.stderr, flush=True)
 
-    if data is None:
+    if data is None:  # written anew: another seed's records had been read beside these
+        shutil.rmtree(out / "data", ignore_errors=True)
         pre_dir, task_dir = write_synthetic_data(out / "data", seed=seed)
         lap("synthetic data")
     else:
@@ -179,7 +191,7 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
         batch_size=batch_size, warmup=max(1, steps // 10), diag_every=max(1, steps // 6),
         diag_batch=32, log_every=5, ckpt_every=steps, prototypes=1024,
         teacher_temp_warmup=max(1, steps // 2), seed=seed, progress=progress,
-        tensorboard=False, command=f"qualityfm demo --out {out}",
+        tensorboard=False, command=_demo_command(out, data, steps, epochs, seed),
     )
     summary = pretrain(cfg, overwrite=True)  # the demo rebuilds its report from scratch
     if summary.get("stopped_by") == "SIGTERM":  # pre-training stopped at a step's end, as
@@ -206,6 +218,16 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
     atomic_write_text(out / "README.md", _report_markdown(result, figures, kfold))
     write_json(out / "summary.json", result)
     return result
+
+
+def _demo_command(out: Path, data: str | Path | None, steps: int, epochs: int | None,
+                  seed: int) -> str:
+    """The command line that makes this report again (the run's record and model card had
+    named --out alone: another seed or data made another model)."""
+    words = ["qualityfm", "demo", "--out", str(out), "--steps", str(steps), "--seed", str(seed)]
+    words += ["--data", str(data)] if data is not None else []
+    words += ["--epochs", str(epochs)] if epochs is not None else []
+    return shlex.join(words)
 
 
 #: What the demo's figures on its own synthetic data say (and do not).

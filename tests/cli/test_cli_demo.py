@@ -337,3 +337,31 @@ def test_the_demo_refuses_alarms_of_one_kind_before_pre_training(tmp_path) -> No
                                          r"the demo's 3-fold cross-validation needs 3 of each"):
         run_demo(out, data, steps=2, progress=False)
     assert not (out / "store").exists()
+
+
+def test_a_demo_rerun_makes_its_data_anew_records_its_command_and_runs_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A re-run with another --seed had read the earlier seed's records beside its own (32
+    records, 180 alarms); the run's record named `--out` alone; a second demo on the folder
+    had rebuilt the store and runs under the first, both exiting 0."""
+    import qualityfm.demo as demo
+    from qualityfm.io.folders import folder_lock
+
+    class Stop(Exception):
+        pass
+
+    def stop(*_: object, **__: object) -> None:
+        raise Stop
+
+    monkeypatch.setattr(demo, "prepare", stop)  # after the data are written and checked
+    out = tmp_path / "report"
+    for seed in (0, 1):
+        with pytest.raises(Stop):
+            demo.run_demo(out, seed=seed, progress=False)
+    names = {p.name.split("_")[1] for p in (out / "data" / "pretrain").glob("*.hea")}
+    assert names == {"1"}  # seed 1's records alone
+    assert demo._demo_command(out, None, 10, None, 1) == \
+        f"qualityfm demo --out {out} --steps 10 --seed 1"
+    with folder_lock(out, "demo"), pytest.raises(ValueError, match=r"another demo is writing "
+                                                                    r"there"):
+        demo.run_demo(out, progress=False)

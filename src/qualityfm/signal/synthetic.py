@@ -136,7 +136,9 @@ def synthesize(
     [0, 1], applied to the ECG and the PPG over the whole record (ABP stays clean).
     ``ptt`` (s) defaults to 0.25 s at 120 mmHg systolic, 2 ms shorter per mmHg more.
     ``labels`` hold the truth: rhythm (as Challenge 2017 codes and by name), hr (a VT
-    record's: ``vt_hr``), sbp, dbp,
+    record's: ``vt_hr``), sbp, dbp (the peaks and troughs of a sinus or AF beat up to about
+    150 bpm; a VT beat's pulse is smaller, some 30 mmHg under ``sbp``, and faster beats
+    overlap, raising both),
     the R-peak times ``r_peaks`` (s) and the VT runs.
     """
     if rhythm not in SYNTHETIC_RHYTHMS:
