@@ -1029,6 +1029,13 @@ def test_a_row_of_units_under_the_header_gives_the_units(tmp_path: Path) -> None
     bad.write_text(_csv_text("Time,PLETH,II\ns,NU,mV", [*rows[:3], "x,1,2", *rows[4:]]))
     with pytest.raises(RecordError, match=r"holds 'x' on non-blank line 6"):
         read_record(bad)
+    # a unit holding brackets of its own, mm[Hg], in the units row or the header's cell: the
+    # channel keeps its name (it had been abp_mm_hg, no arterial line to the abp task)
+    for name, header in (("row.csv", "Time [s],PLETH,ABP\ns,NU,mm[Hg]"),
+                         ("cell.csv", "Time [s],PLETH,ABP [mm[Hg]]")):
+        (tmp_path / name).write_text(_csv_text(header, rows))
+        got = read_record(tmp_path / name)
+        assert got.channels == ["ppg", "abp"] and got.units["abp"] == "mm[Hg]", name
 
 
 def test_first_rows_of_data_are_no_units_row(tmp_path: Path) -> None:

@@ -29,7 +29,9 @@ _TIME = re.compile(
 #: Units of time a time column's name may state that are not read (``Time [min]``).
 _OTHER_TIME_UNIT = re.compile(r"min|mins|minutes?|h|hr|hrs|hours?|us|µs|μs|microseconds?|ns|"
                               r"nanoseconds?|d|days?")
-_UNIT = re.compile(r"^(.*?)\s*[\[(]\s*([^\[\]()]+?)\s*[\])]$")
+#: A header cell's name and its unit in brackets (``II [mV]``, ``ABP (mmHg)``; a unit holding
+#: brackets of its own, ``ABP [mm[Hg]]``, had been read as a channel named abp_mm_hg).
+_UNIT = re.compile(r"^(.*?)\s*[\[(]\s*((?:[^\[\]()]|\[[^\[\]()]*\])+?)\s*[\])]$")
 #: Delimiters a CSV may use (Excel writes ``;`` where the decimal mark is a comma).
 CSV_DELIMITERS = (",", ";", "\t")
 #: Rows read to estimate the rate from a time column before a span is read.
