@@ -534,7 +534,9 @@ def test_an_encoder_pre_trained_at_another_rate_reads_task_data_at_that_rate(
     assert encoder_fs(str(tmp_path)) == 250.0 and encoder_fs("pretrained") == 300.0
     assert encoder_fs("classical") is None and encoder_fs("none", TINY) == 300.0
     x, y, g = synthetic(40, t=500)
-    with pytest.raises(ValueError, match="pre-trained on windows at 250 Hz, X is at 300 Hz"):
+    with pytest.raises(ValueError, match=r"pre-trained on windows at 250 Hz, and fs, the rate "
+                                         r"X is read at, is 300 Hz \(300 unless given\): pass "
+                                         r"fs=250"):  # (it had said X was at 300 Hz)
         Finetuner("vt-alarm", init=str(tmp_path), mode="linear", seed=0).fit(x, y, groups=g)
     ft = Finetuner("vt-alarm", init=str(tmp_path), mode="linear", seed=0, fs=250.0)
     assert ft.fit(x, y, groups=g).predict_proba(x).shape == (40,)

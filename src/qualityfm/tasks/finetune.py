@@ -927,6 +927,8 @@ class Finetuner(TaskEstimator):
     (9 strengths x 5 inner folds, then the chosen one): 1.7 s for 2388 AF rows of 512 values
     on one core (the whole fit, encoder pass included, 10 s); on far larger data adamw may be
     the cheaper one.
+    ``fs``: the rate of the windows X, which carry none (300 Hz unless given); an encoder
+    pre-trained at another rate refuses a fit until ``fs`` is that rate.
     ``checkpoint``: a file where a network trained by gradient steps keeps its last finished
     epoch (weights, optimiser, early-stopping state, random state); fitted again on the same
     rows with the same settings, it resumes after that epoch with the result an unstopped fit
@@ -1113,9 +1115,12 @@ class Finetuner(TaskEstimator):
             made = ("an untrained encoder (init none) of a config that reads windows at"
                     if isinstance(self.init, str) and self.init == "none"
                     else f"the encoder ({name}) was pre-trained on windows at")
-            raise ValueError(f"{made} {rate:g} Hz, X is at {self.fs:g} Hz "
-                             f"(Finetuner fs): build the task data at {rate:g} Hz "
-                             f"(build_task_dataset(..., fs={rate:g})) and pass fs={rate:g}")
+            # (X carries no rate: it had been said to be at fs, which the caller may never
+            # have given, its windows built at the encoder's rate already)
+            raise ValueError(f"{made} {rate:g} Hz, and fs, the rate X is read at, is "
+                             f"{self.fs:g} Hz ({MODEL_FS:g} unless given): pass fs={rate:g}, "
+                             f"with X built at {rate:g} Hz (build_task_dataset(..., "
+                             f"fs={rate:g}))")
         # the head starts from a seed of its own, whatever building the backbone drew (a
         # fresh QualityFM draws, a loaded model's module does not: a refit had started
         # elsewhere); derived from the fit's seed, not equal to it (the seed itself had drawn
