@@ -361,3 +361,25 @@ def test_a_users_model_json_is_not_replaced_by_the_card(tmp_path: Path) -> None:
     assert [p.name for p in mine.iterdir()] == ["model.json"]
     export_finetuned_onnx(run, tmp_path / "ours" / "model.onnx")
     export_finetuned_onnx(run, tmp_path / "ours" / "model.onnx")  # its own card: replaced
+
+
+def test_golden_examples_give_no_decision_where_predict_gives_none(tmp_path: Path) -> None:
+    """An AF model fitted on ECG alone: its golden examples had decided AF (1) on a PPG-only
+    window, where predict (and evaluate) give no output."""
+    pytest.importorskip("onnx", reason="the onnx package is not installed")
+    x, y, g = windows(24, 300)
+    ecg_only = np.zeros((24, 2), bool)
+    ecg_only[:, 1] = True  # [ppg, ecg_ii]
+    x[:, 0] = 0.0
+    ft = Finetuner("af", init="none", config=TINY, epochs=1, seed=0,
+                   use_features=False).fit(x, y, ecg_only, groups=g)
+    export_finetuned_onnx(ft.save(tmp_path / "run"), tmp_path / "out" / "model.onnx")
+    with np.load(tmp_path / "out" / "model.examples.npz") as z:
+        mask, decision, p = z["mask"], z["decision"], z["p"]
+    blind = ~mask[:, 1]
+    assert blind.any() and (~blind).any()
+    assert (decision[blind] == -1).all() and np.isin(decision[~blind & ~np.isnan(p)],
+                                                     (0, 1)).all()
+    card = json.loads((tmp_path / "out" / "model.json").read_text())
+    assert "holding none of the channels of fitted_on.present_in_every_window" in \
+        card["decision"]

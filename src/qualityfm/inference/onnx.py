@@ -207,17 +207,25 @@ def _case_name(case: tuple[str, tuple[str, ...]]) -> str:
     return f"{case[0]}, {' + '.join(case[1])}"
 
 
-def golden_outputs(est: object, outputs: list[np.ndarray]) -> dict[str, np.ndarray]:
+def golden_outputs(est: object, outputs: list[np.ndarray],
+                   mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """What the graph gives on the golden inputs (``embedding``, ``head``) and what a
-    deployment makes of it, as the card says: ``p`` (calibrated) and ``decision``."""
+    deployment makes of it, as the card says: ``p`` (calibrated) and ``decision``, none (-1)
+    for a row of NaN output or, given its ``mask``, one holding none of the channels present
+    in every window the model was fitted on (which predict leaves empty: the examples had
+    decided AF on a PPG-only window of an ECG model)."""
+    from qualityfm.tasks.pipeline import blind_rows  # the layering exception
+
     emb, head = outputs
     res = {"embedding": emb, "head": head}
+    blind = np.zeros(len(head), bool) if mask is None else blind_rows(est, mask)
     if est.kind == "binary":
         p = est.calibrator(head[:, 0])
-        res.update(p=p, decision=np.where(np.isnan(p), -1, p >= est.threshold).astype(np.int64))
+        res.update(p=p, decision=np.where(np.isnan(p) | blind, -1,
+                                          p >= est.threshold).astype(np.int64))
     elif est.kind == "multiclass":
         p = est.calibrator(head)
-        res.update(p=p, decision=np.where(np.isnan(p).any(axis=1), -1,
+        res.update(p=p, decision=np.where(np.isnan(p).any(axis=1) | blind, -1,
                                           np.nan_to_num(p).argmax(axis=1)).astype(np.int64))
     return res
 
@@ -414,7 +422,8 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
                                           any(k.startswith("raw") for k in golden),
                                           any(k.startswith("alarm") for k in golden))
         return {card_path: json_text(card),
-                examples_path: _npz_bytes({**golden, **golden_outputs(est, outputs)})}
+                examples_path: _npz_bytes({**golden, **golden_outputs(est, outputs,
+                                                                      golden["mask"])})}
 
     res = export_onnx(net.backbone, out, head=head, shifts=est.test_shifts, n_samples=samples,
                       fs=est.fs, check=(golden["x"], golden["mask"]),
@@ -620,16 +629,18 @@ def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -
                               "p >= threshold" + (" (1 keeps the alarm)"
                                                   if est.task == "vt-alarm" else "")
                               + "; a window with NaN input or with no present channel (mask "
-                                "all False; head is NaN) has no decision (the examples' "
-                                "decision: -1)" + (": keep the alarm"
-                                                   if est.task == "vt-alarm" else "")))
+                                "all False; head is NaN), or holding none of the channels of "
+                                "fitted_on.present_in_every_window (qualityfm predict leaves "
+                                "it empty), has no decision (the examples' decision: -1)"
+                              + (": keep the alarm" if est.task == "vt-alarm" else "")))
     elif est.kind == "multiclass":
         # a multiclass calibrator fits a temperature (its method named "platt" had said so)
         card.update(calibration={"method": "none" if cal.method == "none" else "temperature",
                                  "a": cal.a},
                     decision="p = softmax(a * head); the class of highest p; a window with "
-                             "NaN input or with no present channel (head is NaN) has no "
-                             "decision (the examples' decision: -1)")
+                             "NaN input or with no present channel (head is NaN), or holding "
+                             "none of the channels of fitted_on.present_in_every_window, has "
+                             "no decision (the examples' decision: -1)")
     else:
         card.update(decision=("head is (SBP, DBP) in mmHg" if est.task == "abp"
                               else "head is the prediction, in the targets' units")
