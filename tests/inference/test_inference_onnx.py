@@ -87,7 +87,8 @@ def test_onnx_of_a_run_reads_the_run_windows_length(tmp_path: Path, task: str, k
     np.testing.assert_allclose(ft.predict_proba(ex["x"][:5], ex["mask"][:5]), ex["p"][:5],
                                atol=1e-5)
     assert (ex["decision"][:5] == ft.decide(ex["p"][:5])).all() and ex["decision"][5] == -1
-    assert "-1 where p is NaN" in card["examples"]["keys"]["decision"]
+    assert "-1 where there is no decision: p NaN, or a row holding none" in \
+        card["examples"]["keys"]["decision"]
     assert "(the examples' decision: -1)" in card["decision"]
     assert rules["span"].startswith("unknown: fitted from arrays")
     assert rules["ecg_lead"].startswith("lead II when") and "ecg_i, " in rules["ecg_lead"]
@@ -361,6 +362,9 @@ def test_a_users_model_json_is_not_replaced_by_the_card(tmp_path: Path) -> None:
     assert [p.name for p in mine.iterdir()] == ["model.json"]
     export_finetuned_onnx(run, tmp_path / "ours" / "model.onnx")
     export_finetuned_onnx(run, tmp_path / "ours" / "model.onnx")  # its own card: replaced
+    (run / "summary.json").write_text('{"settings": []}')  # damaged: named, as evaluate
+    with pytest.raises(ValueError, match=r"summary\.json: damaged run summary"):  # does (an
+        export_finetuned_onnx(run, tmp_path / "ours" / "model.onnx")  # AttributeError)
 
 
 def test_golden_examples_give_no_decision_where_predict_gives_none(tmp_path: Path) -> None:

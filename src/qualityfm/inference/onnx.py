@@ -31,7 +31,6 @@ from qualityfm.io import (
     RecordError,
     atomic_write_all,
     json_text,
-    read_json,
     utf8_bytes,
 )
 from qualityfm.io.channels import MODEL_CHANNELS, canonical_channel
@@ -447,12 +446,16 @@ def _examples_text(name: str, kind: str, raw: bool, alarms: bool = False) -> dic
         keys["alarm{i}"] = ("row i's alarm time, s from its record's first sample (none: "
                             "the record ends at its alarm)")
     if kind == "binary":
-        keys.update(p="[n] calibrated probability (NaN: no decision)",
-                    decision="[n] 1 where p >= threshold, 0 below, -1 where p is NaN (no "
-                             "decision)")
+        keys.update(p="[n] calibrated probability of the head (NaN: no output)",
+                    decision="[n] 1 where p >= threshold, 0 below, -1 where there is no "
+                             "decision: p NaN, or a row holding none of the channels of "
+                             "fitted_on.present_in_every_window (its p the model's guess, "
+                             "which qualityfm predict leaves empty)")
     elif kind == "multiclass":
         keys.update(p="[n, classes] calibrated probabilities",
-                    decision="[n] the class, -1 where p is NaN (no decision)")
+                    decision="[n] the class, -1 where there is no decision: p NaN, or a row "
+                             "holding none of the channels of "
+                             "fitted_on.present_in_every_window")
     return {"file": name, "keys": keys,
             "use": "an integration reproduces head (and p, decision) from x and mask"
                    + (", and x and mask from the raw records" if raw else "")
@@ -578,10 +581,11 @@ def _input_rules(task: str, settings: dict) -> dict:
 
 
 def _run_settings(run: Path) -> dict:
-    """The window settings in a run's ``summary.json`` ({}: a run fitted from arrays)."""
-    summary = run / "summary.json"
-    return (read_json(summary, "run summary", "fit the run again").get("settings", {})
-            if summary.exists() else {})
+    """The window settings in a run's ``summary.json`` ({}: a run fitted from arrays), checked
+    as evaluate reads them (a damaged one had been a traceback here)."""
+    from qualityfm.tasks.pipeline import run_summary  # the layering exception
+
+    return run_summary(run).get("settings", {})
 
 
 def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -> dict:

@@ -486,7 +486,7 @@ def _rhythm_predictions(rhythm: np.ndarray, proba4: np.ndarray, af: np.ndarray) 
             "p_noisy": np.asarray(proba4)[:, RHYTHMS.index("~")].tolist()}
 
 
-def _run_summary(model: Path) -> dict:
+def run_summary(model: Path) -> dict:
     """The ``summary.json`` that ``finetune_run`` wrote beside the model ({} if none)."""
     path = model / "summary.json"
     summary = read_json(path, "run summary", "fit the run again") if path.exists() else {}
@@ -505,7 +505,7 @@ def _saved_model(task: str, model: Path, device: str,
     if est.task != task:
         raise ValueError(f"model {model} was fine-tuned for {est.task!r}, not {task!r}")
     rhythm = load_estimator(model / "rhythm", device) if (model / "rhythm").exists() else None
-    return est, rhythm, _run_summary(model)
+    return est, rhythm, run_summary(model)
 
 
 def _window_settings(summary: dict, seconds: float | None, est: TaskEstimator) -> dict:
