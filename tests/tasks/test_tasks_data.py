@@ -968,3 +968,27 @@ def test_a_cache_that_cannot_be_written_is_named_before_any_record_is_read(tmp_p
     with pytest.raises(ValueError, match=r"--cache .*file/c: .*file is a file, not a folder"):
         build_task_dataset("vt-alarm", shared_path("physionet2015_vt") / "v100s",
                            cache_dir=blocker / "c")
+
+
+def test_running_out_of_memory_stops_a_batch_rather_than_skipping_a_record(
+        tmp_path, monkeypatch) -> None:
+    """A MemoryError while one record was read had skipped it as a bad record ("unexpected
+    MemoryError"), kept so in the task cache and exiting 0; score did the same. The machine's
+    fault stops the run, which a re-run resumes."""
+    import qualityfm.inference.windows as windows
+    import qualityfm.tasks.datasets as datasets
+    from qualityfm.inference import score_files
+
+    rec = synthesize(30.0, 250.0, seed=3, channels=("ecg_ii", "ppg"))
+    np.savez(tmp_path / "r.npz", II=rec.signals["ecg_ii"], PLETH=rec.signals["ppg"], fs=250.0)
+
+    def out_of_memory(*_: object, **__: object) -> None:
+        raise MemoryError("Unable to allocate 2.00 GiB")
+
+    monkeypatch.setattr(datasets, "read_channels_among", out_of_memory)
+    with pytest.raises(MemoryError):
+        build_task_dataset("vt-alarm", tmp_path, labels=False, cache_dir=tmp_path.parent / "c")
+    assert not list((tmp_path.parent / "c").glob("*.npz"))  # no cache of the skip
+    monkeypatch.setattr(windows, "read_windows", out_of_memory)
+    with pytest.raises(MemoryError):
+        score_files([tmp_path], tmp_path.parent / "s.csv")

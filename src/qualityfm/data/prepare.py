@@ -13,7 +13,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import dataclasses
-import errno
 import hashlib
 import json
 import os
@@ -73,6 +72,7 @@ from qualityfm.io.folders import (
     refuse_other_kind,
 )
 from qualityfm.io.read import (
+    machine_fault,
     no_record_reason,
     passed_over_skips,
     read_channels_among,
@@ -283,25 +283,6 @@ def process_record(path: str, window: WindowConfig, pair_cfg: PairConfig,
         res.x = None
         res.reason = skip_reason(err)
     return res
-
-
-#: Errors of the machine, not of a file: the run stops (a re-run resumes at the record) where
-#: a record so failed had been skipped for good from a store that read as complete.
-_MACHINE_ERRNOS = {errno.EIO, errno.ENOMEM, errno.EMFILE, errno.ENFILE, errno.ENOSPC,
-                   errno.ESTALE}
-
-
-def machine_fault(err: BaseException | None) -> BaseException | None:
-    """``err``, or the error it was raised from (a reader names the file of a fault it met),
-    that is the machine's (memory, I/O, open files), not the record's; None when none is."""
-    seen: set[int] = set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        if isinstance(err, MemoryError) or (
-                isinstance(err, OSError) and err.errno in _MACHINE_ERRNOS):
-            return err
-        err = err.__cause__ or err.__context__
-    return None
 
 
 def _refuse_float16_overflow(res: _Result, channels: Sequence[str]) -> None:

@@ -15,6 +15,7 @@ from qualityfm._progress import on_terminal, progress_bar
 from qualityfm.data.prepare import read_windows, score_and_scale, unusable_reason
 from qualityfm.io import MODEL_CHANNELS, find_records
 from qualityfm.io.read import (
+    machine_fault,
     no_record_reason,
     note_passed_over,
     passed_over_skips,
@@ -148,6 +149,8 @@ def _file_windows(path: str | Path, cfg: WindowConfig, skipped: list[dict[str, s
     try:
         record, win = read_windows(path, cfg)
     except Exception as err:
+        if machine_fault(err) is not None:  # the machine's, not the record's: the run stops
+            raise  # (out of memory had skipped the record as a bad one, the run exiting 0)
         _skip(skipped, str(path), skip_reason(err))
         return None
     if len(win.x) == 0 and not (keep_unusable and win.n_cut):

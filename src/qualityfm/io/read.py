@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import os
 import re
 import sys
@@ -123,6 +124,26 @@ def read_record(
     if suffix == ".npy":
         return read_npy(path, channels, start, stop, fs, channel_names)
     return read_npz(path, channels, start, stop, fs)
+
+
+#: Errors of the machine, not of a file: a batch job stops (a re-run resumes at the record)
+#: where a record so failed had been skipped for good (from a store that read as complete,
+#: a task cache, a table of scores).
+_MACHINE_ERRNOS = {errno.EIO, errno.ENOMEM, errno.EMFILE, errno.ENFILE, errno.ENOSPC,
+                   errno.ESTALE}
+
+
+def machine_fault(err: BaseException | None) -> BaseException | None:
+    """``err``, or the error it was raised from (a reader names the file of a fault it met),
+    that is the machine's (memory, I/O, open files), not the record's; None when none is."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, MemoryError) or (
+                isinstance(err, OSError) and err.errno in _MACHINE_ERRNOS):
+            return err
+        err = err.__cause__ or err.__context__
+    return None
 
 
 #: A channel name no record holds: asked for, a reader names the channels the record holds.

@@ -64,7 +64,7 @@ from qualityfm.io import (
     read_record,
 )
 from qualityfm.io.folders import check_out_apart, check_writable_folder
-from qualityfm.io.read import no_record_reason, refuse_writing_over, skip_reason
+from qualityfm.io.read import machine_fault, no_record_reason, refuse_writing_over, skip_reason
 from qualityfm.io.wfdb_reader import LABEL_FILES, header_files, is_vt_alarm
 from qualityfm.quality._common import MIN_FS, flat_fraction
 from qualityfm.quality.features import FEATURES_VERSION, feature_names, signal_features
@@ -1198,13 +1198,16 @@ def _build(
                     elif "x" in row:
                         rows.append({**row, "source": str(f)})
                 left_out += _left_out_entries(built)
-            except RecordError as err:  # listed under the file it was reading
-                entry = skip_entry(str(err))
+            except Exception as err:
+                if machine_fault(err) is not None:  # the machine's, not the record's: the run
+                    raise  # stops (out of memory had skipped the record, kept so in a cache)
+                # a RecordError listed under the file it was reading; another said without
+                # the record's path, named here
+                entry = (skip_entry(str(err)) if isinstance(err, RecordError)
+                         else {"record": str(f), "reason": skip_reason(err)})
                 if entry["record"] != str(f):
                     entry = {"record": str(f), "reason": str(err)}
                 skipped.append(entry)
-            except Exception as err:  # said without the record's path: named here
-                skipped.append({"record": str(f), "reason": skip_reason(err)})
             if bar is not None:
                 bar.update(1)
     finally:
