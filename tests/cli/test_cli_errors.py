@@ -63,3 +63,6 @@ def test_an_empty_out_is_a_usage_error(tmp_path, capsys) -> None:
                  ["finetune", "--task", "vt-alarm", "--data", str(tmp_path), "--out", " "]):
         assert main(argv) == 2
         assert "error: --out is empty: give a file or folder" in capsys.readouterr().err
+    assert main(["finetune", "--task", "vt-alarm", "--data", str(tmp_path), "--out",
+                 str(tmp_path / "r"), "--cache", ""]) == 2  # a cache in the working folder
+    assert "error: --cache is empty" in capsys.readouterr().err

@@ -147,6 +147,9 @@ def test_rr_fewer_than_min_beats_is_zero() -> None:
                       ("min_beats", "20"), ("min_beats", 2.5)):  # (0 s had divided by zero)
         with pytest.raises(ValueError, match=rf"RRRules {name} must be a positive"):
             RRRules(**{name: bad})
+    for bad in ({"hr_max": "200"}, {"hr_min": None}):  # (a TypeError had named no field)
+        with pytest.raises(ValueError, match=r"RRRules needs 0 < hr_min < hr_max"):
+            RRRules(**bad)
     numpy_rules = RRRules(max_drr=np.float32(0.4), min_beats=np.int64(15))  # NumPy's numbers
     assert numpy_rules.beats_needed() == 15
 

@@ -853,6 +853,8 @@ def test_task_settings_no_record_can_meet_are_refused_up_front() -> None:
         with pytest.raises(ValueError, match=f"task '{task}' takes none"):
             TaskSettings(task, 30.0, pad_to=45.0)
     assert TaskSettings("vt-alarm", 10.0, pad_to=16.0).pad_to == 16.0
+    with pytest.raises(ValueError, match=r"pad_to must be .* at most 86400"):  # (NumPy's
+        TaskSettings("vt-alarm", 10.0, pad_to=1e17)  # "Maximum allowed dimension" for each)
 
 
 def test_abp_rows_without_labels_keep_their_targets_in_mmhg() -> None:

@@ -59,9 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     shown = warnings.formatwarning
     warnings.formatwarning = _warning_line(args.verb)
     try:
-        if isinstance(getattr(args, "out", None), str) and not args.out.strip():
-            # (an empty --out had meant the working folder: a store written into it)
-            raise UsageError("--out is empty: give a file or folder")
+        for name in ("out", "cache"):  # (empty, they had meant the working folder: a store
+            # or a task cache written into it)
+            if isinstance(getattr(args, name, None), str) and not getattr(args, name).strip():
+                raise UsageError(f"--{name} is empty: give a file or folder")
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code

@@ -39,7 +39,8 @@ class RRRules:
     min_beats_seconds: float = 30.0  # windows of other lengths need proportionally more / fewer
 
     def __post_init__(self) -> None:
-        if not 0 < self.hr_min < self.hr_max:
+        if not (is_number(self.hr_min) and is_number(self.hr_max)
+                and 0 < self.hr_min < self.hr_max):
             raise ValueError(f"RRRules needs 0 < hr_min < hr_max (bpm), got hr_min "
                              f"{self.hr_min} and hr_max {self.hr_max}")
         for name in ("max_drr", "max_dhr", "min_beats_seconds"):

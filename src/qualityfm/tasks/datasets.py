@@ -286,9 +286,10 @@ class TaskSettings:
         if self.pad_to == 0:  # no padding, as it has always read
             object.__setattr__(self, "pad_to", None)
         if self.pad_to is not None and not (np.isfinite(self.pad_to)
-                                            and self.pad_to >= self.seconds):
+                                            and self.seconds <= self.pad_to <= MAX_WINDOW_SECONDS):
             raise ValueError(f"pad_to must be at least the window's {self.seconds:g} s (it "
-                             f"zero-pads the window on the left), got {self.pad_to}")
+                             f"zero-pads the window on the left) and at most "
+                             f"{MAX_WINDOW_SECONDS:g} (a day), got {self.pad_to}")
 
 
 # ----------------------------------------------------------------------------- filtering

@@ -224,10 +224,10 @@ class PretrainConfig:
         write_json(path, self.to_dict())
 
 
-# The value that reproduces the maths of a saved config that predates the field.
 #: The terms of the pre-training loss, each weighted by its ``{term}_weight``.
 LOSS_TERMS = ("distill", "amp", "phase", "koleo", "variance", "feature")
 
+# The value that reproduces the maths of a saved config that predates the field.
 PREDATED: dict[str, Any] = {"feature_weight": 0.0, "stem": "conv"}
 
 # Settings that may change between an interrupted run and its resumption. All but ``steps``
