@@ -191,7 +191,8 @@ def _build_report(out: Path, data: str | Path | None, *, steps: int, batch_size:
         batch_size=batch_size, warmup=max(1, steps // 10), diag_every=max(1, steps // 6),
         diag_batch=32, log_every=5, ckpt_every=steps, prototypes=1024,
         teacher_temp_warmup=max(1, steps // 2), seed=seed, progress=progress,
-        tensorboard=False, command=_demo_command(out, data, steps, epochs, seed),
+        tensorboard=False, command=_demo_command(out, data, steps, epochs, seed, batch_size,
+                                                 kfold),
     )
     summary = pretrain(cfg, overwrite=True)  # the demo rebuilds its report from scratch
     if summary.get("stopped_by") == "SIGTERM":  # pre-training stopped at a step's end, as
@@ -221,9 +222,15 @@ def _build_report(out: Path, data: str | Path | None, *, steps: int, batch_size:
 
 
 def _demo_command(out: Path, data: str | Path | None, steps: int, epochs: int | None,
-                  seed: int) -> str:
+                  seed: int, batch_size: int = 16, kfold: int = 3) -> str:
     """The command line that makes this report again (the run's record and model card had
-    named --out alone: another seed or data made another model)."""
+    named --out alone: another seed or data made another model); the Python call where
+    ``batch_size`` or ``kfold``, which the command line does not set, are not its own."""
+    if (batch_size, kfold) != (16, 3):
+        call = (f"from qualityfm.demo import run_demo; run_demo({str(out)!r}, "
+                f"{None if data is None else str(data)!r}, steps={steps}, "
+                f"batch_size={batch_size}, epochs={epochs}, kfold={kfold}, seed={seed})")
+        return shlex.join(["python", "-c", call])
     words = ["qualityfm", "demo", "--out", str(out), "--steps", str(steps), "--seed", str(seed)]
     words += ["--data", str(data)] if data is not None else []
     words += ["--epochs", str(epochs)] if epochs is not None else []

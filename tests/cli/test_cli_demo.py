@@ -362,6 +362,8 @@ def test_a_demo_rerun_makes_its_data_anew_records_its_command_and_runs_alone(
     assert names == {"1"}  # seed 1's records alone
     assert demo._demo_command(out, None, 10, None, 1) == \
         f"qualityfm demo --out {out} --steps 10 --seed 1"
+    python = demo._demo_command(out, None, 10, None, 1, batch_size=8, kfold=4)  # no CLI option
+    assert python.startswith("python -c ") and "batch_size=8" in python and "kfold=4" in python
     with folder_lock(out, "demo"), pytest.raises(ValueError, match=r"another demo is writing "
                                                                     r"there"):
         demo.run_demo(out, progress=False)
