@@ -432,3 +432,24 @@ def test_vital_reads_from_threads_leave_stdout_alone(vital_file) -> None:
     assert sys.stdout is before
     for rec in recs:
         np.testing.assert_array_equal(rec.signals["ecg_ii"][:5000], waves["SNUADC/ECG_II"])
+
+
+def test_a_lead_ii_track_of_no_samples_gives_way_to_another_lead_in_prepare(tmp_path) -> None:
+    """A .vital file whose ECG_II track holds no samples, ECG_V5 and PLETH full: the task
+    windows read V5, while prepare, score and embed had masked the ECG in every window."""
+    import warnings
+
+    from qualityfm.data.prepare import read_windows
+    from qualityfm.signal import WindowConfig
+    from qualityfm.signal.synthetic import synthesize
+
+    rec = synthesize(60, fs=100.0, seed=1)
+    path = _write_vital(tmp_path / "t.vital", [
+        dict(name="SNUADC/ECG_II", fmt=1, srate=100.0, recs=[]),
+        dict(name="SNUADC/ECG_V5", fmt=1, srate=100.0, recs=[(1.6e9, rec.signals["ecg_ii"])]),
+        dict(name="SNUADC/PLETH", fmt=1, srate=100.0, recs=[(1.6e9, rec.signals["ppg"])])],
+        1.6e9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the empty track, named by the reader
+        read, win = read_windows(path, WindowConfig())
+    assert "ecg_v5" in read.signals and win.mask.all()

@@ -201,22 +201,25 @@ def input_records(keys: Sequence[str]) -> dict[str, Any]:
 
 def read_model_channels(path: str, channels: Sequence[str]) -> Record:
     """The record with only the model channels; when one is missing, or an ECG of them is
-    sampled too slowly for a waveform, those it holds and its ECG leads, so that
+    sampled too slowly for a waveform or left out by its reader, those it holds and its ECG
+    leads, so that
     :func:`make_windows` can fall back to another lead (its other channels, which may not
     even be signals, are left unread)."""
     try:
-        rec = read_record(path, channels=list(channels))
+        rec: Record | None = read_record(path, channels=list(channels))
     except MissingChannelError as err:
-        held = [c for c in channels if c in err.available] + ecg_leads(err.available)
-        if not held:  # named as make_windows names a record without them, with what it holds
+        if not ([c for c in channels if c in err.available] + ecg_leads(err.available)):
+            # named as make_windows names a record without them, with what it holds
             raise RecordError(f"no channel of {tuple(channels)} (record has: "
                               f"{', '.join(err.available) or 'none'})") from None
-        return read_record(path, channels=list(dict.fromkeys(held)))
-    if any(is_ecg(c) and rec.fs[c] < MIN_WAVEFORM_FS for c in rec.signals):
-        # a lead of trends (a 1-Hz II): the record's other leads too, one of which stands in
-        # (the record's other channels, which may be no signals, still unread)
-        held = set(rec.signals)
-        rec = read_channels_among(path, lambda c: c in held or is_ecg(c))
+        rec = None
+    if rec is None or any(is_ecg(c) and (c not in rec.signals or rec.fs[c] < MIN_WAVEFORM_FS)
+                          for c in channels):
+        # a channel missing, a lead of trends (a 1-Hz II), or one its reader left out (a
+        # .vital track of no samples, which had masked the ECG where V5 was full): the
+        # record's model channels and its leads, one of which stands in, as in the task
+        # windows (the record's other channels, which may be no signals, still unread)
+        return read_channels_among(path, lambda c: c in channels or is_ecg(c))
     return rec
 
 
