@@ -202,9 +202,8 @@ def input_records(keys: Sequence[str]) -> dict[str, Any]:
 def read_model_channels(path: str, channels: Sequence[str]) -> Record:
     """The record with only the model channels; when one is missing, or an ECG of them is
     sampled too slowly for a waveform or left out by its reader, those it holds and its ECG
-    leads, so that
-    :func:`make_windows` can fall back to another lead (its other channels, which may not
-    even be signals, are left unread)."""
+    leads, so that :func:`make_windows` can fall back to another lead (its other channels,
+    which may not even be signals, are left unread)."""
     try:
         rec: Record | None = read_record(path, channels=list(channels))
     except MissingChannelError as err:

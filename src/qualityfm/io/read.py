@@ -171,13 +171,13 @@ def find_records(path: str | Path) -> list[Path]:
     One entry per WFDB header, leaving out the segment headers of multi-segment records and
     layout headers (a header that cannot be parsed counts, so that reading it reports why);
     ``.vital`` and ``.npz`` files (an ONNX export's golden examples aside); CSV files with a
-    time column (BIDMC ``*_Signals.csv``, not
-    ``*_Numerics.csv`` monitor numerics). Folders and CSV files that cannot be opened, and
-    CSV files whose header line is blank (an empty file), are listed too, so that reading
-    them says why (they had been passed over unsaid). A single file is returned as itself
-    when it is a readable record (``.npy`` and time-less CSV included: the caller then passes
-    ``fs`` and ``channel_names``); a WFDB record may be named as ``read_record`` accepts it
-    (signal file, no suffix), which gives its header.
+    time column (BIDMC ``*_Signals.csv``, not ``*_Numerics.csv`` monitor numerics). Folders
+    and CSV files that cannot be opened, and CSV files whose header line is blank (an empty
+    file), are listed too, so that reading them says why (they had been passed over
+    unsaid). A single file is returned as itself when it is a readable record (``.npy`` and
+    time-less CSV included: the caller then passes ``fs`` and ``channel_names``); a WFDB
+    record may be named as ``read_record`` accepts it (signal file, no suffix), which gives
+    its header.
     """
     given = Path(path)
     path = record_path(given)
