@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +103,15 @@ class Record:
 
     def has(self, *channels: str) -> bool:
         return all(c in self.signals for c in channels)
+
+    def only(self, channels: Iterable[str]) -> Record:
+        """This record with the channels ``channels`` alone (their signals, rates and
+        units), in its own order; the rest is kept."""
+        wanted = set(channels)
+        keep = [c for c in self.signals if c in wanted]
+        return dataclasses.replace(self, signals={c: self.signals[c] for c in keep},
+                                   fs={c: self.fs[c] for c in keep if c in self.fs},
+                                   units={c: u for c, u in self.units.items() if c in keep})
 
     @property
     def group_id(self) -> str:

@@ -7,7 +7,7 @@ sample grid with cumulative sums, so nothing loops over windows in Python.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -206,10 +206,7 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
         # sources chosen among the others (a 1-Hz II had left the ECG out where lead V was
         # there to stand in, as it does in the task windows)
         fast = [c for c in record.signals if not record.fs.get(c, np.inf) < MIN_WAVEFORM_FS]
-        sources, fallback = resolve_sources(replace(
-            record, signals={c: record.signals[c] for c in fast},
-            fs={c: record.fs[c] for c in fast if c in record.fs},
-            units={c: u for c, u in record.units.items() if c in fast}), cfg)
+        sources, fallback = resolve_sources(record.only(fast), cfg)
         named = ", ".join(f"{src} at {record.fs[src]:g} Hz" for src in slow.values())
         if not sources:
             return _empty(cfg, [(0.0, f"{named}: below {MIN_WAVEFORM_FS:g} Hz, trends rather "

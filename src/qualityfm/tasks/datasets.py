@@ -414,10 +414,7 @@ def _fast_enough(rec: Record, path: Path) -> Record:
         warn_at_caller(f"{path}: {', '.join(f'{c} at {rec.fs[c]:g} Hz' for c in named)} left "
                        f"out: the tasks read ECG, PPG and arterial lines of {MIN_FS:g} Hz or "
                        "more", RuntimeWarning)
-    keep = [c for c in rec.signals if c not in slow]
-    return dataclasses.replace(rec, signals={c: rec.signals[c] for c in keep},
-                               fs={c: rec.fs[c] for c in keep},
-                               units={c: u for c, u in rec.units.items() if c in keep})
+    return rec.only(c for c in rec.signals if c not in slow)
 
 
 def _rows_vt(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dict]:
@@ -1114,9 +1111,7 @@ def record_dataset(task: str, record: Record, *, seconds: float | None = None,
     # respiration, a 1-Hz SpO2) had set the end a buffer without an alarm time ends at
     read = [c for c in record.signals if is_task_channel(c)]
     if read:
-        record = dataclasses.replace(record, signals={c: record.signals[c] for c in read},
-                                     fs={c: record.fs[c] for c in read if c in record.fs},
-                                     units={c: u for c, u in record.units.items() if c in read})
+        record = record.only(read)
     built = _BUILDERS[task](Path(record.record_id or "record"), s, record)
     rows = [r for r in built if "x" in r]
     if not rows:
