@@ -131,6 +131,17 @@ def test_the_fullest_of_two_tracks_of_a_channel_takes_its_name_and_idle_ones_are
     assert np.isfinite(late.signals["ppg"]).all()  # the fullest in the span: all NaN before
     assert np.isfinite(read_record(early, channels=["ppg"]).signals["ppg"][:10000]).all()
 
+    quick = tmp_path / "quick.vital"  # a 500-Hz PLETH for 30 s beside a 125-Hz one for 120 s
+    vf = vitaldb.VitalFile()
+    vf.dtstart, vf.dtend = t0, t0 + 120
+    vf.add_track("SNUADC/ECG_II", wave(500, range(120)), srate=500, unit="mV")
+    vf.add_track("SNUADC/PLETH", wave(500, range(30)), srate=500)
+    vf.add_track("Intellivue/PLETH", wave(125, range(120)), srate=125)
+    vf.to_vital(str(quick))
+    rec = read_record(quick, channels=["ppg", "ecg_ii"])  # by samples, 75 % of it had been NaN
+    assert rec.fs["ppg"] == 125.0 and np.isfinite(rec.signals["ppg"]).all()
+    assert read_record(quick, channels=["ppg"], start=0, stop=20).fs["ppg"] == 500.0
+
     cropped = tmp_path / "cropped.vital"
     vitaldb.VitalFile(str(full)).crop(60, 120).to_vital(str(cropped))
     with pytest.warns(RuntimeWarning, match=r"'Intellivue/PLETH', 'BIS/EEG1_WAV' hold no "

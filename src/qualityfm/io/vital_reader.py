@@ -233,8 +233,9 @@ def read_vital(
 
     A ``.vital`` file is one gzip stream, so the selected tracks are decoded whole and then cut
     to ``start``..``stop`` s (from the file's start). Several tracks of one channel (a
-    monitor's PLETH beside the ADC's) are named fullest first: ``ppg`` is the track with the
-    most samples in the span read, ``ppg_2`` the next. A wave track without samples (a device
+    monitor's PLETH beside the ADC's) are named fullest first: ``ppg`` is the track covering
+    the most time in the span read (the most samples among tracks covering as long),
+    ``ppg_2`` the next. A wave track without samples (a device
     declared but idle, or cropped away) is left out with a warning. The record and patient id
     are the file name (VitalDB names cases, not patients).
     """
@@ -305,17 +306,22 @@ def read_vital(
                           f"{', '.join(map(repr, candidates))})")
     first = {b: bases.index(b) for b in wanted}  # channels in file order, fullest track first
 
-    def held(t: str) -> int:
-        """Samples track ``t`` holds in the span read (a channel's track full elsewhere had
-        taken its name over one full within the span: an all-NaN PPG)."""
-        try:
-            a, b = sample_span(start, stop, float(header.trks[t].srate), len(samples[t]), path)
-        except RecordError:  # a span refused below, for every track alike
-            return 0
-        return int(np.isfinite(samples[t][a:b]).sum())
+    def held(t: str, span: bool = True) -> tuple[float, int]:
+        """Whole seconds track ``t`` covers in the span read (or in the file), then its
+        samples: a 500-Hz track of a few minutes had taken the name over a full 125-Hz one
+        (and a track full elsewhere over one full within the span: an all-NaN PPG)."""
+        rate = float(header.trks[t].srate)
+        a, b = 0, len(samples[t])
+        if span:
+            try:
+                a, b = sample_span(start, stop, rate, len(samples[t]), path)
+            except RecordError:  # a span refused below, for every track alike
+                return 0.0, 0
+        finite = int(np.isfinite(samples[t][a:b]).sum())
+        return -float(np.floor(finite / rate)), -finite
 
-    kept = sorted(samples, key=lambda t: (first[canonical_channel(t)], -held(t),
-                                          -int(np.isfinite(samples[t]).sum()), tracks.index(t)))
+    kept = sorted(samples, key=lambda t: (first[canonical_channel(t)], held(t),
+                                          held(t, False), tracks.index(t)))
     names = canonical_names(kept)
     signals: dict[str, np.ndarray] = {}
     rates: dict[str, float] = {}
