@@ -223,6 +223,11 @@ def test_npz_by_channel_name_with_fs_entry(tmp_path: Path) -> None:
     with pytest.raises(RecordError, match=r"m\.npz: fs=300.0 Hz is none of the file's rates "
                                           r"\(fs=250 Hz, fs_PLETH=125 Hz\)"):
         read_record(mixed, fs=300.0)
+    part = tmp_path / "p.npz"  # no file rate: fs gives the unrated channel's (it was refused)
+    np.savez(part, II=np.zeros(2500), PLETH=np.arange(1250.0), fs_PLETH=125.0)
+    with pytest.raises(RecordError, match=r"p\.npz: no 'fs' entry for channel 'II'"):
+        read_record(part)
+    assert read_record(part, fs=250.0).fs == {"ecg_ii": 250.0, "ppg": 125.0}
     named = tmp_path / "n.npz"  # a channel whose name ends like a rated one's is kept
     np.savez(named, PLETH=np.zeros(125), fs_PLETH=125.0, XYPLETH=np.zeros(250), fs=250.0)
     assert read_record(named).fs == {"ppg": 125.0, "xypleth": 250.0}

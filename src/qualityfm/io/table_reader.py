@@ -1062,8 +1062,11 @@ def read_npz(
             stated = {**({rate_keys[0]: file_fs} if file_fs is not None else {}),
                       **{given[k]: r for k, r in own.items()}}
             # an fs argument must be one of the file's rates, as read_wfdb's (the file's own
-            # rates go first); a file with several had refused every value
-            if fs is not None and stated and not any(np.isclose(fs, r) for r in stated.values()):
+            # rates go first; a file with several had refused every value), unless it is the
+            # rate of channels the file gives none for (it had been refused, their rate asked for)
+            rateless = file_fs is None and any(k not in own for k in keys)
+            if (fs is not None and stated and not rateless
+                    and not any(np.isclose(fs, r) for r in stated.values())):
                 said = ", ".join(f"{k}={r:g} Hz" for k, r in stated.items())
                 raise RecordError(f"{path}: fs={fs} Hz is none of the file's rates ({said})")
             rate = file_fs if file_fs is not None else fs
