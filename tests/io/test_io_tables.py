@@ -310,7 +310,7 @@ def test_csv_time_in_ms_without_unit_is_refused_or_read_with_fs(tmp_path: Path) 
 
 
 @pytest.mark.parametrize("variant", ["bom", "quoted", "semicolon", "tab", "time_ms", "time_s",
-                                     "decimal_comma", "crlf"])
+                                     "seconds", "milliseconds", "decimal_comma", "crlf"])
 def test_csv_dialects_are_read_and_listed(tmp_path: Path, variant: str) -> None:
     fs, sep = 125.0, {"semicolon": ";", "tab": "\t", "decimal_comma": ";"}.get(variant, ",")
     header = sep.join(["Time [s]", "PLETH", "II"])
@@ -320,6 +320,9 @@ def test_csv_dialects_are_read_and_listed(tmp_path: Path, variant: str) -> None:
     elif variant in ("time_ms", "time_s"):
         header = f"{variant},PLETH,II"
         rows = _signal_rows(400, fs, time=variant[-2:].strip("_"))
+    elif variant in ("seconds", "milliseconds"):  # they had been no time column
+        header = f"Time ({variant}),PLETH,II"
+        rows = _signal_rows(400, fs, time="ms" if variant == "milliseconds" else "s")
     elif variant == "decimal_comma":
         rows = [r.replace(".", ",") for r in rows]
     text = _csv_text(header, rows)

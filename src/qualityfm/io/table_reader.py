@@ -21,8 +21,9 @@ from qualityfm.io.channels import canonical_channel, canonical_names, is_task_ch
 from qualityfm.io.record import MIN_WAVEFORM_FS, Record, RecordError
 
 _BIDMC = re.compile(r"^(bidmc_\d+)_Signals$")
-_UNITS = r"(s|sec|secs|ms|msec)"
-#: A time column: ``Time``, ``Time [s]``, ``time (ms)``, ``time_ms``, ``t_s``, ``Timestamp``...
+_UNITS = r"(s|secs?|seconds?|ms|msecs?|milliseconds?)"
+#: A time column: ``Time``, ``Time [s]``, ``time (ms)``, ``time_ms``, ``t_s``, ``Timestamp``,
+#: ``Time (seconds)``...
 _TIME = re.compile(
     rf"^(time|t|timestamp|seconds|sec|elapsed time)(?:\s*[\[(]\s*{_UNITS}\s*[\])]|[\s_]{_UNITS})?$"
 )
@@ -79,7 +80,7 @@ def _time_unit(name: str) -> str | None:
     if match is None:
         return None
     unit = match.group(2) or match.group(3) or ""
-    return "ms" if unit.startswith("ms") else "s" if unit else ""
+    return "ms" if unit.startswith(("ms", "milli")) else "s" if unit else ""
 
 
 #: Data lines read to guess a ``;`` or tab file's decimal mark.
