@@ -809,6 +809,26 @@ def test_a_mat_signal_file_of_another_layout_is_refused(tmp_path: Path) -> None:
             read_record(hea)
 
 
+def test_a_mat_file_without_a_header_count_is_read_to_its_matrix_end(tmp_path: Path) -> None:
+    """A second variable after the matrix had been read as 31 more samples a signal (junk of
+    up to 259 NU), the header stating no count."""
+    import scipy.io
+
+    rng = np.random.default_rng(2)
+    val = rng.integers(-500, 500, size=(2, 1000)).astype(np.int16)
+    hea = _mat_record(tmp_path, "two", val, format="4")
+    hea.write_text(hea.read_text().replace("two 2 250 1000", "two 2 250"))
+    scipy.io.savemat(tmp_path / "two.mat", {"val": val, "note": np.arange(50, dtype=np.int16)
+                                            .reshape(1, 50)}, format="4")
+    with pytest.warns(RuntimeWarning, match=r"two\.hea: its signal file two\.mat holds bytes "
+                                            r"after its matrix of 1000 samples per signal"):
+        rec = read_record(hea)
+    np.testing.assert_allclose(rec.signals["ecg_v"], val[1] / 200, rtol=1e-6)
+    with pytest.warns(RuntimeWarning, match="after its matrix"):
+        part = read_record(hea, start=2.0)
+    np.testing.assert_array_equal(part.signals["ecg_ii"], rec.signals["ecg_ii"][500:])
+
+
 def test_a_dat_file_larger_than_its_formats_give_warns(tmp_path: Path) -> None:
     """16-bit samples under a format-80 header had read as other values without a word."""
     rng = np.random.default_rng(1)

@@ -912,14 +912,17 @@ def _check_empty_files(path: Path, header: Header) -> None:
                           f"sample, the others do")
 
 
-def _check_mat_length(path: Path, header: Header, needed: int) -> None:
+def _check_mat_length(path: Path, header: Header, needed: int) -> int | None:
     """A MATLAB v4 ``.mat`` signal file (format 16+24) against its own header: one that is no
     MATLAB v4 matrix of the header's sample type, whose samples start elsewhere than the
     format field's byte offset says, or that holds another number of signals is refused (it
     would read as other samples, channels rotated: a v5 file, a matrix of doubles or named
     other than ``val``); one cut short is refused (a header without a sample count is read to
     the file's end), and a WFDB header that counts fewer samples than the file declares warns
-    (the read stops at its count)."""
+    (the read stops at its count). Returns the fewest samples per signal a file declares
+    (None: no ``.mat`` file), the record's length where the header counts none: bytes after
+    the matrix (another variable) had been read as samples."""
+    declared: list[int] = []
     for name in dict.fromkeys(f for f in header.files if f.lower().endswith(".mat")):
         file = path.parent / name
         signals = header.signals_in(name)
@@ -964,6 +967,12 @@ def _check_mat_length(path: Path, header: Header, needed: int) -> None:
             warn_at_caller(f"{path}: the header counts {header.n_frames} samples per signal, its "
                            f"signal file {name} declares {cols}: reading {header.n_frames}",
                            RuntimeWarning)
+        if header.n_frames is None and held > cols:
+            warn_at_caller(f"{path}: its signal file {name} holds bytes after its matrix of "
+                           f"{cols} samples per signal (another variable?): reading {cols}",
+                           RuntimeWarning)
+        declared.append(cols)
+    return min(declared, default=None)
 
 
 def _check_dat_length(path: Path, header: Header, picked: Sequence[int], needed: int) -> None:
@@ -1066,7 +1075,10 @@ def read_wfdb(
         raise RecordError(f"{path}: empty record (no samples)")
     i0, i1 = sample_span(start, stop, frame_fs, n_frames or sys.maxsize, path)
     if not multi:
-        _check_mat_length(path, header, i1)
+        declared = _check_mat_length(path, header, i1)
+        if header.n_frames is None and declared is not None:  # the matrix's, not the file's
+            n_frames = declared
+            i0, i1 = sample_span(start, stop, frame_fs, n_frames, path)
 
     layout = _layout(path, header) if multi else None
     file_labels = layout.sig_name if multi else header.sig_names
