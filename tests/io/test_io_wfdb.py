@@ -876,6 +876,24 @@ def test_a_multisegment_header_listing_itself_is_refused(tmp_path: Path) -> None
     assert tmp_path / "self.hea" in find_records(tmp_path)  # listed, so that its read says why
 
 
+def test_a_segment_that_is_itself_multisegment_is_named(tmp_path: Path) -> None:
+    """WFDB does not nest records: such a segment had raised a bare TypeError (as the first
+    segment) or been read as NaN without a word (after a layout segment)."""
+    (tmp_path / "seg2.hea").write_text("seg2 1 100 200\nseg2.dat 16 200/mV 16 0 0 0 0 II\n")
+    (tmp_path / "seg2.dat").write_bytes(np.arange(200, dtype="<i2").tobytes())
+    (tmp_path / "nest.hea").write_text("nest/1 1 100 200\nseg2 200\n")
+    (tmp_path / "r.hea").write_text("r/1 1 100 200\nnest 200\n")
+    with pytest.raises(RecordError, match=r"r\.hea: segment nest: its header is itself a "
+                                          r"multi-segment record"):
+        read_record(tmp_path / "r.hea")
+    (tmp_path / "lay.hea").write_text("lay 1 100 0\n~ 0 200/mV 16 0 0 0 0 II\n")
+    (tmp_path / "v.hea").write_text("v/3 1 100 400\nlay 0\nseg2 200\nnest 200\n")
+    with pytest.warns(RuntimeWarning, match=r"nest.*itself a multi-segment record"):
+        rec = read_record(tmp_path / "v.hea")
+    assert np.isnan(rec.signals["ecg_ii"][200:]).all()
+    np.testing.assert_allclose(rec.signals["ecg_ii"][:200], np.arange(200) / 200)
+
+
 def test_two_unnamed_leads_of_a_multisegment_record_never_swap(tmp_path: Path) -> None:
     """Leads ECG1 (1 mV) and ECG2 (2 mV): a later segment holding ECG2 alone, or both in the
     other order, gives each its own samples (matching by channel kind had put ECG2's into

@@ -647,6 +647,10 @@ def _layout_of_segments(path: Path, header: Header, fault: RecordError) -> Any:
     return layout
 
 
+#: A segment header that is itself a multi-segment record (WFDB segments hold signals).
+_NESTED = "its header is itself a multi-segment record (a segment holds signals, as WFDB reads it)"
+
+
 def _segment_layout(path: Path, name: str) -> Any:
     """Segment ``name``'s header as a ``wfdb.Record``, its names and units as written."""
     try:
@@ -661,6 +665,8 @@ def _segment_layout(path: Path, name: str) -> Any:
         ours = parse_header(path.parent / f"{name}.hea")
     except RecordError as e:
         raise RecordError(f"{path}: segment {name}: {e}") from e
+    if ours.multi:  # its sig_name None had raised a bare TypeError
+        raise RecordError(f"{path}: segment {name}: {_NESTED}")
     if len(ours.sig_names) == len(layout.sig_name):
         layout.sig_name = ours.sig_names
         layout.units = [ours.units.get(i, u) for i, u in enumerate(layout.units)]
@@ -731,6 +737,8 @@ def _segment(path: Path, header: Header, layout: Any, picked: list[int], name: s
         seg = parse_header(seg_path)
     except RecordError as e:
         raise _SegmentLost(str(e)) from e
+    if seg.multi:  # no channel had matched, its frames NaN without a word
+        raise _SegmentLost(_NESTED)
     if not np.isclose(seg.fs, header.fs, rtol=1e-6):
         raise _SegmentLost(f"it is sampled at {seg.fs:g} Hz, the record's header at "
                            f"{header.fs:g} Hz")
