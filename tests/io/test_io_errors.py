@@ -83,6 +83,19 @@ def test_corrupt_header(tmp_path: Path) -> None:
         read_record(hea)
 
 
+def test_a_header_in_utf16_is_named_so(tmp_path: Path) -> None:
+    """Notepad's "Unicode" header had been refused as giving no sampling rate."""
+    text = "u 1 100 2\nu.dat 16 200/mV 16 0 0 0 0 II\n"
+    (tmp_path / "u.dat").write_bytes(b"\x01\x00\x02\x00")
+    for encoding, message in (("utf-16", "UTF-16 text, which"),
+                              ("utf-16-le", "UTF-16 text without a byte-order mark")):
+        (tmp_path / "u.hea").write_bytes(text.encode(encoding))
+        with pytest.raises(RecordError, match=rf"u\.hea: its header is {message}"):
+            read_record(tmp_path / "u.hea")
+    (tmp_path / "u.hea").write_text(text)
+    np.testing.assert_allclose(read_record(tmp_path / "u.hea").signals["ecg_ii"], [0.005, 0.01])
+
+
 def test_empty_records(tmp_path: Path) -> None:
     (tmp_path / "empty.hea").write_text("empty 0 250 0\n")
     with pytest.raises(RecordError, match=r"empty\.hea: empty record"):

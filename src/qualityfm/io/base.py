@@ -116,3 +116,28 @@ def patient_from_path(path: Path, record_id: str) -> str:
     if segment and path.parent.name == segment.group(1):  # MIMIC-III's 32/3269321/ folder
         return segment.group(1)
     return record_id
+
+
+def utf16_text(head: bytes) -> str | None:
+    """What a file whose first bytes are ``head`` is where it is UTF-16 text (with or without
+    a byte-order mark), which no reader reads, or None."""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "UTF-16 text, which is not read: save it as UTF-8"
+    if len(head) >= 4 and b"\0" in head and (head[1::2].count(0) > 0.9 * len(head[1::2])
+                                             or head[0::2].count(0) > 0.9 * len(head[0::2])):
+        return "UTF-16 text without a byte-order mark, which is not read: save it as UTF-8"
+    return None
+
+
+def not_text(head: bytes) -> str | None:
+    """Why a file whose first bytes are ``head`` (4 KB) holds no text the readers read
+    (compressed, an archive, UTF-16, binary bytes), or None."""
+    if head[:2] == b"\x1f\x8b":
+        return "gzip-compressed, not text: decompress it (gunzip) first"
+    if head[:4] == b"PK\x03\x04":
+        return "a zip archive, not text: extract it first"
+    if (utf16 := utf16_text(head)) is not None:
+        return utf16
+    if b"\0" in head:
+        return "binary data (NUL bytes in its first 4 KB), not text"
+    return None

@@ -16,7 +16,13 @@ import numpy as np
 import pandas as pd
 
 from qualityfm._caller import warn_at_caller
-from qualityfm.io.base import aligned_spans, patient_from_path, sample_span, select_channels
+from qualityfm.io.base import (
+    aligned_spans,
+    not_text,
+    patient_from_path,
+    sample_span,
+    select_channels,
+)
 from qualityfm.io.channels import canonical_channel, canonical_names, is_task_channel
 from qualityfm.io.record import MIN_WAVEFORM_FS, Record, RecordError
 
@@ -267,24 +273,16 @@ def csv_is_utf16(path: Path) -> bool:
         return False
 
 
-def csv_not_text(path: Path) -> str | None:
-    """Why a ``.csv`` file holds no text (compressed, an archive, binary bytes), or None; it
-    had been taken for a table of labels and passed over unsaid."""
+def csv_not_text(path: Path, utf16: bool = False) -> str | None:
+    """Why a ``.csv`` file holds no text (compressed, an archive, binary bytes; UTF-16 with a
+    byte-order mark only with ``utf16``: :func:`csv_is_utf16` lists those), or None; it had
+    been taken for a table of labels and passed over unsaid."""
     try:
         with path.open("rb") as f:
             head = f.read(4096)
     except OSError:  # named when read
         return None
-    if head[:2] == b"\x1f\x8b":
-        return "gzip-compressed, not text: decompress it (gunzip) first"
-    if head[:4] == b"PK\x03\x04":
-        return "a zip archive, not text: extract it first"
-    if b"\0" in head and head[:2] not in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16: named so
-        if len(head) >= 4 and (head[1::2].count(0) > 0.9 * len(head[1::2])
-                               or head[0::2].count(0) > 0.9 * len(head[0::2])):
-            return "UTF-16 text without a byte-order mark, which is not read: save it as UTF-8"
-        return "binary data (NUL bytes in its first 4 KB), not text"
-    return None
+    return None if not utf16 and head[:2] in (b"\xff\xfe", b"\xfe\xff") else not_text(head)
 
 
 def csv_has_time_column(path: Path) -> bool:
@@ -584,9 +582,7 @@ def read_csv(
     Blank cells, and cells of a signal column that are no number (``---``, ``?``), are NaN; a
     column where such text fills more than ``MAX_TEXT_FRACTION`` of the rows is refused.
     """
-    if csv_is_utf16(path):
-        raise RecordError(f"{path}: UTF-16 text, which is not read: save it as UTF-8")
-    if (why := csv_not_text(path)) is not None:
+    if (why := csv_not_text(path, utf16=True)) is not None:
         raise RecordError(f"{path}: {why}")
     try:
         cells, sep, decimal, marked, preamble, blank, unit_row = _csv_header(path)

@@ -20,7 +20,7 @@ import wfdb
 from wfdb.io.header import rx_signal
 
 from qualityfm._caller import warn_at_caller
-from qualityfm.io.base import patient_from_path, sample_span, select_channels
+from qualityfm.io.base import patient_from_path, sample_span, select_channels, utf16_text
 from qualityfm.io.channels import canonical_channel, canonical_names
 from qualityfm.io.record import UNCALIBRATED, Record, RecordError
 from qualityfm.io.table_reader import CSV_DELIMITERS
@@ -139,6 +139,8 @@ def parse_header(path: Path) -> Header:
         raw = path.read_bytes()
     except (OSError, ValueError) as e:  # ValueError: a name holding a NUL byte
         raise RecordError(f"{path}: cannot read header ({e})") from e
+    if (why := utf16_text(raw[:4096])) is not None:  # it had read as "no sampling rate"
+        raise RecordError(f"{path}: its header is {why}")
     try:  # names and units may hold µ or é: UTF-8, else a Latin-1 editor's bytes
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
