@@ -632,6 +632,24 @@ def test_a_kept_checkpoint_of_a_finished_fit_gives_the_model_again(tmp_path,
     np.testing.assert_array_equal(again.predict_proba(x), first.predict_proba(x))
 
 
+def test_a_checkpoint_path_holding_another_file_is_refused_and_left(tmp_path) -> None:
+    """A user's array or another model at ``checkpoint`` had been replaced at the first
+    epoch, then removed when the fit ended."""
+    x, y, g = synthetic(20, seed=4)
+    kw = {"init": "none", "config": TINY, "mode": "full", "epochs": 1, "seed": 0,
+          "use_features": False}
+    data = tmp_path / "precious.npy"
+    np.save(data, x[:2])
+    model = tmp_path / "model.pt"
+    torch.save({"model": QualityFM(TINY).state_dict()}, model)
+    for path in (data, model):
+        before = path.read_bytes()
+        with pytest.raises(ValueError, match=rf"checkpoint={re.escape(str(path))}: that file "
+                                             r"is no fine-tuning checkpoint"):
+            Finetuner("vt-alarm", checkpoint=path, **kw).fit(x, y, groups=g)
+        assert path.read_bytes() == before
+
+
 def test_a_loaded_model_refits_with_its_own_protocol(tmp_path) -> None:
     """A loaded model's calibration method and validation share are those it was fitted
     with (a refit of a loaded temperature-calibrated model had used Platt scaling)."""

@@ -517,6 +517,12 @@ def test_cross_validate_takes_whole_mmhg_as_values_and_refuses_a_bad_seed_first(
     with pytest.raises(ValueError, match=r"cross_validate: n_boot must be an int >= 0"):
         cross_validate(lambda: calls.append(1), ds, k=5, n_boot=-5)
     assert calls == []
+    ds.fs = 250.0  # windows at another rate than the model reads: it had run on, unsaid
+    with pytest.raises(ValueError, match=r"cross_validate: the dataset's windows are at 250 "
+                                         r"Hz, the estimator reads windows at 300 Hz"):
+        cross_validate(lambda: ClassicalBaseline("regression", seed=0), ds, k=5, n_boot=20)
+    assert cross_validate(lambda: ClassicalBaseline("regression", seed=0, fs=250.0), ds, k=5,
+                          n_boot=20)["targets"] == as_float["targets"]
 
 
 def test_calibration_and_threshold_refuse_labels_other_than_0_and_1() -> None:

@@ -297,6 +297,10 @@ def cross_validate(
             raise ValueError(f"cross_validate: {why}")
     probe = make()
     kind, task = probe.kind, probe.task
+    if not np.isclose(probe.fs, ds.fs):  # 250-Hz windows had run through a 300-Hz encoder
+        raise ValueError(f"cross_validate: the dataset's windows are at {ds.fs:g} Hz, the "
+                         f"estimator reads windows at {probe.fs:g} Hz: make it with "
+                         f"fs={ds.fs:g} (or build the dataset at {probe.fs:g} Hz)")
     if kind == "binary":  # 0/1 as floats: classes, stratified as such (they had been binned)
         y = M._binary(y)
     elif kind == "multiclass":  # whole numbers as floats: classes too

@@ -1255,16 +1255,26 @@ class Finetuner(TaskEstimator):
 
     def _read_epochs(self, key: str) -> dict | None:
         """The checkpoint of a stopped fit of these rows and settings; None when there is
-        none (one of another fit is left alone, to be replaced at the first epoch)."""
+        none (one of another fit is left alone, to be replaced at the first epoch). A file
+        that is no such checkpoint (a user's data, another model) is refused, named: it had
+        been replaced, then removed."""
         if self.checkpoint is None or not self.checkpoint.is_file():
             return None
         from qualityfm.train.checkpoint import load_state
 
+        foreign = ValueError(
+            f"checkpoint={self.checkpoint}: that file is no fine-tuning checkpoint this class "
+            "wrote (it would be replaced, then removed): give the path of a file of its own")
         try:
+            with self.checkpoint.open("rb") as f:
+                if f.read(4) != b"PK\x03\x04":  # no file torch.save writes
+                    raise foreign
             saved = load_state(self.checkpoint, self.device)
-        except (OSError, RuntimeError, EOFError, pickle.UnpicklingError):
+        except (OSError, RuntimeError, EOFError, IndexError, pickle.UnpicklingError):
             return None  # a torn file (or one holding more than states): the fit starts over
-        return saved if isinstance(saved, dict) and saved.get("key") == key else None
+        if not isinstance(saved, dict) or "key" not in saved or "epoch" not in saved:
+            raise foreign
+        return saved if saved["key"] == key else None
 
     def _save_epochs(self, key: str, epoch: int, opt: torch.optim.Optimizer, best: float,
                      best_state: dict, stale: int, rng: np.random.Generator,
