@@ -417,9 +417,19 @@ def _fast_enough(rec: Record, path: Path) -> Record:
     return rec.only(c for c in rec.signals if c not in slow)
 
 
+def _ecg_or_ppg(rec: Record, path: Path, before: Record) -> Record:
+    """``rec`` (``before`` less its slow channels) where it holds an ECG lead or a PPG; else
+    a ``RecordError`` naming ``before``'s channels (a record of none left had failed in NumPy,
+    or read as an alarm too early)."""
+    if not ecg_leads(rec.signals) and "ppg" not in rec.signals:
+        raise RecordError(f"{path}: no usable ECG or PPG channel; it has "
+                          f"{before.channels}{_labels_hint(before)}")
+    return rec
+
+
 def _rows_vt(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dict]:
     rec = read_record(path) if rec is None else rec
-    rec = _fast_enough(rec, path)
+    rec = _ecg_or_ppg(_fast_enough(rec, path), path, rec)
     if s.labels and "alarm_true" not in rec.labels:
         raise RecordError(f"{path}: " + rec.labels.get("unlabelled", {}).get(
             "alarm_true", "no Challenge 2015 alarm label (labels['alarm_true']: a '#True "
@@ -517,7 +527,7 @@ def _rows_perform_af(path: Path, rec: Record, s: TaskSettings) -> list[dict]:
 
 def _rows_af(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dict]:
     rec = read_record(path) if rec is None else rec
-    rec = _fast_enough(rec, path)
+    rec = _ecg_or_ppg(_fast_enough(rec, path), path, rec)
     rhythm = rec.labels.get("rhythm")
     why = rec.labels.get("unlabelled", {}).get("rhythm")
     if rhythm is None and s.labels and why:
