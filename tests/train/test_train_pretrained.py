@@ -230,8 +230,11 @@ def test_a_folder_named_pretrained_is_no_export_target(tmp_path, monkeypatch) ->
     with pytest.raises(FileNotFoundError, match="no run folder .*run"):  # a folder: not refused
         export_model(tmp_path / "run", "./pretrained")
     Path("pretrained").mkdir()
-    with pytest.warns(UserWarning, match="means the weights shipped with qualityfm"):
-        model_files("pretrained")
+    with pytest.warns(UserWarning, match=r"means the weights shipped with qualityfm, not the "
+                                         r".*; give './pretrained' for that one \(a str: "
+                                         r"Path\('./pretrained'\) is 'pretrained' too\)"):
+        model_files(Path("pretrained"))
+    assert model_files("./pretrained")[0].parent.resolve() == Path("pretrained").resolve()
 
 
 def test_a_residual_stem_model_exports_and_loads(tmp_path) -> None:

@@ -313,7 +313,8 @@ def _checked_files(path: str | Path) -> tuple[Path, Path]:
 
 def names_shipped_weights(text: str) -> bool:
     """Whether ``text`` names the weights shipped with qualityfm: "pretrained" or
-    "pretrained:NAME" (never a folder of that name; "./pretrained" is one)."""
+    "pretrained:NAME" (never a folder of that name; "./pretrained" is one, but
+    ``str(Path("./pretrained"))`` is "pretrained")."""
     return text == PRETRAINED or text.startswith(PRETRAINED + ":")
 
 
@@ -324,7 +325,8 @@ def model_files(path: str | Path) -> tuple[Path, Path]:
     if names_shipped_weights(text):
         if Path(text).exists():
             warn_at_caller(f"{text!r} means the weights shipped with qualityfm, not the "
-                           f"{Path(text).resolve()} here; give ./{text} for that one",
+                           f"{Path(text).resolve()} here; give './{text}' for that one (a "
+                           f"str: Path('./{text}') is '{text}' too) or its whole path",
                            UserWarning)
         name = text.partition(":")[2] or DEFAULT_PRETRAINED
         folder = weights_dir()
