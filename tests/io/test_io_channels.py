@@ -102,6 +102,12 @@ def test_a_record_refuses_a_channel_that_is_no_1d_signal() -> None:
     with pytest.raises(RecordError, match=r"record b: event times must be finite seconds, got "
                                           r"\{'alarm': nan\}"):
         Record("b", {"ecg_ii": ecg}, {"ecg_ii": 100.0}, events={"alarm": float("nan")})
+    # text passes no longer (it had failed later, in a comparison: TypeError)
+    with pytest.raises(RecordError, match=r"sampling rates .* got \{'ecg_ii': '250'\}"):
+        Record("b", {"ecg_ii": ecg}, {"ecg_ii": "250"})
+    with pytest.raises(RecordError, match=r"event times .* got \{'alarm': '300'\}"):
+        Record("b", {"ecg_ii": ecg}, {"ecg_ii": 100.0}, events={"alarm": "300"})
+    assert Record("b", {"ecg_ii": ecg}, {"ecg_ii": np.float32(250)}, events={"alarm": 3})
 
 
 def test_a_second_channel_of_a_name_keeps_its_name_through_a_file(tmp_path) -> None:

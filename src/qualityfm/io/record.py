@@ -9,14 +9,7 @@ from typing import Any
 
 import numpy as np
 
-
-def _finite(value: object) -> float:
-    """``value`` as a finite float (a rate, a time), NaN when it is not one."""
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return float("nan")
-    return number if np.isfinite(number) else float("nan")
+from qualityfm._numbers import is_number
 
 
 class RecordError(ValueError):
@@ -73,11 +66,13 @@ class Record:
         if missing:
             raise ValueError(f"record {self.record_id}: no sampling rate in fs for channels "
                              f"{missing}")
-        bad_fs = {c: self.fs[c] for c in self.signals if not _finite(self.fs[c]) > 0}
+        # numbers, not text: a rate of "250" had passed here, then failed in a comparison
+        bad_fs = {c: self.fs[c] for c in self.signals
+                  if not (is_number(self.fs[c]) and self.fs[c] > 0)}
         if bad_fs:
             raise RecordError(f"record {self.record_id}: sampling rates must be finite numbers "
                               f"> 0 Hz, got {bad_fs}")
-        bad_events = {k: t for k, t in self.events.items() if np.isnan(_finite(t))}
+        bad_events = {k: t for k, t in self.events.items() if not is_number(t)}
         if bad_events:
             raise RecordError(f"record {self.record_id}: event times must be finite seconds, "
                               f"got {bad_events}")
