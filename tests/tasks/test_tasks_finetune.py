@@ -1336,6 +1336,10 @@ def test_what_a_fit_cannot_see_is_said(recwarn) -> None:
     assert abp.predict(x[:0]).shape == (0, 2)
     one = ClassicalBaseline("regression", max_iter=5, crossfit=None).fit(x, bp[:, :1], groups=g)
     assert one.predict(x[:2]).shape == (2, 1) and one.predict(x[:0]).shape == (0, 1)  # had 2
+    for bad in (bp[:, :0], bp[:, :, None]):  # no target column: an IndexError in the split
+        with pytest.raises(ValueError, match=r"y must be \[rows\] or \[rows, targets\] with a "
+                                             rf"target or more, got shape \[40, {bad.shape[1]}"):
+            ClassicalBaseline("regression").fit(x, bad, groups=g)
 
 
 def test_abp_targets_must_be_sbp_and_dbp_in_mmhg(recwarn) -> None:

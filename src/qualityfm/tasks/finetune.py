@@ -349,6 +349,9 @@ class TaskEstimator(ABC):
             if k and (y.ndim != 2 or y.shape[1] != k):
                 raise ValueError(f"task {self.task!r} needs y of shape [rows, {k}]"
                                  f"{TARGETS.get(self.task, '')}, got shape {list(y.shape)}")
+            if y.ndim > 2 or y.ndim == 2 and y.shape[1] == 0:  # an IndexError in the split
+                raise ValueError(f"y must be [rows] or [rows, targets] with a target or more, "
+                                 f"got shape {list(y.shape)}")
             self.target_1d = y.ndim == 1
             y = y.reshape(len(y), -1).astype(np.float32)
             bad = np.flatnonzero(~np.isfinite(y).all(axis=1))
