@@ -88,6 +88,15 @@ def test_epochs_reshuffle_and_seed_repeats(store):
     other = WindowDataset(store, shuffle=True, seed=1)
     assert [s["index"] for s in other] != e0
     assert [s["index"] for s in WindowDataset(store)] == list(range(store.n_windows))
+    # a boolean mask selects its windows (cast to ids, it had read windows 0 and 1 alone)
+    chosen = store.levels >= np.median(store.levels)
+    assert 0 < chosen.sum() < store.n_windows
+    picked = [s["index"] for s in WindowDataset(store, ids=chosen)]
+    assert picked == np.flatnonzero(chosen).tolist()
+    np.testing.assert_array_equal(store.windows(chosen), store.windows(np.flatnonzero(chosen)))
+    for bad in (chosen[:-1], np.array([0.0, 1.0]), np.zeros((2, 2), int)):
+        with pytest.raises(ValueError, match="boolean mask"):
+            WindowDataset(store, ids=bad)
 
 
 def test_state_dict_resumes_mid_epoch(store):

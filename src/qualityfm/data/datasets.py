@@ -297,7 +297,8 @@ class PairDataset(_StoreDataset):
 class WindowDataset(_StoreDataset):
     """Single windows: ``{"x": float32 [C, T], "mask": bool [C], "index": global window id}``.
 
-    ``ids`` restricts the dataset to some windows (e.g. a level or a record); by default all.
+    ``ids`` restricts the dataset to some windows (e.g. a level or a record: ids, or a boolean
+    mask such as ``store.levels >= 3``); by default all.
     """
 
     def __init__(
@@ -308,7 +309,7 @@ class WindowDataset(_StoreDataset):
         super().__init__(store, shuffle=shuffle, seed=seed, rank=rank, world_size=world_size,
                          drop_last=drop_last, batch_size=batch_size)
         n = self.store.n_windows
-        self.ids = np.arange(n, dtype=np.int64) if ids is None else np.asarray(ids, np.int64)
+        self.ids = np.arange(n, dtype=np.int64) if ids is None else self.store.window_ids(ids)
         if len(self.ids) and (self.ids.min() < 0 or self.ids.max() >= n):
             raise ValueError(f"ids must lie in [0, {n}) for store {self.store.path}")
 

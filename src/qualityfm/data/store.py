@@ -607,9 +607,24 @@ class Store:
         """Channel mask bool ``[C]`` of window ``i``."""
         return self.masks[int(i)].copy()
 
+    def window_ids(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """``ids`` as int64 global window ids: whole numbers, or a boolean mask of every
+        window (``store.levels >= 3``; cast to ids, it had read windows 0 and 1 alone)."""
+        ids = np.asarray(ids)
+        if ids.dtype == np.bool_:
+            if ids.shape != (self.n_windows,):
+                raise ValueError(f"a boolean mask of windows needs one value per window "
+                                 f"({self.n_windows}), got shape {list(ids.shape)}")
+            return np.flatnonzero(ids)
+        if ids.ndim != 1 or ids.size and ids.dtype.kind not in "iu":
+            raise ValueError(f"window ids must be a 1-D array of whole numbers (or a boolean "
+                             f"mask), got shape {list(ids.shape)} and dtype {ids.dtype}")
+        return ids.astype(np.int64)
+
     def windows(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
-        """float32 ``[len(ids), C, T]`` for the given global ids (read shard by shard)."""
-        ids = np.asarray(ids, dtype=np.int64)
+        """float32 ``[len(ids), C, T]`` for the given global ids or boolean mask
+        (:meth:`window_ids`)."""
+        ids = self.window_ids(ids)
         out = np.empty((len(ids), len(self.channels), self.n_samples), np.float32)
         for pos, i in enumerate(ids):
             out[pos] = self._samples(int(i))
