@@ -746,6 +746,20 @@ def test_a_users_files_named_like_pair_chunks_are_neither_merged_nor_removed(
         np.testing.assert_array_equal(np.load(f), a)
 
 
+def test_run_files_past_a_million_are_the_runs_own(tmp_path) -> None:
+    """Chunk 1,000,000 is named pairs-1000000.npy ({:06d}): it had been no chunk of the run,
+    left out of the store's pairs (and past --overwrite)."""
+    from qualityfm.data.prepare import _run_files
+
+    names = ["pairs-000000.npy", "pairs-999999.npy", "pairs-1000000.npy", "pairs-0000001.npy",
+             "shard-1234567.x.npy", "shard-000002.index.npy", "shard-01234567.x.npy"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    assert [(n, f.name) for n, f in _run_files(tmp_path, "pairs")] == [
+        (0, "pairs-000000.npy"), (999999, "pairs-999999.npy"), (1000000, "pairs-1000000.npy")]
+    assert [n for n, _ in _run_files(tmp_path, "shard")] == [2, 1234567]
+
+
 def test_no_more_worker_processes_than_records(synth_dir, small_window, tmp_path,
                                                monkeypatch) -> None:
     """--workers 1000 had started 1000 processes for 2 records (33 s against 0.1 s)."""

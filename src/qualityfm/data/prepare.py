@@ -466,9 +466,12 @@ def _stop_at(path: Path, err: Exception) -> NoReturn:
                   "itself may be unreadable (a bad disk): move it out of the inputs") from err
 
 
+#: A number as a run writes it in a file name, ``{:06d}`` (7 digits from 1,000,000: those
+#: chunks had been left out of the store's pairs).
+_NUMBER = r"(\d{6}|[1-9]\d{6,})"
 #: The names of the shard and pair-chunk files a run writes (:func:`store.shard_name`).
-_RUN_FILES = {"shard": re.compile(r"shard-(\d{6})\.(x|scale|index)\.npy"),
-              "pairs": re.compile(r"pairs-(\d{6})\.npy")}
+_RUN_FILES = {"shard": re.compile(rf"shard-{_NUMBER}\.(x|scale|index)\.npy"),
+              "pairs": re.compile(rf"pairs-{_NUMBER}\.npy")}
 
 
 def _run_files(folder: Path, kind: str) -> list[tuple[int, Path]]:
