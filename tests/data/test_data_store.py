@@ -171,8 +171,15 @@ def test_damaged_store_files_are_named(synth_dir, small_window, tmp_path, capsys
     meta = (out / "meta.json").read_text()
     (out / "meta.json").write_text(meta.replace('"n_windows": ', '"n_windows": "abc", "x": ', 1))
     with pytest.raises(ValueError, match=r"meta\.json: truncated or damaged store file \(its "
-                                         r"counts: ValueError"):
+                                         r"fields: ValueError"):
         Store(out)
+    for key in ("channels", "fs", "dtype", "n_samples"):  # a KeyError traceback in info
+        damaged = json.loads(meta)
+        del damaged[key]
+        (out / "meta.json").write_text(json.dumps(damaged))
+        with pytest.raises(ValueError, match=rf"meta\.json: truncated or damaged store file "
+                                             rf"\(its fields: KeyError '{key}'"):
+            Store(out)
     (out / "meta.json").write_text(meta[:100])
     with pytest.raises(ValueError, match=r"meta\.json: truncated or damaged store file"):
         Store(out)

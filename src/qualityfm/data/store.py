@@ -347,8 +347,13 @@ class StorePart:
             self.n_windows = int(self.meta["n_windows"])
             self.shard_size = int(self.meta["shard_size"])
             self.n_shards = int(self.meta["n_shards"])
+            # the fields every read takes (a missing one had been a KeyError traceback)
+            int(self.meta["n_samples"]), int(self.meta["n_records"]), int(self.meta["n_pairs"])
+            float(self.meta["fs"]), np.dtype(self.meta["dtype"])
+            if not isinstance(self.meta["channels"], list):
+                raise TypeError(f"channels {self.meta['channels']!r} is no list")
         except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(f"{folder / META}: truncated or damaged store file (its counts: "
+            raise ValueError(f"{folder / META}: truncated or damaged store file (its fields: "
                              f"{type(err).__name__} {err}); qualityfm prepare --overwrite "
                              "writes the store again") from None
 
