@@ -1475,10 +1475,10 @@ def test_cross_validate_resumes_after_its_last_finished_fold(tmp_path, capsys) -
         assert len(fits) == 1
 
 
-def test_a_cv_whose_fold_trains_on_one_class_is_refused_before_any_fit() -> None:
-    """One positive record in three folds: the fold that tests it trains on negatives only.
-    Said of the data before any fold is fitted (it had failed in that fold: 'y holds only
-    class 0')."""
+def test_a_cv_whose_fold_trains_on_one_class_or_group_is_refused_before_any_fit() -> None:
+    """One positive record in three folds: the fold that tests it trains on negatives only;
+    two records in two folds: each fold trains on one. Said of the data before any fold is
+    fitted (it had failed in that fold: 'y holds only class 0', 'groups holds one group')."""
     from qualityfm.tasks.datasets import TaskDataset
 
     x, _, _ = synthetic(12, seed=4)
@@ -1499,6 +1499,13 @@ def test_a_cv_whose_fold_trains_on_one_class_is_refused_before_any_fit() -> None
                                          r"with 3 folds, fold \d's training rows hold none of "
                                          r"it; give more records of that class$"):
         cross_validate(make, ds, k=3, seed=0, n_boot=10)
+    assert fitted == []
+    ds.groups = np.r_[np.zeros(6, int), np.ones(6, int)].astype(str)  # two records
+    ds.y = np.r_[0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 0, 0]
+    with pytest.raises(ValueError, match=r"with 2 folds of 2 patients/records, fold 1's "
+                                         r"training rows come from one \(\d\), .* give fewer "
+                                         r"folds \(--kfold\) or more records"):
+        cross_validate(make, ds, k=2, seed=0, n_boot=10)  # each fold had failed in its fit
     assert fitted == []
 
 

@@ -198,6 +198,20 @@ def _refuse_one_class_folds(y: np.ndarray, groups: np.ndarray, splits: list, k: 
                              f"fold {f + 1}'s training rows hold none of it; give {way}")
 
 
+def _refuse_one_group_folds(groups: np.ndarray, splits: list, k: int) -> None:
+    """Refuse, before any fold is fitted, a CV whose training rows of a fold come from one
+    patient or record: a fit validates on other groups than it fits, so it would fail there
+    with a message about that fold's rows ("groups holds one group for all 2 rows")."""
+    groups = np.asarray(groups)
+    for f, (tr, _) in enumerate(splits):
+        held = np.unique(groups[tr])
+        if len(held) < 2:
+            raise ValueError(
+                f"with {k} folds of {len(np.unique(groups))} patients/records, fold {f + 1}'s "
+                f"training rows come from one ({held[0]}), and a fit validates on other "
+                "patients or records than it fits: give fewer folds (--kfold) or more records")
+
+
 def _dataset_digest(ds: TaskDataset, y: np.ndarray) -> str:
     """A digest of the rows a CV splits: record ids, targets and groups, and what the models
     read of them (windows, masks, features: a record rewritten under its name changes it)."""
@@ -324,6 +338,7 @@ def cross_validate(
     train_means = []
     splits = list(group_kfold(y, ds.groups, k=k, seed=seed))
     _refuse_one_class_folds(y, ds.groups, splits, k)
+    _refuse_one_group_folds(ds.groups, splits, k)
     for f, (tr, te) in enumerate(splits):
         assert_disjoint(ds.groups, tr, te)
         path = None if checkpoint is None else checkpoint / f"{target}-fold{f}.npz"
