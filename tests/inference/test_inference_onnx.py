@@ -4,6 +4,7 @@ n_samples; parity on windows scaled as real ones; a cross-validation run named a
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -360,6 +361,15 @@ def test_a_users_model_json_is_not_replaced_by_the_card(tmp_path: Path) -> None:
                                          r"deployment card"):
         export_finetuned_onnx(run, mine / "model.onnx")
     assert [p.name for p in mine.iterdir()] == ["model.json"]
+    for name in ("model.onnx", "model.examples.npz"):  # no card beside: no export's
+        theirs = tmp_path / f"theirs_{name}"
+        theirs.mkdir()
+        (theirs / name).write_bytes(b"someone's graph")
+        with pytest.raises(ValueError, match=rf"theirs_{re.escape(name)}: {re.escape(name)} "
+                                             r"exists and is no qualityfm export's \(no "
+                                             r"deployment card model\.json beside it\)"):
+            export_finetuned_onnx(run, theirs / "model.onnx")
+        assert (theirs / name).read_bytes() == b"someone's graph"
     export_finetuned_onnx(run, tmp_path / "ours" / "model.onnx")
     export_finetuned_onnx(run, tmp_path / "ours" / "model.onnx")  # its own card: replaced
     (run / "summary.json").write_text('{"settings": []}')  # damaged: named, as evaluate

@@ -1065,7 +1065,8 @@ def test_the_model_card_reports_the_checkpoints_step(synthetic_store, tmp_path) 
 
 def test_export_and_pretrain_leave_a_users_files_alone(synthetic_store, tmp_path) -> None:
     """A folder given as --out holding a user's README.md or config.json had them replaced
-    without a word by export's card and config, or by pretrain's config."""
+    without a word by export's card and config, or by pretrain's config (and a user's
+    encoder.onnx removed by export)."""
     run = tmp_path / "run"
     pretrain(tiny(synthetic_store, run, steps=2, diag_every=0))
     for name in ("README.md", "config.json"):
@@ -1079,6 +1080,17 @@ def test_export_and_pretrain_leave_a_users_files_alone(synthetic_store, tmp_path
         assert [p.name for p in mine.iterdir()] == [name]
     export_model(run, tmp_path / "model")
     export_model(run, tmp_path / "model")  # its own export: replaced
+    from qualityfm.cli import main
+
+    for name in ("encoder.onnx", "encoder.examples.npz"):  # a user's, no export beside it:
+        theirs = tmp_path / f"theirs_{name}"  # it had been removed as an earlier export's
+        theirs.mkdir()
+        (theirs / name).write_bytes(b"mine")
+        assert main(["export", str(run), "--out", str(theirs)]) == 1
+        assert [p.name for p in theirs.iterdir()] == [name]
+        (tmp_path / "model" / name).write_bytes(b"an earlier export's")
+    assert main(["export", str(run), "--out", str(tmp_path / "model")]) == 0
+    assert not (tmp_path / "model" / "encoder.onnx").exists()  # stale beside new weights
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "config.json").write_text('{"my": "settings"}')

@@ -7,6 +7,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         from qualityfm.inference.onnx import require_onnx
 
         require_onnx("--onnx")
+    _refuse_graphs_of_no_export(Path(args.out))
     out = export_model(args.run, args.out)
     # an ONNX graph of an earlier export does not match these weights: gone before a new one
     # is made, so that a failed --onnx leaves none rather than the old one
@@ -61,6 +63,21 @@ def run(args: argparse.Namespace) -> int:
         _note_unchecked(result["onnx"])
     print(json.dumps(result))  # one JSON line, as every export prints
     return 0
+
+
+def _refuse_graphs_of_no_export(out: Path) -> None:
+    """Refuse (ValueError) a folder whose ``encoder.onnx`` or ``encoder.examples.npz`` no
+    earlier export wrote (there are no weights of one beside them): a user's had been removed
+    with an earlier export's, which no longer match the new weights."""
+    from qualityfm.train.export import WEIGHTS_NAME
+
+    if (out / WEIGHTS_NAME).is_file():
+        return  # an export's (export_model refuses weights of no export)
+    for name in ("encoder.onnx", "encoder.examples.npz"):
+        if (out / name).is_file():
+            raise ValueError(f"--out {out}: {name} exists and is no qualityfm export's (no "
+                             f"{WEIGHTS_NAME} beside it); export to a folder of its own, or "
+                             "move the file away")
 
 
 def _note_unchecked(res: dict) -> None:

@@ -409,6 +409,13 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
     card_path = Path(out).with_suffix(".json")
     examples_path = Path(out).with_suffix(".examples.npz")
     _refuse_foreign_card(card_path)
+    if not (card_path.is_file() and card_path.stat().st_size):  # a graph or examples of no
+        # export of ours (it writes all three): a user's had been replaced
+        for path in (Path(out), examples_path):
+            if path.is_file() and path.stat().st_size:
+                raise ValueError(f"--out {path.parent}: {path.name} exists and is no qualityfm "
+                                 f"export's (no deployment card {card_path.name} beside it); "
+                                 "export to a folder of its own, or move the file away")
     settings = _run_settings(Path(run))
     golden = golden_inputs(est.task, settings, est.fs,
                            est.window or (net.backbone.cfg.in_channels,
