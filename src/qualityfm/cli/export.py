@@ -26,8 +26,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from qualityfm.io.folders import refuse_records_there
     from qualityfm.train import export_model, load
 
