@@ -221,7 +221,7 @@ def test_a_failed_onnx_export_leaves_no_graph_of_the_old_weights(tmp_path: Path,
     save_checkpoint(run / CHECKPOINT_NAME, {
         "step": 1, "config": PretrainConfig(store="none", out=str(run), steps=1).to_dict(),
         "model_config": TINY.to_dict(), "teacher": QualityFM(TINY).state_dict()})
-    out.mkdir()
+    assert main(["export", str(run), "--out", str(out)]) == 0
     for name in ("encoder.onnx", "encoder.examples.npz"):  # an earlier export's
         (out / name).write_text("old")
 

@@ -760,22 +760,24 @@ def test_one_verb_does_not_replace_another_verbs_output(tmp_path: Path, capsys) 
 
 def test_a_users_table_of_a_verbs_column_names_is_no_output_of_it(records: Path,
                                                                   tmp_path: Path) -> None:
-    """Tables of column names a verb writes but of none it alone writes (a user's labels
-    record,true_alarm, annotations record,start_s,level_name, a cuff table record,sbp,dbp, an
-    embedding's hand-made index) had been replaced; a header cell past csv's field limit had
-    given a traceback."""
+    """Tables of column names a verb writes but not those it always writes (a user's labels
+    record,true_alarm, annotations record,start_s,level_name or level, a cuff table
+    file,record,sbp,dbp, an embedding's hand-made index) had been replaced; a header cell past
+    csv's field limit had given a traceback."""
     from qualityfm.inference.score import check_output, table_verbs
 
     for header, verb in (("record,true_alarm", "predict"), ("record,sbp,dbp", "predict"),
                          ("record,rhythm", "predict"), ("record,start_s,level_name", "score"),
-                         ("file,record", "score"), ("record,start_s,sqi", "embed")):
+                         ("file,record", "score"), ("record,start_s,sqi", "embed"),
+                         ("record,start_s,level", "score"), ("record,ecg_sqi,level", "score"),
+                         ("file,record,sbp,dbp", "predict")):  # the last three had been
         table = tmp_path / f"{verb}_{len(header)}.csv"
         table.write_text(header + "\nv100s,1\n")
         with pytest.raises(ValueError, match=rf"exists and is no output of {verb}'s"):
             check_output(table, what=verb)
     assert table_verbs(["file", "record", "start_s", "p_true_alarm", "true_alarm"]) == {"predict"}
     assert table_verbs(["file", "record", "start_s", "sbp", "dbp"]) == {"predict"}
-    assert table_verbs(["record", "start_s", "ecg_sqi", "sqi"]) == {"score"}
+    assert table_verbs(["record", "start_s", "ecg_sqi", "ppg_sqi", "sqi"]) == {"score"}
     assert table_verbs(["row", "file", "record", "start_s", "sqi"]) == {"embed"}
     big = tmp_path / "big.csv"
     big.write_text('"' + "x" * 200_000 + "\n")

@@ -158,20 +158,19 @@ _EMBEDDING_COLUMN = re.compile(r"e\d+")
 
 def table_verbs(names: Collection[str]) -> set[str]:
     """The verbs that write a table of these column names: ``record``, no column but the
-    verb's (one of another verb's or a user's own makes it none of theirs), and one that the
-    verb alone writes (a user's ``record,true_alarm`` labels or ``record,start_s,level_name``
-    annotations, all of them names a verb writes, had been replaced): a quality score for
-    ``score``, a probability or ``file`` beside the pressures for ``predict``, an embedding
-    column or ``row`` (its index) for ``embed``."""
+    verb's (one of another verb's or a user's own makes it none of theirs), and those that
+    the verb always writes and a user's table hardly holds (a user's ``record,true_alarm``
+    labels, ``record,start_s,level`` annotations or ``file,record,sbp,dbp`` cuff readings,
+    all of them names a verb writes, had been replaced): both channels' quality scores for
+    ``score``, a probability or ``start_s`` beside the pressures for ``predict``, an
+    embedding column or ``row`` (its index) for ``embed``."""
     if "record" not in names:
         return set()
     rules: dict[str, tuple[Callable[[str], bool], bool]] = {
-        "score": (SCORE_COLUMNS.__contains__,
-                  bool({"ecg_sqi", "ppg_sqi", "level", "learned_quality", "unusable"}
-                       & set(names))),
+        "score": (SCORE_COLUMNS.__contains__, {"ecg_sqi", "ppg_sqi"} <= set(names)),
         "predict": (PREDICT_COLUMNS.__contains__,
                     any(n.startswith("p_") for n in names)
-                    or {"file", "sbp", "dbp"} <= set(names)),
+                    or {"start_s", "sbp", "dbp"} <= set(names)),
         "embed": (lambda n: n in INDEX_COLUMNS or bool(_EMBEDDING_COLUMN.fullmatch(n)),
                   any(n == "row" or _EMBEDDING_COLUMN.fullmatch(n) for n in names))}
     return {verb for verb, (ours, marked) in rules.items()
