@@ -402,6 +402,23 @@ def test_run_folders_are_guarded_and_resume_is_safe(synthetic_store, tmp_path, c
         encoder_fs(run)  # what finetune --init RUN asks first
 
 
+def test_a_resume_that_trains_nothing_keeps_the_figures_of_its_step(synthetic_store,
+                                                                      tmp_path) -> None:
+    """A run stopped at step 2 of 4, resumed with --stop-after 1: nothing to train, and its
+    summary's figures of step 2 had been wiped ("last": {}); a stop_after of 2.5 had run 3
+    steps and written no checkpoint, one of 0 run nothing, unsaid."""
+    run = tmp_path / "run"
+    for bad in (2.5, 0, -1):
+        with pytest.raises(ValueError, match=rf"stop_after must be a whole number of steps "
+                                             rf">= 1, got {bad}"):
+            pretrain(tiny(synthetic_store, run, steps=4), stop_after=bad)
+    stopped = pretrain(tiny(synthetic_store, run, steps=4), stop_after=2)
+    assert stopped["step"] == 2 and stopped["last"]["step"] == 2
+    again = pretrain(tiny(synthetic_store, run, steps=4), resume=True, stop_after=1)
+    assert again["step"] == 2 and not again["done"] and again["last"] == stopped["last"]
+    assert json.loads((run / "summary.json").read_text())["last"] == stopped["last"]
+
+
 def test_resume_follows_its_store_and_records_what_it_runs(synthetic_store, tmp_path,
                                                            capsys) -> None:
     """A moved store resumes (config.json then names it, and a new --steps), another store is

@@ -32,6 +32,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
 
+from qualityfm._numbers import is_int
 from qualityfm._progress import progress_bar
 from qualityfm.data.datasets import ALIGNED_MIN_LEVEL
 from qualityfm.data.features import FeatureTargets
@@ -755,6 +756,9 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_after: int | None =
     """
     if not cfg.store:
         raise ValueError("PretrainConfig.store is empty: give the prepared store folder")
+    if stop_after is not None and not (is_int(stop_after) and stop_after >= 1):
+        # 2.5 had run 3 steps and written no checkpoint; 0 or -1 had run nothing, unsaid
+        raise ValueError(f"stop_after must be a whole number of steps >= 1, got {stop_after!r}")
     cfg = dataclasses.replace(cfg, store=str(Path(cfg.store).resolve()))
     run_dir = Path(cfg.out)
     check_writable_folder(run_dir, f"--out {run_dir}")
@@ -870,6 +874,8 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
 
     step, seen = 0, 0  # seen: samples of the current epoch this rank has consumed
     planned = cfg.steps  # the run's length, as its config.json keeps it
+    kept: dict[str, Any] = {}  # the run's summary at its checkpoint's step, for a resume
+    # that trains nothing (its figures had been lost with the summary removed below)
     precision = run_precision(cfg, env.device)
     if state is not None:
         _check_resume(state.get("model_config", {}), mcfg.to_dict(), ckpt_path,
@@ -902,6 +908,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
             # config.json says the length the run now has: an extension killed before its
             # first checkpoint had left its longer steps there beside a finished run
             dataclasses.replace(cfg, steps=planned).save(run_dir / CONFIG_NAME)
+            kept = _summary_at(run_dir / SUMMARY_NAME, step)
             if step < cfg.steps:
                 # a finished run's summary no longer says where it is (killed while extended,
                 # it had said "done" at the old step): written again when this one stops
@@ -1045,13 +1052,8 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
         bar.close()
     log.close()
 
-    if step == first and (run_dir / SUMMARY_NAME).exists():  # nothing run: keep its record
-        try:
-            kept = read_json(run_dir / SUMMARY_NAME, "run summary")
-        except ValueError:  # a damaged report: written afresh, not a bar to the resumption
-            kept = {}
-        if kept.get("step") == step:  # of this checkpoint's step, not an earlier one's
-            last = kept.get("last", {})
+    if step == first:  # nothing run: keep its record
+        last = kept.get("last", {})
     summary = {"run_dir": str(run_dir), "checkpoint": str(ckpt_path), "step": step,
                "done": step >= planned, "last": last, "losses": history,
                "world_size": env.world, "model_config": mcfg.to_dict()}
@@ -1059,9 +1061,23 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
     cause = stop.signal if stop.signal is not None else stopped_by
     if cause is not None:
         summary["stopped_by"] = signal.Signals(cause).name
+    elif step == first and "stopped_by" in kept:  # how the run stopped, still where it is
+        summary["stopped_by"] = kept["stopped_by"]
     if env.is_main:
         write_json(run_dir / SUMMARY_NAME, {k: v for k, v in summary.items() if k != "losses"})
     return summary
+
+
+def _summary_at(path: Path, step: int) -> dict[str, Any]:
+    """The run summary at ``path`` where it is of ``step`` (not an earlier checkpoint's),
+    else {} (none, or damaged: written afresh, not a bar to the resumption)."""
+    if not path.is_file():
+        return {}
+    try:
+        kept = read_json(path, "run summary")
+    except ValueError:
+        return {}
+    return kept if isinstance(kept, dict) and kept.get("step") == step else {}
 
 
 @torch.no_grad()
