@@ -632,6 +632,20 @@ def test_a_kept_checkpoint_of_a_finished_fit_gives_the_model_again(tmp_path,
     np.testing.assert_array_equal(again.predict_proba(x), first.predict_proba(x))
 
 
+def test_an_epoch_is_said_done_once_kept(tmp_path, monkeypatch, capsys) -> None:
+    """A stop between an epoch's line and its save had lost an epoch stderr called done: the
+    resumed run trained "epoch 3/6" again."""
+    x, y, g = synthetic(20, seed=4)
+    kw = {"init": "none", "config": TINY, "mode": "full", "epochs": 4, "patience": 10,
+          "seed": 0, "use_features": False, "verbose": True}
+    monkeypatch.setattr(Finetuner, "_save_epochs", stop_at(Finetuner._save_epochs, 3,
+                                                           before=True))
+    with pytest.raises(KeyboardInterrupt):
+        Finetuner("vt-alarm", checkpoint=tmp_path / "e.pt", **kw).fit(x, y, groups=g)
+    said = re.findall(r"epoch (\d)/4", capsys.readouterr().err)
+    assert said == ["1", "2"]
+
+
 def test_a_checkpoint_path_holding_another_file_is_refused_and_left(tmp_path) -> None:
     """A user's array or another model at ``checkpoint`` had been replaced at the first
     epoch, then removed when the fit ended."""

@@ -1205,16 +1205,16 @@ class Finetuner(TaskEstimator):
             self.history.append({"epoch": epoch, "train_loss": total / len(fit_idx),
                                  "val_loss": val})
             improved = val < best - 1e-6
-            if self.verbose:
-                print(f"qualityfm: epoch {epoch + 1}/{self.epochs}: training loss "
-                      f"{total / len(fit_idx):.4f}, validation loss {val:.4f}"
-                      f"{' (best)' if improved else ''}", file=sys.stderr, flush=True)
             if improved:
                 best, best_state, stale = val, copy.deepcopy(self.net.state_dict()), 0
             else:
                 stale += 1
             self._save_epochs(key, epoch, opt, best, best_state, stale, rng,
                               stopped=stale >= self.patience)
+            if self.verbose:  # once kept: a stop before had lost an epoch said to be done
+                print(f"qualityfm: epoch {epoch + 1}/{self.epochs}: training loss "
+                      f"{total / len(fit_idx):.4f}, validation loss {val:.4f}"
+                      f"{' (best)' if improved else ''}", file=sys.stderr, flush=True)
             if stale >= self.patience:
                 break
         if not np.isfinite(best) and self.history:  # the untrained network had been returned
