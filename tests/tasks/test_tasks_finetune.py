@@ -1200,6 +1200,21 @@ def test_operating_settings_and_groups_are_checked_before_any_work() -> None:
         ft.fit(x[:, :, :0], y)
 
 
+def test_windows_of_another_length_beside_features_are_said() -> None:
+    """A classical baseline reading a features array had taken shorter windows beside it than
+    it was fitted on, without a word (without features= they are refused)."""
+    x, y, g = synthetic(n=24)
+    feats = window_features(x, None, 300.0)
+    est = ClassicalBaseline("vt-alarm", seed=0, max_iter=5).fit(x, y, groups=g, features=feats)
+    assert x.shape[2] == 600
+    with pytest.warns(UserWarning, match=r"X windows hold 480 samples \(1\.6 s\), the model "
+                                         r"was fitted on windows of 600 \(2 s at 300 Hz\)"):
+        est.predict_proba(x[:, :, :480], features=feats)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est.predict_proba(x, features=feats)
+
+
 def test_features_of_no_columns_are_no_features() -> None:
     """A TaskDataset without features holds NaN [rows, 0]: a model then computes its
     features from the windows, as when none are given (it had failed inside the scaling)."""

@@ -273,6 +273,11 @@ class TaskEstimator(ABC):
                 raise ValueError(f"X holds windows of 0 samples (shape {X.shape})")
             read = self.reads_windows or features is None  # (else X only stands beside them)
             self._check_window_shape(X.shape, length=read)
+            if not read and self.window is not None and X.shape[2] != self.window[1]:
+                w = self.window[1]  # features of other windows: said, as the task verbs say it
+                warn_at_caller(f"X windows hold {X.shape[2]} samples ({X.shape[2] / self.fs:g} "
+                               f"s), the model was fitted on windows of {w} ({w / self.fs:g} s "
+                               f"at {self.fs:g} Hz): its scores and threshold hold for those")
             if read and self.window is None and X.shape[2] < int(self.fs):  # at a fit: 8
                 # samples, one token mostly padding, had been fitted (the classical features
                 # refuse under 2 s themselves)
