@@ -299,6 +299,11 @@ def test_clip_fraction_does_not_depend_on_the_scale() -> None:
     for scale in (1.0, 1e-13, 1e-20, 1e6):
         np.testing.assert_allclose(clip_fraction(x * scale), clip_fraction(x), atol=1e-9)
     assert clip_fraction(np.ones((1, 10)))[0] == 1.0  # a constant window sits at its extremes
+    # and not on the integer type: int16 railed at both limits had wrapped its range (0 clipped)
+    railed = np.clip(np.round(x[0] * 40000), -32768, 32767)
+    for dtype in (np.int16, np.int32, np.float64):
+        assert clip_fraction(railed.astype(dtype)[None])[0] == pytest.approx(
+            clip_fraction(railed[None])[0]) and clip_fraction(railed[None])[0] > 0.1
 
 
 def test_int16_windows_at_the_negative_rail_warn_as_unscaled() -> None:

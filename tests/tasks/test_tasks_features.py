@@ -682,3 +682,8 @@ def test_a_channel_that_gives_no_features_is_named() -> None:
     empty_unread = signal_features({"ecg_ii": noise, "resp": np.array([])},
                                    {"ecg_ii": 250.0, "resp": 25.0})  # a channel not read
     assert empty_unread.shape == (len(NAMES),)
+    # monitor labels, as score_windows refuses them (a row of NaN alone had been returned)
+    with pytest.raises(ValueError, match=r"channel names \['II', 'PLETH', 'ART'\] are monitor "
+                                         r"labels: .*\['ecg_ii', 'ppg', 'abp'\]"):
+        signal_features({"II": noise, "PLETH": noise, "ART": noise, "RESP": noise},
+                        dict.fromkeys(("II", "PLETH", "ART", "RESP"), 125.0))

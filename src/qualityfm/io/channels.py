@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 #: The two channels the model reads, in this order.
 MODEL_CHANNELS: tuple[str, str] = ("ppg", "ecg_ii")
@@ -196,6 +196,19 @@ def is_task_channel(channel: str) -> bool:
     """True for a canonical channel the clinical tasks read: an ECG lead, the PPG or an
     arterial line."""
     return is_ecg(channel) or channel in ("ppg", "abp")
+
+
+def refuse_monitor_labels(channels: Iterable[str],
+                          read: Callable[[str], bool] = is_task_channel) -> None:
+    """Refuse (ValueError) channel names that are a monitor's labels (``II``, ``PLETH``) of a
+    channel ``read`` takes: read as absent, they would score every window bad, or give
+    features of NaN alone."""
+    labels = {c: canonical_channel(c) for c in channels if canonical_channel(c) != c}
+    labels = {c: k for c, k in labels.items() if read(k)}
+    if labels:
+        raise ValueError(f"channel names {list(labels)} are monitor labels: name the channels "
+                         f"as the package does ({list(labels.values())}), e.g. with "
+                         "qualityfm.io.canonical_names")
 
 
 def is_ecg(channel: str) -> bool:

@@ -28,6 +28,7 @@ from scipy.signal import find_peaks
 
 from qualityfm._numbers import is_number
 from qualityfm.io import MODEL_CHANNELS, ecg_leads
+from qualityfm.io.channels import refuse_monitor_labels
 from qualityfm.quality._common import (
     band_filtered,
     column_median,
@@ -647,6 +648,7 @@ def signal_features(signals: dict[str, np.ndarray], fs: dict[str, float]) -> np.
     if no_rate or bad:
         raise ValueError(f"signal_features needs a rate for every channel and 1-D signals; "
                          f"no rate: {no_rate}, not 1-D: {bad}")
+    refuse_monitor_labels(signals)  # (a row of NaN alone, said nowhere)
     leads = ecg_leads(signals)[:2]
     # each channel read: an empty one had failed in a reduction, a rate of 0 in a division,
     # naming no channel; a negative one had given features

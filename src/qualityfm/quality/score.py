@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qualityfm.io import MODEL_CHANNELS, canonical_channel, ecg_leads, is_ecg
+from qualityfm.io import MODEL_CHANNELS, ecg_leads, is_ecg
+from qualityfm.io.channels import refuse_monitor_labels
 from qualityfm.quality._common import as_windows
 from qualityfm.quality.ecg import RRRules, ecg_quality
 from qualityfm.quality.ppg import ppg_quality
@@ -122,12 +123,7 @@ def score_windows(
     channels = list(channels)
     if len(channels) != x.shape[1]:
         raise ValueError(f"{len(channels)} channel names {channels} for {x.shape[1]} channels of x")
-    labels = {c: canonical_channel(c) for c in channels if canonical_channel(c) != c}
-    labels = {c: k for c, k in labels.items() if k == "ppg" or is_ecg(k)}
-    if labels:  # read as absent, these would score every window bad
-        raise ValueError(f"channel names {list(labels)} are monitor labels: name the channels "
-                         f"as the package does ({list(labels.values())}), e.g. with "
-                         "qualityfm.io.canonical_names")
+    refuse_monitor_labels(channels, lambda k: k == "ppg" or is_ecg(k))
     if recorded is not None:
         recorded = np.asarray(recorded, dtype=bool)
         if recorded.shape != (len(channels),):

@@ -11,6 +11,9 @@ def clip_fraction(x: np.ndarray, tol: float = 1e-3) -> np.ndarray:
     A clean wave touches its maximum and minimum in a few samples; a saturated (clipped) or
     railed wave sits there for long stretches.
     """
+    x = np.asarray(x)
+    if x.dtype.kind in "iub":  # wide: int16 railed at both limits had wrapped its range
+        x = x.astype(np.float64)
     lo = x.min(axis=1, keepdims=True)
     hi = x.max(axis=1, keepdims=True)
     span = hi - lo  # relative to the window's own range: no floor that a small scale falls under
