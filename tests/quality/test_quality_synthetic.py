@@ -154,6 +154,23 @@ def test_rr_fewer_than_min_beats_is_zero() -> None:
     assert numpy_rules.beats_needed() == 15
 
 
+def test_ppg_settings_that_give_no_score_are_refused() -> None:
+    """As RRRules: a corr_zero of 1 had divided by zero, a max_flat of 0 scored NaN, a weight
+    of an unknown term raised a KeyError, a band given high to low scored on nothing."""
+    from qualityfm.quality.ppg import PPGSettings
+
+    for name, bad, need in (("max_flat", 0.0, "a positive number"),
+                            ("corr_zero", 1.0, "below 1"),
+                            ("pulse_band", (5.0, 0.5), "two numbers, low < high"),
+                            ("weights", (("snr", 1.0), ("nope", 1.0)), r"\(term, weight"),
+                            ("weights", (("snr", 0.0),), "one weight > 0"),
+                            ("skew_zero", 0.6, r"below skew_one"),
+                            ("min_pulses", 1.5, "a whole number >= 2")):
+        with pytest.raises(ValueError, match=rf"PPGSettings {name} must be .*{need}"):
+            PPGSettings(**{name: bad})
+    assert PPGSettings(weights=(("snr", 1.0),), min_pulses=np.int64(3)).min_pulses == 3
+
+
 def test_rr_min_beats_scale_with_the_window() -> None:
     """The 20-QRS floor is a rate (40 bpm over 30 s): a clean 10-s window at 75 bpm scores
     high (it held 12 QRS, under 20, and scored 0 before), one at 35 bpm scores 0."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import find_peaks
 
+from qualityfm._numbers import is_int, is_number
 from qualityfm.quality._common import (
     as_windows,
     band_bins,
@@ -57,6 +58,42 @@ class PPGSettings:
     weights: tuple[tuple[str, float], ...] = (
         ("snr", 1.0), ("band", 1.0), ("skew", 0.5), ("template", 2.0), ("perfusion", 1.0),
     )
+
+    def __post_init__(self) -> None:
+        """Refuse settings that give no score (as RRRules does): a corr_zero of 1 had divided
+        by zero, a max_flat of 0 scored NaN, a weight of an unknown term raised a KeyError,
+        a band given high to low scored on nothing, without a word."""
+        def fault(name: str, need: str) -> ValueError:
+            return ValueError(f"PPGSettings {name} must be {need}, got {getattr(self, name)!r}")
+
+        for name in ("pulse_band", "noise_band", "pulse_rate"):
+            pair = getattr(self, name)
+            if not (isinstance(pair, tuple) and len(pair) == 2 and all(map(is_number, pair))
+                    and 0 <= pair[0] < pair[1]):
+                raise fault(name, "two numbers, low < high")
+        for name in ("snr_scale_db", "pi_zero", "pi_max_physiological", "band_one",
+                     "max_interval_change", "max_flat"):
+            if not (is_number(getattr(self, name)) and getattr(self, name) > 0):
+                raise fault(name, "a positive number")
+        for name in ("snr_mid_db", "skew_zero", "skew_one", "pi_one", "corr_zero", "max_clip"):
+            if not is_number(getattr(self, name)):
+                raise fault(name, "a finite number")
+        for low, high in (("skew_zero", "skew_one"), ("pi_zero", "pi_one")):
+            if not getattr(self, low) < getattr(self, high):
+                raise fault(low, f"below {high} ({getattr(self, high)!r})")
+        for name, ok, need in (("corr_zero", self.corr_zero < 1, "below 1"),
+                               ("max_clip", self.max_clip >= 0, ">= 0"),
+                               ("band_one", self.band_one <= 1, "at most 1")):
+            if not ok:
+                raise fault(name, need)
+        if not (is_int(self.min_pulses) and self.min_pulses >= 2):
+            raise fault("min_pulses", "a whole number >= 2")
+        names = [w[0] if isinstance(w, tuple) and len(w) == 2 else None for w in self.weights]
+        if (len(set(names)) != len(names) or not set(names) <= set(PPG_TERMS)
+                or not all(is_number(w[1]) and w[1] >= 0 for w in self.weights)
+                or not any(w[1] > 0 for w in self.weights)):
+            raise fault("weights", f"(term, weight >= 0) pairs of distinct terms of "
+                        f"{PPG_TERMS}, one weight > 0 at least")
 
 
 def _band_power(power: np.ndarray, n: int, fs: float, band: tuple[float, float]) -> np.ndarray:
