@@ -216,8 +216,11 @@ def test_an_alarm_type_is_the_nearest_type_before_its_label(tmp_path: Path) -> N
     hea.write_text(text + "#Ventricular_Tachycardia\n#Bed 12, monitor note\n#True alarm\n")
     assert read_record(hea).labels == {"alarm_type": "Ventricular_Tachycardia",
                                        "alarm_true": True}
-    hea.write_text(text + "#Bed 12\n#True alarm\n")  # no type named: the line before
-    assert read_record(hea).labels["alarm_type"] == "Bed 12"
+    hea.write_text(text + "#Atrial_Fibrillation\n#True alarm\n")  # another type: the line
+    assert read_record(hea).labels["alarm_type"] == "Atrial_Fibrillation"  # before
+    for note in ("Bed 12", "<age>: 69 <sex>: M"):  # a note is no type: the alarm is untyped
+        hea.write_text(text + f"#{note}\n#True alarm\n")  # (it had been the type, and the
+        assert read_record(hea).labels == {"alarm_true": True}  # VT task skipped the record)
 
 
 def test_complex_arrays_are_refused_not_cut_to_their_real_part(tmp_path: Path) -> None:

@@ -199,6 +199,8 @@ def test_multisegment_with_zero_length_segment(tmp_path: Path) -> None:
     rec = read_record(master)
     assert rec.channels == ["ecg_ii", "ppg", "abp"] and rec.patient_id == "p000123"
     assert rec.units == {"ecg_ii": "mV", "ppg": "NU", "abp": "mmHg"}
+    (tmp_path / "plain").symlink_to(folder)  # the same files by another spelling: one patient
+    assert read_record(tmp_path / "plain" / "3000001.hea").patient_id == "p000123"
     assert {len(x) for x in rec.signals.values()} == {12500}
     idx = np.arange(12500)
     gap = (idx >= 5000) & (idx < 6250)

@@ -872,6 +872,20 @@ def test_abp_rows_without_labels_keep_their_targets_in_mmhg() -> None:
     assert 100 < float(np.median(without.y[:, 0])) < 140
 
 
+def test_an_arterial_line_ending_within_a_window_gives_it_no_target() -> None:
+    """Without labels, a line stopping at 45 s had given the 30-60 s window the targets of its
+    first 15 s; the same 15 s missing (NaN) give none."""
+    from qualityfm.tasks import record_dataset
+
+    rec = synthesize(65.0, fs=125.0, seed=3)
+    whole = record_dataset("abp", rec, labels=False)
+    rec.signals["abp"] = rec.signals["abp"][:45 * 125]
+    cut = record_dataset("abp", rec, labels=False)
+    assert cut.starts.tolist() == whole.starts.tolist() == [0.0, 30.0]
+    np.testing.assert_array_equal(cut.y[0], whole.y[0])
+    assert np.isnan(cut.y[1]).all() and np.isfinite(whole.y[1]).all()
+
+
 def test_an_abp_window_of_a_ppg_flat_for_most_of_it_gives_no_row() -> None:
     """A PPG flat for a third of a window had counted as present (its flatness was judged
     over the whole window), its pulse timing an input of the blood-pressure models."""

@@ -107,7 +107,10 @@ def patient_from_path(path: Path, record_id: str) -> str:
     """The patient id a path gives (a MIMIC ``pNNNNNN`` folder up to two levels up), else that
     of a MIMIC segment read alone in its record's folder, the record (``32/3269321/`` holding
     ``3269321_0002``: ``3269321``, so that two pieces of one stay are one group), else the
-    record id."""
+    record id. The path is resolved first, as the task cache keys files: through a link named
+    otherwise, a patient's records had been groups of their own (and a cache held whichever
+    spelling was read first)."""
+    path = Path(path).resolve()
     for parent in list(path.parents)[:2]:
         match = _MIMIC_PATIENT.match(parent.name)
         if match:

@@ -503,6 +503,12 @@ def _normal_alarm_type(name: str) -> str:
 _ALARM_TYPE_KEYS = frozenset(_normal_alarm_type(t) for t in ALARM_TYPES)
 
 
+#: A line that may name an alarm type none of the Challenge's (``Atrial_Fibrillation``):
+#: words alone; a note of numbers or fields (``<age>: 69 <sex>: M``, ``Bed 12``) is none (it
+#: had been taken for the type, and a labelled VT alarm skipped as of another type).
+_TYPE_LIKE = re.compile(r"[A-Za-z][A-Za-z _-]*")
+
+
 def is_vt_alarm(alarm_type: str) -> bool:
     """Whether a Challenge 2015 alarm type names ventricular tachycardia (case, spaces and
     hyphens aside: ``Ventricular_Tachycardia``, ``ventricular tachycardia``)."""
@@ -515,7 +521,8 @@ def challenge_labels(
     """Labels and events of Challenge 2015 (header comments, else an answer file beside it,
     :data:`ALARMS_FILES`; the two disagreeing leave it unlabelled) and 2017 (``REFERENCE.csv``)
     of the record whose header is ``path``. The alarm's type is the nearest line before its
-    label that names an alarm type (other notes may lie between), else the line before it.
+    label that names an alarm type (other notes may lie between), else the line before it
+    where that is words alone (another database's type; a note such as ``<age>: 69`` is none).
     An alarm labelled both true and false, or a record listed with two rhythms, is left
     unlabelled, the reason under ``labels["unlabelled"]``, by label (``{"alarm_true": why}``,
     ``{"rhythm": why}``: its signals still serve where no label is needed; a task that needs
@@ -530,8 +537,10 @@ def challenge_labels(
             said.add(match.group(1).lower() == "true")
             labels["alarm_true"] = next(iter(said))
             typed = [t for t in lines[:i] if _normal_alarm_type(t) in _ALARM_TYPE_KEYS]
-            if typed or i > 0:
-                labels["alarm_type"] = typed[-1] if typed else lines[i - 1]
+            if not typed and i > 0 and _TYPE_LIKE.fullmatch(lines[i - 1]):
+                typed = [lines[i - 1]]  # another database's type: not taken for VT's
+            if typed:
+                labels["alarm_type"] = typed[-1]
             events["alarm"] = ALARM_TIME
         elif _normal_alarm_type(line) in _ALARM_TYPE_KEYS:
             # a new alarm, not labelled yet: its type alone marks the Challenge layout, whose

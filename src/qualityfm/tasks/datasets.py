@@ -114,7 +114,11 @@ RHYTHMS = ("N", "A", "O", "~")
 # 46: an arterial wave's beats counted after a flush of a few seconds (the peaks' prominence
 # from the lower of its 5-95th percentile range and the upper quartile of its 2-s ranges), a
 # record shorter than an abp window said so; 47: a labelled af recording over 61 s gives every
-# window (it had given one central crop); 28: a dataset lists
+# window (it had given one central crop); 48: an abp window past its arterial line's end
+# gives no target from the part it holds, a note before an alarm label is no alarm type (a
+# labelled VT alarm had been skipped as of type '<age>: 69'), a record with no ECG or PPG at
+# 50 Hz or more is said to hold none, and a patient's folder is found through links (the
+# group had depended on the path's spelling); 28: a dataset lists
 # the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
@@ -140,7 +144,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 47
+CACHE_VERSION = 48
 #: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off) or off (a few ADC
 #: levels, ``signal.nan.OFF_LEVELS``), or when fewer seconds of it than this lie in the
 #: window's span.
@@ -807,9 +811,15 @@ def _abp_in_mmhg(rec: Record, path: Path) -> Record:
 
 
 def _window_bp(rec: Record, t0: float, t1: float, s: TaskSettings) -> tuple[float, float] | str:
-    """(SBP, DBP) of ``rec``'s arterial line over ``[t0, t1)`` s, or why it gives none."""
+    """(SBP, DBP) of ``rec``'s arterial line over ``[t0, t1)`` s, or why it gives none; the
+    span past the line's end is missing samples of it (a line stopping half-way through a
+    window had given it the targets of its first half)."""
     fa = rec.fs["abp"]
-    abp = _fill(rec.signals["abp"][int(t0 * fa): int(t1 * fa)])
+    i0, i1 = int(t0 * fa), int(t1 * fa)
+    seg = rec.signals["abp"][i0:i1]
+    if len(seg) < i1 - i0:
+        seg = np.concatenate([seg, np.full(i1 - i0 - len(seg), np.nan, np.float32)])
+    abp = _fill(seg)
     if abp is None:
         return f"arterial line flat or over {MAX_NAN_FRACTION:.0%} missing"
     return bp_targets(abp, fa, s.bp_rule)
