@@ -498,6 +498,7 @@ def test_a_resume_checks_the_signal_files_of_the_records_it_read(small_window,
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # this version: returned, nothing said
         assert prepare(data, tmp_path / "v", **kw)["n_windows"] == 60
+
     meta = json.loads((tmp_path / "v" / "meta.json").read_text())
     assert sorted(meta["stamps"]) == [f"wfdb/rec{i}.hea" for i in range(6)]
     assert all(len(v) == 16 for v in meta["stamps"].values())
@@ -508,6 +509,23 @@ def test_a_resume_checks_the_signal_files_of_the_records_it_read(small_window,
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert prepare(data, tmp_path / "v", **kw)["n_windows"] == 60
+
+
+def test_a_file_made_readable_changes_its_records_stamp(tmp_path, monkeypatch) -> None:
+    """A record skipped for a signal file it could not open (Permission denied) had kept its
+    stamp once the file was made readable: a complete store was returned without a word."""
+    import importlib
+    import os
+
+    P = importlib.import_module("qualityfm.data.prepare")
+    (tmp_path / "r.hea").write_text("r 1 100 2\nr.dat 16 200 16 0 0 0 0 II\n")
+    (tmp_path / "r.dat").write_bytes(b"\x01\x00\x02\x00")
+    readable = P._stamp(tmp_path / "r.hea")
+    assert [len(entry) for entry in readable] == [3, 3]  # as stores kept them: digests agree
+    real = os.access
+    monkeypatch.setattr(P.os, "access", lambda f, mode: real(f, mode)
+                        and not str(f).endswith("r.dat"))
+    assert P._stamp(tmp_path / "r.hea") == [readable[0], [*readable[1], "unreadable"]]
 
 
 _DYING_WORKER = """

@@ -872,6 +872,25 @@ def test_abp_rows_without_labels_keep_their_targets_in_mmhg() -> None:
     assert 100 < float(np.median(without.y[:, 0])) < 140
 
 
+def test_a_files_readability_is_part_of_its_version_in_the_cache_key(tmp_path,
+                                                                      monkeypatch) -> None:
+    """A record skipped for a signal file it could not open stayed skipped, from the task
+    cache, once the file was made readable (its mtime and size unchanged)."""
+    import os
+
+    from qualityfm.tasks import datasets as D
+
+    (tmp_path / "r.hea").write_text("r 1 100 2\nr.dat 16 200 16 0 0 0 0 II\n")
+    (tmp_path / "r.dat").write_bytes(b"\x01\x00\x02\x00")
+    readable = D._record_files([tmp_path / "r.hea"])
+    real = os.access
+    monkeypatch.setattr(D.os, "access", lambda f, mode: real(f, mode)
+                        and not str(f).endswith("r.dat"))
+    unreadable = D._record_files([tmp_path / "r.hea"])
+    assert unreadable != readable
+    assert [v[:3] for v in unreadable] == [v[:3] for v in readable]
+
+
 def test_an_arterial_line_ending_within_a_window_gives_it_no_target() -> None:
     """Without labels, a line stopping at 45 s had given the 30-60 s window the targets of its
     first 15 s; the same 15 s missing (NaN) give none."""

@@ -593,14 +593,17 @@ STAMPS = "journal-stamps.json"
 def _stamp(path: str | os.PathLike) -> list[list]:
     """Size and modification time (ns) of a record's file and of the files its WFDB header
     names (signal files, segments), to tell a record changed between an interrupted run and
-    its resume; a file that is not there is left out."""
+    its resume, or since a store was made; a file that is not there is left out, one that
+    cannot be read is marked so (a record skipped for it had not been said to have changed
+    once it was made readable)."""
     out = []
     for f in (Path(path), *header_files(Path(path))):
         try:
             st = os.stat(f)
         except OSError:
             continue
-        out.append([f.name, int(st.st_size), int(st.st_mtime_ns)])
+        out.append([f.name, int(st.st_size), int(st.st_mtime_ns)]
+                   + ([] if os.access(f, os.R_OK) else ["unreadable"]))
     return out
 
 
@@ -640,9 +643,9 @@ def _check_journal(journal_path: Path, fingerprint: str, run: dict[str, Any],
     changed = [key for key in done if seen.get(key, stamps[key]) != stamps[key]]
     if changed:
         raise ValueError(f"{journal_path}: {changed[0]} has changed since the interrupted run "
-                         f"read it (size or modification time of its files; {len(changed)} "
-                         "record(s) in all); finishing it would mix two versions: --overwrite "
-                         "it")
+                         "read it (size, modification time or readability of its files; "
+                         f"{len(changed)} record(s) in all); finishing it would mix two "
+                         "versions: --overwrite it")
     rules = journal.get("scoring_version", 1)
     if rules != SCORING_VERSION:
         raise ValueError(f"{journal_path}: journal of an interrupted run whose windows were "
@@ -756,7 +759,8 @@ def prepare(
                        != _stamp_digest(stamps[key])]
             if changed:  # a copy without its times changes them too: said, not refused
                 warn_at_caller(f"{folder}: {changed[0]} has changed since the store there was "
-                               "made from it (size or modification time of its files; "
+                               "made from it (size, modification time or readability of its "
+                               "files; "
                                f"{len(changed)} record(s) in all): it is returned as it is; "
                                "--overwrite makes it again from these", RuntimeWarning)
             if meta.get("scoring_version") != SCORING_VERSION and meta["n_windows"]:

@@ -829,12 +829,18 @@ _BUILDERS = {"vt-alarm": _rows_vt, "af": _rows_af, "abp": _rows_abp}
 _DEFAULT_SECONDS = {"vt-alarm": 10.0, "af": 30.0, "abp": 30.0}
 
 
-def _record_files(files: list[Path]) -> list[tuple[str, int, int]]:
-    """Every file each record of ``files`` may read, with its version (mtime, size): the
-    files beside it whose names start with its stem (a header's ``.dat``/``.mat`` signal
-    files and its segments' files), each folder listed once."""
-    listed: dict[Path, list[tuple[str, int, int]]] = {}
-    versions: set[tuple[str, int, int]] = set()
+def _record_files(files: list[Path]) -> list[tuple[str, int, int, bool]]:
+    """Every file each record of ``files`` may read, with its version (mtime, size, whether
+    it can be read: a record skipped for a file it could not open had stayed skipped, from
+    the cache, once the file was made readable): the files beside it whose names start with
+    its stem (a header's ``.dat``/``.mat`` signal files and its segments' files), each folder
+    listed once."""
+    listed: dict[Path, list[tuple[str, int, int, bool]]] = {}
+    versions: set[tuple[str, int, int, bool]] = set()
+
+    def version(path: Path | str, st: os.stat_result) -> tuple[str, int, int, bool]:
+        return str(path), st.st_mtime_ns, st.st_size, os.access(path, os.R_OK)
+
     for f in files:
         folder = f.parent.resolve()
         if folder not in listed:
@@ -843,19 +849,17 @@ def _record_files(files: list[Path]) -> list[tuple[str, int, int]]:
                 for e in it:
                     with contextlib.suppress(OSError):  # a link loop, a file gone: no version
                         if e.is_file():
-                            st = e.stat()
-                            listed[folder].append((e.name, st.st_mtime_ns, st.st_size))
+                            listed[folder].append((e.name, *version(e.path, e.stat())[1:]))
             listed[folder].sort()
         entries = listed[folder]
-        for name, mtime, size in entries[bisect.bisect_left(entries, (f.stem,)):]:
+        for name, mtime, size, readable in entries[bisect.bisect_left(entries, (f.stem,)):]:
             if not name.startswith(f.stem):
                 break
-            versions.add((str(folder / name), mtime, size))
-        versions.add((str(f.resolve()), f.stat().st_mtime_ns, f.stat().st_size))
+            versions.add((str(folder / name), mtime, size, readable))
+        versions.add(version(f.resolve(), f.stat()))
         for named in header_files(f):  # a header may name a signal file of any name
             with contextlib.suppress(OSError):
-                st = named.stat()
-                versions.add((str(named.resolve()), st.st_mtime_ns, st.st_size))
+                versions.add(version(named.resolve(), named.stat()))
     return sorted(versions)
 
 
