@@ -96,6 +96,25 @@ def test_a_header_in_utf16_is_named_so(tmp_path: Path) -> None:
     np.testing.assert_allclose(read_record(tmp_path / "u.hea").signals["ecg_ii"], [0.005, 0.01])
 
 
+def test_a_signal_file_that_is_a_pipe_is_refused_not_opened(tmp_path: Path) -> None:
+    """A header naming a named pipe as its .mat had hung the whole batch (open waits for a
+    writer); a .dat pipe is named too. Read in a child process, so that a hang fails."""
+    import os
+    import subprocess
+    import sys
+
+    for name in ("p.mat", "p.dat"):
+        os.mkfifo(tmp_path / name)
+        fmt = "16+24" if name.endswith(".mat") else "16"
+        (tmp_path / "p.hea").write_text(f"p 1 100 2\n{name} {fmt} 200 16 0 0 0 0 II\n")
+        code = ("import sys; from qualityfm.io import RecordError, read_record\n"
+                "try: read_record(sys.argv[1])\nexcept RecordError as e: print(e)")
+        out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "p.hea")],
+                             capture_output=True, text=True, timeout=60).stdout
+        assert f"p.hea: its signal file {name} is no regular file (a pipe or a device)" in out
+        (tmp_path / name).unlink()
+
+
 def test_empty_records(tmp_path: Path) -> None:
     (tmp_path / "empty.hea").write_text("empty 0 250 0\n")
     with pytest.raises(RecordError, match=r"empty\.hea: empty record"):

@@ -761,6 +761,7 @@ def _segment(path: Path, header: Header, layout: Any, picked: list[int], name: s
     if not wanted:
         return seg, wanted, None, []
     try:
+        _refuse_irregular(seg_path, seg)
         _check_dat_length(seg_path, seg, [j for _, j in wanted], b)
     except RecordError as e:
         raise _SegmentLost(str(e).removeprefix(f"{seg_path}: ")) from e
@@ -931,6 +932,16 @@ def _check_empty_files(path: Path, header: Header) -> None:
                           f"sample, the others do")
 
 
+def _refuse_irregular(path: Path, header: Header) -> None:
+    """Refuse a header whose signal file is there but no regular file: opening a named pipe
+    had waited for ever, the whole batch with it (a folder is named by the read)."""
+    for name in dict.fromkeys(f for f in header.files if f != "~"):
+        file = path.parent / name
+        if file.exists() and not file.is_file() and not file.is_dir():
+            raise RecordError(f"{path}: its signal file {name} is no regular file (a pipe or "
+                              "a device): not read")
+
+
 def _check_mat_length(path: Path, header: Header, needed: int) -> int | None:
     """A MATLAB v4 ``.mat`` signal file (format 16+24) against its own header: one that is no
     MATLAB v4 matrix of the header's sample type, whose samples start elsewhere than the
@@ -1094,6 +1105,7 @@ def read_wfdb(
         raise RecordError(f"{path}: empty record (no samples)")
     i0, i1 = sample_span(start, stop, frame_fs, n_frames or sys.maxsize, path)
     if not multi:
+        _refuse_irregular(path, header)
         declared = _check_mat_length(path, header, i1)
         if header.n_frames is None and declared is not None:  # the matrix's, not the file's
             n_frames = declared
