@@ -594,6 +594,16 @@ def test_cli_compare_refuses_rows_it_cannot_run_before_any_work(tmp_path, capsys
     assert main(other) == 1  # refused without --overwrite: the old rows stay
     assert "holds a finished run (compare.json)" in capsys.readouterr().err
     assert json.loads((out / "summary.json").read_text())["rows"] == ["classical features + GBM"]
+    from qualityfm.tasks import pipeline
+
+    def stopped(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as mp:  # stopped before its rows are done: the old
+        mp.setattr(pipeline, "_task_cv", stopped)  # comparison stays (it had been removed
+        assert main([*other, "--overwrite"]) == 130  # first, leaving neither)
+    assert json.loads((out / "summary.json").read_text())["rows"] == ["classical features + GBM"]
+    assert (out / "table.md").exists() and list(out.glob("classical_features*"))
     assert main([*other, "--overwrite"]) == 0
     assert not list(out.glob("classical_features*")) and (out / "notes.txt").exists()
     summary = json.loads((out / "summary.json").read_text())

@@ -972,8 +972,7 @@ def compare_run(
                           cache_dir=cache_dir, fs=fs, bp_rule=bp_rule)
     _refuse_one_class(ds, data)
     out = Path(out)
-    _clear_compare(out, keep={_slug(name) for name in makers})
-    rows, oof = {}, {}
+    rows, oof, results = {}, {}, {}
     # what each row ran with, the defaults resolved (the options as given are recorded too)
     row_settings = {name: _used_settings(make(task, ds.fs)) for name, make in makers.items()}
     given = (("--epochs", "epochs", epochs),
@@ -998,11 +997,16 @@ def compare_run(
                "init_files": _files_stamp(init) if isinstance(init, str | Path) else None}
         print(f"qualityfm: compare: {name}", file=sys.stderr, flush=True)
         res = _task_cv(lambda t, m=make: m(t, ds.fs), ds, kfold, seed, n_boot, folds, key)
-        report(res, out, _slug(name), task, label=name)
+        results[name] = res
         rows[name] = {k: v for k, v in res.items() if k != "oof"}
         oof[name] = np.asarray(res["oof"]["score" if task != "abp" else "pred"], float)
     if reference:
         _add_paired_differences(rows, oof, ds, reference, n_boot, seed)
+    # an earlier comparison (or run) there goes once every row is done: cleared before the
+    # rows, a stopped --overwrite had left neither it nor a new one
+    _clear_compare(out, keep={_slug(name) for name in makers})
+    for name, res in results.items():
+        report(res, out, _slug(name), task, label=name)
     header = (f"# {task}: {kfold}-fold grouped CV on {len(ds)} windows from "
               f"{len(np.unique(ds.groups))} groups ({data_label(data)})\n\n")
     if reference:
