@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import pytest
@@ -237,6 +238,27 @@ def test_the_temporaries_of_one_file_are_removed_before_it_is_written_again(tmp_
     write_table([{"a": 1}], ["a"], tmp_path / "scores.csv")
     assert not left.exists() and other.exists() and mine.exists()
     assert (tmp_path / "scores.csv").read_text().splitlines() == ["a", "1"]
+
+
+def test_a_task_caches_stale_temporaries_go_and_fresh_ones_stay(tmp_path) -> None:
+    """A cache save killed mid-write had left its temporary (as large as the dataset) for
+    ever; one untouched for an hour goes at the next save, one another process may be
+    writing stays."""
+    from qualityfm.tasks import TaskDataset
+
+    stale, fresh = tmp_path / ".old.npz.ab12cd34.tmp", tmp_path / ".new.npz.ef56gh78.tmp"
+    for f in (stale, fresh):
+        f.write_bytes(b"x" * 100)
+    os.utime(stale, (time.time() - 7200,) * 2)
+    assert remove_temporaries(tmp_path, older_than_s=3600) == 1
+    assert not stale.exists() and fresh.exists()
+    stale.write_bytes(b"x")
+    os.utime(stale, (time.time() - 7200,) * 2)
+    ds = TaskDataset("vt-alarm", np.zeros((2, 2, 10), np.float32), np.ones((2, 2), bool),
+                     np.array([0, 1]), np.array(["a", "b"]), np.array(["a", "b"]),
+                     np.zeros((2, 0), np.float32), [])
+    ds.save(tmp_path / "cache.npz")
+    assert not stale.exists() and fresh.exists() and (tmp_path / "cache.npz").is_file()
 
 
 def test_a_write_through_a_link_replaces_the_file_it_points_to(tmp_path) -> None:

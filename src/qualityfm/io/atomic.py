@@ -15,6 +15,7 @@ import re
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
@@ -267,15 +268,22 @@ def remove_file_temporaries(path: str | Path) -> int:
     return remove_temporaries(target.parent, target.name)
 
 
-def remove_temporaries(folder: str | Path, name: str | None = None) -> int:
+def remove_temporaries(folder: str | Path, name: str | None = None,
+                       older_than_s: float | None = None) -> int:
     """Remove the temporaries of :func:`atomic_write` left in ``folder`` by a process killed
     mid-write (SIGKILL, power loss: nothing can clean up then), or only those of the file
     ``name``; returns how many. Call it only where no other process is writing into
-    ``folder`` (or that file)."""
+    ``folder`` (or that file), or with ``older_than_s``: only temporaries untouched for that
+    long go (a folder other processes share, such as a task cache)."""
     removed = 0
+    now = time.time()
     for f in Path(folder).glob(".*.tmp" if name is None else f".{glob.escape(name)}.*.tmp"):
-        if _TEMPORARY.match(f.name):  # ".NAME.RANDOM.tmp" only: a file of the user's such
-            f.unlink(missing_ok=True)  # as ".draft.tmp" stays
+        if not _TEMPORARY.match(f.name):  # ".NAME.RANDOM.tmp" only: a file of the user's
+            continue  # such as ".draft.tmp" stays
+        with contextlib.suppress(FileNotFoundError):  # another process's, gone meanwhile
+            if older_than_s is not None and now - f.stat().st_mtime < older_than_s:
+                continue
+            f.unlink()
             removed += 1
     return removed
 

@@ -62,6 +62,7 @@ from qualityfm.io import (
     iter_uci_bp,
     read_channels_among,
     read_record,
+    remove_temporaries,
 )
 from qualityfm.io.folders import check_out_apart, check_writable_folder
 from qualityfm.io.read import machine_fault, no_record_reason, refuse_writing_over, skip_reason
@@ -145,6 +146,8 @@ RHYTHMS = ("N", "A", "O", "~")
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
 CACHE_VERSION = 48
+#: The age past which a task cache's temporary file is taken as a killed save's leftover.
+STALE_TEMPORARY_S = 3600.0
 #: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off) or off (a few ADC
 #: levels, ``signal.nan.OFF_LEVELS``), or when fewer seconds of it than this lie in the
 #: window's span.
@@ -235,6 +238,9 @@ class TaskDataset:
                                          "settings": self.settings, "skipped": self.skipped,
                                          "left_out": self.left_out, "shared": self.shared})),
         }
+        # a cache save killed mid-write leaves its temporary (as large as the dataset): those
+        # untouched for an hour go (other processes may be writing theirs into this folder)
+        remove_temporaries(path.parent, older_than_s=STALE_TEMPORARY_S)
         atomic_write(path, lambda f: np.savez(f, **arrays))
 
     @classmethod
