@@ -522,7 +522,7 @@ def test_cli_resume_starts_a_run_that_has_no_checkpoint_yet(synthetic_store, tmp
     err = capsys.readouterr().err
     assert "head follows the run setting head" in err and "config.json" not in err, err
     model = tmp_path / "model"
-    (model).mkdir()
+    assert main(["export", str(run), "--out", str(model)]) == 0  # an earlier export
     (model / "encoder.onnx").write_bytes(b"stale")
     (model / "encoder.examples.npz").write_bytes(b"stale")
     assert main(["export", str(run), "--out", str(model)]) == 0
