@@ -859,6 +859,39 @@ def test_a_finetune_into_a_stopped_comparison_is_refused(tmp_path) -> None:
         check_output(tmp_path / "t.csv")
 
 
+def test_overwrite_removes_the_other_verbs_stopped_folds(tmp_path, monkeypatch) -> None:
+    """finetune --overwrite over a stopped comparison, and compare --overwrite over a stopped
+    finetune --kfold, themselves stopped: the other verb's stopped folds are gone, so that
+    the new run resumes (they had stayed, and each verb refused the folder, naming the
+    other)."""
+    from qualityfm.tasks import pipeline
+    from qualityfm.tasks.pipeline import FOLDS_DIR, compare_run, finetune_run
+
+    def stop(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise KeyboardInterrupt
+
+    data = shared_path("physionet2015_vt")
+    row = tmp_path / "cmp" / FOLDS_DIR / "scratch"
+    row.mkdir(parents=True)
+    (row / "y-fold0.npz").write_bytes(b"finished")
+    monkeypatch.setattr(pipeline, "_task_cv", stop)
+    with pytest.raises(KeyboardInterrupt):
+        finetune_run("vt-alarm", data, tmp_path / "cmp", init="classical", max_records=20,
+                     kfold=2, overwrite=True)
+    assert not row.exists()
+    folds = tmp_path / "ft" / FOLDS_DIR
+    folds.mkdir(parents=True)
+    (folds / "y-fold0.npz").write_bytes(b"finished")
+    with pytest.raises(KeyboardInterrupt):
+        compare_run("vt-alarm", data, tmp_path / "ft", baselines=("classical",), kfold=2,
+                    n_boot=10, max_records=20, overwrite=True)
+    assert not (folds / "y-fold0.npz").exists()
+    monkeypatch.undo()  # resumed without --overwrite: neither folder is refused
+    compare_run("vt-alarm", data, tmp_path / "ft", baselines=("classical",), kfold=2,
+                n_boot=10, max_records=20)
+    assert (tmp_path / "ft" / "compare.json").is_file()
+
+
 def test_predict_with_a_model_saved_from_python_reads_its_rate(tmp_path) -> None:
     """A model saved by Finetuner.save has no run summary: its windows had been built at
     300 Hz whatever rate it was fitted at, and every record refused."""

@@ -272,6 +272,9 @@ def finetune_run(
     ds, passed = _dataset(task, data, seconds=seconds, max_records=max_records,
                           cache_dir=cache_dir, fs=encoder_fs(init, config), bp_rule=bp_rule)
     _refuse_one_class(ds, data)
+    for row in rows:  # --overwrite, the data read: the stopped comparison goes (kept, a stop
+        shutil.rmtree(Path(out) / FOLDS_DIR / row)  # of this run had left a folder both
+        # verbs refused)
     cfg = resolve_model_config(config) if init == "none" else None
 
     sizes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if v is not None}
@@ -972,6 +975,9 @@ def compare_run(
                           cache_dir=cache_dir, fs=fs, bp_rule=bp_rule)
     _refuse_one_class(ds, data)
     out = Path(out)
+    for name in stopped:  # --overwrite, the data read: the stopped finetune --kfold goes (kept,
+        (out / FOLDS_DIR / name).unlink()  # a stop of this comparison had left a folder
+        # both verbs refused)
     rows, oof, results = {}, {}, {}
     # what each row ran with, the defaults resolved (the options as given are recorded too)
     row_settings = {name: _used_settings(make(task, ds.fs)) for name, make in makers.items()}
