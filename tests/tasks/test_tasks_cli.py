@@ -6,6 +6,7 @@ import csv
 import importlib.util
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -890,6 +891,41 @@ def test_overwrite_removes_the_other_verbs_stopped_folds(tmp_path, monkeypatch) 
     compare_run("vt-alarm", data, tmp_path / "ft", baselines=("classical",), kfold=2,
                 n_boot=10, max_records=20)
     assert (tmp_path / "ft" / "compare.json").is_file()
+
+
+def test_a_kfold_run_or_comparison_removes_a_stopped_plain_runs_epochs(tmp_path) -> None:
+    """A stopped plain run's .epochs had outlived a k-fold run or comparison finished over it
+    (hundreds of MB for a large model; a later plain run of its settings resumed from it)."""
+    from qualityfm.tasks.pipeline import EPOCHS_DIR, compare_run, finetune_run
+
+    data = shared_path("physionet2015_vt")
+    for name, run in (("ft", lambda o: finetune_run("vt-alarm", data, o, init="classical",
+                                                    max_records=20, kfold=2)),
+                      ("cmp", lambda o: compare_run("vt-alarm", data, o, kfold=2, n_boot=10,
+                                                    baselines=("classical",),
+                                                    max_records=20))):
+        epochs = tmp_path / name / EPOCHS_DIR
+        epochs.mkdir(parents=True)
+        (epochs / "vt-alarm.pt").write_bytes(b"a stopped fit's epochs")
+        run(tmp_path / name)
+        assert not epochs.exists()
+
+
+def test_a_users_files_of_a_runs_names_are_refused(tmp_path) -> None:
+    """A folder of no run of ours holding a user's summary.json, model.pt or table.md: a
+    finetune or compare there had replaced them without a word."""
+    from qualityfm.tasks.pipeline import compare_run, finetune_run
+
+    for name in ("summary.json", "model.pt", "table.md"):
+        mine = tmp_path / name.replace(".", "_")
+        mine.mkdir()
+        (mine / name).write_text("mine")
+        for run in (lambda o: finetune_run("vt-alarm", tmp_path / "data", o, init="classical"),
+                    lambda o: compare_run("vt-alarm", tmp_path / "data", o)):
+            with pytest.raises(ValueError, match=rf"--out .* holds {re.escape(name)}, which no "
+                                                 r"qualityfm run wrote there"):
+                run(mine)
+            assert (mine / name).read_text() == "mine"
 
 
 def test_predict_with_a_model_saved_from_python_reads_its_rate(tmp_path) -> None:

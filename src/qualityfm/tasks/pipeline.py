@@ -245,6 +245,7 @@ def finetune_run(
     ``overwrite`` (then replaced); a k-fold run stopped there resumes."""
     _remove_finished_epochs(Path(out))
     _refuse_finished(out, overwrite, resumable=bool(kfold))
+    _refuse_foreign_files(out)
     rows = sorted(p.name for p in (Path(out) / FOLDS_DIR).glob("*") if p.is_dir())
     if rows and not overwrite:  # a finetune run there would remove them
         raise ValueError(f"{out} holds a stopped comparison (finished folds of {rows[0]}"
@@ -325,6 +326,9 @@ def finetune_run(
         write_json(out / "summary.json", summary)
         report(res, out, "cv", task, label=f"{kfold}-fold CV, {model_label}")
         shutil.rmtree(folds, ignore_errors=True)
+        # a stopped plain run's epochs, replaced by this (they had stayed: a later plain run
+        # of those settings resumed from them, and a large model's are hundreds of MB)
+        shutil.rmtree(out / EPOCHS_DIR, ignore_errors=True)
     else:  # a network's last finished epoch is kept, so that a stopped fit resumes there
         epochs_dir = out / EPOCHS_DIR
         est = make(checkpoint=epochs_dir / f"{task}.pt")
@@ -375,6 +379,24 @@ def _refuse_finished(out: str | Path, overwrite: bool, resumable: bool) -> None:
     if held and not overwrite and not (resumable and (Path(out) / FOLDS_DIR).is_dir()):
         raise ValueError(f"{out} holds a finished run ({held[0]}): --overwrite replaces it, "
                          "or choose another --out")
+
+
+#: The files a finetune run (plain or k-fold) and a comparison write by fixed names.
+RUN_FILES = ("summary.json", "model.pt", "classical.pkl", "cv.md", "table.md")
+
+
+def _refuse_foreign_files(out: str | Path) -> None:
+    """Refuse (ValueError) an ``out`` holding no run of ours (none of the ``RUN_MARKERS``, no
+    stopped run's folds or epochs) but a file, not empty, of a name a run writes: a user's
+    ``summary.json`` or ``model.pt`` there had been replaced without a word."""
+    out = Path(out)
+    if (any((out / m).is_file() for m in RUN_MARKERS)
+            or any((out / d).is_dir() for d in (FOLDS_DIR, EPOCHS_DIR))):
+        return
+    for name in RUN_FILES:
+        if (out / name).is_file() and (out / name).stat().st_size:
+            raise ValueError(f"--out {out} holds {name}, which no qualityfm run wrote there: "
+                             "choose another --out, or move the file away")
 
 
 def _clear_run(out: Path) -> None:
@@ -916,6 +938,7 @@ def compare_run(
     0.95). Networks train on ``device``. An ``out`` holding a finished comparison is refused
     unless ``overwrite``; a comparison stopped there resumes."""
     _refuse_finished(out, overwrite, resumable=True)
+    _refuse_foreign_files(out)
     stopped = sorted(p.name for p in (Path(out) / FOLDS_DIR).glob("*-fold*.npz"))
     if stopped and not overwrite:  # a finetune --kfold's own folds: the comparison removes them
         raise ValueError(f"{out} holds a stopped finetune --kfold (finished folds such as "
@@ -1036,6 +1059,7 @@ def compare_run(
         # what each row ran with, the defaults resolved (the options above are as given)
         "row_settings": row_settings})
     shutil.rmtree(out / FOLDS_DIR, ignore_errors=True)
+    shutil.rmtree(out / EPOCHS_DIR, ignore_errors=True)  # a stopped finetune's, replaced
     return rows
 
 
