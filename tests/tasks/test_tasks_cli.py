@@ -912,20 +912,30 @@ def test_a_kfold_run_or_comparison_removes_a_stopped_plain_runs_epochs(tmp_path)
 
 
 def test_a_users_files_of_a_runs_names_are_refused(tmp_path) -> None:
-    """A folder of no run of ours holding a user's summary.json, model.pt or table.md: a
-    finetune or compare there had replaced them without a word."""
+    """A folder of no run of ours holding a user's summary.json, model.pt, classical.pkl or
+    table.md: a finetune or compare writing that file there had replaced it unsaid (a file a
+    run does not write stays, as does a stopped run's own summary)."""
     from qualityfm.tasks.pipeline import compare_run, finetune_run
 
-    for name in ("summary.json", "model.pt", "table.md"):
+    def finetune(init: str, kfold: int | None = None):  # noqa: ANN202
+        return lambda o: finetune_run("vt-alarm", tmp_path / "data", o, init=init, kfold=kfold)
+
+    for name, run in (("summary.json", finetune("classical")),
+                      ("classical.pkl", finetune("classical")),
+                      ("model.pt", finetune("none")), ("cv.md", finetune("none", 2)),
+                      ("summary.json", lambda o: compare_run("vt-alarm", tmp_path / "data", o)),
+                      ("table.md", lambda o: compare_run("vt-alarm", tmp_path / "data", o))):
         mine = tmp_path / name.replace(".", "_")
-        mine.mkdir()
+        mine.mkdir(exist_ok=True)
         (mine / name).write_text("mine")
-        for run in (lambda o: finetune_run("vt-alarm", tmp_path / "data", o, init="classical"),
-                    lambda o: compare_run("vt-alarm", tmp_path / "data", o)):
-            with pytest.raises(ValueError, match=rf"--out .* holds {re.escape(name)}, which no "
-                                                 r"qualityfm run wrote there"):
-                run(mine)
-            assert (mine / name).read_text() == "mine"
+        with pytest.raises(ValueError, match=rf"--out .* holds {re.escape(name)}, which no "
+                                             r"qualityfm run wrote there"):
+            run(mine)
+        assert (mine / name).read_text() == "mine"
+    (tmp_path / "model_pt" / "summary.json").write_text(json.dumps(  # a stopped run's own
+        {"task": "vt-alarm", "n": 3, "settings": {}}))
+    with pytest.raises(FileNotFoundError):  # not refused for its files: on to the data
+        finetune("none")(tmp_path / "model_pt")
 
 
 def test_predict_with_a_model_saved_from_python_reads_its_rate(tmp_path) -> None:

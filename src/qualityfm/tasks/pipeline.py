@@ -245,7 +245,8 @@ def finetune_run(
     ``overwrite`` (then replaced); a k-fold run stopped there resumes."""
     _remove_finished_epochs(Path(out))
     _refuse_finished(out, overwrite, resumable=bool(kfold))
-    _refuse_foreign_files(out)
+    _refuse_foreign_files(out, ("summary.json", *(
+        ("cv.md",) if kfold else ("classical.pkl",) if init == "classical" else ("model.pt",))))
     rows = sorted(p.name for p in (Path(out) / FOLDS_DIR).glob("*") if p.is_dir())
     if rows and not overwrite:  # a finetune run there would remove them
         raise ValueError(f"{out} holds a stopped comparison (finished folds of {rows[0]}"
@@ -381,22 +382,30 @@ def _refuse_finished(out: str | Path, overwrite: bool, resumable: bool) -> None:
                          "or choose another --out")
 
 
-#: The files a finetune run (plain or k-fold) and a comparison write by fixed names.
-RUN_FILES = ("summary.json", "model.pt", "classical.pkl", "cv.md", "table.md")
-
-
-def _refuse_foreign_files(out: str | Path) -> None:
+def _refuse_foreign_files(out: str | Path, names: Sequence[str]) -> None:
     """Refuse (ValueError) an ``out`` holding no run of ours (none of the ``RUN_MARKERS``, no
-    stopped run's folds or epochs) but a file, not empty, of a name a run writes: a user's
-    ``summary.json`` or ``model.pt`` there had been replaced without a word."""
+    stopped run's folds, epochs or summary) but a file, not empty, of one of the ``names``
+    this run writes: a user's ``summary.json`` or ``model.pt`` there had been replaced
+    without a word."""
     out = Path(out)
     if (any((out / m).is_file() for m in RUN_MARKERS)
-            or any((out / d).is_dir() for d in (FOLDS_DIR, EPOCHS_DIR))):
+            or any((out / d).is_dir() for d in (FOLDS_DIR, EPOCHS_DIR))
+            or _run_summary_there(out / "summary.json")):
         return
-    for name in RUN_FILES:
+    for name in names:
         if (out / name).is_file() and (out / name).stat().st_size:
             raise ValueError(f"--out {out} holds {name}, which no qualityfm run wrote there: "
                              "choose another --out, or move the file away")
+
+
+def _run_summary_there(path: Path) -> bool:
+    """Whether ``path`` is the summary.json of a run of ours (one stopped while saving its
+    model leaves it without the run's marker)."""
+    try:
+        summary = read_json(path, "run summary")
+    except (OSError, ValueError):
+        return False
+    return {"task", "n", "settings"} <= set(summary)
 
 
 def _clear_run(out: Path) -> None:
@@ -938,7 +947,7 @@ def compare_run(
     0.95). Networks train on ``device``. An ``out`` holding a finished comparison is refused
     unless ``overwrite``; a comparison stopped there resumes."""
     _refuse_finished(out, overwrite, resumable=True)
-    _refuse_foreign_files(out)
+    _refuse_foreign_files(out, ("summary.json", "table.md"))
     stopped = sorted(p.name for p in (Path(out) / FOLDS_DIR).glob("*-fold*.npz"))
     if stopped and not overwrite:  # a finetune --kfold's own folds: the comparison removes them
         raise ValueError(f"{out} holds a stopped finetune --kfold (finished folds such as "
