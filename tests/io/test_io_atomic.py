@@ -259,6 +259,11 @@ def test_a_task_caches_stale_temporaries_go_and_fresh_ones_stay(tmp_path) -> Non
                      np.zeros((2, 0), np.float32), [])
     ds.save(tmp_path / "cache.npz")
     assert not stale.exists() and fresh.exists() and (tmp_path / "cache.npz").is_file()
+    odd = tmp_path / ".x.ab12cd34.tmp"  # a folder of that name (or another user's file): left,
+    odd.mkdir()  # never a bar to the save (it had failed the build)
+    os.utime(odd, (time.time() - 7200,) * 2)
+    ds.save(tmp_path / "cache.npz")
+    assert odd.is_dir()
 
 
 def test_a_write_through_a_link_replaces_the_file_it_points_to(tmp_path) -> None:

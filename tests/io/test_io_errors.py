@@ -94,6 +94,10 @@ def test_a_header_in_utf16_is_named_so(tmp_path: Path) -> None:
             read_record(tmp_path / "u.hea")
     (tmp_path / "u.hea").write_text(text)
     np.testing.assert_allclose(read_record(tmp_path / "u.hea").signals["ecg_ii"], [0.005, 0.01])
+    (tmp_path / "u.hea").write_bytes(text.encode() + b"\0" * 5000)  # a crash's NUL padding:
+    with pytest.raises(RecordError) as caught:  # no UTF-16 (whose other bytes are text)
+        read_record(tmp_path / "u.hea")
+    assert "UTF-16" not in str(caught.value)
 
 
 def test_a_signal_file_that_is_a_pipe_is_refused_not_opened(tmp_path: Path) -> None:
@@ -111,6 +115,10 @@ def test_a_signal_file_that_is_a_pipe_is_refused_not_opened(tmp_path: Path) -> N
                 "try: read_record(sys.argv[1])\nexcept RecordError as e: print(e)")
         out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "p.hea")],
                              capture_output=True, text=True, timeout=60).stdout
+        assert f"p.hea: its signal file {name} is no regular file (a pipe or a device)" in out
+        (tmp_path / "p.hea").write_text(f"p 1 100\n{name} {fmt} 200 16 0 0 0 0 II\n")  # no
+        out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "p.hea")],  # count:
+                             capture_output=True, text=True, timeout=60).stdout  # not "empty"
         assert f"p.hea: its signal file {name} is no regular file (a pipe or a device)" in out
         (tmp_path / name).unlink()
 
@@ -235,11 +243,12 @@ def test_an_alarm_type_is_the_nearest_type_before_its_label(tmp_path: Path) -> N
     hea.write_text(text + "#Ventricular_Tachycardia\n#Bed 12, monitor note\n#True alarm\n")
     assert read_record(hea).labels == {"alarm_type": "Ventricular_Tachycardia",
                                        "alarm_true": True}
-    hea.write_text(text + "#Atrial_Fibrillation\n#True alarm\n")  # another type: the line
-    assert read_record(hea).labels["alarm_type"] == "Atrial_Fibrillation"  # before
-    for note in ("Bed 12", "<age>: 69 <sex>: M"):  # a note is no type: the alarm is untyped
-        hea.write_text(text + f"#{note}\n#True alarm\n")  # (it had been the type, and the
-        assert read_record(hea).labels == {"alarm_true": True}  # VT task skipped the record)
+    for other in ("Bed 12", "Brady (HR<40)", "AFib/Flutter"):  # no type named: the line
+        hea.write_text(text + f"#{other}\n#True alarm\n")  # before, another database's
+        assert read_record(hea).labels["alarm_type"] == other  # (not taken for VT)
+    hea.write_text(text + "#<age>: 69 <sex>: M\n#True alarm\n")  # a note of fields is none:
+    assert read_record(hea).labels == {"alarm_true": True}  # it had been the type, and the
+    # VT task skipped the labelled record
 
 
 def test_complex_arrays_are_refused_not_cut_to_their_real_part(tmp_path: Path) -> None:

@@ -201,6 +201,11 @@ def test_multisegment_with_zero_length_segment(tmp_path: Path) -> None:
     assert rec.units == {"ecg_ii": "mV", "ppg": "NU", "abp": "mmHg"}
     (tmp_path / "plain").symlink_to(folder)  # the same files by another spelling: one patient
     assert read_record(tmp_path / "plain" / "3000001.hea").patient_id == "p000123"
+    annex = tmp_path / "annex" / "p000124"  # links to files kept elsewhere (an annex): the
+    annex.mkdir(parents=True)  # folder of the links names the patient
+    for f in folder.iterdir():
+        (annex / f.name).symlink_to(f)
+    assert read_record(annex / "3000001.hea").patient_id == "p000124"
     assert {len(x) for x in rec.signals.values()} == {12500}
     idx = np.arange(12500)
     gap = (idx >= 5000) & (idx < 6250)

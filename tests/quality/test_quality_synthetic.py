@@ -163,12 +163,20 @@ def test_ppg_settings_that_give_no_score_are_refused() -> None:
                             ("corr_zero", 1.0, "below 1"),
                             ("pulse_band", (5.0, 0.5), "two numbers, low < high"),
                             ("weights", (("snr", 1.0), ("nope", 1.0)), r"\(term, weight"),
-                            ("weights", (("snr", 0.0),), "one weight > 0"),
+                            ("weights", (("snr", 0.0),), "one > 0"),
                             ("skew_zero", 0.6, r"below skew_one"),
                             ("min_pulses", 1.5, "a whole number >= 2")):
         with pytest.raises(ValueError, match=rf"PPGSettings {name} must be .*{need}"):
             PPGSettings(**{name: bad})
     assert PPGSettings(weights=(("snr", 1.0),), min_pulses=np.int64(3)).min_pulses == 3
+    for bad in (None, "snr", (("snr",),)):
+        with pytest.raises(ValueError, match=r"PPGSettings weights must be"):
+            PPGSettings(weights=bad)
+    # lists and arrays (settings read from JSON) are the tuples they stand for
+    listed = PPGSettings(pulse_band=[0.5, 5.0], weights=[["snr", 1.0], ["band", 1.0]],
+                         pulse_rate=np.array([30, 220]))
+    assert listed.pulse_band == (0.5, 5.0) and listed.pulse_rate == (30.0, 220.0)
+    assert listed.weights == (("snr", 1.0), ("band", 1.0)) and hash(listed)
 
 
 def test_rr_min_beats_scale_with_the_window() -> None:

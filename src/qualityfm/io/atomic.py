@@ -274,17 +274,24 @@ def remove_temporaries(folder: str | Path, name: str | None = None,
     mid-write (SIGKILL, power loss: nothing can clean up then), or only those of the file
     ``name``; returns how many. Call it only where no other process is writing into
     ``folder`` (or that file), or with ``older_than_s``: only temporaries untouched for that
-    long go (a folder other processes share, such as a task cache)."""
+    long go, and one that cannot be removed stays (a folder other processes or users share,
+    such as a task cache: a clean-up by the way, never a bar to the write)."""
     removed = 0
     now = time.time()
     for f in Path(folder).glob(".*.tmp" if name is None else f".{glob.escape(name)}.*.tmp"):
         if not _TEMPORARY.match(f.name):  # ".NAME.RANDOM.tmp" only: a file of the user's
             continue  # such as ".draft.tmp" stays
-        with contextlib.suppress(FileNotFoundError):  # another process's, gone meanwhile
-            if older_than_s is not None and now - f.stat().st_mtime < older_than_s:
-                continue
+        try:
+            if older_than_s is not None and (not f.is_file()
+                                             or now - f.stat().st_mtime < older_than_s):
+                continue  # (a shared folder's: another's, or no file of a write)
             f.unlink()
             removed += 1
+        except FileNotFoundError:  # another process's, gone meanwhile
+            continue
+        except OSError:
+            if older_than_s is None:  # a folder of one's own: said
+                raise
     return removed
 
 

@@ -107,10 +107,11 @@ def patient_from_path(path: Path, record_id: str) -> str:
     """The patient id a path gives (a MIMIC ``pNNNNNN`` folder up to two levels up), else that
     of a MIMIC segment read alone in its record's folder, the record (``32/3269321/`` holding
     ``3269321_0002``: ``3269321``, so that two pieces of one stay are one group), else the
-    record id. The path is resolved first, as the task cache keys files: through a link named
+    record id. The folder is resolved first (not a linked file: a folder of links into an
+    annex is the patient's), as the task cache keys files: through a folder link named
     otherwise, a patient's records had been groups of their own (and a cache held whichever
     spelling was read first)."""
-    path = Path(path).resolve()
+    path = Path(path).parent.resolve() / Path(path).name
     for parent in list(path.parents)[:2]:
         match = _MIMIC_PATIENT.match(parent.name)
         if match:
@@ -126,8 +127,9 @@ def utf16_text(head: bytes) -> str | None:
     a byte-order mark), which no reader reads, or None."""
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return "UTF-16 text, which is not read: save it as UTF-8"
-    if len(head) >= 4 and b"\0" in head and (head[1::2].count(0) > 0.9 * len(head[1::2])
-                                             or head[0::2].count(0) > 0.9 * len(head[0::2])):
+    odd, even = head[1::2].count(0), head[0::2].count(0)  # text's zeros in one parity alone
+    if len(head) >= 4 and ((odd > 0.9 * len(head[1::2]) and even < 0.1 * len(head[0::2]))
+                           or (even > 0.9 * len(head[0::2]) and odd < 0.1 * len(head[1::2]))):
         return "UTF-16 text without a byte-order mark, which is not read: save it as UTF-8"
     return None
 

@@ -503,12 +503,6 @@ def _normal_alarm_type(name: str) -> str:
 _ALARM_TYPE_KEYS = frozenset(_normal_alarm_type(t) for t in ALARM_TYPES)
 
 
-#: A line that may name an alarm type none of the Challenge's (``Atrial_Fibrillation``):
-#: words alone; a note of numbers or fields (``<age>: 69 <sex>: M``, ``Bed 12``) is none (it
-#: had been taken for the type, and a labelled VT alarm skipped as of another type).
-_TYPE_LIKE = re.compile(r"[A-Za-z][A-Za-z _-]*")
-
-
 def is_vt_alarm(alarm_type: str) -> bool:
     """Whether a Challenge 2015 alarm type names ventricular tachycardia (case, spaces and
     hyphens aside: ``Ventricular_Tachycardia``, ``ventricular tachycardia``)."""
@@ -522,7 +516,8 @@ def challenge_labels(
     :data:`ALARMS_FILES`; the two disagreeing leave it unlabelled) and 2017 (``REFERENCE.csv``)
     of the record whose header is ``path``. The alarm's type is the nearest line before its
     label that names an alarm type (other notes may lie between), else the line before it
-    where that is words alone (another database's type; a note such as ``<age>: 69`` is none).
+    (another database's type, ``Brady (HR<40)``) unless that is a note of fields
+    (``<age>: 69 <sex>: M``: it had been the type, and a labelled VT alarm skipped).
     An alarm labelled both true and false, or a record listed with two rhythms, is left
     unlabelled, the reason under ``labels["unlabelled"]``, by label (``{"alarm_true": why}``,
     ``{"rhythm": why}``: its signals still serve where no label is needed; a task that needs
@@ -537,9 +532,9 @@ def challenge_labels(
             said.add(match.group(1).lower() == "true")
             labels["alarm_true"] = next(iter(said))
             typed = [t for t in lines[:i] if _normal_alarm_type(t) in _ALARM_TYPE_KEYS]
-            if not typed and i > 0 and _TYPE_LIKE.fullmatch(lines[i - 1]):
+            if not typed and i > 0 and ":" not in lines[i - 1]:
                 typed = [lines[i - 1]]  # another database's type: not taken for VT's
-            if typed:
+            if typed:  # another's, not a note
                 labels["alarm_type"] = typed[-1]
             events["alarm"] = ALARM_TIME
         elif _normal_alarm_type(line) in _ALARM_TYPE_KEYS:
@@ -1079,6 +1074,8 @@ def read_wfdb(
         raise RecordError(f"{path}: header gives no sampling rate ({frame_fs:g} Hz)")
     if not multi and not header.sig_names:
         raise RecordError(f"{path}: empty record (no signals)")
+    if not multi:  # before any size is read of it (a pipe had read as "no samples")
+        _refuse_irregular(path, header)
     n_frames = header.n_frames
     if multi:
         n_frames = sum(n for _, n in header.data_segments)
@@ -1105,7 +1102,6 @@ def read_wfdb(
         raise RecordError(f"{path}: empty record (no samples)")
     i0, i1 = sample_span(start, stop, frame_fs, n_frames or sys.maxsize, path)
     if not multi:
-        _refuse_irregular(path, header)
         declared = _check_mat_length(path, header, i1)
         if header.n_frames is None and declared is not None:  # the matrix's, not the file's
             n_frames = declared

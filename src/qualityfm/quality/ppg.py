@@ -66,11 +66,26 @@ class PPGSettings:
         def fault(name: str, need: str) -> ValueError:
             return ValueError(f"PPGSettings {name} must be {need}, got {getattr(self, name)!r}")
 
+        def pairs(value: object) -> tuple | None:
+            """``value`` as a tuple of its items (lists and arrays too: settings read from
+            JSON), or None where it is no sequence."""
+            try:
+                return tuple(value)  # type: ignore[call-overload]
+            except TypeError:
+                return None
+
         for name in ("pulse_band", "noise_band", "pulse_rate"):
-            pair = getattr(self, name)
-            if not (isinstance(pair, tuple) and len(pair) == 2 and all(map(is_number, pair))
+            pair = pairs(getattr(self, name))
+            if not (pair is not None and len(pair) == 2 and all(map(is_number, pair))
                     and 0 <= pair[0] < pair[1]):
                 raise fault(name, "two numbers, low < high")
+            object.__setattr__(self, name, tuple(float(v) for v in pair))  # (frozen)
+        weights = pairs(self.weights)
+        weights = None if weights is None else tuple(pairs(w) for w in weights)
+        pairs_need = f"(term, weight >= 0) pairs of distinct terms of {PPG_TERMS}, one > 0"
+        if weights is None or not all(w is not None and len(w) == 2 for w in weights):
+            raise fault("weights", pairs_need)
+        object.__setattr__(self, "weights", weights)
         for name in ("snr_scale_db", "pi_zero", "pi_max_physiological", "band_one",
                      "max_interval_change", "max_flat"):
             if not (is_number(getattr(self, name)) and getattr(self, name) > 0):
@@ -88,12 +103,11 @@ class PPGSettings:
                 raise fault(name, need)
         if not (is_int(self.min_pulses) and self.min_pulses >= 2):
             raise fault("min_pulses", "a whole number >= 2")
-        names = [w[0] if isinstance(w, tuple) and len(w) == 2 else None for w in self.weights]
+        names = [w[0] for w in self.weights]
         if (len(set(names)) != len(names) or not set(names) <= set(PPG_TERMS)
                 or not all(is_number(w[1]) and w[1] >= 0 for w in self.weights)
                 or not any(w[1] > 0 for w in self.weights)):
-            raise fault("weights", f"(term, weight >= 0) pairs of distinct terms of "
-                        f"{PPG_TERMS}, one weight > 0 at least")
+            raise fault("weights", pairs_need)
 
 
 def _band_power(power: np.ndarray, n: int, fs: float, band: tuple[float, float]) -> np.ndarray:
