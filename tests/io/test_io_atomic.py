@@ -242,28 +242,27 @@ def test_the_temporaries_of_one_file_are_removed_before_it_is_written_again(tmp_
 
 def test_a_task_caches_stale_temporaries_go_and_fresh_ones_stay(tmp_path) -> None:
     """A cache save killed mid-write had left its temporary (as large as the dataset) for
-    ever; one untouched for an hour goes at the next save, one another process may be
-    writing stays."""
+    ever; one untouched for an hour goes, one another process may be writing stays, as do a
+    user's own hidden files and what cannot be removed (never a bar to the save)."""
     from qualityfm.tasks import TaskDataset
+    from qualityfm.tasks.datasets import _CACHE_FILE, STALE_TEMPORARY_S
 
-    stale, fresh = tmp_path / ".old.npz.ab12cd34.tmp", tmp_path / ".new.npz.ef56gh78.tmp"
-    for f in (stale, fresh):
+    stale = tmp_path / ".vt-alarm-0123456789abcdef.npz.ab12cd34.tmp"
+    fresh = tmp_path / ".af-0123456789abcdef.npz.ef56gh78.tmp"
+    users = tmp_path / ".notes.v2.tmp"
+    odd = tmp_path / ".abp-0123456789abcdef.npz.zz99yy88.tmp"  # a folder of that name
+    for f in (stale, fresh, users):
         f.write_bytes(b"x" * 100)
-    os.utime(stale, (time.time() - 7200,) * 2)
-    assert remove_temporaries(tmp_path, older_than_s=3600) == 1
-    assert not stale.exists() and fresh.exists()
-    stale.write_bytes(b"x")
-    os.utime(stale, (time.time() - 7200,) * 2)
+    odd.mkdir()
+    for f in (stale, users, odd):
+        os.utime(f, (time.time() - 7200,) * 2)
     ds = TaskDataset("vt-alarm", np.zeros((2, 2, 10), np.float32), np.ones((2, 2), bool),
                      np.array([0, 1]), np.array(["a", "b"]), np.array(["a", "b"]),
                      np.zeros((2, 0), np.float32), [])
-    ds.save(tmp_path / "cache.npz")
-    assert not stale.exists() and fresh.exists() and (tmp_path / "cache.npz").is_file()
-    odd = tmp_path / ".x.ab12cd34.tmp"  # a folder of that name (or another user's file): left,
-    odd.mkdir()  # never a bar to the save (it had failed the build)
-    os.utime(odd, (time.time() - 7200,) * 2)
-    ds.save(tmp_path / "cache.npz")
-    assert odd.is_dir()
+    ds.save(tmp_path / "mine.npz")  # a save to a user's folder cleans nothing up
+    assert stale.exists() and users.exists()
+    assert remove_temporaries(tmp_path, older_than_s=STALE_TEMPORARY_S, of=_CACHE_FILE) == 1
+    assert not stale.exists() and fresh.exists() and users.exists() and odd.is_dir()
 
 
 def test_a_write_through_a_link_replaces_the_file_it_points_to(tmp_path) -> None:

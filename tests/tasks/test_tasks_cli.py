@@ -202,7 +202,8 @@ def test_cli_compare_and_abp_evaluate(tmp_path) -> None:
     assert record.read_bytes() == kept
     # windows of another length than the model's: said (the threshold holds for its own)
     np.save(csv_data / "buffer.npy", np.zeros((2, 100)))  # no record here: named, not lost
-    with pytest.warns(UserWarning, match="--seconds 20: the model was fitted on windows of 30"):
+    with pytest.warns(UserWarning, match=r"windows of 20 s \(6000 samples at 300 Hz\): the "
+                                         r"model was fitted on windows of 30 s"):
         res = predict_run("abp", run, csv_data, tmp_path / "p20.csv", seconds=20.0)
     assert res["seconds"] == 20.0
     assert [Path(e["record"]).name for e in res["passed_over"]] == ["buffer.npy"]
@@ -895,20 +896,45 @@ def test_overwrite_removes_the_other_verbs_stopped_folds(tmp_path, monkeypatch) 
 
 def test_a_kfold_run_or_comparison_removes_a_stopped_plain_runs_epochs(tmp_path) -> None:
     """A stopped plain run's .epochs had outlived a k-fold run or comparison finished over it
-    (hundreds of MB for a large model; a later plain run of its settings resumed from it)."""
+    (hundreds of MB for a large model; a later plain run of its settings resumed from it);
+    a comparison, another verb, asks for --overwrite first (it had removed them unasked)."""
     from qualityfm.tasks.pipeline import EPOCHS_DIR, compare_run, finetune_run
 
     data = shared_path("physionet2015_vt")
-    for name, run in (("ft", lambda o: finetune_run("vt-alarm", data, o, init="classical",
-                                                    max_records=20, kfold=2)),
-                      ("cmp", lambda o: compare_run("vt-alarm", data, o, kfold=2, n_boot=10,
-                                                    baselines=("classical",),
-                                                    max_records=20))):
+
+    def compare(o: Path, overwrite: bool = False) -> dict:
+        return compare_run("vt-alarm", data, o, kfold=2, n_boot=10, baselines=("classical",),
+                           max_records=20, overwrite=overwrite)
+
+    for name in ("ft", "cmp"):
         epochs = tmp_path / name / EPOCHS_DIR
         epochs.mkdir(parents=True)
         (epochs / "vt-alarm.pt").write_bytes(b"a stopped fit's epochs")
-        run(tmp_path / name)
+        if name == "ft":
+            finetune_run("vt-alarm", data, tmp_path / name, init="classical", max_records=20,
+                         kfold=2)
+        else:
+            with pytest.raises(ValueError, match=r"holds a stopped finetune \(its last "
+                                                 r"finished epoch in \.epochs\)"):
+                compare(tmp_path / name)
+            assert epochs.is_dir()
+            compare(tmp_path / name, overwrite=True)
         assert not epochs.exists()
+
+
+def test_compare_at_another_rate_fits_its_classical_row_at_that_rate(tmp_path) -> None:
+    """A comparison of windows at 250 Hz (--config) had its classical row refused by
+    cross_validate: the row read windows at 300 Hz."""
+    from qualityfm.tasks.pipeline import compare_run
+
+    config = tmp_path / "cfg250.json"
+    config.write_text(json.dumps({**TINY, "n_samples": 2500, "fs": 250.0}))
+    rows = compare_run("vt-alarm", shared_path("physionet2015_vt"), tmp_path / "cmp",
+                       baselines=("classical", "scratch"), kfold=2, n_boot=10, max_records=20,
+                       config=str(config), epochs=1)
+    assert rows["classical features + GBM"]["n"] == 20
+    summary = json.loads((tmp_path / "cmp" / "summary.json").read_text())
+    assert summary["settings"]["fs"] == 250.0
 
 
 def test_a_users_files_of_a_runs_names_are_refused(tmp_path) -> None:

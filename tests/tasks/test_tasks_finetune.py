@@ -656,12 +656,21 @@ def test_a_checkpoint_path_holding_another_file_is_refused_and_left(tmp_path) ->
     np.save(data, x[:2])
     model = tmp_path / "model.pt"
     torch.save({"model": QualityFM(TINY).state_dict()}, model)
-    for path in (data, model):
+    archive = tmp_path / "records.zip"  # a user's zip archive (it had been taken as torn)
+    import zipfile
+
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("notes.txt", "mine")
+    for path in (data, model, archive):
         before = path.read_bytes()
         with pytest.raises(ValueError, match=rf"checkpoint={re.escape(str(path))}: that file "
                                              r"is no fine-tuning checkpoint"):
             Finetuner("vt-alarm", checkpoint=path, **kw).fit(x, y, groups=g)
         assert path.read_bytes() == before
+    empty = tmp_path / "empty.pt"  # nothing to lose: the fit starts over, as on a torn file
+    empty.write_bytes(b"")
+    Finetuner("vt-alarm", checkpoint=empty, **kw).fit(x, y, groups=g)
+    assert not empty.exists()
 
 
 def test_a_loaded_model_refits_with_its_own_protocol(tmp_path) -> None:
@@ -1207,8 +1216,8 @@ def test_windows_of_another_length_beside_features_are_said() -> None:
     feats = window_features(x, None, 300.0)
     est = ClassicalBaseline("vt-alarm", seed=0, max_iter=5).fit(x, y, groups=g, features=feats)
     assert x.shape[2] == 600
-    with pytest.warns(UserWarning, match=r"X windows hold 480 samples \(1\.6 s\), the model "
-                                         r"was fitted on windows of 600 \(2 s at 300 Hz\)"):
+    with pytest.warns(UserWarning, match=r"windows of 1\.6 s \(480 samples at 300 Hz\): the "
+                                         r"model was fitted on windows of 2 s \(600 samples\)"):
         est.predict_proba(x[:, :, :480], features=feats)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

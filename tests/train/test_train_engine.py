@@ -1386,4 +1386,11 @@ def test_a_run_shorter_than_the_teacher_temperature_warm_up_says_so(synthetic_st
     assert "teacher_temp_warmup 300 >= steps 2: the teacher temperature never reaches 0.07" \
         in capsys.readouterr().err
     assert main([*args, "--out", str(tmp_path / "ramp"), "--teacher-temp-warmup", "1"]) == 0
-    assert "teacher temperature never" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "teacher temperature never" not in err and "min_lr" not in err
+    # a floor above the peak: the rate rises (it had, tenfold, unsaid); said, not refused, so
+    # that such a run of an earlier version still resumes
+    assert main([*args, "--out", str(tmp_path / "rise"), "--lr", "1e-3", "--min-lr",
+                 "1e-2"]) == 0
+    assert "min_lr 0.01 > lr 0.001: the learning rate rises over the run" in \
+        capsys.readouterr().err

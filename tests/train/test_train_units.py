@@ -182,10 +182,6 @@ def test_config_refuses_negative_seeds_and_betas_outside_0_1() -> None:
     with pytest.raises(ValueError, match="every loss weight is 0: nothing to train"):
         PretrainConfig(**zero)
     assert PretrainConfig(**{**zero, "amp_weight": 0.1}).amp_weight == 0.1
-    with pytest.raises(ValueError, match=r"min_lr 0\.01 is above lr 0\.001: the learning rate "
-                                         r"decays from lr to min_lr"):  # it had risen 10x
-        PretrainConfig(lr=1e-3, min_lr=1e-2)
-    assert PretrainConfig(lr=1e-3, min_lr=1e-3).min_lr == 1e-3
 
 
 @pytest.mark.parametrize("field, value, message", [

@@ -269,18 +269,21 @@ def remove_file_temporaries(path: str | Path) -> int:
 
 
 def remove_temporaries(folder: str | Path, name: str | None = None,
-                       older_than_s: float | None = None) -> int:
+                       older_than_s: float | None = None,
+                       of: re.Pattern[str] | None = None) -> int:
     """Remove the temporaries of :func:`atomic_write` left in ``folder`` by a process killed
     mid-write (SIGKILL, power loss: nothing can clean up then), or only those of the file
     ``name``; returns how many. Call it only where no other process is writing into
     ``folder`` (or that file), or with ``older_than_s``: only temporaries untouched for that
     long go, and one that cannot be removed stays (a folder other processes or users share,
-    such as a task cache: a clean-up by the way, never a bar to the write)."""
+    such as a task cache: a clean-up by the way, never a bar to the write); ``of``: only the
+    temporaries of files whose names it matches (a user's folder may hold ``.notes.v2.tmp``)."""
     removed = 0
     now = time.time()
     for f in Path(folder).glob(".*.tmp" if name is None else f".{glob.escape(name)}.*.tmp"):
-        if not _TEMPORARY.match(f.name):  # ".NAME.RANDOM.tmp" only: a file of the user's
-            continue  # such as ".draft.tmp" stays
+        match = _TEMPORARY.match(f.name)
+        if not match or of is not None and not of.fullmatch(match.group(1)):
+            continue  # ".NAME.RANDOM.tmp" only: a file of the user's such as ".draft.tmp" stays
         try:
             if older_than_s is not None and (not f.is_file()
                                              or now - f.stat().st_mtime < older_than_s):
@@ -297,4 +300,4 @@ def remove_temporaries(folder: str | Path, name: str | None = None,
 
 #: The name of an :func:`atomic_write` temporary: "." + the file's name + "." + mkstemp's
 #: random characters + ".tmp".
-_TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]+\.tmp$")
+_TEMPORARY = re.compile(r"^\.(.+)\.[a-z0-9_]+\.tmp$")

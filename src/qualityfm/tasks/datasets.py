@@ -148,6 +148,8 @@ RHYTHMS = ("N", "A", "O", "~")
 CACHE_VERSION = 48
 #: The age past which a task cache's temporary file is taken as a killed save's leftover.
 STALE_TEMPORARY_S = 3600.0
+#: A task cache's file name (:func:`_cache_path`).
+_CACHE_FILE = re.compile(r"[a-z0-9-]+-[0-9a-f]{16}\.npz")
 #: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off) or off (a few ADC
 #: levels, ``signal.nan.OFF_LEVELS``), or when fewer seconds of it than this lie in the
 #: window's span.
@@ -238,9 +240,6 @@ class TaskDataset:
                                          "settings": self.settings, "skipped": self.skipped,
                                          "left_out": self.left_out, "shared": self.shared})),
         }
-        # a cache save killed mid-write leaves its temporary (as large as the dataset): those
-        # untouched for an hour go (other processes may be writing theirs into this folder)
-        remove_temporaries(path.parent, older_than_s=STALE_TEMPORARY_S)
         atomic_write(path, lambda f: np.savez(f, **arrays))
 
     @classmethod
@@ -1246,6 +1245,9 @@ def _build(
                  for a, b, offset in shared_stretches(marks)]
     ds.marks = marks
     if cache is not None:
+        # a cache save killed mid-write leaves its temporary (as large as the dataset): the
+        # cache's own, untouched for an hour, go (other processes may be writing theirs)
+        remove_temporaries(cache.parent, older_than_s=STALE_TEMPORARY_S, of=_CACHE_FILE)
         _renamed(ds, {v: k for k, v in spelt.items()}).save(cache)
     return ds, skipped, left_out
 

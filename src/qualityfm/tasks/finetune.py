@@ -24,6 +24,7 @@ import pickle
 import re
 import sys
 import warnings
+import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -275,9 +276,10 @@ class TaskEstimator(ABC):
             self._check_window_shape(X.shape, length=read)
             if not read and self.window is not None and X.shape[2] != self.window[1]:
                 w = self.window[1]  # features of other windows: said, as the task verbs say it
-                warn_at_caller(f"X windows hold {X.shape[2]} samples ({X.shape[2] / self.fs:g} "
-                               f"s), the model was fitted on windows of {w} ({w / self.fs:g} s "
-                               f"at {self.fs:g} Hz): its scores and threshold hold for those")
+                warn_at_caller(f"windows of {X.shape[2] / self.fs:g} s ({X.shape[2]} samples at "
+                               f"{self.fs:g} Hz): the model was fitted on windows of "
+                               f"{w / self.fs:g} s ({w} samples); its scores and threshold hold "
+                               "for those")
             if read and self.window is None and X.shape[2] < int(self.fs):  # at a fit: 8
                 # samples, one token mostly padding, had been fitted (the classical features
                 # refuse under 2 s themselves)
@@ -1272,14 +1274,24 @@ class Finetuner(TaskEstimator):
 
         foreign = ValueError(
             f"checkpoint={self.checkpoint}: that file is no fine-tuning checkpoint this class "
-            "wrote (it would be replaced, then removed): give the path of a file of its own")
+            "wrote (it would be replaced, then removed): move it away, or give checkpoint= "
+            "another path")
         try:
             with self.checkpoint.open("rb") as f:
-                if f.read(4) != b"PK\x03\x04":  # no file torch.save writes
+                magic = f.read(4)
+            if not magic:  # nothing to lose: started over
+                return None
+            if magic != b"PK\x03\x04":  # no file torch.save writes
+                raise foreign
+            if not zipfile.is_zipfile(self.checkpoint):  # a torn one: started over
+                return None
+            with zipfile.ZipFile(self.checkpoint) as archive:  # whole: torch's, or a user's
+                if not any(n.endswith("/data.pkl") for n in archive.namelist()):  # archive
                     raise foreign
             saved = load_state(self.checkpoint, self.device)
-        except (OSError, RuntimeError, EOFError, IndexError, pickle.UnpicklingError):
-            return None  # a torn file (or one holding more than states): the fit starts over
+        except (OSError, zipfile.BadZipFile, RuntimeError, EOFError, IndexError,
+                pickle.UnpicklingError):
+            return None  # torch's file, unreadable as states (an older one's): started over
         if not isinstance(saved, dict) or "key" not in saved or "epoch" not in saved:
             raise foreign
         return saved if saved["key"] == key else None

@@ -284,7 +284,7 @@ def finetune_run(
 
     def make(t: str = task, checkpoint: Path | None = None) -> TaskEstimator:
         if init == "classical":
-            return ClassicalBaseline(t, seed=seed, **rule)
+            return ClassicalBaseline(t, seed=seed, fs=ds.fs, **rule)
         return Finetuner(t, init=init, mode=mode, config=cfg, **sizes, **rule, seed=seed,
                          use_features=use_features,
                          augment=augment, pool=pool, test_shifts=test_shifts, solver=solver,
@@ -555,8 +555,9 @@ def _window_settings(summary: dict, seconds: float | None, est: TaskEstimator) -
         if isinstance(est, Finetuner) and est.window is not None:
             raise ValueError(f"--seconds {seconds:g}: this run's network reads windows of "
                              f"{own:g} s only (a run of --init classical takes others)")
-        warn_at_caller(f"--seconds {seconds:g}: the model was fitted on windows of {own:g} s; "
-                       "its scores and threshold hold for those")
+        if getattr(est, "window", None) is None:  # else its predict says it (once)
+            warn_at_caller(f"--seconds {seconds:g}: the model was fitted on windows of "
+                           f"{own:g} s; its scores and threshold hold for those")
     seconds = own if seconds is None else seconds
     pad_to = settings.get("pad_to")  # padding shorter than windows of other --seconds: none
     return {"seconds": seconds, "fs": fs,
@@ -953,6 +954,11 @@ def compare_run(
         raise ValueError(f"{out} holds a stopped finetune --kfold (finished folds such as "
                          f"{FOLDS_DIR}/{stopped[0]}): resume it with finetune, --overwrite it, "
                          "or choose another --out")
+    if (Path(out) / EPOCHS_DIR).is_dir() and not overwrite:  # a stopped plain fine-tune's
+        # kept epochs, which the comparison removes (it had, unasked)
+        raise ValueError(f"{out} holds a stopped finetune (its last finished epoch in "
+                         f"{EPOCHS_DIR}): resume it with finetune, --overwrite it, or choose "
+                         "another --out")
     resolve_device(device)
     check_bp_rule(task, bp_rule)
     if pool is not None:
@@ -1138,7 +1144,7 @@ def _compare_makers(baselines: Sequence[str], models: Sequence[str], modes: Sequ
     for b in baselines:
         if b == "classical":
             makers["classical features + GBM"] = lambda t, fs: ClassicalBaseline(
-                t, seed=seed, **rule)
+                t, seed=seed, fs=fs, **rule)  # the windows' rate (cross_validate checks it)
         elif b == "scratch":
             makers[SCRATCH_ROW] = lambda t, fs: Finetuner(
                 t, init="none", mode="full", config=cfg, epochs=epochs, seed=seed,

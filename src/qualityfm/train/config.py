@@ -160,9 +160,6 @@ class PretrainConfig:
                      "weight_decay_end", "grad_clip"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.min_lr > self.lr:  # the cosine "decay" had raised the rate tenfold, unsaid
-            raise ValueError(f"min_lr {self.min_lr:g} is above lr {self.lr:g}: the learning "
-                             "rate decays from lr to min_lr; give min_lr <= lr")
         if not any(getattr(self, f"{term}_weight") > 0 for term in LOSS_TERMS):
             # (said at the first step, it had come after --overwrite had cleared the run)
             raise ValueError("every loss weight is 0: nothing to train")

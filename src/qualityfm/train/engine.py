@@ -922,6 +922,11 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
             if cfg.warmup > cfg.steps:  # warmup = steps reaches the peak at the last step
                 print(f"qualityfm: warning: warmup {cfg.warmup} > steps {cfg.steps}: the "
                       "learning rate never reaches its peak", file=sys.stderr)
+            if cfg.min_lr > cfg.lr:  # (it had risen tenfold unsaid; a refusal would stop
+                # the resumption of such a run)
+                print(f"qualityfm: warning: min_lr {cfg.min_lr:g} > lr {cfg.lr:g}: the "
+                      "learning rate rises over the run, where it decays from lr to min_lr",
+                      file=sys.stderr)
             if cfg.teacher_temp_warmup >= cfg.steps and cfg.teacher_temp != cfg.teacher_temp_end:
                 # (its ramp reaches the end value at step teacher_temp_warmup: had been unsaid)
                 print(f"qualityfm: warning: teacher_temp_warmup {cfg.teacher_temp_warmup} >= "
