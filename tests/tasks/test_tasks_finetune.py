@@ -1285,7 +1285,9 @@ def test_predicting_without_the_features_a_model_was_fitted_on_warns() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         est.predict_proba(x, features=feats)  # as at fit: no warning
-        # given its features, it does not read the windows: another length is no concern
+    # given its features, it does not read the windows, but windows of another length beside
+    # them say the features are of other windows than it was fitted on (as the task verbs say)
+    with pytest.warns(UserWarning, match="the model was fitted on windows of 2 s"):
         est.predict_proba(x[:, :, :500], features=feats)
     with pytest.raises(ValueError, match="fitted on 600"):  # computed from them, it is
         est.predict_proba(x[:, :, :500])
