@@ -902,6 +902,9 @@ def test_a_kfold_run_or_comparison_removes_a_stopped_plain_runs_epochs(tmp_path)
 
     data = shared_path("physionet2015_vt")
 
+    def stop(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise KeyboardInterrupt
+
     def compare(o: Path, overwrite: bool = False) -> dict:
         return compare_run("vt-alarm", data, o, kfold=2, n_boot=10, baselines=("classical",),
                            max_records=20, overwrite=overwrite)
@@ -918,7 +921,14 @@ def test_a_kfold_run_or_comparison_removes_a_stopped_plain_runs_epochs(tmp_path)
                                                  r"finished epoch in \.epochs\)"):
                 compare(tmp_path / name)
             assert epochs.is_dir()
-            compare(tmp_path / name, overwrite=True)
+            from qualityfm.tasks import pipeline
+
+            with pytest.MonkeyPatch.context() as mp:  # stopped after the data is read: the
+                mp.setattr(pipeline, "_task_cv", stop)  # epochs go then, so that the same
+                with pytest.raises(KeyboardInterrupt):  # command resumes without
+                    compare(tmp_path / name, overwrite=True)  # --overwrite
+            assert not epochs.exists()
+            compare(tmp_path / name)
         assert not epochs.exists()
 
 

@@ -661,7 +661,9 @@ def test_a_checkpoint_path_holding_another_file_is_refused_and_left(tmp_path) ->
 
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("notes.txt", "mine")
-    for path in (data, model, archive):
+    module = tmp_path / "module.pt"  # another model saved whole (it had been started over)
+    torch.save(torch.nn.Linear(3, 2), module)
+    for path in (data, model, archive, module):
         before = path.read_bytes()
         with pytest.raises(ValueError, match=rf"checkpoint={re.escape(str(path))}: that file "
                                              r"is no fine-tuning checkpoint"):

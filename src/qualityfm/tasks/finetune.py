@@ -1288,10 +1288,13 @@ class Finetuner(TaskEstimator):
             with zipfile.ZipFile(self.checkpoint) as archive:  # whole: torch's, or a user's
                 if not any(n.endswith("/data.pkl") for n in archive.namelist()):  # archive
                     raise foreign
-            saved = load_state(self.checkpoint, self.device)
-        except (OSError, zipfile.BadZipFile, RuntimeError, EOFError, IndexError,
-                pickle.UnpicklingError):
-            return None  # torch's file, unreadable as states (an older one's): started over
+            try:
+                saved = load_state(self.checkpoint, self.device)
+            except pickle.UnpicklingError as err:  # a whole torch file of more than states
+                raise foreign from err  # (a module saved whole: every checkpoint of ours
+                # holds states alone)
+        except (OSError, zipfile.BadZipFile, RuntimeError, EOFError, IndexError):
+            return None  # unreadable (damaged): started over
         if not isinstance(saved, dict) or "key" not in saved or "epoch" not in saved:
             raise foreign
         return saved if saved["key"] == key else None

@@ -1015,7 +1015,9 @@ def compare_run(
     out = Path(out)
     for name in stopped:  # --overwrite, the data read: the stopped finetune --kfold goes (kept,
         (out / FOLDS_DIR / name).unlink()  # a stop of this comparison had left a folder
-        # both verbs refused)
+        # both verbs refused), as does a stopped plain fine-tune's kept epochs
+    if overwrite:
+        shutil.rmtree(out / EPOCHS_DIR, ignore_errors=True)
     rows, oof, results = {}, {}, {}
     # what each row ran with, the defaults resolved (the options as given are recorded too)
     row_settings = {name: _used_settings(make(task, ds.fs)) for name, make in makers.items()}
