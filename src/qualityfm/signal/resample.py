@@ -41,7 +41,8 @@ def resample(x: np.ndarray, fs_in: float, fs_out: float, axis: int = -1) -> np.n
     ratio no such fraction comes within ``MAX_RATIO_ERROR`` of is refused). Equal
     rates return ``x`` itself, untouched. The signal is
     padded by its edge values, so a record's first and last samples do not ring towards zero.
-    The output has ``ceil(n * up / down)`` samples and the dtype of ``x`` (float64 for ints).
+    The output has ``ceil(n * up / down)`` samples and the dtype of ``x`` (float64 for ints,
+    float32 for float16, whose range the filter's overshoot at a railed step passes: inf).
     NaNs spread over the filter length: fill them first (see ``fill_nan``).
     """
     x = np.asarray(x)
@@ -52,7 +53,8 @@ def resample(x: np.ndarray, fs_in: float, fs_out: float, axis: int = -1) -> np.n
     up, down = rational_ratio(float(fs_in), float(fs_out))
     if up == down:
         return x
-    dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64
+    dtype = (np.float32 if x.dtype == np.float16 else x.dtype
+             if np.issubdtype(x.dtype, np.floating) else np.float64)
     if x.shape[axis] == 0:
         shape = list(x.shape)
         shape[axis] = 0
