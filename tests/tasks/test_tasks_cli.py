@@ -570,6 +570,9 @@ def test_cli_compare_refuses_rows_it_cannot_run_before_any_work(tmp_path, capsys
     assert "no --modes" in capsys.readouterr().err
     assert main([*common, "--baselines", ""]) == 1
     assert "nothing to compare" in capsys.readouterr().err
+    assert main([*common, "--baselines", "classical", "--modes", "nope"]) == 1  # refused
+    err = capsys.readouterr().err  # alone (a note had first called it ignored)
+    assert "unknown mode 'nope'; choose from full, linear" in err and "ignored" not in err
     store = tmp_path / "store"  # a folder that exists but holds no model
     store.mkdir()
     assert main([*common, "--baselines", "classical", "--models", f"s={store}"]) == 1

@@ -968,6 +968,9 @@ def compare_run(
     _check_compare_models(models)  # before hours of baselines, as the reference is
     if models and modes is not None and not modes:
         raise ValueError("--models given with no --modes: no row would run them")
+    for mode in modes or ():  # before a note that calls them ignored (then refused)
+        if mode not in ("full", "linear"):
+            raise ValueError(f"unknown mode {mode!r}; choose from full, linear")
     # the options of --models rows, given without any: named on stderr and in summary.json
     models_only = [] if models else [
         flag for flag, value in (("--modes", modes), ("--with-features", with_features or None),
@@ -1163,9 +1166,6 @@ def _compare_makers(baselines: Sequence[str], models: Sequence[str], modes: Sequ
                 test_shifts=test_shifts, device=device, fs=fs, **rule)
         else:
             raise ValueError(f"unknown baseline {b!r}; choose from {', '.join(BASELINES)}")
-    for mode in modes:
-        if mode not in ("full", "linear"):
-            raise ValueError(f"unknown mode {mode!r}; choose from full, linear")
     for spec in models:
         name, _, path = spec.rpartition("=")
         name = name or Path(path).name
