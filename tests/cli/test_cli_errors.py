@@ -66,3 +66,14 @@ def test_an_empty_out_is_a_usage_error(tmp_path, capsys) -> None:
     assert main(["finetune", "--task", "vt-alarm", "--data", str(tmp_path), "--out",
                  str(tmp_path / "r"), "--cache", ""]) == 2  # a cache in the working folder
     assert "error: --cache is empty" in capsys.readouterr().err
+    # an empty input, --data or --model (records had been read from the working folder, and
+    # score --model "" had scored with no model at all)
+    record = tmp_path / "r.npz"
+    for argv, said in ((["score", "", "--out", str(tmp_path / "s.csv")], "an input"),
+                       (["info", ""], "the store"),
+                       (["finetune", "--task", "vt-alarm", "--data", "", "--out",
+                         str(tmp_path / "f")], "--data"),
+                       (["score", str(record), "--out", str(tmp_path / "s.csv"), "--model", ""],
+                        "--model")):
+        assert main(argv) == 2
+        assert f"error: {said} is empty: give a file or folder" in capsys.readouterr().err

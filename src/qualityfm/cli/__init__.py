@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: (attribute, as the command line names it) of every argument that names a file or folder.
+_PATH_ARGS = (("out", "--out"), ("cache", "--cache"), ("data", "--data"), ("model", "--model"),
+              ("store", "the store"), ("config", "--config"), ("init", "--init"),
+              ("inputs", "an input"), ("run", "the run"), ("models", "--models"))
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser()  # imports every verb module: a Ctrl-C may land here
@@ -59,10 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     shown = warnings.formatwarning
     warnings.formatwarning = _warning_line(args.verb)
     try:
-        for name in ("out", "cache"):  # (empty, they had meant the working folder: a store
-            # or a task cache written into it)
-            if isinstance(getattr(args, name, None), str) and not getattr(args, name).strip():
-                raise UsageError(f"--{name} is empty: give a file or folder")
+        for name, flag in _PATH_ARGS:  # (empty, they had meant the working folder: a store
+            # or a task cache written into it, records read from it; --model "" no model)
+            value = getattr(args, name, None)
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, str) and not item.strip():
+                    raise UsageError(f"{flag} is empty: give a file or folder")
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
