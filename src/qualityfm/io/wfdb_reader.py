@@ -534,7 +534,7 @@ def challenge_labels(
             typed = [t for t in lines[:i] if _normal_alarm_type(t) in _ALARM_TYPE_KEYS]
             if not typed and i > 0 and ":" not in lines[i - 1]:
                 typed = [lines[i - 1]]  # another database's type: not taken for VT's
-            if typed:  # another's, not a note
+            if typed:
                 labels["alarm_type"] = typed[-1]
             events["alarm"] = ALARM_TIME
         elif _normal_alarm_type(line) in _ALARM_TYPE_KEYS:

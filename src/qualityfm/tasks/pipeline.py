@@ -1079,7 +1079,6 @@ def compare_run(
         # what each row ran with, the defaults resolved (the options above are as given)
         "row_settings": row_settings})
     shutil.rmtree(out / FOLDS_DIR, ignore_errors=True)
-    shutil.rmtree(out / EPOCHS_DIR, ignore_errors=True)  # a stopped finetune's, replaced
     return rows
 
 
