@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -571,6 +572,24 @@ def test_a_span_of_a_format_8_record_is_summed_from_its_first_sample(tmp_path: P
     np.testing.assert_allclose(part, true[200:300], atol=1e-6)
 
 
+@pytest.mark.parametrize(("gain", "zero"), [("100(0)/mV", 40), ("0", 40), ("5(3)/mV", -7)])
+def test_format_8_without_an_initial_value_starts_at_the_adc_zero(tmp_path: Path, gain: str,
+                                                                   zero: int) -> None:
+    """header(5): a missing initial value is the ADC zero; wfdb sums from 0, every value had
+    been off by the ADC zero over the gain."""
+    digital = np.array([3, 5, 2, -4, 0, 9]) + zero
+    (tmp_path / "d.dat").write_bytes(np.diff(np.r_[zero, digital]).astype(np.int8).tobytes())
+    (tmp_path / "d.hea").write_text(f"d 1 10 6\nd.dat 8 {gain} 8 {zero}\n")
+    g, base = (200.0, zero) if gain == "0" else (float(gain.split("(")[0]),  # baseline: ADC zero
+                                                  int(gain.split("(")[1].split(")")[0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # gain 0: uncalibrated
+        read = read_record(tmp_path / "d.hea").signals["unknown"]
+        part = read_record(tmp_path / "d.hea", start=0.2, stop=0.5).signals["unknown"]
+    np.testing.assert_allclose(read, (digital - base) / g, atol=1e-6)
+    np.testing.assert_allclose(part, ((digital - base) / g)[2:5], atol=1e-6)
+
+
 def test_a_format_8_segment_span_is_summed_from_the_segment_start(tmp_path: Path) -> None:
     _difference_record(tmp_path, "s1")
     hea2, true = _difference_record(tmp_path, "s2")
@@ -594,8 +613,8 @@ def _skewed_record(folder: Path, spf: list[int], skew: list[int]) -> tuple[Path,
     (folder / "sk.dat").write_bytes(np.concatenate(stored, axis=1).astype("<i2").tobytes())
     names = ["II", "PLETH", "ABP"]
     lines = [f"sk {len(spf)} 100 100"]
-    for s, k, name in zip(spf, skew, names, strict=False):
-        fmt = "16" + (f"x{s}" if s > 1 else "") + (f":{k}" if k else "")
+    for s, k, name in zip(spf, skew, names, strict=False):  # header(5): skew in samples
+        fmt = "16" + (f"x{s}" if s > 1 else "") + (f":{k * s}" if k else "")
         lines.append(f"sk.dat {fmt} 100(0)/mV 16 0 0 0 0 {name}")
     (folder / "sk.hea").write_text("\n".join(lines) + "\n")
     values = []
@@ -619,6 +638,19 @@ def test_a_skewed_channel_of_several_samples_per_frame_is_shifted_whole(
     a, b = int(round((start or 0) * 100)), int(round((stop or 1.0) * 100))
     for x, s, name in zip(true, spf, rec.signals, strict=True):
         np.testing.assert_allclose(rec.signals[name], x[a * s:b * s], atol=1e-6)
+
+
+@pytest.mark.parametrize(("spf", "stated", "frames"), [(2, 2, 1), (2, 3, 2), (2, 1, 1),
+                                                      (4, 1, 0), (3, 4, 1)])
+def test_a_skew_is_stated_in_samples_and_rounded_to_frames(tmp_path: Path, spf: int,
+                                                            stated: int, frames: int) -> None:
+    """header(5) states a skew in samples, libwfdb rounds it to frames (skew / spf + 0.5): a
+    PPG of 2 samples per frame stated 2 samples late had been shifted 2 frames, 0.1 s."""
+    hea, true = _skewed_record(tmp_path, [1, spf], [0, frames])
+    hea.write_text(hea.read_text().replace(f"16x{spf}:{frames * spf} ", f"16x{spf}:{stated} ")
+                   .replace(f"16x{spf} ", f"16x{spf}:{stated} "))
+    assert f":{stated} " in hea.read_text()
+    np.testing.assert_allclose(read_record(hea).signals["ppg"], true[1], atol=1e-6)
 
 
 def test_unskewed_channels_of_a_file_with_a_skewed_one_read_alone(tmp_path: Path) -> None:
@@ -744,7 +776,7 @@ def test_segments_of_one_channel_in_two_units_are_refused(tmp_path) -> None:
         assert read_record(tmp_path / "k.hea", stop=0.5).units == {"abp": "kPa"}
 
 
-@pytest.mark.parametrize("rate", ["nan", "inf", "1e-6"])  # wfdb had failed on 1e-6
+@pytest.mark.parametrize("rate", ["nan", "inf", "-1"])
 def test_a_header_rate_that_is_no_number_is_named(tmp_path, rate: str) -> None:
     np.zeros((100, 1), "<i2").tofile(tmp_path / "z.dat")
     (tmp_path / "r.hea").write_text(f"r 1 {rate} 100\nz.dat 16 200/mV 16 0 0 0 0 II\n")
@@ -754,7 +786,50 @@ def test_a_header_rate_that_is_no_number_is_named(tmp_path, rate: str) -> None:
             read_record(tmp_path / "r.hea", **span)
 
 
+@pytest.mark.parametrize("rate", ["1e-6", "3.6e2", "1E1"])
+def test_a_rate_with_an_exponent_is_named_with_its_plain_form(tmp_path, rate: str) -> None:
+    """header(5) allows 3.6e2; wfdb reads it to its 'e' (3.6 Hz) and loses the sample count:
+    it had been called no number (1e-6), or failed as a corrupt signal file (1e1)."""
+    np.zeros((100, 1), "<i2").tofile(tmp_path / "z.dat")
+    (tmp_path / "r.hea").write_text(f"r 1 {rate} 100\nz.dat 16 200/mV 16 0 0 0 0 II\n")
+    with pytest.raises(RecordError, match=rf"r\.hea: its sampling rate '{rate}' is written with "
+                                          rf"an exponent.*\({float(rate):g}\)"):
+        read_record(tmp_path / "r.hea")
+
+
+def test_a_stated_sample_count_of_0_is_named_with_the_way_round_it(tmp_path) -> None:
+    """header(5): a count of 0 is no count given; wfdb reads an empty record, which had been
+    said of a file holding samples."""
+    np.arange(5, dtype="<i2").tofile(tmp_path / "z.dat")
+    (tmp_path / "r.hea").write_text("r 1 10 0\nz.dat 16 1/mV 16 0 0 0 0 II\n")
+    with pytest.raises(RecordError, match=r"r\.hea: the header's record line counts 0 samples"
+                                          r".*leave the count out"):
+        read_record(tmp_path / "r.hea")
+    (tmp_path / "r.hea").write_text("r 1 10\nz.dat 16 1/mV 16 0 0 0 0 II\n")
+    np.testing.assert_array_equal(read_record(tmp_path / "r.hea").signals["ecg_ii"],
+                                  np.arange(5))
+    (tmp_path / "z.dat").write_bytes(b"")  # no samples at all: an empty record
+    (tmp_path / "r.hea").write_text("r 1 10 0\nz.dat 16 1/mV 16 0 0 0 0 II\n")
+    with pytest.raises(RecordError, match=r"r\.hea: empty record"):
+        read_record(tmp_path / "r.hea")
+
+
+def test_a_signal_files_lines_parted_by_another_files_are_named(tmp_path) -> None:
+    """header(5): a file's signals are consecutive; such a header had failed as a truncated or
+    corrupt signal file (wfdb's IndexError)."""
+    np.zeros((5, 2), "<i2").tofile(tmp_path / "a.dat")
+    np.zeros(5, "<i2").tofile(tmp_path / "b.dat")
+    (tmp_path / "r.hea").write_text("r 3 10 5\na.dat 16 1/mV 16 0 0 0 0 II\n"
+                                    "b.dat 16 1/mmHg 16 0 0 0 0 ABP\n"
+                                    "a.dat 16 1/mV 16 0 0 0 0 V\n")
+    with pytest.raises(RecordError, match=r"r\.hea: corrupt WFDB header \(the lines of signal "
+                                          r"file a\.dat, signals 1, 3, are parted"):
+        read_record(tmp_path / "r.hea")
+
+
 @pytest.mark.parametrize(("line", "fault"), [
+    ("r 1 250 100 0:0:0 0/0/0", r"base date '0/0/0' is no date, DD/MM/YYYY \(header\(5\)'s "
+                                r"0/0/0 for none is one wfdb fails on: leave it out\)"),
     ("r 1 250 100 12:00:00 2000-01-01", r"base date '2000-01-01' is no date, DD/MM/YYYY"),
     ("r 1 250 100 25:00:00", r"base time '25:00:00' is no time, HH:MM:SS"),
     ("r 1 250 100 12:00:00 31/02/2000", r"base date '31/02/2000' is no date"),

@@ -84,9 +84,13 @@ class Header:
     uncalibrated: set[int] = field(default_factory=set)
     #: the units each signal line states, by position ("µV": wfdb drops what is not ASCII)
     units: dict[int, str] = field(default_factory=dict)
-    #: each signal's format ("16", "212", "8") and skew (frames its samples are stored late)
+    #: each signal's format ("16", "212", "8") and skew in frames: the header states it in
+    #: samples, rounded to whole frames as libwfdb does (``skew / spf + 0.5``, truncated)
     formats: list[str] = field(default_factory=list)
     skews: list[int] = field(default_factory=list)
+    #: format-8 signals whose line states no initial value, and their ADC zero, which WFDB
+    #: then takes as the first value (wfdb sums their differences from 0)
+    initial_zeros: dict[int, int] = field(default_factory=dict)
     #: each signal's samples per frame and the byte its signal file's samples start at
     frame_samples: list[int] = field(default_factory=list)
     byte_offsets: list[int] = field(default_factory=list)
@@ -129,7 +133,9 @@ def _record_line_fault(head: list[str]) -> str | None:
             datetime.datetime.strptime(text, form)
         except ValueError:
             return (f"{what} {text!r} is no time, HH:MM:SS" if what == "base time"
-                    else f"{what} {text!r} is no date, DD/MM/YYYY")
+                    else f"{what} {text!r} is no date, DD/MM/YYYY" + (
+                        " (header(5)'s 0/0/0 for none is one wfdb fails on: leave it out)"
+                        if re.fullmatch(r"0+/0+/0+", text) else ""))
     return None
 
 
@@ -152,7 +158,11 @@ def parse_header(path: Path) -> Header:
         raise RecordError(f"{path}: corrupt WFDB header (no record line)")
     head = body[0].split()
     rate = re.split(r"[/(]", head[2])[0] if len(head) > 2 else "250"
-    if not re.fullmatch(r"\d+(\.\d*)?|\.\d+", rate):  # wfdb's grammar: it fails on '1e-6'
+    if re.fullmatch(r"(\d+(\.\d*)?|\.\d+)[eE][+-]?\d+", rate):  # header(5) allows it
+        raise RecordError(f"{path}: its sampling rate {rate!r} is written with an exponent, "
+                          "which wfdb misreads (3.6e2 as 3.6 Hz, the sample count lost): write "
+                          f"it as a plain number ({float(rate):g})")
+    if not re.fullmatch(r"\d+(\.\d*)?|\.\d+", rate):  # wfdb's grammar
         raise RecordError(f"{path}: corrupt WFDB header: it gives no sampling rate ({rate!r} "
                           "is no decimal number, e.g. 250 or 62.5)")
     try:
@@ -222,6 +232,11 @@ def parse_header(path: Path) -> Header:
             raise RecordError(f"{path}: corrupt WFDB header ({signal}: format field {p[1]!r} "
                               "gives 0 samples per frame)")
     for file in dict.fromkeys(p[0] for p in parts if p[0] != "~"):
+        at = [k for k, p in enumerate(parts) if p[0] == file]
+        if at[-1] - at[0] + 1 != len(at):  # header(5): its signals' lines are consecutive
+            raise RecordError(f"{path}: corrupt WFDB header (the lines of signal file {file}, "
+                              f"signals {', '.join(str(k + 1) for k in at)}, are parted by "
+                              "another file's: a file's signals are listed one after another)")
         kinds = {p[1].partition("x")[0].partition(":")[0].partition("+")[0] for p in parts
                  if p[0] == file and len(p) > 1}
         if len(kinds) > 1:  # WFDB stores one format per file: the others had read as its
@@ -239,7 +254,12 @@ def parse_header(path: Path) -> Header:
     return Header(fs, n_frames, names, [p[0] for p in parts], [], unstated, comments,
                   uncalibrated=uncalibrated, units=units,
                   formats=[f.group(1) if f else "16" for f in fields],
-                  skews=[int(f.group(3) or 0) if f else 0 for f in fields],
+                  skews=[(2 * int(f.group(3) or 0) + int(f.group(2) or 1))
+                         // (2 * int(f.group(2) or 1)) if f else 0 for f in fields],
+                  initial_zeros={k: int(_field_int(p[4])) for k, (p, f) in
+                                 enumerate(zip(parts, fields, strict=True))
+                                 if len(p) == 5 and f is not None and f.group(1) == "8"
+                                 and not p[0].lower().endswith(".mat") and _field_int(p[4])},
                   frame_samples=[int(f.group(2) or 1) if f else 1 for f in fields],
                   byte_offsets=[int(f.group(4) or 0) if f else 0 for f in fields])
 
@@ -326,7 +346,7 @@ def _read_frames(base: str, header: Header, picked: list[int], i0: int, i1: int,
         end = min(end, n_frames)
     with np.errstate(over="ignore"):  # a gain past any calibration: refused by the caller
         rec = wfdb.rdrecord(base, sampfrom=lead, sampto=end, channels=picked, physical=True,
-                            smooth_frames=False, ignore_skew=any(header.skews),
+                            smooth_frames=False, ignore_skew=True,  # shifted below
                             # float32 holds 24 bits: 32-bit samples less a baseline in 64
                             return_res=64 if any(header.formats[j] == "32" for j in picked)
                             else 32)
@@ -337,6 +357,8 @@ def _read_frames(base: str, header: Header, picked: list[int], i0: int, i1: int,
     for m, skew in enumerate(skews):
         spf = int(rec.samps_per_frame[m])
         x = rec.e_p_signal[m][(i0 - lead + skew) * spf:(i1 - lead + skew) * spf]
+        if picked[m] in header.initial_zeros:  # summed from the ADC zero, not wfdb's 0
+            x = x + x.dtype.type(header.initial_zeros[picked[m]] / float(rec.adc_gain[m]))
         # a skewed channel's unrecorded tail, at most the span
         past = min(i1 - i0, max(0, i1 + skew - total)) * spf
         if past:
@@ -1098,6 +1120,11 @@ def read_wfdb(
         n_frames = _frames_in_file(path, header)  # wfdb reads no span of one without it
     elif n_frames is None:
         _check_empty_files(path, header)  # named here, not by wfdb's span or sample errors
+    if n_frames == 0 and not multi and header.files[:1] != ["~"]:
+        _check_empty_files(path, header)  # an empty file: an empty record
+        raise RecordError(f"{path}: the header's record line counts 0 samples, which WFDB "
+                          "takes as no count given but wfdb reads as an empty record: leave "
+                          "the count out (the signal file's size then gives it) or write it")
     if n_frames == 0:
         raise RecordError(f"{path}: empty record (no samples)")
     i0, i1 = sample_span(start, stop, frame_fs, n_frames or sys.maxsize, path)
