@@ -257,6 +257,10 @@ def test_bad_settings(store):
         PairDataset(store, aligned_fraction=1.5)
     with pytest.raises(ValueError, match="rank"):
         WindowDataset(store, rank=2, world_size=2)
+    for rank, world in ((2, 2.5), (0.5, 2)):  # 2 of 2.5 had read as 2 of 2: rank 0's windows
+        with pytest.raises(ValueError, match=f"rank and world_size must be whole numbers, got "
+                                             f"{rank} and {world}"):
+            WindowDataset(store, rank=rank, world_size=world)
     for cls in (PairDataset, WindowDataset):  # at construction, not in a loader's worker
         for seed in (-1, 1.5):
             with pytest.raises(ValueError, match=f"seed must be an integer >= 0, got {seed}"):

@@ -367,6 +367,17 @@ def test_window_ids_are_global_however_they_are_read(synth_dir, small_window, tm
     np.testing.assert_array_equal(store.index["window_id"], store.field("window_id"))
 
 
+def test_a_mask_out_of_range_is_refused_as_its_window(synth_dir, small_window, tmp_path):
+    """Store.mask(-1) had given the last window's mask while window(-1) refused it."""
+    prepare(synth_dir, tmp_path / "s", window=small_window, progress=False)
+    store = Store(tmp_path / "s")
+    for i in (-1, store.n_windows):
+        for read in (store.mask, store.window):
+            with pytest.raises(IndexError, match=f"window {i} out of range for a store of "
+                                                 f"{store.n_windows} windows"):
+                read(i)
+
+
 def test_parts_scored_by_other_rules_are_not_read_as_one(synth_dir, small_window, tmp_path,
                                                          monkeypatch):
     """The quality rules' version was no setting: a part scored by an older qualityfm merged

@@ -86,6 +86,9 @@ class _StoreDataset(IterableDataset):
         self.store = store if isinstance(store, Store) else Store(store)
         if (rank is None) != (world_size is None):
             raise ValueError("give both rank and world_size, or neither")
+        if world_size is not None and not (is_int(rank) and is_int(world_size)):  # 2.5 had
+            raise ValueError(f"rank and world_size must be whole numbers, got {rank!r} and "
+                             f"{world_size!r}")  # read as 2: ranks' windows overlapping
         if world_size is not None and not (world_size >= 1 and 0 <= rank < world_size):
             raise ValueError(f"rank {rank} is not in [0, world_size={world_size})")
         if batch_size < 1:

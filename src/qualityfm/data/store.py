@@ -610,6 +610,7 @@ class Store:
 
     def mask(self, i: int) -> np.ndarray:
         """Channel mask bool ``[C]`` of window ``i``."""
+        self._locate(int(i))  # -1 had read the last window's mask, as window(-1) refuses
         return self.masks[int(i)].copy()
 
     def window_ids(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
