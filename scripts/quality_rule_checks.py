@@ -10,7 +10,8 @@ and 250 Hz); bidmc_14's PPG windows more than 4 % clipped. Then limits the score
 (docs/quality.md, "Limits the scores keep"): a sawtooth and a sine read as ECG, a burst of
 noise at 20 SD in a clean window, a 0.3-Hz baseline wander of 2 and 5 SD under a clean ECG,
 a PPG upside down, a PPG moved to a mean of 20-1,000, a PPG with one spike of 20 and 50
-times its range, and noise band-passed into the pulse band read as PPG.
+times its range, noise band-passed into the pulse band read as PPG, and a clean ECG at
+50-250 Hz.
 """
 
 from __future__ import annotations
@@ -100,6 +101,13 @@ def main() -> None:
     print(f"white noise, seeds 0-9: PPG {min(ppg_quality(x, 250) for x in white):.2f}-"
           f"{max(ppg_quality(x, 250) for x in white):.2f}, ECG of it band-passed to 5-20 Hz "
           f"{max(ecg_quality(sosfiltfilt(sos, x), 250) for x in white):.2f} at most")
+    for fs in (50, 62.5, 100, 125, 250):  # beats lined up on whole samples: the rate counts
+        ecg = [synthesize(30, fs=fs, hr=75, seed=k, channels=("ecg_ii",)).signals["ecg_ii"]
+               for k in range(10)]
+        full = [ecg_quality(x, fs) for x in ecg]
+        rr = [ecg_quality(x, fs, morphology=False) for x in ecg]
+        print(f"clean ECG at 75 bpm and {fs:g} Hz, seeds 0-9: {min(full):.3f}-{max(full):.3f} "
+              f"(rrSQI alone {min(rr):.3f}-{max(rr):.3f})")
 
 
 if __name__ == "__main__":

@@ -397,6 +397,10 @@ def test_score_windows_masks_absent_modalities() -> None:
     gap_mask = mask.copy()
     gap_mask[2, 0] = False  # the same NaN in a channel marked absent is not read
     assert np.isnan(score_windows(gap, gap_mask, FS, ("ppg", "ecg_ii")).ppg[2])
+    # nor is a channel of neither modality (abp): its NaN had been refused as if scored
+    with_abp = np.concatenate([x, gap[:, :1]], axis=1)
+    both = score_windows(with_abp, np.c_[mask, np.ones(3, bool)], FS, ("ppg", "ecg_ii", "abp"))
+    np.testing.assert_array_equal(both.q, score_windows(x, mask, FS, ("ppg", "ecg_ii")).q)
     # recorded, thresholds and rules are keywords: a recorded row passed fifth is not taken
     # for the level thresholds
     with pytest.raises(TypeError, match="positional"):

@@ -141,7 +141,8 @@ def score_windows(
     if ecg_ch is None and "ppg" not in channels:  # every window would score 0, "bad"
         raise ValueError(f"none of the channels {channels} is a PPG ('ppg') or an ECG "
                          "('ecg_ii', 'ecg*'), the signals the quality scores read")
-    check_finite(x, mask, channels)  # NaN would score a window 0; make_windows fills gaps
+    read = np.isin(channels, [ecg_ch, "ppg"])  # the channels scored; abp beside them unread
+    check_finite(x, mask & read, channels)  # NaN would score a window 0; make_windows fills gaps
     as_windows(x[:1, 0], fs)  # the rate and length every score needs: refused as the indices
     # refuse them (a window of one sample, flat, had been scored "bad" as if all were absent)
     out = {}
