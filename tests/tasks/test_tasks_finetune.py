@@ -1833,6 +1833,51 @@ def _generic(task: str, y: np.ndarray, n: int = 40):
                        np.array([f"r{i}" for i in range(n)]), np.zeros((n, 0)), [])
 
 
+def test_cross_validate_refuses_a_target_the_model_does_not_take_and_sorts_mixed_groups(
+        tmp_path) -> None:
+    """target="Rhythm" had run on ds.y, an af4 model on 0/1 labels (read as N and A); groups
+    of text and numbers had failed to sort in the split (fit takes them); a fold short of an
+    open multiclass task's top class had failed to broadcast; a checkpoint without a key had
+    given the first model's folds to another."""
+    y = np.arange(40) % 2
+    ds = _generic("af", y)
+    ds.rhythm = np.arange(40) % 4
+    with pytest.raises(ValueError, match=r"target must be 'y' or 'rhythm', got 'Rhythm'"):
+        cross_validate(lambda: ClassicalBaseline("af"), ds, k=2, target="Rhythm")
+    with pytest.raises(ValueError, match=r"an 'af4' model \(N, A, O, ~\) is cross-validated "
+                                         r"on target='rhythm'"):
+        cross_validate(lambda: ClassicalBaseline("af4"), ds, k=2)
+    with pytest.raises(ValueError, match=r"target='rhythm' \(N, A, O, ~\) needs a 4-class "
+                                         r"model \(task 'af4'\), not a 'af' one"):
+        cross_validate(lambda: ClassicalBaseline("af"), ds, k=2, target="rhythm")
+    mixed = np.array([i // 2 if i < 20 else f"B{i // 2}" for i in range(40)], dtype=object)
+    as_text = cross_validate(lambda: ClassicalBaseline("af", max_iter=10),
+                             _generic("af", y).subset(np.arange(40)), k=2, n_boot=10)
+    ds.groups = mixed
+    res = cross_validate(lambda: ClassicalBaseline("af", max_iter=10), ds, k=2, n_boot=10)
+    assert len(res["oof"]["fold"]) == 40 and np.isfinite(as_text["auroc"])
+    ds.groups = np.where(np.arange(40) == 3, None, mixed)
+    with pytest.raises(ValueError, match=r"the dataset's groups is missing \(None or NaN\) in "
+                                         r"rows 3"):
+        cross_validate(lambda: ClassicalBaseline("af", max_iter=10), ds, k=2, n_boot=10)
+    top = np.arange(40) % 2
+    top[[0, 1]] = 2  # class 2 in one group: one fold trains without it
+    multi = _generic("af", top)
+    multi.groups = (np.arange(40) // 2).astype(str)
+    res = cross_validate(lambda: ClassicalBaseline("multiclass", max_iter=10, crossfit=None),
+                         multi, k=3, n_boot=10)
+    assert np.shape(res["oof"]["score"]) == (40, 3)
+    # one checkpoint folder, no key, two models: the second fits its own folds
+    folds = tmp_path / ".folds"
+    a = cross_validate(lambda: ClassicalBaseline("af", max_iter=10), _generic("af", y), k=2,
+                       n_boot=10, checkpoint=folds)
+    b = cross_validate(lambda: ClassicalBaseline("af", max_iter=3), _generic("af", y), k=2,
+                       n_boot=10, checkpoint=folds)
+    fresh = cross_validate(lambda: ClassicalBaseline("af", max_iter=3), _generic("af", y), k=2,
+                           n_boot=10)
+    assert b["oof"] == fresh["oof"] and a["oof"] != fresh["oof"]
+
+
 @pytest.mark.parametrize("n_classes", [3, 5])
 def test_cross_validate_reports_a_generic_multiclass_model_over_its_own_classes(
         n_classes: int) -> None:

@@ -7,6 +7,7 @@ per-fold AUROCs are reported beside the pooled one, because fold models' scores 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -22,7 +23,7 @@ from qualityfm._numbers import is_int, seed_error
 from qualityfm.io.atomic import atomic_write
 from qualityfm.tasks import metrics as M
 from qualityfm.tasks.datasets import RHYTHMS, TaskDataset, record_of
-from qualityfm.tasks.finetune import TaskEstimator, absences_named
+from qualityfm.tasks.finetune import TaskEstimator, absences_named, checked_groups
 from qualityfm.tasks.splits import assert_disjoint, group_kfold
 
 
@@ -251,6 +252,20 @@ def features_read(est: TaskEstimator, ds: TaskDataset) -> np.ndarray | None:
     return ds.features if est.use_features else None
 
 
+def _settings_of(est: TaskEstimator) -> dict:
+    """The unfitted estimator's class and plain settings (numbers, text, flags and lists of
+    them), for a checkpoint's stamp: folds of another model had been read as this one's."""
+    def plain(v: object) -> bool:
+        if isinstance(v, (list, tuple)):
+            return all(plain(u) for u in v)
+        if isinstance(v, dict):  # ClassicalBaseline's params
+            return all(isinstance(k, str) and plain(u) for k, u in v.items())
+        return v is None or isinstance(v, (bool, int, float, str, np.generic))
+    return {"class": type(est).__qualname__,
+            **{k: repr(v) if dataclasses.is_dataclass(v) else v  # a QualityFMConfig
+               for k, v in sorted(vars(est).items()) if plain(v) or dataclasses.is_dataclass(v)}}
+
+
 def _fit_fold(est: TaskEstimator, ds: TaskDataset, y: np.ndarray, tr: np.ndarray,
               te: np.ndarray, f: int) -> tuple[np.ndarray, np.ndarray, dict, list | None]:
     """Fit ``est`` on the rows ``tr``: its scores and decisions on ``te``, the fold's metrics
@@ -299,9 +314,12 @@ def cross_validate(
     ``checkpoint``: a folder where each finished fold's predictions are saved, so that a run
     stopped part-way resumes at its first unfinished fold when called again with the same
     ``key`` (the run's settings, JSON-serialisable) on the same rows; folds saved under
-    another key or other rows run again. The caller removes the folder when its report is
-    written. ``progress``: a line on stderr as each fold ends.
+    another key, other rows or an estimator of another class or settings run again. The
+    caller removes the folder when its report is written. ``progress``: a line on stderr as
+    each fold ends.
     """
+    if target not in ("y", "rhythm"):  # "Rhythm" had run on ds.y without a word
+        raise ValueError(f"cross_validate: target must be 'y' or 'rhythm', got {target!r}")
     y = ds.rhythm if target == "rhythm" else ds.y
     if y is None:
         raise ValueError(f"dataset of task {ds.task!r} has no {target!r} target")
@@ -311,7 +329,17 @@ def cross_validate(
             raise ValueError(f"cross_validate: {why}")
     probe = make()
     kind, task = probe.kind, probe.task
-    if not np.isclose(probe.fs, ds.fs):  # 250-Hz windows had run through a 300-Hz encoder
+    if task == "af4" and target != "rhythm":  # 0/1 labels had been read as N and A
+        raise ValueError("cross_validate: an 'af4' model (N, A, O, ~) is cross-validated on "
+                         "target='rhythm'")
+    if target == "rhythm" and kind != "multiclass":
+        raise ValueError(f"cross_validate: target='rhythm' (N, A, O, ~) needs a 4-class model "
+                         f"(task 'af4'), not a {task!r} one")
+    groups = checked_groups(ds.groups, len(ds.groups), "the dataset's groups")
+    if groups is not ds.groups:  # mixed types had failed to sort in the split
+        ds = dataclasses.replace(ds, groups=groups)
+    reads = probe.reads_windows or features_read(probe, ds) is None
+    if reads and not np.isclose(probe.fs, ds.fs):  # 250-Hz windows had run through 300 Hz
         raise ValueError(f"cross_validate: the dataset's windows are at {ds.fs:g} Hz, the "
                          f"estimator reads windows at {probe.fs:g} Hz: make it with "
                          f"fs={ds.fs:g} (or build the dataset at {probe.fs:g} Hz)")
@@ -328,8 +356,8 @@ def cross_validate(
     if checkpoint is not None:
         checkpoint = Path(checkpoint)
         stamp = hashlib.sha256(json.dumps(
-            {"key": key, "k": k, "seed": seed, "target": target,
-             "rows": _dataset_digest(ds, y)}, sort_keys=True, default=str).encode()
+            {"key": key, "k": k, "seed": seed, "target": target, "rows": _dataset_digest(ds, y),
+             "estimator": _settings_of(probe)}, sort_keys=True, default=str).encode()
         ).hexdigest()[:16]
     oof_score: np.ndarray | None = None
     oof_pred: np.ndarray | None = None
@@ -352,6 +380,9 @@ def cross_validate(
             if path is not None:
                 _save_fold(path, stamp, te, np.asarray(score), np.asarray(pred), fold,
                            train_mean)
+        if kind == "multiclass" and task != "af4":  # a fold short of the top class(es)
+            width = int(np.max(y)) + 1  # had failed to broadcast into the pooled scores
+            score = np.pad(np.asarray(score), ((0, 0), (0, width - np.shape(score)[1])))
         if oof_score is None:
             oof_score = np.zeros((n, *np.shape(score)[1:]), dtype=float)
             oof_pred = np.zeros((n, *np.shape(pred)[1:]), dtype=np.asarray(pred).dtype)

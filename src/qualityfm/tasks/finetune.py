@@ -28,7 +28,7 @@ import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -115,6 +115,21 @@ def balanced_class_weights(y: np.ndarray, n_classes: int | None = None,
     counts = np.bincount(y, minlength=n_classes or 0)
     k = n_classes or int((counts > 0).sum())
     return (len(y) / (k * np.maximum(counts, 1))) ** power
+
+
+def checked_groups(groups: Any, n: int, name: str = "groups") -> np.ndarray:
+    """``groups`` as an array of one entry per row that sorts: None or NaN refused, naming the
+    rows; mixed types (str and int) as text."""
+    groups = np.asarray(groups)
+    if groups.ndim != 1 or len(groups) != n:
+        raise ValueError(f"{name} must hold one entry per row ({n}), got shape "
+                         f"{list(groups.shape)}")
+    missing = np.flatnonzero([g is None or (isinstance(g, float) and g != g)
+                              for g in groups.tolist()])
+    if len(missing):
+        raise ValueError(f"{name} is missing (None or NaN) in rows {rows_text(missing)}: "
+                         "give every row its patient or record")
+    return groups.astype(str) if groups.dtype == object else groups  # mixed types do not sort
 
 
 class TaskEstimator(ABC):
@@ -383,17 +398,7 @@ class TaskEstimator(ABC):
                               if self.task in MULTI_ROW_TASKS else
                               ", or groups=np.arange(len(y)) where every row is a patient "
                               "of its own"))
-        groups = np.arange(len(y)) if groups is None else np.asarray(groups)
-        if groups.ndim != 1 or len(groups) != len(y):
-            raise ValueError(f"groups must hold one entry per row ({len(y)}), got shape "
-                             f"{list(groups.shape)}")
-        missing = np.flatnonzero([g is None or (isinstance(g, float) and g != g)
-                                  for g in groups.tolist()])
-        if len(missing):
-            raise ValueError(f"groups is missing (None or NaN) in rows {rows_text(missing)}: "
-                             "give every row its patient or record")
-        if groups.dtype == object:  # mixed types (str and int) do not sort
-            groups = groups.astype(str)
+        groups = np.arange(len(y)) if groups is None else checked_groups(groups, len(y))
         if len(np.unique(groups)) < 2:
             raise ValueError(f"groups holds one group ({groups[0]}) for all {len(y)} rows: "
                              "the rows a model is validated on must come from other patients "
