@@ -207,6 +207,13 @@ def test_multisegment_with_zero_length_segment(tmp_path: Path) -> None:
     for f in folder.iterdir():
         (annex / f.name).symlink_to(f)
     assert read_record(annex / "3000001.hea").patient_id == "p000124"
+    blob = tmp_path / "blob42"  # a patient folder that is itself a link into an annex: its
+    blob.mkdir()  # name is the patient (resolved, it had given the record as its group)
+    for f in folder.iterdir():
+        (blob / f.name).symlink_to(f)
+    (tmp_path / "mimic").mkdir()
+    (tmp_path / "mimic" / "p000125").symlink_to(blob)
+    assert read_record(tmp_path / "mimic" / "p000125" / "3000001.hea").patient_id == "p000125"
     assert {len(x) for x in rec.signals.values()} == {12500}
     idx = np.arange(12500)
     gap = (idx >= 5000) & (idx < 6250)

@@ -669,6 +669,26 @@ def test_a_cached_dataset_names_its_files_as_this_run_spells_them(tmp_path, monk
     assert [e["record"] for e in again.skipped] == ["x/bad.hea"]
 
 
+def test_a_cached_dataset_keeps_the_patient_its_folder_link_names(tmp_path) -> None:
+    """A patient folder that is a link into an annex (p000123 -> blob42) names the patient;
+    the folder read directly does not: one cache had served both spellings' groups."""
+    import shutil
+
+    blob = tmp_path / "blob42"
+    blob.mkdir()
+    for name in ("v100s", "v101l"):
+        for ext in (".hea", ".mat"):
+            shutil.copy(shared_path("physionet2015_vt") / f"{name}{ext}", blob)
+    (tmp_path / "p000123").symlink_to(blob)
+    cache = tmp_path / "cache"
+    direct = build_task_dataset("vt-alarm", blob, cache_dir=cache, labels=False)
+    linked = build_task_dataset("vt-alarm", tmp_path / "p000123", cache_dir=cache,
+                                labels=False)
+    assert "p000123" not in set(direct.groups.tolist()) and len(direct) == len(linked)
+    assert set(linked.groups.tolist()) == {"p000123"}
+    assert len(list(cache.glob("*.npz"))) == 2
+
+
 @pytest.mark.parametrize("fs", [12.5, 1e-3])
 def test_a_task_channel_sampled_too_slowly_is_left_out_naming_it(tmp_path, fs) -> None:
     """An ECG at 12.5 Hz had failed deep in the features naming no channel, one at 1e-6 Hz

@@ -107,18 +107,19 @@ def patient_from_path(path: Path, record_id: str) -> str:
     """The patient id a path gives (a MIMIC ``pNNNNNN`` folder up to two levels up), else that
     of a MIMIC segment read alone in its record's folder, the record (``32/3269321/`` holding
     ``3269321_0002``: ``3269321``, so that two pieces of one stay are one group), else the
-    record id. The folder is resolved first (not a linked file: a folder of links into an
-    annex is the patient's), as the task cache keys files: through a folder link named
-    otherwise, a patient's records had been groups of their own (and a cache held whichever
-    spelling was read first)."""
-    path = Path(path).parent.resolve() / Path(path).name
-    for parent in list(path.parents)[:2]:
-        match = _MIMIC_PATIENT.match(parent.name)
-        if match:
-            return match.group(1)
-    segment = _MIMIC_SEGMENT.match(record_id)
-    if segment and path.parent.name == segment.group(1):  # MIMIC-III's 32/3269321/ folder
-        return segment.group(1)
+    record id. The path is read as given, then with its folder resolved (not a linked file:
+    a folder of links into an annex is the patient's): a patient folder that is a link into
+    an annex (``p000123 -> blob42``) and a folder link named otherwise (``data -> p000123``)
+    both keep the patient (each had given every record a group of its own)."""
+    path = Path(path)
+    for spelt in (path, path.parent.resolve() / path.name):
+        for parent in list(spelt.parents)[:2]:
+            match = _MIMIC_PATIENT.match(parent.name)
+            if match:
+                return match.group(1)
+        segment = _MIMIC_SEGMENT.match(record_id)
+        if segment and spelt.parent.name == segment.group(1):  # MIMIC-III's 32/3269321/
+            return segment.group(1)
     return record_id
 
 

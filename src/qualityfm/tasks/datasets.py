@@ -64,6 +64,7 @@ from qualityfm.io import (
     read_record,
     remove_temporaries,
 )
+from qualityfm.io.base import patient_from_path
 from qualityfm.io.folders import check_out_apart, check_writable_folder
 from qualityfm.io.read import machine_fault, no_record_reason, refuse_writing_over, skip_reason
 from qualityfm.io.wfdb_reader import LABEL_FILES, header_files, is_vt_alarm
@@ -871,10 +872,13 @@ def _record_files(files: list[Path]) -> list[tuple[str, int, int, bool]]:
 def _cache_path(cache_dir: Path, s: TaskSettings, files: list[Path]) -> Path:
     """The cache file of a dataset: its settings, its files, the files they read (signal
     files, segments: a rewritten ``.mat`` under the same header is another dataset) and the
-    label files beside them (``REFERENCE.csv``, ``alarms.csv``), each by path and version."""
+    label files beside them (``REFERENCE.csv``, ``alarms.csv``), each by path and version, and
+    the patient each file's path names (a folder link named ``pNNNNNN`` names it, the folder
+    it leads to may not)."""
     labels = sorted({f.parent.resolve() / name for f in files for name in LABEL_FILES})
     key = json.dumps({"v": CACHE_VERSION, "features": FEATURES_VERSION, "settings": asdict(s),
                       "files": _record_files(files),
+                      "patients": [patient_from_path(f, Path(f).stem) for f in files],
                       "labels": [(str(f), f.stat().st_mtime_ns, f.stat().st_size)
                                  for f in labels if f.is_file()]},
                      sort_keys=True)
