@@ -897,10 +897,12 @@ def test_overwrite_removes_the_other_verbs_stopped_folds(tmp_path, monkeypatch) 
     assert (tmp_path / "ft" / "compare.json").is_file()
 
 
-def test_a_kfold_run_or_comparison_removes_a_stopped_plain_runs_epochs(tmp_path) -> None:
-    """A stopped plain run's .epochs had outlived a k-fold run or comparison finished over it
-    (hundreds of MB for a large model; a later plain run of its settings resumed from it);
-    a comparison, another verb, asks for --overwrite first (it had removed them unasked)."""
+def test_a_kfold_run_or_comparison_asks_overwrite_before_a_stopped_plain_runs_epochs(
+        tmp_path) -> None:
+    """A stopped plain run's .epochs (a resumable network fit) had been removed unasked by a
+    finetune --kfold (a comparison asked first): both refuse the folder, and --overwrite
+    removes them once the data is read, so that the same command resumes without it."""
+    from qualityfm.tasks import pipeline
     from qualityfm.tasks.pipeline import EPOCHS_DIR, compare_run, finetune_run
 
     data = shared_path("physionet2015_vt")
@@ -908,31 +910,74 @@ def test_a_kfold_run_or_comparison_removes_a_stopped_plain_runs_epochs(tmp_path)
     def stop(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise KeyboardInterrupt
 
-    def compare(o: Path, overwrite: bool = False) -> dict:
-        return compare_run("vt-alarm", data, o, kfold=2, n_boot=10, baselines=("classical",),
-                           max_records=20, overwrite=overwrite)
+    def run(name: str, overwrite: bool = False) -> dict:
+        if name == "ft":
+            return finetune_run("vt-alarm", data, tmp_path / name, init="classical",
+                                max_records=20, kfold=2, overwrite=overwrite)
+        return compare_run("vt-alarm", data, tmp_path / name, kfold=2, n_boot=10,
+                           baselines=("classical",), max_records=20, overwrite=overwrite)
 
     for name in ("ft", "cmp"):
         epochs = tmp_path / name / EPOCHS_DIR
         epochs.mkdir(parents=True)
         (epochs / "vt-alarm.pt").write_bytes(b"a stopped fit's epochs")
-        if name == "ft":
-            finetune_run("vt-alarm", data, tmp_path / name, init="classical", max_records=20,
-                         kfold=2)
-        else:
-            with pytest.raises(ValueError, match=r"holds a stopped finetune \(its last "
-                                                 r"finished epoch in \.epochs\)"):
-                compare(tmp_path / name)
-            assert epochs.is_dir()
-            from qualityfm.tasks import pipeline
-
-            with pytest.MonkeyPatch.context() as mp:  # stopped after the data is read: the
-                mp.setattr(pipeline, "_task_cv", stop)  # epochs go then, so that the same
-                with pytest.raises(KeyboardInterrupt):  # command resumes without
-                    compare(tmp_path / name, overwrite=True)  # --overwrite
-            assert not epochs.exists()
-            compare(tmp_path / name)
+        with pytest.raises(ValueError, match=r"holds a stopped finetune \(its last "
+                                             r"finished epoch in \.epochs\)"):
+            run(name)
+        assert epochs.is_dir()
+        with pytest.MonkeyPatch.context() as mp:  # stopped after the data is read: the
+            mp.setattr(pipeline, "_task_cv", stop)  # epochs go then, so that the same
+            with pytest.raises(KeyboardInterrupt):  # command resumes without --overwrite
+                run(name, overwrite=True)
         assert not epochs.exists()
+        run(name)
+
+
+def test_a_plain_run_asks_overwrite_before_a_stopped_kfold_runs_folds(tmp_path) -> None:
+    """A plain finetune had removed a stopped finetune --kfold's finished folds unasked."""
+    from qualityfm.tasks.pipeline import FOLDS_DIR, finetune_run
+
+    folds = tmp_path / "ft" / FOLDS_DIR
+    folds.mkdir(parents=True)
+    (folds / "y-fold0.npz").write_bytes(b"finished")
+    with pytest.raises(ValueError, match=r"holds a stopped finetune --kfold \(finished folds "
+                                         r"such as \.folds/y-fold0\.npz\): resume it with "
+                                         r"finetune --kfold, --overwrite it"):
+        finetune_run("vt-alarm", shared_path("physionet2015_vt"), tmp_path / "ft",
+                     init="classical", max_records=20)
+    assert (folds / "y-fold0.npz").is_file()
+    finetune_run("vt-alarm", shared_path("physionet2015_vt"), tmp_path / "ft",
+                 init="classical", max_records=20, overwrite=True)
+    assert not (folds / "y-fold0.npz").exists()
+    assert (tmp_path / "ft" / "classical.pkl").is_file()
+
+
+def test_overwrite_keeps_a_users_model_file_and_refuses_test_shifts_first(tmp_path) -> None:
+    """--overwrite had removed a user's model.pt beside a classical or k-fold run (every model
+    file went whenever a finetune.json or cv.json was there); and an option the windows
+    refuse (--test-shifts) had been refused by the fit, the stopped work already gone."""
+    from qualityfm.tasks.pipeline import EPOCHS_DIR, finetune_run
+
+    data = shared_path("physionet2015_vt")
+    for kfold in (None, 2):
+        out = tmp_path / f"run{kfold}"
+        out.mkdir()
+        (out / "model.pt").write_text("my weights, do not lose")
+        for overwrite in (False, True):
+            finetune_run("vt-alarm", data, out, init="classical", max_records=20, kfold=kfold,
+                         overwrite=overwrite)
+        assert (out / "model.pt").read_text() == "my weights, do not lose"
+    epochs = tmp_path / "ft" / EPOCHS_DIR
+    epochs.mkdir(parents=True)
+    (epochs / "vt-alarm.pt").write_bytes(b"a stopped fit's epochs")
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(TINY))
+    with pytest.raises(ValueError, match=r"test_shifts 100000 exceeds the windows' 3000 "
+                                         r"samples"):
+        finetune_run("vt-alarm", data, tmp_path / "ft", init="none", config=str(config),
+                     mode="linear", solver="lbfgs", test_shifts=100000, max_records=20,
+                     kfold=2, overwrite=True)
+    assert (epochs / "vt-alarm.pt").is_file()
 
 
 def test_compare_at_another_rate_fits_its_classical_row_at_that_rate(tmp_path) -> None:

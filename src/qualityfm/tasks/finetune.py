@@ -117,6 +117,14 @@ def balanced_class_weights(y: np.ndarray, n_classes: int | None = None,
     return (len(y) / (k * np.maximum(counts, 1))) ** power
 
 
+def check_test_shifts(test_shifts: int, n_samples: int) -> None:
+    """Refuse more shifted copies than the windows hold samples (1e9 had run for hours after
+    the fit, and more shifts than samples repeat some)."""
+    if test_shifts > n_samples:
+        raise ValueError(f"test_shifts {test_shifts} exceeds the windows' {n_samples} samples: "
+                         "at most one shift a sample")
+
+
 def checked_groups(groups: Any, n: int, name: str = "groups") -> np.ndarray:
     """``groups`` as an array of one entry per row that sorts: None or NaN refused, naming the
     rows; mixed types (str and int) as text."""
@@ -1085,10 +1093,8 @@ class Finetuner(TaskEstimator):
     def _fit_core(self, X, y, mask, features, fit_idx, val_idx, groups=None) -> np.ndarray:
         """Seeded by ``seed`` on a fork of torch's random state: the caller's own torch
         randomness is as it was after a fit."""
-        if X is not None and self.test_shifts > X.shape[-1]:  # (1e9 had run for hours after
-            # the fit, and more shifts than samples repeat some)
-            raise ValueError(f"test_shifts {self.test_shifts} exceeds the windows' "
-                             f"{X.shape[-1]} samples: at most one shift a sample")
+        if X is not None:
+            check_test_shifts(self.test_shifts, X.shape[-1])
         device = torch.device(self.device)  # fork only the device used: forking starts CUDA
         cuda = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):

@@ -42,7 +42,7 @@ from qualityfm.io.read import note_passed_over, note_skipped, passed_over_skips
 from qualityfm.model.network import check_pool
 from qualityfm.model.precision import resolve_device
 from qualityfm.signal.nan import listed
-from qualityfm.tasks.baselines import ClassicalBaseline, ResNet1d, load_estimator
+from qualityfm.tasks.baselines import CLASSICAL_FILE, ClassicalBaseline, ResNet1d, load_estimator
 from qualityfm.tasks.copies import ChannelPeaks, pack_marks, stretches_of, unpack_marks
 from qualityfm.tasks.datasets import (
     BP_RULES,
@@ -73,6 +73,7 @@ from qualityfm.tasks.finetune import (
     absences_named,
     check_init,
     check_solver,
+    check_test_shifts,
     default_features,
     default_mode,
     encoder_fs,
@@ -252,6 +253,17 @@ def finetune_run(
         raise ValueError(f"{out} holds a stopped comparison (finished folds of {rows[0]}"
                          f"{' ...' if len(rows) > 1 else ''} in {FOLDS_DIR}): resume it with "
                          "compare, --overwrite it, or choose another --out")
+    # the other kind of stopped finetune: a plain fit's kept epochs, or a k-fold run's folds
+    # (each had been removed, unasked, by a run of the other kind)
+    stopped = ([Path(out) / EPOCHS_DIR] if kfold and (Path(out) / EPOCHS_DIR).is_dir() else
+               [] if kfold else sorted((Path(out) / FOLDS_DIR).glob("*-fold*.npz")))
+    if stopped and not overwrite:
+        raise ValueError(
+            f"{out} holds a stopped finetune " + (
+                f"(its last finished epoch in {EPOCHS_DIR}): resume it with finetune without "
+                "--kfold" if kfold else f"--kfold (finished folds such as {FOLDS_DIR}/"
+                f"{stopped[0].name}): resume it with finetune --kfold")
+            + ", --overwrite it, or choose another --out")
     resolve_device(device)
     check_bp_rule(task, bp_rule)
     if pool is not None:
@@ -274,9 +286,16 @@ def finetune_run(
     ds, passed = _dataset(task, data, seconds=seconds, max_records=max_records,
                           cache_dir=cache_dir, fs=encoder_fs(init, config), bp_rule=bp_rule)
     _refuse_one_class(ds, data)
+    if test_shifts is not None:  # before --overwrite removes anything (a fit's refusal had
+        check_test_shifts(test_shifts, ds.X.shape[-1])  # come with the stopped work gone)
     for row in rows:  # --overwrite, the data read: the stopped comparison goes (kept, a stop
         shutil.rmtree(Path(out) / FOLDS_DIR / row)  # of this run had left a folder both
         # verbs refused)
+    for path in stopped:  # and the stopped finetune of the other kind
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
     cfg = resolve_model_config(config) if init == "none" else None
 
     sizes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if v is not None}
@@ -327,9 +346,6 @@ def finetune_run(
         write_json(out / "summary.json", summary)
         report(res, out, "cv", task, label=f"{kfold}-fold CV, {model_label}")
         shutil.rmtree(folds, ignore_errors=True)
-        # a stopped plain run's epochs, replaced by this (they had stayed: a later plain run
-        # of those settings resumed from them, and a large model's are hundreds of MB)
-        shutil.rmtree(out / EPOCHS_DIR, ignore_errors=True)
     else:  # a network's last finished epoch is kept, so that a stopped fit resumes there
         epochs_dir = out / EPOCHS_DIR
         est = make(checkpoint=epochs_dir / f"{task}.pt")
@@ -337,7 +353,6 @@ def finetune_run(
         rhythm = make("af4", epochs_dir / "af4.pt") if task == "af" else None
         if rhythm is not None:
             rhythm.fit(ds.X, ds.rhythm, ds.mask, ds.groups, features_read(rhythm, ds))
-        shutil.rmtree(out / FOLDS_DIR, ignore_errors=True)  # a stopped CV's, replaced by this
         _clear_run(out)
         summary["validation"] = {"model": est.validation,
                                  **({"rhythm": rhythm.validation} if rhythm is not None else {})}
@@ -415,8 +430,17 @@ def _clear_run(out: Path) -> None:
     _clear_finished_compare(out)
     if not ((out / "finetune.json").is_file() or (out / "cv.json").is_file()):
         return
-    # what save() writes, and this run's summary
-    for name in ("model.pt", "classical.pkl", "finetune.json", "summary.json", TRAIN_PEAKS):
+    # what save() writes (the model file its finetune.json names: a user's model.pt beside a
+    # classical run, or beside a CV report, had gone too), and this run's summary
+    written: tuple[str, ...] = ()
+    if (out / "finetune.json").is_file():
+        try:
+            backbone = read_json(out / "finetune.json", "run file").get("backbone")
+        except (OSError, ValueError, AttributeError):
+            backbone = None  # unreadable: the new model's save replaces its own file
+        written = () if backbone is None else (
+            (CLASSICAL_FILE,) if backbone == "classical" else ("model.pt",))
+    for name in (*written, "finetune.json", "summary.json", TRAIN_PEAKS):
         (out / name).unlink(missing_ok=True)
     clear_report(out, "cv")
     if (out / "rhythm" / "finetune.json").is_file():
@@ -1015,6 +1039,8 @@ def compare_run(
     ds, passed = _dataset(task, data, seconds=seconds, max_records=max_records,
                           cache_dir=cache_dir, fs=fs, bp_rule=bp_rule)
     _refuse_one_class(ds, data)
+    if test_shifts is not None:  # before --overwrite removes anything
+        check_test_shifts(test_shifts, ds.X.shape[-1])
     out = Path(out)
     for name in stopped:  # --overwrite, the data read: the stopped finetune --kfold goes (kept,
         (out / FOLDS_DIR / name).unlink()  # a stop of this comparison had left a folder
