@@ -528,6 +528,21 @@ def test_cli_resume_starts_a_run_that_has_no_checkpoint_yet(synthetic_store, tmp
     assert main(["export", str(run), "--out", str(model)]) == 0
     assert not (model / "encoder.onnx").exists()  # it belonged to other weights
     assert not (model / "encoder.examples.npz").exists()
+    # a finished run whose checkpoint was removed (after an export): --resume had started it
+    # over, its log and summary gone; an empty checkpoint is named as such
+    log = (run / "log.jsonl").read_text()
+    (run / "last.pt").write_bytes(b"")
+    assert main(resume) == 1
+    assert "last.pt: not a readable qualityfm checkpoint (an empty file): put the run's own " \
+        "back" in capsys.readouterr().err
+    (run / "last.pt").unlink()
+    (run / ".notes.v2.tmp").write_text("a user's")
+    assert main(resume) == 1
+    assert "summary.json records a run, but its checkpoint last.pt is not there" in \
+        capsys.readouterr().err
+    assert (run / "log.jsonl").read_text() == log and (run / "summary.json").is_file()
+    assert main([*args, "--overwrite"]) == 0  # the run's temporaries go, a user's stays
+    assert (run / ".notes.v2.tmp").read_text() == "a user's"
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # FlexAttention's forward on CPU
@@ -1074,6 +1089,11 @@ def test_the_model_card_reports_the_checkpoints_step(synthetic_store, tmp_path) 
     torch.save(state, run / "last.pt")
     card = (export_model(run, tmp_path / "model") / "README.md").read_text()
     assert said in card and "DINO projection head: included" in card
+    assert "processes" not in card
+    state["data"] = [state["data"][0]] * 2  # a run of two processes says so (its command,
+    torch.save(state, run / "last.pt")  # run on one, had given other weights)
+    card = (export_model(run, tmp_path / "model") / "README.md").read_text()
+    assert "on 2 processes (`torchrun --nproc-per-node 2`" in card
     headless = tmp_path / "headless"  # a run of no head (any recipe) says it had none
     pretrain(tiny(synthetic_store, headless, steps=2, diag_every=0, head=False))
     card = (export_model(headless, tmp_path / "m2") / "README.md").read_text()

@@ -175,6 +175,12 @@ def run(args: argparse.Namespace) -> int:
     refuse_other_kind(args.out, ("pre-training run",))  # before its config.json is read
     saved = Path(args.out) / CONFIG_NAME
     resume = args.resume and (Path(args.out) / CHECKPOINT_NAME).is_file()
+    if args.resume and not resume and (Path(args.out) / "summary.json").is_file():
+        # a summary is written after a checkpoint: that checkpoint is lost (it had started the
+        # run over, its log and summary removed)
+        raise ValueError(f"{args.out}: its summary.json records a run, but its checkpoint "
+                         f"{CHECKPOINT_NAME} is not there: put it back to resume, or start "
+                         "the run over with --overwrite")
     if args.resume and not resume and _rank() == 0 and (args.store or saved.is_file()):
         # (with no store to start from it is refused below: "starting the run" had been
         # said first)

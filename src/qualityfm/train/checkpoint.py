@@ -85,7 +85,9 @@ def load_checkpoint(path: Path, needs: Sequence[str] = ()) -> dict[str, Any]:
     try:
         state = load_state(path, "cpu")
     except Exception as err:  # truncated or foreign file
-        raise ValueError(f"{path}: not a readable qualityfm checkpoint ({err})") from err
+        why = str(err) or ("an empty file" if path.stat().st_size == 0 else type(err).__name__)
+        raise ValueError(f"{path}: not a readable qualityfm checkpoint ({why}): put the run's "
+                         "own back (pretrain --overwrite starts the run over)") from err
     missing = [k for k in needs if not isinstance(state, dict) or k not in state]
     if missing:
         raise ValueError(f"{path}: not a qualityfm pre-training checkpoint (no "

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import random
+import re
 import signal
 import sys
 import time
@@ -749,10 +750,13 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_after: int | None =
 
     ``resume`` continues exactly from ``cfg.out/last.pt``; a new run refuses a folder that
     holds a run (a checkpoint, log or summary; not the lone ``config.json`` of a launch that
-    failed before its first step) unless ``overwrite``. ``stop_after`` ends this process after
-    that many optimizer steps in total (a checkpoint is written), as an interruption would; so
-    does SIGTERM or SIGINT. The store is recorded as an absolute path, so that a run resumes from
-    any working directory.
+    failed before its first step) unless ``overwrite``. ``stop_after`` ends the run after that
+    many optimizer steps in total (a checkpoint is written), as an interruption would. SIGTERM
+    or SIGINT (Ctrl-C) during the run does not raise: the step running ends, its checkpoint is
+    written and the summary is returned with ``stopped_by`` set to the signal's name
+    (``"SIGINT"``, ``"SIGTERM"``; the command line then exits with 130 or 143), so a script
+    that starts several runs checks ``summary.get("stopped_by")`` to stop as asked. The store
+    is recorded as an absolute path, so that a run resumes from any working directory.
     """
     if not cfg.store:
         raise ValueError("PretrainConfig.store is empty: give the prepared store folder")
@@ -833,7 +837,10 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
         run_dir.mkdir(parents=True, exist_ok=True)
         # before touching another run's files
         held_lock.enter_context(folder_lock(run_dir, "pretrain"))
-        remove_temporaries(run_dir)  # of a process killed while it saved a checkpoint
+        # of a process killed while it saved a checkpoint: the run's own files only (a user's
+        # ".notes.v2.tmp" there had gone too)
+        remove_temporaries(run_dir, of=re.compile("|".join(re.escape(n) for n in (
+            CHECKPOINT_NAME, CONFIG_NAME, SUMMARY_NAME, LOG_NAME))))
 
     state = None
     if resume:  # before the feature targets, which may take hours on a store not the run's

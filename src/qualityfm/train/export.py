@@ -82,6 +82,7 @@ def _card(ckpt: dict[str, Any], mcfg: QualityFMConfig, run_dir: Path, n_params: 
         cells = " | ".join(f"{rec[k]:.4g}" if k in rec else "" for k in keys)
         return f"| {name} (step {rec.get('step', '?')}) | {cells} |"
 
+    world = len(ckpt.get("data") or [None])  # each process's place in the data
     lines = [
         "# QualityFM pre-trained model", "",
         "Teacher network of a QualityFM self-distillation run (encoder, spectral decoder"
@@ -90,7 +91,9 @@ def _card(ckpt: dict[str, Any], mcfg: QualityFMConfig, run_dir: Path, n_params: 
         f"{mcfg.n_samples / mcfg.fs:g}-s window (channels `ppg`, `ecg_ii` at {mcfg.fs:g} Hz).",
         "",
         "## Training",
-        f"- Command: `{cfg.get('command') or 'qualityfm.train.pretrain(PretrainConfig(...))'}`",
+        f"- Command: `{cfg.get('command') or 'qualityfm.train.pretrain(PretrainConfig(...))'}`"
+        + (f", on {world} processes (`torchrun --nproc-per-node {world}` or across nodes; "
+           "the data split and KoLeo follow the number)" if world > 1 else ""),
         f"- Recipe: `{cfg['recipe']}`, preset `{cfg['preset']}`, {ckpt['step']} of "
         f"{cfg['steps']} steps, batch {cfg['batch_size']}, seed {cfg['seed']}",
         f"- Data: store `{cfg['store']}`"
