@@ -77,3 +77,10 @@ def test_an_empty_out_is_a_usage_error(tmp_path, capsys) -> None:
                         "--model")):
         assert main(argv) == 2
         assert f"error: {said} is empty: give a file or folder" in capsys.readouterr().err
+    # pretrain's store is its --store (it had said "the store is empty": no windows?); a
+    # --models NAME= had loaded the working folder as a model
+    assert main(["pretrain", "--store", "", "--out", str(tmp_path / "p")]) == 2
+    assert "error: --store is empty: give a file or folder" in capsys.readouterr().err
+    assert main(["compare", "--task", "vt-alarm", "--data", str(tmp_path), "--out",
+                 str(tmp_path / "c"), "--models", "mine="]) == 2
+    assert "error: --models 'mine=' gives no file or folder" in capsys.readouterr().err

@@ -108,6 +108,11 @@ def test_a_record_refuses_a_channel_that_is_no_1d_signal() -> None:
     with pytest.raises(RecordError, match=r"event times .* got \{'alarm': '300'\}"):
         Record("b", {"ecg_ii": ecg}, {"ecg_ii": 100.0}, events={"alarm": "300"})
     assert Record("b", {"ecg_ii": ecg}, {"ecg_ii": np.float32(250)}, events={"alarm": 3})
+    # a 0-d array (a rate read by np.load(...)["fs"]) is its number (refused in session 44)
+    r = Record("b", {"ecg_ii": ecg}, {"ecg_ii": np.array(250.0)}, events={"a": np.array(3)})
+    assert r.fs == {"ecg_ii": 250.0} and r.events == {"a": 3} and r.duration() == 0.4
+    with pytest.raises(RecordError, match=r"sampling rates .* got \{'ecg_ii': '250'\}"):
+        Record("b", {"ecg_ii": ecg}, {"ecg_ii": np.array("250")})
 
 
 def test_a_second_channel_of_a_name_keeps_its_name_through_a_file(tmp_path) -> None:

@@ -1125,6 +1125,20 @@ def test_predict_leaves_empty_the_rows_of_no_channel_the_fit_always_had(tmp_path
     assert (blind["af"], blind["rhythm"]) == ("", "") and blind["p_af"] == "nan"
     assert blind["p_N"] == "nan" and seen["af"] in ("0", "1") and seen["rhythm"] in "NAO~"
     assert 0.0 <= float(seen["p_af"]) <= 1.0
+    # windows of another length: said once by predict and evaluate, not again by the rhythm
+    # model (it had been said twice)
+    from qualityfm.tasks.pipeline import evaluate_run
+
+    for verb in ("predict", "evaluate"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if verb == "predict":
+                predict_run("af", tmp_path / "run", folder, tmp_path / "p20.csv", seconds=20.0)
+            else:
+                evaluate_run("af", tmp_path / "run", shared_path("cinc2017_af"),
+                             tmp_path / "e.json", seconds=20.0, max_records=12)
+        said = [w for w in caught if "the model was fitted on windows of 30 s" in str(w.message)]
+        assert len(said) == 1, (verb, [str(w.message) for w in caught])
 
 
 def test_a_plain_run_stopped_while_saving_resumes(tmp_path, monkeypatch) -> None:

@@ -1545,8 +1545,8 @@ def test_a_cv_whose_fold_trains_on_one_class_or_group_is_refused_before_any_fit(
     ds.groups = np.r_[np.zeros(6, int), np.ones(6, int)].astype(str)  # two records
     ds.y = np.r_[0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 0, 0]
     with pytest.raises(ValueError, match=r"with 2 folds of 2 patients/records, fold 1's "
-                                         r"training rows come from one \(\d\), .* give fewer "
-                                         r"folds \(--kfold\) or more records"):
+                                         r"training rows come from one \(\d\), .* than it "
+                                         r"fits: give more records$"):  # (2 folds: the fewest)
         cross_validate(make, ds, k=2, seed=0, n_boot=10)  # each fold had failed in its fit
     assert fitted == []
 

@@ -68,9 +68,15 @@ def main(argv: list[str] | None = None) -> int:
         for name, flag in _PATH_ARGS:  # (empty, they had meant the working folder: a store
             # or a task cache written into it, records read from it; --model "" no model)
             value = getattr(args, name, None)
+            if name == "store" and args.verb == "pretrain":
+                flag = "--store"  # (info's is its argument)
             for item in value if isinstance(value, list) else [value]:
-                if isinstance(item, str) and not item.strip():
-                    raise UsageError(f"{flag} is empty: give a file or folder")
+                if not isinstance(item, str):
+                    continue
+                path = item.partition("=")[2] if name == "models" and "=" in item else item
+                if not path.strip():  # NAME= too: its DIR
+                    raise UsageError(f"{flag} {item!r} gives no file or folder" if item.strip()
+                                     else f"{flag} is empty: give a file or folder")
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code

@@ -350,8 +350,10 @@ class StorePart:
             # the fields every read takes (a missing one had been a KeyError traceback)
             int(self.meta["n_samples"]), int(self.meta["n_records"]), int(self.meta["n_pairs"])
             float(self.meta["fs"]), np.dtype(self.meta["dtype"])
-            if not isinstance(self.meta["channels"], list):
-                raise TypeError(f"channels {self.meta['channels']!r} is no list")
+            float(self.meta["seconds"]), str(self.meta["normalization"])
+            for name in ("channels", "skipped"):
+                if not isinstance(self.meta[name], list):
+                    raise TypeError(f"{name} {self.meta[name]!r} is no list")
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"{folder / META}: truncated or damaged store file (its fields: "
                              f"{type(err).__name__} {err}); qualityfm prepare --overwrite "

@@ -66,6 +66,11 @@ class Record:
         if missing:
             raise ValueError(f"record {self.record_id}: no sampling rate in fs for channels "
                              f"{missing}")
+        # a 0-d array (np.load(...)["fs"]) is its number (it had been refused, as text is)
+        def scalar(v: Any) -> Any:
+            return v.item() if isinstance(v, np.ndarray) and v.ndim == 0 else v
+        self.fs = {c: scalar(v) for c, v in self.fs.items()}
+        self.events = {k: scalar(t) for k, t in self.events.items()}
         # numbers, not text: a rate of "250" had passed here, then failed in a comparison
         bad_fs = {c: self.fs[c] for c in self.signals
                   if not (is_number(self.fs[c]) and self.fs[c] > 0)}

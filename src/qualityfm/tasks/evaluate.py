@@ -210,7 +210,9 @@ def _refuse_one_group_folds(groups: np.ndarray, splits: list, k: int) -> None:
             raise ValueError(
                 f"with {k} folds of {len(np.unique(groups))} patients/records, fold {f + 1}'s "
                 f"training rows come from one ({held[0]}), and a fit validates on other "
-                "patients or records than it fits: give fewer folds (--kfold) or more records")
+                "patients or records than it fits: give "
+                + ("fewer folds (--kfold) or " if k > 2 else "")  # 2 is the fewest
+                + "more records")
 
 
 def _dataset_digest(ds: TaskDataset, y: np.ndarray) -> str:

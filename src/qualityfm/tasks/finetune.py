@@ -300,7 +300,7 @@ class TaskEstimator(ABC):
             if not read and self.window is not None and X.shape[2] != self.window[1]:
                 w = self.window[1]  # features of other windows: said, as the task verbs say it
                 warn_at_caller(f"windows of {X.shape[2] / self.fs:g} s ({X.shape[2]} samples at "
-                               f"{self.fs:g} Hz): the model was fitted on windows of "
+                               f"{self.fs:g} Hz){OTHER_LENGTH}"
                                f"{w / self.fs:g} s ({w} samples); its scores and threshold hold "
                                "for those")
             if read and self.window is None and X.shape[2] < int(self.fs):  # at a fit: 8
@@ -613,6 +613,9 @@ def unseen_rows(est: TaskEstimator, mask: np.ndarray | None
 
 
 #: The message of :meth:`TaskEstimator._predict_inputs`' warnings, rows by position.
+#: how a model reading features beside windows of another length than it was fitted on ends
+#: the warning's first part (a run's rhythm model, reading the same windows, says it not again)
+OTHER_LENGTH = ": the model was fitted on windows of "
 ABSENT_ROWS = (".* is (absent|present) in .*("
                + re.escape(UNSEEN_ABSENCE) + "|" + re.escape(UNSEEN_PRESENCE) + ")")
 

@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import hashlib
 import os
+import re
 import shutil
 import sys
 import warnings
@@ -68,6 +69,7 @@ from qualityfm.tasks.evaluate import (
 from qualityfm.tasks.finetune import (
     ABSENT_ROWS,
     DEFAULT_EPOCHS,
+    OTHER_LENGTH,
     Finetuner,
     TaskEstimator,
     absences_named,
@@ -529,6 +531,7 @@ def evaluate_estimator(est: TaskEstimator, ds: TaskDataset, rhythm_est: TaskEsti
     if rhythm_est is not None and ds.rhythm is not None:
         with warnings.catch_warnings():  # the binary model's warnings said them
             warnings.filterwarnings("ignore", message=ABSENT_ROWS)
+            warnings.filterwarnings("ignore", message=".*" + re.escape(OTHER_LENGTH))
             proba4 = rhythm_est.predict_proba(*_inputs_for(rhythm_est, ds))
         res.update(rhythm_report(ds.rhythm, proba4, ds.groups, n_boot, seed, af=pred))
         res["predictions"].update(_rhythm_predictions(ds.rhythm, proba4, pred))
@@ -883,7 +886,10 @@ def _prediction_table(task: str, est: TaskEstimator, rhythm: TaskEstimator | Non
     table[p_name] = proba.tolist()
     table[y_name] = [None if b else int(d) for b, d in zip(blind, decision, strict=True)]
     if rhythm is not None:  # af: the rhythm agrees with the AF decision
-        proba4 = np.asarray(rhythm.predict_proba(*_inputs_for(rhythm, ds)), dtype=np.float64)
+        with warnings.catch_warnings():  # said by the binary model
+            warnings.filterwarnings("ignore", message=".*" + re.escape(OTHER_LENGTH))
+            proba4 = np.asarray(rhythm.predict_proba(*_inputs_for(rhythm, ds)),
+                                dtype=np.float64)
         proba4[blind] = np.nan
         for k, name in enumerate(RHYTHM_COLUMNS[:-1]):
             table[name] = proba4[:, k].tolist()  # unrounded
