@@ -1645,6 +1645,20 @@ def test_config_is_checked_when_made_and_a_custom_encoder_is_not_saved(tmp_path)
     ft = Finetuner("vt-alarm", init="none", config={**TINY.to_dict()}, epochs=1, seed=0,
                    use_features=False).fit(x, y)  # a dict of the config's fields
     assert ft.predict(x).shape == (24,)
+    with pytest.raises(ValueError, match=r"config in_channels=1: the task models read 2 "
+                                         r"channels \(ppg, ecg_ii\)"):  # (a torch error had
+        Finetuner("vt-alarm", init="none", config={**TINY.to_dict(), "in_channels": 1})  # come)
+    # settings given as NumPy scalars (a grid from np.arange) save and load (save had failed
+    # in json after the whole fit)
+    g = np.arange(24) // 2
+    for est in (ClassicalBaseline("vt-alarm", max_iter=np.int64(5), target_tpr=np.float32(0.9),
+                                  val_fraction=np.float32(0.25), crossfit=np.int64(2)),
+                Finetuner("vt-alarm", init="none", config=TINY, mode="linear", solver="lbfgs",
+                          use_features=np.True_, augment=np.False_,
+                          val_fraction=np.float32(0.25))):
+        est.fit(x, y, groups=g)
+        back = load_estimator(est.save(tmp_path / type(est).__name__))
+        np.testing.assert_allclose(back.predict_proba(x), est.predict_proba(x), atol=1e-6)
 
     class Lin(nn.Module):
         dim = 8

@@ -214,6 +214,14 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, utf8_bytes(text))
 
 
+def numpy_scalar(obj: object) -> object:
+    """``json.dumps(..., default=numpy_scalar)``: a NumPy scalar (``np.True_``, ``np.int64``,
+    ``np.float32``) as its Python number, NaN kept; anything else refused as json refuses it."""
+    if isinstance(obj, np.generic) and isinstance(obj.item(), (bool, int, float)):
+        return obj.item()
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
 def json_safe(obj: object) -> object:
     """``obj`` with arrays as lists, paths as strings and NaN or inf as None, as strict JSON
     allows."""

@@ -13,7 +13,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
-from qualityfm.io.atomic import atomic_write_all, read_json
+from qualityfm.io.atomic import atomic_write_all, numpy_scalar, read_json
 from qualityfm.io.folders import held_there, refuse_file_for_folder
 from qualityfm.model.layers import ResidualBlock, entry_conv
 from qualityfm.model.precision import float32_default
@@ -218,7 +218,7 @@ class ClassicalBaseline(TaskEstimator):
                 "protocol": self.protocol_state()}
         atomic_write_all({out / CLASSICAL_FILE: lambda f: f.write(models),  # the two together
                           out / "finetune.json": lambda f: f.write(
-                              json.dumps(meta, indent=1).encode())})
+                              json.dumps(meta, indent=1, default=numpy_scalar).encode())})
         return out
 
     @classmethod

@@ -38,7 +38,7 @@ from torch import Tensor, nn
 from qualityfm._caller import warn_at_caller
 from qualityfm._numbers import is_int, is_number, seed_error
 from qualityfm.data.features import robust_centre_scale
-from qualityfm.io.atomic import atomic_write_all, json_safe, read_json
+from qualityfm.io.atomic import atomic_write_all, json_safe, numpy_scalar, read_json
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model.network import (
     check_pool,
@@ -999,7 +999,12 @@ class Finetuner(TaskEstimator):
             if not (isinstance(init, str) and init == "none"):
                 raise ValueError("config sets the architecture of init='none' only; "
                                  f"init={init!r} brings its own")
-            resolve_model_config(config)
+            channels = resolve_model_config(config).in_channels
+            if channels != len(MODEL_CHANNELS):  # the windows' ppg and ecg_ii: it had failed
+                raise ValueError(  # in a matrix product, or refused X of that many channels
+                    f"config in_channels={channels}: the task models read "
+                    f"{len(MODEL_CHANNELS)} channels ({', '.join(MODEL_CHANNELS)}), a missing "
+                    "one marked absent in mask")
         self.init, self.mode, self.config = init, mode, config
         self.epochs, self.batch_size, self.lr, self.head_lr = epochs, batch_size, lr, head_lr
         self.weight_decay, self.patience, self.class_weight = weight_decay, patience, class_weight
@@ -1493,7 +1498,7 @@ class Finetuner(TaskEstimator):
         # Python's JSON keeps a NaN as NaN here
         atomic_write_all({out / "model.pt": lambda f: torch.save(state, f),
                           out / "finetune.json": lambda f: f.write(
-                              json.dumps(meta, indent=1).encode())})
+                              json.dumps(meta, indent=1, default=numpy_scalar).encode())})
         return out
 
     @classmethod
