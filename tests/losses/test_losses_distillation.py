@@ -95,6 +95,10 @@ def test_bad_shapes_raise() -> None:
         loss(torch.randn(2, 3, 8), torch.randn(2, 4, 8))
     with pytest.raises(ValueError, match="temperatures"):
         DistillationLoss(8, teacher_temp=0)
+    for bad in ({"student_temp": float("nan")}, {"teacher_temp": float("nan")},
+                {"teacher_temp": float("inf")}):  # NaN had passed, the loss NaN
+        with pytest.raises(ValueError, match="temperatures must be finite and > 0"):
+            DistillationLoss(8, **bad)
 
 
 def _ddp_worker(rank: int, world: int, port: int, queue: mp.SimpleQueue) -> None:

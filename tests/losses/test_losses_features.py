@@ -50,3 +50,5 @@ def test_bad_input() -> None:
         FeatureLoss()(torch.zeros(2, 3), torch.zeros(2, 4))
     with pytest.raises(ValueError, match="beta"):
         FeatureLoss(beta=0)
+    with pytest.raises(ValueError, match="beta must be finite and > 0, got nan"):
+        FeatureLoss(beta=float("nan"))  # it had failed inside torch, at the first batch

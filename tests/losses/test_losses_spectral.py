@@ -99,6 +99,10 @@ def test_bad_settings_and_shapes() -> None:
         SpectralLoss(amplitude="log")
     with pytest.raises(ValueError, match="phase"):
         SpectralLoss(phase="unwrapped")
+    for name in ("beta", "eps"):  # unchecked, they had failed inside torch at the first batch
+        for bad in (0.0, -1.0, float("nan")):
+            with pytest.raises(ValueError, match=f"{name} must be finite and > 0"):
+                SpectralLoss(**{name: bad})
     with pytest.raises(ValueError, match="rFFT bins"):
         SpectralLoss(n_bins=512).targets(torch.randn(1, 2, 100))
     with pytest.raises(ValueError, match="predictions must be"):

@@ -400,6 +400,26 @@ def test_report_titles_are_text_not_mathtext(tmp_path) -> None:
     assert files["roc"].exists() and files["confusion"].exists() and files["json"].exists()
 
 
+def test_no_rows_have_no_bhs_grade_and_nan_probabilities_no_class() -> None:
+    """BHS on no rows had read "D" beside NaN percentages; a multiclass row of NaN had been
+    scored as its NaN's class (argmax), a row [nan, .5, .5] of class 0 as correct."""
+    from qualityfm.tasks.evaluate import multiclass_report
+    from qualityfm.tasks.report import markdown_table
+
+    empty = M.bp_metrics(np.zeros(0), np.zeros(0), 120.0)
+    assert empty["bhs"]["grade"] is None and np.isnan(empty["bhs"]["within5"])
+    table = markdown_table({"m": {"sbp": empty, "dbp": empty}})
+    assert "None" not in table and table.rstrip().endswith("| n/a | n/a | n/a | n/a | n/a |")
+    y = np.array([0, 1, 2, 3])
+    p = np.array([[np.nan, .5, .5, 0], [.1, .8, .1, 0], [.1, .1, .8, 0], [0, 0, 0, 1.]])
+    with pytest.raises(ValueError, match=r"proba is NaN in rows 0\b"):
+        multiclass_report(y[:3], p[:3, :3], n_boot=10)
+    with pytest.raises(ValueError, match=r"proba4 is NaN in rows 0\b"):
+        rhythm_report(y, p, n_boot=10)
+    with pytest.raises(ValueError, match=r"proba4 is NaN in rows 0\b"):
+        af_rhythm_decisions(p, np.zeros(4, int))
+
+
 def test_aami_and_bhs_on_fewer_than_85_subjects_are_marked_indicative() -> None:
     """AAMI and BHS validations need 85 subjects: the abp report had printed a pass and a
     grade A on two windows of one record as if validated. The pooled cross-validation's

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -36,8 +38,9 @@ class DistillationLoss(nn.Module):
         pooled: bool = False,
     ) -> None:
         super().__init__()
-        if student_temp <= 0 or teacher_temp <= 0:
-            raise ValueError(f"temperatures must be > 0, got {student_temp}, {teacher_temp}")
+        if not all(math.isfinite(t) and t > 0 for t in (student_temp, teacher_temp)):  # NaN
+            raise ValueError(f"temperatures must be finite and > 0, got {student_temp}, "
+                             f"{teacher_temp}")  # had passed, the loss NaN
         if not 0.0 <= center_momentum <= 1.0:
             raise ValueError(f"center_momentum must be in [0, 1], got {center_momentum}")
         self.dim = dim

@@ -3,6 +3,8 @@ its embedding: the targets are computed from the signals, so no label is used.""
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -21,8 +23,8 @@ class FeatureLoss(nn.Module):
 
     def __init__(self, beta: float = 1.0) -> None:
         super().__init__()
-        if beta <= 0:
-            raise ValueError(f"beta must be > 0, got {beta}")
+        if not (math.isfinite(beta) and beta > 0):  # NaN had passed, to fail in torch
+            raise ValueError(f"beta must be finite and > 0, got {beta}")
         self.beta = beta
 
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -40,6 +42,9 @@ class SpectralLoss(nn.Module):
             raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
         if n_bins < 2:  # the amplitude targets are z-scored over the bins
             raise ValueError(f"n_bins must be >= 2, got {n_bins}")
+        for name, value in (("beta", beta), ("eps", eps)):  # (unchecked, they failed in torch)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be finite and > 0, got {value}")
         self.n_bins, self.amplitude, self.phase = n_bins, amplitude, phase
         self.beta, self.eps = beta, eps
 

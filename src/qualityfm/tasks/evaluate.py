@@ -21,6 +21,7 @@ import numpy as np
 
 from qualityfm._numbers import is_int, seed_error
 from qualityfm.io.atomic import atomic_write
+from qualityfm.signal.nan import rows_text
 from qualityfm.tasks import metrics as M
 from qualityfm.tasks.datasets import RHYTHMS, TaskDataset, record_of
 from qualityfm.tasks.finetune import TaskEstimator, absences_named, checked_groups
@@ -73,10 +74,21 @@ def af_rhythm_decisions(proba4: np.ndarray, af: np.ndarray) -> np.ndarray:
     its A decisions had a higher F1 than the 4-class model's argmax, and the macro F1 rose,
     for the GBM on three splits of three and for two linear heads (docs/results.md, session
     15). A table's ``af`` and ``rhythm`` columns then never disagree."""
-    p = np.array(proba4, dtype=float)
+    p = _no_nan(np.array(proba4, dtype=float), "proba4")
     a = RHYTHMS.index("A")
     p[:, a] = -np.inf
     return np.where(np.asarray(af).astype(int) == 1, a, p.argmax(axis=1))
+
+
+def _no_nan(proba: np.ndarray, name: str) -> np.ndarray:
+    """``proba`` [N, K], refused where a row holds NaN: argmax reads a NaN as the most probable
+    class (a row [nan, .5, .5] had been scored as a correct class 0), as binary_report
+    refuses NaN scores."""
+    bad = np.flatnonzero(np.isnan(proba).any(axis=1)) if proba.ndim == 2 else []
+    if len(bad):
+        raise ValueError(f"{name} is NaN in rows {rows_text(bad)}: no decision can be made "
+                         "from them")
+    return proba
 
 
 def rhythm_report(rhythm: np.ndarray, proba4: np.ndarray, groups=None, n_boot=1000, seed=0,
@@ -86,7 +98,7 @@ def rhythm_report(rhythm: np.ndarray, proba4: np.ndarray, groups=None, n_boot=10
     probable class, or with the binary AF model's decisions ``af`` those of
     :func:`af_rhythm_decisions`."""
     true = np.array(RHYTHMS)[np.asarray(rhythm)]
-    codes = (np.asarray(proba4).argmax(axis=1) if af is None
+    codes = (_no_nan(np.asarray(proba4, float), "proba4").argmax(axis=1) if af is None
              else af_rhythm_decisions(proba4, af))
     pred = np.array(RHYTHMS)[codes]
     noisy = np.asarray(proba4)[:, RHYTHMS.index("~")]
@@ -113,7 +125,7 @@ def multiclass_report(y: np.ndarray, proba: np.ndarray, groups=None, n_boot: int
                       seed: int = 0) -> dict:
     """A K-class model's accuracy and macro F1 over the classes its labels hold, with CIs, and
     each class's F1 (``class_f1``, keyed by class index), of its most probable classes."""
-    proba = np.asarray(proba, float)
+    proba = _no_nan(np.asarray(proba, float), "proba")
     y, pred = np.asarray(y).astype(int), proba.argmax(axis=1)
     classes = tuple(range(proba.shape[1]))
 

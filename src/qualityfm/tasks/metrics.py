@@ -210,7 +210,11 @@ def bhs(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, object]:
     t, p = _pair(y_true, y_pred)
     err = np.abs(p - t)
     # an error of exactly 5 mmHg is within 5, also where rounding gives 5.000003
-    within = [float(100.0 * np.mean(err <= k + MMHG_TOL)) for k in (5, 10, 15)]
+    within = [float(100.0 * np.mean(err <= k + MMHG_TOL)) if len(err) else float("nan")
+              for k in (5, 10, 15)]
+    if not len(err):  # no rows: no grade (every bar failed had read as "D")
+        return {"grade": None, "within5": within[0], "within10": within[1],
+                "within15": within[2]}
     grade = "D"
     for name, bars in (("A", (60, 85, 95)), ("B", (50, 75, 90)), ("C", (40, 65, 85))):
         if all(w >= b for w, b in zip(within, bars, strict=True)):

@@ -58,7 +58,7 @@ def markdown_table(rows: dict[str, dict]) -> str:
             for p in ("sbp", "dbp"):
                 d = r[p]
                 cells += [_fmt(d["mae"], d.get("mae_ci")), _fmt(d["me"]), _fmt(d["sd"]),
-                          _fmt(d["mase"]), _fmt(d["aami"]), d["bhs"]["grade"]]
+                          _fmt(d["mase"]), _fmt(d["aami"]), _fmt(d["bhs"]["grade"])]
             if delta:
                 cells.append(_fmt(r.get("delta_sbp_mae"), r.get("delta_sbp_mae_ci")))
             lines.append(cells)
