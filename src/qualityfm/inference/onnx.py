@@ -5,7 +5,8 @@ mmHg for BP); a fine-tuned run's calibration and threshold are applied after it,
 deployment card written beside its graph (``model.json``) says. Its time axis is fixed:
 the teacher's graph reads windows of the config's ``n_samples``, a fine-tuned run's those of
 the windows it was fitted on (its ``window``), as the run itself refuses other lengths; the
-batch axis is free.
+batch axis is free, from one row (ONNX Runtime fails on an empty batch, inside the stem's
+GroupNorm: run no graph for no windows).
 """
 
 from __future__ import annotations
@@ -603,7 +604,8 @@ def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -
         "task": est.task, "kind": est.kind,
         "input": {**graph_input, "channels": list(MODEL_CHANNELS),
                   "mask": "[batch, channels] bool, False where a channel is absent; the "
-                          "rows of x (the graph refuses another number)",
+                          "rows of x (the graph refuses another number); a batch of one row "
+                          "or more (ONNX Runtime fails on none)",
                   "preprocessing": (
                       "per channel, at its own rate: NaN gaps interpolated, the filters "
                       "below (when not null), resampled to fs, then min-max scaled into "
