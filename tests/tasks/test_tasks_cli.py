@@ -543,14 +543,35 @@ def test_cli_says_which_options_a_run_ignores_and_records_what_it_used(tmp_path,
     assert "--target-tpr: abp sets no threshold by a TPR target (it has no threshold)" in err
     assert "not used by the classical baseline" not in err
     run = tmp_path / "lin"  # the default vt-alarm head is fitted in closed form: no epochs
-    assert main([*common, "--epochs", "5", "--out", str(run)]) == 0
-    assert "--epochs: not used by a linear head fitted by lbfgs" in capsys.readouterr().err
+    assert main([*common, "--epochs", "5", "--config", "base", "--out", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert "--epochs: not used by a linear head fitted by lbfgs" in err
+    # --config is ignored for the weights, not the head (it had been said "not used by a
+    # linear head", and by a full fine-tune, which uses it from --init none)
+    assert "--config: sets the architecture of --init none only; --init pretrained brings " \
+        "its own, ignored" in err and "--epochs, --config" not in err
     summary = json.loads((run / "summary.json").read_text())
     assert (summary["pool"], summary["test_shifts"], summary["epochs"], summary["seed"]) == (
         "mean+last+stem", 1, None, 0)
     # the linear head never shifts windows: neither record claims it did
     assert summary["augment"] is None
     assert json.loads((run / "finetune.json").read_text())["augment"] is None
+    # a classical model saved from Python reads windows of its own length by default (it had
+    # read the task's 10 s, warning of them, and reported seconds null)
+    from qualityfm.tasks import build_task_dataset
+
+    ds = build_task_dataset("vt-alarm", data, seconds=20, max_records=30)
+    clf = ClassicalBaseline("vt-alarm", max_iter=20).fit(ds.X, ds.y, ds.mask, ds.groups,
+                                                         features=ds.features)
+    clf.save(tmp_path / "py20")
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = predict_run("vt-alarm", tmp_path / "py20", data, tmp_path / "p.csv",
+                          max_records=30)
+    assert res["seconds"] == 20.0
+    assert not [w for w in caught if "fitted on windows of" in str(w.message)]
 
 
 def test_cli_compare_refuses_rows_it_cannot_run_before_any_work(tmp_path, capsys) -> None:

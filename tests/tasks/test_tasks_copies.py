@@ -90,8 +90,8 @@ def test_a_shifted_copy_joins_the_group_of_its_recording(tmp_path) -> None:
     write_wfdb(_part(rec, 20.0, 40.0, "later"), data)
     write_wfdb(synthesize(60.0, 300.0, seed=6, channels=("ecg_ii",), record_id="r1"), data)
     (data / "REFERENCE.csv").write_text("r0,N\nr1,N\nlater,A\n")
-    with pytest.warns(UserWarning, match=r"1 record\(s\) hold signals of another, whole or "
-                                         r"shifted in time \(.*later\.hea starts 20 s into "
+    with pytest.warns(UserWarning, match=r"records hold signals of another, whole or shifted in "
+                                         r"time \(1 join\(s\): .*later\.hea starts 20 s into "
                                          r".*r0\.hea\)"):
         ds = build_task_dataset("af", data, cache_dir=cache)
     group = dict(zip(ds.record_ids.tolist(), ds.groups.tolist(), strict=True))

@@ -724,8 +724,8 @@ def test_two_files_of_the_same_signals_share_a_group(tmp_path) -> None:
         write_wfdb(synthesize(30.0, 300.0, seed=seed, record_id=name, channels=("ecg_ii",)),
                    tmp_path)
     (tmp_path / "REFERENCE.csv").write_text("r0,N\nr1,A\ncopy_of_r0_longer_name,N\n")
-    with pytest.warns(UserWarning, match=r"1 record\(s\) hold signals of another, whole or "
-                                         r"shifted in time \(.*r0\.hea as "
+    with pytest.warns(UserWarning, match=r"records hold signals of another, whole or shifted in "
+                                         r"time \(1 join\(s\): .*r0\.hea as "
                                          r".*copy_of_r0_longer_name\.hea\)"):
         ds = build_task_dataset("af", tmp_path)
     group = dict(zip(ds.record_ids.tolist(), ds.groups.tolist(), strict=True))

@@ -509,8 +509,8 @@ def test_a_uci_record_copied_into_another_part_shares_its_group(tmp_path) -> Non
     first = uci_record(65, 120, 75, seed=1)
     write_uci_part(tmp_path / "Part_1.mat", [first, uci_record(65, 140, 85, seed=5)])
     write_uci_part(tmp_path / "Part_2.mat", [uci_record(65, 110, 70, seed=6), first.copy()])
-    with pytest.warns(UserWarning, match=r"1 record\(s\) hold signals of another, whole or "
-                                         r"shifted in time \(Part_2_0002 of .*Part_2\.mat as "
+    with pytest.warns(UserWarning, match=r"records hold signals of another, whole or shifted in "
+                                         r"time \(1 join\(s\): Part_2_0002 of .*Part_2\.mat as "
                                          r"Part_1_0001 of .*Part_1\.mat\)"):
         ds = build_task_dataset("abp", tmp_path)
     group = dict(zip(ds.record_ids.tolist(), ds.groups.tolist(), strict=True))

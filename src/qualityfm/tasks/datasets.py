@@ -991,8 +991,8 @@ def _group_copies(ds: TaskDataset) -> TaskDataset:
     if not copies:
         return ds
     groups = [root(g) for g in groups]
-    warn_at_caller(f"{len(copies)} record(s) hold signals of another, whole or shifted in time "
-                   f"({copies[0]}{' ...' if len(copies) > 1 else ''}): grouped with it, so "
+    warn_at_caller(f"records hold signals of another, whole or shifted in time ({len(copies)} "
+                   f"join(s): {copies[0]}{' ...' if len(copies) > 1 else ''}): grouped with it, so "
                    "that no split puts one copy on each side")
     return dataclasses.replace(ds, groups=np.asarray(groups))
 

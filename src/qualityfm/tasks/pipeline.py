@@ -323,6 +323,10 @@ def finetune_run(
     if ignored:
         summary["ignored"] = ignored
         model_kind = [f for f in ignored if f != "--target-tpr"]
+        if "--config" in model_kind and init not in ("none", "classical"):  # not the mode's
+            model_kind.remove("--config")  # doing (it had said "not used by a full fine-tune")
+            print(f"qualityfm: note: --config: sets the architecture of --init none only; "
+                  f"--init {init} brings its own, ignored", file=sys.stderr)
         if model_kind:
             print(f"qualityfm: note: {', '.join(model_kind)}: not used by {_run_kind(used)}, "
                   "ignored", file=sys.stderr)
@@ -576,8 +580,8 @@ def _window_settings(summary: dict, seconds: float | None, est: TaskEstimator) -
     settings = summary.get("settings", {})
     own = settings.get("seconds")
     fs = settings.get("fs") or est.fs  # a model saved from Python has no run summary
-    if own is None and isinstance(est, Finetuner) and est.window is not None and fs:
-        own = est.window[1] / float(fs)  # nor its window length: the network's own
+    if own is None and est.window is not None and fs:  # nor its window length: the
+        own = est.window[1] / float(fs)  # model's own (a classical one's had been the task's)
     if seconds is not None and own is not None and abs(float(seconds) - float(own)) > 1e-9:
         if isinstance(est, Finetuner) and est.window is not None:
             raise ValueError(f"--seconds {seconds:g}: this run's network reads windows of "
