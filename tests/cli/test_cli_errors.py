@@ -84,3 +84,6 @@ def test_an_empty_out_is_a_usage_error(tmp_path, capsys) -> None:
     assert main(["compare", "--task", "vt-alarm", "--data", str(tmp_path), "--out",
                  str(tmp_path / "c"), "--models", "mine="]) == 2
     assert "error: --models 'mine=' gives no file or folder" in capsys.readouterr().err
+    assert main(["compare", "--task", "vt-alarm", "--data", str(tmp_path), "--out",
+                 str(tmp_path / "c"), "--models", "a=b="]) == 2  # parted at its last '='
+    assert "error: --models 'a=b=' gives no file or folder" in capsys.readouterr().err

@@ -815,6 +815,9 @@ def test_a_stated_sample_count_of_0_is_named_with_the_way_round_it(tmp_path) -> 
     (tmp_path / "r.hea").write_text("r 1 10\nz.dat 16 1/mV 16 0 0 0 0 II\n")
     np.testing.assert_array_equal(read_record(tmp_path / "r.hea").signals["ecg_ii"],
                                   np.arange(5))
+    (tmp_path / "r.hea").write_text("r 1 10 0\nz.dat 516 1/mV 16 0 0 0 0 II\n")
+    with pytest.raises(RecordError, match=r"counts 0 samples.*write the count \(a FLAC"):
+        read_record(tmp_path / "r.hea")  # its size gives none: "leave it out" had failed
     (tmp_path / "z.dat").write_bytes(b"")  # no samples at all: an empty record
     (tmp_path / "r.hea").write_text("r 1 10 0\nz.dat 16 1/mV 16 0 0 0 0 II\n")
     with pytest.raises(RecordError, match=r"r\.hea: empty record"):

@@ -999,6 +999,13 @@ def test_overwrite_keeps_a_users_model_file_and_refuses_test_shifts_first(tmp_pa
                      mode="linear", solver="lbfgs", test_shifts=100000, max_records=20,
                      kfold=2, overwrite=True)
     assert (epochs / "vt-alarm.pt").is_file()
+    with pytest.raises(ValueError, match=r"k=40 folds need 2 <= k <= number of groups"):
+        finetune_run("vt-alarm", data, tmp_path / "ft", init="classical", max_records=20,
+                     kfold=40, overwrite=True)  # a fold's refusal: the epochs stay too
+    assert (epochs / "vt-alarm.pt").is_file()
+    # an option the run ignores is not checked (the classical baseline shifts no window)
+    finetune_run("vt-alarm", data, tmp_path / "cls", init="classical", max_records=20,
+                 test_shifts=100000)
 
 
 def test_compare_at_another_rate_fits_its_classical_row_at_that_rate(tmp_path) -> None:

@@ -669,6 +669,32 @@ def test_a_cached_dataset_names_its_files_as_this_run_spells_them(tmp_path, monk
     assert [e["record"] for e in again.skipped] == ["x/bad.hea"]
 
 
+def test_a_cached_part_of_no_row_is_not_read_again(tmp_path, monkeypatch) -> None:
+    """A part of records the task cannot use (abp: none holds ABP + ECG II + PPG) had been read
+    again by every run with --cache (only parts with rows were saved)."""
+    import shutil
+
+    from qualityfm.tasks import datasets
+    from qualityfm.tasks.datasets import iter_task_datasets
+
+    data = tmp_path / "d"
+    data.mkdir()
+    for name in ("v100s", "v131l"):  # v131l: no PPG (no abp window), v100s: windows
+        for ext in (".hea", ".mat"):
+            shutil.copy(shared_path("physionet2015_vt") / f"{name}{ext}", data)
+    reads = []
+    read = datasets._read_task_channels
+    monkeypatch.setattr(datasets, "_read_task_channels", lambda f: reads.append(f) or read(f))
+    runs = []
+    for _ in range(2):
+        skipped: list = []
+        parts = list(iter_task_datasets("abp", data, skipped, records_per_part=1,
+                                        cache_dir=tmp_path / "cache", labels=False))
+        runs.append(([len(p) for p in parts], [Path(e["record"]).name for e in skipped]))
+    assert runs[0] == runs[1] and runs[0][1] == ["v131l.hea"]
+    assert len(reads) == 2  # the first run's two records; the second read none
+
+
 def test_a_cached_dataset_keeps_the_patient_its_folder_link_names(tmp_path) -> None:
     """A patient folder that is a link into an annex (p000123 -> blob42) names the patient;
     the folder read directly does not: one cache had served both spellings' groups."""

@@ -1890,6 +1890,27 @@ def test_cross_validate_refuses_a_target_the_model_does_not_take_and_sorts_mixed
     fresh = cross_validate(lambda: ClassicalBaseline("af", max_iter=3), _generic("af", y), k=2,
                            n_boot=10)
     assert b["oof"] == fresh["oof"] and a["oof"] != fresh["oof"]
+    # with a key, the caller's word (the CLI's leaves out options a run ignores): read back
+    keyed = [cross_validate(lambda it=it: ClassicalBaseline("af", max_iter=it),
+                            _generic("af", y), k=2, n_boot=10, checkpoint=tmp_path / "keyed",
+                            key={"run": 1}) for it in (10, 3)]
+    assert keyed[0]["oof"] == keyed[1]["oof"] == a["oof"]
+    # an init given as a path, or a network, is part of the settings (a Path had been left
+    # out: a second encoder had read the first one's folds)
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    from qualityfm.tasks.evaluate import _settings_of
+
+    assert _settings_of(SimpleNamespace(init=Path("A"))) != _settings_of(
+        SimpleNamespace(init=Path("B")))
+    torch.manual_seed(0)
+    one, two = nn.Linear(2, 2), nn.Linear(2, 2)
+    assert _settings_of(SimpleNamespace(init=one)) != _settings_of(SimpleNamespace(init=two))
+    assert _settings_of(SimpleNamespace(init=one, verbose=True, device="cpu")) == \
+        _settings_of(SimpleNamespace(init=one))
 
 
 @pytest.mark.parametrize("n_classes", [3, 5])

@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             for item in value if isinstance(value, list) else [value]:
                 if not isinstance(item, str):
                     continue
-                path = item.partition("=")[2] if name == "models" and "=" in item else item
+                # NAME=DIR parted at its last '=', as compare parts it
+                path = item.rpartition("=")[2] if name == "models" and "=" in item else item
                 if not path.strip():  # NAME= too: its DIR
                     raise UsageError(f"{flag} {item!r} gives no file or folder" if item.strip()
                                      else f"{flag} is empty: give a file or folder")

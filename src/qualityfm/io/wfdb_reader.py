@@ -1122,9 +1122,12 @@ def read_wfdb(
         _check_empty_files(path, header)  # named here, not by wfdb's span or sample errors
     if n_frames == 0 and not multi and header.files[:1] != ["~"]:
         _check_empty_files(path, header)  # an empty file: an empty record
+        flac = any(f.startswith("5") for f in header.formats)  # its size gives no count
         raise RecordError(f"{path}: the header's record line counts 0 samples, which WFDB "
-                          "takes as no count given but wfdb reads as an empty record: leave "
-                          "the count out (the signal file's size then gives it) or write it")
+                          "takes as no count given but wfdb reads as an empty record: "
+                          + ("write the count (a FLAC-compressed signal file's size does not "
+                             "give it)" if flac else "leave the count out (the signal file's "
+                             "size then gives it) or write it"))
     if n_frames == 0:
         raise RecordError(f"{path}: empty record (no samples)")
     i0, i1 = sample_span(start, stop, frame_fs, n_frames or sys.maxsize, path)

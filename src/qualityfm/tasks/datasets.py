@@ -64,6 +64,7 @@ from qualityfm.io import (
     read_record,
     remove_temporaries,
 )
+from qualityfm.io.atomic import read_json, write_json
 from qualityfm.io.base import patient_from_path
 from qualityfm.io.folders import check_out_apart, check_writable_folder
 from qualityfm.io.read import machine_fault, no_record_reason, refuse_writing_over, skip_reason
@@ -146,7 +147,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 49
+CACHE_VERSION = 50
 #: The age past which a task cache's temporary file is taken as a killed save's leftover.
 STALE_TEMPORARY_S = 3600.0
 #: A task cache's file name (:func:`_cache_path`).
@@ -572,8 +573,9 @@ def _beat_peaks(abp: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     lower, the upper quartile of its 2-s peak-to-peak ranges: a flush of a few seconds at
     300 mmHg had widened the spread so that no beat after it counted, the window rejected as
     pulseless), 2 mmHg at least."""
-    k = 2 * int(0.015 * fs) + 1
-    smooth = np.convolve(abp, np.ones(k) / k, "same")
+    k = 2 * int(0.015 * fs) + 1  # padded by the edge values: zeros had made the first box
+    # read ~30 mmHg low, a window starting on a falling slope a "beat" there near diastolic
+    smooth = np.convolve(np.pad(abp, k // 2, mode="edge"), np.ones(k) / k, "valid")
     spread = float(np.percentile(abp, 95) - np.percentile(abp, 5))
     n = max(1, int(2 * fs))
     if len(abp) >= n:
@@ -1198,6 +1200,16 @@ def _build(
     cache = _cache_path(Path(cache_dir), s, files) if cache_dir is not None else None
     # the cache names files by their absolute paths, and a run by its own spelling of them
     spelt = {str(Path(f).resolve()): str(f) for f in files}
+    # files of no row: what was skipped or left out, kept as such (a folder of records the
+    # task cannot read had been read again by every run, part by part)
+    none = None if cache is None else cache.with_name(cache.stem + ".none.json")
+    if none is not None and none.is_file():
+        try:
+            held = read_json(none, "task cache")
+            return (None, [{**e, "record": spelt.get(e["record"], e["record"])}
+                           for e in held["skipped"]], list(held["left_out"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # damaged: built again and replaced
     if cache is not None and cache.exists():
         try:
             loaded = TaskDataset.load(cache)
@@ -1243,6 +1255,10 @@ def _build(
         if bar is not None:
             bar.close()
     if not rows:
+        if none is not None:
+            absolute = {v: k for k, v in spelt.items()}
+            write_json(none, {"skipped": [{**e, "record": absolute.get(e["record"], e["record"])}
+                                          for e in skipped], "left_out": left_out})
         return None, skipped, left_out
     ds = _dataset_of(s, rows, skipped, left_out)
     ds.shared = [{"records": [a, b], "offset_s": offset}

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from qualityfm._numbers import is_int, seed_error
 from qualityfm.io.atomic import atomic_write
@@ -211,6 +212,15 @@ def _refuse_one_class_folds(y: np.ndarray, groups: np.ndarray, splits: list, k: 
                              f"fold {f + 1}'s training rows hold none of it; give {way}")
 
 
+def check_folds(y: np.ndarray, groups: np.ndarray, k: int, seed: int) -> list:
+    """The ``k`` grouped folds :func:`cross_validate` fits, refused (ValueError) before any fit
+    where they cannot be made or a fold's training rows hold one class or one group."""
+    splits = list(group_kfold(y, groups, k=k, seed=seed))
+    _refuse_one_class_folds(y, groups, splits, k)
+    _refuse_one_group_folds(groups, splits, k)
+    return splits
+
+
 def _refuse_one_group_folds(groups: np.ndarray, splits: list, k: int) -> None:
     """Refuse, before any fold is fitted, a CV whose training rows of a fold come from one
     patient or record: a fit validates on other groups than it fits, so it would fail there
@@ -266,18 +276,34 @@ def features_read(est: TaskEstimator, ds: TaskDataset) -> np.ndarray | None:
     return ds.features if est.use_features else None
 
 
+#: Estimator attributes that change no fold's result: left out of :func:`_settings_of`.
+_NOT_SETTINGS = ("verbose", "device", "checkpoint", "keep_checkpoint")
+
+
 def _settings_of(est: TaskEstimator) -> dict:
-    """The unfitted estimator's class and plain settings (numbers, text, flags and lists of
-    them), for a checkpoint's stamp: folds of another model had been read as this one's."""
+    """The unfitted estimator's class and settings (numbers, text, flags and lists of them; a
+    path as text, a config by its fields, a network by a digest of its weights), for a
+    checkpoint's stamp without a key: folds of another model had been read as this one's."""
     def plain(v: object) -> bool:
         if isinstance(v, (list, tuple)):
             return all(plain(u) for u in v)
         if isinstance(v, dict):  # ClassicalBaseline's params
             return all(isinstance(k, str) and plain(u) for k, u in v.items())
         return v is None or isinstance(v, (bool, int, float, str, np.generic))
+
+    def said(v: object) -> object:
+        if isinstance(v, Path) or dataclasses.is_dataclass(v):  # a path, a QualityFMConfig
+            return str(v) if isinstance(v, Path) else repr(v)
+        if isinstance(v, torch.nn.Module):  # an init network: its weights
+            h = hashlib.sha256(type(v).__qualname__.encode())
+            for name, t in v.state_dict().items():
+                h.update(name.encode())
+                h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+            return h.hexdigest()[:16]
+        return v if plain(v) else None
     return {"class": type(est).__qualname__,
-            **{k: repr(v) if dataclasses.is_dataclass(v) else v  # a QualityFMConfig
-               for k, v in sorted(vars(est).items()) if plain(v) or dataclasses.is_dataclass(v)}}
+            **{k: said(v) for k, v in sorted(vars(est).items()) if k not in _NOT_SETTINGS
+               and said(v) is not None}}
 
 
 def _fit_fold(est: TaskEstimator, ds: TaskDataset, y: np.ndarray, tr: np.ndarray,
@@ -328,8 +354,9 @@ def cross_validate(
     ``checkpoint``: a folder where each finished fold's predictions are saved, so that a run
     stopped part-way resumes at its first unfinished fold when called again with the same
     ``key`` (the run's settings, JSON-serialisable) on the same rows; folds saved under
-    another key, other rows or an estimator of another class or settings run again. The
-    caller removes the folder when its report is written. ``progress``: a line on stderr as
+    another key or other rows run again, and, where no key is given, those of an estimator
+    of another class or settings. The caller removes the folder when its report is
+    written. ``progress``: a line on stderr as
     each fold ends.
     """
     if target not in ("y", "rhythm"):  # "Rhythm" had run on ds.y without a word
@@ -371,16 +398,17 @@ def cross_validate(
         checkpoint = Path(checkpoint)
         stamp = hashlib.sha256(json.dumps(
             {"key": key, "k": k, "seed": seed, "target": target, "rows": _dataset_digest(ds, y),
-             "estimator": _settings_of(probe)}, sort_keys=True, default=str).encode()
+             # without a key, the model's own settings (with one, the caller's: the CLI's
+             # leaves out the options a run ignores, which refit nothing)
+             **({"estimator": _settings_of(probe)} if key is None else {})},
+            sort_keys=True, default=str).encode()
         ).hexdigest()[:16]
     oof_score: np.ndarray | None = None
     oof_pred: np.ndarray | None = None
     fold_id = np.full(n, -1)
     folds = []
     train_means = []
-    splits = list(group_kfold(y, ds.groups, k=k, seed=seed))
-    _refuse_one_class_folds(y, ds.groups, splits, k)
-    _refuse_one_group_folds(ds.groups, splits, k)
+    splits = check_folds(y, ds.groups, k, seed)
     for f, (tr, te) in enumerate(splits):
         assert_disjoint(ds.groups, tr, te)
         path = None if checkpoint is None else checkpoint / f"{target}-fold{f}.npz"

@@ -61,6 +61,7 @@ from qualityfm.tasks.evaluate import (
     af_rhythm_decisions,
     binary_report,
     bp_report,
+    check_folds,
     cross_validate,
     features_read,
     paired_difference,
@@ -288,16 +289,6 @@ def finetune_run(
     ds, passed = _dataset(task, data, seconds=seconds, max_records=max_records,
                           cache_dir=cache_dir, fs=encoder_fs(init, config), bp_rule=bp_rule)
     _refuse_one_class(ds, data)
-    if test_shifts is not None:  # before --overwrite removes anything (a fit's refusal had
-        check_test_shifts(test_shifts, ds.X.shape[-1])  # come with the stopped work gone)
-    for row in rows:  # --overwrite, the data read: the stopped comparison goes (kept, a stop
-        shutil.rmtree(Path(out) / FOLDS_DIR / row)  # of this run had left a folder both
-        # verbs refused)
-    for path in stopped:  # and the stopped finetune of the other kind
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
     cfg = resolve_model_config(config) if init == "none" else None
 
     sizes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if v is not None}
@@ -314,7 +305,21 @@ def finetune_run(
                          keep_checkpoint=True)
 
     out = Path(out)
-    used = _used_settings(make())
+    used = _used_settings(make())  # (a config the task models cannot read refused here)
+    # the refusals the settings and windows decide, before --overwrite removes anything (a
+    # fit's or a fold's refusal had come with the stopped work gone)
+    if used["test_shifts"] is not None:
+        check_test_shifts(used["test_shifts"], ds.X.shape[-1])
+    if kfold:
+        check_folds(ds.y, ds.groups, kfold, seed)
+    for row in rows:  # --overwrite, the data read: the stopped comparison goes (kept, a stop
+        shutil.rmtree(out / FOLDS_DIR / row)  # of this run had left a folder both verbs
+        # refused)
+    for path in stopped:  # and the stopped finetune of the other kind
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
     summary: dict = {"task": task, "n": len(ds), "skipped": ds.skipped, "passed_over": passed,
                      "left_out": ds.left_out, "init": str(init),
                      **used, "seed": seed, "settings": ds.settings}
@@ -359,6 +364,9 @@ def finetune_run(
         rhythm = make("af4", epochs_dir / "af4.pt") if task == "af" else None
         if rhythm is not None:
             rhythm.fit(ds.X, ds.rhythm, ds.mask, ds.groups, features_read(rhythm, ds))
+        # what is left of a stopped --kfold run (its folds went at the data read, asked):
+        # a .folds there would let a --kfold run "resume" over this model
+        shutil.rmtree(out / FOLDS_DIR, ignore_errors=True)
         _clear_run(out)
         summary["validation"] = {"model": est.validation,
                                  **({"rhythm": rhythm.validation} if rhythm is not None else {})}
@@ -1049,17 +1057,19 @@ def compare_run(
     ds, passed = _dataset(task, data, seconds=seconds, max_records=max_records,
                           cache_dir=cache_dir, fs=fs, bp_rule=bp_rule)
     _refuse_one_class(ds, data)
-    if test_shifts is not None:  # before --overwrite removes anything
-        check_test_shifts(test_shifts, ds.X.shape[-1])
     out = Path(out)
+    # what each row ran with, the defaults resolved (the options as given are recorded too)
+    row_settings = {name: _used_settings(make(task, ds.fs)) for name, make in makers.items()}
+    # the refusals the settings and windows decide, before --overwrite removes anything
+    for shifts in {u["test_shifts"] for u in row_settings.values()} - {None}:
+        check_test_shifts(shifts, ds.X.shape[-1])
+    check_folds(ds.y, ds.groups, kfold, seed)
     for name in stopped:  # --overwrite, the data read: the stopped finetune --kfold goes (kept,
         (out / FOLDS_DIR / name).unlink()  # a stop of this comparison had left a folder
         # both verbs refused), as does a stopped plain fine-tune's kept epochs
     if overwrite:
         shutil.rmtree(out / EPOCHS_DIR, ignore_errors=True)
     rows, oof, results = {}, {}, {}
-    # what each row ran with, the defaults resolved (the options as given are recorded too)
-    row_settings = {name: _used_settings(make(task, ds.fs)) for name, make in makers.items()}
     given = (("--epochs", "epochs", epochs),
              ("--pool", "pool", pool), ("--test-shifts", "test_shifts", test_shifts),
              ("--no-augment", "augment", None if augment else False),
