@@ -231,6 +231,22 @@ def test_bp_targets_reject_damped_and_flat_lines() -> None:
     assert "damped" in bp_targets(90 + 5 * np.sin(2 * np.pi * 1.2 * t), fs)
 
 
+def test_a_window_starting_on_a_falling_slope_has_no_beat_at_its_start() -> None:
+    """The smoothing had padded the wave with zeros, so its first box read ~30 mmHg low: a
+    window starting after a systolic peak had a "beat" at sample 1 near diastolic, which
+    pulled the SBP median down (up to 4 mmHg on 10-s windows of the VT records)."""
+    from qualityfm.tasks.datasets import beat_pressures
+
+    fs = 250.0
+    t = np.arange(0, 10, 1 / fs) + 0.2 / 1.2  # starts 0.04 s after a peak, on its decay
+    beat = (t * 1.2) % 1.0
+    abp = 70 + 50 * np.exp(-((beat - 0.15) ** 2) / 0.005)  # 120/70 at 72 bpm
+    assert abp[0] > abp[1] > abp[2]
+    sys_, dia = beat_pressures(abp, fs)
+    assert len(sys_) == 11 and sys_.min() == pytest.approx(120, abs=0.5)
+    assert dia.max() == pytest.approx(70, abs=0.5)
+
+
 def test_a_flush_of_a_few_seconds_leaves_the_beats_after_it_counted() -> None:
     """A 4-s flush at 300 mmHg had widened the wave's spread so that no beat reached the
     prominence asked of it: the window was rejected as 30 s without a beat."""
