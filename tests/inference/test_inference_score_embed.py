@@ -770,7 +770,8 @@ def test_a_users_table_of_a_verbs_column_names_is_no_output_of_it(records: Path,
                          ("record,rhythm", "predict"), ("record,start_s,level_name", "score"),
                          ("file,record", "score"), ("record,start_s,sqi", "embed"),
                          ("record,start_s,level", "score"), ("record,ecg_sqi,level", "score"),
-                         ("file,record,sbp,dbp", "predict")):  # the last three had been
+                         ("file,record,sbp,dbp", "predict"),  # the last three had been
+                         ("record,start_s,sbp,dbp", "predict")):  # (and a window reference)
         table = tmp_path / f"{verb}_{len(header)}.csv"
         table.write_text(header + "\nv100s,1\n")
         with pytest.raises(ValueError, match=rf"exists and is no output of {verb}'s"):

@@ -1167,6 +1167,8 @@ def test_predict_leaves_empty_the_rows_of_no_channel_the_fit_always_had(tmp_path
                              tmp_path / "e.json", seconds=20.0, max_records=12)
         said = [w for w in caught if "the model was fitted on windows of 30 s" in str(w.message)]
         assert len(said) == 1, (verb, [str(w.message) for w in caught])
+    # the report says which windows it read (its figures had read as of the model's own)
+    assert json.loads((tmp_path / "e.json").read_text())["seconds"] == 20.0
 
 
 def test_a_plain_run_stopped_while_saving_resumes(tmp_path, monkeypatch) -> None:

@@ -685,6 +685,20 @@ def test_a_cached_dataset_names_its_files_as_this_run_spells_them(tmp_path, monk
     assert [e["record"] for e in again.skipped] == ["x/bad.hea"]
 
 
+def test_af_windows_longer_than_61_s_pad_every_shorter_recording(tmp_path) -> None:
+    """With --seconds 90 a 65-s recording had been skipped ("no 90 s window with a usable ECG")
+    while a 60-s one was padded; an unlabelled .npz's skip names label tables as WFDB's."""
+    for dur in (60, 65, 95):
+        ecg = synthesize(float(dur), 300.0, seed=dur, channels=("ecg_ii",)).signals["ecg_ii"]
+        np.savez(tmp_path / f"e{dur}.npz", II=ecg, fs=300)
+    ds = build_task_dataset("af", tmp_path, seconds=90, labels=False)
+    assert sorted(ds.record_ids.tolist()) == ["e60", "e65", "e95@0"] and not ds.skipped
+    assert ds.X.shape[-1] == 27000
+    with pytest.raises(RecordError, match=r"no Challenge 2017 rhythm label \(REFERENCE\.csv, "
+                                          r"read for WFDB records \(\.hea\) only\)"):
+        build_task_dataset("af", tmp_path / "e60.npz")
+
+
 def test_a_cached_part_of_no_row_is_not_read_again(tmp_path, monkeypatch) -> None:
     """A part of records the task cannot use (abp: none holds ABP + ECG II + PPG) had been read
     again by every run with --cache (only parts with rows were saved)."""

@@ -170,7 +170,8 @@ def table_verbs(names: Collection[str]) -> set[str]:
         "score": (SCORE_COLUMNS.__contains__, {"ecg_sqi", "ppg_sqi"} <= set(names)),
         "predict": (PREDICT_COLUMNS.__contains__,
                     any(n.startswith("p_") for n in names)
-                    or {"start_s", "sbp", "dbp"} <= set(names)),
+                    # file too: a user's record,start_s,sbp,dbp reference had been replaced
+                    or {"file", "start_s", "sbp", "dbp"} <= set(names)),
         "embed": (lambda n: n in INDEX_COLUMNS or bool(_EMBEDDING_COLUMN.fullmatch(n)),
                   any(n == "row" or _EMBEDDING_COLUMN.fullmatch(n) for n in names))}
     return {verb for verb, (ours, marked) in rules.items()

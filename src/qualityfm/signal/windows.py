@@ -243,7 +243,7 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
     if n <= 0:
         dur = total / cfg.fs
         return _empty(cfg, [(cfg.offset, f"record shorter than one window "
-                                         f"({dur:.2f} s < {cfg.offset + cfg.seconds:g} s)")],
+                                         f"({dur:.6g} s < {cfg.offset + cfg.seconds:g} s)")],
                       sources, fallback)
 
     C = len(cfg.channels)

@@ -445,7 +445,8 @@ def _rows_vt(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dic
         raise RecordError(f"{path}: " + rec.labels.get("unlabelled", {}).get(
             "alarm_true", "no Challenge 2015 alarm label (labels['alarm_true']: a '#True "
             "alarm' or '#False alarm' header line, or a line in alarms.csv or ALARMS "
-            "beside it)"))
+            "beside it" + ("" if path.suffix.lower() == ".hea" else
+                           ", which are read for WFDB records (.hea) only") + ")"))
     # a folder of the whole Challenge 2015 set holds five alarm types; only VT is this task's
     kind = rec.labels.get("alarm_type")
     if kind is not None and not is_vt_alarm(str(kind)):
@@ -487,8 +488,10 @@ def perform_af_label(path: Path, name: str | None = None) -> tuple[str, str]:
     match = _PERFORM.match(name)
     if match is None:
         raise RecordError(
-            f"{path}: no Challenge 2017 rhythm label (REFERENCE.csv) and {name!r} is no MIMIC "
-            "PERform AF name (mimic_perform_af_NNN or mimic_perform_non_af_NNN) to give one"
+            f"{path}: no Challenge 2017 rhythm label (REFERENCE.csv"
+            + ("" if path.suffix.lower() == ".hea" else ", read for WFDB records (.hea) only")
+            + f") and {name!r} is no MIMIC PERform AF name (mimic_perform_af_NNN or "
+            "mimic_perform_non_af_NNN) to give one"
         )
     group, number = match.group(1).lower(), match.group(2)
     return f"mimic_perform_{group}_{number}", "N" if group == "non_af" else "A"
@@ -547,8 +550,10 @@ def _rows_af(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dic
         return _rows_perform_af(path, rec, s)
     if rhythm is not None and rhythm not in RHYTHMS:
         raise RecordError(f"{path}: rhythm label {rhythm!r} is not one of {RHYTHMS}")
-    if rec.duration() > AF_CROP_MAX_SECONDS:  # every window, labelled or not (a label had
-        # made a long recording one central crop, its other minutes unread, unsaid)
+    if rec.duration() > max(AF_CROP_MAX_SECONDS, s.seconds):  # every window, labelled or
+        # not (a label had made a long recording one central crop, its other minutes unread,
+        # unsaid); one shorter than a window is padded, as any under 61 s (with --seconds 90
+        # a 65-s recording had been skipped, a 60-s one padded)
         return _af_windows(path, rec, s, rec.group_id, rhythm)
     dur = rec.duration()
     n = int(round(s.seconds * s.fs))

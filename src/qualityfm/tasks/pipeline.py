@@ -668,6 +668,7 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
                model_settings={k: summary[k] for k in MODEL_SETTINGS if k in summary})
     if task == "abp":
         res["bp_rule"] = ds.settings["bp_rule"]  # how the targets were taken
+    res["seconds"] = ds.settings["seconds"]  # the windows read (--seconds: not the model's)
     label = Path(os.path.abspath(model)).name  # the row and plots name it ("." too; a link
     # by its own name)
     trained_on = _trained_on(summary, ds.groups.astype(str).tolist(), "evaluated",

@@ -123,8 +123,11 @@ def _card(ckpt: dict[str, Any], mcfg: QualityFMConfig, run_dir: Path, n_params: 
               f"- `x` [batch, {mcfg.in_channels}, {mcfg.n_samples}]: channels `ppg`, `ecg_ii` "
               f"at {mcfg.fs:g} Hz, {scaling} (`qualityfm.signal.normalize`, mode "
               f"`{getattr(mcfg, 'normalization', 'channel')}`); `qualityfm.signal."
-              "make_windows` cuts and resamples a record's windows, and their `normalized()` "
-              "scales them so.",
+              "make_windows(record, WindowConfig(fs="
+              f"{mcfg.fs:g}, seconds={mcfg.n_samples / mcfg.fs:g}, normalization="
+              f"'{getattr(mcfg, 'normalization', 'channel')}'))` cuts and resamples a "
+              "record's windows so (its defaults are the shipped model's: 30 s at 300 Hz, each "
+              "channel scaled alone), and their `normalized()` scales them.",
               f"- `mask` [batch, {mcfg.in_channels}] bool: False where a channel is absent "
               "(its values are "
               "ignored). A window with no channel present has no embedding: `model.embed` "
