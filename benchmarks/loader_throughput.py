@@ -72,7 +72,11 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                     help="where batches are moved (default cuda when present, else cpu)")
     args = ap.parse_args()
-    if args.synthetic:
+    if args.synthetic:  # into a new or empty folder only (it had replaced a prepared store)
+        store = Path(args.store)
+        if store.exists() and (not store.is_dir() or any(store.iterdir())):
+            ap.error(f"--synthetic writes a new store: --store {store} exists and is not an "
+                     "empty folder")
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "train"))
         from conftest import write_synthetic_store
 
