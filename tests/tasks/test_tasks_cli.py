@@ -556,22 +556,22 @@ def test_cli_says_which_options_a_run_ignores_and_records_what_it_used(tmp_path,
     # the linear head never shifts windows: neither record claims it did
     assert summary["augment"] is None
     assert json.loads((run / "finetune.json").read_text())["augment"] is None
-    # a classical model saved from Python reads windows of its own length by default (it had
-    # read the task's 10 s, warning of them, and reported seconds null)
+    # a classical model saved from Python, fitted on 10-s windows padded to 30 s, reads the
+    # task's 10 s by default, as fitted (its padded length, read as its windows, had given
+    # other features and probabilities, unsaid)
+    import csv
+
     from qualityfm.tasks import build_task_dataset
 
-    ds = build_task_dataset("vt-alarm", data, seconds=20, max_records=30)
-    clf = ClassicalBaseline("vt-alarm", max_iter=20).fit(ds.X, ds.y, ds.mask, ds.groups,
-                                                         features=ds.features)
-    clf.save(tmp_path / "py20")
-    import warnings
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        res = predict_run("vt-alarm", tmp_path / "py20", data, tmp_path / "p.csv",
-                          max_records=30)
-    assert res["seconds"] == 20.0
-    assert not [w for w in caught if "fitted on windows of" in str(w.message)]
+    ds = build_task_dataset("vt-alarm", data, seconds=10, pad_to=30, max_records=30,
+                            labels=False)
+    clf = ClassicalBaseline("vt-alarm", max_iter=20).fit(
+        ds.X, (np.arange(len(ds)) % 2), ds.mask, ds.groups, features=ds.features)
+    clf.save(tmp_path / "pad30")
+    predict_run("vt-alarm", tmp_path / "pad30", data, tmp_path / "p.csv", max_records=30)
+    with open(tmp_path / "p.csv", newline="") as f:
+        p = np.array([float(r["p_true_alarm"]) for r in csv.DictReader(f)])
+    np.testing.assert_allclose(p, clf.predict_proba(ds.X, ds.mask, ds.features), atol=1e-6)
 
 
 def test_cli_compare_refuses_rows_it_cannot_run_before_any_work(tmp_path, capsys) -> None:
@@ -797,6 +797,7 @@ def test_compare_and_finetune_fold_keys_follow_the_contents_they_name(tmp_path, 
         raise Seen
 
     monkeypatch.setattr(P, "_task_cv", capture)
+    monkeypatch.setattr(P, "check_folds", lambda *a: None)  # (one class a fold: a key still)
     cfg = tmp_path / "tiny.json"
     data = shared_path("physionet2015_vt")
     for d_model in (16, 32):
@@ -971,6 +972,59 @@ def test_a_plain_run_asks_overwrite_before_a_stopped_kfold_runs_folds(tmp_path) 
                  init="classical", max_records=20, overwrite=True)
     assert not (folds / "y-fold0.npz").exists()
     assert (tmp_path / "ft" / "classical.pkl").is_file()
+
+
+def test_a_models_spec_keeps_a_folder_name_holding_an_equals_sign(tmp_path,
+                                                                  monkeypatch) -> None:
+    """A sweep folder runs/lr=3e-4 had been parted at its own '=' (model 3e-4 does not exist),
+    with or without a NAME= before it."""
+    from qualityfm.tasks.pipeline import model_spec
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "lr=3e-4").mkdir(parents=True)
+    assert model_spec("runs/lr=3e-4") == ("", "runs/lr=3e-4")
+    assert model_spec("mine=runs/lr=3e-4") == ("mine", "runs/lr=3e-4")
+    assert model_spec("r=none") == ("r", "none") and model_spec("pretrained") == ("",
+                                                                                 "pretrained")
+    assert model_spec("a=b=") == ("a=b", "")
+
+
+def test_overwrite_removes_nothing_before_the_rhythm_folds_or_groups_are_checked(
+        tmp_path) -> None:
+    """af's rhythm folds had been checked after --overwrite removed the stopped work (and every
+    binary fold was fitted); a plain run on one group had been refused by its fit, the
+    stopped --kfold run's folds gone."""
+    from qualityfm.tasks.pipeline import FOLDS_DIR, compare_run, finetune_run
+
+    af = tmp_path / "af9"  # 3 N, 3 A, 3 O: 6/3 binary rows allow 3 folds, rhythm only 3
+    af.mkdir()
+    lines = (shared_path("cinc2017_af") / "REFERENCE.csv").read_text().splitlines()
+    kept = [ln for c in "NAO" for ln in [x for x in lines if x.endswith("," + c)][:3]]
+    for ln in kept:
+        for ext in (".hea", ".mat"):
+            shutil.copy(shared_path("cinc2017_af", ln.split(",")[0] + ext), af)
+    (af / "REFERENCE.csv").write_text("\n".join(kept) + "\n")
+    for verb, stopped in (("finetune", FOLDS_DIR + "/classical/y-fold0.npz"),
+                          ("compare", FOLDS_DIR + "/y-fold0.npz")):
+        out = tmp_path / verb
+        (out / stopped).parent.mkdir(parents=True)
+        (out / stopped).write_bytes(b"finished")
+        with pytest.raises(ValueError, match=r"k=4 folds"):
+            if verb == "finetune":
+                finetune_run("af", af, out, init="classical", kfold=4, overwrite=True)
+            else:
+                compare_run("af", af, out, baselines=("classical",), kfold=4, overwrite=True)
+        assert (out / stopped).is_file()
+    one = tmp_path / "one"  # one record's abp windows: one group
+    one.mkdir()
+    for ext in (".hea", ".mat"):
+        shutil.copy(shared_path("physionet2015_vt", "v122s" + ext), one)
+    out = tmp_path / "plain"
+    (out / FOLDS_DIR).mkdir(parents=True)
+    (out / FOLDS_DIR / "y-fold0.npz").write_bytes(b"finished")
+    with pytest.raises(ValueError, match=r"groups holds one group \(v122s\)"):
+        finetune_run("abp", one, out, init="classical", overwrite=True)
+    assert (out / FOLDS_DIR / "y-fold0.npz").is_file()
 
 
 def test_overwrite_keeps_a_users_model_file_and_refuses_test_shifts_first(tmp_path) -> None:

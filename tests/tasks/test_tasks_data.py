@@ -712,6 +712,10 @@ def test_a_cached_part_of_no_row_is_not_read_again(tmp_path, monkeypatch) -> Non
     for name in ("v100s", "v131l"):  # v131l: no PPG (no abp window), v100s: windows
         for ext in (".hea", ".mat"):
             shutil.copy(shared_path("physionet2015_vt") / f"{name}{ext}", data)
+    stale = tmp_path / "cache" / ".abp-0123456789abcdef.none.json.x1y2.tmp"  # a killed write's
+    stale.parent.mkdir()
+    stale.write_text("{")
+    os.utime(stale, (1, 1))
     reads = []
     read = datasets._read_task_channels
     monkeypatch.setattr(datasets, "_read_task_channels", lambda f: reads.append(f) or read(f))
@@ -723,6 +727,7 @@ def test_a_cached_part_of_no_row_is_not_read_again(tmp_path, monkeypatch) -> Non
         runs.append(([len(p) for p in parts], [Path(e["record"]).name for e in skipped]))
     assert runs[0] == runs[1] and runs[0][1] == ["v131l.hea"]
     assert len(reads) == 2  # the first run's two records; the second read none
+    assert not stale.exists()
 
 
 def test_a_cached_dataset_keeps_the_patient_its_folder_link_names(tmp_path) -> None:

@@ -73,8 +73,12 @@ def main(argv: list[str] | None = None) -> int:
             for item in value if isinstance(value, list) else [value]:
                 if not isinstance(item, str):
                     continue
-                # NAME=DIR parted at its last '=', as compare parts it
-                path = item.rpartition("=")[2] if name == "models" and "=" in item else item
+                if name == "models":  # NAME=DIR, parted as compare parts it
+                    from qualityfm.tasks.pipeline import model_spec
+
+                    path = model_spec(item)[1]
+                else:
+                    path = item
                 if not path.strip():  # NAME= too: its DIR
                     raise UsageError(f"{flag} {item!r} gives no file or folder" if item.strip()
                                      else f"{flag} is empty: give a file or folder")

@@ -151,7 +151,7 @@ CACHE_VERSION = 50
 #: The age past which a task cache's temporary file is taken as a killed save's leftover.
 STALE_TEMPORARY_S = 3600.0
 #: A task cache's file name (:func:`_cache_path`).
-_CACHE_FILE = re.compile(r"[a-z0-9-]+-[0-9a-f]{16}\.npz")
+_CACHE_FILE = re.compile(r"[a-z0-9-]+-[0-9a-f]{16}(\.npz|\.none\.json)")
 #: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off) or off (a few ADC
 #: levels, ``signal.nan.OFF_LEVELS``), or when fewer seconds of it than this lie in the
 #: window's span.
@@ -1261,6 +1261,7 @@ def _build(
             bar.close()
     if not rows:
         if none is not None:
+            remove_temporaries(cache.parent, older_than_s=STALE_TEMPORARY_S, of=_CACHE_FILE)
             absolute = {v: k for k, v in spelt.items()}
             write_json(none, {"skipped": [{**e, "record": absolute.get(e["record"], e["record"])}
                                           for e in skipped], "left_out": left_out})

@@ -125,6 +125,15 @@ def check_test_shifts(test_shifts: int, n_samples: int) -> None:
                          "at most one shift a sample")
 
 
+def refuse_one_group(groups: np.ndarray) -> None:
+    """Refuse (ValueError) rows of one group: a fit validates on other patients or records
+    than those it fits."""
+    if len(groups) and len(np.unique(groups)) < 2:
+        raise ValueError(f"groups holds one group ({groups[0]}) for all {len(groups)} rows: "
+                         "the rows a model is validated on must come from other patients or "
+                         "records than those it fits; give rows of two groups at least")
+
+
 def checked_groups(groups: Any, n: int, name: str = "groups") -> np.ndarray:
     """``groups`` as an array of one entry per row that sorts: None or NaN refused, naming the
     rows; mixed types (str and int) as text."""
@@ -407,10 +416,7 @@ class TaskEstimator(ABC):
                               ", or groups=np.arange(len(y)) where every row is a patient "
                               "of its own"))
         groups = np.arange(len(y)) if groups is None else checked_groups(groups, len(y))
-        if len(np.unique(groups)) < 2:
-            raise ValueError(f"groups holds one group ({groups[0]}) for all {len(y)} rows: "
-                             "the rows a model is validated on must come from other patients "
-                             "or records than those it fits; give rows of two groups at least")
+        refuse_one_group(groups)
         if X is not None:
             self.window = (int(X.shape[1]), int(X.shape[2]))
         self.always_present = None if mask is None else mask.all(axis=0).tolist()

@@ -81,6 +81,7 @@ from qualityfm.tasks.finetune import (
     default_mode,
     encoder_fs,
     init_identity,
+    refuse_one_group,
     resolve_model_config,
     unseen_rows,
     window_digests,
@@ -312,6 +313,10 @@ def finetune_run(
         check_test_shifts(used["test_shifts"], ds.X.shape[-1])
     if kfold:
         check_folds(ds.y, ds.groups, kfold, seed)
+        if task == "af":  # the 4-class rhythm models' folds too (refused after every fit)
+            check_folds(ds.rhythm, ds.groups, kfold, seed)
+    else:
+        refuse_one_group(ds.groups)
     for row in rows:  # --overwrite, the data read: the stopped comparison goes (kept, a stop
         shutil.rmtree(out / FOLDS_DIR / row)  # of this run had left a folder both verbs
         # refused)
@@ -588,8 +593,11 @@ def _window_settings(summary: dict, seconds: float | None, est: TaskEstimator) -
     settings = summary.get("settings", {})
     own = settings.get("seconds")
     fs = settings.get("fs") or est.fs  # a model saved from Python has no run summary
-    if own is None and est.window is not None and fs:  # nor its window length: the
-        own = est.window[1] / float(fs)  # model's own (a classical one's had been the task's)
+    if own is None and isinstance(est, Finetuner) and est.window is not None and fs:
+        # nor its window length: the network's own (a classical model's window may be a
+        # padded one, pad_to, whose features came from less: the task's length is read,
+        # warned of where it differs)
+        own = est.window[1] / float(fs)
     if seconds is not None and own is not None and abs(float(seconds) - float(own)) > 1e-9:
         if isinstance(est, Finetuner) and est.window is not None:
             raise ValueError(f"--seconds {seconds:g}: this run's network reads windows of "
@@ -1065,6 +1073,8 @@ def compare_run(
     for shifts in {u["test_shifts"] for u in row_settings.values()} - {None}:
         check_test_shifts(shifts, ds.X.shape[-1])
     check_folds(ds.y, ds.groups, kfold, seed)
+    if task == "af":
+        check_folds(ds.rhythm, ds.groups, kfold, seed)
     for name in stopped:  # --overwrite, the data read: the stopped finetune --kfold goes (kept,
         (out / FOLDS_DIR / name).unlink()  # a stop of this comparison had left a folder
         # both verbs refused), as does a stopped plain fine-tune's kept epochs
@@ -1133,13 +1143,27 @@ def compare_run(
 RowMaker = Callable[[str, float], TaskEstimator]
 
 
+def model_spec(spec: str) -> tuple[str, str]:
+    """``(NAME, DIR)`` of a ``compare --models`` spec, ``NAME=DIR`` or ``DIR`` (NAME then
+    ""): parted at the first '=' whose right side is a path that exists, else whole where the
+    spec is one (a folder ``runs/lr=3e-4`` had been parted at its own '='), else at the
+    last '=' (``r=none``)."""
+    name, eq, path = spec.partition("=")
+    if eq and Path(path).exists():
+        return name, path
+    if not eq or Path(spec).exists():
+        return "", spec
+    name, _, path = spec.rpartition("=")
+    return name, path
+
+
 def _check_compare_models(models: Sequence[str]) -> None:
     """Every ``--models`` spec (``NAME=DIR``, ``DIR``, ``pretrained``, ``none``) names a
     model that loads; a folder that is no model (a pre-training run, a store) is named."""
     from qualityfm.train import load
 
     for spec in models:
-        path = spec.rpartition("=")[2]
+        path = model_spec(spec)[1]
         if path in ("pretrained", "none"):
             continue
         if not Path(path).exists():
@@ -1168,7 +1192,7 @@ def _row_rates(models: Sequence[str], baselines: Sequence[str], cfg: object
                ) -> dict[str, float]:
     """The window rate of each row with an encoder (``--models`` specs, the scratch and
     pretrained baselines), by spec or baseline name."""
-    rates = {spec: encoder_fs(spec.rpartition("=")[2], cfg) for spec in models}
+    rates = {spec: encoder_fs(model_spec(spec)[1], cfg) for spec in models}
     if "scratch" in baselines:
         rates["scratch"] = float(cfg.fs)
     if "pretrained" in baselines:
@@ -1213,7 +1237,7 @@ def _compare_makers(baselines: Sequence[str], models: Sequence[str], modes: Sequ
         else:
             raise ValueError(f"unknown baseline {b!r}; choose from {', '.join(BASELINES)}")
     for spec in models:
-        name, _, path = spec.rpartition("=")
+        name, path = model_spec(spec)
         name = name or Path(path).name
         for mode in modes:
             for feats in (False, True) if with_features else (False,):
