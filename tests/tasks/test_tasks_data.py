@@ -506,9 +506,17 @@ def test_a_validation_split_holds_a_rare_class_held_by_two_groups_or_more() -> N
         assert y[va].sum() >= 1 and y[tr].sum() >= 1 and len(va) == 12
         assert_disjoint(groups, tr, va)
     ones = np.zeros(60, int)
-    ones[7] = 1  # one positive group: on one side only, the split is as before
-    tr, va = group_split(ones, groups, 0.2, seed=0)
-    assert list(va) == list(next(group_kfold(ones, groups, k=5, seed=0))[1])
+    ones[7] = 1  # one positive group: on one side only, the fit's (it had been held out on
+    for seed in range(20):  # some seeds, a network trained on no positive)
+        tr, va = group_split(ones, groups, 0.2, seed=seed)
+        assert ones[tr].sum() == 1 and len(va) == 12
+    g = np.repeat(np.arange(10), [4, 6, 2, 2, 6, 2, 2, 3, 5, 6])  # 38 windows of 10 patients
+    y = (g == 6).astype(int)  # both positives from patient 6 (held out on seed 0)
+    tr, va = group_split(y, g, 0.2, seed=0)
+    assert y[tr].sum() == 2
+    # 1 / fraction rounded half up: 0.4 holds out a third (round(2.5) had held out half)
+    for fraction, held in ((0.4, 20), (0.45, 30), (0.3, 20), (0.2, 12)):
+        assert len(group_split(np.arange(60) % 2, groups, fraction, seed=0)[1]) == held
 
 
 def test_a_cache_inside_the_data_folder_is_refused(tmp_path, monkeypatch) -> None:

@@ -68,20 +68,28 @@ def fold_count(y: np.ndarray, groups: np.ndarray, k: int = 5) -> int:
 def group_split(
     y: np.ndarray, groups: np.ndarray, fraction: float = 0.2, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(train_idx, held_idx): one fold of ``k = round(1 / fraction)`` (at least 2, fewer for
-    small sets), stratified. For class labels it is the first fold whose held-out rows hold
+    """(train_idx, held_idx): one fold of ``k`` = 1 / ``fraction`` rounded half up (0.4: 3
+    folds, a third held out; at least 2, fewer for small sets), stratified. For class labels
+    it is the first fold whose training rows hold every class and whose held-out rows hold
     every class that at least two groups hold, so that a rare class is on both sides (the
-    first fold can miss it: 3 positives in 5 folds)."""
+    first fold can miss it: 3 positives in 5 folds), else the first whose training rows hold
+    every class (a class of one group: fitted on, not validated; every row of it had been
+    held out, a network trained on none)."""
     if not 0.0 < fraction <= 0.5:
         raise ValueError(f"fraction must be in (0, 0.5], got {fraction}")
-    k = max(2, min(round(1.0 / fraction), fold_count(y, groups, round(1.0 / fraction))))
+    wanted = int(1.0 / fraction + 0.5)  # round() had taken 0.4 to 2 folds, half held out
+    k = max(2, min(wanted, fold_count(y, groups, wanted)))
     folds = list(group_kfold(y, groups, k=k, seed=seed))
     y, groups = np.asarray(y), np.asarray(groups)
     if y.ndim == 1 and not np.issubdtype(y.dtype, np.floating):
-        shared = [c for c in np.unique(y) if len(np.unique(groups[y == c])) >= 2]
-        for train, held in folds:
+        classes = np.unique(y)
+        shared = [c for c in classes if len(np.unique(groups[y == c])) >= 2]
+        trained = [(train, held) for train, held in folds if np.isin(classes, y[train]).all()]
+        for train, held in trained:
             if np.isin(shared, y[held]).all():
                 return train, held
+        if trained:
+            return trained[0]
     return folds[0]
 
 
