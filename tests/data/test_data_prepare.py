@@ -133,6 +133,29 @@ def test_bad_arguments(synth_dir, tmp_path):
         prepare(synth_dir, tmp_path / "x", shard=(2, 2), progress=False)
     with pytest.raises(ValueError, match="workers"):
         prepare(synth_dir, tmp_path / "x", workers=0, progress=False)
+    # no whole numbers: refused before anything is written ((0.0, 2.0) had written a part no
+    # read finds; 16.5 and 2.5 had failed after the folder was made)
+    for kw, said in (({"shard": (0.0, 2.0)}, "shard must be K/N, whole numbers"),
+                     ({"shard_size": 16.5}, "shard_size must be a whole number >= 1"),
+                     ({"workers": 2.5}, "workers must be a whole number >= 1")):
+        with pytest.raises(ValueError, match=said):
+            prepare(synth_dir, tmp_path / "y", progress=False, **kw)
+        assert not (tmp_path / "y").exists()
+    # NumPy integers are whole numbers (np.int64 had failed in the part's hash and the JSON)
+    done = prepare(synth_dir, tmp_path / "z", shard=(np.int64(0), np.int64(1)),
+                   shard_size=np.int64(16), progress=False)
+    assert done["n_windows"] > 0
+
+
+def test_an_input_given_twice_is_one_input_at_a_re_run(synth_dir, tmp_path):
+    """in/x in/x/ had been recorded as two inputs: a re-run as in/x read as other inputs
+    (its changed records unsaid)."""
+    out = tmp_path / "s"
+    prepare([synth_dir, f"{synth_dir}/"], out, progress=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        prepare([synth_dir], out, progress=False)
+    assert not [w for w in caught if "was made from" in str(w.message)]
 
 
 def test_bad_settings_and_inputs_without_records_leave_a_store_alone(synth_dir, small_window,
@@ -141,7 +164,7 @@ def test_bad_settings_and_inputs_without_records_leave_a_store_alone(synth_dir, 
     prepare(synth_dir, out, window=small_window, progress=False)
     before = files_digest(out)
     kw = dict(window=small_window, overwrite=True, progress=False)
-    with pytest.raises(ValueError, match="shard_size must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="shard_size must be a whole number >= 1, got 0"):
         prepare(synth_dir, out, shard_size=0, **kw)
     with pytest.raises(ValueError, match="'float32'"):
         prepare(synth_dir, out, dtype="float32", **kw)

@@ -343,3 +343,25 @@ def test_a_channel_of_a_few_adc_levels_is_off() -> None:
         if off:
             assert w.notes == ["ppg: flat", "ppg: flat"]
     assert not few_levels(np.full(10, np.nan))
+
+
+@pytest.mark.parametrize("fill", [9.96921e36, 1e20, float(np.finfo(np.float32).max)])
+def test_a_fill_value_is_missing_and_costs_its_stretch_only(fill: float) -> None:
+    """One second of a fill value (NetCDF's 9.97e36, 1e20, float32's largest) had made the
+    whole channel quantisation noise in every window (its mean taken out to resample), or
+    overflowed to inf and cost the record; it is missing now, as NaN, and said."""
+    from qualityfm.signal import synthesize
+
+    clean = synthesize(120.0, 125.0, seed=3, channels=("ecg_ii", "ppg"))
+    ecg = clean.signals["ecg_ii"].copy()
+    ecg[5000:5125] = fill  # 1 s at 40 s
+    marked = Record("r", {**clean.signals, "ecg_ii": ecg}, clean.fs)
+    base = make_windows(clean, WindowConfig())
+    with pytest.warns(RuntimeWarning, match=r"record r: channel ecg_ii: 125 sample\(s\) of "
+                                            r"magnitude over 1e\+09 \(a fill value\) read as "
+                                            r"missing"):
+        got = make_windows(marked, WindowConfig())
+    assert got.mask.all() and np.isfinite(got.x).all()
+    c = got.channels.index("ecg_ii")
+    far = [k for k, s in enumerate(got.start) if s >= 60.0]  # windows clear of the fill
+    assert far and np.allclose(got.x[far, c], base.x[far, c], atol=1e-4)

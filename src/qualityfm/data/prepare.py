@@ -29,6 +29,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from qualityfm._caller import warn_at_caller
+from qualityfm._numbers import is_int
 from qualityfm._progress import progress_bar
 from qualityfm._signals import raise_terminated
 from qualityfm.data.pairs import PairConfig, mine_pairs
@@ -631,7 +632,8 @@ def _check_journal(journal_path: Path, fingerprint: str, run: dict[str, Any],
         raise ValueError(f"{journal_path}: journal of an interrupted run with {why}; re-run "
                          "that command to finish it, or choose another folder or --overwrite "
                          "it")
-    if journal.get("inputs", run["inputs"]) != run["inputs"]:  # same names, other folders
+    # same names, other folders (one given twice is one)
+    if sorted(set(journal.get("inputs", run["inputs"]))) != run["inputs"]:
         raise ValueError(f"{journal_path}: journal of an interrupted run of other inputs "
                          f"({', '.join(journal['inputs'])}; here {', '.join(run['inputs'])}); "
                          "finishing it would mix their records: re-run that command, or "
@@ -703,17 +705,21 @@ def prepare(
         inputs = [inputs]
     inputs = list(inputs)
     # Every setting is checked before anything is read or removed.
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+    if not (is_int(workers) and workers >= 1):  # 2.5 had failed after the folder was made
+        raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
+    workers = int(workers)
     if not window.seconds >= MIN_WINDOW_SECONDS:  # every record would be skipped for it
         raise ValueError(f"windows of {window.seconds:g} s: the quality scores need at least "
                          f"{MIN_WINDOW_SECONDS:g} s")
     ShardWriter.check_settings(dtype, shard_size)
+    shard_size = int(shard_size)  # (np.int64 had failed in the settings' JSON)
     folder = Path(out)
     if shard is not None:
         k, n = shard
-        if not (n >= 1 and 0 <= k < n):
-            raise ValueError(f"shard must be K/N with 0 <= K < N, got {k}/{n}")
+        if not (is_int(k) and is_int(n) and n >= 1 and 0 <= k < n):  # (0.0, 2.0) had
+            # written a part no read finds, np.int64 failed in the part's hash
+            raise ValueError(f"shard must be K/N, whole numbers with 0 <= K < N, got {k}/{n}")
+        k, n = int(k), int(n)
         shard = (k, n)
         folder = folder / part_name(k, n)
     empty: list = []  # inputs without a record, named under passed_over beside the others
@@ -730,7 +736,9 @@ def prepare(
     settings = _settings(window, pair_cfg, dtype, shard_size, shard, ecg_rules)
     run = {  # what meta.json and the journal record of this run, as JSON reads them back
         "settings": json.loads(json.dumps(settings)),
-        "inputs": sorted(str(Path(i).resolve()) for i in inputs),  # their order is no setting
+        # their order is no setting, nor one given twice (in/icu in/icu/ had read as other
+        # inputs than in/icu at a re-run or resume)
+        "inputs": sorted({str(Path(i).resolve()) for i in inputs}),
         "input_records": all_records,
     }
     _check_siblings(Path(out), shard, run, overwrite)
@@ -747,7 +755,7 @@ def prepare(
         meta = read_store_json(meta_path)
         if meta.get("fingerprint") in (fingerprint, *_legacy_fingerprints(meta, settings,
                                                                           inputs, shard)):
-            same_inputs = meta.get("inputs", run["inputs"]) == run["inputs"]
+            same_inputs = sorted(set(meta.get("inputs", run["inputs"]))) == run["inputs"]
             if not same_inputs:
                 warn_at_caller(f"{folder}: the store there was made from "
                                f"{', '.join(meta['inputs'])} (here {', '.join(run['inputs'])}), "

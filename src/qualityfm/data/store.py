@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from qualityfm._numbers import is_int
 from qualityfm.io.atomic import atomic_write, read_json
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.io.folders import refuse_file_for_folder
@@ -167,8 +168,8 @@ class ShardWriter:
     @staticmethod
     def check_settings(dtype: str, shard_size: int) -> None:
         """Raise ValueError unless ``dtype`` is a store dtype and ``shard_size`` >= 1."""
-        if shard_size < 1:
-            raise ValueError(f"shard_size must be >= 1, got {shard_size}")
+        if not (is_int(shard_size) and shard_size >= 1):  # 16.5 had failed mid-write
+            raise ValueError(f"shard_size must be a whole number >= 1, got {shard_size!r}")
         encode_windows(np.zeros((0, 1, 1), np.float32), dtype)  # validates dtype
 
     @property

@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import signal as sps
 
-from qualityfm.signal.nan import fill_nan
+from qualityfm.signal.nan import fill_nan, missing
 
 _KINDS = ("highpass", "lowpass", "bandpass", "notch")
 
@@ -116,7 +116,7 @@ def apply_filter(x: np.ndarray, fs: float, spec: FilterSpec) -> np.ndarray:
     sos = spec.sos(fs)
     if len(sos) == 0 or x.shape[-1] == 0:
         return x.astype(dtype, copy=True)
-    nan = ~np.isfinite(x)
+    nan = missing(x)
     has_nan = bool(nan.any())
     data = fill_nan(x) if has_nan else x
     # Default pad of sosfiltfilt, shortened for short signals instead of failing.

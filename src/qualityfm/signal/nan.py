@@ -1,5 +1,6 @@
-"""Missing samples (NaN or inf): linear interpolation along time; missing (flat) channels and
-recorded ones that are off (a few ADC levels)."""
+"""Missing samples (NaN, inf, or a fill value past :data:`FILL_MAGNITUDE`): linear
+interpolation along time; missing (flat) channels and recorded ones that are off (a few ADC
+levels)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,28 @@ from typing import Any
 
 import numpy as np
 
+#: A sample of a larger magnitude is missing, as NaN is: a fill value (NetCDF's 9.97e36,
+#: 1e20, float32's largest), which no sensor's physical or ADC value comes near (one second of
+#: 9.97e36 had made a whole ECG channel quantisation noise, its mean taken out to resample).
+FILL_MAGNITUDE = 1e9
+
+
+def missing(x: np.ndarray) -> np.ndarray:
+    """Where ``x`` is missing: NaN, +-inf or a fill value past :data:`FILL_MAGNITUDE`."""
+    x = np.asarray(x)
+    with np.errstate(invalid="ignore"):
+        return ~np.isfinite(x) | (np.abs(x) > FILL_MAGNITUDE)
+
 
 def fill_nan(x: np.ndarray) -> np.ndarray:
-    """Copy of ``x`` [..., T] with missing samples (NaN, and +-inf, which no sensor
-    measures) linearly interpolated along the last axis.
+    """Copy of ``x`` [..., T] with missing samples (:func:`missing`: NaN, +-inf, which no
+    sensor measures, and fill values) linearly interpolated along the last axis.
 
     Leading and trailing gaps take the nearest valid value; a row without one becomes zeros.
     """
     x = np.asarray(x)
     x = np.array(x, dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)
-    nan = ~np.isfinite(x)
+    nan = missing(x)
     if not nan.any():
         return x
     flat = x.reshape(-1, x.shape[-1])

@@ -23,7 +23,7 @@ from qualityfm.io import (
     is_ecg,
 )
 from qualityfm.signal.extremes import span_clip_fraction
-from qualityfm.signal.nan import few_levels, fill_nan
+from qualityfm.signal.nan import FILL_MAGNITUDE, few_levels, fill_nan, missing
 from qualityfm.signal.normalize import NORMALIZATIONS, normalize
 from qualityfm.signal.resample import rational_ratio, resample
 
@@ -233,7 +233,13 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
             )
         if src not in record.fs:
             raise RecordError(f"record {record.record_id}: channel {src} has no sampling rate")
-        filled[c] = (~np.isfinite(raw), fill_nan(raw))  # inf counts as missing, like NaN
+        gone = missing(raw)  # inf and fill values count as missing, like NaN
+        fills = int((gone & np.isfinite(raw)).sum())
+        if fills:
+            warn_at_caller(f"record {record.record_id}: channel {src}: {fills} sample(s) of "
+                           f"magnitude over {FILL_MAGNITUDE:g} (a fill value) read as missing",
+                           RuntimeWarning)
+        filled[c] = (gone, fill_nan(raw))
         try:
             resampled[c] = resample(filled[c][1], record.fs[src], cfg.fs)
         except ValueError as err:

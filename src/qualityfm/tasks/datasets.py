@@ -81,7 +81,7 @@ from qualityfm.signal import (
     normalize,
     resample,
 )
-from qualityfm.signal.nan import FLAT_PEAK_TO_PEAK, few_levels
+from qualityfm.signal.nan import FLAT_PEAK_TO_PEAK, few_levels, missing
 from qualityfm.signal.windows import MAX_WINDOW_SECONDS
 from qualityfm.tasks.copies import (
     ChannelPeaks,
@@ -319,7 +319,7 @@ def _fill(x: np.ndarray) -> np.ndarray | None:
     """Linear interpolation over missing samples (NaN, inf); None when more than
     :data:`MAX_NAN_FRACTION` is missing, as in a model window, or the channel is flat."""
     x = np.asarray(x, dtype=np.float64)
-    if len(x) == 0 or (~np.isfinite(x)).mean() > MAX_NAN_FRACTION or few_levels(x):
+    if len(x) == 0 or missing(x).mean() > MAX_NAN_FRACTION or few_levels(x):
         return None  # few_levels: flat, or an ADC toggling between a few steps (sensor off)
     x = fill_nan(x)
     return None if np.ptp(x) <= FLAT_PEAK_TO_PEAK else x
