@@ -1,9 +1,12 @@
-"""What counts as an integer and as a number in a setting: the one test every config uses."""
+"""What counts as an integer and as a number in a setting: the one test every config uses;
+and what counts as a missing sample."""
 
 from __future__ import annotations
 
 import math
 import numbers
+
+import numpy as np
 
 
 def is_int(value: object) -> bool:
@@ -31,3 +34,18 @@ def is_number(value: object, finite: bool = True) -> bool:
         return not finite or math.isfinite(value)
     except OverflowError:  # an integer past a float's range
         return False
+
+
+#: A sample of a larger magnitude is missing, as NaN is: a fill value (NetCDF's 9.97e36,
+#: 1e20, float32's largest), which no sensor's physical or ADC value comes near (one second of
+#: 9.97e36 had made a whole ECG channel quantisation noise, its mean taken out to resample).
+#: Above the readers' calibration limit (``io.wfdb_reader.MAX_PHYSICAL``, 1e12): int32 ADC
+#: counts (a 24-bit converter left-justified passes 1e9) stay samples.
+FILL_MAGNITUDE = 1e15
+
+
+def missing(x: np.ndarray) -> np.ndarray:
+    """Where ``x`` is missing: NaN, +-inf or a fill value past :data:`FILL_MAGNITUDE`."""
+    x = np.asarray(x)
+    with np.errstate(invalid="ignore"):
+        return ~np.isfinite(x) | (np.abs(x) > FILL_MAGNITUDE)

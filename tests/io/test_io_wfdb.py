@@ -697,6 +697,21 @@ def test_a_negative_skew_is_refused_naming_the_signal(tmp_path: Path) -> None:
         read_record(hea)
 
 
+def test_write_wfdb_writes_a_fill_value_as_a_missing_sample(tmp_path: Path) -> None:
+    """A fill value (9.97e36) had been written as a sample, and the file refused by the reader
+    (no calibration reads it); it is missing, as NaN is."""
+    from qualityfm.io import write_wfdb
+
+    x = np.sin(np.arange(2500) / 25).astype(np.float32)
+    marked = x.copy()
+    marked[100:110] = 9.96921e36
+    back = read_record(write_wfdb(Record("f", {"ecg_ii": marked}, {"ecg_ii": 250.0}),
+                                  tmp_path)).signals["ecg_ii"]
+    assert np.isnan(back[100:110]).all()
+    keep = np.r_[0:100, 110:2500]
+    np.testing.assert_allclose(back[keep], x[keep], atol=1e-3)
+
+
 @pytest.mark.parametrize("labels", [{"alarm_type": "Ventricular_Tachycardia",
                                      "alarm_true": True}, {}])
 def test_write_wfdb_keeps_an_alarm_time(tmp_path: Path, labels: dict) -> None:

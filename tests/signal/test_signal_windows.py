@@ -358,10 +358,22 @@ def test_a_fill_value_is_missing_and_costs_its_stretch_only(fill: float) -> None
     marked = Record("r", {**clean.signals, "ecg_ii": ecg}, clean.fs)
     base = make_windows(clean, WindowConfig())
     with pytest.warns(RuntimeWarning, match=r"record r: channel ecg_ii: 125 sample\(s\) of "
-                                            r"magnitude over 1e\+09 \(a fill value\) read as "
+                                            r"magnitude over 1e\+15 \(a fill value\) read as "
                                             r"missing"):
         got = make_windows(marked, WindowConfig())
     assert got.mask.all() and np.isfinite(got.x).all()
     c = got.channels.index("ecg_ii")
     far = [k for k, s in enumerate(got.start) if s >= 60.0]  # windows clear of the fill
     assert far and np.allclose(got.x[far, c], base.x[far, c], atol=1e-4)
+    # int32 ADC counts past 1e9 are samples (a 1e9 limit had read them as fill values); a
+    # fill value is no level of a sensor that is off, and no sample to scale or write
+    from qualityfm.signal import fill_nan
+    from qualityfm.signal.nan import few_levels
+
+    counts = np.array([1.22e9, -1.1e9, 3.0, 4.0])
+    np.testing.assert_array_equal(fill_nan(counts), counts)
+    off = np.tile([0.0, 0.001, 0.002, 0.003], 50)
+    assert few_levels(off) and few_levels(np.r_[off, fill])
+    with pytest.raises(ValueError, match="holds NaN or inf in a present channel"):
+        normalize(np.r_[np.linspace(-1, 1, 99), fill][None, None, :].astype(np.float32))
+

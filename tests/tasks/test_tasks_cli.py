@@ -1025,6 +1025,22 @@ def test_overwrite_removes_nothing_before_the_rhythm_folds_or_groups_are_checked
     with pytest.raises(ValueError, match=r"groups holds one group \(v122s\)"):
         finetune_run("abp", one, out, init="classical", overwrite=True)
     assert (out / FOLDS_DIR / "y-fold0.npz").is_file()
+    # the fits' own validation splits too: one true and one false alarm hold one row a class
+    two = link_vt_alarms(tmp_path / "two", true=1, false=1)
+    for kfold in (None, 2):
+        with pytest.raises(ValueError, match=r"need 2 rows in the largest class"):
+            finetune_run("vt-alarm", two, out, init="classical", kfold=kfold, overwrite=True)
+        assert (out / FOLDS_DIR / "y-fold0.npz").is_file()
+    # a classical model fitted from windows alone (no features array) reads its own length
+    from qualityfm.tasks import build_task_dataset
+
+    ds = build_task_dataset("vt-alarm", shared_path("physionet2015_vt"), seconds=20,
+                            max_records=30)
+    ClassicalBaseline("vt-alarm", max_iter=10).fit(ds.X, ds.y, ds.mask, ds.groups).save(
+        tmp_path / "win20")
+    res = predict_run("vt-alarm", tmp_path / "win20", shared_path("physionet2015_vt"),
+                      tmp_path / "p20.csv", max_records=30)  # (the task's 10 s: refused)
+    assert res["seconds"] == 20.0
 
 
 def test_overwrite_keeps_a_users_model_file_and_refuses_test_shifts_first(tmp_path) -> None:

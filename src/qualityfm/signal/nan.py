@@ -9,17 +9,7 @@ from typing import Any
 
 import numpy as np
 
-#: A sample of a larger magnitude is missing, as NaN is: a fill value (NetCDF's 9.97e36,
-#: 1e20, float32's largest), which no sensor's physical or ADC value comes near (one second of
-#: 9.97e36 had made a whole ECG channel quantisation noise, its mean taken out to resample).
-FILL_MAGNITUDE = 1e9
-
-
-def missing(x: np.ndarray) -> np.ndarray:
-    """Where ``x`` is missing: NaN, +-inf or a fill value past :data:`FILL_MAGNITUDE`."""
-    x = np.asarray(x)
-    with np.errstate(invalid="ignore"):
-        return ~np.isfinite(x) | (np.abs(x) > FILL_MAGNITUDE)
+from qualityfm._numbers import FILL_MAGNITUDE, missing
 
 
 def fill_nan(x: np.ndarray) -> np.ndarray:
@@ -60,9 +50,9 @@ OFF_LEVELS = 4
 
 
 def few_levels(x: np.ndarray) -> bool:
-    """Whether the finite samples of the 1-D recording ``x`` take at most :data:`OFF_LEVELS`
-    distinct values (a flat stretch included; False without a finite sample)."""
-    v = np.sort(np.asarray(x)[np.isfinite(x)])
+    """Whether the samples of the 1-D recording ``x`` not :func:`missing` take at most
+    :data:`OFF_LEVELS` distinct values (a flat stretch included; False without one)."""
+    v = np.sort(np.asarray(x)[~missing(x)])  # a fill value is no level (it had been a fifth)
     return bool(len(v) > 0 and np.count_nonzero(v[1:] != v[:-1]) < OFF_LEVELS)
 
 
@@ -123,13 +113,13 @@ def check_finite(x: Any, mask: Any = None, names: Sequence[str] | None = None) -
     if hasattr(x, "detach"):  # a torch tensor: reduce where it lives, fetch N x C booleans
         import torch
 
-        bad = ~torch.isfinite(x.detach()).all(-1)
+        bad = ~(torch.isfinite(x.detach()) & (x.detach().abs() <= FILL_MAGNITUDE)).all(-1)
         if mask is not None:
             bad &= torch.as_tensor(np.asarray(mask, bool) if not hasattr(mask, "to") else mask,
                                    device=bad.device).bool()
         bad = bad.cpu().numpy()
     else:
-        bad = ~np.isfinite(np.asarray(x)).all(-1)
+        bad = missing(x).any(-1)  # a fill value too (it had passed, as a sample)
         if mask is not None:
             bad &= np.asarray(mask, bool)
     if bad.any():

@@ -87,6 +87,7 @@ from qualityfm.tasks.finetune import (
     window_digests,
 )
 from qualityfm.tasks.report import clear_report, markdown_table, report, report_paths
+from qualityfm.tasks.splits import group_split
 
 
 def _dataset(task: str, data: DataDirs, listed_in: str = "the run's JSON", **kw: object
@@ -311,12 +312,7 @@ def finetune_run(
     # fit's or a fold's refusal had come with the stopped work gone)
     if used["test_shifts"] is not None:
         check_test_shifts(used["test_shifts"], ds.X.shape[-1])
-    if kfold:
-        check_folds(ds.y, ds.groups, kfold, seed)
-        if task == "af":  # the 4-class rhythm models' folds too (refused after every fit)
-            check_folds(ds.rhythm, ds.groups, kfold, seed)
-    else:
-        refuse_one_group(ds.groups)
+    _check_splits(ds, kfold, seed, [make] + ([lambda: make("af4")] if task == "af" else []))
     for row in rows:  # --overwrite, the data read: the stopped comparison goes (kept, a stop
         shutil.rmtree(out / FOLDS_DIR / row)  # of this run had left a folder both verbs
         # refused)
@@ -489,6 +485,25 @@ def _used_settings(est: TaskEstimator) -> dict:
             "epochs": None if closed_form else ft.epochs, "batch_size": ft.batch_size, **rule}
 
 
+def _check_splits(ds: TaskDataset, kfold: int | None, seed: int,
+                  makers: Sequence[Callable[[], TaskEstimator]]) -> None:
+    """Make, before ``--overwrite`` removes stopped work, every split the run's fits will make
+    (a refusal of one had come after the removal): the ``kfold`` folds of the rows (none: the
+    rows must hold two groups), and in each fold's training rows (or all rows) the validation
+    split of each estimator ``makers`` builds (af's second, the rhythm model's, on
+    ``ds.rhythm``)."""
+    for make in makers:
+        est = make()
+        y = ds.rhythm if est.task == "af4" else ds.y
+        if kfold:
+            fits = [tr for tr, _ in check_folds(y, ds.groups, kfold, seed)]
+        else:
+            refuse_one_group(ds.groups)
+            fits = [np.arange(len(ds))]
+        for tr in fits:
+            group_split(y[tr], ds.groups[tr], est.val_fraction, seed=est.seed)
+
+
 def _run_kind(used: dict) -> str:
     if used["mode"] is None:
         return "the classical baseline"
@@ -593,10 +608,12 @@ def _window_settings(summary: dict, seconds: float | None, est: TaskEstimator) -
     settings = summary.get("settings", {})
     own = settings.get("seconds")
     fs = settings.get("fs") or est.fs  # a model saved from Python has no run summary
-    if own is None and isinstance(est, Finetuner) and est.window is not None and fs:
-        # nor its window length: the network's own (a classical model's window may be a
-        # padded one, pad_to, whose features came from less: the task's length is read,
-        # warned of where it differs)
+    if own is None and est.window is not None and fs and (
+            isinstance(est, Finetuner) or not est.features_given):
+        # nor its window length: the model's own, where it reads the windows (a classical
+        # model fitted on a features array may have been fitted beside padded windows,
+        # pad_to, its features of less: the task's length is read, warned of where it
+        # differs; one reading its windows had been refused the task's)
         own = est.window[1] / float(fs)
     if seconds is not None and own is not None and abs(float(seconds) - float(own)) > 1e-9:
         if isinstance(est, Finetuner) and est.window is not None:
@@ -1072,9 +1089,9 @@ def compare_run(
     # the refusals the settings and windows decide, before --overwrite removes anything
     for shifts in {u["test_shifts"] for u in row_settings.values()} - {None}:
         check_test_shifts(shifts, ds.X.shape[-1])
-    check_folds(ds.y, ds.groups, kfold, seed)
-    if task == "af":
-        check_folds(ds.rhythm, ds.groups, kfold, seed)
+    _check_splits(ds, kfold, seed, [functools.partial(m, task, ds.fs) for m in makers.values()]
+                  + ([functools.partial(next(iter(makers.values())), "af4", ds.fs)]
+                     if task == "af" else []))
     for name in stopped:  # --overwrite, the data read: the stopped finetune --kfold goes (kept,
         (out / FOLDS_DIR / name).unlink()  # a stop of this comparison had left a folder
         # both verbs refused), as does a stopped plain fine-tune's kept epochs
