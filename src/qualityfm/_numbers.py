@@ -14,6 +14,10 @@ def is_int(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+#: The largest integer setting (a count, a size, a window): past it a setting is a typo, and
+#: torch's C++ had failed on 2**63 with a traceback.
+MAX_INT = 2**31 - 1
+
 #: The largest seed: scikit-learn's ``random_state`` takes ints under 2**32 (a bagged baseline
 #: adds 1000 per model) and torch's under 2**64 (pre-training adds each rank's number).
 MAX_SEED = 2**31 - 1

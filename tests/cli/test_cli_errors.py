@@ -87,3 +87,32 @@ def test_an_empty_out_is_a_usage_error(tmp_path, capsys) -> None:
     assert main(["compare", "--task", "vt-alarm", "--data", str(tmp_path), "--out",
                  str(tmp_path / "c"), "--models", "a=b="]) == 2  # parted at its last '='
     assert "error: --models 'a=b=' gives no file or folder" in capsys.readouterr().err
+    # a report named as the file that marks a run or store makes an ordinary folder one
+    (tmp_path / "rep").mkdir()
+    for name, kind in (("cv.json", "cross-validation report"), ("meta.json", "prepared store"),
+                       ("finetune.json", "fine-tuned run")):
+        assert main(["evaluate", "--task", "vt-alarm", "--model", str(tmp_path), "--data",
+                     str(tmp_path / "elsewhere"), "--out", str(tmp_path / "rep" / name)]) == 1
+        assert f"{name} marks a folder as a qualityfm {kind}" in capsys.readouterr().err
+    # no abbreviations: another verb's --mode had been read as --model
+    with pytest.raises(SystemExit) as stop:
+        main(["evaluate", "--task", "vt-alarm", "--mode", "linear", "--model", "m", "--data",
+              "d", "--out", "e.json"])
+    assert stop.value.code == 2
+    assert "unrecognized arguments: --mode linear" in capsys.readouterr().err
+
+
+def test_a_repeated_data_or_models_flag_pools_its_values() -> None:
+    """--data a --data b had read b alone (argparse keeps the last), with exit 0; so had
+    --models; --modes linear,linear had made two rows of one name."""
+    from qualityfm.cli import build_parser
+
+    parser = build_parser()
+    for verb in ("finetune", "evaluate", "predict", "compare"):
+        args = parser.parse_args([verb, "--task", "vt-alarm", "--data", "a", "--data", "b", "c",
+                                  "--out", "o", *(["--model", "m"] if verb in ("evaluate",
+                                                                               "predict") else [])])
+        assert args.data == ["a", "b", "c"]
+    args = parser.parse_args(["compare", "--task", "af", "--data", "d", "--out", "o",
+                              "--models", "a=pretrained", "--models", "b=none"])
+    assert args.models == ["a=pretrained", "b=none"]

@@ -2222,3 +2222,15 @@ def test_a_caller_default_dtype_of_float64_changes_nothing(tmp_path, init: str) 
         assert {p.dtype for p in QualityFM(TINY).parameters()} == {torch.float32}
     finally:
         torch.set_default_dtype(saved)
+
+
+def test_the_shipped_weights_by_name_are_pretrained() -> None:
+    """--init pretrained:base had been refused as a missing folder (embed reads it); another
+    name is refused naming the weights shipped."""
+    from qualityfm.tasks.finetune import shipped_init
+
+    assert shipped_init("pretrained:base") == "pretrained" == shipped_init("pretrained")
+    ft = Finetuner("vt-alarm", init="pretrained:base")
+    assert ft.init == "pretrained" and ft.mode == Finetuner("vt-alarm", init="pretrained").mode
+    with pytest.raises(FileNotFoundError, match=r"no pretrained weights 'huge' shipped"):
+        Finetuner("vt-alarm", init="pretrained:huge")

@@ -343,6 +343,9 @@ def test_metric_edge_cases_have_a_stated_answer() -> None:
     assert np.isnan(M.macro_f1(list("~~"), list("~~")))
     with pytest.raises(ValueError, match="1 NaN or infinite"):
         choose_threshold([1, 1, 1, 0], [0.9, np.nan, 0.8, 0.1])
+    # a TPR target near 0 keeps the highest positive (1e-10 had indexed past it)
+    y8, p8 = [1] * 8 + [0] * 4, np.r_[np.linspace(0.5, 0.9, 8), [0.1, 0.2, 0.3, 0.95]]
+    assert choose_threshold(y8, p8, target_tpr=1e-10) == pytest.approx(0.9, abs=2e-4)
 
 
 def test_edge_cases_of_the_review_of_session_28() -> None:

@@ -160,8 +160,15 @@ def test_loader_workers_auto_feeds_gpus_and_spares_cpus(monkeypatch) -> None:
     assert loader_workers(-1, gpu) == 3
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     assert loader_workers(-1, gpu) == 0
-    with pytest.raises(ValueError, match="workers must be >= 0, or -1"):
-        PretrainConfig(workers=-2)
+    for workers in (-2, 257):  # (1e20 had forked until the process was killed)
+        with pytest.raises(ValueError, match=r"workers must be in \[0, 256\], or -1"):
+            PretrainConfig(workers=workers)
+    with pytest.raises(ValueError, match=r"prototypes must be at most 2\*\*31 - 1, got 10"):
+        PretrainConfig(prototypes=10**20)  # (a torch traceback)
+    from qualityfm.model import QualityFMConfig
+
+    with pytest.raises(ValueError, match=r"config head_hidden must be at most 2\*\*31 - 1"):
+        QualityFMConfig(head_hidden=10**20)
 
 
 def test_config_refuses_negative_seeds_and_betas_outside_0_1() -> None:

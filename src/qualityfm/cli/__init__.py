@@ -8,6 +8,7 @@ Heavy imports (torch) happen inside ``run`` so that ``qualityfm --help`` stays f
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import os
 import re
@@ -33,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="QualityFM: signal-quality-aware foundation model for ICU PPG and ECG.",
     )
     parser.add_argument("--version", action="version", version=f"qualityfm {__version__}")
-    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    # no abbreviations: evaluate's --mode (finetune's option) had been read as --model
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=functools.partial(
+        argparse.ArgumentParser, allow_abbrev=False))
     for verb in VERBS:
         try:
             module = importlib.import_module(f"qualityfm.cli.{verb}")
@@ -83,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
                     raise UsageError(f"{flag} {item!r} gives no file or folder" if item.strip()
                                      else f"{flag} is empty: give a file or folder")
         code = int(args.func(args) or 0)
-        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        if sys.stdout is not None:  # (None: started with stdout closed, `>&-`)
+            sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
     except BrokenPipeError:  # `qualityfm info STORE | head -1`: stop quietly, as Unix tools do
         _drop_stdout()

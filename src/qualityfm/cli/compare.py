@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data_options(p)
     add_bp_rule_option(p)
     add_device_option(p)
-    p.add_argument("--models", nargs="*", default=[],
+    p.add_argument("--models", nargs="*", action="extend", default=[],
                    help="pre-trained model dirs as NAME=DIR (ablations: no-spectral=DIR, ...); "
                         "DIR may be `pretrained` (shipped weights) or `none` (random encoder)")
     p.add_argument("--modes", default=None,
@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         baselines=[b for b in args.baselines.split(",") if b], kfold=args.kfold,
         epochs=args.epochs, seed=args.seed, config=args.config, seconds=args.seconds,
         max_records=args.max_records, cache_dir=args.cache,
-        modes=None if args.modes is None else [m for m in args.modes.split(",") if m],
+        modes=None if args.modes is None else list(dict.fromkeys(  # linear,linear: once
+            m for m in args.modes.split(",") if m)),
         with_features=args.with_features,
         augment=not args.no_augment, pool=args.pool, test_shifts=args.test_shifts,
         solver=args.solver,

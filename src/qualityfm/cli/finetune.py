@@ -20,8 +20,9 @@ def add_data_options(p: argparse.ArgumentParser, fitted: bool = False) -> None:
     p.add_argument("--task", required=True, choices=["vt-alarm", "af", "abp"],
                    help="false VT alarms (true or false), atrial fibrillation, or blood "
                    "pressure (SBP and DBP)")
-    p.add_argument("--data", required=True, nargs="+", metavar="DIR",
-                   help="directory of task records (several: their records pooled)")
+    p.add_argument("--data", required=True, nargs="+", action="extend", metavar="DIR",
+                   help="directory of task records (several, or --data given again: their "
+                        "records pooled)")
     p.add_argument("--seconds", type=positive_float, default=None,
                    help="window length in seconds (default: "
                    + ("the one the model was fine-tuned on, from its run's summary.json; "

@@ -89,10 +89,10 @@ def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
         tasks = [(light, a, min(a + chunk, end), store.masks[a:min(a + chunk, end)])
                  for a in range(part.offset, end, chunk)]
         with contextlib.ExitStack() as stack:
-            if workers == 1:
+            if workers == 1 or len(tasks) <= 1:
                 done = (_chunk_features(*t) for t in tasks)
-            else:
-                pool = stack.enter_context(worker_pool(workers))
+            else:  # no more processes than chunks (--workers 50 had forked 50 for one)
+                pool = stack.enter_context(worker_pool(min(workers, len(tasks))))
                 done = pool.map(_chunk_features, *zip(*tasks, strict=True))
             rows = []
             try:

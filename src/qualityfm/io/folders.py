@@ -98,13 +98,19 @@ READ_BACK = ("summary.json", "config.json", "model.json")
 
 def refuse_reserved_name(path: str | Path, flag: str = "--out") -> None:
     """Refuse (ValueError) an output file named like a file of the qualityfm folder it lies
-    in (``RUN/finetune.json``, ``RUN/summary.json``...), which it would replace."""
+    in (``RUN/finetune.json``, ``RUN/summary.json``...), which it would replace, or like the
+    file that marks such a folder (``cv.json``, ``meta.json``...) in any folder, which it
+    would make one (every later verb had then misread the folder)."""
     path = Path(path)
-    names = {m for _, markers in FOLDER_KINDS for m in markers} | set(READ_BACK)
+    markers = {m for _, held in FOLDER_KINDS for m in held}
     found = folder_kind(path.parent)
-    if found is not None and path.name in names:
+    if found is not None and path.name in markers | set(READ_BACK):
         raise ValueError(f"{flag} {path}: {path.parent} holds a {found[0]}, whose {path.name} "
                          "this would replace; give the output another name")
+    if path.name in markers:
+        kind = next(k for k, held in FOLDER_KINDS if path.name in held)
+        raise ValueError(f"{flag} {path}: {path.name} marks a folder as a qualityfm {kind}, "
+                         "which this file would make of it; give the output another name")
 
 
 #: File descriptors of the folder locks this process holds (see :func:`_let_go_in_child`).

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from qualityfm._numbers import is_int, is_number
+from qualityfm._numbers import MAX_INT, is_int, is_number
 from qualityfm.model.attention import KERNELS
 
 HEADS = ("none", "dino")
@@ -91,6 +91,8 @@ class QualityFMConfig:
             value = getattr(self, name)
             if not is_int(value):
                 raise ValueError(f"config {name} must be an integer, got {value!r}")
+            if abs(value) > MAX_INT:  # (a torch traceback had come of 1e20)
+                raise ValueError(f"config {name} must be at most 2**31 - 1, got {value!r}")
         for name in INT_TUPLES:
             value = getattr(self, name)
             if value is None and name == "stem_channels":

@@ -151,7 +151,8 @@ def _row_threshold(y: np.ndarray, p: np.ndarray, pos: np.ndarray, rule: str,
     """:func:`choose_threshold`'s rule applied (``pos``: the positives' sorted scores)."""
     if rule == "tpr":
         n = len(pos)
-        j = int(np.floor((n + 1) * (1.0 - target_tpr) + 1e-9))
+        # the highest positive at most (a target of 1e-10 had indexed past it, after the fit)
+        j = min(n, int(np.floor((n + 1) * (1.0 - target_tpr) + 1e-9)))
         if j >= 1:
             return float(pos[j - 1])
         if n < 3:  # no spread to bound: the lowest, which new positives beat ~n/(n+1) of the time

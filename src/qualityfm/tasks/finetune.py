@@ -818,12 +818,29 @@ def encoder_fs(init: str | Path | nn.Module, config: object = None) -> float | N
     return float(saved_config(init).fs)
 
 
+def shipped_init(init: str | Path | nn.Module) -> str | Path | nn.Module:
+    """``init`` with the default shipped weights named as the task verbs name them,
+    "pretrained" ("pretrained:base" too; it had been refused as a missing folder, which
+    ``embed`` reads); another "pretrained:NAME" not shipped is refused, naming those that
+    are."""
+    from qualityfm.train.export import DEFAULT_PRETRAINED, model_files, names_shipped_weights
+
+    if isinstance(init, str) and init != "pretrained" and names_shipped_weights(init):
+        model_files(init)  # FileNotFoundError naming the weights shipped
+        if init.partition(":")[2] == DEFAULT_PRETRAINED:
+            return "pretrained"
+    return init
+
+
 def check_init(init: str | Path | nn.Module, classical: bool = False) -> None:
     """FileNotFoundError when ``init`` names a model folder that does not exist (the named
     inits "pretrained" and "none", and modules, pass); "classical", the task verbs' name for
     the classical feature baseline, passes with ``classical`` only, else a ValueError points
     to :class:`~qualityfm.tasks.ClassicalBaseline` (no network to initialise)."""
     if not isinstance(init, (str, Path)) or str(init) in ("pretrained", "none"):
+        return
+    if isinstance(init, str) and init.startswith("pretrained:"):  # the shipped weights by
+        shipped_init(init)  # name: refused where no such weights ship
         return
     if str(init) == "classical" and not isinstance(init, Path):
         if classical:
@@ -983,6 +1000,7 @@ class Finetuner(TaskEstimator):
         **protocol: object,
     ) -> None:
         super().__init__(task, **protocol)
+        init = shipped_init(init)
         check_init(init)  # "classical" or a missing folder: now, not at fit
         self.verbose = verbose  # a line on stderr per epoch of a network trained by adamw
         #: file of the last finished epoch of a network trained by gradient steps: a fit

@@ -83,6 +83,7 @@ from qualityfm.tasks.finetune import (
     init_identity,
     refuse_one_group,
     resolve_model_config,
+    shipped_init,
     unseen_rows,
     window_digests,
 )
@@ -273,6 +274,7 @@ def finetune_run(
     check_bp_rule(task, bp_rule)
     if pool is not None:
         check_pool(pool)  # before the dataset is built
+    init = shipped_init(init)  # "pretrained:base" is "pretrained"
     check_init(init, classical=True)  # before the dataset is built
     # (flag, the setting it sets, given?) of the options a run may not use
     given = [("--mode", "mode", mode), ("--solver", "solver", solver), ("--pool", "pool", pool),
@@ -1183,7 +1185,8 @@ def _check_compare_models(models: Sequence[str]) -> None:
         path = model_spec(spec)[1]
         if path in ("pretrained", "none"):
             continue
-        if not Path(path).exists():
+        if not path.startswith("pretrained:") and not Path(path).exists():  # (the shipped
+            # weights by name load below, or are refused naming those shipped)
             raise FileNotFoundError(f"--models {spec}: model {path} does not exist")
         try:
             load(path)

@@ -8,7 +8,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from qualityfm._numbers import is_int, is_number, seed_error
+from qualityfm._numbers import MAX_INT, is_int, is_number, seed_error
+
+#: The most DataLoader worker processes a run may ask for (more than any node's cores).
+MAX_LOADER_WORKERS = 256
 
 RECIPES: dict[str, dict[str, Any]] = {
     # The original's settings, kept for ablations: per-token distillation on raw encoder tokens,
@@ -132,8 +135,9 @@ class PretrainConfig:
             if clash:
                 raise ValueError(f"model_overrides: {clash[0]} follows the run setting "
                                  f"{owned[clash[0]]}; set that instead")
-        if self.workers < -1:
-            raise ValueError(f"workers must be >= 0, or -1 for auto, got {self.workers}")
+        if not -1 <= self.workers <= MAX_LOADER_WORKERS:  # 1e20 had forked until killed
+            raise ValueError(f"workers must be in [0, {MAX_LOADER_WORKERS}], or -1 for auto, "
+                             f"got {self.workers}")
         for name in ("steps", "batch_size", "grad_accum", "window", "log_every", "ckpt_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -176,6 +180,8 @@ class PretrainConfig:
             if f.type == "int":
                 if not is_int(value):
                     raise ValueError(f"{f.name} must be an integer, got {value!r}")
+                if abs(value) > MAX_INT:  # 1e20 prototypes had been a torch traceback
+                    raise ValueError(f"{f.name} must be at most 2**31 - 1, got {value!r}")
                 setattr(self, f.name, int(value))
             elif f.type == "float":
                 if not is_number(value):
