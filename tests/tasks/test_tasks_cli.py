@@ -797,7 +797,7 @@ def test_compare_and_finetune_fold_keys_follow_the_contents_they_name(tmp_path, 
         raise Seen
 
     monkeypatch.setattr(P, "_task_cv", capture)
-    monkeypatch.setattr(P, "check_folds", lambda *a: None)  # (one class a fold: a key still)
+    monkeypatch.setattr(P, "_check_splits", lambda *a: None)  # (one class a fold: a key still)
     cfg = tmp_path / "tiny.json"
     data = shared_path("physionet2015_vt")
     for d_model in (16, 32):

@@ -51,8 +51,9 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
         raise RecordError(f"{record.record_id}: channels have different lengths {sorted(lengths)}")
     names = list(record.signals)
     signal = np.stack([np.asarray(record.signals[c], dtype=np.float64) for c in names], axis=1)
-    signal[missing(signal)] = np.nan  # a fill value is written as missing (the reader had
-    # refused the file it made: no calibration reads 9.97e36)
+    # a fill value is written as missing (the reader had refused the file it made: no
+    # calibration reads 9.97e36); inf is refused below, naming the channel
+    signal[missing(signal) & np.isfinite(signal)] = np.nan
     empty = [c for k, c in enumerate(names) if not np.isfinite(signal[:, k]).any()]
     if empty:  # wfdb fails on it ("cannot convert float NaN to integer")
         raise RecordError(f"{record.record_id}: channel(s) {empty} hold no finite sample, which "

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from qualityfm._caller import warn_at_caller
-from qualityfm.signal.nan import checked_mask, missing
+from qualityfm.signal.nan import checked_mask
 
 NORMALIZATIONS = ("channel", "joint", "none")
 
@@ -32,7 +32,7 @@ def normalize(x: np.ndarray, mask: np.ndarray | None = None, mode: str = "channe
     if x.ndim < 2:
         raise ValueError(f"x must have shape [..., C, T], got {x.shape}")
     mask = np.ones(x.shape[:-1], bool) if mask is None else checked_mask(mask, x.shape[:-1])
-    finite = ~missing(x).any(axis=-1)  # a fill value as NaN (it had scaled the rest to -1)
+    finite = np.isfinite(x).all(axis=-1)  # (a spike near float32's maximum is scaled)
     if not finite[mask].all():
         raise ValueError("x holds NaN or inf in a present channel; fill missing samples "
                          "(qualityfm.signal.fill_nan) before normalising")

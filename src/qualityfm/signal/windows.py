@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qualityfm._caller import warn_at_caller
-from qualityfm._numbers import is_number
+from qualityfm._numbers import FILL_MAGNITUDE, is_number
 from qualityfm.io import (
     MIN_WAVEFORM_FS,
     MODEL_CHANNELS,
@@ -23,7 +23,7 @@ from qualityfm.io import (
     is_ecg,
 )
 from qualityfm.signal.extremes import span_clip_fraction
-from qualityfm.signal.nan import FILL_MAGNITUDE, few_levels, fill_nan, missing
+from qualityfm.signal.nan import few_levels, fill_nan, missing
 from qualityfm.signal.normalize import NORMALIZATIONS, normalize
 from qualityfm.signal.resample import rational_ratio, resample
 

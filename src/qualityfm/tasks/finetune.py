@@ -54,7 +54,6 @@ from qualityfm.signal.nan import (
     check_finite,
     checked_mask,
     listed,
-    missing,
     present_mask,
     refuse_empty_rows,
     rows_text,
@@ -664,11 +663,10 @@ def _check_bp(y: np.ndarray, mask: np.ndarray | None) -> None:
 def _finite_windows(X: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     """``X`` when every present channel is finite (absent channels zeroed where they are
     not); a window of a present channel with NaN or inf is refused, naming rows and channel."""
-    gone = missing(X)  # NaN, inf or a fill value
-    if not gone.any():
+    if np.isfinite(X).all():
         return X
     check_finite(X, mask, MODEL_CHANNELS if X.shape[1] == len(MODEL_CHANNELS) else None)
-    return np.where(gone, 0, X).astype(X.dtype)
+    return np.where(np.isfinite(X), X, 0).astype(X.dtype)
 
 
 # ----------------------------------------------------------------------------- networks
