@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -374,4 +375,7 @@ def test_a_fill_value_is_missing_and_costs_its_stretch_only(fill: float) -> None
     np.testing.assert_array_equal(fill_nan(counts), counts)
     off = np.tile([0.0, 0.001, 0.002, 0.003], 50)
     assert few_levels(off) and few_levels(np.r_[off, fill])
+    with warnings.catch_warnings():  # float16 holds no fill value: no overflow said of 1e15
+        warnings.simplefilter("error")
+        assert fill_nan(np.ones(8, np.float16)).dtype == np.float16
 

@@ -32,6 +32,19 @@ def test_a_shifted_copy_is_found_with_its_offset() -> None:
     assert shared_stretches(marks) == [("a", "b", 37.0)]
 
 
+def test_a_copy_whose_gap_is_a_fill_value_is_found_as_one_of_nan() -> None:
+    """A fill value (9.97e36) had set the channel's percentiles: no peak found, the copy (and a
+    record of the model's training data) missed where the same gap as NaN was found."""
+    rec = synthesize(120.0, 250.0, seed=3, channels=("ecg_ii",))
+    for gap in (np.nan, 9.96921e36):
+        part = _part(rec, 37.0, 60.0, "b")
+        ecg = part.signals["ecg_ii"].copy()
+        ecg[2500:3750] = gap
+        part = dataclasses.replace(part, signals={**part.signals, "ecg_ii": ecg})
+        assert shared_stretches({"a": peak_marks(rec), "b": peak_marks(part)}) == [
+            ("a", "b", 37.0)]
+
+
 def test_regular_rhythms_at_one_rate_are_not_copies() -> None:
     """Two stays paced at one rate, or of no rate variability, share every run of intervals
     at many offsets: no run of near-equal intervals is compared."""

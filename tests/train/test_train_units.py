@@ -169,6 +169,8 @@ def test_loader_workers_auto_feeds_gpus_and_spares_cpus(monkeypatch) -> None:
 
     with pytest.raises(ValueError, match=r"config head_hidden must be at most 2\*\*31 - 1"):
         QualityFMConfig(head_hidden=10**20)
+    with pytest.raises(ValueError, match=r"config stem_strides must hold integers of at most"):
+        QualityFMConfig(stem_strides=(5, 10, 2**40))  # (it had asked for 52 TB)
 
 
 def test_config_refuses_negative_seeds_and_betas_outside_0_1() -> None:

@@ -99,6 +99,9 @@ class QualityFMConfig:
                 continue
             if not isinstance(value, tuple) or not all(map(is_int, value)):
                 raise ValueError(f"config {name} must be a list of integers, got {value!r}")
+            if any(abs(v) > MAX_INT for v in value):  # (2**40 had asked for 52 TB)
+                raise ValueError(f"config {name} must hold integers of at most 2**31 - 1, got "
+                                 f"{value!r}")
         if not is_number(self.dropout, finite=False):
             raise ValueError(f"config dropout must be a number, got {self.dropout!r}")
         if not is_number(self.fs) or not self.fs > 0:

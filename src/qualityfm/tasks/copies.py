@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import find_peaks
 
+from qualityfm._numbers import missing
 from qualityfm.io.channels import is_task_channel
 from qualityfm.io.record import Record
 
@@ -76,7 +77,7 @@ def peak_marks(rec: Record) -> dict[str, ChannelPeaks]:
         if not is_task_channel(name):
             continue
         fs = float(rec.fs[name])
-        finite = np.isfinite(x)
+        finite = ~missing(x)  # a fill value too (it had set the percentiles: no peak found)
         if finite.sum() < 2 or not fs > 0:
             continue
         low, high = np.percentile(x[finite], [1, 99])

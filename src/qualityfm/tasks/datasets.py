@@ -147,7 +147,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 50
+CACHE_VERSION = 51
 #: The age past which a task cache's temporary file is taken as a killed save's leftover.
 STALE_TEMPORARY_S = 3600.0
 #: A task cache's file name (:func:`_cache_path`).
