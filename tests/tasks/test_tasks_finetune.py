@@ -2224,6 +2224,13 @@ def test_a_caller_default_dtype_of_float64_changes_nothing(tmp_path, init: str) 
         torch.set_default_dtype(saved)
 
 
+def test_a_fit_of_no_rows_is_refused_as_such() -> None:
+    """No rows had been an IndexError (the first group of none), then a fold-count message."""
+    with pytest.raises(ValueError, match="no rows to fit"):
+        ClassicalBaseline("vt-alarm").fit(np.zeros((0, 2, 3000), np.float32), np.zeros(0, int),
+                                          groups=np.zeros(0))
+
+
 def test_the_shipped_weights_by_name_are_pretrained() -> None:
     """--init pretrained:base had been refused as a missing folder (embed reads it); another
     name is refused naming the weights shipped."""

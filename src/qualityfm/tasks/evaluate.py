@@ -355,9 +355,8 @@ def cross_validate(
     stopped part-way resumes at its first unfinished fold when called again with the same
     ``key`` (the run's settings, JSON-serialisable) on the same rows; folds saved under
     another key or other rows run again, and, where no key is given, those of an estimator
-    of another class or settings. The caller removes the folder when its report is
-    written. ``progress``: a line on stderr as
-    each fold ends.
+    of another class or settings. The caller removes the folder when its report is written.
+    ``progress``: a line on stderr as each fold ends.
     """
     if target not in ("y", "rhythm"):  # "Rhythm" had run on ds.y without a word
         raise ValueError(f"cross_validate: target must be 'y' or 'rhythm', got {target!r}")

@@ -128,7 +128,9 @@ def check_test_shifts(test_shifts: int, n_samples: int) -> None:
 def refuse_one_group(groups: np.ndarray) -> None:
     """Refuse (ValueError) rows of one group: a fit validates on other patients or records
     than those it fits."""
-    if len(groups) and len(np.unique(groups)) < 2:
+    if not len(groups):  # (an IndexError had named the first group of none)
+        raise ValueError("no rows to fit: give rows of two groups at least")
+    if len(np.unique(groups)) < 2:
         raise ValueError(f"groups holds one group ({groups[0]}) for all {len(groups)} rows: "
                          "the rows a model is validated on must come from other patients or "
                          "records than those it fits; give rows of two groups at least")
