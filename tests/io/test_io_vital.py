@@ -464,3 +464,21 @@ def test_a_lead_ii_track_of_no_samples_gives_way_to_another_lead_in_prepare(tmp_
         warnings.simplefilter("ignore")  # the empty track, named by the reader
         read, win = read_windows(path, WindowConfig())
     assert "ecg_v5" in read.signals and win.mask.all()
+
+
+def test_a_track_of_negative_fill_values_is_idle_not_the_channel(tmp_path: Path) -> None:
+    """A PLETH track full of -9.97e36 had read as full, taking the name ppg over the real
+    track (whose windows then lost their PPG); a fill value is missing, as +9.97e36 was."""
+    t0 = 1_700_000_000.0
+    real = np.sin(np.arange(5000) / 20).astype(np.float32)
+    vf = vitaldb.VitalFile()
+    vf.dtstart, vf.dtend = t0, t0 + 10.0
+    vf.add_track("Intellivue/PLETH", [{"dt": t0, "val": np.full(1250, -9.96921e36,
+                                                                 np.float32)}], srate=125.0)
+    vf.add_track("SNUADC/PLETH", [{"dt": t0, "val": real}], srate=500.0)
+    path = tmp_path / "fill.vital"
+    vf.to_vital(str(path))
+    with pytest.warns(RuntimeWarning, match=r"'Intellivue/PLETH' hold no samples"):
+        rec = read_record(path)
+    assert rec.channels == ["ppg"] and rec.fs["ppg"] == 500.0
+    np.testing.assert_allclose(rec.signals["ppg"], real, atol=1e-6)

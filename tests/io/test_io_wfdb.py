@@ -710,6 +710,11 @@ def test_write_wfdb_writes_a_fill_value_as_a_missing_sample(tmp_path: Path) -> N
     assert np.isnan(back[100:110]).all()
     keep = np.r_[0:100, 110:2500]
     np.testing.assert_allclose(back[keep], x[keep], atol=1e-3)
+    marked[100:110] = 2e12  # past the reader's calibration limit: refused, not written
+    with pytest.raises(RecordError, match=r"g2: channel\(s\) \['ecg_ii'\] hold values past "
+                                          r"1e\+12"):
+        write_wfdb(Record("g2", {"ecg_ii": marked}, {"ecg_ii": 250.0}), tmp_path)
+    assert not (tmp_path / "g2.hea").exists()
 
 
 @pytest.mark.parametrize("labels", [{"alarm_type": "Ventricular_Tachycardia",

@@ -363,6 +363,10 @@ def test_a_fill_value_is_missing_and_costs_its_stretch_only(fill: float) -> None
                                             r"missing"):
         got = make_windows(marked, WindowConfig())
     assert got.mask.all() and np.isfinite(got.x).all()
+    wide = {**clean.signals, "ecg_ii": clean.signals["ecg_ii"].astype(np.float64)}
+    wide["ecg_ii"][5000:5125] = 1e300  # past float32's range: named too, not numpy's cast
+    with pytest.warns(RuntimeWarning, match=r"125 sample\(s\) of magnitude over 1e\+15"):
+        make_windows(Record("r", wide, clean.fs), WindowConfig())
     c = got.channels.index("ecg_ii")
     far = [k for k, s in enumerate(got.start) if s >= 60.0]  # windows clear of the fill
     assert far and np.allclose(got.x[far, c], base.x[far, c], atol=1e-4)

@@ -77,8 +77,8 @@ def compute_store_features(store: Store | str | os.PathLike, workers: int = 1,
     if (progress or announce) and todo:
         n = sum(p.n_windows for p in todo)
         print(f"qualityfm: computing the classical features of {n} windows of {store.path} "
-              f"on {min(workers, -(-n // chunk))} process(es), once (prepare --features "
-              "stores them)",
+              f"on {max(1, min(workers, max(-(-p.n_windows // chunk) for p in todo)))} "
+              "process(es), once (prepare --features stores them)",
               file=sys.stderr, flush=True)
         bar = progress_bar(n, unit="window") if progress else None
     written = []

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from qualityfm import __version__
+from qualityfm._numbers import FILL_MAGNITUDE
 from qualityfm.io import (
     ECG_PREFERENCE,
     Record,
@@ -527,7 +528,8 @@ def _input_rules(task: str, settings: dict) -> dict:
                         + (" (a recording shorter than the window: all of it)"
                            if task == "af" else "")
                         + ", as float32 (the readers' type) before any step",
-        "order": "per channel at its own rate, on the span alone: missing samples (NaN, inf) "
+        "order": "per channel at its own rate, on the span alone: missing samples (NaN, inf, "
+                 f"values past {FILL_MAGNITUDE:g} in magnitude: fill values) "
                  "linearly interpolated, the filters, resampled to fs, shifted onto the "
                  "grid of t0 by s = round((round(t0 * f) / f - t0) * fs) samples (s > 0: its "
                  "first value held s times before it; s < 0: its first -s samples dropped), "
@@ -557,7 +559,8 @@ def _input_rules(task: str, settings: dict) -> dict:
                           **{label: canonical_channel(label) for label in _LABEL_EXAMPLES}},
         "slow_channel": f"a channel sampled under {MIN_FS:g} Hz is absent (not read)",
         "absent_channel": f"mask False when more than {MAX_NAN_FRACTION:g} of its samples "
-                          "in the span are missing (NaN, inf, and the part of the span past "
+                          f"in the span are missing (NaN, inf, values past {FILL_MAGNITUDE:g}, "
+                          "and the part of the span past "
                           "the channel's last sample, e.g. an alarm stamped after it), when "
                           f"it is flat (peak-to-peak <= {FLAT_PEAK_TO_PEAK:g}), when its "
                           f"recorded samples take at most {OFF_LEVELS} distinct values (a "
@@ -607,7 +610,8 @@ def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -
                           "rows of x (the graph refuses another number); a batch of one row "
                           "or more (ONNX Runtime fails on none)",
                   "preprocessing": (
-                      "per channel, at its own rate: NaN gaps interpolated, the filters "
+                      "per channel, at its own rate: NaN gaps (and fill values past "
+                      f"{FILL_MAGNITUDE:g}) interpolated, the filters "
                       "below (when not null), resampled to fs, then min-max scaled into "
                       "[-1, 1] (qualityfm.signal.normalize, 'channel'); "
                       "qualityfm.tasks.record_dataset(..., "

@@ -17,6 +17,7 @@ from typing import IO
 import numpy as np
 
 from qualityfm._caller import warn_at_caller
+from qualityfm._numbers import missing
 from qualityfm.io.base import aligned_spans, patient_from_path, sample_span, select_channels
 from qualityfm.io.channels import canonical_channel, canonical_names
 from qualityfm.io.record import Record, RecordError
@@ -217,7 +218,9 @@ def _track_samples(trk, origin: float, end: float,
     if trk.fmt > 2:  # integer samples: to physical units (1: float, 2: double)
         out *= np.float32(trk.gain)
         out += np.float32(trk.offset)
-    out[np.isinf(out) | (out > 4e9)] = np.nan  # vitaldb's marks of no value
+    # vitaldb's marks of no value, and fill values of either sign (a track of -9.97e36 had
+    # read as full, taking the channel's name over the real one)
+    out[np.isinf(out) | (out > 4e9) | missing(out)] = np.nan
     return out
 
 

@@ -13,6 +13,7 @@ import wfdb
 from qualityfm._numbers import missing
 from qualityfm.io.channels import is_numbered_channel
 from qualityfm.io.record import Record, RecordError
+from qualityfm.io.wfdb_reader import MAX_PHYSICAL
 
 #: WFDB signal names written for canonical channels (read back by ``canonical_channel``).
 WFDB_NAMES = {"ecg_ii": "II", "ppg": "PLETH", "abp": "ABP", "resp": "RESP", "ecg_v": "V"}
@@ -62,6 +63,11 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
     if infinite:  # wfdb: "Signal contains inf. Cannot perform adc."
         raise RecordError(f"{record.record_id}: channel(s) {infinite} hold an infinite sample, "
                           "which WFDB cannot scale; set it to NaN (a gap)")
+    huge = [c for k, c in enumerate(names) if np.nanmax(np.abs(signal[:, k])) > MAX_PHYSICAL]
+    if huge:  # the reader refuses such values as no calibration: the file would not read
+        raise RecordError(f"{record.record_id}: channel(s) {huge} hold values past "
+                          f"{MAX_PHYSICAL:g}, which no reader takes for a calibration; "
+                          "set them to NaN (a gap)")
     comments = []
     if "alarm_true" in record.labels:
         comments = ([str(record.labels["alarm_type"])] if "alarm_type" in record.labels

@@ -357,7 +357,7 @@ def _raw_pieces(rec: Record, t0: float, t1: float, span: bool = True) -> dict[st
         f = rec.fs[ch]
         i0, i1 = int(round(t0 * f)), int(round(t1 * f))
         seg = np.asarray(sig[i0:i1], dtype=np.float64)
-        present = int(np.isfinite(seg).sum())  # of the channel's own samples
+        present = int((~missing(seg)).sum())  # of the channel's own samples (fill values not)
         if span and len(seg) < i1 - i0:
             seg = np.concatenate([seg, np.full(i1 - i0 - len(seg), np.nan)])
         seg = _fill(seg)
