@@ -233,10 +233,12 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
             )
         if src not in record.fs:
             raise RecordError(f"record {record.record_id}: channel {src} has no sampling rate")
-        gone = missing(raw)  # inf and fill values count as missing, like NaN
-        given = np.asarray(record.signals[src])  # (a float64 fill past float32's range is
-        with np.errstate(invalid="ignore"):  # inf once cast: counted here, as given)
-            fills = int((missing(given) & np.isfinite(given)).sum())
+        # inf and fill values count as missing, like NaN; read as given (a float64 fill past
+        # float32's range is inf once cast, and said here as a fill value)
+        given = np.asarray(record.signals[src])
+        gone = missing(given)
+        with np.errstate(invalid="ignore"):
+            fills = int((gone & np.isfinite(given)).sum())
         if fills:
             warn_at_caller(f"record {record.record_id}: channel {src}: {fills} sample(s) of "
                            f"magnitude over {FILL_MAGNITUDE:g} (a fill value) read as missing",

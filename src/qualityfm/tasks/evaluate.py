@@ -301,9 +301,9 @@ def _settings_of(est: TaskEstimator) -> dict:
                 h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
             return h.hexdigest()[:16]
         return v if plain(v) else None
+    settings = {k: said(v) for k, v in sorted(vars(est).items()) if k not in _NOT_SETTINGS}
     return {"class": type(est).__qualname__,
-            **{k: said(v) for k, v in sorted(vars(est).items()) if k not in _NOT_SETTINGS
-               and said(v) is not None}}
+            **{k: v for k, v in settings.items() if v is not None}}
 
 
 def _fit_fold(est: TaskEstimator, ds: TaskDataset, y: np.ndarray, tr: np.ndarray,
