@@ -516,7 +516,11 @@ def test_csv_time_column_errors_name_the_bad_value_and_its_line(tmp_path: Path) 
     rows = _signal_rows(5000, 125.0)
     for row, cell, at in ((501, "oops", "holds 'oops' on non-blank line 503"),  # in the head read
                           (3000, "later", "holds 'later' on non-blank line 3002"),  # past it
-                          (700, "", "has an empty cell on non-blank line 702")):
+                          (700, "", r"has an empty \(or NaN\) cell on non-blank line 702"),
+                          # inf had passed: "negative dimensions" (last row), "needs two
+                          # increasing rows" (first), naming no column, line or value
+                          (4999, "inf", "holds 'inf' on non-blank line 5001"),
+                          (0, "inf", "holds 'inf' on non-blank line 2")):
         bad = rows.copy()
         bad[row] = cell + bad[row][bad[row].index(","):]
         path = tmp_path / f"bad{row}.csv"
@@ -1094,3 +1098,49 @@ def test_numpy_values_past_float32_are_named(tmp_path: Path) -> None:
                "10)" in m for m in said), said
     assert not any("overflow encountered" in m for m in said)
     assert np.isinf(rec.signals["ppg"][10:13]).all()
+
+
+def test_csv_brackets_naming_a_statistic_number_or_lead_stay_in_the_column_name(
+        tmp_path: Path) -> None:
+    """``PLETH (SpO2)``, ``ABP (mean)``, ``II (HR)`` and ``ECG (V)`` name what their column
+    holds, not a unit: those columns had taken the waves' names (the SpO2 read as the PPG,
+    the real PLETH as ppg_2), while ``ABP [mm Hg]`` and ``II [mV]`` keep their units."""
+    header = ("Time [s],PLETH (SpO2),ABP (mean),II (HR),PLETH,ART,II [mV],ECG (V),"
+              "ABP [mm Hg]")
+    rows = [f"{i / 125:.3f},98,93,72,{np.sin(i / 10):.4f},{80 + 20 * np.sin(i / 10):.2f},"
+            f"{np.cos(i / 7):.4f},{np.cos(i / 7):.4f},{80 + 20 * np.sin(i / 10):.2f}"
+            for i in range(2500)]
+    path = tmp_path / "numbers.csv"
+    path.write_text(_csv_text(header, rows))
+    record = read_record(path)
+    assert list(record.signals) == ["pleth_spo2", "abp_mean", "ii_hr", "ppg", "abp", "ecg_ii",
+                                    "ecg_v", "abp_2"]
+    assert record.units["ppg"] == "" and record.units["pleth_spo2"] == ""
+    assert record.units["ecg_ii"] == "mV" and record.units["abp_2"] == "mm Hg"
+    assert np.ptp(record.signals["ppg"]) > 1.5 and np.ptp(record.signals["pleth_spo2"]) == 0
+
+
+def test_date_time_and_space_parted_csvs_are_read_or_named(tmp_path: Path) -> None:
+    """A ``Datetime`` column of ISO stamps is a time column; a CSV of samples whose time
+    column is not read (``Timestamp (UTC)``) or whose cells are parted by spaces (NumPy's
+    savetxt default) is listed as passed over with its reason (both had vanished from a
+    folder's records without a word, taken for tables of labels)."""
+    from qualityfm.io.read import passed_over_skips
+
+    (tmp_path / "a.csv").write_text(_csv_text("Datetime,PLETH,II",
+                                              _signal_rows(1250, 125.0, time="iso")))
+    (tmp_path / "b.csv").write_text(_csv_text("Timestamp (UTC),PLETH,II",
+                                              _signal_rows(1250, 125.0, time="iso")))
+    spaced = [row.replace(",", " ") for row in _signal_rows(1250, 125.0)]
+    (tmp_path / "c.csv").write_text(_csv_text("# Time [s] PLETH II", spaced))
+    (tmp_path / "REFERENCE.csv").write_text("A00001,N\nA00002,A\n")
+    record = read_record(tmp_path / "a.csv")
+    assert record.fs == {"ppg": 125.0, "ecg_ii": 125.0} and len(record.signals["ppg"]) == 1250
+    assert find_records(tmp_path) == [tmp_path / "a.csv"]
+    reasons = {Path(e["record"]).name: e["reason"] for e in passed_over_skips(tmp_path)}
+    assert sorted(reasons) == ["b.csv", "c.csv"]
+    assert "column 'Timestamp (UTC)' is read as no time column: its unit 'UTC'" in reasons["b.csv"]
+    assert "cells are parted by spaces" in reasons["c.csv"]
+    with pytest.raises(RecordError, match=r"c\.csv: its cells are parted by spaces.*"
+                                          r"delimiter=','"):
+        read_record(tmp_path / "c.csv")

@@ -482,3 +482,18 @@ def test_a_track_of_negative_fill_values_is_idle_not_the_channel(tmp_path: Path)
         rec = read_record(path)
     assert rec.channels == ["ppg"] and rec.fs["ppg"] == 500.0
     np.testing.assert_allclose(rec.signals["ppg"], real, atol=1e-6)
+
+
+def test_a_wave_track_stating_a_rate_no_monitor_samples_at_is_left_out(tmp_path) -> None:
+    """A track stating 1e9 Hz had been sized by it (261 GiB for 70 s) and the MemoryError
+    had stopped a whole batch, blamed on the batch size; it is left out, named with its rate,
+    and the file's other tracks are read."""
+    t0 = 1.6e9
+    path = _write_vital(tmp_path / "odd.vital", [
+        {"name": "ECG_II", "fmt": 1, "srate": 500.0, "recs": [(t0, np.arange(5000.0))]},
+        {"name": "PLETH", "fmt": 1, "srate": 1e9, "recs": [(t0, np.arange(100.0))]}], t0)
+    with pytest.warns(RuntimeWarning, match=r"odd\.vital: wave track\(s\) 'SNUADC/PLETH' "
+                                            r"\(1e\+09 Hz\) state a rate above 20000 Hz.*left "
+                                            r"out"):
+        record = read_record(path)
+    assert list(record.signals) == ["ecg_ii"] and record.fs["ecg_ii"] == 500.0

@@ -145,6 +145,19 @@ _STATISTICS = frozenset(("mean", "avg", "average", "sys", "systolic", "dia", "di
                          "s", "d", "m", "trend", "trends", "numeric", "numerics"))
 
 
+def names_no_unit(label: str, bracketed: str) -> bool:
+    """Whether the text in brackets after a table's column label (``PLETH (SpO2)``, ``ECG
+    (II)``) names what the column holds rather than its unit: a statistic (``ABP (mean)``),
+    a number derived from a wave (``PLETH (SpO2)``, ``II (HR)``) or, after an ECG whose lead
+    the label leaves unnamed, a lead (``ECG (II)``, ``ECG (V)``; ``II (V)`` is volts). Such a
+    column is named by its whole label (:func:`canonical_channel`: ``pleth_spo2``,
+    ``abp_mean``, ``ecg_ii``), not by the wave before the brackets."""
+    key = _key(bracketed)
+    if key in _STATISTICS or key in _DERIVED:
+        return True
+    return _ALIASES.get(key) in ECG_LEADS and _label_channel(label) == "ecg"
+
+
 def _described(name: str) -> str | None:
     """The channel of a label ``TYPE, description`` (the MIMIC PERform files' style), or
     None: ``TYPE`` by its own canonical name, an unnamed ECG the lead the description names;

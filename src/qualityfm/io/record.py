@@ -32,6 +32,9 @@ UNCALIBRATED = "uncalibrated"
 #: The lowest rate of a waveform, Hz: a channel sampled more slowly holds trends (a monitor's
 #: 1-Hz numerics), not beats.
 MIN_WAVEFORM_FS = 10.0
+#: The highest: no monitor samples a waveform faster; a rate above it is a fault of the file
+#: (read, it would size its channel past any memory: a .vital track stating 1e9 Hz).
+MAX_WAVEFORM_FS = 20000.0
 
 
 @dataclass

@@ -23,15 +23,21 @@ from qualityfm.io.base import (
     sample_span,
     select_channels,
 )
-from qualityfm.io.channels import canonical_channel, canonical_names, is_task_channel
-from qualityfm.io.record import MIN_WAVEFORM_FS, Record, RecordError
+from qualityfm.io.channels import (
+    canonical_channel,
+    canonical_names,
+    is_task_channel,
+    names_no_unit,
+)
+from qualityfm.io.record import MAX_WAVEFORM_FS, MIN_WAVEFORM_FS, Record, RecordError
 
 _BIDMC = re.compile(r"^(bidmc_\d+)_Signals$")
 _UNITS = r"(s|secs?|seconds?|ms|msecs?|milliseconds?)"
 #: A time column: ``Time``, ``Time [s]``, ``time (ms)``, ``time_ms``, ``t_s``, ``Timestamp``,
-#: ``Time (seconds)``...
+#: ``Time (seconds)``, ``Datetime`` (ISO date-times are read)...
 _TIME = re.compile(
-    rf"^(time|t|timestamp|seconds|sec|elapsed time)(?:\s*[\[(]\s*{_UNITS}\s*[\])]|[\s_]{_UNITS})?$"
+    rf"^(time|t|timestamp|seconds|sec|elapsed time|date[ _]?time)"
+    rf"(?:\s*[\[(]\s*{_UNITS}\s*[\])]|[\s_]{_UNITS})?$"
 )
 #: Units of time a time column's name may state that are not read (``Time [min]``).
 _OTHER_TIME_UNIT = re.compile(r"min|mins|minutes?|h|hr|hrs|hours?|us|µs|μs|microseconds?|ns|"
@@ -48,7 +54,7 @@ _HEAD_ROWS = 2048
 MIN_TIME_RATE = MIN_WAVEFORM_FS
 #: The highest: above it a column named in milliseconds holds seconds (``Time [ms]`` of
 #: values 0.000, 0.008...: 125 kHz), or a bare one holds finer units. No monitor samples so.
-MAX_TIME_RATE = 20000.0
+MAX_TIME_RATE = MAX_WAVEFORM_FS
 
 
 #: Most missing samples a time column's gaps may imply where they outnumber its rows (named
@@ -264,6 +270,15 @@ def _split_unit(name: str) -> tuple[str, str]:
     return (match.group(1), match.group(2)) if match else (name.strip(), "")
 
 
+def _label_and_unit(cell: str) -> tuple[str, str]:
+    """A data column's label and unit: :func:`_split_unit`, but for brackets that name what
+    the column holds (:func:`names_no_unit`: ``PLETH (SpO2)``, ``ABP (mean)``, ``ECG (II)``),
+    which stay in the label (they had been units, the column taking the wave's name and the
+    wave itself a second one's, ``ppg_2``)."""
+    label, unit = _split_unit(cell)
+    return (cell.strip(), "") if unit and names_no_unit(label, unit) else (label, unit)
+
+
 def csv_is_utf16(path: Path) -> bool:
     """Whether a CSV starts with a UTF-16 byte-order mark (a spreadsheet's "Unicode text")."""
     try:
@@ -337,12 +352,36 @@ def csv_holds_samples(path: Path) -> bool:
     except (OSError, csv.Error):  # csv_unreadable lists it
         return False
     for row in lines[::-1][:1] if len(lines) == 2 else lines:  # the data line after a header
+        if len(row) == 1 and _parted_by_spaces(row[0]):  # np.savetxt's default: named
+            return True
+        if row and _CLOCK.fullmatch(row[0].strip()):  # a date-time stamp before the samples
+            row = row[1:]  # (a time column under a name not read), not a table of labels
         try:
             [float(c.strip().replace(decimal, ".")) for c in row if c.strip()]
         except ValueError:
             return False
         return True
     return False
+
+
+#: A date or clock time a CSV's first cell may hold (``2024-01-01 00:00:00.000``,
+#: ``00:00:01.250``): a time stamp, not a label.
+_CLOCK = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{1,2}:\d{2}\S*)?|\d{1,2}:\d{2}:\d{2}([.,]\d+)?")
+
+
+def _spaced_file(path: Path, skip: int) -> bool:
+    """Whether a CSV's first two lines after ``skip`` (its header and first row, or two rows)
+    include one :func:`_parted_by_spaces`."""
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+        return any(_parted_by_spaces(line) for line in itertools.islice(f, skip, skip + 2))
+
+
+def _parted_by_spaces(line: str) -> bool:
+    """Whether a CSV line parts its cells by spaces (NumPy's ``savetxt`` default), not by a
+    delimiter read: no ``,``, ``;`` or tab, but two or more numbers between spaces."""
+    cells = line.split()
+    return (not any(d in line for d in CSV_DELIMITERS) and len(cells) >= 2
+            and all(_is_number(c) for c in cells))
 
 
 def _printed_resolution(t: np.ndarray) -> float:
@@ -470,9 +509,9 @@ def _seconds(
         numbers = col.astype("string").str.replace(decimal, ".", regex=False)
     if pd.api.types.is_numeric_dtype(col) or _is_number(str(numbers.iloc[0])):
         t = pd.to_numeric(numbers, errors="coerce").to_numpy(np.float64, na_value=np.nan)
-        if not np.isnan(t).any():
+        bad = ~np.isfinite(t)  # a blank, a cell that is no number or inf, among numbers
+        if not bad.any():
             return t * scale, None
-        bad = np.isnan(t)  # a blank, or a cell that is no number, among numbers
     else:
         # ISO 8601 allows a comma before the fraction (10:00:00,008, as Python's logging
         # writes it); stamps with UTC offsets are read as UTC, so that an offset that changes
@@ -495,10 +534,10 @@ def _seconds(
         bad = stamps.isna().to_numpy()
     value, line = _first_bad(bad, col, first_line)
     if value == "":
-        raise RecordError(f"{path}: time column {name!r} has an empty cell on non-blank line "
-                          f"{line}")
+        raise RecordError(f"{path}: time column {name!r} has an empty (or NaN) cell on "
+                          f"non-blank line {line}")
     raise RecordError(f"{path}: time column {name!r} holds {value!r} on non-blank line {line}, "
-                      f"neither a number nor an ISO date-time")
+                      f"neither a finite number nor an ISO date-time")
 
 
 #: Monitor exports' placeholders for a missing sample, read as NaN in the first parse of the
@@ -600,6 +639,10 @@ def read_csv(
         raise RecordError(f"{path}: line {preamble + 1} holds no cell where the header or the "
                           "first row should be (a blank line there is passed over only in a "
                           "file whose lines end in \\n)")
+    if len(cells) == 1 and _spaced_file(path, preamble):
+        raise RecordError(f"{path}: its cells are parted by spaces, not by ',', ';' or a tab "
+                          "(NumPy's savetxt writes so by default); write it with ',' between "
+                          "cells (np.savetxt(..., delimiter=','))")
     # a header holds a name: a first line of numbers, blanks and placeholders is data
     has_header = any(not _is_number(c.replace(decimal, ".")) and not _is_placeholder(c)
                      for c in cells)
@@ -614,7 +657,7 @@ def read_csv(
     if not has_header:
         time_col = None
     data_cols = [i for i in range(len(cells)) if i != time_col]
-    pairs = [_split_unit(cells[i]) for i in data_cols] if has_header else []
+    pairs = [_label_and_unit(cells[i]) for i in data_cols] if has_header else []
     labels, units = [p[0] for p in pairs], [p[1] for p in pairs]
     if channel_names is not None:
         if len(channel_names) != len(data_cols):
@@ -627,8 +670,10 @@ def read_csv(
                           f"'Time [s],PLETH,II', or in Python call "
                           f"read_record(path, fs=..., channel_names=[...])")
     if time_col is None and fs is None:
-        timed = next((c for c in cells if _TIME.match(_split_unit(c)[0].strip().lower())
-                      and _OTHER_TIME_UNIT.fullmatch(_split_unit(c)[1].strip().lower())), None)
+        timed = next((c for c in cells if _TIME.match(name := _split_unit(c)[0].strip().lower())
+                      and (unit := _split_unit(c)[1].strip().lower())
+                      and (_OTHER_TIME_UNIT.fullmatch(unit) or name != "t")),
+                     None)  # Time [min], Timestamp (UTC); T [degC] is a temperature
         if timed is not None:  # "Time [min]": a time column in a unit not read
             raise RecordError(f"{path}: column {timed!r} is read as no time column: its unit "
                               f"{_split_unit(timed)[1] or timed!r} is not one read; give the "

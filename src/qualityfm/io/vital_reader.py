@@ -20,7 +20,7 @@ from qualityfm._caller import warn_at_caller
 from qualityfm._numbers import missing
 from qualityfm.io.base import aligned_spans, patient_from_path, sample_span, select_channels
 from qualityfm.io.channels import canonical_channel, canonical_names
-from qualityfm.io.record import Record, RecordError
+from qualityfm.io.record import MAX_WAVEFORM_FS, Record, RecordError
 
 _WAVE = 1  # vitaldb track type of a waveform
 #: Longest span a file may cover: vitaldb fills every track over the file's whole span, so a
@@ -244,12 +244,17 @@ def read_vital(
     """
     header = _open(path, None, header_only=True)
     tracks = [name for name, trk in header.trks.items() if trk.type == _WAVE
-              and 0 < trk.srate < np.inf]
+              and 0 < trk.srate <= MAX_WAVEFORM_FS]
     rateless = [name for name, trk in header.trks.items() if trk.type == _WAVE
                 and not 0 < trk.srate < np.inf]
     if rateless:
         warn_at_caller(f"{path}: wave track(s) {', '.join(map(repr, rateless))} state no "
                        "sampling rate: left out", RuntimeWarning)
+    fast = [f"{name!r} ({trk.srate:g} Hz)" for name, trk in header.trks.items()
+            if trk.type == _WAVE and MAX_WAVEFORM_FS < trk.srate < np.inf]
+    if fast:  # sized by its rate, such a track had stopped a batch for want of memory
+        warn_at_caller(f"{path}: wave track(s) {', '.join(fast)} state a rate above "
+                       f"{MAX_WAVEFORM_FS:g} Hz, no monitor's: left out", RuntimeWarning)
     picked = select_channels(canonical_names(tracks), channels, path, tracks)
     record_id = path.stem
     if not picked:
