@@ -308,6 +308,9 @@ def test_card_rules_follow_each_task_windows() -> None:
     assert "shorter than the window: all of it" in af["span_samples"]
     assert "zero-filled at its end to the graph's samples (after scaling)" in af["order"]
     assert "no_window" not in af
+    assert "of a recording of at most 61 s" in af["span"]
+    # a 90-s window: a recording of up to 90 s is one padded window (the card had said 61)
+    assert "of a recording of at most 90 s" in _input_rules("af", {"seconds": 90.0})["span"]
     abp = _input_rules("abp", {"seconds": 30.0})
     assert abp["ecg_lead"] == "lead II only: no other lead stands in"
     assert "no row and no prediction" in abp["no_window"]

@@ -842,6 +842,14 @@ def test_a_stated_sample_count_of_0_is_named_with_the_way_round_it(tmp_path) -> 
     (tmp_path / "r.hea").write_text("r 1 10 0\nz.dat 16 1/mV 16 0 0 0 0 II\n")
     with pytest.raises(RecordError, match=r"r\.hea: empty record"):
         read_record(tmp_path / "r.hea")
+    # no count, and a file of less than one frame read over a span: no "counts 0" said of
+    # a header stating no count
+    (tmp_path / "r.hea").write_text("r 2 10\nz.dat 16 1/mV 16 0 0 0 0 II\n"
+                                    "z.dat 16 1/mV 16 0 0 0 0 PLETH\n")
+    (tmp_path / "z.dat").write_bytes(b"\0\0")
+    with pytest.raises(RecordError, match=r"r\.hea: its signal file z\.dat holds less than one "
+                                          r"sample of each"):
+        read_record(tmp_path / "r.hea", start=0.0, stop=0.1)
 
 
 def test_a_signal_files_lines_parted_by_another_files_are_named(tmp_path) -> None:

@@ -367,6 +367,10 @@ def test_a_fill_value_is_missing_and_costs_its_stretch_only(fill: float) -> None
     wide["ecg_ii"][5000:5125] = 1e300  # past float32's range: named too, not numpy's cast
     with pytest.warns(RuntimeWarning, match=r"125 sample\(s\) of magnitude over 1e\+15"):
         make_windows(Record("r", wide, clean.fs), WindowConfig())
+    wide["ecg_ii"][5000:5125] = 1.00000001e15  # 999999986991104 as float32: missing, as said
+    with pytest.warns(RuntimeWarning, match=r"125 sample\(s\) of magnitude over 1e\+15"):
+        plain = make_windows(Record("r", wide, clean.fs), WindowConfig(normalization="none"))
+    assert np.abs(plain.x).max() < 1e3  # (it had been warned of, and kept)
     c = got.channels.index("ecg_ii")
     far = [k for k, s in enumerate(got.start) if s >= 60.0]  # windows clear of the fill
     assert far and np.allclose(got.x[far, c], base.x[far, c], atol=1e-4)

@@ -657,6 +657,12 @@ def test_cli_finetune_into_a_used_folder_leaves_no_stale_model(tmp_path, capsys)
     assert main([*common, "--init", "classical"]) == 0
     assert (run / "classical.pkl").exists() and not (run / "model.pt").exists()
     assert not (run / ".folds").exists()  # else a --kfold run would "resume" over the model
+    (run / ".folds").mkdir()  # as a plain --overwrite run stopped removing stopped folds
+    capsys.readouterr()  # leaves it: no finished fold to resume, the model stays
+    assert main([*common[:-1], "--kfold", "2", "--init", "classical"]) == 1
+    assert "holds a finished run (finetune.json)" in capsys.readouterr().err
+    assert (run / "classical.pkl").exists()
+    (run / ".folds").rmdir()
     assert main(["compare", "--task", "vt-alarm", "--data", str(data), "--max-records", "30",
                  "--baselines", "classical", "--kfold", "2", "--out", str(run)]) == 1
     assert "holds a finished run (finetune.json)" in capsys.readouterr().err

@@ -347,6 +347,13 @@ def test_a_hand_built_task_dataset_names_what_it_lacks() -> None:
     ds = TaskDataset("vt-alarm", x, np.ones((4, 2), bool), y, [0, 1, 2, 3], np.arange(4),
                      np.zeros((4, 0)), [])
     assert isinstance(ds.y, np.ndarray) and len(ds.subset(np.array([0, 2]))) == 2
+    # af's rhythm too: one of another length had been saved, loaded and failed in sklearn
+    with pytest.raises(ValueError, match="y has 4 rows but rhythm 3"):
+        TaskDataset("af", x, np.ones((4, 2), bool), y, [0, 1, 2, 3], np.arange(4),
+                    np.zeros((4, 0)), [], rhythm=[0, 1, 0])
+    af = TaskDataset("af", x, np.ones((4, 2), bool), y, [0, 1, 2, 3], np.arange(4),
+                     np.zeros((4, 0)), [], rhythm=[0, 1, 0, 2])  # a list had stayed one
+    assert af.subset(np.array([1, 3])).rhythm.tolist() == [1, 2]
 
 
 def test_a_task_window_takes_the_lead_and_gap_rules_of_pre_training() -> None:
@@ -615,7 +622,8 @@ def test_abp_names_why_a_record_gives_no_window_and_a_bad_rule_early(tmp_path) -
     rec = synthesize(65, fs=125.0, hr=75, seed=0)
     abp = rec.signals["abp"]
     rec.signals["abp"] = 90.0 + 0.25 * (abp - abp.mean())  # pulse pressure about 10 mmHg
-    with pytest.raises(RecordError, match=r"no 30 s window with a usable arterial line "
+    with pytest.raises(RecordError, match=r"no 30 s window with a usable ECG II, PPG and "
+                                          r"arterial line "
                                           r"\(damped arterial line \(pulse pressure "
                                           r"under 20 mmHg\): "
                                           r"2 windows\)"):

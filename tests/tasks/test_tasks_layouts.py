@@ -527,7 +527,7 @@ def test_an_abp_record_shorter_than_a_window_says_so(tmp_path) -> None:
     np.savez(tmp_path / "abp25.npz", fs=250.0, II=short_abp.signals["ecg_ii"],
              PLETH=short_abp.signals["ppg"], ABP=short_abp.signals["abp"][:25 * 250])
     ds = build_task_dataset("abp", tmp_path)
-    said = "no 30 s window with a usable arterial line (record of 25.0 s)"
+    said = "no 30 s window with a usable ECG II, PPG and arterial line (record of 25.0 s)"
     assert ds.skipped == [{"record": str(tmp_path / "abp25.npz"), "reason": said},
                           {"record": str(tmp_path / "short25.hea"), "reason": said}]
     uci = tmp_path / "uci"
@@ -537,5 +537,15 @@ def test_an_abp_record_shorter_than_a_window_says_so(tmp_path) -> None:
     with pytest.warns(UserWarning, match="name no patients"):
         ds = build_task_dataset("abp", uci)
     assert ds.skipped == [{"record": str(uci / "Part_1.mat"),
-                           "reason": "1 of 2 records gave no 30 s window with a usable arterial "
-                                     "line (first: Part_1_0001 (20.0 s))"}]
+                           "reason": "1 of 2 records gave no 30 s window with a usable ECG II, PPG "
+                                     "and arterial line (first: Part_1_0001 (20.0 s))"}]
+    # a flat PPG: its reason counted, the arterial line not blamed (a part's error had given
+    # no reason, a record's had wanted a usable arterial line of a clean one)
+    flat = uci_record(65, 120, 80, seed=3)
+    flat[0] = 1.0
+    write_uci_part(uci / "Part_1.mat", [flat])
+    with pytest.raises(RecordError, match=r"Part_1\.mat: none of its 1 records has a 30 s window "
+                                          r"with a usable ECG II, PPG and arterial line \(first: "
+                                          r"Part_1_0001; ECG II or PPG flat or over 20% "
+                                          r"missing: 2 windows\)"):
+        build_task_dataset("abp", uci)

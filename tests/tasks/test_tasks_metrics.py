@@ -390,6 +390,12 @@ def test_bp_metrics_refuse_non_finite_values() -> None:
         bp_report(np.array([[120.0, 80.0]] * 4), np.array([[121.0, 80], [np.nan, 80],
                                                             [119, 81], [120, 79]]),
                   np.array([120.0, 80.0]), n_boot=10)
+    # SBP alone, or a scalar mean: named, not an IndexError or a TypeError
+    with pytest.raises(ValueError, match=r"needs y and pred of \[N, 2\].*got \(3,\), \(3,\)"):
+        bp_report(np.array([120.0, 130, 125]), np.array([121.0, 128, 126]),
+                  np.array([125.0, 80]))
+    with pytest.raises(ValueError, match=r"train_mean of 2; got \(3, 2\), \(3, 2\) and \(\)"):
+        bp_report(np.array([[120.0, 80]] * 3), np.array([[121.0, 80]] * 3), 125.0)
 
 
 def test_report_titles_are_text_not_mathtext(tmp_path) -> None:
@@ -570,3 +576,11 @@ def test_calibration_and_threshold_refuse_labels_other_than_0_and_1() -> None:
     assert (c.a, c.b) != (1.0, 0.0)
     c.fit(z, np.ones(50, int))
     assert (c.a, c.b) == (1.0, 0.0)
+    # lengths that differ: named (one logit had been broadcast over every label and fitted,
+    # a threshold had failed in NumPy's words)
+    with pytest.raises(ValueError, match=r"labels \(3,\) and probabilities \(2,\) differ"):
+        choose_threshold(np.array([0, 1, 1]), np.array([0.1, 0.9]))
+    for logits, labels in ((np.array([0.5]), np.array([0, 1, 1, 0, 1])),
+                           (np.array([[0.5, 0.1, 0.2]]), np.array([0, 1, 2, 1]))):
+        with pytest.raises(ValueError, match=r"one logit .* per label is needed"):
+            Calibrator("platt" if logits.ndim == 1 else "temperature").fit(logits, labels)

@@ -512,9 +512,10 @@ def _input_rules(task: str, settings: dict) -> dict:
                     "the latest end of its channels)"
                     + (f", left-padded with zeros to {settings['pad_to']} s"
                        if settings.get("pad_to") else ""),
-        "af": f"the central {seconds} s of a recording of at most {AF_CROP_MAX_SECONDS:g} s, "
-              "a shorter one padded with zeros at its end after scaling; a longer one is cut "
-              f"into consecutive {seconds}-s windows",
+        "af": f"the central {seconds} s of a recording of at most "
+              f"{max(AF_CROP_MAX_SECONDS, seconds):g} s, a shorter one padded with zeros at "
+              f"its end after scaling; a longer one is cut into consecutive {seconds}-s "
+              "windows",
         "abp": f"consecutive {seconds}-s windows from the record's start, over the shorter "
                "of its ECG II and PPG (the seconds past a window's end at the record's end "
                "give none)",

@@ -1118,6 +1118,11 @@ def read_wfdb(
                           "line")
     elif n_frames is None and (start is not None or stop is not None):
         n_frames = _frames_in_file(path, header)  # wfdb reads no span of one without it
+        if n_frames == 0:  # (it had been told its header "counts 0 samples")
+            _check_empty_files(path, header)
+            raise RecordError(f"{path}: its signal file {header.files[0]} holds less than one "
+                              "sample of each of its signals (truncated or corrupt signal "
+                              "file)")
     elif n_frames is None:
         _check_empty_files(path, header)  # named here, not by wfdb's span or sample errors
     if n_frames == 0 and not multi and header.files[:1] != ["~"]:

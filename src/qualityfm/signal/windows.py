@@ -243,7 +243,9 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
             warn_at_caller(f"record {record.record_id}: channel {src}: {fills} sample(s) of "
                            f"magnitude over {FILL_MAGNITUDE:g} (a fill value) read as missing",
                            RuntimeWarning)
-        filled[c] = (gone, fill_nan(raw))
+        if gone.any():  # filled as found: a float64 fill value just past FILL_MAGNITUDE
+            raw = np.where(gone, np.float32(np.nan), raw)  # is under it as float32, and had
+        filled[c] = (gone, fill_nan(raw))  # been counted missing but kept
         try:
             resampled[c] = resample(filled[c][1], record.fs[src], cfg.fs)
         except ValueError as err:

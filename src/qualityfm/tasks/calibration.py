@@ -36,6 +36,9 @@ class Calibrator:
             raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {self.method!r}")
         z = np.asarray(logits, dtype=float)
         y = _binary(y) if z.ndim == 1 else np.asarray(y).astype(int)
+        if z.ndim not in (1, 2) or len(z) != len(y):  # (one row of logits had been broadcast
+            raise ValueError(f"logits {z.shape} and labels {y.shape}: one logit (a row of "
+                             "them, multiclass) per label is needed")  # over every label)
         self.a, self.b = 1.0, 0.0  # a refit on one class had kept the previous fit
         if self.method == "none" or len(np.unique(y)) < 2:
             return self
@@ -118,6 +121,8 @@ def choose_threshold(
     probability is moved just under it (:func:`_under_its_row`).
     """
     y, p = _binary(y), np.asarray(proba, dtype=float)  # labels of 2 had been no positives
+    if p.shape != y.shape:
+        raise ValueError(f"labels {y.shape} and probabilities {p.shape} differ in shape")
     check_operating_settings("none", rule, target_tpr)
     if not np.isfinite(p).all():
         raise ValueError(f"the validation probabilities hold {int((~np.isfinite(p)).sum())} "

@@ -199,13 +199,15 @@ class TaskDataset:
                                  "of each row; features: task_features of each row, or NaN "
                                  "[rows, 0]); build_task_dataset makes them all")
             setattr(self, name, np.asarray(value))
+        if self.rhythm is not None:  # (a list, or one of another length, had passed)
+            self.rhythm = np.asarray(self.rhythm)
         if self.starts is not None:
             self.starts = np.asarray(self.starts, dtype=np.float64)
         if self.sources is not None:
             self.sources = np.asarray(self.sources, dtype=str)
         n = len(self.y)
         names = ("X", "mask", "groups", "record_ids", "features",
-                 *(k for k in ("starts", "sources") if getattr(self, k) is not None))
+                 *(k for k in ("rhythm", "starts", "sources") if getattr(self, k) is not None))
         wrong = [f"{name} {len(getattr(self, name))}" for name in names
                  if len(getattr(self, name)) != n]
         if wrong:
@@ -741,31 +743,41 @@ def skip_entry(message: str) -> dict[str, str]:
     return {"record": record, "reason": reason} if sep else {"record": "", "reason": message}
 
 
+#: What an abp window with targets needs usable: a window refused for its ECG II or PPG had
+#: been said to want a usable arterial line.
+_ABP_INPUTS = "ECG II, PPG and arterial line"
+
+
 def _rows_uci_bp(path: Path, s: TaskSettings) -> list[dict]:
     """Rows of every record of a UCI cuff-less BP part (the first ``max_records`` of it when
     set); one ``{"skip": ...}`` row sums up the records that gave no window."""
     rows: list[dict] = []
     empty: list[str] = []
     bad: list[RecordError] = []
+    why: Counter[str] = Counter()  # the windows' reasons, of the records that gave none
     n = 0
     for rec in iter_uci_bp(path, limit=s.max_records, bad=bad):
         n += 1
-        got = _abp_windows(rec, s)
+        reasons: Counter[str] = Counter()
+        got = _abp_windows(rec, s, reasons)
         rows += got
         if not any("x" in r for r in got):  # a short record said so (it had read as a bad line)
             span = _abp_span(rec, s)
             empty.append(rec.record_id if span >= s.seconds else f"{rec.record_id} ({span:.1f} s)")
+            why.update(reasons)
+    said = "".join(f"; {reason}: {k} window{'s' * (k > 1)}" for reason, k in why.most_common(3))
     if not any("x" in r for r in rows) and bad and not n:  # not one record read: why
         more = f" (and {len(bad) - 1} more records unread)" if len(bad) > 1 else ""
         raise RecordError(f"{bad[0]}{more}")
     if not any("x" in r for r in rows):
         why = f"; {len(bad)} more unread, the first: {bad[0]}" if bad else ""
         raise RecordError(f"{path}: none of its {n} records has a {s.seconds:g} s window with a "
-                          f"usable arterial line (first: {', '.join(empty[:5])}){why}")
+                          f"usable {_ABP_INPUTS} (first: {', '.join(empty[:5])}{said}){why}")
     rows += [{"skip": str(err)} for err in bad]
     if empty:
         rows.append({"skip": f"{path}: {len(empty)} of {n} records gave no {s.seconds:g} s "
-                             f"window with a usable arterial line (first: {', '.join(empty[:5])})"})
+                             f"window with a usable {_ABP_INPUTS} (first: "
+                             f"{', '.join(empty[:5])}{said})"})
     return rows
 
 
@@ -789,7 +801,7 @@ def _rows_abp(path: Path, s: TaskSettings, rec: Record | None = None) -> list[di
     why: Counter[str] = Counter()
     rows = _abp_windows(rec, s, why)
     if not any("x" in r for r in rows):
-        what = "arterial line" if s.labels else "ECG II and PPG"
+        what = _ABP_INPUTS if s.labels else "ECG II and PPG"
         reasons = "; ".join(f"{reason}: {n} window{'s' * (n > 1)}"
                             for reason, n in why.most_common(3))
         # (a record shorter than a window had read as one of a bad arterial line)

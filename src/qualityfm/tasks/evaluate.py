@@ -174,6 +174,10 @@ def bp_report(y: np.ndarray, pred: np.ndarray, train_mean: np.ndarray, groups=No
     ``n_subjects`` (the groups: patients or records; None without groups) and, under
     :data:`metrics.PROTOCOL_SUBJECTS` of them, ``protocol_note``: AAMI and BHS then say how
     these rows meet their bars, not that a device passed a validation."""
+    y, pred, train_mean = np.asarray(y), np.asarray(pred), np.asarray(train_mean, dtype=float)
+    if y.ndim != 2 or y.shape[1:] != (2,) or pred.shape != y.shape or train_mean.shape != (2,):
+        raise ValueError(f"bp_report needs y and pred of [N, 2] (SBP, DBP) and train_mean of "
+                         f"2; got {y.shape}, {pred.shape} and {train_mean.shape}")
     out = {}
     for k, name in enumerate(("sbp", "dbp")):
         d = M.bp_metrics(y[:, k], pred[:, k], float(train_mean[k]))

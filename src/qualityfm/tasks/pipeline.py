@@ -406,10 +406,13 @@ def _remove_finished_epochs(out: Path) -> None:
 def _refuse_finished(out: str | Path, overwrite: bool, resumable: bool) -> None:
     """Refuse (ValueError) an ``out`` holding one of the ``RUN_MARKERS`` of a finished run, so
     that hours of training are not replaced by a mistyped --out; ``overwrite`` allows it, and
-    so does a k-fold run stopped there (``resumable`` and ``out/.folds``), which resumes. (A
-    folder of another kind, or one that cannot be written, :func:`_out_lock` has refused.)"""
+    so does a k-fold run stopped there (``resumable`` and finished folds in ``out/.folds``),
+    which resumes: an empty ``.folds`` (a plain --overwrite run stopped while removing a
+    stopped k-fold run's folds) had let a k-fold run replace the model unasked. (A folder of
+    another kind, or one that cannot be written, :func:`_out_lock` has refused.)"""
     held = [m for m in RUN_MARKERS if (Path(out) / m).is_file()]
-    if held and not overwrite and not (resumable and (Path(out) / FOLDS_DIR).is_dir()):
+    folds = Path(out) / FOLDS_DIR
+    if held and not overwrite and not (resumable and folds.is_dir() and any(folds.iterdir())):
         raise ValueError(f"{out} holds a finished run ({held[0]}): --overwrite replaces it, "
                          "or choose another --out")
 
