@@ -156,6 +156,14 @@ def test_empty_records(tmp_path: Path) -> None:
     (tmp_path / "head.csv").write_text("Time [s], PLETH\n")
     with pytest.raises(RecordError, match=r"head\.csv: empty record"):
         read_record(tmp_path / "head.csv")
+    # no channel: empty too (they had read as records of no channels, an .npz refused)
+    (tmp_path / "times.csv").write_text("Time [s]\n0\n0.008\n0.016\n")
+    with pytest.raises(RecordError, match=r"times\.csv: empty record \(no column beside the "
+                                          r"time column\)"):
+        read_record(tmp_path / "times.csv")
+    np.save(tmp_path / "none.npy", np.zeros((0, 100)))
+    with pytest.raises(RecordError, match=r"none\.npy: empty record \(no channels\)"):
+        read_record(tmp_path / "none.npy", fs=125.0, channel_names=[])
 
 
 def test_corrupt_csv_npy_npz_vital(tmp_path: Path) -> None:

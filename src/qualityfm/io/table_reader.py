@@ -657,6 +657,8 @@ def read_csv(
     if not has_header:
         time_col = None
     data_cols = [i for i in range(len(cells)) if i != time_col]
+    if not data_cols:  # a time column alone (it had read as a record of no channels)
+        raise RecordError(f"{path}: empty record (no column beside the time column)")
     pairs = [_label_and_unit(cells[i]) for i in data_cols] if has_header else []
     labels, units = [p[0] for p in pairs], [p[1] for p in pairs]
     if channel_names is not None:
@@ -985,6 +987,8 @@ def read_npy(
     picked = select_channels(names, channels, path, list(channel_names))
     if arr.shape[1] == 0:
         raise RecordError(f"{path}: empty record (no samples)")
+    if arr.shape[0] == 0:  # as an .npz of no arrays is
+        raise RecordError(f"{path}: empty record (no channels)")
     i0, i1 = sample_span(start, stop, float(fs), arr.shape[1], path)
     signals = {names[i]: _float32(arr[i, i0:i1], path, names[i]) for i in picked}
     return Record(path.stem, signals, {n: float(fs) for n in signals},

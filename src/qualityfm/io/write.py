@@ -78,18 +78,21 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
     if comments and "alarm" not in events:
         events["alarm"] = len(signal) / next(iter(rates))  # the buffer ends at its alarm
     comments += [f"event: {name} at {float(t)!r} s" for name, t in events.items()]
+    # one line each: a line break in a label had made a header the reader refuses
+    comments = [" ".join(c.split()) for c in comments]
     gains, baselines = _adc_params(signal)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".write-") as tmp:
         try:
             wfdb.wrsamp(
                 record.record_id, fs=rates.pop(),
-                units=[record.units.get(c, "NU") or "NU" for c in names],
+                # WFDB units hold no white space (mm Hg, deg C: as the tables read them)
+                units=["".join((record.units.get(c, "NU") or "NU").split()) for c in names],
                 sig_name=[_label(c) for c in names], p_signal=signal,
                 fmt=["16"] * len(names), adc_gain=gains, baseline=baselines,
                 comments=comments, write_dir=tmp,
             )
-        except ValueError as err:  # units with a space, an infinite sample: wfdb's words
+        except ValueError as err:  # wfdb's words, named
             raise RecordError(f"{record.record_id}: cannot be written as WFDB ({err}); its "
                               f"channels {names}, units {[record.units.get(c) for c in names]}"
                               ) from None
