@@ -52,6 +52,29 @@ def test_bf16_learned_quality_close_to_fp32(tiny_model: QualityFM) -> None:
     assert not np.array_equal(fp32, bf16)
 
 
+def test_learned_quality_compares_the_spectrum_the_decoder_learnt(tiny_model: QualityFM) -> None:
+    """A model pre-trained with --amplitude power predicts |X|^2: its prediction had been
+    correlated with |X|. The network's config carries the setting (export keeps it)."""
+    import dataclasses
+
+    model, (x, mask) = tiny_model, windows()
+    power = QualityFM(dataclasses.replace(model.cfg, amplitude="power")).eval()
+    power.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        pred = model(torch.from_numpy(x), torch.from_numpy(mask))["amp"]
+    spectrum = torch.fft.rfft(torch.from_numpy(x), dim=-1).abs()[..., :model.cfg.n_bins] ** 2
+
+    def z(a: torch.Tensor) -> torch.Tensor:
+        return (a - a.mean(-1, keepdim=True)) / (a.std(-1, keepdim=True) + 1e-6)
+
+    corr = ((z(pred) * z(spectrum)).sum(-1) / (model.cfg.n_bins - 1)).numpy()
+    want = (corr * mask).sum(-1) / mask.sum(-1)
+    got = learned_quality(power, x, mask)
+    np.testing.assert_allclose(got, want, atol=1e-3)
+    assert np.abs(got - learned_quality(model, x, mask)).max() > 1e-2
+    assert QualityFM(power.cfg).cfg.to_dict()["amplitude"] == "power"
+
+
 def test_autocast_helper_sets_the_dtype() -> None:
     lin = torch.nn.Linear(4, 4)
     with precision_autocast("bf16", "cpu"):

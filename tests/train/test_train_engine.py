@@ -585,6 +585,8 @@ def test_runs_that_cannot_train_are_refused_before_anything_is_written(synthetic
              "model_overrides: head_on follows the run setting distill_mode"),
             (["--model-override", "head=none"],
              "model_overrides: head follows the run setting head"),
+            (["--model-override", "amplitude=\"power\""],  # the loss's: --amplitude sets it
+             "model_overrides: amplitude follows the run setting amplitude"),
             # the override had won without a word, config.json keeping the flag's value
             (["--prototypes", "256"],
              "--prototypes 256 and --model-override head_prototypes=128 set the same network "

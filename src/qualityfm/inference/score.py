@@ -237,7 +237,8 @@ def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
 
     The decoder was trained to predict the amplitude spectrum of a high-quality window from a
     low-quality one. For each present channel this is the correlation between that prediction
-    and the window's own (z-scored) amplitude spectrum; the score is the mean over channels.
+    and the window's own (z-scored) amplitude spectrum (|X|, or |X|^2 for a model whose
+    ``cfg.amplitude`` is "power"); the score is the mean over channels.
     The idea: clean windows agree with their reconstruction, corrupted ones do not. Measured
     with the shipped weights it follows the SQIs only weakly (physionet2015_vt's 2,162
     windows: Spearman 0.23 with ``sqi``, 0.26 with the ECG's, 0.01 with the PPG's; median
@@ -262,7 +263,9 @@ def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
     _check_decoder_length(x.shape[-1], model.cfg)
     training = model.training
     model.eval()
-    spectral = SpectralLoss(n_bins=model.cfg.n_bins)
+    # the spectrum the decoder learnt: |X|, or |X|^2 for a model pre-trained with --amplitude
+    # power (whose prediction had been compared with |X|)
+    spectral = SpectralLoss(n_bins=model.cfg.n_bins, amplitude=model.cfg.amplitude)
     out = np.empty(len(x), dtype=np.float32)
     try:
         with torch.inference_mode():

@@ -60,8 +60,11 @@ class QualityFMConfig:
     window: int = 8
     global_tokens: tuple[int, ...] = (0,)
     attention: str = "auto"  # auto | dense | local | flex
-    # Decoder heads: amplitude and phase spectra, first n_bins rFFT bins of each channel.
+    # Decoder heads: amplitude and phase spectra, first n_bins rFFT bins of each channel;
+    # the amplitude head predicts |X| ("magnitude") or |X|^2 ("power"), z-scored over the bins
+    # (pre-training's --amplitude sets it; the learned quality score compares like with like)
     n_bins: int = 512
+    amplitude: str = "magnitude"
     # Optional DINO-style projection head (off by default; preset counts exclude it).
     head: str = "none"  # none | dino
     head_on: str = "pooled"  # pooled | tokens | both
@@ -118,6 +121,9 @@ class QualityFMConfig:
                 raise ValueError(f"config {name} must be >= 1, got {getattr(self, name)}")
         if self.n_bins < 2:  # the amplitude targets are z-scored over the bins
             raise ValueError(f"config n_bins must be >= 2, got {self.n_bins}")
+        if self.amplitude not in ("magnitude", "power"):  # losses.spectral.AMPLITUDES
+            raise ValueError(f"config amplitude must be 'magnitude' or 'power', got "
+                             f"{self.amplitude!r}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
         if not 0.0 <= self.dropout < 1.0:

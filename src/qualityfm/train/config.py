@@ -129,7 +129,7 @@ class PretrainConfig:
                 raise ValueError(f"model_overrides: {err}") from None
             # the objective is sized from these run settings: an override would change it
             # without a word (head_on) or fail at the first step (head)
-            owned = {"head": "head", "head_on": "distill_mode",
+            owned = {"head": "head", "head_on": "distill_mode", "amplitude": "amplitude",
                      "feature_targets": "feature_weight (the store sets the width)"}
             clash = sorted(set(self.model_overrides) & set(owned))
             if clash:

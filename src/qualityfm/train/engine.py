@@ -116,7 +116,8 @@ def model_config(cfg: PretrainConfig, n_features: int = 0, fs: float | None = No
     overridden, ``normalization`` always, as the run refuses an override of it)."""
     head = {"head": "dino", "head_on": _HEAD_ON[cfg.distill_mode],
             "head_prototypes": cfg.prototypes} if cfg.head else {"head": "none"}
-    settings = {"attention": cfg.attention, "window": cfg.window, "stem": cfg.stem, **head,
+    settings = {"attention": cfg.attention, "window": cfg.window, "stem": cfg.stem,
+                "amplitude": cfg.amplitude, **head,
                 "feature_targets": n_features if cfg.feature_weight > 0 else 0,
                 **({"fs": float(fs)} if fs is not None else {}),
                 **({"normalization": normalization} if normalization is not None else {})}
@@ -260,7 +261,7 @@ class Objective(nn.Module):
             dim, cfg.student_temp, cfg.teacher_temp, cfg.centre_momentum,
             pooled=cfg.distill_mode == "pooled",
         )
-        self.spectral = SpectralLoss(mcfg.n_bins, cfg.amplitude, cfg.phase)
+        self.spectral = SpectralLoss(mcfg.n_bins, mcfg.amplitude, cfg.phase)
         self.koleo = KoLeoLoss()
         self.variance = VarianceLoss()
         self.features = FeatureLoss()
