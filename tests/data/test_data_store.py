@@ -366,6 +366,13 @@ def test_window_ids_are_global_however_they_are_read(synth_dir, small_window, tm
     assert len(store.parts) == 2 and store.parts[1].offset > 0
     np.testing.assert_array_equal(store.field("window_id"), np.arange(store.n_windows))
     np.testing.assert_array_equal(store.index["window_id"], store.field("window_id"))
+    # record numbers too: each part's own had repeated (windows of two records read as one's)
+    prepare(synth_dir, tmp_path / "whole", window=small_window, progress=False)
+    whole = Store(tmp_path / "whole")
+    for numbers in (Store(split).field("record"), store.index["record"]):
+        ids = store.index["record_id"]
+        assert len(set(numbers.tolist())) == store.n_records == whole.n_records
+        assert all(len(set(ids[numbers == r])) == 1 for r in set(numbers.tolist()))
 
 
 def test_a_mask_out_of_range_is_refused_as_its_window(synth_dir, small_window, tmp_path):

@@ -244,6 +244,14 @@ def test_cli_pretrain_export_and_load(synthetic_store, tmp_path, capsys) -> None
     assert main(["export", str(started), "--out", str(tmp_path / "y")]) == 1
     assert (f"{started} holds a pre-training run without a checkpoint yet (no last.pt: it "
             "stopped before its first)") in capsys.readouterr().err
+    # none of ours: a stopped k-fold run, a folder of records, no folder (each had been told
+    # "no checkpoint at DIR/last.pt")
+    (tmp_path / "kfold" / ".folds").mkdir(parents=True)
+    for given, said in ((tmp_path / "kfold", "is no pre-training run (no last.pt): it holds a "
+                         "stopped cross-validation run (finetune --kfold), which keeps no model"),
+                        (tmp_path / "nothing", ": no such folder (a pre-training run to export)")):
+        assert main(["export", str(given), "--out", str(tmp_path / "z")]) == 1
+        assert f"{given}{' ' if said[0] != ':' else ''}{said}" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match=r"missing \(expected an exported qualityfm "
                                                 r"model folder; .* holds a prepared store"):
         load(synthetic_store)
@@ -494,6 +502,8 @@ def test_cli_resume_starts_a_run_that_has_no_checkpoint_yet(synthetic_store, tmp
     saved = (run / "config.json").read_text()  # run settings that are no run's: named
     for text, message in (('{"store": ', "config.json: truncated or damaged settings of a "
                                          "qualityfm pre-training run"),
+                          ('{"store": ', "or move it away (--resume then takes the settings "
+                                         "the run's checkpoint holds)"),
                           ("[]", "config.json: no settings of a qualityfm pre-training "
                                  "run (a JSON list, not an object)"),
                           ('{"name": "x"}', "config.json: not the settings of a qualityfm "
@@ -1387,6 +1397,27 @@ def test_a_damaged_summary_does_not_bar_a_resume_with_nothing_to_train(
     again = pretrain(tiny(synthetic_store, run, steps=2), resume=True)
     assert again["step"] == 2 and again["done"]
     assert json.loads((run / "summary.json").read_text())["step"] == 2
+
+
+def test_a_damaged_log_is_refused_before_a_resume_changes_anything_and_exports_without_it(
+        synthetic_store, tmp_path) -> None:
+    """A bad line in log.jsonl had failed a resume after it rewrote config.json (its new
+    steps) and removed summary.json, with no remedy said; export had failed on it too."""
+    run = tmp_path / "run"
+    pretrain(tiny(synthetic_store, run, steps=4), stop_after=2)
+    lines = (run / "log.jsonl").read_text().splitlines()
+    (run / "log.jsonl").write_text("\n".join(['{"step": 1, "dist', *lines[1:]]) + "\n")
+    config, summary = ((run / n).read_text() for n in ("config.json", "summary.json"))
+    with pytest.raises(ValueError, match=r"log\.jsonl: line 1 is not JSON .*move it away"):
+        pretrain(tiny(synthetic_store, run, steps=6), resume=True)
+    assert (run / "config.json").read_text() == config
+    assert (run / "summary.json").read_text() == summary
+    with pytest.warns(RuntimeWarning, match=r"log\.jsonl: line 1 is not JSON .*the model card "
+                                            r"gives no training figures"):
+        export_model(run, tmp_path / "model")
+    assert load(tmp_path / "model").cfg.n_layers == 1
+    (run / "log.jsonl").unlink()  # as the message says: the run goes on
+    assert pretrain(tiny(synthetic_store, run, steps=4), resume=True)["step"] == 4
 
 
 def test_fsdp_on_one_process_is_said(synthetic_store, tmp_path, capsys) -> None:

@@ -128,7 +128,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _saved_config(path: Path) -> dict:
     """A run's saved settings (``config.json``), or an error naming the file."""
     return read_json(path, "settings of a qualityfm pre-training run",
-                     "restore the file, or start the run again with --overwrite")
+                     "restore the file, or move it away (--resume then takes the settings "
+                     "the run's checkpoint holds), or start the run again with --overwrite")
 
 
 #: Network fields that run settings set (``engine.model_config``), by field: the setting.

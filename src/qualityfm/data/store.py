@@ -21,9 +21,10 @@ with ``mask`` False. int16 windows decode as ``x.astype(float32) * scale[..., No
 Open them with ``np.load(path, mmap_mode="r")``.
 
 Index fields: ``window_id`` (int64, id within this folder), ``record`` (int32, record number in
-this folder), ``record_id``, ``patient_id``, ``source`` (str), ``start`` (float64, seconds from
-the record start), ``mask`` (bool [C]), ``ecg_q``, ``ppg_q``, ``q`` (float32 quality in [0, 1],
-NaN when the modality is absent), ``level`` (int8, 0 bad ... 4 excellent).
+this folder; :class:`Store` makes both global over a store's parts), ``record_id``,
+``patient_id``, ``source`` (str), ``start`` (float64, seconds from the record start),
+``mask`` (bool [C]), ``ecg_q``, ``ppg_q``, ``q`` (float32 quality in [0, 1], NaN when the
+modality is absent), ``level`` (int8, 0 bad ... 4 excellent).
 
 Beside them ``journal.json`` while ``prepare`` runs (an interrupted run resumes from it), and
 ``features.npy`` with ``features.json`` once the window features are computed
@@ -340,10 +341,11 @@ def read_store_json(path: Path) -> dict[str, Any]:
 class StorePart:
     """One folder of shards (a part of a store prepared with --shard K/N, or the whole store)."""
 
-    def __init__(self, folder: Path, offset: int) -> None:
+    def __init__(self, folder: Path, offset: int, record_offset: int = 0) -> None:
         self.folder = folder
         self.meta = read_store_json(folder / META)
-        self.offset = offset
+        self.offset = offset  # its first window's and first record's numbers in the store
+        self.record_offset = record_offset
         try:  # a field of the wrong type had been a bare "invalid literal for int()"
             self.n_windows = int(self.meta["n_windows"])
             self.shard_size = int(self.meta["shard_size"])
@@ -400,9 +402,9 @@ class Store:
         self.path = Path(path)
         folders = _part_folders(self.path)
         self.parts: list[StorePart] = []
-        offset = 0
+        offset = records = 0
         for folder in folders:
-            part = StorePart(folder, offset)
+            part = StorePart(folder, offset, records)
             named = _PART.match(folder.name) if folder != self.path else None
             # [k, n] of the prepare run that wrote it (None: a whole store; absent: a store
             # from before parts were recorded)
@@ -415,6 +417,7 @@ class Store:
                                  "windows had been read twice beside the parts); copy each "
                                  "part-K-of-N folder as it was written")
             offset += part.n_windows
+            records += int(part.meta["n_records"])
             self.parts.append(part)
         self.meta = self.parts[0].meta
         scored = [p for p in self.parts if p.n_windows]  # a part of no window holds no score
@@ -494,13 +497,16 @@ class Store:
     # -- tables
     @property
     def index(self) -> np.ndarray:
-        """The index of every window (structured, see the module doc), with global window ids."""
+        """The index of every window (structured, see the module doc), with global window ids
+        and record numbers (each part's own had repeated across parts: grouped by them, the
+        windows of different records had been one record's)."""
         if self._index is None:
             tables = []
             for part in self.parts:
                 for s in range(part.n_shards):
                     t = part.shard_file(s, "index")
                     t["window_id"] += part.offset
+                    t["record"] += part.record_offset
                     tables.append(t)
             n_ch = len(self.channels)
             self._index = np.concatenate(tables) if tables else np.zeros(0, index_dtype(n_ch))
@@ -525,8 +531,9 @@ class Store:
             return np.ascontiguousarray(self._index[name])
         cols = [np.array(part.shard_file(s, "index", mmap=True)[name])
                 for part in self.parts for s in range(part.n_shards)]
-        if name == "window_id":  # global, as in index (they had been each part's own here)
-            starts = [part.offset for part in self.parts for _ in range(part.n_shards)]
+        if name in ("window_id", "record"):  # global, as in index (they had been each
+            starts = [part.offset if name == "window_id" else part.record_offset  # part's own)
+                      for part in self.parts for _ in range(part.n_shards)]
             cols = [c + start for c, start in zip(cols, starts, strict=True)]
         if cols:
             return np.concatenate(cols)

@@ -130,8 +130,6 @@ def embed_files(
         atomic_write_all({out: lambda f: np.save(f, emb),
                           index: table_writer(rows, INDEX_COLUMNS, index)})
     else:
-        columns = [*INDEX_COLUMNS, *(f"e{j}" for j in range(dim))]
-        for row, vec in zip(rows, emb, strict=True):
-            row.update(zip(columns[len(INDEX_COLUMNS):], vec, strict=True))  # float32, as .npy
-        write_table(rows, columns, out)
+        write_table(rows, INDEX_COLUMNS, out,  # float32, as .npy
+                    matrix=([f"e{j}" for j in range(dim)], emb))
     return summary

@@ -383,14 +383,18 @@ def score_files(
 
 
 def table_writer(rows: list[dict], columns: Iterable[str], out: Path,
-                 dtypes: Mapping[str, str] | None = None) -> Callable[[IO[bytes]], object]:
+                 dtypes: Mapping[str, str] | None = None,
+                 matrix: tuple[list[str], np.ndarray] | None = None,
+                 ) -> Callable[[IO[bytes]], object]:
     """What writes rows as CSV (``out`` ending in .csv) or Parquet (.parquet) into a binary
     file, for :func:`~qualityfm.io.atomic_write`; another suffix, or Parquet without pyarrow,
     raises ValueError before anything is written. ``dtypes``: pandas dtypes of columns that
     may hold None (``"Int64"``, ``"string"``), so that a Parquet column's type does not
-    follow the rows (int, double or null)."""
+    follow the rows (int, double or null). ``matrix``: (names, array [rows, k]) of numeric
+    columns after ``columns`` (an embedding), taken whole into Parquet (a value a Python
+    object had cost 35 times the array's memory)."""
     columns = list(columns)
-    out = check_output(out, of=table_verbs(columns) or None)
+    out = check_output(out, of=table_verbs([*columns, *(matrix[0] if matrix else [])]) or None)
     # a file name's bytes that are not UTF-8 become \xNN escapes: a valid table either way
     rows = [{k: utf8_bytes(v).decode() if isinstance(v, str) else v for k, v in r.items()}
             for r in rows]
@@ -400,7 +404,13 @@ def table_writer(rows: list[dict], columns: Iterable[str], out: Path,
         frame = pd.DataFrame(rows, columns=columns)
         if dtypes:
             frame = frame.astype({c: t for c, t in dtypes.items() if c in frame.columns})
+        if matrix is not None:
+            frame = pd.concat([frame, pd.DataFrame(matrix[1], columns=matrix[0])], axis=1)
         return lambda f: frame.to_parquet(f, index=False)
+    if matrix is not None:
+        for row, vec in zip(rows, matrix[1], strict=True):
+            row.update(zip(matrix[0], vec, strict=True))
+        columns += matrix[0]
     text = io.StringIO(newline="")
     writer = csv.DictWriter(text, fieldnames=columns)
     writer.writeheader()
@@ -410,9 +420,10 @@ def table_writer(rows: list[dict], columns: Iterable[str], out: Path,
 
 
 def write_table(rows: list[dict], columns: Iterable[str], out: Path,
-                dtypes: Mapping[str, str] | None = None) -> None:
+                dtypes: Mapping[str, str] | None = None,
+                matrix: tuple[list[str], np.ndarray] | None = None) -> None:
     """Write rows atomically as CSV or Parquet (see :func:`table_writer`); the temporaries
     of ``out`` an earlier run killed mid-write left beside it are removed first."""
-    writer = table_writer(rows, columns, out, dtypes)
+    writer = table_writer(rows, columns, out, dtypes, matrix)
     remove_file_temporaries(out)
     atomic_write(out, writer)

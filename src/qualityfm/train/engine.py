@@ -618,7 +618,9 @@ def read_log(path: Path) -> list[dict[str, Any]]:
             records.append(json.loads(ln))
         except json.JSONDecodeError as err:
             if i < len(lines) - 1:
-                raise ValueError(f"{path}: line {i + 1} is not JSON ({err})") from None
+                raise ValueError(f"{path}: line {i + 1} is not JSON ({err}); the log only "
+                                 "reports the steps: move it away and the run goes on "
+                                 "without its earlier figures") from None
     return records
 
 
@@ -912,6 +914,8 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
             # (done or not by its own steps: --steps 2 at step 3 of 6 had marked it done)
             planned = max(cfg.steps, int(state["config"].get("steps", cfg.steps)))
         if env.is_main:  # the run's record says what it runs now (a new --steps, a moved store)
+            if (run_dir / LOG_NAME).is_file():  # a damaged log refused before any change (it
+                read_log(run_dir / LOG_NAME)  # had come with config.json and summary changed)
             _note_resumed_changes(state["config"], cfg, step)
             # config.json says the length the run now has: an extension killed before its
             # first checkpoint had left its longer steps there beside a finished run

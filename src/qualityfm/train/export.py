@@ -63,7 +63,13 @@ def _last_logged(run_dir: Path, up_to: int) -> dict[str, Any]:
     path = run_dir / "log.jsonl"
     if not path.exists():
         return {}
-    lines = [r for r in read_log(path) if int(r.get("step", 0)) <= up_to]
+    try:
+        records = read_log(path)
+    except ValueError as err:  # the card's figures only: the weights export without them
+        warn_at_caller(f"{err.args[0].partition('; ')[0]}: the model card gives no training "
+                       "figures", RuntimeWarning)
+        return {}
+    lines = [r for r in records if int(r.get("step", 0)) <= up_to]
     return {"first": lines[0], "last": lines[-1]} if lines else {}
 
 
@@ -182,6 +188,15 @@ def export_model(
     check_writable_folder(out_dir, f"--out {out_dir}")
     refuse_other_kind(out_dir, ("model folder",))
     found = folder_kind(run_dir)
+    if not (run_dir / CHECKPOINT_NAME).is_file() and found is None:  # (it had been told "no
+        # checkpoint at DIR/last.pt", a folder of records or a stopped k-fold run alike)
+        if not run_dir.is_dir():
+            raise FileNotFoundError(f"{run_dir}: no such folder (a pre-training run to export)")
+        stopped = (run_dir / ".folds").is_dir()  # tasks.pipeline.FOLDS_DIR
+        raise FileNotFoundError(
+            f"{run_dir} is no pre-training run (no {CHECKPOINT_NAME})" + (
+                ": it holds a stopped cross-validation run (finetune --kfold), which keeps no "
+                "model" if stopped else ""))
     if not (run_dir / CHECKPOINT_NAME).is_file() and found is not None:
         raise FileNotFoundError(
             f"{run_dir} holds a pre-training run without a checkpoint yet (no "
