@@ -149,6 +149,20 @@ def test_resample_leading_axes_and_bad_rate() -> None:
     assert y.dtype == np.float32 and np.isfinite(y).all() and np.abs(y).max() > 65504
 
 
+def test_a_fill_value_is_missing_to_resample_as_nan_is() -> None:
+    """One sample of 9.97e36 had set the level taken out: every output sample off by ~1e16,
+    none NaN; now it is NaN, spread over the filter's span only, as a NaN is."""
+    x = np.sin(2 * np.pi * 1.2 * np.arange(75000) / 250)
+    ref = resample(x, 250, 300)
+    for value in (np.nan, 9.96921e36, -np.inf):
+        y = x.copy()
+        y[100] = value
+        out = resample(y, 250, 300)
+        gone = np.isnan(out)
+        assert 0 < gone.sum() < 100 and np.flatnonzero(gone).max() < 400, value
+        np.testing.assert_allclose(out[400:], ref[400:], atol=1e-12)
+
+
 def _power(x: np.ndarray) -> float:
     core = x[..., x.shape[-1] // 5: -x.shape[-1] // 5]
     return float(np.mean(core**2))
@@ -192,3 +206,25 @@ def test_filter_nan_kept_and_bad_cutoff() -> None:
     assert np.isnan(y[200]) and np.isfinite(y[:100]).all() and np.isfinite(y[121:200]).all()
     # a low-pass above Nyquist has nothing to remove
     np.testing.assert_allclose(apply_filter(x, 300.0, FilterSpec(lowpass=400.0)), x)
+
+
+def test_bad_signal_inputs_and_filter_settings_are_named() -> None:
+    """Complex samples had been scored and resampled as their real part; an order of 2.7 had
+    designed order 2 and '1' Hz failed in a TypeError; a scalar had been an IndexError;
+    finite values past float32 had been called NaN or inf, no sample NumPy's empty min."""
+    from qualityfm.quality import ecg_quality
+    from qualityfm.signal import normalize
+
+    wave = np.sin(np.arange(2500) / 10.0)
+    for call, said in ((lambda: resample(wave + 1j, 250, 300), "resample needs real samples"),
+                       (lambda: ecg_quality(wave + 1j, 250), "x must be real numbers"),
+                       (lambda: filter_ecg(wave + 1j, 250), "a filter needs real samples"),
+                       (lambda: filter_ecg(np.float64(3.0), 250), "a filter needs an array"),
+                       (lambda: FilterSpec(highpass=1, order=2.7), "order must be an integer"),
+                       (lambda: FilterSpec(highpass=1, order=True), "order must be an integer"),
+                       (lambda: FilterSpec(highpass="1"), "highpass must be a positive"),
+                       (lambda: normalize(np.full((2, 3, 100), 1e39)), "past float32's range"),
+                       (lambda: normalize(np.zeros((2, 3, 0))), r"with T >= 1, got \(2, 3, 0\)")):
+        with pytest.raises(ValueError, match=said):
+            call()
+    assert FilterSpec(highpass=1, order=np.int64(2)).order == 2

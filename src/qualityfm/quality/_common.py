@@ -25,8 +25,8 @@ def as_windows(x: np.ndarray, fs: float, name: str = "x") -> tuple[np.ndarray, b
     x = np.asarray(x)
     if x.ndim not in (1, 2):
         raise ValueError(f"{name} must have shape [N, T] or [T], got {x.shape}")
-    if not np.issubdtype(x.dtype, np.number):
-        raise ValueError(f"{name} must be numeric, got dtype {x.dtype}")
+    if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):  # (complex had been
+        raise ValueError(f"{name} must be real numbers, got dtype {x.dtype}")  # scored real)
     if not is_number(fs) or fs < MIN_FS:  # a string had failed inside np.isfinite
         raise ValueError(f"fs must be a finite rate >= {MIN_FS:g} Hz, got {fs!r}")
     single = x.ndim == 1

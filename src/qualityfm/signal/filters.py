@@ -12,6 +12,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import signal as sps
 
+from qualityfm._numbers import is_int, is_number
 from qualityfm.signal.nan import fill_nan, missing
 
 _KINDS = ("highpass", "lowpass", "bandpass", "notch")
@@ -34,8 +35,11 @@ class FilterSpec:
     def __post_init__(self) -> None:
         for name in ("highpass", "lowpass", "notch"):
             f = getattr(self, name)
-            if f is not None and not (np.isfinite(f) and f > 0):
-                raise ValueError(f"FilterSpec.{name} must be a positive frequency, got {f}")
+            if f is not None and not (is_number(f) and f > 0):  # ('1': a TypeError)
+                raise ValueError(f"FilterSpec.{name} must be a positive frequency, got {f!r}")
+        if not is_int(self.order) or not is_number(self.notch_q):  # (2.7 had designed 2)
+            raise ValueError(f"FilterSpec: order must be an integer and notch_q a number, got "
+                             f"{self.order!r} and {self.notch_q!r}")
         if self.highpass is not None and self.lowpass is not None and (
                 self.highpass >= self.lowpass):
             raise ValueError(f"FilterSpec: highpass {self.highpass} Hz must lie below lowpass "
@@ -112,6 +116,10 @@ def apply_filter(x: np.ndarray, fs: float, spec: FilterSpec) -> np.ndarray:
     bridged by linear interpolation for the filter and come back as NaN.
     """
     x = np.asarray(x)
+    if x.ndim == 0:  # (an IndexError)
+        raise ValueError("a filter needs an array with a time axis, got a scalar")
+    if np.iscomplexobj(x) or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise ValueError(f"a filter needs real samples, got dtype {x.dtype}")
     dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64
     sos = spec.sos(fs)
     if len(sos) == 0 or x.shape[-1] == 0:

@@ -28,12 +28,17 @@ def normalize(x: np.ndarray, mask: np.ndarray | None = None, mode: str = "channe
     """
     if mode not in NORMALIZATIONS:
         raise ValueError(f"normalization mode must be one of {NORMALIZATIONS}, got {mode!r}")
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim < 2:
-        raise ValueError(f"x must have shape [..., C, T], got {x.shape}")
+    given = np.asarray(x)
+    with np.errstate(over="ignore"):
+        x = given.astype(np.float32, copy=False)
+    if x.ndim < 2 or x.shape[-1] == 0:  # (no sample had been NumPy's empty min)
+        raise ValueError(f"x must have shape [..., C, T] with T >= 1, got {x.shape}")
     mask = np.ones(x.shape[:-1], bool) if mask is None else checked_mask(mask, x.shape[:-1])
     finite = np.isfinite(x).all(axis=-1)  # (a spike near float32's maximum is scaled)
     if not finite[mask].all():
+        if np.isfinite(given[mask]).all():  # finite, past float32's range (it had been
+            raise ValueError("x holds values past float32's range (3.4e38) in a present "
+                             "channel; scale it first")  # called NaN or inf)
         raise ValueError("x holds NaN or inf in a present channel; fill missing samples "
                          "(qualityfm.signal.fill_nan) before normalising")
     if not finite.all():  # only in masked channels, which become 0

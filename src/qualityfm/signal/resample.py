@@ -9,6 +9,8 @@ from functools import lru_cache
 import numpy as np
 from scipy.signal import firwin, resample_poly
 
+from qualityfm._numbers import missing
+
 #: Largest denominator of the rational approximation of ``fs_out / fs_in``.
 MAX_DENOMINATOR = 1000
 #: Largest relative error of that approximation (a time-scale error): 299.9 -> 300 Hz is
@@ -43,7 +45,9 @@ def resample(x: np.ndarray, fs_in: float, fs_out: float, axis: int = -1) -> np.n
     padded by its edge values, so a record's first and last samples do not ring towards zero.
     The output has ``ceil(n * up / down)`` samples and the dtype of ``x`` (float64 for ints,
     float32 for float16, whose range the filter's overshoot at a railed step passes: inf).
-    NaNs spread over the filter length: fill them first (see ``fill_nan``).
+    NaNs spread over the filter length: fill them first (see ``fill_nan``). Infinite and fill
+    values (:func:`qualityfm._numbers.missing`) are NaN here (a fill value of 9.97e36 had set
+    the level taken out, and left rounding noise of 1e16 on every sample).
     """
     x = np.asarray(x)
     if x.ndim == 0:
@@ -59,7 +63,12 @@ def resample(x: np.ndarray, fs_in: float, fs_out: float, axis: int = -1) -> np.n
         shape = list(x.shape)
         shape[axis] = 0
         return np.zeros(shape, dtype)
+    if np.iscomplexobj(x):  # (its imaginary part had been dropped with NumPy's warning)
+        raise ValueError(f"resample needs real samples, got dtype {x.dtype}")
     x = x.astype(np.float64, copy=False)
+    gone = missing(x)
+    if gone.any():
+        x = np.where(gone, np.nan, x)
     # the filter runs on the signal less its mean, which is added back exactly (precision
     # for a small wave on a large offset)
     with np.errstate(all="ignore"), warnings.catch_warnings():
