@@ -30,6 +30,18 @@ def seed_error(value: object) -> str | None:
     return None
 
 
+def settle_numbers(obj: object, floats: tuple[str, ...] = (), ints: tuple[str, ...] = ()) -> None:
+    """Set a settings object's checked ``floats`` fields (None kept) to Python floats and its
+    ``ints`` to Python ints, frozen dataclasses too: ``seconds=8`` in Python and ``--window 8``
+    (8.0) on the command line are one setting (their JSON, 8 and 8.0, had read as two runs'),
+    and a NumPy integer writes to JSON."""
+    for names, kind in ((floats, float), (ints, int)):
+        for name in names:
+            value = getattr(obj, name)
+            if value is not None:
+                object.__setattr__(obj, name, kind(value))
+
+
 def is_number(value: object, finite: bool = True) -> bool:
     """A real number (Python or NumPy), not a bool or string; finite unless ``finite=False``."""
     if not isinstance(value, numbers.Real) or isinstance(value, bool):

@@ -193,6 +193,44 @@ def test_the_same_records_in_another_order_are_the_same_run(halves, small_window
     assert all(m["inputs"] == metas[0]["inputs"] for m in metas)
 
 
+def test_settings_given_as_whole_numbers_or_numpy_numbers_are_the_same_run(halves, tmp_path):
+    """seconds=20 in Python and --window 20 (20.0) had fingerprinted as two runs: the store
+    and an interrupted run's journal were refused ("by an earlier qualityfm"); a NumPy
+    integer in PairConfig or RRRules had been a bare JSON TypeError."""
+    import numpy as np
+
+    from qualityfm.data import PairConfig
+    from qualityfm.quality import RRRules
+    from qualityfm.signal import WindowConfig
+
+    a, _ = halves
+    whole = dict(window=WindowConfig(fs=100, seconds=20), shard_size=7, progress=False,
+                 ecg_rules=RRRules(hr_max=250), pairs=PairConfig(max_distance=np.int64(9)))
+    floats = dict(window=WindowConfig(fs=100.0, seconds=20.0), shard_size=7, progress=False,
+                  ecg_rules=RRRules(hr_max=250.0), pairs=PairConfig(max_distance=9))
+    first = prepare([a], tmp_path / "s", **whole)
+    before = files_digest(tmp_path / "s")
+    assert prepare([a], tmp_path / "s", **floats)["n_windows"] == first["n_windows"]
+    assert files_digest(tmp_path / "s") == before
+    interrupted([a], tmp_path / "r", **whole)
+    assert prepare([a], tmp_path / "r", **floats)["n_windows"] == first["n_windows"]
+
+
+def test_a_store_inside_an_input_folder_is_named_once_not_shard_by_shard(halves, small_window,
+                                                                          tmp_path):
+    """Each shard of a store kept among the records had been named as a .npy record without
+    a rate, with advice to save it as an .npz record (27 lines for one store)."""
+    a, b = halves
+    kw = dict(window=small_window, shard_size=2, progress=False)
+    prepare([b], a / "old", **kw)
+    summary = prepare([a], tmp_path / "s", **kw)
+    assert summary["passed_over"] == [{
+        "record": str(a / "old"),
+        "reason": f"{a / 'old'}: a store qualityfm prepare wrote (windows of records, no "
+                  "records): left out"}]
+    assert summary["n_records"] == 3
+
+
 def test_a_store_of_an_earlier_version_from_several_inputs_is_found_complete(
         halves, small_window, tmp_path):
     """Before session 19 a store's records ran in the order its inputs were given and its

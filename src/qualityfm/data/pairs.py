@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qualityfm._numbers import is_int
+from qualityfm._numbers import is_int, settle_numbers
 from qualityfm.quality.score import LEVEL_NAMES
 
 #: The largest level gap a pair can have: levels run from 0 (bad) to 4 (excellent).
@@ -43,6 +43,7 @@ class PairConfig:
         if not 1 <= self.min_level_gap <= MAX_LEVEL_GAP:  # 5: a store of no pair, unsaid
             raise ValueError(f"PairConfig.min_level_gap must be 1-{MAX_LEVEL_GAP} (levels run "
                              f"from 0, bad, to 4, excellent), got {self.min_level_gap}")
+        settle_numbers(self, ints=("min_distance", "max_distance", "min_level_gap"))
 
 
 def mine_pairs(

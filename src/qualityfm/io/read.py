@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from qualityfm._numbers import is_number
-from qualityfm.io.folders import check_out_apart, files_under
+from qualityfm.io.folders import check_out_apart, files_under, folder_kind
 from qualityfm.io.record import MissingChannelError, Record, RecordError
 from qualityfm.io.table_reader import (
     csv_has_time_column,
@@ -237,12 +237,20 @@ def passed_over(folder: str | Path, uci_read: bool = False) -> tuple[list[Path],
     ``*_Numerics.csv`` monitor numerics and tables of labels such as ``REFERENCE.csv`` are
     not data) or in an encoding it does not read (UTF-16 CSV), and the count of waveform
     files of formats it does not read, by suffix (:data:`UNREAD_WAVEFORMS`: ``.edf``,
-    ``.parquet``...; annotations, indexes and other files are no waveform). Hidden folders
-    (``.git``) are not looked in."""
+    ``.parquet``...; annotations, indexes and other files are no waveform). A store
+    ``qualityfm prepare`` wrote there is listed once, as its folder. Hidden folders (``.git``)
+    are not looked in."""
     path = Path(folder)
     no_rate: list[Path] = []
     other: Counter[str] = Counter()
+    stores: dict[Path, bool] = {}  # folder -> whether it is a prepared store
     for file in files_under(path) if path.is_dir() else []:
+        home = next((d for d in (file.parent, *file.parent.parents)
+                     if _is_store(d, stores) or d == path), path)
+        if home != path or _is_store(path, stores):  # its shards are no records: the store
+            if home not in no_rate:  # is named once (each .npy had been, with advice to
+                no_rate.append(home)  # make it a record)
+            continue
         suffix = file.suffix.lower()
         if not file.is_file():
             if suffix in (*SUFFIXES, ".dat", ".mat"):  # named, not lost without a word
@@ -261,10 +269,23 @@ def passed_over(folder: str | Path, uci_read: bool = False) -> tuple[list[Path],
     return no_rate, other
 
 
+def _is_store(folder: Path, known: dict[Path, bool]) -> bool:
+    """Whether ``folder`` holds a store ``qualityfm prepare`` wrote (finished, or its
+    journal: interrupted), remembered in ``known``."""
+    if folder not in known:
+        known[folder] = (folder_kind(folder) == ("prepared store", "meta.json")
+                         or (folder / "journal.json").is_file())  # data.store.JOURNAL
+    return known[folder]
+
+
 def no_rate_reason(path: str | Path) -> str:
     """Why a file :func:`passed_over` lists as having no sampling rate is not read: its
-    reader's message (which says how to give the rate); a link to nothing or a pipe, so."""
+    reader's message (which says how to give the rate); a link to nothing or a pipe, so; a
+    prepared store's folder, so."""
     path = Path(path)
+    if path.is_dir():
+        return (f"{path}: a store qualityfm prepare wrote (windows of records, no records): "
+                "left out")
     if not path.exists():
         return f"{path}: a link to nothing ({os.readlink(path)})"
     if not path.is_file():

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qualityfm._numbers import is_int, is_number
+from qualityfm._numbers import is_int, is_number, settle_numbers
 from qualityfm.quality._common import (
     as_windows,
     band_filtered,
@@ -50,6 +50,8 @@ class RRRules:
         if not (is_int(self.min_beats) and self.min_beats > 0):
             raise ValueError(f"RRRules min_beats must be a positive whole number, got "
                              f"{self.min_beats!r}")
+        settle_numbers(self, ("hr_min", "hr_max", "max_drr", "max_dhr", "min_beats_seconds"),
+                       ("min_beats",))
 
     def beats_needed(self, seconds: float | None = None) -> int:
         """The fewest QRS a window of ``seconds`` must hold (``min_beats`` when None): the

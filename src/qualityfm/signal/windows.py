@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qualityfm._caller import warn_at_caller
-from qualityfm._numbers import FILL_MAGNITUDE, is_number
+from qualityfm._numbers import FILL_MAGNITUDE, is_number, settle_numbers
 from qualityfm.io import (
     MIN_WAVEFORM_FS,
     MODEL_CHANNELS,
@@ -76,8 +76,7 @@ class WindowConfig:
             v = getattr(self, name)
             if v is not None and not is_number(v):
                 raise ValueError(f"WindowConfig.{name} must be a finite number, got {v!r}")
-            if isinstance(v, np.generic):  # a NumPy number as a Python one (JSON writes it)
-                setattr(self, name, v.item())
+        settle_numbers(self, ("fs", "seconds", "offset", "hop", "max_nan_fraction"))
         if not self.fs > 0:
             raise ValueError(f"WindowConfig.fs must be positive, got {self.fs}")
         if not self.seconds > 0 or self.samples < 1:
