@@ -800,6 +800,12 @@ def test_a_parquet_output_without_pyarrow_is_refused_before_the_work(records: Pa
                         lambda name, *a: None if name == "pyarrow" else found(name, *a))
     calls = []
     monkeypatch.setattr(score_module, "score_rows", lambda *a, **k: calls.append(1))
-    with pytest.raises(ValueError, match=r"score output .*s\.parquet: Parquet needs pyarrow"):
+    with pytest.raises(ValueError, match=r"score output .*s\.parquet: Parquet needs pyarrow "
+                                         r".*or write \.csv$"):
         score_files([records], tmp_path / "s.parquet")
     assert calls == []
+    from qualityfm.inference.embed import EMBED_SUFFIXES
+    from qualityfm.inference.score import check_output
+
+    with pytest.raises(ValueError, match=r"e\.parquet: Parquet needs pyarrow .*or write \.npy$"):
+        check_output(tmp_path / "e.parquet", EMBED_SUFFIXES, "embed")  # (it had said .csv)

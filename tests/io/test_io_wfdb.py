@@ -1215,6 +1215,13 @@ def test_challenge_2015_answers_beside_the_headers(tmp_path: Path) -> None:
         "alarm_true": "alarms.csv beside it gives it 'maybe', not true/false or 1/0"}
     assert read_record(tmp_path / "v131l.hea").labels["unlabelled"] == {
         "alarm_true": "its header labels the alarm true, alarms.csv beside it false"}
+    # in the header's own words: read (beside a header labelled otherwise it had been no
+    # label, left out unsaid)
+    (tmp_path / "alarms.csv").write_text("record,alarm_type,label\nv100s,Ventricular_Tachycardia,"
+                                         "True alarm\nv131l,Ventricular_Tachycardia,False_Alarm\n")
+    assert read_record(tmp_path / "v100s.hea").labels["alarm_true"] is True
+    assert read_record(tmp_path / "v131l.hea").labels["unlabelled"] == {
+        "alarm_true": "its header labels the alarm true, alarms.csv beside it false"}
     (tmp_path / "alarms.csv").unlink()
     (tmp_path / "ALARMS").write_text("v100s,Ventricular_Tachycardia,0\nv131l,"
                                      "Ventricular_Tachycardia,1\n")

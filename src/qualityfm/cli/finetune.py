@@ -26,7 +26,8 @@ def add_data_options(p: argparse.ArgumentParser, fitted: bool = False) -> None:
     p.add_argument("--seconds", type=positive_float, default=None,
                    help="window length in seconds (default: "
                    + ("the one the model was fine-tuned on, from its run's summary.json; "
-                      "else the task's)" if fitted
+                      "else the model's own window length (a model saved from Python); else "
+                      "the task's)" if fitted
                       else "vt-alarm 10, af 30, abp 30)"))
     p.add_argument("--max-records", type=positive_int, default=None,
                    help="use the first N records only")

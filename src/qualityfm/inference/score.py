@@ -119,9 +119,9 @@ def check_output(out: str | Path, suffixes: Sequence[str] = TABLE_SUFFIXES,
     if out.is_dir():
         raise ValueError(f"{what} output {out} is a folder; give a file name")
     if out.suffix == ".parquet" and importlib.util.find_spec("pyarrow") is None:
-        raise ValueError(f"{what} output {out}: Parquet needs pyarrow (pip install pyarrow); "
-                         "or write .csv")  # (said at the write, after all the work, it had
-        # cost every record's inference)
+        other = " or ".join(s for s in suffixes if s != ".parquet")  # (embed's is .npy: it
+        raise ValueError(f"{what} output {out}: Parquet needs pyarrow (pip install "  # had
+                         f"'qualityfm[parquet]'); or write {other}")  # said .csv)
     found = folder_kind(out.parent)
     if found is not None and found[0] in READ_BACK_KINDS:
         raise ValueError(f"{what} output {out}: {out.parent} holds a {found[0]} "

@@ -415,7 +415,10 @@ REFERENCE_FILE = "REFERENCE.csv"
 ALARMS_FILES = ("alarms.csv", "ALARMS")
 #: Every file beside the records that labels them.
 LABEL_FILES = (REFERENCE_FILE, *ALARMS_FILES)
-_TRUE, _FALSE = frozenset({"true", "1", "t", "yes"}), frozenset({"false", "0", "f", "no"})
+#: An answer file's label cells (lower case): the header's own words too ("True alarm": it had
+#: been no label, left out unsaid beside a header labelled otherwise)
+_TRUE = frozenset({"true", "1", "t", "yes", "true alarm"})
+_FALSE = frozenset({"false", "0", "f", "no", "false alarm"})
 
 
 def _labels_in(folder: str, name: str) -> dict | str | None:
@@ -466,7 +469,7 @@ def _read_labels(path: str, mtime_ns: int, size: int) -> dict | str:
     answers: dict[str, set[tuple[str, bool | str]]] = {}
     for row in rows:
         at = label_at if len(row) > label_at else len(row) - 1  # record,label rows
-        cell = row[at].lower() if at > 0 else ""
+        cell = " ".join(row[at].lower().replace("_", " ").split()) if at > 0 else ""
         said: bool | str = (True if cell in _TRUE else False if cell in _FALSE else
                             f"{name} beside it gives it {row[at]!r}, not true/false or 1/0"
                             if at > 0 else f"{name} beside it gives it no label")

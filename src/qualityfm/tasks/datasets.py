@@ -121,7 +121,9 @@ RHYTHMS = ("N", "A", "O", "~")
 # gives no target from the part it holds, a note before an alarm label is no alarm type (a
 # labelled VT alarm had been skipped as of type '<age>: 69'), a record with no ECG or PPG at
 # 50 Hz or more is said to hold none, and a patient's folder is found through links (the
-# group had depended on the path's spelling); 28: a dataset lists
+# group had depended on the path's spelling); 52: an answer file's label in the header's own
+# words ("True alarm") is read, and an abp window names ECG II, PPG and arterial line as what
+# it lacks; 28: a dataset lists
 # the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
@@ -147,7 +149,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 51
+CACHE_VERSION = 52
 #: The age past which a task cache's temporary file is taken as a killed save's leftover.
 STALE_TEMPORARY_S = 3600.0
 #: A task cache's file name (:func:`_cache_path`).
