@@ -216,6 +216,31 @@ def test_settings_given_as_whole_numbers_or_numpy_numbers_are_the_same_run(halve
     assert prepare([a], tmp_path / "r", **floats)["n_windows"] == first["n_windows"]
 
 
+def test_a_store_and_journal_of_whole_number_settings_made_before_they_were_floats(
+        halves, tmp_path, monkeypatch):
+    """Before session 46 WindowConfig(seconds=20) kept 20 as written: such a store, or an
+    interrupted run's journal, recorded and fingerprinted 20 where a run now has 20.0; they
+    are the same numbers, so the same run (not refused as an earlier version's)."""
+    from qualityfm.signal import WindowConfig
+    from qualityfm.signal import windows as windows_module
+
+    a, _ = halves
+    with monkeypatch.context() as m:  # as the earlier qualityfm kept them
+        m.setattr(windows_module, "settle_numbers", lambda *args, **kw: None)
+        old = dict(window=WindowConfig(fs=100, seconds=20), shard_size=7, progress=False)
+        assert isinstance(old["window"].seconds, int)
+        first = prepare([a], tmp_path / "s", **old)
+        interrupted([a], tmp_path / "r", **old)
+    assert json.loads((tmp_path / "s" / META).read_text())["settings"]["window"]["seconds"] == 20
+    now = dict(window=WindowConfig(fs=100, seconds=20), shard_size=7, progress=False)
+    before = files_digest(tmp_path / "s")
+    assert prepare([a], tmp_path / "s", **now)["n_windows"] == first["n_windows"]
+    assert files_digest(tmp_path / "s") == before
+    assert prepare([a], tmp_path / "r", **now)["n_windows"] == first["n_windows"]
+    with pytest.raises(ValueError, match=r"other settings \(window\.seconds=20, here 10\.0\)"):
+        prepare([a], tmp_path / "s", **{**now, "window": WindowConfig(fs=100, seconds=10)})
+
+
 def test_a_store_inside_an_input_folder_is_named_once_not_shard_by_shard(halves, small_window,
                                                                           tmp_path):
     """Each shard of a store kept among the records had been named as a .npy record without
@@ -229,6 +254,14 @@ def test_a_store_inside_an_input_folder_is_named_once_not_shard_by_shard(halves,
         "reason": f"{a / 'old'}: a store qualityfm prepare wrote (windows of records, no "
                   "records): left out"}]
     assert summary["n_records"] == 3
+    # a records folder's own meta.json is no store's: its .npy is named as a record without
+    # a rate (it had read as a store, left out with every file below it)
+    import numpy as np
+
+    (b / "meta.json").write_text('{"site": "ward 3"}')
+    np.save(b / "extra.npy", np.zeros((2, 3000)))
+    listed = prepare([b], tmp_path / "t", **kw)["passed_over"]
+    assert [e["record"] for e in listed] == [str(b / "extra.npy")]
 
 
 def test_a_store_of_an_earlier_version_from_several_inputs_is_found_complete(

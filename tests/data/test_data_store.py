@@ -373,6 +373,21 @@ def test_window_ids_are_global_however_they_are_read(synth_dir, small_window, tm
         ids = store.index["record_id"]
         assert len(set(numbers.tolist())) == store.n_records == whole.n_records
         assert all(len(set(ids[numbers == r])) == 1 for r in set(numbers.tolist()))
+    # a pre-training checkpoint's digest of the store keeps each part's own numbers (a run
+    # begun on this store before they were global had been refused its resume)
+    import hashlib
+    import json
+
+    from qualityfm.train.engine import check_store_pairs
+
+    digest = hashlib.sha1(json.dumps(
+        [(p.meta.get("settings"), p.meta.get("input_records")) for p in store.parts],
+        sort_keys=True, default=str).encode())
+    local = np.concatenate([p.shard_file(s, "index")["record"] for p in store.parts
+                            for s in range(p.n_shards)])
+    for column in (local, store.field("start"), store.pairs):
+        digest.update(np.ascontiguousarray(column).tobytes())
+    assert check_store_pairs(str(split), 1)["digest"] == digest.hexdigest()
 
 
 def test_a_mask_out_of_range_is_refused_as_its_window(synth_dir, small_window, tmp_path):

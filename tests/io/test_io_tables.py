@@ -1105,26 +1105,28 @@ def test_csv_brackets_naming_a_statistic_number_or_lead_stay_in_the_column_name(
     """``PLETH (SpO2)``, ``ABP (mean)``, ``II (HR)`` and ``ECG (V)`` name what their column
     holds, not a unit: those columns had taken the waves' names (the SpO2 read as the PPG,
     the real PLETH as ppg_2), while ``ABP [mm Hg]`` and ``II [mV]`` keep their units."""
-    header = ("Time [s],PLETH (SpO2),ABP (mean),II (HR),PLETH,ART,II [mV],ECG (V),"
-              "ABP [mm Hg]")
+    header = ('Time [s],PLETH (SpO2),ABP (mean),II (HR),PLETH,ART,II [mV],ECG (V),'
+              'ABP [mm Hg],PLETH (SpO2 %),"ABP (mean, mmHg)",Flow (l/min)')
     rows = [f"{i / 125:.3f},98,93,72,{np.sin(i / 10):.4f},{80 + 20 * np.sin(i / 10):.2f},"
-            f"{np.cos(i / 7):.4f},{np.cos(i / 7):.4f},{80 + 20 * np.sin(i / 10):.2f}"
-            for i in range(2500)]
+            f"{np.cos(i / 7):.4f},{np.cos(i / 7):.4f},{80 + 20 * np.sin(i / 10):.2f},98,93,"
+            f"{np.sin(i / 9):.3f}" for i in range(2500)]
     path = tmp_path / "numbers.csv"
     path.write_text(_csv_text(header, rows))
     record = read_record(path)
     assert list(record.signals) == ["pleth_spo2", "abp_mean", "ii_hr", "ppg", "abp", "ecg_ii",
-                                    "ecg_v", "abp_2"]
+                                    "ecg_v", "abp_2", "pleth_spo2_2", "abp_mean_mmhg",
+                                    "flow"]
+    assert record.units["flow"] == "l/min"
     assert record.units["ppg"] == "" and record.units["pleth_spo2"] == ""
     assert record.units["ecg_ii"] == "mV" and record.units["abp_2"] == "mm Hg"
     assert np.ptp(record.signals["ppg"]) > 1.5 and np.ptp(record.signals["pleth_spo2"]) == 0
 
 
-def test_date_time_and_space_parted_csvs_are_read_or_named(tmp_path: Path) -> None:
-    """A ``Datetime`` column of ISO stamps is a time column; a CSV of samples whose time
-    column is not read (``Timestamp (UTC)``) or whose cells are parted by spaces (NumPy's
-    savetxt default) is listed as passed over with its reason (both had vanished from a
-    folder's records without a word, taken for tables of labels)."""
+def test_date_time_and_space_parted_csvs_are_named(tmp_path: Path) -> None:
+    """A CSV of samples whose time column is not read (``Datetime``, ``Timestamp (UTC)``) or
+    whose cells are parted by spaces (NumPy's savetxt default) is listed as passed over with
+    its reason (each had vanished from a folder's records without a word, taken for a table
+    of labels); a table of times or dates alone is no such CSV."""
     from qualityfm.io.read import passed_over_skips
 
     (tmp_path / "a.csv").write_text(_csv_text("Datetime,PLETH,II",
@@ -1134,11 +1136,12 @@ def test_date_time_and_space_parted_csvs_are_read_or_named(tmp_path: Path) -> No
     spaced = [row.replace(",", " ") for row in _signal_rows(1250, 125.0)]
     (tmp_path / "c.csv").write_text(_csv_text("# Time [s] PLETH II", spaced))
     (tmp_path / "REFERENCE.csv").write_text("A00001,N\nA00002,A\n")
-    record = read_record(tmp_path / "a.csv")
-    assert record.fs == {"ppg": 125.0, "ecg_ii": 125.0} and len(record.signals["ppg"]) == 1250
-    assert find_records(tmp_path) == [tmp_path / "a.csv"]
+    (tmp_path / "alarm_times.csv").write_text("alarm_time\n10:00:01\n10:05:00\n")
+    (tmp_path / "visits.csv").write_text("date,note\n2024-01-01,\n")
+    assert find_records(tmp_path) == []
     reasons = {Path(e["record"]).name: e["reason"] for e in passed_over_skips(tmp_path)}
-    assert sorted(reasons) == ["b.csv", "c.csv"]
+    assert sorted(reasons) == ["a.csv", "b.csv", "c.csv"]
+    assert "a.csv: no time column" in reasons["a.csv"]
     assert "column 'Timestamp (UTC)' is read as no time column: its unit 'UTC'" in reasons["b.csv"]
     assert "cells are parted by spaces" in reasons["c.csv"]
     with pytest.raises(RecordError, match=r"c\.csv: its cells are parted by spaces.*"

@@ -730,6 +730,9 @@ def test_write_wfdb_writes_what_the_tables_read_units_with_spaces_labels_on_line
                  labels={"alarm_type": "Ventricular Tachycardia\nX", "alarm_true": False})
     back = read_record(write_wfdb(rec, tmp_path))
     assert back.units == {"abp": "mmHg", "temp": "degC"}
+    blank = Record("b", {"ppg": x}, {"ppg": 250.0}, units={"ppg": " "})  # CSV 'PLETH [ ]'
+    assert read_record(write_wfdb(blank, tmp_path)).units["ppg"] == "NU"  # (it had written
+    # a header the reader refuses)
     assert back.labels["alarm_true"] is False
     np.testing.assert_allclose(back.signals["abp"], rec.signals["abp"], atol=1e-2)
 

@@ -1420,6 +1420,21 @@ def test_a_damaged_log_is_refused_before_a_resume_changes_anything_and_exports_w
     assert pretrain(tiny(synthetic_store, run, steps=4), resume=True)["step"] == 4
 
 
+def test_the_decoder_spectrum_is_exported_from_a_run_made_before_the_network_held_it(
+        synthetic_store, tmp_path) -> None:
+    """A power run's checkpoint made before the network's config held ``amplitude`` had
+    exported as magnitude (its learned quality then comparing |X|^2 with |X|)."""
+    from qualityfm.train.checkpoint import load_checkpoint, save_checkpoint
+
+    run = tmp_path / "run"
+    pretrain(tiny(synthetic_store, run, steps=1, diag_every=0, amplitude="power"))
+    state = load_checkpoint(run / "last.pt")
+    assert state["model_config"]["amplitude"] == "power"
+    del state["model_config"]["amplitude"]  # as an earlier qualityfm wrote it
+    save_checkpoint(run / "last.pt", state)
+    assert load(export_model(run, tmp_path / "model")).cfg.amplitude == "power"
+
+
 def test_fsdp_on_one_process_is_said(synthetic_store, tmp_path, capsys) -> None:
     """--fsdp without torchrun had been dropped without a word (config.json saying fsdp)."""
     pretrain(tiny(synthetic_store, tmp_path / "run", steps=1, diag_every=0, fsdp=True))

@@ -365,6 +365,17 @@ def _legacy_fingerprints(meta: dict[str, Any], settings: dict[str, Any],
     return [_fingerprint(settings, keys)]
 
 
+def _as_recorded(theirs: dict[str, Any], settings: dict[str, Any], keys: list[str]) -> list[str]:
+    """The fingerprint of the settings a store or journal ``theirs`` recorded, where they
+    equal ``settings`` as numbers but are written otherwise (``seconds`` 8 where 8.0: the
+    Python API kept whole numbers as given before session 46, and such a store or journal had
+    been refused on an identical re-run as an earlier version's)."""
+    saved = theirs.get("settings")
+    if not isinstance(saved, dict) or settings_difference(saved, settings, ignore=()) is not None:
+        return []
+    return [_fingerprint(saved, keys)]
+
+
 def _fingerprint(settings: dict[str, Any], keys: list[str]) -> str:
     blob = json.dumps({"settings": settings, "records": keys}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -627,7 +638,8 @@ def _check_journal(journal_path: Path, fingerprint: str, run: dict[str, Any],
     records, other input folders (records of the same names), records it read that have
     changed since, or other scoring rules: finishing it would mix the two."""
     journal = read_store_json(journal_path)
-    if journal.get("fingerprint") != fingerprint:
+    if journal.get("fingerprint") not in (fingerprint, *_as_recorded(
+            journal, run["settings"], [key for key, _ in records])):
         why = _other_run(journal, run) or _untold(journal)
         raise ValueError(f"{journal_path}: journal of an interrupted run with {why}; re-run "
                          "that command to finish it, or choose another folder or --overwrite "
@@ -753,8 +765,9 @@ def prepare(
         if overwrite or not meta_path.exists():
             return None
         meta = read_store_json(meta_path)
-        if meta.get("fingerprint") in (fingerprint, *_legacy_fingerprints(meta, settings,
-                                                                          inputs, shard)):
+        if meta.get("fingerprint") in (fingerprint, *_legacy_fingerprints(
+                meta, settings, inputs, shard), *_as_recorded(
+                    meta, run["settings"], [key for key, _ in records])):
             same_inputs = sorted(set(meta.get("inputs", run["inputs"]))) == run["inputs"]
             if not same_inputs:
                 warn_at_caller(f"{folder}: the store there was made from "

@@ -152,10 +152,17 @@ def names_no_unit(label: str, bracketed: str) -> bool:
     the label leaves unnamed, a lead (``ECG (II)``, ``ECG (V)``; ``II (V)`` is volts). Such a
     column is named by its whole label (:func:`canonical_channel`: ``pleth_spo2``,
     ``abp_mean``, ``ecg_ii``), not by the wave before the brackets."""
-    key = _key(bracketed)
+    key = re.sub(r"[\s_\-.,()]+", "", bracketed.lower())  # (_key keeps what follows a '/')
     if key in _STATISTICS or key in _DERIVED:
         return True
+    words = set(re.split(r"[\s_\-.,()/\[\]%]+", bracketed.lower()))  # SpO2 %, mean, mmHg
+    if words & (_DERIVED | _STATISTICS - _UNIT_WORDS):
+        return True
     return _ALIASES.get(key) in ECG_LEADS and _label_channel(label) == "ecg"
+
+
+#: Statistics' words that are units too (l/min, s, m, d): no statistic among other words.
+_UNIT_WORDS = frozenset(("min", "s", "m", "d"))
 
 
 def _described(name: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import json
 import os
 import re
 import sys
@@ -12,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from qualityfm._numbers import is_number
-from qualityfm.io.folders import check_out_apart, files_under, folder_kind
+from qualityfm.io.folders import check_out_apart, files_under
 from qualityfm.io.record import MissingChannelError, Record, RecordError
 from qualityfm.io.table_reader import (
     csv_has_time_column,
@@ -271,10 +272,20 @@ def passed_over(folder: str | Path, uci_read: bool = False) -> tuple[list[Path],
 
 def _is_store(folder: Path, known: dict[Path, bool]) -> bool:
     """Whether ``folder`` holds a store ``qualityfm prepare`` wrote (finished, or its
-    journal: interrupted), remembered in ``known``."""
+    journal: interrupted): a ``meta.json`` or ``journal.json`` (data.store.META, JOURNAL) of
+    a store's fields, not a user's file of that name (a records folder's own ``meta.json``
+    had read as a store's, its records' files passed over unnamed); remembered in
+    ``known``."""
     if folder not in known:
-        known[folder] = (folder_kind(folder) == ("prepared store", "meta.json")
-                         or (folder / "journal.json").is_file())  # data.store.JOURNAL
+        known[folder] = False
+        for name in ("meta.json", "journal.json"):
+            try:
+                with (folder / name).open(encoding="utf-8") as f:
+                    found = json.load(f)
+            except (OSError, ValueError):
+                continue
+            if isinstance(found, dict) and {"fingerprint", "settings", "n_shards"} <= set(found):
+                known[folder] = True
     return known[folder]
 
 

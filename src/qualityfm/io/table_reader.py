@@ -34,9 +34,9 @@ from qualityfm.io.record import MAX_WAVEFORM_FS, MIN_WAVEFORM_FS, Record, Record
 _BIDMC = re.compile(r"^(bidmc_\d+)_Signals$")
 _UNITS = r"(s|secs?|seconds?|ms|msecs?|milliseconds?)"
 #: A time column: ``Time``, ``Time [s]``, ``time (ms)``, ``time_ms``, ``t_s``, ``Timestamp``,
-#: ``Time (seconds)``, ``Datetime`` (ISO date-times are read)...
+#: ``Time (seconds)``...
 _TIME = re.compile(
-    rf"^(time|t|timestamp|seconds|sec|elapsed time|date[ _]?time)"
+    rf"^(time|t|timestamp|seconds|sec|elapsed time)"
     rf"(?:\s*[\[(]\s*{_UNITS}\s*[\])]|[\s_]{_UNITS})?$"
 )
 #: Units of time a time column's name may state that are not read (``Time [min]``).
@@ -356,6 +356,8 @@ def csv_holds_samples(path: Path) -> bool:
             return True
         if row and _CLOCK.fullmatch(row[0].strip()):  # a date-time stamp before the samples
             row = row[1:]  # (a time column under a name not read), not a table of labels
+            if not any(c.strip() for c in row):  # nothing after it: a table of times
+                return False
         try:
             [float(c.strip().replace(decimal, ".")) for c in row if c.strip()]
         except ValueError:

@@ -87,7 +87,7 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
             wfdb.wrsamp(
                 record.record_id, fs=rates.pop(),
                 # WFDB units hold no white space (mm Hg, deg C: as the tables read them)
-                units=["".join((record.units.get(c, "NU") or "NU").split()) for c in names],
+                units=["".join((record.units.get(c) or "").split()) or "NU" for c in names],
                 sig_name=[_label(c) for c in names], p_signal=signal,
                 fmt=["16"] * len(names), adc_gain=gains, baseline=baselines,
                 comments=comments, write_dir=tmp,

@@ -424,8 +424,8 @@ def check_store_pairs(store_path: str, per_step: int) -> dict[str, Any]:
     holds a pair twice (a step that spans the end of one epoch and the start of the next may
     still, rarely, hold one twice). Returns
     the store's counts (records, windows, pairs) and a digest of its content (settings and
-    records of each part, each window's record number and start, the pairs), which a
-    checkpoint keeps to recognise its store wherever it lies."""
+    records of each part, each window's record number in its part and start, the pairs),
+    which a checkpoint keeps to recognise its store wherever it lies."""
     from qualityfm.data import Store
 
     store = Store(store_path)
@@ -439,8 +439,11 @@ def check_store_pairs(store_path: str, per_step: int) -> dict[str, Any]:
     digest = hashlib.sha1(json.dumps(
         [(p.meta.get("settings"), p.meta.get("input_records")) for p in store.parts],
         sort_keys=True, default=str).encode())
-    for part in (store.field("record"), store.field("start"), store.pairs):  # no whole index
-        digest.update(np.ascontiguousarray(part).tobytes())
+    records = store.field("record")  # each part's own numbers, as the digests of runs made
+    for part in store.parts:  # before a store numbered them over its parts hold them
+        records[part.offset:part.offset + part.n_windows] -= part.record_offset
+    for column in (records, store.field("start"), store.pairs):  # no whole index
+        digest.update(np.ascontiguousarray(column).tobytes())
     return {"n_records": store.n_records, "n_windows": store.n_windows,
             "n_pairs": store.n_pairs, "digest": digest.hexdigest()}
 

@@ -203,7 +203,10 @@ def export_model(
             f"{CHECKPOINT_NAME}: it stopped before its first)" if found[0] == "pre-training run"
             else f"{run_dir} is no pre-training run (no {CHECKPOINT_NAME}){held_there(run_dir)}")
     ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME, ("step", "teacher", "config", "model_config"))
-    mcfg = QualityFMConfig.from_dict(ckpt["model_config"])
+    # the decoder's spectrum, from the run's settings where a checkpoint made before the
+    # network recorded it holds none (a power run had exported as a magnitude one)
+    mcfg = QualityFMConfig.from_dict({"amplitude": ckpt["config"].get("amplitude", "magnitude"),
+                                      **ckpt["model_config"]})
     model = QualityFM(mcfg)
     model.load_state_dict(ckpt["teacher"])  # checks the checkpoint against its config
     mcfg = dataclasses.replace(mcfg, attention="auto")  # kernels are interchangeable
