@@ -244,8 +244,9 @@ def test_uci_parts_give_bp_windows_close_to_the_truth(tmp_path) -> None:
     np.testing.assert_allclose(ds.y, expected, atol=3.0)
     assert np.isnan(ds.features[:, ds.feature_names.index("abp_hr")]).all()  # target hidden
     assert ds.skipped == [{"record": str(tmp_path / "Part_2.mat"),
-                           "reason": "2 of 3 records gave no 30 s window with a usable arterial "
-                           "line (first: Part_2_0002 (20.0 s), Part_2_0003)"}]
+                           "reason": "2 of 3 records gave no 30 s window with a usable ECG II, "
+                           "PPG and arterial line (first: Part_2_0002 (20.0 s), Part_2_0003; "
+                           "damped arterial line (pulse pressure under 20 mmHg): 2 windows)"}]
     # max_records caps the parts and the records read from each part
     capped = build_task_dataset("abp", tmp_path, max_records=1)
     assert list(capped.record_ids) == ["Part_1_0001@0", "Part_1_0001@30"]

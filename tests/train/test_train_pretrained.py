@@ -227,7 +227,7 @@ def test_a_folder_named_pretrained_is_no_export_target(tmp_path, monkeypatch) ->
     for name in ("pretrained", "pretrained:mine"):
         with pytest.raises(ValueError, match="names the shipped weights"):
             export_model(tmp_path / "run", Path(name))
-    with pytest.raises(FileNotFoundError, match="no run folder .*run"):  # a folder: not refused
+    with pytest.raises(FileNotFoundError, match="run: no such folder"):  # a folder: not refused
         export_model(tmp_path / "run", "./pretrained")
     Path("pretrained").mkdir()
     with pytest.warns(UserWarning, match=r"means the weights shipped with qualityfm, not the "
