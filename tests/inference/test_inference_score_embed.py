@@ -187,8 +187,17 @@ def test_embed_windows_checks_its_windows_as_the_model_does(tiny_model: QualityF
     bad[1, 0, 5] = np.nan
     with pytest.raises(ValueError, match=r"channel ppg: rows 1\b"):
         embed_windows(model, bad, mask)
-    with pytest.raises(ValueError, match=r"input must be \[batch, 2, samples\]"):
+    with pytest.raises(ValueError, match=r"input must be \[batch, 2, samples\], got shape "
+                                         r"\(3, 1, 9000\)$"):  # (it had said (0, 1, 9000))
         embed_windows(model, x[:, :1], mask[:, :1])
+    with pytest.raises(ValueError, match=r"got shape \(3, 9000, 2\) \(channels last\?"):
+        embed_windows(model, x.transpose(0, 2, 1), None)
+    read_only = x.astype(np.float32)
+    read_only.flags.writeable = False  # as a memory map: no torch warning (it had one)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*not writable")
+        np.testing.assert_array_equal(embed_windows(model, read_only, mask), ref)
+        learned_quality(model, read_only, mask)
     with pytest.raises(ValueError, match="mask has 2 rows, the windows 3"):
         embed_windows(model, x, mask[:2])
     with pytest.raises(ValueError, match=r"mask must be bool \(or 0/1\)"):

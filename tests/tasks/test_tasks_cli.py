@@ -817,9 +817,11 @@ def test_compare_and_finetune_fold_keys_follow_the_contents_they_name(tmp_path, 
     weights.parent.mkdir()
     weights.write_bytes(b"0" * 10)
     (tmp_path / "m" / "base.json").write_text("{}")
-    first = P._files_stamp(str(weights))
+    from qualityfm.tasks.evaluate import files_stamp
+
+    first = files_stamp(str(weights))
     weights.write_bytes(b"1" * 20)  # retrained in place
-    assert first and P._files_stamp(str(weights)) != first
+    assert first and files_stamp(str(weights)) != first
     # --data spelt otherwise, with a record skipped: the same keys (the skip's path, as
     # --data spells it, had been keyed, and the resume fitted every fold again)
     folder = link_vt_alarms(tmp_path / "vt", true=3, false=3, prefix="v1")  # both kinds

@@ -374,21 +374,21 @@ def test_fold_key_follows_the_shipped_weights_content(monkeypatch, tmp_path) -> 
     import shutil
 
     import qualityfm.train.export as E
-    from qualityfm.tasks.pipeline import _files_stamp
+    from qualityfm.tasks.evaluate import files_stamp
 
     shipped = E.weights_dir()
     monkeypatch.setattr(E, "weights_dir", lambda: tmp_path)
     for name in ("base.safetensors", "base.json"):
         shutil.copyfile(shipped / name, tmp_path / name)
-    before = _files_stamp("pretrained")
+    before = files_stamp("pretrained")
     assert [n for n, _ in before] == ["base.safetensors", "base.json"]
     shutil.copyfile(shipped / "base.json", tmp_path / "base.json")  # same bytes, new time
-    assert _files_stamp("pretrained:base") == before
+    assert files_stamp("pretrained:base") == before
     data = bytearray((tmp_path / "base.safetensors").read_bytes())
     data[-1] ^= 1
     (tmp_path / "base.safetensors").write_bytes(bytes(data))
-    assert _files_stamp("pretrained") != before
-    assert _files_stamp("none") is None and _files_stamp("classical") is None
+    assert files_stamp("pretrained") != before
+    assert files_stamp("none") is None and files_stamp("classical") is None
 
 
 def test_short_finetune_and_classical_cv_on_real_vt_records() -> None:
@@ -1287,6 +1287,12 @@ def test_predicting_without_the_features_a_model_was_fitted_on_warns() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         est.predict_proba(x, features=feats)  # as at fit: no warning
+        # windows beside the features it reads are not read: their scale is no matter (it
+        # had warned that they must be scaled into [-1, 1])
+        np.testing.assert_array_equal(est.predict_proba(x * 100, features=feats),
+                                      est.predict_proba(x, features=feats))
+        ClassicalBaseline("binary", seed=0, crossfit=3, max_iter=20).fit(x * 100, y, None, g,
+                                                                          feats)
     # given its features, it does not read the windows, but windows of another length beside
     # them say the features are of other windows than it was fitted on (as the task verbs say)
     with pytest.warns(UserWarning, match="the model was fitted on windows of 2 s"):
@@ -1911,6 +1917,25 @@ def test_cross_validate_refuses_a_target_the_model_does_not_take_and_sorts_mixed
     assert _settings_of(SimpleNamespace(init=one)) != _settings_of(SimpleNamespace(init=two))
     assert _settings_of(SimpleNamespace(init=one, verbose=True, device="cpu")) == \
         _settings_of(SimpleNamespace(init=one))
+    # a path's weights, not its text alone (a model retrained there had resumed the old
+    # model's folds)
+    weights = tmp_path / "m" / "base.safetensors"
+    weights.parent.mkdir()
+    weights.write_bytes(b"0" * 10)
+    (tmp_path / "m" / "base.json").write_text("{}")
+    before = _settings_of(SimpleNamespace(init=str(tmp_path / "m")))
+    weights.write_bytes(b"1" * 20)
+    assert _settings_of(SimpleNamespace(init=str(tmp_path / "m"))) != before
+    # another task's model, an estimator given for its maker, k that is no whole number:
+    # named (a vt-alarm model had run on af rows, its threshold rule and all)
+    for make, k, said in ((lambda: ClassicalBaseline("vt-alarm"), 2,
+                           "the estimator is made for task 'vt-alarm', the dataset is of task "
+                           "'af'"),
+                          (ClassicalBaseline("af"), 2, "make must be a function returning"),
+                          (lambda: None, 2, r"make\(\) must return an estimator"),
+                          (lambda: ClassicalBaseline("af"), 2.5, "k must be an int >= 2")):
+        with pytest.raises(ValueError, match=said):
+            cross_validate(make, _generic("af", y), k=k)
 
 
 @pytest.mark.parametrize("n_classes", [3, 5])

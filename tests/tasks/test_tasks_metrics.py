@@ -98,6 +98,11 @@ def test_af_rhythm_decisions_follow_the_binary_af_model() -> None:
                        [0.1, 0.8, 0.1, 0.0]])  # argmax A, AF model yes -> A
     af = np.array([1, 0, 0, 1])
     np.testing.assert_array_equal(af_rhythm_decisions(proba4, af), [1, 2, 3, 1])
+    # probabilities for decisions had been truncated to "never AF"; 3 columns read as N, A, O
+    with pytest.raises(ValueError, match=r"af must hold the binary model's 0/1 decisions"):
+        af_rhythm_decisions(proba4, np.array([0.9, 0.1, 0.2, 0.7]))
+    with pytest.raises(ValueError, match=r"proba4 must be \[N, 4\] \(N, A, O, ~\), got \(4, 3\)"):
+        af_rhythm_decisions(proba4[:, :3], af)
     rhythm = np.array([1, 2, 3, 0])  # A, O, ~, N
     with_af = rhythm_report(rhythm, proba4, n_boot=20, af=af)
     alone = rhythm_report(rhythm, proba4, n_boot=20)

@@ -48,8 +48,8 @@ def embed_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
     try:  # (a context, not a decorator: warnings above point at the caller, not at torch)
         with torch.inference_mode():
             for sl in batches(len(x), batch_size):
-                xb = torch.from_numpy(x[sl]).to(device)
-                mb = torch.from_numpy(mask[sl]).to(device)
+                xb = torch.tensor(x[sl], device=device)  # a copy: x may be read-only
+                mb = torch.tensor(mask[sl], device=device)
                 with precision_autocast(precision, device):
                     emb = pool_encoder(model.encoder, xb, mb, pool)
                 out[sl] = emb.float().cpu().numpy()

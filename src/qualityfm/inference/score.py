@@ -80,7 +80,11 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
                          f"{tuple(x.shape)}{hint}")
     # contiguous: a reversed view (x[:, ::-1], channels swapped) had failed in torch.from_numpy
     x = np.ascontiguousarray(x)
-    model._inputs(torch.from_numpy(x[:0]), None)  # the windows' shape, channels last named
+    c = model.cfg.in_channels
+    if x.shape[1] != c:  # named as given (a check of x[:0] had named 0 rows)
+        hint = " (channels last? pass x.transpose(0, 2, 1))" if x.shape[2] == c else ""
+        raise ValueError(f"input must be [batch, {c}, samples], got shape {tuple(x.shape)}"
+                         f"{hint}")
     refuse_no_samples(x.shape)  # as encode refuses them
     given = mask is not None
     mask = np.asarray(mask) if given else present_mask(x)
@@ -92,7 +96,7 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
                          f"{tuple(x.shape)}, got {tuple(mask.shape)}")
     # the mask's values, beside windows of no samples (nothing of x is copied)
     mask = np.ascontiguousarray(mask)
-    model._inputs(torch.from_numpy(x[:, :, :0]), torch.from_numpy(mask))
+    model._inputs(torch.empty(x.shape[:2] + (0,)), torch.as_tensor(np.array(mask)))
     mask = mask.astype(bool)
     refuse_empty_rows(mask, given)
     names = MODEL_CHANNELS if x.shape[1] == len(MODEL_CHANNELS) else None
@@ -270,7 +274,8 @@ def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
     try:
         with torch.inference_mode():
             for sl in batches(len(x), batch_size):
-                xb, mb = torch.from_numpy(x[sl]).to(device), torch.from_numpy(mask[sl]).to(device)
+                # copies: a read-only array (a memory map) had set off torch's warning
+                xb, mb = torch.tensor(x[sl], device=device), torch.tensor(mask[sl], device=device)
                 with precision_autocast(precision, device):
                     pred = model(xb, mb)["amp"]
                 pred = pred.float()

@@ -24,7 +24,7 @@ from qualityfm._numbers import is_int, seed_error
 from qualityfm.io.atomic import atomic_write
 from qualityfm.signal.nan import rows_text
 from qualityfm.tasks import metrics as M
-from qualityfm.tasks.datasets import RHYTHMS, TaskDataset, record_of
+from qualityfm.tasks.datasets import RHYTHMS, TASKS, TaskDataset, record_of
 from qualityfm.tasks.finetune import TaskEstimator, absences_named, checked_groups
 from qualityfm.tasks.splits import assert_disjoint, group_kfold
 
@@ -76,9 +76,19 @@ def af_rhythm_decisions(proba4: np.ndarray, af: np.ndarray) -> np.ndarray:
     for the GBM on three splits of three and for two linear heads (docs/results.md, session
     15). A table's ``af`` and ``rhythm`` columns then never disagree."""
     p = _no_nan(np.array(proba4, dtype=float), "proba4")
+    if p.ndim != 2 or p.shape[1] != len(RHYTHMS):  # (3 columns had been read as N, A, O)
+        raise ValueError(f"proba4 must be [N, {len(RHYTHMS)}] ({', '.join(RHYTHMS)}), got "
+                         f"{p.shape}")
+    try:  # decisions (probabilities had been truncated to 0: never AF)
+        af = M._binary(af)
+    except ValueError as err:
+        raise ValueError(f"af must hold the binary model's 0/1 decisions, not probabilities "
+                         f"({err})") from None
+    if af.shape != (len(p),):
+        raise ValueError(f"af holds {af.shape} decisions for {len(p)} rows of proba4")
     a = RHYTHMS.index("A")
     p[:, a] = -np.inf
-    return np.where(np.asarray(af).astype(int) == 1, a, p.argmax(axis=1))
+    return np.where(af == 1, a, p.argmax(axis=1))
 
 
 def _no_nan(proba: np.ndarray, name: str) -> np.ndarray:
@@ -280,6 +290,26 @@ def features_read(est: TaskEstimator, ds: TaskDataset) -> np.ndarray | None:
     return ds.features if est.use_features else None
 
 
+def files_stamp(init: object) -> list | None:
+    """What identifies the weights ``init`` names, so that a stopped k-fold run resumes only
+    on the same weights: the shipped files' names and content hashes for "pretrained" /
+    "pretrained:NAME" (an upgrade that changes them runs every fold again); the names, sizes
+    and times of a model folder's (or a .safetensors file's) files (a model retrained in the
+    same place); None else."""
+    from qualityfm.train.export import model_files, names_shipped_weights
+
+    text = str(init)
+    if names_shipped_weights(text):
+        return [[f.name, hashlib.sha256(f.read_bytes()).hexdigest()]
+                for f in model_files(text) if f.is_file()]
+    path = Path(text)
+    if text in ("none", "classical") or not path.exists():
+        return None
+    files = (sorted(f for f in path.iterdir() if f.is_file()) if path.is_dir()
+             else [f for f in model_files(path) if f.is_file()])  # NAME.safetensors + NAME.json
+    return [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+
+
 #: Estimator attributes that change no fold's result: left out of :func:`_settings_of`.
 _NOT_SETTINGS = ("verbose", "device", "checkpoint", "keep_checkpoint")
 
@@ -306,6 +336,9 @@ def _settings_of(est: TaskEstimator) -> dict:
             return h.hexdigest()[:16]
         return v if plain(v) else None
     settings = {k: said(v) for k, v in sorted(vars(est).items()) if k not in _NOT_SETTINGS}
+    init = getattr(est, "init", None)  # the weights a path names, not its text alone (a
+    if isinstance(init, str | Path):  # model retrained there had resumed folds of the old)
+        settings["init_files"] = files_stamp(init)
     return {"class": type(est).__qualname__,
             **{k: v for k, v in settings.items() if v is not None}}
 
@@ -368,11 +401,22 @@ def cross_validate(
     if y is None:
         raise ValueError(f"dataset of task {ds.task!r} has no {target!r} target")
     for why in (seed_error(seed), None if is_int(n_boot) and n_boot >= 0
-                else f"n_boot must be an int >= 0, got {n_boot!r}"):
+                else f"n_boot must be an int >= 0, got {n_boot!r}",
+                None if is_int(k) and k >= 2 else f"k must be an int >= 2, got {k!r}"):
         if why:  # a seed of -1 had failed in the bootstrap, after every fold was fitted
             raise ValueError(f"cross_validate: {why}")
+    if not callable(make) or hasattr(make, "fit"):  # an instance, as scikit-learn takes it
+        raise ValueError(f"cross_validate: make must be a function returning a new, unfitted "
+                         f"estimator (e.g. lambda: ClassicalBaseline('af')), got {make!r}")
     probe = make()
+    if not all(hasattr(probe, a) for a in ("fit", "kind", "task")):
+        raise ValueError(f"cross_validate: make() must return an estimator (Finetuner, "
+                         f"ClassicalBaseline...), got {probe!r}")
     kind, task = probe.kind, probe.task
+    if ds.task in TASKS and task in (*TASKS, "af4") and task != ds.task and (task, ds.task) != (
+            "af4", "af"):  # (a vt-alarm model had run on af rows, its threshold rule and all)
+        raise ValueError(f"cross_validate: the estimator is made for task {task!r}, the "
+                         f"dataset is of task {ds.task!r}")
     if task == "af4" and target != "rhythm":  # 0/1 labels had been read as N and A
         raise ValueError("cross_validate: an 'af4' model (N, A, O, ~) is cross-validated on "
                          "target='rhythm'")

@@ -323,7 +323,8 @@ class TaskEstimator(ABC):
             # a flat channel (a missing modality filled with zeros) is absent
             mask = checked_mask(mask, X.shape[:2]) if given else present_mask(X)
             X = _finite_windows(X, mask)
-            warn_unscaled(X, mask, MODEL_CHANNELS)
+            if read:  # (windows beside the features read had been warned of, unread)
+                warn_unscaled(X, mask, MODEL_CHANNELS)
         if mask is not None and (given or self.reads_windows or features is None):
             # a ClassicalBaseline too (it had answered from no channel), unless its windows
             # only stand beside the features it reads, their flatness no statement

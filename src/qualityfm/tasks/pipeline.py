@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import hashlib
 import os
 import re
 import shutil
@@ -64,6 +63,7 @@ from qualityfm.tasks.evaluate import (
     check_folds,
     cross_validate,
     features_read,
+    files_stamp,
     paired_difference,
     rhythm_report,
 )
@@ -160,26 +160,6 @@ EPOCHS_DIR = ".epochs"
 #: tell a record holding a stretch of one of them under another name (hidden: no reader takes
 #: it for a record of the folder).
 TRAIN_PEAKS = ".train_peaks.npz"
-
-
-def _files_stamp(init: object) -> list | None:
-    """What identifies the weights ``init`` names, so that a stopped k-fold run resumes only
-    on the same weights: the shipped files' names and content hashes for "pretrained" /
-    "pretrained:NAME" (an upgrade that changes them runs every fold again); the names, sizes
-    and times of a model folder's (or a .safetensors file's) files (a model retrained in the
-    same place); None else."""
-    from qualityfm.train.export import model_files, names_shipped_weights
-
-    text = str(init)
-    if names_shipped_weights(text):
-        return [[f.name, hashlib.sha256(f.read_bytes()).hexdigest()]
-                for f in model_files(text) if f.is_file()]
-    path = Path(text)
-    if text in ("none", "classical") or not path.exists():
-        return None
-    files = (sorted(f for f in path.iterdir() if f.is_file()) if path.is_dir()
-             else [f for f in model_files(path) if f.is_file()])  # NAME.safetensors + NAME.json
-    return [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
 
 
 @contextlib.contextmanager
@@ -350,7 +330,7 @@ def finetune_run(
         key = {**{k: v for k, v in summary.items()
                   if k not in ("ignored", "passed_over", "skipped", "left_out")},
                "data": _resolved_dirs(data), "init": init_identity(init),
-               "init_files": _files_stamp(init)}
+               "init_files": files_stamp(init)}
         res = _task_cv(make, ds, kfold, seed, 1000, folds, key)
         summary["cv"] = {k: v for k, v in res.items() if k != "oof"}
         _clear_run(out)  # this run's results replace an earlier run's, whatever its kind
@@ -1122,7 +1102,7 @@ def compare_run(
         init = getattr(make(task, ds.fs), "init", None)
         folds = out / FOLDS_DIR / _slug(name)
         key = {"row": name, **settings, "used": row_settings[name],
-               "init_files": _files_stamp(init) if isinstance(init, str | Path) else None}
+               "init_files": files_stamp(init) if isinstance(init, str | Path) else None}
         print(f"qualityfm: compare: {name}", file=sys.stderr, flush=True)
         res = _task_cv(lambda t, m=make: m(t, ds.fs), ds, kfold, seed, n_boot, folds, key)
         results[name] = res
