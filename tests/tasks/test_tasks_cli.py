@@ -1479,3 +1479,18 @@ def test_windows_of_a_model_saved_from_python_are_not_said_to_be_renamed(capsys)
     _trained_on({"train_groups": ["r9"]}, ["r1", "r2"], "predicted", "", est,
                 [("a", "x"), ("b", "y")], ["r1", "r2"])
     assert "fitted on, under other names" in capsys.readouterr().err
+
+
+def test_a_training_record_grouped_under_its_copys_name_is_found_by_its_own(capsys) -> None:
+    """A training record whose identical copy under another name named their group
+    (train_groups ["v0131"]) had been reported, evaluated by its own name, as a stretch of
+    that copy "under other names" (and, without the peaks file, under no name at all)."""
+    from qualityfm.tasks.pipeline import _trained_on
+
+    summary = {"train_groups": ["v0131", "v111l"], "train_records": ["v0131", "v111l", "v131l"]}
+    found = _trained_on(summary, ["v131l", "v211l"], "evaluated", records=["v131l", "v211l"],
+                        sources=["h/v131l.hea", "h/v211l.hea"],
+                        stretches={"h/v131l.hea": "t/v0131.hea"})
+    assert found == {"n_groups": 1, "groups": ["v131l"], "n_windows": None}
+    err = capsys.readouterr().err
+    assert "were in the model's training data (v131l)" in err and "other names" not in err

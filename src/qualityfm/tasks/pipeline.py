@@ -354,6 +354,9 @@ def finetune_run(
         summary["validation"] = {"model": est.validation,
                                  **({"rhythm": rhythm.validation} if rhythm is not None else {})}
         summary["train_groups"] = sorted(set(ds.groups.astype(str).tolist()))
+        # and the records by their own names: a group named after a copy of a record under
+        # another name had left the record itself to be found as that copy's stretch
+        summary["train_records"] = sorted({record_of(r) for r in ds.record_ids.astype(str)})
         atomic_write(out / TRAIN_PEAKS, lambda f: np.savez_compressed(f, **pack_marks({
             os.path.abspath(k): m for k, m in ds.marks.items()})))
         # the model's finetune.json, which marks the run finished, last: a stop before it
@@ -765,7 +768,7 @@ def _trained_on(summary: dict, groups: Sequence[str], verb: str, consequence: st
     if names is None and fitted is None:
         return None
     own = [record_of(r) for r in records] if records else list(groups)
-    named = set(names or ())
+    named = set(names or ()) | set(summary.get("train_records") or ())
     # a file trained on under its own name is listed as such, not also as another's stretch
     by_own = ({f for g, o, f in zip(groups, own, sources, strict=True) if g in named or o in named}
               if sources else set())
