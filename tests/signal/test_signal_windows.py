@@ -287,7 +287,8 @@ def test_a_window_with_no_sample_of_a_channel_is_never_usable() -> None:
 def test_window_config_takes_numpy_numbers() -> None:
     cfg = WindowConfig(fs=np.float32(300.0), seconds=np.int64(30),
                        max_nan_fraction=np.float32(0.5))
-    assert type(cfg.fs) is float and type(cfg.seconds) is int and cfg.samples == 9000
+    # floats, as the command line gives them (30 and 30.0 had fingerprinted two stores)
+    assert type(cfg.fs) is float and type(cfg.seconds) is float and cfg.samples == 9000
     assert type(cfg.max_nan_fraction) is float  # a store's settings are written as JSON
     with pytest.raises(ValueError, match="WindowConfig.fs must be a finite number, got True"):
         WindowConfig(fs=True)
