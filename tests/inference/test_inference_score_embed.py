@@ -552,6 +552,7 @@ def test_tables_are_not_written_where_they_cannot_be_or_into_a_store(records, tm
     store = tmp_path / "store"
     store.mkdir()
     (store / "meta.json").write_text("{}")
+    np.save(store / "pairs.npy", np.zeros((0, 2), np.int64))  # a store's arrays beside it
     for out, said in ((tmp_path / "afile" / "s.csv", "afile is a file, not a folder"),
                       (store / "s.csv", "holds a prepared store (meta.json); write outside")):
         assert main(["score", str(records), "--out", str(out)]) == 1
@@ -560,7 +561,11 @@ def test_tables_are_not_written_where_they_cannot_be_or_into_a_store(records, tm
     assert main(["embed", str(records), "--out", str(store / "pairs.npy"),
                  "--model", "pretrained"]) == 1
     assert "holds a prepared store" in capsys.readouterr().err
-    assert sorted(p.name for p in store.iterdir()) == ["meta.json"]
+    assert sorted(p.name for p in store.iterdir()) == ["meta.json", "pairs.npy"]
+    assert np.load(store / "pairs.npy").shape == (0, 2)
+    # a user's own meta.json marks no store (its folder had been refused as one)
+    (store / "pairs.npy").unlink()
+    assert main(["score", str(records), "--out", str(store / "s.csv")]) == 0
 
 
 def test_embed_names_a_record_of_no_usable_window(records: Path, tmp_path: Path,

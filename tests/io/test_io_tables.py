@@ -1102,31 +1102,34 @@ def test_numpy_values_past_float32_are_named(tmp_path: Path) -> None:
 
 def test_csv_brackets_naming_a_statistic_number_or_lead_stay_in_the_column_name(
         tmp_path: Path) -> None:
-    """``PLETH (SpO2)``, ``ABP (mean)``, ``II (HR)`` and ``ECG (V)`` name what their column
-    holds, not a unit: those columns had taken the waves' names (the SpO2 read as the PPG,
-    the real PLETH as ppg_2), while ``ABP [mm Hg]`` and ``II [mV]`` keep their units."""
+    """``PLETH (SpO2)``, ``ABP (mean)``, ``II (HR)``, ``PLETH (1/min)`` and ``ECG (V)`` name
+    what their column holds, not a unit: those columns had taken the waves' names (the SpO2
+    read as the PPG, the real PLETH as ppg_2); ``ABP [mm Hg]``, ``II [mV]`` and a wave's
+    description (``Pleth (SpO2 sensor, a.u.)``) keep the wave's name."""
     header = ('Time [s],PLETH (SpO2),ABP (mean),II (HR),PLETH,ART,II [mV],ECG (V),'
-              'ABP [mm Hg],PLETH (SpO2 %),"ABP (mean, mmHg)",Flow (l/min)')
+              'ABP [mm Hg],PLETH (SpO2 %),"ABP (mean, mmHg)",PLETH (1/min),"ECG (I, mV)",'
+              '"Pleth (SpO2 sensor, a.u.)"')
     rows = [f"{i / 125:.3f},98,93,72,{np.sin(i / 10):.4f},{80 + 20 * np.sin(i / 10):.2f},"
             f"{np.cos(i / 7):.4f},{np.cos(i / 7):.4f},{80 + 20 * np.sin(i / 10):.2f},98,93,"
-            f"{np.sin(i / 9):.3f}" for i in range(2500)]
+            f"72,{np.cos(i / 7):.4f},{np.sin(i / 10):.4f}" for i in range(2500)]
     path = tmp_path / "numbers.csv"
     path.write_text(_csv_text(header, rows))
     record = read_record(path)
     assert list(record.signals) == ["pleth_spo2", "abp_mean", "ii_hr", "ppg", "abp", "ecg_ii",
                                     "ecg_v", "abp_2", "pleth_spo2_2", "abp_mean_mmhg",
-                                    "flow"]
-    assert record.units["flow"] == "l/min"
+                                    "pleth_1_min", "ecg_i", "ppg_2"]
     assert record.units["ppg"] == "" and record.units["pleth_spo2"] == ""
     assert record.units["ecg_ii"] == "mV" and record.units["abp_2"] == "mm Hg"
+    assert record.units["ppg_2"] == "SpO2 sensor, a.u."
     assert np.ptp(record.signals["ppg"]) > 1.5 and np.ptp(record.signals["pleth_spo2"]) == 0
 
 
-def test_date_time_and_space_parted_csvs_are_named(tmp_path: Path) -> None:
-    """A CSV of samples whose time column is not read (``Datetime``, ``Timestamp (UTC)``) or
-    whose cells are parted by spaces (NumPy's savetxt default) is listed as passed over with
-    its reason (each had vanished from a folder's records without a word, taken for a table
-    of labels); a table of times or dates alone is no such CSV."""
+def test_date_time_and_space_parted_csvs_are_read_or_named(tmp_path: Path) -> None:
+    """A ``Datetime`` column of ISO stamps is a time column; a CSV of samples whose time
+    column is not read (``Timestamp (UTC)``) or whose cells are parted by spaces (NumPy's
+    savetxt default) is listed as passed over with its reason (each had vanished from a
+    folder's records without a word, taken for a table of labels); a table of times or
+    dates alone is no such CSV, one whose first samples are blank is."""
     from qualityfm.io.read import passed_over_skips
 
     (tmp_path / "a.csv").write_text(_csv_text("Datetime,PLETH,II",
@@ -1138,10 +1141,19 @@ def test_date_time_and_space_parted_csvs_are_named(tmp_path: Path) -> None:
     (tmp_path / "REFERENCE.csv").write_text("A00001,N\nA00002,A\n")
     (tmp_path / "alarm_times.csv").write_text("alarm_time\n10:00:01\n10:05:00\n")
     (tmp_path / "visits.csv").write_text("date,note\n2024-01-01,\n")
-    assert find_records(tmp_path) == []
+    blank = _signal_rows(1250, 125.0, time="iso")
+    blank[:250] = [row.split(",")[0] + ",," for row in blank[:250]]  # no sensor for 2 s
+    (tmp_path / "d.csv").write_text(_csv_text("Timestamp (UTC),PLETH,II", blank))
+    record = read_record(tmp_path / "a.csv")
+    assert record.fs == {"ppg": 125.0, "ecg_ii": 125.0} and len(record.signals["ppg"]) == 1250
+    assert find_records(tmp_path) == [tmp_path / "a.csv"]
     reasons = {Path(e["record"]).name: e["reason"] for e in passed_over_skips(tmp_path)}
-    assert sorted(reasons) == ["a.csv", "b.csv", "c.csv"]
-    assert "a.csv: no time column" in reasons["a.csv"]
+    assert sorted(reasons) == ["b.csv", "c.csv", "d.csv"]
+    (tmp_path / "e.csv").write_text(_csv_text("Datetime,PLETH", ["01/01/2024 12:00:00.000,1",
+                                                                "01/01/2024 12:00:00.008,2"]))
+    with pytest.raises(RecordError, match=r"e\.csv: time column 'Datetime' holds '01/01/2024 "
+                                          r"12:00:00\.000'.*or as ISO 8601"):
+        read_record(tmp_path / "e.csv")
     assert "column 'Timestamp (UTC)' is read as no time column: its unit 'UTC'" in reasons["b.csv"]
     assert "cells are parted by spaces" in reasons["c.csv"]
     with pytest.raises(RecordError, match=r"c\.csv: its cells are parted by spaces.*"

@@ -1494,3 +1494,10 @@ def test_a_training_record_grouped_under_its_copys_name_is_found_by_its_own(caps
     assert found == {"n_groups": 1, "groups": ["v131l"], "n_windows": None}
     err = capsys.readouterr().err
     assert "were in the model's training data (v131l)" in err and "other names" not in err
+    # patients' records: each patient once (its records had been counted beside it, "20 of
+    # the 4 patients/records")
+    summary = {"train_groups": ["p0", "p1"], "train_records": ["A1", "A2", "A3", "A4"]}
+    found = _trained_on(summary, ["p0", "p0", "p1", "p9"], "evaluated",
+                        records=["A1", "A2", "A3", "A9"])
+    assert found == {"n_groups": 2, "groups": ["p0", "p1"], "n_windows": None}
+    assert "2 of the 3 patients/records evaluated" in capsys.readouterr().err

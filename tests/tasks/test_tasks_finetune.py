@@ -1937,6 +1937,12 @@ def test_cross_validate_refuses_a_target_the_model_does_not_take_and_sorts_mixed
         with pytest.raises(ValueError, match=said):
             cross_validate(make, _generic("af", y), k=k)
 
+    class Small(ClassicalBaseline):  # a class makes new estimators: a maker too
+        def __init__(self) -> None:
+            super().__init__("af", max_iter=3)
+
+    assert cross_validate(Small, _generic("af", y), k=2, n_boot=10)["oof"] == fresh["oof"]
+
 
 @pytest.mark.parametrize("n_classes", [3, 5])
 def test_cross_validate_reports_a_generic_multiclass_model_over_its_own_classes(

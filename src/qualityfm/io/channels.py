@@ -147,22 +147,30 @@ _STATISTICS = frozenset(("mean", "avg", "average", "sys", "systolic", "dia", "di
 
 def names_no_unit(label: str, bracketed: str) -> bool:
     """Whether the text in brackets after a table's column label (``PLETH (SpO2)``, ``ECG
-    (II)``) names what the column holds rather than its unit: a statistic (``ABP (mean)``),
-    a number derived from a wave (``PLETH (SpO2)``, ``II (HR)``) or, after an ECG whose lead
-    the label leaves unnamed, a lead (``ECG (II)``, ``ECG (V)``; ``II (V)`` is volts). Such a
-    column is named by its whole label (:func:`canonical_channel`: ``pleth_spo2``,
-    ``abp_mean``, ``ecg_ii``), not by the wave before the brackets."""
-    key = re.sub(r"[\s_\-.,()]+", "", bracketed.lower())  # (_key keeps what follows a '/')
+    (II)``) names what the column holds rather than its unit: a statistic (``ABP (mean)``,
+    ``ABP (mean, mmHg)``), a number derived from a wave (``PLETH (SpO2)``, ``PLETH (SpO2 %)``,
+    ``II (HR)``, ``PLETH (1/min)``), words of units alone beside it, or, after an ECG whose
+    lead the label leaves unnamed, a lead first (``ECG (II)``, ``ECG (II, mV)``, ``ECG (V)``;
+    ``II (V)`` is volts). Such a column is named by its whole label
+    (:func:`canonical_channel`: ``pleth_spo2``, ``abp_mean``, ``ecg_ii``), not by the wave
+    before the brackets; a description of the wave (``Pleth (SpO2 sensor, a.u.)``) is no
+    such name."""
+    key = _key(bracketed)  # (1/min: min, a rate; SpO₂: spo2)
     if key in _STATISTICS or key in _DERIVED:
         return True
-    words = set(re.split(r"[\s_\-.,()/\[\]%]+", bracketed.lower()))  # SpO2 %, mean, mmHg
-    if words & (_DERIVED | _STATISTICS - _UNIT_WORDS):
+    words = [w for w in re.split(r"[\s_\-.,()/\[\]%]+", unicodedata.normalize(
+        "NFKD", bracketed).encode("ascii", "ignore").decode().lower()) if w]
+    if words and _ALIASES.get(words[0]) in ECG_LEADS and _label_channel(label) == "ecg":
         return True
-    return _ALIASES.get(key) in ECG_LEADS and _label_channel(label) == "ecg"
+    numbers = _DERIVED | _STATISTICS
+    return (any(w in numbers and w not in _UNIT_WORDS for w in words)
+            and all(w in numbers or w in _UNIT_WORDS for w in words))
 
 
-#: Statistics' words that are units too (l/min, s, m, d): no statistic among other words.
-_UNIT_WORDS = frozenset(("min", "s", "m", "d"))
+#: Words of units that may stand beside a statistic or a derived number in brackets
+#: (``mean, mmHg``, ``SpO2 %``, ``HR, 1/min``); alone they are no such number.
+_UNIT_WORDS = frozenset(("min", "s", "m", "d", "1", "mmhg", "mm", "hg", "kpa", "cmh2o", "torr",
+                         "mv", "uv", "v", "au", "a", "u", "nu", "bpm", "hz"))
 
 
 def _described(name: str) -> str | None:

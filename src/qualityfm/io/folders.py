@@ -36,12 +36,22 @@ def refuse_file_for_folder(path: str | Path, what: str) -> None:
 
 
 def folder_kind(path: str | Path) -> tuple[str, str] | None:
-    """``(kind, marker file)`` of what ``path`` holds, or None (no folder, or none of ours)."""
+    """``(kind, marker file)`` of what ``path`` holds, or None (no folder, or none of ours). A
+    ``meta.json`` marks a store only beside a store's arrays (:func:`holds_store_arrays`: a
+    user's own results folder had been called a prepared store)."""
     for kind, markers in FOLDER_KINDS:
         for marker in markers:
-            if (Path(path) / marker).is_file():
+            if (Path(path) / marker).is_file() and (
+                    marker != "meta.json" or holds_store_arrays(path)):
                 return kind, marker
     return None
+
+
+def holds_store_arrays(path: str | Path) -> bool:
+    """Whether ``path`` holds the arrays ``qualityfm prepare`` writes (``pairs.npy``, the
+    shards' ``shard-NNNNNN.*.npy``; data.store)."""
+    path = Path(path)
+    return (path / "pairs.npy").is_file() or next(path.glob("shard-*.npy"), None) is not None
 
 
 def held_there(path: str | Path) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import errno
-import json
 import os
 import re
 import sys
@@ -13,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from qualityfm._numbers import is_number
-from qualityfm.io.folders import check_out_apart, files_under
+from qualityfm.io.folders import check_out_apart, files_under, holds_store_arrays
 from qualityfm.io.record import MissingChannelError, Record, RecordError
 from qualityfm.io.table_reader import (
     csv_has_time_column,
@@ -271,21 +270,13 @@ def passed_over(folder: str | Path, uci_read: bool = False) -> tuple[list[Path],
 
 
 def _is_store(folder: Path, known: dict[Path, bool]) -> bool:
-    """Whether ``folder`` holds a store ``qualityfm prepare`` wrote (finished, or its
-    journal: interrupted): a ``meta.json`` or ``journal.json`` (data.store.META, JOURNAL) of
-    a store's fields, not a user's file of that name (a records folder's own ``meta.json``
-    had read as a store's, its records' files passed over unnamed); remembered in
-    ``known``."""
+    """Whether ``folder`` holds a store ``qualityfm prepare`` wrote, finished or interrupted:
+    a ``meta.json`` or ``journal.json`` (data.store.META, JOURNAL) beside a store's arrays
+    (a records folder's own ``meta.json`` had read as a store's, its records' files passed
+    over unnamed); remembered in ``known``."""
     if folder not in known:
-        known[folder] = False
-        for name in ("meta.json", "journal.json"):
-            try:
-                with (folder / name).open(encoding="utf-8") as f:
-                    found = json.load(f)
-            except (OSError, ValueError):
-                continue
-            if isinstance(found, dict) and {"fingerprint", "settings", "n_shards"} <= set(found):
-                known[folder] = True
+        known[folder] = (any((folder / name).is_file() for name in ("meta.json", "journal.json"))
+                         and holds_store_arrays(folder))
     return known[folder]
 
 

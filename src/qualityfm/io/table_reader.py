@@ -34,9 +34,9 @@ from qualityfm.io.record import MAX_WAVEFORM_FS, MIN_WAVEFORM_FS, Record, Record
 _BIDMC = re.compile(r"^(bidmc_\d+)_Signals$")
 _UNITS = r"(s|secs?|seconds?|ms|msecs?|milliseconds?)"
 #: A time column: ``Time``, ``Time [s]``, ``time (ms)``, ``time_ms``, ``t_s``, ``Timestamp``,
-#: ``Time (seconds)``...
+#: ``Time (seconds)``, ``Datetime`` (of ISO date-times)...
 _TIME = re.compile(
-    rf"^(time|t|timestamp|seconds|sec|elapsed time)"
+    rf"^(time|t|timestamp|seconds|sec|elapsed time|date[ _]?time)"
     rf"(?:\s*[\[(]\s*{_UNITS}\s*[\])]|[\s_]{_UNITS})?$"
 )
 #: Units of time a time column's name may state that are not read (``Time [min]``).
@@ -344,7 +344,7 @@ def csv_holds_samples(path: Path) -> bool:
     labels or names (``REFERENCE.csv``: ``A00001,N``): a cheap test of what a time-less CSV
     that :func:`find_records` passes over holds."""
     try:
-        _, sep, decimal, _, skipped, _, unit_row = _csv_header(path)
+        names, sep, decimal, _, skipped, _, unit_row = _csv_header(path)
         skipped += unit_row  # the header's units row is no data line
         with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
             lines = [row for row in itertools.islice(csv.reader(f, delimiter=sep), skipped,
@@ -356,8 +356,10 @@ def csv_holds_samples(path: Path) -> bool:
             return True
         if row and _CLOCK.fullmatch(row[0].strip()):  # a date-time stamp before the samples
             row = row[1:]  # (a time column under a name not read), not a table of labels
-            if not any(c.strip() for c in row):  # nothing after it: a table of times
-                return False
+            if not any(c.strip() for c in row) and not any(  # blank cells: gaps of samples
+                    is_task_channel(canonical_channel(_split_unit(n)[0]))  # under a header
+                    for n in names[1:]):  # of signals (a sensor not yet on), else a table of
+                return False  # times or dates (date,note)
         try:
             [float(c.strip().replace(decimal, ".")) for c in row if c.strip()]
         except ValueError:
@@ -539,7 +541,8 @@ def _seconds(
         raise RecordError(f"{path}: time column {name!r} has an empty (or NaN) cell on "
                           f"non-blank line {line}")
     raise RecordError(f"{path}: time column {name!r} holds {value!r} on non-blank line {line}, "
-                      f"neither a finite number nor an ISO date-time")
+                      f"neither a finite number nor an ISO date-time; write the times in "
+                      f"seconds or as ISO 8601 (2024-01-01 10:00:00.008)")
 
 
 #: Monitor exports' placeholders for a missing sample, read as NaN in the first parse of the

@@ -82,7 +82,7 @@ def af_rhythm_decisions(proba4: np.ndarray, af: np.ndarray) -> np.ndarray:
     try:  # decisions (probabilities had been truncated to 0: never AF)
         af = M._binary(af)
     except ValueError as err:
-        raise ValueError(f"af must hold the binary model's 0/1 decisions, not probabilities "
+        raise ValueError(f"af must hold the binary model's 0/1 decisions, one per row "
                          f"({err})") from None
     if af.shape != (len(p),):
         raise ValueError(f"af holds {af.shape} decisions for {len(p)} rows of proba4")
@@ -405,7 +405,8 @@ def cross_validate(
                 None if is_int(k) and k >= 2 else f"k must be an int >= 2, got {k!r}"):
         if why:  # a seed of -1 had failed in the bootstrap, after every fold was fitted
             raise ValueError(f"cross_validate: {why}")
-    if not callable(make) or hasattr(make, "fit"):  # an instance, as scikit-learn takes it
+    if not callable(make) or (hasattr(make, "fit") and not isinstance(make, type)):  # an
+        # instance, as scikit-learn takes it (a class makes new ones: taken)
         raise ValueError(f"cross_validate: make must be a function returning a new, unfitted "
                          f"estimator (e.g. lambda: ClassicalBaseline('af')), got {make!r}")
     probe = make()

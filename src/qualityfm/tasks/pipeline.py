@@ -774,7 +774,10 @@ def _trained_on(summary: dict, groups: Sequence[str], verb: str, consequence: st
               if sources else set())
     stretches = {f: of for f, of in (stretches or {}).items() if f not in by_own}
     held = {g for g, f in zip(groups, sources, strict=True) if f in stretches} if sources else set()
-    seen = sorted(named & (set(groups) | set(own)) | held)
+    # each evaluated group once, by its own name where the training groups hold it, else by
+    # its row's record's (patients' records had been counted beside their patients)
+    seen = sorted({g if g in named else o for g, o in zip(groups, own, strict=True)
+                   if g in named or o in named} | held)
     known, by_name = set(fitted or ()), set(seen)
     n_windows = None if fitted is None else sum(
         1 for group, name, (window, feats) in zip(groups, own, digests, strict=True)
