@@ -439,8 +439,9 @@ def check_store_pairs(store_path: str, per_step: int) -> dict[str, Any]:
     digest = hashlib.sha1(json.dumps(
         [(p.meta.get("settings"), p.meta.get("input_records")) for p in store.parts],
         sort_keys=True, default=str).encode())
-    records = store.field("record")  # each part's own numbers, as the digests of runs made
-    for part in store.parts:  # before a store numbered them over its parts hold them
+    records = np.array(store.field("record"))  # each part's own numbers (a copy), as the
+    for part in store.parts:  # digests of runs made before a store numbered them over its
+        # parts hold them
         records[part.offset:part.offset + part.n_windows] -= part.record_offset
     for column in (records, store.field("start"), store.pairs):  # no whole index
         digest.update(np.ascontiguousarray(column).tobytes())
