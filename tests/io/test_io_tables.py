@@ -1122,6 +1122,17 @@ def test_csv_brackets_naming_a_statistic_number_or_lead_stay_in_the_column_name(
     assert record.units["ecg_ii"] == "mV" and record.units["abp_2"] == "mm Hg"
     assert record.units["ppg_2"] == "SpO2 sensor, a.u."
     assert np.ptp(record.signals["ppg"]) > 1.5 and np.ptp(record.signals["pleth_spo2"]) == 0
+    # leads written otherwise, numbers described in other words, units of no task wave
+    header = ("Time [s],PLETH (heart rate),ART (Mean BP),ECG (Lead V),ECG (II lead),PLETH,"
+              "ART,ECG (\u00b5V),Flow (l/min),HR (bpm)")
+    rows = [f"{i / 125:.3f},72,93,{np.cos(i / 7):.4f},{np.cos(i / 7):.4f},{np.sin(i / 10):.4f},"
+            f"{80 + 20 * np.sin(i / 10):.2f},{np.cos(i / 7):.4f},1.5,72" for i in range(2500)]
+    path.write_text(_csv_text(header, rows), encoding="utf-8")
+    record = read_record(path)
+    assert list(record.signals) == ["pleth_heart_rate", "art_mean_bp", "ecg_v", "ecg_ii", "ppg",
+                                    "abp", "ecg", "flow", "hr"]
+    assert record.units["ecg"] == "\u00b5V" and record.units["flow"] == "l/min"
+    assert record.units["hr"] == "bpm"
 
 
 def test_date_time_and_space_parted_csvs_are_read_or_named(tmp_path: Path) -> None:

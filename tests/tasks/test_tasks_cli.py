@@ -1501,3 +1501,9 @@ def test_a_training_record_grouped_under_its_copys_name_is_found_by_its_own(caps
                         records=["A1", "A2", "A3", "A9"])
     assert found == {"n_groups": 2, "groups": ["p0", "p1"], "n_windows": None}
     assert "2 of the 3 patients/records evaluated" in capsys.readouterr().err
+    # records trained on in a flat folder, evaluated in one patient's folder: one patient
+    # (it had read "3 of the 1")
+    found = _trained_on({"train_groups": ["A1", "A2", "A3"]}, ["p7"] * 3, "evaluated",
+                        records=["A1", "A2", "A3"])
+    assert found == {"n_groups": 1, "groups": ["A1", "A2", "A3"], "n_windows": None}
+    assert "1 of the 1 patients/records evaluated" in capsys.readouterr().err

@@ -145,32 +145,45 @@ _STATISTICS = frozenset(("mean", "avg", "average", "sys", "systolic", "dia", "di
                          "s", "d", "m", "trend", "trends", "numeric", "numerics"))
 
 
-def names_no_unit(label: str, bracketed: str) -> bool:
-    """Whether the text in brackets after a table's column label (``PLETH (SpO2)``, ``ECG
-    (II)``) names what the column holds rather than its unit: a statistic (``ABP (mean)``,
-    ``ABP (mean, mmHg)``), a number derived from a wave (``PLETH (SpO2)``, ``PLETH (SpO2 %)``,
-    ``II (HR)``, ``PLETH (1/min)``), words of units alone beside it, or, after an ECG whose
-    lead the label leaves unnamed, a lead first (``ECG (II)``, ``ECG (II, mV)``, ``ECG (V)``;
-    ``II (V)`` is volts). Such a column is named by its whole label
-    (:func:`canonical_channel`: ``pleth_spo2``, ``abp_mean``, ``ecg_ii``), not by the wave
-    before the brackets; a description of the wave (``Pleth (SpO2 sensor, a.u.)``) is no
-    such name."""
-    key = _key(bracketed)  # (1/min: min, a rate; SpO₂: spo2)
-    if key in _STATISTICS or key in _DERIVED:
-        return True
-    words = [w for w in re.split(r"[\s_\-.,()/\[\]%]+", unicodedata.normalize(
-        "NFKD", bracketed).encode("ascii", "ignore").decode().lower()) if w]
-    if words and _ALIASES.get(words[0]) in ECG_LEADS and _label_channel(label) == "ecg":
-        return True
-    numbers = _DERIVED | _STATISTICS
-    return (any(w in numbers and w not in _UNIT_WORDS for w in words)
-            and all(w in numbers or w in _UNIT_WORDS for w in words))
+def bracket_name(label: str, bracketed: str) -> str | None:
+    """The name a table's column takes where the text in brackets after its label says what
+    it holds rather than its unit, else None (a unit: ``II (mV)``, ``ABP (mmHg)``, ``Flow
+    (l/min)``). After an ECG whose lead the label leaves unnamed, a lead first: that lead
+    (``ECG (II)``, ``ECG (Lead II)``, ``ECG (II, mV)``, ``ECG1 (II lead)``: ``ecg_ii``; ``II
+    (V)`` is volts). Else a number taken from a wave, the whole label (``PLETH (SpO2)``,
+    ``PLETH (heart rate)``, ``PLETH (1/min)``, ``ART (Mean BP)``, ``ABP (mean, mmHg)``, ``ECG
+    (ST II)``: ``pleth_spo2``, ``abp_mean_bp``...), where a word names a statistic or a
+    derived number and none describes a wave (its units ``a.u.``, ``mV``, ``NU``, or
+    ``sensor``, ``probe``: ``Pleth (SpO2 sensor, a.u.)``, ``II (mV, rate 250)`` are waves),
+    after a label of a wave the tasks read (``HR (bpm)`` keeps its unit). Such a column had
+    taken the wave's name, the wave itself a second one's (``ppg_2``)."""
+    text = bracketed.lower().replace("\u00b5", "u").replace("\u03bc", "u")  # micro: uV
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    words = [w for w in re.split(r"[\s_\-.,()\[\]%/]+", text) if w]
+    if not words:
+        return None
+    if _label_channel(label) == "ecg":  # an unnamed lead: the one the brackets name first
+        for lead in (_label_channel(" ".join(words[:2])), _label_channel(words[0])):
+            if lead in ECG_LEADS and lead != "ecg":
+                return lead
+    if not is_task_channel(_label_channel(label)):  # (HR (bpm), NIBP (sys, mmHg): as
+        return None  # named, units and all; no task reads them)
+    rate = re.sub(r"\s+", "", text) in _RATE_UNITS  # per minute: a rate, no wave's unit
+    numbers = (_DERIVED | _STATISTICS) - _UNIT_WORDS
+    if (rate or any(w in numbers for w in words)) and not any(
+            w in _WAVE_WORDS for w in words) and "a.u" not in text:
+        return label.strip() + f" ({bracketed.strip()})"
+    return None
 
 
-#: Words of units that may stand beside a statistic or a derived number in brackets
-#: (``mean, mmHg``, ``SpO2 %``, ``HR, 1/min``); alone they are no such number.
-_UNIT_WORDS = frozenset(("min", "s", "m", "d", "1", "mmhg", "mm", "hg", "kpa", "cmh2o", "torr",
-                         "mv", "uv", "v", "au", "a", "u", "nu", "bpm", "hz"))
+#: Words that are units too (min, s, m, d: l/min, mmHg/s): no statistic in brackets.
+_UNIT_WORDS = frozenset(("min", "s", "m", "d"))
+#: Units that make a column a rate (``PLETH (1/min)``: a pulse rate, not the wave).
+_RATE_UNITS = frozenset(("1/min", "/min", "bpm", "beats/min", "min-1", "1/s"))
+#: Words in brackets that describe a wave beside a derived word (``SpO2 sensor, a.u.``):
+#: a wave's units and its sources.
+_WAVE_WORDS = frozenset(("au", "mv", "uv", "nv", "nu", "adu", "sensor", "probe", "wave",
+                         "waveform", "signal", "source", "raw"))
 
 
 def _described(name: str) -> str | None:

@@ -24,10 +24,10 @@ from qualityfm.io.base import (
     select_channels,
 )
 from qualityfm.io.channels import (
+    bracket_name,
     canonical_channel,
     canonical_names,
     is_task_channel,
-    names_no_unit,
 )
 from qualityfm.io.record import MAX_WAVEFORM_FS, MIN_WAVEFORM_FS, Record, RecordError
 
@@ -272,11 +272,12 @@ def _split_unit(name: str) -> tuple[str, str]:
 
 def _label_and_unit(cell: str) -> tuple[str, str]:
     """A data column's label and unit: :func:`_split_unit`, but for brackets that name what
-    the column holds (:func:`names_no_unit`: ``PLETH (SpO2)``, ``ABP (mean)``, ``ECG (II)``),
-    which stay in the label (they had been units, the column taking the wave's name and the
+    the column holds (:func:`bracket_name`: ``PLETH (SpO2)``, ``ABP (mean)``, ``ECG (II)``),
+    which name the column (they had been units, the column taking the wave's name and the
     wave itself a second one's, ``ppg_2``)."""
     label, unit = _split_unit(cell)
-    return (cell.strip(), "") if unit and names_no_unit(label, unit) else (label, unit)
+    named = bracket_name(label, unit) if unit else None
+    return (named, "") if named else (label, unit)
 
 
 def csv_is_utf16(path: Path) -> bool:

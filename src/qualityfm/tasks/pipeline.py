@@ -774,10 +774,12 @@ def _trained_on(summary: dict, groups: Sequence[str], verb: str, consequence: st
               if sources else set())
     stretches = {f: of for f, of in (stretches or {}).items() if f not in by_own}
     held = {g for g, f in zip(groups, sources, strict=True) if f in stretches} if sources else set()
-    # each evaluated group once, by its own name where the training groups hold it, else by
-    # its row's record's (patients' records had been counted beside their patients)
-    seen = sorted({g if g in named else o for g, o in zip(groups, own, strict=True)
-                   if g in named or o in named} | held)
+    # each evaluated group counted once, named by its own name where the training holds it,
+    # else by its rows' records' (patients' records had been counted beside their patients,
+    # and a patient's three records as three of one)
+    rows = [(g, o) for g, o in zip(groups, own, strict=True) if g in named or o in named]
+    hit_groups = {g for g, _ in rows} | held
+    seen = sorted({g if g in named else o for g, o in rows} | held)
     known, by_name = set(fitted or ()), set(seen)
     n_windows = None if fitted is None else sum(
         1 for group, name, (window, feats) in zip(groups, own, digests, strict=True)
@@ -788,15 +790,15 @@ def _trained_on(summary: dict, groups: Sequence[str], verb: str, consequence: st
             a, b = next(iter(stretches.items()))
             how = (f"; {len(stretches)} file(s) hold stretches of training records under other "
                    f"names: {a} of {b}{' ...' if len(stretches) > 1 else ''}")
-        print(f"qualityfm: warning: {len(seen)} of the {len(set(groups))} patients/records "
-              f"{verb} were in the model's training data ({', '.join(seen[:5])}"
+        print(f"qualityfm: warning: {len(hit_groups)} of the {len(set(groups))} "
+              f"patients/records {verb} were in the model's training data ({', '.join(seen[:5])}"
               f"{', ...' if len(seen) > 5 else ''}{how}){consequence}", file=sys.stderr)
     if n_windows:  # a model saved from Python keeps no names: under any, then
         which = "under other names" if names is not None else "whatever their names (the " \
             "model, saved from Python, keeps none)"
         print(f"qualityfm: warning: {n_windows} of the {len(digests)} windows {verb} are "
               f"windows the model was fitted on, {which}{consequence}", file=sys.stderr)
-    return {"n_groups": len(seen), "groups": seen, "n_windows": n_windows,
+    return {"n_groups": len(hit_groups), "groups": seen, "n_windows": n_windows,
             **({"stretches": [{"file": a, "of": b} for a, b in sorted(stretches.items())]}
                if stretches else {})}
 
