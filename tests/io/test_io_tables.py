@@ -1133,6 +1133,20 @@ def test_csv_brackets_naming_a_statistic_number_or_lead_stay_in_the_column_name(
                                     "abp", "ecg", "flow", "hr"]
     assert record.units["ecg"] == "\u00b5V" and record.units["flow"] == "l/min"
     assert record.units["hr"] == "bpm"
+    # a number's name only beside its wave: alone, a described wave stays the wave (PLETH
+    # (SpO2 finger) had lost the PPG); another line's pressure never is the arterial line;
+    # a column asked for by its header cell is that column
+    for header, names in (
+            ('PLETH (SpO2 finger),"ECG (II, HR)",II (mV),ART (SBP),ART,IBP1 (CVP)',
+             ["ppg", "ecg_ii_hr", "ecg_ii", "art_sbp", "abp", "ibp1_cvp"]),
+            ("PLETH (SpO\u2082),PLETH,ECG (Lead V-5),II,ECG1 (II)",
+             ["pleth_spo2", "ppg", "ecg_v5", "ecg_ii", "ecg_ii_2"])):
+        rows = [f"{i / 125:.3f}," + ",".join(f"{np.sin(i / 10 + k):.4f}"
+                                             for k in range(len(names))) for i in range(2500)]
+        path.write_text(_csv_text("Time [s]," + header, rows), encoding="utf-8")
+        assert list(read_record(path).signals) == names
+    asked = read_record(path, channels=["ECG1 (II)"]).signals
+    np.testing.assert_array_equal(asked["ecg_ii_2"], read_record(path).signals["ecg_ii_2"])
 
 
 def test_date_time_and_space_parted_csvs_are_read_or_named(tmp_path: Path) -> None:

@@ -131,7 +131,8 @@ def _label_channel(name: str) -> str:
     described = _described(name)
     if described is not None:
         return described
-    return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_") or "unknown"
+    plain = unicodedata.normalize("NFKD", name.strip().lower()).encode("ascii", "ignore")
+    return re.sub(r"[^a-z0-9]+", "_", plain.decode()).strip("_") or "unknown"  # SpO\u2082: spo2
 
 
 #: A lead named in a label's description ("..., lead II", "lead V5").
@@ -145,45 +146,58 @@ _STATISTICS = frozenset(("mean", "avg", "average", "sys", "systolic", "dia", "di
                          "s", "d", "m", "trend", "trends", "numeric", "numerics"))
 
 
-def bracket_name(label: str, bracketed: str) -> str | None:
-    """The name a table's column takes where the text in brackets after its label says what
-    it holds rather than its unit, else None (a unit: ``II (mV)``, ``ABP (mmHg)``, ``Flow
-    (l/min)``). After an ECG whose lead the label leaves unnamed, a lead first: that lead
-    (``ECG (II)``, ``ECG (Lead II)``, ``ECG (II, mV)``, ``ECG1 (II lead)``: ``ecg_ii``; ``II
-    (V)`` is volts). Else a number taken from a wave, the whole label (``PLETH (SpO2)``,
-    ``PLETH (heart rate)``, ``PLETH (1/min)``, ``ART (Mean BP)``, ``ABP (mean, mmHg)``, ``ECG
-    (ST II)``: ``pleth_spo2``, ``abp_mean_bp``...), where a word names a statistic or a
-    derived number and none describes a wave (its units ``a.u.``, ``mV``, ``NU``, or
-    ``sensor``, ``probe``: ``Pleth (SpO2 sensor, a.u.)``, ``II (mV, rate 250)`` are waves),
-    after a label of a wave the tasks read (``HR (bpm)`` keeps its unit). Such a column had
-    taken the wave's name, the wave itself a second one's (``ppg_2``)."""
+def _bracket_words(bracketed: str) -> list[str]:
+    """The words of a column's bracket text, lower case, in ASCII (micro signs as ``u``)."""
     text = bracketed.lower().replace("\u00b5", "u").replace("\u03bc", "u")  # micro: uV
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    words = [w for w in re.split(r"[\s_\-.,()\[\]%/]+", text) if w]
-    if not words:
+    return [w for w in re.split(r"[\s_\-.,()\[\]%/]+", text) if w]
+
+
+def bracket_lead(label: str, bracketed: str) -> str | None:
+    """The ECG lead the text in brackets after an ECG label that names none names first
+    (``ECG (II)``, ``ECG (Lead II)``, ``ECG (II, mV)``, ``ECG1 (II lead)``, ``ECG (Lead
+    V-5)``: ``ecg_ii``...; ``II (V)`` is volts), or None."""
+    if _label_channel(label) != "ecg":
         return None
-    if _label_channel(label) == "ecg":  # an unnamed lead: the one the brackets name first
-        for lead in (_label_channel(" ".join(words[:2])), _label_channel(words[0])):
-            if lead in ECG_LEADS and lead != "ecg":
-                return lead
-    if not is_task_channel(_label_channel(label)):  # (HR (bpm), NIBP (sys, mmHg): as
-        return None  # named, units and all; no task reads them)
-    rate = re.sub(r"\s+", "", text) in _RATE_UNITS  # per minute: a rate, no wave's unit
-    numbers = (_DERIVED | _STATISTICS) - _UNIT_WORDS
-    if (rate or any(w in numbers for w in words)) and not any(
-            w in _WAVE_WORDS for w in words) and "a.u" not in text:
-        return label.strip() + f" ({bracketed.strip()})"
+    words = _bracket_words(bracketed)
+    for n in (3, 2, 1):  # the longest lead name first (lead v 5, before lead v)
+        lead = _label_channel(" ".join(words[:n])) if len(words) >= n else None
+        if lead in ECG_LEADS and lead != "ecg":
+            return lead
     return None
 
 
-#: Words that are units too (min, s, m, d: l/min, mmHg/s): no statistic in brackets.
-_UNIT_WORDS = frozenset(("min", "s", "m", "d"))
-#: Units that make a column a rate (``PLETH (1/min)``: a pulse rate, not the wave).
-_RATE_UNITS = frozenset(("1/min", "/min", "bpm", "beats/min", "min-1", "1/s"))
-#: Words in brackets that describe a wave beside a derived word (``SpO2 sensor, a.u.``):
-#: a wave's units and its sources.
+def bracket_number(bracketed: str) -> int:
+    """How surely the text in brackets after a column's label says the column holds a number
+    taken from a wave, or another line's pressure, rather than the wave: 3 another line
+    (``IBP (CVP)``), 2 words of numbers and units alone (``SpO2``, ``mean, mmHg``,
+    ``1/min``), 1 a number among other words (``SpO2 finger``, ``heart rate``), 0 none, or
+    a wave's own description (``SpO2 sensor, a.u.``). The readers name a column by its whole
+    label where this is 3, or where it is at least 1 and another column of its file is the
+    wave (``PLETH (SpO2)`` beside ``PLETH``: the number had taken the wave's name, the wave
+    a second one's, ``ppg_2``)."""
+    words = _bracket_words(bracketed)
+    if any(w in _OTHER_LINES for w in words):
+        return 3
+    if any(w in _WAVE_WORDS for w in words):
+        return 0
+    numbers = _DERIVED | _STATISTICS | _BP_NUMBERS
+    rate = "".join(words) in ("1min", "min", "bpm", "beatsmin", "min1")  # per minute
+    if not (rate or any(w in numbers for w in words)):
+        return 0
+    return 2 if all(w in numbers or w in _UNIT_WORDS for w in words) else 1
+
+
+#: Words of units beside a number in brackets (``mean, mmHg``, ``HR, 1/min``).
+_UNIT_WORDS = frozenset(("1", "mmhg", "mm", "hg", "kpa", "cmh2o", "torr", "bpm", "hz"))
+#: Pressures read from an arterial line (``ART (SBP)``).
+_BP_NUMBERS = frozenset(("sbp", "dbp", "mbp", "bp", "nibp"))
+#: Pressure lines other than the arterial one (``IBP2 (CVP)``).
+_OTHER_LINES = frozenset(("cvp", "pa", "pap", "icp", "lap", "rap", "pcwp", "paw", "cpp"))
+#: Words describing a wave beside a derived word (``SpO2 sensor, a.u.``): its units, its
+#: source.
 _WAVE_WORDS = frozenset(("au", "mv", "uv", "nv", "nu", "adu", "sensor", "probe", "wave",
-                         "waveform", "signal", "source", "raw"))
+                         "waveform", "signal", "raw"))
 
 
 def _described(name: str) -> str | None:

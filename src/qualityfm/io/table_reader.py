@@ -24,7 +24,8 @@ from qualityfm.io.base import (
     select_channels,
 )
 from qualityfm.io.channels import (
-    bracket_name,
+    bracket_lead,
+    bracket_number,
     canonical_channel,
     canonical_names,
     is_task_channel,
@@ -270,14 +271,30 @@ def _split_unit(name: str) -> tuple[str, str]:
     return (match.group(1), match.group(2)) if match else (name.strip(), "")
 
 
-def _label_and_unit(cell: str) -> tuple[str, str]:
-    """A data column's label and unit: :func:`_split_unit`, but for brackets that name what
-    the column holds (:func:`bracket_name`: ``PLETH (SpO2)``, ``ABP (mean)``, ``ECG (II)``),
-    which name the column (they had been units, the column taking the wave's name and the
-    wave itself a second one's, ``ppg_2``)."""
-    label, unit = _split_unit(cell)
-    named = bracket_name(label, unit) if unit else None
-    return (named, "") if named else (label, unit)
+def _labels_and_units(cells: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Data columns' labels and units: :func:`_split_unit`'s, but a lead the brackets after
+    an unnamed ECG name is the label (``ECG (Lead II)``: ``ecg_ii``), and a column whose
+    brackets name a number taken from a wave the tasks read (:func:`bracket_number`) takes
+    its whole cell as its label where another column of the file is that wave (``PLETH
+    (SpO2)`` beside ``PLETH``: ``pleth_spo2``), or another line's pressure always (``IBP
+    (CVP)``); the least number-like of the columns of a wave keeps its name."""
+    pairs = [_split_unit(cell) for cell in cells]
+    labels, units = [p[0] for p in pairs], [p[1] for p in pairs]
+    numbers = [bracket_number(unit) if unit else 0 for unit in units]
+    for k, (label, unit) in enumerate(pairs):
+        if unit and (lead := bracket_lead(label, unit)):
+            labels[k], units[k] = lead, ""
+    columns: dict[str, list[int]] = {}
+    for k, label in enumerate(labels):
+        columns.setdefault(canonical_channel(label), []).append(k)
+    for channel, ks in columns.items():
+        if not is_task_channel(channel):
+            continue
+        wave = min(ks, key=lambda k: (numbers[k], k))  # the least number-like, the first
+        for k in ks:
+            if numbers[k] >= 3 or (k != wave and numbers[k] >= 1):
+                labels[k], units[k] = cells[k].strip(), ""
+    return labels, units
 
 
 def csv_is_utf16(path: Path) -> bool:
@@ -665,8 +682,8 @@ def read_csv(
     data_cols = [i for i in range(len(cells)) if i != time_col]
     if not data_cols:  # a time column alone (it had read as a record of no channels)
         raise RecordError(f"{path}: empty record (no column beside the time column)")
-    pairs = [_label_and_unit(cells[i]) for i in data_cols] if has_header else []
-    labels, units = [p[0] for p in pairs], [p[1] for p in pairs]
+    labels, units = (_labels_and_units([cells[i] for i in data_cols]) if has_header
+                     else ([], []))
     if channel_names is not None:
         if len(channel_names) != len(data_cols):
             raise RecordError(
@@ -699,7 +716,8 @@ def read_csv(
     names = canonical_names(list(labels))
     if channels is not None and channel_names is None:
         # a column asked for by its whole header cell, unit and all ('ECG [mV]')
-        written = {cells[i]: label for i, label in zip(data_cols, labels, strict=True)}
+        written = {cells[i]: name for i, name in zip(data_cols, names, strict=True)}  # (by
+        # its label, a header cell named ecg_ii had been the first column of that name)
         channels = [written.get(c, c) for c in ([channels] if isinstance(channels, str)
                                                 else channels)]
     picked = select_channels(names, channels, path, list(labels))

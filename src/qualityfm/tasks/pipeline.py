@@ -354,9 +354,14 @@ def finetune_run(
         summary["validation"] = {"model": est.validation,
                                  **({"rhythm": rhythm.validation} if rhythm is not None else {})}
         summary["train_groups"] = sorted(set(ds.groups.astype(str).tolist()))
-        # and the records by their own names: a group named after a copy of a record under
-        # another name had left the record itself to be found as that copy's stretch
-        summary["train_records"] = sorted({record_of(r) for r in ds.record_ids.astype(str)})
+        # and, by their own names, the records grouped under a copy's (another record's)
+        # name: such a record had been found as that copy's stretch (patients' records are
+        # not listed: a record name of one patient says nothing of another's)
+        own = [record_of(r) for r in ds.record_ids.astype(str)]
+        records = set(own)
+        summary["train_records"] = sorted({r for r, g in zip(own, ds.groups.astype(str),
+                                                               strict=True)
+                                           if g != r and g in records})
         atomic_write(out / TRAIN_PEAKS, lambda f: np.savez_compressed(f, **pack_marks({
             os.path.abspath(k): m for k, m in ds.marks.items()})))
         # the model's finetune.json, which marks the run finished, last: a stop before it
