@@ -1139,6 +1139,9 @@ def test_csv_brackets_naming_a_statistic_number_or_lead_stay_in_the_column_name(
     for header, names in (
             ('PLETH (SpO2 finger),"ECG (II, HR)",II (mV),ART (SBP),ART,IBP1 (CVP)',
              ["ppg", "ecg_ii_hr", "ecg_ii", "art_sbp", "abp", "ibp1_cvp"]),
+            ("PLETH (mean),PLETH (Pulse),PLETH,V,ECG (HR),ECG (I),ECG (ST I),ABP (Pa)",
+             ["pleth_mean", "pleth_pulse", "ppg", "ecg_v", "ecg_hr", "ecg_i", "ecg_st_i",
+              "abp"]),  # (ECG (HR) beside V had been the ECG; ABP in pascals no ABP)
             ("PLETH (SpO\u2082),PLETH,ECG (Lead V-5),II,ECG1 (II)",
              ["pleth_spo2", "ppg", "ecg_v5", "ecg_ii", "ecg_ii_2"])):
         rows = [f"{i / 125:.3f}," + ",".join(f"{np.sin(i / 10 + k):.4f}"
@@ -1147,6 +1150,10 @@ def test_csv_brackets_naming_a_statistic_number_or_lead_stay_in_the_column_name(
         assert list(read_record(path).signals) == names
     asked = read_record(path, channels=["ECG1 (II)"]).signals
     np.testing.assert_array_equal(asked["ecg_ii_2"], read_record(path).signals["ecg_ii_2"])
+    rows = [f"{i / 125:.3f},{np.sin(i / 10):.4f},{np.cos(i / 10):.4f}" for i in range(2500)]
+    path.write_text(_csv_text("Time [s],PLETH,PLETH", rows))  # a cell repeated: its first
+    asked = read_record(path, channels=["PLETH"]).signals
+    np.testing.assert_array_equal(asked["ppg"], read_record(path).signals["ppg"])
 
 
 def test_date_time_and_space_parted_csvs_are_read_or_named(tmp_path: Path) -> None:

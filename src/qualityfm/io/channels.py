@@ -181,7 +181,7 @@ def bracket_number(bracketed: str) -> int:
         return 3
     if any(w in _WAVE_WORDS for w in words):
         return 0
-    numbers = _DERIVED | _STATISTICS | _BP_NUMBERS
+    numbers = _DERIVED | _STATISTICS | _BP_NUMBERS | _OTHER_SIGNALS
     rate = "".join(words) in ("1min", "min", "bpm", "beatsmin", "min1")  # per minute
     if not (rate or any(w in numbers for w in words)):
         return 0
@@ -192,8 +192,11 @@ def bracket_number(bracketed: str) -> int:
 _UNIT_WORDS = frozenset(("1", "mmhg", "mm", "hg", "kpa", "cmh2o", "torr", "bpm", "hz"))
 #: Pressures read from an arterial line (``ART (SBP)``).
 _BP_NUMBERS = frozenset(("sbp", "dbp", "mbp", "bp", "nibp"))
+#: Signals and counts taken from an ECG that are no lead (``ECG (Resp)``, ``ECG (PVC)``).
+_OTHER_SIGNALS = frozenset(("resp", "respiration", "impedance", "pvc", "pvcs", "arrhythmia"))
 #: Pressure lines other than the arterial one (``IBP2 (CVP)``).
-_OTHER_LINES = frozenset(("cvp", "pa", "pap", "icp", "lap", "rap", "pcwp", "paw", "cpp"))
+_OTHER_LINES = frozenset(("cvp", "pap", "icp", "lap", "rap", "pcwp", "paw", "cpp"))  # (PA:
+# pascals too)
 #: Words describing a wave beside a derived word (``SpO2 sensor, a.u.``): its units, its
 #: source.
 _WAVE_WORDS = frozenset(("au", "mv", "uv", "nv", "nu", "adu", "sensor", "probe", "wave",
@@ -219,10 +222,14 @@ def _described(name: str) -> str | None:
 
 def _derived(name: str, key: str) -> bool:
     """Whether a ``PLETH``/``PPG`` label names a derived number: a word of the label (``HR`` in
-    ``Pleth HR``) or what follows the prefix (``hr`` in ``PlethHR``) is in ``_DERIVED``."""
+    ``Pleth HR``) or what follows the prefix (``hr`` in ``PlethHR``) is in ``_DERIVED``, or its
+    brackets hold numbers' words alone (``PLETH (mean)``, ``PLETH (Pulse)``:
+    :func:`bracket_number` 2)."""
     words = re.split(r"[\s_\-.,()/\[\]%]+", name.strip().split("/")[-1].lower())
     rest = key.removeprefix("pleth").removeprefix("ppg").rstrip("0123456789")
-    return rest in _DERIVED or any(w in _DERIVED for w in words)
+    bracketed = re.search(r"[\[(]([^\[\]()]*)[\])]\s*$", name)
+    return (rest in _DERIVED or any(w in _DERIVED for w in words)
+            or (bracketed is not None and bracket_number(bracketed.group(1)) >= 2))
 
 
 #: A later channel of a name already taken in its record (``canonical_names``: ``ecg_2``).

@@ -28,6 +28,7 @@ from qualityfm.io.channels import (
     bracket_number,
     canonical_channel,
     canonical_names,
+    is_ecg,
     is_task_channel,
 )
 from qualityfm.io.record import MAX_WAVEFORM_FS, MIN_WAVEFORM_FS, Record, RecordError
@@ -285,8 +286,9 @@ def _labels_and_units(cells: Sequence[str]) -> tuple[list[str], list[str]]:
         if unit and (lead := bracket_lead(label, unit)):
             labels[k], units[k] = lead, ""
     columns: dict[str, list[int]] = {}
-    for k, label in enumerate(labels):
-        columns.setdefault(canonical_channel(label), []).append(k)
+    for k, label in enumerate(labels):  # every ECG lead is the wave of an ECG's numbers
+        channel = canonical_channel(label)  # (ECG (HR) beside ECG (I) had been the ECG)
+        columns.setdefault("ecg" if is_ecg(channel) else channel, []).append(k)
     for channel, ks in columns.items():
         if not is_task_channel(channel):
             continue
@@ -716,8 +718,9 @@ def read_csv(
     names = canonical_names(list(labels))
     if channels is not None and channel_names is None:
         # a column asked for by its whole header cell, unit and all ('ECG [mV]')
-        written = {cells[i]: name for i, name in zip(data_cols, names, strict=True)}  # (by
-        # its label, a header cell named ecg_ii had been the first column of that name)
+        written: dict[str, str] = {}  # the first column of a cell (by its label, a header
+        for i, name in zip(data_cols, names, strict=True):  # cell named ecg_ii had been the
+            written.setdefault(cells[i], name)  # first column of that name)
         channels = [written.get(c, c) for c in ([channels] if isinstance(channels, str)
                                                 else channels)]
     picked = select_channels(names, channels, path, list(labels))
