@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from helpers import shared_path
-from qualityfm.io import RecordError, find_records, read_record
+from qualityfm.io import RecordError, canonical_channel, find_records, read_record
 
 
 def _write_csv(path: Path, header: str | None, t: np.ndarray | None, cols: np.ndarray) -> Path:
@@ -1148,12 +1148,18 @@ def test_csv_brackets_naming_a_statistic_number_or_lead_stay_in_the_column_name(
                                              for k in range(len(names))) for i in range(2500)]
         path.write_text(_csv_text("Time [s]," + header, rows), encoding="utf-8")
         assert list(read_record(path).signals) == names
+        # each name reads back as itself (pleth_pulse had read back as the PPG)
+        assert [canonical_channel(n) for n in names] == names
     asked = read_record(path, channels=["ECG1 (II)"]).signals
     np.testing.assert_array_equal(asked["ecg_ii_2"], read_record(path).signals["ecg_ii_2"])
     rows = [f"{i / 125:.3f},{np.sin(i / 10):.4f},{np.cos(i / 10):.4f}" for i in range(2500)]
     path.write_text(_csv_text("Time [s],PLETH,PLETH", rows))  # a cell repeated: its first
     asked = read_record(path, channels=["PLETH"]).signals
     np.testing.assert_array_equal(asked["ppg"], read_record(path).signals["ppg"])
+    path.write_text(_csv_text("Time [s],PLETH,ppg", rows))  # a canonical name asked for is
+    asked = read_record(path, channels=["ppg"]).signals  # that channel (the readers ask so)
+    np.testing.assert_array_equal(asked["ppg"], read_record(path).signals["ppg"])
+    assert np.isclose(asked["ppg"][0], 0.0, atol=1e-4)  # PLETH's sin, not ppg's cos
 
 
 def test_date_time_and_space_parted_csvs_are_read_or_named(tmp_path: Path) -> None:

@@ -181,15 +181,15 @@ def bracket_number(bracketed: str) -> int:
         return 3
     if any(w in _WAVE_WORDS for w in words):
         return 0
-    numbers = _DERIVED | _STATISTICS | _BP_NUMBERS | _OTHER_SIGNALS
     rate = "".join(words) in ("1min", "min", "bpm", "beatsmin", "min1")  # per minute
-    if not (rate or any(w in numbers for w in words)):
+    if not (rate or any(w in _NUMBER_WORDS for w in words)):
         return 0
-    return 2 if all(w in numbers or w in _UNIT_WORDS for w in words) else 1
+    return 2 if all(w in _NUMBER_WORDS or w in _UNIT_WORDS for w in words) else 1
 
 
 #: Words of units beside a number in brackets (``mean, mmHg``, ``HR, 1/min``).
-_UNIT_WORDS = frozenset(("1", "mmhg", "mm", "hg", "kpa", "cmh2o", "torr", "bpm", "hz"))
+_UNIT_WORDS = frozenset(("1", "mmhg", "mm", "hg", "kpa", "cmh2o", "torr", "bpm", "hz", "min",
+                         "s"))
 #: Pressures read from an arterial line (``ART (SBP)``).
 _BP_NUMBERS = frozenset(("sbp", "dbp", "mbp", "bp", "nibp"))
 #: Signals and counts taken from an ECG that are no lead (``ECG (Resp)``, ``ECG (PVC)``).
@@ -197,6 +197,10 @@ _OTHER_SIGNALS = frozenset(("resp", "respiration", "impedance", "pvc", "pvcs", "
 #: Pressure lines other than the arterial one (``IBP2 (CVP)``).
 _OTHER_LINES = frozenset(("cvp", "pap", "icp", "lap", "rap", "pcwp", "paw", "cpp"))  # (PA:
 # pascals too)
+#: Words of a number taken from a wave or another signal's (single letters aside: ``s`` is
+#: seconds as often as systolic).
+_STATISTIC_WORDS = (_STATISTICS | _BP_NUMBERS) - {"s", "d", "m"}
+_NUMBER_WORDS = _DERIVED | _STATISTIC_WORDS | _OTHER_SIGNALS
 #: Words describing a wave beside a derived word (``SpO2 sensor, a.u.``): its units, its
 #: source.
 _WAVE_WORDS = frozenset(("au", "mv", "uv", "nv", "nu", "adu", "sensor", "probe", "wave",
@@ -225,10 +229,13 @@ def _derived(name: str, key: str) -> bool:
     ``Pleth HR``) or what follows the prefix (``hr`` in ``PlethHR``) is in ``_DERIVED``, or its
     brackets hold numbers' words alone (``PLETH (mean)``, ``PLETH (Pulse)``:
     :func:`bracket_number` 2)."""
-    words = re.split(r"[\s_\-.,()/\[\]%]+", name.strip().split("/")[-1].lower())
+    words = re.split(r"[\s_\-.,()/\[\]%]+", name.strip().split("/")[-1].lower().replace(
+        "trend removed", ""))  # (a wave's description in the MIMIC PERform files)
     rest = key.removeprefix("pleth").removeprefix("ppg").rstrip("0123456789")
     bracketed = re.search(r"[\[(]([^\[\]()]*)[\])]\s*$", name)
-    return (rest in _DERIVED or any(w in _DERIVED for w in words)
+    # (a statistic's word too: pleth_mean, pleth_pulse, the names the CSV reader gives such
+    # columns, read back as themselves, not as the PPG)
+    return (rest in _DERIVED or any(w in _DERIVED or w in _STATISTIC_WORDS for w in words)
             or (bracketed is not None and bracket_number(bracketed.group(1)) >= 2))
 
 

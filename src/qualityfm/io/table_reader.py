@@ -721,7 +721,8 @@ def read_csv(
         written: dict[str, str] = {}  # the first column of a cell (by its label, a header
         for i, name in zip(data_cols, names, strict=True):  # cell named ecg_ii had been the
             written.setdefault(cells[i], name)  # first column of that name)
-        channels = [written.get(c, c) for c in ([channels] if isinstance(channels, str)
+        channels = [c if c in names else written.get(c, c)  # a canonical name first (the
+                    for c in ([channels] if isinstance(channels, str)  # readers ask so)
                                                 else channels)]
     picked = select_channels(names, channels, path, list(labels))
     if not picked:  # channels=[]: the names only
