@@ -637,7 +637,8 @@ def read_csv(
     least ``MIN_TIME_RATE`` Hz without ``fs``, and agree with ``fs`` when both are given (a
     column whose name states no unit is in seconds, or milliseconds where ``fs`` says so).
     ``,``, ``;`` or tab delimiters, a UTF-8 BOM, quoted names and decimal commas (``;`` or tab
-    files) are read. Column names (stray spaces stripped, a unit in brackets split off) or
+    files) are read. Column names (stray spaces stripped, a unit in brackets split off, but
+    for a lead or a number the brackets name: :func:`_labels_and_units`) or
     ``channel_names`` name the channels. BIDMC ``bidmc_NN_Signals.csv``
     gets record and patient id ``bidmc_NN`` and units ``NU`` (its values are scaled); other files
     take the file name as both ids (they name no patient). A span parses the rows up to its
