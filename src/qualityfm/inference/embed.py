@@ -11,6 +11,7 @@ import torch
 
 from qualityfm.inference.score import (
     INDEX_COLUMNS,
+    batch_tensor,
     batches,
     check_output,
     checked_windows,
@@ -48,8 +49,7 @@ def embed_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
     try:  # (a context, not a decorator: warnings above point at the caller, not at torch)
         with torch.inference_mode():
             for sl in batches(len(x), batch_size):
-                xb = torch.tensor(x[sl], device=device)  # a copy: x may be read-only
-                mb = torch.tensor(mask[sl], device=device)
+                xb, mb = batch_tensor(x[sl], device), batch_tensor(mask[sl], device)
                 with precision_autocast(precision, device):
                     emb = pool_encoder(model.encoder, xb, mb, pool)
                 out[sl] = emb.float().cpu().numpy()

@@ -57,6 +57,14 @@ def batches(n: int, size: int) -> Iterator[slice]:
     return (slice(lo, min(n, lo + size)) for lo in range(0, n, size))
 
 
+def batch_tensor(a: np.ndarray, device: object) -> object:
+    """A batch of ``a`` as a tensor on ``device``: sharing the array's memory where it can be
+    written, copied where it cannot (a memory map: torch warns of sharing read-only memory)."""
+    import torch
+
+    return (torch.from_numpy(a) if a.flags.writeable else torch.tensor(a)).to(device)
+
+
 def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
                     ) -> tuple[np.ndarray, np.ndarray]:
     """``(x, mask)`` as float32 windows [N, C, T] and a bool mask [N, C] (None: a channel is
@@ -274,8 +282,7 @@ def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
     try:
         with torch.inference_mode():
             for sl in batches(len(x), batch_size):
-                # copies: a read-only array (a memory map) had set off torch's warning
-                xb, mb = torch.tensor(x[sl], device=device), torch.tensor(mask[sl], device=device)
+                xb, mb = batch_tensor(x[sl], device), batch_tensor(mask[sl], device)
                 with precision_autocast(precision, device):
                     pred = model(xb, mb)["amp"]
                 pred = pred.float()
