@@ -90,6 +90,27 @@ def test_bad_slots():
         mine_pairs(np.array([1, 2]), np.array([3]))
 
 
+@pytest.mark.parametrize(("levels", "kwargs", "match"), [
+    ([0.95, 0.10, 0.92], {}, "levels must be whole numbers 0-4.*0.95"),  # scores q: no pair
+    ([3.9, 3.1], {}, "levels must be whole.*3.9"),  # one level, had been
+    ([3.0, 3.0, float("nan")], {}, "levels must be whole.*nan"),  # NaN had paired with both
+    ([5, 0], {}, "levels must be whole.*5"),
+    ([4, 0, 4], {"slots": [0, 0.5, 1.7]}, "slots must be whole.*0.5"),  # had said increasing
+    ([4, 0], {"per_window": float("inf")}, "per_window must be a finite"),  # OverflowError
+])
+def test_levels_slots_and_per_window_that_are_no_whole_numbers_are_refused(levels, kwargs,
+                                                                           match):
+    with pytest.raises(ValueError, match=match):
+        mine_pairs(np.array(levels), **kwargs)
+
+
+def test_whole_levels_and_slots_of_any_number_type_are_taken():
+    levels = np.array([4, 0, 4], dtype=np.uint8)
+    np.testing.assert_array_equal(mine_pairs(levels), [[0, 1], [2, 1]])
+    np.testing.assert_array_equal(mine_pairs(levels.astype(float), slots=[0.0, 1.0, 2.0]),
+                                  [[0, 1], [2, 1]])
+
+
 @pytest.mark.parametrize("hop", [None, 10.0, 0.3, 40.0])
 def test_overlapping_windows_pair_only_with_windows_they_do_not_overlap(tmp_path, hop,
                                                                         record_writer):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qualityfm._numbers import is_int, settle_numbers
+from qualityfm._numbers import is_int, is_number, settle_numbers
 from qualityfm.quality.score import LEVEL_NAMES
 
 #: The largest level gap a pair can have: levels run from 0 (bad) to 4 (excellent).
@@ -66,13 +66,23 @@ def mine_pairs(
     if levels.ndim != 1:
         raise ValueError(f"levels must be 1-D, got shape {levels.shape}")
     n = len(levels)
-    slots = np.arange(n, dtype=np.int64) if slots is None else np.asarray(slots, dtype=np.int64)
+    # Scores q in [0, 1] for levels had given no pair, 3.9 and 3.1 one level, NaN any pair.
+    if n and not _whole(levels, 0, MAX_LEVEL_GAP):
+        raise ValueError(f"levels must be whole numbers 0-{MAX_LEVEL_GAP} "
+                         f"(quality_level(q)), got {_first_bad(levels, 0, MAX_LEVEL_GAP)!r}")
+    if slots is None:
+        slots = np.arange(n, dtype=np.int64)
+    else:
+        slots = np.asarray(slots)
+        if slots.size and not _whole(slots, None, None):  # 0.5 had been cut to 0
+            raise ValueError(f"slots must be whole numbers, got {_first_bad(slots, None, None)!r}")
+        slots = slots.astype(np.int64)
     if slots.shape != (n,):
         raise ValueError(f"slots shape {slots.shape} does not match levels shape {levels.shape}")
     if n > 1 and np.any(np.diff(slots) <= 0):
         raise ValueError("slots must be strictly increasing")
-    if not per_window > 0:
-        raise ValueError(f"per_window must be > 0 slots, got {per_window}")
+    if not (is_number(per_window) and per_window > 0):
+        raise ValueError(f"per_window must be a finite number > 0 of slots, got {per_window!r}")
     lo, hi = cfg.min_distance * per_window, cfg.max_distance * per_window
     lv = levels.astype(np.int64)
     firsts, seconds = [], []
@@ -96,3 +106,28 @@ def mine_pairs(
     teacher = np.where(i_better, i, j)
     student = np.where(i_better, j, i)
     return np.stack([teacher, student], axis=1).astype(np.int64)
+
+
+def _whole(values: np.ndarray, low: int | None, high: int | None) -> bool:
+    """Whether every value is a finite whole number within ``[low, high]`` (bounds optional)."""
+    if values.dtype == bool or not np.issubdtype(values.dtype, np.number):
+        return False
+    if np.iscomplexobj(values):
+        return False
+    if np.issubdtype(values.dtype, np.integer):
+        ok = np.ones(values.shape, dtype=bool)
+    else:
+        ok = np.isfinite(values) & (values == np.round(values))
+    if low is not None:
+        ok &= values >= low
+    if high is not None:
+        ok &= values <= high
+    return bool(ok.all())
+
+
+def _first_bad(values: np.ndarray, low: int | None, high: int | None) -> object:
+    """The first value :func:`_whole` refuses, for the message (the dtype when none is)."""
+    for v in values.ravel():
+        if not _whole(np.asarray([v]), low, high):
+            return v.item() if hasattr(v, "item") else v
+    return values.dtype
