@@ -263,8 +263,8 @@ def test_embed_warns_on_windows_outside_the_unit_range() -> None:
     ("n_layers", "2", "config n_layers must be an integer, got '2'"),
     ("window", 2.5, "config window must be an integer, got 2.5"),
     ("d_ff", True, "config d_ff must be an integer, got True"),
-    ("stem_kernels", (11.0, 7, 5), "config stem_kernels must be a list of integers, got (11.0"),
-    ("global_tokens", 0, "config global_tokens must be a list of integers, got 0"),
+    ("stem_kernels", (11.0, 7, 5), "config stem_kernels must be a tuple of integers, got (11.0"),
+    ("global_tokens", 0, "config global_tokens must be a tuple of integers, got 0"),
     ("dropout", "0.1", "config dropout must be a number, got '0.1'"),
     ("bias", 1, "config bias must be true or false, got 1"),
     ("head_prototypes", 0, "config head_prototypes must be >= 1, got 0"),
@@ -276,6 +276,34 @@ def test_config_refuses_wrong_types(field: str, value: object, message: str) -> 
         tiny(**{field: value})
     with pytest.raises(ValueError, match=f"config {field} "):  # overrides of a preset too
         QualityFMConfig.preset("base", **{field: value})
+
+
+def test_config_fields_set_after_construction_are_named_as_tuples() -> None:
+    """A list of integers set on a built config had been refused as "must be a list of
+    integers"."""
+    cfg = tiny()
+    cfg.global_tokens = [0, 5]
+    with pytest.raises(ValueError, match=re.escape("config global_tokens must be a tuple of "
+                                                   "integers, got [0, 5]")):
+        QualityFM(cfg)
+
+
+def test_pool_encoder_of_no_window_and_shifts_below_one() -> None:
+    """pool_encoder of a batch of none had failed in the stem's reshape; mean_over_shifts of
+    0 shifts had given inf and of -2 half the output's negative."""
+    from qualityfm.model import POOLS, mean_over_shifts, pool_encoder, pooled_dim
+
+    for stem in ("conv", "residual"):
+        cfg = tiny(stem="residual", stem_width=4, stem_blocks=2) if stem == "residual" else tiny()
+        enc = QualityFM(cfg).eval().encoder
+        for pool in POOLS:
+            out = pool_encoder(enc, torch.zeros(0, 2, 1000), None, pool)
+            assert out.shape == (0, pooled_dim(enc, pool))
+    x = torch.ones(1, 6)
+    torch.testing.assert_close(mean_over_shifts(lambda t: t.sum(-1), x, 3), torch.tensor([6.0]))
+    for bad in (0, -2, 1.5):
+        with pytest.raises(ValueError, match=f"shifts must be a whole number >= 1, got {bad}"):
+            mean_over_shifts(lambda t: t.sum(-1), x, bad)
 
 
 def test_config_refuses_a_decoder_stage_of_one_value_and_one_bin() -> None:

@@ -101,7 +101,8 @@ class QualityFMConfig:
             if value is None and name == "stem_channels":
                 continue
             if not isinstance(value, tuple) or not all(map(is_int, value)):
-                raise ValueError(f"config {name} must be a list of integers, got {value!r}")
+                # (set after construction, a list of integers had been refused as no list)
+                raise ValueError(f"config {name} must be a tuple of integers, got {value!r}")
             if any(abs(v) > MAX_INT for v in value):  # (2**40 had asked for 52 TB)
                 raise ValueError(f"config {name} must hold integers of at most 2**31 - 1, got "
                                  f"{value!r}")

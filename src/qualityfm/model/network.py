@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from qualityfm._numbers import is_int
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model.config import QualityFMConfig
 from qualityfm.model.layers import DINOHead, SpectrumHead, Trunk
@@ -43,6 +44,8 @@ def pool_tokens(tokens: Tensor, pool: str = "mean") -> Tensor:
 
 def pool_encoder(encoder: Encoder, x: Tensor, mask: Tensor | None, pool: str = "mean") -> Tensor:
     """The embedding [B, :func:`pooled_dim`] of windows x [B, C, T] pooled by ``pool``."""
+    if not len(x):  # (the stem's reshape had failed)
+        return x.new_zeros(0, pooled_dim(encoder, pool))
     if "stem" not in check_pool(pool):
         return pool_tokens(encoder(x, mask), pool)
     tokens, maps = encoder(x, mask, stem_maps=True)
@@ -67,6 +70,8 @@ def mean_over_shifts(fn: Callable[[Tensor], Tensor], x: Tensor, shifts: int = 1,
                      first: Tensor | None = None) -> Tensor:
     """Mean of ``fn`` over ``shifts`` evenly spaced circular shifts of ``x`` [..., T] along
     time, shift 0 first (``first``: ``fn(x)`` when the caller has it already)."""
+    if not is_int(shifts) or shifts < 1:  # 0 had given inf, -2 the output's negative half
+        raise ValueError(f"shifts must be a whole number >= 1, got {shifts!r}")
     t = int(x.shape[-1])  # a constant when traced for ONNX (T is fixed there)
     out = fn(x) if first is None else first
     for j in range(1, shifts):
