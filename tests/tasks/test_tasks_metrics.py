@@ -589,3 +589,33 @@ def test_calibration_and_threshold_refuse_labels_other_than_0_and_1() -> None:
                            (np.array([[0.5, 0.1, 0.2]]), np.array([0, 1, 2, 1]))):
         with pytest.raises(ValueError, match=r"one logit .* per label is needed"):
             Calibrator("platt" if logits.ndim == 1 else "temperature").fit(logits, labels)
+
+
+def test_calibration_and_class_reports_refuse_nan_logits_and_codes_out_of_range() -> None:
+    """One NaN logit had made Platt's bias NaN (every probability NaN after); a multiclass
+    label of -1 (an unlabelled row) had been read as the last class ('~': noisy AUROC and
+    macro F1 changed without a word) and of K had failed in NumPy's words."""
+    from qualityfm.tasks.calibration import Calibrator
+    from qualityfm.tasks.evaluate import multiclass_report
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 60)
+    z = (2 * y - 1) * 3 + rng.normal(0, 1, 60)
+    z[4] = np.nan
+    for method in ("platt", "temperature"):
+        with pytest.raises(ValueError, match=r"logits are NaN in rows 4"):
+            Calibrator(method).fit(z, y)
+    proba = rng.dirichlet(np.ones(4), 30)
+    codes = proba.argmax(axis=1)
+    for bad, word in ((-1, "-1 marks an unlabelled row"), (7, r"hold \[7\]$")):
+        wrong = codes.copy()
+        wrong[2] = bad
+        with pytest.raises(ValueError, match=rf"labels must hold class codes 0..3; rows 2 .*"
+                                             rf"{word}"):
+            Calibrator("temperature").fit(np.log(proba), wrong)
+        with pytest.raises(ValueError, match=r"rhythm must hold class codes 0..3; rows 2"):
+            rhythm_report(wrong, proba, n_boot=10)
+        with pytest.raises(ValueError, match=r"y must hold class codes 0..3; rows 2"):
+            multiclass_report(wrong, proba, n_boot=10)
+    assert rhythm_report(codes.astype(float), proba, n_boot=10)["macro_f1"] == 1.0
+    assert Calibrator("temperature").fit(np.log(proba), codes).a > 1.0

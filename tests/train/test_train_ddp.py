@@ -19,8 +19,8 @@ TINY = {"n_layers": 1, "d_model": 64, "n_heads": 4, "d_ff": 64, "head_hidden": 6
 
 def _args(store: Path, out: Path, feature_weight: str = "0") -> list[str]:
     overrides = [a for k, v in TINY.items() for a in ("--model-override", f"{k}={v}")]
-    # KoLeo is per rank (DINOv2's choice), and so is the feature loss's mean over the defined
-    # targets (each rank divides by its own count), so both are left out of the comparison.
+    # KoLeo is per rank (DINOv2's choice), so it is left out of the comparison; the feature
+    # loss (weighed over the ranks' defined targets together) has a test of its own below.
     return ["pretrain", "--store", str(store), "--out", str(out), "--steps", "4",
             "--batch-size", "8", "--lr", "0.01", "--warmup", "1", "--aligned-fraction", "0",
             "--koleo-weight", "0", "--feature-weight", feature_weight, "--log-every", "1",

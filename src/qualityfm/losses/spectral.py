@@ -13,7 +13,7 @@ PHASES = ("plain", "wrapped")
 
 
 def wrap_angle(a: Tensor) -> Tensor:
-    """Angle wrapped into (-pi, pi]."""
+    """Angle wrapped into [-pi, pi] (atan2: -pi itself stays -pi; the loss is symmetric)."""
     return torch.atan2(torch.sin(a), torch.cos(a))
 
 

@@ -12,7 +12,8 @@ from scipy.special import expit, log_softmax, logit
 from scipy.stats import t as student_t
 
 from qualityfm._caller import warn_at_caller
-from qualityfm.tasks.metrics import _binary
+from qualityfm.signal.nan import rows_text
+from qualityfm.tasks.metrics import _binary, class_codes
 
 CALIBRATIONS = ("temperature", "platt", "none")
 THRESHOLD_RULES = ("tpr", "f1", "fixed")
@@ -35,10 +36,14 @@ class Calibrator:
         if self.method not in CALIBRATIONS:
             raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {self.method!r}")
         z = np.asarray(logits, dtype=float)
-        y = _binary(y) if z.ndim == 1 else np.asarray(y).astype(int)
+        y = _binary(y) if z.ndim != 2 else class_codes(y, z.shape[1])
         if z.ndim not in (1, 2) or len(z) != len(y):  # (one row of logits had been broadcast
             raise ValueError(f"logits {z.shape} and labels {y.shape}: one logit (a row of "
                              "them, multiclass) per label is needed")  # over every label)
+        bad = np.flatnonzero(np.isnan(z.reshape(len(z), -1)).any(axis=1))
+        if len(bad):  # (one NaN had made Platt's bias and so every probability NaN)
+            raise ValueError(f"logits are NaN in rows {rows_text(bad)}: calibration needs a "
+                             "score for every row")
         self.a, self.b = 1.0, 0.0  # a refit on one class had kept the previous fit
         if self.method == "none" or len(np.unique(y)) < 2:
             return self

@@ -108,7 +108,8 @@ def rhythm_report(rhythm: np.ndarray, proba4: np.ndarray, groups=None, n_boot=10
     of each class (``class_f1``: where the macro F1 is lost). The decisions are the most
     probable class, or with the binary AF model's decisions ``af`` those of
     :func:`af_rhythm_decisions`."""
-    true = np.array(RHYTHMS)[np.asarray(rhythm)]
+    rhythm = M.class_codes(rhythm, len(RHYTHMS), "rhythm")
+    true = np.array(RHYTHMS)[rhythm]
     codes = (_no_nan(np.asarray(proba4, float), "proba4").argmax(axis=1) if af is None
              else af_rhythm_decisions(proba4, af))
     pred = np.array(RHYTHMS)[codes]
@@ -137,7 +138,7 @@ def multiclass_report(y: np.ndarray, proba: np.ndarray, groups=None, n_boot: int
     """A K-class model's accuracy and macro F1 over the classes its labels hold, with CIs, and
     each class's F1 (``class_f1``, keyed by class index), of its most probable classes."""
     proba = _no_nan(np.asarray(proba, float), "proba")
-    y, pred = np.asarray(y).astype(int), proba.argmax(axis=1)
+    y, pred = M.class_codes(y, proba.shape[1], "y"), proba.argmax(axis=1)
     classes = tuple(range(proba.shape[1]))
 
     def mf1(t, p):

@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from qualityfm.signal.nan import rows_text
+
 
 def _binary(y: np.ndarray) -> np.ndarray:
     y = np.asarray(y)
@@ -18,6 +20,23 @@ def _binary(y: np.ndarray) -> np.ndarray:
     if not np.isin(y, (0, 1)).all():
         raise ValueError(f"binary labels must be 0/1, got values {np.unique(y)[:5]}")
     return y.astype(int)
+
+
+def class_codes(y: np.ndarray, k: int, name: str = "labels") -> np.ndarray:
+    """``y`` as int64 class codes, refused unless each is a whole number 0..k-1 (-1, the
+    unlabelled rows' code, had been read as the last class)."""
+    y = np.asarray(y)
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
+        raise ValueError(f"{name} must be one class code (0..{k - 1}) per row, got shape "
+                         f"{y.shape} dtype {y.dtype}")
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)) | (y < 0) | (y >= k))
+    if len(bad):
+        unlabelled = " (-1 marks an unlabelled row: leave those out)" if np.any(y[bad] == -1) \
+            else ""
+        raise ValueError(f"{name} must hold class codes 0..{k - 1}; rows {rows_text(bad)} "
+                         f"hold {y[bad[:3]].tolist()}{unlabelled}")
+    return y.astype(np.int64)
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, int]:
