@@ -102,8 +102,10 @@ def test_score_files_names_records_as_read_record_does_and_reports_bad_files(
 def test_bad_batch_sizes_and_output_suffixes_are_refused_before_any_work(
         records: Path, tmp_path: Path, tiny_model: QualityFM,
         capsys: pytest.CaptureFixture) -> None:
-    with pytest.raises(ValueError, match="batch size must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="batch size must be a whole number >= 1, got 0"):
         batches(10, 0)
+    with pytest.raises(ValueError, match="batch size must be a whole number >= 1, got 2.5"):
+        batches(10, 2.5)  # (had failed in range())
     x = np.zeros((3, 2, 9000), np.float32)
     mask = np.ones((3, 2), dtype=bool)
     for fn in (learned_quality, embed_windows):

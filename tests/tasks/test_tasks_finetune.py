@@ -2154,6 +2154,18 @@ def test_the_classical_baseline_checks_its_inputs_as_the_finetuner_does() -> Non
             ClassicalBaseline("vt-alarm", crossfit=2).fit(None, y, mask, groups=g, features=F)
     with pytest.raises(ValueError, match=r"mask must be \[rows, channels\] = \[2, 2\]"):
         feat.predict(None, np.ones((2, 7), bool), F[:2])
+    # a model of the user's own table, asked without it: the window features' first columns
+    # had been read as its own (accuracy 0.95 -> 0.5, a warning made for the other case)
+    own = np.c_[y + np.random.default_rng(0).normal(0, 0.3, 40), np.zeros((40, 4))]
+    mine = ClassicalBaseline("vt-alarm", seed=0, crossfit=2, max_iter=5).fit(
+        x, y, groups=g, features=own)
+    with pytest.raises(ValueError, match=r"fitted on a features table of 5 columns, not the "
+                                         r"classical window features \(237\)"):
+        mine.predict(x[:2])
+    assert mine.predict(x[:2], None, own[:2]).shape == (2,)
+    for bad in ("0.2", None):  # (had failed in a comparison's TypeError)
+        with pytest.raises(ValueError, match=r"val_fraction must be a number in \(0, 0.5\]"):
+            ClassicalBaseline("vt-alarm", val_fraction=bad)
     for bad in (3.0, F[0]):  # not a table: said before the mask is sized by its rows
         with pytest.raises(ValueError, match=r"features must be \[rows, columns\]"):
             feat.predict(None, np.ones((1, 2), bool), bad)

@@ -182,8 +182,8 @@ class TaskEstimator(ABC):
         self.threshold_rule = threshold_rule or DEFAULT_RULE.get(task, "tpr")
         self.target_tpr = target_tpr
         check_operating_settings(calibration, self.threshold_rule, target_tpr)
-        if not 0.0 < val_fraction <= 0.5:
-            raise ValueError(f"val_fraction must be in (0, 0.5], got {val_fraction!r}")
+        if not (is_number(val_fraction) and 0.0 < val_fraction <= 0.5):  # ('0.2': TypeError)
+            raise ValueError(f"val_fraction must be a number in (0, 0.5], got {val_fraction!r}")
         if why := seed_error(seed):  # (2**32 had failed in scikit-learn after the features)
             raise ValueError(why)
         self.seed = int(seed)
@@ -260,6 +260,12 @@ class TaskEstimator(ABC):
             return f
         if X is None:
             raise ValueError("no features given and no windows X to compute them from")
+        if self.features_given and self.features_width not in (None, len(feature_names())):
+            # (a user's own table: the window features' first columns had been read as its)
+            raise ValueError(f"the model was fitted on a features table of "
+                             f"{self.features_width} columns, not the classical window "
+                             f"features ({len(feature_names())}): give features= the same "
+                             "table as at fit")
         if self.features_given:  # set by a fit on a features array
             warn_at_caller("the model was fitted on a features array (a TaskDataset's, from "
                            "every channel of the record); computing them from the windows X "
