@@ -209,3 +209,32 @@ def test_clipping_ignores_nan_and_short_last_spans_are_skipped() -> None:
     x[::100] = np.nan
     assert np.isnan(clipping(x, 300.0, 0)).sum() == 10
     assert len(synthetic_corpus(4, seconds=300.0, seed=1826, fs=50.0)) == 4
+
+
+@pytest.mark.parametrize("hr", [200.0, 240.0, 250.0])
+def test_fast_af_records_beat_at_their_label(hr: float) -> None:
+    """The RR floor had been applied after scaling to the mean: a 250-bpm AF record's beats
+    had run at 223 bpm under its label (240: 219)."""
+    rec = synthesize(300, FS, hr=hr, rhythm="af", seed=0)
+    beats = rec.labels["r_peaks"]
+    assert rec.labels["hr"] == hr
+    assert 60 * (len(beats) - 1) / (beats[-1] - beats[0]) == pytest.approx(hr, rel=0.02)
+    assert np.diff(beats).min() >= 0.8 * 60 / hr - 0.01  # still a floor
+
+
+def test_a_vt_record_does_not_take_its_pulses_from_hr_and_a_burst_start_is_one_burst() -> None:
+    """A record VT throughout had made its pulses from hr (40 and 120 bpm gave systolic 86 and
+    91 mmHg); twelve motion bursts of a 120-s signal had stacked on one start (6 x, not the
+    docstring's 2 x); an empty record had failed in the artifacts' reshape."""
+    from qualityfm.signal import motion, signal_scale
+
+    peaks = [np.percentile(synthesize(30, FS, rhythm="vt", hr=hr, vt_hr=170, sbp=160, dbp=80,
+                                      seed=0, noise=0).signals["abp"], 99) for hr in (40, 120)]
+    assert peaks[0] == pytest.approx(peaks[1], abs=1.0)
+    assert 80 + 0.25 * 80 < peaks[0] < 80 + 0.5 * 80  # about 0.35 of the pulse pressure
+    x = np.sin(2 * np.pi * 1.2 * np.arange(120 * FS) / FS)
+    scale = float(signal_scale(x)[0])
+    worst = max(np.abs(motion(x, FS, s, 1.0, start=5.0) - x).max() / scale for s in range(10))
+    assert 0.5 < worst <= 2.0
+    with pytest.raises(ValueError, match="0.001 s at 250.0 Hz is no sample"):
+        synthesize(0.001, 250.0, artifacts={"noise": 0.5})

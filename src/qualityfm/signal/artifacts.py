@@ -83,13 +83,15 @@ def motion(x: np.ndarray, fs: float, rng: Rng = None, strength: float | np.ndarr
            scale: np.ndarray | None = None) -> np.ndarray:
     """Motion bursts: oscillations of ``freq`` Hz under a sin^2 envelope lasting ``duration`` s.
 
-    ``n_bursts`` defaults to one per 10 s; ``start`` (seconds) places every burst there.
-    Peak amplitude is up to 2 x ``strength`` x scale.
+    ``n_bursts`` defaults to one per 10 s, or to one where ``start`` (seconds) places every
+    burst. A burst peaks at up to 2 x ``strength`` x scale; bursts that overlap add.
     """
     x, s = _prepare(x, strength)
     g, t = _rng(rng), _time(x, fs)
     T_s = x.shape[-1] / fs
-    nb = max(1, int(round(T_s / 10))) if n_bursts is None else n_bursts
+    if n_bursts is None:  # (twelve bursts of 120 s had stacked on one start: 6 x, not 2 x)
+        n_bursts = 1 if start is not None else max(1, int(round(T_s / 10)))
+    nb = n_bursts
     lead = x.shape[:-1] + (1,)
     out = np.zeros(x.shape)
     flat = out.reshape(-1, x.shape[-1])  # a view: bursts are written row by row into ``out``

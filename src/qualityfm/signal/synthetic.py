@@ -51,6 +51,29 @@ def _add_waves(n: int, fs: float, centres: np.ndarray, amps: np.ndarray,
     return np.bincount(idx[ok], weights=vals[ok], minlength=n)
 
 
+#: The shortest RR interval (s) of an AF record's irregular series (240 bpm): faster
+#: records floor their RR at 0.8 of the mean instead.
+AF_MIN_RR = 0.25
+
+
+def _floored_mean(r: np.ndarray, mean: float, floor: float) -> np.ndarray:
+    """``r`` scaled to ``mean`` with every value at least ``floor`` (< ``mean``): the scale is
+    found again after flooring, so the floor does not slow the record (a 250-bpm AF record's
+    beats had run at 223 bpm under its label)."""
+    scaled = mean * r / r.mean()
+    if scaled.min() >= floor:
+        return scaled
+    lo, hi = 0.0, mean / r.mean()  # the mean of max(c r, floor) grows with c
+
+    def floored(c: float) -> np.ndarray:
+        return np.maximum(c * r, floor)
+
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if floored(mid).mean() < mean else (lo, mid)
+    return floored(0.5 * (lo + hi))
+
+
 def beat_times(seconds: float, hr: float, rhythm: str, rng: np.random.Generator, *,
                hrv: float = 0.04, vt_runs: Sequence[tuple[float, float]] = (),
                vt_hr: float = 170.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -76,7 +99,7 @@ def beat_times(seconds: float, hr: float, rhythm: str, rng: np.random.Generator,
                   + 0.01 * jitter)
     else:
         rr = rng.lognormal(0.0, 0.25, K)
-        rr = np.maximum(m * rr / rr.mean(), 0.25)
+        rr = _floored_mean(rr, m, min(AF_MIN_RR, 0.8 * m))
     t = -1.0 - rng.uniform(0, m) + np.cumsum(rr)
     kind = np.full(K, _SINUS if rhythm == "sinus" else _AF)
     keep = t <= seconds + 1.0
@@ -137,8 +160,9 @@ def synthesize(
     ``ptt`` (s) defaults to 0.25 s at 120 mmHg systolic, 2 ms shorter per mmHg more.
     ``labels`` hold the truth: rhythm (as Challenge 2017 codes and by name), hr (a VT
     record's: ``vt_hr``), sbp, dbp (the peaks and troughs of a sinus or AF beat up to about
-    150 bpm; a VT beat's pulse is smaller, some 30 mmHg under ``sbp``, and faster beats
-    overlap, raising both),
+    150 bpm; a VT beat's pulse pressure is 0.35 of ``sbp - dbp``, scaled by its RR over the
+    base rhythm's, 0.3-1.5 times (a record VT throughout: over its own, so ``hr`` plays no
+    part), and faster beats overlap, raising both),
     the R-peak times ``r_peaks`` (s) and the VT runs.
     """
     if rhythm not in SYNTHETIC_RHYTHMS:
@@ -152,6 +176,8 @@ def synthesize(
         raise ValueError(f"synthesize makes ecg_ii, ppg and abp; unknown channel(s) {unknown}")
     rng = _rng(seed)
     n = int(round(seconds * fs))
+    if n < 1:  # (an empty record had failed in the artifacts' reshape)
+        raise ValueError(f"{seconds} s at {fs} Hz is no sample: give a longer record")
     t = np.arange(n) / fs
     runs = list(vt_runs or [])
     if rhythm == "vt":
@@ -186,7 +212,8 @@ def synthesize(
 
     # Pulses: amplitude from the preceding RR, weak in VT (poor perfusion).
     ptt = float(np.clip(0.25 - 0.002 * (sbp - 120.0), 0.12, 0.4)) if ptt is None else ptt
-    amp = np.clip(rr / m, 0.3, 1.5) * np.where(kind == _VT, 0.35, 1.0)
+    base_rr = 60.0 / vt_hr if rhythm == "vt" else m  # (hr had set a VT record's pulses)
+    amp = np.clip(rr / base_rr, 0.3, 1.5) * np.where(kind == _VT, 0.35, 1.0)
     amp = amp * (1 + 0.02 * rng.standard_normal(len(amp)))
     # Every channel is made, and the random draws run in one order, whichever are asked for:
     # a seed gives the same ECG with or without the PPG.
