@@ -135,12 +135,22 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
         if not Path(data).exists():  # before --out, which could make it
             raise FileNotFoundError(f"--data {data} does not exist")
         check_out_apart(out, [data if Path(data).is_dir() else Path(data).parent], "report")
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     (out / DEMO_MARKER).touch()  # this folder is the demo's to rebuild from now on
-    with folder_lock(out, "demo"):  # a second demo on the folder is refused (it had
-        # rebuilt the store and runs under the first one, both exiting 0)
-        return _build_report(out, data, steps=steps, batch_size=batch_size, epochs=epochs,
-                             kfold=kfold, seed=seed, progress=progress)
+    try:
+        with folder_lock(out, "demo"):  # a second demo on the folder is refused (it had
+            # rebuilt the store and runs under the first one, both exiting 0)
+            return _build_report(out, data, steps=steps, batch_size=batch_size, epochs=epochs,
+                                 kfold=kfold, seed=seed, progress=progress)
+    except DemoDataError:
+        if made:  # a refused run leaves no folder (its marker, lock and cache had stayed)
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+class DemoDataError(ValueError):
+    """--data the demo cannot fine-tune on (refused before any store or model is made)."""
 
 
 def _build_report(out: Path, data: str | Path | None, *, steps: int, batch_size: int,
@@ -168,17 +178,20 @@ def _build_report(out: Path, data: str | Path | None, *, steps: int, batch_size:
     # the task's records first: a folder without VT alarms, or without true and false ones
     # for the folds, is refused before pre-training (they had failed after it)
     task_cache = out / "task_cache"
-    alarms = build_task_dataset("vt-alarm", task_dir, cache_dir=task_cache)
+    try:
+        alarms = build_task_dataset("vt-alarm", task_dir, cache_dir=task_cache)
+    except ValueError as e:  # (no VT alarm there, say)
+        raise DemoDataError(str(e)) from e
     if len(np.unique(alarms.y)) < 2:
-        raise ValueError(f"--data {task_dir}: its {len(alarms)} VT alarm(s) are all "
-                         f"{'true' if alarms.y[0] else 'false'}: the demo's fine-tuning needs "
-                         "true and false alarms")
+        raise DemoDataError(f"--data {task_dir}: its {len(alarms)} VT alarm(s) are all "
+                            f"{'true' if alarms.y[0] else 'false'}: the demo's fine-tuning "
+                            "needs true and false alarms")
     for label, kind in ((1, "true"), (0, "false")):  # each fold's training rows hold both
         held = len(set(alarms.groups[alarms.y == label]))
         if held < kfold:
-            raise ValueError(f"--data {task_dir}: its {kind} VT alarms come from {held} "
-                             f"record group(s); the demo's {kfold}-fold cross-validation "
-                             f"needs {kfold} of each kind at least")
+            raise DemoDataError(f"--data {task_dir}: its {kind} VT alarms come from {held} "
+                                f"record group(s); the demo's {kfold}-fold cross-validation "
+                                f"needs {kfold} of each kind at least")
     for stale in (out / "README.md", out / "summary.json"):  # an earlier run's report: gone
         stale.unlink(missing_ok=True)  # until this one writes its own, not mixed with it
     store_dir = out / "store"

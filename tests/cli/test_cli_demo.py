@@ -337,6 +337,15 @@ def test_the_demo_refuses_alarms_of_one_kind_before_pre_training(tmp_path) -> No
                                          r"the demo's 3-fold cross-validation needs 3 of each"):
         run_demo(out, data, steps=2, progress=False)
     assert not (out / "store").exists()
+    # a folder the refused run made is gone again (its marker, lock and task cache had stayed)
+    fresh = tmp_path / "new" / "report"
+    with pytest.raises(ValueError, match=r"its true VT alarms come from 1 record group"):
+        run_demo(fresh, data, steps=2, progress=False)
+    assert not fresh.exists() and out.exists()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError) as none_there:  # no record at all
+        run_demo(fresh, tmp_path / "empty", steps=2, progress=False)
+    assert "empty" in str(none_there.value) and not fresh.exists()
 
 
 def test_a_demo_rerun_makes_its_data_anew_records_its_command_and_runs_alone(

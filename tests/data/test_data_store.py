@@ -146,6 +146,21 @@ def test_not_a_store(tmp_path):
         Store(tmp_path)
 
 
+def test_a_file_given_for_a_store_names_its_folder_only_for_what_it_holds(tmp_path):
+    """A demo report's file had pointed at the report as "the one that holds it" (no store:
+    the demo's store is a folder inside)."""
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / ".qualityfm-demo").touch()
+    (report / "summary.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"summary\.json is a file; a store is a folder \(the "
+                                         r"folder that holds it, .*report, is a demo report\)"):
+        Store(report / "summary.json")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ValueError, match=r"notes\.txt is a file; a store is a folder$"):
+        Store(tmp_path / "notes.txt")
+
+
 def test_damaged_store_files_are_named(synth_dir, small_window, tmp_path, capsys):
     """A truncated meta.json had been a bare JSON error; a truncated features.npy stopped
     every read of the features instead of being computed again."""

@@ -28,11 +28,14 @@ FOLDER_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 def refuse_file_for_folder(path: str | Path, what: str) -> None:
     """Refuse (ValueError) a file given where ``what`` (a run, a store, a model folder) is a
-    folder: the folder that holds it is named (``RUN/last.pt`` had read as "no checkpoint at
-    RUN/last.pt/last.pt")."""
+    folder: the folder that holds it is named with what it holds, where it holds ours
+    (``RUN/last.pt`` had read as "no checkpoint at RUN/last.pt/last.pt"; a demo report's file
+    had pointed at the report as the store asked for)."""
     if Path(path).is_file():
-        raise ValueError(f"{path} is a file; {what} is a folder (the one that holds it: "
-                         f"{Path(path).parent})")
+        found = folder_kind(Path(path).parent)
+        held = f" (the folder that holds it, {Path(path).parent}, is a {found[0]})" if found \
+            else ""
+        raise ValueError(f"{path} is a file; {what} is a folder{held}")
 
 
 def folder_kind(path: str | Path) -> tuple[str, str] | None:
