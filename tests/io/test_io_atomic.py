@@ -336,3 +336,20 @@ def test_files_written_together_are_refused_together_where_one_is_a_folder(tmp_p
                           tmp_path / "r_roc.png": lambda f: f.write(b"png")})
     assert (tmp_path / "r.json").read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "r_roc.png"]
+
+
+def test_a_link_to_a_folder_among_files_written_together_is_refused_first(tmp_path) -> None:
+    """A link to a folder had passed the check: the matrix was replaced, then the index's
+    rename failed, leaving the new matrix beside the old index."""
+    import os
+
+    (tmp_path / "emb.npy").write_bytes(b"OLD")
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path / "elsewhere", tmp_path / "emb.index.csv")
+    with pytest.raises(IsADirectoryError, match=r"emb\.index\.csv: it is a folder \(it links "
+                                                 r"to .*elsewhere\)"):
+        atomic_write_all({tmp_path / "emb.npy": lambda f: f.write(b"NEW"),
+                          tmp_path / "emb.index.csv": lambda f: f.write(b"idx")})
+    assert (tmp_path / "emb.npy").read_bytes() == b"OLD"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "emb.index.csv",
+                                                          "emb.npy"]

@@ -346,3 +346,27 @@ def test_a_time_column_in_a_unit_not_read_is_named(tmp_path: Path) -> None:
     degrees.write_text("T [degC],PLETH\n" + "".join(f"37,{i % 7}\n" for i in range(300)))
     with pytest.raises(RecordError, match=r"degrees\.csv: no time column"):
         read_record(degrees)
+
+
+def test_an_output_folder_guard_counts_record_files_not_folders_it_cannot_open(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A volume's root-only lost+found had made pretrain/export --out refuse the volume's root
+    as holding records ("holds records (lost+found)")."""
+    import os
+
+    from qualityfm.io.folders import refuse_records_there
+
+    (tmp_path / "lost+found").mkdir()
+    scandir = os.scandir
+
+    def locked_scandir(path=".") -> object:
+        if Path(path).name == "lost+found":
+            raise PermissionError(13, "Permission denied")
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", locked_scandir)
+    assert find_records(tmp_path) == [tmp_path / "lost+found"]  # a reader still says why
+    refuse_records_there(tmp_path)
+    np.savez(tmp_path / "a.npz", PLETH=np.zeros(10))
+    with pytest.raises(ValueError, match=r"--out .* holds records \(a\.npz\): write"):
+        refuse_records_there(tmp_path)

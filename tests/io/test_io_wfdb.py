@@ -737,6 +737,25 @@ def test_write_wfdb_writes_what_the_tables_read_units_with_spaces_labels_on_line
     np.testing.assert_allclose(back.signals["abp"], rec.signals["abp"], atol=1e-2)
 
 
+def test_write_wfdb_units_and_labels_read_back_alike_by_wfdb(tmp_path: Path) -> None:
+    """wfdb had dropped the µ of µV (a factor of 1e6 to its readers) and the accent's letter
+    of a label, and read ``mm(Hg)`` as the unit ``mm`` and a label of the rest of the line."""
+    from qualityfm.io import write_wfdb
+
+    x = np.sin(np.arange(500) / 10).astype(np.float32)
+    units = {"eeg": "\u00b5V", "temp": "\u00b0C", "abp": "mm(Hg)", "ppg_\u00e9": "a.u.",
+             "flow": "mL/s", "ecg_ii": "mV"}
+    rec = Record("w", {c: x + k for k, c in enumerate(units)}, dict.fromkeys(units, 125.0),
+                 units=units)
+    header = write_wfdb(rec, tmp_path)
+    want = ["uV", "degC", "mmHg", "au", "mL/s", "mV"]
+    theirs = wfdb.rdrecord(str(header.with_suffix("")))
+    assert theirs.units == want
+    assert theirs.sig_name == ["EEG", "TEMP", "ABP", "PPG_E", "FLOW", "II"]
+    assert list(read_record(header).units.values()) == want
+    np.testing.assert_allclose(theirs.p_signal[:, 2], x + 2, atol=1e-3)
+
+
 @pytest.mark.parametrize("labels", [{"alarm_type": "Ventricular_Tachycardia",
                                      "alarm_true": True}, {}])
 def test_write_wfdb_keeps_an_alarm_time(tmp_path: Path, labels: dict) -> None:

@@ -105,8 +105,10 @@ def atomic_write_all(writes: Mapping[Path, Callable[[IO[bytes]], object]],
     moment, or a rename that fails (a target that becomes a folder while they are written),
     can split them; a target that is a folder already is refused before any is written."""
     for path in writes:  # evaluate's plot named like a folder had left its report half made
-        if Path(path).is_dir() and not Path(path).is_symlink():
-            raise IsADirectoryError(errno.EISDIR, f"cannot write {path}: it is a folder")
+        target = write_target(Path(path))  # (a link to a folder had split a pair)
+        if target.is_dir():
+            via = f" (it links to {target})" if target != Path(path) else ""
+            raise IsADirectoryError(errno.EISDIR, f"cannot write {path}: it is a folder{via}")
     done: list[tuple[Path, Path]] = []
     try:
         for path, write in writes.items():

@@ -82,7 +82,10 @@ def refuse_records_there(path: str | Path, flag: str = "--out") -> None:
     folder = Path(path)
     if not folder.is_dir():
         return
-    found = [p for p in find_records(folder) if not p.name.endswith(".examples.npz")]
+    # record files only: a folder it cannot open (a volume's root-only lost+found) had been
+    # named as a record
+    found = [p for p in find_records(folder)
+             if not p.is_dir() and not p.name.endswith(".examples.npz")]
     if found:
         first = found[0].relative_to(folder) if found[0].is_relative_to(folder) else found[0]
         raise ValueError(f"{flag} {path} holds records ({first}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -86,9 +87,9 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
         try:
             wfdb.wrsamp(
                 record.record_id, fs=rates.pop(),
-                # WFDB units hold no white space (mm Hg, deg C: as the tables read them)
-                units=["".join((record.units.get(c) or "").split()) or "NU" for c in names],
-                sig_name=[_label(c) for c in names], p_signal=signal,
+                units=[_wfdb_unit(record.units.get(c) or "") for c in names],
+                sig_name=[_label(c) or f"signal_{k + 1}" for k, c in enumerate(names)],
+                p_signal=signal,
                 fmt=["16"] * len(names), adc_gain=gains, baseline=baselines,
                 comments=comments, write_dir=tmp,
             )
@@ -115,10 +116,27 @@ def _adc_params(signal: np.ndarray) -> tuple[list[float], list[int]]:
     return [float(g) for g in gains], [int(b) for b in baselines]
 
 
+def _wfdb_unit(unit: str) -> str:
+    """``unit`` as a WFDB header holds it, read back alike by qualityfm and the ``wfdb``
+    package: ASCII letters, digits and ``_ / % ^ -`` (``µV`` -> ``uV``, ``°C`` -> ``degC``,
+    ``mm Hg`` and ``mm(Hg)`` -> ``mmHg``; "NU" when none is left). wfdb had dropped the µ of
+    µV (a factor of 1e6) and read ``mm(Hg)`` as the unit ``mm`` and a label of the rest of
+    the line."""
+    text = unit.replace("\u00b5", "u").replace("\u03bc", "u").replace("\u00b0", "deg")
+    text = unicodedata.normalize("NFKD", text)
+    return re.sub(r"[^A-Za-z0-9_/%^-]", "", text) or "NU"
+
+
 def _label(name: str) -> str:
     """The WFDB label of a canonical name. A second channel of a name (``ecg_v_2``) keeps its
     name as it is, which reads back the same (``ECG_V_2`` would read as lead V2; WFDB labels
     must differ, so it cannot take the first's ``V``)."""
     if is_numbered_channel(name):
-        return name
-    return WFDB_NAMES.get(name, name.upper())
+        return _ascii(name)
+    return WFDB_NAMES.get(name, _ascii(name.upper()))
+
+
+def _ascii(text: str) -> str:
+    """``text`` in ASCII (accents dropped: ``PPG_É`` -> ``PPG_E``), as wfdb reads a label
+    (it had dropped the letter itself)."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
