@@ -23,6 +23,12 @@ MAX_INT = 2**31 - 1
 MAX_SEED = 2**31 - 1
 
 
+def shown(value: object) -> str:
+    """``value`` as a message shows it: a NumPy scalar as the number (``2.5``, not
+    ``np.float64(2.5)``), anything else by its repr (``'0.2'``: a string)."""
+    return repr(value.item()) if isinstance(value, np.generic) else repr(value)
+
+
 def seed_error(value: object) -> str | None:
     """Why ``value`` is no seed (None when it is one: an int in [0, MAX_SEED])."""
     if not is_int(value) or not 0 <= value <= MAX_SEED:

@@ -96,7 +96,8 @@ def test_bad_slots():
     ([3.0, 3.0, float("nan")], {}, "levels must be whole.*nan"),  # NaN had paired with both
     ([5, 0], {}, "levels must be whole.*5"),
     ([4, 0, 4], {"slots": [0, 0.5, 1.7]}, "slots must be whole.*0.5"),  # had said increasing
-    ([4, 0], {"per_window": float("inf")}, "per_window must be a finite"),  # OverflowError
+    ([4, 0], {"per_window": np.float64("inf")}, "per_window must be a finite .*got inf$"),
+    ([0, 4, 0], {"slots": np.array([0, 1, 2**63], np.uint64)}, "slots must be whole"),  # wrapped
 ])
 def test_levels_slots_and_per_window_that_are_no_whole_numbers_are_refused(levels, kwargs,
                                                                            match):

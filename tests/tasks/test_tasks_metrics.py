@@ -601,10 +601,14 @@ def test_calibration_and_class_reports_refuse_nan_logits_and_codes_out_of_range(
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 60)
     z = (2 * y - 1) * 3 + rng.normal(0, 1, 60)
-    z[4] = np.nan
-    for method in ("platt", "temperature"):
-        with pytest.raises(ValueError, match=r"logits are NaN in rows 4"):
-            Calibrator(method).fit(z, y)
+    for bad in (np.nan, np.inf, -np.inf):  # inf: logit(1.0), Platt's bias -inf had followed
+        z[4] = bad
+        for method in ("platt", "temperature"):
+            with pytest.raises(ValueError, match=r"logits are NaN or inf in rows 4"):
+                Calibrator(method).fit(z, y)
+    for method in ("platt", "temperature", "none"):  # no row: the identity, as before
+        assert (Calibrator(method).fit(np.zeros(0), np.zeros(0)).a,
+                Calibrator(method).fit(np.zeros((0, 3)), np.zeros(0, int)).a) == (1.0, 1.0)
     proba = rng.dirichlet(np.ones(4), 30)
     codes = proba.argmax(axis=1)
     for bad, word in ((-1, "-1 marks an unlabelled row"), (7, r"hold \[7\]$")):
@@ -618,4 +622,8 @@ def test_calibration_and_class_reports_refuse_nan_logits_and_codes_out_of_range(
         with pytest.raises(ValueError, match=r"y must hold class codes 0..3; rows 2"):
             multiclass_report(wrong, proba, n_boot=10)
     assert rhythm_report(codes.astype(float), proba, n_boot=10)["macro_f1"] == 1.0
+    two = np.c_[1 - proba[:, 0], proba[:, 0]]  # bool labels are codes 0 and 1, as fit takes
+    flags = proba[:, 0] > 0.5
+    assert multiclass_report(flags, two, n_boot=10)["accuracy"] == 1.0
+    assert Calibrator("temperature").fit(np.log(two), flags).a > 1.0
     assert Calibrator("temperature").fit(np.log(proba), codes).a > 1.0

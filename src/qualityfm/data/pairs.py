@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qualityfm._numbers import is_int, is_number, settle_numbers
+from qualityfm._numbers import is_int, is_number, settle_numbers, shown
 from qualityfm.quality.score import LEVEL_NAMES
 
 #: The largest level gap a pair can have: levels run from 0 (bad) to 4 (excellent).
@@ -82,7 +82,8 @@ def mine_pairs(
     if n > 1 and np.any(np.diff(slots) <= 0):
         raise ValueError("slots must be strictly increasing")
     if not (is_number(per_window) and per_window > 0):
-        raise ValueError(f"per_window must be a finite number > 0 of slots, got {per_window!r}")
+        raise ValueError(f"per_window must be a finite number > 0 of slots, got "
+                         f"{shown(per_window)}")
     lo, hi = cfg.min_distance * per_window, cfg.max_distance * per_window
     lv = levels.astype(np.int64)
     firsts, seconds = [], []
@@ -114,8 +115,9 @@ def _whole(values: np.ndarray, low: int | None, high: int | None) -> bool:
         return False
     if np.iscomplexobj(values):
         return False
-    if np.issubdtype(values.dtype, np.integer):
-        ok = np.ones(values.shape, dtype=bool)
+    if np.issubdtype(values.dtype, np.integer):  # (uint64 past int64's range had wrapped)
+        ok = values <= np.iinfo(np.int64).max if values.dtype.kind == "u" else \
+            np.ones(values.shape, dtype=bool)
     else:
         ok = np.isfinite(values) & (values == np.round(values))
     if low is not None:

@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
-from qualityfm._numbers import is_int
+from qualityfm._numbers import is_int, shown
 from qualityfm.inference.windows import (
     FileWindows,
     check_model_window,
@@ -54,7 +54,7 @@ SCORE_COLUMNS = (
 def batches(n: int, size: int) -> Iterator[slice]:
     """Consecutive slices of ``size`` (>= 1) covering ``range(n)``."""
     if not is_int(size) or size < 1:  # (2.5 had failed in range())
-        raise ValueError(f"batch size must be a whole number >= 1, got {size!r}")
+        raise ValueError(f"batch size must be a whole number >= 1, got {shown(size)}")
     return (slice(lo, min(n, lo + size)) for lo in range(0, n, size))
 
 

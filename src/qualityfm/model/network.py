@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from qualityfm._numbers import is_int
+from qualityfm._numbers import is_int, shown
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.model.config import QualityFMConfig
 from qualityfm.model.layers import DINOHead, SpectrumHead, Trunk
@@ -71,7 +71,7 @@ def mean_over_shifts(fn: Callable[[Tensor], Tensor], x: Tensor, shifts: int = 1,
     """Mean of ``fn`` over ``shifts`` evenly spaced circular shifts of ``x`` [..., T] along
     time, shift 0 first (``first``: ``fn(x)`` when the caller has it already)."""
     if not is_int(shifts) or shifts < 1:  # 0 had given inf, -2 the output's negative half
-        raise ValueError(f"shifts must be a whole number >= 1, got {shifts!r}")
+        raise ValueError(f"shifts must be a whole number >= 1, got {shown(shifts)}")
     t = int(x.shape[-1])  # a constant when traced for ONNX (T is fixed there)
     out = fn(x) if first is None else first
     for j in range(1, shifts):

@@ -51,8 +51,8 @@ def _add_waves(n: int, fs: float, centres: np.ndarray, amps: np.ndarray,
     return np.bincount(idx[ok], weights=vals[ok], minlength=n)
 
 
-#: The shortest RR interval (s) of an AF record's irregular series (240 bpm): faster
-#: records floor their RR at 0.8 of the mean instead.
+#: The shortest RR interval (s) of an AF record's irregular series (240 bpm), or 0.8 of its
+#: mean RR where that is shorter (records over 192 bpm).
 AF_MIN_RR = 0.25
 
 

@@ -40,10 +40,11 @@ class Calibrator:
         if z.ndim not in (1, 2) or len(z) != len(y):  # (one row of logits had been broadcast
             raise ValueError(f"logits {z.shape} and labels {y.shape}: one logit (a row of "
                              "them, multiclass) per label is needed")  # over every label)
-        bad = np.flatnonzero(np.isnan(z.reshape(len(z), -1)).any(axis=1))
-        if len(bad):  # (one NaN had made Platt's bias and so every probability NaN)
-            raise ValueError(f"logits are NaN in rows {rows_text(bad)}: calibration needs a "
-                             "score for every row")
+        bad = np.flatnonzero(~np.isfinite(z) if z.ndim == 1 else ~np.isfinite(z).all(axis=1))
+        if len(bad):  # (one NaN had made Platt's bias NaN, one inf (logit(1.0)) -inf: every
+            # probability NaN or 0)
+            raise ValueError(f"logits are NaN or inf in rows {rows_text(bad)}: calibration "
+                             "needs a finite score for every row")
         self.a, self.b = 1.0, 0.0  # a refit on one class had kept the previous fit
         if self.method == "none" or len(np.unique(y)) < 2:
             return self

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from qualityfm._caller import warn_at_caller
-from qualityfm._numbers import is_int, is_number, seed_error
+from qualityfm._numbers import is_int, is_number, seed_error, shown
 from qualityfm.data.features import robust_centre_scale
 from qualityfm.io.atomic import atomic_write_all, json_safe, numpy_scalar, read_json
 from qualityfm.io.channels import MODEL_CHANNELS
@@ -183,7 +183,8 @@ class TaskEstimator(ABC):
         self.target_tpr = target_tpr
         check_operating_settings(calibration, self.threshold_rule, target_tpr)
         if not (is_number(val_fraction) and 0.0 < val_fraction <= 0.5):  # ('0.2': TypeError)
-            raise ValueError(f"val_fraction must be a number in (0, 0.5], got {val_fraction!r}")
+            raise ValueError(f"val_fraction must be a number in (0, 0.5], got "
+                             f"{shown(val_fraction)}")
         if why := seed_error(seed):  # (2**32 had failed in scikit-learn after the features)
             raise ValueError(why)
         self.seed = int(seed)

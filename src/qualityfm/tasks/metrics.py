@@ -26,9 +26,14 @@ def class_codes(y: np.ndarray, k: int, name: str = "labels") -> np.ndarray:
     """``y`` as int64 class codes, refused unless each is a whole number 0..k-1 (-1, the
     unlabelled rows' code, had been read as the last class)."""
     y = np.asarray(y)
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
+    if y.dtype == bool:  # False/True: codes 0 and 1, as Finetuner.fit takes them
+        y = y.astype(np.int64)
+    if y.ndim != 1:
         raise ValueError(f"{name} must be one class code (0..{k - 1}) per row, got shape "
-                         f"{y.shape} dtype {y.dtype}")
+                         f"{y.shape}")
+    if not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
+        raise ValueError(f"{name} must hold class codes 0..{k - 1} as numbers, got dtype "
+                         f"{y.dtype}")
     with np.errstate(invalid="ignore"):
         bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)) | (y < 0) | (y >= k))
     if len(bad):
