@@ -1398,7 +1398,8 @@ class Finetuner(TaskEstimator):
         are scaled up by sqrt(embedding size / feature count), so that both blocks carry the
         same total variance and one penalty does not let the many embedding columns drown
         the few features (on the VT records: AUROC +0.04 to +0.06 over equal scaling).
-        Each inner fold standardises by its own training rows. Returns the inner folds'
+        Each inner fold standardises by its own training rows (each column's SD at least a
+        tenth of the fit rows'). Returns the inner folds'
         outputs at that strength (rows in ``fit_idx`` order); a binary task whose inner folds
         cannot each train on both classes is refused."""
         from sklearn.linear_model import LogisticRegression, Ridge
@@ -1418,11 +1419,17 @@ class Finetuner(TaskEstimator):
                              "a classifier needs rows of two classes at least")
         gf = np.arange(len(fit_idx)) if groups is None else np.asarray(groups)[fit_idx]
 
+        # An inner fold's SD of a column is floored at a tenth of the fit rows' (nearly
+        # constant in an inner fold's training rows, a feature had put a held-out record
+        # 1.2e4 SDs out: validation SBP MAE 68 mmHg against 22 for the mean); the fit on
+        # every fit row is standardised exactly
+        sd_floor = 0.1 * (H.std(axis=0) + 1e-6)
+
         def fit(rows: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:
             """Head weights [n_out, d] and bias [n_out] on the raw columns, fitted to ``rows``
             standardised by their own mean and SD (an inner fold's held-out rows had set the
             scale its model was fitted on)."""
-            mu, sd = H[rows].mean(axis=0), H[rows].std(axis=0) + 1e-6
+            mu, sd = H[rows].mean(axis=0), np.maximum(H[rows].std(axis=0) + 1e-6, sd_floor)
             if H.shape[1] > n_emb:  # the features' block as heavy as the embedding's
                 sd[n_emb:] /= np.sqrt(n_emb / (H.shape[1] - n_emb))
             Z = (H[rows] - mu) / sd
