@@ -44,7 +44,7 @@ NAN = float("nan")
 #: Version of the feature code, raised when a window's features change for the same samples
 #: (a beat detector's rule, a column's formula). A store's ``features.json`` and the task
 #: cache's key hold it, so that features of older code are computed again, not read.
-FEATURES_VERSION = 11  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
+FEATURES_VERSION = 12  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
 # spectra of the window mirrored, not end-detrended (quality._common.mirrored_spectrum);
 # 4: lead_match pairs beats one to one; 5: the median beat's samples smoothed by a centred
 # (odd) box, P-wave SNRs with a floor relative to the signal (independent of the units); 6:
@@ -55,7 +55,8 @@ FEATURES_VERSION = 11  # 2: the dRR scatter's central bin is centred on 0; 3: fi
 # tolerance grows until 5 pairs match (Lake & Moorman 2011), not fixed at 30 ms; 10: the
 # quality columns under the scoring rules of SCORING_VERSION 14 (the clip rule's ramp, the
 # ECG beat within one RR interval); 11: the Poincare SD2 floored at a fixed 1/300 s (not one
-# sample of the channel's rate)
+# sample of the channel's rate); 12: pulse peaks 0.2 s apart tried from a spectral peak of
+# 2.9 Hz (pulses at 196-202 bpm, in the 3.3-Hz bin, had read at half their rate)
 #: Floor of the Poincare SD2 (s): a fixed time, whatever the channel's rate (the features read
 #: each channel at its own), one sample at 300 Hz, so that Challenge 2017's records keep theirs.
 SD2_FLOOR_S = 1.0 / 300.0
@@ -577,6 +578,11 @@ def ecg_features(x: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
     return feats, peaks
 
 
+#: The spectral peak (Hz) from which pulse peaks 0.2 s apart are tried (174 bpm: below the
+#: 200 bpm that pulses 0.3 s apart cap, with room for a beat's jitter and the spectrum's bins).
+FAST_PULSE_HZ = 2.9
+
+
 def pulse_features(x: np.ndarray, fs: float) -> list[float]:
     """Features of one pulsatile wave, PPG or ABP (``PULSE_NAMES``): rate and irregularity of
     the pulse peaks (less dicrotic waves, :func:`~qualityfm.quality.ppg.drop_dicrotic`),
@@ -590,13 +596,14 @@ def pulse_features(x: np.ndarray, fs: float) -> list[float]:
     f, spec = _power(y, fs)
     band = (f >= 0.5) & (f <= 5.0)
     top = f[np.argmax(np.where(band, spec, 0.0))]
-    # pulses 0.3 s apart at least; 0.2 s where the spectrum peaks above 200 bpm and the
-    # pulses so found beat at that peak: at 0.3 s a pulse over 200 bpm had read at half its
-    # rate (an ECG-pulse mismatch where there is none), at 0.2 s throughout a dicrotic wave
-    # at 100 bpm had read as a second pulse
+    # pulses 0.3 s apart at least; 0.2 s where the spectrum peaks from 174 bpm (2.9 Hz) and
+    # the pulses so found beat at that peak: at 0.3 s a pulse near or over 200 bpm had read at
+    # half its rate (an ECG-pulse mismatch where there is none; 202 bpm, in the 3.3-Hz bin of
+    # a 10-s window, at 104), at 0.2 s throughout a dicrotic wave at 100 bpm had read as a
+    # second pulse
     prominence = max(0.3 * spread, 1e-12)
     peaks, _ = find_peaks(y, distance=max(1, int(0.3 * fs)), prominence=prominence)
-    if top > 3.3:
+    if top >= FAST_PULSE_HZ:
         fast, _ = find_peaks(y, distance=max(1, int(0.2 * fs)), prominence=prominence)
         if len(fast) > 2 and abs(fs / np.median(np.diff(fast)) - top) <= 0.15 * top:
             peaks = fast
