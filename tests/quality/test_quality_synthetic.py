@@ -437,6 +437,40 @@ def test_an_ecg_lead_off_for_part_of_the_window_costs_its_share() -> None:
     assert clean > 0.99 and ecg_quality(off, 250.0) == pytest.approx(clean * 0.6, abs=0.01)
 
 
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_a_lead_off_of_a_few_microvolts_of_noise_costs_its_share_wherever_it_lies(
+        where: str) -> None:
+    """A lead off showing 10 uV of noise is no flat stretch: at a window's end it had cost
+    nothing (0.996 for 12 s of 30), in the middle 0.906; its stretch without a beat costs its
+    share now, as the same stretch held flat does."""
+    from qualityfm.quality import ecg_quality
+    from qualityfm.quality.ecg import beatless_share
+
+    fs = 250.0
+    ecg = synthesize(30, fs=fs, hr=75, seed=0, channels=("ecg_ii",)).signals["ecg_ii"]
+    ecg = ecg.astype(float)
+    start = {"first": 0, "middle": 9, "last": 18}[where] * int(fs)
+    noisy, flat = ecg.copy(), ecg.copy()
+    noisy[start:start + 3000] = 0.01 * np.random.default_rng(0).standard_normal(3000)
+    flat[start:start + 3000] = 0.0
+    assert ecg_quality(noisy, fs) == pytest.approx(ecg_quality(flat, fs), abs=0.02)
+    assert ecg_quality(noisy, fs) < 0.62
+    assert beatless_share(np.arange(0, 7500, 200), 7500, fs) == 0.0  # a rhythm: no share
+    assert ecg_quality(ecg, fs) > 0.99
+
+
+def test_a_ppg_pulse_near_200_bpm_scores_alike_at_every_rate() -> None:
+    """Pulses 0.3 s apart had been cut down to whole samples (0.288 s at 62.5 Hz): a 200-bpm
+    pulse scored 0.94 there, "excellent", against 0.69 at 250 Hz."""
+    from qualityfm.quality import ppg_quality
+    from qualityfm.signal.resample import resample
+
+    ppg = synthesize(30, fs=1000.0, hr=200, seed=0, channels=("ppg",)).signals["ppg"]
+    scores = [ppg_quality(resample(ppg.astype(float), 1000.0, fs), fs)
+              for fs in (62.5, 125.0, 250.0)]
+    assert max(scores) - min(scores) < 0.05, scores
+
+
 def test_vectorised_rr_helpers_equal_their_plain_definitions() -> None:
     """The dRR scatter's bins of every sliding window, and the template matches of sample
     entropy, computed at once: the counts of their plain definitions, exactly."""

@@ -112,7 +112,8 @@ def ecg_quality(
     3 s at 60 bpm mostly 0, 4 s at 60 bpm about 1; synthetic ECG). The score is then multiplied
     by one less the fraction of flat 0.5-s stretches (a lead off for part of the window), as the
     PPG's is, or less the share ``filled`` (``[N]``: samples that were missing and filled,
-    ``Windows.filled``) where that is larger.
+    ``Windows.filled``) or the share in stretches without a beat (:func:`beatless_share`)
+    where that is larger.
     Windows that are flat or non-finite score 0; a window's clipped share (samples at its
     extremes) up to ``max_clip`` costs nothing, and from there its score falls linearly to 0
     at twice ``max_clip`` (:func:`~qualityfm.signal.extremes.clip_factor`); ``clip`` ``[N]``:
@@ -131,6 +132,7 @@ def ecg_quality(
     if morphology:
         wide = band_filtered(spec, x.shape[1], fs, 0.5, 40.0)
     scores = np.zeros(len(x))
+    beatless = np.zeros(len(x))
     for i, p in enumerate(peaks):
         if not ok[i]:
             continue
@@ -138,10 +140,32 @@ def ecg_quality(
         if morphology and s > 0:
             s *= template_correlation(wide[i], p, *beat_segment(p, fs))
         scores[i] = s
-    # a lead off for part of the window (a flat stretch) or a gap filled by a line costs its
-    # share, as for the PPG: the beats on either side of it had kept the score near 1
-    scores *= np.clip(1.0 - lost_share(flat_fraction(x, fs), filled), 0.0, 1.0) * unclipped
+        beatless[i] = beatless_share(p, x.shape[1], fs)
+    # a lead off for part of the window (a flat stretch, or one of a few uV of noise: no beat
+    # for seconds) or a gap filled by a line costs its share, as for the PPG: the beats on
+    # either side of it had kept the score near 1
+    lost = np.maximum(lost_share(flat_fraction(x, fs), filled), beatless)
+    scores *= np.clip(1.0 - lost, 0.0, 1.0) * unclipped
     return float(scores[0]) if single else scores
+
+
+#: A stretch of a window without a detected beat (between two beats, or between the window's
+#: edge and its first or last beat) longer than this (s) and than two median RR intervals
+#: is a lead off, not a pause of the rhythm (a 3-s pause is past any rhythm the rules take).
+BEATLESS_SECONDS = 3.0
+
+
+def beatless_share(peaks: np.ndarray, n_samples: int, fs: float) -> float:
+    """The share of a window of ``n_samples`` in stretches without a beat (:data:`
+    BEATLESS_SECONDS`; each less one median RR interval, the beat that would end it): a lead
+    off holding a few uV of noise is no flat stretch, and at the window's edge it had cost
+    nothing (12 s of 30 at the end scored 0.996)."""
+    if len(peaks) < 2:
+        return 0.0
+    rr = float(np.median(np.diff(peaks)))
+    gaps = np.diff(np.concatenate([[0], peaks, [n_samples]])).astype(np.float64)
+    long = gaps > max(BEATLESS_SECONDS * fs, 2.0 * rr)
+    return float(np.clip((gaps[long] - rr).sum() / n_samples, 0.0, 1.0))
 
 
 def beat_segment(peaks: np.ndarray, fs: float) -> tuple[int, int]:
