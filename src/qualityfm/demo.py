@@ -135,7 +135,8 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
         if not Path(data).exists():  # before --out, which could make it
             raise FileNotFoundError(f"--data {data} does not exist")
         check_out_apart(out, [data if Path(data).is_dir() else Path(data).parent], "report")
-    made = not out.exists()
+    made = next((p for p in reversed((out, *out.parents)) if not p.exists()), None)
+    empty = made is None and not any(out.iterdir())
     out.mkdir(parents=True, exist_ok=True)
     (out / DEMO_MARKER).touch()  # this folder is the demo's to rebuild from now on
     try:
@@ -144,8 +145,16 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
             return _build_report(out, data, steps=steps, batch_size=batch_size, epochs=epochs,
                                  kfold=kfold, seed=seed, progress=progress)
     except DemoDataError:
-        if made:  # a refused run leaves no folder (its marker, lock and cache had stayed)
-            shutil.rmtree(out, ignore_errors=True)
+        # a refused run leaves the folders it made gone and an empty folder given empty (its
+        # marker, lock and cache had stayed, and other verbs refused it as a demo report)
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+        elif empty:
+            for entry in out.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
         raise
 
 

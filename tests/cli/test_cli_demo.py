@@ -341,7 +341,12 @@ def test_the_demo_refuses_alarms_of_one_kind_before_pre_training(tmp_path) -> No
     fresh = tmp_path / "new" / "report"
     with pytest.raises(ValueError, match=r"its true VT alarms come from 1 record group"):
         run_demo(fresh, data, steps=2, progress=False)
-    assert not fresh.exists() and out.exists()
+    assert not (tmp_path / "new").exists() and out.exists()  # the parent it made too
+    given = tmp_path / "given"  # an empty folder given: empty again, no demo report
+    given.mkdir()
+    with pytest.raises(ValueError, match=r"its true VT alarms come from 1 record group"):
+        run_demo(given, data, steps=2, progress=False)
+    assert given.is_dir() and not any(given.iterdir())
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError) as none_there:  # no record at all
         run_demo(fresh, tmp_path / "empty", steps=2, progress=False)

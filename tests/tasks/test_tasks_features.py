@@ -77,6 +77,22 @@ def test_a_pulse_near_200_bpm_reads_at_its_rate(hr: float, seed: int, fs: float)
     assert f["d_hr_ecg_ppg"] < 6.0 and f["d_hr_ecg_abp"] < 6.0
 
 
+@pytest.mark.parametrize("hr", [96.0, 98.0])
+def test_a_dicrotic_wave_topping_the_spectrum_near_100_bpm_is_no_second_pulse(
+        hr: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pulse at 94-98 bpm whose dicrotic wave (0.45 of it, 0.35 s after) makes the second
+    harmonic the spectrum's top, near 3.1 Hz: once pulses 0.2 s apart were tried from 2.9 Hz,
+    it read about 180 (the pulse and its dicrotic wave as one rate); they alternate in
+    prominence, and the 0.3-s pulses stand."""
+    import qualityfm.signal.synthetic as synthetic
+
+    monkeypatch.setattr(synthetic, "_ABP_WAVES", ((1.0, 0.10, 0.045), (0.45, 0.45, 0.06)))
+    rec = synthesize(10.0, fs=250.0, hr=hr, seed=int(hr))
+    ecg = 60 / np.median(np.diff(rec.labels["r_peaks"]))
+    f = dict(zip(NAMES, signal_features(rec.signals, rec.fs).tolist(), strict=True))
+    assert f["abp_hr"] == pytest.approx(ecg, abs=5.0)
+
+
 def test_a_dicrotic_wave_is_no_second_pulse() -> None:
     """A real arterial line at 100 bpm with a strong dicrotic wave (v309l, v347l): pulses
     0.2 s apart had read it at 200 bpm (pulses over 200 bpm take that spacing only where the

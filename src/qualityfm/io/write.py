@@ -88,7 +88,7 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
             wfdb.wrsamp(
                 record.record_id, fs=rates.pop(),
                 units=[_wfdb_unit(record.units.get(c) or "") for c in names],
-                sig_name=[_label(c) or f"signal_{k + 1}" for k, c in enumerate(names)],
+                sig_name=_labels(names),
                 p_signal=signal,
                 fmt=["16"] * len(names), adc_gain=gains, baseline=baselines,
                 comments=comments, write_dir=tmp,
@@ -122,8 +122,10 @@ def _wfdb_unit(unit: str) -> str:
     ``mm Hg`` and ``mm(Hg)`` -> ``mmHg``; "NU" when none is left). wfdb had dropped the µ of
     µV (a factor of 1e6) and read ``mm(Hg)`` as the unit ``mm`` and a label of the rest of
     the line."""
-    text = unit.replace("\u00b5", "u").replace("\u03bc", "u").replace("\u00b0", "deg")
-    text = unicodedata.normalize("NFKD", text)
+    text = unicodedata.normalize("NFKD", unit)  # first: the degree Celsius sign is "°C" then
+    for symbol, word in (("\u00b5", "u"), ("\u03bc", "u"), ("\u00b0", "deg"),
+                         ("\u03a9", "Ohm")):  # (Ω had been dropped: "NU"; ℃ read "C")
+        text = text.replace(symbol, word)
     return re.sub(r"[^A-Za-z0-9_/%^-]", "", text) or "NU"
 
 
@@ -134,6 +136,21 @@ def _label(name: str) -> str:
     if is_numbered_channel(name):
         return _ascii(name)
     return WFDB_NAMES.get(name, _ascii(name.upper()))
+
+
+def _labels(names: list[str]) -> list[str]:
+    """The WFDB labels of ``names``, each once: a label its ASCII form makes again (``pléth``
+    beside ``ppg``: PLETH twice, refused by wfdb) takes ``_2``, ``_3``, ... as the readers
+    number a repeated channel."""
+    labels: list[str] = []
+    for k, name in enumerate(names):
+        label = _label(name) or f"signal_{k + 1}"
+        base, n = label, 1
+        while label in labels:
+            n += 1
+            label = f"{base}_{n}"
+        labels.append(label)
+    return labels
 
 
 def _ascii(text: str) -> str:

@@ -44,7 +44,7 @@ NAN = float("nan")
 #: Version of the feature code, raised when a window's features change for the same samples
 #: (a beat detector's rule, a column's formula). A store's ``features.json`` and the task
 #: cache's key hold it, so that features of older code are computed again, not read.
-FEATURES_VERSION = 13  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
+FEATURES_VERSION = 14  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
 # spectra of the window mirrored, not end-detrended (quality._common.mirrored_spectrum);
 # 4: lead_match pairs beats one to one; 5: the median beat's samples smoothed by a centred
 # (odd) box, P-wave SNRs with a floor relative to the signal (independent of the units); 6:
@@ -57,7 +57,8 @@ FEATURES_VERSION = 13  # 2: the dRR scatter's central bin is centred on 0; 3: fi
 # ECG beat within one RR interval); 11: the Poincare SD2 floored at a fixed 1/300 s (not one
 # sample of the channel's rate); 12: pulse peaks 0.2 s apart tried from a spectral peak of
 # 2.9 Hz (pulses at 196-202 bpm, in the 3.3-Hz bin, had read at half their rate); 13: the
-# quality columns under SCORING_VERSION 15
+# quality columns under SCORING_VERSION 15; 14: pulses 0.2 s apart under a 3.3-Hz peak only
+# where they do not alternate in prominence (a dicrotic wave at 87-99 bpm had read 180)
 #: Floor of the Poincare SD2 (s): a fixed time, whatever the channel's rate (the features read
 #: each channel at its own), one sample at 300 Hz, so that Challenge 2017's records keep theirs.
 SD2_FLOOR_S = 1.0 / 300.0
@@ -584,6 +585,14 @@ def ecg_features(x: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
 FAST_PULSE_HZ = 2.9
 
 
+def _alternating(prominences: np.ndarray, ratio: float = 0.8) -> bool:
+    """Whether every other peak stands lower: the median prominence of one half of the
+    peaks (odd or even places) under ``ratio`` of the other's (a pulse and its dicrotic
+    wave, not pulses of one rate)."""
+    even, odd = np.median(prominences[::2]), np.median(prominences[1::2])
+    return bool(min(even, odd) < ratio * max(even, odd))
+
+
 def pulse_features(x: np.ndarray, fs: float) -> list[float]:
     """Features of one pulsatile wave, PPG or ABP (``PULSE_NAMES``): rate and irregularity of
     the pulse peaks (less dicrotic waves, :func:`~qualityfm.quality.ppg.drop_dicrotic`),
@@ -605,8 +614,11 @@ def pulse_features(x: np.ndarray, fs: float) -> list[float]:
     prominence = max(0.3 * spread, 1e-12)
     peaks, _ = find_peaks(y, distance=max(1, int(0.3 * fs)), prominence=prominence)
     if top >= FAST_PULSE_HZ:
-        fast, _ = find_peaks(y, distance=max(1, int(0.2 * fs)), prominence=prominence)
-        if len(fast) > 2 and abs(fs / np.median(np.diff(fast)) - top) <= 0.15 * top:
+        fast, shape = find_peaks(y, distance=max(1, int(0.2 * fs)), prominence=prominence)
+        # (up to 3.3 Hz, a pulse at 87-99 bpm whose dicrotic wave tops the spectrum: its
+        # pulses and dicrotic waves alternate in prominence, and read as one rate of 180)
+        if len(fast) > 2 and abs(fs / np.median(np.diff(fast)) - top) <= 0.15 * top and (
+                top > 3.3 or not _alternating(shape["prominences"])):
             peaks = fast
     peaks = drop_dicrotic(y, peaks)  # a dicrotic wave had read as a second pulse (v132s)
     corr = template_correlation(y, peaks, int(0.25 * fs), int(0.45 * fs)) if len(peaks) else 0.0
