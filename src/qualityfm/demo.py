@@ -145,17 +145,27 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
             return _build_report(out, data, steps=steps, batch_size=batch_size, epochs=epochs,
                                  kfold=kfold, seed=seed, progress=progress)
     except DemoDataError:
-        # a refused run leaves the folders it made gone and an empty folder given empty (its
-        # marker, lock and cache had stayed, and other verbs refused it as a demo report)
-        if made is not None:
-            shutil.rmtree(made, ignore_errors=True)
-        elif empty:
-            for entry in out.iterdir():
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry)
-                else:
-                    entry.unlink()
+        if made is not None or empty:
+            _undo_refused(out, made)
         raise
+
+
+def _undo_refused(out: Path, made: Path | None) -> None:
+    """What a demo refused for its data wrote in a folder new or empty before it (its marker,
+    lock and task cache: other verbs had refused the folder as a demo report), removed, and
+    the folders it made up to ``made`` where nothing else came to lie in them."""
+    for name in (DEMO_MARKER, ".lock"):
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / "task_cache", ignore_errors=True)
+    if made is None:
+        return
+    for folder in (out, *out.parents):
+        try:
+            folder.rmdir()  # only when empty: another job's files beside it stay
+        except OSError:
+            return
+        if folder == made:
+            return
 
 
 class DemoDataError(ValueError):

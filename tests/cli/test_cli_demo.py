@@ -317,7 +317,8 @@ def test_pretrain_says_a_sigterm_in_its_set_up_and_succeeds_when_its_last_step_r
         assert said in capsys.readouterr().err
 
 
-def test_the_demo_refuses_alarms_of_one_kind_before_pre_training(tmp_path) -> None:
+def test_the_demo_refuses_alarms_of_one_kind_before_pre_training(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A folder of false alarms alone had been prepared and pre-trained on, then failed in
     "y holds only class 0", leaving a new store and model beside the earlier run's report."""
     from helpers import link_vt_alarms
@@ -351,6 +352,21 @@ def test_the_demo_refuses_alarms_of_one_kind_before_pre_training(tmp_path) -> No
     with pytest.raises(ValueError) as none_there:  # no record at all
         run_demo(fresh, tmp_path / "empty", steps=2, progress=False)
     assert "empty" in str(none_there.value) and not fresh.exists()
+    # what another job writes beside the demo meanwhile stays (a refusal had removed the
+    # topmost folder the demo made, with it)
+    import qualityfm.tasks
+
+    def refuse_later(*args: object, **kwargs: object) -> None:
+        (tmp_path / "runs" / "store").mkdir(parents=True)
+        (tmp_path / "runs" / "store" / "shard.npy").write_text("another job's")
+        (tmp_path / "runs" / "demo" / "notes.txt").write_text("the user's")
+        raise ValueError("no VT alarm there")
+
+    monkeypatch.setattr(qualityfm.tasks, "build_task_dataset", refuse_later)
+    with pytest.raises(ValueError, match="no VT alarm there"):
+        run_demo(tmp_path / "runs" / "demo", data, steps=2, progress=False)
+    assert sorted(p.name for p in (tmp_path / "runs" / "demo").iterdir()) == ["notes.txt"]
+    assert (tmp_path / "runs" / "store" / "shard.npy").exists()
 
 
 def test_a_demo_rerun_makes_its_data_anew_records_its_command_and_runs_alone(

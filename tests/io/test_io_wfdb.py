@@ -754,13 +754,17 @@ def test_write_wfdb_units_and_labels_read_back_alike_by_wfdb(tmp_path: Path) -> 
     assert theirs.sig_name == ["EEG", "TEMP", "ABP", "PPG_E", "FLOW", "II"]
     assert list(read_record(header).units.values()) == want
     np.testing.assert_allclose(theirs.p_signal[:, 2], x + 2, atol=1e-3)
-    # Ω had been dropped ("NU"), ℃ and ℉ read "C" and "F"; a label its ASCII form repeats
-    # (pléth beside ppg: PLETH twice) had been refused by wfdb
-    more = {"resp": "\u03a9", "temp": "\u2103", "skin": "\u2109", "ppg": "NU", "pl\u00e9th": "NU"}
+    # Ω had been dropped ("NU"), ℃ and ℉ read "C" and "F"
+    more = {"resp": "\u03a9", "temp": "\u2103", "skin": "\u2109"}
     rec = Record("w2", {c: x for c in more}, dict.fromkeys(more, 125.0), units=more)
     back = read_record(write_wfdb(rec, tmp_path))
-    assert back.units == {"resp": "Ohm", "temp": "degC", "skin": "degF", "ppg": "NU",
-                          "ppg_2": "NU"}
+    assert back.units == {"resp": "Ohm", "temp": "degC", "skin": "degF"}
+    # two channels of one label in ASCII (pléth beside ppg: PLETH twice) are named, not
+    # numbered (a PLETH_2 had read back as another channel's ppg_2)
+    both = Record("w3", {"ppg": x, "pl\u00e9th": x}, {"ppg": 125.0, "pl\u00e9th": 125.0})
+    with pytest.raises(RecordError, match=r"channels 'ppg' and 'pl\u00e9th' would both be "
+                                          r"written as the WFDB signal 'PLETH'"):
+        write_wfdb(both, tmp_path)
 
 
 @pytest.mark.parametrize("labels", [{"alarm_type": "Ventricular_Tachycardia",

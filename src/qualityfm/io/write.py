@@ -139,17 +139,14 @@ def _label(name: str) -> str:
 
 
 def _labels(names: list[str]) -> list[str]:
-    """The WFDB labels of ``names``, each once: a label its ASCII form makes again (``pléth``
-    beside ``ppg``: PLETH twice, refused by wfdb) takes ``_2``, ``_3``, ... as the readers
-    number a repeated channel."""
-    labels: list[str] = []
-    for k, name in enumerate(names):
-        label = _label(name) or f"signal_{k + 1}"
-        base, n = label, 1
-        while label in labels:
-            n += 1
-            label = f"{base}_{n}"
-        labels.append(label)
+    """The WFDB labels of ``names``; two channels of one label (``pléth`` beside ``ppg``, both
+    PLETH in ASCII) are refused by name (wfdb's "sig_name strings must be unique" else; a
+    label numbered ``_2`` could take another channel's name as read back)."""
+    labels = [_label(name) or f"signal_{k + 1}" for k, name in enumerate(names)]
+    for k, label in enumerate(labels):
+        if label in labels[:k]:
+            raise RecordError(f"channels {names[labels.index(label)]!r} and {names[k]!r} would "
+                              f"both be written as the WFDB signal {label!r}; rename one")
     return labels
 
 
