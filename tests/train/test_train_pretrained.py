@@ -237,6 +237,31 @@ def test_a_folder_named_pretrained_is_no_export_target(tmp_path, monkeypatch) ->
     assert model_files("./pretrained")[0].parent.resolve() == Path("pretrained").resolve()
 
 
+def test_an_export_to_dot_pretrained_returns_and_prints_that_folder(tmp_path, monkeypatch,
+                                                                    capsys) -> None:
+    """export_model returned Path('./pretrained'), that is 'pretrained', which load read as
+    the shipped weights: `export --onnx` graphed the shipped model beside the run's weights
+    (and checked it against itself) and printed "pretrained"."""
+    import json
+
+    from qualityfm.cli import main
+    from qualityfm.train import export_model
+
+    torch.manual_seed(0)
+    teacher = QualityFM(TINY)
+    run = PretrainConfig(store=str(tmp_path / "none"), out=str(tmp_path / "run"), steps=1)
+    save_checkpoint(tmp_path / "run" / CHECKPOINT_NAME, {
+        "step": 1, "config": run.to_dict(), "model_config": TINY.to_dict(),
+        "teacher": teacher.state_dict(),
+    })
+    monkeypatch.chdir(tmp_path)
+    out = export_model(tmp_path / "run", "./pretrained")
+    assert out == tmp_path / "pretrained"
+    assert load(out).num_params() == teacher.num_params() != load("pretrained").num_params()
+    assert main(["export", str(tmp_path / "run"), "--out", "./pretrained"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["out"] == "./pretrained"
+
+
 def test_a_residual_stem_model_exports_and_loads(tmp_path) -> None:
     """The tokeniser choice travels in the exported config: a residual-stem teacher loads back
     as one and embeds the same windows."""

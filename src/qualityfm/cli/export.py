@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     # is made, so that a failed --onnx leaves none rather than the old one
     (out / "encoder.onnx").unlink(missing_ok=True)
     (out / "encoder.examples.npz").unlink(missing_ok=True)
-    result: dict = {"out": str(out)}
+    result: dict = {"out": str(args.out)}  # as given: "./pretrained" had printed "pretrained"
     if args.onnx:
         from qualityfm.inference.onnx import export_encoder_onnx
 

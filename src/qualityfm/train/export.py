@@ -167,7 +167,8 @@ def export_model(
     is the storage type of floating tensors (``load`` upcasts to float32). ``include_head=False``
     drops the DINO projection head and the feature read-out (pre-training devices) and records
     ``head="none"``, ``feature_targets=0`` in the config. ``notes`` (Markdown) is appended to
-    the card ``card_name``.
+    the card ``card_name``. Returns the folder as an absolute path (``./pretrained`` as a
+    Path is ``pretrained``, which ``load`` reads as the shipped weights).
     """
     from safetensors.torch import save
 
@@ -239,7 +240,7 @@ def export_model(
     atomic_write_all({out_dir / weights_name: lambda f: f.write(weights),
                       out_dir / config_name: lambda f: f.write(config_json.encode()),
                       out_dir / card_name: lambda f: f.write(card.encode())})
-    return out_dir
+    return out_dir.absolute()  # (export --onnx had graphed the shipped weights beside these)
 
 
 def _refuse_foreign(path: Path) -> None:
