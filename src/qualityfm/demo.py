@@ -146,20 +146,25 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
                                  kfold=kfold, seed=seed, progress=progress)
     except DemoDataError:
         if made is not None or empty:
-            _undo_refused(out, made)
+            _undo_refused(out, made, wrote_data=data is None)
         raise
 
 
-def _undo_refused(out: Path, made: Path | None) -> None:
+def _undo_refused(out: Path, made: Path | None, wrote_data: bool) -> None:
     """What a demo refused for its data wrote in a folder new or empty before it (its marker,
-    lock and task cache: other verbs had refused the folder as a demo report), removed, and
-    the folders it made up to ``made`` where nothing else came to lie in them."""
+    lock, task cache and, ``wrote_data``, its synthetic records: other verbs had refused the
+    folder as a demo report, a later demo as holding data), removed, and the folders it made
+    up to ``made`` where nothing else came to lie in them."""
     for name in (DEMO_MARKER, ".lock"):
         (out / name).unlink(missing_ok=True)
     shutil.rmtree(out / "task_cache", ignore_errors=True)
+    if wrote_data:
+        shutil.rmtree(out / "data", ignore_errors=True)
     if made is None:
         return
     for folder in (out, *out.parents):
+        if folder.name == "..":  # x/../y: x/.. is no folder the demo made (x is)
+            continue
         try:
             folder.rmdir()  # only when empty: another job's files beside it stay
         except OSError:

@@ -367,6 +367,24 @@ def test_the_demo_refuses_alarms_of_one_kind_before_pre_training(
         run_demo(tmp_path / "runs" / "demo", data, steps=2, progress=False)
     assert sorted(p.name for p in (tmp_path / "runs" / "demo").iterdir()) == ["notes.txt"]
     assert (tmp_path / "runs" / "store" / "shard.npy").exists()
+    monkeypatch.undo()
+    # x/../y: x is made too, and goes (x/.. had stopped the undo); the synthetic records a
+    # refused run wrote go (they had stayed, and a later demo refused the folder as data)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="no readable record"):
+        run_demo("x/../y", tmp_path / "empty", steps=2, progress=False)
+    assert not Path("x").exists() and not Path("y").exists()
+    import qualityfm.demo as demo
+
+    def records_of_no_alarm(folder: Path, seed: int) -> tuple[Path, Path]:
+        (folder / "alarms").mkdir(parents=True)
+        (folder / "alarms" / "notes.txt").write_text("no record")
+        return folder, folder / "alarms"
+
+    monkeypatch.setattr(demo, "write_synthetic_data", records_of_no_alarm)
+    with pytest.raises(ValueError, match="no readable record"):
+        run_demo(tmp_path / "synthetic", steps=2, progress=False)
+    assert not (tmp_path / "synthetic").exists()
 
 
 def test_a_demo_rerun_makes_its_data_anew_records_its_command_and_runs_alone(
