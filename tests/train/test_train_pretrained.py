@@ -126,14 +126,18 @@ TINY = QualityFMConfig(d_model=16, n_layers=1, n_heads=2, d_ff=16, stem_channels
                        head_bottleneck=4, head_prototypes=8)
 
 
+def write_run(run: Path, model_config: QualityFMConfig, teacher: dict, steps: int = 1) -> None:
+    """A pre-training run folder of one checkpoint at ``steps`` holding ``teacher``."""
+    cfg = PretrainConfig(store=str(run.parent / "none"), out=str(run), steps=steps)
+    save_checkpoint(run / CHECKPOINT_NAME, {
+        "step": steps, "config": cfg.to_dict(), "model_config": model_config.to_dict(),
+        "teacher": teacher})
+
+
 def test_compact_export_drops_the_head_and_halves_storage(tmp_path) -> None:
     torch.manual_seed(0)
     teacher = QualityFM(TINY)
-    cfg = PretrainConfig(store=str(tmp_path / "none"), out=str(tmp_path / "run"), steps=3)
-    save_checkpoint(tmp_path / "run" / CHECKPOINT_NAME, {
-        "step": 3, "config": cfg.to_dict(), "model_config": TINY.to_dict(),
-        "teacher": teacher.state_dict(),
-    })
+    write_run(tmp_path / "run", TINY, teacher.state_dict(), steps=3)
     full = export_model(tmp_path / "run", tmp_path / "full")
     small = export_model(tmp_path / "run", tmp_path / "w", name="tiny", dtype="float16",
                          include_head=False, card_name="MODEL_CARD.md", notes="## Data\nnone")
@@ -249,11 +253,7 @@ def test_an_export_to_dot_pretrained_returns_and_prints_that_folder(tmp_path, mo
 
     torch.manual_seed(0)
     teacher = QualityFM(TINY)
-    run = PretrainConfig(store=str(tmp_path / "none"), out=str(tmp_path / "run"), steps=1)
-    save_checkpoint(tmp_path / "run" / CHECKPOINT_NAME, {
-        "step": 1, "config": run.to_dict(), "model_config": TINY.to_dict(),
-        "teacher": teacher.state_dict(),
-    })
+    write_run(tmp_path / "run", TINY, teacher.state_dict())
     monkeypatch.chdir(tmp_path)
     out = export_model(tmp_path / "run", "./pretrained")
     assert out == tmp_path / "pretrained"
@@ -268,11 +268,7 @@ def test_a_residual_stem_model_exports_and_loads(tmp_path) -> None:
     torch.manual_seed(0)
     cfg = dataclasses.replace(TINY, stem="residual", stem_width=4, stem_blocks=1)
     teacher = QualityFM(cfg)
-    run = PretrainConfig(store=str(tmp_path / "none"), out=str(tmp_path / "run"), steps=1)
-    save_checkpoint(tmp_path / "run" / CHECKPOINT_NAME, {
-        "step": 1, "config": run.to_dict(), "model_config": cfg.to_dict(),
-        "teacher": teacher.state_dict(),
-    })
+    write_run(tmp_path / "run", cfg, teacher.state_dict())
     loaded = load(export_model(tmp_path / "run", tmp_path / "w", include_head=False))
     assert loaded.cfg.stem == "residual" and loaded.cfg.stem_blocks == 1
     x = torch.randn(2, 2, 600)
@@ -309,9 +305,7 @@ def test_export_refuses_weights_beyond_the_dtype(tmp_path) -> None:
     state = teacher.state_dict()
     key = "decoder.amp.2.bias"
     state[key][0] = 1e5
-    cfg = PretrainConfig(store=str(tmp_path / "none"), out=str(tmp_path / "run"), steps=3)
-    save_checkpoint(tmp_path / "run" / CHECKPOINT_NAME, {
-        "step": 3, "config": cfg.to_dict(), "model_config": TINY.to_dict(), "teacher": state})
+    write_run(tmp_path / "run", TINY, state, steps=3)
     with pytest.raises(ValueError, match=rf"{key}.*float16.*bfloat16 or float32"):
         export_model(tmp_path / "run", tmp_path / "w", dtype="float16")
     assert not (tmp_path / "w").exists() or not any((tmp_path / "w").iterdir())
@@ -324,10 +318,7 @@ def test_an_export_saved_before_the_decoders_mix_loads(tmp_path) -> None:
     from safetensors.torch import load_file, save_file
 
     torch.manual_seed(0)
-    cfg = PretrainConfig(store=str(tmp_path / "none"), out=str(tmp_path / "run"), steps=3)
-    save_checkpoint(tmp_path / "run" / CHECKPOINT_NAME, {
-        "step": 3, "config": cfg.to_dict(), "model_config": TINY.to_dict(),
-        "teacher": QualityFM(TINY).state_dict()})
+    write_run(tmp_path / "run", TINY, QualityFM(TINY).state_dict(), steps=3)
     folder = export_model(tmp_path / "run", tmp_path / "m")
     weights = folder / "model.safetensors"
     with safe_open(weights, "pt") as f:
@@ -348,10 +339,7 @@ def test_a_damaged_weights_file_is_refused(tmp_path) -> None:
     against the model's, and an export's digest of its tensors against them."""
     torch.manual_seed(0)
     teacher = QualityFM(TINY)
-    run = PretrainConfig(store=str(tmp_path / "none"), out=str(tmp_path / "run"), steps=1)
-    save_checkpoint(tmp_path / "run" / CHECKPOINT_NAME, {
-        "step": 1, "config": run.to_dict(), "model_config": TINY.to_dict(),
-        "teacher": teacher.state_dict()})
+    write_run(tmp_path / "run", TINY, teacher.state_dict())
     good = export_model(tmp_path / "run", tmp_path / "good")
     assert load(good) is not None
     name = "encoder.trunk.blocks.0.attn.qkv.weight"
