@@ -7,6 +7,7 @@ task; with ``data`` it runs the same steps on real records (e.g. the Challenge 2
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -130,6 +131,8 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
              seed: int = 0, progress: bool = True) -> dict:
     """Run the pipeline end to end and write a report folder; returns its summary."""
     out = Path(out)
+    if ".." in out.parts:  # x/../y with no x: y's files had gone unseen (x/.. is no path) and
+        out = Path(os.path.realpath(out))  # been replaced, and x made; the folder it names
     _refuse_foreign_folder(out)
     if data is not None:  # its store, runs and caches would land among the records
         if not Path(data).exists():  # before --out, which could make it
@@ -163,8 +166,6 @@ def _undo_refused(out: Path, made: Path | None, wrote_data: bool) -> None:
     if made is None:
         return
     for folder in (out, *out.parents):
-        if folder.name == "..":  # x/../y: x/.. is no folder the demo made (x is)
-            continue
         try:
             folder.rmdir()  # only when empty: another job's files beside it stay
         except OSError:

@@ -368,12 +368,20 @@ def test_the_demo_refuses_alarms_of_one_kind_before_pre_training(
     assert sorted(p.name for p in (tmp_path / "runs" / "demo").iterdir()) == ["notes.txt"]
     assert (tmp_path / "runs" / "store" / "shard.npy").exists()
     monkeypatch.undo()
-    # x/../y: x is made too, and goes (x/.. had stopped the undo); the synthetic records a
-    # refused run wrote go (they had stayed, and a later demo refused the folder as data)
+    # x/../y names y (with no x, y's files had gone unseen and been replaced, x made; x/..
+    # had stopped the undo); the synthetic records a refused run wrote go (they had stayed,
+    # and a later demo refused the folder as data)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match="no readable record"):
         run_demo("x/../y", tmp_path / "empty", steps=2, progress=False)
     assert not Path("x").exists() and not Path("y").exists()
+    Path("y").mkdir()
+    with pytest.raises(ValueError, match="no readable record"):  # an empty y stays
+        run_demo("x/../y", tmp_path / "empty", steps=2, progress=False)
+    assert Path("y").is_dir() and not any(Path("y").iterdir()) and not Path("x").exists()
+    (Path("y") / "mine.txt").write_text("the user's")
+    with pytest.raises(ValueError, match=r"y holds mine\.txt and is no demo report"):
+        run_demo("x/../y", tmp_path / "empty", steps=2, progress=False)
     import qualityfm.demo as demo
 
     def records_of_no_alarm(folder: Path, seed: int) -> tuple[Path, Path]:
