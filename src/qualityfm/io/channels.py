@@ -55,11 +55,15 @@ _DERIVED = frozenset((
 ))
 
 
+def ascii_text(text: str) -> str:
+    """``text`` in ASCII: accents dropped (``Pléth``: ``Pleth``), compatibility forms
+    decomposed (``SpO₂``: ``SpO2``), what has no ASCII form left out."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
 def _key(name: str) -> str:
     """Lower-case a label and drop separators and a leading device prefix (``SNUADC/ECG_II``)."""
-    name = name.strip().split("/")[-1].lower()
-    name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()  # Pléth
-    return re.sub(r"[\s_\-.,()]+", "", name)
+    return re.sub(r"[\s_\-.,()]+", "", ascii_text(name.strip().split("/")[-1].lower()))
 
 
 def canonical_channel(name: str) -> str:
@@ -131,8 +135,8 @@ def _label_channel(name: str) -> str:
     described = _described(name)
     if described is not None:
         return described
-    plain = unicodedata.normalize("NFKD", name.strip().lower()).encode("ascii", "ignore")
-    return re.sub(r"[^a-z0-9]+", "_", plain.decode()).strip("_") or "unknown"  # SpO\u2082: spo2
+    plain = ascii_text(name.strip().lower())  # SpO\u2082: spo2
+    return re.sub(r"[^a-z0-9]+", "_", plain).strip("_") or "unknown"
 
 
 #: A lead named in a label's description ("..., lead II", "lead V5").
@@ -148,8 +152,7 @@ _STATISTICS = frozenset(("mean", "avg", "average", "sys", "systolic", "dia", "di
 
 def _bracket_words(bracketed: str) -> list[str]:
     """The words of a column's bracket text, lower case, in ASCII (micro signs as ``u``)."""
-    text = bracketed.lower().replace("\u00b5", "u").replace("\u03bc", "u")  # micro: uV
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    text = ascii_text(bracketed.lower().replace("\u00b5", "u").replace("\u03bc", "u"))
     return [w for w in re.split(r"[\s_\-.,()\[\]%/]+", text) if w]
 
 

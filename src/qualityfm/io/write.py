@@ -12,7 +12,7 @@ import numpy as np
 import wfdb
 
 from qualityfm._numbers import missing
-from qualityfm.io.channels import is_numbered_channel
+from qualityfm.io.channels import ascii_text, is_numbered_channel
 from qualityfm.io.record import Record, RecordError
 from qualityfm.io.wfdb_reader import MAX_PHYSICAL
 
@@ -133,9 +133,9 @@ def _label(name: str) -> str:
     """The WFDB label of a canonical name. A second channel of a name (``ecg_v_2``) keeps its
     name as it is, which reads back the same (``ECG_V_2`` would read as lead V2; WFDB labels
     must differ, so it cannot take the first's ``V``)."""
-    if is_numbered_channel(name):
-        return _ascii(name)
-    return WFDB_NAMES.get(name, _ascii(name.upper()))
+    if is_numbered_channel(name):  # in ASCII, as wfdb reads a label (PPG_É had lost its É)
+        return ascii_text(name)
+    return WFDB_NAMES.get(name, ascii_text(name.upper()))
 
 
 def _labels(names: list[str]) -> list[str]:
@@ -149,8 +149,3 @@ def _labels(names: list[str]) -> list[str]:
                               f"both be written as the WFDB signal {label!r}; rename one")
     return labels
 
-
-def _ascii(text: str) -> str:
-    """``text`` in ASCII (accents dropped: ``PPG_É`` -> ``PPG_E``), as wfdb reads a label
-    (it had dropped the letter itself)."""
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
