@@ -29,6 +29,23 @@ def shown(value: object) -> str:
     return repr(value.item()) if isinstance(value, np.generic) else repr(value)
 
 
+def not_whole(values: np.ndarray, low: float | None = None,
+              high: float | None = None) -> np.ndarray:
+    """Where ``values`` (an array of real numbers) hold no finite whole number within
+    ``[low, high]`` (either bound optional; uint64 past int64's range counts as none)."""
+    v = np.asarray(values)
+    with np.errstate(invalid="ignore"):
+        if np.issubdtype(v.dtype, np.integer):
+            bad = v > np.iinfo(np.int64).max if v.dtype.kind == "u" else np.zeros(v.shape, bool)
+        else:
+            bad = ~np.isfinite(v) | (v != np.round(v))
+        if low is not None:
+            bad |= v < low
+        if high is not None:
+            bad |= v > high
+    return bad
+
+
 def seed_error(value: object) -> str | None:
     """Why ``value`` is no seed (None when it is one: an int in [0, MAX_SEED])."""
     if not is_int(value) or not 0 <= value <= MAX_SEED:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qualityfm._numbers import is_int, is_number, settle_numbers, shown
+from qualityfm._numbers import is_int, is_number, not_whole, settle_numbers, shown
 from qualityfm.quality.score import LEVEL_NAMES
 
 #: The largest level gap a pair can have: levels run from 0 (bad) to 4 (excellent).
@@ -67,15 +67,13 @@ def mine_pairs(
         raise ValueError(f"levels must be 1-D, got shape {levels.shape}")
     n = len(levels)
     # Scores q in [0, 1] for levels had given no pair, 3.9 and 3.1 one level, NaN any pair.
-    if n and not _whole(levels, 0, MAX_LEVEL_GAP):
-        raise ValueError(f"levels must be whole numbers 0-{MAX_LEVEL_GAP} "
-                         f"(quality_level(q)), got {_first_bad(levels, 0, MAX_LEVEL_GAP)!r}")
+    _refuse_unwhole(levels, f"levels must be whole numbers 0-{MAX_LEVEL_GAP} (quality_level(q))",
+                    0, MAX_LEVEL_GAP)
     if slots is None:
         slots = np.arange(n, dtype=np.int64)
     else:
         slots = np.asarray(slots)
-        if slots.size and not _whole(slots, None, None):  # 0.5 had been cut to 0
-            raise ValueError(f"slots must be whole numbers, got {_first_bad(slots, None, None)!r}")
+        _refuse_unwhole(slots, "slots must be whole numbers")  # 0.5 had been cut to 0
         slots = slots.astype(np.int64)
     if slots.shape != (n,):
         raise ValueError(f"slots shape {slots.shape} does not match levels shape {levels.shape}")
@@ -109,27 +107,15 @@ def mine_pairs(
     return np.stack([teacher, student], axis=1).astype(np.int64)
 
 
-def _whole(values: np.ndarray, low: int | None, high: int | None) -> bool:
-    """Whether every value is a finite whole number within ``[low, high]`` (bounds optional)."""
-    if values.dtype == bool or not np.issubdtype(values.dtype, np.number):
-        return False
-    if np.iscomplexobj(values):
-        return False
-    if np.issubdtype(values.dtype, np.integer):  # (uint64 past int64's range had wrapped)
-        ok = values <= np.iinfo(np.int64).max if values.dtype.kind == "u" else \
-            np.ones(values.shape, dtype=bool)
-    else:
-        ok = np.isfinite(values) & (values == np.round(values))
-    if low is not None:
-        ok &= values >= low
-    if high is not None:
-        ok &= values <= high
-    return bool(ok.all())
-
-
-def _first_bad(values: np.ndarray, low: int | None, high: int | None) -> object:
-    """The first value :func:`_whole` refuses, for the message (the dtype when none is)."""
-    for v in values.ravel():
-        if not _whole(np.asarray([v]), low, high):
-            return v.item() if hasattr(v, "item") else v
-    return values.dtype
+def _refuse_unwhole(values: np.ndarray, what: str, low: int | None = None,
+                    high: int | None = None) -> None:
+    """ValueError ``what``, naming the first value that is no whole number within bounds
+    (:func:`~qualityfm._numbers.not_whole`), or the dtype of values that are no numbers."""
+    if values.dtype == bool or not np.issubdtype(values.dtype, np.number) or np.iscomplexobj(
+            values):
+        if values.size:
+            raise ValueError(f"{what}, got dtype {values.dtype}")
+        return
+    bad = not_whole(values, low, high)
+    if bad.any():
+        raise ValueError(f"{what}, got {shown(values[bad][0])}")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from qualityfm._numbers import not_whole
 from qualityfm.signal.nan import rows_text
 
 
@@ -34,8 +35,7 @@ def class_codes(y: np.ndarray, k: int, name: str = "labels") -> np.ndarray:
     if not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
         raise ValueError(f"{name} must hold class codes 0..{k - 1} as numbers, got dtype "
                          f"{y.dtype}")
-    with np.errstate(invalid="ignore"):
-        bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)) | (y < 0) | (y >= k))
+    bad = np.flatnonzero(not_whole(y, 0, k - 1))
     if len(bad):
         unlabelled = " (-1 marks an unlabelled row: leave those out)" if np.any(y[bad] == -1) \
             else ""
