@@ -1197,3 +1197,32 @@ def test_date_time_and_space_parted_csvs_are_read_or_named(tmp_path: Path) -> No
     with pytest.raises(RecordError, match=r"c\.csv: its cells are parted by spaces.*"
                                           r"delimiter=','"):
         read_record(tmp_path / "c.csv")
+
+
+def test_time_stamps_coarser_than_a_sample_are_read_where_each_rounds_its_time(
+        tmp_path: Path) -> None:
+    """Stamps printed to 0.01 s at 250 Hz (rows share a stamp) had been refused, fs given or
+    not, as a time column that 'disagrees' with fs=250: each is its sample's time rounded. They
+    are read, with a word that a missing sample would go unseen; a sample missing where the
+    rows show it is refused, naming the coarse stamps."""
+    t = np.arange(3000) / 250.0 + 0.003
+    path = tmp_path / "coarse.csv"
+    path.write_text("Time [s],PLETH\n" + "".join(f"{a:.2f},{i}\n" for i, a in enumerate(t)))
+    for kw in ({}, {"fs": 250}):
+        with pytest.warns(RuntimeWarning, match=r"coarse\.csv: its time stamps, printed to "
+                                                r"0\.01 s, resolve no single sample at 250 Hz"):
+            rec = read_record(path, **kw)
+        assert rec.fs == {"ppg": 250.0}
+        np.testing.assert_array_equal(rec.signals["ppg"], np.arange(3000))
+    gap = np.delete(t, 1500)
+    path.write_text("Time [s],PLETH\n" + "".join(f"{a:.2f},{i}\n" for i, a in enumerate(gap)))
+    with pytest.raises(RecordError, match=r"fs=250 Hz disagrees with the time column .*printed "
+                                          r"to 0\.01 s, resolve no single sample at 250 Hz"):
+        read_record(path, fs=250)
+    # stamps of 1 ms at 1000 Hz resolve each sample: a missing one is a gap, as before
+    t = np.arange(3000) / 1000.0
+    path.write_text("Time [s],PLETH\n" + "".join(f"{a:.3f},{i}\n" for i, a in enumerate(
+        np.delete(t, 1500))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(read_record(path, fs=1000).signals["ppg"]).sum() == 1

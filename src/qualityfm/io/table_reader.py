@@ -428,6 +428,26 @@ def _rates_to_try(fitted: float, fs: float | None) -> list[float]:
     return ([whole] if abs(fitted - whole) < 1e-3 * fitted else []) + [float(fitted)]
 
 
+def _coarse(resolution: float, rate: float) -> bool:
+    """Whether time stamps printed to ``resolution`` s are coarser than a sample at ``rate``
+    (several rows may share a stamp)."""
+    return resolution * rate > 1.0 + 1e-6
+
+
+def _rounded_times(t: np.ndarray, idx: np.ndarray, t_first: float, rate: float,
+                   resolution: float) -> bool:
+    """Whether stamps printed to ``resolution`` s, a sample or more at ``rate`` (0.01 s at
+    250 Hz: rows share a stamp), are each the rounding of one start time plus their row's
+    sample time: the times less each row's sample time then lie within one printing step.
+    A missing sample shifts the rows after it, out of that step unless the rate is a whole
+    number of samples per step (200 Hz at 0.01 s): the reader says so."""
+    if not _coarse(resolution, rate):  # stamps that resolve samples: _csv_rate's tolerance
+        return False
+    start = np.append(t - idx / rate, t_first)  # each row bounds the start to one step
+    # (a whole step where a time lay half way and was printed up or down)
+    return float(np.ptp(start)) <= resolution + 1e-9 * (1.0 + float(np.abs(t).max()))
+
+
 def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path: Path) -> float:
     """The rate of time stamps ``t`` (rows ``offset``.. of a file whose first row is at
     ``t_first``), checked for regularity and against an explicit ``fs``."""
@@ -442,11 +462,16 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
     for rate in _rates_to_try(fitted, fs):
         # half a sample plus the printing's rounding, but less than a whole sample
         tolerance = (0.5 + min(0.5 * resolution * rate, 0.49)) / rate if rate > 0 else 0.0
-        if rate > 0 and np.abs(t - (t_first + idx / rate)).max() <= tolerance:
+        if rate > 0 and (np.abs(t - (t_first + idx / rate)).max() <= tolerance
+                         or _rounded_times(t, idx, t_first, rate, resolution)):
             return rate
     if fs is not None:
+        coarse = (f"; its stamps, printed to {resolution:g} s, resolve no single sample at "
+                  f"{fs:g} Hz, and no start time rounds to every one of them at that rate"
+                  if _coarse(resolution, fs) else "")
         raise RecordError(
             f"{path}: fs={fs} Hz disagrees with the time column (about {fitted:.6g} Hz)"
+            f"{coarse}"
         )
     steps = np.diff(t) if len(t) > 1 else np.array([span])
     # the first stamp before the one before it, else the first equal to it (one printed to
@@ -457,9 +482,12 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
     where = "".join(f"; data row {offset + k + 2} (after the header) has time "
                     f"{t[k + 1]:.6g} s, not after the previous row's {t[k]:.6g} s"
                     for k in back)
+    coarse = (f"; its stamps, printed to {resolution:g} s, resolve no single sample at that "
+              "rate (given the rate, fs=..., rows are read where each stamp is its sample's "
+              "time rounded)" if _coarse(resolution, fitted) else "")
     raise RecordError(
         f"{path}: irregular time column: steps from {steps.min():.6g} to {steps.max():.6g} s "
-        f"(about {fitted:.6g} Hz on average){where}"
+        f"(about {fitted:.6g} Hz on average){where}{coarse}"
     )
 
 
@@ -807,6 +835,11 @@ def read_csv(
                 grid = None
         if spanned:  # on the rate of all those rows (a fraction of a Hz: rows drift)
             i0, i1 = sample_span(start, stop, rate, sys.maxsize, path)
+        if grid is None and _coarse(resolution := _printed_resolution(t), rate):
+            warn_at_caller(f"{path}: its time stamps, printed to {resolution:g} s, resolve no "
+                           f"single sample at {rate:g} Hz: its rows are read as samples "
+                           "without a gap (a missing sample would go unseen); write the "
+                           "stamps with more decimals to have them checked", RuntimeWarning)
     table = table.iloc[i0:None if i1 == sys.maxsize else i1].reset_index(drop=True)
     if len(table) == 0:
         raise RecordError(f"{path}: span {start}..{stop} s lies outside the record")
