@@ -18,6 +18,7 @@ import torch
 import qualityfm
 from qualityfm.cli import main
 from qualityfm.train import PretrainConfig, export_model, load, pretrain
+from qualityfm.train.engine import check_store_pairs
 
 TINY = {"n_layers": 1, "d_model": 64, "n_heads": 4, "d_ff": 64, "head_hidden": 64,
         "head_bottleneck": 32, "head_prototypes": 128}
@@ -968,6 +969,24 @@ def test_a_damaged_shard_is_named(synthetic_store, tmp_path) -> None:
     shard.write_bytes(shard.read_bytes()[:100])
     with pytest.raises(ValueError, match=rf"{shard.name}: truncated or damaged store file"):
         Store(store).window(0)
+
+
+def test_a_truncated_shard_is_named_before_the_first_step(synthetic_store, tmp_path) -> None:
+    """With the features stored, pre-training had opened no shard before its loader's workers
+    read one: a truncated last shard stopped the run when first read (hours in, on a large
+    corpus) with a worker's traceback. It is named before any step."""
+    from qualityfm.data.store import shard_name
+
+    store = tmp_path / "store"
+    shutil.copytree(synthetic_store, store)
+    shard = sorted(store.rglob(shard_name(0, "x")))[-1]
+    shard.write_bytes(shard.read_bytes()[:-100])
+    with pytest.raises(ValueError, match=rf"{shard.name}: truncated or damaged store file"):
+        check_store_pairs(str(store), 4)
+    run = tmp_path / "run"
+    with pytest.raises(ValueError, match=rf"{shard.name}: truncated or damaged store file"):
+        pretrain(tiny(store, run, diag_every=0, feature_weight=0.0))
+    assert not (run / "last.pt").exists() and not (run / "log.jsonl").exists()
 
 
 def test_an_error_that_escapes_a_run_with_loader_workers_ends_it(synthetic_store,

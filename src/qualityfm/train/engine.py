@@ -425,10 +425,14 @@ def check_store_pairs(store_path: str, per_step: int) -> dict[str, Any]:
     still, rarely, hold one twice). Returns
     the store's counts (records, windows, pairs) and a digest of its content (settings and
     records of each part, each window's record number in its part and start, the pairs),
-    which a checkpoint keeps to recognise its store wherever it lies."""
+    which a checkpoint keeps to recognise its store wherever it lies. Every shard is opened
+    (memory maps: no sample read), so a truncated one is named now, not by a loader worker
+    when it first reads it, hours into a run on a large corpus."""
     from qualityfm.data import Store
 
     store = Store(store_path)
+    for p in range(len(store.parts)):
+        store.check_shards(p)
     if store.n_pairs == 0:
         raise ValueError(f"{store_path}: holds {store.n_windows} windows and 0 pairs; "
                          "pre-training needs pairs (windows of one record whose quality "
