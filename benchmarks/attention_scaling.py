@@ -121,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.reps < 1:
         parser.error(f"--reps must be >= 1, got {args.reps}")
+    if "flex" in args.kernels and not args.device.startswith("cuda"):
+        parser.error(f"--kernels flex on --device {args.device}: FlexAttention has no "
+                     "backward pass on CPU (time it with --device cuda)")
 
     rows: list[dict] = []
     print(f"device {args.device}; {'kernel':>6} {'L':>6} {'fwd+bwd s':>10} {'peak MB':>9}")

@@ -73,6 +73,9 @@ def main() -> None:
         if best is None or sum(t.values()) < sum(best.values()):
             best = t
     assert best is not None
+    if n == 0:
+        raise SystemExit(f"no window of {cfg.seconds:g} s with ECG II or PPG in the "
+                         f"{len(paths)} records read under {args.data}: nothing to time")
     total = sum(best.values())
     print(f"{len(paths)} records, {n} windows of {cfg.seconds:g} s at {cfg.fs:g} Hz, 1 core "
           f"(best of {args.repeats})")

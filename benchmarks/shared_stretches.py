@@ -1,6 +1,7 @@
 """Seconds and memory of finding files that share a stretch of one recording
 (``tasks.copies.shared_stretches``) among ``--records`` synthetic stays of 5 minutes (ECG,
-PPG, arterial line at 250 Hz, every one another patient: none should be found).
+PPG, arterial line at 250 Hz, every one another patient) and one copy of the first stay, the
+one pair to be found (the script fails where it finds another or misses it).
 
     PYTHONPATH=src .venv/bin/python benchmarks/shared_stretches.py [--records 3000]
 
@@ -28,11 +29,15 @@ def main() -> None:
     marks = {f"r{i:05d}": peak_marks(synthesize(300.0, 250.0, seed=i))
              for i in range(args.records)}
     marks_s = time.perf_counter() - t
+    marks["copy"] = marks["r00000"]  # the positive control: a search doing nothing finds none
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
     found = shared_stretches(marks)
     spent = time.perf_counter() - t
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    pairs = sorted({tuple(sorted(pair[:2])) for pair in found})
+    if pairs != [("copy", "r00000")]:
+        raise SystemExit(f"found {pairs}: the one copy (copy, r00000) should be found, alone")
     print(json.dumps({"records": args.records, "peaks": sum(
         len(ch.peaks) for m in marks.values() for ch in m.values()),
         "synthesize_and_peak_marks_s": round(marks_s, 1), "shared_stretches_s": round(spent, 1),
