@@ -1013,6 +1013,12 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
 
     def micro_batches() -> Any:
         nonlocal seen, batches
+        if seen + micro * cfg.grad_accum > len(dataset):  # a step's pairs within one epoch,
+            # as a step of one process without accumulation reads them (its micro-batches
+            # had run into the next epoch, every step after the first epoch on other pairs)
+            _end_workers(batches)
+            dataset.set_epoch(dataset.epoch + 1)
+            seen, batches = 0, iter(loader)
         for _ in range(cfg.grad_accum):
             try:
                 batch = next(batches)
