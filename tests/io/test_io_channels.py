@@ -177,3 +177,15 @@ def test_a_label_with_its_unit_in_brackets_names_its_signal() -> None:
         "ecg_ii", "ecg_v", "abp_mean"]
     assert [canonical_channel(n) for n in ("ABP (V)", "ECG II (V)", "ART (torr)")] == [
         "abp", "ecg_ii", "abp"]  # volts after a named signal
+
+
+@pytest.mark.parametrize(("label", "channel"), [
+    ("II lead", "ecg_ii"), ("ECG II lead", "ecg_ii"), ("II-ECG", "ecg_ii"),
+    ("ECG Wave II", "ecg_ii"), ("aVR-lead", "ecg_avr"), ("V5 ECG", "ecg_v5"),
+    ("ABP lead", "abp_lead"), ("RESP ECG", "resp_ecg"), ("lead", "lead")])
+def test_a_lead_named_among_words_that_say_it_is_a_lead_is_that_lead(label: str,
+                                                                     channel: str) -> None:
+    """A lead's name with ECG, lead or wave around it, in any order, is that lead (``II lead``
+    and ``II-ECG`` had been channels of their own: a record of them held no lead II); other
+    signals beside those words keep their labels."""
+    assert canonical_channel(label) == channel

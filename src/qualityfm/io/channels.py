@@ -132,11 +132,30 @@ def _label_channel(name: str) -> str:
         return _ALIASES[_key(numbered.group(1))]  # lead (they had been unknown, no ECG)
     if key.startswith(("pleth", "ppg")) and not _derived(name, key):
         return "ppg"
+    lead = _lead_among_words(name)
+    if lead is not None:
+        return lead
     described = _described(name)
     if described is not None:
         return described
     plain = ascii_text(name.strip().lower())  # SpO\u2082: spo2
     return re.sub(r"[^a-z0-9]+", "_", plain).strip("_") or "unknown"
+
+
+#: Words beside a lead's name that say no more than that it is one (``II lead``, ``II-ECG``).
+_LEAD_NOISE = frozenset(("ecg", "ekg", "lead", "wave"))
+
+
+def _lead_among_words(name: str) -> str | None:
+    """The ECG lead of a label of one lead's name among words that say it is a lead, in any
+    order (``II lead``, ``ECG II lead``, ``II-ECG``, ``ECG Wave II``: they had been read as
+    channels of their own, no lead II), or None."""
+    words = [w for w in re.split(r"[^a-z0-9]+", ascii_text(name.lower())) if w]
+    named = [w for w in words if w not in _LEAD_NOISE]
+    if len(named) != 1 or len(words) == 1:
+        return None
+    lead = _ALIASES.get(named[0])
+    return lead if lead in ECG_LEADS and lead != "ecg" else None
 
 
 #: A lead named in a label's description ("..., lead II", "lead V5").
