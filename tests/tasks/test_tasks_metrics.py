@@ -185,6 +185,21 @@ def test_one_sided_data_give_no_auprc_and_one_row_no_aami(tmp_path) -> None:
     assert plot_bland_altman([120.0], [130.0], tmp_path / "ba.png").stat().st_size > 0
 
 
+def test_a_table_names_each_row_threshold_and_the_tpr_it_was_set_to_keep() -> None:
+    """A results table read alone had shown a TPR of 0.926 with neither the threshold nor
+    the 0.95 it was set to keep; an F1-set threshold (af) names no target."""
+    from qualityfm.tasks import markdown_table
+
+    vt = {"auroc": 0.9, "tpr": 0.926, "threshold": 0.0996629,
+          "model_settings": {"target_tpr": 0.95}}
+    af = {"auroc": 0.9, "tpr": 0.6, "threshold": 0.2849, "model_settings": {"target_tpr": None}}
+    lines = markdown_table({"vt": vt, "af|x": af, "cv": {"auroc": 0.9}}).splitlines()
+    assert lines[6:] == [
+        "vt: decisions at p >= 0.09966, the threshold fixed on its validation data, set to "
+        "keep TPR >= 0.95 on new positives.",
+        "af\\|x: decisions at p >= 0.2849, the threshold fixed on its validation data."]
+
+
 def test_bootstrap_ci_of_a_continuous_target_has_width() -> None:
     """Each value of a float target would be a class of its own: stratifying by them gave
     intervals of no width. Floats are resampled unstratified; a bad alpha is refused."""
