@@ -1203,26 +1203,46 @@ def test_time_stamps_coarser_than_a_sample_are_read_where_each_rounds_its_time(
         tmp_path: Path) -> None:
     """Stamps printed to 0.01 s at 250 Hz (rows share a stamp) had been refused, fs given or
     not, as a time column that 'disagrees' with fs=250: each is its sample's time rounded. They
-    are read, with a word that a missing sample would go unseen; a sample missing where the
-    rows show it is refused, naming the coarse stamps."""
-    t = np.arange(3000) / 250.0 + 0.003
-    path = tmp_path / "coarse.csv"
-    path.write_text("Time [s],PLETH\n" + "".join(f"{a:.2f},{i}\n" for i, a in enumerate(t)))
-    for kw in ({}, {"fs": 250}):
-        with pytest.warns(RuntimeWarning, match=r"coarse\.csv: its time stamps, printed to "
-                                                r"0\.01 s, resolve no single sample at 250 Hz"):
+    are read, a sample missing among them refused; at 200 Hz (two samples a step), where a
+    missing sample would fit the stamps, with a word. A span's few rows read at the rate of
+    the rows read first (at 247 Hz in a first mend), and a few rows alone tell no rate."""
+    def write(name: str, t: np.ndarray) -> Path:
+        path = tmp_path / name
+        path.write_text("Time [s],PLETH\n" + "".join(f"{a:.2f},{i}\n" for i, a in enumerate(t)))
+        return path
+
+    t = np.arange(5000) / 250.0 + 0.003
+    path = write("coarse.csv", t)
+    for kw in ({}, {"fs": 250}, {"start": 0, "stop": 0.15}, {"start": 15, "stop": 19}):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
             rec = read_record(path, **kw)
         assert rec.fs == {"ppg": 250.0}
-        np.testing.assert_array_equal(rec.signals["ppg"], np.arange(3000))
-    gap = np.delete(t, 1500)
-    path.write_text("Time [s],PLETH\n" + "".join(f"{a:.2f},{i}\n" for i, a in enumerate(gap)))
+        k = int(round(kw.get("start", 0) * 250))
+        np.testing.assert_array_equal(rec.signals["ppg"], np.arange(5000)[k:k + len(
+            rec.signals["ppg"])])
+    gap = write("gap.csv", np.delete(t, 2500))
     with pytest.raises(RecordError, match=r"fs=250 Hz disagrees with the time column .*printed "
                                           r"to 0\.01 s, resolve no single sample at 250 Hz"):
-        read_record(path, fs=250)
+        read_record(gap, fs=250)
+    with pytest.raises(RecordError, match=r"irregular time column.*no whole rate near it "
+                                          r"rounds to every one of them alone"):
+        read_record(gap)
+    for n in (10, 20, 34, 60, 100, 150):  # a few rows: the rate they tell, or none (34
+        for start in (0.0, 0.003):  # rows had read at 254 Hz)
+            try:
+                assert read_record(write("short.csv", t[:n] - 0.003 + start)).fs["ppg"] == 250
+            except RecordError as err:
+                assert "irregular time column" in str(err)
+    two = write("two.csv", np.arange(4000) / 200.0 + 0.0123)
+    with pytest.warns(RuntimeWarning, match=r"two\.csv: its time stamps, printed to 0\.01 s, "
+                                            r"resolve no single sample at 200 Hz.*a missing "
+                                            "sample would go unseen"):
+        assert read_record(two).fs == {"ppg": 200.0}
     # stamps of 1 ms at 1000 Hz resolve each sample: a missing one is a gap, as before
-    t = np.arange(3000) / 1000.0
+    path = tmp_path / "ms.csv"
     path.write_text("Time [s],PLETH\n" + "".join(f"{a:.3f},{i}\n" for i, a in enumerate(
-        np.delete(t, 1500))))
+        np.delete(np.arange(3000) / 1000.0, 1500))))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.isnan(read_record(path, fs=1000).signals["ppg"]).sum() == 1

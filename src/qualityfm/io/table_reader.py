@@ -434,13 +434,20 @@ def _coarse(resolution: float, rate: float) -> bool:
     return resolution * rate > 1.0 + 1e-6
 
 
+def _blind_to_a_missing_sample(resolution: float, rate: float) -> bool:
+    """Whether coarse stamps (:func:`_coarse`) could hide a missing sample: where a printing
+    step holds a whole number of samples (200 Hz at 0.01 s) the rows after one lost fit the
+    same start time; otherwise (250 Hz: 2.5 samples a step) they do not."""
+    per_step = resolution * rate
+    return _coarse(resolution, rate) and abs(per_step - round(per_step)) < 1e-6
+
+
 def _rounded_times(t: np.ndarray, idx: np.ndarray, t_first: float, rate: float,
                    resolution: float) -> bool:
     """Whether stamps printed to ``resolution`` s, a sample or more at ``rate`` (0.01 s at
     250 Hz: rows share a stamp), are each the rounding of one start time plus their row's
-    sample time: the times less each row's sample time then lie within one printing step.
-    A missing sample shifts the rows after it, out of that step unless the rate is a whole
-    number of samples per step (200 Hz at 0.01 s): the reader says so."""
+    sample time: the times less each row's sample time then lie within one printing step
+    (:func:`_blind_to_a_missing_sample` says when a lost sample keeps them so)."""
     if not _coarse(resolution, rate):  # stamps that resolve samples: _csv_rate's tolerance
         return False
     start = np.append(t - idx / rate, t_first)  # each row bounds the start to one step
@@ -462,9 +469,11 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
     for rate in _rates_to_try(fitted, fs):
         # half a sample plus the printing's rounding, but less than a whole sample
         tolerance = (0.5 + min(0.5 * resolution * rate, 0.49)) / rate if rate > 0 else 0.0
-        if rate > 0 and (np.abs(t - (t_first + idx / rate)).max() <= tolerance
-                         or _rounded_times(t, idx, t_first, rate, resolution)):
+        if rate > 0 and np.abs(t - (t_first + idx / rate)).max() <= tolerance:
             return rate
+    rounded = _rounded_rate(t, idx, t_first, fitted, fs, resolution, span)
+    if rounded is not None:
+        return rounded
     if fs is not None:
         coarse = (f"; its stamps, printed to {resolution:g} s, resolve no single sample at "
                   f"{fs:g} Hz, and no start time rounds to every one of them at that rate"
@@ -483,12 +492,28 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
                     f"{t[k + 1]:.6g} s, not after the previous row's {t[k]:.6g} s"
                     for k in back)
     coarse = (f"; its stamps, printed to {resolution:g} s, resolve no single sample at that "
-              "rate (given the rate, fs=..., rows are read where each stamp is its sample's "
-              "time rounded)" if _coarse(resolution, fitted) else "")
+              "rate, and no whole rate near it rounds to every one of them alone (in Python, "
+              "read_record(path, fs=...) reads rows where each stamp is its sample's time "
+              "rounded at that rate)" if _coarse(resolution, fitted) else "")
     raise RecordError(
         f"{path}: irregular time column: steps from {steps.min():.6g} to {steps.max():.6g} s "
         f"(about {fitted:.6g} Hz on average){where}{coarse}"
     )
+
+
+def _rounded_rate(t: np.ndarray, idx: np.ndarray, t_first: float, fitted: float,
+                  fs: float | None, resolution: float, span: float) -> float | None:
+    """The rate of stamps printed coarser than a sample (:func:`_rounded_times`): ``fs``
+    where each stamp is its sample's time rounded at it; without ``fs``, the one whole rate
+    near ``fitted`` (within the printing's error over ``span``) where they are, None where
+    none is, or several (a few rows' stamps tell no rate: they had read at 254 Hz)."""
+    if fs is not None:
+        return float(fs) if _rounded_times(t, idx, t_first, float(fs), resolution) else None
+    near = max(1e-3, 2.0 * resolution / span) * fitted
+    fits = [float(r) for r in range(max(1, math.ceil(fitted - near)),
+                                    math.floor(fitted + near) + 1)
+            if _rounded_times(t, idx, t_first, float(r), resolution)]
+    return fits[0] if len(fits) == 1 else None
 
 
 def _gap_grid(t: np.ndarray, t_first: float, fs: float | None, path: Path,
@@ -817,15 +842,18 @@ def read_csv(
         # would shift the span (a rate fitted to the span's rows absorbs the missing samples)
         t = _seconds(table[time_col], scale, origin, path, cells[time_col], numbered + 1,
                      decimal)[0]
+        # rows up to a span's end among the first rows read: their rate (fewer rows fit a
+        # rate less surely; coarse stamps of a short span had read at 247 Hz, the file at 250)
+        known = fs if fs is not None or len(t) > len(t_head) else rate
         try:
-            rate = _csv_rate(t, 0, t_first, fs, path)
+            rate = _csv_rate(t, 0, t_first, known, path)
         except RecordError as err:
-            rate, grid = _gap_grid(t, t_first, fs, path, err)
+            rate, grid = _gap_grid(t, t_first, known, path, err)
             if spanned:  # rows before the first gap are samples: a span among them is cut
                 off_grid = np.flatnonzero(grid != np.arange(len(grid)))
                 regular = int(off_grid[0]) if len(off_grid) else len(grid)
                 if regular > 1:
-                    rate = _csv_rate(t[:regular], 0, t_first, fs, path)
+                    rate = _csv_rate(t[:regular], 0, t_first, known, path)
                 if regular <= 1 or sample_span(start, stop, rate, sys.maxsize, path)[1] > \
                         regular:
                     raise RecordError(f"{path}: the time column has gaps "
@@ -835,7 +863,8 @@ def read_csv(
                 grid = None
         if spanned:  # on the rate of all those rows (a fraction of a Hz: rows drift)
             i0, i1 = sample_span(start, stop, rate, sys.maxsize, path)
-        if grid is None and _coarse(resolution := _printed_resolution(t), rate):
+        if grid is None and _blind_to_a_missing_sample(resolution := _printed_resolution(t),
+                                                       rate):
             warn_at_caller(f"{path}: its time stamps, printed to {resolution:g} s, resolve no "
                            f"single sample at {rate:g} Hz: its rows are read as samples "
                            "without a gap (a missing sample would go unseen); write the "
