@@ -81,7 +81,8 @@ def markdown_table(rows: dict[str, dict]) -> str:
     out += ["| " + " | ".join(cells) + " |" for cells in lines]
     notes = dict.fromkeys(r["protocol_note"] for r in rows.values() if r.get("protocol_note"))
     notes.update(dict.fromkeys(_threshold_note(name, r) for name, r in rows.items()
-                               if isinstance(r.get("threshold"), float)))
+                               if isinstance(r.get("threshold"), float)
+                               and np.isfinite(r["threshold"])))
     out += ["", *(f"{note}." for note in notes)] if notes else []  # abp's AAMI and BHS
     return "\n".join(out) + "\n"
 
@@ -91,7 +92,7 @@ def _threshold_note(name: str, r: dict) -> str:
     (a table read alone had shown a TPR of 0.926 with no 0.95 beside it)."""
     target = (r.get("model_settings") or {}).get("target_tpr")
     kept = f", set to keep TPR >= {target:g} on new positives" if target else ""
-    return (f"{_cell(name)}: decisions at p >= {r['threshold']:.4g}, the threshold fixed on "
+    return (f"{_cell(name)}: decisions at p >= {r['threshold']:.6g}, the threshold fixed on "
             f"its validation data{kept}")
 
 
