@@ -46,19 +46,44 @@ def test_resample_length_rate_and_frequency(fs_in: float, fs_out: float) -> None
     np.testing.assert_allclose(y[mid], np.sin(2 * np.pi * 7 * t[mid]), atol=0.02)
 
 
-@pytest.mark.parametrize("fs_in,fs_out", [(1500, 1), (1999, 1), (300, 0.25), (3e5, 1)])
+@pytest.mark.parametrize("fs_in,fs_out", [(15000, 1), (19999, 1), (3000, 0.25), (3e5, 1)])
 def test_a_ratio_no_fraction_approximates_is_refused(fs_in: float, fs_out: float) -> None:
-    """Ratios between 1/2000 and 1/1000 had become 1/1000: 1500 -> 1 Hz gave 150 samples a
-    second's worth of 1.5 s, a time scale off by half, and nothing said."""
+    """Ratios between 1/2000 and 1/1000 had become 1/1000 (terms up to 1000 then): 1500 ->
+    1 Hz gave 150 samples a second's worth of 1.5 s, a time scale off by half, and nothing
+    said; past 1/10000 now likewise refused."""
     with pytest.raises(ValueError, match=f"cannot resample {fs_in:g} Hz to {fs_out:g} Hz"):
         resample(np.zeros(4000), fs_in, fs_out)
 
 
 def test_a_close_ratio_is_approximated() -> None:
-    """299.9 -> 300 Hz is 1/1 (3.3e-4 off), 1000 -> 1 Hz exactly 1/1000."""
-    assert rational_ratio(299.9, 300.0) == (1, 1)
+    """299.9 -> 300 Hz is 3000/2999 (it had been 1/1, 3.3e-4 off), 1000 -> 1 Hz exactly
+    1/1000; MIMIC's rates drift by under 5 ms in 12 h, and no term passes about 10000."""
+    assert rational_ratio(299.9, 300.0) == (3000, 2999)
     assert rational_ratio(1000.0, 1.0) == (1, 1000)
     assert len(resample(np.zeros(5000), 1000, 1)) == 5
+    for fs in (124.945, 62.4725, 249.89, 249.97, 1000.3, 300.2, 1999.7):
+        up, down = rational_ratio(fs, 300.0)
+        assert abs(up / down / (300.0 / fs) - 1) * 43200 < 5e-3 and max(up, down) <= 10001
+
+
+def test_window_times_of_a_long_record_at_a_rate_near_the_model_rate_hold() -> None:
+    """At 299.9 Hz, read as 300 Hz (1/1), the windows of a long record had fallen behind its
+    time: by 2 h 2.4 s, a stretch without signal at 7080-7140 s half in the window before it.
+    The windows' NaN shares lie where the record's times put them."""
+    from qualityfm.io import Record
+    from qualityfm.signal import WindowConfig, make_windows
+
+    fs = 299.9
+    t = np.arange(int(7200 * fs)) / fs
+    x = np.sin(2 * np.pi * 1.2 * t).astype(np.float32)
+    x[(t >= 7080) & (t < 7140)] = np.nan
+    win = make_windows(Record("r", {"ppg": x}, {"ppg": fs}),
+                       WindowConfig(fs=300.0, seconds=30.0, max_nan_fraction=1.0))
+    assert [s for s, _ in win.rejected] == [7080.0, 7110.0]  # wholly without signal
+    kept = dict(zip(win.start.tolist(), range(len(win.start)), strict=True))
+    assert {7050.0, 7140.0, 7170.0} <= set(kept)
+    filled = np.zeros(len(win.start)) if win.filled is None else win.filled[:, 0]
+    assert filled[kept[7050.0]] < 1e-3 and filled[kept[7140.0]] < 1e-3  # no NaN of the gap
 
 
 @pytest.mark.parametrize("fs_in", [62.5, 125, 250, 360, 500])

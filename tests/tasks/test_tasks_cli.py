@@ -110,7 +110,8 @@ def test_cli_finetune_then_evaluate_vt(tmp_path, capsys) -> None:
         assert "less than 10.0 s before the alarm" in rules["no_window"]
         assert "under 50 Hz is absent" in rules["slow_channel"]
         assert "round(t0 * f)" in rules["span_samples"] and "float32" in rules["span_samples"]
-        assert "limit_denominator(1000)" in rules["resampler"]
+        assert "limit_denominator(max(1, int(10000 / max(1.0, fs / f))))" in rules[
+            "resampler"]
         assert "iirnotch" in rules["filter_mode"] and "one cascade" in rules["filter_mode"]
         assert "pad_to" not in rules["span"]  # a setting the run did not set: not named
         assert rules["channel_names"]["PLETH"] == "ppg" == rules["channel_names"]["Pleth"]

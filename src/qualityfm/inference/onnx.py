@@ -499,7 +499,7 @@ def _input_rules(task: str, settings: dict) -> dict:
     integrator can implement without qualityfm."""
     from qualityfm.quality._common import MIN_FS
     from qualityfm.signal.nan import OFF_LEVELS
-    from qualityfm.signal.resample import MAX_DENOMINATOR, MAX_RATIO_ERROR
+    from qualityfm.signal.resample import MAX_RATIO_ERROR, MAX_TERM
     from qualityfm.tasks.datasets import (  # the layering exception
         AF_CROP_MAX_SECONDS,
         FLAT_PEAK_TO_PEAK,
@@ -551,8 +551,9 @@ def _input_rules(task: str, settings: dict) -> dict:
                      "sum to 1 / up, as resample_poly multiplies h by up: a DC gain of exactly "
                      "1 in every output phase) run on the span less its mean, which is added "
                      "back; "
-                     "up / down = fractions.Fraction(fs / f).limit_denominator("
-                     f"{MAX_DENOMINATOR}) (refused when it misses fs / f by over "
+                     "up / down = fractions.Fraction(fs / f).limit_denominator(max(1, "
+                     f"int({MAX_TERM} / max(1.0, fs / f)))) (refused when it misses fs / f "
+                     "by over "
                      f"{MAX_RATIO_ERROR:g} of it; up == down: not resampled)",
         "channel_names": {"rule": "a monitor's labels name the channels as "
                                   "qualityfm.io.canonical_channel names them (case, spaces "
