@@ -181,8 +181,16 @@ def test_cli_compare_and_abp_evaluate(tmp_path) -> None:
     assert all(np.isfinite(f["mase_dbp"]) for f in row["folds"])
     # the shipped weights as finetune fits them by default (the foundation model had no row
     # unless --models named it, and then not in finetune's configuration)
-    used = json.loads((out / "summary.json").read_text())["row_settings"]
+    summary = json.loads((out / "summary.json").read_text())
+    used = summary["row_settings"]
     assert list(rows) == ["classical features + GBM", "QualityFM pre-trained (finetune's default)"]
+    # which weights the pre-trained row started from: no output had said (an ablation's run)
+    from qualityfm.train import pretrained_config
+
+    weights = summary["weights"]
+    assert list(weights) == [list(rows)[1]] and weights[list(rows)[1]]["init"] == "pretrained"
+    assert weights[list(rows)[1]]["config"] == json.loads(json.dumps(pretrained_config().to_dict()))
+    assert weights[list(rows)[1]]["files"]  # names and content hashes of the shipped files
     assert {k: used[list(rows)[1]][k] for k in ("mode", "solver", "use_features")} == \
         {"mode": "linear", "solver": "lbfgs", "use_features": True}
     assert np.isfinite(rows[list(rows)[1]]["sbp"]["mae"])
@@ -253,6 +261,23 @@ def test_cli_abp_default_reads_the_features(tmp_path, capsys) -> None:
     assert main(["finetune", *common, "--no-features", "--out", str(plain)]) == 0
     assert json.loads((plain / "summary.json").read_text())["use_features"] is False
     assert json.loads((plain / "finetune.json").read_text())["use_features"] is False
+
+
+def test_cli_compare_says_the_default_rows_differ_in_more_than_the_weights(tmp_path) -> None:
+    """The default reference, the network from scratch without the features, differs from
+    the default pre-trained row in its head and features too: the table had read its delta as
+    the pre-training's alone."""
+    data = shared_path("physionet2015_vt")
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY))
+    out = tmp_path / "cmp"
+    assert main(["compare", "--task", "vt-alarm", "--data", str(data), "--max-records", "30",
+                 "--baselines", "scratch,pretrained", "--config", str(cfg), "--kfold", "2",
+                 "--epochs", "1", "--out", str(out)]) == 0
+    table = " ".join((out / "table.md").read_text().split())
+    assert ("`QualityFM pre-trained (finetune's default)` differs from `QualityFM from "
+            "scratch` in more than the weights") in table
+    assert "--reference 'random (linear + features)'" in table
 
 
 def test_cli_compare_embedding_with_and_without_features(tmp_path, capsys) -> None:

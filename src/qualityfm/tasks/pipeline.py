@@ -1111,11 +1111,17 @@ def compare_run(
     # comparison resumes; an option no row of it uses, or another row added, refits nothing)
     settings = {"task": task, "data": _resolved_dirs(data), "seconds": seconds,
                 "max_records": max_records, "bp_rule": bp_rule}
+    weights = {}  # the weights each pre-trained row started from (an ablation's own run)
     for name, make in makers.items():
         init = getattr(make(task, ds.fs), "init", None)
         folds = out / FOLDS_DIR / _slug(name)
         key = {"row": name, **settings, "used": row_settings[name],
                "init_files": files_stamp(init) if isinstance(init, str | Path) else None}
+        if isinstance(init, str | Path) and str(init) != "none":
+            from qualityfm.train.export import saved_config
+
+            weights[name] = {"init": str(init), "files": key["init_files"],
+                             "config": saved_config(init).to_dict()}
         print(f"qualityfm: compare: {name}", file=sys.stderr, flush=True)
         res = _task_cv(lambda t, m=make: m(t, ds.fs), ds, kfold, seed, n_boot, folds, key)
         results[name] = res
@@ -1134,6 +1140,13 @@ def compare_run(
         header += (f"{'delta_sbp_mae' if task == 'abp' else 'delta_auroc'}: each row minus "
                    f"`{reference}` on the same out-of-fold rows, with a paired bootstrap 95 % "
                    "CI\n\n")
+        if reference == SCRATCH_ROW and PRETRAINED_ROW in rows:  # (read as pre-training's)
+            header += (f"`{PRETRAINED_ROW}` differs from `{SCRATCH_ROW}` in more than the "
+                       "weights: a linear head on the embedding and the classical features, "
+                       "against the network alone fine-tuned in full; its difference is not "
+                       "pre-training's alone (`--models random=none --modes linear "
+                       "--with-features --reference 'random (linear + features)'` compares "
+                       "like with like)\n\n")
     elif len(rows) > 1:
         header += (f"No paired differences: the default reference, `{SCRATCH_ROW}`, is not a "
                    "row here; `--reference ROW` compares every row with ROW\n\n")
@@ -1149,7 +1162,10 @@ def compare_run(
         "target_tpr": target_tpr, "config": config, "settings": ds.settings,
         **({"ignored": ignored} if ignored else {}),
         # what each row ran with, the defaults resolved (the options above are as given)
-        "row_settings": row_settings})
+        "row_settings": row_settings,
+        # which weights each pre-trained row started from: the model as given, its files and
+        # its architecture (no output had said which run stood behind `--models NAME=DIR`)
+        "weights": weights})
     shutil.rmtree(out / FOLDS_DIR, ignore_errors=True)
     return rows
 
