@@ -226,7 +226,8 @@ def test_every_stop_held_during_the_renames_is_raised_after_them(tmp_path, monke
 
 def test_the_temporaries_of_one_file_are_removed_before_it_is_written_again(tmp_path) -> None:
     """score, embed and predict killed mid-write (SIGKILL) had left ``.scores.csv.XXXX.tmp``
-    for every later run; the next write of that file removes them, and only them."""
+    for every later run; the next write of that file removes them (an hour old: a younger
+    one may be another run's, writing), and only them."""
     from qualityfm.inference.score import write_table
 
     left = tmp_path / ".scores.csv.a1b2c3d4.tmp"
@@ -234,6 +235,7 @@ def test_the_temporaries_of_one_file_are_removed_before_it_is_written_again(tmp_
     mine = tmp_path / ".draft.tmp"  # the user's own
     for f in (left, other, mine):
         f.write_text("x")
+        os.utime(f, (time.time() - 3601,) * 2)
     assert remove_temporaries(tmp_path, "[bracket].csv") == 0  # a glob character is a name
     write_table([{"a": 1}], ["a"], tmp_path / "scores.csv")
     assert not left.exists() and other.exists() and mine.exists()
@@ -244,8 +246,9 @@ def test_a_task_caches_stale_temporaries_go_and_fresh_ones_stay(tmp_path) -> Non
     """A cache save killed mid-write had left its temporary (as large as the dataset) for
     ever; one untouched for an hour goes, one another process may be writing stays, as do a
     user's own hidden files and what cannot be removed (never a bar to the save)."""
+    from qualityfm.io.atomic import STALE_TEMPORARY_S
     from qualityfm.tasks import TaskDataset
-    from qualityfm.tasks.datasets import _CACHE_FILE, STALE_TEMPORARY_S
+    from qualityfm.tasks.datasets import _CACHE_FILE
 
     stale = tmp_path / ".vt-alarm-0123456789abcdef.npz.ab12cd34.tmp"
     fresh = tmp_path / ".af-0123456789abcdef.npz.ef56gh78.tmp"
@@ -296,8 +299,35 @@ def test_links_that_lead_nowhere_writable_are_refused_and_temporaries_found(tmp_
     assert not (tmp_path / "nowhere").exists()
     (tmp_path / "real").mkdir()
     (tmp_path / "t.csv").symlink_to(os.path.join("real", "t.csv"))
-    (tmp_path / "real" / ".t.csv.k1ll3d.tmp").write_bytes(b"half")  # a killed write's
+    killed = tmp_path / "real" / ".t.csv.k1ll3d.tmp"
+    killed.write_bytes(b"half")  # a killed write's, an hour old
+    os.utime(killed, (time.time() - 3601, time.time() - 3601))
+    (tmp_path / "real" / ".t.csv.l1v3ly.tmp").write_bytes(b"half")  # another run's, writing
     assert remove_file_temporaries(tmp_path / "t.csv") == 1
+    assert [p.name for p in (tmp_path / "real").iterdir()] == [".t.csv.l1v3ly.tmp"]
+
+
+def test_two_runs_writing_one_output_both_finish(tmp_path) -> None:
+    """A second score run writing the same --out had removed the first one's temporary
+    before its rename: that run failed ("cannot write ...: No such file or directory"), its
+    work lost. A write's clean-up leaves a temporary another writer may still rename."""
+    from qualityfm.inference.score import write_table
+
+    out = tmp_path / "same.csv"
+    real, calls = os.replace, []
+
+    def second_run_between(src, dst):  # the other run writes just before this rename
+        calls.append(dst)
+        if len(calls) == 1:
+            write_table([{"record": "b"}], ["record"], out)
+        return real(src, dst)
+
+    os.replace = second_run_between
+    try:
+        write_table([{"record": "a"}], ["record"], out)
+    finally:
+        os.replace = real
+    assert len(calls) == 2 and out.read_text().splitlines() == ["record", "a"]
 
 
 def test_a_full_disk_under_torch_save_is_named_as_such(tmp_path) -> None:

@@ -313,8 +313,9 @@ def test_a_stop_during_a_reports_renames_leaves_no_earlier_plot(tmp_path, monkey
     res = {"auroc": 0.5, "oof": {"y": Y.tolist(), "score": P.astype(float).tolist(),
                                  "pred": P.tolist()}}
     files = R.report(res, tmp_path, "ev", task="vt-alarm")
-    left = tmp_path / ".ev_roc.png.k3x9q2zz.tmp"  # of a report killed mid-write
+    left = tmp_path / ".ev_roc.png.k3x9q2zz.tmp"  # of a report killed mid-write, an hour ago
     left.write_bytes(b"half")
+    os.utime(left, (left.stat().st_mtime - 3601,) * 2)
     real = os.replace
 
     def replace(src, dst):  # SIGTERM right after the first rename into the report's folder

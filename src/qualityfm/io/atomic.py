@@ -271,11 +271,18 @@ def read_json(path: str | Path, what: str = "file", remedy: str = "") -> dict:
     return obj
 
 
+#: The age past which a temporary of :func:`atomic_write` is taken as a killed write's
+#: leftover where another process may be writing the same file (its own write's, younger).
+STALE_TEMPORARY_S = 3600.0
+
+
 def remove_file_temporaries(path: str | Path) -> int:
     """:func:`remove_temporaries` of the file ``path`` (through a link, beside its target,
-    where :func:`atomic_write` writes them)."""
+    where :func:`atomic_write` writes them) untouched for :data:`STALE_TEMPORARY_S`: a second
+    run writing the same output (two ``score --out`` alike) had removed the first one's
+    temporary before its rename, which then failed, the run's work lost."""
     target = write_target(Path(path))
-    return remove_temporaries(target.parent, target.name)
+    return remove_temporaries(target.parent, target.name, older_than_s=STALE_TEMPORARY_S)
 
 
 def remove_temporaries(folder: str | Path, name: str | None = None,

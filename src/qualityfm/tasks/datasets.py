@@ -64,7 +64,7 @@ from qualityfm.io import (
     read_record,
     remove_temporaries,
 )
-from qualityfm.io.atomic import read_json, write_json
+from qualityfm.io.atomic import STALE_TEMPORARY_S, read_json, write_json
 from qualityfm.io.base import patient_from_path
 from qualityfm.io.folders import check_out_apart, check_writable_folder
 from qualityfm.io.read import machine_fault, no_record_reason, refuse_writing_over, skip_reason
@@ -150,8 +150,6 @@ RHYTHMS = ("N", "A", "O", "~")
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
 CACHE_VERSION = 52
-#: The age past which a task cache's temporary file is taken as a killed save's leftover.
-STALE_TEMPORARY_S = 3600.0
 #: A task cache's file name (:func:`_cache_path`).
 _CACHE_FILE = re.compile(r"[a-z0-9-]+-[0-9a-f]{16}(\.npz|\.none\.json)")
 #: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off) or off (a few ADC
