@@ -1246,3 +1246,18 @@ def test_time_stamps_coarser_than_a_sample_are_read_where_each_rounds_its_time(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.isnan(read_record(path, fs=1000).signals["ppg"]).sum() == 1
+
+
+def test_a_latin_1_csv_reads_its_micro_sign(tmp_path: Path) -> None:
+    """A cp1252 or Latin-1 export writes µ as the byte 0xB5, which had read as U+FFFD: a units
+    row "s,NU,\\xb5V" was taken for data and refused for its time cell 's', a header
+    "II [\\xb5V]" gave the unit '\\ufffdV'. Bytes that are no UTF-8 read as Latin-1."""
+    t = np.arange(2500) / 125.0
+    rows = "".join(f"{a:.3f},{np.sin(a):.4f},{1000 * np.cos(a):.2f}\n" for a in t).encode()
+    units, head = tmp_path / "units.csv", tmp_path / "head.csv"
+    units.write_bytes(b"Time,PLETH,II\ns,NU,\xb5V\n" + rows)
+    head.write_bytes(b"Time [s],PLETH,II [\xb5V]\n" + rows)
+    for path in (units, head):
+        rec = read_record(path)
+        assert rec.units["ecg_ii"] == "\u00b5V" and rec.fs["ecg_ii"] == 125.0
+        assert rec.signals["ecg_ii"][0] == pytest.approx(1000.0)

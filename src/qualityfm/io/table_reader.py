@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import itertools
 import math
@@ -32,6 +33,12 @@ from qualityfm.io.channels import (
     is_task_channel,
 )
 from qualityfm.io.record import MAX_WAVEFORM_FS, MIN_WAVEFORM_FS, Record, RecordError
+
+#: How bytes that are no UTF-8 in a CSV are read: as Latin-1 (cp1252 and Latin-1 exports, a
+#: unit row's µ written as 0xB5, had read as U+FFFD: "µV" no unit, the row taken for data).
+CSV_DECODE_ERRORS = "qualityfm-latin-1"
+codecs.register_error(CSV_DECODE_ERRORS, lambda err: (
+    err.object[err.start:err.end].decode("latin-1"), err.end))
 
 _BIDMC = re.compile(r"^(bidmc_\d+)_Signals$")
 _UNITS = r"(s|secs?|seconds?|ms|msecs?|milliseconds?)"
@@ -164,7 +171,7 @@ def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int, int, bool]:
     names a time column or only column labels (NumPy's ``savetxt(..., header=...)``: ``#
     Time [s],PLETH``, ``# PLETH,II,RESP``; ``#Sample,PLETH,II``); a comment that describes
     the file is none. Last, whether a row of units follows the first line."""
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+    with path.open(encoding="utf-8-sig", errors=CSV_DECODE_ERRORS, newline="") as f:
         named, skipped, blank, comment = None, 0, 0, None
         while (line := f.readline()) and (
                 (match := _PREAMBLE.match(line.rstrip("\r\n")))
@@ -338,7 +345,7 @@ def csv_unreadable(path: Path) -> bool:
     try:
         if any(_trimmed(_csv_header(path)[0])):
             return False
-        with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+        with path.open(encoding="utf-8-sig", errors=CSV_DECODE_ERRORS, newline="") as f:
             first = next((line for line in f if _filled(line)), None)
     except (OSError, csv.Error):
         return True
@@ -366,7 +373,7 @@ def csv_holds_samples(path: Path) -> bool:
     try:
         names, sep, decimal, _, skipped, _, unit_row = _csv_header(path)
         skipped += unit_row  # the header's units row is no data line
-        with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+        with path.open(encoding="utf-8-sig", errors=CSV_DECODE_ERRORS, newline="") as f:
             lines = [row for row in itertools.islice(csv.reader(f, delimiter=sep), skipped,
                                                      skipped + 2) if row]
     except (OSError, csv.Error):  # csv_unreadable lists it
@@ -396,7 +403,7 @@ _CLOCK = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{1,2}:\d{2}\S*)?|\d{1,2}:\d{2}:\d{
 def _spaced_file(path: Path, skip: int) -> bool:
     """Whether a CSV's first two lines after ``skip`` (its header and first row, or two rows)
     include one :func:`_parted_by_spaces`."""
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+    with path.open(encoding="utf-8-sig", errors=CSV_DECODE_ERRORS, newline="") as f:
         return any(_parted_by_spaces(line) for line in itertools.islice(f, skip, skip + 2))
 
 
@@ -712,7 +719,7 @@ def read_csv(
     if not any(cells):
         if _all_blank(path):
             raise RecordError(f"{path}: empty record (empty file)")
-        with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+        with path.open(encoding="utf-8-sig", errors=CSV_DECODE_ERRORS, newline="") as f:
             if not any(_filled(line) for line in f):
                 raise RecordError(f"{path}: empty record (comment lines and empty cells only)")
         raise RecordError(f"{path}: line {preamble + 1} holds no cell where the header or the "
@@ -910,7 +917,7 @@ def _warn_cut_tail(path: Path, sep: str, width: int) -> None:
         tail = f.read()
     if not tail or tail.endswith((b"\n", b"\r")):
         return
-    line = re.split(rb"\r\n|\r|\n", tail)[-1].decode("utf-8", errors="replace")
+    line = re.split(rb"\r\n|\r|\n", tail)[-1].decode("utf-8", errors=CSV_DECODE_ERRORS)
     try:  # every cell, empty ones too: a whole row of gaps at the end is no cut
         row = next(csv.reader([line], delimiter=sep, skipinitialspace=True), [])
     except csv.Error:  # a check, never a refusal
@@ -936,7 +943,7 @@ def _check_row_widths(path: Path, sep: str, width: int, skip: int, first: int = 
     trailing delimiter) are not counted. Past the first lines, only the lines with enough
     delimiters to be wide are parsed as CSV (a quoted cell may hold a delimiter, never fewer)."""
     if stop is not None and stop - first <= _HEAD_ROWS:
-        with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+        with path.open(encoding="utf-8-sig", errors=CSV_DECODE_ERRORS, newline="") as f:
             rows = itertools.islice(csv.reader(f, delimiter=sep, skipinitialspace=True),
                                     skip + first, skip + stop)
             for n, row in enumerate(rows, start=skip + first + 1):  # cells as pandas reads
@@ -984,7 +991,7 @@ def _check_wide_lines(path: Path, data: bytes, line0: int, sep: str, width: int,
     if stop is not None:
         keep &= lines < stop
     for i in np.flatnonzero(keep):
-        text = data[starts[i]:ends[i]].decode("utf-8-sig", errors="replace")
+        text = data[starts[i]:ends[i]].decode("utf-8-sig", errors=CSV_DECODE_ERRORS)
         row = next(csv.reader([text], delimiter=sep, skipinitialspace=True), [])
         _refuse_wide(path, int(lines[i]) + 1, _trimmed(row), width)
     return line0 + len(ends)
@@ -1011,7 +1018,7 @@ def _parse(
         return pd.read_csv(
             path, header=None, skiprows=skip, nrows=nrows, usecols=cols,
             dtype=dict.fromkeys(numeric, dtype), skipinitialspace=True, engine="c", sep=sep,
-            decimal=decimal, encoding="utf-8-sig", encoding_errors="replace",
+            decimal=decimal, encoding="utf-8-sig", encoding_errors=CSV_DECODE_ERRORS,
             na_values=dict.fromkeys(numeric, PLACEHOLDERS),
         )
 
