@@ -383,3 +383,20 @@ def test_a_link_to_a_folder_among_files_written_together_is_refused_first(tmp_pa
     assert (tmp_path / "emb.npy").read_bytes() == b"OLD"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "emb.index.csv",
                                                           "emb.npy"]
+
+
+def test_an_output_name_with_no_room_for_its_temporary_is_refused_before_the_work(
+        tmp_path) -> None:
+    """A name of 245 bytes (one the file system takes) had been scored whole, then refused at
+    the write, its temporary's name 14 bytes too long; evaluate's plot names beside its JSON
+    likewise (a raw OSError)."""
+    from qualityfm.inference.score import check_output
+
+    fits, long = "a" * 237 + ".csv", "a" * 241 + ".csv"
+    assert check_output(tmp_path / fits, what="score") == tmp_path / fits
+    with pytest.raises(ValueError, match=r"score output .*a\.csv: a name of 245 bytes; its "
+                                         r"folder takes names of 255 at most"):
+        check_output(tmp_path / "new" / long, what="score")  # a folder yet to be made
+    with pytest.raises(ValueError, match=r"_confusion\.png: a name of 244 bytes"):
+        check_output(tmp_path / ("a" * 230 + ".json"), (".json",), what="evaluate",
+                     beside=["a" * 230 + "_confusion.png"])

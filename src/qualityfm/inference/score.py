@@ -20,7 +20,7 @@ from qualityfm.inference.windows import (
     model_window,
 )
 from qualityfm.io import MODEL_CHANNELS, atomic_write, utf8_bytes
-from qualityfm.io.atomic import remove_file_temporaries
+from qualityfm.io.atomic import check_name_room, remove_file_temporaries
 from qualityfm.io.channels import ecg_leads
 from qualityfm.io.folders import check_writable_folder, folder_kind
 from qualityfm.quality import LEVEL_NAMES, RRRules
@@ -116,19 +116,22 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
 
 def check_output(out: str | Path, suffixes: Sequence[str] = TABLE_SUFFIXES,
                  what: str = "table", foreign: bool = True,
-                 of: Collection[str] | None = None) -> Path:
+                 of: Collection[str] | None = None, beside: Sequence[str] = ()) -> Path:
     """``out`` as a Path, checked before the work rather than at the write after it: a
     ValueError naming it unless it ends in one of ``suffixes``, when it is a folder, when its
     folder is a file or cannot be written in, or lies in a folder whose files other verbs
     read back (a prepared store, a pre-training run, a model folder: a table named
     ``pairs.npy`` had replaced a store's pairs); with ``foreign``, when it is an existing
     file that is no output of the verbs ``of`` (default: the verb that ``what`` names, else
-    any of :data:`OUTPUT_VERBS`; :func:`refuse_foreign_output`)."""
+    any of :data:`OUTPUT_VERBS`; :func:`refuse_foreign_output`); when its name, or one of
+    the files ``beside`` it (names), is too long to be written (:func:`check_name_room`)."""
     out = Path(out)
     if out.name in suffixes:  # ".json" has no suffix to Python: a name, hidden
         raise ValueError(f"{what} output {out} needs a name before its {out.name}")
     if out.suffix not in suffixes:
         raise ValueError(f"{what} output {out} must end in {' or '.join(suffixes)}")
+    for path in (out, *(out.parent / name for name in beside)):
+        check_name_room(path, f"{what} output")
     if out.is_dir():
         raise ValueError(f"{what} output {out} is a folder; give a file name")
     if out.suffix == ".parquet" and importlib.util.find_spec("pyarrow") is None:

@@ -89,6 +89,29 @@ def _behind(err: BaseException, kind: type | tuple[type, ...]) -> BaseException 
     return None
 
 
+#: Bytes the temporary of :func:`atomic_write` adds to a file's name (".NAME.XXXXXXXX.tmp").
+TEMPORARY_NAME_EXTRA = 14
+
+
+def check_name_room(path: str | Path, what: str) -> None:
+    """Refuse (ValueError) a file name that its folder's file system takes, but not with the
+    bytes :func:`atomic_write`'s temporary adds: such an output had failed at its write ("File
+    name too long"), after the run's work."""
+    path = Path(path)
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no such query here: the common limit
+        limit = 255
+    size = len(os.fsencode(path.name))
+    if size + TEMPORARY_NAME_EXTRA > limit:
+        raise ValueError(f"{what} {path}: a name of {size} bytes; its folder takes names of "
+                         f"{limit} at most, and the temporary written first adds "
+                         f"{TEMPORARY_NAME_EXTRA}: give a shorter name")
+
+
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:
     """Call ``write(f)`` on a binary file object, then move the file onto ``path``."""
     return atomic_write_all({Path(path): write})[0]

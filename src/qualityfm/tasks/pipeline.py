@@ -648,7 +648,8 @@ def evaluate_run(task: str, model: str | Path, data: DataDirs, out: str | Path, 
     (patients or records) the model was trained on are listed under ``trained_on`` and warned
     about: figures on them are not a test. An ``out`` not ending in .json is refused before
     any record is read; files an earlier report of its stem wrote beside it are replaced."""
-    out = check_output(out, (".json",), what="evaluate", foreign=False)
+    out = check_output(out, (".json",), what="evaluate", foreign=False, beside=[  # its table,
+        p.name for p in report_paths(Path(out).parent, Path(out).stem)[1:]])  # plots
     refuse_reserved_name(out)
     _refuse_report_folder(out)
     check_out_apart(out, data_dirs(data), "report", hidden_ok=True, file=True)  # (its .md
