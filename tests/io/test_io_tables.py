@@ -1233,7 +1233,15 @@ def test_time_stamps_coarser_than_a_sample_are_read_where_each_rounds_its_time(
             try:
                 assert read_record(write("short.csv", t[:n] - 0.003 + start)).fs["ppg"] == 250
             except RecordError as err:
-                assert "irregular time column" in str(err)
+                assert "too few rows to tell the rate" in str(err)
+    # 0.01 s, 20 rows at 200 Hz: they had read at 194 Hz (a rate fitted to the rows)
+    path = write("two20.csv", np.arange(20) / 200.0 + 0.0123)
+    with pytest.raises(RecordError, match=r"two20\.csv: its time column's 20 rows \(stamps "
+                                          r"printed to 0\.01 s\) fit \d+ whole rates"):
+        read_record(path)
+    assert read_record(path, fs=200).fs == {"ppg": 200.0}
+    path = write("r128.csv", np.arange(1000) / 128.0)  # had read at 127.913 Hz
+    assert read_record(path).fs == {"ppg": 128.0}
     two = write("two.csv", np.arange(4000) / 200.0 + 0.0123)
     with pytest.warns(RuntimeWarning, match=r"two\.csv: its time stamps, printed to 0\.01 s, "
                                             r"resolve no single sample at 200 Hz.*a missing "

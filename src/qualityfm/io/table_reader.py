@@ -473,14 +473,24 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
         return float(fs)
     fitted = idx[-1] / span
     resolution = _printed_resolution(t)
-    for rate in _rates_to_try(fitted, fs):
-        # half a sample plus the printing's rounding, but less than a whole sample
-        tolerance = (0.5 + min(0.5 * resolution * rate, 0.49)) / rate if rate > 0 else 0.0
-        if rate > 0 and np.abs(t - (t_first + idx / rate)).max() <= tolerance:
-            return rate
-    rounded = _rounded_rate(t, idx, t_first, fitted, fs, resolution, span)
-    if rounded is not None:
-        return rounded
+    if fs is None and _coarse(resolution, fitted):  # stamps that resolve no sample: the one
+        # whole rate they fit within their printing's error (a rate fitted to a few such rows
+        # had been taken: 128 Hz read at 127.9)
+        wholes = _whole_rates(t, idx, t_first, fitted, resolution, span)
+        if len(wholes) == 1:
+            return wholes[0]
+        if len(wholes) > 1:  # (no grid with gaps either: _gap_grid passes it on)
+            raise _UntoldRate(
+                f"{path}: its time column's {len(t)} rows (stamps printed to {resolution:g} s) "
+                f"fit {len(wholes)} whole rates, {wholes[0]:g} to {wholes[-1]:g} Hz: too few "
+                "rows to tell the rate (in Python, read_record(path, fs=...) gives it)")
+    elif fs is None:
+        for rate in _rates_to_try(fitted, None):
+            if _fit_within_a_sample(t, idx, t_first, rate, resolution):
+                return rate
+    elif (_fit_within_a_sample(t, idx, t_first, float(fs), resolution)
+          or _rounded_times(t, idx, t_first, float(fs), resolution)):
+        return float(fs)
     if fs is not None:
         coarse = (f"; its stamps, printed to {resolution:g} s, resolve no single sample at "
                   f"{fs:g} Hz, and no start time rounds to every one of them at that rate"
@@ -508,19 +518,29 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
     )
 
 
-def _rounded_rate(t: np.ndarray, idx: np.ndarray, t_first: float, fitted: float,
-                  fs: float | None, resolution: float, span: float) -> float | None:
-    """The rate of stamps printed coarser than a sample (:func:`_rounded_times`): ``fs``
-    where each stamp is its sample's time rounded at it; without ``fs``, the one whole rate
-    near ``fitted`` (within the printing's error over ``span``) where they are, None where
-    none is, or several (a few rows' stamps tell no rate: they had read at 254 Hz)."""
-    if fs is not None:
-        return float(fs) if _rounded_times(t, idx, t_first, float(fs), resolution) else None
+def _fit_within_a_sample(t: np.ndarray, idx: np.ndarray, t_first: float, rate: float,
+                         resolution: float) -> bool:
+    """Whether stamps ``t`` lie within half a sample at ``rate``, plus the printing's
+    rounding but less than a whole sample, of their rows' sample times."""
+    tolerance = (0.5 + min(0.5 * resolution * rate, 0.49)) / rate
+    return bool(np.abs(t - (t_first + idx / rate)).max() <= tolerance)
+
+
+class _UntoldRate(RecordError):
+    """Time stamps too few to tell their rate: no reading of them as gaps either."""
+
+
+def _whole_rates(t: np.ndarray, idx: np.ndarray, t_first: float, fitted: float,
+                 resolution: float, span: float) -> list[float]:
+    """The whole rates near ``fitted`` (within 0.1 %, or the printing's error over ``span``)
+    that stamps ``t`` fit (:func:`_fit_within_a_sample`, or for stamps coarser than a sample
+    :func:`_rounded_times`); more than one where a few rows tell no rate (34 rows printed to
+    0.01 s had read at 254 Hz)."""
     near = max(1e-3, 2.0 * resolution / span) * fitted
-    fits = [float(r) for r in range(max(1, math.ceil(fitted - near)),
+    return [float(r) for r in range(max(1, math.ceil(fitted - near)),
                                     math.floor(fitted + near) + 1)
-            if _rounded_times(t, idx, t_first, float(r), resolution)]
-    return fits[0] if len(fits) == 1 else None
+            if _fit_within_a_sample(t, idx, t_first, float(r), resolution)
+            or _rounded_times(t, idx, t_first, float(r), resolution)]
 
 
 def _gap_grid(t: np.ndarray, t_first: float, fs: float | None, path: Path,
@@ -529,10 +549,11 @@ def _gap_grid(t: np.ndarray, t_first: float, fs: float | None, path: Path,
     monitor export with dropouts): every step a whole number of periods of the rate (``fs``,
     else that of the steps of one period, or the whole rate within 0.1 % of it where that
     puts each row on the same sample). Re-raises ``err`` (the irregularity) when they are
-    not. ``whole``: ``t`` is every row read, whose gaps may not outnumber them (the first rows
-    alone, read for the rate, may hold a long gap)."""
+    not, or when it says the rows are too few to tell a rate. ``whole``: ``t`` is every row
+    read, whose gaps may not outnumber them (the first rows alone, read for the rate, may
+    hold a long gap)."""
     steps = np.diff(t)
-    if len(steps) == 0 or not (np.median(steps) > 0):
+    if isinstance(err, _UntoldRate) or len(steps) == 0 or not (np.median(steps) > 0):
         raise err
     median = float(np.median(steps))
     single = steps[(steps > 0.5 * median) & (steps < 1.5 * median)]  # one period each

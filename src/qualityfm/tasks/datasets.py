@@ -123,7 +123,9 @@ RHYTHMS = ("N", "A", "O", "~")
 # 50 Hz or more is said to hold none, and a patient's folder is found through links (the
 # group had depended on the path's spelling); 52: an answer file's label in the header's own
 # words ("True alarm") is read, and an abp window names ECG II, PPG and arterial line as what
-# it lacks; 28: a dataset lists
+# it lacks; 53: resampling by fractions of terms up to 10000 (a channel at 299.9 Hz had been
+# read at 300), CSV stamps coarser than a sample read, lead labels such as "II lead"; 28: a
+# dataset lists
 # the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
@@ -149,7 +151,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 52
+CACHE_VERSION = 53
 #: A task cache's file name (:func:`_cache_path`).
 _CACHE_FILE = re.compile(r"[a-z0-9-]+-[0-9a-f]{16}(\.npz|\.none\.json)")
 #: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off) or off (a few ADC
