@@ -195,12 +195,14 @@ def test_a_table_names_each_row_threshold_and_the_tpr_it_was_set_to_keep() -> No
     af = {"auroc": 0.9, "tpr": 0.6, "threshold": 0.2849, "model_settings": {"target_tpr": None}}
     high = {"auroc": 0.9, "threshold": 0.99996}  # not "p >= 1": no alarm kept
     lines = markdown_table({"vt": vt, "af|x": af, "cv": {"auroc": 0.9}, "high": high,
-                            "nan": {"auroc": 0.9, "threshold": float("nan")}}).splitlines()
-    assert lines[8:] == [
+                            "nan": {"auroc": 0.9, "threshold": float("nan")},
+                            "higher": {"threshold": 0.9999996}}).splitlines()
+    assert lines[9:] == [
         "vt: decisions at p >= 0.0996629, the threshold fixed on its validation data, set to "
         "keep TPR >= 0.95 on new positives.",
         "af\\|x: decisions at p >= 0.2849, the threshold fixed on its validation data.",
-        "high: decisions at p >= 0.99996, the threshold fixed on its validation data."]
+        "high: decisions at p >= 0.99996, the threshold fixed on its validation data.",
+        "higher: decisions at p >= 0.9999996, the threshold fixed on its validation data."]
 
 
 def test_bootstrap_ci_of_a_continuous_target_has_width() -> None:

@@ -92,7 +92,10 @@ def _threshold_note(name: str, r: dict) -> str:
     (a table read alone had shown a TPR of 0.926 with no 0.95 beside it)."""
     target = (r.get("model_settings") or {}).get("target_tpr")
     kept = f", set to keep TPR >= {target:g} on new positives" if target else ""
-    return (f"{_cell(name)}: decisions at p >= {r['threshold']:.6g}, the threshold fixed on "
+    shown = f"{r['threshold']:.6g}"
+    if float(shown) in (0.0, 1.0) and r["threshold"] not in (0.0, 1.0):  # 0.9999996 had read
+        shown = repr(float(r["threshold"]))  # "p >= 1": no alarm kept
+    return (f"{_cell(name)}: decisions at p >= {shown}, the threshold fixed on "
             f"its validation data{kept}")
 
 
