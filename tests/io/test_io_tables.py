@@ -1242,6 +1242,10 @@ def test_time_stamps_coarser_than_a_sample_are_read_where_each_rounds_its_time(
     assert read_record(path, fs=200).fs == {"ppg": 200.0}
     path = write("r128.csv", np.arange(1000) / 128.0)  # had read at 127.913 Hz
     assert read_record(path).fs == {"ppg": 128.0}
+    # two samples a step, one lost: no step of one period to read gaps from (a raw "cannot
+    # convert float NaN to integer" had been the reason)
+    with pytest.raises(RecordError, match=r"lost\.csv: irregular time column"):
+        read_record(write("lost.csv", np.delete(np.arange(300) / 200.0, 100)))
     two = write("two.csv", np.arange(4000) / 200.0 + 0.0123)
     with pytest.warns(RuntimeWarning, match=r"two\.csv: its time stamps, printed to 0\.01 s, "
                                             r"resolve no single sample at 200 Hz.*a missing "

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -278,6 +279,18 @@ def test_cli_compare_says_the_default_rows_differ_in_more_than_the_weights(tmp_p
     assert ("`QualityFM pre-trained (finetune's default)` differs from `QualityFM from "
             "scratch` in more than the weights") in table
     assert "--reference 'random (linear + features)'" in table
+
+
+def test_cli_compare_refuses_a_row_name_too_long_for_its_report_before_the_folds(
+        tmp_path, capsys) -> None:
+    """A --models NAME of 235 characters had run every fold, then failed at its report's
+    write ("File name too long"), an earlier comparison with --overwrite already gone."""
+    out = tmp_path / "cmp"
+    assert main(["compare", "--task", "vt-alarm", "--data", str(tmp_path / "nodata"),
+                 "--baselines", "", "--models", "r" * 235 + "=none", "--modes", "linear",
+                 "--out", str(out)]) == 1
+    assert f"row {'r' * 235 + ' (linear)'!r}: report file" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_cli_compare_embedding_with_and_without_features(tmp_path, capsys) -> None:
@@ -1395,9 +1408,13 @@ def test_a_second_run_on_the_same_out_is_refused(tmp_path) -> None:
     with pytest.raises(ValueError, match="'max'"):
         finetune_run("vt-alarm", data, tmp_path / "bad", pool="max")
     assert not (tmp_path / "bad").exists()
-    (out / ".summary.json.x1.tmp").write_text("{")  # a write killed by an earlier run
+    (out / ".summary.json.x1.tmp").write_text("{")  # a write killed by an earlier run,
+    os.utime(out / ".summary.json.x1.tmp", (time.time() - 3601,) * 2)  # an hour ago
+    (out / ".scores.csv.l1v3.tmp").write_text("r")  # another verb's, writing there now
     finetune_run("vt-alarm", data, out, init="classical", max_records=20)
-    assert not list(out.glob(".*.tmp")) and (out / "finetune.json").is_file()
+    assert [p.name for p in out.glob(".*.tmp")] == [".scores.csv.l1v3.tmp"]
+    assert (out / "finetune.json").is_file()
+    (out / ".scores.csv.l1v3.tmp").unlink()
     (out / ".epochs").mkdir()  # a refit stopped since: its epochs, newer, resume
     (out / ".epochs" / "vt-alarm.pt").write_bytes(b"0" * 100)
     with pytest.raises(ValueError, match="holds a finished run"):

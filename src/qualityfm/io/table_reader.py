@@ -557,6 +557,8 @@ def _gap_grid(t: np.ndarray, t_first: float, fs: float | None, path: Path,
         raise err
     median = float(np.median(steps))
     single = steps[(steps > 0.5 * median) & (steps < 1.5 * median)]  # one period each
+    if len(single) == 0:  # steps of 0 and 2 periods alike (200 Hz printed to 0.01 s): no
+        raise err  # period to read (its NaN mean had raised "cannot convert float NaN")
     fitted = 1.0 / float(single.mean())  # their printed rounding averages out
     resolution = _printed_resolution(t)
 

@@ -29,7 +29,7 @@ from qualityfm.inference.score import (
     written_here,
 )
 from qualityfm.io import atomic_write, atomic_write_text, read_json, write_json
-from qualityfm.io.atomic import remove_temporaries
+from qualityfm.io.atomic import STALE_TEMPORARY_S, check_name_room, remove_temporaries
 from qualityfm.io.folders import (
     check_out_apart,
     check_writable_folder,
@@ -167,8 +167,9 @@ def _out_lock(out: str | Path, verb: str) -> Iterator[None]:
     """Hold ``out/.lock`` while ``verb`` runs (``io.folders.folder_lock``): a second run on the
     same ``out`` is refused (two had cleared each other's finished files, both exiting 0).
     A folder of another kind is refused first, untouched; the temporaries of a write killed
-    there before are removed; folders made for the lock alone go again when the run ends
-    with nothing in them (a refusal)."""
+    there before are removed once an hour old (a younger one may be another verb's, writing
+    there: a score's had gone, its rename failing, and a user's ``.notes.v2.tmp``); folders
+    made for the lock alone go again when the run ends with nothing in them (a refusal)."""
     out = Path(out)
     check_writable_folder(out, f"--out {out}")
     refuse_other_kind(out, RUN_KINDS)
@@ -176,7 +177,7 @@ def _out_lock(out: str | Path, verb: str) -> Iterator[None]:
     out.mkdir(parents=True, exist_ok=True)
     try:
         with folder_lock(out, verb):
-            remove_temporaries(out)
+            remove_temporaries(out, older_than_s=STALE_TEMPORARY_S)
             yield
     finally:
         if made and [p.name for p in out.iterdir()] in ([], [".lock"]):
@@ -1074,6 +1075,8 @@ def compare_run(
             raise ValueError(f"rows {slugs[_slug(name)]!r} and {name!r} would write the same "
                              f"report files ({_slug(name)}.*): name the --models apart")
         slugs[_slug(name)] = name
+        for path in report_paths(Path(out), _slug(name)):  # before the folds, not at the
+            check_name_room(path, f"row {name!r}: report file")  # write after them
     if reference is None:
         reference = SCRATCH_ROW if SCRATCH_ROW in makers else ""
     elif reference not in makers:
