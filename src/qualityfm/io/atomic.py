@@ -2,7 +2,7 @@
 folder, flushed to disk, then renamed onto the target (a reader sees the old file or the new
 one, never half of one), and the folder flushed too. A write stopped by an exception leaves no
 temporary behind; one whose process was killed does, and :func:`remove_temporaries` clears
-those on the next run."""
+those on a later run (in a folder other runs may write, once they are an hour old)."""
 
 from __future__ import annotations
 
