@@ -153,6 +153,11 @@ def test_bad_config() -> None:
                          ("seconds", float("inf")), ("fs", "300"), ("fs", 10**400)):
         with pytest.raises(ValueError, match=f"WindowConfig.{field} must be a finite number"):
             WindowConfig(**{field: value})
+    for field in ("drop_flat", "ecg_fallback"):  # the text "False" had counted as True
+        with pytest.raises(ValueError, match=f"WindowConfig.{field} must be True or False, "
+                                             "got 'False'"):
+            WindowConfig(**{field: "False"})
+    assert WindowConfig(drop_flat=np.bool_(False)).drop_flat is False
 
 
 def test_windowing_is_fast() -> None:

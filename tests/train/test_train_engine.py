@@ -1481,6 +1481,15 @@ def test_a_run_shorter_than_the_teacher_temperature_warm_up_says_so(synthetic_st
                  "1e-2"]) == 0
     assert "min_lr 0.01 > lr 0.001: the learning rate rises over the run" in \
         capsys.readouterr().err
+    # no ramp: the end value from the first step, --teacher-temp unused (had been unsaid);
+    # an override in Python's spelling (False) is read (it had been refused as the text
+    # 'False': "must be true or false")
+    assert main([*args, "--out", str(tmp_path / "flat"), "--teacher-temp-warmup", "0",
+                 "--teacher-temp", "0.05", "--model-override", "bias=False"]) == 0
+    assert "teacher temperature is teacher_temp_end 0.07 from the first step; teacher_temp " \
+        "0.05 is not used" in capsys.readouterr().err
+    assert json.loads((tmp_path / "flat" / "config.json").read_text())[
+        "model_overrides"]["bias"] is False
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ given override the recipe's values. Under ``torchrun`` each process runs this sa
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import shlex
 import signal
@@ -154,6 +155,11 @@ def _parse_override(text: str) -> tuple[str, object]:
     try:
         return key, json.loads(value)
     except json.JSONDecodeError:
+        pass
+    try:  # Python's spelling (False, None, (0, 1)): had been kept as text, then refused as
+        # text by the field's check ("must be true or false, got 'False'")
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         return key, value
 
 

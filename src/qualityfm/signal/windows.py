@@ -92,6 +92,11 @@ class WindowConfig:
             raise ValueError(f"WindowConfig.channels must be distinct names, got {self.channels}")
         if not 0.0 <= self.max_nan_fraction <= 1.0:
             raise ValueError(f"max_nan_fraction must be in [0, 1], got {self.max_nan_fraction}")
+        for name in ("drop_flat", "ecg_fallback"):  # ("False" had counted as True)
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"WindowConfig.{name} must be True or False, got "
+                                 f"{getattr(self, name)!r}")
+            setattr(self, name, bool(getattr(self, name)))
         if self.require not in REQUIRE:
             raise ValueError(f"require must be one of {REQUIRE}, got {self.require!r}")
         if self.normalization not in NORMALIZATIONS:

@@ -947,6 +947,12 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
                 print(f"qualityfm: warning: min_lr {cfg.min_lr:g} > lr {cfg.lr:g}: the "
                       "learning rate rises over the run, where it decays from lr to min_lr",
                       file=sys.stderr)
+            if cfg.teacher_temp_warmup <= 0 and cfg.teacher_temp != cfg.teacher_temp_end:
+                # (no ramp: the end value from the first step, the start value unused unsaid)
+                print(f"qualityfm: warning: teacher_temp_warmup {cfg.teacher_temp_warmup}: the "
+                      f"teacher temperature is teacher_temp_end {cfg.teacher_temp_end:g} from "
+                      f"the first step; teacher_temp {cfg.teacher_temp:g} is not used",
+                      file=sys.stderr)
             if cfg.teacher_temp_warmup >= cfg.steps and cfg.teacher_temp != cfg.teacher_temp_end:
                 # (its ramp reaches the end value at step teacher_temp_warmup: had been unsaid)
                 print(f"qualityfm: warning: teacher_temp_warmup {cfg.teacher_temp_warmup} >= "
