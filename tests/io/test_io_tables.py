@@ -1226,8 +1226,10 @@ def test_time_stamps_coarser_than_a_sample_are_read_where_each_rounds_its_time(
                                           r"to 0\.01 s, resolve no single sample at 250 Hz"):
         read_record(gap, fs=250)
     with pytest.raises(RecordError, match=r"irregular time column.*no whole rate near it "
-                                          r"rounds to every one of them alone"):
+                                          r"rounds to every one of them alone: a sample "
+                                          r"missing among them") as caught:
         read_record(gap)
+    assert "data row" not in str(caught.value)  # a row sharing its stamp is no fault here
     for n in (10, 20, 34, 60, 100, 150):  # a few rows: the rate they tell, or none (34
         for start in (0.0, 0.003):  # rows had read at 254 Hz)
             try:

@@ -1411,8 +1411,11 @@ def test_a_second_run_on_the_same_out_is_refused(tmp_path) -> None:
     (out / ".summary.json.x1.tmp").write_text("{")  # a write killed by an earlier run,
     os.utime(out / ".summary.json.x1.tmp", (time.time() - 3601,) * 2)  # an hour ago
     (out / ".scores.csv.l1v3.tmp").write_text("r")  # another verb's, writing there now
+    (out / ".notes.v2.tmp").write_text("mine")  # a user's, however old
+    os.utime(out / ".notes.v2.tmp", (time.time() - 7200,) * 2)
     finetune_run("vt-alarm", data, out, init="classical", max_records=20)
-    assert [p.name for p in out.glob(".*.tmp")] == [".scores.csv.l1v3.tmp"]
+    assert sorted(p.name for p in out.glob(".*.tmp")) == [".notes.v2.tmp",
+                                                          ".scores.csv.l1v3.tmp"]
     assert (out / "finetune.json").is_file()
     (out / ".scores.csv.l1v3.tmp").unlink()
     (out / ".epochs").mkdir()  # a refit stopped since: its epochs, newer, resume

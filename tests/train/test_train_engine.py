@@ -1492,6 +1492,21 @@ def test_a_run_shorter_than_the_teacher_temperature_warm_up_says_so(synthetic_st
         "model_overrides"]["bias"] is False
 
 
+def test_model_overrides_read_json_or_python_values_json_can_hold() -> None:
+    """Python's spelling is read (False had been kept as the text 'False' and refused as
+    text); a value JSON cannot hold (1j, a set) stays text, refused by the field's check
+    (a first mend had passed it on to a raw TypeError where the command is written)."""
+    from qualityfm.cli.pretrain import _parse_override
+
+    assert _parse_override("bias=False") == ("bias", False)
+    assert _parse_override("global_tokens=(0, 1)") == ("global_tokens", (0, 1))
+    assert _parse_override("stem_channels=null") == ("stem_channels", None)
+    assert _parse_override('attention="local"') == ("attention", "local")
+    assert _parse_override("attention=local") == ("attention", "local")
+    for text in ("dropout=1j", "d_model={64}", "bias=b'x'", "x={[1]: 2}"):
+        assert _parse_override(text) == tuple(text.split("=", 1))
+
+
 @pytest.mark.slow
 def test_grad_accum_steps_read_the_pairs_of_an_unsplit_step_in_every_epoch(
         synthetic_store, tmp_path) -> None:

@@ -106,7 +106,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stop-after", type=positive_int, default=None,
                    help="stop (with a checkpoint) after this many steps in total")
     p.add_argument("--model-override", action="append", default=[], metavar="KEY=VALUE",
-                   help="model config field (JSON value), e.g. n_layers=1; repeatable")
+                   help="model config field (a JSON or Python value), e.g. n_layers=1; "
+                        "repeatable")
     p.add_argument("--betas", type=fraction_below_one, nargs=2, default=None,
                    help="Adam's two betas, each in [0, 1) (default: 0.9 0.999)")
     hints = typing.get_type_hints(PretrainConfig)
@@ -157,9 +158,12 @@ def _parse_override(text: str) -> tuple[str, object]:
     except json.JSONDecodeError:
         pass
     try:  # Python's spelling (False, None, (0, 1)): had been kept as text, then refused as
-        # text by the field's check ("must be true or false, got 'False'")
-        return key, ast.literal_eval(value)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        # text by the field's check ("must be true or false, got 'False'"); only what JSON
+        # holds (a set or 1j would fail where the run's command is written)
+        parsed = ast.literal_eval(value)
+        json.dumps(parsed)
+        return key, parsed
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return key, value
 
 

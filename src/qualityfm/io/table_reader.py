@@ -503,18 +503,21 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
     # the first stamp before the one before it, else the first equal to it (one printed to
     # fewer decimals than the rate needs repeats harmlessly: it had been named first, an
     # out-of-order row thousands of rows later not at all)
-    back = (np.flatnonzero(steps < 0)[:1] if (steps < 0).any()
+    coarse = _coarse(resolution, fitted)  # rows of one stamp are legal then: not named
+    back = (np.flatnonzero(steps < 0)[:1] if (steps < 0).any() or coarse
             else np.flatnonzero(steps == 0)[:1])
     where = "".join(f"; data row {offset + k + 2} (after the header) has time "
                     f"{t[k + 1]:.6g} s, not after the previous row's {t[k]:.6g} s"
                     for k in back)
-    coarse = (f"; its stamps, printed to {resolution:g} s, resolve no single sample at that "
-              "rate, and no whole rate near it rounds to every one of them alone (in Python, "
-              "read_record(path, fs=...) reads rows where each stamp is its sample's time "
-              "rounded at that rate)" if _coarse(resolution, fitted) else "")
+    hint = (f"; its stamps, printed to {resolution:g} s, resolve no single sample at that "
+            "rate, and no whole rate near it rounds to every one of them alone: a sample "
+            "missing among them, or a rate of no whole number (which Python's "
+            "read_record(path, fs=...) reads where each stamp is its sample's time rounded "
+            "at fs)"
+            if coarse else "")
     raise RecordError(
         f"{path}: irregular time column: steps from {steps.min():.6g} to {steps.max():.6g} s "
-        f"(about {fitted:.6g} Hz on average){where}{coarse}"
+        f"(about {fitted:.6g} Hz on average){where}{hint}"
     )
 
 

@@ -14,8 +14,9 @@ from qualityfm._numbers import missing
 #: Largest numerator and denominator of the rational approximation of ``fs_out / fs_in``
 #: (the anti-aliasing filter has 20 taps per unit of the larger: 200,001 at most, 1.6 MB).
 #: With terms up to 1000, 299.9 -> 300 Hz had been 1/1, a time scale 3.3e-4 off: the
-#: windows of a 12-h record 14 s late by its end; now 3000/2999, and the rates of MIMIC
-#: (124.945, 62.4725 Hz) or a CSV's fitted rate drift by a few ms in 12 h at most.
+#: windows of a 12-h record 14 s late by its end; now 3000/2999, and MIMIC's rates (124.945,
+#: 62.4725 Hz) drift by under 3 ms in 12 h. A rate within about 1/20000 of a simple ratio
+#: still takes it (300.015 -> 300 Hz is 1/1: 2.2 s in 12 h; 250.0025 -> 300 is 6/5).
 MAX_TERM = 10000
 #: Largest relative error of that approximation (a time-scale error); a ratio under 1/10000
 #: (15000 -> 1 Hz) would be off by up to a factor 2.

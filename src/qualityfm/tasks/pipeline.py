@@ -162,14 +162,20 @@ EPOCHS_DIR = ".epochs"
 TRAIN_PEAKS = ".train_peaks.npz"
 
 
+#: The names of the files finetune and compare write in their RUN folder (a model's, a run's
+#: JSON, tables and plots): their temporaries, not a user's, are cleared there.
+_RUN_FILE = re.compile(r".+\.(json|md|png|pt|pkl|npz)")
+
+
 @contextlib.contextmanager
 def _out_lock(out: str | Path, verb: str) -> Iterator[None]:
     """Hold ``out/.lock`` while ``verb`` runs (``io.folders.folder_lock``): a second run on the
     same ``out`` is refused (two had cleared each other's finished files, both exiting 0).
-    A folder of another kind is refused first, untouched; the temporaries of a write killed
-    there before are removed once an hour old (a younger one may be another verb's, writing
-    there: a score's had gone, its rename failing, and a user's ``.notes.v2.tmp``); folders
-    made for the lock alone go again when the run ends with nothing in them (a refusal)."""
+    A folder of another kind is refused first, untouched; the temporaries of the run's own
+    files (:data:`_RUN_FILE`) that a write killed there before left are removed once an hour
+    old (a younger one may be another verb's, writing there: a score's had gone, its rename
+    failing; a user's ``.notes.v2.tmp`` is none of them); folders made for the lock alone go
+    again when the run ends with nothing in them (a refusal)."""
     out = Path(out)
     check_writable_folder(out, f"--out {out}")
     refuse_other_kind(out, RUN_KINDS)
@@ -177,7 +183,7 @@ def _out_lock(out: str | Path, verb: str) -> Iterator[None]:
     out.mkdir(parents=True, exist_ok=True)
     try:
         with folder_lock(out, verb):
-            remove_temporaries(out, older_than_s=STALE_TEMPORARY_S)
+            remove_temporaries(out, older_than_s=STALE_TEMPORARY_S, of=_RUN_FILE)
             yield
     finally:
         if made and [p.name for p in out.iterdir()] in ([], [".lock"]):

@@ -232,7 +232,7 @@ def report(results: dict, out: str | Path, name: str = "results",
     there that this one does not (a plot it does not draw); the table row and the plots are
     named ``label`` (default: ``name``), the plots also by the task (``task``, else
     ``results["task"]``) and its classes. The temporaries of a report of ``name`` killed
-    mid-write there go first."""
+    mid-write there, an hour old, go first."""
     out = Path(out)
     for path in report_paths(out, name):
         remove_file_temporaries(path)
