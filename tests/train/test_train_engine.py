@@ -897,7 +897,8 @@ def test_a_diverging_run_ends_with_one_error_line(synthetic_store, tmp_path, cap
     args = ["pretrain", "--store", str(synthetic_store), "--out", str(run), "--steps", "12",
             "--batch-size", "8", "--log-every", "1", "--ckpt-every", "1", "--diag-every", "1",
             "--diag-batch", "8", "--no-progress", "--no-tensorboard", "--lr", "1e7",
-            "--warmup", "0", "--teacher-temp-warmup", "0", *overrides]  # no warning beside
+            "--warmup", "0", "--teacher-temp-warmup", "0", "--teacher-temp-end", "0.04",
+            *overrides]  # no warning beside (the temperature 0.04 throughout)
     from qualityfm.data import compute_store_features
 
     compute_store_features(synthetic_store)  # (run alone, the test had seen them computed)
