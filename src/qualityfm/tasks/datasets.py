@@ -124,8 +124,8 @@ RHYTHMS = ("N", "A", "O", "~")
 # group had depended on the path's spelling); 52: an answer file's label in the header's own
 # words ("True alarm") is read, and an abp window names ECG II, PPG and arterial line as what
 # it lacks; 53: resampling by fractions of terms up to 10000 (a channel at 299.9 Hz had been
-# read at 300), CSV stamps coarser than a sample read, lead labels such as "II lead"; 28: a
-# dataset lists
+# read at 300), CSV stamps coarser than a sample read and bytes that are no UTF-8 read as
+# Latin-1, lead labels such as "II lead"; 28: a dataset lists
 # the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
