@@ -2231,6 +2231,8 @@ def test_fits_and_inference_take_what_a_caller_may_hand_them() -> None:
     for name in ("class_weight", "use_features", "augment", "verbose", "keep_checkpoint"):
         with pytest.raises(ValueError, match=rf"{name} must be True or False.*, got 'no'"):
             Finetuner("binary", init="none", **{name: "no"})  # had been read as True
+    with pytest.raises(ValueError, match=r"checkpoint must be a file path or None, got 5"):
+        Finetuner("binary", init="none", checkpoint=5)  # (a raw TypeError)
 
 
 def test_a_one_channel_encoder_is_named_for_what_it_reads() -> None:

@@ -20,6 +20,7 @@ import contextlib
 import copy
 import hashlib
 import json
+import os
 import pickle
 import re
 import sys
@@ -1013,7 +1014,10 @@ class Finetuner(TaskEstimator):
         self.verbose = verbose  # a line on stderr per epoch of a network trained by adamw
         #: file of the last finished epoch of a network trained by gradient steps: a fit
         #: stopped part way resumes there when fitted again on the same rows and settings
-        self.checkpoint = None if checkpoint is None else Path(checkpoint)
+        if checkpoint is not None and not isinstance(checkpoint, str | os.PathLike):
+            raise ValueError(f"checkpoint must be a file path or None, got {checkpoint!r}")
+        self.checkpoint = None if checkpoint is None else Path(checkpoint)  # (5 had raised a
+        # raw TypeError)
         self.keep_checkpoint = keep_checkpoint
         mode = mode or default_mode(task, init)
         if mode not in ("full", "linear"):
