@@ -462,7 +462,8 @@ def _rounded_times(t: np.ndarray, idx: np.ndarray, t_first: float, rate: float,
     return float(np.ptp(start)) <= resolution + 1e-9 * (1.0 + float(np.abs(t).max()))
 
 
-def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path: Path) -> float:
+def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path: Path,
+              resolution: float | None = None) -> float:
     """The rate of time stamps ``t`` (rows ``offset``.. of a file whose first row is at
     ``t_first``), checked for regularity and against an explicit ``fs``."""
     idx = offset + np.arange(len(t))
@@ -472,7 +473,8 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
             raise RecordError(f"{path}: a time column needs two increasing rows to give a rate")
         return float(fs)
     fitted = idx[-1] / span
-    resolution = _printed_resolution(t)
+    if resolution is None:  # (the stamps' printing step, where the caller has it not)
+        resolution = _printed_resolution(t)
     if fs is None and _coarse(resolution, fitted):  # stamps that resolve no sample: the one
         # whole rate they fit within their printing's error (a rate fitted to a few such rows
         # had been taken: 128 Hz read at 127.9)
@@ -547,7 +549,8 @@ def _whole_rates(t: np.ndarray, idx: np.ndarray, t_first: float, fitted: float,
 
 
 def _gap_grid(t: np.ndarray, t_first: float, fs: float | None, path: Path,
-              err: RecordError, whole: bool = True) -> tuple[float, np.ndarray]:
+              err: RecordError, whole: bool = True,
+              resolution: float | None = None) -> tuple[float, np.ndarray]:
     """(rate, sample index of each row) of time stamps ``t`` that are regular but for gaps (a
     monitor export with dropouts): every step a whole number of periods of the rate (``fs``,
     else that of the steps of one period, or the whole rate within 0.1 % of it where that
@@ -563,7 +566,8 @@ def _gap_grid(t: np.ndarray, t_first: float, fs: float | None, path: Path,
     if len(single) == 0:  # steps of 0 and 2 periods alike (200 Hz printed to 0.01 s): no
         raise err  # period to read (its NaN mean had raised "cannot convert float NaN")
     fitted = 1.0 / float(single.mean())  # their printed rounding averages out
-    resolution = _printed_resolution(t)
+    if resolution is None:
+        resolution = _printed_resolution(t)
 
     def samples(rate: float) -> np.ndarray | None:
         """Each row's sample at ``rate``, None when a step is not a whole number of periods
@@ -878,10 +882,11 @@ def read_csv(
         # rows up to a span's end among the first rows read: their rate (fewer rows fit a
         # rate less surely; coarse stamps of a short span had read at 247 Hz, the file at 250)
         known = fs if fs is not None or len(t) > len(t_head) else rate
+        resolution = _printed_resolution(t)  # once for every row (a pass over them each)
         try:
-            rate = _csv_rate(t, 0, t_first, known, path)
+            rate = _csv_rate(t, 0, t_first, known, path, resolution)
         except RecordError as err:
-            rate, grid = _gap_grid(t, t_first, known, path, err)
+            rate, grid = _gap_grid(t, t_first, known, path, err, resolution=resolution)
             if spanned:  # rows before the first gap are samples: a span among them is cut
                 off_grid = np.flatnonzero(grid != np.arange(len(grid)))
                 regular = int(off_grid[0]) if len(off_grid) else len(grid)
@@ -896,8 +901,7 @@ def read_csv(
                 grid = None
         if spanned:  # on the rate of all those rows (a fraction of a Hz: rows drift)
             i0, i1 = sample_span(start, stop, rate, sys.maxsize, path)
-        if grid is None and _blind_to_a_missing_sample(resolution := _printed_resolution(t),
-                                                       rate):
+        if grid is None and _blind_to_a_missing_sample(resolution, rate):
             warn_at_caller(f"{path}: its time stamps, printed to {resolution:g} s, resolve no "
                            f"single sample at {rate:g} Hz: its rows are read as samples "
                            "without a gap (a missing sample would go unseen); write the "
