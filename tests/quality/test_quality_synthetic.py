@@ -56,6 +56,16 @@ def test_detector_vectorised_matches_single_windows() -> None:
     assert detect_r_peaks(np.zeros(T), FS)[0].size == 0
 
 
+@pytest.mark.parametrize("level", [1.0, 5.0, -3.3, 1000.0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_detector_finds_no_beat_in_a_lead_held_at_one_value(level: float, dtype: type) -> None:
+    # the band-pass's rounding of a constant had read as 55-79 beats (a lead off at 5 mV: 158 bpm)
+    held = np.full((2, T), level, dtype=dtype)
+    held[1] = _clean(70, seed=3)[0]
+    found = detect_r_peaks(held, FS)
+    assert found[0].size == 0 and found[1].size > 20
+
+
 
 def test_detector_refractory_counts_from_the_last_kept_beat() -> None:
     # Envelope peaks 0.25 s apart whose band-passed extremes lie at 1.07, 1.25 and 1.43 s: the

@@ -73,6 +73,16 @@ def test_nan_rule_and_interpolation() -> None:
     assert np.isfinite(w_inf.x).all() and w_inf.mask[2, 0]
 
 
+def test_a_rejection_states_a_nan_share_on_its_side_of_the_limit_and_of_all() -> None:
+    rec = _record(95.0)
+    ppg = rec.signals["ppg"]
+    ppg[250 * 30: 250 * 30 + 1523] = np.nan  # 20.3 % of window 1: over the 20 % limit
+    ppg[250 * 60 + 3: 250 * 90] = np.nan  # all of window 2 but its first 3 samples
+    w = make_windows(rec, WindowConfig(require="all"))
+    # the whole-percent rounding had read "20% NaN" (allowed) and "100% NaN" (not all of it)
+    assert w.rejected == [(30.0, "ppg: 20.3% NaN"), (60.0, "ppg: 99.96% NaN")]
+
+
 @pytest.mark.parametrize("fs", [125.0, 250.0, 360.0, 500.0, 1000.0])
 def test_the_nan_rule_counts_exactly_the_window_span(fs: float) -> None:
     """A channel whose window is exactly max_nan_fraction NaN is kept (the rule masks more

@@ -106,10 +106,13 @@ def detect_r_peaks(x: np.ndarray, fs: float, refractory: float = 0.25) -> list[n
 
     Returns one sorted int64 array per window (a list of length N; for a single window
     ``[T]`` a list of one array). Windows with non-finite values return no peaks.
-    ``refractory`` (s) is the shortest accepted RR interval (0.25 s allows 240 bpm).
+    ``refractory`` (s) is the shortest accepted RR interval (0.25 s allows 240 bpm). Constant
+    windows (a lead off held at one value) return none too: the band-pass's float rounding had
+    read as dozens of beats.
     """
     x, _ = as_windows(x, fs)
     ok, x = finite_rows(x)
+    ok &= np.ptp(x, axis=1) > 0
     _, bp, env = qrs_envelope(x, fs)
     env[~ok] = 0.0
     return peaks_from_envelope(bp, env, fs, refractory=refractory)

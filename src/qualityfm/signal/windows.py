@@ -197,6 +197,17 @@ def _window_counts(flags: np.ndarray, n_valid: int, lo: np.ndarray, hi: np.ndarr
     return cs[np.clip(hi, 0, n_valid)] - cs[np.clip(lo, 0, n_valid)]
 
 
+def _percent(share: float, limit: float) -> str:
+    """``share`` in percent with the fewest decimals (up to 3) that keep it on its side of
+    ``limit`` and of 100 (20.3 % over a 20 % limit had read "20%", 99.9 % "100%")."""
+    p = 100.0 * float(share)
+    for digits in range(4):
+        text = f"{p:.{digits}f}"
+        if (float(text) > 100 * limit) == (p > 100 * limit) and (float(text) < 100) == (p < 100):
+            break
+    return text
+
+
 def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
     """Cut ``record`` into windows of ``cfg.seconds`` at ``cfg.fs`` (see :class:`WindowConfig`).
 
@@ -310,7 +321,8 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
         return "; ".join(  # a lead standing for II named too: the record may hold no II
             f"{c}{f' (from {sources[c]})' if sources.get(c, c) != c else ''}: "
             + ("absent" if not present[ci] else
-                        f"{100 * nan_frac[k, ci]:.0f}% NaN" if bad_nan[k, ci] else "flat")
+                        f"{_percent(nan_frac[k, ci], cfg.max_nan_fraction)}% NaN"
+                        if bad_nan[k, ci] else "flat")
             for ci, c in enumerate(cfg.channels)
             if not usable[k, ci] and (absent or present[ci]))
 
