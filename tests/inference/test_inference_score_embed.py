@@ -501,6 +501,28 @@ def test_one_path_as_a_string_is_one_input(records, tmp_path) -> None:
     assert score_files(Path(one), tmp_path / "two.csv")["n_windows"] == summary["n_windows"]
 
 
+def test_a_record_or_a_models_name_in_place_of_a_path_or_model_is_named(
+        records, tiny_model, tmp_path) -> None:
+    """A Record in memory and a model's name had raised "'Record' object is not iterable" and
+    "'str' object has no attribute 'parameters'"."""
+    from qualityfm.data.prepare import prepare
+
+    rec = read_record(records / "clean.hea")
+    for inputs in (rec, [rec]):
+        with pytest.raises(TypeError, match="got Record: .*make_windows.*score_windows"):
+            score_files(inputs, tmp_path / "s.csv")
+        with pytest.raises(TypeError, match="got Record"):
+            embed_files(inputs, tmp_path / "e.npy", tiny_model)
+        with pytest.raises(TypeError, match="got Record"):
+            prepare(inputs, tmp_path / "store")
+    for model in ("pretrained", None):
+        with pytest.raises(TypeError, match=rf"got {model!r}: .*qualityfm.load\('pretrained'\)"):
+            embed_files(records / "clean.hea", tmp_path / "e.npy", model)
+    with pytest.raises(TypeError, match="got 'pretrained'"):
+        score_files(records / "clean.hea", tmp_path / "s.csv", model="pretrained")
+    assert not {"s.csv", "e.npy", "store"} & {p.name for p in tmp_path.iterdir()}
+
+
 def test_rejected_rows_follow_the_window_channels(tmp_path) -> None:
     """A window config of other channels or order had crashed (IndexError) on a window with
     no usable channel, or swapped ecg_sqi and ppg_sqi in its row."""

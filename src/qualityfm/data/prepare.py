@@ -73,6 +73,7 @@ from qualityfm.io.folders import (
     refuse_other_kind,
 )
 from qualityfm.io.read import (
+    input_paths,
     machine_fault,
     no_record_reason,
     passed_over_skips,
@@ -713,9 +714,7 @@ def prepare(
     t0 = time.perf_counter()
     window = window or WindowConfig()
     pair_cfg = pairs or PairConfig()
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
-    inputs = list(inputs)
+    inputs = input_paths(inputs)
     # Every setting is checked before anything is read or removed.
     if not (is_int(workers) and workers >= 1):  # 2.5 had failed after the folder was made
         raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from qualityfm._progress import on_terminal, progress_bar
 from qualityfm.data.prepare import read_windows, score_and_scale, unusable_reason
 from qualityfm.io import MODEL_CHANNELS, find_records
 from qualityfm.io.read import (
+    input_paths,
     machine_fault,
     no_record_reason,
     note_passed_over,
@@ -108,8 +108,7 @@ def iter_file_windows(
     a record among the inputs or lies in an input folder (a hidden folder or name aside).
     """
     cfg = cfg or WindowConfig()
-    inputs = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)  # one path,
-    # not its characters; an iterator read twice
+    inputs = input_paths(inputs)  # one path, not its characters; an iterator read twice
     refuse_writing_over(outputs, [], inputs)  # an output among the records: before a word
     paths: dict[Path, Path] = {}  # a record reached twice (a folder and a file in it) once
     listed: set[Path] = set()  # a folder given twice ("d", "d/") is listed once

@@ -165,6 +165,23 @@ def read_channels_among(path: str | Path, wanted: Callable[[str], bool]) -> Reco
     return read_record(path)
 
 
+def input_paths(inputs: object) -> list:
+    """``inputs`` (one path, or an iterable of them) as a list of paths; TypeError for what is
+    no path (a ``Record`` in memory had raised "'Record' object is not iterable")."""
+    items = [inputs] if isinstance(inputs, str | os.PathLike) else inputs
+    if isinstance(items, Record) or not hasattr(items, "__iter__"):
+        items = [items]
+    items = list(items)
+    for item in items:
+        if not isinstance(item, str | os.PathLike):
+            hint = (": for a record in memory, window it (qualityfm.signal.make_windows) and "
+                    "pass the windows to qualityfm.quality.score_windows or "
+                    "qualityfm.inference.embed_windows"
+                    if isinstance(item, Record) else "")
+            raise TypeError(f"inputs are file or folder paths, got {type(item).__name__}{hint}")
+    return items
+
+
 def find_records(path: str | Path) -> list[Path]:
     """Every readable record under a file or folder, sorted.
 

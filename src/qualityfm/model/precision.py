@@ -13,7 +13,13 @@ _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter (CPU for a parameterless module)."""
+    """The device of the model's first parameter (CPU for a parameterless module); TypeError
+    naming ``qualityfm.load`` for what is no module (a name such as "pretrained" or None had
+    raised a raw AttributeError)."""
+    if not isinstance(model, nn.Module):
+        shown = repr(model) if len(repr(model)) <= 60 else type(model).__name__
+        raise TypeError(f"model must be a loaded model, got {shown}: load it first, e.g. "
+                        "qualityfm.load('pretrained') or qualityfm.load(FOLDER)")
     return next((p.device for p in model.parameters()), torch.device("cpu"))
 
 
