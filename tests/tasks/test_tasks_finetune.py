@@ -2300,3 +2300,47 @@ def test_the_shipped_weights_by_name_are_pretrained() -> None:
     assert ft.init == "pretrained" and ft.mode == Finetuner("vt-alarm", init="pretrained").mode
     with pytest.raises(FileNotFoundError, match=r"no pretrained weights 'huge' shipped"):
         Finetuner("vt-alarm", init="pretrained:huge")
+
+
+def test_an_init_that_is_no_name_path_or_module_is_refused_when_made() -> None:
+    """None and 5 had been kept, then failed at fit in pathlib (a raw TypeError)."""
+    import qualityfm
+
+    for init in (None, 5):
+        with pytest.raises(TypeError, match=f"init must be .*, got {init}"):
+            Finetuner("vt-alarm", init=init)
+    with pytest.raises(TypeError, match="a model is a folder or file path.*got NoneType"):
+        qualityfm.load(None)
+
+
+def test_af4_fitted_without_some_of_its_classes_says_so() -> None:
+    x, y, g = synthetic(40)
+    kw = dict(init="none", config=TINY, epochs=1, solver="adamw", use_features=False)
+    with pytest.warns(UserWarning, match=r"no row of class\(es\) 2, 3 among its labels 0\.\.3"):
+        Finetuner("af4", **kw).fit(x, y, groups=g)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        Finetuner("af4", **kw).fit(x, np.arange(40) % 4, groups=g)
+
+
+def test_a_checkpoint_that_is_a_folder_is_refused_before_the_first_epoch(tmp_path, capsys
+                                                                          ) -> None:
+    x, y, g = synthetic(40)
+    ft = Finetuner("vt-alarm", init="none", config=TINY, epochs=2, use_features=False,
+                   checkpoint=tmp_path, verbose=True)
+    with pytest.raises(IsADirectoryError, match="is a folder: give a file path"):
+        ft.fit(x, y, groups=g)
+    assert "epoch 1" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", ["full", "linear"])
+def test_rows_past_what_the_network_reads_are_named_not_blamed_on_the_rate(mode) -> None:
+    """A row of 1e30 had made every validation loss NaN: "the training diverged: lower the
+    learning rate" (the lbfgs head named them already)."""
+    x, y, g = synthetic(40)
+    x[3] *= np.float32(1e30)
+    ft = Finetuner("vt-alarm", init="none", config=TINY, epochs=2, use_features=False,
+                   mode=mode, solver="adamw")
+    with pytest.warns(UserWarning, match="outside"), \
+            pytest.raises(ValueError, match=r"of rows 3 are not finite: their values are past"):
+        ft.fit(x, y, groups=g)

@@ -445,19 +445,22 @@ class TaskEstimator(ABC):
             raise ValueError(f"y must hold class labels 0, 1, ...; rows {rows_text(bad)} hold "
                              f"{y[bad[:3]].tolist()}")
         y = y.astype(np.int64)
-        if self.kind == "multiclass" and self.n_out == 0:
+        fixed = self.kind != "multiclass" or self.n_out > 0  # af4's 4; an open task's from y
+        if not fixed:
             self.n_out = int(y.max()) + 1 if len(y) else 0
-            unseen = sorted(set(range(self.n_out)) - set(y.tolist()))
-            if unseen:  # 3 and 7 had made a model of 8 outputs without a word
-                warn_at_caller(f"y holds no row of class(es) {listed(unseen)} among its labels "
-                               f"0..{self.n_out - 1}: the model gets {self.n_out} outputs, "
-                               "those never learnt (a cross-validation's fold may lack a "
-                               "class; else number the classes 0, 1, ... without gaps)")
         k = 2 if self.kind == "binary" else self.n_out
         if len(y) and y.max() >= k:
             bad = np.flatnonzero(y >= k)
             raise ValueError(f"task {self.task!r} has {k} classes (labels 0..{k - 1}), but y "
                              f"holds {sorted(set(y[bad].tolist()))[:5]} (rows {rows_text(bad)})")
+        unseen = sorted(set(range(k)) - set(y.tolist())) if self.kind == "multiclass" else []
+        if unseen and len(y):  # 3 and 7 had made a model of 8 outputs without a word (and
+            # af4 fitted on two of its classes had said nothing)
+            warn_at_caller(f"y holds no row of class(es) {listed(unseen)} among its labels "
+                           f"0..{k - 1}: the model gets {k} outputs, those never learnt (a "
+                           "cross-validation's fold may lack a class"
+                           + ("" if fixed else "; else number the classes 0, 1, ... without "
+                              "gaps") + ")")
         return y
 
     def _set_operating_point(self, raw: np.ndarray, y: np.ndarray) -> None:
@@ -841,12 +844,29 @@ def shipped_init(init: str | Path | nn.Module) -> str | Path | nn.Module:
     return init
 
 
+def refuse_unreadable_rows(values: np.ndarray, what: str) -> None:
+    """ValueError naming the rows of ``values`` (``[N, ...]``, ``what`` a network made of
+    them) that are not finite: their inputs are past what the network reads."""
+    off = np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))
+    if len(off):
+        raise ValueError(f"{what} of rows {rows_text(off)} are not finite: their values are past "
+                         "what it reads (it reads each channel scaled to [-1, 1]: "
+                         "qualityfm.signal.normalize)")
+
+
 def check_init(init: str | Path | nn.Module, classical: bool = False) -> None:
     """FileNotFoundError when ``init`` names a model folder that does not exist (the named
     inits "pretrained" and "none", and modules, pass); "classical", the task verbs' name for
     the classical feature baseline, passes with ``classical`` only, else a ValueError points
-    to :class:`~qualityfm.tasks.ClassicalBaseline` (no network to initialise)."""
-    if not isinstance(init, (str, Path)) or str(init) in ("pretrained", "none"):
+    to :class:`~qualityfm.tasks.ClassicalBaseline` (no network to initialise); TypeError for
+    what is neither a name, a path nor a module (None had failed at ``fit``)."""
+    if isinstance(init, nn.Module):
+        return
+    if not isinstance(init, str | os.PathLike):
+        shown = repr(init) if len(repr(init)) <= 60 else type(init).__name__
+        raise TypeError(f"init must be 'pretrained', 'none', a model folder or a module, got "
+                        f"{shown}")
+    if str(init) in ("pretrained", "none"):
         return
     if isinstance(init, str) and init.startswith("pretrained:"):  # the shipped weights by
         shipped_init(init)  # name: refused where no such weights ship
@@ -1212,6 +1232,8 @@ class Finetuner(TaskEstimator):
         # shifts: the closed-form head fits and calibrates on what it predicts from
         shifts = self.test_shifts if self.solver == "lbfgs" else 1
         emb = self._embeddings(X, mask, shifts) if self.mode == "linear" else None
+        if emb is not None:  # (sklearn had said "Input X contains NaN" of its own matrix)
+            refuse_unreadable_rows(emb.cpu().numpy(), "the encoder's embeddings")
         if self.solver == "lbfgs":  # fit() passes every row: the inner folds' outputs
             oof = self._fit_head_lbfgs(emb, feats, y_t, fit_idx, groups, weight)
             z = oof[:, 0] if self.kind == "binary" else oof
@@ -1282,6 +1304,10 @@ class Finetuner(TaskEstimator):
             if stale >= self.patience:
                 break
         if not np.isfinite(best) and self.history:  # the untrained network had been returned
+            self.net.load_state_dict(best_state)  # untrained: rows it cannot read had been
+            refuse_unreadable_rows(  # blamed on the learning rate
+                self._outputs(X, mask, feats, np.arange(len(y)), emb), "the untrained network's "
+                "outputs")
             raise FloatingPointError(
                 f"no epoch of {len(self.history)} gave a finite validation loss (the training "
                 "diverged): lower the learning rate (lr, head_lr)")
@@ -1324,7 +1350,11 @@ class Finetuner(TaskEstimator):
         """The checkpoint of a stopped fit of these rows and settings; None when there is
         none (one of another fit is left alone, to be replaced at the first epoch). A file
         that is no such checkpoint (a user's data, another model) is refused, named: it had
-        been replaced, then removed."""
+        been replaced, then removed; so is a folder (before the first epoch: its write had
+        failed after it)."""
+        if self.checkpoint is not None and self.checkpoint.is_dir():
+            raise IsADirectoryError(f"checkpoint={self.checkpoint} is a folder: give a file "
+                                    "path, e.g. inside it")
         if self.checkpoint is None or not self.checkpoint.is_file():
             return None
         from qualityfm.train.checkpoint import load_state
@@ -1410,11 +1440,6 @@ class Finetuner(TaskEstimator):
 
         H = emb.cpu().numpy().astype(np.float64)
         n_emb = H.shape[1]
-        off = np.flatnonzero(~np.isfinite(H).all(axis=1))
-        if len(off):  # sklearn had said "Input X contains NaN" of its own matrix
-            raise ValueError(f"the encoder's embeddings of rows {rows_text(off)} are not finite: "
-                             "their values are past what it reads (it reads each channel scaled "
-                             "to [-1, 1]: qualityfm.signal.normalize)")
         if feats is not None:
             H = np.concatenate([H, feats.astype(np.float64)], axis=1)
         H, yf = H[fit_idx], y_t[fit_idx]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -345,7 +346,11 @@ def names_shipped_weights(text: str) -> bool:
 
 def model_files(path: str | Path) -> tuple[Path, Path]:
     """(weights file, config file) of ``path``: "pretrained" / "pretrained:NAME", a
-    ``.safetensors`` file, or a folder holding model.safetensors or a single NAME.safetensors."""
+    ``.safetensors`` file, or a folder holding model.safetensors or a single NAME.safetensors
+    (TypeError for what is no path: None had raised pathlib's own)."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"a model is a folder or file path, or 'pretrained', got "
+                        f"{type(path).__name__}")
     text = str(path)
     if names_shipped_weights(text):
         if Path(text).exists():
