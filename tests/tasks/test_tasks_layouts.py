@@ -155,6 +155,31 @@ def test_challenge_2017_layout_is_unchanged(tmp_path) -> None:
     assert (ds.X[1, ECG, 20 * 300:] == 0).all() and ds.X[1, ECG, : 20 * 300].any()  # padded
 
 
+def test_challenge_2017_as_physionet_serves_it_reads_its_labels(tmp_path) -> None:
+    """Records in training/A00, A01 and the table in training/ keyed A00/A00001 (as PhysioNet
+    serves the Challenge): every record had been "no Challenge 2017 rhythm label"; a flat
+    folder keeping the table's keys reads alike, and an edit of the table up a folder is
+    another dataset (the cache had keyed only the label files beside the records)."""
+    rows = []
+    for i, (rid, rhythm) in enumerate([("A00001", "N"), ("A00002", "A"), ("A00003", "N")]):
+        rec = synthesize(32.0, 300.0, rhythm="af" if rhythm == "A" else "sinus", seed=i,
+                         channels=("ecg_ii",), record_id=rid)
+        sub = f"A0{i // 2}"
+        write_wfdb(rec, tmp_path / "served" / "training" / sub)
+        write_wfdb(rec, tmp_path / "flat")
+        rows.append(f"{sub}/{rid},{rhythm}\n")
+    for table in (tmp_path / "served" / "training", tmp_path / "flat"):
+        (table / "REFERENCE.csv").write_text("".join(rows))
+    cache = tmp_path / "cache"
+    for folder in ("served", "flat"):
+        ds = build_task_dataset("af", tmp_path / folder, cache_dir=cache)
+        assert list(ds.record_ids) == ["A00001", "A00002", "A00003"]
+        assert list(ds.y) == [0, 1, 0]
+    (tmp_path / "served" / "training" / "REFERENCE.csv").write_text(
+        "".join(rows).replace("A00003,N", "A00003,A"))
+    assert list(build_task_dataset("af", tmp_path / "served", cache_dir=cache).y) == [0, 1, 1]
+
+
 def test_cli_finetune_af_on_a_perform_folder(perform_dir, tmp_path) -> None:
     cfg = tmp_path / "tiny.json"
     cfg.write_text(json.dumps(TINY))

@@ -7,6 +7,7 @@ import csv
 import datetime
 import io
 import math
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -415,6 +416,23 @@ REFERENCE_FILE = "REFERENCE.csv"
 ALARMS_FILES = ("alarms.csv", "ALARMS")
 #: Every file beside the records that labels them.
 LABEL_FILES = (REFERENCE_FILE, *ALARMS_FILES)
+
+
+def rhythm_tables(path: Path) -> list[tuple[Path, str]]:
+    """The ``REFERENCE.csv`` files that may label the record of header ``path``, each with
+    the record's key there: the one beside it (key: its name), then the one a folder up (key:
+    ``A00/A00001``: PhysioNet serves Challenge 2017 so, the records in ``training/A00`` to
+    ``A08`` and the table in ``training``; its rows had matched no record)."""
+    up = Path(os.path.abspath(path.parent))  # the folders as the user laid them out
+    return [(path.parent.resolve() / REFERENCE_FILE, path.stem),
+            (up.parent / REFERENCE_FILE, f"{up.name}/{path.stem}")]
+
+
+def label_files(path: Path) -> list[Path]:
+    """Every file that may label the record of header ``path`` (:data:`LABEL_FILES` beside
+    it, the ``REFERENCE.csv`` a folder up)."""
+    return sorted({path.parent.resolve() / n for n in LABEL_FILES}
+                  | {t for t, _ in rhythm_tables(path)})
 #: An answer file's label cells (lower case): the header's own words too ("True alarm": it had
 #: been no label, left out unsaid beside a header labelled otherwise)
 _TRUE = frozenset({"true", "1", "t", "yes", "true alarm"})
@@ -459,7 +477,16 @@ def _read_labels(path: str, mtime_ns: int, size: int) -> dict | str:
         for row in rows:
             if len(row) >= 2 and row[1] not in rhythms.setdefault(row[0], []):
                 rhythms[row[0]].append(row[1])
-        return {r: ls[0] if len(ls) == 1 else tuple(ls) for r, ls in rhythms.items() if ls}
+        table = {r: ls[0] if len(ls) == 1 else tuple(ls) for r, ls in rhythms.items() if ls}
+        # a key of PhysioNet's layout (A00/A00001) also under the record's name, where no
+        # other key has that name: a flat folder keeping the table as served
+        named: dict[str, list[str]] = {}
+        for key in table:
+            if "/" in key.replace("\\", "/"):
+                named.setdefault(key.replace("\\", "/").rsplit("/", 1)[1], []).append(key)
+        table.update({n: table[keys[0]] for n, keys in named.items()
+                      if len(keys) == 1 and n not in table})
+        return table
     type_at, label_at = 1, 2  # record, alarm type, label
     if rows and rows[0][0].lower() == "record":  # a header line names the columns
         cells = [c.lower().replace(" ", "_") for c in rows.pop(0)]
@@ -588,13 +615,19 @@ def challenge_labels(
             labels["unlabelled"] = {"alarm_true": why}
         elif label is not None:
             labels["alarm_true"] = label
-    table = _labels_in(folder, REFERENCE_FILE)
-    rhythm = table if isinstance(table, str) else (table or {}).get(path.stem)
-    if isinstance(rhythm, str) and isinstance(table, str):  # it cannot be read
-        labels.setdefault("unlabelled", {})["rhythm"] = table
-    elif isinstance(rhythm, tuple):
+    rhythm, where = None, "beside it"
+    for (table_path, key), where in zip(rhythm_tables(path), ("beside it", "a folder up"),
+                                        strict=True):
+        table = _labels_in(str(table_path.parent), REFERENCE_FILE)
+        if isinstance(table, str):  # it cannot be read
+            labels.setdefault("unlabelled", {})["rhythm"] = table.replace("beside it", where)
+            break
+        rhythm = (table or {}).get(key, (table or {}).get(path.stem))
+        if rhythm is not None:
+            break
+    if isinstance(rhythm, tuple):
         labels.setdefault("unlabelled", {})["rhythm"] = (
-            f"{REFERENCE_FILE} beside it lists {path.stem} with the labels {', '.join(rhythm)}")
+            f"{REFERENCE_FILE} {where} lists {path.stem} with the labels {', '.join(rhythm)}")
     elif rhythm is not None:
         labels["rhythm"] = rhythm
     return labels, events

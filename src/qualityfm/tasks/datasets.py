@@ -68,7 +68,7 @@ from qualityfm.io.atomic import STALE_TEMPORARY_S, read_json, write_json
 from qualityfm.io.base import patient_from_path
 from qualityfm.io.folders import check_out_apart, check_writable_folder
 from qualityfm.io.read import machine_fault, no_record_reason, refuse_writing_over, skip_reason
-from qualityfm.io.wfdb_reader import LABEL_FILES, header_files, is_vt_alarm
+from qualityfm.io.wfdb_reader import header_files, is_vt_alarm, label_files
 from qualityfm.quality._common import MIN_FS, flat_fraction
 from qualityfm.quality.features import FEATURES_VERSION, feature_names, signal_features
 from qualityfm.signal import (
@@ -492,7 +492,7 @@ def perform_af_label(path: Path, name: str | None = None) -> tuple[str, str]:
     match = _PERFORM.match(name)
     if match is None:
         raise RecordError(
-            f"{path}: no Challenge 2017 rhythm label (REFERENCE.csv"
+            f"{path}: no Challenge 2017 rhythm label (REFERENCE.csv beside it or a folder up"
             + ("" if path.suffix.lower() == ".hea" else ", read for WFDB records (.hea) only")
             + f") and {name!r} is no MIMIC PERform AF name (mimic_perform_af_NNN or "
             "mimic_perform_non_af_NNN) to give one"
@@ -893,10 +893,11 @@ def _record_files(files: list[Path]) -> list[tuple[str, int, int, bool]]:
 def _cache_path(cache_dir: Path, s: TaskSettings, files: list[Path]) -> Path:
     """The cache file of a dataset: its settings, its files, the files they read (signal
     files, segments: a rewritten ``.mat`` under the same header is another dataset) and the
-    label files beside them (``REFERENCE.csv``, ``alarms.csv``), each by path and version, and
+    label files beside them (``REFERENCE.csv``, ``alarms.csv``; a ``REFERENCE.csv`` a folder
+    up, :func:`~qualityfm.io.wfdb_reader.label_files`), each by path and version, and
     the patient each file's path names (a folder link named ``pNNNNNN`` names it, the folder
     it leads to may not)."""
-    labels = sorted({f.parent.resolve() / name for f in files for name in LABEL_FILES})
+    labels = sorted({t for f in files for t in label_files(f)})
     key = json.dumps({"v": CACHE_VERSION, "features": FEATURES_VERSION, "settings": asdict(s),
                       "files": _record_files(files),
                       "patients": [patient_from_path(f, Path(f).stem) for f in files],
