@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -214,11 +215,13 @@ def _text(value: str) -> bytes:
     return struct.pack("<L", len(value.encode())) + value.encode()
 
 
-def _write_vital(path: Path, tracks: list[dict], header_start: float | None) -> Path:
+def _write_vital(path: Path, tracks: list[dict], header_start: float | None,
+                 again: float | None = None) -> Path:
     """A .vital file written byte by byte (the format's packets: device, track info, wave
     records), with a header that states its start and end (27 bytes) or not (10, as older
     files): tracks of ``name``, ``fmt`` (1 float, 7 long), ``srate``, ``gain``, ``offset``,
-    ``recs`` [(dt, samples)]."""
+    ``recs`` [(dt, samples)]; ``again``: the first track's info written again before the
+    first record at or after that time (a device reconnecting)."""
     import struct
 
     codes = {1: "<f4", 7: "<i4", 8: "<u4"}
@@ -227,13 +230,16 @@ def _write_vital(path: Path, tracks: list[dict], header_start: float | None) -> 
         header += struct.pack("<dd", header_start, header_start + 60.0) + b"\x00"
     out = b"VITA" + struct.pack("<L", 3) + struct.pack("<H", len(header)) + header
     out += _packet(9, struct.pack("<L", 1) + _text("SNUADC") + _text("SNUADC") + _text(""))
-    for tid, t in enumerate(tracks, 1):
-        out += _packet(0, struct.pack("<HBB", tid, 1, t["fmt"]) + _text(t["name"]) + _text("")
-                       + struct.pack("<ffLfddBL", 0, 100, 0, t["srate"], t.get("gain", 1.0),
-                                     t.get("offset", 0.0), 0, 1))
+    infos = [_packet(0, struct.pack("<HBB", tid, 1, t["fmt"]) + _text(t["name"]) + _text("")
+                     + struct.pack("<ffLfddBL", 0, 100, 0, t["srate"], t.get("gain", 1.0),
+                                   t.get("offset", 0.0), 0, 1))
+             for tid, t in enumerate(tracks, 1)]
+    out += b"".join(infos)
     recs = sorted((dt, tid, np.asarray(v, codes[t["fmt"]]))
                   for tid, t in enumerate(tracks, 1) for dt, v in t["recs"])
     for dt, tid, a in recs:
+        if again is not None and dt >= again:
+            out, again = out + infos[0], None
         out += _packet(1, struct.pack("<HdHL", 10, dt, tid, len(a)) + a.tobytes())
     path.write_bytes(gzip.compress(out))
     return path
@@ -497,3 +503,48 @@ def test_a_wave_track_stating_a_rate_no_monitor_samples_at_is_left_out(tmp_path)
                                             r"out"):
         record = read_record(path)
     assert list(record.signals) == ["ecg_ii"] and record.fs["ecg_ii"] == 500.0
+
+
+def test_a_slow_track_moves_no_span_and_an_idle_ones_channel_is_named(tmp_path: Path) -> None:
+    """A 0.2-Hz wave track (a trend), read or not, had set the grid of a span's start: 12.7 s
+    read from 15 s (2.3 s of ECG lost; at 0.001 Hz the whole file from 0). Asking for a
+    channel whose track is idle had said "the record has abp" of a record of more."""
+    from qualityfm.io import MissingChannelError
+
+    t0 = 1.6e9
+    ecg = np.random.default_rng(0).normal(size=30000)
+    path = _write_vital(tmp_path / "slow.vital", [
+        {"name": "ECG_II", "fmt": 1, "srate": 500.0, "recs": [(t0, ecg)]},
+        {"name": "PLETH", "fmt": 1, "srate": 100.0, "recs": [(t0, np.arange(6000.0))]},
+        {"name": "RESP", "fmt": 1, "srate": 0.2, "recs": [(t0, np.ones(12))]},
+        {"name": "ECG_V5", "fmt": 1, "srate": 500.0, "recs": []}], t0)
+    rec = read_record(path, channels=["ecg_ii"], start=12.7, stop=30.0)
+    assert rec.start_time == pytest.approx(12.7)
+    np.testing.assert_array_equal(rec.signals["ecg_ii"], ecg[6350:15000].astype(np.float32))
+    both = read_record(path, channels=["ppg", "ecg_ii"], start=12.703, stop=30.0)
+    assert both.start_time == pytest.approx(12.7)  # on the 100-Hz PPG's grid
+    np.testing.assert_array_equal(both.signals["ppg"], np.arange(1270.0, 3000.0))
+    with pytest.warns(RuntimeWarning, match="ECG_V5"), pytest.raises(
+            MissingChannelError, match=r"no channel 'ecg_v5': its track\(s\) 'SNUADC/ECG_V5' hold "
+                                       r"no samples; the file declares ecg_ii, ppg, resp, ecg_v5"):
+        read_record(path, channels=["ecg_ii", "ecg_v5"])
+
+
+def test_a_track_announced_again_part_way_says_what_is_lost(tmp_path: Path) -> None:
+    """vitaldb drops a track's records read before its info packet comes again (a device
+    reconnecting): the first half of the ECG had read as missing without a word."""
+    t0 = 1.6e9
+    path = _write_vital(tmp_path / "again.vital", [
+        {"name": "ECG_II", "fmt": 1, "srate": 100.0,
+         "recs": [(t0 + k, np.full(100, float(k))) for k in range(60)]},
+        {"name": "PLETH", "fmt": 1, "srate": 100.0,
+         "recs": [(t0 + k, np.full(100, 1.0)) for k in range(60)]}], t0, again=t0 + 30)
+    with pytest.warns(RuntimeWarning, match="'SNUADC/ECG_II' announced again after"):
+        rec = read_record(path)
+    assert np.isnan(rec.signals["ecg_ii"][:3000]).all()  # what vitaldb keeps, said
+    assert np.isfinite(rec.signals["ppg"]).all()
+    clean = _write_vital(tmp_path / "once.vital", [
+        {"name": "ECG_II", "fmt": 1, "srate": 100.0, "recs": [(t0, np.ones(6000))]}], t0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert np.isfinite(read_record(clean).signals["ecg_ii"]).all()

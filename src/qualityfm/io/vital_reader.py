@@ -20,7 +20,13 @@ from qualityfm._caller import warn_at_caller
 from qualityfm._numbers import missing
 from qualityfm.io.base import aligned_spans, patient_from_path, sample_span, select_channels
 from qualityfm.io.channels import canonical_channel, canonical_names
-from qualityfm.io.record import MAX_WAVEFORM_FS, Record, RecordError
+from qualityfm.io.record import (
+    MAX_WAVEFORM_FS,
+    MIN_WAVEFORM_FS,
+    MissingChannelError,
+    Record,
+    RecordError,
+)
 
 _WAVE = 1  # vitaldb track type of a waveform
 #: Longest span a file may cover: vitaldb fills every track over the file's whole span, so a
@@ -84,6 +90,8 @@ class _Facts:
     packed: bool = False  # the header's flag (vitaldb reads a packet over 1 MB in one only)
     fault: str | None = None  # a packet vitaldb would misread or stop at, said
     unknown: list[str] = dataclasses.field(default_factory=list)  # wave tracks of a format
+    # wave tracks announced again after records of theirs (vitaldb drops those records)
+    announced_again: list[str] = dataclasses.field(default_factory=list)
 
 
 def _file_facts(path: Path) -> _Facts:
@@ -124,6 +132,7 @@ def _walk(f: IO[bytes], facts: _Facts) -> None:
         facts.stated_end = stated_end if stated_end > 0 else None
         facts.packed = size >= 27 and header[26] == 1
         names: dict[int, str] = {}  # wave track id -> name
+        recorded: set[int] = set()  # wave track ids with a record so far
         formats: dict[int, int] = {}  # wave track id -> format
         while len(packet := f.read(5)) == 5:
             kind, length = struct.unpack("<BL", packet)
@@ -139,6 +148,8 @@ def _walk(f: IO[bytes], facts: _Facts) -> None:
             if kind == 0 and len(data) >= 4 and data[2] == _WAVE:  # a wave track's info
                 tid, pos = struct.unpack_from("<H", data, 0)[0], 4
                 names[tid], formats[tid] = _info_name(data), data[3]
+                if tid in recorded and names[tid] not in facts.announced_again:
+                    facts.announced_again.append(names[tid])
                 if data[3] not in (*_SAMPLE_BYTES, 7, 8):
                     facts.unknown.append(f"{names[tid]!r} (format {data[3]})")
                 for _ in range(2):  # name, unit (vitaldb: fields a short packet lacks
@@ -158,6 +169,7 @@ def _walk(f: IO[bytes], facts: _Facts) -> None:
                     facts.long_bytes = length - 2 - info
                 if tid not in rates or len(data) < 2 + info + 4 or not 0 < dt < np.inf:
                     continue
+                recorded.add(tid)
                 n = struct.unpack_from("<L", data, 2 + info)[0]
                 width = _SAMPLE_BYTES.get(formats.get(tid, 0))
                 if width is not None and length != 2 + info + 4 + n * width:
@@ -271,6 +283,12 @@ def read_vital(
     if facts.unknown:  # vitaldb drops such a track's info: it would vanish unsaid
         warn_at_caller(f"{path}: wave track(s) {', '.join(facts.unknown)} of a format code no "
                        "reader knows: left out", RuntimeWarning)
+    again = [t for t in candidates if any(t == n or t.endswith(f"/{n}")
+                                          for n in facts.announced_again)]
+    if again:  # (a device reconnected?) its records before had been lost unsaid
+        warn_at_caller(f"{path}: wave track(s) {', '.join(map(repr, again))} announced again "
+                       "after records of theirs: vitaldb, which reads the file, keeps only the "
+                       "records after that, the earlier ones read as missing", RuntimeWarning)
     # vitaldb's own 8-byte files record track lengths for 4-byte samples: its early stop of
     # a read of some tracks would end before the later ones, so it reads them all but those
     # excluded
@@ -334,11 +352,23 @@ def read_vital(
     signals: dict[str, np.ndarray] = {}
     rates: dict[str, float] = {}
     units: dict[str, str] = {}
-    picked = select_channels(names, channels, path, kept)
+    try:
+        picked = select_channels(names, channels, path, kept)
+    except MissingChannelError as err:  # asked for a channel whose tracks are all idle: it
+        # had read "no channel 'ecg_v5'; the record has abp", of a record of five channels
+        declared = [n for n in dict.fromkeys(canonical_names(tracks))]
+        raise MissingChannelError(
+            f"{str(err).partition('; the record has')[0]}: its track(s) "
+            f"{', '.join(map(repr, idle))} hold no samples; the file declares "
+            f"{', '.join(declared)}", err.available) from None
     tracks_read = [vf.trks[kept[i]] for i in picked]
     lengths = [(float(trk.srate), len(samples[kept[i]]))
                for i, trk in zip(picked, tracks_read, strict=True)]
-    grid = min(float(header.trks[t].srate) for t in tracks)  # the file's slowest wave track
+    # the file's slowest waveform track, read or not (a trend's track under 10 Hz, idle or
+    # not read, had moved a span's start by up to its period: 0.001 Hz, the whole file);
+    # without one, the slowest read
+    grid = min((r for t in tracks if (r := float(header.trks[t].srate)) >= MIN_WAVEFORM_FS),
+               default=None)
     spans, t0 = aligned_spans(start, stop, lengths, path, grid=grid) if picked else ([], 0.0)
     for i, trk, (i0, i1) in zip(picked, tracks_read, spans, strict=True):
         signals[names[i]] = np.ascontiguousarray(samples[kept[i]][i0:i1])
