@@ -1110,6 +1110,27 @@ def test_mimic_segments_read_alone_share_their_records_patient(tmp_path: Path) -
         "3269321_0001", "3269321_0002"}
 
 
+def test_mimic_matched_records_copied_into_one_folder_keep_their_subject(tmp_path) -> None:
+    """MIMIC-III matched subset records (p000020-2183-04-28-17-47, numerics ...n) copied out of
+    their p00/p000020/ folders (wfdb.dl_database(keep_subdirs=False)): each had been a patient
+    of its own, one subject's records on both sides of a fold; other names keep their own."""
+    from qualityfm.io import write_wfdb
+    from qualityfm.signal import synthesize
+
+    for name in ("p000020-2183-04-28-17-47", "p000020-2183-04-29-09-10",
+                 "p000020-2183-04-28-17-47n", "p10014354-2150-01-01-10-00", "p000021-notes",
+                 "p000020-2183-04-28-17-47x"):
+        write_wfdb(synthesize(10.0, 125.0, seed=0, channels=("ecg_ii",), record_id=name),
+                   tmp_path)
+    patients = {h.stem: read_record(h).patient_id for h in find_records(tmp_path)}
+    assert patients == {"p000020-2183-04-28-17-47": "p000020",
+                        "p000020-2183-04-29-09-10": "p000020",
+                        "p000020-2183-04-28-17-47n": "p000020",
+                        "p10014354-2150-01-01-10-00": "p10014354",
+                        "p000021-notes": "p000021-notes",
+                        "p000020-2183-04-28-17-47x": "p000020-2183-04-28-17-47x"}
+
+
 def test_a_gain_near_zero_is_refused_naming_the_channel(tmp_path: Path) -> None:
     """A gain of 1e-30 had read an ECG as 1e34 mV: scored 0 with numpy's overflow warnings
     that named no file."""

@@ -199,6 +199,14 @@ def test_unlabelled_records_give_rows_for_predict(tmp_path) -> None:
     assert list(unl.record_ids) == ["line@0", "line@30", "no_line@0", "no_line@30"]
     np.testing.assert_array_equal(unl.y[:2], ds.y)
     assert np.isnan(unl.y[2:]).all() and unl.mask.all()
+    # a monitor's numerics beside the waveforms (MIMIC's ...n record) is named with its
+    # channels (it had been "it has []": they are under the tasks' rate)
+    trend = {c: np.full(65, 80.0) for c in ("hr", "abpsys", "spo2")}
+    write_wfdb(Record("line_n", trend, dict.fromkeys(trend, 1.0)), bp)
+    ds = build_task_dataset("abp", bp)
+    [skip] = [k for k in ds.skipped if "line_n" in k["record"]]
+    assert skip["reason"] == ("abp needs ABP, ECG II and PPG; it has ['hr', 'abpsys', 'spo2'] "
+                              "(hr, abpsys, spo2 under 50 Hz)")
 
 
 def test_af_dataset_from_real_records() -> None:

@@ -15,6 +15,9 @@ from qualityfm.io.record import MissingChannelError, RecordError
 _MIMIC_PATIENT = re.compile(r"^(p\d{6,8})(?:_|$)")
 #: A MIMIC waveform segment (``3269321_0001``): a piece of record ``3269321``, one stay.
 _MIMIC_SEGMENT = re.compile(r"^(\d{7})_\d{4}$")
+#: A MIMIC-III matched subset record (``p000020-2183-04-28-17-47``, its numerics ``...n``):
+#: the subject, then the record's start.
+_MIMIC_MATCHED = re.compile(r"^(p\d{6,8})-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}n?$")
 
 
 def select_channels(
@@ -107,7 +110,9 @@ def patient_from_path(path: Path, record_id: str) -> str:
     """The patient id a path gives (a MIMIC ``pNNNNNN`` folder up to two levels up), else that
     of a MIMIC segment read alone in its record's folder, the record (``32/3269321/`` holding
     ``3269321_0002``: ``3269321``, so that two pieces of one stay are one group), else the
-    record id. The path is read as given, then with its folder resolved (not a linked file:
+    record id (but a MIMIC-III matched record's name, ``p000020-2183-04-28-17-47``, gives its
+    subject wherever it lies: copied into one folder, each record had been a patient of its
+    own). The path is read as given, then with its folder resolved (not a linked file:
     a folder of links into an annex is the patient's): a patient folder that is a link into
     an annex (``p000123 -> blob42``) and a folder link named otherwise (``data -> p000123``)
     both keep the patient (each had given every record a group of its own)."""
@@ -120,7 +125,8 @@ def patient_from_path(path: Path, record_id: str) -> str:
         segment = _MIMIC_SEGMENT.match(record_id)
         if segment and spelt.parent.name == segment.group(1):  # MIMIC-III's 32/3269321/
             return segment.group(1)
-    return record_id
+    matched = _MIMIC_MATCHED.match(record_id)
+    return matched.group(1) if matched else record_id
 
 
 def utf16_text(head: bytes) -> str | None:

@@ -786,12 +786,14 @@ def _rows_uci_bp(path: Path, s: TaskSettings) -> list[dict]:
 def _rows_abp(path: Path, s: TaskSettings, rec: Record | None = None) -> list[dict]:
     if rec is None and is_uci_bp_file(path):
         return _rows_uci_bp(path, s)
-    rec = read_record(path) if rec is None else rec
-    rec = _fast_enough(rec, path)
+    read = read_record(path) if rec is None else rec
+    rec = _fast_enough(read, path)
     need = ("abp", "ppg") if s.labels else ("ppg",)  # predictions need no arterial line
     if not (rec.has(*need) and _primary_ecg(rec) == "ecg_ii"):
         what = "ABP, ECG II and PPG" if s.labels else "ECG II and PPG"
-        raise RecordError(f"{path}: abp needs {what}; it has {rec.channels}")
+        slow = [c for c in read.channels if c not in rec.signals]  # a numerics record's had
+        under = f" ({', '.join(slow)} under {MIN_FS:g} Hz)" if slow else ""  # read "it has []"
+        raise RecordError(f"{path}: abp needs {what}; it has {read.channels}{under}")
     if s.labels:
         rec = _abp_in_mmhg(rec, path)
     elif rec.has("abp"):  # targets beside predictions: in mmHg too (they had kept cmH2O),
