@@ -198,6 +198,13 @@ def test_card_rules_state_the_task_windows_own_absence_constants(monkeypatch) ->
     assert "peak-to-peak <= 1e-09" in text and "under 2 s" in text
     assert "past the channel's last sample" in text  # as _raw_pieces counts it
     assert "not absent in the span" in rules["ecg_lead"] and "by name" in rules["ecg_lead"]
+    # what an integration from the card alone had to guess: a second II, the ECG leads there
+    # are, a Challenge record's alarm, the values of an absent channel and of a gap at an end
+    assert "a second channel of a lead (two labelled II) right after the first" in rules[
+        "ecg_lead"]
+    assert "the ECG leads being exactly ecg_ii, ecg_i, " in rules["channel_names"]["rule"]
+    assert "alarms at 300 s" in rules["span"]
+    assert "the examples give it zeros" in text and "holding the nearest recorded" in text
     flat = np.full(3000, 5.0)
     flat[::7] += datasets.FLAT_PEAK_TO_PEAK / 2  # wobbles below the flat limit: still flat
     assert datasets._fill(flat) is None and datasets._fill(flat * np.arange(3000)) is not None
@@ -398,5 +405,5 @@ def test_golden_examples_give_no_decision_where_predict_gives_none(tmp_path: Pat
     assert (decision[blind] == -1).all() and np.isin(decision[~blind & ~np.isnan(p)],
                                                      (0, 1)).all()
     card = json.loads((tmp_path / "out" / "model.json").read_text())
-    assert "holding none of the channels of fitted_on.present_in_every_window" in \
+    assert "where fitted_on.present_in_every_window lists channels, holding none of them" in \
         card["decision"]

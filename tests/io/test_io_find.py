@@ -154,6 +154,10 @@ def test_is_ecg_knows_a_repeated_lead() -> None:
     assert ecg_leads(["ecg_avr", "ppg", "ecg_2", "ecg_i", "ecg_avf"]) == [
         "ecg_i", "ecg_avf", "ecg_avr", "ecg_2"]
     assert ecg_leads(["ecg_v1", "ecg_ii", "abp"])[0] == "ecg_ii" and ecg_leads(["ppg"]) == []
+    # a second channel of a named lead right after its first (a healthy second II had given
+    # way to V where the first was off); a second unnamed one still after every named one
+    assert ecg_leads(["ecg_v", "ecg_ii_2", "ecg_2", "ecg", "ecg_ii", "ecg_i_2", "ecg_i"]) == [
+        "ecg_ii", "ecg_ii_2", "ecg", "ecg_i", "ecg_i_2", "ecg_v", "ecg_2"]
     # an ECG1/ECG2 record fills both lead slots of the classical features
     t = np.arange(0, 10, 1 / 250)
     beats = np.exp(-(((t % 0.8) - 0.4) ** 2) / 2e-4)

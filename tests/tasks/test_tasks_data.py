@@ -1135,3 +1135,19 @@ def test_running_out_of_memory_stops_a_batch_rather_than_skipping_a_record(
     monkeypatch.setattr(windows, "read_windows", out_of_memory)
     with pytest.raises(MemoryError):
         score_files([tmp_path], tmp_path.parent / "s.csv")
+
+
+def test_a_second_lead_ii_stands_in_before_another_lead_where_the_first_is_off() -> None:
+    """Two channels labelled II (ecg_ii, ecg_ii_2) beside V, the first off: the healthy II
+    had given way to V (ranked after every listed lead), a decision flipped on the card's
+    reading."""
+    rec = synthesize(40.0, 250.0, seed=1, channels=("ecg_ii", "ppg"))
+    other = synthesize(40.0, 250.0, seed=2, channels=("ecg_ii",)).signals["ecg_ii"]
+    healthy = rec.signals["ecg_ii"]
+    both = Record("r", {"ecg_ii": np.full_like(healthy, 0.1), "ecg_v": other,
+                        "ecg_ii_2": healthy, "ppg": rec.signals["ppg"]},
+                  dict.fromkeys(("ecg_ii", "ecg_v", "ecg_ii_2", "ppg"), 250.0))
+    alone = Record("r", {"ecg_ii": healthy, "ppg": rec.signals["ppg"]},
+                   dict.fromkeys(("ecg_ii", "ppg"), 250.0))
+    got = record_dataset("vt-alarm", both, seconds=10.0)
+    np.testing.assert_array_equal(got.X, record_dataset("vt-alarm", alone, seconds=10.0).X)

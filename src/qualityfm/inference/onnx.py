@@ -35,8 +35,9 @@ from qualityfm.io import (
     json_text,
     utf8_bytes,
 )
-from qualityfm.io.channels import MODEL_CHANNELS, canonical_channel
+from qualityfm.io.channels import ECG_LEADS, MODEL_CHANNELS, canonical_channel
 from qualityfm.io.folders import check_writable_folder, refuse_other_kind
+from qualityfm.io.wfdb_reader import ALARM_TIME
 from qualityfm.model import WindowedAttention, mean_over_shifts, pool_encoder
 from qualityfm.signal import (
     MAX_NAN_FRACTION,
@@ -458,13 +459,13 @@ def _examples_text(name: str, kind: str, raw: bool, alarms: bool = False) -> dic
         keys.update(p="[n] calibrated probability of the head (NaN: no output)",
                     decision="[n] 1 where p >= threshold, 0 below, -1 where there is no "
                              "decision: p NaN, or a row holding none of the channels of "
-                             "fitted_on.present_in_every_window (its p the model's guess, "
-                             "which qualityfm predict leaves empty)")
+                             "fitted_on.present_in_every_window where it lists any (its p the "
+                             "model's guess, which qualityfm predict leaves empty)")
     elif kind == "multiclass":
         keys.update(p="[n, classes] calibrated probabilities",
                     decision="[n] the class, -1 where there is no decision: p NaN, or a row "
                              "holding none of the channels of "
-                             "fitted_on.present_in_every_window")
+                             "fitted_on.present_in_every_window where it lists any")
     return {"file": name, "keys": keys,
             "use": "an integration reproduces head (and p, decision) from x and mask"
                    + (", and x and mask from the raw records" if raw else "")
@@ -508,8 +509,10 @@ def _input_rules(task: str, settings: dict) -> dict:
 
     seconds = settings.get("seconds")
     span = {
-        "vt-alarm": f"the {seconds} s ending at the alarm (a record without an alarm time: "
-                    "the latest end of its channels)"
+        "vt-alarm": f"the {seconds} s ending at the alarm (a PhysioNet Challenge 2015 "
+                    "record, whose header names its alarm type, alarms at "
+                    f"{ALARM_TIME:g} s, its 'l' records running 30 s past it; a record "
+                    "without an alarm time: the latest end of its channels)"
                     + (f", left-padded with zeros to {settings['pad_to']} s"
                        if settings.get("pad_to") else ""),
         "af": f"the central {seconds} s of a recording of at most "
@@ -557,7 +560,12 @@ def _input_rules(task: str, settings: dict) -> dict:
                      f"{MAX_RATIO_ERROR:g} of it; up == down: not resampled)",
         "channel_names": {"rule": "a monitor's labels name the channels as "
                                   "qualityfm.io.canonical_channel names them (case, spaces "
-                                  "and separators aside), e.g.",
+                                  "and separators aside); these are examples, not every label "
+                                  "it reads: an integration names its own monitor's channels "
+                                  "by what they are, the ECG leads being exactly "
+                                  + ", ".join(ECG_LEADS) + " (V7, V8 and other leads are no "
+                                  "ECG here; a second channel of one lead is that lead's "
+                                  "name + _2), e.g.",
                           **{label: canonical_channel(label) for label in _LABEL_EXAMPLES}},
         "slow_channel": f"a channel sampled under {MIN_FS:g} Hz is absent (not read)",
         "absent_channel": f"mask False when more than {MAX_NAN_FRACTION:g} of its samples "
@@ -568,11 +576,14 @@ def _input_rules(task: str, settings: dict) -> dict:
                           f"recorded samples take at most {OFF_LEVELS} distinct values (a "
                           "sensor off, an ADC toggling between neighbouring steps) or when under "
                           f"{MIN_CHANNEL_SECONDS:g} s of it are present; its values are then "
-                          "ignored; fewer missing samples are filled as the preprocessing says",
+                          "ignored (the examples give it zeros); fewer missing samples are "
+                          "filled as the preprocessing says, a run at the span's start or end "
+                          "holding the nearest recorded value",
         "ecg_lead": "lead II when it is not absent in the span (absent_channel); else the "
                     "first of these that is not absent there stands in: "
                     + ", ".join(ECG_PREFERENCE[1:])
-                    + "; then any other ECG lead, by name",
+                    + "; a second channel of a lead (two labelled II) right after the "
+                      "first; then any other ECG lead, by name",
     }
     if task == "abp":
         rules["ecg_lead"] = "lead II only: no other lead stands in"
@@ -648,18 +659,19 @@ def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -
                               "p >= threshold" + (" (1 keeps the alarm)"
                                                   if est.task == "vt-alarm" else "")
                               + "; a window with NaN input or with no present channel (mask "
-                                "all False; head is NaN), or holding none of the channels of "
-                                "fitted_on.present_in_every_window (qualityfm predict leaves "
-                                "it empty), has no decision (the examples' decision: -1)"
+                                "all False; head is NaN), or, where "
+                                "fitted_on.present_in_every_window lists channels, holding "
+                                "none of them (qualityfm predict leaves it empty), has no "
+                                "decision (the examples' decision: -1)"
                               + (": keep the alarm" if est.task == "vt-alarm" else "")))
     elif est.kind == "multiclass":
         # a multiclass calibrator fits a temperature (its method named "platt" had said so)
         card.update(calibration={"method": "none" if cal.method == "none" else "temperature",
                                  "a": cal.a},
                     decision="p = softmax(a * head); the class of highest p; a window with "
-                             "NaN input or with no present channel (head is NaN), or holding "
-                             "none of the channels of fitted_on.present_in_every_window, has "
-                             "no decision (the examples' decision: -1)")
+                             "NaN input or with no present channel (head is NaN), or, where "
+                             "fitted_on.present_in_every_window lists channels, holding none "
+                             "of them, has no decision (the examples' decision: -1)")
     else:
         card.update(decision=("head is (SBP, DBP) in mmHg" if est.task == "abp"
                               else "head is the prediction, in the targets' units")

@@ -277,10 +277,23 @@ _ECG_RANK = {lead: i for i, lead in enumerate(ECG_PREFERENCE)}
 
 def ecg_leads(channels: Iterable[str]) -> list[str]:
     """The ECG leads among ``channels``, the one that stands for lead II first: in
-    :data:`ECG_PREFERENCE` order, then any other lead (a repeated one, ``ecg_2``) by name.
-    Every layer that picks "the" ECG of a record (windows, tasks, features, scoring) uses it."""
-    return sorted((c for c in channels if is_ecg(c)),
-                  key=lambda c: (_ECG_RANK.get(c, len(_ECG_RANK)), c))
+    :data:`ECG_PREFERENCE` order, a repeated named lead right after its first (``ecg_ii_2``,
+    a second channel labelled II: a healthy one had given way to lead V where the first was
+    off), then any other lead by name (a second unnamed lead, ``ecg_2``: MIT-BIH's ECG2 is
+    rarely lead II). Every layer that picks "the" ECG of a record (windows, tasks, features,
+    scoring) uses it."""
+    def rank(c: str) -> int:
+        lead = _lead_of(c)
+        return _ECG_RANK.get(lead if lead != "ecg" else c, len(_ECG_RANK))
+
+    return sorted((c for c in channels if is_ecg(c)), key=lambda c: (rank(c), len(c), c))
+
+
+def _lead_of(channel: str) -> str:
+    """The lead a repeated ECG channel repeats (``ecg_ii_2``: ``ecg_ii``), else itself."""
+    while channel not in ECG_LEADS and (repeated := _REPEATED.match(channel)):
+        channel = repeated.group(1)
+    return channel
 
 
 def is_task_channel(channel: str) -> bool:
@@ -304,13 +317,9 @@ def refuse_monitor_labels(channels: Iterable[str],
 
 def is_ecg(channel: str) -> bool:
     """True for any canonical ECG lead name, a repeated one included (``ecg_2``, the second
-    unnamed lead of an ``ECG1``/``ECG2`` record; ``ecg_v_2``)."""
-    while channel not in ECG_LEADS:  # ecg_ii_2_2: a second ecg_ii_2, still lead II
-        repeated = _REPEATED.match(channel)
-        if repeated is None:
-            return False
-        channel = repeated.group(1)
-    return True
+    unnamed lead of an ``ECG1``/``ECG2`` record; ``ecg_v_2``; ``ecg_ii_2_2``, a second
+    ``ecg_ii_2``)."""
+    return _lead_of(channel) in ECG_LEADS
 
 
 def canonical_names(labels: list[str]) -> list[str]:
