@@ -171,6 +171,8 @@ def test_cli_prepare_bounds_fs_and_the_level_gap(tmp_path, capsys):
     assert MAX_LEVEL_GAP == len(LEVEL_NAMES) - 1 and MIN_FS == QUALITY_MIN_FS
     assert MIN_WINDOW_SECONDS == MIN_SECONDS
     assert MAX_WINDOW_SECONDS == windows.MAX_WINDOW_SECONDS
+    from qualityfm.tasks.datasets import MIN_CHANNEL_SECONDS  # the task verbs' --seconds too
+    assert MIN_WINDOW_SECONDS == MIN_CHANNEL_SECONDS
     base = ["prepare", str(tmp_path), "--out", str(tmp_path / "o")]
     for option, value, message in [
         # (1e17 s had skipped every record with NumPy's "Maximum allowed dimension exceeded")

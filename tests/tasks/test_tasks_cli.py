@@ -76,6 +76,12 @@ def test_cli_finetune_then_evaluate_vt(tmp_path, capsys) -> None:
                      "--seconds", "8"]) == 1
         assert "--seconds 8: this run's network reads windows of 10 s only" in (
             capsys.readouterr().err)
+    # as many samples are the run's windows (10.0000001 had been refused as "--seconds 10")
+    assert main(["evaluate", *common, "--model", str(run), "--out", str(out),
+                 "--seconds", "10.0000001"]) == 0
+    assert main(["evaluate", *common, "--model", str(run), "--out", str(out), "--seconds",
+                 "10.01"]) == 1
+    assert "--seconds 10.01: this run's network" in capsys.readouterr().err
     assert main(["evaluate", *common, "--model", str(run), "--out", str(out)]) == 0
     res = json.loads(out.read_text())
     # evaluated on the records it was trained on: said in the results and on stderr
@@ -472,7 +478,13 @@ def test_cli_vt_finetune_defaults_to_a_linear_head_on_mean_and_last_tokens(
     assert "'max'" in capsys.readouterr().err and not (tmp_path / "bad").exists()
     assert main(["finetune", *common, "--mode", "full", "--solver", "lbfgs",
                  "--out", str(tmp_path / "bad")]) == 1
-    assert "mode='linear'" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    assert "mode='linear' (--mode linear;" in capsys.readouterr().err  # the flag named
+    assert not (tmp_path / "bad").exists()
+    for seconds in ("1e9", "1"):  # the range a flag's (1e9 had said "seconds must be ...")
+        with pytest.raises(SystemExit):
+            main(["finetune", *common, "--seconds", seconds, "--out", str(tmp_path / "bad")])
+        assert f"argument --seconds: must be 2 to 86400 s (a channel counts from 2 s; a day), "\
+               f"got {seconds}" in capsys.readouterr().err
     assert main(["finetune", *common, "--out", str(tmp_path / "pre")]) == 0
     meta = json.loads((tmp_path / "pre" / "finetune.json").read_text())
     assert (meta["mode"], meta["pool"], meta["solver"]) == ("linear", "mean+last+stem", "lbfgs")
@@ -1113,7 +1125,8 @@ def test_overwrite_keeps_a_users_model_file_and_refuses_test_shifts_first(tmp_pa
     (epochs / "vt-alarm.pt").write_bytes(b"a stopped fit's epochs")
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps(TINY))
-    with pytest.raises(ValueError, match=r"test_shifts 100000 exceeds the windows' 3000 "
+    with pytest.raises(ValueError, match=r"test_shifts \(--test-shifts\) 100000 exceeds the "
+                                         r"windows' 3000 "
                                          r"samples"):
         finetune_run("vt-alarm", data, tmp_path / "ft", init="none", config=str(config),
                      mode="linear", solver="lbfgs", test_shifts=100000, max_records=20,

@@ -2225,7 +2225,8 @@ def test_fits_and_inference_take_what_a_caller_may_hand_them() -> None:
     for bad in (2.7, "3", float("nan")):
         with pytest.raises(ValueError, match=r"test_shifts must be an int >= 1, got"):
             Finetuner("binary", init="none", test_shifts=bad)
-    with pytest.raises(ValueError, match=r"test_shifts 601 exceeds the windows' 600 samples"):
+    with pytest.raises(ValueError, match=r"test_shifts \(--test-shifts\) 601 exceeds the "
+                                         r"windows' 600 samples"):
         Finetuner("vt-alarm", init="none", config=TINY, epochs=1, test_shifts=601,
                   use_features=False).fit(x, y, groups=g)  # (1e9 had run for hours)
     for name in ("class_weight", "use_features", "augment", "verbose", "keep_checkpoint"):

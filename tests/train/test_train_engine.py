@@ -363,6 +363,13 @@ def test_cli_pretrain_help_and_checked_numbers(capsys) -> None:
             main(["pretrain", "--out", "run", flag, value])
         assert exit_info.value.code == 2
         assert f"argument {flag}: {message}" in capsys.readouterr().err
+    # the settings' upper bounds, checked by PretrainConfig, are the flag's too (they had
+    # named the field, "momentum must be in [0, 1]", exit 1), before the store is looked at
+    for flag, value, message in (("--momentum", "1.5", "must be in [0, 1], got 1.5"),
+                                 ("--momentum-end", "2", "must be in [0, 1], got 2"),
+                                 ("--workers", "-5", "must be in [0, 256], or -1 for auto")):
+        assert main(["pretrain", "--store", "nowhere", "--out", "run", flag, value]) == 2
+        assert f"pretrain: error: argument {flag}: {message}" in capsys.readouterr().err
 
 
 def test_run_folders_are_guarded_and_resume_is_safe(synthetic_store, tmp_path, capsys) -> None:

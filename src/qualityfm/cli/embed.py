@@ -28,7 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pool", default="mean", metavar="mean|mean+last|mean+stem|mean+last+stem",
                    help="how each window's encoder output becomes one row: the mean of its "
                    "tokens (default, d values), +last: the last token beside it, +stem: the "
-                   "mean, SD and maximum over time of the stem's feature maps beside them")
+                   "mean, SD and maximum over time of the stem's feature maps beside them "
+                   "(with +last also their mean over the last token's span: mean+last+stem "
+                   "is 2d + 4 x the maps' channels)")
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
                    help="model inference precision: fp32 (default); bf16 autocast, faster on "
                    "CPUs with native bf16 (AVX-512 BF16, AMX) and on GPUs, results differ "

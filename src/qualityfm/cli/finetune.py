@@ -12,6 +12,19 @@ from qualityfm.cli.argtypes import (
     positive_int,
     seed_int,
 )
+from qualityfm.cli.prepare import MAX_WINDOW_SECONDS, MIN_WINDOW_SECONDS
+
+
+def _task_seconds(text: str) -> float:
+    """An argparse type: a task window's length, 2 s (a task channel counts from 2 s of
+    samples, ``tasks.datasets.MIN_CHANNEL_SECONDS``) to a day (1e9 had been refused as
+    "seconds must be ...", naming no option)."""
+    value = positive_float(text)
+    if not MIN_WINDOW_SECONDS <= value <= MAX_WINDOW_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"must be {MIN_WINDOW_SECONDS:g} to {MAX_WINDOW_SECONDS:g} s (a channel counts "
+            f"from {MIN_WINDOW_SECONDS:g} s; a day), got {text}")
+    return value
 
 
 def add_data_options(p: argparse.ArgumentParser, fitted: bool = False) -> None:
@@ -23,8 +36,9 @@ def add_data_options(p: argparse.ArgumentParser, fitted: bool = False) -> None:
     p.add_argument("--data", required=True, nargs="+", action="extend", metavar="DIR",
                    help="directory of task records (several, or --data given again: their "
                         "records pooled)")
-    p.add_argument("--seconds", type=positive_float, default=None,
-                   help="window length in seconds (default: "
+    p.add_argument("--seconds", type=_task_seconds, default=None,
+                   help=f"window length in seconds, {MIN_WINDOW_SECONDS:g} to "
+                        f"{MAX_WINDOW_SECONDS:g} (default: "
                    + ("the one the model was fine-tuned on, from its run's summary.json; "
                       "else the model's own window length (a model saved from Python); else "
                       "the task's)" if fitted
@@ -68,7 +82,8 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pool", default=None, metavar="mean|mean+last|mean+stem|mean+last+stem",
                    help="how a QualityFM encoder's output becomes one embedding: the mean of "
                    "its tokens, +last: the last token beside it, +stem: statistics of the "
-                   "stem's feature maps beside them (default: mean+last+stem for vt-alarm, "
+                   "stem's feature maps beside them (with +last, over the last token's span "
+                   "too) (default: mean+last+stem for vt-alarm, "
                    "whose windows end at the alarm; mean otherwise)")
     p.add_argument("--test-shifts", type=positive_int, default=None, metavar="N",
                    help="average a network's outputs over N evenly spaced circular shifts of "

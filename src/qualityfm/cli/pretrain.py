@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import json
 import shlex
 import signal
 import sys
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import fields
 from pathlib import Path
 
@@ -232,14 +233,16 @@ def run(args: argparse.Namespace) -> int:
         # differs from the run's is refused by pretrain: another network)
         _refuse_flag_and_override(given, {**(base.get("model_overrides") or {}),
                                           **given.get("model_overrides", {})})
-        cfg = PretrainConfig.from_dict({**base, **given})  # an error here is a flag's
+        with _flag_errors(given):  # an error here is a flag's
+            cfg = PretrainConfig.from_dict({**base, **given})
     else:
         if not args.store:
             raise UsageError(f"{args.out}: no checkpoint to resume, and no --store to start the "
                              "run" if args.resume else
                              "--store is required (a folder made by `qualityfm prepare`)")
         given["command"] = _command(args, given)
-        cfg = PretrainConfig.for_recipe(args.recipe or "default", **given)
+        with _flag_errors(given):
+            cfg = PretrainConfig.for_recipe(args.recipe or "default", **given)
     summary = pretrain(cfg, resume=resume, stop_after=args.stop_after,
                        overwrite=args.overwrite or args.resume)
     stopped = summary.get("stopped_by")  # checkpoint written; the shell's code for the signal
@@ -253,6 +256,22 @@ def run(args: argparse.Namespace) -> int:
                   f"its checkpoint written: --resume continues", file=sys.stderr)
     # a finished run succeeds (a scheduler had requeued it as preempted)
     return 128 + int(getattr(signal.Signals, stopped)) if stopped and not summary["done"] else 0
+
+
+@contextlib.contextmanager
+def _flag_errors(given: dict) -> Iterator[None]:
+    """A setting's refusal by PretrainConfig ("momentum must be in [0, 1], got 1.5") said of
+    the flag given for it, a usage error (exit 2, as argparse's: it had named the field)."""
+    try:
+        yield
+    except ValueError as err:
+        text = str(err)
+        name = next((k for k in sorted(given, key=len, reverse=True)
+                     if text.startswith(f"{k} ")), None)
+        if name is None or isinstance(err, UsageError):
+            raise
+        raise UsageError(f"argument --{name.replace('_', '-')}: {text[len(name) + 1:]}"
+                         ) from None
 
 
 def _command(args: argparse.Namespace, given: dict) -> str:

@@ -524,6 +524,35 @@ def _remove_store(folder: Path) -> None:
         f.unlink(missing_ok=True)
 
 
+#: The ``prepare`` flag of a store setting (``meta["settings"]``, nested keys dotted).
+_SETTING_FLAGS = {"window.fs": "--fs", "window.seconds": "--window",
+                  "window.normalization": "--normalization", "dtype": "--dtype",
+                  "shard_size": "--shard-size", "pairs.max_distance": "--max-distance",
+                  "pairs.min_level_gap": "--min-level-gap"}
+
+
+def _setting_phrase(key: str, there: Any, here: Any) -> str:
+    """A setting in which a store and this run differ, said by its flag where it has one
+    (``--fs 250, the store's 300``; the ECG rules by ``--hr-max``: they had been shown as
+    two dicts of six values)."""
+    if key == "ecg_rules" or key.startswith("ecg_rules."):
+        if key != "ecg_rules":  # one rule of two stores' non-default rules
+            key, there, here = "ecg_rules", {key[10:]: there}, {key[10:]: here}
+        default = RRRules().hr_max
+        there_max = (there or {}).get("hr_max", default)
+        here_max = (here or {}).get("hr_max", default)
+        if there_max != here_max:
+            return f"--hr-max {here_max:g}, the store's {there_max:g}"
+        return f"ECG rules {here or 'the method'}, the store's {there or 'the method'}"
+    flag = _SETTING_FLAGS.get(key)
+    if flag is None:
+        return f"{key}={there!r}, here {here!r}"
+    def shown(v: Any) -> str:
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    return f"{flag} {shown(here)}, the store's {shown(there)}"
+
+
 def _other_run(theirs: dict[str, Any], ours: dict[str, Any],
                ignore: Collection[str] = ()) -> str | None:
     """What makes the run recorded in ``theirs`` (a ``meta.json`` or journal) other than
@@ -532,8 +561,7 @@ def _other_run(theirs: dict[str, Any], ours: dict[str, Any],
     if "settings" in theirs:
         diff = settings_difference(theirs["settings"], ours["settings"], ignore=ignore)
         if diff is not None:
-            key, there, here = diff
-            return f"other settings ({key}={there!r}, here {here!r})"
+            return f"other settings ({_setting_phrase(*diff)})"
     if records_differ(theirs, ours):
         return f"other records ({records_phrase(theirs)}; here {records_phrase(ours)})"
     return None

@@ -122,8 +122,8 @@ def check_test_shifts(test_shifts: int, n_samples: int) -> None:
     """Refuse more shifted copies than the windows hold samples (1e9 had run for hours after
     the fit, and more shifts than samples repeat some)."""
     if test_shifts > n_samples:
-        raise ValueError(f"test_shifts {test_shifts} exceeds the windows' {n_samples} samples: "
-                         "at most one shift a sample")
+        raise ValueError(f"test_shifts (--test-shifts) {test_shifts} exceeds the windows' "
+                         f"{n_samples} samples: at most one shift a sample")
 
 
 def refuse_one_group(groups: np.ndarray) -> None:
@@ -730,7 +730,8 @@ def check_solver(solver: str, mode: str) -> str:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
     if solver == "lbfgs" and mode != "linear":
         raise ValueError("solver 'lbfgs' fits a linear head on a frozen encoder: "
-                         "use mode='linear' (a full fine-tune trains with adamw)")
+                         "use mode='linear' (--mode linear; a full fine-tune trains with "
+                         "adamw)")
     return solver
 
 

@@ -615,12 +615,16 @@ def _window_settings(summary: dict, seconds: float | None, est: TaskEstimator) -
         # pad_to, its features of less: the task's length is read, warned of where it
         # differs; one reading its windows had been refused the task's)
         own = est.window[1] / float(fs)
+    if seconds is not None and own is not None and fs and round(
+            float(seconds) * float(fs)) == round(float(own) * float(fs)):
+        seconds = own  # as many samples: the run's windows (10.0000001 s had been refused as
+        # "--seconds 10: ... windows of 10 s only")
     if seconds is not None and own is not None and abs(float(seconds) - float(own)) > 1e-9:
         if isinstance(est, Finetuner) and est.window is not None:
-            raise ValueError(f"--seconds {seconds:g}: this run's network reads windows of "
+            raise ValueError(f"--seconds {seconds:.10g}: this run's network reads windows of "
                              f"{own:g} s only (a run of --init classical takes others)")
         if getattr(est, "window", None) is None:  # else its predict says it (once)
-            warn_at_caller(f"--seconds {seconds:g}: the model was fitted on windows of "
+            warn_at_caller(f"--seconds {seconds:.10g}: the model was fitted on windows of "
                            f"{own:g} s; its scores and threshold hold for those")
     seconds = own if seconds is None else seconds
     pad_to = settings.get("pad_to")  # padding shorter than windows of other --seconds: none
