@@ -45,6 +45,26 @@ def test_a_copy_whose_gap_is_a_fill_value_is_found_as_one_of_nan() -> None:
             ("a", "b", 37.0)]
 
 
+def test_many_copies_of_one_training_stay_in_a_folder_are_each_found() -> None:
+    """Ten copies of a training record's stretch in the folder evaluated: each run they share
+    with it was held by eleven files, over the limit of a common pattern, so none was found
+    (each alone was); the training side's files alone judge a pattern common, and the
+    folder's copies are not compared with each other."""
+    from qualityfm.tasks.copies import MAX_FILES_PER_RUN, stretches_of
+
+    rec = synthesize(120.0, 250.0, seed=3, channels=("ecg_ii", "ppg"))
+    training = {"train/v1.hea": peak_marks(rec),
+                "train/v2.hea": peak_marks(synthesize(120.0, 250.0, seed=4))}
+    n = MAX_FILES_PER_RUN + 2
+    folder = {f"eval/c{k}.hea": peak_marks(_part(rec, 10.0, 60.0, f"c{k}", 1.0 + k / 10))
+              for k in range(n)}
+    folder["eval/new.hea"] = peak_marks(synthesize(120.0, 250.0, seed=5))
+    found = stretches_of(folder, training)
+    assert found == {f"eval/c{k}.hea": "train/v1.hea" for k in range(n)}
+    assert stretches_of({"eval/c0.hea": folder["eval/c0.hea"]}, training) == {
+        "eval/c0.hea": "train/v1.hea"}
+
+
 def test_regular_rhythms_at_one_rate_are_not_copies() -> None:
     """Two stays paced at one rate, or of no rate variability, share every run of intervals
     at many offsets: no run of near-equal intervals is compared."""

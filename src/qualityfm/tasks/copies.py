@@ -167,15 +167,23 @@ def _matched(a: ChannelPeaks, b: ChannelPeaks, offset: int) -> bool:
     return _heights_corr(a, b, ia, ib) >= need
 
 
-def _votes(key: np.ndarray, file: np.ndarray, first: np.ndarray
+def _votes(key: np.ndarray, file: np.ndarray, first: np.ndarray,
+           side: np.ndarray | None = None
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Entries sorted by key then file: for each (file a, file b > a, offset) pair of entries
     of one key (a key held in 2 to :data:`MAX_FILES_PER_RUN` files, by at most twice as many
-    entries), ``(a, b, offset, runs)``: ``runs``, the pairs of entries that vote for it."""
+    entries), ``(a, b, offset, runs)``: ``runs``, the pairs of entries that vote for it.
+    With ``side`` (bool per entry, sorted by key, then side True first, then file), only
+    pairs of one entry of each side, a key's commonness judged by its False side alone: the
+    files of the True side (a folder evaluated against a model's training records) are not
+    compared with each other, and had also counted to the limit, so that nine copies of one
+    training stay in a folder had hidden one another's match."""
     bounds = np.flatnonzero(np.diff(key)) + 1
     starts = np.concatenate([[0], bounds])
     sizes = np.diff(np.concatenate([starts, [len(key)]]))
     new_file = np.concatenate([[True], (np.diff(file) != 0) | (np.diff(key) != 0)])
+    if side is not None:
+        return _cross_votes(starts, sizes, new_file, file, first, side)
     n_files = np.add.reduceat(new_file.astype(np.int64), starts)
     fa, fb, offset = [], [], []
     for m in range(2, 2 * MAX_FILES_PER_RUN + 1):  # keys of m entries, all at once
@@ -188,6 +196,41 @@ def _votes(key: np.ndarray, file: np.ndarray, first: np.ndarray
         fa.append(file[a][two])
         fb.append(file[b][two])
         offset.append(first[a][two] - first[b][two])
+    return _tally(fa, fb, offset)
+
+
+def _cross_votes(starts: np.ndarray, sizes: np.ndarray, new_file: np.ndarray,
+                 file: np.ndarray, first: np.ndarray, side: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_votes` with sides: each True entry of a key paired with each of its False
+    entries, where those are 1 to 2 x :data:`MAX_FILES_PER_RUN` in 1 to that many files."""
+    n_true = np.add.reduceat(side.astype(np.int64), starts)
+    n_false = sizes - n_true
+    false_files = np.add.reduceat((new_file & ~side).astype(np.int64), starts)
+    ok = (n_true >= 1) & (false_files >= 1) & (false_files <= MAX_FILES_PER_RUN) & (
+        n_false <= 2 * MAX_FILES_PER_RUN)
+    group = np.cumsum(np.isin(np.arange(len(file)), starts)) - 1  # each entry's key
+    fa, fb, offset = [], [], []
+    for m in range(1, 2 * MAX_FILES_PER_RUN + 1):  # keys of m False entries, all at once
+        g = ok & (n_false == m)
+        mine = np.flatnonzero(side & g[group])  # the True entries of such keys
+        if not len(mine):
+            continue
+        theirs = (starts[group[mine]] + n_true[group[mine]])[:, None] + np.arange(m)
+        x, y = np.repeat(mine, m), theirs.ravel()
+        low, high = np.minimum(file[x], file[y]), np.maximum(file[x], file[y])
+        lead = np.where(file[x] <= file[y], x, y)  # the entry of the file sorted first
+        trail = np.where(file[x] <= file[y], y, x)
+        two = low != high
+        fa.append(low[two])
+        fb.append(high[two])
+        offset.append(first[lead][two] - first[trail][two])
+    return _tally(fa, fb, offset)
+
+
+def _tally(fa: list[np.ndarray], fb: list[np.ndarray], offset: list[np.ndarray]
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct ``(a, b, offset)`` of the pairs given, each with the pairs voting for it."""
     if not fa:
         empty = np.zeros(0, np.int64)
         return empty, empty, empty, empty
@@ -207,7 +250,8 @@ def shared_stretches(marks: dict[str, dict[str, ChannelPeaks]],
     that share a stretch of signal, ``file_b`` starting ``offset_s`` into ``file_a``
     (negative: before it); ``file_a`` sorts before ``file_b``. Each pair of files is compared
     at the :data:`CANDIDATES` offsets most runs vote for (:data:`MIN_RUNS` at least); with
-    ``across``, only pairs of one file in it and one not."""
+    ``across``, only pairs of one file in it and one not, a run's commonness judged by the
+    files not in it."""
     names = sorted(marks)
     channels: dict[tuple[str, float], int] = {}  # (channel, rate) -> its number in the keys
     parts = []
@@ -219,11 +263,15 @@ def shared_stretches(marks: dict[str, dict[str, ChannelPeaks]],
     if not parts:
         return []
     key, file, chan, first = (np.concatenate(p) for p in zip(*parts, strict=True))
-    order = np.lexsort((file, key))  # by key, then file
+    side = None if across is None else np.isin(file, [i for i, n in enumerate(names)
+                                                      if n in across])
+    # by key, then (with across) its side first, then file
+    order = np.lexsort((file, key) if side is None else (file, ~side, key))
     key, file, chan, first = key[order], file[order], chan[order], first[order]
     # the channel joins the file numbers: pairs are counted per channel
     n_chan = len(channels)
-    fa, fb, offset, runs = _votes(key, file * n_chan + chan, first)
+    fa, fb, offset, runs = _votes(key, file * n_chan + chan, first,
+                                  None if side is None else side[order])
     chan_of = {c: channel for (channel, _), c in channels.items()}
     shared: dict[tuple[str, str], float] = {}
     tried: Counter[tuple[str, str]] = Counter()
