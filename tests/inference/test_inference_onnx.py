@@ -319,7 +319,9 @@ def test_card_rules_follow_each_task_windows() -> None:
     # a 90-s window: a recording of up to 90 s is one padded window (the card had said 61)
     assert "of a recording of at most 90 s" in _input_rules("af", {"seconds": 90.0})["span"]
     abp = _input_rules("abp", {"seconds": 30.0})
-    assert abp["ecg_lead"] == "lead II only: no other lead stands in"
+    assert abp["ecg_lead"] == ("lead II only (the first channel labelled II): no other lead, "
+                               "nor a second channel labelled II, stands in")
+    assert "its missing samples left out of both" in abp["no_window"]
     assert "no row and no prediction" in abp["no_window"]
     # the two rules predict applies that the card had left out: a deployment had given
     # pressures for windows of a PPG flat for 68 % of them, and past the shorter channel's end

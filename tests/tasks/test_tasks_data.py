@@ -1151,3 +1151,18 @@ def test_a_second_lead_ii_stands_in_before_another_lead_where_the_first_is_off()
                    dict.fromkeys(("ecg_ii", "ppg"), 250.0))
     got = record_dataset("vt-alarm", both, seconds=10.0)
     np.testing.assert_array_equal(got.X, record_dataset("vt-alarm", alone, seconds=10.0).X)
+
+
+def test_an_abp_window_s_gap_is_no_flat_stretch() -> None:
+    """A 5-s ECG gap (17 %, filled) between equal samples beside 4 s of a flat ECG: the
+    gap's filled line had counted as flat (0.3 of the window), the window left out as "ECG II
+    flat"; on the recorded samples 0.13 is flat. 12 s of flat ECG still leaves it out."""
+    rec = synthesize(65.0, 250.0, sbp=130, dbp=70, seed=3)
+    for flat_s, kept in ((4, True), (12, False)):
+        ecg = rec.signals["ecg_ii"].copy()
+        ecg[250 * 5 - 1] = ecg[250 * 10] = 0.2
+        ecg[250 * 5: 250 * 10] = np.nan
+        ecg[250 * 20: 250 * (20 + flat_s)] = 0.2
+        one = Record("r", {**rec.signals, "ecg_ii": ecg}, dict(rec.fs), units=dict(rec.units))
+        ds = record_dataset("abp", one, labels=True)
+        assert ("r@0" in ds.record_ids) is kept and "r@30" in ds.record_ids

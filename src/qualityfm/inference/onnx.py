@@ -586,13 +586,15 @@ def _input_rules(task: str, settings: dict) -> dict:
                       "first; then any other ECG lead, by name",
     }
     if task == "abp":
-        rules["ecg_lead"] = "lead II only: no other lead stands in"
+        rules["ecg_lead"] = ("lead II only (the first channel labelled II): no other lead, "
+                             "nor a second channel labelled II, stands in")
         rules["no_window"] = ("a window whose ECG II or PPG is absent (absent_channel), or "
                               f"is flat for over {MAX_NAN_FRACTION:g} of the window (the share "
                               "of its 0.5-s blocks, round(0.5 * rate) samples each, whose "
                               "peak-to-peak is at most 0.01 x 4 standard deviations of the "
-                              "window; on the channel's span as read and on its model input, "
-                              "the larger of the two), gives no row and no prediction; the "
+                              "window; on the channel's span as read, its missing samples "
+                              "left out of both, and on its model input, the larger of the "
+                              "two), gives no row and no prediction; the "
                               "arterial line is not read at prediction (fine-tuning left out "
                               "windows whose line gave no target)")
     if task == "vt-alarm" and seconds:
@@ -676,5 +678,7 @@ def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -
         card.update(decision=("head is (SBP, DBP) in mmHg" if est.task == "abp"
                               else "head is the prediction, in the targets' units")
                     + "; NaN (no prediction) for a window with NaN input or with no present "
-                      "channel")
+                      "channel" + ("; a window of no_window gives none either (the graph "
+                                   "still gives one, e.g. with the PPG's mask False)"
+                                   if est.task == "abp" else ""))
     return card

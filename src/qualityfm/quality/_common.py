@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -163,6 +164,9 @@ def flat_fraction(x: np.ndarray, fs: float, block: float = 0.5, rel: float = 0.0
 
     A stretch is flat when its peak-to-peak is below ``rel`` of the window's span, taken as four
     standard deviations (robust to a few spikes): a disconnected sensor or lead holding one value.
+    NaN samples (missing) are left out of both, a stretch of none is not flat (a gap filled by
+    a line between its edges had read as flat, and outliers at its edges had made the rest
+    of the window flat beside them).
     """
     n, t = x.shape
     b = max(1, int(round(block * fs)))
@@ -170,6 +174,13 @@ def flat_fraction(x: np.ndarray, fs: float, block: float = 0.5, rel: float = 0.0
     if nb == 0:
         return np.zeros(n)
     blocks = x[:, : nb * b].reshape(n, nb, b)
-    span = 4.0 * x.std(axis=1)
-    ptp = blocks.max(axis=2) - blocks.min(axis=2)
-    return (ptp <= rel * np.maximum(span, 1e-12)[:, None]).mean(axis=1)
+    if not np.isnan(x).any():
+        span = 4.0 * x.std(axis=1)
+        ptp = blocks.max(axis=2) - blocks.min(axis=2)
+    else:
+        with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows and blocks: NaN
+            span = 4.0 * np.nanstd(x, axis=1)
+            ptp = np.nanmax(blocks, axis=2) - np.nanmin(blocks, axis=2)
+    with np.errstate(invalid="ignore"):
+        return (ptp <= rel * np.maximum(span, 1e-12)[:, None]).mean(axis=1)

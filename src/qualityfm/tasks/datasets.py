@@ -126,7 +126,8 @@ RHYTHMS = ("N", "A", "O", "~")
 # it lacks; 53: resampling by fractions of terms up to 10000 (a channel at 299.9 Hz had been
 # read at 300), CSV stamps coarser than a sample read and bytes that are no UTF-8 read as
 # Latin-1, lead labels such as "II lead"; 54: a second channel of one lead (two labelled II)
-# stands in right after the first; 28: a dataset lists
+# stands in right after the first; 55: an abp window's flat share on its recorded samples
+# (a gap's filled line had counted as flat); 28: a dataset lists
 # the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
@@ -152,7 +153,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 54
+CACHE_VERSION = 55
 #: A task cache's file name (:func:`_cache_path`).
 _CACHE_FILE = re.compile(r"[a-z0-9-]+-[0-9a-f]{16}(\.npz|\.none\.json)")
 #: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off) or off (a few ADC
@@ -369,6 +370,16 @@ def _raw_pieces(rec: Record, t0: float, t1: float, span: bool = True) -> dict[st
         if seg is not None and present >= MIN_CHANNEL_SECONDS * f:
             pieces[ch] = seg
     return pieces
+
+
+def _recorded(rec: Record, channel: str, t0: float, t1: float) -> np.ndarray:
+    """``channel``'s samples over ``[t0, t1)`` s as read, float64, missing ones (and the part
+    of the span past its end) NaN."""
+    f = rec.fs[channel]
+    i0, i1 = int(round(t0 * f)), int(round(t1 * f))
+    seg = np.asarray(rec.signals[channel][i0:i1], dtype=np.float64)
+    seg = np.where(missing(seg), np.nan, seg)
+    return np.concatenate([seg, np.full(i1 - i0 - len(seg), np.nan)])
 
 
 def _model_input(
@@ -697,13 +708,15 @@ def _abp_windows(rec: Record, s: TaskSettings, why: Counter[str] | None = None) 
             why[reason] += 1
             rows.append(_left_out(rec.record_id, t0, reason))
             continue
-        # judged on the raw piece and on the model's input, filtered as the model reads it:
-        # an off PPG toggling at mains frequency reads as flat there alone, a flat stretch's
-        # edges blur there (the filters' transients)
+        # judged on the recorded samples and on the model's input, filtered as the model
+        # reads it: an off PPG toggling at mains frequency reads as flat there alone, a flat
+        # stretch's edges blur there (the filters' transients); a gap, missing, is no flat
+        # stretch (filled by a line, it had been one, and its saturated edges had made 17 of
+        # v809l@210's 60 ECG blocks flat beside them)
         filtered = flat_fraction(x.astype(np.float64), s.fs)
         still = [name for c, name in (("ppg", "PPG"), ("ecg_ii", "ECG II"))
                  if max(filtered[MODEL_CHANNELS.index(c)],
-                        flat_fraction(pieces[c][None].astype(np.float64), fs[c])[0])
+                        flat_fraction(_recorded(rec, c, t0, t1)[None], fs[c])[0])
                  > MAX_NAN_FRACTION]
         if still:  # flat for most of the window (a sensor off): its pulse timing and shape
             # are no input (14 of 467 windows had held a PPG flat for over half of theirs)
