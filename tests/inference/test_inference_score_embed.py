@@ -181,6 +181,10 @@ def test_embed_windows_checks_its_windows_as_the_model_does(tiny_model: QualityF
     np.testing.assert_array_equal(embed_windows(model, x.tolist(), None), ref)
     with pytest.raises(ValueError, match=r"got shape \(2, 9000\); one window is x\[None\]"):
         embed_windows(model, x[0], mask[0])  # the shape given, not that of a slice of it
+    with pytest.raises(ValueError, match=r"windows of 2 samples \(0.006667 s at the model's "
+                                         r"300 Hz\): it reads windows of 1 s"):
+        embed_windows(model, x[:, :, :2], mask)  # (one token of padding had been embedded)
+    assert embed_windows(model, x[:, :, :300], mask).shape == ref.shape
     model.train()
     embed_windows(model, x, mask)
     assert model.training  # left in the mode it was in

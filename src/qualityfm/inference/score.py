@@ -95,6 +95,11 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
         raise ValueError(f"input must be [batch, {c}, samples], got shape {tuple(x.shape)}"
                          f"{hint}")
     refuse_no_samples(x.shape)  # as encode refuses them
+    fs = float(getattr(model.cfg, "fs", 300.0))
+    if x.shape[2] < fs:  # 2 samples, one token of padding, had given an embedding unsaid
+        raise ValueError(f"windows of {x.shape[2]} samples ({x.shape[2] / fs:.4g} s at the "
+                         f"model's {fs:g} Hz): it reads windows of 1 s (a beat at 60 bpm) or "
+                         "more")
     given = mask is not None
     mask = np.asarray(mask) if given else present_mask(x)
     if mask.ndim == 0 or len(mask) != len(x):
