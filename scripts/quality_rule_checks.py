@@ -108,6 +108,13 @@ def main() -> None:
         rr = [ecg_quality(x, fs, morphology=False) for x in ecg]
         print(f"clean ECG at 75 bpm and {fs:g} Hz, seeds 0-9: {min(full):.3f}-{max(full):.3f} "
               f"(rrSQI alone {min(rr):.3f}-{max(rr):.3f})")
+    clean = synthesize(30, fs=250, hr=75, seed=0, channels=("ecg_ii", "ppg"))
+    for channel, score in (("ecg_ii", ecg_quality), ("ppg", ppg_quality)):
+        x = clean.signals[channel].astype(float)  # a step of k x its range at 20 s: the flat
+        steps = [score(x + k * np.ptp(x) * (np.arange(len(x)) >= 5000), 250)  # rule's SD grows
+                 for k in (3, 10, 30, 100)]
+        print(f"{channel} {score(x, 250):.3f}, with a step of 3, 10, 30, 100 x its range: "
+              f"{', '.join(f'{q:.3f}' for q in steps)}")
 
 
 if __name__ == "__main__":
