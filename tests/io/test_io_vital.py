@@ -216,12 +216,13 @@ def _text(value: str) -> bytes:
 
 
 def _write_vital(path: Path, tracks: list[dict], header_start: float | None,
-                 again: float | None = None) -> Path:
+                 again: float | None = None, again_id: int = 1) -> Path:
     """A .vital file written byte by byte (the format's packets: device, track info, wave
     records), with a header that states its start and end (27 bytes) or not (10, as older
     files): tracks of ``name``, ``fmt`` (1 float, 7 long), ``srate``, ``gain``, ``offset``,
     ``recs`` [(dt, samples)]; ``again``: the first track's info written again before the
-    first record at or after that time (a device reconnecting)."""
+    first record at or after that time (a device reconnecting), under the track id
+    ``again_id``, which its later records then carry."""
     import struct
 
     codes = {1: "<f4", 7: "<i4", 8: "<u4"}
@@ -237,9 +238,13 @@ def _write_vital(path: Path, tracks: list[dict], header_start: float | None,
     out += b"".join(infos)
     recs = sorted((dt, tid, np.asarray(v, codes[t["fmt"]]))
                   for tid, t in enumerate(tracks, 1) for dt, v in t["recs"])
+    moved = False
     for dt, tid, a in recs:
         if again is not None and dt >= again:
-            out, again = out + infos[0], None
+            out += struct.pack("<BL", 0, len(infos[0]) - 5) + struct.pack("<H", again_id) + \
+                infos[0][7:]
+            again, moved = None, True
+        tid = again_id if moved and tid == 1 else tid
         out += _packet(1, struct.pack("<HdHL", 10, dt, tid, len(a)) + a.tobytes())
     path.write_bytes(gzip.compress(out))
     return path
@@ -407,7 +412,7 @@ def test_vital_files_vitaldb_would_misread_are_refused_or_read_whole(tmp_path: P
         read_record(tmp_path / "cut.vital")
     f64 = file("f64.vital", {"SNUADC/PLETH": ([{"dt": t0, "val": np.linspace(0, 1, 100)}],
                                               100)})
-    with pytest.raises(RecordError, match=r"a record of wave track 'PLETH' holds 800 bytes for "
+    with pytest.raises(RecordError, match=r"a record of wave track 'SNUADC/PLETH' holds 800 bytes for "
                                           r"100 samples of format 1 \(400 bytes\)"):
         read_record(f64)
     nan = file("nan.vital", {"SNUADC/PLETH": ([{"dt": float("nan"), "val": ones[:100]},
@@ -523,6 +528,9 @@ def test_a_slow_track_moves_no_span_and_an_idle_ones_channel_is_named(tmp_path: 
     np.testing.assert_array_equal(rec.signals["ecg_ii"], ecg[6350:15000].astype(np.float32))
     both = read_record(path, channels=["ppg", "ecg_ii"], start=12.703, stop=30.0)
     assert both.start_time == pytest.approx(12.7)  # on the 100-Hz PPG's grid
+    slow = read_record(path, channels=["resp", "ecg_ii"], start=12.7, stop=30.0)
+    assert slow.start_time == pytest.approx(15.0)  # a slow track read: on its grid, as all
+    np.testing.assert_array_equal(slow.signals["ecg_ii"], ecg[7500:15000].astype(np.float32))
     np.testing.assert_array_equal(both.signals["ppg"], np.arange(1270.0, 3000.0))
     with pytest.warns(RuntimeWarning, match="ECG_V5"), pytest.raises(
             MissingChannelError, match=r"no channel 'ecg_v5': its track\(s\) 'SNUADC/ECG_V5' hold "
@@ -543,6 +551,14 @@ def test_a_track_announced_again_part_way_says_what_is_lost(tmp_path: Path) -> N
         rec = read_record(path)
     assert np.isnan(rec.signals["ecg_ii"][:3000]).all()  # what vitaldb keeps, said
     assert np.isfinite(rec.signals["ppg"]).all()
+    moved = _write_vital(tmp_path / "moved.vital", [  # under a new id (it had gone unsaid)
+        {"name": "ECG_II", "fmt": 1, "srate": 100.0,
+         "recs": [(t0 + k, np.full(100, float(k))) for k in range(60)]},
+        {"name": "PLETH", "fmt": 1, "srate": 100.0,
+         "recs": [(t0 + k, np.full(100, 1.0)) for k in range(60)]}], t0, again=t0 + 30,
+        again_id=7)
+    with pytest.warns(RuntimeWarning, match="'SNUADC/ECG_II' announced again after"):
+        read_record(moved)
     clean = _write_vital(tmp_path / "once.vital", [
         {"name": "ECG_II", "fmt": 1, "srate": 100.0, "recs": [(t0, np.ones(6000))]}], t0)
     with warnings.catch_warnings():

@@ -180,6 +180,23 @@ def test_challenge_2017_as_physionet_serves_it_reads_its_labels(tmp_path) -> Non
     assert list(build_task_dataset("af", tmp_path / "served", cache_dir=cache).y) == [0, 1, 1]
 
 
+def test_perform_af_runs_say_once_that_its_records_give_no_o_or_noise(perform_dir, tmp_path,
+                                                                       capsys) -> None:
+    """PERform AF records give the rhythms N and A alone: the 4-class model's fits had each
+    warned that "y holds no row of class(es) 2, 3" (once per fold); the run says it once, in
+    the data's words."""
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY))
+    for extra in ([], ["--kfold", "2"]):
+        assert main(["finetune", "--task", "af", "--data", str(perform_dir), "--init", "none",
+                     "--config", str(cfg), "--epochs", "1", "--batch-size", "8",
+                     "--out", str(tmp_path / f"r{len(extra)}"), *extra]) == 0
+        err = capsys.readouterr().err
+        assert "y holds no row" not in err
+        assert err.count("the records give no O, ~ rhythm: the 4-class model's p_O, p_noisy "
+                         "are never learnt") == 1
+
+
 def test_cli_finetune_af_on_a_perform_folder(perform_dir, tmp_path) -> None:
     cfg = tmp_path / "tiny.json"
     cfg.write_text(json.dumps(TINY))

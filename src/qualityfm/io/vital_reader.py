@@ -132,7 +132,8 @@ def _walk(f: IO[bytes], facts: _Facts) -> None:
         facts.stated_end = stated_end if stated_end > 0 else None
         facts.packed = size >= 27 and header[26] == 1
         names: dict[int, str] = {}  # wave track id -> name
-        recorded: set[int] = set()  # wave track ids with a record so far
+        recorded: set[str] = set()  # wave track names with a record so far
+        devices: dict[int, str] = {}  # device id -> name
         formats: dict[int, int] = {}  # wave track id -> format
         while len(packet := f.read(5)) == 5:
             kind, length = struct.unpack("<BL", packet)
@@ -147,19 +148,36 @@ def _walk(f: IO[bytes], facts: _Facts) -> None:
                     "in a file that is not packed (it would stop there without a word)")
             if kind == 0 and len(data) >= 4 and data[2] == _WAVE:  # a wave track's info
                 tid, pos = struct.unpack_from("<H", data, 0)[0], 4
-                names[tid], formats[tid] = _info_name(data), data[3]
-                if tid in recorded and names[tid] not in facts.announced_again:
-                    facts.announced_again.append(names[tid])
-                if data[3] not in (*_SAMPLE_BYTES, 7, 8):
-                    facts.unknown.append(f"{names[tid]!r} (format {data[3]})")
                 for _ in range(2):  # name, unit (vitaldb: fields a short packet lacks
                     if len(data) >= pos + 4:  # are 0)
                         pos += 4 + struct.unpack_from("<L", data, pos)[0]
-                # after mindisp, maxdisp and colour
+                # after mindisp, maxdisp and colour; the device after srate, gain, offset and
+                # the monitor type: vitaldb names the track DEVICE/NAME
                 rates[tid] = (struct.unpack_from("<f", data, pos + 12)[0]
                               if len(data) >= pos + 16 else 0.0)
+                did = struct.unpack_from("<L", data, pos + 33)[0] if len(data) >= pos + 37 else 0
+                name = _info_name(data)
+                names[tid] = f"{devices[did]}/{name}" if devices.get(did) else name
+                formats[tid] = data[3]
+                # a track announced again after records of its name (of this id or another:
+                # a device reconnecting), whose records before vitaldb drops
+                if names[tid] in recorded and names[tid] not in facts.announced_again:
+                    facts.announced_again.append(names[tid])
+                if data[3] not in (*_SAMPLE_BYTES, 7, 8):
+                    facts.unknown.append(f"{names[tid]!r} (format {data[3]})")
                 if data[3] in (7, 8):
                     long_tracks.add(tid)
+            elif kind == 9 and len(data) >= 8:  # a device: its id, type and name
+                did, pos = struct.unpack_from("<L", data, 0)[0], 4
+                texts = []
+                for _ in range(2):
+                    if len(data) < pos + 4:
+                        break
+                    n = struct.unpack_from("<L", data, pos)[0]
+                    texts.append(data[pos + 4:pos + 4 + n].decode("utf-8", "replace"))
+                    pos += 4 + n
+                if texts:
+                    devices[did] = texts[1] if len(texts) == 2 and texts[1] else texts[0]
             elif kind == 0 and len(data) >= 4 and data[2] == 2 and data[3] in (7, 8):
                 long_numbers.add(struct.unpack_from("<H", data, 0)[0])
             elif kind == 1 and len(data) >= 12:  # a record
@@ -169,7 +187,7 @@ def _walk(f: IO[bytes], facts: _Facts) -> None:
                     facts.long_bytes = length - 2 - info
                 if tid not in rates or len(data) < 2 + info + 4 or not 0 < dt < np.inf:
                     continue
-                recorded.add(tid)
+                recorded.add(names.get(tid, ""))
                 n = struct.unpack_from("<L", data, 2 + info)[0]
                 width = _SAMPLE_BYTES.get(formats.get(tid, 0))
                 if width is not None and length != 2 + info + 4 + n * width:
@@ -283,8 +301,7 @@ def read_vital(
     if facts.unknown:  # vitaldb drops such a track's info: it would vanish unsaid
         warn_at_caller(f"{path}: wave track(s) {', '.join(facts.unknown)} of a format code no "
                        "reader knows: left out", RuntimeWarning)
-    again = [t for t in candidates if any(t == n or t.endswith(f"/{n}")
-                                          for n in facts.announced_again)]
+    again = [t for t in candidates if t in facts.announced_again]
     if again:  # (a device reconnected?) its records before had been lost unsaid
         warn_at_caller(f"{path}: wave track(s) {', '.join(map(repr, again))} announced again "
                        "after records of theirs: vitaldb, which reads the file, keeps only the "
@@ -365,10 +382,10 @@ def read_vital(
     lengths = [(float(trk.srate), len(samples[kept[i]]))
                for i, trk in zip(picked, tracks_read, strict=True)]
     # the file's slowest waveform track, read or not (a trend's track under 10 Hz, idle or
-    # not read, had moved a span's start by up to its period: 0.001 Hz, the whole file);
-    # without one, the slowest read
-    grid = min((r for t in tracks if (r := float(header.trks[t].srate)) >= MIN_WAVEFORM_FS),
-               default=None)
+    # not read, had moved a span's start by up to its period: 0.001 Hz, the whole file), or
+    # the slowest track read where that is slower
+    grid = min([r for t in tracks if (r := float(header.trks[t].srate)) >= MIN_WAVEFORM_FS]
+               + [r for r, _ in lengths])  # (a slow track read: its own grid)
     spans, t0 = aligned_spans(start, stop, lengths, path, grid=grid) if picked else ([], 0.0)
     for i, trk, (i0, i1) in zip(picked, tracks_read, spans, strict=True):
         signals[names[i]] = np.ascontiguousarray(samples[kept[i]][i0:i1])

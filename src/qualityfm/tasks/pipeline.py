@@ -353,7 +353,8 @@ def finetune_run(
         est.fit(ds.X, ds.y, ds.mask, ds.groups, features_read(est, ds))
         rhythm = make("af4", epochs_dir / "af4.pt") if task == "af" else None
         if rhythm is not None:
-            rhythm.fit(ds.X, ds.rhythm, ds.mask, ds.groups, features_read(rhythm, ds))
+            with _rhythms_of(ds):
+                rhythm.fit(ds.X, ds.rhythm, ds.mask, ds.groups, features_read(rhythm, ds))
         # what is left of a stopped --kfold run (its folds went at the data read, asked):
         # a .folds there would let a --kfold run "resume" over this model
         shutil.rmtree(out / FOLDS_DIR, ignore_errors=True)
@@ -512,6 +513,21 @@ def _run_kind(used: dict) -> str:
     return f"a linear head fitted by {used['solver']}"
 
 
+@contextlib.contextmanager
+def _rhythms_of(ds: TaskDataset) -> Iterator[None]:
+    """The fits of af's 4-class rhythm model on ``ds``: the rhythms its records never give
+    (MIMIC PERform AF's are N and A alone) said once, in the data's words, not by each fit
+    as labels y lacks (the warning had come once per fold of every such run)."""
+    absent = [RHYTHMS[k] for k in range(len(RHYTHMS)) if not (ds.rhythm == k).any()]
+    if absent:
+        print(f"qualityfm: the records give no {', '.join(absent)} rhythm: the 4-class "
+              f"model's {', '.join(RHYTHM_COLUMNS[RHYTHMS.index(r)] for r in absent)} are "
+              "never learnt", file=sys.stderr)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="y holds no row of class", category=UserWarning)
+        yield
+
+
 def _task_cv(make: Callable[[str], TaskEstimator], ds: TaskDataset, k: int, seed: int,
              n_boot: int, checkpoint: Path, key: dict) -> dict:
     """Grouped k-fold CV of the estimators ``make(task)`` on ``ds`` (resumable through
@@ -524,8 +540,10 @@ def _task_cv(make: Callable[[str], TaskEstimator], ds: TaskDataset, k: int, seed
     res = cross_validate(lambda: make(ds.task), ds, k=k, seed=seed, n_boot=n_boot,
                          checkpoint=checkpoint, key=key, progress=True)
     if ds.task == "af":
-        four = cross_validate(lambda: make("af4"), ds, k=k, seed=seed, n_boot=0,
-                              target="rhythm", checkpoint=checkpoint, key=key, progress=True)
+        with _rhythms_of(ds):
+            four = cross_validate(lambda: make("af4"), ds, k=k, seed=seed, n_boot=0,
+                                  target="rhythm", checkpoint=checkpoint, key=key,
+                                  progress=True)
         proba4, af = np.asarray(four["oof"]["score"]), np.asarray(res["oof"]["pred"])
         res.update(rhythm_report(ds.rhythm, proba4, ds.groups, n_boot, seed, af=af))
         res["oof"].update(_rhythm_predictions(ds.rhythm, proba4, af))
