@@ -412,8 +412,8 @@ def test_vital_files_vitaldb_would_misread_are_refused_or_read_whole(tmp_path: P
         read_record(tmp_path / "cut.vital")
     f64 = file("f64.vital", {"SNUADC/PLETH": ([{"dt": t0, "val": np.linspace(0, 1, 100)}],
                                               100)})
-    with pytest.raises(RecordError, match=r"a record of wave track 'SNUADC/PLETH' holds 800 bytes for "
-                                          r"100 samples of format 1 \(400 bytes\)"):
+    with pytest.raises(RecordError, match=r"a record of wave track 'SNUADC/PLETH' holds 800 "
+                                          r"bytes for 100 samples of format 1 \(400 bytes\)"):
         read_record(f64)
     nan = file("nan.vital", {"SNUADC/PLETH": ([{"dt": float("nan"), "val": ones[:100]},
                                                {"dt": t0 + 1, "val": ones[:100]}], 100)})
