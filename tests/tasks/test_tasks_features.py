@@ -716,3 +716,19 @@ def test_a_channel_that_gives_no_features_is_named() -> None:
                                          r"labels: .*\['ecg_ii', 'ppg', 'abp'\]"):
         signal_features({"II": noise, "PLETH": noise, "ART": noise, "RESP": noise},
                         dict.fromkeys(("II", "PLETH", "ART", "RESP"), 125.0))
+
+
+def test_a_second_channel_of_lead_ii_does_not_take_lead_v_s_slot() -> None:
+    """Two channels labelled II beside V: the second II ranks right after the first (it stands
+    in where the first is off), but the features' second slot stays lead V's (it had become
+    the copy's: lead_match 0.74 -> 1.0)."""
+    rec = synthesize(30.0, 250.0, seed=2, channels=("ecg_ii", "ppg"))
+    v = synthesize(30.0, 250.0, seed=7, channels=("ecg_ii",)).signals["ecg_ii"]
+    base = {"ecg_ii": rec.signals["ecg_ii"], "ecg_v": v, "ppg": rec.signals["ppg"]}
+    rates = dict.fromkeys(("ecg_ii", "ecg_v", "ppg", "ecg_ii_2"), 250.0)
+    plain = signal_features(base, rates)
+    doubled = signal_features({**base, "ecg_ii_2": rec.signals["ecg_ii"] * 1.5}, rates)
+    np.testing.assert_array_equal(plain, doubled)
+    alone = signal_features({"ecg_ii_2": rec.signals["ecg_ii"], "ppg": rec.signals["ppg"]}, rates)
+    only = signal_features({"ecg_ii": rec.signals["ecg_ii"], "ppg": rec.signals["ppg"]}, rates)
+    np.testing.assert_array_equal(alone, only)  # the second II alone fills slot 1

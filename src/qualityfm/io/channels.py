@@ -283,14 +283,14 @@ def ecg_leads(channels: Iterable[str]) -> list[str]:
     rarely lead II). Every layer that picks "the" ECG of a record (windows, tasks, features,
     scoring) uses it."""
     def rank(c: str) -> int:
-        lead = _lead_of(c)
+        lead = lead_of(c)
         return _ECG_RANK.get(lead if lead != "ecg" else c, len(_ECG_RANK))
 
     return sorted((c for c in channels if is_ecg(c)), key=lambda c: (rank(c), len(c), c))
 
 
-def _lead_of(channel: str) -> str:
-    """The lead a repeated ECG channel repeats (``ecg_ii_2``: ``ecg_ii``), else itself."""
+def lead_of(channel: str) -> str:
+    """The lead a repeated ECG channel repeats (``ecg_ii_2``: ``ecg_ii``), else the channel."""
     while channel not in ECG_LEADS and (repeated := _REPEATED.match(channel)):
         channel = repeated.group(1)
     return channel
@@ -319,7 +319,7 @@ def is_ecg(channel: str) -> bool:
     """True for any canonical ECG lead name, a repeated one included (``ecg_2``, the second
     unnamed lead of an ``ECG1``/``ECG2`` record; ``ecg_v_2``; ``ecg_ii_2_2``, a second
     ``ecg_ii_2``)."""
-    return _lead_of(channel) in ECG_LEADS
+    return lead_of(channel) in ECG_LEADS
 
 
 def canonical_names(labels: list[str]) -> list[str]:

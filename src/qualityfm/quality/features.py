@@ -28,7 +28,7 @@ from scipy.signal import find_peaks
 
 from qualityfm._numbers import is_number
 from qualityfm.io import MODEL_CHANNELS, ecg_leads
-from qualityfm.io.channels import refuse_monitor_labels
+from qualityfm.io.channels import lead_of, refuse_monitor_labels
 from qualityfm.quality._common import (
     band_filtered,
     column_median,
@@ -659,7 +659,8 @@ def _agg(fn: Callable, values: Sequence[float]) -> float:
 def signal_features(signals: dict[str, np.ndarray], fs: dict[str, float]) -> np.ndarray:
     """The feature vector (``feature_names()`` order) of one window given by canonical channel.
 
-    ECG slot 1 is lead II when present, else the first ECG lead; slot 2 the next ECG lead.
+    ECG slot 1 is lead II when present, else the first ECG lead; slot 2 the next ECG lead
+    (another lead before a second channel of slot 1's).
     Cross-channel columns: the largest rate, SQI, QRS width and 1.5-5 Hz share over the leads,
     beat agreement of the two leads, rate differences between leads and pulse waves, and the
     columns of the better pulse wave (so that PPG-only and ABP-only records fill one set).
@@ -670,7 +671,11 @@ def signal_features(signals: dict[str, np.ndarray], fs: dict[str, float]) -> np.
         raise ValueError(f"signal_features needs a rate for every channel and 1-D signals; "
                          f"no rate: {no_rate}, not 1-D: {bad}")
     refuse_monitor_labels(signals)  # (a row of NaN alone, said nowhere)
-    leads = ecg_leads(signals)[:2]
+    found = ecg_leads(signals)
+    # slot 2 another lead where there is one (a second channel of slot 1's lead, ecg_ii_2,
+    # ranks right after it: as slot 2 it had replaced lead V's columns by a copy's)
+    leads = found[:1] + ([c for c in found[1:] if lead_of(c) != lead_of(found[0])]
+                         or found[1:])[:1]
     # each channel read: an empty one had failed in a reduction, a rate of 0 in a division,
     # naming no channel; a negative one had given features
     for c in (*leads, *(c for c in ("ppg", "abp") if c in signals)):
