@@ -1166,3 +1166,15 @@ def test_an_abp_window_s_gap_is_no_flat_stretch() -> None:
         one = Record("r", {**rec.signals, "ecg_ii": ecg}, dict(rec.fs), units=dict(rec.units))
         ds = record_dataset("abp", one, labels=True)
         assert ("r@0" in ds.record_ids) is kept and "r@30" in ds.record_ids
+
+
+def test_a_record_in_memory_given_as_data_points_to_record_dataset() -> None:
+    """build_task_dataset(task, record) had raised "'Record' object is not iterable"."""
+    rec = synthesize(40.0, 250.0, seed=1)
+    for data in (rec, [rec], None):
+        with pytest.raises(TypeError, match="inputs are file or folder paths, got"):
+            build_task_dataset("abp", data)
+    with pytest.raises(TypeError, match=r"qualityfm\.tasks\.record_dataset"):
+        build_task_dataset("abp", rec)
+    with pytest.raises(ValueError, match="no data directory given"):
+        build_task_dataset("abp", [])

@@ -176,7 +176,8 @@ def input_paths(inputs: object) -> list:
         if not isinstance(item, str | os.PathLike):
             hint = (": for a record in memory, window it (qualityfm.signal.make_windows) and "
                     "pass the windows to qualityfm.quality.score_windows or "
-                    "qualityfm.inference.embed_windows"
+                    "qualityfm.inference.embed_windows, or take a task's rows of it "
+                    "(qualityfm.tasks.record_dataset)"
                     if isinstance(item, Record) else "")
             raise TypeError(f"inputs are file or folder paths, got {type(item).__name__}{hint}")
     return items

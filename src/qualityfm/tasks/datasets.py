@@ -67,7 +67,13 @@ from qualityfm.io import (
 from qualityfm.io.atomic import STALE_TEMPORARY_S, read_json, write_json
 from qualityfm.io.base import patient_from_path
 from qualityfm.io.folders import check_out_apart, check_writable_folder
-from qualityfm.io.read import machine_fault, no_record_reason, refuse_writing_over, skip_reason
+from qualityfm.io.read import (
+    input_paths,
+    machine_fault,
+    no_record_reason,
+    refuse_writing_over,
+    skip_reason,
+)
 from qualityfm.io.wfdb_reader import header_files, is_vt_alarm, label_files
 from qualityfm.quality._common import MIN_FS, flat_fraction
 from qualityfm.quality.features import FEATURES_VERSION, feature_names, signal_features
@@ -929,7 +935,7 @@ DataDirs = str | Path | Sequence[str | Path]
 
 def data_dirs(data: DataDirs) -> list[Path]:
     """The folders of ``data`` as a list (one folder or several)."""
-    dirs = [Path(data)] if isinstance(data, (str, Path)) else [Path(d) for d in data]
+    dirs = [Path(d) for d in input_paths(data)]  # (a Record had been "not iterable")
     if not dirs:
         raise ValueError("no data directory given")
     return dirs
