@@ -510,9 +510,12 @@ def _input_rules(task: str, settings: dict) -> dict:
     seconds = settings.get("seconds")
     span = {
         "vt-alarm": f"the {seconds} s ending at the alarm (a PhysioNet Challenge 2015 "
-                    "record, whose header names its alarm type, alarms at "
-                    f"{ALARM_TIME:g} s, its 'l' records running 30 s past it; a record "
-                    "without an alarm time: the latest end of its channels)"
+                    "record, whose header names its alarm type or labels its alarm true or "
+                    "false, or which an answer file beside it (alarms.csv, ALARMS) lists, "
+                    f"alarms at {ALARM_TIME:g} s, its 'l' records running 30 s past it, "
+                    "unless its header states another (a line 'event: alarm at N s'); a record "
+                    "without an alarm time: "
+                    "the latest end of its channels)"
                     + (f", left-padded with zeros to {settings['pad_to']} s"
                        if settings.get("pad_to") else ""),
         "af": f"the central {seconds} s of a recording of at most "
