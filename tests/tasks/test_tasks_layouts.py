@@ -178,6 +178,10 @@ def test_challenge_2017_as_physionet_serves_it_reads_its_labels(tmp_path) -> Non
     (tmp_path / "served" / "training" / "REFERENCE.csv").write_text(
         "".join(rows).replace("A00003,N", "A00003,A"))
     assert list(build_task_dataset("af", tmp_path / "served", cache_dir=cache).y) == [0, 1, 1]
+    # a table beside the records decides for them: the one up only where there is none
+    (tmp_path / "served" / "training" / "A01" / "REFERENCE.csv").write_text("A09999,N\n")
+    ds = build_task_dataset("af", tmp_path / "served", cache_dir=cache)
+    assert list(ds.record_ids) == ["A00001", "A00002"]
 
 
 def test_perform_af_runs_say_once_that_its_records_give_no_o_or_noise(perform_dir, tmp_path,

@@ -420,7 +420,7 @@ LABEL_FILES = (REFERENCE_FILE, *ALARMS_FILES)
 
 def rhythm_tables(path: Path) -> list[tuple[Path, str]]:
     """The ``REFERENCE.csv`` files that may label the record of header ``path``, each with
-    the record's key there: the one beside it (key: its name), then the one a folder up (key:
+    the record's key there: the one beside it (key: its name), else the one a folder up (key:
     ``A00/A00001``: PhysioNet serves Challenge 2017 so, the records in ``training/A00`` to
     ``A08`` and the table in ``training``; its rows had matched no record)."""
     up = Path(os.path.abspath(path.parent))  # the folders as the user laid them out
@@ -623,7 +623,7 @@ def challenge_labels(
             labels.setdefault("unlabelled", {})["rhythm"] = table.replace("beside it", where)
             break
         rhythm = (table or {}).get(key, (table or {}).get(path.stem))
-        if rhythm is not None:
+        if table is not None:  # the table beside it decides (the one up only where none is)
             break
     if isinstance(rhythm, tuple):
         labels.setdefault("unlabelled", {})["rhythm"] = (
