@@ -67,6 +67,27 @@ def test_find_records_names_a_wfdb_record_as_read_record_does(tmp_path: Path) ->
         read_record(tmp_path / "notes.txt")
 
 
+def test_a_folder_s_numerics_records_are_no_waveforms(tmp_path: Path) -> None:
+    """MIMIC's ...n records (every channel at 1 Hz) beside the waveforms: every one had been a
+    skipped bad record of each verb (half a MIMIC tree's skip list); named alone, one is
+    read (and skipped, saying why)."""
+    from qualityfm.io import Record, write_wfdb
+    from qualityfm.io.read import passed_over_skips
+
+    wave = np.sin(np.arange(1250) / 10.0)
+    write_wfdb(Record("p000020-2183-04-28-17-47", {"ecg_ii": wave}, {"ecg_ii": 125.0}),
+               tmp_path)
+    trend = np.full(60, 80.0)
+    write_wfdb(Record("p000020-2183-04-28-17-47n", {"hr": trend, "spo2": trend},
+                      {"hr": 1.0, "spo2": 1.0}), tmp_path)
+    write_wfdb(Record("slow", {"ecg_ii": wave[:100]}, {"ecg_ii": 9.5}), tmp_path)
+    assert [p.name for p in find_records(tmp_path)] == ["p000020-2183-04-28-17-47.hea"]
+    assert passed_over_skips(tmp_path) == []
+    named = tmp_path / "p000020-2183-04-28-17-47n.hea"
+    assert find_records(named) == [named]
+    assert read_record(named).fs == {"hr": 1.0, "spo2": 1.0}
+
+
 def test_canonical_names_unique() -> None:
     assert canonical_names(["V", "V", "II", "PLETH", "ECG II"]) == [
         "ecg_v", "ecg_v_2", "ecg_ii", "ppg", "ecg_ii_2"]

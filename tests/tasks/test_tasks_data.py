@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -203,10 +204,11 @@ def test_unlabelled_records_give_rows_for_predict(tmp_path) -> None:
     # channels (it had been "it has []": they are under the tasks' rate)
     trend = {c: np.full(65, 80.0) for c in ("hr", "abpsys", "spo2")}
     write_wfdb(Record("line_n", trend, dict.fromkeys(trend, 1.0)), bp)
-    ds = build_task_dataset("abp", bp)
-    [skip] = [k for k in ds.skipped if "line_n" in k["record"]]
-    assert skip["reason"] == ("abp needs ABP, ECG II and PPG; it has ['hr', 'abpsys', 'spo2'] "
-                              "(hr, abpsys, spo2 under 50 Hz)")
+    assert not [k for k in build_task_dataset("abp", bp).skipped if "line_n" in k["record"]]
+    with pytest.raises(RecordError, match=re.escape(  # in a folder no waveform; named alone
+            "abp needs ABP, ECG II and PPG; it has ['hr', 'abpsys', 'spo2'] (hr, abpsys, spo2 "
+            "under 50 Hz)")):
+        build_task_dataset("abp", bp / "line_n.hea")
 
 
 def test_af_dataset_from_real_records() -> None:

@@ -29,6 +29,7 @@ from qualityfm.io.vital_reader import read_vital
 from qualityfm.io.wfdb_reader import (
     LABEL_FILES,
     header_naming,
+    is_numerics_header,
     is_record_header,
     read_wfdb,
 )
@@ -219,8 +220,8 @@ def find_records(path: str | Path) -> list[Path]:
         suffix = file.suffix.lower()
         if suffix == ".hea":
             ok, segs = is_record_header(file)
-            if ok:
-                found.append(file)
+            if ok and not is_numerics_header(file):  # numerics, as *_Numerics.csv: no
+                found.append(file)  # waveform (every MIMIC ...n record had been skipped)
             segments.update(file.parent / f"{s}.hea" for s in segs)
         elif suffix == ".vital" or (suffix == ".npz" and not export_examples(file)):
             found.append(file)

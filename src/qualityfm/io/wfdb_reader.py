@@ -23,7 +23,7 @@ from wfdb.io.header import rx_signal
 from qualityfm._caller import warn_at_caller
 from qualityfm.io.base import patient_from_path, sample_span, select_channels, utf16_text
 from qualityfm.io.channels import canonical_channel, canonical_names
-from qualityfm.io.record import UNCALIBRATED, Record, RecordError
+from qualityfm.io.record import MIN_WAVEFORM_FS, UNCALIBRATED, Record, RecordError
 from qualityfm.io.table_reader import CSV_DELIMITERS
 
 #: The largest magnitude a calibrated sample may read, in any unit (ADC counts of 24 bits,
@@ -404,6 +404,20 @@ def is_record_header(path: Path) -> tuple[bool, list[str]]:
     if header.multi:
         return True, header.segments
     return any(f != "~" for f in header.files), []
+
+
+def is_numerics_header(path: Path) -> bool:
+    """Whether the header describes a record of a monitor's numerics: every channel sampled
+    under :data:`~qualityfm.io.record.MIN_WAVEFORM_FS` (MIMIC's ``...n`` records beside the
+    waveforms, at 1 Hz or once a minute), trends that no window reads."""
+    try:
+        header = parse_header(path)
+    except RecordError:
+        return False  # read, to say why
+    if header.multi or not header.sig_names:
+        return False
+    spf = header.frame_samples or [1] * len(header.sig_names)
+    return max(header.fs * k for k in spf) < MIN_WAVEFORM_FS
 
 
 #: The label file of a Challenge 2017 folder (record -> rhythm).
