@@ -528,9 +528,12 @@ def test_a_slow_track_moves_no_span_and_an_idle_ones_channel_is_named(tmp_path: 
     np.testing.assert_array_equal(rec.signals["ecg_ii"], ecg[6350:15000].astype(np.float32))
     both = read_record(path, channels=["ppg", "ecg_ii"], start=12.703, stop=30.0)
     assert both.start_time == pytest.approx(12.7)  # on the 100-Hz PPG's grid
-    slow = read_record(path, channels=["resp", "ecg_ii"], start=12.7, stop=30.0)
-    assert slow.start_time == pytest.approx(15.0)  # a slow track read: on its grid, as all
-    np.testing.assert_array_equal(slow.signals["ecg_ii"], ecg[7500:15000].astype(np.float32))
+    for channels in (["resp", "ecg_ii"], None):  # a trend read, or every track: the
+        # waveforms still start at 12.7 s (read whole, 0.001 Hz had read the file from 0)
+        slow = read_record(path, channels=channels, start=12.7, stop=30.0)
+        assert slow.start_time == pytest.approx(12.7)
+        np.testing.assert_array_equal(slow.signals["ecg_ii"], ecg[6350:15000].astype(np.float32))
+        assert len(slow.signals["resp"]) == 3  # its samples at 15, 20, 25 s: its own nearest
     np.testing.assert_array_equal(both.signals["ppg"], np.arange(1270.0, 3000.0))
     with pytest.warns(RuntimeWarning, match="ECG_V5"), pytest.raises(
             MissingChannelError, match=r"no channel 'ecg_v5': its track\(s\) 'SNUADC/ECG_V5' hold "

@@ -651,3 +651,22 @@ def test_arguments_out_of_range_are_refused_by_name() -> None:
         detect_r_peaks(e, 300, refractory=-1)
     with pytest.raises(ValueError, match=r"mask must be bool \(or 0/1\)"):
         normalize(np.stack([p, e])[None], np.array([[2, 1]]))
+
+
+def test_flat_fraction_leaves_missing_samples_out() -> None:
+    """NaN is missing, not flat: a gap (its filled line had read as flat) and a block of one
+    or two recorded samples (no spread to judge) count as no flat stretch; a flat stretch
+    beside a gap still does."""
+    from qualityfm.quality._common import flat_fraction
+
+    x = np.sin(2 * np.pi * 1.2 * np.arange(7500) / 250)
+    gap = x.copy()
+    gap[126:1000] = np.nan  # one sample left in its first block
+    sparse = x.copy()
+    for k in range(10):
+        sparse[k * 125 + 2:(k + 1) * 125] = np.nan
+    off = gap.copy()
+    off[2500:3750] = 0.3  # 10 of the 60 blocks flat
+    np.testing.assert_array_equal(flat_fraction(np.stack([x, gap, sparse, off]), 250),
+                                  [0.0, 0.0, 0.0, 10 / 60])
+    assert flat_fraction(np.full((1, 7500), np.nan), 250)[0] == 0.0

@@ -721,7 +721,8 @@ def test_af_windows_longer_than_61_s_pad_every_shorter_recording(tmp_path) -> No
     assert sorted(ds.record_ids.tolist()) == ["e60", "e65", "e95@0"] and not ds.skipped
     assert ds.X.shape[-1] == 27000
     with pytest.raises(RecordError, match=r"no Challenge 2017 rhythm label \(REFERENCE\.csv "
-                                          r"beside it or a folder up, read for WFDB records "
+                                          r"beside it, or a folder up where none lies beside "
+                                          r"it, read for WFDB records "
                                           r"\(\.hea\) only\)"):
         build_task_dataset("af", tmp_path / "e60.npz")
 

@@ -381,11 +381,11 @@ def read_vital(
     tracks_read = [vf.trks[kept[i]] for i in picked]
     lengths = [(float(trk.srate), len(samples[kept[i]]))
                for i, trk in zip(picked, tracks_read, strict=True)]
-    # the file's slowest waveform track, read or not (a trend's track under 10 Hz, idle or
-    # not read, had moved a span's start by up to its period: 0.001 Hz, the whole file), or
-    # the slowest track read where that is slower
-    grid = min([r for t in tracks if (r := float(header.trks[t].srate)) >= MIN_WAVEFORM_FS]
-               + [r for r, _ in lengths])  # (a slow track read: its own grid)
+    # the file's slowest waveform track, read or not (a trend's track under 10 Hz had moved
+    # a span's start by up to its period: 0.001 Hz, the whole file from 0); a trend read
+    # starts at its own sample nearest that start. Without a waveform track, the slowest read
+    grid = min((r for t in tracks if (r := float(header.trks[t].srate)) >= MIN_WAVEFORM_FS),
+               default=None)
     spans, t0 = aligned_spans(start, stop, lengths, path, grid=grid) if picked else ([], 0.0)
     for i, trk, (i0, i1) in zip(picked, tracks_read, spans, strict=True):
         signals[names[i]] = np.ascontiguousarray(samples[kept[i]][i0:i1])

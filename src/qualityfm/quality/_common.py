@@ -164,9 +164,10 @@ def flat_fraction(x: np.ndarray, fs: float, block: float = 0.5, rel: float = 0.0
 
     A stretch is flat when its peak-to-peak is below ``rel`` of the window's span, taken as four
     standard deviations (robust to a few spikes): a disconnected sensor or lead holding one value.
-    NaN samples (missing) are left out of both, a stretch of none is not flat (a gap filled by
-    a line between its edges had read as flat, and outliers at its edges had made the rest
-    of the window flat beside them).
+    NaN samples (missing) are left out of both, a stretch of under half its samples is not
+    flat (a gap filled by a line between its edges had read as flat, and outliers at its
+    edges had made the rest of the window flat beside them; a gap's edge block of one sample
+    has no spread to judge).
     """
     n, t = x.shape
     b = max(1, int(round(block * fs)))
@@ -182,5 +183,6 @@ def flat_fraction(x: np.ndarray, fs: float, block: float = 0.5, rel: float = 0.0
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows and blocks: NaN
             span = 4.0 * np.nanstd(x, axis=1)
             ptp = np.nanmax(blocks, axis=2) - np.nanmin(blocks, axis=2)
+        ptp[(~np.isnan(blocks)).sum(axis=2) < b / 2] = np.nan  # too few samples: not flat
     with np.errstate(invalid="ignore"):
         return (ptp <= rel * np.maximum(span, 1e-12)[:, None]).mean(axis=1)

@@ -510,7 +510,8 @@ def perform_af_label(path: Path, name: str | None = None) -> tuple[str, str]:
     match = _PERFORM.match(name)
     if match is None:
         raise RecordError(
-            f"{path}: no Challenge 2017 rhythm label (REFERENCE.csv beside it or a folder up"
+            f"{path}: no Challenge 2017 rhythm label (REFERENCE.csv beside it, or a folder up "
+            "where none lies beside it"
             + ("" if path.suffix.lower() == ".hea" else ", read for WFDB records (.hea) only")
             + f") and {name!r} is no MIMIC PERform AF name (mimic_perform_af_NNN or "
             "mimic_perform_non_af_NNN) to give one"

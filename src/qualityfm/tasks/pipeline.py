@@ -516,15 +516,19 @@ def _run_kind(used: dict) -> str:
 @contextlib.contextmanager
 def _rhythms_of(ds: TaskDataset) -> Iterator[None]:
     """The fits of af's 4-class rhythm model on ``ds``: the rhythms its records never give
-    (MIMIC PERform AF's are N and A alone) said once, in the data's words, not by each fit
-    as labels y lacks (the warning had come once per fold of every such run)."""
-    absent = [RHYTHMS[k] for k in range(len(RHYTHMS)) if not (ds.rhythm == k).any()]
+    (MIMIC PERform AF's are N and A alone) said once for these fits (a plain fit's, a
+    cross-validation's, a compare row's), in the data's words, not by each fit as labels y
+    lacks (the warning had come once per fold of every such run); a fold lacking a rhythm
+    that other records give is still warned of by its fit."""
+    absent = [k for k in range(len(RHYTHMS)) if not (ds.rhythm == k).any()]
     if absent:
-        print(f"qualityfm: the records give no {', '.join(absent)} rhythm: the 4-class "
-              f"model's {', '.join(RHYTHM_COLUMNS[RHYTHMS.index(r)] for r in absent)} are "
-              "never learnt", file=sys.stderr)
+        print(f"qualityfm: the records give no {', '.join(RHYTHMS[k] for k in absent)} "
+              f"rhythm: the 4-class model's {', '.join(RHYTHM_COLUMNS[k] for k in absent)} "
+              "are never learnt", file=sys.stderr)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="y holds no row of class", category=UserWarning)
+        if absent:  # the fits' warnings of those classes alone
+            warnings.filterwarnings("ignore", category=UserWarning, message=re.escape(
+                f"y holds no row of class(es) {listed(absent)} among"))
         yield
 
 
