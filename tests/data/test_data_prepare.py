@@ -210,7 +210,7 @@ def test_a_part_must_match_its_complete_siblings(synth_dir, small_window, tmp_pa
     before = files_digest(split)
     joint = type(small_window)(fs=100.0, seconds=20.0, normalization="joint")
     with pytest.raises(ValueError, match=r"part-1-of-2: made with other settings "
-                                         r"\(--normalization joint, the store's channel\)"):
+                                         r"\(--normalization joint here, channel there\)"):
         prepare(synth_dir, split, shard=(0, 2), window=joint, progress=False)
     with pytest.raises(ValueError, match=r"part-1-of-2: a part of 2.*--shard 0/3"):
         prepare(synth_dir, split, shard=(0, 3), window=small_window, progress=False)
@@ -639,9 +639,9 @@ def test_prepare_takes_the_ecg_rules_and_records_them(tmp_path):
     assert meta["settings"]["ecg_rules"]["hr_max"] == 250
     assert "ecg_rules" not in json.loads((tmp_path / "a" / "meta.json").read_text())["settings"]
     # said by the flag (it had shown the field beside a dict of six rules)
-    with pytest.raises(ValueError, match=r"other settings \(--hr-max 120, the store's 250\)"):
+    with pytest.raises(ValueError, match=r"other settings \(--hr-max 120 here, 250 there\)"):
         prepare([rec], tmp_path / "b", progress=False)
-    with pytest.raises(ValueError, match=r"other settings \(--hr-max 150, the store's 250\)"):
+    with pytest.raises(ValueError, match=r"other settings \(--hr-max 150 here, 250 there\)"):
         prepare([rec], tmp_path / "b", ecg_rules=RRRules(hr_max=150), progress=False)
     assert prepare([rec], tmp_path / "a", ecg_rules=RRRules(), progress=False)[
         "n_windows"] == default["n_windows"]

@@ -115,9 +115,9 @@ def test_reuse_names_the_setting_or_the_records_that_differ(synth_dir, halves, s
     prepare(synth_dir, out, **kw)
     before = files_digest(out)
     with pytest.raises(ValueError, match=r"s: a store made with other settings "
-                                         r"\(--max-distance 3, the store's 9\) is there"):
+                                         r"\(--max-distance 3 here, 9 there\) is there"):
         prepare(synth_dir, out, pairs=PairConfig(max_distance=3), **kw)
-    with pytest.raises(ValueError, match=r"other settings \(--shard-size 8, the store's 2048\)"):
+    with pytest.raises(ValueError, match=r"other settings \(--shard-size 8 here, 2048 there\)"):
         prepare(synth_dir, out, shard_size=8, **kw)
     here = re.escape(f"(7 records under {synth_dir.resolve()}; here 3 records under "
                      f"{a.resolve()})")
@@ -142,7 +142,7 @@ def test_resume_names_what_differs_and_keeps_the_journal(synth_dir, halves, smal
     interrupted(synth_dir, out, shard_size=7, **kw)
     before = files_digest(out)
     with pytest.raises(ValueError, match=r"journal.json: journal of an interrupted run with "
-                                         r"other settings \(--shard-size 8, the store's 7\)"):
+                                         r"other settings \(--shard-size 8 here, 7 there\)"):
         prepare(synth_dir, out, shard_size=8, **kw)
     with pytest.raises(ValueError, match=r"journal of an interrupted run with other records "
                                          r"\(7 records under .*corpus; here 3 records under"):
@@ -237,7 +237,7 @@ def test_a_store_and_journal_of_whole_number_settings_made_before_they_were_floa
     assert prepare([a], tmp_path / "s", **now)["n_windows"] == first["n_windows"]
     assert files_digest(tmp_path / "s") == before
     assert prepare([a], tmp_path / "r", **now)["n_windows"] == first["n_windows"]
-    with pytest.raises(ValueError, match=r"other settings \(--window 10, the store's 20\)"):
+    with pytest.raises(ValueError, match=r"other settings \(--window 10 here, 20 there\)"):
         prepare([a], tmp_path / "s", **{**now, "window": WindowConfig(fs=100, seconds=10)})
 
 

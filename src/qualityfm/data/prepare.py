@@ -533,7 +533,7 @@ _SETTING_FLAGS = {"window.fs": "--fs", "window.seconds": "--window",
 
 def _setting_phrase(key: str, there: Any, here: Any) -> str:
     """A setting in which a store and this run differ, said by its flag where it has one
-    (``--fs 250, the store's 300``; the ECG rules by ``--hr-max``: they had been shown as
+    (``--fs 250 here, 300 there``; the ECG rules by ``--hr-max``: they had been shown as
     two dicts of six values)."""
     if key == "ecg_rules" or key.startswith("ecg_rules."):
         if key != "ecg_rules":  # one rule of two stores' non-default rules
@@ -542,15 +542,15 @@ def _setting_phrase(key: str, there: Any, here: Any) -> str:
         there_max = (there or {}).get("hr_max", default)
         here_max = (here or {}).get("hr_max", default)
         if there_max != here_max:
-            return f"--hr-max {here_max:g}, the store's {there_max:g}"
-        return f"ECG rules {here or 'the method'}, the store's {there or 'the method'}"
+            return f"--hr-max {here_max:g} here, {there_max:g} there"
+        return f"ECG rules {here or 'the method'} here, {there or 'the method'} there"
     flag = _SETTING_FLAGS.get(key)
     if flag is None:
         return f"{key}={there!r}, here {here!r}"
     def shown(v: Any) -> str:
         return f"{v:g}" if isinstance(v, float) else str(v)
 
-    return f"{flag} {shown(here)}, the store's {shown(there)}"
+    return f"{flag} {shown(here)} here, {shown(there)} there"
 
 
 def _other_run(theirs: dict[str, Any], ours: dict[str, Any],
