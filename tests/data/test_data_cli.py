@@ -185,7 +185,7 @@ def test_cli_prepare_bounds_fs_and_the_level_gap(tmp_path, capsys):
         ("--min-level-gap", "5", "argument --min-level-gap: must be <= 4"),
         # every record had been skipped, and the empty store left blocked the right command
         ("--window", "1.9", "argument --window: must be at least 2 s (the quality scores "
-                            "need it), got 1.9"),
+                            "and the tasks' channels need it), got 1.9"),
     ]:
         with pytest.raises(SystemExit) as exit_:
             main([*base, option, value])

@@ -8,23 +8,10 @@ import json
 from qualityfm.cli.argtypes import (
     int_at_least,
     open_fraction,
-    positive_float,
     positive_int,
     seed_int,
 )
-from qualityfm.cli.prepare import MAX_WINDOW_SECONDS, MIN_WINDOW_SECONDS
-
-
-def _task_seconds(text: str) -> float:
-    """An argparse type: a task window's length, 2 s (a task channel counts from 2 s of
-    samples, ``tasks.datasets.MIN_CHANNEL_SECONDS``) to a day (1e9 had been refused as
-    "seconds must be ...", naming no option)."""
-    value = positive_float(text)
-    if not MIN_WINDOW_SECONDS <= value <= MAX_WINDOW_SECONDS:
-        raise argparse.ArgumentTypeError(
-            f"must be {MIN_WINDOW_SECONDS:g} to {MAX_WINDOW_SECONDS:g} s (a channel counts "
-            f"from {MIN_WINDOW_SECONDS:g} s; a day), got {text}")
-    return value
+from qualityfm.cli.prepare import MAX_WINDOW_SECONDS, MIN_WINDOW_SECONDS, window_seconds
 
 
 def add_data_options(p: argparse.ArgumentParser, fitted: bool = False) -> None:
@@ -36,7 +23,7 @@ def add_data_options(p: argparse.ArgumentParser, fitted: bool = False) -> None:
     p.add_argument("--data", required=True, nargs="+", action="extend", metavar="DIR",
                    help="directory of task records (several, or --data given again: their "
                         "records pooled)")
-    p.add_argument("--seconds", type=_task_seconds, default=None,
+    p.add_argument("--seconds", type=window_seconds, default=None,
                    help=f"window length in seconds, {MIN_WINDOW_SECONDS:g} to "
                         f"{MAX_WINDOW_SECONDS:g} (default: "
                    + ("the one the model was fine-tuned on, from its run's summary.json; "

@@ -35,12 +35,15 @@ def _window_rate(text: str) -> float:
     return value
 
 
-def _window_seconds(text: str) -> float:
-    """An argparse type: a window length of at least MIN_WINDOW_SECONDS."""
+def window_seconds(text: str) -> float:
+    """An argparse type: a window length, MIN_WINDOW_SECONDS (what the quality scores need,
+    and a task channel counts from) to a day (``prepare --window``, the task verbs'
+    ``--seconds``)."""
     value = positive_float(text)
     if value < MIN_WINDOW_SECONDS:
         raise argparse.ArgumentTypeError(
-            f"must be at least {MIN_WINDOW_SECONDS:g} s (the quality scores need it), got {text}")
+            f"must be at least {MIN_WINDOW_SECONDS:g} s (the quality scores and the tasks' "
+            f"channels need it), got {text}")
     if value > MAX_WINDOW_SECONDS:
         raise argparse.ArgumentTypeError(f"must be at most {MAX_WINDOW_SECONDS:g} s (a day), "
                                          f"got {text}")
@@ -67,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write part K of N (records split by a stable hash of their path)")
     p.add_argument("--fs", type=_window_rate, default=300.0,
                    help=f"window sampling rate, Hz (default 300; {MIN_FS:g}-{MAX_FS:g})")
-    p.add_argument("--window", type=_window_seconds, default=30.0,
+    p.add_argument("--window", type=window_seconds, default=30.0,
                    help="window length, seconds (default 30)")
     p.add_argument("--normalization", choices=("channel", "joint", "none"), default="channel",
                    help="scaling into [-1, 1]: each channel of each window (channel, the "
