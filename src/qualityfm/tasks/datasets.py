@@ -363,29 +363,26 @@ def _raw_pieces(rec: Record, t0: float, t1: float, span: bool = True) -> dict[st
     its last seconds zeros, and an alarm stamped just past the last sample had read zeros at
     the alarm)."""
     pieces: dict[str, np.ndarray] = {}
-    for ch, sig in rec.signals.items():
+    for ch in rec.signals:
         if not is_task_channel(ch):
             continue
-        f = rec.fs[ch]
-        i0, i1 = int(round(t0 * f)), int(round(t1 * f))
-        seg = np.asarray(sig[i0:i1], dtype=np.float64)
-        present = int((~missing(seg)).sum())  # of the channel's own samples (fill values not)
-        if span and len(seg) < i1 - i0:
-            seg = np.concatenate([seg, np.full(i1 - i0 - len(seg), np.nan)])
+        seg = _recorded(rec, ch, t0, t1, span)
+        present = int((~np.isnan(seg)).sum())  # of the channel's own samples (fill values not)
         seg = _fill(seg)
-        if seg is not None and present >= MIN_CHANNEL_SECONDS * f:
+        if seg is not None and present >= MIN_CHANNEL_SECONDS * rec.fs[ch]:
             pieces[ch] = seg
     return pieces
 
 
-def _recorded(rec: Record, channel: str, t0: float, t1: float) -> np.ndarray:
-    """``channel``'s samples over ``[t0, t1)`` s as read, float64, missing ones (and the part
-    of the span past its end) NaN."""
+def _recorded(rec: Record, channel: str, t0: float, t1: float, span: bool = True
+              ) -> np.ndarray:
+    """``channel``'s samples over ``[t0, t1)`` s as read, float64, missing ones NaN (with
+    ``span``, the part of the span past the channel's end too)."""
     f = rec.fs[channel]
     i0, i1 = int(round(t0 * f)), int(round(t1 * f))
     seg = np.asarray(rec.signals[channel][i0:i1], dtype=np.float64)
     seg = np.where(missing(seg), np.nan, seg)
-    return np.concatenate([seg, np.full(i1 - i0 - len(seg), np.nan)])
+    return np.concatenate([seg, np.full(i1 - i0 - len(seg), np.nan)]) if span else seg
 
 
 def _model_input(
