@@ -2345,3 +2345,19 @@ def test_rows_past_what_the_network_reads_are_named_not_blamed_on_the_rate(mode)
     with pytest.warns(UserWarning, match="outside"), \
             pytest.raises(ValueError, match=r"of rows 3 are not finite: their values are past"):
         ft.fit(x, y, groups=g)
+
+
+def test_a_model_of_other_scaling_is_said_once_a_process(monkeypatch, tmp_path) -> None:
+    """A model pre-trained on jointly scaled windows: its scaling had been said at each load
+    (each fold's, the rhythm model's), the same line K times in a --kfold run."""
+    import dataclasses
+
+    import qualityfm.train
+    from qualityfm.tasks.finetune import load_backbone
+
+    joint = dataclasses.replace(TINY, normalization="joint")
+    monkeypatch.setattr(qualityfm.train, "load", lambda path: QualityFM(joint))
+    with pytest.warns(UserWarning, match="pre-trained on windows scaled 'joint'") as said:
+        for _ in range(3):
+            load_backbone(tmp_path)
+    assert sum("scaled 'joint'" in str(w.message) for w in said) == 1

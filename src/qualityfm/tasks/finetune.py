@@ -899,11 +899,17 @@ def load_backbone(init: str | Path | nn.Module, config: object = None,
     from qualityfm.train import load  # "pretrained" without shipped weights: a clear error
 
     model = load(init)
-    if model.cfg.normalization != "channel":
+    if model.cfg.normalization != "channel" and str(init) not in _SCALING_SAID:
+        _SCALING_SAID.add(str(init))  # once a process: each fold's and each rhythm model's
+        # load had said it again
         warn_at_caller(f"{init}: pre-trained on windows scaled {model.cfg.normalization!r}; "
                        "task windows are min-max scaled per channel (the original's "
                        "downstream protocol), so its encoder reads them scaled otherwise")
     return QualityFMBackbone(model, pool)
+
+
+#: The models whose other scaling :func:`load_backbone` has said.
+_SCALING_SAID: set[str] = set()
 
 
 class TaskNet(nn.Module):
