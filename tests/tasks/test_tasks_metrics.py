@@ -297,7 +297,9 @@ def test_a_report_is_replaced_whole(tmp_path, monkeypatch) -> None:
     assert {p: p.read_bytes() for p in files.values()} == before
     monkeypatch.undo()
     one_class = {"auroc": None, "oof": {"y": [0] * 4, "score": [0.1] * 4, "pred": [0] * 4}}
-    R.report(one_class, tmp_path, "ev", task="vt-alarm")  # no ROC without both classes
+    with pytest.warns(UserWarning, match=r"vt-alarm: ev: no ROC plot: the rows hold one class "
+                                         r"only \(false alarm\)"):  # said, not left out unsaid
+        R.report(one_class, tmp_path, "ev", task="vt-alarm")  # no ROC without both classes
     assert not files["roc"].exists() and files["confusion"].exists()
     assert json.loads(files["json"].read_text())["auroc"] is None
 

@@ -1035,7 +1035,8 @@ def _group_copies(ds: TaskDataset) -> TaskDataset:
     groups = [root(g) for g in groups]
     warn_at_caller(f"records hold signals of another, whole or shifted in time ({len(copies)} "
                    f"join(s): {copies[0]}{' ...' if len(copies) > 1 else ''}): grouped with it, so "
-                   "that no split puts one copy on each side")
+                   "that no split puts one copy on each side and a bootstrap draws them as "
+                   "one")
     return dataclasses.replace(ds, groups=np.asarray(groups))
 
 

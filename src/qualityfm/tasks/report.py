@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qualityfm._caller import warn_at_caller
 from qualityfm.io import atomic_write_all, atomic_write_bytes, json_text, utf8_bytes
 from qualityfm.io.atomic import remove_file_temporaries
 
@@ -270,6 +271,10 @@ def _draw(results: dict, out: Path, name: str, label: str, task: str | None
             if len(np.unique(y)) == 2:  # a ROC curve needs both classes
                 files["roc"] = plot_roc(y, score, pred, out / f"{name}_roc.png", title,
                                         per_fold="oof" in results)
+            elif len(y):  # said (the plot had been left out unsaid)
+                warn_at_caller(f"{title}: no ROC plot: the rows hold one class only "
+                               f"({binary_labels(task)[int(y[0])]}), so AUROC, AUPRC and TPR "
+                               "or TNR are undefined")
             files["confusion"] = plot_confusion(y, pred, binary_labels(task),
                                                 out / f"{name}_confusion.png", title)
         else:  # the AF rhythm's classes, or a generic multiclass model's by index
