@@ -354,3 +354,34 @@ def test_object_arrays_and_a_folder_for_a_signal_file_are_named(tmp_path: Path) 
     (tmp_path / "g.hea").write_text("g 1 100 50\ng.dat 16 200/mV 16 0 0 0 0 II\n")
     with pytest.raises(RecordError, match=r"g\.hea: its signal file g\.dat is a folder"):
         read_record(tmp_path / "g.hea")
+
+
+def test_an_npz_member_declaring_more_than_it_holds_or_no_array_is_the_files_fault(
+        tmp_path: Path) -> None:
+    """A 70-kB .npz declaring 10^6 x 10^6 samples had asked for 3.6 TiB: a MemoryError that
+    stopped a whole batch as the machine's fault; a member that is no .npy had been a raw
+    AttributeError. Both are the file's, named, and a batch goes on past them."""
+    import io
+    import zipfile
+
+    from qualityfm.inference import score_files
+
+    data = tmp_path / "data"
+    data.mkdir()
+    np.savez(data / "ok.npz", II=np.sin(np.arange(7500) / 10).astype(np.float32), fs=250.0)
+    head, rate = io.BytesIO(), io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        head, {"descr": "<f4", "fortran_order": False, "shape": (10**6, 10**6)})
+    np.save(rate, np.float64(250.0))
+    for name, member in (("huge", head.getvalue() + b"\0" * 64), ("raw", b"not an array")):
+        with zipfile.ZipFile(data / f"{name}.npz", "w") as z:
+            z.writestr("II.npy", member)
+            z.writestr("fs.npy", rate.getvalue())
+    with pytest.raises(RecordError, match=r"huge.npz: array 'II' declares shape \(1000000, "
+                                          r"1000000\) of float32 \(4000000000000 bytes\) but "
+                                          r"holds 64 bytes"):
+        read_record(data / "huge.npz")
+    with pytest.raises(RecordError, match=r"raw.npz: member 'II.npy' is no NumPy array"):
+        read_record(data / "raw.npz")
+    summary = score_files(data, tmp_path / "s.csv")
+    assert summary["n_records"] == 1 and len(summary["skipped"]) == 2

@@ -1173,6 +1173,29 @@ def _warn_shared_rate(path: Path, lengths: dict[str, int], rate: float | None) -
                    f"(np.savez(..., fs_{max(lengths, key=lengths.get)}=...))", RuntimeWarning)
 
 
+def _npz_member(path: Path, npz: np.lib.npyio.NpzFile, key: str) -> np.ndarray:
+    """``npz[key]``, its header read first: a member that is no NumPy array (numpy hands it
+    back as bytes, an AttributeError later), or that declares more bytes than it holds (a
+    70-kB file declaring 10^6 x 10^6 samples had asked for 3.6 TiB, a MemoryError that
+    stopped a batch as the machine's fault), is the file's fault, named."""
+    name = key if key in npz.zip.namelist() else f"{key}.npy"
+    info = npz.zip.getinfo(name)
+    with npz.zip.open(name) as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read(f)
+        except ValueError as e:
+            raise RecordError(f"{path}: member {name!r} is no NumPy array ({e})") from None
+        held = info.file_size - f.tell()
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if need > held:
+        raise RecordError(f"{path}: array {key!r} declares shape {tuple(shape)} of {dtype} "
+                          f"({need} bytes) but holds {held} bytes: a corrupt or foreign file")
+    return npz[key]
+
+
 def _npz_own_rates(path: Path, npz: np.lib.npyio.NpzFile
                    ) -> tuple[dict[str, float], dict[str, str]]:
     """The ``fs_<KEY>`` entries of a ``.npz`` (of one value: an array of samples so named is a
@@ -1180,7 +1203,8 @@ def _npz_own_rates(path: Path, npz: np.lib.npyio.NpzFile
     as written, or in another case, or by another label of the same channel (``fs_ppg`` for
     ``PLETH``); one naming no array, or several, is refused (``fs_PLETH`` beside ``Pleth`` had
     been passed over, the PPG read at the file's ``fs``, and the entry read as a channel)."""
-    entries = [k for k in npz.files if k.lower().startswith("fs_") and npz[k].size == 1]
+    entries = [k for k in npz.files
+               if k.lower().startswith("fs_") and _npz_member(path, npz, k).size == 1]
     # the arrays (an fs_ entry of samples, fs_signal, is one)
     arrays = [k for k in npz.files if k.lower() != "fs" and k not in entries]
     own: dict[str, float] = {}
@@ -1198,7 +1222,7 @@ def _npz_own_rates(path: Path, npz: np.lib.npyio.NpzFile
         if keys[0] in own:
             raise RecordError(f"{path}: two entries give the rate of array {keys[0]!r}; keep "
                               "one")
-        own[keys[0]] = _npz_rate(path, npz[entry], entry)
+        own[keys[0]] = _npz_rate(path, _npz_member(path, npz, entry), entry)
         given[keys[0]] = entry
     return own, given
 
@@ -1232,7 +1256,8 @@ def read_npz(
                 raise RecordError(f"{path}: entries {', '.join(rate_keys)} each give the file's "
                                   "rate; keep one")
             keys = [k for k in npz.files if k not in rate_keys and k not in given.values()]
-            file_fs = _npz_rate(path, npz[rate_keys[0]], rate_keys[0]) if rate_keys else None
+            file_fs = (_npz_rate(path, _npz_member(path, npz, rate_keys[0]), rate_keys[0])
+                       if rate_keys else None)
             stated = {**({rate_keys[0]: file_fs} if file_fs is not None else {}),
                       **{given[k]: r for k, r in own.items()}}
             # an fs argument must be one of the file's rates, as read_wfdb's (the file's own
@@ -1256,7 +1281,7 @@ def read_npz(
                                       f"rate in Hz beside the channels (np.savez(..., fs=125.0), "
                                       f"or fs_{keys[i]}=... for this channel alone), or in "
                                       f"Python call read_record(path, fs=...)")
-                x = npz[keys[i]]
+                x = _npz_member(path, npz, keys[i])
                 if x.ndim != 1 or x.dtype.kind not in "iuf" or len(x) == 0:
                     raise RecordError(f"{path}: array {keys[i]!r} is not a non-empty real "
                                       f"1-D signal (shape {x.shape}, dtype {x.dtype})")
