@@ -1471,3 +1471,30 @@ def test_an_arterial_line_of_no_stated_unit_is_no_millivolt(tmp_path: Path) -> N
     rec = read_record(tmp_path / "u.hea")
     assert rec.units == {"ecg_ii": "mV", "ppg": "NU", "abp": "NU"}
     assert float(_abp_in_mmhg(rec, tmp_path / "u.hea").signals["abp"][0]) == 90.0
+
+
+def test_headers_reaching_outside_their_folder_or_past_float32_are_refused(
+        tmp_path: Path) -> None:
+    """A segment named ../ok/ok (or by its whole path) had read another folder's record under
+    this header's name; a gain of 1e300 had read every value as 0 (a "flat" channel); a
+    counter frequency written with an exponent had been "a corrupt signal file"."""
+    from qualityfm.io import write_wfdb
+    from qualityfm.signal import synthesize
+
+    ok = tmp_path / "ok"
+    write_wfdb(synthesize(60.0, 250.0, seed=0, record_id="ok", channels=("ecg_ii",)), ok)
+    here = tmp_path / "here"
+    here.mkdir()
+    for segment in ("../ok/ok", str(ok / "ok")):
+        (here / "m.hea").write_text(f"m/1 1 250 15000\n{segment} 15000\n")
+        with pytest.raises(RecordError, match=r"a segment is a record in the header's own "
+                                              r"folder, named without a path"):
+            read_record(here / "m.hea")
+    dat = (ok / "ok.hea").read_text().splitlines()
+    (ok / "g.hea").write_text(f"g 1 250 15000\n{dat[1].split()[0]} 16 1e300/mV 16 0 0 0 0 II\n")
+    with pytest.raises(RecordError, match=r"its gain '1e300' makes one ADC step 1e-300"):
+        read_record(ok / "g.hea")
+    (ok / "c.hea").write_text(f"c 1 250/1e3 15000\n{dat[1]}\n")
+    with pytest.raises(RecordError, match=r"counter frequency '1e3' is written with an "
+                                          r"exponent"):
+        read_record(ok / "c.hea")

@@ -121,6 +121,10 @@ def _record_line_fault(head: list[str]) -> str | None:
     number = r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?"
     if counter and counter.group(1) is not None and not re.fullmatch(number, counter.group(1)):
         return f"counter frequency {counter.group(1)!r} is no number"
+    if counter and counter.group(1) is not None and re.search("[eE]", counter.group(1)):
+        # wfdb reads none there ('>' between int and None had been "a corrupt signal file")
+        return (f"counter frequency {counter.group(1)!r} is written with an exponent, which "
+                "wfdb does not read: write it as a plain number")
     if counter and counter.group(2) is not None and not re.fullmatch(number, counter.group(2)):
         return f"base counter value {counter.group(2)!r} is no number"
     formats = {0: "%S", 1: "%M:%S", 2: "%H:%M:%S"}
@@ -191,6 +195,12 @@ def parse_header(path: Path) -> Header:
             raise RecordError(f"{path}: corrupt WFDB header (a segment of a negative length: "
                               f"{next(f'{s} {n}' for s, n in seg_lens if n < 0)!r})")
         segments = [s for s, _ in seg_lens]
+        foreign = next((s for s in segments if "/" in s or "\\" in s or s in (".", "..")),
+                       None)
+        if foreign is not None:  # ../ok/ok, /abs/x: a record of another folder, read under
+            raise RecordError(  # this one's name (and hidden from that folder's listing)
+                f"{path}: corrupt WFDB header (segment {foreign!r}: a segment is a record in "
+                "the header's own folder, named without a path)")
         if path.stem in segments:  # a segment header is a one-segment record's
             raise RecordError(f"{path}: corrupt WFDB header (a multi-segment record that lists "
                               f"itself, {path.stem}, as a segment)")
@@ -287,6 +297,14 @@ def _check_as_wfdb_reads(path: Path, signal: str, line: str) -> None:
         if _field_int(text) is None:
             raise RecordError(f"{path}: corrupt WFDB header ({signal}: its {what} field "
                               f"{text!r} is no integer)")
+    try:
+        step = 1.0 / abs(float(gain.group(1))) if gain and gain.group(1) else 1.0
+    except (ValueError, ZeroDivisionError):
+        step = 1.0  # a gain of 0: uncalibrated; none that reads: wfdb's own error below
+    if step < MIN_ADC_STEP:  # 1e300 had read every value as 0: "flat", the sensor blamed
+        raise RecordError(f"{path}: corrupt WFDB header ({signal}: its gain "
+                          f"{gain.group(1)!r} makes one ADC step {step:.3g} of its unit: no "
+                          "calibration)")
     ours = {"file": p[0], "format": fmt.group(1) if fmt else "",
             "samples per frame": (fmt.group(2) or "") if fmt else "",
             "skew": (fmt.group(3) or "").lstrip("-") if fmt else "",
@@ -307,6 +325,11 @@ def _check_as_wfdb_reads(path: Path, signal: str, line: str) -> None:
                               "holds a character WFDB does not read there (a '+' sign; units "
                               "other than letters, digits and ^ - ? % /), or a space that is "
                               "not ASCII parts the fields)")
+
+
+#: The smallest ADC step (1 / gain, in the signal's unit) read as a calibration: far under
+#: any monitor's (a nV in mV is 1e-6), and over float32's smallest values.
+MIN_ADC_STEP = 1e-30
 
 
 def _lead_int(text: str | None) -> int:
