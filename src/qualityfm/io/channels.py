@@ -330,12 +330,14 @@ def canonical_names(labels: list[str]) -> list[str]:
     """
     names: list[str] = []
     seen: set[str] = set()
-    for label in labels:
+    tried: dict[str, int] = {}  # each base's next suffix to try (from 2 for each label, 10^4
+    for label in labels:  # labels II had taken 13 s)
         base = name = canonical_channel(label)
-        n = 2
+        n = tried.get(base, 2)
         while name in seen:
             name = f"{base}_{n}"
             n += 1
+        tried[base] = n
         seen.add(name)
         names.append(name)
     return names
