@@ -1498,3 +1498,21 @@ def test_headers_reaching_outside_their_folder_or_past_float32_are_refused(
     with pytest.raises(RecordError, match=r"counter frequency '1e3' is written with an "
                                           r"exponent"):
         read_record(ok / "c.hea")
+
+
+def test_a_label_table_past_its_size_is_named_not_read(tmp_path: Path, monkeypatch) -> None:
+    """A 234-MB alarms.csv beside the records had taken 4.3 GB and a minute to read one
+    record: a table past MAX_LABEL_TABLE_BYTES is named as the reason, not read."""
+    from qualityfm.io import write_wfdb, wfdb_reader
+    from qualityfm.signal import synthesize
+
+    write_wfdb(synthesize(40.0, 300.0, seed=0, record_id="A00001", channels=("ecg_ii",)),
+               tmp_path)
+    (tmp_path / "REFERENCE.csv").write_text("A00001,N\n" + "A99999,N\n" * 100)
+    assert read_record(tmp_path / "A00001.hea").labels["rhythm"] == "N"
+    monkeypatch.setattr(wfdb_reader, "MAX_LABEL_TABLE_BYTES", 500)
+    (tmp_path / "REFERENCE.csv").write_text("A00001,N\n" + "A99999,N\n" * 101)  # 918 bytes
+    labels = read_record(tmp_path / "A00001.hea").labels
+    assert "rhythm" not in labels
+    assert labels["unlabelled"]["rhythm"] == ("REFERENCE.csv beside it holds 0 MB, past the "
+                                              "0 MB a table of labels is read to")

@@ -488,11 +488,18 @@ def _labels_in(folder: str, name: str) -> dict | str | None:
     return _read_labels(str(path), st.st_mtime_ns, st.st_size)
 
 
+#: The largest label table read (Challenge 2017's REFERENCE.csv of 8,528 records is 0.1 MB).
+MAX_LABEL_TABLE_BYTES = 64_000_000
+
+
 @lru_cache(maxsize=64)
 def _read_labels(path: str, mtime_ns: int, size: int) -> dict | str:
     """:func:`_labels_in`'s work: the table's cells (parted by ``,``, ``;`` or a tab,
     whichever parts most rows in two or more cells), interpreted by its name."""
     name = Path(path).name
+    if size > MAX_LABEL_TABLE_BYTES:  # a 234-MB one had taken 4.3 GB and a minute a record
+        return (f"{name} beside it holds {size / 1e6:.0f} MB, past the "
+                f"{MAX_LABEL_TABLE_BYTES / 1e6:.0f} MB a table of labels is read to")
     try:
         text = Path(path).read_text(encoding="utf-8-sig").lstrip("\ufeff \t\r\n")
 
