@@ -1503,7 +1503,7 @@ def test_headers_reaching_outside_their_folder_or_past_float32_are_refused(
 def test_a_label_table_past_its_size_is_named_not_read(tmp_path: Path, monkeypatch) -> None:
     """A 234-MB alarms.csv beside the records had taken 4.3 GB and a minute to read one
     record: a table past MAX_LABEL_TABLE_BYTES is named as the reason, not read."""
-    from qualityfm.io import write_wfdb, wfdb_reader
+    from qualityfm.io import wfdb_reader, write_wfdb
     from qualityfm.signal import synthesize
 
     write_wfdb(synthesize(40.0, 300.0, seed=0, record_id="A00001", channels=("ecg_ii",)),
