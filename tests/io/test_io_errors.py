@@ -383,5 +383,15 @@ def test_an_npz_member_declaring_more_than_it_holds_or_no_array_is_the_files_fau
         read_record(data / "huge.npz")
     with pytest.raises(RecordError, match=r"raw.npz: member 'II.npy' is no NumPy array"):
         read_record(data / "raw.npz")
+    np.savez(data / "objects.npz", II=np.empty(5000, dtype=object), fs=250.0)
+    with pytest.raises(RecordError, match="objects.npz: an array holds Python objects"):
+        read_record(data / "objects.npz")  # pickled small: no size to compare (it had been
+        # "declares ... but holds 5158 bytes")
+    np.savez_compressed(data / "zipped.npz", II=np.sin(np.arange(7500) / 10), fs=250.0)
+    raw = bytearray((data / "zipped.npz").read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # a damaged deflate stream: zlib's error, the file's (it had been an
+    (data / "zipped.npz").write_bytes(bytes(raw))  # "unexpected error")
+    with pytest.raises(RecordError, match="zipped.npz: truncated or corrupt .npz file"):
+        read_record(data / "zipped.npz")
     summary = score_files(data, tmp_path / "s.csv")
-    assert summary["n_records"] == 1 and len(summary["skipped"]) == 2
+    assert summary["n_records"] == 1 and len(summary["skipped"]) == 4

@@ -86,6 +86,15 @@ def test_a_folder_s_numerics_records_are_no_waveforms(tmp_path: Path) -> None:
     named = tmp_path / "p000020-2183-04-28-17-47n.hea"
     assert find_records(named) == [named]
     assert read_record(named).fs == {"hr": 1.0, "spo2": 1.0}
+    from qualityfm.io.read import no_record_reason
+
+    alone = tmp_path / "numerics"  # a folder of them alone: said why nothing is read
+    alone.mkdir()
+    write_wfdb(Record("p1n", {"hr": trend}, {"hr": 1.0}), alone)
+    assert find_records(alone) == []
+    assert no_record_reason(alone) == ("no readable record found; 1 record(s) of a monitor's "
+                                       "numerics (every channel under 10 Hz, e.g. p1n.hea), "
+                                       "which no window reads")
 
 
 def test_canonical_names_unique() -> None:

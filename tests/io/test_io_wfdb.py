@@ -1492,12 +1492,20 @@ def test_headers_reaching_outside_their_folder_or_past_float32_are_refused(
             read_record(here / "m.hea")
     dat = (ok / "ok.hea").read_text().splitlines()
     (ok / "g.hea").write_text(f"g 1 250 15000\n{dat[1].split()[0]} 16 1e300/mV 16 0 0 0 0 II\n")
-    with pytest.raises(RecordError, match=r"its gain '1e300' makes one ADC step 1e-300"):
-        read_record(ok / "g.hea")
-    (ok / "c.hea").write_text(f"c 1 250/1e3 15000\n{dat[1]}\n")
-    with pytest.raises(RecordError, match=r"counter frequency '1e3' is written with an "
-                                          r"exponent"):
-        read_record(ok / "c.hea")
+    for gain, step in (("1e300", "1e-300"), ("1e20", "1e-20")):  # 1e20: an ECG of 7e-16 mV
+        (ok / "g.hea").write_text(f"g 1 250 15000\n{dat[1].split()[0]} 16 {gain}/mV 16 0 0 0 0 "
+                                  "II\n")
+        with pytest.raises(RecordError, match=rf"its gain '{gain}' makes one ADC step {step} "
+                                              r"of its unit, under the 1e-12"):
+            read_record(ok / "g.hea")
+    for line, what in (("250/1e3", "counter frequency '1e3'"),
+                       ("250/1000(1e3)", "base counter value '1e3'")):
+        (ok / "c.hea").write_text(f"c 1 {line} 15000\n{dat[1]}\n")
+        with pytest.raises(RecordError, match=rf"{re.escape(what)} is written with an "
+                                              r"exponent"):
+            read_record(ok / "c.hea")
+    (ok / "z.hea").write_text(f"z 1 0 15000\n{dat[1]}\n")  # a rate of 0 is no numerics
+    assert (ok / "z.hea") in find_records(ok)  # record: listed, to be read and said so
 
 
 def test_a_label_table_past_its_size_is_named_not_read(tmp_path: Path, monkeypatch) -> None:
@@ -1514,5 +1522,5 @@ def test_a_label_table_past_its_size_is_named_not_read(tmp_path: Path, monkeypat
     (tmp_path / "REFERENCE.csv").write_text("A00001,N\n" + "A99999,N\n" * 101)  # 918 bytes
     labels = read_record(tmp_path / "A00001.hea").labels
     assert "rhythm" not in labels
-    assert labels["unlabelled"]["rhythm"] == ("REFERENCE.csv beside it holds 0 MB, past the "
-                                              "0 MB a table of labels is read to")
+    assert labels["unlabelled"]["rhythm"] == ("REFERENCE.csv beside it holds 0.0 MB, past the "
+                                              "0.0 MB a table of labels is read to")

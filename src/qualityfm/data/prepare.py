@@ -546,7 +546,7 @@ def _setting_phrase(key: str, there: Any, here: Any) -> str:
         return f"ECG rules {here or 'the method'} here, {there or 'the method'} there"
     flag = _SETTING_FLAGS.get(key)
     if flag is None:
-        return f"{key}={there!r}, here {here!r}"
+        return f"{key} {here!r} here, {there!r} there"
     def shown(v: Any) -> str:
         return f"{v:g}" if isinstance(v, float) else str(v)
 

@@ -409,6 +409,11 @@ def no_record_reason(path: str | Path) -> str:
     if other:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(other.items()))
         parts.append(f"files of types not read: {kinds} (known: {', '.join(SUFFIXES)})")
+    numerics = [f for f in files_under(path) if f.suffix.lower() == ".hea" and f.is_file()
+                and is_numerics_header(f)]
+    if numerics:  # (a folder of MIMIC's ...n records alone had been "nothing", unexplained)
+        parts.append(f"{len(numerics)} record(s) of a monitor's numerics (every channel under "
+                     f"10 Hz, e.g. {numerics[0].name}), which no window reads")
     return "; ".join(parts)
 
 

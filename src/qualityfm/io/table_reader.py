@@ -10,6 +10,7 @@ import os
 import re
 import sys
 import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -1190,7 +1191,7 @@ def _npz_member(path: Path, npz: np.lib.npyio.NpzFile, key: str) -> np.ndarray:
             raise RecordError(f"{path}: member {name!r} is no NumPy array ({e})") from None
         held = info.file_size - f.tell()
     need = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    if need > held:
+    if need > held and not dtype.hasobject:  # (pickled objects: refused as such when read)
         raise RecordError(f"{path}: array {key!r} declares shape {tuple(shape)} of {dtype} "
                           f"({need} bytes) but holds {held} bytes: a corrupt or foreign file")
     return npz[key]
@@ -1296,8 +1297,8 @@ def read_npz(
             signals = {name: _float32(x[i0:i1], path, name)
                        for (name, (x, _)), (i0, i1) in zip(arrays.items(), spans, strict=True)}
             rates = {name: r for name, (_, r) in arrays.items()}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
-        if isinstance(e, RecordError):
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, zlib.error) as e:
+        if isinstance(e, RecordError):  # (zlib: a compressed member's bytes damaged)
             raise
         raise _load_fault(path, e, ".npz") from e
     return Record(path.stem, signals, rates,

@@ -121,10 +121,12 @@ def _record_line_fault(head: list[str]) -> str | None:
     number = r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?"
     if counter and counter.group(1) is not None and not re.fullmatch(number, counter.group(1)):
         return f"counter frequency {counter.group(1)!r} is no number"
-    if counter and counter.group(1) is not None and re.search("[eE]", counter.group(1)):
-        # wfdb reads none there ('>' between int and None had been "a corrupt signal file")
-        return (f"counter frequency {counter.group(1)!r} is written with an exponent, which "
-                "wfdb does not read: write it as a plain number")
+    for k, what in ((1, "counter frequency"), (2, "base counter value")):
+        if counter and counter.group(k) is not None and re.search("[eE]", counter.group(k)):
+            # wfdb reads none there ('>' between int and None had been "a corrupt signal
+            # file")
+            return (f"{what} {counter.group(k)!r} is written with an exponent, which wfdb "
+                    "does not read: write it as a plain number")
     if counter and counter.group(2) is not None and not re.fullmatch(number, counter.group(2)):
         return f"base counter value {counter.group(2)!r} is no number"
     formats = {0: "%S", 1: "%M:%S", 2: "%H:%M:%S"}
@@ -303,8 +305,8 @@ def _check_as_wfdb_reads(path: Path, signal: str, line: str) -> None:
         step = 1.0  # a gain of 0: uncalibrated; none that reads: wfdb's own error below
     if step < MIN_ADC_STEP:  # 1e300 had read every value as 0: "flat", the sensor blamed
         raise RecordError(f"{path}: corrupt WFDB header ({signal}: its gain "
-                          f"{gain.group(1)!r} makes one ADC step {step:.3g} of its unit: no "
-                          "calibration)")
+                          f"{gain.group(1)!r} makes one ADC step {step:.3g} of its unit, under "
+                          f"the {MIN_ADC_STEP:g} read as a calibration)")
     ours = {"file": p[0], "format": fmt.group(1) if fmt else "",
             "samples per frame": (fmt.group(2) or "") if fmt else "",
             "skew": (fmt.group(3) or "").lstrip("-") if fmt else "",
@@ -328,8 +330,8 @@ def _check_as_wfdb_reads(path: Path, signal: str, line: str) -> None:
 
 
 #: The smallest ADC step (1 / gain, in the signal's unit) read as a calibration: far under
-#: any monitor's (a nV in mV is 1e-6), and over float32's smallest values.
-MIN_ADC_STEP = 1e-30
+#: any monitor's (a nV in mV is 1e-6); a gain of 1e20/mV had read an ECG of 7e-16 mV, "poor".
+MIN_ADC_STEP = 1e-12
 
 
 def _lead_int(text: str | None) -> int:
@@ -437,8 +439,8 @@ def is_numerics_header(path: Path) -> bool:
         header = parse_header(path)
     except RecordError:
         return False  # read, to say why
-    if header.multi or not header.sig_names:
-        return False
+    if header.multi or not header.sig_names or not header.fs > 0:
+        return False  # (a rate of 0 is a fault, read to say so)
     spf = header.frame_samples or [1] * len(header.sig_names)
     return max(header.fs * k for k in spf) < MIN_WAVEFORM_FS
 
@@ -498,8 +500,8 @@ def _read_labels(path: str, mtime_ns: int, size: int) -> dict | str:
     whichever parts most rows in two or more cells), interpreted by its name."""
     name = Path(path).name
     if size > MAX_LABEL_TABLE_BYTES:  # a 234-MB one had taken 4.3 GB and a minute a record
-        return (f"{name} beside it holds {size / 1e6:.0f} MB, past the "
-                f"{MAX_LABEL_TABLE_BYTES / 1e6:.0f} MB a table of labels is read to")
+        return (f"{name} beside it holds {size / 1e6:.1f} MB, past the "
+                f"{MAX_LABEL_TABLE_BYTES / 1e6:.1f} MB a table of labels is read to")
     try:
         text = Path(path).read_text(encoding="utf-8-sig").lstrip("\ufeff \t\r\n")
 
