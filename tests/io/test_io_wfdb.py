@@ -1524,3 +1524,34 @@ def test_a_label_table_past_its_size_is_named_not_read(tmp_path: Path, monkeypat
     assert "rhythm" not in labels
     assert labels["unlabelled"]["rhythm"] == ("REFERENCE.csv beside it holds 0.0 MB, past the "
                                               "0.0 MB a table of labels is read to")
+
+
+def test_a_multi_segment_span_past_memory_is_the_records_fault(tmp_path: Path,
+                                                                monkeypatch) -> None:
+    """A 100-byte header declaring 10^12 frames had asked for 3.6 TiB before any segment was
+    read: a MemoryError that stopped a whole batch as the machine's fault. It is the
+    record's, named, and the batch goes on (the allocation is failed here by a stand-in, so
+    that no machine tries the real one)."""
+    from qualityfm.inference import score_files
+    from qualityfm.io import wfdb_reader, write_wfdb
+    from qualityfm.signal import synthesize
+
+    data = tmp_path / "data"
+    write_wfdb(synthesize(40.0, 250.0, seed=0, record_id="ok"), data)
+    (data / "s1.dat").write_bytes(np.arange(10).astype("<i2").tobytes())
+    (data / "s1.hea").write_text("s1 1 100 10\ns1.dat 16 1/mV 16 0 0 0 0 II\n")
+    (data / "m.hea").write_text(f"m/1 1 100 {10**12}\ns1 {10**12}\n")
+    full = np.full
+
+    def refused(shape, *args, **kwargs):
+        if np.prod(shape, dtype=float) > 1e9:
+            raise MemoryError("Unable to allocate 3.64 TiB")
+        return full(shape, *args, **kwargs)
+
+    monkeypatch.setattr(wfdb_reader.np, "full", refused)
+    with pytest.raises(RecordError, match=r"m.hea: its header declares 1000000000000 frames "
+                                          r"\(1.16e\+05 days at 100 Hz\) to read"):
+        read_record(data / "m.hea")
+    summary = score_files(data, tmp_path / "s.csv")
+    assert summary["n_records"] == 1 and [s["record"] for s in summary["skipped"]] == [
+        str(data / "m.hea")]

@@ -913,7 +913,15 @@ def _read_segments(
     names = [layout.sig_name[i] for i in picked]
     spf = [int(layout.samps_per_frame[i]) for i in picked]
     units = [layout.units[i] or "" for i in picked]
-    out = [np.full((i1 - i0) * s, np.nan, np.float32) for s in spf]
+    try:  # (the span the record's header declares, before any segment is read)
+        out = [np.full((i1 - i0) * s, np.nan, np.float32) for s in spf]
+    except MemoryError:  # a 100-byte header declaring 10^12 frames had stopped a whole batch
+        out = None  # as the machine's fault: this record's, named (raised outside the
+    if out is None:  # handler, so that no MemoryError is chained to it)
+        raise RecordError(
+            f"{path}: its header declares {i1 - i0} frames ({(i1 - i0) / header.fs / 86400:.3g} "
+            f"days at {header.fs:g} Hz) to read, more than this machine can hold: a corrupt "
+            "header, or read a span of it (start, stop)")
     seen = [False] * len(picked)
     unstated = [False] * len(picked)
     stated: list[tuple[str, str] | None] = [None] * len(picked)  # (unit, segment) stated first
