@@ -393,5 +393,13 @@ def test_an_npz_member_declaring_more_than_it_holds_or_no_array_is_the_files_fau
     (data / "zipped.npz").write_bytes(bytes(raw))  # "unexpected error")
     with pytest.raises(RecordError, match="zipped.npz: truncated or corrupt .npz file"):
         read_record(data / "zipped.npz")
+    text = b"{'descr': '<f4', 'fortran_order': False, 'shape': (10,"  # a header cut short
+    text += b" " * (118 - len(text)) + b"\n"
+    with zipfile.ZipFile(data / "header.npz", "w") as z:  # (tokenize's error had been an
+        z.writestr("II.npy", b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text
+                   + b"\0" * 40)  # "unexpected TokenError")
+        z.writestr("fs.npy", rate.getvalue())
+    with pytest.raises(RecordError, match="header.npz: truncated or corrupt .npz file"):
+        read_record(data / "header.npz")
     summary = score_files(data, tmp_path / "s.csv")
-    assert summary["n_records"] == 1 and len(summary["skipped"]) == 4
+    assert summary["n_records"] == 1 and len(summary["skipped"]) == 5

@@ -9,6 +9,7 @@ import math
 import os
 import re
 import sys
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -1297,8 +1298,11 @@ def read_npz(
             signals = {name: _float32(x[i0:i1], path, name)
                        for (name, (x, _)), (i0, i1) in zip(arrays.items(), spans, strict=True)}
             rates = {name: r for name, (_, r) in arrays.items()}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, zlib.error) as e:
-        if isinstance(e, RecordError):  # (zlib: a compressed member's bytes damaged)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, zlib.error,
+            tokenize.TokenError, SyntaxError, NotImplementedError) as e:
+        # (zlib: a compressed member's bytes damaged; tokenize, SyntaxError: its header's
+        # text; NotImplementedError: a zip version zipfile does not read)
+        if isinstance(e, RecordError):
             raise
         raise _load_fault(path, e, ".npz") from e
     return Record(path.stem, signals, rates,

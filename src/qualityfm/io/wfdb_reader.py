@@ -121,14 +121,14 @@ def _record_line_fault(head: list[str]) -> str | None:
     number = r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?"
     if counter and counter.group(1) is not None and not re.fullmatch(number, counter.group(1)):
         return f"counter frequency {counter.group(1)!r} is no number"
-    for k, what in ((1, "counter frequency"), (2, "base counter value")):
-        if counter and counter.group(k) is not None and re.search("[eE]", counter.group(k)):
-            # wfdb reads none there ('>' between int and None had been "a corrupt signal
-            # file")
-            return (f"{what} {counter.group(k)!r} is written with an exponent, which wfdb "
-                    "does not read: write it as a plain number")
     if counter and counter.group(2) is not None and not re.fullmatch(number, counter.group(2)):
         return f"base counter value {counter.group(2)!r} is no number"
+    for k, what in ((1, "counter frequency"), (2, "base counter value")):
+        if counter and counter.group(k) is not None and re.search("[eE+]", counter.group(k)):
+            # wfdb reads none there ('>' between int and None had been "a corrupt signal
+            # file")
+            return (f"{what} {counter.group(k)!r} is written with an exponent or a '+' sign, "
+                    "which wfdb does not read: write it as a plain number")
     formats = {0: "%S", 1: "%M:%S", 2: "%H:%M:%S"}
     for k, (what, form) in enumerate((("base time", None), ("base date", "%d/%m/%Y"))):
         if len(head) <= 4 + k:
@@ -329,9 +329,10 @@ def _check_as_wfdb_reads(path: Path, signal: str, line: str) -> None:
                               "not ASCII parts the fields)")
 
 
-#: The smallest ADC step (1 / gain, in the signal's unit) read as a calibration: far under
-#: any monitor's (a nV in mV is 1e-6); a gain of 1e20/mV had read an ECG of 7e-16 mV, "poor".
-MIN_ADC_STEP = 1e-12
+#: The smallest ADC step (1 / gain, in the signal's unit) read as a calibration: its values
+#: then stay within float32's range (write_wfdb gives a signal spanning 1e-9 of its unit a
+#: step of 1.5e-14: read back).
+MIN_ADC_STEP = 1e-30
 
 
 def _lead_int(text: str | None) -> int:
@@ -500,8 +501,8 @@ def _read_labels(path: str, mtime_ns: int, size: int) -> dict | str:
     whichever parts most rows in two or more cells), interpreted by its name."""
     name = Path(path).name
     if size > MAX_LABEL_TABLE_BYTES:  # a 234-MB one had taken 4.3 GB and a minute a record
-        return (f"{name} beside it holds {size / 1e6:.1f} MB, past the "
-                f"{MAX_LABEL_TABLE_BYTES / 1e6:.1f} MB a table of labels is read to")
+        return (f"{name} beside it holds {size:,} bytes, past the {MAX_LABEL_TABLE_BYTES:,} "
+                "a table of labels is read to")
     try:
         text = Path(path).read_text(encoding="utf-8-sig").lstrip("\ufeff \t\r\n")
 
@@ -898,6 +899,10 @@ def _stated_elsewhere(path: Path, header: Header, layout: Any, channel: int
     return next(iter(found.values())) if len(found) == 1 else None
 
 
+#: The longest span a record's header is believed to declare: no monitor records longer.
+MAX_RECORD_YEARS = 1.0
+
+
 def _read_segments(
     path: Path, header: Header, layout: Any, picked: list[int], i0: int, i1: int
 ) -> _Signals:
@@ -913,15 +918,16 @@ def _read_segments(
     names = [layout.sig_name[i] for i in picked]
     spf = [int(layout.samps_per_frame[i]) for i in picked]
     units = [layout.units[i] or "" for i in picked]
+    years = (i1 - i0) / header.fs / (365.25 * 86400)
     try:  # (the span the record's header declares, before any segment is read)
         out = [np.full((i1 - i0) * s, np.nan, np.float32) for s in spf]
-    except MemoryError:  # a 100-byte header declaring 10^12 frames had stopped a whole batch
-        out = None  # as the machine's fault: this record's, named (raised outside the
-    if out is None:  # handler, so that no MemoryError is chained to it)
-        raise RecordError(
-            f"{path}: its header declares {i1 - i0} frames ({(i1 - i0) / header.fs / 86400:.3g} "
-            f"days at {header.fs:g} Hz) to read, more than this machine can hold: a corrupt "
-            "header, or read a span of it (start, stop)")
+    except (MemoryError, ValueError):  # a 100-byte header declaring 10^12 frames had stopped
+        if years <= MAX_RECORD_YEARS:  # a whole batch as the machine's fault: a span no
+            raise  # monitor records is this record's (a long stay's stays the machine's)
+        out = None  # (raised outside the handler, so that no MemoryError is chained to it)
+    if out is None:
+        raise RecordError(f"{path}: corrupt WFDB header: it declares {i1 - i0} frames to read "
+                          f"({years:.3g} years at {header.fs:g} Hz)")
     seen = [False] * len(picked)
     unstated = [False] * len(picked)
     stated: list[tuple[str, str] | None] = [None] * len(picked)  # (unit, segment) stated first
