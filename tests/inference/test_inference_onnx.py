@@ -200,7 +200,8 @@ def test_card_rules_state_the_task_windows_own_absence_constants(monkeypatch) ->
     assert "not absent in the span" in rules["ecg_lead"] and "by name" in rules["ecg_lead"]
     # what an integration from the card alone had to guess: a second II, the ECG leads there
     # are, a Challenge record's alarm, the values of an absent channel and of a gap at an end
-    assert "a second channel of a lead (two labelled II) right after the first" in rules[
+    assert "a second channel of a named lead (two labelled II: ecg_ii_2) right after the " \
+        "first; then any other ECG lead (a second unnamed lead, ecg_2, among them)" in rules[
         "ecg_lead"]
     assert "the ECG leads being exactly ecg_ii, ecg_i, " in rules["channel_names"]["rule"]
     assert "alarms at 300 s" in rules["span"]

@@ -1275,3 +1275,15 @@ def test_a_latin_1_csv_reads_its_micro_sign(tmp_path: Path) -> None:
         rec = read_record(path)
         assert rec.units["ecg_ii"] == "\u00b5V" and rec.fs["ecg_ii"] == 125.0
         assert rec.signals["ecg_ii"][0] == pytest.approx(1000.0)
+
+
+def test_an_npz_trend_moves_no_span_of_its_waveforms(tmp_path: Path) -> None:
+    """A 0.2-Hz (or 0.001-Hz) trend beside a 250-Hz ECG had set a span's grid: 12.7 s read
+    from 15 s (or from 0), as VitalDB had; the waveforms keep their own grid."""
+    ecg = np.sin(np.arange(15000) / 10).astype(np.float32)
+    for rate in (0.2, 0.001):
+        path = tmp_path / f"slow{rate}.npz"
+        np.savez(path, II=ecg, HR=np.full(12, 70.0), fs=250.0, fs_HR=rate)
+        rec = read_record(path, channels=["ecg_ii"], start=12.7, stop=30.0)
+        assert rec.start_time == pytest.approx(12.7)
+        np.testing.assert_array_equal(rec.signals["ecg_ii"], ecg[3175:7500])

@@ -31,8 +31,8 @@ def add_data_options(p: argparse.ArgumentParser, fitted: bool = False) -> None:
                       "the task's)" if fitted
                       else "vt-alarm 10, af 30, abp 30)"))
     p.add_argument("--max-records", type=positive_int, default=None,
-                   help="use the first N record files only, in sorted order (and of a UCI "
-                        "cuff-less BP part, its first N records)")
+                   help="use the first N record files only, in sorted order (UCI cuff-less "
+                        "BP parts after the others, and of a part its first N records)")
     p.add_argument("--cache", default=None, help="directory for cached task datasets (.npz), "
                    "outside the --data folders")
 

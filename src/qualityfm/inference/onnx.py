@@ -585,8 +585,9 @@ def _input_rules(task: str, settings: dict) -> dict:
         "ecg_lead": "lead II when it is not absent in the span (absent_channel); else the "
                     "first of these that is not absent there stands in: "
                     + ", ".join(ECG_PREFERENCE[1:])
-                    + "; a second channel of a lead (two labelled II) right after the "
-                      "first; then any other ECG lead, by name",
+                    + "; a second channel of a named lead (two labelled II: ecg_ii_2) "
+                      "right after the first; then any other ECG lead (a second unnamed lead, "
+                      "ecg_2, among them), by name",
     }
     if task == "abp":
         rules["ecg_lead"] = ("lead II only (the first channel labelled II): no other lead, "

@@ -73,7 +73,7 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
     modality filled with zeros is absent), checked as ``QualityFM.embed`` checks them: the
     model's channel count (a channels-last array is named as such), a channel present in
     every row, no NaN or inf in a present channel, and a warning for values far outside
-    [-1, 1]."""
+    [-1, 1]; and windows of 1 s at the model's rate or more (as ``Finetuner``)."""
     import torch
 
     from qualityfm.model.network import refuse_no_samples

@@ -92,8 +92,9 @@ def aligned_spans(
     """:func:`sample_span` of each channel ``(rate, samples)`` of a file whose channels share
     one clock but not one rate, and the instant they start at.
 
-    ``start`` is rounded to the nearest sample of the ``grid`` rate (the file's slowest
-    channel, whichever channels are read; default the slowest of ``channels``), and each
+    ``start`` is rounded to the nearest sample of the ``grid`` rate (the caller's: the file's
+    slowest waveform channel, whichever channels are read; default the slowest of
+    ``channels``), and each
     channel starts at its own sample nearest that instant (cut at its own rate alone, a
     125-Hz and a 500-Hz channel had started up to 4 ms apart, and the record's start was
     whichever was cut last).

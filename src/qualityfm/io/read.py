@@ -187,8 +187,10 @@ def input_paths(inputs: object) -> list:
 def find_records(path: str | Path) -> list[Path]:
     """Every readable record under a file or folder, sorted.
 
-    One entry per WFDB header, leaving out the segment headers of multi-segment records and
-    layout headers (a header that cannot be parsed counts, so that reading it reports why);
+    One entry per WFDB header, leaving out the segment headers of multi-segment records,
+    layout headers and, in a folder, records of a monitor's numerics (every channel under
+    10 Hz, as ``*_Numerics.csv``; one named alone is returned) (a header that cannot be
+    parsed counts, so that reading it reports why);
     ``.vital`` and ``.npz`` files (an ONNX export's golden examples aside); CSV files with a
     time column (BIDMC ``*_Signals.csv``, not ``*_Numerics.csv`` monitor numerics). Folders
     and CSV files that cannot be opened, and CSV files whose header line is blank (an empty
@@ -384,8 +386,9 @@ def no_record_reason(path: str | Path) -> str:
     """Why ``find_records(path)`` found nothing, with what to do about it.
 
     A file of another type: its type. A folder: the files it passed over, ``.npy`` and CSV
-    without a time column (no sampling rate), with the first one's reader message, and the
-    types of the others (``.edf``...), so that a user is not left with "nothing".
+    without a time column (no sampling rate), with the first one's reader message, the
+    types of the others (``.edf``...) and its records of a monitor's numerics, so that a
+    user is not left with "nothing".
     """
     path = Path(path)
     if path.is_file():

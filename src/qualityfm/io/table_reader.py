@@ -1291,9 +1291,13 @@ def read_npz(
             _warn_shared_rate(path, {keys[i]: len(arrays[names[i]][0]) for i in picked
                                      if keys[i] not in own}, rate)
             lengths = [(r, len(x)) for x, r in arrays.values()]
-            # the file's slowest rate sets the start, whichever channels are read
-            known = [r for r in (own.get(k, rate) for k in keys) if r is not None]
-            spans, start_time = (aligned_spans(start, stop, lengths, path, grid=min(known))
+            # the file's slowest waveform rate sets the start, whichever channels are read (a
+            # trend's, under 10 Hz, had moved it by up to its period: 0.001 Hz, to 0), as for
+            # VitalDB; a trend read starts at its own nearest sample
+            known = [r for r in (own.get(k, rate) for k in keys)
+                     if r is not None and r >= MIN_WAVEFORM_FS]
+            spans, start_time = (aligned_spans(start, stop, lengths, path,
+                                               grid=min(known) if known else None)
                                  if arrays else ([], 0.0))
             signals = {name: _float32(x[i0:i1], path, name)
                        for (name, (x, _)), (i0, i1) in zip(arrays.items(), spans, strict=True)}

@@ -612,7 +612,8 @@ def challenge_labels(
     comments: Sequence[str], path: Path
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """Labels and events of Challenge 2015 (header comments, else an answer file beside it,
-    :data:`ALARMS_FILES`; the two disagreeing leave it unlabelled) and 2017 (``REFERENCE.csv``)
+    :data:`ALARMS_FILES`; the two disagreeing leave it unlabelled) and 2017 (``REFERENCE.csv``
+    beside it, else the one a folder up, :func:`rhythm_tables`)
     of the record whose header is ``path``. The alarm's type is the nearest line before its
     label that names an alarm type (other notes may lie between), else the line before it
     (another database's type, ``Brady (HR<40)``) unless that is a note of fields
