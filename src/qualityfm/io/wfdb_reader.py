@@ -473,6 +473,8 @@ def label_files(path: Path) -> list[Path]:
     it, the ``REFERENCE.csv`` a folder up)."""
     return sorted({path.parent.resolve() / n for n in LABEL_FILES}
                   | {t for t, _ in rhythm_tables(path)})
+
+
 #: An answer file's label cells (lower case): the header's own words too ("True alarm": it had
 #: been no label, left out unsaid beside a header labelled otherwise)
 _TRUE = frozenset({"true", "1", "t", "yes", "true alarm"})
