@@ -23,10 +23,12 @@ MAX_INT = 2**31 - 1
 MAX_SEED = 2**31 - 1
 
 
-def shown(value: object) -> str:
+def shown(value: object, limit: int | None = None) -> str:
     """``value`` as a message shows it: a NumPy scalar as the number (``2.5``, not
-    ``np.float64(2.5)``), anything else by its repr (``'0.2'``: a string)."""
-    return repr(value.item()) if isinstance(value, np.generic) else repr(value)
+    ``np.float64(2.5)``), anything else by its repr (``'0.2'``: a string); a repr longer than
+    ``limit`` by its type's name (an array, a module)."""
+    text = repr(value.item()) if isinstance(value, np.generic) else repr(value)
+    return type(value).__name__ if limit is not None and len(text) > limit else text
 
 
 def not_whole(values: np.ndarray, low: float | None = None,

@@ -169,10 +169,8 @@ def read_channels_among(path: str | Path, wanted: Callable[[str], bool]) -> Reco
 def input_paths(inputs: object) -> list:
     """``inputs`` (one path, or an iterable of them) as a list of paths; TypeError for what is
     no path (a ``Record`` in memory had raised "'Record' object is not iterable")."""
-    items = [inputs] if isinstance(inputs, str | os.PathLike) else inputs
-    if isinstance(items, Record) or not hasattr(items, "__iter__"):
-        items = [items]
-    items = list(items)
+    single = isinstance(inputs, str | os.PathLike) or not hasattr(inputs, "__iter__")
+    items = [inputs] if single else list(inputs)
     for item in items:
         if not isinstance(item, str | os.PathLike):
             hint = (": for a record in memory, window it (qualityfm.signal.make_windows) and "
@@ -221,9 +219,9 @@ def find_records(path: str | Path) -> list[Path]:
             continue
         suffix = file.suffix.lower()
         if suffix == ".hea":
-            ok, segs = is_record_header(file)
-            if ok and not is_numerics_header(file):  # numerics, as *_Numerics.csv: no
-                found.append(file)  # waveform (every MIMIC ...n record had been skipped)
+            ok, segs = is_record_header(file, numerics=False)  # numerics, as
+            if ok:  # *_Numerics.csv: no waveform (every MIMIC ...n record had been skipped)
+                found.append(file)
             segments.update(file.parent / f"{s}.hea" for s in segs)
         elif suffix == ".vital" or (suffix == ".npz" and not export_examples(file)):
             found.append(file)

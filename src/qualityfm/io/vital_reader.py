@@ -147,16 +147,14 @@ def _walk(f: IO[bytes], facts: _Facts) -> None:
                     f"a packet of {length} bytes, past the {_VITALDB_MAX_PACKET} vitaldb reads "
                     "in a file that is not packed (it would stop there without a word)")
             if kind == 0 and len(data) >= 4 and data[2] == _WAVE:  # a wave track's info
-                tid, pos = struct.unpack_from("<H", data, 0)[0], 4
-                for _ in range(2):  # name, unit (vitaldb: fields a short packet lacks
-                    if len(data) >= pos + 4:  # are 0)
-                        pos += 4 + struct.unpack_from("<L", data, pos)[0]
+                tid = struct.unpack_from("<H", data, 0)[0]
+                name, pos = _text_at(data, 4)  # then its unit (vitaldb: fields a short packet
+                pos = _text_at(data, pos)[1]  # lacks are 0)
                 # after mindisp, maxdisp and colour; the device after srate, gain, offset and
                 # the monitor type: vitaldb names the track DEVICE/NAME
                 rates[tid] = (struct.unpack_from("<f", data, pos + 12)[0]
                               if len(data) >= pos + 16 else 0.0)
                 did = struct.unpack_from("<L", data, pos + 33)[0] if len(data) >= pos + 37 else 0
-                name = _info_name(data)
                 names[tid] = f"{devices[did]}/{name}" if devices.get(did) else name
                 formats[tid] = data[3]
                 # a track announced again after records of its name (of this id or another:
@@ -167,17 +165,9 @@ def _walk(f: IO[bytes], facts: _Facts) -> None:
                     facts.unknown.append(f"{names[tid]!r} (format {data[3]})")
                 if data[3] in (7, 8):
                     long_tracks.add(tid)
-            elif kind == 9 and len(data) >= 8:  # a device: its id, type and name
-                did, pos = struct.unpack_from("<L", data, 0)[0], 4
-                texts = []
-                for _ in range(2):
-                    if len(data) < pos + 4:
-                        break
-                    n = struct.unpack_from("<L", data, pos)[0]
-                    texts.append(data[pos + 4:pos + 4 + n].decode("utf-8", "replace"))
-                    pos += 4 + n
-                if texts:
-                    devices[did] = texts[1] if len(texts) == 2 and texts[1] else texts[0]
+            elif kind == 9 and len(data) >= 8:  # a device: its id, type and name (vitaldb
+                kind_name, pos = _text_at(data, 4)  # names it by its type where it has none)
+                devices[struct.unpack_from("<L", data, 0)[0]] = _text_at(data, pos)[0] or kind_name
             elif kind == 0 and len(data) >= 4 and data[2] == 2 and data[3] in (7, 8):
                 long_numbers.add(struct.unpack_from("<H", data, 0)[0])
             elif kind == 1 and len(data) >= 12:  # a record
@@ -204,12 +194,13 @@ def _walk(f: IO[bytes], facts: _Facts) -> None:
         pass
 
 
-def _info_name(data: bytes) -> str:
-    """The track name of a track-info packet (after its id, type and format)."""
-    if len(data) < 8:
-        return ""
-    n = struct.unpack_from("<L", data, 4)[0]
-    return data[8:8 + n].decode("utf-8", "replace")
+def _text_at(data: bytes, pos: int) -> tuple[str, int]:
+    """The length-prefixed string of a packet at byte ``pos`` ("" where the packet ends
+    first), and the position after it."""
+    if len(data) < pos + 4:
+        return "", pos
+    n = struct.unpack_from("<L", data, pos)[0]
+    return data[pos + 4:pos + 4 + n].decode("utf-8", "replace"), pos + 4 + n
 
 
 #: The raw value that marks a missing sample in an integer track, by the track's format (3:

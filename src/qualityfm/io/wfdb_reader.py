@@ -417,11 +417,12 @@ def header_files(path: Path) -> list[Path]:
         return []
 
 
-def is_record_header(path: Path) -> tuple[bool, list[str]]:
+def is_record_header(path: Path, numerics: bool = True) -> tuple[bool, list[str]]:
     """Whether a header describes a record, and the segment names it lists.
 
-    Layout headers (all signal files ``~``) and headers with no signal are not records; a
-    header that cannot be parsed is (reading it raises the ``RecordError`` that says why).
+    Layout headers (all signal files ``~``) and headers with no signal are not records, nor
+    without ``numerics`` a monitor's numerics (:func:`is_numerics_header`); a header that
+    cannot be parsed is (reading it raises the ``RecordError`` that says why).
     """
     try:
         header = parse_header(path)
@@ -429,7 +430,7 @@ def is_record_header(path: Path) -> tuple[bool, list[str]]:
         return True, []
     if header.multi:
         return True, header.segments
-    return any(f != "~" for f in header.files), []
+    return any(f != "~" for f in header.files) and (numerics or not _numerics(header)), []
 
 
 def is_numerics_header(path: Path) -> bool:
@@ -437,9 +438,13 @@ def is_numerics_header(path: Path) -> bool:
     under :data:`~qualityfm.io.record.MIN_WAVEFORM_FS` (MIMIC's ``...n`` records beside the
     waveforms, at 1 Hz or once a minute), trends that no window reads."""
     try:
-        header = parse_header(path)
+        return _numerics(parse_header(path))
     except RecordError:
         return False  # read, to say why
+
+
+def _numerics(header: Header) -> bool:
+    """:func:`is_numerics_header` of a parsed header."""
     if header.multi or not header.sig_names or not header.fs > 0:
         return False  # (a rate of 0 is a fault, read to say so)
     spf = header.frame_samples or [1] * len(header.sig_names)

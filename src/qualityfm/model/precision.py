@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from qualityfm._numbers import shown
+
 PRECISIONS = ("fp32", "bf16", "fp16")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -17,9 +19,8 @@ def model_device(model: nn.Module) -> torch.device:
     naming ``qualityfm.load`` for what is no module (a name such as "pretrained" or None had
     raised a raw AttributeError)."""
     if not isinstance(model, nn.Module):
-        shown = repr(model) if len(repr(model)) <= 60 else type(model).__name__
-        raise TypeError(f"model must be a loaded model, got {shown}: load it first, e.g. "
-                        "qualityfm.load('pretrained') or qualityfm.load(FOLDER)")
+        raise TypeError(f"model must be a loaded model, got {shown(model, 60)}: load it "
+                        "first, e.g. qualityfm.load('pretrained') or qualityfm.load(FOLDER)")
     return next((p.device for p in model.parameters()), torch.device("cpu"))
 
 

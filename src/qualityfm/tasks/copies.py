@@ -209,7 +209,7 @@ def _cross_votes(starts: np.ndarray, sizes: np.ndarray, new_file: np.ndarray,
     false_files = np.add.reduceat((new_file & ~side).astype(np.int64), starts)
     ok = (n_true >= 1) & (false_files >= 1) & (false_files <= MAX_FILES_PER_RUN) & (
         n_false <= 2 * MAX_FILES_PER_RUN)
-    group = np.cumsum(np.isin(np.arange(len(file)), starts)) - 1  # each entry's key
+    group = np.repeat(np.arange(len(starts)), sizes)  # each entry's key
     fa, fb, offset = [], [], []
     for m in range(1, 2 * MAX_FILES_PER_RUN + 1):  # keys of m False entries, all at once
         g = ok & (n_false == m)

@@ -864,9 +864,8 @@ def check_init(init: str | Path | nn.Module, classical: bool = False) -> None:
     if isinstance(init, nn.Module):
         return
     if not isinstance(init, str | os.PathLike):
-        shown = repr(init) if len(repr(init)) <= 60 else type(init).__name__
         raise TypeError(f"init must be 'pretrained', 'none', a model folder or a module, got "
-                        f"{shown}")
+                        f"{shown(init, 60)}")
     if str(init) in ("pretrained", "none"):
         return
     if isinstance(init, str) and init.startswith("pretrained:"):  # the shipped weights by
