@@ -1540,3 +1540,26 @@ def test_grad_accum_steps_read_the_pairs_of_an_unsplit_step_in_every_epoch(
         range(1, steps + 1))
     np.testing.assert_allclose([r["loss"] for r in logs[2]], [r["loss"] for r in logs[1]],
                                rtol=1e-4)
+
+
+def test_throughput_leaves_out_the_time_of_checkpoint_writes(synthetic_store, tmp_path,
+                                                             monkeypatch) -> None:
+    """pairs_per_s is the training rate: a slow checkpoint write after a step does not count
+    in the next step's rate (a 0.4-s write had halved it)."""
+    import time
+
+    from qualityfm.train import engine
+
+    write = engine.save_checkpoint
+
+    def slow_write(*args, **kwargs) -> None:
+        time.sleep(2.0)
+        write(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "save_checkpoint", slow_write)
+    pretrain(tiny(synthetic_store, tmp_path / "run", steps=3, ckpt_every=1, diag_every=0))
+    log = [json.loads(ln) for ln in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    # a tiny step of 8 pairs after the first (which starts the loader) takes well under a
+    # second; with the 2-s writes counted the second and third had logged under 4 pairs a second
+    assert [r["step"] for r in log] == [1, 2, 3]
+    assert all(r["pairs_per_s"] > 8 for r in log[1:]), [r["pairs_per_s"] for r in log]

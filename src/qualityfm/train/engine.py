@@ -1084,7 +1084,9 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
                 save(step)
                 break
             if step % cfg.ckpt_every == 0 or step == end:
-                save(step)
+                saving = time.perf_counter()
+                save(step)  # a checkpoint's write is no training: out of the next pairs_per_s
+                window_t += time.perf_counter() - saving  # (it had halved the logged rate)
     if bar is not None:
         bar.close()
     log.close()
