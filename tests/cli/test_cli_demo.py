@@ -33,6 +33,17 @@ def test_demo_writes_a_complete_report(tmp_path: Path, capsys: pytest.CaptureFix
     text = (out / "README.md").read_text()
     assert "AUROC" in text and "quality_levels.png" in text
     assert "not how well the method works" in text  # synthetic data: said so
+    # the levels against the artifacts the generator placed, with what they miss
+    rows = summary["levels_against_artifacts"]
+    assert [r["level"] for r in rows] == ["excellent", "good", "acceptable", "poor", "bad"]
+    assert sum(r["windows"] for r in rows) == summary["store"]["n_windows"]
+    assert all(0 <= r["artifact_free"] <= r["windows"] for r in rows)
+    assert rows[-1]["artifact_share"] > rows[0]["artifact_share"]  # bad windows: more of it
+    assert "| level | windows | with no artifact |" in text and "mains hum" in text
+    # the collapse diagnostics in words, beside the most the rank can be
+    assert summary["diagnostic_windows"] == 32
+    assert "mean pairwise cosine of" in text and "(at most 32)" in text
+    assert "Timings: synthetic data " in text and "{" not in text.split("Timings")[1]
     assert (out / "model" / "config.json").exists()
     # --data without VT alarms is refused before pre-training, not after it
     plain = tmp_path / "plain"
@@ -48,7 +59,21 @@ def test_demo_writes_a_complete_report(tmp_path: Path, capsys: pytest.CaptureFix
     for rec in synthetic_alarm_records(12, seed=5):
         write_wfdb(rec, alarms)
     assert main(["demo", "--data", str(alarms), "--out", str(out), "--steps", "6"]) == 0
-    assert json.loads((out / "summary.json").read_text())["store"]["n_records"] == 12
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["store"]["n_records"] == 12
+    # records of the user's: no generator's record of their artifacts to set levels against
+    assert "levels_against_artifacts" not in summary
+    assert "with no artifact" not in (out / "README.md").read_text()
+
+
+def test_a_quality_example_is_titled_by_its_score_cut_not_rounded() -> None:
+    """A window of q 0.4987 is poor: its title had read "poor (q=0.50)", the bar of
+    acceptable."""
+    from qualityfm.demo import level_title
+
+    assert level_title(1, 0.49872) == "poor (q=0.498)"
+    assert level_title(4, 0.99999) == "excellent (q=0.999)"
+    assert level_title(2, 0.5) == "acceptable (q=0.500)"
 
 
 def test_demo_refuses_a_folder_that_is_no_demo_report(tmp_path: Path,
@@ -384,7 +409,7 @@ def test_the_demo_refuses_alarms_of_one_kind_before_pre_training(
         run_demo("x/../y", tmp_path / "empty", steps=2, progress=False)
     import qualityfm.demo as demo
 
-    def records_of_no_alarm(folder: Path, seed: int) -> tuple[Path, Path]:
+    def records_of_no_alarm(folder: Path, seed: int, artifacts: dict) -> tuple[Path, Path]:
         (folder / "alarms").mkdir(parents=True)
         (folder / "alarms" / "notes.txt").write_text("no record")
         return folder, folder / "alarms"
