@@ -189,3 +189,15 @@ def test_a_lead_named_among_words_that_say_it_is_a_lead_is_that_lead(label: str,
     and ``II-ECG`` had been channels of their own: a record of them held no lead II); other
     signals beside those words keep their labels."""
     assert canonical_channel(label) == channel
+
+
+def test_a_unit_after_an_underscore_or_space_names_its_signal() -> None:
+    """MATLAB and spreadsheet headers put the unit after a separator: II_mV had been a
+    channel ii_mv (no ECG: windows scored on the PPG alone, with no word), while PLETH_NU
+    was read as the PPG."""
+    names = ("II_mV", "ECG_mV", "ECG_II_mV", "ABP_mmHg", "II mV", "V_mV", "Resp_ohm", "foo_mV")
+    assert [canonical_channel(n) for n in names] == [
+        "ecg_ii", "ecg", "ecg_ii", "abp", "ecg_ii", "ecg_v", "resp", "foo_mv"]
+    # V after a separator is lead V, a rate's unit no wave's, a statistic no signal
+    assert [canonical_channel(n) for n in ("ECG_V", "HR_bpm", "ABP Mean_mmHg")] == [
+        "ecg_v", "hr_bpm", "abp_mean_mmhg"]

@@ -1287,3 +1287,56 @@ def test_an_npz_trend_moves_no_span_of_its_waveforms(tmp_path: Path) -> None:
         rec = read_record(path, channels=["ecg_ii"], start=12.7, stop=30.0)
         assert rec.start_time == pytest.approx(12.7)
         np.testing.assert_array_equal(rec.signals["ecg_ii"], ecg[3175:7500])
+
+
+def _write_rows(path: Path, header: str, rows: list[str]) -> Path:
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_epoch_seconds_are_read_at_their_printed_resolution(tmp_path: Path) -> None:
+    """Unix-epoch stamps printed to the millisecond had been taken as printed to 1 s (a
+    tolerance relative to their size): a regular file refused as too few rows to tell the
+    rate, and with fs given 60 rows missing closed up unseen (the samples after them moved
+    0.48 s)."""
+    fs, n = 125, 60 * 125
+    t = 1_700_000_000 + np.arange(n) / fs
+    rows = [f"{a:.3f},{np.sin(k / 10):.4f}" for k, a in enumerate(t)]
+    rec = read_record(_write_rows(tmp_path / "epoch.csv", "Time [s],PLETH", rows))
+    assert rec.fs == {"ppg": 125.0} and len(rec.signals["ppg"]) == n
+    missing = _write_rows(tmp_path / "missing.csv", "Time [s],PLETH", rows[:1000] + rows[1060:])
+    for given in (None, 125):
+        x = read_record(missing, fs=given).signals["ppg"]
+        assert len(x) == n and np.isnan(x[1000:1060]).all() and not np.isnan(x[1060:]).any()
+        np.testing.assert_allclose(x[1060:1070], np.sin(np.arange(1060, 1070) / 10), atol=1e-4)
+
+
+def test_a_gap_not_read_as_one_is_named_by_its_row(tmp_path: Path) -> None:
+    """bidmc_14 less its rows from 40 to 55 s is refused (its stamps, 5 significant figures,
+    repeat past 100 s): the message had named a harmless repeat at 100.02 s, not the gap."""
+    lines = shared_path("bidmc", "bidmc_14_Signals.csv").read_text().splitlines()
+    t = np.array([float(r.split(",")[0]) for r in lines[1:]])
+    kept = [r for r, s in zip(lines[1:], t, strict=True) if not 40 <= s < 55]
+    path = _write_rows(tmp_path / "bidmc_14_Signals.csv", lines[0], kept)
+    with pytest.raises(RecordError, match=r"the longest step, 15\.008 s, ends at data row 5001 "
+                       r"\(after the header; 39\.992 to 55 s\): a gap"):
+        read_record(path)
+
+
+def test_spreadsheet_days_are_said_to_be_no_seconds(tmp_path: Path) -> None:
+    """Excel's serial days (1e7 'Hz' read as seconds) had been "too few rows to tell the
+    rate", with a hint to give fs=, which then failed too."""
+    t = 45292.4166666667 + np.arange(2048) / 125 / 86400
+    path = _write_rows(tmp_path / "days.csv", "Time,PLETH", [f"{a:.10f},0.5" for a in t])
+    with pytest.raises(RecordError, match=r"gives 1\.08e\+07 Hz, implausibly high .*a "
+                       r"spreadsheet's days are not read"):
+        read_record(path)
+
+
+def test_channel_names_given_as_one_text_are_refused(tmp_path: Path) -> None:
+    """channel_names='PLETH' had been read as five names, one a letter ("5 channel_names for
+    1 rows")."""
+    path = tmp_path / "x.npy"
+    np.save(path, np.zeros((1, 1000), np.float32))
+    with pytest.raises(TypeError, match=r"channel_names is a list of names.*\['PLETH'\]"):
+        read_record(path, fs=125, channel_names="PLETH")

@@ -102,9 +102,16 @@ _UNIT_SUFFIX = re.compile(r"(.+?)\s*[\[(]\s*(v|mv|uv|µv|μv|nv|mmhg|mm hg|torr|
                           r"mbar|nu|au|a\.u\.|adu|%|ohms?|Ω|l/min)\s*[\])]", re.IGNORECASE)
 
 
+#: A unit after a separator (``II_mV``, ``ABP mmHg``: MATLAB and spreadsheet headers), of the
+#: units that name no lead (``ECG_V`` is lead V).
+_UNIT_WORD = re.compile(r"(.+?)[\s_-]+(mv|uv|µv|μv|nv|mmhg|torr|cmh2o|kpa|nu|au|adu|ohms?)",
+                        re.IGNORECASE)
+
+
 def _label_channel(name: str) -> str:
     """:func:`canonical_channel` of a label, numbered names aside."""
-    with_unit = _UNIT_SUFFIX.fullmatch(name.strip())
+    # (II_mV had been a channel of its own, ii_mv: no ECG, its windows scored on the PPG alone)
+    with_unit = _UNIT_SUFFIX.fullmatch(name.strip()) or _UNIT_WORD.fullmatch(name.strip())
     if with_unit and with_unit.group(2).lower() == "v" and _key(with_unit.group(1)) in (
             "ecg", "ekg"):  # ECG (V): lead V, not an ECG in volts
         with_unit = None

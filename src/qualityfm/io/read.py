@@ -113,6 +113,9 @@ def read_record(
     if channel_names is not None and suffix not in (".csv", ".npy"):
         raise ValueError(f"{path}: channel_names applies to .csv and .npy only; "
                          f"{suffix} files name their channels")
+    if isinstance(channel_names, str | bytes):  # 'PLETH' had been 5 names, one a letter
+        raise TypeError(f"{path}: channel_names is a list of names, one a channel, got the "
+                        f"text {channel_names!r} (give [{channel_names!r}])")
     if suffix == ".hea":
         return read_wfdb(path, channels, start, stop, fs)
     if suffix == ".vital":

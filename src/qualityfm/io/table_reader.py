@@ -418,10 +418,13 @@ def _parted_by_spaces(line: str) -> bool:
 
 
 def _printed_resolution(t: np.ndarray) -> float:
-    """The rounding step of printed time stamps (``0.01`` for ``100.02``), at most 1 s."""
+    """The rounding step of printed time stamps (``0.01`` for ``100.02``), at most 1 s. A
+    stamp is taken as a multiple of a step to within float64's error of its value (a relative
+    1e-9 had let epoch seconds, 1700000000.008, pass as whole seconds: a regular file was
+    refused, and rows missing from one with ``fs`` given were closed up unseen)."""
     for k in range(10):
         scaled = t * 10.0**k
-        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 + 1e-9 * np.abs(scaled)):
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 + 1e-14 * np.abs(scaled)):
             return 10.0**-k
     return 0.0
 
@@ -513,6 +516,14 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
     where = "".join(f"; data row {offset + k + 2} (after the header) has time "
                     f"{t[k + 1]:.6g} s, not after the previous row's {t[k]:.6g} s"
                     for k in back)
+    # a gap that is not read as one (a step of no whole number of samples) is named first:
+    # a rounding repeat had been the one row named, the 15-s gap not at all
+    k = int(np.argmax(steps))
+    if len(t) > 1 and steps[k] > 1.5 * max(float(np.median(steps)), 0.0) > 0:
+        where = (f"; the longest step, {steps[k]:.6g} s, ends at data row {offset + k + 2} "
+                 f"(after the header; {t[k]:.6g} to {t[k + 1]:.6g} s): a gap, read as missing "
+                 "samples only where every step is a whole number of sample periods"
+                 + where)
     hint = (f"; its stamps, printed to {resolution:g} s, resolve no single sample at that "
             "rate, and no whole rate near it rounds to every one of them alone: a sample "
             "missing among them, or a rate of no whole number (which Python's "
@@ -841,6 +852,13 @@ def read_csv(
         t_first = float(t_head[0])
         try:
             rate = _csv_rate(t_head, 0, t_first, fs, path)
+        except _UntoldRate:  # stamps of a rate no waveform has (Excel's serial days, 1e7 Hz,
+            # had been "too few rows to tell the rate", which fs= did not mend): said so
+            if fs is None and span > 0 and not (
+                    MIN_TIME_RATE <= (len(t_head) - 1) / span <= MAX_TIME_RATE):
+                rate = (len(t_head) - 1) / span
+            else:
+                raise
         except RecordError as err:  # regular but for gaps: samples on the grid, NaN between
             rate = _gap_grid(t_head, t_first, fs, path, err, whole=False)[0]
         if fs is None and rate < MIN_TIME_RATE:
@@ -854,8 +872,9 @@ def read_csv(
             )
         if fs is None and rate > MAX_TIME_RATE:
             hint = ("if its values are seconds, name the column 'Time [s]'" if unit == "ms" else
-                    "are its values in seconds? (or in Python call read_record(path, fs=...) "
-                    "with the rate)")
+                    "are its values in seconds? (milliseconds: name the column 'Time [ms]', "
+                    "or in Python call read_record(path, fs=...) with the rate; a "
+                    "spreadsheet's days are not read: write seconds)")
             raise RecordError(
                 f"{path}: time column {time_name!r} gives {rate:.6g} Hz, implausibly high for "
                 f"a monitor's waveform (above {MAX_TIME_RATE:g} Hz); {hint}"
