@@ -17,6 +17,8 @@ import json
 import subprocess
 import sys
 
+from qualityfm.cli.argtypes import positive_int
+
 
 def measure(kernel: str, length: int, d: int, heads: int, window: int, reps: int,
             device: str = "cpu") -> dict:
@@ -100,16 +102,17 @@ def dense_estimate_gb(length: int, heads: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096, 16384],
+    parser.add_argument("--lengths", type=positive_int, nargs="+", default=[1024, 4096, 16384],
                         help="sequence lengths in tokens (default 1024 4096 16384)")
-    parser.add_argument("--d", type=int, default=512, help="model width (default 512)")
-    parser.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
+    parser.add_argument("--d", type=positive_int, default=512, help="model width (default 512)")
+    parser.add_argument("--heads", type=positive_int, default=4, help="attention heads (default 4)")
     parser.add_argument("--window", type=int, default=8,
                         help="attention window in tokens: a token attends to window // 2 "
                              "on each side (default 8: 4 each side)")
-    parser.add_argument("--reps", type=int, default=3,
+    parser.add_argument("--reps", type=positive_int, default=3,
                         help="timed passes after the first; the median is printed (default 3)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads on CPU (default 2)")
+    parser.add_argument("--threads", type=positive_int, default=2,
+                        help="torch threads on CPU (default 2)")
     parser.add_argument("--max-dense-gb", type=float, default=6.0,
                         help="skip dense attention where its estimated memory passes this "
                         "(default 6)")
@@ -119,8 +122,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="kernels to time (flex trains on CUDA only); the first is the "
                         "one the ratios divide by")
     args = parser.parse_args(argv)
-    if args.reps < 1:
-        parser.error(f"--reps must be >= 1, got {args.reps}")
     if "flex" in args.kernels and not args.device.startswith("cuda"):
         parser.error(f"--kernels flex on --device {args.device}: FlexAttention has no "
                      "backward pass on CPU (time it with --device cuda)")

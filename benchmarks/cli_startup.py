@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from qualityfm.cli.argtypes import positive_int
+
 
 def seconds(commands: list[list[str]], repeats: int) -> list[float]:
     """The median wall time of ``repeats`` runs of each command, the commands taken in turn
@@ -34,7 +36,7 @@ def seconds(commands: list[list[str]], repeats: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=positive_int, default=5)
     args = parser.parse_args()
 
     from qualityfm.io import write_wfdb

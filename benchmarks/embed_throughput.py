@@ -23,6 +23,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from qualityfm.cli.argtypes import positive_int
 from qualityfm.inference import embed_windows, learned_quality
 from qualityfm.model import QualityFM, QualityFMConfig
 
@@ -43,9 +44,10 @@ def rate(fn: Callable[[], np.ndarray], n: int, reps: int) -> tuple[float, np.nda
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    ap.add_argument("--batch", type=int, default=256, help="windows per call (default 256)")
-    ap.add_argument("--reps", type=int, default=5,
+    ap.add_argument("--threads", type=positive_int, default=2, help="torch threads (default 2)")
+    ap.add_argument("--batch", type=positive_int, default=256,
+                    help="windows per call (default 256)")
+    ap.add_argument("--reps", type=positive_int, default=5,
                     help="timed calls after one warm-up (default 5)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     ap.add_argument("--stem", default="residual", choices=("residual", "conv"),

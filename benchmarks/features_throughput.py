@@ -13,14 +13,16 @@ import time
 import warnings
 from pathlib import Path
 
+from qualityfm.cli.argtypes import positive_int
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--af", type=int, default=150, help="cinc2017_af records")
-    parser.add_argument("--vt", type=int, default=60, help="physionet2015_vt records")
+    parser.add_argument("--af", type=positive_int, default=150, help="cinc2017_af records")
+    parser.add_argument("--vt", type=positive_int, default=60, help="physionet2015_vt records")
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from qualityfm.cli.argtypes import positive_int
 from qualityfm.train import PretrainConfig
 from qualityfm.train.engine import (
     DistEnv,
@@ -66,8 +67,9 @@ def main() -> None:
                     help="first write a synthetic store of N records x 100 windows at --store")
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 4, 8, 14],
                     help="DataLoader worker counts to measure (default 0 4 8 14)")
-    ap.add_argument("--batch-size", type=int, default=256, help="pairs per batch (default 256)")
-    ap.add_argument("--batches", type=int, default=20,
+    ap.add_argument("--batch-size", type=positive_int, default=256,
+                    help="pairs per batch (default 256)")
+    ap.add_argument("--batches", type=positive_int, default=20,
                     help="timed batches after the first (default 20)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                     help="where batches are moved (default cuda when present, else cpu)")

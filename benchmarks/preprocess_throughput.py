@@ -19,6 +19,7 @@ import argparse  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from qualityfm.cli.argtypes import positive_int  # noqa: E402
 from qualityfm.io import find_records, read_record  # noqa: E402
 from qualityfm.quality import score_windows  # noqa: E402
 from qualityfm.signal import WindowConfig, make_windows  # noqa: E402
@@ -53,9 +54,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA,
                     help="folder of records (default ../shared/data/physionet2015_icu)")
-    ap.add_argument("--records", type=int, default=30,
+    ap.add_argument("--records", type=positive_int, default=30,
                     help="the first N records in name order (default 30)")
-    ap.add_argument("--repeats", type=int, default=3, help="best of this many timed passes")
+    ap.add_argument("--repeats", type=positive_int, default=3,
+                    help="best of this many timed passes")
     args = ap.parse_args()
     try:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # pin to one core

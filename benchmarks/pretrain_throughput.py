@@ -32,6 +32,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from qualityfm.cli.argtypes import positive_int
 from qualityfm.model import QualityFM, QualityFMConfig
 from qualityfm.model.attention import window_mask
 from qualityfm.model.layers import sinusoidal_positions
@@ -220,10 +221,11 @@ def reference(batch: int, steps: int, warm: int, device: torch.device) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--store", help="prepared store (default: build one from real records)")
-    ap.add_argument("--records", type=int, default=8,
+    ap.add_argument("--records", type=positive_int, default=8,
                     help="real records the built store holds (without --store; default 8)")
-    ap.add_argument("--batch-size", type=int, default=32, help="pairs per step (default 32)")
-    ap.add_argument("--steps", type=int, default=10, help="timed steps (default 10)")
+    ap.add_argument("--batch-size", type=positive_int, default=32,
+                    help="pairs per step (default 32)")
+    ap.add_argument("--steps", type=positive_int, default=10, help="timed steps (default 10)")
     ap.add_argument("--warmup", type=int, default=3,
                     help="untimed steps before them (default 3)")
     ap.add_argument("--amp", choices=("fp32", "bf16", "both"), default="both",
@@ -233,7 +235,7 @@ def main() -> None:
                     default=["paper", "default"],
                     help="pair recipes to measure (default paper default)")
     ap.add_argument("--workers", type=int, default=-1, help="-1: the engine's auto choice")
-    ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
+    ap.add_argument("--threads", type=positive_int, default=min(2, os.cpu_count() or 1),
                     help="torch threads on CPU (default 2)")
     ap.add_argument("--preset", default="base", choices=("base", "middle", "large"),
                     help="model preset (default base)")

@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 
+from qualityfm.cli.argtypes import positive_int
+
 
 def timed(reps: int, fn) -> tuple[float, dict]:  # noqa: ANN001 - a report function
     times, out = [], {}
@@ -27,9 +29,10 @@ def timed(reps: int, fn) -> tuple[float, dict]:  # noqa: ANN001 - a report funct
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=206, help="rows (default: the VT alarms)")
-    parser.add_argument("--positives", type=int, default=54)
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--rows", type=positive_int, default=206,
+                        help="rows (default: the VT alarms)")
+    parser.add_argument("--positives", type=positive_int, default=54)
+    parser.add_argument("--reps", type=positive_int, default=3)
     args = parser.parse_args()
 
     from sklearn.metrics import average_precision_score, roc_auc_score

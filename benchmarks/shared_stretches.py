@@ -16,10 +16,12 @@ import json
 import resource
 import time
 
+from qualityfm.cli.argtypes import positive_int
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--records", type=int, default=3000)
+    parser.add_argument("--records", type=positive_int, default=3000)
     args = parser.parse_args()
 
     from qualityfm.signal import synthesize

@@ -15,6 +15,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from qualityfm.cli.argtypes import positive_int
 from qualityfm.model import QualityFMConfig
 from qualityfm.model.layers import StridedConv1d
 
@@ -43,8 +44,8 @@ def stages(cfg: QualityFMConfig) -> list[tuple[str, int, int, int, int, int, boo
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    ap.add_argument("--batch", type=int, default=32, help="windows per pass (default 32)")
+    ap.add_argument("--threads", type=positive_int, default=2, help="torch threads (default 2)")
+    ap.add_argument("--batch", type=positive_int, default=32, help="windows per pass (default 32)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"base tokeniser stages, batch {args.batch}, {args.threads} threads, fwd+bwd ms")

@@ -52,7 +52,8 @@ _HELP = {
     "min_lr": "final learning rate per 256 pairs: the rate used is MIN_LR x batch-size / 256",
     "workers": "DataLoader workers; -1: auto (CUDA: up to 8, CPU: none)",
     "aligned_fraction": "share of aligned (synthetic) pairs mixed with the natural ones",
-    "modality_drop": "probability to hide one channel of the student's input",
+    "modality_drop": "probability to hide one channel of the student's input where it "
+                     "holds both (a one-channel window keeps its channel)",
     "augment": "augment each pair member on its own (noise, scale, per-channel offset, a "
                "zeroed span)",
     "stem": "tokeniser: residual or conv (the original's)",
