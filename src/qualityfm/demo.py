@@ -362,11 +362,12 @@ def _artifacts_markdown(rows: list[dict] | None) -> str:
     report's ``excellent`` example had shown mains hum with no word of why)."""
     if not rows:
         return ""
-    table = "\n".join(f"| {r['level']} | {r['windows']} | {r['artifact_free']} | "
-                      f"{'' if r['artifact_share'] is None else format(r['artifact_share'], '.2f')} |"
-                      for r in rows)
-    return f"""Against the artifacts the generator placed (its own record, second by second: 1-3 kinds at a
-strength of 0.1-1, on one channel or both):
+    table = "\n".join(
+        f"| {r['level']} | {r['windows']} | {r['artifact_free']} | "
+        f"{'' if r['artifact_share'] is None else format(r['artifact_share'], '.2f')} |"
+        for r in rows)
+    return f"""Against the artifacts the generator placed (its own record, second by second:
+1-3 kinds at a strength of 0.1-1, on one channel or both):
 
 | level | windows | with no artifact | mean share of seconds under one |
 |---|---|---|---|
