@@ -133,6 +133,11 @@ def test_threshold_rule_keeps_target_tpr_and_suppresses_most() -> None:
                                             r"threshold.*about 2/3 of them"):  # had been silent
         assert choose_threshold(y[[0, 1, 20]], p[[0, 1, 20]], "tpr") == pytest.approx(
             p[0] - 1e-4)
+    # the positives the order statistic needs follow the target (19 had been said at 0.9)
+    with pytest.warns(RuntimeWarning, match=r"19 for the order statistic at 0\.95\)"):
+        choose_threshold(y[[0, 1, 20]], p[[0, 1, 20]], "tpr", 0.95)
+    with pytest.warns(RuntimeWarning, match=r"9 for the order statistic at 0\.9\)"):
+        choose_threshold(y[[0, 1, 20]], p[[0, 1, 20]], "tpr", 0.9)
 
 
 def test_a_threshold_at_a_validation_row_sits_just_under_it() -> None:

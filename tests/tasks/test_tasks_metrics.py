@@ -536,6 +536,14 @@ def test_a_cross_validation_table_gives_the_fold_auroc_beside_the_pooled_one() -
     assert a == "| a | 0.900 (0.850-0.950) | 0.910 (0.031) | 0.960 |"
     assert b.split(" | ")[2] == "n/a"
     assert "fold auroc" not in markdown_table({"a": {"auroc": 0.9, "tpr": 1.0}})
+    # folds of one class have no AUROC: the mean says over how many it is (6 of 20 folds had
+    # dropped out of it unsaid)
+    rows["a"].update(fold_auroc_n=14, folds=[{}] * 20)
+    assert markdown_table(rows).splitlines()[2].split(" | ")[2] == "0.910 (0.031, 14 of 20 folds)"
+    rows["a"].update(fold_auroc_sd=None, fold_auroc_n=1)
+    assert markdown_table(rows).splitlines()[2].split(" | ")[2] == "0.910 (1 of 20 folds)"
+    rows["a"].update(fold_auroc_n=20)
+    assert markdown_table(rows).splitlines()[2].split(" | ")[2] == "0.910"
 
 
 def test_the_mmhg_slack_covers_float32_rounding_and_no_more() -> None:

@@ -495,6 +495,8 @@ def cross_validate(
         result["fold_auroc_mean"] = float(np.nanmean(aucs))
         finite = np.asarray(aucs, dtype=float)[np.isfinite(aucs)]  # the sample SD of the folds
         result["fold_auroc_sd"] = float(np.std(finite, ddof=1)) if len(finite) > 1 else None
+        result["fold_auroc_n"] = int(len(finite))  # folds of one class have none (6 of 20
+        # had dropped out of the mean with no word)
     elif kind == "multiclass" and task == "af4":
         result = rhythm_report(y, oof_score, ds.groups, n_boot, seed)
     elif kind == "multiclass":  # any other classes: not the Challenge's N, A, O and ~
