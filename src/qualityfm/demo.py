@@ -19,7 +19,7 @@ import numpy as np
 from qualityfm._signals import Terminated
 from qualityfm.data import Store, prepare
 from qualityfm.io import atomic_write_text, write_json, write_wfdb
-from qualityfm.io.folders import check_out_apart, folder_lock
+from qualityfm.io.folders import DEMO_MARKER, check_out_apart, folder_lock
 from qualityfm.quality import LEVEL_NAMES
 from qualityfm.signal import synthetic_alarm_records, synthetic_corpus
 from qualityfm.tasks.report import save_figure
@@ -62,10 +62,14 @@ def levels_against_artifacts(store: Store, artifacts: dict[str, np.ndarray]) -> 
     return rows
 
 
-def level_title(level: int, q: float) -> str:
-    """A window's level and score, the score cut (not rounded) to 3 decimals: 0.4987 had read
-    "poor (q=0.50)", the bar of acceptable."""
-    return f"{LEVEL_NAMES[level]} (q={np.floor(q * 1000) / 1000:.3f})"
+def panel_title(channel: str, own: float, level: int, q: float) -> str:
+    """A channel's panel title: its own score (none where absent) beside its window's level
+    and score (a PPG of 0.85 had been titled with its window's 0.50, set by the ECG beside
+    it), scores cut (not rounded) to 3 decimals (0.4987 had read "poor (q=0.50)", the bar of
+    acceptable)."""
+    own_text = f" {np.floor(own * 1000) / 1000:.3f}" if np.isfinite(own) else ""
+    return (f"{channel}{own_text} | window {LEVEL_NAMES[level]} "
+            f"(q={np.floor(q * 1000) / 1000:.3f})")
 
 
 def plot_quality_examples(store: Store, path: Path, per_level: int = 2, seed: int = 0) -> Path:
@@ -91,7 +95,8 @@ def plot_quality_examples(store: Store, path: Path, per_level: int = 2, seed: in
             else:
                 ax.text(0.5, 0.5, f"{name} absent", transform=ax.transAxes, ha="center")
             ax.set_yticks([])
-            ax.set_title(f"{name} | {level_title(lv, float(store.index['q'][i]))}",
+            own = float(store.index[f"{'ecg' if name.startswith('ecg') else 'ppg'}_q"][i])
+            ax.set_title(panel_title(name, own, lv, float(store.index["q"][i])),
                          fontsize=7, loc="left", color=LEVEL_COLOURS[lv])
     axes[-1, 0].set_xlabel("seconds")
     axes[-1, 1].set_xlabel("seconds")
@@ -111,8 +116,9 @@ def plot_training_curves(run: Path, path: Path, rank_ceiling: int | None = None)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3.5))
     for key in ("loss", "distill", "amp", "phase", "koleo", "variance", "features"):
         pts = [(r["step"], r[key]) for r in rows if key in r and r[key] is not None]
-        if pts:
-            ax1.plot(*zip(*pts, strict=True), label="total (weighted)" if key == "loss" else key)
+        if pts:  # a point of its own where a line has too few to show (--steps 1: empty)
+            ax1.plot(*zip(*pts, strict=True), label="total (weighted)" if key == "loss" else key,
+                     marker="o" if len(pts) < 3 else None)
     ax1.set_xlabel("step")
     ax1.set_ylabel("loss (terms unweighted)")
     ax1.set_title("pre-training losses")
@@ -131,8 +137,6 @@ def plot_training_curves(run: Path, path: Path, rank_ceiling: int | None = None)
     return save_figure(fig, path)
 
 
-#: The file that marks a folder as a demo report, which a later demo rebuilds.
-DEMO_MARKER = ".qualityfm-demo"
 
 
 def _refuse_foreign_folder(out: Path) -> None:
@@ -231,8 +235,10 @@ def _build_report(out: Path, data: str | Path | None, *, steps: int, batch_size:
             print(f"[demo] {name} done ({timings[name]} s)", file=sys.stderr, flush=True)
 
     artifacts: dict[str, np.ndarray] = {}  # the synthetic records' true artifacts
-    if data is None:  # written anew: another seed's records had been read beside these
-        shutil.rmtree(out / "data", ignore_errors=True)
+    # the demo's own records, written anew: another seed's had been read beside these, and a
+    # run on --data had kept an earlier run's synthetic ones beside its report
+    shutil.rmtree(out / "data", ignore_errors=True)
+    if data is None:
         pre_dir, task_dir = write_synthetic_data(out / "data", seed=seed, artifacts=artifacts)
         lap("synthetic data")
     else:
@@ -374,8 +380,8 @@ def _artifacts_markdown(rows: list[dict] | None) -> str:
 {table}
 
 The levels are rule-based scores (docs/quality.md): they follow the artifacts' share but pass
-some, weak ones and kinds the rules read little of (mains hum on a PPG; a clipped stretch
-whose rails are not the window's extremes), so an example above may show one.
+some, weak ones and kinds the rules read little of (mains hum over part of a window; a
+clipped stretch whose rails are not the window's extremes), so an example above may show one.
 """
 
 

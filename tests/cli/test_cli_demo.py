@@ -61,19 +61,22 @@ def test_demo_writes_a_complete_report(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["demo", "--data", str(alarms), "--out", str(out), "--steps", "6"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["store"]["n_records"] == 12
-    # records of the user's: no generator's record of their artifacts to set levels against
-    assert "levels_against_artifacts" not in summary
+    # records of the user's: no generator's record of their artifacts to set levels against,
+    # and the earlier run's synthetic records gone (they had stayed beside this report)
+    assert "levels_against_artifacts" not in summary and not (out / "data").exists()
     assert "with no artifact" not in (out / "README.md").read_text()
 
 
-def test_a_quality_example_is_titled_by_its_score_cut_not_rounded() -> None:
+def test_a_quality_example_is_titled_by_its_channels_score_and_its_windows() -> None:
     """A window of q 0.4987 is poor: its title had read "poor (q=0.50)", the bar of
-    acceptable."""
-    from qualityfm.demo import level_title
+    acceptable; and each channel's panel had carried the window's score alone (a PPG of 0.85
+    titled 0.50, the ECG beside it at 0.14)."""
+    from qualityfm.demo import panel_title
 
-    assert level_title(1, 0.49872) == "poor (q=0.498)"
-    assert level_title(4, 0.99999) == "excellent (q=0.999)"
-    assert level_title(2, 0.5) == "acceptable (q=0.500)"
+    assert panel_title("ppg", 0.8474, 1, 0.49872) == "ppg 0.847 | window poor (q=0.498)"
+    assert panel_title("ecg_ii", 0.99999, 4, 0.99999) == (
+        "ecg_ii 0.999 | window excellent (q=0.999)")
+    assert panel_title("ppg", float("nan"), 2, 0.5) == "ppg | window acceptable (q=0.500)"
 
 
 def test_demo_refuses_a_folder_that_is_no_demo_report(tmp_path: Path,

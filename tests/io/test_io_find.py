@@ -404,3 +404,27 @@ def test_an_output_folder_guard_counts_record_files_not_folders_it_cannot_open(
     np.savez(tmp_path / "a.npz", PLETH=np.zeros(10))
     with pytest.raises(ValueError, match=r"--out .* holds records \(a\.npz\): write"):
         refuse_records_there(tmp_path)
+
+
+def test_a_demo_report_among_the_records_is_left_out_and_named(tmp_path: Path) -> None:
+    """A demo report inside a data folder: its synthetic records had been read as the
+    folder's (106 beside 25 real ones, the AUROC 0.98 against 0.48) and its task cache tried
+    as a record; it is left out and named once, as a store is. Given itself, it is read."""
+    from qualityfm.io import write_wfdb
+    from qualityfm.io.folders import DEMO_MARKER
+    from qualityfm.io.read import no_rate_reason, passed_over
+    from qualityfm.signal import synthesize
+
+    write_wfdb(synthesize(60.0, fs=250.0, seed=0, record_id="real"), tmp_path)
+    report = tmp_path / "old_demo"
+    write_wfdb(synthesize(60.0, fs=250.0, seed=1, record_id="syn_0"), report / "data" / "alarms")
+    (report / "task_cache").mkdir()
+    np.savez(report / "task_cache" / "vt-alarm-x.npz", X=np.zeros(3))
+    (report / DEMO_MARKER).touch()
+    assert find_records(tmp_path) == [tmp_path / "real.hea"]
+    assert passed_over(tmp_path)[0] == [report]
+    assert no_rate_reason(report).endswith("a report qualityfm demo wrote (its synthetic "
+                                           "records, store and caches are no data of this "
+                                           "folder): left out")
+    assert find_records(report) == [report / "data" / "alarms" / "syn_0.hea",
+                                    report / "task_cache" / "vt-alarm-x.npz"]

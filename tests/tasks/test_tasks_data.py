@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import shutil
@@ -756,6 +757,13 @@ def test_a_cached_part_of_no_row_is_not_read_again(tmp_path, monkeypatch) -> Non
     assert runs[0] == runs[1] and runs[0][1] == ["v131l.hea"]
     assert len(reads) == 2  # the first run's two records; the second read none
     assert not stale.exists()
+    # a damaged one is built again, and said so, as a damaged .npz is (it had been silent)
+    none, = (tmp_path / "cache").glob("*.none.json")
+    none.write_text(none.read_text()[:20])
+    with pytest.warns(RuntimeWarning, match=r"none\.json: unreadable task cache"):
+        list(iter_task_datasets("abp", data, [], records_per_part=1,
+                                cache_dir=tmp_path / "cache", labels=False))
+    assert len(reads) == 3 and json.loads(none.read_text())["skipped"]
 
 
 def test_a_cached_dataset_keeps_the_patient_its_folder_link_names(tmp_path) -> None:

@@ -34,7 +34,8 @@ def add_data_options(p: argparse.ArgumentParser, fitted: bool = False) -> None:
                    help="use the first N record files only, in sorted order (UCI cuff-less "
                         "BP parts after the others, and of a part its first N records)")
     p.add_argument("--cache", default=None, help="directory for cached task datasets (.npz), "
-                   "outside the --data folders")
+                   "outside the --data folders; files are known by path, size and "
+                   "modification time")
 
 
 def add_bp_rule_option(p: argparse.ArgumentParser, fitted: bool = False) -> None:

@@ -11,11 +11,14 @@ from pathlib import Path
 
 from qualityfm._caller import warn_at_caller
 
+#: The file that marks a folder as a demo report (``qualityfm demo``'s --out).
+DEMO_MARKER = ".qualityfm-demo"
+
 #: (kind, the files that mark it), in the order they are looked for.
 FOLDER_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    # first: a demo report holds a summary.json too (demo.DEMO_MARKER; pretrain had called it
-    # a run to --resume, and written over its summary)
-    ("demo report", (".qualityfm-demo",)),
+    # first: a demo report holds a summary.json too (pretrain had called it a run to
+    # --resume, and written over its summary)
+    ("demo report", (DEMO_MARKER,)),
     ("pre-training run", ("last.pt", "log.jsonl")),
     ("fine-tuned run", ("finetune.json",)),
     ("cross-validation report", ("cv.json",)),

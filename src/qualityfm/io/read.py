@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from qualityfm._numbers import is_number
-from qualityfm.io.folders import check_out_apart, files_under, holds_store_arrays
+from qualityfm.io.folders import DEMO_MARKER, check_out_apart, files_under, holds_store_arrays
 from qualityfm.io.record import MissingChannelError, Record, RecordError
 from qualityfm.io.table_reader import (
     csv_has_time_column,
@@ -214,7 +214,10 @@ def find_records(path: str | Path) -> list[Path]:
         return [path] if path.suffix.lower() in SUFFIXES else []
     found: list[Path] = []
     segments: set[Path] = set()
+    reports: dict[Path, bool] = {}  # folder -> whether it is a demo report
     for file in files_under(path):
+        if _in_demo_report(file, path, reports):  # its synthetic records are no data (they
+            continue  # had been read as the folder's: 106 beside 25 real ones)
         if file.is_dir():  # a folder that cannot be opened: read_record says so
             found.append(file)
             continue
@@ -266,7 +269,13 @@ def passed_over(folder: str | Path, uci_read: bool = False) -> tuple[list[Path],
     no_rate: list[Path] = []
     other: Counter[str] = Counter()
     stores: dict[Path, bool] = {}  # folder -> whether it is a prepared store
+    reports: dict[Path, bool] = {}  # folder -> whether it is a demo report
     for file in files_under(path) if path.is_dir() else []:
+        if _in_demo_report(file, path, reports):  # named once, by its folder, as a store is
+            report = next(d for d in (file.parent, *file.parent.parents) if reports.get(d))
+            if report not in no_rate:
+                no_rate.append(report)
+            continue
         home = next((d for d in (file.parent, *file.parent.parents)
                      if _is_store(d, stores) or d == path), path)
         if home != path or _is_store(path, stores):  # its shards are no records: the store
@@ -291,6 +300,20 @@ def passed_over(folder: str | Path, uci_read: bool = False) -> tuple[list[Path],
     return no_rate, other
 
 
+def _in_demo_report(file: Path, root: Path, known: dict[Path, bool]) -> bool:
+    """Whether ``file`` lies in a ``qualityfm demo`` report below ``root`` (its synthetic
+    records, store and caches are the demo's; a report given as ``root`` itself is read);
+    folders looked at are remembered in ``known``."""
+    for folder in (file.parent, *file.parent.parents):
+        if folder == root or root not in folder.parents:
+            return False
+        if folder not in known:
+            known[folder] = (folder / DEMO_MARKER).is_file()
+        if known[folder]:
+            return True
+    return False
+
+
 def _is_store(folder: Path, known: dict[Path, bool]) -> bool:
     """Whether ``folder`` holds a store ``qualityfm prepare`` wrote, finished or interrupted:
     a ``meta.json`` or ``journal.json`` (data.store.META, JOURNAL) beside a store's arrays
@@ -307,6 +330,9 @@ def no_rate_reason(path: str | Path) -> str:
     reader's message (which says how to give the rate); a link to nothing or a pipe, so; a
     prepared store's folder, so."""
     path = Path(path)
+    if path.is_dir() and (path / DEMO_MARKER).is_file():
+        return (f"{path}: a report qualityfm demo wrote (its synthetic records, store and "
+                "caches are no data of this folder): left out")
     if path.is_dir():
         return (f"{path}: a store qualityfm prepare wrote (windows of records, no records): "
                 "left out")

@@ -1249,8 +1249,10 @@ def _build(
             held = read_json(none, "task cache")
             return (None, [{**e, "record": spelt.get(e["record"], e["record"])}
                            for e in held["skipped"]], list(held["left_out"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # damaged: built again and replaced
+        except (OSError, ValueError, KeyError, TypeError) as err:  # damaged: built again and
+            # replaced, and said, as a damaged .npz is (it had been silent)
+            warn_at_caller(f"{none}: unreadable task cache ({type(err).__name__}: {err}); "
+                           "building the dataset again", RuntimeWarning)
     if cache is not None and cache.exists():
         try:
             loaded = TaskDataset.load(cache)
