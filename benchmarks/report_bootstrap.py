@@ -34,6 +34,8 @@ def main() -> None:
     parser.add_argument("--positives", type=positive_int, default=54)
     parser.add_argument("--reps", type=positive_int, default=3)
     args = parser.parse_args()
+    if args.positives >= args.rows:  # both classes, or no AUROC to time
+        parser.error(f"--positives must be below --rows ({args.rows}), got {args.positives}")
 
     from sklearn.metrics import average_precision_score, roc_auc_score
 

@@ -235,10 +235,8 @@ def _build_report(out: Path, data: str | Path | None, *, steps: int, batch_size:
             print(f"[demo] {name} done ({timings[name]} s)", file=sys.stderr, flush=True)
 
     artifacts: dict[str, np.ndarray] = {}  # the synthetic records' true artifacts
-    # the demo's own records, written anew: another seed's had been read beside these, and a
-    # run on --data had kept an earlier run's synthetic ones beside its report
-    shutil.rmtree(out / "data", ignore_errors=True)
-    if data is None:
+    if data is None:  # written anew: another seed's records had been read beside these
+        shutil.rmtree(out / "data", ignore_errors=True)
         pre_dir, task_dir = write_synthetic_data(out / "data", seed=seed, artifacts=artifacts)
         lap("synthetic data")
     else:
@@ -260,6 +258,8 @@ def _build_report(out: Path, data: str | Path | None, *, steps: int, batch_size:
             raise DemoDataError(f"--data {task_dir}: its {kind} VT alarms come from {held} "
                                 f"record group(s); the demo's {kfold}-fold cross-validation "
                                 f"needs {kfold} of each kind at least")
+    if data is not None:  # an earlier run's synthetic records (kept beside this report), gone
+        shutil.rmtree(out / "data", ignore_errors=True)  # once the data is not refused
     for stale in (out / "README.md", out / "summary.json"):  # an earlier run's report: gone
         stale.unlink(missing_ok=True)  # until this one writes its own, not mixed with it
     store_dir = out / "store"
@@ -368,6 +368,7 @@ def _artifacts_markdown(rows: list[dict] | None) -> str:
     report's ``excellent`` example had shown mains hum with no word of why)."""
     if not rows:
         return ""
+    best = rows[0]
     table = "\n".join(
         f"| {r['level']} | {r['windows']} | {r['artifact_free']} | "
         f"{'' if r['artifact_share'] is None else format(r['artifact_share'], '.2f')} |"
@@ -379,8 +380,9 @@ def _artifacts_markdown(rows: list[dict] | None) -> str:
 |---|---|---|---|
 {table}
 
-The levels are rule-based scores (docs/quality.md): they follow the artifacts' share but pass
-some, weak ones and kinds the rules read little of (mains hum over part of a window; a
+The levels are rule-based scores (docs/quality.md): they follow the artifacts' share, but pass
+many artifacts ({best['artifact_free']} of the {best['windows']} {best['level']} windows hold
+none): weak ones, and kinds the rules read little of (mains hum over part of a window; a
 clipped stretch whose rails are not the window's extremes), so an example above may show one.
 """
 

@@ -357,10 +357,12 @@ def test_the_demo_refuses_alarms_of_one_kind_before_pre_training(
     out.mkdir()
     (out / ".qualityfm-demo").touch()
     (out / "README.md").write_text("an earlier run's report")
+    (out / "data").mkdir()  # its synthetic records: kept with it (a refusal had removed them)
     with pytest.raises(ValueError, match=r"its 4 VT alarm\(s\) are all false: the demo's "
                                          r"fine-tuning needs true and false alarms"):
         run_demo(out, data, steps=2, progress=False)
     assert not (out / "store").exists() and (out / "README.md").exists()
+    assert (out / "data").is_dir()
     link_vt_alarms(data, true=1)  # one true alarm: too few for 3 folds
     with pytest.raises(ValueError, match=r"its true VT alarms come from 1 record group\(s\); "
                                          r"the demo's 3-fold cross-validation needs 3 of each"):

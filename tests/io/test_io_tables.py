@@ -1229,7 +1229,8 @@ def test_time_stamps_coarser_than_a_sample_are_read_where_each_rounds_its_time(
                                           r"rounds to every one of them alone: a sample "
                                           r"missing among them") as caught:
         read_record(gap)
-    assert "data row" not in str(caught.value)  # a row sharing its stamp is no fault here
+    # the row after the lost sample is named, not a row sharing its stamp (no fault here)
+    assert "; data row 2501 (after the header), at 10.01 s, is about +" in str(caught.value)
     for n in (10, 20, 34, 60, 100, 150):  # a few rows: the rate they tell, or none (34
         for start in (0.0, 0.003):  # rows had read at 254 Hz)
             try:
@@ -1340,3 +1341,60 @@ def test_channel_names_given_as_one_text_are_refused(tmp_path: Path) -> None:
     np.save(path, np.zeros((1, 1000), np.float32))
     with pytest.raises(TypeError, match=r"channel_names is a list of names.*\['PLETH'\]"):
         read_record(path, fs=125, channel_names="PLETH")
+
+
+def _five_figures(fs: float, seconds: float, drop: slice | None = None) -> list[str]:
+    """Rows of a PLETH sine with time stamps of 5 significant figures, as MATLAB's csvwrite
+    prints them (0.004, 100.02, 1000.1)."""
+    t = np.arange(int(fs * seconds)) / fs
+    rows = [f"{float(f'{a:.5g}'):g},{np.sin(2 * np.pi * 1.2 * a):.5g}" for a in t]
+    if drop is not None:
+        del rows[drop]
+    return rows
+
+
+@pytest.mark.parametrize(("fs", "seconds"), [(250, 200), (128, 300), (125, 1200)])
+def test_stamps_of_significant_figures_are_read_at_each_rows_printing(
+        tmp_path: Path, fs: int, seconds: int) -> None:
+    """Stamps of 5 significant figures print 0.01 s past 100 s and 0.1 s past 1000 s: read at
+    the first rows' 0.001 s, a regular file had been refused ("irregular", or with fs "fs=250
+    Hz disagrees"); each stamp is the rounding of its sample's time at its own printing."""
+    path = _write_rows(tmp_path / "m.csv", "Time [s],PLETH", _five_figures(fs, seconds))
+    for given in (None, fs):
+        rec = read_record(path, fs=given)
+        assert rec.fs == {"ppg": float(fs)} and len(rec.signals["ppg"]) == fs * seconds
+        assert not np.isnan(rec.signals["ppg"]).any()
+    # a sample missing among stamps that resolve one is still refused, and its row named
+    lost = _write_rows(tmp_path / "lost.csv", "Time [s],PLETH",
+                       _five_figures(250, 200, slice(1000, 1001)))
+    with pytest.raises(RecordError, match=r"data row 1001 \(after the header\), at 4\.004 s, "
+                       r"is about \+1 samples off the 250-Hz grid of the rows before it"):
+        read_record(lost)
+
+
+def test_epoch_stamps_coarser_than_a_sample_do_not_close_up_missing_rows(
+        tmp_path: Path) -> None:
+    """Epoch seconds printed to 0.01 s at 250 Hz (rows share stamps): 60 rows missing had
+    been read at 249 Hz, without a NaN or a word (a tolerance of 1e-9 of 1.7e9 s)."""
+    t = 1_700_000_000 + np.arange(250 * 60) / 250
+    rows = [f"{a:.2f},{np.sin(k / 7):.4f}" for k, a in enumerate(t)]
+    rec = read_record(_write_rows(tmp_path / "whole.csv", "Time [s],PLETH", rows))
+    assert rec.fs == {"ppg": 250.0} and len(rec.signals["ppg"]) == len(t)
+    lost = _write_rows(tmp_path / "lost.csv", "Time [s],PLETH", rows[:1000] + rows[1060:])
+    for given in (None, 250):
+        with pytest.raises(RecordError, match="irregular time column|disagrees"):
+            read_record(lost, fs=given)
+
+
+def test_an_irregular_column_names_the_step_that_is_no_whole_number_of_samples(
+        tmp_path: Path) -> None:
+    """A gap of whole samples and, far from it, a row 3 ms off: the message had named the
+    gap alone (which reads as missing samples), not the row that stops the reading."""
+    t = np.arange(125 * 60) / 125
+    t = np.r_[t[:100], t[100:101] + 0.003, t[101:2500], t[2500:] + 15.008]
+    path = _write_rows(tmp_path / "j.csv", "Time [s],PLETH",
+                       [f"{a:.3f},{np.sin(k / 7):.4f}" for k, a in enumerate(t)])
+    with pytest.raises(RecordError, match=r"the longest step, 15\.016 s, ends at data row 2501"
+                       r".*; data row 101 \(after the header\) is 0\.011 s after the one before "
+                       r"it \(0\.792 s\): 1\.38 samples at 125 Hz, no whole number"):
+        read_record(path)

@@ -138,6 +138,8 @@ def test_threshold_rule_keeps_target_tpr_and_suppresses_most() -> None:
         choose_threshold(y[[0, 1, 20]], p[[0, 1, 20]], "tpr", 0.95)
     with pytest.warns(RuntimeWarning, match=r"9 for the order statistic at 0\.9\)"):
         choose_threshold(y[[0, 1, 20]], p[[0, 1, 20]], "tpr", 0.9)
+    with pytest.warns(RuntimeWarning, match=r"\(2 at least: the order statistic at 0\.6\)"):
+        choose_threshold(np.array([0, 1]), np.array([0.2, 0.8]), "tpr", 0.6)
 
 
 def test_a_threshold_at_a_validation_row_sits_just_under_it() -> None:

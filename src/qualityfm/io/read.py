@@ -215,9 +215,13 @@ def find_records(path: str | Path) -> list[Path]:
     found: list[Path] = []
     segments: set[Path] = set()
     reports: dict[Path, bool] = {}  # folder -> whether it is a demo report
+    # a demo report given itself: its records (data/) alone, not its task cache's .npz
+    report_data = path / "data" if (path / DEMO_MARKER).is_file() else None
     for file in files_under(path):
         if _in_demo_report(file, path, reports):  # its synthetic records are no data (they
             continue  # had been read as the folder's: 106 beside 25 real ones)
+        if report_data is not None and report_data not in file.parents:
+            continue
         if file.is_dir():  # a folder that cannot be opened: read_record says so
             found.append(file)
             continue

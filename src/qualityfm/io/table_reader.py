@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import itertools
 import math
@@ -429,6 +430,36 @@ def _printed_resolution(t: np.ndarray) -> float:
     return 0.0
 
 
+def _significant_steps(t: np.ndarray, finest: float) -> np.ndarray | None:
+    """Each stamp's printing step where stamps ``t`` are printed to a number of significant
+    figures, as MATLAB's ``csvwrite`` prints them (5: 0.008, 100.02, 1000.1; BIDMC's CSVs),
+    coarser than ``finest`` (:func:`_printed_resolution`) somewhere; else None. Such a file
+    read at its finest step had been refused past 100 s at 250 Hz (rows of one stamp), past
+    1000 s at 125 Hz, ``fs=`` or not."""
+    if len(t) == 0 or not np.isfinite(t).all():
+        return None
+    size = np.abs(t)
+    magnitude = np.floor(np.log10(np.where(size > 0, size, 1.0)))
+    for figures in range(1, 8):
+        step = 10.0 ** (magnitude - figures + 1)
+        # within float64's error of each value, in seconds (in steps, 0.01 s past epoch
+        # seconds of 1.7e9 had passed as 2 figures: 1e-10 of a step of 1e8 s)
+        if np.all(np.abs(t - np.round(t / step) * step) <= 1e-9 * step + 1e-14 * size):
+            return step if float(step.max()) > finest * (1 + 1e-9) else None
+    return None
+
+
+def _printed(resolution: float | np.ndarray, t: np.ndarray) -> str:
+    """Stamps ``t``'s printing in words: ``0.01 s``, or ``5 significant figures (0.1 s at
+    most)`` for stamps of significant figures (:func:`_significant_steps`)."""
+    low, high = float(np.min(resolution)), float(np.max(resolution))
+    if low == high:
+        return f"{high:g} s"
+    i = int(np.argmax(resolution))
+    figures = math.floor(math.log10(abs(float(t[i])))) - round(math.log10(high)) + 1
+    return f"{figures} significant figures ({high:g} s at most)"
+
+
 def _rates_to_try(fitted: float, fs: float | None) -> list[float]:
     """The rates that time stamps of about ``fitted`` Hz are tried at, in order: ``fs`` when
     given; else a whole rate within 0.1 % of ``fitted`` (stamps are printed rounded), then
@@ -440,35 +471,41 @@ def _rates_to_try(fitted: float, fs: float | None) -> list[float]:
     return ([whole] if abs(fitted - whole) < 1e-3 * fitted else []) + [float(fitted)]
 
 
-def _coarse(resolution: float, rate: float) -> bool:
-    """Whether time stamps printed to ``resolution`` s are coarser than a sample at ``rate``
-    (several rows may share a stamp)."""
-    return resolution * rate > 1.0 + 1e-6
+def _coarse(resolution: float | np.ndarray, rate: float) -> bool:
+    """Whether time stamps printed to ``resolution`` s (one step, or each row's) are coarser
+    than a sample at ``rate`` somewhere (several rows may share a stamp)."""
+    return float(np.max(resolution)) * rate > 1.0 + 1e-6
 
 
-def _blind_to_a_missing_sample(resolution: float, rate: float) -> bool:
+def _blind_to_a_missing_sample(resolution: float | np.ndarray, rate: float) -> bool:
     """Whether coarse stamps (:func:`_coarse`) could hide a missing sample: where a printing
     step holds a whole number of samples (200 Hz at 0.01 s) the rows after one lost fit the
     same start time; otherwise (250 Hz: 2.5 samples a step) they do not."""
-    per_step = resolution * rate
+    per_step = float(np.max(resolution)) * rate
     return _coarse(resolution, rate) and abs(per_step - round(per_step)) < 1e-6
 
 
 def _rounded_times(t: np.ndarray, idx: np.ndarray, t_first: float, rate: float,
-                   resolution: float) -> bool:
+                   resolution: float | np.ndarray) -> bool:
     """Whether stamps printed to ``resolution`` s, a sample or more at ``rate`` (0.01 s at
     250 Hz: rows share a stamp), are each the rounding of one start time plus their row's
     sample time: the times less each row's sample time then lie within one printing step
     (:func:`_blind_to_a_missing_sample` says when a lost sample keeps them so)."""
     if not _coarse(resolution, rate):  # stamps that resolve samples: _csv_rate's tolerance
         return False
-    start = np.append(t - idx / rate, t_first)  # each row bounds the start to one step
-    # (a whole step where a time lay half way and was printed up or down)
-    return float(np.ptp(start)) <= resolution + 1e-9 * (1.0 + float(np.abs(t).max()))
+    start = np.append(t - idx / rate, t_first)  # each row bounds the start to one step,
+    # its own where stamps are of significant figures (a whole step where a time lay half
+    # way and was printed up or down): the bounds of every row must meet
+    half = np.append(np.broadcast_to(0.5 * np.asarray(resolution, float), t.shape),
+                     0.5 * float(np.min(resolution)))
+    # float64's error of the stamps' values and no more (a relative 1e-9, 1.7 s for epoch
+    # seconds, had let any rate fit and rows missing go unseen)
+    return float(np.max(start - half)) <= float(np.min(start + half)) + 1e-9 + 1e-14 * float(
+        np.abs(t).max())
 
 
 def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path: Path,
-              resolution: float | None = None) -> float:
+              resolution: float | np.ndarray | None = None) -> float:
     """The rate of time stamps ``t`` (rows ``offset``.. of a file whose first row is at
     ``t_first``), checked for regularity and against an explicit ``fs``."""
     idx = offset + np.arange(len(t))
@@ -488,7 +525,8 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
             return wholes[0]
         if len(wholes) > 1:  # (no grid with gaps either: _gap_grid passes it on)
             raise _UntoldRate(
-                f"{path}: its time column's {len(t)} rows (stamps printed to {resolution:g} s) "
+                f"{path}: its time column's {len(t)} rows (stamps printed to "
+                f"{_printed(resolution, t)}) "
                 f"fit {len(wholes)} whole rates, {wholes[0]:g} to {wholes[-1]:g} Hz: too few "
                 "rows to tell the rate (in Python, read_record(path, fs=...) gives it)")
     elif fs is None:
@@ -499,7 +537,8 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
           or _rounded_times(t, idx, t_first, float(fs), resolution)):
         return float(fs)
     if fs is not None:
-        coarse = (f"; its stamps, printed to {resolution:g} s, resolve no single sample at "
+        coarse = (f"; its stamps, printed to {_printed(resolution, t)}, resolve no single "
+                  f"sample at "
                   f"{fs:g} Hz, and no start time rounds to every one of them at that rate"
                   if _coarse(resolution, fs) else "")
         raise RecordError(
@@ -507,41 +546,82 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
             f"{coarse}"
         )
     steps = np.diff(t) if len(t) > 1 else np.array([span])
-    # the first stamp before the one before it, else the first equal to it (one printed to
-    # fewer decimals than the rate needs repeats harmlessly: it had been named first, an
-    # out-of-order row thousands of rows later not at all)
-    coarse = _coarse(resolution, fitted)  # rows of one stamp are legal then: not named
-    back = (np.flatnonzero(steps < 0)[:1] if (steps < 0).any() or coarse
-            else np.flatnonzero(steps == 0)[:1])
-    where = "".join(f"; data row {offset + k + 2} (after the header) has time "
-                    f"{t[k + 1]:.6g} s, not after the previous row's {t[k]:.6g} s"
-                    for k in back)
-    # a gap that is not read as one (a step of no whole number of samples) is named first:
-    # a rounding repeat had been the one row named, the 15-s gap not at all
-    k = int(np.argmax(steps))
-    if len(t) > 1 and steps[k] > 1.5 * max(float(np.median(steps)), 0.0) > 0:
-        where = (f"; the longest step, {steps[k]:.6g} s, ends at data row {offset + k + 2} "
-                 f"(after the header; {t[k]:.6g} to {t[k + 1]:.6g} s): a gap, read as missing "
-                 "samples only where every step is a whole number of sample periods"
-                 + where)
-    hint = (f"; its stamps, printed to {resolution:g} s, resolve no single sample at that "
+    # each row's printing step: its own where stamps are of significant figures (MATLAB)
+    printing = _significant_steps(t, float(np.min(resolution)))
+    rows = np.broadcast_to(np.asarray(resolution if printing is None else printing, float),
+                           t.shape)
+    hint = (f"; its stamps, printed to {_printed(rows, t)}, resolve no single sample at that "
             "rate, and no whole rate near it rounds to every one of them alone: a sample "
             "missing among them, or a rate of no whole number (which Python's "
             "read_record(path, fs=...) reads where each stamp is its sample's time rounded "
             "at fs)"
-            if coarse else "")
+            if _coarse(rows, fitted) else "")
     raise RecordError(
         f"{path}: irregular time column: steps from {steps.min():.6g} to {steps.max():.6g} s "
-        f"(about {fitted:.6g} Hz on average){where}{hint}"
+        f"(about {fitted:.6g} Hz on average){_irregular_rows(t, offset, t_first, fitted, rows)}"
+        f"{hint}"
     )
 
 
+def _irregular_rows(t: np.ndarray, offset: int, t_first: float, fitted: float,
+                    rows: np.ndarray) -> str:
+    """The rows at fault in an irregular time column (``t``: rows ``offset``.. of a file
+    whose first is at ``t_first``; ``rows``: each row's printing step), for its message: a
+    gap (a step well past the others), the first step of no whole number of samples at the
+    whole rate near ``fitted``, the first stamp before the one before it or equal to it
+    where its row resolves a sample; else the first row off that rate's grid. (A repeat a
+    coarse printing makes had been named alone, and the 15-s gap before it, or a jittered row
+    beside a gap, not at all.)"""
+    if len(t) < 2:
+        return ""
+    steps = np.diff(t)
+    named = []
+    positive = steps[steps > 0]
+    typical = float(np.median(positive)) if len(positive) else 0.0
+    gaps = steps > 1.5 * typical + 0.5 * (rows[1:] + rows[:-1])
+    k = int(np.argmax(steps))
+    gap = typical > 0 and bool(gaps[k])
+    if typical > 0 and not gaps.all():  # the rate between the gaps (the mean over a 15-s gap
+        # had read 99.98 Hz at 125, the rows named at 100)
+        fitted = float((~gaps).sum() / steps[~gaps].sum()) if steps[~gaps].sum() > 0 else fitted
+    if gap:
+        named.append(f"the longest step, {steps[k]:.6g} s, ends at data row {offset + k + 2} "
+                     f"(after the header; {t[k]:.13g} to {t[k + 1]:.13g} s): a gap, read as "
+                     "missing samples only where every step is a whole number of sample "
+                     "periods and no two rows share a sample")
+    whole = _rates_to_try(fitted, None)[0]
+    repeats = (steps == 0) & (rows[1:] * fitted <= 1.0 + 1e-6)  # a coarse printing's: legal
+    back = np.flatnonzero((steps < 0) | repeats)[:1]
+    named += [f"data row {offset + j + 2} (after the header) has time {t[j + 1]:.13g} s, not "
+              f"after the previous row's {t[j]:.13g} s" for j in back]
+    if whole != fitted:  # a whole rate near: the first step of no whole number of samples
+        periods = steps * whole
+        slack = 0.1 + 0.5 * (rows[1:] + rows[:-1]) * whole
+        odd = np.flatnonzero((steps > 0) & (np.abs(periods - np.round(periods)) > slack))[:1]
+        named += [f"data row {offset + j + 2} (after the header) is {steps[j]:.6g} s after "
+                  f"the one before it ({t[j]:.13g} s): {periods[j]:.3g} samples at {whole:g} "
+                  "Hz, no whole number" for j in odd if not (gap and j == k)]
+        if not named:  # no step stands out: the first row whose start time (its stamp
+            # less its sample's time, to its printing and a tenth of a sample) meets none
+            # the rows before it allow
+            start = t - (offset + np.arange(len(t))) / whole
+            half = 0.5 * rows + 0.1 / whole
+            low = np.maximum.accumulate(start - half)
+            high = np.minimum.accumulate(start + half)
+            far = np.flatnonzero(low > high)[:1]
+            named += [f"data row {offset + i + 1} (after the header), at {t[i]:.13g} s, is "
+                      f"about {(start[i] - (low[i - 1] + high[i - 1]) / 2) * whole:+.2g} "
+                      f"samples off the {whole:g}-Hz grid of the rows before it: a sample "
+                      "missing or added there?" for i in far]
+    return "".join(f"; {n}" for n in named)
+
+
 def _fit_within_a_sample(t: np.ndarray, idx: np.ndarray, t_first: float, rate: float,
-                         resolution: float) -> bool:
+                         resolution: float | np.ndarray) -> bool:
     """Whether stamps ``t`` lie within half a sample at ``rate``, plus the printing's
     rounding but less than a whole sample, of their rows' sample times."""
-    tolerance = (0.5 + min(0.5 * resolution * rate, 0.49)) / rate
-    return bool(np.abs(t - (t_first + idx / rate)).max() <= tolerance)
+    tolerance = (0.5 + np.minimum(0.5 * np.asarray(resolution) * rate, 0.49)) / rate
+    return bool(np.all(np.abs(t - (t_first + idx / rate)) <= tolerance))
 
 
 class _UntoldRate(RecordError):
@@ -549,12 +629,12 @@ class _UntoldRate(RecordError):
 
 
 def _whole_rates(t: np.ndarray, idx: np.ndarray, t_first: float, fitted: float,
-                 resolution: float, span: float) -> list[float]:
+                 resolution: float | np.ndarray, span: float) -> list[float]:
     """The whole rates near ``fitted`` (within 0.1 %, or the printing's error over ``span``)
     that stamps ``t`` fit (:func:`_fit_within_a_sample`, or for stamps coarser than a sample
     :func:`_rounded_times`); more than one where a few rows tell no rate (34 rows printed to
     0.01 s had read at 254 Hz)."""
-    near = max(1e-3, 2.0 * resolution / span) * fitted
+    near = max(1e-3, 2.0 * float(np.max(resolution)) / span) * fitted
     return [float(r) for r in range(max(1, math.ceil(fitted - near)),
                                     math.floor(fitted + near) + 1)
             if _fit_within_a_sample(t, idx, t_first, float(r), resolution)
@@ -563,7 +643,7 @@ def _whole_rates(t: np.ndarray, idx: np.ndarray, t_first: float, fitted: float,
 
 def _gap_grid(t: np.ndarray, t_first: float, fs: float | None, path: Path,
               err: RecordError, whole: bool = True,
-              resolution: float | None = None) -> tuple[float, np.ndarray]:
+              resolution: float | np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """(rate, sample index of each row) of time stamps ``t`` that are regular but for gaps (a
     monitor export with dropouts): every step a whole number of periods of the rate (``fs``,
     else that of the steps of one period, or the whole rate within 0.1 % of it where that
@@ -588,7 +668,9 @@ def _gap_grid(t: np.ndarray, t_first: float, fs: float | None, path: Path,
         if abs(fitted / rate - 1.0) > 0.01:  # most steps must be one period of the rate
             return None
         periods = steps * rate
-        slack = 0.1 + min(0.5 * resolution * rate, 0.49)
+        res = np.asarray(resolution, float)  # a step's: the coarser of its two rows'
+        res = np.maximum(res[1:], res[:-1]) if res.ndim else res
+        slack = 0.1 + np.minimum(0.5 * res * rate, 0.49)
         if (np.abs(periods - np.round(periods)) > slack).any() or (np.round(periods) < 1).any():
             return None
         k = np.round((t - t_first) * rate).astype(np.int64)
@@ -903,11 +985,19 @@ def read_csv(
         # rows up to a span's end among the first rows read: their rate (fewer rows fit a
         # rate less surely; coarse stamps of a short span had read at 247 Hz, the file at 250)
         known = fs if fs is not None or len(t) > len(t_head) else rate
-        resolution = _printed_resolution(t)  # once for every row (a pass over them each)
+        resolution: float | np.ndarray = _printed_resolution(t)  # once for every row
         try:
             rate = _csv_rate(t, 0, t_first, known, path, resolution)
         except RecordError as err:
-            rate, grid = _gap_grid(t, t_first, known, path, err, resolution=resolution)
+            steps = _significant_steps(t, resolution) if origin is None else None
+            regular = None
+            if steps is not None:  # printed to significant figures (MATLAB): each stamp
+                with contextlib.suppress(RecordError):  # read at its own printing step
+                    regular = _csv_rate(t, 0, t_first, known, path, steps)
+            if regular is not None:
+                rate, resolution = regular, steps
+            else:
+                rate, grid = _gap_grid(t, t_first, known, path, err, resolution=resolution)
             if spanned:  # rows before the first gap are samples: a span among them is cut
                 off_grid = np.flatnonzero(grid != np.arange(len(grid)))
                 regular = int(off_grid[0]) if len(off_grid) else len(grid)
@@ -923,9 +1013,9 @@ def read_csv(
         if spanned:  # on the rate of all those rows (a fraction of a Hz: rows drift)
             i0, i1 = sample_span(start, stop, rate, sys.maxsize, path)
         if grid is None and _blind_to_a_missing_sample(resolution, rate):
-            warn_at_caller(f"{path}: its time stamps, printed to {resolution:g} s, resolve no "
-                           f"single sample at {rate:g} Hz: its rows are read as samples "
-                           "without a gap (a missing sample would go unseen); write the "
+            warn_at_caller(f"{path}: its time stamps, printed to {_printed(resolution, t)}, "
+                           f"resolve no single sample at {rate:g} Hz: its rows are read as "
+                           "samples without a gap (a missing sample would go unseen); write the "
                            "stamps with more decimals to have them checked", RuntimeWarning)
     table = table.iloc[i0:None if i1 == sys.maxsize else i1].reset_index(drop=True)
     if len(table) == 0:

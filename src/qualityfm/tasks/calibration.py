@@ -158,10 +158,13 @@ def _under_its_row(p: np.ndarray, thr: float) -> float:
     return float(moved) if below < moved < thr else thr
 
 
-def _order_statistic_positives(target_tpr: float) -> int:
-    """The fewest validation positives whose order statistic keeps ``target_tpr`` (j >= 1 in
-    :func:`choose_threshold`): 19 at 0.95, 9 at 0.9 (the warning had said 19 at any target)."""
-    return max(1, math.ceil(1.0 / (1.0 - target_tpr) - 1.0 - 1e-9))
+def _positives_needed(target_tpr: float) -> str:
+    """How many validation positives a threshold at ``target_tpr`` needs, in words: the fewest
+    whose order statistic keeps it (j >= 1 in :func:`choose_threshold`: 19 at 0.95, 9 at 0.9;
+    the warning had said 19 at any target), and 3 for the bound below that."""
+    n = max(1, math.ceil(1.0 / (1.0 - target_tpr) - 1.0 - 1e-9))
+    return (f"{n} at least: the order statistic at {target_tpr:g}" if n <= 3 else
+            f"3 at least, {n} for the order statistic at {target_tpr:g}")
 
 
 def _row_threshold(y: np.ndarray, p: np.ndarray, pos: np.ndarray, rule: str,
@@ -178,8 +181,7 @@ def _row_threshold(y: np.ndarray, p: np.ndarray, pos: np.ndarray, rule: str,
                 f"only {n} validation positive(s) to set the threshold: it is the lowest of "
                 f"their scores, which keeps TPR >= {target_tpr:g} on new positives only by "
                 f"chance (about {n}/{n + 1} of them on average); give more labelled positives "
-                f"(3 at least, {_order_statistic_positives(target_tpr)} for the order "
-                f"statistic at {target_tpr:g})", RuntimeWarning)
+                f"({_positives_needed(target_tpr)})", RuntimeWarning)
             return float(pos[0])
         z = logit(np.clip(pos, 1e-7, 1 - 1e-7))
         bound = z.mean() - student_t.ppf(target_tpr, n - 1) * z.std(ddof=1) * np.sqrt(1 + 1 / n)

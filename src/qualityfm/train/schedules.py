@@ -61,7 +61,7 @@ class Schedules:
         """Values at optimizer step ``step`` (0-based); the last step (``total - 1``) gets the
         end values of the cosine schedules, unless it is the first too (a one-step run takes
         the start values), and the learning rate's floor only where its warm-up ended before
-        that step (the engine warns of a warm-up as long as the run); the teacher temperature
+        that step (the engine warns of a warm-up longer than the run); the teacher temperature
         reaches its end at step
         ``teacher_temp_warmup``, which a run of fewer steps never does."""
         last = max(self.total - 1, 1)
