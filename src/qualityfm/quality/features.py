@@ -44,7 +44,7 @@ NAN = float("nan")
 #: Version of the feature code, raised when a window's features change for the same samples
 #: (a beat detector's rule, a column's formula). A store's ``features.json`` and the task
 #: cache's key hold it, so that features of older code are computed again, not read.
-FEATURES_VERSION = 17  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
+FEATURES_VERSION = 18  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
 # spectra of the window mirrored, not end-detrended (quality._common.mirrored_spectrum);
 # 4: lead_match pairs beats one to one; 5: the median beat's samples smoothed by a centred
 # (odd) box, P-wave SNRs with a floor relative to the signal (independent of the units); 6:
@@ -60,7 +60,8 @@ FEATURES_VERSION = 17  # 2: the dRR scatter's central bin is centred on 0; 3: fi
 # quality columns under SCORING_VERSION 15; 14: pulses 0.2 s apart under a 3.3-Hz peak only
 # where they do not alternate in prominence (a dicrotic wave at 87-99 bpm had read 180); 15:
 # the quality columns under SCORING_VERSION 16; 16: under 17; 17: a second channel of lead II
-# fills slot 1 before another lead where lead II is absent, and never slot 2 beside another
+# fills slot 1 before another lead where lead II is absent, and never slot 2 beside another;
+# 18: the median beat's levels against its PR segment (BEAT_BASELINE_S), not its first 50 ms
 #: Floor of the Poincare SD2 (s): a fixed time, whatever the channel's rate (the features read
 #: each channel at its own), one sample at 300 Hz, so that Challenge 2017's records keep theirs.
 SD2_FLOOR_S = 1.0 / 300.0
@@ -376,6 +377,11 @@ def rr_pattern_features(rr: np.ndarray, short: float = 0.85, long: float = 1.15,
 
 #: The P region of a beat: from 0.30 to 0.08 s before its R peak.
 P_REGION_S = (0.30, 0.08)
+#: The stretch of a beat its levels are measured against: its PR segment, 0.09 to 0.06 s
+#: before the R peak (where the clinical ST deviation is read from). The first 50 ms of the
+#: median beat, 0.35 s before R, had lain on the previous beat's T wave from about 100 bpm:
+#: ST read 37 % of R depressed at 110 bpm on an ECG of no ST change, P and T turned over.
+BEAT_BASELINE_S = (0.09, 0.06)
 
 
 def _p_regions(y: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray:
@@ -482,10 +488,10 @@ def beat_shape_features(x: np.ndarray, peaks: np.ndarray, fs: float) -> list[flo
     - the share of beats whose QRS correlates under 0.6 with the median QRS (ectopic or
       aberrant beats, or noise);
     - on the median of the clean beats (QRS correlation >= 0.8), with the R wave turned
-      upright: the PR interval (s, from the largest deflection 0.30-0.08 s before R) and that
-      deflection's amplitude, the largest deflection 0.15-0.45 s after R (T wave) and the
-      mean level 0.06-0.12 s after R (ST), each over the R amplitude, and the R amplitude
-      over the lead's SD;
+      upright and against its PR segment's level (``BEAT_BASELINE_S``): the PR interval (s,
+      from the largest deflection 0.30-0.08 s before R) and that deflection's amplitude,
+      the largest deflection 0.15-0.45 s after R (T wave) and the mean level 0.06-0.12 s
+      after R (ST), each over the R amplitude, and the R amplitude over the lead's SD;
     - that beat itself over the R amplitude, smoothed by a centred box of about 16 ms (an
       odd number of samples) and sampled at ``BEAT_WAVE_TIMES`` (``beat_*ms``):
       bundle-branch blocks, hypertrophy and other "other rhythm" shapes that the few named
@@ -509,7 +515,8 @@ def beat_shape_features(x: np.ndarray, peaks: np.ndarray, fs: float) -> list[flo
     beat, used = _median_beat(y, peaks[corr >= 0.8], before, after)
     if beat is None or len(used) < 5:
         return list(out.values())
-    m = beat - np.median(beat[: int(0.05 * fs)])  # against the level before the P wave
+    baseline = beat[before - int(BEAT_BASELINE_S[0] * fs):before - int(BEAT_BASELINE_S[1] * fs)]
+    m = beat - np.median(baseline)
     r = float(m[before])
     m, r = m * np.sign(r or 1.0), abs(r) + 1e-12
 
