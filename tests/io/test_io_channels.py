@@ -201,3 +201,16 @@ def test_a_unit_after_an_underscore_or_space_names_its_signal() -> None:
     # V after a separator is lead V, a rate's unit no wave's, a statistic no signal
     assert [canonical_channel(n) for n in ("ECG_V", "HR_bpm", "ABP Mean_mmHg")] == [
         "ecg_v", "hr_bpm", "abp_mean_mmhg"]
+
+
+def test_name_lists_refuse_one_text_and_a_record_takes_lists() -> None:
+    """canonical_names("II") had read two labels, I and I; ecg_leads("ecg_ii") its letters
+    (no lead); a Record of a list had kept the list (no dtype: an AttributeError later)."""
+    from qualityfm.io import ecg_leads
+
+    with pytest.raises(TypeError, match=r"a list of labels, got the text 'II'"):
+        canonical_names("II")
+    with pytest.raises(TypeError, match=r"channel names, got the text 'ecg_ii'"):
+        ecg_leads("ecg_ii")
+    rec = Record("r", {"ppg": [0.0, 1.0, 2.0]}, {"ppg": 100.0})
+    assert isinstance(rec.signals["ppg"], np.ndarray) and rec.signals["ppg"].shape == (3,)

@@ -670,3 +670,17 @@ def test_flat_fraction_leaves_missing_samples_out() -> None:
     np.testing.assert_array_equal(flat_fraction(np.stack([x, gap, sparse, off]), 250),
                                   [0.0, 0.0, 0.0, 10 / 60])
     assert flat_fraction(np.full((1, 7500), np.nan), 250)[0] == 0.0
+
+
+def test_rr_rules_refuse_peaks_out_of_order_and_a_window_of_no_length() -> None:
+    """Reversed peaks had read every beat bad (rrSQI 0) and seconds=0 a window of the rules'
+    own length, both unsaid."""
+    peaks = np.arange(40) * 250
+    assert rr_sqi(peaks, 250.0) == 1.0
+    with pytest.raises(ValueError, match=r"peaks must be increasing sample indices, got a step "
+                                         r"of -250 samples at position 1"):
+        rr_sqi(peaks[::-1], 250.0)
+    with pytest.raises(ValueError, match="increasing"):
+        bad_beats(np.array([0, 250, 250, 500]), 250.0)
+    with pytest.raises(ValueError, match=r"seconds must be a window's length > 0, got 0"):
+        rr_sqi(peaks, 250.0, seconds=0)

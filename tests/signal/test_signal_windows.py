@@ -403,3 +403,17 @@ def test_a_fill_value_is_missing_and_costs_its_stretch_only(fill: float) -> None
         warnings.simplefilter("error")
         assert fill_nan(np.ones(8, np.float16)).dtype == np.float16
 
+
+
+def test_windows_refuse_monitor_labels_and_arguments_of_another_type() -> None:
+    """WindowConfig(channels=("PLETH", "II")) had given no window of any record, unsaid; a
+    dict given for the record or the config had been an AttributeError from inside."""
+    with pytest.raises(ValueError, match=r"canonical names.*'PLETH' is 'ppg', 'II' is 'ecg_ii'"):
+        WindowConfig(channels=("PLETH", "II"))
+    assert WindowConfig(channels=("ppg", "ecg_ii_2", "abp")).channels == ("ppg", "ecg_ii_2",
+                                                                           "abp")
+    rec = Record("r", {"ppg": np.zeros(9000, np.float32)}, {"ppg": 300.0})
+    with pytest.raises(TypeError, match=r"cfg is a WindowConfig .*got dict"):
+        make_windows(rec, {"seconds": 10})
+    with pytest.raises(TypeError, match=r"reads a qualityfm\.io\.Record .*got dict"):
+        make_windows(rec.signals)

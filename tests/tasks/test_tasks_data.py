@@ -1189,3 +1189,10 @@ def test_a_record_in_memory_given_as_data_points_to_record_dataset() -> None:
         build_task_dataset("abp", rec)
     with pytest.raises(ValueError, match="no data directory given"):
         build_task_dataset("abp", [])
+
+
+def test_record_dataset_given_a_path_points_to_the_function_that_reads_files() -> None:
+    """A path (as build_task_dataset takes) had been an AttributeError from inside."""
+    with pytest.raises(TypeError, match=r"reads a Record in memory, got str .*v100s\.hea.*: "
+                                        r"build_task_dataset reads files and folders"):
+        record_dataset("vt-alarm", "/data/v100s.hea")

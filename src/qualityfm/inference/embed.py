@@ -37,7 +37,8 @@ def embed_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
     them; the model runs in eval mode and is left in the mode it was in.
 
     ``pool``: one of ``model.POOLS`` (``model.pool_encoder``; "mean": dim = d_model).
-    ``precision``: "fp32", or "bf16" / "fp16" (CUDA only) autocast on the model's device;
+    ``precision``: "fp32", or "bf16" (CPU or CUDA) / "fp16" (CUDA only) autocast on the
+    model's device;
     the result is float32 either way.
     """
     device = model_device(model)

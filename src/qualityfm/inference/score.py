@@ -266,7 +266,8 @@ def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
     0.67 for bad windows, 0.78 for excellent ones) and depends on the channels present (ECG
     alone: median 0.93, both: 0.76): read it beside the SQIs, not as a quality score.
 
-    ``precision``: "fp32", or "bf16" / "fp16" (CUDA only) autocast of the model's forward
+    ``precision``: "fp32", or "bf16" (CPU or CUDA) / "fp16" (CUDA only) autocast of the
+    model's forward
     pass on the model's device; the spectra and the correlation are computed in float32.
     ``x`` [N, C, T] holds windows as ``embed`` reads them (at the model's ``cfg.fs``, each
     channel scaled into [-1, 1] by ``signal.normalize``: raw values warn, NaN or inf in a

@@ -289,6 +289,10 @@ def ecg_leads(channels: Iterable[str]) -> list[str]:
     off), then any other lead by name (a second unnamed lead, ``ecg_2``: MIT-BIH's ECG2 is
     rarely lead II). Every layer that picks "the" ECG of a record (windows, tasks, features,
     scoring) uses it."""
+    if isinstance(channels, str | bytes):  # "ecg_ii" had been its letters: no lead
+        raise TypeError(f"ecg_leads takes channel names, got the text {channels!r} (give "
+                        f"[{channels!r}])")
+
     def rank(c: str) -> int:
         lead = lead_of(c)
         return _ECG_RANK.get(lead if lead != "ecg" else c, len(_ECG_RANK))
@@ -335,6 +339,9 @@ def canonical_names(labels: list[str]) -> list[str]:
     The first channel that maps to a name keeps it; later ones get a suffix
     (``["V", "V"] -> ["ecg_v", "ecg_v_2"]``).
     """
+    if isinstance(labels, str | bytes):  # "II" had been two labels, I and I
+        raise TypeError(f"canonical_names takes a list of labels, got the text {labels!r} "
+                        f"(give [{labels!r}], or canonical_channel({labels!r}))")
     names: list[str] = []
     seen: set[str] = set()
     tried: dict[str, int] = {}  # each base's next suffix to try (from 2 for each label, 10^4

@@ -41,7 +41,8 @@ MAX_WAVEFORM_FS = 20000.0
 class Record:
     """One recording: signals by canonical channel name, each with its own sampling rate.
 
-    ``signals[ch]`` is a 1-D float32 array in physical units (``units[ch]``, e.g. ``mV``,
+    ``signals[ch]`` is a 1-D array of numbers (float32 from the readers; a list is made an
+    array) in physical units (``units[ch]``, e.g. ``mV``,
     ``mmHg``, ``NU`` for unitless, :data:`UNCALIBRATED` when the file gives no calibration),
     sampled at ``fs[ch]`` Hz. ``events`` holds times in seconds
     from the start of ``signals`` (e.g. ``{"alarm": 300.0}``); ``labels`` holds record-level
@@ -84,6 +85,8 @@ class Record:
         if bad_events:
             raise RecordError(f"record {self.record_id}: event times must be finite seconds, "
                               f"got {bad_events}")
+        self.signals = {c: v if isinstance(v, np.ndarray) else np.asarray(v)  # (a list had
+                        for c, v in self.signals.items()}  # no .dtype or len of samples)
         for c, sig in self.signals.items():  # a stacked pair or text would be read wrongly
             shape, kind = np.shape(sig), np.asarray(sig).dtype
             if len(shape) != 1 or not np.issubdtype(kind, np.number) and kind != np.bool_:

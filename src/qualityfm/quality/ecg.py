@@ -72,6 +72,10 @@ def bad_beats(peaks: np.ndarray, fs: float, rules: RRRules = RRRules()) -> np.nd
     if n < 2:
         return np.ones(n, dtype=bool)
     rr = np.diff(np.asarray(peaks, dtype=np.float64)) / fs  # RR_1 .. RR_{n-1}
+    if not (rr > 0).all():  # reversed peaks had read every beat bad, rr_sqi 0, unsaid
+        raise ValueError(f"peaks must be increasing sample indices, got a step of "
+                         f"{float(rr.min() * fs):g} samples at position "
+                         f"{int(np.argmin(rr)) + 1}")
     hr = 60.0 / rr
     bad = (hr < rules.hr_min) | (hr > rules.hr_max)
     drr = np.abs(np.diff(rr))
@@ -87,6 +91,8 @@ def rr_sqi(peaks: np.ndarray, fs: float, rules: RRRules = RRRules(),
            seconds: float | None = None) -> float:
     """rrSQI of one window of ``seconds`` (None: a window of ``rules.min_beats_seconds``) from
     its R-peak indices: good beats / detected QRS, in [0, 1]."""
+    if seconds is not None and not (is_number(seconds) and seconds > 0):
+        raise ValueError(f"seconds must be a window's length > 0, got {seconds!r}")
     if len(peaks) < rules.beats_needed(seconds):
         return 0.0
     return float(1.0 - bad_beats(peaks, fs, rules).mean())

@@ -90,6 +90,12 @@ class WindowConfig:
             raise ValueError(f"WindowConfig.offset must be >= 0, got {self.offset}")
         if not self.channels or len(set(self.channels)) != len(self.channels):
             raise ValueError(f"WindowConfig.channels must be distinct names, got {self.channels}")
+        labels = {c: canonical_channel(c) for c in self.channels if isinstance(c, str)}
+        monitor = {c: n for c, n in labels.items() if n != c}
+        if monitor:  # ('PLETH', 'II') had given no window of any record, unsaid
+            raise ValueError("WindowConfig.channels are canonical names, as records hold "
+                             "them: " + ", ".join(f"{c!r} is {n!r}" for c, n in monitor.items())
+                             + " (qualityfm.io.canonical_channel)")
         if not 0.0 <= self.max_nan_fraction <= 1.0:
             raise ValueError(f"max_nan_fraction must be in [0, 1], got {self.max_nan_fraction}")
         for name in ("drop_flat", "ecg_fallback"):  # ("False" had counted as True)
@@ -214,6 +220,12 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
     Channels absent from the record are zeros with mask False. A record shorter than one
     window, or without any requested channel, gives zero windows and a reason in ``rejected``.
     """
+    if not isinstance(record, Record):  # (a dict of signals had been an AttributeError)
+        raise TypeError(f"make_windows reads a qualityfm.io.Record (read_record(path), or "
+                        f"Record(...) of arrays), got {type(record).__name__}")
+    if cfg is not None and not isinstance(cfg, WindowConfig):
+        raise TypeError(f"make_windows' cfg is a WindowConfig (WindowConfig(seconds=10, ...)), "
+                        f"got {type(cfg).__name__}")
     cfg = cfg or WindowConfig()
     sources, fallback = resolve_sources(record, cfg)
     slow = {c: src for c, src in sources.items() if record.fs.get(src, np.inf) < MIN_WAVEFORM_FS}

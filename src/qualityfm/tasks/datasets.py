@@ -1177,6 +1177,10 @@ def record_dataset(task: str, record: Record, *, seconds: float | None = None,
     absent (leads off, cut short) is named in a warning."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
+    if not isinstance(record, Record):  # a path had been an AttributeError
+        raise TypeError(f"record_dataset reads a Record in memory, got "
+                        f"{type(record).__name__} {record!r:.80}: build_task_dataset reads "
+                        "files and folders (or give read_record(path))")
     s = TaskSettings(task, float(_DEFAULT_SECONDS[task] if seconds is None else seconds),
                      pad_to=pad_to, fs=float(fs), filters=filters, labels=labels)
     hint = _labels_hint(record)
