@@ -1196,3 +1196,18 @@ def test_record_dataset_given_a_path_points_to_the_function_that_reads_files() -
     with pytest.raises(TypeError, match=r"reads a Record in memory, got str .*v100s\.hea.*: "
                                         r"build_task_dataset reads files and folders"):
         record_dataset("vt-alarm", "/data/v100s.hea")
+
+
+def test_an_arterial_line_at_no_pressure_in_mmhg_is_asked_about_its_unit() -> None:
+    """A line in kPa stated in no unit had been refused as damped, one in mV as flat: the
+    catheter blamed for the unit."""
+    rec = synthesize(65.0, 250.0, seed=3, sbp=130.0, dbp=70.0,
+                     channels=("ecg_ii", "ppg", "abp"))
+    ok = record_dataset("abp", rec, labels=True)
+    assert len(ok) == 2 and np.isfinite(ok.y).all()
+    for scale, said in ((1 / 7.50062, "damped"), (1 / 100.0, "flat")):
+        kpa = Record(rec.record_id, {**rec.signals, "abp": rec.signals["abp"] * scale},
+                     rec.fs, units={**rec.units, "abp": ""})
+        with pytest.raises(RecordError, match=rf"{said}.*its arterial line's median, .*, is no "
+                                              r"arterial pressure in mmHg \(no unit stated\)"):
+            record_dataset("abp", kpa, labels=True)
