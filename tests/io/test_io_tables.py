@@ -1230,7 +1230,8 @@ def test_time_stamps_coarser_than_a_sample_are_read_where_each_rounds_its_time(
                                           r"missing among them") as caught:
         read_record(gap)
     # the row after the lost sample is named, not a row sharing its stamp (no fault here)
-    assert "; data row 2501 (after the header), at 10.01 s, is about +" in str(caught.value)
+    assert "; data row 2501 (after the header), at 10.01 s, fits no 250-Hz grid" in str(
+        caught.value)
     for n in (10, 20, 34, 60, 100, 150):  # a few rows: the rate they tell, or none (34
         for start in (0.0, 0.003):  # rows had read at 254 Hz)
             try:
@@ -1364,11 +1365,17 @@ def test_stamps_of_significant_figures_are_read_at_each_rows_printing(
         rec = read_record(path, fs=given)
         assert rec.fs == {"ppg": float(fs)} and len(rec.signals["ppg"]) == fs * seconds
         assert not np.isnan(rec.signals["ppg"]).any()
+    # a span of them (its rows had met a gap grid of None: a TypeError)
+    assert len(read_record(path, start=seconds - 30, stop=seconds - 10).signals["ppg"]) == 20 * fs
+    # and rows from 95 s on: the first rows read cross 100 s (refused at the first rows' rate)
+    late = _write_rows(tmp_path / "late.csv", "Time [s],PLETH",
+                       _five_figures(fs, seconds)[95 * fs:])
+    assert read_record(late).fs == {"ppg": float(fs)}
     # a sample missing among stamps that resolve one is still refused, and its row named
     lost = _write_rows(tmp_path / "lost.csv", "Time [s],PLETH",
                        _five_figures(250, 200, slice(1000, 1001)))
     with pytest.raises(RecordError, match=r"data row 1001 \(after the header\), at 4\.004 s, "
-                       r"is about \+1 samples off the 250-Hz grid of the rows before it"):
+                       r"fits no 250-Hz grid the rows before it fit"):
         read_record(lost)
 
 
@@ -1384,6 +1391,20 @@ def test_epoch_stamps_coarser_than_a_sample_do_not_close_up_missing_rows(
     for given in (None, 250):
         with pytest.raises(RecordError, match="irregular time column|disagrees"):
             read_record(lost, fs=given)
+
+
+def test_stamps_of_g_format_keep_a_lost_sample_a_gap() -> None:
+    """%g stamps at 300 Hz less one row: read at 300 Hz with a NaN there (a first mend read
+    them at their fitted 299.98 Hz, the row closed up)."""
+    import tempfile
+
+    t = np.arange(300 * 60) / 300
+    rows = [f"{a:g},{np.sin(k / 7):.4f}" for k, a in enumerate(t)]
+    with tempfile.TemporaryDirectory() as d:
+        rec = read_record(_write_rows(Path(d) / "g.csv", "Time [s],PLETH",
+                                      rows[:9000] + rows[9001:]))
+    assert rec.fs == {"ppg": 300.0} and np.flatnonzero(np.isnan(rec.signals["ppg"])).tolist() == [
+        9000]
 
 
 def test_an_irregular_column_names_the_step_that_is_no_whole_number_of_samples(

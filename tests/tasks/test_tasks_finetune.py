@@ -1403,6 +1403,16 @@ def test_what_a_fit_cannot_see_is_said(recwarn) -> None:
     abp.predict(x)
     assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
     assert abp.predict(x[:0]).shape == (0, 2)
+    # a channel a rare few windows fitted lacked (1 of 40): rows lacking it rest on those few
+    # (2 of 206 VT windows without an ECG had switched every word off: a PPG-only row decided
+    # with confidence, unsaid)
+    rare = x.copy()
+    rare[0, MODEL_CHANNELS.index("ppg")] = 0.0
+    abp = ClassicalBaseline("abp", max_iter=5, crossfit=None).fit(rare, bp, groups=g)
+    assert abp.present_counts[MODEL_CHANNELS.index("ppg")] == 39 and abp.fitted_rows == 40
+    with pytest.warns(UserWarning, match=r"ppg is absent in 3 row\(s\) \(0, 1, 2\), as only 1 "
+                                         r"of the 40 windows the model was fitted on did"):
+        abp.predict(no_ppg)
     one = ClassicalBaseline("regression", max_iter=5, crossfit=None).fit(x, bp[:, :1], groups=g)
     assert one.predict(x[:2]).shape == (2, 1) and one.predict(x[:0]).shape == (0, 1)  # had 2
     for bad in (bp[:, :0], bp[:, :, None]):  # no target column: an IndexError in the split

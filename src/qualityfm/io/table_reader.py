@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import itertools
 import math
@@ -449,6 +448,22 @@ def _significant_steps(t: np.ndarray, finest: float) -> np.ndarray | None:
     return None
 
 
+def _significant_rate(t: np.ndarray, t_first: float, fs: float | None, path: Path,
+                      finest: float) -> tuple[float, np.ndarray] | None:
+    """(rate, each row's printing step) of stamps ``t`` of significant figures
+    (:func:`_significant_steps`) that fit ``fs``, or a whole rate where none is given, with
+    each stamp the rounding of its sample's time at its own step; None where they do not (a
+    fitted rate of no whole number had absorbed a lost sample: 299.98 Hz, no NaN)."""
+    steps = _significant_steps(t, finest)
+    if steps is None:
+        return None
+    try:
+        rate = _csv_rate(t, 0, t_first, fs, path, steps)
+    except RecordError:
+        return None
+    return (rate, steps) if fs is not None or float(rate).is_integer() else None
+
+
 def _printed(resolution: float | np.ndarray, t: np.ndarray) -> str:
     """Stamps ``t``'s printing in words: ``0.01 s``, or ``5 significant figures (0.1 s at
     most)`` for stamps of significant figures (:func:`_significant_steps`)."""
@@ -609,10 +624,9 @@ def _irregular_rows(t: np.ndarray, offset: int, t_first: float, fitted: float,
             low = np.maximum.accumulate(start - half)
             high = np.minimum.accumulate(start + half)
             far = np.flatnonzero(low > high)[:1]
-            named += [f"data row {offset + i + 1} (after the header), at {t[i]:.13g} s, is "
-                      f"about {(start[i] - (low[i - 1] + high[i - 1]) / 2) * whole:+.2g} "
-                      f"samples off the {whole:g}-Hz grid of the rows before it: a sample "
-                      "missing or added there?" for i in far]
+            named += [f"data row {offset + i + 1} (after the header), at {t[i]:.13g} s, "
+                      f"fits no {whole:g}-Hz grid the rows before it fit: a sample missing "
+                      "or added at or before it?" for i in far]
     return "".join(f"; {n}" for n in named)
 
 
@@ -942,7 +956,14 @@ def read_csv(
             else:
                 raise
         except RecordError as err:  # regular but for gaps: samples on the grid, NaN between
-            rate = _gap_grid(t_head, t_first, fs, path, err, whole=False)[0]
+            try:
+                rate = _gap_grid(t_head, t_first, fs, path, err, whole=False)[0]
+            except RecordError:  # or of significant figures, its first rows past 100 s
+                found = None if origin is not None else _significant_rate(
+                    t_head, t_first, fs, path, _printed_resolution(t_head))
+                if found is None:
+                    raise
+                rate = found[0]
         if fs is None and rate < MIN_TIME_RATE:
             hint = ("is it a file of trends?" if unit == "ms" else
                     "if its values are milliseconds, name the column 'Time [ms]'"
@@ -989,16 +1010,16 @@ def read_csv(
         try:
             rate = _csv_rate(t, 0, t_first, known, path, resolution)
         except RecordError as err:
-            steps = _significant_steps(t, resolution) if origin is None else None
-            regular = None
-            if steps is not None:  # printed to significant figures (MATLAB): each stamp
-                with contextlib.suppress(RecordError):  # read at its own printing step
-                    regular = _csv_rate(t, 0, t_first, known, path, steps)
-            if regular is not None:
-                rate, resolution = regular, steps
-            else:
+            try:
                 rate, grid = _gap_grid(t, t_first, known, path, err, resolution=resolution)
-            if spanned:  # rows before the first gap are samples: a span among them is cut
+            except RecordError:  # printed to significant figures (MATLAB)? each stamp read
+                found = None if origin is not None else _significant_rate(  # at its own step
+                    t, t_first, known, path, resolution)
+                if found is None:
+                    raise
+                rate, resolution = found
+            if grid is not None and spanned:  # rows before the first gap are samples: a span
+                # among them is cut
                 off_grid = np.flatnonzero(grid != np.arange(len(grid)))
                 regular = int(off_grid[0]) if len(off_grid) else len(grid)
                 if regular > 1:

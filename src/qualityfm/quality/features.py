@@ -519,6 +519,7 @@ def beat_shape_features(x: np.ndarray, peaks: np.ndarray, fs: float) -> list[flo
     m = beat - np.median(baseline)
     r = float(m[before])
     m, r = m * np.sign(r or 1.0), abs(r) + 1e-12
+    wave = (beat - np.median(beat[: int(0.05 * fs)])) * np.sign(r or 1.0)
 
     def extreme(a: float, b: float) -> tuple[int, float]:
         seg = m[before + int(a * fs): before + int(b * fs)]
@@ -531,7 +532,7 @@ def beat_shape_features(x: np.ndarray, peaks: np.ndarray, fs: float) -> list[flo
                st_level=float(np.mean(m[before + int(0.06 * fs): before + int(0.12 * fs)]) / r),
                qrs_amp_rel=float(r / (np.std(y) + 1e-12)))
     k = 2 * int(round(0.008 * fs)) + 1  # odd, centred (an even box lags half a sample)
-    smooth = np.convolve(m / r, np.ones(k) / k, mode="same")
+    smooth = np.convolve(wave / r, np.ones(k) / k, mode="same")
     at = before + np.round(np.array(BEAT_WAVE_TIMES) * fs).astype(int)
     at = np.minimum(at, len(smooth) - 1)  # 0.48 s rounds past the beat's end at some rates
     # between 51 and 74 Hz (51.2 Hz: sample 25 of 25, an IndexError)

@@ -90,12 +90,6 @@ class WindowConfig:
             raise ValueError(f"WindowConfig.offset must be >= 0, got {self.offset}")
         if not self.channels or len(set(self.channels)) != len(self.channels):
             raise ValueError(f"WindowConfig.channels must be distinct names, got {self.channels}")
-        labels = {c: canonical_channel(c) for c in self.channels if isinstance(c, str)}
-        monitor = {c: n for c, n in labels.items() if n != c}
-        if monitor:  # ('PLETH', 'II') had given no window of any record, unsaid
-            raise ValueError("WindowConfig.channels are canonical names, as records hold "
-                             "them: " + ", ".join(f"{c!r} is {n!r}" for c, n in monitor.items())
-                             + " (qualityfm.io.canonical_channel)")
         if not 0.0 <= self.max_nan_fraction <= 1.0:
             raise ValueError(f"max_nan_fraction must be in [0, 1], got {self.max_nan_fraction}")
         for name in ("drop_flat", "ecg_fallback"):  # ("False" had counted as True)
@@ -243,8 +237,14 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
     if not sources:
         have = ", ".join(record.signals) or "none"
         named = [canonical_channel(c) for c in record.signals]
+        asked = {c: canonical_channel(c) for c in cfg.channels}
         hint = ("; name them by qualityfm.io.canonical_names, as the readers do"
-                if set(named) & set(cfg.channels) else "")
+                if set(named) & set(cfg.channels) else
+                # monitor labels asked for (PLETH, II) of a record the readers named (their
+                # zero windows had said no more)
+                "; the record's channels are canonical names: ask for " + ", ".join(
+                    f"{n!r} (not {c!r})" for c, n in asked.items() if n != c and n in named)
+                if any(n != c and n in named for c, n in asked.items()) else "")
         return _empty(cfg, [(0.0, f"no channel of {cfg.channels} (record has: {have}){hint}")],
                       sources, fallback)
     T, hop = cfg.samples, cfg.hop_samples

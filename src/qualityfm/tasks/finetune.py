@@ -208,6 +208,9 @@ class TaskEstimator(ABC):
         self.always_present: list[bool] | None = None
         #: each channel: present in some window fitted (None: not known)
         self.ever_present: list[bool] | None = None
+        #: each channel: the windows fitted that held it, of ``fitted_rows`` (None: not known)
+        self.present_counts: list[int] | None = None
+        self.fitted_rows: int | None = None
 
     # subclasses: fit on (fit rows, validation rows) and return raw validation outputs
     @abstractmethod
@@ -432,6 +435,8 @@ class TaskEstimator(ABC):
             self.window = (int(X.shape[1]), int(X.shape[2]))
         self.always_present = None if mask is None else mask.all(axis=0).tolist()
         self.ever_present = None if mask is None else mask.any(axis=0).tolist()
+        self.present_counts = None if mask is None else mask.sum(axis=0).astype(int).tolist()
+        self.fitted_rows = None if mask is None else int(len(mask))
         return X, y, mask, groups, features
 
     def _labels(self, y: np.ndarray) -> np.ndarray:
@@ -547,6 +552,7 @@ class TaskEstimator(ABC):
             "features_width": self.features_width, "features_version": FEATURES_VERSION,
             "train_windows": self.train_windows, "always_present": self.always_present,
             "ever_present": self.ever_present, "target_1d": self.target_1d,
+            "present_counts": self.present_counts, "fitted_rows": self.fitted_rows,
         }
 
     def set_protocol_state(self, s: dict) -> None:
@@ -566,6 +572,8 @@ class TaskEstimator(ABC):
         self.train_windows = s.get("train_windows")  # older files: not kept
         self.always_present = s.get("always_present")  # older files: not kept
         self.ever_present = s.get("ever_present")  # older files: not kept
+        self.present_counts = s.get("present_counts")  # older files: not kept
+        self.fitted_rows = s.get("fitted_rows")
         self.target_1d = s.get("target_1d", False)  # older files: predictions [N, K]
         version = s.get("features_version")
         if getattr(self, "use_features", True) and version != FEATURES_VERSION:
@@ -609,6 +617,19 @@ def missing_channels(always_present: list[bool] | None, mask: np.ndarray | None
             if len(rows := np.flatnonzero(~mask[:, k]))]
 
 
+#: The share of the windows fitted under which a channel's absence (or presence) is rare: rows
+#: of it rest on few examples, and are warned of (2 of 206 VT windows lacked an ECG: a PPG-only
+#: row had a confident decision, a true alarm suppressed, unsaid).
+RARE_SHARE = 0.05
+
+
+def rare_absence(count: int, fitted: int) -> str:
+    """What a warning says of rows lacking a channel that ``count`` of the ``fitted`` windows
+    a model was fitted on lacked too, a rare few."""
+    return (f", as only {count} of the {fitted} windows the model was fitted on did: its "
+            "output there rests on those few")
+
+
 #: What a warning says of rows holding a channel that no window a model was fitted on held.
 UNSEEN_PRESENCE = (", while no window the model was fitted on held it: the model reads it "
                    "untrained there, and its output may shift")
@@ -629,6 +650,12 @@ def unseen_rows(est: TaskEstimator, mask: np.ndarray | None
         out += [(f"{names[k]} is present", rows, UNSEEN_PRESENCE)
                 for k in np.flatnonzero(~np.asarray(ever, bool))
                 if len(rows := np.flatnonzero(mask[:, k]))]
+        counts, fitted = getattr(est, "present_counts", None), getattr(est, "fitted_rows", None)
+        if counts is not None and fitted and len(counts) == mask.shape[1]:
+            out += [(f"{names[k]} is absent", rows, rare_absence(fitted - counts[k], fitted))
+                    for k in range(mask.shape[1])
+                    if 0 < fitted - counts[k] <= RARE_SHARE * fitted
+                    and len(rows := np.flatnonzero(~mask[:, k]))]
     return out
 
 
@@ -637,7 +664,8 @@ def unseen_rows(est: TaskEstimator, mask: np.ndarray | None
 #: the warning's first part (a run's rhythm model, reading the same windows, says it not again)
 OTHER_LENGTH = ": the model was fitted on windows of "
 ABSENT_ROWS = (".* is (absent|present) in .*("
-               + re.escape(UNSEEN_ABSENCE) + "|" + re.escape(UNSEEN_PRESENCE) + ")")
+               + re.escape(UNSEEN_ABSENCE) + "|" + re.escape(UNSEEN_PRESENCE)
+               + "|, as only \\d+ of the \\d+ windows the model was fitted on did)")
 
 
 @contextlib.contextmanager
