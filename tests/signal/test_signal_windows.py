@@ -409,14 +409,19 @@ def test_windows_name_monitor_labels_and_refuse_arguments_of_another_type() -> N
     """WindowConfig(channels=("PLETH", "II")) had given no window of a read record with no
     word of its names; a dict given for the record or the config had been an AttributeError
     from inside."""
-    rec = Record("r", {"ppg": np.zeros(9000, np.float32), "ecg_ii": np.ones(9000, np.float32)},
-                 {"ppg": 300.0, "ecg_ii": 300.0})
-    w = make_windows(rec, WindowConfig(channels=("PLETH", "II")))
+    wave = np.sin(np.arange(9000) / 9).astype(np.float32)
+    rec = Record("r", {"ppg": wave, "ecg_ii": wave.copy()}, {"ppg": 300.0, "ecg_ii": 300.0})
+    with pytest.warns(RuntimeWarning, match=r"'PLETH' asked for is held as 'ppg': the "
+                                            r"record's channels are canonical names"):
+        mixed = make_windows(rec, WindowConfig(channels=("PLETH", "ecg_ii")))
+    assert mixed.mask.tolist() == [[False, True]]  # (its PPG had been absent unsaid)
+    with pytest.warns(RuntimeWarning, match="'II' asked for is held as 'ecg_ii'"):
+        w = make_windows(rec, WindowConfig(channels=("PLETH", "II")))
     assert len(w.x) == 0 and w.rejected[0][1].endswith(
         "; the record's channels are canonical names: ask for 'ppg' (not 'PLETH'), 'ecg_ii' "
         "(not 'II')")
     # a record of a user's own keys is windowed by them, as before
-    own = Record("r", {"II": np.sin(np.arange(9000) / 9).astype(np.float32)}, {"II": 300.0})
+    own = Record("r", {"II": wave}, {"II": 300.0})
     assert len(make_windows(own, WindowConfig(channels=("II",), seconds=10)).x) == 3
     with pytest.raises(TypeError, match=r"cfg is a WindowConfig .*got dict"):
         make_windows(rec, {"seconds": 10})

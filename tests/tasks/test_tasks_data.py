@@ -1208,6 +1208,12 @@ def test_an_arterial_line_at_no_pressure_in_mmhg_is_asked_about_its_unit() -> No
     for scale, said in ((1 / 7.50062, "damped"), (1 / 100.0, "flat")):
         kpa = Record(rec.record_id, {**rec.signals, "abp": rec.signals["abp"] * scale},
                      rec.fs, units={**rec.units, "abp": ""})
-        with pytest.raises(RecordError, match=rf"{said}.*its arterial line's median, .*, is no "
-                                              r"arterial pressure in mmHg \(no unit stated\)"):
+        with pytest.raises(RecordError, match=rf"{said}.*its arterial line's median, .* mmHg "
+                                              r"\(no unit stated\), is no arterial pressure"):
             record_dataset("abp", kpa, labels=True)
+    # below zero (a line zeroed wrong): no unit makes it a pressure, its zero is asked about
+    low = Record(rec.record_id, {**rec.signals, "abp": rec.signals["abp"] * 0.2 - 40.0},
+                 rec.fs, units=rec.units)
+    with pytest.raises(RecordError, match=r"median, -\d+(\.\d+)? mmHg, is below zero: is the "
+                                          r"transducer zeroed or levelled wrong\?"):
+        record_dataset("abp", low, labels=True)

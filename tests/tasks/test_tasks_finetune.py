@@ -1413,6 +1413,10 @@ def test_what_a_fit_cannot_see_is_said(recwarn) -> None:
     with pytest.warns(UserWarning, match=r"ppg is absent in 3 row\(s\) \(0, 1, 2\), as only 1 "
                                          r"of the 40 windows the model was fitted on did"):
         abp.predict(no_ppg)
+    from qualityfm.tasks.finetune import rare
+
+    assert rare(2, 30) and rare(2, 206) and rare(50, 1000) and not rare(51, 1000)
+    assert not rare(0, 30) and not rare(6, 12) and not rare(30, 30)
     one = ClassicalBaseline("regression", max_iter=5, crossfit=None).fit(x, bp[:, :1], groups=g)
     assert one.predict(x[:2]).shape == (2, 1) and one.predict(x[:0]).shape == (0, 1)  # had 2
     for bad in (bp[:, :0], bp[:, :, None]):  # no target column: an IndexError in the split

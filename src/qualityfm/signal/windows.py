@@ -221,6 +221,13 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
         raise TypeError(f"make_windows' cfg is a WindowConfig (WindowConfig(seconds=10, ...)), "
                         f"got {type(cfg).__name__}")
     cfg = cfg or WindowConfig()
+    held = {canonical_channel(c): c for c in cfg.channels if c not in record.signals}
+    asked = {c: n for n, c in held.items() if n != c and n in record.signals}
+    if asked:  # ('PLETH', 'ecg_ii') of a read record: its PPG had been absent, unsaid
+        warn_at_caller(f"record {record.record_id}: " + ", ".join(
+            f"{c!r} asked for is held as {n!r}" for c, n in asked.items()) + ": the record's "
+            "channels are canonical names (qualityfm.io.canonical_channel); ask for those",
+            RuntimeWarning)
     sources, fallback = resolve_sources(record, cfg)
     slow = {c: src for c, src in sources.items() if record.fs.get(src, np.inf) < MIN_WAVEFORM_FS}
     if slow:  # a monitor's trends under a waveform's name: no beats to window or score; the

@@ -646,8 +646,8 @@ ABP_MIN_PULSE_PRESSURE = 20.0
 
 #: A window's targets are kept within these (mmHg): SBP 60-250, DBP 20-150, SBP - DBP at least
 #: 15; outside them, "out of physiological range" (genuine hypotension under 60 included).
-SBP_RANGE = (60.0, 250.0)
-DBP_RANGE = (20.0, 150.0)
+TARGET_SBP_RANGE = (60.0, 250.0)
+TARGET_DBP_RANGE = (20.0, 150.0)
 MIN_PULSE_PRESSURE_TARGET = 15.0
 #: The median level (mmHg) between which a record's arterial line can be one in mmHg; a line
 #: outside it that gives no window is said to be in another unit or disconnected.
@@ -689,7 +689,8 @@ def bp_targets(abp: np.ndarray, fs: float, rule: str = "beat_median") -> tuple[f
         sbp, dbp = float(abp.max()), float(abp.min())
     else:
         raise ValueError(f"bp_rule must be one of {BP_RULES}, got {rule!r}")
-    if not (SBP_RANGE[0] <= sbp <= SBP_RANGE[1] and DBP_RANGE[0] <= dbp <= DBP_RANGE[1]
+    if not (TARGET_SBP_RANGE[0] <= sbp <= TARGET_SBP_RANGE[1]
+            and TARGET_DBP_RANGE[0] <= dbp <= TARGET_DBP_RANGE[1]
             and sbp - dbp >= MIN_PULSE_PRESSURE_TARGET):
         return f"out of physiological range (SBP {sbp:.0f}, DBP {dbp:.0f})"
     return sbp, dbp
@@ -840,21 +841,25 @@ def _rows_abp(path: Path, s: TaskSettings, rec: Record | None = None) -> list[di
         # (a record shorter than a window had read as one of a bad arterial line)
         raise RecordError(f"{path}: no {s.seconds:g} s window with a usable {what} "
                           f"({reasons or f'record of {_abp_span(rec, s):.1f} s'})"
-                          f"{_unit_hint(rec) if s.labels else ''}")
+                          f"{_unit_hint(rec, read.units.get('abp', '')) if s.labels else ''}")
     return rows
 
 
-def _unit_hint(rec: Record) -> str:
-    """A note where ``rec``'s arterial line, read as mmHg, lies at no arterial pressure (a
-    line in kPa had read as damped, one in mV as flat, one in Pa as noisy: the catheter blamed
-    for its unit), else ''."""
+def _unit_hint(rec: Record, stated: str) -> str:
+    """A note where ``rec``'s arterial line, in mmHg from its ``stated`` unit, lies at no
+    arterial pressure (a line in kPa had read as damped, one in mV as flat, one in Pa as
+    noisy: the catheter blamed for its unit), else ''; a line whose median is below zero is
+    asked about its zero instead (no unit makes it a pressure)."""
     line = rec.signals.get("abp")
     level = float(np.nanmedian(line)) if line is not None and np.isfinite(line).any() else None
     if level is None or ABP_LEVEL_MMHG[0] <= level <= ABP_LEVEL_MMHG[1]:
         return ""
-    return (f"; its arterial line's median, {level:.3g}, is no arterial pressure in mmHg "
-            f"({rec.units.get('abp') or 'no unit stated'}): is it in another unit (kPa, mV, "
-            "Pa), or disconnected throughout?")
+    if level < 0:
+        return (f"; its arterial line's median, {level:.3g} mmHg, is below zero: is the "
+                "transducer zeroed or levelled wrong?")
+    unit = f"stated {stated!r}" if stated.strip() else "no unit stated"
+    return (f"; its arterial line's median, {level:.3g} mmHg ({unit}), is no arterial pressure: "
+            "is it in another unit (kPa, mV, Pa), or disconnected throughout?")
 
 
 #: Pressure units an arterial line may be stated in, and their mmHg; a line that states none

@@ -617,10 +617,17 @@ def missing_channels(always_present: list[bool] | None, mask: np.ndarray | None
             if len(rows := np.flatnonzero(~mask[:, k]))]
 
 
-#: The share of the windows fitted under which a channel's absence (or presence) is rare: rows
-#: of it rest on few examples, and are warned of (2 of 206 VT windows lacked an ECG: a PPG-only
-#: row had a confident decision, a true alarm suppressed, unsaid).
+#: A channel's absence from the windows fitted is rare where at most this many lacked it, or
+#: this share of them (and under half): rows lacking it rest on those few, and are warned of
+#: (2 of 206 VT windows lacked an ECG: a PPG-only row had a confident decision, a true alarm
+#: suppressed, unsaid; 2 of 30 too, where a share alone had said nothing).
+RARE_COUNT = 10
 RARE_SHARE = 0.05
+
+
+def rare(count: int, fitted: int) -> bool:
+    """Whether ``count`` of ``fitted`` windows are a rare few (:data:`RARE_COUNT`)."""
+    return 0 < count <= max(RARE_COUNT, RARE_SHARE * fitted) and count < fitted / 2
 
 
 def rare_absence(count: int, fitted: int) -> str:
@@ -654,7 +661,7 @@ def unseen_rows(est: TaskEstimator, mask: np.ndarray | None
         if counts is not None and fitted and len(counts) == mask.shape[1]:
             out += [(f"{names[k]} is absent", rows, rare_absence(fitted - counts[k], fitted))
                     for k in range(mask.shape[1])
-                    if 0 < fitted - counts[k] <= RARE_SHARE * fitted
+                    if rare(fitted - counts[k], fitted)
                     and len(rows := np.flatnonzero(~mask[:, k]))]
     return out
 
