@@ -76,6 +76,9 @@ def test_onnx_of_a_run_reads_the_run_windows_length(tmp_path: Path, task: str, k
     assert card["graph"] == {"file": "model.onnx", "sha256": digest, "opset": 18}
     assert card["made_by"]["qualityfm"] == qualityfm.__version__
     assert card["fitted_on"]["present_in_every_window"] == ["ppg", "ecg_ii"]
+    n = card["fitted_on"]["windows_holding"]["of"]  # the counts a rare few are judged by
+    assert n > 0 and {k: card["fitted_on"]["windows_holding"][k] for k in ("ppg", "ecg_ii")} == {
+        "ppg": n, "ecg_ii": n}
     # golden examples beside the graph (fitted from arrays: windows only, one per case)
     ex = np.load(tmp_path / "model.examples.npz")
     assert card["examples"]["file"] == "model.examples.npz" and res["examples"]

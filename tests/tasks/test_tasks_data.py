@@ -1211,6 +1211,13 @@ def test_an_arterial_line_at_no_pressure_in_mmhg_is_asked_about_its_unit() -> No
         with pytest.raises(RecordError, match=rf"{said}.*its arterial line's median, .* mmHg "
                                               r"\(no unit stated\), is no arterial pressure"):
             record_dataset("abp", kpa, labels=True)
+    # flat near zero (disconnected): asked so, whatever the sign of its offset
+    flat = Record(rec.record_id, {**rec.signals, "abp": np.full_like(rec.signals["abp"], -0.2)},
+                  rec.fs, units=rec.units)
+    with pytest.raises(RecordError, match=r"median, -0\.2 mmHg \(stated 'mmHg'\), is no arterial "
+                                          r"pressure: .*or disconnected \(its transducer open "
+                                          r"to air\)\?"):
+        record_dataset("abp", flat, labels=True)
     # below zero (a line zeroed wrong): no unit makes it a pressure, its zero is asked about
     low = Record(rec.record_id, {**rec.signals, "abp": rec.signals["abp"] * 0.2 - 40.0},
                  rec.fs, units=rec.units)

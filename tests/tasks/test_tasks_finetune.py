@@ -1416,7 +1416,14 @@ def test_what_a_fit_cannot_see_is_said(recwarn) -> None:
     from qualityfm.tasks.finetune import rare
 
     assert rare(2, 30) and rare(2, 206) and rare(50, 1000) and not rare(51, 1000)
-    assert not rare(0, 30) and not rare(6, 12) and not rare(30, 30)
+    assert not rare(0, 30) and not rare(10, 22) and not rare(30, 30) and rare(4, 22)
+    # a channel a rare few held: rows holding it rest on those few too
+    once = x.copy()
+    once[1:, MODEL_CHANNELS.index("ppg")] = 0.0
+    few = ClassicalBaseline("abp", max_iter=5, crossfit=None).fit(once, bp, groups=g)
+    with pytest.warns(UserWarning, match=r"ppg is present in 40 row\(s\) .*, as only 1 of the "
+                                         r"40 windows the model was fitted on held it"):
+        few.predict(x)
     one = ClassicalBaseline("regression", max_iter=5, crossfit=None).fit(x, bp[:, :1], groups=g)
     assert one.predict(x[:2]).shape == (2, 1) and one.predict(x[:0]).shape == (0, 1)  # had 2
     for bad in (bp[:, :0], bp[:, :, None]):  # no target column: an IndexError in the split

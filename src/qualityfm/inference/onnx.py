@@ -652,6 +652,12 @@ def deployment_card(est: object, run: Path, graph_input: dict, settings: dict) -
                     "(qualityfm predict warns); its decision is the model's guess, and "
                     "where it holds none of them qualityfm predict gives no output (the "
                     "graph still gives one)"}
+        counts, fitted = getattr(est, "present_counts", None), getattr(est, "fitted_rows", None)
+        if counts is not None and fitted:  # (a channel 2 of 206 windows lacked: unsaid)
+            card["fitted_on"]["windows_holding"] = {
+                "of": fitted, **dict(zip(MODEL_CHANNELS, counts, strict=False)),
+                "note": "a window lacking (or holding) a channel that only a rare few of "
+                        "these did rests on those few (qualityfm predict warns)"}
     if (run / "rhythm").is_dir():
         card["not_exported"] = ("the run's 4-class rhythm model (rhythm/: predict's rhythm and "
                                 "p_N, p_A, p_O, p_noisy columns); this graph is the binary AF "

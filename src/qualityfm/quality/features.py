@@ -514,8 +514,8 @@ def beat_shape_features(x: np.ndarray, peaks: np.ndarray, fs: float) -> list[flo
     # beat's T wave (at 110 bpm an ECG of no ST change reads ST 26 % of R depressed, P and T
     # turned over). Kept: a PR-segment baseline (0.09-0.06 s before R), tried in session 50,
     # lowered af's classical 5-fold macro F1 from 0.818 to 0.812 (AUROC 0.9815 to 0.9808;
-    # the default network head's 0.768 to 0.769, no change) and lands on a QRS of 0.2 s;
-    # these are a classifier's inputs, not clinical measurements
+    # the default network head's macro F1 0.768 to 0.769, no change) and lands on a QRS of
+    # 0.2 s; these are a classifier's inputs, not clinical measurements
     m = beat - np.median(beat[: int(0.05 * fs)])
     r = float(m[before])
     m, r = m * np.sign(r or 1.0), abs(r) + 1e-12

@@ -848,18 +848,21 @@ def _rows_abp(path: Path, s: TaskSettings, rec: Record | None = None) -> list[di
 def _unit_hint(rec: Record, stated: str) -> str:
     """A note where ``rec``'s arterial line, in mmHg from its ``stated`` unit, lies at no
     arterial pressure (a line in kPa had read as damped, one in mV as flat, one in Pa as
-    noisy: the catheter blamed for its unit), else ''; a line whose median is below zero is
-    asked about its zero instead (no unit makes it a pressure)."""
+    noisy: the catheter blamed for its unit), else ''; a line that pulses below zero is asked
+    about its zero instead (no unit makes it a pressure)."""
     line = rec.signals.get("abp")
     level = float(np.nanmedian(line)) if line is not None and np.isfinite(line).any() else None
     if level is None or ABP_LEVEL_MMHG[0] <= level <= ABP_LEVEL_MMHG[1]:
         return ""
-    if level < 0:
+    low, high = np.nanpercentile(line, [1, 99])
+    if level < 0 and high - low >= ABP_MIN_PULSE_PRESSURE / 4:  # a pulse below zero (a line
+        # flat near zero, of either sign, is asked about its connection below)
         return (f"; its arterial line's median, {level:.3g} mmHg, is below zero: is the "
                 "transducer zeroed or levelled wrong?")
     unit = f"stated {stated!r}" if stated.strip() else "no unit stated"
     return (f"; its arterial line's median, {level:.3g} mmHg ({unit}), is no arterial pressure: "
-            "is it in another unit (kPa, mV, Pa), or disconnected throughout?")
+            "is it in another unit (kPa, mV, Pa), or disconnected (its transducer open to "
+            "air)?")
 
 
 #: Pressure units an arterial line may be stated in, and their mmHg; a line that states none

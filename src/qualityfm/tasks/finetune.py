@@ -617,8 +617,9 @@ def missing_channels(always_present: list[bool] | None, mask: np.ndarray | None
             if len(rows := np.flatnonzero(~mask[:, k]))]
 
 
-#: A channel's absence from the windows fitted is rare where at most this many lacked it, or
-#: this share of them (and under half): rows lacking it rest on those few, and are warned of
+#: A channel's absence from the windows fitted (or presence) is rare where at most this many
+#: lacked it, or this share of them, and a fifth at most: rows lacking it rest on those few,
+#: and are warned of
 #: (2 of 206 VT windows lacked an ECG: a PPG-only row had a confident decision, a true alarm
 #: suppressed, unsaid; 2 of 30 too, where a share alone had said nothing).
 RARE_COUNT = 10
@@ -627,14 +628,14 @@ RARE_SHARE = 0.05
 
 def rare(count: int, fitted: int) -> bool:
     """Whether ``count`` of ``fitted`` windows are a rare few (:data:`RARE_COUNT`)."""
-    return 0 < count <= max(RARE_COUNT, RARE_SHARE * fitted) and count < fitted / 2
+    return 0 < count <= max(RARE_COUNT, RARE_SHARE * fitted) and count <= fitted / 5
 
 
-def rare_absence(count: int, fitted: int) -> str:
-    """What a warning says of rows lacking a channel that ``count`` of the ``fitted`` windows
-    a model was fitted on lacked too, a rare few."""
-    return (f", as only {count} of the {fitted} windows the model was fitted on did: its "
-            "output there rests on those few")
+def rare_absence(count: int, fitted: int, held: bool = False) -> str:
+    """What a warning says of rows lacking (``held``: holding) a channel that ``count`` of the
+    ``fitted`` windows a model was fitted on lacked (held) too, a rare few."""
+    return (f", as only {count} of the {fitted} windows the model was fitted on "
+            f"{'held it' if held else 'did'}: its output there rests on those few")
 
 
 #: What a warning says of rows holding a channel that no window a model was fitted on held.
@@ -663,6 +664,9 @@ def unseen_rows(est: TaskEstimator, mask: np.ndarray | None
                     for k in range(mask.shape[1])
                     if rare(fitted - counts[k], fitted)
                     and len(rows := np.flatnonzero(~mask[:, k]))]
+            out += [(f"{names[k]} is present", rows, rare_absence(counts[k], fitted, True))
+                    for k in range(mask.shape[1])
+                    if rare(counts[k], fitted) and len(rows := np.flatnonzero(mask[:, k]))]
     return out
 
 
@@ -672,7 +676,7 @@ def unseen_rows(est: TaskEstimator, mask: np.ndarray | None
 OTHER_LENGTH = ": the model was fitted on windows of "
 ABSENT_ROWS = (".* is (absent|present) in .*("
                + re.escape(UNSEEN_ABSENCE) + "|" + re.escape(UNSEEN_PRESENCE)
-               + "|, as only \\d+ of the \\d+ windows the model was fitted on did)")
+               + "|, as only \\d+ of the \\d+ windows the model was fitted on (did|held it))")
 
 
 @contextlib.contextmanager
