@@ -1419,3 +1419,65 @@ def test_an_irregular_column_names_the_step_that_is_no_whole_number_of_samples(
                        r".*; data row 101 \(after the header\) is 0\.011 s after the one before "
                        r"it \(0\.792 s\): 1\.38 samples at 125 Hz, no whole number"):
         read_record(path)
+
+
+def test_a_unit_after_an_underscore_is_the_columns_unit(tmp_path: Path) -> None:
+    """ABP_cmH2O named the arterial line but lost its unit, read as mmHg: targets 36 % high
+    (163/109 for a line of 120/80), unsaid; ABP_kPa was refused as no pressure in mmHg."""
+    from qualityfm.signal import synthesize
+    from qualityfm.tasks import record_dataset
+
+    rec = synthesize(65.0, 250.0, seed=1, sbp=120.0, dbp=80.0, channels=("ecg_ii", "ppg", "abp"))
+    t = np.arange(len(rec.signals["ppg"])) / 250.0
+    for unit, scale in (("cmH2O", 1.35951), ("kPa", 1 / 7.50062), ("mm_Hg", 1.0)):
+        path = tmp_path / f"{unit}.csv"
+        np.savetxt(path, np.c_[t, rec.signals["ecg_ii"], rec.signals["ppg"],
+                               rec.signals["abp"] * scale],
+                   header=f"Time_s,II_mV,PLETH_NU,ABP_{unit}", comments="", delimiter=",",
+                   fmt="%.6f")
+        read = read_record(path)
+        assert read.channels == ["ecg_ii", "ppg", "abp"]
+        assert read.units == {"ecg_ii": "mV", "ppg": "NU", "abp": unit}
+        y = record_dataset("abp", read, labels=True).y
+        assert np.allclose(y, [120.0, 80.0], atol=6.0), (unit, y)
+
+
+@pytest.mark.parametrize(("fs", "lost_at"), [(250, 10.0), (250, 150.0), (250, 290.0),
+                                             (500, 150.0), (1000, 150.0), (300, 150.0)])
+def test_one_row_lost_mid_file_is_a_gap_not_a_rate_of_no_whole_number(
+        tmp_path: Path, fs: int, lost_at: float) -> None:
+    """Stamps to the millisecond less one row near the middle had read at a fitted rate
+    (249.997 Hz for 250), closed up, no NaN (near the ends the row was a NaN)."""
+    t = np.arange(fs * 300) / fs
+    rows = [f"{a:.3f},{np.sin(k / 7):.4f}" for k, a in enumerate(t)]
+    k = int(lost_at * fs)
+    rec = read_record(_write_rows(tmp_path / "lost.csv", "Time [s],PLETH", rows[:k] + rows[k + 1:]))
+    assert rec.fs == {"ppg": float(fs)}
+    assert np.flatnonzero(np.isnan(rec.signals["ppg"])).tolist() == [k]
+
+
+def test_a_rate_of_no_whole_number_with_jittered_stamps_still_reads() -> None:
+    """MIMIC-IV's 124.945 Hz, its stamps jittered by a fifth of a sample: the step test of a
+    lost sample averages jitter out."""
+    import tempfile
+
+    rng = np.random.default_rng(0)
+    t = np.arange(int(124.945 * 120)) / 124.945 + rng.uniform(-0.2, 0.2, 14993) / 124.945
+    with tempfile.TemporaryDirectory() as d:
+        rec = read_record(_write_rows(Path(d) / "j.csv", "Time [s],PLETH",
+                                      [f"{a:.4f},{np.sin(k / 7):.4f}" for k, a in enumerate(t)]))
+    assert abs(rec.fs["ppg"] - 124.945) < 0.01 and not np.isnan(rec.signals["ppg"]).any()
+
+
+def test_a_gap_among_coarse_stamps_is_said_to_be_unplaceable(tmp_path: Path) -> None:
+    """0.01-s stamps at 250 Hz with a 15-s gap: the message had advised fs=, which then
+    failed as well (no rate places a gap among stamps that resolve no sample)."""
+    t = np.arange(250 * 60) / 250
+    t = np.r_[t[:5000], t[5000:] + 15.0]
+    path = _write_rows(tmp_path / "c.csv", "Time [s],PLETH",
+                       [f"{a:.2f},{np.sin(k / 7):.4f}" for k, a in enumerate(t)])
+    with pytest.raises(RecordError, match=r"the longest step, 15 s, ends at data row 5001 .*"
+                       r"resolve no single sample at that rate, so no gap among them can be "
+                       r"placed: write them with more decimals") as caught:
+        read_record(path)
+    assert "fs=" not in str(caught.value)

@@ -104,8 +104,16 @@ _UNIT_SUFFIX = re.compile(r"(.+?)\s*[\[(]\s*(v|mv|uv|µv|μv|nv|mmhg|mm hg|torr|
 
 #: A unit after a separator (``II_mV``, ``ABP mmHg``: MATLAB and spreadsheet headers), of the
 #: units that name no lead (``ECG_V`` is lead V).
-_UNIT_WORD = re.compile(r"(.+?)[\s_-]+(mv|uv|µv|μv|nv|mmhg|torr|cmh2o|kpa|nu|au|adu|ohms?)",
+_UNIT_WORD = re.compile(r"(.+?)[\s_-]+(mv|uv|µv|μv|nv|mm[\s_]?hg|torr|cmh2o|kpa|nu|au|adu|ohms?)",
                         re.IGNORECASE)
+
+
+def unit_word(label: str) -> tuple[str, str] | None:
+    """``(name, unit)`` of a label whose unit follows a separator (``ABP_cmH2O``: ``("ABP",
+    "cmH2O")``), as brackets give one (``ABP [cmH2O]``), else None: a table's column keeps the
+    unit (``ABP_cmH2O`` had been read as mmHg, its targets 36 % high)."""
+    match = _UNIT_WORD.fullmatch(label.strip())
+    return (match.group(1), match.group(2)) if match else None
 
 
 def _label_channel(name: str) -> str:

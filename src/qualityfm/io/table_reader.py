@@ -33,6 +33,7 @@ from qualityfm.io.channels import (
     canonical_names,
     is_ecg,
     is_task_channel,
+    unit_word,
 )
 from qualityfm.io.record import MAX_WAVEFORM_FS, MIN_WAVEFORM_FS, Record, RecordError
 
@@ -276,9 +277,12 @@ def _with_unit(name: str, unit: str) -> str:
 
 
 def _split_unit(name: str) -> tuple[str, str]:
-    """``"II [mV]" -> ("II", "mV")``; ``"PLETH" -> ("PLETH", "")``."""
+    """``"II [mV]" -> ("II", "mV")``, ``"ABP_cmH2O" -> ("ABP", "cmH2O")``
+    (:func:`~qualityfm.io.channels.unit_word`); ``"PLETH" -> ("PLETH", "")``."""
     match = _UNIT.match(name.strip())
-    return (match.group(1), match.group(2)) if match else (name.strip(), "")
+    if match:
+        return match.group(1), match.group(2)
+    return unit_word(name) or (name.strip(), "")
 
 
 def _labels_and_units(cells: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -546,7 +550,8 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
                 "rows to tell the rate (in Python, read_record(path, fs=...) gives it)")
     elif fs is None:
         for rate in _rates_to_try(fitted, None):
-            if _fit_within_a_sample(t, idx, t_first, rate, resolution):
+            if _fit_within_a_sample(t, idx, t_first, rate, resolution) and (
+                    rate == round(rate) or _single_steps(t, rate)):
                 return rate
     elif (_fit_within_a_sample(t, idx, t_first, float(fs), resolution)
           or _rounded_times(t, idx, t_first, float(fs), resolution)):
@@ -565,30 +570,33 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
     printing = _significant_steps(t, float(np.min(resolution)))
     rows = np.broadcast_to(np.asarray(resolution if printing is None else printing, float),
                            t.shape)
-    hint = (f"; its stamps, printed to {_printed(rows, t)}, resolve no single sample at that "
-            "rate, and no whole rate near it rounds to every one of them alone: a sample "
-            "missing among them, or a rate of no whole number (which Python's "
+    where, gap = _irregular_rows(t, offset, t_first, fitted, rows)
+    hint = ("" if not _coarse(rows, fitted) else
+            # (fs= had been advised, and failed too: no rate places a gap among them)
+            f"; its stamps, printed to {_printed(rows, t)}, resolve no single sample at that "
+            "rate, so no gap among them can be placed: write them with more decimals" if gap
+            else f"; its stamps, printed to {_printed(rows, t)}, resolve no single sample at "
+            "that rate, and no whole rate near it rounds to every one of them alone: a "
+            "sample missing among them, or a rate of no whole number (which Python's "
             "read_record(path, fs=...) reads where each stamp is its sample's time rounded "
-            "at fs)"
-            if _coarse(rows, fitted) else "")
+            "at fs)")
     raise RecordError(
         f"{path}: irregular time column: steps from {steps.min():.6g} to {steps.max():.6g} s "
-        f"(about {fitted:.6g} Hz on average){_irregular_rows(t, offset, t_first, fitted, rows)}"
-        f"{hint}"
+        f"(about {fitted:.6g} Hz on average){where}{hint}"
     )
 
 
 def _irregular_rows(t: np.ndarray, offset: int, t_first: float, fitted: float,
-                    rows: np.ndarray) -> str:
+                    rows: np.ndarray) -> tuple[str, bool]:
     """The rows at fault in an irregular time column (``t``: rows ``offset``.. of a file
     whose first is at ``t_first``; ``rows``: each row's printing step), for its message: a
     gap (a step well past the others), the first step of no whole number of samples at the
     whole rate near ``fitted``, the first stamp before the one before it or equal to it
     where its row resolves a sample; else the first row off that rate's grid. (A repeat a
     coarse printing makes had been named alone, and the 15-s gap before it, or a jittered row
-    beside a gap, not at all.)"""
+    beside a gap, not at all.) Also whether a gap was named."""
     if len(t) < 2:
-        return ""
+        return "", False
     steps = np.diff(t)
     named = []
     positive = steps[steps > 0]
@@ -627,7 +635,23 @@ def _irregular_rows(t: np.ndarray, offset: int, t_first: float, fitted: float,
             named += [f"data row {offset + i + 1} (after the header), at {t[i]:.13g} s, "
                       f"fits no {whole:g}-Hz grid the rows before it fit: a sample missing "
                       "or added at or before it?" for i in far]
-    return "".join(f"; {n}" for n in named)
+    return "".join(f"; {n}" for n in named), gap
+
+
+def _single_steps(t: np.ndarray, rate: float) -> bool:
+    """Whether stamps ``t`` hold no step of a sample on the grid of ``rate``: the mean of
+    their offsets from it over 50 rows moves by under half a sample anywhere. A rate of no
+    whole number fitted over a lost sample (249.997 Hz for 250 Hz less one row mid-file)
+    leaves a step of one sample where the row was lost (it had been closed up, the samples
+    after it half a sample off), where the jitter of a monitor's stamps averages out."""
+    offsets = (t - t[0]) * rate - np.arange(len(t))
+    w = min(50, len(t) // 4)
+    if w < 5:  # too few rows to tell a step from jitter
+        return True
+    c = np.concatenate([[0.0], np.cumsum(offsets)])
+    before = (c[w:len(t) - w + 1] - c[:len(t) - 2 * w + 1]) / w
+    after = (c[2 * w:] - c[w:len(t) - w + 1]) / w
+    return bool(np.max(np.abs(after - before)) < 0.5)
 
 
 def _fit_within_a_sample(t: np.ndarray, idx: np.ndarray, t_first: float, rate: float,
