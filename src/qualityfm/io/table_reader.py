@@ -558,8 +558,8 @@ def _csv_rate(t: np.ndarray, offset: int, t_first: float, fs: float | None, path
         return float(fs)
     if fs is not None:
         coarse = (f"; its stamps, printed to {_printed(resolution, t)}, resolve no single "
-                  f"sample at "
-                  f"{fs:g} Hz, and no start time rounds to every one of them at that rate"
+                  f"sample at {fs:g} Hz, and no start time rounds to every one of them at "
+                  "that rate"
                   if _coarse(resolution, fs) else "")
         raise RecordError(
             f"{path}: fs={fs} Hz disagrees with the time column (about {fitted:.6g} Hz)"

@@ -619,9 +619,9 @@ def missing_channels(always_present: list[bool] | None, mask: np.ndarray | None
 
 #: A channel's absence from the windows fitted (or presence) is rare where at most this many
 #: lacked it, or this share of them, and a fifth at most: rows lacking it rest on those few,
-#: and are warned of
-#: (2 of 206 VT windows lacked an ECG: a PPG-only row had a confident decision, a true alarm
-#: suppressed, unsaid; 2 of 30 too, where a share alone had said nothing).
+#: and are warned of (2 of 206 VT windows lacked an ECG: a PPG-only row had a confident
+#: decision, a true alarm suppressed, unsaid; 2 of 30 too, where a share alone had said
+#: nothing).
 RARE_COUNT = 10
 RARE_SHARE = 0.05
 
