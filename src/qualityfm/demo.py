@@ -19,6 +19,7 @@ import numpy as np
 from qualityfm._signals import Terminated
 from qualityfm.data import Store, prepare
 from qualityfm.io import atomic_write_text, write_json, write_wfdb
+from qualityfm.io.channels import is_ecg
 from qualityfm.io.folders import DEMO_MARKER, check_out_apart, folder_lock
 from qualityfm.quality import LEVEL_NAMES
 from qualityfm.signal import synthetic_alarm_records, synthetic_corpus
@@ -95,7 +96,7 @@ def plot_quality_examples(store: Store, path: Path, per_level: int = 2, seed: in
             else:
                 ax.text(0.5, 0.5, f"{name} absent", transform=ax.transAxes, ha="center")
             ax.set_yticks([])
-            own = float(store.index[f"{'ecg' if name.startswith('ecg') else 'ppg'}_q"][i])
+            own = float(store.index[f"{'ecg' if is_ecg(name) else 'ppg'}_q"][i])
             ax.set_title(panel_title(name, own, lv, float(store.index["q"][i])),
                          fontsize=7, loc="left", color=LEVEL_COLOURS[lv])
     axes[-1, 0].set_xlabel("seconds")
@@ -286,10 +287,11 @@ def _build_report(out: Path, data: str | Path | None, *, steps: int, batch_size:
                         kfold=kfold, epochs=epochs, seed=seed, batch_size=32, overwrite=True,
                         cache_dir=task_cache)
     lap("fine-tuning")
+    diagnostic_windows = min(cfg.diag_batch, len(store))  # the collapse checks' batch
     figures = {
         "quality": plot_quality_examples(store, out / "quality_levels.png", seed=seed),
         "training": plot_training_curves(Path(cfg.out), out / "training_curves.png",
-                                         min(cfg.diag_batch, len(store))),
+                                         diagnostic_windows),
     }
     cv = task["cv"]
     result = {
@@ -297,7 +299,7 @@ def _build_report(out: Path, data: str | Path | None, *, steps: int, batch_size:
         "pretrain": {k: v for k, v in summary.items() if k != "losses"},
         "vt_alarm_cv": {k: cv.get(k) for k in ("auroc", "auroc_ci", "tpr", "tnr", "score")},
         "timings_s": timings, "data": str(data) if data else "synthetic",
-        "diagnostic_windows": min(cfg.diag_batch, len(store)),
+        "diagnostic_windows": diagnostic_windows,
     }
     if artifacts:
         result["levels_against_artifacts"] = levels_against_artifacts(store, artifacts)

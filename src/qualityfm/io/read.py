@@ -218,7 +218,7 @@ def find_records(path: str | Path) -> list[Path]:
     # a demo report given itself: its records (data/) alone, not its task cache's .npz
     report_data = path / "data" if (path / DEMO_MARKER).is_file() else None
     for file in files_under(path):
-        if _in_demo_report(file, path, reports):  # its synthetic records are no data (they
+        if _demo_report_of(file, path, reports):  # its synthetic records are no data (they
             continue  # had been read as the folder's: 106 beside 25 real ones)
         if report_data is not None and report_data not in file.parents:
             continue
@@ -275,9 +275,8 @@ def passed_over(folder: str | Path, uci_read: bool = False) -> tuple[list[Path],
     stores: dict[Path, bool] = {}  # folder -> whether it is a prepared store
     reports: dict[Path, bool] = {}  # folder -> whether it is a demo report
     for file in files_under(path) if path.is_dir() else []:
-        if _in_demo_report(file, path, reports):  # named once, by its folder, as a store is
-            report = next(d for d in (file.parent, *file.parent.parents) if reports.get(d))
-            if report not in no_rate:
+        if report := _demo_report_of(file, path, reports):  # named once, by its folder, as
+            if report not in no_rate:  # a store is
                 no_rate.append(report)
             continue
         home = next((d for d in (file.parent, *file.parent.parents)
@@ -304,18 +303,18 @@ def passed_over(folder: str | Path, uci_read: bool = False) -> tuple[list[Path],
     return no_rate, other
 
 
-def _in_demo_report(file: Path, root: Path, known: dict[Path, bool]) -> bool:
-    """Whether ``file`` lies in a ``qualityfm demo`` report below ``root`` (its synthetic
-    records, store and caches are the demo's; a report given as ``root`` itself is read);
-    folders looked at are remembered in ``known``."""
+def _demo_report_of(file: Path, root: Path, known: dict[Path, bool]) -> Path | None:
+    """The ``qualityfm demo`` report below ``root`` that ``file`` lies in, or None (its
+    synthetic records, store and caches are the demo's; a report given as ``root`` itself is
+    read); folders looked at are remembered in ``known``."""
     for folder in (file.parent, *file.parent.parents):
         if folder == root or root not in folder.parents:
-            return False
+            return None
         if folder not in known:
             known[folder] = (folder / DEMO_MARKER).is_file()
         if known[folder]:
-            return True
-    return False
+            return folder
+    return None
 
 
 def _is_store(folder: Path, known: dict[Path, bool]) -> bool:

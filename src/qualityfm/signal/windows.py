@@ -221,8 +221,8 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
         raise TypeError(f"make_windows' cfg is a WindowConfig (WindowConfig(seconds=10, ...)), "
                         f"got {type(cfg).__name__}")
     cfg = cfg or WindowConfig()
-    held = {canonical_channel(c): c for c in cfg.channels if c not in record.signals}
-    asked = {c: n for n, c in held.items() if n != c and n in record.signals}
+    asked = {c: n for c in cfg.channels if c not in record.signals
+             and (n := canonical_channel(c)) != c and n in record.signals}
     if asked:  # ('PLETH', 'ecg_ii') of a read record: its PPG had been absent, unsaid
         warn_at_caller(f"record {record.record_id}: " + ", ".join(
             f"{c!r} asked for is held as {n!r}" for c, n in asked.items()) + ": the record's "
@@ -244,14 +244,12 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
     if not sources:
         have = ", ".join(record.signals) or "none"
         named = [canonical_channel(c) for c in record.signals]
-        asked = {c: canonical_channel(c) for c in cfg.channels}
         hint = ("; name them by qualityfm.io.canonical_names, as the readers do"
                 if set(named) & set(cfg.channels) else
                 # monitor labels asked for (PLETH, II) of a record the readers named (their
                 # zero windows had said no more)
                 "; the record's channels are canonical names: ask for " + ", ".join(
-                    f"{n!r} (not {c!r})" for c, n in asked.items() if n != c and n in named)
-                if any(n != c and n in named for c, n in asked.items()) else "")
+                    f"{n!r} (not {c!r})" for c, n in asked.items()) if asked else "")
         return _empty(cfg, [(0.0, f"no channel of {cfg.channels} (record has: {have}){hint}")],
                       sources, fallback)
     T, hop = cfg.samples, cfg.hop_samples

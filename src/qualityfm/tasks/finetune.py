@@ -631,7 +631,7 @@ def rare(count: int, fitted: int) -> bool:
     return 0 < count <= max(RARE_COUNT, RARE_SHARE * fitted) and count <= fitted / 5
 
 
-def rare_absence(count: int, fitted: int, held: bool = False) -> str:
+def rare_note(count: int, fitted: int, held: bool = False) -> str:
     """What a warning says of rows lacking (``held``: holding) a channel that ``count`` of the
     ``fitted`` windows a model was fitted on lacked (held) too, a rare few."""
     return (f", as only {count} of the {fitted} windows the model was fitted on "
@@ -660,11 +660,11 @@ def unseen_rows(est: TaskEstimator, mask: np.ndarray | None
                 if len(rows := np.flatnonzero(mask[:, k]))]
         counts, fitted = getattr(est, "present_counts", None), getattr(est, "fitted_rows", None)
         if counts is not None and fitted and len(counts) == mask.shape[1]:
-            out += [(f"{names[k]} is absent", rows, rare_absence(fitted - counts[k], fitted))
+            out += [(f"{names[k]} is absent", rows, rare_note(fitted - counts[k], fitted))
                     for k in range(mask.shape[1])
                     if rare(fitted - counts[k], fitted)
                     and len(rows := np.flatnonzero(~mask[:, k]))]
-            out += [(f"{names[k]} is present", rows, rare_absence(counts[k], fitted, True))
+            out += [(f"{names[k]} is present", rows, rare_note(counts[k], fitted, True))
                     for k in range(mask.shape[1])
                     if rare(counts[k], fitted) and len(rows := np.flatnonzero(mask[:, k]))]
     return out

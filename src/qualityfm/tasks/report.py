@@ -76,10 +76,10 @@ def markdown_table(rows: dict[str, dict]) -> str:
             for cells, r in zip(lines, rows.values(), strict=True):
                 mean, sd = r.get("fold_auroc_mean"), r.get("fold_auroc_sd")
                 held, k = r.get("fold_auroc_n"), len(r.get("folds") or [])
-                some = f", {held} of {k} folds" if held is not None and 0 < held < k else ""
+                notes = [f"{sd:.3f}"] if sd is not None and np.isfinite(sd) else []
+                notes += [f"{held} of {k} folds"] if held is not None and 0 < held < k else []
                 cells.insert(at, "n/a" if mean is None or not np.isfinite(mean) else
-                             f"{mean:.3f} ({sd:.3f}{some})" if sd is not None and np.isfinite(sd)
-                             else f"{mean:.3f}" + (f" ({some[2:]})" if some else ""))
+                             f"{mean:.3f}" + (f" ({', '.join(notes)})" if notes else ""))
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(cells) + " |" for cells in lines]
     notes = dict.fromkeys(r["protocol_note"] for r in rows.values() if r.get("protocol_note"))
