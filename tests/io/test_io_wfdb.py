@@ -379,7 +379,7 @@ def test_signal_lines_no_file_can_follow_are_named(tmp_path: Path, line: str,
         read_record(hea)
 
 
-@pytest.mark.parametrize("gain", ["abc(0)/mV", "200(x)/mV", "1E3/mV", "200/", "+200/mV",
+@pytest.mark.parametrize("gain", ["abc(0)/mV", "200(x)/mV", "200/", "+200/mV",
                                   "200(0)mV"])
 def test_malformed_gain_field_is_refused_naming_the_signal(tmp_path: Path, gain: str) -> None:
     """A gain (or format) field WFDB would misread is refused, naming the signal."""
@@ -1477,7 +1477,8 @@ def test_headers_reaching_outside_their_folder_or_past_float32_are_refused(
         tmp_path: Path) -> None:
     """A segment named ../ok/ok (or by its whole path) had read another folder's record under
     this header's name; a gain of 1e300 had read every value as 0 (a "flat" channel); a
-    counter frequency written with an exponent had been "a corrupt signal file"."""
+    counter frequency written with an exponent had been "a corrupt signal file"; a gain of a
+    capital E had been "not gain[(baseline)][/units]", the shape it has."""
     from qualityfm.io import write_wfdb
     from qualityfm.signal import synthesize
 
@@ -1491,12 +1492,17 @@ def test_headers_reaching_outside_their_folder_or_past_float32_are_refused(
                                               r"folder, named without a path"):
             read_record(here / "m.hea")
     dat = (ok / "ok.hea").read_text().splitlines()
-    (ok / "g.hea").write_text(f"g 1 250 15000\n{dat[1].split()[0]} 16 1e300/mV 16 0 0 0 0 II\n")
     (ok / "g.hea").write_text(f"g 1 250 15000\n{dat[1].split()[0]} 16 1e300/mV 16 0 0 0 0 "
                               "II\n")
     with pytest.raises(RecordError, match=r"its gain '1e300' makes one ADC step 1e-300 of its "
                                           r"unit, under the 1e-30 read as a calibration"):
         read_record(ok / "g.hea")
+    for gain in ("2E3/mV", "1.5E+02(-3)/mmHg"):  # wfdb reads gain 2 of unit "E3/mV"
+        (ok / "g.hea").write_text(f"g 1 250 15000\n{dat[1].split()[0]} 16 {gain} 16 0 0 0 0 "
+                                  "II\n")
+        with pytest.raises(RecordError, match=rf"gain field '{re.escape(gain)}' is written "
+                                              r"with a capital E, which wfdb misreads"):
+            read_record(ok / "g.hea")
     for line, what in (("250/1e3", "counter frequency '1e3' is written with an exponent"),
                        ("250/1000(1e3)", "base counter value '1e3' is written with an "
                                          "exponent"),

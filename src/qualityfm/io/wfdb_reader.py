@@ -234,6 +234,10 @@ def parse_header(path: Path) -> Header:
             raise RecordError(f"{path}: corrupt WFDB header ({signal}: format field {p[1]!r} "
                               "has a negative skew)")
         if len(p) > 2 and not _GAIN_FIELD.match(p[2]):  # wfdb would read another gain or unit
+            if _GAIN_FIELD.match(p[2].replace("E", "e", 1)):  # header(5) allows a capital E
+                raise RecordError(f"{path}: {signal}: its gain field {p[2]!r} is written with "
+                                  "a capital E, which wfdb misreads (2E3/mV as gain 2 of unit "
+                                  "'E3/mV'): write it with a small e, e.g. 2e3/mV")
             raise RecordError(
                 f"{path}: corrupt WFDB header ({signal}: gain field {p[2]!r} is not "
                 "gain[(baseline)][/units], e.g. 200(0)/mV)"
