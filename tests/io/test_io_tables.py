@@ -616,6 +616,26 @@ def test_npz_that_is_no_zip_says_so(tmp_path: Path) -> None:
         read_record(cut)
 
 
+def test_npy_that_is_no_npy_says_so(tmp_path: Path) -> None:
+    """An .npz renamed .npy had been an AttributeError ('NpzFile' object has no attribute
+    'ndim'), a text file "pickled (object) data", with NumPy's advice to load it unsafely."""
+    np.savez(tmp_path / "z.npz", II=np.zeros(100), fs=100.0)
+    (tmp_path / "z.npz").rename(tmp_path / "zip.npy")
+    (tmp_path / "text.npy").write_text("1,2,3\n")
+    (tmp_path / "empty.npy").write_bytes(b"")
+    for name, kind in (("zip", r"an \.npz \(zip\) renamed\?"), ("text", "a CSV or text renamed"),
+                       ("empty", "it is empty")):
+        with pytest.raises(RecordError, match=rf"{name}\.npy: not a valid \.npy file; it is "
+                                              rf"corrupt, or of another format \({kind}") as e:
+            read_record(tmp_path / f"{name}.npy", fs=100.0, channel_names=["II"])
+        assert "pickle" not in str(e.value)
+    cut = tmp_path / "cut.npy"
+    np.save(cut, np.arange(1000.0))
+    cut.write_bytes(cut.read_bytes()[:300])
+    with pytest.raises(RecordError, match=r"cut\.npy: truncated or corrupt \.npy file"):
+        read_record(cut, fs=100.0, channel_names=["II"])
+
+
 @pytest.mark.parametrize("newline", ["\n", "\r\r\n"])
 def test_a_span_of_a_csv_with_blank_lines_is_the_same_samples(tmp_path, newline) -> None:
     """Blank lines are no rows: a span read of a file with them (after the header, or as the

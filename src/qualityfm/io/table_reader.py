@@ -1254,6 +1254,16 @@ def read_npy(
             f"in Hz: np.savez('{path.stem}.npz', fs=125.0, PLETH=x[0], II=x[1])"
         )
     try:
+        with path.open("rb") as f:
+            magic = f.read(len(_NPY_MAGIC))
+    except OSError as e:
+        raise RecordError(f"{path}: cannot open ({e})") from e
+    if magic != _NPY_MAGIC:  # a zip had been an AttributeError, a text "pickled data"
+        kind = ("it is empty" if not magic else "an .npz (zip) renamed?"
+                if magic[:4] in _ZIP_MAGIC else "a CSV or text renamed?")
+        raise RecordError(f"{path}: not a valid .npy file; it is corrupt, or of another format "
+                          f"({kind})")
+    try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
         raise _load_fault(path, e, ".npy") from e
@@ -1309,6 +1319,7 @@ def _npz_rate(path: Path, value: np.ndarray, key: str = "fs") -> float:
 
 #: The first bytes of a zip file (one with members, or an empty one), as an .npz is.
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 #: Channels under one ``fs`` whose lengths differ by this factor or more are named in a
