@@ -191,6 +191,16 @@ def test_a_lead_named_among_words_that_say_it_is_a_lead_is_that_lead(label: str,
     assert canonical_channel(label) == channel
 
 
+def test_a_device_prefix_changes_no_label_that_names_a_channel() -> None:
+    """A VitalDB track carries its device's name: Dev/ecg_v_2 had read as lead V2 (the
+    misreading ecg_v_2 is kept from), Dev/II lead and Dev/II-ECG as channels of their own (no
+    ECG), where the same labels without it read as ecg_v_2 and lead II."""
+    for label in ("ecg_v_2", "ppg_2", "II lead", "II-ECG", "ECG Wave II", "aVR-lead", "V5 ECG",
+                  "ECG_II", "PLETH", "ART", "II_1", "II_mV"):
+        assert canonical_channel(f"Monitor/{label}") == canonical_channel(label), label
+    assert canonical_channel("Monitor/ecg_v_2") == "ecg_v_2"
+
+
 def test_a_unit_after_an_underscore_or_space_names_its_signal() -> None:
     """MATLAB and spreadsheet headers put the unit after a separator: II_mV had been a
     channel ii_mv (no ECG: windows scored on the PPG alone, with no word), while PLETH_NU

@@ -63,7 +63,7 @@ def ascii_text(text: str) -> str:
 
 def _key(name: str) -> str:
     """Lower-case a label and drop separators and a leading device prefix (``SNUADC/ECG_II``)."""
-    return re.sub(r"[\s_\-.,()]+", "", ascii_text(name.strip().split("/")[-1].lower()))
+    return re.sub(r"[\s_\-.,()]+", "", ascii_text(_without_device(name).lower()))
 
 
 def canonical_channel(name: str) -> str:
@@ -84,15 +84,20 @@ def canonical_channel(name: str) -> str:
     using bedside monitor, lead II``, as the MIMIC PERform files have) is the signal named
     first, an ECG the lead its description names.
     """
-    if is_numbered_channel(name):
-        return name.strip()  # canonical_names' second of a name: ecg_v_2 is no lead V2
+    if is_numbered_channel(name):  # canonical_names' second of a name: ecg_v_2 is no lead V2
+        return _without_device(name)
     return _label_channel(name)
+
+
+def _without_device(name: str) -> str:
+    """A label less its leading device prefix (``SNUADC/ECG_II``: ``ECG_II``), stripped."""
+    return name.strip().split("/")[-1].strip()
 
 
 def is_numbered_channel(name: str) -> bool:
     """Whether ``name`` is the name :func:`canonical_names` gives a second (third...) channel
     of a canonical name: that name in lower case with ``_2``, ``_3``... (``ecg_v_2``)."""
-    numbered = re.fullmatch(r"(.+)_([2-9]|[1-9]\d+)", name.strip())
+    numbered = re.fullmatch(r"(.+)_([2-9]|[1-9]\d+)", _without_device(name))
     return bool(numbered) and canonical_channel(numbered.group(1)) == numbered.group(1)
 
 
@@ -142,7 +147,7 @@ def _label_channel(name: str) -> str:
     for pattern, channel in _NUMBERED:
         if pattern.match(key):
             return channel
-    numbered = _SEPARATED_NUMBER.fullmatch(name.strip().split("/")[-1])
+    numbered = _SEPARATED_NUMBER.fullmatch(_without_device(name))
     if numbered and _ALIASES.get(_key(numbered.group(1))) in ECG_LEADS:  # II_1, MLII 2: the
         return _ALIASES[_key(numbered.group(1))]  # lead (they had been unknown, no ECG)
     if key.startswith(("pleth", "ppg")) and not _derived(name, key):
@@ -165,7 +170,7 @@ def _lead_among_words(name: str) -> str | None:
     """The ECG lead of a label of one lead's name among words that say it is a lead, in any
     order (``II lead``, ``ECG II lead``, ``II-ECG``, ``ECG Wave II``: they had been read as
     channels of their own, no lead II), or None."""
-    words = [w for w in re.split(r"[^a-z0-9]+", ascii_text(name.lower())) if w]
+    words = [w for w in re.split(r"[^a-z0-9]+", ascii_text(_without_device(name).lower())) if w]
     named = [w for w in words if w not in _LEAD_NOISE]
     if len(named) != 1 or len(words) == 1:
         return None
@@ -266,7 +271,7 @@ def _derived(name: str, key: str) -> bool:
     ``Pleth HR``) or what follows the prefix (``hr`` in ``PlethHR``) is in ``_DERIVED``, or its
     brackets hold numbers' words alone (``PLETH (mean)``, ``PLETH (Pulse)``:
     :func:`bracket_number` 2)."""
-    words = re.split(r"[\s_\-.,()/\[\]%]+", name.strip().split("/")[-1].lower().replace(
+    words = re.split(r"[\s_\-.,()/\[\]%]+", _without_device(name).lower().replace(
         "trend removed", ""))  # (a wave's description in the MIMIC PERform files)
     rest = key.removeprefix("pleth").removeprefix("ppg").rstrip("0123456789")
     bracketed = re.search(r"[\[(]([^\[\]()]*)[\])]\s*$", name)
