@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import numpy as np
@@ -199,6 +200,13 @@ def test_damaged_store_files_are_named(synth_dir, small_window, tmp_path, capsys
     (out / "meta.json").write_text(meta[:100])
     with pytest.raises(ValueError, match=r"meta\.json: truncated or damaged store file"):
         Store(out)
+    for version in (2, "1"):  # a later layout had been read unsaid
+        (out / "meta.json").write_text(json.dumps({**json.loads(meta),
+                                                   "format_version": version}))
+        with pytest.raises(ValueError, match=rf"meta\.json: a store of layout version "
+                                             rf"{re.escape(repr(version))}; this qualityfm "
+                                             r"reads version 1"):
+            Store(out)
 
 
 class Interrupt(Exception):

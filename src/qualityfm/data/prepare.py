@@ -38,6 +38,7 @@ from qualityfm.data.store import (
     FEATURES,
     FEATURES_STAMP,
     FLOAT16_MAX,
+    FORMAT_VERSION,
     JOURNAL,
     META,
     PAIRS,
@@ -84,8 +85,6 @@ from qualityfm.io.wfdb_reader import header_files
 from qualityfm.quality import LEVEL_NAMES, SCORING_VERSION, QualityScores, RRRules, score_windows
 from qualityfm.quality._common import MIN_SECONDS as MIN_WINDOW_SECONDS
 from qualityfm.signal import WindowConfig, Windows, make_windows, normalize
-
-FORMAT_VERSION = 1
 
 
 @dataclass

@@ -59,6 +59,8 @@ from qualityfm.io.atomic import atomic_write, read_json
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.io.folders import refuse_file_for_folder
 
+#: Version of the store's layout (shards, index, meta.json); a store of a later one is refused.
+FORMAT_VERSION = 1
 META = "meta.json"
 PAIRS = "pairs.npy"
 JOURNAL = "journal.json"
@@ -361,6 +363,11 @@ class StorePart:
             raise ValueError(f"{folder / META}: truncated or damaged store file (its fields: "
                              f"{type(err).__name__} {err}); qualityfm prepare --overwrite "
                              "writes the store again") from None
+        version = self.meta.get("format_version", FORMAT_VERSION)
+        if not (is_int(version) and 1 <= version <= FORMAT_VERSION):  # it had read unsaid
+            raise ValueError(f"{folder / META}: a store of layout version {version!r}; this "
+                             f"qualityfm reads version {FORMAT_VERSION}: read it with the "
+                             "qualityfm that wrote it, or prepare it again (--overwrite)")
 
     def rows(self, s: int) -> int:
         """Windows shard ``s`` holds: ``shard_size``, the last shard the rest."""
