@@ -6,7 +6,7 @@ import numpy as np
 
 from helpers import shared_path
 from qualityfm.io import read_record
-from qualityfm.quality import ecg_quality, score_windows
+from qualityfm.quality import detect_r_peaks, ecg_quality, score_windows
 from qualityfm.signal import WindowConfig, make_windows, resample
 
 FS = 300.0
@@ -47,3 +47,19 @@ def test_muscle_artifact_lowers_a_clean_real_window() -> None:
     assert q[best] > scores[-1]
     assert scores[0] >= scores[-1]
     assert scores[-1] < 0.6
+
+
+def test_a_beat_before_the_window_is_not_seen_on_its_first_sample() -> None:
+    """v198s's window at 150 s starts 45 ms after an R: its S wave had been read as a beat on
+    sample 0, 147 samples before the next, and the clean window as "good" (0.853, not 0.918)."""
+    w = _windows("physionet2015_vt", "v198s")
+    ecg = w.x[:, list(w.channels).index("ecg_ii")]
+    whole = detect_r_peaks(np.concatenate(list(ecg)), FS)[0]
+    n = ecg.shape[1]
+    for k, peaks in enumerate(detect_r_peaks(ecg, FS)):
+        inside = whole[(whole > k * n) & (whole < (k + 1) * n - 1)] - k * n
+        assert peaks.min() > 0 and peaks.max() < n - 1
+        if k == 5:
+            np.testing.assert_array_equal(peaks[:2], [147, 369])
+            assert np.isin(peaks, inside).mean() > 0.95
+    assert ecg_quality(ecg[5:6], FS)[0] > 0.9

@@ -454,7 +454,7 @@ def test_a_lead_off_of_a_few_microvolts_of_noise_costs_its_share_wherever_it_lie
     nothing (0.996 for 12 s of 30), in the middle 0.906; its stretch without a beat costs its
     share now, as the same stretch held flat does."""
     from qualityfm.quality import ecg_quality
-    from qualityfm.quality.ecg import beatless_share
+    from qualityfm.quality._common import beatless_share
 
     fs = 250.0
     ecg = synthesize(30, fs=fs, hr=75, seed=0, channels=("ecg_ii",)).signals["ecg_ii"]
@@ -467,6 +467,27 @@ def test_a_lead_off_of_a_few_microvolts_of_noise_costs_its_share_wherever_it_lie
     assert ecg_quality(noisy, fs) < 0.62
     assert beatless_share(np.arange(0, 7500, 200), 7500, fs) == 0.0  # a rhythm: no share
     assert ecg_quality(ecg, fs) > 0.99
+
+
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_a_ppg_sensor_off_showing_a_little_noise_costs_its_share(where: str) -> None:
+    """A PPG sensor off for 10 s of 30 showing noise of 1 % of the pulse's SD is no flat
+    stretch: it had scored 0.81 ("good"; held flat 0.54); its stretch without a pulse costs
+    its share now, as the ECG's does."""
+    from qualityfm.quality import ppg_quality, ppg_terms
+
+    fs = 125.0
+    ppg = synthesize(30, fs=fs, hr=75, seed=0, channels=("ppg",)).signals["ppg"].astype(float)
+    start = {"first": 0, "middle": 10, "last": 20}[where] * int(fs)
+    noisy, flat = ppg.copy(), ppg.copy()
+    rest = ppg[start:start + 1250].mean()
+    noise = 0.01 * ppg.std() * np.random.default_rng(0).standard_normal(1250)
+    noisy[start:start + 1250] = rest + noise
+    flat[start:start + 1250] = rest
+    assert ppg_quality(noisy, fs) == pytest.approx(ppg_quality(flat, fs), abs=0.08)
+    assert ppg_quality(noisy, fs) < 0.62
+    assert ppg_terms(noisy, fs)["pulseless"][0] > 0.25
+    assert ppg_terms(ppg, fs)["pulseless"][0] == 0.0 and ppg_quality(ppg, fs) > 0.9
 
 
 def test_a_ppg_pulse_near_200_bpm_scores_alike_at_every_rate() -> None:
@@ -684,3 +705,22 @@ def test_rr_rules_refuse_peaks_out_of_order_and_a_window_of_no_length() -> None:
         bad_beats(np.array([0, 250, 250, 500]), 250.0)
     with pytest.raises(ValueError, match=r"seconds must be a window's length > 0, got 0"):
         rr_sqi(peaks, 250.0, seconds=0)
+
+
+def test_no_r_peak_is_seen_on_a_window_edge() -> None:
+    """The mirrored band-pass is flat at a window's ends, so the S wave of a beat whose R lay
+    just before the window had refined onto sample 0: a beat 15 ms from the last real one,
+    two beats flagged (0.85 against 0.92 on a clean 30-s window of v198s)."""
+    fs = 300.0
+    t = np.arange(int(40 * fs)) / fs
+    beats = np.arange(0.3, 40.0, 0.8)
+    x = sum(np.exp(-0.5 * ((t - b) / 0.012) ** 2)
+            - 0.6 * np.exp(-0.5 * ((t - b - 0.04) / 0.02) ** 2) for b in beats)
+    n = int(10 * fs)
+    for lag in (0.005, 0.01, 0.015):  # the window starts after an R, within its S wave
+        start = int(round((beats[5] + lag) * fs))
+        peaks = detect_r_peaks(x[start:start + n], fs)[0]
+        inside = (beats * fs - start)[(beats * fs > start) & (beats * fs < start + n)]
+        assert peaks.min() > 0 and peaks.max() < n - 1
+        assert len(peaks) == len(inside)
+        np.testing.assert_allclose(peaks, inside, atol=2)

@@ -18,6 +18,7 @@ from qualityfm._numbers import is_int, is_number, settle_numbers
 from qualityfm.quality._common import (
     as_windows,
     band_filtered,
+    beatless_share,
     finite_rows,
     flat_fraction,
     lost_share,
@@ -153,25 +154,6 @@ def ecg_quality(
     lost = np.maximum(lost_share(flat_fraction(x, fs), filled), beatless)
     scores *= np.clip(1.0 - lost, 0.0, 1.0) * unclipped
     return float(scores[0]) if single else scores
-
-
-#: A stretch of a window without a detected beat (between two beats, or between the window's
-#: edge and its first or last beat) longer than this (s) and than two median RR intervals
-#: is a lead off, not a pause of the rhythm (a 3-s pause is past any rhythm the rules take).
-BEATLESS_SECONDS = 3.0
-
-
-def beatless_share(peaks: np.ndarray, n_samples: int, fs: float) -> float:
-    """The share of a window of ``n_samples`` in stretches without a beat (:data:`
-    BEATLESS_SECONDS`; each less one median RR interval, the beat that would end it): a lead
-    off holding a few uV of noise is no flat stretch, and at the window's edge it had cost
-    nothing (12 s of 30 at the end scored 0.996)."""
-    if len(peaks) < 2:
-        return 0.0
-    rr = float(np.median(np.diff(peaks)))
-    gaps = np.diff(np.concatenate([[0], peaks, [n_samples]])).astype(np.float64)
-    long = gaps > max(BEATLESS_SECONDS * fs, 2.0 * rr)
-    return float(np.clip((gaps[long] - rr).sum() / n_samples, 0.0, 1.0))
 
 
 def beat_segment(peaks: np.ndarray, fs: float) -> tuple[int, int]:

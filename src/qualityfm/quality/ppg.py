@@ -8,8 +8,9 @@ Terms (formulas and references in docs/quality.md):
 ``perfusion``  perfusion index AC/DC of the raw signal, on a log scale, times ``template`` (an
                amplitude is perfusion only when it is pulsatile); only where DC is meaningful
                (the signal is positive and AC/DC is physiological), else left out.
-Flat and non-finite windows score 0; flat stretches and filled gaps cost their share, and a
-clipped share past ``max_clip`` costs up to all of the score at twice it.
+Flat and non-finite windows score 0; flat stretches, filled gaps and stretches without a
+pulse cost their share, and a clipped share past ``max_clip`` costs up to all of the score
+at twice it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from qualityfm.quality._common import (
     as_windows,
     band_bins,
     band_filtered,
+    beatless_share,
     finite_rows,
     flat_fraction,
     lost_share,
@@ -171,10 +173,12 @@ def ppg_terms(
     clip: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Each PPG term in [0, 1] for each window of ``x`` ``[N, T]`` (``perfusion`` NaN where DC is
-    not meaningful), ``flat`` (fraction of flat 0.5-s stretches), ``unclipped`` (the factor
-    of its clipped share, :func:`~qualityfm.signal.extremes.clip_factor`) and ``usable`` (1.0
-    for finite, non-constant windows clipped less than twice ``max_clip``, else 0.0). ``clip``:
-    each window's clipped share measured on the record's own samples, as for
+    not meaningful), ``flat`` (fraction of flat 0.5-s stretches), ``pulseless`` (the share in
+    stretches without a pulse, :func:`~qualityfm.quality._common.beatless_share`),
+    ``unclipped`` (the factor of its clipped share,
+    :func:`~qualityfm.signal.extremes.clip_factor`) and ``usable`` (1.0 for finite,
+    non-constant windows clipped less than twice ``max_clip``, else 0.0). ``clip``: each
+    window's clipped share measured on the record's own samples, as for
     :func:`ecg_quality`."""
     x, _ = as_windows(x, fs)
     ok, x = finite_rows(x)
@@ -202,8 +206,10 @@ def ppg_terms(
     skew = np.clip((skewness - s.skew_zero) / (s.skew_one - s.skew_zero), 0.0, 1.0)
 
     template = np.zeros(n)
+    pulseless = np.zeros(n)
     for i in np.flatnonzero(ok):
         peaks = pulse_peaks(y[i], fs)
+        pulseless[i] = beatless_share(peaks, t, fs)
         if len(peaks) < s.min_pulses:
             continue
         intervals = np.diff(peaks)
@@ -233,6 +239,7 @@ def ppg_terms(
     terms = {"snr": snr, "band": band, "skew": skew, "template": template, "perfusion": perfusion}
     out = {k: np.where(ok, v, 0.0 if k != "perfusion" else np.nan) for k, v in terms.items()}
     out["flat"] = flat_fraction(x, fs)
+    out["pulseless"] = pulseless
     out["unclipped"] = np.where(ok, unclipped, 0.0)
     out["usable"] = ok.astype(np.float64)
     return out
@@ -245,13 +252,14 @@ def ppg_quality(x: np.ndarray, fs: float, settings: PPGSettings = PPGSettings(),
 
     The weighted mean of :func:`ppg_terms` over the terms available for the window (perfusion is
     left out where the DC level is not meaningful), times its ``unclipped`` factor and one less
-    its flat share, or less its share ``filled`` (``[N]``: samples that were missing and
-    filled, ``Windows.filled``) where that is larger; 0 for unusable windows (``clip``: see
-    :func:`ppg_terms`).
+    the largest of its flat share, its share ``filled`` (``[N]``: samples that were missing
+    and filled, ``Windows.filled``) and its share without a pulse; 0 for unusable windows
+    (``clip``: see :func:`ppg_terms`).
     """
     single = np.asarray(x).ndim == 1
     terms = ppg_terms(x, fs, settings, clip=clip)
-    lost = lost_share(terms["flat"], filled)
+    # a sensor off showing a little noise is no flat stretch: no pulse for seconds is lost too
+    lost = np.maximum(lost_share(terms["flat"], filled), terms["pulseless"])
     num = np.zeros_like(terms["usable"])
     den = np.zeros_like(num)
     for name, w in settings.weights:

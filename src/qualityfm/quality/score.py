@@ -32,9 +32,11 @@ LEVEL_THRESHOLDS: tuple[float, float, float, float] = (0.9, 0.7, 0.5, 0.3)
 #: interval, and float32 input past 1e6 is scored in float64; 15: an ECG's stretches without a
 #: beat for over 3 s cost their share, ``quality.ecg.beatless_share``, and a PPG's pulses are
 #: 0.3 s apart in whole samples rounded up; 16: rounded to the nearest sample, not up; 17: a
-#: half sample up, not to even). A store's journal records it, so that an interrupted
+#: half sample up, not to even; 18: no R peak on a window's first or last sample, where the
+#: mirrored band-pass had put a beat lying just outside, and a PPG's stretches without a pulse
+#: for over 3 s cost their share). A store's journal records it, so that an interrupted
 #: ``prepare`` never mixes two rules.
-SCORING_VERSION = 17
+SCORING_VERSION = 18
 
 
 @dataclass
