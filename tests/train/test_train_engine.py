@@ -1129,6 +1129,12 @@ def test_the_model_card_reports_the_checkpoints_step(synthetic_store, tmp_path) 
     card = (export_model(run, tmp_path / "model") / "README.md").read_text()
     assert said in card and "DINO projection head: included" in card
     assert "processes" not in card
+    # the card's counts add up to the file's (the feature read-out's had been counted nowhere)
+    from safetensors.torch import load_file
+    stored = sum(t.numel() for t in load_file(tmp_path / "model" / "model.safetensors").values())
+    counts = [int(n.replace(",", "")) for n in re.findall(
+        r"Parameters: ([\d,]+)|\(([\d,]+) parameters more\)", card) for n in n if n]
+    assert "Feature read-out (" in card and len(counts) == 3 and sum(counts) == stored
     state["data"] = [state["data"][0]] * 2  # a run of two processes says so (its command,
     torch.save(state, run / "last.pt")  # run on one, had given other weights)
     card = (export_model(run, tmp_path / "model") / "README.md").read_text()

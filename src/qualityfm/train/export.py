@@ -75,7 +75,8 @@ def _last_logged(run_dir: Path, up_to: int) -> dict[str, Any]:
 
 
 def _card(ckpt: dict[str, Any], mcfg: QualityFMConfig, run_dir: Path, n_params: int,
-          dtype: str = "float32", notes: str = "", head_params: int = 0) -> str:
+          dtype: str = "float32", notes: str = "", head_params: int = 0,
+          readout_params: int = 0) -> str:
     cfg = ckpt["config"]
     # the counts of the data the weights were trained on, kept in the checkpoint (the store
     # as it is now had been counted: remade since, or gone)
@@ -112,7 +113,8 @@ def _card(ckpt: dict[str, Any], mcfg: QualityFMConfig, run_dir: Path, n_params: 
         + (f"included ({head_params:,} parameters more)" if mcfg.head != "none"
            else "none (the run trained without one)" if not cfg.get("head", True)
            else "not shipped (only needed for pre-training)"),
-        *([f"- Feature read-out ({mcfg.feature_targets} targets): included"]
+        *([f"- Feature read-out ({mcfg.feature_targets} targets): included "
+           f"({readout_params:,} parameters more)"]
           if mcfg.feature_targets else
           ["- Feature read-out: not shipped (only needed for pre-training)"]
           if cfg.get("feature_weight", 0) > 0 else []),
@@ -233,8 +235,10 @@ def export_model(
     for target in (weights_name, config_name, card_name):  # before the work's writes
         _refuse_foreign(out_dir / target)
     config_json = json.dumps({"format": FORMAT, "model": mcfg.to_dict()}, indent=2) + "\n"
+    readout = model.feature_head  # counted nowhere, though in the file (64,638 of 11.3 M)
     card = _card(ckpt, mcfg, run_dir, model.num_params(), dtype, notes,
-                 model.num_params(head=True) - model.num_params())
+                 model.num_params(head=True) - model.num_params(),
+                 sum(p.numel() for p in readout.parameters()) if readout is not None else 0)
     weights = _sorted_header(save(tensors, metadata={
         "format": FORMAT, "config": json.dumps(mcfg.to_dict()), "dtype": dtype,
         "step": str(ckpt["step"]), "sha256": tensors_digest(tensors)}))
