@@ -270,6 +270,18 @@ def test_complex_arrays_are_refused_not_cut_to_their_real_part(tmp_path: Path) -
         read_record(tmp_path / "z.npy", fs=100.0, channel_names=["ppg"])
 
 
+def test_a_label_beside_an_npz_s_channels_says_what_an_entry_is(tmp_path: Path) -> None:
+    """A label or id saved beside the channels (np.savez(..., label=1)) had been refused as
+    "not a non-empty real 1-D signal", no more: the file's layout and the way round it said."""
+    path = tmp_path / "l.npz"
+    np.savez(path, fs=100.0, PLETH=np.sin(np.arange(3000) / 9.0), label=np.int64(1))
+    with pytest.raises(RecordError, match=r"l\.npz: array 'label' is not a non-empty real 1-D "
+                                          r"signal \(shape \(\), dtype int64\); every entry "
+                                          r"but fs and fs_<KEY> is read as a channel"):
+        read_record(path)
+    assert read_record(path, channels=["ppg"]).channels == ["ppg"]
+
+
 def test_skip_reason_is_the_one_skip_policy_of_batch_jobs() -> None:
     """A reader's message is kept; an error no reader raises on purpose is named by type; a
     missing optional reader is raised again, not taken for a bad record."""

@@ -1450,8 +1450,12 @@ def read_npz(
                                       f"Python call read_record(path, fs=...)")
                 x = _npz_member(path, npz, keys[i])
                 if x.ndim != 1 or x.dtype.kind not in "iuf" or len(x) == 0:
-                    raise RecordError(f"{path}: array {keys[i]!r} is not a non-empty real "
-                                      f"1-D signal (shape {x.shape}, dtype {x.dtype})")
+                    raise RecordError(
+                        f"{path}: array {keys[i]!r} is not a non-empty real 1-D signal (shape "
+                        f"{x.shape}, dtype {x.dtype})" + ("; every entry but fs and fs_<KEY> "
+                        "is read as a channel: keep labels and ids out of the file, or name "
+                        "the channels to read (channels=[...])" if x.ndim == 0 and channels
+                        is None else ""))
                 arrays[names[i]] = x, float(ch_rate)
             _warn_shared_rate(path, {keys[i]: len(arrays[names[i]][0]) for i in picked
                                      if keys[i] not in own}, rate)
