@@ -604,9 +604,12 @@ def test_npz_that_is_no_zip_says_so(tmp_path: Path) -> None:
     renamed = tmp_path / "renamed.npz"
     np.save(tmp_path / "a.npy", np.zeros((2, 10)))
     (tmp_path / "a.npy").rename(renamed)
-    for path in (text, renamed):
+    empty = tmp_path / "empty.npz"
+    empty.write_bytes(b"")
+    for path, kind in ((text, "a .npy renamed?"), (renamed, "a .npy renamed?"),
+                       (empty, "it is empty")):  # (empty had been "a .npy renamed?")
         with pytest.raises(RecordError, match=rf"{path.stem}\.npz: not a valid \.npz \(zip\) "
-                                              r"file") as e:
+                                              rf"file.*\({re.escape(kind)}\)") as e:
             read_record(path)
         assert "pickle" not in str(e.value)
     cut = tmp_path / "cut.npz"

@@ -1414,7 +1414,7 @@ def read_npz(
         raise RecordError(f"{path}: cannot open ({e})") from e
     if magic not in _ZIP_MAGIC:  # np.load would try it as a .npy or a pickle
         raise RecordError(f"{path}: not a valid .npz (zip) file; it is corrupt, or of another "
-                          f"format (a .npy renamed?)")
+                          f"format ({'it is empty' if not magic else 'a .npy renamed?'})")
     try:
         with np.load(path, allow_pickle=False) as npz:
             own, given = _npz_own_rates(path, npz)
