@@ -529,6 +529,8 @@ def test_windows_left_out_are_listed_with_their_reason(tmp_path, capsys) -> None
             assert list(ds.record_ids) == kept and ds.skipped == []
             assert [e["window"] for e in ds.left_out] == [kept[0].replace("@0", "@30")]
             assert ds.left_out[0]["reason"].startswith(reason)
+            # the file, so that two folders' records of one name are told apart
+            assert ds.left_out[0]["file"] == str(folder / f"{kept[0][:-2]}.hea")
     note_left_out(ds.left_out)
     err = capsys.readouterr().err
     assert "qualityfm: left out 1 window of the records read (ECG II or PPG flat or over " in err

@@ -1241,9 +1241,12 @@ def record_dataset(task: str, record: Record, *, seconds: float | None = None,
     return _dataset_of(s, rows, [], _left_out_entries(built))
 
 
-def _left_out_entries(rows: list[dict]) -> list[dict[str, str]]:
-    """The windows builder ``rows`` note as left out, ``{"window", "reason"}``."""
-    return [{"window": r["left_out"], "reason": r["reason"]} for r in rows if "left_out" in r]
+def _left_out_entries(rows: list[dict], source: str | None = None) -> list[dict[str, str]]:
+    """The windows builder ``rows`` note as left out, ``{"window", "reason"}``, with
+    ``"file"``, the record's ``source``, where given (two folders' records of one name had
+    been told apart by nothing)."""
+    return [{"window": r["left_out"], **({"file": source} if source is not None else {}),
+             "reason": r["reason"]} for r in rows if "left_out" in r]
 
 
 def _dataset_of(s: TaskSettings, rows: list[dict], skipped: list[dict[str, str]],
@@ -1318,7 +1321,7 @@ def _build(
                         skipped.append(skip_entry(row["skip"]))
                     elif "x" in row:
                         rows.append({**row, "source": str(f)})
-                left_out += _left_out_entries(built)
+                left_out += _left_out_entries(built, str(f))
             except Exception as err:
                 if machine_fault(err) is not None:  # the machine's, not the record's: the run
                     raise  # stops (out of memory had skipped the record, kept so in a cache)
