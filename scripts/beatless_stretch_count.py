@@ -48,8 +48,9 @@ def main() -> None:
                 x, clip = w.x[present, c], w.clipped[present, c]
                 filled = w.filled[present, c]
                 now[channel].append(score(x, w.fs, clip=clip, filled=filled))
-                module = "ecg" if channel == "ecg_ii" else "ppg"
-                with mock.patch(f"qualityfm.quality.{module}.beatless_share", lambda *a: 0.0):
+                share = ("qualityfm.quality.ecg.beatless_share" if channel == "ecg_ii" else
+                         "qualityfm.quality.ppg.pulseless_share")
+                with mock.patch(share, lambda *a: 0.0):
                     without[channel].append(score(x, w.fs, clip=clip, filled=filled))
         for channel in scorers:
             if not now[channel]:

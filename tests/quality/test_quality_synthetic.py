@@ -490,6 +490,26 @@ def test_a_ppg_sensor_off_showing_a_little_noise_costs_its_share(where: str) -> 
     assert ppg_terms(ppg, fs)["pulseless"][0] == 0.0 and ppg_quality(ppg, fs) > 0.9
 
 
+def test_clean_pulses_beside_a_large_artefact_or_a_louder_stretch_are_no_stretch_off() -> None:
+    """Pulses are found against the window's spread: beside a 2-s artefact 30 times a clean
+    pulse, or after the pulse grew 6 times (a probe seated again), the clean ones had been
+    charged as a stretch without a pulse (0.04 and 0.44, against 0.39 and 0.73 before the
+    charge): a stretch whose own alike pulses are found is none."""
+    from qualityfm.quality import ppg_quality, ppg_terms
+
+    fs = 125.0
+    ppg = synthesize(30, fs=fs, hr=75, seed=0, channels=("ppg",)).signals["ppg"].astype(float)
+    t = np.arange(len(ppg)) / fs
+    burst = ppg.copy()
+    inside = (t >= 10) & (t < 12)
+    burst[inside] += 30 * ppg.std() * np.sin(2 * np.pi * 1.5 * t[inside])
+    louder = ppg.copy()
+    louder[t >= 15] = ppg.mean() + 6 * (ppg[t >= 15] - ppg.mean())
+    for x in (burst, louder):
+        assert ppg_terms(x, fs)["pulseless"][0] == 0.0
+    assert ppg_quality(burst, fs) > 0.35 and ppg_quality(louder, fs) > 0.7
+
+
 def test_a_ppg_pulse_near_200_bpm_scores_alike_at_every_rate() -> None:
     """Pulses 0.3 s apart had been cut down to whole samples (0.288 s at 62.5 Hz): a 200-bpm
     pulse scored 0.94 there, "excellent", against 0.69 at 250 Hz."""

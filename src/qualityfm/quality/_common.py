@@ -195,15 +195,23 @@ def flat_fraction(x: np.ndarray, fs: float, block: float = 0.5, rel: float = 0.0
 BEATLESS_SECONDS = 3.0
 
 
-def beatless_share(peaks: np.ndarray, n_samples: int, fs: float) -> float:
-    """The share of a window of ``n_samples`` in stretches without a beat (:data:`
-    BEATLESS_SECONDS`; each less one median beat interval, the beat that would end it): a
-    lead or sensor off holding a little noise is no flat stretch, and at the window's edge it
-    had cost nothing (an ECG's 12 s of 30 at the end scored 0.996; a PPG's 15 s of 30 in
-    the middle 0.73)."""
+def beatless_stretches(peaks: np.ndarray, n_samples: int, fs: float
+                       ) -> tuple[list[tuple[int, int]], float]:
+    """The stretches ``(start, end)`` (samples) of a window of ``n_samples`` without a beat
+    (:data:`BEATLESS_SECONDS`), and the median beat interval (samples; 0 with under two
+    beats, when no stretch is given)."""
     if len(peaks) < 2:
-        return 0.0
+        return [], 0.0
     rr = float(np.median(np.diff(peaks)))
-    gaps = np.diff(np.concatenate([[0], peaks, [n_samples]])).astype(np.float64)
-    long = gaps > max(BEATLESS_SECONDS * fs, 2.0 * rr)
-    return float(np.clip((gaps[long] - rr).sum() / n_samples, 0.0, 1.0))
+    edges = np.concatenate([[0], peaks, [n_samples]]).astype(np.int64)
+    long = np.diff(edges) > max(BEATLESS_SECONDS * fs, 2.0 * rr)
+    return [(int(a), int(e)) for a, e in zip(edges[:-1][long], edges[1:][long], strict=True)], rr
+
+
+def beatless_share(peaks: np.ndarray, n_samples: int, fs: float) -> float:
+    """The share of a window of ``n_samples`` in stretches without a beat
+    (:func:`beatless_stretches`; each less one median beat interval, the beat that would end
+    it): a lead off holding a few uV of noise is no flat stretch, and at the window's edge it
+    had cost nothing (12 s of 30 at the end scored 0.996)."""
+    stretches, rr = beatless_stretches(peaks, n_samples, fs)
+    return float(np.clip(sum(e - a - rr for a, e in stretches) / n_samples, 0.0, 1.0))
