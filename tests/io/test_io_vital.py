@@ -187,6 +187,25 @@ def test_the_gaps_of_an_integer_track_are_missing_samples(tmp_path: Path) -> Non
         np.testing.assert_allclose(p[:100], (np.arange(100) + 1000) * 0.01 - 5.0, rtol=1e-6)
 
 
+def test_an_integer_track_of_gain_0_is_uncalibrated_not_flat(tmp_path: Path) -> None:
+    """An integer track whose info states a gain of 0 (vitaldb's when none is given) had read
+    as flat zeros in its unit (an ECG off, unsaid): its ADC counts are kept, marked
+    uncalibrated, with a warning, as WFDB's gain of 0 is."""
+    t0 = 1.6e9
+    counts = (np.arange(2000) % 50).astype(np.int32)
+    path = _write_vital(tmp_path / "g.vital", [
+        {"name": "ECG_II", "fmt": 7, "srate": 200.0, "gain": 0.0, "offset": 3.0,
+         "recs": [(t0, counts)]},
+        {"name": "PLETH", "fmt": 7, "srate": 100.0, "gain": 0.5, "recs": [(t0, counts[:1000])]}],
+        header_start=t0)
+    with pytest.warns(RuntimeWarning, match=r"wave track 'SNUADC/ECG_II' has a gain of 0 "
+                                            r"\(uncalibrated\): its values are ADC counts"):
+        rec = read_record(path)
+    np.testing.assert_array_equal(rec.signals["ecg_ii"][:2000], counts)  # (the file: 60 s)
+    assert rec.units["ecg_ii"] == "uncalibrated" and rec.units["ppg"] != "uncalibrated"
+    np.testing.assert_array_equal(rec.signals["ppg"][:1000], counts[:1000] * 0.5)
+
+
 @pytest.mark.parametrize("order", [["ecg_ii", "ppg"], ["ppg", "ecg_ii"]])
 def test_channels_of_two_rates_start_together_whatever_their_order(
         vital_file: tuple[Path, dict], order: list[str]) -> None:

@@ -23,6 +23,7 @@ from qualityfm.io.channels import canonical_channel, canonical_names
 from qualityfm.io.record import (
     MAX_WAVEFORM_FS,
     MIN_WAVEFORM_FS,
+    UNCALIBRATED,
     MissingChannelError,
     Record,
     RecordError,
@@ -236,8 +237,8 @@ def _track_samples(trk, origin: float, end: float,
         lo, hi = max(a, 0), min(a + len(val), len(out))
         if hi > lo:
             out[lo:hi] = val[lo - a:hi - a]
-    if trk.fmt > 2:  # integer samples: to physical units (1: float, 2: double)
-        out *= np.float32(trk.gain)
+    if trk.fmt > 2 and trk.gain != 0:  # integer samples: to physical units (1: float, 2:
+        out *= np.float32(trk.gain)  # double); a gain of 0 states none: ADC counts kept
         out += np.float32(trk.offset)
     # vitaldb's marks of no value, and fill values of either sign (a track of -9.97e36 had
     # read as full, taking the channel's name over the real one)
@@ -382,6 +383,10 @@ def read_vital(
         signals[names[i]] = np.ascontiguousarray(samples[kept[i]][i0:i1])
         rates[names[i]] = float(trk.srate)
         units[names[i]] = trk.unit or "NU"
+        if trk.fmt > 2 and trk.gain == 0:  # (it had read as flat zeros in its unit)
+            units[names[i]] = UNCALIBRATED
+            warn_at_caller(f"{path}: wave track {kept[i]!r} has a gain of 0 (uncalibrated): "
+                           "its values are ADC counts, not physical units", RuntimeWarning)
     if fs is not None and not any(np.isclose(fs, r) for r in rates.values()):
         raise RecordError(f"{path}: fs={fs} Hz disagrees with the track rates {rates}")
     return Record(record_id, signals, rates, units=units,
