@@ -1248,6 +1248,8 @@ def test_predict_names_the_records_lacking_a_channel_the_fit_always_had(tmp_path
     assert res["n"] == 2 and sorted(res["predictions"]["record_ids"]) == ["v100s", "v101l"]
     blind = [e for e in res["left_out"] if "no output, as predict leaves it" in e["reason"]]
     assert sorted(e["window"] for e in blind) == ["v400s", "v623l"]
+    assert sorted(e["file"] for e in blind) == [str(folder / "v400s.hea"),
+                                                str(folder / "v623l.hea")]  # as other rows
     assert "a deployment keeps the alarm" in blind[0]["reason"]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     (tmp_path / "run" / "summary.json").write_text(json.dumps({**summary, "settings": []}))

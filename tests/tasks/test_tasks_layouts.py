@@ -506,9 +506,9 @@ def test_long_af_records_of_one_patient_keep_their_names_and_numeric_starts(tmp_
 
 def test_windows_left_out_are_listed_with_their_reason(tmp_path, capsys) -> None:
     """A window that gives no row (af: no usable channel; abp: no usable ECG II and PPG, or no
-    target) is listed under ``left_out`` with its reason, kept by the task cache and counted on
-    stderr by the task verbs; it had been dropped without a word (``skipped`` empty, the
-    window missing from predict's table)."""
+    target) is listed under ``left_out`` with its reason and file, kept by the task cache and
+    counted on stderr by the task verbs; it had been dropped without a word (``skipped``
+    empty, the window missing from predict's table), then named by its record id alone."""
     from qualityfm.tasks.pipeline import note_left_out
 
     af_dir, abp_dir = tmp_path / "af", tmp_path / "abp"
@@ -537,6 +537,23 @@ def test_windows_left_out_are_listed_with_their_reason(tmp_path, capsys) -> None
     assert err.endswith("each is listed under 'left_out' in the run's JSON\n")
     note_left_out(ds.left_out, "eval/results.json")  # evaluate's: in its report
     assert capsys.readouterr().err.endswith("under 'left_out' in eval/results.json\n")
+
+
+def test_a_window_left_out_names_its_file_as_each_run_spells_it(tmp_path, monkeypatch) -> None:
+    """The task cache keeps absolute paths: a left-out window's file had come back as the
+    first run's spelling (relative, pointing nowhere from another folder), where its rows'
+    files and skipped records follow each run's."""
+    rec = synthesize(95, 250.0, sbp=135, dbp=72, seed=3, record_id="rec1")
+    gap = {c: v.copy() for c, v in rec.signals.items()}
+    for c in ("ecg_ii", "ppg"):
+        gap[c][int(30 * 250):int(60 * 250)] = np.nan
+    write_wfdb(Record("rec1", gap, rec.fs, units=rec.units), tmp_path / "some")
+    monkeypatch.chdir(tmp_path)
+    cache = tmp_path / "cache"
+    ds = build_task_dataset("abp", "some", cache_dir=cache)  # built and saved
+    assert ds.left_out[0]["file"] == str(Path("some") / "rec1.hea")
+    ds = build_task_dataset("abp", tmp_path / "some", cache_dir=cache)  # loaded
+    assert ds.left_out[0]["file"] == str(tmp_path / "some" / "rec1.hea")
 
 
 def _blank(header: Path, start: float, stop: float) -> tuple[dict, dict]:

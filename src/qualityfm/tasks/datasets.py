@@ -1288,7 +1288,7 @@ def _build(
         try:
             held = read_json(none, "task cache")
             return (None, [{**e, "record": spelt.get(e["record"], e["record"])}
-                           for e in held["skipped"]], list(held["left_out"]))
+                           for e in held["skipped"]], _left_out_renamed(held["left_out"], spelt))
         except (OSError, ValueError, KeyError, TypeError) as err:  # damaged: built again and
             # replaced, and said, as a damaged .npz is (it had been silent)
             warn_at_caller(f"{none}: unreadable task cache ({type(err).__name__}: {err}); "
@@ -1342,7 +1342,8 @@ def _build(
             remove_temporaries(cache.parent, older_than_s=STALE_TEMPORARY_S, of=_CACHE_FILE)
             absolute = {v: k for k, v in spelt.items()}
             write_json(none, {"skipped": [{**e, "record": absolute.get(e["record"], e["record"])}
-                                          for e in skipped], "left_out": left_out})
+                                          for e in skipped],
+                             "left_out": _left_out_renamed(left_out, absolute)})
         return None, skipped, left_out
     ds = _dataset_of(s, rows, skipped, left_out)
     ds.shared = [{"records": [a, b], "offset_s": offset}
@@ -1365,11 +1366,20 @@ def _read_task_channels(path: Path) -> Record:
 
 
 def _renamed(ds: TaskDataset, names: dict[str, str]) -> TaskDataset:
-    """``ds`` with its rows' files and its skipped records renamed by ``names`` (those not in
-    it as they are): a cache keeps absolute paths, a run its own spelling of them."""
+    """``ds`` with its rows' files, its skipped records and the files of its windows left out
+    renamed by ``names`` (those not in it as they are): a cache keeps absolute paths, a run
+    its own spelling of them."""
     sources = None if ds.sources is None else np.array(
         [names.get(f, f) for f in ds.sources.tolist()], dtype=object)
     skipped = [{**e, "record": names.get(e["record"], e["record"])} for e in ds.skipped]
     shared = [{**e, "records": [names.get(f, f) for f in e["records"]]} for e in ds.shared]
     marks = {names.get(f, f): m for f, m in ds.marks.items()}
-    return dataclasses.replace(ds, sources=sources, skipped=skipped, shared=shared, marks=marks)
+    return dataclasses.replace(ds, sources=sources, skipped=skipped, shared=shared, marks=marks,
+                               left_out=_left_out_renamed(ds.left_out, names))
+
+
+def _left_out_renamed(left_out: list[dict[str, str]], names: dict[str, str]
+                      ) -> list[dict[str, str]]:
+    """The windows ``left_out`` with their files renamed by ``names`` (see :func:`_renamed`)."""
+    return [{**e, "file": names.get(e["file"], e["file"])} if "file" in e else e
+            for e in left_out]

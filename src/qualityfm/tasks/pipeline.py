@@ -760,8 +760,10 @@ def _without_blind_rows(est: TaskEstimator, ds: TaskDataset
           "leaves their outputs empty (listed under 'left_out')", file=sys.stderr)
     kept = dataclasses.replace(ds.subset(np.flatnonzero(~blind)), skipped=ds.skipped,
                                left_out=ds.left_out, shared=ds.shared)
-    return kept, [*ds.left_out, *({"window": str(r), "reason": why}
-                                  for r in ds.record_ids[blind])]
+    files = ds.sources[blind] if ds.sources is not None else [None] * int(blind.sum())
+    return kept, [*ds.left_out, *({"window": str(r), **({"file": str(f)} if f is not None else {}),
+                                   "reason": why}
+                                  for r, f in zip(ds.record_ids[blind], files, strict=True))]
 
 
 def _row_digests(ds: TaskDataset) -> list[tuple[str, str]]:
