@@ -510,6 +510,23 @@ def test_clean_pulses_beside_a_large_artefact_or_a_louder_stretch_are_no_stretch
     assert ppg_quality(burst, fs) > 0.35 and ppg_quality(louder, fs) > 0.7
 
 
+def test_a_sensor_off_after_one_pulse_or_after_hidden_pulses_costs_its_share() -> None:
+    """A sensor off after one pulse had cost nothing (0.40, "poor"; after two pulses 0.03),
+    no stretch read under two beats; a sensor off after pulses hidden by louder ones had been
+    forgiven whole with them (pulseless 0)."""
+    from qualityfm.quality import ppg_quality, ppg_terms
+
+    fs = 125.0
+    ppg = synthesize(30, fs=fs, hr=75, seed=0, channels=("ppg",)).signals["ppg"].astype(float)
+    t = np.arange(len(ppg)) / fs
+    rest = ppg.mean() + 0.01 * ppg.std() * np.random.default_rng(0).standard_normal(len(ppg))
+    for keep in (0.5, 0.9):  # one pulse, two pulses
+        x = np.where(t < keep, ppg, rest)
+        assert ppg_terms(x, fs)["pulseless"][0] > 0.9 and ppg_quality(x, fs) < 0.1
+    x = np.where(t < 12, ppg.mean() + 6 * (ppg - ppg.mean()), np.where(t < 16, ppg, rest))
+    assert ppg_terms(x, fs)["pulseless"][0] == pytest.approx(13.2 / 30, abs=0.03)
+
+
 def test_a_ppg_pulse_near_200_bpm_scores_alike_at_every_rate() -> None:
     """Pulses 0.3 s apart had been cut down to whole samples (0.288 s at 62.5 Hz): a 200-bpm
     pulse scored 0.94 there, "excellent", against 0.69 at 250 Hz."""

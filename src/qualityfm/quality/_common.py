@@ -198,11 +198,10 @@ BEATLESS_SECONDS = 3.0
 def beatless_stretches(peaks: np.ndarray, n_samples: int, fs: float
                        ) -> tuple[list[tuple[int, int]], float]:
     """The stretches ``(start, end)`` (samples) of a window of ``n_samples`` without a beat
-    (:data:`BEATLESS_SECONDS`), and the median beat interval (samples; 0 with under two
-    beats, when no stretch is given)."""
-    if len(peaks) < 2:
-        return [], 0.0
-    rr = float(np.median(np.diff(peaks)))
+    (:data:`BEATLESS_SECONDS`), and the median beat interval (samples; 0 with under two beats,
+    whose stretches are then those over ``BEATLESS_SECONDS`` alone: a PPG of one pulse and a
+    sensor off after it had been charged nothing, one of two nearly all)."""
+    rr = float(np.median(np.diff(peaks))) if len(peaks) > 1 else 0.0
     edges = np.concatenate([[0], peaks, [n_samples]]).astype(np.int64)
     long = np.diff(edges) > max(BEATLESS_SECONDS * fs, 2.0 * rr)
     return [(int(a), int(e)) for a, e in zip(edges[:-1][long], edges[1:][long], strict=True)], rr

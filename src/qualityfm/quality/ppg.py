@@ -180,10 +180,11 @@ def pulseless_share(y: np.ndarray, peaks: np.ndarray, fs: float,
                     settings: PPGSettings = PPGSettings()) -> float:
     """The share of a pulse wave ``y`` (one window, band-passed) in stretches without a pulse
     (:func:`~qualityfm.quality._common.beatless_stretches` of its ``peaks``, each less one
-    median interval), leaving out the stretches where pulses found against the stretch's own
-    spread (:func:`pulse_peaks`), 3 at least at a rate of ``settings.pulse_rate``, are alike
-    (:data:`ALIKE_PULSES`): pulses are found against the window's spread, and an artefact 30
-    times a clean pulse had hidden 28 s of them (a score of 0.04)."""
+    median interval). Pulses are found against the window's spread, and an artefact 30 times
+    a clean pulse had hidden 28 s of them (a score of 0.04): within a stretch whose pulses,
+    found against its own spread (:func:`pulse_peaks`), are 3 at least at a rate of
+    ``settings.pulse_rate`` and alike (:data:`ALIKE_PULSES`), only the stretches without one
+    of those count."""
     stretches, period = beatless_stretches(peaks, len(y), fs)
     lost = 0.0
     for a, e in stretches:
@@ -193,7 +194,9 @@ def pulseless_share(y: np.ndarray, peaks: np.ndarray, fs: float,
             before = int(0.4 * own)
             if (settings.pulse_rate[0] <= 60.0 * fs / own <= settings.pulse_rate[1]
                     and template_correlation(y[a:e], found, before, own - before)
-                    >= ALIKE_PULSES):
+                    >= ALIKE_PULSES):  # (the whole stretch had gone: 14 s off after them)
+                inner, own_period = beatless_stretches(found, e - a, fs)
+                lost += sum(e2 - a2 - own_period for a2, e2 in inner)
                 continue
         lost += e - a - period
     return float(np.clip(lost / len(y), 0.0, 1.0))
