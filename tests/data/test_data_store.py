@@ -200,12 +200,17 @@ def test_damaged_store_files_are_named(synth_dir, small_window, tmp_path, capsys
     (out / "meta.json").write_text(meta[:100])
     with pytest.raises(ValueError, match=r"meta\.json: truncated or damaged store file"):
         Store(out)
-    for version in (2, "1"):  # a later layout had been read unsaid
-        (out / "meta.json").write_text(json.dumps({**json.loads(meta),
-                                                   "format_version": version}))
-        with pytest.raises(ValueError, match=rf"meta\.json: a store of layout version "
-                                             rf"{re.escape(repr(version))}; this qualityfm "
-                                             r"reads version 1"):
+    later = {**json.loads(meta), "format_version": 2}
+    for fields in (later, {k: v for k, v in later.items() if k != "n_pairs"}):  # a later
+        (out / "meta.json").write_text(json.dumps(fields))  # layout had been read unsaid,
+        with pytest.raises(ValueError, match=r"meta\.json: a store of layout version 2; this "
+                                             r"qualityfm reads version 1"):  # or said damaged
+            Store(out)
+    for version in ("1", None, 0):
+        (out / "meta.json").write_text(json.dumps({**later, "format_version": version}))
+        with pytest.raises(ValueError, match=r"meta\.json: truncated or damaged store file "
+                                             rf"\(its fields: ValueError format_version "
+                                             rf"{re.escape(repr(version))} is no layout"):
             Store(out)
 
 

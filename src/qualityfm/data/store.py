@@ -348,7 +348,14 @@ class StorePart:
         self.meta = read_store_json(folder / META)
         self.offset = offset  # its first window's and first record's numbers in the store
         self.record_offset = record_offset
+        version = self.meta.get("format_version", FORMAT_VERSION)  # before the fields, which
+        if is_int(version) and version > FORMAT_VERSION:  # a later layout may name otherwise
+            raise ValueError(f"{folder / META}: a store of layout version {version}; this "
+                             f"qualityfm reads version {FORMAT_VERSION}: read it with the "
+                             "qualityfm that wrote it, or prepare it again (--overwrite)")
         try:  # a field of the wrong type had been a bare "invalid literal for int()"
+            if not (is_int(version) and version >= 1):
+                raise ValueError(f"format_version {version!r} is no layout version")
             self.n_windows = int(self.meta["n_windows"])
             self.shard_size = int(self.meta["shard_size"])
             self.n_shards = int(self.meta["n_shards"])
@@ -363,11 +370,6 @@ class StorePart:
             raise ValueError(f"{folder / META}: truncated or damaged store file (its fields: "
                              f"{type(err).__name__} {err}); qualityfm prepare --overwrite "
                              "writes the store again") from None
-        version = self.meta.get("format_version", FORMAT_VERSION)
-        if not (is_int(version) and 1 <= version <= FORMAT_VERSION):  # it had read unsaid
-            raise ValueError(f"{folder / META}: a store of layout version {version!r}; this "
-                             f"qualityfm reads version {FORMAT_VERSION}: read it with the "
-                             "qualityfm that wrote it, or prepare it again (--overwrite)")
 
     def rows(self, s: int) -> int:
         """Windows shard ``s`` holds: ``shard_size``, the last shard the rest."""
