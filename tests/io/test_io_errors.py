@@ -274,12 +274,14 @@ def test_a_label_beside_an_npz_s_channels_says_what_an_entry_is(tmp_path: Path) 
     """A label or id saved beside the channels (np.savez(..., label=1)) had been refused as
     "not a non-empty real 1-D signal", no more: the file's layout and the way round it said."""
     path = tmp_path / "l.npz"
-    np.savez(path, fs=100.0, PLETH=np.sin(np.arange(3000) / 9.0), label=np.int64(1))
-    with pytest.raises(RecordError, match=r"l\.npz: array 'label' is not a non-empty real 1-D "
-                                          r"signal \(shape \(\), dtype int64\); every entry "
-                                          r"but fs and fs_<KEY> is read as a channel"):
-        read_record(path)
-    assert read_record(path, channels=["ppg"]).channels == ["ppg"]
+    for label in (np.int64(1), np.array(["a", "b"])):  # a label, ids
+        np.savez(path, fs=100.0, PLETH=np.sin(np.arange(3000) / 9.0), label=label)
+        with pytest.raises(RecordError, match=rf"l\.npz: array 'label' is not a non-empty real "
+                                              rf"1-D signal \(shape \({len(label.shape) * '2,'}"
+                                              r"\), dtype .*\); every entry but fs and "
+                                              r"fs_<KEY> is read as a channel"):
+            read_record(path)
+        assert read_record(path, channels=["ppg"]).channels == ["ppg"]
 
 
 def test_skip_reason_is_the_one_skip_policy_of_batch_jobs() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import inspect
 import re
 import warnings
@@ -604,10 +605,12 @@ def test_npz_that_is_no_zip_says_so(tmp_path: Path) -> None:
     renamed = tmp_path / "renamed.npz"
     np.save(tmp_path / "a.npy", np.zeros((2, 10)))
     (tmp_path / "a.npy").rename(renamed)
-    empty = tmp_path / "empty.npz"
+    empty, short = tmp_path / "empty.npz", tmp_path / "short.npz"
     empty.write_bytes(b"")
-    for path, kind in ((text, "a .npy renamed?"), (renamed, "a .npy renamed?"),
-                       (empty, "it is empty")):  # (empty had been "a .npy renamed?")
+    short.write_bytes(b"PK")
+    for path, kind in ((text, "a CSV or text renamed?"), (renamed, "a .npy renamed?"),
+                       (empty, "it is empty"), (short, "it is cut short")):  # (each of the
+        # last two, and a text, had been "a .npy renamed?")
         with pytest.raises(RecordError, match=rf"{path.stem}\.npz: not a valid \.npz \(zip\) "
                                               rf"file.*\({re.escape(kind)}\)") as e:
             read_record(path)
@@ -626,8 +629,12 @@ def test_npy_that_is_no_npy_says_so(tmp_path: Path) -> None:
     (tmp_path / "z.npz").rename(tmp_path / "zip.npy")
     (tmp_path / "text.npy").write_text("1,2,3\n")
     (tmp_path / "empty.npy").write_bytes(b"")
+    np.save(tmp_path / "whole.npy", np.zeros(100))
+    (tmp_path / "short.npy").write_bytes((tmp_path / "whole.npy").read_bytes()[:3])
+    (tmp_path / "gz.npy").write_bytes(gzip.compress((tmp_path / "whole.npy").read_bytes()))
     for name, kind in (("zip", r"an \.npz \(zip\) renamed\?"), ("text", "a CSV or text renamed"),
-                       ("empty", "it is empty")):
+                       ("empty", "it is empty"), ("short", "it is cut short"),
+                       ("gz", r"gzip-compressed, not text: decompress it \(gunzip\) first")):
         with pytest.raises(RecordError, match=rf"{name}\.npy: not a valid \.npy file; it is "
                                               rf"corrupt, or of another format \({kind}") as e:
             read_record(tmp_path / f"{name}.npy", fs=100.0, channel_names=["II"])

@@ -1253,16 +1253,11 @@ def read_npy(
             f"it as an .npz of one 1-D array per channel, keyed by its name, and an 'fs' entry "
             f"in Hz: np.savez('{path.stem}.npz', fs=125.0, PLETH=x[0], II=x[1])"
         )
-    try:
-        with path.open("rb") as f:
-            magic = f.read(len(_NPY_MAGIC))
-    except OSError as e:
-        raise RecordError(f"{path}: cannot open ({e})") from e
-    if magic != _NPY_MAGIC:  # a zip had been an AttributeError, a text "pickled data"
-        kind = ("it is empty" if not magic else "an .npz (zip) renamed?"
-                if magic[:4] in _ZIP_MAGIC else "a CSV or text renamed?")
+    head = _file_head(path)
+    if not head.startswith(_NPY_MAGIC):  # a zip had been an AttributeError, a text "pickled
+        # data", with NumPy's advice to load it unsafely
         raise RecordError(f"{path}: not a valid .npy file; it is corrupt, or of another format "
-                          f"({kind})")
+                          f"({_other_format(head, (_NPY_MAGIC,), 'an .npz (zip) renamed?')})")
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
@@ -1320,6 +1315,28 @@ def _npz_rate(path: Path, value: np.ndarray, key: str = "fs") -> float:
 #: The first bytes of a zip file (one with members, or an empty one), as an .npz is.
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _NPY_MAGIC = b"\x93NUMPY"
+
+
+def _file_head(path: Path) -> bytes:
+    """The first 4 KB of ``path``; a file that cannot be opened is a RecordError."""
+    try:
+        with path.open("rb") as f:
+            return f.read(4096)
+    except OSError as e:
+        raise RecordError(f"{path}: cannot open ({e})") from e
+
+
+def _other_format(head: bytes, magics: tuple[bytes, ...], sibling: str) -> str:
+    """What a NumPy file whose first bytes ``head`` lack each of its ``magics`` seems to be:
+    empty, cut short, ``sibling`` (the other NumPy format, renamed), compressed or binary
+    (:func:`~qualityfm.io.base.not_text`), else text."""
+    if not head:
+        return "it is empty"
+    if any(m.startswith(head) for m in magics):
+        return "it is cut short"
+    if head[:4] in _ZIP_MAGIC or head.startswith(_NPY_MAGIC):
+        return sibling
+    return not_text(head) or "a CSV or text renamed?"
 
 
 #: Channels under one ``fs`` whose lengths differ by this factor or more are named in a
@@ -1407,14 +1424,10 @@ def read_npz(
     entries (``np.savez(path, II=ecg, PLETH=ppg, fs_II=250.0, fs_PLETH=125.0)``), which take
     precedence over ``fs`` for their channel: ``KEY`` as the array's key in any case, or
     another label of its channel (``fs_ppg``); see :func:`_npz_own_rates`."""
-    try:
-        with path.open("rb") as f:
-            magic = f.read(4)
-    except OSError as e:
-        raise RecordError(f"{path}: cannot open ({e})") from e
-    if magic not in _ZIP_MAGIC:  # np.load would try it as a .npy or a pickle
+    head = _file_head(path)
+    if head[:4] not in _ZIP_MAGIC:  # np.load would try it as a .npy or a pickle
         raise RecordError(f"{path}: not a valid .npz (zip) file; it is corrupt, or of another "
-                          f"format ({'it is empty' if not magic else 'a .npy renamed?'})")
+                          f"format ({_other_format(head, _ZIP_MAGIC, 'a .npy renamed?')})")
     try:
         with np.load(path, allow_pickle=False) as npz:
             own, given = _npz_own_rates(path, npz)
@@ -1454,8 +1467,9 @@ def read_npz(
                         f"{path}: array {keys[i]!r} is not a non-empty real 1-D signal (shape "
                         f"{x.shape}, dtype {x.dtype})" + ("; every entry but fs and fs_<KEY> "
                         "is read as a channel: keep labels and ids out of the file, or name "
-                        "the channels to read (channels=[...])" if x.ndim == 0 and channels
-                        is None else ""))
+                        "the channels to read (read_record(path, channels=[...]); the verbs "
+                        "read only theirs)" if (x.ndim == 0 or x.dtype.kind in "SUb")
+                        and channels is None else ""))
                 arrays[names[i]] = x, float(ch_rate)
             _warn_shared_rate(path, {keys[i]: len(arrays[names[i]][0]) for i in picked
                                      if keys[i] not in own}, rate)
