@@ -30,7 +30,7 @@ LEVEL_THRESHOLDS: tuple[float, float, float, float] = (0.9, 0.7, 0.5, 0.3)
 #: less its dicrotic waves, ``quality.ppg.drop_dicrotic``; 14: a filled gap costs its share,
 #: the clip rule falls from 5 % to 10 % rather than at 5 %, the ECG's beats fit one RR
 #: interval, and float32 input past 1e6 is scored in float64; 15: an ECG's stretches without a
-#: beat for over 3 s cost their share, ``quality.ecg.beatless_share``, and a PPG's pulses are
+#: beat for over 3 s cost their share, ``quality._common.beatless_share``, and a PPG's pulses are
 #: 0.3 s apart in whole samples rounded up; 16: rounded to the nearest sample, not up; 17: a
 #: half sample up, not to even; 18: no R peak on a window's first or last sample, where the
 #: mirrored band-pass had put a beat lying just outside, and a PPG's stretches without a pulse
