@@ -641,8 +641,9 @@ def pulse_features(x: np.ndarray, fs: float) -> list[float]:
 
 
 def lead_match(p1: np.ndarray, p2: np.ndarray, fs: float, tol: float = 0.15) -> float:
-    """Agreement of two leads' beat detections, like bSQI: beats matched one to one (within
-    ``tol`` s, in time order) over the mean count, in [0, 1] and the same either way round
+    """Agreement of two leads' beat detections, akin to bSQI: beats matched one to one (within
+    ``tol`` s, in time order) over the mean count, ``2M / (N1 + N2)`` (Li and Clifford's bSQI
+    is ``M / (N1 + N2 - M)``, lower unless all match), in [0, 1] and the same either way round
     (each beat of ``p1`` near any of ``p2`` had counted, so two detections of one lead near one
     beat of the other both matched: 1.33 one way, 0.67 the other); NaN when either lead has no
     beat."""
