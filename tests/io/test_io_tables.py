@@ -634,7 +634,7 @@ def test_npy_that_is_no_npy_says_so(tmp_path: Path) -> None:
     (tmp_path / "gz.npy").write_bytes(gzip.compress((tmp_path / "whole.npy").read_bytes()))
     for name, kind in (("zip", r"an \.npz \(zip\) renamed\?"), ("text", "a CSV or text renamed"),
                        ("empty", "it is empty"), ("short", "it is cut short"),
-                       ("gz", r"gzip-compressed, not text: decompress it \(gunzip\) first")):
+                       ("gz", r"gzip-compressed: decompress it \(gunzip\) first")):
         with pytest.raises(RecordError, match=rf"{name}\.npy: not a valid \.npy file; it is "
                                               rf"corrupt, or of another format \({kind}") as e:
             read_record(tmp_path / f"{name}.npy", fs=100.0, channel_names=["II"])

@@ -1328,15 +1328,17 @@ def _file_head(path: Path) -> bytes:
 
 def _other_format(head: bytes, magics: tuple[bytes, ...], sibling: str) -> str:
     """What a NumPy file whose first bytes ``head`` lack each of its ``magics`` seems to be:
-    empty, cut short, ``sibling`` (the other NumPy format, renamed), compressed or binary
-    (:func:`~qualityfm.io.base.not_text`), else text."""
+    empty, cut short, ``sibling`` (the other NumPy format, renamed), gzip-compressed, other
+    binary data, else a text."""
     if not head:
         return "it is empty"
     if any(m.startswith(head) for m in magics):
         return "it is cut short"
     if head[:4] in _ZIP_MAGIC or head.startswith(_NPY_MAGIC):
         return sibling
-    return not_text(head) or "a CSV or text renamed?"
+    if head[:2] == b"\x1f\x8b":
+        return "gzip-compressed: decompress it (gunzip) first"
+    return "binary data of another kind" if b"\0" in head else "a CSV or text renamed?"
 
 
 #: Channels under one ``fs`` whose lengths differ by this factor or more are named in a
