@@ -632,9 +632,11 @@ def test_npy_that_is_no_npy_says_so(tmp_path: Path) -> None:
     np.save(tmp_path / "whole.npy", np.zeros(100))
     (tmp_path / "short.npy").write_bytes((tmp_path / "whole.npy").read_bytes()[:3])
     (tmp_path / "gz.npy").write_bytes(gzip.compress((tmp_path / "whole.npy").read_bytes()))
+    (tmp_path / "pkl.npy").write_bytes(b"\x80\x04\x95\x10\x00\x00\x00")  # a pickle
     for name, kind in (("zip", r"an \.npz \(zip\) renamed\?"), ("text", "a CSV or text renamed"),
                        ("empty", "it is empty"), ("short", "it is cut short"),
-                       ("gz", r"gzip-compressed: decompress it \(gunzip\) first")):
+                       ("gz", r"gzip-compressed: decompress it \(gunzip\) first"),
+                       ("pkl", "binary data of another kind")):
         with pytest.raises(RecordError, match=rf"{name}\.npy: not a valid \.npy file; it is "
                                               rf"corrupt, or of another format \({kind}") as e:
             read_record(tmp_path / f"{name}.npy", fs=100.0, channel_names=["II"])
