@@ -81,7 +81,8 @@ def peaks_from_envelope(
         sign = 1.0 if seg.max(axis=1).sum() >= -seg.min(axis=1).sum() else -1.0
         r = idx[np.arange(len(cand)), np.argmax(sign * seg, axis=1)]
         # The mirrored band-pass is flat at the window's first and last samples, so the tail
-        # of a QRS whose R lies outside the window refines onto them: no beat is seen there.
+        # of a QRS whose R lies outside the window, or a wave of no QRS, refines onto them: no
+        # beat is seen there (a true R within a few samples of the edge is lost with them).
         r = r[(r > 0) & (r < t - 1)]
         out.append(refractory_keep(np.unique(r), dist))
     return out
