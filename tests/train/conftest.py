@@ -10,6 +10,7 @@ import pytest
 from qualityfm.data.pairs import mine_pairs
 from qualityfm.data.store import PAIRS, ShardWriter, index_dtype, save_npy
 from qualityfm.io import write_json
+from qualityfm.quality import SCORING_VERSION
 
 FS, SECONDS = 300.0, 30.0
 
@@ -54,6 +55,7 @@ def write_synthetic_store(folder: Path, n_records: int = 4, per_record: int = 10
         "dtype": "float16", "normalization": "channel", "shard_size": 16, "n_shards": n_shards,
         "n_records": n_records, "n_windows": writer.n_written, "n_pairs": int(len(pairs)),
         "skipped": [], "level_names": ["bad", "poor", "acceptable", "good", "excellent"],
+        "scoring_version": SCORING_VERSION,  # levels of today's rules, as prepare's
     })
     return folder
 

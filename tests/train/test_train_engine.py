@@ -1573,3 +1573,25 @@ def test_throughput_leaves_out_the_time_of_checkpoint_writes(synthetic_store, tm
     # second; a step of 8 pairs takes well under 100 s however loaded the machine is
     assert [r["step"] for r in log] == [1, 2, 3]
     assert all(r["pairs_per_s"] > 0.08 for r in log[1:]), [r["pairs_per_s"] for r in log]
+
+
+def test_a_store_of_older_quality_rules_is_said_by_info_and_pretrain(synthetic_store, tmp_path,
+                                                                     capsys) -> None:
+    """A store scored by older quality rules had been trained on, and summarised by info,
+    without a word: its levels and pairs follow those rules."""
+    from qualityfm.data import store_info
+    from qualityfm.quality import SCORING_VERSION
+
+    store = tmp_path / "store"
+    shutil.copytree(synthetic_store, store)
+    info = store_info(store)
+    assert info["scoring_version"] == SCORING_VERSION and "scoring_note" not in info
+    assert info["n_rejected_windows"] >= 0
+    meta = json.loads((store / "meta.json").read_text())
+    (store / "meta.json").write_text(json.dumps({**meta, "scoring_version": 17}))
+    assert store_info(store)["scoring_note"].startswith(
+        f"scored by the quality rules of version 17 (this qualityfm's: {SCORING_VERSION}): "
+        "its levels and pairs follow those")
+    pretrain(tiny(store, tmp_path / "run", steps=1, diag_every=0))
+    assert (f"{store}: scored by the quality rules of version 17"
+            in capsys.readouterr().err)

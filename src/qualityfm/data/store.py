@@ -58,6 +58,7 @@ from qualityfm._numbers import is_int
 from qualityfm.io.atomic import atomic_write, read_json
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.io.folders import refuse_file_for_folder
+from qualityfm.quality.score import SCORING_VERSION
 
 #: Version of the store's layout (shards, index, meta.json); a store of a later one is refused.
 FORMAT_VERSION = 1
@@ -664,6 +665,14 @@ class Store:
         return light
 
 
+def scoring_note(rules: object) -> str:
+    """What a store scored by the quality rules of version ``rules`` (not this qualityfm's)
+    means: its levels, and so its pairs, follow those rules."""
+    return (f"scored by the quality rules of version {rules} (this qualityfm's: "
+            f"{SCORING_VERSION}): its levels and pairs follow those; qualityfm prepare "
+            "--overwrite scores it again")
+
+
 def store_info(path: str | os.PathLike) -> dict[str, Any]:
     """Summary of a store: counts, windows per quality level, skipped records (and the files
     its input folders held that are no record), parts; a window file shorter than its header
@@ -679,12 +688,18 @@ def store_info(path: str | os.PathLike) -> dict[str, Any]:
         _checked_pairs(part)
     names = store.meta.get("level_names") or [str(i) for i in range(5)]
     counts = np.bincount(store.levels.astype(np.int64), minlength=len(names))
+    rules = store.meta.get("scoring_version")
     return {
         "path": str(store.path),
         "n_records": store.n_records,
         "n_windows": store.n_windows,
         "n_pairs": store.n_pairs,
         "levels": {name: int(c) for name, c in zip(names, counts, strict=False)},
+        # the quality rules its levels and pairs follow (an older store had said nothing)
+        "scoring_version": rules,
+        **({"scoring_note": scoring_note(rules)} if rules != SCORING_VERSION else {}),
+        "n_rejected_windows": sum(int(p.meta.get("n_rejected_windows", 0))
+                                  for p in store.parts),
         "skipped": store.skipped,
         "passed_over": store.passed_over,
         "parts": [str(p.folder.relative_to(store.path)) for p in store.parts],

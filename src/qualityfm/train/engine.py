@@ -37,6 +37,7 @@ from qualityfm._numbers import is_int
 from qualityfm._progress import progress_bar
 from qualityfm.data.datasets import ALIGNED_MIN_LEVEL
 from qualityfm.data.features import FeatureTargets
+from qualityfm.data.store import scoring_note
 from qualityfm.io.atomic import atomic_write_text, read_json, remove_temporaries, write_json
 from qualityfm.io.folders import (
     check_writable_folder,
@@ -47,6 +48,7 @@ from qualityfm.io.folders import (
 from qualityfm.losses import DistillationLoss, FeatureLoss, KoLeoLoss, SpectralLoss, VarianceLoss
 from qualityfm.model import QualityFM, QualityFMConfig
 from qualityfm.model.precision import precision_autocast, resolve_device
+from qualityfm.quality.score import SCORING_VERSION
 from qualityfm.train.checkpoint import (
     CHECKPOINT_KEYS,
     CHECKPOINT_NAME,
@@ -939,6 +941,10 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
             for stale in (ckpt_path, run_dir / SUMMARY_NAME):  # of a run started over
                 stale.unlink(missing_ok=True)
             cfg.save(run_dir / CONFIG_NAME)
+            rules = store.meta.get("scoring_version")
+            if rules != SCORING_VERSION:  # (its pairs had been trained on unsaid)
+                print(f"qualityfm: warning: {cfg.store}: {scoring_note(rules)}",
+                      file=sys.stderr)
             if cfg.warmup > cfg.steps:  # warmup = steps reaches the peak at the last step
                 print(f"qualityfm: warning: warmup {cfg.warmup} > steps {cfg.steps}: the "
                       "learning rate never reaches its peak", file=sys.stderr)
