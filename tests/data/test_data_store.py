@@ -498,3 +498,33 @@ def test_a_store_of_other_channels_is_refused_by_the_features_and_pre_training(
     prepare(synth_dir, out, window=small_window, progress=False)
     check_trainable(QualityFMConfig.preset("base", n_samples=2000, fs=100.0),
                     torch.device("cpu"), str(out))
+
+
+def test_a_store_s_scoring_version_is_that_of_its_parts_holding_windows(
+        synth_dir, small_window, tmp_path) -> None:
+    """info and pretrain had read the version of part 0, which may hold no window: a store
+    of older levels said nothing, one of today's levels was said old."""
+    from qualityfm.data import stable_part
+    from qualityfm.data.prepare import expand_inputs
+    from qualityfm.data.store import scoring_note
+    from qualityfm.quality import SCORING_VERSION
+
+    keys = [k for k, _ in expand_inputs([synth_dir])]
+    n = next(n for n in range(2, 60) if all(stable_part(key, n) != 0 for key in keys))
+    split = tmp_path / "split"
+    for k in range(n):
+        prepare(synth_dir, split, shard=(k, n), window=small_window, progress=False)
+    assert Store(split).parts[0].n_windows == 0
+    for empty, scored in ((SCORING_VERSION, SCORING_VERSION - 1),
+                          (SCORING_VERSION - 1, SCORING_VERSION)):
+        for part in Store(split).parts:
+            meta = json.loads((part.folder / "meta.json").read_text())
+            meta["scoring_version"] = scored if part.n_windows else empty
+            (part.folder / "meta.json").write_text(json.dumps(meta))
+        info = store_info(split)
+        assert Store(split).scoring_version == info["scoring_version"] == scored
+        assert ("scoring_note" in info) == (scored != SCORING_VERSION)
+    assert scoring_note(None).startswith("scored by the quality rules of a version from "
+                                         "before versions were recorded (under 2)")
+    assert scoring_note(SCORING_VERSION + 1).endswith(
+        "read it with the qualityfm that wrote it")  # (not: prepare again with this one)

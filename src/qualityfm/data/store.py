@@ -437,6 +437,9 @@ class Store:
                 raise ValueError(f"{part.folder}: scored by the quality rules of version "
                                  f"{rules[0]}, {scored[0].folder} by version {rules[1]}; "
                                  "prepare every part with one qualityfm (--overwrite)")
+        #: The quality rules its levels and pairs follow: those of its parts holding windows
+        #: (an empty part 0's had been said), None where an older qualityfm recorded none.
+        self.scoring_version = (scored or self.parts)[0].meta.get("scoring_version")
         for part in self.parts[1:]:
             for key in self._SAME:
                 if part.meta[key] != self.meta[key]:
@@ -666,11 +669,14 @@ class Store:
 
 
 def scoring_note(rules: object) -> str:
-    """What a store scored by the quality rules of version ``rules`` (not this qualityfm's)
-    means: its levels, and so its pairs, follow those rules."""
-    return (f"scored by the quality rules of version {rules} (this qualityfm's: "
-            f"{SCORING_VERSION}): its levels and pairs follow those; qualityfm prepare "
-            "--overwrite scores it again")
+    """What a store scored by the quality rules of version ``rules`` (not this qualityfm's;
+    None: unrecorded) means: its levels, and so its pairs, follow those rules."""
+    which = (f"version {rules}" if rules is not None else
+             "a version from before versions were recorded (under 2)")
+    remedy = ("read it with the qualityfm that wrote it" if is_int(rules)
+              and rules > SCORING_VERSION else "qualityfm prepare --overwrite scores it again")
+    return (f"scored by the quality rules of {which} (this qualityfm's: {SCORING_VERSION}): "
+            f"its levels and pairs follow those; {remedy}")
 
 
 def store_info(path: str | os.PathLike) -> dict[str, Any]:
@@ -688,7 +694,7 @@ def store_info(path: str | os.PathLike) -> dict[str, Any]:
         _checked_pairs(part)
     names = store.meta.get("level_names") or [str(i) for i in range(5)]
     counts = np.bincount(store.levels.astype(np.int64), minlength=len(names))
-    rules = store.meta.get("scoring_version")
+    rules = store.scoring_version
     return {
         "path": str(store.path),
         "n_records": store.n_records,

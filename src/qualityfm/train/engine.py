@@ -941,7 +941,7 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
             for stale in (ckpt_path, run_dir / SUMMARY_NAME):  # of a run started over
                 stale.unlink(missing_ok=True)
             cfg.save(run_dir / CONFIG_NAME)
-            rules = store.meta.get("scoring_version")
+            rules = store.scoring_version
             if rules != SCORING_VERSION:  # (its pairs had been trained on unsaid)
                 print(f"qualityfm: warning: {cfg.store}: {scoring_note(rules)}",
                       file=sys.stderr)
