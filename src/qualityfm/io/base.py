@@ -130,6 +130,16 @@ def patient_from_path(path: Path, record_id: str) -> str:
     return matched.group(1) if matched else record_id
 
 
+def file_head(path: Path) -> bytes:
+    """The first 4 KB of ``path``, for telling its format; a file that cannot be opened is a
+    RecordError naming it."""
+    try:
+        with path.open("rb") as f:
+            return f.read(4096)
+    except OSError as e:
+        raise RecordError(f"{path}: cannot open ({e})") from e
+
+
 def utf16_text(head: bytes) -> str | None:
     """What a file whose first bytes are ``head`` is where it is UTF-16 text (with or without
     a byte-order mark), which no reader reads, or None."""

@@ -21,6 +21,7 @@ import pandas as pd
 from qualityfm._caller import warn_at_caller
 from qualityfm.io.base import (
     aligned_spans,
+    file_head,
     not_text,
     patient_from_path,
     sample_span,
@@ -1253,7 +1254,7 @@ def read_npy(
             f"it as an .npz of one 1-D array per channel, keyed by its name, and an 'fs' entry "
             f"in Hz: np.savez('{path.stem}.npz', fs=125.0, PLETH=x[0], II=x[1])"
         )
-    head = _file_head(path)
+    head = file_head(path)
     if not head.startswith(_NPY_MAGIC):  # a zip had been an AttributeError, a text "pickled
         # data", with NumPy's advice to load it unsafely
         raise RecordError(f"{path}: not a valid .npy file; it is corrupt, or of another format "
@@ -1315,15 +1316,6 @@ def _npz_rate(path: Path, value: np.ndarray, key: str = "fs") -> float:
 #: The first bytes of a zip file (one with members, or an empty one), as an .npz is.
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _NPY_MAGIC = b"\x93NUMPY"
-
-
-def _file_head(path: Path) -> bytes:
-    """The first 4 KB of ``path``; a file that cannot be opened is a RecordError."""
-    try:
-        with path.open("rb") as f:
-            return f.read(4096)
-    except OSError as e:
-        raise RecordError(f"{path}: cannot open ({e})") from e
 
 
 def _other_format(head: bytes, magics: tuple[bytes, ...], sibling: str) -> str:
@@ -1426,7 +1418,7 @@ def read_npz(
     entries (``np.savez(path, II=ecg, PLETH=ppg, fs_II=250.0, fs_PLETH=125.0)``), which take
     precedence over ``fs`` for their channel: ``KEY`` as the array's key in any case, or
     another label of its channel (``fs_ppg``); see :func:`_npz_own_rates`."""
-    head = _file_head(path)
+    head = file_head(path)
     if head[:4] not in _ZIP_MAGIC:  # np.load would try it as a .npy or a pickle
         raise RecordError(f"{path}: not a valid .npz (zip) file; it is corrupt, or of another "
                           f"format ({_other_format(head, _ZIP_MAGIC, 'a .npy renamed?')})")

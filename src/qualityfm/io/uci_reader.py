@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qualityfm.io.base import file_head
 from qualityfm.io.channels import canonical_names
 from qualityfm.io.folders import files_under
 from qualityfm.io.record import Record, RecordError
@@ -43,11 +44,7 @@ def is_uci_bp_file(path: str | Path) -> bool:
 
 def _is_hdf5(path: Path) -> bool:
     """HDF5 signature at offset 0 or, for MATLAB v7.3 files (512-byte user block), at 512..."""
-    try:
-        with path.open("rb") as f:
-            head = f.read(4096)
-    except OSError as e:
-        raise RecordError(f"{path}: cannot open ({e})") from e
+    head = file_head(path)
     if len(head) < 128:
         raise RecordError(f"{path}: truncated or corrupt .mat file ({len(head)} bytes)")
     return any(head[k: k + 8] == _HDF5_SIGNATURE for k in (0, 512, 1024, 2048))
