@@ -176,6 +176,20 @@ def pulse_peaks(y: np.ndarray, fs: float, min_interval: float = 0.3) -> np.ndarr
 ALIKE_PULSES = 0.9
 
 
+def pulse_likeness(y: np.ndarray, peaks: np.ndarray, fs: float, settings: PPGSettings,
+                   min_pulses: int) -> tuple[float, int] | None:
+    """(mean correlation of the pulses of ``y`` at ``peaks`` with their median pulse, a median
+    period long from 40 % of it before each peak; that period in samples), or None with fewer
+    than ``min_pulses`` pulses or a median rate outside ``settings.pulse_rate``."""
+    if len(peaks) < min_pulses:
+        return None
+    period = int(np.median(np.diff(peaks)))
+    if not settings.pulse_rate[0] <= 60.0 * fs / period <= settings.pulse_rate[1]:
+        return None
+    before = int(0.4 * period)
+    return template_correlation(y, peaks, before, period - before, min_pulses), period
+
+
 def pulseless_share(y: np.ndarray, peaks: np.ndarray, fs: float,
                     settings: PPGSettings = PPGSettings()) -> float:
     """The share of a pulse wave ``y`` (one window, band-passed) in stretches without a pulse
@@ -189,16 +203,12 @@ def pulseless_share(y: np.ndarray, peaks: np.ndarray, fs: float,
     lost = 0.0
     for a, e in stretches:
         found = pulse_peaks(y[a:e], fs)
-        if len(found) >= 3:
-            own = int(np.median(np.diff(found)))
-            before = int(0.4 * own)
-            if (settings.pulse_rate[0] <= 60.0 * fs / own <= settings.pulse_rate[1]
-                    and template_correlation(y[a:e], found, before, own - before)
-                    >= ALIKE_PULSES):  # (the whole stretch had gone: 14 s off after them)
-                inner, own_period = beatless_stretches(found, e - a, fs)
-                lost += sum(e2 - a2 - own_period for a2, e2 in inner)
-                continue
-        lost += e - a - period
+        alike = pulse_likeness(y[a:e], found, fs, settings, 3)
+        if alike is not None and alike[0] >= ALIKE_PULSES:  # (the whole stretch had gone:
+            inner, own_period = beatless_stretches(found, e - a, fs)  # 14 s off after them)
+            lost += sum(e2 - a2 - own_period for a2, e2 in inner)
+        else:
+            lost += e - a - period
     return float(np.clip(lost / len(y), 0.0, 1.0))
 
 
@@ -244,15 +254,11 @@ def ppg_terms(
     for i in np.flatnonzero(ok):
         peaks = pulse_peaks(y[i], fs)
         pulseless[i] = pulseless_share(y[i], peaks, fs, s)
-        if len(peaks) < s.min_pulses:
+        alike = pulse_likeness(y[i], peaks, fs, s, s.min_pulses)
+        if alike is None:
             continue
+        corr, period = alike
         intervals = np.diff(peaks)
-        period = int(np.median(intervals))
-        if not s.pulse_rate[0] <= 60.0 * fs / period <= s.pulse_rate[1]:
-            continue
-        corr = template_correlation(
-            y[i], peaks, int(0.4 * period), period - int(0.4 * period), s.min_pulses
-        )
         # Coverage: the share of the window spanned by pulse intervals close to the median one.
         regular = np.abs(intervals - period) <= s.max_interval_change * period
         coverage = intervals[regular].sum() / t
