@@ -1571,3 +1571,45 @@ def test_a_multi_segment_span_past_memory_is_the_records_fault(tmp_path: Path,
     with pytest.raises(RecordError) as long_stay:
         read_record(data / "m.hea")
     assert machine_fault(long_stay.value) is not None  # the machine's: the batch stops
+
+
+def test_an_arterial_line_relabelled_between_segments_is_one_channel(tmp_path: Path) -> None:
+    """A MIMIC layout listing ABP and ART, one segment holding each: one arterial line (the
+    abp task had read ABP's alone and left ART's windows out as a line "over 20% missing");
+    two lines recorded at one time, or in two units, stay two channels."""
+    def segment(name: str, signals: dict[str, tuple[str, int]]) -> None:
+        lines = [f"{name} {len(signals)} 125 10"] + [
+            f"{name}.dat 16 100/{unit} 16 0 0 0 0 {label}"
+            for label, (unit, _) in signals.items()]
+        (tmp_path / f"{name}.hea").write_text("\n".join(lines) + "\n")
+        values = [100 * v for _, v in signals.values()]
+        np.tile(np.array(values, "<i2"), (10, 1)).tofile(tmp_path / f"{name}.dat")
+
+    def record(art_unit: str = "mmHg") -> Record:
+        (tmp_path / "r_layout.hea").write_text(
+            "r_layout 4 125 0\n~ 0 100/mV 16 0 0 0 0 II\n~ 0 100/mmHg 16 0 0 0 0 ABP\n"
+            f"~ 0 100/{art_unit} 16 0 0 0 0 ART\n~ 0 100/NU 16 0 0 0 0 PLETH\n")
+        (tmp_path / "r.hea").write_text("r/4 4 125 30\nr_layout 0\ns1 10\ns2 10\ns3 10\n")
+        return read_record(tmp_path / "r.hea")
+
+    segment("s1", {"II": ("mV", 1), "ABP": ("mmHg", 80), "PLETH": ("NU", 2)})
+    segment("s2", {"II": ("mV", 1), "ART": ("mmHg", 90), "PLETH": ("NU", 2)})
+    segment("s3", {"II": ("mV", 1), "PLETH": ("NU", 2)})
+    rec = record()
+    assert rec.channels == ["ecg_ii", "abp", "ppg"]
+    np.testing.assert_allclose(rec.signals["abp"], [80.0] * 10 + [90.0] * 10 + [np.nan] * 10)
+    assert rec.units["abp"] == "mmHg" and rec.fs["abp"] == 125.0
+    asked = read_record(tmp_path / "r.hea", channels=["abp"])  # as the tasks read it
+    assert asked.channels == ["abp"]
+    np.testing.assert_array_equal(asked.signals["abp"], rec.signals["abp"])
+    both = read_record(tmp_path / "r.hea", channels=["abp", "abp_2"])  # each asked: its own
+    np.testing.assert_allclose(both.signals["abp_2"], [np.nan] * 10 + [90.0] * 10 + [np.nan] * 10)
+
+    segment("s3", {"II": ("mV", 1), "ABP": ("mmHg", 80), "ART": ("mmHg", 95)})
+    rec = record()  # both lines at one time in s3: two sensors
+    assert rec.channels == ["ecg_ii", "abp", "abp_2", "ppg"]
+    np.testing.assert_allclose(rec.signals["abp_2"], [np.nan] * 10 + [90.0] * 10 + [95.0] * 10)
+
+    segment("s3", {"II": ("mV", 1), "PLETH": ("NU", 2)})
+    segment("s2", {"II": ("mV", 1), "ART": ("kPa", 12), "PLETH": ("NU", 2)})
+    assert record("kPa").channels == ["ecg_ii", "abp", "abp_2", "ppg"]  # two units

@@ -1252,9 +1252,12 @@ def read_wfdb(
 
     layout = _layout(path, header) if multi else None
     file_labels = layout.sig_name if multi else header.sig_names
-    names = canonical_names(file_labels)
-    picked = select_channels(names, channels, path, file_labels)  # read only those
-    names = [names[i] for i in picked]
+    every_name = canonical_names(file_labels)
+    picked = select_channels(every_name, channels, path, file_labels)  # read only those
+    joins = _relabelled(file_labels, picked, channels is None) if multi else {}
+    extra = [i for later in joins.values() for i in later if i not in picked]
+    picked = picked + extra  # read beside the channel they may join, dropped unless joined
+    names = [every_name[i] for i in picked]
     # null signals (file '~', no samples stored) read as missing samples, as WFDB reads them
     # (wfdb's KeyError had read as a "truncated or corrupt signal file")
     stored = picked if multi else [i for i in picked if header.files[i] != "~"]
@@ -1318,6 +1321,13 @@ def read_wfdb(
             warn_at_caller(f"{path}: channel {name!r} has an ADC gain of 0 or none (uncalibrated): "
                            "values are ADC units / 200, not physical units", RuntimeWarning)
         units[name] = unit
+    if joins:
+        _join_relabelled(signals, rates, units,
+                         {every_name[f]: [every_name[i] for i in later]
+                          for f, later in joins.items()})
+        for i in extra:  # read only to join the channel asked for
+            for table in (signals, rates, units):
+                table.pop(every_name[i], None)
     if fs is not None and not any(np.isclose(fs, r, rtol=1e-6) for r in rates.values()):
         raise RecordError(f"{path}: fs={fs} Hz disagrees with the header rates {rates}")
     t0 = i0 / frame_fs
@@ -1332,6 +1342,45 @@ def read_wfdb(
         events={k: v - t0 for k, v in events.items()},
         start_time=t0,
     )
+
+
+#: Channel kinds a multi-segment record may label otherwise from one segment to the next (a
+#: MIMIC layout listing ABP and ART, PLETH and Pleth); ECG leads are not: ECG1 and ECG2 are
+#: two leads, and a lead renamed is another lead.
+_RELABELLED_KINDS = ("ppg", "abp")
+
+
+def _relabelled(labels: list[str], picked: list[int], every: bool) -> dict[int, list[int]]:
+    """For each PPG or arterial-line kind whose first channel of ``labels`` is ``picked``, the
+    later channels of that kind that may join it: all of them, or (not ``every`` channel read)
+    those not asked for by name."""
+    joins: dict[int, list[int]] = {}
+    for kind in _RELABELLED_KINDS:
+        same = [i for i, label in enumerate(labels) if canonical_channel(label) == kind]
+        later = [i for i in same[1:] if every or i not in picked]
+        if same and same[0] in picked and later:
+            joins[same[0]] = later
+    return joins
+
+
+def _join_relabelled(signals: dict[str, np.ndarray], rates: dict[str, float],
+                     units: dict[str, str], joins: dict[str, list[str]]) -> None:
+    """Join in place each later channel of ``joins`` into its first where the two never hold
+    a sample at one time, at one rate and in one unit: one sensor that a multi-segment
+    record's segments label otherwise (the abp task had read the line under ABP alone:
+    windows of the segments labelling it ART were left out as "arterial line flat or over 20%
+    missing", where the segments read alone gave targets). Channels recorded at one time are
+    two sensors and stay apart."""
+    for first, later in joins.items():
+        for name in later:
+            a, b = signals[first], signals[name]
+            if (len(a) != len(b) or rates[first] != rates[name]
+                    or units[first].lower() != units[name].lower()
+                    or (~np.isnan(a) & ~np.isnan(b)).any()):
+                continue
+            signals[first] = np.where(np.isnan(a), b, a)
+            for table in (signals, rates, units):
+                del table[name]
 
 
 def header_naming(file: Path) -> Path | None:
