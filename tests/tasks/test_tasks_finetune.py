@@ -2375,6 +2375,21 @@ def test_rows_past_what_the_network_reads_are_named_not_blamed_on_the_rate(mode)
         ft.fit(x, y, groups=g)
 
 
+@pytest.mark.parametrize("task", ["vt-alarm", "abp"])
+def test_rows_past_what_the_network_reads_are_named_at_prediction_too(task) -> None:
+    """A fill value of 9.97e36 in a row given to predict: it had read as a NaN probability
+    ("no decision can be made") or as NaN mmHg without a word, where fit names such rows."""
+    x, y, g = synthetic(40)
+    if task == "abp":
+        y = np.stack([120 + 10 * y, 70 + 5 * y], axis=1).astype(np.float32)
+    ft = Finetuner(task, init="none", config=TINY, epochs=1, use_features=False,
+                   mode="linear", solver="adamw").fit(x, y, groups=g)
+    x[2, 0, 100] = np.float32(9.97e36)
+    with pytest.warns(UserWarning, match="outside"), \
+            pytest.raises(ValueError, match=r"of rows 2 are not finite: their values are past"):
+        ft.predict(x)
+
+
 def test_a_model_of_other_scaling_is_said_once_a_process(monkeypatch, tmp_path) -> None:
     """A model pre-trained on jointly scaled windows: its scaling had been said at each load
     (each fold's, the rhythm model's), the same line K times in a --kfold run."""

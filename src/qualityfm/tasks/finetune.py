@@ -1572,6 +1572,9 @@ class Finetuner(TaskEstimator):
             features = self._features(X, mask, features)
         feats = self._feats(features, len(X))
         z = self._outputs(X, mask, feats, np.arange(len(X)), shifts=self.test_shifts)
+        # (a row of 1e30 had read as a NaN probability, "no decision can be made", or as NaN
+        # mmHg without a word, where fit names it)
+        refuse_unreadable_rows(np.asarray(z), "the network's outputs")
         if self.kind == "regression":
             return z * self.y_std + self.y_mean
         return z
