@@ -2404,3 +2404,17 @@ def test_a_model_of_other_scaling_is_said_once_a_process(monkeypatch, tmp_path) 
         for _ in range(3):
             load_backbone(tmp_path)
     assert sum("scaled 'joint'" in str(w.message) for w in said) == 1
+
+
+def test_labels_given_as_text_are_named_and_a_column_of_numbers_is_read() -> None:
+    """y of "True"/"False" had been refused as "got shape (40,) dtype <U5", naming no label;
+    y of dtype object holding 0 and 1 (a pandas column) had been refused the same way."""
+    x, y, g = synthetic(40)
+    ft = Finetuner("vt-alarm", init="none", config=TINY, epochs=1, use_features=False,
+                   mode="linear", solver="adamw")
+    with pytest.raises(ValueError, match=r"got text labels \['False', 'True'\]: map them"):
+        ft.fit(x, np.where(y == 1, "True", "False"), groups=g)
+    with pytest.raises(ValueError, match=r"got text labels \['0', '1'\]"):
+        ft.fit(x, y.astype(str), groups=g)
+    base = ft.fit(x, y, groups=g).predict_proba(x)
+    np.testing.assert_array_equal(ft.fit(x, y.astype(object), groups=g).predict_proba(x), base)
