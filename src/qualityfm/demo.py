@@ -21,6 +21,7 @@ from qualityfm.data import Store, prepare
 from qualityfm.io import atomic_write_text, write_json, write_wfdb
 from qualityfm.io.channels import is_ecg
 from qualityfm.io.folders import DEMO_MARKER, check_out_apart, folder_lock
+from qualityfm.io.read import check_file_type, record_path
 from qualityfm.quality import LEVEL_NAMES
 from qualityfm.signal import synthetic_alarm_records, synthetic_corpus
 from qualityfm.tasks.report import save_figure
@@ -178,6 +179,8 @@ def run_demo(out: str | Path = "demo_report", data: str | Path | None = None, *,
     if data is not None:  # its store, runs and caches would land among the records
         if not Path(data).exists():  # before --out, which could make it
             raise FileNotFoundError(f"--data {data} does not exist")
+        if Path(data).is_file():  # named before --out is judged beside it (a text file had
+            check_file_type(record_path(data))  # been refused for where the report lay)
         check_out_apart(out, [data if Path(data).is_dir() else Path(data).parent], "report")
     made = next((p for p in reversed((out, *out.parents)) if not p.exists()), None)
     empty = made is None and not any(out.iterdir())

@@ -110,6 +110,11 @@ def test_demo_refuses_a_folder_that_is_no_demo_report(tmp_path: Path,
     assert main(["demo", "--data", str(data / "v100s.hea"), "--out", str(data / "rep"),
                  "--steps", "2"]) == 1
     assert "the report folder is inside the input folder" in capsys.readouterr().err
+    (data / "notes.txt").write_text("hi\n")  # no record: said so (not where the report lies)
+    assert main(["demo", "--data", str(data / "notes.txt"), "--out", str(data / "rep"),
+                 "--steps", "2"]) == 1
+    assert "notes.txt: unsupported file type '.txt'" in capsys.readouterr().err
+    (data / "notes.txt").unlink()
     missing = tmp_path / "missing"  # named, not made by --out inside it
     assert main(["demo", "--data", str(missing), "--out", str(missing / "rep")]) == 1
     assert f"--data {missing} does not exist" in capsys.readouterr().err
