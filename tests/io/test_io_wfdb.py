@@ -1108,6 +1108,9 @@ def test_mimic_segments_read_alone_share_their_records_patient(tmp_path: Path) -
     shutil.copytree(stay, other)
     assert {read_record(h).patient_id for h in find_records(other)} == {
         "3269321_0001", "3269321_0002"}
+    # beside their record's layout header (its master gone): pieces of one stay again
+    (other / "3269321_layout.hea").write_text("3269321_layout 1 125 0\n~ 0 100/mV 16 0 0 0 0 II\n")
+    assert {read_record(h).patient_id for h in find_records(other)} == {"3269321"}
 
 
 def test_mimic_matched_records_copied_into_one_folder_keep_their_subject(tmp_path) -> None:

@@ -109,11 +109,12 @@ def aligned_spans(
 
 def patient_from_path(path: Path, record_id: str) -> str:
     """The patient id a path gives (a MIMIC ``pNNNNNN`` folder up to two levels up), else that
-    of a MIMIC segment read alone in its record's folder, the record (``32/3269321/`` holding
-    ``3269321_0002``: ``3269321``, so that two pieces of one stay are one group), else the
-    record id (but a MIMIC-III matched record's name, ``p000020-2183-04-28-17-47``, gives its
-    subject wherever it lies: copied into one folder, each record had been a patient of its
-    own). The path is read as given, then with its folder resolved (not a linked file:
+    of a MIMIC segment read alone in its record's folder or beside its record's layout
+    header, the record (``32/3269321/`` holding ``3269321_0002``, or ``3269321_layout.hea``
+    beside it: ``3269321``, so that two pieces of one stay are one group), else the record id
+    (but a MIMIC-III matched record's name, ``p000020-2183-04-28-17-47``, gives its subject
+    wherever it lies: copied into one folder, each record had been a patient of its own).
+    The path is read as given, then with its folder resolved (not a linked file:
     a folder of links into an annex is the patient's): a patient folder that is a link into
     an annex (``p000123 -> blob42``) and a folder link named otherwise (``data -> p000123``)
     both keep the patient (each had given every record a group of its own)."""
@@ -124,7 +125,9 @@ def patient_from_path(path: Path, record_id: str) -> str:
             if match:
                 return match.group(1)
         segment = _MIMIC_SEGMENT.match(record_id)
-        if segment and spelt.parent.name == segment.group(1):  # MIMIC-III's 32/3269321/
+        if segment and (spelt.parent.name == segment.group(1)  # MIMIC-III's 32/3269321/
+                        # or its record's layout beside it, the master header gone
+                        or (spelt.parent / f"{segment.group(1)}_layout.hea").is_file()):
             return segment.group(1)
     matched = _MIMIC_MATCHED.match(record_id)
     return matched.group(1) if matched else record_id
