@@ -17,7 +17,7 @@ import json
 import subprocess
 import sys
 
-from qualityfm.cli.argtypes import positive_int
+from qualityfm.cli.argtypes import int_at_least, positive_int
 
 
 def measure(kernel: str, length: int, d: int, heads: int, window: int, reps: int,
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="sequence lengths in tokens (default 1024 4096 16384)")
     parser.add_argument("--d", type=positive_int, default=512, help="model width (default 512)")
     parser.add_argument("--heads", type=positive_int, default=4, help="attention heads (default 4)")
-    parser.add_argument("--window", type=int, default=8,
+    parser.add_argument("--window", type=int_at_least(0), default=8,
                         help="attention window in tokens: a token attends to window // 2 "
                              "on each side (default 8: 4 each side)")
     parser.add_argument("--reps", type=positive_int, default=3,

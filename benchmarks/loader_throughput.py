@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from qualityfm.cli.argtypes import positive_int
+from qualityfm.cli.argtypes import int_at_least, positive_int
 from qualityfm.train import PretrainConfig
 from qualityfm.train.engine import (
     DistEnv,
@@ -63,9 +63,9 @@ def rate(store: str, recipe: str, workers: int, batch: int, n_batches: int,
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--store", required=True, help="prepared store to read")
-    ap.add_argument("--synthetic", type=int, default=0,
+    ap.add_argument("--synthetic", type=int_at_least(0), default=0,
                     help="first write a synthetic store of N records x 100 windows at --store")
-    ap.add_argument("--workers", type=int, nargs="+", default=[0, 4, 8, 14],
+    ap.add_argument("--workers", type=int_at_least(0), nargs="+", default=[0, 4, 8, 14],
                     help="DataLoader worker counts to measure (default 0 4 8 14)")
     ap.add_argument("--batch-size", type=positive_int, default=256,
                     help="pairs per batch (default 256)")

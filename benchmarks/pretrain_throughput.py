@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from qualityfm.cli.argtypes import positive_int
+from qualityfm.cli.argtypes import int_at_least, positive_int
 from qualityfm.model import QualityFM, QualityFMConfig
 from qualityfm.model.attention import window_mask
 from qualityfm.model.layers import sinusoidal_positions
@@ -226,7 +226,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=positive_int, default=32,
                     help="pairs per step (default 32)")
     ap.add_argument("--steps", type=positive_int, default=10, help="timed steps (default 10)")
-    ap.add_argument("--warmup", type=int, default=3,
+    ap.add_argument("--warmup", type=int_at_least(0), default=3,
                     help="untimed steps before them (default 3)")
     ap.add_argument("--amp", choices=("fp32", "bf16", "both"), default="both",
                     help="precision to measure (default both)")
@@ -234,7 +234,8 @@ def main() -> None:
     ap.add_argument("--recipes", nargs="+", choices=("paper", "default"),
                     default=["paper", "default"],
                     help="pair recipes to measure (default paper default)")
-    ap.add_argument("--workers", type=int, default=-1, help="-1: the engine's auto choice")
+    ap.add_argument("--workers", type=int_at_least(-1), default=-1,
+                    help="-1: the engine's auto choice")
     ap.add_argument("--threads", type=positive_int, default=min(2, os.cpu_count() or 1),
                     help="torch threads on CPU (default 2)")
     ap.add_argument("--preset", default="base", choices=("base", "middle", "large"),
