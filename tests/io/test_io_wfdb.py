@@ -1616,3 +1616,11 @@ def test_an_arterial_line_relabelled_between_segments_is_one_channel(tmp_path: P
     segment("s3", {"II": ("mV", 1), "PLETH": ("NU", 2)})
     segment("s2", {"II": ("mV", 1), "ART": ("kPa", 12), "PLETH": ("NU", 2)})
     assert record("kPa").channels == ["ecg_ii", "abp", "abp_2", "ppg"]  # two units
+    # ART in mmHg in s3, in kPa in s2: a channel of two units, refused where asked for, but
+    # not read to join ABP where ABP alone is asked for (a channel not asked for refuses no
+    # record)
+    segment("s3", {"II": ("mV", 1), "ART": ("mmHg", 95)})
+    with pytest.raises(RecordError, match="one channel's values would mix two units"):
+        record()
+    np.testing.assert_allclose(read_record(tmp_path / "r.hea", channels=["abp"]).signals["abp"],
+                               [80.0] * 10 + [np.nan] * 20)

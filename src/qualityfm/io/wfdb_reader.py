@@ -3,6 +3,7 @@ multi-frequency) and the labels of the PhysioNet/CinC Challenges 2015 and 2017."
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import io
@@ -1255,9 +1256,8 @@ def read_wfdb(
     every_name = canonical_names(file_labels)
     picked = select_channels(every_name, channels, path, file_labels)  # read only those
     joins = _relabelled(file_labels, picked, channels is None) if multi else {}
-    extra = [i for later in joins.values() for i in later if i not in picked]
-    picked = picked + extra  # read beside the channel they may join, dropped unless joined
-    names = [every_name[i] for i in picked]
+    extra = [i for later in joins.values() for i in later if i not in picked]  # read beside
+    # the channel they may join, dropped unless joined
     # null signals (file '~', no samples stored) read as missing samples, as WFDB reads them
     # (wfdb's KeyError had read as a "truncated or corrupt signal file")
     stored = picked if multi else [i for i in picked if header.files[i] != "~"]
@@ -1272,7 +1272,8 @@ def read_wfdb(
         _check_dat_length(path, header, stored, i1)
     try:
         if multi:
-            rec = _read_segments(path, header, layout, picked, i0, i1)
+            rec, extra = _segments_with(path, header, layout, picked, extra, i0, i1)
+            picked = stored = picked + extra
         else:
             rec, samples, i1 = _read_frames(base, header, stored, i0, i1, n_frames)
     except RecordError:
@@ -1283,6 +1284,7 @@ def read_wfdb(
     except Exception as e:  # wfdb/numpy/soundfile errors of a truncated or corrupt file
         raise RecordError(f"{path}: {_read_fault(e)}") from e
 
+    names = [every_name[i] for i in picked]
     signals: dict[str, np.ndarray] = {}
     rates: dict[str, float] = {}
     units: dict[str, str] = {}
@@ -1303,6 +1305,8 @@ def read_wfdb(
                 f"header promises {(i1 - i0) * spf}"
             )
         big = float(np.nanmax(np.abs(x), initial=0.0))
+        if not big <= MAX_PHYSICAL and picked[j] in extra:  # not asked for: not joined
+            continue
         if not big <= MAX_PHYSICAL:  # (ADC value - baseline) / gain: a gain near 0
             raise RecordError(f"{path}: channel {name!r} reads values of {big:.3g} "
                               f"{header.units.get(picked[j], '') if not multi else ''}"
@@ -1317,7 +1321,7 @@ def read_wfdb(
             unit = "NU"
         if not multi and picked[j] in header.uncalibrated:  # a multi-segment record's: in
             unit = UNCALIBRATED  # its units already (_read_segments)
-        if unit == UNCALIBRATED:
+        if unit == UNCALIBRATED and picked[j] not in extra:
             warn_at_caller(f"{path}: channel {name!r} has an ADC gain of 0 or none (uncalibrated): "
                            "values are ADC units / 200, not physical units", RuntimeWarning)
         units[name] = unit
@@ -1363,6 +1367,17 @@ def _relabelled(labels: list[str], picked: list[int], every: bool) -> dict[int, 
     return joins
 
 
+def _segments_with(path: Path, header: Header, layout: Any, picked: list[int],
+                   extra: list[int], i0: int, i1: int) -> tuple[_Signals, list[int]]:
+    """:func:`_read_segments` of the layout channels ``picked`` and ``extra`` (read only to join
+    one of ``picked``) with ``extra``, or of ``picked`` alone, ``extra`` then [], where reading
+    them fails: a channel not asked for refuses no record."""
+    if extra:
+        with contextlib.suppress(RecordError):
+            return _read_segments(path, header, layout, picked + extra, i0, i1), extra
+    return _read_segments(path, header, layout, picked, i0, i1), []
+
+
 def _join_relabelled(signals: dict[str, np.ndarray], rates: dict[str, float],
                      units: dict[str, str], joins: dict[str, list[str]]) -> None:
     """Join in place each later channel of ``joins`` into its first where the two never hold
@@ -1372,7 +1387,7 @@ def _join_relabelled(signals: dict[str, np.ndarray], rates: dict[str, float],
     missing", where the segments read alone gave targets). Channels recorded at one time are
     two sensors and stay apart."""
     for first, later in joins.items():
-        for name in later:
+        for name in (n for n in later if n in signals):
             a, b = signals[first], signals[name]
             if (len(a) != len(b) or rates[first] != rates[name]
                     or units[first].lower() != units[name].lower()
