@@ -2412,9 +2412,13 @@ def test_labels_given_as_text_are_named_and_a_column_of_numbers_is_read() -> Non
     x, y, g = synthetic(40)
     ft = Finetuner("vt-alarm", init="none", config=TINY, epochs=1, use_features=False,
                    mode="linear", solver="adamw")
-    with pytest.raises(ValueError, match=r"got text labels \['False', 'True'\]: map them"):
+    with pytest.raises(ValueError, match=r"got labels \['False', 'True'\] that are no numbers: "
+                                         r"map them"):
         ft.fit(x, np.where(y == 1, "True", "False"), groups=g)
-    with pytest.raises(ValueError, match=r"got text labels \['0', '1'\]"):
-        ft.fit(x, y.astype(str), groups=g)
+    for text in (y.astype(str), y.astype(str).astype(object)):  # as an object column too
+        with pytest.raises(ValueError, match=r"got labels \['0', '1'\] that are no numbers"):
+            ft.fit(x, text, groups=g)
+    with pytest.raises(ValueError, match=r"rows 39 hold \[nan\]"):  # a pandas gap: its row
+        ft.fit(x, np.array([0, 1] * 19 + [0, None], dtype=object), groups=g)
     base = ft.fit(x, y, groups=g).predict_proba(x)
     np.testing.assert_array_equal(ft.fit(x, y.astype(object), groups=g).predict_proba(x), base)

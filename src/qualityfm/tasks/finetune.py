@@ -441,14 +441,15 @@ class TaskEstimator(ABC):
 
     def _labels(self, y: np.ndarray) -> np.ndarray:
         """Class labels as int64 0..K-1 (binary: 0 and 1); sets K of an open multiclass task."""
-        if y.dtype == object:  # a pandas column of ints (it had been refused as holding
-            with contextlib.suppress(TypeError, ValueError):  # no label, its 0s and 1s)
-                y = np.asarray(y.tolist(), dtype=float) if y.size else y.astype(float)
-        if y.ndim == 1 and (y.dtype.kind in "USO"):  # named: "got dtype <U5" had said not which
+        if y.dtype == object and not any(isinstance(v, str | bytes) for v in y.flat):
+            with contextlib.suppress(TypeError, ValueError):  # a pandas column of numbers
+                y = y.astype(float)  # (its 0s and 1s had been refused as "dtype object")
+        if y.ndim == 1 and y.dtype.kind in "USO":  # named ("got dtype <U5" had said not which)
             shown_labels = sorted({str(v) for v in y.tolist()})
-            raise ValueError(f"y must hold class labels 0, 1, ... as numbers, got text labels "
-                             f"{shown_labels[:5]}{' ...' if len(shown_labels) > 5 else ''}: "
-                             "map them to numbers first (e.g. (y == 'True').astype(int))")
+            raise ValueError(f"y must hold class labels 0, 1, ... as numbers, got labels "
+                             f"{shown_labels[:5]}{' ...' if len(shown_labels) > 5 else ''} that "
+                             "are no numbers: map them to numbers first (e.g. (y == "
+                             "'True').astype(int))")
         if y.ndim != 1 or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
             raise ValueError(f"y must be one class label (0, 1, ...) per row, got shape "
                              f"{y.shape} dtype {y.dtype}")
