@@ -1281,9 +1281,11 @@ def read_npy(
         raise RecordError(f"{path}: empty record (no channels)")
     i0, i1 = sample_span(start, stop, float(fs), arr.shape[1], path)
     signals = {names[i]: _float32(arr[i, i0:i1], path, names[i]) for i in picked}
+    stated = _labels_and_units(list(channel_names))[1]  # ABP_cmH2O: cmH2O, as a CSV's
     return Record(path.stem, signals, {n: float(fs) for n in signals},
-                  units={n: "" for n in signals}, patient_id=patient_from_path(path, path.stem),
-                  source=str(path), start_time=i0 / float(fs))
+                  units={names[i]: stated[i] for i in picked},
+                  patient_id=patient_from_path(path, path.stem), source=str(path),
+                  start_time=i0 / float(fs))
 
 
 def _float32(x: np.ndarray, path: Path, name: str) -> np.ndarray:
@@ -1479,6 +1481,8 @@ def read_npz(
             signals = {name: _float32(x[i0:i1], path, name)
                        for (name, (x, _)), (i0, i1) in zip(arrays.items(), spans, strict=True)}
             rates = {name: r for name, (_, r) in arrays.items()}
+            stated = _labels_and_units(keys)[1]  # a key's unit (ABP_cmH2O), as a CSV's
+            units = {names[i]: stated[i] for i in picked}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, zlib.error,
             tokenize.TokenError, SyntaxError, NotImplementedError) as e:
         # (zlib: a compressed member's bytes damaged; tokenize, SyntaxError: its header's
@@ -1486,6 +1490,6 @@ def read_npz(
         if isinstance(e, RecordError):
             raise
         raise _load_fault(path, e, ".npz") from e
-    return Record(path.stem, signals, rates,
-                  units={n: "" for n in signals}, patient_id=patient_from_path(path, path.stem),
-                  source=str(path), start_time=start_time)
+    return Record(path.stem, signals, rates, units=units,
+                  patient_id=patient_from_path(path, path.stem), source=str(path),
+                  start_time=start_time)
