@@ -1624,3 +1624,59 @@ def test_an_arterial_line_relabelled_between_segments_is_one_channel(tmp_path: P
         record()
     np.testing.assert_allclose(read_record(tmp_path / "r.hea", channels=["abp"]).signals["abp"],
                                [80.0] * 10 + [np.nan] * 20)
+
+
+def test_write_wfdb_writes_labels_as_given_and_refuses_what_it_would_flatten(tmp_path) -> None:
+    """alarm_true None or NaN (not labelled yet) had been written as a false or a true alarm,
+    the text "False" as a true one; a channel far from zero for its swing had come back as
+    a few steps (100000 + 1e-3 sin: all of its swing lost), unsaid."""
+    from qualityfm.io import write_wfdb
+
+    x = np.sin(np.arange(2500) / 25.0)
+    for value, read in ((None, None), (float("nan"), None), (np.float64(1.0), True),
+                        (0, False), (np.True_, True)):
+        rec = Record("lab", {"ecg_ii": x}, {"ecg_ii": 250.0},
+                     labels={"alarm_type": "Ventricular_Tachycardia", "alarm_true": value})
+        back = read_record(write_wfdb(rec, tmp_path)).labels
+        assert back.get("alarm_true") == read and back["alarm_type"] == "Ventricular_Tachycardia"
+    with pytest.raises(RecordError, match=r"lab: labels\['alarm_true'\] is 'False': give True"):
+        write_wfdb(Record("lab", {"ecg_ii": x}, {"ecg_ii": 250.0},
+                          labels={"alarm_true": "False"}), tmp_path)
+    with pytest.raises(RecordError, match=r"far: channel\(s\) \['abp'\] sit too far from zero "
+                                          r"for their swing"):
+        write_wfdb(Record("far", {"ecg_ii": x, "abp": 1e5 + 1e-3 * x},
+                          {"ecg_ii": 250.0, "abp": 250.0}), tmp_path)
+    assert not list(tmp_path.glob("far*"))
+    near = 3e4 + x  # an offset 30000 times the swing still reads back within a step
+    back = read_record(write_wfdb(Record("near", {"abp": near}, {"abp": 250.0}), tmp_path))
+    np.testing.assert_allclose(back.signals["abp"], near, atol=2 * 2 / 65534 + 4e-3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "lab.dat", "lab.hea", "near.dat", "near.hea"]  # no temporary left beside them
+
+
+def test_write_wfdb_moves_its_two_files_in_together(tmp_path, monkeypatch) -> None:
+    """A Ctrl-C between the signal file's rename and the header's had left the old header
+    over the new signal file, a record read without an error (garbage)."""
+    import os
+    import signal
+
+    from qualityfm.io import write_wfdb
+
+    x = np.sin(np.arange(2500) / 25.0)
+    write_wfdb(Record("r1", {"ecg_ii": x}, {"ecg_ii": 250.0}), tmp_path)
+    replace = os.replace
+
+    def interrupted(src, dst):
+        replace(src, dst)
+        if str(dst).endswith(".dat"):
+            signal.raise_signal(signal.SIGINT)  # between the two renames
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    three = Record("r1", {"ecg_ii": x, "ppg": 2 * x, "abp": 80 + x},
+                   {"ecg_ii": 250.0, "ppg": 250.0, "abp": 250.0})
+    with pytest.raises(KeyboardInterrupt):
+        write_wfdb(three, tmp_path)
+    monkeypatch.undo()
+    back = read_record(tmp_path / "r1.hea")  # the new record whole, the stop after it
+    assert back.channels == ["ecg_ii", "ppg", "abp"]
+    np.testing.assert_allclose(back.signals["ppg"], 2 * x, atol=4 / 65534)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import re
+import shutil
 import tempfile
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import wfdb
 
 from qualityfm._numbers import missing
+from qualityfm.io.atomic import atomic_write_all
 from qualityfm.io.channels import ascii_text, is_numbered_channel
 from qualityfm.io.record import Record, RecordError
 from qualityfm.io.wfdb_reader import MAX_PHYSICAL
@@ -30,10 +33,14 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
     its alarm at its end, as the task datasets take such a buffer (``record_dataset``), not
     at the Challenge's 300 s the reader would give it. All channels must share one rate. The
     record id names the files: ASCII letters, digits, ``_`` and ``-``. Both files are written
-    in a temporary folder and moved into place. Format 16 keeps a channel of whole numbers
-    within +-32767 exactly; other values come back to within half a step of the 16-bit scale
-    spanning the channel's range. The patient id, start time and labels other than the
-    alarm's are not written (WFDB has no field for them).
+    in a temporary folder outside ``folder``, then moved into place together, as
+    :func:`~qualityfm.io.atomic.atomic_write_all` writes files that belong together (a stop
+    between the two renames had left an old header over a new signal file, read without an
+    error; a killed write had left its folder in ``folder``). Format 16 keeps a channel of
+    whole numbers within +-32767 exactly; other values come back to within half a step of the
+    16-bit scale spanning the channel's range, and a channel whose offset is too large for
+    that (over about 32768 times its swing) is refused, named. The patient id, start time
+    and labels other than the alarm's are not written (WFDB has no field for them).
     """
     if not re.fullmatch(r"[A-Za-z0-9_-]+", record.record_id or ""):
         raise RecordError(f"record id {record.record_id!r}: write_wfdb names the record's "
@@ -70,9 +77,10 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
                           f"{MAX_PHYSICAL:g}, which no reader takes for a calibration; "
                           "set them to NaN (a gap)")
     comments = []
-    if "alarm_true" in record.labels:
+    label = _alarm_label(record)
+    if label is not None:
         comments = ([str(record.labels["alarm_type"])] if "alarm_type" in record.labels
-                    else []) + ["True alarm" if record.labels["alarm_true"] else "False alarm"]
+                    else []) + ["True alarm" if label else "False alarm"]
     elif "alarm_type" in record.labels:  # an alarm not labelled yet: its type alone
         comments = [str(record.labels["alarm_type"])]
     events = dict(record.events)
@@ -82,8 +90,15 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
     # one line each: a line break in a label had made a header the reader refuses
     comments = [" ".join(c.split()) for c in comments]
     gains, baselines = _adc_params(signal)
+    coarse = [c for k, c in enumerate(names) if _coarse(signal[:, k], gains[k], baselines[k])]
+    if coarse:  # wfdb bounds the baseline to 32 bits and shrinks the gain: the swing had been
+        # flattened to a few steps, unsaid
+        raise RecordError(f"{record.record_id}: channel(s) {coarse} sit too far from zero for "
+                          "their swing (an offset over about 32768 times it): format 16 "
+                          "would keep a few levels of them; subtract the offset (e.g. the "
+                          "median) before writing")
     folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".write-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="qualityfm-wfdb-") as tmp:
         try:
             wfdb.wrsamp(
                 record.record_id, fs=rates.pop(),
@@ -97,10 +112,33 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
             raise RecordError(f"{record.record_id}: cannot be written as WFDB ({err}); its "
                               f"channels {names}, units {[record.units.get(c) for c in names]}"
                               ) from None
-        for suffix in (".dat", ".hea"):  # header last: a header means a complete record
-            os.replace(Path(tmp) / f"{record.record_id}{suffix}",
-                       folder / f"{record.record_id}{suffix}")
+        # header last: a header means a complete record
+        atomic_write_all({folder / f"{record.record_id}{suffix}":
+                          _copied(Path(tmp) / f"{record.record_id}{suffix}")
+                          for suffix in (".dat", ".hea")})
     return folder / f"{record.record_id}.hea"
+
+
+def _copied(source: Path) -> Callable[[IO[bytes]], object]:
+    """A writer of :func:`~qualityfm.io.atomic.atomic_write_all` copying ``source``."""
+    def write(f: IO[bytes]) -> None:
+        with source.open("rb") as src:
+            shutil.copyfileobj(src, f, 1 << 20)
+    return write
+
+
+def _alarm_label(record: Record) -> bool | None:
+    """``record``'s ``alarm_true`` as True or False, None where it is absent or missing (None,
+    NaN: an alarm not labelled yet); a label of another kind is refused (written by its
+    truth, None had been a false alarm, NaN and the text "False" true ones)."""
+    value = record.labels.get("alarm_true")
+    if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
+        return None
+    if isinstance(value, bool | np.bool_) or (isinstance(value, int | np.integer | float |
+                                                           np.floating) and value in (0, 1)):
+        return bool(value)
+    raise RecordError(f"{record.record_id}: labels['alarm_true'] is {value!r}: give True or "
+                      "False (1 or 0), or leave it out for an alarm not labelled yet")
 
 
 def _adc_params(signal: np.ndarray) -> tuple[list[float], list[int]]:
@@ -114,6 +152,17 @@ def _adc_params(signal: np.ndarray) -> tuple[list[float], list[int]]:
         if len(x) and (x == np.round(x)).all() and -32767 <= x.min() and x.max() <= 32767:
             gains[k], baselines[k] = 1.0, 0
     return [float(g) for g in gains], [int(b) for b in baselines]
+
+
+def _coarse(x: np.ndarray, gain: float, baseline: int) -> bool:
+    """Whether ``x``'s finite values come back from format 16 at ``gain`` and ``baseline``
+    more than one step of the 16-bit scale spanning them away (a half step is the rounding)."""
+    x = x[np.isfinite(x)]
+    span = float(np.ptp(x)) if len(x) else 0.0
+    if span == 0.0:
+        return False
+    back = (np.clip(np.round(x * gain + baseline), -32767, 32767) - baseline) / gain
+    return float(np.abs(back - x).max()) > span / 65534
 
 
 def _wfdb_unit(unit: str) -> str:
