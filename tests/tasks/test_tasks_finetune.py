@@ -63,6 +63,29 @@ def test_a_fit_on_the_cpu_leaves_every_gpu_generator_alone(monkeypatch) -> None:
     np.testing.assert_array_equal(fitted(5), first)
     assert not np.array_equal(fitted(6), first)
 
+
+def test_a_cpu_fit_resuming_a_gpu_runs_epochs_leaves_the_gpu_generator_alone(
+        tmp_path, monkeypatch) -> None:
+    """A fit stopped on a GPU (its checkpoint holding the GPU's generator state) resumed on
+    the CPU had set the caller's GPU generator (torch.cuda.set_rng_state on the CPU device)."""
+    x, y, g = synthetic(40, seed=4)
+    kw = {"init": "none", "config": TINY, "mode": "full", "epochs": 4, "patience": 10,
+          "seed": 0, "use_features": False, "device": "cpu"}
+    ckpt = tmp_path / "epochs.pt"
+    save = Finetuner._save_epochs
+    monkeypatch.setattr(Finetuner, "_save_epochs", stop_at(save, 2))
+    with pytest.raises(KeyboardInterrupt):
+        Finetuner("vt-alarm", checkpoint=ckpt, **kw).fit(x, y, groups=g)
+    monkeypatch.setattr(Finetuner, "_save_epochs", save)
+    saved = torch.load(ckpt, weights_only=False)
+    saved["cuda_rng"] = torch.zeros(16, dtype=torch.uint8)  # as a GPU's fit saves it
+    torch.save(saved, ckpt)
+    calls: list[object] = []
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda *a: calls.append(a))
+    Finetuner("vt-alarm", checkpoint=ckpt, **kw).fit(x, y, groups=g)
+    assert calls == [] and not ckpt.exists()
+
+
 def test_plain_array_api_learns_and_round_trips(tmp_path, capsys) -> None:
     x, y, g = synthetic()
     tr, te = group_split(y, g, 0.25, seed=0)

@@ -1315,7 +1315,9 @@ class Finetuner(TaskEstimator):
             self.history = saved["history"]
             rng.bit_generator.state = saved["numpy_rng"]
             torch.set_rng_state(saved["torch_rng"].cpu())
-            if saved.get("cuda_rng") is not None:
+            # a GPU's, on a GPU only (a run stopped on one and resumed on the CPU had set
+            # the caller's GPU generator)
+            if saved.get("cuda_rng") is not None and torch.device(self.device).type == "cuda":
                 torch.cuda.set_rng_state(saved["cuda_rng"].cpu(), self.device)
             start = saved["epoch"] + 1 if not saved["stopped"] else self.epochs
             if self.verbose:
