@@ -2445,3 +2445,8 @@ def test_labels_given_as_text_are_named_and_a_column_of_numbers_is_read() -> Non
         ft.fit(x, np.array([0, 1] * 19 + [0, None], dtype=object), groups=g)
     base = ft.fit(x, y, groups=g).predict_proba(x)
     np.testing.assert_array_equal(ft.fit(x, y.astype(object), groups=g).predict_proba(x), base)
+    bp = np.stack([120 + 10 * y, 70 + 5 * y], axis=1).astype(np.float32)  # abp's too
+    abp = Finetuner("abp", init="none", config=TINY, epochs=1, use_features=False,
+                    mode="linear", solver="adamw")
+    base = abp.fit(x, bp, groups=g).predict(x)
+    np.testing.assert_array_equal(abp.fit(x, bp.astype(object), groups=g).predict(x), base)

@@ -1385,7 +1385,8 @@ def _join_relabelled(signals: dict[str, np.ndarray], rates: dict[str, float],
     record's segments label otherwise (the abp task had read the line under ABP alone:
     windows of the segments labelling it ART were left out as "arterial line flat or over 20%
     missing", where the segments read alone gave targets). Channels recorded at one time are
-    two sensors and stay apart."""
+    two sensors and stay apart. It is judged on the span read: a span where each holds
+    samples at other times joins them, though they overlap elsewhere in the record."""
     for first, later in joins.items():
         for name in (n for n in later if n in signals):
             a, b = signals[first], signals[name]

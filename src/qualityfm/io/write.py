@@ -38,9 +38,12 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
     between the two renames had left an old header over a new signal file, read without an
     error; a killed write had left its folder in ``folder``). Format 16 keeps a channel of
     whole numbers within +-32767 exactly; other values come back to within half a step of the
-    16-bit scale spanning the channel's range, and a channel whose offset is too large for
-    that (over about 32768 times its swing) is refused, named. The patient id, start time
-    and labels other than the alarm's are not written (WFDB has no field for them).
+    16-bit scale spanning the channel's range (then read as float32, about 7 digits: a
+    channel far from zero for its swing loses more to that), and a channel whose offset is
+    too large for format 16 itself (over about 32768 times its swing) is refused, named. A
+    file that is a link is written where it links to (as every write here), the link kept.
+    The patient id, start time and labels other than the alarm's are not written (WFDB has
+    no field for them).
     """
     if not re.fullmatch(r"[A-Za-z0-9_-]+", record.record_id or ""):
         raise RecordError(f"record id {record.record_id!r}: write_wfdb names the record's "

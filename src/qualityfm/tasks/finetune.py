@@ -390,7 +390,7 @@ class TaskEstimator(ABC):
         n = len(features) if X is None else len(X)
         if y is None:
             raise ValueError("y is required: one label (or target row) per row of X")
-        y = np.asarray(y)
+        y = _object_numbers(np.asarray(y))
         if y.ndim == 0:
             raise ValueError(f"y must hold one label (or target row) per row, got {y!r}")
         if len(y) != n:
@@ -441,9 +441,6 @@ class TaskEstimator(ABC):
 
     def _labels(self, y: np.ndarray) -> np.ndarray:
         """Class labels as int64 0..K-1 (binary: 0 and 1); sets K of an open multiclass task."""
-        if y.dtype == object and not any(isinstance(v, str | bytes) for v in y.flat):
-            with contextlib.suppress(TypeError, ValueError):  # a pandas column of numbers
-                y = y.astype(float)  # (its 0s and 1s had been refused as "dtype object")
         if y.ndim == 1 and y.dtype.kind in "USO":  # named ("got dtype <U5" had said not which)
             shown_labels = sorted({str(v) for v in y.tolist()})
             raise ValueError(f"y must hold class labels 0, 1, ... as numbers, got labels "
@@ -893,9 +890,20 @@ def shipped_init(init: str | Path | nn.Module) -> str | Path | nn.Module:
     return init
 
 
+def _object_numbers(y: np.ndarray) -> np.ndarray:
+    """``y`` of dtype object holding numbers (a pandas column) as float (its 0s and 1s, or
+    its SBP/DBP, had been refused as "dtype object"), None as NaN; else ``y`` as it is."""
+    if y.dtype == object and not any(isinstance(v, str | bytes) for v in y.flat):
+        with contextlib.suppress(TypeError, ValueError):
+            return y.astype(float)
+    return y
+
+
 def refuse_unreadable_rows(values: np.ndarray, what: str) -> None:
     """ValueError naming the rows of ``values`` (``[N, ...]``, ``what`` a network made of
     them) that are not finite: their inputs are past what the network reads."""
+    if not len(values):  # (no rows: reshape(0, -1) fails)
+        return
     off = np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))
     if len(off):
         raise ValueError(f"{what} of rows {rows_text(off)} are not finite: their values are past "
