@@ -1475,20 +1475,22 @@ def test_a_unit_after_an_underscore_is_the_columns_unit(tmp_path: Path) -> None:
 
 
 def test_a_numpy_files_channel_names_give_their_units_as_a_csvs_do(tmp_path: Path) -> None:
-    """An .npz key ABP_cmH2O (an .npy's channel_names too) had lost its unit, the line read
-    as mmHg: targets 36 % high, unsaid, where the same CSV column gave cmH2O."""
+    """An .npz key ABP_cmH2O (an .npy's or a CSV's channel_names too) had lost its unit,
+    the line read as mmHg: targets 36 % high, unsaid, where the same CSV column gave cmH2O."""
     from qualityfm.signal import synthesize
     from qualityfm.tasks import record_dataset
 
     rec = synthesize(65.0, 250.0, seed=1, sbp=120.0, dbp=80.0, channels=("ecg_ii", "ppg", "abp"))
     for label, unit, scale in (("ABP_cmH2O", "cmH2O", 1.35951), ("ABP [kPa]", "kPa", 1 / 7.50062),
-                               ("ABP", "", 1.0)):
-        names = ["II_mV", "PLETH", label]
+                               ("ABP [Pa]", "Pa", 133.322), ("ABP", "", 1.0)):
+        names = ["II_mV", "PLETH", label]  # ABP [Pa] had been a channel abp_pa, no line
         x = np.stack([rec.signals["ecg_ii"], rec.signals["ppg"], rec.signals["abp"] * scale])
         np.savez(tmp_path / "r.npz", fs=250.0, **dict(zip(names, x, strict=True)))
         np.save(tmp_path / "r.npy", x)
+        np.savetxt(tmp_path / "r.csv", x.T, delimiter=",", fmt="%.6f")  # no header
         for read in (read_record(tmp_path / "r.npz"),
-                     read_record(tmp_path / "r.npy", fs=250.0, channel_names=names)):
+                     read_record(tmp_path / "r.npy", fs=250.0, channel_names=names),
+                     read_record(tmp_path / "r.csv", fs=250.0, channel_names=names)):
             assert read.units == {"ecg_ii": "mV", "ppg": "", "abp": unit}
             y = record_dataset("abp", read, labels=True).y
             assert np.allclose(y, [120.0, 80.0], atol=6.0), (label, read.source, y)

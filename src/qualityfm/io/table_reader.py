@@ -916,7 +916,9 @@ def read_csv(
             raise RecordError(
                 f"{path}: {len(channel_names)} channel_names for {len(data_cols)} data columns"
             )
-        labels = list(channel_names)
+        # their units, as a header's (ABP_cmH2O had read as mmHg), else the header's
+        labels, named = _labels_and_units(list(channel_names))
+        units = [u or (units[k] if units else "") for k, u in enumerate(named)]
     elif not has_header:
         raise RecordError(f"{path}: no header line; add one naming the columns, e.g. "
                           f"'Time [s],PLETH,II', or in Python call "
@@ -1273,7 +1275,8 @@ def read_npy(
                 "[channels, samples])" if len(channel_names) == arr.shape[1] else "")
         raise RecordError(f"{path}: {len(channel_names)} channel_names for {arr.shape[0]} rows"
                           + hint)
-    names = canonical_names(list(channel_names))
+    labels, stated = _labels_and_units(list(channel_names))  # as a CSV header's
+    names = canonical_names(labels)
     picked = select_channels(names, channels, path, list(channel_names))
     if arr.shape[1] == 0:
         raise RecordError(f"{path}: empty record (no samples)")
@@ -1281,7 +1284,6 @@ def read_npy(
         raise RecordError(f"{path}: empty record (no channels)")
     i0, i1 = sample_span(start, stop, float(fs), arr.shape[1], path)
     signals = {names[i]: _float32(arr[i, i0:i1], path, names[i]) for i in picked}
-    stated = _labels_and_units(list(channel_names))[1]  # ABP_cmH2O: cmH2O, as a CSV's
     return Record(path.stem, signals, {n: float(fs) for n in signals},
                   units={names[i]: stated[i] for i in picked},
                   patient_id=patient_from_path(path, path.stem), source=str(path),
@@ -1447,7 +1449,8 @@ def read_npz(
             rate = file_fs if file_fs is not None else fs
             if not keys:
                 raise RecordError(f"{path}: empty record (no arrays)")
-            names = canonical_names(keys)
+            labels, stated = _labels_and_units(keys)  # as a CSV header's (ABP [Pa]: abp, Pa)
+            names = canonical_names(labels)
             picked = select_channels(names, channels, path, keys)
             arrays: dict[str, tuple[np.ndarray, float]] = {}
             for i in picked:
@@ -1481,7 +1484,6 @@ def read_npz(
             signals = {name: _float32(x[i0:i1], path, name)
                        for (name, (x, _)), (i0, i1) in zip(arrays.items(), spans, strict=True)}
             rates = {name: r for name, (_, r) in arrays.items()}
-            stated = _labels_and_units(keys)[1]  # a key's unit (ABP_cmH2O), as a CSV's
             units = {names[i]: stated[i] for i in picked}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, zlib.error,
             tokenize.TokenError, SyntaxError, NotImplementedError) as e:
