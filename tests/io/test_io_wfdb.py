@@ -1680,3 +1680,21 @@ def test_write_wfdb_moves_its_two_files_in_together(tmp_path, monkeypatch) -> No
     back = read_record(tmp_path / "r1.hea")  # the new record whole, the stop after it
     assert back.channels == ["ecg_ii", "ppg", "abp"]
     np.testing.assert_allclose(back.signals["ppg"], 2 * x, atol=4 / 65534)
+    # a killed write's folder is removed by a later write once an hour old, another's kept
+    stale, fresh = tmp_path / ".write-old", tmp_path / ".write-new"
+    for made in (stale, fresh):
+        made.mkdir()
+        (made / "r1.dat").write_bytes(b"\0" * 10)
+    os.utime(stale, (0, 0))
+    # a record's file that links elsewhere is replaced, the file it links to left alone
+    annex = tmp_path / "annex"
+    annex.mkdir()
+    write_wfdb(Record("r2", {"ecg_ii": x}, {"ecg_ii": 250.0}), annex)
+    kept = (annex / "r2.dat").read_bytes()
+    for suffix in (".hea", ".dat"):
+        (tmp_path / f"r2{suffix}").symlink_to(annex / f"r2{suffix}")
+    write_wfdb(Record("r2", {"ppg": 3 * x}, {"ppg": 250.0}), tmp_path)
+    assert not stale.exists() and fresh.is_dir()
+    assert not (tmp_path / "r2.hea").is_symlink() and (annex / "r2.dat").read_bytes() == kept
+    assert read_record(tmp_path / "r2.hea").channels == ["ppg"]
+    assert read_record(annex / "r2.hea").channels == ["ecg_ii"]

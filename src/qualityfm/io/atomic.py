@@ -16,7 +16,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -137,21 +137,38 @@ def atomic_write_all(writes: Mapping[Path, Callable[[IO[bytes]], object]],
         for path, write in writes.items():
             target = write_target(Path(path))
             done.append((_write_temporary(target, write), target))
-        with _signals_held():  # a stop held here is raised after the folders are flushed
-            for tmp, path in done:
-                try:
-                    os.replace(tmp, path)
-                except OSError as err:
-                    raise _named(err, path) from err
-            for path in remove:
-                Path(path).unlink(missing_ok=True)
-            for folder in dict.fromkeys(path.parent for _, path in done):
-                _sync_folder(folder)
+        replace_together(done, remove)
     except BaseException:
         for tmp, _ in done:
             tmp.unlink(missing_ok=True)
         raise
     return [Path(path) for path in writes]
+
+
+def replace_together(moves: Sequence[tuple[Path, Path]], remove: Iterable[Path] = ()) -> None:
+    """Rename each finished file of ``moves`` (``(file, target)``, the file flushed to disk and
+    on the target's file system) onto its target, in order, as :func:`atomic_write_all` moves
+    its temporaries: Ctrl-C and SIGTERM are held until every rename is done and the files of
+    ``remove`` are gone (a stop held here is raised after the folders are flushed)."""
+    with _signals_held():
+        for tmp, path in moves:
+            try:
+                os.replace(tmp, path)
+            except OSError as err:
+                raise _named(err, path) from err
+        for path in remove:
+            Path(path).unlink(missing_ok=True)
+        for folder in dict.fromkeys(Path(path).parent for _, path in moves):
+            _sync_folder(folder)
+
+
+def sync_file(path: Path) -> None:
+    """Flush a file another library wrote to disk (before :func:`replace_together`)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_target(path: Path) -> Path:

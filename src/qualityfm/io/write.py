@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import tempfile
+import time
 import unicodedata
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 import wfdb
 
 from qualityfm._numbers import missing
-from qualityfm.io.atomic import atomic_write_all
+from qualityfm.io.atomic import STALE_TEMPORARY_S, replace_together, sync_file
 from qualityfm.io.channels import ascii_text, is_numbered_channel
 from qualityfm.io.record import Record, RecordError
 from qualityfm.io.wfdb_reader import MAX_PHYSICAL
@@ -33,15 +33,16 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
     its alarm at its end, as the task datasets take such a buffer (``record_dataset``), not
     at the Challenge's 300 s the reader would give it. All channels must share one rate. The
     record id names the files: ASCII letters, digits, ``_`` and ``-``. Both files are written
-    in a temporary folder outside ``folder``, then moved into place together, as
-    :func:`~qualityfm.io.atomic.atomic_write_all` writes files that belong together (a stop
+    in a hidden temporary folder in ``folder`` (``.write-*``; one a killed write left there is
+    removed by a later write once an hour old), flushed, then moved into place together, as
+    :func:`~qualityfm.io.atomic.atomic_write_all` moves files that belong together (a stop
     between the two renames had left an old header over a new signal file, read without an
-    error; a killed write had left its folder in ``folder``). Format 16 keeps a channel of
+    error). Format 16 keeps a channel of
     whole numbers within +-32767 exactly; other values come back to within half a step of the
     16-bit scale spanning the channel's range (then read as float32, about 7 digits: a
     channel far from zero for its swing loses more to that), and a channel whose offset is
     too large for format 16 itself (over about 32768 times its swing) is refused, named. A
-    file that is a link is written where it links to (as every write here), the link kept.
+    file of the record that is a link is replaced, the file it links to left as it was.
     The patient id, start time and labels other than the alarm's are not written (WFDB has
     no field for them).
     """
@@ -101,7 +102,8 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
                           "would keep a few levels of them; subtract the offset (e.g. the "
                           "median) before writing")
     folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="qualityfm-wfdb-") as tmp:
+    _remove_stale_writes(folder)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=_WRITE_PREFIX) as tmp:
         try:
             wfdb.wrsamp(
                 record.record_id, fs=rates.pop(),
@@ -115,19 +117,27 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
             raise RecordError(f"{record.record_id}: cannot be written as WFDB ({err}); its "
                               f"channels {names}, units {[record.units.get(c) for c in names]}"
                               ) from None
-        # header last: a header means a complete record
-        atomic_write_all({folder / f"{record.record_id}{suffix}":
-                          _copied(Path(tmp) / f"{record.record_id}{suffix}")
-                          for suffix in (".dat", ".hea")})
+        made = [(Path(tmp) / f"{record.record_id}{suffix}",
+                 folder / f"{record.record_id}{suffix}") for suffix in (".dat", ".hea")]
+        for file, _ in made:
+            sync_file(file)
+        replace_together(made)  # header last: a header means a complete record
     return folder / f"{record.record_id}.hea"
 
 
-def _copied(source: Path) -> Callable[[IO[bytes]], object]:
-    """A writer of :func:`~qualityfm.io.atomic.atomic_write_all` copying ``source``."""
-    def write(f: IO[bytes]) -> None:
-        with source.open("rb") as src:
-            shutil.copyfileobj(src, f, 1 << 20)
-    return write
+#: The prefix of write_wfdb's temporary folders.
+_WRITE_PREFIX = ".write-"
+
+
+def _remove_stale_writes(folder: Path) -> None:
+    """Remove the temporary folders of writes to ``folder`` killed mid-write (untouched for
+    :data:`~qualityfm.io.atomic.STALE_TEMPORARY_S`; a younger one may be another process's)."""
+    now = time.time()
+    for tmp in folder.glob(f"{_WRITE_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if tmp.is_dir() and not tmp.is_symlink() and (
+                    now - tmp.stat().st_mtime > STALE_TEMPORARY_S):
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _alarm_label(record: Record) -> bool | None:
