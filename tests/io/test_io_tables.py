@@ -1495,6 +1495,23 @@ def test_a_numpy_files_channel_names_give_their_units_as_a_csvs_do(tmp_path: Pat
             y = record_dataset("abp", read, labels=True).y
             assert np.allclose(y, [120.0, 80.0], atol=6.0), (label, read.source, y)
         assert read_record(tmp_path / "r.npz", channels=["abp"]).units == {"abp": unit}
+    # a column asked for by its channel_names entry, unit and all, is that column (it had
+    # been matched by its label alone: the first ecg_ii)
+    x = np.stack([np.arange(500.0), np.arange(500.0) + 1000, np.arange(500.0) + 2000])
+    np.savetxt(tmp_path / "n.csv", x.T, delimiter=",")
+    np.save(tmp_path / "n.npy", x)
+    for path in ("n.csv", "n.npy"):
+        for names, asked, first in ((["II", "II [mV]", "PLETH"], "II [mV]", 1000.0),
+                                    (["II [mV]", "PLETH", "ABP [Pa]"], "ABP [Pa]", 2000.0)):
+            read = read_record(tmp_path / path, fs=250.0, channel_names=names, channels=[asked])
+            assert [float(v[0]) for v in read.signals.values()] == [first], (path, asked)
+    # a wave named in brackets after a number's label is that wave (SpO2 (Pleth): it had
+    # been a channel spo2, no PPG), and an fs_ entry finds a key by its label (fs_ABP for
+    # ABP [Pa] had been refused as naming no array)
+    np.savez(tmp_path / "w.npz", fs=250.0, fs_ABP=125.0, **{"II": x[0], "SpO2 (Pleth)": x[1],
+                                                             "ABP [Pa]": x[2, :250]})
+    read = read_record(tmp_path / "w.npz")
+    assert read.channels == ["ecg_ii", "ppg", "abp"] and read.fs["abp"] == 125.0
 
 
 @pytest.mark.parametrize(("fs", "lost_at"), [(250, 10.0), (250, 150.0), (250, 290.0),

@@ -1681,11 +1681,13 @@ def test_write_wfdb_moves_its_two_files_in_together(tmp_path, monkeypatch) -> No
     assert back.channels == ["ecg_ii", "ppg", "abp"]
     np.testing.assert_allclose(back.signals["ppg"], 2 * x, atol=4 / 65534)
     # a killed write's folder is removed by a later write once an hour old, another's kept
-    stale, fresh = tmp_path / ".write-old", tmp_path / ".write-new"
-    for made in (stale, fresh):
+    stale, fresh = tmp_path / ".write-abcd1234", tmp_path / ".write-efgh5678"
+    notes = tmp_path / ".write-notes"  # a user's folder of that prefix stays
+    for made in (stale, fresh, notes):
         made.mkdir()
         (made / "r1.dat").write_bytes(b"\0" * 10)
     os.utime(stale, (0, 0))
+    os.utime(notes, (0, 0))
     # a record's file that links elsewhere is replaced, the file it links to left alone
     annex = tmp_path / "annex"
     annex.mkdir()
@@ -1694,7 +1696,44 @@ def test_write_wfdb_moves_its_two_files_in_together(tmp_path, monkeypatch) -> No
     for suffix in (".hea", ".dat"):
         (tmp_path / f"r2{suffix}").symlink_to(annex / f"r2{suffix}")
     write_wfdb(Record("r2", {"ppg": 3 * x}, {"ppg": 250.0}), tmp_path)
-    assert not stale.exists() and fresh.is_dir()
+    assert not stale.exists() and fresh.is_dir() and notes.is_dir()
     assert not (tmp_path / "r2.hea").is_symlink() and (annex / "r2.dat").read_bytes() == kept
     assert read_record(tmp_path / "r2.hea").channels == ["ppg"]
     assert read_record(annex / "r2.hea").channels == ["ecg_ii"]
+
+
+def test_write_wfdb_names_the_record_file_it_cannot_write(tmp_path, monkeypatch) -> None:
+    """A full disk had said numpy's "600000 requested and 258048 written", a read-only folder
+    a random temporary folder's name; a header that is a folder had been found after the new
+    signal file replaced the old one."""
+    import errno
+    import tempfile
+
+    import qualityfm.io.write as write
+    from qualityfm.io import write_wfdb
+
+    x = np.sin(np.arange(2500) / 25.0)
+    rec = Record("r5", {"ecg_ii": x}, {"ecg_ii": 250.0})
+
+    def short(*args, **kwargs):
+        raise OSError("600000 requested and 258048 written")
+
+    monkeypatch.setattr(write.wfdb, "wrsamp", short)
+    with pytest.raises(OSError, match=r"cannot write .*r5\.dat: 600000 requested and 258048 "
+                                      r"written \(is its disk full\?\)"):
+        write_wfdb(rec, tmp_path)
+    monkeypatch.undo()
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / ".write-x1y2z3w4"))
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", read_only)
+    with pytest.raises(OSError, match=r"cannot write .*r5\.dat: Read-only file system$"):
+        write_wfdb(rec, tmp_path)
+    monkeypatch.undo()
+    (tmp_path / "r6.dat").write_bytes(b"old")
+    (tmp_path / "r6.hea").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"r6\.hea: it is a folder"):
+        write_wfdb(Record("r6", {"ecg_ii": x}, {"ecg_ii": 250.0}), tmp_path)
+    assert (tmp_path / "r6.dat").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r6.dat", "r6.hea"]

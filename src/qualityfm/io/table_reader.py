@@ -286,6 +286,11 @@ def _split_unit(name: str) -> tuple[str, str]:
     return unit_word(name) or (name.strip(), "")
 
 
+def name_channel(cell: str) -> str:
+    """The canonical channel a header cell names, read alone (``ABP [Pa]``: ``abp``)."""
+    return canonical_channel(_labels_and_units([cell])[0][0])
+
+
 def _labels_and_units(cells: Sequence[str]) -> tuple[list[str], list[str]]:
     """Data columns' labels and units: :func:`_split_unit`'s, but a lead the brackets after
     an unnamed ECG name is the label (``ECG (Lead II)``: ``ecg_ii``), and a column whose
@@ -299,6 +304,9 @@ def _labels_and_units(cells: Sequence[str]) -> tuple[list[str], list[str]]:
     for k, (label, unit) in enumerate(pairs):
         if unit and (lead := bracket_lead(label, unit)):
             labels[k], units[k] = lead, ""
+        elif unit and not is_task_channel(canonical_channel(label)) and is_task_channel(
+                canonical_channel(cells[k])):  # SpO2 (Pleth): the wave, not an SpO2 in "Pleth"
+            labels[k], units[k] = cells[k].strip(), ""
     columns: dict[str, list[int]] = {}
     for k, label in enumerate(labels):  # every ECG lead is the wave of an ECG's numbers
         channel = canonical_channel(label)  # (ECG (HR) beside ECG (I) had been the ECG)
@@ -943,11 +951,13 @@ def read_csv(
     bidmc = _BIDMC.match(path.stem)
     record_id = bidmc.group(1) if bidmc else path.stem
     names = canonical_names(list(labels))
-    if channels is not None and channel_names is None:
-        # a column asked for by its whole header cell, unit and all ('ECG [mV]')
+    if channels is not None:
+        # a column asked for by its whole header cell or channel_names entry, unit and all
+        # ('ECG [mV]'; an entry's had been matched by its label alone: another column)
+        given = [cells[i] for i in data_cols] if channel_names is None else list(channel_names)
         written: dict[str, str] = {}  # the first column of a cell (by its label, a header
-        for i, name in zip(data_cols, names, strict=True):  # cell named ecg_ii had been the
-            written.setdefault(cells[i], name)  # first column of that name)
+        for cell, name in zip(given, names, strict=True):  # cell named ecg_ii had been the
+            written.setdefault(cell, name)  # first column of that name)
         channels = [c if c in names else written.get(c, c)  # a canonical name first (the
                     for c in ([channels] if isinstance(channels, str)  # readers ask so)
                                                 else channels)]
@@ -1395,7 +1405,8 @@ def _npz_own_rates(path: Path, npz: np.lib.npyio.NpzFile
         name = entry[3:]
         keys = ([name] if name in arrays else
                 [k for k in arrays if k.lower() == name.lower()]
-                or [k for k in arrays if canonical_channel(k) == canonical_channel(name)])
+                or [k for k in arrays if name_channel(name) in (canonical_channel(k),
+                                                                 name_channel(k))])
         if len(keys) != 1:
             raise RecordError(f"{path}: {entry!r} gives a rate for "
                               + (f"several arrays ({', '.join(keys)})" if keys else

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import re
 import shutil
 import tempfile
@@ -101,32 +102,51 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
                           "their swing (an offset over about 32768 times it): format 16 "
                           "would keep a few levels of them; subtract the offset (e.g. the "
                           "median) before writing")
-    folder.mkdir(parents=True, exist_ok=True)
-    _remove_stale_writes(folder)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=_WRITE_PREFIX) as tmp:
-        try:
-            wfdb.wrsamp(
-                record.record_id, fs=rates.pop(),
-                units=[_wfdb_unit(record.units.get(c) or "") for c in names],
-                sig_name=_labels(names),
-                p_signal=signal,
-                fmt=["16"] * len(names), adc_gain=gains, baseline=baselines,
-                comments=comments, write_dir=tmp,
-            )
-        except ValueError as err:  # wfdb's words, named
-            raise RecordError(f"{record.record_id}: cannot be written as WFDB ({err}); its "
-                              f"channels {names}, units {[record.units.get(c) for c in names]}"
-                              ) from None
-        made = [(Path(tmp) / f"{record.record_id}{suffix}",
-                 folder / f"{record.record_id}{suffix}") for suffix in (".dat", ".hea")]
-        for file, _ in made:
-            sync_file(file)
-        replace_together(made)  # header last: a header means a complete record
-    return folder / f"{record.record_id}.hea"
+    targets = [folder / f"{record.record_id}{suffix}" for suffix in (".dat", ".hea")]
+    for target in targets:  # before either is written (a new .dat had been left under no
+        if target.is_dir():  # header, the old one a folder)
+            raise IsADirectoryError(errno.EISDIR, f"cannot write {target}: it is a folder")
+    try:  # a full disk, a read-only folder: named by the record's file (numpy's "N requested
+        folder.mkdir(parents=True, exist_ok=True)  # and M written" and a random temporary
+        _remove_stale_writes(folder)  # folder's name had said neither)
+        with tempfile.TemporaryDirectory(dir=folder, prefix=_WRITE_PREFIX) as tmp:
+            _write_files(record, Path(tmp), names, signal, rates.pop(), gains, baselines,
+                         comments)
+            made = [(Path(tmp) / target.name, target) for target in targets]
+            for file, _ in made:
+                sync_file(file)
+            replace_together(made)  # header last: a header means a complete record
+    except OSError as err:
+        if str(targets[0]) in str(err) or str(targets[1]) in str(err):
+            raise
+        if err.errno is None:
+            raise OSError(f"cannot write {targets[0]}: {err} (is its disk full?)") from err
+        raise type(err)(err.errno, f"cannot write {targets[0]}: {err.strerror}") from err
+    return targets[1]
 
 
-#: The prefix of write_wfdb's temporary folders.
+def _write_files(record: Record, tmp: Path, names: list[str], signal: np.ndarray, fs: float,
+                 gains: list[float], baselines: list[int], comments: list[str]) -> None:
+    """wfdb's writing of ``record``'s header and signal file into ``tmp``; its ValueError
+    named."""
+    try:
+        wfdb.wrsamp(
+            record.record_id, fs=fs,
+            units=[_wfdb_unit(record.units.get(c) or "") for c in names],
+            sig_name=_labels(names),
+            p_signal=signal,
+            fmt=["16"] * len(names), adc_gain=gains, baseline=baselines,
+            comments=comments, write_dir=str(tmp),
+        )
+    except ValueError as err:  # wfdb's words, named
+        raise RecordError(f"{record.record_id}: cannot be written as WFDB ({err}); its "
+                          f"channels {names}, units {[record.units.get(c) for c in names]}"
+                          ) from None
+
+
+#: The prefix of write_wfdb's temporary folders, and their names (tempfile's 8 characters).
 _WRITE_PREFIX = ".write-"
+_WRITE_FOLDER = re.compile(r"\.write-[a-z0-9_]{8}")
 
 
 def _remove_stale_writes(folder: Path) -> None:
@@ -135,8 +155,8 @@ def _remove_stale_writes(folder: Path) -> None:
     now = time.time()
     for tmp in folder.glob(f"{_WRITE_PREFIX}*"):
         with contextlib.suppress(OSError):
-            if tmp.is_dir() and not tmp.is_symlink() and (
-                    now - tmp.stat().st_mtime > STALE_TEMPORARY_S):
+            if (_WRITE_FOLDER.fullmatch(tmp.name) and tmp.is_dir() and not tmp.is_symlink()
+                    and now - tmp.stat().st_mtime > STALE_TEMPORARY_S):  # (.write-notes stays)
                 shutil.rmtree(tmp, ignore_errors=True)
 
 
