@@ -1512,6 +1512,14 @@ def test_a_numpy_files_channel_names_give_their_units_as_a_csvs_do(tmp_path: Pat
                                                              "ABP [Pa]": x[2, :250]})
     read = read_record(tmp_path / "w.npz")
     assert read.channels == ["ecg_ii", "ppg", "abp"] and read.fs["abp"] == 125.0
+    # beside the wave itself, such a column is a number: the wave keeps its name (a flat
+    # SpO2 had taken "ppg", the wave "ppg_2"); fs_abp names ART, not ART (Mean) beside it
+    (tmp_path / "s.csv").write_text("Time [s],SpO2 (Pleth),Pleth,II\n" + "".join(
+        f"{i / 250},97,{np.sin(i / 10)},{np.cos(i / 10)}\n" for i in range(2500)))
+    read = read_record(tmp_path / "s.csv")
+    assert read.channels == ["spo2", "ppg", "ecg_ii"] and np.ptp(read.signals["ppg"]) > 1.9
+    np.savez(tmp_path / "m.npz", fs=250.0, fs_abp=125.0, ART=x[0], **{"ART (Mean)": x[0, :50]})
+    assert read_record(tmp_path / "m.npz").fs == {"abp": 125.0, "art_mean": 250.0}
 
 
 @pytest.mark.parametrize(("fs", "lost_at"), [(250, 10.0), (250, 150.0), (250, 290.0),

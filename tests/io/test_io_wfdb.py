@@ -1722,7 +1722,17 @@ def test_write_wfdb_names_the_record_file_it_cannot_write(tmp_path, monkeypatch)
     with pytest.raises(OSError, match=r"cannot write .*r5\.dat: 600000 requested and 258048 "
                                       r"written \(is its disk full\?\)"):
         write_wfdb(rec, tmp_path)
+
+    def denied(*args, **kwargs):
+        raise PermissionError("denied by policy")
+
+    monkeypatch.setattr(write.wfdb, "wrsamp", denied)  # its type kept, no disk blamed
+    with pytest.raises(PermissionError, match=r"cannot write .*r5\.dat: denied by policy$"):
+        write_wfdb(rec, tmp_path)
     monkeypatch.undo()
+    (tmp_path / "afile").write_text("")  # a folder that is a file: said as the OS says it
+    with pytest.raises(FileExistsError, match=r"afile'$"):
+        write_wfdb(rec, tmp_path / "afile")
 
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / ".write-x1y2z3w4"))
@@ -1736,4 +1746,4 @@ def test_write_wfdb_names_the_record_file_it_cannot_write(tmp_path, monkeypatch)
     with pytest.raises(IsADirectoryError, match=r"r6\.hea: it is a folder"):
         write_wfdb(Record("r6", {"ecg_ii": x}, {"ecg_ii": 250.0}), tmp_path)
     assert (tmp_path / "r6.dat").read_bytes() == b"old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["r6.dat", "r6.hea"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "r6.dat", "r6.hea"]

@@ -286,11 +286,6 @@ def _split_unit(name: str) -> tuple[str, str]:
     return unit_word(name) or (name.strip(), "")
 
 
-def name_channel(cell: str) -> str:
-    """The canonical channel a header cell names, read alone (``ABP [Pa]``: ``abp``)."""
-    return canonical_channel(_labels_and_units([cell])[0][0])
-
-
 def _labels_and_units(cells: Sequence[str]) -> tuple[list[str], list[str]]:
     """Data columns' labels and units: :func:`_split_unit`'s, but a lead the brackets after
     an unnamed ECG name is the label (``ECG (Lead II)``: ``ecg_ii``), and a column whose
@@ -304,9 +299,11 @@ def _labels_and_units(cells: Sequence[str]) -> tuple[list[str], list[str]]:
     for k, (label, unit) in enumerate(pairs):
         if unit and (lead := bracket_lead(label, unit)):
             labels[k], units[k] = lead, ""
-        elif unit and not is_task_channel(canonical_channel(label)) and is_task_channel(
-                canonical_channel(cells[k])):  # SpO2 (Pleth): the wave, not an SpO2 in "Pleth"
-            labels[k], units[k] = cells[k].strip(), ""
+        elif (unit and not is_task_channel(canonical_channel(label))
+              and is_task_channel(wave := canonical_channel(cells[k]))
+              and not any(canonical_channel(other) == wave for other, _ in pairs)):
+            labels[k], units[k] = cells[k].strip(), ""  # SpO2 (Pleth): the wave, not an SpO2
+            # in "Pleth", where no other column is that wave (beside Pleth: a number)
     columns: dict[str, list[int]] = {}
     for k, label in enumerate(labels):  # every ECG lead is the wave of an ECG's numbers
         channel = canonical_channel(label)  # (ECG (HR) beside ECG (I) had been the ECG)
@@ -1399,14 +1396,17 @@ def _npz_own_rates(path: Path, npz: np.lib.npyio.NpzFile
                if k.lower().startswith("fs_") and _npz_member(path, npz, k).size == 1]
     # the arrays (an fs_ entry of samples, fs_signal, is one)
     arrays = [k for k in npz.files if k.lower() != "fs" and k not in entries]
+    # each key's channel as the file reads it (ABP [Pa]: abp; ART (Mean) beside ART: none)
+    read_as = dict(zip(arrays, map(canonical_channel, _labels_and_units(arrays)[0]),
+                       strict=True))
     own: dict[str, float] = {}
     given: dict[str, str] = {}
     for entry in entries:
         name = entry[3:]
         keys = ([name] if name in arrays else
                 [k for k in arrays if k.lower() == name.lower()]
-                or [k for k in arrays if name_channel(name) in (canonical_channel(k),
-                                                                 name_channel(k))])
+                or [k for k in arrays if canonical_channel(name) in (canonical_channel(k),
+                                                                      read_as[k])])
         if len(keys) != 1:
             raise RecordError(f"{path}: {entry!r} gives a rate for "
                               + (f"several arrays ({', '.join(keys)})" if keys else

@@ -106,23 +106,33 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
     for target in targets:  # before either is written (a new .dat had been left under no
         if target.is_dir():  # header, the old one a folder)
             raise IsADirectoryError(errno.EISDIR, f"cannot write {target}: it is a folder")
-    try:  # a full disk, a read-only folder: named by the record's file (numpy's "N requested
-        folder.mkdir(parents=True, exist_ok=True)  # and M written" and a random temporary
-        _remove_stale_writes(folder)  # folder's name had said neither)
-        with tempfile.TemporaryDirectory(dir=folder, prefix=_WRITE_PREFIX) as tmp:
+    folder.mkdir(parents=True, exist_ok=True)
+    _remove_stale_writes(folder)
+    try:
+        made = tempfile.TemporaryDirectory(dir=folder, prefix=_WRITE_PREFIX)
+    except OSError as err:  # a read-only folder: named by the record (a random temporary
+        raise _named(err, targets[0]) from err  # folder's name had said nothing of it)
+    with made as tmp:
+        try:
             _write_files(record, Path(tmp), names, signal, rates.pop(), gains, baselines,
                          comments)
-            made = [(Path(tmp) / target.name, target) for target in targets]
-            for file, _ in made:
+            moves = [(Path(tmp) / target.name, target) for target in targets]
+            for file, _ in moves:
                 sync_file(file)
-            replace_together(made)  # header last: a header means a complete record
-    except OSError as err:
-        if str(targets[0]) in str(err) or str(targets[1]) in str(err):
-            raise
-        if err.errno is None:
-            raise OSError(f"cannot write {targets[0]}: {err} (is its disk full?)") from err
-        raise type(err)(err.errno, f"cannot write {targets[0]}: {err.strerror}") from err
+        except OSError as err:  # a full disk: numpy's "N requested and M written" had named
+            # no file; a file of the temporary folder, the record's file it stands for
+            header = str(err.filename or "").endswith(".hea")
+            raise _named(err, targets[1] if header else targets[0]) from err
+        replace_together(moves)  # header last: a header means a complete record
     return targets[1]
+
+
+def _named(err: OSError, target: Path) -> OSError:
+    """``err``, of its own type, naming the record's file ``target`` it stopped."""
+    if err.errno is None:
+        full = " (is its disk full?)" if "requested and" in str(err) else ""
+        return type(err)(f"cannot write {target}: {err}{full}")
+    return type(err)(err.errno, f"cannot write {target}: {err.strerror}")
 
 
 def _write_files(record: Record, tmp: Path, names: list[str], signal: np.ndarray, fs: float,
