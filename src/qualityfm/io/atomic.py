@@ -44,7 +44,7 @@ def _write_temporary(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as err:
-        raise _named(err, path) from None
+        raise named_write_error(err, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -58,15 +58,17 @@ def _write_temporary(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
             raise stop from None
         fault = err if isinstance(err, OSError) else _behind(err, OSError)
         if fault is not None:  # a full disk, an I/O error (torch.save wraps it in its own
-            raise _named(fault, path) from err  # RuntimeError, "unexpected pos")
+            raise named_write_error(fault, path) from err  # RuntimeError, "unexpected pos")
         raise
     return Path(tmp)
 
 
-def _named(err: OSError, path: Path) -> OSError:
-    """``err`` naming the file to write, not its temporary (or nothing, as a full disk's)."""
-    if err.errno is None:  # numpy's "N requested and M written"
-        return OSError(f"cannot write {path}: {err}")
+def named_write_error(err: OSError, path: Path) -> OSError:
+    """``err``, of its own type, naming the file to write, not its temporary (or nothing, as
+    numpy's "N requested and M written" on a full disk, which is then asked about)."""
+    if err.errno is None:
+        full = " (is its disk full?)" if "requested and" in str(err) else ""
+        return type(err)(f"cannot write {path}: {err}{full}")
     return type(err)(err.errno, f"cannot write {path}: {err.strerror}")
 
 
@@ -155,7 +157,7 @@ def replace_together(moves: Sequence[tuple[Path, Path]], remove: Iterable[Path] 
             try:
                 os.replace(tmp, path)
             except OSError as err:
-                raise _named(err, path) from err
+                raise named_write_error(err, path) from err
         for path in remove:
             Path(path).unlink(missing_ok=True)
         for folder in dict.fromkeys(Path(path).parent for _, path in moves):

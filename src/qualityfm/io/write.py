@@ -15,7 +15,12 @@ import numpy as np
 import wfdb
 
 from qualityfm._numbers import missing
-from qualityfm.io.atomic import STALE_TEMPORARY_S, replace_together, sync_file
+from qualityfm.io.atomic import (
+    STALE_TEMPORARY_S,
+    named_write_error,
+    replace_together,
+    sync_file,
+)
 from qualityfm.io.channels import ascii_text, is_numbered_channel
 from qualityfm.io.record import Record, RecordError
 from qualityfm.io.wfdb_reader import MAX_PHYSICAL
@@ -111,7 +116,7 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
     try:
         made = tempfile.TemporaryDirectory(dir=folder, prefix=_WRITE_PREFIX)
     except OSError as err:  # a read-only folder: named by the record (a random temporary
-        raise _named(err, targets[0]) from err  # folder's name had said nothing of it)
+        raise named_write_error(err, targets[0]) from err  # folder's name had said nothing of it)
     with made as tmp:
         try:
             _write_files(record, Path(tmp), names, signal, rates.pop(), gains, baselines,
@@ -122,17 +127,9 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
         except OSError as err:  # a full disk: numpy's "N requested and M written" had named
             # no file; a file of the temporary folder, the record's file it stands for
             header = str(err.filename or "").endswith(".hea")
-            raise _named(err, targets[1] if header else targets[0]) from err
+            raise named_write_error(err, targets[1] if header else targets[0]) from err
         replace_together(moves)  # header last: a header means a complete record
     return targets[1]
-
-
-def _named(err: OSError, target: Path) -> OSError:
-    """``err``, of its own type, naming the record's file ``target`` it stopped."""
-    if err.errno is None:
-        full = " (is its disk full?)" if "requested and" in str(err) else ""
-        return type(err)(f"cannot write {target}: {err}{full}")
-    return type(err)(err.errno, f"cannot write {target}: {err.strerror}")
 
 
 def _write_files(record: Record, tmp: Path, names: list[str], signal: np.ndarray, fs: float,
