@@ -1520,6 +1520,12 @@ def test_a_numpy_files_channel_names_give_their_units_as_a_csvs_do(tmp_path: Pat
     assert read.channels == ["spo2", "ppg", "ecg_ii"] and np.ptp(read.signals["ppg"]) > 1.9
     np.savez(tmp_path / "m.npz", fs=250.0, fs_abp=125.0, ART=x[0], **{"ART (Mean)": x[0, :50]})
     assert read_record(tmp_path / "m.npz").fs == {"abp": 125.0, "art_mean": 250.0}
+    np.savez(tmp_path / "p.npz", fs=250.0, fs_ppg=125.0, **{"fs_ABP [Pa]": 50.0}, Pleth=x[0],
+             ABP=x[1, :100], **{"SpO2 (Pleth)": x[0, :50]})  # fs_ppg: the wave, not the SpO2
+    assert read_record(tmp_path / "p.npz").fs == {"ppg": 125.0, "abp": 50.0, "spo2": 250.0}
+    # beside a number of the wave (PLETH (SpO2), a rate), it is the wave, they the numbers
+    np.savez(tmp_path / "q.npz", fs=250.0, **{"SpO2 (Pleth)": x[0], "PLETH (SpO2)": x[1]})
+    assert read_record(tmp_path / "q.npz").channels == ["ppg", "pleth_spo2"]
 
 
 @pytest.mark.parametrize(("fs", "lost_at"), [(250, 10.0), (250, 150.0), (250, 290.0),

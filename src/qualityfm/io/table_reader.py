@@ -301,9 +301,12 @@ def _labels_and_units(cells: Sequence[str]) -> tuple[list[str], list[str]]:
             labels[k], units[k] = lead, ""
         elif (unit and not is_task_channel(canonical_channel(label))
               and is_task_channel(wave := canonical_channel(cells[k]))
-              and not any(canonical_channel(other) == wave for other, _ in pairs)):
-            labels[k], units[k] = cells[k].strip(), ""  # SpO2 (Pleth): the wave, not an SpO2
-            # in "Pleth", where no other column is that wave (beside Pleth: a number)
+              and not any(canonical_channel(other) == wave and not numbers[j]
+                          for j, (other, _) in enumerate(pairs))):
+            # SpO2 (Pleth): the wave, not an SpO2 in "Pleth", where no other column is that
+            # wave by its label (beside Pleth: a number; beside PLETH (SpO2), a number, the
+            # wave), its number-likeness that of a plain label
+            labels[k], units[k], numbers[k] = cells[k].strip(), "", 0
     columns: dict[str, list[int]] = {}
     for k, label in enumerate(labels):  # every ECG lead is the wave of an ECG's numbers
         channel = canonical_channel(label)  # (ECG (HR) beside ECG (I) had been the ECG)
@@ -1405,8 +1408,8 @@ def _npz_own_rates(path: Path, npz: np.lib.npyio.NpzFile
         name = entry[3:]
         keys = ([name] if name in arrays else
                 [k for k in arrays if k.lower() == name.lower()]
-                or [k for k in arrays if canonical_channel(name) in (canonical_channel(k),
-                                                                      read_as[k])])
+                or [k for k in arrays if read_as[k] == canonical_channel(
+                    _labels_and_units([name])[0][0])])
         if len(keys) != 1:
             raise RecordError(f"{path}: {entry!r} gives a rate for "
                               + (f"several arrays ({', '.join(keys)})" if keys else
