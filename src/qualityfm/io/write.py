@@ -43,14 +43,13 @@ def write_wfdb(record: Record, folder: str | Path) -> Path:
     removed by a later write once an hour old), flushed, then moved into place together, as
     :func:`~qualityfm.io.atomic.atomic_write_all` moves files that belong together (a stop
     between the two renames had left an old header over a new signal file, read without an
-    error). Format 16 keeps a channel of
-    whole numbers within +-32767 exactly; other values come back to within half a step of the
-    16-bit scale spanning the channel's range (then read as float32, about 7 digits: a
-    channel far from zero for its swing loses more to that), and a channel whose offset is
-    too large for format 16 itself (over about 32768 times its swing) is refused, named. A
-    file of the record that is a link is replaced, the file it links to left as it was.
-    The patient id, start time and labels other than the alarm's are not written (WFDB has
-    no field for them).
+    error). Format 16 keeps a channel of whole numbers within +-32767 exactly; other values
+    come back to within half a step of the 16-bit scale spanning the channel's range (then
+    read as float32, about 7 digits: a channel far from zero for its swing loses more to
+    that), and a channel whose offset is too large for format 16 itself (over about 32768
+    times its swing) is refused, named. A file of the record that is a link is replaced, the
+    file it links to left as it was. The patient id, start time and labels other than the
+    alarm's are not written (WFDB has no field for them).
     """
     if not re.fullmatch(r"[A-Za-z0-9_-]+", record.record_id or ""):
         raise RecordError(f"record id {record.record_id!r}: write_wfdb names the record's "
