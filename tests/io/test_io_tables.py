@@ -1526,6 +1526,11 @@ def test_a_numpy_files_channel_names_give_their_units_as_a_csvs_do(tmp_path: Pat
     # beside a number of the wave (PLETH (SpO2), a rate), it is the wave, they the numbers
     np.savez(tmp_path / "q.npz", fs=250.0, **{"SpO2 (Pleth)": x[0], "PLETH (SpO2)": x[1]})
     assert read_record(tmp_path / "q.npz").channels == ["ppg", "pleth_spo2"]
+    # an entry naming a number of the wave is no rate of the wave (fs_ABP (Mean) had been)
+    np.savez(tmp_path / "o.npz", fs=250.0, **{"fs_ABP (Mean)": 2.0}, ART=x[0],
+             **{"ART (Mean)": x[0, :50]})
+    with pytest.raises(RecordError, match=r"'fs_ABP \(Mean\)' gives a rate for no array"):
+        read_record(tmp_path / "o.npz")
 
 
 @pytest.mark.parametrize(("fs", "lost_at"), [(250, 10.0), (250, 150.0), (250, 290.0),

@@ -1408,8 +1408,9 @@ def _npz_own_rates(path: Path, npz: np.lib.npyio.NpzFile
         name = entry[3:]
         keys = ([name] if name in arrays else
                 [k for k in arrays if k.lower() == name.lower()]
+                # KEY read as a cell among the file's (ABP (Mean) beside ART: a number)
                 or [k for k in arrays if read_as[k] == canonical_channel(
-                    _labels_and_units([name])[0][0])])
+                    _labels_and_units([*arrays, name])[0][-1])])
         if len(keys) != 1:
             raise RecordError(f"{path}: {entry!r} gives a rate for "
                               + (f"several arrays ({', '.join(keys)})" if keys else
