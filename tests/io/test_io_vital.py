@@ -420,9 +420,10 @@ def test_vital_files_vitaldb_would_misread_are_refused_or_read_whole(tmp_path: P
     big = file("big.vital", {"SNUADC/ECG_II": ([{"dt": t0, "val": ones}, {"dt": t0 + 1, "val":
                                                 np.ones(300_000, np.float32)}], 500)},
                span=700)
-    with pytest.raises(RecordError, match=r"big\.vital: truncated or corrupt \.vital file \(a "
-                                          r"packet of \d+ bytes, past the 1000000 vitaldb"):
-        read_record(big)
+    with pytest.raises(RecordError, match=r"big\.vital: \.vital file not packed with a packet "
+                                          r"of \d+ bytes, past the 1000000 vitaldb .*saved "
+                                          r"packed .*it reads"):
+        read_record(big)  # (a well-formed file: not said to be corrupt)
     whole = file("a.vital", {"SNUADC/ECG_II": ([{"dt": t0 + k, "val": ones}
                                                 for k in range(10)], 500)})
     raw = gzip.decompress(whole.read_bytes())
@@ -586,3 +587,71 @@ def test_a_track_announced_again_part_way_says_what_is_lost(tmp_path: Path) -> N
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         assert np.isfinite(read_record(clean).signals["ecg_ii"]).all()
+
+
+def test_vital_samples_lost_to_overlapping_or_unstamped_blocks_are_said(tmp_path: Path) -> None:
+    """Blocks of 125 samples a second under a track stating 100 Hz overlap: each had
+    overwritten the end of the one before without a word (1025 of 1250 samples kept); a file
+    of relative time (stamps from 0) had lost its first second unsaid. Blocks repeating the
+    same samples lose nothing and are not said."""
+    t0 = 1.6e9
+    x = np.arange(1250, dtype=np.float32)
+    vf = vitaldb.VitalFile()
+    vf.dtstart, vf.dtend = t0, t0 + 10
+    vf.add_track("SNUADC/PLETH", [{"dt": t0 + k, "val": x[125 * k:125 * (k + 1)]}
+                                  for k in range(10)], srate=100)
+    vf.to_vital(str(tmp_path / "fast.vital"), packed=False)
+    with pytest.warns(RuntimeWarning, match=r"fast\.vital: wave track 'SNUADC/PLETH': 225 "
+                                            r"sample\(s\) overwritten by a later block .*100 Hz"):
+        rec = read_record(tmp_path / "fast.vital")
+    assert np.isfinite(rec.signals["ppg"]).sum() == 1025  # as vitaldb keeps them, now said
+    vf = vitaldb.VitalFile()
+    vf.dtstart, vf.dtend = t0, t0 + 10
+    vf.add_track("SNUADC/PLETH", [{"dt": t0 + k, "val": x[:100]} for k in range(10)]
+                 + [{"dt": t0 + 3, "val": x[:100]}], srate=100)  # one block twice
+    vf.to_vital(str(tmp_path / "twice.vital"), packed=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert np.isfinite(read_record(tmp_path / "twice.vital").signals["ppg"]).sum() == 1000
+    vf = vitaldb.VitalFile()
+    vf.dtstart, vf.dtend = 0.0, 10.0
+    vf.add_track("SNUADC/PLETH", [{"dt": float(k), "val": x[100 * k:100 * (k + 1)]}
+                                  for k in range(10)], srate=100)
+    vf.to_vital(str(tmp_path / "relative.vital"), packed=False)
+    with pytest.warns(RuntimeWarning, match=r"relative\.vital: wave track 'SNUADC/PLETH': 100 "
+                                            r"sample\(s\) stamped outside the file's span"):
+        rec = read_record(tmp_path / "relative.vital")
+    np.testing.assert_array_equal(rec.signals["ppg"][:900], x[100:1000])
+
+
+def test_a_wave_track_id_taken_by_a_numeric_track_is_read(tmp_path: Path) -> None:
+    """A track info that gives a wave track's id to a numeric track (vitaldb reads the file,
+    the wave track's earlier records under its name): the numbers had been walked as wave
+    samples and the file refused as corrupt."""
+    import struct
+
+    t0 = 1.6e9
+    path = _write_vital(tmp_path / "reused.vital", [
+        {"name": "PLETH", "fmt": 1, "srate": 100.0, "recs": [(t0 + k, np.arange(100.0) + 100 * k)
+                                                             for k in range(10)]},
+        {"name": "ECG_II", "fmt": 1, "srate": 100.0, "recs": [(t0, np.arange(2000.0))]}], t0)
+    raw = gzip.decompress(path.read_bytes())
+    raw += _packet(0, struct.pack("<HBB", 1, 2, 1) + _text("HR") + _text("/min")
+                   + struct.pack("<ffLfddBL", 0, 200, 0, 0.0, 1.0, 0.0, 0, 1))
+    raw += b"".join(_packet(1, struct.pack("<HdH", 10, t0 + 10 + k, 1) + struct.pack("<f", 70.0))
+                    for k in range(10))
+    path.write_bytes(gzip.compress(raw))
+    rec = read_record(path)
+    np.testing.assert_array_equal(rec.signals["ppg"][:1000], np.arange(1000.0))
+    np.testing.assert_array_equal(rec.signals["ecg_ii"][:2000], np.arange(2000.0))
+
+
+def test_a_stated_start_far_before_the_records_is_not_the_files(tmp_path: Path) -> None:
+    """A header stating a start 30 days before its records (a clock error) had refused a
+    file of 10 s as spanning 30 days, as a far stated end no longer did."""
+    t0 = 1.6e9
+    path = _write_vital(tmp_path / "early.vital", [
+        {"name": "PLETH", "fmt": 1, "srate": 100.0, "recs": [(t0, np.arange(1000.0))]}],
+        t0 - 30 * 86400.0)
+    rec = read_record(path)
+    np.testing.assert_array_equal(rec.signals["ppg"][:1000], np.arange(1000.0))

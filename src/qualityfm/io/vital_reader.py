@@ -89,7 +89,7 @@ class _Facts:
     end: float | None = None
     long_bytes: int | None = None
     packed: bool = False  # the header's flag (vitaldb reads a packet over 1 MB in one only)
-    fault: str | None = None  # a packet vitaldb would misread or stop at, said
+    fault: str | None = None  # a packet vitaldb would misread or stop at: the error said
     unknown: list[str] = dataclasses.field(default_factory=list)  # wave tracks of a format
     # wave tracks announced again after records of theirs (vitaldb drops those records)
     announced_again: list[str] = dataclasses.field(default_factory=list)
@@ -140,13 +140,16 @@ def _walk(f: IO[bytes], facts: _Facts) -> None:
             kind, length = struct.unpack("<BL", packet)
             data = f.read(length)
             if len(data) < length:  # the stream ends inside it
-                facts.fault = facts.fault or (f"its last packet is cut short ({len(data)} of "
-                                              f"{length} bytes): a truncated file")
+                facts.fault = facts.fault or (f"truncated or corrupt .vital file (its last "
+                                              f"packet is cut short ({len(data)} of {length} "
+                                              "bytes): a truncated file)")
                 break
             if not facts.packed and length > _VITALDB_MAX_PACKET:
                 facts.fault = facts.fault or (
-                    f"a packet of {length} bytes, past the {_VITALDB_MAX_PACKET} vitaldb reads "
-                    "in a file that is not packed (it would stop there without a word)")
+                    f".vital file not packed with a packet of {length} bytes, past the "
+                    f"{_VITALDB_MAX_PACKET} vitaldb (which reads the file) reads in such a file: "
+                    "it would stop there without a word; saved packed (vitaldb's "
+                    "to_vital(packed=True)), it reads")
             if kind == 0 and len(data) >= 4 and data[2] == _WAVE:  # a wave track's info
                 tid = struct.unpack_from("<H", data, 0)[0]
                 name, pos = _text_at(data, 4)  # then its unit (vitaldb: fields a short packet
@@ -169,8 +172,13 @@ def _walk(f: IO[bytes], facts: _Facts) -> None:
             elif kind == 9 and len(data) >= 8:  # a device: its id, type and name (vitaldb
                 kind_name, pos = _text_at(data, 4)  # names it by its type where it has none)
                 devices[struct.unpack_from("<L", data, 0)[0]] = _text_at(data, pos)[0] or kind_name
-            elif kind == 0 and len(data) >= 4 and data[2] == 2 and data[3] in (7, 8):
-                long_numbers.add(struct.unpack_from("<H", data, 0)[0])
+            elif kind == 0 and len(data) >= 4:  # another kind of track's info: an id that
+                tid = struct.unpack_from("<H", data, 0)[0]  # a wave track had is no more its
+                for held in (rates, names, formats):  # (vitaldb reads it as the new track; its
+                    held.pop(tid, None)  # numbers had been walked as wave samples, the file
+                long_tracks.discard(tid)  # refused as corrupt)
+                if data[2] == 2 and data[3] in (7, 8):
+                    long_numbers.add(tid)
             elif kind == 1 and len(data) >= 12:  # a record
                 info = struct.unpack_from("<H", data, 0)[0]
                 dt, tid = struct.unpack_from("<dH", data, 2)
@@ -183,8 +191,9 @@ def _walk(f: IO[bytes], facts: _Facts) -> None:
                 width = _SAMPLE_BYTES.get(formats.get(tid, 0))
                 if width is not None and length != 2 + info + 4 + n * width:
                     facts.fault = facts.fault or (
-                        f"a record of wave track {names[tid]!r} holds {length - 6 - info} "
-                        f"bytes for {n} samples of format {formats[tid]} ({n * width} bytes)")
+                        f"truncated or corrupt .vital file (a record of wave track "
+                        f"{names[tid]!r} holds {length - 6 - info} bytes for {n} samples of "
+                        f"format {formats[tid]} ({n * width} bytes))")
                 if rates[tid] > 0:  # the tracks read (vitaldb skips those of rate 0)
                     facts.first = dt if facts.first is None else min(facts.first, dt)
                     last = dt + n / rates[tid]
@@ -225,7 +234,8 @@ def _track_samples(trk, origin: float, end: float,
     n = int(np.ceil((end - origin) * rate))  # as vitaldb sizes it
     out = np.full(max(n, 0), np.nan, dtype=np.float32)
     gap = GAP_VALUE.get(int(trk.fmt))
-    for rec in trk.recs:
+    outside = clashing = 0  # samples before time 0 (stamped 0?), and samples of overlapping
+    for rec in trk.recs:  # blocks that disagree (a stated rate below the blocks' own)
         if not np.isfinite(rec["dt"]):
             raise RecordError(f"{path}: a record of wave track {trk.dtname!r} is stamped at "
                               f"{rec['dt']} s")
@@ -235,8 +245,19 @@ def _track_samples(trk, origin: float, end: float,
             val[raw == gap] = np.nan
         a = int(round((rec["dt"] - origin) * rate))
         lo, hi = max(a, 0), min(a + len(val), len(out))
+        outside += len(val) - max(hi - lo, 0)
         if hi > lo:
-            out[lo:hi] = val[lo - a:hi - a]
+            held, new = out[lo:hi], val[lo - a:hi - a]
+            clashing += int(np.count_nonzero(~np.isnan(held) & ~np.isnan(new) & (held != new)))
+            out[lo:hi] = new
+    if outside or clashing:  # each had been lost without a word
+        warn_at_caller(
+            f"{path}: wave track {trk.dtname!r}: "
+            + "; ".join(([f"{outside} sample(s) stamped outside the file's span (at 0?) left out"]
+                         if outside else [])
+                        + ([f"{clashing} sample(s) overwritten by a later block over the same "
+                            f"time (blocks overlapping: a stated rate of {rate:g} Hz below "
+                            "theirs?)"] if clashing else [])), RuntimeWarning)
     if trk.fmt > 2 and trk.gain != 0:  # integer samples: to physical units (1: float, 2:
         out *= np.float32(trk.gain)  # double); a gain of 0 states none: ADC counts kept
         out += np.float32(trk.offset)
@@ -289,7 +310,7 @@ def read_vital(
     candidates = [t for t, b in zip(tracks, bases, strict=True) if b in wanted]
     facts = _file_facts(path)
     if facts.fault is not None:  # vitaldb would misread the file or stop early, unsaid
-        raise RecordError(f"{path}: truncated or corrupt .vital file ({facts.fault})")
+        raise RecordError(f"{path}: {facts.fault}")
     if facts.unknown:  # vitaldb drops such a track's info: it would vanish unsaid
         warn_at_caller(f"{path}: wave track(s) {', '.join(facts.unknown)} of a format code no "
                        "reader knows: left out", RuntimeWarning)
@@ -313,7 +334,11 @@ def read_vital(
     # start, or the first record of any wave track where that is earlier (a cropped file)
     # or the header states none; the last wave sample's end (a numeric record far off, a
     # clock error, had set vitaldb's span)
-    firsts = [v for v in (facts.stated, facts.first) if v is not None]
+    # (a stated start far before the first wave record is not the file's: a clock error,
+    # as a far stated end is)
+    firsts = [v for v in (facts.stated if facts.stated is not None and (
+        facts.first is None or facts.first - facts.stated <= MAX_SPAN_S) else None,
+        facts.first) if v is not None]
     origin = min(firsts) if firsts else vf.dtstart
     # the later of the last wave sample's end and the header's stated end (the file's span,
     # read as NaN past the samples), unless that one lies past the span any file may cover
