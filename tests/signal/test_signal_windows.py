@@ -390,6 +390,10 @@ def test_a_fill_value_is_missing_and_costs_its_stretch_only(fill: float) -> None
     with warnings.catch_warnings():  # float16 holds no fill value: no overflow said of 1e15
         warnings.simplefilter("error")
         assert fill_nan(np.ones(8, np.float16)).dtype == np.float16
+    with pytest.raises(ValueError, match=r"fill_nan needs samples along a last axis, got a "
+                                         r"scalar"):  # (an IndexError of the shape had)
+        fill_nan(np.float64(np.nan))
+    np.testing.assert_array_equal(fill_nan(np.array([np.nan, 2.0, np.nan])), [2.0, 2.0, 2.0])
 
 
 

@@ -19,6 +19,8 @@ def fill_nan(x: np.ndarray) -> np.ndarray:
     Leading and trailing gaps take the nearest valid value; a row without one becomes zeros.
     """
     x = np.asarray(x)
+    if x.ndim == 0:  # (an IndexError of the shape had said nothing)
+        raise ValueError(f"fill_nan needs samples along a last axis, got a scalar ({x!r})")
     x = np.array(x, dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)
     nan = missing(x)
     if not nan.any():
