@@ -1182,6 +1182,20 @@ def test_csv_brackets_naming_a_statistic_number_or_lead_stay_in_the_column_name(
         assert list(read_record(path).signals) == names
         # each name reads back as itself (pleth_pulse had read back as the PPG)
         assert [canonical_channel(n) for n in names] == names
+    # numbers' words alone in brackets name a number with no wave beside it too: ABP
+    # (Mean) alone had been the arterial wave (unit "Mean"), II (HR) the ECG, as .npy names
+    for header, names in (("II,PLETH (SpO2),ABP (Mean)", ["ecg_ii", "pleth_spo2", "abp_mean"]),
+                          ("PLETH,II (HR)", ["ppg", "ii_hr"]),
+                          ("ABP (Sys),ABP (Dia),ECG (HR),ECG (V)",
+                           ["abp_sys", "abp_dia", "ecg_hr", "ecg_v"])):
+        rows = [f"{i / 125:.3f}," + ",".join(f"{np.sin(i / 10 + k):.4f}"
+                                             for k in range(len(names))) for i in range(2500)]
+        alone = tmp_path / "alone.csv"
+        alone.write_text(_csv_text("Time [s]," + header, rows), encoding="utf-8")
+        assert list(read_record(alone).signals) == names
+    np.save(tmp_path / "n.npy", np.zeros((2, 1000), np.float32))
+    assert list(read_record(tmp_path / "n.npy", fs=125.0, channel_names=[
+        "II (HR)", "PLETH"]).signals) == ["ii_hr", "ppg"]
     asked = read_record(path, channels=["ECG1 (II)"]).signals
     np.testing.assert_array_equal(asked["ecg_ii_2"], read_record(path).signals["ecg_ii_2"])
     rows = [f"{i / 125:.3f},{np.sin(i / 10):.4f},{np.cos(i / 10):.4f}" for i in range(2500)]

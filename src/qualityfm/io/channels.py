@@ -215,7 +215,7 @@ def bracket_number(bracketed: str) -> int:
     (``IBP (CVP)``), 2 words of numbers and units alone (``SpO2``, ``mean, mmHg``,
     ``1/min``), 1 a number among other words (``SpO2 finger``, ``heart rate``), 0 none, or
     a wave's own description (``SpO2 sensor, a.u.``). The readers name a column by its whole
-    label where this is 3, or where it is at least 1 and another column of its file is the
+    label where this is 2 or 3, or where it is 1 and another column of its file is the
     wave (``PLETH (SpO2)`` beside ``PLETH``: the number had taken the wave's name, the wave
     a second one's, ``ppg_2``)."""
     words = _bracket_words(bracketed)

@@ -291,8 +291,11 @@ def _labels_and_units(cells: Sequence[str]) -> tuple[list[str], list[str]]:
     an unnamed ECG name is the label (``ECG (Lead II)``: ``ecg_ii``), and a column whose
     brackets name a number taken from a wave the tasks read (:func:`bracket_number`) takes
     its whole cell as its label where another column of the file is that wave (``PLETH
-    (SpO2)`` beside ``PLETH``: ``pleth_spo2``), or another line's pressure always (``IBP
-    (CVP)``); the least number-like of the columns of a wave keeps its name."""
+    (SpO2 finger)`` beside ``PLETH``: ``pleth_spo2_finger``), where its brackets hold
+    numbers' words alone (``ABP (Mean)``, ``II (HR)``, ``PLETH (SpO2)``: ``abp_mean``, as
+    :func:`~qualityfm.io.channels.canonical_channel` names the whole label), or another
+    line's pressure always (``IBP (CVP)``); the least number-like of the columns of a wave
+    keeps its name."""
     pairs = [_split_unit(cell) for cell in cells]
     labels, units = [p[0] for p in pairs], [p[1] for p in pairs]
     numbers = [bracket_number(unit) if unit else 0 for unit in units]
@@ -316,7 +319,8 @@ def _labels_and_units(cells: Sequence[str]) -> tuple[list[str], list[str]]:
             continue
         wave = min(ks, key=lambda k: (numbers[k], k))  # the least number-like, the first
         for k in ks:
-            if numbers[k] >= 3 or (k != wave and numbers[k] >= 1):
+            if numbers[k] >= 2 or (k != wave and numbers[k] >= 1):  # (ABP (Mean) alone had
+                # been the arterial wave, II (HR) the ECG)
                 labels[k], units[k] = cells[k].strip(), ""
     return labels, units
 
