@@ -1082,6 +1082,29 @@ def test_a_row_of_units_under_the_header_gives_the_units(tmp_path: Path) -> None
         assert got.channels == ["ppg", "abp"] and got.units["abp"] == "mm[Hg]", name
 
 
+def test_a_note_with_a_point_leaves_decimal_commas_and_any_unit_under_time_a_units_row(
+        tmp_path: Path) -> None:
+    """One note holding a point in a text column ("Pat. bewegt") had turned the decimal-comma
+    guess off, the whole ``;`` file refused as text; a units row under a time column's unit
+    naming a unit not on the list (``rpm``) had been read as a data line, refused as a time
+    column holding ``s``."""
+    rows = [f"{8 * i};{0.5 + i % 7 / 10:.2f}".replace(".", ",") + f";{np.sin(i / 9):.3f};"
+            .replace(".", ",") + ("Pat. bewegt" if i == 40 else "") for i in range(1000)]
+    noted = tmp_path / "noted.csv"
+    noted.write_text(_csv_text("Time [ms];PLETH;II;Alarm", rows))
+    rec = read_record(noted, channels=["ppg", "ecg_ii"])
+    assert rec.fs["ppg"] == 125.0
+    np.testing.assert_allclose(rec.signals["ppg"][:3], [0.5, 0.6, 0.7], rtol=1e-6)
+    np.testing.assert_allclose(rec.signals["ecg_ii"][9], np.sin(1.0), atol=1e-3)
+    units = tmp_path / "units.csv"
+    units.write_text(_csv_text("Time,PLETH,RESP\ns,NU,rpm",
+                               [f"{i / 125:.3f},{np.sin(i / 9):.4f},{i % 5}" for i in range(500)]))
+    rec = read_record(units)
+    assert len(rec.signals["ppg"]) == 500 and rec.fs["ppg"] == 125.0
+    assert rec.units == {"ppg": "NU", "resp": "rpm"}
+    assert rec.signals["ppg"][0] == 0.0  # the units row is no sample
+
+
 def test_first_rows_of_data_are_no_units_row(tmp_path: Path) -> None:
     """A review of the units-row reading: a first row of blanks beside a date-time, of
     ``None`` placeholders, or a headerless file's second line of them had been taken for a

@@ -110,8 +110,9 @@ def _time_unit(name: str) -> str | None:
 
 #: Data lines read to guess a ``;`` or tab file's decimal mark.
 _DECIMAL_LINES = 2048
-#: A cell that is a plain number with either mark (a time in seconds, not a date-time).
-_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
+#: A cell that is a plain number with either mark (a sample, or a time in seconds, not a
+#: date-time).
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
 
 
 #: Lines after the first that a ``;`` or tab delimiter must split alike (:func:`_splits_alike`).
@@ -213,9 +214,10 @@ def _csv_header(path: Path) -> tuple[list[str], str, str, bool, int, int, bool]:
             rows = list(itertools.islice(csv.reader(itertools.chain(  # (a.u.: no mark)
                 ahead[1:] if unit_row is not None else ahead, f), delimiter=sep),
                 _DECIMAL_LINES))
-            cells = [row[k] for row in rows for k in signal if k < len(row)]
-            cells += [c for row in rows for k in times if k < len(row)
-                      if _PLAIN_NUMBER.match(c := row[k].strip())]
+            # plain numbers alone: a note's text ("Pat. bewegt" in an alarm column) is no
+            # decimal mark (it had read a file of decimal commas as text, refused)
+            cells = [c for row in rows for k in (*signal, *times) if k < len(row)
+                     if _PLAIN_NUMBER.match(c := row[k].strip())]
             commas, points = any("," in c for c in cells), any("." in c for c in cells)
             marked = commas or points
             if commas and not points:
@@ -246,7 +248,9 @@ def _unit_row(names: list[str], line: str, sep: str) -> list[str] | None:
     """The units of a header's columns where ``line``, the line under it, is a row of units
     (``s,mV,NU``; ``'seconds','mV','NU'``, as WFDB's ``rdsamp -c -v -p`` writes), or None:
     the header names a column, the line has as many cells or fewer, none a number, a time
-    column's a unit of time and every other cell blank or a unit a waveform is measured in."""
+    column's a unit of time and every other cell blank or a unit a waveform is measured in,
+    or any text where a time column's unit stands (``s,NU,rpm``: a unit of time has said it;
+    such a line had been refused as a time column's value)."""
     cells = _trimmed([_unquoted(c) for c in next(csv.reader([line.rstrip("\r\n")],
                                                              delimiter=sep), [])])
     named = _trimmed(names)
@@ -255,12 +259,15 @@ def _unit_row(names: list[str], line: str, sep: str) -> list[str] | None:
                    for c in (*named, *cells))  # a first line of data is no header
             or not any(named)):
         return None
+    timed = False
     for name, cell in zip(named, cells, strict=False):
         if _time_unit(name) is not None:
             if not cell or _TIME_UNIT_CELL.fullmatch(cell) is None:
                 return None
-        elif _SIGNAL_UNIT_CELL.fullmatch(cell) is None:
-            return None
+            timed = True
+    if not timed and any(_SIGNAL_UNIT_CELL.fullmatch(cell) is None for name, cell in
+                         zip(named, cells, strict=False) if _time_unit(name) is None):
+        return None
     return cells
 
 
