@@ -1571,11 +1571,13 @@ def test_a_numpy_files_channel_names_give_their_units_as_a_csvs_do(tmp_path: Pat
 
 
 @pytest.mark.parametrize(("fs", "lost_at"), [(250, 10.0), (250, 150.0), (250, 290.0),
-                                             (500, 150.0), (1000, 150.0), (300, 150.0)])
+                                             (500, 150.0), (1000, 150.0), (300, 150.0),
+                                             (256, 5.86), (128, 150.0)])
 def test_one_row_lost_mid_file_is_a_gap_not_a_rate_of_no_whole_number(
         tmp_path: Path, fs: int, lost_at: float) -> None:
     """Stamps to the millisecond less one row near the middle had read at a fitted rate
-    (249.997 Hz for 250), closed up, no NaN (near the ends the row was a NaN)."""
+    (249.997 Hz for 250), closed up, no NaN (near the ends the row was a NaN); at 256 Hz
+    (steps of 3 and 4 ms for 3.906) such a file had been refused as irregular."""
     t = np.arange(fs * 300) / fs
     rows = [f"{a:.3f},{np.sin(k / 7):.4f}" for k, a in enumerate(t)]
     k = int(lost_at * fs)

@@ -728,7 +728,9 @@ def _gap_grid(t: np.ndarray, t_first: float, fs: float | None, path: Path,
         periods = steps * rate
         res = np.asarray(resolution, float)  # a step's: the coarser of its two rows'
         res = np.maximum(res[1:], res[:-1]) if res.ndim else res
-        slack = 0.1 + np.minimum(0.5 * res * rate, 0.49)
+        # (each of a step's two stamps rounded by up to half its printing step: the step by
+        # a whole one; half of one had refused a dropout at 256 Hz printed to 1 ms)
+        slack = 0.1 + np.minimum(res * rate, 0.49)
         if (np.abs(periods - np.round(periods)) > slack).any() or (np.round(periods) < 1).any():
             return None
         k = np.round((t - t_first) * rate).astype(np.int64)
