@@ -1611,3 +1611,29 @@ def test_a_gap_among_coarse_stamps_is_said_to_be_unplaceable(tmp_path: Path) -> 
                        r"placed: write them with more decimals") as caught:
         read_record(path)
     assert "fs=" not in str(caught.value)
+
+
+def test_a_column_filled_on_every_kth_row_is_a_slower_channel(tmp_path: Path) -> None:
+    """A PPG at 125 Hz exported beside an ECG at 250 Hz (its cells blank on every other row)
+    had read at 250 Hz, half its samples NaN, scored unusable ("ppg: 50% NaN"); a 1-Hz number
+    among them is a 1-Hz channel. A column of values on rows 3, 8, 13... at a fifth of the rate
+    starts a sample later (its rows nearer that sample's time), and a column with a dropout
+    on its own rows stays slower, the dropout NaN."""
+    n = 2500
+    rows = []
+    for i in range(n):
+        ppg = f"{np.sin(i / 40):.4f}" if i % 2 == 0 else ""
+        late = f"{i}" if i % 5 == 3 and not 1000 <= i < 1100 else ""
+        rows.append(f"{i / 250:.3f},{np.cos(i / 9):.4f},{ppg},{late},"
+                    + ("72" if i % 250 == 0 else ""))
+    path = tmp_path / "mixed.csv"
+    path.write_text(_csv_text("Time [s],II [mV],PLETH,ABP,HR", rows))
+    rec = read_record(path)
+    assert rec.fs == {"ecg_ii": 250.0, "ppg": 125.0, "abp": 50.0, "hr": 1.0}
+    assert len(rec.signals["ppg"]) == 1250 and not np.isnan(rec.signals["ppg"]).any()
+    np.testing.assert_allclose(rec.signals["ppg"], np.sin(np.arange(0, n, 2) / 40), atol=1e-4)
+    abp = rec.signals["abp"]  # row 3 of 5 is nearer the second 50-Hz sample (row 5)
+    assert np.isnan(abp[0]) and abp[1] == 3.0 and abp[2] == 8.0
+    assert np.isnan(abp[1 + 200:1 + 220]).all() and abp[1 + 220] == 1103.0
+    assert rec.signals["hr"].tolist() == [72.0] * 10
+    assert len(rec.signals["ecg_ii"]) == n

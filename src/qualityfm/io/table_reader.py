@@ -890,7 +890,9 @@ def read_csv(
     end (and a few past it), checks their time stamps and keeps its own; a gap before its end
     is refused (read the whole file: its missing samples are then NaN).
     Blank cells, and cells of a signal column that are no number (``---``, ``?``), are NaN; a
-    column where such text fills more than ``MAX_TEXT_FRACTION`` of the rows is refused.
+    column where such text fills more than ``MAX_TEXT_FRACTION`` of the rows is refused. A
+    column holding values on every k-th row alone (k >= 2: a slower channel exported in a
+    faster one's rows, blank between) is read at 1/k of the rows' rate (:func:`_every_kth`).
     """
     if (why := csv_not_text(path, utf16=True)) is not None:
         raise RecordError(f"{path}: {why}")
@@ -1091,7 +1093,7 @@ def read_csv(
     table = table.iloc[i0:None if i1 == sys.maxsize else i1].reset_index(drop=True)
     if len(table) == 0:
         raise RecordError(f"{path}: span {start}..{stop} s lies outside the record")
-    signals = {}
+    signals, rates = {}, {}
     for i in picked:
         col = table[data_cols[i]]
         # a column named as its header cell names it, else by channel_names (the first row's
@@ -1105,17 +1107,39 @@ def read_csv(
             filled = np.full(int(grid[-1]) + 1, np.nan, dtype=values.dtype)
             filled[grid] = values
             values = filled
+        values, every = _every_kth(values)
         signals[names[i]] = np.ascontiguousarray(values)
+        rates[names[i]] = rate / every
     unit_of = {names[i]: ("NU" if bidmc else units[i] if units else "") for i in picked}
     return Record(
         record_id=record_id,
         signals=signals,
-        fs={n: rate for n in signals},
+        fs=rates,
         units=unit_of,
         patient_id=record_id if bidmc else patient_from_path(path, record_id),
         source=str(path),
         start_time=i0 / rate,
     )
+
+
+def _every_kth(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """A column's samples and k, where its values (three or more) all fall on every k-th row,
+    k >= 2: a channel sampled k times slower than the rows (a PPG at 125 Hz beside an ECG at
+    250 Hz, its cells between blank), read as every k-th cell, its first sample at the slower
+    rate's nearest to its row (a NaN first where its rows start past half its period); else
+    ``values`` and 1. (Read as they were, half its samples had been NaN: "50 % NaN", unusable.)
+    """
+    at = np.flatnonzero(~np.isnan(values))
+    if len(at) < 3:
+        return values, 1
+    k = int(np.gcd.reduce(np.diff(at)))
+    if k < 2:
+        return values, 1
+    first = int(at[0]) % k
+    kept = values[first::k]
+    if 2 * first > k:  # its samples nearer the next slower sample's time than this one's
+        kept = np.concatenate([np.full(1, np.nan, values.dtype), kept])
+    return kept, k
 
 
 def _warn_cut_tail(path: Path, sep: str, width: int) -> None:
