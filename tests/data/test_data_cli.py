@@ -112,6 +112,10 @@ def test_cli_info_on_an_interrupted_store_says_a_rerun_resumes(synth_dir, tmp_pa
     assert "shard-000000.x.npy: truncated or damaged store file (objects, not numbers); " \
         "qualityfm prepare --overwrite writes the store again" in err
     assert "allow_pickle" not in err
+    shard.unlink()  # a missing one: named with the way to write it again (a bare errno had)
+    assert main(["info", str(out)]) == 1
+    assert "shard-000000.x.npy: a file of the store is missing; qualityfm prepare " \
+        "--overwrite writes the store again" in capsys.readouterr().err
 
 
 def test_cli_output_into_a_closed_pipe_is_quiet(synth_dir, small_window, tmp_path):

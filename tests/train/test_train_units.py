@@ -240,6 +240,10 @@ def test_a_crafted_checkpoint_runs_no_code(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"last\.pt: not a readable qualityfm checkpoint"):
         load_checkpoint(tmp_path / "last.pt")
     assert not marker.exists()
+    (tmp_path / "text.pt").write_text("hello\n")  # no torch file: said so (torch's bare
+    with pytest.raises(ValueError, match=r"text\.pt: not a readable qualityfm checkpoint \(no "
+                                         r"file torch\.save writes \(KeyError"):  # KeyError)
+        load_checkpoint(tmp_path / "text.pt")
     save_checkpoint(tmp_path / "real.pt", {"step": 3, "rng": rng_state(),
                                            "history": [np.float64(0.5), np.int64(2)]})
     state = load_checkpoint(tmp_path / "real.pt")
@@ -277,3 +281,26 @@ def test_a_second_sigterm_during_training_is_the_systems() -> None:
         assert signal.getsignal(signal.SIGTERM) is raise_terminated  # put back after
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_a_checkpoint_with_a_damaged_byte_is_refused_by_its_entry(tmp_path) -> None:
+    """torch reads a checkpoint's entries without their CRC checks: a weight overwritten on
+    disk had loaded (-0.15 as 1000.0), resumed and exported unsaid. Refused, naming the
+    entry; an intact one loads."""
+    import zipfile
+
+    from qualityfm.train.checkpoint import load_checkpoint, save_checkpoint
+
+    weight = torch.full((64,), -0.15)
+    save_checkpoint(tmp_path / "last.pt", {"step": 3, "teacher": {"w": weight}})
+    assert torch.equal(load_checkpoint(tmp_path / "last.pt")["teacher"]["w"], weight)
+    raw = bytearray((tmp_path / "last.pt").read_bytes())
+    with zipfile.ZipFile(tmp_path / "last.pt") as archive:
+        entry = next(i for i in archive.infolist() if "/data/" in i.filename)
+    at = raw.find(weight.numpy().tobytes(), entry.header_offset)
+    assert at > 0
+    raw[at:at + 4] = np.float32(1000.0).tobytes()
+    (tmp_path / "last.pt").write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=rf"last\.pt: not a readable qualityfm checkpoint \(its "
+                                         rf"entry {entry.filename} fails its CRC check"):
+        load_checkpoint(tmp_path / "last.pt")

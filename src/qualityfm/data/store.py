@@ -308,10 +308,13 @@ def _part_folders(path: Path) -> list[Path]:
 
 def _load(path: Path, mmap: bool = False) -> np.ndarray:
     """A store file (memory-mapped with ``mmap``); a truncated or damaged one is a ValueError
-    naming it, a missing one a FileNotFoundError."""
+    naming it, a missing one a FileNotFoundError naming it and the way to write it again."""
     try:
         return np.load(path, mmap_mode="r" if mmap else None)
-    except (FileNotFoundError, PermissionError):
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{path}: a file of the store is missing; qualityfm prepare "
+                                "--overwrite writes the store again") from err
+    except PermissionError:
         raise
     except (ValueError, OSError, EOFError) as err:  # (NumPy's text on a file of objects
         # invites loading it with allow_pickle: not said)

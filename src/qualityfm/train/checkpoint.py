@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,14 @@ def _numpy_globals() -> list:
 def load_state(path: Path, map_location: str | torch.device) -> Any:
     """A file ``torch.save`` wrote, read with ``weights_only``: tensors, containers, numbers
     and NumPy arrays only, so that a crafted checkpoint in a run folder runs no code (one
-    read with pickle's whole power had run a shell command before its refusal)."""
+    read with pickle's whole power had run a shell command before its refusal). A file whose
+    entries fail their CRC checks (damaged on disk or in a copy) is a ``zipfile.BadZipFile``
+    naming the entry: torch reads them unchecked (a weight of -0.15 had loaded as 1000)."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+        if bad is not None:
+            raise zipfile.BadZipFile(f"its entry {bad} fails its CRC check: damaged on disk")
     with torch.serialization.safe_globals(_numpy_globals()):
         return torch.load(path, map_location=map_location, weights_only=True)
 
@@ -85,7 +93,10 @@ def load_checkpoint(path: Path, needs: Sequence[str] = ()) -> dict[str, Any]:
     try:
         state = load_state(path, "cpu")
     except Exception as err:  # truncated or foreign file
-        why = str(err) or ("an empty file" if path.stat().st_size == 0 else type(err).__name__)
+        why = ("an empty file" if path.stat().st_size == 0
+               else f"no file torch.save writes ({type(err).__name__} {err})"
+               if isinstance(err, KeyError) or not str(err)  # (torch's bare KeyError(101))
+               else str(err))
         raise ValueError(f"{path}: not a readable qualityfm checkpoint ({why}): put the run's "
                          "own back (pretrain --overwrite starts the run over)") from err
     missing = [k for k in needs if not isinstance(state, dict) or k not in state]
