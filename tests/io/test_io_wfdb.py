@@ -1134,6 +1134,20 @@ def test_mimic_matched_records_copied_into_one_folder_keep_their_subject(tmp_pat
                         "p000020-2183-04-28-17-47x": "p000020-2183-04-28-17-47x"}
 
 
+def test_a_segment_in_mimics_own_folders_is_its_subjects(tmp_path: Path) -> None:
+    """MIMIC-III's layout p00/p000020/3544749/3544749_0001: the subject folder two levels up
+    names the patient (the stay folder one level up, 3544749, had been all that was read)."""
+    from qualityfm.io import write_wfdb
+    from qualityfm.signal import synthesize
+
+    stay = tmp_path / "p00" / "p000020" / "3544749"
+    stay.mkdir(parents=True)
+    for name in ("3544749_0001", "3544749_0002"):
+        write_wfdb(synthesize(10.0, 125.0, seed=0, channels=("ecg_ii",), record_id=name), stay)
+    assert {read_record(h).patient_id for h in find_records(stay)} == {"p000020"}
+    assert read_record(stay / "3544749_0001.hea").patient_id == "p000020"
+
+
 def test_a_gain_near_zero_is_refused_naming_the_channel(tmp_path: Path) -> None:
     """A gain of 1e-30 had read an ECG as 1e34 mV: scored 0 with numpy's overflow warnings
     that named no file."""

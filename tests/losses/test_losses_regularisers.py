@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,6 +30,17 @@ def test_koleo_prefers_spread_and_is_finite_on_collapse() -> None:
     assert value > KoLeoLoss()(spread)
     value.backward()
     assert torch.isfinite(value) and torch.isfinite(collapsed.grad).all()
+
+
+def test_koleo_takes_each_points_nearest_neighbour_by_hand() -> None:
+    """Which neighbour the loss measures had gone unchecked (eye(4) has every other point at one
+    distance): unit vectors at 0, 10 and 90 degrees; the nearest of 0 and 10 is each other
+    (chord 2 sin 5 deg), of 90 it is 10 (chord 2 sin 40 deg), not 0 (2 sin 45 deg)."""
+    deg = torch.tensor([0.0, 10.0, 90.0], dtype=torch.float64).deg2rad()
+    x = torch.stack([deg.cos(), deg.sin()], dim=1).float() * torch.tensor([[1.0], [2.0], [0.5]])
+    near, far = 2 * math.sin(math.radians(5)), 2 * math.sin(math.radians(40))
+    expected = -(2 * math.log(near) + math.log(far)) / 3  # 1.08087
+    assert KoLeoLoss()(x).item() == pytest.approx(expected, rel=1e-5)
 
 
 def test_variance_hinge() -> None:

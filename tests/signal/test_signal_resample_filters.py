@@ -108,6 +108,19 @@ def test_resample_keeps_a_level_without_ripple_and_the_quality_with_it(fs_in: fl
     assert quality[0].min() > 0.9
 
 
+@pytest.mark.parametrize("fs_in", [62.5, 125, 250, 500])
+def test_a_small_wave_on_a_large_offset_keeps_its_precision(fs_in: float) -> None:
+    """The level taken out before the filter had gone unchecked (the 1e-9 bound above holds
+    without it): a float64 level of 1e9 + 0.5 comes back exactly, and a 1e-3 wave on it within
+    2 steps of float64 at 1e9 (2.4e-7) of the wave resampled alone; filtering the raw level
+    leaves rounding of about 5 such steps."""
+    flat = np.full(2000, 1e9 + 0.5)
+    assert (resample(flat, fs_in, 300) == 1e9 + 0.5).all()
+    wave = 1e-3 * np.sin(2 * np.pi * 1.3 * np.arange(int(10 * fs_in)) / fs_in)
+    err = resample(1e9 + wave, fs_in, 300) - 1e9 - resample(wave, fs_in, 300)
+    assert np.abs(err).max() <= 2 * np.spacing(1e9)
+
+
 @pytest.mark.parametrize("fs_in", [62.5, 125, 250, 256, 360, 500])
 def test_resample_keeps_every_constant_stretch_and_a_clipped_window_loses_its_score(
         fs_in) -> None:

@@ -95,6 +95,21 @@ def test_the_nan_rule_counts_exactly_the_window_span(fs: float) -> None:
         assert (len(w) == 2) == kept and w.mask[-1, 0], (fs, extra)
 
 
+def test_a_window_start_between_input_samples_spans_the_samples_inside_it() -> None:
+    """Windows on the input grid had left the span's rounding unchecked: at 125 Hz into 300 Hz
+    (5 input samples per 12 output) a window from output sample 1 (offset 1/300 s) holds the
+    input samples at or after 1/300 s and before 30 + 1/300 s: 1 .. 3750 (ceil(5/12) = 1,
+    ceil(9001 * 5/12) = 3751), 3750 of them; sample 0 (t = 0) is outside, 3750 (t = 30 s)
+    inside: with both NaN, one of 3750 counts."""
+    t = np.arange(35 * 125) / 125
+    ppg = np.sin(2 * np.pi * 1.2 * t).astype(np.float32)
+    ppg[[0, 3750]] = np.nan
+    w = make_windows(Record("r", {"ppg": ppg}, {"ppg": 125.0}),
+                     WindowConfig(channels=("ppg",), offset=1 / 300))
+    assert w.start.tolist() == [pytest.approx(1 / 300)] and w.mask.all()
+    assert w.filled[0, 0] * 3750 == pytest.approx(1.0)
+
+
 def test_flat_rule() -> None:
     rec = _record(95.0)
     rec.signals["ecg_ii"][250 * 30: 250 * 60] = 0.7
@@ -149,6 +164,20 @@ def test_mixed_rates_and_shorter_channel() -> None:
     w = make_windows(rec)
     assert len(w) == 3
     np.testing.assert_array_equal(w.mask[:, 0], [True, False, False])  # past its end: NaN
+
+
+def test_a_kept_window_past_a_channels_end_holds_its_last_value() -> None:
+    """A PPG ending 1 s before its first window does (29 s of 30: 3.3 % missing, so the window
+    is kept): the samples past its end are its last value held (unchecked before; 0
+    there would be a step the model reads as a real drop)."""
+    n = 29 * 300
+    ppg = (5 + np.sin(2 * np.pi * 1.2 * np.arange(n) / 300)).astype(np.float32)
+    ecg = np.sin(2 * np.pi * 1.1 * np.arange(60 * 300) / 300).astype(np.float32)
+    w = make_windows(Record("r", {"ppg": ppg, "ecg_ii": ecg}, {"ppg": 300.0, "ecg_ii": 300.0}))
+    assert w.channels[0] == "ppg" and w.mask[:, 0].tolist() == [True, False]
+    assert w.filled[0, 0] == pytest.approx(300 / 9000)
+    np.testing.assert_array_equal(w.x[0, 0, :n], ppg)
+    assert (w.x[0, 0, n:] == ppg[-1]).all() and ppg[-1] > 4.0
 
 
 def test_bad_config() -> None:

@@ -202,6 +202,33 @@ def test_tpr_threshold_keeps_the_target_on_new_positives() -> None:
             assert np.mean(kept) >= 0.945
 
 
+def test_tpr_threshold_order_statistic_and_bound_by_hand() -> None:
+    """The loop above asserts nothing exact for n >= 19, and no case told (n + 1)(1 - target)
+    from n (1 - target) (20 and 40 positives give the same j both ways) nor pinned the
+    prediction bound's sqrt(1 + 1/n): positives at k / (n + 1), so j = floor((n + 1) 0.05) is
+    1, 2, 3 for 19, 39, 59 (n 0.05 would give 0, 1, 2); three positives at logits -1, 0, 1
+    (mean 0, SD 1) give expit(-t(0.95, 2 dof) sqrt(4/3)) = expit(-2.919986 * 1.154701)."""
+    for n, j in ((19, 1), (39, 2), (59, 3)):
+        pos = np.arange(1, n + 1) / (n + 1)
+        thr = choose_threshold(np.ones(n, int), pos, "tpr", 0.95)
+        assert thr == pytest.approx(j / (n + 1) - 1e-4, abs=1e-12), n  # under its row
+    three = 1 / (1 + np.exp(-np.array([-1.0, 0.0, 1.0])))
+    thr = choose_threshold(np.r_[np.ones(3, int), 0], np.r_[three, 0.01], "tpr", 0.95)
+    assert thr == pytest.approx(1 / (1 + np.exp(3.3717089)), rel=1e-6)  # 0.0331914
+    assert thr < 1 / (1 + np.exp(2.9199856))  # the bound without sqrt(1 + 1/n): 0.0512
+
+
+def test_f1_threshold_by_hand() -> None:
+    """The f1 rule had been checked only to sit under some row: scores 0.1 .. 0.8, labels
+    0 0 1 0 1 1 1 (4 positives); at t (positive when p >= t) F1 = 2 TP / (predicted + 4) is
+    8/11, 8/10, 8/9, 6/8, 6/7, 4/6, 2/5 for t = 0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8: the best is
+    0.3, moved 1e-4 under its row (most TP alone would take 0.1; p > t would take 0.2)."""
+    y = np.array([0, 0, 1, 0, 1, 1, 1])
+    p = np.array([0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8])
+    assert choose_threshold(y, p, "f1") == pytest.approx(0.3 - 1e-4, abs=1e-12)
+    assert M.f1(y, (p >= 0.3 - 1e-4).astype(int)) == pytest.approx(8 / 9)
+
+
 def test_linear_mode_with_features_and_resnet_and_regression() -> None:
     x, y, g = synthetic(60)
     feats = np.c_[y + np.random.default_rng(0).normal(0, 0.5, len(y)), np.full(len(y), np.nan)]

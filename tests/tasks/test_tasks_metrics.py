@@ -130,6 +130,61 @@ def test_bp_metrics_by_hand() -> None:
     assert M.bhs(y, y + 20.0)["grade"] == "D"
 
 
+def test_mase_aami_sd_and_bhs_bars_at_their_edges_by_hand() -> None:
+    """Cases whose answer the bars decide, which had gone unchecked: the MASE denominator is the
+    mean (not the median) of |t - train mean| (here 0, 1, 2, 30: mean 8.25, median 1.5); the
+    AAMI SD bar is 8 (errors -8.5, 0, 8.5: mean 0, SD 8.5 fails; +-7.9: SD 7.9 passes); BHS's
+    B needs 75 % within 10 (50/70/100 % is C) and C 40 % within 5 (30/70/100 % is D; exactly
+    40/65/85 % is C)."""
+    t = np.array([130.0, 131.0, 132.0, 160.0])
+    assert M.mase(t, t + np.array([2.0, -2.0, 2.0, -2.0]), 130.0) == pytest.approx(2.0 / 8.25)
+    ref = np.full(3, 120.0)
+    assert M.sd(ref, ref + np.array([-8.5, 0.0, 8.5])) == pytest.approx(8.5)
+    assert M.aami(ref, ref + np.array([-8.5, 0.0, 8.5])) is False
+    assert M.aami(ref, ref + np.array([-7.9, 0.0, 7.9])) is True
+
+    def grade(errors: list[float]) -> dict[str, object]:
+        return M.bhs(np.full(len(errors), 100.0), 100.0 + np.array(errors))
+
+    c = grade([1.0] * 5 + [7.0] * 2 + [12.0] * 3)
+    assert (c["within5"], c["within10"], c["within15"], c["grade"]) == (50.0, 70.0, 100.0, "C")
+    d = grade([1.0] * 3 + [-7.0] * 4 + [12.0] * 3)
+    assert (d["within5"], d["within10"], d["within15"], d["grade"]) == (30.0, 70.0, 100.0, "D")
+    edge = grade([1.0] * 8 + [7.0] * 5 + [12.0] * 4 + [20.0] * 3)
+    assert (edge["within5"], edge["within10"], edge["within15"]) == (40.0, 65.0, 85.0)
+    assert edge["grade"] == "C"
+
+
+def test_bootstrap_ci_is_the_alpha_percentiles_of_its_replicates() -> None:
+    """The interval's level had gone unchecked: it is the alpha/2 and 1 - alpha/2 quantiles of
+    the replicates the metric returned (2.5/97.5 % at 0.05, 5/95 % at 0.1), not alpha and
+    1 - alpha; and a grouped, stratified resample takes each group's class from its first row
+    (groups 0 [1, 0] and 1 [1, 1] are the positive stratum: two of them in every replicate)."""
+    rng = np.random.default_rng(0)
+    t = rng.normal(120, 15, 60)
+    p = t + rng.normal(0, 8, 60)
+    for alpha, q in ((0.05, [0.025, 0.975]), (0.1, [0.05, 0.95])):
+        seen: list[float] = []
+
+        def metric(a: np.ndarray, b: np.ndarray, seen: list[float] = seen) -> float:
+            seen.append(M.mae(a, b))
+            return seen[-1]
+
+        lo, hi = M.bootstrap_ci(metric, t, p, n_boot=200, alpha=alpha, seed=4)
+        assert len(seen) == 200
+        assert (lo, hi) == tuple(np.quantile(seen, q))
+    y = np.array([1, 0, 1, 1, 0, 0, 0, 0, 0, 0])
+    g = np.repeat(np.arange(5), 2)
+    positives: list[int] = []
+
+    def count(labels: np.ndarray, groups: np.ndarray) -> float:
+        positives.append(int(np.isin(groups, [0, 1]).sum()))
+        return float(labels.mean())
+
+    M.bootstrap_ci(count, y, g, groups=g, n_boot=50, seed=0)
+    assert positives == [4] * 50  # two positive groups of two rows each time
+
+
 def test_bootstrap_ci_is_seeded_stratified_and_grouped() -> None:
     rng = np.random.default_rng(1)
     y = np.r_[np.ones(20, int), np.zeros(40, int)]

@@ -309,7 +309,22 @@ def test_export_refuses_weights_beyond_the_dtype(tmp_path) -> None:
     with pytest.raises(ValueError, match=rf"{key}.*float16.*bfloat16 or float32"):
         export_model(tmp_path / "run", tmp_path / "w", dtype="float16")
     assert not (tmp_path / "w").exists() or not any((tmp_path / "w").iterdir())
-    assert load(export_model(tmp_path / "run", tmp_path / "b", dtype="bfloat16")) is not None
+    # bfloat16 holds it: the weights are float32's rounded to bfloat16 (8 bits of mantissa),
+    # stored as such, and embed as float32's do to that precision (had been only "loads")
+    half_dir = export_model(tmp_path / "run", tmp_path / "b", dtype="bfloat16")
+    with safe_open(half_dir / "model.safetensors", "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.bfloat16}
+    full, half = load(export_model(tmp_path / "run", tmp_path / "f")), load(half_dir)
+    full_state, half_state = full.state_dict(), half.state_dict()
+    assert half_state.keys() == full_state.keys()
+    for k, v in full_state.items():
+        if v.is_floating_point():
+            torch.testing.assert_close(half_state[k], v.to(torch.bfloat16).float(), rtol=0,
+                                       atol=0, msg=k)
+    assert half_state[key][0] == 99840.0  # 1e5 in bfloat16
+    x = 2 * torch.rand(2, 2, 600, generator=torch.Generator().manual_seed(1)) - 1
+    with torch.no_grad():  # embeddings of size ~1 agree to ~4e-3
+        torch.testing.assert_close(half.embed(x), full.embed(x), rtol=0.02, atol=0.02)
 
 
 def test_an_export_saved_before_the_decoders_mix_loads(tmp_path) -> None:
