@@ -147,6 +147,29 @@ def test_bad_arguments(synth_dir, tmp_path):
     assert done["n_windows"] > 0
 
 
+def test_segments_named_beside_their_record_are_read_within_it_alone(tmp_path) -> None:
+    """A multi-segment record's files given one by one (``041s/*``) had read each segment
+    twice, the second time on its own under another patient (its windows on both sides of a
+    split); a segment named without its record is still read."""
+    from qualityfm.inference.windows import iter_file_windows
+    from qualityfm.io import write_wfdb
+    from qualityfm.signal import WindowConfig, synthesize
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    for k in (1, 2):
+        write_wfdb(synthesize(40.0, 125.0, seed=k, channels=("ecg_ii", "ppg"),
+                              record_id=f"m_000{k}"), folder)
+    (folder / "m.hea").write_text("m/2 2 125 10000\nm_0001 5000\nm_0002 5000\n")
+    files = sorted(str(f) for f in folder.iterdir())
+    assert [path.name for _, path in expand_inputs(files)] == ["m.hea"]
+    assert [p.name for _, p in expand_inputs([folder, folder / "m_0001.hea"])] == ["m.hea"]
+    assert [p.name for _, p in expand_inputs([folder / "m_0002.hea"])] == ["m_0002.hea"]
+    read = [item.record_id for item in iter_file_windows(
+        files, WindowConfig(seconds=10.0))]
+    assert read == ["m"]
+
+
 def test_an_input_given_twice_is_one_input_at_a_re_run(synth_dir, tmp_path):
     """in/x in/x/ had been recorded as two inputs: a re-run as in/x read as other inputs
     (its changed records unsaid)."""

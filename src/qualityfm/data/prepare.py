@@ -80,6 +80,7 @@ from qualityfm.io.read import (
     passed_over_skips,
     read_channels_among,
     skip_reason,
+    without_segments,
 )
 from qualityfm.io.wfdb_reader import header_files
 from qualityfm.quality import LEVEL_NAMES, SCORING_VERSION, QualityScores, RRRules, score_windows
@@ -149,6 +150,9 @@ def expand_inputs(inputs: Sequence[str | os.PathLike],
             rank = (root.is_dir() and place.parent != p.parent.resolve(), key)
             if path not in keys or rank < keys[path]:
                 keys[path] = rank
+    if any(not Path(inp).is_dir() for inp in inputs):  # a segment named as well as its
+        kept = set(without_segments(list(keys)))  # record (a folder's walk leaves them)
+        keys = {path: rank for path, rank in keys.items() if path in kept}
     return sorted(_distinct_keys({path: (key, where[path][key])
                                   for path, (_, key) in keys.items()}))
 

@@ -22,6 +22,7 @@ from qualityfm.io.read import (
     refuse_writing_over,
     skip_line,
     skip_reason,
+    without_segments,
 )
 from qualityfm.quality import RRRules
 from qualityfm.signal import WindowConfig
@@ -124,6 +125,9 @@ def iter_file_windows(
                 passed_over.extend(entries)
         for path in found:
             paths.setdefault(Path(path).resolve(), path)
+    if any(not Path(item).is_dir() for item in inputs):  # a segment named as well as its
+        kept = set(without_segments(list(paths)))  # record (a folder's walk leaves them)
+        paths = {key: path for key, path in paths.items() if key in kept}
     refuse_writing_over(outputs, list(paths))  # (the input folders checked above)
     # on a terminal, a bar counts the records read (a folder of long stays had run for hours
     # without a word); redrawn under each skipped record's line

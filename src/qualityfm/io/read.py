@@ -242,6 +242,16 @@ def find_records(path: str | Path) -> list[Path]:
     return sorted(f for f in found if f not in segments)
 
 
+def without_segments(paths: Sequence[Path]) -> list[Path]:
+    """``paths`` less the WFDB headers that a multi-segment record among them lists as its
+    segments: those are read within that record alone, as a folder's walk leaves them
+    (``041s/*`` given file by file had read each segment twice, the second time on its own,
+    under another patient, its windows on both sides of a split)."""
+    segments = {(Path(p).parent / f"{s}.hea").resolve() for p in paths
+                if Path(p).suffix.lower() == ".hea" for s in is_record_header(Path(p))[1]}
+    return [p for p in paths if Path(p).resolve() not in segments]
+
+
 def export_examples(file: Path) -> bool:
     """Whether ``file`` is the golden examples of a qualityfm ONNX export (``NAME.examples.npz``
     beside ``NAME.onnx``), no record: an export into a folder of records had been read by the
