@@ -1205,10 +1205,13 @@ def test_csv_brackets_naming_a_statistic_number_or_lead_stay_in_the_column_name(
         assert list(read_record(path).signals) == names
         # each name reads back as itself (pleth_pulse had read back as the PPG)
         assert [canonical_channel(n) for n in names] == names
-    # numbers' words alone in brackets name a number with no wave beside it too: ABP
-    # (Mean) alone had been the arterial wave (unit "Mean"), II (HR) the ECG, as .npy names
-    for header, names in (("II,PLETH (SpO2),ABP (Mean)", ["ecg_ii", "pleth_spo2", "abp_mean"]),
+    # a statistic alone in brackets names a number with no wave beside it too: ABP (Mean)
+    # alone had been the arterial wave (unit "Mean"), II (HR) the ECG, as .npy names; words
+    # a PPG's label may carry (SpO2, Pulse, min-max) leave a wave alone the wave
+    for header, names in (("II,PLETH (SpO2),ABP (Mean)", ["ecg_ii", "ppg", "abp_mean"]),
                           ("PLETH,II (HR)", ["ppg", "ii_hr"]),
+                          ('Pleth (Pulse),"ART (mean, mmHg)"', ["ppg", "art_mean_mmhg"]),
+                          ("PPG (min-max),ECG (II)", ["ppg", "ecg_ii"]),
                           ("ABP (Sys),ABP (Dia),ECG (HR),ECG (V)",
                            ["abp_sys", "abp_dia", "ecg_hr", "ecg_v"])):
         rows = [f"{i / 125:.3f}," + ",".join(f"{np.sin(i / 10 + k):.4f}"
@@ -1586,6 +1589,15 @@ def test_one_row_lost_mid_file_is_a_gap_not_a_rate_of_no_whole_number(
     assert np.flatnonzero(np.isnan(rec.signals["ppg"])).tolist() == [k]
 
 
+def test_stamps_to_the_millisecond_of_an_irregular_500_hz_file_are_refused(tmp_path) -> None:
+    """A review of the printing slack: at 500 Hz to 1 ms a step's slack had reached half a
+    period, no step failing, a clock that steps by 1 ms and a dropout read as regular."""
+    t = np.r_[np.arange(1500), np.arange(1500, 3000) + 0.5, np.arange(3300, 5000) + 0.5] / 500
+    rows = [f"{a:.3f},{np.sin(k / 7):.4f}" for k, a in enumerate(t)]
+    with pytest.raises(RecordError, match="irregular time column"):
+        read_record(_write_rows(tmp_path / "stepped.csv", "Time [s],PLETH", rows))
+
+
 def test_a_rate_of_no_whole_number_with_jittered_stamps_still_reads() -> None:
     """MIMIC-IV's 124.945 Hz, its stamps jittered by a fifth of a sample: the step test of a
     lost sample averages jitter out."""
@@ -1637,3 +1649,14 @@ def test_a_column_filled_on_every_kth_row_is_a_slower_channel(tmp_path: Path) ->
     assert np.isnan(abp[1 + 200:1 + 220]).all() and abp[1 + 220] == 1103.0
     assert rec.signals["hr"].tolist() == [72.0] * 10
     assert len(rec.signals["ecg_ii"]) == n
+    # a few values on a common step by chance (marks, a sensor mostly off) keep their rows'
+    # times (rows 100, 700, 1900 had read at 0.42 Hz, moved); an inf counts as no sample
+    rows = [f"{i / 250:.3f},{np.cos(i / 9):.4f},"
+            + ("5" if i in (100, 700, 1900) else "")
+            + "," + ("inf" if i == 7 else f"{np.sin(i / 40):.4f}" if i % 2 == 0 else "")
+            for i in range(n)]
+    path.write_text(_csv_text("Time [s],II [mV],Marker,PLETH", rows))
+    with pytest.warns(RuntimeWarning, match="inf"):
+        rec = read_record(path)
+    assert rec.fs == {"ecg_ii": 250.0, "marker": 250.0, "ppg": 125.0}
+    assert np.flatnonzero(np.isfinite(rec.signals["marker"])).tolist() == [100, 700, 1900]

@@ -215,9 +215,9 @@ def bracket_number(bracketed: str) -> int:
     (``IBP (CVP)``), 2 words of numbers and units alone (``SpO2``, ``mean, mmHg``,
     ``1/min``), 1 a number among other words (``SpO2 finger``, ``heart rate``), 0 none, or
     a wave's own description (``SpO2 sensor, a.u.``). The readers name a column by its whole
-    label where this is 2 or 3, or where it is 1 and another column of its file is the
-    wave (``PLETH (SpO2)`` beside ``PLETH``: the number had taken the wave's name, the wave
-    a second one's, ``ppg_2``)."""
+    label where this is 3, or 2 of a statistic (:func:`bracket_statistic`), or where it is at
+    least 1 and another column of its file is the wave (``PLETH (SpO2)`` beside ``PLETH``:
+    the number had taken the wave's name, the wave a second one's, ``ppg_2``)."""
     words = _bracket_words(bracketed)
     if any(w in _OTHER_LINES for w in words):
         return 3
@@ -229,6 +229,18 @@ def bracket_number(bracketed: str) -> int:
     return 2 if all(w in _NUMBER_WORDS or w in _UNIT_WORDS for w in words) else 1
 
 
+def bracket_statistic(bracketed: str) -> bool:
+    """Whether the text in brackets after a column's label names numbers alone
+    (:func:`bracket_number` 2) that no wave's label carries: a pressure's or an ECG's
+    statistic (``Mean``, ``Sys``, ``HR``, ``mean, mmHg``), unlike ``SpO2``, ``Pulse`` or
+    ``min-max``, which may describe a PPG (``PLETH (SpO2)`` alone is the wave)."""
+    return (bracket_number(bracketed) == 2
+            and not set(_bracket_words(bracketed)) & _WAVE_LABEL_NUMBERS)
+
+
+#: Numbers' words that a wave's label may carry too (the sensor's, a scaling's).
+_WAVE_LABEL_NUMBERS = frozenset(("spo2", "sao2", "spo", "so2", "sat", "sats", "saturation",
+                                 "pulse", "min", "max", "trend", "trends"))
 #: Words of units beside a number in brackets (``mean, mmHg``, ``HR, 1/min``).
 _UNIT_WORDS = frozenset(("1", "mmhg", "mm", "hg", "kpa", "cmh2o", "torr", "bpm", "hz", "min",
                          "s"))

@@ -30,6 +30,7 @@ from qualityfm.io.base import (
 from qualityfm.io.channels import (
     bracket_lead,
     bracket_number,
+    bracket_statistic,
     canonical_channel,
     canonical_names,
     is_ecg,
@@ -298,11 +299,10 @@ def _labels_and_units(cells: Sequence[str]) -> tuple[list[str], list[str]]:
     an unnamed ECG name is the label (``ECG (Lead II)``: ``ecg_ii``), and a column whose
     brackets name a number taken from a wave the tasks read (:func:`bracket_number`) takes
     its whole cell as its label where another column of the file is that wave (``PLETH
-    (SpO2 finger)`` beside ``PLETH``: ``pleth_spo2_finger``), where its brackets hold
-    numbers' words alone (``ABP (Mean)``, ``II (HR)``, ``PLETH (SpO2)``: ``abp_mean``, as
-    :func:`~qualityfm.io.channels.canonical_channel` names the whole label), or another
-    line's pressure always (``IBP (CVP)``); the least number-like of the columns of a wave
-    keeps its name."""
+    (SpO2)`` beside ``PLETH``: ``pleth_spo2``), where its brackets name a statistic alone
+    (:func:`~qualityfm.io.channels.bracket_statistic`: ``ABP (Mean)``, ``II (HR)``:
+    ``abp_mean``, ``ii_hr``), or another line's pressure always (``IBP (CVP)``); the least
+    number-like of the columns of a wave keeps its name."""
     pairs = [_split_unit(cell) for cell in cells]
     labels, units = [p[0] for p in pairs], [p[1] for p in pairs]
     numbers = [bracket_number(unit) if unit else 0 for unit in units]
@@ -326,8 +326,9 @@ def _labels_and_units(cells: Sequence[str]) -> tuple[list[str], list[str]]:
             continue
         wave = min(ks, key=lambda k: (numbers[k], k))  # the least number-like, the first
         for k in ks:
-            if numbers[k] >= 2 or (k != wave and numbers[k] >= 1):  # (ABP (Mean) alone had
-                # been the arterial wave, II (HR) the ECG)
+            if (numbers[k] >= 3 or (k != wave and numbers[k] >= 1)
+                    or (numbers[k] == 2 and bracket_statistic(pairs[k][1]))):  # (ABP (Mean)
+                # alone had been the arterial wave, II (HR) the ECG)
                 labels[k], units[k] = cells[k].strip(), ""
     return labels, units
 
@@ -730,7 +731,8 @@ def _gap_grid(t: np.ndarray, t_first: float, fs: float | None, path: Path,
         res = np.maximum(res[1:], res[:-1]) if res.ndim else res
         # (each of a step's two stamps rounded by up to half its printing step: the step by
         # a whole one; half of one had refused a dropout at 256 Hz printed to 1 ms)
-        slack = 0.1 + np.minimum(res * rate, 0.49)
+        slack = np.minimum(0.1 + res * rate, 0.45)  # (past 0.5 no step would fail: an
+        # irregular 500-Hz file printed to 1 ms had passed)
         if (np.abs(periods - np.round(periods)) > slack).any() or (np.round(periods) < 1).any():
             return None
         k = np.round((t - t_first) * rate).astype(np.int64)
@@ -1123,20 +1125,23 @@ def read_csv(
 
 
 def _every_kth(values: np.ndarray) -> tuple[np.ndarray, int]:
-    """A column's samples and k, where its values (three or more) all fall on every k-th row,
-    k >= 2: a channel sampled k times slower than the rows (a PPG at 125 Hz beside an ECG at
-    250 Hz, its cells between blank), read as every k-th cell, its first sample at the slower
-    rate's nearest to its row (a NaN first where its rows start past half its period); else
-    ``values`` and 1. (Read as they were, half its samples had been NaN: "50 % NaN", unusable.)
-    """
-    at = np.flatnonzero(~np.isnan(values))
-    if len(at) < 3:
+    """A column's samples and k, where its finite values (eight or more) all fall on every
+    k-th row, k >= 2, and fill at least half of those rows: a channel sampled k times slower
+    than the rows (a PPG at 125 Hz beside an ECG at 250 Hz, its cells between blank), read as
+    every k-th cell, each sample at the slower rate's time nearest to its row's (at most half
+    its period off: a NaN first where its rows start past half its period); else ``values``
+    and 1 (a few scattered values, marks or a sensor mostly off, keep their rows' times).
+    (Read as they were, half its samples had been NaN: "50 % NaN", unusable.)"""
+    at = np.flatnonzero(np.isfinite(values))
+    if len(at) < 8:
         return values, 1
     k = int(np.gcd.reduce(np.diff(at)))
     if k < 2:
         return values, 1
     first = int(at[0]) % k
     kept = values[first::k]
+    if np.isfinite(kept).mean() < 0.5:  # scattered values on a common step by chance
+        return values, 1
     if 2 * first > k:  # its samples nearer the next slower sample's time than this one's
         kept = np.concatenate([np.full(1, np.nan, values.dtype), kept])
     return kept, k
