@@ -304,3 +304,10 @@ def test_a_checkpoint_with_a_damaged_byte_is_refused_by_its_entry(tmp_path) -> N
     with pytest.raises(ValueError, match=rf"last\.pt: not a readable qualityfm checkpoint \(its "
                                          rf"entry {entry.filename} fails its CRC check"):
         load_checkpoint(tmp_path / "last.pt")
+    config = torch.utils.serialization.config.save  # saved without CRCs (torch's option):
+    config.compute_crc32 = False  # loads, unchecked
+    try:
+        save_checkpoint(tmp_path / "plain.pt", {"step": 4, "teacher": {"w": weight}})
+    finally:
+        config.compute_crc32 = True
+    assert load_checkpoint(tmp_path / "plain.pt")["step"] == 4
