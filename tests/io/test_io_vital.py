@@ -646,12 +646,19 @@ def test_a_wave_track_id_taken_by_a_numeric_track_is_read(tmp_path: Path) -> Non
     np.testing.assert_array_equal(rec.signals["ecg_ii"][:2000], np.arange(2000.0))
 
 
-def test_a_stated_start_far_before_the_records_is_not_the_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize("days", [2.0, 30.0])
+def test_a_stated_start_far_before_the_records_is_not_the_files(tmp_path, days) -> None:
     """A header stating a start 30 days before its records (a clock error) had refused a
-    file of 10 s as spanning 30 days, as a far stated end no longer did."""
+    file of 10 s as spanning 30 days, and one 2 days early read 17 million NaN samples
+    before its 1000; an hour early it bounds the record (NaN before the samples)."""
     t0 = 1.6e9
     path = _write_vital(tmp_path / "early.vital", [
         {"name": "PLETH", "fmt": 1, "srate": 100.0, "recs": [(t0, np.arange(1000.0))]}],
-        t0 - 30 * 86400.0)
+        t0 - days * 86400.0)
     rec = read_record(path)
-    np.testing.assert_array_equal(rec.signals["ppg"][:1000], np.arange(1000.0))
+    np.testing.assert_array_equal(rec.signals["ppg"], np.arange(1000.0))
+    path = _write_vital(tmp_path / "hour.vital", [
+        {"name": "PLETH", "fmt": 1, "srate": 100.0, "recs": [(t0, np.arange(1000.0))]}],
+        t0 - 3600.0)
+    x = read_record(path).signals["ppg"]
+    assert np.isnan(x[:360000]).all() and x[360000] == 0.0

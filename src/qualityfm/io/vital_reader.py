@@ -33,6 +33,10 @@ _WAVE = 1  # vitaldb track type of a waveform
 #: Longest span a file may cover: vitaldb fills every track over the file's whole span, so a
 #: far-off time stamp (a clock error) would otherwise allocate terabytes.
 MAX_SPAN_S = 7 * 86400.0
+#: Longest the header's stated start or end may lie beyond the wave samples and still bound
+#: the record (read as NaN there): further, a clock error (a start stated 2 days early had
+#: read 17 million NaN samples a track at 100 Hz before 1000 real ones).
+MAX_STATED_GAP_S = 86400.0
 
 
 #: vitaldb's format table and the process's stdout are changed while it reads: one read at a
@@ -256,8 +260,9 @@ def _track_samples(trk, origin: float, end: float,
             + "; ".join(([f"{outside} sample(s) stamped outside the file's span (at 0?) left out"]
                          if outside else [])
                         + ([f"{clashing} sample(s) overwritten by a later block over the same "
-                            f"time (blocks overlapping: a stated rate of {rate:g} Hz below "
-                            "theirs?)"] if clashing else [])), RuntimeWarning)
+                            "time (blocks overlapping: their time stamps off, or a stated rate "
+                            f"of {rate:g} Hz below theirs?)"] if clashing else [])),
+            RuntimeWarning)
     if trk.fmt > 2 and trk.gain != 0:  # integer samples: to physical units (1: float, 2:
         out *= np.float32(trk.gain)  # double); a gain of 0 states none: ADC counts kept
         out += np.float32(trk.offset)
@@ -334,16 +339,17 @@ def read_vital(
     # start, or the first record of any wave track where that is earlier (a cropped file)
     # or the header states none; the last wave sample's end (a numeric record far off, a
     # clock error, had set vitaldb's span)
-    # (a stated start far before the first wave record is not the file's: a clock error,
-    # as a far stated end is)
+    # (a stated start or end over MAX_STATED_GAP_S beyond the wave samples is no bound: a
+    # clock error)
     firsts = [v for v in (facts.stated if facts.stated is not None and (
-        facts.first is None or facts.first - facts.stated <= MAX_SPAN_S) else None,
+        facts.first is None or facts.first - facts.stated <= MAX_STATED_GAP_S) else None,
         facts.first) if v is not None]
     origin = min(firsts) if firsts else vf.dtstart
     # the later of the last wave sample's end and the header's stated end (the file's span,
-    # read as NaN past the samples), unless that one lies past the span any file may cover
-    ends = [v for v in (facts.end, facts.stated_end if facts.stated_end is not None
-                        and facts.stated_end - origin <= MAX_SPAN_S else None) if v is not None]
+    # read as NaN past the samples)
+    ends = [v for v in (facts.end, facts.stated_end if facts.stated_end is not None and (
+        facts.stated_end - (origin if facts.end is None else facts.end) <= MAX_STATED_GAP_S)
+        else None) if v is not None]
     end = max(ends) if ends else vf.dtend
     if end - origin > MAX_SPAN_S:
         raise RecordError(
