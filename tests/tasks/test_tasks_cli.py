@@ -1571,3 +1571,21 @@ def test_a_training_record_grouped_under_its_copys_name_is_found_by_its_own(caps
                         records=["A1", "A2", "A3"])
     assert found == {"n_groups": 1, "groups": ["A1", "A2", "A3"], "n_windows": None}
     assert "1 of the 1 patients/records evaluated" in capsys.readouterr().err
+
+
+def test_a_users_file_named_as_a_run_marker_is_refused_not_removed(tmp_path, capsys) -> None:
+    """A user's notes named cv.json (or compare.json) had been taken for a finished run, and
+    --overwrite had removed them without a word."""
+    out, data = tmp_path / "out", tmp_path / "data"
+    out.mkdir()
+    data.mkdir()
+    for verb, marker, extra in (("finetune", "cv.json", ["--init", "classical"]),
+                                ("compare", "compare.json", [])):
+        (out / marker).write_text('{"my": "notes"}')
+        for again in ([], ["--overwrite"]):
+            args = [verb, "--task", "vt-alarm", "--data", str(data), "--out", str(out)]
+            assert main([*args, *extra, *again]) == 1
+            assert (f"--out {out} holds {marker}, which no qualityfm run wrote there"
+                    in capsys.readouterr().err)
+            assert (out / marker).read_text() == '{"my": "notes"}'
+        (out / marker).unlink()

@@ -405,8 +405,14 @@ def _refuse_finished(out: str | Path, overwrite: bool, resumable: bool) -> None:
     so does a k-fold run stopped there (``resumable`` and finished folds in ``out/.folds``),
     which resumes: an empty ``.folds`` (a plain --overwrite run stopped while removing a
     stopped k-fold run's folds) had let a k-fold run replace the model unasked. (A folder of
-    another kind, or one that cannot be written, :func:`_out_lock` has refused.)"""
+    another kind, or one that cannot be written, :func:`_out_lock` has refused.) A marker
+    that no run of ours wrote (a user's notes named cv.json, no run's summary beside: taken
+    for a finished run, then removed by --overwrite) is refused, whatever ``overwrite``."""
     held = [m for m in RUN_MARKERS if (Path(out) / m).is_file()]
+    foreign = [m for m in held if not _written_by_a_run(Path(out) / m)]
+    if foreign:
+        raise ValueError(f"--out {out} holds {foreign[0]}, which no qualityfm run wrote there: "
+                         "choose another --out, or move the file away")
     folds = Path(out) / FOLDS_DIR
     if held and not overwrite and not (resumable and folds.is_dir() and any(folds.iterdir())):
         raise ValueError(f"{out} holds a finished run ({held[0]}): --overwrite replaces it, "
@@ -427,6 +433,24 @@ def _refuse_foreign_files(out: str | Path, names: Sequence[str]) -> None:
         if (out / name).is_file() and (out / name).stat().st_size:
             raise ValueError(f"--out {out} holds {name}, which no qualityfm run wrote there: "
                              "choose another --out, or move the file away")
+
+
+def _written_by_a_run(marker: Path) -> bool:
+    """Whether ``marker`` (one of the ``RUN_MARKERS``) is a run's of ours: beside the run's
+    summary (:func:`_run_summary_there`), or, without one, a model saved from Python
+    (``finetune.json`` naming its backbone) or a comparison's rows (a stop before its
+    summary)."""
+    if _run_summary_there(marker.parent / "summary.json"):
+        return True
+    if marker.name == "cv.json":  # written after its summary
+        return False
+    try:
+        meta = read_json(marker, "run file")
+    except (OSError, ValueError):
+        return False
+    if marker.name == "finetune.json":
+        return "backbone" in meta
+    return bool(meta) and all(isinstance(row, dict) for row in meta.values())
 
 
 def _run_summary_there(path: Path) -> bool:
