@@ -1660,3 +1660,78 @@ def test_a_column_filled_on_every_kth_row_is_a_slower_channel(tmp_path: Path) ->
         rec = read_record(path)
     assert rec.fs == {"ecg_ii": 250.0, "marker": 250.0, "ppg": 125.0}
     assert np.flatnonzero(np.isfinite(rec.signals["marker"])).tolist() == [100, 700, 1900]
+
+
+def test_an_npz_of_one_2d_array_and_its_channel_names(tmp_path: Path) -> None:
+    """np.savez(p, x=X, fs=125.0, channel_names=[...]), X [channels, samples] or [samples,
+    channels], a researcher's usual file, had been refused ("array 'x' is not a non-empty
+    real 1-D signal"; score and prepare: "no channel of ('ppg', 'ecg_ii') (record has: x,
+    channel_names)"): its rows (or columns) are read as a .npy's with channel_names."""
+    X = np.arange(2000.0).reshape(2, 1000)  # II: 0..999, PLETH: 1000..1999
+    names = np.array(["II [mV]", "PLETH"])
+    np.savez(tmp_path / "rows.npz", x=X, fs=125.0, channel_names=names)
+    np.savez(tmp_path / "cols.npz", X=X.T, FS=125.0, Channel_Names=names)
+    for name in ("rows", "cols"):
+        rec = read_record(tmp_path / f"{name}.npz")
+        assert rec.record_id == name and rec.channels == ["ecg_ii", "ppg"]
+        assert rec.fs == {"ecg_ii": 125.0, "ppg": 125.0} and rec.start_time == 0.0
+        assert rec.units == {"ecg_ii": "mV", "ppg": ""}
+        assert rec.signals["ppg"].dtype == np.float32 and len(rec.signals["ppg"]) == 1000
+        assert rec.signals["ecg_ii"][-1] == 999.0 and rec.signals["ppg"][0] == 1000.0
+        part = read_record(tmp_path / f"{name}.npz", channels=["ppg"], start=1.0, stop=2.0)
+        assert part.channels == ["ppg"] and part.start_time == 1.0
+        np.testing.assert_array_equal(part.signals["ppg"], np.arange(1125.0, 1250.0))
+        assert read_record(tmp_path / f"{name}.npz", channels=["PLETH"]).channels == ["ppg"]
+    # both axes of the names' length: rows, as a .npy's [channels, samples]
+    np.savez(tmp_path / "square.npz", x=np.array([[1.0, 2.0], [3.0, 4.0]]), fs=100,
+             channel_names=np.array(["PLETH", "ABP"]))
+    sq = read_record(tmp_path / "square.npz")
+    assert sq.channels == ["ppg", "abp"] and list(sq.signals["abp"]) == [3.0, 4.0]
+    # without an fs entry the fs argument gives the rate; beside one it must agree
+    np.savez(tmp_path / "nofs.npz", x=X, channel_names=names)
+    assert read_record(tmp_path / "nofs.npz", fs=250.0).fs == {"ecg_ii": 250.0, "ppg": 250.0}
+    with pytest.raises(RecordError, match=r"nofs\.npz: no 'fs' entry for the channels of 'x'"):
+        read_record(tmp_path / "nofs.npz")
+    with pytest.raises(RecordError, match=r"rows\.npz: fs=100.0 Hz is none of the file's rates "
+                                          r"\(fs=125 Hz\)"):
+        read_record(tmp_path / "rows.npz", fs=100.0)
+    # one 1-D array per channel beside a list of their names: read as before
+    np.savez(tmp_path / "flat.npz", PLETH=X[1], II=X[0], fs=125.0, channel_names=names, id=7)
+    assert read_record(tmp_path / "flat.npz", channels=["ppg"]).signals["ppg"][0] == 1000.0
+    bad = {
+        "numbers": ({"x": X, "channel_names": np.array([1, 2])},
+                    r"'channel_names' must be a 1-D array of strings.*shape \(2,\) dtype int"),
+        "three": ({"x": X, "channel_names": np.array(["II", "PLETH", "ABP"])},
+                  r"3 channel_names match neither axis of array 'x' of shape \(2, 1000\)"),
+        "two": ({"x": X, "y": X, "channel_names": names},
+                r"'channel_names' names the rows of one \[channels, samples\] array, but the "
+                r"file holds 2 arrays beside its rates \(x \(2, 1000\), y \(2, 1000\)\)"),
+        "cube": ({"x": X[None], "channel_names": names},
+                 r"array 'x' of shape \(1, 2, 1000\): the channels 'channel_names' names are "
+                 r"one 2-D array"),
+        "own": ({"x": X, "fs_PLETH": 250.0, "channel_names": names},
+                r"fs_PLETH give\(s\) a channel's own rate.*give it as 'fs'"),
+        "text": ({"x": X.astype(str), "channel_names": names},
+                 r"expected a real \[channels, samples\] array \('x'\), got shape \(2, 1000\)"),
+    }
+    for name, (arrays, said) in bad.items():
+        np.savez(tmp_path / f"{name}.npz", fs=125.0, **arrays)
+        for channels in (None, ["ppg"]):
+            with pytest.raises(RecordError, match=rf"{name}\.npz: {said}"):
+                read_record(tmp_path / f"{name}.npz", channels=channels)
+
+
+def test_score_reads_an_npz_of_one_2d_array_and_its_channel_names(tmp_path: Path) -> None:
+    """qualityfm score had skipped such a file: "no channel of ('ppg', 'ecg_ii') (record
+    has: x, channel_names)"; its [samples, channels] array is scored as the record it is."""
+    from qualityfm.cli import main
+    from qualityfm.signal import synthesize
+
+    rec = synthesize(60.0, fs=250.0, seed=0, channels=("ecg_ii", "ppg"))
+    np.savez(tmp_path / "rec.npz", fs=250.0, channel_names=np.array(["PLETH", "II"]),
+             signals=np.stack([rec.signals["ppg"], rec.signals["ecg_ii"]], axis=1))
+    out = tmp_path / "s.csv"
+    assert main(["score", str(tmp_path / "rec.npz"), "--out", str(out)]) == 0
+    rows = pd.read_csv(out)
+    assert list(rows["start_s"]) == [0.0, 30.0] and set(rows["record"]) == {"rec"}
+    assert (rows["ecg_sqi"] > 0.8).all() and (rows["ppg_sqi"] > 0.5).all()

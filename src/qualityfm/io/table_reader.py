@@ -1305,8 +1305,8 @@ def read_npy(
         raise RecordError(
             f"{path}: a .npy file holds no rate or channel names, so only Python reads it, "
             f"with read_record(path, fs=..., channel_names=[...]); for the command line save "
-            f"it as an .npz of one 1-D array per channel, keyed by its name, and an 'fs' entry "
-            f"in Hz: np.savez('{path.stem}.npz', fs=125.0, PLETH=x[0], II=x[1])"
+            f"it as an .npz with its channel names and an 'fs' entry in Hz: "
+            f"np.savez('{path.stem}.npz', x=x, fs=125.0, channel_names=['PLETH', 'II'])"
         )
     head = file_head(path)
     if not head.startswith(_NPY_MAGIC):  # a zip had been an AttributeError, a text "pickled
@@ -1317,29 +1317,39 @@ def read_npy(
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
         raise _load_fault(path, e, ".npy") from e
+    return _rows_record(path, arr, list(channel_names), channels, start, stop, float(fs))
+
+
+def _rows_record(path: Path, arr: np.ndarray, channel_names: list[str],
+                 channels: Sequence[str] | None, start: float | None, stop: float | None,
+                 fs: float, of: str = "") -> Record:
+    """The record of ``arr``'s rows (``[channels, samples]``; 1-D: one channel) at ``fs``,
+    named by ``channel_names`` as a CSV header's cells are: a ``.npy``'s, and an ``.npz``'s
+    one 2-D array beside its ``channel_names`` (``of`` names it in a refusal: `` ('x')``).
+    Only the span is converted (from a memory-mapped ``.npy``, only it read from disk)."""
     if arr.ndim == 1:
         arr = arr[None]
     if arr.ndim != 2 or arr.dtype.kind not in "iuf":
-        raise RecordError(f"{path}: expected a real [channels, samples] array, got "
+        raise RecordError(f"{path}: expected a real [channels, samples] array{of}, got "
                           f"shape {arr.shape} dtype {arr.dtype}")
     if len(channel_names) != arr.shape[0]:
         hint = (f" (an array of [samples, channels] {arr.shape}? save arr.T, "
                 "[channels, samples])" if len(channel_names) == arr.shape[1] else "")
         raise RecordError(f"{path}: {len(channel_names)} channel_names for {arr.shape[0]} rows"
                           + hint)
-    labels, stated = _labels_and_units(list(channel_names))  # as a CSV header's
+    labels, stated = _labels_and_units(channel_names)  # as a CSV header's
     names = canonical_names(labels)
-    picked = select_channels(names, channels, path, list(channel_names))
+    picked = select_channels(names, channels, path, channel_names)
     if arr.shape[1] == 0:
         raise RecordError(f"{path}: empty record (no samples)")
     if arr.shape[0] == 0:  # as an .npz of no arrays is
         raise RecordError(f"{path}: empty record (no channels)")
-    i0, i1 = sample_span(start, stop, float(fs), arr.shape[1], path)
+    i0, i1 = sample_span(start, stop, fs, arr.shape[1], path)
     signals = {names[i]: _float32(arr[i, i0:i1], path, names[i]) for i in picked}
-    return Record(path.stem, signals, {n: float(fs) for n in signals},
+    return Record(path.stem, signals, {n: fs for n in signals},
                   units={names[i]: stated[i] for i in picked},
                   patient_id=patient_from_path(path, path.stem), source=str(path),
-                  start_time=i0 / float(fs))
+                  start_time=i0 / fs)
 
 
 def _float32(x: np.ndarray, path: Path, name: str) -> np.ndarray:
@@ -1466,6 +1476,81 @@ def _npz_own_rates(path: Path, npz: np.lib.npyio.NpzFile
     return own, given
 
 
+def _npz_file_rate(path: Path, npz: np.lib.npyio.NpzFile) -> tuple[list[str], float | None]:
+    """A ``.npz``'s own rate entry (``fs``, or ``FS``; as a list, empty where there is none)
+    and the rate it gives; two such entries are refused."""
+    rate_keys = [k for k in npz.files if k.lower() == "fs"]  # FS too, as FS_PLETH
+    if len(rate_keys) > 1:
+        raise RecordError(f"{path}: entries {', '.join(rate_keys)} each give the file's "
+                          "rate; keep one")
+    return rate_keys, (_npz_rate(path, _npz_member(path, npz, rate_keys[0]), rate_keys[0])
+                       if rate_keys else None)
+
+
+def _npz_rows(path: Path, npz: np.lib.npyio.NpzFile, channels: Sequence[str] | None,
+              start: float | None, stop: float | None, fs: float | None) -> Record | None:
+    """The record of a ``.npz`` of one 2-D array and a ``channel_names`` entry (in any case;
+    a 1-D array of strings) naming its rows, ``[channels, samples]``, or its columns where
+    only they match (``np.savez(path, x=X, fs=125.0, channel_names=np.array(["II",
+    "PLETH"]))`` had been refused: "array 'x' is not a non-empty real 1-D signal"), read as
+    a ``.npy`` is (:func:`_rows_record`) at the file's ``fs`` (or the ``fs`` argument); None
+    for a file without ``channel_names``, or without an array of two axes or more (one
+    1-D array a channel, read as before). Its rows share one rate: an ``fs_<KEY>`` entry is
+    refused, as are a second array beside it, or one of other than two axes."""
+    names_keys = [k for k in npz.files if k.lower() == "channel_names"]
+    if not names_keys:
+        return None
+    if len(names_keys) > 1:
+        raise RecordError(f"{path}: entries {', '.join(names_keys)} each name the channels; "
+                          "keep one")
+    key = names_keys[0]
+    own = [k for k in npz.files if k.lower().startswith("fs_")
+           and _npz_member(path, npz, k).size == 1]
+    others = [k for k in npz.files if k != key and k.lower() != "fs" and k not in own]
+    arrays = {k: _npz_member(path, npz, k) for k in others}
+    if all(x.ndim < 2 for x in arrays.values()):  # (a scalar id beside them: as before too)
+        return None  # one array per channel (a list of their names beside), read as before
+    if len(others) != 1:
+        said = ", ".join(f"{k} {x.shape}" for k, x in arrays.items()) or "none"
+        raise RecordError(f"{path}: {key!r} names the rows of one [channels, samples] array, "
+                          f"but the file holds {len(others)} arrays beside its rates ({said}); "
+                          "save one 2-D array with its channel_names, or one 1-D array per "
+                          "channel keyed by its name")
+    names = _npz_member(path, npz, key)
+    if names.ndim != 1 or names.dtype.kind not in "US":
+        raise RecordError(f"{path}: {key!r} must be a 1-D array of strings, one a channel "
+                          f"(np.array(['II', 'PLETH'])), got shape {names.shape} dtype "
+                          f"{names.dtype}")
+    labels = [n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n)
+              for n in names.tolist()]
+    if own:
+        raise RecordError(f"{path}: {', '.join(own)} give(s) a channel's own rate, but the rows "
+                          f"of array {others[0]!r} that {key!r} names share one: give it as "
+                          "'fs'")
+    rate_keys, file_fs = _npz_file_rate(path, npz)
+    if fs is not None and file_fs is not None and not np.isclose(fs, file_fs):
+        raise RecordError(f"{path}: fs={fs} Hz is none of the file's rates "
+                          f"({rate_keys[0]}={file_fs:g} Hz)")
+    rate = file_fs if file_fs is not None else fs
+    if rate is None:
+        raise RecordError(f"{path}: no 'fs' entry for the channels of {others[0]!r}; save the "
+                          "rate in Hz beside them (np.savez(..., fs=125.0)), or in Python call "
+                          "read_record(path, fs=...)")
+    x = arrays[others[0]]
+    if x.ndim != 2:
+        raise RecordError(f"{path}: array {others[0]!r} of shape {x.shape}: the channels "
+                          f"{key!r} names are one 2-D array, [channels, samples] or [samples, "
+                          "channels]")
+    if len(labels) != x.shape[0] and len(labels) == x.shape[1]:
+        x = x.T  # [samples, channels]
+    elif len(labels) != x.shape[0]:
+        raise RecordError(f"{path}: {len(labels)} {key} match neither axis of array "
+                          f"{others[0]!r} of shape {x.shape}: save it as [channels, samples] "
+                          "or [samples, channels], one name a channel")
+    return _rows_record(path, x, labels, channels, start, stop, float(rate),
+                        of=f" ({others[0]!r})")
+
+
 def read_npz(
     path: Path,
     channels: Sequence[str] | None = None,
@@ -1478,21 +1563,22 @@ def read_npz(
     other rates (a monitor's ECG at 250 Hz, its PPG at 125 Hz) give theirs as ``fs_<KEY>``
     entries (``np.savez(path, II=ecg, PLETH=ppg, fs_II=250.0, fs_PLETH=125.0)``), which take
     precedence over ``fs`` for their channel: ``KEY`` as the array's key in any case, or
-    another label of its channel (``fs_ppg``); see :func:`_npz_own_rates`."""
+    another label of its channel (``fs_ppg``); see :func:`_npz_own_rates`. Or one 2-D array
+    beside a ``channel_names`` entry naming its rows, as a ``.npy``'s (or its columns, where
+    only they match), at the file's ``fs`` (``np.savez(path, x=X, fs=125.0,
+    channel_names=np.array(["II", "PLETH"]))``); see :func:`_npz_rows`."""
     head = file_head(path)
     if head[:4] not in _ZIP_MAGIC:  # np.load would try it as a .npy or a pickle
         raise RecordError(f"{path}: not a valid .npz (zip) file; it is corrupt, or of another "
                           f"format ({_other_format(head, _ZIP_MAGIC, 'a .npy renamed?')})")
     try:
         with np.load(path, allow_pickle=False) as npz:
+            rows = _npz_rows(path, npz, channels, start, stop, fs)
+            if rows is not None:
+                return rows
             own, given = _npz_own_rates(path, npz)
-            rate_keys = [k for k in npz.files if k.lower() == "fs"]  # FS too, as FS_PLETH
-            if len(rate_keys) > 1:
-                raise RecordError(f"{path}: entries {', '.join(rate_keys)} each give the file's "
-                                  "rate; keep one")
+            rate_keys, file_fs = _npz_file_rate(path, npz)
             keys = [k for k in npz.files if k not in rate_keys and k not in given.values()]
-            file_fs = (_npz_rate(path, _npz_member(path, npz, rate_keys[0]), rate_keys[0])
-                       if rate_keys else None)
             stated = {**({rate_keys[0]: file_fs} if file_fs is not None else {}),
                       **{given[k]: r for k, r in own.items()}}
             # an fs argument must be one of the file's rates, as read_wfdb's (the file's own
