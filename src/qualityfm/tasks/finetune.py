@@ -155,11 +155,18 @@ def checked_groups(groups: Any, n: int, name: str = "groups") -> np.ndarray:
 class TaskEstimator(ABC):
     """Fit/predict protocol shared by every model of the task harness.
 
+    ``val_fraction``: the share of the training rows' patients or records held out as the
+    validation rows that choose the epoch, calibrate and fix the threshold (above 0, at most
+    0.5; an lbfgs head is calibrated on its inner folds instead).
     ``calibration`` of the validation scores: ``"platt"`` (a scale and an intercept, the
     default: class weighting shifts a binary model's raw scores, which a temperature alone
     cannot undo), ``"temperature"`` or ``"none"``; a multiclass model takes a temperature.
     Calibration is monotone, so rankings and the decisions of the ``tpr`` and ``f1`` rules do
-    not depend on it; probabilities do."""
+    not depend on it; probabilities do.
+    ``threshold_rule`` (binary tasks; ``calibration.THRESHOLD_RULES``): ``"tpr"`` keeps a TPR
+    of at least ``target_tpr`` on new data (vt-alarm's default), ``"f1"`` the validation F1's
+    best (af's), ``"fixed"`` a probability of 0.5. ``seed``: the validation split and the
+    network's initialisation and batches. ``fs``: the rate of the windows X (Hz)."""
 
     #: Whether the model reads the windows X themselves (a feature model given its features
     #: does not, so their length is no concern of its)
@@ -1048,6 +1055,14 @@ class Finetuner(TaskEstimator):
     with ``.dim`` mapping ``(x, mask)`` to ``[B, dim]``, e.g. ``baselines.ResNet1d``).
     ``mode`` None: :func:`default_mode` (linear for the three clinical tasks from pre-trained
     weights).
+    ``config`` (``init="none"`` only): the architecture of the network trained from scratch
+    (:func:`resolve_model_config`: a preset name, a ``QualityFMConfig``, a dict or JSON file
+    of its fields, an exported model; None: the shipped weights' architecture).
+    Training by gradient steps: ``epochs`` (at most; early stopping ends it after
+    ``patience`` epochs without a better validation loss), ``batch_size``, ``lr`` (the
+    encoder's, full mode), ``head_lr`` (the head's), ``weight_decay`` (AdamW), ``dropout``
+    (before the head), ``class_weight`` (classes weighted by their inverse frequency in the
+    loss; not for abp), on ``device`` ("cpu", "cuda", "cuda:1").
     ``pool`` None: the task's :data:`DEFAULT_POOL` (mean+last+stem for vt-alarm), else "mean".
     ``use_features``: the classical features beside the embedding in the head; None:
     :func:`default_features` (on for the three clinical tasks).
@@ -1077,6 +1092,8 @@ class Finetuner(TaskEstimator):
     gives, and the file is removed when the fit ends; ``keep_checkpoint`` keeps it (a fit
     again then ends at once with the same model: for a caller fitting several models in a
     row, which removes the files once all are saved).
+    The other keywords (``val_fraction``, ``calibration``, ``threshold_rule``, ``target_tpr``,
+    ``seed``, ``fs``) are :class:`TaskEstimator`'s.
     """
 
     def __init__(
