@@ -165,9 +165,9 @@ def test_csv_rate_mismatch_and_irregular_time(tmp_path: Path) -> None:
     typo[-1] = 1e6  # a stamp far off: refused, not gigabytes of NaN
     path = _write_csv(tmp_path / "typo.csv", "Time [s], PLETH", typo, np.sin(t)[None])
     with pytest.raises(RecordError, match=r"typo\.csv: the time column's gaps .* outnumber "
-                                          r".*over the 10000000 read; is a time stamp wrong"):
+                                          r".*over the 25000000 read; is a time stamp wrong"):
         read_record(path)
-    typo[-1] = 5 * 3600  # 5 h late: read, and named
+    typo[-1] = 40 * 3600  # 40 h late (a dropout of a days-long export): read, and named
     path = _write_csv(tmp_path / "late.csv", "Time [s], PLETH", typo, np.sin(t)[None])
     with pytest.warns(RuntimeWarning, match=r"late\.csv: the time column's gaps .* outnumber "
                                             r".*read as missing samples; is a time stamp"):

@@ -73,8 +73,9 @@ MAX_TIME_RATE = MAX_WAVEFORM_FS
 
 #: Most missing samples a time column's gaps may imply where they outnumber its rows (named
 #: in a warning): a stamp far off (a date-time typo) is refused rather than read as gigabytes
-#: of NaN (10 million samples: 22 h at 125 Hz, 2.8 h at 1 kHz, 40 MB a channel).
-MAX_GAP_SAMPLES = 10_000_000
+#: of NaN (25 million samples: 55 h at 125 Hz, 6.9 h at 1 kHz, 100 MB a channel; 10 million
+#: had refused a day-long export with a 23-h dropout at 125 Hz, both its halves lost).
+MAX_GAP_SAMPLES = 25_000_000
 
 
 def _is_number(text: str, finite: bool = False) -> bool:
