@@ -530,10 +530,16 @@ def test_a_resume_checks_the_signal_files_of_the_records_it_read(small_window,
 
     done = prepare(data, tmp_path / "v", **kw)
     P_lock, P.folder_lock = P.folder_lock, no_lock
+    import os
+
+    access = os.access  # a read-only mount (its writable check had refused the store)
+    os.access = lambda path, mode, *a, **k: not mode & os.W_OK and access(path, mode, *a, **k)
     try:
         assert prepare(data, tmp_path / "v", **kw)["n_windows"] == done["n_windows"]
+        with pytest.raises(ValueError, match=r"cannot write in"):  # a store to write: said
+            prepare(data, tmp_path / "v", overwrite=True, **kw)
     finally:
-        P.folder_lock = P_lock
+        P.folder_lock, os.access = P_lock, access
     # a complete store made from a record since changed: named, not returned without a word
     rewrite(2, seed=6)
     with pytest.warns(RuntimeWarning, match=r"rec2\.hea has changed since the store there was "

@@ -47,11 +47,9 @@ def run(args: argparse.Namespace) -> int:
 
         require_onnx("--onnx")
     _refuse_graphs_of_no_export(Path(args.out))
-    out = export_model(args.run, args.out)
-    # an ONNX graph of an earlier export does not match these weights: gone before a new one
-    # is made, so that a failed --onnx leaves none rather than the old one
-    (out / "encoder.onnx").unlink(missing_ok=True)
-    (out / "encoder.examples.npz").unlink(missing_ok=True)
+    # an ONNX graph of an earlier export does not match these weights: gone with their
+    # renames (Ctrl-C/SIGTERM held), so that a failed or stopped --onnx leaves none
+    out = export_model(args.run, args.out, remove=("encoder.onnx", "encoder.examples.npz"))
     result: dict = {"out": str(args.out)}  # as given: "./pretrained" had printed "pretrained"
     if args.onnx:
         from qualityfm.inference.onnx import export_encoder_onnx

@@ -770,7 +770,9 @@ def prepare(
         raise ValueError("; ".join(f"{item}: {no_record_reason(item)}" for item in inputs)
                          or "no input given")
     refuse_other_kind(out, ("prepared store",))
-    check_writable_folder(out, f"--out {out}")  # a file there had been "[Errno 17] File exists"
+    if overwrite or not (folder / META).is_file():  # a complete store is returned unwritten
+        # (one others made, or on a read-only mount): finished() below
+        check_writable_folder(out, f"--out {out}")  # a file there had been "[Errno 17] File exists"
     check_out_apart(out, inputs, "store")
     all_records = input_records([key for key, _ in records])
     if shard is not None:

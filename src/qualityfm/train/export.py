@@ -162,6 +162,7 @@ def export_model(
     include_head: bool = True,
     card_name: str = CARD_NAME,
     notes: str = "",
+    remove: tuple[str, ...] = (),
 ) -> Path:
     """Write ``run_dir``'s teacher to ``out_dir``: weights, config JSON and a model card.
 
@@ -170,7 +171,9 @@ def export_model(
     is the storage type of floating tensors (``load`` upcasts to float32). ``include_head=False``
     drops the DINO projection head and the feature read-out (pre-training devices) and records
     ``head="none"``, ``feature_targets=0`` in the config. ``notes`` (Markdown) is appended to
-    the card ``card_name``. Returns the folder as an absolute path (``./pretrained`` as a
+    the card ``card_name``; ``remove``: names of files in ``out_dir`` removed with the renames
+    (an earlier export's ONNX graph, which these weights no longer match). Returns the folder
+    as an absolute path (``./pretrained`` as a
     Path is ``pretrained``, which ``load`` reads as the shipped weights).
     """
     from safetensors.torch import save
@@ -244,7 +247,9 @@ def export_model(
         "step": str(ckpt["step"]), "sha256": tensors_digest(tensors)}))
     atomic_write_all({out_dir / weights_name: lambda f: f.write(weights),
                       out_dir / config_name: lambda f: f.write(config_json.encode()),
-                      out_dir / card_name: lambda f: f.write(card.encode())})
+                      out_dir / card_name: lambda f: f.write(card.encode())},
+                     remove=[out_dir / r for r in remove])  # with the renames: a stop
+    # between them and a later unlink had left an earlier export's graph beside these weights
     return out_dir.absolute()  # (export --onnx had graphed the shipped weights beside these)
 
 
