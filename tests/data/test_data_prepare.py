@@ -168,6 +168,11 @@ def test_segments_named_beside_their_record_are_read_within_it_alone(tmp_path) -
     read = [item.record_id for item in iter_file_windows(
         files, WindowConfig(seconds=10.0))]
     assert read == ["m"]
+    from qualityfm.tasks.datasets import build_task_dataset  # the task verbs' --data too
+
+    rows = build_task_dataset("af", files, labels=False).record_ids.tolist()
+    assert rows == build_task_dataset("af", folder, labels=False).record_ids.tolist()
+    assert rows and {r.split("@")[0] for r in rows} == {"m"}
 
 
 def test_an_input_given_twice_is_one_input_at_a_re_run(synth_dir, tmp_path):

@@ -165,9 +165,14 @@ def test_csv_rate_mismatch_and_irregular_time(tmp_path: Path) -> None:
     typo[-1] = 1e6  # a stamp far off: refused, not gigabytes of NaN
     path = _write_csv(tmp_path / "typo.csv", "Time [s], PLETH", typo, np.sin(t)[None])
     with pytest.raises(RecordError, match=r"typo\.csv: the time column's gaps .* outnumber "
-                                          r".*over the 25000000 read; is a time stamp wrong"):
+                                          r".*over the 25000000 or 24 h read; is a time "
+                                          r"stamp wrong"):
         read_record(path)
-    typo[-1] = 40 * 3600  # 40 h late (a dropout of a days-long export): read, and named
+    typo[-1] = 30 * 3600  # 30 h late: 10.8 million samples at 100 Hz, past the day read
+    path = _write_csv(tmp_path / "day.csv", "Time [s], PLETH", typo, np.sin(t)[None])
+    with pytest.raises(RecordError, match=r"day\.csv: the time column's gaps \(10798001 "):
+        read_record(path)
+    typo[-1] = 23 * 3600  # 23 h late (a day-long export's dropout): read, and named
     path = _write_csv(tmp_path / "late.csv", "Time [s], PLETH", typo, np.sin(t)[None])
     with pytest.warns(RuntimeWarning, match=r"late\.csv: the time column's gaps .* outnumber "
                                             r".*read as missing samples; is a time stamp"):
@@ -1735,3 +1740,23 @@ def test_score_reads_an_npz_of_one_2d_array_and_its_channel_names(tmp_path: Path
     rows = pd.read_csv(out)
     assert list(rows["start_s"]) == [0.0, 30.0] and set(rows["record"]) == {"rec"}
     assert (rows["ecg_sqi"] > 0.8).all() and (rows["ppg_sqi"] > 0.5).all()
+
+
+def test_an_npz_of_names_beside_a_scalar_or_one_1d_array_reads(tmp_path: Path) -> None:
+    """A review of the 2-D layout: an id or a label beside the array had the file skipped
+    ("2 arrays beside its rates", a scalar called an array), and one 1-D array with one name,
+    the layout the .npy hint gives for a 1-D .npy, read as no channel of the model's."""
+    x = np.sin(np.arange(2000) / 9.0)
+    np.savez(tmp_path / "id.npz", x=np.stack([x, 2 * x]), fs=125.0,
+             channel_names=np.array(["II", "PLETH"]), id=7, y=1)
+    rec = read_record(tmp_path / "id.npz")
+    assert rec.channels == ["ecg_ii", "ppg"] and rec.fs == {"ecg_ii": 125.0, "ppg": 125.0}
+    np.testing.assert_allclose(rec.signals["ppg"], 2 * x, rtol=1e-6)
+    np.savez(tmp_path / "one.npz", x=x, fs=125.0, channel_names=["PLETH"])
+    rec = read_record(tmp_path / "one.npz", channels=["ppg"])
+    assert rec.channels == ["ppg"] and len(rec.signals["ppg"]) == 2000
+    np.savez(tmp_path / "two.npz", x=np.stack([x, x]), y=x, fs=125.0,
+             channel_names=np.array(["II", "PLETH"]), id=7)
+    with pytest.raises(RecordError, match=r"holds 2 arrays beside its rates \(x \(2, 2000\), y "
+                                          r"\(2000,\)\)"):
+        read_record(tmp_path / "two.npz")

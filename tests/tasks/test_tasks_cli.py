@@ -1573,7 +1573,8 @@ def test_a_training_record_grouped_under_its_copys_name_is_found_by_its_own(caps
     assert "1 of the 1 patients/records evaluated" in capsys.readouterr().err
 
 
-def test_a_users_file_named_as_a_run_marker_is_refused_not_removed(tmp_path, capsys) -> None:
+def test_a_users_file_named_as_a_run_marker_is_refused_not_removed(tmp_path, capsys,
+                                                                   monkeypatch) -> None:
     """A user's notes named cv.json (or compare.json) had been taken for a finished run, and
     --overwrite had removed them without a word."""
     out, data = tmp_path / "out", tmp_path / "data"
@@ -1589,3 +1590,26 @@ def test_a_users_file_named_as_a_run_marker_is_refused_not_removed(tmp_path, cap
                     in capsys.readouterr().err)
             assert (out / marker).read_text() == '{"my": "notes"}'
         (out / marker).unlink()
+    # a config of the user's naming a backbone, beside the user's model.pt: kept too (it had
+    # passed as a model saved from Python, both files removed by --overwrite)
+    (out / "finetune.json").write_text('{"backbone": "resnet50", "lr": 0.001}')
+    (out / "model.pt").write_bytes(b"weights")
+    args = ["finetune", "--task", "vt-alarm", "--data", str(data), "--out", str(out)]
+    assert main([*args, "--kfold", "3", "--overwrite"]) == 1
+    assert "holds finetune.json, which no qualityfm run wrote there" in capsys.readouterr().err
+    assert (out / "model.pt").read_bytes() == b"weights"
+    from qualityfm.tasks.pipeline import _clear_run
+
+    run = tmp_path / "run"  # a CV report: cleared before its summary, which shows it ours
+    run.mkdir()
+    for name in ("cv.json", "cv.md", "summary.json"):
+        (run / name).write_text("{}")
+    calls, kept = [], Path.unlink
+
+    def unlink(self, missing_ok=False):
+        calls.append(self.name)
+        return kept(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    _clear_run(run)
+    assert calls.index("cv.json") < calls.index("summary.json")

@@ -73,9 +73,13 @@ MAX_TIME_RATE = MAX_WAVEFORM_FS
 
 #: Most missing samples a time column's gaps may imply where they outnumber its rows (named
 #: in a warning): a stamp far off (a date-time typo) is refused rather than read as gigabytes
-#: of NaN (25 million samples: 55 h at 125 Hz, 6.9 h at 1 kHz, 100 MB a channel; 10 million
-#: had refused a day-long export with a 23-h dropout at 125 Hz, both its halves lost).
+#: of NaN (25 million samples: 6.9 h at 1 kHz, 100 MB a channel; 10 million had refused a
+#: day-long export with a 23-h dropout at 125 Hz, both its halves lost).
 MAX_GAP_SAMPLES = 25_000_000
+#: And the longest time they may span: the windows are cut at the model's rate (300 Hz), where
+#: a day is 26 million samples a channel (a gap of 25 million samples at 12.5 Hz, 23 days, had
+#: taken 4 GiB a channel there, a batch stopped for want of memory).
+MAX_GAP_S = 86400.0
 
 
 def _is_number(text: str, finite: bool = False) -> bool:
@@ -748,13 +752,14 @@ def _gap_grid(t: np.ndarray, t_first: float, fs: float | None, path: Path,
     rate, k = found[0] if len(found) == 1 or np.array_equal(found[0][1], found[1][1]) else found[1]
     missing = int(k[-1]) + 1 - len(t)
     # a dropout longer than the rows around it is read, and named (a date-time typo reads
-    # so too); one of more samples than MAX_GAP_SAMPLES (a stamp far off) would fill gigabytes
+    # so too); one of more samples than MAX_GAP_SAMPLES or longer than MAX_GAP_S (a stamp far
+    # off) would fill gigabytes
     if whole and missing > len(t):
         gaps = (f"{path}: the time column's gaps ({missing} missing samples at {rate:g} Hz, "
                 f"{missing / rate:.0f} s) outnumber its {len(t)} rows")
-        if missing > MAX_GAP_SAMPLES:
-            raise RecordError(f"{gaps}, over the {MAX_GAP_SAMPLES} read; is a time stamp "
-                              "wrong?")
+        if missing > MAX_GAP_SAMPLES or missing / rate > MAX_GAP_S:
+            raise RecordError(f"{gaps}, over the {MAX_GAP_SAMPLES} or {MAX_GAP_S / 3600:g} h "
+                              "read; is a time stamp wrong?")
         warn_at_caller(f"{gaps}: read as missing samples; is a time stamp wrong?",
                        RuntimeWarning)
     return rate, k
@@ -1509,10 +1514,15 @@ def _npz_rows(path: Path, npz: np.lib.npyio.NpzFile, channels: Sequence[str] | N
            and _npz_member(path, npz, k).size == 1]
     others = [k for k in npz.files if k != key and k.lower() != "fs" and k not in own]
     arrays = {k: _npz_member(path, npz, k) for k in others}
+    # a scalar (an id, a label) is no array of samples: beside them, as in the other layout
+    others = [k for k, x in arrays.items() if x.ndim >= 1]
+    if len(others) == 1 and arrays[others[0]].ndim == 1 and \
+            _npz_member(path, npz, key).size == 1:  # one 1-D channel, as a 1-D .npy's (the
+        arrays[others[0]] = arrays[others[0]][None]  # .npy hint's layout had been skipped)
     if all(x.ndim < 2 for x in arrays.values()):  # (a scalar id beside them: as before too)
         return None  # one array per channel (a list of their names beside), read as before
     if len(others) != 1:
-        said = ", ".join(f"{k} {x.shape}" for k, x in arrays.items()) or "none"
+        said = ", ".join(f"{k} {arrays[k].shape}" for k in others) or "none"
         raise RecordError(f"{path}: {key!r} names the rows of one [channels, samples] array, "
                           f"but the file holds {len(others)} arrays beside its rates ({said}); "
                           "save one 2-D array with its channel_names, or one 1-D array per "

@@ -73,6 +73,7 @@ from qualityfm.io.read import (
     no_record_reason,
     refuse_writing_over,
     skip_reason,
+    without_segments,
 )
 from qualityfm.io.wfdb_reader import header_files, is_vt_alarm, label_files
 from qualityfm.quality._common import MIN_FS, flat_fraction
@@ -1180,6 +1181,9 @@ def _task_files(
         # named no flag); a file there too
         check_writable_folder(cache_dir, f"--cache {cache_dir}")
     found = {f.resolve(): f for d in dirs for f in find_records(d)}
+    if any(not d.is_dir() for d in dirs):  # a segment named beside its multi-segment record
+        kept = set(without_segments(list(found)))
+        found = {k: f for k, f in found.items() if k in kept}
     files = sorted(found.values())
     if task == "abp":
         uci = {f.resolve(): f for d in dirs for f in find_uci_bp(d)}

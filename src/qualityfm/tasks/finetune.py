@@ -157,7 +157,8 @@ class TaskEstimator(ABC):
 
     ``val_fraction``: the share of the training rows' patients or records held out as the
     validation rows that choose the epoch, calibrate and fix the threshold (above 0, at most
-    0.5; an lbfgs head is calibrated on its inner folds instead).
+    0.5; an lbfgs head, and the classical baseline's cross-fitted models, are calibrated on
+    their inner folds instead).
     ``calibration`` of the validation scores: ``"platt"`` (a scale and an intercept, the
     default: class weighting shifts a binary model's raw scores, which a temperature alone
     cannot undo), ``"temperature"`` or ``"none"``; a multiclass model takes a temperature.

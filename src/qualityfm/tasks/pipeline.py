@@ -448,9 +448,10 @@ def _written_by_a_run(marker: Path) -> bool:
         meta = read_json(marker, "run file")
     except (OSError, ValueError):
         return False
-    if marker.name == "finetune.json":
-        return "backbone" in meta
-    return bool(meta) and all(isinstance(row, dict) for row in meta.values())
+    if marker.name == "finetune.json":  # (a user's config with a backbone field had passed)
+        return (meta.get("backbone") in ("qualityfm", "ResNet1d", "classical")
+                and isinstance(meta.get("protocol"), dict))
+    return bool(meta) and all(isinstance(row, dict) and "n" in row for row in meta.values())
 
 
 def _run_summary_there(path: Path) -> bool:
@@ -480,9 +481,10 @@ def _clear_run(out: Path) -> None:
             backbone = None  # unreadable: the new model's save replaces its own file
         written = () if backbone is None else (
             (CLASSICAL_FILE,) if backbone == "classical" else ("model.pt",))
+    clear_report(out, "cv")  # before the summary: a stop between them had left a cv.json
+    # without the summary that shows it a run's, refused as a user's even with --overwrite
     for name in (*written, "finetune.json", "summary.json", TRAIN_PEAKS):
         (out / name).unlink(missing_ok=True)
-    clear_report(out, "cv")
     if (out / "rhythm" / "finetune.json").is_file():
         shutil.rmtree(out / "rhythm")
 
