@@ -30,7 +30,9 @@ from qualityfm.signal.extremes import clip_factor, measured_clip
 
 @dataclass(frozen=True)
 class RRRules:
-    """The rrSQI rules; defaults are those of the method (arXiv 2509.06516)."""
+    """The rrSQI rules; defaults are those of the method (arXiv 2509.06516). ``min_beats``
+    is a rule of its own, not derived from ``hr_min``: lowering ``hr_min`` to 25 bpm leaves a
+    clean 30-bpm window scored 0 for its 15 beats unless ``min_beats`` falls too (10)."""
 
     hr_min: float = 40.0  # bpm
     hr_max: float = 120.0  # bpm
