@@ -761,3 +761,43 @@ def test_no_r_peak_is_seen_on_a_window_edge() -> None:
         assert peaks.min() > 0 and peaks.max() < n - 1
         assert len(peaks) == len(inside)
         np.testing.assert_allclose(peaks, inside, atol=2)
+
+
+# ---------------------------------------------------------------- pacemaker stimuli
+def _stimuli(x: np.ndarray, at: np.ndarray, mv: float) -> np.ndarray:
+    """``x`` with a one-sample stimulus of ``mv`` at each sample of ``at`` inside it."""
+    x = x.copy()
+    at = at[(at >= 0) & (at < len(x))]
+    x[at] += mv
+    return x
+
+
+@pytest.mark.parametrize("fs", [125.0, 250.0, 300.0, 500.0])
+def test_a_paced_asystole_is_no_ecg(fs: float) -> None:
+    """Stimuli at 70/min over a few uV of noise and no QRS had scored 1.0, every one a beat."""
+    x = 0.005 * np.random.default_rng(0).standard_normal(int(30 * fs))
+    paced = _stimuli(x, np.arange(int(fs // 2), len(x), int(60 / 70 * fs)), 5.0)
+    assert ecg_quality(paced, fs) < 0.2
+
+
+@pytest.mark.parametrize("fs", [125.0, 250.0, 500.0])
+def test_paced_beats_count_once_and_failed_stimuli_not_at_all(fs: float) -> None:
+    rec = synthesize(30.0, fs, hr=50, seed=2, channels=("ecg_ii",))
+    ecg = rec.signals["ecg_ii"].astype(np.float64)
+    true = np.round(rec.labels["r_peaks"] * fs).astype(int)
+    tol = int(0.05 * fs)
+    lead = int(0.05 * fs)  # a ventricular stimulus 50 ms before the R
+    half = int(np.median(np.diff(true))) // 2
+    captured = _stimuli(ecg, true - lead, 5.0)
+    # 1:2 failure to capture: a stimulus midway between the beats with no QRS after it
+    failed = _stimuli(captured, true + half - lead, 5.0)
+    for x in (captured, failed):
+        found = detect_r_peaks(x, fs)[0]
+        assert len(found) == len(true)
+        assert (np.abs(true[:, None] - found[None, :]).min(axis=1) <= tol).all()
+    assert abs(ecg_quality(captured, fs) - ecg_quality(ecg, fs)) < 0.03
+    # an atrial stimulus 160 ms before the R: its beat is still placed on the R
+    atrial = _stimuli(ecg, true - int(0.16 * fs), 20.0)
+    found = detect_r_peaks(atrial, fs)[0]
+    assert len(found) == len(true)
+    assert (np.abs(true[:, None] - found[None, :]).min(axis=1) <= tol).all()
