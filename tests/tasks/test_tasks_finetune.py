@@ -903,6 +903,12 @@ def test_test_shifts_average_the_outputs_of_shifted_windows(tmp_path) -> None:
     assert Finetuner("vt-alarm", init=ResNet1d(width=4, blocks=2)).test_shifts == TEST_SHIFTS
     with pytest.raises(ValueError, match="test_shifts"):
         Finetuner("af", test_shifts=0)
+    # asked for beside a pool reading the last token: said (it had been taken without a word)
+    with pytest.warns(RuntimeWarning, match=r"test_shifts 4 with a pooling that reads the last"):
+        Finetuner("vt-alarm", init="none", test_shifts=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        Finetuner("vt-alarm", init="none", pool="mean", test_shifts=4)
 
     ft = Finetuner("af", init="none", config=TINY, epochs=2, seed=0, test_shifts=4,
                    use_features=False)

@@ -1151,15 +1151,19 @@ class Finetuner(TaskEstimator):
         self.device = resolve_device(device)
         self.augment = augment
         self.pool = check_pool(pool or DEFAULT_POOL.get(task, "mean"))  # of a QualityFM encoder
+        # a module with its own pooling (ResNet1d: global average) reads no last token
+        reads_last = ("last" in init.pool if isinstance(init, QualityFMBackbone)
+                      else "last" in self.pool and not (isinstance(init, nn.Module)
+                                                        and hasattr(init, "dim")))
         if test_shifts is None:
-            # a module with its own pooling (ResNet1d: global average) reads no last token
-            reads_last = ("last" in init.pool if isinstance(init, QualityFMBackbone)
-                          else "last" in self.pool and not (isinstance(init, nn.Module)
-                                                            and hasattr(init, "dim")))
             shifted = mode == "full" and augment and not reads_last
             test_shifts = TEST_SHIFTS if shifted else 1
         _check_settings(test_shifts=test_shifts)  # (2.7 had been taken as 2, "3" as 3)
         self.test_shifts = int(test_shifts)
+        if self.test_shifts > 1 and reads_last:  # (accepted without a word)
+            warn_at_caller(f"test_shifts {self.test_shifts} with a pooling that reads the last "
+                           "token: each shift moves the window's end (a vt-alarm window's "
+                           "alarm) away from the right edge that token reads", RuntimeWarning)
         self.net: TaskNet | None = None
         self.feat_center: np.ndarray | None = None
         self.feat_scale: np.ndarray | None = None
