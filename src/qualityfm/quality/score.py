@@ -35,10 +35,9 @@ LEVEL_THRESHOLDS: tuple[float, float, float, float] = (0.9, 0.7, 0.5, 0.3)
 #: half sample up, not to even; 18: no R peak on a window's first or last sample, where the
 #: mirrored band-pass had put a beat lying just outside, and a PPG's stretches without a pulse
 #: for over 3 s cost their share; 19: within them, those of alike pulses found against their
-#: own spread count only where those pulses stop, and a PPG of under two pulses has them too;
-#: 20: an ECG's isolated spikes, pacemaker stimuli, are no R peaks, ``quality.peaks.despike``).
+#: own spread count only where those pulses stop, and a PPG of under two pulses has them too).
 #: A store's journal records it, so that an interrupted ``prepare`` never mixes two rules.
-SCORING_VERSION = 20
+SCORING_VERSION = 19
 
 
 @dataclass
