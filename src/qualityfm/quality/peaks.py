@@ -5,13 +5,12 @@ and derivative in one FFT, squared, integrated over 120 ms, square root (an ampl
 envelope, so the threshold is in amplitude units), an adaptive threshold from the local
 maximum of the envelope within +-1 s, a refractory period, and each peak moved to the extreme
 of the band-passed signal of the window's dominant polarity (inverted leads work alike).
-Isolated spikes (pacemaker stimuli) are taken out before the band-pass (:func:`despike`).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, median_filter, uniform_filter1d
+from scipy.ndimage import maximum_filter1d, uniform_filter1d
 from scipy.signal import find_peaks
 
 from qualityfm._numbers import is_number
@@ -27,33 +26,14 @@ def qrs_envelope(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.n
 
     ``x`` is float ``[N, T]``; all three outputs keep the window axis. The spectrum is
     returned so that callers can derive other bands without transforming again
-    (:func:`~qualityfm.quality._common.band_filtered`); all three are of ``x`` less its
-    isolated spikes (:func:`despike`).
+    (:func:`~qualityfm.quality._common.band_filtered`).
     """
-    spec = mirrored_spectrum(despike(x, fs))
+    spec = mirrored_spectrum(x)
     bp = band_filtered(spec, x.shape[1], fs, *QRS_BAND)
     deriv = np.diff(bp, axis=1, prepend=bp[:, :1]) * fs
     width = max(1, int(round(0.12 * fs)))
     env = np.sqrt(np.maximum(uniform_filter1d(deriv * deriv, width, axis=1), 0.0))
     return spec, bp, env
-
-
-def despike(x: np.ndarray, fs: float) -> np.ndarray:
-    """``x`` ``[N, T]`` with its isolated spikes set to the median of ``k`` samples about them
-    (``k`` about 10 ms, odd, at least 3): a sample is a spike where it stands out from that
-    median by more than half its height over the mean of the samples ``k // 2 + 1`` either
-    side. A pacemaker stimulus (1-2 ms, a few mV) had passed the band-pass as a QRS: a paced
-    asystole scored 1.0 and failure to capture counted each stimulus as a beat. The top of an R
-    wave stands out from its neighbours by little of its height and stays (a median of every
-    sample had moved beats of narrow-QRS ECG at 125-250 Hz, 4 % of windows by > 0.02). Only
-    spikes of up to ``k // 2`` samples are taken: one at 125-300 Hz, two at 360-500 Hz.
-    """
-    k = max(3, int(round(0.01 * fs)) | 1)
-    med = median_filter(x, size=(1, k), mode="nearest")
-    h = k // 2 + 1
-    padded = np.pad(x, ((0, 0), (h, h)), mode="edge")
-    level = 0.5 * (padded[:, : -2 * h] + padded[:, 2 * h:])
-    return np.where(np.abs(x - med) > 0.5 * np.abs(x - level), med, x)
 
 
 def _thresholds(env: np.ndarray, fs: float, k_local: float, k_global: float) -> np.ndarray:
