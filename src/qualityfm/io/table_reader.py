@@ -1501,8 +1501,9 @@ def _npz_rows(path: Path, npz: np.lib.npyio.NpzFile, channels: Sequence[str] | N
     "PLETH"]))`` had been refused: "array 'x' is not a non-empty real 1-D signal"), read as
     a ``.npy`` is (:func:`_rows_record`) at the file's ``fs`` (or the ``fs`` argument); None
     for a file without ``channel_names``, or without an array of two axes or more (one
-    1-D array a channel, read as before). Its rows share one rate: an ``fs_<KEY>`` entry is
-    refused, as are a second array beside it, or one of other than two axes."""
+    1-D array a channel: :func:`read_npz`'s own layout). Its rows share one rate: an
+    ``fs_<KEY>`` entry is refused, as are a second array beside it, or one of other than two
+    axes."""
     names_keys = [k for k in npz.files if k.lower() == "channel_names"]
     if not names_keys:
         return None
@@ -1520,7 +1521,8 @@ def _npz_rows(path: Path, npz: np.lib.npyio.NpzFile, channels: Sequence[str] | N
             _npz_member(path, npz, key).size == 1:  # one 1-D channel, as a 1-D .npy's (the
         arrays[others[0]] = arrays[others[0]][None]  # .npy hint's layout had been skipped)
     if all(x.ndim < 2 for x in arrays.values()):  # (a scalar id beside them: as before too)
-        return None  # one array per channel (a list of their names beside), read as before
+        return None  # one array per channel, as before (a list of their names beside is
+        # then an array of text: refused unless channels= leaves it out)
     if len(others) != 1:
         said = ", ".join(f"{k} {arrays[k].shape}" for k in others) or "none"
         raise RecordError(f"{path}: {key!r} names the rows of one [channels, samples] array, "

@@ -102,9 +102,9 @@ def load_checkpoint(path: Path, needs: Sequence[str] = ()) -> dict[str, Any]:
         state = load_state(path, "cpu")
     except Exception as err:  # truncated or foreign file
         why = ("an empty file" if path.stat().st_size == 0
-               else f"no file torch.save writes ({type(err).__name__} {err})"
-               if isinstance(err, KeyError) or not str(err)  # (torch's bare KeyError(101))
-               else str(err))
+               else f"no file torch.save writes (KeyError {err})"
+               if isinstance(err, KeyError)  # (torch's bare KeyError(101) had said "101")
+               else str(err) or type(err).__name__)
         raise ValueError(f"{path}: not a readable qualityfm checkpoint ({why}): put the run's "
                          "own back (pretrain --overwrite starts the run over)") from err
     missing = [k for k in needs if not isinstance(state, dict) or k not in state]
