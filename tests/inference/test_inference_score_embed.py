@@ -188,7 +188,20 @@ def test_embed_windows_checks_its_windows_as_the_model_does(tiny_model: QualityF
     model.train()
     embed_windows(model, x, mask)
     assert model.training  # left in the mode it was in
+    from qualityfm.inference.score import eval_mode
+
+    with eval_mode(model):  # two callers at once (threads): the mode before comes back when
+        with eval_mode(model):  # the last leaves (the first had put a train-mode model back
+            assert not model.training  # while the second ran, which then left it in eval)
+        assert not model.training
+    assert model.training
     model.eval()
+    with pytest.raises(ValueError, match=r"windows of 10 samples \(0.03333 s at the model's "
+                                         r"300 Hz\): it reads windows of 1 s"):
+        model.embed(torch.as_tensor(x[:, :, :10]), torch.as_tensor(mask))  # as embed_windows
+    wide = tiny_model.double()  # a model cast to float64: its windows cast alike (a torch
+    np.testing.assert_allclose(embed_windows(wide, x, mask), ref, atol=1e-5)  # error had)
+    model.float()
     bad = x.copy()
     bad[1, 0, 5] = np.nan
     with pytest.raises(ValueError, match=r"channel ppg: rows 1\b"):

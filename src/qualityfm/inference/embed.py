@@ -15,6 +15,7 @@ from qualityfm.inference.score import (
     batches,
     check_output,
     checked_windows,
+    eval_mode,
     table_writer,
     write_table,
 )
@@ -45,17 +46,14 @@ def embed_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
     check_precision(precision, device)
     x, mask = checked_windows(model, x, mask)
     out = np.empty((len(x), pooled_dim(model.encoder, pool)), dtype=np.float32)
-    training = model.training
-    model.eval()
-    try:  # (a context, not a decorator: warnings above point at the caller, not at torch)
-        with torch.inference_mode():
-            for sl in batches(len(x), batch_size):
-                xb, mb = batch_tensor(x[sl], device), batch_tensor(mask[sl], device)
-                with precision_autocast(precision, device):
-                    emb = pool_encoder(model.encoder, xb, mb, pool)
-                out[sl] = emb.float().cpu().numpy()
-    finally:
-        model.train(training)
+    # (a context, not a decorator: warnings above point at the caller, not at torch)
+    dtype = next(model.parameters()).dtype  # (a model cast by .double() had failed in torch)
+    with eval_mode(model), torch.inference_mode():
+        for sl in batches(len(x), batch_size):
+            xb, mb = batch_tensor(x[sl], device).to(dtype), batch_tensor(mask[sl], device)
+            with precision_autocast(precision, device):
+                emb = pool_encoder(model.encoder, xb, mb, pool)
+            out[sl] = emb.float().cpu().numpy()
     return out
 
 

@@ -6,7 +6,9 @@ import csv
 import importlib.util
 import io
 import re
+import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -51,6 +53,31 @@ SCORE_COLUMNS = (
 )
 
 
+_MODE_LOCK = threading.Lock()
+_EVAL_USERS: dict[int, list] = {}  # id(model) -> [callers inside eval_mode, mode before]
+
+
+@contextmanager
+def eval_mode(model: QualityFM) -> Iterator[None]:
+    """The model in eval mode inside, restored to its mode before once the last of the
+    callers inside leaves (two threads embedding with one train-mode model had left it in
+    eval mode, and the later one's windows had run with dropout once the first restored it)."""
+    with _MODE_LOCK:
+        users = _EVAL_USERS.setdefault(id(model), [0, model.training])
+        if users[0] == 0:
+            users[1] = model.training
+            model.eval()
+        users[0] += 1
+    try:
+        yield
+    finally:
+        with _MODE_LOCK:
+            users[0] -= 1
+            if users[0] == 0:
+                model.train(users[1])
+                del _EVAL_USERS[id(model)]
+
+
 def batches(n: int, size: int) -> Iterator[slice]:
     """Consecutive slices of ``size`` (>= 1) covering ``range(n)``."""
     if not is_int(size) or size < 1:  # (2.5 had failed in range())
@@ -76,7 +103,7 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
     [-1, 1]; and windows of 1 s at the model's rate or more (as ``Finetuner``)."""
     import torch
 
-    from qualityfm.model.network import refuse_no_samples
+    from qualityfm.model.network import refuse_no_samples, refuse_short_windows
 
     x = np.asarray(x)
     if np.iscomplexobj(x) or x.dtype == bool:  # as QualityFM.embed refuses them, before the
@@ -95,11 +122,7 @@ def checked_windows(model: QualityFM, x: np.ndarray, mask: np.ndarray | None
         raise ValueError(f"input must be [batch, {c}, samples], got shape {tuple(x.shape)}"
                          f"{hint}")
     refuse_no_samples(x.shape)  # as encode refuses them
-    fs = float(getattr(model.cfg, "fs", 300.0))
-    if x.shape[2] < fs:  # 2 samples, one token of padding, had given an embedding unsaid
-        raise ValueError(f"windows of {x.shape[2]} samples ({x.shape[2] / fs:.4g} s at the "
-                         f"model's {fs:g} Hz): it reads windows of 1 s (a beat at 60 bpm) or "
-                         "more")
+    refuse_short_windows(x.shape[2], float(getattr(model.cfg, "fs", 300.0)))  # as embed
     given = mask is not None
     mask = np.asarray(mask) if given else present_mask(x)
     if mask.ndim == 0 or len(mask) != len(x):
@@ -283,27 +306,23 @@ def learned_quality(model: QualityFM, x: np.ndarray, mask: np.ndarray | None,
     check_precision(precision, device)
     x, mask = checked_windows(model, x, mask)
     _check_decoder_length(x.shape[-1], model.cfg)
-    training = model.training
-    model.eval()
     # the spectrum the decoder learnt: |X|, or |X|^2 for a model pre-trained with --amplitude
     # power (whose prediction had been compared with |X|)
     spectral = SpectralLoss(n_bins=model.cfg.n_bins, amplitude=model.cfg.amplitude)
     out = np.empty(len(x), dtype=np.float32)
-    try:
-        with torch.inference_mode():
-            for sl in batches(len(x), batch_size):
-                xb, mb = batch_tensor(x[sl], device), batch_tensor(mask[sl], device)
-                with precision_autocast(precision, device):
-                    pred = model(xb, mb)["amp"]
-                pred = pred.float()
-                target, _ = spectral.targets(torch.where(mb[..., None], xb, 0))  # absent: any value
-                pred = (pred - pred.mean(-1, keepdim=True)) / (pred.std(-1, keepdim=True) + 1e-6)
-                # both z-scored with the n - 1 SD: Pearson's correlation per channel
-                corr = (pred * target).sum(-1) / max(pred.shape[-1] - 1, 1)
-                corr = torch.where(mb, corr, 0)
-                out[sl] = (corr.sum(-1) / mb.sum(-1).clamp_min(1)).cpu().numpy()
-    finally:
-        model.train(training)
+    dtype = next(model.parameters()).dtype  # (a model cast by .double() had failed in torch)
+    with eval_mode(model), torch.inference_mode():
+        for sl in batches(len(x), batch_size):
+            xb, mb = batch_tensor(x[sl], device).to(dtype), batch_tensor(mask[sl], device)
+            with precision_autocast(precision, device):
+                pred = model(xb, mb)["amp"]
+            pred = pred.float()
+            target, _ = spectral.targets(torch.where(mb[..., None], xb, 0))  # absent: any value
+            pred = (pred - pred.mean(-1, keepdim=True)) / (pred.std(-1, keepdim=True) + 1e-6)
+            # both z-scored with the n - 1 SD: Pearson's correlation per channel
+            corr = (pred * target).sum(-1) / max(pred.shape[-1] - 1, 1)
+            corr = torch.where(mb, corr, 0)
+            out[sl] = (corr.sum(-1) / mb.sum(-1).clamp_min(1)).cpu().numpy()
     return out
 
 

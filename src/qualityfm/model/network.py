@@ -86,6 +86,15 @@ def refuse_no_samples(shape: tuple[int, ...]) -> None:
         raise ValueError(f"input holds windows of 0 samples (shape {tuple(shape)})")
 
 
+def refuse_short_windows(n_samples: int, fs: float) -> None:
+    """ValueError for windows of under 1 s at the model's rate ``fs`` (a beat at 60 bpm):
+    windows of 2 samples, one token of padding, had given an embedding without a word."""
+    if n_samples < fs:
+        raise ValueError(f"windows of {n_samples} samples ({n_samples / fs:.4g} s at the "
+                         f"model's {fs:g} Hz): it reads windows of 1 s (a beat at 60 bpm) or "
+                         "more")
+
+
 def as_bool_mask(mask: Tensor) -> Tensor:
     """A channel mask as bool: 0/1 numbers are taken (``~`` of a uint8 mask of ones had read
     as 254, every token shifted by the absent embedding that many times); others refused."""
@@ -258,6 +267,8 @@ class QualityFM(nn.Module):
         module's mode: for inference call ``.eval()`` (``load`` returns an eval-mode model; a
         new ``QualityFM`` is in train mode) and wrap the call in ``torch.no_grad()``."""
         x, mask = self._inputs(x, mask)  # shapes first: a channels-last x is named as such
+        refuse_no_samples(x.shape)
+        refuse_short_windows(x.shape[-1], float(self.cfg.fs))  # (as embed_windows refuses)
         given = mask is not None
         if mask is None and x.shape[-1]:  # a flat channel (a modality filled with zeros) is
             mask = present_mask(x)  # absent, as in embed_windows
