@@ -150,9 +150,7 @@ def expand_inputs(inputs: Sequence[str | os.PathLike],
             rank = (root.is_dir() and place.parent != p.parent.resolve(), key)
             if path not in keys or rank < keys[path]:
                 keys[path] = rank
-    if any(not Path(inp).is_dir() for inp in inputs):  # a segment named as well as its
-        kept = set(without_segments(list(keys)))  # record (a folder's walk leaves them)
-        keys = {path: rank for path, rank in keys.items() if path in kept}
+    keys = without_segments(keys, inputs)  # a segment named as well as its record
     return sorted(_distinct_keys({path: (key, where[path][key])
                                   for path, (_, key) in keys.items()}))
 

@@ -125,9 +125,7 @@ def iter_file_windows(
                 passed_over.extend(entries)
         for path in found:
             paths.setdefault(Path(path).resolve(), path)
-    if any(not Path(item).is_dir() for item in inputs):  # a segment named as well as its
-        kept = set(without_segments(list(paths)))  # record (a folder's walk leaves them)
-        paths = {key: path for key, path in paths.items() if key in kept}
+    paths = without_segments(paths, inputs)  # a segment named as well as its record
     refuse_writing_over(outputs, list(paths))  # (the input folders checked above)
     # on a terminal, a bar counts the records read (a folder of long stays had run for hours
     # without a word); redrawn under each skipped record's line

@@ -8,8 +8,9 @@ import os
 import re
 import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from qualityfm._numbers import is_number
 from qualityfm.io.folders import DEMO_MARKER, check_out_apart, files_under, holds_store_arrays
@@ -242,14 +243,22 @@ def find_records(path: str | Path) -> list[Path]:
     return sorted(f for f in found if f not in segments)
 
 
-def without_segments(paths: Sequence[Path]) -> list[Path]:
-    """``paths`` less the WFDB headers that a multi-segment record among them lists as its
-    segments: those are read within that record alone, as a folder's walk leaves them
-    (``041s/*`` given file by file had read each segment twice, the second time on its own,
-    under another patient, its windows on both sides of a split)."""
-    segments = {(Path(p).parent / f"{s}.hea").resolve() for p in paths
-                if Path(p).suffix.lower() == ".hea" for s in is_record_header(Path(p))[1]}
-    return [p for p in paths if Path(p).resolve() not in segments]
+#: What :func:`without_segments` keeps beside each record's path.
+T = TypeVar("T")
+
+
+def without_segments(found: Mapping[Path, T], inputs: Iterable[str | Path]) -> dict[Path, T]:
+    """``found`` (the records ``find_records`` gives for ``inputs``, by resolved path) less the
+    WFDB headers that a multi-segment record among them lists as its segments: those are read
+    within that record alone, as a folder's walk leaves them (``041s/*`` given file by file
+    had read each segment twice, the second time on its own, under another patient, its
+    windows on both sides of a split). Where every input is a folder, their walks have left
+    the segments out: ``found`` as it is, no header read again."""
+    if all(Path(item).is_dir() for item in inputs):
+        return dict(found)
+    segments = {(path.parent / f"{s}.hea").resolve() for path in found
+                if path.suffix.lower() == ".hea" for s in is_record_header(path)[1]}
+    return {path: v for path, v in found.items() if path not in segments}
 
 
 def export_examples(file: Path) -> bool:

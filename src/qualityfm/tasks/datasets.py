@@ -1183,9 +1183,7 @@ def _task_files(
         # named no flag); a file there too
         check_writable_folder(cache_dir, f"--cache {cache_dir}")
     found = {f.resolve(): f for d in dirs for f in find_records(d)}
-    if any(not d.is_dir() for d in dirs):  # a segment named beside its multi-segment record
-        kept = set(without_segments(list(found)))
-        found = {k: f for k, f in found.items() if k in kept}
+    found = without_segments(found, dirs)  # a segment named beside its multi-segment record
     files = sorted(found.values())
     if task == "abp":
         uci = {f.resolve(): f for d in dirs for f in find_uci_bp(d)}
