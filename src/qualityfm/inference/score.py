@@ -62,12 +62,10 @@ def eval_mode(model: QualityFM) -> Iterator[None]:
     """The model in eval mode inside, restored to its mode before once the last of the
     callers inside leaves (two threads embedding with one train-mode model had left it in
     eval mode, and the later one's windows had run with dropout once the first restored it)."""
-    with _MODE_LOCK:
+    with _MODE_LOCK:  # (an entry is made by the first caller, removed by the last)
         users = _EVAL_USERS.setdefault(id(model), [0, model.training])
-        if users[0] == 0:
-            users[1] = model.training
-            model.eval()
         users[0] += 1
+        model.eval()
     try:
         yield
     finally:
