@@ -5,6 +5,8 @@ and derivative in one FFT, squared, integrated over 120 ms, square root (an ampl
 envelope, so the threshold is in amplitude units), an adaptive threshold from the local
 maximum of the envelope within +-1 s, a refractory period, and each peak moved to the extreme
 of the band-passed signal of the window's dominant polarity (inverted leads work alike).
+Pacemaker stimuli are taken out first where the rate tells them from a QRS
+(:mod:`qualityfm.signal.pacing`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from scipy.signal import find_peaks
 
 from qualityfm._numbers import is_number
 from qualityfm.quality._common import as_windows, band_filtered, finite_rows, mirrored_spectrum
+from qualityfm.signal.pacing import remove_pacing_spikes
 
 #: Band of the QRS energy envelope, Hz.
 QRS_BAND = (5.0, 20.0)
@@ -26,9 +29,11 @@ def qrs_envelope(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.n
 
     ``x`` is float ``[N, T]``; all three outputs keep the window axis. The spectrum is
     returned so that callers can derive other bands without transforming again
-    (:func:`~qualityfm.quality._common.band_filtered`).
+    (:func:`~qualityfm.quality._common.band_filtered`); all three are of ``x`` less its
+    pacemaker stimuli at 240 Hz or more (:func:`~qualityfm.signal.pacing.pacing_spikes`;
+    windows cut from a record had them taken out at its own rate, before resampling).
     """
-    spec = mirrored_spectrum(x)
+    spec = mirrored_spectrum(remove_pacing_spikes(x, fs))
     bp = band_filtered(spec, x.shape[1], fs, *QRS_BAND)
     deriv = np.diff(bp, axis=1, prepend=bp[:, :1]) * fs
     width = max(1, int(round(0.12 * fs)))

@@ -35,9 +35,11 @@ LEVEL_THRESHOLDS: tuple[float, float, float, float] = (0.9, 0.7, 0.5, 0.3)
 #: half sample up, not to even; 18: no R peak on a window's first or last sample, where the
 #: mirrored band-pass had put a beat lying just outside, and a PPG's stretches without a pulse
 #: for over 3 s cost their share; 19: within them, those of alike pulses found against their
-#: own spread count only where those pulses stop, and a PPG of under two pulses has them too).
+#: own spread count only where those pulses stop, and a PPG of under two pulses has them too;
+#: 20: an ECG's pacemaker stimuli taken out at 240 Hz or more, in the R-peak detector and in
+#: a record's windows at its own rate before resampling, ``signal.pacing``).
 #: A store's journal records it, so that an interrupted ``prepare`` never mixes two rules.
-SCORING_VERSION = 19
+SCORING_VERSION = 20
 
 
 @dataclass

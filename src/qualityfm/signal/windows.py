@@ -1,6 +1,7 @@
 """Cut a record into fixed-length model windows, with the NaN and flat-line rules.
 
-Each channel is resampled once for the whole record, NaNs are bridged by linear interpolation,
+Each channel is resampled once for the whole record, NaNs are bridged by linear interpolation
+(and an ECG lead's pacemaker stimuli taken out at its own rate, :mod:`qualityfm.signal.pacing`),
 and windows are cut as strided views; the NaN and flat statistics are counted on the original
 sample grid with cumulative sums, so nothing loops over windows in Python.
 """
@@ -25,6 +26,7 @@ from qualityfm.io import (
 from qualityfm.signal.extremes import span_clip_fraction
 from qualityfm.signal.nan import few_levels, fill_nan, missing
 from qualityfm.signal.normalize import NORMALIZATIONS, normalize
+from qualityfm.signal.pacing import remove_pacing_spikes
 from qualityfm.signal.resample import rational_ratio, resample
 
 REQUIRE = ("any", "all")
@@ -277,7 +279,13 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
                            RuntimeWarning)
         if gone.any():  # filled as found: a float64 fill value just past FILL_MAGNITUDE
             raw = np.where(gone, np.float32(np.nan), raw)  # is under it as float32, and had
-        filled[c] = (gone, fill_nan(raw))  # been counted missing but kept
+        values = fill_nan(raw)  # been counted missing but kept
+        if is_ecg(c):  # pacemaker stimuli out at the record's own rate: resampled, one spans
+            # several samples and the R-peak detector counts it as a beat (a paced asystole
+            # had scored 1.0); nothing is done under MIN_PACING_FS, where a stimulus and an R
+            # apex are alike one sample wide
+            values = remove_pacing_spikes(values, record.fs[src])
+        filled[c] = (gone, values)
         try:
             resampled[c] = resample(filled[c][1], record.fs[src], cfg.fs)
         except ValueError as err:

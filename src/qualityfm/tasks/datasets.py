@@ -89,6 +89,7 @@ from qualityfm.signal import (
     resample,
 )
 from qualityfm.signal.nan import FLAT_PEAK_TO_PEAK, few_levels, missing
+from qualityfm.signal.pacing import remove_pacing_spikes
 from qualityfm.signal.windows import MAX_WINDOW_SECONDS
 from qualityfm.tasks.copies import (
     ChannelPeaks,
@@ -144,7 +145,8 @@ RHYTHMS = ("N", "A", "O", "~")
 # of a reused track id or a far stated start are read; 62: CSV columns on every k-th row
 # at 1/k of the rate, ABP (Mean) alone a number, decimal commas beside a note's text; 63:
 # an .npz of one 2-D array and channel_names, CSV gaps to 25 million samples or 24 h, a
-# VitalDB start stated a day early;
+# VitalDB start stated a day early; 64: an ECG lead's pacemaker stimuli taken out at its own
+# rate of 240 Hz or more (signal.pacing; a paced asystole had read as beats);
 # 28: a dataset lists the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
@@ -170,7 +172,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 63
+CACHE_VERSION = 64
 #: A task cache's file name (:func:`_cache_path`).
 _CACHE_FILE = re.compile(r"[a-z0-9-]+-[0-9a-f]{16}(\.npz|\.none\.json)")
 #: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off) or off (a few ADC
@@ -368,7 +370,8 @@ def _primary_ecg(rec: Record) -> str | None:
 
 
 def _raw_pieces(rec: Record, t0: float, t1: float, span: bool = True) -> dict[str, np.ndarray]:
-    """Every usable ECG, PPG and ABP channel of ``rec`` over ``[t0, t1)`` s, NaNs filled. With
+    """Every usable ECG, PPG and ABP channel of ``rec`` over ``[t0, t1)`` s, NaNs filled (an
+    ECG lead's pacemaker stimuli out, :func:`~qualityfm.signal.pacing.remove_pacing_spikes`). With
     ``span``, the part of the span past a channel's end is missing samples of it (a PPG
     stopping 5 s before an alarm is half missing in its 10 s, so absent; it had been kept,
     its last seconds zeros, and an alarm stamped just past the last sample had read zeros at
@@ -381,7 +384,8 @@ def _raw_pieces(rec: Record, t0: float, t1: float, span: bool = True) -> dict[st
         present = int((~np.isnan(seg)).sum())  # of the channel's own samples (fill values not)
         seg = _fill(seg)
         if seg is not None and present >= MIN_CHANNEL_SECONDS * rec.fs[ch]:
-            pieces[ch] = seg
+            # an ECG lead's pacemaker stimuli out at its own rate, as in make_windows
+            pieces[ch] = remove_pacing_spikes(seg, rec.fs[ch]) if is_ecg(ch) else seg
     return pieces
 
 

@@ -1,0 +1,125 @@
+"""Pacemaker stimuli taken out of an ECG at its own rate (signal.pacing), where they can be told
+from a QRS; nothing done at the rates where they cannot."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qualityfm.io import Record
+from qualityfm.quality import detect_r_peaks, ecg_quality, score_windows
+from qualityfm.signal import WindowConfig, fill_nan, make_windows, resample, synthesize
+from qualityfm.signal.pacing import MIN_PACING_FS, pacing_spikes, remove_pacing_spikes
+
+
+def _asystole(fs: float, seconds: float = 30.0, mv: float = 5.0, rate: float = 60.0,
+              biphasic: bool = False) -> np.ndarray:
+    """Noise of 5 uV SD with a one-sample stimulus of ``mv`` at ``rate`` per minute, no QRS
+    (docs/results.md's paced asystole); ``biphasic``: the next sample at ``-mv``."""
+    x = 0.005 * np.random.default_rng(0).standard_normal(int(seconds * fs))
+    at = np.arange(int(fs // 2), len(x) - 2, int(60.0 / rate * fs))
+    x[at] += mv
+    if biphasic:
+        x[at + 1] -= mv
+    return x
+
+
+def _ecg(fs: float, hr: float = 70.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rec = synthesize(30.0, fs, hr=hr, seed=seed, channels=("ecg_ii",))
+    return (rec.signals["ecg_ii"].astype(np.float64),
+            np.round(rec.labels["r_peaks"] * fs).astype(int))
+
+
+@pytest.mark.parametrize("fs", [250.0, 500.0, 1000.0])
+@pytest.mark.parametrize("biphasic", [False, True])
+def test_a_paced_asystole_scores_low(fs: float, biphasic: bool) -> None:
+    """It had scored 0.98-1.0, every stimulus a beat."""
+    x = _asystole(fs, biphasic=biphasic)
+    assert ecg_quality(x, fs) < 0.1
+    y, found = pacing_spikes(x, fs)
+    assert found.sum() == 30 * (2 if biphasic else 1)
+    assert ecg_quality(y, fs) < 0.1
+
+
+@pytest.mark.parametrize("fs", [250.0, 500.0])
+def test_a_paced_asystole_scores_low_in_its_300_hz_windows(fs: float) -> None:
+    """The store scores windows at 300 Hz, where a resampled stimulus spans several samples
+    (a despiking at the detector alone had left it 0.56): the windows are cut without them."""
+    rec = Record("paced", {"ecg_ii": _asystole(fs, 60.0)}, {"ecg_ii": fs})
+    w = make_windows(rec, WindowConfig(channels=("ecg_ii",)))
+    assert len(w) == 2
+    assert np.abs(w.x[:, 0]).max() < 0.1  # no stimulus left in them
+    scores = score_windows(w.x, w.mask, w.fs, w.channels, recorded=w.recorded,
+                           clipped=w.clipped, filled=w.filled)
+    assert (scores.ecg < 0.1).all()
+
+
+@pytest.mark.parametrize("fs", [250.0, 500.0, 1000.0])
+def test_paced_beats_count_once_and_failed_stimuli_not_at_all(fs: float) -> None:
+    ecg, true = _ecg(fs, hr=50, seed=2)
+    tol = int(0.05 * fs)
+    stim = true - int(0.04 * fs)  # a ventricular stimulus 40 ms before the R
+    half = int(np.median(np.diff(true))) // 2
+    captured = ecg.copy()
+    captured[stim[stim > 2]] += 5.0
+    failed = captured.copy()  # 1:2 failure to capture: a stimulus midway, no QRS after it
+    failed[(stim + half)[stim + half < len(ecg) - 3]] += 5.0
+    for x in (captured, failed):
+        found = detect_r_peaks(x, fs)[0]
+        assert len(found) == len(true)
+        assert (np.abs(true[:, None] - found[None, :]).min(axis=1) <= tol).all()
+    assert abs(ecg_quality(captured, fs) - ecg_quality(ecg, fs)) < 0.01
+    assert abs(ecg_quality(failed, fs) - ecg_quality(ecg, fs)) < 0.01
+
+
+@pytest.mark.parametrize("fs", [250.0, 300.0, 360.0, 500.0, 1000.0])
+@pytest.mark.parametrize("hr", [50.0, 90.0, 150.0])
+def test_ordinary_ecg_keeps_every_sample(fs: float, hr: float) -> None:
+    ecg, _ = _ecg(fs, hr=hr, seed=int(hr))
+    noisy = ecg + 0.02 * np.random.default_rng(1).standard_normal(len(ecg))
+    for x in (ecg, noisy):
+        y, found = pacing_spikes(x, fs)
+        assert not found.any()
+        assert y is x
+
+
+@pytest.mark.parametrize("fs", [62.5, 125.0, 128.0])
+def test_nothing_is_done_where_a_stimulus_and_an_r_apex_are_alike(fs: float) -> None:
+    """At 62.5-128 Hz an R apex is a sample wide too: a despiking there had flattened real R
+    peaks (BIDMC at 62.5 Hz: 1890 matched beats fell to 1751). Those ECG are untouched."""
+    assert fs < MIN_PACING_FS
+    ecg, _ = _ecg(fs)
+    ecg[np.arange(int(fs), len(ecg) - 2, int(fs))] += 5.0  # stimuli too: left in
+    assert remove_pacing_spikes(ecg, fs) is ecg
+    assert not pacing_spikes(ecg, fs)[1].any()
+    raw = ecg.astype(np.float32)
+    w = make_windows(Record("r", {"ecg_ii": raw}, {"ecg_ii": fs}),
+                     WindowConfig(channels=("ecg_ii",), seconds=10.0))
+    expect = resample(fill_nan(raw), fs, w.fs)
+    np.testing.assert_array_equal(w.x[:, 0].ravel(), expect[: w.x[:, 0].size])
+    # the asystole's stimuli read as beats still: a sample of 8-16 ms is no narrower than
+    # an R apex there
+    assert len(detect_r_peaks(_asystole(fs), fs)[0]) == 30
+
+
+def test_ringing_and_bursts_are_no_stimuli() -> None:
+    """A filter's ringing after a step (lead off), or a burst of spikes, is left as it is:
+    no other stimulus-like run may lie within 50 ms."""
+    fs = 250.0
+    x = 0.005 * np.random.default_rng(3).standard_normal(int(10 * fs))
+    k = np.arange(20)
+    x[1000:1020] += 2.0 * (-1.0) ** k * np.exp(-k / 6.0)  # ringing at the Nyquist rate
+    x[1500:1540:4] += 3.0  # a burst of spikes 16 ms apart
+    assert not pacing_spikes(x, fs)[1].any()
+
+
+def test_a_window_edge_is_no_stimulus() -> None:
+    """The first and last samples lack flanks to judge them by: left as they are (the first
+    two samples of a window had been taken for a stimulus)."""
+    fs = 300.0
+    x = 0.005 * np.random.default_rng(4).standard_normal(int(10 * fs))
+    x[1] += 1.0
+    x[-2] -= 1.0
+    assert not pacing_spikes(x, fs)[1].any()
+    x[1500] += 1.0  # one inside is taken
+    assert np.flatnonzero(pacing_spikes(x, fs)[1]).tolist() == [1500]
