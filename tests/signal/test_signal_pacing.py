@@ -123,3 +123,33 @@ def test_a_window_edge_is_no_stimulus() -> None:
     assert not pacing_spikes(x, fs)[1].any()
     x[1500] += 1.0  # one inside is taken
     assert np.flatnonzero(pacing_spikes(x, fs)[1]).tolist() == [1500]
+
+
+def test_chunks_and_rows_find_what_one_pass_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The noise and the candidates are found chunk by chunk (a day-long record needs no
+    float64 copy of itself) and rows together: chunks of a few samples give the same."""
+    import qualityfm.signal.pacing as pacing
+
+    fs = 500.0
+    rows = np.stack([_asystole(fs, 25.0), _ecg(fs)[0][: int(25 * fs)], _asystole(fs, 25.0, -3.0)])
+    rows[1, 5000] += 4.0  # one stimulus amid the beats
+    whole = [pacing_spikes(r, fs) for r in rows]
+    assert [int(f.sum()) for _, f in whole] == [25, 1, 25]
+    for chunk in (7, 4999, 1 << 21):
+        monkeypatch.setattr(pacing, "_CHUNK", chunk)
+        y, found = pacing_spikes(rows, fs)
+        for r, (y1, f1) in enumerate(whole):
+            np.testing.assert_array_equal(found[r], f1)
+            np.testing.assert_array_equal(y[r], y1)
+
+
+def test_integer_samples_are_stepped_without_wrapping() -> None:
+    """ADC counts (int16) at the ends of their range: a step between them computed in int16
+    wraps (-32000 to 32767 read as a step of 769), and the stimulus had been missed."""
+    fs = 250.0
+    noise = 300 * np.random.default_rng(5).standard_normal(int(10 * fs))
+    x = np.clip(-32000 + noise, -32768, 32767).astype(np.int16)
+    x[1000] = 32767
+    y, found = pacing_spikes(x, fs)
+    assert np.flatnonzero(found).tolist() == [1000]
+    assert y.dtype == np.float64 and y[1000] < -30000

@@ -52,36 +52,97 @@ def max_spike_samples(fs: float) -> int:
     return 1 + int(MAX_SPIKE_SECONDS * float(fs) + 0.5)
 
 
-def _noise(x: np.ndarray, fs: float) -> np.ndarray:
-    """Per sample of ``x`` ``[..., T]``: the local noise level, measured over blocks of
-    :data:`NOISE_SECONDS` (the last block joined to the one before when short)."""
-    t = x.shape[-1]
-    step = np.abs(np.diff(x, axis=-1))
+#: Samples a pass handles at once (the noise and the candidates are found chunk by chunk, over
+#: rows and time: a day-long record at 1000 Hz needs no float64 copy of itself).
+_CHUNK = 1 << 21
+
+
+def _levels(steps: np.ndarray) -> np.ndarray:
+    """Noise level over the last axis of ``steps`` (absolute steps between samples): 1.4826 x
+    their median, at least the smallest nonzero step (one ADC step; 0 where all are level)."""
+    n = steps.shape[-1]  # the median by one partition: np.median's pair of kth had cost 10x
+    part = np.partition(steps, n // 2, axis=-1)
+    med = part[..., n // 2] if n % 2 else (part[..., : n // 2].max(axis=-1) + part[..., n // 2]) / 2
+    med = 1.4826 * med.astype(np.float64)
+    lsb = np.where(steps > 0, steps, np.inf).min(axis=-1)
+    return np.maximum(med, np.where(np.isfinite(lsb), lsb, 0.0))
+
+
+def _block_noise(x: np.ndarray, fs: float) -> tuple[np.ndarray, int]:
+    """The noise level ``[R, B]`` of each block of :data:`NOISE_SECONDS` of each row of ``x``
+    ``[R, T]`` (the last block joined to the one before when short), and the block's length
+    in samples: sample ``i`` lies in block ``min(i // block, B - 1)``."""
+    rows, t = x.shape
     block = max(2, int(round(NOISE_SECONDS * fs)))
     nb = max(1, (t - 1) // block)
-    out = np.empty(x.shape, dtype=np.float64)
-    for k in range(nb):
-        lo, hi = k * block, (t - 1 if k == nb - 1 else (k + 1) * block)
-        s = step[..., lo:hi]
-        med = 1.4826 * np.median(s, axis=-1)
-        lsb = np.where(s > 0, s, np.inf).min(axis=-1)  # one ADC step (inf: all level)
-        level = np.maximum(med, np.where(np.isfinite(lsb), lsb, 0.0))
-        out[..., lo: (t if k == nb - 1 else hi)] = level[..., None]
-    return out
+    levels = np.empty((rows, nb))
+    group = max(1, _CHUNK // (block * rows))
+    for g in range(0, nb, group):
+        last = min(g + group, nb)
+        lo, hi = g * block, (t - 1 if last == nb else last * block)
+        steps = np.abs(np.diff(x[:, lo: hi + 1], axis=1))  # steps lo .. hi - 1
+        full = last - g - (last == nb)
+        levels[:, g: g + full] = _levels(steps[:, : full * block].reshape(rows, full, block))
+        if last == nb:
+            levels[:, nb - 1] = _levels(steps[:, full * block:])
+    return levels, block
 
 
-def _flank_steps(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per sample ``i`` of ``x`` ``[..., T]``: the largest step among the ``k`` steps
-    ending at ``i`` (``x[i - k .. i]``) and among the ``k`` starting at it (inf where they
-    pass an end: a run there is not judged, its flanks unseen; the first samples of a window
-    had been taken for a stimulus)."""
-    step = np.abs(np.diff(x, axis=-1))
-    pad = np.full((*x.shape[:-1], k), np.inf, dtype=step.dtype)
-    padded = np.concatenate([pad, step, pad], axis=-1)  # padded[j] = step j - k
-    t = x.shape[-1]
-    before = np.max([padded[..., j: j + t] for j in range(k)], axis=0)  # steps i-k .. i-1
-    after = np.max([padded[..., k + j: k + j + t] for j in range(k)], axis=0)  # i .. i+k-1
-    return before, after
+def _largest_steps(x: np.ndarray, row: np.ndarray, first: np.ndarray, k: int) -> np.ndarray:
+    """For each ``row``, ``first``: the largest of the ``k`` steps ``first .. first + k - 1``
+    of that row of ``x`` ``[R, T]`` (step ``j`` is ``|x[j + 1] - x[j]|``); inf where they pass
+    an end (unseen flanks)."""
+    t = x.shape[1]
+    ok = (first >= 0) & (first + k <= t - 1)
+    idx = np.clip(first, 0, max(0, t - 1 - k))[:, None] + np.arange(k)
+    r = row[:, None]
+    big = np.abs(x[r, idx + 1].astype(np.float64) - x[r, idx]).max(axis=1, initial=0.0)
+    return np.where(ok, big, np.inf)
+
+
+def _stimulus_runs(x: np.ndarray, fs: float) -> np.ndarray:
+    """Bool mask ``[R, T]`` of the samples of ``x`` ``[R, T]`` that are runs passing every rule
+    of :func:`pacing_spikes` but isolation. A run ``h`` off the line between its neighbours
+    (who differ by under ``h``) starts with a step over ``h / 2``: over 1.5 times every step
+    before it within the flank (``h`` is over 3 times those) and over half the noise bound, so
+    the rules are judged at the samples that step so alone (the screen in ``x``'s float type,
+    its bounds 10 % and 3 % below theirs for its rounding)."""
+    rows, t = x.shape
+    found = np.zeros(x.shape, dtype=bool)
+    levels, block = _block_noise(x, fs)
+    bound = NOISE_FACTOR * levels
+    k = max(2, int(round(FLANK_SECONDS * fs)))
+    span = max(block, _CHUNK // rows)
+    cand_r, cand_s = [], []
+    for lo in range(k + 1, t - 1, span):  # run starts lie in k + 1 .. t - 2 (flanks seen)
+        hi = min(lo + span, t - 1)
+        steps = np.abs(np.diff(x[:, lo - 1 - k: hi], axis=1))  # steps lo - 1 - k .. hi - 2
+        step_in = steps[:, k:]  # into samples lo .. hi - 1
+        flank = steps[:, :-k].copy()  # the largest of the k steps before each one's first
+        for j in range(1, k):
+            np.maximum(flank, steps[:, j: j + flank.shape[1]], out=flank)
+        r, c = np.nonzero(step_in > 1.45 * flank)
+        s = lo + c
+        keep = step_in[r, c] > 0.45 * bound[r, np.minimum(s // block, levels.shape[1] - 1)]
+        cand_r.append(r[keep])
+        cand_s.append(s[keep])
+    row = np.concatenate(cand_r) if cand_r else np.zeros(0, dtype=np.int64)
+    start = np.concatenate(cand_s) if cand_s else np.zeros(0, dtype=np.int64)
+    before = _largest_steps(x, row, start - 1 - k, k)
+    for w in range(1, max_spike_samples(fs) + 1):
+        keep = start <= t - w - 1
+        r, s = row[keep], start[keep]
+        if not len(s):
+            break
+        a, b = x[r, s - 1].astype(np.float64), x[r, s + w].astype(np.float64)
+        run = x[r[:, None], s[:, None] + np.arange(w)].astype(np.float64)
+        frac = np.arange(1, w + 1) / (w + 1)
+        h = np.abs(run - (a[:, None] + frac * (b - a)[:, None])).min(axis=1)
+        flank = np.maximum(before[keep], _largest_steps(x, r, s + w, k))
+        noise = bound[r, np.minimum(s // block, levels.shape[1] - 1)]
+        hit = (h > noise) & (h > FLANK_FACTOR * flank) & (np.abs(b - a) < h)
+        found[r[hit][:, None], s[hit][:, None] + np.arange(w)] = True
+    return found
 
 
 def pacing_spikes(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
@@ -103,27 +164,17 @@ def pacing_spikes(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     t = x.shape[-1]
     if not float(fs) >= MIN_PACING_FS or t < 8:
         return x, found
-    xd = x.astype(np.float64, copy=False)
-    noise = NOISE_FACTOR * _noise(xd, fs)
-    k = max(2, int(round(FLANK_SECONDS * fs)))
-    before, after = _flank_steps(xd, k)
-    for w in range(1, max_spike_samples(fs) + 1):
-        n = t - w - 1  # runs starting at samples 1 .. t - w - 1 (a neighbour either side)
-        if n <= 0:
-            break
-        run = np.stack([xd[..., 1 + j: 1 + j + n] for j in range(w)])
-        a, b = xd[..., :n], xd[..., 1 + w: 1 + w + n]
-        frac = (np.arange(1, w + 1) / (w + 1)).reshape((w,) + (1,) * a.ndim)
-        h = np.abs(run - (a + frac * (b - a))).min(axis=0)  # off the line between neighbours
-        flank = np.maximum(before[..., :n], after[..., 1 + w: 1 + w + n])
-        hit = (h > noise[..., 1: 1 + n]) & (h > FLANK_FACTOR * flank) & (np.abs(b - a) < h)
-        for j in range(w):
-            found[..., 1 + j: 1 + j + n] |= hit
+    rows_x, rows_f = x.reshape(-1, t), found.reshape(-1, t)
+    if rows_x.dtype not in (np.float32, np.float64):  # steps of integers would wrap
+        rows_x = rows_x.astype(np.float64)
+    step = max(1, _CHUNK // t)
+    for r in range(0, len(rows_x), step):
+        rows_f[r: r + step] = _stimulus_runs(rows_x[r: r + step], fs)
     if not found.any():
         return x, found
     y = np.array(x, dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)
     gap = max(1, int(round(ISOLATION_SECONDS * fs)))
-    rows_y, rows_f = y.reshape(-1, t), found.reshape(-1, t)
+    rows_y = y.reshape(-1, t)
     for r in np.flatnonzero(rows_f.any(axis=1)):
         at = np.flatnonzero(rows_f[r])
         cut = np.flatnonzero(np.diff(at) > 1) + 1
