@@ -309,6 +309,25 @@ def test_exports_of_two_kinds_never_share_a_folder(tmp_path) -> None:
             export()
 
 
+def test_exports_refuse_the_folder_of_a_sharded_store(tmp_path) -> None:
+    """A store prepared with --shard K/N holds its parts alone (no meta.json of its own): an
+    export into it had been written among the parts, and the next prepare --shard of the store
+    then refused its folder as a model folder's."""
+    from qualityfm.train import export_model
+
+    run, store = tmp_path / "run", tmp_path / "store"
+    run.mkdir()
+    for part in ("part-0-of-2", "part-1-of-2"):  # the files prepare writes in each part
+        (store / part).mkdir(parents=True)
+        (store / part / "meta.json").write_text("{}")
+        np.save(store / part / "pairs.npy", np.zeros((0, 2), np.int64))
+    for export in (lambda: export_model(run, store),
+                   lambda: export_finetuned_onnx(run, store / "model.onnx")):
+        with pytest.raises(ValueError, match=r"store holds a prepared store \(part-0-of-2\)"):
+            export()
+    assert sorted(p.name for p in store.iterdir()) == ["part-0-of-2", "part-1-of-2"]
+
+
 def test_card_rules_follow_each_task_windows() -> None:
     """af's short recordings and abp's windows as the datasets make them (a review found the
     vt-alarm wording on their cards: a span before t1 where af takes the whole recording and

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -57,7 +56,7 @@ import numpy as np
 from qualityfm._numbers import is_int
 from qualityfm.io.atomic import atomic_write, read_json
 from qualityfm.io.channels import MODEL_CHANNELS
-from qualityfm.io.folders import refuse_file_for_folder
+from qualityfm.io.folders import STORE_PART, refuse_file_for_folder
 from qualityfm.quality.score import SCORING_VERSION
 
 #: Version of the store's layout (shards, index, meta.json); a store of a later one is refused.
@@ -67,7 +66,6 @@ PAIRS = "pairs.npy"
 JOURNAL = "journal.json"
 FEATURES = "features.npy"
 FEATURES_STAMP = "features.json"
-_PART = re.compile(r"^part-(0|[1-9]\d*)-of-([1-9]\d*)$")  # as part_name writes them
 _INT16_MAX = 32767.0
 FLOAT16_MAX = float(np.finfo(np.float16).max)  # 65504
 MAX_OPEN_SHARDS = 128  # memory maps a Store keeps open per process (each holds a file)
@@ -226,7 +224,7 @@ def list_parts(path: Path) -> list[tuple[int, int, Path]]:
     """``(k, n, folder)`` of every ``part-K-of-N`` folder in ``path``, complete or not, sorted."""
     if not path.is_dir():
         return []
-    found = ((_PART.match(child.name), child) for child in path.iterdir() if child.is_dir())
+    found = ((STORE_PART.match(child.name), child) for child in path.iterdir() if child.is_dir())
     return sorted((int(m.group(1)), int(m.group(2)), child) for m, child in found if m)
 
 
@@ -418,7 +416,7 @@ class Store:
         offset = records = 0
         for folder in folders:
             part = StorePart(folder, offset, records)
-            named = _PART.match(folder.name) if folder != self.path else None
+            named = STORE_PART.match(folder.name) if folder != self.path else None
             # [k, n] of the prepare run that wrote it (None: a whole store; absent: a store
             # from before parts were recorded)
             held = part.meta.get("part", "unrecorded")

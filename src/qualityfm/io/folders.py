@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -50,7 +51,25 @@ def folder_kind(path: str | Path) -> tuple[str, str] | None:
             if (Path(path) / marker).is_file() and (
                     marker != "meta.json" or holds_store_arrays(path)):
                 return kind, marker
+    part = _store_part(path)  # a store of --shard K/N parts: no meta.json of its own (an
+    if part is not None:  # export or run had been written among its parts, and the next
+        return "prepared store", part  # prepare --shard of the store then refused)
     return None
+
+
+#: A part's folder of a store prepared with ``--shard K/N`` (as data.store's ``part_name``
+#: writes it).
+STORE_PART = re.compile(r"^part-(0|[1-9]\d*)-of-([1-9]\d*)$")
+
+
+def _store_part(path: str | Path) -> str | None:
+    """The first ``part-K-of-N`` folder of a store's parts that ``path`` holds, or None."""
+    try:
+        parts = sorted(p.name for p in Path(path).iterdir() if STORE_PART.match(p.name)
+                       and ((p / "meta.json").is_file() or holds_store_arrays(p)))
+    except OSError:  # no folder, or none we may read
+        return None
+    return parts[0] if parts else None
 
 
 def holds_store_arrays(path: str | Path) -> bool:
