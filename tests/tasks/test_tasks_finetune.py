@@ -2483,3 +2483,32 @@ def test_labels_given_as_text_are_named_and_a_column_of_numbers_is_read() -> Non
                     mode="linear", solver="adamw")
     base = abp.fit(x, bp, groups=g).predict(x)
     np.testing.assert_array_equal(abp.fit(x, bp.astype(object), groups=g).predict(x), base)
+
+
+def test_text_labels_hint_fits_the_task_and_pandas_gaps_are_named_rows() -> None:
+    """af4's rhythms 'N', 'A', 'O', '~' had been told to map as (y == 'True').astype(int),
+    which makes one class of four; a nullable pandas column's gap (pd.NA) had been refused as
+    "dtype object" (abp) or as a label '<NA>' rather than named as the row it is."""
+    x, y, g = synthetic(40)
+    rhythms = np.array(["N", "A", "O", "~"])[np.arange(40) % 4]
+    af4 = Finetuner("af4", init="none", config=TINY, epochs=1, use_features=False,
+                    mode="linear", solver="adamw")
+    with pytest.raises(ValueError, match=r"RHYTHMS.index"):
+        af4.fit(x, rhythms, groups=g)
+    af = Finetuner("af", init="none", config=TINY, epochs=1, use_features=False,
+                   mode="linear", solver="adamw")
+    with pytest.raises(ValueError, match=r"y == 'A'"):
+        af.fit(x, np.where(y == 1, "A", "N"), groups=g)
+    with pytest.raises(ValueError, match=r"y.astype\(int\)"):
+        af.fit(x, y.astype(str), groups=g)
+    pd = pytest.importorskip("pandas")
+    gap = pd.Series(y.astype(bool), dtype="boolean")
+    gap[7] = pd.NA
+    with pytest.raises(ValueError, match=r"rows 7 hold \[nan\]"):
+        af.fit(x, gap, groups=g)
+    bp = pd.DataFrame(np.stack([120 + 10 * y, 70 + 5 * y], axis=1), dtype="Float64")
+    bp.iloc[5, 0] = pd.NA
+    abp = Finetuner("abp", init="none", config=TINY, epochs=1, use_features=False,
+                    mode="linear", solver="adamw")
+    with pytest.raises(ValueError, match=r"y is NaN or inf in 1 rows \(5\)"):
+        abp.fit(x, bp, groups=g)

@@ -453,8 +453,8 @@ class TaskEstimator(ABC):
             shown_labels = sorted({str(v) for v in y.tolist()})
             raise ValueError(f"y must hold class labels 0, 1, ... as numbers, got labels "
                              f"{shown_labels[:5]}{' ...' if len(shown_labels) > 5 else ''} that "
-                             "are no numbers: map them to numbers first (e.g. (y == "
-                             "'True').astype(int))")
+                             "are no numbers: map them to numbers first "
+                             f"({_label_hint(self.task, shown_labels)})")
         if y.ndim != 1 or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
             raise ValueError(f"y must be one class label (0, 1, ...) per row, got shape "
                              f"{y.shape} dtype {y.dtype}")
@@ -900,11 +900,27 @@ def shipped_init(init: str | Path | nn.Module) -> str | Path | nn.Module:
 
 def _object_numbers(y: np.ndarray) -> np.ndarray:
     """``y`` of dtype object holding numbers (a pandas column) as float (its 0s and 1s, or
-    its SBP/DBP, had been refused as "dtype object"), None as NaN; else ``y`` as it is."""
+    its SBP/DBP, had been refused as "dtype object"), None and pandas' NA as NaN (a nullable
+    column's gap had been refused as "dtype object", or as a label "<NA>"); else ``y``."""
     if y.dtype == object and not any(isinstance(v, str | bytes) for v in y.flat):
         with contextlib.suppress(TypeError, ValueError):
-            return y.astype(float)
+            return np.array([np.nan if v is None or type(v).__name__ == "NAType" else v
+                             for v in y.flat], dtype=float).reshape(y.shape)
     return y
+
+
+def _label_hint(task: str, labels: list[str]) -> str:
+    """How to map text labels to numbers: af's rhythms by :data:`RHYTHMS` (the hint of
+    "(y == 'True')" had made af4's four classes one), digits by ``astype(int)``."""
+    rhythms = ("N", "A", "O", "~")  # qualityfm.tasks.RHYTHMS, whose index is af4's label
+    if task == "af4" and set(labels) <= set(rhythms):
+        return ("af4's labels are the index in qualityfm.tasks.RHYTHMS, N=0 A=1 O=2 ~=3: "
+                "np.array([RHYTHMS.index(v) for v in y])")
+    if task == "af" and set(labels) <= set(rhythms):
+        return "af: 1 = AF, e.g. (y == 'A').astype(int)"
+    if all(v.strip().lstrip("+-").isdigit() for v in labels):
+        return "e.g. y.astype(int)"
+    return "e.g. (y == 'True').astype(int)"
 
 
 def refuse_unreadable_rows(values: np.ndarray, what: str) -> None:
