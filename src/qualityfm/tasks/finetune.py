@@ -912,11 +912,13 @@ def _object_numbers(y: np.ndarray) -> np.ndarray:
 def _label_hint(task: str, labels: list[str]) -> str:
     """How to map text labels to numbers: af's rhythms by :data:`RHYTHMS` (the hint of
     "(y == 'True')" had made af4's four classes one), digits by ``astype(int)``."""
-    rhythms = ("N", "A", "O", "~")  # qualityfm.tasks.RHYTHMS, whose index is af4's label
-    if task == "af4" and set(labels) <= set(rhythms):
-        return ("af4's labels are the index in qualityfm.tasks.RHYTHMS, N=0 A=1 O=2 ~=3: "
-                "np.array([RHYTHMS.index(v) for v in y])")
-    if task == "af" and set(labels) <= set(rhythms):
+    from qualityfm.tasks.datasets import RHYTHMS  # af4's label is the index in it
+
+    if task == "af4" and set(labels) <= set(RHYTHMS):
+        order = " ".join(f"{r}={i}" for i, r in enumerate(RHYTHMS))
+        return ("af4's labels are the index in qualityfm.tasks.RHYTHMS, "
+                f"{order}: np.array([RHYTHMS.index(v) for v in y])")
+    if task == "af" and set(labels) <= set(RHYTHMS):
         return "af: 1 = AF, e.g. (y == 'A').astype(int)"
     if all(v.strip().lstrip("+-").isdigit() for v in labels):
         return "e.g. y.astype(int)"
