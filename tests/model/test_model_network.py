@@ -500,6 +500,8 @@ def test_embed_names_a_channels_last_input_before_reading_its_values() -> None:
     with pytest.raises(ValueError, match=r"input must be \[batch, 2, samples\], got shape "
                                          r"\(2, 600, 2\) \(channels last\?"):
         model.embed(x)
+    with pytest.raises(ValueError, match=r"got shape \(2, 600\); one window is x\[None\]"):
+        model.embed(x[0].T)  # one window without its batch axis, as embed_windows says
 
 
 def test_embed_refuses_a_window_without_a_present_channel() -> None:

@@ -235,8 +235,9 @@ class QualityFM(nn.Module):
             x = x.to(weight.dtype)
         c = self.cfg.in_channels
         if x.ndim != 3 or x.shape[1] != c:
-            hint = (" (channels last? pass x.transpose(0, 2, 1))"
-                    if x.ndim == 3 and x.shape[2] == c else "")
+            hint = (" (channels last? pass x.transpose(0, 2, 1))" if x.ndim == 3
+                    and x.shape[2] == c else "; one window is x[None]" if x.ndim == 2
+                    and x.shape[0] == c else "")
             raise ValueError(f"input must be [batch, {c}, samples], got shape "
                              f"{tuple(x.shape)}{hint}")
         if mask is not None:
