@@ -825,9 +825,16 @@ def test_unclear_inputs_of_the_plain_array_api_are_named(tmp_path) -> None:
     x, y, g = synthetic(24, seed=9)
     with pytest.raises(ValueError, match="reads windows X"):
         Finetuner("vt-alarm", init="none", config=TINY).fit(None, y, features=np.ones((24, 3)))
-    ClassicalBaseline("vt-alarm", seed=0, max_iter=10).fit(x, y, groups=g).save(tmp_path / "c")
+    classical = ClassicalBaseline("vt-alarm", seed=0, max_iter=10).fit(x, y, groups=g)
+    classical.save(tmp_path / "c")
     with pytest.raises(ValueError, match="classical baseline.*load_estimator"):
         Finetuner.load(tmp_path / "c")
+    # save writes a folder: a file given (its own finetune.json) had raised FileExistsError
+    for est in (classical, Finetuner("vt-alarm", init="none", config=TINY, epochs=1,
+                                     mode="linear", solver="adamw").fit(x, y, groups=g)):
+        with pytest.raises(ValueError, match=r"finetune.json is a file; a fine-tuned model "
+                                             r"\(save writes a folder\) is a folder"):
+            est.save(tmp_path / "c" / "finetune.json")
     x3 = np.concatenate([x, x[:, :1]], axis=1)
     with pytest.raises(ValueError, match="X holds 3 channels.*reads 2"):
         Finetuner("binary", init=ResNet1d(), epochs=1).fit(x3, y, groups=g)

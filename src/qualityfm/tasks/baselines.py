@@ -210,6 +210,7 @@ class ClassicalBaseline(TaskEstimator):
         if not self.models:
             raise ValueError("the model is not fitted; call fit first")
         out = Path(out)
+        refuse_file_for_folder(out, "a fine-tuned model (save writes a folder)")
         out.mkdir(parents=True, exist_ok=True)
         models = pickle.dumps({"models": self.models, "columns": self.columns})
         meta = {"backbone": "classical", "fs": self.fs, "crossfit": self.crossfit,

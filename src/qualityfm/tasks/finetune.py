@@ -41,6 +41,7 @@ from qualityfm._numbers import is_int, is_number, seed_error, shown
 from qualityfm.data.features import robust_centre_scale
 from qualityfm.io.atomic import atomic_write_all, json_safe, numpy_scalar, read_json
 from qualityfm.io.channels import MODEL_CHANNELS
+from qualityfm.io.folders import refuse_file_for_folder
 from qualityfm.model.network import (
     check_pool,
     decay_split,
@@ -1650,6 +1651,7 @@ class Finetuner(TaskEstimator):
                              "by qualityfm (load could not build it again): save its "
                              "state_dict yourself, or fine-tune a QualityFM or ResNet1d")
         out = Path(out)
+        refuse_file_for_folder(out, "a fine-tuned model (save writes a folder)")
         out.mkdir(parents=True, exist_ok=True)
         meta = {
             "backbone": kind,
