@@ -713,3 +713,27 @@ def test_calibration_and_class_reports_refuse_nan_logits_and_codes_out_of_range(
     assert multiclass_report(flags, two, n_boot=10)["accuracy"] == 1.0
     assert Calibrator("temperature").fit(np.log(two), flags).a > 1.0
     assert Calibrator("temperature").fit(np.log(proba), codes).a > 1.0
+
+
+def test_confusion_counts_stay_readable_where_every_count_is_near_the_largest(monkeypatch,
+                                                                             tmp_path) -> None:
+    """Each count's text contrasts with its cell: white only on a cell shaded past half the
+    colour map (shaded from the smallest count, 35 of [[60, 40], [35, 65]] was white text on
+    a white cell)."""
+    import importlib
+
+    import matplotlib
+
+    R = importlib.import_module("qualityfm.tasks.report")  # the package exports report()
+    drawn = []
+    keep = R.save_figure
+    monkeypatch.setattr(R, "save_figure", lambda fig, path: drawn.append(fig) or keep(fig, path))
+    y = np.array([0] * 100 + [1] * 100)
+    pred = np.array([0] * 60 + [1] * 40 + [0] * 35 + [1] * 65)
+    R.plot_confusion(y, pred, ["false alarm", "true alarm"], tmp_path / "cm.png")
+    ax = drawn[0].axes[0]
+    image = ax.images[0]
+    for text in ax.texts:
+        shade = image.norm(int(text.get_text()))
+        white = matplotlib.colors.same_color(text.get_color(), "white")
+        assert white == (shade > 0.5), (text.get_text(), shade, text.get_color())

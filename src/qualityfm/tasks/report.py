@@ -153,7 +153,9 @@ def plot_confusion(y: np.ndarray, pred: np.ndarray, labels: list[str], path: str
     plt = _figure()
     cm = confusion_matrix(np.asarray(y), np.asarray(pred), labels=range(len(labels)))
     fig, ax = plt.subplots(figsize=(1.2 * len(labels) + 2, 1.2 * len(labels) + 1.5))
-    ax.imshow(cm, cmap="Blues")
+    # shaded from 0, as the text colour below reads it: shaded from the smallest count, a
+    # count over half the largest but the smallest was white on white ([[60, 40], [35, 65]])
+    ax.imshow(cm, cmap="Blues", vmin=0, vmax=max(int(cm.max()), 1))
     for i in range(len(labels)):
         for j in range(len(labels)):
             ax.text(j, i, str(cm[i, j]), ha="center", va="center",
