@@ -153,3 +153,18 @@ def test_integer_samples_are_stepped_without_wrapping() -> None:
     y, found = pacing_spikes(x, fs)
     assert np.flatnonzero(found).tolist() == [1000]
     assert y.dtype == np.float64 and y[1000] < -30000
+
+
+@pytest.mark.parametrize("layout", ["fortran", "transposed"])
+def test_stimuli_come_out_of_inputs_of_any_memory_layout(layout: str) -> None:
+    """A [a, b, T] of Fortran order or a transposed view had been despiked in a copy of its
+    rows: the mask marked the stimuli, the samples returned still held them."""
+    x = 0.005 * np.random.default_rng(3).standard_normal((2, 3, 5000))
+    x[..., [1000, 2000, 3000]] += 5.0
+    given = (np.asfortranarray(x) if layout == "fortran"
+             else np.ascontiguousarray(x.transpose(2, 1, 0)).transpose(2, 1, 0))
+    y, found = pacing_spikes(given, 250.0)
+    assert found.sum() == 18
+    assert np.abs(y).max() < 0.1
+    np.testing.assert_array_equal(y, pacing_spikes(np.ascontiguousarray(x), 250.0)[0])
+    np.testing.assert_array_equal(remove_pacing_spikes(given, 250.0), y)

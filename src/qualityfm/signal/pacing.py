@@ -172,7 +172,10 @@ def pacing_spikes(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
         rows_f[r: r + step] = _stimulus_runs(rows_x[r: r + step], fs)
     if not found.any():
         return x, found
-    y = np.array(x, dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)
+    # C order: a view of rows of any other layout (a Fortran-ordered or transposed [a, b, T])
+    # had been a copy, the stimuli taken out of it and x returned as it was
+    y = np.array(x, dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64,
+                 order="C")
     gap = max(1, int(round(ISOLATION_SECONDS * fs)))
     rows_y = y.reshape(-1, t)
     for r in np.flatnonzero(rows_f.any(axis=1)):
