@@ -168,3 +168,16 @@ def test_stimuli_come_out_of_inputs_of_any_memory_layout(layout: str) -> None:
     assert np.abs(y).max() < 0.1
     np.testing.assert_array_equal(y, pacing_spikes(np.ascontiguousarray(x), 250.0)[0])
     np.testing.assert_array_equal(remove_pacing_spikes(given, 250.0), y)
+
+
+def test_a_sensor_off_lead_with_stimuli_stays_flat_in_its_windows() -> None:
+    """The flat and clip figures read the samples as recorded: a stimulus's stand-in on the
+    line between two ADC codes (-0.5 between -1 and 0) had been one level more, and the
+    windows of a lead off (an ADC toggling over 3 codes) usable."""
+    fs = 250.0
+    x = np.random.default_rng(0).integers(-1, 2, int(60 * fs)).astype(np.float64)
+    x[125::250] = 500.0
+    assert pacing_spikes(x, fs)[1].sum() == 60
+    w = make_windows(Record("off", {"ecg_ii": x}, {"ecg_ii": fs}),
+                     WindowConfig(channels=("ecg_ii",)))
+    assert len(w) == 0 and [why for _, why in w.rejected] == ["ecg_ii: flat"] * 2

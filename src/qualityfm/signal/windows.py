@@ -279,15 +279,17 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
                            RuntimeWarning)
         if gone.any():  # filled as found: a float64 fill value just past FILL_MAGNITUDE
             raw = np.where(gone, np.float32(np.nan), raw)  # is under it as float32, and had
-        values = fill_nan(raw)  # been counted missing but kept
-        if is_ecg(c):  # pacemaker stimuli out at the record's own rate: resampled, one spans
-            # several samples and the R-peak detector counts it as a beat (a paced asystole
-            # had scored 1.0); nothing is done under MIN_PACING_FS, where a stimulus and an R
-            # apex are alike one sample wide
-            values = remove_pacing_spikes(values, record.fs[src])
-        filled[c] = (gone, values)
+        filled[c] = (gone, fill_nan(raw))  # been counted missing but kept
+        # an ECG's pacemaker stimuli out at the record's own rate: resampled, one spans several
+        # samples and the R-peak detector counts it as a beat (a paced asystole had scored
+        # 1.0); nothing is done under MIN_PACING_FS, where a stimulus and an R apex are alike
+        # one sample wide. The flat and clip figures below read the samples as recorded (a
+        # stimulus's stand-in, between two ADC codes, had made a sensor-off lead's few levels
+        # more, and its windows usable)
+        values = remove_pacing_spikes(filled[c][1], record.fs[src]) if is_ecg(c) else \
+            filled[c][1]
         try:
-            resampled[c] = resample(filled[c][1], record.fs[src], cfg.fs)
+            resampled[c] = resample(values, record.fs[src], cfg.fs)
         except ValueError as err:
             raise RecordError(f"record {record.record_id}: channel {src}: {err}") from None
     total = max(len(y) for y in resampled.values())
