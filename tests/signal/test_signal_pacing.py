@@ -181,3 +181,28 @@ def test_a_sensor_off_lead_with_stimuli_stays_flat_in_its_windows() -> None:
     w = make_windows(Record("off", {"ecg_ii": x}, {"ecg_ii": fs}),
                      WindowConfig(channels=("ecg_ii",)))
     assert len(w) == 0 and [why for _, why in w.rejected] == ["ecg_ii: flat"] * 2
+
+
+@pytest.mark.parametrize("fs", [250.0, 500.0])
+@pytest.mark.parametrize("apart_s", [0.02, 0.04])
+def test_a_biventricular_pair_of_stimuli_is_taken_out(fs: float, apart_s: float) -> None:
+    """A biventricular pacer fires its two leads 0-40 ms apart: such a pair had been taken
+    for a ringing (no other run within 50 ms) and left in, a paced asystole scoring 0.75-0.84."""
+    x = _asystole(fs)
+    at = np.flatnonzero(x > 1.0)
+    x[at + int(round(apart_s * fs))] += 5.0
+    y, found = pacing_spikes(x, fs)
+    assert found.sum() == 60
+    assert ecg_quality(y, fs) < 0.1 and ecg_quality(x, fs) < 0.1
+
+
+@pytest.mark.parametrize("fs", [500.0, 1000.0])
+def test_a_biphasic_stimulus_through_zero_is_taken_out(fs: float) -> None:
+    """[+5, 0, -5]: the middle sample lies on the line between the neighbours; every sample
+    of a run had had to lie off it, and such a paced asystole scored 0.99-1.0."""
+    x = _asystole(fs)
+    at = np.flatnonzero(x > 1.0)
+    x[at + 2] -= 5.0
+    y, found = pacing_spikes(x, fs)
+    assert found.sum() == 90 and np.abs(y).max() < 0.1
+    assert ecg_quality(x, fs) < 0.1

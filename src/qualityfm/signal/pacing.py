@@ -38,9 +38,11 @@ NOISE_FACTOR = 10.0
 FLANK_FACTOR = 3.0
 #: Span (s) beyond each neighbour whose steps must all be small beside the stimulus.
 FLANK_SECONDS = 0.008
-#: No other stimulus-like run within this many seconds (a ringing or a noise burst has many;
-#: stimuli come 60 ms apart at the closest, atrial then ventricular).
+#: Stimulus-like runs chained this close (s) are one cluster...
 ISOLATION_SECONDS = 0.05
+#: ... taken for stimuli when it holds this many runs at most (a biventricular pacer fires
+#: its two leads 0-40 ms apart; a ringing or a noise burst makes more runs).
+MAX_STIMULI_CLUSTERED = 2
 #: Span (s) over which the local noise is measured.
 NOISE_SECONDS = 10.0
 
@@ -137,7 +139,8 @@ def _stimulus_runs(x: np.ndarray, fs: float) -> np.ndarray:
         a, b = x[r, s - 1].astype(np.float64), x[r, s + w].astype(np.float64)
         run = x[r[:, None], s[:, None] + np.arange(w)].astype(np.float64)
         frac = np.arange(1, w + 1) / (w + 1)
-        h = np.abs(run - (a[:, None] + frac * (b - a)[:, None])).min(axis=1)
+        off = np.abs(run - (a[:, None] + frac * (b - a)[:, None]))
+        h = np.minimum(off[:, 0], off[:, -1])  # its ends (a biphasic one's middle may cross)
         flank = np.maximum(before[keep], _largest_steps(x, r, s + w, k))
         noise = bound[r, np.minimum(s // block, levels.shape[1] - 1)]
         hit = (h > noise) & (h > FLANK_FACTOR * flank) & (np.abs(b - a) < h)
@@ -149,15 +152,16 @@ def pacing_spikes(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     """``x`` ``[..., T]`` (finite samples, time last) with its pacemaker stimuli replaced by
     the line between the samples either side, and a bool mask of the samples replaced.
 
-    A run of 1 to :func:`max_spike_samples` samples is a stimulus where every sample of it
-    lies off the line between its two neighbours (up or down: a biphasic stimulus too) by
-    ``h`` or more, with ``h`` over :data:`NOISE_FACTOR` times the local noise, over
+    A run of 1 to :func:`max_spike_samples` samples is a stimulus where its first and last
+    samples lie off the line between its two neighbours (up or down: a biphasic stimulus
+    too, whatever the samples between, one of which may lie on its zero crossing) by ``h``
+    or more, with ``h`` over :data:`NOISE_FACTOR` times the local noise, over
     :data:`FLANK_FACTOR` times every step among the samples within :data:`FLANK_SECONDS`
     beyond each neighbour (two steps at least), and over the step between the two
-    neighbours (a run that ends elsewhere than it began is no stimulus); and where no other
-    such run lies within :data:`ISOLATION_SECONDS` of it (a filter's ringing after a step,
-    or a burst of noise, makes several). Under :data:`MIN_PACING_FS` ``x`` is returned as it
-    is and nothing is marked.
+    neighbours (a run that ends elsewhere than it began is no stimulus); and where at most
+    one other such run lies within :data:`ISOLATION_SECONDS` of it, chained (a filter's
+    ringing after a step, or a burst of noise, makes more). Under :data:`MIN_PACING_FS`
+    ``x`` is returned as it is and nothing is marked.
     """
     x = np.asarray(x)
     found = np.zeros(x.shape, dtype=bool)
@@ -182,11 +186,13 @@ def pacing_spikes(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
         at = np.flatnonzero(rows_f[r])
         cut = np.flatnonzero(np.diff(at) > 1) + 1
         starts, ends = at[np.r_[0, cut]], at[np.r_[cut - 1, len(at) - 1]]  # runs [s, e]
-        near = np.zeros(len(starts), dtype=bool)
-        near[1:] |= starts[1:] - ends[:-1] <= gap
-        near[:-1] |= starts[1:] - ends[:-1] <= gap
+        # runs chained within the gap are one cluster: a pair is two stimuli (a
+        # biventricular pacer's, 0-40 ms apart, had been left as beats), three or more a
+        # ringing or a burst
+        cluster = np.cumsum(np.r_[True, starts[1:] - ends[:-1] > gap]) - 1
+        alone = np.bincount(cluster)[cluster] <= MAX_STIMULI_CLUSTERED
         rows_f[r] = False
-        for s, e in zip(starts[~near], ends[~near], strict=True):
+        for s, e in zip(starts[alone], ends[alone], strict=True):
             left, right = float(rows_y[r, s - 1]), float(rows_y[r, e + 1])
             rows_y[r, s: e + 1] = left + (right - left) * np.arange(1, e - s + 2) / (e - s + 2)
             rows_f[r, s: e + 1] = True
