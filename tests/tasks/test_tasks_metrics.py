@@ -501,7 +501,8 @@ def test_no_rows_have_no_bhs_grade_and_nan_probabilities_no_class() -> None:
     empty = M.bp_metrics(np.zeros(0), np.zeros(0), 120.0)
     assert empty["bhs"]["grade"] is None and np.isnan(empty["bhs"]["within5"])
     table = markdown_table({"m": {"sbp": empty, "dbp": empty}})
-    assert "None" not in table and table.rstrip().endswith("| n/a | n/a | n/a | n/a | n/a |")
+    assert "None" not in table and table.splitlines()[2].endswith("| n/a | n/a | n/a | n/a | n/a |")
+    assert table.rstrip().endswith("MAE, ME and SD in mmHg.")
     y = np.array([0, 1, 2, 3])
     p = np.array([[np.nan, .5, .5, 0], [.1, .8, .1, 0], [.1, .1, .8, 0], [0, 0, 0, 1.]])
     with pytest.raises(ValueError, match=r"proba is NaN in rows 0\b"):
@@ -737,3 +738,38 @@ def test_confusion_counts_stay_readable_where_every_count_is_near_the_largest(mo
         shade = image.norm(int(text.get_text()))
         white = matplotlib.colors.same_color(text.get_color(), "white")
         assert white == (shade > 0.5), (text.get_text(), shade, text.get_color())
+
+
+def test_a_cross_validation_table_says_its_rows_the_fold_thresholds_and_the_score() -> None:
+    """A cv.md read alone had shown a TPR of 0.944 and a score of 0.569 with neither the rows
+    they rest on, how its decisions were made (each fold at its own threshold) nor what the
+    score is."""
+    from qualityfm.tasks import markdown_table
+
+    cv = {"auroc": 0.9, "tpr": 0.944, "score": 0.569, "n": 206, "n_pos": 54,
+          "folds": [{"fold": 0, "threshold": 0.1}, {"fold": 1, "threshold": 0.2}]}
+    lines = markdown_table({"5-fold CV": cv}).splitlines()
+    assert lines[0] == "| model | auroc | tpr | score | n |"
+    assert lines[2].endswith("| 0.569 | 206 (54 positive) |")
+    assert lines[4:] == [
+        "5-fold CV: each fold's decisions at its own threshold, fixed on that fold's "
+        "validation data.",
+        "score: the PhysioNet/CinC Challenge 2015 score, (TP+TN)/(TP+TN+FP+5FN)."]
+    cv["model_settings"] = {"target_tpr": 0.95}
+    assert markdown_table({"cv": cv}).splitlines()[4].endswith(
+        "validation data, set to keep TPR >= 0.95 on new positives.")
+
+
+def test_a_roc_curve_along_the_frame_stays_visible(monkeypatch, tmp_path) -> None:
+    """A good model's curve runs up the left edge and along the top: with the axes at [0, 1]
+    it had lain on the frame."""
+    import importlib
+
+    R = importlib.import_module("qualityfm.tasks.report")
+    drawn = []
+    keep = R.save_figure
+    monkeypatch.setattr(R, "save_figure", lambda fig, path: drawn.append(fig) or keep(fig, path))
+    y = np.r_[np.zeros(20, int), np.ones(10, int)]
+    R.plot_roc(y, y + 0.0, y, tmp_path / "roc.png")
+    (x0, x1), (y0, y1) = drawn[0].axes[0].get_xlim(), drawn[0].axes[0].get_ylim()
+    assert x0 < 0 < 1 < x1 and y0 < 0 < 1 < y1

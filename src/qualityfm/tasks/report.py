@@ -80,12 +80,25 @@ def markdown_table(rows: dict[str, dict]) -> str:
                 notes += [f"{held} of {k} folds"] if held is not None and 0 < held < k else []
                 cells.insert(at, "n/a" if mean is None or not np.isfinite(mean) else
                              f"{mean:.3f}" + (f" ({', '.join(notes)})" if notes else ""))
+        if any(isinstance(r.get("n"), int) for r in rows.values()):  # how many rows it rests on
+            head.append("n")
+            for cells, r in zip(lines, rows.values(), strict=True):
+                n, pos = r.get("n"), r.get("n_pos")
+                cells.append("n/a" if not isinstance(n, int) else f"{n} ({pos} positive)"
+                             if isinstance(pos, int) else str(n))
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(cells) + " |" for cells in lines]
     notes = dict.fromkeys(r["protocol_note"] for r in rows.values() if r.get("protocol_note"))
     notes.update(dict.fromkeys(_threshold_note(name, r) for name, r in rows.items()
                                if isinstance(r.get("threshold"), float)
                                and np.isfinite(r["threshold"])))
+    notes.update(dict.fromkeys(_fold_threshold_note(name, r) for name, r in rows.items()
+                               if "threshold" not in r and any(
+                                   "threshold" in f for f in r.get("folds") or [])))
+    if "sbp" in first:
+        notes["MAE, ME and SD in mmHg"] = None
+    if any("score" in r for r in rows.values()) and "sbp" not in first:
+        notes["score: the PhysioNet/CinC Challenge 2015 score, (TP+TN)/(TP+TN+FP+5FN)"] = None
     out += ["", *(f"{note}." for note in notes)] if notes else []  # abp's AAMI and BHS
     return "\n".join(out) + "\n"
 
@@ -100,6 +113,15 @@ def _threshold_note(name: str, r: dict) -> str:
         shown = repr(float(r["threshold"]))  # "p >= 1": no alarm kept
     return (f"{_cell(name)}: decisions at p >= {shown}, the threshold fixed on "
             f"its validation data{kept}")
+
+
+def _fold_threshold_note(name: str, r: dict) -> str:
+    """How a cross-validation's pooled decisions were made: each fold at its own threshold (a
+    cv.md had shown a TPR of 0.944 with no word of how its decisions were made)."""
+    target = (r.get("model_settings") or {}).get("target_tpr")
+    kept = f", set to keep TPR >= {target:g} on new positives" if target else ""
+    return (f"{_cell(name)}: each fold's decisions at its own threshold, fixed on that fold's "
+            f"validation data{kept}")
 
 
 def _figure():
@@ -137,8 +159,10 @@ def plot_roc(y: np.ndarray, score: np.ndarray, pred: np.ndarray, path: str | Pat
     what = "pooled decisions, per-fold thresholds" if per_fold else "operating point"
     ax.plot([op_fpr], [op_tpr], "o", c="C3", clip_on=False, zorder=3,
             label=f"{what} (TPR {op_tpr:.2f}, TNR {1 - op_fpr:.2f})")
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1),
-           ylim=(0, 1.01))
+    # a margin on each side: a good model's curve, up the left edge and along the top, had
+    # lain on the frame
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(-0.02, 1.02),
+           ylim=(-0.02, 1.02))
     _title(ax, title, 50)
     # below the axes: inside, the long per-fold text covered the curve's start
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=8, frameon=False)
