@@ -699,6 +699,8 @@ def test_cli_finetune_into_a_used_folder_leaves_no_stale_model(tmp_path, capsys)
               "--out", str(run)]
     assert main([*common, "--kfold", "2", "--init", "classical"]) == 0
     assert "\n| 2-fold CV, the classical baseline |" in (run / "cv.md").read_text()
+    assert ("each fold's decisions at its own threshold, fixed on that fold's validation data, "
+            "set to keep TPR >= 0.95 on new positives.") in (run / "cv.md").read_text()
     assert main([*common]) == 1  # a finished run is not replaced by mistake
     assert "holds a finished run (cv.json): --overwrite replaces it" in capsys.readouterr().err
     assert (run / "cv.json").exists() and not (run / "model.pt").exists()

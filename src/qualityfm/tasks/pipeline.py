@@ -345,6 +345,8 @@ def finetune_run(
         # the summary before the report, whose cv.json marks the run finished: a stop between
         # the two had left a finished run without its summary (and its folds removed)
         write_json(out / "summary.json", summary)
+        if used["target_tpr"] is not None:  # what each fold's threshold was set to keep (a
+            res["model_settings"] = {"target_tpr": used["target_tpr"]}  # cv.md had not said)
         report(res, out, "cv", task, label=f"{kfold}-fold CV, {model_label}")
         shutil.rmtree(folds, ignore_errors=True)
     else:  # a network's last finished epoch is kept, so that a stopped fit resumes there
