@@ -183,17 +183,18 @@ def test_a_sensor_off_lead_with_stimuli_stays_flat_in_its_windows() -> None:
     assert len(w) == 0 and [why for _, why in w.rejected] == ["ecg_ii: flat"] * 2
 
 
-@pytest.mark.parametrize("fs", [250.0, 500.0])
-@pytest.mark.parametrize("apart_s", [0.02, 0.04])
+@pytest.mark.parametrize("fs", [250.0, 500.0, 1000.0])
+@pytest.mark.parametrize("apart_s", [0.004, 0.008, 0.012, 0.02, 0.04])
 def test_a_biventricular_pair_of_stimuli_is_taken_out(fs: float, apart_s: float) -> None:
     """A biventricular pacer fires its two leads 0-40 ms apart: such a pair had been taken
-    for a ringing (no other run within 50 ms) and left in, a paced asystole scoring 0.75-0.84."""
+    for a ringing (no other run within 50 ms) and left in, a paced asystole scoring 0.75-0.84,
+    and one 4-12 ms apart, the second within the first's flank, 0.97-1.0."""
     x = _asystole(fs)
     at = np.flatnonzero(x > 1.0)
     x[at + int(round(apart_s * fs))] += 5.0
     y, found = pacing_spikes(x, fs)
-    assert found.sum() == 60
-    assert ecg_quality(y, fs) < 0.1 and ecg_quality(x, fs) < 0.1
+    assert found.sum() >= 60 and np.abs(y).max() < 0.1
+    assert ecg_quality(x, fs) < 0.1
 
 
 @pytest.mark.parametrize("fs", [500.0, 1000.0])

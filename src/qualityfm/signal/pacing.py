@@ -131,21 +131,69 @@ def _stimulus_runs(x: np.ndarray, fs: float) -> np.ndarray:
     row = np.concatenate(cand_r) if cand_r else np.zeros(0, dtype=np.int64)
     start = np.concatenate(cand_s) if cand_s else np.zeros(0, dtype=np.int64)
     before = _largest_steps(x, row, start - 1 - k, k)
+    firsts = []  # runs standing out but for a step after them: the first of a pair?
     for w in range(1, max_spike_samples(fs) + 1):
         keep = start <= t - w - 1
         r, s = row[keep], start[keep]
         if not len(s):
             break
-        a, b = x[r, s - 1].astype(np.float64), x[r, s + w].astype(np.float64)
-        run = x[r[:, None], s[:, None] + np.arange(w)].astype(np.float64)
-        frac = np.arange(1, w + 1) / (w + 1)
-        off = np.abs(run - (a[:, None] + frac * (b - a)[:, None]))
-        h = np.minimum(off[:, 0], off[:, -1])  # its ends (a biphasic one's middle may cross)
-        flank = np.maximum(before[keep], _largest_steps(x, r, s + w, k))
+        h, level = _run_height(x, r, s, w), _level_ends(x, r, s, w)
         noise = bound[r, np.minimum(s // block, levels.shape[1] - 1)]
-        hit = (h > noise) & (h > FLANK_FACTOR * flank) & (np.abs(b - a) < h)
+        alone = (h > noise) & (level < h) & (h > FLANK_FACTOR * before[keep])
+        hit = alone & (h > FLANK_FACTOR * _largest_steps(x, r, s + w, k))
         found[r[hit][:, None], s[hit][:, None] + np.arange(w)] = True
+        pending = alone & ~hit
+        firsts.append((r[pending], s[pending], np.full(int(pending.sum()), w), h[pending],
+                       before[keep][pending]))
+    _pairs(x, fs, found, bound, block, k, firsts)
     return found
+
+
+def _run_height(x: np.ndarray, r: np.ndarray, s: np.ndarray, w: int) -> np.ndarray:
+    """How far the runs ``x[r, s : s + w]`` stand off the line between their neighbours: the
+    nearer of their two ends (a biphasic stimulus's middle may cross the line)."""
+    a, b = x[r, s - 1].astype(np.float64), x[r, s + w].astype(np.float64)
+    run = x[r[:, None], s[:, None] + np.arange(w)].astype(np.float64)
+    frac = np.arange(1, w + 1) / (w + 1)
+    off = np.abs(run - (a[:, None] + frac * (b - a)[:, None]))
+    return np.minimum(off[:, 0], off[:, -1])
+
+
+def _level_ends(x: np.ndarray, r: np.ndarray, s: np.ndarray, w: int) -> np.ndarray:
+    """The step between the two neighbours of the runs ``x[r, s : s + w]``."""
+    return np.abs(x[r, s + w].astype(np.float64) - x[r, s - 1])
+
+
+def _pairs(x: np.ndarray, fs: float, found: np.ndarray, bound: np.ndarray, block: int, k: int,
+           firsts: list[tuple[np.ndarray, ...]]) -> None:
+    """Mark in ``found`` the pairs of stimuli closer than a flank: a run (``firsts``: row,
+    start, width, height, the largest step before it) that stands out but for the steps of a
+    second run starting within ``k + 1`` samples of its right neighbour (a biventricular
+    pacer's two stimuli, 4-12 ms apart, had been left as beats), the two judged as one: each
+    stands off the line between its neighbours by over the noise bound and their step, and
+    the smaller height is over :data:`FLANK_FACTOR` times every step within the flank before
+    the first, between the two, and within the flank after the second."""
+    if not firsts:
+        return
+    r, s_a, w_a, h_a, before = (np.concatenate(part) for part in zip(*firsts, strict=True))
+    t, n_blocks = x.shape[1], bound.shape[1]
+    for gap in range(k + 1):  # steps between the first's right neighbour and the second's left
+        between = _largest_steps(x, r, s_a + w_a, gap) if gap else np.zeros(len(r))
+        s_b = s_a + w_a + 1 + gap
+        for w in range(1, max_spike_samples(fs) + 1):
+            ok = np.flatnonzero(s_b + w + k <= t - 1)  # its neighbour and flank within x
+            if not len(ok):
+                continue
+            rr, ss = r[ok], s_b[ok]
+            h_b, level = _run_height(x, rr, ss, w), _level_ends(x, rr, ss, w)
+            flank = np.maximum(np.maximum(before[ok], between[ok]),
+                               _largest_steps(x, rr, ss + w, k))
+            pair = ok[(h_b > bound[rr, np.minimum(ss // block, n_blocks - 1)]) & (level < h_b)
+                      & (np.minimum(h_a[ok], h_b) > FLANK_FACTOR * flank)]
+            for first, width in ((s_a[pair], w_a[pair]), (s_b[pair], np.full(len(pair), w))):
+                at = first[:, None] + np.arange(width.max(initial=0))
+                inside = at < (first + width)[:, None]
+                found[np.broadcast_to(r[pair][:, None], at.shape)[inside], at[inside]] = True
 
 
 def pacing_spikes(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
@@ -158,10 +206,12 @@ def pacing_spikes(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     or more, with ``h`` over :data:`NOISE_FACTOR` times the local noise, over
     :data:`FLANK_FACTOR` times every step among the samples within :data:`FLANK_SECONDS`
     beyond each neighbour (two steps at least), and over the step between the two
-    neighbours (a run that ends elsewhere than it began is no stimulus); and where at most
-    one other such run lies within :data:`ISOLATION_SECONDS` of it, chained (a filter's
-    ringing after a step, or a burst of noise, makes more). Under :data:`MIN_PACING_FS`
-    ``x`` is returned as it is and nothing is marked.
+    neighbours (a run that ends elsewhere than it began is no stimulus); two runs closer
+    than a flank (a biventricular pacer's pair, 4-12 ms apart) are judged as one, the steps
+    between them level (:func:`_pairs`); and where at most one other such run lies within
+    :data:`ISOLATION_SECONDS` of it, chained (a filter's ringing after a step, or a burst of
+    noise, makes more; so does a multipoint pacer's three stimuli, left in). Under
+    :data:`MIN_PACING_FS` ``x`` is returned as it is and nothing is marked.
     """
     x = np.asarray(x)
     found = np.zeros(x.shape, dtype=bool)
