@@ -207,3 +207,42 @@ def test_a_biphasic_stimulus_through_zero_is_taken_out(fs: float) -> None:
     y, found = pacing_spikes(x, fs)
     assert found.sum() == 90 and np.abs(y).max() < 0.1
     assert ecg_quality(x, fs) < 0.1
+
+
+def test_a_clipped_lead_and_a_lead_off_keep_their_figures_beside_stimuli() -> None:
+    """The flat and clip figures leave the stimuli out: a stimulus past a clipped lead's rail
+    had made the rail samples no extreme (22 % clipped read as 0, the lead scored 1.0), and
+    stimuli of varying height had kept a sensor-off lead's windows usable."""
+    fs = 250.0
+    ecg, true = _ecg(fs)
+    clipped = np.minimum(ecg, 0.1)
+    bare = make_windows(Record("c", {"ecg_ii": clipped}, {"ecg_ii": fs}),
+                        WindowConfig(channels=("ecg_ii",), seconds=10.0))
+    stim = clipped.copy()
+    stim[true - int(0.04 * fs)] += 5.0
+    paced = make_windows(Record("c", {"ecg_ii": stim}, {"ecg_ii": fs}),
+                         WindowConfig(channels=("ecg_ii",), seconds=10.0))
+    assert bare.clipped.min() > 0.15
+    np.testing.assert_allclose(paced.clipped, bare.clipped, atol=0.01)
+    off = np.random.default_rng(0).integers(-1, 2, int(60 * fs)).astype(np.float64)
+    off[125::250] = 480.0 + 20.0 * np.random.default_rng(1).random(60)  # by sampling phase
+    w = make_windows(Record("off", {"ecg_ii": off}, {"ecg_ii": fs}),
+                     WindowConfig(channels=("ecg_ii",)))
+    assert len(w) == 0 and [why for _, why in w.rejected] == ["ecg_ii: flat"] * 2
+
+
+def test_the_task_windows_judge_a_lead_off_without_its_stimuli() -> None:
+    """As make_windows: a sensor-off lead (an ADC over 3 codes) with stimuli of varying height
+    had passed the task windows' flat check, its despiked samples read as an ECG."""
+    from qualityfm.tasks.datasets import _raw_pieces
+
+    fs = 250.0
+    off = np.random.default_rng(0).integers(-1, 2, int(30 * fs)).astype(np.float32)
+    off[125::250] = 480.0 + 20.0 * np.random.default_rng(1).random(30)
+    ppg = synthesize(30.0, 125.0, seed=0, channels=("ppg",)).signals["ppg"]
+    rec = Record("off", {"ecg_ii": off, "ppg": ppg}, {"ecg_ii": fs, "ppg": 125.0})
+    assert sorted(_raw_pieces(rec, 0.0, 30.0)) == ["ppg"]
+    ecg, true = _ecg(fs)
+    ecg[true - int(0.04 * fs)] += 5.0  # a paced rhythm keeps its lead, the stimuli out
+    rec = Record("paced", {"ecg_ii": ecg.astype(np.float32)}, {"ecg_ii": fs})
+    assert np.abs(_raw_pieces(rec, 0.0, 30.0)["ecg_ii"]).max() < 3.0

@@ -26,7 +26,7 @@ from qualityfm.io import (
 from qualityfm.signal.extremes import span_clip_fraction
 from qualityfm.signal.nan import few_levels, fill_nan, missing
 from qualityfm.signal.normalize import NORMALIZATIONS, normalize
-from qualityfm.signal.pacing import remove_pacing_spikes
+from qualityfm.signal.pacing import pacing_spikes
 from qualityfm.signal.resample import rational_ratio, resample
 
 REQUIRE = ("any", "all")
@@ -279,17 +279,21 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
                            RuntimeWarning)
         if gone.any():  # filled as found: a float64 fill value just past FILL_MAGNITUDE
             raw = np.where(gone, np.float32(np.nan), raw)  # is under it as float32, and had
-        filled[c] = (gone, fill_nan(raw))  # been counted missing but kept
+        values = fill_nan(raw)  # been counted missing but kept
         # an ECG's pacemaker stimuli out at the record's own rate: resampled, one spans several
         # samples and the R-peak detector counts it as a beat (a paced asystole had scored
         # 1.0); nothing is done under MIN_PACING_FS, where a stimulus and an R apex are alike
-        # one sample wide. The flat and clip figures below read the samples as recorded (a
-        # stimulus's stand-in, between two ADC codes, had made a sensor-off lead's few levels
-        # more, and its windows usable)
-        values = remove_pacing_spikes(filled[c][1], record.fs[src]) if is_ecg(c) else \
-            filled[c][1]
+        # one sample wide. The flat and clip figures below read the samples as recorded, the
+        # stimuli left out (its stand-in, between two ADC codes, had made a sensor-off lead's
+        # levels more, its windows usable; a stimulus past a clipped lead's rail, its rail
+        # samples no extreme)
+        stimuli = np.zeros(len(values), dtype=bool)
+        if is_ecg(c):
+            despiked, stimuli = pacing_spikes(values, record.fs[src])
+        filled[c] = (gone, values, stimuli)
         try:
-            resampled[c] = resample(values, record.fs[src], cfg.fs)
+            resampled[c] = resample(despiked if stimuli.any() else values, record.fs[src],
+                                    cfg.fs)
         except ValueError as err:
             raise RecordError(f"record {record.record_id}: channel {src}: {err}") from None
     total = max(len(y) for y in resampled.values())
@@ -312,7 +316,7 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
         y = resampled[c]
         X[ci, : len(y)] = y
         X[ci, len(y):] = y[-1] if len(y) else 0.0  # past a short channel's end: hold last value
-        nan, values = filled[c]
+        nan, values, stimuli = filled[c]
         fs_in = float(record.fs[sources[c]])
         up, down = rational_ratio(fs_in, cfg.fs) if fs_in != cfg.fs else (1, 1)
         # Input-grid span [i0, i1) of each window: the input samples whose times fall in the
@@ -329,10 +333,12 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
             # or they take a few values only (OFF_LEVELS: an ADC toggling with the sensor off)
             changes = np.diff(values) != 0
             flat[:, ci] = _window_counts(changes, m - 1, i0, np.minimum(i1, m) - 1) == 0
+            unseen = nan | stimuli
             for k in np.flatnonzero(~flat[:, ci] | (n_nan > 0)):
-                seen = values[i0[k]:min(i1[k], m)][~nan[i0[k]:min(i1[k], m)]]
+                seen = values[i0[k]:min(i1[k], m)][~unseen[i0[k]:min(i1[k], m)]]
                 flat[k, ci] = few_levels(seen)
-        clipped[:, ci] = span_clip_fraction(values, i0, np.minimum(i1, m), missing=nan)
+        clipped[:, ci] = span_clip_fraction(values, i0, np.minimum(i1, m),
+                                            missing=nan | stimuli)
     present = np.array([c in sources for c in cfg.channels])
     # a window with no sample of the channel is missing it whatever the limit (at 1.0 a window
     # past the channel's end had been "usable", a constant handed to the model)

@@ -89,7 +89,7 @@ from qualityfm.signal import (
     resample,
 )
 from qualityfm.signal.nan import FLAT_PEAK_TO_PEAK, few_levels, missing
-from qualityfm.signal.pacing import remove_pacing_spikes
+from qualityfm.signal.pacing import pacing_spikes
 from qualityfm.signal.windows import MAX_WINDOW_SECONDS
 from qualityfm.tasks.copies import (
     ChannelPeaks,
@@ -371,7 +371,7 @@ def _primary_ecg(rec: Record) -> str | None:
 
 def _raw_pieces(rec: Record, t0: float, t1: float, span: bool = True) -> dict[str, np.ndarray]:
     """Every usable ECG, PPG and ABP channel of ``rec`` over ``[t0, t1)`` s, NaNs filled (an
-    ECG lead's pacemaker stimuli out, :func:`~qualityfm.signal.pacing.remove_pacing_spikes`). With
+    ECG lead's pacemaker stimuli out, :func:`~qualityfm.signal.pacing.pacing_spikes`). With
     ``span``, the part of the span past a channel's end is missing samples of it (a PPG
     stopping 5 s before an alarm is half missing in its 10 s, so absent; it had been kept,
     its last seconds zeros, and an alarm stamped just past the last sample had read zeros at
@@ -380,12 +380,18 @@ def _raw_pieces(rec: Record, t0: float, t1: float, span: bool = True) -> dict[st
     for ch in rec.signals:
         if not is_task_channel(ch):
             continue
-        seg = _recorded(rec, ch, t0, t1, span)
-        present = int((~np.isnan(seg)).sum())  # of the channel's own samples (fill values not)
-        seg = _fill(seg)
+        raw = _recorded(rec, ch, t0, t1, span)
+        present = int((~np.isnan(raw)).sum())  # of the channel's own samples (fill values not)
+        seg = _fill(raw)
+        if seg is not None and is_ecg(ch):  # pacemaker stimuli out at its own rate, and the
+            # lead judged flat or off without them, as make_windows does (a sensor-off lead
+            # beside its stimuli had been usable)
+            despiked, stimuli = pacing_spikes(seg, rec.fs[ch])
+            if stimuli.any():
+                seg = None if few_levels(np.where(stimuli, np.nan, raw)) or np.ptp(
+                    despiked) <= FLAT_PEAK_TO_PEAK else despiked
         if seg is not None and present >= MIN_CHANNEL_SECONDS * rec.fs[ch]:
-            # an ECG lead's pacemaker stimuli out at its own rate, as in make_windows
-            pieces[ch] = remove_pacing_spikes(seg, rec.fs[ch]) if is_ecg(ch) else seg
+            pieces[ch] = seg
     return pieces
 
 
