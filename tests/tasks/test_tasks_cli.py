@@ -664,6 +664,8 @@ def test_cli_compare_refuses_rows_it_cannot_run_before_any_work(tmp_path, capsys
     low = tmp_path / "low"
     assert main([*common[:-1], str(low), "--baselines", "classical", "--target-tpr", "0.6"]) == 0
     assert json.loads((low / "summary.json").read_text())["target_tpr"] == 0.6
+    assert "fold's validation data, set to keep TPR >= 0.6 on new positives" in (
+        low / "table.md").read_text()  # the table says what its fold thresholds keep
     row = "classical features + GBM"
     folds = [json.loads((d / "compare.json").read_text())[row]["folds"] for d in (out, low)]
     assert all(b["threshold"] >= a["threshold"] for a, b in zip(*folds, strict=True))

@@ -758,6 +758,11 @@ def test_a_cross_validation_table_says_its_rows_the_fold_thresholds_and_the_scor
     cv["model_settings"] = {"target_tpr": 0.95}
     assert markdown_table({"cv": cv}).splitlines()[4].endswith(
         "validation data, set to keep TPR >= 0.95 on new positives.")
+    # a comparison's rows alike: one note for them all (it had been repeated row by row)
+    notes = markdown_table({"a": cv, "b": dict(cv)}).splitlines()[5:]
+    assert notes[0] == ("Every row: each fold's decisions at its own threshold, fixed on that "
+                        "fold's validation data, set to keep TPR >= 0.95 on new positives.")
+    assert len(notes) == 2
 
 
 def test_a_roc_curve_along_the_frame_stays_visible(monkeypatch, tmp_path) -> None:

@@ -1190,6 +1190,8 @@ def compare_run(
                              "config": saved_config(init).to_dict()}
         print(f"qualityfm: compare: {name}", file=sys.stderr, flush=True)
         res = _task_cv(lambda t, m=make: m(t, ds.fs), ds, kfold, seed, n_boot, folds, key)
+        if row_settings[name]["target_tpr"] is not None:  # what its fold thresholds keep
+            res["model_settings"] = {"target_tpr": row_settings[name]["target_tpr"]}
         results[name] = res
         rows[name] = {k: v for k, v in res.items() if k != "oof"}
         oof[name] = np.asarray(res["oof"]["score" if task != "abp" else "pred"], float)

@@ -92,9 +92,12 @@ def markdown_table(rows: dict[str, dict]) -> str:
     notes.update(dict.fromkeys(_threshold_note(name, r) for name, r in rows.items()
                                if isinstance(r.get("threshold"), float)
                                and np.isfinite(r["threshold"])))
-    notes.update(dict.fromkeys(_fold_threshold_note(name, r) for name, r in rows.items()
-                               if "threshold" not in r and any(
-                                   "threshold" in f for f in r.get("folds") or [])))
+    per_fold = {name: _fold_threshold_note(r) for name, r in rows.items()
+                if "threshold" not in r and any("threshold" in f for f in r.get("folds") or [])}
+    if len(per_fold) > 1 and len(set(per_fold.values())) == 1:  # one note for every row
+        notes[f"Every row: {next(iter(per_fold.values()))}"] = None
+    else:
+        notes.update(dict.fromkeys(f"{_cell(name)}: {note}" for name, note in per_fold.items()))
     if "sbp" in first:
         notes["MAE, ME and SD in mmHg"] = None
     if any("score" in r for r in rows.values()) and "sbp" not in first:
@@ -115,13 +118,12 @@ def _threshold_note(name: str, r: dict) -> str:
             f"its validation data{kept}")
 
 
-def _fold_threshold_note(name: str, r: dict) -> str:
+def _fold_threshold_note(r: dict) -> str:
     """How a cross-validation's pooled decisions were made: each fold at its own threshold (a
     cv.md had shown a TPR of 0.944 with no word of how its decisions were made)."""
     target = (r.get("model_settings") or {}).get("target_tpr")
     kept = f", set to keep TPR >= {target:g} on new positives" if target else ""
-    return (f"{_cell(name)}: each fold's decisions at its own threshold, fixed on that fold's "
-            f"validation data{kept}")
+    return f"each fold's decisions at its own threshold, fixed on that fold's validation data{kept}"
 
 
 def _figure():
