@@ -37,9 +37,10 @@ LEVEL_THRESHOLDS: tuple[float, float, float, float] = (0.9, 0.7, 0.5, 0.3)
 #: for over 3 s cost their share; 19: within them, those of alike pulses found against their
 #: own spread count only where those pulses stop, and a PPG of under two pulses has them too;
 #: 20: an ECG's pacemaker stimuli taken out at 240 Hz or more, in the R-peak detector and in
-#: a record's windows at its own rate before resampling, ``signal.pacing``).
+#: a record's windows at its own rate before resampling, ``signal.pacing``; 21: a pair of
+#: stimuli, a biphasic one through zero, and the flat and clip figures without the stimuli).
 #: A store's journal records it, so that an interrupted ``prepare`` never mixes two rules.
-SCORING_VERSION = 20
+SCORING_VERSION = 21
 
 
 @dataclass
