@@ -246,3 +246,29 @@ def test_the_task_windows_judge_a_lead_off_without_its_stimuli() -> None:
     ecg[true - int(0.04 * fs)] += 5.0  # a paced rhythm keeps its lead, the stimuli out
     rec = Record("paced", {"ecg_ii": ecg.astype(np.float32)}, {"ecg_ii": fs})
     assert np.abs(_raw_pieces(rec, 0.0, 30.0)["ecg_ii"]).max() < 3.0
+
+
+def test_a_span_cut_beside_a_stimulus_still_finds_a_lead_off() -> None:
+    """A stimulus within a flank of a task span's end is not judged: it had stayed in the
+    flat check and kept a sensor-off lead usable where make_windows, reading the whole
+    record, found it off."""
+    from qualityfm.tasks.datasets import _raw_pieces
+
+    fs = 250.0
+    rng = np.random.default_rng(0)
+    off = rng.integers(0, 4, int(60 * fs)).astype(np.float64)  # 4 ADC codes
+    off[125::250] = 480.0 + 20.0 * rng.random(60)
+    rec = Record("off", {"ecg_ii": off}, {"ecg_ii": fs})
+    for t0 in ((125 + 2500 - 1) / fs, (125 + 2500 + 3) / fs - 10.0):  # its 2nd, last-3rd sample
+        assert _raw_pieces(rec, t0, t0 + 10.0) == {}
+
+
+def test_a_ringing_after_a_step_is_no_pair() -> None:
+    """Two overshoots at a step stand off their own neighbours, but the pair's outer
+    neighbours differ by the step: it ends elsewhere than it began (they had been smoothed
+    away as a biventricular pair)."""
+    fs = 250.0
+    x = 0.005 * np.random.default_rng(6).standard_normal(int(10 * fs))
+    x[1500:] += 5.0
+    x[1499], x[1500], x[1501] = 6.0, 2.5, 9.0
+    assert not pacing_spikes(x, fs)[1].any()

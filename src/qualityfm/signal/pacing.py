@@ -59,6 +59,19 @@ def max_spike_samples(fs: float) -> int:
 _CHUNK = 1 << 21
 
 
+def flank_samples(fs: float) -> int:
+    """The steps beyond each neighbour of a run that its flank holds at ``fs`` Hz
+    (:data:`FLANK_SECONDS`, two at least)."""
+    return max(2, int(round(FLANK_SECONDS * float(fs))))
+
+
+def unjudged_samples(fs: float) -> int:
+    """How many samples at each end of a row no stimulus is judged in (its flank would pass
+    the end): a caller judging a span by its samples without the stimuli leaves these out
+    too, a stimulus there being left in."""
+    return flank_samples(fs) + 2
+
+
 def _levels(steps: np.ndarray) -> np.ndarray:
     """Noise level over the last axis of ``steps`` (absolute steps between samples): 1.4826 x
     their median, at least the smallest nonzero step (one ADC step; 0 where all are level)."""
@@ -113,7 +126,7 @@ def _stimulus_runs(x: np.ndarray, fs: float) -> np.ndarray:
     found = np.zeros(x.shape, dtype=bool)
     levels, block = _block_noise(x, fs)
     bound = NOISE_FACTOR * levels
-    k = max(2, int(round(FLANK_SECONDS * fs)))
+    k = flank_samples(fs)
     span = max(block, _CHUNK // rows)
     cand_r, cand_s = [], []
     for lo in range(k + 1, t - 1, span):  # run starts lie in k + 1 .. t - 2 (flanks seen)
@@ -168,16 +181,21 @@ def _pairs(x: np.ndarray, fs: float, found: np.ndarray, bound: np.ndarray, block
            firsts: list[tuple[np.ndarray, ...]]) -> None:
     """Mark in ``found`` the pairs of stimuli closer than a flank: a run (``firsts``: row,
     start, width, height, the largest step before it) that stands out but for the steps of a
-    second run starting within ``k + 1`` samples of its right neighbour (a biventricular
-    pacer's two stimuli, 4-12 ms apart, had been left as beats), the two judged as one: each
-    stands off the line between its neighbours by over the noise bound and their step, and
-    the smaller height is over :data:`FLANK_FACTOR` times every step within the flank before
-    the first, between the two, and within the flank after the second."""
+    second run whose first step lies in its flank (a biventricular pacer's two stimuli, 4-12
+    ms apart, had been left as beats), the two judged as one: each stands off the line
+    between its neighbours by over the noise bound and their step, the first's left
+    neighbour and the second's right one lie level (the step between them under the smaller
+    height: a ringing after a step ends elsewhere), and the smaller height is over
+    :data:`FLANK_FACTOR` times every step within the flank before the first, between the
+    two, and within the flank after the second. Two stimuli touching (the second starting on
+    the first's right neighbour) are not found, nor a small one within the flank of one over
+    :data:`FLANK_FACTOR` times as tall, which stands out alone."""
     if not firsts:
         return
     r, s_a, w_a, h_a, before = (np.concatenate(part) for part in zip(*firsts, strict=True))
     t, n_blocks = x.shape[1], bound.shape[1]
-    for gap in range(k + 1):  # steps between the first's right neighbour and the second's left
+    left = x[r, s_a - 1].astype(np.float64)
+    for gap in range(k):  # steps between the first's right neighbour and the second's left
         between = _largest_steps(x, r, s_a + w_a, gap) if gap else np.zeros(len(r))
         s_b = s_a + w_a + 1 + gap
         for w in range(1, max_spike_samples(fs) + 1):
@@ -186,10 +204,12 @@ def _pairs(x: np.ndarray, fs: float, found: np.ndarray, bound: np.ndarray, block
                 continue
             rr, ss = r[ok], s_b[ok]
             h_b, level = _run_height(x, rr, ss, w), _level_ends(x, rr, ss, w)
+            h = np.minimum(h_a[ok], h_b)
+            outer = np.abs(x[rr, ss + w].astype(np.float64) - left[ok])
             flank = np.maximum(np.maximum(before[ok], between[ok]),
                                _largest_steps(x, rr, ss + w, k))
             pair = ok[(h_b > bound[rr, np.minimum(ss // block, n_blocks - 1)]) & (level < h_b)
-                      & (np.minimum(h_a[ok], h_b) > FLANK_FACTOR * flank)]
+                      & (outer < h) & (h > FLANK_FACTOR * flank)]
             for first, width in ((s_a[pair], w_a[pair]), (s_b[pair], np.full(len(pair), w))):
                 at = first[:, None] + np.arange(width.max(initial=0))
                 inside = at < (first + width)[:, None]

@@ -89,7 +89,7 @@ from qualityfm.signal import (
     resample,
 )
 from qualityfm.signal.nan import FLAT_PEAK_TO_PEAK, few_levels, missing
-from qualityfm.signal.pacing import pacing_spikes
+from qualityfm.signal.pacing import pacing_spikes, unjudged_samples
 from qualityfm.signal.windows import MAX_WINDOW_SECONDS
 from qualityfm.tasks.copies import (
     ChannelPeaks,
@@ -388,8 +388,13 @@ def _raw_pieces(rec: Record, t0: float, t1: float, span: bool = True) -> dict[st
             # lead judged flat or off without them, as make_windows does (a sensor-off lead
             # beside its stimuli had been usable)
             despiked, stimuli = pacing_spikes(seg, rec.fs[ch])
-            if stimuli.any():
-                seg = None if few_levels(np.where(stimuli, np.nan, raw)) or np.ptp(
+            if stimuli.any():  # (and the span's ends, where a stimulus is not judged: one
+                # there had kept a lead off usable, where make_windows, reading the whole
+                # record, found it)
+                edge = unjudged_samples(rec.fs[ch])
+                unseen = stimuli.copy()
+                unseen[:edge] = unseen[-edge:] = True
+                seg = None if few_levels(np.where(unseen, np.nan, raw)) or np.ptp(
                     despiked) <= FLAT_PEAK_TO_PEAK else despiked
         if seg is not None and present >= MIN_CHANNEL_SECONDS * rec.fs[ch]:
             pieces[ch] = seg
