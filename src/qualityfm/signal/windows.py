@@ -287,13 +287,12 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
         # stimuli left out (its stand-in, between two ADC codes, had made a sensor-off lead's
         # levels more, its windows usable; a stimulus past a clipped lead's rail, its rail
         # samples no extreme)
-        stimuli = np.zeros(len(values), dtype=bool)
+        cleaned, stimuli = values, np.zeros(len(values), dtype=bool)
         if is_ecg(c):
-            despiked, stimuli = pacing_spikes(values, record.fs[src])
+            cleaned, stimuli = pacing_spikes(values, record.fs[src])
         filled[c] = (gone, values, stimuli)
         try:
-            resampled[c] = resample(despiked if stimuli.any() else values, record.fs[src],
-                                    cfg.fs)
+            resampled[c] = resample(cleaned, record.fs[src], cfg.fs)
         except ValueError as err:
             raise RecordError(f"record {record.record_id}: channel {src}: {err}") from None
     total = max(len(y) for y in resampled.values())
