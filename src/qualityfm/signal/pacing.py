@@ -103,6 +103,12 @@ def _block_noise(x: np.ndarray, fs: float) -> tuple[np.ndarray, int]:
     return levels, block
 
 
+def _at(bound: np.ndarray, block: int, row: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The noise bound ``[R, B]`` (per block of ``block`` samples, the last block joined to
+    the one before) about each sample ``at`` of its ``row``."""
+    return bound[row, np.minimum(at // block, bound.shape[1] - 1)]
+
+
 def _largest_steps(x: np.ndarray, row: np.ndarray, first: np.ndarray, k: int) -> np.ndarray:
     """For each ``row``, ``first``: the largest of the ``k`` steps ``first .. first + k - 1``
     of that row of ``x`` ``[R, T]`` (step ``j`` is ``|x[j + 1] - x[j]|``); inf where they pass
@@ -138,7 +144,7 @@ def _stimulus_runs(x: np.ndarray, fs: float) -> np.ndarray:
             np.maximum(flank, steps[:, j: j + flank.shape[1]], out=flank)
         r, c = np.nonzero(step_in > 1.45 * flank)
         s = lo + c
-        keep = step_in[r, c] > 0.45 * bound[r, np.minimum(s // block, levels.shape[1] - 1)]
+        keep = step_in[r, c] > 0.45 * _at(bound, block, r, s)
         cand_r.append(r[keep])
         cand_s.append(s[keep])
     row = np.concatenate(cand_r) if cand_r else np.zeros(0, dtype=np.int64)
@@ -151,7 +157,7 @@ def _stimulus_runs(x: np.ndarray, fs: float) -> np.ndarray:
         if not len(s):
             break
         h, level = _run_height(x, r, s, w), _level_ends(x, r, s, w)
-        noise = bound[r, np.minimum(s // block, levels.shape[1] - 1)]
+        noise = _at(bound, block, r, s)
         alone = (h > noise) & (level < h) & (h > FLANK_FACTOR * before[keep])
         hit = alone & (h > FLANK_FACTOR * _largest_steps(x, r, s + w, k))
         found[r[hit][:, None], s[hit][:, None] + np.arange(w)] = True
@@ -193,7 +199,7 @@ def _pairs(x: np.ndarray, fs: float, found: np.ndarray, bound: np.ndarray, block
     if not firsts:
         return
     r, s_a, w_a, h_a, before = (np.concatenate(part) for part in zip(*firsts, strict=True))
-    t, n_blocks = x.shape[1], bound.shape[1]
+    t = x.shape[1]
     left = x[r, s_a - 1].astype(np.float64)
     for gap in range(k):  # steps between the first's right neighbour and the second's left
         between = _largest_steps(x, r, s_a + w_a, gap) if gap else np.zeros(len(r))
@@ -208,7 +214,7 @@ def _pairs(x: np.ndarray, fs: float, found: np.ndarray, bound: np.ndarray, block
             outer = np.abs(x[rr, ss + w].astype(np.float64) - left[ok])
             flank = np.maximum(np.maximum(before[ok], between[ok]),
                                _largest_steps(x, rr, ss + w, k))
-            pair = ok[(h_b > bound[rr, np.minimum(ss // block, n_blocks - 1)]) & (level < h_b)
+            pair = ok[(h_b > _at(bound, block, rr, ss)) & (level < h_b)
                       & (outer < h) & (h > FLANK_FACTOR * flank)]
             for first, width in ((s_a[pair], w_a[pair]), (s_b[pair], np.full(len(pair), w))):
                 at = first[:, None] + np.arange(width.max(initial=0))
@@ -272,5 +278,4 @@ def pacing_spikes(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
 def remove_pacing_spikes(x: np.ndarray, fs: float) -> np.ndarray:
     """``x`` ``[..., T]`` less its pacemaker stimuli (:func:`pacing_spikes`); ``x`` itself
     under :data:`MIN_PACING_FS` or where none is found."""
-    y, found = pacing_spikes(x, fs)
-    return y if found.any() else np.asarray(x)
+    return pacing_spikes(x, fs)[0]
