@@ -781,3 +781,16 @@ def test_a_paced_asystole_scores_low_natively_and_in_its_windows(fs: float) -> N
     scores = score_windows(w.x, w.mask, w.fs, w.channels, recorded=w.recorded,
                            clipped=w.clipped, filled=w.filled)
     assert len(scores) == 2 and (scores.ecg < 0.1).all()
+
+
+def test_score_windows_names_windows_of_no_numbers() -> None:
+    """An object array had failed inside np.isfinite (a TypeError naming no argument) before
+    the scores' own dtype check."""
+    from qualityfm.quality import score_windows
+
+    x = synthesize(30, fs=300.0, channels=("ppg", "ecg_ii"))
+    w = np.stack([x.signals["ppg"], x.signals["ecg_ii"]])[None].astype(np.float64)
+    for bad in (w.astype(object), w.astype(complex)):
+        for mask in (None, np.ones((1, 2), bool)):
+            with pytest.raises(ValueError, match=f"x must be real numbers, got dtype {bad.dtype}"):
+                score_windows(bad, mask, 300.0)

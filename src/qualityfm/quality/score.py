@@ -128,6 +128,8 @@ def score_windows(
     if x.ndim != 3:  # (its "mask" shape had been printed as () where none was given)
         raise ValueError(f"x must be windows [N, C, T], got shape {x.shape}"
                          + (" (one window? x[None])" if x.ndim == 2 else ""))
+    if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):  # (an object array had
+        raise ValueError(f"x must be real numbers, got dtype {x.dtype}")  # failed in isfinite)
     mask = present_mask(x) if mask is None else checked_mask(mask, x.shape[:2])
     channels = list(channels)
     if len(channels) != x.shape[1]:
