@@ -558,3 +558,21 @@ def test_empty_batches_windows_of_no_sample_and_unreal_inputs() -> None:
     for bad, kind in ((x.astype(np.complex64), "complex64"), (x > 0, "bool")):
         with pytest.raises(ValueError, match=rf"input must hold real numbers .*{kind}"):
             model.embed(bad)
+
+
+def test_array_like_inputs_other_than_arrays_and_tensors_are_read_or_named() -> None:
+    """A pandas mask had been indexed by torch position by position (KeyError: 2), and an
+    object array had failed in torch's conversion naming neither argument."""
+    import pandas as pd
+
+    model = QualityFM(tiny()).eval()
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 2, 1000)).astype(np.float32)
+    mask = np.array([[True, True], [True, False], [False, True]])
+    with torch.no_grad():
+        want = model.embed(x, mask)
+        assert torch.equal(model.embed(x, pd.DataFrame(mask)), want)
+        assert torch.equal(model.encode(x, pd.DataFrame(mask)), model.encode(x, mask))
+        with pytest.raises(ValueError, match="x must hold numbers, got dtype object"):
+            model.embed(x.astype(object), mask)
+        with pytest.raises(ValueError, match="mask must hold numbers, got dtype object"):
+            model.embed(x, mask.astype(object))

@@ -204,9 +204,15 @@ def decay_split(module: nn.Module) -> tuple[list[nn.Parameter], list[nn.Paramete
     return list(decay.values()), [p for p in module.parameters() if id(p) not in decay]
 
 
-def _contiguous(a: object) -> object:
+def _contiguous(a: object, name: str = "x") -> object:
     """A NumPy array as a contiguous one (torch takes no negative strides: a reversed view,
-    ``x[:, ::-1]``, had failed); anything else as it is."""
+    ``x[:, ::-1]``, had failed), another array-like (a pandas DataFrame, which torch had indexed
+    by position: KeyError) as an array first; a tensor or list as it is. An array of no numbers
+    (dtype object) is refused, named ``name``."""
+    if not isinstance(a, (np.ndarray, Tensor, list, tuple)) and hasattr(a, "__array__"):
+        a = np.asarray(a)
+    if isinstance(a, np.ndarray) and a.dtype == object:  # (torch's TypeError named no argument)
+        raise ValueError(f"{name} must hold numbers, got dtype object")
     return np.ascontiguousarray(a) if isinstance(a, np.ndarray) and a.ndim else a
 
 
@@ -241,7 +247,7 @@ class QualityFM(nn.Module):
             raise ValueError(f"input must be [batch, {c}, samples], got shape "
                              f"{tuple(x.shape)}{hint}")
         if mask is not None:
-            mask = torch.as_tensor(_contiguous(mask), device=weight.device)
+            mask = torch.as_tensor(_contiguous(mask, "mask"), device=weight.device)
             if mask.shape != x.shape[:2]:
                 raise ValueError(f"mask must be [batch, {c}] matching the input "
                                  f"{tuple(x.shape)}, got {tuple(mask.shape)}")
