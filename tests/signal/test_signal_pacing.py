@@ -272,3 +272,18 @@ def test_a_ringing_after_a_step_is_no_pair() -> None:
     x[1500:] += 5.0
     x[1499], x[1500], x[1501] = 6.0, 2.5, 9.0
     assert not pacing_spikes(x, fs)[1].any()
+
+
+def test_the_noise_screen_spread_over_a_chunk_is_each_sample_s_bound() -> None:
+    """The screen's per-sample bound (one repeat per block, the last block joined to the one
+    before) is the bound _at looks up for each sample, in any chunk (the speed-up of the
+    candidate screen: the same candidates, found in one pass)."""
+    from qualityfm.signal.pacing import _at, _spread
+
+    bound = np.random.default_rng(0).random((3, 5))
+    block, t = 7, 5 * 7 + 6  # the last block holds 13 samples
+    for lo, hi in [(0, t), (3, 8), (7, 14), (6, 7), (30, t), (35, t), (40, 41), (2, 40)]:
+        rows = np.repeat(np.arange(3), hi - lo)
+        at = np.tile(np.arange(lo, hi), 3)
+        assert np.array_equal(_spread(bound, block, lo, hi).ravel(),
+                              _at(bound, block, rows, at)), (lo, hi)

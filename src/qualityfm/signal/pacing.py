@@ -109,15 +109,27 @@ def _at(bound: np.ndarray, block: int, row: np.ndarray, at: np.ndarray) -> np.nd
     return bound[row, np.minimum(at // block, bound.shape[1] - 1)]
 
 
+def _spread(bound: np.ndarray, block: int, lo: int, hi: int) -> np.ndarray:
+    """The noise bound ``[R, B]`` (per block of ``block`` samples, the last block joined to
+    the one before) about each sample ``lo .. hi - 1``, ``[R, hi - lo]``."""
+    last = bound.shape[1] - 1
+    b0, b1 = min(lo // block, last), min((hi - 1) // block, last)
+    starts = np.arange(b0, b1 + 1) * block
+    starts[0] = lo
+    return np.repeat(bound[:, b0: b1 + 1], np.diff(np.append(starts, hi)), axis=1)
+
+
 def _largest_steps(x: np.ndarray, row: np.ndarray, first: np.ndarray, k: int) -> np.ndarray:
     """For each ``row``, ``first``: the largest of the ``k`` steps ``first .. first + k - 1``
     of that row of ``x`` ``[R, T]`` (step ``j`` is ``|x[j + 1] - x[j]|``); inf where they pass
     an end (unseen flanks)."""
     t = x.shape[1]
     ok = (first >= 0) & (first + k <= t - 1)
-    idx = np.clip(first, 0, max(0, t - 1 - k))[:, None] + np.arange(k)
-    r = row[:, None]
-    big = np.abs(x[r, idx + 1].astype(np.float64) - x[r, idx]).max(axis=1, initial=0.0)
+    flat = x.reshape(-1)  # one gather of flat indices (x is C-ordered: _stimulus_runs)
+    at = row * t + np.minimum(np.maximum(first, 0), max(0, t - 1 - k))
+    big = np.zeros(len(row))
+    for j in range(k):  # the steps one column at a time: no [n, k] index table
+        np.maximum(big, np.abs(flat[at + (j + 1)].astype(np.float64) - flat[at + j]), out=big)
     return np.where(ok, big, np.inf)
 
 
@@ -128,12 +140,14 @@ def _stimulus_runs(x: np.ndarray, fs: float) -> np.ndarray:
     before it within the flank (``h`` is over 3 times those) and over half the noise bound, so
     the rules are judged at the samples that step so alone (the screen in ``x``'s float type,
     its bounds 10 % and 3 % below theirs for its rounding)."""
+    x = np.ascontiguousarray(x)  # the helpers gather by flat index
     rows, t = x.shape
     found = np.zeros(x.shape, dtype=bool)
     levels, block = _block_noise(x, fs)
     bound = NOISE_FACTOR * levels
     k = flank_samples(fs)
     span = max(block, _CHUNK // rows)
+    screen = 0.45 * bound  # the noise screen per block, spread over its samples chunk by chunk
     cand_r, cand_s = [], []
     for lo in range(k + 1, t - 1, span):  # run starts lie in k + 1 .. t - 2 (flanks seen)
         hi = min(lo + span, t - 1)
@@ -142,11 +156,10 @@ def _stimulus_runs(x: np.ndarray, fs: float) -> np.ndarray:
         flank = steps[:, :-k].copy()  # the largest of the k steps before each one's first
         for j in range(1, k):
             np.maximum(flank, steps[:, j: j + flank.shape[1]], out=flank)
-        r, c = np.nonzero(step_in > 1.45 * flank)
-        s = lo + c
-        keep = step_in[r, c] > 0.45 * _at(bound, block, r, s)
-        cand_r.append(r[keep])
-        cand_s.append(s[keep])
+        noise = _spread(screen, block, lo, hi)
+        r, c = np.nonzero((step_in > 1.45 * flank) & (step_in > noise))
+        cand_r.append(r)
+        cand_s.append(lo + c)
     row = np.concatenate(cand_r) if cand_r else np.zeros(0, dtype=np.int64)
     start = np.concatenate(cand_s) if cand_s else np.zeros(0, dtype=np.int64)
     before = _largest_steps(x, row, start - 1 - k, k)
@@ -159,7 +172,8 @@ def _stimulus_runs(x: np.ndarray, fs: float) -> np.ndarray:
         h, level = _run_height(x, r, s, w), _level_ends(x, r, s, w)
         noise = _at(bound, block, r, s)
         alone = (h > noise) & (level < h) & (h > FLANK_FACTOR * before[keep])
-        hit = alone & (h > FLANK_FACTOR * _largest_steps(x, r, s + w, k))
+        hit = alone.copy()  # the flank after judged only where the rest holds
+        hit[alone] = h[alone] > FLANK_FACTOR * _largest_steps(x, r[alone], s[alone] + w, k)
         found[r[hit][:, None], s[hit][:, None] + np.arange(w)] = True
         pending = alone & ~hit
         firsts.append((r[pending], s[pending], np.full(int(pending.sum()), w), h[pending],
@@ -171,16 +185,18 @@ def _stimulus_runs(x: np.ndarray, fs: float) -> np.ndarray:
 def _run_height(x: np.ndarray, r: np.ndarray, s: np.ndarray, w: int) -> np.ndarray:
     """How far the runs ``x[r, s : s + w]`` stand off the line between their neighbours: the
     nearer of their two ends (a biphasic stimulus's middle may cross the line)."""
-    a, b = x[r, s - 1].astype(np.float64), x[r, s + w].astype(np.float64)
-    run = x[r[:, None], s[:, None] + np.arange(w)].astype(np.float64)
+    flat, at = x.reshape(-1), r * x.shape[1] + s  # x C-ordered (_stimulus_runs)
+    a, b = flat[at - 1].astype(np.float64), flat[at + w].astype(np.float64)
     frac = np.arange(1, w + 1) / (w + 1)
-    off = np.abs(run - (a[:, None] + frac * (b - a)[:, None]))
-    return np.minimum(off[:, 0], off[:, -1])
+    first = np.abs(flat[at].astype(np.float64) - (a + frac[0] * (b - a)))
+    last = np.abs(flat[at + (w - 1)].astype(np.float64) - (a + frac[-1] * (b - a)))
+    return np.minimum(first, last)
 
 
 def _level_ends(x: np.ndarray, r: np.ndarray, s: np.ndarray, w: int) -> np.ndarray:
     """The step between the two neighbours of the runs ``x[r, s : s + w]``."""
-    return np.abs(x[r, s + w].astype(np.float64) - x[r, s - 1])
+    flat, at = x.reshape(-1), r * x.shape[1] + s
+    return np.abs(flat[at + w].astype(np.float64) - flat[at - 1])
 
 
 def _pairs(x: np.ndarray, fs: float, found: np.ndarray, bound: np.ndarray, block: int, k: int,
