@@ -448,3 +448,30 @@ def test_windows_name_monitor_labels_and_refuse_arguments_of_another_type() -> N
         make_windows(rec, {"seconds": 10})
     with pytest.raises(TypeError, match=r"reads a qualityfm\.io\.Record .*got dict"):
         make_windows(rec.signals)
+
+
+def test_few_levels_probe_answers_as_the_sort_of_all_samples() -> None:
+    """few_levels looks at a spread of 64 samples first (the sort of a whole window's samples
+    had been a tenth of make_windows' time): its answer is the full count's wherever the
+    probe sees few levels, fill values and NaN among them or not."""
+    from qualityfm.signal.nan import _PROBE, OFF_LEVELS, few_levels
+
+    def by_sort(x: np.ndarray) -> bool:
+        v = np.sort(x[np.isfinite(x) & (np.abs(x) <= 1e15)])
+        return bool(len(v) > 0 and np.count_nonzero(v[1:] != v[:-1]) < OFF_LEVELS)
+
+    rng = np.random.default_rng(0)
+    n = 7500
+    levels = np.tile([0.0, 0.001, 0.002, 0.003], n // 4)
+    one_more = levels.copy()
+    one_more[1] = 0.5  # a fifth level the probe (every n // 64-th sample) does not see
+    assert one_more[:: n // _PROBE][1] != 0.5
+    noisy = rng.standard_normal(n)
+    gappy = noisy.copy()
+    gappy[::3] = np.nan
+    filled_off = levels.copy()
+    filled_off[::2] = 9.97e36
+    for x in (levels, one_more, noisy, gappy, filled_off, np.full(n, np.nan), levels[:200],
+              noisy.astype(np.float32), np.round(noisy).astype(np.int16)):
+        assert few_levels(x) is by_sort(np.asarray(x, dtype=np.float64))
+    assert few_levels(levels) and not few_levels(one_more) and not few_levels(noisy)
