@@ -794,3 +794,18 @@ def test_score_windows_names_windows_of_no_numbers() -> None:
         for mask in (None, np.ones((1, 2), bool)):
             with pytest.raises(ValueError, match=f"x must be real numbers, got dtype {bad.dtype}"):
                 score_windows(bad, mask, 300.0)
+
+
+def test_median_of_beat_intervals_is_numpys_median_exactly() -> None:
+    """_common.median (the beat intervals' median by one sort: numpy's had cost 10x on a
+    window's few dozen intervals) gives float(np.median) for every input."""
+    from qualityfm.quality._common import median
+
+    rng = np.random.default_rng(0)
+    cases = [rng.integers(0, 900, n) for n in (1, 2, 3, 4, 35, 36)]
+    cases += [np.array([3, 3, 4, 4]), np.array([2**53 + 1, 2**53 + 3], dtype=np.int64),
+              np.array([7, 8], dtype=np.uint16), np.array([0.5, np.nan, 2.0]),
+              np.array([1.5, 2.5]), np.array([[1, 2], [3, 4]])]
+    for a in cases:
+        got, want = median(a), float(np.median(a))
+        assert type(got) is float and (got == want or (np.isnan(got) and np.isnan(want))), a

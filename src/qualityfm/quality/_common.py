@@ -137,6 +137,19 @@ def column_median(a: np.ndarray) -> np.ndarray:
     return 0.5 * (s[(n - 1) // 2] + s[n // 2])
 
 
+def median(a: np.ndarray) -> float:
+    """``float(np.median(a))`` of a 1-D array, the same value; for integers (beat intervals)
+    by one sort, which costs a tenth of numpy's median on a window's few dozen intervals."""
+    a = np.asarray(a)
+    if a.ndim != 1 or a.dtype.kind not in "iu" or not len(a):  # NaN, empty: numpy's rules
+        return float(np.median(a))
+    s = np.sort(a)
+    n = len(s)
+    if n % 2:
+        return float(s[n // 2])
+    return (float(s[n // 2 - 1]) + float(s[n // 2])) / 2.0  # as numpy's mean of the two
+
+
 def template_correlation(
     y: np.ndarray, peaks: np.ndarray, before: int, after: int, min_beats: int = 3
 ) -> float:
@@ -201,7 +214,7 @@ def beatless_stretches(peaks: np.ndarray, n_samples: int, fs: float
     (:data:`BEATLESS_SECONDS`), and the median beat interval (samples; 0 with under two beats,
     whose stretches are then those over ``BEATLESS_SECONDS`` alone: a PPG of one pulse and a
     sensor off after it had been charged nothing, one of two nearly all)."""
-    rr = float(np.median(np.diff(peaks))) if len(peaks) > 1 else 0.0
+    rr = median(np.diff(peaks)) if len(peaks) > 1 else 0.0
     edges = np.concatenate([[0], peaks, [n_samples]]).astype(np.int64)
     long = np.diff(edges) > max(BEATLESS_SECONDS * fs, 2.0 * rr)
     return [(int(a), int(e)) for a, e in zip(edges[:-1][long], edges[1:][long], strict=True)], rr

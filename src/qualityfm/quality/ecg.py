@@ -22,6 +22,7 @@ from qualityfm.quality._common import (
     finite_rows,
     flat_fraction,
     lost_share,
+    median,
     template_correlation,
 )
 from qualityfm.quality.peaks import peaks_from_envelope, qrs_envelope
@@ -165,7 +166,7 @@ def beat_segment(peaks: np.ndarray, fs: float) -> tuple[int, int]:
     ECG at 150-220 bpm 0.1)."""
     before, after = int(round(0.2 * fs)), int(round(0.4 * fs))
     if len(peaks) > 1:
-        rr = int(np.median(np.diff(peaks)))
+        rr = int(median(np.diff(peaks)))
         if rr < before + after:
             before = rr // 3
             after = rr - before

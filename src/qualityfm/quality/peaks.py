@@ -80,16 +80,19 @@ def peaks_from_envelope(
         if len(cand) == 0:
             out.append(cand.astype(np.int64))
             continue
-        idx = np.clip(cand[:, None] + offsets, 0, t - 1)
+        idx = np.minimum(np.maximum(cand[:, None] + offsets, 0), t - 1)
         seg = bp[i][idx]
         # Dominant polarity of the window: R waves up, or an inverted lead with R waves down.
-        sign = 1.0 if seg.max(axis=1).sum() >= -seg.min(axis=1).sum() else -1.0
-        r = idx[np.arange(len(cand)), np.argmax(sign * seg, axis=1)]
+        up = seg.max(axis=1).sum() >= -seg.min(axis=1).sum()
+        pick = np.argmax(seg, axis=1) if up else np.argmin(seg, axis=1)  # (first extreme)
+        r = np.take_along_axis(idx, pick[:, None], axis=1)[:, 0]
         # The mirrored band-pass is flat at the window's first and last samples, so the tail
         # of a QRS whose R lies outside the window, or a wave of no QRS, refines onto them: no
         # beat is seen there (a true R within a few samples of the edge is lost with them).
         r = r[(r > 0) & (r < t - 1)]
-        out.append(refractory_keep(np.unique(r), dist))
+        if not (r[1:] > r[:-1]).all():  # sorted, once each (mostly so already)
+            r = np.unique(r)
+        out.append(refractory_keep(r, dist))
     return out
 
 

@@ -29,6 +29,7 @@ from qualityfm.quality._common import (
     finite_rows,
     flat_fraction,
     lost_share,
+    median,
     mirrored_spectrum,
     template_correlation,
 )
@@ -150,7 +151,7 @@ def drop_dicrotic(y: np.ndarray, peaks: np.ndarray, ratio: float = 0.5, tol: flo
         return peaks
     split = np.zeros(len(peaks))
     split[1:-1] = peaks[2:] - peaks[:-2]
-    small &= split <= tol * np.median(np.diff(kept))
+    small &= split <= tol * median(np.diff(kept))
     if small.sum() < share * (len(peaks) - small.sum()):
         return peaks
     return peaks[~small]
@@ -183,7 +184,7 @@ def pulse_likeness(y: np.ndarray, peaks: np.ndarray, fs: float, settings: PPGSet
     than ``min_pulses`` pulses or a median rate outside ``settings.pulse_rate``."""
     if len(peaks) < min_pulses:
         return None
-    period = int(np.median(np.diff(peaks)))
+    period = int(median(np.diff(peaks)))
     if not settings.pulse_rate[0] <= 60.0 * fs / period <= settings.pulse_rate[1]:
         return None
     before = int(0.4 * period)
