@@ -63,3 +63,17 @@ def test_a_beat_before_the_window_is_not_seen_on_its_first_sample() -> None:
             np.testing.assert_array_equal(peaks[:2], [147, 369])
             assert np.isin(peaks, inside).mean() > 0.95
     assert ecg_quality(ecg[5:6], FS)[0] > 0.9
+
+
+def test_an_ecg_on_its_rail_with_samples_past_it_is_clipped() -> None:
+    """icu0121's ECG sits on its -0.5 mV rail after each beat from 150 s, with about 1 % of
+    samples just under the rail: the extremes alone had read it 0.03 % clipped and scored
+    its 210-s window 0.99; the rail at its tail level counts (a helper's audit, session 55)."""
+    w = _windows("physionet2015_icu", "icu0121")
+    c = list(w.channels).index("ecg_ii")
+    s = score_windows(w.x, w.mask, w.fs, w.channels, recorded=w.recorded, clipped=w.clipped,
+                      filled=w.filled)
+    at = {int(t): k for k, t in enumerate(w.start)}
+    for t in (150, 180, 210):
+        assert w.clipped[at[t], c] > 0.1 and s.ecg[at[t]] == 0.0
+    assert w.clipped[at[120], c] < 0.01 and s.ecg[at[120]] > 0.95  # before it: clean

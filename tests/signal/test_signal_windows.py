@@ -9,6 +9,7 @@ import pytest
 
 from qualityfm.io import Record
 from qualityfm.signal import WindowConfig, make_windows, normalize
+from qualityfm.signal.synthetic import synthesize
 
 
 def _record(seconds: float = 95.0, fs: float = 250.0, channels=("ecg_ii", "ppg"),
@@ -338,6 +339,53 @@ def test_clip_fraction_does_not_depend_on_the_scale() -> None:
     for dtype in (np.int16, np.int32, np.float64):
         assert clip_fraction(railed.astype(dtype)[None])[0] == pytest.approx(
             clip_fraction(railed[None])[0]) and clip_fraction(railed[None])[0] > 0.1
+
+
+def _extremes_rule(x: np.ndarray, tol: float = 1e-3) -> np.ndarray:
+    """The share within ``tol`` of the range of a window's minimum or maximum: the clip rule
+    before its rails were also looked for at tail quantiles."""
+    lo, hi = x.min(axis=1, keepdims=True), x.max(axis=1, keepdims=True)
+    return ((x >= hi - tol * (hi - lo)) | (x <= lo + tol * (hi - lo))).mean(axis=1)
+
+
+def test_a_rail_is_found_past_the_few_samples_beyond_it() -> None:
+    """One sample past a rail had made the rail no extreme: an ECG whose wander holds it 15 %
+    on its rail read 0.01 % clipped and scored 1.0; so had a rail's noise reaching 1.5 % of
+    samples past it."""
+    from qualityfm.quality import ecg_quality
+    from qualityfm.signal.extremes import clip_fraction
+
+    e = synthesize(30, fs=300.0, seed=0, channels=("ecg_ii",)).signals["ecg_ii"].astype(float)
+    e += np.sin(2 * np.pi * 0.1 * np.arange(len(e)) / 300.0)  # a wander into the rail
+    rail = np.percentile(e, 15)
+    railed = np.maximum(e, rail)
+    assert 0.15 <= clip_fraction(railed[None])[0] < 0.16
+    spiked = railed.copy()
+    spiked[4000] = rail - 0.05 * np.ptp(e)
+    noisy = railed.copy()
+    on = np.flatnonzero(railed == rail)[::10]
+    noisy[on] -= 0.003 * np.ptp(e) * (1 + np.arange(len(on)) % 3)  # 1.5 % of samples past
+    for x in (spiked, noisy):
+        assert _extremes_rule(x[None])[0] < 0.01  # the extremes alone miss it
+        assert clip_fraction(x[None])[0] > 0.13
+        assert ecg_quality(x, 300.0) == 0.0 < 0.99 < ecg_quality(e, 300.0)
+
+
+def test_smooth_waves_and_coarse_steps_are_read_at_their_extremes_alone() -> None:
+    """The tail levels count as rails only where they outnumber the samples just inside them
+    (the wave's approach) or its next two recorded values (a coarse ADC step): noise, a sine
+    and a PPG on 30-48 levels read as the extremes rule reads them (a PPG's troughs on a
+    coarse step had read as a rail, 0.5-0.6 % more)."""
+    from qualityfm.signal.extremes import clip_fraction
+
+    noise = np.random.default_rng(0).standard_normal((4, 7500))
+    sine = np.sin(2 * np.pi * np.linspace(0, 30, 9000))[None]
+    p = synthesize(60, fs=125.0, hr=65, seed=0, channels=("ppg",)).signals["ppg"]
+    windows = p.astype(float).reshape(6, -1)
+    span = np.ptp(windows, axis=1, keepdims=True)
+    for x in [noise, sine] + [np.round((windows - windows.min(axis=1, keepdims=True)) / span
+                                       * (levels - 1)) for levels in (30, 48)]:
+        np.testing.assert_array_equal(clip_fraction(x), _extremes_rule(x))
 
 
 def test_int16_windows_at_the_negative_rail_warn_as_unscaled() -> None:

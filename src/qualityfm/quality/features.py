@@ -44,7 +44,7 @@ NAN = float("nan")
 #: Version of the feature code, raised when a window's features change for the same samples
 #: (a beat detector's rule, a column's formula). A store's ``features.json`` and the task
 #: cache's key hold it, so that features of older code are computed again, not read.
-FEATURES_VERSION = 21  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
+FEATURES_VERSION = 22  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
 # spectra of the window mirrored, not end-detrended (quality._common.mirrored_spectrum);
 # 4: lead_match pairs beats one to one; 5: the median beat's samples smoothed by a centred
 # (odd) box, P-wave SNRs with a floor relative to the signal (independent of the units); 6:
@@ -65,7 +65,8 @@ FEATURES_VERSION = 21  # 2: the dRR scatter's central bin is centred on 0; 3: fi
 # SCORING_VERSION 18; 19: the PPG quality columns under SCORING_VERSION 19; 20: the R peaks
 # of a lead at 240 Hz or more found without its pacemaker stimuli (signal.pacing), and the
 # quality columns under SCORING_VERSION 20; 21: those of SCORING_VERSION 21 (a
-# pair of stimuli, a biphasic one through zero)
+# pair of stimuli, a biphasic one through zero); 22: the clipped share and quality columns
+# with a rail found past the few samples beyond it (SCORING_VERSION 22)
 #: Floor of the Poincare SD2 (s): a fixed time, whatever the channel's rate (the features read
 #: each channel at its own), one sample at 300 Hz, so that Challenge 2017's records keep theirs.
 SD2_FLOOR_S = 1.0 / 300.0

@@ -38,9 +38,11 @@ LEVEL_THRESHOLDS: tuple[float, float, float, float] = (0.9, 0.7, 0.5, 0.3)
 #: own spread count only where those pulses stop, and a PPG of under two pulses has them too;
 #: 20: an ECG's pacemaker stimuli taken out at 240 Hz or more, in the R-peak detector and in
 #: a record's windows at its own rate before resampling, ``signal.pacing``; 21: a pair of
-#: stimuli, a biphasic one through zero, and the flat and clip figures without the stimuli).
+#: stimuli, a biphasic one through zero, and the flat and clip figures without the stimuli;
+#: 22: a rail is found at a tail level where a few samples past it had made it no extreme,
+#: ``signal.extremes.RAIL_QUANTILES``).
 #: A store's journal records it, so that an interrupted ``prepare`` never mixes two rules.
-SCORING_VERSION = 21
+SCORING_VERSION = 22
 
 
 @dataclass

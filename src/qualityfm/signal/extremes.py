@@ -4,21 +4,65 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Tail shares at which a window's rails are looked for beside its extremes: a rail holds the
+#: samples of a tail from the few past it (a spike, a lead's noise beyond its ADC's limit) up
+#: to its own share, so the quantile at 0.5 % or at 2 % lies on it where the exact minimum or
+#: maximum need not.
+RAIL_QUANTILES: tuple[float, ...] = (0.005, 0.02)
+#: Width, as a share of the window's range, of the band just inside such a level that it must
+#: outnumber to be a rail (or twice the distance to the next value recorded inside, where
+#: wider: a coarse ADC step): a saturated wave piles up at its rail, where a smooth one (a
+#: PPG's troughs on a coarse step) approaches a level through as many samples or more.
+RAIL_APPROACH = 0.02
+
 
 def clip_fraction(x: np.ndarray, tol: float = 1e-3) -> np.ndarray:
-    """Fraction of samples at the window's extreme values (within ``tol`` of its range), ``[N]``.
+    """Fraction of samples on the window's rails, ``[N]``: those within ``tol`` of the window's
+    range of its minimum or maximum, or, where more, of a level at a tail share of
+    :data:`RAIL_QUANTILES` (within ``tol`` of the range between those quantiles, about it)
+    that outnumber those in the :data:`RAIL_APPROACH` of that range just inside it.
 
     A clean wave touches its maximum and minimum in a few samples; a saturated (clipped) or
-    railed wave sits there for long stretches.
+    railed wave sits there for long stretches. A few samples past a rail no more hide it (an
+    ECG 18 % on its rail with 1 % of samples just under it had read 0.03 % clipped).
     """
     x = np.asarray(x)
     if x.dtype.kind in "iub":  # wide: int16 railed at both limits had wrapped its range
         x = x.astype(np.float64)
-    lo = x.min(axis=1, keepdims=True)
-    hi = x.max(axis=1, keepdims=True)
+    return np.array([_row_clip_fraction(row, tol) for row in x], dtype=np.float64)
+
+
+def _row_clip_fraction(row: np.ndarray, tol: float) -> float:
+    """:func:`clip_fraction` of one window, counted on its sorted samples."""
+    ordered = np.sort(row)
+    lo, hi = ordered[0], ordered[-1]
     span = hi - lo  # relative to the window's own range: no floor that a small scale falls under
-    at_edge = (x >= hi - tol * span) | (x <= lo + tol * span)
-    return at_edge.mean(axis=1)
+    if not np.isfinite(span):  # as the comparisons read it
+        return float(((row >= hi - tol * span) | (row <= lo + tol * span)).mean())
+    n = len(ordered)
+    s = ordered.astype(np.float64)  # the thresholds in the row's own precision, compared exactly
+    below = np.searchsorted(s, lo + tol * span, "right")  # as x <= lo + tol * span
+    above = np.searchsorted(s, hi - tol * span, "left")  # as x >= hi - tol * span
+    share = 1.0 if below >= above else (below + n - above) / n
+    if span == 0:
+        return share
+    k = len(RAIL_QUANTILES)
+    h = np.array([*RAIL_QUANTILES, *(1.0 - p for p in RAIL_QUANTILES)]) * (n - 1)
+    f = h.astype(np.int64)
+    levels = s[f] + (h - f) * (s[np.minimum(f + 1, n - 1)] - s[f])  # numpy's linear quantiles
+    robust = levels[k] - levels[0]  # between the outer quantiles
+    half, approach = tol * robust / 2, RAIL_APPROACH * robust
+    a = np.searchsorted(s, levels - half, "left")  # each level's band: s[a:b]
+    b = np.searchsorted(s, levels + half, "right")
+    low = np.arange(2 * k) < k  # inside: above a low level, below a high one
+    nearest = np.where(low, s[np.minimum(b, n - 1)] - levels, levels - s[np.maximum(a - 1, 0)])
+    nearest[np.where(low, b >= n, a <= 0)] = np.inf
+    reach = np.maximum(half + approach, 2 * nearest)
+    inside = np.where(low, np.searchsorted(s, levels + reach, "right") - b,
+                      a - np.searchsorted(s, levels - reach, "left"))
+    held = np.where(b - a > inside, b - a, 0)
+    overlap = np.where((held[:k] > 0) & (held[k:] > 0), np.maximum(0, b[:k] - a[k:]), 0)
+    return max(share, float((held[:k] + held[k:] - overlap).max()) / n)
 
 
 def span_clip_fraction(values: np.ndarray, lo: np.ndarray, hi: np.ndarray,

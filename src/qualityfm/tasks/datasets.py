@@ -147,7 +147,8 @@ RHYTHMS = ("N", "A", "O", "~")
 # an .npz of one 2-D array and channel_names, CSV gaps to 25 million samples or 24 h, a
 # VitalDB start stated a day early; 64: an ECG lead's pacemaker stimuli taken out at its own
 # rate of 240 Hz or more (signal.pacing; a paced asystole had read as beats); 65: a pair of
-# stimuli, a biphasic one through zero, a lead off judged without its stimuli;
+# stimuli, a biphasic one through zero, a lead off judged without its stimuli; 66: a rail
+# found at a tail level where a few samples lie past it (signal.extremes);
 # 28: a dataset lists the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
@@ -173,7 +174,7 @@ RHYTHMS = ("N", "A", "O", "~")
 # 16: a vt-alarm record without an alarm time ends at its alarm, past 300 s too; 15: the ECG
 # lead standing for lead II is chosen as in pre-training (I before aVL), a channel mostly inf
 # is masked as one mostly NaN; 14: leads and PPG named "Lead2", "SpO2 pleth" are read
-CACHE_VERSION = 65
+CACHE_VERSION = 66
 #: A task cache's file name (:func:`_cache_path`).
 _CACHE_FILE = re.compile(r"[a-z0-9-]+-[0-9a-f]{16}(\.npz|\.none\.json)")
 #: A task channel is absent when flat (``FLAT_PEAK_TO_PEAK``: leads off) or off (a few ADC
