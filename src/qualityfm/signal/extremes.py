@@ -23,8 +23,9 @@ def clip_fraction(x: np.ndarray, tol: float = 1e-3) -> np.ndarray:
     that outnumber those in the :data:`RAIL_APPROACH` of that range just inside it.
 
     A clean wave touches its maximum and minimum in a few samples; a saturated (clipped) or
-    railed wave sits there for long stretches. A few samples past a rail no more hide it (an
-    ECG 18 % on its rail with 1 % of samples just under it had read 0.03 % clipped).
+    railed wave sits there for long stretches. A few samples past a rail no more hide it
+    (icu0121's ECG on its rail, about 100 of a window's 7,500 samples just under it, had read
+    0.03 % clipped; 12 % now).
     """
     x = np.asarray(x)
     if x.dtype.kind in "iub":  # wide: int16 railed at both limits had wrapped its range
