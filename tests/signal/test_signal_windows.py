@@ -523,3 +523,23 @@ def test_few_levels_probe_answers_as_the_sort_of_all_samples() -> None:
               noisy.astype(np.float32), np.round(noisy).astype(np.int16)):
         assert few_levels(x) is by_sort(np.asarray(x, dtype=np.float64))
     assert few_levels(levels) and not few_levels(one_more) and not few_levels(noisy)
+
+
+def test_rails_at_both_ends_found_at_different_tail_levels_both_count() -> None:
+    """A low rail with 1 % of samples past it is found at the 2 % level only, a high rail of
+    1.2 % at the 0.5 % level only: both rails count (each level had been paired with its own
+    share at the other end, and the window read 4.0 % clipped where 5.3 % of it is railed)."""
+    from qualityfm.signal.extremes import clip_fraction
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(7500)
+    lo, hi = np.quantile(x, 0.05), np.quantile(x, 0.985)
+    x = np.clip(x, lo, hi)
+    at_lo, at_hi = np.flatnonzero(x == lo), np.flatnonzero(x == hi)
+    x[at_lo[:75]] = lo - 0.01 - 0.05 * rng.random(75)  # 1 % of samples past the low rail
+    x[at_hi[:15]] = hi + 0.01 + 0.05 * rng.random(15)  # 0.2 % past the high rail
+    railed = np.mean((x == lo) | (x == hi))
+    assert _extremes_rule(x[None])[0] < 0.01
+    assert railed - 1e-3 <= clip_fraction(x[None])[0] <= railed + 1e-3
+    assert clip_fraction(x[::-1][None])[0] == clip_fraction(x[None])[0]
+    assert clip_fraction(-x[None])[0] == clip_fraction(x[None])[0]  # either end

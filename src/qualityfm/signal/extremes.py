@@ -62,8 +62,11 @@ def _row_clip_fraction(row: np.ndarray, tol: float) -> float:
     inside = np.where(low, np.searchsorted(s, levels + reach, "right") - b,
                       a - np.searchsorted(s, levels - reach, "left"))
     held = np.where(b - a > inside, b - a, 0)
-    overlap = np.where((held[:k] > 0) & (held[k:] > 0), np.maximum(0, b[:k] - a[k:]), 0)
-    return max(share, float((held[:k] + held[k:] - overlap).max()) / n)
+    # a rail at each end, each at whichever tail level holds it most (a low rail with 1 % of
+    # samples past it is found at 2 % only, a high one of 1.2 % at 0.5 % only)
+    i, j = int(held[:k].argmax()), k + int(held[k:].argmax())
+    overlap = max(0, int(b[i] - a[j])) if held[i] > 0 and held[j] > 0 else 0
+    return max(share, float(held[i] + held[j] - overlap) / n)
 
 
 def span_clip_fraction(values: np.ndarray, lo: np.ndarray, hi: np.ndarray,
