@@ -18,9 +18,9 @@ RAIL_APPROACH = 0.02
 
 def clip_fraction(x: np.ndarray, tol: float = 1e-3) -> np.ndarray:
     """Fraction of samples on the window's rails, ``[N]``: those within ``tol`` of the window's
-    range of its minimum or maximum, or, where more, of a level at a tail share of
-    :data:`RAIL_QUANTILES` (within ``tol`` of the range between those quantiles, about it)
-    that outnumber those in the :data:`RAIL_APPROACH` of that range just inside it.
+    range of its minimum or maximum, or, where more, those in a band ``tol`` of the range
+    between the outer :data:`RAIL_QUANTILES` wide about a level at one of those tail shares, at
+    each end, that outnumber those in the :data:`RAIL_APPROACH` of that range just inside it.
 
     A clean wave touches its maximum and minimum in a few samples; a saturated (clipped) or
     railed wave sits there for long stretches. A few samples past a rail no more hide it
