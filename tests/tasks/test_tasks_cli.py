@@ -1617,3 +1617,35 @@ def test_a_users_file_named_as_a_run_marker_is_refused_not_removed(tmp_path, cap
     monkeypatch.setattr(Path, "unlink", unlink)
     _clear_run(run)
     assert calls.index("cv.json") < calls.index("summary.json")
+
+
+def test_evaluate_gives_no_noisy_auroc_of_a_rhythm_model_that_never_saw_noise(tmp_path,
+                                                                             capsys) -> None:
+    """A 4-class model fitted on records without '~' had its never-learnt p_noisy ranked into
+    a noisy AUROC with an interval (0.818 (0.636-1.000) in an audit), without a word."""
+    lines = (shared_path("cinc2017_af") / "REFERENCE.csv").read_text().splitlines()
+    of = {c: [x for x in lines if x.endswith("," + c)] for c in "NAO~"}
+    sets = {"train": [ln for c in "NAO" for ln in of[c][:6]],
+            "test": [ln for c in "NAO~" for ln in of[c][6:10]]}
+    for name, kept in sets.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        for ln in kept:
+            for ext in (".hea", ".mat"):
+                shutil.copy(shared_path("cinc2017_af", ln.split(",")[0] + ext), folder)
+        (folder / "REFERENCE.csv").write_text("\n".join(kept) + "\n")
+    run = tmp_path / "run"
+    assert main(["finetune", "--task", "af", "--data", str(tmp_path / "train"), "--init",
+                 "classical", "--out", str(run)]) == 0
+    assert "the 4-class model's p_noisy are never learnt" in capsys.readouterr().err
+    out = tmp_path / "af.json"
+    assert main(["evaluate", "--task", "af", "--data", str(tmp_path / "test"), "--model",
+                 str(run), "--out", str(out)]) == 0
+    assert "its p_noisy were never learnt, and no noisy_auroc is given" in capsys.readouterr().err
+    res = json.loads(out.read_text())
+    assert res["noisy_auroc"] is None and res["noisy_auroc_ci"] == [None, None]
+    assert res["macro_f1"] is not None and len(res["predictions"]["p_noisy"]) == 16
+    assert main(["predict", "--task", "af", "--data", str(tmp_path / "test"), "--model",
+                 str(run), "--out", str(tmp_path / "p.csv")]) == 0  # its column, said
+    assert ("the 4-class model was fitted on records that give no ~ rhythm: its p_noisy were "
+            "never learnt\n") in capsys.readouterr().err

@@ -220,6 +220,9 @@ class TaskEstimator(ABC):
         #: each channel: the windows fitted that held it, of ``fitted_rows`` (None: not known)
         self.present_counts: list[int] | None = None
         self.fitted_rows: int | None = None
+        #: a multiclass model's classes no row fitted held: outputs never learnt (None: not
+        #: known, a model saved before they were kept)
+        self.unlearnt: list[int] | None = None
 
     # subclasses: fit on (fit rows, validation rows) and return raw validation outputs
     @abstractmethod
@@ -474,6 +477,7 @@ class TaskEstimator(ABC):
             raise ValueError(f"task {self.task!r} has {k} classes (labels 0..{k - 1}), but y "
                              f"holds {sorted(set(y[bad].tolist()))[:5]} (rows {rows_text(bad)})")
         unseen = sorted(set(range(k)) - set(y.tolist())) if self.kind == "multiclass" else []
+        self.unlearnt = unseen
         if unseen and len(y):  # 3 and 7 had made a model of 8 outputs without a word (and
             # af4 fitted on two of its classes had said nothing)
             warn_at_caller(f"y holds no row of class(es) {listed(unseen)} among its labels "
@@ -568,6 +572,7 @@ class TaskEstimator(ABC):
             "train_windows": self.train_windows, "always_present": self.always_present,
             "ever_present": self.ever_present, "target_1d": self.target_1d,
             "present_counts": self.present_counts, "fitted_rows": self.fitted_rows,
+            "unlearnt": self.unlearnt,
         }
 
     def set_protocol_state(self, s: dict) -> None:
@@ -589,6 +594,7 @@ class TaskEstimator(ABC):
         self.ever_present = s.get("ever_present")  # older files: not kept
         self.present_counts = s.get("present_counts")  # older files: not kept
         self.fitted_rows = s.get("fitted_rows")
+        self.unlearnt = s.get("unlearnt")  # older files: not known
         self.target_1d = s.get("target_1d", False)  # older files: predictions [N, K]
         version = s.get("features_version")
         if getattr(self, "use_features", True) and version != FEATURES_VERSION:

@@ -616,8 +616,22 @@ def evaluate_estimator(est: TaskEstimator, ds: TaskDataset, rhythm_est: TaskEsti
             warnings.filterwarnings("ignore", message=".*" + re.escape(OTHER_LENGTH))
             proba4 = rhythm_est.predict_proba(*_inputs_for(rhythm_est, ds))
         res.update(rhythm_report(ds.rhythm, proba4, ds.groups, n_boot, seed, af=pred))
+        if RHYTHMS.index("~") in _unlearnt(rhythm_est, ", and no noisy_auroc is given"):
+            res["noisy_auroc"], res["noisy_auroc_ci"] = float("nan"), [float("nan")] * 2
         res["predictions"].update(_rhythm_predictions(ds.rhythm, proba4, pred))
     return res
+
+
+def _unlearnt(rhythm_est: TaskEstimator, then: str = "") -> list[int]:
+    """The rhythms af's 4-class model was fitted without, said on stderr (their columns rank
+    nothing: an audit's noisy AUROC of a model that never saw '~' had read 0.818)."""
+    unlearnt = rhythm_est.unlearnt or []  # (None: a model saved before they were kept)
+    if unlearnt:
+        print(f"qualityfm: warning: the 4-class model was fitted on records that give no "
+              f"{', '.join(RHYTHMS[k] for k in unlearnt)} rhythm: its "
+              f"{', '.join(RHYTHM_COLUMNS[k] for k in unlearnt)} were never learnt{then}",
+              file=sys.stderr)
+    return unlearnt
 
 
 def _rhythm_predictions(rhythm: np.ndarray, proba4: np.ndarray, af: np.ndarray) -> dict:
@@ -892,6 +906,8 @@ def predict_run(task: str, model: str | Path, data: DataDirs, out: str | Path, *
     out = check_output(out, what="predict")  # before the model and any record are read
     model = Path(model)
     est, rhythm, summary = _saved_model(task, model, device)
+    if rhythm is not None:
+        _unlearnt(rhythm)
     skipped: list[dict[str, str]] = []
     left_out: list[dict[str, str]] = []
     rows: list[dict] = []
