@@ -9,7 +9,14 @@ from qualityfm.cli.finetune import add_bp_rule_option, add_data_options, add_dev
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="evaluate a fine-tuned model (JSON, table, plots)")
+    p = sub.add_parser(
+        "evaluate", help="evaluate a fine-tuned model (JSON, table, plots)",
+        description="Metrics of a fine-tuned run on labelled task records, at the threshold its "
+        "validation fixed: vt-alarm and af AUROC, AUPRC, TPR, TNR, PPV, F1 and accuracy with "
+        "bootstrap 95 % intervals (vt-alarm the challenge score, af the macro F1 over N, A, O "
+        "and the noisy AUROC); abp SBP and DBP MAE, ME, SD, MASE, AAMI and BHS. Writes the JSON "
+        "(with each row's prediction), a markdown table and plots beside it; records the model "
+        "was trained on are named, the figures then no test.")
     add_data_options(p, fitted=True)
     add_bp_rule_option(p, fitted=True)
     add_device_option(p)

@@ -21,8 +21,8 @@ def add_data_options(p: argparse.ArgumentParser, fitted: bool = False) -> None:
                    help="false VT alarms (true or false), atrial fibrillation, or blood "
                    "pressure (SBP and DBP)")
     p.add_argument("--data", required=True, nargs="+", action="extend", metavar="DIR",
-                   help="directory of task records (several, or --data given again: their "
-                        "records pooled)")
+                   help="directory of task records, or a record file (several, or --data "
+                        "given again: their records pooled)")
     p.add_argument("--seconds", type=window_seconds, default=None,
                    help=f"window length in seconds, {MIN_WINDOW_SECONDS:g} to "
                         f"{MAX_WINDOW_SECONDS:g} (default: "
