@@ -17,6 +17,7 @@ from qualityfm.quality.features import (
     BEAT_WAVE_TIMES,
     ECG_NAMES,
     PATTERN_NAMES,
+    PULSE_NAMES,
     RR_NAMES,
     af_rr_features,
     beat_correlations,
@@ -25,6 +26,7 @@ from qualityfm.quality.features import (
     ecg_features,
     feature_names,
     p_wave_snr,
+    pulse_features,
     refine_r_peaks,
     rr_features,
     rr_pattern_features,
@@ -436,6 +438,21 @@ def test_noise_measures_see_baseline_wander() -> None:
     clean = feats(channels=("ecg_ii",), seed=1)
     wander = feats(channels=("ecg_ii",), seed=1, artifacts={"baseline": 1.0})
     assert wander["ecg1_lf_ratio"] > clean["ecg1_lf_ratio"] + 0.1
+
+
+def test_spectral_concentration_is_a_share_of_its_band() -> None:
+    # a slow ECG (50 bpm, dominant bin at 0.85 Hz) over baseline wander at 0.8 Hz, and a slow
+    # pulse over strong 0.3-Hz sway: the power near the peak had been counted below the band
+    # its total covers (ECG 4.6, pulse 1.04)
+    fs = 250.0
+    t = np.arange(int(10 * fs)) / fs
+    ecg = sum(np.exp(-0.5 * ((t - b) / 0.01) ** 2) for b in np.arange(0.5, 10, 60 / 50))
+    ecg_f, _ = ecg_features(ecg + 2 * np.sin(2 * np.pi * 0.8 * t), fs)
+    assert ecg_f[ECG_NAMES.index("dom_freq")] < 1.25
+    assert 0.0 <= ecg_f[ECG_NAMES.index("spec_conc")] <= 1.0
+    pulse = 10 * np.sin(2 * np.pi * 0.3 * t) + np.sin(2 * np.pi * 0.6 * t)
+    pulse_f = pulse_features(pulse, fs)
+    assert 0.0 <= pulse_f[PULSE_NAMES.index("spec_conc")] <= 1.0
 
 
 def test_window_features_match_signal_features_and_check_shape() -> None:

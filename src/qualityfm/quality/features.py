@@ -584,7 +584,9 @@ def ecg_features(x: np.ndarray, fs: float) -> tuple[list[float], np.ndarray]:
     total = spec_y[f > 1.0].sum() + 1e-12
     vt = (f >= 1.5) & (f <= 5.0)
     dom = float(f[np.argmax(np.where((f > 0.7) & (f <= 5.0), spec_y, 0.0))])
-    conc = float(spec_y[(f >= dom - 0.25) & (f <= dom + 0.25)].sum() / total)
+    # a share of the band it is over (dom at 0.7-1.25 Hz had counted the power under 1 Hz
+    # that the total leaves out: 1.09 in v217l)
+    conc = float(spec_y[(f >= dom - 0.25) & (f <= dom + 0.25) & (f > 1.0)].sum() / total)
     z = (y - y.mean()) / (y.std() + 1e-12)
     feats = [
         *rr_features(peaks, fs, len(x)), width, corr, _amp_cv(y, peaks), hf, lf,
@@ -637,7 +639,10 @@ def pulse_features(x: np.ndarray, fs: float) -> list[float]:
             peaks = fast
     peaks = drop_dicrotic(y, peaks)  # a dicrotic wave had read as a second pulse (v132s)
     corr = template_correlation(y, peaks, int(0.25 * fs), int(0.45 * fs)) if len(peaks) else 0.0
-    conc = float(spec[(f >= top - 0.25) & (f <= top + 0.25)].sum() / (spec[band].sum() + 1e-12))
+    # within the band, as its total (a peak near 0.5 Hz had counted the leaked power below
+    # it: 4.24 in v540s's arterial line)
+    near = band & (f >= top - 0.25) & (f <= top + 0.25)
+    conc = float(spec[near].sum() / (spec[band].sum() + 1e-12))
     end = y[-int(4 * fs):]
     end_amp = float((np.percentile(end, 95) - np.percentile(end, 5)) / (spread + 1e-12))
     return [*rr_features(peaks, fs, len(x)), corr, _amp_cv(y, peaks), _sqi(ppg_quality, x, fs),
