@@ -66,7 +66,8 @@ FEATURES_VERSION = 22  # 2: the dRR scatter's central bin is centred on 0; 3: fi
 # of a lead at 240 Hz or more found without its pacemaker stimuli (signal.pacing), and the
 # quality columns under SCORING_VERSION 20; 21: those of SCORING_VERSION 21 (a
 # pair of stimuli, a biphasic one through zero); 22: the clipped share and quality columns
-# with a rail found past the few samples beyond it (SCORING_VERSION 22)
+# with a rail found past the few samples beyond it (SCORING_VERSION 22), and spec_conc a
+# share of the band its total covers (it had read up to 4.2)
 #: Floor of the Poincare SD2 (s): a fixed time, whatever the channel's rate (the features read
 #: each channel at its own), one sample at 300 Hz, so that Challenge 2017's records keep theirs.
 SD2_FLOOR_S = 1.0 / 300.0

@@ -148,7 +148,8 @@ RHYTHMS = ("N", "A", "O", "~")
 # VitalDB start stated a day early; 64: an ECG lead's pacemaker stimuli taken out at its own
 # rate of 240 Hz or more (signal.pacing; a paced asystole had read as beats); 65: a pair of
 # stimuli, a biphasic one through zero, a lead off judged without its stimuli; 66: a rail
-# found at a tail level where a few samples lie past it (signal.extremes);
+# found at a tail level where a few samples lie past it (signal.extremes), spec_conc a share
+# of its band;
 # 28: a dataset lists the windows of its records left out, and why (``left_out``);
 # 27: an R peak's refractory counts from the last beat kept (a beat 0.36 s after it had been
 # dropped for its distance to a dropped detection between them); 26: pulse peaks 0.2 s apart
