@@ -350,8 +350,8 @@ def _extremes_rule(x: np.ndarray, tol: float = 1e-3) -> np.ndarray:
 
 def test_a_rail_is_found_past_the_few_samples_beyond_it() -> None:
     """One sample past a rail had made the rail no extreme: an ECG whose wander holds it 15 %
-    on its rail read 0.01 % clipped and scored 1.0; so had a rail's noise reaching 1.5 % of
-    samples past it."""
+    on its rail read 0.02 % clipped with one sample past it, 0.5 % with 1.5 % of its samples
+    past it in noise, and scored 0.99 either way."""
     from qualityfm.quality import ecg_quality
     from qualityfm.signal.extremes import clip_fraction
 
