@@ -22,16 +22,10 @@ import numpy as np
 import qualityfm.signal.windows as windows_module
 from qualityfm.io import find_records, read_record
 from qualityfm.signal import WindowConfig, make_windows
-from qualityfm.signal.extremes import span_clip_fraction
+from qualityfm.signal.extremes import extremes_fraction, span_clip_fraction
 
 FOLDERS = ("physionet2015_vt", "physionet2015_icu", "bidmc", "cinc2017_af")
 LIMIT = 0.05  # the quality scores' max_clip
-
-
-def extremes_only(x: np.ndarray, tol: float = 1e-3) -> float:
-    """The share within ``tol`` of the range of the window's minimum or maximum."""
-    lo, hi = x.min(), x.max()
-    return float(((x >= hi - tol * (hi - lo)) | (x <= lo + tol * (hi - lo))).mean())
 
 
 def main() -> None:
@@ -49,7 +43,8 @@ def main() -> None:
         for k, (a, b) in enumerate(zip(lo, hi, strict=True)):
             seg = values[a:b] if missing is None else values[a:b][~missing[a:b]]
             if len(seg):
-                seen.append((where["record"], float(k), extremes_only(seg), float(out[k]), seg))
+                seen.append((where["record"], float(k), float(extremes_fraction(seg[None])[0]),
+                             float(out[k]), seg))
         return out
 
     windows_module.span_clip_fraction = measured

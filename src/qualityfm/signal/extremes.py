@@ -33,17 +33,28 @@ def clip_fraction(x: np.ndarray, tol: float = 1e-3) -> np.ndarray:
     return np.array([_row_clip_fraction(row, tol) for row in x], dtype=np.float64)
 
 
+def extremes_fraction(x: np.ndarray, tol: float = 1e-3) -> np.ndarray:
+    """Fraction of samples within ``tol`` of the window's range of its minimum or maximum,
+    ``[N]``: :func:`clip_fraction`'s first count, the whole rule before session 55."""
+    x = np.asarray(x)
+    if x.dtype.kind in "iub":  # wide: int16 railed at both limits had wrapped its range
+        x = x.astype(np.float64)
+    lo, hi = x.min(axis=1, keepdims=True), x.max(axis=1, keepdims=True)
+    span = hi - lo  # relative to the window's own range: no floor that a small scale falls under
+    return ((x >= hi - tol * span) | (x <= lo + tol * span)).mean(axis=1)
+
+
 def _row_clip_fraction(row: np.ndarray, tol: float) -> float:
     """:func:`clip_fraction` of one window, counted on its sorted samples."""
     ordered = np.sort(row)
     lo, hi = ordered[0], ordered[-1]
-    span = hi - lo  # relative to the window's own range: no floor that a small scale falls under
+    span = hi - lo
     if not np.isfinite(span):  # as the comparisons read it
-        return float(((row >= hi - tol * span) | (row <= lo + tol * span)).mean())
+        return float(extremes_fraction(row[None], tol)[0])
     n = len(ordered)
     s = ordered.astype(np.float64)  # the thresholds in the row's own precision, compared exactly
-    below = np.searchsorted(s, lo + tol * span, "right")  # as x <= lo + tol * span
-    above = np.searchsorted(s, hi - tol * span, "left")  # as x >= hi - tol * span
+    below = np.searchsorted(s, lo + tol * span, "right")  # extremes_fraction's count, on the
+    above = np.searchsorted(s, hi - tol * span, "left")  # sorted samples
     share = 1.0 if below >= above else (below + n - above) / n
     if span == 0:
         return share
