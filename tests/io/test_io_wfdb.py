@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import re
 import warnings
 from pathlib import Path
@@ -301,6 +302,36 @@ def test_an_unreadable_segment_is_a_gap(tmp_path: Path) -> None:
     with pytest.raises(RecordError, match=r"3000001\.hea: no segment header can be read: "
                                           r"missing segment header 3000001_0001\.hea \(and 2 "):
         read_record(master)
+
+
+@pytest.mark.parametrize("fault", [MemoryError("Unable to allocate 3.2 GiB"),
+                                   OSError(errno.EIO, "Input/output error")])
+def test_a_machine_fault_reading_a_segment_is_no_gap(tmp_path: Path, monkeypatch,
+                                                     fault: BaseException) -> None:
+    """Out of memory or a bad disk while one segment is read is the machine's fault, as in a
+    one-segment record: raised, so that a batch stops and a re-run reads the record whole (the
+    segment had been read as a gap, "truncated or corrupt", the record kept with a hole)."""
+    from qualityfm.io import wfdb_reader
+    from qualityfm.io.read import machine_fault
+
+    _segment(tmp_path, "3000001_0001", 0, 1250, ["II", "PLETH"])
+    _segment(tmp_path, "3000001_0002", 1250, 1250, ["PLETH", "II"])
+    master = tmp_path / "3000001.hea"
+    master.write_text("3000001/2 2 125 2500\n3000001_0001 1250\n3000001_0002 1250\n")
+    real = wfdb_reader.wfdb.rdrecord
+
+    def failing(base: str, *args, **kwargs):
+        if base.endswith("_0002"):
+            raise fault
+        return real(base, *args, **kwargs)
+
+    monkeypatch.setattr(wfdb_reader.wfdb, "rdrecord", failing)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no segment read as a gap
+        with pytest.raises(Exception) as raised:
+            read_record(master)
+    assert machine_fault(raised.value) is fault
+    assert len(read_record(master, stop=10.0).signals["ppg"]) == 1250  # the other one reads
 
 
 def test_span_of_header_without_sample_count(tmp_path: Path) -> None:

@@ -924,8 +924,9 @@ def _read_segments(
     length 0 contributes nothing (wfdb's own reader fails on one). A segment whose own files
     are missing, truncated or corrupt, or whose rate or sample count disagrees with the
     record's header, is read as a gap, with one warning a record naming them (a record of
-    hundreds of segments is not lost to one); the record is refused when no segment of the
-    span can be read, and where segments disagree on a channel's units or samples per frame;
+    hundreds of segments is not lost to one); a fault of the machine's (memory, a bad disk)
+    reading one is raised; the record is refused when no segment of the span can be read,
+    and where segments disagree on a channel's units or samples per frame;
     segments that state no units take those the others state, with a warning, as a fixed
     layout's segment holding a channel its first segment lacks (not read) is warned about."""
     names = [layout.sig_name[i] for i in picked]
@@ -960,6 +961,13 @@ def _read_segments(
                                                  a - (offset - length), b - (offset - length),
                                                  length)
         except _SegmentLost as e:
+            from qualityfm.io.read import machine_fault  # (read imports this module)
+
+            fault = machine_fault(e)
+            if fault is not None:  # the machine's (memory, a bad disk, open files), not the
+                raise fault from None  # segment's: it stops a batch, as in a one-segment
+                # record (its frames had been a gap, the record kept with a hole that no
+                # re-run fills)
             lost.append(f"segment {name}: {e}")
             gap += b - a
             continue
