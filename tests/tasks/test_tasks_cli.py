@@ -1649,3 +1649,22 @@ def test_evaluate_gives_no_noisy_auroc_of_a_rhythm_model_that_never_saw_noise(tm
                  str(run), "--out", str(tmp_path / "p.csv")]) == 0  # its column, said
     assert ("the 4-class model was fitted on records that give no ~ rhythm: its p_noisy were "
             "never learnt\n") in capsys.readouterr().err
+
+
+def test_compare_names_a_solver_no_row_fits_by_as_ignored(tmp_path, capsys, monkeypatch) -> None:
+    """``--solver adamw`` with full ``--models`` rows beside the pre-trained baseline (its
+    head finetune's default, lbfgs): no row fits by it, so it is named as ignored (it had been
+    recorded in summary.json as if applied)."""
+    from qualityfm.tasks import pipeline
+
+    def stop(*args: object, **kwargs: object) -> dict:
+        raise KeyboardInterrupt  # the note is said before the first row's folds
+
+    monkeypatch.setattr(pipeline, "_task_cv", stop)
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY))
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.compare_run("vt-alarm", shared_path("physionet2015_vt"), tmp_path / "cmp",
+                             baselines=["pretrained"], models=["r=none"], modes=["full"],
+                             config=str(cfg), solver="adamw", kfold=2, max_records=16)
+    assert "--solver: used by no row of this comparison, ignored" in capsys.readouterr().err

@@ -1183,7 +1183,8 @@ def compare_run(
              ("--no-augment", "augment", None if augment else False),
              ("--solver", "solver", solver), ("--config", "config", config))
     ignored = [flag for flag, k, value in given
-               if value is not None and all(u[k] is None for u in row_settings.values())]
+               if value is not None and not any(_row_takes(name, k, u)
+                                                for name, u in row_settings.items())]
     unsaid = [f for f in ignored if f not in models_only]  # those: above
     ignored = models_only + unsaid + (["--target-tpr"] if no_target else [])
     if unsaid:  # as finetune names them (summary.json had recorded them as if applied)
@@ -1252,6 +1253,14 @@ def compare_run(
         "weights": weights})
     shutil.rmtree(out / FOLDS_DIR, ignore_errors=True)
     return rows
+
+
+def _row_takes(name: str, key: str, used: dict) -> bool:
+    """Whether the compare row ``name``, which ran with the settings ``used``, takes the option
+    that sets ``key``: one it uses, save the solver of the pre-trained baseline, which keeps
+    finetune's default head (``--solver adamw`` beside it and full ``--models`` rows alone had
+    been recorded as applied, no row fitted by it)."""
+    return used[key] is not None and not (key == "solver" and name == PRETRAINED_ROW)
 
 
 #: A comparison's row maker: (task, window rate) -> an unfitted estimator.
