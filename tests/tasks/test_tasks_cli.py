@@ -1668,3 +1668,31 @@ def test_compare_names_a_solver_no_row_fits_by_as_ignored(tmp_path, capsys, monk
                              baselines=["pretrained"], models=["r=none"], modes=["full"],
                              config=str(cfg), solver="adamw", kfold=2, max_records=16)
     assert "--solver: used by no row of this comparison, ignored" in capsys.readouterr().err
+
+
+def test_the_classical_rows_inner_folds_are_checked_before_any_fold(tmp_path, capsys,
+                                                                    monkeypatch) -> None:
+    """af's classical rhythm model cross-fits inner folds in each fold's training rows: one
+    training without '~' (one noisy record left there) is refused before any fit (it had
+    failed at the third fit, after a minute of folds)."""
+    from qualityfm.tasks import pipeline
+
+    src = shared_path("cinc2017_af")
+    rows = [line.split(",") for line in (src / "REFERENCE.csv").read_text().split()]
+    picked = [r for label, n in (("N", 10), ("A", 6), ("O", 5), ("~", 3))
+              for r in [r for r in rows if r[1] == label][:n]]
+    data = tmp_path / "af"
+    data.mkdir()
+    for name, _ in picked:
+        for ext in (".hea", ".mat"):
+            (data / (name + ext)).symlink_to(src / (name + ext))
+    (data / "REFERENCE.csv").write_text("".join(f"{n},{label}\n" for n, label in picked))
+
+    def no_fold(*args: object, **kwargs: object) -> dict:
+        raise AssertionError("a fold ran before the refusal")
+
+    monkeypatch.setattr(pipeline, "_task_cv", no_fold)
+    assert main(["compare", "--task", "af", "--data", str(data), "--baselines", "classical",
+                 "--kfold", "2", "--out", str(tmp_path / "cmp")]) == 1
+    assert "the gradient boosting's 5 inner folds: one trains without a class" in (
+        capsys.readouterr().err)

@@ -118,15 +118,8 @@ class ClassicalBaseline(TaskEstimator):
         with self._unchanged_on_error():
             X, y, mask, groups, features = self._fit_inputs(X, y, mask, groups, features)
             F = self._features(X, mask, features)
-            k = max(2, fold_count(y, groups, self.crossfit))
             oof: np.ndarray | None = None
-            for tr, te in group_kfold(y, groups, k=k, seed=self.seed):
-                if self.kind != "regression" and len(np.unique(y[tr])) < len(np.unique(y)):
-                    raise ValueError(
-                        f"the gradient boosting's {k} inner folds: one trains without a "
-                        f"class (class counts {np.bincount(y).tolist()} over "
-                        f"{len(np.unique(groups))} groups); give more records of the rare "
-                        "class (from Python: crossfit=None, or fewer folds)")
+            for tr, te in self.inner_folds(y, groups):
                 z = self._fit_core(None, y, None, F, tr, te, leaf_rows=len(y))
                 if oof is None:
                     oof = np.zeros((len(y), *np.shape(z)[1:]))
@@ -134,6 +127,21 @@ class ClassicalBaseline(TaskEstimator):
             self._fit_core(None, y, None, F, np.arange(len(y)), np.zeros(0, dtype=int))
             self._set_operating_point(oof, y)
         return self
+
+    def inner_folds(self, y: np.ndarray, groups: np.ndarray) -> list:
+        """The grouped inner folds a cross-fit (``crossfit``) of the rows ``y``, ``groups``
+        makes; a ValueError where one trains without a class (a cross-validation checks its
+        folds' with it before any fit: af's had failed at its third fit, two done)."""
+        k = max(2, fold_count(y, groups, self.crossfit))
+        folds = list(group_kfold(y, groups, k=k, seed=self.seed))
+        for tr, _ in folds:
+            if self.kind != "regression" and len(np.unique(y[tr])) < len(np.unique(y)):
+                raise ValueError(
+                    f"the gradient boosting's {k} inner folds: one trains without a "
+                    f"class (class counts {np.bincount(y).tolist()} over "
+                    f"{len(np.unique(groups))} groups); give more records of the rare "
+                    "class (from Python: crossfit=None, or fewer folds)")
+        return folds
 
     def _fit_core(self, X, y, mask, features, fit_idx, val_idx,
                   leaf_rows: int | None = None) -> np.ndarray:

@@ -520,7 +520,7 @@ def _check_splits(ds: TaskDataset, kfold: int | None, seed: int,
     (a refusal of one had come after the removal): the ``kfold`` folds of the rows (none: the
     rows must hold two groups), and in each fold's training rows (or all rows) the validation
     split of each estimator ``makers`` builds (af's second, the rhythm model's, on
-    ``ds.rhythm``)."""
+    ``ds.rhythm``), or the classical baseline's inner folds."""
     for make in makers:
         est = make()
         y = ds.rhythm if est.task == "af4" else ds.y
@@ -531,6 +531,8 @@ def _check_splits(ds: TaskDataset, kfold: int | None, seed: int,
             fits = [np.arange(len(ds))]
         for tr in fits:
             group_split(y[tr], ds.groups[tr], est.val_fraction, seed=est.seed)
+            if isinstance(est, ClassicalBaseline) and est.crossfit is not None:
+                est.inner_folds(y[tr], ds.groups[tr])  # its cross-fit's too
 
 
 def _run_kind(used: dict) -> str:
