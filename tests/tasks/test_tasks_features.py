@@ -14,6 +14,7 @@ from qualityfm.quality import detect_r_peaks
 from qualityfm.quality.features import (
     AF_NAMES,
     BEAT_NAMES,
+    BEAT_WAVE_NAMES,
     BEAT_WAVE_TIMES,
     ECG_NAMES,
     PATTERN_NAMES,
@@ -416,6 +417,34 @@ def test_beat_shape_reads_the_pr_interval_and_waves_of_sinus_and_counts_ectopy()
     assert ect[names["short_frac"]] == pytest.approx(1 / 6, abs=0.02)
     assert ect[names["long_frac"]] == pytest.approx(1 / 6, abs=0.02)
     assert np.isnan(beat_shape_features(x, peaks[:7], FS)).all()
+
+
+@pytest.mark.parametrize("s_amp", [-1.5, -0.2])
+def test_beat_shape_is_scaled_by_the_qrs_not_the_value_at_the_peak(s_amp: float) -> None:
+    """The median beat had been turned and scaled by its value at the given peak: on a lead of
+    an R wave and an S wave 35 ms after it, a peak near the zero crossing between them or on
+    a shallow S trough read columns up to 174 and 54, P and T waves turned over. Now every
+    column is within the QRS's largest deflection, and P, T and R amplitude are the same for
+    a peak on R, between R and S, or on S."""
+    t = np.arange(int(25 * FS)) / FS
+    beats = 0.5 + 0.8 * np.arange(30)
+
+    def wave(at: float, amp: float, sd: float) -> np.ndarray:
+        return sum(amp * np.exp(-0.5 * ((t - b - at) / sd) ** 2) for b in beats)
+
+    x = (wave(-0.17, 0.12, 0.02) + wave(0.0, 1.0, 0.008) + wave(0.035, s_amp, 0.008)
+         + wave(0.3, 0.3, 0.04))
+    r = np.round(beats * FS).astype(int)
+    i = {n: k for k, n in enumerate(BEAT_NAMES)}
+    bounded = ["p_peak_amp", "t_amp", "st_level", *BEAT_WAVE_NAMES]
+    got = []
+    for off in (0, 5 if s_amp < -1 else 6, 10):  # on R, at the zero crossing, on S
+        f = beat_shape_features(x, r + off, FS)
+        assert np.all(np.abs([f[i[n]] for n in bounded]) <= 1.0), off
+        got.append([f[i[n]] for n in ("p_peak_amp", "t_amp", "qrs_amp_rel")])
+    # the deeper wave turned upright: the S wave where it is deeper, else the R wave
+    assert np.sign(got[0][:2]).tolist() == [np.sign(1.0 + s_amp)] * 2
+    np.testing.assert_allclose(got, [got[0]] * 3, rtol=0.02)
 
 
 def test_af_and_vt_signs_on_synthetic_rhythms() -> None:

@@ -44,7 +44,7 @@ NAN = float("nan")
 #: Version of the feature code, raised when a window's features change for the same samples
 #: (a beat detector's rule, a column's formula). A store's ``features.json`` and the task
 #: cache's key hold it, so that features of older code are computed again, not read.
-FEATURES_VERSION = 22  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
+FEATURES_VERSION = 23  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
 # spectra of the window mirrored, not end-detrended (quality._common.mirrored_spectrum);
 # 4: lead_match pairs beats one to one; 5: the median beat's samples smoothed by a centred
 # (odd) box, P-wave SNRs with a floor relative to the signal (independent of the units); 6:
@@ -67,7 +67,9 @@ FEATURES_VERSION = 22  # 2: the dRR scatter's central bin is centred on 0; 3: fi
 # quality columns under SCORING_VERSION 20; 21: those of SCORING_VERSION 21 (a
 # pair of stimuli, a biphasic one through zero); 22: the clipped share and quality columns
 # with a rail found past the few samples beyond it (SCORING_VERSION 22), and spec_conc a
-# share of the band its total covers (it had read up to 4.2)
+# share of the band its total covers (it had read up to 4.2); 23: the median beat's columns
+# over its largest deflection within QRS_REACH_S of the R peak, not its value at the peak
+# (a peak near the zero crossing of an R and an S wave had read columns up to -27)
 #: Floor of the Poincare SD2 (s): a fixed time, whatever the channel's rate (the features read
 #: each channel at its own), one sample at 300 Hz, so that Challenge 2017's records keep theirs.
 SD2_FLOOR_S = 1.0 / 300.0
@@ -88,6 +90,11 @@ AF_NAMES = ("r_hr", "r_rr_cv", "r_rmssd", "r_cosen", "r_drr_bins", "good_beats",
 BEAT_WAVE_TIMES = tuple(np.concatenate([np.linspace(-0.33, -0.09, 7),
                                         np.linspace(-0.08, 0.08, 11),
                                         np.linspace(0.1, 0.48, 12)]).tolist())
+#: Reach (s) either side of the R peak of the QRS whose largest deflection sets the median
+#: beat's unit and sign in :func:`beat_shape_features`: a detected peak 30-40 ms off R (on a
+#: deeper S wave, or near the zero crossing between them) keeps R and S within it, and it
+#: stops short of the P region (0.08 s before) and of the T wave.
+QRS_REACH_S = 0.06
 #: The columns of those samples (``beat_-330ms`` ... ``beat_+480ms``).
 BEAT_WAVE_NAMES = tuple(f"beat_{round(t * 1000):+d}ms" for t in BEAT_WAVE_TIMES)
 #: Ectopy and the median beat's intervals, waves and sampled shape, see
@@ -488,12 +495,13 @@ def beat_shape_features(x: np.ndarray, peaks: np.ndarray, fs: float) -> list[flo
       around it (<0.85x, >1.15x);
     - the share of beats whose QRS correlates under 0.6 with the median QRS (ectopic or
       aberrant beats, or noise);
-    - on the median of the clean beats (QRS correlation >= 0.8), with the R wave turned
-      upright and against its first 50 ms (on the previous T wave from about 100 bpm: see
-      the code): the PR interval (s, from the largest deflection 0.30-0.08 s before R) and that
-      deflection's amplitude, the largest deflection 0.15-0.45 s after R (T wave) and the
-      mean level 0.06-0.12 s after R (ST), each over the R amplitude, and the R amplitude
-      over the lead's SD;
+    - on the median of the clean beats (QRS correlation >= 0.8), with its largest deflection
+      within ``QRS_REACH_S`` of the peak (R, or a deeper S wave) turned upright and taken as
+      the unit ("the R amplitude" below), and against its first 50 ms (on the previous T
+      wave from about 100 bpm: see the code): the PR interval (s, from the largest
+      deflection 0.30-0.08 s before R) and that deflection's amplitude, the largest
+      deflection 0.15-0.45 s after R (T wave) and the mean level 0.06-0.12 s after R (ST),
+      each over the R amplitude, and the R amplitude over the lead's SD;
     - that beat itself over the R amplitude, smoothed by a centred box of about 16 ms (an
       odd number of samples) and sampled at ``BEAT_WAVE_TIMES`` (``beat_*ms``):
       bundle-branch blocks, hypertrophy and other "other rhythm" shapes that the few named
@@ -524,7 +532,12 @@ def beat_shape_features(x: np.ndarray, peaks: np.ndarray, fs: float) -> list[flo
     # the default network head's macro F1 0.768 to 0.769, no change) and lands on a QRS of
     # 0.2 s; these are a classifier's inputs, not clinical measurements
     m = beat - np.median(beat[: int(0.05 * fs)])
-    r = float(m[before])
+    # the unit and the sign: the largest deflection within QRS_REACH_S of the peak (the peak's
+    # own value had been, small on a mixed-polarity lead where the peak lies on a shallow S
+    # trough 30-40 ms after R or near the zero crossing between them: beat_-48ms read -27.1
+    # on af's A04184)
+    q = int(QRS_REACH_S * fs)
+    r = float(m[before - q + np.argmax(np.abs(m[before - q: before + q + 1]))])
     m, r = m * np.sign(r or 1.0), abs(r) + 1e-12
 
     def extreme(a: float, b: float) -> tuple[int, float]:
