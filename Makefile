@@ -2,6 +2,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the suite in one process per core (pytest-xdist), at most 4; PARALLEL= runs it in one
+PARALLEL ?= -n auto --maxprocesses 4
 
 .PHONY: install demo test test-fast lint bench clean
 
@@ -17,10 +19,10 @@ demo: $(STAMP)
 	$(BIN)/qualityfm demo --out demo_report
 
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PARALLEL)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" $(PARALLEL)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
