@@ -919,6 +919,37 @@ def test_a_diverging_run_ends_with_one_error_line(synthetic_store, tmp_path, cap
         assert f"step {step + 1}" in err
 
 
+def test_a_finite_loss_of_nan_gradients_stops_before_its_checkpoint(synthetic_store, tmp_path,
+                                                                     monkeypatch) -> None:
+    """The paper recipe clips no gradient: a step whose loss was finite and whose gradients
+    were NaN had written its checkpoint with NaN weights over the last good one (the run
+    stopped one step later). Its gradient norm is measured all the same and stops it there."""
+    import qualityfm.train.engine as engine
+
+    forward, calls = engine.Objective.forward, []
+
+    def nan_gradients(self, s_out, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        terms = forward(self, s_out, *args, **kwargs)
+        calls.append(1)
+        if len(calls) == 3:  # sqrt at 0: a value of 0, a gradient of inf * 0
+            x = s_out["tokens"]
+            terms["loss"] = terms["loss"] + 0.0 * torch.sqrt(x - x.detach()).sum()
+        return terms
+
+    monkeypatch.setattr(engine.Objective, "forward", nan_gradients)
+    run = tmp_path / "run"
+    cfg = tiny(synthetic_store, run, recipe="paper", diag_every=0, ckpt_every=1)
+    assert cfg.grad_clip == 0
+    with pytest.raises(FloatingPointError, match=r"diverged at step 3 \(loss [0-9.]+, "
+                                                  r"gradient norm nan\)"):
+        pretrain(cfg)
+    ck = torch.load(run / "last.pt", weights_only=False)
+    assert ck["step"] == 2
+    assert all(torch.isfinite(v).all() for part in ("student", "teacher")
+               for v in ck[part].values() if v.is_floating_point())
+    assert "grad_norm" in json.loads((run / "log.jsonl").read_text().splitlines()[0])
+
+
 def test_diagnostics_batch_may_change_on_resume_and_a_new_run_drops_old_events(
         synthetic_store, tmp_path) -> None:
     """The diagnostics read their own batch, so its size is no part of the training maths:

@@ -541,8 +541,11 @@ class TrainStep:
             sums[f"_stop_{int(sig)}"] = float(asked == sig)
         if self.cfg.grad_clip > 0:
             norm = nn.utils.clip_grad_norm_(self.student.parameters(), self.cfg.grad_clip)
-            sums["grad_norm"] = float(norm.full_tensor() if hasattr(norm, "full_tensor")
-                                      else norm)
+        else:  # measured unclipped: a finite loss of NaN gradients (the paper recipe clips
+            # none) had written its step's checkpoint with NaN weights over the last good one
+            norm = nn.utils.get_total_norm(
+                [p.grad for p in self.student.parameters() if p.grad is not None])
+        sums["grad_norm"] = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.objective.end_step()  # the centre moves once a step, by all its micro-batches
@@ -1054,11 +1057,10 @@ def _run(cfg: PretrainConfig, env: DistEnv, run_dir: Path, ckpt_path: Path, resu
             step += 1
             window_pairs += cfg.batch_size
             history.append(sums["loss"])
-            if not math.isfinite(sums["loss"]) or not math.isfinite(sums.get("grad_norm", 0)):
+            if not math.isfinite(sums["loss"]) or not math.isfinite(sums["grad_norm"]):
                 raise FloatingPointError(
                     f"training diverged at step {step} (loss {sums['loss']}, gradient norm "
-                    f"{sums.get('grad_norm', 'not computed')}); start again with a lower --lr "
-                    "(--overwrite)")
+                    f"{sums['grad_norm']}); start again with a lower --lr (--overwrite)")
 
             diag_step = cfg.diag_every > 0 and (step % cfg.diag_every == 0 or step == cfg.steps)
             diag_due = diag_x is not None and diag_step  # on rank 0 (every rank under FSDP)
