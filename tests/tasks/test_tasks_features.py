@@ -110,6 +110,57 @@ def test_a_dicrotic_wave_is_no_second_pulse() -> None:
         assert f["abp_hr"] == pytest.approx(f["ecg1_hr"], abs=8.0), rid
 
 
+def test_a_pulse_wave_without_a_pulse_has_no_rate_and_is_not_the_pulse() -> None:
+    """A PPG toggling among 6 ADC levels (v540s: read 300 bpm, and taken as the pulse) and an
+    arterial line wandering over a few dozen steps at 0.43 Hz (v540s's: 25.6 bpm) hold no
+    pulse: no rate, no beats, and the pulse columns come from a wave with a pulse or are
+    NaN; a pulse quantised at the same steps keeps its rate."""
+    fs, ppg_step, abp_step = 250.0, 1 / 6468, 1 / 47.28  # (v540s's gains)
+    rec = synthesize(10, fs, hr=110.0, seed=0)
+    n = len(rec.signals["ppg"])
+    rng = np.random.default_rng(0)
+    toggle = 2.5 + ppg_step * (17 * (np.arange(n) % 2) + rng.integers(0, 3, n))
+    wave = 17.5 + 0.6 * np.sin(2 * np.pi * 0.43 * np.arange(n) / fs) + 0.2 * rng.standard_normal(n)
+    wander = np.round(wave / abp_step) * abp_step
+
+    def named(**waves: np.ndarray) -> dict[str, float]:
+        sig = {**rec.signals, **waves}
+        return dict(zip(NAMES, signal_features(sig, dict.fromkeys(sig, fs)).tolist(), strict=True))
+
+    off = named(ppg=toggle, abp=wander)
+    assert np.isfinite(off["ecg1_hr"])
+    for c in ("ppg", "abp"):
+        assert np.isnan(off[f"{c}_hr"]) and off[f"{c}_n_beats"] == 0.0, c
+        assert np.isnan(off[f"d_hr_ecg_{c}"]) and off[f"{c}_morph_corr"] == 0.0, c
+    assert all(np.isnan(off[n]) for n in NAMES if n.startswith("pulse_") and n != "pulse_sqi_max"
+               and n != "pulse_end_amp_max")
+    ppg_off = named(ppg=toggle)
+    assert ppg_off["pulse_hr"] == ppg_off["abp_hr"] == pytest.approx(110.0, abs=3.0)
+    kept = named(ppg=np.round(rec.signals["ppg"] / ppg_step) * ppg_step,
+                 abp=np.round(rec.signals["abp"] / abp_step) * abp_step)
+    for c in ("ppg", "abp", "pulse"):
+        assert kept[f"{c}_hr"] == pytest.approx(110.0, abs=3.0), c
+
+
+def test_the_waves_without_a_pulse_of_v540s_have_no_rate() -> None:
+    """v540s's 10 s before its alarm: its PPG toggles among 6 ADC levels (read 300 bpm, and
+    the pulse), its arterial line wanders over 80 at 17.5 mmHg (read 25.6 bpm); v758s's
+    arterial pulse of 3 mmHg and its PPG keep their rates."""
+    from qualityfm.io import read_record
+
+    for rid, waves in (("v540s", ()), ("v758s", ("ppg", "abp"))):
+        rec = read_record(shared_path("physionet2015_vt", f"{rid}.hea"))
+        f = dict(zip(NAMES, signal_features(
+            {c: v[int(290 * rec.fs[c]): int(300 * rec.fs[c])] for c, v in rec.signals.items()},
+            rec.fs).tolist(), strict=True))
+        for c in ("ppg", "abp"):
+            if c in waves:
+                assert f[f"{c}_hr"] == pytest.approx(f["ecg1_hr"], abs=5.0), (rid, c)
+            else:
+                assert np.isnan(f[f"{c}_hr"]) and f[f"{c}_n_beats"] == 0.0, (rid, c)
+        assert np.isnan(f["pulse_hr"]) if not waves else np.isfinite(f["pulse_hr"]), rid
+
+
 def test_af_columns_of_pauses_and_of_pairs_of_intervals() -> None:
     """rr_hist_ent's last bin ends at 1.8 itself (intervals clipped there, pauses, had been
     dropped: a rhythm with pauses read as regular); c_sd_ratio takes SD1 and SD2 from the

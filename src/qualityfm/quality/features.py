@@ -44,7 +44,7 @@ NAN = float("nan")
 #: Version of the feature code, raised when a window's features change for the same samples
 #: (a beat detector's rule, a column's formula). A store's ``features.json`` and the task
 #: cache's key hold it, so that features of older code are computed again, not read.
-FEATURES_VERSION = 23  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
+FEATURES_VERSION = 24  # 2: the dRR scatter's central bin is centred on 0; 3: filters and
 # spectra of the window mirrored, not end-detrended (quality._common.mirrored_spectrum);
 # 4: lead_match pairs beats one to one; 5: the median beat's samples smoothed by a centred
 # (odd) box, P-wave SNRs with a floor relative to the signal (independent of the units); 6:
@@ -69,7 +69,10 @@ FEATURES_VERSION = 23  # 2: the dRR scatter's central bin is centred on 0; 3: fi
 # with a rail found past the few samples beyond it (SCORING_VERSION 22), and spec_conc a
 # share of the band its total covers (it had read up to 4.2); 23: the median beat's columns
 # over its largest deflection within QRS_REACH_S of the R peak, not its value at the peak
-# (a peak near the zero crossing of an R and an S wave had read columns up to -27)
+# (a peak near the zero crossing of an R and an S wave had read columns up to -27); 24: no
+# pulse peaks in a pulse wave without a pulse (pulse_present), nor the better pulse from a
+# wave without a rate (v540s's PPG toggling among 6 levels had read 300 bpm and been the
+# pulse, its arterial line without a pulse 25.6)
 #: Floor of the Poincare SD2 (s): a fixed time, whatever the channel's rate (the features read
 #: each channel at its own), one sample at 300 Hz, so that Challenge 2017's records keep theirs.
 SD2_FLOOR_S = 1.0 / 300.0
@@ -107,7 +110,8 @@ ECG_NAMES = (*RR_NAMES, "qrs_width", "morph_corr", "amp_cv", "hf_ratio", "lf_rat
              *BEAT_NAMES)
 #: Per pulse wave (PPG, ABP), see :func:`pulse_features`.
 PULSE_NAMES = (*RR_NAMES, "morph_corr", "amp_cv", "sqi", "spec_conc", "end_amp")
-#: Columns of the better pulse channel (the one whose beats agree best with their median beat).
+#: Columns of the better pulse channel (of those with a pulse rate, the one whose beats agree
+#: best with their median beat).
 _BEST_PULSE = ("hr", "rr_cv", "rmssd", "max_gap", "drr_bins", "morph_corr", "amp_cv", "sqi",
                "spec_conc", "end_amp")
 _CROSS = ("ecg_hr_max", "ecg_hrmax4_max", "ecg_sqi_max", "ecg_width_max", "ecg_vt_band_max",
@@ -624,12 +628,34 @@ def _alternating(prominences: np.ndarray, ratio: float = 0.8) -> bool:
     return bool(min(even, odd) < ratio * max(even, odd))
 
 
+#: Least spread (5th-95th percentile) of a pulse wave's 0.5-5 Hz band, in steps of its ADC (the
+#: median gap between its distinct values), that :func:`pulse_present` reads as a pulse. In the
+#: VT alarms' 10 s a PPG toggling among 6 levels spans 0.1 step (v540s: its "pulses" had read
+#: 300 bpm), arterial lines without a pulse 7-49 (v536s; v540s, 25.6 bpm; v233l); a pulse 320
+#: or more (v758s, of 3 mmHg). In physionet2015_icu's 10-s windows flat lines with an artifact
+#: or wandering over a few levels span 0.03-48, but some such up to 230, beside a
+#: pulse-synchronous wave of 0.8 mmHg at 95-211 (icu0623): a floor under both.
+MIN_PULSE_STEPS = 50.0
+
+
+def pulse_present(x: np.ndarray, fs: float) -> bool:
+    """Whether the pulse wave ``x`` (finite, not flat) may hold a pulse: its 0.5-5 Hz band
+    spans :data:`MIN_PULSE_STEPS` ADC steps or more (a line toggling among a few levels, or
+    wandering over a few dozen, does not). A wave of unquantised values (a step of float
+    rounding) passes."""
+    x = np.asarray(x, dtype=np.float64)
+    y = _bandpass(x, fs, 0.5, 5.0)
+    step = float(np.median(np.diff(np.unique(x))))
+    return bool(np.percentile(y, 95) - np.percentile(y, 5) >= MIN_PULSE_STEPS * step)
+
+
 def pulse_features(x: np.ndarray, fs: float) -> list[float]:
     """Features of one pulsatile wave, PPG or ABP (``PULSE_NAMES``): rate and irregularity of
     the pulse peaks (less dicrotic waves, :func:`~qualityfm.quality.ppg.drop_dicrotic`),
     beat-template correlation, amplitude CV, the quality layer's SQI, the concentration of
     0.5-5 Hz power at its peak, and the amplitude of the last 4 s relative to the whole window
-    (a pulse that fades at the alarm argues for a true one)."""
+    (a pulse that fades at the alarm argues for a true one). A wave without a pulse
+    (:func:`pulse_present`) has no pulse peaks: no rate, 0 beats, a template correlation of 0."""
     if not np.isfinite(x).all() or np.ptp(x) == 0 or len(x) < 2 * fs:
         return [NAN] * len(PULSE_NAMES)
     y = _bandpass(x, fs, 0.5, 5.0)
@@ -652,6 +678,8 @@ def pulse_features(x: np.ndarray, fs: float) -> list[float]:
                 top > 3.3 or not _alternating(shape["prominences"])):
             peaks = fast
     peaks = drop_dicrotic(y, peaks)  # a dicrotic wave had read as a second pulse (v132s)
+    if not pulse_present(x, fs):  # (a PPG toggling among 6 levels had read 300 bpm, an
+        peaks = peaks[:0]  # arterial line without a pulse 25.6: v540s)
     corr = template_correlation(y, peaks, int(0.25 * fs), int(0.45 * fs)) if len(peaks) else 0.0
     # within the band, as its total (a peak near 0.5 Hz had counted the leaked power below
     # it: 4.24 in v540s's arterial line)
@@ -747,7 +775,10 @@ def signal_features(signals: dict[str, np.ndarray], fs: dict[str, float]) -> np.
         _agg(np.max, [p[ip["sqi"]] for p in pulse]),
         _agg(np.max, [p[ip["end_amp"]] for p in pulse]), float(len(leads)),
     ]
-    quality = [p[ip["morph_corr"]] if np.isfinite(p[ip["morph_corr"]]) else -1.0 for p in pulse]
+    # a wave without a pulse rate (no pulse, or under 3 beats) is none (v540s's PPG had been
+    # the pulse, at 300 bpm)
+    quality = [p[ip["morph_corr"]] if np.isfinite(p[ip["morph_corr"]]) and np.isfinite(
+        p[ip["hr"]]) else -1.0 for p in pulse]
     best = pulse[int(np.argmax(quality))] if max(quality) > -1.0 else [NAN] * len(PULSE_NAMES)
     vec = [*ecg[0], *ecg[1], *pulse[0], *pulse[1], *cross, *(best[ip[n]] for n in _BEST_PULSE)]
     return np.array(vec, dtype=np.float32)
