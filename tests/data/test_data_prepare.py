@@ -857,3 +857,116 @@ def test_no_more_worker_processes_than_records(synth_dir, small_window, tmp_path
     n = len(prep.expand_inputs([synth_dir]))
     prepare(synth_dir, tmp_path / "w", window=small_window, workers=1000, progress=False)
     assert started == [n] and 1 < n < 1000
+
+
+def _write_long_record(folder: Path, kind: str) -> Path:
+    """A 40-min record of II and PLETH with gaps across the 600-s spans' margins: one
+    segment at 250 Hz (pacing noise blocks, 6/5 resampling) or MIMIC's segments at 125 Hz,
+    a ``~`` gap from 595 to 705 s and its second segment's files lost."""
+    import wfdb
+
+    from qualityfm.signal.synthetic import synthesize
+
+    fs = 250.0 if kind == "single" else 125.0
+    rec = synthesize(2400.0, fs=fs, seed=3, channels=("ecg_ii", "ppg"))
+    sig = np.stack([rec.signals["ecg_ii"], rec.signals["ppg"]], 1).astype(np.float64)
+    t = np.arange(len(sig)) / fs
+    sig[(t >= 450) & (t < 605), 1] = np.nan  # into the second span's first window (5 s)
+    sig[(t >= 595) & (t < 700), 0] = np.nan  # past the first span's end, from its last window
+    sig[(t >= 1500) & (t < 1530), 1] = 20.0  # a flat PPG
+    folder.mkdir()
+    kw = dict(units=["mV", "NU"], sig_name=["II", "PLETH"], fmt=["16", "16"],
+              adc_gain=[200.0, 1000.0], baseline=[0, 0], write_dir=str(folder))
+    if kind == "single":
+        wfdb.wrsamp("long", fs=fs, p_signal=sig, **kw)
+        return folder / "long.hea"
+    cuts = [(0, 595), (705, 2000), (2000, 2400)]  # seconds; ~ between the first two
+    for n, (a, b) in enumerate(cuts, 1):
+        wfdb.wrsamp(f"long_{n:04d}", fs=fs, p_signal=sig[int(a * fs): int(b * fs)], **kw)
+    (folder / "long_layout.hea").write_text("long_layout 2 125 0\n~ 0 200/mV 16 0 0 0 0 II\n"
+                                            "~ 0 1000/NU 16 0 0 0 0 PLETH\n")
+    (folder / "long_0002.dat").write_bytes(b"\0" * 10)  # lost: a gap, said
+    (folder / "long.hea").write_text(
+        f"long/5 2 125 {int(2400 * fs)}\nlong_layout 0\nlong_0001 {int(595 * fs)}\n"
+        f"~ {int(110 * fs)}\nlong_0002 {int(1295 * fs)}\nlong_0003 {int(400 * fs)}\n")
+    return folder / "long.hea"
+
+
+@pytest.mark.parametrize("kind", ["single", "multi"])
+def test_a_long_record_is_read_span_by_span_with_the_windows_of_the_whole(
+        tmp_path, monkeypatch, kind) -> None:
+    """A record was read whole before windowing (a 24-h MIMIC record: 0.8 GB a worker); one
+    longer than SPAN_SECONDS is read a span at a time, and its windows scored SCORE_BLOCK at a
+    time, with the windows, scores and pairs of the whole record (gaps across a span's margin
+    filled as in the whole record)."""
+    import importlib
+
+    from qualityfm.data.pairs import PairConfig
+    from qualityfm.inference.windows import unscored_tail
+    from qualityfm.signal import WindowConfig
+
+    P = importlib.import_module("qualityfm.data.prepare")
+    path = _write_long_record(tmp_path / kind, kind)
+    cfg = WindowConfig()
+
+    def results() -> tuple:
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            rec, w = P.read_windows(path, cfg)
+            return rec, w, P.process_record(str(path), cfg, PairConfig()), said
+
+    rec, whole, res, said = results()
+    spans: list[float] = []
+    read = P.read_record
+
+    def spied(*args, **kwargs):
+        if kwargs.get("stop") is not None:
+            spans.append(kwargs["stop"] - kwargs["start"])
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(P, "SPAN_SECONDS", 600.0)
+    monkeypatch.setattr(P, "SCORE_BLOCK", 16)  # scored and scaled 16 windows at a time
+    monkeypatch.setattr(P, "read_record", spied)
+    rec_s, w, res_s, said_s = results()
+    assert spans and max(spans) <= 600.0 + 2 * P.SPAN_MARGIN_SECONDS + 1
+    np.testing.assert_array_equal(w.start, whole.start)
+    assert w.rejected == whole.rejected and w.notes == whole.notes and w.n_cut == whole.n_cut
+    np.testing.assert_array_equal(w.mask, whole.mask)
+    np.testing.assert_array_equal(w.rejected_off, whole.rejected_off)
+    np.testing.assert_array_equal(w.clipped, whole.clipped)
+    np.testing.assert_array_equal(w.filled, whole.filled)
+    # the resampling filter runs on a span less its own mean: rounding apart, the same
+    np.testing.assert_allclose(w.x, whole.x, rtol=0, atol=1e-6)
+    assert w.sources == whole.sources and any(whole.notes)
+    for field in ("start", "mask", "level", "pairs"):
+        np.testing.assert_array_equal(getattr(res_s, field), getattr(res, field))
+    np.testing.assert_allclose(res_s.q, res.q, atol=1e-6)
+    np.testing.assert_allclose(res_s.x, res.x, atol=1e-5)  # (scaled into [-1, 1])
+    assert res_s.n_rejected == res.n_rejected and len(res.pairs) > 0
+    assert unscored_tail(rec_s, w, cfg) == unscored_tail(rec, whole, cfg)
+    assert rec_s.record_id == rec.record_id and rec_s.patient_id == rec.patient_id
+    if kind == "multi":  # the lost segment said, a span of it alone a gap, not the record's
+        assert any("long_0002" in str(m.message) for m in said)
+        assert any("long_0002" in str(m.message) for m in said_s) and whole.rejected
+
+
+def test_a_machine_fault_in_a_span_of_a_long_record_stops_the_run(tmp_path, monkeypatch
+                                                                  ) -> None:
+    import importlib
+
+    from qualityfm.data.pairs import PairConfig
+    from qualityfm.signal import WindowConfig
+
+    P = importlib.import_module("qualityfm.data.prepare")
+    path = _write_long_record(tmp_path / "single", "single")
+    read = P.read_record
+
+    def failing(*args, **kwargs):
+        if kwargs.get("start"):
+            raise MemoryError("Unable to allocate 82.4 MiB")
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(P, "SPAN_SECONDS", 600.0)
+    monkeypatch.setattr(P, "read_record", failing)
+    with pytest.raises(MemoryError, match="82.4 MiB"):
+        P.process_record(str(path), WindowConfig(), PairConfig())

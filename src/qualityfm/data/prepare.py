@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import re
 import signal
@@ -79,13 +80,17 @@ from qualityfm.io.read import (
     no_record_reason,
     passed_over_skips,
     read_channels_among,
+    record_path,
     skip_reason,
     without_segments,
 )
-from qualityfm.io.wfdb_reader import header_files
+from qualityfm.io.wfdb_reader import UnreadableSpanError, header_files, parse_header
 from qualityfm.quality import LEVEL_NAMES, SCORING_VERSION, QualityScores, RRRules, score_windows
 from qualityfm.quality._common import MIN_SECONDS as MIN_WINDOW_SECONDS
 from qualityfm.signal import WindowConfig, Windows, make_windows, normalize
+from qualityfm.signal.nan import missing
+from qualityfm.signal.pacing import MIN_PACING_FS, NOISE_SECONDS
+from qualityfm.signal.resample import rational_ratio
 
 
 @dataclass
@@ -202,13 +207,14 @@ def input_records(keys: Sequence[str]) -> dict[str, Any]:
     return {"count": len(keys), "digest": hashlib.sha256(blob.encode()).hexdigest()}
 
 
-def read_model_channels(path: str, channels: Sequence[str]) -> Record:
-    """The record with only the model channels; when one is missing, or an ECG of them is
-    sampled too slowly for a waveform or left out by its reader, those it holds and its ECG
-    leads, so that :func:`make_windows` can fall back to another lead (its other channels,
-    which may not even be signals, are left unread)."""
+def read_model_channels(path: str, channels: Sequence[str], start: float | None = None,
+                        stop: float | None = None) -> Record:
+    """The record (its span ``start``..``stop`` s) with only the model channels; when one is
+    missing, or an ECG of them is sampled too slowly for a waveform or left out by its reader,
+    those it holds and its ECG leads, so that :func:`make_windows` can fall back to another
+    lead (its other channels, which may not even be signals, are left unread)."""
     try:
-        rec: Record | None = read_record(path, channels=list(channels))
+        rec: Record | None = read_record(path, channels=list(channels), start=start, stop=stop)
     except MissingChannelError as err:
         if not ([c for c in channels if c in err.available] + ecg_leads(err.available)):
             # named as make_windows names a record without them, with what it holds
@@ -221,14 +227,195 @@ def read_model_channels(path: str, channels: Sequence[str]) -> Record:
         # .vital track of no samples, which had masked the ECG where V5 was full): the
         # record's model channels and its leads, one of which stands in, as in the task
         # windows (the record's other channels, which may be no signals, still unread)
-        return read_channels_among(path, lambda c: c in channels or is_ecg(c))
+        return read_channels_among(path, lambda c: c in channels or is_ecg(c), start, stop)
     return rec
 
 
+#: Record time (s) of a long WFDB record read and windowed at once (prepare, score, embed):
+#: read whole, a record had taken about 37 MB of memory an hour of two 125-Hz channels (0.9
+#: GB a day, per worker; MIMIC holds stays of weeks), read an hour at a time its windows
+#: alone grow with it. An hour keeps the margins' extra reading (2 x SPAN_MARGIN_SECONDS) at
+#: 3 %; records up to it and its margins are read whole.
+SPAN_SECONDS = 3600.0
+#: Record time (s) read either side of a span and windowed in the next: past every rule that
+#: reads beyond a window's samples (the resampling filter, under 0.1 s; the pacing stimuli's
+#: noise, over 10-s blocks, the last joined to the one before), so the windows kept are those
+#: of the whole record.
+SPAN_MARGIN_SECONDS = 60.0
+
+
 def read_windows(path: str | Path, cfg: WindowConfig) -> tuple[Record, Windows]:
-    """A record's model channels (:func:`read_model_channels`) cut into raw windows."""
+    """A record's model channels (:func:`read_model_channels`) cut into raw windows; a WFDB
+    record longer than :data:`SPAN_SECONDS` span by span (:func:`_span_windows`), with the
+    windows of the whole record. The record returned is then its last span (``start_time``
+    its start), its ids those of the record."""
+    frames = _wfdb_frames(Path(path))
+    if frames is not None and frames[0] > (SPAN_SECONDS + 2 * SPAN_MARGIN_SECONDS) * frames[1]:
+        return _span_windows(str(path), cfg, *frames)
     rec = read_model_channels(str(path), cfg.channels)
     return rec, make_windows(rec, cfg)
+
+
+def _wfdb_frames(path: Path) -> tuple[int, float] | None:
+    """``(frames, frame rate)`` a WFDB record's header gives; None for another format, or a
+    header that gives no count (the reader then says what it lacks)."""
+    path = record_path(path)
+    if path.suffix.lower() != ".hea" or not path.is_file():
+        return None
+    try:
+        header = parse_header(path)
+    except RecordError:
+        return None
+    n = sum(n for _, n in header.data_segments) if header.multi else header.n_frames
+    return (n, header.fs) if n and header.fs > 0 else None
+
+
+def _span_quantum(rec: Record, frame_fs: float, cfg: WindowConfig) -> tuple[int, int] | None:
+    """``(frames, output samples)`` of the smallest step of span starts at which every channel
+    of ``rec`` is resampled and its pacing noise measured on the whole record's grids (a
+    start on a resampling phase and a 10-s noise block of its own); None when none under a
+    tenth of :data:`SPAN_SECONDS` is (rates of no common grid)."""
+    quantum, out = 1, set()
+    for fs in rec.fs.values():
+        spf = max(1, int(round(fs / frame_fs)))
+        up, down = rational_ratio(float(fs), cfg.fs) if float(fs) != cfg.fs else (1, 1)
+        steps = [down // math.gcd(spf * up, down)]
+        if fs >= MIN_PACING_FS:
+            block = max(2, int(round(NOISE_SECONDS * fs)))
+            steps.append(block // math.gcd(spf, block))
+        for step in steps:
+            quantum = math.lcm(quantum, step)
+        out.add((spf, up, down))
+    if quantum > SPAN_SECONDS * frame_fs / 10:
+        return None
+    samples = {quantum * spf * up // down for spf, up, down in out}
+    return (quantum, samples.pop()) if len(samples) == 1 else None
+
+
+def _span_windows(path: str, cfg: WindowConfig, n_frames: int, frame_fs: float
+                  ) -> tuple[Record, Windows]:
+    """:func:`read_windows` of a WFDB record of ``n_frames`` read span by span: each span of
+    :data:`SPAN_SECONDS` of windows read with :data:`SPAN_MARGIN_SECONDS` either side from a
+    start on the grids of :func:`_span_quantum`, its gaps at either end filled towards the
+    samples outside it, its windows on the whole record's grid of starts; a span of a
+    multi-segment record none of whose segments can be read is a gap, as in the whole record
+    (where the first is, the record is read whole)."""
+    hop, length = cfg.hop_samples, cfg.samples
+    off = int(round(cfg.offset * cfg.fs))
+    per = max(1, int(SPAN_SECONDS * cfg.fs) // hop)  # windows a span keeps
+    margin = int(math.ceil(SPAN_MARGIN_SECONDS * cfg.fs))  # output samples
+    try:
+        first = read_model_channels(path, cfg.channels, 0.0,
+                                    (off + hop * (per - 1) + length + margin) / cfg.fs)
+    except UnreadableSpanError:  # its channels and rates unknown: read whole (a record of
+        first = None  # no segment that can be read is refused as it was)
+    grid = None if first is None else _span_quantum(first, frame_fs, cfg)
+    if first is None or grid is None or not first.signals:  # (rates of no common grid; no
+        rec = read_model_channels(path, cfg.channels)  # channel, which the windows name)
+        return rec, make_windows(rec, cfg)
+    quantum, q_out = grid
+    names = list(first.signals)
+    spf = {c: int(round(first.fs[c] / frame_fs)) for c in names}
+
+    def read(f0: int, f1: int) -> Record:
+        """Frames ``f0``..``f1`` of the record's channels; a span of segments none of which
+        can be read as a gap (NaN), said."""
+        try:
+            return read_record(path, channels=names, start=f0 / frame_fs, stop=f1 / frame_fs)
+        except UnreadableSpanError as err:
+            warn_at_caller(f"{err}; its {f1 - f0} frames ({(f1 - f0) / frame_fs:.1f} s) are "
+                           "read as a gap (NaN)", RuntimeWarning)
+            return dataclasses.replace(first, signals={
+                c: np.full((f1 - f0) * spf[c], np.nan, np.float32) for c in names},
+                start_time=f0 / frame_fs)
+
+    def after(f1: int, wanted: list[str]) -> dict[str, tuple[int, float]]:
+        """The first finite sample at or after frame ``f1`` of each channel ``wanted``, by
+        its index in the channel, read a span at a time."""
+        found: dict[str, tuple[int, float]] = {}
+        step = int(SPAN_SECONDS * frame_fs)
+        while f1 < n_frames and len(found) < len(wanted):
+            rec = read(f1, min(n_frames, f1 + step))
+            for c in wanted:
+                at = np.flatnonzero(~missing(rec.signals[c]))
+                if c not in found and len(at):
+                    found[c] = (f1 * spf[c] + int(at[0]), float(rec.signals[c][at[0]]))
+            f1 += step
+        return found
+
+    # the windows' samples, in one array of as many as the record's grid may hold (its
+    # longest channel's), cut to those kept at the end: no second copy of them all
+    longest = max(-(-n_frames * spf[c] * up // down) for c in names
+                  for up, down in [rational_ratio(float(first.fs[c]), cfg.fs)
+                                   if float(first.fs[c]) != cfg.fs else (1, 1)])
+    x = np.empty((max(0, (longest - off - length) // hop + 1), len(cfg.channels), length),
+                 np.float32)
+    parts: list[Windows] = []
+    before: dict[str, tuple[int, float]] = {}  # last finite sample before the span (index)
+    k, f0, rec, n_kept = 0, 0, first, 0
+    while True:
+        f1 = f0 + len(rec.signals[names[0]]) // spf[names[0]]
+        last = f1 >= n_frames
+        tail = [c for c in names if not last and missing(rec.signals[c][-1:]).any()]
+        ahead = after(f1, tail) if tail else {}
+        edges = {c: ((before[c][0] - f0 * spf[c], before[c][1]) if c in before else None,
+                     (ahead[c][0] - f0 * spf[c], ahead[c][1]) if c in ahead else None)
+                 for c in names}
+        shift = f0 // quantum * q_out  # the span's first output sample in the record
+        w = make_windows(rec, dataclasses.replace(cfg, offset=(off + hop * k - shift) / cfg.fs),
+                         edges=edges)
+        if not w.n_cut and not parts:  # no window anywhere: the record's reason
+            return rec, w
+        w = _span_part(w, shift, None if last else off + hop * (k + per))
+        x[n_kept: n_kept + len(w)] = w.x
+        n_kept += len(w)
+        w.x = x[:0].copy()  # (its copy freed)
+        parts.append(w)
+        if last:
+            break
+        k += per  # the next span: its first window less the margin, on the grid
+        f_next = max(0, off + hop * k - margin) // q_out * quantum
+        for c in names:  # the last finite sample before it
+            at = np.flatnonzero(~missing(rec.signals[c][: (f_next - f0) * spf[c]]))
+            if len(at):
+                before[c] = (f0 * spf[c] + int(at[-1]), float(rec.signals[c][at[-1]]))
+        f0 = f_next
+        f_stop = -(-(off + hop * (k + per - 1) + length + margin) // q_out) * quantum
+        rec = w = None  # (freed before the next span is read)
+        rec = read(f0, min(n_frames, f_stop))
+    x.resize((n_kept, *x.shape[1:]), refcheck=False)  # (in place: no view of it is left)
+    return rec, _joined(parts, x)
+
+
+def _span_part(w: Windows, shift: int, stop: int | None) -> Windows:
+    """The windows ``w`` of a span whose first output sample is sample ``shift`` of the
+    record, those starting before sample ``stop`` (None: all), their starts the record's."""
+    if not w.n_cut:  # (past the last window: the span's "shorter than one window")
+        w.rejected, w.rejected_off = [], w.rejected_off[:0]
+        return w
+    at = np.rint(w.start * w.fs).astype(np.int64) + shift
+    gone = np.rint(np.array([t for t, _ in w.rejected]) * w.fs).astype(np.int64) + shift
+    keep = at < stop if stop is not None else np.ones(len(at), bool)
+    drop = gone < stop if stop is not None else np.ones(len(gone), bool)
+    return dataclasses.replace(
+        w, x=w.x[keep], mask=w.mask[keep], start=at[keep] / w.fs,
+        rejected=[(float(t), why) for t, (_, why), ok in
+                  zip(gone / w.fs, w.rejected, drop, strict=True) if ok],
+        notes=[n for n, ok in zip(w.notes, keep, strict=True) if ok],
+        n_cut=int(keep.sum() + drop.sum()), rejected_off=w.rejected_off[drop],
+        clipped=w.clipped[keep], filled=w.filled[keep])
+
+
+def _joined(parts: list[Windows], x: np.ndarray) -> Windows:
+    """The windows of a record's spans ``parts`` as one, their samples ``x``."""
+    return dataclasses.replace(
+        parts[0], x=x, mask=np.concatenate([w.mask for w in parts]),
+        start=np.concatenate([w.start for w in parts]),
+        rejected=[r for w in parts for r in w.rejected],
+        notes=[n for w in parts for n in w.notes], n_cut=sum(w.n_cut for w in parts),
+        rejected_off=np.concatenate([w.rejected_off for w in parts]),
+        clipped=np.concatenate([w.clipped for w in parts]),
+        filled=np.concatenate([w.filled for w in parts]))
 
 
 def unusable_reason(w: Windows) -> str:
@@ -236,13 +423,29 @@ def unusable_reason(w: Windows) -> str:
     return "no usable window: " + ("; ".join(sorted({r for _, r in w.rejected})) or "no window")
 
 
+#: Windows scored and scaled at once (:func:`score_and_scale`): the scores' working arrays
+#: of a day's windows scored together had been 0.5 GB, three times the windows themselves.
+SCORE_BLOCK = 256
+
+
 def score_and_scale(w: Windows, cfg: WindowConfig, ecg_rules: RRRules | None = None
                     ) -> tuple[QualityScores, np.ndarray]:
     """The quality of the raw windows (a recorded channel off in a window scores 0), then the
-    windows scaled as the model reads them (float32)."""
-    scores = score_windows(w.x, w.mask, w.fs, w.channels, recorded=w.recorded,
-                           ecg_rules=ecg_rules, clipped=w.clipped, filled=w.filled)
-    return scores, normalize(w.x, w.mask, cfg.normalization).astype(np.float32, copy=False)
+    windows scaled as the model reads them (float32); :data:`SCORE_BLOCK` windows at a time
+    (each window's score and scaling are its own)."""
+    if len(w) <= SCORE_BLOCK:
+        scores = score_windows(w.x, w.mask, w.fs, w.channels, recorded=w.recorded,
+                               ecg_rules=ecg_rules, clipped=w.clipped, filled=w.filled)
+        return scores, normalize(w.x, w.mask, cfg.normalization).astype(np.float32, copy=False)
+    parts, x = [], np.empty(w.x.shape, np.float32)
+    for a in range(0, len(w), SCORE_BLOCK):
+        b = a + SCORE_BLOCK
+        parts.append(score_windows(w.x[a:b], w.mask[a:b], w.fs, w.channels,
+                                   recorded=w.recorded, ecg_rules=ecg_rules,
+                                   clipped=w.clipped[a:b], filled=w.filled[a:b]))
+        x[a:b] = normalize(w.x[a:b], w.mask[a:b], cfg.normalization)
+    return QualityScores(*(np.concatenate([getattr(p, f.name) for p in parts])
+                           for f in dataclasses.fields(QualityScores))), x
 
 
 def process_record(path: str, window: WindowConfig, pair_cfg: PairConfig,

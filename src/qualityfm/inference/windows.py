@@ -185,12 +185,14 @@ def unscored_tail(record: Record, win: Windows, cfg: WindowConfig) -> float:
     """Seconds of ``record`` after the end of its last window (kept or rejected): a part
     shorter than a window, which no row scores (the span before a monitor's alarm at a
     record's end may lie there), measured on the channels windowed (a longer lead read only
-    to choose the ECG, or a PPG left out as a trend, had counted whole)."""
+    to choose the ECG, or a PPG left out as a trend, had counted whole); ``record`` may be its
+    last span (a long record is read span by span), whose end is the record's."""
     starts = [*win.start.tolist(), *(t for t, _ in win.rejected)]
     if not starts or not record.signals:
         return 0.0
     windowed = [c for c in win.sources.values() if c in record.signals] or list(record.signals)
-    duration = max(len(record.signals[c]) / record.fs[c] for c in windowed)
+    duration = record.start_time + max(len(record.signals[c]) / record.fs[c]
+                                       for c in windowed)
     return max(0.0, round(duration - (max(starts) + cfg.seconds), 6))
 
 

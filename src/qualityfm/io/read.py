@@ -155,19 +155,21 @@ def machine_fault(err: BaseException | None) -> BaseException | None:
 NO_CHANNEL = "qualityfm: no such channel"
 
 
-def read_channels_among(path: str | Path, wanted: Callable[[str], bool]) -> Record:
-    """The record ``path`` with only the channels it holds that ``wanted`` takes (its others,
-    which may not even be signals, are left unread: a fault of one had skipped the record);
-    one holding none of them is read whole, for the caller to name what it holds."""
+def read_channels_among(path: str | Path, wanted: Callable[[str], bool],
+                        start: float | None = None, stop: float | None = None) -> Record:
+    """The record ``path`` (its span ``start``..``stop`` s) with only the channels it holds
+    that ``wanted`` takes (its others, which may not even be signals, are left unread: a fault
+    of one had skipped the record); one holding none of them is read with all its channels,
+    for the caller to name what it holds."""
     read = [NO_CHANNEL]  # refused, naming the channels it holds
     for _ in range(3):  # (a .vital track that holds no samples is named, then refused)
         try:
-            return read_record(path, channels=read)
+            return read_record(path, channels=read, start=start, stop=stop)
         except MissingChannelError as err:
             read = [c for c in err.available if wanted(c)]
             if not read:
                 break
-    return read_record(path)
+    return read_record(path, start=start, stop=stop)
 
 
 def input_paths(inputs: object) -> list:

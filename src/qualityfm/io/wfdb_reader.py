@@ -849,6 +849,10 @@ class _SegmentLost(Exception):
     """A segment whose own files cannot be read; the message says why."""
 
 
+class UnreadableSpanError(RecordError):
+    """A multi-segment record of which no segment in the span read can be read."""
+
+
 def _segment(path: Path, header: Header, layout: Any, picked: list[int], name: str, a: int,
              b: int, length: int) -> tuple[Header, list[tuple[int, int]], Any, list]:
     """One segment's header, the (layout position, segment position) of each picked channel it
@@ -1018,7 +1022,7 @@ def _read_segments(
                        "layout segment, a first segment of length 0)", RuntimeWarning)
     more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
     if lost and not n_read:
-        raise RecordError(f"{path}: no segment of the span can be read: {lost[0]}{more}")
+        raise UnreadableSpanError(f"{path}: no segment of the span can be read: {lost[0]}{more}")
     if lost:  # one warning a record (a partly downloaded MIMIC record may lack hundreds)
         what, _, why = lost[0].partition(": ")
         said = (f"{what} cannot be read ({why})" if len(lost) == 1 else

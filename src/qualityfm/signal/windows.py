@@ -210,11 +210,37 @@ def _percent(share: float, limit: float) -> str:
     return text
 
 
-def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
+#: The finite samples just outside a span of a record, of one channel: ``(index, value)`` of
+#: the last before it and of the first after it (indices from the span's first sample; None:
+#: none there).
+Edges = tuple[tuple[int, float] | None, tuple[int, float] | None]
+
+
+def _fill_towards(raw: np.ndarray, edges: Edges) -> np.ndarray:
+    """:func:`fill_nan` of ``raw`` [T], a span of a longer recording, its gaps at either end
+    interpolated towards the finite samples ``edges`` outside it, as in the whole recording
+    (``np.interp`` between the same two samples: the same values)."""
+    gone = missing(raw)
+    if not gone.any():
+        return np.array(raw)
+    idx = np.arange(len(raw))
+    before, after = edges
+    xp = np.concatenate([[before[0]] if before else [], idx[~gone], [after[0]] if after else []])
+    fp = np.concatenate([np.float32([before[1]]) if before else np.float32([]), raw[~gone],
+                         np.float32([after[1]]) if after else np.float32([])])
+    out = np.array(raw)
+    out[gone] = np.interp(idx[gone], xp, fp) if len(xp) else 0.0
+    return out
+
+
+def make_windows(record: Record, cfg: WindowConfig | None = None, *,
+                 edges: dict[str, Edges] | None = None) -> Windows:
     """Cut ``record`` into windows of ``cfg.seconds`` at ``cfg.fs`` (see :class:`WindowConfig`).
 
     Channels absent from the record are zeros with mask False. A record shorter than one
     window, or without any requested channel, gives zero windows and a reason in ``rejected``.
+    ``edges`` (by record channel): where ``record`` is a span of a longer one, the finite
+    samples just outside it, towards which its gaps at either end are filled.
     """
     if not isinstance(record, Record):  # (a dict of signals had been an AttributeError)
         raise TypeError(f"make_windows reads a qualityfm.io.Record (read_record(path), or "
@@ -279,7 +305,8 @@ def make_windows(record: Record, cfg: WindowConfig | None = None) -> Windows:
                            RuntimeWarning)
         if gone.any():  # filled as found: a float64 fill value just past FILL_MAGNITUDE
             raw = np.where(gone, np.float32(np.nan), raw)  # is under it as float32, and had
-        values = fill_nan(raw)  # been counted missing but kept
+        values = (fill_nan(raw) if src not in (edges or {})  # been counted missing but kept
+                  else _fill_towards(raw, edges[src]))
         # an ECG's pacemaker stimuli out at the record's own rate: resampled, one spans several
         # samples and the R-peak detector counts it as a beat (a paced asystole had scored
         # 1.0); nothing is done under MIN_PACING_FS, where a stimulus and an R apex are alike
