@@ -1670,11 +1670,14 @@ def test_compare_names_a_solver_no_row_fits_by_as_ignored(tmp_path, capsys, monk
     assert "--solver: used by no row of this comparison, ignored" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("baselines", ["classical", "scratch,classical"])
 def test_the_classical_rows_inner_folds_are_checked_before_any_fold(tmp_path, capsys,
-                                                                    monkeypatch) -> None:
+                                                                    monkeypatch,
+                                                                    baselines: str) -> None:
     """af's classical rhythm model cross-fits inner folds in each fold's training rows: one
     training without '~' (one noisy record left there) is refused before any fit (it had
-    failed at the third fit, after a minute of folds)."""
+    failed at the third fit, after a minute of folds), the classical row first or not (the
+    first row's rhythm model alone had been checked)."""
     from qualityfm.tasks import pipeline
 
     src = shared_path("cinc2017_af")
@@ -1692,7 +1695,7 @@ def test_the_classical_rows_inner_folds_are_checked_before_any_fold(tmp_path, ca
         raise AssertionError("a fold ran before the refusal")
 
     monkeypatch.setattr(pipeline, "_task_cv", no_fold)
-    assert main(["compare", "--task", "af", "--data", str(data), "--baselines", "classical",
+    assert main(["compare", "--task", "af", "--data", str(data), "--baselines", baselines,
                  "--kfold", "2", "--out", str(tmp_path / "cmp")]) == 1
     assert "the gradient boosting's 5 inner folds: one trains without a class" in (
         capsys.readouterr().err)

@@ -1171,9 +1171,11 @@ def compare_run(
     # the refusals the settings and windows decide, before --overwrite removes anything
     for shifts in {u["test_shifts"] for u in row_settings.values()} - {None}:
         check_test_shifts(shifts, ds.X.shape[-1])
-    _check_splits(ds, kfold, seed, [functools.partial(m, task, ds.fs) for m in makers.values()]
-                  + ([functools.partial(next(iter(makers.values())), "af4", ds.fs)]
-                     if task == "af" else []))
+    # every row's af4 model too: the classical one cross-fits its own inner folds on the
+    # rhythm (the first row's alone had been checked: --baselines scratch,classical had failed
+    # at the classical row, after the scratch row's folds)
+    _check_splits(ds, kfold, seed, [functools.partial(m, t, ds.fs) for m in makers.values()
+                                    for t in (task, *(("af4",) if task == "af" else ()))])
     for name in stopped:  # --overwrite, the data read: the stopped finetune --kfold goes (kept,
         (out / FOLDS_DIR / name).unlink()  # a stop of this comparison had left a folder
         # both verbs refused), as does a stopped plain fine-tune's kept epochs
