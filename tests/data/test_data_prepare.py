@@ -970,3 +970,43 @@ def test_a_machine_fault_in_a_span_of_a_long_record_stops_the_run(tmp_path, monk
     monkeypatch.setattr(P, "read_record", failing)
     with pytest.raises(MemoryError, match="82.4 MiB"):
         P.process_record(str(path), WindowConfig(), PairConfig())
+
+
+def test_a_long_gap_of_a_record_read_span_by_span_is_read_once(tmp_path, monkeypatch) -> None:
+    """The first sample past a span ending in a gap is sought once for the gap: each span of
+    a gap of hours had read on to its end (reads of the square of its spans)."""
+    import importlib
+
+    import wfdb
+
+    from qualityfm.signal import WindowConfig
+    from qualityfm.signal.synthetic import synthesize
+
+    P = importlib.import_module("qualityfm.data.prepare")
+    fs, folder = 125.0, tmp_path / "gap"
+    folder.mkdir()
+    for n in (1, 3):
+        rec = synthesize(300.0, fs=fs, seed=n, channels=("ecg_ii", "ppg"))
+        wfdb.wrsamp(f"gap_{n:04d}", fs=fs, units=["mV", "NU"], sig_name=["II", "PLETH"],
+                    p_signal=np.stack([rec.signals["ecg_ii"], rec.signals["ppg"]], 1)
+                    .astype(np.float64), fmt=["16", "16"], adc_gain=[200.0, 1000.0],
+                    baseline=[0, 0], write_dir=str(folder))
+    (folder / "gap_layout.hea").write_text("gap_layout 2 125 0\n~ 0 200/mV 16 0 0 0 0 II\n"
+                                           "~ 0 1000/NU 16 0 0 0 0 PLETH\n")
+    frames = int(300 * fs)
+    (folder / "gap.hea").write_text(f"gap/4 2 125 {2 * frames + int(10800 * fs)}\n"
+                                    f"gap_layout 0\ngap_0001 {frames}\n~ {int(10800 * fs)}\n"
+                                    f"gap_0003 {frames}\n")
+    cfg = WindowConfig()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, whole = P.read_windows(folder / "gap.hea", cfg)
+        reads = []
+        read = P.read_record
+        monkeypatch.setattr(P, "SPAN_SECONDS", 600.0)
+        monkeypatch.setattr(P, "read_record",
+                            lambda *a, **k: reads.append(k.get("start")) or read(*a, **k))
+        _, w = P.read_windows(folder / "gap.hea", cfg)
+    np.testing.assert_array_equal(w.start, whole.start)
+    assert w.rejected == whole.rejected and len(w.rejected) > 300
+    assert len(reads) <= 2 * (11400 // 600 + 1)  # a span's read, and the gap's once: 39

@@ -329,19 +329,26 @@ def _span_windows(path: str, cfg: WindowConfig, n_frames: int, frame_fs: float
                 c: np.full((f1 - f0) * spf[c], np.nan, np.float32) for c in names},
                 start_time=f0 / frame_fs)
 
+    seen: dict[str, tuple[int, float] | None] = {}  # what after() found (None: no sample)
+
     def after(f1: int, wanted: list[str]) -> dict[str, tuple[int, float]]:
         """The first finite sample at or after frame ``f1`` of each channel ``wanted``, by
-        its index in the channel, read a span at a time."""
-        found: dict[str, tuple[int, float]] = {}
+        its index in the channel, read a span at a time; one found for an earlier span's end
+        still at or after ``f1`` (or none to the record's end) is not sought again (each span
+        of a gap of days had read on to its end: reads of the square of its spans)."""
+        found = {c: seen[c] for c in wanted if c in seen
+                 and (seen[c] is None or seen[c][0] >= f1 * spf[c])}
+        sought = [c for c in wanted if c not in found]
         step = int(SPAN_SECONDS * frame_fs)
-        while f1 < n_frames and len(found) < len(wanted):
+        while f1 < n_frames and any(c not in found for c in sought):
             rec = read(f1, min(n_frames, f1 + step))
-            for c in wanted:
+            for c in sought:
                 at = np.flatnonzero(~missing(rec.signals[c]))
                 if c not in found and len(at):
                     found[c] = (f1 * spf[c] + int(at[0]), float(rec.signals[c][at[0]]))
             f1 += step
-        return found
+        seen.update({c: found.get(c) for c in sought})
+        return {c: at for c, at in found.items() if at is not None}
 
     # the windows' samples, in one array of as many as the record's grid may hold (its
     # longest channel's), cut to those kept at the end: no second copy of them all
