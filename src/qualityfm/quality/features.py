@@ -72,7 +72,7 @@ FEATURES_VERSION = 24  # 2: the dRR scatter's central bin is centred on 0; 3: fi
 # (a peak near the zero crossing of an R and an S wave had read columns up to -27); 24: no
 # pulse peaks in a pulse wave without a pulse (pulse_present), nor the better pulse from a
 # wave without a rate (v540s's PPG toggling among 6 levels had read 300 bpm and been the
-# pulse, its arterial line without a pulse 25.6)
+# pulse)
 #: Floor of the Poincare SD2 (s): a fixed time, whatever the channel's rate (the features read
 #: each channel at its own), one sample at 300 Hz, so that Challenge 2017's records keep theirs.
 SD2_FLOOR_S = 1.0 / 300.0
@@ -678,8 +678,8 @@ def pulse_features(x: np.ndarray, fs: float) -> list[float]:
                 top > 3.3 or not _alternating(shape["prominences"])):
             peaks = fast
     peaks = drop_dicrotic(y, peaks)  # a dicrotic wave had read as a second pulse (v132s)
-    if not pulse_present(x, fs):  # (a PPG toggling among 6 levels had read 300 bpm, an
-        peaks = peaks[:0]  # arterial line without a pulse 25.6: v540s)
+    if not pulse_present(x, fs):  # (a PPG toggling among 6 levels had read 300 bpm: v540s)
+        peaks = peaks[:0]
     corr = template_correlation(y, peaks, int(0.25 * fs), int(0.45 * fs)) if len(peaks) else 0.0
     # within the band, as its total (a peak near 0.5 Hz had counted the leaked power below
     # it: 4.24 in v540s's arterial line)
