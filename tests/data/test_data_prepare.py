@@ -952,6 +952,8 @@ def test_a_long_record_is_read_span_by_span_with_the_windows_of_the_whole(
 
 def test_a_machine_fault_in_a_span_of_a_long_record_stops_the_run(tmp_path, monkeypatch
                                                                   ) -> None:
+    """Out of memory while a later span of a long record is read stops the run, as a whole
+    read's does (no span read as a gap, the record kept with a hole)."""
     import importlib
 
     from qualityfm.data.pairs import PairConfig
