@@ -11,12 +11,19 @@ import numpy as np
 
 from qualityfm._numbers import missing
 
+#: The finite samples just outside a span of a longer recording, of one channel: ``(index,
+#: value)`` of the last before it and of the first after it (indices from the span's first
+#: sample; None: none there).
+Edges = tuple[tuple[int, float] | None, tuple[int, float] | None]
 
-def fill_nan(x: np.ndarray) -> np.ndarray:
+
+def fill_nan(x: np.ndarray, edges: Edges | None = None) -> np.ndarray:
     """Copy of ``x`` [..., T] with missing samples (:func:`missing`: NaN, +-inf, which no
     sensor measures, and fill values) linearly interpolated along the last axis.
 
     Leading and trailing gaps take the nearest valid value; a row without one becomes zeros.
+    ``edges``: where ``x`` is a span of a longer recording, the finite samples outside it,
+    towards which its gaps at either end are interpolated, as in the whole recording.
     """
     x = np.asarray(x)
     if x.ndim == 0:  # (an IndexError of the shape had said nothing)
@@ -28,12 +35,17 @@ def fill_nan(x: np.ndarray) -> np.ndarray:
     flat = x.reshape(-1, x.shape[-1])
     fnan = nan.reshape(-1, x.shape[-1])
     idx = np.arange(x.shape[-1])
+    before, after = edges or (None, None)
     for row in np.flatnonzero(fnan.any(axis=1)):
         good = ~fnan[row]
-        if not good.any():
+        xp = np.concatenate([[before[0]] if before else [], idx[good], [after[0]] if after else []])
+        if not len(xp):
             flat[row] = 0.0
             continue
-        flat[row, ~good] = np.interp(idx[~good], idx[good], flat[row, good])
+        fp = np.concatenate([np.float32([before[1]]) if before else np.float32([]),
+                             flat[row, good],
+                             np.float32([after[1]]) if after else np.float32([])])
+        flat[row, ~good] = np.interp(idx[~good], xp, fp)
     return flat.reshape(x.shape)
 
 

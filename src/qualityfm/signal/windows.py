@@ -24,7 +24,7 @@ from qualityfm.io import (
     is_ecg,
 )
 from qualityfm.signal.extremes import span_clip_fraction
-from qualityfm.signal.nan import few_levels, fill_nan, missing
+from qualityfm.signal.nan import Edges, few_levels, fill_nan, missing
 from qualityfm.signal.normalize import NORMALIZATIONS, normalize
 from qualityfm.signal.pacing import pacing_spikes
 from qualityfm.signal.resample import rational_ratio, resample
@@ -210,29 +210,6 @@ def _percent(share: float, limit: float) -> str:
     return text
 
 
-#: The finite samples just outside a span of a record, of one channel: ``(index, value)`` of
-#: the last before it and of the first after it (indices from the span's first sample; None:
-#: none there).
-Edges = tuple[tuple[int, float] | None, tuple[int, float] | None]
-
-
-def _fill_towards(raw: np.ndarray, edges: Edges) -> np.ndarray:
-    """:func:`fill_nan` of ``raw`` [T], a span of a longer recording, its gaps at either end
-    interpolated towards the finite samples ``edges`` outside it, as in the whole recording
-    (``np.interp`` between the same two samples: the same values)."""
-    gone = missing(raw)
-    if not gone.any():
-        return np.array(raw)
-    idx = np.arange(len(raw))
-    before, after = edges
-    xp = np.concatenate([[before[0]] if before else [], idx[~gone], [after[0]] if after else []])
-    fp = np.concatenate([np.float32([before[1]]) if before else np.float32([]), raw[~gone],
-                         np.float32([after[1]]) if after else np.float32([])])
-    out = np.array(raw)
-    out[gone] = np.interp(idx[gone], xp, fp) if len(xp) else 0.0
-    return out
-
-
 def make_windows(record: Record, cfg: WindowConfig | None = None, *,
                  edges: dict[str, Edges] | None = None) -> Windows:
     """Cut ``record`` into windows of ``cfg.seconds`` at ``cfg.fs`` (see :class:`WindowConfig`).
@@ -305,8 +282,7 @@ def make_windows(record: Record, cfg: WindowConfig | None = None, *,
                            RuntimeWarning)
         if gone.any():  # filled as found: a float64 fill value just past FILL_MAGNITUDE
             raw = np.where(gone, np.float32(np.nan), raw)  # is under it as float32, and had
-        values = (fill_nan(raw) if src not in (edges or {})  # been counted missing but kept
-                  else _fill_towards(raw, edges[src]))
+        values = fill_nan(raw, (edges or {}).get(src))  # been counted missing but kept
         # an ECG's pacemaker stimuli out at the record's own rate: resampled, one spans several
         # samples and the R-peak detector counts it as a beat (a paced asystole had scored
         # 1.0); nothing is done under MIN_PACING_FS, where a stimulus and an R apex are alike
