@@ -440,17 +440,16 @@ def score_and_scale(w: Windows, cfg: WindowConfig, ecg_rules: RRRules | None = N
     """The quality of the raw windows (a recorded channel off in a window scores 0), then the
     windows scaled as the model reads them (float32); :data:`SCORE_BLOCK` windows at a time
     (each window's score and scaling are its own)."""
-    if len(w) <= SCORE_BLOCK:
-        scores = score_windows(w.x, w.mask, w.fs, w.channels, recorded=w.recorded,
-                               ecg_rules=ecg_rules, clipped=w.clipped, filled=w.filled)
-        return scores, normalize(w.x, w.mask, cfg.normalization).astype(np.float32, copy=False)
     parts, x = [], np.empty(w.x.shape, np.float32)
-    for a in range(0, len(w), SCORE_BLOCK):
-        b = a + SCORE_BLOCK
-        parts.append(score_windows(w.x[a:b], w.mask[a:b], w.fs, w.channels,
-                                   recorded=w.recorded, ecg_rules=ecg_rules,
-                                   clipped=w.clipped[a:b], filled=w.filled[a:b]))
-        x[a:b] = normalize(w.x[a:b], w.mask[a:b], cfg.normalization)
+    for a in range(0, max(len(w), 1), SCORE_BLOCK):  # (one call of no windows: its checks)
+        block = slice(a, a + SCORE_BLOCK)
+        clipped, filled = (None if v is None else v[block] for v in (w.clipped, w.filled))
+        parts.append(score_windows(w.x[block], w.mask[block], w.fs, w.channels,
+                                   recorded=w.recorded, ecg_rules=ecg_rules, clipped=clipped,
+                                   filled=filled))
+        x[block] = normalize(w.x[block], w.mask[block], cfg.normalization)
+    if len(parts) == 1:
+        return parts[0], x
     return QualityScores(*(np.concatenate([getattr(p, f.name) for p in parts])
                            for f in dataclasses.fields(QualityScores))), x
 
