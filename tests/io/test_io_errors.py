@@ -66,6 +66,30 @@ def test_a_signal_file_that_cannot_be_opened_is_named_so(
         read_record(hea)
 
 
+def test_out_of_memory_reading_a_signal_file_is_not_named_corrupt(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    """Out of memory while a record's samples are decoded is the machine's fault: said so
+    (it had been "truncated or corrupt signal file (MemoryError ...)", sending a user to a
+    file that is sound), and still a machine fault that stops a batch."""
+    import wfdb
+
+    from qualityfm.io import wfdb_reader
+    from qualityfm.io.read import machine_fault
+
+    wfdb.wrsamp("r", fs=125, units=["mV"], sig_name=["II"], fmt=["16"],
+                p_signal=np.sin(np.arange(1250) / 9)[:, None], write_dir=str(tmp_path))
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError("Unable to allocate 3.2 GiB")
+
+    monkeypatch.setattr(wfdb_reader, "_read_frames", exhausted)
+    with pytest.raises(RecordError, match=r"r\.hea: the machine failed reading its signal "
+                       r"file \(MemoryError: Unable to allocate 3\.2 GiB\)") as raised:
+        read_record(tmp_path / "r.hea")
+    assert "corrupt" not in str(raised.value)
+    assert isinstance(machine_fault(raised.value), MemoryError)
+
+
 def test_corrupt_signal_file(tmp_path: Path) -> None:
     hea = _copy(shared_path("physionet2015_icu", "icu0005.hea"), tmp_path)
     dat = tmp_path / "icu0005.dat"

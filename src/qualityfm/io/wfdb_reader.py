@@ -841,6 +841,11 @@ def _read_fault(err: Exception, files: str = "") -> str:
     if isinstance(err, PermissionError):
         return f"cannot open its signal file{' ' + named if named else ''} " \
                f"({err.strerror or err})"
+    from qualityfm.io.read import machine_fault  # (read imports this module)
+
+    if machine_fault(err) is not None:  # the machine's, not the file's (it had been named
+        return (f"the machine failed reading its signal file"  # a corrupt file)
+                f"{' ' + named if named else ''} ({type(err).__name__}: {err})")
     return (f"truncated or corrupt signal file{' ' + files if files else ''} "
             f"({type(err).__name__}: {err})")
 
