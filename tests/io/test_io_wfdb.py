@@ -252,6 +252,22 @@ def test_a_fixed_layout_whose_first_segment_holds_fewer_signals_is_refused(
     assert rec.channels == ["ecg_ii", "ppg"] and np.isnan(rec.signals["ppg"][1250:]).all()
 
 
+def test_a_variable_layout_omitting_a_segments_channel_warns(tmp_path: Path) -> None:
+    """A segment's channel that the layout segment does not name is not read (as wfdb); it had
+    been dropped without a word where the same fault of a fixed layout is warned about."""
+    _segment(tmp_path, "vv_0001", 0, 1250, ["II", "PLETH"])
+    _segment(tmp_path, "vv_0002", 1250, 1250, ["II", "ABP"])
+    (tmp_path / "vv_layout.hea").write_text("vv_layout 2 125 0\n~ 0 100/mV 16 0 0 0 0 II\n"
+                                            "~ 0 1/NU 16 0 0 0 0 PLETH\n")
+    (tmp_path / "vv.hea").write_text("vv/3 2 125 2500\nvv_layout 0\nvv_0001 1250\n"
+                                     "vv_0002 1250\n")
+    with pytest.warns(RuntimeWarning, match=r"vv\.hea: 'ABP' of segment vv_0002 not read: the "
+                                            r"record's layout segment lacks it \(II, PLETH\)"):
+        rec = read_record(tmp_path / "vv.hea")
+    assert rec.channels == ["ecg_ii", "ppg"] and np.isnan(rec.signals["ppg"][1250:]).all()
+    np.testing.assert_allclose(rec.signals["ecg_ii"], (np.arange(2500) % 1000) / 1000, atol=1e-4)
+
+
 def test_an_unreadable_segment_is_a_gap(tmp_path: Path) -> None:
     """A segment whose files are cut short or missing is read as a gap, with a warning naming
     the record and the segment (the whole record had been refused: a MIMIC record of hundreds

@@ -936,8 +936,8 @@ def _read_segments(
     hundreds of segments is not lost to one); a fault of the machine's (memory, a bad disk)
     reading one is raised; the record is refused when no segment of the span can be read,
     and where segments disagree on a channel's units or samples per frame;
-    segments that state no units take those the others state, with a warning, as a fixed
-    layout's segment holding a channel its first segment lacks (not read) is warned about."""
+    segments that state no units take those the others state, with a warning, as a segment
+    holding a channel the layout lacks (not read) is warned about."""
     names = [layout.sig_name[i] for i in picked]
     spf = [int(layout.samps_per_frame[i]) for i in picked]
     units = [layout.units[i] or "" for i in picked]
@@ -956,7 +956,7 @@ def _read_segments(
     stated: list[tuple[str, str] | None] = [None] * len(picked)  # (unit, segment) stated first
     silent: list[list[str]] = [[] for _ in picked]  # segments that state no unit
     lost: list[str] = []
-    unread: list[str] = []  # a fixed layout's segments holding a channel the first lacks
+    unread: list[str] = []  # segments' channels that the layout lacks
     fixed = len(header.data_segments) == len(header.seg_lens)
     n_read = gap = 0
     offset = 0
@@ -981,10 +981,9 @@ def _read_segments(
             gap += b - a
             continue
         n_read += 1
-        if fixed:
-            held = set(_nth(layout.sig_name, range(len(layout.sig_name)), seg.sig_names))
-            unread += [f"{n!r} of segment {name}" for j, n in enumerate(seg.sig_names)
-                       if j not in held and seg.files[j] != "~"]
+        held = set(_nth(layout.sig_name, range(len(layout.sig_name)), seg.sig_names))
+        unread += [f"{n!r} of segment {name}" for j, n in enumerate(seg.sig_names)
+                   if j not in held and seg.files[j] != "~"]
         for m, (k, j) in enumerate(wanted):
             if int(rec.samps_per_frame[m]) != spf[k]:
                 raise RecordError(f"{path}: segment {name} has {rec.samps_per_frame[m]} "
@@ -1020,11 +1019,13 @@ def _read_segments(
                            f"read in {said[0]!r} as segment {said[1]} states them",
                            RuntimeWarning)
     if unread:  # (dropped without a word, the layout's channel NaN there)
+        it = "it" if len(unread) == 1 else "them"
+        why = (f"its first segment, the layout of the record, lacks {it} "
+               f"({', '.join(layout.sig_name)}; a record whose segments hold other signals "
+               "names them all in a layout segment, a first segment of length 0)" if fixed
+               else f"the record's layout segment lacks {it} ({', '.join(layout.sig_name)})")
         warn_at_caller(f"{path}: {', '.join(unread[:3])}{' ...' if len(unread) > 3 else ''} "
-                       f"not read: its first segment, the layout of the record, lacks "
-                       f"{'it' if len(unread) == 1 else 'them'} ({', '.join(layout.sig_name)}; "
-                       "a record whose segments hold other signals names them all in a "
-                       "layout segment, a first segment of length 0)", RuntimeWarning)
+                       f"not read: {why}", RuntimeWarning)
     more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
     if lost and not n_read:
         raise UnreadableSpanError(f"{path}: no segment of the span can be read: {lost[0]}{more}")
