@@ -99,6 +99,21 @@ def test_artifact_power_grows_with_strength(kind: str) -> None:
     assert power[0] == 0.0 and 0 < power[1] < power[2]
 
 
+def test_a_seed_or_a_generator_draws_alike_and_a_generator_is_drawn_from() -> None:
+    """Artifacts and the generator take a seed or a Generator (drawn from, not copied)."""
+    clean = synthesize(10, FS, seed=0).signals["ecg_ii"]
+    for kind, add in ARTIFACTS.items():
+        g = np.random.default_rng(7)
+        first = add(clean, FS, g, 0.5)
+        np.testing.assert_array_equal(first, add(clean, FS, 7, 0.5), err_msg=kind)
+        assert not np.array_equal(first, add(clean, FS, g, 0.5)), kind
+    g = np.random.default_rng(5)
+    np.testing.assert_array_equal(synthesize(10, FS, seed=g).signals["ppg"],
+                                  synthesize(10, FS, seed=5).signals["ppg"])
+    assert not np.array_equal(synthesize(10, FS, seed=g).signals["ppg"],
+                              synthesize(10, FS, seed=5).signals["ppg"])
+
+
 def test_clipping_clips_and_flat_is_flat() -> None:
     clean = synthesize(30, FS, seed=0).signals["ecg_ii"]
     c = clipping(clean, FS, 0, 1.0)

@@ -15,11 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+#: A generator, or a seed for it (``np.random.default_rng`` returns a Generator as it is).
 Rng = np.random.Generator | int | None
-
-
-def _rng(rng: Rng) -> np.random.Generator:
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
 def _prepare(x: np.ndarray, strength: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -69,7 +66,7 @@ def baseline_wander(x: np.ndarray, fs: float, rng: Rng = None,
                     scale: np.ndarray | None = None) -> np.ndarray:
     """Slow drift: three sinusoids of 0.05-0.5 Hz, total amplitude ``strength`` x scale."""
     x, s = _prepare(x, strength)
-    g, t = _rng(rng), _time(x, fs)
+    g, t = np.random.default_rng(rng), _time(x, fs)
     shape = x.shape[:-1] + (3, 1)
     f = g.uniform(0.05, 0.5, shape)
     w = g.dirichlet(np.ones(3), x.shape[:-1])[..., None]
@@ -87,7 +84,7 @@ def motion(x: np.ndarray, fs: float, rng: Rng = None, strength: float | np.ndarr
     burst. A burst peaks at up to 2 x ``strength`` x scale; bursts that overlap add.
     """
     x, s = _prepare(x, strength)
-    g, t = _rng(rng), _time(x, fs)
+    g, t = np.random.default_rng(rng), _time(x, fs)
     T_s = x.shape[-1] / fs
     if n_bursts is None:  # (twelve bursts of 120 s had stacked on one start: 6 x, not 2 x)
         n_bursts = 1 if start is not None else max(1, int(round(T_s / 10)))
@@ -118,7 +115,7 @@ def electrode_pop(x: np.ndarray, fs: float, rng: Rng = None,
     ``n_pops`` defaults to one per 15 s.
     """
     x, s = _prepare(x, strength)
-    g, t = _rng(rng), _time(x, fs)
+    g, t = np.random.default_rng(rng), _time(x, fs)
     T_s = x.shape[-1] / fs
     n = max(1, int(round(T_s / 15))) if n_pops is None else n_pops
     lead = x.shape[:-1] + (1,)
@@ -140,7 +137,7 @@ def powerline(x: np.ndarray, fs: float, rng: Rng = None, strength: float | np.nd
     """Mains interference at ``freq`` (default 50 or 60 Hz at random), amplitude 0.5 x
     ``strength`` x scale, with a weaker third harmonic when it is below Nyquist."""
     x, s = _prepare(x, strength)
-    g, t = _rng(rng), _time(x, fs)
+    g, t = np.random.default_rng(rng), _time(x, fs)
     lead = x.shape[:-1] + (1,)
     if freq is None:
         choices = [f for f in MAINS_HZ if f < fs / 2]
@@ -162,7 +159,7 @@ def gaussian_noise(x: np.ndarray, fs: float, rng: Rng = None,
                    scale: np.ndarray | None = None) -> np.ndarray:
     """White Gaussian noise of standard deviation ``strength`` x scale / 4 (0 dB at 1)."""
     x, s = _prepare(x, strength)
-    noise = _rng(rng).standard_normal(x.shape)
+    noise = np.random.default_rng(rng).standard_normal(x.shape)
     return x + (s * _scale(x, scale) / 4.0 * noise).astype(x.dtype)
 
 
@@ -171,7 +168,7 @@ def clipping(x: np.ndarray, fs: float, rng: Rng = None,
     """Saturation: each end of the range is cut by up to 0.8 x ``strength`` of the half range
     (a random 50-100 % of that per end), as an amplifier or ADC at its rails."""
     x, s = _prepare(x, strength)
-    g = _rng(rng)
+    g = np.random.default_rng(rng)
     with warnings.catch_warnings():  # an all-NaN row stays NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         lo, hi = np.nanmin(x, axis=-1, keepdims=True), np.nanmax(x, axis=-1, keepdims=True)
@@ -185,7 +182,7 @@ def flat_line(x: np.ndarray, fs: float, rng: Rng = None,
               strength: float | np.ndarray = 1.0) -> np.ndarray:
     """A segment of ``strength`` / 2 of the length held at its first value (a frozen sensor)."""
     x, s = _prepare(x, strength)
-    seg = _segment(x, _rng(rng), s[..., 0] * x.shape[-1] / 2)
+    seg = _segment(x, np.random.default_rng(rng), s[..., 0] * x.shape[-1] / 2)
     first = np.take_along_axis(x, np.argmax(seg, axis=-1)[..., None], axis=-1)
     return np.where(seg, first, x).astype(x.dtype)
 
@@ -194,7 +191,7 @@ def disconnection(x: np.ndarray, fs: float, rng: Rng = None,
                   strength: float | np.ndarray = 1.0) -> np.ndarray:
     """A segment of ``strength`` of the length at zero (a lead or probe off)."""
     x, s = _prepare(x, strength)
-    seg = _segment(x, _rng(rng), s[..., 0] * x.shape[-1])
+    seg = _segment(x, np.random.default_rng(rng), s[..., 0] * x.shape[-1])
     return np.where(seg, 0.0, x).astype(x.dtype)
 
 
@@ -226,7 +223,7 @@ def apply_artifacts(x: np.ndarray, fs: float, rng: Rng,
                     strengths: Mapping[str, float | np.ndarray]) -> np.ndarray:
     """Apply each named artifact at its strength (scalar or per row), in ``ARTIFACTS`` order."""
     _check_kinds(list(strengths))
-    g = _rng(rng)
+    g = np.random.default_rng(rng)
     x = np.asarray(x)
     T = x.shape[-1]
     out = np.array(x, dtype=x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64,
@@ -276,7 +273,7 @@ def corrupt(x: np.ndarray, fs: float, rng: Rng = None, kinds: Sequence[str] | No
     lo, hi = (strength, strength) if np.isscalar(strength) else strength
     if not 0 <= lo <= hi <= 1:
         raise ValueError(f"strength must be in [0, 1] (or a range lo <= hi), got {strength}")
-    g = _rng(rng)
+    g = np.random.default_rng(rng)
     xb = x[None] if x.ndim == 2 else x
     N, C = xb.shape[:2]
     K = len(kinds)

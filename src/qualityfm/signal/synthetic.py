@@ -35,10 +35,6 @@ _ABP_WAVES = ((1.0, 0.10, 0.045), (0.35, 0.32, 0.06))
 _SINUS, _AF, _VT = 0, 1, 2
 
 
-def _rng(seed: int | np.random.Generator) -> np.random.Generator:
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-
-
 def _add_waves(n: int, fs: float, centres: np.ndarray, amps: np.ndarray,
                widths: np.ndarray) -> np.ndarray:
     """Sum of Gaussians ``amps * exp(-(t - centres)^2 / (2 widths^2))`` on ``n`` samples."""
@@ -174,7 +170,7 @@ def synthesize(
     unknown = [c for c in channels if c not in ("ecg_ii", "ppg", "abp")]
     if unknown:
         raise ValueError(f"synthesize makes ecg_ii, ppg and abp; unknown channel(s) {unknown}")
-    rng = _rng(seed)
+    rng = np.random.default_rng(seed)  # (a Generator comes back as it is)
     n = int(round(seconds * fs))
     if n < 1:  # (an empty record had failed in the artifacts' reshape)
         raise ValueError(f"{seconds} s at {fs} Hz is no sample: give a longer record")
