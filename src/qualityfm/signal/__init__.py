@@ -17,8 +17,6 @@ from qualityfm.signal.artifacts import (
     signal_scale,
 )
 from qualityfm.signal.filters import (
-    ECG_FILTER,
-    PPG_FILTER,
     VT_ECG_FILTER,
     VT_PPG_FILTER,
     FilterSpec,
@@ -47,8 +45,8 @@ from qualityfm.signal.windows import (
 )
 
 __all__ = [
-    "ARTIFACTS", "ARTIFACT_KINDS", "ECG_FILTER", "MAX_NAN_FRACTION", "MODEL_FS",
-    "NORMALIZATIONS", "PPG_FILTER", "SYNTHETIC_RHYTHMS", "VT_ECG_FILTER", "VT_PPG_FILTER",
+    "ARTIFACTS", "ARTIFACT_KINDS", "MAX_NAN_FRACTION", "MODEL_FS",
+    "NORMALIZATIONS", "SYNTHETIC_RHYTHMS", "VT_ECG_FILTER", "VT_PPG_FILTER",
     "FilterSpec", "WindowConfig",
     "Windows", "apply_artifacts", "apply_filter", "baseline_wander", "beat_times", "clipping",
     "corrupt", "design_sos", "disconnection", "electrode_pop", "fill_nan", "filter_ecg",

@@ -53,10 +53,6 @@ class FilterSpec:
         return _chain_sos(self, float(fs))
 
 
-#: ECG for quality and display: baseline removal, EMG/high-frequency cut, no notch.
-ECG_FILTER = FilterSpec(highpass=0.5, lowpass=40.0)
-#: PPG band-pass 0.5-8 Hz.
-PPG_FILTER = FilterSpec(highpass=0.5, lowpass=8.0)
 #: VT-alarm protocol (arXiv 2509.06516): ECG high-pass 1 Hz, low-pass 30 Hz, 60 Hz notch.
 VT_ECG_FILTER = FilterSpec(highpass=1.0, lowpass=30.0, notch=60.0)
 #: VT-alarm protocol: PPG 60 Hz notch, band-pass 0.5-5 Hz.
