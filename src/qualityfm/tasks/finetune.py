@@ -1502,16 +1502,16 @@ class Finetuner(TaskEstimator):
                      stopped: bool) -> None:
         if self.checkpoint is None:
             return
-        from qualityfm.train.checkpoint import atomic_torch_save
+        from qualityfm.train.checkpoint import save_checkpoint
 
-        atomic_torch_save({
+        save_checkpoint(self.checkpoint, {
             "key": key, "epoch": epoch, "stopped": stopped, "net": self.net.state_dict(),
             "opt": opt.state_dict(), "best": best, "best_state": best_state, "stale": stale,
             "history": self.history, "numpy_rng": rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": (torch.cuda.get_rng_state(self.device)
                          if torch.device(self.device).type == "cuda" else None),
-        }, self.checkpoint)
+        })
 
     def fit(
         self, X: np.ndarray, y: np.ndarray, mask: np.ndarray | None = None,

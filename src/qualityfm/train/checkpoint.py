@@ -13,14 +13,10 @@ import torch
 
 from qualityfm.io.atomic import atomic_write
 
-__all__ = ["CHECKPOINT_NAME", "atomic_torch_save", "load_checkpoint", "rng_state",
-           "save_checkpoint", "set_rng_state"]
+__all__ = ["CHECKPOINT_NAME", "load_checkpoint", "rng_state", "save_checkpoint",
+           "set_rng_state"]
 
 CHECKPOINT_NAME = "last.pt"
-
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def rng_state() -> dict[str, Any]:
@@ -44,8 +40,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Save a checkpoint dict atomically (see ``engine`` for its keys)."""
-    atomic_torch_save(state, Path(path))
+    """Save a checkpoint dict atomically (see ``engine`` for its keys; a fine-tuning run's
+    epochs too)."""
+    atomic_write(Path(path), lambda f: torch.save(state, f))
 
 
 #: What every pre-training checkpoint holds (``pretrain`` writes them all; a resume reads them).
