@@ -99,6 +99,45 @@ def test_unknown_precision_names_raise(name: str, records: Path, tmp_path: Path,
     assert not list(tmp_path.glob("[es].*"))  # refused before anything was written
 
 
+def test_cpu_bf16_flags_read_from_cpuinfo(tmp_path: Path) -> None:
+    """x86 flags and Arm features name bf16 instructions; a CPU without them gives (), an
+    unreadable file (not Linux) None."""
+    from qualityfm.model.precision import cpu_bf16_flags
+
+    x86 = tmp_path / "x86"
+    x86.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_tile "
+                   "amx_bf16\nbugs\t\t: bf16\n\nprocessor\t: 1\nflags\t\t: fpu avx2\n")
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n")
+    avx2 = tmp_path / "avx2"
+    avx2.write_text("model name\t: AMD EPYC bf16\nflags\t\t: fpu sse2 avx2 avx512f\n")
+    assert cpu_bf16_flags(str(x86)) == ("avx512_bf16", "amx_bf16")
+    assert cpu_bf16_flags(str(arm)) == ("bf16",)
+    assert cpu_bf16_flags(str(avx2)) == ()  # (a model name or a bugs line is no flag)
+    assert cpu_bf16_flags(str(tmp_path / "absent")) is None
+
+
+@pytest.mark.parametrize(("flags", "warned"), [((), True), (("amx_bf16",), False),
+                                               (None, False)])
+def test_bf16_on_a_cpu_without_bf16_instructions_warns(monkeypatch, flags, warned: bool) -> None:
+    """bf16 autocast there is emulated, many times slower than fp32 (about 0.1x on an AVX2
+    host): said, where it had run without a word; a CPU with the instructions, or one whose
+    flags are unknown, is not warned about."""
+    import warnings
+
+    from qualityfm.model import precision
+
+    monkeypatch.setattr(precision, "cpu_bf16_flags", lambda: flags)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_precision("bf16", "cpu")
+        check_precision("fp32", "cpu")
+    said = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(said) == warned
+    if warned:
+        assert "no bf16 instructions" in said[0] and "use 'fp32'" in said[0]
+
+
 def test_fp16_on_cpu_raises(records: Path, tmp_path: Path, tiny_model: QualityFM) -> None:
     model, (x, mask) = tiny_model, windows(2)
     with pytest.raises(ValueError, match="'fp16' needs a CUDA device.*cpu"):

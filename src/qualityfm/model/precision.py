@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 from torch import nn
 
+from qualityfm._caller import warn_at_caller
 from qualityfm._numbers import shown
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -62,6 +66,30 @@ def check_precision(precision: str, device: torch.device | str | None = None) ->
     if (precision == "bf16" and device.type == "cuda"
             and not torch.cuda.is_bf16_supported()):
         raise ValueError(f"precision 'bf16' is not supported by {device}; use 'fp16' or 'fp32'")
+    if precision == "bf16" and device.type == "cpu" and cpu_bf16_flags() == ():
+        warn_at_caller("precision 'bf16' on this CPU, which has no bf16 instructions (none of "
+                       f"{', '.join(NATIVE_BF16_FLAGS)} in /proc/cpuinfo): emulated, it runs "
+                       "many times slower than 'fp32' (docs/benchmarks.md); use 'fp32'",
+                       RuntimeWarning)
+
+
+#: CPU flags of /proc/cpuinfo that compute in bf16 (x86's AVX-512 BF16 and AMX, Arm's BF16).
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+
+
+@functools.cache
+def cpu_bf16_flags(cpuinfo: str = "/proc/cpuinfo") -> tuple[str, ...] | None:
+    """The :data:`NATIVE_BF16_FLAGS` the CPU has by ``cpuinfo``: () for none (bf16 autocast
+    is then emulated: about 0.1x fp32's rate on an AVX2 EPYC), None where the file cannot be
+    read (not Linux: unknown)."""
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        return None
+    flags = set(re.findall(r"[\w.]+", " ".join(
+        line.partition(":")[2] for line in text.splitlines()
+        if line.split(":")[0].strip() in ("flags", "Features"))))
+    return tuple(f for f in NATIVE_BF16_FLAGS if f in flags)
 
 
 @contextlib.contextmanager
