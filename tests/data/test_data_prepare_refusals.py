@@ -392,3 +392,13 @@ def test_a_run_stopped_after_its_meta_json_leaves_nothing_behind(synth_dir, smal
     prepare(synth_dir, clean, **kw)
     assert prepare(synth_dir, out, **kw)["n_windows"] == 50
     assert files_digest(out, skip=(META,)) == files_digest(clean, skip=(META,))
+
+
+def test_records_phrase_names_three_inputs_then_how_many_more() -> None:
+    """A refusal's "N records under A, B, C and K more", as every other list of a message."""
+    from qualityfm.data.store import records_phrase
+
+    meta = {"inputs": ["a", "b", "c", "d", "e"], "input_records": {"count": 9}}
+    assert records_phrase(meta) == "9 records under a, b, c and 2 more"
+    assert records_phrase({"inputs": ["a"]}) == "records under a"
+    assert records_phrase({}) == "records under (not recorded)"

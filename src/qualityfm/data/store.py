@@ -58,6 +58,7 @@ from qualityfm.io.atomic import atomic_write, read_json
 from qualityfm.io.channels import MODEL_CHANNELS
 from qualityfm.io.folders import STORE_PART, refuse_file_for_folder
 from qualityfm.quality.score import SCORING_VERSION
+from qualityfm.signal.nan import listed
 
 #: Version of the store's layout (shards, index, meta.json); a store of a later one is refused.
 FORMAT_VERSION = 1
@@ -252,8 +253,7 @@ def settings_difference(
 def records_phrase(meta: dict[str, Any]) -> str:
     """``N records under A, B`` from a ``meta.json`` (or journal): how many records its inputs
     held (every part's, see ``input_records``) and the inputs as given."""
-    inputs = [str(i) for i in meta.get("inputs") or []]
-    shown = ", ".join(inputs[:3]) + (f" and {len(inputs) - 3} more" if len(inputs) > 3 else "")
+    shown = listed(meta.get("inputs") or [], 3)
     count = (meta.get("input_records") or {}).get("count")
     return f"{'' if count is None else f'{count} '}records under {shown or '(not recorded)'}"
 
