@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 #: Seconds between updates when stderr is not a terminal (a cluster job's log file): tqdm's
 #: redraws, ten a second, would otherwise fill the log.
@@ -38,7 +41,7 @@ def on_terminal() -> bool:
     return hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
 
 
-def progress_bar(total: int, initial: int = 0, **kwargs: Any):
+def progress_bar(total: int, initial: int = 0, **kwargs: Any) -> tqdm:
     """A tqdm bar on stderr; into a file, redrawn at most every :data:`LOG_INTERVAL` s, each
     time on a line of its own."""
     from tqdm import tqdm

@@ -98,6 +98,7 @@ def shard_name(i: int, kind: str) -> str:
 
 
 def part_name(k: int, n: int) -> str:
+    """The folder name of a store's part ``k`` of ``n`` (``prepare --shard k/n``)."""
     return f"part-{k}-of-{n}"
 
 

@@ -245,6 +245,7 @@ def _sync_folder(folder: Path) -> None:
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_write`)."""
     return atomic_write(path, lambda f: f.write(data))
 
 
@@ -255,6 +256,7 @@ def utf8_bytes(text: str) -> bytes:
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically, as :func:`utf8_bytes`."""
     return atomic_write_bytes(path, utf8_bytes(text))
 
 

@@ -108,7 +108,8 @@ def band_bins(n_bins: int, n: int, fs: float, low: float, high: float) -> slice:
 
 @lru_cache(maxsize=64)
 def band_gain(
-    n: int, fs: float, low: float | None, high: float | None, order: int = 2, dtype=np.float64
+    n: int, fs: float, low: float | None, high: float | None, order: int = 2,
+    dtype: type = np.float64,
 ) -> np.ndarray:
     """Zero-phase Butterworth magnitude-squared gain on the ``rfft`` bins of ``n`` samples.
 

@@ -34,6 +34,7 @@ class Calibrator:
     b: float = 0.0
 
     def fit(self, logits: np.ndarray, y: np.ndarray) -> Calibrator:
+        """Fit on raw scores ``logits`` ([N] binary, [N, K] classes) of labels ``y``."""
         if self.method not in CALIBRATIONS:
             raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {self.method!r}")
         z = np.asarray(logits, dtype=float)

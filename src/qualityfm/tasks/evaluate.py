@@ -102,8 +102,8 @@ def _no_nan(proba: np.ndarray, name: str) -> np.ndarray:
     return proba
 
 
-def rhythm_report(rhythm: np.ndarray, proba4: np.ndarray, groups=None, n_boot=1000, seed=0,
-                  af: np.ndarray | None = None) -> dict:
+def rhythm_report(rhythm: np.ndarray, proba4: np.ndarray, groups: np.ndarray | None = None,
+                  n_boot: int = 1000, seed: int = 0, af: np.ndarray | None = None) -> dict:
     """AF 4-class: macro F1 over N/A/O and AUROC of the noisy class '~', with CIs, and the F1
     of each class (``class_f1``: where the macro F1 is lost). The decisions are the most
     probable class, or with the binary AF model's decisions ``af`` those of
@@ -133,8 +133,8 @@ def rhythm_report(rhythm: np.ndarray, proba4: np.ndarray, groups=None, n_boot=10
     }
 
 
-def multiclass_report(y: np.ndarray, proba: np.ndarray, groups=None, n_boot: int = 1000,
-                      seed: int = 0) -> dict:
+def multiclass_report(y: np.ndarray, proba: np.ndarray, groups: np.ndarray | None = None,
+                      n_boot: int = 1000, seed: int = 0) -> dict:
     """A K-class model's accuracy and macro F1 over the classes its labels hold, with CIs, and
     each class's F1 (``class_f1``, keyed by class index), of its most probable classes."""
     proba = _no_nan(np.asarray(proba, float), "proba")
@@ -160,8 +160,9 @@ def multiclass_report(y: np.ndarray, proba: np.ndarray, groups=None, n_boot: int
     }
 
 
-def regression_report(y: np.ndarray, pred: np.ndarray, train_mean: np.ndarray, groups=None,
-                      n_boot: int = 1000, seed: int = 0) -> dict:
+def regression_report(y: np.ndarray, pred: np.ndarray, train_mean: np.ndarray,
+                      groups: np.ndarray | None = None, n_boot: int = 1000, seed: int = 0
+                      ) -> dict:
     """Per target (``targets``, in the columns' order): mae with a CI, me, sd and mase against
     ``train_mean`` (one per target, or per row and target)."""
     y = np.asarray(y, float).reshape(len(y), -1)
@@ -179,8 +180,8 @@ def regression_report(y: np.ndarray, pred: np.ndarray, train_mean: np.ndarray, g
     return {"n": int(len(y)), "targets": targets}
 
 
-def bp_report(y: np.ndarray, pred: np.ndarray, train_mean: np.ndarray, groups=None,
-              n_boot: int = 1000, seed: int = 0) -> dict:
+def bp_report(y: np.ndarray, pred: np.ndarray, train_mean: np.ndarray,
+              groups: np.ndarray | None = None, n_boot: int = 1000, seed: int = 0) -> dict:
     """SBP and DBP objects: mae, me, sd, mase, aami, bhs, and a CI of the MAE; ``n`` rows,
     ``n_subjects`` (the groups: patients or records; None without groups) and, under
     :data:`metrics.PROTOCOL_SUBJECTS` of them, ``protocol_note``: AAMI and BHS then say how

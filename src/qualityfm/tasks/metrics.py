@@ -84,6 +84,7 @@ def f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """The share of binary decisions ``y_pred`` equal to the 0/1 labels ``y_true``."""
     c = confusion(y_true, y_pred)
     return _ratio(c["tp"] + c["tn"], sum(c.values()))
 
@@ -184,6 +185,7 @@ def _pair(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean absolute error."""
     t, p = _pair(y_true, y_pred)
     return float(np.mean(np.abs(p - t)))
 

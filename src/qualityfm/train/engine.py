@@ -105,6 +105,7 @@ def setup_distributed(device: str = "auto") -> DistEnv:
 
 
 def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's global and torch's generators."""
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 - seeds legacy global users
     torch.manual_seed(seed)
