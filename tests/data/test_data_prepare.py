@@ -559,9 +559,9 @@ def test_a_resume_checks_the_signal_files_of_the_records_it_read(small_window,
     meta = json.loads((tmp_path / "v" / "meta.json").read_text())
     assert sorted(meta["stamps"]) == [f"wfdb/rec{i}.hea" for i in range(6)]
     assert all(len(v) == 16 for v in meta["stamps"].values())
-    from qualityfm.data.prepare import _stamp  # a store keeping whole stamps: read alike
+    from qualityfm.data.prepare import record_stamp  # a store keeping whole stamps: read alike
 
-    meta["stamps"] = {f"wfdb/rec{i}.hea": _stamp(data / f"rec{i}.hea") for i in range(6)}
+    meta["stamps"] = {f"wfdb/rec{i}.hea": record_stamp(data / f"rec{i}.hea") for i in range(6)}
     (tmp_path / "v" / "meta.json").write_text(json.dumps(meta))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -577,12 +577,12 @@ def test_a_file_made_readable_changes_its_records_stamp(tmp_path, monkeypatch) -
     P = importlib.import_module("qualityfm.data.prepare")
     (tmp_path / "r.hea").write_text("r 1 100 2\nr.dat 16 200 16 0 0 0 0 II\n")
     (tmp_path / "r.dat").write_bytes(b"\x01\x00\x02\x00")
-    readable = P._stamp(tmp_path / "r.hea")
+    readable = P.record_stamp(tmp_path / "r.hea")
     assert [len(entry) for entry in readable] == [3, 3]  # as stores kept them: digests agree
     real = os.access
     monkeypatch.setattr(P.os, "access", lambda f, mode: real(f, mode)
                         and not str(f).endswith("r.dat"))
-    assert P._stamp(tmp_path / "r.hea") == [readable[0], [*readable[1], "unreadable"]]
+    assert P.record_stamp(tmp_path / "r.hea") == [readable[0], [*readable[1], "unreadable"]]
 
 
 _DYING_WORKER = """

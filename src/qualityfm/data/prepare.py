@@ -841,7 +841,7 @@ def _check_siblings(out: Path, shard: tuple[int, int] | None, run: dict[str, Any
 STAMPS = "journal-stamps.json"
 
 
-def _stamp(path: str | os.PathLike) -> list[list]:
+def record_stamp(path: str | os.PathLike) -> list[list]:
     """Size and modification time (ns) of a record's file and of the files its WFDB header
     names (signal files, segments), to tell a record changed between an interrupted run and
     its resume, or since a store was made; a file that is not there is left out, one that
@@ -859,7 +859,7 @@ def _stamp(path: str | os.PathLike) -> list[list]:
 
 
 def _stamp_digest(stamp: list[list]) -> str:
-    """A short digest of a record's :func:`_stamp`, as a complete store keeps it."""
+    """A short digest of a record's :func:`record_stamp`, as a complete store keeps it."""
     return hashlib.sha256(json.dumps(stamp).encode()).hexdigest()[:16]
 
 
@@ -994,7 +994,7 @@ def prepare(
     }
     _check_siblings(Path(out), shard, run, overwrite)
     fingerprint = _fingerprint(settings, [key for key, _ in records])
-    stamps = {key: _stamp(path) for key, path in records}
+    stamps = {key: record_stamp(path) for key, path in records}
 
     meta_path, journal_path = folder / META, folder / JOURNAL
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from qualityfm.inference.resume import RecordResults, rows_array, rows_of, run_settings
 from qualityfm.inference.score import (
     INDEX_COLUMNS,
     batch_tensor,
@@ -19,7 +20,12 @@ from qualityfm.inference.score import (
     table_writer,
     write_table,
 )
-from qualityfm.inference.windows import check_model_window, iter_file_windows, model_window
+from qualityfm.inference.windows import (
+    FileWindows,
+    check_model_window,
+    iter_file_windows,
+    model_window,
+)
 from qualityfm.io.atomic import atomic_write_all, remove_file_temporaries
 from qualityfm.model import QualityFM, check_pool, pool_encoder, pooled_dim
 from qualityfm.model.precision import check_precision, model_device, precision_autocast
@@ -74,7 +80,9 @@ def embed_files(
     Windows with no usable channel have no embedding: the summary counts them
     (``n_unusable``; ``score`` lists them as bad windows), those of a record whose every window
     is so too (such a record is counted, not skipped, as ``score`` writes its rows, and named
-    on stderr and under ``unusable`` with the reasons).
+    on stderr and under ``unusable`` with the reasons). Each record's part is kept beside
+    ``out`` until the output is written: the same call after a stop reads the records it had
+    embedded from it (``n_resumed``).
     """
     out = check_output(out, EMBED_SUFFIXES, "embed")
     if out.suffix == ".npy":  # its index beside it, checked now, not after the work
@@ -90,36 +98,34 @@ def embed_files(
     passed: list[dict[str, str]] = []
     unusable: list[dict[str, str]] = []  # records of no usable window
     unscored = 0.0
+    dim = pooled_dim(model.encoder, pool)
+    results = RecordResults(out, run_settings("embed", window, model, precision=precision,
+                                              pool=pool, batch_size=batch_size))
     for item in iter_file_windows(inputs, window, skipped, passed_over=passed,
                                   keep_unusable=True,
-                                  outputs=[out, out.with_suffix(".index.csv")]):
+                                  outputs=[out, out.with_suffix(".index.csv")],
+                                  done=results.get):
+        if isinstance(item, FileWindows):
+            item = _record_embedding(item, model, window, batch_size, precision, pool, dim)
+            results.put(Path(str(item["source"])), item)
         n_records += 1
-        n_unusable += len(item.rejected)
-        unscored += item.unscored_s
-        if len(item.x) == 0:  # every window unusable: counted above, nothing to embed,
-            reason = "; ".join(sorted({why for _, why in item.rejected})) or "no window"
-            unusable.append({"record": str(item.path), "reason": f"no usable window: {reason}"})
+        n_unusable += int(item["n_unusable"])
+        unscored += float(item["unscored_s"])
+        if str(item["unusable"]):  # every window unusable: counted above, nothing to embed,
+            unusable.append({"record": str(item["source"]), "reason": str(item["unusable"])})
             from tqdm import tqdm
 
-            tqdm.write(f"qualityfm embed: no embedding of {item.path}: no usable window "
-                       f"({reason})", file=sys.stderr)  # named, above the records' bar
+            tqdm.write(f"qualityfm embed: no embedding of {item['source']}: {item['unusable']}",
+                       file=sys.stderr)  # named, above the records' bar
             continue
-        blocks.append(embed_windows(model, item.x, item.mask, batch_size, precision, pool))
-        for i in range(len(item.x)):
-            rows.append({
-                "row": len(rows), "file": str(item.path), "record": item.record_id,
-                "start_s": float(item.start[i]), "sqi": float(item.sqi[i]),
-                "level_name": LEVEL_NAMES[int(item.level[i])],
-                **{f"has_{m}": c in window.channels
-                   and bool(item.mask[i, window.channels.index(c)])
-                   for m, c in (("ppg", "ppg"), ("ecg", "ecg_ii"))},
-            })
-    dim = pooled_dim(model.encoder, pool)
+        blocks.append(item["emb"])
+        rows += [{"row": len(rows) + i, **row} for i, row in enumerate(rows_of(item["rows"]))]
     summary = {"out": str(out) if rows else None, "n_records": n_records,
                "n_windows": len(rows), "n_unusable": n_unusable,
-               "unscored_s": round(unscored, 3), "dim": dim,
+               "unscored_s": round(unscored, 3), "dim": dim, "n_resumed": results.reused,
                "unusable": unusable, "skipped": skipped, "passed_over": passed}
     if not rows:  # an earlier embedding at ``out`` stays as it was
+        results.finish()
         return summary
     emb = np.concatenate(blocks)
     if out.suffix == ".npy":  # the matrix and its index are replaced together
@@ -131,4 +137,28 @@ def embed_files(
     else:
         write_table(rows, INDEX_COLUMNS, out,  # float32, as .npy
                     matrix=([f"e{j}" for j in range(dim)], emb))
+    results.finish()
     return summary
+
+
+def _record_embedding(item: FileWindows, model: QualityFM, window: WindowConfig,
+                      batch_size: int, precision: str, pool: str, dim: int
+                      ) -> dict[str, np.ndarray]:
+    """One record's part of :func:`embed_files`' output, as :class:`RecordResults` keeps it:
+    its embeddings and index rows, or why none (``unusable``: every window is so)."""
+    part = {"source": np.array(str(item.path)),
+            "n_unusable": np.array(len(item.rejected)),
+            "unscored_s": np.array(item.unscored_s), "unusable": np.array(""),
+            "emb": np.zeros((0, dim), np.float32), "rows": rows_array([])}
+    if len(item.x) == 0:
+        reason = "; ".join(sorted({why for _, why in item.rejected})) or "no window"
+        part["unusable"] = np.array(f"no usable window: {reason}")
+        return part
+    part["emb"] = embed_windows(model, item.x, item.mask, batch_size, precision, pool)
+    part["rows"] = rows_array([
+        {"file": str(item.path), "record": item.record_id, "start_s": float(item.start[i]),
+         "sqi": float(item.sqi[i]), "level_name": LEVEL_NAMES[int(item.level[i])],
+         **{f"has_{m}": c in window.channels and bool(item.mask[i, window.channels.index(c)])
+            for m, c in (("ppg", "ppg"), ("ecg", "ecg_ii"))}}
+        for i in range(len(item.x))])
+    return part

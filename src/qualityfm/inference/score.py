@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING
 import numpy as np
 
 from qualityfm._numbers import is_int, shown
+from qualityfm.inference.resume import RecordResults, rows_array, rows_of, run_settings
 from qualityfm.inference.windows import (
     FileWindows,
     check_model_window,
@@ -392,6 +393,9 @@ def score_files(
     at the records' ends after their last window (each shorter than a window), the records
     skipped with the
     reason, and the files of the folders that are no record here (``passed_over``).
+    Each record's rows are kept beside ``out`` (:class:`~qualityfm.inference.resume.
+    RecordResults`) until the table is written: the same call after a stop reads the records
+    it had scored from them (``n_resumed``).
     """
     out = check_output(out, what="score")
     if model is not None or precision != "fp32":  # torch loads for a model only
@@ -403,22 +407,33 @@ def score_files(
     if model is not None:
         check_model_window(window, model.cfg)
         _check_decoder_length(window.samples, model.cfg)  # before any record is read
+    window = window or WindowConfig()
     skipped: list[dict[str, str]] = []
     passed: list[dict[str, str]] = []
     rows: list[dict] = []
     n_records = n_unusable = 0
     unscored = 0.0
+    results = RecordResults(out, run_settings(
+        "score", window, model, ecg_rules=ecg_rules, precision=precision,
+        batch_size=batch_size if model is not None else None))
     for item in iter_file_windows(inputs, window, skipped, ecg_rules, passed,
-                                  keep_unusable=True, outputs=[out]):
-        rows.extend(score_rows(item, model, batch_size, precision))
+                                  keep_unusable=True, outputs=[out], done=results.get):
+        if isinstance(item, FileWindows):
+            saved = {"rows": rows_array(score_rows(item, model, batch_size, precision)),
+                     "n_unusable": np.array(len(item.rejected)),
+                     "unscored_s": np.array(item.unscored_s)}
+            results.put(item.path, saved)
+            item = saved
+        rows.extend(rows_of(item["rows"]))
         n_records += 1
-        n_unusable += len(item.rejected)
-        unscored += item.unscored_s
+        n_unusable += int(item["n_unusable"])
+        unscored += float(item["unscored_s"])
     if rows:  # none: an earlier table at ``out`` stays as it was
         write_table(rows, SCORE_COLUMNS, out)
+    results.finish()
     return {"out": str(out) if rows else None, "n_records": n_records, "n_windows": len(rows),
-            "n_unusable": n_unusable, "unscored_s": round(unscored, 3), "skipped": skipped,
-            "passed_over": passed}
+            "n_unusable": n_unusable, "unscored_s": round(unscored, 3),
+            "n_resumed": results.reused, "skipped": skipped, "passed_over": passed}
 
 
 def table_writer(rows: list[dict], columns: Iterable[str], out: Path,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -31,6 +31,8 @@ if TYPE_CHECKING:  # the model (and torch) only where a model is given
     from qualityfm.io import Record
     from qualityfm.model import QualityFMConfig
     from qualityfm.signal.windows import Windows
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -93,8 +95,10 @@ def iter_file_windows(
     passed_over: list[dict[str, str]] | None = None,
     keep_unusable: bool = False,
     outputs: Sequence[Path] = (),
-) -> Iterator[FileWindows]:
-    """Yield the scored windows of every record under ``inputs``.
+    done: Callable[[Path], T | None] | None = None,
+) -> Iterator[FileWindows | T]:
+    """Yield the scored windows of every record under ``inputs`` (or, for a record that
+    ``done`` returns something for, that: a stopped run's result, the record not read).
 
     A record that cannot be read or gives no window is reported on stderr, appended to
     ``skipped`` as ``{"record", "reason"}`` and passed over; the others go on. The files of a
@@ -133,7 +137,9 @@ def iter_file_windows(
            if on_terminal() and len(paths) > 1 else None)
     try:
         for path in paths.values():
-            item = _file_windows(path, cfg, skipped, ecg_rules, keep_unusable)
+            item = done(path) if done is not None else None
+            if item is None:
+                item = _file_windows(path, cfg, skipped, ecg_rules, keep_unusable)
             if bar is not None:
                 bar.update(1)
             if item is not None:

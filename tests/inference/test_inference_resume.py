@@ -1,0 +1,130 @@
+"""score and embed, stopped part way, go on from the records they had finished."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qualityfm.inference import embed as embed_module
+from qualityfm.inference import embed_files, score_files
+from qualityfm.inference import score as score_module
+from qualityfm.inference import windows as windows_module
+from qualityfm.model import QualityFM
+from qualityfm.quality import RRRules
+
+
+def _stop_at_second(monkeypatch, module: object, name: str) -> None:
+    """``module.name`` raising KeyboardInterrupt on its second call (a Ctrl-C mid-run)."""
+    real, calls = getattr(module, name), []
+
+    def stopping(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, stopping)
+
+
+def _counted_reads(monkeypatch) -> list[str]:
+    """The records read from now on."""
+    real, read = windows_module.read_windows, []
+
+    def counting(path, cfg):
+        read.append(Path(path).name)
+        return real(path, cfg)
+
+    monkeypatch.setattr(windows_module, "read_windows", counting)
+    return read
+
+
+def _kept(out: Path) -> list[Path]:
+    return sorted(out.parent.glob(f".{out.name}.*.records/*.npz"))
+
+
+def test_score_goes_on_from_the_records_it_had_scored(records: Path, tmp_path: Path,
+                                                      tiny_model: QualityFM,
+                                                      monkeypatch) -> None:
+    """A stopped run had started over from the first record; its rows are the same as an
+    uninterrupted run's, and its kept records go once the table is written."""
+    fresh = tmp_path / "fresh.csv"
+    score_files([records], fresh, model=tiny_model)
+    out = tmp_path / "scores.csv"
+    with monkeypatch.context() as m:
+        _stop_at_second(m, score_module, "score_rows")
+        with pytest.raises(KeyboardInterrupt):
+            score_files([records], out, model=tiny_model)
+    assert not out.exists() and len(_kept(out)) == 1  # clean.hea's rows
+    read = _counted_reads(monkeypatch)
+    summary = score_files([records], out, model=tiny_model)
+    assert summary["n_resumed"] == 1 and summary["n_records"] == 2
+    assert sorted(read) == ["broken.hea", "noisy.hea"]  # clean.hea not read again
+    assert out.read_bytes() == fresh.read_bytes()
+    assert [s["record"] for s in summary["skipped"]] == [str(records / "broken.hea")]
+    assert not list(tmp_path.glob(".scores.csv.*"))  # the kept records gone
+
+
+def test_a_changed_record_or_other_settings_are_not_taken_from_a_stopped_run(
+        records: Path, tmp_path: Path, monkeypatch) -> None:
+    """A record whose files changed since is read again; a run under other quality rules
+    reads every record (the stopped run's results kept for it, under its own key)."""
+    out = tmp_path / "scores.csv"
+    with monkeypatch.context() as m:
+        _stop_at_second(m, score_module, "score_rows")
+        with pytest.raises(KeyboardInterrupt):
+            score_files([records], out)
+    assert len(_kept(out)) == 1
+    fast = score_files([records], out, ecg_rules=RRRules(hr_max=250))
+    assert fast["n_resumed"] == 0 and len(_kept(out)) == 1  # (not the fast run's)
+    later = os.stat(records / "clean.dat").st_mtime_ns + 10**10
+    os.utime(records / "clean.dat", ns=(later, later))
+    again = score_files([records], out)
+    assert again["n_resumed"] == 0 and again["n_windows"] == fast["n_windows"] == 5
+    assert not _kept(out)
+
+
+def test_a_damaged_kept_record_is_read_again(records: Path, tmp_path: Path,
+                                             monkeypatch) -> None:
+    out = tmp_path / "scores.csv"
+    fresh = tmp_path / "fresh.csv"
+    score_files([records], fresh)
+    with monkeypatch.context() as m:
+        _stop_at_second(m, score_module, "score_rows")
+        with pytest.raises(KeyboardInterrupt):
+            score_files([records], out)
+    (kept,) = _kept(out)
+    kept.write_bytes(kept.read_bytes()[:100])  # cut short (a disk filled up)
+    summary = score_files([records], out)
+    assert summary["n_resumed"] == 0 and out.read_bytes() == fresh.read_bytes()
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".parquet"])
+def test_embed_goes_on_from_the_records_it_had_embedded(records: Path, tmp_path: Path,
+                                                        tiny_model: QualityFM, monkeypatch,
+                                                        suffix: str) -> None:
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    fresh = tmp_path / f"fresh{suffix}"
+    embed_files([records], fresh, tiny_model)
+    out = tmp_path / f"emb{suffix}"
+    with monkeypatch.context() as m:
+        _stop_at_second(m, embed_module, "embed_windows")
+        with pytest.raises(KeyboardInterrupt):
+            embed_files([records], out, tiny_model)
+    assert len(_kept(out)) == 1
+    read = _counted_reads(monkeypatch)
+    summary = embed_files([records], out, tiny_model)
+    assert summary["n_resumed"] == 1 and summary["n_windows"] == 5
+    assert sorted(read) == ["broken.hea", "noisy.hea"]
+    if suffix == ".npy":
+        np.testing.assert_array_equal(np.load(out), np.load(fresh))
+        assert (out.with_suffix(".index.csv").read_text()
+                == fresh.with_suffix(".index.csv").read_text())
+    else:
+        import pandas as pd
+
+        pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(fresh))
+    assert not _kept(out)
