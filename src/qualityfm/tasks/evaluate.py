@@ -331,11 +331,9 @@ def _settings_of(est: TaskEstimator) -> dict:
         if isinstance(v, Path) or dataclasses.is_dataclass(v):  # a path, a QualityFMConfig
             return str(v) if isinstance(v, Path) else repr(v)
         if isinstance(v, torch.nn.Module):  # an init network: its weights
-            h = hashlib.sha256(type(v).__qualname__.encode())
-            for name, t in v.state_dict().items():
-                h.update(name.encode())
-                h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
-            return h.hexdigest()[:16]
+            from qualityfm.train.export import tensors_digest
+
+            return f"{type(v).__qualname__} {tensors_digest(v.state_dict())[:16]}"
         return v if plain(v) else None
     settings = {k: said(v) for k, v in sorted(vars(est).items()) if k not in _NOT_SETTINGS}
     init = getattr(est, "init", None)  # the weights a path names, not its text alone (a
