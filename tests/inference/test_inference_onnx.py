@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 from qualityfm.cli import main
-from qualityfm.inference.onnx import example_windows, export_finetuned_onnx, export_onnx
+from qualityfm.inference.onnx import (
+    CARD_METADATA_KEY,
+    CARD_METADATA_NOTE,
+    example_windows,
+    export_finetuned_onnx,
+    export_onnx,
+)
 from qualityfm.model import QualityFM, QualityFMConfig
 from qualityfm.tasks import Finetuner
 
@@ -73,7 +79,11 @@ def test_onnx_of_a_run_reads_the_run_windows_length(tmp_path: Path, task: str, k
     import qualityfm
 
     digest = hashlib.sha256((tmp_path / "model.onnx").read_bytes()).hexdigest()
-    assert card["graph"] == {"file": "model.onnx", "sha256": digest, "opset": 18}
+    assert card["graph"] == {"file": "model.onnx", "sha256": digest, "opset": 18,
+                             "metadata": CARD_METADATA_NOTE}
+    # the graph holds its card: copied away from model.json, it still says its operating point
+    held = json.loads(session.get_modelmeta().custom_metadata_map[CARD_METADATA_KEY])
+    assert held == {k: v for k, v in card.items() if k not in ("graph", "examples")}
     assert card["made_by"]["qualityfm"] == qualityfm.__version__
     assert card["fitted_on"]["present_in_every_window"] == ["ppg", "ecg_ii"]
     n = card["fitted_on"]["windows_holding"]["of"]  # the counts a rare few are judged by

@@ -17,9 +17,9 @@ import hashlib
 import io
 import json
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -32,6 +32,7 @@ from qualityfm.io import (
     Record,
     RecordError,
     atomic_write_all,
+    json_safe,
     json_text,
     utf8_bytes,
 )
@@ -249,6 +250,7 @@ def export_onnx(
     fs: float | None = None,
     check: tuple[np.ndarray, np.ndarray] | None = None,
     beside: Callable[[dict, list[np.ndarray] | None], dict[Path, str | bytes]] | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> dict:
     """Write ``out`` (.onnx) and check it against PyTorch with ONNX Runtime when installed.
 
@@ -263,7 +265,8 @@ def export_onnx(
     ``check``: more windows (x, mask) the parity is measured on; ``beside(result, outputs)``
     gives files (path: text or bytes) that belong with the graph (a card, examples), with
     ``outputs`` the PyTorch graph's outputs on ``check`` (None without it): the check runs on
-    the graph in memory, then they and ``out`` are replaced together.
+    the graph in memory, then they and ``out`` are replaced together. ``metadata``: entries
+    of the graph's ``metadata_props`` (ONNX Runtime: ``get_modelmeta().custom_metadata_map``).
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -271,8 +274,8 @@ def export_onnx(
     graph = EncoderGraph(encoder, copy.deepcopy(head).eval() if head else None,
                          getattr(model, "pool", "mean"), shifts).eval()
     cfg = model.cfg
-    samples = cfg.n_samples if n_samples is None else int(n_samples)
-    fs = float(getattr(cfg, "fs", MODEL_FS)) if fs is None else float(fs)
+    shape = graph_input(cfg, n_samples, fs)
+    samples, fs = shape["x"][2], shape["fs"]
     x = torch.from_numpy(example_windows(batch, cfg.in_channels, samples, fs))
     mask = torch.ones(batch, cfg.in_channels, dtype=torch.bool)
     mask[-1, 0] = False  # exercise the missing-modality path
@@ -287,6 +290,13 @@ def export_onnx(
             opset_version=opset, dynamo=False,
         )
     graph_bytes = buf.getvalue()
+    if metadata:
+        import onnx
+
+        proto = onnx.load_from_string(graph_bytes)
+        for key, value in metadata.items():
+            proto.metadata_props.add(key=key, value=value)
+        graph_bytes = proto.SerializeToString()
     runs = [(x, mask)]
     if check is not None:
         runs.append((torch.from_numpy(np.asarray(check[0], np.float32)),
@@ -294,9 +304,7 @@ def export_onnx(
     refs = [graph_outputs(graph, *run) for run in runs]
     outputs = refs[1] if check is not None else None
     res = {"out": str(out), "max_abs_diff": onnx_parity(graph_bytes, runs, refs),
-           "sha256": hashlib.sha256(graph_bytes).hexdigest(), "opset": opset,
-           "input": {"x": ["batch", cfg.in_channels, samples], "fs": fs,
-                     "seconds": round(samples / fs, 6)}}
+           "sha256": hashlib.sha256(graph_bytes).hexdigest(), "opset": opset, "input": shape}
     files = {Path(p): utf8_bytes(c) if isinstance(c, str) else c
              for p, c in (beside(res, outputs) if beside else {}).items()}
     writes: dict[Path, Callable[[IO[bytes]], object]] = {
@@ -304,6 +312,15 @@ def export_onnx(
         **{p: (lambda f, b=b: f.write(b)) for p, b in files.items()}}
     atomic_write_all(writes)
     return res
+
+
+def graph_input(cfg: Any, n_samples: int | None = None, fs: float | None = None) -> dict:
+    """The shape of the x a graph of ``cfg`` reads (``"batch"`` free; ``n_samples`` default
+    the config's), its rate ``fs`` (default the config's) and seconds."""
+    samples = cfg.n_samples if n_samples is None else int(n_samples)
+    fs = float(getattr(cfg, "fs", MODEL_FS)) if fs is None else float(fs)
+    return {"x": ["batch", cfg.in_channels, samples], "fs": fs,
+            "seconds": round(samples / fs, 6)}
 
 
 def graph_outputs(graph: nn.Module, x: Tensor, mask: Tensor) -> list[np.ndarray]:
@@ -379,6 +396,14 @@ def require_onnx(why: str) -> None:
                           "pip install 'qualityfm[onnx]'")
 
 
+#: The graph's metadata entry holding its deployment card (less ``graph`` and ``examples``):
+#: a graph copied away from its card still says its input, calibration and threshold.
+CARD_METADATA_KEY = "qualityfm.card"
+CARD_METADATA_NOTE = (f"the graph's metadata_props hold this card, less graph and examples, "
+                      f"as JSON under {CARD_METADATA_KEY!r} (ONNX Runtime: "
+                      "session.get_modelmeta().custom_metadata_map)")
+
+
 def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
     """ONNX of a fine-tuned QualityFM run (``qualityfm finetune``): encoder + task head,
     reading windows of the run's own length (its fitted ``window``; older runs without one:
@@ -424,19 +449,23 @@ def export_finetuned_onnx(run: str | Path, out: str | Path) -> dict:
                            est.window or (net.backbone.cfg.in_channels,
                                           net.backbone.cfg.n_samples))
 
+    card = deployment_card(est, Path(run), graph_input(net.backbone.cfg, samples, est.fs),
+                           settings)
+
     def beside(r: dict, outputs: list[np.ndarray] | None) -> dict[Path, str | bytes]:
-        card = deployment_card(est, Path(run), r["input"], settings)
-        card["graph"] = {"file": Path(out).name, "sha256": r["sha256"], "opset": r["opset"]}
-        card["examples"] = _examples_text(examples_path.name, est.kind,
+        full = {**card, "graph": {"file": Path(out).name, "sha256": r["sha256"],
+                                  "opset": r["opset"], "metadata": CARD_METADATA_NOTE}}
+        full["examples"] = _examples_text(examples_path.name, est.kind,
                                           any(k.startswith("raw") for k in golden),
                                           any(k.startswith("alarm") for k in golden))
-        return {card_path: json_text(card),
+        return {card_path: json_text(full),
                 examples_path: _npz_bytes({**golden, **golden_outputs(est, outputs,
                                                                       golden["mask"])})}
 
     res = export_onnx(net.backbone, out, head=head, shifts=est.test_shifts, n_samples=samples,
                       fs=est.fs, check=(golden["x"], golden["mask"]),
-                      beside=beside)  # the graph, its card and examples replaced together
+                      beside=beside,  # the graph, its card and examples replaced together
+                      metadata={CARD_METADATA_KEY: json.dumps(json_safe(card))})
     res.update(card=str(card_path), examples=str(examples_path))
     return res
 
