@@ -128,3 +128,14 @@ def test_embed_goes_on_from_the_records_it_had_embedded(records: Path, tmp_path:
 
         pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(fresh))
     assert not _kept(out)
+
+
+def test_an_output_name_leaving_no_room_for_its_kept_records_is_refused_first(
+        records: Path, tmp_path: Path, monkeypatch) -> None:
+    """A name the table fits but its records' folder does not had failed at the first record
+    ("File name too long"), after that record's work."""
+    out = tmp_path / ("s" * 232 + ".csv")  # 14 bytes to spare, not 26
+    read = _counted_reads(monkeypatch)
+    with pytest.raises(ValueError, match="finished records' folder .*give a shorter name"):
+        score_files([records], out)
+    assert read == [] and not out.exists()

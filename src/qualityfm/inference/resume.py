@@ -18,7 +18,7 @@ import numpy as np
 
 from qualityfm import __version__
 from qualityfm.data.prepare import record_stamp
-from qualityfm.io.atomic import STALE_TEMPORARY_S, atomic_write
+from qualityfm.io.atomic import STALE_TEMPORARY_S, atomic_write, check_name_room
 from qualityfm.quality.score import SCORING_VERSION
 from qualityfm.signal import WindowConfig
 
@@ -49,12 +49,15 @@ class RecordResults:
     """Results of the records a run under ``settings`` finished, one ``.npz`` a record in a
     hidden folder beside ``out`` named by the settings' digest (another setting, model or
     qualityfm's scoring never reads them); a record whose files changed since (their sizes
-    and times) is read again."""
+    and times) is read again. An ``out`` whose folder's name would be too long is refused
+    (ValueError)."""
 
     def __init__(self, out: Path, settings: dict[str, Any]) -> None:
         self.out = Path(out)
         key = _digest(json.dumps(settings, sort_keys=True, default=str))[:16]
         self.folder = self.out.parent / f".{self.out.name}.{key}{RESULTS_SUFFIX}"
+        # before any record is read (an output name that fits had failed at the first record)
+        check_name_room(self.folder, f"output {self.out}: its finished records' folder", 0)
         self.reused = 0
         self._stamps: dict[str, str] = {}
 

@@ -95,10 +95,10 @@ def _behind(err: BaseException, kind: type | tuple[type, ...]) -> BaseException 
 TEMPORARY_NAME_EXTRA = 14
 
 
-def check_name_room(path: str | Path, what: str) -> None:
+def check_name_room(path: str | Path, what: str, extra: int = TEMPORARY_NAME_EXTRA) -> None:
     """Refuse (ValueError) a file name that its folder's file system takes, but not with the
-    bytes :func:`atomic_write`'s temporary adds: such an output had failed at its write ("File
-    name too long"), after the run's work."""
+    ``extra`` bytes :func:`atomic_write`'s temporary adds (0: a folder made as named): such an
+    output had failed at its write ("File name too long"), after the run's work."""
     path = Path(path)
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
@@ -108,10 +108,11 @@ def check_name_room(path: str | Path, what: str) -> None:
     except (OSError, ValueError, AttributeError):  # no such query here: the common limit
         limit = 255
     size = len(os.fsencode(path.name))
-    if size + TEMPORARY_NAME_EXTRA > limit:
+    if size + extra > limit:
         raise ValueError(f"{what} {path}: a name of {size} bytes; its folder takes names of "
-                         f"{limit} at most, and the temporary written first adds "
-                         f"{TEMPORARY_NAME_EXTRA}: give a shorter name")
+                         f"{limit} at most"
+                         + (f", and the temporary written first adds {extra}" if extra else "")
+                         + ": give a shorter name")
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:
