@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -139,3 +140,17 @@ def test_an_output_name_leaving_no_room_for_its_kept_records_is_refused_first(
     with pytest.raises(ValueError, match="finished records' folder .*give a shorter name"):
         score_files([records], out)
     assert read == [] and not out.exists()
+
+
+def test_kept_rows_take_a_byte_a_character() -> None:
+    """A record's kept rows had been NumPy str (4 bytes a character): 10 times its CSV."""
+    from qualityfm.inference.resume import rows_array, rows_of
+
+    rows = [{"file": os.fsdecode(b"r\xff\xc3\xa9.hea"), "start_s": 30.0,
+             "ecg_sqi": float("nan"), "level": 2, "has_ppg": True}]
+    kept = rows_array(rows)
+    assert kept.nbytes == len(json.dumps(rows))
+    back = rows_of(kept)
+    assert back[0]["file"] == rows[0]["file"] and np.isnan(back[0]["ecg_sqi"])
+    assert {k: v for k, v in back[0].items() if k != "ecg_sqi"} == {
+        k: v for k, v in rows[0].items() if k != "ecg_sqi"}
