@@ -154,3 +154,18 @@ def test_kept_rows_take_a_byte_a_character() -> None:
     assert back[0]["file"] == rows[0]["file"] and np.isnan(back[0]["ecg_sqi"])
     assert {k: v for k, v in back[0].items() if k != "ecg_sqi"} == {
         k: v for k, v in rows[0].items() if k != "ecg_sqi"}
+
+
+def test_a_finished_run_leaves_another_outputs_kept_records(records: Path,
+                                                            tmp_path: Path) -> None:
+    """Only this output's stale folders go: s.csv.v2.csv's had matched .s.csv.*.records."""
+    from qualityfm.io.atomic import STALE_TEMPORARY_S
+
+    other = tmp_path / f".s.csv.v2.csv.{'0' * 16}.records"
+    mine = tmp_path / f".s.csv.{'0' * 16}.records"
+    for folder in (other, mine):
+        folder.mkdir()
+        old = os.stat(folder).st_mtime - 2 * STALE_TEMPORARY_S
+        os.utime(folder, (old, old))
+    score_files([records], tmp_path / "s.csv")
+    assert other.is_dir() and not mine.exists()

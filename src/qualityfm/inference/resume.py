@@ -92,7 +92,8 @@ class RecordResults:
         settings untouched for :data:`STALE_TEMPORARY_S` (one may still be running)."""
         shutil.rmtree(self.folder, ignore_errors=True)
         now = time.time()
-        for other in self.out.parent.glob(f".{glob.escape(self.out.name)}.*{RESULTS_SUFFIX}"):
+        key = "[0-9a-f]" * 16  # (".s.csv.*" had matched s.csv.v2.csv's folder too)
+        for other in self.out.parent.glob(f".{glob.escape(self.out.name)}.{key}{RESULTS_SUFFIX}"):
             try:
                 old = now - other.stat().st_mtime > STALE_TEMPORARY_S
             except OSError:
