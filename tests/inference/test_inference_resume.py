@@ -169,3 +169,44 @@ def test_a_finished_run_leaves_another_outputs_kept_records(records: Path,
         os.utime(folder, (old, old))
     score_files([records], tmp_path / "s.csv")
     assert other.is_dir() and not mine.exists()
+
+
+def test_a_record_kept_while_another_run_removes_the_folder_is_kept(tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    """A second run of the same settings on the same output, finishing, removes the folder of
+    kept records while this one writes into it: written again (the run had failed)."""
+    from qualityfm.inference import resume
+    from qualityfm.signal import WindowConfig
+
+    record = tmp_path / "r.npz"
+    record.write_bytes(b"")
+    results = resume.RecordResults(tmp_path / "s.csv", resume.run_settings("score",
+                                                                           WindowConfig()))
+    real, calls = resume.atomic_write, []
+
+    def raced(path, write):
+        calls.append(path)
+        if len(calls) == 1:  # the other run's finish, between the folder made and the rename
+            raise FileNotFoundError(2, "No such file or directory")
+        return real(path, write)
+
+    monkeypatch.setattr(resume, "atomic_write", raced)
+    assert results.get(record) is None
+    results.put(record, {"rows": resume.rows_array([{"a": 1.5}])})
+    assert len(calls) == 2 and resume.rows_of(results.get(record)["rows"]) == [{"a": 1.5}]
+
+
+def test_the_run_key_holds_the_models_config_and_device(tiny_model: QualityFM) -> None:
+    """The same weights under another attention kernel or on another device give other floats:
+    their kept records are not taken (the key had held the weights alone)."""
+    import copy
+    import dataclasses
+
+    from qualityfm.inference.resume import run_settings
+    from qualityfm.signal import WindowConfig
+
+    other = copy.deepcopy(tiny_model)
+    other.cfg = dataclasses.replace(other.cfg, attention="local")
+    one, two = (run_settings("embed", WindowConfig(), m) for m in (tiny_model, other))
+    assert one["model"]["weights"] == two["model"]["weights"] and one != two
+    assert one["model"]["device"] == "cpu"

@@ -106,8 +106,9 @@ def embed_files(
                                   outputs=[out, out.with_suffix(".index.csv")],
                                   done=results.get):
         if isinstance(item, FileWindows):
-            item = _record_embedding(item, model, window, batch_size, precision, pool, dim)
-            results.put(Path(str(item["source"])), item)
+            path, item = item.path, _record_embedding(item, model, window, batch_size,
+                                                      precision, pool, dim)
+            results.put(path, item)
         n_records += 1
         n_unusable += int(item["n_unusable"])
         unscored += float(item["unscored_s"])
@@ -122,7 +123,7 @@ def embed_files(
         rows += [{"row": len(rows) + i, **row} for i, row in enumerate(rows_of(item["rows"]))]
     summary = {"out": str(out) if rows else None, "n_records": n_records,
                "n_windows": len(rows), "n_unusable": n_unusable,
-               "unscored_s": round(unscored, 3), "dim": dim, "n_resumed": results.reused,
+               "unscored_s": round(unscored, 3), "dim": dim, "n_resumed": results.resumed,
                "unusable": unusable, "skipped": skipped, "passed_over": passed}
     if not rows:  # an earlier embedding at ``out`` stays as it was
         results.finish()

@@ -12,7 +12,7 @@ import shutil
 import time
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,24 +22,30 @@ from qualityfm.io.atomic import STALE_TEMPORARY_S, atomic_write, check_name_room
 from qualityfm.quality.score import SCORING_VERSION
 from qualityfm.signal import WindowConfig
 
+if TYPE_CHECKING:  # (torch loads with a model only)
+    from qualityfm.model import QualityFM
+
 #: The end of the name of the hidden folder that holds a run's finished records.
 RESULTS_SUFFIX = ".records"
 
 
 def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
-def run_settings(verb: str, window: WindowConfig, model: Any = None, **more: object
-                 ) -> dict[str, Any]:
-    """What a run's results depend on: the verb, its windows, the model's weights (a digest),
-    qualityfm's version and quality rules, and ``more`` (precision, batch size, ...)."""
-    weights = None
-    if model is not None:  # (torch loads with a model only)
+def run_settings(verb: str, window: WindowConfig, model: QualityFM | None = None,
+                 **more: object) -> dict[str, Any]:
+    """What a run's results depend on: the verb, its windows, the model (its weights' digest,
+    its config, the device it runs on), qualityfm's version and quality rules, and ``more``
+    (precision, batch size, ...)."""
+    held = None
+    if model is not None:
+        from qualityfm.model.precision import model_device
         from qualityfm.train.export import tensors_digest
 
-        weights = tensors_digest(model.state_dict())
-    return {"verb": verb, "window": dataclasses.asdict(window), "model": weights,
+        held = {"weights": tensors_digest(model.state_dict()),
+                "config": dataclasses.asdict(model.cfg), "device": str(model_device(model))}
+    return {"verb": verb, "window": dataclasses.asdict(window), "model": held,
             "version": __version__, "scoring": SCORING_VERSION,
             **{k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v
                for k, v in more.items()}}
@@ -58,7 +64,7 @@ class RecordResults:
         self.folder = self.out.parent / f".{self.out.name}.{key}{RESULTS_SUFFIX}"
         # before any record is read (an output name that fits had failed at the first record)
         check_name_room(self.folder, f"output {self.out}: its finished records' folder", 0)
-        self.reused = 0
+        self.resumed = 0
         self._stamps: dict[str, str] = {}
 
     def _file(self, path: Path) -> Path:
@@ -78,14 +84,20 @@ class RecordResults:
             return None
         if str(arrays.pop("stamp", "")) != stamp:
             return None
-        self.reused += 1
+        self.resumed += 1
         return arrays
 
     def put(self, path: Path, arrays: dict[str, np.ndarray]) -> None:
         """Save the arrays of the record ``path`` (read after :meth:`get` asked for it)."""
         stamp = self._stamps.pop(str(Path(path)), None) or json.dumps(record_stamp(path))
-        self.folder.mkdir(parents=True, exist_ok=True)
-        atomic_write(self._file(path), lambda f: np.savez(f, stamp=np.array(stamp), **arrays))
+        for last in (False, True):  # (atomic_write makes the folder: a second run of the
+            try:  # same settings on the same output that finishes removes it, maybe while
+                atomic_write(self._file(path),  # this one writes: that had failed the run)
+                             lambda f: np.savez(f, stamp=np.array(stamp), **arrays))
+                return
+            except FileNotFoundError:
+                if last:
+                    raise
 
     def finish(self) -> None:
         """Remove this run's folder, its output written, and those of runs under other

@@ -433,7 +433,7 @@ def score_files(
     results.finish()
     return {"out": str(out) if rows else None, "n_records": n_records, "n_windows": len(rows),
             "n_unusable": n_unusable, "unscored_s": round(unscored, 3),
-            "n_resumed": results.reused, "skipped": skipped, "passed_over": passed}
+            "n_resumed": results.resumed, "skipped": skipped, "passed_over": passed}
 
 
 def table_writer(rows: list[dict], columns: Iterable[str], out: Path,
