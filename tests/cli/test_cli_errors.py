@@ -116,3 +116,19 @@ def test_a_repeated_data_or_models_flag_pools_its_values() -> None:
     args = parser.parse_args(["compare", "--task", "af", "--data", "d", "--out", "o",
                               "--models", "a=pretrained", "--models", "b=none"])
     assert args.models == ["a=pretrained", "b=none"]
+
+
+@pytest.mark.parametrize("verb", [["embed", "x.hea", "--out", "e.npy"],
+                                  ["finetune", "--task", "af", "--data", "d", "--out", "r"],
+                                  ["compare", "--task", "af", "--data", "d", "--out", "r"]])
+def test_a_pool_of_no_name_is_a_usage_error_before_any_work(verb: list[str], capsys) -> None:
+    """--pool max had been refused after the data or the model was read, with exit status 1;
+    the choices are model.POOLS, kept without importing torch."""
+    from qualityfm.cli.argtypes import POOL_NAMES
+    from qualityfm.model import POOLS
+
+    assert POOL_NAMES == POOLS
+    with pytest.raises(SystemExit) as stop:
+        main([*verb, "--pool", "max"])
+    assert stop.value.code == 2
+    assert "argument --pool: invalid choice: 'max'" in capsys.readouterr().err

@@ -13,6 +13,10 @@ from qualityfm._numbers import MAX_SEED
 
 Number = TypeVar("Number", int, float)
 
+#: ``model.POOLS``, for ``--pool``'s choices without importing torch (a test checks they agree):
+#: a name of none had been refused after the data or the model was read, with exit status 1.
+POOL_NAMES = ("mean", "mean+last", "mean+stem", "mean+last+stem")
+
 
 class UsageError(ValueError):
     """A command line a verb cannot run (an option it needs, given no value): exit status 2,

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from qualityfm.cli.argtypes import positive_int
+from qualityfm.cli.argtypes import POOL_NAMES, positive_int
 from qualityfm.cli.finetune import add_device_option
 
 
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="exported model folder, or 'pretrained' (default) for the shipped weights")
     p.add_argument("--batch-size", type=positive_int, default=256,
                    help="windows per model batch (default 256)")
-    p.add_argument("--pool", default="mean", metavar="mean|mean+last|mean+stem|mean+last+stem",
+    p.add_argument("--pool", default="mean", choices=POOL_NAMES, metavar="|".join(POOL_NAMES),
                    help="how each window's encoder output becomes one row: the mean of its "
                    "tokens (default, d values), +last: the last token beside it, +stem: the "
                    "mean, SD and maximum over time of the stem's feature maps beside them "

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from qualityfm.cli.argtypes import (
+    POOL_NAMES,
     int_at_least,
     open_fraction,
     positive_int,
@@ -68,7 +69,7 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-augment", action="store_true",
                    help="train networks on the windows as they are (default: a random circular "
                    "time shift of each training window every epoch)")
-    p.add_argument("--pool", default=None, metavar="mean|mean+last|mean+stem|mean+last+stem",
+    p.add_argument("--pool", default=None, choices=POOL_NAMES, metavar="|".join(POOL_NAMES),
                    help="how a QualityFM encoder's output becomes one embedding: the mean of "
                    "its tokens, +last: the last token beside it, +stem: statistics of the "
                    "stem's feature maps beside them (with +last, over the last token's span "
