@@ -20,9 +20,10 @@ def _ours(frame: FrameType) -> bool:
     return name.startswith(_PACKAGE) or name == _CONTEXTLIB
 
 
-def warn_at_caller(message: str, category: type[Warning] = UserWarning) -> None:
+def warn_at_caller(message: str | Warning, category: type[Warning] = UserWarning) -> None:
     """Warn, attributing the warning to the first caller outside the qualityfm package (and
-    the ``contextlib`` frames of its context managers)."""
+    the ``contextlib`` frames of its context managers); ``message`` may be a Warning itself
+    (its class is then the category)."""
     frame, level = sys._getframe(1), 2
     while frame is not None and _ours(frame):
         frame, level = frame.f_back, level + 1

@@ -84,7 +84,12 @@ from qualityfm.io.read import (
     skip_reason,
     without_segments,
 )
-from qualityfm.io.wfdb_reader import UnreadableSpanError, header_files, parse_header
+from qualityfm.io.wfdb_reader import (
+    UnreadableSpanError,
+    header_files,
+    lost_segments_joined,
+    parse_header,
+)
 from qualityfm.quality import LEVEL_NAMES, SCORING_VERSION, QualityScores, RRRules, score_windows
 from qualityfm.quality._common import MIN_SECONDS as MIN_WINDOW_SECONDS
 from qualityfm.signal import WindowConfig, Windows, make_windows, normalize
@@ -294,6 +299,14 @@ def _span_quantum(rec: Record, frame_fs: float, cfg: WindowConfig) -> tuple[int,
 
 def _span_windows(path: str, cfg: WindowConfig, n_frames: int, frame_fs: float
                   ) -> tuple[Record, Windows]:
+    """:func:`_windows_by_span`, the segments its spans' reads lose said once, as a whole
+    read says them (a span touching one had said it again, a day's record up to 24 times)."""
+    with lost_segments_joined():
+        return _windows_by_span(path, cfg, n_frames, frame_fs)
+
+
+def _windows_by_span(path: str, cfg: WindowConfig, n_frames: int, frame_fs: float
+                     ) -> tuple[Record, Windows]:
     """:func:`read_windows` of a WFDB record of ``n_frames`` read span by span: each span of
     :data:`SPAN_SECONDS` of windows read with :data:`SPAN_MARGIN_SECONDS` either side from a
     start on the grids of :func:`_span_quantum`, its gaps at either end filled towards the

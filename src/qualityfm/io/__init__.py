@@ -30,6 +30,7 @@ from qualityfm.io.record import (
     RecordError,
 )
 from qualityfm.io.uci_reader import find_uci_bp, is_uci_bp_file, iter_uci_bp, read_uci_bp
+from qualityfm.io.wfdb_reader import LostSegmentsWarning
 from qualityfm.io.write import write_wfdb
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "remove_temporaries",
     "write_json",
     "Record",
+    "LostSegmentsWarning",
     "MissingChannelError",
     "RecordError",
     "canonical_channel",

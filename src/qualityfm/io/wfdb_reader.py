@@ -4,6 +4,7 @@ multi-frequency) and the labels of the PhysioNet/CinC Challenges 2015 and 2017."
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import csv
 import datetime
 import io
@@ -11,7 +12,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -858,6 +859,55 @@ class UnreadableSpanError(RecordError):
     """A multi-segment record of which no segment in the span read can be read."""
 
 
+class LostSegmentsWarning(RuntimeWarning):
+    """Segments of a multi-segment record that cannot be read, their frames read as a gap:
+    ``lost`` maps each segment's name to why and to the frames ``(a, b)`` of it read (of
+    the record), ``fs`` the record's frame rate; one warning a read (a reader of a long
+    record's spans joins theirs: :meth:`joined`)."""
+
+    def __init__(self, path: Path | str, lost: dict[str, tuple[str, int, int]],
+                 fs: float) -> None:
+        self.path, self.lost, self.fs = path, lost, fs
+        entries = [f"segment {name}: {why}" for name, (why, _, _) in lost.items()]
+        gap = sum(b - a for _, a, b in lost.values())
+        what, _, why = entries[0].partition(": ")
+        said = (f"{what} cannot be read ({why})" if len(entries) == 1 else
+                f"{len(entries)} segments cannot be read: {'; '.join(entries[:3])}"
+                f"{f'; and {len(entries) - 3} more' if len(entries) > 3 else ''}")
+        super().__init__(f"{path}: {said}; {'its' if len(entries) == 1 else 'their'} {gap} "
+                         f"frames ({gap / fs:.1f} s) are read as a gap (NaN)")
+
+    @classmethod
+    def joined(cls, said: list[LostSegmentsWarning]) -> LostSegmentsWarning:
+        """One warning for the reads ``said`` of one record (spans that may overlap): each
+        segment once, its frames those any of them read."""
+        lost: dict[str, tuple[str, int, int]] = {}
+        for w in said:
+            for name, (why, a, b) in w.lost.items():
+                was = lost.get(name, (why, a, b))
+                lost[name] = (was[0], min(was[1], a), max(was[2], b))
+        return cls(said[0].path, lost, said[0].fs)
+
+
+#: Where :func:`lost_segments_joined` keeps the reads' lost segments (None: said at once).
+_LOST_KEPT: contextvars.ContextVar[list[LostSegmentsWarning] | None] = contextvars.ContextVar(
+    "lost_segments_kept", default=None)
+
+
+@contextlib.contextmanager
+def lost_segments_joined() -> Iterator[None]:
+    """The :class:`LostSegmentsWarning` of the reads within said once, joined, at the end (the
+    spans of a long record read one by one had each said the segments they touched)."""
+    kept: list[LostSegmentsWarning] = []
+    token = _LOST_KEPT.set(kept)
+    try:
+        yield
+    finally:
+        _LOST_KEPT.reset(token)
+        if kept:
+            warn_at_caller(LostSegmentsWarning.joined(kept))
+
+
 def _segment(path: Path, header: Header, layout: Any, picked: list[int], name: str, a: int,
              b: int, length: int) -> tuple[Header, list[tuple[int, int]], Any, list]:
     """One segment's header, the (layout position, segment position) of each picked channel it
@@ -955,10 +1005,10 @@ def _read_segments(
     unstated = [False] * len(picked)
     stated: list[tuple[str, str] | None] = [None] * len(picked)  # (unit, segment) stated first
     silent: list[list[str]] = [[] for _ in picked]  # segments that state no unit
-    lost: list[str] = []
+    lost: dict[str, tuple[str, int, int]] = {}  # segment -> (why, frames a..b read)
     unread: list[str] = []  # segments' channels that the layout lacks
     fixed = len(header.data_segments) == len(header.seg_lens)
-    n_read = gap = 0
+    n_read = 0
     offset = 0
     for name, length in header.data_segments:
         a, b = max(i0, offset), min(i1, offset + length)
@@ -977,8 +1027,7 @@ def _read_segments(
                 raise fault from None  # segment's: it stops a batch, as in a one-segment
                 # record (its frames had been a gap, the record kept with a hole that no
                 # re-run fills)
-            lost.append(f"segment {name}: {e}")
-            gap += b - a
+            lost[name] = (str(e), a, b)
             continue
         n_read += 1
         held = set(_nth(layout.sig_name, range(len(layout.sig_name)), seg.sig_names))
@@ -1026,16 +1075,17 @@ def _read_segments(
                else f"the record's layout segment lacks {it} ({', '.join(layout.sig_name)})")
         warn_at_caller(f"{path}: {', '.join(unread[:3])}{' ...' if len(unread) > 3 else ''} "
                        f"not read: {why}", RuntimeWarning)
-    more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
     if lost and not n_read:
-        raise UnreadableSpanError(f"{path}: no segment of the span can be read: {lost[0]}{more}")
-    if lost:  # one warning a record (a partly downloaded MIMIC record may lack hundreds)
-        what, _, why = lost[0].partition(": ")
-        said = (f"{what} cannot be read ({why})" if len(lost) == 1 else
-                f"{len(lost)} segments cannot be read: {'; '.join(lost[:3])}"
-                f"{f'; and {len(lost) - 3} more' if len(lost) > 3 else ''}")
-        warn_at_caller(f"{path}: {said}; {'its' if len(lost) == 1 else 'their'} {gap} frames "
-                       f"({gap / header.fs:.1f} s) are read as a gap (NaN)", RuntimeWarning)
+        first, (why, _, _) = next(iter(lost.items()))
+        more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
+        raise UnreadableSpanError(f"{path}: no segment of the span can be read: segment "
+                                  f"{first}: {why}{more}")
+    if lost:  # one warning a read (a partly downloaded MIMIC record may lack hundreds)
+        said, kept = LostSegmentsWarning(path, lost, header.fs), _LOST_KEPT.get()
+        if kept is None:
+            warn_at_caller(said)
+        else:
+            kept.append(said)
     return _Signals(names, units, spf, out, i1 - i0, unstated)
 
 
