@@ -332,7 +332,9 @@ def test_cli_compare_embedding_with_and_without_features(tmp_path, capsys) -> No
     assert main([*common, "--pool", "mean", "--out", str(tmp_path / "mean")]) == 0
     mean = json.loads((tmp_path / "mean" / "compare.json").read_text())["random (linear)"]
     assert mean["auroc"] != plain["auroc"]
-    assert main([*common, "--pool", "max", "--out", str(tmp_path / "bad")]) != 0
+    with pytest.raises(SystemExit) as stop:  # argparse's usage error (cli.argtypes.POOL_NAMES)
+        main([*common, "--pool", "max", "--out", str(tmp_path / "bad")])
+    assert stop.value.code == 2
     assert "'max'" in capsys.readouterr().err and not (tmp_path / "bad").exists()
     # --solver reaches the linear rows: the gradient-trained head ranks otherwise than lbfgs
     assert main([*common, "--solver", "adamw", "--out", str(tmp_path / "adamw")]) == 0
@@ -474,7 +476,9 @@ def test_cli_vt_finetune_defaults_to_a_linear_head_on_mean_and_last_tokens(
     read."""
     data = shared_path("physionet2015_vt")
     common = ["--task", "vt-alarm", "--data", str(data), "--max-records", "16", "--epochs", "2"]
-    assert main(["finetune", *common, "--pool", "max", "--out", str(tmp_path / "bad")]) == 1
+    with pytest.raises(SystemExit) as stop:  # argparse's usage error (cli.argtypes.POOL_NAMES)
+        main(["finetune", *common, "--pool", "max", "--out", str(tmp_path / "bad")])
+    assert stop.value.code == 2
     assert "'max'" in capsys.readouterr().err and not (tmp_path / "bad").exists()
     assert main(["finetune", *common, "--mode", "full", "--solver", "lbfgs",
                  "--out", str(tmp_path / "bad")]) == 1
