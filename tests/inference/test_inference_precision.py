@@ -117,17 +117,19 @@ def test_cpu_bf16_flags_read_from_cpuinfo(tmp_path: Path) -> None:
     assert cpu_bf16_flags(str(tmp_path / "absent")) is None
 
 
-@pytest.mark.parametrize(("flags", "warned"), [((), True), (("amx_bf16",), False),
-                                               (None, False)])
-def test_bf16_on_a_cpu_without_bf16_instructions_warns(monkeypatch, flags, warned: bool) -> None:
+@pytest.mark.parametrize(("flags", "onednn", "warned"), [
+    ((), False, True), (("amx_bf16",), False, False), (None, False, False), ((), True, False)])
+def test_bf16_on_a_cpu_without_bf16_instructions_warns(monkeypatch, flags, onednn: bool,
+                                                       warned: bool) -> None:
     """bf16 autocast there is emulated, many times slower than fp32 (about 0.1x on an AVX2
-    host): said, where it had run without a word; a CPU with the instructions, or one whose
-    flags are unknown, is not warned about."""
+    host): said, where it had run without a word; a CPU with the instructions, one whose
+    flags are unknown, or one oneDNN gives bf16 kernels (AVX-512), is not warned about."""
     import warnings
 
     from qualityfm.model import precision
 
     monkeypatch.setattr(precision, "cpu_bf16_flags", lambda: flags)
+    monkeypatch.setattr(precision, "_onednn_bf16", lambda: onednn)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         check_precision("bf16", "cpu")
@@ -135,7 +137,7 @@ def test_bf16_on_a_cpu_without_bf16_instructions_warns(monkeypatch, flags, warne
     said = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
     assert len(said) == warned
     if warned:
-        assert "no bf16 instructions" in said[0] and "use 'fp32'" in said[0]
+        assert "no bf16 instructions" in said[0] and "use fp32 where the run allows" in said[0]
 
 
 def test_fp16_on_cpu_raises(records: Path, tmp_path: Path, tiny_model: QualityFM) -> None:

@@ -66,11 +66,22 @@ def check_precision(precision: str, device: torch.device | str | None = None) ->
     if (precision == "bf16" and device.type == "cuda"
             and not torch.cuda.is_bf16_supported()):
         raise ValueError(f"precision 'bf16' is not supported by {device}; use 'fp16' or 'fp32'")
-    if precision == "bf16" and device.type == "cpu" and cpu_bf16_flags() == ():
+    if (precision == "bf16" and device.type == "cpu" and cpu_bf16_flags() == ()
+            and not _onednn_bf16()):
         warn_at_caller("precision 'bf16' on this CPU, which has no bf16 instructions (none of "
                        f"{', '.join(NATIVE_BF16_FLAGS)} in /proc/cpuinfo): emulated, it runs "
-                       "many times slower than 'fp32' (docs/benchmarks.md); use 'fp32'",
+                       "about 10 times slower than 'fp32' (docs/benchmarks.md, session 57); "
+                       "use fp32 where the run allows (pretrain: --amp-dtype when a run starts)",
                        RuntimeWarning)
+
+
+def _onednn_bf16() -> bool:
+    """Whether torch's oneDNN takes this CPU for one with bf16 kernels (AVX-512 CPUs without
+    the bf16 flags among them, whose speed in bf16 is not measured here: not warned of)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # (a torch without the op: the flags decide)
+        return False
 
 
 #: CPU flags of /proc/cpuinfo that compute in bf16 (x86's AVX-512 BF16 and AMX, Arm's BF16).

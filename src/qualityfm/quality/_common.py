@@ -6,6 +6,7 @@ import warnings
 from functools import lru_cache
 
 import numpy as np
+import numpy.typing as npt
 import scipy.fft
 
 from qualityfm._numbers import is_number
@@ -109,7 +110,7 @@ def band_bins(n_bins: int, n: int, fs: float, low: float, high: float) -> slice:
 @lru_cache(maxsize=64)
 def band_gain(
     n: int, fs: float, low: float | None, high: float | None, order: int = 2,
-    dtype: type = np.float64,
+    dtype: npt.DTypeLike = np.float64,
 ) -> np.ndarray:
     """Zero-phase Butterworth magnitude-squared gain on the ``rfft`` bins of ``n`` samples.
 
