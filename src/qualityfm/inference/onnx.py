@@ -399,7 +399,7 @@ def require_onnx(why: str) -> None:
 #: The graph's metadata entry holding its deployment card (less ``graph`` and ``examples``):
 #: a graph copied away from its card still says its input, calibration and threshold.
 CARD_METADATA_KEY = "qualityfm.card"
-CARD_METADATA_NOTE = (f"the graph's metadata_props hold this card, less graph and examples, "
+CARD_METADATA_NOTE = ("the graph's metadata_props hold this card, less graph and examples, "
                       f"as JSON under {CARD_METADATA_KEY!r} (ONNX Runtime: "
                       "session.get_modelmeta().custom_metadata_map)")
 
