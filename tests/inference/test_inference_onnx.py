@@ -146,6 +146,23 @@ def test_onnx_parity_windows_are_scaled_as_real_ones() -> None:
     np.testing.assert_allclose(other.max(-1), 1.0)
 
 
+def test_an_encoder_graph_says_what_it_reads_in_its_metadata(tmp_path: Path) -> None:
+    """A pre-training export's graph had said nothing of its rate, channels or scaling (only
+    its shape): its metadata holds them, the config and the package, as the export wrote them."""
+    onnx = pytest.importorskip("onnx", reason="the onnx package is not installed")
+    import qualityfm
+    from qualityfm.inference.onnx import ENCODER_METADATA_KEY, export_encoder_onnx
+
+    model = QualityFM(TINY).eval()
+    res = export_encoder_onnx(model, tmp_path / "encoder.onnx")
+    props = {p.key: p.value for p in onnx.load(res["out"]).metadata_props}
+    said = json.loads(props[ENCODER_METADATA_KEY])
+    assert said["input"] == {**res["input"], "channels": ["ppg", "ecg_ii"],
+                             "normalization": TINY.normalization}
+    assert said["config"] == json.loads(json.dumps(TINY.to_dict()))
+    assert said["made_by"] == {"qualityfm": qualityfm.__version__}
+
+
 def test_onnx_of_the_teacher_keeps_its_n_samples(tmp_path: Path) -> None:
     ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
     model = QualityFM(TINY).eval()

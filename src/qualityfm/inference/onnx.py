@@ -360,16 +360,26 @@ def export_encoder_onnx(model: nn.Module, out: str | Path) -> dict:
     """:func:`export_onnx` of a model's encoder (x, mask -> embedding) to ``out``, with
     golden examples beside it (``out`` with suffix .examples.npz: ``case``, ``x``, ``mask``
     and the ``embedding`` the graph gives; one modality absent in two rows), written
-    together with the graph."""
+    together with the graph, which says what it reads in its metadata
+    (:data:`ENCODER_METADATA_KEY`)."""
     cfg = model.cfg
     golden = _array_examples(cfg.in_channels, cfg.n_samples, float(getattr(cfg, "fs", MODEL_FS)),
                              getattr(cfg, "normalization", "channel"))
     examples = Path(out).with_suffix(".examples.npz")
+    said = {"input": {**graph_input(cfg), "channels": list(MODEL_CHANNELS),
+                      "normalization": getattr(cfg, "normalization", "channel")},
+            "config": dataclasses.asdict(cfg), "made_by": {"qualityfm": __version__}}
     res = export_onnx(model, out, check=(golden["x"], golden["mask"]),
                       beside=lambda r, outputs: {
-                          examples: _npz_bytes({**golden, "embedding": outputs[0]})})
+                          examples: _npz_bytes({**golden, "embedding": outputs[0]})},
+                      metadata={ENCODER_METADATA_KEY: json.dumps(json_safe(said))})
     res["examples"] = str(examples)
     return res
+
+
+#: The encoder graph's metadata entry: what it reads (shape, rate, channels, scaling), the
+#: model's config and the package that wrote it (a graph had said none of it).
+ENCODER_METADATA_KEY = "qualityfm.encoder"
 
 
 class _Unstandardised(nn.Module):
