@@ -31,7 +31,7 @@ import numpy as np
 from qualityfm._progress import progress_bar
 from qualityfm.data.prepare import worker_pool
 from qualityfm.data.store import FEATURES, FEATURES_STAMP, Store, StorePart, save_npy
-from qualityfm.io import write_json
+from qualityfm.io import remove_temporaries, write_json
 from qualityfm.quality.features import FEATURES_VERSION, feature_names, window_features
 
 
@@ -119,12 +119,9 @@ def _remove_killed_writes(store: Store, before: float) -> None:
     """Remove the features temporaries of the store's folders last written before ``before``
     (s since the epoch): a computation killed mid-write left them, a full-size copy each. One
     another computation is writing now is newer (its final write takes seconds), and one it
-    renames away meanwhile is passed over."""
+    renames away meanwhile is passed over (as one that cannot be removed)."""
     for part in store.parts:
-        for left in part.folder.glob(f".{FEATURES}.*.tmp"):
-            with contextlib.suppress(FileNotFoundError):
-                if left.stat().st_mtime < before:
-                    left.unlink()
+        remove_temporaries(part.folder, FEATURES, older_than_s=time.time() - before)
 
 
 def _shape(n_windows: int) -> tuple[int, int]:
